@@ -1,0 +1,121 @@
+import { KernelBug } from "./errors.js";
+import { activeSimulation, type Simulation } from "./simulation.js";
+import {
+  Dmesg,
+  type RelatedSite,
+  type ReportOptions,
+  type Site,
+  type Splat,
+  type SplatKind,
+} from "./splat.js";
+import type { SpawnOptions, Task } from "./task.js";
+
+/**
+ * The ambient API kernel code uses: it works on the simulation running in this thread, and
+ * outside a simulation it degrades to plain async code (points resolve immediately, splats go to
+ * `outsideDmesg`).
+ */
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Splats reported while no simulation runs (kernel code used as a plain library). */
+export const outsideDmesg = new Dmesg();
+
+/**
+ * A scheduling point: every operation on shared state awaits one, so the awaits in a function are
+ * exactly its race windows. Label it with what happens next (`kref_put(entry)`).
+ */
+export function point(label: string): Promise<void> {
+  const sim = activeSimulation();
+  return sim === null ? RESOLVED : sim.point(label);
+}
+
+/** A point where the task gives the CPU away on purpose (cond_resched(), cpu_relax()). */
+export function yieldCpu(label = "cond_resched"): Promise<void> {
+  const sim = activeSimulation();
+  return sim === null ? RESOLVED : sim.yield(label);
+}
+
+export function currentSimulation(): Simulation | null {
+  return activeSimulation();
+}
+
+/** The running task (`current`), or null outside a simulation or in scheduler context. */
+export function currentTask(): Task | null {
+  return activeSimulation()?.current ?? null;
+}
+
+/** The dmesg splats go to now. */
+export function dmesg(): Dmesg {
+  return activeSimulation()?.dmesg ?? outsideDmesg;
+}
+
+/** Reports a splat to the running simulation's dmesg. */
+export function report(kind: SplatKind, message: string, opts: ReportOptions = {}): Splat {
+  const sim = activeSimulation();
+  if (sim) return sim.report(kind, message, opts);
+  const s: Splat = {
+    kind,
+    message,
+    task: null,
+    taskId: 0,
+    step: 0,
+    object: opts.object,
+    sites: opts.sites ?? [],
+  };
+  outsideDmesg.push(s);
+  return s;
+}
+
+/** Where the current task is (task, step, label of its latest point). */
+export function here(label?: string): Site {
+  const sim = activeSimulation();
+  return sim ? sim.here(label) : { task: "<outside>", taskId: 0, step: 0, label: label ?? "" };
+}
+
+/** A site with a role, for a splat's related sites. */
+export function site(role: string, s: Site): RelatedSite {
+  return { role, ...s };
+}
+
+/** Models WARN_ON(cond): reports a `warn` splat when cond holds; returns cond. */
+export function warnOn(cond: boolean, message: string, opts?: ReportOptions): boolean {
+  if (cond) report("warn", message, opts);
+  return cond;
+}
+
+/** Models BUG(): reports a `bug` splat and kills the current task (an oops). */
+export function bug(message: string, opts?: ReportOptions): never {
+  report("bug", message, opts);
+  throw new KernelBug(message);
+}
+
+/** Spawns a task in the running simulation. */
+export function spawn(name: string, fn: () => Promise<void> | void, opts?: SpawnOptions): Task {
+  const sim = activeSimulation();
+  if (!sim) throw new Error("spawn() needs a running simulation");
+  return sim.spawn(name, fn, opts);
+}
+
+/** Sleeps for `ns` of virtual time (msleep). Outside a simulation it returns at once. */
+export function sleep(ns: number, label?: string): Promise<void> {
+  const sim = activeSimulation();
+  return sim === null ? RESOLVED : sim.sleep(ns, label);
+}
+
+/** A nondeterministic choice in [0, n), recorded for replay. Outside a simulation: 0. */
+export function choose(n: number, label?: string): number {
+  return activeSimulation()?.choose(n, label) ?? 0;
+}
+
+/** The virtual time in ns (0 outside a simulation). */
+export function now(): number {
+  return activeSimulation()?.now ?? 0;
+}
+
+/** Something that lives in the simulated kernel and can be freed: primitives check it. */
+export interface Owner {
+  readonly name: string;
+  /** Reports KASAN and returns false when the object has been freed; true while it lives. */
+  checkAccess?(op: string): boolean;
+}

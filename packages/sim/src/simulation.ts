@@ -1,0 +1,508 @@
+import { type Timer, VirtualClock } from "./clock.js";
+import { KernelBug, ReplayTokenError } from "./errors.js";
+import { Prng } from "./prng.js";
+import {
+  Dmesg,
+  type RelatedSite,
+  type ReportOptions,
+  type Site,
+  type Splat,
+  type SplatKind,
+} from "./splat.js";
+import { DfsStrategy } from "./strategies/dfs.js";
+import { PctStrategy } from "./strategies/pct.js";
+import { RandomStrategy } from "./strategies/random.js";
+import { ReplayStrategy } from "./strategies/replay.js";
+import type { Strategy, StrategyName } from "./strategies/strategy.js";
+import { type SpawnOptions, Task } from "./task.js";
+import { decodeToken, encodeToken, type RunToken } from "./token.js";
+import { Trace } from "./trace.js";
+import { WaitQueue } from "./wait-queue.js";
+
+/** A strategy by name, as the CLI and `explore()` accept it. */
+export type StrategySpec =
+  | { kind: "random" }
+  | { kind: "pct"; depth?: number; estimatedSteps?: number }
+  | { kind: "dfs"; preemptionBound?: number; prefix?: number[] }
+  | { kind: "replay"; token: string };
+
+export interface SimulationOptions {
+  /** PRNG seed (32-bit). Default 1. Ignored for replays (the token has it). */
+  seed?: number;
+  /** Default `{ kind: "random" }`. */
+  strategy?: Strategy | StrategySpec;
+  /** Steps after which the run stops as a possible livelock. Default 200 000. */
+  stepLimit?: number;
+  /** A name for the scenario, carried in the replay token. */
+  scenario?: string;
+}
+
+export type RunOutcome = "ok" | "deadlock" | "livelock" | "escape" | "replay-mismatch";
+
+export interface RunResult {
+  readonly outcome: RunOutcome;
+  /** Everything the oracles reported (the simulated dmesg). */
+  readonly splats: readonly Splat[];
+  readonly steps: number;
+  /** Virtual time at the end, in ns. */
+  readonly time: number;
+  readonly seed: number;
+  readonly strategy: StrategyName;
+  /** Replays this exact run: `replay(token, scenario)`. */
+  readonly token: string;
+  readonly traceHash: string;
+  readonly trace: Trace;
+  /** For deadlock, livelock, escape and replay mismatch: what happened. */
+  readonly message?: string;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+/** Returned to tasks of a run that has ended: they stay suspended and are garbage collected. */
+const NEVER: Promise<never> = new Promise<never>(() => {});
+
+/** Thrown into a task whose run ended under it (replay divergence inside a data choice). */
+class SimulationAborted extends Error {}
+
+let active: Simulation | null = null;
+const blockHooks: ((task: Task, wq: WaitQueue, label: string) => void)[] = [];
+
+/**
+ * Registers a check that runs whenever a task is about to sleep (might_sleep()): RCU lockdep
+ * ("sleeping in a read-side section") and the spinlock checker ("sleeping while atomic") use it.
+ * Hooks are process-wide; they read per-task state (TaskLocal) to decide.
+ */
+export function onBlock(hook: (task: Task, wq: WaitQueue, label: string) => void): void {
+  blockHooks.push(hook);
+}
+let watchdogArmed = false;
+
+/**
+ * The escape detector. A run is a single chain of promise reactions: while it is healthy the
+ * microtask queue never empties, so no macrotask runs. If one runs while a simulation is still
+ * running, the running task awaited something the simulation does not control.
+ */
+function armWatchdog(): void {
+  if (watchdogArmed) return;
+  watchdogArmed = true;
+  setImmediate(() => {
+    watchdogArmed = false;
+    if (active?.running) active.escaped();
+  });
+}
+
+/** The simulation running in this thread, if any. */
+export function activeSimulation(): Simulation | null {
+  return active;
+}
+
+function makeStrategy(spec: StrategySpec | Strategy | undefined): Strategy {
+  if (spec === undefined) return new RandomStrategy();
+  if ("pickTask" in spec) return spec;
+  switch (spec.kind) {
+    case "random":
+      return new RandomStrategy();
+    case "pct":
+      return new PctStrategy(spec.depth ?? 3, spec.estimatedSteps);
+    case "dfs":
+      return new DfsStrategy(spec.preemptionBound ?? 2, spec.prefix);
+    case "replay": {
+      const t = decodeToken(spec.token);
+      return new ReplayStrategy(t.choices, t.strategy, t.param);
+    }
+    default:
+      throw new RangeError(`unknown strategy ${(spec as { kind: unknown }).kind}`);
+  }
+}
+
+/**
+ * One deterministic run of a concurrent scenario (DESIGN.md section 1).
+ *
+ * Tasks are async functions; only one runs at a time, until its next scheduling point
+ * (`await point(label)`), where the strategy picks who runs next. Blocking (wait queues, mutexes,
+ * sleeps) takes the task off the run queue. Virtual time advances only when no task can run. The
+ * run ends when nothing can run and no timer is pending: cleanly, or as a deadlock if tasks are
+ * still blocked; past the step limit it stops as a possible livelock.
+ */
+export class Simulation {
+  readonly seed: number;
+  readonly strategy: Strategy;
+  readonly stepLimit: number;
+  readonly scenario: string;
+  readonly clock = new VirtualClock();
+  readonly dmesg = new Dmesg();
+  readonly trace = new Trace();
+  readonly prng: Prng;
+  /** The task running now (null in scheduler context: timer callbacks). */
+  current: Task | null = null;
+  /** Per-simulation state of the layers above (the slab, lockdep's graph, RCU): see SimLocal. */
+  readonly locals = new Map<object, unknown>();
+  /** Steps so far. */
+  steps = 0;
+  /** Steps with more than one runnable task (what PCT counts). */
+  decisions = 0;
+  private status: "idle" | "running" | "done" = "idle";
+  private readonly tasks: Task[] = [];
+  /** Runnable tasks, sorted by id (the order strategies see). */
+  private readonly runnable: Task[] = [];
+  private readonly exitHooks: ((t: Task) => void)[] = [];
+  private readonly endHooks: ((r: RunResult) => void)[] = [];
+  private expected: RunToken | null = null;
+  private resolveRun: ((r: RunResult) => void) | null = null;
+  private result: RunResult | null = null;
+  private nextId = 1;
+
+  constructor(opts: SimulationOptions = {}) {
+    const spec = opts.strategy;
+    if (spec && !("pickTask" in spec) && spec.kind === "replay")
+      this.expected = decodeToken(spec.token);
+    this.strategy = makeStrategy(spec);
+    this.seed = (this.expected ? this.expected.seed : (opts.seed ?? 1)) >>> 0;
+    if (!Number.isInteger(this.seed))
+      throw new RangeError(`seed must be an integer, got ${opts.seed}`);
+    this.stepLimit = this.expected?.stepLimit ?? opts.stepLimit ?? 200_000;
+    if (!Number.isInteger(this.stepLimit) || this.stepLimit < 1)
+      throw new RangeError(`stepLimit must be a positive integer, got ${opts.stepLimit}`);
+    this.scenario = opts.scenario ?? this.expected?.scenario ?? "";
+    this.prng = new Prng(this.seed);
+  }
+
+  get running(): boolean {
+    return this.status === "running";
+  }
+
+  get now(): number {
+    return this.clock.now;
+  }
+
+  /**
+   * Runs `main` as the task "main" and everything it spawns, to the end. Resolves (never rejects)
+   * with the outcome, the splats and the replay token.
+   */
+  run(main: (sim: Simulation) => Promise<void> | void): Promise<RunResult> {
+    if (this.status !== "idle")
+      throw new Error("a Simulation runs once; create a new one for another run");
+    if (active?.running)
+      throw new Error("another simulation is running in this thread; runs must not overlap");
+    active = this;
+    this.status = "running";
+    this.strategy.begin(this.prng);
+    const done = new Promise<RunResult>((res) => {
+      this.resolveRun = res;
+    });
+    this.spawn("main", () => main(this));
+    armWatchdog();
+    const first = this.pickNext(null);
+    if (first) this.switchTo(first);
+    return done;
+  }
+
+  /** Creates a task; it becomes runnable now and starts when the strategy first picks it. */
+  spawn(name: string, fn: () => Promise<void> | void, opts: SpawnOptions = {}): Task {
+    if (this.status === "done") throw new Error("cannot spawn into a finished simulation");
+    const t = new Task(this, this.nextId++, name, this.current, opts);
+    this.tasks.push(t);
+    this.trace.nameTask(t.id, name);
+    t.resume = () => {
+      queueMicrotask(() => this.runTaskBody(t, fn));
+    };
+    this.runnable.push(t); // ids grow, so the list stays sorted
+    this.strategy.spawned(t);
+    return t;
+  }
+
+  /** A scheduling point: the strategy may switch to another task here. */
+  point(label: string): Promise<void> {
+    if (this.status !== "running") return this.status === "done" ? NEVER : RESOLVED;
+    const cur = this.current;
+    if (cur === null) throw new Error(`point("${label}") outside a task (in a timer callback?)`);
+    if (!this.recordStep(cur, label)) return NEVER;
+    const next = this.pickNext(cur);
+    if (next === cur) return RESOLVED;
+    if (next === null) return NEVER;
+    return new Promise<void>((res) => {
+      cur.resume = res;
+      this.switchTo(next);
+    });
+  }
+
+  /** A point where the task gives the CPU away on purpose (cond_resched, cpu_relax in a spin). */
+  yield(label = "yield"): Promise<void> {
+    if (this.current && this.status === "running") this.strategy.yielded(this.current);
+    return this.point(label);
+  }
+
+  /** @internal Blocks the current task, which `wq` has already queued. */
+  block(wq: WaitQueue, label: string): Promise<void> {
+    if (this.status !== "running") return this.status === "done" ? NEVER : RESOLVED;
+    const cur = this.current;
+    if (cur === null) throw new Error(`cannot block in scheduler context (${label})`);
+    for (const h of blockHooks) h(cur, wq, label);
+    if (!this.recordStep(cur, label)) return NEVER;
+    cur.state = "blocked";
+    cur.waitingOn = wq;
+    this.removeRunnable(cur);
+    const next = this.pickNext(cur);
+    if (next === null) return NEVER;
+    if (next === cur) {
+      this.current = cur; // a timer woke it while time advanced
+      return RESOLVED;
+    }
+    return new Promise<void>((res) => {
+      cur.resume = res;
+      this.switchTo(next);
+    });
+  }
+
+  /** @internal Makes a blocked task runnable again (it runs when the strategy picks it). */
+  wake(t: Task): void {
+    if (t.state !== "blocked" || this.status !== "running") return;
+    t.state = "runnable";
+    t.waitingOn = null;
+    const r = this.runnable;
+    let i = r.length;
+    while (i > 0 && r[i - 1]!.id > t.id) i--;
+    r.splice(i, 0, t);
+  }
+
+  /** A nondeterministic value in [0, n), recorded in the trace (and enumerated by DFS). */
+  choose(n: number, _label = "choose"): number {
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`choose(n) needs an integer n >= 1, got ${n}`);
+    if (n === 1 || this.status !== "running") return 0;
+    const v = this.strategy.choose(n);
+    if (v < 0) {
+      this.finish("replay-mismatch", this.strategy.divergence ?? "replay diverged");
+      throw new SimulationAborted();
+    }
+    this.trace.choice(v);
+    return v;
+  }
+
+  /** True with probability p (fault injection), recorded like any choice. */
+  flip(p: number, label = "flip"): boolean {
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`flip(p) needs 0 <= p <= 1, got ${p}`);
+    if (p === 0) return false;
+    if (p === 1) return true;
+    const name = this.strategy.name;
+    if (name === "random" || name === "pct") {
+      if (this.status !== "running") return false;
+      const v = this.prng.below(0x40000000) < p * 0x40000000 ? 1 : 0;
+      this.trace.choice(v);
+      return v === 1;
+    }
+    return this.choose(2, label) === 1;
+  }
+
+  /** Runs `fn` in scheduler context after `delay` ns of virtual time. */
+  addTimer(delay: number, fn: () => void): Timer {
+    return this.clock.add(delay, fn);
+  }
+
+  /** Sleeps the current task for `ns` of virtual time. */
+  async sleep(ns: number, label = `sleep(${ns})`): Promise<void> {
+    await new WaitQueue("sleep").waitTimeout(ns, label);
+  }
+
+  /** Calls `hook` whenever a task exits (lockdep's held-locks check, for instance). */
+  onTaskExit(hook: (t: Task) => void): void {
+    this.exitHooks.push(hook);
+  }
+
+  /** Calls `hook` with the result when the run ends. */
+  onEnd(hook: (r: RunResult) => void): void {
+    this.endHooks.push(hook);
+  }
+
+  /** Records a splat in this simulation's dmesg. */
+  report(kind: SplatKind, message: string, opts: ReportOptions = {}): Splat {
+    const t = this.current;
+    const s: Splat = {
+      kind,
+      message,
+      task: t ? t.name : null,
+      taskId: t ? t.id : 0,
+      step: this.steps,
+      object: opts.object,
+      sites: opts.sites ?? [],
+    };
+    this.dmesg.push(s);
+    return s;
+  }
+
+  /** Where the current task is now (for alloc/free sites, lock holders). */
+  here(label?: string): Site {
+    const t = this.current;
+    return {
+      task: t ? t.name : "<scheduler>",
+      taskId: t ? t.id : 0,
+      step: this.steps,
+      label: label ?? t?.lastLabel ?? "",
+    };
+  }
+
+  /** All tasks ever spawned in this run. */
+  allTasks(): readonly Task[] {
+    return this.tasks;
+  }
+
+  /** @internal The watchdog found the running task awaiting something foreign. */
+  escaped(): void {
+    const t = this.current;
+    const who = t ? `${t.name}[${t.id}]` : "the scheduler";
+    const msg = `task ${who} awaited something the simulation does not control (a real timer, I/O, or a promise no simulated task resolves) after step ${this.steps} "${t?.lastLabel ?? ""}"`;
+    this.report("escape", msg);
+    this.finish("escape", msg);
+  }
+
+  private recordStep(cur: Task, label: string): boolean {
+    const n = ++this.steps;
+    cur.lastLabel = label;
+    this.trace.step(cur.id, label);
+    if (n >= this.stepLimit) {
+      const busy = this.runnable.map(String).join(", ");
+      const msg = `step limit of ${this.stepLimit} reached: possible livelock (runnable: ${busy})`;
+      this.report("livelock", msg);
+      this.finish("livelock", msg);
+      return false;
+    }
+    return true;
+  }
+
+  private removeRunnable(t: Task): void {
+    const i = this.runnable.indexOf(t);
+    if (i >= 0) this.runnable.splice(i, 1);
+  }
+
+  /** Picks who runs next; advances virtual time when nobody can run. null: the run has ended. */
+  private pickNext(cur: Task | null): Task | null {
+    for (;;) {
+      if (this.status !== "running") return null;
+      const r = this.runnable;
+      if (r.length === 1) return r[0]!;
+      if (r.length > 1) {
+        this.decisions++;
+        const t = this.strategy.pickTask(r, cur);
+        if (t === null) {
+          this.finish("replay-mismatch", this.strategy.divergence ?? "replay diverged");
+          return null;
+        }
+        this.trace.choice(t.id);
+        return t;
+      }
+      this.current = null;
+      if (this.clock.advance()) continue;
+      this.endOfRun();
+      return null;
+    }
+  }
+
+  private switchTo(next: Task): void {
+    this.current = next;
+    const resume = next.resume!;
+    next.resume = null;
+    resume();
+  }
+
+  private async runTaskBody(t: Task, fn: () => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (this.status !== "running" || e instanceof SimulationAborted) return;
+      t.error = e;
+      if (!(e instanceof KernelBug)) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.report("bug", `unhandled exception in ${t.name}[${t.id}]: ${err.message}`, {
+          sites: [
+            {
+              role: "thrown",
+              ...this.here(),
+              label: err.stack?.split("\n")[1]?.trim() ?? t.lastLabel,
+            },
+          ],
+        });
+      }
+    }
+    if (this.status !== "running" || this.current !== t) return;
+    this.exitTask(t);
+  }
+
+  private exitTask(t: Task): void {
+    if (!this.recordStep(t, "exit")) return;
+    t.state = "exited";
+    this.removeRunnable(t);
+    for (const h of this.exitHooks) h(t);
+    t.notifyExit();
+    const next = this.pickNext(null);
+    if (next) this.switchTo(next);
+  }
+
+  private endOfRun(): void {
+    const stuck = this.tasks.filter((t) => t.state === "blocked" && !t.daemon);
+    if (stuck.length === 0) {
+      this.finish("ok");
+      return;
+    }
+    const lines = stuck.map((t) => `${t.name}[${t.id}] waits on ${t.waitingOn?.describe() ?? "?"}`);
+    const msg = `no task can run and none is pending; blocked: ${lines.join("; ")}`;
+    const sites: RelatedSite[] = stuck.map((t) => ({
+      role: "waiting",
+      task: t.name,
+      taskId: t.id,
+      step: this.steps,
+      label: t.lastLabel,
+    }));
+    this.report("deadlock", msg, { sites });
+    this.finish("deadlock", msg);
+  }
+
+  private finish(outcome: RunOutcome, message?: string): void {
+    if (this.status !== "running") return;
+    this.status = "done";
+    if (active === this) active = null;
+    this.strategy.end(this.decisions);
+    const exp = this.expected;
+    if (exp && outcome !== "replay-mismatch") {
+      const replay = this.strategy as ReplayStrategy;
+      if (!replay.exhausted) {
+        outcome = "replay-mismatch";
+        message = `the run ended after ${replay.consumed} of the token's ${exp.choices.length} choices`;
+      } else if (this.steps !== exp.steps || this.trace.hash !== exp.traceHash >>> 0) {
+        outcome = "replay-mismatch";
+        message = `the run took ${this.steps} steps (trace ${this.trace.hashHex}), the token recorded ${exp.steps} steps (trace ${(exp.traceHash >>> 0).toString(16).padStart(8, "0")}): the scenario or the code changed`;
+      }
+    }
+    const recordedBy =
+      this.strategy instanceof ReplayStrategy ? this.strategy.recordedBy : this.strategy.name;
+    const fields: RunToken = {
+      strategy: recordedBy,
+      param: this.strategy.param,
+      seed: this.seed,
+      steps: this.steps,
+      stepLimit: this.stepLimit,
+      traceHash: this.trace.hash,
+      scenario: this.scenario,
+      choices: this.trace.choices,
+    };
+    let token: string | null = null;
+    this.result = {
+      outcome,
+      splats: this.dmesg.splats,
+      steps: this.steps,
+      time: this.clock.now,
+      seed: this.seed,
+      strategy: recordedBy,
+      // Encoded on first use: a search runs thousands of schedules and keeps few tokens.
+      get token() {
+        token ??= encodeToken(fields);
+        return token;
+      },
+      traceHash: this.trace.hashHex,
+      trace: this.trace,
+      message,
+    };
+    for (const h of this.endHooks) h(this.result);
+    this.resolveRun?.(this.result);
+  }
+}
+
+export { ReplayTokenError };

@@ -1,0 +1,197 @@
+/**
+ * The trace of one run: every step (which task, at which labelled point) and every
+ * nondeterministic choice (the task picked at a point with several runnable tasks, or a data
+ * choice). Steps are stored as two integer columns; labels are interned. A running 32-bit hash of
+ * the whole trace makes determinism checks and replay verification cheap.
+ */
+export interface TraceStep {
+  readonly step: number;
+  readonly taskId: number;
+  readonly task: string;
+  readonly label: string;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function hashString(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h >>> 0;
+}
+
+function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, FNV_PRIME);
+  return h ^ (h >>> 15);
+}
+
+export class Trace {
+  /** Interned labels; a step stores the index. */
+  readonly labels: string[] = [];
+  private readonly labelIndex = new Map<string, number>();
+  private readonly labelHashes: number[] = [];
+  private readonly taskNames = new Map<number, string>();
+  // Columns in typed arrays that double when full: the scheduler's hot path only stores numbers.
+  private tasksCol = new Int32Array(1024);
+  private labelsCol = new Int32Array(1024);
+  private n = 0;
+  private choicesCol = new Int32Array(256);
+  private choiceStepsCol = new Int32Array(256);
+  private cn = 0;
+  // A one-entry cache: a task usually repeats its last label in a loop.
+  private lastLabel = "";
+  private lastLabelId = -1;
+  // The hash is computed lazily and incrementally, off the hot path.
+  private hs = FNV_OFFSET;
+  private hc = FNV_OFFSET;
+  private hashedSteps = 0;
+  private hashedChoices = 0;
+
+  get length(): number {
+    return this.n;
+  }
+
+  /** Number of recorded choices. */
+  get choiceCount(): number {
+    return this.cn;
+  }
+
+  /** Every nondeterministic choice, in order (task ids or data values). */
+  get choices(): number[] {
+    return Array.from(this.choicesCol.subarray(0, this.cn));
+  }
+
+  /** The step at which each choice was made. */
+  get choiceSteps(): number[] {
+    return Array.from(this.choiceStepsCol.subarray(0, this.cn));
+  }
+
+  /** Task id of step n (1-based). */
+  taskAt(n: number): number {
+    return this.tasksCol[n - 1]!;
+  }
+
+  /** The trace hash so far (unsigned 32-bit). */
+  get hash(): number {
+    let h = this.hs;
+    for (let i = this.hashedSteps; i < this.n; i++)
+      h = mix(mix(h, this.tasksCol[i]!), this.labelHashes[this.labelsCol[i]!]!);
+    this.hs = h;
+    this.hashedSteps = this.n;
+    let c = this.hc;
+    for (let i = this.hashedChoices; i < this.cn; i++) c = mix(c, this.choicesCol[i]!);
+    this.hc = c;
+    this.hashedChoices = this.cn;
+    return mix(h, c) >>> 0;
+  }
+
+  /** Hex form of the hash, as printed in reports. */
+  get hashHex(): string {
+    return this.hash.toString(16).padStart(8, "0");
+  }
+
+  step(taskId: number, label: string): void {
+    let id = this.lastLabelId;
+    if (label !== this.lastLabel || id < 0) {
+      const known = this.labelIndex.get(label);
+      if (known === undefined) {
+        id = this.labels.length;
+        this.labels.push(label);
+        this.labelHashes.push(hashString(label));
+        this.labelIndex.set(label, id);
+      } else id = known;
+      this.lastLabel = label;
+      this.lastLabelId = id;
+    }
+    const n = this.n;
+    if (n === this.tasksCol.length) {
+      this.tasksCol = grow(this.tasksCol);
+      this.labelsCol = grow(this.labelsCol);
+    }
+    this.tasksCol[n] = taskId;
+    this.labelsCol[n] = id;
+    this.n = n + 1;
+  }
+
+  choice(value: number): void {
+    const c = this.cn;
+    if (c === this.choicesCol.length) {
+      this.choicesCol = grow(this.choicesCol);
+      this.choiceStepsCol = grow(this.choiceStepsCol);
+    }
+    this.choicesCol[c] = value;
+    this.choiceStepsCol[c] = this.n;
+    this.cn = c + 1;
+  }
+
+  nameTask(id: number, name: string): void {
+    this.taskNames.set(id, name);
+  }
+
+  taskName(id: number): string {
+    return this.taskNames.get(id) ?? `task${id}`;
+  }
+
+  /** Step `n` (1-based). */
+  at(n: number): TraceStep {
+    if (!(n >= 1 && n <= this.n)) throw new RangeError(`no step ${n} in a trace of ${this.n}`);
+    const taskId = this.tasksCol[n - 1]!;
+    return {
+      step: n,
+      taskId,
+      task: this.taskName(taskId),
+      label: this.labels[this.labelsCol[n - 1]!]!,
+    };
+  }
+
+  /** Steps from..to (1-based, inclusive). */
+  steps(from = 1, to = this.length): TraceStep[] {
+    const out: TraceStep[] = [];
+    for (let n = Math.max(1, from); n <= Math.min(to, this.length); n++) out.push(this.at(n));
+    return out;
+  }
+
+  /** The first step at which two traces differ, or 0 if one is a prefix of the other and equal length. */
+  firstDifference(other: Trace): number {
+    const n = Math.min(this.length, other.length);
+    for (let i = 1; i <= n; i++) {
+      const a = this.at(i);
+      const b = other.at(i);
+      if (a.taskId !== b.taskId || a.label !== b.label) return i;
+    }
+    return this.length === other.length ? 0 : n + 1;
+  }
+
+  /** One line per step: `  42  writer[2]  kref_put(entry)`. */
+  format(opts: { from?: number; to?: number; last?: number } = {}): string {
+    const to = opts.to ?? this.length;
+    const from = opts.last !== undefined ? Math.max(1, to - opts.last + 1) : (opts.from ?? 1);
+    return this.steps(from, to)
+      .map(
+        (s) => `${String(s.step).padStart(6)}  ${`${s.task}[${s.taskId}]`.padEnd(18)} ${s.label}`,
+      )
+      .join("\n");
+  }
+
+  /**
+   * The steps as the two-column (or n-column) table kernel developers write in commit messages:
+   * one column per task, one row per step, in execution order.
+   */
+  formatRaceTable(opts: { from?: number; to?: number; width?: number } = {}): string {
+    const rows = this.steps(opts.from ?? 1, opts.to ?? this.length);
+    const ids = [...new Set(rows.map((r) => r.taskId))];
+    const w = opts.width ?? 34;
+    const cell = (s: string) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+    const header = ids.map((id) => cell(`${this.taskName(id)}[${id}]`)).join(" | ");
+    const lines = [header, ids.map(() => "-".repeat(w)).join("-|-")];
+    for (const r of rows)
+      lines.push(ids.map((id) => cell(id === r.taskId ? r.label : "")).join(" | "));
+    return lines.map((l) => l.trimEnd()).join("\n");
+  }
+}
