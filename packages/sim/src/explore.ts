@@ -23,6 +23,8 @@ export interface ExploreOptions {
   stepLimit?: number;
   /** Scenario name recorded in replay tokens. */
   scenario?: string;
+  /** Historic-bug toggles to turn on in every run. */
+  toggles?: readonly string[];
   /** Stop at the first failing schedule. Default true. */
   stopOnFailure?: boolean;
   /** What counts as a failure. Default: any splat or an outcome other than "ok". */
@@ -105,6 +107,7 @@ export async function explore(
       strategy,
       stepLimit: opts.stepLimit,
       scenario: opts.scenario,
+      toggles: opts.toggles,
     });
     const r = await sim.run(scenario);
     runs++;
@@ -146,7 +149,7 @@ export async function explore(
 export async function replay(
   token: string,
   scenario: Scenario,
-  opts: { scenario?: string } = {},
+  opts: { scenario?: string; toggles?: readonly string[] } = {},
 ): Promise<RunResult> {
   const t = decodeToken(token);
   if (opts.scenario !== undefined && t.scenario !== "" && t.scenario !== opts.scenario) {
@@ -154,7 +157,7 @@ export async function replay(
       `the replay token was recorded for scenario "${t.scenario}", not "${opts.scenario}"`,
     );
   }
-  const sim = new Simulation({ strategy: { kind: "replay", token } });
+  const sim = new Simulation({ strategy: { kind: "replay", token }, toggles: opts.toggles });
   const r = await sim.run(scenario);
   if (r.outcome === "replay-mismatch") {
     throw new ReplayMismatchError(`the replay token does not match this scenario: ${r.message}`);

@@ -55,7 +55,21 @@ export { PctStrategy } from "./strategies/pct.js";
 export { RandomStrategy } from "./strategies/random.js";
 export { ReplayStrategy } from "./strategies/replay.js";
 export type { Strategy, StrategyName } from "./strategies/strategy.js";
-export { SimLocal, type SpawnOptions, Task, type TaskKind, TaskLocal, type TaskState } from "./task.js";
+export {
+  SimLocal,
+  type SpawnOptions,
+  Task,
+  type TaskKind,
+  TaskLocal,
+  type TaskState,
+} from "./task.js";
+export {
+  defineToggle,
+  findToggle,
+  listToggles,
+  type ToggleInfo,
+  toggleEnabled,
+} from "./toggles.js";
 export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./token.js";
 export { Trace, type TraceStep } from "./trace.js";
 export { WaitQueue } from "./wait-queue.js";

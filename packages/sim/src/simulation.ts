@@ -1,5 +1,5 @@
 import { type Timer, VirtualClock } from "./clock.js";
-import { KernelBug, ReplayTokenError } from "./errors.js";
+import { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
 import { Prng } from "./prng.js";
 import {
   Dmesg,
@@ -15,6 +15,7 @@ import { RandomStrategy } from "./strategies/random.js";
 import { ReplayStrategy } from "./strategies/replay.js";
 import type { Strategy, StrategyName } from "./strategies/strategy.js";
 import { type SpawnOptions, Task } from "./task.js";
+import { findToggle, listToggles } from "./toggles.js";
 import { decodeToken, encodeToken, type RunToken } from "./token.js";
 import { Trace } from "./trace.js";
 import { WaitQueue } from "./wait-queue.js";
@@ -35,6 +36,8 @@ export interface SimulationOptions {
   stepLimit?: number;
   /** A name for the scenario, carried in the replay token. */
   scenario?: string;
+  /** Historic-bug toggles to turn on for this run (see toggles.ts). Unknown names are rejected. */
+  toggles?: readonly string[];
 }
 
 export type RunOutcome = "ok" | "deadlock" | "livelock" | "escape" | "replay-mismatch";
@@ -128,6 +131,8 @@ export class Simulation {
   readonly strategy: Strategy;
   readonly stepLimit: number;
   readonly scenario: string;
+  /** Historic-bug toggles on in this run. */
+  readonly toggles: ReadonlySet<string>;
   readonly clock = new VirtualClock();
   readonly dmesg = new Dmesg();
   readonly trace = new Trace();
@@ -164,6 +169,25 @@ export class Simulation {
       throw new RangeError(`stepLimit must be a positive integer, got ${opts.stepLimit}`);
     this.scenario = opts.scenario ?? this.expected?.scenario ?? "";
     this.prng = new Prng(this.seed);
+    const toggles = this.expected ? this.expected.toggles : (opts.toggles ?? []);
+    if (
+      this.expected &&
+      opts.toggles &&
+      [...opts.toggles].sort().join() !== [...toggles].sort().join()
+    ) {
+      throw new ReplayMismatchError(
+        `the replay token was recorded with toggles [${toggles.join(", ")}], not [${opts.toggles.join(", ")}]`,
+      );
+    }
+    for (const name of toggles) {
+      if (!findToggle(name)) {
+        const known = listToggles().map((t) => t.name);
+        throw new RangeError(
+          `unknown toggle "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (no toggles are defined by the packages loaded)"}`,
+        );
+      }
+    }
+    this.toggles = new Set(toggles);
   }
 
   get running(): boolean {
@@ -481,6 +505,7 @@ export class Simulation {
       stepLimit: this.stepLimit,
       traceHash: this.trace.hash,
       scenario: this.scenario,
+      toggles: [...this.toggles],
       choices: this.trace.choices,
     };
     let token: string | null = null;

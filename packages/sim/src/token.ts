@@ -5,10 +5,11 @@ import { STRATEGY_BY_CODE, STRATEGY_CODES, type StrategyName } from "./strategie
 /**
  * Replay tokens: a compact, versioned, checksummed encoding of one run.
  *
- * `pt1.` + base64url(deflate-raw(payload)) where payload is varints:
- * strategy code, strategy parameter, seed, step count, step limit, trace hash, the scenario name (length +
- * UTF-8), the number of choices and the choices themselves, then a CRC-32 of all that. Runs of
- * the same choice (a PCT run keeps picking the same task) compress well under deflate.
+ * `pt1.` + base64url(deflate-raw(payload)) where payload is varints: strategy code, strategy
+ * parameter, seed, step count, step limit, trace hash, the scenario name (length + UTF-8), the
+ * toggles that were on (count, then length + UTF-8 each), the number of choices and the choices
+ * themselves, then a CRC-32 of all that. Runs of the same choice (a PCT run keeps picking the
+ * same task) compress well under deflate.
  * Decoding checks everything and throws a ReplayTokenError with a precise reason; it never
  * returns a half-decoded token.
  */
@@ -24,6 +25,8 @@ export interface RunToken {
   stepLimit: number;
   traceHash: number;
   scenario: string;
+  /** Historic-bug toggles that were on: a replay turns the same ones on. */
+  toggles: string[];
   choices: number[];
 }
 
@@ -47,6 +50,12 @@ export function encodeToken(t: RunToken): string {
   const name = Buffer.from(t.scenario, "utf8");
   put(name.length);
   for (const b of name) out.push(b);
+  put(t.toggles.length);
+  for (const tg of t.toggles) {
+    const bytes = Buffer.from(tg, "utf8");
+    put(bytes.length);
+    for (const b of bytes) out.push(b);
+  }
   put(t.choices.length);
   for (const c of t.choices) put(c);
   const body = Buffer.from(out);
@@ -112,11 +121,20 @@ export function decodeToken(token: unknown): RunToken {
     throw new ReplayTokenError("corrupt replay token: truncated in scenario name");
   const scenario = body.subarray(pos, pos + nameLen).toString("utf8");
   pos += nameLen;
+  const nToggles = get("toggle count");
+  const toggles: string[] = [];
+  for (let i = 0; i < nToggles; i++) {
+    const len = get("toggle name length");
+    if (pos + len > body.length)
+      throw new ReplayTokenError("corrupt replay token: truncated in toggle names");
+    toggles.push(body.subarray(pos, pos + len).toString("utf8"));
+    pos += len;
+  }
   const n = get("choice count");
   if (n > body.length - pos)
     throw new ReplayTokenError("corrupt replay token: choice count exceeds its length");
   const choices: number[] = new Array(n);
   for (let i = 0; i < n; i++) choices[i] = get("choices");
   if (pos !== body.length) throw new ReplayTokenError("corrupt replay token: trailing bytes");
-  return { strategy, param, seed, steps, stepLimit, traceHash, scenario, choices };
+  return { strategy, param, seed, steps, stepLimit, traceHash, scenario, toggles, choices };
 }

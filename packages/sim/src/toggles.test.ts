@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { report } from "./current.js";
+import { explore } from "./explore.js";
+import { Simulation } from "./simulation.js";
+import { defineToggle, findToggle, listToggles, toggleEnabled } from "./toggles.js";
+
+defineToggle({
+  name: "test.skip-check",
+  description: "skips a check",
+  fixedBy: "test: add the check",
+  foundBy: "toggles.test.ts",
+});
+
+describe("historic-bug toggles", () => {
+  it("are off by default and on when a simulation asks", async () => {
+    const seen: boolean[] = [];
+    await new Simulation().run(() => {
+      seen.push(toggleEnabled("test.skip-check"));
+    });
+    await new Simulation({ toggles: ["test.skip-check"] }).run(() => {
+      seen.push(toggleEnabled("test.skip-check"));
+    });
+    expect(seen).toEqual([false, true]);
+    expect(toggleEnabled("test.skip-check")).toBe(false);
+  });
+
+  it("reach every run of a search", async () => {
+    const res = await explore(
+      () => {
+        if (toggleEnabled("test.skip-check")) report("warn", "buggy path");
+      },
+      { schedules: 3, toggles: ["test.skip-check"] },
+    );
+    expect(res.firstFailure?.splats[0]?.message).toBe("buggy path");
+  });
+
+  it("rejects unknown names and inconsistent redefinitions", () => {
+    expect(() => new Simulation({ toggles: ["nope.nope"] })).toThrow(/unknown toggle "nope.nope"/);
+    expect(() =>
+      defineToggle({ name: "Bad Name", description: "", fixedBy: "", foundBy: "" }),
+    ).toThrow(/bad toggle name/);
+    expect(() =>
+      defineToggle({ name: "test.skip-check", description: "other", fixedBy: "x", foundBy: "y" }),
+    ).toThrow(/twice/);
+    expect(findToggle("test.skip-check")?.fixedBy).toBe("test: add the check");
+    expect(listToggles().map((t) => t.name)).toContain("test.skip-check");
+  });
+});
+
+describe("toggles in replay tokens", () => {
+  it("a token carries its toggles and a replay turns them on", async () => {
+    const { replay } = await import("./explore.js");
+    const { decodeToken } = await import("./token.js");
+    const scenario = () => {
+      if (toggleEnabled("test.skip-check")) report("warn", "buggy path");
+    };
+    const res = await explore(scenario, { schedules: 1, toggles: ["test.skip-check"] });
+    const token = res.firstFailure!.token;
+    expect(decodeToken(token).toggles).toEqual(["test.skip-check"]);
+    const again = await replay(token, scenario);
+    expect(again.splats[0]?.message).toBe("buggy path");
+    await expect(replay(token, scenario, { toggles: [] })).rejects.toThrow(
+      /recorded with toggles \[test.skip-check\]/,
+    );
+  });
+});

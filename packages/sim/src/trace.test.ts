@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { point, spawn } from "./current.js";
+import { Simulation } from "./simulation.js";
+import { Trace } from "./trace.js";
+
+describe("Trace", () => {
+  it("records steps, interns labels and grows past its initial capacity", () => {
+    const t = new Trace();
+    t.nameTask(1, "a");
+    t.nameTask(2, "b");
+    for (let i = 0; i < 5000; i++) t.step(1 + (i % 2), i % 3 === 0 ? "x" : `y${i % 7}`);
+    expect(t.length).toBe(5000);
+    expect(t.at(1)).toEqual({ step: 1, taskId: 1, task: "a", label: "x" });
+    expect(t.at(5000).task).toBe("b");
+    expect(t.labels.length).toBeLessThanOrEqual(8);
+    expect(() => t.at(5001)).toThrow(RangeError);
+  });
+
+  it("hashes incrementally: the same content gives the same hash however it is read", () => {
+    const a = new Trace();
+    const b = new Trace();
+    for (let i = 0; i < 3000; i++) {
+      a.step(i % 4, `p${i % 5}`);
+      if (i % 100 === 0) void a.hash; // read midway
+      b.step(i % 4, `p${i % 5}`);
+      if (i % 7 === 0) {
+        a.choice(i % 3);
+        b.choice(i % 3);
+      }
+    }
+    expect(a.hash).toBe(b.hash);
+    b.choice(1);
+    expect(b.hash).not.toBe(a.hash);
+  });
+
+  it("prints steps and a race table with one column per task", async () => {
+    const r = await new Simulation({ seed: 1, strategy: { kind: "dfs", prefix: [] } }).run(
+      async () => {
+        spawn("cpu0", async () => {
+          await point("refcount_read(obj)");
+          await point("kfree(obj)");
+        });
+        spawn("cpu1", async () => {
+          await point("kref_get(obj)");
+        });
+      },
+    );
+    const text = r.trace.format();
+    expect(text).toMatch(/cpu0\[2\]\s+refcount_read\(obj\)/);
+    const table = r.trace.formatRaceTable({ width: 20 }).split("\n");
+    expect(table[0]).toMatch(/^main\[1\]\s+\| cpu0\[2\]\s+\| cpu1\[3\]$/);
+    expect(table.some((l) => /\| kref_get\(obj\)$/.test(l))).toBe(true);
+  });
+});
