@@ -1,0 +1,220 @@
+/**
+ * The demo: every scenario searched with PCT and with bounded DFS, each finding printed with its
+ * splats, race table and replay token, the token replayed to show it reproduces the same splats,
+ * and a summary of which scenarios behaved as expected.
+ */
+import type { ExploreResult, RunResult } from "@primetime/sim";
+import { asExpected, checkReplay, type ReplayCheck, type SearchSpec, search } from "./findings.js";
+import { type Colors, describeSpec, formatFinding, indent, progressEvery } from "./format.js";
+import { SCENARIOS, type StressScenario } from "./scenarios/index.js";
+
+export interface DemoOptions {
+  /** PCT base seed. */
+  seed: number;
+  /** PCT schedules per scenario. */
+  schedules: number;
+  /** PCT depth. */
+  depth: number;
+  /** DFS preemption bound. */
+  bound: number;
+  /** DFS schedules per scenario at most (the bounded search usually completes well before). */
+  dfsSchedules: number;
+}
+
+export const DEMO_DEFAULTS: Readonly<DemoOptions> = {
+  seed: 1,
+  schedules: 300,
+  depth: 3,
+  bound: 3,
+  dfsSchedules: 20_000,
+};
+
+/** Where the demo writes: lines, and (on a terminal) a transient progress line. */
+export interface DemoOutput {
+  log(text: string): void;
+  /** Shows a progress line, or clears it with null. Absent: no progress output. */
+  progress?(line: string | null): void;
+}
+
+/** What the demo found for one scenario. */
+export interface ScenarioReport {
+  readonly scenario: StressScenario;
+  readonly pctSpec: SearchSpec;
+  readonly pct: ExploreResult;
+  readonly dfsSpec: SearchSpec;
+  readonly dfs: ExploreResult;
+  /** The failing run shown: PCT's first failure, else DFS's; null when neither failed. */
+  readonly shown: RunResult | null;
+  /** The replay of `shown`'s token (null when nothing failed). */
+  readonly replay: ReplayCheck | null;
+  /** Why the replay could not run (a mismatch), if it could not. */
+  readonly replayError: string | null;
+  /** Both searches agree with the expectation, and the replay reproduced the finding. */
+  readonly ok: boolean;
+}
+
+/** Searches one scenario with PCT and DFS and replays what they found. */
+export async function checkScenario(
+  s: StressScenario,
+  opts: DemoOptions = DEMO_DEFAULTS,
+  out?: DemoOutput,
+): Promise<ScenarioReport> {
+  const show = out?.progress ? (line: string) => out.progress?.(line) : undefined;
+  const pctSpec: SearchSpec = {
+    strategy: "pct",
+    depth: opts.depth,
+    schedules: opts.schedules,
+    seed: opts.seed,
+  };
+  const pct = await search(s, pctSpec, progressEvery(show, `${s.name}: pct`, opts.schedules));
+  const dfsSpec: SearchSpec = { strategy: "dfs", bound: opts.bound, schedules: opts.dfsSchedules };
+  const dfs = await search(s, dfsSpec, progressEvery(show, `${s.name}: dfs`, opts.dfsSchedules));
+  out?.progress?.(null);
+  const shown = pct.firstFailure ?? dfs.firstFailure;
+  let replay: ReplayCheck | null = null;
+  let replayError: string | null = null;
+  if (shown) {
+    try {
+      replay = await checkReplay(s, shown);
+    } catch (e) {
+      replayError = e instanceof Error ? e.message : String(e);
+    }
+  }
+  const replayed = shown === null || (replay?.sameSplats === true && replay.sameTrace);
+  return {
+    scenario: s,
+    pctSpec,
+    pct,
+    dfsSpec,
+    dfs,
+    shown,
+    replay,
+    replayError,
+    ok: asExpected(s, pct) && asExpected(s, dfs) && replayed,
+  };
+}
+
+/** "found in schedule 3 of at most 300", "no splat in 300 schedules (dfs complete ...)". */
+export function describeResult(spec: SearchSpec, res: ExploreResult): string {
+  if (res.firstFailure) {
+    const r = res.firstFailure;
+    const splats = `${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`;
+    return `found in schedule ${res.schedules} of at most ${spec.schedules} (outcome ${r.outcome}, ${splats})`;
+  }
+  const n = `no splat in ${res.schedules} schedule${res.schedules === 1 ? "" : "s"}`;
+  if (spec.strategy !== "dfs") return n;
+  return res.complete
+    ? `${n} (dfs complete within bound ${spec.bound})`
+    : `${n} (dfs NOT complete within bound ${spec.bound}: the schedule budget ran out)`;
+}
+
+/** The demo's account of one scenario. */
+export function formatScenarioReport(
+  rep: ScenarioReport,
+  c: Colors,
+  index: number,
+  count: number,
+): string {
+  const s = rep.scenario;
+  const lines = [
+    `${c.bold(`[${index}/${count}] ${s.name}`)}  expect ${c.bold(s.expect)}`,
+    `  ${s.description}`,
+    c.dim(`  ${s.kernelRef}`),
+    `  ${describeSpec(rep.pctSpec)}: ${describeResult(rep.pctSpec, rep.pct)}`,
+    `  ${describeSpec(rep.dfsSpec)}: ${describeResult(rep.dfsSpec, rep.dfs)}`,
+  ];
+  if (rep.shown) {
+    const from = rep.pct.firstFailure ? "pct" : "dfs";
+    lines.push(`  the failing ${from} run:`);
+    lines.push(indent(formatFinding(rep.shown, c), "    "));
+    if (rep.replayError) lines.push(c.red(`  replay failed: ${rep.replayError}`));
+    else if (rep.replay) {
+      const r = rep.replay;
+      const verdict =
+        r.sameSplats && r.sameTrace
+          ? c.green(
+              `reproduces the same ${r.run.splats.length} splat(s) (kind, message, object) and trace ${r.run.traceHash}`,
+            )
+          : c.red(
+              `does NOT reproduce the run (splats ${r.sameSplats ? "same" : "differ"}, trace ${r.sameTrace ? "same" : "differs"})`,
+            );
+      lines.push(`  replay of the token: ${verdict}`);
+    }
+  } else {
+    const n = rep.pct.schedules + rep.dfs.schedules;
+    const spec = rep.dfsSpec;
+    const bound = spec.strategy === "dfs" ? spec.bound : 0;
+    const complete = rep.dfs.complete
+      ? `dfs complete within bound ${bound}`
+      : `dfs NOT complete within bound ${bound}`;
+    lines.push(`  no splat in ${n} schedules (${complete})`);
+  }
+  lines.push(
+    rep.ok
+      ? c.green(`  => as expected (${s.expect})`)
+      : c.red(`  => NOT as expected (expected ${s.expect})`),
+  );
+  return lines.join("\n");
+}
+
+function cell(res: ExploreResult, spec: SearchSpec): string {
+  if (res.firstFailure)
+    return `${res.firstFailure.outcome === "deadlock" ? "deadlock" : "splat"} @${res.schedules}`;
+  const incomplete = spec.strategy === "dfs" && !res.complete ? " incomplete" : "";
+  return `clean/${res.schedules}${incomplete}`;
+}
+
+/** The summary table: one row per scenario. */
+export function formatSummary(reports: readonly ScenarioReport[], c: Colors): string {
+  const rows = reports.map((r) => [
+    r.scenario.name,
+    r.scenario.expect,
+    cell(r.pct, r.pctSpec),
+    cell(r.dfs, r.dfsSpec),
+    r.shown === null ? "-" : r.replay?.sameSplats && r.replay.sameTrace ? "same" : "DIFFERS",
+    r.ok ? "ok" : "UNEXPECTED",
+  ]);
+  const header = ["scenario", "expect", "pct", "dfs", "replay", "result"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]) =>
+    row
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  const lines = [c.bold(fmt(header)), widths.map((w) => "-".repeat(w)).join("  ")];
+  for (let i = 0; i < rows.length; i++) {
+    const line = fmt(rows[i]!);
+    lines.push(reports[i]!.ok ? line : c.red(line));
+  }
+  const good = reports.filter((r) => r.ok).length;
+  const total = `${good} of ${reports.length} scenarios behaved as expected`;
+  lines.push("", good === reports.length ? c.green(total) : c.red(total));
+  return lines.join("\n");
+}
+
+/**
+ * Runs the demo over `scenarios` and prints it. Returns the exit code: 0 if every scenario
+ * behaved as expected, 1 otherwise.
+ */
+export async function demo(
+  opts: DemoOptions,
+  out: DemoOutput,
+  c: Colors,
+  scenarios: readonly StressScenario[] = SCENARIOS,
+): Promise<number> {
+  out.log(
+    c.bold(
+      `primetime stress demo: ${scenarios.length} scenarios, pct depth ${opts.depth} x ${opts.schedules} schedules (seed ${opts.seed}), dfs preemption bound ${opts.bound}`,
+    ),
+  );
+  out.log("");
+  const reports: ScenarioReport[] = [];
+  for (const [i, s] of scenarios.entries()) {
+    const rep = await checkScenario(s, opts, out);
+    reports.push(rep);
+    out.log(formatScenarioReport(rep, c, i + 1, scenarios.length));
+    out.log("");
+  }
+  out.log(formatSummary(reports, c));
+  return reports.every((r) => r.ok) ? 0 : 1;
+}

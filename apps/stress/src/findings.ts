@@ -1,0 +1,93 @@
+/**
+ * What a search found, judged against what the scenario is expected to do. No output here:
+ * demo.ts and cli.ts render these results.
+ */
+import {
+  type ExploreOptions,
+  type ExploreResult,
+  explore,
+  type RunResult,
+  replay,
+  type Splat,
+  type SplatKind,
+} from "@primetime/sim";
+import type { Expectation, StressScenario } from "./scenarios/index.js";
+
+/** The splat kinds that make a run count as finding a scenario's bug. */
+export const EXPECTED_KINDS: Readonly<Record<Exclude<Expectation, "clean">, readonly SplatKind[]>> =
+  {
+    buggy: ["kasan", "refcount"],
+    deadlock: ["deadlock"],
+  };
+
+/** A search strategy and its parameters, as the CLI takes them. */
+export type SearchSpec =
+  | { strategy: "pct"; depth: number; schedules: number; seed: number }
+  | { strategy: "random"; schedules: number; seed: number }
+  | { strategy: "dfs"; bound: number; schedules: number };
+
+/** Runs `explore` on a scenario, recording its name in the replay tokens. */
+export function search(
+  s: StressScenario,
+  spec: SearchSpec,
+  onRun?: ExploreOptions["onRun"],
+): Promise<ExploreResult> {
+  const opts: ExploreOptions = {
+    strategy: spec.strategy,
+    schedules: spec.schedules,
+    scenario: s.name,
+    onRun,
+  };
+  if (spec.strategy === "pct") {
+    opts.depth = spec.depth;
+    opts.seed = spec.seed;
+  } else if (spec.strategy === "random") opts.seed = spec.seed;
+  else opts.preemptionBound = spec.bound;
+  return explore(s.scenario, opts);
+}
+
+/** True if `r` shows the bug a buggy or deadlocking scenario is expected to have. */
+export function showsExpectedBug(expect: Expectation, r: RunResult): boolean {
+  if (expect === "clean") return false;
+  if (expect === "deadlock" && r.outcome !== "deadlock") return false;
+  const kinds = EXPECTED_KINDS[expect];
+  return r.splats.some((s) => kinds.includes(s.kind));
+}
+
+/**
+ * Whether a search result agrees with the scenario's expectation: a clean scenario has no
+ * failing schedule; a buggy or deadlocking one has, and its first failure is the expected kind.
+ */
+export function asExpected(s: StressScenario, res: ExploreResult): boolean {
+  if (s.expect === "clean") return res.firstFailure === null;
+  return res.firstFailure !== null && showsExpectedBug(s.expect, res.firstFailure);
+}
+
+/** One line per splat, what "the same splat" means for a replay: kind, message and object. */
+export function splatSignature(splats: readonly Splat[]): string[] {
+  return splats.map((s) => `${s.kind}|${s.message}|${s.object ?? ""}`);
+}
+
+/** The outcome of replaying a failing run's token. */
+export interface ReplayCheck {
+  readonly run: RunResult;
+  /** Same splats (kind, message, object, in order) as the recorded run. */
+  readonly sameSplats: boolean;
+  /** Same trace hash: the replay took exactly the recorded steps. */
+  readonly sameTrace: boolean;
+}
+
+/**
+ * Replays `r.token` against the scenario and compares the result with `r`. Throws what
+ * `replay()` throws (ReplayTokenError, ReplayMismatchError) if the token does not fit.
+ */
+export async function checkReplay(s: StressScenario, r: RunResult): Promise<ReplayCheck> {
+  const again = await replay(r.token, s.scenario, { scenario: s.name });
+  const a = splatSignature(r.splats);
+  const b = splatSignature(again.splats);
+  return {
+    run: again,
+    sameSplats: a.length === b.length && a.every((x, i) => x === b[i]),
+    sameTrace: again.traceHash === r.traceHash,
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * Rendering of search results for a terminal: splats as dmesg prints them, the failing
+ * interleaving as a race table, replay tokens. Colours come from picocolors and are off when
+ * the caller says so (--no-color, NO_COLOR, output not a terminal).
+ */
+import { formatSplat, type RunResult, type Splat } from "@primetime/sim";
+import pc from "picocolors";
+import type { SearchSpec } from "./findings.js";
+
+export type Colors = ReturnType<typeof pc.createColors>;
+
+/** A palette: colours on or off. */
+export function palette(enabled: boolean): Colors {
+  return pc.createColors(enabled);
+}
+
+/** Whether colours are on by default: picocolors' detection (NO_COLOR, FORCE_COLOR, a TTY). */
+export const colorByDefault: boolean = pc.isColorSupported;
+
+/** Prefixes every line of `text` with `pad`. */
+export function indent(text: string, pad = "  "): string {
+  return text
+    .split("\n")
+    .map((l) => (l.length ? pad + l : l))
+    .join("\n");
+}
+
+/** "pct (depth 3, seed 1)", "dfs (preemption bound 3)". */
+export function describeSpec(spec: SearchSpec): string {
+  switch (spec.strategy) {
+    case "pct":
+      return `pct (depth ${spec.depth}, seed ${spec.seed})`;
+    case "random":
+      return `random (seed ${spec.seed})`;
+    case "dfs":
+      return `dfs (preemption bound ${spec.bound})`;
+  }
+}
+
+/** The first `max` splats of a run as dmesg shows them, the kind line coloured. */
+export function formatSplats(splats: readonly Splat[], c: Colors, max = 3): string {
+  const shown = splats.slice(0, max).map((s) => {
+    const [first, ...rest] = formatSplat(s).split("\n");
+    return [c.red(first ?? ""), ...rest.map((l) => c.dim(l))].join("\n");
+  });
+  if (splats.length > max) shown.push(c.dim(`... and ${splats.length - max} more`));
+  return shown.join("\n");
+}
+
+export interface RaceWindowOptions {
+  /** Steps shown, ending at the first splat (or at the end of the run). Default 20. */
+  last?: number;
+  /** Column width. Default 30. */
+  width?: number;
+  /** Show every step of the run. */
+  all?: boolean;
+}
+
+/**
+ * The steps leading to the first splat as a race table (one column per task), each step where
+ * a splat fired marked with its kinds.
+ */
+export function formatRaceWindow(r: RunResult, c: Colors, opts: RaceWindowOptions = {}): string {
+  const total = r.trace.length;
+  if (total === 0) return "(no steps)";
+  const first = r.splats[0];
+  const to = opts.all || !first ? total : Math.min(Math.max(first.step, 1), total);
+  const from = opts.all ? 1 : Math.max(1, to - (opts.last ?? 20) + 1);
+  // A row is a scheduling point: the task is about to do what the label says, and does it when
+  // it next runs. A splat fires while an operation runs, so it belongs on the row of the
+  // splatting task's latest point at or before the splat's step; if other tasks ran in
+  // between, the marker says when the operation actually ran.
+  const marks = new Map<number, { kinds: string[]; after: number }>();
+  for (const s of r.splats) {
+    let row = s.step;
+    if (s.task !== null) {
+      while (row >= from && r.trace.taskAt(row) !== s.taskId) row--;
+    }
+    if (row < from || row > to) continue;
+    const m = marks.get(row) ?? { kinds: [], after: row };
+    if (!m.kinds.includes(s.kind)) m.kinds.push(s.kind);
+    m.after = Math.max(m.after, s.step);
+    marks.set(row, m);
+  }
+  const lines = r.trace.formatRaceTable({ from, to, width: opts.width ?? 30 }).split("\n");
+  // Line 0 is the header, line 1 the rule; step n is on line n - from + 2.
+  for (const [row, m] of marks) {
+    const when = m.after > row ? ` (it ran after step ${m.after})` : "";
+    const i = row - from + 2;
+    lines[i] = lines[i]!.padEnd(lines[1]!.length) + c.red(`  <- ${m.kinds.join(", ")}${when}`);
+  }
+  const what = first && !opts.all ? `, first splat at step ${to}` : "";
+  return [
+    c.dim(
+      `steps ${from}-${to} of ${total}${what}; a row is a task reaching a point, about to do it:`,
+    ),
+    ...lines,
+  ].join("\n");
+}
+
+/** The token line, in a form that can be pasted into `replay`. */
+export function formatToken(r: RunResult, c: Colors): string {
+  return `replay token: ${c.cyan(r.token)}`;
+}
+
+export interface FindingOptions extends RaceWindowOptions {
+  /** Splats shown. Default 3. */
+  maxSplats?: number;
+}
+
+/** A failing run: its splats, the race table leading to them, and its token. */
+export function formatFinding(r: RunResult, c: Colors, opts: FindingOptions = {}): string {
+  const parts = [
+    `outcome ${r.outcome}, ${r.steps} steps, ${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`,
+  ];
+  if (r.splats.length) parts.push(formatSplats(r.splats, c, opts.maxSplats));
+  parts.push(formatRaceWindow(r, c, opts));
+  parts.push(formatToken(r, c));
+  return parts.join("\n");
+}
+
+/**
+ * An `explore()` onRun callback that shows "label i/max" every `every` runs through `show` (the
+ * progress line of a terminal), or undefined when there is nowhere to show it.
+ */
+export function progressEvery(
+  show: ((line: string) => void) | undefined,
+  label: string,
+  max: number,
+  every = 50,
+): ((r: unknown, index: number) => void) | undefined {
+  if (!show) return undefined;
+  return (_r, i) => {
+    if ((i + 1) % every === 0) show(`${label} ${i + 1}/${max}`);
+  };
+}
