@@ -1,0 +1,251 @@
+/**
+ * The engine: executes the ring's entries one at a time, in order, each taking virtual time
+ * proportional to its size; writes the fence seqno at the end of each submission; stalls when a
+ * hang is injected; drops everything on reset.
+ */
+
+import type { Timer } from "@primetime/sim";
+import { crc32 } from "./checksum.js";
+import { CHECKSUM_RESULT_SIZE, type Command, type CommandOp } from "./command.js";
+import type { DeviceClock } from "./device-clock.js";
+import type { AccessFault, GpuMmu, Mapping } from "./mmu.js";
+import type { Ring } from "./ring.js";
+
+/**
+ * How long things take, in ns of virtual time. A command of `size` bytes takes
+ * `commandNs + ceil(size * nsPerByte)`; the fence packet closing each submission takes `fenceNs`.
+ */
+export interface GpuTiming {
+  /** Fixed cost of a command (fetch, decode, setup). Default 100. */
+  readonly commandNs: number;
+  /** Cost per byte filled, copied or checksummed. Default 1 (1 GB/s). */
+  readonly nsPerByte: number;
+  /** Cost of the fence packet (the seqno write). Default 10. */
+  readonly fenceNs: number;
+}
+
+export const DEFAULT_TIMING: GpuTiming = { commandNs: 100, nsPerByte: 1, fenceNs: 10 };
+
+/** A GPU page fault: which command touched what, and why it was refused. */
+export interface GpuFault extends AccessFault {
+  /** Seqno of the submission the faulting command belongs to. */
+  readonly seqno: number;
+  /** Index of the command in its submission; -1 for the fence write. */
+  readonly command: number;
+  readonly op: CommandOp | "fence";
+  readonly access: "read" | "write";
+  /** Virtual time of the fault. */
+  readonly time: number;
+}
+
+/** A command decoded and its addresses resolved at submission (see mmu.ts). */
+export interface CommandEntry {
+  readonly kind: "command";
+  readonly seqno: number;
+  /** Index in its submission. */
+  readonly index: number;
+  readonly command: Command;
+  readonly src: Mapping | null;
+  readonly dst: Mapping | null;
+}
+
+/** The implicit packet that ends a submission: write the seqno, raise the fence interrupt. */
+export interface FenceEntry {
+  readonly kind: "fence";
+  readonly seqno: number;
+}
+
+export type RingEntry = CommandEntry | FenceEntry;
+
+/** What the engine tells the rest of the device. */
+export interface EngineSink {
+  /** A fence packet completed: the fence register now reads `seqno`. */
+  fence(seqno: number): void;
+  /** A command (or the fence write) faulted. */
+  fault(f: GpuFault): void;
+}
+
+/** Cost in virtual ns of one ring entry. */
+export function entryNs(e: RingEntry, t: GpuTiming): number {
+  if (e.kind === "fence") return t.fenceNs;
+  return t.commandNs + Math.ceil(e.command.size * t.nsPerByte);
+}
+
+/**
+ * The execution engine.
+ *
+ * Timing and atomicity: the entry at the ring head starts as soon as the engine is idle; it
+ * completes `entryNs()` later on the device clock, and only then does it touch memory: the whole
+ * command applies atomically at its completion time (source read, checks, destination written, at
+ * one instant). So a buffer the host changes or frees while a command is in flight is seen as it
+ * is at completion. A command that faults writes nothing; the engine reports the fault and goes
+ * on with the next entry (the submission's fence is still written).
+ */
+export class Engine {
+  /** The fence register: the seqno of the last submission whose fence packet completed. */
+  seqno = 0;
+  /** Submissions completed since the device was created (fence packets executed). */
+  fencesWritten = 0;
+  /** Commands executed (faulted ones included). */
+  commandsExecuted = 0;
+  private stalled = false;
+  private hangAt: number | null = null;
+  private timer: Timer | null = null;
+  private fenceMapping: Mapping | null = null;
+
+  constructor(
+    private readonly ring: Ring<RingEntry>,
+    private readonly mmu: GpuMmu,
+    private readonly clock: DeviceClock,
+    readonly timing: GpuTiming,
+    private readonly sink: EngineSink,
+  ) {}
+
+  /** True while the engine is stalled by an injected hang. */
+  get hung(): boolean {
+    return this.stalled;
+  }
+
+  /** True while an entry is executing (its completion is pending on the clock). */
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Where the fence packet also writes the seqno (4 bytes, little endian); null: register only. */
+  setFenceMapping(m: Mapping | null): void {
+    this.fenceMapping = m;
+  }
+
+  /** Starts the entry at the ring head if the engine is idle and not hung (the doorbell). */
+  kick(): void {
+    if (this.timer !== null || this.stalled) return;
+    const e = this.ring.peek();
+    if (!e) return;
+    this.timer = this.clock.addTimer(entryNs(e, this.timing), () => this.complete(e));
+  }
+
+  /**
+   * Stalls the engine: now (`after` 0 or omitted: an entry in flight never completes), or once
+   * `after` more submissions have completed.
+   */
+  injectHang(after = 0): void {
+    if (!Number.isInteger(after) || after < 0)
+      throw new RangeError(`hang after ${after} submissions`);
+    if (after > 0) {
+      this.hangAt = this.fencesWritten + after;
+      return;
+    }
+    this.hangAt = null;
+    this.stalled = true;
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  /**
+   * Drops the entry in flight and everything queued, clears any hang (injected or pending) and
+   * leaves the engine idle. Returns the dropped entries, oldest first.
+   */
+  reset(): RingEntry[] {
+    this.timer?.cancel();
+    this.timer = null;
+    this.stalled = false;
+    this.hangAt = null;
+    return this.ring.drain();
+  }
+
+  private complete(e: RingEntry): void {
+    this.timer = null;
+    if (this.ring.peek() !== e) return; // dropped by a reset (its timer was cancelled anyway)
+    this.ring.consume();
+    if (e.kind === "fence") this.completeFence(e);
+    else this.execute(e);
+    this.kick();
+  }
+
+  private completeFence(e: FenceEntry): void {
+    this.seqno = e.seqno;
+    this.fencesWritten++;
+    const m = this.fenceMapping;
+    if (m) {
+      const f = this.mmu.check(m);
+      if (f) this.fault(f, e.seqno, -1, "fence", "write");
+      else this.mmu.write(m, le32(e.seqno));
+    }
+    if (this.hangAt !== null && this.fencesWritten >= this.hangAt) {
+      this.hangAt = null;
+      this.stalled = true;
+    }
+    this.sink.fence(e.seqno);
+  }
+
+  private execute(e: CommandEntry): void {
+    this.commandsExecuted++;
+    const c = e.command;
+    const src = e.src;
+    const dst = e.dst!;
+    if (src) {
+      const f = this.mmu.check(src);
+      if (f) {
+        this.fault(f, e.seqno, e.index, c.op, "read");
+        return;
+      }
+    }
+    const f = this.mmu.check(dst);
+    if (f) {
+      this.fault(f, e.seqno, e.index, c.op, "write");
+      return;
+    }
+    switch (c.op) {
+      case "fill":
+        this.mmu.fill(dst, c.value);
+        break;
+      case "copy":
+        this.mmu.write(dst, this.mmu.read(src!));
+        break;
+      case "checksum":
+        this.mmu.write(dst, le32(crc32(this.mmu.read(src!))));
+        break;
+    }
+  }
+
+  private fault(
+    f: AccessFault,
+    seqno: number,
+    command: number,
+    op: CommandOp | "fence",
+    access: "read" | "write",
+  ): void {
+    this.sink.fault({ ...f, seqno, command, op, access, time: this.clock.now });
+  }
+}
+
+/** Resolves a command's addresses now (submission time): see mmu.ts. */
+export function prepareCommand(
+  mmu: GpuMmu,
+  command: Command,
+  seqno: number,
+  index: number,
+): CommandEntry {
+  let src: Mapping | null = null;
+  let dst: Mapping;
+  switch (command.op) {
+    case "fill":
+      dst = mmu.map(command.dst, command.size);
+      break;
+    case "copy":
+      src = mmu.map(command.src, command.size);
+      dst = mmu.map(command.dst, command.size);
+      break;
+    case "checksum":
+      src = mmu.map(command.src, command.size);
+      dst = mmu.map(command.result, CHECKSUM_RESULT_SIZE);
+      break;
+  }
+  return { kind: "command", seqno, index, command, src, dst };
+}
+
+function le32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0, true);
+  return b;
+}

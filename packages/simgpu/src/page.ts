@@ -1,0 +1,216 @@
+/**
+ * System memory as the device sees it: 4 KiB pages with real contents and a page frame number.
+ *
+ * The host (the simulated kernel) allocates pages from a `SystemMemory` pool, for instance the
+ * backing pages of a GEM object, and hands the device a scatter list (`Page[]`) of them. The
+ * device reaches a page by its physical (DMA) address. Every allocation and every free bumps the
+ * page's generation, which is how the device's IOMMU model (mmu.ts) notices that a page it was
+ * given has been freed, or freed and reused, since the command that names it was submitted.
+ */
+
+import { report } from "@primetime/sim";
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+/**
+ * Models struct page plus the memory it describes: one physical page of system memory.
+ *
+ * `data` is the page's contents. It stays readable after the page is freed (so is real memory);
+ * the host's own use-after-free checks are the kernel's business, the device's are in mmu.ts.
+ */
+export class Page {
+  /**
+   * Odd while the page is allocated, even while it is free. Incremented by every allocation and
+   * every free, so a (page, generation) pair names one lifetime of the page.
+   */
+  generation = 0;
+  private bytes: Uint8Array | null = null;
+
+  constructor(
+    /** The pool the page belongs to. */
+    readonly memory: SystemMemory,
+    /** Page frame number: the physical address is `pfn << PAGE_SHIFT`. */
+    readonly pfn: number,
+  ) {}
+
+  /** The page's 4096 bytes (allocated on first use, so a large pool costs nothing up front). */
+  get data(): Uint8Array {
+    this.bytes ??= new Uint8Array(PAGE_SIZE);
+    return this.bytes;
+  }
+
+  /** Models page_to_phys(): also the DMA address, the device having a 1:1 view. */
+  get physAddr(): number {
+    return this.pfn * PAGE_SIZE;
+  }
+
+  get allocated(): boolean {
+    return (this.generation & 1) === 1;
+  }
+
+  toString(): string {
+    return `page pfn 0x${this.pfn.toString(16)}`;
+  }
+}
+
+export interface SystemMemoryOptions {
+  /** Number of pages in the pool. Default 4096 (16 MiB). */
+  pages?: number;
+  /** Page frame number of the first page. Default 0x100 (physical address 1 MiB). */
+  basePfn?: number;
+  /** Shown in splats. Default "system". */
+  name?: string;
+}
+
+/**
+ * A pool of system pages: the host's page allocator (alloc_page()/__free_page()) reduced to what
+ * the device and the drivers need. Allocation is deterministic: a LIFO free list (the most
+ * recently freed page is reused first, like the per-CPU page lists), initially in pfn order.
+ *
+ * Pages of one pool can be reached by every device given that pool, which is what lets two
+ * devices share a dma-buf's pages.
+ */
+export class SystemMemory {
+  readonly name: string;
+  readonly capacity: number;
+  readonly basePfn: number;
+  private readonly pages: Page[] = [];
+  /** Free pages; the top of the stack is the end of the array. */
+  private readonly freeList: Page[] = [];
+
+  constructor(opts: SystemMemoryOptions = {}) {
+    const n = opts.pages ?? 4096;
+    const base = opts.basePfn ?? 0x100;
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`bad page count ${n}`);
+    if (!Number.isInteger(base) || base < 0) throw new RangeError(`bad base pfn ${base}`);
+    this.name = opts.name ?? "system";
+    this.capacity = n;
+    this.basePfn = base;
+    for (let i = 0; i < n; i++) this.pages.push(new Page(this, base + i));
+    for (let i = n - 1; i >= 0; i--) this.freeList.push(this.pages[i]!);
+  }
+
+  /** Pages free now. */
+  get free(): number {
+    return this.freeList.length;
+  }
+
+  /** Pages allocated now. */
+  get allocated(): number {
+    return this.capacity - this.freeList.length;
+  }
+
+  /**
+   * Models alloc_page(GFP_KERNEL | __GFP_ZERO): a zeroed page, or null when the pool is empty
+   * (the caller's -ENOMEM).
+   * Locking: none; synchronous (the page allocator's own lock is not a race window this
+   * simulation explores).
+   * References: the caller owns the page until freePage().
+   */
+  allocPage(): Page | null {
+    const p = this.freeList.pop();
+    if (!p) return null;
+    p.generation++;
+    p.data.fill(0);
+    return p;
+  }
+
+  /**
+   * `n` pages, not necessarily contiguous (how shmem backs a GEM object), or null and nothing
+   * allocated when fewer than `n` are free.
+   */
+  allocPages(n: number): Page[] | null {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`bad page count ${n}`);
+    if (n > this.freeList.length) return null;
+    const out: Page[] = [];
+    for (let i = 0; i < n; i++) out.push(this.allocPage()!);
+    return out;
+  }
+
+  /**
+   * Models __free_page(). Freeing a free page, or a page of another pool, is the kernel's
+   * "BUG: Bad page state": reported as a `bug` splat, and the page is left as it was.
+   * Locking: none; synchronous.
+   * References: drops the caller's ownership; a device still holding the page in a submitted
+   * command faults when it reaches it.
+   */
+  freePage(page: Page): void {
+    if (page.memory !== this || !page.allocated) {
+      const why = page.memory !== this ? `belongs to pool ${page.memory.name}` : "is already free";
+      report("bug", `Bad page state: freeing ${page} which ${why}`, {
+        object: `${this.name}:${page}`,
+      });
+      return;
+    }
+    page.generation++;
+    this.freeList.push(page);
+  }
+
+  /** Frees each page, in order. */
+  freePages(pages: readonly Page[]): void {
+    for (const p of pages) this.freePage(p);
+  }
+
+  /** Models pfn_to_page(): the page with that frame number, or null if it is not in the pool. */
+  pfnToPage(pfn: number): Page | null {
+    const i = pfn - this.basePfn;
+    return Number.isInteger(i) && i >= 0 && i < this.capacity ? this.pages[i]! : null;
+  }
+}
+
+function checkRange(pages: readonly Page[], offset: number, length: number): void {
+  if (
+    !Number.isInteger(offset) ||
+    !Number.isInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > pages.length * PAGE_SIZE
+  ) {
+    throw new RangeError(
+      `range [${offset}, +${length}) outside a scatter list of ${pages.length} pages`,
+    );
+  }
+}
+
+/**
+ * Visits the page pieces of `[offset, offset + length)` of a scatter list: (page, offset in the
+ * page, length of the piece, offset of the piece from `offset`).
+ */
+export function forEachPiece(
+  pages: readonly Page[],
+  offset: number,
+  length: number,
+  fn: (page: Page, inPage: number, len: number, done: number) => void,
+): void {
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const inPage = at % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - inPage, length - done);
+    fn(pages[Math.floor(at / PAGE_SIZE)]!, inPage, len, done);
+    done += len;
+  }
+}
+
+/**
+ * The CPU reading a scatter list (through the kernel's linear map): a copy of `length` bytes at
+ * `offset`. No liveness check: the host side's checks belong to the kernel. Throws RangeError
+ * outside the list.
+ */
+export function readPages(pages: readonly Page[], offset: number, length: number): Uint8Array {
+  checkRange(pages, offset, length);
+  const out = new Uint8Array(length);
+  forEachPiece(pages, offset, length, (p, at, len, done) => {
+    out.set(p.data.subarray(at, at + len), done);
+  });
+  return out;
+}
+
+/** The CPU writing `data` into a scatter list at `offset`. Throws RangeError outside the list. */
+export function writePages(pages: readonly Page[], offset: number, data: Uint8Array): void {
+  checkRange(pages, offset, data.length);
+  forEachPiece(pages, offset, data.length, (p, at, len, done) => {
+    p.data.set(data.subarray(done, done + len), at);
+  });
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { crc32 } from "./checksum.js";
+import { Ring } from "./ring.js";
+
+describe("Ring", () => {
+  it("writes whole batches at the tail, consumes at the head, and wraps", () => {
+    const r = new Ring<string>(4);
+    expect(r.write(["a", "b", "c"])).toBe(true);
+    expect([r.head, r.tail, r.used, r.space]).toEqual([0, 3, 3, 1]);
+    expect(r.write(["d", "e"])).toBe(false); // all or nothing
+    expect(r.used).toBe(3);
+    expect(r.peek()).toBe("a");
+    expect(r.consume()).toBe("a");
+    expect(r.consume()).toBe("b");
+    expect(r.write(["d", "e", "f"])).toBe(true);
+    expect([r.head, r.tail, r.used, r.space]).toEqual([2, 2, 4, 0]); // full: head === tail
+    expect(r.drain()).toEqual(["c", "d", "e", "f"]);
+    expect([r.head, r.tail, r.used, r.empty]).toEqual([2, 2, 0, true]);
+    expect(r.consume()).toBeUndefined();
+    expect(() => new Ring(0)).toThrow(RangeError);
+  });
+});
+
+describe("crc32", () => {
+  it("is the IEEE CRC-32 and can continue over several buffers", () => {
+    const check = new TextEncoder().encode("123456789");
+    expect(crc32(check)).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+    expect(crc32(check.subarray(4), crc32(check.subarray(0, 4)))).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(4096))).toBe(0xc71c0011);
+  });
+});

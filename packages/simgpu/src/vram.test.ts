@@ -1,0 +1,65 @@
+import { outsideDmesg } from "@primetime/sim";
+import { beforeEach, describe, expect, it } from "vitest";
+import { PAGE_SIZE } from "./page.js";
+import { Vram } from "./vram.js";
+
+beforeEach(() => {
+  outsideDmesg.clear();
+});
+
+describe("Vram", () => {
+  it("allocates first fit, page aligned, and returns null when no hole fits", () => {
+    const v = new Vram(8);
+    expect(v.size).toBe(8 * PAGE_SIZE);
+    const a = v.alloc(3)!;
+    const b = v.alloc(2)!;
+    const c = v.alloc(3)!;
+    expect([a, b, c]).toEqual([0, 3 * PAGE_SIZE, 5 * PAGE_SIZE]);
+    expect(v.alloc(1)).toBeNull();
+    expect(v.allocatedPages).toBe(8);
+    v.free(a);
+    expect(v.alloc(4)).toBeNull(); // only 3 free
+    expect(v.alloc(2)).toBe(0); // first fit: the lowest hole
+    expect(v.freePages).toBe(1);
+    expect(() => v.alloc(0)).toThrow(RangeError);
+  });
+
+  it("coalesces freed neighbours into one hole", () => {
+    const v = new Vram(6);
+    const a = v.alloc(2)!;
+    const b = v.alloc(2)!;
+    const c = v.alloc(2)!;
+    v.free(a);
+    v.free(c);
+    expect(v.alloc(4)).toBeNull();
+    v.free(b); // joins both sides
+    expect(v.alloc(6)).toBe(0);
+    expect(v.allocations()).toEqual([{ offset: 0, npages: 6 }]);
+  });
+
+  it("warns on a free of an offset that is not an allocation, freeing nothing", () => {
+    const v = new Vram(4);
+    const a = v.alloc(2)!;
+    expect(v.free(a + PAGE_SIZE)).toBe(false);
+    expect(v.free(a)).toBe(true);
+    expect(v.free(a)).toBe(false);
+    expect(outsideDmesg.ofKind("warn")).toHaveLength(2);
+    expect(outsideDmesg.splats[0]!.message).toMatch(/VRAM free of offset 0x1000/);
+    expect(v.allocatedPages).toBe(0);
+  });
+
+  it("tracks page generations and keeps stale contents across reallocation", () => {
+    const v = new Vram(2);
+    const a = v.alloc(1)!;
+    expect(v.generation(0)).toBe(1);
+    expect(v.isAllocated(a, PAGE_SIZE)).toBe(true);
+    expect(v.isAllocated(a, PAGE_SIZE + 1)).toBe(false);
+    v.write(a + 10, Uint8Array.of(1, 2, 3));
+    v.free(a);
+    expect(v.generation(0)).toBe(2);
+    expect(v.alloc(1)).toBe(a);
+    expect(v.generation(0)).toBe(3);
+    expect(v.read(a + 10, 3)).toEqual(Uint8Array.of(1, 2, 3));
+    expect(() => v.read(2 * PAGE_SIZE - 1, 2)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * The device's own memory: VRAM, a flat array of pages with real bytes, and the range allocator
+ * the driver carves buffers out of.
+ */
+
+import { report } from "@primetime/sim";
+import { PAGE_SIZE } from "./page.js";
+
+interface Range {
+  start: number; // first page
+  npages: number;
+}
+
+/**
+ * VRAM of `pages` pages plus a range allocator over them.
+ *
+ * The allocator is drm_mm reduced to first fit: `alloc(npages)` returns the byte offset of the
+ * lowest free range that fits (page aligned), `free(offset)` gives it back and coalesces it with
+ * its neighbours. Allocation does not clear the memory: a new buffer holds whatever the last one
+ * left there, as on real hardware (drivers that care clear it with a fill command).
+ *
+ * Like system pages, every VRAM page has a generation, odd while allocated, bumped by every
+ * allocation and every free: the device's MMU model faults an access to a page that was freed (or
+ * freed and handed to another buffer) after the command naming it was submitted.
+ */
+export class Vram {
+  /** Size in pages. */
+  readonly pages: number;
+  /** The memory itself: `size` bytes. The CPU's view through the BAR, without checks. */
+  readonly data: Uint8Array;
+  private readonly gens: Uint32Array;
+  /** Free ranges, sorted by start, never adjacent (coalesced). */
+  private readonly holes: Range[];
+  /** Allocations by first page. */
+  private readonly allocs = new Map<number, number>();
+  private used = 0;
+
+  constructor(pages: number) {
+    if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`bad VRAM page count ${pages}`);
+    this.pages = pages;
+    this.data = new Uint8Array(pages * PAGE_SIZE);
+    this.gens = new Uint32Array(pages);
+    this.holes = pages > 0 ? [{ start: 0, npages: pages }] : [];
+  }
+
+  /** Size in bytes. */
+  get size(): number {
+    return this.pages * PAGE_SIZE;
+  }
+
+  get allocatedPages(): number {
+    return this.used;
+  }
+
+  get freePages(): number {
+    return this.pages - this.used;
+  }
+
+  /** Live allocations: byte offset and size in pages, by offset. */
+  allocations(): { offset: number; npages: number }[] {
+    return [...this.allocs]
+      .sort((a, b) => a[0] - b[0])
+      .map(([start, npages]) => ({ offset: start * PAGE_SIZE, npages }));
+  }
+
+  /**
+   * Models drm_mm_insert_node() in first-fit mode: the byte offset of `npages` contiguous free
+   * pages, or null when no hole is large enough (the driver's -ENOSPC, or its cue to evict).
+   * Locking: none; synchronous (the driver serialises its allocator).
+   * References: the range belongs to the caller until free().
+   */
+  alloc(npages: number): number | null {
+    if (!Number.isInteger(npages) || npages < 1)
+      throw new RangeError(`VRAM allocation of ${npages} pages`);
+    const i = this.holes.findIndex((h) => h.npages >= npages);
+    if (i < 0) return null;
+    const hole = this.holes[i]!;
+    const start = hole.start;
+    hole.start += npages;
+    hole.npages -= npages;
+    if (hole.npages === 0) this.holes.splice(i, 1);
+    this.allocs.set(start, npages);
+    this.used += npages;
+    for (let p = start; p < start + npages; p++) this.gens[p]!++;
+    return start * PAGE_SIZE;
+  }
+
+  /**
+   * Models drm_mm_remove_node(): returns the range at `offset` (as alloc() returned it) to the
+   * free space. An offset that is not the start of a live allocation is a driver bug: a `warn`
+   * splat, nothing freed, false.
+   * Locking: none; synchronous.
+   * References: drops the caller's ownership; commands already submitted against the range
+   * fault when they execute.
+   */
+  free(offset: number): boolean {
+    const start = offset / PAGE_SIZE;
+    const npages = this.allocs.get(start);
+    if (npages === undefined) {
+      report("warn", `VRAM free of offset 0x${offset.toString(16)}, which is not allocated`, {
+        object: "vram",
+      });
+      return false;
+    }
+    this.allocs.delete(start);
+    this.used -= npages;
+    for (let p = start; p < start + npages; p++) this.gens[p]!++;
+    this.insertHole(start, npages);
+    return true;
+  }
+
+  /** The generation of page `index` (odd while allocated). */
+  generation(index: number): number {
+    return this.gens[index] ?? 0;
+  }
+
+  /** True if every page touched by `[offset, offset + size)` is allocated. */
+  isAllocated(offset: number, size = 1): boolean {
+    if (offset < 0 || offset + size > this.size) return false;
+    const first = Math.floor(offset / PAGE_SIZE);
+    const last = Math.floor((offset + Math.max(size, 1) - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) if ((this.gens[p]! & 1) === 0) return false;
+    return true;
+  }
+
+  /** The CPU reading VRAM through the BAR: a copy. Throws RangeError outside VRAM. */
+  read(offset: number, length: number): Uint8Array {
+    this.checkRange(offset, length);
+    return this.data.slice(offset, offset + length);
+  }
+
+  /** The CPU writing VRAM through the BAR. Throws RangeError outside VRAM. */
+  write(offset: number, bytes: Uint8Array): void {
+    this.checkRange(offset, bytes.length);
+    this.data.set(bytes, offset);
+  }
+
+  private checkRange(offset: number, length: number): void {
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    )
+      throw new RangeError(`range [${offset}, +${length}) outside VRAM of ${this.size} bytes`);
+  }
+
+  private insertHole(start: number, npages: number): void {
+    const h = this.holes;
+    let i = 0;
+    while (i < h.length && h[i]!.start < start) i++;
+    h.splice(i, 0, { start, npages });
+    // Merge with the next hole, then with the previous one.
+    const next = h[i + 1];
+    if (next && start + npages === next.start) {
+      h[i]!.npages += next.npages;
+      h.splice(i + 1, 1);
+    }
+    const prev = h[i - 1];
+    if (prev && prev.start + prev.npages === start) {
+      prev.npages += h[i]!.npages;
+      h.splice(i, 1);
+    }
+  }
+}
