@@ -497,7 +497,7 @@ export class Simulation {
     }
     const recordedBy =
       this.strategy instanceof ReplayStrategy ? this.strategy.recordedBy : this.strategy.name;
-    const fields: RunToken = {
+    const fields: Omit<RunToken, "choices"> = {
       strategy: recordedBy,
       param: this.strategy.param,
       seed: this.seed,
@@ -506,8 +506,8 @@ export class Simulation {
       traceHash: this.trace.hash,
       scenario: this.scenario,
       toggles: [...this.toggles],
-      choices: this.trace.choices,
     };
+    const trace = this.trace;
     let token: string | null = null;
     this.result = {
       outcome,
@@ -518,7 +518,7 @@ export class Simulation {
       strategy: recordedBy,
       // Encoded on first use: a search runs thousands of schedules and keeps few tokens.
       get token() {
-        token ??= encodeToken(fields);
+        token ??= encodeToken({ ...fields, choices: trace.choices });
         return token;
       },
       traceHash: this.trace.hashHex,
