@@ -1,0 +1,206 @@
+/**
+ * spinlock_t (include/linux/spinlock.h, kernel/locking/spinlock.c) and the might_sleep() checker
+ * (kernel/sched/core.c: __might_sleep(), __might_resched()).
+ *
+ * A spinlock holder runs atomically: preemption is off and it must not sleep. This model keeps
+ * the kernel's preempt count per task (raised by spin_lock() before it spins, as
+ * preempt_disable() does) and checks every sleep against it: a task that blocks on anything but
+ * a spinlock while holding one, or that blocks in interrupt context (an `irq` task), gets a
+ * `sleep` splat "BUG: sleeping function called from invalid context", as do explicit
+ * mightSleep() calls (mutex_lock() makes one even when the mutex is free).
+ *
+ * Simplifications: the spin is modeled as sleeping on a wait queue, never as a busy loop (a
+ * spinning task would livelock PCT and waste steps); waking is the unlock. No IRQ flavours
+ * (spin_lock_irqsave() and spin_lock_bh() are spin_lock()), no raw_spinlock_t, no ticket
+ * fairness. The sleep check reports once per atomic section of a task.
+ */
+
+import {
+  currentTask,
+  here,
+  type Owner,
+  onBlock,
+  point,
+  report,
+  site,
+  type Task,
+  WaitQueue,
+} from "@primetime/sim";
+import {
+  type ContextState,
+  contextState,
+  formatHeldLocks,
+  heldLockSites,
+  type LockClassKey,
+  type LockContext,
+  LockdepMap,
+  lockAcquire,
+  lockContext,
+  lockRelease,
+} from "./lockdep.js";
+
+/** Options of a lock: the object it is embedded in, and an explicit lock class. */
+export interface LockOptions {
+  /**
+   * The object the lock is embedded in: lock and unlock check its liveness first (KASAN on a
+   * freed object's lock), and kfree() of it while the lock is held is a lockdep splat.
+   */
+  owner?: Owner;
+  /** The lock class (default: the class of every lock of this kind with the same name). */
+  key?: LockClassKey;
+}
+
+/** The wait queues of spinlocks: spinning on one is not sleeping. */
+const spinQueues = new WeakSet<WaitQueue>();
+
+/** Models in_atomic(): the running task holds a spinlock (or runs in interrupt context). */
+export function inAtomic(): boolean {
+  const t = currentTask();
+  return contextState().preempt > 0 || t?.kind === "irq";
+}
+
+/** Models preempt_count(): the number of spinlocks the running task holds or spins on. */
+export function preemptCount(): number {
+  return contextState().preempt;
+}
+
+/**
+ * Models might_sleep(): a `sleep` splat when the running task is atomic (holds a spinlock or is
+ * an interrupt handler). Call it where the kernel function may sleep even if this run does not
+ * (mutex_lock(), GFP_KERNEL allocations, flush_work()...).
+ * Locking: must not be called with a spinlock held; that is what it checks.
+ */
+export function mightSleep(where: string): void {
+  const t = currentTask();
+  const ctx = lockContext();
+  checkSleep(ctx, contextState(ctx), t?.kind === "irq", where);
+}
+
+function checkSleep(ctx: LockContext, st: ContextState, irq: boolean, where: string): void {
+  if (st.preempt === 0 && !irq) return;
+  if (st.sleepReported) return;
+  st.sleepReported = true;
+  const lines = [
+    `BUG: sleeping function called from invalid context at ${where}`,
+    `in_atomic(): 1, irqs_disabled(): ${irq ? 1 : 0}, non_block: 0, pid: ${ctx.id}, name: ${ctx.name}`,
+    `preempt_count: ${st.preempt}, expected: 0`,
+    formatHeldLocks(ctx),
+  ];
+  report("sleep", lines.join("\n"), {
+    sites: [...heldLockSites(ctx), site("sleeps", here(where))],
+  });
+}
+
+/** The scheduler calls this before any task sleeps: sleeping while atomic is a splat. */
+onBlock((task: Task, wq: WaitQueue, label: string) => {
+  if (spinQueues.has(wq)) return;
+  checkSleep(task, contextState(task), task.kind === "irq", label);
+});
+
+function preemptDisable(st: ContextState): void {
+  st.preempt++;
+}
+
+function preemptEnable(st: ContextState): void {
+  if (st.preempt > 0) st.preempt--;
+  if (st.preempt === 0) st.sleepReported = false;
+}
+
+/**
+ * Models spinlock_t. Acquire and release are scheduling points (`spin_lock(name)`,
+ * `spin_unlock(name)`); a contended lock "spins" by sleeping on a wait queue whose deadlock
+ * report names the holder. The holder is atomic: sleeping before spin_unlock() is a `sleep`
+ * splat. Lockdep tracks it like a mutex (its class prints with wait type `{2:2}`).
+ */
+export class SpinLock {
+  readonly name: string;
+  readonly dep: LockdepMap;
+  readonly owner: Owner | undefined;
+  private holderCtx: LockContext | null = null;
+  private readonly wq: WaitQueue;
+
+  constructor(name: string, opts: LockOptions = {}) {
+    this.name = name;
+    this.owner = opts.owner;
+    this.dep = new LockdepMap(name, "spinlock", opts.key, opts.owner);
+    this.wq = new WaitQueue(`spinlock ${name}`, () => {
+      const h = this.holderCtx;
+      return h ? `${h.name}[${h.id}]` : null;
+    });
+    spinQueues.add(this.wq);
+  }
+
+  /** Models spin_is_locked(). */
+  get locked(): boolean {
+    return this.holderCtx !== null;
+  }
+
+  /** True if the running task holds the lock. */
+  get heldByCurrent(): boolean {
+    return this.holderCtx !== null && this.holderCtx === lockContext();
+  }
+
+  /** The task holding the lock, if any. */
+  get holder(): LockContext | null {
+    return this.holderCtx;
+  }
+
+  /**
+   * Models spin_lock(): preempt_disable(), lockdep acquire, then spin (sleep on the lock's wait
+   * queue, which is not a sleep for might_sleep) until the lock is free.
+   * Locking: the caller becomes atomic until spin_unlock().
+   */
+  lock(): Promise<void> {
+    return this.lockNested(0);
+  }
+
+  /**
+   * Models spin_lock_nested(): spin_lock() in nesting subclass `subclass`, so that lockdep
+   * accepts holding two locks of the same class (a parent and a child of the same type).
+   */
+  async lockNested(subclass: number): Promise<void> {
+    const op = subclass === 0 ? "spin_lock" : "spin_lock_nested";
+    const label = subclass === 0 ? `${op}(${this.name})` : `${op}(${this.name}, ${subclass})`;
+    await point(label);
+    this.owner?.checkAccess?.(op);
+    const ctx = lockContext();
+    preemptDisable(contextState(ctx));
+    lockAcquire(this, { subclass });
+    while (this.holderCtx !== null) {
+      await this.wq.wait(`${label} spins`);
+      this.owner?.checkAccess?.(op);
+    }
+    this.holderCtx = ctx;
+  }
+
+  /**
+   * Models spin_trylock(): takes the lock if it is free, never spins. Not a scheduling point.
+   * Locking: on success the caller is atomic until spin_unlock().
+   */
+  tryLock(): boolean {
+    this.owner?.checkAccess?.("spin_trylock");
+    if (this.holderCtx !== null) return false;
+    const ctx = lockContext();
+    preemptDisable(contextState(ctx));
+    lockAcquire(this, { trylock: true });
+    this.holderCtx = ctx;
+    return true;
+  }
+
+  /**
+   * Models spin_unlock(): lockdep release (a lock the task does not hold is "bad unlock
+   * balance"), release, wake a spinner, preempt_enable(). As in the kernel, unlocking a lock
+   * another task holds releases it anyway.
+   */
+  async unlock(): Promise<void> {
+    await point(`spin_unlock(${this.name})`);
+    this.owner?.checkAccess?.("spin_unlock");
+    const ctx = lockContext();
+    const wasHeld = lockRelease(this);
+    if (this.holderCtx !== null) {
+      this.holderCtx = null;
+      this.wq.wakeOne();
+    }
+    if (wasHeld) preemptEnable(contextState(ctx));
+  }
+}
