@@ -15,6 +15,7 @@
  * fairness. The sleep check reports once per atomic section of a task.
  */
 
+import { rcuSleepCheck } from "@primetime/rcu";
 import {
   currentTask,
   here,
@@ -74,6 +75,9 @@ export function mightSleep(where: string): void {
   const t = currentTask();
   const ctx = lockContext();
   checkSleep(ctx, contextState(ctx), t?.kind === "irq", where);
+  // might_sleep() also runs RCU's check: a sleeping call inside a read-side section is a bug
+  // even when it happens not to sleep this time.
+  rcuSleepCheck(where);
 }
 
 function checkSleep(ctx: LockContext, st: ContextState, irq: boolean, where: string): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { choose, point, report, spawn } from "./current.js";
+import { choose, point, report, spawn, yieldCpu } from "./current.js";
 import { ReplayMismatchError, ReplayTokenError } from "./errors.js";
 import { checkDeterminism, explore, replay } from "./explore.js";
 import type { Simulation } from "./simulation.js";
@@ -187,3 +187,28 @@ async function runOnce(s: (sim: Simulation) => Promise<void>) {
   await explore(s, { schedules: 1, isFailure: () => true, onRun: (r) => (result = r) });
   return result;
 }
+
+describe("PCT and spin-waits", () => {
+  it("demotes yielding tasks so two spinners waiting on each other both progress", async () => {
+    const barrier = async () => {
+      const arrived = [false, false];
+      const body = (me: number) => async () => {
+        await point(`work ${me}`);
+        arrived[me] = true;
+        while (!arrived[1 - me]) await yieldCpu(`spin ${me}`);
+      };
+      const a = spawn("a", body(0));
+      const b = spawn("b", body(1));
+      await a.join();
+      await b.join();
+    };
+    const res = await explore(barrier, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 200,
+      stepLimit: 2000,
+    });
+    expect(res.stats.outcomes.livelock).toBe(0);
+    expect(res.failures).toEqual([]);
+  });
+});

@@ -59,7 +59,8 @@ export class PctStrategy implements Strategy {
 
   yielded(task: Task): void {
     this.demoted++;
-    this.priority.set(task, this.param - 0.5 / this.demoted);
+    // Each later yield ranks lower (d-1 < ... < d-0.75 < d-0.5): the latest spinner waits.
+    this.priority.set(task, this.param - 1 + 0.5 / this.demoted);
   }
 
   pickTask(runnable: readonly Task[], current: Task | null): Task {

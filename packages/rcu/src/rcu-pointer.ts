@@ -1,0 +1,125 @@
+/**
+ * RCU-protected pointers (`T __rcu *`): published with rcu_assign_pointer(), read by readers
+ * with rcu_dereference() inside a read-side section, and by updaters with
+ * rcu_dereference_protected() under the update-side lock.
+ *
+ * Every access is a scheduling point followed by the access itself, so the window between a
+ * reader's load and its use, and between an updater's unpublish and its free, is where other
+ * tasks run. Memory ordering is sequentially consistent (DESIGN.md section 5): the publication
+ * guarantees of rcu_assign_pointer()'s release store hold trivially.
+ */
+
+import { point } from "@primetime/sim";
+import {
+  type LockdepCondition,
+  rcuDereferenceCheck,
+  rcuDereferenceProtectedCheck,
+} from "./rcu-lockdep.js";
+
+const VALUE: unique symbol = Symbol("rcu pointer value");
+
+/**
+ * An RCU-protected pointer (`struct foo __rcu *p`). Its value is reachable only through the
+ * functions of this module, as sparse's __rcu annotation enforces in the kernel.
+ */
+export class RcuPointer<T> {
+  [VALUE]: T | null;
+
+  /**
+   * @param name names the pointer in labels and splats ("gbl_foo", "obj->dma_buf")
+   * @param initial the value before publication (RCU_INITIALIZER())
+   */
+  constructor(
+    readonly name: string,
+    initial: T | null = null,
+  ) {
+    this[VALUE] = initial;
+  }
+}
+
+/**
+ * Models rcu_dereference_check(p, c) (rcu_dereference(p) without `cond`): loads the pointer for
+ * dereferencing. Legal inside a read-side critical section, or when `cond` says the caller has
+ * another protection (the update-side lock is held); otherwise an `rcu` splat "suspicious
+ * rcu_dereference_check() usage" naming the pointer (and the missing protection when `cond`
+ * returns a string). The value is returned either way.
+ * Locking: rcu_read_lock(), or what `cond` checks.
+ * References: none; the object stays valid until the section ends (take a reference to keep it).
+ */
+export async function rcuDereference<T>(
+  p: RcuPointer<T>,
+  cond?: LockdepCondition,
+): Promise<T | null> {
+  await point(`rcu_dereference(${p.name})`);
+  rcuDereferenceCheck(p.name, cond);
+  return p[VALUE];
+}
+
+/**
+ * Models rcu_dereference_protected(p, c): the update side's load, under the lock that keeps the
+ * pointer from changing. `cond` must hold (the read lock does not count); otherwise an `rcu` splat
+ * "suspicious rcu_dereference_protected() usage".
+ * Locking: the update-side lock `cond` checks.
+ * References: none.
+ */
+export async function rcuDereferenceProtected<T>(
+  p: RcuPointer<T>,
+  cond: LockdepCondition,
+): Promise<T | null> {
+  await point(`rcu_dereference_protected(${p.name})`);
+  rcuDereferenceProtectedCheck(p.name, cond);
+  return p[VALUE];
+}
+
+/**
+ * Models rcu_access_pointer(p): loads the pointer's value without dereferencing it (a NULL
+ * test, a comparison), or after a grace period has made it private. No lockdep check.
+ * Locking: none.
+ * References: none; the value must not be dereferenced.
+ */
+export async function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
+  await point(`rcu_access_pointer(${p.name})`);
+  return p[VALUE];
+}
+
+/**
+ * Models rcu_assign_pointer(p, v): publishes `v` (initialised before the call) to readers. The
+ * old value may still be in use by readers until a grace period has passed.
+ * Locking: the update-side lock that serializes updaters of `p`.
+ * References: the pointer holds whatever reference the caller's protocol gives it (often the
+ * one the caller transfers); the old object is the caller's to free after a grace period.
+ */
+export async function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
+  await point(`rcu_assign_pointer(${p.name})`);
+  p[VALUE] = v;
+}
+
+/**
+ * Models RCU_INIT_POINTER(p, v): a store without publication ordering, for NULL or for a
+ * pointer readers cannot reach yet. Under the model's sequential consistency it behaves as
+ * rcuAssignPointer().
+ * Locking: as rcuAssignPointer().
+ * References: as rcuAssignPointer().
+ */
+export async function rcuInitPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
+  await point(`RCU_INIT_POINTER(${p.name})`);
+  p[VALUE] = v;
+}
+
+/**
+ * Models rcu_replace_pointer(p, v, c): rcu_dereference_protected() then rcu_assign_pointer(),
+ * in one step; returns the old value, which the caller frees after a grace period.
+ * Locking: the update-side lock `cond` checks.
+ * References: the old value's reference passes to the caller.
+ */
+export async function rcuReplacePointer<T>(
+  p: RcuPointer<T>,
+  v: T | null,
+  cond: LockdepCondition,
+): Promise<T | null> {
+  await point(`rcu_replace_pointer(${p.name})`);
+  rcuDereferenceProtectedCheck(p.name, cond);
+  const old = p[VALUE];
+  p[VALUE] = v;
+  return old;
+}
