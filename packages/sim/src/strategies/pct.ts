@@ -14,8 +14,8 @@ import type { Strategy } from "./strategy.js";
  * - Only steps with more than one runnable task count (shuttle/Coyote practice), and k is the
  *   longest count seen so far (the first run, knowing nothing, uses k = 1): one instance is meant to be reused across the runs of a search,
  *   so the estimate rises as longer runs appear.
- * - A task that yields on purpose is demoted below every initial priority (but above the change
- *   points), so a spin-wait cannot starve the task it waits for.
+ * - A task that yields on purpose (a spin-wait's cpu_relax) drops below every other task, change
+ *   points included, so a spin-wait cannot starve the task it waits for.
  */
 export class PctStrategy implements Strategy {
   readonly name = "pct";
@@ -24,7 +24,6 @@ export class PctStrategy implements Strategy {
   /** counted step -> priority it assigns. */
   private changePoints = new Map<number, number>();
   private counted = 0;
-  private demoted = 0;
 
   constructor(
     readonly param: number,
@@ -40,7 +39,6 @@ export class PctStrategy implements Strategy {
     this.priority.clear();
     this.changePoints.clear();
     this.counted = 0;
-    this.demoted = 0;
     const k = Math.max(1, this.estimatedSteps);
     const d = this.param;
     // d-1 distinct change points when k allows it; point i carries priority d-i.
@@ -58,9 +56,10 @@ export class PctStrategy implements Strategy {
   }
 
   yielded(task: Task): void {
-    this.demoted++;
-    // Each later yield ranks lower (d-1 < ... < d-0.75 < d-0.5): the latest spinner waits.
-    this.priority.set(task, this.param - 1 + 0.5 / this.demoted);
+    // Below everyone, change-point priorities included: whatever the spinner waits for can run.
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const p of this.priority.values()) if (p < lowest) lowest = p;
+    this.priority.set(task, lowest - 1);
   }
 
   pickTask(runnable: readonly Task[], current: Task | null): Task {
