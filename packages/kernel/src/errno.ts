@@ -27,6 +27,7 @@ export const ENOTTY = 25;
 export const EFBIG = 27;
 export const ENOSPC = 28;
 export const ESPIPE = 29;
+export const EPIPE = 32;
 export const ERANGE = 34;
 export const EDEADLK = 35;
 export const ENOSYS = 38;
@@ -63,6 +64,7 @@ const NAMES: Record<number, string> = {
   [EFBIG]: "EFBIG",
   [ENOSPC]: "ENOSPC",
   [ESPIPE]: "ESPIPE",
+  [EPIPE]: "EPIPE",
   [ERANGE]: "ERANGE",
   [EDEADLK]: "EDEADLK",
   [ENOSYS]: "ENOSYS",

@@ -4,6 +4,7 @@
  * parts of the package add their `export *` lines below.
  */
 
+export * from "./chrdev.js";
 export * from "./errno.js";
 export {
   allocationCount,
@@ -15,6 +16,10 @@ export {
   setFailslab,
   shouldFail,
 } from "./failslab.js";
+export * from "./fdtable.js";
+export * from "./file.js";
+export * from "./idr.js";
+export * from "./ioctl.js";
 export {
   type KasanBugType,
   kasanFull,
@@ -23,6 +28,7 @@ export {
   kasanUnwrap,
   setKasanFull,
 } from "./kasan.js";
+export * from "./kernel.js";
 export { type KmemleakScanOptions, kmemleakNotLeak, kmemleakScan } from "./kmemleak.js";
 export {
   type AcquireOptions,
@@ -45,7 +51,11 @@ export {
   lockIsHeld,
   lockRelease,
 } from "./lockdep.js";
+export * from "./mm.js";
+export * from "./mmap-lock.js";
 export { Mutex } from "./mutex.js";
+export * from "./process.js";
+export * from "./scm.js";
 export {
   KmemCache,
   kfree,
@@ -60,5 +70,7 @@ export {
   slabStats,
 } from "./slab.js";
 export { inAtomic, type LockOptions, mightSleep, preemptCount, SpinLock } from "./spinlock.js";
-export * from "./idr.js";
+export * from "./syscalls.js";
+export * from "./task-work.js";
+export * from "./vma.js";
 export * from "./workqueue.js";
