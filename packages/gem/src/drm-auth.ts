@@ -1,0 +1,257 @@
+/**
+ * DRM masters and authentication (drivers/gpu/drm/drm_auth.c).
+ *
+ * On the primary node the first opener becomes the master (drm_master_open()); every other
+ * primary client starts unauthenticated and can only call DRM_AUTH ioctls (GEM_FLINK,
+ * GEM_OPEN...) after authenticating: it gets a magic token with GET_MAGIC, passes it to the
+ * master (out of band), and the master calls AUTH_MAGIC with it. Render-node clients never need
+ * authentication and have no master.
+ *
+ * Faithfulness: no CAP_SYS_ADMIN (simulated processes are unprivileged, so no file starts out
+ * authenticated unless it is the master), no leases; SET_MASTER is allowed to a file that was
+ * master before (drm_master_check_perm()'s was_master rule), DROP_MASTER to the current master.
+ */
+
+import { Kref } from "@primetime/atomics";
+import {
+  EACCES,
+  EINVAL,
+  type Errno,
+  Idr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  SlabObject,
+} from "@primetime/kernel";
+import { point } from "@primetime/sim";
+import type { DrmDevice } from "./drm-device.js";
+import type { DrmFile } from "./drm-file.js";
+import type { DrmAuth } from "./uapi.js";
+
+/** The slab cache of struct drm_master. */
+export const drmMasterCache = new KmemCache("drm_master");
+
+/**
+ * Models struct drm_master.
+ *
+ * Locking: `magicMap` under dev->master_mutex.
+ * References: `ref`: dev->master holds one, each primary file's `master` one.
+ */
+export class DrmMaster extends SlabObject {
+  readonly ref: Kref;
+  /** Models magic_map: magic tokens (from 1) to the files that asked for them. */
+  readonly magicMap: Idr<DrmFile>;
+  constructor(readonly dev: DrmDevice) {
+    super();
+    this.ref = new Kref(this);
+    this.magicMap = new Idr<DrmFile>("magic_map", { lock: dev.masterMutex, base: 1 });
+  }
+}
+
+/**
+ * Models drm_master_create(): a master with one reference.
+ * Locking: none.
+ * References: returns one, owned by the caller.
+ */
+export async function drmMasterCreate(dev: DrmDevice): Promise<DrmMaster | Errno> {
+  await point("drm_master_create");
+  const m = kmalloc(drmMasterCache, () => new DrmMaster(dev));
+  if (isErr(m)) return m;
+  m.ref.init();
+  return m;
+}
+
+/**
+ * Models drm_master_get(). References: takes one.
+ * Locking: none; the caller holds a master reference or master_mutex.
+ */
+export async function drmMasterGet(master: DrmMaster): Promise<DrmMaster> {
+  await master.ref.get();
+  return master;
+}
+
+/**
+ * Models drm_master_put() / drm_master_destroy(). References: drops one.
+ * Locking: none; the last put frees the master and its magic map.
+ */
+export async function drmMasterPut(master: DrmMaster): Promise<void> {
+  await master.ref.put(async () => {
+    await point("drm_master_destroy");
+    await master.magicMap.destroy();
+    kfree(master);
+  });
+}
+
+/**
+ * Models drm_is_current_master_locked(): the file is master and its master is the device's.
+ * Locking: dev->master_mutex held.
+ * References: none.
+ */
+export function drmIsCurrentMasterLocked(file: DrmFile): boolean {
+  return file.isMaster && file.master !== null && file.master === file.minor.dev.master;
+}
+
+/**
+ * Models drm_is_current_master().
+ * Locking: takes dev->master_mutex.
+ * References: none.
+ */
+export async function drmIsCurrentMaster(file: DrmFile): Promise<boolean> {
+  const dev = file.minor.dev;
+  await dev.masterMutex.lock();
+  const ret = drmIsCurrentMasterLocked(file);
+  await dev.masterMutex.unlock();
+  return ret;
+}
+
+/**
+ * Models drm_new_set_master(): makes `file` the master of a new master structure.
+ * Locking: dev->master_mutex held.
+ * References: dev->master and file->master each hold one on the new master.
+ */
+async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
+  const master = await drmMasterCreate(dev);
+  if (isErr(master)) return master;
+  const old = file.master;
+  file.master = master; // the creation reference
+  if (old) await drmMasterPut(old);
+  file.isMaster = true;
+  file.wasMaster = true;
+  file.authenticated = true;
+  dev.master = await drmMasterGet(master);
+  return 0;
+}
+
+/**
+ * Models drm_master_open(): the first primary client becomes master; the others share the
+ * current master (and stay unauthenticated).
+ * Locking: takes dev->master_mutex.
+ * References: the file holds a master reference until drmMasterRelease().
+ */
+export async function drmMasterOpen(file: DrmFile): Promise<number> {
+  const dev = file.minor.dev;
+  let ret = 0;
+  await dev.masterMutex.lock();
+  if (dev.master === null) ret = await drmNewSetMaster(dev, file);
+  else file.master = await drmMasterGet(dev.master);
+  await dev.masterMutex.unlock();
+  return ret;
+}
+
+/**
+ * Models drm_drop_master(): the device loses its master.
+ * Locking: dev->master_mutex held.
+ * References: drops dev->master's master reference.
+ */
+async function drmDropMaster(dev: DrmDevice, file: DrmFile): Promise<void> {
+  file.isMaster = false;
+  const m = dev.master;
+  dev.master = null;
+  if (m) await drmMasterPut(m);
+}
+
+/**
+ * Models drm_master_release(): at file close, forgets the file's magic, drops mastership if it
+ * held it, and drops its master reference.
+ * Locking: takes dev->master_mutex.
+ * References: drops the file's master reference.
+ */
+export async function drmMasterRelease(file: DrmFile): Promise<void> {
+  const dev = file.minor.dev;
+  await dev.masterMutex.lock();
+  const master = file.master;
+  if (file.magic && master) {
+    await master.magicMap.remove(file.magic);
+    file.magic = 0;
+  }
+  if (drmIsCurrentMasterLocked(file) && dev.master === file.master) await drmDropMaster(dev, file);
+  if (master) {
+    file.master = null;
+    await drmMasterPut(master);
+  }
+  await dev.masterMutex.unlock();
+}
+
+/**
+ * Models drm_getmagic(): GET_MAGIC. Allocates the file's magic token on first use and returns
+ * it (the same token afterwards).
+ * Locking: takes dev->master_mutex.
+ * References: the magic map holds no reference on the file (drm_master_release() removes it).
+ */
+export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile): Promise<number> {
+  let ret = 0;
+  await dev.masterMutex.lock();
+  if (!file.magic) {
+    if (file.master === null) ret = -EINVAL;
+    else {
+      ret = await file.master.magicMap.alloc(file, 1, 0);
+      if (ret >= 0) file.magic = ret;
+    }
+  }
+  data.magic = file.magic;
+  await dev.masterMutex.unlock();
+  return Math.min(ret, 0);
+}
+
+/**
+ * Models drm_authmagic(): AUTH_MAGIC (DRM_MASTER). Authenticates the file that holds `magic`
+ * under the caller's master; the token is used up. -EINVAL for an unknown token.
+ * Locking: takes dev->master_mutex.
+ * References: none.
+ */
+export async function drmAuthmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile): Promise<number> {
+  await dev.masterMutex.lock();
+  const master = file.master;
+  const target = master ? await master.magicMap.find(data.magic) : null;
+  if (target && master) {
+    target.authenticated = true;
+    await master.magicMap.replace(null, data.magic);
+  }
+  await dev.masterMutex.unlock();
+  return target ? 0 : -EINVAL;
+}
+
+/**
+ * Models drm_setmaster_ioctl(): SET_MASTER. -EACCES unless the file was master before
+ * (drm_master_check_perm() without CAP_SYS_ADMIN); -EINVAL if the device has a master already
+ * (0 if it is this file).
+ * Locking: takes dev->master_mutex.
+ * References: dev->master takes a reference on the file's master.
+ */
+export async function drmSetmasterIoctl(
+  dev: DrmDevice,
+  _data: object,
+  file: DrmFile,
+): Promise<number> {
+  let ret = 0;
+  await dev.masterMutex.lock();
+  if (!file.wasMaster) ret = -EACCES;
+  else if (drmIsCurrentMasterLocked(file)) ret = 0;
+  else if (dev.master) ret = -EINVAL;
+  else if (!file.master) ret = -EINVAL;
+  else {
+    file.isMaster = true;
+    dev.master = await drmMasterGet(file.master);
+  }
+  await dev.masterMutex.unlock();
+  return ret;
+}
+
+/**
+ * Models drm_dropmaster_ioctl(): DROP_MASTER. -EINVAL unless the file is the current master.
+ * Locking: takes dev->master_mutex.
+ * References: drops dev->master's reference.
+ */
+export async function drmDropmasterIoctl(
+  dev: DrmDevice,
+  _data: object,
+  file: DrmFile,
+): Promise<number> {
+  let ret = 0;
+  await dev.masterMutex.lock();
+  if (!drmIsCurrentMasterLocked(file)) ret = -EINVAL;
+  else await drmDropMaster(dev, file);
+  await dev.masterMutex.unlock();
+  return ret;
+}

@@ -1,0 +1,559 @@
+/**
+ * GEM objects, handles and flink names (drivers/gpu/drm/drm_gem.c, include/drm/drm_gem.h).
+ *
+ * Who holds what:
+ * - `refcount` (a kref): the creator until it puts, each lookup (+1, put by the caller), all the
+ *   handles of all files together (one reference, taken when `handleCount` goes 0 -> 1 and dropped
+ *   at 1 -> 0), each mmap (the VMA), each dma-buf exported from the object.
+ * - `handleCount`: a plain counter under the device's object_name_lock. It can go from 0 back to
+ *   1 (GEM_OPEN of a name, import of the object's dma-buf), which is why it is not a kref.
+ * - a flink `name` holds no reference: it is removed when `handleCount` reaches 0.
+ * - `dmaBuf` (obj->dma_buf) holds a dma-buf reference while `handleCount` > 0; the last handle
+ *   drops it, which breaks the object -> dma-buf -> object cycle of an export.
+ *
+ * Handles live in the file's `objectIdr` (from 1) under `tableLock`. Creation reserves the id
+ * with a NULL entry and publishes the object only after the driver's open (the 2025 fix);
+ * deletion first replaces the entry with NULL, releases the handle, and frees the id last, so an
+ * id is not reused while the driver still has references to the old handle.
+ */
+
+import { Kref } from "@primetime/atomics";
+import {
+  type DmaBuf,
+  type DmaBufAttachment,
+  DmaResv,
+  dmaBufPut,
+  dmaResvFini,
+} from "@primetime/dma-buf";
+import { EINVAL, ENOENT, EOPNOTSUPP, isErr, PAGE_SIZE, SlabObject } from "@primetime/kernel";
+import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import type { DrmDevice } from "./drm-device.js";
+import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
+import type { DrmFile } from "./drm-file.js";
+import { drmGemRemovePrimeHandles, drmPrimeRemoveBufHandle } from "./drm-prime.js";
+import {
+  DrmVmaOffsetNode,
+  drmVmaNodeAllow,
+  drmVmaNodeOffsetAddr,
+  drmVmaNodeReset,
+  drmVmaNodeRevoke,
+  drmVmaOffsetAdd,
+  drmVmaOffsetRemove,
+} from "./drm-vma-manager.js";
+import {
+  GEM_FLINK_NO_HANDLE_COUNT_CHECK,
+  GEM_HANDLE_ID_REUSED_BEFORE_RELEASE,
+  GEM_HANDLE_PUBLISHED_BEFORE_OPEN,
+  GEM_OPEN_DROPS_NAME_LOCK,
+  PRIME_CACHE_REMOVE_BY_DMA_BUF,
+} from "./toggles.js";
+import type { DrmGemClose, DrmGemFlink, DrmGemOpen } from "./uapi.js";
+
+/**
+ * Models struct drm_gem_object. Drivers extend it (the kernel embeds it in the driver's object)
+ * and allocate it with `kmalloc(cache, () => new MyObject(funcs))`, then call
+ * drmGemPrivateObjectInit() (or drmGemObjectInit()).
+ *
+ * Locking: `handleCount`, `name` and `dmaBuf` under dev.objectNameLock; `importAttach` is set
+ * before the object is published and read-only afterwards.
+ * References: see the file comment.
+ */
+export class GemObject extends SlabObject {
+  /** Models refcount. */
+  readonly refcount: Kref;
+  /** Models handle_count (under object_name_lock). */
+  handleCount = 0;
+  /**
+   * Models name: the flink name, 0 if none (under object_name_lock). (`name` itself is the slab
+   * object's name, "gem#3", in this model.)
+   */
+  flinkName = 0;
+  /** Models dma_buf: the exported (or imported) dma-buf while handles exist; holds a reference. */
+  dmaBuf: DmaBuf | null = null;
+  /** Models import_attach: the attachment of a foreign import, null otherwise. */
+  importAttach: DmaBufAttachment | null = null;
+  /** Models size (bytes, page aligned). */
+  size = 0;
+  /** Models dev; set by drmGemPrivateObjectInit(). */
+  dev!: DrmDevice;
+  /** Models funcs. */
+  funcs: DrmGemObjectFuncs;
+  /** Models _resv: the object's own reservation object. */
+  readonly _resv: DmaResv;
+  /** Models resv: `_resv`, or the imported dma-buf's reservation object. */
+  resv: DmaResv;
+  /** Models vma_node: the mmap offset and the files allowed to map it. */
+  readonly vmaNode: DrmVmaOffsetNode;
+  /**
+   * The backing pages (PAGE_SIZE Uint8Arrays) when the driver keeps them here (what
+   * drmGemPageVmOps and drmGemPagesSgTable() map): real memory shared by every mapping and
+   * every importer of the object. Null until the driver populates it.
+   */
+  pages: Uint8Array[] | null = null;
+
+  constructor(funcs: DrmGemObjectFuncs) {
+    super();
+    this.funcs = funcs;
+    this.refcount = new Kref(this);
+    this._resv = new DmaResv(this);
+    this.resv = this._resv;
+    this.vmaNode = new DrmVmaOffsetNode(this);
+  }
+}
+
+/**
+ * Models drm_gem_private_object_init(): initializes an allocated object of `size` bytes (page
+ * aligned, else BUG) without backing store: one reference (the caller's), no handles.
+ *
+ * Locking: none; the object is not yet visible.
+ * References: the caller owns the initial reference.
+ */
+export function drmGemPrivateObjectInit(dev: DrmDevice, obj: GemObject, size: number): void {
+  if (size % PAGE_SIZE !== 0) bug(`drm_gem_private_object_init: size ${size} not page aligned`);
+  obj.dev = dev;
+  obj.refcount.init();
+  obj.handleCount = 0;
+  obj.size = size;
+  obj.resv = obj._resv;
+  drmVmaNodeReset(obj.vmaNode);
+  dev.counters.objects++;
+}
+
+/**
+ * Models drm_gem_object_init(): drm_gem_private_object_init() plus backing store: here
+ * `size / PAGE_SIZE` zeroed pages in `obj.pages` (the shmem file of the kernel).
+ *
+ * Locking: none.
+ * References: the caller owns the initial reference.
+ */
+export function drmGemObjectInit(dev: DrmDevice, obj: GemObject, size: number): number {
+  drmGemPrivateObjectInit(dev, obj, size);
+  obj.pages = Array.from({ length: size / PAGE_SIZE }, () => new Uint8Array(PAGE_SIZE));
+  return 0;
+}
+
+/**
+ * Models drm_gem_object_release(): releases what drm_gem_object_init() set up. Drivers call it
+ * from their ->free. WARNs if obj->dma_buf is still set (the last handle must have dropped it).
+ *
+ * Locking: none; the object is dead.
+ * References: none.
+ */
+export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
+  warnOn(obj.dmaBuf !== null, `drm_gem_object_release(${obj.name}): obj->dma_buf still set`, {
+    object: obj.name,
+  });
+  obj.pages = null;
+  await dmaResvFini(obj._resv);
+  await drmGemFreeMmapOffset(obj);
+  obj.dev.counters.objects--;
+}
+
+/**
+ * Models drm_gem_object_free(): the kref release, calls funcs->free.
+ * Locking: none.
+ * References: the object's last reference is gone.
+ */
+export async function drmGemObjectFree(obj: GemObject): Promise<void> {
+  await point(`drm_gem_object_free(${obj.name})`);
+  if (warnOn(!obj.funcs.free, `drm_gem_object_free(${obj.name}): no funcs->free`)) return;
+  await obj.funcs.free(obj);
+}
+
+/**
+ * Models drm_gem_object_get().
+ * Locking: none; the caller must already hold a reference (or the lock of the structure it
+ * found the object in).
+ * References: takes one.
+ */
+export async function drmGemObjectGet(obj: GemObject): Promise<void> {
+  await obj.refcount.get();
+}
+
+/**
+ * Models drm_gem_object_put(): the last put frees the object (funcs->free).
+ * Locking: none.
+ * References: drops one.
+ */
+export async function drmGemObjectPut(obj: GemObject): Promise<void> {
+  await obj.refcount.put(() => drmGemObjectFree(obj));
+}
+
+// ---- Handles -----------------------------------------------------------------------------------
+
+/**
+ * Models drm_gem_object_handle_free(): removes the flink name.
+ * Locking: object_name_lock held.
+ * References: the name held none.
+ */
+async function drmGemObjectHandleFree(obj: GemObject): Promise<void> {
+  const dev = obj.dev;
+  if (obj.flinkName) {
+    await dev.objectNameIdr.remove(obj.flinkName);
+    obj.flinkName = 0;
+    dev.counters.names--;
+  }
+}
+
+/**
+ * Models drm_gem_object_exported_dma_buf_free(): breaks the object <-> dma-buf cycle.
+ * Locking: object_name_lock held.
+ * References: drops obj->dma_buf's dma-buf reference.
+ */
+async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
+  if (obj.dmaBuf) {
+    const d = obj.dmaBuf;
+    obj.dmaBuf = null;
+    await dmaBufPut(d);
+  }
+}
+
+/**
+ * Models drm_gem_object_handle_put_unlocked(): drops one handle count; the last one removes the
+ * flink name and the dma-buf link and then drops the handles' object reference. WARNs (and does
+ * nothing) if the count is already 0.
+ *
+ * Locking: takes object_name_lock; called without it.
+ * References: drops the handles' object reference at handle_count 1 -> 0.
+ */
+export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<void> {
+  const dev = obj.dev;
+  await point(`READ_ONCE(${obj.name}.handle_count)`);
+  if (warnOn(obj.handleCount === 0, `${obj.name}: handle_count already 0`, { object: obj.name }))
+    return;
+  let final = false;
+  await dev.objectNameLock.lock();
+  if (--obj.handleCount === 0) {
+    await drmGemObjectHandleFree(obj);
+    await drmGemObjectExportedDmaBufFree(obj);
+    final = true;
+  }
+  await dev.objectNameLock.unlock();
+  if (final) await drmGemObjectPut(obj);
+}
+
+/**
+ * Models drm_gem_object_release_handle(): releases what a handle of `file` holds: the driver's
+ * close, the PRIME cache entry of the handle, the mmap permission, the handle count.
+ *
+ * Toggle `prime.cache-remove-by-dma-buf`: the cache entry removed is the one of obj->dma_buf
+ * (drm_gem_remove_prime_handles()), not the one of this handle.
+ *
+ * Locking: none held on entry.
+ * References: drops one handle count (and maybe the handles' object reference).
+ */
+export async function drmGemObjectReleaseHandle(
+  id: number,
+  obj: GemObject,
+  file: DrmFile,
+): Promise<number> {
+  if (warnOn(!file, "drm_gem_object_release_handle without a file")) return 0;
+  if (obj.funcs.close) await obj.funcs.close(obj, file);
+  if (toggleEnabled(PRIME_CACHE_REMOVE_BY_DMA_BUF.name)) {
+    // Before "drm/gem: Fix GEM handle release errors": keyed by the object's dma-buf.
+    await drmGemRemovePrimeHandles(obj, file);
+  } else {
+    await drmPrimeRemoveBufHandle(file.prime, id);
+  }
+  await drmVmaNodeRevoke(obj.vmaNode, file);
+  await drmGemObjectHandlePutUnlocked(obj);
+  return 0;
+}
+
+/**
+ * Models drm_gem_handle_delete(): deletes a handle of `file`, in two stages: the entry is
+ * replaced by NULL (so lookups fail), the handle is released, and only then is the id freed.
+ * -EINVAL if the handle does not exist (or is still being created or deleted).
+ *
+ * Toggle `gem.handle-id-reused-before-release`: the id is removed at once (idr_find +
+ * idr_remove) and the handle released afterwards, so a new handle can reuse the id while the
+ * old one's driver references (its PRIME cache entry) are still being released.
+ *
+ * Locking: takes file->table_lock around each idr operation.
+ * References: the handle's handle count.
+ */
+export async function drmGemHandleDelete(file: DrmFile, handle: number): Promise<number> {
+  if (toggleEnabled(GEM_HANDLE_ID_REUSED_BEFORE_RELEASE.name)) {
+    await file.tableLock.lock();
+    const obj = await file.objectIdr.find(handle);
+    if (obj === null) {
+      await file.tableLock.unlock();
+      return -EINVAL;
+    }
+    await file.objectIdr.remove(handle);
+    file.minor.dev.counters.handles--;
+    await file.tableLock.unlock();
+    await drmGemObjectReleaseHandle(handle, obj, file);
+    return 0;
+  }
+  await file.tableLock.lock();
+  const obj = await file.objectIdr.replace(null, handle);
+  await file.tableLock.unlock();
+  if (obj === null || isErr(obj)) return -EINVAL;
+  await drmGemObjectReleaseHandle(handle, obj, file);
+  await file.tableLock.lock();
+  await file.objectIdr.remove(handle);
+  file.minor.dev.counters.handles--;
+  await file.tableLock.unlock();
+  return 0;
+}
+
+/**
+ * Models drm_gem_handle_create_tail(): creates a handle of `file` for `obj`. Entered with
+ * object_name_lock held; always drops it. Returns the handle (>= 1) or a negative errno.
+ *
+ * Order (after "drm/gem: Fix race in drm_gem_handle_create_tail()"): count the handle (the
+ * first one takes the handles' object reference), reserve an id with a NULL entry under
+ * table_lock, drop object_name_lock, allow mmap for the file, call funcs->open, and only then
+ * publish the object in the id. On error: revoke, free the id, drop the handle count.
+ *
+ * Toggle `gem.handle-published-before-open`: the id is allocated with the object already
+ * stored, so another thread can GEM_CLOSE it before the vma allowance and funcs->open.
+ *
+ * Locking: object_name_lock held on entry, released inside; takes table_lock.
+ * References: the new handle holds a handle count (and with it the object).
+ */
+export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Promise<number> {
+  const dev = obj.dev;
+  warnOn(!dev.objectNameLock.locked, "drm_gem_handle_create_tail: object_name_lock not held");
+  if (obj.handleCount++ === 0) await drmGemObjectGet(obj);
+  const early = toggleEnabled(GEM_HANDLE_PUBLISHED_BEFORE_OPEN.name);
+
+  await file.tableLock.lock();
+  let ret = await file.objectIdr.alloc(early ? obj : null, 1, 0);
+  if (ret >= 0) dev.counters.handles++;
+  await file.tableLock.unlock();
+  await dev.objectNameLock.unlock();
+  if (ret < 0) {
+    await drmGemObjectHandlePutUnlocked(obj);
+    return ret;
+  }
+  const handle = ret;
+
+  ret = await drmVmaNodeAllow(obj.vmaNode, file);
+  if (ret === 0 && obj.funcs.open) {
+    ret = await obj.funcs.open(obj, file);
+    if (ret) await drmVmaNodeRevoke(obj.vmaNode, file);
+  }
+  if (ret) {
+    await file.tableLock.lock();
+    await file.objectIdr.remove(handle);
+    dev.counters.handles--;
+    await file.tableLock.unlock();
+    await drmGemObjectHandlePutUnlocked(obj);
+    return ret;
+  }
+
+  if (!early) {
+    // mirrors drm_gem_handle_delete() to avoid races
+    await file.tableLock.lock();
+    const old = await file.objectIdr.replace(obj, handle);
+    warnOn(old !== null, `drm_gem_handle_create_tail: handle ${handle} was not reserved`);
+    await file.tableLock.unlock();
+  }
+  return handle;
+}
+
+/**
+ * Models drm_gem_handle_create(): creates a handle for an object the caller holds a reference
+ * to. Returns the handle or a negative errno. The object is visible to userspace from here on:
+ * a driver must only put its own reference afterwards.
+ *
+ * Locking: takes object_name_lock (released by the tail).
+ * References: the handle takes a handle count; the caller keeps its own reference.
+ */
+export async function drmGemHandleCreate(file: DrmFile, obj: GemObject): Promise<number> {
+  await obj.dev.objectNameLock.lock();
+  return drmGemHandleCreateTail(file, obj);
+}
+
+/**
+ * Models drm_gem_object_lookup(): the object of a handle, with a reference, or null.
+ *
+ * Locking: takes file->table_lock.
+ * References: returns one, which the caller puts.
+ */
+export async function drmGemObjectLookup(file: DrmFile, handle: number): Promise<GemObject | null> {
+  await file.tableLock.lock();
+  const obj = await file.objectIdr.find(handle);
+  if (obj) await drmGemObjectGet(obj);
+  await file.tableLock.unlock();
+  return obj;
+}
+
+// ---- Ioctls ------------------------------------------------------------------------------------
+
+/**
+ * Models drm_gem_close_ioctl(): GEM_CLOSE. -EOPNOTSUPP without DRIVER_GEM, -EINVAL for a bad
+ * handle.
+ * Locking: see drmGemHandleDelete().
+ * References: the handle's.
+ */
+export async function drmGemCloseIoctl(
+  dev: DrmDevice,
+  args: DrmGemClose,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
+  return drmGemHandleDelete(file, args.handle);
+}
+
+/**
+ * Models drm_gem_flink_ioctl(): GEM_FLINK. Names the handle's object (the same name again if it
+ * has one). -ENOENT for a bad handle or an object whose last handle is being closed.
+ *
+ * Toggle `gem.flink-no-handle-count-check`: no handle_count == 0 check, so a flink racing the
+ * last GEM_CLOSE names an object that nothing will unname.
+ *
+ * Locking: takes object_name_lock.
+ * References: the lookup reference, dropped at the end; the name holds none.
+ */
+export async function drmGemFlinkIoctl(
+  dev: DrmDevice,
+  args: DrmGemFlink,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
+  const obj = await drmGemObjectLookup(file, args.handle);
+  if (obj === null) return -ENOENT;
+  let ret = 0;
+  await dev.objectNameLock.lock();
+  // prevent races with concurrent gem_close.
+  if (obj.handleCount === 0 && !toggleEnabled(GEM_FLINK_NO_HANDLE_COUNT_CHECK.name)) {
+    ret = -ENOENT;
+  } else if (!obj.flinkName) {
+    ret = await dev.objectNameIdr.alloc(obj, 1, 0);
+    if (ret >= 0) {
+      obj.flinkName = ret;
+      dev.counters.names++;
+    }
+  }
+  if (ret >= 0) {
+    args.name = obj.flinkName;
+    ret = 0;
+  }
+  await dev.objectNameLock.unlock();
+  await drmGemObjectPut(obj);
+  return ret;
+}
+
+/**
+ * Models drm_gem_open_ioctl(): GEM_OPEN. A handle for the named object, and its size. -ENOENT for
+ * an unknown name. The lookup and the handle creation happen under one hold of
+ * object_name_lock, so the name cannot go away in between.
+ *
+ * Toggle `gem.open-drops-name-lock`: the lock is dropped after the lookup and the handle is
+ * created with drm_gem_handle_create(), which takes it again.
+ *
+ * Locking: takes object_name_lock (released by the handle creation).
+ * References: a temporary reference across the creation; the handle takes its own.
+ */
+export async function drmGemOpenIoctl(
+  dev: DrmDevice,
+  args: DrmGemOpen,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
+  await dev.objectNameLock.lock();
+  const obj = await dev.objectNameIdr.find(args.name);
+  if (obj) {
+    await drmGemObjectGet(obj);
+  } else {
+    await dev.objectNameLock.unlock();
+    return -ENOENT;
+  }
+  let ret: number;
+  if (toggleEnabled(GEM_OPEN_DROPS_NAME_LOCK.name)) {
+    await dev.objectNameLock.unlock();
+    ret = await drmGemHandleCreate(file, obj);
+  } else {
+    // drm_gem_handle_create_tail unlocks dev->object_name_lock.
+    ret = await drmGemHandleCreateTail(file, obj);
+  }
+  if (ret > 0) {
+    args.handle = ret;
+    args.size = obj.size;
+    ret = 0;
+  }
+  await drmGemObjectPut(obj);
+  return ret;
+}
+
+/**
+ * * Models drm_gem_open(): sets up the file's handle table (done by the DrmFile constructor).
+ * Locking: none.
+ * References: none.
+ */
+export function drmGemOpen(_dev: DrmDevice, _file: DrmFile): void {}
+
+/**
+ * Models drm_gem_release(): at file close, releases every handle of the file (each through
+ * drm_gem_object_release_handle()) and destroys the handle table.
+ *
+ * Locking: none; nobody else can reach the file any more.
+ * References: every handle's handle count.
+ */
+export async function drmGemRelease(dev: DrmDevice, file: DrmFile): Promise<void> {
+  let n = 0;
+  await file.objectIdr.forEach(async (id, obj) => {
+    n++;
+    await drmGemObjectReleaseHandle(id, obj, file);
+  });
+  dev.counters.handles -= n;
+  await file.objectIdr.destroy();
+}
+
+// ---- mmap offsets -------------------------------------------------------------------------------
+
+/**
+ * Models drm_gem_create_mmap_offset_size(): allocates the object's fake offset range
+ * (idempotent). 0 or -ENOSPC.
+ * Locking: takes the offset manager's lock.
+ * References: none.
+ */
+export async function drmGemCreateMmapOffsetSize(obj: GemObject, size: number): Promise<number> {
+  return drmVmaOffsetAdd(obj.dev.vmaOffsetManager, obj.vmaNode, size / PAGE_SIZE);
+}
+
+/**
+ * Models drm_gem_create_mmap_offset().
+ * Locking: takes the offset manager's lock.
+ * References: none.
+ */
+export async function drmGemCreateMmapOffset(obj: GemObject): Promise<number> {
+  return drmGemCreateMmapOffsetSize(obj, obj.size);
+}
+
+/**
+ * Models drm_gem_free_mmap_offset(): frees the offset range; lookups stop finding the object.
+ * Locking: takes the offset manager's lock.
+ * References: none.
+ */
+export async function drmGemFreeMmapOffset(obj: GemObject): Promise<void> {
+  await drmVmaOffsetRemove(obj.dev.vmaOffsetManager, obj.vmaNode);
+}
+
+/**
+ * Models drm_gem_dumb_map_offset(): the fake mmap offset of a handle's object (created on
+ * demand). Returns the offset or -ENOENT (bad handle), -EINVAL (imported object).
+ * Locking: see drmGemObjectLookup(), drmGemCreateMmapOffset().
+ * References: a lookup reference, dropped.
+ */
+export async function drmGemDumbMapOffset(
+  file: DrmFile,
+  _dev: DrmDevice,
+  handle: number,
+): Promise<number> {
+  const obj = await drmGemObjectLookup(file, handle);
+  if (!obj) return -ENOENT;
+  let ret: number;
+  // Don't allow imported objects to be mapped
+  if (obj.importAttach) {
+    ret = -EINVAL;
+  } else {
+    ret = await drmGemCreateMmapOffset(obj);
+    if (ret === 0) ret = drmVmaNodeOffsetAddr(obj.vmaNode);
+  }
+  await drmGemObjectPut(obj);
+  return ret;
+}

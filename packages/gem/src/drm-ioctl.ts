@@ -1,0 +1,404 @@
+/**
+ * DRM ioctl dispatch (drivers/gpu/drm/drm_ioctl.c): the core ioctl table, the permission checks
+ * and the copy of the argument struct in and out.
+ *
+ * drm_ioctl() decodes the command: a type other than 'd' is -ENOTTY; numbers in
+ * [DRM_COMMAND_BASE, DRM_COMMAND_END) index the driver's table, the others the core table; an
+ * index past the table or an entry without a handler is -EINVAL. It then copies in the first
+ * `_IOC_SIZE(cmd)` bytes of the user's struct (if both the user's and the kernel's command say
+ * IOC_IN), zero-fills the rest of the kernel's struct, checks permissions (drm_ioctl_permit()),
+ * calls the handler and copies out (if both say IOC_OUT).
+ *
+ * Model of the copy: a struct is a JS object with the uapi field names; its layout
+ * (uapi.ts) gives each field's byte range, so "the first N bytes" is the fields that end within N.
+ * A field that is absent reads 0; a field that is not an integer (or a string for `char *`) is a
+ * fault (-EFAULT). The syscall layer (@primetime/kernel's ioctl) gives drm_ioctl() its own copy
+ * of the user object and copies it back when the ioctl succeeds.
+ */
+
+import {
+  _IOC_DIR,
+  _IOC_READ,
+  _IOC_SIZE,
+  _IOC_WRITE,
+  EACCES,
+  EFAULT,
+  EINVAL,
+  ENODEV,
+  ENOTTY,
+  EOPNOTSUPP,
+  type File,
+  type IoctlArg,
+} from "@primetime/kernel";
+import { point } from "@primetime/sim";
+import {
+  drmAuthmagic,
+  drmDropmasterIoctl,
+  drmGetmagic,
+  drmIsCurrentMaster,
+  drmSetmasterIoctl,
+} from "./drm-auth.js";
+import type { DrmDevice } from "./drm-device.js";
+import {
+  DRIVER_MODESET,
+  DRIVER_SYNCOBJ,
+  DRIVER_SYNCOBJ_TIMELINE,
+  DRM_AUTH,
+  DRM_MASTER,
+  DRM_RENDER_ALLOW,
+  DRM_ROOT_ONLY,
+  type DrmIoctlDesc,
+  drmCoreCheckFeature,
+  drmIoctlDef,
+} from "./drm-driver.js";
+import {
+  drmModeCreateDumbIoctl,
+  drmModeDestroyDumbIoctl,
+  drmModeMmapDumbIoctl,
+} from "./drm-dumb.js";
+import { type DrmFile, drmIsRenderClient } from "./drm-file.js";
+import { drmGemCloseIoctl, drmGemFlinkIoctl, drmGemOpenIoctl } from "./drm-gem.js";
+import { drmPrimeFdToHandleIoctl, drmPrimeHandleToFdIoctl } from "./drm-prime.js";
+import {
+  DRM_AUTH_LAYOUT,
+  DRM_CAP_DUMB_BUFFER,
+  DRM_CAP_DUMB_PREFER_SHADOW,
+  DRM_CAP_DUMB_PREFERRED_DEPTH,
+  DRM_CAP_PRIME,
+  DRM_CAP_SYNCOBJ,
+  DRM_CAP_SYNCOBJ_TIMELINE,
+  DRM_CAP_TIMESTAMP_MONOTONIC,
+  DRM_COMMAND_BASE,
+  DRM_COMMAND_END,
+  DRM_GEM_CLOSE_LAYOUT,
+  DRM_GEM_FLINK_LAYOUT,
+  DRM_GEM_OPEN_LAYOUT,
+  DRM_GET_CAP_LAYOUT,
+  DRM_IOCTL_AUTH_MAGIC,
+  DRM_IOCTL_BASE_CODE,
+  DRM_IOCTL_DROP_MASTER,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_FLINK,
+  DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_DESTROY_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_NR,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_IOCTL_SET_CLIENT_CAP,
+  DRM_IOCTL_SET_MASTER,
+  DRM_IOCTL_TYPE,
+  DRM_IOCTL_VERSION,
+  DRM_MODE_CREATE_DUMB_LAYOUT,
+  DRM_MODE_DESTROY_DUMB_LAYOUT,
+  DRM_MODE_MAP_DUMB_LAYOUT,
+  DRM_PRIME_CAP_EXPORT,
+  DRM_PRIME_CAP_IMPORT,
+  DRM_PRIME_HANDLE_LAYOUT,
+  DRM_SET_CLIENT_CAP_LAYOUT,
+  DRM_VERSION_LAYOUT,
+  type DrmGetCap,
+  type DrmSetClientCap,
+  type DrmStructLayout,
+  type DrmVersion,
+  drmStructSlots,
+} from "./uapi.js";
+
+/** The driver date DRM_IOCTL_VERSION reports since the drivers' dates were removed (6.14). */
+const DRM_DRIVER_DATE = "0";
+
+/** Models drm_copy_field(): copies up to *len bytes of `value`; *len becomes its full length. * Locking: none.
+ * References: none.
+ */
+function drmCopyField(
+  v: DrmVersion,
+  field: "name" | "date" | "desc",
+  lenField: "name_len" | "date_len" | "desc_len",
+  value: string,
+): void {
+  const len = Math.min(value.length, v[lenField]);
+  v[lenField] = value.length;
+  v[field] = value.slice(0, len);
+}
+
+/**
+ * Models drm_version(): VERSION.
+ * Locking: none.
+ * References: none.
+ */
+async function drmVersion(dev: DrmDevice, v: DrmVersion, _file: DrmFile): Promise<number> {
+  await point("drm_version");
+  v.version_major = dev.driver.major;
+  v.version_minor = dev.driver.minor;
+  v.version_patchlevel = dev.driver.patchlevel;
+  drmCopyField(v, "name", "name_len", dev.driver.name);
+  drmCopyField(v, "date", "date_len", DRM_DRIVER_DATE);
+  drmCopyField(v, "desc", "desc_len", dev.driver.desc);
+  return 0;
+}
+
+/**
+ * Models drm_getcap(): GET_CAP. TIMESTAMP_MONOTONIC, PRIME (import | export), SYNCOBJ(_TIMELINE)
+ * for every driver; the other caps only for KMS drivers (-EOPNOTSUPP otherwise), -EINVAL for an
+ * unknown one.
+ * Locking: none.
+ * References: none.
+ */
+async function drmGetcap(dev: DrmDevice, req: DrmGetCap, _file: DrmFile): Promise<number> {
+  await point("drm_getcap");
+  req.value = 0;
+  // Only some caps make sense with UMS/render-only drivers.
+  switch (req.capability) {
+    case DRM_CAP_TIMESTAMP_MONOTONIC:
+      req.value = 1;
+      return 0;
+    case DRM_CAP_PRIME:
+      req.value = DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT;
+      return 0;
+    case DRM_CAP_SYNCOBJ:
+      req.value = drmCoreCheckFeature(dev, DRIVER_SYNCOBJ) ? 1 : 0;
+      return 0;
+    case DRM_CAP_SYNCOBJ_TIMELINE:
+      req.value = drmCoreCheckFeature(dev, DRIVER_SYNCOBJ_TIMELINE) ? 1 : 0;
+      return 0;
+  }
+  // Other caps only work with KMS drivers
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  switch (req.capability) {
+    case DRM_CAP_DUMB_BUFFER:
+      if (dev.driver.dumbCreate) req.value = 1;
+      return 0;
+    case DRM_CAP_DUMB_PREFERRED_DEPTH:
+    case DRM_CAP_DUMB_PREFER_SHADOW:
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
+
+/**
+ * Models drm_setclientcap(): SET_CLIENT_CAP. Every client cap of the kernel (stereo 3D,
+ * universal planes, atomic...) is a KMS cap: -EOPNOTSUPP for non-KMS drivers; values other than
+ * 0/1 and unknown caps are -EINVAL. Simplification: KMS client caps are accepted and ignored.
+ * Locking: none.
+ * References: none.
+ */
+async function drmSetclientcap(
+  dev: DrmDevice,
+  req: DrmSetClientCap,
+  _file: DrmFile,
+): Promise<number> {
+  await point("drm_setclientcap");
+  if (req.capability < 1 || req.capability > 6) return -EINVAL;
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  if (req.value > 1) return -EINVAL;
+  return 0;
+}
+
+/**
+ * Models drm_ioctls[]: the core ioctl table, by ioctl number (entries this model does not
+ * implement are absent: -EINVAL, as an entry without a handler).
+ */
+export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
+  [
+    drmIoctlDef(DRM_IOCTL_VERSION, drmVersion, DRM_RENDER_ALLOW, DRM_VERSION_LAYOUT, "VERSION"),
+    drmIoctlDef(DRM_IOCTL_GET_MAGIC, drmGetmagic, 0, DRM_AUTH_LAYOUT, "GET_MAGIC"),
+    drmIoctlDef(
+      DRM_IOCTL_GEM_CLOSE,
+      drmGemCloseIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_GEM_CLOSE_LAYOUT,
+      "GEM_CLOSE",
+    ),
+    drmIoctlDef(DRM_IOCTL_GEM_FLINK, drmGemFlinkIoctl, DRM_AUTH, DRM_GEM_FLINK_LAYOUT, "GEM_FLINK"),
+    drmIoctlDef(DRM_IOCTL_GEM_OPEN, drmGemOpenIoctl, DRM_AUTH, DRM_GEM_OPEN_LAYOUT, "GEM_OPEN"),
+    drmIoctlDef(DRM_IOCTL_GET_CAP, drmGetcap, DRM_RENDER_ALLOW, DRM_GET_CAP_LAYOUT, "GET_CAP"),
+    drmIoctlDef(
+      DRM_IOCTL_SET_CLIENT_CAP,
+      drmSetclientcap,
+      0,
+      DRM_SET_CLIENT_CAP_LAYOUT,
+      "SET_CLIENT_CAP",
+    ),
+    drmIoctlDef(DRM_IOCTL_AUTH_MAGIC, drmAuthmagic, DRM_MASTER, DRM_AUTH_LAYOUT, "AUTH_MAGIC"),
+    drmIoctlDef(DRM_IOCTL_SET_MASTER, drmSetmasterIoctl, 0, null, "SET_MASTER"),
+    drmIoctlDef(DRM_IOCTL_DROP_MASTER, drmDropmasterIoctl, 0, null, "DROP_MASTER"),
+    drmIoctlDef(
+      DRM_IOCTL_PRIME_HANDLE_TO_FD,
+      drmPrimeHandleToFdIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_PRIME_HANDLE_LAYOUT,
+      "PRIME_HANDLE_TO_FD",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_PRIME_FD_TO_HANDLE,
+      drmPrimeFdToHandleIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_PRIME_HANDLE_LAYOUT,
+      "PRIME_FD_TO_HANDLE",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_CREATE_DUMB,
+      drmModeCreateDumbIoctl,
+      0,
+      DRM_MODE_CREATE_DUMB_LAYOUT,
+      "MODE_CREATE_DUMB",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_MAP_DUMB,
+      drmModeMmapDumbIoctl,
+      0,
+      DRM_MODE_MAP_DUMB_LAYOUT,
+      "MODE_MAP_DUMB",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_DESTROY_DUMB,
+      drmModeDestroyDumbIoctl,
+      0,
+      DRM_MODE_DESTROY_DUMB_LAYOUT,
+      "MODE_DESTROY_DUMB",
+    ),
+  ].map((d) => [DRM_IOCTL_NR(d.cmd), d] as const),
+);
+
+/** Models DRM_CORE_IOCTL_COUNT: core numbers at or above it are -EINVAL. */
+export const DRM_CORE_IOCTL_COUNT = 0xd1;
+
+/**
+ * Models drm_ioctl_permit(): -EACCES for DRM_ROOT_ONLY (no simulated process has
+ * CAP_SYS_ADMIN), DRM_AUTH from an unauthenticated primary client, DRM_MASTER from a file that
+ * is not the current master, and any ioctl without DRM_RENDER_ALLOW on a render node.
+ * Locking: takes master_mutex for DRM_MASTER.
+ * References: none.
+ */
+export async function drmIoctlPermit(flags: number, file: DrmFile): Promise<number> {
+  // ROOT_ONLY is only for CAP_SYS_ADMIN
+  if (flags & DRM_ROOT_ONLY) return -EACCES;
+  // AUTH is only for authenticated or render client
+  if (flags & DRM_AUTH && !drmIsRenderClient(file) && !file.authenticated) return -EACCES;
+  // MASTER is only for master or control clients
+  if (flags & DRM_MASTER && !(await drmIsCurrentMaster(file))) return -EACCES;
+  // Render clients must be explicitly allowed
+  if (!(flags & DRM_RENDER_ALLOW) && drmIsRenderClient(file)) return -EACCES;
+  return 0;
+}
+
+/**
+ * Models drm_ioctl_kernel(): -ENODEV if unplugged, the permission check, then the handler.
+ * Locking: none held; the handler takes what it needs.
+ * References: the caller holds the file.
+ */
+export async function drmIoctlKernel(
+  file: DrmFile,
+  func: NonNullable<DrmIoctlDesc["func"]>,
+  kdata: object,
+  flags: number,
+): Promise<number> {
+  const dev = file.minor.dev;
+  if (dev.unplugged) return -ENODEV;
+  const ret = await drmIoctlPermit(flags, file);
+  if (ret) return ret;
+  return func(dev, kdata as never, file);
+}
+
+const U32 = 0x1_0000_0000;
+
+/** Reads one user field as its C type; null is a fault. */
+function readField(v: unknown, type: string): number | string | null {
+  if (type === "str") return v === undefined || v === null ? "" : typeof v === "string" ? v : null;
+  if (v === undefined) return 0;
+  let n: number;
+  if (typeof v === "bigint") n = Number(BigInt.asIntN(64, v));
+  else if (typeof v === "number" && Number.isInteger(v)) n = v;
+  else return null;
+  switch (type) {
+    case "u32":
+      return ((n % U32) + U32) % U32;
+    case "s32":
+      return n | 0;
+    case "u64":
+      return n < 0 ? n + 2 ** 64 : n;
+    default:
+      return n;
+  }
+}
+
+/**
+ * Builds the kernel's struct from the user's: the fields within the first `inSize` bytes are
+ * copied, the rest are 0. Returns null on a fault.
+ */
+function copyInStruct(
+  layout: DrmStructLayout,
+  user: IoctlArg,
+  inSize: number,
+): Record<string, number | string> | null {
+  const { slots } = drmStructSlots(layout);
+  const k: Record<string, number | string> = {};
+  const src = user !== null && typeof user === "object" ? (user as Record<string, unknown>) : null;
+  if (inSize > 0 && src === null) return null;
+  for (const s of slots) {
+    if (src !== null && s.offset + s.size <= inSize) {
+      const v = readField(src[s.name], s.type);
+      if (v === null) return null;
+      k[s.name] = v;
+    } else {
+      k[s.name] = s.type === "str" ? "" : 0;
+    }
+  }
+  return k;
+}
+
+/** Copies the fields within the first `outSize` bytes back to the user's struct. */
+function copyOutStruct(
+  layout: DrmStructLayout,
+  user: IoctlArg,
+  k: Record<string, number | string>,
+  outSize: number,
+): number {
+  if (outSize === 0) return 0;
+  if (user === null || typeof user !== "object") return -EFAULT;
+  const dst = user as Record<string, unknown>;
+  for (const s of drmStructSlots(layout).slots) {
+    if (s.offset + s.size <= outSize) dst[s.name] = k[s.name];
+  }
+  return 0;
+}
+
+/**
+ * Models drm_ioctl(): the ->unlocked_ioctl of DRM nodes. Returns the handler's result or a
+ * negative errno: -ENODEV (unplugged), -ENOTTY (not a DRM command), -EINVAL (unknown number or
+ * no handler), -EFAULT (bad argument), -EACCES (permissions).
+ * Locking: none held.
+ * References: the caller (the syscall) holds the file.
+ */
+export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<number> {
+  const file = filp.privateData as DrmFile;
+  const dev = file.minor.dev;
+  await point("drm_ioctl");
+  if (dev.unplugged) return -ENODEV;
+  if (DRM_IOCTL_TYPE(cmd) !== DRM_IOCTL_BASE_CODE) return -ENOTTY;
+  const nr = DRM_IOCTL_NR(cmd);
+  const isDriverIoctl = nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END;
+  let ioctl: DrmIoctlDesc | undefined;
+  if (isDriverIoctl) {
+    ioctl = dev.driver.ioctls?.[nr - DRM_COMMAND_BASE];
+  } else if (nr < DRM_CORE_IOCTL_COUNT) {
+    ioctl = DRM_CORE_IOCTLS.get(nr);
+  }
+  if (!ioctl?.func) return -EINVAL;
+
+  const userSize = _IOC_SIZE(cmd);
+  const both = _IOC_DIR(cmd) & _IOC_DIR(ioctl.cmd);
+  const inSize = both & _IOC_WRITE ? userSize : 0;
+  const outSize = both & _IOC_READ ? userSize : 0;
+  // Do not trust userspace, use our own definition
+  const layout = ioctl.layout ?? [];
+  const kdata = copyInStruct(layout, arg, inSize);
+  if (kdata === null) return -EFAULT;
+  let ret = await drmIoctlKernel(file, ioctl.func, kdata, ioctl.flags);
+  if (copyOutStruct(layout, arg, kdata, outSize) !== 0) ret = -EFAULT;
+  return ret;
+}

@@ -1,0 +1,266 @@
+import {
+  EBADF,
+  EINVAL,
+  ENOENT,
+  ENOSYS,
+  MAP_SHARED,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SEEK_END,
+} from "@primetime/kernel";
+import { describe, expect, it } from "vitest";
+import { drmDevCounters } from "./drm-device.js";
+import type { DrmFile } from "./drm-file.js";
+import { drmGemObjectLookup, drmGemObjectPut } from "./drm-gem.js";
+import { expectClean, runMachine, runProcess } from "./test-support.js";
+import {
+  DRM_CLOEXEC,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_FLINK,
+  DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_RDWR,
+  type DrmGemOpen,
+  type DrmModeCreateDumb,
+  type DrmModeMapDumb,
+  type DrmPrimeHandle,
+} from "./uapi.js";
+
+async function createBo(p: Process, fd: number, pages = 1): Promise<number> {
+  const arg: Partial<DrmModeCreateDumb> = { width: 1024, height: pages, bpp: 32 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+  return ret < 0 ? ret : (arg.handle as number);
+}
+
+async function handleToFd(p: Process, fd: number, handle: number, flags = DRM_CLOEXEC) {
+  const arg: Partial<DrmPrimeHandle> = { handle, flags, fd: -1 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
+  return ret < 0 ? ret : (arg.fd as number);
+}
+
+async function fdToHandle(p: Process, fd: number, primeFd: number) {
+  const arg: Partial<DrmPrimeHandle> = { fd: primeFd };
+  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
+  return ret < 0 ? ret : (arg.handle as number);
+}
+
+async function mapBo(p: Process, fd: number, handle: number, size = 4096): Promise<number> {
+  const arg: Partial<DrmModeMapDumb> = { handle };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
+  if (ret < 0) return ret;
+  return p.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, arg.offset as number);
+}
+
+function drmFileOf(p: Process, fd: number): DrmFile {
+  return p.files.peek(fd)?.privateData as DrmFile;
+}
+
+describe("PRIME (prime_self_import, prime_vgem)", () => {
+  it("self-import on the exporting file gives back the same handle; errno paths", async () => {
+    const out: unknown[] = [];
+    const r = await runMachine(async (m) => {
+      const dev = m.devs[0]!;
+      await runProcess(m, "igt", async (p) => {
+        const fd = await p.open("/dev/dri/card0", O_RDWR);
+        const h = await createBo(p, fd);
+        out.push(await handleToFd(p, fd, 99), await handleToFd(p, fd, h, 0x1234));
+        const pfd = await handleToFd(p, fd, h, DRM_CLOEXEC | DRM_RDWR);
+        const pfd2 = await handleToFd(p, fd, h);
+        out.push(pfd > fd, pfd2 > pfd);
+        out.push(await fdToHandle(p, fd, pfd), await fdToHandle(p, fd, pfd2));
+        // one dma-buf: the fd, obj->dma_buf, the cache, the second fd
+        const priv = drmFileOf(p, fd);
+        const dmabuf = priv.prime.handles.members()[0]!.dmaBuf;
+        out.push(priv.prime.handles.size, dmabuf.file?.fCount.read());
+        out.push(await fdToHandle(p, fd, 1000), await fdToHandle(p, fd, fd));
+        out.push(await p.lseek(pfd, 0, SEEK_END));
+        out.push(drmDevCounters(dev).dmaBufs);
+        await p.close(pfd);
+        await p.close(pfd2);
+        out.push(await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: h }));
+        out.push(drmDevCounters(dev).primeEntries);
+        await p.close(fd);
+      });
+      await m.kernel.quiesce();
+      out.push(drmDevCounters(dev));
+    });
+    expectClean(r);
+    expect(out.slice(0, 12)).toEqual([
+      -ENOENT,
+      -EINVAL,
+      true,
+      true,
+      1,
+      1,
+      1,
+      4,
+      -EBADF,
+      -EINVAL,
+      4096,
+      1,
+    ]);
+    expect(out[12]).toBe(0);
+    expect(out[13]).toBe(0);
+    expect(out[14]).toMatchObject({ objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0 });
+  });
+
+  it("import on a second file; data survives closing the fd and the exporter's handle", async () => {
+    const out: unknown[] = [];
+    const r = await runMachine(async (m) => {
+      await runProcess(m, "igt", async (p) => {
+        const fd1 = await p.open("/dev/dri/card0", O_RDWR);
+        const fd2 = await p.open("/dev/dri/card0", O_RDWR); // not authenticated: PRIME needs no auth
+        const h1 = await createBo(p, fd1);
+        const va1 = await mapBo(p, fd1, h1);
+        await p.writeMemory(va1, new Uint8Array([1, 2, 3, 4]));
+        const pfd = await handleToFd(p, fd1, h1);
+        const h2 = await fdToHandle(p, fd2, pfd);
+        const h2again = await fdToHandle(p, fd2, pfd);
+        out.push(h2, h2again);
+        await p.close(pfd);
+        await p.munmap(va1, 4096);
+        out.push(await p.ioctl(fd1, DRM_IOCTL_GEM_CLOSE, { handle: h1 }));
+        const va2 = await mapBo(p, fd2, h2);
+        out.push(Array.from((await p.readMemory(va2, 4)) as Uint8Array));
+        await p.munmap(va2, 4096);
+        // re-export from the second file and import on the first: a fresh handle there
+        const pfd3 = await handleToFd(p, fd2, h2);
+        out.push(await fdToHandle(p, fd1, pfd3));
+        await p.close(pfd3);
+        await p.close(fd1);
+        await p.close(fd2);
+      });
+    });
+    expectClean(r);
+    expect(out).toEqual([1, 1, 0, [1, 2, 3, 4], 1]);
+  });
+
+  it("one bo on two files through flink: export/import returns the opened handle", async () => {
+    const out: unknown[] = [];
+    const r = await runMachine(async (m) => {
+      await runProcess(m, "igt", async (p) => {
+        const fd1 = await p.open("/dev/dri/card0", O_RDWR);
+        const h1 = await createBo(p, fd1);
+        const flink: { handle: number; name?: number } = { handle: h1 };
+        await p.ioctl(fd1, DRM_IOCTL_GEM_FLINK, flink);
+        const open: Partial<DrmGemOpen> = { name: flink.name };
+        await p.ioctl(fd1, DRM_IOCTL_GEM_OPEN, open);
+        const pfd = await handleToFd(p, fd1, open.handle as number);
+        out.push(open.handle, await fdToHandle(p, fd1, pfd));
+        await p.close(pfd);
+        await p.close(fd1);
+      });
+    });
+    expectClean(r);
+    expect(out).toEqual([2, 2]);
+  });
+
+  it("foreign import attaches and maps; re-export returns the original dma-buf", async () => {
+    const out: unknown[] = [];
+    const r = await runMachine(
+      async (m) => {
+        const [dev0, dev1] = m.devs as [(typeof m.devs)[0], (typeof m.devs)[0]];
+        await runProcess(m, "igt", async (p) => {
+          const fd0 = await p.open("/dev/dri/card0", O_RDWR);
+          const fd1 = await p.open("/dev/dri/card1", O_RDWR);
+          const h0 = await createBo(p, fd0, 2);
+          const va = await mapBo(p, fd0, h0, 8192);
+          await p.writeMemory(va + 4096, new Uint8Array([9, 8, 7]));
+          const pfd = await handleToFd(p, fd0, h0);
+          const h1 = await fdToHandle(p, fd1, pfd);
+          const obj1 = await drmGemObjectLookup(drmFileOf(p, fd1), h1);
+          out.push(h1, obj1?.importAttach !== null, obj1?.size, obj1?.dev === dev1);
+          out.push(obj1?.pages?.[1]?.[0]);
+          if (obj1) await drmGemObjectPut(obj1);
+          // the importer cannot map an import through MAP_DUMB
+          out.push(await p.ioctl(fd1, DRM_IOCTL_MODE_MAP_DUMB, { handle: h1 }));
+          // re-export of the import is the original dma-buf: the exporter's cache knows it
+          const pfd2 = await handleToFd(p, fd1, h1);
+          out.push(await fdToHandle(p, fd0, pfd2));
+          // and a dma-buf mmap of it sees the exporter's pages
+          const vb = await p.mmap(0, 8192, PROT_READ, MAP_SHARED, pfd2, 0);
+          out.push(Array.from((await p.readMemory(vb + 4096, 3)) as Uint8Array));
+          await p.munmap(vb, 8192);
+          await p.munmap(va, 8192);
+          await p.close(pfd);
+          await p.close(pfd2);
+          out.push(drmDevCounters(dev0).dmaBufs, drmDevCounters(dev1).dmaBufs);
+          await p.close(fd0); // the importer keeps the exporter's object alive
+          out.push(drmDevCounters(dev0).objects);
+          await p.close(fd1);
+        });
+        await m.kernel.quiesce();
+        out.push(drmDevCounters(dev0).objects, drmDevCounters(dev1).objects);
+      },
+      { ndevs: 2 },
+    );
+    expectClean(r);
+    expect(out).toEqual([1, true, 8192, true, 9, -EINVAL, 1, [9, 8, 7], 1, 0, 1, 0, 0]);
+  });
+
+  it("foreign import refused: -EINVAL without gem_prime_import_sg_table, -ENOSYS without get_sg_table", async () => {
+    const { drmDevAlloc, drmDevRegister, drmDevPut, drmDevUnregister } = await import(
+      "./drm-device.js"
+    );
+    const { tinyDriver } = await import("./test-support.js");
+    const out: unknown[] = [];
+    const r = await runMachine(async (m) => {
+      const dev = await drmDevAlloc({
+        ...tinyDriver("noimport"),
+        gemPrimeImportSgTable: undefined,
+      });
+      if (typeof dev === "number") throw new Error("alloc");
+      await drmDevRegister(dev, m.kernel);
+      await runProcess(m, "igt", async (p) => {
+        const fd0 = await p.open("/dev/dri/card0", O_RDWR);
+        const fd1 = await p.open("/dev/dri/card1", O_RDWR);
+        const h = await createBo(p, fd0);
+        const pfd = await handleToFd(p, fd0, h);
+        out.push(await fdToHandle(p, fd1, pfd));
+        // an exporter object without get_sg_table refuses the attachment
+        const h2 = await createBo(p, fd1);
+        const obj1 = await drmGemObjectLookup(drmFileOf(p, fd1), h2);
+        if (obj1) {
+          obj1.funcs = { ...obj1.funcs, getSgTable: undefined };
+          await drmGemObjectPut(obj1);
+        }
+        const pfd2 = await handleToFd(p, fd1, h2);
+        out.push(await fdToHandle(p, fd0, pfd2));
+        for (const f of [pfd, pfd2, fd0, fd1]) await p.close(f);
+      });
+      await drmDevUnregister(dev);
+      await drmDevPut(dev);
+    });
+    expectClean(r);
+    expect(out).toEqual([-EINVAL, -ENOSYS]);
+  });
+
+  it("file close releases handles and the PRIME cache without warnings", async () => {
+    const out: unknown[] = [];
+    const r = await runMachine(async (m) => {
+      const dev = m.devs[0]!;
+      await runProcess(m, "igt", async (p) => {
+        const fd1 = await p.open("/dev/dri/card0", O_RDWR);
+        const fd2 = await p.open("/dev/dri/renderD128", O_RDWR);
+        for (let i = 0; i < 3; i++) {
+          const h = await createBo(p, fd1);
+          const pfd = await handleToFd(p, fd1, h);
+          await fdToHandle(p, fd2, pfd);
+          await p.close(pfd);
+        }
+        out.push(drmDevCounters(dev));
+        // exit with everything open
+      });
+      await m.kernel.quiesce();
+      out.push(drmDevCounters(dev));
+    });
+    expectClean(r);
+    expect(out[0]).toMatchObject({ objects: 3, handles: 6, dmaBufs: 3, primeEntries: 6 });
+    expect(out[1]).toMatchObject({ objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0, files: 0 });
+  });
+});

@@ -1,0 +1,726 @@
+/**
+ * PRIME: sharing GEM objects as dma-bufs (drivers/gpu/drm/drm_prime.c).
+ *
+ * Reference chain: an importing GEM object holds its dma-buf (through its attachment), and a
+ * dma-buf exported from GEM holds its GEM object (dma_buf->priv) and its device: references
+ * always flow importer -> dma-buf -> exporter. The one back link, obj->dma_buf, holds a dma-buf
+ * reference only while the object has handles, and is dropped with the last handle, which breaks
+ * the cycle of an export.
+ *
+ * Each file has a PRIME cache (struct drm_prime_file_private): a mutex and two trees of members
+ * {dma_buf, handle}, one sorted by dma-buf and one by handle, so that exporting a handle twice
+ * gives the same dma-buf and importing a dma-buf twice (or importing the file's own export)
+ * gives the same handle. Each member holds a dma-buf reference; a handle's member is removed
+ * when the handle is released (keyed by handle).
+ *
+ * The trees are modeled as arrays updated read-copy-write across a scheduling point (the
+ * rebalancing of an rb-tree is not atomic): under prime.lock this is invisible, without it a
+ * concurrent update can be lost, which is how the unlocked removal corrupted the real trees.
+ */
+
+import {
+  type DmaBuf,
+  type DmaBufAttachment,
+  type DmaBufDevice,
+  type DmaBufOps,
+  dmaBufAttach,
+  dmaBufDetach,
+  dmaBufExport,
+  dmaBufFd,
+  dmaBufGet,
+  dmaBufMapAttachmentUnlocked,
+  dmaBufPut,
+  dmaBufUnmapAttachmentUnlocked,
+  getDmaBuf,
+  type SgTable,
+  sgAllocTableFromPages,
+  sgFreeTable,
+} from "@primetime/dma-buf";
+import {
+  EINVAL,
+  ENOENT,
+  ENOSYS,
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  Mutex,
+  SlabObject,
+  type Vma,
+} from "@primetime/kernel";
+import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { type DrmDevice, drmDevGet, drmDevPut } from "./drm-device.js";
+import { DMA_BIDIRECTIONAL } from "./drm-driver.js";
+import type { DrmFile } from "./drm-file.js";
+import {
+  drmGemHandleCreateTail,
+  drmGemHandleDelete,
+  drmGemObjectGet,
+  drmGemObjectLookup,
+  drmGemObjectPut,
+  type GemObject,
+} from "./drm-gem.js";
+import { drmGemMmapTagged } from "./drm-mmap.js";
+import { drmVmaNodeAllow, drmVmaNodeRevoke, drmVmaNodeStart } from "./drm-vma-manager.js";
+import { PRIME_CACHE_WITHOUT_LOCK, PRIME_EXPORT_OUTSIDE_NAME_LOCK } from "./toggles.js";
+import { DRM_CLOEXEC, DRM_RDWR, type DrmPrimeHandle } from "./uapi.js";
+
+// ---- The per-file cache -----------------------------------------------------------------------
+
+/** The slab cache of struct drm_prime_member. */
+export const drmPrimeMemberCache = new KmemCache("drm_prime_member");
+
+/** Models struct drm_prime_member: one cache entry; holds a dma-buf reference. */
+export class DrmPrimeMember extends SlabObject {
+  constructor(
+    readonly dmaBuf: DmaBuf,
+    readonly handle: number,
+  ) {
+    super();
+  }
+}
+
+/**
+ * One of the two rb-trees of the cache. Lookups walk it (touching every member on the way, so a
+ * freed member left in a tree is a KASAN report); insert and erase read the tree, rebalance
+ * (a scheduling point), and write it back.
+ */
+export class PrimeTree {
+  private nodes: DrmPrimeMember[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly key: (m: DrmPrimeMember) => unknown,
+  ) {}
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  get empty(): boolean {
+    return this.nodes.length === 0;
+  }
+
+  /** The members, for inspection. */
+  members(): readonly DrmPrimeMember[] {
+    return this.nodes;
+  }
+
+  /** rb-tree walk: the newest member whose key is `k`, or null. */
+  find(k: unknown): DrmPrimeMember | null {
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const m = this.nodes[i]!;
+      if (!m.checkAccess(`rb_entry(${this.name})`)) continue;
+      if (this.key(m) === k) return m;
+    }
+    return null;
+  }
+
+  /** rb_link_node() + rb_insert_color(). */
+  async insert(m: DrmPrimeMember): Promise<void> {
+    const next = [...this.nodes, m];
+    await point(`rb_insert_color(${this.name})`);
+    this.nodes = next;
+  }
+
+  /** rb_erase(). */
+  async erase(m: DrmPrimeMember): Promise<void> {
+    const next = this.nodes.filter((x) => x !== m);
+    await point(`rb_erase(${this.name})`);
+    this.nodes = next;
+  }
+}
+
+/**
+ * Models struct drm_prime_file_private.
+ *
+ * Locking: `lock` protects both trees.
+ * References: each member holds one dma-buf reference.
+ */
+export class DrmPrimeFilePrivate {
+  readonly lock: Mutex;
+  readonly dmabufs = new PrimeTree("prime.dmabufs", (m) => m.dmaBuf);
+  readonly handles = new PrimeTree("prime.handles", (m) => m.handle);
+
+  constructor(
+    readonly owner: SlabObject,
+    readonly dev: DrmDevice,
+  ) {
+    this.lock = new Mutex("prime.lock", { owner });
+  }
+}
+
+/** Models drm_prime_init_file_private() (the constructor). */
+export function drmPrimeInitFilePrivate(owner: SlabObject, dev: DrmDevice): DrmPrimeFilePrivate {
+  return new DrmPrimeFilePrivate(owner, dev);
+}
+
+/**
+ * Models drm_prime_destroy_file_private(): by now drm_gem_release() has emptied the cache;
+ * WARNs for each tree that is not empty.
+ * Locking: none; nobody else can reach the file.
+ * References: none.
+ */
+export function drmPrimeDestroyFilePrivate(prime: DrmPrimeFilePrivate): void {
+  warnOn(!prime.dmabufs.empty, `drm_prime_destroy_file_private: dmabufs tree not empty`, {
+    object: prime.owner.name,
+  });
+  warnOn(!prime.handles.empty, `drm_prime_destroy_file_private: handles tree not empty`, {
+    object: prime.owner.name,
+  });
+}
+
+/**
+ * Models drm_prime_add_buf_handle(): adds {dma_buf, handle} to both trees. -ENOMEM.
+ * Locking: prime.lock held.
+ * References: the member takes a dma-buf reference.
+ */
+export async function drmPrimeAddBufHandle(
+  prime: DrmPrimeFilePrivate,
+  dmaBuf: DmaBuf,
+  handle: number,
+): Promise<number> {
+  await point("kmalloc(drm_prime_member)");
+  const member = kmalloc(drmPrimeMemberCache, () => new DrmPrimeMember(dmaBuf, handle));
+  if (isErr(member)) return member;
+  await getDmaBuf(dmaBuf);
+  await prime.dmabufs.insert(member);
+  await prime.handles.insert(member);
+  prime.dev.counters.primeEntries++;
+  return 0;
+}
+
+/**
+ * Models drm_prime_lookup_buf_by_handle(): the dma-buf cached for `handle`, or null.
+ * Locking: prime.lock held.
+ * References: none taken; the caller gets its own with get_dma_buf().
+ */
+export async function drmPrimeLookupBufByHandle(
+  prime: DrmPrimeFilePrivate,
+  handle: number,
+): Promise<DmaBuf | null> {
+  await point("drm_prime_lookup_buf_by_handle");
+  return prime.handles.find(handle)?.dmaBuf ?? null;
+}
+
+/**
+ * Models drm_prime_lookup_buf_handle(): the handle cached for `dmaBuf`, or -ENOENT.
+ * Locking: prime.lock held.
+ * References: none.
+ */
+export async function drmPrimeLookupBufHandle(
+  prime: DrmPrimeFilePrivate,
+  dmaBuf: DmaBuf,
+): Promise<number> {
+  await point("drm_prime_lookup_buf_handle");
+  const m = prime.dmabufs.find(dmaBuf);
+  return m ? m.handle : -ENOENT;
+}
+
+/** Erases a member from both trees, drops its dma-buf reference and frees it. */
+async function drmPrimeEraseMember(prime: DrmPrimeFilePrivate, m: DrmPrimeMember): Promise<void> {
+  await prime.handles.erase(m);
+  await prime.dmabufs.erase(m);
+  prime.dev.counters.primeEntries--;
+  await dmaBufPut(m.dmaBuf);
+  kfree(m);
+}
+
+/**
+ * Models drm_prime_remove_buf_handle(): removes the member of `handle` (if any).
+ *
+ * Toggle `prime.cache-without-lock`: the trees are changed without prime.lock, so a concurrent
+ * export or import on the same file can lose an update.
+ *
+ * Locking: takes prime.lock.
+ * References: drops the member's dma-buf reference.
+ */
+export async function drmPrimeRemoveBufHandle(
+  prime: DrmPrimeFilePrivate,
+  handle: number,
+): Promise<void> {
+  const locked = !toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name);
+  if (locked) await prime.lock.lock();
+  await point("drm_prime_remove_buf_handle");
+  const m = prime.handles.find(handle);
+  if (m) await drmPrimeEraseMember(prime, m);
+  if (locked) await prime.lock.unlock();
+}
+
+/**
+ * Models drm_gem_remove_prime_handles() + drm_prime_remove_buf_handle_locked(dma_buf), the code
+ * before "drm/gem: Fix GEM handle release errors": removes the member of obj->dma_buf, whichever
+ * handle it belongs to (only with toggle `prime.cache-remove-by-dma-buf`).
+ *
+ * Locking: takes prime.lock; reads obj->dma_buf without object_name_lock (a handle is held).
+ * References: drops the member's dma-buf reference.
+ */
+export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): Promise<void> {
+  const prime = file.prime;
+  await prime.lock.lock();
+  await point(`READ_ONCE(${obj.name}.dma_buf)`);
+  if (obj.dmaBuf) {
+    const m = prime.dmabufs.find(obj.dmaBuf);
+    if (m) await drmPrimeEraseMember(prime, m);
+  }
+  await prime.lock.unlock();
+}
+
+// ---- dma_buf_ops for GEM exports ----------------------------------------------------------------
+
+/**
+ * * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table; else pins it.
+ * Locking: the dma-buf core calls it without the reservation lock.
+ * References: none.
+ */
+async function drmGemMapAttach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<number> {
+  const obj = dmaBuf.priv as GemObject;
+  if (!obj.funcs.getSgTable) return -ENOSYS;
+  return obj.funcs.pin ? obj.funcs.pin(obj) : 0;
+}
+
+/**
+ * Models drm_gem_map_detach(): unpins.
+ * Locking: see drmGemMapAttach().
+ * References: none.
+ */
+async function drmGemMapDetach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<void> {
+  const obj = dmaBuf.priv as GemObject;
+  if (obj.funcs.unpin) await obj.funcs.unpin(obj);
+}
+
+/**
+ * Models drm_gem_map_dma_buf(): the object's pages through funcs->get_sg_table.
+ * Locking: the reservation lock held.
+ * References: the table is owned by the attachment until unmap.
+ */
+async function drmGemMapDmaBuf(attach: DmaBufAttachment, _dir: number): Promise<SgTable | Errno> {
+  const obj = attach.dmabuf.priv as GemObject;
+  if (warnOn(!obj.funcs.getSgTable, "drm_gem_map_dma_buf: no get_sg_table")) return errPtr(ENOSYS);
+  return obj.funcs.getSgTable!(obj);
+}
+
+/**
+ * Models drm_gem_unmap_dma_buf(): frees the table.
+ * Locking: the reservation lock held.
+ * References: frees the table.
+ */
+async function drmGemUnmapDmaBuf(
+  _attach: DmaBufAttachment,
+  sgt: SgTable,
+  _dir: number,
+): Promise<void> {
+  sgFreeTable(sgt);
+}
+
+/**
+ * Models drm_gem_dmabuf_release(): the dma-buf's release: drops the exported object's and the
+ * device's references.
+ * References: drops the references drm_gem_dmabuf_export() took.
+ * Locking: none; runs from the dma-buf file's release.
+ */
+export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
+  const obj = dmaBuf.priv as GemObject;
+  const dev = obj.dev;
+  dev.counters.dmaBufs--;
+  // drop the reference on the export fd holds
+  await drmGemObjectPut(obj);
+  await drmDevPut(dev);
+}
+
+/**
+ * Models drm_gem_prime_mmap(): maps an exported object through its dma-buf: the fake offset is
+ * added to vm_pgoff; with funcs->mmap the object maps itself (holding a reference for the VMA),
+ * else drm_gem_mmap() runs on behalf of a temporary file allowed for the object.
+ * References: the VMA holds an object reference (dropped by its close).
+ * Locking: mmap_lock held.
+ */
+export async function drmGemPrimeMmap(obj: GemObject, vma: Vma): Promise<number> {
+  vma.vmPgoff += drmVmaNodeStart(obj.vmaNode);
+  if (obj.funcs.mmap) {
+    vma.vmOps = obj.funcs.vmOps ?? null;
+    await drmGemObjectGet(obj);
+    const ret = await obj.funcs.mmap(obj, vma);
+    if (ret) {
+      await drmGemObjectPut(obj);
+      return ret;
+    }
+    vma.vmPrivateData = obj;
+    return 0;
+  }
+  const tag = {}; // the temporary drm_file
+  let ret = await drmVmaNodeAllow(obj.vmaNode, tag);
+  if (ret) return ret;
+  ret = await drmGemMmapTagged(obj.dev, tag, vma);
+  await drmVmaNodeRevoke(obj.vmaNode, tag);
+  return ret;
+}
+
+/**
+ * Models drm_gem_dmabuf_mmap().
+ * Locking: mmap_lock held.
+ * References: see drmGemPrimeMmap().
+ */
+async function drmGemDmabufMmap(dmaBuf: DmaBuf, vma: Vma): Promise<number> {
+  return drmGemPrimeMmap(dmaBuf.priv as GemObject, vma);
+}
+
+/** Models drm_gem_prime_dmabuf_ops: the dma_buf_ops of every GEM export. */
+export const drmGemPrimeDmabufOps: DmaBufOps = {
+  cacheSgtMapping: true,
+  attach: drmGemMapAttach,
+  detach: drmGemMapDetach,
+  mapDmaBuf: drmGemMapDmaBuf,
+  unmapDmaBuf: drmGemUnmapDmaBuf,
+  release: drmGemDmabufRelease,
+  mmap: drmGemDmabufMmap,
+};
+
+/**
+ * Models drm_prime_pages_to_sg() over `obj.pages`: the table a driver's get_sg_table returns.
+ * -EINVAL if the object has no pages.
+ * Locking: none.
+ * References: the caller owns the table (freed by the unmap).
+ */
+export async function drmGemPagesSgTable(obj: GemObject): Promise<SgTable | Errno> {
+  if (!obj.pages) return errPtr(EINVAL);
+  return sgAllocTableFromPages(obj.pages);
+}
+
+// ---- Export -------------------------------------------------------------------------------------
+
+/**
+ * Models drm_gem_dmabuf_export(): dma_buf_export(), then the dma-buf's device and object
+ * references.
+ * References: the new dma-buf (file count 1) holds the device and the object.
+ * Locking: none; may sleep.
+ */
+export async function drmGemDmabufExport(
+  dev: DrmDevice,
+  obj: GemObject,
+  flags: number,
+  ops: DmaBufOps = drmGemPrimeDmabufOps,
+): Promise<DmaBuf | Errno> {
+  const dmaBuf = await dmaBufExport({
+    expName: dev.driver.name,
+    ops,
+    size: obj.size,
+    flags,
+    priv: obj,
+    resv: obj.resv,
+  });
+  if (isErr(dmaBuf)) return dmaBuf;
+  await drmDevGet(dev);
+  await drmGemObjectGet(obj);
+  dev.counters.dmaBufs++;
+  return dmaBuf;
+}
+
+/**
+ * Models drm_gem_prime_export(): the default funcs->export.
+ * References: see drmGemDmabufExport().
+ * Locking: none; may sleep.
+ */
+export async function drmGemPrimeExport(obj: GemObject, flags: number): Promise<DmaBuf | Errno> {
+  return drmGemDmabufExport(obj.dev, obj, flags);
+}
+
+/**
+ * Models export_and_register_object(): exports the object and links it as obj->dma_buf.
+ * -ENOENT if its handles are gone (a racing GEM_CLOSE): nobody would drop the link.
+ *
+ * Toggle `prime.export-outside-name-lock`: no handle_count check.
+ *
+ * Locking: object_name_lock held (not with the toggle).
+ * References: the returned dma-buf carries the caller's reference; obj->dma_buf takes one more.
+ */
+async function exportAndRegisterObject(
+  _dev: DrmDevice,
+  obj: GemObject,
+  flags: number,
+): Promise<DmaBuf | Errno> {
+  // prevent races with concurrent gem_close.
+  if (obj.handleCount === 0 && !toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
+    return errPtr(ENOENT);
+  const dmaBuf = obj.funcs.export
+    ? await obj.funcs.export(obj, flags)
+    : await drmGemPrimeExport(obj, flags);
+  if (isErr(dmaBuf)) return dmaBuf;
+  // Callers need not clean up the export cache: the handle_count check guarantees someone will.
+  obj.dmaBuf = dmaBuf;
+  await getDmaBuf(dmaBuf);
+  return dmaBuf;
+}
+
+/**
+ * The middle of drm_gem_prime_handle_to_fd(): the dma-buf of an object without a cache entry:
+ * the import's original dma-buf, obj->dma_buf, or a new export linked as obj->dma_buf.
+ * Locking: object_name_lock held (not with toggle `prime.export-outside-name-lock`).
+ * References: returns one dma-buf reference for the caller.
+ */
+async function drmGemPrimeDmabufOf(
+  dev: DrmDevice,
+  obj: GemObject,
+  flags: number,
+): Promise<DmaBuf | Errno> {
+  if (obj.importAttach) {
+    // re-export the original imported object
+    const d = obj.importAttach.dmabuf;
+    await getDmaBuf(d);
+    return d;
+  }
+  if (obj.dmaBuf) {
+    await getDmaBuf(obj.dmaBuf);
+    return obj.dmaBuf;
+  }
+  return exportAndRegisterObject(dev, obj, flags);
+}
+
+/**
+ * Models drm_gem_prime_handle_to_fd(): PRIME export of a handle. Returns the new fd or a
+ * negative errno (-ENOENT for a bad handle or an object being closed).
+ *
+ * Steps: under prime.lock, look the handle up; a cached dma-buf for it is reused; else, under
+ * object_name_lock, reuse the import's original dma-buf or obj->dma_buf, or export and link a new
+ * one, and add the cache entry before dropping object_name_lock (so a racing GEM_CLOSE cannot miss
+ * it); then install the fd. A fresh export ends with three dma-buf references: the fd,
+ * obj->dma_buf and the cache.
+ *
+ * Toggle `prime.export-outside-name-lock` (the code before "drm/prime: proper
+ * locking+refcounting for obj->dma_buf link"): the handle is looked up before prime.lock is
+ * taken, and obj->dma_buf is checked and set without object_name_lock and without the
+ * handle_count check.
+ *
+ * Locking: takes prime.lock, then object_name_lock.
+ * References: a lookup reference on the object, dropped; the fd owns one dma-buf reference.
+ */
+export async function drmGemPrimeHandleToFd(
+  dev: DrmDevice,
+  file: DrmFile,
+  handle: number,
+  flags: number,
+): Promise<number> {
+  const buggy = toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name);
+  let obj: GemObject | null = null;
+  if (buggy) {
+    obj = await drmGemObjectLookup(file, handle);
+    if (!obj) return -ENOENT;
+  }
+  await file.prime.lock.lock();
+  if (!buggy) obj = await drmGemObjectLookup(file, handle);
+  if (!obj) {
+    await file.prime.lock.unlock();
+    return -ENOENT;
+  }
+  let ret = 0;
+  let dmaBuf: DmaBuf | Errno | null = await drmPrimeLookupBufByHandle(file.prime, handle);
+  if (dmaBuf) {
+    await getDmaBuf(dmaBuf); // goto out_have_handle
+  } else {
+    if (!buggy) await dev.objectNameLock.lock();
+    dmaBuf = await drmGemPrimeDmabufOf(dev, obj, flags);
+    // out_have_obj: add the cache entry under object_name_lock, so that a racing GEM_CLOSE
+    // does not miss it.
+    if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
+    if (!buggy) await dev.objectNameLock.unlock();
+  }
+  if (isErr(dmaBuf)) {
+    // normally the dma-buf takes over the reference; on failure there is none: goto out
+    ret = dmaBuf;
+  } else {
+    // out_have_handle: the cache entry stays even if the fd fails: obj->dma_buf is linked
+    // while a handle exists, and closing the handle cleans the cache.
+    if (ret === 0) ret = await dmaBufFd(dmaBuf, flags);
+    if (ret < 0) await dmaBufPut(dmaBuf); // fail_put_dmabuf
+  }
+  await drmGemObjectPut(obj);
+  await file.prime.lock.unlock();
+  return ret;
+}
+
+// ---- Import -------------------------------------------------------------------------------------
+
+/**
+ * Models drm_gem_prime_import_dev(): the GEM object for a dma-buf. A dma-buf exported by this
+ * device's GEM is a self-import: the exporter's object itself (+1), no attachment. Otherwise:
+ * attach, take a dma-buf reference, map, and let the driver build an object from the pages
+ * (-EINVAL if it cannot import); the object records the attachment and shares the dma-buf's
+ * reservation object.
+ *
+ * Locking: object_name_lock held by the caller (drm_gem_prime_fd_to_handle()).
+ * References: returns an object reference for the caller; a foreign import's object holds a
+ * dma-buf reference (dropped by drmPrimeGemDestroy()).
+ */
+export async function drmGemPrimeImportDev(
+  dev: DrmDevice,
+  dmaBuf: DmaBuf,
+  attachDev: DmaBufDevice,
+): Promise<GemObject | Errno> {
+  if (dmaBuf.ops === drmGemPrimeDmabufOps) {
+    const obj = dmaBuf.priv as GemObject;
+    if (obj.dev === dev) {
+      // Importing our own export increases the refcount of the GEM object, not the dma-buf's.
+      await drmGemObjectGet(obj);
+      return obj;
+    }
+  }
+  if (!dev.driver.gemPrimeImportSgTable) return errPtr(EINVAL);
+  const attach = await dmaBufAttach(dmaBuf, attachDev);
+  if (isErr(attach)) return attach;
+  await getDmaBuf(dmaBuf);
+  const sgt = await dmaBufMapAttachmentUnlocked(attach, DMA_BIDIRECTIONAL);
+  let ret: number;
+  if (isErr(sgt)) {
+    ret = sgt;
+  } else {
+    const obj = await dev.driver.gemPrimeImportSgTable(dev, attach, sgt);
+    if (!isErr(obj)) {
+      obj.importAttach = attach;
+      obj.resv = dmaBuf.resv;
+      return obj;
+    }
+    ret = obj;
+    await dmaBufUnmapAttachmentUnlocked(attach, sgt, DMA_BIDIRECTIONAL);
+  }
+  await dmaBufDetach(dmaBuf, attach);
+  await dmaBufPut(dmaBuf);
+  return errPtr(ret);
+}
+
+/**
+ * Models drm_gem_prime_import(): drm_gem_prime_import_dev() with the device itself.
+ * Locking: object_name_lock held by the caller.
+ * References: see drmGemPrimeImportDev().
+ */
+export async function drmGemPrimeImport(
+  dev: DrmDevice,
+  dmaBuf: DmaBuf,
+): Promise<GemObject | Errno> {
+  return drmGemPrimeImportDev(dev, dmaBuf, dev);
+}
+
+/**
+ * Models drm_prime_gem_destroy(): the importer's side of an imported object's free: unmap,
+ * detach, drop the dma-buf reference the import took. Drivers call it from their ->free.
+ * References: drops the import's dma-buf reference.
+ * Locking: none; called from the object's free.
+ */
+export async function drmPrimeGemDestroy(obj: GemObject, sg: SgTable | null): Promise<void> {
+  const attach = obj.importAttach;
+  if (!attach) return;
+  if (sg) await dmaBufUnmapAttachmentUnlocked(attach, sg, DMA_BIDIRECTIONAL);
+  const dmaBuf = attach.dmabuf;
+  await dmaBufDetach(dmaBuf, attach);
+  // remove the reference
+  await dmaBufPut(dmaBuf);
+}
+
+/**
+ * Models drm_gem_prime_fd_to_handle(): PRIME import of a dma-buf fd. Returns the handle or a
+ * negative errno (-EBADF closed fd, -EINVAL not a dma-buf or not importable).
+ *
+ * Steps: get the dma-buf; under prime.lock a cached handle for it is returned; else, under
+ * object_name_lock, import it (self-import gives the exporter's object), link obj->dma_buf if
+ * unset (it must be this dma-buf otherwise), create the handle (which drops object_name_lock),
+ * put the import reference, add the cache entry; finally drop the temporary dma-buf reference.
+ * If the cache entry cannot be added the handle is deleted again.
+ *
+ * Locking: takes prime.lock, then object_name_lock.
+ * References: the temporary dma-buf reference of dma_buf_get(), dropped; the handle keeps the
+ * object; obj->dma_buf and the cache entry each hold a dma-buf reference.
+ */
+export async function drmGemPrimeFdToHandle(
+  dev: DrmDevice,
+  file: DrmFile,
+  fd: number,
+): Promise<number> {
+  const dmaBuf = await dmaBufGet(fd);
+  if (isErr(dmaBuf)) return dmaBuf;
+  const prime = file.prime;
+  await prime.lock.lock();
+  let ret = await drmPrimeLookupBufHandle(prime, dmaBuf);
+  if (ret >= 0) {
+    await prime.lock.unlock();
+    await dmaBufPut(dmaBuf);
+    return ret;
+  }
+  // never seen this one, need to import
+  await dev.objectNameLock.lock();
+  const obj = dev.driver.gemPrimeImport
+    ? await dev.driver.gemPrimeImport(dev, dmaBuf)
+    : await drmGemPrimeImport(dev, dmaBuf);
+  if (isErr(obj)) {
+    await dev.objectNameLock.unlock();
+    await prime.lock.unlock();
+    await dmaBufPut(dmaBuf);
+    return obj;
+  }
+  if (obj.dmaBuf) {
+    warnOn(obj.dmaBuf !== dmaBuf, `${obj.name}: imported through a dma-buf other than its own`);
+  } else {
+    obj.dmaBuf = dmaBuf;
+    await getDmaBuf(dmaBuf);
+  }
+  // drm_gem_handle_create_tail() unconditionally unlocks object_name_lock.
+  const handle = await drmGemHandleCreateTail(file, obj);
+  await drmGemObjectPut(obj);
+  if (handle < 0) {
+    await prime.lock.unlock();
+    await dmaBufPut(dmaBuf);
+    return handle;
+  }
+  ret = await drmPrimeAddBufHandle(prime, dmaBuf, handle);
+  await prime.lock.unlock();
+  if (ret) {
+    // if the driver attached, the free-object path detaches
+    await drmGemHandleDelete(file, handle);
+    await dmaBufPut(dmaBuf);
+    return ret;
+  }
+  await dmaBufPut(dmaBuf);
+  return handle;
+}
+
+// ---- Ioctls -------------------------------------------------------------------------------------
+
+/**
+ * Models drm_prime_handle_to_fd_ioctl(): PRIME_HANDLE_TO_FD. -EINVAL for flags other than
+ * DRM_CLOEXEC | DRM_RDWR; the driver's hook if it has one, else drm_gem_prime_handle_to_fd().
+ * Locking: see drmGemPrimeHandleToFd().
+ * References: the new fd owns one dma-buf reference.
+ */
+export async function drmPrimeHandleToFdIoctl(
+  dev: DrmDevice,
+  args: DrmPrimeHandle,
+  file: DrmFile,
+): Promise<number> {
+  // check flags are valid
+  if (args.flags & ~(DRM_CLOEXEC | DRM_RDWR)) return -EINVAL;
+  const ret = dev.driver.primeHandleToFd
+    ? await dev.driver.primeHandleToFd(dev, file, args.handle, args.flags)
+    : await drmGemPrimeHandleToFd(dev, file, args.handle, args.flags);
+  if (ret < 0) return ret;
+  args.fd = ret;
+  return 0;
+}
+
+/**
+ * Models drm_prime_fd_to_handle_ioctl(): PRIME_FD_TO_HANDLE: the driver's hook if it has one,
+ * else drm_gem_prime_fd_to_handle().
+ * Locking: see drmGemPrimeFdToHandle().
+ * References: the new handle holds a handle count.
+ */
+export async function drmPrimeFdToHandleIoctl(
+  dev: DrmDevice,
+  args: DrmPrimeHandle,
+  file: DrmFile,
+): Promise<number> {
+  const ret = dev.driver.primeFdToHandle
+    ? await dev.driver.primeFdToHandle(dev, file, args.fd)
+    : await drmGemPrimeFdToHandle(dev, file, args.fd);
+  if (ret < 0) return ret;
+  args.handle = ret;
+  return 0;
+}

@@ -1,0 +1,19 @@
+/**
+ * @primetime/gem: the DRM core (see README.md): devices and minors, files and authentication,
+ * ioctl dispatch, GEM objects, handles and flink names, PRIME, mmap offsets, dumb buffers, the
+ * uapi, and the DRM core's historic races as toggles.
+ */
+
+export * from "./drm-auth.js";
+export * from "./drm-device.js";
+export * from "./drm-driver.js";
+export * from "./drm-dumb.js";
+export * from "./drm-file.js";
+export * from "./drm-gem.js";
+export * from "./drm-ioctl.js";
+export * from "./drm-minor.js";
+export * from "./drm-mmap.js";
+export * from "./drm-prime.js";
+export * from "./drm-vma-manager.js";
+export * from "./toggles.js";
+export * from "./uapi.js";

@@ -1,0 +1,96 @@
+/**
+ * The historic races of the DRM core as toggles (DESIGN.md section 5). Each toggle puts back the
+ * code a kernel commit removed, at the exact place the fixed and the buggy versions part; the
+ * code that honours it says so next to its `toggleEnabled()` call. With a toggle on, the named
+ * scenario finds the bug under pct; with all toggles off the same scenario is clean.
+ */
+
+import { defineToggle } from "@primetime/sim";
+
+/** drm_gem_flink_ioctl() without the handle_count == 0 check under object_name_lock. */
+export const GEM_FLINK_NO_HANDLE_COUNT_CHECK = defineToggle({
+  name: "gem.flink-no-handle-count-check",
+  description:
+    "GEM_FLINK allocates a name without checking handle_count == 0 under object_name_lock: a " +
+    "flink racing the last GEM_CLOSE names an object no handle keeps alive, so the name is never " +
+    "removed and outlives the object (name leak, use-after-free on GEM_OPEN of the name).",
+  fixedBy: "drm/gem: fix up flink name create race",
+  foundBy: "races.test.ts: flink_close (IGT gem_flink_race)",
+});
+
+/** drm_gem_open_ioctl() dropping object_name_lock between the name lookup and the handle. */
+export const GEM_OPEN_DROPS_NAME_LOCK = defineToggle({
+  name: "gem.open-drops-name-lock",
+  description:
+    "GEM_OPEN unlocks object_name_lock after the name lookup and creates the handle with a fresh " +
+    "drm_gem_handle_create(): a GEM_CLOSE of the last handle in between removes the name and the " +
+    "dma-buf link, and the opened handle resurrects handle_count from 0 on an unnamed object.",
+  fixedBy: "drm/gem: completely close gem_open vs. gem_close races",
+  foundBy: "races.test.ts: flink_name (IGT gem_flink_race)",
+});
+
+/** PRIME export without the handle_count recheck, outside object_name_lock. */
+export const PRIME_EXPORT_OUTSIDE_NAME_LOCK = defineToggle({
+  name: "prime.export-outside-name-lock",
+  description:
+    "PRIME_HANDLE_TO_FD exports and sets obj->dma_buf without object_name_lock and without the " +
+    "handle_count == 0 check: an export racing the last GEM_CLOSE links a dma-buf to an object " +
+    "with no handles, nothing ever drops obj->dma_buf, and object and dma-buf keep each other alive.",
+  fixedBy: "drm/prime: proper locking+refcounting for obj->dma_buf link",
+  foundBy: "races.test.ts: export-vs-gem_close (IGT prime_self_import)",
+});
+
+/** PRIME cache removal keyed by obj->dma_buf instead of the handle. */
+export const PRIME_CACHE_REMOVE_BY_DMA_BUF = defineToggle({
+  name: "prime.cache-remove-by-dma-buf",
+  description:
+    "Closing a handle removes the PRIME cache entry of obj->dma_buf instead of the entry of the " +
+    "closed handle: with two handles of one object in a file, closing one drops the other's " +
+    "entry, and a re-import of the exported dma-buf returns a third handle.",
+  fixedBy: "drm/gem: Fix GEM handle release errors",
+  foundBy: "races.test.ts: reimport-vs-close-other (two handles of one object in a file)",
+});
+
+/** Handle visible in the idr before vma_node_allow() and funcs->open. */
+export const GEM_HANDLE_PUBLISHED_BEFORE_OPEN = defineToggle({
+  name: "gem.handle-published-before-open",
+  description:
+    "drm_gem_handle_create_tail() stores the object in the handle idr at idr_alloc() time, before " +
+    "drm_vma_node_allow() and funcs->open: a GEM_CLOSE of the guessed handle runs funcs->close " +
+    "and the vma revoke before the open, leaking the mmap permission and unbalancing the driver.",
+  fixedBy: "drm/gem: Fix race in drm_gem_handle_create_tail()",
+  foundBy: "races.test.ts: close-guessed-handle (GEM_CLOSE of the next handle during creation)",
+});
+
+/** Handle id freed before the release of the driver's references to it. */
+export const GEM_HANDLE_ID_REUSED_BEFORE_RELEASE = defineToggle({
+  name: "gem.handle-id-reused-before-release",
+  description:
+    "drm_gem_handle_delete() removes the id from the idr before drm_gem_object_release_handle(): " +
+    "a new handle can get the same id while the old one's PRIME cache entry (keyed by handle) is " +
+    "still being removed, so the removal hits the new handle's entry.",
+  fixedBy: "drm: Release driver references to handle before making it available again",
+  foundBy: "races.test.ts: handle-reuse (export of a reused handle id vs. GEM_CLOSE)",
+});
+
+/** PRIME cache trees modified without prime.lock. */
+export const PRIME_CACHE_WITHOUT_LOCK = defineToggle({
+  name: "prime.cache-without-lock",
+  description:
+    "drm_prime_remove_buf_handle() erases the member from the two cache trees without " +
+    "prime.lock: a concurrent insertion (export or import on the same file) loses an update, " +
+    "leaving an orphaned member (dma-buf leak, WARN at file close) or a freed one in a tree.",
+  fixedBy: "drm/prime: Fix unsupervised rb_tree corruption in drm_prime_remove_buf_handle",
+  foundBy: "races.test.ts: export-vs-close-other (export vs. GEM_CLOSE of another handle)",
+});
+
+/** Every toggle this package defines. */
+export const GEM_TOGGLES = [
+  GEM_FLINK_NO_HANDLE_COUNT_CHECK,
+  GEM_OPEN_DROPS_NAME_LOCK,
+  PRIME_EXPORT_OUTSIDE_NAME_LOCK,
+  PRIME_CACHE_REMOVE_BY_DMA_BUF,
+  GEM_HANDLE_PUBLISHED_BEFORE_OPEN,
+  GEM_HANDLE_ID_REUSED_BEFORE_RELEASE,
+  PRIME_CACHE_WITHOUT_LOCK,
+] as const;
