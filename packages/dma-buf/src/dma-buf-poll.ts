@@ -1,0 +1,252 @@
+/**
+ * Implicit fence polling on a dma-buf (drivers/dma-buf/dma-buf.c: dma_buf_poll(),
+ * dma_buf_poll_add_cb(), dma_buf_poll_cb()): poll() on a dma-buf fd reports EPOLLIN once the
+ * buffer's writers are done and EPOLLOUT once its readers and writers are done.
+ *
+ * Each direction has one callback slot in the dma-buf (cb_in, cb_out) with an `active` mask.
+ * dma_buf_poll() arms a slot that is idle: under the reservation lock it walks the fences the
+ * direction waits for and queues the slot's callback on the first unsignalled one; the event is
+ * not ready until that callback fires, wakes the pollers and disarms the slot. While armed, the
+ * slot keeps two references: one on the dma-buf's file (so the dma-buf cannot be released under
+ * a pending callback) and one on the fence it is queued on (since "dma-buf: fix and rework
+ * dma_buf_poll v7"), both dropped by the callback.
+ *
+ * Historic bug `dma-buf.fence-cb-without-ref`: before that fix, dma_buf_poll() took the fence
+ * with dma_fence_get_rcu(), queued the callback and dropped the reference at once, relying on
+ * the fence's creator to keep it alive until it signals. A fence whose last other reference goes
+ * away while unsignalled (replaced in the reservation object, dropped by a timeline that holds
+ * none) is then released with the poll callback still queued: dma_fence_release() warns
+ * "released with pending signals!" and force-signals it, and any later look at the fence
+ * through the callback is a use-after-free.
+ *
+ * `dmaBufPollWait()` plays the part of poll(2)/do_poll() for one dma-buf file: it registers on
+ * the dma-buf's poll wait queue, then calls ->poll until an event is ready or the timeout passes.
+ *
+ * Simplifications: one poll table entry per waiter; no EPOLLPRI, no epoll; the wakeup key filters
+ * which waiters wake, as the kernel's poll wakeup does.
+ */
+
+import { type File, fput, getFile, SpinLock } from "@primetime/kernel";
+import { defineToggle, now, point, toggleEnabled, WaitQueue } from "@primetime/sim";
+import type { DmaBuf } from "./dma-buf.js";
+import {
+  type DmaFence,
+  DmaFenceCb,
+  dmaFenceAddCallback,
+  dmaFenceGet,
+  dmaFencePut,
+} from "./dma-fence.js";
+import {
+  type DmaResv,
+  dmaResvForEachFence,
+  dmaResvLock,
+  dmaResvUnlock,
+  dmaResvUsageRw,
+} from "./dma-resv.js";
+
+/** Models EPOLLIN: readable (the writers are done). */
+export const EPOLLIN = 0x001;
+/** Models EPOLLOUT: writable (readers and writers are done). */
+export const EPOLLOUT = 0x004;
+/** Models EPOLLERR. */
+export const EPOLLERR = 0x008;
+/** Models EPOLLHUP. */
+export const EPOLLHUP = 0x010;
+
+/** The historic bug: see the file comment. */
+export const FENCE_CB_WITHOUT_REF = defineToggle({
+  name: "dma-buf.fence-cb-without-ref",
+  description:
+    "dma_buf_poll() queues its fence callback without keeping a fence reference (get_rcu, add_callback, put): the fence can be released with the callback pending",
+  fixedBy: "dma-buf: fix and rework dma_buf_poll v7 (6b51b02a3a0a)",
+  foundBy:
+    "packages/dma-buf/src/dma-buf-poll.test.ts: poll on a dma-buf while a writer replaces its fence (PCT)",
+});
+
+/** One poller registered on a dma-buf's wait queue (struct poll_table_entry). */
+export interface PollEntry {
+  /** The events this poller waits for (the wakeup key must intersect them). */
+  readonly events: number;
+  /** Models poll_wqueues.triggered: a wakeup arrived since the last check. */
+  triggered: boolean;
+  /** Where the poller sleeps. */
+  readonly wq: WaitQueue;
+}
+
+/**
+ * Models dmabuf->poll, a wait_queue_head_t: its lock (which also guards the callback slots'
+ * `active` masks) and the registered pollers.
+ */
+export class PollHead {
+  /** Models dmabuf->poll.lock. */
+  readonly lock: SpinLock;
+  readonly entries = new Set<PollEntry>();
+
+  constructor(owner: DmaBuf) {
+    this.lock = new SpinLock("dmabuf_poll_lock", { owner });
+  }
+}
+
+/**
+ * Models struct dma_buf_poll_cb_t: a fence callback slot of a dma-buf.
+ * Locking: `active` is protected by the dma-buf's poll lock.
+ * References: while armed (active != 0 and queued), a reference on the dma-buf's file and, with
+ * the fix, on the fence it is queued on.
+ */
+export class DmaBufPollCb extends DmaFenceCb {
+  /** Models dcb->active: the events this slot will report when it fires (0: idle). */
+  active = 0;
+
+  constructor(
+    readonly dmabuf: DmaBuf,
+    label: string,
+  ) {
+    super(`dma_buf_poll_cb(${label})`);
+  }
+}
+
+/**
+ * Models wake_up_locked_poll(wq, key): marks and wakes every poller waiting for an event in
+ * `key`.
+ * Locking: the poll lock must be held.
+ * References: none.
+ */
+function wakeUpLockedPoll(head: PollHead, key: number): void {
+  for (const e of head.entries) {
+    if (!(e.events & key)) continue;
+    e.triggered = true;
+    e.wq.wakeAll();
+  }
+}
+
+/**
+ * Models dma_buf_poll_cb(): the slot's fence callback (also called directly with no fence when
+ * nothing was queued): wakes the pollers of the slot's events, disarms it, then drops the fence
+ * reference the slot held and the file reference dma_buf_poll() took.
+ * Locking: runs under the fence lock when called by a signal; takes the poll lock.
+ * References: drops the slot's fence reference (none under the historic bug) and file reference.
+ */
+export async function dmaBufPollCb(fence: DmaFence | null, cb: DmaFenceCb): Promise<void> {
+  const dcb = cb as DmaBufPollCb;
+  const dmabuf = dcb.dmabuf;
+  await dmabuf.poll.lock.lock();
+  wakeUpLockedPoll(dmabuf.poll, dcb.active);
+  dcb.active = 0;
+  await dmabuf.poll.lock.unlock();
+  if (!toggleEnabled(FENCE_CB_WITHOUT_REF.name)) await dmaFencePut(fence);
+  // Paired with get_file() in dma_buf_poll().
+  await fput(dmabuf.file!);
+}
+
+/**
+ * Models dma_buf_poll_add_cb(resv, write, dcb): queues the slot's callback on the first fence
+ * of the usage `write` waits for that has not signalled. True if it is queued.
+ * Locking: the reservation lock must be held.
+ * References: takes one on the fence it queues on, kept until the callback runs (under the
+ * historic bug: dropped at once).
+ */
+async function dmaBufPollAddCb(resv: DmaResv, write: boolean, dcb: DmaBufPollCb): Promise<boolean> {
+  for await (const { fence } of dmaResvForEachFence(resv, dmaResvUsageRw(write))) {
+    await dmaFenceGet(fence);
+    const r = await dmaFenceAddCallback(fence, dcb, dmaBufPollCb);
+    if (!r) {
+      // The historic code: "if (!dma_fence_add_callback(...)) dma_fence_put(fence);"
+      if (toggleEnabled(FENCE_CB_WITHOUT_REF.name)) await dmaFencePut(fence);
+      return true;
+    }
+    await dmaFencePut(fence);
+  }
+  return false;
+}
+
+/**
+ * Arms one direction: see dmaBufPoll(). Returns the events still to report now.
+ */
+async function pollDirection(
+  dmabuf: DmaBuf,
+  events: number,
+  bit: number,
+  dcb: DmaBufPollCb,
+  write: boolean,
+): Promise<number> {
+  // Check that the callback isn't busy.
+  await dmabuf.poll.lock.lock();
+  if (dcb.active) events &= ~bit;
+  else dcb.active = bit;
+  await dmabuf.poll.lock.unlock();
+  if (events & bit) {
+    // Paired with fput() in dma_buf_poll_cb().
+    await getFile(dmabuf.file!);
+    if (!(await dmaBufPollAddCb(dmabuf.resv, write, dcb)))
+      // No callback queued: wake up any other waiters.
+      await dmaBufPollCb(null, dcb);
+    else events &= ~bit;
+  }
+  return events;
+}
+
+/**
+ * Models dma_buf_poll(file, poll_table), the file's ->poll: the requested events among
+ * EPOLLIN/EPOLLOUT that are ready now. An event whose slot is idle gets its callback queued on
+ * the first pending fence (then it is not ready); with nothing pending the event is ready and the
+ * slot's waiters are woken. An event whose slot is armed is not ready. EPOLLERR for a file
+ * without a dma-buf.
+ * Locking: takes the reservation lock, the poll lock, fence locks; may sleep.
+ * References: an armed slot holds a file reference and a fence reference (see the file comment).
+ */
+export async function dmaBufPoll(file: File, requested: number): Promise<number> {
+  const dmabuf = file.privateData as DmaBuf | null;
+  if (!dmabuf?.resv) return EPOLLERR;
+  let events = requested & (EPOLLIN | EPOLLOUT);
+  if (!events) return 0;
+  const resv = dmabuf.resv;
+  await dmaResvLock(resv);
+  if (events & EPOLLOUT) events = await pollDirection(dmabuf, events, EPOLLOUT, dmabuf.cbOut, true);
+  if (events & EPOLLIN) events = await pollDirection(dmabuf, events, EPOLLIN, dmabuf.cbIn, false);
+  await dmaResvUnlock(resv);
+  return events;
+}
+
+/**
+ * poll(2) on one dma-buf file (do_sys_poll() -> do_poll()): registers on the dma-buf's wait
+ * queue (poll_wait()), then asks ->poll until an event is ready, sleeping between tries until
+ * woken or `timeout` ns of virtual time pass (MAX_SCHEDULE_TIMEOUT: no timeout; 0: one try).
+ * Returns the ready events, or 0 on timeout.
+ * Locking: may sleep; no locks held.
+ * References: the caller holds the file (an fd's fdget()).
+ */
+export async function dmaBufPollWait(
+  file: File,
+  requested: number,
+  timeout: number,
+): Promise<number> {
+  const dmabuf = file.privateData as DmaBuf | null;
+  if (!dmabuf) return EPOLLERR;
+  const entry: PollEntry = {
+    events: requested | EPOLLERR | EPOLLHUP,
+    triggered: false,
+    wq: new WaitQueue(`poll(${dmabuf.name})`),
+  };
+  await point(`poll_wait(${dmabuf.name})`);
+  dmabuf.poll.entries.add(entry);
+  let left = timeout;
+  let mask = 0;
+  for (;;) {
+    mask = await dmaBufPoll(file, requested);
+    if (mask || left <= 0) break;
+    // poll_schedule_timeout(): sleep unless a wakeup arrived since the check.
+    if (!entry.triggered) {
+      if (left >= Number.MAX_SAFE_INTEGER) {
+        await entry.wq.wait(`poll(${dmabuf.name})`);
+      } else {
+        const start = now();
+        const woken = await entry.wq.waitTimeout(left, `poll(${dmabuf.name})`);
+        left = woken ? Math.max(0, left - (now() - start)) : 0;
+      }
+    }
+    entry.triggered = false;
+  }
+  // poll_freewait()
+  dmabuf.poll.entries.delete(entry);
+  return mask;
+}

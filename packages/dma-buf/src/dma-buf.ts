@@ -1,0 +1,381 @@
+/**
+ * struct dma_buf (drivers/dma-buf/dma-buf.c, include/linux/dma-buf.h): a buffer shared across
+ * drivers and processes through a file.
+ *
+ * The exporter wraps its buffer with dma_buf_export(): the dma-buf gets an anonymous file
+ * ("anon_inode:dmabuf", dmaBufFops, private_data = the dma-buf) whose reference count *is* the
+ * dma-buf's: the export returns with one reference (the caller's), dma_buf_fd() installs the
+ * file in the current process consuming it, dma_buf_get(fd) takes one from an fd,
+ * get_dma_buf() takes another (get_file()), dma_buf_put() drops one (fput()).
+ *
+ * Release: the last fput() only dooms the file: __fput() runs later (task work on the way back
+ * to userspace, or the delayed-fput work from a kernel thread). Then the file's ->release,
+ * dma_buf_file_release(), takes the dma-buf off the debug list, and the dentry's ->d_release,
+ * dma_buf_release(), calls the exporter's ->release, finalises the embedded reservation object
+ * and frees the dma-buf. Between the last fput() and __fput() the dma-buf is doomed: a pointer to
+ * it that holds no reference (an exporter's cache of its export, obj->dma_buf in GEM) still finds
+ * it; only an inc-not-zero on the file (getFileUnlessDoomed()) may revive a reference from such
+ * a pointer, a plain get_dma_buf() there is "addition on 0; use-after-free".
+ *
+ * Simplifications: no dmabuf pseudo-filesystem, dentry or per-buffer inode: the file's ->release
+ * runs both dma_buf_file_release() and what d_release would run right after it; no exporter
+ * module references, no sysfs statistics, no vmap, no CPU-access (begin/end_cpu_access) or
+ * SET_NAME ioctls, no dynamic (move_notify) importers, pin/unpin or peer-to-peer.
+ */
+
+import {
+  anonInodeGetfile,
+  EBADF,
+  EINVAL,
+  ENOMEM,
+  EOVERFLOW,
+  type Errno,
+  errPtr,
+  type File,
+  type FileOperations,
+  fdInstall,
+  fget,
+  fput,
+  getFile,
+  getUnusedFdFlags,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  PAGE_SHIFT,
+  SEEK_END,
+  SEEK_SET,
+  SlabObject,
+  type Vma,
+} from "@primetime/kernel";
+import { bug, point, warnOn } from "@primetime/sim";
+import { dmaBufListAdd, dmaBufListDel } from "./bufinfo.js";
+import type { DmaBufAttachment, DmaDataDirection } from "./dma-buf-attachment.js";
+import { DmaBufPollCb, dmaBufPoll, PollHead } from "./dma-buf-poll.js";
+import { DmaResv, dmaResvFini } from "./dma-resv.js";
+import type { SgTable } from "./scatterlist.js";
+
+/**
+ * Models struct dma_buf_ops: the exporter's callbacks. `mapDmaBuf`, `unmapDmaBuf` and `release`
+ * are mandatory (dma_buf_export() refuses ops without them).
+ */
+export interface DmaBufOps {
+  /**
+   * Models ->cache_sgt_mapping: the core keeps the first mapping of each attachment and returns
+   * it to later map calls; it is unmapped at detach.
+   */
+  readonly cacheSgtMapping?: boolean;
+  /** Models ->attach: vet the importing device; a negative errno refuses the attachment. */
+  attach?(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<number> | number;
+  /** Models ->detach. */
+  detach?(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> | void;
+  /**
+   * Models ->map_dma_buf: the buffer's pages for the attachment's device (the exporter's very
+   * arrays), or a negative errno. Called with the reservation lock held.
+   */
+  mapDmaBuf(
+    attach: DmaBufAttachment,
+    dir: DmaDataDirection,
+  ): Promise<SgTable | Errno> | SgTable | Errno;
+  /** Models ->unmap_dma_buf: gives back a table from mapDmaBuf (the exporter frees it). */
+  unmapDmaBuf(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): Promise<void> | void;
+  /** Models ->release: the last reference is gone; drop what the export held. */
+  release(dmabuf: DmaBuf): Promise<void> | void;
+  /** Models ->mmap: map the buffer into `vma` (vm_pgoff already checked against the size). */
+  mmap?(dmabuf: DmaBuf, vma: Vma): Promise<number> | number;
+}
+
+/** Models struct dma_buf_export_info (DEFINE_DMA_BUF_EXPORT_INFO()). */
+export interface DmaBufExportInfo {
+  /** Models ->exp_name: the exporter's name (KBUILD_MODNAME), shown by bufinfo. */
+  readonly expName: string;
+  /** Models ->owner (THIS_MODULE): a name for reports; module references are not modelled. */
+  readonly owner?: string;
+  /** Models ->ops. */
+  readonly ops: DmaBufOps | null | undefined;
+  /** Models ->size, in bytes. */
+  readonly size: number;
+  /** Models ->flags: the file's open flags (O_RDWR, O_CLOEXEC...). */
+  readonly flags: number;
+  /** Models ->resv: the exporter's reservation object; null: the dma-buf embeds its own. */
+  readonly resv?: DmaResv | null;
+  /** Models ->priv: the exporter's object; mandatory. */
+  readonly priv: unknown;
+}
+
+/** The slab cache of dma-bufs (kzalloc() in dma_buf_export()). */
+export const dmaBufCache = new KmemCache("dma_buf");
+
+/**
+ * Models struct dma_buf.
+ *
+ * Locking: `attachments` is protected by the reservation lock; `cbIn`/`cbOut` activity by
+ * `poll.lock`; the rest is set at export and read-only afterwards.
+ * References: the file's count (see the file comment). Attachments hold none.
+ */
+export class DmaBuf extends SlabObject {
+  /** Models dmabuf->size. */
+  size = 0;
+  /** Models dmabuf->file: the anonymous file whose count is the dma-buf's. */
+  file: File | null = null;
+  /** Models dmabuf->attachments. */
+  readonly attachments: DmaBufAttachment[] = [];
+  /** Models dmabuf->ops (set at export). */
+  ops!: DmaBufOps;
+  /** Models dmabuf->exp_name. */
+  expName = "";
+  /** Models dmabuf->name (DMA_BUF_SET_NAME; null: "<none>"). */
+  bufName: string | null = null;
+  /** Models dmabuf->owner. */
+  owner: string | undefined = undefined;
+  /** Models dmabuf->priv: the exporter's object. */
+  priv: unknown = undefined;
+  /** Models dmabuf->resv (set at export). */
+  resv!: DmaResv;
+  /** dmabuf->resv == &dmabuf[1]: the reservation object is embedded (and finalised here). */
+  ownResv = false;
+  /** Models dmabuf->poll: the poll wait queue head. */
+  readonly poll: PollHead;
+  /** Models dmabuf->cb_in (EPOLLIN: waits for writers). */
+  readonly cbIn: DmaBufPollCb;
+  /** Models dmabuf->cb_out (EPOLLOUT: waits for readers and writers). */
+  readonly cbOut: DmaBufPollCb;
+
+  constructor() {
+    super();
+    this.poll = new PollHead(this);
+    this.cbIn = new DmaBufPollCb(this, "cb_in");
+    this.cbOut = new DmaBufPollCb(this, "cb_out");
+  }
+}
+
+/**
+ * The dma-buf file's operations (dma_buf_fops): release, llseek, mmap and poll.
+ */
+export interface DmaBufFileOperations extends FileOperations {
+  /** Models ->poll (dma_buf_poll()): see dma-buf-poll.ts. */
+  poll(file: File, events: number): Promise<number>;
+}
+
+/**
+ * Models dma_buf_fops. `isDmaBufFile()` recognises a dma-buf by it.
+ */
+export const dmaBufFops: DmaBufFileOperations = {
+  owner: "dma-buf",
+  release: (_inode, file) => dmaBufFileRelease(file),
+  llseek: (file, offset, whence) => dmaBufLlseek(file, offset, whence),
+  mmap: (file, vma) => dmaBufMmapInternal(file, vma),
+  poll: (file, events) => dmaBufPoll(file, events),
+};
+
+/**
+ * Models is_dma_buf_file(): the file is a dma-buf's (its f_op is dma_buf_fops).
+ * Locking: none.
+ * References: the caller holds the file.
+ */
+export function isDmaBufFile(file: File): boolean {
+  return file.fOp === dmaBufFops;
+}
+
+/**
+ * Models dma_buf_export(exp_info): wraps the exporter's buffer in a new dma-buf with its file.
+ * Missing priv, ops, map_dma_buf, unmap_dma_buf or release is a WARN and -EINVAL. The file is
+ * created first (as in v6.x: dma_buf_getfile()), then the dma-buf; an allocation failure is
+ * -ENOMEM and undoes the rest. On success the dma-buf is on the debug list.
+ * Locking: takes the debug-list mutex; may sleep.
+ * References: returns the dma-buf with one reference (the file's count is 1), owned by the
+ * caller: hand it to dmaBufFd() or drop it with dmaBufPut().
+ */
+export async function dmaBufExport(expInfo: DmaBufExportInfo): Promise<DmaBuf | Errno> {
+  const ops = expInfo.ops;
+  if (
+    warnOn(
+      !expInfo.priv || !ops?.mapDmaBuf || !ops.unmapDmaBuf || !ops.release,
+      "dma_buf_export: WARN_ON(!exp_info->priv || !exp_info->ops || !exp_info->ops->map_dma_buf || !exp_info->ops->unmap_dma_buf || !exp_info->ops->release)",
+    )
+  )
+    return errPtr(EINVAL);
+  const file = await anonInodeGetfile("dmabuf", dmaBufFops, null, expInfo.flags);
+  if (isErr(file)) return file;
+  const dmabuf = kmalloc(dmaBufCache, () => new DmaBuf());
+  if (isErr(dmabuf)) {
+    await fput(file);
+    return errPtr(ENOMEM);
+  }
+  dmabuf.priv = expInfo.priv;
+  dmabuf.ops = ops!;
+  dmabuf.size = expInfo.size;
+  dmabuf.expName = expInfo.expName;
+  dmabuf.owner = expInfo.owner;
+  if (!expInfo.resv) {
+    dmabuf.resv = new DmaResv(dmabuf);
+    dmabuf.ownResv = true;
+  } else {
+    dmabuf.resv = expInfo.resv;
+  }
+  await point(`file->private_data = ${dmabuf.name}`);
+  file.privateData = dmabuf;
+  dmabuf.file = file;
+  await dmaBufListAdd(dmabuf);
+  return dmabuf;
+}
+
+/**
+ * Models dma_buf_fd(dmabuf, flags): installs the dma-buf's file at a new fd of the current
+ * process (`flags`: O_CLOEXEC). Returns the fd, or a negative errno (-EINVAL without a dma-buf
+ * or file; the fd allocation's -EMFILE, -ENOMEM, -EBADF).
+ * Locking: takes the fd table's lock.
+ * References: on success the fd owns the caller's reference (consumed); on failure the caller
+ * still owns it.
+ */
+export async function dmaBufFd(dmabuf: DmaBuf | null, flags: number): Promise<number> {
+  if (!dmabuf?.file) return -EINVAL;
+  const fd = await getUnusedFdFlags(flags);
+  if (fd < 0) return fd;
+  await fdInstall(fd, dmabuf.file);
+  return fd;
+}
+
+/**
+ * Models dma_buf_get(fd): the dma-buf behind an fd of the current process, with a new
+ * reference. -EBADF if the fd is not open; -EINVAL if its file is not a dma-buf (the temporary
+ * reference is dropped).
+ * Locking: takes the fd table's lock.
+ * References: takes one (drop it with dmaBufPut()).
+ */
+export async function dmaBufGet(fd: number): Promise<DmaBuf | Errno> {
+  const file = await fget(fd);
+  if (!file) return errPtr(EBADF);
+  if (!isDmaBufFile(file)) {
+    await fput(file);
+    return errPtr(EINVAL);
+  }
+  return file.privateData as DmaBuf;
+}
+
+/**
+ * Models dma_buf_put(): drops a reference (fput() of the file); the last one dooms the dma-buf
+ * and defers its release. A missing dma-buf or file is a WARN.
+ * Locking: none; callable under spinlocks.
+ * References: drops one.
+ */
+export async function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
+  if (warnOn(!dmabuf?.file, "dma_buf_put: WARN_ON(!dmabuf || !dmabuf->file)")) return;
+  await fput(dmabuf!.file!);
+}
+
+/**
+ * Models get_dma_buf(): get_file() on the dma-buf's file. On a doomed dma-buf (count 0) this is
+ * the refcount splat "addition on 0; use-after-free": a caller that reaches the dma-buf through
+ * a pointer holding no reference must use getFileUnlessDoomed() instead.
+ * Locking: none.
+ * References: takes one; the caller must already hold one (or the pointer's owner does).
+ */
+export async function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
+  await getFile(dmabuf.file!);
+  return dmabuf;
+}
+
+/**
+ * Models dma_buf_file_release(), the file's ->release, followed by dma_buf_release(), the
+ * dentry's ->d_release that runs next in __fput(): takes the dma-buf off the debug list, checks
+ * that no poll callback is still armed (a BUG: someone dropped a reference a pending callback
+ * relied on), calls the exporter's ->release, finalises an embedded reservation object, warns if
+ * attachments remain, and frees the dma-buf. A file whose export failed half-way (no dma-buf
+ * yet) releases nothing.
+ * Locking: runs from __fput(): may sleep; takes the debug-list mutex.
+ * References: consumes the dma-buf; the file is freed by __fput() afterwards.
+ */
+async function dmaBufFileRelease(file: File): Promise<number> {
+  if (!isDmaBufFile(file)) return -EINVAL;
+  const dmabuf = file.privateData as DmaBuf | null;
+  await dmaBufListDel(dmabuf);
+  await dmaBufRelease(dmabuf);
+  return 0;
+}
+
+/**
+ * Models dma_buf_release() (dentry ->d_release); see dmaBufFileRelease().
+ * Locking: from __fput(); may sleep.
+ * References: consumes the dma-buf.
+ */
+async function dmaBufRelease(dmabuf: DmaBuf | null): Promise<void> {
+  if (!dmabuf) return;
+  await point(`dma_buf_release(${dmabuf.name})`);
+  dmabuf.checkAccess("dma_buf_release");
+  // If this fires, a poll callback still relies on a reference that was dropped, or
+  // cb_in/cb_out.active is set with no callback pending.
+  if (dmabuf.cbIn.active || dmabuf.cbOut.active)
+    bug(
+      `kernel BUG at drivers/dma-buf/dma-buf.c: dma_buf_release(${dmabuf.name}): BUG_ON(dmabuf->cb_in.active || dmabuf->cb_out.active)`,
+    );
+  await dmabuf.ops.release(dmabuf);
+  if (dmabuf.ownResv) await dmaResvFini(dmabuf.resv);
+  warnOn(
+    dmabuf.attachments.length > 0,
+    `dma_buf_release(${dmabuf.name}): WARN_ON(!list_empty(&dmabuf->attachments))`,
+    { object: dmabuf.name },
+  );
+  kfree(dmabuf);
+}
+
+/**
+ * Models dma_buf_llseek(): a dma-buf can only report its size: SEEK_END with offset 0 returns
+ * the size, SEEK_SET with offset 0 returns 0 (for the SEEK_END(0), SEEK_SET(0) idiom); any
+ * other whence or offset is -EINVAL; a file that is not a dma-buf is -EBADF. The file position
+ * is not changed.
+ * Locking: none.
+ * References: the caller holds the file.
+ */
+export async function dmaBufLlseek(file: File, offset: number, whence: number): Promise<number> {
+  if (!isDmaBufFile(file)) return -EBADF;
+  const dmabuf = file.privateData as DmaBuf;
+  let base: number;
+  if (whence === SEEK_END) base = dmabuf.size;
+  else if (whence === SEEK_SET) base = 0;
+  else return -EINVAL;
+  if (offset !== 0) return -EINVAL;
+  return base + offset;
+}
+
+/**
+ * Models dma_buf_mmap_internal(), the file's ->mmap (mmap() of a dma-buf fd): -EINVAL if the
+ * exporter has no ->mmap or the mapping reaches past the buffer; otherwise ->mmap.
+ * Locking: mmap_lock held for writing (by the mmap path).
+ * References: the vma holds the file (taken by the mmap path).
+ */
+export async function dmaBufMmapInternal(file: File, vma: Vma): Promise<number> {
+  if (!isDmaBufFile(file)) return -EINVAL;
+  const dmabuf = file.privateData as DmaBuf;
+  if (!dmabuf.ops.mmap) return -EINVAL;
+  if (vma.vmPgoff + vma.nrPages > dmabuf.size >> PAGE_SHIFT) return -EINVAL;
+  return dmabuf.ops.mmap(dmabuf, vma);
+}
+
+/**
+ * Models dma_buf_mmap(dmabuf, vma, pgoff): an importer's ->mmap forwarding to the exporter: the
+ * vma now maps the dma-buf's file at `pgoff` (vma_set_file(): the vma takes a reference on the
+ * dma-buf's file and drops the one on the importer's file), then ->mmap. -EINVAL (a WARN)
+ * without a dma-buf or vma, -EINVAL without ->mmap or past the end, -EOVERFLOW on an offset
+ * overflow.
+ * Locking: mmap_lock held for writing.
+ * References: moves the vma's file reference to the dma-buf's file.
+ */
+export async function dmaBufMmap(
+  dmabuf: DmaBuf | null,
+  vma: Vma | null,
+  pgoff: number,
+): Promise<number> {
+  if (warnOn(!dmabuf || !vma, "dma_buf_mmap: WARN_ON(!dmabuf || !vma)")) return -EINVAL;
+  const d = dmabuf!;
+  const v = vma!;
+  if (!d.ops.mmap) return -EINVAL;
+  if (pgoff + v.nrPages > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
+  if (pgoff + v.nrPages > d.size >> PAGE_SHIFT) return -EINVAL;
+  // vma_set_file(): get_file(new); swap; fput(old).
+  const old = v.vmFile;
+  v.vmFile = await getFile(d.file!);
+  if (old) await fput(old);
+  v.vmPgoff = pgoff;
+  return d.ops.mmap(d, v);
+}

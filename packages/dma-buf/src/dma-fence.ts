@@ -1,0 +1,634 @@
+/**
+ * struct dma_fence (drivers/dma-buf/dma-fence.c, include/linux/dma-fence.h): the kernel's
+ * one-shot completion primitive for DMA work, shared across drivers.
+ *
+ * A fence is a slab object with a kref (dma_fence_init() starts it at 1, the creator's
+ * reference), an execution context and a sequence number inside it, a lock (the timeline's
+ * spinlock, shared by all fences of that timeline), flag bits and a list of callbacks. It goes
+ * from unsignalled to signalled exactly once: dma_fence_signal() sets the SIGNALED bit and runs
+ * the callbacks, in the order they were added, under the fence lock. Adding a callback to a
+ * signalled fence is -ENOENT. The last dma_fence_put() calls dma_fence_release(), which warns
+ * "Fence ... released with pending signals!" if callbacks are still queued on an unsignalled
+ * fence (a reference counting bug: whoever queued them did not keep the fence alive) and
+ * force-signals it with error -EDEADLK before freeing it with kfree_rcu(), so that RCU readers
+ * (dma_resv's lockless iteration) can still dma_fence_get_rcu() it and fail.
+ *
+ * Time: timeouts are in nanoseconds of virtual time (the kernel's are jiffies);
+ * MAX_SCHEDULE_TIMEOUT waits without a timer, so a wait that can never end is a deadlock report
+ * rather than a very long sleep.
+ *
+ * Simplifications: no signals, so an interruptible wait never returns -ERESTARTSYS; no
+ * dma_fence_begin/end_signalling() lockdep annotations (dma_fence_map); no fence arrays, chains,
+ * deadlines or tracepoints; callbacks may take scheduling points (they model other CPUs running
+ * on) but must not sleep, as they run under the fence's spinlock.
+ */
+
+import { Kref } from "@primetime/atomics";
+import {
+  EDEADLK,
+  EINVAL,
+  ENOENT,
+  type Errno,
+  isErr,
+  KmemCache,
+  kfreeRcu,
+  kmalloc,
+  lockdepAssertHeld,
+  mightSleep,
+  SlabObject,
+  type SpinLock,
+} from "@primetime/kernel";
+import { bug, now, point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
+
+/** Models DMA_FENCE_FLAG_SIGNALED_BIT. */
+export const DMA_FENCE_FLAG_SIGNALED_BIT = 0;
+/** Models DMA_FENCE_FLAG_TIMESTAMP_BIT. */
+export const DMA_FENCE_FLAG_TIMESTAMP_BIT = 1;
+/** Models DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT. */
+export const DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT = 2;
+/** Models DMA_FENCE_FLAG_USER_BITS: the first bit implementations may use. */
+export const DMA_FENCE_FLAG_USER_BITS = 3;
+
+/**
+ * Models MAX_SCHEDULE_TIMEOUT: wait without a timeout. A wait with it sleeps without a timer, so
+ * a fence nobody will signal shows up as a deadlock, not as a timeout at the end of time.
+ */
+export const MAX_SCHEDULE_TIMEOUT = Number.MAX_SAFE_INTEGER;
+
+/** Models MAX_ERRNO: dma_fence_set_error() accepts -MAX_ERRNO..-1. */
+const MAX_ERRNO = 4095;
+
+/**
+ * Models struct dma_fence_ops. The names are mandatory; the rest is optional.
+ * `enableSignaling` and `signaled` are called under the fence lock (or from
+ * dma_fence_is_signaled()) and must not sleep.
+ */
+export interface DmaFenceOps {
+  /** Models ->get_driver_name (mandatory). */
+  getDriverName(fence: DmaFence): string;
+  /** Models ->get_timeline_name (mandatory). */
+  getTimelineName(fence: DmaFence): string;
+  /**
+   * Models ->enable_signaling: called once, under the fence lock, by the first waiter or
+   * callback. False means the fence has already passed: it is signalled at once.
+   */
+  enableSignaling?(fence: DmaFence): boolean;
+  /** Models ->signaled: peeks at the hardware; true makes dma_fence_is_signaled() signal it. */
+  signaled?(fence: DmaFence): boolean;
+  /** Models ->wait: a custom wait (default dmaFenceDefaultWait()). */
+  wait?(fence: DmaFence, intr: boolean, timeout: number): Promise<number>;
+  /**
+   * Models ->release: frees the fence (and what the implementation embeds it in); must end
+   * with dmaFenceFree() or its own kfree_rcu(). Default: dmaFenceFree().
+   */
+  release?(fence: DmaFence): Promise<void> | void;
+}
+
+/**
+ * Models dma_fence_func_t: a callback run when the fence signals, under the fence lock (it may
+ * take scheduling points, must not sleep).
+ */
+export type DmaFenceFunc = (fence: DmaFence, cb: DmaFenceCb) => Promise<void> | void;
+
+/**
+ * Models struct dma_fence_cb: the node a caller embeds to be called back. Initialised by
+ * dmaFenceAddCallback(); `fence` is non-null exactly while it is queued (the kernel's
+ * non-empty `cb->node`).
+ */
+export class DmaFenceCb {
+  /** Models cb->func. */
+  func: DmaFenceFunc | null = null;
+  /** The fence whose list holds the callback (list_empty(&cb->node) is `fence === null`). */
+  fence: DmaFence | null = null;
+
+  /** @param label names the callback in labels ("dma_buf_poll_cb") */
+  constructor(readonly label = "dma_fence_cb") {}
+}
+
+/** The slab cache of plain fences (drivers embed theirs in bigger objects). */
+export const dmaFenceCache = new KmemCache("dma_fence");
+
+/**
+ * Models struct dma_fence. Allocate it (or a subclass) with kmalloc() and initialise it with
+ * dmaFenceInit() before publishing it.
+ *
+ * Locking: `flags` is manipulated with atomic bit operations (each a scheduling point);
+ * `cbList`, `error` and `timestamp` are protected by `lock`.
+ * References: `refcount` counts them; the creator holds the first. A caller of
+ * dmaFenceAddCallback() or dmaFenceWaitTimeout() must hold one (or otherwise know the fence
+ * is alive).
+ */
+export class DmaFence extends SlabObject {
+  /** Models fence->refcount. */
+  readonly refcount: Kref;
+  /** Models fence->ops (set by dmaFenceInit()). */
+  ops: DmaFenceOps = NO_OPS;
+  /** Models fence->lock: the timeline's spinlock (set by dmaFenceInit()). */
+  lock: SpinLock | null = null;
+  /** Models fence->context (dma_fence_context_alloc()). */
+  context = 0;
+  /** Models fence->seqno: ordered within the context. */
+  seqno = 0;
+  /** Models fence->flags: DMA_FENCE_FLAG_* bits. */
+  flags = 0;
+  /** Models fence->timestamp: virtual time of the signal (ns). */
+  timestamp = 0;
+  /** Models fence->error: 0, or a negative errno set before the signal. */
+  error = 0;
+  /** Models fence->cb_list, in the order callbacks run. */
+  readonly cbList: DmaFenceCb[] = [];
+
+  constructor(cache?: KmemCache | string) {
+    super(cache);
+    this.refcount = new Kref(this);
+  }
+}
+
+const NO_OPS: DmaFenceOps = {
+  getDriverName: () => "",
+  getTimelineName: () => "",
+};
+
+function testBit(fence: DmaFence, bit: number): boolean {
+  return (fence.flags & (1 << bit)) !== 0;
+}
+
+function testAndSetBit(fence: DmaFence, bit: number): boolean {
+  const was = testBit(fence, bit);
+  fence.flags |= 1 << bit;
+  return was;
+}
+
+/**
+ * True if the SIGNALED bit is set (a peek for assertions; no scheduling point).
+ * Locking: none.
+ * References: the caller holds one.
+ */
+export function dmaFenceTestSignaledFlag(fence: DmaFence): boolean {
+  return testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT);
+}
+
+function fenceLock(fence: DmaFence): SpinLock {
+  const lock = fence.lock;
+  if (lock === null) bug(`dma_fence ${fence.name} used before dma_fence_init()`);
+  return lock;
+}
+
+/** The context counter, per simulation (dma_fence_context_counter starts at 1: 0 is the stub's). */
+const contextCounter = new SimLocal<{ next: number }>(() => ({ next: 1 }));
+
+/**
+ * Models dma_fence_context_alloc(num): `num` consecutive new fence contexts; returns the first.
+ * Zero is a WARN (and returns the next context without reserving it).
+ * Locking: none (an atomic64_fetch_add(); contexts are identifiers, not shared state, so no
+ * scheduling point).
+ * References: none.
+ */
+export function dmaFenceContextAlloc(num: number): number {
+  warnOn(num === 0, "dma_fence_context_alloc(0)");
+  const c = contextCounter.get();
+  const first = c.next;
+  c.next += num;
+  return first;
+}
+
+/**
+ * Models dma_fence_init(fence, ops, lock, context, seqno): the fence starts unsignalled with one
+ * reference (the caller's) and no callbacks. A missing lock or name op is a BUG.
+ * Locking: none; the fence is not published yet.
+ * References: creates the first one, owned by the caller.
+ */
+export function dmaFenceInit(
+  fence: DmaFence,
+  ops: DmaFenceOps,
+  lock: SpinLock,
+  context: number,
+  seqno: number,
+): void {
+  if (!lock) bug("dma_fence_init: BUG_ON(!lock)");
+  if (!ops?.getDriverName || !ops.getTimelineName)
+    bug("dma_fence_init: BUG_ON(!ops || !ops->get_driver_name || !ops->get_timeline_name)");
+  fence.refcount.init();
+  fence.ops = ops;
+  fence.cbList.length = 0;
+  fence.lock = lock;
+  fence.context = context;
+  fence.seqno = seqno;
+  fence.flags = 0;
+  fence.error = 0;
+}
+
+/**
+ * kzalloc() + dma_fence_init() of a plain DmaFence from `dmaFenceCache`, what a simple driver
+ * does. Returns the fence or -ENOMEM (failslab).
+ * Locking: none.
+ * References: the caller owns the one reference.
+ */
+export function dmaFenceCreate(
+  ops: DmaFenceOps,
+  lock: SpinLock,
+  context: number,
+  seqno: number,
+): DmaFence | Errno {
+  const fence = kmalloc(dmaFenceCache, () => new DmaFence());
+  if (isErr(fence)) return fence;
+  dmaFenceInit(fence, ops, lock, context, seqno);
+  return fence;
+}
+
+/**
+ * Models dma_fence_get(): takes a reference; null passes through.
+ * Locking: none; the caller must already hold a reference (or the memory must be otherwise
+ * valid and the count known non-zero).
+ * References: takes one.
+ */
+export async function dmaFenceGet<F extends DmaFence | null>(fence: F): Promise<F> {
+  if (fence) await fence.refcount.get();
+  return fence;
+}
+
+/**
+ * Models dma_fence_get_rcu(): kref_get_unless_zero(): the fence, with a reference, or null if
+ * it is already being released.
+ * Locking: rcu_read_lock() (fences are freed with kfree_rcu(), so the memory stays valid).
+ * References: takes one on success.
+ */
+export async function dmaFenceGetRcu(fence: DmaFence): Promise<DmaFence | null> {
+  return (await fence.refcount.getUnlessZero()) ? fence : null;
+}
+
+/**
+ * Models dma_fence_put(): drops a reference; the last one calls dmaFenceRelease(). null is a
+ * no-op.
+ * Locking: none; may be called under spinlocks (the release does not sleep).
+ * References: drops one.
+ */
+export async function dmaFencePut(fence: DmaFence | null): Promise<void> {
+  if (fence) await fence.refcount.put(dmaFenceRelease);
+}
+
+/**
+ * Models dma_fence_release(): the kref release. An unsignalled fence with callbacks still queued
+ * is the WARN "Fence <driver>:<timeline>:<context>:<seqno> released with pending signals!":
+ * whoever queued them relied on a reference it did not hold. As the kernel does, the fence is
+ * then force-signalled with error -EDEADLK so the callbacks run (chains are not left dangling);
+ * then ops->release, or dmaFenceFree().
+ * Locking: takes the fence lock on the warning path.
+ * References: consumes the fence.
+ */
+export async function dmaFenceRelease(kref: Kref): Promise<void> {
+  const fence = kref.owner as DmaFence;
+  await point(`dma_fence_release(${fence.name})`);
+  if (
+    warnOn(
+      fence.cbList.length > 0 && !testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT),
+      `Fence ${fence.ops.getDriverName(fence)}:${fence.ops.getTimelineName(fence)}:${fence.context.toString(16)}:${fence.seqno.toString(16)} released with pending signals!`,
+      { object: fence.name },
+    )
+  ) {
+    const lock = fenceLock(fence);
+    await lock.lock();
+    fence.error = -EDEADLK;
+    await dmaFenceSignalLocked(fence);
+    await lock.unlock();
+  }
+  if (fence.ops.release) await fence.ops.release(fence);
+  else await dmaFenceFree(fence);
+}
+
+/**
+ * Models dma_fence_free(): kfree_rcu() of the fence, the default ->release.
+ * Locking: none.
+ * References: consumes the fence.
+ */
+export async function dmaFenceFree(fence: DmaFence): Promise<void> {
+  await kfreeRcu(fence);
+}
+
+/**
+ * Models dma_fence_signal_locked(): sets the SIGNALED bit (-EINVAL if it was already set), stamps
+ * the time, and runs the callbacks in the order they were added, each unlinked before it runs.
+ * Locking: the fence lock must be held (lockdep_assert_held()).
+ * References: the caller holds one (a callback may drop others).
+ */
+export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
+  lockdepAssertHeld(fenceLock(fence));
+  await point(`test_and_set_bit(SIGNALED, ${fence.name})`);
+  fence.checkAccess("dma_fence_signal_locked");
+  if (testAndSetBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return -EINVAL;
+  // Stash the cb_list before replacing it with the timestamp.
+  const cbs = fence.cbList.splice(0);
+  fence.timestamp = now();
+  testAndSetBit(fence, DMA_FENCE_FLAG_TIMESTAMP_BIT);
+  for (const cb of cbs) {
+    cb.fence = null;
+    await cb.func?.(fence, cb);
+  }
+  return 0;
+}
+
+/**
+ * Models dma_fence_signal(): dmaFenceSignalLocked() under the fence lock. Returns 0, or -EINVAL
+ * if the fence was already signalled (signalling happens once).
+ * Locking: takes the fence lock; callable from any context that may spin.
+ * References: the caller must hold one.
+ */
+export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
+  if (!fence) return -EINVAL;
+  const lock = fenceLock(fence);
+  await lock.lock();
+  const ret = await dmaFenceSignalLocked(fence);
+  await lock.unlock();
+  return ret;
+}
+
+/**
+ * Models dma_fence_is_signaled_locked(): the SIGNALED bit, or ->signaled() (which then signals
+ * the fence).
+ * Locking: the fence lock must be held.
+ * References: the caller holds one.
+ */
+export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean> {
+  await point(`test_bit(SIGNALED, ${fence.name})`);
+  fence.checkAccess("dma_fence_is_signaled_locked");
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
+  if (fence.ops.signaled?.(fence)) {
+    await dmaFenceSignalLocked(fence);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Models dma_fence_is_signaled(): the SIGNALED bit, or ->signaled() (which then signals the
+ * fence with dmaFenceSignal()).
+ * Locking: none (takes the fence lock if it signals).
+ * References: the caller holds one, or is in an RCU read-side section.
+ */
+export async function dmaFenceIsSignaled(fence: DmaFence): Promise<boolean> {
+  await point(`test_bit(SIGNALED, ${fence.name})`);
+  fence.checkAccess("dma_fence_is_signaled");
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
+  if (fence.ops.signaled?.(fence)) {
+    await dmaFenceSignal(fence);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * * Models __dma_fence_is_later() for 32-bit seqnos: f1 is later than f2, with wrap-around.
+ * Locking: none.
+ * References: none.
+ */
+function seqnoIsLater(f1: number, f2: number): boolean {
+  return ((f1 - f2) | 0) > 0;
+}
+
+/**
+ * Models dma_fence_is_later(f1, f2): f1 comes after f2 on their (common) context. Fences of
+ * different contexts are not ordered: a WARN, and false.
+ * Locking: none.
+ * References: the caller holds both.
+ */
+export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
+  if (
+    warnOn(f1.context !== f2.context, `dma_fence_is_later(${f1.name}, ${f2.name}): contexts differ`)
+  )
+    return false;
+  return seqnoIsLater(f1.seqno, f2.seqno);
+}
+
+/**
+ * Models __dma_fence_enable_signaling(): sets ENABLE_SIGNAL; the first time, calls
+ * ->enable_signaling(), and signals the fence if it reports it has already passed. Returns false
+ * if the fence is (now) signalled.
+ * Locking: the fence lock must be held.
+ * References: the caller holds one.
+ */
+async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> {
+  lockdepAssertHeld(fenceLock(fence));
+  await point(`test_and_set_bit(ENABLE_SIGNAL, ${fence.name})`);
+  const wasSet = testAndSetBit(fence, DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT);
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return false;
+  if (!wasSet && fence.ops.enableSignaling && !fence.ops.enableSignaling(fence)) {
+    await dmaFenceSignalLocked(fence);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Models dma_fence_enable_sw_signaling(): asks the implementation to signal the fence as soon as
+ * it completes (calls ->enable_signaling() once).
+ * Locking: takes the fence lock.
+ * References: the caller holds one.
+ */
+export async function dmaFenceEnableSwSignaling(fence: DmaFence): Promise<void> {
+  await point(`test_bit(SIGNALED, ${fence.name})`);
+  fence.checkAccess("dma_fence_enable_sw_signaling");
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return;
+  const lock = fenceLock(fence);
+  await lock.lock();
+  await dmaFenceEnableSignalingLocked(fence);
+  await lock.unlock();
+}
+
+/**
+ * Models dma_fence_add_callback(fence, cb, func): queues `func` to run when the fence signals,
+ * after the callbacks already queued. Returns 0, or -ENOENT if the fence is already signalled
+ * (the callback is then not queued and will never run), or -EINVAL (a WARN) without a fence or
+ * a function.
+ * Locking: takes the fence lock.
+ * References: the caller must hold a reference during the call. The kernel documents that it
+ * need not keep it afterwards because the creator keeps the fence alive until it signals; in
+ * practice (dma_buf_poll since "dma-buf: fix and rework dma_buf_poll v7") a caller that queues
+ * a callback on a fence it does not own keeps a reference until the callback ran or was
+ * removed. See dma-buf-poll.ts and the `dma-buf.fence-cb-without-ref` toggle.
+ */
+export async function dmaFenceAddCallback(
+  fence: DmaFence | null,
+  cb: DmaFenceCb,
+  func: DmaFenceFunc | null,
+): Promise<number> {
+  if (warnOn(!fence || !func, "dma_fence_add_callback: WARN_ON(!fence || !func)")) return -EINVAL;
+  const f = fence as DmaFence;
+  await point(`test_bit(SIGNALED, ${f.name})`);
+  f.checkAccess("dma_fence_add_callback");
+  if (testBit(f, DMA_FENCE_FLAG_SIGNALED_BIT)) {
+    cb.fence = null;
+    return -ENOENT;
+  }
+  const lock = fenceLock(f);
+  await lock.lock();
+  let ret = 0;
+  if (await dmaFenceEnableSignalingLocked(f)) {
+    cb.func = func;
+    cb.fence = f;
+    f.cbList.push(cb);
+  } else {
+    cb.fence = null;
+    ret = -ENOENT;
+  }
+  await lock.unlock();
+  return ret;
+}
+
+/**
+ * Models dma_fence_remove_callback(): unqueues `cb` if it is still queued on `fence`. True if it
+ * was removed, false if it already ran (or was never queued).
+ * Locking: takes the fence lock.
+ * References: the caller must hold a reference: on a fence freed meanwhile, the lock is a KASAN
+ * use-after-free.
+ */
+export async function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): Promise<boolean> {
+  await point(`dma_fence_remove_callback(${fence.name})`);
+  fence.checkAccess("dma_fence_remove_callback");
+  const lock = fenceLock(fence);
+  await lock.lock();
+  const ret = cb.fence === fence;
+  if (ret) {
+    const i = fence.cbList.indexOf(cb);
+    if (i >= 0) fence.cbList.splice(i, 1);
+    cb.fence = null;
+  }
+  await lock.unlock();
+  return ret;
+}
+
+/**
+ * Models dma_fence_get_status_locked(): 0 while unsignalled, 1 when signalled without error,
+ * the (negative) error otherwise.
+ * Locking: the fence lock must be held.
+ * References: the caller holds one.
+ */
+export async function dmaFenceGetStatusLocked(fence: DmaFence): Promise<number> {
+  if (await dmaFenceIsSignaledLocked(fence)) return fence.error || 1;
+  return 0;
+}
+
+/**
+ * Models dma_fence_get_status(): dmaFenceGetStatusLocked() under the fence lock.
+ * Locking: takes the fence lock.
+ * References: the caller holds one.
+ */
+export async function dmaFenceGetStatus(fence: DmaFence): Promise<number> {
+  const lock = fenceLock(fence);
+  await lock.lock();
+  const status = await dmaFenceGetStatusLocked(fence);
+  await lock.unlock();
+  return status;
+}
+
+/**
+ * Models dma_fence_set_error(): records why the fence completes, before it signals. A WARN if
+ * it already signalled or if `error` is not a negative errno.
+ * Locking: the caller serialises with the signal (usually by being the signaller).
+ * References: the caller holds one.
+ */
+export function dmaFenceSetError(fence: DmaFence, error: number): void {
+  warnOn(
+    testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT),
+    `dma_fence_set_error(${fence.name}) after signal`,
+  );
+  warnOn(error >= 0 || error < -MAX_ERRNO, `dma_fence_set_error(${fence.name}, ${error})`);
+  fence.error = error;
+}
+
+/**
+ * Models dma_fence_wait_timeout(fence, intr, timeout): sleeps until the fence signals or
+ * `timeout` ns of virtual time pass. Returns the remaining time (> 0; 1 for a zero timeout on a
+ * signalled fence), 0 on timeout, -EINVAL (a WARN) for a negative timeout.
+ * Locking: may sleep (might_sleep()); no spinlock may be held.
+ * References: the caller must hold one for the whole wait.
+ */
+export async function dmaFenceWaitTimeout(
+  fence: DmaFence,
+  intr: boolean,
+  timeout: number,
+): Promise<number> {
+  if (warnOn(timeout < 0, `dma_fence_wait_timeout(${fence.name}, ${timeout})`)) return -EINVAL;
+  mightSleep(`dma_fence_wait_timeout(${fence.name})`);
+  fence.checkAccess("dma_fence_wait_timeout");
+  if (fence.ops.wait) return fence.ops.wait(fence, intr, timeout);
+  return dmaFenceDefaultWait(fence, intr, timeout);
+}
+
+/**
+ * Models dma_fence_wait(): waits without a timeout. Returns 0 once signalled (or the negative
+ * error of a custom wait).
+ * Locking: may sleep.
+ * References: the caller must hold one.
+ */
+export async function dmaFenceWait(fence: DmaFence, intr: boolean): Promise<number> {
+  const ret = await dmaFenceWaitTimeout(fence, intr, MAX_SCHEDULE_TIMEOUT);
+  return Math.min(ret, 0);
+}
+
+/**
+ * Models dma_fence_default_wait(): queues an on-stack callback that wakes the waiter (at the
+ * head of the list, as list_add() does), then sleeps until the fence signals or the time is up,
+ * dropping the fence lock while asleep.
+ *
+ * The kernel sets the task state before it drops the lock, so a signal that lands between the
+ * unlock and schedule() does not get lost. Here the SIGNALED test and going to sleep happen with
+ * no scheduling point in between, which is the same guarantee.
+ * Locking: takes the fence lock; sleeps without it.
+ * References: the caller holds one.
+ */
+export async function dmaFenceDefaultWait(
+  fence: DmaFence,
+  _intr: boolean,
+  timeout: number,
+): Promise<number> {
+  let ret = timeout ? timeout : 1;
+  await point(`test_bit(SIGNALED, ${fence.name})`);
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return ret;
+  const lock = fenceLock(fence);
+  await lock.lock();
+  if (!(await dmaFenceEnableSignalingLocked(fence))) {
+    await lock.unlock();
+    return ret;
+  }
+  if (!timeout) {
+    await lock.unlock();
+    return 0;
+  }
+  const wq = new WaitQueue(`dma_fence ${fence.name}`);
+  const cb = new DmaFenceCb("dma_fence_default_wait_cb");
+  cb.func = () => {
+    wq.wakeAll(); // wake_up_state(wait->task, TASK_NORMAL)
+  };
+  cb.fence = fence;
+  fence.cbList.unshift(cb);
+  while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {
+    await lock.unlock();
+    ret = await scheduleTimeout(fence, wq, ret);
+    await lock.lock();
+  }
+  if (cb.fence !== null) {
+    const i = fence.cbList.indexOf(cb);
+    if (i >= 0) fence.cbList.splice(i, 1);
+    cb.fence = null;
+  }
+  await lock.unlock();
+  return ret;
+}
+
+/**
+ * Models schedule_timeout() after __set_current_state(): returns at once if the fence signalled
+ * since the lock was dropped; else sleeps on `wq` and returns the time left (0: timed out).
+ * Locking: the fence lock dropped.
+ * References: the caller holds one.
+ */
+async function scheduleTimeout(fence: DmaFence, wq: WaitQueue, timeout: number): Promise<number> {
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return timeout;
+  const label = `dma_fence_wait(${fence.name})`;
+  if (timeout >= MAX_SCHEDULE_TIMEOUT) {
+    await wq.wait(label);
+    return timeout;
+  }
+  const start = now();
+  if (!(await wq.waitTimeout(timeout, label))) return 0;
+  return Math.max(0, timeout - (now() - start));
+}

@@ -1,0 +1,282 @@
+/**
+ * The dma-buf system heap (drivers/dma-buf/dma-heap.c, drivers/dma-buf/heaps/system_heap.c):
+ * userspace opens /dev/dma_heap/system and allocates page-backed dma-bufs with
+ * DMA_HEAP_IOCTL_ALLOC, getting a dma-buf fd. It is the plainest exporter the kernel has, and
+ * the one tests and other packages use to get a foreign dma-buf.
+ *
+ * Each buffer owns its pages (4096-byte Uint8Arrays); every attachment gets its own table of the
+ * same pages (dup_sg_table()), handed out by map; mmap maps the very pages. The exporter's
+ * release frees the buffer.
+ *
+ * Simplifications: one heap ("system"); no huge-page orders, no cache maintenance
+ * (begin/end_cpu_access), no vmap; allocation is all-or-nothing with failslab.
+ */
+
+import {
+  _IOWR,
+  EBUSY,
+  EINVAL,
+  ENOMEM,
+  ENOTTY,
+  type Errno,
+  errPtr,
+  type File,
+  type IoctlArg,
+  isErr,
+  type Kernel,
+  KmemCache,
+  kfree,
+  kmalloc,
+  Mutex,
+  O_ACCMODE,
+  O_CLOEXEC,
+  PAGE_SIZE,
+  pageAlign,
+  SlabObject,
+  shouldFail,
+  type Vma,
+} from "@primetime/kernel";
+import { type DmaBuf, dmaBufExport, dmaBufFd, dmaBufPut } from "./dma-buf.js";
+import type { DmaBufAttachment } from "./dma-buf-attachment.js";
+import {
+  DMA_BUF_PAGE_SIZE,
+  type SgTable,
+  sgAllocTableFromPages,
+  sgFreeTable,
+} from "./scatterlist.js";
+
+/** Models struct dma_heap_allocation_data (include/uapi/linux/dma-heap.h). */
+export interface DmaHeapAllocationData {
+  /** Models len: bytes to allocate (rounded up to pages). */
+  len: number;
+  /** Models fd: out: the dma-buf fd; must be 0 on input. */
+  fd: number;
+  /** Models fd_flags: O_CLOEXEC and the access mode. */
+  fdFlags: number;
+  /** Models heap_flags: none are defined (must be 0). */
+  heapFlags: number;
+}
+
+/** Models DMA_HEAP_IOCTL_ALLOC: _IOWR('H', 0x0, struct dma_heap_allocation_data). */
+export const DMA_HEAP_IOCTL_ALLOC = _IOWR("H", 0x0, 24);
+/** Models DMA_HEAP_VALID_FD_FLAGS. */
+export const DMA_HEAP_VALID_FD_FLAGS = O_CLOEXEC | O_ACCMODE;
+/** Models DMA_HEAP_VALID_HEAP_FLAGS. */
+export const DMA_HEAP_VALID_HEAP_FLAGS = 0;
+/** The device node of the system heap. */
+export const DMA_HEAP_SYSTEM_PATH = "/dev/dma_heap/system";
+
+/** The slab cache of heap buffers. */
+export const systemHeapBufferCache = new KmemCache("system_heap_buffer");
+/** The slab cache of per-attachment state. */
+export const dmaHeapAttachmentCache = new KmemCache("dma_heap_attachment");
+
+/**
+ * Models struct system_heap_buffer: the pages and the attachments.
+ * Locking: `lock` protects `attachments`.
+ * References: owned by its dma-buf (freed by the dma-buf's release).
+ */
+export class SystemHeapBuffer extends SlabObject {
+  readonly attachments: DmaHeapAttachment[] = [];
+  readonly lock: Mutex;
+  /** Models buffer->sg_table: the pages, in order. */
+  readonly pages: Uint8Array[];
+
+  constructor(readonly len: number) {
+    super();
+    this.lock = new Mutex("system_heap_buffer_lock", { owner: this });
+    this.pages = Array.from({ length: len / PAGE_SIZE }, () => new Uint8Array(DMA_BUF_PAGE_SIZE));
+  }
+}
+
+/**
+ * Models struct dma_heap_attachment: one device's copy of the table.
+ * References: owned by the attachment (freed at detach).
+ */
+export class DmaHeapAttachment extends SlabObject {
+  /** Models a->mapped. */
+  mapped = false;
+
+  constructor(
+    readonly table: SgTable,
+    readonly dev: string,
+  ) {
+    super();
+  }
+}
+
+/**
+ * Models system_heap_attach(): a private copy of the page table for the device.
+ * Locking: takes the buffer lock; may sleep.
+ * References: the attachment owns its table.
+ */
+async function systemHeapAttach(dmabuf: DmaBuf, attachment: DmaBufAttachment): Promise<number> {
+  const buffer = dmabuf.priv as SystemHeapBuffer;
+  const table = sgAllocTableFromPages(buffer.pages); // dup_sg_table()
+  if (isErr(table)) return -ENOMEM;
+  const a = kmalloc(
+    dmaHeapAttachmentCache,
+    () => new DmaHeapAttachment(table, attachment.dev.name),
+  );
+  if (isErr(a)) {
+    sgFreeTable(table);
+    return -ENOMEM;
+  }
+  attachment.priv = a;
+  await buffer.lock.lock();
+  buffer.attachments.push(a);
+  await buffer.lock.unlock();
+  return 0;
+}
+
+/**
+ * Models system_heap_detach().
+ * Locking: takes the buffer lock.
+ * References: frees the attachment's table.
+ */
+async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): Promise<void> {
+  const buffer = dmabuf.priv as SystemHeapBuffer;
+  const a = attachment.priv as DmaHeapAttachment;
+  await buffer.lock.lock();
+  const i = buffer.attachments.indexOf(a);
+  if (i >= 0) buffer.attachments.splice(i, 1);
+  await buffer.lock.unlock();
+  sgFreeTable(a.table);
+  kfree(a);
+}
+
+/**
+ * Models system_heap_map_dma_buf(): the attachment's table (dma_map_sgtable() is a no-op).
+ * Locking: the reservation lock held.
+ * References: the table stays the attachment's.
+ */
+function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
+  const a = attachment.priv as DmaHeapAttachment;
+  if (a.mapped) return errPtr(EBUSY);
+  a.mapped = true;
+  return a.table;
+}
+
+/**
+ * Models system_heap_unmap_dma_buf().
+ * Locking: the reservation lock held.
+ * References: none.
+ */
+function systemHeapUnmapDmaBuf(attachment: DmaBufAttachment): void {
+  (attachment.priv as DmaHeapAttachment).mapped = false;
+}
+
+/**
+ * Models system_heap_mmap(): maps every page of the buffer from vm_pgoff on.
+ * Locking: mmap_lock held for writing.
+ * References: the pages stay the buffer's.
+ */
+function systemHeapMmap(dmabuf: DmaBuf, vma: Vma): number {
+  const buffer = dmabuf.priv as SystemHeapBuffer;
+  let addr = vma.vmStart;
+  for (let pg = vma.vmPgoff; pg < buffer.pages.length && addr < vma.vmEnd; pg++) {
+    const ret = vma.insertPage(addr, buffer.pages[pg]!); // remap_pfn_range()
+    if (ret) return ret;
+    addr += PAGE_SIZE;
+  }
+  return 0;
+}
+
+/**
+ * Models system_heap_dma_buf_release(): frees the pages and the buffer.
+ * Locking: from the dma-buf's release (__fput()).
+ * References: consumes the buffer.
+ */
+function systemHeapRelease(dmabuf: DmaBuf): void {
+  kfree(dmabuf.priv as SystemHeapBuffer);
+}
+
+/** Models system_heap_buf_ops. */
+export const systemHeapBufOps = {
+  attach: systemHeapAttach,
+  detach: systemHeapDetach,
+  mapDmaBuf: systemHeapMapDmaBuf,
+  unmapDmaBuf: systemHeapUnmapDmaBuf,
+  mmap: systemHeapMmap,
+  release: systemHeapRelease,
+} as const;
+
+/**
+ * Models system_heap_allocate(heap, len, fd_flags, heap_flags): a buffer of `len` bytes (a
+ * multiple of PAGE_SIZE) exported as a dma-buf named "system". -ENOMEM on allocation failure.
+ * Locking: may sleep.
+ * References: returns the dma-buf with its one reference, owned by the caller.
+ */
+export async function systemHeapAllocate(len: number, fdFlags: number): Promise<DmaBuf | Errno> {
+  const buffer = kmalloc(systemHeapBufferCache, () => new SystemHeapBuffer(len));
+  if (isErr(buffer)) return errPtr(ENOMEM);
+  if (shouldFail("alloc_pages")) {
+    kfree(buffer);
+    return errPtr(ENOMEM);
+  }
+  const dmabuf = await dmaBufExport({
+    expName: "system",
+    owner: "system_heap",
+    ops: systemHeapBufOps,
+    size: buffer.len,
+    flags: fdFlags,
+    priv: buffer,
+  });
+  if (isErr(dmabuf)) kfree(buffer);
+  return dmabuf;
+}
+
+/**
+ * Models dma_heap_buffer_alloc(): page-aligns `len` (0 is -EINVAL), allocates and installs the
+ * dma-buf at a new fd of the current process. Returns the fd or a negative errno; on an fd
+ * failure the dma-buf is put (its release frees the buffer).
+ * Locking: may sleep.
+ * References: the fd owns the dma-buf's reference.
+ */
+export async function dmaHeapBufferAlloc(len: number, fdFlags: number): Promise<number> {
+  len = pageAlign(len);
+  if (!len) return -EINVAL;
+  const dmabuf = await systemHeapAllocate(len, fdFlags);
+  if (isErr(dmabuf)) return dmabuf;
+  const fd = await dmaBufFd(dmabuf, fdFlags);
+  // Just return: the put calls release, which frees the buffer.
+  if (fd < 0) await dmaBufPut(dmabuf);
+  return fd;
+}
+
+/**
+ * Models dma_heap_ioctl() with dma_heap_ioctl_allocate().
+ * Locking: none held; may sleep.
+ * References: the new fd owns the dma-buf.
+ */
+async function dmaHeapIoctl(_file: File, cmd: number, arg: IoctlArg): Promise<number> {
+  if (cmd !== DMA_HEAP_IOCTL_ALLOC) return -ENOTTY;
+  const data = arg as Partial<DmaHeapAllocationData> | null;
+  if (typeof data !== "object" || data === null) return -EINVAL;
+  const len = data.len ?? 0;
+  const fdFlags = data.fdFlags ?? 0;
+  const heapFlags = data.heapFlags ?? 0;
+  if (data.fd) return -EINVAL;
+  if (!Number.isInteger(len) || len < 0) return -EINVAL;
+  if (fdFlags & ~DMA_HEAP_VALID_FD_FLAGS) return -EINVAL;
+  if (heapFlags & ~DMA_HEAP_VALID_HEAP_FLAGS) return -EINVAL;
+  const fd = await dmaHeapBufferAlloc(len, fdFlags);
+  if (fd < 0) return fd;
+  data.fd = fd;
+  return 0;
+}
+
+/**
+ * Models dma_heap_add() of the system heap: registers /dev/dma_heap/system on `kernel`.
+ * Returns 0 or the registration's errno.
+ * Locking: none (boot time).
+ * References: none.
+ */
+export function registerSystemHeap(kernel: Kernel): number {
+  const inode = kernel.registerChrdev(DMA_HEAP_SYSTEM_PATH, {
+    owner: "dma_heap",
+    open: async () => 0,
+    unlockedIoctl: dmaHeapIoctl,
+  });
+  return isErr(inode) ? inode : 0;
+}

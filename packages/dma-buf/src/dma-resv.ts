@@ -1,0 +1,581 @@
+/**
+ * struct dma_resv (drivers/dma-buf/dma-resv.c, include/linux/dma-resv.h): the reservation object
+ * a buffer (a dma-buf, a GEM or TTM object) carries: a lock and the set of fences of the
+ * operations that use the buffer, each tagged with how it uses it.
+ *
+ * Updaters hold the lock (a ww_mutex of reservation_ww_class). Before adding fences they reserve
+ * slots with dma_resv_reserve_fences() (which may allocate, so it can fail) so that
+ * dma_resv_add_fence(), typically called at the point of no return of a submission, never
+ * fails; adding without a reserved slot is a BUG_ON. With CONFIG_DEBUG_MUTEXES (modelled here)
+ * dma_resv_unlock() forgets the reserved slots, so a reservation made under an earlier lock
+ * hold does not count. Readers need no lock: they walk the fence list under RCU and take each
+ * fence with dma_fence_get_rcu(), restarting when the list was replaced under them.
+ *
+ * A new fence from the same context as an older one of at least the same usage replaces it (the
+ * context's fences signal in order), as does any fence in place of a signalled one; the list
+ * drops the replaced fence's reference.
+ *
+ * Simplifications: the lock is a plain kernel Mutex (lockdep class reservation_ww_class_mutex)
+ * without wound/wait acquire contexts: dmaResvLock() is dma_resv_lock(obj, NULL), and locking
+ * two reservation objects in one task is lockdep's recursive-locking splat. No fence containers
+ * (arrays, chains), no dma_resv_get_singleton()/copy_fences(), no kmalloc bucket rounding of
+ * the slot count.
+ */
+
+import {
+  ENOMEM,
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfreeRcu,
+  kmalloc,
+  LockClassKey,
+  lockdepAssertHeld,
+  lockIsHeld,
+  Mutex,
+  SlabObject,
+} from "@primetime/kernel";
+import {
+  RcuPointer,
+  rcuAssignPointer,
+  rcuDereference,
+  rcuDereferenceProtected,
+  rcuReadLock,
+  rcuReadUnlock,
+} from "@primetime/rcu";
+import { bug, type Owner, point, warnOn } from "@primetime/sim";
+import {
+  type DmaFence,
+  dmaFenceGet,
+  dmaFenceGetRcu,
+  dmaFenceIsLater,
+  dmaFenceIsSignaled,
+  dmaFencePut,
+  dmaFenceWaitTimeout,
+} from "./dma-fence.js";
+
+/**
+ * Models enum dma_resv_usage. Ordered: a query for a usage sees the fences of that usage and
+ * of every lower one.
+ */
+export const DmaResvUsage = {
+  /** Kernel memory management (moves, clears): everyone waits for it. */
+  KERNEL: 0,
+  /** Implicit-sync writers. */
+  WRITE: 1,
+  /** Implicit-sync readers. */
+  READ: 2,
+  /** Bookkeeping only: no implicit sync (explicitly synced submissions, preemption fences). */
+  BOOKKEEP: 3,
+} as const;
+export type DmaResvUsage = (typeof DmaResvUsage)[keyof typeof DmaResvUsage];
+
+const USAGE_NAMES = ["kernel", "write", "read", "bookkeep"] as const;
+
+/**
+ * Models dma_resv_usage_rw(write): the usage to wait for before accessing the buffer: a writer
+ * waits for readers too (READ), a reader only for writers (WRITE).
+ * Locking: none.
+ * References: none.
+ */
+export function dmaResvUsageRw(write: boolean): DmaResvUsage {
+  return write ? DmaResvUsage.READ : DmaResvUsage.WRITE;
+}
+
+/** Models reservation_ww_class: every reservation lock is one lockdep class. */
+export const reservationWwClass = new LockClassKey("reservation_ww_class_mutex");
+
+/** The slab cache of fence lists (kmalloc() in dma_resv_list_alloc()). */
+export const dmaResvListCache = new KmemCache("dma_resv_list");
+
+/** One slot of a fence list: the fence (the list holds a reference) and its usage. */
+export interface DmaResvEntry {
+  fence: DmaFence;
+  usage: DmaResvUsage;
+}
+
+/**
+ * Models struct dma_resv_list: `numFences` used slots out of `maxFences`. Replaced as a whole
+ * (RCU) when it grows, freed with kfree_rcu().
+ *
+ * Locking: written under the reservation lock; read under RCU (entries may change under a
+ * reader, who then re-checks).
+ * References: one per fence in the first `numFences` slots.
+ */
+export class DmaResvList extends SlabObject {
+  numFences = 0;
+  readonly table: DmaResvEntry[] = [];
+
+  constructor(public maxFences: number) {
+    super();
+  }
+}
+
+/**
+ * Models struct dma_resv.
+ *
+ * Locking: `lock` serialises updaters; `fences` is RCU-protected.
+ * References: the list holds one reference per fence.
+ */
+export class DmaResv {
+  /** Models obj->lock (a ww_mutex; see the file comment). */
+  readonly lock: Mutex;
+  /** Models obj->fences. */
+  readonly fences: RcuPointer<DmaResvList>;
+
+  /**
+   * Models dma_resv_init().
+   * @param owner the object the reservation is embedded in (its lock checks the owner's
+   *   liveness, so locking a freed buffer's reservation is a KASAN report)
+   */
+  constructor(readonly owner?: Owner) {
+    const who = owner?.name ?? "dma_resv";
+    this.lock = new Mutex(`${who}.resv`, { owner, key: reservationWwClass });
+    this.fences = new RcuPointer<DmaResvList>(`${who}->resv.fences`);
+  }
+
+  /** A name for labels and splats. */
+  get name(): string {
+    return this.lock.name;
+  }
+}
+
+/**
+ * Models dma_resv_held(): lockdep says the current task holds the reservation lock.
+ * Locking: none (reads the current task's lockdep state).
+ * References: none.
+ */
+export function dmaResvHeld(obj: DmaResv): boolean {
+  return lockIsHeld(obj.lock);
+}
+
+/**
+ * Models dma_resv_assert_held(): a lockdep `warn` splat unless the lock is held.
+ * Locking: the lock should be held; that is what it checks.
+ * References: none.
+ */
+export function dmaResvAssertHeld(obj: DmaResv): void {
+  lockdepAssertHeld(obj.lock);
+}
+
+/**
+ * Models dma_resv_is_locked(): someone holds the reservation lock.
+ * Locking: none (a snapshot).
+ * References: none.
+ */
+export function dmaResvIsLocked(obj: DmaResv): boolean {
+  return obj.lock.locked;
+}
+
+const heldCond = (obj: DmaResv) => () => dmaResvHeld(obj) || obj.name;
+
+/**
+ * Models dma_resv_lock(obj, NULL): takes the reservation lock. Returns 0 (without an acquire
+ * context no -EDEADLK/-EALREADY).
+ * Locking: may sleep.
+ * References: none.
+ */
+export async function dmaResvLock(obj: DmaResv): Promise<number> {
+  await obj.lock.lock();
+  return 0;
+}
+
+/**
+ * Models dma_resv_lock_interruptible(obj, NULL): like dmaResvLock() (no signals here, so never
+ * -EINTR).
+ * Locking: may sleep.
+ * References: none.
+ */
+export async function dmaResvLockInterruptible(obj: DmaResv): Promise<number> {
+  await obj.lock.lock();
+  return 0;
+}
+
+/**
+ * Models dma_resv_trylock(): takes the lock if it is free. Never sleeps.
+ * Locking: on success the caller holds the lock.
+ * References: none.
+ */
+export function dmaResvTrylock(obj: DmaResv): boolean {
+  return obj.lock.tryLock();
+}
+
+/**
+ * Models dma_resv_unlock(): under CONFIG_DEBUG_MUTEXES first forgets the slots reserved but not
+ * used (dma_resv_reset_max_fences()), then unlocks.
+ * Locking: the caller holds the lock.
+ * References: none.
+ */
+export async function dmaResvUnlock(obj: DmaResv): Promise<void> {
+  await dmaResvResetMaxFences(obj);
+  await obj.lock.unlock();
+}
+
+/**
+ * Models dma_resv_reset_max_fences(): the list's capacity shrinks to what is used, so a later
+ * dma_resv_add_fence() without a fresh reservation hits the BUG_ON.
+ * Locking: the reservation lock must be held.
+ * References: none.
+ */
+export async function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
+  const fences = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  dmaResvAssertHeld(obj);
+  if (fences) fences.maxFences = fences.numFences;
+}
+
+/**
+ * Models dma_resv_list_alloc(): a list with room for `max` fences, or -ENOMEM.
+ * Locking: none; not a scheduling point.
+ * References: the caller owns the list.
+ */
+function dmaResvListAlloc(max: number): DmaResvList | Errno {
+  const list = kmalloc(dmaResvListCache, () => new DmaResvList(max));
+  return isErr(list) ? errPtr(ENOMEM) : list;
+}
+
+/**
+ * Models dma_resv_list_free(): drops every fence's reference, kfree_rcu()s the list.
+ * Locking: the list is private to the caller.
+ * References: drops the list's fence references.
+ */
+async function dmaResvListFree(list: DmaResvList | null): Promise<void> {
+  if (!list) return;
+  for (let i = 0; i < list.numFences; i++) await dmaFencePut(list.table[i]!.fence);
+  await kfreeRcu(list);
+}
+
+function roundupPowOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * Models dma_resv_reserve_fences(obj, num): makes room for `num` more fences. When the list is
+ * full it allocates a bigger one (at least twice as big), copies the unsignalled fences over,
+ * publishes it, drops the references of the signalled ones and frees the old list after a
+ * grace period. Returns 0 or -ENOMEM.
+ * Locking: the reservation lock must be held; the reservation is lost at dmaResvUnlock().
+ * References: the list's references move to the new list; signalled fences lose theirs.
+ */
+export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<number> {
+  dmaResvAssertHeld(obj);
+  const old = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  let max: number;
+  if (old?.maxFences) {
+    if (old.numFences + num <= old.maxFences) return 0;
+    max = Math.max(old.numFences + num, old.maxFences * 2);
+  } else {
+    max = Math.max(4, roundupPowOfTwo(num));
+  }
+  const fresh = dmaResvListAlloc(max);
+  if (isErr(fresh)) return fresh;
+  // No need to bump fence refcounts: RCU readers use kref_get_unless_zero, and the references
+  // of the old list are carried over to the new one.
+  const signalled: DmaFence[] = [];
+  for (let i = 0; i < (old ? old.numFences : 0); i++) {
+    const e = old!.table[i]!;
+    if (await dmaFenceIsSignaled(e.fence)) signalled.push(e.fence);
+    else fresh.table[fresh.numFences++] = { fence: e.fence, usage: e.usage };
+  }
+  // The effective set of unsignalled fences is unchanged: readers of either list see the same.
+  await rcuAssignPointer(obj.fences, fresh);
+  if (!old) return 0;
+  for (const f of signalled) await dmaFencePut(f);
+  await kfreeRcu(old);
+  return 0;
+}
+
+/**
+ * Models dma_resv_add_fence(obj, fence, usage): adds `fence` with `usage`, taking a reference.
+ * It replaces, in place, an older fence of the same context whose usage is at least as
+ * restrictive, or any signalled fence; otherwise it fills a reserved slot. Without one it is a
+ * BUG (the task dies: the kernel's BUG_ON, or its NULL dereference when nothing was ever
+ * reserved).
+ * Locking: the reservation lock must be held, and dmaResvReserveFences() called under it.
+ * References: takes one on `fence`; drops the list's reference on a replaced fence.
+ */
+export async function dmaResvAddFence(
+  obj: DmaResv,
+  fence: DmaFence,
+  usage: DmaResvUsage,
+): Promise<void> {
+  await dmaFenceGet(fence);
+  dmaResvAssertHeld(obj);
+  const list = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  if (list === null)
+    bug(
+      `BUG: kernel NULL pointer dereference in dma_resv_add_fence(${obj.name}): no dma_resv_reserve_fences()`,
+    );
+  const fobj: DmaResvList = list;
+  const count = fobj.numFences;
+  for (let i = 0; i < count; i++) {
+    const old = fobj.table[i]!;
+    if (
+      (old.fence.context === fence.context &&
+        old.usage >= usage &&
+        dmaFenceIsLater(fence, old.fence)) ||
+      (await dmaFenceIsSignaled(old.fence))
+    ) {
+      await point(`dma_resv_list_set(${obj.name}[${i}])`);
+      fobj.table[i] = { fence, usage };
+      await dmaFencePut(old.fence);
+      return;
+    }
+  }
+  if (fobj.numFences >= fobj.maxFences)
+    bug(
+      `kernel BUG at drivers/dma-buf/dma-resv.c: dma_resv_add_fence(${obj.name}): BUG_ON(fobj->num_fences >= fobj->max_fences)`,
+    );
+  await point(`dma_resv_list_set(${obj.name}[${count}])`);
+  fobj.table[count] = { fence, usage };
+  // The slot must be visible before the count covers it.
+  await point(`smp_store_mb(${obj.name}.num_fences)`);
+  fobj.numFences = count + 1;
+}
+
+/**
+ * Models dma_resv_replace_fences(obj, context, replacement, usage): every fence of `context`
+ * becomes `replacement` (for fences whose operation no longer touches the buffer once
+ * `replacement` signals, e.g. a preemption fence replaced by a page-table update).
+ * Locking: the reservation lock must be held.
+ * References: one on `replacement` per replaced slot; the replaced fences lose theirs.
+ */
+export async function dmaResvReplaceFences(
+  obj: DmaResv,
+  context: number,
+  replacement: DmaFence,
+  usage: DmaResvUsage,
+): Promise<void> {
+  dmaResvAssertHeld(obj);
+  const list = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  for (let i = 0; list && i < list.numFences; i++) {
+    const old = list.table[i]!;
+    if (old.fence.context !== context) continue;
+    list.table[i] = { fence: await dmaFenceGet(replacement), usage };
+    await dmaFencePut(old.fence);
+  }
+}
+
+/**
+ * Models the locked iteration dma_resv_for_each_fence(cursor, obj, usage, fence): every fence of
+ * the list whose usage is at most `usage`, signalled or not, with its usage.
+ * Locking: the reservation lock must be held for the whole walk (asserted at each step).
+ * References: none taken: the fences are the list's; take one to keep a fence past the lock.
+ */
+export async function* dmaResvForEachFence(
+  obj: DmaResv,
+  usage: DmaResvUsage,
+): AsyncGenerator<DmaResvEntry> {
+  dmaResvAssertHeld(obj);
+  const fences = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  for (let i = 0; fences && i < fences.numFences; i++) {
+    dmaResvAssertHeld(obj);
+    const e = fences.table[i]!;
+    if (e.usage > usage) continue;
+    yield { fence: e.fence, usage: e.usage };
+  }
+}
+
+/**
+ * Models struct dma_resv_iter for the unlocked walk (dma_resv_iter_begin() /
+ * dma_resv_for_each_fence_unlocked() / dma_resv_iter_end()): each fence it returns is
+ * unsignalled, of usage at most `usage`, and held by a reference the cursor drops when it moves
+ * on or ends. The walk restarts from the beginning when the fence list was replaced or a fence
+ * died under it; `isRestarted` tells consumers that accumulate results.
+ *
+ * Locking: none needed (each step runs in an RCU read-side section); the body runs outside it
+ * and may sleep.
+ * References: the cursor holds one on `fence` between steps.
+ */
+export class DmaResvIter {
+  /** The current fence (referenced), or null. */
+  fence: DmaFence | null = null;
+  /** The usage of the current fence. */
+  fenceUsage: DmaResvUsage = DmaResvUsage.KERNEL;
+  /** The list being walked. */
+  fences: DmaResvList | null = null;
+  /** Slots in the list when the walk (re)started. */
+  numFences = 0;
+  /** Set when this step restarted the walk. */
+  isRestarted = false;
+  private index = 0;
+
+  /** Models dma_resv_iter_begin(). */
+  constructor(
+    readonly obj: DmaResv,
+    readonly usage: DmaResvUsage,
+  ) {}
+
+  /** Models dma_resv_iter_restart_unlocked(). */
+  private async restart(): Promise<void> {
+    this.index = 0;
+    this.numFences = 0;
+    this.fences = await rcuDereference(this.obj.fences, heldCond(this.obj));
+    if (this.fences) this.numFences = this.fences.numFences;
+    this.isRestarted = true;
+  }
+
+  /** Models dma_resv_iter_walk_unlocked(): the next unsignalled fence of a matching usage. */
+  private async walk(): Promise<void> {
+    if (!this.fences) return;
+    for (;;) {
+      // Drop the reference from the previous round.
+      await dmaFencePut(this.fence);
+      this.fence = null;
+      if (this.index >= this.numFences) break;
+      await point(`rcu_dereference(${this.obj.name}.table[${this.index}])`);
+      const e = this.fences.table[this.index++]!;
+      this.fenceUsage = e.usage;
+      this.fence = await dmaFenceGetRcu(e.fence);
+      if (!this.fence) {
+        await this.restart();
+        continue;
+      }
+      if (!(await dmaFenceIsSignaled(this.fence)) && this.usage >= this.fenceUsage) break;
+    }
+  }
+
+  /** Models dma_resv_iter_first_unlocked(). */
+  async first(): Promise<DmaFence | null> {
+    await rcuReadLock();
+    do {
+      await this.restart();
+      await this.walk();
+    } while ((await rcuDereference(this.obj.fences)) !== this.fences);
+    await rcuReadUnlock();
+    return this.fence;
+  }
+
+  /** Models dma_resv_iter_next_unlocked(). */
+  async next(): Promise<DmaFence | null> {
+    await rcuReadLock();
+    this.isRestarted = false;
+    let restart = (await rcuDereference(this.obj.fences)) !== this.fences;
+    do {
+      if (restart) await this.restart();
+      await this.walk();
+      restart = true;
+    } while ((await rcuDereference(this.obj.fences)) !== this.fences);
+    await rcuReadUnlock();
+    return this.fence;
+  }
+
+  /** Models dma_resv_iter_end(): drops the reference on the current fence. */
+  async end(): Promise<void> {
+    await dmaFencePut(this.fence);
+    this.fence = null;
+  }
+}
+
+/**
+ * The unlocked walk as an async generator: yields each fence (the cursor holds a reference while
+ * the body runs); breaking out of the loop ends the cursor (dma_resv_iter_end()).
+ * Locking: none.
+ * References: the yielded fence is valid until the next step; take one to keep it.
+ */
+export async function* dmaResvForEachFenceUnlocked(
+  obj: DmaResv,
+  usage: DmaResvUsage,
+): AsyncGenerator<DmaFence> {
+  const cursor = new DmaResvIter(obj, usage);
+  try {
+    for (let f = await cursor.first(); f; f = await cursor.next()) yield f;
+  } finally {
+    await cursor.end();
+  }
+}
+
+/**
+ * Models dma_resv_get_fences(obj, usage): references to every unsignalled fence of a usage at
+ * most `usage`. Returns the array (the caller puts each fence) or -ENOMEM.
+ * Locking: none.
+ * References: one per returned fence, owned by the caller.
+ */
+export async function dmaResvGetFences(
+  obj: DmaResv,
+  usage: DmaResvUsage,
+): Promise<DmaFence[] | Errno> {
+  const fences: DmaFence[] = [];
+  const cursor = new DmaResvIter(obj, usage);
+  for (let f = await cursor.first(); f; f = await cursor.next()) {
+    if (cursor.isRestarted) {
+      while (fences.length) await dmaFencePut(fences.pop()!);
+    }
+    fences.push(await dmaFenceGet(f));
+  }
+  await cursor.end();
+  return fences;
+}
+
+/**
+ * Models dma_resv_test_signaled(obj, usage): true if every fence of a usage at most `usage` has
+ * signalled.
+ * Locking: none needed (the lock may be held).
+ * References: none kept.
+ */
+export async function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): Promise<boolean> {
+  const cursor = new DmaResvIter(obj, usage);
+  const f = await cursor.first();
+  await cursor.end();
+  return f === null;
+}
+
+/**
+ * Models dma_resv_wait_timeout(obj, usage, intr, timeout): waits for every fence of a usage at
+ * most `usage`, sharing `timeout` (ns of virtual time; MAX_SCHEDULE_TIMEOUT for none). Returns
+ * the time left (> 0; 1 with a zero timeout when all signalled), or 0 on timeout.
+ * Locking: may sleep; the reservation lock may be held (fences must not need it to signal).
+ * References: the cursor holds each fence while waiting on it.
+ */
+export async function dmaResvWaitTimeout(
+  obj: DmaResv,
+  usage: DmaResvUsage,
+  intr: boolean,
+  timeout: number,
+): Promise<number> {
+  let ret = timeout ? timeout : 1;
+  const cursor = new DmaResvIter(obj, usage);
+  for (let f = await cursor.first(); f; f = await cursor.next()) {
+    ret = await dmaFenceWaitTimeout(f, intr, ret);
+    if (ret <= 0) {
+      await cursor.end();
+      return ret;
+    }
+  }
+  await cursor.end();
+  return ret;
+}
+
+/**
+ * Models dma_resv_fini(): drops the list's fence references and frees the list. The object must
+ * be dead (nobody else can reach it), and its lock free (mutex_destroy()'s debug check).
+ * Locking: none (the object is private to the caller).
+ * References: drops the list's.
+ */
+export async function dmaResvFini(obj: DmaResv): Promise<void> {
+  const list = await rcuDereferenceProtected(obj.fences, () => true);
+  await rcuAssignPointer(obj.fences, null);
+  await dmaResvListFree(list);
+  warnOn(obj.lock.locked, `DEBUG_LOCKS_WARN_ON(mutex_is_locked(${obj.name}))`, {
+    object: obj.owner?.name,
+  });
+}
+
+/**
+ * Models dma_resv_describe(): one line per fence of usage up to READ: "\t<usage> fence:<driver>
+ * <timeline> seq <n> [un]signalled".
+ * Locking: the reservation lock must be held.
+ * References: none kept.
+ */
+export async function dmaResvDescribe(obj: DmaResv): Promise<string[]> {
+  const lines: string[] = [];
+  for await (const { fence, usage } of dmaResvForEachFence(obj, DmaResvUsage.READ)) {
+    const signalled = await dmaFenceIsSignaled(fence);
+    lines.push(
+      `\t${USAGE_NAMES[usage]} fence:${fence.ops.getDriverName(fence)} ${fence.ops.getTimelineName(fence)} seq ${fence.seqno} ${signalled ? "" : "un"}signalled`,
+    );
+  }
+  return lines;
+}
