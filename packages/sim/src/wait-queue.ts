@@ -16,11 +16,21 @@ export class WaitQueue {
   /**
    * @param name shown in deadlock reports ("mutex object_name_lock")
    * @param holder who the waiters wait for, if anyone (a lock's owner), for deadlock reports
+   * @param opts.spinning the waiters spin rather than sleep (see `spinning`)
    */
+  /**
+   * True for the queue a contended spinlock "spins" on: the waiter is busy-waiting on a CPU, not
+   * sleeping, so might_sleep-style checks (onBlock hooks) must not count it as a sleep.
+   */
+  readonly spinning: boolean;
+
   constructor(
     readonly name: string,
     private readonly holder?: () => string | null,
-  ) {}
+    opts: { spinning?: boolean } = {},
+  ) {
+    this.spinning = opts.spinning ?? false;
+  }
 
   /** "mutex A held by t2[3]": what deadlock reports print for a task waiting here. */
   describe(): string {
