@@ -45,5 +45,5 @@ export function findToggle(name: string): ToggleInfo | undefined {
 /** True when the running simulation was started with this toggle on. Always false outside one. */
 export function toggleEnabled(name: string): boolean {
   const sim = activeSimulation();
-  return sim !== null && sim.toggles.has(name);
+  return sim?.toggles.has(name) ?? false;
 }
