@@ -29,6 +29,10 @@ export const LAYERS: readonly { readonly dir: string; readonly what: string }[] 
   { dir: "packages/ttm", what: "TTM" },
   { dir: "packages/drivers/*", what: "DRM drivers" },
   { dir: "packages/libdrm", what: "userspace ioctl wrappers" },
+  {
+    dir: "packages/conformance",
+    what: "the driver conformance suite (IGT-derived userspace tests)",
+  },
   { dir: "apps/*", what: "applications (stress harness)" },
 ];
 

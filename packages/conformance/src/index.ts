@@ -1,0 +1,40 @@
+/**
+ * @primetime/conformance: the driver conformance suite (see README.md): IGT's gem_flink_basic,
+ * gem_flink_race and prime_self_import, plus cross-driver PRIME, run on a simulated kernel
+ * against any driver package, with a leak check after every case; and the table of historic-bug
+ * toggles with the case that finds each.
+ */
+
+export { CLOSE_ORDERS } from "./cases/prime-cross-driver.js";
+export {
+  CROSS_DRIVER_SPECS,
+  conformanceCases,
+  findCase,
+  SINGLE_DEVICE_SPECS,
+} from "./cases.js";
+export {
+  createDumbBo,
+  type DeviceUnderTest,
+  type DriverUnderTest,
+  mapDumbBo,
+  type RegisteredDevice,
+  registerDevice,
+} from "./driver-under-test.js";
+export {
+  bindCase,
+  type CaseBody,
+  type CaseContext,
+  type CaseResult,
+  type CaseRunOptions,
+  type CaseSpec,
+  type ConformanceCase,
+  ConformanceCheckError,
+  caseScenario,
+  describeFailure,
+  RACE_DEFAULTS,
+  runCaseSpec,
+  SEQUENTIAL_DEFAULTS,
+} from "./harness.js";
+export { defineConformanceSuite, formatCaseResult, type SuiteOptions } from "./suite.js";
+export { TOGGLE_CASES, type ToggleCase, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
+export { vgemUnderTest } from "./vgem-under-test.js";

@@ -1,0 +1,64 @@
+/**
+ * The historic races of the layers below (DESIGN.md section 5) and the conformance case that
+ * finds each one: with the toggle on, the case fails under PCT (seed 1, its default depth) within
+ * `schedules` schedules; with every toggle off it passes. toggles.test.ts checks both for every
+ * toggle the DRM core (@primetime/gem: gem.*, prime.*) and @primetime/dma-buf (dma-buf.*) define.
+ */
+
+export interface ToggleCase {
+  /** The conformance case that finds it (a name from conformanceCases()). */
+  readonly case: string;
+  /** PCT schedules within which it is found (seed 1). */
+  readonly schedules: number;
+  /** How the bug shows in that case. */
+  readonly how: string;
+}
+
+export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
+  "gem.flink-no-handle-count-check": {
+    case: "gem_flink_race/flink_close",
+    schedules: 300,
+    how: "a flink racing the last GEM_CLOSE leaves a name on a freed object: leaked name, object count off",
+  },
+  "gem.open-drops-name-lock": {
+    case: "gem_flink_race/flink_name",
+    schedules: 300,
+    how: "the object opened by name 1 lost its name to a racing close and is re-flinked to another name",
+  },
+  "prime.export-outside-name-lock": {
+    case: "prime_self_import/export-vs-gem_close-race",
+    schedules: 300,
+    how: "an export racing the last GEM_CLOSE links a dma-buf nobody drops: object and dma-buf leak",
+  },
+  "prime.cache-remove-by-dma-buf": {
+    case: "prime_self_import/with_gem_open_handle",
+    schedules: 1,
+    how: "closing the GEM_OPEN handle removes the creator's PRIME entry: re-import returns a new handle",
+  },
+  "gem.handle-published-before-open": {
+    case: "gem_flink_race/flink_close",
+    schedules: 300,
+    how: "GEM_CLOSE of handle 1 before its creation allowed mmap: the mmap allowance leaks (kmemleak)",
+  },
+  "gem.handle-id-reused-before-release": {
+    case: "prime_self_import/export-vs-gem_close-own-handles",
+    schedules: 300,
+    how: "a thread's new handle reuses the id another thread is closing: its export finds the closed handle's stale PRIME entry and returns the other thread's dma-buf",
+  },
+  "prime.cache-without-lock": {
+    case: "prime_self_import/reimport-vs-gem_close-race",
+    schedules: 300,
+    how: "an unlocked PRIME cache removal racing an import's insertion loses an update: freed member in the tree or orphaned entry",
+  },
+};
+
+/**
+ * Toggles no conformance case can find, and why (reported rather than faked).
+ */
+export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {
+  "dma-buf.fence-cb-without-ref":
+    "needs poll() on a dma-buf fd while a fence's last other reference goes away unsignalled; " +
+    "the simulated kernel has no poll syscall for userspace, and the conformance cases use no " +
+    "fences (vgem's fences are always signalled before the driver drops them). The dma-buf " +
+    "package's own dma-buf-poll test finds it.",
+};

@@ -1,0 +1,177 @@
+import {
+  DRM_COMMAND_BASE,
+  DRM_IO,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_IOCTL_VERSION,
+  DRM_RDWR,
+  type DrmPrimeHandle,
+  type DrmVersion,
+} from "@primetime/gem";
+import {
+  EACCES,
+  EINVAL,
+  ENOENT,
+  Kernel,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  SEEK_END,
+} from "@primetime/kernel";
+import { Simulation } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import {
+  createDumb,
+  expectClean,
+  expectRet,
+  load,
+  mapDumb,
+  openNode,
+  runVgem,
+} from "./test-machine.js";
+import { createVgem, destroyVgem, vgemObjectCache } from "./vgem-drv.js";
+
+describe("vgem", () => {
+  it("registers card and render nodes at the lowest free index, and says who it is", async () => {
+    let seen: DrmVersion | null = null;
+    let nodes: string[] = [];
+    const r = await runVgem(async (p, m) => {
+      nodes = [m.a.card, m.a.render, m.b.card, m.b.render];
+      const fd = await openNode(p, m.b.render);
+      const v: DrmVersion = {
+        version_major: 0,
+        version_minor: 0,
+        version_patchlevel: 0,
+        name_len: 16,
+        name: "",
+        date_len: 0,
+        date: "",
+        desc_len: 64,
+        desc: "",
+      };
+      expectRet(await p.ioctl(fd, DRM_IOCTL_VERSION, v), 0, "VERSION");
+      seen = v;
+    });
+    expectClean(r);
+    expect(nodes).toEqual([
+      "/dev/dri/card0",
+      "/dev/dri/renderD128",
+      "/dev/dri/card1",
+      "/dev/dri/renderD129",
+    ]);
+    expect(seen).toMatchObject({ name: "vgem", desc: "Virtual GEM provider", version_major: 1 });
+  });
+
+  it("creates zeroed dumb buffers of pitch * height bytes that map and keep what is written", async () => {
+    const r = await runVgem(async (p, m) => {
+      const fd = await openNode(p, m.a.card);
+      const bo = await createDumb(p, fd, 16384);
+      expect(bo).toMatchObject({ handle: 1, pitch: 4096, size: 16384 });
+      // An odd geometry is rounded up to whole pages.
+      const odd = { width: 3, height: 5, bpp: 24, flags: 0, handle: 0, pitch: 0, size: 0 };
+      expectRet(await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, odd), 0, "MODE_CREATE_DUMB 3x5x24");
+      expect(odd).toMatchObject({ handle: 2, pitch: 9, size: 4096 });
+      const addr = await mapDumb(p, fd, bo.handle, bo.size);
+      expect((await load(p, addr, bo.size)).every((x) => x === 0)).toBe(true);
+      expectRet(await p.writeMemory(addr + 5000, new Uint8Array([1, 2, 3])), 3, "store");
+      // A second mapping of the same object sees the store: the pages are the object's.
+      const addr2 = await mapDumb(p, fd, bo.handle, bo.size);
+      expect([...(await load(p, addr2 + 4999, 5))]).toEqual([0, 1, 2, 3, 0]);
+      expectRet(await p.munmap(addr, bo.size), 0, "munmap");
+      // The mapping holds the object: closing the handle leaves the second mapping working.
+      expectRet(await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: 1, pad: 0 }), 0, "GEM_CLOSE");
+      expect([...(await load(p, addr2 + 5000, 3))]).toEqual([1, 2, 3]);
+      expectRet(await p.munmap(addr2, bo.size), 0, "munmap");
+    });
+    expectClean(r);
+  });
+
+  it("gives the core's errno for bad dumb-buffer and ioctl requests", async () => {
+    const r = await runVgem(async (p, m) => {
+      const card = await openNode(p, m.a.card);
+      const render = await openNode(p, m.a.render);
+      const zero = { width: 0, height: 4, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+      expectRet(await p.ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, zero), -EINVAL, "dumb of width 0");
+      const ok = { width: 1024, height: 1, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+      // Dumb buffers are not allowed on render nodes (no DRM_RENDER_ALLOW).
+      expectRet(
+        await p.ioctl(render, DRM_IOCTL_MODE_CREATE_DUMB, ok),
+        -EACCES,
+        "dumb on the render node",
+      );
+      const map = { handle: 77, pad: 0, offset: 0 };
+      expectRet(await p.ioctl(card, DRM_IOCTL_MODE_MAP_DUMB, map), -ENOENT, "map of a bad handle");
+      // The hole at index 0 of vgem's ioctl table, and a number past its end.
+      expectRet(await p.ioctl(render, DRM_IO(DRM_COMMAND_BASE), undefined), -EINVAL, "ioctl 0x40");
+      expectRet(await p.ioctl(render, DRM_IO(DRM_COMMAND_BASE + 3), undefined), -EINVAL, "0x43");
+    });
+    expectClean(r);
+  });
+
+  it("shares buffers with another device through PRIME, both ways", async () => {
+    const r = await runVgem(async (p, m) => {
+      const fdA = await openNode(p, m.a.card);
+      const fdB = await openNode(p, m.b.card);
+      const bo = await createDumb(p, fdA, 8192);
+      const addrA = await mapDumb(p, fdA, bo.handle, bo.size);
+      await p.writeMemory(addrA, new Uint8Array(8192).fill(0x42));
+      const exp: DrmPrimeHandle = { handle: bo.handle, flags: DRM_RDWR, fd: -1 };
+      expectRet(await p.ioctl(fdA, DRM_IOCTL_PRIME_HANDLE_TO_FD, exp), 0, "export");
+      expect(await p.lseek(exp.fd, 0, SEEK_END)).toBe(8192);
+      const imp: DrmPrimeHandle = { handle: 0, flags: 0, fd: exp.fd };
+      expectRet(await p.ioctl(fdB, DRM_IOCTL_PRIME_FD_TO_HANDLE, imp), 0, "import into B");
+      // A foreign import cannot be mapped through the importer's DRM fd (core rule)...
+      const map = { handle: imp.handle, pad: 0, offset: 0 };
+      expectRet(await p.ioctl(fdB, DRM_IOCTL_MODE_MAP_DUMB, map), -EINVAL, "map of an import");
+      // ...but re-exporting it gives the original dma-buf, whose mapping is A's pages.
+      const re: DrmPrimeHandle = { handle: imp.handle, flags: DRM_RDWR, fd: -1 };
+      expectRet(await p.ioctl(fdB, DRM_IOCTL_PRIME_HANDLE_TO_FD, re), 0, "re-export from B");
+      const addrD = await p.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, re.fd, 0);
+      expect(addrD).toBeGreaterThan(0);
+      expect((await load(p, addrD, 8192)).every((x) => x === 0x42)).toBe(true);
+      await p.writeMemory(addrD + 100, new Uint8Array([9]));
+      expect([...(await load(p, addrA + 99, 3))]).toEqual([0x42, 9, 0x42]);
+      await p.munmap(addrD, 8192);
+      await p.munmap(addrA, 8192);
+      // Close the exporter first: the import keeps the buffer alive through the dma-buf.
+      await p.close(fdA);
+      await p.close(exp.fd);
+      await p.close(re.fd);
+      expect(m.a.device.counters.objects).toBe(1);
+      expect(m.b.device.counters.objects).toBe(1);
+      await p.close(fdB);
+    });
+    expectClean(r);
+  });
+
+  it("frees its objects and the device once the last file and dma-buf are gone", async () => {
+    const r = await new Simulation({ seed: 5 }).run(async () => {
+      const kernel = Kernel.boot();
+      const vgem = await createVgem(kernel);
+      let dmaBuf = -1;
+      const p = kernel.spawnProcess("holder", async (proc) => {
+        const fd = await openNode(proc, vgem.card);
+        const bo = await createDumb(proc, fd, 4096);
+        const exp = { handle: bo.handle, flags: 0, fd: -1 };
+        expectRet(await proc.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, exp), 0, "export");
+        dmaBuf = exp.fd;
+        await proc.close(fd);
+        // Unregister while the dma-buf is alive: the node goes, the device stays.
+        await destroyVgem(vgem);
+        expect(kernel.chrdevs.lookup(vgem.card)).toBeNull();
+        expect(vgem.device.freed).toBe(false);
+        expect(vgemObjectCache.live).toBe(1);
+        await proc.close(dmaBuf);
+      });
+      await p.wait();
+      await kernel.quiesce();
+      expect(vgemObjectCache.live).toBe(0);
+      expect(vgem.device.freed).toBe(true);
+      expect(await kernel.checkLeaks()).toEqual([]);
+    });
+    expectClean(r);
+  });
+});

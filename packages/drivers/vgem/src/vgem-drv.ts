@@ -1,0 +1,331 @@
+/**
+ * vgem, the virtual GEM provider (drivers/gpu/drm/vgem/vgem_drv.c): a DRM driver without
+ * hardware. Its buffers are plain system pages; userspace creates them as dumb buffers, maps
+ * them, names them (flink), shares them as dma-bufs with any other driver (PRIME export and
+ * import), and fakes GPU work on them with fences (vgem-fence.ts). Mesa's software renderer and
+ * IGT use it to test buffer sharing without a GPU, and it is the template for a driver package
+ * here: copy this file, replace the object type and the hooks, and run the conformance suite.
+ *
+ * What a driver must provide to the DRM core (drm-driver.ts in @primetime/gem):
+ * 1. a `DrmDriver` description: name, version, features (DRIVER_GEM, DRIVER_RENDER for a render
+ *    node), the ioctl table (indexed by DRM_IOCTL_NR(cmd) - DRM_COMMAND_BASE, holes are entries
+ *    without a handler), and the hooks the core calls;
+ * 2. a GEM object type extending `GemObject`, with its `DrmGemObjectFuncs`: `free` is mandatory
+ *    (it must call drmGemObjectRelease(), drmPrimeGemDestroy() for an import, and kfree()), the
+ *    rest (mmap through vm_ops, get_sg_table for exports...) as the driver supports;
+ * 3. a way to create objects (dumb buffers here) that hands the object to a handle with
+ *    drmGemHandleCreate() and then drops its own reference: from that moment another thread can
+ *    close the handle, so the driver must not touch the object afterwards;
+ * 4. ->gem_prime_import_sg_table if it can import foreign dma-bufs (the core does the rest);
+ * 5. per-file state in ->open / ->postclose, if it has any.
+ *
+ * This model follows the modern vgem, built on the shmem helpers (drm_gem_shmem_helper.c): the
+ * shmem file is the object's `pages` array, populated at creation (the kernel populates shmem
+ * pages lazily; the difference is not observable here).
+ */
+
+import type { DmaBufAttachment, SgTable } from "@primetime/dma-buf";
+import {
+  DRIVER_GEM,
+  DRIVER_RENDER,
+  DRM_COMMAND_BASE,
+  DRM_IO,
+  DRM_RENDER_ALLOW,
+  type DrmDevice,
+  type DrmDriver,
+  type DrmFile,
+  type DrmGemObjectFuncs,
+  type DrmKernel,
+  type DrmModeCreateDumb,
+  drmDevAlloc,
+  drmDevPut,
+  drmDevRegister,
+  drmDevUnregister,
+  drmGemCreateMmapOffset,
+  drmGemHandleCreate,
+  drmGemObjectInit,
+  drmGemObjectPut,
+  drmGemObjectRelease,
+  drmGemPagesSgTable,
+  drmGemPageVmOps,
+  drmGemPrivateObjectInit,
+  drmIoctlDef,
+  drmPrimeGemDestroy,
+  GemObject,
+} from "@primetime/gem";
+import {
+  EINVAL,
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  PAGE_SIZE,
+} from "@primetime/kernel";
+import { point } from "@primetime/sim";
+import {
+  type VgemFile,
+  vgemFenceAttachIoctl,
+  vgemFenceClose,
+  vgemFenceOpen,
+  vgemFenceSignalIoctl,
+} from "./vgem-fence.js";
+import {
+  DRM_IOCTL_VGEM_FENCE_ATTACH,
+  DRM_IOCTL_VGEM_FENCE_SIGNAL,
+  DRM_VGEM_FENCE_ATTACH_LAYOUT,
+  DRM_VGEM_FENCE_SIGNAL_LAYOUT,
+} from "./vgem-uapi.js";
+
+/** Models DRIVER_NAME. */
+export const VGEM_DRIVER_NAME = "vgem";
+/** Models DRIVER_DESC. */
+export const VGEM_DRIVER_DESC = "Virtual GEM provider";
+
+/** The slab cache of vgem objects (struct drm_gem_shmem_object). */
+export const vgemObjectCache = new KmemCache("vgem_object");
+
+/**
+ * Models struct drm_gem_shmem_object as vgem allocates it (vgem_gem_create_object()): a GEM
+ * object whose `pages` are its shmem pages, or, for an import, the exporter's pages.
+ *
+ * Locking: set up before the object is published; `sgt` read-only afterwards.
+ * References: a GemObject's (see drm-gem.ts); an import also holds its dma-buf through the
+ * attachment, dropped by drmPrimeGemDestroy() in free.
+ */
+export class VgemObject extends GemObject {
+  /** Models shmem->sgt: the page table of an import, given back at free. */
+  sgt: SgTable | null = null;
+  /**
+   * Models shmem->map_wc: vgem has no begin/end CPU access ioctls, so its mappings must be
+   * coherent (write-combined) or dma-buf sharing would not work. Always true; kept to document
+   * the choice (the simulated CPU is coherent anyway).
+   */
+  readonly mapWc = true;
+}
+
+/**
+ * Models drm_gem_shmem_free(): an import gives its page table and dma-buf back; then the GEM
+ * core's release (flink name, reservation, mmap offset) and the kfree.
+ * Locking: none; the last reference is gone. References: drops the import's dma-buf.
+ */
+async function vgemGemFree(obj: GemObject): Promise<void> {
+  const vobj = obj as VgemObject;
+  await point(`drm_gem_shmem_free(${obj.name})`);
+  if (obj.importAttach) await drmPrimeGemDestroy(obj, vobj.sgt);
+  vobj.sgt = null;
+  await drmGemObjectRelease(obj);
+  kfree(obj);
+}
+
+/**
+ * Models drm_gem_shmem_funcs as vgem uses them: free; get_sg_table for foreign importers
+ * (drm_gem_shmem_get_sg_table(): the object's pages); mmap through vm_ops whose fault handler
+ * maps `pages` (drm_gem_shmem_vm_ops), with drm_gem_vm_open/close keeping the mapping's object
+ * reference. The pages never move, so pin/unpin have nothing to do and are left out.
+ */
+const vgemGemFuncs: DrmGemObjectFuncs = {
+  free: vgemGemFree,
+  getSgTable: drmGemPagesSgTable,
+  vmOps: drmGemPageVmOps,
+};
+
+/**
+ * Models vgem_gem_create_object() + __drm_gem_shmem_create(): a new object of `size` bytes
+ * (page aligned), with zeroed pages (or none when `private_` is set: an import brings its own)
+ * and its mmap offset. Returns it with one reference (the caller's), or -ENOMEM / the offset
+ * manager's error.
+ * Locking: none; the object is not visible yet.
+ * References: the caller owns the one reference.
+ */
+async function vgemObjectCreate(
+  dev: DrmDevice,
+  size: number,
+  private_: boolean,
+): Promise<VgemObject | Errno> {
+  await point("vgem_gem_create_object");
+  const obj = kmalloc(vgemObjectCache, () => new VgemObject(vgemGemFuncs));
+  if (isErr(obj)) return obj;
+  const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  if (private_) drmGemPrivateObjectInit(dev, obj, aligned);
+  else drmGemObjectInit(dev, obj, aligned);
+  const ret = await drmGemCreateMmapOffset(obj);
+  if (ret) {
+    await drmGemObjectRelease(obj);
+    kfree(obj);
+    return errPtr(ret);
+  }
+  return obj;
+}
+
+/**
+ * Models drm_gem_shmem_dumb_create() + drm_gem_shmem_create_with_handle(): MODE_CREATE_DUMB.
+ * pitch = DIV_ROUND_UP(width * bpp, 8), size = PAGE_ALIGN(pitch * height); then an object and
+ * a handle for it.
+ *
+ * The outputs are written before the handle exists: once drmGemHandleCreate() returns, the
+ * handle holds the object and the creation reference is dropped, so another thread may close the
+ * (guessable) handle and free the object. Reading `obj.size` after the put is the use-after-free
+ * that "drm/qxl: fix UAF on handle creation" and its vmwgfx twin fixed.
+ *
+ * Locking: none held; the handle creation takes object_name_lock and table_lock.
+ * References: the creation reference is dropped; the handle keeps the object.
+ */
+export async function vgemGemDumbCreate(
+  file: DrmFile,
+  dev: DrmDevice,
+  args: DrmModeCreateDumb,
+): Promise<number> {
+  const minPitch = Math.ceil((args.width * args.bpp) / 8);
+  if (!args.pitch || !args.size) {
+    args.pitch = minPitch;
+    args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+  } else {
+    // ensure sane minimum values
+    if (args.pitch < minPitch) args.pitch = minPitch;
+    if (args.size < args.pitch * args.height)
+      args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+  }
+  if (args.size === 0) return -EINVAL;
+  const obj = await vgemObjectCreate(dev, args.size, false);
+  if (isErr(obj)) return obj;
+  // Allocate an id in the file's handle table; the handle holds the object from now on.
+  const ret = await drmGemHandleCreate(file, obj);
+  // Drop the reference from the allocation: the handle holds it now.
+  await drmGemObjectPut(obj);
+  if (ret < 0) return ret;
+  args.handle = ret;
+  return 0;
+}
+
+/**
+ * Models drm_gem_shmem_prime_import_sg_table(): an object over a foreign dma-buf's pages (the
+ * core has attached and mapped it). The pages are the exporter's: writes through either side
+ * are seen by the other.
+ * Locking: object_name_lock held by the core's import.
+ * References: returns an object with one reference; the core records the attachment.
+ */
+async function vgemPrimeImportSgTable(
+  dev: DrmDevice,
+  attach: DmaBufAttachment,
+  sgt: SgTable,
+): Promise<GemObject | Errno> {
+  const obj = await vgemObjectCreate(dev, attach.dmabuf.size, true);
+  if (isErr(obj)) return obj;
+  obj.sgt = sgt;
+  obj.pages = sgt.pages;
+  return obj;
+}
+
+/**
+ * Models vgem_open(): the per-file state (the fence idr).
+ * Locking: none. References: none.
+ */
+async function vgemOpen(_dev: DrmDevice, file: DrmFile): Promise<number> {
+  await point("vgem_open");
+  file.driverPriv = vgemFenceOpen();
+  return 0;
+}
+
+/**
+ * Models vgem_postclose(): signals and drops the file's remaining fences. Runs after the core
+ * has released every handle of the file.
+ * Locking: none. References: the fence idr's.
+ */
+async function vgemPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
+  await vgemFenceClose(file.driverPriv as VgemFile);
+  file.driverPriv = undefined;
+}
+
+/**
+ * Models vgem_ioctls[]: index 0 is the hole before DRM_VGEM_FENCE_ATTACH (0x1), an entry without
+ * a handler (-EINVAL), as the designated initializers of DRM_IOCTL_DEF_DRV leave it. Both fence
+ * ioctls are allowed on the render node and need no authentication.
+ */
+const vgemIoctls = [
+  drmIoctlDef(DRM_IO(DRM_COMMAND_BASE + 0x0), null, 0, null, "VGEM_HOLE"),
+  drmIoctlDef(
+    DRM_IOCTL_VGEM_FENCE_ATTACH,
+    vgemFenceAttachIoctl,
+    DRM_RENDER_ALLOW,
+    DRM_VGEM_FENCE_ATTACH_LAYOUT,
+    "VGEM_FENCE_ATTACH",
+  ),
+  drmIoctlDef(
+    DRM_IOCTL_VGEM_FENCE_SIGNAL,
+    vgemFenceSignalIoctl,
+    DRM_RENDER_ALLOW,
+    DRM_VGEM_FENCE_SIGNAL_LAYOUT,
+    "VGEM_FENCE_SIGNAL",
+  ),
+];
+
+/**
+ * Models vgem_driver: GEM and a render node; per-file fences; dumb buffers; PRIME through the
+ * core's helpers (no primeHandleToFd/primeFdToHandle override), foreign imports through
+ * vgemPrimeImportSgTable. The default dumb map offset (drm_gem_dumb_map_offset()) refuses
+ * imported objects with -EINVAL.
+ */
+export const vgemDriver: DrmDriver = {
+  name: VGEM_DRIVER_NAME,
+  desc: VGEM_DRIVER_DESC,
+  major: 1,
+  minor: 0,
+  patchlevel: 0,
+  driverFeatures: DRIVER_GEM | DRIVER_RENDER,
+  ioctls: vgemIoctls,
+  open: vgemOpen,
+  postclose: vgemPostclose,
+  dumbCreate: vgemGemDumbCreate,
+  gemPrimeImportSgTable: vgemPrimeImportSgTable,
+};
+
+/** A registered vgem device and its nodes. */
+export interface VgemDevice {
+  readonly device: DrmDevice;
+  /** "/dev/dri/cardN". */
+  readonly card: string;
+  /** "/dev/dri/renderD(128+N)". */
+  readonly render: string;
+}
+
+export interface CreateVgemOptions {
+  /** The parent device's name (default "vgem"; the kernel's is the platform device "vgem"). */
+  devName?: string;
+}
+
+/**
+ * Models vgem_init(): allocates a vgem device and registers it on `kernel`, which creates its
+ * nodes /dev/dri/cardN and /dev/dri/renderD(128+N) at the lowest free N (so a second vgem gets
+ * card1: two devices for cross-device PRIME). Throws if the DRM core refuses (a bug, not an
+ * input error). Call it from a task of the simulation the kernel runs in.
+ * References: the caller owns the device's creation reference (destroyVgem() drops it).
+ */
+export async function createVgem(
+  kernel: DrmKernel,
+  opts: CreateVgemOptions = {},
+): Promise<VgemDevice> {
+  const dev = await drmDevAlloc(vgemDriver, { devName: opts.devName ?? VGEM_DRIVER_NAME });
+  if (isErr(dev)) throw new Error(`vgem: drm_dev_alloc failed: ${dev}`);
+  const ret = await drmDevRegister(dev, kernel);
+  if (ret) {
+    await drmDevPut(dev);
+    throw new Error(`vgem: drm_dev_register failed: ${ret}`);
+  }
+  return { device: dev, card: dev.primary!.path, render: dev.render!.path };
+}
+
+/** createVgem() with the defaults: what `modprobe vgem` does. */
+export function registerVgem(kernel: DrmKernel): Promise<VgemDevice> {
+  return createVgem(kernel);
+}
+
+/**
+ * Models vgem_exit(): unregisters the device (its nodes disappear; open files keep working) and
+ * drops the creation reference; the device is freed when its last file and dma-buf are gone.
+ */
+export async function destroyVgem(vgem: VgemDevice): Promise<void> {
+  await drmDevUnregister(vgem.device);
+  await drmDevPut(vgem.device);
+}
