@@ -45,6 +45,29 @@ async function exhaustive(scenario: () => Promise<void>) {
   return res;
 }
 
+/**
+ * kref.rst's two threads over a one-entry list: a user that looks the entry up, uses it and puts
+ * it, and a remover that drops the list's reference.
+ */
+async function userAndRemover(
+  entry: Entry,
+  getEntry: () => Promise<Entry | null>,
+  putEntry: (e: Entry) => Promise<unknown>,
+): Promise<void> {
+  const user = spawn("user", async () => {
+    const e = await getEntry();
+    if (e) {
+      await e.use("do_stuff");
+      await putEntry(e);
+    }
+  });
+  const remover = spawn("remover", async () => {
+    await putEntry(entry); // drops the list's reference
+  });
+  await user.join();
+  await remover.join();
+}
+
 describe("kref.rst under the scheduler", () => {
   describe("rule 1: kref_get before handing the pointer to another thread", () => {
     const handoff = (getFirst: boolean) => async () => {
@@ -116,18 +139,7 @@ describe("kref.rst under the scheduler", () => {
           if (opts.lockedLookup) await mutex.unlock();
           return e;
         };
-        const user = spawn("user", async () => {
-          const e = await getEntry();
-          if (e) {
-            await e.use("do_stuff");
-            await putEntry(e);
-          }
-        });
-        const remover = spawn("remover", async () => {
-          await putEntry(entry); // drops the list's reference
-        });
-        await user.join();
-        await remover.join();
+        await userAndRemover(entry, getEntry, putEntry);
       };
     }
 
@@ -184,18 +196,7 @@ describe("kref.rst under the scheduler", () => {
           }
           return e;
         };
-        const user = spawn("user", async () => {
-          const e = await getEntry();
-          if (e) {
-            await e.use("do_stuff");
-            await e.kref.put(releaseEntry);
-          }
-        });
-        const remover = spawn("remover", async () => {
-          await entry.kref.put(releaseEntry);
-        });
-        await user.join();
-        await remover.join();
+        await userAndRemover(entry, getEntry, (e) => e.kref.put(releaseEntry));
       };
     }
 
@@ -238,18 +239,7 @@ describe("kref.rst under the scheduler", () => {
           await mutex.unlock();
           return e;
         };
-        const user = spawn("user", async () => {
-          const e = await getEntry();
-          if (e) {
-            await e.use("do_stuff");
-            await putEntry(e);
-          }
-        });
-        const remover = spawn("remover", async () => {
-          await putEntry(entry);
-        });
-        await user.join();
-        await remover.join();
+        await userAndRemover(entry, getEntry, putEntry);
       };
     }
 

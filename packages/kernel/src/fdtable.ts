@@ -341,9 +341,24 @@ function fileCloseFdLocked(files: FilesStruct, fd: number): File | null {
 }
 
 /**
- * Models filp_close(file, id): ->flush, then fput() of the reference the fd held. A file whose
- * count is already 0 is reported ("VFS: Close: file count is 0") and left alone. Returns
- * ->flush's result (0 without one).
+ * Models filp_flush(): ->flush, unless the count is already 0 ("VFS: Close: file count is 0",
+ * CHECK_DATA_CORRUPTION: a `warn` splat, and no ->flush). ->flush's result, or 0.
+ */
+async function filpFlush(file: File, id: unknown): Promise<number> {
+  if (
+    warnOn(fileCount(file) === 0, `VFS: Close: file count is 0 (f_op=${file.fOp.owner ?? "?"})`, {
+      object: file.name,
+    })
+  )
+    return 0;
+  return file.fOp.flush ? file.fOp.flush(file, id) : 0;
+}
+
+/**
+ * Models filp_close(file, id): filp_flush() (->flush), then fput() of the reference the fd
+ * held. As in the kernel since 6.6, the fput() happens even when filp_flush() found the count
+ * already 0 (the put then underflows: a refcount splat, and the file leaks). Returns ->flush's
+ * result (0 without one).
  *
  * Locking: no locks held; ->flush may sleep.
  * References: drops one (the fd's).
@@ -351,14 +366,7 @@ function fileCloseFdLocked(files: FilesStruct, fd: number): File | null {
 export async function filpClose(file: File, id: unknown): Promise<number> {
   await point(`filp_close(${file.name})`);
   file.checkAccess("filp_close");
-  if (
-    warnOn(fileCount(file) === 0, `VFS: Close: file count is 0 (f_op=${file.fOp.owner ?? "?"})`, {
-      object: file.name,
-    })
-  )
-    return 0;
-  let retval = 0;
-  if (file.fOp.flush) retval = await file.fOp.flush(file, id);
+  const retval = await filpFlush(file, id);
   await fput(file);
   return retval;
 }

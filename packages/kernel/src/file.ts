@@ -25,6 +25,7 @@ import { currentTask, point, report, SimLocal } from "@primetime/sim";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "./errno.js";
 import type { IoctlArg } from "./ioctl.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "./slab.js";
+import { mightSleep } from "./spinlock.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "./task-work.js";
 import { AddressSpace, type Vma } from "./vma.js";
 import { flushWork, queueWork, systemWq, WorkStruct } from "./workqueue.js";
@@ -273,7 +274,8 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
  * - from a user thread (a process thread), __fput() is queued as task work and runs when the
  *   thread returns to userspace (the end of the current syscall) or exits;
  * - otherwise (kernel thread, worker, interrupt, or a thread past exit_task_work()), the file
- *   goes on the delayed-fput list, which a work item on the system workqueue drains.
+ *   goes on the delayed-fput list, which a work item on the system workqueue drains (queued at
+ *   once when the list was empty; the kernel's schedule_delayed_work(..., 1) waits a jiffy).
  * Until then the file is doomed (see the file comment).
  *
  * Locking: none; safe under spinlocks (the release never runs here).
@@ -308,17 +310,20 @@ function fileFree(file: File): void {
 }
 
 /**
- * Models __fput(): the release of a file whose last reference is gone: calls ->release (if the
- * open had succeeded), then frees the file. Runs from task work, the delayed-fput work, or
- * flushDelayedFput().
+ * Models __fput(): the release of a file whose last reference is gone: if the open had
+ * succeeded, might_sleep() and ->release; then frees the file. Runs from task work, the
+ * delayed-fput work, or flushDelayedFput().
  *
- * Locking: may sleep; called without locks held.
+ * Locking: may sleep (a `sleep` splat when called atomic); called without locks held.
  * References: consumes the doomed file.
  */
 export async function fputFinal(file: File): Promise<void> {
   await point(`__fput(${file.name})`);
   if (!file.checkAccess("__fput")) return;
-  if (file.fMode & FMODE_OPENED && file.fOp.release) await file.fOp.release(file.fInode, file);
+  if (file.fMode & FMODE_OPENED) {
+    mightSleep("__fput");
+    if (file.fOp.release) await file.fOp.release(file.fInode, file);
+  }
   fileFree(file);
 }
 
@@ -335,12 +340,15 @@ const delayedFput = new SimLocal<DelayedFputState>(() => ({
   work: new WorkStruct(() => delayedFputWork(), "delayed_fput"),
 }));
 
-/** Models delayed_fput(): __fput() every file on the delayed list. */
+/**
+ * Models delayed_fput(): __fput() every file on the delayed list. The list is an llist, pushed
+ * at its head: llist_del_all() hands the files back newest first, and so are they released.
+ */
 async function delayedFputWork(): Promise<void> {
   const d = delayedFput.get();
   await point("llist_del_all(delayed_fput_list)");
   const files = d.list.splice(0);
-  for (const f of files) await fputFinal(f);
+  for (let i = files.length - 1; i >= 0; i--) await fputFinal(files[i]!);
 }
 
 /** Files waiting on the delayed-fput list (inspection, no scheduling point). */

@@ -12,10 +12,13 @@
  * out are reported:
  *
  * ```ts
- * await rcuBarrier();          // every kfree_rcu()/call_rcu() callback has run
- * await flushWorkqueues();     // deferred work (fput, delayed deletes) has run (workqueue.ts)
+ * await rcuBarrier();                // every kfree_rcu()/call_rcu() callback has run
+ * await flushDelayedFput();           // deferred fputs have run (file.ts)
+ * await flushWorkqueue(systemWq());   // deferred work has run (workqueue.ts)
  * const leaks = kmemleakScan();
  * ```
+ *
+ * Kernel.checkLeaks() does all of it (repeating until nothing is pending) and then scans.
  */
 
 import { report, site } from "@primetime/sim";

@@ -384,6 +384,21 @@ function once(key: string): boolean {
 }
 
 /**
+ * The lines print_circular_bug_header() and print_deadlock_bug() share: the lock being acquired
+ * and the held lock it conflicts with.
+ */
+function acquireWhileHoldingLines(ctx: LockContext, prev: HeldLock, next: HeldLock): string[] {
+  return [
+    `${whoName(ctx)} is trying to acquire lock:`,
+    ` ${className(next.cls)}, at: ${siteText(next.site)}`,
+    "",
+    "but task is already holding lock:",
+    ` ${className(prev.cls)}, at: ${siteText(prev.site)}`,
+    "",
+  ];
+}
+
+/**
  * Models print_circular_bug(): `path` is the existing chain next -> ... -> prev; the new
  * dependency prev -> next would close it.
  */
@@ -402,12 +417,7 @@ function reportCircular(
   const lines = [
     "WARNING: possible circular locking dependency detected",
     "------------------------------------------------------",
-    `${whoName(ctx)} is trying to acquire lock:`,
-    ` ${className(next.cls)}, at: ${siteText(next.site)}`,
-    "",
-    "but task is already holding lock:",
-    ` ${className(prev.cls)}, at: ${siteText(prev.site)}`,
-    "",
+    ...acquireWhileHoldingLines(ctx, prev, next),
     "which lock already depends on the new lock.",
     "",
     "the existing dependency chain (in reverse order) is:",
@@ -465,12 +475,7 @@ function reportRecursive(
   const lines = [
     "WARNING: possible recursive locking detected",
     "--------------------------------------------",
-    `${whoName(ctx)} is trying to acquire lock:`,
-    ` ${className(next.cls)}, at: ${siteText(next.site)}`,
-    "",
-    "but task is already holding lock:",
-    ` ${className(prev.cls)}, at: ${siteText(prev.site)}`,
-    "",
+    ...acquireWhileHoldingLines(ctx, prev, next),
     "other info that might help us debug this:",
     " Possible unsafe locking scenario:",
     "",
@@ -573,10 +578,12 @@ export function debugCheckNoLocksFreed(obj: object): void {
   const held = contextState(ctx).held;
   if (held.length === 0) return;
   const raw = kasanUnwrap(obj);
-  const embedded = new Set<unknown>(Object.values(raw));
+  // A task holds few locks: a scan of the object's own properties per held lock is cheaper than
+  // building a set of them on every kfree().
+  const embedded: unknown[] = Object.values(raw);
   const h = held.find(
     (x) =>
-      embedded.has(x.lock) ||
+      embedded.includes(x.lock) ||
       (x.lock.dep.owner !== undefined && kasanUnwrap(x.lock.dep.owner) === raw),
   );
   if (!h) return;

@@ -60,7 +60,7 @@ export class MmapLock implements LockdepLock {
     this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
   }
 
-  /** Models mmap_read_unlock(). */
+  /** Models mmap_read_unlock(). Locking: the caller holds it for reading; wakes every waiter. */
   async readUnlock(): Promise<void> {
     await point("mmap_read_unlock");
     const ctx = lockContext();
@@ -82,7 +82,7 @@ export class MmapLock implements LockdepLock {
     this.writer = ctx;
   }
 
-  /** Models mmap_write_unlock(). */
+  /** Models mmap_write_unlock(). Locking: the caller holds it for writing; wakes every waiter. */
   async writeUnlock(): Promise<void> {
     await point("mmap_write_unlock");
     lockRelease(this);

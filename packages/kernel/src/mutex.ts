@@ -13,47 +13,33 @@
  * handoff). No signals, hence no mutex_lock_interruptible()/killable() variants.
  */
 
-import { type Owner, point, WaitQueue } from "@primetime/sim";
-import { type LockContext, LockdepMap, lockAcquire, lockContext, lockRelease } from "./lockdep.js";
-import { type LockOptions, mightSleep } from "./spinlock.js";
+import type { LockContext } from "./lockdep.js";
+import { type LockNames, type LockOptions, OwnedLock } from "./owned-lock.js";
+import { mightSleep } from "./spinlock.js";
+
+const MUTEX_NAMES: LockNames = {
+  lock: "mutex_lock",
+  lockNested: "mutex_lock_nested",
+  trylock: "mutex_trylock",
+  unlock: "mutex_unlock",
+  waits: "sleeps",
+};
 
 /**
  * Models struct mutex. Acquire and release are scheduling points (`mutex_lock(name)`,
  * `mutex_unlock(name)`); a contended lock sleeps on a wait queue whose deadlock report names the
- * holder ("mutex object_name_lock held by t2[3]").
+ * holder ("mutex object_name_lock held by t2[3]"). `locked`, `heldByCurrent` and `holder`
+ * (mutex_is_locked(), mutex->owner) come from OwnedLock.
  */
-export class Mutex {
-  readonly name: string;
-  readonly dep: LockdepMap;
-  /** The object the mutex is embedded in, if given. */
-  readonly owner: Owner | undefined;
-  private holderCtx: LockContext | null = null;
-  private readonly wq: WaitQueue;
-
+export class Mutex extends OwnedLock {
   /** Models mutex_init(): the class is the name's (or `opts.key`'s). */
   constructor(name: string, opts: LockOptions = {}) {
-    this.name = name;
-    this.owner = opts.owner;
-    this.dep = new LockdepMap(name, "mutex", opts.key, opts.owner);
-    this.wq = new WaitQueue(`mutex ${name}`, () => {
-      const h = this.holderCtx;
-      return h ? `${h.name}[${h.id}]` : null;
-    });
+    super(name, "mutex", MUTEX_NAMES, opts);
   }
 
-  /** Models mutex_is_locked(). */
-  get locked(): boolean {
-    return this.holderCtx !== null;
-  }
-
-  /** True if the running task owns the mutex (mutex->owner == current). */
-  get heldByCurrent(): boolean {
-    return this.holderCtx !== null && this.holderCtx === lockContext();
-  }
-
-  /** The owner task (`mutex->owner`), if locked. */
-  get holder(): LockContext | null {
-    return this.holderCtx;
+  /** mutex_lock()'s might_sleep(), before lockdep's acquire; a trylock never sleeps. */
+  protected beforeAcquire(_ctx: LockContext, label: string | null): void {
+    if (label !== null) mightSleep(label);
   }
 
   /**
@@ -62,52 +48,34 @@ export class Mutex {
    * Locking: may sleep; must not be called with a spinlock held or in interrupt context.
    */
   lock(): Promise<void> {
-    return this.lockNested(0);
+    return this.acquire(0);
   }
 
   /**
    * Models mutex_lock_nested(): mutex_lock() in nesting subclass `subclass`, for holding two
    * mutexes of the same class in a fixed order (parent then child).
+   * Locking: as mutex_lock().
    */
-  async lockNested(subclass: number): Promise<void> {
-    const op = subclass === 0 ? "mutex_lock" : "mutex_lock_nested";
-    const label = subclass === 0 ? `${op}(${this.name})` : `${op}(${this.name}, ${subclass})`;
-    await point(label);
-    this.owner?.checkAccess?.(op);
-    mightSleep(label);
-    const ctx = lockContext();
-    lockAcquire(this, { subclass });
-    while (this.holderCtx !== null) {
-      await this.wq.wait(`${label} sleeps`);
-      this.owner?.checkAccess?.(op);
-    }
-    this.holderCtx = ctx;
+  lockNested(subclass: number): Promise<void> {
+    return this.acquire(subclass);
   }
 
   /**
    * Models mutex_trylock(): takes the mutex if it is free; never sleeps. Not a scheduling point.
    * Lockdep records it as a trylock (no recursion check, no new dependency).
+   * Locking: any context that may hold a mutex.
    */
   tryLock(): boolean {
-    this.owner?.checkAccess?.("mutex_trylock");
-    if (this.holderCtx !== null) return false;
-    const ctx = lockContext();
-    lockAcquire(this, { trylock: true });
-    this.holderCtx = ctx;
-    return true;
+    return this.tryAcquire();
   }
 
   /**
    * Models mutex_unlock(): lockdep release (not held by this task: "bad unlock balance"), then
    * release and wake one waiter. As the kernel does with a mutex owned by another task, it warns
    * and releases it anyway; unlocking a free mutex changes nothing.
+   * Locking: the caller holds the mutex.
    */
   async unlock(): Promise<void> {
-    await point(`mutex_unlock(${this.name})`);
-    this.owner?.checkAccess?.("mutex_unlock");
-    lockRelease(this);
-    if (this.holderCtx === null) return;
-    this.holderCtx = null;
-    this.wq.wakeOne();
+    await this.release();
   }
 }

@@ -117,7 +117,10 @@ export class Process implements SyscallProcess {
     );
   }
 
-  /** Models the start of do_group_exit(): every thread dies at its next syscall boundary. */
+  /**
+   * Models the start of do_group_exit(): every thread dies at its next syscall boundary.
+   * Locking: none (siglock is not modeled); not a scheduling point.
+   */
   startGroupExit(code: number): void {
     if (this.state !== "running") return;
     this.state = "exiting";
@@ -139,6 +142,8 @@ export class Process implements SyscallProcess {
    * Models clone(CLONE_THREAD | CLONE_FILES | CLONE_VM): a new thread running `fn`, sharing the
    * process's fd table and mm. A thread created after the process started exiting exits at once
    * without running `fn`.
+   * References: the thread takes a use of the fd table and the mm (files->count, mm_users),
+   * dropped when it exits.
    */
   spawnThread(name: string, fn: ThreadFn): Task {
     return this.startThread(`${this.name}:${name}`, fn, false);
@@ -214,6 +219,7 @@ export class Process implements SyscallProcess {
   /**
    * Models waitpid(): waits until every thread has exited and the process's resources are
    * released; returns the exit code. May be called from any task.
+   * Locking: sleeps until then; call it without locks held.
    */
   async wait(): Promise<number> {
     while (this.state !== "dead") await this.exitWait.wait(`waitpid(${this.pid})`);

@@ -256,6 +256,7 @@ export function kfree(obj: SlabObject | null | undefined): void {
 /**
  * Models kmem_cache_free(): kfree() that also checks the object came from `cache`
  * (cache_from_obj(): a `warn` splat "Wrong slab cache", and the object is not freed).
+ * Locking: none; not a scheduling point. References: as kfree().
  */
 export function kmemCacheFree(cache: KmemCache | string, obj: SlabObject): void {
   const c = cacheOf(cache);

@@ -19,37 +19,23 @@ import { rcuSleepCheck } from "@primetime/rcu";
 import {
   currentTask,
   here,
-  type Owner,
   onBlock,
-  point,
   report,
   site,
   type Task,
-  WaitQueue,
+  type WaitQueue,
 } from "@primetime/sim";
 import {
   type ContextState,
   contextState,
   formatHeldLocks,
   heldLockSites,
-  type LockClassKey,
   type LockContext,
-  LockdepMap,
-  lockAcquire,
   lockContext,
-  lockRelease,
 } from "./lockdep.js";
+import { type LockNames, type LockOptions, OwnedLock } from "./owned-lock.js";
 
-/** Options of a lock: the object it is embedded in, and an explicit lock class. */
-export interface LockOptions {
-  /**
-   * The object the lock is embedded in: lock and unlock check its liveness first (KASAN on a
-   * freed object's lock), and kfree() of it while the lock is held is a lockdep splat.
-   */
-  owner?: Owner;
-  /** The lock class (default: the class of every lock of this kind with the same name). */
-  key?: LockClassKey;
-}
+export type { LockOptions } from "./owned-lock.js";
 
 /** The wait queues of spinlocks: spinning on one is not sleeping. */
 const spinQueues = new WeakSet<WaitQueue>();
@@ -110,43 +96,31 @@ function preemptEnable(st: ContextState): void {
   if (st.preempt === 0) st.sleepReported = false;
 }
 
+const SPIN_NAMES: LockNames = {
+  lock: "spin_lock",
+  lockNested: "spin_lock_nested",
+  trylock: "spin_trylock",
+  unlock: "spin_unlock",
+  waits: "spins",
+};
+
 /**
  * Models spinlock_t. Acquire and release are scheduling points (`spin_lock(name)`,
  * `spin_unlock(name)`); a contended lock "spins" by sleeping on a wait queue whose deadlock
  * report names the holder. The holder is atomic: sleeping before spin_unlock() is a `sleep`
- * splat. Lockdep tracks it like a mutex (its class prints with wait type `{2:2}`).
+ * splat. Lockdep tracks it like a mutex (its class prints with wait type `{2:2}`). `locked`,
+ * `heldByCurrent` and `holder` (spin_is_locked(), the holder) come from OwnedLock.
  */
-export class SpinLock {
-  readonly name: string;
-  readonly dep: LockdepMap;
-  readonly owner: Owner | undefined;
-  private holderCtx: LockContext | null = null;
-  private readonly wq: WaitQueue;
-
+export class SpinLock extends OwnedLock {
+  /** Models spin_lock_init(): the class is the name's (or `opts.key`'s). */
   constructor(name: string, opts: LockOptions = {}) {
-    this.name = name;
-    this.owner = opts.owner;
-    this.dep = new LockdepMap(name, "spinlock", opts.key, opts.owner);
-    this.wq = new WaitQueue(`spinlock ${name}`, () => {
-      const h = this.holderCtx;
-      return h ? `${h.name}[${h.id}]` : null;
-    });
-    spinQueues.add(this.wq);
+    super(name, "spinlock", SPIN_NAMES, opts);
+    spinQueues.add(this.waitQueue);
   }
 
-  /** Models spin_is_locked(). */
-  get locked(): boolean {
-    return this.holderCtx !== null;
-  }
-
-  /** True if the running task holds the lock. */
-  get heldByCurrent(): boolean {
-    return this.holderCtx !== null && this.holderCtx === lockContext();
-  }
-
-  /** The task holding the lock, if any. */
-  get holder(): LockContext | null {
-    return this.holderCtx;
+  /** spin_lock()'s and spin_trylock()'s preempt_disable(), before lockdep's acquire. */
+  protected beforeAcquire(ctx: LockContext, _label: string | null): void {
+    preemptDisable(contextState(ctx));
   }
 
   /**
@@ -155,26 +129,16 @@ export class SpinLock {
    * Locking: the caller becomes atomic until spin_unlock().
    */
   lock(): Promise<void> {
-    return this.lockNested(0);
+    return this.acquire(0);
   }
 
   /**
    * Models spin_lock_nested(): spin_lock() in nesting subclass `subclass`, so that lockdep
    * accepts holding two locks of the same class (a parent and a child of the same type).
+   * Locking: as spin_lock().
    */
-  async lockNested(subclass: number): Promise<void> {
-    const op = subclass === 0 ? "spin_lock" : "spin_lock_nested";
-    const label = subclass === 0 ? `${op}(${this.name})` : `${op}(${this.name}, ${subclass})`;
-    await point(label);
-    this.owner?.checkAccess?.(op);
-    const ctx = lockContext();
-    preemptDisable(contextState(ctx));
-    lockAcquire(this, { subclass });
-    while (this.holderCtx !== null) {
-      await this.wq.wait(`${label} spins`);
-      this.owner?.checkAccess?.(op);
-    }
-    this.holderCtx = ctx;
+  lockNested(subclass: number): Promise<void> {
+    return this.acquire(subclass);
   }
 
   /**
@@ -182,29 +146,17 @@ export class SpinLock {
    * Locking: on success the caller is atomic until spin_unlock().
    */
   tryLock(): boolean {
-    this.owner?.checkAccess?.("spin_trylock");
-    if (this.holderCtx !== null) return false;
-    const ctx = lockContext();
-    preemptDisable(contextState(ctx));
-    lockAcquire(this, { trylock: true });
-    this.holderCtx = ctx;
-    return true;
+    return this.tryAcquire();
   }
 
   /**
    * Models spin_unlock(): lockdep release (a lock the task does not hold is "bad unlock
-   * balance"), release, wake a spinner, preempt_enable(). As in the kernel, unlocking a lock
+   * balance"), release, wake a spinner, preempt_enable() (only if lockdep had it held: an
+   * unbalanced unlock leaves the preempt count alone). As in the kernel, unlocking a lock
    * another task holds releases it anyway.
+   * Locking: the caller holds the lock.
    */
   async unlock(): Promise<void> {
-    await point(`spin_unlock(${this.name})`);
-    this.owner?.checkAccess?.("spin_unlock");
-    const ctx = lockContext();
-    const wasHeld = lockRelease(this);
-    if (this.holderCtx !== null) {
-      this.holderCtx = null;
-      this.wq.wakeOne();
-    }
-    if (wasHeld) preemptEnable(contextState(ctx));
+    if (await this.release()) preemptEnable(contextState());
   }
 }

@@ -211,6 +211,8 @@ export async function doFilpOpen(
  * Models do_sys_open(): reserves an fd first (-EMFILE wins over -ENOENT, as in the kernel),
  * opens the file, installs it. The new fd or a negative errno. Open flags other than the
  * access mode, O_CREAT|O_EXCL and O_CLOEXEC are accepted and ignored.
+ * Locking: none held on entry; takes file_lock (fd reservation, install); ->open may sleep.
+ * References: the new fd owns the file's first reference; a failed open gives the fd back.
  */
 export async function sysOpen(p: SyscallProcess, path: unknown, flags: unknown): Promise<number> {
   return syscall(p, "open", async () => {
@@ -229,7 +231,13 @@ export async function sysOpen(p: SyscallProcess, path: unknown, flags: unknown):
   }) as Promise<number>;
 }
 
-/** Models close(2): close_fd(). 0, -EBADF, or ->flush's error. */
+/**
+ * Models close(2): close_fd(). 0, -EBADF, or ->flush's error. The final __fput() runs before
+ * close() returns to userspace, from task work at exitToUserMode() (the kernel calls
+ * __fput_sync() there since 6.6: the same point as far as userspace can tell).
+ * Locking: none held on entry; takes file_lock for the removal.
+ * References: drops the fd's.
+ */
 export async function sysClose(p: SyscallProcess, fd: unknown): Promise<number> {
   return syscall(p, "close", async () => {
     if (!isFdArg(fd)) return -EBADF;
@@ -237,7 +245,12 @@ export async function sysClose(p: SyscallProcess, fd: unknown): Promise<number> 
   }) as Promise<number>;
 }
 
-/** Models ksys_dup(): the lowest free fd now refers to the same file. */
+/**
+ * Models ksys_dup(): the lowest free fd now refers to the same file. The new fd, -EBADF, or
+ * get_unused_fd_flags()'s error.
+ * Locking: none held on entry; takes file_lock (fget(), fd reservation, install).
+ * References: the new fd keeps the reference fget() took; on failure it is dropped.
+ */
 export async function sysDup(p: SyscallProcess, fd: unknown): Promise<number> {
   return syscall(p, "dup", async () => {
     if (!isFdArg(fd)) return -EBADF;
@@ -277,6 +290,8 @@ async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<n
  * copy_from_user of the argument (-EFAULT) and the driver's ioctl; the kernel copy is written
  * back to `arg` when the driver returns >= 0.
  * `cmd` is taken as an unsigned 32-bit number (a negative int32 is the same command).
+ * Locking: none held on entry; the driver's ioctl may sleep.
+ * References: holds an fget() reference on the file for the call (fdput() at the end).
  */
 export async function sysIoctl(
   p: SyscallProcess,
@@ -304,13 +319,19 @@ export async function sysIoctl(
   }) as Promise<number>;
 }
 
-/** Models vfs_llseek(): -ESPIPE for an unseekable file, else the driver's ->llseek. */
+/**
+ * Models vfs_llseek(): -ESPIPE for an unseekable file, else the driver's ->llseek.
+ * Locking: none (f_pos_lock is not modeled). References: the caller holds one on `file`.
+ */
 export async function vfsLlseek(file: File, offset: number, whence: number): Promise<number> {
   if (!(file.fMode & FMODE_LSEEK) || !file.fOp.llseek) return -ESPIPE;
   return file.fOp.llseek(file, offset, whence);
 }
 
-/** Models ksys_lseek(): the new position, -EBADF, -EINVAL (bad whence), -ESPIPE. */
+/**
+ * Models ksys_lseek(): the new position, -EBADF, -EINVAL (bad whence), -ESPIPE.
+ * Locking: none held on entry. References: holds an fget() reference for the call.
+ */
 export async function sysLseek(
   p: SyscallProcess,
   fd: unknown,
@@ -334,7 +355,9 @@ export async function sysLseek(
  * Models the mmap(2) syscall (x86-64 sys_mmap → ksys_mmap_pgoff()): an unaligned or negative
  * offset is -EINVAL, a negative length -ENOMEM (it is a huge size_t), a bad fd (without
  * MAP_ANONYMOUS) -EBADF; then do_mmap() under mmap_lock. The mapping's address, or a negative
- * errno. The fd's file reference is held for the call; the mapping takes its own.
+ * errno.
+ * Locking: none held on entry; takes mmap_lock for writing (vm_mmap_pgoff()).
+ * References: the fd's file reference is held for the call; the mapping takes its own.
  */
 export async function sysMmap(
   p: SyscallProcess,
@@ -363,7 +386,10 @@ export async function sysMmap(
   }) as Promise<number>;
 }
 
-/** Models munmap(2): vm_munmap(). 0 (also when nothing was mapped) or -EINVAL. */
+/**
+ * Models munmap(2): vm_munmap(). 0 (also when nothing was mapped) or -EINVAL.
+ * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
+ */
 export async function sysMunmap(
   p: SyscallProcess,
   addr: unknown,
@@ -441,6 +467,7 @@ export async function sysRecvFd(
 /**
  * Models setrlimit(RLIMIT_NOFILE): the new soft and hard limit for fds. 0, -EINVAL (other
  * resources are not modeled, or a bad value), -EPERM above NR_OPEN (sysctl_nr_open).
+ * Locking: none (task_lock() is not modeled). References: none.
  */
 export async function sysSetrlimit(
   p: SyscallProcess,
@@ -459,6 +486,8 @@ export async function sysSetrlimit(
  * Models exit_group(code): the whole process exits with `code & 0xff`; this thread dies at
  * once (never returns), the others at their next syscall. The last thread to go closes every
  * fd, unmaps every vma and drops undelivered fds.
+ * Locking: none held. References: the last thread drops every fd's, vma's and in-flight
+ * message's file reference.
  */
 export async function sysExit(p: SyscallProcess, code: unknown): Promise<never> {
   const task = currentTask();

@@ -666,12 +666,15 @@ export async function modDelayedWork(
   return ret !== 0;
 }
 
-/** Models schedule_work(): queueWork() on system_wq. */
+/** Models schedule_work(): queueWork() on system_wq. Locking, References: as queueWork(). */
 export function scheduleWork(work: WorkStruct): Promise<boolean> {
   return queueWork(systemWq(), work);
 }
 
-/** Models schedule_delayed_work(): queueDelayedWork() on system_wq. */
+/**
+ * Models schedule_delayed_work(): queueDelayedWork() on system_wq.
+ * Locking, References: as queueDelayedWork().
+ */
 export function scheduleDelayedWork(dwork: DelayedWork, delayNs: number): Promise<boolean> {
   return queueDelayedWork(systemWq(), dwork, delayNs);
 }

@@ -1,0 +1,154 @@
+/**
+ * What struct mutex and spinlock_t have in common here: a lock with an owner context
+ * (mutex->owner; for a spinlock, the holder this model records for reports), a wait queue for
+ * the tasks contending for it, the lockdep annotations (mutex_acquire_nest()/spin_acquire(),
+ * mutex_release()/spin_release()) and the liveness check of the object the lock is embedded in.
+ *
+ * Mutex (mutex.ts) and SpinLock (spinlock.ts) are the public classes; each supplies what its
+ * kind does around the shared part: mutex_lock()'s might_sleep(), spin_lock()'s
+ * preempt_disable() and spin_unlock()'s preempt_enable().
+ */
+
+import { type Owner, point, WaitQueue } from "@primetime/sim";
+import {
+  type LockClassKey,
+  type LockContext,
+  type LockdepLock,
+  LockdepMap,
+  type LockKind,
+  lockAcquire,
+  lockContext,
+  lockRelease,
+} from "./lockdep.js";
+
+/** Options of a lock: the object it is embedded in, and an explicit lock class. */
+export interface LockOptions {
+  /**
+   * The object the lock is embedded in: lock and unlock check its liveness first (KASAN on a
+   * freed object's lock), and kfree() of it while the lock is held is a lockdep splat.
+   */
+  owner?: Owner;
+  /** The lock class (default: the class of every lock of this kind with the same name). */
+  key?: LockClassKey;
+}
+
+/** The kernel names of a kind of lock's operations, for point labels and KASAN reports. */
+export interface LockNames {
+  readonly lock: string;
+  readonly lockNested: string;
+  readonly trylock: string;
+  readonly unlock: string;
+  /** What a contender does, for its wait label ("mutex_lock(m) sleeps"): "sleeps", "spins". */
+  readonly waits: string;
+}
+
+/**
+ * The shared base of Mutex and SpinLock (not a kernel type). Acquire and release are scheduling
+ * points labelled with the kernel function and the lock's name (`mutex_lock(dev_lock)`); a
+ * contended lock waits on a wait queue whose deadlock report names the holder
+ * ("mutex object_name_lock held by t2[3]").
+ */
+export abstract class OwnedLock implements LockdepLock {
+  readonly name: string;
+  readonly dep: LockdepMap;
+  /** The object the lock is embedded in, if given. */
+  readonly owner: Owner | undefined;
+  private holderCtx: LockContext | null = null;
+  private readonly wq: WaitQueue;
+  private readonly names: LockNames;
+  /** The point labels of lock() and unlock(), built once (they run on every lock operation). */
+  private readonly lockLabel: string;
+  private readonly unlockLabel: string;
+
+  protected constructor(name: string, kind: LockKind, names: LockNames, opts: LockOptions) {
+    this.name = name;
+    this.owner = opts.owner;
+    this.names = names;
+    this.dep = new LockdepMap(name, kind, opts.key, opts.owner);
+    this.wq = new WaitQueue(`${kind} ${name}`, () => {
+      const h = this.holderCtx;
+      return h ? `${h.name}[${h.id}]` : null;
+    });
+    this.lockLabel = `${names.lock}(${name})`;
+    this.unlockLabel = `${names.unlock}(${name})`;
+  }
+
+  /** Models mutex_is_locked() / spin_is_locked(). */
+  get locked(): boolean {
+    return this.holderCtx !== null;
+  }
+
+  /** True if the running task holds the lock (mutex->owner == current). */
+  get heldByCurrent(): boolean {
+    return this.holderCtx !== null && this.holderCtx === lockContext();
+  }
+
+  /** The task holding the lock (`mutex->owner`), if any. */
+  get holder(): LockContext | null {
+    return this.holderCtx;
+  }
+
+  /** The wait queue contenders wait on (SpinLock marks it as not a sleep). */
+  protected get waitQueue(): WaitQueue {
+    return this.wq;
+  }
+
+  /**
+   * What this kind of lock does before lockdep's acquire, in the running context `ctx`:
+   * mutex_lock()'s might_sleep(), spin_lock()'s preempt_disable(). `label` is the lock call's
+   * point label, or null for a trylock (which never sleeps).
+   */
+  protected abstract beforeAcquire(ctx: LockContext, label: string | null): void;
+
+  /**
+   * The body of mutex_lock_nested() / spin_lock_nested(): the point, the owner's liveness
+   * check, beforeAcquire(), lockdep acquire (before waiting, as the kernel does: a waiter
+   * already "holds" the lock for lockdep), then wait until the lock is free and take it. A
+   * woken waiter checks the owner's liveness again (the object may have been freed meanwhile).
+   */
+  protected async acquire(subclass: number): Promise<void> {
+    const op = subclass === 0 ? this.names.lock : this.names.lockNested;
+    const label = subclass === 0 ? this.lockLabel : `${op}(${this.name}, ${subclass})`;
+    await point(label);
+    this.owner?.checkAccess?.(op);
+    const ctx = lockContext();
+    this.beforeAcquire(ctx, label);
+    lockAcquire(this, { subclass });
+    while (this.holderCtx !== null) {
+      await this.wq.wait(`${label} ${this.names.waits}`);
+      this.owner?.checkAccess?.(op);
+    }
+    this.holderCtx = ctx;
+  }
+
+  /**
+   * The body of mutex_trylock() / spin_trylock(): takes the lock if it is free, never waits. Not
+   * a scheduling point. Lockdep records a trylock (no recursion check, no new dependency).
+   */
+  protected tryAcquire(): boolean {
+    this.owner?.checkAccess?.(this.names.trylock);
+    if (this.holderCtx !== null) return false;
+    const ctx = lockContext();
+    this.beforeAcquire(ctx, null);
+    lockAcquire(this, { trylock: true });
+    this.holderCtx = ctx;
+    return true;
+  }
+
+  /**
+   * The body of mutex_unlock() / spin_unlock(): the point, the owner's liveness check, lockdep
+   * release (a lock the task does not hold is "bad unlock balance"), then release and wake one
+   * waiter. As the kernel does, a lock another task holds is released anyway; a free lock stays
+   * free. Returns whether lockdep had the lock held by the running context.
+   */
+  protected async release(): Promise<boolean> {
+    await point(this.unlockLabel);
+    this.owner?.checkAccess?.(this.names.unlock);
+    const wasHeld = lockRelease(this);
+    if (this.holderCtx !== null) {
+      this.holderCtx = null;
+      this.wq.wakeOne();
+    }
+    return wasHeld;
+  }
+}
