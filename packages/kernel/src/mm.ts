@@ -264,8 +264,11 @@ async function mmapRegion(
     vma.vmFile = await getFile(file);
     const error = await file.fOp.mmap!(file, vma);
     if (error < 0) {
+      // unmap_and_free_file_vma: ->mmap may have replaced vm_file (dma_buf_mmap() does), so
+      // the reference to drop is the VMA's, not the caller's file.
+      const held = vma.vmFile;
       vma.vmFile = null;
-      await fput(file);
+      if (held) await fput(held);
       kfree(vma);
       return error;
     }

@@ -65,10 +65,14 @@ export abstract class OwnedLock implements LockdepLock {
     this.owner = opts.owner;
     this.names = names;
     this.dep = new LockdepMap(name, kind, opts.key, opts.owner);
-    this.wq = new WaitQueue(`${kind} ${name}`, () => {
-      const h = this.holderCtx;
-      return h ? `${h.name}[${h.id}]` : null;
-    });
+    this.wq = new WaitQueue(
+      `${kind} ${name}`,
+      () => {
+        const h = this.holderCtx;
+        return h ? `${h.name}[${h.id}]` : null;
+      },
+      { spinning: kind === "spinlock" },
+    );
     this.lockLabel = `${names.lock}(${name})`;
     this.unlockLabel = `${names.unlock}(${name})`;
   }

@@ -1,3 +1,4 @@
+import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import { explore, point, type RunResult, Simulation, sleep, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { Mutex } from "./mutex.js";
@@ -121,6 +122,39 @@ describe("SpinLock", () => {
     expect(r.outcome).toBe("deadlock");
     expect(r.message).toMatch(/waits on spinlock a held by holder\[\d+\]/);
     expect(r.splats.map((s) => s.kind)).toEqual(["sleep", "lockdep", "deadlock"]);
+  });
+
+  it("spinning on a contended spinlock inside an RCU read-side section is not a sleep", async () => {
+    const res = await explore(
+      async () => {
+        const lock = new SpinLock("fence_lock");
+        const reader = async () => {
+          await rcuReadLock();
+          await lock.lock();
+          await point("read under both");
+          await lock.unlock();
+          await rcuReadUnlock();
+        };
+        const a = spawn("a", reader);
+        const b = spawn("b", reader);
+        await a.join();
+        await b.join();
+      },
+      { strategy: "dfs", preemptionBound: 2, schedules: 2000, stopOnFailure: false },
+    );
+    expect(res.complete).toBe(true);
+    expect(res.failures).toEqual([]);
+  });
+
+  it("a mutex inside an RCU read-side section is reported even when it is free (might_sleep)", async () => {
+    const r = await new Simulation().run(async () => {
+      const m = new Mutex("m");
+      await rcuReadLock();
+      await m.lock();
+      await m.unlock();
+      await rcuReadUnlock();
+    });
+    expect(r.splats.map((s) => s.kind)).toContain("rcu");
   });
 
   it("checks the liveness of its owner", async () => {

@@ -37,9 +37,6 @@ import { type LockNames, type LockOptions, OwnedLock } from "./owned-lock.js";
 
 export type { LockOptions } from "./owned-lock.js";
 
-/** The wait queues of spinlocks: spinning on one is not sleeping. */
-const spinQueues = new WeakSet<WaitQueue>();
-
 /** Models in_atomic(): the running task holds a spinlock (or runs in interrupt context). */
 export function inAtomic(): boolean {
   const t = currentTask();
@@ -83,7 +80,7 @@ function checkSleep(ctx: LockContext, st: ContextState, irq: boolean, where: str
 
 /** The scheduler calls this before any task sleeps: sleeping while atomic is a splat. */
 onBlock((task: Task, wq: WaitQueue, label: string) => {
-  if (spinQueues.has(wq)) return;
+  if (wq.spinning) return;
   checkSleep(task, contextState(task), task.kind === "irq", label);
 });
 
@@ -115,7 +112,6 @@ export class SpinLock extends OwnedLock {
   /** Models spin_lock_init(): the class is the name's (or `opts.key`'s). */
   constructor(name: string, opts: LockOptions = {}) {
     super(name, "spinlock", SPIN_NAMES, opts);
-    spinQueues.add(this.waitQueue);
   }
 
   /** spin_lock()'s and spin_trylock()'s preempt_disable(), before lockdep's acquire. */

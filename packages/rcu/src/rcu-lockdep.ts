@@ -181,6 +181,8 @@ export function rcuUnbalancedUnlock(): void {
 // A task about to block: inside a read-side section it is an illegal context switch; inside an
 // RCU callback (softirq context) it is sleeping in atomic context.
 onBlock((task, wq) => {
+  // A contended spinlock spins on its CPU: allowed inside a read-side section.
+  if (wq.spinning) return;
   const r = readerOfTask(task);
   if (r !== undefined && r.nesting > 0) reportSleep(r, wq.name);
   const st = peekRcuState(task.sim);
