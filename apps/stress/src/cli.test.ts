@@ -1,7 +1,7 @@
-import { explore } from "@primetime/sim";
+import { decodeToken, explore } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { type Io, main } from "./cli.js";
-import { findScenario, SCENARIOS } from "./scenarios/index.js";
+import { DRM_RACE_SCENARIOS, findScenario, SCENARIOS } from "./scenarios/index.js";
 
 interface Captured {
   code: number;
@@ -46,6 +46,129 @@ describe("list", () => {
       expect(line).toContain(s.description);
       expect(r.out).toContain(s.kernelRef);
     }
+    expect(DRM_RACE_SCENARIOS.length).toBe(6);
+    for (const s of DRM_RACE_SCENARIOS)
+      expect(r.out).toContain(`buggy with --toggle ${s.finds!.join(", ")}`);
+  });
+});
+
+const GEM_TOGGLES = [
+  "gem.flink-no-handle-count-check",
+  "gem.handle-id-reused-before-release",
+  "gem.handle-published-before-open",
+  "gem.open-drops-name-lock",
+  "prime.cache-remove-by-dma-buf",
+  "prime.cache-without-lock",
+  "prime.export-outside-name-lock",
+];
+
+describe("toggles", () => {
+  it("lists the 7 gem toggles and the dma-buf one: what, fixed by, found by; marks the unfindable", async () => {
+    const r = await cli(["toggles"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("");
+    const names = r.out.split("\n").filter((l) => /^\S/.test(l));
+    expect(names).toEqual([
+      "dma-buf.fence-cb-without-ref  [unfindable]",
+      ...GEM_TOGGLES,
+      "8 toggles; 7 found by a scenario (hunt <toggle>), 1 unfindable by the harness",
+    ]);
+    expect(r.out).toContain("fixed by:      drm/gem: fix up flink name create race");
+    expect(r.out).toContain(
+      "found by:      gem_flink_race/flink_close (hunt gem.flink-no-handle-count-check)",
+    );
+    expect(r.out).toContain(
+      "found by:      prime_self_import/reimport-vs-gem_close-race (hunt prime.cache-without-lock)",
+    );
+    expect(r.out).toContain(
+      "fixed by:      dma-buf: fix and rework dma_buf_poll v7 (6b51b02a3a0a)",
+    );
+    expect(r.out).toMatch(/found by: +none: needs poll\(\) on a dma-buf fd/);
+    expect(r.out.match(/^ {2}re-introduces: /gm)).toHaveLength(8);
+  });
+});
+
+describe("hunt", () => {
+  it("finds the toggle, prints splats, race table and token, is clean with it off; the token replays", async () => {
+    const r = await cli(["hunt", "gem.open-drops-name-lock", "--schedules", "40"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("fixed by: drm/gem: completely close gem_open vs. gem_close races");
+    expect(r.out).toContain("scenario gem_flink_race/flink_name: ");
+    expect(r.out).toMatch(
+      /pct \(depth 3, seed 1\), gem\.open-drops-name-lock on: found in schedule \d+ of at most 40/,
+    );
+    expect(r.out).toMatch(
+      /^\[step \d+\] bug: unhandled exception in igt:flink_name0\[3\]: the object opened by name 1 was flinked to name 2/m,
+    );
+    expect(r.out).toMatch(/without main, around the task switch/);
+    expect(r.out).toContain("replay of the token: reproduces the same");
+    expect(r.out).toContain("pct (depth 3, seed 1), every toggle off: no splat in 40 schedules");
+    expect(r.out).toContain(
+      "=> gem.open-drops-name-lock found, reproduced from its token, and clean with every toggle off",
+    );
+    const token = TOKEN.exec(r.out)![0];
+    expect(decodeToken(token).toggles).toEqual(["gem.open-drops-name-lock"]);
+
+    // The token names the scenario and carries the toggle: no flag needed.
+    const rep = await cli(["replay", token]);
+    expect(rep.code).toBe(0);
+    expect(rep.err).toBe("");
+    expect(rep.out).toContain("replay of gem_flink_race/flink_name: recorded by pct (seed ");
+    expect(rep.out).toContain("toggles on: gem.open-drops-name-lock");
+    expect(rep.out).toContain("(as recorded)");
+    const splatLines = (t: string) => t.split("\n").filter((l) => /^\[step \d+\]/.test(l));
+    expect(splatLines(r.out).length).toBeGreaterThan(0);
+    expect(splatLines(rep.out)).toEqual(splatLines(r.out));
+  });
+
+  it("exits 1 when the budget does not find it", async () => {
+    const r = await cli(["hunt", "prime.cache-without-lock", "--schedules", "20"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("prime.cache-without-lock on: NOT found in 20 schedules");
+    expect(r.out).toContain("every toggle off: no splat in 20 schedules");
+    expect(r.out).toContain("=> prime.cache-without-lock: NOT as expected");
+    expect(r.out).not.toMatch(TOKEN);
+  });
+});
+
+describe("run with toggles", () => {
+  it("a DRM race scenario is buggy with its toggle on, clean without", async () => {
+    const on = await cli([
+      "run",
+      "prime_self_import/with_gem_open_handle",
+      "--toggle",
+      "prime.cache-remove-by-dma-buf",
+      "--schedules",
+      "5",
+    ]);
+    expect(on.code).toBe(0);
+    expect(on.out).toContain("expect buggy, toggles on: prime.cache-remove-by-dma-buf");
+    expect(on.out).toContain("found in schedule 1 of at most 5");
+    expect(on.out).toContain("re-import on the exporting file gave 2, not 1");
+    expect(on.out).toContain("=> as expected (buggy)");
+    const token = TOKEN.exec(on.out)![0];
+    expect(decodeToken(token).scenario).toBe("prime_self_import/with_gem_open_handle");
+
+    const off = await cli(["run", "prime_self_import/with_gem_open_handle", "--schedules", "5"]);
+    expect(off.code).toBe(0);
+    expect(off.out).toContain("expect clean: ");
+    expect(off.out).toContain("no splat in 5 schedules");
+    expect(off.out).toContain("=> as expected (clean)");
+  });
+
+  it("a toggle the scenario makes no claim about: no expectation, exit 0", async () => {
+    const r = await cli([
+      "run",
+      "kref-put-mutex",
+      "--toggle",
+      "gem.open-drops-name-lock",
+      "--schedules",
+      "5",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("expect nothing, toggles on: gem.open-drops-name-lock");
+    expect(r.out).toContain("=> no expectation: kref-put-mutex makes no claim");
   });
 });
 
@@ -137,24 +260,36 @@ describe("progress", () => {
 
 describe("demo", () => {
   it("is the default command; --no-color turns colours off", async () => {
-    const colored = await cli(["--schedules", "40", "--bound", "2"], { color: true });
+    // The hunts need up to 101 schedules (prime.cache-without-lock, seed 1).
+    const budget = ["--schedules", "40", "--bound", "2", "--hunt-schedules", "110"];
+    const colored = await cli(budget, { color: true });
     expect(colored.code).toBe(0);
     expect(colored.out).toContain("\x1b[");
     expect(colored.out).toContain("9 of 9 scenarios behaved as expected");
-    const plain = await cli(["demo", "--schedules", "40", "--bound", "2", "--no-color"], {
+    expect(colored.out).toContain("7 of 7 historic races found");
+    const plain = await cli(["demo", ...budget, "--no-color"], {
       color: true,
     });
     expect(plain.code).toBe(0);
     expect(plain.out).not.toContain("\x1b[");
     expect(plain.out).toContain("pct depth 3 x 40 schedules (seed 1), dfs preemption bound 2");
-    expect(plain.out.match(new RegExp(TOKEN, "g"))).toHaveLength(5);
+    expect(plain.out).toContain(
+      "historic DRM races: 7 toggles, each hunted against vgem with pct depth 3 (seed 1), at most 110 schedules",
+    );
+    for (const t of GEM_TOGGLES)
+      expect(plain.out).toMatch(
+        new RegExp(`^${t.replace(/\./g, "\\.")} +\\S+ +@\\d+ +clean/110 +same +ok$`, "m"),
+      );
+    // 5 findings of the lifetime scenarios, the first hunt in full.
+    expect(plain.out.match(new RegExp(TOKEN, "g"))).toHaveLength(6);
   });
 
   it("--help prints the usage and exits 0", async () => {
     const r = await cli(["--help"]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("Usage: primetime-stress [options] [command]");
-    for (const c of ["demo", "list", "run", "replay"]) expect(r.out).toContain(c);
+    for (const c of ["demo", "list", "toggles", "run", "hunt", "replay"])
+      expect(r.out).toContain(c);
     const sub = await cli(["run", "--help"]);
     expect(sub.code).toBe(0);
     expect(sub.out).toContain("--strategy <name>");
@@ -202,7 +337,32 @@ describe("bad input: exit code 2 and a one-line message", () => {
     ],
     [["run"], "missing required argument 'scenario'"],
     [["run", "kref-handoff", "--schedules"], "argument missing"],
-    [["frobnicate"], 'unknown command "frobnicate"; commands: demo, list, run, replay, help'],
+    [
+      ["frobnicate"],
+      'unknown command "frobnicate"; commands: demo, list, toggles, run, hunt, replay, help',
+    ],
+    [["hunt"], "missing required argument 'toggle'"],
+    [
+      ["hunt", "gem.nope"],
+      'unknown toggle "gem.nope"; valid toggles: dma-buf.fence-cb-without-ref, gem.',
+    ],
+    [
+      ["hunt", "dma-buf.fence-cb-without-ref"],
+      'toggle "dma-buf.fence-cb-without-ref" cannot be hunted: no scenario of the harness finds it',
+    ],
+    [
+      ["hunt", "gem.open-drops-name-lock", "--schedules", "0"],
+      "--schedules must be a positive integer",
+    ],
+    [["hunt", "gem.open-drops-name-lock", "--depth", "x"], "--depth must be a positive integer"],
+    [["hunt", "gem.open-drops-name-lock", "--seed", "-1"], "--seed must be a non-negative integer"],
+    [["hunt", "gem.open-drops-name-lock", "--strategy", "dfs"], "unknown option '--strategy'"],
+    [["demo", "--hunt-schedules", "0"], "--hunt-schedules must be a positive integer"],
+    [
+      ["run", "gem_flink_race/flink_close", "--toggle", "gem.nope"],
+      'unknown toggle "gem.nope"; valid toggles: ',
+    ],
+    [["run", "gem_flink_race/flink_nope"], 'unknown scenario "gem_flink_race/flink_nope"'],
     [["demo", "--frobnicate"], "unknown option '--frobnicate'"],
     [["replay"], "missing required argument 'token'"],
   ])("%j", async (argv, message) => {

@@ -2,14 +2,18 @@
 /**
  * primetime-stress, the stress harness CLI.
  *
- *   demo (default)       every scenario under PCT and DFS, findings, replays, a summary
+ *   demo (default)       the lifetime scenarios under PCT and DFS, then every historic DRM race
+ *                        hunted; findings, replays, summaries
  *   list                 the scenarios
- *   run <scenario>       one search; prints what it found and the replay token
+ *   toggles              the historic-bug toggles and the scenario that finds each
+ *   run <scenario>       one search (optionally with toggles on); what it found, the token
+ *   hunt <toggle>        the toggle's scenario with it on until found, then with it off
  *   replay <token>       re-runs a recorded schedule and prints its splats and trace
  *
  * `main(argv, io)` is the whole CLI as a function (tests call it with captured output); running
  * this file calls it with the process's arguments and sets the exit code: 0 when the scenarios
- * behaved as expected (or the replay ran), 1 when they did not, 2 for bad input. Bad input never
+ * behaved as expected (or the replay ran, or the hunt found its bug, the token reproduced it and
+ * the scenario stayed clean without it), 1 when they did not, 2 for bad input. Bad input never
  * shows a stack trace: one line on stderr says what is wrong.
  */
 import { realpathSync } from "node:fs";
@@ -23,7 +27,7 @@ import {
 } from "@primetime/sim";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { DEMO_DEFAULTS, type DemoOptions, demo, describeResult } from "./demo.js";
-import { asExpected, type SearchSpec, search } from "./findings.js";
+import { expectationFor, meetsExpectation, type SearchSpec, search } from "./findings.js";
 import {
   type Colors,
   colorByDefault,
@@ -34,7 +38,9 @@ import {
   palette,
   progressEvery,
 } from "./format.js";
+import { formatHunt, HUNT_DEFAULTS, hunt, huntSpec } from "./hunt.js";
 import { findScenario, SCENARIOS, type StressScenario } from "./scenarios/index.js";
+import { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
 
 /** Where the CLI writes. */
 export interface Io {
@@ -83,6 +89,24 @@ function scenarioNamed(name: string): StressScenario {
   return s;
 }
 
+/** The toggle called `name`; an unknown name is a usage error listing the valid ones. */
+function toggleNamed(name: string): ToggleEntry {
+  const t = findToggleEntry(name);
+  if (!t) {
+    const valid = toggleTable()
+      .map((x) => x.name)
+      .join(", ");
+    throw new UsageError(`unknown toggle "${name}"; valid toggles: ${valid}`);
+  }
+  return t;
+}
+
+/** Collects a repeatable option's values. */
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+];
+
 function colorsFor(cmd: Command, io: Io): Colors {
   const { color } = cmd.optsWithGlobals<{ color?: boolean }>();
   return palette(color !== false && (io.color ?? colorByDefault));
@@ -90,10 +114,48 @@ function colorsFor(cmd: Command, io: Io): Colors {
 
 function listScenarios(io: Io, c: Colors): number {
   const w = Math.max(...SCENARIOS.map((s) => s.name.length));
+  const pad = `${" ".repeat(w)}  ${"".padEnd(8)}  `;
   for (const s of SCENARIOS) {
     io.log(`${c.bold(s.name.padEnd(w))}  ${s.expect.padEnd(8)}  ${s.description}`);
-    io.log(c.dim(`${" ".repeat(w)}  ${"".padEnd(8)}  ${s.kernelRef}`));
+    io.log(c.dim(`${pad}${s.kernelRef}`));
+    if (s.finds?.length) io.log(c.dim(`${pad}buggy with --toggle ${s.finds.join(", ")}`));
   }
+  return 0;
+}
+
+/** Wraps `text` to lines of at most `width` characters, every line after the first indented. */
+function wrap(text: string, width: number, pad: string): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join(`\n${pad}`);
+}
+
+function listToggleTable(io: Io, c: Colors): number {
+  const pad = " ".repeat(17);
+  for (const t of toggleTable()) {
+    const mark = t.scenario === null ? `  ${c.yellow("[unfindable]")}` : "";
+    io.log(`${c.bold(t.name)}${mark}`);
+    io.log(`  re-introduces: ${wrap(t.description, 84, pad)}`);
+    io.log(`  fixed by:      ${wrap(t.fixedBy, 84, pad)}`);
+    if (t.scenario !== null) {
+      io.log(`  found by:      ${t.scenario} (hunt ${t.name})`);
+      if (t.how) io.log(c.dim(`  how it shows:  ${wrap(t.how, 84, pad)}`));
+    } else io.log(`  found by:      none: ${wrap(t.unfindable ?? "", 78, pad)}`);
+  }
+  const n = toggleTable().length;
+  const found = huntableToggles().length;
+  io.log(
+    c.dim(
+      `${n} toggles; ${found} found by a scenario (hunt <toggle>), ${n - found} unfindable by the harness`,
+    ),
+  );
   return 0;
 }
 
@@ -104,6 +166,7 @@ interface RunFlags {
   schedules?: number;
   seed?: number;
   fullTrace?: boolean;
+  toggle?: string[];
 }
 
 function runSpec(o: RunFlags): SearchSpec {
@@ -135,21 +198,54 @@ function runSpec(o: RunFlags): SearchSpec {
 
 async function runScenario(name: string, o: RunFlags, io: Io, c: Colors): Promise<number> {
   const s = scenarioNamed(name);
+  const toggles = [...new Set((o.toggle ?? []).map((t) => toggleNamed(t).name))];
   const spec = runSpec(o);
+  const expect = expectationFor(s, toggles);
   const show = io.progress ? (line: string) => io.progress?.(line) : undefined;
   const progress = progressEvery(show, `${s.name}: ${spec.strategy}`, spec.schedules);
-  const res = await search(s, spec, progress);
+  const res = await search(s, spec, progress, toggles);
   io.progress?.(null);
-  io.log(`${c.bold(s.name)}  expect ${c.bold(s.expect)}: ${s.description}`);
+  const on = toggles.length ? `, toggles on: ${toggles.join(", ")}` : "";
+  io.log(`${c.bold(s.name)}  expect ${c.bold(expect ?? "nothing")}${on}: ${s.description}`);
   io.log(`${describeSpec(spec)}: ${describeResult(spec, res)}`);
-  if (res.firstFailure) io.log(formatFinding(res.firstFailure, c, { all: o.fullTrace }));
-  const ok = asExpected(s, res);
+  if (res.firstFailure)
+    io.log(formatFinding(res.firstFailure, c, { all: o.fullTrace, hide: s.harnessTasks }));
+  if (expect === null) {
+    io.log(c.dim(`=> no expectation: ${s.name} makes no claim with ${toggles.join(", ")} on`));
+    return 0;
+  }
+  const ok = meetsExpectation(s, expect, res);
   io.log(
-    ok
-      ? c.green(`=> as expected (${s.expect})`)
-      : c.red(`=> NOT as expected (expected ${s.expect})`),
+    ok ? c.green(`=> as expected (${expect})`) : c.red(`=> NOT as expected (expected ${expect})`),
   );
   return ok ? 0 : 1;
+}
+
+interface HuntFlags {
+  schedules?: number;
+  seed?: number;
+  depth?: number;
+  fullTrace?: boolean;
+}
+
+async function huntToggle(name: string, o: HuntFlags, io: Io, c: Colors): Promise<number> {
+  const t = toggleNamed(name);
+  if (t.scenario === null) {
+    const valid = huntableToggles()
+      .map((x) => x.name)
+      .join(", ");
+    throw new UsageError(
+      `toggle "${t.name}" cannot be hunted: no scenario of the harness finds it (see \`toggles\`); toggles that can be hunted: ${valid}`,
+    );
+  }
+  const spec = huntSpec(t, o);
+  const show = io.progress ? (line: string) => io.progress?.(line) : undefined;
+  const report = await hunt(t, spec, (phase) =>
+    progressEvery(show, `${t.name}: pct, toggle ${phase}`, spec.schedules),
+  );
+  io.progress?.(null);
+  io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
+  return report.ok ? 0 : 1;
 }
 
 async function replayToken(
@@ -164,15 +260,16 @@ async function replayToken(
     throw new UsageError("the replay token names no scenario; pass --scenario <name>");
   const s = scenarioNamed(name);
   const r = await replay(token, s.scenario, { scenario: s.name });
+  const on = t.toggles.length ? `, toggles on: ${t.toggles.join(", ")}` : "";
   io.log(
-    `${c.bold(`replay of ${s.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices`,
+    `${c.bold(`replay of ${s.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices${on}`,
   );
   io.log(
     `outcome ${r.outcome}, ${r.steps} steps, trace ${r.traceHash} (as recorded), ${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`,
   );
   if (r.splats.length) io.log(formatSplats(r.splats, c, 20));
   else io.log("no splat");
-  io.log(formatRaceWindow(r, c, { all: o.fullTrace }));
+  io.log(formatRaceWindow(r, c, { all: o.fullTrace, hide: s.harnessTasks }));
   return 0;
 }
 
@@ -192,7 +289,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
   program
     .command("demo", { isDefault: true })
     .description(
-      "run every scenario with pct and dfs, print the findings and their replay tokens, replay them, summarize (the default command)",
+      "run the lifetime scenarios with pct and dfs and hunt every historic DRM race; print the findings and their replay tokens, replay them, summarize (the default command)",
     )
     .option(
       "--seed <n>",
@@ -210,12 +307,18 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       `dfs preemption bound (default ${DEMO_DEFAULTS.bound})`,
       integer("--bound", 0),
     )
+    .option(
+      "--hunt-schedules <n>",
+      `pct schedules of each historic-race hunt, toggle on and toggles off (default ${DEMO_DEFAULTS.huntSchedules})`,
+      integer("--hunt-schedules", 1),
+    )
     .action(async (o: Partial<DemoOptions>, cmd: Command) => {
       const opts: DemoOptions = { ...DEMO_DEFAULTS };
       if (o.seed !== undefined) opts.seed = o.seed;
       if (o.schedules !== undefined) opts.schedules = o.schedules;
       if (o.depth !== undefined) opts.depth = o.depth;
       if (o.bound !== undefined) opts.bound = o.bound;
+      if (o.huntSchedules !== undefined) opts.huntSchedules = o.huntSchedules;
       const c = colorsFor(cmd, io);
       setCode(await demo(opts, io, c));
       io.log(
@@ -230,6 +333,15 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .description("list the scenarios: name, expectation, description, kernel reference")
     .action((_o: unknown, cmd: Command) => {
       setCode(listScenarios(io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("toggles")
+    .description(
+      "list the historic-bug toggles: what each re-introduces, the commit that fixed it, the scenario that finds it",
+    )
+    .action((_o: unknown, cmd: Command) => {
+      setCode(listToggleTable(io, colorsFor(cmd, io)));
     });
 
   program
@@ -259,9 +371,32 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       `base seed of pct and random (default ${RUN_DEFAULTS.seed})`,
       integer("--seed", 0, MAX_SEED),
     )
+    .option("--toggle <name>", "turn a historic-bug toggle on (repeatable; see `toggles`)", collect)
     .option("--full-trace", "show every step of the failing run, not only those before the splat")
     .action(async (name: string, o: RunFlags, cmd: Command) => {
       setCode(await runScenario(name, o, io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("hunt")
+    .description(
+      "hunt a historic bug: its scenario under pct with the toggle on until found (splats, race table, token), then with every toggle off over the same budget",
+    )
+    .argument("<toggle>", "toggle name (see `toggles`)")
+    .option(
+      "--schedules <n>",
+      `pct schedules, toggle on and toggles off (default ${HUNT_DEFAULTS.schedules})`,
+      integer("--schedules", 1),
+    )
+    .option(
+      "--seed <n>",
+      `pct base seed (default ${HUNT_DEFAULTS.seed})`,
+      integer("--seed", 0, MAX_SEED),
+    )
+    .option("--depth <n>", `pct depth (default ${HUNT_DEFAULTS.depth})`, integer("--depth", 1))
+    .option("--full-trace", "show every step of the failing run")
+    .action(async (name: string, o: HuntFlags, cmd: Command) => {
+      setCode(await huntToggle(name, o, io, colorsFor(cmd, io)));
     });
 
   program

@@ -1,12 +1,26 @@
 /**
- * The demo: every scenario searched with PCT and with bounded DFS, each finding printed with its
- * splats, race table and replay token, the token replayed to show it reproduces the same splats,
- * and a summary of which scenarios behaved as expected.
+ * The demo, in two parts.
+ *
+ * 1. The lifetime scenarios (kref.rst, AB-BA): each searched with PCT and with bounded DFS, each
+ *    finding printed with its splats, race table and replay token, the token replayed to show it
+ *    reproduces the same splats, and a summary of which scenarios behaved as expected.
+ * 2. The historic DRM races: every toggle a scenario finds is hunted (PCT with the toggle on, the
+ *    finding replayed, the same budget with every toggle off), the first hunt shown in full, and
+ *    a summary line per toggle.
  */
 import type { ExploreResult, RunResult } from "@primetime/sim";
 import { asExpected, checkReplay, type ReplayCheck, type SearchSpec, search } from "./findings.js";
 import { type Colors, describeSpec, formatFinding, indent, progressEvery } from "./format.js";
-import { SCENARIOS, type StressScenario } from "./scenarios/index.js";
+import {
+  describeReplay,
+  formatHunt,
+  HUNT_DEFAULTS,
+  type HuntReport,
+  hunt,
+  huntSpec,
+} from "./hunt.js";
+import { LIFETIME_SCENARIOS, type StressScenario } from "./scenarios/index.js";
+import { huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
 
 export interface DemoOptions {
   /** PCT base seed. */
@@ -19,6 +33,8 @@ export interface DemoOptions {
   bound: number;
   /** DFS schedules per scenario at most (the bounded search usually completes well before). */
   dfsSchedules: number;
+  /** PCT schedules of each hunt, with the toggle on and again with every toggle off. */
+  huntSchedules: number;
 }
 
 export const DEMO_DEFAULTS: Readonly<DemoOptions> = {
@@ -27,6 +43,7 @@ export const DEMO_DEFAULTS: Readonly<DemoOptions> = {
   depth: 3,
   bound: 3,
   dfsSchedules: 20_000,
+  huntSchedules: HUNT_DEFAULTS.schedules,
 };
 
 /** Where the demo writes: lines, and (on a terminal) a transient progress line. */
@@ -128,18 +145,8 @@ export function formatScenarioReport(
     lines.push(`  the failing ${from} run:`);
     lines.push(indent(formatFinding(rep.shown, c), "    "));
     if (rep.replayError) lines.push(c.red(`  replay failed: ${rep.replayError}`));
-    else if (rep.replay) {
-      const r = rep.replay;
-      const verdict =
-        r.sameSplats && r.sameTrace
-          ? c.green(
-              `reproduces the same ${r.run.splats.length} splat(s) (kind, message, object) and trace ${r.run.traceHash}`,
-            )
-          : c.red(
-              `does NOT reproduce the run (splats ${r.sameSplats ? "same" : "differ"}, trace ${r.sameTrace ? "same" : "differs"})`,
-            );
-      lines.push(`  replay of the token: ${verdict}`);
-    }
+    else if (rep.replay)
+      lines.push(`  replay of the token: ${describeReplay(rep.replay, null, c)}`);
   } else {
     const n = rep.pct.schedules + rep.dfs.schedules;
     const spec = rep.dfsSpec;
@@ -192,15 +199,65 @@ export function formatSummary(reports: readonly ScenarioReport[], c: Colors): st
   return lines.join("\n");
 }
 
+/** Hunts every toggle of `toggles` with the demo's seed, depth and hunt budget. */
+export async function huntToggles(
+  toggles: readonly ToggleEntry[],
+  opts: DemoOptions = DEMO_DEFAULTS,
+  out?: DemoOutput,
+): Promise<HuntReport[]> {
+  const show = out?.progress ? (line: string) => out.progress?.(line) : undefined;
+  const reports: HuntReport[] = [];
+  for (const t of toggles) {
+    const spec = huntSpec(t, { seed: opts.seed, depth: opts.depth, schedules: opts.huntSchedules });
+    reports.push(
+      await hunt(t, spec, (phase) =>
+        progressEvery(show, `${t.name}: pct, toggle ${phase}`, spec.schedules),
+      ),
+    );
+    out?.progress?.(null);
+  }
+  return reports;
+}
+
+/** The hunts' summary table: one row per toggle. */
+export function formatHuntSummary(hunts: readonly HuntReport[], c: Colors): string {
+  const rows = hunts.map((h) => [
+    h.toggle.name,
+    h.scenario.name,
+    h.finding ? `@${h.on.schedules}` : `NOT in ${h.on.schedules}`,
+    h.cleanWhenOff ? `clean/${h.off.schedules}` : `FAILS @${h.off.schedules}`,
+    h.finding === null ? "-" : h.reproduces ? "same" : "DIFFERS",
+    h.ok ? "ok" : "UNEXPECTED",
+  ]);
+  const header = ["toggle", "scenario", "found", "toggles off", "replay", "result"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]) =>
+    row
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  const lines = [c.bold(fmt(header)), widths.map((w) => "-".repeat(w)).join("  ")];
+  for (let i = 0; i < rows.length; i++) {
+    const line = fmt(rows[i]!);
+    lines.push(hunts[i]!.ok ? line : c.red(line));
+  }
+  const good = hunts.filter((h) => h.ok).length;
+  const total = `${good} of ${hunts.length} historic races found, reproduced from their tokens, and clean with every toggle off`;
+  lines.push("", good === hunts.length ? c.green(total) : c.red(total));
+  return lines.join("\n");
+}
+
 /**
- * Runs the demo over `scenarios` and prints it. Returns the exit code: 0 if every scenario
- * behaved as expected, 1 otherwise.
+ * Runs the demo and prints it: the lifetime `scenarios`, then the hunts of `toggles` (see the
+ * file comment). Returns the exit code: 0 if every scenario and every hunt behaved as expected,
+ * 1 otherwise.
  */
 export async function demo(
   opts: DemoOptions,
   out: DemoOutput,
   c: Colors,
-  scenarios: readonly StressScenario[] = SCENARIOS,
+  scenarios: readonly StressScenario[] = LIFETIME_SCENARIOS,
+  toggles: readonly ToggleEntry[] = huntableToggles(),
 ): Promise<number> {
   out.log(
     c.bold(
@@ -216,5 +273,25 @@ export async function demo(
     out.log("");
   }
   out.log(formatSummary(reports, c));
-  return reports.every((r) => r.ok) ? 0 : 1;
+  if (toggles.length === 0) return reports.every((r) => r.ok) ? 0 : 1;
+
+  out.log("");
+  out.log(
+    c.bold(
+      `historic DRM races: ${toggles.length} toggles, each hunted against vgem with pct depth ${opts.depth} (seed ${opts.seed}), at most ${opts.huntSchedules} schedules with the toggle on, then as many with every toggle off`,
+    ),
+  );
+  out.log("");
+  const hunts = await huntToggles(toggles, opts, out);
+  for (const [i, h] of hunts.entries()) {
+    // The first hunt in full; the others only if they went wrong.
+    if (i > 0 && h.ok) continue;
+    out.log(indent(formatHunt(h, c), "  "));
+    out.log("");
+  }
+  out.log(formatHuntSummary(hunts, c));
+  for (const t of toggleTable()) {
+    if (t.unfindable !== null) out.log(c.dim(`not hunted: ${t.name}: ${t.unfindable}`));
+  }
+  return reports.every((r) => r.ok) && hunts.every((h) => h.ok) ? 0 : 1;
 }

@@ -26,11 +26,15 @@ export type SearchSpec =
   | { strategy: "random"; schedules: number; seed: number }
   | { strategy: "dfs"; bound: number; schedules: number };
 
-/** Runs `explore` on a scenario, recording its name in the replay tokens. */
+/**
+ * Runs `explore` on a scenario, recording its name in the replay tokens; `toggles` are the
+ * historic-bug toggles turned on in every run (the tokens carry them too).
+ */
 export function search(
   s: StressScenario,
   spec: SearchSpec,
   onRun?: ExploreOptions["onRun"],
+  toggles: readonly string[] = [],
 ): Promise<ExploreResult> {
   const opts: ExploreOptions = {
     strategy: spec.strategy,
@@ -38,6 +42,7 @@ export function search(
     scenario: s.name,
     onRun,
   };
+  if (toggles.length) opts.toggles = toggles;
   if (spec.strategy === "pct") {
     opts.depth = spec.depth;
     opts.seed = spec.seed;
@@ -46,21 +51,50 @@ export function search(
   return explore(s.scenario, opts);
 }
 
-/** True if `r` shows the bug a buggy or deadlocking scenario is expected to have. */
-export function showsExpectedBug(expect: Expectation, r: RunResult): boolean {
-  if (expect === "clean") return false;
-  if (expect === "deadlock" && r.outcome !== "deadlock") return false;
-  const kinds = EXPECTED_KINDS[expect];
-  return r.splats.some((s) => kinds.includes(s.kind));
+/**
+ * What `s` is expected to do with `toggles` on: its `expect` with none; `buggy` if one of them
+ * is a toggle it finds; null (no expectation) for toggles it makes no claim about.
+ */
+export function expectationFor(
+  s: StressScenario,
+  toggles: readonly string[] = [],
+): Expectation | null {
+  if (toggles.length === 0) return s.expect;
+  if (toggles.some((t) => s.finds?.includes(t))) return "buggy";
+  return null;
 }
 
 /**
- * Whether a search result agrees with the scenario's expectation: a clean scenario has no
- * failing schedule; a buggy or deadlocking one has, and its first failure is the expected kind.
+ * True if `r` shows the bug a buggy or deadlocking scenario is expected to have: for `buggy`, a
+ * splat of one of `kinds` (default: kasan, refcount).
  */
+export function showsExpectedBug(
+  expect: Expectation,
+  r: RunResult,
+  kinds?: readonly SplatKind[],
+): boolean {
+  if (expect === "clean") return false;
+  if (expect === "deadlock" && r.outcome !== "deadlock") return false;
+  const want = expect === "buggy" ? (kinds ?? EXPECTED_KINDS.buggy) : EXPECTED_KINDS[expect];
+  return r.splats.some((s) => want.includes(s.kind));
+}
+
+/**
+ * Whether a search result agrees with `expect`: for `clean`, no failing schedule; for `buggy` or
+ * `deadlock`, a failing one whose first failure shows the scenario's bug (its `bugKinds`).
+ */
+export function meetsExpectation(
+  s: StressScenario,
+  expect: Expectation,
+  res: ExploreResult,
+): boolean {
+  if (expect === "clean") return res.firstFailure === null;
+  return res.firstFailure !== null && showsExpectedBug(expect, res.firstFailure, s.bugKinds);
+}
+
+/** Whether a search result (every toggle off) agrees with the scenario's expectation. */
 export function asExpected(s: StressScenario, res: ExploreResult): boolean {
-  if (s.expect === "clean") return res.firstFailure === null;
-  return res.firstFailure !== null && showsExpectedBug(s.expect, res.firstFailure);
+  return meetsExpectation(s, s.expect, res);
 }
 
 /** One line per splat, what "the same splat" means for a replay: kind, message and object. */

@@ -6,14 +6,18 @@ export {
   type DemoOutput,
   demo,
   describeResult,
+  formatHuntSummary,
   formatScenarioReport,
   formatSummary,
+  huntToggles,
   type ScenarioReport,
 } from "./demo.js";
 export {
   asExpected,
   checkReplay,
   EXPECTED_KINDS,
+  expectationFor,
+  meetsExpectation,
   type ReplayCheck,
   type SearchSpec,
   search,
@@ -27,17 +31,33 @@ export {
   formatFinding,
   formatRaceWindow,
   formatSplats,
+  formatThreadsWindow,
   formatToken,
   palette,
   progressEvery,
   type RaceWindowOptions,
 } from "./format.js";
 export {
+  describeReplay,
+  formatHunt,
+  HUNT_DEFAULTS,
+  type HuntReport,
+  type HuntSpec,
+  hunt,
+  huntSpec,
+} from "./hunt.js";
+export {
   ABBA_SCENARIO,
+  CONFORMANCE_BUG_KINDS,
+  CONFORMANCE_HARNESS_TASKS,
+  caseStressScenario,
+  DRM_RACE_SCENARIOS,
   Entry,
   type Expectation,
   findScenario,
   KREF_RST_SCENARIOS,
+  LIFETIME_SCENARIOS,
   SCENARIOS,
   type StressScenario,
 } from "./scenarios/index.js";
+export { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";

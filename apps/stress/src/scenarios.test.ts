@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { checkScenario, DEMO_DEFAULTS, demo } from "./demo.js";
 import { showsExpectedBug } from "./findings.js";
 import { formatRaceWindow, palette } from "./format.js";
-import { Entry, findScenario, SCENARIOS, type StressScenario } from "./scenarios/index.js";
+import {
+  Entry,
+  findScenario,
+  LIFETIME_SCENARIOS,
+  SCENARIOS,
+  type StressScenario,
+} from "./scenarios/index.js";
 
 const plain = palette(false);
 
@@ -24,10 +30,11 @@ async function firstFailure(name: string): Promise<RunResult> {
 }
 
 describe("the scenario table", () => {
-  it("has unique names and the kref.rst pairs plus the AB-BA deadlock", () => {
+  it("has unique names: the kref.rst pairs plus the AB-BA deadlock, then the DRM races", () => {
     const names = SCENARIOS.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(SCENARIOS.map((s) => [s.name, s.expect])).toEqual([
+    expect(SCENARIOS.slice(0, LIFETIME_SCENARIOS.length)).toEqual(LIFETIME_SCENARIOS);
+    expect(LIFETIME_SCENARIOS.map((s) => [s.name, s.expect])).toEqual([
       ["kref-handoff", "clean"],
       ["kref-handoff-get-after", "buggy"],
       ["kref-lookup-locked", "clean"],
@@ -38,10 +45,10 @@ describe("the scenario table", () => {
       ["kref-put-release-locks", "buggy"],
       ["abba-deadlock", "deadlock"],
     ]);
-    for (const s of SCENARIOS) expect(s.kernelRef).toMatch(/^(Documentation|include)\//);
+    for (const s of LIFETIME_SCENARIOS) expect(s.kernelRef).toMatch(/^(Documentation|include)\//);
   });
 
-  describe.each(SCENARIOS.filter((s) => s.expect !== "clean"))("$name ($expect)", (s) => {
+  describe.each(LIFETIME_SCENARIOS.filter((s) => s.expect !== "clean"))("$name ($expect)", (s) => {
     it("is found by pct within the demo's budget and by dfs, and its token replays it", async () => {
       const rep = await checkScenario(s, DEMO_DEFAULTS);
       expect(rep.pct.firstFailure).not.toBeNull();
@@ -60,7 +67,7 @@ describe("the scenario table", () => {
     });
   });
 
-  describe.each(SCENARIOS.filter((s) => s.expect === "clean"))("$name (clean)", (s) => {
+  describe.each(LIFETIME_SCENARIOS.filter((s) => s.expect === "clean"))("$name (clean)", (s) => {
     it("has no failing schedule: pct within budget, dfs complete within the bound", async () => {
       const rep = await checkScenario(s, DEMO_DEFAULTS);
       expect(rep.pct.failures).toEqual([]);
@@ -181,10 +188,13 @@ describe("demo()", () => {
       { ...DEMO_DEFAULTS, schedules: 100 },
       { log: (t) => out.push(t) },
       plain,
+      LIFETIME_SCENARIOS,
+      [],
     );
     const text = out.join("\n");
     expect(code).toBe(0);
-    for (const s of SCENARIOS) expect(text).toContain(s.name);
+    for (const s of LIFETIME_SCENARIOS) expect(text).toContain(s.name);
+    expect(text).not.toContain("historic DRM races");
     expect(text.match(/replay token: pt1\.[A-Za-z0-9_-]+/g)).toHaveLength(5);
     expect(text.match(/replay of the token: reproduces the same/g)).toHaveLength(5);
     expect(text).toContain("no splat in 110 schedules (dfs complete within bound 3)");
@@ -196,11 +206,13 @@ describe("demo()", () => {
     const mislabeled: StressScenario = { ...scenario("kref-lookup-unlocked"), expect: "clean" };
     const wrongKind: StressScenario = { ...scenario("abba-deadlock"), expect: "buggy" };
     const out: string[] = [];
-    const code = await demo(DEMO_DEFAULTS, { log: (t) => out.push(t) }, plain, [
-      mislabeled,
-      wrongKind,
-      scenario("kref-put-mutex"),
-    ]);
+    const code = await demo(
+      DEMO_DEFAULTS,
+      { log: (t) => out.push(t) },
+      plain,
+      [mislabeled, wrongKind, scenario("kref-put-mutex")],
+      [],
+    );
     const text = out.join("\n");
     expect(code).toBe(1);
     expect(text).toContain("1 of 3 scenarios behaved as expected");

@@ -1,14 +1,24 @@
 import { ABBA_SCENARIO } from "./abba.js";
+import { DRM_RACE_SCENARIOS } from "./drm-races.js";
 import { KREF_RST_SCENARIOS } from "./kref-rst.js";
 import type { StressScenario } from "./scenario.js";
 
 export { ABBA_SCENARIO } from "./abba.js";
+export {
+  CONFORMANCE_BUG_KINDS,
+  CONFORMANCE_HARNESS_TASKS,
+  caseStressScenario,
+  DRM_RACE_SCENARIOS,
+} from "./drm-races.js";
 export { Entry } from "./entry.js";
 export { KREF_RST_SCENARIOS } from "./kref-rst.js";
 export type { Expectation, StressScenario } from "./scenario.js";
 
-/** Every scenario of the harness, in the order the demo runs them. */
-export const SCENARIOS: readonly StressScenario[] = [...KREF_RST_SCENARIOS, ABBA_SCENARIO];
+/** The first part of the demo: the kref.rst pairs and the AB-BA deadlock. */
+export const LIFETIME_SCENARIOS: readonly StressScenario[] = [...KREF_RST_SCENARIOS, ABBA_SCENARIO];
+
+/** Every scenario of the harness: the lifetime ones, then the historic DRM races. */
+export const SCENARIOS: readonly StressScenario[] = [...LIFETIME_SCENARIOS, ...DRM_RACE_SCENARIOS];
 
 /** The scenario called `name`, or undefined. */
 export function findScenario(name: string): StressScenario | undefined {
