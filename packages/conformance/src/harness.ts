@@ -350,3 +350,13 @@ export function bindCase(
     scenario: (variant = 0) => caseScenario(spec, driver, other, variant),
   };
 }
+
+/** The failure report of a case: its splats and how to replay it. */
+export function formatCaseResult(r: CaseResult): string {
+  if (r.passed) return `${r.name}: passed (${r.schedules} schedules)`;
+  return [
+    `${r.name}: FAILED after ${r.schedules} schedules${r.failedVariant !== null ? ` (variant ${r.failedVariant})` : ""}`,
+    ...r.failures.map((f) => `  ${f.replace(/\n/g, "\n  ")}`),
+    `  replay token: ${r.token}`,
+  ].join("\n");
+}

@@ -2,7 +2,8 @@
  * @primetime/conformance: the driver conformance suite (see README.md): IGT's gem_flink_basic,
  * gem_flink_race and prime_self_import, plus cross-driver PRIME, run on a simulated kernel
  * against any driver package, with a leak check after every case; and the table of historic-bug
- * toggles with the case that finds each.
+ * toggles with the case that finds each. `defineConformanceSuite()` (vitest) is the separate
+ * entry point `@primetime/conformance/vitest`.
  */
 
 export { CLOSE_ORDERS } from "./cases/prime-cross-driver.js";
@@ -31,10 +32,10 @@ export {
   ConformanceCheckError,
   caseScenario,
   describeFailure,
+  formatCaseResult,
   RACE_DEFAULTS,
   runCaseSpec,
   SEQUENTIAL_DEFAULTS,
 } from "./harness.js";
-export { defineConformanceSuite, formatCaseResult, type SuiteOptions } from "./suite.js";
 export { TOGGLE_CASES, type ToggleCase, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
 export { vgemUnderTest } from "./vgem-under-test.js";

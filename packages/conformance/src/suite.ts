@@ -3,7 +3,7 @@
  * a test, so a driver's conformance test file is three lines:
  *
  * ```ts
- * import { defineConformanceSuite } from "@primetime/conformance";
+ * import { defineConformanceSuite } from "@primetime/conformance/vitest";
  * import { vgemUnderTest } from "./vgem-under-test.js";
  * defineConformanceSuite(vgemUnderTest, [vgemUnderTest]);
  * ```
@@ -11,12 +11,15 @@
  * Sequential cases run once; race cases run under PCT (their default schedule budget) and, once
  * more, under a small preemption-bounded DFS. A failing case prints the splats of the first
  * failing schedule and its replay token.
+ *
+ * It is its own entry point (`@primetime/conformance/vitest`) so that programs running the cases
+ * without vitest (the stress harness) never load it.
  */
 
 import { describe, expect, it } from "vitest";
 import { conformanceCases } from "./cases.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
-import type { CaseResult, CaseRunOptions } from "./harness.js";
+import { type CaseRunOptions, formatCaseResult } from "./harness.js";
 
 export interface SuiteOptions {
   /** Options for every case (over the cases' defaults). */
@@ -25,16 +28,6 @@ export interface SuiteOptions {
   dfsSchedules?: number;
   /** Per-test timeout in ms (default 60 000: slow CI boxes). */
   timeout?: number;
-}
-
-/** The failure report of a case: its splats and how to replay it. */
-export function formatCaseResult(r: CaseResult): string {
-  if (r.passed) return `${r.name}: passed (${r.schedules} schedules)`;
-  return [
-    `${r.name}: FAILED after ${r.schedules} schedules${r.failedVariant !== null ? ` (variant ${r.failedVariant})` : ""}`,
-    ...r.failures.map((f) => `  ${f.replace(/\n/g, "\n  ")}`),
-    `  replay token: ${r.token}`,
-  ].join("\n");
 }
 
 /** Registers the conformance suite of `driver` (and cross-driver cases with `others`). */

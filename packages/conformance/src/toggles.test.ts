@@ -10,7 +10,7 @@ import "@primetime/gem";
 import { listToggles, replay } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { conformanceCases, findCase } from "./cases.js";
-import { formatCaseResult } from "./suite.js";
+import { formatCaseResult } from "./harness.js";
 import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
 import { vgemUnderTest } from "./vgem-under-test.js";
 

@@ -1,14 +1,5 @@
 import { fileCount, isErr, Kernel, O_RDWR, SpinLock } from "@primetime/kernel";
-import {
-  Completion,
-  explore,
-  findToggle,
-  formatSplat,
-  now,
-  type RunResult,
-  Simulation,
-  spawn,
-} from "@primetime/sim";
+import { Completion, explore, findToggle, now, Simulation, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { dmaBufLiveList } from "./bufinfo.js";
 import { type DmaBuf, dmaBufPut, getDmaBuf } from "./dma-buf.js";
@@ -40,6 +31,7 @@ import {
   dmaResvUnlock,
 } from "./dma-resv.js";
 import { DMA_BUF_PAGE_SIZE } from "./scatterlist.js";
+import { splatLines } from "./test-support.js";
 
 /**
  * A software timeline like sw_sync's: it lists its unsignalled points without holding references
@@ -105,8 +97,6 @@ async function heapBuf(): Promise<DmaBuf> {
   return d;
 }
 
-const text = (r: RunResult) => r.splats.map(formatSplat);
-
 describe("dma_buf_poll", () => {
   it("reports EPOLLIN/EPOLLOUT at once with no fences; EPOLLERR without a dma-buf", async () => {
     const r = await new Simulation({ seed: 1 }).run(async () => {
@@ -123,7 +113,7 @@ describe("dma_buf_poll", () => {
       await dmaBufPut(d);
       expect(await k.checkLeaks()).toEqual([]);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("arms a callback on the first pending fence, holding the file and the fence until it fires", async () => {
@@ -159,7 +149,7 @@ describe("dma_buf_poll", () => {
       await dmaBufPut(d);
       expect(await k.checkLeaks()).toEqual([]);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("poll(2) times out on the virtual clock, then wakes when another task signals", async () => {
@@ -179,7 +169,7 @@ describe("dma_buf_poll", () => {
       await dmaBufPut(d);
       expect(await k.checkLeaks()).toEqual([]);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 });
 
@@ -266,13 +256,13 @@ describe("toggle dma-buf.fence-cb-without-ref", () => {
       seed: 7,
       scenario: "poll-vs-replace",
     });
-    expect(pct.failures.map((f) => text(f).concat(f.outcome))).toEqual([]);
+    expect(pct.failures.map((f) => splatLines(f).concat(f.outcome))).toEqual([]);
     const rnd = await explore(pollVsReplace, {
       strategy: "random",
       schedules: 100,
       seed: 11,
       scenario: "poll-vs-replace",
     });
-    expect(rnd.failures.map((f) => text(f).concat(f.outcome))).toEqual([]);
+    expect(rnd.failures.map((f) => splatLines(f).concat(f.outcome))).toEqual([]);
   });
 });

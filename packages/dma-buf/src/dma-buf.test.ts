@@ -19,7 +19,7 @@ import {
   SpinLock,
   setFailslab,
 } from "@primetime/kernel";
-import { formatSplat, type RunResult, Simulation, type StrategySpec, spawn } from "@primetime/sim";
+import { type RunResult, Simulation, type StrategySpec, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { dmaBufDebugList, dmaBufDebugShow, dmaBufLiveList } from "./bufinfo.js";
 import {
@@ -63,6 +63,7 @@ import {
   sgRead,
   sgWrite,
 } from "./scatterlist.js";
+import { splatLines } from "./test-support.js";
 
 /** A minimal exporter: a few pages, counting its callbacks. */
 class TestExporter {
@@ -130,8 +131,6 @@ async function withKernel(
   });
 }
 
-const text = (r: RunResult) => r.splats.map(formatSplat);
-
 describe("dma-buf lifecycle", () => {
   it("export gives count 1, dma_buf_fd consumes it, get/put and dup/close count, the last close releases", async () => {
     const exp = new TestExporter(2);
@@ -167,7 +166,7 @@ describe("dma-buf lifecycle", () => {
       });
       expect(await p.wait()).toBe(0);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("the last put dooms the dma-buf; the exporter's release runs only later", async () => {
@@ -197,7 +196,7 @@ describe("dma-buf lifecycle", () => {
       });
       await p.wait();
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("a kernel thread's last put defers the release to the delayed-fput work", async () => {
@@ -212,7 +211,7 @@ describe("dma-buf lifecycle", () => {
       expect(exp.released).toBe(1);
       expect(d.freed).toBe(true);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("get_dma_buf() on a doomed dma-buf is an addition on 0", async () => {
@@ -250,7 +249,7 @@ describe("dma-buf lifecycle", () => {
       });
       await p.wait();
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("export without priv, ops, or a mandatory op is -EINVAL with a warning, and allocates nothing", async () => {
@@ -294,7 +293,7 @@ describe("dma-buf lifecycle", () => {
       }
       expect(exp.released).toBe(0);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("dma_buf_fd without a dma-buf is -EINVAL; from a task without an fd table it fails and the caller keeps its reference", async () => {
@@ -306,7 +305,7 @@ describe("dma-buf lifecycle", () => {
       expect(fileCount(d.file!)).toBe(1);
       await dmaBufPut(d);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("release with attachments left is a warning", async () => {
@@ -352,7 +351,7 @@ describe("dma-buf attachments", () => {
       expect(d.attachments).toEqual([]);
       await dmaBufPut(d);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("a cached mapping is reused, refuses another direction, and is unmapped at detach", async () => {
@@ -372,7 +371,7 @@ describe("dma-buf attachments", () => {
       expect(exp.unmaps).toBe(1);
       await dmaBufPut(d);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("map without the reservation lock is a lockdep assertion; detach of a foreign attachment warns", async () => {
@@ -428,7 +427,7 @@ describe("dma-buf attachments", () => {
       await dmaBufDetach(d, a);
       await dmaBufPut(d);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 });
 
@@ -452,7 +451,7 @@ describe("dma-buf file operations", () => {
       });
       await p.wait();
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("mmap of the fd maps the exporter's pages; an importer sees what userspace wrote", async () => {
@@ -491,7 +490,7 @@ describe("dma-buf file operations", () => {
       });
       await p.wait();
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("the heap's ioctl validates its input", async () => {
@@ -508,7 +507,7 @@ describe("dma-buf file operations", () => {
       });
       await p.wait();
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("bufinfo lists live dma-bufs with size, exporter, count, fences and attachments", async () => {
@@ -549,7 +548,7 @@ describe("dma-buf file operations", () => {
       await dmaBufPut(db);
       await dmaBufPut(da);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("an fd passed to another process reaches the same dma-buf", async () => {
@@ -586,7 +585,7 @@ describe("dma-buf file operations", () => {
       await producer.wait();
       await consumer.wait();
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 });
 
@@ -618,7 +617,7 @@ describe("dma-buf races", () => {
         seed,
         { kind: "pct", depth: 3 },
       );
-      expect({ seed, splats: text(r), outcome: r.outcome }).toEqual({
+      expect({ seed, splats: splatLines(r), outcome: r.outcome }).toEqual({
         seed,
         splats: [],
         outcome: "ok",

@@ -1,6 +1,6 @@
 import { EDEADLK, EINVAL, ENOENT, kmemleakScan, SpinLock } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { formatSplat, now, point, type RunResult, Simulation, sleep, spawn } from "@primetime/sim";
+import { now, point, Simulation, sleep, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   type DmaFence,
@@ -24,6 +24,7 @@ import {
   dmaFenceWaitTimeout,
   MAX_SCHEDULE_TIMEOUT,
 } from "./dma-fence.js";
+import { runThenScanLeaks, splatLines } from "./test-support.js";
 
 const ops: DmaFenceOps = {
   getDriverName: () => "test",
@@ -36,20 +37,9 @@ function mustFence(lock: SpinLock, context: number, seqno: number, o = ops): Dma
   return f;
 }
 
-/** Runs `body` as the main task, then quiesces RCU and scans for leaks. */
-async function run(body: () => Promise<void>, seed = 1): Promise<RunResult> {
-  return new Simulation({ seed }).run(async () => {
-    await body();
-    await rcuBarrier();
-    kmemleakScan();
-  });
-}
-
-const text = (r: RunResult) => r.splats.map(formatSplat);
-
 describe("DmaFence", () => {
   it("allocates distinct contexts, starting after the stub's context 0", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const a = dmaFenceContextAlloc(1);
       const b = dmaFenceContextAlloc(3);
       const c = dmaFenceContextAlloc(1);
@@ -57,11 +47,11 @@ describe("DmaFence", () => {
       expect(b).toBe(2);
       expect(c).toBe(5);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("signals once and runs callbacks in the order they were added, then clears them", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const lock = new SpinLock("ring0_lock");
       const f = mustFence(lock, dmaFenceContextAlloc(1), 1);
       const order: string[] = [];
@@ -92,11 +82,11 @@ describe("DmaFence", () => {
       expect(late.fence).toBeNull();
       await dmaFencePut(f);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("removes a queued callback; removing it again or after the signal returns false", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const lock = new SpinLock("ring0_lock");
       const f = mustFence(lock, dmaFenceContextAlloc(1), 1);
       let ran = 0;
@@ -108,11 +98,11 @@ describe("DmaFence", () => {
       expect(ran).toBe(0);
       await dmaFencePut(f);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("records an error set before the signal in the status", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1);
       dmaFenceSetError(f, -EINVAL);
       await dmaFenceSignal(f);
@@ -120,11 +110,11 @@ describe("DmaFence", () => {
       expect(f.timestamp).toBe(now());
       await dmaFencePut(f);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("calls ->enable_signaling once; false from it signals the fence at once", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       let enabled = 0;
       const lazy: DmaFenceOps = {
         ...ops,
@@ -148,11 +138,11 @@ describe("DmaFence", () => {
       await dmaFencePut(f);
       await dmaFencePut(g);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("->signaled makes dma_fence_is_signaled() signal the fence", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       let hw = 0;
       const o: DmaFenceOps = { ...ops, signaled: (f) => hw >= f.seqno };
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 2, o);
@@ -168,11 +158,11 @@ describe("DmaFence", () => {
       expect(dmaFenceTestSignaledFlag(f)).toBe(true);
       await dmaFencePut(f);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("orders seqnos within a context (with wrap-around) and warns across contexts", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const lock = new SpinLock("ring0_lock");
       const ctx = dmaFenceContextAlloc(2);
       const a = mustFence(lock, ctx, 1);
@@ -193,7 +183,7 @@ describe("DmaFence", () => {
   });
 
   it("is freed after a grace period; get_rcu fails on a fence being released", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1);
       expect(await dmaFenceGet(f)).toBe(f);
       expect(f.refcount.read()).toBe(2);
@@ -209,12 +199,12 @@ describe("DmaFence", () => {
       expect(f.freed).toBe(true);
       await dmaFencePut(null);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("warns when released with pending callbacks and force-signals with -EDEADLK", async () => {
     let seen: number | null = null;
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 7);
       const cb = new DmaFenceCb();
       expect(
@@ -233,7 +223,7 @@ describe("DmaFence", () => {
   });
 
   it("using a freed fence is a KASAN use-after-free", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1);
       await dmaFenceSignal(f);
       await dmaFencePut(f);
@@ -245,7 +235,7 @@ describe("DmaFence", () => {
   });
 
   it("wait with a timeout: times out on the virtual clock, then returns the time left once another task signals", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1);
       const t0 = now();
       expect(await dmaFenceWaitTimeout(f, true, 1000)).toBe(0);
@@ -266,11 +256,11 @@ describe("DmaFence", () => {
       expect(await dmaFenceWait(f, true)).toBe(0);
       await dmaFencePut(f);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("a negative timeout is -EINVAL with a warning", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1);
       expect(await dmaFenceWaitTimeout(f, false, -1)).toBe(-EINVAL);
       await dmaFenceSignal(f);
@@ -312,7 +302,7 @@ describe("DmaFence", () => {
           kmemleakScan();
         },
       );
-      expect({ seed, outcome: r.outcome, splats: text(r) }).toEqual({
+      expect({ seed, outcome: r.outcome, splats: splatLines(r) }).toEqual({
         seed,
         outcome: "ok",
         splats: [],

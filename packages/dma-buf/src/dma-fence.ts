@@ -329,12 +329,13 @@ export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
 
 /**
  * Models dma_fence_signal(): dmaFenceSignalLocked() under the fence lock. Returns 0, or -EINVAL
- * if the fence was already signalled (signalling happens once).
+ * if the fence was already signalled (signalling happens once), or -EINVAL (a WARN) without a
+ * fence.
  * Locking: takes the fence lock; callable from any context that may spin.
  * References: the caller must hold one.
  */
 export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
-  if (!fence) return -EINVAL;
+  if (warnOn(!fence, "dma_fence_signal: WARN_ON(!fence)") || !fence) return -EINVAL;
   const lock = fenceLock(fence);
   await lock.lock();
   const ret = await dmaFenceSignalLocked(fence);
@@ -377,7 +378,7 @@ export async function dmaFenceIsSignaled(fence: DmaFence): Promise<boolean> {
 }
 
 /**
- * * Models __dma_fence_is_later() for 32-bit seqnos: f1 is later than f2, with wrap-around.
+ * Models __dma_fence_is_later() for 32-bit seqnos: f1 is later than f2, with wrap-around.
  * Locking: none.
  * References: none.
  */

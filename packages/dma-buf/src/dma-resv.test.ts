@@ -1,6 +1,6 @@
 import { ENOMEM, kmemleakScan, SpinLock, setFailslab } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { formatSplat, now, type RunResult, Simulation, sleep, spawn } from "@primetime/sim";
+import { now, Simulation, sleep, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   type DmaFence,
@@ -29,6 +29,7 @@ import {
   dmaResvUsageRw,
   dmaResvWaitTimeout,
 } from "./dma-resv.js";
+import { runThenScanLeaks, splatLines } from "./test-support.js";
 
 const ops: DmaFenceOps = { getDriverName: () => "test", getTimelineName: () => "ring" };
 
@@ -43,16 +44,6 @@ class Timeline {
     return f;
   }
 }
-
-async function run(body: () => Promise<void>, seed = 1): Promise<RunResult> {
-  return new Simulation({ seed }).run(async () => {
-    await body();
-    await rcuBarrier();
-    kmemleakScan();
-  });
-}
-
-const text = (r: RunResult) => r.splats.map(formatSplat);
 
 /** Adds `fence` with `usage` under the lock (reserve first); drops the caller's reference. */
 async function add(resv: DmaResv, fence: DmaFence, usage: DmaResvUsage): Promise<void> {
@@ -82,7 +73,7 @@ describe("DmaResv", () => {
   });
 
   it("filters fences by usage; a query sees its usage and every lower one", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       const tl = [new Timeline(), new Timeline(), new Timeline(), new Timeline()];
       const fences = tl.map((t) => t.fence());
@@ -124,11 +115,11 @@ describe("DmaResv", () => {
       for (const f of fences) await dmaFenceSignal(f);
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("a later fence of the same context replaces the older one and drops its reference", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       const t = new Timeline();
       const f1 = t.fence();
@@ -154,11 +145,11 @@ describe("DmaResv", () => {
       await dmaFencePut(keep1);
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("a signalled fence's slot is reused; replace_fences swaps a context's fences", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       const a = new Timeline();
       const b = new Timeline();
@@ -178,7 +169,7 @@ describe("DmaResv", () => {
       await dmaFencePut(repl);
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("adding without a reserved slot is a BUG (and so is reusing a reservation after unlock)", async () => {
@@ -214,7 +205,7 @@ describe("DmaResv", () => {
   });
 
   it("reserve/add without the lock is a lockdep assertion failure", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       expect(await dmaResvReserveFences(resv, 1)).toBe(0);
       await dmaResvLock(resv);
@@ -225,7 +216,7 @@ describe("DmaResv", () => {
   });
 
   it("reserve grows the list and prunes signalled fences", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       const tls = Array.from({ length: 6 }, () => new Timeline());
       const fs = tls.map((t) => t.fence());
@@ -247,11 +238,11 @@ describe("DmaResv", () => {
       }
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("reserve fails with -ENOMEM under failslab and changes nothing", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       setFailslab({ caches: ["dma_resv_list"], probability: 1 });
       await dmaResvLock(resv);
@@ -261,11 +252,11 @@ describe("DmaResv", () => {
       await dmaResvUnlock(resv);
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("wait_timeout: times out on the virtual clock, succeeds once another task signals", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       const t = new Timeline();
       const w = t.fence();
@@ -297,11 +288,11 @@ describe("DmaResv", () => {
       await dmaFencePut(rd);
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("trylock fails while another task holds the lock", async () => {
-    const r = await run(async () => {
+    const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();
       await dmaResvLock(resv);
       const t = spawn("other", () => {
@@ -313,7 +304,7 @@ describe("DmaResv", () => {
       await dmaResvUnlock(resv);
       await dmaResvFini(resv);
     });
-    expect(text(r)).toEqual([]);
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("unlocked readers race with updaters replacing and growing the list without splats", async () => {
@@ -350,7 +341,7 @@ describe("DmaResv", () => {
           kmemleakScan();
         },
       );
-      expect({ seed, outcome: r.outcome, splats: text(r) }).toEqual({
+      expect({ seed, outcome: r.outcome, splats: splatLines(r) }).toEqual({
         seed,
         outcome: "ok",
         splats: [],

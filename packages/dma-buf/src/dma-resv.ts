@@ -437,7 +437,11 @@ export class DmaResvIter {
     }
   }
 
-  /** Models dma_resv_iter_first_unlocked(). */
+  /**
+   * Models dma_resv_iter_first_unlocked(): restarts the walk until it saw one stable list.
+   * Locking: takes rcu_read_lock() around the walk; no reservation lock.
+   * References: the cursor holds one on the returned fence until the next step or end().
+   */
   async first(): Promise<DmaFence | null> {
     await rcuReadLock();
     do {
@@ -448,7 +452,11 @@ export class DmaResvIter {
     return this.fence;
   }
 
-  /** Models dma_resv_iter_next_unlocked(). */
+  /**
+   * Models dma_resv_iter_next_unlocked(): the next fence, restarting if the list changed.
+   * Locking: takes rcu_read_lock() around the walk; no reservation lock.
+   * References: drops the previous fence's; holds one on the returned fence.
+   */
   async next(): Promise<DmaFence | null> {
     await rcuReadLock();
     this.isRestarted = false;
@@ -462,7 +470,11 @@ export class DmaResvIter {
     return this.fence;
   }
 
-  /** Models dma_resv_iter_end(): drops the reference on the current fence. */
+  /**
+   * Models dma_resv_iter_end(): drops the reference on the current fence.
+   * Locking: none.
+   * References: drops the cursor's.
+   */
   async end(): Promise<void> {
     await dmaFencePut(this.fence);
     this.fence = null;

@@ -92,7 +92,11 @@ export class DrmFile extends SlabObject {
   }
 }
 
-/** Models drm_is_primary_client(). */
+/**
+ * Models drm_is_primary_client().
+ * Locking: none; the minor is fixed at open.
+ * References: none.
+ */
 export function drmIsPrimaryClient(file: DrmFile): boolean {
   return file.minor.type === DRM_MINOR_PRIMARY;
 }
@@ -197,7 +201,7 @@ export async function drmOpen(inode: Inode, filp: File): Promise<number> {
 }
 
 /**
- * * Models drm_close_helper(): unlinks the file from the device and frees it.
+ * Models drm_close_helper(): unlinks the file from the device and frees it.
  * Locking: takes filelist_mutex.
  * References: frees the file and everything it holds.
  */

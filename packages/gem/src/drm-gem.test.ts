@@ -2,54 +2,25 @@ import { EACCES, EINVAL, ENOENT, O_RDWR } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
 import {
+  createBo,
   DRM_IOCTL_TINY_CREATE,
   expectClean,
+  flink,
+  gemClose,
+  gemOpen,
   runMachine,
   runProcess,
   type TinyCreate,
 } from "./test-support.js";
 import {
   DRM_IOCTL_AUTH_MAGIC,
-  DRM_IOCTL_GEM_CLOSE,
-  DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_MAGIC,
-  DRM_IOCTL_MODE_CREATE_DUMB,
   type DrmAuth,
-  type DrmGemFlink,
   type DrmGemOpen,
-  type DrmModeCreateDumb,
 } from "./uapi.js";
 
 const BAD = 0x10101010;
-
-/** MODE_CREATE_DUMB of one page; returns the handle or the errno. */
-async function createBo(
-  p: { ioctl(fd: number, cmd: number, arg?: unknown): Promise<number> },
-  fd: number,
-) {
-  const arg: Partial<DrmModeCreateDumb> = { width: 1024, height: 1, bpp: 32 };
-  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
-  return ret < 0 ? ret : (arg.handle as number);
-}
-
-type P = { ioctl(fd: number, cmd: number, arg?: unknown): Promise<number> };
-
-async function flink(p: P, fd: number, handle: number): Promise<number> {
-  const arg: Partial<DrmGemFlink> = { handle };
-  const ret = await p.ioctl(fd, DRM_IOCTL_GEM_FLINK, arg);
-  return ret < 0 ? ret : (arg.name as number);
-}
-
-async function gemOpen(p: P, fd: number, name: number): Promise<DrmGemOpen | number> {
-  const arg: Partial<DrmGemOpen> = { name };
-  const ret = await p.ioctl(fd, DRM_IOCTL_GEM_OPEN, arg);
-  return ret < 0 ? ret : (arg as DrmGemOpen);
-}
-
-function gemClose(p: P, fd: number, handle: number): Promise<number> {
-  return p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
-}
 
 describe("GEM handles and names (gem_flink_basic)", () => {
   it("hands out handles from 1 and closes them once", async () => {
@@ -81,7 +52,8 @@ describe("GEM handles and names (gem_flink_basic)", () => {
         const n2 = await flink(p, fd, h);
         out.push(n1, n2);
         out.push(await gemOpen(p, fd, BAD));
-        const o = (await gemOpen(p, fd, n1)) as DrmGemOpen;
+        const o: Partial<DrmGemOpen> = { name: n1 };
+        await p.ioctl(fd, DRM_IOCTL_GEM_OPEN, o);
         out.push(o.handle, o.size);
         out.push(drmDevCounters(m.devs[0]!).names);
         await p.close(fd);
@@ -104,13 +76,13 @@ describe("GEM handles and names (gem_flink_basic)", () => {
         out.push(await p.ioctl(fd2, DRM_IOCTL_GET_MAGIC, auth));
         out.push(await p.ioctl(fd1, DRM_IOCTL_AUTH_MAGIC, { magic: auth.magic }));
         const name = await flink(p, fd1, await createBo(p, fd1));
-        const o = (await gemOpen(p, fd2, name)) as DrmGemOpen;
+        const h2 = await gemOpen(p, fd2, name);
         await p.close(fd1);
-        out.push((await flink(p, fd2, o.handle)) === name);
+        out.push((await flink(p, fd2, h2)) === name);
         const fd3 = await p.open("/dev/dri/card0", O_RDWR); // the new master
-        out.push(((await gemOpen(p, fd3, name)) as DrmGemOpen).handle);
+        out.push(await gemOpen(p, fd3, name));
         out.push(await gemClose(p, fd3, 1));
-        out.push(await gemClose(p, fd2, o.handle));
+        out.push(await gemClose(p, fd2, h2));
         out.push(await gemOpen(p, fd3, name)); // the last handle took the name away
         await p.close(fd2);
         await p.close(fd3);
@@ -130,7 +102,7 @@ describe("GEM handles and names (gem_flink_basic)", () => {
         const name = await flink(p, master, await createBo(p, master));
         // unauthenticated primary client
         const h = await createBo(p, client);
-        out.push(h, await flink(p, client, h), (await gemOpen(p, client, name)) as number);
+        out.push(h, await flink(p, client, h), await gemOpen(p, client, name));
         // a non-master cannot authenticate anybody
         const a: Partial<DrmAuth> = {};
         out.push(await p.ioctl(client, DRM_IOCTL_GET_MAGIC, a));
@@ -146,7 +118,7 @@ describe("GEM handles and names (gem_flink_basic)", () => {
         const create: Partial<TinyCreate> = { size: 4096 };
         out.push(await p.ioctl(render, DRM_IOCTL_TINY_CREATE, create));
         const rh = create.handle as number;
-        out.push(rh, await flink(p, render, rh), (await gemOpen(p, render, name)) as number);
+        out.push(rh, await flink(p, render, rh), await gemOpen(p, render, name));
         out.push(await p.ioctl(render, DRM_IOCTL_GET_MAGIC, {}));
         out.push(await gemClose(p, render, rh));
         for (const fd of [master, client, render]) await p.close(fd);
@@ -181,8 +153,7 @@ describe("GEM handles and names (gem_flink_basic)", () => {
       await runProcess(m, "igt", async (p) => {
         const fd = await p.open("/dev/dri/card0", O_RDWR);
         for (let i = 0; i < 5; i++) await flink(p, fd, await createBo(p, fd));
-        const o = (await gemOpen(p, fd, 3)) as DrmGemOpen;
-        during.push(o.handle, drmDevCounters(dev));
+        during.push(await gemOpen(p, fd, 3), drmDevCounters(dev));
         // exit without closing anything: the process exit closes the fd
       });
       during.push(drmDevCounters(dev));

@@ -201,10 +201,10 @@ async function drmGemObjectHandleFree(obj: GemObject): Promise<void> {
  * References: drops obj->dma_buf's dma-buf reference.
  */
 async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
+  // Unbreak the reference cycle if we have an exported dma_buf.
   if (obj.dmaBuf) {
-    const d = obj.dmaBuf;
+    await dmaBufPut(obj.dmaBuf);
     obj.dmaBuf = null;
-    await dmaBufPut(d);
   }
 }
 
@@ -480,7 +480,7 @@ export async function drmGemOpenIoctl(
 }
 
 /**
- * * Models drm_gem_open(): sets up the file's handle table (done by the DrmFile constructor).
+ * Models drm_gem_open(): sets up the file's handle table (done by the DrmFile constructor).
  * Locking: none.
  * References: none.
  */

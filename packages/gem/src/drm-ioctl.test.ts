@@ -24,6 +24,8 @@ import {
   expectClean,
   runMachine,
   runProcess,
+  tinyDriver,
+  withExtraDevice,
 } from "./test-support.js";
 import {
   DRM_CAP_DUMB_BUFFER,
@@ -41,6 +43,7 @@ import {
   DRM_IOCTL_SET_MASTER,
   DRM_IOCTL_VERSION,
   DRM_IOWR,
+  DRM_MODE_CREATE_DUMB_LAYOUT,
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   type DrmModeCreateDumb,
@@ -91,14 +94,7 @@ describe("drm_ioctl dispatch", () => {
         out.push(await p.ioctl(card, DRM_IOCTL_GEM_CLOSE, {}));
         out.push(await p.ioctl(card, DRM_IOCTL_GEM_CLOSE, 5));
         // an old userspace's shorter struct: only its bytes are copied in
-        const short = DRM_IOWR(0xb2, [
-          ["height", "u32"],
-          ["width", "u32"],
-          ["bpp", "u32"],
-          ["flags", "u32"],
-          ["handle", "u32"],
-          ["pitch", "u32"],
-        ]);
+        const short = DRM_IOWR(0xb2, DRM_MODE_CREATE_DUMB_LAYOUT.slice(0, -1)); // without `size`
         const s: Record<string, number> = { height: 1, width: 1024, bpp: 32, size: 77 };
         out.push(await p.ioctl(card, short, s), s.handle, s.pitch, s.size);
         // master ioctls
@@ -296,22 +292,18 @@ describe("dumb buffers and mmap", () => {
   });
 
   it("dumb ioctls are ENOSYS without ->dumb_create", async () => {
-    const { drmDevAlloc, drmDevRegister, drmDevPut } = await import("./drm-device.js");
-    const { tinyDriver } = await import("./test-support.js");
     const out: unknown[] = [];
     const r = await runMachine(async (m) => {
-      const dev = await drmDevAlloc({ ...tinyDriver("nodumb"), dumbCreate: undefined });
-      if (typeof dev === "number") throw new Error("alloc");
-      await drmDevRegister(dev, m.kernel);
-      await runProcess(m, "igt", async (p) => {
-        const fd = await p.open("/dev/dri/card1", O_RDWR);
-        out.push((await createDumb(p, fd, { width: 1, height: 1, bpp: 8 })).ret);
-        out.push(await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, { handle: 1 }));
-        out.push(await p.ioctl(fd, DRM_IOCTL_MODE_DESTROY_DUMB, { handle: 1 }));
-        await p.close(fd);
+      const noDumb = { ...tinyDriver("nodumb"), dumbCreate: undefined };
+      await withExtraDevice(m, noDumb, async () => {
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          out.push((await createDumb(p, fd, { width: 1, height: 1, bpp: 8 })).ret);
+          out.push(await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, { handle: 1 }));
+          out.push(await p.ioctl(fd, DRM_IOCTL_MODE_DESTROY_DUMB, { handle: 1 }));
+          await p.close(fd);
+        });
       });
-      await drmDevUnregister(dev);
-      await drmDevPut(dev);
     });
     expectClean(r);
     expect(out).toEqual([-ENOSYS, -ENOSYS, -ENOSYS]);

@@ -110,7 +110,9 @@ import {
 /** The driver date DRM_IOCTL_VERSION reports since the drivers' dates were removed (6.14). */
 const DRM_DRIVER_DATE = "0";
 
-/** Models drm_copy_field(): copies up to *len bytes of `value`; *len becomes its full length. * Locking: none.
+/**
+ * Models drm_copy_field(): copies up to *len bytes of `value`; *len becomes its full length.
+ * Locking: none.
  * References: none.
  */
 function drmCopyField(
@@ -181,8 +183,9 @@ async function drmGetcap(dev: DrmDevice, req: DrmGetCap, _file: DrmFile): Promis
 
 /**
  * Models drm_setclientcap(): SET_CLIENT_CAP. Every client cap of the kernel (stereo 3D,
- * universal planes, atomic...) is a KMS cap: -EOPNOTSUPP for non-KMS drivers; values other than
- * 0/1 and unknown caps are -EINVAL. Simplification: KMS client caps are accepted and ignored.
+ * universal planes, atomic...) is a KMS cap, so the KMS check comes first: -EOPNOTSUPP for
+ * non-KMS drivers, whatever the cap; then unknown caps and values other than 0/1 are -EINVAL.
+ * Simplification: KMS client caps are accepted and ignored (and ATOMIC's value 2 is refused).
  * Locking: none.
  * References: none.
  */
@@ -192,8 +195,9 @@ async function drmSetclientcap(
   _file: DrmFile,
 ): Promise<number> {
   await point("drm_setclientcap");
-  if (req.capability < 1 || req.capability > 6) return -EINVAL;
+  // No render-only settable capabilities for now; below caps only work with KMS drivers.
   if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  if (req.capability < 1 || req.capability > 6) return -EINVAL;
   if (req.value > 1) return -EINVAL;
   return 0;
 }

@@ -6,59 +6,26 @@ import {
   MAP_SHARED,
   O_RDWR,
   PROT_READ,
-  PROT_WRITE,
-  type Process,
   SEEK_END,
 } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
-import type { DrmFile } from "./drm-file.js";
 import { drmGemObjectLookup, drmGemObjectPut } from "./drm-gem.js";
-import { expectClean, runMachine, runProcess } from "./test-support.js";
 import {
-  DRM_CLOEXEC,
-  DRM_IOCTL_GEM_CLOSE,
-  DRM_IOCTL_GEM_FLINK,
-  DRM_IOCTL_GEM_OPEN,
-  DRM_IOCTL_MODE_CREATE_DUMB,
-  DRM_IOCTL_MODE_MAP_DUMB,
-  DRM_IOCTL_PRIME_FD_TO_HANDLE,
-  DRM_IOCTL_PRIME_HANDLE_TO_FD,
-  DRM_RDWR,
-  type DrmGemOpen,
-  type DrmModeCreateDumb,
-  type DrmModeMapDumb,
-  type DrmPrimeHandle,
-} from "./uapi.js";
-
-async function createBo(p: Process, fd: number, pages = 1): Promise<number> {
-  const arg: Partial<DrmModeCreateDumb> = { width: 1024, height: pages, bpp: 32 };
-  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
-  return ret < 0 ? ret : (arg.handle as number);
-}
-
-async function handleToFd(p: Process, fd: number, handle: number, flags = DRM_CLOEXEC) {
-  const arg: Partial<DrmPrimeHandle> = { handle, flags, fd: -1 };
-  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
-  return ret < 0 ? ret : (arg.fd as number);
-}
-
-async function fdToHandle(p: Process, fd: number, primeFd: number) {
-  const arg: Partial<DrmPrimeHandle> = { fd: primeFd };
-  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
-  return ret < 0 ? ret : (arg.handle as number);
-}
-
-async function mapBo(p: Process, fd: number, handle: number, size = 4096): Promise<number> {
-  const arg: Partial<DrmModeMapDumb> = { handle };
-  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
-  if (ret < 0) return ret;
-  return p.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, arg.offset as number);
-}
-
-function drmFileOf(p: Process, fd: number): DrmFile {
-  return p.files.peek(fd)?.privateData as DrmFile;
-}
+  createBo,
+  drmFileOf,
+  expectClean,
+  fdToHandle,
+  flink,
+  gemOpen,
+  handleToFd,
+  mapBo,
+  runMachine,
+  runProcess,
+  tinyDriver,
+  withExtraDevice,
+} from "./test-support.js";
+import { DRM_CLOEXEC, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_MAP_DUMB, DRM_RDWR } from "./uapi.js";
 
 describe("PRIME (prime_self_import, prime_vgem)", () => {
   it("self-import on the exporting file gives back the same handle; errno paths", async () => {
@@ -146,12 +113,9 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
       await runProcess(m, "igt", async (p) => {
         const fd1 = await p.open("/dev/dri/card0", O_RDWR);
         const h1 = await createBo(p, fd1);
-        const flink: { handle: number; name?: number } = { handle: h1 };
-        await p.ioctl(fd1, DRM_IOCTL_GEM_FLINK, flink);
-        const open: Partial<DrmGemOpen> = { name: flink.name };
-        await p.ioctl(fd1, DRM_IOCTL_GEM_OPEN, open);
-        const pfd = await handleToFd(p, fd1, open.handle as number);
-        out.push(open.handle, await fdToHandle(p, fd1, pfd));
+        const opened = await gemOpen(p, fd1, await flink(p, fd1, h1));
+        const pfd = await handleToFd(p, fd1, opened);
+        out.push(opened, await fdToHandle(p, fd1, pfd));
         await p.close(pfd);
         await p.close(fd1);
       });
@@ -204,37 +168,28 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
   });
 
   it("foreign import refused: -EINVAL without gem_prime_import_sg_table, -ENOSYS without get_sg_table", async () => {
-    const { drmDevAlloc, drmDevRegister, drmDevPut, drmDevUnregister } = await import(
-      "./drm-device.js"
-    );
-    const { tinyDriver } = await import("./test-support.js");
     const out: unknown[] = [];
     const r = await runMachine(async (m) => {
-      const dev = await drmDevAlloc({
-        ...tinyDriver("noimport"),
-        gemPrimeImportSgTable: undefined,
+      const noImport = { ...tinyDriver("noimport"), gemPrimeImportSgTable: undefined };
+      await withExtraDevice(m, noImport, async () => {
+        await runProcess(m, "igt", async (p) => {
+          const fd0 = await p.open("/dev/dri/card0", O_RDWR);
+          const fd1 = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd0);
+          const pfd = await handleToFd(p, fd0, h);
+          out.push(await fdToHandle(p, fd1, pfd));
+          // an exporter object without get_sg_table refuses the attachment
+          const h2 = await createBo(p, fd1);
+          const obj1 = await drmGemObjectLookup(drmFileOf(p, fd1), h2);
+          if (obj1) {
+            obj1.funcs = { ...obj1.funcs, getSgTable: undefined };
+            await drmGemObjectPut(obj1);
+          }
+          const pfd2 = await handleToFd(p, fd1, h2);
+          out.push(await fdToHandle(p, fd0, pfd2));
+          for (const f of [pfd, pfd2, fd0, fd1]) await p.close(f);
+        });
       });
-      if (typeof dev === "number") throw new Error("alloc");
-      await drmDevRegister(dev, m.kernel);
-      await runProcess(m, "igt", async (p) => {
-        const fd0 = await p.open("/dev/dri/card0", O_RDWR);
-        const fd1 = await p.open("/dev/dri/card1", O_RDWR);
-        const h = await createBo(p, fd0);
-        const pfd = await handleToFd(p, fd0, h);
-        out.push(await fdToHandle(p, fd1, pfd));
-        // an exporter object without get_sg_table refuses the attachment
-        const h2 = await createBo(p, fd1);
-        const obj1 = await drmGemObjectLookup(drmFileOf(p, fd1), h2);
-        if (obj1) {
-          obj1.funcs = { ...obj1.funcs, getSgTable: undefined };
-          await drmGemObjectPut(obj1);
-        }
-        const pfd2 = await handleToFd(p, fd1, h2);
-        out.push(await fdToHandle(p, fd0, pfd2));
-        for (const f of [pfd, pfd2, fd0, fd1]) await p.close(f);
-      });
-      await drmDevUnregister(dev);
-      await drmDevPut(dev);
     });
     expectClean(r);
     expect(out).toEqual([-EINVAL, -ENOSYS]);

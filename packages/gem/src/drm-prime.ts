@@ -26,7 +26,6 @@ import {
   dmaBufAttach,
   dmaBufDetach,
   dmaBufExport,
-  dmaBufFd,
   dmaBufGet,
   dmaBufMapAttachmentUnlocked,
   dmaBufPut,
@@ -42,11 +41,14 @@ import {
   ENOSYS,
   type Errno,
   errPtr,
+  fdInstall,
+  getUnusedFdFlags,
   isErr,
   KmemCache,
   kfree,
   kmalloc,
   Mutex,
+  putUnusedFd,
   SlabObject,
   type Vma,
 } from "@primetime/kernel";
@@ -152,22 +154,23 @@ export class DrmPrimeFilePrivate {
   }
 }
 
-/** Models drm_prime_init_file_private() (the constructor). */
+/**
+ * Models drm_prime_init_file_private() (the constructor): the mutex and two empty trees.
+ * Locking: none; the file is not visible yet.
+ * References: none.
+ */
 export function drmPrimeInitFilePrivate(owner: SlabObject, dev: DrmDevice): DrmPrimeFilePrivate {
   return new DrmPrimeFilePrivate(owner, dev);
 }
 
 /**
  * Models drm_prime_destroy_file_private(): by now drm_gem_release() has emptied the cache;
- * WARNs for each tree that is not empty.
+ * WARNs if the dma-buf tree is not empty (the kernel checks that tree only).
  * Locking: none; nobody else can reach the file.
  * References: none.
  */
 export function drmPrimeDestroyFilePrivate(prime: DrmPrimeFilePrivate): void {
   warnOn(!prime.dmabufs.empty, `drm_prime_destroy_file_private: dmabufs tree not empty`, {
-    object: prime.owner.name,
-  });
-  warnOn(!prime.handles.empty, `drm_prime_destroy_file_private: handles tree not empty`, {
     object: prime.owner.name,
   });
 }
@@ -271,7 +274,7 @@ export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): P
 // ---- dma_buf_ops for GEM exports ----------------------------------------------------------------
 
 /**
- * * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table; else pins it.
+ * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table; else pins it.
  * Locking: the dma-buf core calls it without the reservation lock.
  * References: none.
  */
@@ -479,14 +482,15 @@ async function drmGemPrimeDmabufOf(
 }
 
 /**
- * Models drm_gem_prime_handle_to_fd(): PRIME export of a handle. Returns the new fd or a
- * negative errno (-ENOENT for a bad handle or an object being closed).
+ * Models drm_gem_prime_handle_to_dmabuf(): the dma-buf of a handle, for PRIME export. Returns it
+ * with a reference for the caller, or -ENOENT (a bad handle, or an object whose last handle is
+ * being closed), the export's errno, -ENOMEM (cache entry).
  *
  * Steps: under prime.lock, look the handle up; a cached dma-buf for it is reused; else, under
  * object_name_lock, reuse the import's original dma-buf or obj->dma_buf, or export and link a new
  * one, and add the cache entry before dropping object_name_lock (so a racing GEM_CLOSE cannot miss
- * it); then install the fd. A fresh export ends with three dma-buf references: the fd,
- * obj->dma_buf and the cache.
+ * it). A fresh export ends with three dma-buf references once the caller installs its fd: the
+ * fd, obj->dma_buf and the cache.
  *
  * Toggle `prime.export-outside-name-lock` (the code before "drm/prime: proper
  * locking+refcounting for obj->dma_buf link"): the handle is looked up before prime.lock is
@@ -494,7 +498,59 @@ async function drmGemPrimeDmabufOf(
  * handle_count check.
  *
  * Locking: takes prime.lock, then object_name_lock.
- * References: a lookup reference on the object, dropped; the fd owns one dma-buf reference.
+ * References: a lookup reference on the object, dropped; returns one dma-buf reference.
+ */
+export async function drmGemPrimeHandleToDmabuf(
+  dev: DrmDevice,
+  file: DrmFile,
+  handle: number,
+  flags: number,
+): Promise<DmaBuf | Errno> {
+  const buggy = toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name);
+  let obj: GemObject | null = null;
+  if (buggy) {
+    obj = await drmGemObjectLookup(file, handle);
+    if (!obj) return errPtr(ENOENT);
+  }
+  await file.prime.lock.lock();
+  if (!buggy) obj = await drmGemObjectLookup(file, handle);
+  if (!obj) {
+    await file.prime.lock.unlock(); // out_unlock
+    return errPtr(ENOENT);
+  }
+  let dmaBuf: DmaBuf | Errno | null = await drmPrimeLookupBufByHandle(file.prime, handle);
+  if (dmaBuf) {
+    await getDmaBuf(dmaBuf); // goto out
+  } else {
+    if (!buggy) await dev.objectNameLock.lock();
+    dmaBuf = await drmGemPrimeDmabufOf(dev, obj, flags);
+    // out_have_obj: add the cache entry under object_name_lock, so that a racing GEM_CLOSE
+    // does not miss it. (On an export failure there is no dma-buf: goto out.)
+    let ret = 0;
+    if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
+    if (!buggy) await dev.objectNameLock.unlock();
+    if (ret && !isErr(dmaBuf)) {
+      await dmaBufPut(dmaBuf);
+      dmaBuf = errPtr(ret);
+    }
+  }
+  await drmGemObjectPut(obj); // out
+  await file.prime.lock.unlock(); // out_unlock
+  return dmaBuf;
+}
+
+/**
+ * Models drm_gem_prime_handle_to_fd(): PRIME export of a handle to a new fd of the current
+ * process. The fd is reserved first (get_unused_fd_flags(): -EMFILE...), then
+ * drm_gem_prime_handle_to_dmabuf() finds or makes the dma-buf (on failure the fd is given back
+ * and its errno returned), and the dma-buf's file is installed at the fd after both locks are
+ * dropped. Returns the fd or a negative errno.
+ *
+ * The cache entry stays even if anything after it fails: obj->dma_buf is linked while a handle
+ * exists, and closing the handle cleans the cache.
+ *
+ * Locking: see drmGemPrimeHandleToDmabuf(); takes the fd table's lock.
+ * References: the fd owns the dma-buf reference drmGemPrimeHandleToDmabuf() returned.
  */
 export async function drmGemPrimeHandleToFd(
   dev: DrmDevice,
@@ -502,42 +558,15 @@ export async function drmGemPrimeHandleToFd(
   handle: number,
   flags: number,
 ): Promise<number> {
-  const buggy = toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name);
-  let obj: GemObject | null = null;
-  if (buggy) {
-    obj = await drmGemObjectLookup(file, handle);
-    if (!obj) return -ENOENT;
-  }
-  await file.prime.lock.lock();
-  if (!buggy) obj = await drmGemObjectLookup(file, handle);
-  if (!obj) {
-    await file.prime.lock.unlock();
-    return -ENOENT;
-  }
-  let ret = 0;
-  let dmaBuf: DmaBuf | Errno | null = await drmPrimeLookupBufByHandle(file.prime, handle);
-  if (dmaBuf) {
-    await getDmaBuf(dmaBuf); // goto out_have_handle
-  } else {
-    if (!buggy) await dev.objectNameLock.lock();
-    dmaBuf = await drmGemPrimeDmabufOf(dev, obj, flags);
-    // out_have_obj: add the cache entry under object_name_lock, so that a racing GEM_CLOSE
-    // does not miss it.
-    if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
-    if (!buggy) await dev.objectNameLock.unlock();
-  }
+  const fd = await getUnusedFdFlags(flags);
+  if (fd < 0) return fd;
+  const dmaBuf = await drmGemPrimeHandleToDmabuf(dev, file, handle, flags);
   if (isErr(dmaBuf)) {
-    // normally the dma-buf takes over the reference; on failure there is none: goto out
-    ret = dmaBuf;
-  } else {
-    // out_have_handle: the cache entry stays even if the fd fails: obj->dma_buf is linked
-    // while a handle exists, and closing the handle cleans the cache.
-    if (ret === 0) ret = await dmaBufFd(dmaBuf, flags);
-    if (ret < 0) await dmaBufPut(dmaBuf); // fail_put_dmabuf
+    await putUnusedFd(fd);
+    return dmaBuf;
   }
-  await drmGemObjectPut(obj);
-  await file.prime.lock.unlock();
-  return ret;
+  await fdInstall(fd, dmaBuf.file!);
+  return fd;
 }
 
 // ---- Import -------------------------------------------------------------------------------------

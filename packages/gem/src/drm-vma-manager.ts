@@ -127,7 +127,10 @@ export class DrmVmaOffsetManager {
   }
 }
 
-/** Models drm_vma_node_reset(): an unallocated node. * References: none.
+/**
+ * Models drm_vma_node_reset(): an unallocated node.
+ * Locking: none; the node's object is not visible yet.
+ * References: none.
  */
 export function drmVmaNodeReset(node: DrmVmaOffsetNode): void {
   node.start = 0;

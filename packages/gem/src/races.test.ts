@@ -8,7 +8,17 @@ import { Kernel, O_RDWR, type Process, SEEK_END } from "@primetime/kernel";
 import { explore, type RunResult, replay, type Scenario } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { drmDevCheckLeaks, drmDevCounters } from "./drm-device.js";
-import { bootTinyDevices, shutdownTinyDevices, splatText } from "./test-support.js";
+import {
+  bootTinyDevices,
+  createBo,
+  fdToHandle,
+  flink,
+  gemClose,
+  gemOpen,
+  handleToFd,
+  shutdownTinyDevices,
+  splatText,
+} from "./test-support.js";
 import {
   GEM_FLINK_NO_HANDLE_COUNT_CHECK,
   GEM_HANDLE_ID_REUSED_BEFORE_RELEASE,
@@ -19,59 +29,11 @@ import {
   PRIME_CACHE_WITHOUT_LOCK,
   PRIME_EXPORT_OUTSIDE_NAME_LOCK,
 } from "./toggles.js";
-import {
-  DRM_CLOEXEC,
-  DRM_IOCTL_GEM_CLOSE,
-  DRM_IOCTL_GEM_FLINK,
-  DRM_IOCTL_GEM_OPEN,
-  DRM_IOCTL_MODE_CREATE_DUMB,
-  DRM_IOCTL_PRIME_FD_TO_HANDLE,
-  DRM_IOCTL_PRIME_HANDLE_TO_FD,
-  type DrmGemOpen,
-} from "./uapi.js";
 
 // ---- userspace helpers (IGT style: igt_assert() failures crash the test process) ----------
 
 function igtAssert(cond: boolean, msg: string): void {
   if (!cond) throw new Error(`igt_assert: ${msg}`);
-}
-
-async function createBo(p: Process, fd: number, pages = 1): Promise<number> {
-  const arg: { width: number; height: number; bpp: number; handle?: number } = {
-    width: 1024,
-    height: pages,
-    bpp: 32,
-  };
-  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
-  return ret < 0 ? ret : (arg.handle as number);
-}
-
-async function flink(p: Process, fd: number, handle: number): Promise<number> {
-  const arg: { handle: number; name?: number } = { handle };
-  const ret = await p.ioctl(fd, DRM_IOCTL_GEM_FLINK, arg);
-  return ret < 0 ? ret : (arg.name as number);
-}
-
-async function gemOpen(p: Process, fd: number, name: number): Promise<number> {
-  const arg: Partial<DrmGemOpen> = { name };
-  const ret = await p.ioctl(fd, DRM_IOCTL_GEM_OPEN, arg);
-  return ret < 0 ? ret : (arg.handle as number);
-}
-
-function gemClose(p: Process, fd: number, handle: number): Promise<number> {
-  return p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle });
-}
-
-async function handleToFd(p: Process, fd: number, handle: number): Promise<number> {
-  const arg: { handle: number; flags: number; fd: number } = { handle, flags: DRM_CLOEXEC, fd: -1 };
-  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
-  return ret < 0 ? ret : arg.fd;
-}
-
-async function fdToHandle(p: Process, fd: number, primeFd: number): Promise<number> {
-  const arg: { fd: number; handle?: number } = { fd: primeFd };
-  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
-  return ret < 0 ? ret : (arg.handle as number);
 }
 
 /** Runs `setup` then the two racing threads of one process, then checks for leaks. */

@@ -1,8 +1,9 @@
 /**
- * A tiny DRM driver for the package's own tests (not exported from the package): page-backed
- * GEM objects with dumb-buffer and driver-ioctl creation, PRIME export through the core helpers
- * and foreign import from page tables, and per-file open/close accounting that WARNs when the core
- * calls funcs->close for a handle whose funcs->open has not run.
+ * The package's own test support (not exported from the package, not in its build): a tiny DRM
+ * driver (page-backed GEM objects with dumb-buffer and driver-ioctl creation, PRIME export
+ * through the core helpers and foreign import from page tables, and per-file open/close
+ * accounting that WARNs when the core calls funcs->close for a handle whose funcs->open has not
+ * run), the test machine that boots it, and the raw-ioctl userspace helpers the tests share.
  */
 
 import type { DmaBufAttachment, SgTable } from "@primetime/dma-buf";
@@ -14,7 +15,10 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  MAP_SHARED,
   PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
   type Process,
 } from "@primetime/kernel";
 import { formatSplat, point, type RunResult, Simulation, type Splat, warnOn } from "@primetime/sim";
@@ -46,9 +50,21 @@ import {
 import { drmGemPageVmOps } from "./drm-mmap.js";
 import { drmGemPagesSgTable, drmPrimeGemDestroy } from "./drm-prime.js";
 import {
+  DRM_CLOEXEC,
   DRM_COMMAND_BASE,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_FLINK,
+  DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOWR,
+  type DrmGemFlink,
+  type DrmGemOpen,
   type DrmModeCreateDumb,
+  type DrmModeMapDumb,
+  type DrmPrimeHandle,
   type DrmStructLayout,
 } from "./uapi.js";
 
@@ -255,6 +271,24 @@ export async function runMachine(
   });
 }
 
+/**
+ * Registers one more tiny device on `m`, built from `driver` (a tinyDriver() variant), runs
+ * `body` with it, then unregisters it and drops its creation reference.
+ */
+export async function withExtraDevice(
+  m: Machine,
+  driver: DrmDriver,
+  body: (dev: DrmDevice) => Promise<void>,
+): Promise<void> {
+  const dev = await drmDevAlloc(driver);
+  if (isErr(dev)) throw new Error(`drmDevAlloc: ${dev}`);
+  const ret = await drmDevRegister(dev, m.kernel);
+  if (ret) throw new Error(`drmDevRegister: ${ret}`);
+  await body(dev);
+  await drmDevUnregister(dev);
+  await drmDevPut(dev);
+}
+
 /** Runs a process to completion on `m`'s kernel; returns its exit code. */
 export async function runProcess(
   m: Machine,
@@ -277,4 +311,64 @@ export function expectClean(r: RunResult): void {
       `run not clean: ${r.outcome}${r.message ? ` (${r.message})` : ""}\n${splatText(r.splats)}`,
     );
   }
+}
+
+// ---- Userspace: raw ioctls, -errno on failure -------------------------------------------------
+
+/** MODE_CREATE_DUMB of `pages` pages (1024 x pages, 32 bpp): the handle, or -errno. */
+export async function createBo(p: Process, fd: number, pages = 1): Promise<number> {
+  const arg: Partial<DrmModeCreateDumb> = { width: 1024, height: pages, bpp: 32 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+  return ret < 0 ? ret : (arg.handle as number);
+}
+
+/** GEM_FLINK: the name, or -errno. */
+export async function flink(p: Process, fd: number, handle: number): Promise<number> {
+  const arg: Partial<DrmGemFlink> = { handle };
+  const ret = await p.ioctl(fd, DRM_IOCTL_GEM_FLINK, arg);
+  return ret < 0 ? ret : (arg.name as number);
+}
+
+/** GEM_OPEN: the new handle, or -errno. */
+export async function gemOpen(p: Process, fd: number, name: number): Promise<number> {
+  const arg: Partial<DrmGemOpen> = { name };
+  const ret = await p.ioctl(fd, DRM_IOCTL_GEM_OPEN, arg);
+  return ret < 0 ? ret : (arg.handle as number);
+}
+
+/** GEM_CLOSE: 0 or -errno. */
+export function gemClose(p: Process, fd: number, handle: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
+}
+
+/** PRIME_HANDLE_TO_FD: the dma-buf fd, or -errno. */
+export async function handleToFd(
+  p: Process,
+  fd: number,
+  handle: number,
+  flags = DRM_CLOEXEC,
+): Promise<number> {
+  const arg: Partial<DrmPrimeHandle> = { handle, flags, fd: -1 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
+  return ret < 0 ? ret : (arg.fd as number);
+}
+
+/** PRIME_FD_TO_HANDLE: the handle, or -errno. */
+export async function fdToHandle(p: Process, fd: number, primeFd: number): Promise<number> {
+  const arg: Partial<DrmPrimeHandle> = { fd: primeFd };
+  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
+  return ret < 0 ? ret : (arg.handle as number);
+}
+
+/** MODE_MAP_DUMB + a shared read-write mmap of `size` bytes: the address, or -errno. */
+export async function mapBo(p: Process, fd: number, handle: number, size = 4096): Promise<number> {
+  const arg: Partial<DrmModeMapDumb> = { handle };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
+  if (ret < 0) return ret;
+  return p.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, arg.offset as number);
+}
+
+/** The DrmFile behind `fd` of `p` (for assertions on kernel state). */
+export function drmFileOf(p: Process, fd: number): DrmFile {
+  return p.files.peek(fd)?.privateData as DrmFile;
 }

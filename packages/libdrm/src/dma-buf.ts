@@ -4,12 +4,14 @@
  * modeled: the simulated CPU is coherent).
  */
 
-import { SEEK_END, SEEK_SET } from "@primetime/kernel";
-import { lseek, type Mapping, mmap, type UserProcess } from "./libc.js";
+import { pageAlign, SEEK_END, SEEK_SET } from "@primetime/kernel";
+import { lseek, type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 
 /**
  * Models IGT's prime_get_size(): lseek(fd, 0, SEEK_END) gives the size, then back to 0 (the only
  * seeks a dma-buf allows; any other is EINVAL).
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
  */
 export async function dmaBufSize(proc: UserProcess, fd: number): Promise<number> {
   const size = await lseek(proc, fd, 0, SEEK_END);
@@ -29,12 +31,9 @@ export async function readDmaBuf(
   offset: number,
   length: number,
 ): Promise<Uint8Array> {
-  const m = await mmapDmaBuf(proc, fd, pageCeil(offset + length));
-  try {
-    return await m.read(offset, length);
-  } finally {
-    await m.unmap();
-  }
+  return withMapping(await mmapDmaBuf(proc, fd, pageAlign(offset + length)), (m) =>
+    m.read(offset, length),
+  );
 }
 
 /** Writes `bytes` at `offset` of a dma-buf through a temporary mapping. */
@@ -44,14 +43,7 @@ export async function writeDmaBuf(
   bytes: Uint8Array,
   offset = 0,
 ): Promise<void> {
-  const m = await mmapDmaBuf(proc, fd, pageCeil(offset + bytes.length));
-  try {
-    await m.write(bytes, offset);
-  } finally {
-    await m.unmap();
-  }
-}
-
-function pageCeil(n: number): number {
-  return Math.ceil(n / 4096) * 4096;
+  await withMapping(await mmapDmaBuf(proc, fd, pageAlign(offset + bytes.length)), (m) =>
+    m.write(bytes, offset),
+  );
 }

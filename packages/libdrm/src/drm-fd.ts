@@ -52,6 +52,8 @@ export class DrmFd {
   /**
    * Models drmOpen(): opens a DRM node (`/dev/dri/card0`, `/dev/dri/renderD128`) with
    * O_RDWR | O_CLOEXEC. The first open of a primary node makes the file the master.
+   * Locking: none in userspace (the kernel takes what each request needs).
+   * References: the fd holds the DRM file; close() drops it.
    */
   static async open(proc: UserProcess, path: string, flags = O_RDWR | O_CLOEXEC): Promise<DrmFd> {
     return new DrmFd(proc, await open(proc, path, flags), path);

@@ -38,7 +38,7 @@ import {
   type DrmVersion,
 } from "@primetime/gem";
 import { pageAlign } from "@primetime/kernel";
-import { type Mapping, mmap, type UserProcess } from "./libc.js";
+import { type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 import { checkRet } from "./sys-error.js";
 
 const CORE_NAMES = new Map<number, string>([
@@ -69,6 +69,8 @@ export function drmIoctlName(cmd: number): string {
  * updated in place with the kernel's output). Returns the ioctl's (non-negative) result; throws
  * a SysError named `name` (default: the core request's name) on failure. Use it for a driver's
  * own ioctls: `drmIoctl(proc, fd, DRM_IOCTL_VGEM_FENCE_ATTACH, arg, "DRM_IOCTL_VGEM_FENCE_ATTACH")`.
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none of its own; the request takes or drops what the kernel does.
  */
 export async function drmIoctl(
   proc: UserProcess,
@@ -80,7 +82,11 @@ export async function drmIoctl(
   return checkRet(await proc.ioctl(fd, cmd, arg), "ioctl", { request: name });
 }
 
-/** Models drmGetVersion(): the driver's name, description and version. */
+/**
+ * Models drmGetVersion(): the driver's name, description and version.
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
+ */
 export async function getVersion(
   proc: UserProcess,
   fd: number,
@@ -108,32 +114,52 @@ export async function getVersion(
   };
 }
 
-/** Models drmGetCap(): the value of capability `capability` (DRM_CAP_*). */
+/**
+ * Models drmGetCap(): the value of capability `capability` (DRM_CAP_*).
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
+ */
 export async function getCap(proc: UserProcess, fd: number, capability: number): Promise<number> {
   const arg: DrmGetCap = { capability, value: 0 };
   await drmIoctl(proc, fd, DRM_IOCTL_GET_CAP, arg);
   return arg.value;
 }
 
-/** Models drmGetMagic(): a magic token this (primary-node) client can have authenticated. */
+/**
+ * Models drmGetMagic(): a magic token this (primary-node) client can have authenticated.
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
+ */
 export async function getMagic(proc: UserProcess, fd: number): Promise<number> {
   const arg: DrmAuth = { magic: 0 };
   await drmIoctl(proc, fd, DRM_IOCTL_GET_MAGIC, arg);
   return arg.magic;
 }
 
-/** Models drmAuthMagic(): the master `fd` authenticates the client that got `magic`. */
+/**
+ * Models drmAuthMagic(): the master `fd` authenticates the client that got `magic`.
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
+ */
 export async function authMagic(proc: UserProcess, fd: number, magic: number): Promise<void> {
   const arg: DrmAuth = { magic };
   await drmIoctl(proc, fd, DRM_IOCTL_AUTH_MAGIC, arg);
 }
 
-/** Models drmSetMaster(). */
+/**
+ * Models drmSetMaster().
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
+ */
 export async function setMaster(proc: UserProcess, fd: number): Promise<void> {
   await drmIoctl(proc, fd, DRM_IOCTL_SET_MASTER);
 }
 
-/** Models drmDropMaster(). */
+/**
+ * Models drmDropMaster().
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none.
+ */
 export async function dropMaster(proc: UserProcess, fd: number): Promise<void> {
   await drmIoctl(proc, fd, DRM_IOCTL_DROP_MASTER);
 }
@@ -165,6 +191,8 @@ export async function gemOpen(
 /**
  * Models drmPrimeHandleToFD(): exports a handle as a dma-buf fd. `flags` default to
  * DRM_CLOEXEC | DRM_RDWR, as IGT's prime_handle_to_fd_for_mmap().
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: the returned fd owns one dma-buf reference (close it).
  */
 export async function primeHandleToFd(
   proc: UserProcess,
@@ -177,7 +205,12 @@ export async function primeHandleToFd(
   return arg.fd;
 }
 
-/** Models drmPrimeFDToHandle(): imports a dma-buf fd; the handle (the same one for a re-import). */
+/**
+ * Models drmPrimeFDToHandle(): imports a dma-buf fd; the handle (the same one for a re-import).
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: the handle holds the object (GEM_CLOSE drops it); the dma-buf fd is
+ * left open.
+ */
 export async function primeFdToHandle(
   proc: UserProcess,
   fd: number,
@@ -198,6 +231,8 @@ export interface DumbBuffer {
 /**
  * Models drmModeCreateDumbBuffer(): a dumb buffer of `width` x `height` pixels of `bpp` bits.
  * Throws SysError (EINVAL for a zero size; ENOSYS if the driver has no dumb buffers).
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: the handle holds the new object (destroyDumb() or GEM_CLOSE drops it).
  */
 export async function createDumb(
   proc: UserProcess,
@@ -217,14 +252,22 @@ export async function createDumb(
   return { handle: arg.handle, pitch: arg.pitch, size: arg.size };
 }
 
-/** Models drmModeMapDumbBuffer(): the fake offset to mmap() the handle's object at. */
+/**
+ * Models drmModeMapDumbBuffer(): the fake offset to mmap() the handle's object at.
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: none (the offset is not a reference; each mmap() takes one).
+ */
 export async function mapDumb(proc: UserProcess, fd: number, handle: number): Promise<number> {
   const arg: DrmModeMapDumb = { handle, pad: 0, offset: 0 };
   await drmIoctl(proc, fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
   return arg.offset;
 }
 
-/** Models drmModeDestroyDumbBuffer(): the same as GEM_CLOSE of the handle. */
+/**
+ * Models drmModeDestroyDumbBuffer(): the same as GEM_CLOSE of the handle.
+ * Locking: none in userspace (the kernel takes what each request needs).
+ * References: drops the handle's.
+ */
 export async function destroyDumb(proc: UserProcess, fd: number, handle: number): Promise<void> {
   const arg: DrmModeDestroyDumb = { handle };
   await drmIoctl(proc, fd, DRM_IOCTL_MODE_DESTROY_DUMB, arg);
@@ -253,12 +296,9 @@ export async function readBuffer(
   offset: number,
   length: number,
 ): Promise<Uint8Array> {
-  const m = await mapBuffer(proc, fd, handle, offset + length);
-  try {
-    return await m.read(offset, length);
-  } finally {
-    await m.unmap();
-  }
+  return withMapping(await mapBuffer(proc, fd, handle, offset + length), (m) =>
+    m.read(offset, length),
+  );
 }
 
 /** Writes `bytes` at `offset` of a handle's object (map, store, unmap). */
@@ -269,10 +309,7 @@ export async function writeBuffer(
   bytes: Uint8Array,
   offset = 0,
 ): Promise<void> {
-  const m = await mapBuffer(proc, fd, handle, offset + bytes.length);
-  try {
-    await m.write(bytes, offset);
-  } finally {
-    await m.unmap();
-  }
+  await withMapping(await mapBuffer(proc, fd, handle, offset + bytes.length), (m) =>
+    m.write(bytes, offset),
+  );
 }

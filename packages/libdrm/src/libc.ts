@@ -128,6 +128,18 @@ export class Mapping {
 }
 
 /**
+ * Runs `fn` on a temporary mapping, then unmaps it, also when `fn` throws (the read/write
+ * helpers of drm.ts and dma-buf.ts).
+ */
+export async function withMapping<T>(m: Mapping, fn: (m: Mapping) => Promise<T>): Promise<T> {
+  try {
+    return await fn(m);
+  } finally {
+    await m.unmap();
+  }
+}
+
+/**
  * mmap(2) of `length` bytes of `fd` at file offset `offset`, shared, read-write by default.
  * Throws SysError (EINVAL: no object at that offset; EACCES: the file has no handle to it...).
  */

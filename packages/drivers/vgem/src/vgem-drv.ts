@@ -98,11 +98,12 @@ export class VgemObject extends GemObject {
   /** Models shmem->sgt: the page table of an import, given back at free. */
   sgt: SgTable | null = null;
   /**
-   * Models shmem->map_wc: vgem has no begin/end CPU access ioctls, so its mappings must be
-   * coherent (write-combined) or dma-buf sharing would not work. Always true; kept to document
-   * the choice (the simulated CPU is coherent anyway).
+   * Models shmem->map_wc: vgem_gem_create_object() sets it (vgem has no begin/end CPU access
+   * ioctls, so its mappings must be coherent, write-combined, or dma-buf sharing would not
+   * work); __drm_gem_shmem_create() clears it again for an import, whose mappings go through
+   * the exporter. Kept to document the choice: the simulated CPU is coherent anyway.
    */
-  readonly mapWc = true;
+  mapWc = true;
 }
 
 /**
@@ -148,8 +149,12 @@ async function vgemObjectCreate(
   const obj = kmalloc(vgemObjectCache, () => new VgemObject(vgemGemFuncs));
   if (isErr(obj)) return obj;
   const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
-  if (private_) drmGemPrivateObjectInit(dev, obj, aligned);
-  else drmGemObjectInit(dev, obj, aligned);
+  if (private_) {
+    drmGemPrivateObjectInit(dev, obj, aligned);
+    obj.mapWc = false; // dma-buf mappings use always writecombine
+  } else {
+    drmGemObjectInit(dev, obj, aligned);
+  }
   const ret = await drmGemCreateMmapOffset(obj);
   if (ret) {
     await drmGemObjectRelease(obj);
@@ -300,6 +305,7 @@ export interface CreateVgemOptions {
  * nodes /dev/dri/cardN and /dev/dri/renderD(128+N) at the lowest free N (so a second vgem gets
  * card1: two devices for cross-device PRIME). Throws if the DRM core refuses (a bug, not an
  * input error). Call it from a task of the simulation the kernel runs in.
+ * Locking: none; may sleep.
  * References: the caller owns the device's creation reference (destroyVgem() drops it).
  */
 export async function createVgem(
@@ -324,6 +330,8 @@ export function registerVgem(kernel: DrmKernel): Promise<VgemDevice> {
 /**
  * Models vgem_exit(): unregisters the device (its nodes disappear; open files keep working) and
  * drops the creation reference; the device is freed when its last file and dma-buf are gone.
+ * Locking: none; may sleep.
+ * References: drops the creation reference createVgem() returned.
  */
 export async function destroyVgem(vgem: VgemDevice): Promise<void> {
   await drmDevUnregister(vgem.device);
