@@ -23,6 +23,13 @@ async function cli(argv: string[], opts: { color?: boolean } = {}): Promise<Capt
 
 const TOKEN = /pt1\.[A-Za-z0-9_-]+/;
 
+/** The splat lines (`[step N] kind: message ...`) of a command's output. */
+const splatLines = (t: string) => t.split("\n").filter((l) => /^\[step \d+\]/.test(l));
+
+/** `run <scenario> --toggle <toggle> --schedules 5`. */
+const runToggled = (scenario: string, toggle: string) =>
+  cli(["run", scenario, "--toggle", toggle, "--schedules", "5"]);
+
 /** A bad-input result: exit code 2, one line on stderr, no stack trace, nothing on stdout. */
 function expectUsageError(r: Captured, message: string | RegExp): void {
   expect(r.code).toBe(2);
@@ -117,7 +124,6 @@ describe("hunt", () => {
     expect(rep.out).toContain("replay of gem_flink_race/flink_name: recorded by pct (seed ");
     expect(rep.out).toContain("toggles on: gem.open-drops-name-lock");
     expect(rep.out).toContain("(as recorded)");
-    const splatLines = (t: string) => t.split("\n").filter((l) => /^\[step \d+\]/.test(l));
     expect(splatLines(r.out).length).toBeGreaterThan(0);
     expect(splatLines(rep.out)).toEqual(splatLines(r.out));
   });
@@ -134,14 +140,10 @@ describe("hunt", () => {
 
 describe("run with toggles", () => {
   it("a DRM race scenario is buggy with its toggle on, clean without", async () => {
-    const on = await cli([
-      "run",
+    const on = await runToggled(
       "prime_self_import/with_gem_open_handle",
-      "--toggle",
       "prime.cache-remove-by-dma-buf",
-      "--schedules",
-      "5",
-    ]);
+    );
     expect(on.code).toBe(0);
     expect(on.out).toContain("expect buggy, toggles on: prime.cache-remove-by-dma-buf");
     expect(on.out).toContain("found in schedule 1 of at most 5");
@@ -158,14 +160,7 @@ describe("run with toggles", () => {
   });
 
   it("a toggle the scenario makes no claim about: no expectation, exit 0", async () => {
-    const r = await cli([
-      "run",
-      "kref-put-mutex",
-      "--toggle",
-      "gem.open-drops-name-lock",
-      "--schedules",
-      "5",
-    ]);
+    const r = await runToggled("kref-put-mutex", "gem.open-drops-name-lock");
     expect(r.code).toBe(0);
     expect(r.out).toContain("expect nothing, toggles on: gem.open-drops-name-lock");
     expect(r.out).toContain("=> no expectation: kref-put-mutex makes no claim");
@@ -197,7 +192,6 @@ describe("run and replay", () => {
     expect(rep.out).toMatch(/kref_get\(entry\) +\| +<- kasan, refcount/);
 
     // Every splat line of the run's output comes back in the replay's.
-    const splatLines = (t: string) => t.split("\n").filter((l) => /^\[step \d+\]/.test(l));
     for (const l of splatLines(run.out)) expect(splatLines(rep.out)).toContain(l);
 
     const explicit = await cli(["replay", token!, "--scenario", "kref-lookup-unlocked"]);

@@ -171,6 +171,35 @@ function cell(res: ExploreResult, spec: SearchSpec): string {
   return `clean/${res.schedules}${incomplete}`;
 }
 
+/**
+ * A summary table: the bold `header`, a rule, then `rows` (a row is red where `ok` is false),
+ * each column padded to its widest cell; a blank line and the `total` line of the rows that are
+ * ok out of all, green if every row is.
+ */
+function formatTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  ok: readonly boolean[],
+  total: (good: number, count: number) => string,
+  c: Colors,
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (row: readonly string[]) =>
+    row
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  const lines = [c.bold(fmt(header)), widths.map((w) => "-".repeat(w)).join("  ")];
+  for (const [i, row] of rows.entries()) {
+    const line = fmt(row);
+    lines.push(ok[i] ? line : c.red(line));
+  }
+  const good = ok.filter(Boolean).length;
+  const line = total(good, ok.length);
+  lines.push("", good === ok.length ? c.green(line) : c.red(line));
+  return lines.join("\n");
+}
+
 /** The summary table: one row per scenario. */
 export function formatSummary(reports: readonly ScenarioReport[], c: Colors): string {
   const rows = reports.map((r) => [
@@ -182,21 +211,14 @@ export function formatSummary(reports: readonly ScenarioReport[], c: Colors): st
     r.ok ? "ok" : "UNEXPECTED",
   ]);
   const header = ["scenario", "expect", "pct", "dfs", "replay", "result"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const fmt = (row: string[]) =>
-    row
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  const lines = [c.bold(fmt(header)), widths.map((w) => "-".repeat(w)).join("  ")];
-  for (let i = 0; i < rows.length; i++) {
-    const line = fmt(rows[i]!);
-    lines.push(reports[i]!.ok ? line : c.red(line));
-  }
-  const good = reports.filter((r) => r.ok).length;
-  const total = `${good} of ${reports.length} scenarios behaved as expected`;
-  lines.push("", good === reports.length ? c.green(total) : c.red(total));
-  return lines.join("\n");
+  const ok = reports.map((r) => r.ok);
+  return formatTable(
+    header,
+    rows,
+    ok,
+    (good, n) => `${good} of ${n} scenarios behaved as expected`,
+    c,
+  );
 }
 
 /** Hunts every toggle of `toggles` with the demo's seed, depth and hunt budget. */
@@ -230,21 +252,10 @@ export function formatHuntSummary(hunts: readonly HuntReport[], c: Colors): stri
     h.ok ? "ok" : "UNEXPECTED",
   ]);
   const header = ["toggle", "scenario", "found", "toggles off", "replay", "result"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const fmt = (row: string[]) =>
-    row
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  const lines = [c.bold(fmt(header)), widths.map((w) => "-".repeat(w)).join("  ")];
-  for (let i = 0; i < rows.length; i++) {
-    const line = fmt(rows[i]!);
-    lines.push(hunts[i]!.ok ? line : c.red(line));
-  }
-  const good = hunts.filter((h) => h.ok).length;
-  const total = `${good} of ${hunts.length} historic races found, reproduced from their tokens, and clean with every toggle off`;
-  lines.push("", good === hunts.length ? c.green(total) : c.red(total));
-  return lines.join("\n");
+  const ok = hunts.map((h) => h.ok);
+  const total = (good: number, n: number) =>
+    `${good} of ${n} historic races found, reproduced from their tokens, and clean with every toggle off`;
+  return formatTable(header, rows, ok, total, c);
 }
 
 /**

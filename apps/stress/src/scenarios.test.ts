@@ -1,10 +1,9 @@
-import { decodeToken, explore, type RunResult, Simulation, spawn } from "@primetime/sim";
+import { decodeToken, explore, type RunResult } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { checkScenario, DEMO_DEFAULTS, demo } from "./demo.js";
 import { showsExpectedBug } from "./findings.js";
 import { formatRaceWindow, palette } from "./format.js";
 import {
-  Entry,
   findScenario,
   LIFETIME_SCENARIOS,
   SCENARIOS,
@@ -128,40 +127,6 @@ describe("what the buggy scenarios report", () => {
     expect(r.splats[0]?.message).toContain(
       "thread_ba[3] waits on mutex lock_a held by thread_ab[2]",
     );
-  });
-});
-
-describe("Entry", () => {
-  it("reports a touch after kfree() and a second kfree() as KASAN, with both sites", async () => {
-    const r = await new Simulation({ seed: 1 }).run(async () => {
-      const e = new Entry("obj");
-      const freer = spawn("freer", () => e.kfree());
-      await freer.join();
-      await e.use("read");
-      e.kfree();
-    });
-    expect(r.splats.map((s) => [s.kind, s.message, s.object, s.task])).toEqual([
-      ["kasan", "BUG: KASAN: slab-use-after-free in read", "obj", "main"],
-      ["kasan", "BUG: KASAN: double-free", "obj", "main"],
-    ]);
-    for (const s of r.splats) {
-      expect(s.sites.map((x) => [x.role, x.task, x.label])).toEqual([
-        ["allocated", "main", "kmalloc"],
-        ["freed", "freer", "kfree"],
-      ]);
-    }
-  });
-
-  it("is silent while alive, and its kref starts at 1", async () => {
-    const r = await new Simulation({ seed: 1 }).run(async () => {
-      const e = new Entry("obj");
-      expect(e.kref.read()).toBe(1);
-      await e.use("touch");
-      expect(e.freed).toBe(false);
-      e.kfree();
-      expect(e.freed).toBe(true);
-    });
-    expect(r.splats).toEqual([]);
   });
 });
 

@@ -1,8 +1,9 @@
+import { KREF_RST_EXAMPLES } from "@primetime/atomics/examples";
 import { ABBA_SCENARIO } from "./abba.js";
 import { DRM_RACE_SCENARIOS } from "./drm-races.js";
-import { KREF_RST_SCENARIOS } from "./kref-rst.js";
 import type { StressScenario } from "./scenario.js";
 
+export { Entry } from "@primetime/atomics/examples";
 export { ABBA_SCENARIO } from "./abba.js";
 export {
   CONFORMANCE_BUG_KINDS,
@@ -10,9 +11,13 @@ export {
   caseStressScenario,
   DRM_RACE_SCENARIOS,
 } from "./drm-races.js";
-export { Entry } from "./entry.js";
-export { KREF_RST_SCENARIOS } from "./kref-rst.js";
 export type { Expectation, StressScenario } from "./scenario.js";
+
+/**
+ * The examples of Documentation/core-api/kref.rst, each right pattern followed by the wrong one
+ * it is contrasted with: `KREF_RST_EXAMPLES` of `@primetime/atomics/examples`, as they are.
+ */
+export const KREF_RST_SCENARIOS: readonly StressScenario[] = KREF_RST_EXAMPLES;
 
 /** The first part of the demo: the kref.rst pairs and the AB-BA deadlock. */
 export const LIFETIME_SCENARIOS: readonly StressScenario[] = [...KREF_RST_SCENARIOS, ABBA_SCENARIO];

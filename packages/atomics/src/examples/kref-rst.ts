@@ -1,7 +1,9 @@
 /**
- * The examples of Documentation/core-api/kref.rst as harness scenarios: each right pattern the
- * document gives (expected clean under every schedule) beside the wrong pattern it warns about
- * (expected to produce the splat the kernel would print).
+ * The examples of Documentation/core-api/kref.rst as scenarios for the scheduler: each right
+ * pattern the document gives (expected clean under every schedule) beside the wrong pattern it
+ * warns about (expected to produce the splat the kernel would print). The tests of this package
+ * (`kref-races.test.ts`) check them, and the stress harness (`@primetime/stress`) runs them as
+ * the first part of its demo.
  *
  * The modeled kernel code keeps the document's names: my_data_handler(), more_data_handling(),
  * get_entry(), put_entry(), release_entry(). The list `q` holds one entry, and the list owns the
@@ -10,7 +12,23 @@
  */
 import { point, type Scenario, SimMutex, spawn } from "@primetime/sim";
 import { Entry } from "./entry.js";
-import type { StressScenario } from "./scenario.js";
+
+/** One example of kref.rst, named and described as the stress harness lists it. */
+export interface KrefRstExample {
+  /** Unique among the examples: the harness's scenario name. */
+  readonly name: string;
+  /** One line: what the example does. */
+  readonly description: string;
+  /**
+   * `clean`: no schedule produces a splat (the right pattern); `buggy`: some schedule produces
+   * a `kasan` or `refcount` splat (the wrong pattern).
+   */
+  readonly expect: "clean" | "buggy";
+  /** The body of the main task; it builds all its state afresh on every run. */
+  readonly scenario: Scenario;
+  /** Where the example comes from (a kernel file and the part of it). */
+  readonly kernelRef: string;
+}
 
 const KREF_RST = "Documentation/core-api/kref.rst";
 
@@ -47,6 +65,42 @@ function handoff(getBeforeHandoff: boolean): Scenario {
   };
 }
 
+/**
+ * kref.rst's two threads over the one-entry list: a "user" that looks the entry up with
+ * `getEntry`, uses it and puts it with `putEntry`, and a "remover" that drops the list's
+ * reference with `putEntry`. Neither is joined: the run ends when both have exited.
+ */
+function userAndRemover(
+  entry: Entry,
+  getEntry: () => Promise<Entry | null>,
+  putEntry: (e: Entry) => Promise<unknown>,
+): void {
+  spawn("user", async () => {
+    const e = await getEntry();
+    if (!e) return;
+    await e.use("do_stuff");
+    await putEntry(e);
+  });
+  // Drops the list's reference.
+  spawn("remover", async () => {
+    await putEntry(entry);
+  });
+}
+
+/**
+ * Models get_entry() of kref.rst rule 3: list_first() + kref_get().
+ * Locking: takes `mutex` around both; with `mutex` null (rule 3 broken) takes nothing.
+ * References: returns the first entry of `q` with a new reference, or null if `q` is empty.
+ */
+async function getFirstEntry(q: readonly Entry[], mutex: SimMutex | null): Promise<Entry | null> {
+  if (mutex) await mutex.lock();
+  await point("list_first(q)");
+  const e: Entry | null = q[0] ?? null;
+  if (e) await e.kref.get();
+  if (mutex) await mutex.unlock();
+  return e;
+}
+
 /** Where the lookup of get_entry() takes its reference. */
 type LookupVariant =
   /** kref.rst's get_entry(): list_first + kref_get under the mutex; put_entry() takes it too. */
@@ -77,20 +131,8 @@ function lookupPut(variant: LookupVariant): Scenario {
       entry.kfree();
     };
 
-    /**
-     * Models get_entry().
-     * Locking: takes `mutex` around list_first() + kref_get() (not in the "unlocked" variant).
-     * References: returns the entry with a new reference, or null.
-     */
-    const getEntry = async (): Promise<Entry | null> => {
-      const locked = variant === "locked";
-      if (locked) await mutex.lock();
-      await point("list_first(q)");
-      const e: Entry | null = q[0] ?? null;
-      if (e) await e.kref.get();
-      if (locked) await mutex.unlock();
-      return e;
-    };
+    /** Models get_entry(); the "unlocked" variant does without `mutex`. */
+    const getEntry = () => getFirstEntry(q, variant === "locked" ? mutex : null);
 
     /**
      * Models put_entry().
@@ -103,16 +145,7 @@ function lookupPut(variant: LookupVariant): Scenario {
       await mutex.unlock();
     };
 
-    spawn("user", async () => {
-      const e = await getEntry();
-      if (!e) return;
-      await e.use("do_stuff");
-      await putEntry(e);
-    });
-    // Drops the list's reference.
-    spawn("remover", async () => {
-      await putEntry(entry);
-    });
+    userAndRemover(entry, getEntry, putEntry);
   };
 }
 
@@ -168,16 +201,7 @@ function getUnlessZero(insideCriticalSection: boolean): Scenario {
      */
     const putEntry = (e: Entry) => e.kref.put(releaseEntry);
 
-    spawn("user", async () => {
-      const e = await getEntry();
-      if (!e) return;
-      await e.use("do_stuff");
-      await putEntry(e);
-    });
-    // Drops the list's reference.
-    spawn("remover", async () => {
-      await putEntry(entry);
-    });
+    userAndRemover(entry, getEntry, putEntry);
   };
 }
 
@@ -207,19 +231,8 @@ function putMutex(usePutMutex: boolean): Scenario {
       entry.kfree();
     };
 
-    /**
-     * Models get_entry(): list_first() + a plain kref_get() under `mutex`.
-     * Locking: takes `mutex`.
-     * References: returns the entry with a new reference, or null.
-     */
-    const getEntry = async (): Promise<Entry | null> => {
-      await mutex.lock();
-      await point("list_first(q)");
-      const e: Entry | null = q[0] ?? null;
-      if (e) await e.kref.get();
-      await mutex.unlock();
-      return e;
-    };
+    /** Models get_entry(): list_first() + a plain kref_get() under `mutex`. */
+    const getEntry = () => getFirstEntry(q, mutex);
 
     /**
      * Models put_entry() with kref_put_mutex() (buggy variant: kref_put()).
@@ -229,21 +242,12 @@ function putMutex(usePutMutex: boolean): Scenario {
     const putEntry = (e: Entry) =>
       usePutMutex ? e.kref.putMutex(releaseEntry, mutex) : e.kref.put(releaseEntry);
 
-    spawn("user", async () => {
-      const e = await getEntry();
-      if (!e) return;
-      await e.use("do_stuff");
-      await putEntry(e);
-    });
-    // Drops the list's reference.
-    spawn("remover", async () => {
-      await putEntry(entry);
-    });
+    userAndRemover(entry, getEntry, putEntry);
   };
 }
 
-/** The kref.rst scenarios, each right pattern followed by the wrong one it is contrasted with. */
-export const KREF_RST_SCENARIOS: readonly StressScenario[] = [
+/** The kref.rst examples, each right pattern followed by the wrong one it is contrasted with. */
+export const KREF_RST_EXAMPLES: readonly KrefRstExample[] = [
   {
     name: "kref-handoff",
     description: "rule 1: kref_get() before handing the pointer to a new kthread",

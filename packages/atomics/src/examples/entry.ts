@@ -1,5 +1,5 @@
-import { Kref } from "@primetime/atomics";
 import { here, type Owner, point, type RelatedSite, report, type Site, site } from "@primetime/sim";
+import { Kref } from "../kref.js";
 
 /**
  * The `struct my_data` of Documentation/core-api/kref.rst: a kmalloc()ed object with an embedded
