@@ -3,6 +3,7 @@
  * registers with vitest and what the stress harness runs under explore.
  */
 
+import { DMA_BUF_POLL } from "./cases/dma-buf-poll.js";
 import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
@@ -10,11 +11,12 @@ import { PRIME_SELF_IMPORT } from "./cases/prime-self-import.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
 
-/** Every single-device case spec, in IGT order. */
+/** Every single-device case spec, in IGT order (the derived dma-buf cases last). */
 export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_BASIC,
   ...GEM_FLINK_RACE,
   ...PRIME_SELF_IMPORT,
+  ...DMA_BUF_POLL,
 ];
 
 /** The cross-driver specs (export to the partner, import from it). */

@@ -79,6 +79,7 @@ describe("the conformance harness", () => {
       "prime_self_import/export-vs-gem_close-race",
       "prime_self_import/export-vs-gem_close-own-handles",
       "prime_self_import/reimport-vs-gem_close-race",
+      "dma_buf_poll/poll-vs-fence-replace",
     ]);
   });
 

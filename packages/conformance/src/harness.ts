@@ -4,8 +4,8 @@
  * and the leak check once it has exited.
  *
  * Each run goes:
- * 1. boot a kernel, register the device under test (and the partner device of a cross-driver
- *    case), and take the baseline: every device's GEM counters and the set of live kernel
+ * 1. boot a kernel, register sw_sync ("/dev/sw_sync") and the device under test (and the
+ *    partner device of a cross-driver case), and take the baseline: every device's GEM counters and the set of live kernel
  *    objects (what the registration allocated lives as long as the device);
  * 2. spawn the process; it opens one master fd per device first (IGT runs as root, so its files
  *    are authenticated: here every fd the case opens is authenticated by that master), then runs
@@ -22,6 +22,7 @@
  * replay token the result carries.
  */
 
+import { registerSwSync } from "@primetime/dma-buf";
 import { type DrmDeviceCounters, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import { Kernel, liveObjects, type Process, type SlabObject } from "@primetime/kernel";
 import { DrmFd, isSysError, type Mapping } from "@primetime/libdrm";
@@ -183,6 +184,8 @@ export function caseScenario(
 ): Scenario {
   return async (sim: Simulation) => {
     const kernel = Kernel.boot();
+    // sw_sync (CONFIG_SW_SYNC): the cases' software fences.
+    registerSwSync(kernel);
     const dev = await registerDevice(driver, kernel);
     const partner = other ? await registerDevice(other, kernel) : null;
     const devices = partner ? [dev, partner] : [dev];

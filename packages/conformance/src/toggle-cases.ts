@@ -50,15 +50,14 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
     schedules: 300,
     how: "an unlocked PRIME cache removal racing an import's insertion loses an update: freed member in the tree or orphaned entry",
   },
+  "dma-buf.fence-cb-without-ref": {
+    case: "dma_buf_poll/poll-vs-fence-replace",
+    schedules: 50,
+    how: "poll() on the dma-buf queues its callback on the sw_sync write fence without a reference; importing a later fence of the same timeline drops the fence's last reference: released with pending signals!",
+  },
 };
 
 /**
  * Toggles no conformance case can find, and why (reported rather than faked).
  */
-export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {
-  "dma-buf.fence-cb-without-ref":
-    "needs poll() on a dma-buf fd while a fence's last other reference goes away unsignalled; " +
-    "the simulated kernel has no poll syscall for userspace, and the conformance cases use no " +
-    "fences (vgem's fences are always signalled before the driver drops them). The dma-buf " +
-    "package's own dma-buf-poll test finds it.",
-};
+export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {};

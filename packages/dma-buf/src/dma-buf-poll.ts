@@ -19,14 +19,25 @@
  * "released with pending signals!" and force-signals it, and any later look at the fence
  * through the callback is a use-after-free.
  *
- * `dmaBufPollWait()` plays the part of poll(2)/do_poll() for one dma-buf file: it registers on
- * the dma-buf's poll wait queue, then calls ->poll until an event is ready or the timeout passes.
+ * The file's ->poll is dmaBufPollFop(), so userspace reaches this through poll(2) on a dma-buf
+ * fd (@primetime/kernel poll.ts). `dmaBufPollWait()` plays the part of poll(2)/do_poll() for one
+ * dma-buf file from kernel-level tests: it registers on the dma-buf's poll wait queue, then calls
+ * ->poll until an event is ready or the timeout passes.
  *
  * Simplifications: one poll table entry per waiter; no EPOLLPRI, no epoll; the wakeup key filters
  * which waiters wake, as the kernel's poll wakeup does.
  */
 
-import { type File, fput, getFile, SpinLock } from "@primetime/kernel";
+import {
+  type File,
+  fput,
+  getFile,
+  type PollTable,
+  type PollTableEntry,
+  pollRequestedEvents,
+  pollWait,
+  SpinLock,
+} from "@primetime/kernel";
 import { defineToggle, now, point, toggleEnabled, WaitQueue } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import {
@@ -60,18 +71,14 @@ export const FENCE_CB_WITHOUT_REF = defineToggle({
     "dma_buf_poll() queues its fence callback without keeping a fence reference (get_rcu, add_callback, put): the fence can be released with the callback pending",
   fixedBy: "dma-buf: fix and rework dma_buf_poll v7 (6b51b02a3a0a)",
   foundBy:
-    "packages/dma-buf/src/dma-buf-poll.test.ts: poll on a dma-buf while a writer replaces its fence (PCT)",
+    "conformance dma_buf_poll/poll-vs-fence-replace (poll(2) on a dma-buf while a sw_sync fence imported as its write fence is replaced), and packages/dma-buf/src/dma-buf-poll.test.ts",
 });
 
-/** One poller registered on a dma-buf's wait queue (struct poll_table_entry). */
-export interface PollEntry {
-  /** The events this poller waits for (the wakeup key must intersect them). */
-  readonly events: number;
-  /** Models poll_wqueues.triggered: a wakeup arrived since the last check. */
-  triggered: boolean;
-  /** Where the poller sleeps. */
-  readonly wq: WaitQueue;
-}
+/**
+ * One poller registered on a dma-buf's wait queue (struct poll_table_entry): the kernel's
+ * poll(2) entries (see @primetime/kernel poll.ts) and dmaBufPollWait()'s.
+ */
+export type PollEntry = PollTableEntry;
 
 /**
  * Models dmabuf->poll, a wait_queue_head_t: its lock (which also guards the callback slots'
@@ -205,6 +212,21 @@ export async function dmaBufPoll(file: File, requested: number): Promise<number>
   if (events & EPOLLIN) events = await pollDirection(dmabuf, events, EPOLLIN, dmabuf.cbIn, false);
   await dmaResvUnlock(resv);
   return events;
+}
+
+/**
+ * Models dma_buf_poll(file, poll) as the file's ->poll for poll(2): EPOLLERR without a dma-buf or
+ * reservation object, else registers the poller on the dma-buf's wait queue (poll_wait()) and
+ * reports the events of poll_requested_events() that are ready (dmaBufPoll()).
+ * Locking: see dmaBufPoll().
+ * References: the poll table's registration holds the file (see @primetime/kernel poll.ts); an
+ * armed slot holds what dmaBufPoll() says.
+ */
+export async function dmaBufPollFop(file: File, pt: PollTable | null): Promise<number> {
+  const dmabuf = file.privateData as DmaBuf | null;
+  if (!dmabuf?.resv) return EPOLLERR;
+  await pollWait(file, dmabuf.poll, pt);
+  return dmaBufPoll(file, pollRequestedEvents(pt));
 }
 
 /**

@@ -20,7 +20,8 @@
  * Simplifications: no dmabuf pseudo-filesystem, dentry or per-buffer inode: the file's ->release
  * runs both dma_buf_file_release() and what d_release would run right after it; no exporter
  * module references, no sysfs statistics, no vmap, no CPU-access (begin/end_cpu_access) or
- * SET_NAME ioctls, no dynamic (move_notify) importers, pin/unpin or peer-to-peer.
+ * SET_NAME ioctls (the sync_file ioctls are in dma-buf-ioctl.ts), no dynamic (move_notify)
+ * importers, pin/unpin or peer-to-peer.
  */
 
 import {
@@ -43,6 +44,7 @@ import {
   kfree,
   kmalloc,
   PAGE_SHIFT,
+  type PollTable,
   SEEK_END,
   SEEK_SET,
   SlabObject,
@@ -51,7 +53,8 @@ import {
 import { bug, point, warnOn } from "@primetime/sim";
 import { dmaBufListAdd, dmaBufListDel } from "./bufinfo.js";
 import type { DmaBufAttachment, DmaDataDirection } from "./dma-buf-attachment.js";
-import { DmaBufPollCb, dmaBufPoll, PollHead } from "./dma-buf-poll.js";
+import { dmaBufIoctl } from "./dma-buf-ioctl.js";
+import { DmaBufPollCb, dmaBufPollFop, PollHead } from "./dma-buf-poll.js";
 import { DmaResv, dmaResvFini } from "./dma-resv.js";
 import type { SgTable } from "./scatterlist.js";
 
@@ -150,11 +153,11 @@ export class DmaBuf extends SlabObject {
 }
 
 /**
- * The dma-buf file's operations (dma_buf_fops): release, llseek, mmap and poll.
+ * The dma-buf file's operations (dma_buf_fops): release, llseek, mmap, poll and ioctl.
  */
 export interface DmaBufFileOperations extends FileOperations {
   /** Models ->poll (dma_buf_poll()): see dma-buf-poll.ts. */
-  poll(file: File, events: number): Promise<number>;
+  poll(file: File, pt: PollTable): Promise<number>;
 }
 
 /**
@@ -165,7 +168,8 @@ export const dmaBufFops: DmaBufFileOperations = {
   release: (_inode, file) => dmaBufFileRelease(file),
   llseek: (file, offset, whence) => dmaBufLlseek(file, offset, whence),
   mmap: (file, vma) => dmaBufMmapInternal(file, vma),
-  poll: (file, events) => dmaBufPoll(file, events),
+  poll: (file, pt) => dmaBufPollFop(file, pt),
+  unlockedIoctl: (file, cmd, arg) => dmaBufIoctl(file, cmd, arg),
 };
 
 /**

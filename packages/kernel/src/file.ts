@@ -24,6 +24,7 @@ import { RefcountT } from "@primetime/atomics";
 import { currentTask, point, report, SimLocal } from "@primetime/sim";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "./errno.js";
 import type { IoctlArg } from "./ioctl.js";
+import type { PollTable } from "./poll.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "./slab.js";
 import { mightSleep } from "./spinlock.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "./task-work.js";
@@ -110,6 +111,8 @@ export interface FileOperations {
   mmap?(file: File, vma: Vma): Promise<number>;
   /** Models ->llseek: the new position or a negative errno; updates file.fPos. */
   llseek?(file: File, offset: number, whence: number): Promise<number>;
+  /** Models ->poll: registers on wait queues with pollWait() and returns the ready EPOLL* events. */
+  poll?(file: File, pt: PollTable): Promise<number>;
 }
 
 /** The slab cache of files (filp_cachep). */

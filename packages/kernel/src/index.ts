@@ -54,6 +54,7 @@ export {
 export * from "./mm.js";
 export * from "./mmap-lock.js";
 export { Mutex } from "./mutex.js";
+export * from "./poll.js";
 export * from "./process.js";
 export * from "./scm.js";
 export {

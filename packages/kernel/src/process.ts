@@ -24,6 +24,7 @@ import { currentTask, spawn, type Task, TaskLocal, WaitQueue } from "@primetime/
 import { exitFiles, FilesStruct, setTaskFiles } from "./fdtable.js";
 import type { Kernel } from "./kernel.js";
 import { exitMm, MmStruct, setTaskMm } from "./mm.js";
+import { type PollFd, sysPoll } from "./poll.js";
 import { UnixSocket, unixReleaseSock } from "./scm.js";
 import {
   type SyscallProcess,
@@ -272,6 +273,11 @@ export class Process implements SyscallProcess {
   /** lseek(2): the new offset, or -EBADF, -EINVAL, -ESPIPE. */
   lseek(fd: number, offset: number, whence: number): Promise<number> {
     return sysLseek(this, fd, offset, whence);
+  }
+
+  /** poll(2): the number of fds with events (their `revents` set), 0 on timeout, or -EFAULT. */
+  poll(fds: PollFd[], timeoutNs: number): Promise<number> {
+    return sysPoll(this, fds, timeoutNs);
   }
 
   /** sendmsg(2) with SCM_RIGHTS to `to`: 0, -EBADF, -ENOMEM, -EPIPE. */

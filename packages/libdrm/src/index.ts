@@ -39,4 +39,21 @@ export {
   sendFd,
   type UserProcess,
 } from "./libc.js";
+export {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_WRITE,
+  dmaBufExportSyncFile,
+  dmaBufImportSyncFile,
+  type PollProcess,
+  poll,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  SW_SYNC_PATH,
+  swSyncCreateFence,
+  swSyncCreateTimeline,
+  swSyncInc,
+} from "./sync.js";
 export { checkRet, isSysError, SysError, type SysErrorDetails } from "./sys-error.js";

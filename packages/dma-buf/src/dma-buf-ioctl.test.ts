@@ -1,0 +1,181 @@
+import {
+  EFAULT,
+  EINVAL,
+  ENOTTY,
+  EPOLLIN,
+  EPOLLOUT,
+  isErr,
+  Kernel,
+  O_CLOEXEC,
+  O_RDWR,
+  type Process,
+} from "@primetime/kernel";
+import { explore, type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import { dmaBufFd } from "./dma-buf.js";
+import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_WRITE,
+} from "./dma-buf-ioctl.js";
+import { FENCE_CB_WITHOUT_REF } from "./dma-buf-poll.js";
+import { systemHeapAllocate } from "./dma-heap.js";
+import { DMA_BUF_PAGE_SIZE } from "./scatterlist.js";
+import {
+  registerSwSync,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  SW_SYNC_PATH,
+  type SwSyncCreateFenceData,
+} from "./sw-sync.js";
+import { SYNC_IOC_FILE_INFO, type SyncFileInfo } from "./sync-file.js";
+import { splatLines } from "./test-support.js";
+
+async function bufFd(): Promise<number> {
+  const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+  if (isErr(d)) throw new Error("alloc");
+  const fd = await dmaBufFd(d, O_CLOEXEC);
+  expect(fd).toBeGreaterThanOrEqual(0);
+  return fd;
+}
+
+async function createFence(p: Process, tl: number, value: number): Promise<number> {
+  const data: SwSyncCreateFenceData = { value };
+  expect(await p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data)).toBe(0);
+  return data.fence!;
+}
+
+function processScenario(body: (p: Process) => Promise<void>): Scenario {
+  return async (sim) => {
+    const k = Kernel.boot();
+    registerSwSync(k);
+    const p = k.spawnProcess("t", body);
+    const code = await p.wait();
+    if (code !== 0) sim.report("warn", `process exited with ${code}`);
+    await k.checkLeaks();
+  };
+}
+
+async function runProcess(body: (p: Process) => Promise<void>): Promise<RunResult> {
+  return new Simulation({ seed: 1 }).run(processScenario(body));
+}
+
+describe("DMA_BUF_IOCTL_IMPORT_SYNC_FILE / EXPORT_SYNC_FILE", () => {
+  it("imports a fence as a write or read fence; poll and export see it", async () => {
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+      const w = await createFence(p, tl, 1);
+      const rd = await createFence(p, tl, 2);
+      // No fences: the export is a signalled stub.
+      const none = { flags: DMA_BUF_SYNC_WRITE, fd: -1 };
+      expect(await p.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, none)).toBe(0);
+      const info: SyncFileInfo = {};
+      expect(await p.ioctl(none.fd, SYNC_IOC_FILE_INFO, info)).toBe(0);
+      expect(info.status).toBe(1);
+      expect(await p.close(none.fd)).toBe(0);
+
+      expect(
+        await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_WRITE, fd: w }),
+      ).toBe(0);
+      expect(await p.close(w)).toBe(0);
+      // Readers wait for the writer: nothing is ready.
+      const fds = [{ fd: buf, events: EPOLLIN | EPOLLOUT, revents: 0 }];
+      expect(await p.poll(fds, 0)).toBe(0);
+      // Exporting for a read access gives the write fence.
+      const ex = { flags: DMA_BUF_SYNC_READ, fd: -1 };
+      expect(await p.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ex)).toBe(0);
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 0)).toBe(0);
+      expect(await p.ioctl(tl, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 0)).toBe(1);
+      // The read fence only blocks writers.
+      expect(
+        await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_READ, fd: rd }),
+      ).toBe(0);
+      expect(await p.poll(fds, 0)).toBe(1);
+      expect(fds[0]!.revents).toBe(EPOLLIN);
+      expect(await p.ioctl(tl, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      expect(await p.poll(fds, 0)).toBe(1);
+      expect(fds[0]!.revents).toBe(EPOLLIN | EPOLLOUT);
+      for (const fd of [ex.fd, rd, tl, buf]) expect(await p.close(fd)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+  });
+
+  it("rejects bad flags, fds that are not sync_files, bad arguments and unknown commands", async () => {
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+      const f = await createFence(p, tl, 1);
+      const imp = DMA_BUF_IOCTL_IMPORT_SYNC_FILE;
+      expect(await p.ioctl(buf, imp, { flags: 0, fd: f })).toBe(-EINVAL);
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_RW | 4, fd: f })).toBe(-EINVAL);
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_WRITE, fd: tl })).toBe(-EINVAL);
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_WRITE, fd: 77 })).toBe(-EINVAL);
+      expect(await p.ioctl(buf, imp, 5)).toBe(-EFAULT);
+      expect(await p.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, { flags: 8 })).toBe(-EINVAL);
+      expect(await p.ioctl(buf, 0x4242, {})).toBe(-ENOTTY);
+      for (const fd of [f, tl, buf]) expect(await p.close(fd)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+  });
+});
+
+/**
+ * The userspace route to `dma-buf.fence-cb-without-ref`: the dma-buf's write fence is a sw_sync
+ * point only the reservation object holds; one thread polls the dma-buf while another imports a
+ * later point of the same timeline (replacing the first) and then signals the timeline.
+ */
+const pollVsReplace: Scenario = processScenario(async (p) => {
+  const buf = await bufFd();
+  const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+  const f1 = await createFence(p, tl, 1);
+  expect(
+    await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_WRITE, fd: f1 }),
+  ).toBe(0);
+  await p.close(f1);
+  const writer = p.spawnThread("writer", async () => {
+    const f2 = await createFence(p, tl, 2);
+    expect(
+      await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_WRITE, fd: f2 }),
+    ).toBe(0);
+    await p.close(f2);
+    expect(await p.ioctl(tl, SW_SYNC_IOC_INC, { value: 2 })).toBe(0);
+  });
+  const fds = [{ fd: buf, events: EPOLLIN, revents: 0 }];
+  expect(await p.poll(fds, 1_000_000_000)).toBe(1);
+  expect(fds[0]!.revents).toBe(EPOLLIN);
+  await writer.join();
+  await p.close(tl);
+  await p.close(buf);
+});
+
+describe("poll(2) on a dma-buf vs a replaced sw_sync fence", () => {
+  it("finds dma-buf.fence-cb-without-ref with the toggle on", async () => {
+    const res = await explore(pollVsReplace, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 100,
+      seed: 1,
+      toggles: [FENCE_CB_WITHOUT_REF.name],
+    });
+    expect(res.firstFailure).not.toBeNull();
+    const msgs = res.firstFailure!.splats.map((s) => s.message).join("\n");
+    expect(msgs).toMatch(/released with pending signals!/);
+  });
+
+  it("is clean with the toggle off", async () => {
+    const res = await explore(pollVsReplace, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 100,
+      seed: 1,
+    });
+    expect(res.firstFailure && splatLines(res.firstFailure)).toBeNull();
+    expect(res.schedules).toBe(100);
+  });
+});

@@ -1,0 +1,364 @@
+/**
+ * sw_sync (drivers/dma-buf/sw_sync.c): a software fence timeline for userspace tests. Opening
+ * "/dev/sw_sync" (debugfs "sync/sw_sync" in the kernel) creates a timeline with one fence
+ * context; SW_SYNC_IOC_CREATE_FENCE makes a fence (a sync_pt) at a value of it and returns it as
+ * a sync_file fd; SW_SYNC_IOC_INC advances the timeline, signalling every point up to the new
+ * value. Closing the timeline signals the points left with -ENOENT.
+ *
+ * References: the timeline (a kref) is held by its file and by each point. The timeline lists
+ * its unsignalled points (pt_list, sorted by value) *without* a reference: a point lives as long
+ * as someone else (a sync_file, a reservation object, a waiter) holds it, and its release takes
+ * it off the list. Signalling takes a reference on each point it signals for the duration.
+ * This is what made `dma-buf.fence-cb-without-ref` reachable from userspace: a point whose only
+ * holder is a dma-buf's reservation object goes away unsignalled when a later fence replaces it.
+ *
+ * Version: sync_timeline_signal() as in v6.0 (the first with DMA_BUF_IOCTL_IMPORT_SYNC_FILE) to
+ * v6.5: each reached point is moved to a local list with a reference, signalled under the lock,
+ * and put after it (later kernels signal without the reference).
+ *
+ * Simplifications: the pt_tree (an rbtree keyed by value) is the sorted pt_list itself; no
+ * SW_SYNC_GET_DEADLINE; the value is a plain number (u32 wrap-around is not modeled).
+ */
+
+import { Kref } from "@primetime/atomics";
+import {
+  _IOW,
+  _IOWR,
+  EFAULT,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  ENOTTY,
+  type Errno,
+  errPtr,
+  type File,
+  type FileOperations,
+  fdInstall,
+  getUnusedFdFlags,
+  type Inode,
+  type IoctlArg,
+  isErr,
+  Kernel,
+  KmemCache,
+  kfree,
+  kmalloc,
+  O_CLOEXEC,
+  putUnusedFd,
+  SlabObject,
+  SpinLock,
+} from "@primetime/kernel";
+import { point } from "@primetime/sim";
+import {
+  DmaFence,
+  dmaFenceCache,
+  dmaFenceContextAlloc,
+  dmaFenceFree,
+  dmaFenceGet,
+  dmaFenceGetRcu,
+  dmaFenceInit,
+  dmaFenceIsSignaledLocked,
+  dmaFencePut,
+  dmaFenceSetError,
+  dmaFenceSignalLocked,
+} from "./dma-fence.js";
+import { syncFileCreate } from "./sync-file.js";
+
+/** The node sw_sync registers ("/sys/kernel/debug/sync/sw_sync" in the kernel). */
+export const SW_SYNC_PATH = "/dev/sw_sync";
+
+/** Models SW_SYNC_IOC_MAGIC. */
+export const SW_SYNC_IOC_MAGIC = "W";
+/** Models sizeof(struct sw_sync_create_fence_data): value, name[32], fence. */
+export const SW_SYNC_CREATE_FENCE_DATA_SIZE = 40;
+/** Models SW_SYNC_IOC_CREATE_FENCE: _IOWR('W', 0, struct sw_sync_create_fence_data). */
+export const SW_SYNC_IOC_CREATE_FENCE = _IOWR(SW_SYNC_IOC_MAGIC, 0, SW_SYNC_CREATE_FENCE_DATA_SIZE);
+/** Models SW_SYNC_IOC_INC: _IOW('W', 1, __u32). */
+export const SW_SYNC_IOC_INC = _IOW(SW_SYNC_IOC_MAGIC, 1, 4);
+
+/** Models struct sw_sync_create_fence_data: `fence` is the new sync_file fd on return. */
+export interface SwSyncCreateFenceData {
+  value: number;
+  name?: string;
+  fence?: number;
+}
+
+/** SW_SYNC_IOC_INC's argument: the increment (the kernel takes a __u32 pointer). */
+export interface SwSyncIncData {
+  value: number;
+}
+
+const INT_MAX = 0x7fffffff;
+const U32_MAX = 0xffffffff;
+
+/** The slab caches of timelines and points. */
+export const syncTimelineCache = new KmemCache("sync_timeline");
+
+/**
+ * Models struct sync_timeline.
+ * Locking: `value` and `ptList` are protected by `lock` (which is also every point's fence
+ * lock).
+ * References: `kref` counts the file and the points; `ptList` holds none.
+ */
+export class SyncTimeline extends SlabObject {
+  readonly kref: Kref;
+  /** Models obj->lock. */
+  readonly lock: SpinLock;
+  /** Models obj->context. */
+  context = 0;
+  /** Models obj->value: the last signalled value. */
+  value = 0;
+  /** Models obj->name (the opener's comm). */
+  timelineName = "";
+  /** Models obj->pt_list (and pt_tree): the unsignalled points, by increasing value. */
+  readonly ptList: SyncPt[] = [];
+
+  constructor() {
+    super();
+    this.kref = new Kref(this);
+    this.lock = new SpinLock("sync_timeline_lock", { owner: this });
+  }
+}
+
+/**
+ * Models struct sync_pt: a fence on a timeline.
+ * Locking: `linked` (list membership) is protected by the timeline lock.
+ * References: holds one on its timeline, dropped at release.
+ */
+export class SyncPt extends DmaFence {
+  /** !list_empty(&pt->link): the point is on its timeline's pt_list. */
+  linked = false;
+
+  constructor(readonly parent: SyncTimeline) {
+    super(dmaFenceCache);
+  }
+}
+
+const timelineFenceOps = {
+  getDriverName: () => "sw_sync",
+  getTimelineName: (f: DmaFence) => (f as SyncPt).parent.timelineName,
+  signaled: (f: DmaFence) => timelineFenceSignaled(f as SyncPt),
+  release: (f: DmaFence) => timelineFenceRelease(f as SyncPt),
+};
+
+/**
+ * Models timeline_fence_signaled(): the point's value has been reached.
+ * Locking: the timeline lock should be held.
+ */
+function timelineFenceSignaled(pt: SyncPt): boolean {
+  return pt.seqno <= pt.parent.value;
+}
+
+/**
+ * Models sync_timeline_create(name): a new timeline with a fresh fence context, or null.
+ * References: returns it with one reference (the file's).
+ */
+async function syncTimelineCreate(name: string): Promise<SyncTimeline | null> {
+  const obj = kmalloc(syncTimelineCache, () => new SyncTimeline());
+  if (isErr(obj)) return null;
+  obj.kref.init();
+  obj.context = dmaFenceContextAlloc(1);
+  obj.timelineName = name;
+  return obj;
+}
+
+/** Models sync_timeline_put(): the last one frees the timeline (sync_timeline_free()). */
+async function syncTimelinePut(obj: SyncTimeline): Promise<void> {
+  await obj.kref.put(async () => {
+    kfree(obj);
+  });
+}
+
+/**
+ * Models timeline_fence_release(), the points' ->release: takes the point off its timeline's
+ * list if it is still there, drops the timeline and frees the fence.
+ * Locking: takes the timeline lock.
+ * References: drops the point's timeline reference.
+ */
+async function timelineFenceRelease(pt: SyncPt): Promise<void> {
+  const parent = pt.parent;
+  await parent.lock.lock();
+  if (pt.linked) {
+    parent.ptList.splice(parent.ptList.indexOf(pt), 1);
+    pt.linked = false;
+  }
+  await parent.lock.unlock();
+  await syncTimelinePut(parent);
+  await dmaFenceFree(pt);
+}
+
+/**
+ * Models sync_timeline_signal(obj, inc): advances the timeline by `inc` and signals, in order,
+ * the points now reached; each is taken off the list with a reference held across its signal.
+ * Locking: takes the timeline lock; callbacks run under it.
+ * References: a temporary one on each signalled point, dropped after the lock.
+ */
+async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void> {
+  const signalled: SyncPt[] = [];
+  await obj.lock.lock();
+  obj.value += inc;
+  while (obj.ptList.length > 0) {
+    const pt = obj.ptList[0]!;
+    if (!timelineFenceSignaled(pt)) break;
+    await dmaFenceGet(pt);
+    obj.ptList.shift();
+    pt.linked = false;
+    signalled.push(pt);
+    await dmaFenceSignalLocked(pt);
+  }
+  await obj.lock.unlock();
+  for (const pt of signalled) await dmaFencePut(pt);
+}
+
+/**
+ * Models sync_pt_create(obj, value): a point at `value`, listed if not yet reached. A listed
+ * point at the same value is reused when it can still be referenced (dma_fence_get_rcu()): the
+ * new one is freed unpublished.
+ * Returns null on an allocation failure.
+ * Locking: takes the timeline lock.
+ * References: returns one, the caller's; the point takes one on the timeline.
+ */
+async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | null> {
+  const pt = kmalloc(dmaFenceCache, () => new SyncPt(obj));
+  if (isErr(pt)) return null;
+  await obj.kref.get();
+  dmaFenceInit(pt, timelineFenceOps, obj.lock, obj.context, value);
+  await obj.lock.lock();
+  if (!(await dmaFenceIsSignaledLocked(pt))) {
+    let i = 0;
+    for (; i < obj.ptList.length; i++) {
+      const other = obj.ptList[i]!;
+      if (other.seqno < value) continue;
+      if (other.seqno > value) break;
+      if (await dmaFenceGetRcu(other)) {
+        await obj.lock.unlock();
+        // The kernel frees it under the lock; here after, as the freed fence points at the
+        // held lock (lockdep's held-lock-freed check would flag it).
+        await syncTimelinePut(obj);
+        kfree(pt);
+        return other;
+      }
+    }
+    obj.ptList.splice(i, 0, pt);
+    pt.linked = true;
+  }
+  await obj.lock.unlock();
+  return pt;
+}
+
+/**
+ * Models sw_sync_debugfs_open(), the node's ->open: a new timeline named after the opener.
+ * Locking: may sleep.
+ * References: the file holds the timeline's first reference.
+ */
+async function swSyncOpen(_inode: Inode, file: File): Promise<number> {
+  const obj = await syncTimelineCreate("sw_sync");
+  if (!obj) return -ENOMEM;
+  file.privateData = obj;
+  return 0;
+}
+
+/**
+ * Models sw_sync_debugfs_release(), the node's ->release: signals every point still listed with
+ * -ENOENT, then drops the file's timeline reference.
+ * Locking: takes the timeline lock.
+ * References: drops the file's.
+ */
+async function swSyncRelease(file: File): Promise<number> {
+  const obj = file.privateData as SyncTimeline;
+  await obj.lock.lock();
+  for (const pt of [...obj.ptList]) {
+    dmaFenceSetError(pt, -ENOENT);
+    await dmaFenceSignalLocked(pt);
+  }
+  await obj.lock.unlock();
+  await syncTimelinePut(obj);
+  return 0;
+}
+
+/**
+ * Models sw_sync_ioctl_create_fence(): a point at `value` wrapped in a sync_file installed at a
+ * new O_CLOEXEC fd, returned in `fence`. -EFAULT for a bad argument, the fd allocation's errno,
+ * -ENOMEM.
+ * Locking: takes the fd table's and the timeline's locks.
+ * References: the sync_file holds the point; the fd holds the sync_file's file.
+ */
+async function swSyncIoctlCreateFence(obj: SyncTimeline, arg: IoctlArg): Promise<number> {
+  const fd = await getUnusedFdFlags(O_CLOEXEC);
+  if (fd < 0) return fd;
+  const data = arg as SwSyncCreateFenceData;
+  if (
+    arg === null ||
+    typeof arg !== "object" ||
+    !Number.isInteger(data.value) ||
+    data.value < 0 ||
+    data.value > U32_MAX
+  ) {
+    await putUnusedFd(fd);
+    return -EFAULT;
+  }
+  const pt = await syncPtCreate(obj, data.value);
+  if (!pt) {
+    await putUnusedFd(fd);
+    return -ENOMEM;
+  }
+  const syncFile = await syncFileCreate(pt);
+  await dmaFencePut(pt);
+  if (!syncFile) {
+    await putUnusedFd(fd);
+    return -ENOMEM;
+  }
+  data.fence = fd;
+  await fdInstall(fd, syncFile.file!);
+  return 0;
+}
+
+/**
+ * Models sw_sync_ioctl_inc(): advances the timeline by `value` (in steps of at most INT_MAX).
+ * Locking: takes the timeline lock.
+ * References: see syncTimelineSignal().
+ */
+async function swSyncIoctlInc(obj: SyncTimeline, arg: IoctlArg): Promise<number> {
+  const value =
+    typeof arg === "number"
+      ? arg
+      : arg && typeof arg === "object"
+        ? (arg as SwSyncIncData).value
+        : NaN;
+  if (!Number.isInteger(value) || value < 0 || value > U32_MAX) return -EFAULT;
+  let left = value;
+  while (left > INT_MAX) {
+    await syncTimelineSignal(obj, INT_MAX);
+    left -= INT_MAX;
+  }
+  await syncTimelineSignal(obj, left);
+  return 0;
+}
+
+/**
+ * Models sw_sync_ioctl(): CREATE_FENCE and INC; anything else is -ENOTTY.
+ * References: the caller holds the file.
+ */
+async function swSyncIoctl(file: File, cmd: number, arg: IoctlArg): Promise<number> {
+  const obj = file.privateData as SyncTimeline;
+  await point(`sw_sync_ioctl(${obj.name})`);
+  if (cmd === SW_SYNC_IOC_CREATE_FENCE) return swSyncIoctlCreateFence(obj, arg);
+  if (cmd === SW_SYNC_IOC_INC) return swSyncIoctlInc(obj, arg);
+  return -ENOTTY;
+}
+
+/** Models sw_sync_debugfs_fops. */
+export const swSyncFops: FileOperations = {
+  owner: "sw_sync",
+  open: (inode, file) => swSyncOpen(inode, file),
+  release: (_inode, file) => swSyncRelease(file),
+  unlockedIoctl: (file, cmd, arg) => swSyncIoctl(file, cmd, arg),
+};
+
+/**
+ * Registers sw_sync's node (SW_SYNC_PATH) on `kernel` (default: the running simulation's), as
+ * sync_debugfs_init() creates it. Returns the inode or -EEXIST, -EINVAL.
+ */
+export function registerSwSync(kernel: Kernel | null = Kernel.current()): Inode | Errno {
+  if (!kernel) return errPtr(EINVAL);
+  return kernel.registerChrdev(SW_SYNC_PATH, swSyncFops);
+}

@@ -1,0 +1,107 @@
+/**
+ * Explicit synchronisation from userspace: poll(2), sw_sync timelines (what IGT's
+ * lib/sw_sync.c does) and the dma-buf sync_file ioctls (include/uapi/linux/dma-buf.h,
+ * include/uapi/linux/sync_file.h, drivers/dma-buf/sw_sync.c's uapi), throwing SysError where C
+ * returns -1.
+ *
+ * The request numbers are the uapi's, defined here as a userspace header would (libdrm does not
+ * link the kernel's dma-buf package).
+ */
+
+import { _IOW, _IOWR, O_RDWR, type PollFd } from "@primetime/kernel";
+import type { UserProcess } from "./libc.js";
+import { checkRet } from "./sys-error.js";
+
+/** The sw_sync node the simulated kernel registers (debugfs "sync/sw_sync" in Linux). */
+export const SW_SYNC_PATH = "/dev/sw_sync";
+/** SW_SYNC_IOC_CREATE_FENCE: _IOWR('W', 0, struct sw_sync_create_fence_data) (40 bytes). */
+export const SW_SYNC_IOC_CREATE_FENCE = _IOWR("W", 0, 40);
+/** SW_SYNC_IOC_INC: _IOW('W', 1, __u32). */
+export const SW_SYNC_IOC_INC = _IOW("W", 1, 4);
+/** DMA_BUF_SYNC_READ. */
+export const DMA_BUF_SYNC_READ = 1 << 0;
+/** DMA_BUF_SYNC_WRITE. */
+export const DMA_BUF_SYNC_WRITE = 2 << 0;
+/** DMA_BUF_SYNC_RW. */
+export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
+/** DMA_BUF_IOCTL_EXPORT_SYNC_FILE: _IOWR('b', 2, struct dma_buf_export_sync_file). */
+export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR("b", 2, 8);
+/** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: _IOW('b', 3, struct dma_buf_import_sync_file). */
+export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW("b", 3, 8);
+
+/** A process that can also poll(2) (@primetime/kernel's Process). */
+export interface PollProcess extends UserProcess {
+  poll(fds: PollFd[], timeoutNs: number): Promise<number>;
+}
+
+/**
+ * poll(2): the number of fds with events (each `revents` is set), 0 on timeout. `timeoutNs` is
+ * in virtual nanoseconds (0: do not wait; negative: forever). Throws SysError (EFAULT, EINVAL).
+ */
+export async function poll(proc: PollProcess, fds: PollFd[], timeoutNs: number): Promise<number> {
+  return checkRet(await proc.poll(fds, timeoutNs), "poll");
+}
+
+/** IGT's sw_sync_timeline_create(): opens a new timeline. Throws SysError (ENOENT: no sw_sync). */
+export async function swSyncCreateTimeline(proc: UserProcess): Promise<number> {
+  return checkRet(await proc.open(SW_SYNC_PATH, O_RDWR), "open", { path: SW_SYNC_PATH });
+}
+
+/**
+ * IGT's sw_sync_timeline_create_fence(): a sync_file fd for the point `value` of the timeline
+ * `fd`. Throws SysError (ENOTTY for an fd that is not a timeline, EMFILE, ENOMEM).
+ */
+export async function swSyncCreateFence(
+  proc: UserProcess,
+  fd: number,
+  value: number,
+): Promise<number> {
+  const data = { value, name: "", fence: -1 };
+  checkRet(await proc.ioctl(fd, SW_SYNC_IOC_CREATE_FENCE, data), "ioctl", {
+    request: "SW_SYNC_IOC_CREATE_FENCE",
+  });
+  return data.fence;
+}
+
+/** IGT's sw_sync_timeline_inc(): advances the timeline `fd` by `n`, signalling what it reaches. */
+export async function swSyncInc(proc: UserProcess, fd: number, n: number): Promise<void> {
+  checkRet(await proc.ioctl(fd, SW_SYNC_IOC_INC, { value: n }), "ioctl", {
+    request: "SW_SYNC_IOC_INC",
+  });
+}
+
+/**
+ * DMA_BUF_IOCTL_IMPORT_SYNC_FILE: adds the fence of the sync_file `syncFd` to the dma-buf
+ * `dmabufFd`'s implicit fences (`flags`: DMA_BUF_SYNC_WRITE for a write fence, DMA_BUF_SYNC_READ
+ * for a read fence). Throws SysError (EINVAL: bad flags or not a sync_file).
+ */
+export async function dmaBufImportSyncFile(
+  proc: UserProcess,
+  dmabufFd: number,
+  syncFd: number,
+  flags: number,
+): Promise<void> {
+  checkRet(
+    await proc.ioctl(dmabufFd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags, fd: syncFd }),
+    "ioctl",
+    {
+      request: "DMA_BUF_IOCTL_IMPORT_SYNC_FILE",
+    },
+  );
+}
+
+/**
+ * DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync_file fd for the fences an access with `flags` to the
+ * dma-buf `dmabufFd` must wait for. Throws SysError (EINVAL: bad flags).
+ */
+export async function dmaBufExportSyncFile(
+  proc: UserProcess,
+  dmabufFd: number,
+  flags: number,
+): Promise<number> {
+  const arg = { flags, fd: -1 };
+  checkRet(await proc.ioctl(dmabufFd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg), "ioctl", {
+    request: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE",
+  });
+  return arg.fd;
+}
