@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { report } from "./current.js";
-import { explore } from "./explore.js";
+import { explore } from "./explore/explore.js";
 import { Simulation } from "./simulation.js";
 import { defineToggle, findToggle, listToggles, toggleEnabled } from "./toggles.js";
 
@@ -49,8 +49,8 @@ describe("historic-bug toggles", () => {
 
 describe("toggles in replay tokens", () => {
   it("a token carries its toggles and a replay turns them on", async () => {
-    const { replay } = await import("./explore.js");
-    const { decodeToken } = await import("./token.js");
+    const { replay } = await import("./explore/explore.js");
+    const { decodeToken } = await import("./explore/token.js");
     const scenario = () => {
       if (toggleEnabled("test.skip-check")) report("warn", "buggy path");
     };
