@@ -80,6 +80,7 @@ export {
   findToggle,
   listToggles,
   type ToggleInfo,
+  type ToggleKind,
   toggleEnabled,
 } from "./toggles.js";
 export { Trace, type TraceStep } from "./trace.js";
