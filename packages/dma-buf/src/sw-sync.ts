@@ -108,14 +108,17 @@ export const SW_SYNC_SIGNAL_GET_ON_ZERO = defineKnownWindow({
   where:
     "drivers/dma-buf/sw_sync.c: sync_timeline_signal() (dma_fence_get() under obj->lock) vs " +
     "timeline_fence_release() (list_del() under the same lock, after the kref reached 0)",
-  since:
-    'e531fdb5cd5e ("dma-buf/sw_sync: Avoid recursive lock during fence signal"), August 2023, ' +
-    "in mainline and the stable kernels it was backported to (5.4 onwards); still in v6.17",
+  since: "dma-buf/sw_sync: Avoid recursive lock during fence signal",
+  sinceCommit: "e531fdb5cd5ee2564b7fe10c8a9219e2b2fac61e",
+  kernels:
+    "mainline since August 2023 (v6.5 cycle) and the stable kernels it was backported to " +
+    "(5.4 onwards); still present in v6.17",
   proposedFix:
     "take the temporary reference with dma_fence_get_rcu() (kref_get_unless_zero()) and leave " +
     "a point that is being released to timeline_fence_release() (proposed here); the posted " +
     'alternative is "dma-buf/sw_sync: Add a reference when adding fence to timeline list" ' +
     "(Cascardo, dri-devel 2024-03-24, not merged)",
+  patch: "20240324101533.3271056-1-cascardo@igalia.com",
   foundBy:
     "sw-sync.test.ts (close a fence's sync_file while another thread does SW_SYNC_IOC_INC), " +
     "@primetime/fuzz `windows`",

@@ -73,6 +73,7 @@ export {
   listKnownWindows,
   listToggles,
   type ToggleInfo,
+  type ToggleKind,
   toggleEnabled,
 } from "./toggles.js";
 export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./token.js";

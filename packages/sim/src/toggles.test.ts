@@ -18,6 +18,8 @@ defineToggle({
   description: "skips a check",
   fixedBy: "test: add the check",
   foundBy: "toggles.test.ts",
+  kind: "hypothetical",
+  kernels: "none (a test toggle)",
 });
 
 describe("historic-bug toggles", () => {
@@ -46,11 +48,47 @@ describe("historic-bug toggles", () => {
   it("rejects unknown names and inconsistent redefinitions", () => {
     expect(() => new Simulation({ toggles: ["nope.nope"] })).toThrow(/unknown toggle "nope.nope"/);
     expect(() =>
-      defineToggle({ name: "Bad Name", description: "", fixedBy: "", foundBy: "" }),
+      defineToggle({
+        name: "Bad Name",
+        description: "",
+        fixedBy: "",
+        foundBy: "",
+        kind: "hypothetical",
+        kernels: "-",
+      }),
     ).toThrow(/bad toggle name/);
     expect(() =>
-      defineToggle({ name: "test.skip-check", description: "other", fixedBy: "x", foundBy: "y" }),
+      defineToggle({
+        name: "test.skip-check",
+        description: "other",
+        fixedBy: "x",
+        foundBy: "y",
+        kind: "hypothetical",
+        kernels: "-",
+      }),
     ).toThrow(/twice/);
+    expect(() =>
+      defineToggle({
+        name: "test.no-hash",
+        description: "a historic toggle without its commit",
+        fixedBy: "test: fix it",
+        foundBy: "-",
+        kind: "historic",
+        kernels: "v1.0",
+      }),
+    ).toThrow(/needs the fixing commit's hash/);
+    expect(() =>
+      defineToggle({
+        name: "test.no-kernels",
+        description: "",
+        fixedBy: "test: fix it",
+        foundBy: "-",
+        kind: "historic",
+        commit: "0123456789ab",
+        kernels: "",
+      }),
+    ).toThrow(/kernel versions/);
+    expect(findToggle("test.skip-check")?.kind).toBe("hypothetical");
     expect(findToggle("test.skip-check")?.fixedBy).toBe("test: add the check");
     expect(listToggles().map((t) => t.name)).toContain("test.skip-check");
   });
@@ -62,12 +100,15 @@ describe("known upstream windows", () => {
       name: "test.open-window",
       what: "addition on 0",
       where: "a.c: f() vs g()",
-      since: 'deadbeef ("test: open it")',
+      since: "test: open it",
+      sinceCommit: "deadbeefdeadbeef",
+      kernels: "v1.0 onwards",
       proposedFix: "test: close it (proposed)",
       foundBy: "toggles.test.ts",
     });
     expect(listKnownWindows()).toContain(w);
-    expect(findToggle("test.open-window")?.kind).toBe("fix");
+    expect(findToggle("test.open-window")?.kind).toBe("proposed");
+    expect(findToggle("test.open-window")?.fixSwitch).toBe(true);
     expect(listFixes().map((t) => t.name)).toContain("test.open-window");
     expect(listToggles().map((t) => t.name)).not.toContain("test.open-window");
     expect(baselineFixes()).toContain("test.open-window");

@@ -7,6 +7,16 @@ import { activeSimulation } from "./simulation.js";
  * simulation turns toggles on for its run (`new Simulation({ toggles: [...] })`), and the code
  * asks `toggleEnabled(name)` at the place where the fixed and the buggy versions part.
  */
+/**
+ * What a toggle stands for.
+ * - `historic`: code a released kernel had, removed by a merged commit (`fixedBy` is its title,
+ *   `commit` its hash); the toggle reproduces what that kernel did at the place the fix changed.
+ * - `proposed`: a bug named by a patch posted to a list but not merged (`fixedBy` is its
+ *   subject): no released kernel is known to have behaved this way.
+ * - `hypothetical`: no kernel had it; a plausible mistake kept to show the harness finds it.
+ */
+export type ToggleKind = "historic" | "proposed" | "hypothetical";
+
 export interface ToggleInfo {
   /** `subsystem.short-name`, e.g. "gem.flink-no-handle-count-check". */
   readonly name: string;
@@ -16,12 +26,25 @@ export interface ToggleInfo {
   readonly fixedBy: string;
   /** The conformance case or scenario that finds it. */
   readonly foundBy: string;
+  /** Historic kernel code, a proposed patch, or hypothetical (see ToggleKind). */
+  readonly kind: ToggleKind;
   /**
-   * "bug" (the default): on re-introduces a race the kernel had. "fix": on applies a proposed
-   * fix for a window current kernels still have (see `defineKnownWindow()`); the faithful model
-   * is the default, and clean baselines run with every fix on (`baselineFixes()`).
+   * The fixing commit's hash (at least 12 hex digits) for a `historic` toggle, or text saying
+   * "hash not confirmed" when it could not be verified; for `proposed`, the patch's list
+   * reference if any; omitted for `hypothetical` ones.
    */
-  readonly kind?: "bug" | "fix";
+  readonly commit?: string;
+  /**
+   * The kernel versions the buggy behaviour applies to, e.g. "v3.10-v3.12 (fixed in v3.13)";
+   * for a hypothetical toggle, the kernels whose code it modifies.
+   */
+  readonly kernels: string;
+  /**
+   * True for the fix switch of a known upstream window (`defineKnownWindow()`): on applies the
+   * proposed fix of a window current kernels still have; the faithful model (window open) is the
+   * default, and clean baselines run with every fix on (`baselineFixes()`).
+   */
+  readonly fixSwitch?: boolean;
 }
 
 const registry = new Map<string, ToggleInfo>();
@@ -30,12 +53,20 @@ const registry = new Map<string, ToggleInfo>();
 export function defineToggle(info: ToggleInfo): ToggleInfo {
   if (!/^[a-z0-9-]+\.[a-z0-9-]+$/.test(info.name))
     throw new Error(`bad toggle name "${info.name}" (want subsystem.short-name)`);
+  if (info.kind === "historic" && !/^[0-9a-f]{12,40}$|hash not confirmed/.test(info.commit ?? ""))
+    throw new Error(
+      `historic toggle "${info.name}" needs the fixing commit's hash (or "hash not confirmed")`,
+    );
+  if (!info.kernels)
+    throw new Error(`toggle "${info.name}" needs the kernel versions it applies to`);
   const old = registry.get(info.name);
   if (
     old &&
     (old.description !== info.description ||
       old.fixedBy !== info.fixedBy ||
-      (old.kind ?? "bug") !== (info.kind ?? "bug"))
+      old.kind !== info.kind ||
+      old.commit !== info.commit ||
+      (old.fixSwitch ?? false) !== (info.fixSwitch ?? false))
   ) {
     throw new Error(`toggle ${info.name} defined twice differently`);
   }
@@ -49,14 +80,14 @@ export function defineToggle(info: ToggleInfo): ToggleInfo {
  */
 export function listToggles(): ToggleInfo[] {
   return [...registry.values()]
-    .filter((t) => t.kind !== "fix")
+    .filter((t) => !t.fixSwitch)
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Every fix switch of a known window (`defineKnownWindow()`), sorted by name. */
 export function listFixes(): ToggleInfo[] {
   return [...registry.values()]
-    .filter((t) => t.kind === "fix")
+    .filter((t) => t.fixSwitch === true)
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -81,10 +112,16 @@ export interface KnownWindowInfo {
   readonly what: string;
   /** The kernel functions that race (file and function names). */
   readonly where: string;
-  /** The commit that opened the window (title and hash), and the kernels that have it. */
+  /** The title of the commit that opened the window. */
   readonly since: string;
+  /** Its hash (at least 12 hex digits), or text saying "hash not confirmed". */
+  readonly sinceCommit: string;
+  /** The kernel versions that have the window, e.g. "v6.6 onwards (and stable 5.4+)". */
+  readonly kernels: string;
   /** The proposed fix the switch applies (and any posted patch it follows). */
   readonly proposedFix: string;
+  /** The posted patch's list reference (message id), if a fix was posted. */
+  readonly patch?: string;
   /** The scenario (a test or CLI command) that reproduces it and prints its replay token. */
   readonly foundBy: string;
 }
@@ -92,16 +129,24 @@ export interface KnownWindowInfo {
 const windows = new Map<string, KnownWindowInfo>();
 
 /**
- * Declares a known upstream window and its fix switch (a toggle of kind "fix" with the same
- * name: `toggleEnabled(name)` is true when the fix is applied).
+ * Declares a known upstream window and its fix switch: a `proposed` toggle of the same name with
+ * `fixSwitch` set, so `toggleEnabled(name)` is true when the fix is applied. Its
+ * `sinceCommit` must be a hash (or say "hash not confirmed").
  */
 export function defineKnownWindow(info: KnownWindowInfo): KnownWindowInfo {
+  if (!/^[0-9a-f]{12,40}$|hash not confirmed/.test(info.sinceCommit))
+    throw new Error(
+      `known window "${info.name}" needs the opening commit's hash (or "hash not confirmed")`,
+    );
   defineToggle({
     name: info.name,
     description: `fix for: ${info.what}`,
     fixedBy: info.proposedFix,
     foundBy: info.foundBy,
-    kind: "fix",
+    kind: "proposed",
+    commit: info.patch,
+    kernels: info.kernels,
+    fixSwitch: true,
   });
   windows.set(info.name, info);
   return info;
