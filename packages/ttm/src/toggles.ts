@@ -22,6 +22,10 @@ export const TTM_MMAP_LOOKUP_PLAIN_GET = defineToggle({
     "ttm_bo_vm_lookup() that followed the 2010 thread (Linux 3.10 era); the GEM twin is " +
     "'drm/gem: Use kref_get_unless_zero for the weak mmap references'",
   foundBy: "ttm races.test.ts: mmap-vs-last-unref under pct",
+  kind: "historic",
+  commit: "hash not confirmed",
+  kernels:
+    "v2.6.31-v3.9 with the vm_lock dropped around unref (ttm_bo_vm_lookup() of v3.10-v5.13 is fixed)",
 });
 
 /** ttm_bo_release() resurrects a busy BO with kref_get() instead of kref_init(). */
@@ -34,6 +38,8 @@ export const TTM_RELEASE_RESURRECT_WITH_GET = defineToggle({
     "'addition on 0', the count saturates and the BO and its backing store are never freed.",
   fixedBy: "hypothetical (title and hash not confirmed): the kref_init() of ttm_bo_release()",
   foundBy: "ttm races.test.ts: busy release",
+  kind: "hypothetical",
+  kernels: "none (modifies the v6.15 ttm_bo_release())",
 });
 
 /** The LRU walk takes a plain reference on the BOs it finds. */
@@ -48,4 +54,6 @@ export const TTM_LRU_WALK_PLAIN_GET = defineToggle({
     "hypothetical (title and hash not confirmed): the ttm_bo_get_unless_zero() of the LRU " +
     "walks (ttm_mem_evict_first(), ttm_bo_lru_cursor)",
   foundBy: "ttm races.test.ts: eviction-vs-release under pct",
+  kind: "hypothetical",
+  kernels: "none (modifies the v6.15 ttm_lru_walk_for_evict())",
 });
