@@ -141,8 +141,9 @@ function listAll(io: Io, c: Colors): number {
   io.log(c.bold("toggles") + c.dim("  (--bug turns them on)"));
   for (const t of toggleTable()) {
     const by = t.scenario ? `found by ${t.scenario}` : `unfindable: ${t.unfindable}`;
-    io.log(`  ${c.bold(t.name)}  ${t.description}`);
-    io.log(c.dim(`    fixed by: ${t.fixedBy}; ${by}`));
+    const fix = t.commit ? `${t.commit} ("${t.fixedBy}")` : t.fixedBy;
+    io.log(`  ${c.bold(t.name)} ${c.dim(`[${t.kind}]`)}  ${t.description}`);
+    io.log(c.dim(`    fixed by: ${fix}; kernels: ${t.kernels}; ${by}`));
   }
   return EXIT.clean;
 }

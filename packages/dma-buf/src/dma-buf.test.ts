@@ -30,6 +30,7 @@ import {
   dmaBufGet,
   dmaBufPut,
   getDmaBuf,
+  getDmaBufUnlessDoomed,
   isDmaBufFile,
 } from "./dma-buf.js";
 import {
@@ -225,6 +226,26 @@ describe("dma-buf lifecycle", () => {
     });
     expect(r.splats.map((s) => s.kind)).toContain("refcount");
     expect(r.splats.find((s) => s.kind === "refcount")!.message).toMatch(/addition on 0/);
+  });
+
+  it("get_dma_buf_unless_doomed() takes a reference on a live dma-buf and none on a doomed one", async () => {
+    const exp = new TestExporter(1);
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      const d = await exp.export();
+      expect(await getDmaBufUnlessDoomed(d)).toBe(true);
+      expect(fileCount(d.file!)).toBe(2);
+      await dmaBufPut(d);
+      await dmaBufPut(d);
+      // Doomed: count 0, release deferred; the pointer is still valid memory.
+      expect(d.file!.doomed).toBe(true);
+      expect(await getDmaBufUnlessDoomed(d)).toBe(false);
+      expect(fileCount(d.file!)).toBe(0);
+      await k.quiesce();
+      expect(exp.released).toBe(1);
+      expect(d.freed).toBe(true);
+    });
+    expect(splatLines(r)).toEqual([]);
   });
 
   it("dma_buf_get: -EBADF for a closed fd, -EINVAL for a file that is not a dma-buf", async () => {

@@ -38,6 +38,7 @@ import {
   fget,
   fput,
   getFile,
+  getFileUnlessDoomed,
   getUnusedFdFlags,
   isErr,
   KmemCache,
@@ -278,6 +279,21 @@ export async function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
 export async function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
   await getFile(dmabuf.file!);
   return dmabuf;
+}
+
+/**
+ * Models get_dma_buf_unless_doomed() (proposed for include/linux/dma-buf.h in 2013, kept local to
+ * vmwgfx's ttm_object.c ever since): get_file_unless_doomed() on the dma-buf's file. For an
+ * exporter that keeps a pointer to its dma-buf *without* a reference (to avoid a reference cycle
+ * between its object and the dma-buf) and clears that pointer from its ->release under a lock of
+ * its own: holding that lock, the memory is still valid, but the count may already be 0 (the last
+ * fput() ran, __fput() has not yet), and only an inc-not-zero may revive a reference. False means
+ * the dma-buf is doomed: no reference was taken and the caller must export a new one.
+ * Locking: the lock the exporter's ->release takes to clear the caller's pointer.
+ * References: takes one when it returns true.
+ */
+export async function getDmaBufUnlessDoomed(dmabuf: DmaBuf): Promise<boolean> {
+  return getFileUnlessDoomed(dmabuf.file!);
 }
 
 /**
