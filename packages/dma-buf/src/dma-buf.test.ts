@@ -8,16 +8,19 @@ import {
   isErr,
   Kernel,
   MAP_SHARED,
+  nrFreePages,
   O_CLOEXEC,
   O_RDWR,
   PROT_READ,
   PROT_WRITE,
+  ramPagesUsed,
   SEEK_CUR,
   SEEK_DATA,
   SEEK_END,
   SEEK_SET,
   SpinLock,
   setFailslab,
+  totalramPages,
 } from "@primetime/kernel";
 import { type RunResult, Simulation, type StrategySpec, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
@@ -271,6 +274,54 @@ describe("dma-buf lifecycle", () => {
       await p.wait();
     });
     expect(splatLines(r)).toEqual([]);
+  });
+
+  it("DMA_HEAP_IOCTL_ALLOC: a BigInt or out-of-range field is EINVAL, more than RAM is ENOMEM", async () => {
+    const r = await withKernel(async (k) => {
+      const p = k.spawnProcess("app", async (p) => {
+        const heap = await p.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
+        const alloc = (fields: Record<string, unknown>) =>
+          p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, {
+            len: DMA_BUF_PAGE_SIZE,
+            fd: 0,
+            fdFlags: O_RDWR,
+            heapFlags: 0,
+            ...fields,
+          });
+        expect(await alloc({ fdFlags: 2n })).toBe(-EINVAL);
+        expect(await alloc({ heapFlags: 1n })).toBe(-EINVAL);
+        expect(await alloc({ len: 4096n })).toBe(-EINVAL);
+        expect(await alloc({ len: 1.5 })).toBe(-EINVAL);
+        expect(await alloc({ len: -1 })).toBe(-EINVAL);
+        expect(await alloc({ len: 2 ** 64 })).toBe(-EINVAL);
+        expect(await alloc({ len: 2 ** 64 - 2048 })).toBe(-EINVAL); // PAGE_ALIGN wraps to 0
+        expect(await alloc({ fd: 1.5 })).toBe(-EINVAL);
+        expect(await alloc({ fdFlags: 2 ** 32 })).toBe(-EINVAL);
+        // Valid sizes larger than the machine's RAM: -ENOMEM, and nothing allocated.
+        expect(await alloc({ len: 2 ** 53 })).toBe(-ENOMEM);
+        expect(await alloc({ len: 2 ** 40 })).toBe(-ENOMEM);
+        expect(await alloc({ len: totalramPages() * DMA_BUF_PAGE_SIZE + 1 })).toBe(-ENOMEM);
+        expect(ramPagesUsed()).toBe(0);
+        // The whole RAM can be had once; a buffer's pages come back with its last reference.
+        const arg = {
+          len: totalramPages() * DMA_BUF_PAGE_SIZE,
+          fd: 0,
+          fdFlags: O_RDWR,
+          heapFlags: 0,
+        };
+        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, arg)).toBe(0);
+        expect(nrFreePages()).toBe(0);
+        expect(await alloc({})).toBe(-ENOMEM);
+        expect(await p.close(arg.fd)).toBe(0);
+        expect(await alloc({})).toBe(0);
+        expect(await p.close(heap)).toBe(0);
+      });
+      await p.wait();
+      await k.quiesce();
+      expect(ramPagesUsed()).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
   });
 
   it("export without priv, ops, or a mandatory op is -EINVAL with a warning, and allocates nothing", async () => {

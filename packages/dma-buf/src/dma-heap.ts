@@ -14,6 +14,7 @@
 
 import {
   _IOWR,
+  chargePages,
   EBUSY,
   EINVAL,
   ENOMEM,
@@ -27,6 +28,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lazyPageArray,
   Mutex,
   O_ACCMODE,
   O_CLOEXEC,
@@ -34,16 +36,12 @@ import {
   pageAlign,
   SlabObject,
   shouldFail,
+  unchargePages,
   type Vma,
 } from "@primetime/kernel";
 import { type DmaBuf, dmaBufExport, dmaBufFd, dmaBufPut } from "./dma-buf.js";
 import type { DmaBufAttachment } from "./dma-buf-attachment.js";
-import {
-  DMA_BUF_PAGE_SIZE,
-  type SgTable,
-  sgAllocTableFromPages,
-  sgFreeTable,
-} from "./scatterlist.js";
+import { type SgTable, sgAllocTableFromPages, sgFreeTable } from "./scatterlist.js";
 
 /** Models struct dma_heap_allocation_data (include/uapi/linux/dma-heap.h). */
 export interface DmaHeapAllocationData {
@@ -79,13 +77,15 @@ export const dmaHeapAttachmentCache = new KmemCache("dma_heap_attachment");
 export class SystemHeapBuffer extends SlabObject {
   readonly attachments: DmaHeapAttachment[] = [];
   readonly lock: Mutex;
-  /** Models buffer->sg_table: the pages, in order. */
-  readonly pages: Uint8Array[];
+  /**
+   * Models buffer->sg_table: the pages, in order. They are charged to RAM when allocated
+   * (systemHeapAllocate()); their bytes exist on the host from their first touch.
+   */
+  pages: Uint8Array[] = [];
 
   constructor(readonly len: number) {
     super();
     this.lock = new Mutex("system_heap_buffer_lock", { owner: this });
-    this.pages = Array.from({ length: len / PAGE_SIZE }, () => new Uint8Array(DMA_BUF_PAGE_SIZE));
   }
 }
 
@@ -188,7 +188,9 @@ function systemHeapMmap(dmabuf: DmaBuf, vma: Vma): number {
  * References: consumes the buffer.
  */
 function systemHeapRelease(dmabuf: DmaBuf): void {
-  kfree(dmabuf.priv as SystemHeapBuffer);
+  const buffer = dmabuf.priv as SystemHeapBuffer;
+  unchargePages(buffer.pages.length);
+  kfree(buffer);
 }
 
 /** Models system_heap_buf_ops. */
@@ -210,10 +212,13 @@ export const systemHeapBufOps = {
 export async function systemHeapAllocate(len: number, fdFlags: number): Promise<DmaBuf | Errno> {
   const buffer = kmalloc(systemHeapBufferCache, () => new SystemHeapBuffer(len));
   if (isErr(buffer)) return errPtr(ENOMEM);
-  if (shouldFail("alloc_pages")) {
+  // The alloc_largest_available() loop: every page now, or -ENOMEM once RAM runs out (the
+  // pages it got are freed).
+  if (shouldFail("alloc_pages") || !chargePages(len / PAGE_SIZE)) {
     kfree(buffer);
     return errPtr(ENOMEM);
   }
+  buffer.pages = lazyPageArray(len / PAGE_SIZE);
   const dmabuf = await dmaBufExport({
     expName: "system",
     owner: "system_heap",
@@ -222,7 +227,10 @@ export async function systemHeapAllocate(len: number, fdFlags: number): Promise<
     flags: fdFlags,
     priv: buffer,
   });
-  if (isErr(dmabuf)) kfree(buffer);
+  if (isErr(dmabuf)) {
+    unchargePages(buffer.pages.length);
+    kfree(buffer);
+  }
   return dmabuf;
 }
 
@@ -235,13 +243,18 @@ export async function systemHeapAllocate(len: number, fdFlags: number): Promise<
  */
 export async function dmaHeapBufferAlloc(len: number, fdFlags: number): Promise<number> {
   len = pageAlign(len);
-  if (!len) return -EINVAL;
+  if (!len || len >= 2 ** 64) return -EINVAL; // PAGE_ALIGN() of a size_t wrapped to 0
   const dmabuf = await systemHeapAllocate(len, fdFlags);
   if (isErr(dmabuf)) return dmabuf;
   const fd = await dmaBufFd(dmabuf, fdFlags);
   // Just return: the put calls release, which frees the buffer.
   if (fd < 0) await dmaBufPut(dmabuf);
   return fd;
+}
+
+/** A number the C field of `limit` (2**32, 2**64) can hold: an integer in [0, limit). */
+function isUInt(v: unknown, limit: number): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < limit;
 }
 
 /**
@@ -256,10 +269,14 @@ async function dmaHeapIoctl(_file: File, cmd: number, arg: IoctlArg): Promise<nu
   const len = data.len ?? 0;
   const fdFlags = data.fdFlags ?? 0;
   const heapFlags = data.heapFlags ?? 0;
+  // The struct's fields are __u64 len, __u32 fd, __u32 fd_flags, __u64 heap_flags: a value
+  // that is not such a number (a BigInt, a fraction, out of range) is -EINVAL.
+  if (data.fd !== undefined && !isUInt(data.fd, 2 ** 32)) return -EINVAL;
   if (data.fd) return -EINVAL;
-  if (!Number.isInteger(len) || len < 0) return -EINVAL;
+  if (!isUInt(fdFlags, 2 ** 32) || !isUInt(heapFlags, 2 ** 64) || !isUInt(len, 2 ** 64))
+    return -EINVAL;
   if (fdFlags & ~DMA_HEAP_VALID_FD_FLAGS) return -EINVAL;
-  if (heapFlags & ~DMA_HEAP_VALID_HEAP_FLAGS) return -EINVAL;
+  if (heapFlags !== 0) return -EINVAL; // heap_flags & ~DMA_HEAP_VALID_HEAP_FLAGS (which is 0)
   const fd = await dmaHeapBufferAlloc(len, fdFlags);
   if (fd < 0) return fd;
   data.fd = fd;

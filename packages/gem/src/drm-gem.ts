@@ -25,7 +25,15 @@ import {
   dmaBufPut,
   dmaResvFini,
 } from "@primetime/dma-buf";
-import { EINVAL, ENOENT, EOPNOTSUPP, isErr, PAGE_SIZE, SlabObject } from "@primetime/kernel";
+import {
+  EINVAL,
+  ENOENT,
+  EOPNOTSUPP,
+  isErr,
+  PAGE_SIZE,
+  ShmemFile,
+  SlabObject,
+} from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
@@ -87,9 +95,13 @@ export class GemObject extends SlabObject {
   /**
    * The backing pages (PAGE_SIZE Uint8Arrays) when the driver keeps them here (what
    * drmGemPageVmOps and drmGemPagesSgTable() map): real memory shared by every mapping and
-   * every importer of the object. Null until the driver populates it.
+   * every importer of the object. Null until the driver populates it. For a shmem-backed
+   * object (drmGemObjectInit()) it is the shmem file's page array: each page comes into being
+   * (and is charged to RAM) on first touch.
    */
   pages: Uint8Array[] | null = null;
+  /** Models filp: the shmem file backing the object (drmGemObjectInit()), or null. */
+  shmem: ShmemFile | null = null;
 
   constructor(funcs: DrmGemObjectFuncs) {
     super();
@@ -120,15 +132,18 @@ export function drmGemPrivateObjectInit(dev: DrmDevice, obj: GemObject, size: nu
 }
 
 /**
- * Models drm_gem_object_init(): drm_gem_private_object_init() plus backing store: here
- * `size / PAGE_SIZE` zeroed pages in `obj.pages` (the shmem file of the kernel).
+ * Models drm_gem_object_init(): drm_gem_private_object_init() plus backing store: a shmem file
+ * of `size` bytes (shmem_file_setup(), VM_NORESERVE) whose pages, `obj.pages`, are allocated
+ * zeroed and charged to RAM on first touch, so creating a large object costs nothing until it
+ * is used.
  *
  * Locking: none.
  * References: the caller owns the initial reference.
  */
 export function drmGemObjectInit(dev: DrmDevice, obj: GemObject, size: number): number {
   drmGemPrivateObjectInit(dev, obj, size);
-  obj.pages = Array.from({ length: size / PAGE_SIZE }, () => new Uint8Array(PAGE_SIZE));
+  obj.shmem = new ShmemFile(size);
+  obj.pages = obj.shmem.pages;
   return 0;
 }
 
@@ -144,6 +159,9 @@ export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
     object: obj.name,
   });
   obj.pages = null;
+  // fput(obj->filp): the shmem file's last reference frees its pages.
+  obj.shmem?.release();
+  obj.shmem = null;
   await dmaResvFini(obj._resv);
   await drmGemFreeMmapOffset(obj);
   obj.dev.counters.objects--;

@@ -17,6 +17,7 @@ import {
   PAGE_SIZE,
   VM_DONTDUMP,
   VM_DONTEXPAND,
+  VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_IO,
   VM_PFNMAP,
@@ -56,14 +57,18 @@ export async function drmGemVmClose(vma: Vma): Promise<void> {
 
 /**
  * A fault handler for objects whose pages are in `obj.pages`: the page at the faulting offset
- * (relative to the object's fake offset), or VM_FAULT_SIGBUS past the end or without pages.
+ * (relative to the object's fake offset), VM_FAULT_OOM when a shmem page cannot be allocated,
+ * or VM_FAULT_SIGBUS past the end or without pages.
  * Locking: mmap_lock held for reading.
  */
 export async function drmGemPageFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
   const obj = vma.vmPrivateData as GemObject;
   if (!obj.checkAccess("drm_gem_fault")) return VM_FAULT_SIGBUS;
-  const page = obj.pages?.[pgoff - drmVmaNodeStart(obj.vmaNode)];
-  return page ?? VM_FAULT_SIGBUS;
+  const index = pgoff - drmVmaNodeStart(obj.vmaNode);
+  const page = obj.pages?.[index];
+  if (page) return page;
+  // A shmem page that could not be allocated (RAM exhausted): shmem_fault()'s VM_FAULT_OOM.
+  return obj.shmem && index >= 0 && index < obj.shmem.pages.length ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 }
 
 /**

@@ -383,12 +383,18 @@ export const drmGemPrimeDmabufOps: DmaBufOps = {
 
 /**
  * Models drm_prime_pages_to_sg() over `obj.pages`: the table a driver's get_sg_table returns.
- * -EINVAL if the object has no pages.
+ * A shmem-backed object's pages are all brought in first (drm_gem_get_pages(), as the pin of
+ * drm_gem_shmem_get_pages_sgt() does): -ENOMEM when they do not fit in RAM. -EINVAL if the
+ * object has no pages.
  * Locking: none.
  * References: the caller owns the table (freed by the unmap).
  */
 export async function drmGemPagesSgTable(obj: GemObject): Promise<SgTable | Errno> {
   if (!obj.pages) return errPtr(EINVAL);
+  if (obj.shmem) {
+    const ret = obj.shmem.getPages();
+    if (ret) return errPtr(ret);
+  }
   return sgAllocTableFromPages(obj.pages);
 }
 

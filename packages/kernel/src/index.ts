@@ -68,6 +68,8 @@ export {
 export { type KmemleakScanOptions, kmemleakNotLeak, kmemleakScan } from "./mm/kmemleak.js";
 export * from "./mm/mm.js";
 export * from "./mm/mmap-lock.js";
+export * from "./mm/page-alloc.js";
+export * from "./mm/shmem.js";
 export {
   KmemCache,
   kfree,

@@ -5,6 +5,7 @@
  */
 
 import { pageAlign, SEEK_END, SEEK_SET } from "@primetime/kernel";
+import { checkBytes, checkNumber } from "./args.js";
 import { lseek, type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 
 /**
@@ -31,6 +32,8 @@ export async function readDmaBuf(
   offset: number,
   length: number,
 ): Promise<Uint8Array> {
+  checkNumber(offset, "offset");
+  checkNumber(length, "length");
   return withMapping(await mmapDmaBuf(proc, fd, pageAlign(offset + length)), (m) =>
     m.read(offset, length),
   );
@@ -43,6 +46,8 @@ export async function writeDmaBuf(
   bytes: Uint8Array,
   offset = 0,
 ): Promise<void> {
+  checkBytes(bytes, "bytes");
+  checkNumber(offset, "offset");
   await withMapping(await mmapDmaBuf(proc, fd, pageAlign(offset + bytes.length)), (m) =>
     m.write(bytes, offset),
   );

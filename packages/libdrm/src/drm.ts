@@ -38,6 +38,7 @@ import {
   type DrmVersion,
 } from "@primetime/gem";
 import { pageAlign } from "@primetime/kernel";
+import { checkBytes, checkNumber, checkOptionalObject } from "./args.js";
 import { type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 import { checkRet } from "./sys-error.js";
 
@@ -77,9 +78,14 @@ export async function drmIoctl(
   fd: number,
   cmd: number,
   arg?: object,
-  name: string = drmIoctlName(cmd),
+  name?: string,
 ): Promise<number> {
-  return checkRet(await proc.ioctl(fd, cmd, arg), "ioctl", { request: name });
+  checkNumber(fd, "fd");
+  checkNumber(cmd, "cmd");
+  checkOptionalObject(arg, "arg");
+  return checkRet(await proc.ioctl(fd, cmd, arg), "ioctl", {
+    request: name ?? drmIoctlName(cmd),
+  });
 }
 
 /**
@@ -284,6 +290,7 @@ export async function mapBuffer(
   handle: number,
   length: number,
 ): Promise<Mapping> {
+  checkNumber(length, "length");
   const offset = await mapDumb(proc, fd, handle);
   return mmap(proc, fd, offset, pageAlign(length));
 }
@@ -296,6 +303,8 @@ export async function readBuffer(
   offset: number,
   length: number,
 ): Promise<Uint8Array> {
+  checkNumber(offset, "offset");
+  checkNumber(length, "length");
   return withMapping(await mapBuffer(proc, fd, handle, offset + length), (m) =>
     m.read(offset, length),
   );
@@ -309,6 +318,8 @@ export async function writeBuffer(
   bytes: Uint8Array,
   offset = 0,
 ): Promise<void> {
+  checkBytes(bytes, "bytes");
+  checkNumber(offset, "offset");
   await withMapping(await mapBuffer(proc, fd, handle, offset + bytes.length), (m) =>
     m.write(bytes, offset),
   );

@@ -4,6 +4,7 @@
  * and its methods, or the same calls as functions of (process, fd). Failures throw SysError.
  */
 
+export { InvalidArgTypeError } from "./args.js";
 export { dmaBufSize, mmapDmaBuf, readDmaBuf, writeDmaBuf } from "./dma-buf.js";
 export {
   authMagic,

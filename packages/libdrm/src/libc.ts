@@ -10,6 +10,7 @@
  */
 
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from "@primetime/kernel";
+import { checkBytes, checkNumber, checkObject, checkOptionalObject, checkString } from "./args.js";
 import { checkRet, SysError } from "./sys-error.js";
 
 /**
@@ -41,16 +42,20 @@ export interface UserProcess {
 
 /** open(2): the new fd. Throws SysError (ENOENT for a missing node, the driver's open error). */
 export async function open(proc: UserProcess, path: string, flags: number): Promise<number> {
+  checkString(path, "path");
+  checkNumber(flags, "flags");
   return checkRet(await proc.open(path, flags), "open", { path });
 }
 
 /** close(2). Throws SysError (EBADF). */
 export async function close(proc: UserProcess, fd: number): Promise<void> {
+  checkNumber(fd, "fd");
   checkRet(await proc.close(fd), "close");
 }
 
 /** dup(2): the lowest free fd for the same open file. Throws SysError (EBADF, EMFILE). */
 export async function dup(proc: UserProcess, fd: number): Promise<number> {
+  checkNumber(fd, "fd");
   return checkRet(await proc.dup(fd), "dup");
 }
 
@@ -61,11 +66,16 @@ export async function lseek(
   offset: number,
   whence: number,
 ): Promise<number> {
+  checkNumber(fd, "fd");
+  checkNumber(offset, "offset");
+  checkNumber(whence, "whence");
   return checkRet(await proc.lseek(fd, offset, whence), "lseek");
 }
 
 /** sendmsg(2) with SCM_RIGHTS: passes `fd` to process `to`. Throws SysError (EBADF, EPIPE). */
 export async function sendFd(proc: UserProcess, to: UserProcess, fd: number): Promise<void> {
+  checkObject(to, "to");
+  checkNumber(fd, "fd");
   checkRet(await proc.sendFd(to, fd), "sendmsg");
 }
 
@@ -74,6 +84,7 @@ export async function recvFd(
   proc: UserProcess,
   opts?: { nonblock?: boolean; cloexec?: boolean },
 ): Promise<number> {
+  checkOptionalObject(opts, "opts");
   return checkRet(await proc.recvFd(opts), "recvmsg");
 }
 
@@ -93,6 +104,8 @@ export class Mapping {
   ) {}
 
   private check(offset: number, len: number): void {
+    checkNumber(offset, "offset");
+    checkNumber(len, "length");
     if (this.unmapped) throw new Error(`mapping at 0x${this.addr.toString(16)} was unmapped`);
     if (!Number.isInteger(offset) || !Number.isInteger(len) || offset < 0 || len < 0)
       throw new RangeError(`bad range ${offset}+${len}`);
@@ -110,12 +123,15 @@ export class Mapping {
 
   /** Stores `bytes` at `offset`. A fault throws SysError EFAULT. */
   async write(bytes: Uint8Array, offset = 0): Promise<void> {
+    checkBytes(bytes, "bytes");
     this.check(offset, bytes.length);
     checkRet(await this.proc.writeMemory(this.addr + offset, bytes), "store");
   }
 
   /** memset(): fills `len` bytes at `offset` with `value`. */
   async fill(value: number, offset = 0, len = this.length - offset): Promise<void> {
+    checkNumber(value, "value");
+    this.check(offset, len);
     await this.write(new Uint8Array(len).fill(value), offset);
   }
 
@@ -150,6 +166,10 @@ export async function mmap(
   length: number,
   prot: number = PROT_READ | PROT_WRITE,
 ): Promise<Mapping> {
+  checkNumber(fd, "fd");
+  checkNumber(offset, "offset");
+  checkNumber(length, "length");
+  checkNumber(prot, "prot");
   const addr = checkRet(await proc.mmap(0, length, prot, MAP_SHARED, fd, offset), "mmap");
   return new Mapping(proc, addr, length);
 }

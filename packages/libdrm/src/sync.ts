@@ -9,6 +9,7 @@
  */
 
 import { _IOW, _IOWR, O_RDWR, type PollFd } from "@primetime/kernel";
+import { checkNumber, checkObject } from "./args.js";
 import type { UserProcess } from "./libc.js";
 import { checkRet } from "./sys-error.js";
 
@@ -39,6 +40,8 @@ export interface PollProcess extends UserProcess {
  * in virtual nanoseconds (0: do not wait; negative: forever). Throws SysError (EFAULT, EINVAL).
  */
 export async function poll(proc: PollProcess, fds: PollFd[], timeoutNs: number): Promise<number> {
+  checkObject(fds, "fds");
+  checkNumber(timeoutNs, "timeoutNs");
   return checkRet(await proc.poll(fds, timeoutNs), "poll");
 }
 

@@ -19,6 +19,16 @@
  */
 
 import { errnoName } from "@primetime/kernel";
+import { shorten } from "./args.js";
+
+/** String(v) that never throws (Symbols, objects with a throwing toString). */
+function safeString(v: unknown): string {
+  try {
+    return typeof v === "symbol" ? v.toString() : String(v);
+  } catch {
+    return "<unprintable>";
+  }
+}
 
 export interface SysErrorDetails {
   /** The ioctl request's name ("DRM_IOCTL_GEM_OPEN"), for ioctl(). */
@@ -41,12 +51,15 @@ export class SysError extends Error {
   readonly path?: string;
 
   constructor(ret: number, syscall: string, details: SysErrorDetails = {}) {
-    const code = errnoName(ret);
+    const errno = typeof ret === "number" && Number.isFinite(ret) ? -Math.abs(ret) : NaN;
+    const code = errnoName(errno);
+    // Whatever the caller passed (a Symbol path, a huge string) renders safely and briefly.
     const what = details.request ?? details.path;
-    super(`${syscall}${what !== undefined ? `(${what})` : ""} failed: ${code}`);
+    const shown = what === undefined ? "" : `(${shorten(safeString(what), 80)})`;
+    super(`${shorten(safeString(syscall), 80)}${shown} failed: ${code}`);
     this.name = "SysError";
     this.code = code;
-    this.errno = -Math.abs(ret);
+    this.errno = errno;
     this.syscall = syscall;
     if (details.request !== undefined) this.request = details.request;
     if (details.path !== undefined) this.path = details.path;

@@ -15,10 +15,12 @@ import {
   EACCES,
   EINVAL,
   ENOENT,
+  ENOMEM,
   Kernel,
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
+  ramPagesUsed,
   SEEK_END,
 } from "@primetime/kernel";
 import { Simulation } from "@primetime/sim";
@@ -173,5 +175,58 @@ describe("vgem", () => {
       expect(await kernel.checkLeaks()).toEqual([]);
     });
     expectClean(r);
+  });
+});
+
+describe("vgem memory", () => {
+  it("a 65535x16384x32bpp dumb buffer is cheap: pages on first touch, ENOMEM past RAM, freed at close", async () => {
+    const r = await runVgem(async (p, m) => {
+      const fdA = await openNode(p, m.a.card);
+      const fdB = await openNode(p, m.b.card);
+      const arg = { width: 65535, height: 16384, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+      expectRet(await p.ioctl(fdA, DRM_IOCTL_MODE_CREATE_DUMB, arg), 0, "MODE_CREATE_DUMB");
+      expect(arg.pitch).toBe(65535 * 4);
+      expect(arg.size).toBe(65535 * 4 * 16384);
+      expect(ramPagesUsed()).toBe(0);
+      const addr = await mapDumb(p, fdA, arg.handle, arg.size);
+      await p.writeMemory(addr + arg.size - 3, new Uint8Array([1, 2, 3]));
+      expect([...(await load(p, addr + arg.size - 4, 4))]).toEqual([0, 1, 2, 3]);
+      expect(ramPagesUsed()).toBe(1);
+      // Importing it elsewhere pins every page (drm_gem_get_pages()): more than RAM holds.
+      const exp: DrmPrimeHandle = { handle: arg.handle, flags: DRM_RDWR, fd: -1 };
+      expectRet(await p.ioctl(fdA, DRM_IOCTL_PRIME_HANDLE_TO_FD, exp), 0, "export");
+      const imp: DrmPrimeHandle = { handle: 0, flags: 0, fd: exp.fd };
+      expectRet(await p.ioctl(fdB, DRM_IOCTL_PRIME_FD_TO_HANDLE, imp), -ENOMEM, "import");
+      expect(ramPagesUsed()).toBe(1);
+      await p.munmap(addr, arg.size);
+      await p.close(exp.fd);
+      await p.close(fdA);
+      await p.close(fdB);
+    });
+    expectClean(r);
+  });
+});
+
+describe("exit with a thread asleep in recvmsg", () => {
+  it("main opens card0, creates a buffer and returns while a helper sleeps in recvmsg: nothing leaks (pct seeds)", async () => {
+    for (let seed = 1; seed <= 150; seed++) {
+      const r = await new Simulation({ seed, strategy: { kind: "pct" } }).run(async () => {
+        const kernel = Kernel.boot();
+        const a = await createVgem(kernel);
+        const p = kernel.spawnProcess("app", async (p) => {
+          p.spawnThread("helper", async (p) => {
+            await p.recvFd();
+          });
+          const fd = await openNode(p, a.card);
+          await createDumb(p, fd, 8192);
+        });
+        expect(await p.wait()).toBe(0);
+        expect(p.state).toBe("dead");
+        expect(p.liveThreads).toBe(0);
+        await destroyVgem(a);
+        await kernel.checkLeaks();
+      });
+      expectClean(r);
+    }
   });
 });

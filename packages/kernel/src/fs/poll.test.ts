@@ -1,6 +1,6 @@
 import { now, type RunResult, Simulation, sleep } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { EFAULT } from "../include/errno.js";
+import { EFAULT, EINVAL } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { type File, type FileOperations, fileCount, O_RDWR } from "./file.js";
@@ -175,5 +175,45 @@ describe("poll(2)", () => {
     await pollWait(file, head, { qproc: null, key: EPOLLIN });
     expect(head.entries.size).toBe(0);
     expect(pollRequestedEvents(null)).toBe(~0);
+  });
+
+  it("hostile input: a throwing getter or setter is EFAULT, a non-integer timeout EINVAL; nothing leaks", async () => {
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/plain", {});
+      },
+      async (p) => {
+        const fd = await p.open("/dev/plain", O_RDWR);
+        const throwingFd = {
+          get fd(): number {
+            throw new Error("getter");
+          },
+          events: EPOLLIN,
+        } as PollFd;
+        expect(await p.poll([throwingFd], 0)).toBe(-EFAULT);
+        const throwingRevents = {
+          fd,
+          events: EPOLLIN,
+          set revents(_v: number) {
+            throw new Error("setter");
+          },
+        } as PollFd;
+        expect(await p.poll([throwingRevents], 0)).toBe(-EFAULT);
+        const throwingArray = new Proxy([] as PollFd[], {
+          get() {
+            throw new Error("array");
+          },
+        });
+        expect(await p.poll(throwingArray, 0)).toBe(-EFAULT);
+        const fds: PollFd[] = [{ fd, events: EPOLLIN }];
+        for (const t of [1.5, Number.NaN, Number.POSITIVE_INFINITY, "5", 10n]) {
+          expect(await p.poll(fds, t as number)).toBe(-EINVAL);
+        }
+        expect(fds[0]!.revents).toBeUndefined();
+        expect(await p.poll(fds, 0)).toBe(1);
+        await p.close(fd);
+      },
+    );
+    clean(run);
   });
 });

@@ -170,10 +170,37 @@ async function doPollfd(pfd: PollFd, pt: PollTable): Promise<number> {
   }
 }
 
-function isPollFd(v: unknown): v is PollFd {
-  if (v === null || typeof v !== "object") return false;
-  const p = v as PollFd;
-  return Number.isInteger(p.fd) && Number.isInteger(p.events);
+/**
+ * copy_from_user() of the pollfd array: each entry's fd and events, read once, or null when the
+ * array is malformed or reading it faults (an entry that is not an object, a field that is not
+ * an integer, a getter that throws: the bad user pointer of the C ABI).
+ */
+function copyPollFds(fds: unknown): { fd: number; events: number; revents: number }[] | null {
+  try {
+    if (!Array.isArray(fds)) return null;
+    const out: { fd: number; events: number; revents: number }[] = [];
+    for (let i = 0; i < fds.length; i++) {
+      const v: unknown = fds[i];
+      if (v === null || typeof v !== "object") return null;
+      const fd: unknown = (v as PollFd).fd;
+      const events: unknown = (v as PollFd).events;
+      if (!Number.isInteger(fd) || !Number.isInteger(events)) return null;
+      out.push({ fd: fd as number, events: events as number, revents: 0 });
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** copy_to_user() of the revents: false when storing one faults (a setter that throws). */
+function copyReventsToUser(user: PollFd[], kfds: readonly { revents: number }[]): boolean {
+  try {
+    for (let i = 0; i < kfds.length; i++) user[i]!.revents = kfds[i]!.revents;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -187,10 +214,10 @@ function isPollFd(v: unknown): v is PollFd {
  * References: each registration holds its file until the call returns (poll_freewait()).
  */
 export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number> {
-  if (!Array.isArray(fds) || !fds.every(isPollFd)) return -EFAULT;
-  const user = fds as PollFd[];
   // copy_from_user()
-  const kfds = user.map((p) => ({ fd: p.fd, events: p.events, revents: 0 }));
+  const kfds = copyPollFds(fds);
+  if (kfds === null) return -EFAULT;
+  const user = fds as PollFd[];
   const table = new PollWqueues();
   const pt = table.pt;
   let left = timeoutNs < 0 ? Number.POSITIVE_INFINITY : timeoutNs;
@@ -231,13 +258,15 @@ export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number
     await table.freewait();
   }
   // copy revents back to userspace
-  for (let i = 0; i < kfds.length; i++) user[i]!.revents = kfds[i]!.revents;
+  if (!copyReventsToUser(user, kfds)) return -EFAULT;
   return count;
 }
 
 /**
  * Models the poll(2) syscall: see doSysPoll(). -EBADF is never returned for the call (a bad fd
- * is EPOLLNVAL in its revents); -EINVAL for a non-integer timeout.
+ * is EPOLLNVAL in its revents); -EINVAL for a timeout that is not an integer (1.5, NaN,
+ * Infinity: a negative timeout is the way to wait forever); -EFAULT when the pollfd array cannot
+ * be read or written back.
  * Locking: none held on entry.
  * References: see doSysPoll().
  */
@@ -247,7 +276,7 @@ export async function sysPoll(
   timeoutNs: unknown,
 ): Promise<number> {
   return syscall(p, "poll", async () => {
-    if (typeof timeoutNs !== "number" || Number.isNaN(timeoutNs)) return -EINVAL;
-    return doSysPoll(fds, timeoutNs);
+    if (!Number.isInteger(timeoutNs)) return -EINVAL;
+    return doSysPoll(fds, timeoutNs as number);
   }) as Promise<number>;
 }

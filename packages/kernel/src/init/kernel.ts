@@ -28,7 +28,14 @@ import { Process, type ThreadFn } from "../kernel/process.js";
 import { isUserThread, taskWorkRun } from "../kernel/task-work.js";
 import { flushWorkqueue, systemLongWq, systemUnboundWq, systemWq } from "../kernel/workqueue.js";
 import { type KmemleakScanOptions, kmemleakScan } from "../mm/kmemleak.js";
+import { setTotalRam } from "../mm/page-alloc.js";
 import { liveObjects, type SlabObject } from "../mm/slab.js";
+
+/** Options of `Kernel.boot()`. */
+export interface KernelOptions {
+  /** The machine's RAM in bytes (default DEFAULT_RAM_BYTES, 256 MiB; see mm/page-alloc.ts). */
+  ramBytes?: number;
+}
 
 const booted = new SimLocal<{ kernel: Kernel | null }>(() => ({ kernel: null }));
 
@@ -58,9 +65,11 @@ export class Kernel {
 
   /**
    * Boots a kernel on `sim` (default: the running simulation) and makes it the simulation's
-   * kernel (`Kernel.current()`).
+   * kernel (`Kernel.current()`). `opts.ramBytes` sizes the machine's RAM (RangeError if it is
+   * not an integer of at least a page).
    */
-  static boot(sim: Simulation | null = currentSimulation()): Kernel {
+  static boot(sim: Simulation | null = currentSimulation(), opts: KernelOptions = {}): Kernel {
+    if (opts.ramBytes !== undefined) setTotalRam(opts.ramBytes, sim);
     const k = new Kernel(sim);
     booted.get(sim).kernel = k;
     return k;

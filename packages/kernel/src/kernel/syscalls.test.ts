@@ -28,6 +28,7 @@ import {
 } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import { Mutex } from "../locking/mutex.js";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE } from "../mm/vma.js";
 import type { Process } from "./process.js";
 import { RLIMIT_NOFILE } from "./syscalls.js";
 
@@ -357,3 +358,77 @@ describe("the kernel boundary", () => {
     expect(r.splats[0]!.message).toContain("not one of its threads");
   });
 });
+
+describe("hostile input gets an errno, not a splat, a crash or exhaustion", () => {
+  it("readMemory/writeMemory of a huge or unmapped range is EFAULT before anything is allocated", async () => {
+    const run = await inProcess(
+      () => {},
+      async (p) => {
+        expect(await p.readMemory(0x10000, 2 ** 40)).toBe(-EFAULT);
+        expect(await p.readMemory(0, Number.MAX_SAFE_INTEGER)).toBe(-EFAULT);
+        const addr = await p.mmap(
+          0,
+          2 * PAGE_SIZE,
+          PROT_READ | PROT_WRITE,
+          MAP_PRIVATE | MAP_ANONYMOUS,
+          -1,
+          0,
+        );
+        expect(addr).toBeGreaterThan(0);
+        // Mapped, but the range runs past the mapping: nothing is read.
+        expect(await p.readMemory(addr, 2 ** 40)).toBe(-EFAULT);
+        expect(await p.readMemory(addr, 3 * PAGE_SIZE)).toBe(-EFAULT);
+        expect(await p.writeMemory(addr + PAGE_SIZE, new Uint8Array(PAGE_SIZE + 1))).toBe(-EFAULT);
+        expect(await p.writeMemory(addr, new Uint8Array([1, 2, 3]))).toBe(3);
+        expect(await p.readMemory(addr, 4)).toEqual(new Uint8Array([1, 2, 3, 0]));
+        expect(await p.munmap(addr, 2 * PAGE_SIZE)).toBe(0);
+      },
+    );
+    clean(run);
+  });
+
+  it("recvFd with null or throwing options is EFAULT; sendFd to a non-process is EINVAL and takes no reference", async () => {
+    const st = { releases: 0 };
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/d", {
+          release: async () => {
+            st.releases++;
+          },
+        });
+      },
+      async (p) => {
+        expect(await p.recvFd(null as unknown as undefined)).toBe(-EFAULT);
+        expect(await p.recvFd(7 as unknown as undefined)).toBe(-EFAULT);
+        const throwing = {
+          get nonblock(): boolean {
+            throw new Error("getter");
+          },
+        };
+        expect(await p.recvFd(throwing)).toBe(-EFAULT);
+        const fd = await p.open("/dev/d", O_RDWR);
+        const before = fileCount((await fdFile(p, fd))!);
+        for (const to of [{ socket: 1 }, { socket: {} }, null, 5, "p"]) {
+          expect(await p.sendFd(to as unknown as Process, fd)).toBe(-EINVAL);
+        }
+        const throwingTo = {
+          get socket(): unknown {
+            throw new Error("getter");
+          },
+        };
+        expect(await p.sendFd(throwingTo as unknown as Process, fd)).toBe(-EINVAL);
+        expect(fileCount((await fdFile(p, fd))!)).toBe(before);
+        expect(await p.sendFd(p, fd)).toBe(0);
+        expect(await p.recvFd({ nonblock: true })).toBe(fd + 1);
+        expect(await p.close(fd)).toBe(0);
+        expect(await p.close(fd + 1)).toBe(0);
+      },
+    );
+    clean(run);
+    expect(st.releases).toBe(1);
+  });
+});
+
+async function fdFile(p: Process, fd: number): Promise<File | null> {
+  return p.files.peek(fd);
+}

@@ -68,7 +68,7 @@ import type { Kernel } from "../init/kernel.js";
 import { lockdepCheckReturnToUser } from "../locking/lockdep.js";
 import { accessVm, type MmStruct, vmMmapPgoff, vmMunmap } from "../mm/mm.js";
 import { MAP_ANONYMOUS, offsetInPage, PAGE_SIZE } from "../mm/vma.js";
-import { scmRecvFds, scmSendFds, type UnixSocket } from "../net/scm.js";
+import { scmRecvFds, scmSendFds, UnixSocket } from "../net/scm.js";
 import { taskWorkRun } from "./task-work.js";
 
 /** Models RLIMIT_NOFILE. */
@@ -435,10 +435,24 @@ export async function sysWriteMemory(
  */
 export async function sysSendFd(p: SyscallProcess, to: unknown, fd: unknown): Promise<number> {
   return syscall(p, "sendmsg", async () => {
-    if (typeof to !== "object" || to === null || !("socket" in to)) return -EINVAL;
+    // The destination must be a process's socket (any other value is a bad address): checked
+    // before any file reference is taken, so nothing leaks.
+    const sock = peerSocket(to);
+    if (sock === null) return -EINVAL;
     if (!isFdArg(fd)) return -EBADF;
-    return scmSendFds((to as SyscallProcess).socket, [fd]);
+    return scmSendFds(sock, [fd]);
   }) as Promise<number>;
+}
+
+/** The unix socket of the process `to` names, or null if it is not one (reading it may throw). */
+function peerSocket(to: unknown): UnixSocket | null {
+  try {
+    if (typeof to !== "object" || to === null) return null;
+    const sock: unknown = (to as { socket?: unknown }).socket;
+    return sock instanceof UnixSocket ? sock : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -446,14 +460,23 @@ export async function sysSendFd(p: SyscallProcess, to: unknown, fd: unknown): Pr
  * Sleeps until a message arrives unless `nonblock` (-EAGAIN). -EMFILE when no fd is free (the
  * file is dropped, as with MSG_CTRUNC). `cloexec` sets close-on-exec on the new fd.
  */
-export async function sysRecvFd(
-  p: SyscallProcess,
-  opts: { nonblock?: boolean; cloexec?: boolean } = {},
-): Promise<number> {
+export async function sysRecvFd(p: SyscallProcess, opts: unknown = {}): Promise<number> {
   return syscall(p, "recvmsg", async () => {
+    // copy_msghdr_from_user(): the options are read once; null, a non-object or a field that
+    // cannot be read is -EFAULT.
+    let nonblock: boolean;
+    let cloexec: boolean;
+    try {
+      if (opts === null || typeof opts !== "object") return -EFAULT;
+      const o = opts as { nonblock?: unknown; cloexec?: unknown };
+      nonblock = Boolean(o.nonblock);
+      cloexec = Boolean(o.cloexec);
+    } catch {
+      return -EFAULT;
+    }
     const r = await scmRecvFds(p.socket, {
-      nonblock: opts.nonblock,
-      oFlags: opts.cloexec ? O_CLOEXEC : 0,
+      nonblock,
+      oFlags: cloexec ? O_CLOEXEC : 0,
       interrupted: () => p.groupExiting,
     });
     if (typeof r === "number") return r;

@@ -31,6 +31,7 @@ import {
   isErr,
 } from "../include/errno.js";
 import { MmapLock } from "./mmap-lock.js";
+import { chargePages, unchargePages, vmEnoughMemory } from "./page-alloc.js";
 import { kfree, kmalloc } from "./slab.js";
 import {
   MAP_ANONYMOUS,
@@ -49,6 +50,7 @@ import {
   PROT_WRITE,
   pageAlign,
   VM_EXEC,
+  VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_MAYEXEC,
   VM_MAYREAD,
@@ -257,6 +259,8 @@ async function mmapRegion(
     const err = await doVmiMunmap(mm, addr, len);
     if (err < 0) return err;
   }
+  // accountable_mapping() + security_vm_enough_memory_mm(): anonymous memory is committed.
+  if (file === null && !vmEnoughMemory(len / PAGE_SIZE)) return -ENOMEM;
   await point("vm_area_alloc");
   const vma = kmalloc(vmAreaCachep, () => new Vma(mm, addr, addr + len, pgoff, vmFlags));
   if (isErr(vma)) return -ENOMEM;
@@ -383,6 +387,7 @@ export async function doVmiMunmap(mm: MmStruct, start: number, len: number): Pro
   await point("unmap_region");
   for (const v of hit) {
     v.pages.clear();
+    unchargePages(v.cowPages.size);
     v.cowPages.clear();
   }
   for (const v of hit) await removeVma(v);
@@ -411,6 +416,7 @@ async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uin
   let page = vma.pages.get(vpn);
   if (page === undefined) {
     if (vma.vmFile === null) {
+      if (!chargePages(1)) return VM_FAULT_OOM;
       page = new Uint8Array(PAGE_SIZE);
       vma.pages.set(vpn, page);
       vma.cowPages.add(vpn);
@@ -432,6 +438,7 @@ async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uin
     vma.pages.set(vpn, page);
   }
   if (write && !(vma.vmFlags & VM_SHARED) && !vma.cowPages.has(vpn)) {
+    if (!chargePages(1)) return VM_FAULT_OOM;
     page = page.slice();
     vma.pages.set(vpn, page);
     vma.cowPages.add(vpn);
@@ -456,7 +463,11 @@ export async function accessVm(
   data: Uint8Array | null,
 ): Promise<Uint8Array | number> {
   const write = data !== null;
-  const out = write ? data : new Uint8Array(len);
+  // A range that is not entirely mapped with the right permission faults somewhere: -EFAULT
+  // before anything is copied or allocated (the bytes read are kept in pieces, so a read is
+  // never larger than the memory it reads).
+  if (!rangeAccessible(mm, addr, len, write ? VM_WRITE : VM_READ)) return -EFAULT;
+  const pieces: Uint8Array[] = [];
   let done = 0;
   while (done < len) {
     const cur = addr + done;
@@ -474,12 +485,32 @@ export async function accessVm(
       await mm.mmapLock.readUnlock();
       return -EFAULT;
     }
-    if (write) page.set(out.subarray(done, done + n), off);
-    else out.set(page.subarray(off, off + n), done);
+    if (write) page.set(data.subarray(done, done + n), off);
+    else pieces.push(page.slice(off, off + n));
     await mm.mmapLock.readUnlock();
     done += n;
   }
-  return write ? len : out;
+  if (write) return len;
+  const out = new Uint8Array(len);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** True if every byte of [addr, addr + len) is in a vma with `flag` (VM_READ or VM_WRITE). */
+function rangeAccessible(mm: MmStruct, addr: number, len: number, flag: number): boolean {
+  const end = addr + len;
+  if (!Number.isSafeInteger(end) || end > TASK_SIZE) return len === 0;
+  let cur = addr;
+  for (const v of mm.vmasIn(addr, end)) {
+    if (v.vmStart > cur || !(v.vmFlags & flag)) return false;
+    cur = v.vmEnd;
+    if (cur >= end) return true;
+  }
+  return cur >= end;
 }
 
 /**
@@ -495,6 +526,7 @@ export async function exitMmap(mm: MmStruct): Promise<void> {
   await point("unmap_vmas");
   for (const v of all) {
     v.pages.clear();
+    unchargePages(v.cowPages.size);
     v.cowPages.clear();
   }
   for (const v of all) await removeVma(v);

@@ -18,6 +18,7 @@
 import type { File } from "../fs/file.js";
 import { EBUSY, EINVAL } from "../include/errno.js";
 import type { MmStruct } from "./mm.js";
+import { unchargePages } from "./page-alloc.js";
 import { KmemCache, SlabObject } from "./slab.js";
 
 /** Models PAGE_SHIFT. */
@@ -201,7 +202,7 @@ export class Vma extends SlabObject {
     let n = 0;
     for (let vpn = first; vpn < last; vpn++) {
       if (this.pages.delete(vpn)) n++;
-      this.cowPages.delete(vpn);
+      if (this.cowPages.delete(vpn)) unchargePages(1);
     }
     return n;
   }
@@ -233,7 +234,7 @@ export function unmapMappingRange(
       const vpn = vma.vmStart / PAGE_SIZE + (pg - vma.vmPgoff);
       if (vma.cowPages.has(vpn) && !evenCows) continue;
       if (vma.pages.delete(vpn)) n++;
-      vma.cowPages.delete(vpn);
+      if (vma.cowPages.delete(vpn)) unchargePages(1);
     }
   }
   return n;

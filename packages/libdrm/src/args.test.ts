@@ -1,0 +1,88 @@
+import { Kernel, type Process } from "@primetime/kernel";
+import { formatSplat, Simulation } from "@primetime/sim";
+import { createVgem } from "@primetime/vgem";
+import { describe, expect, it } from "vitest";
+import { describeValue, InvalidArgTypeError } from "./args.js";
+import { readDmaBuf, writeDmaBuf } from "./dma-buf.js";
+import { drmIoctl, mapBuffer, readBuffer, writeBuffer } from "./drm.js";
+import { DrmFd } from "./drm-fd.js";
+import { close, lseek, mmap, open, recvFd, sendFd } from "./libc.js";
+import { poll } from "./sync.js";
+import { SysError } from "./sys-error.js";
+
+/** What `op` throws: "type" for ERR_INVALID_ARG_TYPE, the errno code for a SysError. */
+async function outcome(op: () => Promise<unknown>): Promise<string> {
+  try {
+    await op();
+    return "ok";
+  } catch (e) {
+    if (e instanceof InvalidArgTypeError) {
+      expect(e).toBeInstanceOf(TypeError);
+      expect(e.code).toBe("ERR_INVALID_ARG_TYPE");
+      expect(e.message.length).toBeLessThan(120);
+      return "type";
+    }
+    if (e instanceof SysError) return e.code;
+    throw e;
+  }
+}
+
+describe("libdrm argument types", () => {
+  it("a wrong type is Node's ERR_INVALID_ARG_TYPE before the kernel; a bad value of the right type a SysError", async () => {
+    const seen: string[] = [];
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const kernel = Kernel.boot();
+      const vgem = await createVgem(kernel);
+      const p = kernel.spawnProcess("prog", async (p: Process) => {
+        const drm = await DrmFd.open(p, vgem.card);
+        const fd = drm.fd;
+        const sym = Symbol("x".repeat(100));
+        const ops: (() => Promise<unknown>)[] = [
+          () => open(p, sym as unknown as string, 2),
+          () => open(p, 5 as unknown as string, 2),
+          () => DrmFd.open(p, { path: 1 } as unknown as string),
+          () => open(p, "/dev/none", 2n as unknown as number),
+          () => close(p, "3" as unknown as number),
+          () => lseek(p, fd, 1n as unknown as number, 0),
+          () => mmap(p, fd, 0, 2n as unknown as number),
+          () => readBuffer(p, fd, 1, 0, 2n as unknown as number),
+          () => writeBuffer(p, fd, 1, "bytes" as unknown as Uint8Array),
+          () => mapBuffer(p, fd, 1, Symbol() as unknown as number),
+          () => readDmaBuf(p, fd, 1n as unknown as number, 1),
+          () => writeDmaBuf(p, fd, [1, 2] as unknown as Uint8Array),
+          () => drmIoctl(p, fd, Symbol() as unknown as number),
+          () => drmIoctl(p, fd, 1, 5 as unknown as object),
+          () => sendFd(p, null as unknown as Process, fd),
+          () => recvFd(p, null as unknown as undefined),
+          () => poll(p, null as unknown as [], 0),
+          () => poll(p, [], 1n as unknown as number),
+          // Right types, bad values: the kernel's errno.
+          () => open(p, "x".repeat(1000), 2),
+          () => close(p, 1.5),
+          () => poll(p, [], 1.5),
+          () => drmIoctl(p, fd, 0x12345678, {}),
+        ];
+        for (const op of ops) seen.push(await outcome(op));
+        await drm.close();
+      });
+      await p.wait();
+      await kernel.checkLeaks({ ignore: (o) => o === vgem.device });
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
+    expect(seen).toEqual([...Array(18).fill("type"), "ENOENT", "EBADF", "EINVAL", "ENOTTY"]);
+  });
+
+  it("messages quote a short prefix of the value; SysError never throws while formatting", () => {
+    expect(describeValue("y".repeat(500))).toBe(`type string ('${"y".repeat(25)}...')`);
+    expect(describeValue(Symbol("s"))).toBe("type symbol (Symbol(s))");
+    expect(describeValue(10n)).toBe("type bigint (10n)");
+    expect(describeValue(null)).toBe("null");
+    expect(describeValue(new Map())).toBe("an instance of Map");
+    const e = new SysError(-2, "open", { path: Symbol("p") as unknown as string });
+    expect(e.message).toBe("open(Symbol(p)) failed: ENOENT");
+    const long = new SysError(-2, "open", { path: "z".repeat(10_000) });
+    expect(long.message.length).toBeLessThan(110);
+    expect(long.path).toHaveLength(10_000);
+  });
+});
