@@ -1,0 +1,8 @@
+/**
+ * @primetime/vmwgfx: the vmwgfx driver (see README.md): its own ttm_object (base, ref and prime
+ * objects), surfaces, buffer objects and PRIME routing, and its historic lifetime races.
+ */
+
+export * from "./toggles.js";
+export * from "./ttm-object.js";
+export * from "./ttm-prime-object.js";
