@@ -21,7 +21,8 @@ export const VMWGFX_REEXPORT_PLAIN_GET = defineToggle({
   fixedBy:
     "ttm_object.c's get_dma_buf_unless_doomed() (Thomas Hellstrom, 'dma-buf: Add " +
     "get_dma_buf_unless_doomed', Nov 2013, kept local to vmwgfx; hash not confirmed)",
-  foundBy: "races.test.ts: reexport-vs-close (IGT-style: one thread closes the last fd, one re-exports)",
+  foundBy:
+    "races.test.ts: reexport-vs-close (IGT-style: one thread closes the last fd, one re-exports)",
 });
 
 /** vmw_gem_object_create_ioctl() reading the buffer object after the handle owns it. */

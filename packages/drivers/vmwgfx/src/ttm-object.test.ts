@@ -14,13 +14,12 @@ import {
   type Process,
 } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { explore, formatSplat, replay, type RunResult, Simulation } from "@primetime/sim";
+import { explore, formatSplat, type RunResult, replay, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {
   type TtmObjectDevice,
   type TtmObjectFile,
-  ttmBaseObjectInit,
   ttmBaseObjectLookup,
   ttmBaseObjectLookupForRef,
   ttmBaseObjectUnref,
@@ -257,7 +256,8 @@ async function reexportVsClose(): Promise<void> {
     await b.join();
     if (fd2 < 0) throw new Error(`re-export failed: ${fd2}`);
     // the new fd must reach a live dma-buf of 4096 bytes
-    if ((await p.lseek(fd2, 0, 2)) !== 4096) throw new Error("the re-exported fd is not the surface's");
+    if ((await p.lseek(fd2, 0, 2)) !== 4096)
+      throw new Error("the re-exported fd is not the surface's");
     await p.close(fd2);
     await ttmObjectFileRelease(f1);
   });

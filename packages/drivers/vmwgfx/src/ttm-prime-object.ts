@@ -26,15 +26,7 @@ import {
   getDmaBuf,
   getDmaBufUnlessDoomed,
 } from "@primetime/dma-buf";
-import {
-  ENOENT,
-  ENOSYS,
-  EPERM,
-  isErr,
-  type KmemCache,
-  Mutex,
-  PAGE_SIZE,
-} from "@primetime/kernel";
+import { ENOENT, ENOSYS, EPERM, isErr, type KmemCache, Mutex, PAGE_SIZE } from "@primetime/kernel";
 import { bug, point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {
@@ -157,18 +149,11 @@ export async function ttmPrimeHandleToFd(
   flags: number,
 ): Promise<number> {
   const tdev = tfile.tdev;
-  let ret: number;
   let base: TtmBaseObject | null = await ttmBaseObjectLookup(tfile, handle);
-  out: {
-    if (base === null || base.objectType !== TTM_PRIME_TYPE) {
-      ret = -ENOENT;
-      break out;
-    }
+  const exportLocked = async (): Promise<number> => {
+    if (base === null || base.objectType !== TTM_PRIME_TYPE) return -ENOENT;
     const prime = base as TtmPrimeObject;
-    if (!base.shareable) {
-      ret = -EPERM;
-      break out;
-    }
+    if (!base.shareable) return -EPERM;
     await prime.mutex.lock();
     await point(`dma_buf = prime->dma_buf (${prime.name})`);
     let dmaBuf = prime.dmaBuf;
@@ -190,9 +175,8 @@ export async function ttmPrimeHandleToFd(
         priv: prime,
       });
       if (isErr(exported)) {
-        ret = exported;
         await prime.mutex.unlock();
-        break out;
+        return exported;
       }
       // dma_buf has taken the base object reference
       base = null;
@@ -200,9 +184,11 @@ export async function ttmPrimeHandleToFd(
       prime.dmaBuf = exported;
     }
     await prime.mutex.unlock();
-    ret = await dmaBufFd(dmaBuf, flags);
-    if (ret < 0) await dmaBufPut(dmaBuf);
-  }
+    const fd = await dmaBufFd(dmaBuf, flags);
+    if (fd < 0) await dmaBufPut(dmaBuf);
+    return fd;
+  };
+  const ret = await exportLocked();
   if (base) await ttmBaseObjectUnref(base);
   return ret;
 }
