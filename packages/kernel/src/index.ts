@@ -1,35 +1,23 @@
 /**
- * @primetime/kernel: core kernel services (see README.md). Memory: slab, KASAN, kmemleak,
- * failslab. Locking: mutex, spinlock, lockdep. Each concept lives in its own file; the other
- * parts of the package add their `export *` lines below.
+ * @primetime/kernel: core kernel services (see README.md). The directories follow the kernel
+ * tree: mm/ (slab, mm/kasan, kmemleak, failslab, mm_struct, VMAs, mmap_lock), fs/ (files, fd
+ * tables, character devices, ioctl, poll), locking/ (mutex, spinlock, lockdep and its reports),
+ * lib/ (idr), kernel/ (processes, syscalls, task work, workqueues), net/ (SCM_RIGHTS), init/ (the
+ * Kernel machine) and include/ (errno). Each concept lives in its own file.
  */
 
-export * from "./chrdev.js";
-export * from "./errno.js";
-export {
-  allocationCount,
-  enumerateFailNth,
-  type FailNthRun,
-  type FailslabOptions,
-  type InjectedFailure,
-  injectedFailures,
-  setFailslab,
-  shouldFail,
-} from "./failslab.js";
-export * from "./fdtable.js";
-export * from "./file.js";
-export * from "./idr.js";
-export * from "./ioctl.js";
-export {
-  type KasanBugType,
-  kasanFull,
-  kasanProxy,
-  kasanReport,
-  kasanUnwrap,
-  setKasanFull,
-} from "./kasan.js";
-export * from "./kernel.js";
-export { type KmemleakScanOptions, kmemleakNotLeak, kmemleakScan } from "./kmemleak.js";
+export * from "./fs/chrdev.js";
+export * from "./fs/fdtable.js";
+export * from "./fs/file.js";
+export * from "./fs/ioctl.js";
+export * from "./fs/poll.js";
+export * from "./include/errno.js";
+export * from "./init/kernel.js";
+export * from "./kernel/process.js";
+export * from "./kernel/syscalls.js";
+export * from "./kernel/task-work.js";
+export * from "./kernel/workqueue.js";
+export * from "./lib/idr.js";
 export {
   type AcquireOptions,
   debugCheckNoLocksFreed,
@@ -50,13 +38,36 @@ export {
   lockdepDependencies,
   lockIsHeld,
   lockRelease,
-} from "./lockdep.js";
-export * from "./mm.js";
-export * from "./mmap-lock.js";
-export { Mutex } from "./mutex.js";
-export * from "./poll.js";
-export * from "./process.js";
-export * from "./scm.js";
+} from "./locking/lockdep.js";
+export { Mutex } from "./locking/mutex.js";
+export {
+  inAtomic,
+  type LockOptions,
+  mightSleep,
+  preemptCount,
+  SpinLock,
+} from "./locking/spinlock.js";
+export {
+  allocationCount,
+  enumerateFailNth,
+  type FailNthRun,
+  type FailslabOptions,
+  type InjectedFailure,
+  injectedFailures,
+  setFailslab,
+  shouldFail,
+} from "./mm/failslab.js";
+export {
+  type KasanBugType,
+  kasanFull,
+  kasanProxy,
+  kasanReport,
+  kasanUnwrap,
+  setKasanFull,
+} from "./mm/kasan/kasan.js";
+export { type KmemleakScanOptions, kmemleakNotLeak, kmemleakScan } from "./mm/kmemleak.js";
+export * from "./mm/mm.js";
+export * from "./mm/mmap-lock.js";
 export {
   KmemCache,
   kfree,
@@ -69,9 +80,6 @@ export {
   liveObjects,
   SlabObject,
   slabStats,
-} from "./slab.js";
-export { inAtomic, type LockOptions, mightSleep, preemptCount, SpinLock } from "./spinlock.js";
-export * from "./syscalls.js";
-export * from "./task-work.js";
-export * from "./vma.js";
-export * from "./workqueue.js";
+} from "./mm/slab.js";
+export * from "./mm/vma.js";
+export * from "./net/scm.js";

@@ -68,6 +68,7 @@ export {
   findToggle,
   listToggles,
   type ToggleInfo,
+  type ToggleKind,
   toggleEnabled,
 } from "./toggles.js";
 export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./token.js";

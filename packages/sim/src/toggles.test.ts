@@ -9,6 +9,8 @@ defineToggle({
   description: "skips a check",
   fixedBy: "test: add the check",
   foundBy: "toggles.test.ts",
+  kind: "hypothetical",
+  kernels: "none (a test toggle)",
 });
 
 describe("historic-bug toggles", () => {
@@ -37,11 +39,47 @@ describe("historic-bug toggles", () => {
   it("rejects unknown names and inconsistent redefinitions", () => {
     expect(() => new Simulation({ toggles: ["nope.nope"] })).toThrow(/unknown toggle "nope.nope"/);
     expect(() =>
-      defineToggle({ name: "Bad Name", description: "", fixedBy: "", foundBy: "" }),
+      defineToggle({
+        name: "Bad Name",
+        description: "",
+        fixedBy: "",
+        foundBy: "",
+        kind: "hypothetical",
+        kernels: "-",
+      }),
     ).toThrow(/bad toggle name/);
     expect(() =>
-      defineToggle({ name: "test.skip-check", description: "other", fixedBy: "x", foundBy: "y" }),
+      defineToggle({
+        name: "test.skip-check",
+        description: "other",
+        fixedBy: "x",
+        foundBy: "y",
+        kind: "hypothetical",
+        kernels: "-",
+      }),
     ).toThrow(/twice/);
+    expect(() =>
+      defineToggle({
+        name: "test.no-hash",
+        description: "a historic toggle without its commit",
+        fixedBy: "test: fix it",
+        foundBy: "-",
+        kind: "historic",
+        kernels: "v1.0",
+      }),
+    ).toThrow(/needs the fixing commit's hash/);
+    expect(() =>
+      defineToggle({
+        name: "test.no-kernels",
+        description: "",
+        fixedBy: "test: fix it",
+        foundBy: "-",
+        kind: "historic",
+        commit: "0123456789ab",
+        kernels: "",
+      }),
+    ).toThrow(/kernel versions/);
+    expect(findToggle("test.skip-check")?.kind).toBe("hypothetical");
     expect(findToggle("test.skip-check")?.fixedBy).toBe("test: add the check");
     expect(listToggles().map((t) => t.name)).toContain("test.skip-check");
   });

@@ -1,0 +1,459 @@
+/**
+ * File descriptor tables (fs/file.c, include/linux/fdtable.h): per-process arrays of file
+ * pointers, each installed fd holding one file reference.
+ *
+ * A FilesStruct is a process's `files_struct`: a spinlock (`file_lock`), the current fdtable
+ * (64 embedded slots, grown by allocating a larger table: an allocation that can fail), the
+ * open-fd and close-on-exec bitmaps and `next_fd`, the lowest fd that may be free. fds are
+ * allocated lowest-first below RLIMIT_NOFILE (-EMFILE beyond), reserved by allocFd() and filled
+ * by fdInstall() later, so a reserved fd is invisible to lookups until it is installed.
+ *
+ * The functions that drivers call work on the current task's table (`current->files`), as in
+ * the kernel: getUnusedFdFlags(), fdInstall(), putUnusedFd(), fget(), closeFd(), receiveFd().
+ * A task that is not a process thread has no table: they fail (-EBADF, or null for fget()).
+ *
+ * Faithfulness: lookups (fget()) take `file_lock` instead of the kernel's lockless RCU walk with
+ * a re-check; the result (a reference on the file installed at that fd, or nothing) is the same,
+ * and the race windows that matter (close against lookup, expansion against install) stay. The
+ * fd table resize does not wait for an RCU grace period before publishing (no lockless readers),
+ * and frees the old table with kfree_rcu() as the kernel does.
+ */
+
+import { Atomic } from "@primetime/atomics";
+import { currentTask, point, type Task, TaskLocal, WaitQueue, warnOn } from "@primetime/sim";
+import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
+import { SpinLock } from "../locking/spinlock.js";
+import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
+import { type File, fileCount, fput, getFile, O_CLOEXEC } from "./file.js";
+
+/** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */
+export const NR_OPEN_DEFAULT = 64;
+/** Models sysctl_nr_open (1024 * 1024): the largest fd table. */
+export const NR_OPEN = 1024 * 1024;
+/** Models the default RLIMIT_NOFILE soft limit (INR_OPEN_CUR). */
+export const INR_OPEN_CUR = 1024;
+
+/** The slab cache of grown fd tables (alloc_fdtable()). */
+export const fdtableCache = new KmemCache("fdtable");
+
+/**
+ * Models struct fdtable: `maxFds` slots, the open-fd and close-on-exec bitmaps. The table
+ * embedded in a files_struct (fdtab) is static memory; a grown one is a slab object.
+ */
+export class FdTable extends SlabObject {
+  readonly maxFds: number;
+  /** Models fdt->fd: the installed files (null: free, or reserved but not yet installed). */
+  readonly fd: (File | null)[];
+  /** Models fdt->open_fds: reserved or installed. */
+  readonly openFds: boolean[];
+  /** Models fdt->close_on_exec. */
+  readonly closeOnExec: boolean[];
+
+  constructor(maxFds: number) {
+    super(fdtableCache);
+    this.maxFds = maxFds;
+    this.fd = new Array<File | null>(maxFds).fill(null);
+    this.openFds = new Array<boolean>(maxFds).fill(false);
+    this.closeOnExec = new Array<boolean>(maxFds).fill(false);
+  }
+}
+
+/**
+ * Models struct files_struct: one per process, shared by its threads (`count` is the number of
+ * threads using it, CLONE_FILES).
+ *
+ * Locking: `fileLock` protects fdt, the bitmaps, nextFd and resizeInProgress.
+ * References: each installed fd holds one reference on its file; `count` holds the table.
+ */
+export class FilesStruct {
+  /** Models files->count: users of this table (threads). */
+  readonly count: Atomic;
+  /** Models files->file_lock. */
+  readonly fileLock: SpinLock;
+  /** Models files->fdtab: the embedded table. */
+  readonly fdtab: FdTable;
+  /** Models files->fdt: the current table (fdtab, or a grown one). */
+  fdt: FdTable;
+  /** Models files->next_fd: no free fd below it. */
+  nextFd = 0;
+  /** Models files->resize_in_progress. */
+  resizeInProgress = false;
+  /** Models files->resize_wait. */
+  readonly resizeWait: WaitQueue;
+  /**
+   * The owning process's RLIMIT_NOFILE (signal->rlim[RLIMIT_NOFILE] in the kernel; kept here
+   * because every process has exactly one table in this model).
+   */
+  rlimitNofile = INR_OPEN_CUR;
+
+  constructor(readonly name: string) {
+    this.count = new Atomic(name, 1, "count");
+    this.fileLock = new SpinLock("files->file_lock");
+    this.fdtab = new FdTable(NR_OPEN_DEFAULT);
+    this.fdt = this.fdtab;
+    this.resizeWait = new WaitQueue(`${name}->resize_wait`);
+  }
+
+  /** The installed fds, ascending (inspection, no scheduling point). */
+  openFdList(): number[] {
+    const out: number[] = [];
+    this.fdt.fd.forEach((f, i) => {
+      if (f !== null) out.push(i);
+    });
+    return out;
+  }
+
+  /** The file installed at `fd`, without a reference (inspection, no scheduling point). */
+  peek(fd: number): File | null {
+    return Number.isInteger(fd) && fd >= 0 && fd < this.fdt.maxFds ? this.fdt.fd[fd]! : null;
+  }
+}
+
+/** Models find_next_fd(): the first free fd at or after `start`, or maxFds. */
+function findNextFd(fdt: FdTable, start: number): number {
+  for (let fd = start; fd < fdt.maxFds; fd++) if (!fdt.openFds[fd]) return fd;
+  return fdt.maxFds;
+}
+
+/**
+ * Models alloc_fdtable(nr): a table with more than `nr` slots, sized as the kernel does (a
+ * power of two of 1024-byte pointer arrays), capped at NR_OPEN. null on allocation failure.
+ */
+function allocFdtable(nr: number): FdTable | null {
+  let n = Math.floor(nr / 128);
+  n = 2 ** Math.ceil(Math.log2(n + 1));
+  n *= 128;
+  if (n > NR_OPEN) n = NR_OPEN;
+  const fdt = kmalloc(fdtableCache, () => new FdTable(n));
+  return isErr(fdt) ? null : fdt;
+}
+
+/** Models copy_fdtable(): the old table's slots and bitmaps into the new one. */
+function copyFdtable(nfdt: FdTable, ofdt: FdTable): void {
+  for (let i = 0; i < ofdt.maxFds; i++) {
+    nfdt.fd[i] = ofdt.fd[i]!;
+    nfdt.openFds[i] = ofdt.openFds[i]!;
+    nfdt.closeOnExec[i] = ofdt.closeOnExec[i]!;
+  }
+}
+
+/**
+ * Models expand_fdtable(): drops file_lock to allocate, retakes it, publishes the new table and
+ * frees the old one (if grown) after a grace period. 1 on success, -ENOMEM, or -EMFILE.
+ * Locking: called and returns with file_lock held; drops it in between.
+ */
+async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
+  await files.fileLock.unlock();
+  const newFdt = allocFdtable(nr);
+  await files.fileLock.lock();
+  if (newFdt === null) return -ENOMEM;
+  if (newFdt.maxFds <= nr) {
+    kfree(newFdt);
+    return -EMFILE;
+  }
+  const cur = files.fdt;
+  copyFdtable(newFdt, cur);
+  files.fdt = newFdt;
+  if (cur !== files.fdtab) await kfreeRcu(cur);
+  return 1;
+}
+
+/**
+ * Models expand_files(): grows the table so that fd `nr` fits. 0: nothing done; 1: expanded
+ * (the lock was dropped, the caller must look again); negative errno.
+ * Locking: called and returns with file_lock held; may drop it and sleep.
+ */
+async function expandFiles(files: FilesStruct, nr: number): Promise<number> {
+  let expanded = 0;
+  for (;;) {
+    const fdt = files.fdt;
+    if (nr < fdt.maxFds) return expanded;
+    if (nr >= NR_OPEN) return -EMFILE;
+    if (!files.resizeInProgress) break;
+    await files.fileLock.unlock();
+    expanded = 1;
+    while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
+    await files.fileLock.lock();
+  }
+  files.resizeInProgress = true;
+  expanded = await expandFdtable(files, nr);
+  files.resizeInProgress = false;
+  files.resizeWait.wakeAll();
+  return expanded;
+}
+
+/**
+ * Models alloc_fd(start, end, flags): reserves the lowest free fd in [start, end), growing the
+ * table if needed, with close-on-exec from O_CLOEXEC in `flags`. Returns the fd, -EMFILE when
+ * none is below `end`, or -ENOMEM when growing the table fails. The fd is reserved (open in the
+ * bitmap) but empty until fdInstall(); release an unused one with putUnusedFd().
+ *
+ * Locking: takes file_lock (dropped while the table grows).
+ * References: none taken.
+ */
+export async function allocFd(
+  files: FilesStruct,
+  start: number,
+  end: number,
+  flags: number,
+): Promise<number> {
+  await files.fileLock.lock();
+  let error: number;
+  for (;;) {
+    const fdt = files.fdt;
+    let fd = Math.max(start, files.nextFd);
+    if (fd < fdt.maxFds) fd = findNextFd(fdt, fd);
+    if (fd >= end) {
+      error = -EMFILE;
+      break;
+    }
+    error = await expandFiles(files, fd);
+    if (error < 0) break;
+    if (error) continue;
+    const cur = files.fdt;
+    if (start <= files.nextFd) files.nextFd = fd + 1;
+    cur.openFds[fd] = true;
+    cur.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
+    if (warnOn(cur.fd[fd] !== null, `alloc_fd: slot ${fd} not NULL!`)) cur.fd[fd] = null;
+    error = fd;
+    break;
+  }
+  await files.fileLock.unlock();
+  return error;
+}
+
+/** Models __put_unused_fd(): file_lock held. */
+function putUnusedFdLocked(files: FilesStruct, fd: number): void {
+  files.fdt.openFds[fd] = false;
+  if (fd < files.nextFd) files.nextFd = fd;
+}
+
+// ---- current->files ----
+
+const taskFiles = new TaskLocal<FilesStruct | null>(() => null);
+
+/** Sets `task`'s files (the process layer does it for each thread before it runs). */
+export function setTaskFiles(task: Task, files: FilesStruct | null): void {
+  taskFiles.set(task, files);
+}
+
+/** Models current->files: the running task's table, or null (not a process thread, exited). */
+export function currentFiles(): FilesStruct | null {
+  const t = currentTask();
+  return t ? taskFiles.get(t) : null;
+}
+
+/**
+ * Models get_unused_fd_flags(flags): reserves the lowest free fd of the current process below
+ * its RLIMIT_NOFILE. The fd, -EMFILE, -ENOMEM, or -EBADF when the task has no fd table.
+ *
+ * Locking: takes current->files->file_lock.
+ * References: none taken.
+ */
+export async function getUnusedFdFlags(flags: number): Promise<number> {
+  const files = currentFiles();
+  if (files === null) return -EBADF;
+  return allocFd(files, 0, files.rlimitNofile, flags);
+}
+
+/**
+ * Models put_unused_fd(fd): gives back an fd reserved by getUnusedFdFlags() and never
+ * installed (an error path between the two).
+ *
+ * Locking: takes current->files->file_lock.
+ * References: none.
+ */
+export async function putUnusedFd(fd: number): Promise<void> {
+  const files = currentFiles();
+  if (files === null) return;
+  await files.fileLock.lock();
+  putUnusedFdLocked(files, fd);
+  await files.fileLock.unlock();
+}
+
+/**
+ * Models fd_install(fd, file): publishes `file` at the reserved `fd`; from now on lookups and
+ * close() see it. Installing over a non-empty slot is a BUG.
+ *
+ * Locking: takes file_lock (the kernel publishes under rcu_read_lock_sched()).
+ * References: consumes the caller's reference on `file` (the table owns it now).
+ */
+export async function fdInstall(fd: number, file: File): Promise<void> {
+  const files = currentFiles();
+  if (warnOn(files === null, `fd_install(${fd}, ${file.name}) by a task without an fd table`)) {
+    await fput(file);
+    return;
+  }
+  await fdInstallFiles(files!, fd, file);
+}
+
+/** fd_install() into a given table (the process layer's version of it). */
+export async function fdInstallFiles(files: FilesStruct, fd: number, file: File): Promise<void> {
+  await files.fileLock.lock();
+  const fdt = files.fdt;
+  const busy = fdt.fd[fd] !== null;
+  if (!busy) fdt.fd[fd] = file;
+  await files.fileLock.unlock();
+  if (busy) {
+    await fput(file);
+    warnOn(true, `fd_install: slot ${fd} not NULL (BUG_ON in the kernel)`, { object: file.name });
+  }
+}
+
+/**
+ * Models fget(fd) / fdget(): the file installed at `fd` in the current process with a new
+ * reference, or null (bad, free or reserved fd). Drop it with fput().
+ *
+ * Locking: takes file_lock around the lookup and the get_file().
+ * References: takes one on the file returned.
+ */
+export async function fget(fd: number): Promise<File | null> {
+  const files = currentFiles();
+  if (files === null) return null;
+  return fgetFiles(files, fd);
+}
+
+/** fget() from a given table. */
+export async function fgetFiles(files: FilesStruct, fd: number): Promise<File | null> {
+  if (!Number.isInteger(fd) || fd < 0) return null;
+  await files.fileLock.lock();
+  const fdt = files.fdt;
+  const file = fd < fdt.maxFds ? fdt.fd[fd]! : null;
+  if (file !== null) await getFile(file);
+  await files.fileLock.unlock();
+  return file;
+}
+
+/**
+ * Models file_close_fd_locked() (pick_file()): takes the file out of slot `fd` and frees the
+ * fd, returning the file with the table's reference, or null.
+ * Locking: file_lock held.
+ */
+function fileCloseFdLocked(files: FilesStruct, fd: number): File | null {
+  const fdt = files.fdt;
+  if (fd >= fdt.maxFds) return null;
+  const file = fdt.fd[fd]!;
+  if (file !== null) {
+    fdt.fd[fd] = null;
+    putUnusedFdLocked(files, fd);
+  }
+  return file;
+}
+
+/**
+ * Models filp_flush(): ->flush, unless the count is already 0 ("VFS: Close: file count is 0",
+ * CHECK_DATA_CORRUPTION: a `warn` splat, and no ->flush). ->flush's result, or 0.
+ */
+async function filpFlush(file: File, id: unknown): Promise<number> {
+  if (
+    warnOn(fileCount(file) === 0, `VFS: Close: file count is 0 (f_op=${file.fOp.owner ?? "?"})`, {
+      object: file.name,
+    })
+  )
+    return 0;
+  return file.fOp.flush ? file.fOp.flush(file, id) : 0;
+}
+
+/**
+ * Models filp_close(file, id): filp_flush() (->flush), then fput() of the reference the fd
+ * held. As in the kernel since 6.6, the fput() happens even when filp_flush() found the count
+ * already 0 (the put then underflows: a refcount splat, and the file leaks). Returns ->flush's
+ * result (0 without one).
+ *
+ * Locking: no locks held; ->flush may sleep.
+ * References: drops one (the fd's).
+ */
+export async function filpClose(file: File, id: unknown): Promise<number> {
+  await point(`filp_close(${file.name})`);
+  file.checkAccess("filp_close");
+  const retval = await filpFlush(file, id);
+  await fput(file);
+  return retval;
+}
+
+/**
+ * Models close_fd(fd): removes `fd` from the current process's table and closes the file.
+ * -EBADF for a bad or free fd; otherwise ->flush's result.
+ *
+ * Locking: takes file_lock for the removal; closes without it.
+ * References: drops the fd's reference.
+ */
+export async function closeFd(fd: number): Promise<number> {
+  const files = currentFiles();
+  if (files === null) return -EBADF;
+  return closeFdFiles(files, fd);
+}
+
+/** close_fd() on a given table. */
+export async function closeFdFiles(files: FilesStruct, fd: number): Promise<number> {
+  if (!Number.isInteger(fd) || fd < 0) return -EBADF;
+  await files.fileLock.lock();
+  const file = fileCloseFdLocked(files, fd);
+  await files.fileLock.unlock();
+  if (file === null) return -EBADF;
+  return filpClose(file, files);
+}
+
+/**
+ * Models receive_fd(file, NULL, o_flags) (SCM_RIGHTS, pidfd_getfd): installs a new reference
+ * to `file` at the lowest free fd of the current process. The fd or a negative errno; the
+ * caller keeps its own reference either way.
+ *
+ * Locking: takes file_lock.
+ * References: takes one for the new fd.
+ */
+export async function receiveFd(file: File, oFlags: number): Promise<number> {
+  const newFd = await getUnusedFdFlags(oFlags);
+  if (newFd < 0) return newFd;
+  await fdInstall(newFd, await getFile(file));
+  return newFd;
+}
+
+/**
+ * Models close_files() + the frees of put_files_struct(): closes every installed fd of a table
+ * nobody uses anymore, then frees a grown table.
+ *
+ * Locking: none needed: the last user of the table is exiting.
+ * References: drops every fd's reference.
+ */
+async function closeFiles(files: FilesStruct): Promise<void> {
+  const fdt = files.fdt;
+  for (let i = 0; i < fdt.maxFds; i++) {
+    if (!fdt.openFds[i]) continue;
+    const file = fdt.fd[i]!;
+    fdt.fd[i] = null;
+    fdt.openFds[i] = false;
+    if (file !== null) {
+      await filpClose(file, files);
+      await point("cond_resched");
+    }
+  }
+  files.nextFd = 0;
+  if (fdt !== files.fdtab) {
+    files.fdt = files.fdtab;
+    kfree(fdt);
+  }
+}
+
+/**
+ * Models put_files_struct(): drops one user of the table; the last closes every fd.
+ *
+ * Locking: none held.
+ * References: drops the caller's use of `files`.
+ */
+export async function putFilesStruct(files: FilesStruct): Promise<void> {
+  if (await files.count.decAndTest()) await closeFiles(files);
+}
+
+/**
+ * Models exit_files(tsk): detaches the table from the exiting task and puts it.
+ *
+ * Locking: none held (do_exit()).
+ * References: drops the task's use of its table.
+ */
+export async function exitFiles(task: Task): Promise<void> {
+  const files = taskFiles.get(task);
+  if (files === null) return;
+  taskFiles.set(task, null);
+  await putFilesStruct(files);
+}

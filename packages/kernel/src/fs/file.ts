@@ -1,0 +1,425 @@
+/**
+ * struct file and its reference count (fs/file_table.c, include/linux/fs.h, fs/anon_inodes.c).
+ *
+ * A File is a slab object (the "filp" cache) with `fCount`, the kernel's f_count/f_ref: the fd
+ * table, mmaps, in-flight SCM_RIGHTS messages and kernel users each hold one reference. The last
+ * fput() does not release the file at once: it defers __fput() (the driver's ->release and the
+ * kfree) to task work that runs when the current user thread returns to userspace, or, from a
+ * kernel thread, to the delayed-fput work on the system workqueue. Between the count reaching 0
+ * and __fput() the file is *doomed*: still allocated, still reachable through any non-owning
+ * pointer a driver keeps, but dead. Only `getFileUnlessDoomed()` (inc-not-zero) may take a
+ * reference through such a pointer; `getFile()` (a plain increment) on a doomed file is the
+ * refcount splat "addition on 0; use-after-free", and the use that follows is a KASAN
+ * use-after-free once __fput() has freed it.
+ *
+ * Faithfulness: the counter has refcount_t semantics (RefcountT) rather than the bias-by-one
+ * file_ref_t of recent kernels; the observable behaviour (an increment from 0 warns and the
+ * file leaks instead of being freed twice, inc-not-zero fails on a dead file) is the same.
+ * Files are freed with kfree() at the end of __fput(), not through SLAB_TYPESAFE_BY_RCU, so a
+ * late access is always a KASAN report (the kernel's fd lookups re-validate a recycled file;
+ * here fd lookups run under the file table's spinlock instead).
+ */
+
+import { RefcountT } from "@primetime/atomics";
+import { currentTask, point, report, SimLocal } from "@primetime/sim";
+import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
+import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
+import { flushWork, queueWork, systemWq, WorkStruct } from "../kernel/workqueue.js";
+import { mightSleep } from "../locking/spinlock.js";
+import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
+import { AddressSpace, type Vma } from "../mm/vma.js";
+import type { IoctlArg } from "./ioctl.js";
+import type { PollTable } from "./poll.js";
+
+/** Models FMODE_READ: the file is open for reading. */
+export const FMODE_READ = 0x1;
+/** Models FMODE_WRITE: the file is open for writing. */
+export const FMODE_WRITE = 0x2;
+/** Models FMODE_LSEEK: the file is seekable (it has ->llseek). */
+export const FMODE_LSEEK = 0x4;
+/** Models FMODE_OPENED: ->open succeeded, so __fput() must call ->release. */
+export const FMODE_OPENED = 0x80000;
+
+/** Open flags (include/uapi/asm-generic/fcntl.h). */
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_ACCMODE = 0o3;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+
+/** Models OPEN_FMODE(flags): O_RDONLY/O_WRONLY/O_RDWR to FMODE_READ/FMODE_WRITE. */
+export function openFmode(flags: number): number {
+  return ((flags + 1) & O_ACCMODE) >>> 0;
+}
+
+/** Models SEEK_SET. */
+export const SEEK_SET = 0;
+/** Models SEEK_CUR. */
+export const SEEK_CUR = 1;
+/** Models SEEK_END. */
+export const SEEK_END = 2;
+/** Models SEEK_DATA. */
+export const SEEK_DATA = 3;
+/** Models SEEK_HOLE. */
+export const SEEK_HOLE = 4;
+/** Models SEEK_MAX. */
+export const SEEK_MAX = SEEK_HOLE;
+
+/**
+ * Models struct inode, as far as files need one: the device node a file was opened through
+ * (`iRdev`, `iFop`, `iPrivate`), or the shared anonymous inode.
+ */
+export interface Inode {
+  /** The node's path ("/dev/dri/card0"), or "anon_inode" for the anonymous inode. */
+  readonly path: string;
+  /** Models i_rdev: MKDEV(major, minor); 0 for the anonymous inode. */
+  readonly iRdev: number;
+  /** Models i_fop (the cdev's ops for a character device). */
+  readonly iFop: FileOperations | null;
+  /** Models i_private. */
+  iPrivate: unknown;
+  /** Models i_mapping: the mappings of the node (what unmapMappingRange() walks). */
+  readonly iMapping: AddressSpace;
+}
+
+/**
+ * Models struct file_operations. Every method may sleep (returns a promise). Methods return 0
+ * or a positive value on success and a negative errno on failure.
+ */
+export interface FileOperations {
+  /** Models ->owner (THIS_MODULE): a name for reports. */
+  readonly owner?: string;
+  /** Models ->open: called by open(2) on a character device; an error fails the open. */
+  open?(inode: Inode, file: File): Promise<number>;
+  /** Models ->flush: called by every close() of an fd (filp_close()), before the fput. */
+  flush?(file: File, id: unknown): Promise<number>;
+  /** Models ->release: called once, from __fput(), after the last reference is gone (result ignored). */
+  release?(inode: Inode | null, file: File): Promise<unknown>;
+  /**
+   * Models ->unlocked_ioctl. `arg` is the kernel's copy of the user struct (see ioctl.ts);
+   * fields the driver writes are copied back to userspace when it returns >= 0. Return
+   * ENOIOCTLCMD (negated) or -ENOTTY for an unknown command.
+   */
+  unlockedIoctl?(file: File, cmd: number, arg: IoctlArg): Promise<number>;
+  /** Models ->mmap: set up `vma` (vmOps, privateData, pages); called with mmap_lock held. */
+  mmap?(file: File, vma: Vma): Promise<number>;
+  /** Models ->llseek: the new position or a negative errno; updates file.fPos. */
+  llseek?(file: File, offset: number, whence: number): Promise<number>;
+  /** Models ->poll: registers on wait queues with pollWait() and returns the ready EPOLL* events. */
+  poll?(file: File, pt: PollTable): Promise<number>;
+}
+
+/** The slab cache of files (filp_cachep). */
+export const filpCachep = new KmemCache("filp");
+
+/**
+ * Models struct file.
+ *
+ * Locking: `fCount` is atomic; `fPos` is updated by ->llseek without a lock (f_pos_lock is not
+ * modeled); the rest is set before the file is published and read-only afterwards.
+ * References: `fCount` counts them; see the file comment for who holds one.
+ */
+export class File extends SlabObject {
+  /** Models f_count / f_ref: starts at 1, the creator's reference. */
+  readonly fCount: RefcountT;
+  /** Models f_op. */
+  fOp: FileOperations;
+  /** Models private_data: the driver's per-file state. */
+  privateData: unknown = undefined;
+  /** Models f_mode (FMODE_*). */
+  fMode = 0;
+  /** Models f_flags (O_*). */
+  fFlags = 0;
+  /** Models f_pos. */
+  fPos = 0;
+  /** Models f_inode: the node the file was opened through, or the anonymous inode. */
+  fInode: Inode | null = null;
+  /** Models f_path: the path, or "anon_inode:[name]" for an anonymous file. */
+  path = "";
+  /**
+   * Models f_mapping: where mmaps of this file are tracked (the inode's mapping by default; a
+   * driver may point it at a shared one, as DRM does with its device's anonymous inode).
+   */
+  fMapping: AddressSpace;
+  /** Models f_task_work / f_llist: the deferred __fput() of this file. */
+  readonly fTaskWork: CallbackHead;
+
+  constructor(fops: FileOperations) {
+    super();
+    this.fOp = fops;
+    this.fMapping = new AddressSpace(this.name);
+    this.fCount = new RefcountT(1, {
+      onWarn: (_type, message) => {
+        report("refcount", message, { object: this.name });
+      },
+    });
+    this.fTaskWork = { func: () => fputFinal(this), label: `____fput(${this.name})` };
+  }
+
+  /** True between the final fput() and __fput(): count 0, memory still allocated. */
+  get doomed(): boolean {
+    return !this.freed && this.fCount.read() === 0;
+  }
+}
+
+/**
+ * Models file_count(): the reference count, for assertions and debug output (no scheduling
+ * point). A saturated count reads 0xC000_0000 like refcount_read().
+ */
+export function fileCount(file: File): number {
+  return file.fCount.read();
+}
+
+/**
+ * Models alloc_empty_file(flags): a new file with one reference and no ops yet opened.
+ * Returns the file or -ENOMEM (failslab). The file is not FMODE_OPENED: an fput() before the
+ * open succeeded frees it without ->release.
+ *
+ * Locking: none; may sleep (GFP_KERNEL).
+ * References: the caller owns the one reference.
+ */
+export async function allocEmptyFile(
+  flags: number,
+  fops: FileOperations = {},
+): Promise<File | Errno> {
+  const f = kmalloc(filpCachep, () => new File(fops));
+  if (isErr(f)) return errPtr(ENOMEM);
+  f.fFlags = flags;
+  f.fMode = openFmode(flags);
+  return f;
+}
+
+/**
+ * Models alloc_file_pseudo() + the private_data set-up its callers do: a file on a pseudo
+ * filesystem with `fops`, already opened (FMODE_OPENED: its ->release runs at __fput()), never
+ * calling ->open. `flags` gives the access mode (default O_RDWR). The file has a mapping of its
+ * own (its callers, like dma-buf, give each file a fresh inode).
+ *
+ * Locking: none; may sleep.
+ * References: returns the file with one reference, owned by the caller (install it with
+ * fdInstall() or drop it with fput()).
+ */
+export async function allocFile(
+  fops: FileOperations,
+  privateData: unknown,
+  name: string,
+  flags: number = O_RDWR,
+): Promise<File | Errno> {
+  const f = await allocEmptyFile(flags, fops);
+  if (isErr(f)) return f;
+  f.path = name;
+  f.fInode = anonInode();
+  f.privateData = privateData;
+  f.fMode |= FMODE_OPENED;
+  if (fops.llseek) f.fMode |= FMODE_LSEEK;
+  return f;
+}
+
+/**
+ * Models anon_inode_getfile(name, fops, priv, flags): a file on the shared anonymous inode,
+ * named "anon_inode:<name>" (what dma-buf, sync_file and DRM's anonymous files use). Only the
+ * access mode and O_NONBLOCK of `flags` are kept. -ENOMEM on allocation failure.
+ *
+ * Locking: none; may sleep.
+ * References: returns the file with one reference, owned by the caller.
+ */
+export async function anonInodeGetfile(
+  name: string,
+  fops: FileOperations,
+  priv: unknown,
+  flags: number,
+): Promise<File | Errno> {
+  const f = await allocFile(fops, priv, `anon_inode:${name}`, flags & (O_ACCMODE | O_NONBLOCK));
+  if (!isErr(f)) f.fMapping = anonInode().iMapping;
+  return f;
+}
+
+/**
+ * Models get_file(): takes a reference on a file the caller already holds a reference to (or
+ * reaches through a structure that holds one). Returns the file. On a doomed file (count 0) it
+ * is the refcount splat "addition on 0; use-after-free" and the count saturates; on a freed
+ * file it is a KASAN use-after-free.
+ *
+ * Locking: none.
+ * References: takes one.
+ */
+export async function getFile(file: File): Promise<File> {
+  await point(`get_file(${file.name})`);
+  file.checkAccess("get_file");
+  file.fCount.inc();
+  return file;
+}
+
+/**
+ * Models get_file_rcu() / the file's inc-not-zero (vmwgfx's get_dma_buf_unless_doomed()): takes
+ * a reference unless the file is doomed. False means no reference and the caller must act as if
+ * the file was gone. The memory must still be valid: the caller reaches the file through a
+ * pointer that the file's ->release clears under a lock the caller holds (or under RCU).
+ *
+ * Locking: the lock that ->release takes to clear the caller's pointer.
+ * References: takes one when it returns true.
+ */
+export async function getFileUnlessDoomed(file: File): Promise<boolean> {
+  await point(`get_file_unless_doomed(${file.name})`);
+  file.checkAccess("get_file_unless_doomed");
+  return file.fCount.incNotZero();
+}
+
+/**
+ * Models fput(): drops a reference; the last one defers the release (__fput_deferred()):
+ * - a file whose ->open never succeeded (not FMODE_OPENED) is freed at once, without ->release;
+ * - from a user thread (a process thread), __fput() is queued as task work and runs when the
+ *   thread returns to userspace (the end of the current syscall) or exits;
+ * - otherwise (kernel thread, worker, interrupt, or a thread past exit_task_work()), the file
+ *   goes on the delayed-fput list, which a work item on the system workqueue drains (queued at
+ *   once when the list was empty; the kernel's schedule_delayed_work(..., 1) waits a jiffy).
+ * Until then the file is doomed (see the file comment).
+ *
+ * Locking: none; safe under spinlocks (the release never runs here).
+ * References: drops one; the caller must not touch the file afterwards.
+ */
+export async function fput(file: File): Promise<void> {
+  await point(`fput(${file.name})`);
+  if (!file.checkAccess("fput")) return;
+  if (!file.fCount.decAndTest()) return;
+  await fputDeferred(file);
+}
+
+/** Models __fput_deferred(). */
+async function fputDeferred(file: File): Promise<void> {
+  if (!(file.fMode & FMODE_OPENED)) {
+    fileFree(file);
+    return;
+  }
+  const task = currentTask();
+  if (task !== null && isUserThread(task)) {
+    if ((await taskWorkAdd(task, file.fTaskWork, TWA_RESUME)) === 0) return;
+    // After exit_task_work() the add fails: fall through to the delayed fput.
+  }
+  const d = delayedFput.get();
+  d.list.push(file);
+  if (d.list.length === 1) await queueWork(systemWq(), d.work);
+}
+
+/** Models file_free(): the kfree of the filp. */
+function fileFree(file: File): void {
+  kfree(file);
+}
+
+/**
+ * Models __fput(): the release of a file whose last reference is gone: if the open had
+ * succeeded, might_sleep() and ->release; then frees the file. Runs from task work, the
+ * delayed-fput work, or flushDelayedFput().
+ *
+ * Locking: may sleep (a `sleep` splat when called atomic); called without locks held.
+ * References: consumes the doomed file.
+ */
+export async function fputFinal(file: File): Promise<void> {
+  await point(`__fput(${file.name})`);
+  if (!file.checkAccess("__fput")) return;
+  if (file.fMode & FMODE_OPENED) {
+    mightSleep("__fput");
+    if (file.fOp.release) await file.fOp.release(file.fInode, file);
+  }
+  fileFree(file);
+}
+
+interface DelayedFputState {
+  /** delayed_fput_list. */
+  list: File[];
+  /** delayed_fput_work. */
+  work: WorkStruct;
+}
+
+/** Per-simulation delayed_fput_list and its work item. */
+const delayedFput = new SimLocal<DelayedFputState>(() => ({
+  list: [],
+  work: new WorkStruct(() => delayedFputWork(), "delayed_fput"),
+}));
+
+/**
+ * Models delayed_fput(): __fput() every file on the delayed list. The list is an llist, pushed
+ * at its head: llist_del_all() hands the files back newest first, and so are they released.
+ */
+async function delayedFputWork(): Promise<void> {
+  const d = delayedFput.get();
+  await point("llist_del_all(delayed_fput_list)");
+  const files = d.list.splice(0);
+  for (let i = files.length - 1; i >= 0; i--) await fputFinal(files[i]!);
+}
+
+/** Files waiting on the delayed-fput list (inspection, no scheduling point). */
+export function delayedFputPending(): number {
+  return delayedFput.get().list.length;
+}
+
+/**
+ * Models flush_delayed_fput(): runs the delayed fputs in the caller and waits for a running
+ * delayed-fput work to finish.
+ *
+ * Locking: must not be called with locks held (the releases may take any lock).
+ * References: none.
+ */
+export async function flushDelayedFput(): Promise<void> {
+  await delayedFputWork();
+  await flushWork(delayedFput.get().work);
+}
+
+/**
+ * The shared anonymous inode (anon_inode_inode): one per simulation.
+ */
+const anonInodeLocal = new SimLocal<Inode>(() => ({
+  path: "anon_inode",
+  iRdev: 0,
+  iFop: null,
+  iPrivate: undefined,
+  iMapping: new AddressSpace("anon_inode"),
+}));
+
+/** Models anon_inode_inode. */
+export function anonInode(): Inode {
+  return anonInodeLocal.get();
+}
+
+/**
+ * Models vfs_setpos(): sets f_pos to `offset` if it is within [0, maxsize]; returns it, or
+ * -EINVAL.
+ */
+export function vfsSetpos(file: File, offset: number, maxsize: number): number {
+  if (offset < 0 || offset > maxsize) return -EINVAL;
+  file.fPos = offset;
+  return offset;
+}
+
+/** Models noop_llseek(): seeking does nothing; returns the current position. */
+export async function noopLlseek(file: File, _offset: number, _whence: number): Promise<number> {
+  return file.fPos;
+}
+
+/**
+ * Models fixed_size_llseek() (generic_file_llseek_size() for a fixed-size object): SEEK_SET,
+ * SEEK_CUR and SEEK_END relative to `size`; the position must stay within [0, size].
+ */
+export async function fixedSizeLlseek(
+  file: File,
+  offset: number,
+  whence: number,
+  size: number,
+): Promise<number> {
+  switch (whence) {
+    case SEEK_SET:
+      return vfsSetpos(file, offset, size);
+    case SEEK_CUR:
+      return vfsSetpos(file, file.fPos + offset, size);
+    case SEEK_END:
+      return vfsSetpos(file, size + offset, size);
+    default:
+      return -EINVAL;
+  }
+}

@@ -1,0 +1,179 @@
+import { now, type RunResult, Simulation, sleep } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import { EFAULT } from "../include/errno.js";
+import { Kernel } from "../init/kernel.js";
+import type { Process } from "../kernel/process.js";
+import { type File, type FileOperations, fileCount, O_RDWR } from "./file.js";
+import {
+  DEFAULT_POLLMASK,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLNVAL,
+  EPOLLOUT,
+  type PollFd,
+  type PollTable,
+  type PollTableEntry,
+  pollRequestedEvents,
+  pollWait,
+  wakeUpPoll,
+} from "./poll.js";
+
+/** A device whose ->poll reports `ready` and registers on `head`. */
+function evDevice() {
+  const state = {
+    ready: 0,
+    head: { entries: new Set<PollTableEntry>() },
+    keys: [] as number[],
+    file: null as File | null,
+  };
+  const fops: FileOperations = {
+    async poll(file, pt: PollTable) {
+      state.file = file;
+      state.keys.push(pollRequestedEvents(pt));
+      await pollWait(file, state.head, pt);
+      return state.ready;
+    },
+  };
+  return { state, fops };
+}
+
+async function inProcess(
+  setup: (k: Kernel) => void,
+  body: (p: Process) => Promise<void>,
+): Promise<{ r: RunResult; leaks: number }> {
+  let leaks = -1;
+  const r = await new Simulation({ seed: 1 }).run(async () => {
+    const k = Kernel.boot();
+    setup(k);
+    const p = k.spawnProcess("t", body);
+    await p.wait();
+    leaks = (await k.checkLeaks()).length;
+  });
+  return { r, leaks };
+}
+
+function clean(run: { r: RunResult; leaks: number }): void {
+  expect(run.r.splats.map((s) => s.message)).toEqual([]);
+  expect(run.r.outcome).toBe("ok");
+  expect(run.leaks).toBe(0);
+}
+
+describe("poll(2)", () => {
+  it("reports DEFAULT_POLLMASK without ->poll, EPOLLNVAL for a closed fd, nothing for fd < 0", async () => {
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/plain", {});
+      },
+      async (p) => {
+        const fd = await p.open("/dev/plain", O_RDWR);
+        const fds: PollFd[] = [
+          { fd, events: EPOLLIN | EPOLLOUT },
+          { fd: 42, events: EPOLLIN },
+          { fd: -1, events: EPOLLIN },
+          { fd, events: EPOLLOUT },
+        ];
+        expect(await p.poll(fds, 0)).toBe(3);
+        expect(fds.map((f) => f.revents)).toEqual([
+          EPOLLIN | EPOLLOUT,
+          EPOLLNVAL,
+          0,
+          DEFAULT_POLLMASK & (EPOLLOUT | EPOLLERR | EPOLLHUP),
+        ]);
+        expect(await p.poll([{ fd: "x" } as unknown as PollFd], 0)).toBe(-EFAULT);
+        expect(await p.poll(null as unknown as PollFd[], 0)).toBe(-EFAULT);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
+  it("with timeout 0 polls once; the key is the asked events plus EPOLLERR|EPOLLHUP", async () => {
+    const { state, fops } = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", fops);
+      },
+      async (p) => {
+        const fd = await p.open("/dev/ev", O_RDWR);
+        const fds: PollFd[] = [{ fd, events: EPOLLIN }];
+        expect(await p.poll(fds, 0)).toBe(0);
+        expect(fds[0]!.revents).toBe(0);
+        expect(state.keys).toEqual([EPOLLIN | EPOLLERR | EPOLLHUP]);
+        // Unwanted events are filtered out.
+        state.ready = EPOLLOUT;
+        expect(await p.poll(fds, 0)).toBe(0);
+        state.ready = EPOLLIN | EPOLLOUT;
+        expect(await p.poll(fds, 0)).toBe(1);
+        expect(fds[0]!.revents).toBe(EPOLLIN);
+        expect(state.head.entries.size).toBe(0);
+        expect(fileCount(state.file!)).toBe(1);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
+  it("sleeps until a wanted wakeup, holding the file through its registration", async () => {
+    const { state, fops } = evDevice();
+    let countWhileAsleep = -1;
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", fops);
+      },
+      async (p) => {
+        const fd = await p.open("/dev/ev", O_RDWR);
+        const waker = p.spawnThread("waker", async () => {
+          await sleep(1000);
+          countWhileAsleep = fileCount(state.file!);
+          // A key the poller did not ask for does not wake it.
+          wakeUpPoll(state.head, EPOLLOUT);
+          await sleep(1000);
+          state.ready = EPOLLIN;
+          wakeUpPoll(state.head, EPOLLIN);
+        });
+        const fds: PollFd[] = [{ fd, events: EPOLLIN }];
+        expect(await p.poll(fds, -1)).toBe(1);
+        expect(fds[0]!.revents).toBe(EPOLLIN);
+        // Asked twice after the first pass: after the ignored wakeup nothing re-polls.
+        expect(state.keys.length).toBe(2);
+        expect(now()).toBe(2000);
+        await waker.join();
+        expect(state.head.entries.size).toBe(0);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+    // The fd's reference and the poll registration's.
+    expect(countWhileAsleep).toBe(2);
+  });
+
+  it("returns 0 when the virtual-clock timeout passes", async () => {
+    const { state, fops } = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", fops);
+      },
+      async (p) => {
+        const fd = await p.open("/dev/ev", O_RDWR);
+        const start = now();
+        const fds: PollFd[] = [{ fd, events: EPOLLIN }];
+        expect(await p.poll(fds, 5000)).toBe(0);
+        expect(now() - start).toBe(5000);
+        expect(fds[0]!.revents).toBe(0);
+        expect(state.head.entries.size).toBe(0);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
+  it("pollWait() registers nothing without a table or once qproc is cleared", async () => {
+    const head = { entries: new Set<PollTableEntry>() };
+    const file = {} as File;
+    await pollWait(file, head, null);
+    await pollWait(file, head, { qproc: null, key: EPOLLIN });
+    expect(head.entries.size).toBe(0);
+    expect(pollRequestedEvents(null)).toBe(~0);
+  });
+});

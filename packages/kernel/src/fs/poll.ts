@@ -1,0 +1,253 @@
+/**
+ * poll(2) (fs/select.c: do_sys_poll(), do_poll(), do_pollfd(), __pollwait(), pollwake(),
+ * poll_freewait(); include/linux/poll.h: poll_wait(), poll_requested_events()).
+ *
+ * A file that can be polled has a `->poll(file, pt)` in its operations: it registers the wait
+ * queue heads an event would be announced on with `pollWait(file, head, pt)` and returns the
+ * events ready now (EPOLL*). `sysPoll()` calls ->poll on every fd; if none is ready and the
+ * timeout allows, it sleeps until one of the registered heads is woken with a key the fd asked
+ * for (`wakeUpPoll()`), or until the timeout passes on the virtual clock, then asks again. The
+ * poll table registers only on the first pass (do_poll() clears _qproc after it), and every
+ * registration holds a reference on its file until poll_freewait().
+ *
+ * Simplifications: a wait queue head here is only the set of its poll entries (`entries`), with
+ * no lock of its own (adding and removing are atomic between scheduling points); no
+ * EPOLLPRI/busy polling, no signals (a poll is not interrupted, -ERESTARTNOHAND is not modeled),
+ * no RLIMIT_NOFILE check on nfds; the timeout is in virtual nanoseconds (negative: wait forever).
+ */
+
+import { now, point, WaitQueue } from "@primetime/sim";
+import { EFAULT, EINVAL } from "../include/errno.js";
+import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
+import { fget } from "./fdtable.js";
+import { type File, fput, getFile } from "./file.js";
+
+/** Models EPOLLIN / POLLIN. */
+export const EPOLLIN = 0x001;
+/** Models EPOLLPRI / POLLPRI. */
+export const EPOLLPRI = 0x002;
+/** Models EPOLLOUT / POLLOUT. */
+export const EPOLLOUT = 0x004;
+/** Models EPOLLERR / POLLERR. */
+export const EPOLLERR = 0x008;
+/** Models EPOLLHUP / POLLHUP. */
+export const EPOLLHUP = 0x010;
+/** Models EPOLLNVAL / POLLNVAL: the fd is not open. */
+export const EPOLLNVAL = 0x020;
+/** Models EPOLLRDNORM / POLLRDNORM. */
+export const EPOLLRDNORM = 0x040;
+/** Models EPOLLWRNORM / POLLWRNORM. */
+export const EPOLLWRNORM = 0x100;
+
+/** Models DEFAULT_POLLMASK: what a file without ->poll reports (always ready). */
+export const DEFAULT_POLLMASK = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
+
+/** One registration of a poller on a wait queue head (struct poll_table_entry + its wait). */
+export interface PollTableEntry {
+  /** Models entry->key: the events the poller waits for; a wakeup with another key is ignored. */
+  readonly events: number;
+  /** Models poll_wqueues.triggered: a wakeup arrived since the last check (shared per poll). */
+  triggered: boolean;
+  /** Where the polling task sleeps. */
+  readonly wq: WaitQueue;
+}
+
+/** Models a wait_queue_head_t as poll sees it: the poll entries registered on it. */
+export interface PollWaitHead {
+  readonly entries: Set<PollTableEntry>;
+}
+
+/**
+ * Models poll_table (struct poll_table_struct): `qproc` registers the caller on a head
+ * (__pollwait(); null once do_poll() has registered everything), `key` the events asked for.
+ */
+export interface PollTable {
+  qproc: ((file: File, head: PollWaitHead, pt: PollTable) => Promise<void>) | null;
+  key: number;
+}
+
+/**
+ * Models poll_wait(file, head, pt): registers the poller on `head` if the table still
+ * registers (a null table or a cleared qproc: nothing).
+ * Locking: none held by the caller beyond what ->poll holds; not a sleeping call.
+ * References: the registration takes one on `file` (__pollwait()'s get_file()).
+ */
+export async function pollWait(
+  file: File,
+  head: PollWaitHead | null,
+  pt: PollTable | null | undefined,
+): Promise<void> {
+  if (pt?.qproc && head) await pt.qproc(file, head, pt);
+}
+
+/**
+ * Models poll_requested_events(pt): the events the poller asked for (all, without a table).
+ * Locking: none.
+ */
+export function pollRequestedEvents(pt: PollTable | null | undefined): number {
+  return pt ? pt.key : ~0;
+}
+
+/**
+ * Models wake_up_poll(head, key) / wake_up_locked_poll(): marks and wakes every poller on
+ * `head` waiting for an event of `key` (pollwake(): a key not intersecting the entry's is
+ * ignored; key 0 wakes everyone, as wake_up_all()).
+ * Locking: the head's lock, if the caller models one; not a scheduling point.
+ * References: none.
+ */
+export function wakeUpPoll(head: PollWaitHead, key: number): void {
+  for (const e of head.entries) {
+    if (key && !(e.events & key)) continue;
+    e.triggered = true;
+    e.wq.wakeAll();
+  }
+}
+
+/** One fd of a poll(2) call (struct pollfd): `revents` is written back by the syscall. */
+export interface PollFd {
+  fd: number;
+  events: number;
+  revents?: number;
+}
+
+/** Models struct poll_wqueues: the table, the registrations, and the shared `triggered` flag. */
+class PollWqueues {
+  triggered = false;
+  readonly wq = new WaitQueue("poll_wqueues");
+  readonly registrations: { head: PollWaitHead; entry: PollTableEntry; file: File }[] = [];
+  readonly pt: PollTable;
+
+  constructor() {
+    this.pt = { qproc: (file, head, pt) => this.pollwait(file, head, pt), key: 0 };
+  }
+
+  /** Models __pollwait(): an entry with the current key, holding the file. */
+  private async pollwait(file: File, head: PollWaitHead, pt: PollTable): Promise<void> {
+    const pwq = this;
+    const entry: PollTableEntry = {
+      events: pt.key,
+      get triggered() {
+        return pwq.triggered;
+      },
+      set triggered(v: boolean) {
+        pwq.triggered = v;
+      },
+      wq: this.wq,
+    };
+    await getFile(file);
+    await point("add_wait_queue(poll)");
+    head.entries.add(entry);
+    this.registrations.push({ head, entry, file });
+  }
+
+  /** Models poll_freewait(): unregisters every entry and drops the files they held. */
+  async freewait(): Promise<void> {
+    for (const { head, entry, file } of this.registrations.splice(0)) {
+      await point("remove_wait_queue(poll)");
+      head.entries.delete(entry);
+      await fput(file);
+    }
+  }
+}
+
+/**
+ * Models do_pollfd(): the fd's ready events among those asked (plus EPOLLERR/EPOLLHUP, always
+ * reported), EPOLLNVAL for an fd that is not open, 0 for a negative fd.
+ * Locking: may sleep in ->poll.
+ * References: holds the fd's file for the call (fdget()).
+ */
+async function doPollfd(pfd: PollFd, pt: PollTable): Promise<number> {
+  if (pfd.fd < 0) return 0;
+  const file = await fget(pfd.fd);
+  if (!file) return EPOLLNVAL;
+  try {
+    const filter = (pfd.events & 0xffff) | EPOLLERR | EPOLLHUP;
+    if (!file.fOp.poll) return DEFAULT_POLLMASK & filter;
+    pt.key = filter;
+    return (await file.fOp.poll(file, pt)) & filter;
+  } finally {
+    await fput(file);
+  }
+}
+
+function isPollFd(v: unknown): v is PollFd {
+  if (v === null || typeof v !== "object") return false;
+  const p = v as PollFd;
+  return Number.isInteger(p.fd) && Number.isInteger(p.events);
+}
+
+/**
+ * Models do_sys_poll(ufds, nfds, end_time) -> do_poll(): polls every fd (do_pollfd()), and
+ * while none is ready and the timeout has not passed, sleeps until a registered head is woken
+ * for a wanted event (or the timeout), then polls again. Writes each fd's `revents` back and
+ * returns the number of fds with events, 0 on timeout, -EFAULT for a malformed array. An fd
+ * that is not open (-EBADF from fget) counts, with EPOLLNVAL (that is not an error).
+ * `timeoutNs`: 0 polls once without registering, negative waits forever.
+ * Locking: none held on entry; sleeps between passes.
+ * References: each registration holds its file until the call returns (poll_freewait()).
+ */
+export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number> {
+  if (!Array.isArray(fds) || !fds.every(isPollFd)) return -EFAULT;
+  const user = fds as PollFd[];
+  // copy_from_user()
+  const kfds = user.map((p) => ({ fd: p.fd, events: p.events, revents: 0 }));
+  const table = new PollWqueues();
+  const pt = table.pt;
+  let left = timeoutNs < 0 ? Number.POSITIVE_INFINITY : timeoutNs;
+  let timedOut = false;
+  // Optimise the no-wait case: no registration at all.
+  if (left === 0) {
+    pt.qproc = null;
+    timedOut = true;
+  }
+  let count = 0;
+  try {
+    for (;;) {
+      for (const pfd of kfds) {
+        pfd.revents = await doPollfd(pfd, pt);
+        if (pfd.revents) {
+          count++;
+          // A ready fd: no need to register the rest.
+          pt.qproc = null;
+        }
+      }
+      // Registered on the first pass only.
+      pt.qproc = null;
+      if (count || timedOut) break;
+      // poll_schedule_timeout(): sleep unless a wakeup arrived since the check.
+      if (!table.triggered) {
+        if (left === Number.POSITIVE_INFINITY) {
+          await table.wq.wait("poll_schedule_timeout");
+        } else {
+          const start = now();
+          const woken = await table.wq.waitTimeout(left, "poll_schedule_timeout");
+          left = Math.max(0, left - (now() - start));
+          if (!woken) timedOut = true;
+        }
+      }
+      table.triggered = false;
+    }
+  } finally {
+    await table.freewait();
+  }
+  // copy revents back to userspace
+  for (let i = 0; i < kfds.length; i++) user[i]!.revents = kfds[i]!.revents;
+  return count;
+}
+
+/**
+ * Models the poll(2) syscall: see doSysPoll(). -EBADF is never returned for the call (a bad fd
+ * is EPOLLNVAL in its revents); -EINVAL for a non-integer timeout.
+ * Locking: none held on entry.
+ * References: see doSysPoll().
+ */
+export async function sysPoll(
+  p: SyscallProcess,
+  fds: unknown,
+  timeoutNs: unknown,
+): Promise<number> {
+  return syscall(p, "poll", async () => {
+    if (typeof timeoutNs !== "number" || Number.isNaN(timeoutNs)) return -EINVAL;
+    return doSysPoll(fds, timeoutNs);
+  }) as Promise<number>;
+}

@@ -1,0 +1,312 @@
+/**
+ * Processes and their threads (kernel/fork.c, kernel/exit.c, kernel/signal.c): a pid, an fd
+ * table, an address space and a unix socket receive queue, shared by the process's threads,
+ * which are user tasks of the simulation.
+ *
+ * Userspace is the body of each thread: it calls the syscalls on its Process
+ * (`await p.open("/dev/dri/card0", O_RDWR)`). A thread runs as a simulation task of kind
+ * "user", with `current->files`, `current->mm` and task work set up, so kernel code called from
+ * its syscalls sees a process context: the last fput() defers to its task work, and
+ * getUnusedFdFlags()/fdInstall()/fget() use its table.
+ *
+ * Exit (do_exit()): a thread exits when its function returns (pthread_exit), when it calls
+ * exit() (exit_group: the whole process goes), when the process is exiting and the thread
+ * reaches a syscall boundary (the fatal signal is acted on there), or when it oopses in the
+ * kernel (BUG(): only that thread dies, with code 139 if it is the last). Each exiting thread drops its use of the mm and the fd table (the last one
+ * unmaps every vma and closes every fd), the last thread also drops undelivered SCM_RIGHTS
+ * files, then the thread runs its task work one last time (the deferred fputs of all those
+ * closes). Returning from the main thread's function is exit(0), as returning from main() is.
+ * A JS exception escaping userspace code is a crash: the process exits (code 139, SIGSEGV) and
+ * the exception is reported by the scheduler as a `bug` splat.
+ */
+
+import { currentTask, spawn, type Task, TaskLocal, WaitQueue } from "@primetime/sim";
+import { exitFiles, FilesStruct, setTaskFiles } from "../fs/fdtable.js";
+import { type PollFd, sysPoll } from "../fs/poll.js";
+import type { Kernel } from "../init/kernel.js";
+import { exitMm, MmStruct, setTaskMm } from "../mm/mm.js";
+import { UnixSocket, unixReleaseSock } from "../net/scm.js";
+import {
+  type SyscallProcess,
+  sysClose,
+  sysDup,
+  sysExit,
+  sysIoctl,
+  sysLseek,
+  sysMmap,
+  sysMunmap,
+  sysOpen,
+  sysReadMemory,
+  sysRecvFd,
+  sysSendFd,
+  sysSetrlimit,
+  sysWriteMemory,
+  ThreadExit,
+} from "./syscalls.js";
+import { exitTaskWork, initUserThread } from "./task-work.js";
+
+/** The body of a thread: userspace code, given its process. */
+export type ThreadFn = (p: Process) => Promise<void> | void;
+
+/** A process's life: running, exiting (a group exit started), dead (every thread has exited). */
+export type ProcessState = "running" | "exiting" | "dead";
+
+/** The exit code of a process killed by SIGKILL (128 + 9), as a shell reports it. */
+export const EXIT_KILLED = 137;
+/** The exit code of a process that crashed (an exception escaped userspace): 128 + SIGSEGV. */
+export const EXIT_CRASHED = 139;
+
+const taskProcess = new TaskLocal<Process | null>(() => null);
+
+/** The process the running task is a thread of, or null (kernel threads, bare tasks). */
+export function currentProcess(): Process | null {
+  const t = currentTask();
+  return t ? taskProcess.get(t) : null;
+}
+
+/**
+ * Models a process (a thread group with its signal_struct, files_struct, mm_struct and a unix
+ * socket). Create processes with `Kernel.spawnProcess()`.
+ *
+ * Locking: the resources carry their own locks (files->file_lock, mm->mmap_lock, the socket
+ * queue's lock); the process's state changes only from its own threads, between scheduling
+ * points.
+ * References: the threads hold the fd table and the mm (one use each); the last thread's exit
+ * drops every fd, vma and in-flight file.
+ */
+export class Process implements SyscallProcess {
+  readonly files: FilesStruct;
+  readonly mm: MmStruct;
+  readonly socket: UnixSocket;
+  /** Every thread ever spawned, main thread first. */
+  readonly threads: Task[] = [];
+  state: ProcessState = "running";
+  /** The exit code (exit_group's, 137 when killed, 139 after a crash or an oops), once known. */
+  exitCode: number | null = null;
+  private live = 0;
+  private readonly exitWait: WaitQueue;
+
+  /** @internal Use Kernel.spawnProcess(). */
+  constructor(
+    readonly kernel: Kernel,
+    readonly pid: number,
+    readonly name: string,
+  ) {
+    this.files = new FilesStruct(`${name}[${pid}]->files`);
+    this.mm = new MmStruct(`${name}[${pid}]->mm`);
+    this.socket = new UnixSocket(`${name}[${pid}]`);
+    this.exitWait = new WaitQueue(`wait for ${name}[${pid}]`);
+  }
+
+  /** True once a group exit started (exit(), kill(), the main thread returned, a crash). */
+  get groupExiting(): boolean {
+    return this.state !== "running";
+  }
+
+  /** Threads that have not exited yet. */
+  get liveThreads(): number {
+    return this.live;
+  }
+
+  /** True if `task` is a thread of this process that has not exited. */
+  ownsTask(task: unknown): boolean {
+    return (
+      task !== null &&
+      typeof task === "object" &&
+      taskProcess.get(task as Task) === this &&
+      !(task as Task).exited
+    );
+  }
+
+  /**
+   * Models the start of do_group_exit(): every thread dies at its next syscall boundary.
+   * Locking: none (siglock is not modeled); not a scheduling point.
+   */
+  startGroupExit(code: number): void {
+    if (this.state !== "running") return;
+    this.state = "exiting";
+    this.exitCode = code;
+    // A thread sleeping in recvFd() must notice.
+    this.socket.wait.wakeAll();
+  }
+
+  /**
+   * Models kill(pid, SIGKILL): the process exits with EXIT_KILLED; its threads die at their next
+   * syscall boundary (a thread that never enters the kernel again never dies, as a thread
+   * spinning in userspace with the signal blocked would not). No effect on an exiting process.
+   */
+  kill(code: number = EXIT_KILLED): void {
+    this.startGroupExit(code);
+  }
+
+  /**
+   * Models clone(CLONE_THREAD | CLONE_FILES | CLONE_VM): a new thread running `fn`, sharing the
+   * process's fd table and mm. A thread created after the process started exiting exits at once
+   * without running `fn`.
+   * References: the thread takes a use of the fd table and the mm (files->count, mm_users),
+   * dropped when it exits.
+   */
+  spawnThread(name: string, fn: ThreadFn): Task {
+    return this.startThread(`${this.name}:${name}`, fn, false);
+  }
+
+  /** @internal Starts the main thread (Kernel.spawnProcess()). */
+  startMain(fn: ThreadFn): Task {
+    return this.startThread(this.name, fn, true);
+  }
+
+  private startThread(taskName: string, fn: ThreadFn, main: boolean): Task {
+    const dead = this.state === "dead";
+    if (!dead && this.threads.length > 0) {
+      // copy_files()/copy_mm() with CLONE_FILES/CLONE_VM: one more user of each.
+      this.files.count.data.inc();
+      this.mm.mmUsers.data.inc();
+    }
+    const task: Task = spawn(
+      taskName,
+      async () => {
+        if (dead) return;
+        await this.runThread(task, fn, main);
+      },
+      { kind: "user" },
+    );
+    if (!dead) {
+      this.live++;
+      taskProcess.set(task, this);
+      setTaskFiles(task, this.files);
+      setTaskMm(task, this.mm);
+      initUserThread(task);
+    }
+    this.threads.push(task);
+    return task;
+  }
+
+  private async runThread(task: Task, fn: ThreadFn, main: boolean): Promise<void> {
+    let rethrow: unknown;
+    try {
+      if (!this.groupExiting) {
+        await fn(this);
+        if (main) this.startGroupExit(0);
+      }
+    } catch (e) {
+      if (e instanceof ThreadExit) {
+        rethrow = e.oops;
+        // An oops kills the thread with SIGSEGV; a later group exit sets its own code.
+        if (e.oops && this.state === "running") this.exitCode = EXIT_CRASHED;
+      } else {
+        // A crash in userspace takes the whole process down.
+        this.startGroupExit(EXIT_CRASHED);
+        rethrow = e;
+      }
+    }
+    await this.doExit(task);
+    if (rethrow !== undefined) throw rethrow;
+  }
+
+  /** Models do_exit() for one thread. */
+  private async doExit(task: Task): Promise<void> {
+    const last = --this.live === 0;
+    await exitMm(task);
+    await exitFiles(task);
+    if (last) await unixReleaseSock(this.socket);
+    await exitTaskWork();
+    if (last) {
+      this.state = "dead";
+      this.exitCode ??= 0;
+      this.exitWait.wakeAll();
+    }
+  }
+
+  /**
+   * Models waitpid(): waits until every thread has exited and the process's resources are
+   * released; returns the exit code. May be called from any task.
+   * Locking: sleeps until then; call it without locks held.
+   */
+  async wait(): Promise<number> {
+    while (this.state !== "dead") await this.exitWait.wait(`waitpid(${this.pid})`);
+    return this.exitCode ?? 0;
+  }
+
+  toString(): string {
+    return `${this.name}[${this.pid}]`;
+  }
+
+  // ---- syscalls (see syscalls.ts) ----
+
+  /** open(2): the new fd, or -ENOENT, -EMFILE, -ENOMEM, the driver's ->open error... */
+  open(path: string, flags: number): Promise<number> {
+    return sysOpen(this, path, flags);
+  }
+
+  /** close(2): 0 or -EBADF. */
+  close(fd: number): Promise<number> {
+    return sysClose(this, fd);
+  }
+
+  /** dup(2): the lowest free fd, for the same file; -EBADF, -EMFILE. */
+  dup(fd: number): Promise<number> {
+    return sysDup(this, fd);
+  }
+
+  /** ioctl(2): the driver's result; `arg` is updated with the driver's output on success. */
+  ioctl(fd: number, cmd: number, arg?: unknown): Promise<number> {
+    return sysIoctl(this, fd, cmd, arg);
+  }
+
+  /** mmap(2): the address, or a negative errno. */
+  mmap(
+    addr: number,
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+  ): Promise<number> {
+    return sysMmap(this, addr, length, prot, flags, fd, offset);
+  }
+
+  /** munmap(2): 0 or -EINVAL. */
+  munmap(addr: number, length: number): Promise<number> {
+    return sysMunmap(this, addr, length);
+  }
+
+  /** lseek(2): the new offset, or -EBADF, -EINVAL, -ESPIPE. */
+  lseek(fd: number, offset: number, whence: number): Promise<number> {
+    return sysLseek(this, fd, offset, whence);
+  }
+
+  /** poll(2): the number of fds with events (their `revents` set), 0 on timeout, or -EFAULT. */
+  poll(fds: PollFd[], timeoutNs: number): Promise<number> {
+    return sysPoll(this, fds, timeoutNs);
+  }
+
+  /** sendmsg(2) with SCM_RIGHTS to `to`: 0, -EBADF, -ENOMEM, -EPIPE. */
+  sendFd(to: Process, fd: number): Promise<number> {
+    return sysSendFd(this, to, fd);
+  }
+
+  /** recvmsg(2) of an SCM_RIGHTS message: a new fd, or -EAGAIN (nonblock), -EMFILE. */
+  recvFd(opts?: { nonblock?: boolean; cloexec?: boolean }): Promise<number> {
+    return sysRecvFd(this, opts);
+  }
+
+  /** setrlimit(RLIMIT_NOFILE, limit): 0, -EINVAL, -EPERM. */
+  setrlimit(resource: number, limit: number): Promise<number> {
+    return sysSetrlimit(this, resource, limit);
+  }
+
+  /** Loads `len` bytes at `addr` from mapped memory, or -EFAULT. */
+  readMemory(addr: number, len: number): Promise<Uint8Array | number> {
+    return sysReadMemory(this, addr, len);
+  }
+
+  /** Stores `bytes` at `addr` into mapped memory: the byte count, or -EFAULT. */
+  writeMemory(addr: number, bytes: Uint8Array): Promise<number> {
+    return sysWriteMemory(this, addr, bytes);
+  }
+
+  /** exit_group(code): never returns. */
+  exit(code: number): Promise<never> {
+    return sysExit(this, code);
+  }
+}

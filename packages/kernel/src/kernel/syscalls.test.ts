@@ -1,0 +1,359 @@
+import { bug, type RunResult, Simulation } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import {
+  type File,
+  type FileOperations,
+  fileCount,
+  fixedSizeLlseek,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_RDWR,
+  SEEK_END,
+  SEEK_SET,
+} from "../fs/file.js";
+import { _IOWR, ENOIOCTLCMD, FIOCLEX, FIONCLEX } from "../fs/ioctl.js";
+import {
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  EMFILE,
+  ENODEV,
+  ENOENT,
+  ENOTTY,
+  EPERM,
+  ESPIPE,
+  ESRCH,
+} from "../include/errno.js";
+import { Kernel } from "../init/kernel.js";
+import { Mutex } from "../locking/mutex.js";
+import type { Process } from "./process.js";
+import { RLIMIT_NOFILE } from "./syscalls.js";
+
+interface Run {
+  r: RunResult;
+  leaks: number;
+  exitCode: number;
+}
+
+/** Boots a kernel, lets `setup` register devices, runs `body` as a process, checks leaks. */
+async function inProcess(
+  setup: (k: Kernel) => void,
+  body: (p: Process, k: Kernel) => Promise<void>,
+): Promise<Run> {
+  let leaks = -1;
+  let exitCode = -1;
+  const r = await new Simulation({ seed: 1 }).run(async () => {
+    const k = Kernel.boot();
+    setup(k);
+    const p = k.spawnProcess("t", (p) => body(p, k));
+    exitCode = await p.wait();
+    leaks = (await k.checkLeaks()).length;
+  });
+  return { r, leaks, exitCode };
+}
+
+function clean(run: Run): void {
+  expect(run.r.splats.map((s) => s.message)).toEqual([]);
+  expect(run.r.outcome).toBe("ok");
+  expect(run.leaks).toBe(0);
+}
+
+const CMD = _IOWR("t", 1, 8);
+
+describe("open and close", () => {
+  it("open gives the lowest free fd; close frees it; release runs before close returns", async () => {
+    const log: string[] = [];
+    const fops: FileOperations = {
+      open: async () => {
+        log.push("open");
+        return 0;
+      },
+      release: async () => {
+        log.push("release");
+      },
+    };
+    const run = await inProcess(
+      (k) => k.registerChrdev("/dev/x", fops),
+      async (p) => {
+        expect(await p.open("/dev/x", O_RDWR)).toBe(0);
+        expect(await p.open("/dev/x", O_RDONLY)).toBe(1);
+        expect(await p.open("/dev/x", O_RDWR)).toBe(2);
+        expect(await p.close(1)).toBe(0);
+        log.push("closed");
+        expect(await p.open("/dev/x", O_RDWR)).toBe(1);
+        expect(p.files.openFdList()).toEqual([0, 1, 2]);
+      },
+    );
+    clean(run);
+    // close(1)'s release is task work, run on the way back to userspace.
+    expect(log).toEqual([
+      "open",
+      "open",
+      "open",
+      "release",
+      "closed",
+      "open",
+      "release",
+      "release",
+      "release",
+    ]);
+  });
+
+  it("open validates its arguments and reports lookup and driver errors", async () => {
+    let opens = 0;
+    const fops: FileOperations = {
+      open: async () => (++opens === 1 ? -ENODEV : 0),
+    };
+    const run = await inProcess(
+      (k) => k.registerChrdev("/dev/x", fops),
+      async (p) => {
+        expect(await p.open(42 as unknown as string, O_RDWR)).toBe(-EFAULT);
+        expect(await p.open("/dev/x", 1.5)).toBe(-EINVAL);
+        expect(await p.open("", O_RDWR)).toBe(-ENOENT);
+        expect(await p.open("/dev/nope", O_RDWR)).toBe(-ENOENT);
+        expect(await p.open("/dev/x", O_RDWR | O_CREAT | O_EXCL)).toBe(-EEXIST);
+        expect(await p.open("/dev/x", O_RDWR)).toBe(-ENODEV); // the driver refused
+        expect(await p.open("/dev/x", O_RDWR)).toBe(0); // the fd was given back
+        expect(await p.open("/dev/x", O_RDWR | O_CREAT)).toBe(1);
+      },
+    );
+    clean(run);
+  });
+
+  it("EMFILE at RLIMIT_NOFILE comes before ENOENT; setrlimit validates", async () => {
+    const run = await inProcess(
+      (k) => k.registerChrdev("/dev/x", {}),
+      async (p) => {
+        expect(await p.setrlimit(RLIMIT_NOFILE, 2)).toBe(0);
+        expect(await p.open("/dev/x", O_RDWR)).toBe(0);
+        expect(await p.open("/dev/x", O_RDWR)).toBe(1);
+        expect(await p.open("/dev/x", O_RDWR)).toBe(-EMFILE);
+        expect(await p.open("/dev/nope", O_RDWR)).toBe(-EMFILE);
+        expect(await p.dup(0)).toBe(-EMFILE);
+        expect(await p.setrlimit(RLIMIT_NOFILE, 2 ** 21)).toBe(-EPERM);
+        expect(await p.setrlimit(RLIMIT_NOFILE, -1)).toBe(-EINVAL);
+        expect(await p.setrlimit(3, 10)).toBe(-EINVAL);
+      },
+    );
+    clean(run);
+  });
+
+  it("close rejects bad fds", async () => {
+    const run = await inProcess(
+      () => {},
+      async (p) => {
+        for (const fd of [-1, 0, 1.5, 10_000, Number.NaN, "0" as unknown as number])
+          expect(await p.close(fd)).toBe(-EBADF);
+      },
+    );
+    clean(run);
+  });
+
+  it("dup shares the file: one release after both fds are closed", async () => {
+    let file: File | null = null;
+    let releases = 0;
+    const fops: FileOperations = {
+      open: async (_i, f) => {
+        file = f;
+        return 0;
+      },
+      release: async () => {
+        releases++;
+      },
+    };
+    const run = await inProcess(
+      (k) => k.registerChrdev("/dev/x", fops),
+      async (p) => {
+        const fd = await p.open("/dev/x", O_RDWR);
+        expect(await p.dup(fd)).toBe(1);
+        expect(p.files.peek(1)).toBe(file);
+        expect(fileCount(file!)).toBe(2);
+        expect(await p.dup(7)).toBe(-EBADF);
+        expect(await p.close(fd)).toBe(0);
+        expect(releases).toBe(0);
+        expect(await p.close(1)).toBe(0);
+        expect(releases).toBe(1);
+      },
+    );
+    clean(run);
+  });
+});
+
+describe("ioctl", () => {
+  it("copies the argument in, and back out only on success", async () => {
+    const seen: unknown[] = [];
+    const fops: FileOperations = {
+      unlockedIoctl: async (_f, cmd, arg) => {
+        const a = arg as { in: number; out?: number };
+        seen.push(cmd);
+        a.out = a.in * 2;
+        return a.in < 0 ? -EINVAL : 0;
+      },
+    };
+    const run = await inProcess(
+      (k) => k.registerChrdev("/dev/x", fops),
+      async (p) => {
+        const fd = await p.open("/dev/x", O_RDWR);
+        const ok: { in: number; out?: number } = { in: 21 };
+        expect(await p.ioctl(fd, CMD, ok)).toBe(0);
+        expect(ok).toEqual({ in: 21, out: 42 });
+        const bad: { in: number; out?: number } = { in: -1 };
+        expect(await p.ioctl(fd, CMD, bad)).toBe(-EINVAL);
+        expect(bad).toEqual({ in: -1 });
+        // The same command as a negative int32.
+        expect(await p.ioctl(fd, CMD | 0, { in: 1 })).toBe(0);
+      },
+    );
+    clean(run);
+    expect(seen).toEqual([CMD, CMD, CMD]);
+  });
+
+  it("validates fd, cmd and argument; no ioctl or ENOIOCTLCMD is ENOTTY", async () => {
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/none", {});
+        k.registerChrdev("/dev/x", { unlockedIoctl: async () => -ENOIOCTLCMD });
+      },
+      async (p) => {
+        const none = await p.open("/dev/none", O_RDWR);
+        const x = await p.open("/dev/x", O_RDWR);
+        expect(await p.ioctl(99, CMD, {})).toBe(-EBADF);
+        expect(await p.ioctl(-3, CMD, {})).toBe(-EBADF);
+        expect(await p.ioctl(none, CMD, {})).toBe(-ENOTTY);
+        expect(await p.ioctl(x, CMD, {})).toBe(-ENOTTY);
+        expect(await p.ioctl(x, 1.5, {})).toBe(-EINVAL);
+        expect(await p.ioctl(x, CMD, { f: () => 0 })).toBe(-EFAULT);
+        const frozen = Object.freeze({ a: 1 });
+        expect(await p.ioctl(none, FIOCLEX, frozen)).toBe(0); // nothing to write back
+        expect(p.files.fdt.closeOnExec[none]).toBe(true);
+        expect(await p.ioctl(none, FIONCLEX)).toBe(0);
+        expect(p.files.fdt.closeOnExec[none]).toBe(false);
+      },
+    );
+    clean(run);
+  });
+
+  it("a frozen user struct the driver writes to is EFAULT", async () => {
+    const run = await inProcess(
+      (k) =>
+        k.registerChrdev("/dev/x", {
+          unlockedIoctl: async (_f, _c, arg) => {
+            (arg as { out: number }).out = 1;
+            return 0;
+          },
+        }),
+      async (p) => {
+        const fd = await p.open("/dev/x", O_RDWR);
+        expect(await p.ioctl(fd, CMD, Object.freeze({ out: 0 }))).toBe(-EFAULT);
+      },
+    );
+    clean(run);
+  });
+});
+
+describe("lseek", () => {
+  it("uses ->llseek; no llseek is ESPIPE; whence and fd are validated", async () => {
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/sized", {
+          llseek: (f, off, whence) => fixedSizeLlseek(f, off, whence, 4096),
+        });
+        k.registerChrdev("/dev/pipe", {});
+      },
+      async (p) => {
+        const s = await p.open("/dev/sized", O_RDWR);
+        const n = await p.open("/dev/pipe", O_RDWR);
+        expect(await p.lseek(s, 0, SEEK_END)).toBe(4096);
+        expect(await p.lseek(s, 100, SEEK_SET)).toBe(100);
+        expect(await p.lseek(s, 0, 5)).toBe(-EINVAL);
+        expect(await p.lseek(s, 0, -1)).toBe(-EINVAL);
+        expect(await p.lseek(s, 0.5, SEEK_SET)).toBe(-EINVAL);
+        expect(await p.lseek(n, 0, SEEK_SET)).toBe(-ESPIPE);
+        expect(await p.lseek(77, 0, SEEK_SET)).toBe(-EBADF);
+      },
+    );
+    clean(run);
+  });
+});
+
+describe("the kernel boundary", () => {
+  it("a lock held on return to userspace is a lockdep splat", async () => {
+    const lock = new Mutex("leaky_lock");
+    const run = await inProcess(
+      (k) =>
+        k.registerChrdev("/dev/x", {
+          unlockedIoctl: async () => {
+            await lock.lock();
+            return 0;
+          },
+          release: async () => {
+            await lock.unlock();
+          },
+        }),
+      async (p) => {
+        const fd = await p.open("/dev/x", O_RDWR);
+        expect(await p.ioctl(fd, CMD, {})).toBe(0);
+        await p.close(fd);
+      },
+    );
+    const lockdep = run.r.splats.filter((s) => s.kind === "lockdep");
+    expect(lockdep.length).toBe(1);
+    expect(lockdep[0]!.message).toContain("lock held when returning to user space!");
+    expect(lockdep[0]!.message).toContain("leaky_lock");
+    expect(run.leaks).toBe(0);
+  });
+
+  it("an unexpected exception in a driver is a bug splat and EFAULT, and the syscall returns", async () => {
+    const run = await inProcess(
+      (k) =>
+        k.registerChrdev("/dev/x", {
+          unlockedIoctl: async () => {
+            throw new TypeError("driver bug");
+          },
+        }),
+      async (p) => {
+        const fd = await p.open("/dev/x", O_RDWR);
+        expect(await p.ioctl(fd, CMD, {})).toBe(-EFAULT);
+        expect(await p.close(fd)).toBe(0);
+      },
+    );
+    expect(run.r.splats.map((s) => [s.kind, s.message])).toEqual([
+      ["bug", "unexpected exception in syscall ioctl(): driver bug"],
+    ]);
+    expect(run.leaks).toBe(0);
+    expect(run.exitCode).toBe(0);
+  });
+
+  it("BUG() in a driver oopses the thread: it exits, and its files are released", async () => {
+    let after = false;
+    const run = await inProcess(
+      (k) =>
+        k.registerChrdev("/dev/x", {
+          unlockedIoctl: async () => bug("driver BUG_ON"),
+        }),
+      async (p) => {
+        const fd = await p.open("/dev/x", O_RDWR);
+        await p.ioctl(fd, CMD, {});
+        after = true;
+      },
+    );
+    expect(after).toBe(false);
+    expect(run.r.splats.map((s) => [s.kind, s.message])).toEqual([["bug", "driver BUG_ON"]]);
+    expect(run.leaks).toBe(0);
+    expect(run.exitCode).toBe(139);
+  });
+
+  it("a syscall from a task that is not a thread of the process is ESRCH and a warning", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      const p = k.spawnProcess("t", async () => {});
+      expect(await p.open("/dev/x", O_RDWR)).toBe(-ESRCH);
+      await p.wait();
+      expect(await p.close(0)).toBe(-ESRCH);
+    });
+    expect(r.splats.map((s) => s.kind)).toEqual(["warn", "warn"]);
+    expect(r.splats[0]!.message).toContain("not one of its threads");
+  });
+});

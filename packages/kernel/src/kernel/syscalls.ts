@@ -1,0 +1,499 @@
+/**
+ * The system call layer (fs/open.c, fs/file.c, fs/ioctl.c, fs/read_write.c, mm/mmap.c,
+ * kernel/entry/common.c, kernel/exit.c): what a process thread enters the kernel through.
+ *
+ * Every syscall here:
+ * - runs in a thread of the process it is called on (a call from any other task is a `warn`
+ *   splat and returns -ESRCH: it is a bug in the scenario, not bad input);
+ * - validates its arguments as the kernel does (a JS value the C ABI could not carry, such as a
+ *   fractional fd, is the errno the kernel gives the nearest bad C value: -EBADF for fds,
+ *   -EINVAL for numbers, -EFAULT for pointers);
+ * - never throws for bad input or a failing driver: an unexpected JS exception inside the kernel
+ *   is reported as a `bug` splat and the syscall returns -EFAULT. A BUG() (KernelBug) oopses the
+ *   thread instead: it dies as in the kernel, and the process's other threads go on. Either way
+ *   the syscall layer still drops the file reference it took for the call (fdput()), so that one
+ *   bug is not followed by a cascade of leak reports (the kernel would leak it after an oops);
+ * - returns to userspace through `exitToUserMode()`: the thread's task work runs (deferred
+ *   fputs), a lock still held is a lockdep splat, and a thread whose process is exiting dies
+ *   there (the syscall never returns: the thread unwinds with `ThreadExit`, which the process
+ *   layer catches).
+ *
+ * ioctl arguments are copied: the driver gets a deep copy of the user object and the copy is
+ * written back to the user's object only when the ioctl returns >= 0 (see ioctl.ts).
+ */
+
+import { currentTask, KernelBug, point, report, warnOn } from "@primetime/sim";
+import {
+  closeFd,
+  type FilesStruct,
+  fdInstall,
+  fget,
+  getUnusedFdFlags,
+  NR_OPEN,
+  putUnusedFd,
+} from "../fs/fdtable.js";
+import {
+  allocEmptyFile,
+  type File,
+  FMODE_LSEEK,
+  FMODE_OPENED,
+  fput,
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  SEEK_MAX,
+} from "../fs/file.js";
+import {
+  copyFromUser,
+  copyToUser,
+  ENOIOCTLCMD,
+  FIOCLEX,
+  FIONCLEX,
+  type IoctlArg,
+} from "../fs/ioctl.js";
+import {
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  ENOTTY,
+  EPERM,
+  ESPIPE,
+  ESRCH,
+  isErr,
+} from "../include/errno.js";
+import type { Kernel } from "../init/kernel.js";
+import { lockdepCheckReturnToUser } from "../locking/lockdep.js";
+import { accessVm, type MmStruct, vmMmapPgoff, vmMunmap } from "../mm/mm.js";
+import { MAP_ANONYMOUS, offsetInPage, PAGE_SIZE } from "../mm/vma.js";
+import { scmRecvFds, scmSendFds, type UnixSocket } from "../net/scm.js";
+import { taskWorkRun } from "./task-work.js";
+
+/** Models RLIMIT_NOFILE. */
+export const RLIMIT_NOFILE = 7;
+
+/**
+ * Thrown through userspace code when its thread dies inside a syscall (exit(), a fatal signal
+ * from a group exit, an oops): the syscall never returns. The process layer catches it; code
+ * that catches everything must rethrow it.
+ */
+export class ThreadExit extends Error {
+  /** The KernelBug of an oops, rethrown once the thread has exited. */
+  readonly oops: KernelBug | undefined;
+
+  constructor(reason: string, oops?: KernelBug) {
+    super(reason);
+    this.name = "ThreadExit";
+    this.oops = oops;
+  }
+}
+
+/** What the syscall layer needs of a process (implemented by Process). */
+export interface SyscallProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly kernel: Kernel;
+  readonly files: FilesStruct;
+  readonly mm: MmStruct;
+  readonly socket: UnixSocket;
+  /** SIGNAL_GROUP_EXIT: every thread dies at its next return to userspace. */
+  readonly groupExiting: boolean;
+  /** True if `task` is a live thread of this process. */
+  ownsTask(task: unknown): boolean;
+  /** Models do_group_exit(code)'s first half: the group exit starts with this code. */
+  startGroupExit(code: number): void;
+}
+
+/**
+ * Models exit_to_user_mode_prepare(): task work (TIF_NOTIFY_RESUME), a pending group exit
+ * (the thread dies: ThreadExit), then lockdep_sys_exit().
+ * Locking: the thread must hold no locks; a held lock is a lockdep splat.
+ */
+export async function exitToUserMode(p: SyscallProcess): Promise<void> {
+  await taskWorkRun();
+  if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
+  lockdepCheckReturnToUser();
+}
+
+/**
+ * Runs a syscall body on behalf of process `p`: checks the caller, enters with a scheduling
+ * point, turns unexpected exceptions into a `bug` splat and -EFAULT, and returns through
+ * exitToUserMode().
+ */
+export async function syscall<T>(
+  p: SyscallProcess,
+  name: string,
+  body: () => Promise<T | number>,
+): Promise<T | number> {
+  const task = currentTask();
+  if (!p.ownsTask(task)) {
+    warnOn(
+      true,
+      `syscall ${name}() on ${p.name}[${p.pid}] from ${task ? `${task.name}[${task.id}]` : "outside a simulation"}, which is not one of its threads`,
+    );
+    return -ESRCH;
+  }
+  if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
+  await point(`sys_${name}`);
+  let ret: T | number;
+  try {
+    ret = await body();
+  } catch (e) {
+    if (e instanceof ThreadExit) throw e;
+    if (e instanceof KernelBug) throw new ThreadExit(`oops in ${name}()`, e);
+    const err = e instanceof Error ? e : new Error(String(e));
+    report("bug", `unexpected exception in syscall ${name}(): ${err.message}`, {
+      sites: [{ role: "thrown", ...hereSite(err) }],
+    });
+    ret = -EFAULT;
+  }
+  await exitToUserMode(p);
+  return ret;
+}
+
+function hereSite(err: Error): { task: string; taskId: number; step: number; label: string } {
+  const t = currentTask();
+  return {
+    task: t?.name ?? "<outside>",
+    taskId: t?.id ?? 0,
+    step: t?.sim.steps ?? 0,
+    label: err.stack?.split("\n")[1]?.trim() ?? "",
+  };
+}
+
+function isFdArg(fd: unknown): fd is number {
+  return typeof fd === "number" && Number.isInteger(fd) && fd >= 0;
+}
+
+function isIntArg(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v);
+}
+
+/**
+ * Models do_filp_open() of a character device node followed by do_dentry_open(): looks the
+ * path up (-ENOENT; O_CREAT|O_EXCL on an existing node is -EEXIST), allocates the file, and
+ * calls the driver's ->open; if that fails the file, never opened, is freed without ->release.
+ * Returns the file with one reference.
+ *
+ * Locking: none held; ->open may sleep.
+ * References: the caller owns the returned file's reference.
+ */
+export async function doFilpOpen(
+  kernel: Kernel,
+  path: string,
+  flags: number,
+): Promise<File | number> {
+  const inode = kernel.chrdevs.lookup(path);
+  if (inode === null) return -ENOENT;
+  if ((flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) return -EEXIST;
+  const f = await allocEmptyFile(flags);
+  if (isErr(f)) return f;
+  f.path = path;
+  f.fInode = inode;
+  f.fMapping = inode.iMapping;
+  const fops = inode.iFop ?? {};
+  f.fOp = fops;
+  if (fops.llseek) f.fMode |= FMODE_LSEEK;
+  if (fops.open) {
+    const err = await fops.open(inode, f);
+    if (err < 0) {
+      await fput(f);
+      return err;
+    }
+  }
+  f.fMode |= FMODE_OPENED;
+  return f;
+}
+
+/**
+ * Models do_sys_open(): reserves an fd first (-EMFILE wins over -ENOENT, as in the kernel),
+ * opens the file, installs it. The new fd or a negative errno. Open flags other than the
+ * access mode, O_CREAT|O_EXCL and O_CLOEXEC are accepted and ignored.
+ * Locking: none held on entry; takes file_lock (fd reservation, install); ->open may sleep.
+ * References: the new fd owns the file's first reference; a failed open gives the fd back.
+ */
+export async function sysOpen(p: SyscallProcess, path: unknown, flags: unknown): Promise<number> {
+  return syscall(p, "open", async () => {
+    if (typeof path !== "string") return -EFAULT;
+    if (!isIntArg(flags)) return -EINVAL;
+    if (path.length === 0) return -ENOENT;
+    const fd = await getUnusedFdFlags(flags);
+    if (fd < 0) return fd;
+    const f = await doFilpOpen(p.kernel, path, flags);
+    if (typeof f === "number") {
+      await putUnusedFd(fd);
+      return f;
+    }
+    await fdInstall(fd, f);
+    return fd;
+  }) as Promise<number>;
+}
+
+/**
+ * Models close(2): close_fd(). 0, -EBADF, or ->flush's error. The final __fput() runs before
+ * close() returns to userspace, from task work at exitToUserMode() (the kernel calls
+ * __fput_sync() there since 6.6: the same point as far as userspace can tell).
+ * Locking: none held on entry; takes file_lock for the removal.
+ * References: drops the fd's.
+ */
+export async function sysClose(p: SyscallProcess, fd: unknown): Promise<number> {
+  return syscall(p, "close", async () => {
+    if (!isFdArg(fd)) return -EBADF;
+    return closeFd(fd);
+  }) as Promise<number>;
+}
+
+/**
+ * Models ksys_dup(): the lowest free fd now refers to the same file. The new fd, -EBADF, or
+ * get_unused_fd_flags()'s error.
+ * Locking: none held on entry; takes file_lock (fget(), fd reservation, install).
+ * References: the new fd keeps the reference fget() took; on failure it is dropped.
+ */
+export async function sysDup(p: SyscallProcess, fd: unknown): Promise<number> {
+  return syscall(p, "dup", async () => {
+    if (!isFdArg(fd)) return -EBADF;
+    const file = await fget(fd);
+    if (file === null) return -EBADF;
+    const ret = await getUnusedFdFlags(0);
+    if (ret >= 0) await fdInstall(ret, file);
+    else await fput(file);
+    return ret;
+  }) as Promise<number>;
+}
+
+/**
+ * Models vfs_ioctl(): the driver's ->unlocked_ioctl, -ENOTTY without one or for
+ * -ENOIOCTLCMD.
+ * Locking: none held; the driver's ioctl may sleep.
+ * References: the caller holds a reference on `file`.
+ */
+export async function vfsIoctl(file: File, cmd: number, arg: IoctlArg): Promise<number> {
+  if (!file.fOp.unlockedIoctl) return -ENOTTY;
+  const error = await file.fOp.unlockedIoctl(file, cmd, arg);
+  return error === -ENOIOCTLCMD ? -ENOTTY : error;
+}
+
+/** Models do_vfs_ioctl()'s generic commands: FIOCLEX and FIONCLEX; -ENOIOCTLCMD otherwise. */
+async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<number> {
+  if (cmd !== FIOCLEX && cmd !== FIONCLEX) return -ENOIOCTLCMD;
+  const files = p.files;
+  await files.fileLock.lock();
+  if (fd < files.fdt.maxFds) files.fdt.closeOnExec[fd] = cmd === FIOCLEX;
+  await files.fileLock.unlock();
+  return 0;
+}
+
+/**
+ * Models the ioctl(2) syscall: fdget (-EBADF), the generic commands (which ignore `arg`), then
+ * copy_from_user of the argument (-EFAULT) and the driver's ioctl; the kernel copy is written
+ * back to `arg` when the driver returns >= 0.
+ * `cmd` is taken as an unsigned 32-bit number (a negative int32 is the same command).
+ * Locking: none held on entry; the driver's ioctl may sleep.
+ * References: holds an fget() reference on the file for the call (fdput() at the end).
+ */
+export async function sysIoctl(
+  p: SyscallProcess,
+  fd: unknown,
+  cmd: unknown,
+  arg: unknown,
+): Promise<number> {
+  return syscall(p, "ioctl", async () => {
+    if (!isFdArg(fd)) return -EBADF;
+    const file = await fget(fd);
+    if (file === null) return -EBADF;
+    try {
+      if (!isIntArg(cmd) || cmd < -0x8000_0000 || cmd > 0xffff_ffff) return -EINVAL;
+      const ucmd = cmd >>> 0;
+      let error = await doVfsIoctl(p, fd, ucmd);
+      if (error !== -ENOIOCTLCMD) return error;
+      const kdata = copyFromUser(arg);
+      if (isErr(kdata)) return -EFAULT;
+      error = await vfsIoctl(file, ucmd, kdata);
+      if (error >= 0 && copyToUser(arg, kdata) < 0) error = -EFAULT;
+      return error;
+    } finally {
+      await fput(file);
+    }
+  }) as Promise<number>;
+}
+
+/**
+ * Models vfs_llseek(): -ESPIPE for an unseekable file, else the driver's ->llseek.
+ * Locking: none (f_pos_lock is not modeled). References: the caller holds one on `file`.
+ */
+export async function vfsLlseek(file: File, offset: number, whence: number): Promise<number> {
+  if (!(file.fMode & FMODE_LSEEK) || !file.fOp.llseek) return -ESPIPE;
+  return file.fOp.llseek(file, offset, whence);
+}
+
+/**
+ * Models ksys_lseek(): the new position, -EBADF, -EINVAL (bad whence), -ESPIPE.
+ * Locking: none held on entry. References: holds an fget() reference for the call.
+ */
+export async function sysLseek(
+  p: SyscallProcess,
+  fd: unknown,
+  offset: unknown,
+  whence: unknown,
+): Promise<number> {
+  return syscall(p, "lseek", async () => {
+    if (!isFdArg(fd)) return -EBADF;
+    const file = await fget(fd);
+    if (file === null) return -EBADF;
+    try {
+      if (!isIntArg(offset) || !isIntArg(whence) || whence < 0 || whence > SEEK_MAX) return -EINVAL;
+      return await vfsLlseek(file, offset, whence);
+    } finally {
+      await fput(file);
+    }
+  }) as Promise<number>;
+}
+
+/**
+ * Models the mmap(2) syscall (x86-64 sys_mmap → ksys_mmap_pgoff()): an unaligned or negative
+ * offset is -EINVAL, a negative length -ENOMEM (it is a huge size_t), a bad fd (without
+ * MAP_ANONYMOUS) -EBADF; then do_mmap() under mmap_lock. The mapping's address, or a negative
+ * errno.
+ * Locking: none held on entry; takes mmap_lock for writing (vm_mmap_pgoff()).
+ * References: the fd's file reference is held for the call; the mapping takes its own.
+ */
+export async function sysMmap(
+  p: SyscallProcess,
+  addr: unknown,
+  length: unknown,
+  prot: unknown,
+  flags: unknown,
+  fd: unknown,
+  offset: unknown,
+): Promise<number> {
+  return syscall(p, "mmap", async () => {
+    if (!isIntArg(addr) || !isIntArg(length) || !isIntArg(prot) || !isIntArg(flags)) return -EINVAL;
+    if (!isIntArg(offset) || offset < 0 || offsetInPage(offset) !== 0) return -EINVAL;
+    if (addr < 0 || length < 0) return -ENOMEM;
+    let file: File | null = null;
+    if (!(flags & MAP_ANONYMOUS)) {
+      if (!isFdArg(fd)) return -EBADF;
+      file = await fget(fd);
+      if (file === null) return -EBADF;
+    }
+    try {
+      return await vmMmapPgoff(p.mm, file, addr, length, prot, flags, offset / PAGE_SIZE);
+    } finally {
+      if (file) await fput(file);
+    }
+  }) as Promise<number>;
+}
+
+/**
+ * Models munmap(2): vm_munmap(). 0 (also when nothing was mapped) or -EINVAL.
+ * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
+ */
+export async function sysMunmap(
+  p: SyscallProcess,
+  addr: unknown,
+  length: unknown,
+): Promise<number> {
+  return syscall(p, "munmap", async () => {
+    if (!isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0) return -EINVAL;
+    return vmMunmap(p.mm, addr, length);
+  }) as Promise<number>;
+}
+
+/**
+ * Reads `len` bytes of the process's memory at `addr` (userspace loads; page faults enter the
+ * kernel, so the access returns through exitToUserMode()). The bytes, or -EFAULT.
+ */
+export async function sysReadMemory(
+  p: SyscallProcess,
+  addr: unknown,
+  len: unknown,
+): Promise<Uint8Array | number> {
+  return syscall<Uint8Array>(p, "user_read", async () => {
+    if (!isIntArg(addr) || !isIntArg(len) || addr < 0 || len < 0) return -EFAULT;
+    return accessVm(p.mm, addr, len, null);
+  });
+}
+
+/** Writes `bytes` to the process's memory at `addr`. The byte count, or -EFAULT. */
+export async function sysWriteMemory(
+  p: SyscallProcess,
+  addr: unknown,
+  bytes: unknown,
+): Promise<number> {
+  return syscall(p, "user_write", async () => {
+    if (!isIntArg(addr) || addr < 0 || !(bytes instanceof Uint8Array)) return -EFAULT;
+    return accessVm(p.mm, addr, bytes.length, bytes.slice());
+  }) as Promise<number>;
+}
+
+/**
+ * Sends the file at `fd` to process `to` with SCM_RIGHTS. 0, -EBADF, -ENOMEM, -EINVAL (not a
+ * process), or -EPIPE (the receiver has exited). The in-flight message holds a file reference
+ * until the receiver takes it or exits.
+ */
+export async function sysSendFd(p: SyscallProcess, to: unknown, fd: unknown): Promise<number> {
+  return syscall(p, "sendmsg", async () => {
+    if (typeof to !== "object" || to === null || !("socket" in to)) return -EINVAL;
+    if (!isFdArg(fd)) return -EBADF;
+    return scmSendFds((to as SyscallProcess).socket, [fd]);
+  }) as Promise<number>;
+}
+
+/**
+ * Receives one file sent with SCM_RIGHTS: a new fd (the lowest free one) for the same file.
+ * Sleeps until a message arrives unless `nonblock` (-EAGAIN). -EMFILE when no fd is free (the
+ * file is dropped, as with MSG_CTRUNC). `cloexec` sets close-on-exec on the new fd.
+ */
+export async function sysRecvFd(
+  p: SyscallProcess,
+  opts: { nonblock?: boolean; cloexec?: boolean } = {},
+): Promise<number> {
+  return syscall(p, "recvmsg", async () => {
+    const r = await scmRecvFds(p.socket, {
+      nonblock: opts.nonblock,
+      oFlags: opts.cloexec ? O_CLOEXEC : 0,
+      interrupted: () => p.groupExiting,
+    });
+    if (typeof r === "number") return r;
+    // One fd per sendFd() message; a message sent another way could carry more: keep the first
+    // and close the rest, as a caller with room for one fd would.
+    for (const extra of r.slice(1)) await closeFd(extra);
+    return r[0]!;
+  }) as Promise<number>;
+}
+
+/**
+ * Models setrlimit(RLIMIT_NOFILE): the new soft and hard limit for fds. 0, -EINVAL (other
+ * resources are not modeled, or a bad value), -EPERM above NR_OPEN (sysctl_nr_open).
+ * Locking: none (task_lock() is not modeled). References: none.
+ */
+export async function sysSetrlimit(
+  p: SyscallProcess,
+  resource: unknown,
+  limit: unknown,
+): Promise<number> {
+  return syscall(p, "setrlimit", async () => {
+    if (resource !== RLIMIT_NOFILE || !isIntArg(limit) || limit < 0) return -EINVAL;
+    if (limit > NR_OPEN) return -EPERM;
+    p.files.rlimitNofile = limit;
+    return 0;
+  }) as Promise<number>;
+}
+
+/**
+ * Models exit_group(code): the whole process exits with `code & 0xff`; this thread dies at
+ * once (never returns), the others at their next syscall. The last thread to go closes every
+ * fd, unmaps every vma and drops undelivered fds.
+ * Locking: none held. References: the last thread drops every fd's, vma's and in-flight
+ * message's file reference.
+ */
+export async function sysExit(p: SyscallProcess, code: unknown): Promise<never> {
+  const task = currentTask();
+  if (!p.ownsTask(task))
+    throw new Error(`exit() on ${p.name}[${p.pid}] must be called from one of its threads`);
+  await point("sys_exit_group");
+  p.startGroupExit(isIntArg(code) ? code & 0xff : 0);
+  throw new ThreadExit(`${p.name}[${p.pid}] called exit`);
+}

@@ -1,0 +1,125 @@
+import { Kref } from "@primetime/atomics";
+import { explore, outsideDmesg, point, Simulation, spawn } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import { isErr } from "../include/errno.js";
+import { kfree, kmalloc, SlabObject } from "../mm/slab.js";
+import { heldLocks } from "./lockdep.js";
+import { Mutex } from "./mutex.js";
+
+describe("Mutex", () => {
+  const scenario = (locked: boolean) => async () => {
+    const m = new Mutex("object_name_lock");
+    let inside = 0;
+    let counter = 0;
+    const ts = [1, 2, 3].map((i) =>
+      spawn(`t${i}`, async () => {
+        for (let k = 0; k < 2; k++) {
+          if (locked) await m.lock();
+          inside++;
+          if (inside > 1) throw new Error("two tasks inside the critical section");
+          const v = counter;
+          await point("critical section");
+          counter = v + 1;
+          inside--;
+          if (locked) await m.unlock();
+        }
+      }),
+    );
+    for (const t of ts) await t.join();
+    if (counter !== 6) throw new Error(`lost update: ${counter}`);
+  };
+
+  it("excludes under every explored schedule; without it updates are lost", async () => {
+    const ok = await explore(scenario(true), { strategy: "pct", schedules: 150, seed: 4 });
+    expect(ok.failures).toEqual([]);
+    const dfs = await explore(scenario(true), {
+      strategy: "dfs",
+      preemptionBound: 1,
+      schedules: 300,
+    });
+    expect(dfs.failures).toEqual([]);
+    const racy = await explore(scenario(false), { strategy: "pct", schedules: 150, seed: 4 });
+    expect(racy.firstFailure).not.toBeNull();
+  });
+
+  it("lock and unlock are labelled scheduling points; contention sleeps", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const m = new Mutex("dev_lock");
+      await m.lock();
+      expect(m.locked).toBe(true);
+      expect(m.heldByCurrent).toBe(true);
+      expect(m.holder?.name).toBe("main");
+      const t = spawn("waiter", async () => {
+        expect(m.heldByCurrent).toBe(false);
+        expect(m.tryLock()).toBe(false);
+        await m.lock();
+        expect(m.heldByCurrent).toBe(true);
+        await m.unlock();
+      });
+      while (t.state !== "blocked") await point("poll");
+      await m.unlock();
+      await t.join();
+      expect(m.locked).toBe(false);
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats).toEqual([]);
+    const labels = r.trace.steps().map((s) => s.label);
+    expect(labels).toContain("mutex_lock(dev_lock)");
+    expect(labels).toContain("mutex_lock(dev_lock) sleeps");
+    expect(labels).toContain("mutex_unlock(dev_lock)");
+  });
+
+  it("tryLock takes a free mutex without a scheduling point", async () => {
+    const r = await new Simulation().run(async (sim) => {
+      const m = new Mutex("m");
+      const before = sim.steps;
+      expect(m.tryLock()).toBe(true);
+      expect(sim.steps).toBe(before);
+      expect(heldLocks()).toEqual([m]);
+      await m.unlock();
+      expect(heldLocks()).toEqual([]);
+    });
+    expect(r.splats).toEqual([]);
+  });
+
+  it("serves kref_put_mutex(): release runs with the mutex held and unlocks it", async () => {
+    class Entry extends SlabObject {
+      readonly kref = new Kref(this);
+    }
+    const r = await new Simulation({ seed: 2 }).run(async () => {
+      const lock = new Mutex("table_lock");
+      const e = kmalloc("entry", () => new Entry());
+      if (isErr(e)) throw new Error("ENOMEM");
+      e.kref.init();
+      await e.kref.putMutex(async () => {
+        expect(lock.heldByCurrent).toBe(true);
+        kfree(e);
+        await lock.unlock();
+      }, lock);
+      expect(e.freed).toBe(true);
+      expect(lock.locked).toBe(false);
+    });
+    expect(r.splats).toEqual([]);
+  });
+
+  it("works as plain async code outside a simulation", async () => {
+    const before = outsideDmesg.length;
+    const m = new Mutex("outside_lock");
+    await m.lock();
+    expect(m.heldByCurrent).toBe(true);
+    let second = false;
+    const p = m.lock().then(() => {
+      second = true;
+    });
+    expect(second).toBe(false);
+    await m.unlock();
+    await p;
+    expect(second).toBe(true);
+    await m.unlock();
+    expect(m.locked).toBe(false);
+    // The second lock() by the same (outside) context is a recursion for lockdep.
+    expect(outsideDmesg.splats.slice(before).map((s) => s.message.split("\n")[0])).toEqual([
+      "WARNING: possible recursive locking detected",
+    ]);
+  });
+});

@@ -1,0 +1,523 @@
+/**
+ * A process's address space (mm/mmap.c, mm/vma.c, mm/memory.c, mm/util.c): mmap(), munmap(),
+ * page faults, user memory access and the teardown at exit.
+ *
+ * An MmStruct is a sorted list of Vmas under `mmapLock`. mmap() of a file allocates a vma, takes
+ * a file reference for it and lets the driver's ->mmap set it up (vmOps, vmPrivateData, pages);
+ * munmap() splits vmas at the range's edges and removes what is inside: page-table entries
+ * zapped, vmOps.close, fput of the file, vma freed. User reads and writes (`accessVm()`) go
+ * through the page table and fault missing pages in from vmOps.fault (under mmap_lock for
+ * reading), so userspace sees the driver's memory itself.
+ *
+ * Faithfulness: addresses are chosen top-down below MMAP_BASE as x86-64 does, without
+ * randomization; no page cache, no swap, no fork (so no anon_vma), no mremap/mprotect, no
+ * MAP_POPULATE prefaulting (the flag is accepted). Anonymous memory (shared or private) is
+ * zero-filled private pages. MAP_FIXED over an existing mapping unmaps it first and does not
+ * restore it if the new mapping fails (the kernel since 6.12 does restore it).
+ */
+
+import { Atomic } from "@primetime/atomics";
+import { currentTask, point, type Task, TaskLocal, warnOn } from "@primetime/sim";
+import { type File, FMODE_READ, FMODE_WRITE, fput, getFile } from "../fs/file.js";
+import {
+  EACCES,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENODEV,
+  ENOMEM,
+  EOPNOTSUPP,
+  EOVERFLOW,
+  isErr,
+} from "../include/errno.js";
+import { MmapLock } from "./mmap-lock.js";
+import { kfree, kmalloc } from "./slab.js";
+import {
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_TYPE,
+  offsetInPage,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  pageAlign,
+  VM_EXEC,
+  VM_FAULT_SIGBUS,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  Vma,
+  vmAreaCachep,
+} from "./vma.js";
+
+/** Models TASK_SIZE (x86-64, 4-level paging): the end of user address space. */
+export const TASK_SIZE = 0x7fff_ffff_f000;
+/** Models mmap_min_addr's usual value. */
+export const MMAP_MIN_ADDR = 0x10000;
+/** Where top-down mmap allocation starts (mm->mmap_base without randomization). */
+export const MMAP_BASE = 0x7f00_0000_0000;
+/** Models sysctl_max_map_count (DEFAULT_MAX_MAP_COUNT). */
+export const DEFAULT_MAX_MAP_COUNT = 65530;
+
+/** The mmap() flags that MAP_SHARED_VALIDATE accepts. */
+const MAP_KNOWN_FLAGS = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_POPULATE | MAP_FIXED_NOREPLACE;
+
+/**
+ * Models struct mm_struct: a process's address space, shared by its threads.
+ *
+ * Locking: `mmapLock` (write) protects `vmas` and every vma's fields; faults hold it for reading.
+ * References: `mmUsers` counts the threads using it; each vma holds its file.
+ */
+export class MmStruct {
+  /** Models mm->mm_users. */
+  readonly mmUsers: Atomic;
+  /** Models mm->mmap_lock. */
+  readonly mmapLock: MmapLock;
+  /** The vmas, sorted by vmStart (the kernel's maple tree). */
+  readonly vmas: Vma[] = [];
+
+  constructor(readonly name: string) {
+    this.mmUsers = new Atomic(name, 1, "mm_users");
+    this.mmapLock = new MmapLock(name);
+  }
+
+  /** Models mm->map_count. */
+  get mapCount(): number {
+    return this.vmas.length;
+  }
+
+  /** Models vma_lookup(mm, addr): the vma containing `addr`, or null. No scheduling point. */
+  findVma(addr: number): Vma | null {
+    for (const v of this.vmas) if (addr >= v.vmStart && addr < v.vmEnd) return v;
+    return null;
+  }
+
+  /** The vmas intersecting [start, end), in address order. */
+  vmasIn(start: number, end: number): Vma[] {
+    return this.vmas.filter((v) => v.vmStart < end && v.vmEnd > start);
+  }
+
+  private insert(vma: Vma): void {
+    let i = this.vmas.length;
+    while (i > 0 && this.vmas[i - 1]!.vmStart > vma.vmStart) i--;
+    this.vmas.splice(i, 0, vma);
+  }
+
+  /** @internal Links a vma into the mm and its file's mapping (vma_link()). */
+  link(vma: Vma): void {
+    this.insert(vma);
+    if (vma.vmFile) vma.vmFile.fMapping.iMmap.add(vma);
+  }
+
+  /** @internal Unlinks a vma from the mm and its file's mapping. */
+  unlink(vma: Vma): void {
+    const i = this.vmas.indexOf(vma);
+    if (i >= 0) this.vmas.splice(i, 1);
+    if (vma.vmFile) vma.vmFile.fMapping.iMmap.delete(vma);
+  }
+}
+
+// ---- current->mm ----
+
+const taskMm = new TaskLocal<MmStruct | null>(() => null);
+
+/** Sets `task`'s mm (the process layer does it for each thread before it runs). */
+export function setTaskMm(task: Task, mm: MmStruct | null): void {
+  taskMm.set(task, mm);
+}
+
+/** Models current->mm: null for kernel threads and tasks outside a process. */
+export function currentMm(): MmStruct | null {
+  const t = currentTask();
+  return t ? taskMm.get(t) : null;
+}
+
+/** Models calc_vm_prot_bits(). */
+function calcVmProtBits(prot: number): number {
+  return (
+    (prot & PROT_READ ? VM_READ : 0) |
+    (prot & PROT_WRITE ? VM_WRITE : 0) |
+    (prot & PROT_EXEC ? VM_EXEC : 0)
+  );
+}
+
+/**
+ * Models get_unmapped_area() with the top-down x86-64 allocator: for MAP_FIXED the address
+ * itself (page aligned, else -EINVAL); otherwise the hint if that range is free, else the
+ * highest free range below MMAP_BASE. -ENOMEM when nothing fits.
+ */
+function getUnmappedArea(mm: MmStruct, addr: number, len: number, flags: number): number {
+  if (len > TASK_SIZE - MMAP_MIN_ADDR) return -ENOMEM;
+  if (flags & MAP_FIXED) {
+    if (addr > TASK_SIZE - len) return -ENOMEM;
+    if (offsetInPage(addr) !== 0) return -EINVAL;
+    return addr;
+  }
+  if (addr) {
+    const a = pageAlign(addr);
+    if (TASK_SIZE - len >= a && a >= MMAP_MIN_ADDR && mm.vmasIn(a, a + len).length === 0) return a;
+  }
+  let hi = MMAP_BASE;
+  const desc = [...mm.vmas].sort((x, y) => y.vmStart - x.vmStart);
+  for (const v of desc) {
+    if (v.vmStart >= hi) continue;
+    if (v.vmEnd <= hi && hi - v.vmEnd >= len) return hi - len;
+    hi = Math.min(hi, v.vmStart);
+  }
+  if (hi - MMAP_MIN_ADDR >= len) return hi - len;
+  return -ENOMEM;
+}
+
+/**
+ * Models do_mmap(): validates the request (order and errno as the kernel's), picks the address,
+ * then mmap_region(). Returns the address or a negative errno. `file` carries the caller's
+ * reference (the vma takes its own).
+ *
+ * Locking: mm->mmap_lock held for writing.
+ * References: the new vma takes one on `file`.
+ */
+export async function doMmap(
+  mm: MmStruct,
+  file: File | null,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  pgoff: number,
+): Promise<number> {
+  if (!len) return -EINVAL;
+  if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
+  len = pageAlign(len);
+  if (!len) return -ENOMEM;
+  if (pgoff + len / PAGE_SIZE > Number.MAX_SAFE_INTEGER / PAGE_SIZE) return -EOVERFLOW;
+  if (mm.mapCount > DEFAULT_MAX_MAP_COUNT) return -ENOMEM;
+  let vmFlags = calcVmProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  addr = getUnmappedArea(mm, addr, len, flags);
+  if (addr < 0) return addr;
+  if (flags & MAP_FIXED_NOREPLACE && mm.vmasIn(addr, addr + len).length > 0) return -EEXIST;
+  if (file) {
+    // The kernel's switch: MAP_SHARED falls through to MAP_SHARED_VALIDATE, both to MAP_PRIVATE.
+    const type = flags & MAP_TYPE;
+    if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
+      if (type === MAP_SHARED) flags &= MAP_KNOWN_FLAGS; // LEGACY_MAP_MASK: unknown flags ignored
+      if (flags & ~MAP_KNOWN_FLAGS) return -EOPNOTSUPP;
+      if (prot & PROT_WRITE && !(file.fMode & FMODE_WRITE)) return -EACCES;
+      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      if (!(file.fMode & FMODE_WRITE)) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+    } else if (type !== MAP_PRIVATE) {
+      return -EINVAL;
+    }
+    if (!(file.fMode & FMODE_READ)) return -EACCES;
+    if (!file.fOp.mmap) return -ENODEV;
+  } else {
+    switch (flags & MAP_TYPE) {
+      case MAP_SHARED:
+        pgoff = 0;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        break;
+      case MAP_PRIVATE:
+        pgoff = addr / PAGE_SIZE;
+        break;
+      default:
+        return -EINVAL;
+    }
+  }
+  return mmapRegion(mm, file, addr, len, vmFlags, pgoff, (flags & MAP_FIXED) !== 0);
+}
+
+/**
+ * Models mmap_region(): unmaps what a MAP_FIXED range covers, allocates the vma, takes the file
+ * reference and calls the driver's ->mmap; on failure drops the reference and frees the vma
+ * (vm_ops->close is not called: ->mmap cleans up after itself). Links the vma on success.
+ *
+ * Locking: mm->mmap_lock held for writing; ->mmap runs under it.
+ * References: the vma holds one reference on `file`.
+ */
+async function mmapRegion(
+  mm: MmStruct,
+  file: File | null,
+  addr: number,
+  len: number,
+  vmFlags: number,
+  pgoff: number,
+  fixed: boolean,
+): Promise<number> {
+  if (fixed && mm.vmasIn(addr, addr + len).length > 0) {
+    const err = await doVmiMunmap(mm, addr, len);
+    if (err < 0) return err;
+  }
+  await point("vm_area_alloc");
+  const vma = kmalloc(vmAreaCachep, () => new Vma(mm, addr, addr + len, pgoff, vmFlags));
+  if (isErr(vma)) return -ENOMEM;
+  if (file) {
+    vma.vmFile = await getFile(file);
+    const error = await file.fOp.mmap!(file, vma);
+    if (error < 0) {
+      // unmap_and_free_file_vma: ->mmap may have replaced vm_file (dma_buf_mmap() does), so
+      // the reference to drop is the VMA's, not the caller's file.
+      const held = vma.vmFile;
+      vma.vmFile = null;
+      if (held) await fput(held);
+      kfree(vma);
+      return error;
+    }
+  }
+  mm.link(vma);
+  return addr;
+}
+
+/**
+ * Models vm_mmap_pgoff(): do_mmap() under mmap_lock taken for writing.
+ * Locking: takes mm->mmap_lock (write).
+ * References: see doMmap().
+ */
+export async function vmMmapPgoff(
+  mm: MmStruct,
+  file: File | null,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  pgoff: number,
+): Promise<number> {
+  await mm.mmapLock.writeLock();
+  const ret = await doMmap(mm, file, addr, len, prot, flags, pgoff);
+  await mm.mmapLock.writeUnlock();
+  return ret;
+}
+
+/**
+ * Models __split_vma(vma, addr, new_below): cuts `vma` at `addr` into two vmas; the new one
+ * (below `addr` if newBelow, else above) takes a file reference and gets vm_ops->open.
+ * 0, ->may_split's error, or -ENOMEM.
+ * Locking: mmap_lock held for writing.
+ * References: takes one on the file for the new vma.
+ */
+async function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Promise<number> {
+  if (vma.vmOps?.maySplit) {
+    const err = vma.vmOps.maySplit(vma, addr);
+    if (err) return err;
+  }
+  await point("vm_area_dup");
+  const nv = kmalloc(
+    vmAreaCachep,
+    () => new Vma(mm, vma.vmStart, vma.vmEnd, vma.vmPgoff, vma.vmFlags),
+  );
+  if (isErr(nv)) return -ENOMEM;
+  nv.vmOps = vma.vmOps;
+  nv.vmPrivateData = vma.vmPrivateData;
+  if (newBelow) nv.vmEnd = addr;
+  else {
+    nv.vmStart = addr;
+    nv.vmPgoff += (addr - vma.vmStart) >> PAGE_SHIFT;
+  }
+  for (const [vpn, page] of vma.pages) {
+    const a = vpn * PAGE_SIZE;
+    if (a >= nv.vmStart && a < nv.vmEnd) {
+      nv.pages.set(vpn, page);
+      vma.pages.delete(vpn);
+      if (vma.cowPages.delete(vpn)) nv.cowPages.add(vpn);
+    }
+  }
+  if (vma.vmFile) nv.vmFile = await getFile(vma.vmFile);
+  if (nv.vmOps?.open) await nv.vmOps.open(nv);
+  if (newBelow) {
+    vma.vmPgoff += (addr - nv.vmStart) >> PAGE_SHIFT;
+    vma.vmStart = addr;
+  } else {
+    vma.vmEnd = addr;
+  }
+  mm.link(nv);
+  return 0;
+}
+
+/**
+ * Models remove_vma(): vm_ops->close, fput of the file, free. The page-table entries are gone
+ * already (unmap_region()).
+ * Locking: mmap_lock held for writing (or the mm is dying).
+ * References: drops the vma's file reference.
+ */
+async function removeVma(vma: Vma): Promise<void> {
+  if (vma.vmOps?.close) await vma.vmOps.close(vma);
+  const file = vma.vmFile;
+  if (file) await fput(file);
+  kfree(vma);
+}
+
+/**
+ * Models do_vmi_munmap(): unmaps [start, start + PAGE_ALIGN(len)): splits the vmas at the edges,
+ * detaches the ones inside, zaps their pages and removes them. 0 (also when nothing is mapped
+ * there), -EINVAL for a bad range, or a split's error (-ENOMEM).
+ * Locking: mmap_lock held for writing.
+ * References: drops each removed vma's file reference.
+ */
+export async function doVmiMunmap(mm: MmStruct, start: number, len: number): Promise<number> {
+  if (offsetInPage(start) !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
+  const end = start + pageAlign(len);
+  if (end === start) return -EINVAL;
+  let hit = mm.vmasIn(start, end);
+  if (hit.length === 0) return 0;
+  const first = hit[0]!;
+  if (start > first.vmStart) {
+    const err = await splitVma(mm, first, start, true);
+    if (err) return err;
+  }
+  const last = hit[hit.length - 1]!;
+  if (last.vmEnd > end) {
+    const err = await splitVma(mm, last, end, false);
+    if (err) return err;
+  }
+  hit = mm.vmasIn(start, end);
+  for (const v of hit) mm.unlink(v);
+  await point("unmap_region");
+  for (const v of hit) {
+    v.pages.clear();
+    v.cowPages.clear();
+  }
+  for (const v of hit) await removeVma(v);
+  return 0;
+}
+
+/**
+ * Models vm_munmap(): do_vmi_munmap() under mmap_lock taken for writing.
+ * Locking: takes mm->mmap_lock (write).
+ * References: see doVmiMunmap().
+ */
+export async function vmMunmap(mm: MmStruct, start: number, len: number): Promise<number> {
+  await mm.mmapLock.writeLock();
+  const ret = await doVmiMunmap(mm, start, len);
+  await mm.mmapLock.writeUnlock();
+  return ret;
+}
+
+/**
+ * Models handle_mm_fault() for one page: the page-table entry for `vpn`, faulted in from
+ * vmOps.fault (file mappings) or zero-filled (anonymous), with a private copy on a write to a
+ * MAP_PRIVATE file mapping. A page, or a VM_FAULT_* code.
+ * Locking: mmap_lock held (read).
+ */
+async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uint8Array | number> {
+  let page = vma.pages.get(vpn);
+  if (page === undefined) {
+    if (vma.vmFile === null) {
+      page = new Uint8Array(PAGE_SIZE);
+      vma.pages.set(vpn, page);
+      vma.cowPages.add(vpn);
+      return page;
+    }
+    if (!vma.vmOps?.fault) return VM_FAULT_SIGBUS;
+    const pgoff = vma.vmPgoff + (vpn - vma.vmStart / PAGE_SIZE);
+    const r = await vma.vmOps.fault(vma, pgoff);
+    if (typeof r === "number") return r === 0 ? VM_FAULT_SIGBUS : r;
+    if (
+      warnOn(
+        !(r instanceof Uint8Array) || r.length !== PAGE_SIZE,
+        `fault handler of ${vma.vmFile.name} returned something that is not a PAGE_SIZE page`,
+        { object: vma.vmFile.name },
+      )
+    )
+      return VM_FAULT_SIGBUS;
+    page = r;
+    vma.pages.set(vpn, page);
+  }
+  if (write && !(vma.vmFlags & VM_SHARED) && !vma.cowPages.has(vpn)) {
+    page = page.slice();
+    vma.pages.set(vpn, page);
+    vma.cowPages.add(vpn);
+  }
+  return page;
+}
+
+/**
+ * Models a user access to its own memory (the copy a load/store loop does, with page faults):
+ * reads `len` bytes at `addr` into a new array, or writes `data` there. Returns the bytes read
+ * (or written), or -EFAULT when a page is not mapped, not readable/writable, or its fault fails
+ * (SIGSEGV/SIGBUS in a real process). A failed access may have copied part of the range.
+ * One scheduling point per page: another task may change the memory between pages.
+ *
+ * Locking: takes mm->mmap_lock for reading around each page's fault and copy.
+ * References: none.
+ */
+export async function accessVm(
+  mm: MmStruct,
+  addr: number,
+  len: number,
+  data: Uint8Array | null,
+): Promise<Uint8Array | number> {
+  const write = data !== null;
+  const out = write ? data : new Uint8Array(len);
+  let done = 0;
+  while (done < len) {
+    const cur = addr + done;
+    const vpn = Math.floor(cur / PAGE_SIZE);
+    const off = cur - vpn * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - off, len - done);
+    await point(`${write ? "store" : "load"} 0x${cur.toString(16)}`);
+    await mm.mmapLock.readLock();
+    const vma = mm.findVma(cur);
+    let page: Uint8Array | number = -EFAULT;
+    if (vma !== null && vma.vmFlags & (write ? VM_WRITE : VM_READ)) {
+      page = await handleMmFault(vma, vpn, write);
+    }
+    if (typeof page === "number") {
+      await mm.mmapLock.readUnlock();
+      return -EFAULT;
+    }
+    if (write) page.set(out.subarray(done, done + n), off);
+    else out.set(page.subarray(off, off + n), done);
+    await mm.mmapLock.readUnlock();
+    done += n;
+  }
+  return write ? len : out;
+}
+
+/**
+ * Models exit_mmap(): removes every vma of a dying address space (pages zapped, vm_ops->close,
+ * fput, free).
+ * Locking: takes mm->mmap_lock for writing.
+ * References: drops every vma's file reference.
+ */
+export async function exitMmap(mm: MmStruct): Promise<void> {
+  await mm.mmapLock.writeLock();
+  const all = [...mm.vmas];
+  for (const v of all) mm.unlink(v);
+  await point("unmap_vmas");
+  for (const v of all) {
+    v.pages.clear();
+    v.cowPages.clear();
+  }
+  for (const v of all) await removeVma(v);
+  await mm.mmapLock.writeUnlock();
+}
+
+/**
+ * Models mmput(): drops one user; the last tears the address space down.
+ * Locking: none held.
+ * References: drops the caller's use of `mm`.
+ */
+export async function mmput(mm: MmStruct): Promise<void> {
+  if (await mm.mmUsers.decAndTest()) await exitMmap(mm);
+}
+
+/**
+ * Models exit_mm(): detaches the mm from the exiting task and puts it.
+ * Locking: none held (do_exit()).
+ * References: drops the task's use of its mm.
+ */
+export async function exitMm(task: Task): Promise<void> {
+  const mm = taskMm.get(task);
+  if (mm === null) return;
+  taskMm.set(task, null);
+  await mmput(mm);
+}

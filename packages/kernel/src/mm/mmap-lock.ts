@@ -1,0 +1,92 @@
+/**
+ * mm->mmap_lock (include/linux/mmap_lock.h): the read-write semaphore of an address space.
+ * mmap()/munmap() and exit take it for writing; page faults take it for reading, so faults of
+ * several threads run concurrently while no mapping changes under them.
+ *
+ * Lockdep sees it as one sleeping lock class, "mm->mmap_lock": drivers' ->mmap, ->fault and
+ * vm_ops->close run under it, so the locks they take are ordered after it, as in the kernel.
+ *
+ * Simplifications: no writer preference (a waiting writer does not block new readers), no
+ * killable/trylock variants, no per-VMA locks; the read side is not distinguished from the write
+ * side for lockdep (both are an exclusive acquire of the class, which reports the same
+ * recursion and the same orderings a kernel with lockdep does for a rwsem held for read).
+ */
+
+import { point, WaitQueue } from "@primetime/sim";
+import {
+  type LockContext,
+  type LockdepLock,
+  LockdepMap,
+  lockAcquire,
+  lockContext,
+  lockRelease,
+} from "../locking/lockdep.js";
+import { mightSleep } from "../locking/spinlock.js";
+
+/** Models struct rw_semaphore mmap_lock. */
+export class MmapLock implements LockdepLock {
+  readonly name = "mm->mmap_lock";
+  readonly dep = new LockdepMap("mm->mmap_lock", "mutex");
+  private writer: LockContext | null = null;
+  private readonly readers = new Map<LockContext, number>();
+  private readonly wq: WaitQueue;
+
+  constructor(owner: string) {
+    this.wq = new WaitQueue(`rwsem ${owner}->mmap_lock`, () => {
+      const h = this.holder;
+      return h ? `${h.name}[${h.id}]` : null;
+    });
+  }
+
+  /** The writer, or a reader, holding the lock (for reports). */
+  get holder(): LockContext | null {
+    if (this.writer) return this.writer;
+    for (const r of this.readers.keys()) return r;
+    return null;
+  }
+
+  /** True while a writer holds the lock. */
+  get writeLocked(): boolean {
+    return this.writer !== null;
+  }
+
+  /** Models mmap_read_lock(). Locking: may sleep. */
+  async readLock(): Promise<void> {
+    await point("mmap_read_lock");
+    mightSleep("mmap_read_lock");
+    const ctx = lockContext();
+    lockAcquire(this);
+    while (this.writer !== null) await this.wq.wait("mmap_read_lock sleeps");
+    this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
+  }
+
+  /** Models mmap_read_unlock(). Locking: the caller holds it for reading; wakes every waiter. */
+  async readUnlock(): Promise<void> {
+    await point("mmap_read_unlock");
+    const ctx = lockContext();
+    lockRelease(this);
+    const n = this.readers.get(ctx) ?? 0;
+    if (n <= 1) this.readers.delete(ctx);
+    else this.readers.set(ctx, n - 1);
+    this.wq.wakeAll();
+  }
+
+  /** Models mmap_write_lock(). Locking: may sleep. */
+  async writeLock(): Promise<void> {
+    await point("mmap_write_lock");
+    mightSleep("mmap_write_lock");
+    const ctx = lockContext();
+    lockAcquire(this);
+    while (this.writer !== null || this.readers.size > 0)
+      await this.wq.wait("mmap_write_lock sleeps");
+    this.writer = ctx;
+  }
+
+  /** Models mmap_write_unlock(). Locking: the caller holds it for writing; wakes every waiter. */
+  async writeUnlock(): Promise<void> {
+    await point("mmap_write_unlock");
+    lockRelease(this);
+    this.writer = null;
+    this.wq.wakeAll();
+  }
+}

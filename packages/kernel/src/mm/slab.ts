@@ -1,0 +1,346 @@
+/**
+ * The slab allocator (mm/slub.c, include/linux/slab.h), as a tracker of kernel objects.
+ *
+ * JavaScript has a garbage collector, so "memory" here is object *state*: kmalloc() constructs a
+ * `SlabObject` in a named cache and marks it allocated, with its allocation site; kfree() marks
+ * it freed, with its free site. Nothing is reclaimed or reused, so a freed object stays readable,
+ * and every access to it can be checked: kernel primitives call `checkAccess()` (KASAN
+ * use-after-free with both sites), kfree() catches double and invalid frees, kmemleak lists what
+ * is still allocated at the end, and full KASAN (kasan.ts) checks every property access.
+ *
+ * Caches are named and process-wide (like `static struct kmem_cache *`); their counts are per
+ * simulation. An object is named after its cache and its sequence number in that cache in the
+ * running simulation ("dma_buf#3"), so names are stable across replays.
+ *
+ * Simplifications: no sizes, pages, slabs, NUMA or GFP flags (allocation never sleeps and is not
+ * a scheduling point); kmalloc() and kmem_cache_alloc() are the same call; memory is never
+ * reused, so a use-after-free never reads another object's data (KASAN's quarantine, forever).
+ */
+
+import { callRcu, RcuHead } from "@primetime/rcu";
+import { currentTask, here, type Owner, SimLocal, type Site, warnOn } from "@primetime/sim";
+import { ENOMEM, type Errno, errPtr } from "../include/errno.js";
+import { debugCheckNoLocksFreed } from "../locking/lockdep.js";
+import { shouldFail } from "./failslab.js";
+import { kasanFull, kasanProxy, kasanReport, kasanUnwrap } from "./kasan/kasan.js";
+
+/** Per-cache counts in one simulation. */
+interface CacheCounts {
+  live: number;
+  total: number;
+  /** Sequence numbers handed out (allocated and static objects share them). */
+  seq: number;
+}
+
+interface SlabState {
+  /** By cache name, in order of first use. */
+  readonly caches: Map<string, CacheCounts>;
+  /** Allocated objects, in allocation order (what kmemleak scans). */
+  readonly live: Set<SlabObject>;
+}
+
+const STATE = new SimLocal<SlabState>(() => ({ caches: new Map(), live: new Set() }));
+
+function countsOf(st: SlabState, cache: string): CacheCounts {
+  let c = st.caches.get(cache);
+  if (!c) {
+    c = { live: 0, total: 0, seq: 0 };
+    st.caches.set(cache, c);
+  }
+  return c;
+}
+
+const registry = new Map<string, KmemCache>();
+
+/**
+ * Models struct kmem_cache: a named cache of objects of one kind. Caches are process-wide and
+ * identified by name (constructing a cache with a name already in use gives the existing one);
+ * `live` and `total` are the counts of the running simulation.
+ */
+export class KmemCache {
+  readonly name!: string;
+  /** The object size kmemleak prints, if given; otherwise it estimates one per object. */
+  readonly size?: number;
+
+  constructor(name: string, opts: { size?: number } = {}) {
+    const existing = registry.get(name);
+    // biome-ignore lint/correctness/noConstructorReturn: caches are interned by name.
+    if (existing) return existing;
+    this.name = name;
+    this.size = opts.size;
+    registry.set(name, this);
+  }
+
+  /** Objects of this cache allocated and not yet freed, in the running simulation. */
+  get live(): number {
+    return STATE.get().caches.get(this.name)?.live ?? 0;
+  }
+
+  /** Objects of this cache ever allocated in the running simulation. */
+  get total(): number {
+    return STATE.get().caches.get(this.name)?.total ?? 0;
+  }
+}
+
+/**
+ * Models kmem_cache_create(): the cache named `name` (created on first use).
+ * Locking: none (slab_mutex in the kernel; caches are created at init time).
+ */
+export function kmemCacheCreate(name: string, opts?: { size?: number }): KmemCache {
+  return new KmemCache(name, opts);
+}
+
+function cacheOf(c: KmemCache | string): KmemCache {
+  return typeof c === "string" ? new KmemCache(c) : c;
+}
+
+/** Slab metadata of an object (what the allocator and KASAN keep outside the object). */
+interface SlabMeta {
+  /** "static": constructed outside kmalloc(): not slab memory, never freed. */
+  state: "allocating" | "live" | "freed" | "static";
+  readonly slab: SlabState;
+  /** The full-KASAN proxy kmalloc() returned, if any. */
+  proxy: SlabObject | null;
+  /** Where kfree_rcu() queued the free, while pending and after. */
+  rcuQueued: Site | null;
+  rcuHead: RcuHead | null;
+  /** kmemleak_not_leak(). */
+  notLeak: boolean;
+  /** kmemleak already reported it. */
+  leakReported: boolean;
+}
+
+const META = new WeakMap<object, SlabMeta>();
+
+/** @internal The slab metadata of `obj` (or its proxy). */
+export function slabMeta(obj: unknown): SlabMeta | undefined {
+  if (typeof obj !== "object" || obj === null) return undefined;
+  return META.get(kasanUnwrap(obj));
+}
+
+/** The allocation kmalloc() is constructing: the next SlabObject constructed claims it. */
+let pending: { cache: KmemCache; obj: SlabObject | null } | null = null;
+
+function siteLabel(op: string): string {
+  const last = currentTask()?.lastLabel;
+  return last && last !== "spawn" ? `${op} after ${last}` : op;
+}
+
+/**
+ * The base class of every tracked kernel object (a struct allocated from a slab cache): it gives
+ * the object its slab identity (name, cache, allocation and free sites) and the liveness check
+ * that kernel primitives run before touching it. Allocate objects with
+ * `kmalloc(cache, () => new MyObject(...))`.
+ *
+ * An object constructed outside kmalloc() is "static" memory (a global or on-stack struct): it is
+ * named and checkable but not counted, never reported by kmemleak, and kfree() on it is a KASAN
+ * invalid-free. Its cache is the `cache` argument, or else its class name.
+ */
+export class SlabObject implements Owner {
+  /** "dma_buf#3": the cache name and the object's sequence number in this simulation. */
+  readonly name: string;
+  readonly cache: KmemCache;
+  /** Where kmalloc() allocated it (task, step, label). */
+  allocSite: Site;
+  /** Where kfree() freed it, once freed. */
+  freeSite: Site | null = null;
+
+  constructor(cache?: KmemCache | string) {
+    const st = STATE.get();
+    const p = pending;
+    let c: KmemCache;
+    let state: SlabMeta["state"];
+    if (p !== null && p.obj === null) {
+      p.obj = this;
+      c = p.cache;
+      state = "allocating";
+    } else {
+      c = cacheOf(cache ?? new.target.name);
+      state = "static";
+    }
+    this.cache = c;
+    this.name = `${c.name}#${++countsOf(st, c.name).seq}`;
+    this.allocSite = here(
+      siteLabel(state === "static" ? `static ${c.name}` : `kmalloc(${c.name})`),
+    );
+    META.set(this, {
+      state,
+      slab: st,
+      proxy: null,
+      rcuQueued: null,
+      rcuHead: null,
+      notLeak: false,
+      leakReported: false,
+    });
+  }
+
+  /** True once kfree() (or a kfree_rcu() callback) has freed the object. */
+  get freed(): boolean {
+    return slabMeta(this)?.state === "freed";
+  }
+
+  /**
+   * The liveness check kernel primitives run before touching the object (Kref, Mutex and
+   * SpinLock with an owner...): on a freed object it reports a KASAN slab-use-after-free with the
+   * allocation and free sites, and returns false; true while the object lives.
+   */
+  checkAccess(op: string): boolean {
+    const m = slabMeta(this);
+    if (m?.state !== "freed") return true;
+    kasanReport("slab-use-after-free", kasanUnwrap(this), op, undefined, m.rcuQueued);
+    return false;
+  }
+}
+
+/**
+ * Models kmalloc() / kmem_cache_alloc(): constructs the object with `make` (which must construct
+ * the returned SlabObject and no other one before it) in `cache`, records the allocation site and
+ * counts it. With fault injection (failslab.ts) the allocation can fail: `make` is not called
+ * and the result is ERR_PTR(-ENOMEM), which callers check with isErr() (the kernel returns NULL;
+ * an Errno is what the rest of this code base checks for).
+ * In full KASAN mode the result is a Proxy that checks every property access.
+ * Locking: none; never sleeps (GFP_ATOMIC-like) and is not a scheduling point.
+ * References: the caller owns the new object.
+ */
+export function kmalloc<T extends SlabObject>(cache: KmemCache | string, make: () => T): T | Errno {
+  const c = cacheOf(cache);
+  if (shouldFail(c.name)) return errPtr(ENOMEM);
+  const outer = pending;
+  const p: { cache: KmemCache; obj: SlabObject | null } = { cache: c, obj: null };
+  pending = p;
+  let obj: T;
+  try {
+    obj = make();
+  } finally {
+    pending = outer;
+  }
+  const raw = kasanUnwrap(obj);
+  const m = META.get(raw);
+  if (p.obj !== raw || m?.state !== "allocating") {
+    throw new TypeError(
+      `kmalloc(${c.name}): make() must construct and return a new SlabObject (got ${String(
+        (raw as { name?: unknown } | null)?.name ?? raw,
+      )})`,
+    );
+  }
+  m.state = "live";
+  const counts = countsOf(m.slab, c.name);
+  counts.live++;
+  counts.total++;
+  m.slab.live.add(raw);
+  if (!kasanFull()) return obj;
+  const proxy = kasanProxy(raw);
+  m.proxy = proxy;
+  return proxy;
+}
+
+/** Models kzalloc(): kmalloc() (objects are always constructed, so always "zeroed"). */
+export const kzalloc = kmalloc;
+
+/** Models kmem_cache_alloc(): kmalloc() from a cache. */
+export const kmemCacheAlloc = kmalloc;
+
+/**
+ * Models kfree(): frees the object. null or undefined is a no-op (kfree(NULL)). A freed object
+ * is a KASAN double-free, a static object or a non-object an invalid-free; neither changes
+ * anything. Freeing an object that holds a lock the running task holds is a lockdep "held lock
+ * freed!" (debug_check_no_locks_freed()), and the free goes on.
+ * Locking: none; not a scheduling point.
+ * References: the caller hands over the last reference; nobody may touch the object afterwards.
+ */
+export function kfree(obj: SlabObject | null | undefined): void {
+  if (obj === null || obj === undefined) return;
+  freeObject(obj, "kfree", null);
+}
+
+/**
+ * Models kmem_cache_free(): kfree() that also checks the object came from `cache`
+ * (cache_from_obj(): a `warn` splat "Wrong slab cache", and the object is not freed).
+ * Locking: none; not a scheduling point. References: as kfree().
+ */
+export function kmemCacheFree(cache: KmemCache | string, obj: SlabObject): void {
+  const c = cacheOf(cache);
+  const m = slabMeta(obj);
+  if (m && m.state !== "static" && obj.cache !== c) {
+    warnOn(
+      true,
+      `cache_from_obj: Wrong slab cache. ${c.name} but object is from ${obj.cache.name}`,
+      {
+        object: obj.name,
+      },
+    );
+    return;
+  }
+  freeObject(obj, "kmem_cache_free", null);
+}
+
+function freeObject(obj: SlabObject, op: string, queued: Site | null): void {
+  const m = slabMeta(obj);
+  if (m === undefined) {
+    kasanReport("invalid-free", { name: describe(obj) }, op);
+    return;
+  }
+  const raw = kasanUnwrap(obj);
+  if (m.state === "static" || m.state === "allocating") {
+    kasanReport("invalid-free", { name: raw.name, allocSite: raw.allocSite }, op);
+    return;
+  }
+  if (m.state === "freed") {
+    kasanReport("double-free", raw, op, undefined, m.rcuQueued);
+    return;
+  }
+  debugCheckNoLocksFreed(raw);
+  m.state = "freed";
+  raw.freeSite = here(siteLabel(`${op}(${raw.name})`));
+  if (queued) m.rcuQueued = queued;
+  countsOf(m.slab, raw.cache.name).live--;
+  m.slab.live.delete(raw);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "number") return `pointer ${v}`;
+  if (typeof v === "object" && v !== null) return `object ${v.constructor?.name ?? "?"}`;
+  return String(v);
+}
+
+/**
+ * Models kfree_rcu(): frees the object after a grace period, from an RCU callback (call_rcu()
+ * with the object's rcu_head), so RCU readers that found it before it was unpublished may still
+ * use it. KASAN reports the freeing task and this call as "Last potentially related work
+ * creation". Queuing a free of an object already freed, or already queued, is a KASAN
+ * double-free at once (the kernel's debug-objects would catch the double call_rcu()).
+ * Locking: none; may be called in a read-side section or with a spinlock held. A scheduling
+ * point (call_rcu()).
+ * References: hands the caller's last reference to the RCU callback.
+ */
+export async function kfreeRcu(obj: SlabObject): Promise<void> {
+  const m = slabMeta(obj);
+  if (m === undefined || m.state === "static" || m.state === "allocating") {
+    freeObject(obj, "kfree_rcu", null); // reports the invalid free
+    return;
+  }
+  const raw = kasanUnwrap(obj);
+  if (m.state === "freed" || m.rcuHead?.queued) {
+    kasanReport("double-free", raw, "kfree_rcu", undefined, m.rcuQueued);
+    return;
+  }
+  const queued = here(siteLabel(`kfree_rcu(${raw.name})`));
+  m.rcuQueued = queued;
+  m.rcuHead ??= new RcuHead(`${raw.name}->rcu`);
+  await callRcu(m.rcuHead, () => freeObject(raw, "kfree_rcu callback", queued));
+}
+
+/** Per-cache counts of the running simulation, for caches used in it (first-use order). */
+export function slabStats(): { cache: string; live: number; total: number }[] {
+  return [...STATE.get().caches]
+    .filter(([, c]) => c.total > 0)
+    .map(([cache, c]) => ({ cache, live: c.live, total: c.total }));
+}
+
+/**
+ * The objects allocated and not freed in the running simulation, in allocation order (as the
+ * caller holds them: the full-KASAN proxy when there is one).
+ */
+export function liveObjects(): SlabObject[] {
+  return [...STATE.get().live].map((o) => META.get(o)?.proxy ?? o);
+}

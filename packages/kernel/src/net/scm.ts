@@ -1,0 +1,170 @@
+/**
+ * Passing files between processes with SCM_RIGHTS (net/core/scm.c, net/unix/af_unix.c).
+ *
+ * Every process has one receive queue (`UnixSocket`), standing for the receiving end of a unix
+ * socket its peers send on. Sending fds copies them into a message (`ScmFpList`), taking a file
+ * reference for each (scm_fp_copy() does fget()); the message sits in the receiver's queue
+ * holding those references, so the files stay alive while in flight even if the sender closes
+ * its fds or exits. Receiving installs each file at the lowest free fd of the receiver (a new
+ * reference, receive_fd()) and then drops the message's references (__scm_destroy()): the
+ * receiver ends up with a new fd for the same open file. A receiver that goes away with messages
+ * still queued drops their references (skb_queue_purge() at unix_release_sock()).
+ *
+ * Faithfulness: one message holds one scm_fp_list, allocated once (the kernel allocates the list,
+ * then the skb, then a duplicate of the list); no data bytes, no unix garbage collector (a file
+ * can't be sent over itself here, so there are no in-flight cycles).
+ */
+
+import { point, WaitQueue } from "@primetime/sim";
+import { fget, receiveFd } from "../fs/fdtable.js";
+import { type File, fput } from "../fs/file.js";
+import { EAGAIN, EBADF, EINTR, EINVAL, ENOMEM, EPIPE, isErr } from "../include/errno.js";
+import { SpinLock } from "../locking/spinlock.js";
+import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
+
+/** Models SCM_MAX_FD: the most fds one message carries. */
+export const SCM_MAX_FD = 253;
+
+/** The slab cache of in-flight fd lists. */
+export const scmFpListCache = new KmemCache("scm_fp_list");
+
+/**
+ * Models struct scm_fp_list inside a queued skb: the files of one SCM_RIGHTS message.
+ * References: holds one on each file in `fp`.
+ */
+export class ScmFpList extends SlabObject {
+  /** Models fpl->fp[0..count). */
+  readonly fp: File[] = [];
+}
+
+/**
+ * The receiving end of a process's unix socket: a queue of in-flight messages.
+ *
+ * Locking: `lock` (sk_receive_queue.lock) protects `queue` and `dead`.
+ * References: each queued message holds its files.
+ */
+export class UnixSocket {
+  /** Models sk->sk_receive_queue. */
+  readonly queue: ScmFpList[] = [];
+  /** Models sk_receive_queue.lock. */
+  readonly lock: SpinLock;
+  /** Models sk_wq: receivers sleep here. */
+  readonly wait: WaitQueue;
+  /** RCV_SHUTDOWN: the socket was released; sending fails with -EPIPE. */
+  dead = false;
+
+  constructor(readonly name: string) {
+    this.lock = new SpinLock("sk_receive_queue.lock");
+    this.wait = new WaitQueue(`${name} receive queue`);
+  }
+
+  /** Messages waiting (inspection, no scheduling point). */
+  get pending(): number {
+    return this.queue.length;
+  }
+}
+
+/** Models __scm_destroy(): drops every file reference of a message and frees it. */
+async function scmDestroy(fpl: ScmFpList): Promise<void> {
+  const files = fpl.fp.splice(0);
+  for (const f of files) await fput(f);
+  kfree(fpl);
+}
+
+/**
+ * Models unix_stream_sendmsg() with an SCM_RIGHTS control message: takes a reference on the
+ * file at each of the current process's `fds` and queues them on `to`. 0, -EINVAL (no fds or
+ * more than SCM_MAX_FD), -ENOMEM, -EBADF (a bad fd: nothing is sent), or -EPIPE (the receiver
+ * is gone). Nothing is queued on failure and every reference taken is dropped.
+ *
+ * Locking: takes the current file table's lock for each fget(), then `to.lock`.
+ * References: the queued message holds one reference per file.
+ */
+export async function scmSendFds(to: UnixSocket, fds: readonly number[]): Promise<number> {
+  if (fds.length === 0 || fds.length > SCM_MAX_FD) return -EINVAL;
+  await point("scm_fp_copy");
+  const fpl = kmalloc(scmFpListCache, () => new ScmFpList());
+  if (isErr(fpl)) return -ENOMEM;
+  for (const fd of fds) {
+    const file = Number.isInteger(fd) && fd >= 0 ? await fget(fd) : null;
+    if (file === null) {
+      await scmDestroy(fpl);
+      return -EBADF;
+    }
+    fpl.fp.push(file);
+  }
+  await to.lock.lock();
+  if (to.dead) {
+    await to.lock.unlock();
+    await scmDestroy(fpl);
+    return -EPIPE;
+  }
+  to.queue.push(fpl);
+  await to.lock.unlock();
+  to.wait.wakeOne();
+  return 0;
+}
+
+export interface ScmRecvOptions {
+  /** MSG_DONTWAIT: -EAGAIN instead of sleeping when nothing is queued. */
+  nonblock?: boolean;
+  /** Flags for the new fds (O_CLOEXEC, as MSG_CMSG_CLOEXEC gives). */
+  oFlags?: number;
+  /** A fatal signal is pending: stop sleeping with -EINTR. */
+  interrupted?: () => boolean;
+}
+
+/**
+ * Models unix_stream_recvmsg() + scm_detach_fds(): takes the oldest message off `sk` (sleeping
+ * until one arrives unless `nonblock`), installs each file at a new fd of the current process,
+ * then drops the message's references. Returns the new fds, or -EAGAIN, -EINTR, or the fd
+ * allocation's error (-EMFILE) when not even the first file could be installed; files that
+ * could not be installed are dropped, as the kernel does with MSG_CTRUNC.
+ *
+ * Locking: takes `sk.lock`, then the current file table's lock.
+ * References: each new fd holds a new reference; the message's are dropped.
+ */
+export async function scmRecvFds(
+  sk: UnixSocket,
+  opts: ScmRecvOptions = {},
+): Promise<number[] | number> {
+  let fpl: ScmFpList | undefined;
+  for (;;) {
+    await sk.lock.lock();
+    fpl = sk.queue.shift();
+    await sk.lock.unlock();
+    if (fpl !== undefined) break;
+    if (opts.nonblock) return -EAGAIN;
+    if (opts.interrupted?.()) return -EINTR;
+    await sk.wait.wait(`unix_stream_data_wait(${sk.name})`);
+    if (opts.interrupted?.()) return -EINTR;
+  }
+  const fds: number[] = [];
+  let err = 0;
+  for (const file of fpl.fp) {
+    const fd = await receiveFd(file, opts.oFlags ?? 0);
+    if (fd < 0) {
+      err = fd;
+      break;
+    }
+    fds.push(fd);
+  }
+  await scmDestroy(fpl);
+  return fds.length === 0 && err < 0 ? err : fds;
+}
+
+/**
+ * Models unix_release_sock()'s purge of the receive queue: marks the socket dead (senders get
+ * -EPIPE from now on) and drops every queued message's file references.
+ *
+ * Locking: takes `sk.lock`.
+ * References: drops the references of every undelivered message.
+ */
+export async function unixReleaseSock(sk: UnixSocket): Promise<void> {
+  await sk.lock.lock();
+  sk.dead = true;
+  const msgs = sk.queue.splice(0);
+  await sk.lock.unlock();
+  sk.wait.wakeAll();
+  for (const m of msgs) await scmDestroy(m);
+}
