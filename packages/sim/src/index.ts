@@ -64,8 +64,13 @@ export {
   type TaskState,
 } from "./task.js";
 export {
+  baselineFixes,
+  defineKnownWindow,
   defineToggle,
   findToggle,
+  type KnownWindowInfo,
+  listFixes,
+  listKnownWindows,
   listToggles,
   type ToggleInfo,
   type ToggleKind,
