@@ -5,13 +5,14 @@
  * contract in CONTRIBUTING) is picked up here, and every scenario that fits it runs on it and on
  * every ordered pair it forms with the other drivers.
  */
-import { type DriverUnderTest, vgemUnderTest } from "@primetime/conformance";
+import type { DriverUnderTest } from "@primetime/gem";
+import { driverUnderTest as vgem } from "@primetime/vgem";
 
-export type { DriverUnderTest } from "@primetime/conformance";
+export type { DriverUnderTest } from "@primetime/gem";
 
 /** Every installed driver, by name, sorted. */
 export function installedDrivers(): readonly DriverUnderTest[] {
-  const all: DriverUnderTest[] = [vgemUnderTest];
+  const all: DriverUnderTest[] = [vgem];
   return [...new Map(all.map((d) => [d.name, d])).values()].sort((a, b) =>
     a.name.localeCompare(b.name),
   );
