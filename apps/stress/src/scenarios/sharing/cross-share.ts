@@ -11,12 +11,12 @@
  * have exited (no object, dma-buf, handle or PRIME entry left, nothing for kmemleak).
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
+import type { BoMapping } from "@primetime/gem";
 import {
   close,
   type DrmFd,
   DrmFd as Fd,
   isSysError,
-  type Mapping,
   mmapDmaBuf,
   recvFd,
   sendFd,
@@ -42,7 +42,7 @@ export async function importerView(
   handle: number,
   dmaBufFd: number,
   len: number,
-): Promise<Mapping> {
+): Promise<BoMapping> {
   try {
     return await dev.mapBo(fd, handle, len);
   } catch (e) {
@@ -69,7 +69,7 @@ export const CROSS_SHARE: CampaignScenario = {
       const base = choose(256, "pattern");
       const importer = m.process("importer", async (p) => {
         const fd = await Fd.open(p, devB.card);
-        const got: { dmaBuf: number; handle: number; view: Mapping }[] = [];
+        const got: { dmaBuf: number; handle: number; view: BoMapping }[] = [];
         for (let i = 0; i < n; i++) {
           const dmaBuf = await recvFd(p, { cloexec: true });
           const handle = await fd.primeFdToHandle(dmaBuf);
@@ -94,7 +94,7 @@ export const CROSS_SHARE: CampaignScenario = {
       });
       const exporter = m.process("exporter", async (p) => {
         const fd = await Fd.open(p, devA.card);
-        const mine: { handle: number; dmaBuf: number; map: Mapping }[] = [];
+        const mine: { handle: number; dmaBuf: number; map: BoMapping }[] = [];
         for (let i = 0; i < n; i++) {
           const len = pages[i]! * PAGE;
           const handle = await devA.createBo(fd, len);
