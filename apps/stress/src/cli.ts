@@ -141,9 +141,11 @@ function listToggleTable(io: Io, c: Colors): number {
   const pad = " ".repeat(17);
   for (const t of toggleTable()) {
     const mark = t.scenario === null ? `  ${c.yellow("[unfindable]")}` : "";
-    io.log(`${c.bold(t.name)}${mark}`);
+    io.log(`${c.bold(t.name)}${mark}  ${c.dim(`[${t.kind}]`)}`);
     io.log(`  re-introduces: ${wrap(t.description, 84, pad)}`);
-    io.log(`  fixed by:      ${wrap(t.fixedBy, 84, pad)}`);
+    const fix = t.commit ? `${t.commit} ("${t.fixedBy}")` : t.fixedBy;
+    io.log(`  fixed by:      ${wrap(fix, 84, pad)}`);
+    io.log(`  kernels:       ${wrap(t.kernels, 84, pad)}`);
     if (t.scenario !== null) {
       io.log(`  found by:      ${t.scenario} (hunt ${t.name})`);
       if (t.how) io.log(c.dim(`  how it shows:  ${wrap(t.how, 84, pad)}`));

@@ -34,6 +34,8 @@ describe("the toggle table", () => {
     expect(table.filter((t) => t.name.startsWith("dma-buf."))).toHaveLength(1);
     for (const t of table) {
       expect(t.fixedBy.length).toBeGreaterThan(0);
+      expect(t.kernels.length).toBeGreaterThan(0);
+      if (t.kind === "historic") expect(t.commit).toMatch(/^[0-9a-f]{12,40}$|hash not confirmed/);
       expect(t.description.length).toBeGreaterThan(0);
       if (t.name in TOGGLE_CASES) {
         expect(t.scenario).toBe(TOGGLE_CASES[t.name]!.case);

@@ -6,7 +6,7 @@
 import "@primetime/dma-buf";
 import "@primetime/gem";
 import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "@primetime/conformance";
-import { listToggles } from "@primetime/sim";
+import { listToggles, type ToggleKind } from "@primetime/sim";
 
 /** One toggle and how the harness finds it. */
 export interface ToggleEntry {
@@ -16,6 +16,12 @@ export interface ToggleEntry {
   readonly description: string;
   /** The title of the kernel commit that fixed it. */
   readonly fixedBy: string;
+  /** Historic kernel code, a proposed patch, or hypothetical. */
+  readonly kind: ToggleKind;
+  /** The fixing commit's hash (historic toggles), or null. */
+  readonly commit: string | null;
+  /** The kernel versions the buggy behaviour applies to. */
+  readonly kernels: string;
   /** The harness scenario (a conformance case name) that finds it, or null. */
   readonly scenario: string | null;
   /** PCT schedules (seed 1) within which that scenario finds it, or null. */
@@ -34,6 +40,9 @@ export function toggleTable(): ToggleEntry[] {
       name: t.name,
       description: t.description,
       fixedBy: t.fixedBy,
+      kind: t.kind,
+      commit: t.commit ?? null,
+      kernels: t.kernels,
       scenario: tc?.case ?? null,
       schedules: tc?.schedules ?? null,
       how: tc?.how ?? null,

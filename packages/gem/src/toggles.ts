@@ -15,6 +15,9 @@ export const GEM_FLINK_NO_HANDLE_COUNT_CHECK = defineToggle({
     "flink racing the last GEM_CLOSE names an object no handle keeps alive, so the name is never " +
     "removed and outlives the object (name leak, use-after-free on GEM_OPEN of the name).",
   fixedBy: "drm/gem: fix up flink name create race",
+  kind: "historic",
+  commit: "a8e11d1c435f",
+  kernels: "v2.6.28-v3.11 (fixed in v3.12)",
   foundBy: "races.test.ts: flink_close (IGT gem_flink_race)",
 });
 
@@ -26,6 +29,9 @@ export const GEM_OPEN_DROPS_NAME_LOCK = defineToggle({
     "drm_gem_handle_create(): a GEM_CLOSE of the last handle in between removes the name and the " +
     "dma-buf link, and the opened handle resurrects handle_count from 0 on an unnamed object.",
   fixedBy: "drm/gem: completely close gem_open vs. gem_close races",
+  kind: "historic",
+  commit: "20228c447846",
+  kernels: "v2.6.28-v3.11 (fixed in v3.12)",
   foundBy: "races.test.ts: flink_name (IGT gem_flink_race)",
 });
 
@@ -37,6 +43,9 @@ export const PRIME_EXPORT_OUTSIDE_NAME_LOCK = defineToggle({
     "handle_count == 0 check: an export racing the last GEM_CLOSE links a dma-buf to an object " +
     "with no handles, nothing ever drops obj->dma_buf, and object and dma-buf keep each other alive.",
   fixedBy: "drm/prime: proper locking+refcounting for obj->dma_buf link",
+  kind: "historic",
+  commit: "319c933c71f3",
+  kernels: "v3.5-v3.11 (fixed in v3.12)",
   foundBy: "races.test.ts: export-vs-gem_close (IGT prime_self_import)",
 });
 
@@ -48,6 +57,9 @@ export const PRIME_CACHE_REMOVE_BY_DMA_BUF = defineToggle({
     "closed handle: with two handles of one object in a file, closing one drops the other's " +
     "entry, and a re-import of the exported dma-buf returns a third handle.",
   fixedBy: "drm/gem: Fix GEM handle release errors",
+  kind: "historic",
+  commit: "ea2aa97ca37a",
+  kernels: "v3.12-v5.19 (fixed in v6.0 and the stable kernels)",
   foundBy: "races.test.ts: reimport-vs-close-other (two handles of one object in a file)",
 });
 
@@ -59,6 +71,9 @@ export const GEM_HANDLE_PUBLISHED_BEFORE_OPEN = defineToggle({
     "drm_vma_node_allow() and funcs->open: a GEM_CLOSE of the guessed handle runs funcs->close " +
     "and the vma revoke before the open, leaking the mmap permission and unbalancing the driver.",
   fixedBy: "drm/gem: Fix race in drm_gem_handle_create_tail()",
+  kind: "historic",
+  commit: "bd46cece51a3",
+  kernels: "up to v6.15 (fixed in v6.16 and the stable kernels)",
   foundBy: "races.test.ts: close-guessed-handle (GEM_CLOSE of the next handle during creation)",
 });
 
@@ -70,18 +85,26 @@ export const GEM_HANDLE_ID_REUSED_BEFORE_RELEASE = defineToggle({
     "a new handle can get the same id while the old one's PRIME cache entry (keyed by handle) is " +
     "still being removed, so the removal hits the new handle's entry.",
   fixedBy: "drm: Release driver references to handle before making it available again",
+  kind: "historic",
+  commit: "f6cd7daecff5",
+  kernels: "up to v4.6 (fixed in v4.7)",
   foundBy: "races.test.ts: handle-reuse (export of a reused handle id vs. GEM_CLOSE)",
 });
 
-/** PRIME cache trees modified without prime.lock. */
+/** PRIME cache trees modified without prime.lock (no released kernel did this). */
 export const PRIME_CACHE_WITHOUT_LOCK = defineToggle({
   name: "prime.cache-without-lock",
   description:
-    "drm_prime_remove_buf_handle() erases the member from the two cache trees without " +
-    "prime.lock: a concurrent insertion (export or import on the same file) loses an update, " +
-    "leaving an orphaned member (dma-buf leak, WARN at file close) or a freed one in a tree.",
-  fixedBy: "drm/prime: Fix unsupervised rb_tree corruption in drm_prime_remove_buf_handle",
-  foundBy: "races.test.ts: export-vs-close-other (export vs. GEM_CLOSE of another handle)",
+    "Hypothetical: drm_prime_remove_buf_handle() erases the member from the two cache trees " +
+    "without prime.lock. Every released kernel removes cache entries under prime.lock; a 2026 " +
+    'list patch ("drm/prime: Fix unsupervised rb_tree corruption in ' +
+    'drm_prime_remove_buf_handle") claimed an unlocked removal in v1 and dropped the claim in v2. ' +
+    "Kept to show the harness finds a lost tree update: a concurrent insertion (export or " +
+    "import on the same file) loses an update and a member freed by the removal stays in a tree.",
+  fixedBy: "none: no kernel had it",
+  foundBy: "prime_self_import/reimport-vs-gem_close-race (KASAN use-after-free in the PRIME cache)",
+  kind: "hypothetical",
+  kernels: "none (modifies the v6.18 drm_prime_remove_buf_handle())",
 });
 
 /** Every toggle this package defines. */

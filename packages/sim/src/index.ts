@@ -64,10 +64,16 @@ export {
   type TaskState,
 } from "./task.js";
 export {
+  baselineFixes,
+  defineKnownWindow,
   defineToggle,
   findToggle,
+  type KnownWindowInfo,
+  listFixes,
+  listKnownWindows,
   listToggles,
   type ToggleInfo,
+  type ToggleKind,
   toggleEnabled,
 } from "./toggles.js";
 export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./token.js";
