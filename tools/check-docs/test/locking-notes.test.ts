@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lockingNote, notesOfSource, requiresLock } from "../locking-notes.js";
+import { checkNotes, lockingNote, notesOfSource, requiresLock } from "../locking-notes.js";
 
 const summary = (file: string, text: string) =>
   notesOfSource(file, text).map((n) => ({
@@ -119,5 +119,18 @@ function e() {}
       { name: "d", requiresLock: true, asserted: false },
       { name: "e", requiresLock: false, asserted: false },
     ]);
+  });
+});
+
+describe("checkNotes", () => {
+  it("fails new unasserted notes and stale pending entries; pending ones only shrink", () => {
+    const notes = notesOfSource(
+      "p/a.ts",
+      "/** Locking: x held. */\nfunction old() {}\n/** Locking: x held. */\nfunction fresh() {}\n",
+    );
+    const r = checkNotes(notes, new Set(["p/a.ts old", "p/a.ts fixed"]));
+    expect(r.missing.map((n) => n.name)).toEqual(["fresh"]);
+    expect(r.pending.map((n) => n.name)).toEqual(["old"]);
+    expect(r.stale).toEqual(["p/a.ts fixed"]);
   });
 });
