@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { report } from "./current.js";
-import { explore } from "./explore.js";
+import { explore } from "./explore/explore.js";
 import { Simulation } from "./simulation.js";
 import {
   baselineFixes,
@@ -125,8 +125,8 @@ describe("known upstream windows", () => {
 
 describe("toggles in replay tokens", () => {
   it("a token carries its toggles and a replay turns them on", async () => {
-    const { replay } = await import("./explore.js");
-    const { decodeToken } = await import("./token.js");
+    const { replay } = await import("./explore/explore.js");
+    const { decodeToken } = await import("./explore/token.js");
     const scenario = () => {
       if (toggleEnabled("test.skip-check")) report("warn", "buggy path");
     };

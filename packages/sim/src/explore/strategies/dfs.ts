@@ -1,5 +1,5 @@
-import type { Task } from "../task.js";
-import type { Strategy } from "./strategy.js";
+import type { Strategy } from "../../strategy.js";
+import type { Task } from "../../task.js";
 
 /** One decision of a DFS run: what could have been chosen, and what was. */
 export interface DfsNode {

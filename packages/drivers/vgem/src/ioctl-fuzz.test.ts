@@ -7,8 +7,8 @@ import * as gem from "@primetime/gem";
 import { drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import { Kernel, O_RDWR } from "@primetime/kernel";
 import { Simulation } from "@primetime/sim";
-import { createVgem, destroyVgem } from "@primetime/vgem";
 import { expect, it } from "vitest";
+import { createVgem, destroyVgem } from "./vgem-drv.js";
 
 const BAD_ARGS = (): unknown[] => [
   null,

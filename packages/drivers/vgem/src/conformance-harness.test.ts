@@ -1,19 +1,30 @@
 /**
- * The harness itself: it must catch a driver that leaks, a driver that cannot import, and a
+ * The conformance harness itself, tested here because it needs a driver (@primetime/conformance
+ * depends on none): it must catch a driver that leaks, a driver that cannot import, and a
  * failed userspace check, and report each with a replay token; and the case list must be the
  * IGT subtests plus the cross-driver cases.
  */
 
-import { type DrmDriver, drmDevAlloc, drmDevRegister, drmGemObjectLookup } from "@primetime/gem";
+import {
+  bindCase,
+  type CaseContext,
+  type CaseSpec,
+  CLOSE_ORDERS,
+  findCase,
+  SEQUENTIAL_DEFAULTS,
+} from "@primetime/conformance";
+import {
+  type DriverUnderTest,
+  type DrmDriver,
+  drmDevAlloc,
+  drmDevRegister,
+  drmGemObjectLookup,
+} from "@primetime/gem";
 import { isErr } from "@primetime/kernel";
-import { replay } from "@primetime/sim";
-import { vgemDriver, vgemGemDumbCreate } from "@primetime/vgem";
+import { replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
-import { CLOSE_ORDERS } from "./cases/prime-cross-driver.js";
-import { conformanceCases, findCase } from "./cases.js";
-import type { DriverUnderTest } from "./driver-under-test.js";
-import { bindCase, type CaseContext, type CaseSpec, SEQUENTIAL_DEFAULTS } from "./harness.js";
-import { vgemUnderTest } from "./vgem-under-test.js";
+import { vgemUnderTest } from "./driver-under-test.js";
+import { vgemDriver, vgemGemDumbCreate } from "./vgem-drv.js";
 
 /** A driver built from vgem's description with some hooks replaced, registered as a bare DrmDevice. */
 function variantOf(name: string, patch: Partial<DrmDriver>): DriverUnderTest {
@@ -43,56 +54,6 @@ const leaky = variantOf("leaky", {
 const noImport = variantOf("noimport", { gemPrimeImportSgTable: undefined });
 
 describe("the conformance harness", () => {
-  it("lists the IGT subtests and the cross-driver cases", () => {
-    const names = conformanceCases(vgemUnderTest, [vgemUnderTest, leaky]).map((c) => c.name);
-    expect(names).toEqual(
-      expect.arrayContaining([
-        "gem_flink_basic/basic",
-        "gem_flink_basic/double-flink",
-        "gem_flink_basic/bad-flink",
-        "gem_flink_basic/bad-open",
-        "gem_flink_basic/flink-lifetime",
-        "gem_flink_race/flink_name",
-        "gem_flink_race/flink_close",
-        "prime_self_import/basic-with_one_bo",
-        "prime_self_import/basic-with_one_bo_two_files",
-        "prime_self_import/basic-with_two_bos",
-        "prime_self_import/basic-with_fd_dup",
-        "prime_self_import/basic-llseek-size",
-        "prime_self_import/basic-llseek-bad",
-        "prime_self_import/export-vs-gem_close-race",
-        "prime_self_import/reimport-vs-gem_close-race",
-        "prime_cross_driver/export-to-vgem",
-        "prime_cross_driver/export-to-leaky",
-        "prime_cross_driver/import-from-leaky",
-      ]),
-    );
-    // vgem against itself: one direction only.
-    expect(names).not.toContain("prime_cross_driver/import-from-vgem");
-    expect(new Set(names).size).toBe(names.length);
-    const races = conformanceCases(vgemUnderTest)
-      .filter((c) => c.race)
-      .map((c) => c.name);
-    expect(races).toEqual([
-      "gem_flink_race/flink_name",
-      "gem_flink_race/flink_close",
-      "prime_self_import/export-vs-gem_close-race",
-      "prime_self_import/export-vs-gem_close-own-handles",
-      "prime_self_import/reimport-vs-gem_close-race",
-      "dma_buf_poll/poll-vs-fence-replace",
-    ]);
-  });
-
-  it("closes the cross-driver buffers in 60 distinct orders", () => {
-    expect(CLOSE_ORDERS).toHaveLength(60);
-    expect(new Set(CLOSE_ORDERS.map((o) => o.join())).size).toBe(60);
-    for (const o of CLOSE_ORDERS) {
-      expect(o).toContain("dma-buf fd");
-      expect(o).toContain("exporter fd");
-      expect(o).toContain("importer fd");
-    }
-  });
-
   it("catches a driver that leaks every buffer (device counters and kmemleak)", async () => {
     const r = await findCase(leaky, "gem_flink_basic/double-flink").run();
     expect(r.passed).toBe(false);

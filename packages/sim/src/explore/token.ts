@@ -1,6 +1,6 @@
 import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
-import { ReplayTokenError } from "./errors.js";
-import { STRATEGY_BY_CODE, STRATEGY_CODES, type StrategyName } from "./strategies/strategy.js";
+import { ReplayTokenError } from "../errors.js";
+import { STRATEGY_BY_CODE, STRATEGY_CODES, type StrategyName } from "../strategy.js";
 
 /**
  * Replay tokens: a compact, versioned, checksummed encoding of one run.

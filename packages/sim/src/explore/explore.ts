@@ -1,6 +1,6 @@
-import { ReplayMismatchError } from "./errors.js";
-import { deriveSeed } from "./prng.js";
-import { type RunOutcome, type RunResult, Simulation, type StrategySpec } from "./simulation.js";
+import { ReplayMismatchError } from "../errors.js";
+import { deriveSeed } from "../prng.js";
+import { type RunOutcome, type RunResult, Simulation, type StrategySpec } from "../simulation.js";
 import { type DfsNode, DfsStrategy, nextDfsPrefix } from "./strategies/dfs.js";
 import { PctStrategy } from "./strategies/pct.js";
 import { RandomStrategy } from "./strategies/random.js";

@@ -1,6 +1,6 @@
-import type { Prng } from "../prng.js";
-import type { Task } from "../task.js";
-import type { Strategy } from "./strategy.js";
+import type { Prng } from "../../prng.js";
+import type { Strategy } from "../../strategy.js";
+import type { Task } from "../../task.js";
 
 /**
  * PCT, probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte,

@@ -1,5 +1,5 @@
-import type { Prng } from "../prng.js";
-import type { Task } from "../task.js";
+import type { Prng } from "./prng.js";
+import type { Task } from "./task.js";
 
 /**
  * A scheduling strategy: at each scheduling point with more than one runnable task it picks who

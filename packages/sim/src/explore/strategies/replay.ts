@@ -1,5 +1,5 @@
-import type { Task } from "../task.js";
-import type { Strategy, StrategyName } from "./strategy.js";
+import type { Strategy, StrategyName } from "../../strategy.js";
+import type { Task } from "../../task.js";
 
 /**
  * Replays recorded choices. Every decision must be possible (the recorded task runnable, the

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { choose, point, report, spawn, yieldCpu } from "./current.js";
-import { ReplayMismatchError, ReplayTokenError } from "./errors.js";
+import { choose, point, report, spawn, yieldCpu } from "../current.js";
+import { ReplayMismatchError, ReplayTokenError } from "../errors.js";
+import type { Simulation } from "../simulation.js";
 import { checkDeterminism, explore, replay } from "./explore.js";
-import type { Simulation } from "./simulation.js";
 
 /** The classic lost update: read, (preemption window), write. */
 function lostUpdate(tasks = 2) {

@@ -1,6 +1,6 @@
-import type { Prng } from "../prng.js";
-import type { Task } from "../task.js";
-import type { Strategy } from "./strategy.js";
+import type { Prng } from "../../prng.js";
+import type { Strategy } from "../../strategy.js";
+import type { Task } from "../../task.js";
 
 /** Uniform choice among runnable tasks at every point: cheap, shallow, a good smoke test. */
 export class RandomStrategy implements Strategy {
