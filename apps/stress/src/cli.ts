@@ -240,14 +240,14 @@ async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number> {
       "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults)",
     );
   const workers = o.workers ?? defaultWorkers();
-  const progress =
-    o.quiet || !io.stderr
-      ? undefined
-      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
   if (!o.quiet)
     io.error(
       `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenarios x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
     );
+  const progress =
+    o.quiet || !io.stderr
+      ? undefined
+      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
   let run: Awaited<ReturnType<typeof runCampaign>>;
   try {
     run = await runCampaign(config, workers, progress);
