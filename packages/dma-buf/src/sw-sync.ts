@@ -12,9 +12,12 @@
  * This is what made `dma-buf.fence-cb-without-ref` reachable from userspace: a point whose only
  * holder is a dma-buf's reservation object goes away unsignalled when a later fence replaces it.
  *
- * Version: sync_timeline_signal() as in v6.0 (the first with DMA_BUF_IOCTL_IMPORT_SYNC_FILE) to
- * v6.5: each reached point is moved to a local list with a reference, signalled under the lock,
- * and put after it (later kernels signal without the reference).
+ * Version: sync_timeline_signal() as in current kernels, since "dma-buf/sw_sync: Avoid recursive
+ * lock during fence signal" (e531fdb5cd5e, August 2023, v6.5 and the stable kernels): each
+ * reached point is moved to a local list with a reference, signalled under the lock, and put
+ * after it, so a signal callback dropping the last reference cannot run the point's release
+ * (which takes the same lock) under the lock. Before it (v6.0-v6.4 among the kernels with
+ * DMA_BUF_IOCTL_IMPORT_SYNC_FILE) points were signalled without that reference.
  *
  * Simplifications: the pt_tree (an rbtree keyed by value) is the sorted pt_list itself; no
  * SW_SYNC_GET_DEADLINE; the value is a plain number (u32 wrap-around is not modeled).
