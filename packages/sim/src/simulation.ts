@@ -1,6 +1,7 @@
 import { type Timer, VirtualClock } from "./clock.js";
 import { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
 import { Prng } from "./prng.js";
+import { processState } from "./process-state.js";
 import {
   Dmesg,
   type RelatedSite,
@@ -66,8 +67,9 @@ const NEVER: Promise<never> = new Promise<never>(() => {});
 /** Thrown into a task whose run ended under it (replay divergence inside a data choice). */
 class SimulationAborted extends Error {}
 
-let active: Simulation | null = null;
-const blockHooks: ((task: Task, wq: WaitQueue, label: string) => void)[] = [];
+/** The running simulation and the might_sleep hooks live in the process state (process-state.ts). */
+const shared = processState;
+const blockHooks = shared.blockHooks;
 
 /**
  * Registers a check that runs whenever a task is about to sleep (might_sleep()): RCU lockdep
@@ -89,13 +91,13 @@ function armWatchdog(): void {
   watchdogArmed = true;
   setImmediate(() => {
     watchdogArmed = false;
-    if (active?.running) active.escaped();
+    if (shared.active?.running) shared.active.escaped();
   });
 }
 
 /** The simulation running in this thread, if any. */
 export function activeSimulation(): Simulation | null {
-  return active;
+  return shared.active;
 }
 
 function makeStrategy(spec: StrategySpec | Strategy | undefined): Strategy {
@@ -205,9 +207,9 @@ export class Simulation {
   run(main: (sim: Simulation) => Promise<void> | void): Promise<RunResult> {
     if (this.status !== "idle")
       throw new Error("a Simulation runs once; create a new one for another run");
-    if (active?.running)
+    if (shared.active?.running)
       throw new Error("another simulation is running in this thread; runs must not overlap");
-    active = this;
+    shared.active = this;
     this.status = "running";
     this.strategy.begin(this.prng);
     const done = new Promise<RunResult>((res) => {
@@ -482,7 +484,7 @@ export class Simulation {
   private finish(outcome: RunOutcome, message?: string): void {
     if (this.status !== "running") return;
     this.status = "done";
-    if (active === this) active = null;
+    if (shared.active === this) shared.active = null;
     this.strategy.end(this.decisions);
     const exp = this.expected;
     if (exp && outcome !== "replay-mismatch") {

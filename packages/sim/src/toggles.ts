@@ -1,3 +1,4 @@
+import { processState } from "./process-state.js";
 import { activeSimulation } from "./simulation.js";
 
 /**
@@ -41,7 +42,8 @@ export interface ToggleInfo {
   readonly kernels: string;
 }
 
-const registry = new Map<string, ToggleInfo>();
+/** Shared by every loaded copy of sim (process-state.ts). */
+const registry = processState.toggles;
 
 /** Declares a toggle. Declaring the same name twice with different text is a programming error. */
 export function defineToggle(info: ToggleInfo): ToggleInfo {
