@@ -352,6 +352,7 @@ export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
 export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean> {
   await point(`test_bit(SIGNALED, ${fence.name})`);
   fence.checkAccess("dma_fence_is_signaled_locked");
+  lockdepAssertHeld(fenceLock(fence));
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
   if (fence.ops.signaled?.(fence)) {
     await dmaFenceSignalLocked(fence);
@@ -398,6 +399,16 @@ export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
   )
     return false;
   return seqnoIsLater(f1.seqno, f2.seqno);
+}
+
+/**
+ * Models dma_fence_is_later_or_same(f1, f2): f1 is f2, or comes after it on their context
+ * (added with "dma-buf: fix check in dma_resv_add_fence", 95ba893c9f4f, v6.7).
+ * Locking: none.
+ * References: the caller holds both.
+ */
+export function dmaFenceIsLaterOrSame(f1: DmaFence, f2: DmaFence): boolean {
+  return f1 === f2 || dmaFenceIsLater(f1, f2);
 }
 
 /**

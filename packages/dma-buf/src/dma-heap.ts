@@ -30,6 +30,7 @@ import {
   kmalloc,
   lazyPageArray,
   Mutex,
+  mmapAssertWriteLocked,
   O_ACCMODE,
   O_CLOEXEC,
   PAGE_SIZE,
@@ -41,6 +42,7 @@ import {
 } from "@primetime/kernel";
 import { type DmaBuf, dmaBufExport, dmaBufFd, dmaBufPut } from "./dma-buf.js";
 import type { DmaBufAttachment } from "./dma-buf-attachment.js";
+import { dmaResvAssertHeld } from "./dma-resv.js";
 import { type SgTable, sgAllocTableFromPages, sgFreeTable } from "./scatterlist.js";
 
 /** Models struct dma_heap_allocation_data (include/uapi/linux/dma-heap.h). */
@@ -151,6 +153,7 @@ async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
  * References: the table stays the attachment's.
  */
 function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
+  dmaResvAssertHeld(attachment.dmabuf.resv);
   const a = attachment.priv as DmaHeapAttachment;
   if (a.mapped) return errPtr(EBUSY);
   a.mapped = true;
@@ -163,6 +166,7 @@ function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
  * References: none.
  */
 function systemHeapUnmapDmaBuf(attachment: DmaBufAttachment): void {
+  dmaResvAssertHeld(attachment.dmabuf.resv);
   (attachment.priv as DmaHeapAttachment).mapped = false;
 }
 
@@ -172,6 +176,7 @@ function systemHeapUnmapDmaBuf(attachment: DmaBufAttachment): void {
  * References: the pages stay the buffer's.
  */
 function systemHeapMmap(dmabuf: DmaBuf, vma: Vma): number {
+  mmapAssertWriteLocked(vma.vmMm);
   const buffer = dmabuf.priv as SystemHeapBuffer;
   let addr = vma.vmStart;
   for (let pg = vma.vmPgoff; pg < buffer.pages.length && addr < vma.vmEnd; pg++) {

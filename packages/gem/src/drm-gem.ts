@@ -30,6 +30,7 @@ import {
   ENOENT,
   EOPNOTSUPP,
   isErr,
+  lockdepAssertHeld,
   PAGE_SIZE,
   ShmemFile,
   SlabObject,
@@ -78,6 +79,12 @@ export class GemObject extends SlabObject {
   flinkName = 0;
   /** Models dma_buf: the exported (or imported) dma-buf while handles exist; holds a reference. */
   dmaBuf: DmaBuf | null = null;
+  /**
+   * Models export_dma_buf of v3.5-v3.11, the field 319c933c71f3 replaced by dma_buf: the
+   * object's export, holding *no* reference, cleared by the dma-buf's release (under prime.lock of
+   * the exporting file at most). Set only with toggle `prime.export-outside-name-lock`.
+   */
+  exportDmaBuf: DmaBuf | null = null;
   /** Models import_attach: the attachment of a foreign import, null otherwise. */
   importAttach: DmaBufAttachment | null = null;
   /** Models size (bytes, page aligned). */
@@ -206,6 +213,7 @@ export async function drmGemObjectPut(obj: GemObject): Promise<void> {
  */
 async function drmGemObjectHandleFree(obj: GemObject): Promise<void> {
   const dev = obj.dev;
+  lockdepAssertHeld(dev.objectNameLock);
   if (obj.flinkName) {
     await dev.objectNameIdr.remove(obj.flinkName);
     obj.flinkName = 0;
@@ -219,6 +227,7 @@ async function drmGemObjectHandleFree(obj: GemObject): Promise<void> {
  * References: drops obj->dma_buf's dma-buf reference.
  */
 async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
+  lockdepAssertHeld(obj.dev.objectNameLock);
   // Unbreak the reference cycle if we have an exported dma_buf.
   if (obj.dmaBuf) {
     await dmaBufPut(obj.dmaBuf);

@@ -14,6 +14,7 @@ import {
   EINVAL,
   ENODEV,
   type File,
+  mmapAssertLocked,
   PAGE_SIZE,
   VM_DONTDUMP,
   VM_DONTEXPAND,
@@ -43,6 +44,7 @@ import {
  * Locking: mmap_lock held.
  */
 export async function drmGemVmOpen(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   await drmGemObjectGet(vma.vmPrivateData as GemObject);
 }
 
@@ -52,6 +54,7 @@ export async function drmGemVmOpen(vma: Vma): Promise<void> {
  * Locking: mmap_lock held.
  */
 export async function drmGemVmClose(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   await drmGemObjectPut(vma.vmPrivateData as GemObject);
 }
 
@@ -62,6 +65,7 @@ export async function drmGemVmClose(vma: Vma): Promise<void> {
  * Locking: mmap_lock held for reading.
  */
 export async function drmGemPageFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
+  mmapAssertLocked(vma.vmMm);
   const obj = vma.vmPrivateData as GemObject;
   if (!obj.checkAccess("drm_gem_fault")) return VM_FAULT_SIGBUS;
   const index = pgoff - drmVmaNodeStart(obj.vmaNode);
@@ -88,6 +92,7 @@ export const drmGemPageVmOps: VmOperations = {
  * References: the VMA takes an object reference (kept on success).
  */
 export async function drmGemMmapObj(obj: GemObject, objSize: number, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   // Check for valid size.
   if (objSize < vma.vmEnd - vma.vmStart) return -EINVAL;
   // A reference for this mapping, dropped by the vm_close.
@@ -145,6 +150,7 @@ export async function drmGemMmapTagged(dev: DrmDevice, tag: object, vma: Vma): P
  * References: see drmGemMmapObj().
  */
 export async function drmGemMmap(filp: File, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   const file = filp.privateData as DrmFile;
   return drmGemMmapTagged(file.minor.dev, file, vma);
 }
