@@ -3,6 +3,7 @@
  * objects), surfaces, buffer objects and PRIME routing, and its historic lifetime races.
  */
 
+export { driverUnderTest, vmwgfxUnderTest } from "./driver-under-test.js";
 export * from "./toggles.js";
 export * from "./ttm-object.js";
 export * from "./ttm-prime-object.js";
