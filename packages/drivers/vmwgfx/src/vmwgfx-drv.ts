@@ -34,6 +34,22 @@ import {
 } from "@primetime/gem";
 import { ENOMEM, isErr, KmemCache, kfree, kmalloc, Mutex, SlabObject } from "@primetime/kernel";
 import { point } from "@primetime/sim";
+import { SimGpu, SystemMemory } from "@primetime/simgpu";
+import {
+  type SimgpuFenceDriver,
+  simgpuFenceDriverInit,
+  TTM_PL_SYSTEM,
+  TtmDevice,
+  type TtmDeviceFuncs,
+  ttmBoEvictionValuable,
+  ttmDeviceFini,
+  ttmDeviceInit,
+  ttmPlace,
+  ttmSimgpuIoMemReserve,
+  ttmSimgpuMove,
+  ttmTtCreateDefault,
+  ttmTtDestroyDefault,
+} from "@primetime/ttm";
 import {
   type TtmObjectDevice,
   type TtmObjectFile,
@@ -92,6 +108,12 @@ export const vmwFprivCache = new KmemCache("vmw_fpriv");
 export class VmwPrivate extends SlabObject {
   /** Models tdev. */
   tdev!: TtmObjectDevice;
+  /** Models bdev: the TTM device of the buffer objects. */
+  bdev!: TtmDevice;
+  /** The simulated SVGA device (its engine runs EXECBUF's commands). */
+  gpu!: SimGpu;
+  /** The device's fence driver (GPU seqnos as dma_fences, hang recovery). */
+  fences!: SimgpuFenceDriver;
   /** Models cmdbuf_mutex. */
   readonly cmdbufMutex: Mutex;
 
@@ -168,9 +190,28 @@ async function vmwPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
  */
 async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   const vmw = vmwPriv(dev);
+  await ttmDeviceFini(vmw.bdev);
+  await vmw.fences.fini();
   await ttmObjectDeviceRelease(vmw.tdev);
   kfree(vmw);
 }
+
+/** Models vmw_bo_driver (the TTM device functions): everything lives in system memory. */
+function vmwBoDriver(vmw: VmwPrivate): TtmDeviceFuncs {
+  return {
+    ttmTtCreate: ttmTtCreateDefault,
+    ttmTtDestroy: ttmTtDestroyDefault,
+    evictionValuable: ttmBoEvictionValuable,
+    evictFlags(_bo, placement) {
+      placement.placement.push(ttmPlace(TTM_PL_SYSTEM));
+    },
+    move: (bo, evict, ctx, newMem, hop) => ttmSimgpuMove(vmw.fences, bo, evict, ctx, newMem, hop),
+    ioMemReserve: ttmSimgpuIoMemReserve,
+  };
+}
+
+/** Pages of guest memory the simulated device reaches (its system memory pool). */
+export const VMWGFX_GUEST_PAGES = 2048;
 
 /** A hole of the ioctl table: an entry without a handler (-EINVAL). */
 function hole(nr: number): DrmIoctlDesc {
@@ -277,6 +318,14 @@ export async function createVmwgfx(kernel: DrmKernel): Promise<VmwgfxDevice> {
   vmw.tdev = tdev;
   const dev = await drmDevAlloc(vmwDriver, { devName: "vmwgfx", driverPrivate: vmw });
   if (isErr(dev)) throw new Error(`vmwgfx: drm_dev_alloc failed: ${dev}`);
+  vmw.gpu = new SimGpu({
+    name: `svga${dev.name.replace(/\D/g, "")}`,
+    vramPages: 16,
+    systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
+  });
+  vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
+  ttmDeviceInit(vmw.bdev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     await drmDevPut(dev);
