@@ -9,6 +9,7 @@ export * from "./ttm-object.js";
 export * from "./ttm-prime-object.js";
 export * from "./vmwgfx-bo.js";
 export * from "./vmwgfx-drv.js";
+export * from "./vmwgfx-execbuf.js";
 export * from "./vmwgfx-gem.js";
 export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";

@@ -278,12 +278,12 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       const res = await explore(c.scenario, {
         strategy: "pct",
         depth: 3,
-        schedules: 120,
+        schedules: 80,
         seed: 11,
         scenario: c.name,
       });
       expect(failureText(res.firstFailure)).toBe("");
-      expect(res.schedules).toBe(120);
+      expect(res.schedules).toBe(80);
     });
   }
 

@@ -15,6 +15,7 @@
  * numbers, which drm_ioctl() does here too.
  */
 
+import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
 import {
   DRIVER_GEM,
   DRIVER_RENDER,
@@ -32,7 +33,16 @@ import {
   drmDevUnregister,
   drmIoctlDef,
 } from "@primetime/gem";
-import { ENOMEM, isErr, KmemCache, kfree, kmalloc, Mutex, SlabObject } from "@primetime/kernel";
+import {
+  EINVAL,
+  ENOMEM,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  Mutex,
+  SlabObject,
+} from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import { SimGpu, SystemMemory } from "@primetime/simgpu";
 import {
@@ -60,6 +70,7 @@ import {
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
+import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
 import { vmwDumbCreate, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
 import {
@@ -69,6 +80,7 @@ import {
 } from "./vmwgfx-surface.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_GB_SURFACE_CREATE,
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
@@ -76,6 +88,9 @@ import {
   DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_VMW_ALLOC_BO,
   DRM_VMW_ALLOC_BO_LAYOUT,
+  DRM_VMW_EXECBUF,
+  DRM_VMW_EXECBUF_LAYOUT,
+  DRM_VMW_EXECBUF_VERSION,
   DRM_VMW_GB_SURFACE_CREATE,
   DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
   DRM_VMW_GB_SURFACE_REF,
@@ -87,6 +102,7 @@ import {
   DRM_VMW_SYNCCPU,
   DRM_VMW_SYNCCPU_LAYOUT,
   DRM_VMW_UNREF_SURFACE,
+  type DrmVmwExecbufArg,
   type DrmVmwGbSurfaceCreateArg,
   type DrmVmwGbSurfaceRefArg,
   type DrmVmwSurfaceArg,
@@ -190,6 +206,12 @@ async function vmwPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
  */
 async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   const vmw = vmwPriv(dev);
+  // vmw_fence_fifo_down(): let the device finish what was submitted.
+  for (const fence of [...vmw.fences.pending.values()]) {
+    await dmaFenceGet(fence);
+    await dmaFenceWait(fence, false);
+    await dmaFencePut(fence);
+  }
   await ttmDeviceFini(vmw.bdev);
   await vmw.fences.fini();
   await ttmObjectDeviceRelease(vmw.tdev);
@@ -243,6 +265,16 @@ function vmwIoctls(): DrmIoctlDesc[] {
     DRM_RENDER_ALLOW,
     DRM_VMW_SURFACE_ARG_LAYOUT,
     "VMW_UNREF_SURFACE",
+  );
+  table[DRM_VMW_EXECBUF] = drmIoctlDef(
+    DRM_IOCTL_VMW_EXECBUF,
+    (dev: DrmDevice, arg: DrmVmwExecbufArg, file: DrmFile) =>
+      arg.version !== DRM_VMW_EXECBUF_VERSION || arg.flags !== 0
+        ? Promise.resolve(-EINVAL)
+        : vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_EXECBUF_LAYOUT,
+    "VMW_EXECBUF",
   );
   table[DRM_VMW_GB_SURFACE_CREATE] = drmIoctlDef(
     DRM_IOCTL_VMW_GB_SURFACE_CREATE,
