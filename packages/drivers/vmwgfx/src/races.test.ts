@@ -219,7 +219,8 @@ const CASES: ToggleCase[] = [
     toggle: VMWGFX_REEXPORT_PLAIN_GET.name,
     name: "reexport-vs-close",
     scenario: reexportVsClose,
-    finds: /refcount_t: addition on 0; use-after-free|KASAN: slab-use-after-free/,
+    finds:
+      /file_ref_inc\(\) on a released file reference|refcount_t: addition on 0; use-after-free|KASAN: slab-use-after-free/,
   },
   {
     toggle: VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name,
