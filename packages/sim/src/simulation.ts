@@ -1,6 +1,12 @@
 import { type Timer, VirtualClock } from "./clock.js";
 import { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
+import { DfsStrategy } from "./explore/strategies/dfs.js";
+import { PctStrategy } from "./explore/strategies/pct.js";
+import { RandomStrategy } from "./explore/strategies/random.js";
+import { ReplayStrategy } from "./explore/strategies/replay.js";
+import { decodeToken, encodeToken, type RunToken } from "./explore/token.js";
 import { Prng } from "./prng.js";
+import { processState } from "./process-state.js";
 import {
   Dmesg,
   type RelatedSite,
@@ -9,14 +15,9 @@ import {
   type Splat,
   type SplatKind,
 } from "./splat.js";
-import { DfsStrategy } from "./strategies/dfs.js";
-import { PctStrategy } from "./strategies/pct.js";
-import { RandomStrategy } from "./strategies/random.js";
-import { ReplayStrategy } from "./strategies/replay.js";
-import type { Strategy, StrategyName } from "./strategies/strategy.js";
+import type { Strategy, StrategyName } from "./strategy.js";
 import { type SpawnOptions, Task } from "./task.js";
 import { findToggle, listToggles } from "./toggles.js";
-import { decodeToken, encodeToken, type RunToken } from "./token.js";
 import { Trace } from "./trace.js";
 import { WaitQueue } from "./wait-queue.js";
 
@@ -66,8 +67,9 @@ const NEVER: Promise<never> = new Promise<never>(() => {});
 /** Thrown into a task whose run ended under it (replay divergence inside a data choice). */
 class SimulationAborted extends Error {}
 
-let active: Simulation | null = null;
-const blockHooks: ((task: Task, wq: WaitQueue, label: string) => void)[] = [];
+/** The running simulation and the might_sleep hooks live in the process state (process-state.ts). */
+const shared = processState;
+const blockHooks = shared.blockHooks;
 
 /**
  * Registers a check that runs whenever a task is about to sleep (might_sleep()): RCU lockdep
@@ -89,13 +91,13 @@ function armWatchdog(): void {
   watchdogArmed = true;
   setImmediate(() => {
     watchdogArmed = false;
-    if (active?.running) active.escaped();
+    if (shared.active?.running) shared.active.escaped();
   });
 }
 
 /** The simulation running in this thread, if any. */
 export function activeSimulation(): Simulation | null {
-  return active;
+  return shared.active;
 }
 
 function makeStrategy(spec: StrategySpec | Strategy | undefined): Strategy {
@@ -205,9 +207,9 @@ export class Simulation {
   run(main: (sim: Simulation) => Promise<void> | void): Promise<RunResult> {
     if (this.status !== "idle")
       throw new Error("a Simulation runs once; create a new one for another run");
-    if (active?.running)
+    if (shared.active?.running)
       throw new Error("another simulation is running in this thread; runs must not overlap");
-    active = this;
+    shared.active = this;
     this.status = "running";
     this.strategy.begin(this.prng);
     const done = new Promise<RunResult>((res) => {
@@ -482,7 +484,7 @@ export class Simulation {
   private finish(outcome: RunOutcome, message?: string): void {
     if (this.status !== "running") return;
     this.status = "done";
-    if (active === this) active = null;
+    if (shared.active === this) shared.active = null;
     this.strategy.end(this.decisions);
     const exp = this.expected;
     if (exp && outcome !== "replay-mismatch") {
