@@ -5,6 +5,7 @@
  * lifetime races as toggles.
  */
 
+export * from "./driver-under-test.js";
 export * from "./qxl-cmd.js";
 export * from "./qxl-dev.js";
 export * from "./qxl-device.js";

@@ -27,6 +27,7 @@ import { qxlModeDumbCreate, qxlModeDumbMmap } from "./qxl-gem.js";
 import { qxlIoctls } from "./qxl-ioctl.js";
 import { qxlIrqInit } from "./qxl-irq.js";
 import { qxlBoForceDelete, qxlBoUnpin, qxlBoUnref, qxlSurfEvict } from "./qxl-object.js";
+import { qxlGemPrimeImportSgTable } from "./qxl-prime.js";
 import { qxlTtmFini, qxlTtmInit } from "./qxl-ttm.js";
 
 /** Models DRIVER_NAME. */
@@ -79,6 +80,7 @@ export const qxlDriver: DrmDriver = {
   ioctls: qxlIoctls,
   dumbCreate: qxlModeDumbCreate,
   dumbMapOffset: qxlModeDumbMmap,
+  gemPrimeImportSgTable: qxlGemPrimeImportSgTable,
   release: qxlDrmRelease,
 };
 
@@ -94,7 +96,7 @@ export interface QxlDeviceHandle {
 export interface CreateQxlOptions {
   /** Hardware surface slots (rom->n_surfaces, ids 1 .. n-1 usable). Default 16. */
   nSurfaces?: number;
-  /** Pages of the VRAM memory type (the RAM bar). Default 256. */
+  /** Pages of the VRAM memory type (the RAM bar). Default 1024 (4 MiB). */
   vramPages?: number;
   /** Pages of the surface memory type (the surface bar). Default 256. */
   surfacePages?: number;
@@ -121,7 +123,7 @@ export async function createQxl(
   kernel: DrmKernel,
   opts: CreateQxlOptions = {},
 ): Promise<QxlDeviceHandle> {
-  const vramPages = opts.vramPages ?? 256;
+  const vramPages = opts.vramPages ?? 1024;
   const surfacePages = opts.surfacePages ?? 256;
   const hw = new QxlHw({
     name: `qxl${devCounter.get().next++}`,

@@ -98,10 +98,6 @@ describe("qxl fail-nth", () => {
       const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
       expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
     }
-    console.log(
-      "ALLOC fail-nth:",
-      runs.map((o) => `${o.nth}:${o.what}:${o.ret}:${leaks(o).length}:${o.stranded}`).join(" "),
-    );
   }, 300_000);
 
   it("ALLOC_SURF: every failure is -ENOMEM; a failure in the handle's creation strands the object (as mainline)", async () => {
@@ -123,10 +119,6 @@ describe("qxl fail-nth", () => {
       const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
       expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
     }
-    console.log(
-      "ALLOC_SURF fail-nth:",
-      runs.map((o) => `${o.nth}:${o.what}:${o.ret}:${leaks(o).length}:${o.stranded}`).join(" "),
-    );
   }, 300_000);
 
   it("EXECBUFFER (a draw that creates the hardware surface): every failure leaks nothing", async () => {
@@ -153,9 +145,5 @@ describe("qxl fail-nth", () => {
       else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
       expect(o.stranded).toBe(0);
     }
-    console.log(
-      "EXECBUFFER fail-nth:",
-      runs.map((o) => `${o.nth}:${o.what}:${o.ret}:${o.stranded}`).join(" "),
-    );
   }, 300_000);
 });

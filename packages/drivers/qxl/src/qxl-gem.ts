@@ -196,6 +196,11 @@ export async function qxlModeDumbMmap(
 ): Promise<number> {
   const gobj = await drmGemObjectLookup(file, handle);
   if (gobj === null) return -ENOENT;
+  // Don't allow imported objects to be mapped (drm_gem_dumb_map_offset())
+  if (gobj.importAttach) {
+    await drmGemObjectPut(gobj);
+    return -EINVAL;
+  }
   const offset = drmVmaNodeOffsetAddr(gobj.vmaNode);
   await drmGemObjectPut(gobj);
   return offset;

@@ -74,7 +74,7 @@ import {
 } from "./qxl-drm-uapi.js";
 import { qxlGemObjectCreateWithHandle, qxlModeDumbMmap } from "./qxl-gem.js";
 import {
-  type QxlBo,
+  QxlBo,
   type QxlSurface,
   qxlBoCheckId,
   qxlBoCpuView,
@@ -196,6 +196,11 @@ async function qxlhwHandleToBo(
 ): Promise<QxlBo | number> {
   const gobj = await drmGemObjectLookup(file, handle);
   if (!gobj) return -EINVAL;
+  if (!(gobj instanceof QxlBo)) {
+    // a foreign import (model extension): the device cannot reach it
+    await drmGemObjectPut(gobj);
+    return -EINVAL;
+  }
   const qobj = toQxlBo(gobj);
   const ret = await qxlReleaseListAdd(release, qobj);
   await drmGemObjectPut(gobj);
@@ -354,6 +359,10 @@ async function qxlUpdateAreaIoctl(
   if (data.left >= data.right || data.top >= data.bottom) return -EINVAL;
   const gobj = await drmGemObjectLookup(file, data.handle);
   if (gobj === null) return -ENOENT;
+  if (!(gobj instanceof QxlBo)) {
+    await drmGemObjectPut(gobj);
+    return -EINVAL;
+  }
   const qobj = toQxlBo(gobj);
   let ret = await qxlBoReserve(qobj);
   out: {

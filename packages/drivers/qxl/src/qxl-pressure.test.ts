@@ -9,7 +9,8 @@
  * (isKnownReapDeadlock). Neither is a lifetime bug; both are asserted to be the only reports.
  */
 
-import { explore, formatSplat, type RunResult } from "@primetime/sim";
+import { formatSplat, type RunResult } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { isKnownReapDeadlock, qxlIsFailure, surfacePressure } from "./test-scenarios.js";
 
@@ -37,9 +38,8 @@ describe("qxl surface pressure (toggles off)", () => {
     expect(res.firstFailure, text(res.firstFailure)).toBeNull();
     expect(res.schedules).toBe(60);
     expect(res.stats.outcomes.ok + deadlocks).toBe(60);
-    console.log(
-      `qxl pressure pct: 60 schedules, ${deadlocks} reaper deadlocks, mean ${res.stats.meanSteps} steps`,
-    );
+    // most schedules run to completion (and so through the leak scan)
+    expect(deadlocks).toBeLessThan(15);
   }, 300_000);
 
   it("dfs (preemption bound 1): no lifetime splat, no leak, over 30 schedules", async () => {

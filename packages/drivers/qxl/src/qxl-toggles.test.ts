@@ -4,7 +4,8 @@
  * with every toggle off (modulo mainline's own lockdep report of the reaper, isKnownReapRecursion).
  */
 
-import { explore, formatSplat, type RunResult, replay, type Scenario } from "@primetime/sim";
+import { formatSplat, type RunResult } from "@primetime/sim";
+import { explore, replay, type Scenario } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   dumbCreateVsClose,
@@ -57,7 +58,6 @@ describe("qxl historic races", () => {
       });
       const first = res.firstFailure;
       expect(first, `not found in ${res.schedules} schedules`).not.toBeNull();
-      console.log(`${c.toggle}: found at schedule ${res.schedules} of ${c.schedules}`);
       const again = await replay(first!.token, c.scenario, {
         scenario: c.name,
         toggles: [c.toggle],

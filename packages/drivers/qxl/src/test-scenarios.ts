@@ -6,7 +6,7 @@
 
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
 import type { Process } from "@primetime/kernel";
-import { type RunResult, type Scenario, type Splat, yieldCpu } from "@primetime/sim";
+import { type RunResult, type Simulation, type Splat, yieldCpu } from "@primetime/sim";
 import {
   closeFd,
   gemClose,
@@ -20,6 +20,9 @@ import {
   qxlMachineMain,
   qxlUpdateArea,
 } from "./test-machine.js";
+
+/** A scenario for explore(): the body of the main task (structurally @primetime/sim/explore's). */
+export type Scenario = (sim: Simulation) => Promise<void>;
 
 /**
  * Mainline qxl's surface reaper reserves the objects it finds (qxl_bo_reserve(): a
