@@ -15,7 +15,9 @@ describe("cross-driver PRIME: qxl and vgem", () => {
     [qxl, vgem],
     [vgem, qxl],
   ] as const) {
-    for (const c of conformanceCases(a, [b]).filter((x) => x.name.startsWith("prime_cross_driver/"))) {
+    for (const c of conformanceCases(a, [b]).filter((x) =>
+      x.name.startsWith("prime_cross_driver/"),
+    )) {
       it(`${a.name}: ${c.name}`, { timeout: 120_000 }, async () => {
         const r = await c.run();
         expect(r.passed, formatCaseResult(r)).toBe(true);
