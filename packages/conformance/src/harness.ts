@@ -34,7 +34,13 @@ import {
   type Splat,
   type Task,
 } from "@primetime/sim";
-import { type ExploreOptions, explore, type Scenario } from "@primetime/sim/explore";
+import {
+  type ExploreOptions,
+  explore,
+  resolveSearchOptions,
+  type Scenario,
+  type SearchOptions,
+} from "@primetime/sim/explore";
 import {
   type BoMapping,
   type DeviceUnderTest,
@@ -42,25 +48,12 @@ import {
   registerDevice,
 } from "./driver-under-test.js";
 
-/** How to run a case. Every field has a per-case default (see ConformanceCase.defaults). */
-export interface CaseRunOptions {
-  /** "pct" (default for races), "random", or "dfs" (preemption-bounded, bounded by `schedules`). */
-  strategy?: "pct" | "random" | "dfs";
-  /** Schedules to try per variant (1 for sequential cases). */
-  schedules?: number;
-  /** Base seed of PCT/random runs (default 1). */
-  seed?: number;
-  /** PCT depth (default 3). */
-  depth?: number;
-  /** DFS preemption bound (default 1). */
-  preemptionBound?: number;
-  /** Historic-bug toggles to turn on (see TOGGLE_CASES). */
-  toggles?: readonly string[];
-  /** Stop at the first failing schedule (default true). */
-  stopOnFailure?: boolean;
-  /** Step limit of each run (default 200 000). */
-  stepLimit?: number;
-}
+/**
+ * How to run a case: the search options of @primetime/sim/explore as they are. A case's
+ * `defaults` (RACE_DEFAULTS, SEQUENTIAL_DEFAULTS) override SEARCH_DEFAULTS, and what the caller
+ * gives overrides both.
+ */
+export type CaseRunOptions = SearchOptions;
 
 /** What running a case found. */
 export interface CaseResult {
@@ -289,20 +282,14 @@ export async function runCaseSpec(
   name: string,
   opts: CaseRunOptions = {},
 ): Promise<CaseResult> {
-  const o: CaseRunOptions = { ...spec.defaults, ...opts };
+  const o = resolveSearchOptions(spec.defaults, opts);
   const variants = spec.variants ?? 1;
   let schedules = 0;
   let complete = true;
   for (let v = 0; v < variants; v++) {
     const eo: ExploreOptions = {
-      strategy: o.strategy ?? "pct",
-      schedules: o.schedules ?? 1,
-      seed: (o.seed ?? 1) + v,
-      depth: o.depth,
-      preemptionBound: o.preemptionBound ?? 1,
-      toggles: o.toggles,
-      stopOnFailure: o.stopOnFailure ?? true,
-      stepLimit: o.stepLimit,
+      ...o,
+      seed: o.seed + v,
       scenario: variants > 1 ? `${name}#${v}` : name,
     };
     const r = await explore(caseScenario(spec, driver, other, v), eo);
@@ -328,7 +315,7 @@ export async function runCaseSpec(
     name,
     passed: true,
     schedules,
-    complete: complete && o.strategy === "dfs",
+    complete,
     failure: null,
     failedVariant: null,
     outcome: "ok",
