@@ -52,7 +52,10 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--bogus"], /unknown option '--bogus'; accepted by run: --scenario/],
     [["run", "--strategy", "nope"], /--strategy "nope".*random, pct\[:depth\]/],
     [["run", "--scenario", "no-such-*"], /matches no scenario/],
-    [["run", "--drivers", "nvidia"], /unknown driver "nvidia"; accepted drivers \(installed\): vgem/],
+    [
+      ["run", "--drivers", "nvidia"],
+      /unknown driver "nvidia"; accepted drivers \(installed\): vgem/,
+    ],
     [["run", "--bug", "gem.nope"], /unknown toggle "gem.nope"; accepted toggles: /],
     [["run", "--time", "5 parsecs"], /not a duration/],
     [["run", "--shard", "0/3"], /--shard "0\/3"/],
@@ -74,6 +77,10 @@ describe("list", () => {
     const r = await cli(["list"]);
     expect(r.code).toBe(0);
     for (const w of [
+      "cross-share",
+      "compositor",
+      "mmap-vs-close",
+      "fence-wait",
       "gem_flink_race/flink_close",
       "kref-put-mutex",
       "vgem",
@@ -147,5 +154,45 @@ describe("bugs", () => {
     const r = await cli(["bugs"]);
     expect(r.out).toContain("every toggle found within its budget, baseline clean");
     expect(r.code).toBe(0);
+  }, 60_000);
+});
+
+describe("the sharing scenarios", () => {
+  it("are clean on every driver pair, also with allocations failing", async () => {
+    const json = join(dir, "sharing.json");
+    const r = await cli([
+      "run",
+      "--scenario",
+      "cross-share,compositor,mmap-vs-close,fence-wait",
+      "--seeds",
+      "12",
+      "--workers",
+      "1",
+      "--quiet",
+      "--json",
+      json,
+    ]);
+    expect(r.code).toBe(0);
+    const rep = readReport(json);
+    expect(rep.units.map((u) => u.unit)).toEqual([
+      "cross-share@vgem+vgem",
+      "compositor@vgem+vgem",
+      "mmap-vs-close@vgem",
+      "fence-wait@vgem+vgem",
+    ]);
+    for (const u of rep.units) expect(u.steps.min).toBeGreaterThan(100);
+    const faulty = await cli([
+      "run",
+      "--scenario",
+      "cross-share,mmap-vs-close",
+      "--faults",
+      "p:0.05",
+      "--seeds",
+      "12",
+      "--workers",
+      "1",
+      "--quiet",
+    ]);
+    expect(faulty.code).toBe(0);
   }, 60_000);
 });
