@@ -37,6 +37,10 @@ import {
 import {
   type ExploreOptions,
   explore,
+  type Minimized,
+  minimize,
+  type RaceTable,
+  raceTable,
   resolveSearchOptions,
   type Scenario,
   type SearchOptions,
@@ -97,7 +101,12 @@ export interface ConformanceCase {
   scenario(variant?: number): Scenario;
   /** How many variants the case has (close orders...); 1 for most. */
   readonly variants: number;
+  /** Tasks of the harness (by name), left out of race tables: they race nobody. */
+  readonly harnessTasks: readonly string[];
 }
+
+/** The harness's own task in every case run: it boots, waits for `igt`, quiesces, checks. */
+export const HARNESS_TASKS: readonly string[] = ["main"];
 
 /** What a case body gets: the machine, the process, and helpers that check as IGT does. */
 export interface CaseContext {
@@ -341,6 +350,7 @@ export function bindCase(
     variants: spec.variants ?? 1,
     run: (opts) => runCaseSpec(spec, driver, other, name, opts),
     scenario: (variant = 0) => caseScenario(spec, driver, other, variant),
+    harnessTasks: HARNESS_TASKS,
   };
 }
 
@@ -351,5 +361,55 @@ export function formatCaseResult(r: CaseResult): string {
     `${r.name}: FAILED after ${r.schedules} schedules${r.failedVariant !== null ? ` (variant ${r.failedVariant})` : ""}`,
     ...r.failures.map((f) => `  ${f.replace(/\n/g, "\n  ")}`),
     `  replay token: ${r.token}`,
+  ].join("\n");
+}
+
+/** A failing case's run minimized, and its race table. */
+export interface MinimizedFailure {
+  readonly minimized: Minimized;
+  readonly table: RaceTable;
+}
+
+/**
+ * Minimizes the failing run of `r` (a result of `c.run()`) within `budget` runs and renders its
+ * race table without the harness's tasks, around the preemptions that remain. Null if `r` passed.
+ */
+export async function minimizeCaseFailure(
+  c: ConformanceCase,
+  r: CaseResult,
+  budget = 150,
+  width = 100,
+): Promise<MinimizedFailure | null> {
+  if (r.passed || r.token === null) return null;
+  const minimized = await minimize(r.token, c.scenario(r.failedVariant ?? 0), { budget });
+  const table = raceTable(minimized.run, {
+    hide: c.harnessTasks,
+    focus: minimized.preemptionSteps,
+    width,
+  });
+  return { minimized, table };
+}
+
+/**
+ * The failure report of a case with its minimized interleaving: the splats, the race table of
+ * the minimized run (as a kernel commit message shows a race), its replay token and the original
+ * one. What a failing vitest case prints.
+ */
+export async function formatCaseFailure(c: ConformanceCase, r: CaseResult): Promise<string> {
+  const base = formatCaseResult(r);
+  if (r.passed) return base;
+  let m: MinimizedFailure | null = null;
+  try {
+    m = await minimizeCaseFailure(c, r);
+  } catch (e) {
+    return `${base}\n  (minimization failed: ${e instanceof Error ? e.message : String(e)})`;
+  }
+  if (!m) return base;
+  const { minimized: mm, table } = m;
+  return [
+    base,
+    `  minimized in ${mm.runs} runs: ${mm.preemptions.before} -> ${mm.preemptions.after} preemptions, ${mm.steps.after} steps`,
+    `  ${table.text.replace(/\n/g, "\n  ")}`,
+    `  minimized replay token: ${mm.token}`,
   ].join("\n");
 }

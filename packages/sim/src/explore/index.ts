@@ -20,6 +20,15 @@ export {
   type Scenario,
 } from "./explore.js";
 export {
+  type BugSignature,
+  bugSignature,
+  type Minimized,
+  type MinimizeOptions,
+  minimize,
+  sameBug,
+  splatBugSignature,
+} from "./minimize.js";
+export {
   formatRaceTable,
   type RaceTable,
   type RaceTableOptions,
@@ -32,6 +41,7 @@ export {
   type SearchOptions,
 } from "./search-options.js";
 export { DfsStrategy } from "./strategies/dfs.js";
+export { type GuidedDecision, GuidedStrategy } from "./strategies/guided.js";
 export {
   findStrategy,
   getStrategy,

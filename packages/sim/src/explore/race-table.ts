@@ -10,9 +10,10 @@
  * - `switches` (the default with `hide`): the steps of the tasks not hidden (a harness's own tasks
  *   race nobody), keeping a few rows around each of the last task switches and the rows leading
  *   to the first splat, each gap replaced by a line counting the steps left out. A task switch is
- *   a step where another task runs while the previous one still has steps to come, and the new
- *   one has run before: a preemption, or a task blocking on another (not a task starting or
- *   ending).
+ *   a step where another task runs while the previous one still has steps to come (it was
+ *   preempted or blocked), or where a task that ran before resumes (not one task ending and
+ *   another starting). Next to a row around a switch, the nearest row where another task reaches
+ *   the same point (the other side of the race) is kept too.
  *
  * Columns share `width` characters (default 100) unless `columnWidth` fixes them; labels longer
  * than a column are cut with "…".
@@ -36,9 +37,20 @@ export interface RaceTableOptions {
   columnWidth?: number;
   /** `switches`: task switches shown at most (the last ones). Default 8. */
   maxSwitches?: number;
-  /** `switches`: rows kept before and after each switch. Default 3 and 3. */
+  /** `switches`: rows kept before and after each switch. Default 2 and 1. */
   around?: { readonly before: number; readonly after: number };
-  /** `switches`: rows kept before the end (the first splat). Default 4. */
+  /**
+   * `switches`: the steps at which a preempting task took over (a minimized run's preemptions,
+   * `Minimized.preemptionSteps`). Given, only those switches and the preempted tasks' resumptions
+   * are shown, with one row before and after each by default.
+   */
+  focus?: readonly number[];
+  /**
+   * `switches`: a row budget. Over it, the rows of the other side of the race go first (the
+   * furthest first), then the tail shrinks to the splat's row; the rows around the switches
+   * always stay. Default: 12 with `focus`, none otherwise.
+   */
+  maxRows?: number;
   tail?: number;
   /** Colours for the caption, gap lines and splat markers (default: none). */
   style?: { dim(s: string): string; red(s: string): string };
@@ -168,24 +180,69 @@ function pickSwitchRows(
     if (steps[end]!.step > first.step) return null;
   }
   const switches: number[] = [];
-  for (let i = 1; i <= end; i++) {
-    const prev = steps[i - 1]!;
-    const cur = steps[i]!;
-    if (prev.taskId === cur.taskId) continue;
-    if (lastStep.get(prev.taskId)! > cur.step && firstStep.get(cur.taskId)! < cur.step)
-      switches.push(i);
+  if (opts.focus) {
+    const focus = new Set(opts.focus);
+    const at = new Set<number>();
+    for (let i = 1; i <= end; i++) {
+      if (!focus.has(steps[i]!.step)) continue;
+      at.add(i);
+      // Where the preempted task resumes.
+      const preempted = steps[i - 1]!.taskId;
+      for (let k = i + 1; k <= end; k++) {
+        if (steps[k]!.taskId === preempted) {
+          if (steps[k - 1]!.taskId !== preempted) at.add(k);
+          break;
+        }
+      }
+    }
+    switches.push(...[...at].sort((x, y) => x - y));
+  } else {
+    for (let i = 1; i <= end; i++) {
+      const prev = steps[i - 1]!;
+      const cur = steps[i]!;
+      if (prev.taskId === cur.taskId) continue;
+      if (lastStep.get(prev.taskId)! > cur.step || firstStep.get(cur.taskId)! < cur.step)
+        switches.push(i);
+    }
   }
-  const around = opts.around ?? { before: 3, after: 3 };
-  const tail = opts.tail ?? 4;
+  const around = opts.around ?? (opts.focus ? { before: 1, after: 1 } : { before: 2, after: 1 });
+  const tail = opts.tail ?? 2;
   const keep = new Set<number>();
   const keepRange = (from: number, to: number) => {
     for (let i = Math.max(0, from); i <= Math.min(end, to); i++) keep.add(i);
   };
   const shown = switches.slice(-(opts.maxSwitches ?? 8));
-  if (shown.length === 0) keepRange(end - last + 1, end);
+  if (shown.length === 0) keepRange(end - (opts.focus ? Math.min(last, 8) : last) + 1, end);
   else {
     for (const i of shown) keepRange(i - around.before, i + around.after - 1);
     keepRange(end - tail + 1, end);
+  }
+  // The same operation by another task, nearest to each row around a switch: a lost update's
+  // other "load" and "store" may sit in a stretch the switches leave out.
+  const partners = new Map<number, number>();
+  if (shown.length > 0) {
+    for (const i of [...keep]) {
+      const row = steps[i]!;
+      // Only points that name what they touch ("mutex_lock(prime.lock)"): "sys_ioctl" or "exit"
+      // are reached by every task and say nothing about the race.
+      if (!row.label.includes("(")) continue;
+      let best = -1;
+      for (let j = 0; j <= end; j++) {
+        const x = steps[j]!;
+        if (x.taskId === row.taskId || x.label !== row.label) continue;
+        if (best < 0 || Math.abs(j - i) < Math.abs(best - i)) best = j;
+      }
+      if (best >= 0 && !keep.has(best))
+        partners.set(best, Math.min(partners.get(best) ?? Infinity, Math.abs(best - i)));
+    }
+  }
+  const maxRows = opts.maxRows ?? (opts.focus ? 12 : Infinity);
+  const byDistance = [...partners].sort((a, b) => a[1] - b[1]).map(([j]) => j);
+  while (keep.size + byDistance.length > maxRows && byDistance.length > 0) byDistance.pop();
+  for (const j of byDistance) keep.add(j);
+  // Then the tail, down to the last row.
+  for (let k = end - tail + 1; k < end && keep.size > maxRows; k++) {
+    if (!shown.some((i) => k >= i - around.before && k <= i + around.after - 1)) keep.delete(k);
   }
   const kept = [...keep].sort((x, y) => x - y);
   const rows = kept.map((i) => steps[i]!);
