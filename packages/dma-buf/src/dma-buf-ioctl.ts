@@ -16,8 +16,6 @@
  */
 
 import {
-  _IOW,
-  _IOWR,
   EFAULT,
   EINVAL,
   ENOMEM,

@@ -13,7 +13,6 @@
  */
 
 import {
-  _IOWR,
   EBUSY,
   EINVAL,
   ENOMEM,
@@ -29,8 +28,6 @@ import {
   kmalloc,
   Mutex,
   mmapAssertWriteLocked,
-  O_ACCMODE,
-  O_CLOEXEC,
   PAGE_SIZE,
   pageAlign,
   SlabObject,

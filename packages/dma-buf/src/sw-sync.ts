@@ -33,8 +33,6 @@
 
 import { Kref } from "@primetime/atomics";
 import {
-  _IOW,
-  _IOWR,
   EFAULT,
   EINVAL,
   ENOENT,

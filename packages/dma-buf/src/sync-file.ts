@@ -10,7 +10,6 @@
  */
 
 import {
-  _IOWR,
   anonInodeGetfile,
   EFAULT,
   EINVAL,
