@@ -34,6 +34,7 @@ export const LAYERS: readonly { readonly dir: string; readonly what: string }[] 
     dir: "packages/conformance",
     what: "the driver conformance suite (IGT-derived userspace tests)",
   },
+  { dir: "packages/fuzz", what: "the syscall fuzzer with a userspace reference model" },
   { dir: "apps/*", what: "applications (stress harness)" },
 ];
 
@@ -77,7 +78,7 @@ export const RESTRICTED_ENTRIES: readonly {
 }[] = [
   {
     specifier: "@primetime/sim/explore",
-    allowed: ["packages/conformance", "apps/*"],
+    allowed: ["packages/conformance", "packages/fuzz", "apps/*"],
     why: "model code marks race windows with point(); searching (explore, replay, strategies) is for tests and the harnesses",
   },
 ];

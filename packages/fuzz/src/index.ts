@@ -1,0 +1,27 @@
+/**
+ * @primetime/fuzz: a syscall fuzzer for the simulated DRM stack with a userspace reference model
+ * (see README.md).
+ */
+
+export {
+  type CampaignOptions,
+  type CampaignStats,
+  classifyRun,
+  type FuzzRunReport,
+  fuzzCampaign,
+  fuzzOne,
+  huntToggles,
+  type RunClass,
+  type ToggleHunt,
+} from "./campaign.js";
+export { type FuzzOptions, fuzzScenario } from "./fuzz.js";
+export { huntKnownWindows, swSyncCloseVsIncScenario, type WindowHunt } from "./known-windows.js";
+export {
+  DIVERGENCE_PREFIX,
+  FuzzModel,
+  type ModelBuffer,
+  ModelFile,
+  readStamp,
+  STAMP_BYTES,
+  stampOf,
+} from "./model.js";
