@@ -532,6 +532,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     async function opGarbageIoctl(ctx: ThreadCtx): Promise<"ok"> {
       const pk = pickDrm(ctx);
       const fd = pk?.e.fd ?? 4095;
+      // Garbage converts to some value of the C type (1.5 -> handle 1): it may close or create
+      // handles of this file, so the model stops making exact claims about it.
+      if (pk) pk.e.file!.shared = true;
       const cmds = [
         DRM_IOCTL_GEM_CLOSE,
         DRM_IOCTL_GEM_FLINK,
