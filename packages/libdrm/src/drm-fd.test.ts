@@ -1,5 +1,6 @@
 import { Kernel, type Process } from "@primetime/kernel";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { type RunResult, Simulation } from "@primetime/sim";
+import { expectClean } from "@primetime/sim/testing";
 import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/uapi";
 import {
   createVgem,
@@ -22,11 +23,6 @@ function run(body: (p: Process, vgem: VgemDevice, k: Kernel) => Promise<void>): 
     await p.wait();
     await kernel.checkLeaks({ ignore: (o) => o === vgem.device });
   });
-}
-
-function expectClean(r: RunResult): void {
-  expect(r.outcome).toBe("ok");
-  expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
 }
 
 /** The SysError `op` throws (fails the test if it does not throw one). */
