@@ -1,5 +1,6 @@
 // End-to-end tests of the CLI through main(): the same code path as the primetime-stress bin,
 // with stdout and stderr captured. Budgets are small: the whole file runs in well under a minute.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -194,5 +195,27 @@ describe("the sharing scenarios", () => {
       "--quiet",
     ]);
     expect(faulty.code).toBe(0);
+  }, 60_000);
+});
+
+describe("the primetime-stress bin", () => {
+  it("runs from a checkout without a build: exit codes and streams as documented", () => {
+    const bin = new URL("../bin/primetime-stress.mjs", import.meta.url).pathname;
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [bin, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+      });
+    const list = run("list");
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain("cross-share");
+    const bad = run("run", "--strategy", "fast");
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    const ok = run("run", "--scenario", "kref-put-mutex", "--seeds", "20", "--workers", "1");
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain("nothing found");
+    expect(ok.stderr).toContain("stress: 1 unit");
   }, 60_000);
 });
