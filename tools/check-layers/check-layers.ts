@@ -39,6 +39,51 @@ export const LAYERS: readonly { readonly dir: string; readonly what: string }[] 
 /** Workspace directories outside the layering: build and test tooling. Edges to them are free. */
 export const TOOL_DIRS: readonly string[] = ["tools/*"];
 
+/**
+ * The one upward edge DESIGN.md section 4 allows, test-only: a driver devDepends on the
+ * conformance suite and runs it in its own tests (`defineConformanceSuite(itself, others)`). The
+ * edge must be a devDependency, and only test files (`*.test.ts`) may import the target.
+ */
+export const TEST_ONLY_EDGES: readonly { readonly from: string; readonly to: string }[] = [
+  { from: "packages/drivers/*", to: "packages/conformance" },
+];
+
+/**
+ * Downward edges that are refused all the same: the conformance suite depends on no driver (the
+ * drivers run it), so any driver can be tested without the suite knowing it.
+ */
+export const FORBIDDEN_EDGES: readonly {
+  readonly from: string;
+  readonly to: string;
+  readonly why: string;
+}[] = [
+  {
+    from: "packages/conformance",
+    to: "packages/drivers/*",
+    why: "the conformance suite depends on no driver: a driver devDepends on it and runs defineConformanceSuite() in its own tests",
+  },
+];
+
+/**
+ * Entry points of a package that only some layers may import from non-test files: the search API
+ * of @primetime/sim is for the harnesses (conformance, apps) and for tests, never for model code,
+ * which only marks its race windows.
+ */
+export const RESTRICTED_ENTRIES: readonly {
+  readonly specifier: string;
+  readonly allowed: readonly string[];
+  readonly why: string;
+}[] = [
+  {
+    specifier: "@primetime/sim/explore",
+    allowed: ["packages/conformance", "apps/*"],
+    why: "model code marks race windows with point(); searching (explore, replay, strategies) is for tests and the harnesses",
+  },
+];
+
+/** A test file: only these may use the test-only edges and restricted entries. */
+const TEST_FILE = /\.test\.(ts|tsx|mts|cts)$/;
+
 const SCOPE = "@primetime/";
 const DEPENDENCY_FIELDS = ["dependencies", "devDependencies", "peerDependencies"] as const;
 const SOURCE_FILE = /\.(ts|tsx|mts|cts)$/;
@@ -172,8 +217,15 @@ export function checkLayers(root: string): CheckResult {
     }
   }
 
-  /** Describes the edge pkg -> target if it breaks the layering, else returns undefined. */
-  const edgeProblem = (pkg: WorkspacePackage, target: string): string | undefined => {
+  /**
+   * Describes the edge pkg -> target if it breaks the layering, else returns undefined. `testOnly`:
+   * the edge is a devDependency or an import from a test file, where TEST_ONLY_EDGES apply.
+   */
+  const edgeProblem = (
+    pkg: WorkspacePackage,
+    target: string,
+    testOnly: boolean,
+  ): string | undefined => {
     if (target === pkg.name) return undefined;
     const dep = byName.get(target);
     if (!dep) {
@@ -181,9 +233,23 @@ export function checkLayers(root: string): CheckResult {
         ? `${pkg.name} -> ${target}: no workspace package has that name`
         : undefined;
     }
+    const forbidden = FORBIDDEN_EDGES.find(
+      (e) => matches(e.from, pkg.dir) && matches(e.to, dep.dir),
+    );
+    if (forbidden) return `${pkg.name} -> ${target}: refused: ${forbidden.why}`;
     if (dep.rank === null || pkg.rank === undefined || pkg.rank === null) return undefined;
     if (dep.rank === undefined) return `${pkg.name} -> ${target}: ${dep.dir} is in no layer`;
     if (dep.rank < pkg.rank) return undefined;
+    const exception = TEST_ONLY_EDGES.find(
+      (e) => matches(e.from, pkg.dir) && matches(e.to, dep.dir),
+    );
+    if (exception && testOnly) return undefined;
+    if (exception) {
+      return (
+        `${pkg.name} -> ${target}: this upward edge is allowed only for tests ` +
+        "(a devDependency, imported from *.test.ts files)"
+      );
+    }
     const where =
       dep.rank === pkg.rank
         ? `the same layer (${layerName(pkg.rank)})`
@@ -206,7 +272,7 @@ export function checkLayers(root: string): CheckResult {
       const fieldAt = manifestText.indexOf(`"${field}"`);
       for (const target of Object.keys(deps)) {
         declared.add(target);
-        const problem = edgeProblem(pkg, target);
+        const problem = edgeProblem(pkg, target, field === "devDependencies");
         if (problem) {
           violations.push({
             file: manifestFile,
@@ -220,6 +286,7 @@ export function checkLayers(root: string): CheckResult {
     const pkgRoot = join(root, pkg.dir);
     for (const abs of sourceFiles(join(pkgRoot, "src"))) {
       const file = toPosix(relative(root, abs));
+      const isTest = TEST_FILE.test(abs);
       const text = readFileSync(abs, "utf8");
       const { importedFiles } = ts.preProcessFile(text, true, true);
       for (const ref of importedFiles) {
@@ -239,9 +306,18 @@ export function checkLayers(root: string): CheckResult {
           continue;
         }
         const target = packageOf(spec);
-        const problem = edgeProblem(pkg, target);
+        const problem = edgeProblem(pkg, target, isTest);
+        const restricted = RESTRICTED_ENTRIES.find(
+          (r) => spec === r.specifier || spec.startsWith(`${r.specifier}/`),
+        );
         if (problem) {
           violations.push({ file, line, message: `import "${spec}": ${problem}` });
+        } else if (restricted && !isTest && !restricted.allowed.some((a) => matches(a, pkg.dir))) {
+          violations.push({
+            file,
+            line,
+            message: `import "${spec}" in a non-test file of ${pkg.name}: ${restricted.why}`,
+          });
         } else if (byName.has(target) && target !== pkg.name && !declared.has(target)) {
           violations.push({
             file,

@@ -169,13 +169,18 @@ export function reachableSources(pkgDir: string, manifest: Manifest): Set<string
   return seen;
 }
 
-/** `src/` files that call defineToggle() at module level: importing them registers toggles. */
+/**
+ * `src/` files that call defineToggle() or defineKnownWindow() at module level (an unindented
+ * line, not a comment, outside a function): importing them registers toggles.
+ */
 function toggleModules(pkgDir: string): string[] {
   return listFiles(join(pkgDir, "src"))
     .map((f) => `src/${f}`)
     .filter((f) => !TEST_FILE.test(f) && SOURCE.test(f))
     .filter((f) =>
-      /^(?!.*\bfunction\b)[^\n]*\bdefineToggle\(/m.test(readFileSync(join(pkgDir, f), "utf8")),
+      /^(?![ \t]|\/[/*])(?!.*\bfunction\b)[^\n]*\b(?:defineToggle|defineKnownWindow)\(/m.test(
+        readFileSync(join(pkgDir, f), "utf8"),
+      ),
     );
 }
 

@@ -2,63 +2,84 @@
 /**
  * primetime-stress, the stress harness CLI.
  *
- *   demo (default)       the lifetime scenarios under PCT and DFS, then every historic DRM race
- *                        hunted; findings, replays, summaries
- *   list                 the scenarios
- *   toggles              the historic-bug toggles and the scenario that finds each
- *   run <scenario>       one search (optionally with toggles on); what it found, the token
- *   hunt <toggle>        the toggle's scenario with it on until found, then with it off
- *   replay <token>       re-runs a recorded schedule and prints its splats and trace
+ *   start (default)   the demo: kref.rst examples under PCT and DFS, every historic DRM race hunted
+ *   run               a campaign: scenarios x drivers x seeds, on worker threads, sharded
+ *   replay <token>    re-runs a recorded schedule (exit 1 when it shows splats)
+ *   bugs              the detection matrix: every toggle found under its budget, baseline clean
+ *   list              scenarios, drivers and toggles
+ *   merge <json...>   merges shard reports into the report of the unsplit campaign
+ *   hunt <toggle>     one toggle's case with it on until found, then with every toggle off
  *
- * `main(argv, io)` is the whole CLI as a function (tests call it with captured output); running
- * this file calls it with the process's arguments and sets the exit code: 0 when the scenarios
- * behaved as expected (or the replay ran, or the hunt found its bug, the token reproduced it and
- * the scenario stayed clean without it), 1 when they did not, 2 for bad input. Bad input never
- * shows a stack trace: one line on stderr says what is wrong.
+ * `main(argv, io)` is the whole CLI as a function; running this file calls it with the process's
+ * arguments and sets the exit code: 0 nothing found (or as expected), 1 findings, 2 bad usage
+ * (one line on stderr saying what is accepted), 3 an internal error (a bug of the harness).
  */
-import { realpathSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import type { CampaignScenario } from "./campaign/campaign-scenario.js";
+import {
+  ACCEPTED_STRATEGIES,
+  CAMPAIGN_DEFAULTS,
+  type CampaignConfig,
+  formatStrategy,
+  parseDuration,
+  parseFaults,
+  parseShard,
+  parseStrategy,
+  selectDrivers,
+  selectScenarios,
+  short,
+  UsageError,
+} from "./campaign/config.js";
+import { CampaignProgress, type ProgressSink } from "./campaign/progress.js";
+import { CAMPAIGN_SCENARIOS } from "./campaign/registry.js";
+import {
+  type CampaignReport,
+  campaignReport,
+  checkReport,
+  mergeReports,
+  raceTableOf,
+} from "./campaign/report.js";
+import { writeHtmlReport } from "./campaign/report-html.js";
+import { runCampaign } from "./campaign/runner.js";
+import { formatSummaryTable, table } from "./campaign/summary.js";
+import { parseUnitKey, planUnits } from "./campaign/units.js";
+import { DEMO_DEFAULTS, type DemoOptions, demo } from "./demo.js";
+import { installedDrivers } from "./drivers.js";
 import {
   decodeToken,
   ReplayMismatchError,
   ReplayTokenError,
+  type RunResult,
   type RunToken,
   replay,
-} from "@primetime/sim";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { DEMO_DEFAULTS, type DemoOptions, demo, describeResult } from "./demo.js";
-import { expectationFor, meetsExpectation, type SearchSpec, search } from "./findings.js";
-import {
-  type Colors,
-  colorByDefault,
-  describeSpec,
-  formatFinding,
-  formatRaceWindow,
-  formatSplats,
-  palette,
-  progressEvery,
-} from "./format.js";
+} from "./engine.js";
+import { type Colors, colorByDefault, formatRaceWindow, formatSplats, palette } from "./format.js";
 import { formatHunt, HUNT_DEFAULTS, hunt, huntSpec } from "./hunt.js";
-import { findScenario, SCENARIOS, type StressScenario } from "./scenarios/index.js";
+import { findScenario } from "./scenarios/index.js";
 import { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
+
+export { UsageError } from "./campaign/config.js";
 
 /** Where the CLI writes. */
 export interface Io {
-  /** A line (or lines) of normal output. */
+  /** A line (or lines) of normal output (stdout). */
   log(text: string): void;
-  /** A line of error output. */
+  /** A line of error output (stderr). */
   error(text: string): void;
   /** Colours on or off; default: picocolors' detection (NO_COLOR, FORCE_COLOR, a TTY). */
   color?: boolean;
-  /** Shows a transient progress line, or clears it with null. Absent: no progress. */
+  /** The demo's transient progress line (cleared with null), on stderr. Absent: none. */
   progress?(line: string | null): void;
+  /** Where campaign progress goes (stderr). Absent: no progress. */
+  stderr?: ProgressSink;
 }
 
-/** Bad input found after parsing (an unknown scenario, options that do not go together). */
-class UsageError extends Error {}
-
-/** Schedule budget of `run` when --schedules is not given. */
-export const RUN_DEFAULTS = { schedules: 300, dfsSchedules: 20_000, depth: 3, bound: 3, seed: 1 };
+/** Exit codes. */
+export const EXIT = { clean: 0, findings: 1, usage: 2, internal: 3 } as const;
 
 const MAX_SEED = 0xffff_ffff;
 
@@ -80,15 +101,6 @@ function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-function scenarioNamed(name: string): StressScenario {
-  const s = findScenario(name);
-  if (!s) {
-    const valid = SCENARIOS.map((x) => x.name).join(", ");
-    throw new UsageError(`unknown scenario "${name}"; valid scenarios: ${valid}`);
-  }
-  return s;
-}
-
 /** The toggle called `name`; an unknown name is a usage error listing the valid ones. */
 function toggleNamed(name: string): ToggleEntry {
   const t = findToggleEntry(name);
@@ -96,190 +108,401 @@ function toggleNamed(name: string): ToggleEntry {
     const valid = toggleTable()
       .map((x) => x.name)
       .join(", ");
-    throw new UsageError(`unknown toggle "${name}"; valid toggles: ${valid}`);
+    throw new UsageError(`unknown toggle "${short(name)}"; accepted toggles: ${valid}`);
   }
   return t;
 }
-
-/** Collects a repeatable option's values. */
-const collect = (value: string, previous: string[] | undefined): string[] => [
-  ...(previous ?? []),
-  value,
-];
 
 function colorsFor(cmd: Command, io: Io): Colors {
   const { color } = cmd.optsWithGlobals<{ color?: boolean }>();
   return palette(color !== false && (io.color ?? colorByDefault));
 }
 
-function listScenarios(io: Io, c: Colors): number {
-  const w = Math.max(...SCENARIOS.map((s) => s.name.length));
-  const pad = `${" ".repeat(w)}  ${"".padEnd(8)}  `;
-  for (const s of SCENARIOS) {
-    io.log(`${c.bold(s.name.padEnd(w))}  ${s.expect.padEnd(8)}  ${s.description}`);
-    io.log(c.dim(`${pad}${s.kernelRef}`));
-    if (s.finds?.length) io.log(c.dim(`${pad}buggy with --toggle ${s.finds.join(", ")}`));
-  }
-  return 0;
+function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
 }
 
-/** Wraps `text` to lines of at most `width` characters, every line after the first indented. */
-function wrap(text: string, width: number, pad: string): string {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines.join(`\n${pad}`);
-}
+// ---------------------------------------------------------------------------------------- list
 
-function listToggleTable(io: Io, c: Colors): number {
-  const pad = " ".repeat(17);
-  for (const t of toggleTable()) {
-    const mark = t.scenario === null ? `  ${c.yellow("[unfindable]")}` : "";
-    io.log(`${c.bold(t.name)}${mark}  ${c.dim(`[${t.kind}]`)}`);
-    io.log(`  re-introduces: ${wrap(t.description, 84, pad)}`);
-    const fix = t.commit ? `${t.commit} ("${t.fixedBy}")` : t.fixedBy;
-    io.log(`  fixed by:      ${wrap(fix, 84, pad)}`);
-    io.log(`  kernels:       ${wrap(t.kernels, 84, pad)}`);
-    if (t.scenario !== null) {
-      io.log(`  found by:      ${t.scenario} (hunt ${t.name})`);
-      if (t.how) io.log(c.dim(`  how it shows:  ${wrap(t.how, 84, pad)}`));
-    } else io.log(`  found by:      none: ${wrap(t.unfindable ?? "", 78, pad)}`);
-  }
-  const n = toggleTable().length;
-  const found = huntableToggles().length;
+function listAll(io: Io, c: Colors): number {
   io.log(
-    c.dim(
-      `${n} toggles; ${found} found by a scenario (hunt <toggle>), ${n - found} unfindable by the harness`,
-    ),
+    c.bold("scenarios") + c.dim("  (`all` runs the clean ones; name the others or use a glob)"),
   );
-  return 0;
+  const w = Math.max(...CAMPAIGN_SCENARIOS.map((s) => s.name.length));
+  for (const s of CAMPAIGN_SCENARIOS) {
+    const on = ["no driver", "each driver", "each ordered driver pair"][s.arity];
+    io.log(`  ${c.bold(s.name.padEnd(w))}  ${s.expect.padEnd(8)}  ${s.description}`);
+    io.log(c.dim(`  ${"".padEnd(w)}  ${"".padEnd(8)}  runs on ${on}; ${s.kernelRef}`));
+    if (s.finds?.length)
+      io.log(c.dim(`  ${"".padEnd(w)}  ${"".padEnd(8)}  finds ${s.finds.join(", ")}`));
+  }
+  io.log(c.bold("drivers") + c.dim("  (installed; --drivers picks among them)"));
+  for (const d of installedDrivers()) io.log(`  ${d.name}`);
+  io.log(c.bold("toggles") + c.dim("  (--bug turns them on)"));
+  for (const t of toggleTable()) {
+    const by = t.scenario ? `found by ${t.scenario}` : `unfindable: ${t.unfindable}`;
+    const fix = t.commit ? `${t.commit} ("${t.fixedBy}")` : t.fixedBy;
+    io.log(`  ${c.bold(t.name)} ${c.dim(`[${t.kind}]`)}  ${t.description}`);
+    io.log(c.dim(`    fixed by: ${fix}; kernels: ${t.kernels}; ${by}`));
+  }
+  return EXIT.clean;
 }
+
+// ----------------------------------------------------------------------------------------- run
 
 interface RunFlags {
-  strategy: "pct" | "random" | "dfs";
-  depth?: number;
-  bound?: number;
-  schedules?: number;
+  scenario: string;
+  drivers?: string;
+  strategy: string;
+  seeds?: number;
+  time?: string;
   seed?: number;
-  fullTrace?: boolean;
-  toggle?: string[];
+  bug?: string;
+  faults?: string;
+  workers?: number;
+  shard?: string;
+  json?: string;
+  report?: string;
+  failFast?: boolean;
+  quiet?: boolean;
 }
 
-function runSpec(o: RunFlags): SearchSpec {
-  if (o.depth !== undefined && o.strategy !== "pct")
-    throw new UsageError(`--depth applies to --strategy pct only, not ${o.strategy}`);
-  if (o.bound !== undefined && o.strategy !== "dfs")
-    throw new UsageError(`--bound applies to --strategy dfs only, not ${o.strategy}`);
-  if (o.seed !== undefined && o.strategy === "dfs")
-    throw new UsageError("--seed does not apply to --strategy dfs (it enumerates schedules)");
-  const seed = o.seed ?? RUN_DEFAULTS.seed;
-  switch (o.strategy) {
-    case "pct":
-      return {
-        strategy: "pct",
-        depth: o.depth ?? RUN_DEFAULTS.depth,
-        schedules: o.schedules ?? RUN_DEFAULTS.schedules,
-        seed,
-      };
-    case "random":
-      return { strategy: "random", schedules: o.schedules ?? RUN_DEFAULTS.schedules, seed };
-    case "dfs":
-      return {
-        strategy: "dfs",
-        bound: o.bound ?? RUN_DEFAULTS.bound,
-        schedules: o.schedules ?? RUN_DEFAULTS.dfsSchedules,
-      };
+/** The configuration of `run` from its flags (UsageError on bad input). */
+export function configFromFlags(o: RunFlags): CampaignConfig {
+  if (o.seeds !== undefined && o.time !== undefined)
+    throw new UsageError("--seeds and --time do not go together; accepted: one of them");
+  const bugs = o.bug
+    ? [...new Set(o.bug.split(",").map((b) => toggleNamed(b.trim()).name))].sort()
+    : [];
+  return {
+    scenarios: selectScenarios(o.scenario),
+    drivers: selectDrivers(o.drivers),
+    strategy: parseStrategy(o.strategy),
+    seeds: o.time !== undefined ? null : (o.seeds ?? CAMPAIGN_DEFAULTS.seeds),
+    timeMs: o.time !== undefined ? parseDuration(o.time) : null,
+    seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
+    bugs,
+    faults: o.faults !== undefined ? parseFaults(o.faults) : null,
+    shard: o.shard !== undefined ? parseShard(o.shard) : null,
+    failFast: o.failFast === true,
+    stepLimit: CAMPAIGN_DEFAULTS.stepLimit,
+  };
+}
+
+/** How many schedules a seeds campaign runs (for the progress bar). */
+function expectedSchedules(c: CampaignConfig, units: number): number | null {
+  if (c.seeds === null || c.strategy.name === "dfs") return null;
+  if (!c.shard) return units * c.seeds;
+  const i = c.shard.index - 1;
+  const n = c.shard.count;
+  const per = c.seeds > i ? Math.ceil((c.seeds - i) / n) : 0;
+  return units * per;
+}
+
+function writeJson(file: string, report: CampaignReport): void {
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+async function writeOutputs(
+  report: CampaignReport,
+  o: { json?: string; report?: string },
+  io: Io,
+): Promise<void> {
+  if (o.json) writeJson(o.json, report);
+  if (o.report) {
+    mkdirSync(o.report, { recursive: true });
+    writeJson(join(o.report, "report.json"), report);
+    await writeHtmlReport(report, join(o.report, "index.html"));
+    io.error(`report: ${join(o.report, "index.html")}`);
   }
 }
 
-async function runScenario(name: string, o: RunFlags, io: Io, c: Colors): Promise<number> {
-  const s = scenarioNamed(name);
-  const toggles = [...new Set((o.toggle ?? []).map((t) => toggleNamed(t).name))];
-  const spec = runSpec(o);
-  const expect = expectationFor(s, toggles);
-  const show = io.progress ? (line: string) => io.progress?.(line) : undefined;
-  const progress = progressEvery(show, `${s.name}: ${spec.strategy}`, spec.schedules);
-  const res = await search(s, spec, progress, toggles);
-  io.progress?.(null);
-  const on = toggles.length ? `, toggles on: ${toggles.join(", ")}` : "";
-  io.log(`${c.bold(s.name)}  expect ${c.bold(expect ?? "nothing")}${on}: ${s.description}`);
-  io.log(`${describeSpec(spec)}: ${describeResult(spec, res)}`);
-  if (res.firstFailure)
-    io.log(formatFinding(res.firstFailure, c, { all: o.fullTrace, hide: s.harnessTasks }));
-  if (expect === null) {
-    io.log(c.dim(`=> no expectation: ${s.name} makes no claim with ${toggles.join(", ")} on`));
-    return 0;
+function printFindings(report: CampaignReport, io: Io, c: Colors, quiet: boolean): void {
+  for (const f of report.findings) {
+    io.log(
+      `${c.red(c.bold(`${f.id} ${f.unit}`))}: ${f.signature} (schedule ${f.index}, seed ${f.seed}, ${f.schedules} failing schedule${f.schedules === 1 ? "" : "s"})`,
+    );
+    if (quiet) {
+      io.log(`  replay: ${f.replay}`);
+      continue;
+    }
+    io.log(c.dim(f.firstSplat.split("\n").slice(0, 6).join("\n")));
+    io.log(f.minimized ? f.minimized.raceTable : f.raceTable);
+    io.log(`replay: ${f.minimized ? f.replay.replace(f.token, f.minimized.token) : f.replay}`);
   }
-  const ok = meetsExpectation(s, expect, res);
+}
+
+async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number> {
+  const config = configFromFlags(o);
+  const units = planUnits(config);
+  if (units.length === 0)
+    throw new UsageError(
+      "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults)",
+    );
+  const workers = o.workers ?? defaultWorkers();
+  const progress =
+    o.quiet || !io.stderr
+      ? undefined
+      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
+  if (!o.quiet)
+    io.error(
+      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenarios x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
+    );
+  let run: Awaited<ReturnType<typeof runCampaign>>;
+  try {
+    run = await runCampaign(config, workers, progress);
+  } finally {
+    progress?.stop();
+  }
+  const report = await campaignReport(config, run);
+  await writeOutputs(report, o, io);
+  if (!o.quiet) io.log(formatSummaryTable(report, c));
+  printFindings(report, io, c, o.quiet === true);
+  const t = report.totals;
   io.log(
-    ok ? c.green(`=> as expected (${expect})`) : c.red(`=> NOT as expected (expected ${expect})`),
+    `${t.schedules} schedules on ${t.units} units in ${(run.elapsedMs / 1000).toFixed(1)} s (${report.timing.schedulesPerSecond}/s): ${t.findings === 0 ? c.green("nothing found") : c.red(`${t.findings} finding${t.findings === 1 ? "" : "s"}`)}`,
   );
-  return ok ? 0 : 1;
+  return t.findings === 0 ? EXIT.clean : EXIT.findings;
 }
 
-interface HuntFlags {
-  schedules?: number;
+// -------------------------------------------------------------------------------------- replay
+
+/** The unit a token names, or the demo scenario (tokens of `hunt` and the demo). */
+function replayTarget(t: RunToken): {
+  name: string;
+  body: Parameters<typeof replay>[1];
+  hide?: readonly string[];
+  scenario: CampaignScenario | null;
+} {
+  try {
+    const u = parseUnitKey(t.scenario);
+    return {
+      name: u.key,
+      body: u.scenario.build(u.drivers, { faults: u.faults }),
+      hide: u.scenario.harnessTasks,
+      scenario: u.scenario,
+    };
+  } catch (e) {
+    const s = findScenario(t.scenario);
+    if (s) return { name: s.name, body: s.scenario, hide: s.harnessTasks, scenario: null };
+    throw e;
+  }
+}
+
+const SPLAT_MEANING: Record<string, string> = {
+  kasan: "KASAN: memory touched after it was freed (or freed twice)",
+  refcount: "refcount_t: a count taken from 0 (use after the last put) or dropped below 0",
+  warn: "WARN: a kernel invariant broke (counters not back at the baseline, trees not empty)",
+  kmemleak: "kmemleak: an object allocated during the run is still alive and unreachable",
+  bug: "BUG: a userspace check failed (the process crashed) or the kernel hit a BUG_ON",
+  deadlock: "tasks blocked forever",
+  lockdep: "lockdep: a lock taken in an order that can deadlock, or without the lock it needs",
+};
+
+async function replayCommand(
+  token: string,
+  o: { explain?: boolean; fullTrace?: boolean },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  const t = decodeToken(token);
+  if (t.scenario === "") throw new UsageError("the replay token names no scenario");
+  const target = replayTarget(t);
+  const r: RunResult = await replay(token, target.body, { scenario: t.scenario });
+  const on = t.toggles.length ? `, toggles on: ${t.toggles.join(", ")}` : "";
+  io.log(
+    `${c.bold(`replay of ${target.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices${on}`,
+  );
+  io.log(
+    `outcome ${r.outcome}, ${r.steps} steps, trace ${r.traceHash}, ${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`,
+  );
+  if (o.explain) {
+    if (target.scenario)
+      io.log(`scenario: ${target.scenario.description}\n  (${target.scenario.kernelRef})`);
+    for (const tg of t.toggles) {
+      const e = findToggleEntry(tg);
+      if (e) io.log(`toggle ${tg} re-introduces: ${e.description} (fixed by ${e.fixedBy})`);
+    }
+    for (const kind of new Set(r.splats.map((s) => s.kind)))
+      io.log(`${kind}: ${SPLAT_MEANING[kind] ?? kind}`);
+  }
+  if (r.splats.length) io.log(formatSplats(r.splats, c, o.explain ? 20 : 5));
+  else io.log("no splat");
+  io.log(formatRaceWindow(r, c, { all: o.fullTrace, hide: target.hide }));
+  if (o.explain)
+    io.log(
+      c.dim(
+        "A row is a task reaching a scheduling point, about to do what it says; the marker is on the step that fired the splat. --full-trace shows every step.",
+      ),
+    );
+  return r.splats.length > 0 || r.outcome !== "ok" ? EXIT.findings : EXIT.clean;
+}
+
+// ---------------------------------------------------------------------------------------- bugs
+
+interface BugsFlags {
+  seeds?: number;
+  baselineSeeds?: number;
+  strategy: string;
   seed?: number;
-  depth?: number;
-  fullTrace?: boolean;
+  drivers?: string;
 }
 
-async function huntToggle(name: string, o: HuntFlags, io: Io, c: Colors): Promise<number> {
+/** `bugs` budgets: schedules per toggle (it stops at the first finding) and per baseline unit. */
+export const BUGS_DEFAULTS = { seeds: 2000, baselineSeeds: 300 } as const;
+
+/**
+ * The detection matrix. It runs in this thread, one schedule after another, so the schedule
+ * index at which each toggle is first found is the same on every machine.
+ */
+async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<number> {
+  const strategy = parseStrategy(o.strategy);
+  const drivers = selectDrivers(o.drivers);
+  const seeds = o.seeds ?? BUGS_DEFAULTS.seeds;
+  const baselineSeeds = o.baselineSeeds ?? BUGS_DEFAULTS.baselineSeeds;
+  const base = {
+    drivers,
+    strategy,
+    timeMs: null,
+    seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
+    faults: null,
+    shard: null,
+    stepLimit: CAMPAIGN_DEFAULTS.stepLimit,
+  };
+  const rows: string[][] = [];
+  let ok = true;
+  const cases = new Set<string>();
+  for (const t of toggleTable()) {
+    if (t.scenario === null) {
+      rows.push([t.name, "-", "-", c.yellow(`unfindable: ${t.unfindable}`)]);
+      continue;
+    }
+    cases.add(t.scenario);
+    const config: CampaignConfig = {
+      ...base,
+      seeds,
+      failFast: true,
+      scenarios: [t.scenario],
+      bugs: [t.name],
+    };
+    io.error(`bugs: ${t.name} on ${t.scenario}`);
+    const run = await runCampaign(config, 1);
+    for (const tally of run.tallies) {
+      const first = Object.values(tally.findings).sort((a, b) => a.index - b.index)[0];
+      ok &&= first !== undefined;
+      rows.push([
+        t.name,
+        tally.key,
+        first
+          ? c.green(`found at schedule ${first.index}`)
+          : c.red(`NOT found in ${tally.schedules}`),
+        first ? first.signature.slice(0, 70) : "",
+      ]);
+    }
+  }
+  // The baseline: every scenario that finds a toggle, every toggle off.
+  const baseline: CampaignConfig = {
+    ...base,
+    seeds: baselineSeeds,
+    failFast: false,
+    scenarios: [...cases],
+    bugs: [],
+  };
+  io.error(`bugs: baseline, every toggle off, ${cases.size} scenarios`);
+  const run = await runCampaign(baseline, 1);
+  for (const tally of run.tallies) {
+    const sigs = Object.keys(tally.findings);
+    ok &&= sigs.length === 0;
+    rows.push([
+      "(every toggle off)",
+      tally.key,
+      sigs.length === 0
+        ? c.green(`clean in ${tally.schedules}`)
+        : c.red(`${tally.failing} of ${tally.schedules} fail`),
+      sigs[0]?.slice(0, 70) ?? "",
+    ]);
+  }
+  io.log(
+    table(
+      [
+        "toggle",
+        "unit",
+        `${formatStrategy(strategy)}, seed ${base.seed}, budget ${seeds} (baseline ${baselineSeeds})`,
+        "signature",
+      ],
+      rows,
+    ),
+  );
+  io.log(
+    ok
+      ? c.green("every toggle found within its budget, baseline clean")
+      : c.red("the detection matrix has holes"),
+  );
+  return ok ? EXIT.clean : EXIT.findings;
+}
+
+// --------------------------------------------------------------------------------------- merge
+
+async function mergeCommand(
+  files: string[],
+  o: { json?: string; report?: string },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  const reports = files.map((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch {
+      throw new UsageError(`merge: cannot read ${short(f)}`);
+    }
+    try {
+      return checkReport(JSON.parse(text), f);
+    } catch (e) {
+      throw new UsageError(`merge: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+  let merged: CampaignReport;
+  try {
+    merged = await mergeReports(reports);
+  } catch (e) {
+    throw new UsageError(`merge: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  await writeOutputs(merged, o, io);
+  if (!o.json && !o.report) io.log(JSON.stringify(merged, null, 2));
+  else io.log(formatSummaryTable(merged, c));
+  return merged.totals.findings === 0 ? EXIT.clean : EXIT.findings;
+}
+
+// ---------------------------------------------------------------------------------------- hunt
+
+async function huntCommand(
+  name: string,
+  o: { schedules?: number; seed?: number; depth?: number; fullTrace?: boolean },
+  io: Io,
+  c: Colors,
+): Promise<number> {
   const t = toggleNamed(name);
   if (t.scenario === null) {
     const valid = huntableToggles()
       .map((x) => x.name)
       .join(", ");
     throw new UsageError(
-      `toggle "${t.name}" cannot be hunted: no scenario of the harness finds it (see \`toggles\`); toggles that can be hunted: ${valid}`,
+      `toggle "${t.name}" cannot be hunted: no scenario finds it; accepted: ${valid}`,
     );
   }
-  const spec = huntSpec(t, o);
-  const show = io.progress ? (line: string) => io.progress?.(line) : undefined;
-  const report = await hunt(t, spec, (phase) =>
-    progressEvery(show, `${t.name}: pct, toggle ${phase}`, spec.schedules),
-  );
-  io.progress?.(null);
+  const report = await hunt(t, huntSpec(t, o));
   io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
-  return report.ok ? 0 : 1;
+  return report.ok ? EXIT.clean : EXIT.findings;
 }
 
-async function replayToken(
-  token: string,
-  o: { scenario?: string; fullTrace?: boolean },
-  io: Io,
-  c: Colors,
-): Promise<number> {
-  const t: RunToken = decodeToken(token);
-  const name = o.scenario ?? t.scenario;
-  if (name === "")
-    throw new UsageError("the replay token names no scenario; pass --scenario <name>");
-  const s = scenarioNamed(name);
-  const r = await replay(token, s.scenario, { scenario: s.name });
-  const on = t.toggles.length ? `, toggles on: ${t.toggles.join(", ")}` : "";
-  io.log(
-    `${c.bold(`replay of ${s.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices${on}`,
-  );
-  io.log(
-    `outcome ${r.outcome}, ${r.steps} steps, trace ${r.traceHash} (as recorded), ${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`,
-  );
-  if (r.splats.length) io.log(formatSplats(r.splats, c, 20));
-  else io.log("no splat");
-  io.log(formatRaceWindow(r, c, { all: o.fullTrace, hide: s.harnessTasks }));
-  return 0;
-}
+// ------------------------------------------------------------------------------------- program
 
 function buildProgram(io: Io, setCode: (code: number) => void): Command {
   const trimmed = (write: (t: string) => void) => (s: string) => write(s.replace(/\n$/, ""));
   const program = new Command("primetime-stress")
     .description(
-      "Stress harness of primetime: runs kernel-lifetime scenarios under the deterministic scheduler, finds races, prints them with replay tokens.",
+      "Stress harness of primetime: runs kernel-lifetime scenarios on every driver and driver pair under the deterministic scheduler, finds races, reports them with replay tokens.",
     )
     .option("--no-color", "plain output (also with NO_COLOR set or when stdout is not a terminal)")
     .exitOverride()
@@ -289,9 +512,10 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     });
 
   program
-    .command("demo", { isDefault: true })
+    .command("start", { isDefault: true })
+    .alias("demo")
     .description(
-      "run the lifetime scenarios with pct and dfs and hunt every historic DRM race; print the findings and their replay tokens, replay them, summarize (the default command)",
+      "the demo: the kref.rst examples under pct and dfs, then every historic DRM race hunted, replayed and checked clean (the default command)",
     )
     .option(
       "--seed <n>",
@@ -311,7 +535,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     )
     .option(
       "--hunt-schedules <n>",
-      `pct schedules of each historic-race hunt, toggle on and toggles off (default ${DEMO_DEFAULTS.huntSchedules})`,
+      `pct schedules of each historic-race hunt (default ${DEMO_DEFAULTS.huntSchedules})`,
       integer("--hunt-schedules", 1),
     )
     .action(async (o: Partial<DemoOptions>, cmd: Command) => {
@@ -323,71 +547,110 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       if (o.huntSchedules !== undefined) opts.huntSchedules = o.huntSchedules;
       const c = colorsFor(cmd, io);
       setCode(await demo(opts, io, c));
-      io.log(
-        c.dim(
-          "Replay a token: primetime-stress replay <token> (in the repository: pnpm --filter @primetime/stress cli replay <token>)",
-        ),
-      );
-    });
-
-  program
-    .command("list")
-    .description("list the scenarios: name, expectation, description, kernel reference")
-    .action((_o: unknown, cmd: Command) => {
-      setCode(listScenarios(io, colorsFor(cmd, io)));
-    });
-
-  program
-    .command("toggles")
-    .description(
-      "list the historic-bug toggles: what each re-introduces, the commit that fixed it, the scenario that finds it",
-    )
-    .action((_o: unknown, cmd: Command) => {
-      setCode(listToggleTable(io, colorsFor(cmd, io)));
+      io.log(c.dim(`Replay a token: ${"pnpm -s stress replay <token>"}`));
     });
 
   program
     .command("run")
     .description(
-      "search one scenario for a failing schedule; print what it found and its replay token",
-    )
-    .argument("<scenario>", "scenario name (see `list`)")
-    .addOption(
-      new Option("--strategy <name>", "search strategy")
-        .choices(["pct", "random", "dfs"])
-        .default("pct"),
-    )
-    .option("--depth <n>", `pct depth (default ${RUN_DEFAULTS.depth})`, integer("--depth", 1))
-    .option(
-      "--bound <n>",
-      `dfs preemption bound (default ${RUN_DEFAULTS.bound})`,
-      integer("--bound", 0),
+      "run a campaign: every selected scenario on every driver (pair) it fits, over many seeds",
     )
     .option(
-      "--schedules <n>",
-      `schedules at most (default ${RUN_DEFAULTS.schedules}; ${RUN_DEFAULTS.dfsSchedules} with dfs)`,
-      integer("--schedules", 1),
+      "--scenario <names>",
+      "scenario names or globs, comma-separated, or all (see list)",
+      "all",
     )
+    .option("--drivers <list>", "drivers, comma-separated (default: every installed driver)")
+    .option("--strategy <name>", `search strategy: ${ACCEPTED_STRATEGIES}`, "pct:3")
+    .option(
+      "--seeds <n>",
+      `schedules per unit (default ${CAMPAIGN_DEFAULTS.seeds})`,
+      integer("--seeds", 1),
+    )
+    .option("--time <duration>", "run for this long instead (90s, 5m, 1h)")
     .option(
       "--seed <n>",
-      `base seed of pct and random (default ${RUN_DEFAULTS.seed})`,
+      `base seed (default ${CAMPAIGN_DEFAULTS.seed})`,
       integer("--seed", 0, MAX_SEED),
     )
-    .option("--toggle <name>", "turn a historic-bug toggle on (repeatable; see `toggles`)", collect)
-    .option("--full-trace", "show every step of the failing run, not only those before the splat")
-    .action(async (name: string, o: RunFlags, cmd: Command) => {
-      setCode(await runScenario(name, o, io, colorsFor(cmd, io)));
+    .option("--bug <toggles>", "historic-bug toggles to turn on, comma-separated (see list)")
+    .option("--faults <spec>", "fault injection in every schedule: nth:N or p:P")
+    .option(
+      "--workers <n>",
+      "worker threads (default: the number of cores)",
+      integer("--workers", 1, 256),
+    )
+    .option("--shard <i/n>", "run shard i of n of the seed space")
+    .option("--json <file>", "write the JSON report")
+    .option("--report <dir>", "write report.json and index.html (self-contained) to this directory")
+    .option("--fail-fast", "stop at the first finding")
+    .option("--quiet", "no progress, no summary table: findings and the last line only")
+    .action(async (o: RunFlags, cmd: Command) => {
+      setCode(await runCommand(o, io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("replay")
+    .description(
+      "replay a token: re-run the recorded schedule, print its splats and race table; exit 1 on splats",
+    )
+    .argument("<token>", "a replay token (pt1....)")
+    .option("--explain", "say what the scenario, toggles and splat kinds mean")
+    .option("--full-trace", "every step, not only those around the race")
+    .action(async (token: string, o: { explain?: boolean; fullTrace?: boolean }, cmd: Command) => {
+      setCode(await replayCommand(token, o, io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("bugs")
+    .description(
+      "the detection matrix: each toggle on in the scenario that finds it, on every driver, until found; then every such scenario with every toggle off; exit 0 only if every toggle is found and the baseline is clean",
+    )
+    .option(
+      "--seeds <n>",
+      `schedules per toggle at most (default ${BUGS_DEFAULTS.seeds})`,
+      integer("--seeds", 1),
+    )
+    .option(
+      "--baseline-seeds <n>",
+      `schedules per baseline unit (default ${BUGS_DEFAULTS.baselineSeeds})`,
+      integer("--baseline-seeds", 1),
+    )
+    .option("--strategy <name>", `search strategy: ${ACCEPTED_STRATEGIES}`, "pct:3")
+    .option("--seed <n>", "base seed (default 1)", integer("--seed", 0, MAX_SEED))
+    .option("--drivers <list>", "drivers, comma-separated (default: every installed driver)")
+    .action(async (o: BugsFlags, cmd: Command) => {
+      setCode(await bugsCommand(o, io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("list")
+    .description("list the scenarios, the installed drivers and the historic-bug toggles")
+    .action((_o: unknown, cmd: Command) => {
+      setCode(listAll(io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("merge")
+    .description(
+      "merge the JSON reports of the shards of one campaign into the unsplit campaign's report",
+    )
+    .argument("<json...>", "shard reports (run --shard i/n --json ...)")
+    .option("--json <file>", "write the merged JSON report (default: print it)")
+    .option("--report <dir>", "write report.json and index.html to this directory")
+    .action(async (files: string[], o: { json?: string; report?: string }, cmd: Command) => {
+      setCode(await mergeCommand(files, o, io, colorsFor(cmd, io)));
     });
 
   program
     .command("hunt")
     .description(
-      "hunt a historic bug: its scenario under pct with the toggle on until found (splats, race table, token), then with every toggle off over the same budget",
+      "hunt one historic bug: its case with the toggle on until found, then with every toggle off",
     )
-    .argument("<toggle>", "toggle name (see `toggles`)")
+    .argument("<toggle>", "toggle name (see list)")
     .option(
       "--schedules <n>",
-      `pct schedules, toggle on and toggles off (default ${HUNT_DEFAULTS.schedules})`,
+      `pct schedules (default ${HUNT_DEFAULTS.schedules})`,
       integer("--schedules", 1),
     )
     .option(
@@ -397,68 +660,80 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     )
     .option("--depth <n>", `pct depth (default ${HUNT_DEFAULTS.depth})`, integer("--depth", 1))
     .option("--full-trace", "show every step of the failing run")
-    .action(async (name: string, o: HuntFlags, cmd: Command) => {
-      setCode(await huntToggle(name, o, io, colorsFor(cmd, io)));
+    .action(async (name: string, o: Parameters<typeof huntCommand>[1], cmd: Command) => {
+      setCode(await huntCommand(name, o, io, colorsFor(cmd, io)));
     });
 
-  program
-    .command("replay")
-    .description("replay a token: re-run the recorded schedule, print its splats and trace")
-    .argument("<token>", "a replay token (pt1....) printed by demo or run")
-    .option(
-      "--scenario <name>",
-      "the scenario to replay against (default: the one the token names)",
-    )
-    .option("--full-trace", "show every step, not only those before the first splat")
-    .action(async (token: string, o: { scenario?: string; fullTrace?: boolean }, cmd: Command) => {
-      setCode(await replayToken(token, o, io, colorsFor(cmd, io)));
+  // Unknown options: commander says which; say what is accepted too.
+  for (const cmd of program.commands) {
+    const accepted = cmd.options.map((o) => o.long).filter(Boolean);
+    cmd.exitOverride().configureOutput({
+      writeOut: trimmed((t) => io.log(t)),
+      writeErr: trimmed((t) => io.error(t)),
+      outputError: (str, write) =>
+        write(
+          `${str.trimEnd()}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
+        ),
     });
-
+  }
   return program;
 }
 
 /**
  * The CLI: parses `argv` (the arguments after the program name), runs the command and returns
- * its exit code (0 as expected, 1 not as expected, 2 bad input).
+ * its exit code (EXIT).
  */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
-  let code = 0;
+  let code: number = EXIT.clean;
   const program = buildProgram(io, (c) => {
     code = c;
   });
   try {
-    // Without this, an unknown command would be taken as an argument of the default command.
     const first = argv[0];
-    const commands = [...program.commands.map((c) => c.name()), "help"];
+    const commands = [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), "help"];
     if (first !== undefined && !first.startsWith("-") && !commands.includes(first))
-      throw new UsageError(`unknown command "${first}"; commands: ${commands.join(", ")}`);
+      throw new UsageError(
+        `unknown command "${short(first)}"; accepted commands: ${commands.join(", ")}`,
+      );
     await program.parseAsync([...argv], { from: "user" });
     return code;
   } catch (e) {
-    // commander has printed its own message (or the help, with exit code 0).
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (
-      e instanceof UsageError ||
-      e instanceof ReplayTokenError ||
-      e instanceof ReplayMismatchError
-    ) {
-      io.progress?.(null);
-      io.error(`error: ${e.message}`);
-      return 2;
-    }
     io.progress?.(null);
-    io.error(`internal error: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
+    // commander has printed its own one-line message (or the help, with exit code 0).
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT.clean;
+      return EXIT.usage;
+    }
+    if (e instanceof UsageError || e instanceof ReplayMismatchError) {
+      io.error(`error: ${e.message}`);
+      return EXIT.usage;
+    }
+    if (e instanceof ReplayTokenError) {
+      io.error(`error: ${e.message}; accepted: a token printed by run, replay or hunt (pt1....)`);
+      return EXIT.usage;
+    }
+    io.error(
+      `internal error (a bug of the harness): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
+    return EXIT.internal;
   }
 }
 
-/** The process's stdout and stderr; a progress line only on a terminal. */
+/** The process's stdout and stderr: progress on stderr (a bar on a terminal, lines otherwise). */
 export function processIo(): Io {
-  const out = process.stdout;
+  const err = process.stderr;
+  let last = 0;
   return {
-    log: (t) => out.write(`${t}\n`),
-    error: (t) => process.stderr.write(`${t}\n`),
-    progress: out.isTTY ? (line) => out.write(`\r\x1b[2K${line ?? ""}`) : undefined,
+    log: (t) => process.stdout.write(`${t}\n`),
+    error: (t) => err.write(`${t}\n`),
+    progress: (line) => {
+      if (err.isTTY) err.write(`\r\x1b[2K${line ?? ""}`);
+      else if (line !== null && Date.now() - last >= 2000) {
+        last = Date.now();
+        err.write(`${line}\n`);
+      }
+    },
+    stderr: err,
   };
 }
 
@@ -473,10 +748,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // `primetime-stress demo | head` closes the pipe early: stop quietly.
+  // `primetime-stress run | head` closes the pipe early: stop quietly.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
   process.exitCode = await main(process.argv.slice(2));
 }
+
+export { raceTableOf };

@@ -1,10 +1,6 @@
-import {
-  conformanceCases,
-  TOGGLE_CASES,
-  UNFINDABLE_TOGGLES,
-  vgemUnderTest,
-} from "@primetime/conformance";
+import { conformanceCases, TOGGLE_CASES, UNFINDABLE_TOGGLES } from "@primetime/conformance";
 import { decodeToken, listToggles, replay, Simulation } from "@primetime/sim";
+import { vgemUnderTest } from "@primetime/vgem";
 import { describe, expect, it } from "vitest";
 import { DEMO_DEFAULTS, demo, huntToggles } from "./demo.js";
 import { expectationFor, meetsExpectation, search } from "./findings.js";

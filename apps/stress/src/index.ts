@@ -1,4 +1,28 @@
-export { type Io, main, processIo, RUN_DEFAULTS } from "./cli.js";
+export type { BuildOptions, CampaignScenario, FaultSpec } from "./campaign/campaign-scenario.js";
+export {
+  type CampaignConfig,
+  parseDuration,
+  parseShard,
+  parseStrategy,
+  type StrategySpec,
+  UsageError,
+} from "./campaign/config.js";
+export { CAMPAIGN_SCENARIOS, findCampaignScenario } from "./campaign/registry.js";
+export {
+  type CampaignReport,
+  campaignReport,
+  type FindingReport,
+  mergeReports,
+  REPORT_SCHEMA,
+  REPORT_VERSION,
+  type UnitReport,
+  withoutTiming,
+} from "./campaign/report.js";
+export { renderHtml, timelineOf } from "./campaign/report-html.js";
+export { type CampaignRun, runCampaign } from "./campaign/runner.js";
+export { runSchedule } from "./campaign/schedule.js";
+export { parseUnitKey, planUnits, type Unit, unitKey } from "./campaign/units.js";
+export { configFromFlags, EXIT, type Io, main, processIo } from "./cli.js";
 export {
   checkScenario,
   DEMO_DEFAULTS,
@@ -12,6 +36,7 @@ export {
   huntToggles,
   type ScenarioReport,
 } from "./demo.js";
+export { findDriver, installedDrivers } from "./drivers.js";
 export {
   asExpected,
   checkReplay,

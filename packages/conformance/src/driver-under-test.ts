@@ -1,49 +1,29 @@
 /**
- * How a driver package plugs into the conformance suite: a name, a way to register a device on a
- * fresh kernel, and optionally how userspace creates and maps a buffer object on it.
+ * How a driver package plugs into the conformance suite. The descriptor type, `DriverUnderTest`,
+ * is the DRM core's (`@primetime/gem`), so that drivers do not depend on this package; each
+ * driver package exports one as `driverUnderTest` and runs the suite in its own tests:
  *
  * ```ts
- * export const vgemUnderTest: DriverUnderTest = { name: "vgem", register: (k) => createVgem(k) };
- * defineConformanceSuite(vgemUnderTest, [vgemUnderTest]);
+ * import { defineConformanceSuite } from "@primetime/conformance/vitest";
+ * import { driverUnderTest } from "./index.js";
+ * defineConformanceSuite(driverUnderTest, [driverUnderTest]);
  * ```
  *
  * The defaults fit any driver with dumb buffers: a buffer of `size` bytes is a 1024 x
  * (size / 4096) dumb buffer of 32 bpp, mapped through MODE_MAP_DUMB and mmap() on the DRM fd.
  */
 
-import type { DrmDevice } from "@primetime/gem";
+import type {
+  BoMapping,
+  DriverUnderTest,
+  DrmDevice,
+  DrmUserFd,
+  RegisteredDevice,
+} from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
 import type { DrmFd, Mapping } from "@primetime/libdrm";
 
-/** A registered device and its nodes, as a driver's register function may return it. */
-export interface RegisteredDevice {
-  readonly device: DrmDevice;
-  /** The primary node ("/dev/dri/card0"); default: the device's primary minor. */
-  readonly card?: string;
-  /** The render node, if any; default: the device's render minor. */
-  readonly render?: string | null;
-}
-
-/** A driver package as the conformance suite sees it. */
-export interface DriverUnderTest {
-  /** Shown in test names ("vgem"). */
-  readonly name: string;
-  /**
-   * Allocates and registers one device on `kernel` (called in the main task of a fresh
-   * simulation, once per device the case needs: cross-driver cases register two).
-   */
-  register(kernel: Kernel): Promise<DrmDevice | RegisteredDevice> | DrmDevice | RegisteredDevice;
-  /**
-   * Creates a buffer object of `size` bytes (a multiple of 4096) on `drm` and returns its
-   * handle. Default: a dumb buffer.
-   */
-  createBo?(drm: DrmFd, size: number): Promise<number>;
-  /**
-   * Maps the first `size` bytes of a handle's object for the CPU. Default: MODE_MAP_DUMB and
-   * mmap() of the DRM fd.
-   */
-  mapBo?(drm: DrmFd, handle: number, size: number): Promise<Mapping>;
-}
+export type { BoMapping, DriverUnderTest, DrmUserFd, RegisteredDevice };
 
 /** A device registered for a case, with the driver's helpers resolved. */
 export interface DeviceUnderTest {
@@ -52,7 +32,7 @@ export interface DeviceUnderTest {
   readonly card: string;
   readonly render: string | null;
   createBo(drm: DrmFd, size: number): Promise<number>;
-  mapBo(drm: DrmFd, handle: number, size: number): Promise<Mapping>;
+  mapBo(drm: DrmFd, handle: number, size: number): Promise<BoMapping>;
 }
 
 /** The default createBo: a 1024-pixel-wide, 32 bpp dumb buffer of `size` bytes. */

@@ -25,19 +25,22 @@
 import { registerSwSync } from "@primetime/dma-buf";
 import { type DrmDeviceCounters, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import { Kernel, liveObjects, type Process, type SlabObject } from "@primetime/kernel";
-import { DrmFd, isSysError, type Mapping } from "@primetime/libdrm";
+import { DrmFd, isSysError } from "@primetime/libdrm";
 import {
-  type ExploreOptions,
-  explore,
   formatSplat,
   type RunOutcome,
   type RunResult,
-  type Scenario,
   type Simulation,
   type Splat,
   type Task,
 } from "@primetime/sim";
-import { type DeviceUnderTest, type DriverUnderTest, registerDevice } from "./driver-under-test.js";
+import { type ExploreOptions, explore, type Scenario } from "@primetime/sim/explore";
+import {
+  type BoMapping,
+  type DeviceUnderTest,
+  type DriverUnderTest,
+  registerDevice,
+} from "./driver-under-test.js";
 
 /** How to run a case. Every field has a per-case default (see ConformanceCase.defaults). */
 export interface CaseRunOptions {
@@ -120,7 +123,7 @@ export interface CaseContext {
   /** Creates a buffer object of `size` bytes through the device's driver. */
   createBo(drm: DrmFd, size: number, dev?: DeviceUnderTest): Promise<number>;
   /** Maps a handle's object through the device's driver. */
-  mapBo(drm: DrmFd, handle: number, size: number, dev?: DeviceUnderTest): Promise<Mapping>;
+  mapBo(drm: DrmFd, handle: number, size: number, dev?: DeviceUnderTest): Promise<BoMapping>;
   /** Spawns a thread of the process (pthread_create); join it with `await task.join()`. */
   thread(name: string, fn: () => Promise<void>): Task;
   /** igt_assert(): throws (crashing the process) with `message` unless `cond`. */

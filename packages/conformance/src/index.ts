@@ -38,4 +38,3 @@ export {
   SEQUENTIAL_DEFAULTS,
 } from "./harness.js";
 export { TOGGLE_CASES, type ToggleCase, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
-export { vgemUnderTest } from "./vgem-under-test.js";

@@ -3,9 +3,10 @@
  * a test, so a driver's conformance test file is three lines:
  *
  * ```ts
+ * // packages/drivers/<driver>/src/conformance.test.ts
  * import { defineConformanceSuite } from "@primetime/conformance/vitest";
- * import { vgemUnderTest } from "./vgem-under-test.js";
- * defineConformanceSuite(vgemUnderTest, [vgemUnderTest]);
+ * import { driverUnderTest } from "./driver-under-test.js";
+ * defineConformanceSuite(driverUnderTest, [driverUnderTest]);
  * ```
  *
  * Sequential cases run once; race cases run under PCT (their default schedule budget) and, once
@@ -16,10 +17,13 @@
  * without vitest (the stress harness) never load it.
  */
 
+import { listToggles } from "@primetime/sim";
+import { replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
-import { conformanceCases } from "./cases.js";
+import { conformanceCases, findCase } from "./cases.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { type CaseRunOptions, formatCaseResult } from "./harness.js";
+import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
 
 export interface SuiteOptions {
   /** Options for every case (over the cases' defaults). */
@@ -28,6 +32,11 @@ export interface SuiteOptions {
   dfsSchedules?: number;
   /** Per-test timeout in ms (default 60 000: slow CI boxes). */
   timeout?: number;
+  /**
+   * Also check the historic-bug toggles of the DRM stack on this driver (defineToggleChecks()):
+   * the reference driver (vgem) does; another driver may, at the cost of the runs.
+   */
+  toggles?: boolean;
 }
 
 /** Registers the conformance suite of `driver` (and cross-driver cases with `others`). */
@@ -55,6 +64,71 @@ export function defineConformanceSuite(
           expect(r.passed, formatCaseResult(r)).toBe(true);
         });
       }
+    }
+  });
+  if (opts.toggles) defineToggleChecks(driver, { timeout });
+}
+
+/** The toggles of the DRM stack: those of the DRM core (gem.*, prime.*) and of dma-buf. */
+const DRM_STACK = /^(gem|prime|dma-buf)\./;
+
+/**
+ * Registers the toggle checks of the DRM stack on `driver`: every toggle that the packages loaded
+ * define is either in TOGGLE_CASES or in UNFINDABLE_TOGGLES; each of TOGGLE_CASES is found by its
+ * case under PCT (seed 1) with the toggle on, the failure replays from its token, and the case is
+ * clean with the toggle off; and with every toggle off, the race cases find nothing over 5 seeds
+ * x 150 PCT schedules.
+ */
+export function defineToggleChecks(driver: DriverUnderTest, opts: { timeout?: number } = {}): void {
+  const timeout = opts.timeout ?? 60_000;
+  const stackToggles = listToggles().filter((t) => DRM_STACK.test(t.name));
+  describe(`historic-bug toggles of the DRM stack on ${driver.name}`, () => {
+    it("are all defined by the packages loaded, and every one is mapped or documented", () => {
+      expect(stackToggles.length).toBeGreaterThanOrEqual(8);
+      for (const t of stackToggles) {
+        const mapped = t.name in TOGGLE_CASES;
+        const documented = t.name in UNFINDABLE_TOGGLES;
+        expect(
+          mapped !== documented,
+          `${t.name}: exactly one of TOGGLE_CASES, UNFINDABLE_TOGGLES`,
+        ).toBe(true);
+      }
+      for (const name of [...Object.keys(TOGGLE_CASES), ...Object.keys(UNFINDABLE_TOGGLES)])
+        expect(
+          stackToggles.some((t) => t.name === name),
+          `${name} is not a defined toggle`,
+        ).toBe(true);
+    });
+
+    for (const t of stackToggles) {
+      const tc = TOGGLE_CASES[t.name];
+      if (!tc) continue;
+      it(`${t.name} is found by ${tc.case}`, { timeout }, async () => {
+        const c = findCase(driver, tc.case);
+        const r = await c.run({ toggles: [t.name], schedules: tc.schedules });
+        expect(r.passed, `${t.name} not found in ${r.schedules} schedules of ${tc.case}`).toBe(
+          false,
+        );
+        expect(r.splats.length).toBeGreaterThan(0);
+        // The failure replays exactly from its token.
+        const again = await replay(r.token!, c.scenario(r.failedVariant ?? 0));
+        expect(again.splats.map((s) => s.message)).toEqual(r.splats.map((s) => s.message));
+        // And the same case is clean with the toggle off, over the same schedules.
+        const clean = await c.run({ schedules: Math.min(tc.schedules, 100) });
+        expect(clean.passed, formatCaseResult(clean)).toBe(true);
+      });
+    }
+  });
+
+  describe(`with every toggle off, on ${driver.name}`, () => {
+    for (const c of conformanceCases(driver).filter((x) => x.race)) {
+      it(`${c.name} finds nothing over 5 seeds x 150 PCT schedules`, { timeout }, async () => {
+        for (const seed of [11, 12, 13, 14, 15]) {
+          const r = await c.run({ seed, schedules: 150 });
+          expect(r.passed, formatCaseResult(r)).toBe(true);
+          expect(r.schedules).toBe(150);
+        }
+      });
     }
   });
 }

@@ -43,6 +43,7 @@ import {
   rcuDereferenceProtected,
   rcuReadLock,
   rcuReadUnlock,
+  rcuReplacePointer,
 } from "@primetime/rcu";
 import { bug, type Owner, point, warnOn } from "@primetime/sim";
 import {
@@ -519,6 +520,38 @@ export async function dmaResvGetFences(
   }
   await cursor.end();
   return fences;
+}
+
+/**
+ * Models dma_resv_copy_fences(dst, src): replaces the fences of `dst` with a copy of every
+ * unsignalled fence of `src` (all usages), each with its usage. Returns 0 or -ENOMEM (nothing
+ * changed).
+ * Locking: the reservation lock of `dst` must be held; `src` is walked without its lock (RCU).
+ * References: the new list takes one reference per fence; the old list of `dst` drops its own.
+ */
+export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<number> {
+  dmaResvAssertHeld(dst);
+  let list: DmaResvList | null = null;
+  const cursor = new DmaResvIter(src, DmaResvUsage.BOOKKEEP);
+  for (let f = await cursor.first(); f; f = await cursor.next()) {
+    if (cursor.isRestarted || list === null) {
+      await dmaResvListFree(list);
+      const fresh = dmaResvListAlloc(Math.max(1, cursor.numFences));
+      if (isErr(fresh)) {
+        await cursor.end();
+        return fresh;
+      }
+      list = fresh;
+      list.numFences = 0;
+    }
+    await dmaFenceGet(f);
+    if (list.numFences >= list.maxFences) list.maxFences = list.numFences + 1;
+    list.table[list.numFences++] = { fence: f, usage: cursor.fenceUsage };
+  }
+  await cursor.end();
+  const old = await rcuReplacePointer(dst.fences, list, heldCond(dst));
+  await dmaResvListFree(old);
+  return 0;
 }
 
 /**

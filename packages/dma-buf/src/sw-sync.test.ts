@@ -11,7 +11,7 @@ import {
   O_RDWR,
   type Process,
 } from "@primetime/kernel";
-import { type RunResult, Simulation } from "@primetime/sim";
+import { baselineFixes, listKnownWindows, type RunResult, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import type { DmaFence } from "./dma-fence.js";
 import {
@@ -19,6 +19,7 @@ import {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SW_SYNC_PATH,
+  SW_SYNC_SIGNAL_GET_ON_ZERO,
   type SwSyncCreateFenceData,
   type SyncTimeline,
 } from "./sw-sync.js";
@@ -165,5 +166,73 @@ describe("sw_sync", () => {
       await p.close(tl);
     });
     clean(run);
+  });
+});
+
+describe("known upstream window sw-sync.signal-get-on-zero", () => {
+  /** A fence's sync_file is closed while another thread advances the timeline past it. */
+  async function closeVsInc(seed: number, toggles: readonly string[]) {
+    let leaks = -1;
+    const r = await new Simulation({ seed, strategy: { kind: "random" }, toggles }).run(
+      async () => {
+        const k = Kernel.boot();
+        registerSwSync(k);
+        const p = k.spawnProcess("t", async (p) => {
+          const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+          const fence = await createFence(p, tl, 1);
+          const inc = p.spawnThread("inc", async (p) => {
+            await p.ioctl(tl, SW_SYNC_IOC_INC, { value: 1 });
+          });
+          await p.close(fence);
+          await inc.join();
+        });
+        await p.wait();
+        leaks = (await k.checkLeaks()).length;
+      },
+    );
+    return { r, leaks };
+  }
+
+  it("is reachable in the faithful model: refcount addition on 0, and its token replays it", async () => {
+    expect(listKnownWindows().map((w) => w.name)).toContain(SW_SYNC_SIGNAL_GET_ON_ZERO.name);
+    let found: RunResult | null = null;
+    for (let seed = 1; seed <= 400 && !found; seed++) {
+      const { r } = await closeVsInc(seed, []);
+      if (r.splats.length > 0) found = r;
+    }
+    expect(found).not.toBeNull();
+    const kinds = found!.splats.map((s) => s.kind);
+    expect(kinds[0]).toBe("refcount");
+    expect(found!.splats[0]!.message).toMatch(/addition on 0/);
+    for (const k of kinds) expect(["refcount", "kasan"]).toContain(k);
+    // Its token replays it exactly.
+    const again = await new Simulation({
+      strategy: { kind: "replay", token: found!.token },
+    }).run(async () => {
+      const k = Kernel.boot();
+      registerSwSync(k);
+      const p = k.spawnProcess("t", async (p) => {
+        const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+        const fence = await createFence(p, tl, 1);
+        const inc = p.spawnThread("inc", async (p) => {
+          await p.ioctl(tl, SW_SYNC_IOC_INC, { value: 1 });
+        });
+        await p.close(fence);
+        await inc.join();
+      });
+      await p.wait();
+      await k.checkLeaks();
+    });
+    expect(again.outcome).toBe("ok");
+    expect(again.splats.map((s) => s.kind)).toEqual(kinds);
+  });
+
+  it("is closed by its fix switch (the clean baseline): no splat, no leak over the same seeds", async () => {
+    for (let seed = 1; seed <= 250; seed++) {
+      const { r, leaks } = await closeVsInc(seed, baselineFixes());
+      expect(splatLines(r)).toEqual([]);
+      expect(r.outcome).toBe("ok");
+      expect(leaks).toBe(0);
+    }
   });
 });

@@ -12,9 +12,20 @@
  * This is what made `dma-buf.fence-cb-without-ref` reachable from userspace: a point whose only
  * holder is a dma-buf's reservation object goes away unsignalled when a later fence replaces it.
  *
- * Version: sync_timeline_signal() as in v6.0 (the first with DMA_BUF_IOCTL_IMPORT_SYNC_FILE) to
- * v6.5: each reached point is moved to a local list with a reference, signalled under the lock,
- * and put after it (later kernels signal without the reference).
+ * Version: sync_timeline_signal() as in mainline since commit e531fdb5cd5e ("dma-buf/sw_sync:
+ * Avoid recursive lock during fence signal", August 2023, backported to the stable kernels down
+ * to 5.4) and still in v6.17: each reached point is moved to a local list with a reference
+ * (dma_fence_get()), signalled under the lock, and put after it.
+ *
+ * Known upstream window (`sw-sync.signal-get-on-zero`, see `listKnownWindows()`): the timeline
+ * lists its points without a reference, so sync_timeline_signal() can take dma_fence_get() on a
+ * point whose last reference was just dropped and whose timeline_fence_release() has not yet
+ * taken the lock to unlink it: a refcount "addition on 0", then a use after free when the
+ * release frees it. Posted on dri-devel by Thadeu Lima de Souza Cascardo ("dma-buf/sw_sync: Add
+ * a reference when adding fence to timeline list", 2024-03-24, not merged as of v6.17). The
+ * model keeps the window; the switch applies a proposed fix (the reference is taken with
+ * dma_fence_get_rcu(), kref_get_unless_zero(), and a dying point is left for its release to
+ * unlink).
  *
  * Simplifications: the pt_tree (an rbtree keyed by value) is the sorted pt_list itself; no
  * SW_SYNC_GET_DEADLINE; the value is a plain number (u32 wrap-around is not modeled).
@@ -47,7 +58,7 @@ import {
   SlabObject,
   SpinLock,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { defineKnownWindow, point, toggleEnabled } from "@primetime/sim";
 import {
   DmaFence,
   dmaFenceCache,
@@ -86,6 +97,32 @@ export interface SwSyncCreateFenceData {
 export interface SwSyncIncData {
   value: number;
 }
+
+/** The window sync_timeline_signal() opened in e531fdb5cd5e; the switch applies the fix. */
+export const SW_SYNC_SIGNAL_GET_ON_ZERO = defineKnownWindow({
+  name: "sw-sync.signal-get-on-zero",
+  what:
+    "SW_SYNC_IOC_INC takes dma_fence_get() on a sync_pt whose last reference was just dropped " +
+    "(its sync_file closed) before timeline_fence_release() unlinks it: refcount_t: addition " +
+    "on 0; use-after-free, then KASAN use-after-free once the release frees it",
+  where:
+    "drivers/dma-buf/sw_sync.c: sync_timeline_signal() (dma_fence_get() under obj->lock) vs " +
+    "timeline_fence_release() (list_del() under the same lock, after the kref reached 0)",
+  since: "dma-buf/sw_sync: Avoid recursive lock during fence signal",
+  sinceCommit: "e531fdb5cd5ee2564b7fe10c8a9219e2b2fac61e",
+  kernels:
+    "mainline since August 2023 (v6.5 cycle) and the stable kernels it was backported to " +
+    "(5.4 onwards); still present in v6.17",
+  proposedFix:
+    "take the temporary reference with dma_fence_get_rcu() (kref_get_unless_zero()) and leave " +
+    "a point that is being released to timeline_fence_release() (proposed here); the posted " +
+    'alternative is "dma-buf/sw_sync: Add a reference when adding fence to timeline list" ' +
+    "(Cascardo, dri-devel 2024-03-24, not merged)",
+  patch: "20240324101533.3271056-1-cascardo@igalia.com",
+  foundBy:
+    "sw-sync.test.ts (close a fence's sync_file while another thread does SW_SYNC_IOC_INC), " +
+    "@primetime/fuzz `windows`",
+});
 
 const INT_MAX = 0x7fffffff;
 const U32_MAX = 0xffffffff;
@@ -189,18 +226,31 @@ async function timelineFenceRelease(pt: SyncPt): Promise<void> {
 /**
  * Models sync_timeline_signal(obj, inc): advances the timeline by `inc` and signals, in order,
  * the points now reached; each is taken off the list with a reference held across its signal.
+ * The list holds no reference, so the dma_fence_get() races with a point's last put (the known
+ * window `sw-sync.signal-get-on-zero`); with its fix switch on, the reference is taken with
+ * dma_fence_get_rcu() and a point already being released is left on the list for
+ * timeline_fence_release() to unlink.
  * Locking: takes the timeline lock; callbacks run under it.
  * References: a temporary one on each signalled point, dropped after the lock.
  */
 async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void> {
   const signalled: SyncPt[] = [];
+  const fixed = toggleEnabled(SW_SYNC_SIGNAL_GET_ON_ZERO.name);
   await obj.lock.lock();
   obj.value += inc;
-  while (obj.ptList.length > 0) {
-    const pt = obj.ptList[0]!;
+  let i = 0;
+  while (i < obj.ptList.length) {
+    const pt = obj.ptList[i]!;
     if (!timelineFenceSignaled(pt)) break;
-    await dmaFenceGet(pt);
-    obj.ptList.shift();
+    if (fixed) {
+      if (!(await dmaFenceGetRcu(pt))) {
+        i++;
+        continue;
+      }
+    } else {
+      await dmaFenceGet(pt);
+    }
+    obj.ptList.splice(i, 1);
     pt.linked = false;
     signalled.push(pt);
     await dmaFenceSignalLocked(pt);

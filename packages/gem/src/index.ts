@@ -4,6 +4,7 @@
  * uapi, and the DRM core's historic races as toggles.
  */
 
+export * from "./driver-under-test.js";
 export * from "./drm-auth.js";
 export * from "./drm-device.js";
 export * from "./drm-driver.js";

@@ -1,3 +1,12 @@
+/**
+ * `@primetime/sim`: the model API: the simulation, tasks, scheduling points, wait queues,
+ * completions, the virtual clock, task/simulation locals, the simulated dmesg (`report`, `bug`,
+ * `warnOn`), historic-bug toggles and recorded data choices (`choose`, `flip`).
+ *
+ * The search API (explore, replay, strategies, tokens, minimization, race tables) is
+ * `@primetime/sim/explore`; test helpers (`expectClean`, the `toBeClean` matcher, splat text) are
+ * `@primetime/sim/testing`.
+ */
 export { type Timer, VirtualClock } from "./clock.js";
 export { Completion } from "./completion.js";
 export {
@@ -19,6 +28,8 @@ export {
   yieldCpu,
 } from "./current.js";
 export { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
+// Deprecated here: the search API lives in "@primetime/sim/explore". Re-exported for a while so
+// that nothing breaks while its users move.
 export {
   checkDeterminism,
   type DeterminismReport,
@@ -29,7 +40,12 @@ export {
   explore,
   replay,
   type Scenario,
-} from "./explore.js";
+} from "./explore/explore.js";
+export { DfsStrategy } from "./explore/strategies/dfs.js";
+export { PctStrategy } from "./explore/strategies/pct.js";
+export { RandomStrategy } from "./explore/strategies/random.js";
+export { ReplayStrategy } from "./explore/strategies/replay.js";
+export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./explore/token.js";
 export { SimMutex } from "./mutex.js";
 export { deriveSeed, Prng } from "./prng.js";
 export {
@@ -50,11 +66,7 @@ export {
   type Splat,
   type SplatKind,
 } from "./splat.js";
-export { DfsStrategy } from "./strategies/dfs.js";
-export { PctStrategy } from "./strategies/pct.js";
-export { RandomStrategy } from "./strategies/random.js";
-export { ReplayStrategy } from "./strategies/replay.js";
-export type { Strategy, StrategyName } from "./strategies/strategy.js";
+export type { Strategy, StrategyName } from "./strategy.js";
 export {
   SimLocal,
   type SpawnOptions,
@@ -64,13 +76,17 @@ export {
   type TaskState,
 } from "./task.js";
 export {
+  baselineFixes,
+  defineKnownWindow,
   defineToggle,
   findToggle,
+  type KnownWindowInfo,
+  listFixes,
+  listKnownWindows,
   listToggles,
   type ToggleInfo,
   type ToggleKind,
   toggleEnabled,
 } from "./toggles.js";
-export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./token.js";
 export { Trace, type TraceStep } from "./trace.js";
 export { WaitQueue } from "./wait-queue.js";

@@ -1,5 +1,10 @@
 import { type Timer, VirtualClock } from "./clock.js";
 import { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
+import { DfsStrategy } from "./explore/strategies/dfs.js";
+import { PctStrategy } from "./explore/strategies/pct.js";
+import { RandomStrategy } from "./explore/strategies/random.js";
+import { ReplayStrategy } from "./explore/strategies/replay.js";
+import { decodeToken, encodeToken, type RunToken } from "./explore/token.js";
 import { Prng } from "./prng.js";
 import { processState } from "./process-state.js";
 import {
@@ -10,14 +15,9 @@ import {
   type Splat,
   type SplatKind,
 } from "./splat.js";
-import { DfsStrategy } from "./strategies/dfs.js";
-import { PctStrategy } from "./strategies/pct.js";
-import { RandomStrategy } from "./strategies/random.js";
-import { ReplayStrategy } from "./strategies/replay.js";
-import type { Strategy, StrategyName } from "./strategies/strategy.js";
+import type { Strategy, StrategyName } from "./strategy.js";
 import { type SpawnOptions, Task } from "./task.js";
 import { findToggle, listToggles } from "./toggles.js";
-import { decodeToken, encodeToken, type RunToken } from "./token.js";
 import { Trace } from "./trace.js";
 import { WaitQueue } from "./wait-queue.js";
 

@@ -1,8 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { report } from "./current.js";
-import { explore } from "./explore.js";
+import { explore } from "./explore/explore.js";
 import { Simulation } from "./simulation.js";
-import { defineToggle, findToggle, listToggles, toggleEnabled } from "./toggles.js";
+import {
+  baselineFixes,
+  defineKnownWindow,
+  defineToggle,
+  findToggle,
+  listFixes,
+  listKnownWindows,
+  listToggles,
+  toggleEnabled,
+} from "./toggles.js";
 
 defineToggle({
   name: "test.skip-check",
@@ -85,10 +94,39 @@ describe("historic-bug toggles", () => {
   });
 });
 
+describe("known upstream windows", () => {
+  it("declare a fix switch: not a historic toggle, on in the baseline, carried by tokens", async () => {
+    const w = defineKnownWindow({
+      name: "test.open-window",
+      what: "addition on 0",
+      where: "a.c: f() vs g()",
+      since: "test: open it",
+      sinceCommit: "deadbeefdeadbeef",
+      kernels: "v1.0 onwards",
+      proposedFix: "test: close it (proposed)",
+      foundBy: "toggles.test.ts",
+    });
+    expect(listKnownWindows()).toContain(w);
+    expect(findToggle("test.open-window")?.kind).toBe("proposed");
+    expect(findToggle("test.open-window")?.fixSwitch).toBe(true);
+    expect(listFixes().map((t) => t.name)).toContain("test.open-window");
+    expect(listToggles().map((t) => t.name)).not.toContain("test.open-window");
+    expect(baselineFixes()).toContain("test.open-window");
+    const seen: boolean[] = [];
+    const r = await new Simulation({ toggles: baselineFixes() }).run(() => {
+      seen.push(toggleEnabled("test.open-window"));
+    });
+    await new Simulation({ strategy: { kind: "replay", token: r.token } }).run(() => {
+      seen.push(toggleEnabled("test.open-window"));
+    });
+    expect(seen).toEqual([true, true]);
+  });
+});
+
 describe("toggles in replay tokens", () => {
   it("a token carries its toggles and a replay turns them on", async () => {
-    const { replay } = await import("./explore.js");
-    const { decodeToken } = await import("./token.js");
+    const { replay } = await import("./explore/explore.js");
+    const { decodeToken } = await import("./explore/token.js");
     const scenario = () => {
       if (toggleEnabled("test.skip-check")) report("warn", "buggy path");
     };

@@ -40,6 +40,12 @@ export interface ToggleInfo {
    * for a hypothetical toggle, the kernels whose code it modifies.
    */
   readonly kernels: string;
+  /**
+   * True for the fix switch of a known upstream window (`defineKnownWindow()`): on applies the
+   * proposed fix of a window current kernels still have; the faithful model (window open) is the
+   * default, and clean baselines run with every fix on (`baselineFixes()`).
+   */
+  readonly fixSwitch?: boolean;
 }
 
 /** Shared by every loaded copy of sim (process-state.ts). */
@@ -61,7 +67,8 @@ export function defineToggle(info: ToggleInfo): ToggleInfo {
     (old.description !== info.description ||
       old.fixedBy !== info.fixedBy ||
       old.kind !== info.kind ||
-      old.commit !== info.commit)
+      old.commit !== info.commit ||
+      (old.fixSwitch ?? false) !== (info.fixSwitch ?? false))
   ) {
     throw new Error(`toggle ${info.name} defined twice differently`);
   }
@@ -69,17 +76,98 @@ export function defineToggle(info: ToggleInfo): ToggleInfo {
   return info;
 }
 
-/** Every toggle declared by the packages loaded so far, sorted by name. */
+/**
+ * Every historic-bug toggle declared by the packages loaded so far, sorted by name (fix switches
+ * are not toggles of that kind: see `listFixes()`).
+ */
 export function listToggles(): ToggleInfo[] {
-  return [...registry.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...registry.values()]
+    .filter((t) => !t.fixSwitch)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The toggle's declaration, or undefined. */
+/** Every fix switch of a known window (`defineKnownWindow()`), sorted by name. */
+export function listFixes(): ToggleInfo[] {
+  return [...registry.values()]
+    .filter((t) => t.fixSwitch === true)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The switches a clean baseline turns on: the proposed fix of every known upstream window, so
+ * that "every toggle off finds nothing" means no bug of the model and no historic race, while
+ * the windows current kernels still have are reported on their own (`listKnownWindows()`).
+ */
+export function baselineFixes(): string[] {
+  return listFixes().map((t) => t.name);
+}
+
+/**
+ * A race window that the current upstream kernel still has, modeled faithfully (it is reachable
+ * with every toggle off), like an open syzbot report: what it is, where, since which commit, and
+ * the switch that applies the proposed fix.
+ */
+export interface KnownWindowInfo {
+  /** `subsystem.short-name`, also the name of its fix switch. */
+  readonly name: string;
+  /** What goes wrong, as the splat reports it. */
+  readonly what: string;
+  /** The kernel functions that race (file and function names). */
+  readonly where: string;
+  /** The title of the commit that opened the window. */
+  readonly since: string;
+  /** Its hash (at least 12 hex digits), or text saying "hash not confirmed". */
+  readonly sinceCommit: string;
+  /** The kernel versions that have the window, e.g. "v6.6 onwards (and stable 5.4+)". */
+  readonly kernels: string;
+  /** The proposed fix the switch applies (and any posted patch it follows). */
+  readonly proposedFix: string;
+  /** The posted patch's list reference (message id), if a fix was posted. */
+  readonly patch?: string;
+  /** The scenario (a test or CLI command) that reproduces it and prints its replay token. */
+  readonly foundBy: string;
+}
+
+const windows = new Map<string, KnownWindowInfo>();
+
+/**
+ * Declares a known upstream window and its fix switch: a `proposed` toggle of the same name with
+ * `fixSwitch` set, so `toggleEnabled(name)` is true when the fix is applied. Its
+ * `sinceCommit` must be a hash (or say "hash not confirmed").
+ */
+export function defineKnownWindow(info: KnownWindowInfo): KnownWindowInfo {
+  if (!/^[0-9a-f]{12,40}$|hash not confirmed/.test(info.sinceCommit))
+    throw new Error(
+      `known window "${info.name}" needs the opening commit's hash (or "hash not confirmed")`,
+    );
+  defineToggle({
+    name: info.name,
+    description: `fix for: ${info.what}`,
+    fixedBy: info.proposedFix,
+    foundBy: info.foundBy,
+    kind: "proposed",
+    commit: info.patch,
+    kernels: info.kernels,
+    fixSwitch: true,
+  });
+  windows.set(info.name, info);
+  return info;
+}
+
+/** Every known upstream window declared by the packages loaded so far, sorted by name. */
+export function listKnownWindows(): KnownWindowInfo[] {
+  return [...windows.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The toggle's (or fix switch's) declaration, or undefined. */
 export function findToggle(name: string): ToggleInfo | undefined {
   return registry.get(name);
 }
 
-/** True when the running simulation was started with this toggle on. Always false outside one. */
+/**
+ * True when the running simulation was started with this toggle (or fix switch) on. Always false
+ * outside one.
+ */
 export function toggleEnabled(name: string): boolean {
   const sim = activeSimulation();
   return sim?.toggles.has(name) ?? false;

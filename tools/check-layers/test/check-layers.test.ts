@@ -184,6 +184,94 @@ describe("checkLayers", () => {
   });
 });
 
+/** cleanTree() plus the conformance suite, run by vgem in its own tests (the test-only edge). */
+function treeWithConformance(): Tree {
+  const tree = cleanTree();
+  return {
+    ...tree,
+    "packages/conformance/package.json": manifest(
+      "@primetime/conformance",
+      ws("@primetime/gem", "@primetime/libdrm", "@primetime/sim"),
+    ),
+    "packages/conformance/src/harness.ts":
+      'import { explore } from "@primetime/sim/explore";\nimport "@primetime/libdrm";\nexport const e = explore;\n',
+    "packages/drivers/vgem/package.json": manifest(
+      "@primetime/vgem",
+      ws("@primetime/gem", "@primetime/sim"),
+      ws("@primetime/conformance"),
+    ),
+    "packages/drivers/vgem/src/conformance.test.ts":
+      'import { defineConformanceSuite } from "@primetime/conformance/vitest";\nimport { explore } from "@primetime/sim/explore";\n',
+  };
+}
+
+describe("the test-only edge and the search API", () => {
+  it("lets a driver devDepend on conformance and import it from its tests", () => {
+    expect(messages(writeTree(treeWithConformance()))).toEqual([]);
+  });
+
+  it("refuses conformance as a runtime dependency of a driver", () => {
+    const root = writeTree({
+      ...treeWithConformance(),
+      "packages/drivers/vgem/package.json": manifest(
+        "@primetime/vgem",
+        ws("@primetime/gem", "@primetime/sim", "@primetime/conformance"),
+      ),
+    });
+    expect(messages(root)).toEqual([
+      expect.stringMatching(
+        /^packages\/drivers\/vgem\/package\.json:\d+: dependencies: @primetime\/vgem -> @primetime\/conformance: .*only for tests/,
+      ),
+    ]);
+  });
+
+  it("refuses conformance imported by a non-test file of a driver", () => {
+    const root = writeTree({
+      ...treeWithConformance(),
+      "packages/drivers/vgem/src/vgem.ts":
+        'import "@primetime/gem";\nimport { findCase } from "@primetime/conformance";\n',
+    });
+    expect(messages(root)).toEqual([
+      expect.stringMatching(
+        /^packages\/drivers\/vgem\/src\/vgem\.ts:2: import "@primetime\/conformance": .*only for tests/,
+      ),
+    ]);
+  });
+
+  it("refuses a driver imported by conformance, in package.json and in its tests", () => {
+    const root = writeTree({
+      ...treeWithConformance(),
+      "packages/conformance/package.json": manifest(
+        "@primetime/conformance",
+        ws("@primetime/gem", "@primetime/libdrm", "@primetime/sim"),
+        ws("@primetime/vgem"),
+      ),
+      "packages/conformance/src/suite.test.ts": 'import { createVgem } from "@primetime/vgem";\n',
+    });
+    expect(messages(root)).toEqual([
+      expect.stringMatching(
+        /^packages\/conformance\/package\.json:\d+: devDependencies: @primetime\/conformance -> @primetime\/vgem: refused: the conformance suite depends on no driver/,
+      ),
+      expect.stringMatching(
+        /^packages\/conformance\/src\/suite\.test\.ts:1: import "@primetime\/vgem": .*refused/,
+      ),
+    ]);
+  });
+
+  it("refuses @primetime/sim/explore in a non-test file of a model package", () => {
+    const root = writeTree({
+      ...treeWithConformance(),
+      "packages/gem/src/gem.ts": 'import { explore } from "@primetime/sim/explore";\n',
+      "packages/gem/src/gem.test.ts": 'import { replay } from "@primetime/sim/explore";\n',
+    });
+    const tree = messages(root);
+    expect(tree).toHaveLength(1);
+    expect(tree[0]).toMatch(
+      /^packages\/gem\/src\/gem\.ts:1: import "@primetime\/sim\/explore" in a non-test file of @primetime\/gem: model code marks race windows/,
+    );
+  });
+});
+
 describe("the CLI", () => {
   const script = fileURLToPath(new URL("../check-layers.ts", import.meta.url));
   const run = (root: string) =>

@@ -11,13 +11,9 @@
  */
 import "@primetime/dma-buf";
 import "@primetime/gem";
-import {
-  type ConformanceCase,
-  conformanceCases,
-  TOGGLE_CASES,
-  vgemUnderTest,
-} from "@primetime/conformance";
+import { type ConformanceCase, conformanceCases, TOGGLE_CASES } from "@primetime/conformance";
 import type { Scenario, SplatKind } from "@primetime/sim";
+import { vgemUnderTest } from "@primetime/vgem";
 import type { StressScenario } from "./scenario.js";
 
 /** The splat kinds a conformance case reports when it fails (see the file comment). */

@@ -12,15 +12,8 @@
  * which must be the original one.
  */
 
-import {
-  close,
-  type DrmFd,
-  dmaBufSize,
-  isSysError,
-  type Mapping,
-  mmapDmaBuf,
-} from "@primetime/libdrm";
-import type { DeviceUnderTest } from "../driver-under-test.js";
+import { close, type DrmFd, dmaBufSize, isSysError, mmapDmaBuf } from "@primetime/libdrm";
+import type { BoMapping, DeviceUnderTest } from "../driver-under-test.js";
 import { type CaseContext, type CaseSpec, SEQUENTIAL_DEFAULTS } from "../harness.js";
 
 const group = "prime_cross_driver";
@@ -77,7 +70,7 @@ async function importerView(
   importer: DeviceUnderTest,
   fd: DrmFd,
   handle: number,
-): Promise<{ map: Mapping; dmaBufFd: number | null }> {
+): Promise<{ map: BoMapping; dmaBufFd: number | null }> {
   try {
     return { map: await t.mapBo(fd, handle, BO_SIZE, importer), dmaBufFd: null };
   } catch (e) {

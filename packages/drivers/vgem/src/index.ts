@@ -3,6 +3,7 @@
  * pages, dumb buffers, PRIME export and import, and vgem's fence ioctls.
  */
 
+export { driverUnderTest, vgemUnderTest } from "./driver-under-test.js";
 export {
   type CreateVgemOptions,
   createVgem,

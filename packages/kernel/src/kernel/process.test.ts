@@ -191,3 +191,29 @@ describe("Kernel", () => {
     expect(r.splats.map((s) => s.kind)).toEqual(["kmemleak"]);
   });
 });
+
+describe("waitpid reaps only after every thread has finished exiting", () => {
+  it("main opens a file and returns while a helper sleeps in recvmsg: nothing leaks (pct seeds)", async () => {
+    const { fops } = device();
+    let leaky = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      let leaks = -1;
+      const r = await new Simulation({ seed, strategy: { kind: "pct" } }).run(async () => {
+        const k = Kernel.boot();
+        k.registerChrdev("/dev/d", fops);
+        const p = k.spawnProcess("app", async (p) => {
+          p.spawnThread("helper", async (p) => {
+            await p.recvFd();
+          });
+          expect(await p.open("/dev/d", O_RDWR)).toBe(0);
+        });
+        expect(await p.wait()).toBe(0);
+        expect(p.liveThreads).toBe(0);
+        leaks = (await k.checkLeaks()).length;
+      });
+      expect(r.outcome).toBe("ok");
+      if (leaks !== 0) leaky++;
+    }
+    expect(leaky).toBe(0);
+  });
+});

@@ -84,6 +84,8 @@ export class Process implements SyscallProcess {
   /** The exit code (exit_group's, 137 when killed, 139 after a crash or an oops), once known. */
   exitCode: number | null = null;
   private live = 0;
+  /** Threads that have not finished do_exit() yet (the process is reaped when none is left). */
+  private unreaped = 0;
   private readonly exitWait: WaitQueue;
 
   /** @internal Use Kernel.spawnProcess(). */
@@ -172,6 +174,7 @@ export class Process implements SyscallProcess {
     );
     if (!dead) {
       this.live++;
+      this.unreaped++;
       taskProcess.set(task, this);
       setTaskFiles(task, this.files);
       setTaskMm(task, this.mm);
@@ -203,14 +206,22 @@ export class Process implements SyscallProcess {
     if (rethrow !== undefined) throw rethrow;
   }
 
-  /** Models do_exit() for one thread. */
+  /**
+   * Models do_exit() for one thread, then release_task() once every thread is through it.
+   *
+   * The last thread to start exiting is not necessarily the last to finish: another thread can
+   * still be inside exit_mm()/exit_files() holding the last use of the mm or fd table. As Linux
+   * reaps a thread group only when every thread is dead (delay_group_leader()), the process
+   * becomes "dead" (and waitpid() returns) only when the last thread has finished do_exit(),
+   * task work included.
+   */
   private async doExit(task: Task): Promise<void> {
     const last = --this.live === 0;
     await exitMm(task);
     await exitFiles(task);
     if (last) await unixReleaseSock(this.socket);
     await exitTaskWork();
-    if (last) {
+    if (--this.unreaped === 0) {
       this.state = "dead";
       this.exitCode ??= 0;
       this.exitWait.wakeAll();

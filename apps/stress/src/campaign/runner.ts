@@ -1,0 +1,176 @@
+/**
+ * Running a campaign: its units cut into jobs, the jobs run on N worker threads (or in this
+ * thread with --workers 1), the tallies merged. See schedule.ts for why the result does not
+ * depend on N or on the shards.
+ */
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { CampaignConfig } from "./config.js";
+import { type Job, runJob } from "./schedule.js";
+import { emptyTally, mergeTally, type UnitTally } from "./tally.js";
+import { planUnits, type Unit } from "./units.js";
+import type { FromWorker, ToWorker, WorkerData } from "./worker.js";
+
+/** Schedules per job of random and PCT campaigns. */
+export const CHUNK = 16;
+/** DFS schedules per unit with --time (the time budget stops it first). */
+const DFS_TIME_LIMIT = 10_000_000;
+
+export interface Progress {
+  /** Schedules done so far, failing ones among them. */
+  tick(schedules: number, failing: number): void;
+}
+
+export interface CampaignRun {
+  readonly units: readonly Unit[];
+  readonly tallies: readonly UnitTally[];
+  readonly elapsedMs: number;
+  readonly workers: number;
+  /** The time budget ran out (with --time) or fail-fast stopped it. */
+  readonly stoppedEarly: boolean;
+}
+
+/** The jobs of a campaign, lazily (a --time campaign has no end of them). */
+function* jobs(c: CampaignConfig, units: readonly Unit[], timeUp: () => boolean): Generator<Job> {
+  const shardI = c.shard ? c.shard.index - 1 : 0;
+  const shardN = c.shard ? c.shard.count : 1;
+  if (c.strategy.name === "dfs") {
+    for (let u = 0; u < units.length; u++) {
+      if (u % shardN !== shardI) continue;
+      yield { unit: units[u]!.key, dfs: true, limit: c.seeds ?? DFS_TIME_LIMIT };
+    }
+    return;
+  }
+  // Shard-local index j is global schedule shardI + j * shardN.
+  const total = c.seeds ?? Number.POSITIVE_INFINITY;
+  for (let j0 = 0; ; j0 += CHUNK) {
+    let any = false;
+    for (const u of units) {
+      const from = shardI + j0 * shardN;
+      if (from >= total) continue;
+      const to = Math.min(total, shardI + (j0 + CHUNK) * shardN);
+      any = true;
+      yield { unit: u.key, from, to, step: shardN };
+    }
+    if (!any || timeUp()) return;
+  }
+}
+
+/** The URL of tsx's ESM API (`tsImport`), resolved from this package. */
+function tsxEsmApi(from: string): string {
+  try {
+    return import.meta.resolve("tsx/esm/api");
+  } catch {
+    // Where import.meta.resolve is missing (some test runners), the CommonJS resolution gives
+    // the same directory.
+    const cjs = createRequire(from).resolve("tsx/esm/api");
+    return pathToFileURL(cjs.replace(/\.cjs$/, ".mjs")).href;
+  }
+}
+
+/** How this module starts a worker: the .ts sources through tsx in the repository, else dist. */
+function startWorker(data: WorkerData): Worker {
+  const here = import.meta.url;
+  if (here.endsWith(".ts")) {
+    const api = tsxEsmApi(here);
+    const entry = new URL("./worker.ts", here).href;
+    const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(here)}));`;
+    return new Worker(code, {
+      eval: true,
+      workerData: data,
+      execArgv: ["--conditions=@primetime/source"],
+    });
+  }
+  return new Worker(new URL("./worker.js", here), { workerData: data });
+}
+
+export async function runCampaign(
+  c: CampaignConfig,
+  workers: number,
+  progress?: Progress,
+  now: () => number = Date.now,
+): Promise<CampaignRun> {
+  const units = planUnits(c);
+  const start = now();
+  const deadline = c.timeMs === null ? Number.POSITIVE_INFINITY : start + c.timeMs;
+  const stopBuf = new Int32Array(new SharedArrayBuffer(4));
+  let failed = false;
+  const timeUp = () => now() >= deadline;
+  const shouldStop = () => timeUp() || (c.failFast && failed);
+  const tallies = new Map(units.map((u) => [u.key, emptyTally(u.key)]));
+  const absorb = (t: UnitTally) => {
+    mergeTally(tallies.get(t.key)!, t);
+    if (t.failing > 0) failed = true;
+  };
+  const queue = jobs(c, units, timeUp);
+  const n = Math.max(1, Math.floor(workers));
+
+  if (n === 1) {
+    for (const job of queue) {
+      if (shouldStop()) break;
+      const t = await runJob(c, job, (f) => progress?.tick(1, f ? 1 : 0), shouldStop);
+      absorb(t);
+    }
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      const pool: Worker[] = [];
+      let nextId = 0;
+      let running = 0;
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        for (const w of pool) void w.terminate();
+        if (err) reject(err);
+        else resolve();
+      };
+      // The flag workers poll between schedules.
+      const timer = setInterval(() => {
+        if (shouldStop()) Atomics.store(stopBuf, 0, 1);
+      }, 50);
+      const dispatch = (w: Worker) => {
+        if (shouldStop()) Atomics.store(stopBuf, 0, 1);
+        const next = Atomics.load(stopBuf, 0) ? undefined : queue.next();
+        if (!next || next.done) {
+          if (running === 0) {
+            clearInterval(timer);
+            finish();
+          }
+          return;
+        }
+        running++;
+        w.postMessage({ type: "job", id: nextId++, job: next.value } satisfies ToWorker);
+      };
+      for (let i = 0; i < n; i++) {
+        const w = startWorker({ config: c, stop: stopBuf });
+        pool.push(w);
+        w.on("message", (m: FromWorker) => {
+          if (m.type === "tick") progress?.tick(m.schedules, m.failing);
+          else if (m.type === "done") {
+            progress?.tick(m.schedules, m.failing);
+            absorb(m.tally);
+            running--;
+            dispatch(w);
+          } else {
+            clearInterval(timer);
+            finish(new Error(`worker: ${m.message}`));
+          }
+        });
+        w.on("error", (e) => {
+          clearInterval(timer);
+          finish(e);
+        });
+      }
+      // Every worker takes a job; idle ones take the next as they finish.
+      for (const w of pool) dispatch(w);
+    });
+  }
+  return {
+    units,
+    tallies: units.map((u) => tallies.get(u.key)!),
+    elapsedMs: now() - start,
+    workers: n,
+    stoppedEarly: shouldStop(),
+  };
+}

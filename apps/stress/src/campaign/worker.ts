@@ -1,0 +1,67 @@
+/**
+ * A campaign worker thread: gets the campaign's configuration once, then jobs, and answers each
+ * with the tally of its schedules. Progress ticks go up every 64 schedules; a shared flag set by
+ * the parent (time up, fail-fast) stops a job between two schedules.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { CampaignConfig } from "./config.js";
+import { type Job, runJob } from "./schedule.js";
+
+export interface WorkerData {
+  readonly config: CampaignConfig;
+  /** Int32Array over a SharedArrayBuffer: [0] != 0 means stop. */
+  readonly stop: Int32Array;
+}
+
+export type ToWorker = { readonly type: "job"; readonly id: number; readonly job: Job };
+export type FromWorker =
+  | { readonly type: "tick"; readonly schedules: number; readonly failing: number }
+  | {
+      readonly type: "done";
+      readonly id: number;
+      readonly tally: import("./tally.js").UnitTally;
+      readonly schedules: number;
+      readonly failing: number;
+    }
+  | { readonly type: "error"; readonly id: number; readonly message: string };
+
+const port = parentPort;
+if (port) {
+  const { config, stop } = workerData as WorkerData;
+  const stopped = () => Atomics.load(stop, 0) !== 0;
+  port.on("message", async (m: ToWorker) => {
+    let n = 0;
+    let f = 0;
+    let sentN = 0;
+    let sentF = 0;
+    try {
+      const tally = await runJob(
+        config,
+        m.job,
+        (failed) => {
+          n++;
+          if (failed) f++;
+          if (n - sentN >= 64) {
+            port.postMessage({ type: "tick", schedules: n - sentN, failing: f - sentF });
+            sentN = n;
+            sentF = f;
+          }
+        },
+        stopped,
+      );
+      port.postMessage({
+        type: "done",
+        id: m.id,
+        tally,
+        schedules: n - sentN,
+        failing: f - sentF,
+      } satisfies FromWorker);
+    } catch (e) {
+      port.postMessage({
+        type: "error",
+        id: m.id,
+        message: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      } satisfies FromWorker);
+    }
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * @primetime/vmwgfx: the vmwgfx driver (see README.md): its own ttm_object (base, ref and prime
+ * objects), surfaces, buffer objects and PRIME routing, and its historic lifetime races.
+ */
+
+export * from "./toggles.js";
+export * from "./ttm-object.js";
+export * from "./ttm-prime-object.js";
+export * from "./vmwgfx-bo.js";
+export * from "./vmwgfx-drv.js";
+export * from "./vmwgfx-gem.js";
+export * from "./vmwgfx-prime.js";
+export * from "./vmwgfx-resource.js";
+export * from "./vmwgfx-surface.js";
+export * from "./vmwgfx-uapi.js";

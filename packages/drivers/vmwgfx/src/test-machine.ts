@@ -1,0 +1,251 @@
+/**
+ * The machine vmwgfx's own tests run on (not exported from the package): a kernel with one
+ * vmwgfx device, and raw-syscall helpers for its uapi (the driver sits below libdrm: the helpers
+ * return the kernel's -errno where a test wants to see it, and throw where a failure is a bug of
+ * the test).
+ */
+
+import {
+  DRM_CLOEXEC,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_RDWR,
+  type DrmPrimeHandle,
+} from "@primetime/gem";
+import { Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
+import { rcuBarrier } from "@primetime/rcu";
+import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { createVmwgfx, destroyVmwgfx, type VmwgfxDevice } from "./vmwgfx-drv.js";
+import {
+  DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_GB_SURFACE_CREATE,
+  DRM_IOCTL_VMW_GB_SURFACE_REF,
+  DRM_IOCTL_VMW_HANDLE_CLOSE,
+  DRM_IOCTL_VMW_UNREF_SURFACE,
+  DRM_VMW_HANDLE_LEGACY,
+  type DrmVmwAllocBoArg,
+  type DrmVmwGbSurfaceCreateArg,
+  type DrmVmwGbSurfaceRefArg,
+  drm_vmw_surface_flag_create_buffer,
+  drm_vmw_surface_flag_shareable,
+  SVGA3D_INVALID_ID,
+} from "./vmwgfx-uapi.js";
+
+export interface VmwMachine {
+  kernel: Kernel;
+  sim: Simulation;
+  vmw: VmwgfxDevice;
+}
+
+/** Boots a kernel with one vmwgfx device and runs `body` as process "test" in it. */
+export async function bootVmw(sim: Simulation): Promise<VmwMachine> {
+  const kernel = Kernel.boot();
+  const vmw = await createVmwgfx(kernel);
+  return { kernel, sim, vmw };
+}
+
+/** Quiesces, destroys the device and runs a leak check with nothing exempt. */
+export async function shutdownVmw(m: VmwMachine): Promise<void> {
+  await m.kernel.quiesce();
+  await rcuBarrier();
+  await destroyVmwgfx(m.vmw);
+  await m.kernel.quiesce();
+  await rcuBarrier();
+  await m.kernel.checkLeaks();
+}
+
+/**
+ * Runs `body` as the main thread of process "test" on a fresh vmwgfx machine, then shuts the
+ * machine down with a leak check. An exception in the test is a `bug` splat of the run.
+ */
+export function runVmw(
+  body: (p: Process, m: VmwMachine) => Promise<void>,
+  opts: { seed?: number; toggles?: string[] } = {},
+): Promise<RunResult> {
+  const sim = new Simulation({ seed: opts.seed ?? 1, toggles: opts.toggles });
+  return sim.run(async () => {
+    const m = await bootVmw(sim);
+    const p = m.kernel.spawnProcess("test", (proc) => body(proc, m));
+    const code = await p.wait();
+    if (code !== 0) sim.report("warn", `test process exited with ${code}`);
+    await shutdownVmw(m);
+  });
+}
+
+/** The splats of a run, one formatted splat per line group. */
+export function splatText(r: RunResult): string {
+  return r.splats.map((s) => formatSplat(s)).join("\n");
+}
+
+/** Throws with the formatted splats unless the run ended ok without any splat. */
+export function expectClean(r: RunResult): void {
+  if (r.outcome !== "ok" || r.splats.length > 0) {
+    throw new Error(
+      `run not clean: ${r.outcome}${r.message ? ` (${r.message})` : ""}\n${splatText(r)}`,
+    );
+  }
+}
+
+/** Throws unless `ret` is `want`. */
+export function expectRet(ret: number, want: number, what: string): void {
+  if (ret !== want) throw new Error(`${what}: returned ${ret}, expected ${want}`);
+}
+
+/** Opens a node O_RDWR; throws on failure. */
+export async function openNode(p: Process, path: string): Promise<number> {
+  const fd = await p.open(path, O_RDWR);
+  if (fd < 0) throw new Error(`open(${path}) = ${fd}`);
+  return fd;
+}
+
+/** A mob as IGT's igt_vmwgfx.h keeps it: handle, mmap offset, size. */
+export interface VmwMob {
+  handle: number;
+  mapHandle: number;
+  size: number;
+}
+
+/** vmw_ioctl_mob_create(): DRM_VMW_ALLOC_BO. Returns the mob, or -errno. */
+export async function mobCreate(p: Process, fd: number, size: number): Promise<VmwMob | number> {
+  const arg: DrmVmwAllocBoArg = {
+    size,
+    pad64: 0,
+    map_handle: 0,
+    handle: 0,
+    cur_gmr_id: 0,
+    cur_gmr_offset: 0,
+    rep_pad64: 0,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_ALLOC_BO, arg);
+  if (ret < 0) return ret;
+  return { handle: arg.handle, mapHandle: arg.map_handle, size };
+}
+
+/** DRM_VMW_HANDLE_CLOSE of a buffer handle (always 0 in the kernel). */
+export function handleClose(p: Process, fd: number, handle: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_VMW_HANDLE_CLOSE, { handle, pad64: 0 });
+}
+
+/** A surface as IGT keeps it: its handle and its buffer's handle, offset and size. */
+export interface VmwSurface {
+  handle: number;
+  bufferHandle: number;
+  bufferMapHandle: number;
+  bufferSize: number;
+}
+
+/**
+ * vmw_ioctl_create_surface_full() for a 1-D buffer surface of `width` texels: with `mob` as
+ * guest memory, or a new buffer (create_buffer). Returns the surface or -errno.
+ */
+export async function surfaceCreate(
+  p: Process,
+  fd: number,
+  width: number,
+  mob: VmwMob | null,
+  flags = drm_vmw_surface_flag_shareable,
+): Promise<VmwSurface | number> {
+  const arg: DrmVmwGbSurfaceCreateArg = {
+    svga3d_flags: 0,
+    format: 2,
+    mip_levels: 1,
+    drm_surface_flags: flags | (mob ? 0 : drm_vmw_surface_flag_create_buffer),
+    multisample_count: 0,
+    autogen_filter: 0,
+    buffer_handle: mob ? mob.handle : SVGA3D_INVALID_ID,
+    array_size: 0,
+    width,
+    height: 1,
+    depth: 1,
+    handle: 0,
+    backup_size: 0,
+    rep_buffer_handle: 0,
+    buffer_size: 0,
+    buffer_map_handle: 0,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_GB_SURFACE_CREATE, arg);
+  if (ret < 0) return ret;
+  return {
+    handle: arg.handle,
+    bufferHandle: arg.rep_buffer_handle,
+    bufferMapHandle: arg.buffer_map_handle,
+    bufferSize: arg.buffer_size,
+  };
+}
+
+/** vmw_ioctl_surface_ref(): DRM_VMW_GB_SURFACE_REF. Returns the surface as this file sees it. */
+export async function surfaceRef(
+  p: Process,
+  fd: number,
+  sid: number,
+  handleType = DRM_VMW_HANDLE_LEGACY,
+): Promise<VmwSurface | number> {
+  const arg = { sid, handle_type: handleType } as DrmVmwGbSurfaceRefArg;
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_GB_SURFACE_REF, arg);
+  if (ret < 0) return ret;
+  return {
+    handle: arg.handle,
+    bufferHandle: arg.rep_buffer_handle,
+    bufferMapHandle: arg.buffer_map_handle,
+    bufferSize: arg.buffer_size,
+  };
+}
+
+/** vmw_ioctl_surface_unref(): DRM_VMW_UNREF_SURFACE. */
+export function surfaceUnref(p: Process, fd: number, sid: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_VMW_UNREF_SURFACE, { sid, handle_type: DRM_VMW_HANDLE_LEGACY });
+}
+
+/** prime_handle_to_fd_for_mmap(): PRIME_HANDLE_TO_FD with DRM_CLOEXEC | DRM_RDWR. */
+export async function handleToFd(p: Process, fd: number, handle: number): Promise<number> {
+  const arg: DrmPrimeHandle = { handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
+  return ret < 0 ? ret : arg.fd;
+}
+
+/** prime_fd_to_handle(): PRIME_FD_TO_HANDLE. */
+export async function fdToHandle(p: Process, fd: number, dmabufFd: number): Promise<number> {
+  const arg: DrmPrimeHandle = { handle: 0, flags: 0, fd: dmabufFd };
+  const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
+  return ret < 0 ? ret : arg.handle;
+}
+
+/** vmw_ioctl_mob_map() + memcpy in: writes `bytes` at the start of the buffer. */
+export async function mobWrite(
+  p: Process,
+  fd: number,
+  mob: VmwMob,
+  bytes: Uint8Array,
+): Promise<void> {
+  const addr = await p.mmap(0, mob.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, mob.mapHandle);
+  if (addr < 0) throw new Error(`mmap = ${addr}`);
+  const w = await p.writeMemory(addr, bytes);
+  if (w < 0) throw new Error(`store = ${w}`);
+  await p.munmap(addr, mob.size);
+}
+
+/** vmw_ioctl_mob_map() + memcpy out: reads `len` bytes at the start of the buffer. */
+export async function mobRead(
+  p: Process,
+  fd: number,
+  mob: VmwMob,
+  len: number,
+): Promise<Uint8Array> {
+  const addr = await p.mmap(0, mob.size, PROT_READ, MAP_SHARED, fd, mob.mapHandle);
+  if (addr < 0) throw new Error(`mmap = ${addr}`);
+  const r = await p.readMemory(addr, len);
+  if (typeof r === "number") throw new Error(`load = ${r}`);
+  await p.munmap(addr, mob.size);
+  return r;
+}
+
+/** A surface's buffer as a mob. */
+export function surfaceMob(s: VmwSurface): VmwMob {
+  return { handle: s.bufferHandle, mapHandle: s.bufferMapHandle, size: s.bufferSize };
+}
+
+/** Throws unless `v` is not a negative errno; returns it typed. */
+export function ok<T>(v: T | number, what: string): T {
+  if (typeof v === "number" && v < 0) throw new Error(`${what}: ${v}`);
+  return v as T;
+}

@@ -1,0 +1,102 @@
+/**
+ * vmwgfx's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what the
+ * named fix removed, at the place the fixed and the buggy code part (`toggleEnabled()` there);
+ * with every toggle off the driver is the fixed one, and the scenarios in races.test.ts are
+ * clean.
+ */
+
+import { defineToggle } from "@primetime/sim";
+
+/** ttm_prime_handle_to_fd() re-exporting through the non-refcounted pointer with get_dma_buf(). */
+export const VMWGFX_REEXPORT_PLAIN_GET = defineToggle({
+  name: "vmwgfx.reexport-plain-get",
+  description:
+    "ttm_prime_handle_to_fd() re-exports the prime object's cached prime->dma_buf with a plain " +
+    "get_dma_buf(): that pointer holds no reference and is cleared only by the dma-buf's " +
+    "deferred release, so a PRIME_HANDLE_TO_FD racing the last close of the exported fd " +
+    "increments a file count of 0 (refcount 'addition on 0; use-after-free') and installs a " +
+    "file that __fput() then frees (KASAN use-after-free through the new fd).",
+  fixedBy:
+    "dma-buf: Add get_dma_buf_unless_doomed (Thomas Hellstrom, linaro-mm-sig, Nov 2013; kept " +
+    "local to ttm_object.c instead of merged)",
+  foundBy: "races.test.ts: reexport-vs-close (one thread closes the last fd, one re-exports)",
+  kind: "hypothetical",
+  kernels:
+    "the ttm prime code of v3.14+ (ttm_object.c, in drivers/gpu/drm/ttm until it moved into " +
+    "vmwgfx): it shipped with get_dma_buf_unless_doomed(), the race was argued in review",
+});
+
+/** vmw_gem_object_create_ioctl() reading the buffer object after the handle owns it. */
+export const VMWGFX_HANDLE_REF_DROPPED_TOO_SOON = defineToggle({
+  name: "vmwgfx.handle-ref-dropped-too-soon",
+  description:
+    "vmw_gem_object_create_with_handle() drops the creation reference right after " +
+    "drm_gem_handle_create(), and ALLOC_BO then reads the object's mmap offset: a thread that " +
+    "guesses the handle and closes it in between frees the buffer first (KASAN use-after-free).",
+  fixedBy: "drm/vmwgfx: Do not drop the reference to the handle too soon",
+  foundBy: "races.test.ts: alloc-bo-vs-close-guessed-handle",
+  kind: "historic",
+  commit: "a950b989ea29",
+  kernels:
+    "v5.17 ('drm/vmwgfx: Implement DRIVER_GEM', 8afa13a0583f) until the fix (Feb 2023; stable " +
+    "v5.17+, 6.1.y as 0a127ac97240; a later Fixes: tag cites it as 9ef8d83e8e25)",
+});
+
+/** vmw_user_bo_unref() without the NULL check after vmw_bo_unreference() cleared the pointer. */
+export const VMWGFX_INVALID_GEM_PUT = defineToggle({
+  name: "vmwgfx.invalid-gem-put",
+  description:
+    "After a950b989ea29 the callers of " +
+    "vmw_user_bo_lookup() drop its two references as vmw_bo_unreference(&bo) followed by " +
+    "drm_gem_object_put(&bo->tbo.base); vmw_bo_unreference() sets bo to NULL, so the GEM put " +
+    "dereferences NULL (an oops: a 'bug' splat) and the GEM reference leaks.",
+  fixedBy: "drm/vmwgfx: Fix possible invalid drm gem put calls",
+  foundBy: "races.test.ts: synccpu (the SYNCCPU ioctl's lookup + unref path)",
+  kind: "historic",
+  commit: "f9e96bf19054",
+  kernels: "v6.4 until the fix (Aug 2023; stable v6.4+)",
+});
+
+/** Surfaces backed by a user buffer keeping only a TTM reference to it. */
+export const VMWGFX_SURFACE_BO_TTM_REF_ONLY = defineToggle({
+  name: "vmwgfx.surface-bo-ttm-ref-only",
+  description:
+    "A surface backed by a user buffer " +
+    "holds only a TTM reference to it: once userspace closes the buffer's last handle the GEM " +
+    "object is dead (refcount 0) while the surface still uses it, and the handle a surface " +
+    "reference creates for it increments a GEM refcount of 0; closing that handle underflows " +
+    "(the 'refcount_t: underflow' in vmw_bo_unref_ioctl of the fix's report, hit by IGT " +
+    "vmw_ref_count).",
+  fixedBy: "drm/vmwgfx: Keep a gem reference to user bos in surfaces",
+  foundBy:
+    "vmw-ref-count.test.ts: surface_prime_transfer_explicit_mob (IGT vmw_ref_count); " +
+    "races.test.ts: surface-ref-vs-bo-close",
+  kind: "historic",
+  commit: "91398b413d03",
+  kernels: "v6.2+ with a950b989ea29 until the fix (Sep 2023; stable v6.2+)",
+});
+
+/** ttm_prime_fd_to_handle() returning -ENOSYS for a foreign dma-buf without dma_buf_put(). */
+export const VMWGFX_FD_TO_HANDLE_LEAK = defineToggle({
+  name: "vmwgfx.fd-to-handle-enosys-leak",
+  description:
+    "ttm_prime_fd_to_handle() returns -ENOSYS for a dma-buf that is not a ttm prime " +
+    "export without dropping the reference dma_buf_get() took; since 'drm/vmwgfx: Fix prime " +
+    "import/export' (Linux 6.10) every import of a GEM buffer's or another driver's dma-buf " +
+    "goes through it first, so each such import leaks a dma-buf (kmemleak at quiesce).",
+  fixedBy: "drm/vmwgfx: drop dma_buf reference on foreign-fd prime import (proposed 2026)",
+  foundBy: "races.test.ts: import-foreign (a vmwgfx buffer's and a system heap's dma-buf)",
+  kind: "proposed",
+  kernels:
+    "every kernel with ttm prime (v3.14+); every GEM/foreign import leaks since 'drm/vmwgfx: " +
+    "Fix prime import/export' (2024) routed them through it",
+});
+
+/** Every toggle of the package. */
+export const VMWGFX_TOGGLES = [
+  VMWGFX_REEXPORT_PLAIN_GET,
+  VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
+  VMWGFX_INVALID_GEM_PUT,
+  VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+  VMWGFX_FD_TO_HANDLE_LEAK,
+];

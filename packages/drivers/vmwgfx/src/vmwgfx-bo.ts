@@ -1,0 +1,306 @@
+/**
+ * vmwgfx buffer objects (drivers/gpu/drm/vmwgfx/vmwgfx_bo.c, vmwgfx_bo.h, vmwgfx_gem.c): GEM
+ * objects with a second, TTM reference count, as every TTM driver's BO is (struct vmw_bo embeds
+ * struct ttm_buffer_object, which embeds struct drm_gem_object).
+ *
+ * Two counts, one object. The GEM count (`refcount`) is what userspace holds through handles,
+ * dma-bufs and mmaps; when it drops to 0 the GEM ->free (vmw_gem_object_free()) drops one TTM
+ * reference. The TTM count (`tboKref`, tbo.kref) is what the kernel side held (validation, the
+ * resources a buffer backs, until Linux 6.15 moved everything to GEM references); its last put
+ * destroys the buffer (drm_gem_object_release() and the kfree). So a GEM count of 0 with TTM
+ * references left is a *dead GEM object in live memory*: any later GEM get is "addition on 0",
+ * the bug of "drm/vmwgfx: Keep a gem reference to user bos in surfaces".
+ *
+ * Backing store: this first version backs a buffer with zeroed system pages of its own
+ * (`pages`, mapped by drmGemPageVmOps and shared with importers through get_sg_table), created
+ * at vmw_bo_create() and freed with the buffer: the placement, move and eviction machinery of
+ * TTM (@primetime/ttm) is not used yet. The two counts and the order of the releases are the
+ * kernel's; `vmwBoReference()` / `vmwBoUnreference()` are the only places the TTM count moves,
+ * so switching the backing to TTM changes this file only.
+ *
+ * Faithfulness: Linux v6.12 (GEM plus TTM references; vmw_user_bo_lookup() returns a GEM
+ * reference only, since "drm/vmwgfx: Keep a gem reference to user bos in surfaces").
+ */
+
+import { Kref } from "@primetime/atomics";
+import {
+  DmaResvUsage,
+  dmaResvTestSignaled,
+  dmaResvWaitTimeout,
+  type SgTable,
+} from "@primetime/dma-buf";
+import {
+  type DrmDevice,
+  type DrmFile,
+  type DrmGemObjectFuncs,
+  drmGemCreateMmapOffset,
+  drmGemHandleDelete,
+  drmGemObjectGet,
+  drmGemObjectLookup,
+  drmGemObjectPut,
+  drmGemObjectRelease,
+  drmGemPagesSgTable,
+  drmGemPageVmOps,
+  drmGemPrivateObjectInit,
+  drmPrimeGemDestroy,
+  GemObject,
+} from "@primetime/gem";
+import {
+  EBUSY,
+  EINVAL,
+  ENOMEM,
+  type Errno,
+  ESRCH,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  PAGE_SIZE,
+} from "@primetime/kernel";
+import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
+import {
+  type DrmVmwHandleCloseArg,
+  type DrmVmwSynccpuArg,
+  drm_vmw_synccpu_allow_cs,
+  drm_vmw_synccpu_dontblock,
+  drm_vmw_synccpu_grab,
+  drm_vmw_synccpu_read,
+  drm_vmw_synccpu_release,
+  drm_vmw_synccpu_write,
+} from "./vmwgfx-uapi.js";
+
+/** The slab cache of vmwgfx buffer objects (kzalloc() in vmw_bo_create()). */
+export const vmwBoCache = new KmemCache("vmw_bo");
+
+/**
+ * Models struct vmw_bo (its tbo's GEM object is the class itself).
+ *
+ * Locking: `cpuWriters` atomic; the rest set at creation.
+ * References: `refcount` (GEM) and `tboKref` (TTM), see the file comment.
+ */
+export class VmwBo extends GemObject {
+  /** Models tbo.kref: TTM's count. */
+  readonly tboKref: Kref;
+  /** Models cpu_writers: SYNCCPU grabs without allow_cs. */
+  cpuWriters = 0;
+  /** Models the imported sg table of an import (tbo.sg). */
+  sgt: SgTable | null = null;
+
+  constructor(funcs: DrmGemObjectFuncs) {
+    super(funcs);
+    this.tboKref = new Kref(this);
+  }
+}
+
+/**
+ * Models vmw_bo_reference() (ttm_bo_get()).
+ * Locking: none; the caller holds a reference. References: takes a TTM one.
+ */
+export async function vmwBoReference(bo: VmwBo): Promise<VmwBo> {
+  await bo.tboKref.get();
+  return bo;
+}
+
+/**
+ * Models vmw_bo_unreference() (ttm_bo_put(); the kernel also NULLs the caller's pointer: the
+ * callers here drop theirs). The last TTM put destroys the buffer.
+ * Locking: none held that the release takes. References: drops a TTM one.
+ */
+export async function vmwBoUnreference(bo: VmwBo): Promise<void> {
+  await bo.tboKref.put(() => vmwBoRelease(bo));
+}
+
+/**
+ * Models vmw_bo_free() / vmw_bo_release() (the TTM destroy): WARN if a GEM object still has GEM
+ * references (a TTM reference outlived the GEM ones' owners wrongly), then the GEM release (mmap
+ * offset, reservation, pages) and the kfree. An import gives its dma-buf back first.
+ * Locking: none; the last TTM reference is gone. References: consumes the buffer.
+ */
+async function vmwBoRelease(bo: VmwBo): Promise<void> {
+  await point(`vmw_bo_release(${bo.name})`);
+  warnOn(
+    bo.refcount.read() !== 0,
+    `vmw_bo_release(${bo.name}): WARN_ON(vbo->tbo.base.funcs && kref_read(&vbo->tbo.base.refcount) != 0)`,
+  );
+  if (bo.importAttach) await drmPrimeGemDestroy(bo, bo.sgt);
+  bo.sgt = null;
+  await drmGemObjectRelease(bo);
+  kfree(bo);
+}
+
+/**
+ * Models vmw_gem_object_free(), the GEM ->free: the GEM count hit 0, drop the TTM reference the
+ * GEM side owned (ttm_bo_put()).
+ * Locking: none. References: drops one TTM reference.
+ */
+async function vmwGemObjectFree(obj: GemObject): Promise<void> {
+  await vmwBoUnreference(obj as VmwBo);
+}
+
+/**
+ * Models vmw_gem_object_funcs: free, get_sg_table (the pages, for foreign importers), mmap
+ * through vm_ops (drm_gem_ttm_mmap / vmw_vm_ops in the kernel).
+ */
+export const vmwGemObjectFuncs: DrmGemObjectFuncs = {
+  free: vmwGemObjectFree,
+  getSgTable: drmGemPagesSgTable,
+  vmOps: drmGemPageVmOps,
+};
+
+/**
+ * Models vmw_bo_create() + vmw_gem_object_create(): a buffer of `size` bytes (page aligned up)
+ * with one GEM and one TTM reference (the GEM side owns the TTM one), zeroed backing pages and
+ * an mmap offset (ttm_bo_init_reserved() adds it for device BOs). `pages` given: an import's
+ * (the exporter's pages, no offset: imports are not mapped through the importer). -EINVAL for
+ * a zero size, -ENOMEM.
+ * Locking: none; the buffer is not visible yet.
+ * References: the caller owns the GEM reference.
+ */
+export async function vmwGemObjectCreate(
+  dev: DrmDevice,
+  size: number,
+  pages: Uint8Array[] | null = null,
+): Promise<VmwBo | Errno> {
+  await point("vmw_bo_create");
+  if (size === 0) return errPtr(EINVAL);
+  const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemObjectFuncs));
+  if (isErr(bo)) return errPtr(ENOMEM);
+  const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  drmGemPrivateObjectInit(dev, bo, aligned);
+  bo.tboKref.init();
+  bo.pages = pages ?? Array.from({ length: aligned / PAGE_SIZE }, () => new Uint8Array(PAGE_SIZE));
+  if (!pages) {
+    const ret = await drmGemCreateMmapOffset(bo);
+    if (ret) {
+      await drmGemObjectPut(bo);
+      return errPtr(ret);
+    }
+  }
+  return bo;
+}
+
+/**
+ * Models vmw_user_bo_lookup(): the buffer of a GEM handle with a GEM reference (v6.12; before
+ * "drm/vmwgfx: Keep a gem reference to user bos in surfaces" it took a TTM one as well), or
+ * -ESRCH for a bad handle.
+ * Locking: see drmGemObjectLookup(). References: one GEM reference for the caller.
+ */
+export async function vmwUserBoLookup(file: DrmFile, handle: number): Promise<VmwBo | Errno> {
+  const gobj = await drmGemObjectLookup(file, handle);
+  if (!gobj) return errPtr(ESRCH);
+  return gobj as VmwBo;
+}
+
+/**
+ * Models vmw_user_bo_ref(): drm_gem_object_get().
+ * Locking: none; the caller holds a reference. References: takes a GEM one.
+ */
+export async function vmwUserBoRef(bo: VmwBo): Promise<VmwBo> {
+  await drmGemObjectGet(bo);
+  return bo;
+}
+
+/**
+ * Models vmw_user_bo_unref(): drm_gem_object_put() (tolerating NULL, as the kernel's does).
+ * Locking: none. References: drops a GEM one.
+ */
+export async function vmwUserBoUnref(bo: VmwBo | null): Promise<void> {
+  if (bo) await drmGemObjectPut(bo);
+}
+
+/**
+ * Models vmw_bo_unref_ioctl() (DRM_VMW_HANDLE_CLOSE / UNREF_DMABUF): deletes the GEM handle and
+ * returns 0 whatever happened (IGT vmw_ref_count mob_repeated_unref relies on it).
+ * Locking: see drmGemHandleDelete(). References: the handle's.
+ */
+export async function vmwBoUnrefIoctl(
+  _dev: DrmDevice,
+  arg: DrmVmwHandleCloseArg,
+  file: DrmFile,
+): Promise<number> {
+  await drmGemHandleDelete(file, arg.handle);
+  return 0;
+}
+
+/**
+ * Models vmw_user_bo_synccpu_grab(): wait for the GPU to be done with the buffer (or -EBUSY with
+ * dontblock), then count a CPU writer unless allow_cs.
+ * Locking: none held; may sleep. References: the caller's.
+ */
+async function vmwUserBoSynccpuGrab(bo: VmwBo, flags: number): Promise<number> {
+  const nonblock = (flags & drm_vmw_synccpu_dontblock) !== 0;
+  if (nonblock) {
+    if (!(await dmaResvTestSignaled(bo.resv, DmaResvUsage.READ))) return -EBUSY;
+  } else {
+    const lret = await dmaResvWaitTimeout(
+      bo.resv,
+      DmaResvUsage.READ,
+      true,
+      Number.MAX_SAFE_INTEGER,
+    );
+    if (lret <= 0) return lret === 0 ? -EBUSY : lret;
+  }
+  if (!(flags & drm_vmw_synccpu_allow_cs)) bo.cpuWriters++;
+  return 0;
+}
+
+/**
+ * Drops the two references the pre-6.6 vmw_user_bo_lookup() took (toggle
+ * `vmwgfx.invalid-gem-put`): vmw_bo_unreference(&vbo) NULLs `vbo`, and the
+ * drm_gem_object_put(&vbo->tbo.base) that follows dereferences NULL, an oops. The fixed code
+ * (vmw_user_bo_unref()) drops the GEM reference only (the lookup took nothing else).
+ */
+async function synccpuUnrefLookup(bo: VmwBo): Promise<void> {
+  if (toggleEnabled(VMWGFX_INVALID_GEM_PUT.name)) {
+    let vbo: VmwBo | null = bo;
+    await vmwBoUnreference(vbo);
+    vbo = null; // vmw_bo_unreference(&vbo)
+    await point("drm_gem_object_put(&vbo->tbo.base)");
+    if (vbo === null)
+      bug(
+        "BUG: kernel NULL pointer dereference, address: 0000000000000000 in vmw_user_bo_synccpu_ioctl (drm_gem_object_put(&vbo->tbo.base) after vmw_bo_unreference(&vbo))",
+      );
+    return;
+  }
+  await vmwUserBoUnref(bo);
+}
+
+/**
+ * Models vmw_user_bo_synccpu_ioctl() (DRM_VMW_SYNCCPU): -EINVAL for flags without read/write or
+ * with unknown bits, or an unknown op. Grab: look the handle up (-ESRCH), wait for idle
+ * (-EBUSY with dontblock), count a CPU writer, drop the lookup reference. Release: look it up,
+ * uncount the writer, drop the reference.
+ * Locking: none held; may sleep. References: a lookup reference, dropped.
+ */
+export async function vmwUserBoSynccpuIoctl(
+  _dev: DrmDevice,
+  arg: DrmVmwSynccpuArg,
+  file: DrmFile,
+): Promise<number> {
+  const rw = drm_vmw_synccpu_read | drm_vmw_synccpu_write;
+  if (
+    (arg.flags & rw) === 0 ||
+    (arg.flags & ~(rw | drm_vmw_synccpu_dontblock | drm_vmw_synccpu_allow_cs)) !== 0
+  )
+    return -EINVAL;
+  if (arg.op === drm_vmw_synccpu_grab) {
+    const bo = await vmwUserBoLookup(file, arg.handle);
+    if (isErr(bo)) return bo;
+    // The pre-6.6 lookup took a TTM reference too; the toggle's unref path drops both.
+    if (toggleEnabled(VMWGFX_INVALID_GEM_PUT.name)) await vmwBoReference(bo);
+    const ret = await vmwUserBoSynccpuGrab(bo, arg.flags);
+    await synccpuUnrefLookup(bo);
+    if (ret !== 0) return ret === -EBUSY ? -EBUSY : ret;
+    return 0;
+  }
+  if (arg.op === drm_vmw_synccpu_release) {
+    const bo = await vmwUserBoLookup(file, arg.handle);
+    if (isErr(bo)) return bo;
+    if (!(arg.flags & drm_vmw_synccpu_allow_cs) && bo.cpuWriters > 0) bo.cpuWriters--;
+    await vmwUserBoUnref(bo);
+    return 0;
+  }
+  return -EINVAL;
+}

@@ -1,0 +1,296 @@
+/**
+ * The vmwgfx driver (drivers/gpu/drm/vmwgfx/vmwgfx_drv.c): VMware's SVGA device as a DRM
+ * driver, reduced to what concerns object lifetimes: buffer objects with GEM handles (ALLOC_BO,
+ * HANDLE_CLOSE, SYNCCPU, dumb buffers), guest-backed surfaces with their own handles in the
+ * driver's ttm object device (GB_SURFACE_CREATE / _REF, UNREF_SURFACE), PRIME for both
+ * (vmwgfx-prime.ts), and per-file ttm object files.
+ *
+ * Per file (vmw_driver_open()): a ttm object file holding the file's surface ref objects; at
+ * close (vmw_postclose(), after the DRM core released the GEM handles) every ref object is
+ * released. Per device: the ttm object device (the surface idr), freed with the device.
+ *
+ * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). No KMS, no FIFO or command buffer
+ * manager, no contexts, shaders, streams or fences ioctls: their table entries are holes
+ * (-EINVAL). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl()) only re-checks the command
+ * numbers, which drm_ioctl() does here too.
+ */
+
+import {
+  DRIVER_GEM,
+  DRIVER_RENDER,
+  DRM_COMMAND_BASE,
+  DRM_IO,
+  DRM_RENDER_ALLOW,
+  type DrmDevice,
+  type DrmDriver,
+  type DrmFile,
+  type DrmIoctlDesc,
+  type DrmKernel,
+  drmDevAlloc,
+  drmDevPut,
+  drmDevRegister,
+  drmDevUnregister,
+  drmIoctlDef,
+} from "@primetime/gem";
+import { ENOMEM, isErr, KmemCache, kfree, kmalloc, Mutex, SlabObject } from "@primetime/kernel";
+import { point } from "@primetime/sim";
+import {
+  type TtmObjectDevice,
+  type TtmObjectFile,
+  ttmObjectDeviceInit,
+  ttmObjectDeviceRelease,
+  ttmObjectFileInit,
+  ttmObjectFileRelease,
+} from "./ttm-object.js";
+import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
+import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
+import { vmwDumbCreate, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
+import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
+import {
+  vmwGbSurfaceDefineIoctl,
+  vmwGbSurfaceReferenceIoctl,
+  vmwSurfaceDestroyIoctl,
+} from "./vmwgfx-surface.js";
+import {
+  DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_GB_SURFACE_CREATE,
+  DRM_IOCTL_VMW_GB_SURFACE_REF,
+  DRM_IOCTL_VMW_HANDLE_CLOSE,
+  DRM_IOCTL_VMW_SYNCCPU,
+  DRM_IOCTL_VMW_UNREF_SURFACE,
+  DRM_VMW_ALLOC_BO,
+  DRM_VMW_ALLOC_BO_LAYOUT,
+  DRM_VMW_GB_SURFACE_CREATE,
+  DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
+  DRM_VMW_GB_SURFACE_REF,
+  DRM_VMW_GB_SURFACE_REF_LAYOUT,
+  DRM_VMW_HANDLE_CLOSE,
+  DRM_VMW_HANDLE_CLOSE_LAYOUT,
+  DRM_VMW_NUM_IOCTLS,
+  DRM_VMW_SURFACE_ARG_LAYOUT,
+  DRM_VMW_SYNCCPU,
+  DRM_VMW_SYNCCPU_LAYOUT,
+  DRM_VMW_UNREF_SURFACE,
+  type DrmVmwGbSurfaceCreateArg,
+  type DrmVmwGbSurfaceRefArg,
+  type DrmVmwSurfaceArg,
+} from "./vmwgfx-uapi.js";
+
+/** Models VMWGFX_DRIVER_NAME. */
+export const VMWGFX_DRIVER_NAME = "vmwgfx";
+/** Models VMWGFX_DRIVER_DESC. */
+export const VMWGFX_DRIVER_DESC = "Linux drm driver for VMware graphics devices";
+
+/** The slab caches of the per-device and per-file private structures. */
+export const vmwPrivateCache = new KmemCache("vmw_private");
+export const vmwFprivCache = new KmemCache("vmw_fpriv");
+
+/**
+ * Models struct vmw_private (the parts kept).
+ * Locking: `cmdbufMutex` protects surfaces' guest_memory_bo. References: owns `tdev`.
+ */
+export class VmwPrivate extends SlabObject {
+  /** Models tdev. */
+  tdev!: TtmObjectDevice;
+  /** Models cmdbuf_mutex. */
+  readonly cmdbufMutex: Mutex;
+
+  constructor() {
+    super(vmwPrivateCache);
+    this.cmdbufMutex = new Mutex("vmw_private.cmdbuf_mutex", { owner: this });
+  }
+}
+
+/**
+ * Models struct vmw_fpriv.
+ * Locking: none; set at open, cleared at postclose. References: owns `tfile`'s initial one.
+ */
+export class VmwFpriv extends SlabObject {
+  /** Models tfile. */
+  tfile: TtmObjectFile | null = null;
+
+  constructor() {
+    super(vmwFprivCache);
+  }
+}
+
+/** Models vmw_priv(dev). */
+export function vmwPriv(dev: DrmDevice): VmwPrivate {
+  return dev.driverPrivate as VmwPrivate;
+}
+
+/** Models vmw_fpriv(file_priv). */
+export function vmwFpriv(file: DrmFile): VmwFpriv {
+  return file.driverPriv as VmwFpriv;
+}
+
+/** vmw_fpriv(file)->tfile. */
+function tfileOf(file: DrmFile): TtmObjectFile {
+  return vmwFpriv(file).tfile!;
+}
+
+/**
+ * Models vmw_driver_open(): the file's ttm object file. -ENOMEM.
+ * Locking: none. References: the file owns the object file.
+ */
+async function vmwDriverOpen(dev: DrmDevice, file: DrmFile): Promise<number> {
+  await point("vmw_driver_open");
+  const fp = kmalloc(vmwFprivCache, () => new VmwFpriv());
+  if (isErr(fp)) return -ENOMEM;
+  const tfile = ttmObjectFileInit(vmwPriv(dev).tdev);
+  if (isErr(tfile)) {
+    kfree(fp);
+    return -ENOMEM;
+  }
+  fp.tfile = tfile;
+  file.driverPriv = fp;
+  return 0;
+}
+
+/**
+ * Models vmw_postclose(): releases every surface ref object of the file (its GEM handles are
+ * already gone) and frees the file's private data.
+ * Locking: none held. References: drops the ref objects' base references.
+ */
+async function vmwPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
+  const fp = vmwFpriv(file);
+  const tfile = fp.tfile!;
+  fp.tfile = null;
+  await ttmObjectFileRelease(tfile);
+  kfree(fp);
+  file.driverPriv = undefined;
+}
+
+/**
+ * Models the end of vmw_driver_unload() / the devres release: the ttm object device (WARN if
+ * surfaces are left) and the private structure.
+ * Locking: none; the device's last reference is gone. References: consumes both.
+ */
+async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
+  const vmw = vmwPriv(dev);
+  await ttmObjectDeviceRelease(vmw.tdev);
+  kfree(vmw);
+}
+
+/** A hole of the ioctl table: an entry without a handler (-EINVAL). */
+function hole(nr: number): DrmIoctlDesc {
+  return drmIoctlDef(DRM_IO(DRM_COMMAND_BASE + nr), null, 0, null, `VMW_${nr}`);
+}
+
+/** Models vmw_ioctls[] (the implemented entries; the others are holes). */
+function vmwIoctls(): DrmIoctlDesc[] {
+  const table: DrmIoctlDesc[] = [];
+  for (let nr = 0; nr < DRM_VMW_NUM_IOCTLS; nr++) table.push(hole(nr));
+  table[DRM_VMW_ALLOC_BO] = drmIoctlDef(
+    DRM_IOCTL_VMW_ALLOC_BO,
+    vmwGemObjectCreateIoctl,
+    DRM_RENDER_ALLOW,
+    DRM_VMW_ALLOC_BO_LAYOUT,
+    "VMW_ALLOC_BO",
+  );
+  table[DRM_VMW_HANDLE_CLOSE] = drmIoctlDef(
+    DRM_IOCTL_VMW_HANDLE_CLOSE,
+    vmwBoUnrefIoctl,
+    DRM_RENDER_ALLOW,
+    DRM_VMW_HANDLE_CLOSE_LAYOUT,
+    "VMW_HANDLE_CLOSE",
+  );
+  table[DRM_VMW_UNREF_SURFACE] = drmIoctlDef(
+    DRM_IOCTL_VMW_UNREF_SURFACE,
+    (_dev: DrmDevice, arg: DrmVmwSurfaceArg, file: DrmFile) =>
+      vmwSurfaceDestroyIoctl(arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_SURFACE_ARG_LAYOUT,
+    "VMW_UNREF_SURFACE",
+  );
+  table[DRM_VMW_GB_SURFACE_CREATE] = drmIoctlDef(
+    DRM_IOCTL_VMW_GB_SURFACE_CREATE,
+    (dev: DrmDevice, arg: DrmVmwGbSurfaceCreateArg, file: DrmFile) =>
+      vmwGbSurfaceDefineIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
+    "VMW_GB_SURFACE_CREATE",
+  );
+  table[DRM_VMW_GB_SURFACE_REF] = drmIoctlDef(
+    DRM_IOCTL_VMW_GB_SURFACE_REF,
+    (dev: DrmDevice, arg: DrmVmwGbSurfaceRefArg, file: DrmFile) =>
+      vmwGbSurfaceReferenceIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_GB_SURFACE_REF_LAYOUT,
+    "VMW_GB_SURFACE_REF",
+  );
+  table[DRM_VMW_SYNCCPU] = drmIoctlDef(
+    DRM_IOCTL_VMW_SYNCCPU,
+    vmwUserBoSynccpuIoctl,
+    DRM_RENDER_ALLOW,
+    DRM_VMW_SYNCCPU_LAYOUT,
+    "VMW_SYNCCPU",
+  );
+  return table;
+}
+
+/**
+ * Models the vmwgfx struct drm_driver: GEM and a render node; per-file ttm object files; dumb
+ * buffers; PRIME routed by handle range (vmw_prime_handle_to_fd / _fd_to_handle) with foreign
+ * imports through vmw_prime_import_sg_table().
+ */
+export const vmwDriver: DrmDriver = {
+  name: VMWGFX_DRIVER_NAME,
+  desc: VMWGFX_DRIVER_DESC,
+  major: 2,
+  minor: 20,
+  patchlevel: 0,
+  driverFeatures: DRIVER_GEM | DRIVER_RENDER,
+  ioctls: vmwIoctls(),
+  open: vmwDriverOpen,
+  postclose: vmwPostclose,
+  release: vmwDriverRelease,
+  dumbCreate: vmwDumbCreate,
+  primeHandleToFd: (dev, file, handle, flags) =>
+    vmwPrimeHandleToFd(dev, file, handle, flags, tfileOf(file)),
+  primeFdToHandle: (dev, file, fd) => vmwPrimeFdToHandle(dev, file, fd, tfileOf(file)),
+  gemPrimeImportSgTable: vmwPrimeImportSgTable,
+};
+
+/** A registered vmwgfx device and its nodes. */
+export interface VmwgfxDevice {
+  readonly device: DrmDevice;
+  /** "/dev/dri/cardN". */
+  readonly card: string;
+  /** "/dev/dri/renderD(128+N)". */
+  readonly render: string;
+}
+
+/**
+ * Models vmw_probe() + vmw_driver_load() (the parts kept): the private structure with its ttm
+ * object device (surface handles from VMWGFX_NUM_MOB + 1, dma-buf ops vmw_prime_dmabuf_ops), the
+ * DRM device, and its registration (/dev/dri/cardN, renderD(128+N)). Throws if the DRM core
+ * refuses (a bug, not an input error). Call it from a task of the kernel's simulation.
+ * Locking: none; may sleep. References: the caller owns the device's creation reference
+ * (destroyVmwgfx() drops it).
+ */
+export async function createVmwgfx(kernel: DrmKernel): Promise<VmwgfxDevice> {
+  const vmw = kmalloc(vmwPrivateCache, () => new VmwPrivate());
+  if (isErr(vmw)) throw new Error("vmwgfx: out of memory");
+  const tdev = ttmObjectDeviceInit(vmwPrimeDmabufOps, ttmPrimeDmabufRelease);
+  if (isErr(tdev)) throw new Error("vmwgfx: ttm_object_device_init failed");
+  vmw.tdev = tdev;
+  const dev = await drmDevAlloc(vmwDriver, { devName: "vmwgfx", driverPrivate: vmw });
+  if (isErr(dev)) throw new Error(`vmwgfx: drm_dev_alloc failed: ${dev}`);
+  const ret = await drmDevRegister(dev, kernel);
+  if (ret) {
+    await drmDevPut(dev);
+    throw new Error(`vmwgfx: drm_dev_register failed: ${ret}`);
+  }
+  return { device: dev, card: dev.primary!.path, render: dev.render!.path };
+}
+
+/**
+ * Models vmw_remove(): unregisters the device (open files keep working) and drops the creation
+ * reference; the device and its ttm object device go with the last file.
+ * Locking: none; may sleep. References: drops the creation reference.
+ */
+export async function destroyVmwgfx(vmw: VmwgfxDevice): Promise<void> {
+  await drmDevUnregister(vmw.device);
+  await drmDevPut(vmw.device);
+}

@@ -1,0 +1,93 @@
+/**
+ * struct vmw_resource (drivers/gpu/drm/vmwgfx/vmwgfx_resource.c): the device-side object behind
+ * a surface (and contexts, shaders...), with its own kref and its guest memory: the buffer
+ * object the device reads and writes the surface's contents through (a MOB).
+ *
+ * The resource is embedded in the user surface and refcounted separately from the surface's
+ * ttm base object: the base object (what handles name) holds one resource reference, command
+ * submission holds others while the GPU uses it, so a surface whose last handle is gone may still
+ * be in use by the device.
+ *
+ * Which reference the resource holds on its guest memory buffer is the subject of "drm/vmwgfx:
+ * Keep a gem reference to user bos in surfaces" (toggle `vmwgfx.surface-bo-ttm-ref-only`): a GEM
+ * reference since (vmw_user_bo_ref() / vmw_user_bo_unref()), a TTM one before.
+ *
+ * Faithfulness: Linux v6.12, reduced to what surfaces need: no hardware id, no eviction, no
+ * dirty tracking, no validation reservation (the kernel's resource_lock and cmdbuf_mutex
+ * protect guest_memory_bo against a concurrent switch; nothing switches it here but the
+ * resource's own creation and release).
+ */
+
+import { Kref } from "@primetime/atomics";
+import { type Owner, point, toggleEnabled } from "@primetime/sim";
+import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
+import { type VmwBo, vmwBoUnreference, vmwUserBoUnref } from "./vmwgfx-bo.js";
+
+/**
+ * Models struct vmw_resource.
+ *
+ * Locking: `guestMemoryBo` set at creation, cleared at release.
+ * References: `kref`; holds one reference on `guestMemoryBo` (GEM, or TTM with the toggle).
+ */
+export class VmwResource {
+  /** Models kref. */
+  readonly kref: Kref;
+  /** Models guest_memory_bo (backup before 6.4). */
+  guestMemoryBo: VmwBo | null = null;
+  /** Models guest_memory_size. */
+  guestMemorySize = 0;
+  /** Models res_free: frees the embedding object. */
+  resFree: ((res: VmwResource) => Promise<void>) | null = null;
+
+  constructor(readonly owner: Owner) {
+    this.kref = new Kref(owner);
+  }
+}
+
+/**
+ * Models vmw_resource_init() (the part kept): one reference (the creator's).
+ * Locking: none; not yet visible. References: the caller owns it.
+ */
+export function vmwResourceInit(
+  res: VmwResource,
+  guestMemorySize: number,
+  resFree: (res: VmwResource) => Promise<void>,
+): void {
+  res.kref.init();
+  res.guestMemorySize = guestMemorySize;
+  res.resFree = resFree;
+}
+
+/**
+ * Models vmw_resource_reference().
+ * Locking: none; the caller holds a reference. References: takes one.
+ */
+export async function vmwResourceReference(res: VmwResource): Promise<VmwResource> {
+  await res.kref.get();
+  return res;
+}
+
+/**
+ * Models vmw_resource_release(): drops the guest memory buffer's reference (vmw_user_bo_unref(),
+ * or the TTM vmw_bo_unreference() with the toggle) and frees the resource (res_free).
+ * Locking: the kernel takes resource_lock and reserves the buffer; nothing else can reach the
+ * resource here. References: consumes it.
+ */
+async function vmwResourceRelease(res: VmwResource): Promise<void> {
+  await point(`vmw_resource_release(${res.owner.name})`);
+  const bo = res.guestMemoryBo;
+  res.guestMemoryBo = null;
+  if (bo) {
+    if (toggleEnabled(VMWGFX_SURFACE_BO_TTM_REF_ONLY.name)) await vmwBoUnreference(bo);
+    else await vmwUserBoUnref(bo);
+  }
+  if (res.resFree) await res.resFree(res);
+}
+
+/**
+ * Models vmw_resource_unreference(): kref_put with vmw_resource_release().
+ * Locking: none. References: drops one.
+ */
+export async function vmwResourceUnreference(res: VmwResource): Promise<void> {
+  await res.kref.put(() => vmwResourceRelease(res));
+}

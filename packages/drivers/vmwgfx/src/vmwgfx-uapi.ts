@@ -1,0 +1,191 @@
+/**
+ * vmwgfx's uapi (include/uapi/drm/vmwgfx_drm.h), the part this model implements: buffer
+ * objects (ALLOC_BO, HANDLE_CLOSE, SYNCCPU), guest-backed surfaces (GB_SURFACE_CREATE,
+ * GB_SURFACE_REF, UNREF_SURFACE) and a small EXECBUF.
+ *
+ * The structs are plain objects with the uapi field names. The kernel's unions of a request and
+ * a reply (`union drm_vmw_alloc_bo_arg { req; rep; }`) are flattened into one struct holding
+ * both sides' fields (reply fields that share a name with a request field get a `rep_` prefix),
+ * so the command numbers carry the flattened size rather than the union's.
+ */
+
+import { DRM_COMMAND_BASE, DRM_IOW, DRM_IOWR, type DrmStructLayout } from "@primetime/gem";
+
+/** Models DRM_VMW_ALLOC_BO (= DRM_VMW_ALLOC_DMABUF). */
+export const DRM_VMW_ALLOC_BO = 1;
+/** Models DRM_VMW_HANDLE_CLOSE (= DRM_VMW_UNREF_DMABUF). */
+export const DRM_VMW_HANDLE_CLOSE = 2;
+/** Models DRM_VMW_UNREF_SURFACE. */
+export const DRM_VMW_UNREF_SURFACE = 10;
+/** Models DRM_VMW_EXECBUF. */
+export const DRM_VMW_EXECBUF = 12;
+/** Models DRM_VMW_GB_SURFACE_CREATE. */
+export const DRM_VMW_GB_SURFACE_CREATE = 23;
+/** Models DRM_VMW_GB_SURFACE_REF. */
+export const DRM_VMW_GB_SURFACE_REF = 24;
+/** Models DRM_VMW_SYNCCPU. */
+export const DRM_VMW_SYNCCPU = 25;
+/** The number of entries of the driver's ioctl table (DRM_VMW_SYNCCPU + 1 here). */
+export const DRM_VMW_NUM_IOCTLS = DRM_VMW_SYNCCPU + 1;
+
+/** Models SVGA3D_INVALID_ID: "no buffer" in buffer_handle. */
+export const SVGA3D_INVALID_ID = 0xffffffff;
+
+/** Models enum drm_vmw_handle_type. */
+export const DRM_VMW_HANDLE_LEGACY = 0;
+export const DRM_VMW_HANDLE_PRIME = 1;
+
+/** Models enum drm_vmw_surface_flags. */
+export const drm_vmw_surface_flag_shareable = 1 << 0;
+export const drm_vmw_surface_flag_scanout = 1 << 1;
+export const drm_vmw_surface_flag_create_buffer = 1 << 2;
+export const drm_vmw_surface_flag_coherent = 1 << 3;
+
+/** Models enum drm_vmw_synccpu_flags. */
+export const drm_vmw_synccpu_read = 1 << 0;
+export const drm_vmw_synccpu_write = 1 << 1;
+export const drm_vmw_synccpu_dontblock = 1 << 2;
+export const drm_vmw_synccpu_allow_cs = 1 << 3;
+/** Models enum drm_vmw_synccpu_op. */
+export const drm_vmw_synccpu_grab = 0;
+export const drm_vmw_synccpu_release = 1;
+
+/** union drm_vmw_alloc_bo_arg: in `size`; out `handle`, `map_handle`, `cur_gmr_id/offset`. */
+export interface DrmVmwAllocBoArg {
+  size: number;
+  pad64: number;
+  map_handle: number;
+  handle: number;
+  cur_gmr_id: number;
+  cur_gmr_offset: number;
+  rep_pad64: number;
+}
+export const DRM_VMW_ALLOC_BO_LAYOUT: DrmStructLayout = [
+  ["size", "u32"],
+  ["pad64", "u32"],
+  ["map_handle", "u64"],
+  ["handle", "u32"],
+  ["cur_gmr_id", "u32"],
+  ["cur_gmr_offset", "u32"],
+  ["rep_pad64", "u32"],
+];
+
+/** struct drm_vmw_handle_close_arg (= drm_vmw_unref_dmabuf_arg). */
+export interface DrmVmwHandleCloseArg {
+  handle: number;
+  pad64: number;
+}
+export const DRM_VMW_HANDLE_CLOSE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["pad64", "u32"],
+];
+
+/** struct drm_vmw_surface_arg: `sid` and its `handle_type`. */
+export interface DrmVmwSurfaceArg {
+  sid: number;
+  handle_type: number;
+}
+export const DRM_VMW_SURFACE_ARG_LAYOUT: DrmStructLayout = [
+  ["sid", "s32"],
+  ["handle_type", "u32"],
+];
+
+/**
+ * union drm_vmw_gb_surface_create_arg: the request (struct drm_vmw_gb_surface_create_req with
+ * its base_size flattened) and the reply (struct drm_vmw_gb_surface_create_rep).
+ */
+export interface DrmVmwGbSurfaceCreateArg {
+  svga3d_flags: number;
+  format: number;
+  mip_levels: number;
+  drm_surface_flags: number;
+  multisample_count: number;
+  autogen_filter: number;
+  buffer_handle: number;
+  array_size: number;
+  width: number;
+  height: number;
+  depth: number;
+  handle: number;
+  backup_size: number;
+  rep_buffer_handle: number;
+  buffer_size: number;
+  buffer_map_handle: number;
+}
+export const DRM_VMW_GB_SURFACE_CREATE_LAYOUT: DrmStructLayout = [
+  ["svga3d_flags", "u32"],
+  ["format", "u32"],
+  ["mip_levels", "u32"],
+  ["drm_surface_flags", "u32"],
+  ["multisample_count", "u32"],
+  ["autogen_filter", "u32"],
+  ["buffer_handle", "u32"],
+  ["array_size", "u32"],
+  ["width", "u32"],
+  ["height", "u32"],
+  ["depth", "u32"],
+  ["handle", "u32"],
+  ["backup_size", "u32"],
+  ["rep_buffer_handle", "u32"],
+  ["buffer_size", "u32"],
+  ["buffer_map_handle", "u64"],
+];
+
+/**
+ * union drm_vmw_gb_surface_reference_arg: the request (struct drm_vmw_surface_arg) and the
+ * reply (the creation request and reply of the surface, as the referencing file sees it).
+ */
+export interface DrmVmwGbSurfaceRefArg extends DrmVmwGbSurfaceCreateArg {
+  sid: number;
+  handle_type: number;
+}
+export const DRM_VMW_GB_SURFACE_REF_LAYOUT: DrmStructLayout = [
+  ["sid", "s32"],
+  ["handle_type", "u32"],
+  ...DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
+];
+
+/** struct drm_vmw_synccpu_arg. */
+export interface DrmVmwSynccpuArg {
+  op: number;
+  flags: number;
+  handle: number;
+  pad64: number;
+}
+export const DRM_VMW_SYNCCPU_LAYOUT: DrmStructLayout = [
+  ["op", "u32"],
+  ["flags", "u32"],
+  ["handle", "u32"],
+  ["pad64", "u32"],
+];
+
+/** Models DRM_IOCTL_VMW_ALLOC_BO. */
+export const DRM_IOCTL_VMW_ALLOC_BO = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_ALLOC_BO,
+  DRM_VMW_ALLOC_BO_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_HANDLE_CLOSE. */
+export const DRM_IOCTL_VMW_HANDLE_CLOSE = DRM_IOW(
+  DRM_COMMAND_BASE + DRM_VMW_HANDLE_CLOSE,
+  DRM_VMW_HANDLE_CLOSE_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_UNREF_SURFACE. */
+export const DRM_IOCTL_VMW_UNREF_SURFACE = DRM_IOW(
+  DRM_COMMAND_BASE + DRM_VMW_UNREF_SURFACE,
+  DRM_VMW_SURFACE_ARG_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_GB_SURFACE_CREATE. */
+export const DRM_IOCTL_VMW_GB_SURFACE_CREATE = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_GB_SURFACE_CREATE,
+  DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_GB_SURFACE_REF. */
+export const DRM_IOCTL_VMW_GB_SURFACE_REF = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_GB_SURFACE_REF,
+  DRM_VMW_GB_SURFACE_REF_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_SYNCCPU. */
+export const DRM_IOCTL_VMW_SYNCCPU = DRM_IOW(
+  DRM_COMMAND_BASE + DRM_VMW_SYNCCPU,
+  DRM_VMW_SYNCCPU_LAYOUT,
+);

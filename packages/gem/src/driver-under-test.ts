@@ -1,0 +1,84 @@
+/**
+ * The descriptor a DRM driver package exports so that the conformance suite and the stress
+ * harness can run it: a name, how to register one device of it on a freshly booted kernel, and
+ * optionally how userspace creates and maps a buffer object on it. This is not kernel code: it is
+ * the package's equivalent of a module's `module_init()` plus the driver-specific part of IGT's
+ * library (`igt_<driver>.c`), typed here, in the DRM core every driver already depends on, so
+ * that no driver depends on the suite's package (`@primetime/conformance` depends on no driver;
+ * drivers devDepend on it and run it in their own tests).
+ *
+ * Every driver package exports `driverUnderTest` from its index:
+ *
+ * ```ts
+ * export const driverUnderTest: DriverUnderTest = {
+ *   name: "vgem",
+ *   register: (kernel) => createVgem(kernel),
+ * };
+ * ```
+ *
+ * The userspace hooks get the test's open DRM fd as the structural `DrmUserFd` (libdrm's
+ * `DrmFd` is one): a driver issues its own ioctls with `fd.ioctl()` and maps with `fd.mmap()`,
+ * without depending on the userspace package above it.
+ */
+
+import type { Kernel } from "@primetime/kernel";
+import type { DrmDevice } from "./drm-device.js";
+
+/** A registered device and its nodes, as a driver's `register` may return it. */
+export interface RegisteredDevice {
+  readonly device: DrmDevice;
+  /** The primary node ("/dev/dri/card0"); default: the device's primary minor. */
+  readonly card?: string;
+  /** The render node, if any; default: the device's render minor. */
+  readonly render?: string | null;
+}
+
+/** A CPU mapping of a buffer object, as userspace sees it (libdrm's `Mapping` is one). */
+export interface BoMapping {
+  /** Length in bytes. */
+  readonly length: number;
+  /** Loads `len` bytes at `offset` (default: all of it). A fault throws. */
+  read(offset?: number, len?: number): Promise<Uint8Array>;
+  /** Stores `bytes` at `offset`. A fault throws. */
+  write(bytes: Uint8Array, offset?: number): Promise<void>;
+  /** memset() of `len` bytes at `offset` (default: all of it). */
+  fill(value: number, offset?: number, len?: number): Promise<void>;
+  /** munmap(2). */
+  unmap(): Promise<void>;
+}
+
+/** An open DRM fd in a test process (libdrm's `DrmFd` is one). Failures throw. */
+export interface DrmUserFd {
+  /** ioctl(2) by request number: 0 or a positive value; a failure throws (libdrm's SysError). */
+  ioctl(cmd: number, arg?: object, name?: string): Promise<number>;
+  /** mmap(2) of the fd at a fake offset. */
+  mmap(offset: number, length: number, prot?: number): Promise<BoMapping>;
+}
+
+/** A driver package as the conformance suite and the stress harness see it. */
+export interface DriverUnderTest {
+  /** Shown in test names and taken by the stress harness's `--driver` ("vgem"). */
+  readonly name: string;
+  /**
+   * Allocates and registers one device on `kernel` (called in the main task of a fresh
+   * simulation, once per device a case needs: cross-driver cases register two).
+   */
+  register(kernel: Kernel): Promise<DrmDevice | RegisteredDevice> | DrmDevice | RegisteredDevice;
+  /**
+   * Creates a buffer object of `size` bytes (a multiple of 4096) on `drm` and returns its
+   * handle. Default (conformance): a 1024-pixel-wide 32 bpp dumb buffer.
+   */
+  createBo?(drm: DrmUserFd, size: number): Promise<number>;
+  /**
+   * Maps the first `size` bytes of a handle's object for the CPU. Default (conformance):
+   * MODE_MAP_DUMB and mmap() of the DRM fd.
+   */
+  mapBo?(drm: DrmUserFd, handle: number, size: number): Promise<BoMapping>;
+}
+
+/** True if `v` looks like a DriverUnderTest (for registries that load driver packages). */
+export function isDriverUnderTest(v: unknown): v is DriverUnderTest {
+  if (typeof v !== "object" || v === null) return false;
+  const d = v as Partial<DriverUnderTest>;
+  return typeof d.name === "string" && d.name.length > 0 && typeof d.register === "function";
+}

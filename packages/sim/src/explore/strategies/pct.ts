@@ -1,0 +1,89 @@
+import type { Prng } from "../../prng.js";
+import type { Strategy } from "../../strategy.js";
+import type { Task } from "../../task.js";
+
+/**
+ * PCT, probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte,
+ * ASPLOS 2010). Finds a bug of depth d in a run of n tasks and k steps with probability at least
+ * 1 / (n * k^(d-1)).
+ *
+ * - Tasks get distinct random initial priorities, all >= d (a task spawned later gets a random
+ *   one too); the highest-priority runnable task always runs.
+ * - d-1 change points are drawn uniformly in [1, k]; when the run reaches the i-th one, the task
+ *   that just ran drops to priority d-i (below every initial priority).
+ * - Only steps with more than one runnable task count (shuttle/Coyote practice), and k is the
+ *   longest count seen so far (the first run, knowing nothing, uses k = 1): one instance is meant to be reused across the runs of a search,
+ *   so the estimate rises as longer runs appear.
+ * - A task that yields on purpose (a spin-wait's cpu_relax) drops below every other task, change
+ *   points included, so a spin-wait cannot starve the task it waits for.
+ */
+export class PctStrategy implements Strategy {
+  readonly name = "pct";
+  private prng!: Prng;
+  private readonly priority = new Map<Task, number>();
+  /** counted step -> priority it assigns. */
+  private changePoints = new Map<number, number>();
+  private counted = 0;
+
+  constructor(
+    readonly param: number,
+    /** The current estimate of k, the number of counted steps in a run. */
+    public estimatedSteps = 0,
+  ) {
+    if (!Number.isInteger(param) || param < 1)
+      throw new RangeError(`PCT depth must be an integer >= 1, got ${param}`);
+  }
+
+  begin(prng: Prng): void {
+    this.prng = prng;
+    this.priority.clear();
+    this.changePoints.clear();
+    this.counted = 0;
+    const k = Math.max(1, this.estimatedSteps);
+    const d = this.param;
+    // d-1 distinct change points when k allows it; point i carries priority d-i.
+    for (let i = 1; i < d && this.changePoints.size < k; i++) {
+      let at: number;
+      do at = this.prng.between(1, k);
+      while (this.changePoints.has(at));
+      this.changePoints.set(at, d - i);
+    }
+  }
+
+  spawned(task: Task): void {
+    // Distinct in practice (2^30 values); ties are broken by task id, so still deterministic.
+    this.priority.set(task, this.param + this.prng.between(0, 1 << 30));
+  }
+
+  yielded(task: Task): void {
+    // Below everyone, change-point priorities included: whatever the spinner waits for can run.
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const p of this.priority.values()) if (p < lowest) lowest = p;
+    this.priority.set(task, lowest - 1);
+  }
+
+  pickTask(runnable: readonly Task[], current: Task | null): Task {
+    this.counted++;
+    const change = this.changePoints.get(this.counted);
+    if (change !== undefined && current) this.priority.set(current, change);
+    let best = runnable[0]!;
+    let bestP = this.priority.get(best) ?? 0;
+    for (let i = 1; i < runnable.length; i++) {
+      const t = runnable[i]!;
+      const p = this.priority.get(t) ?? 0;
+      if (p > bestP) {
+        best = t;
+        bestP = p;
+      }
+    }
+    return best;
+  }
+
+  choose(n: number): number {
+    return this.prng.below(n);
+  }
+
+  end(decisions: number): void {
+    if (decisions > this.estimatedSteps) this.estimatedSteps = decisions;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The simulated GPU's fences as dma_fences: the bridge a driver needs between the device
+ * (`@primetime/simgpu`, hardware: seqnos, a fence register, interrupts) and the kernel's fence
+ * world, modeled on a driver's fence code (amdgpu_fence.c, radeon_fence.c): one fence context
+ * per engine (the device has one), a fence per submitted batch carrying its seqno, signalled in
+ * order from the interrupt handler (an "irq" task) when the fence register passes it.
+ *
+ * Hang recovery, as a driver's hangcheck/timeout handler does it (drm_sched_job_timedout()
+ * then a GPU reset): a delayed work checks that the engine made progress while fences were
+ * pending; if not, it resets the device, and every fence of a lost batch is signalled with
+ * -ETIME (the guilty job's error in drm_sched), so no waiter waits forever.
+ *
+ * Lives in `@primetime/ttm` because the device must not know DRM (DESIGN.md section 4) and TTM
+ * is the lowest layer that needs GPU work in a reservation object (its moves).
+ */
+
+import {
+  type DmaFence,
+  DmaFence as DmaFenceClass,
+  type DmaFenceOps,
+  dmaFenceContextAlloc,
+  dmaFenceInit,
+  dmaFencePut,
+  dmaFenceSetError,
+  dmaFenceSignalLocked,
+} from "@primetime/dma-buf";
+import {
+  cancelDelayedWorkSync,
+  DelayedWork,
+  EBUSY,
+  ENOMEM,
+  type Errno,
+  ETIME,
+  errPtr,
+  isErr,
+  KmemCache,
+  kmalloc,
+  Mutex,
+  queueDelayedWork,
+  SpinLock,
+  systemWq,
+} from "@primetime/kernel";
+import { point, WaitQueue } from "@primetime/sim";
+import type { Command, InterruptStatus, SimGpu } from "@primetime/simgpu";
+
+/** The slab cache of GPU fences (struct amdgpu_fence). */
+export const simgpuFenceCache = new KmemCache("simgpu_fence");
+
+/** Default hangcheck period: virtual ns without progress before the engine is reset. */
+export const SIMGPU_HANGCHECK_NS = 2_000_000;
+
+/**
+ * The fence driver of one engine (struct amdgpu_fence_driver).
+ *
+ * Locking: `lock` is the fences' lock (the timeline's spinlock) and guards `pending`;
+ * `ringLock` serialises submissions (the device's registers).
+ * References: `pending` holds one reference per unsignalled fence.
+ */
+export class SimgpuFenceDriver {
+  /** The fence context of the engine. */
+  readonly context: number;
+  /** The timeline lock of every fence of the engine. */
+  readonly lock: SpinLock;
+  /** Serialises gpu.submit() (the ring). */
+  readonly ringLock: Mutex;
+  /** Unsignalled fences by seqno, oldest first. */
+  readonly pending = new Map<number, DmaFence>();
+  /** Submitters waiting for ring space. */
+  readonly ringSpace: WaitQueue;
+  /** Resets done by the hangcheck. */
+  resets = 0;
+  /** Fences signalled with an error by a reset. */
+  fencesLost = 0;
+  private readonly hangcheck: DelayedWork;
+  private lastSeen = 0;
+  private armed = false;
+  private stopped = false;
+  readonly ops: DmaFenceOps;
+
+  constructor(
+    readonly gpu: SimGpu,
+    readonly hangcheckNs = SIMGPU_HANGCHECK_NS,
+  ) {
+    this.context = dmaFenceContextAlloc(1);
+    this.lock = new SpinLock(`${gpu.name}.fence_lock`);
+    this.ringLock = new Mutex(`${gpu.name}.ring_lock`);
+    this.ringSpace = new WaitQueue(`${gpu.name} ring space`);
+    this.hangcheck = new DelayedWork(() => this.hangcheckWork(), `${gpu.name}_hangcheck`);
+    const name = gpu.name;
+    this.ops = {
+      getDriverName: () => "simgpu",
+      getTimelineName: () => name,
+    };
+  }
+
+  /**
+   * The interrupt handler (amdgpu_fence_process()): signals, in order, every pending fence the
+   * fence register has passed, then wakes submitters waiting for ring space.
+   * Locking: irq context (must not sleep); takes the fence lock.
+   * References: drops `pending`'s reference of each signalled fence.
+   */
+  async irq(status: InterruptStatus): Promise<void> {
+    await this.lock.lock();
+    const done: DmaFence[] = [];
+    for (const [seqno, fence] of this.pending) {
+      if (!this.gpu.seqnoPassed(seqno) && seqno > status.seqno) break;
+      this.pending.delete(seqno);
+      await dmaFenceSignalLocked(fence);
+      done.push(fence);
+    }
+    await this.lock.unlock();
+    for (const f of done) await dmaFencePut(f);
+    this.ringSpace.wakeAll();
+  }
+
+  /**
+   * The hangcheck (a delayed work): no progress since the last check while fences are pending
+   * means a hang: reset the device and signal the lost batches' fences with -ETIME.
+   * Locking: process context; takes the ring lock (quiescing submitters) and the fence lock.
+   * References: drops `pending`'s reference of each lost fence.
+   */
+  private async hangcheckWork(): Promise<void> {
+    this.armed = false;
+    if (this.stopped) return;
+    await this.ringLock.lock();
+    const seqno = this.gpu.lastCompletedSeqno;
+    const stuck = this.pending.size > 0 && seqno === this.lastSeen && this.gpu.busy;
+    this.lastSeen = seqno;
+    const lost: DmaFence[] = [];
+    if (stuck) {
+      const report = this.gpu.reset();
+      this.resets++;
+      await this.lock.lock();
+      for (const s of report.lost) {
+        const f = this.pending.get(s);
+        if (!f) continue;
+        this.pending.delete(s);
+        dmaFenceSetError(f, -ETIME);
+        await dmaFenceSignalLocked(f);
+        lost.push(f);
+      }
+      await this.lock.unlock();
+      this.fencesLost += lost.length;
+    }
+    await this.ringLock.unlock();
+    for (const f of lost) await dmaFencePut(f);
+    this.ringSpace.wakeAll();
+    await this.arm();
+  }
+
+  private async arm(): Promise<void> {
+    if (this.armed || this.stopped || this.pending.size === 0) return;
+    this.armed = true;
+    await queueDelayedWork(systemWq(), this.hangcheck, this.hangcheckNs);
+  }
+
+  /**
+   * Submits `commands` as one batch and returns its fence (amdgpu_fence_emit()): a new
+   * dma_fence of the engine's context with the batch's seqno, referenced by the caller and by
+   * the pending list. Waits for ring space when the ring is full. -ENOMEM, or the device's
+   * -EINVAL / -ENOSPC for a malformed or oversized batch.
+   * Locking: takes the ring lock; may sleep (ring full).
+   * References: the caller owns one on the fence.
+   */
+  async submit(commands: readonly Command[]): Promise<DmaFence | Errno> {
+    const fence = kmalloc(simgpuFenceCache, () => new DmaFenceClass());
+    if (isErr(fence)) return errPtr(ENOMEM);
+    await this.ringLock.lock();
+    let seqno: number;
+    for (;;) {
+      await point(`${this.gpu.name}: ring submit`);
+      seqno = this.gpu.submit(commands);
+      if (seqno !== -EBUSY) break;
+      await this.ringLock.unlock();
+      // No scheduling point between the check and the sleep: the wake-up cannot be lost.
+      if (this.gpu.ring.space < commands.length + 1)
+        await this.ringSpace.wait(`${this.gpu.name}: wait for ring space`);
+      await this.ringLock.lock();
+    }
+    if (seqno < 0) {
+      await this.ringLock.unlock();
+      dmaFenceInit(fence, this.ops, this.lock, this.context, 0);
+      await dmaFencePut(fence);
+      return errPtr(seqno);
+    }
+    dmaFenceInit(fence, this.ops, this.lock, this.context, seqno);
+    await fence.refcount.get(); // the pending list's
+    await this.lock.lock();
+    this.pending.set(seqno, fence);
+    await this.lock.unlock();
+    await this.ringLock.unlock();
+    await this.arm();
+    return fence;
+  }
+
+  /**
+   * Stops the hangcheck (driver unload). Pending fences stay pending: wait for them first.
+   * Locking: may sleep.
+   */
+  async fini(): Promise<void> {
+    this.stopped = true;
+    await cancelDelayedWorkSync(this.hangcheck);
+    this.gpu.onInterrupt(null);
+  }
+}
+
+/**
+ * Creates the fence driver of `gpu` and registers its interrupt handler (request_irq()).
+ * Locking: none (driver load). References: the driver owns it until fini().
+ */
+export function simgpuFenceDriverInit(gpu: SimGpu, hangcheckNs?: number): SimgpuFenceDriver {
+  const drv = new SimgpuFenceDriver(gpu, hangcheckNs);
+  gpu.onInterrupt((st) => drv.irq(st));
+  return drv;
+}

@@ -1,0 +1,302 @@
+/**
+ * The package's own test support (not exported, not built): a small TTM driver on the simulated
+ * GPU, shaped like amdgpu's use of TTM (VRAM and a TT aperture as range managers, evictions
+ * VRAM -> TT -> SYSTEM, moves on the GPU's engine), with dumb buffers and GEM mmap through the
+ * DRM core so userspace can map BOs; the machine that boots it; and helpers.
+ */
+
+import {
+  DmaResvUsage,
+  dmaFencePut,
+  dmaFenceWait,
+  dmaResvWaitTimeout,
+  MAX_SCHEDULE_TIMEOUT,
+} from "@primetime/dma-buf";
+import {
+  DRIVER_GEM,
+  DRIVER_RENDER,
+  type DrmDevice,
+  type DrmDriver,
+  type DrmFile,
+  type DrmGemObjectFuncs,
+  type DrmKernel,
+  type DrmModeCreateDumb,
+  drmDevAlloc,
+  drmDevPut,
+  drmDevRegister,
+  drmDevUnregister,
+  drmGemHandleCreate,
+  drmGemObjectPut,
+  drmGemObjectRelease,
+  drmGemPrivateObjectInit,
+  type GemObject,
+} from "@primetime/gem";
+import { type Errno, isErr, Kernel, KmemCache, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
+import {
+  formatSplat,
+  type RunResult,
+  Simulation,
+  type SimulationOptions,
+  warnOn,
+} from "@primetime/sim";
+import {
+  crc32,
+  type SimGpu,
+  SimGpu as SimGpuClass,
+  SystemMemory,
+  systemAddress,
+} from "@primetime/simgpu";
+import { drmGemTtmMmap } from "./drm-gem-ttm-helper.js";
+import { type SimgpuFenceDriver, simgpuFenceDriverInit } from "./simgpu-fence.js";
+import { ttmResourceGpuAddress, ttmSimgpuIoMemReserve, ttmSimgpuMove } from "./simgpu-move.js";
+import {
+  TtmBufferObject,
+  ttmBoEvictionValuable,
+  ttmBoInitValidate,
+  ttmBoPut,
+  ttmBoReserve,
+  ttmBoUnreserve,
+} from "./ttm-bo.js";
+import { ttmBoType } from "./ttm-bo-type.js";
+import { ttmBoCpuAccess } from "./ttm-bo-util.js";
+import {
+  TtmDevice,
+  type TtmDeviceFuncs,
+  ttmDeviceFini,
+  ttmDeviceInit,
+  ttmGlobBoCount,
+} from "./ttm-device.js";
+import {
+  TTM_PL_FLAG_FALLBACK,
+  TTM_PL_SYSTEM,
+  TTM_PL_TT,
+  TTM_PL_VRAM,
+  type TtmPlacement,
+  ttmPlace,
+  ttmPlacement,
+} from "./ttm-placement.js";
+import { ttmRangeManFini, ttmRangeManInit, VramDrmMm } from "./ttm-range-manager.js";
+import { ttmTtCreateDefault, ttmTtDestroyDefault } from "./ttm-tt.js";
+
+export const VRAM = ttmPlacement(ttmPlace(TTM_PL_VRAM));
+export const TT = ttmPlacement(ttmPlace(TTM_PL_TT));
+export const SYSTEM = ttmPlacement(ttmPlace(TTM_PL_SYSTEM));
+/** VRAM, falling back to TT and SYSTEM (a typical userspace BO). */
+export const ANY = ttmPlacement(
+  ttmPlace(TTM_PL_VRAM),
+  ttmPlace(TTM_PL_TT),
+  ttmPlace(TTM_PL_SYSTEM),
+);
+
+export const testBoCache = new KmemCache("ttmtest_bo");
+
+/** The test driver's BO: a TtmBufferObject embedding the GEM object. */
+export class TestBo extends TtmBufferObject {}
+
+export interface TtmMachine {
+  sim: Simulation;
+  kernel: Kernel;
+  gpu: SimGpu;
+  drm: DrmDevice;
+  bdev: TtmDevice;
+  fences: SimgpuFenceDriver;
+}
+
+/** The GEM ->free: the GEM count is the main one; it holds one TTM reference. */
+async function testGemFree(obj: GemObject): Promise<void> {
+  await ttmBoPut(obj as TestBo);
+}
+
+/** The TTM ->destroy: GEM release and kfree. */
+async function testBoDestroy(bo: TtmBufferObject): Promise<void> {
+  await drmGemObjectRelease(bo);
+  kfree(bo);
+}
+
+export const testGemFuncs: DrmGemObjectFuncs = { free: testGemFree, mmap: drmGemTtmMmap };
+
+function testFuncs(m: { fences: SimgpuFenceDriver | null }): TtmDeviceFuncs {
+  return {
+    ttmTtCreate: ttmTtCreateDefault,
+    ttmTtDestroy: ttmTtDestroyDefault,
+    evictionValuable: ttmBoEvictionValuable,
+    evictFlags(bo, placement) {
+      // amdgpu_evict_flags(): VRAM goes to GTT (or the CPU domain), GTT to the CPU domain.
+      const t = bo.resource!.memType;
+      if (t === TTM_PL_VRAM)
+        placement.placement.push(
+          ttmPlace(TTM_PL_TT),
+          ttmPlace(TTM_PL_SYSTEM, TTM_PL_FLAG_FALLBACK),
+        );
+      else placement.placement.push(ttmPlace(TTM_PL_SYSTEM));
+    },
+    move: (bo, evict, ctx, newMem, hop) => ttmSimgpuMove(m.fences!, bo, evict, ctx, newMem, hop),
+    ioMemReserve: ttmSimgpuIoMemReserve,
+  };
+}
+
+/**
+ * Creates a BO of `size` bytes validated into `placement` (the amdgpu_bo_create() pattern):
+ * kmalloc, drm_gem_private_object_init(), ttm_bo_init_validate(). The BO with one GEM reference
+ * (holding the TTM one), or -errno (the BO is already destroyed).
+ */
+export async function testBoCreate(
+  m: TtmMachine,
+  size: number,
+  placement: TtmPlacement,
+): Promise<TestBo | Errno> {
+  const bo = kmalloc(testBoCache, () => new TestBo(testGemFuncs));
+  if (isErr(bo)) return bo;
+  drmGemPrivateObjectInit(m.drm, bo, size);
+  const ret = await ttmBoInitValidate(
+    m.bdev,
+    bo,
+    ttmBoType.device,
+    placement,
+    1,
+    false,
+    null,
+    testBoDestroy,
+  );
+  if (ret) return ret as Errno;
+  return bo;
+}
+
+/** MODE_CREATE_DUMB: a BO preferring VRAM, with a handle. */
+async function testDumbCreate(
+  file: DrmFile,
+  dev: DrmDevice,
+  args: DrmModeCreateDumb,
+): Promise<number> {
+  args.pitch = Math.ceil((args.width * args.bpp) / 8);
+  args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+  const m = machines.get(dev);
+  if (!m || args.size === 0) return -22;
+  const bo = await testBoCreate(m, args.size, ANY);
+  if (isErr(bo)) return bo;
+  const ret = await drmGemHandleCreate(file, bo);
+  await drmGemObjectPut(bo);
+  if (ret < 0) return ret;
+  args.handle = ret;
+  return 0;
+}
+
+const machines = new WeakMap<DrmDevice, TtmMachine>();
+
+export const ttmTestDriver: DrmDriver = {
+  name: "ttmtest",
+  desc: "TTM test driver",
+  major: 1,
+  minor: 0,
+  patchlevel: 0,
+  driverFeatures: DRIVER_GEM | DRIVER_RENDER,
+  dumbCreate: testDumbCreate,
+};
+
+export interface RunTtmOptions extends Omit<SimulationOptions, "seed"> {
+  seed?: number;
+  vramPages?: number;
+  ttPages?: number;
+  systemPages?: number;
+  /** Register the DRM device (nodes, userspace access). */
+  register?: boolean;
+}
+
+/**
+ * Boots a kernel with the test driver on a fresh simulated GPU, runs `body`, tears everything
+ * down (range managers, TTM device, fence driver, DRM device) and checks: no leak (kmemleak),
+ * ttm bo_count 0, no VRAM or system page still allocated.
+ */
+export function runTtm(
+  body: (m: TtmMachine) => Promise<void>,
+  opts: RunTtmOptions = {},
+): Promise<RunResult> {
+  const { vramPages = 16, ttPages = 16, systemPages = 256, register = false, ...simOpts } = opts;
+  const sim = new Simulation({ ...simOpts, seed: opts.seed ?? 1 });
+  return sim.run(async () => {
+    const kernel = Kernel.boot();
+    const gpu = new SimGpuClass({
+      vramPages,
+      systemMemory: new SystemMemory({ pages: systemPages }),
+    });
+    const holder: { fences: SimgpuFenceDriver | null } = { fences: null };
+    const drm = await drmDevAlloc(ttmTestDriver, { devName: "ttmtest" });
+    if (isErr(drm)) throw new Error(`drm_dev_alloc: ${drm}`);
+    const bdev = new TtmDevice(testFuncs(holder), gpu, drm.vmaOffsetManager);
+    ttmDeviceInit(bdev);
+    ttmRangeManInit(bdev, TTM_PL_VRAM, false, vramPages, new VramDrmMm(gpu.vram));
+    ttmRangeManInit(bdev, TTM_PL_TT, true, ttPages);
+    const fences = simgpuFenceDriverInit(gpu);
+    holder.fences = fences;
+    const m: TtmMachine = { sim, kernel, gpu, drm, bdev, fences };
+    machines.set(drm, m);
+    if (register) {
+      const r = await drmDevRegister(drm, kernel as DrmKernel);
+      if (r) throw new Error(`drm_dev_register: ${r}`);
+    }
+    await body(m);
+    if (register) await drmDevUnregister(drm);
+    await kernel.quiesce();
+    await ttmRangeManFini(bdev, TTM_PL_VRAM);
+    await ttmRangeManFini(bdev, TTM_PL_TT);
+    await ttmDeviceFini(bdev);
+    await fences.fini();
+    await drmDevPut(drm);
+    await kernel.checkLeaks();
+    warnOn(ttmGlobBoCount() !== 0, `ttm bo_count ${ttmGlobBoCount()} after teardown`);
+    warnOn(gpu.vram.allocatedPages !== 0, `${gpu.vram.allocatedPages} VRAM pages still allocated`);
+    warnOn(gpu.system.allocated !== 0, `${gpu.system.allocated} system pages still allocated`);
+  });
+}
+
+/** Throws with the formatted splats unless the run ended ok without any splat. */
+export function expectClean(r: RunResult): void {
+  if (r.outcome !== "ok" || r.splats.length > 0) {
+    throw new Error(
+      `run not clean: ${r.outcome}${r.message ? ` (${r.message})` : ""}\n${r.splats.map((s) => formatSplat(s)).join("\n")}`,
+    );
+  }
+}
+
+/** Reserves, accesses (waiting for moves), unreserves. */
+export async function boAccess(
+  bo: TtmBufferObject,
+  offset: number,
+  buf: Uint8Array,
+  write: boolean,
+): Promise<number> {
+  await ttmBoReserve(bo, false, false);
+  const ret = await ttmBoCpuAccess(bo, offset, buf, write);
+  await ttmBoUnreserve(bo);
+  return ret;
+}
+
+/**
+ * The GPU's CRC-32 of the BO's whole contents where it is now (a checksum command on the
+ * engine, under the reservation so the BO cannot move meanwhile), or -errno.
+ */
+export async function gpuChecksum(m: TtmMachine, bo: TtmBufferObject): Promise<number> {
+  await ttmBoReserve(bo, false, false);
+  // The engine is in order, but a CPU populate may still be needed for a SYSTEM BO.
+  await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, false, MAX_SCHEDULE_TIMEOUT);
+  const { ttmBoCpuPage } = await import("./ttm-bo-util.js");
+  await ttmBoCpuPage(bo, 0); // populate / io reserve
+  const src = ttmResourceGpuAddress(bo, bo.resource!);
+  const page = m.gpu.system.allocPage()!;
+  let ret = -22;
+  if (src) {
+    const fence = await m.fences.submit([
+      { op: "checksum", src, size: bo.size, result: systemAddress([page], 0) },
+    ]);
+    if (!isErr(fence)) {
+      await dmaFenceWait(fence, false);
+      ret = fence.error || new DataView(page.data.buffer, page.data.byteOffset).getUint32(0, true);
+      await dmaFencePut(fence);
+    } else ret = fence;
+  }
+  m.gpu.system.freePage(page);
+  await ttmBoUnreserve(bo);
+  return ret;
+}
+
+export { crc32 };

@@ -1,0 +1,546 @@
+/**
+ * Buffer object utilities (drivers/gpu/drm/ttm/ttm_bo_util.c): the io reservation of a resource,
+ * the move helpers a driver's ->move ends with (null, memcpy, sync and accelerated cleanup with
+ * ghost objects), pipeline gutting, CPU access to a BO's current backing store, and the LRU
+ * walk that eviction is built on.
+ *
+ * Ghost objects: an accelerated move that does not wait for the GPU (ttm_bo_move_to_ghost())
+ * hangs the old resource (and, when moving to fixed memory, the old ttm_tt) on a new "ghost"
+ * buffer object created by ttm_buffer_object_transfer(). The ghost gets its own reservation
+ * holding the move fence (usage KERNEL) and a reference to the original BO; its last put runs
+ * ttm_bo_release(), which finds it busy and destroys it from the delayed-delete work once the
+ * fence signals, freeing the old backing store only then.
+ */
+
+import {
+  type DmaFence,
+  DmaResvUsage,
+  dmaFenceGet,
+  dmaFenceIsLater,
+  dmaFencePut,
+  dmaResvAddFence,
+  dmaResvCopyFences,
+  dmaResvFini,
+  dmaResvReserveFences,
+  dmaResvTestSignaled,
+  dmaResvTrylock,
+  dmaResvUnlock,
+  dmaResvWaitTimeout,
+  MAX_SCHEDULE_TIMEOUT,
+} from "@primetime/dma-buf";
+import { drmVmaNodeReset, type GemObject } from "@primetime/gem";
+import { EINVAL, ENOMEM, ETIME, isErr, KmemCache, kfree, kmalloc } from "@primetime/kernel";
+import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { PAGE_SIZE } from "@primetime/simgpu";
+import { TTM_LRU_WALK_PLAIN_GET } from "./toggles.js";
+import {
+  type TtmBufferObject,
+  TtmTransferObj,
+  ttmBoGet,
+  ttmBoGetUnlessZero,
+  ttmBoMoveToLruTail,
+  ttmBoPopulate,
+  ttmBoPut,
+  ttmBoTtDestroy,
+} from "./ttm-bo.js";
+import { type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
+import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.js";
+import {
+  type TtmResource,
+  type TtmResourceManager,
+  ttmResourceFree,
+  ttmResourceSetBo,
+} from "./ttm-resource.js";
+import {
+  TTM_TT_FLAG_ZERO_ALLOC,
+  ttmTtCreate,
+  ttmTtDestroy,
+  ttmTtIsPopulated,
+  ttmTtUnpopulate,
+} from "./ttm-tt.js";
+
+/**
+ * The physical address the simulated GPU's VRAM BAR is mapped at: `bus.offset` of a VRAM
+ * resource is this plus its byte offset in VRAM (the driver's io_mem_reserve sets it).
+ */
+export const SIMGPU_VRAM_BAR = 0xd000_0000;
+
+// ---- io reservation ------------------------------------------------------------------------
+
+/**
+ * Models ttm_mem_io_reserve(): the driver's ->io_mem_reserve, once (until ttm_mem_io_free()).
+ * Locking: the owning BO's reservation held.
+ * References: none.
+ */
+export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null): Promise<number> {
+  if (!mem) return 0;
+  if (!mem.bus.offset) {
+    if (!bdev.funcs.ioMemReserve) return 0;
+    return bdev.funcs.ioMemReserve(bdev, mem);
+  }
+  return 0;
+}
+
+/**
+ * Models ttm_mem_io_free().
+ * Locking: the owning BO's reservation held (or the BO is dying).
+ * References: none.
+ */
+export async function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Promise<void> {
+  if (!mem) return;
+  if (!mem.bus.offset) return;
+  if (bdev.funcs.ioMemFree) await bdev.funcs.ioMemFree(bdev, mem);
+  mem.bus.offset = 0;
+}
+
+// ---- LRU ------------------------------------------------------------------------------------
+
+/**
+ * Models ttm_bo_move_to_lru_tail_unlocked().
+ * Locking: the reservation held; takes lru_lock.
+ * References: none.
+ */
+export async function ttmBoMoveToLruTailUnlocked(bo: TtmBufferObject): Promise<void> {
+  await bo.bdev.lruLock.lock();
+  ttmBoMoveToLruTail(bo);
+  await bo.bdev.lruLock.unlock();
+}
+
+/** Models struct ttm_lru_walk (+ ttm_lru_walk_arg, without a ww ticket). */
+export interface TtmLruWalk {
+  /**
+   * Models ops->process_bo: called with the BO locked and referenced; returns the progress
+   * (> 0), 0 (skipped), or -errno (-EBUSY / -EALREADY: skip; others end the walk).
+   */
+  processBo(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number>;
+  /** Models arg.ctx. */
+  ctx: TtmOperationCtx;
+  /** Models arg.trylock_only. */
+  trylockOnly: boolean;
+}
+
+/**
+ * Models ttm_lru_walk_for_evict() with its cursor (ttm_bo_lru_for_each_reserved_guarded()):
+ * walks the manager's LRU from its least recently used end; for each resource, under lru_lock,
+ * trylocks its BO's reservation and takes a reference with ttm_bo_get_unless_zero() (a BO
+ * whose count is zero is being released: skipped), drops lru_lock, re-checks that the BO still
+ * has a resource of that memory type, and calls `processBo`. Stops once `target` progress is
+ * made or on an error. Returns the progress or the error.
+ *
+ * Toggle `ttm.lru-walk-plain-get`: the reference is a plain ttm_bo_get() (kref_get()), taken on
+ * a BO whose release is already running.
+ *
+ * Locking: takes lru_lock around each step, and the reservations it trylocks.
+ * References: one on the BO being processed, dropped (with its reservation) before the next.
+ */
+export async function ttmLruWalkForEvict(
+  walk: TtmLruWalk,
+  bdev: TtmDevice,
+  man: TtmResourceManager,
+  target: number,
+): Promise<number> {
+  let progress = 0;
+  // The kernel's cursor keeps its place with a hitch in the list; a visited set does the same
+  // for a list that may be reordered while the lock is dropped.
+  const visited = new Set<TtmResource>();
+  for (;;) {
+    let bo: TtmBufferObject | null = null;
+    let memType = -1;
+    await bdev.lruLock.lock();
+    for (const res of man.lru) {
+      if (visited.has(res)) continue;
+      visited.add(res);
+      const cand = res.bo!;
+      await point(`ttm_lru_walk_trylock(${cand.name})`);
+      if (!dmaResvTrylock(cand.resv)) continue;
+      if (toggleLruPlainGet()) {
+        await ttmBoGet(cand);
+      } else if (!(await ttmBoGetUnlessZero(cand))) {
+        await dmaResvUnlock(cand.resv);
+        continue;
+      }
+      memType = res.memType;
+      bo = cand;
+      break;
+    }
+    await bdev.lruLock.unlock();
+    if (bo === null) break;
+    // Between the release of the lru lock and here the bo may have switched resource.
+    let lret = 0;
+    if (bo.resource && bo.resource.memType === memType) {
+      lret = await walk.processBo(walk, bo);
+    }
+    await dmaResvUnlock(bo.resv);
+    await ttmBoPut(bo);
+    if (lret === -16 /* EBUSY */ || lret === -114 /* EALREADY */) lret = 0;
+    progress = lret < 0 ? lret : progress + lret;
+    if (progress < 0 || progress >= target) break;
+  }
+  return progress;
+}
+
+function toggleLruPlainGet(): boolean {
+  return toggleEnabled(TTM_LRU_WALK_PLAIN_GET.name);
+}
+
+// ---- moves ----------------------------------------------------------------------------------
+
+/**
+ * Models ttm_bo_assign_mem(): the BO's resource becomes `newMem` (WARN if it still has one).
+ * Locking: the reservation held.
+ * References: the BO owns `newMem`.
+ */
+export function ttmBoAssignMem(bo: TtmBufferObject, newMem: TtmResource): void {
+  warnOn(bo.resource !== null, `ttm_bo_assign_mem(${bo.name}): WARN_ON(bo->resource)`);
+  bo.resource = newMem;
+}
+
+/**
+ * Models ttm_bo_move_null(): nothing to copy (the pages stay, or there are none): frees the old
+ * resource and assigns the new one.
+ * Locking: the reservation held.
+ * References: the old resource is freed.
+ */
+export async function ttmBoMoveNull(bo: TtmBufferObject, newMem: TtmResource): Promise<void> {
+  const old = bo.resource;
+  bo.resource = null;
+  await ttmResourceFree(old);
+  ttmBoAssignMem(bo, newMem);
+}
+
+/**
+ * Models ttm_bo_wait_free_node(): waits for the BO to idle, then frees the old backing store
+ * (the ttm_tt too when the destination is fixed memory). 0, -ETIME.
+ * Locking: the reservation held.
+ * References: the old resource is freed.
+ */
+async function ttmBoWaitFreeNode(bo: TtmBufferObject, dstUseTt: boolean): Promise<number> {
+  const ret = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 15_000_000_000);
+  if (ret === 0) return -ETIME;
+  if (ret < 0) return ret;
+  if (!dstUseTt) await ttmBoTtDestroy(bo);
+  const old = bo.resource;
+  bo.resource = null;
+  await ttmResourceFree(old);
+  return 0;
+}
+
+/**
+ * Models ttm_bo_move_sync_cleanup(): a CPU copy finished: wait, free the old, assign the new.
+ * Locking: the reservation held.
+ * References: as ttmBoWaitFreeNode().
+ */
+export async function ttmBoMoveSyncCleanup(
+  bo: TtmBufferObject,
+  newMem: TtmResource,
+): Promise<void> {
+  const man = ttmManagerType(bo.bdev, newMem.memType)!;
+  const ret = await ttmBoWaitFreeNode(bo, man.useTt);
+  if (warnOn(ret !== 0, `ttm_bo_move_sync_cleanup(${bo.name}): ${ret}`)) return;
+  ttmBoAssignMem(bo, newMem);
+}
+
+/** The slab cache of ghost objects (struct ttm_transfer_obj). */
+export const ttmTransferObjCache = new KmemCache("ttm_transfer_obj");
+
+/**
+ * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished, the
+ * original BO's reference dropped, the ghost freed.
+ * Locking: none. References: drops the original's.
+ */
+async function ttmTransferedDestroy(bo: TtmBufferObject): Promise<void> {
+  const fbo = bo as TtmTransferObj;
+  await dmaResvFini(fbo._resv);
+  const orig = fbo.orig;
+  fbo.orig = null;
+  if (orig) await ttmBoPut(orig);
+  kfree(fbo);
+}
+
+/**
+ * Models ttm_buffer_object_transfer(): a ghost copy of `bo` that takes over its resource (and
+ * ttm_tt, for the caller to split), with its own reservation, trylocked, one fence slot
+ * reserved, a TTM count of 1, pin count 0, no mmap offset, and a reference to `bo`. The ghost,
+ * or -ENOMEM.
+ * Locking: `bo`'s reservation held; the ghost's is returned held.
+ * References: the caller owns the ghost's one; the ghost holds one on `bo`.
+ */
+async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransferObj | number> {
+  const fbo = kmalloc(ttmTransferObjCache, () => new TtmTransferObj(ttmDeletedObjectFuncs));
+  if (isErr(fbo)) return -ENOMEM;
+  // fbo->base = *bo; then fix up what must not be copied.
+  fbo.bdev = bo.bdev;
+  fbo.type = bo.type;
+  fbo.pageAlignment = bo.pageAlignment;
+  fbo.size = bo.size;
+  fbo.resource = bo.resource;
+  fbo.ttm = bo.ttm;
+  fbo.deleted = false;
+  ttmGlobBoCountAdd(1);
+  drmVmaNodeReset(fbo.vmaNode);
+  fbo.kref.init();
+  fbo.destroy = ttmTransferedDestroy;
+  fbo.pinCount = 0;
+  fbo.resv = bo.type !== ttmBoType.sg ? fbo._resv : bo.resv;
+  const locked = dmaResvTrylock(fbo._resv);
+  warnOn(!locked, `ttm_buffer_object_transfer(${fbo.name}): WARN_ON(!trylock)`);
+  if (fbo.resource) {
+    await ttmResourceSetBo(fbo.resource, fbo);
+    bo.resource = null;
+  }
+  const ret = await dmaResvReserveFences(fbo._resv, 1);
+  if (ret) {
+    // The kernel kfree()s the copy here; give the resource back to `bo` first.
+    if (fbo.resource) {
+      await ttmResourceSetBo(fbo.resource, bo);
+      bo.resource = fbo.resource;
+    }
+    await dmaResvUnlock(fbo._resv);
+    await dmaResvFini(fbo._resv);
+    ttmGlobBoCountAdd(-1);
+    kfree(fbo);
+    return ret;
+  }
+  await ttmBoGet(bo);
+  fbo.orig = bo;
+  await ttmBoMoveToLruTailUnlocked(fbo);
+  return fbo;
+}
+
+/**
+ * Models ttm_bo_move_to_ghost(): pipelines a non-evicting move: the old backing store goes to a
+ * ghost whose reservation holds `fence` (KERNEL); the ttm_tt stays with the BO when the
+ * destination uses it, else goes with the ghost. The ghost's reference is dropped at once: it
+ * is destroyed once the fence signals.
+ * Locking: the reservation held.
+ * References: the ghost holds one on the fence (through its reservation) and one on `bo`.
+ */
+async function ttmBoMoveToGhost(
+  bo: TtmBufferObject,
+  fence: DmaFence,
+  dstUseTt: boolean,
+): Promise<number> {
+  // This should help pipeline ordinary buffer moves. Hang old buffer memory on a new buffer
+  // object, and leave it to be released when the GPU operation has completed.
+  const ghost = await ttmBufferObjectTransfer(bo);
+  if (typeof ghost === "number") return ghost;
+  await dmaResvAddFence(ghost._resv, fence, DmaResvUsage.KERNEL);
+  // If we're not moving to fixed memory, the TTM object needs to stay alive. Otherwise hang it
+  // on the ghost bo to be unbound and destroyed.
+  if (dstUseTt) ghost.ttm = null;
+  else bo.ttm = null;
+  await dmaResvUnlock(ghost._resv);
+  await ttmBoPut(ghost);
+  return 0;
+}
+
+/**
+ * Models ttm_bo_move_pipeline_evict(): an eviction out of fixed memory does not wait: the
+ * manager remembers the fence (new allocations there wait for it) and the old node is freed.
+ * Locking: the reservation held; takes the manager's move_lock.
+ * References: the manager holds one on the latest fence.
+ */
+async function ttmBoMovePipelineEvict(bo: TtmBufferObject, fence: DmaFence): Promise<void> {
+  const from = ttmManagerType(bo.bdev, bo.resource!.memType)!;
+  await from.moveLock.lock();
+  if (!from.move || dmaFenceIsLater(fence, from.move)) {
+    await dmaFencePut(from.move);
+    from.move = await dmaFenceGet(fence);
+  }
+  await from.moveLock.unlock();
+  const old = bo.resource;
+  bo.resource = null;
+  await ttmResourceFree(old);
+}
+
+/**
+ * Models ttm_bo_move_accel_cleanup(): the end of a driver's accelerated (GPU) move: `fence`
+ * joins the BO's reservation (KERNEL: everyone, CPU faults included, waits for it), then the
+ * old backing store is handed to a ghost (a normal move), freed at once with the fence kept by
+ * the manager (a pipelined eviction out of fixed memory), or freed after waiting (otherwise);
+ * `newMem` is assigned.
+ * Locking: the reservation held, a fence slot reserved.
+ * References: the reservation takes one on `fence`; the caller keeps its own.
+ */
+export async function ttmBoMoveAccelCleanup(
+  bo: TtmBufferObject,
+  fence: DmaFence,
+  evict: boolean,
+  pipeline: boolean,
+  newMem: TtmResource,
+): Promise<number> {
+  const bdev = bo.bdev;
+  const from = ttmManagerType(bdev, bo.resource!.memType)!;
+  const man = ttmManagerType(bdev, newMem.memType)!;
+  let ret = 0;
+  await dmaResvAddFence(bo.resv, fence, DmaResvUsage.KERNEL);
+  if (!evict) ret = await ttmBoMoveToGhost(bo, fence, man.useTt);
+  else if (!from.useTt && pipeline) await ttmBoMovePipelineEvict(bo, fence);
+  else ret = await ttmBoWaitFreeNode(bo, man.useTt);
+  if (ret) return ret;
+  ttmBoAssignMem(bo, newMem);
+  return 0;
+}
+
+/**
+ * Models ttm_bo_pipeline_gutting(): drops the BO's backing store without waiting: an idle BO
+ * just loses it; a busy one hands it to a ghost holding a copy of its fences. Afterwards the
+ * BO has no resource and an unpopulated ttm_tt. 0 or -ENOMEM.
+ * Locking: the reservation held.
+ * References: as ttmBoMoveToGhost().
+ */
+export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number> {
+  // If already idle, no need for ghost object dance.
+  if (await dmaResvTestSignaled(bo.resv, DmaResvUsage.BOOKKEEP)) {
+    if (!bo.ttm) {
+      const ret = await ttmTtCreate(bo, true);
+      if (ret) return ret;
+    } else {
+      await ttmTtUnpopulate(bo.bdev, bo.ttm);
+      if (bo.type === ttmBoType.device) bo.ttm.pageFlags |= TTM_TT_FLAG_ZERO_ALLOC;
+    }
+    const old = bo.resource;
+    bo.resource = null;
+    await ttmResourceFree(old);
+    return 0;
+  }
+  // We need an unpopulated ttm_tt after giving our current one, if any, to the ghost object.
+  let ttm = bo.ttm;
+  bo.ttm = null;
+  let ret = await ttmTtCreate(bo, true);
+  [bo.ttm, ttm] = [ttm, bo.ttm];
+  if (ret) return ret;
+  const ghost = await ttmBufferObjectTransfer(bo);
+  if (typeof ghost === "number") {
+    if (ttm) await ttmTtDestroy(bo.bdev, ttm);
+    return ghost;
+  }
+  ret = await dmaResvCopyFences(ghost._resv, bo.resv);
+  // Last resort, wait for the BO to be idle when we are OOM
+  if (ret) await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
+  await dmaResvUnlock(ghost._resv);
+  await ttmBoPut(ghost);
+  bo.ttm = ttm;
+  return 0;
+}
+
+/**
+ * The GEM functions of a ghost object (ttm_deleted_object_funcs): a ghost is never a GEM
+ * object anyone can reach, so only `free` exists, and it must never run.
+ */
+const ttmDeletedObjectFuncs = {
+  free: async (obj: GemObject): Promise<void> => {
+    warnOn(true, `ghost ${obj.name}: GEM free called`);
+  },
+};
+
+// ---- CPU access -----------------------------------------------------------------------------
+
+/**
+ * The CPU's view of page `i` of the BO's current backing store (what ttm_bo_vmap()/kmap give
+ * the kernel): a live PAGE_SIZE view of the ttm_tt page (populating it) or of VRAM through the
+ * BAR (reserving the io space). A page, or a negative errno.
+ * Locking: the reservation held (asserted by ttm_bo_populate()).
+ * References: the view is valid while the reservation is held.
+ */
+export async function ttmBoCpuPage(
+  bo: TtmBufferObject,
+  i: number,
+  ctx: TtmOperationCtx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 },
+): Promise<Uint8Array | number> {
+  const mem = bo.resource;
+  if (!mem || i < 0 || i >= Math.ceil(bo.size / PAGE_SIZE)) return -EINVAL;
+  let ret = await ttmMemIoReserve(bo.bdev, mem);
+  if (ret) return ret;
+  if (!mem.bus.isIomem) {
+    ret = await ttmBoPopulate(bo, ctx);
+    if (ret) return ret;
+    const page = bo.ttm?.pages?.[i];
+    return page ? page.data : -EINVAL;
+  }
+  const off = mem.bus.offset - SIMGPU_VRAM_BAR + i * PAGE_SIZE;
+  return bo.bdev.gpu.vram.data.subarray(off, off + PAGE_SIZE);
+}
+
+/**
+ * Models ttm_bo_move_memcpy(): the CPU copy fallback of a driver's ->move: copies every page
+ * from the old backing store to `dstMem` (or clears it when there is nothing to copy), then
+ * ttm_bo_move_sync_cleanup().
+ * Locking: the reservation held.
+ * References: as ttmBoMoveSyncCleanup().
+ */
+export async function ttmBoMoveMemcpy(
+  bo: TtmBufferObject,
+  ctx: TtmOperationCtx,
+  dstMem: TtmResource,
+): Promise<number> {
+  const bdev = bo.bdev;
+  const srcMem = bo.resource;
+  if (warnOn(!srcMem, `ttm_bo_move_memcpy(${bo.name}): WARN_ON(!src_mem)`) || !srcMem)
+    return -EINVAL;
+  const dstMan = ttmManagerType(bdev, dstMem.memType)!;
+  const srcMan = ttmManagerType(bdev, srcMem.memType)!;
+  const ttm = bo.ttm;
+  let ret: number;
+  if (ttm && dstMan.useTt) {
+    ret = await ttmBoPopulate(bo, ctx);
+    if (ret) return ret;
+  }
+  const clear = srcMan.useTt && (!ttm || !ttmTtIsPopulated(ttm));
+  const npages = Math.ceil(dstMem.size / PAGE_SIZE);
+  // Read every source page first (a linear view of the old placement), then swap resources to
+  // write the destination through the same accessor.
+  const src: Uint8Array[] = [];
+  if (!clear) {
+    for (let i = 0; i < npages; i++) {
+      const p = await ttmBoCpuPage(bo, i, ctx);
+      if (typeof p === "number") return p;
+      src.push(p.slice());
+    }
+  }
+  bo.resource = dstMem;
+  ret = await ttmMemIoReserve(bdev, dstMem);
+  for (let i = 0; !ret && i < npages; i++) {
+    const p = await ttmBoCpuPage(bo, i, ctx);
+    if (typeof p === "number") {
+      ret = p;
+      break;
+    }
+    if (clear) p.fill(0);
+    else p.set(src[i]!);
+  }
+  bo.resource = srcMem;
+  if (ret) return ret;
+  await ttmBoMoveSyncCleanup(bo, dstMem);
+  return 0;
+}
+
+/**
+ * CPU access to `len` bytes of the BO at `offset` (what a driver does with ttm_bo_kmap() after
+ * waiting for the KERNEL fences, amdgpu_bo_kmap()): waits for moves in flight, then reads into
+ * `buf` or writes it. 0 or -errno (-EINVAL out of range).
+ * Locking: the reservation held.
+ * References: none kept.
+ */
+export async function ttmBoCpuAccess(
+  bo: TtmBufferObject,
+  offset: number,
+  buf: Uint8Array,
+  write: boolean,
+): Promise<number> {
+  if (offset < 0 || offset + buf.length > bo.size) return -EINVAL;
+  const r = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, false, MAX_SCHEDULE_TIMEOUT);
+  if (r < 0) return r;
+  let done = 0;
+  while (done < buf.length) {
+    const pos = offset + done;
+    const page = await ttmBoCpuPage(bo, Math.floor(pos / PAGE_SIZE));
+    if (typeof page === "number") return page;
+    const inPage = pos % PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - inPage, buf.length - done);
+    if (write) page.set(buf.subarray(done, done + n), inPage);
+    else buf.set(page.subarray(inPage, inPage + n), done);
+    done += n;
+  }
+  return 0;
+}

@@ -1,0 +1,226 @@
+/**
+ * CPU mappings of buffer objects (drivers/gpu/drm/ttm/ttm_bo_vm.c): the mmap set-up, the VMA's
+ * open/close keeping a TTM reference, and the fault handler, which takes the BO's reservation,
+ * waits for a pipelined move to finish (the KERNEL fences), reserves the io space and maps the
+ * page of the BO's *current* placement: a ttm_tt page or VRAM through the BAR. A move zaps
+ * every mapping first (ttm_bo_unmap_virtual()), so the next access faults again and sees the
+ * bytes where they are now.
+ *
+ * Also the historic TTM mmap (ttm_bo_mmap(), removed in Linux 5.14 when drivers went through
+ * drm_gem_mmap()): the lookup of the BO by its fake offset, with ttm_bo_get_unless_zero().
+ *
+ * Simplifications: no VM_FAULT_RETRY (the model's fault path cannot drop mmap_lock): a
+ * contended reservation is taken with a sleeping lock, the kernel's path when retrying is not
+ * allowed; one page per fault (no prefaulting); no dummy page for unplugged devices.
+ */
+
+import {
+  DmaResvUsage,
+  dmaResvLock,
+  dmaResvTrylock,
+  dmaResvUnlock,
+  dmaResvWaitTimeout,
+  MAX_SCHEDULE_TIMEOUT,
+} from "@primetime/dma-buf";
+import {
+  drmVmaNodeIsAllowed,
+  drmVmaNodeStart,
+  drmVmaOffsetLockLookup,
+  drmVmaOffsetLookupLocked,
+  drmVmaOffsetUnlockLookup,
+} from "@primetime/gem";
+import {
+  EACCES,
+  EINVAL,
+  PAGE_SIZE,
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_IO,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_SHARED,
+  type Vma,
+  type VmOperations,
+} from "@primetime/kernel";
+import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { TTM_MMAP_LOOKUP_PLAIN_GET } from "./toggles.js";
+import { type TtmBufferObject, ttmBoGet, ttmBoGetUnlessZero, ttmBoPut } from "./ttm-bo.js";
+import { ttmBoCpuPage } from "./ttm-bo-util.js";
+import type { TtmDevice } from "./ttm-device.js";
+import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js";
+
+/**
+ * Models ttm_bo_vm_reserve(): takes the BO's reservation for a fault (trylock, else a sleeping
+ * lock); refuses to fault imported pages (VM_FAULT_SIGBUS). 0 with the reservation held.
+ * Locking: mmap_lock held for reading; takes the reservation.
+ * References: the VMA's.
+ */
+export async function ttmBoVmReserve(bo: TtmBufferObject): Promise<number> {
+  if (!dmaResvTrylock(bo.resv)) await dmaResvLock(bo.resv);
+  // Refuse to fault imported pages. This should be handled (if at all) by redirecting mmap to
+  // the exporter.
+  if (bo.ttm && bo.ttm.pageFlags & TTM_TT_FLAG_EXTERNAL) {
+    if (!(bo.ttm.pageFlags & TTM_TT_FLAG_EXTERNAL_MAPPABLE)) {
+      await dmaResvUnlock(bo.resv);
+      return VM_FAULT_SIGBUS;
+    }
+  }
+  return 0;
+}
+
+/**
+ * Models ttm_bo_vm_fault_idle(): waits for buffer data in transit (a pipelined move: the
+ * KERNEL fences). VM_FAULT_SIGBUS if the wait fails.
+ * Locking: the reservation held.
+ * References: the VMA's.
+ */
+async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
+  const err = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
+  if (err < 0) return VM_FAULT_SIGBUS;
+  return 0;
+}
+
+/**
+ * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, and maps the
+ * page at `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()). The page,
+ * or VM_FAULT_SIGBUS (past the end, io reservation failed), VM_FAULT_OOM (no pages).
+ * Locking: the reservation and mmap_lock (read) held.
+ * References: the VMA's.
+ */
+export async function ttmBoVmFaultReserved(
+  vma: Vma,
+  bo: TtmBufferObject,
+  pgoff: number,
+): Promise<Uint8Array | number> {
+  // Wait for buffer data in transit, due to a pipelined move.
+  const ret = await ttmBoVmFaultIdle(bo);
+  if (ret) return ret;
+  const pageOffset = pgoff - drmVmaNodeStart(bo.vmaNode);
+  if (pageOffset >= Math.ceil(bo.size / PAGE_SIZE) || pageOffset < 0) return VM_FAULT_SIGBUS;
+  const page = await ttmBoCpuPage(bo, pageOffset, {
+    interruptible: true,
+    noWaitGpu: false,
+    bytesMoved: 0,
+  });
+  if (typeof page === "number") return page === -EINVAL ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+  // vmf_insert_pfn_prot(), under the reservation: a racing move's unmap comes after it.
+  const addr = vma.vmStart + (pgoff - vma.vmPgoff) * PAGE_SIZE;
+  vma.pages.set(addr / PAGE_SIZE, page);
+  return page;
+}
+
+/**
+ * Models ttm_bo_vm_fault(): reserve, fault, unreserve.
+ * Locking: mmap_lock held for reading; takes the reservation.
+ * References: the VMA's.
+ */
+export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
+  const bo = vma.vmPrivateData as TtmBufferObject;
+  if (!bo.checkAccess("ttm_bo_vm_fault")) return VM_FAULT_SIGBUS;
+  const ret = await ttmBoVmReserve(bo);
+  if (ret) return ret;
+  const r = await ttmBoVmFaultReserved(vma, bo, pgoff);
+  await dmaResvUnlock(bo.resv);
+  return r;
+}
+
+/**
+ * Models ttm_bo_vm_open(): a VMA copy (split, fork) takes its own TTM reference and joins the
+ * device's address space.
+ * Locking: mmap_lock held.
+ * References: takes one.
+ */
+export async function ttmBoVmOpen(vma: Vma): Promise<void> {
+  const bo = vma.vmPrivateData as TtmBufferObject;
+  bo.bdev.devMapping.iMmap.add(vma);
+  await ttmBoGet(bo);
+}
+
+/**
+ * Models ttm_bo_vm_close(): the VMA goes away: drops its TTM reference.
+ * Locking: mmap_lock held.
+ * References: drops one.
+ */
+export async function ttmBoVmClose(vma: Vma): Promise<void> {
+  const bo = vma.vmPrivateData as TtmBufferObject;
+  bo.bdev.devMapping.iMmap.delete(vma);
+  vma.vmPrivateData = null;
+  await ttmBoPut(bo);
+}
+
+/** Models ttm_bo_vm_ops. */
+export const ttmBoVmOps: VmOperations = {
+  open: ttmBoVmOpen,
+  close: ttmBoVmClose,
+  fault: ttmBoVmFault,
+};
+
+/**
+ * Models ttm_bo_mmap_obj(): sets `vma` up to map `bo`: refuses copy-on-write mappings
+ * (-EINVAL), takes a TTM reference for the VMA, installs ttm_bo_vm_ops unless the driver set
+ * its own, and links the VMA into the device's address space (the DRM file's f_mapping is the
+ * device's in the kernel; here TTM keeps that address space itself).
+ * Locking: mmap_lock held.
+ * References: the VMA takes one (dropped by ttm_bo_vm_close()).
+ */
+export async function ttmBoMmapObj(vma: Vma, bo: TtmBufferObject): Promise<number> {
+  // Enforce no COW since would have really strange behavior with it.
+  if (!(vma.vmFlags & VM_SHARED) && vma.vmFlags & VM_MAYWRITE) return -EINVAL;
+  await ttmBoGet(bo);
+  // Drivers may want to override the vm_ops field. Otherwise we use TTM's default callbacks.
+  if (!vma.vmOps) vma.vmOps = ttmBoVmOps;
+  vma.vmPrivateData = bo;
+  vma.vmFlags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
+  bo.bdev.devMapping.iMmap.add(vma);
+  return 0;
+}
+
+/**
+ * Models ttm_bo_vm_lookup() of the historic ttm_bo_mmap(): the BO at the fake offset
+ * `[offset, offset + pages)`, with a TTM reference, or null (none there, or dying).
+ *
+ * Toggle `ttm.mmap-lookup-plain-get`: a plain kref_get() instead of kref_get_unless_zero().
+ *
+ * Locking: takes the offset manager's lookup lock.
+ * References: returns one.
+ */
+export async function ttmBoVmLookup(
+  bdev: TtmDevice,
+  offset: number,
+  pages: number,
+): Promise<TtmBufferObject | null> {
+  let bo: TtmBufferObject | null = null;
+  await drmVmaOffsetLockLookup(bdev.vmaManager);
+  const node = await drmVmaOffsetLookupLocked(bdev.vmaManager, offset, pages);
+  if (node) {
+    bo = node.owner as TtmBufferObject;
+    if (toggleEnabled(TTM_MMAP_LOOKUP_PLAIN_GET.name)) await ttmBoGet(bo);
+    else bo = await ttmBoGetUnlessZero(bo);
+  }
+  await drmVmaOffsetUnlockLookup(bdev.vmaManager);
+  if (!bo) await point("ttm_bo_vm_lookup: no buffer object");
+  return bo;
+}
+
+/**
+ * Models the historic ttm_bo_mmap(): the driver's file ->mmap for BOs: lookup by offset,
+ * permission check (`tag`, the DRM file: -EACCES), then ttm_bo_mmap_obj(); the lookup
+ * reference becomes the VMA's. -EINVAL when no live BO is there.
+ * Locking: mmap_lock held.
+ * References: the VMA keeps the lookup's one.
+ */
+export async function ttmBoMmap(bdev: TtmDevice, tag: object, vma: Vma): Promise<number> {
+  const bo = await ttmBoVmLookup(bdev, vma.vmPgoff, vma.nrPages);
+  if (!bo) return -EINVAL;
+  if (!(await drmVmaNodeIsAllowed(bo.vmaNode, tag))) {
+    await ttmBoPut(bo);
+    return -EACCES;
+  }
+  const ret = await ttmBoMmapObj(vma, bo);
+  // ttm_bo_mmap_obj() took the VMA's reference; the lookup's goes.
+  await ttmBoPut(bo);
+  warnOn(ret === 0 && vma.vmPrivateData !== bo, "ttm_bo_mmap: vm_private_data");
+  return ret;
+}

@@ -1,0 +1,367 @@
+/**
+ * Resources and resource managers (drivers/gpu/drm/ttm/ttm_resource.c,
+ * include/drm/ttm/ttm_resource.h): a `TtmResource` is one allocation of backing store in one
+ * memory type (a VRAM range, a TT aperture range, a SYSTEM placeholder); a `TtmResourceManager`
+ * hands them out for its memory type and keeps the LRU of the resources it allocated, the list
+ * eviction walks.
+ *
+ * Who holds what:
+ * - `res.bo` is a non-owning back pointer to the buffer object the resource belongs to (a ghost
+ *   object takes it over in a pipelined move): LRU walkers that find a BO through it must take a
+ *   reference with ttm_bo_get_unless_zero() before dropping lru_lock.
+ * - A resource is on exactly one list while it lives: its manager's LRU, or the device's
+ *   `unevictable` list while its BO is pinned. Both under `bdev.lruLock`.
+ * - `man.move` holds a reference to the fence of the last pipelined eviction out of the manager:
+ *   new allocations in it must wait for it (ttm_bo_add_move_fence()).
+ *
+ * Simplifications: one LRU priority (TTM_MAX_BO_PRIORITY is 1), no bulk moves, no dmem cgroup
+ * accounting.
+ */
+
+import type { DmaFence } from "@primetime/dma-buf";
+import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
+import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
+import { point } from "@primetime/sim";
+import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
+import type { TtmOperationCtx } from "./ttm-bo-type.js";
+import type { TtmDevice } from "./ttm-device.js";
+import {
+  TTM_PL_FLAG_CONTIGUOUS,
+  TTM_PL_FLAG_DESIRED,
+  TTM_PL_FLAG_FALLBACK,
+  type TtmPlace,
+  type TtmPlacement,
+} from "./ttm-placement.js";
+
+/** Models struct ttm_bus_placement: where the CPU reaches the resource. */
+export interface TtmBusPlacement {
+  /** Models bus.offset: the physical (BAR) address, 0 while not reserved. */
+  offset: number;
+  /** Models bus.is_iomem: device memory (VRAM), not system pages. */
+  isIomem: boolean;
+}
+
+/**
+ * Models struct ttm_resource. Managers subclass it (ttm_range_mgr_node) and allocate it from
+ * their slab cache in `alloc`.
+ *
+ * Locking: `bo` and the list membership under bdev.lruLock; the rest is written by the manager
+ * at allocation and read-only afterwards, except `bus` (under the BO's reservation).
+ * References: `bo` holds none (see the file comment).
+ */
+export class TtmResource extends SlabObject {
+  /** Models start: the first page inside the memory type. */
+  start = 0;
+  /** Models size (bytes). */
+  size = 0;
+  /** Models mem_type. */
+  memType = 0;
+  /** Models placement: the TTM_PL_FLAG_* it was allocated with. */
+  placement = 0;
+  /** Models bus. */
+  readonly bus: TtmBusPlacement = { offset: 0, isIomem: false };
+  /** Models bo (non-owning). */
+  bo: TtmBufferObject | null = null;
+  /** Which list holds it: its manager's LRU or the device's unevictable list (lru.link). */
+  onList: TtmResource[] | null = null;
+}
+
+/** Models struct ttm_resource_manager_func. */
+export interface TtmResourceManagerFunc {
+  /** Models ->alloc: a resource for `bo` in `place`, or -ENOSPC (no room), -ENOMEM. */
+  alloc(
+    man: TtmResourceManager,
+    bo: TtmBufferObject,
+    place: TtmPlace,
+  ): Promise<TtmResource | number>;
+  /** Models ->free: gives the resource back and frees it. */
+  free(man: TtmResourceManager, res: TtmResource): Promise<void>;
+  /** Models ->intersects: does `res` overlap the range of `place`? (default: yes). */
+  intersects?(man: TtmResourceManager, res: TtmResource, place: TtmPlace, size: number): boolean;
+  /** Models ->compatible: does `res` satisfy `place`? (default: yes). */
+  compatible?(man: TtmResourceManager, res: TtmResource, place: TtmPlace, size: number): boolean;
+}
+
+/**
+ * Models struct ttm_resource_manager.
+ *
+ * Locking: `lru` and `usage` under bdev.lruLock; `move` under `moveLock`.
+ * References: `move` holds one fence reference.
+ */
+export class TtmResourceManager {
+  /** Models use_type: the manager is in service. */
+  useType = false;
+  /** Models use_tt: resources of this type are backed by a ttm_tt (system pages). */
+  useTt = false;
+  /** Models size: capacity in pages. */
+  size = 0;
+  /** Models usage: bytes allocated. */
+  usage = 0;
+  /** Models lru[0]: resources, least recently used first. */
+  readonly lru: TtmResource[] = [];
+  /** Models move_lock. */
+  readonly moveLock: SpinLock;
+  /** Models move: the fence of the last pipelined eviction out of this manager. */
+  move: DmaFence | null = null;
+  /** Models bdev. */
+  bdev!: TtmDevice;
+
+  constructor(
+    readonly func: TtmResourceManagerFunc,
+    readonly name: string,
+  ) {
+    this.moveLock = new SpinLock(`${name}.move_lock`);
+  }
+}
+
+/**
+ * Models ttm_resource_manager_init(): a manager of `size` pages for `bdev`, not yet in use.
+ * Locking: none (not yet visible).
+ * References: none.
+ */
+export function ttmResourceManagerInit(
+  man: TtmResourceManager,
+  bdev: TtmDevice,
+  size: number,
+): void {
+  man.bdev = bdev;
+  man.size = size;
+  man.usage = 0;
+  man.lru.length = 0;
+  man.move = null;
+}
+
+/**
+ * Models ttm_resource_manager_set_used().
+ * Locking: none (drivers call it at init and fini).
+ * References: none.
+ */
+export function ttmResourceManagerSetUsed(man: TtmResourceManager, used: boolean): void {
+  man.useType = used;
+}
+
+/**
+ * Models ttm_resource_manager_used().
+ * Locking: none.
+ * References: none.
+ */
+export function ttmResourceManagerUsed(man: TtmResourceManager): boolean {
+  return man.useType;
+}
+
+/**
+ * Models ttm_resource_manager_usage(): bytes allocated now.
+ * Locking: takes bdev.lruLock.
+ * References: none.
+ */
+export async function ttmResourceManagerUsage(man: TtmResourceManager): Promise<number> {
+  await man.bdev.lruLock.lock();
+  const usage = man.usage;
+  await man.bdev.lruLock.unlock();
+  return usage;
+}
+
+/**
+ * Models ttm_resource_manager_cleanup(): drops the last move fence.
+ * Locking: none (the manager is out of service).
+ * References: drops `move`'s.
+ */
+export async function ttmResourceManagerCleanup(man: TtmResourceManager): Promise<void> {
+  await dmaFencePut(man.move);
+  man.move = null;
+}
+
+function listDel(res: TtmResource): void {
+  const list = res.onList;
+  if (!list) return;
+  const i = list.indexOf(res);
+  if (i >= 0) list.splice(i, 1);
+  res.onList = null;
+}
+
+function listAddTail(res: TtmResource, list: TtmResource[]): void {
+  listDel(res);
+  list.push(res);
+  res.onList = list;
+}
+
+/**
+ * Models ttm_resource_init(): fills in a resource of `bo` in `place` and puts it at the tail of
+ * its manager's LRU (or the unevictable list if the BO is pinned), accounting its size.
+ * Locking: the BO's reservation held; takes bdev.lruLock.
+ * References: `res.bo` is a non-owning pointer.
+ */
+export async function ttmResourceInit(
+  bo: TtmBufferObject,
+  place: TtmPlace,
+  res: TtmResource,
+): Promise<void> {
+  res.start = 0;
+  res.size = bo.size;
+  res.memType = place.memType;
+  res.placement = place.flags;
+  res.bus.offset = 0;
+  res.bus.isIomem = false;
+  res.bo = bo;
+  const bdev = bo.bdev;
+  const man = ttmManagerTypeOf(bdev, place.memType);
+  await bdev.lruLock.lock();
+  if (bo.pinCount) listAddTail(res, bdev.unevictable);
+  else listAddTail(res, man.lru);
+  man.usage += res.size;
+  await bdev.lruLock.unlock();
+}
+
+/**
+ * Models ttm_resource_fini(): takes the resource off its list and out of the usage.
+ * Locking: takes bdev.lruLock.
+ * References: none.
+ */
+export async function ttmResourceFini(man: TtmResourceManager, res: TtmResource): Promise<void> {
+  const bdev = man.bdev;
+  await bdev.lruLock.lock();
+  listDel(res);
+  man.usage -= res.size;
+  await bdev.lruLock.unlock();
+}
+
+/**
+ * Models ttm_resource_alloc(): asks the manager of `place` for a resource of `bo`. The resource
+ * or a negative errno (-ENOSPC when the manager is full).
+ * Locking: the BO's reservation held.
+ * References: the caller owns the resource until ttm_resource_free().
+ */
+export async function ttmResourceAlloc(
+  bo: TtmBufferObject,
+  place: TtmPlace,
+): Promise<TtmResource | number> {
+  const man = ttmManagerTypeOf(bo.bdev, place.memType);
+  await point(`ttm_resource_alloc(${bo.name}, ${man.name})`);
+  return man.func.alloc(man, bo, place);
+}
+
+/**
+ * Models ttm_resource_free(): gives `res` back to its manager. null is a no-op.
+ * Locking: the owning BO's reservation held (or the BO is dead).
+ * References: the resource is gone afterwards.
+ */
+export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
+  if (!res) return;
+  const man = ttmManagerTypeOf(res.bo!.bdev, res.memType);
+  await man.func.free(man, res);
+}
+
+/**
+ * Models ttm_resource_move_to_lru_tail(): the resource becomes the most recently used of its
+ * manager (or goes to the unevictable list while its BO is pinned).
+ * Locking: bdev.lruLock held (asserted).
+ * References: none.
+ */
+export function ttmResourceMoveToLruTail(res: TtmResource): void {
+  const bo = res.bo!;
+  const bdev = bo.bdev;
+  lockdepAssertHeld(bdev.lruLock);
+  if (bo.pinCount) listAddTail(res, bdev.unevictable);
+  else listAddTail(res, ttmManagerTypeOf(bdev, res.memType).lru);
+}
+
+/**
+ * Models ttm_resource_set_bo(): re-points the resource at `bo` (a ghost object taking it over).
+ * Locking: takes bdev.lruLock.
+ * References: non-owning.
+ */
+export async function ttmResourceSetBo(res: TtmResource, bo: TtmBufferObject): Promise<void> {
+  const bdev = bo.bdev;
+  await bdev.lruLock.lock();
+  res.bo = bo;
+  await bdev.lruLock.unlock();
+}
+
+/**
+ * Models ttm_resource_intersects(): can evicting `res` help an allocation in `place`?
+ * Locking: the owning BO's reservation held.
+ * References: none.
+ */
+export function ttmResourceIntersects(
+  bdev: TtmDevice,
+  res: TtmResource | null,
+  place: TtmPlace,
+  size: number,
+): boolean {
+  if (!res) return false;
+  const man = ttmManagerTypeOf(bdev, res.memType);
+  if (!man.func.intersects) return true;
+  return man.func.intersects(man, res, place, size);
+}
+
+/**
+ * Models ttm_resource_compatible(): does `res` already satisfy one of the placements? With
+ * `evicting`, DESIRED places do not count (and FALLBACK ones do); without, the reverse.
+ * Locking: the owning BO's reservation held.
+ * References: none.
+ */
+export function ttmResourceCompatible(
+  res: TtmResource | null,
+  placement: TtmPlacement,
+  evicting: boolean,
+): boolean {
+  if (!res?.bo) return false;
+  const bo = res.bo;
+  for (const place of placement.placement) {
+    if (res.memType !== place.memType) continue;
+    if (place.flags & (evicting ? TTM_PL_FLAG_DESIRED : TTM_PL_FLAG_FALLBACK)) continue;
+    if (place.flags & TTM_PL_FLAG_CONTIGUOUS && !(res.placement & TTM_PL_FLAG_CONTIGUOUS)) continue;
+    const man = ttmManagerTypeOf(bo.bdev, res.memType);
+    if (man.func.compatible && !man.func.compatible(man, res, place, bo.size)) continue;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Models ttm_resource_manager_first() under lru_lock: the least recently used resource.
+ * Locking: bdev.lruLock held (asserted).
+ * References: none (the caller must pin what it finds before dropping the lock).
+ */
+export function ttmResourceManagerFirst(man: TtmResourceManager): TtmResource | null {
+  lockdepAssertHeld(man.bdev.lruLock);
+  return man.lru[0] ?? null;
+}
+
+/**
+ * Models ttm_resource_manager_evict_all(): evicts every BO of the manager (ttm_bo_evict_first()
+ * until -ENOENT), then waits for the last pipelined move out of it.
+ * Locking: none held; takes reservations.
+ * References: temporary ones on each BO.
+ */
+export async function ttmResourceManagerEvictAll(
+  bdev: TtmDevice,
+  man: TtmResourceManager,
+): Promise<number> {
+  const ctx: TtmOperationCtx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 };
+  let ret: number;
+  do {
+    ret = await ttmBoEvictFirst(bdev, man, ctx);
+    await point(`cond_resched(${man.name} evict_all)`);
+  } while (!ret);
+  if (ret && ret !== -ENOENT) return ret;
+  await man.moveLock.lock();
+  const fence = await dmaFenceGet(man.move);
+  await man.moveLock.unlock();
+  if (fence) {
+    ret = await dmaFenceWait(fence, false);
+    await dmaFencePut(fence);
+    if (ret) return ret;
+  }
+  return 0;
+}
+
+/**
+ * Models ttm_manager_type() where the caller knows the type is set up: a missing manager is a
+ * driver bug (the kernel would dereference NULL).
+ */
+function ttmManagerTypeOf(bdev: TtmDevice, memType: number): TtmResourceManager {
+  const man = bdev.manDrv[memType];
+  if (!man) throw new Error(`ttm: no resource manager for memory type ${memType}`);
+  return man;
+}
