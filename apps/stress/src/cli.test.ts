@@ -52,7 +52,10 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--bogus"], /unknown option '--bogus'; accepted by run: --scenario/],
     [["run", "--strategy", "nope"], /--strategy "nope".*random, pct\[:depth\]/],
     [["run", "--scenario", "no-such-*"], /matches no scenario/],
-    [["run", "--drivers", "nvidia"], /unknown driver "nvidia"; accepted drivers \(installed\): vgem/],
+    [
+      ["run", "--drivers", "nvidia"],
+      /unknown driver "nvidia"; accepted drivers \(installed\): vgem/,
+    ],
     [["run", "--bug", "gem.nope"], /unknown toggle "gem.nope"; accepted toggles: /],
     [["run", "--time", "5 parsecs"], /not a duration/],
     [["run", "--shard", "0/3"], /--shard "0\/3"/],
