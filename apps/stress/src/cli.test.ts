@@ -77,6 +77,10 @@ describe("list", () => {
     const r = await cli(["list"]);
     expect(r.code).toBe(0);
     for (const w of [
+      "cross-share",
+      "compositor",
+      "mmap-vs-close",
+      "fence-wait",
       "gem_flink_race/flink_close",
       "kref-put-mutex",
       "vgem",
@@ -150,5 +154,45 @@ describe("bugs", () => {
     const r = await cli(["bugs"]);
     expect(r.out).toContain("every toggle found within its budget, baseline clean");
     expect(r.code).toBe(0);
+  }, 60_000);
+});
+
+describe("the sharing scenarios", () => {
+  it("are clean on every driver pair, also with allocations failing", async () => {
+    const json = join(dir, "sharing.json");
+    const r = await cli([
+      "run",
+      "--scenario",
+      "cross-share,compositor,mmap-vs-close,fence-wait",
+      "--seeds",
+      "12",
+      "--workers",
+      "1",
+      "--quiet",
+      "--json",
+      json,
+    ]);
+    expect(r.code).toBe(0);
+    const rep = readReport(json);
+    expect(rep.units.map((u) => u.unit)).toEqual([
+      "cross-share@vgem+vgem",
+      "compositor@vgem+vgem",
+      "mmap-vs-close@vgem",
+      "fence-wait@vgem+vgem",
+    ]);
+    for (const u of rep.units) expect(u.steps.min).toBeGreaterThan(100);
+    const faulty = await cli([
+      "run",
+      "--scenario",
+      "cross-share,mmap-vs-close",
+      "--faults",
+      "p:0.05",
+      "--seeds",
+      "12",
+      "--workers",
+      "1",
+      "--quiet",
+    ]);
+    expect(faulty.code).toBe(0);
   }, 60_000);
 });

@@ -150,7 +150,8 @@ export async function dmaBufDetach(
 /**
  * Models __map_dma_buf(): ->map_dma_buf, then (static importer) waits for the KERNEL fences so
  * the device does not see memory the kernel is still moving or clearing.
- * Locking: the reservation lock held; may sleep.
+ * Locking: as dmaBufMapAttachment(), its only caller, which asserts the reservation lock; may
+ * sleep.
  * References: the table belongs to the exporter until unmapped.
  */
 async function mapDmaBuf(

@@ -32,6 +32,7 @@ import {
   type File,
   fput,
   getFile,
+  lockdepAssertHeld,
   type PollTable,
   type PollTableEntry,
   pollRequestedEvents,
@@ -122,6 +123,7 @@ export class DmaBufPollCb extends DmaFenceCb {
  * References: none.
  */
 function wakeUpLockedPoll(head: PollHead, key: number): void {
+  lockdepAssertHeld(head.lock);
   for (const e of head.entries) {
     if (!(e.events & key)) continue;
     e.triggered = true;

@@ -44,6 +44,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  mmapAssertWriteLocked,
   PAGE_SHIFT,
   type PollTable,
   SEEK_END,
@@ -365,6 +366,7 @@ export async function dmaBufLlseek(file: File, offset: number, whence: number): 
  * References: the vma holds the file (taken by the mmap path).
  */
 export async function dmaBufMmapInternal(file: File, vma: Vma): Promise<number> {
+  mmapAssertWriteLocked(vma.vmMm);
   if (!isDmaBufFile(file)) return -EINVAL;
   const dmabuf = file.privateData as DmaBuf;
   if (!dmabuf.ops.mmap) return -EINVAL;
@@ -389,6 +391,7 @@ export async function dmaBufMmap(
   if (warnOn(!dmabuf || !vma, "dma_buf_mmap: WARN_ON(!dmabuf || !vma)")) return -EINVAL;
   const d = dmabuf!;
   const v = vma!;
+  mmapAssertWriteLocked(v.vmMm);
   if (!d.ops.mmap) return -EINVAL;
   if (pgoff + v.nrPages > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
   if (pgoff + v.nrPages > d.size >> PAGE_SHIFT) return -EINVAL;

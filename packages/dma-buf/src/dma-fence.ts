@@ -352,6 +352,7 @@ export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
 export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean> {
   await point(`test_bit(SIGNALED, ${fence.name})`);
   fence.checkAccess("dma_fence_is_signaled_locked");
+  lockdepAssertHeld(fenceLock(fence));
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
   if (fence.ops.signaled?.(fence)) {
     await dmaFenceSignalLocked(fence);

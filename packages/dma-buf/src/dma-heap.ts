@@ -28,6 +28,7 @@ import {
   kfree,
   kmalloc,
   Mutex,
+  mmapAssertWriteLocked,
   O_ACCMODE,
   O_CLOEXEC,
   PAGE_SIZE,
@@ -38,6 +39,7 @@ import {
 } from "@primetime/kernel";
 import { type DmaBuf, dmaBufExport, dmaBufFd, dmaBufPut } from "./dma-buf.js";
 import type { DmaBufAttachment } from "./dma-buf-attachment.js";
+import { dmaResvAssertHeld } from "./dma-resv.js";
 import {
   DMA_BUF_PAGE_SIZE,
   type SgTable,
@@ -151,6 +153,7 @@ async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
  * References: the table stays the attachment's.
  */
 function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
+  dmaResvAssertHeld(attachment.dmabuf.resv);
   const a = attachment.priv as DmaHeapAttachment;
   if (a.mapped) return errPtr(EBUSY);
   a.mapped = true;
@@ -163,6 +166,7 @@ function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
  * References: none.
  */
 function systemHeapUnmapDmaBuf(attachment: DmaBufAttachment): void {
+  dmaResvAssertHeld(attachment.dmabuf.resv);
   (attachment.priv as DmaHeapAttachment).mapped = false;
 }
 
@@ -172,6 +176,7 @@ function systemHeapUnmapDmaBuf(attachment: DmaBufAttachment): void {
  * References: the pages stay the buffer's.
  */
 function systemHeapMmap(dmabuf: DmaBuf, vma: Vma): number {
+  mmapAssertWriteLocked(vma.vmMm);
   const buffer = dmabuf.priv as SystemHeapBuffer;
   let addr = vma.vmStart;
   for (let pg = vma.vmPgoff; pg < buffer.pages.length && addr < vma.vmEnd; pg++) {

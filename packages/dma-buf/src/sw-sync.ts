@@ -179,7 +179,8 @@ const timelineFenceOps = {
 
 /**
  * Models timeline_fence_signaled(): the point's value has been reached.
- * Locking: the timeline lock should be held.
+ * Locking: none needed: one read of the timeline's value (dma_fence_is_signaled() calls it
+ * without the fence lock).
  */
 function timelineFenceSignaled(pt: SyncPt): boolean {
   return pt.seqno <= pt.parent.value;

@@ -25,6 +25,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   O_RDONLY,
   type PollTable,
   type PollTableEntry,
@@ -191,7 +192,8 @@ async function syncFileRelease(file: File): Promise<number> {
  * Locking: under the fence lock.
  * References: none.
  */
-function fenceCheckCbFunc(_fence: DmaFence, cb: DmaFenceCb): void {
+function fenceCheckCbFunc(fence: DmaFence, cb: DmaFenceCb): void {
+  lockdepAssertHeld(fence.lock!);
   wakeUpPoll((cb as SyncFileCb).syncFile.wq, 0);
 }
 

@@ -22,6 +22,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   SlabObject,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
@@ -89,6 +90,7 @@ export async function drmMasterPut(master: DrmMaster): Promise<void> {
  * References: none.
  */
 export function drmIsCurrentMasterLocked(file: DrmFile): boolean {
+  lockdepAssertHeld(file.minor.dev.masterMutex);
   return file.isMaster && file.master !== null && file.master === file.minor.dev.master;
 }
 
@@ -111,6 +113,7 @@ export async function drmIsCurrentMaster(file: DrmFile): Promise<boolean> {
  * References: dev->master and file->master each hold one on the new master.
  */
 async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
+  lockdepAssertHeld(dev.masterMutex);
   const master = await drmMasterCreate(dev);
   if (isErr(master)) return master;
   const old = file.master;
@@ -145,6 +148,7 @@ export async function drmMasterOpen(file: DrmFile): Promise<number> {
  * References: drops dev->master's master reference.
  */
 async function drmDropMaster(dev: DrmDevice, file: DrmFile): Promise<void> {
+  lockdepAssertHeld(dev.masterMutex);
   file.isMaster = false;
   const m = dev.master;
   dev.master = null;

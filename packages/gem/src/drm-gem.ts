@@ -25,7 +25,15 @@ import {
   dmaBufPut,
   dmaResvFini,
 } from "@primetime/dma-buf";
-import { EINVAL, ENOENT, EOPNOTSUPP, isErr, PAGE_SIZE, SlabObject } from "@primetime/kernel";
+import {
+  EINVAL,
+  ENOENT,
+  EOPNOTSUPP,
+  isErr,
+  lockdepAssertHeld,
+  PAGE_SIZE,
+  SlabObject,
+} from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
@@ -188,6 +196,7 @@ export async function drmGemObjectPut(obj: GemObject): Promise<void> {
  */
 async function drmGemObjectHandleFree(obj: GemObject): Promise<void> {
   const dev = obj.dev;
+  lockdepAssertHeld(dev.objectNameLock);
   if (obj.flinkName) {
     await dev.objectNameIdr.remove(obj.flinkName);
     obj.flinkName = 0;
@@ -201,6 +210,7 @@ async function drmGemObjectHandleFree(obj: GemObject): Promise<void> {
  * References: drops obj->dma_buf's dma-buf reference.
  */
 async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
+  lockdepAssertHeld(obj.dev.objectNameLock);
   // Unbreak the reference cycle if we have an exported dma_buf.
   if (obj.dmaBuf) {
     await dmaBufPut(obj.dmaBuf);

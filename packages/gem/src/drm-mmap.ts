@@ -14,6 +14,7 @@ import {
   EINVAL,
   ENODEV,
   type File,
+  mmapAssertLocked,
   PAGE_SIZE,
   VM_DONTDUMP,
   VM_DONTEXPAND,
@@ -42,6 +43,7 @@ import {
  * Locking: mmap_lock held.
  */
 export async function drmGemVmOpen(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   await drmGemObjectGet(vma.vmPrivateData as GemObject);
 }
 
@@ -51,6 +53,7 @@ export async function drmGemVmOpen(vma: Vma): Promise<void> {
  * Locking: mmap_lock held.
  */
 export async function drmGemVmClose(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   await drmGemObjectPut(vma.vmPrivateData as GemObject);
 }
 
@@ -60,6 +63,7 @@ export async function drmGemVmClose(vma: Vma): Promise<void> {
  * Locking: mmap_lock held for reading.
  */
 export async function drmGemPageFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
+  mmapAssertLocked(vma.vmMm);
   const obj = vma.vmPrivateData as GemObject;
   if (!obj.checkAccess("drm_gem_fault")) return VM_FAULT_SIGBUS;
   const page = obj.pages?.[pgoff - drmVmaNodeStart(obj.vmaNode)];
@@ -83,6 +87,7 @@ export const drmGemPageVmOps: VmOperations = {
  * References: the VMA takes an object reference (kept on success).
  */
 export async function drmGemMmapObj(obj: GemObject, objSize: number, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   // Check for valid size.
   if (objSize < vma.vmEnd - vma.vmStart) return -EINVAL;
   // A reference for this mapping, dropped by the vm_close.
@@ -140,6 +145,7 @@ export async function drmGemMmapTagged(dev: DrmDevice, tag: object, vma: Vma): P
  * References: see drmGemMmapObj().
  */
 export async function drmGemMmap(filp: File, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   const file = filp.privateData as DrmFile;
   return drmGemMmapTagged(file.minor.dev, file, vma);
 }

@@ -30,6 +30,7 @@ import {
   dmaBufMapAttachmentUnlocked,
   dmaBufPut,
   dmaBufUnmapAttachmentUnlocked,
+  dmaResvAssertHeld,
   getDmaBuf,
   type SgTable,
   sgAllocTableFromPages,
@@ -47,7 +48,9 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   Mutex,
+  mmapAssertLocked,
   putUnusedFd,
   SlabObject,
   type Vma,
@@ -185,6 +188,7 @@ export async function drmPrimeAddBufHandle(
   dmaBuf: DmaBuf,
   handle: number,
 ): Promise<number> {
+  lockdepAssertHeld(prime.lock);
   await point("kmalloc(drm_prime_member)");
   const member = kmalloc(drmPrimeMemberCache, () => new DrmPrimeMember(dmaBuf, handle));
   if (isErr(member)) return member;
@@ -204,6 +208,7 @@ export async function drmPrimeLookupBufByHandle(
   prime: DrmPrimeFilePrivate,
   handle: number,
 ): Promise<DmaBuf | null> {
+  lockdepAssertHeld(prime.lock);
   await point("drm_prime_lookup_buf_by_handle");
   return prime.handles.find(handle)?.dmaBuf ?? null;
 }
@@ -217,6 +222,7 @@ export async function drmPrimeLookupBufHandle(
   prime: DrmPrimeFilePrivate,
   dmaBuf: DmaBuf,
 ): Promise<number> {
+  lockdepAssertHeld(prime.lock);
   await point("drm_prime_lookup_buf_handle");
   const m = prime.dmabufs.find(dmaBuf);
   return m ? m.handle : -ENOENT;
@@ -300,6 +306,7 @@ async function drmGemMapDetach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promi
  * References: the table is owned by the attachment until unmap.
  */
 async function drmGemMapDmaBuf(attach: DmaBufAttachment, _dir: number): Promise<SgTable | Errno> {
+  dmaResvAssertHeld(attach.dmabuf.resv);
   const obj = attach.dmabuf.priv as GemObject;
   if (warnOn(!obj.funcs.getSgTable, "drm_gem_map_dma_buf: no get_sg_table")) return errPtr(ENOSYS);
   return obj.funcs.getSgTable!(obj);
@@ -311,10 +318,11 @@ async function drmGemMapDmaBuf(attach: DmaBufAttachment, _dir: number): Promise<
  * References: frees the table.
  */
 async function drmGemUnmapDmaBuf(
-  _attach: DmaBufAttachment,
+  attach: DmaBufAttachment,
   sgt: SgTable,
   _dir: number,
 ): Promise<void> {
+  dmaResvAssertHeld(attach.dmabuf.resv);
   sgFreeTable(sgt);
 }
 
@@ -341,6 +349,7 @@ export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
  * Locking: mmap_lock held.
  */
 export async function drmGemPrimeMmap(obj: GemObject, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   vma.vmPgoff += drmVmaNodeStart(obj.vmaNode);
   if (obj.funcs.mmap) {
     vma.vmOps = obj.funcs.vmOps ?? null;
@@ -444,6 +453,8 @@ async function exportAndRegisterObject(
   obj: GemObject,
   flags: number,
 ): Promise<DmaBuf | Errno> {
+  if (!toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
+    lockdepAssertHeld(obj.dev.objectNameLock);
   // prevent races with concurrent gem_close.
   if (obj.handleCount === 0 && !toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
     return errPtr(ENOENT);
@@ -468,6 +479,7 @@ async function drmGemPrimeDmabufOf(
   obj: GemObject,
   flags: number,
 ): Promise<DmaBuf | Errno> {
+  if (!toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name)) lockdepAssertHeld(dev.objectNameLock);
   if (obj.importAttach) {
     // re-export the original imported object
     const d = obj.importAttach.dmabuf;
@@ -587,6 +599,7 @@ export async function drmGemPrimeImportDev(
   dmaBuf: DmaBuf,
   attachDev: DmaBufDevice,
 ): Promise<GemObject | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   if (dmaBuf.ops === drmGemPrimeDmabufOps) {
     const obj = dmaBuf.priv as GemObject;
     if (obj.dev === dev) {

@@ -19,6 +19,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   PAGE_SIZE,
   SlabObject,
   SpinLock,
@@ -239,6 +240,7 @@ export async function drmVmaOffsetLookupLocked(
   start: number,
   pages: number,
 ): Promise<DrmVmaOffsetNode | null> {
+  lockdepAssertHeld(mgr.vmLock);
   await point("drm_vma_offset_lookup_locked");
   return mgr.findLocked(start, pages);
 }

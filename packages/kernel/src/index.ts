@@ -33,6 +33,7 @@ export {
   lockClassOf,
   lockContext,
   lockdepAssertHeld,
+  lockdepAssertHeldWrite,
   lockdepAssertNotHeld,
   lockdepCheckReturnToUser,
   lockdepDependencies,

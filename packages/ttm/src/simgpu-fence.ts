@@ -23,6 +23,7 @@ import {
   dmaFencePut,
   dmaFenceSetError,
   dmaFenceSignalLocked,
+  dmaFenceWait,
 } from "@primetime/dma-buf";
 import {
   cancelDelayedWorkSync,
@@ -73,6 +74,9 @@ export class SimgpuFenceDriver {
   fencesLost = 0;
   private readonly hangcheck: DelayedWork;
   private lastSeen = 0;
+  /** Interrupt handlers running (free_irq() waits for them: synchronize_irq()). */
+  private inIrq = 0;
+  private readonly irqIdle: WaitQueue;
   private armed = false;
   private stopped = false;
   readonly ops: DmaFenceOps;
@@ -85,6 +89,7 @@ export class SimgpuFenceDriver {
     this.lock = new SpinLock(`${gpu.name}.fence_lock`);
     this.ringLock = new Mutex(`${gpu.name}.ring_lock`);
     this.ringSpace = new WaitQueue(`${gpu.name} ring space`);
+    this.irqIdle = new WaitQueue(`${gpu.name} irq idle`);
     this.hangcheck = new DelayedWork(() => this.hangcheckWork(), `${gpu.name}_hangcheck`);
     const name = gpu.name;
     this.ops = {
@@ -100,6 +105,7 @@ export class SimgpuFenceDriver {
    * References: drops `pending`'s reference of each signalled fence.
    */
   async irq(status: InterruptStatus): Promise<void> {
+    this.inIrq++;
     await this.lock.lock();
     const done: DmaFence[] = [];
     for (const [seqno, fence] of this.pending) {
@@ -111,6 +117,7 @@ export class SimgpuFenceDriver {
     await this.lock.unlock();
     for (const f of done) await dmaFencePut(f);
     this.ringSpace.wakeAll();
+    if (--this.inIrq === 0) this.irqIdle.wakeAll();
   }
 
   /**
@@ -194,13 +201,27 @@ export class SimgpuFenceDriver {
   }
 
   /**
-   * Stops the hangcheck (driver unload). Pending fences stay pending: wait for them first.
+   * Driver unload (amdgpu_fence_driver_hw_fini()): waits until every pending fence has signalled
+   * (amdgpu_fence_wait_empty(); a hung engine is reset by the hangcheck meanwhile), then stops
+   * the hangcheck and unregisters the interrupt handler.
    * Locking: may sleep.
+   * References: a temporary one on the fence waited for.
    */
   async fini(): Promise<void> {
+    for (;;) {
+      await this.lock.lock();
+      const last = [...this.pending.values()].at(-1) ?? null;
+      if (last) await last.refcount.get();
+      await this.lock.unlock();
+      if (!last) break;
+      await dmaFenceWait(last, false);
+      await dmaFencePut(last);
+    }
     this.stopped = true;
     await cancelDelayedWorkSync(this.hangcheck);
     this.gpu.onInterrupt(null);
+    // synchronize_irq(): a handler still dropping its fence references finishes first.
+    while (this.inIrq > 0) await this.irqIdle.wait(`synchronize_irq(${this.gpu.name})`);
   }
 }
 

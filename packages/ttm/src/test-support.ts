@@ -33,8 +33,10 @@ import {
 } from "@primetime/gem";
 import { type Errno, isErr, Kernel, KmemCache, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
 import {
+  currentSimulation,
   formatSplat,
   type RunResult,
+  type Scenario,
   Simulation,
   type SimulationOptions,
   warnOn,
@@ -58,7 +60,7 @@ import {
   ttmBoUnreserve,
 } from "./ttm-bo.js";
 import { ttmBoType } from "./ttm-bo-type.js";
-import { ttmBoCpuAccess } from "./ttm-bo-util.js";
+import { ttmBoCpuAccess, ttmBoCpuPage } from "./ttm-bo-util.js";
 import {
   TtmDevice,
   type TtmDeviceFuncs,
@@ -100,6 +102,7 @@ export interface TtmMachine {
   drm: DrmDevice;
   bdev: TtmDevice;
   fences: SimgpuFenceDriver;
+  registered: boolean;
 }
 
 /** The GEM ->free: the GEM count is the main one; it holds one TTM reference. */
@@ -200,53 +203,83 @@ export interface RunTtmOptions extends Omit<SimulationOptions, "seed"> {
   systemPages?: number;
   /** Register the DRM device (nodes, userspace access). */
   register?: boolean;
+  /** The fence driver's hangcheck period (virtual ns). */
+  hangcheckNs?: number;
+}
+
+/** Boots a kernel with the test driver on a fresh simulated GPU (inside a simulation). */
+export async function bootTtm(opts: RunTtmOptions = {}): Promise<TtmMachine> {
+  const { vramPages = 16, ttPages = 16, systemPages = 256, register = false } = opts;
+  const sim = currentSimulation()!;
+  const kernel = Kernel.boot();
+  const gpu = new SimGpuClass({
+    vramPages,
+    systemMemory: new SystemMemory({ pages: systemPages }),
+  });
+  const holder: { fences: SimgpuFenceDriver | null } = { fences: null };
+  const drm = await drmDevAlloc(ttmTestDriver, { devName: "ttmtest" });
+  if (isErr(drm)) throw new Error(`drm_dev_alloc: ${drm}`);
+  const bdev = new TtmDevice(testFuncs(holder), gpu, drm.vmaOffsetManager);
+  ttmDeviceInit(bdev);
+  ttmRangeManInit(bdev, TTM_PL_VRAM, false, vramPages, new VramDrmMm(gpu.vram));
+  ttmRangeManInit(bdev, TTM_PL_TT, true, ttPages);
+  const fences = simgpuFenceDriverInit(gpu, opts.hangcheckNs);
+  holder.fences = fences;
+  const m: TtmMachine = { sim, kernel, gpu, drm, bdev, fences, registered: register };
+  machines.set(drm, m);
+  if (register) {
+    const r = await drmDevRegister(drm, kernel as DrmKernel);
+    if (r) throw new Error(`drm_dev_register: ${r}`);
+  }
+  return m;
 }
 
 /**
- * Boots a kernel with the test driver on a fresh simulated GPU, runs `body`, tears everything
- * down (range managers, TTM device, fence driver, DRM device) and checks: no leak (kmemleak),
- * ttm bo_count 0, no VRAM or system page still allocated.
+ * Tears the machine down (range managers, TTM device, fence driver, DRM device) and checks: no
+ * leak (kmemleak), ttm bo_count 0, no VRAM or system page still allocated.
  */
+export async function shutdownTtm(m: TtmMachine): Promise<void> {
+  const { kernel, bdev, fences, drm, gpu } = m;
+  if (m.registered) await drmDevUnregister(drm);
+  await kernel.quiesce();
+  await ttmRangeManFini(bdev, TTM_PL_VRAM);
+  await ttmRangeManFini(bdev, TTM_PL_TT);
+  await ttmDeviceFini(bdev);
+  await fences.fini();
+  await drmDevPut(drm);
+  await kernel.checkLeaks();
+  warnOn(ttmGlobBoCount() !== 0, `ttm bo_count ${ttmGlobBoCount()} after teardown`);
+  warnOn(gpu.vram.allocatedPages !== 0, `${gpu.vram.allocatedPages} VRAM pages still allocated`);
+  warnOn(gpu.system.allocated !== 0, `${gpu.system.allocated} system pages still allocated`);
+}
+
+/** A scenario (for explore()/replay()): boot, `body`, shutdown with its checks. */
+export function ttmScenario(
+  body: (m: TtmMachine) => Promise<void>,
+  opts: RunTtmOptions = {},
+): Scenario {
+  return async () => {
+    const m = await bootTtm(opts);
+    await body(m);
+    await shutdownTtm(m);
+  };
+}
+
+/** Runs ttmScenario(body) once in a new simulation. */
 export function runTtm(
   body: (m: TtmMachine) => Promise<void>,
   opts: RunTtmOptions = {},
 ): Promise<RunResult> {
-  const { vramPages = 16, ttPages = 16, systemPages = 256, register = false, ...simOpts } = opts;
+  const {
+    vramPages: _v,
+    ttPages: _t,
+    systemPages: _s,
+    register: _r,
+    hangcheckNs: _h,
+    ...simOpts
+  } = opts;
   const sim = new Simulation({ ...simOpts, seed: opts.seed ?? 1 });
-  return sim.run(async () => {
-    const kernel = Kernel.boot();
-    const gpu = new SimGpuClass({
-      vramPages,
-      systemMemory: new SystemMemory({ pages: systemPages }),
-    });
-    const holder: { fences: SimgpuFenceDriver | null } = { fences: null };
-    const drm = await drmDevAlloc(ttmTestDriver, { devName: "ttmtest" });
-    if (isErr(drm)) throw new Error(`drm_dev_alloc: ${drm}`);
-    const bdev = new TtmDevice(testFuncs(holder), gpu, drm.vmaOffsetManager);
-    ttmDeviceInit(bdev);
-    ttmRangeManInit(bdev, TTM_PL_VRAM, false, vramPages, new VramDrmMm(gpu.vram));
-    ttmRangeManInit(bdev, TTM_PL_TT, true, ttPages);
-    const fences = simgpuFenceDriverInit(gpu);
-    holder.fences = fences;
-    const m: TtmMachine = { sim, kernel, gpu, drm, bdev, fences };
-    machines.set(drm, m);
-    if (register) {
-      const r = await drmDevRegister(drm, kernel as DrmKernel);
-      if (r) throw new Error(`drm_dev_register: ${r}`);
-    }
-    await body(m);
-    if (register) await drmDevUnregister(drm);
-    await kernel.quiesce();
-    await ttmRangeManFini(bdev, TTM_PL_VRAM);
-    await ttmRangeManFini(bdev, TTM_PL_TT);
-    await ttmDeviceFini(bdev);
-    await fences.fini();
-    await drmDevPut(drm);
-    await kernel.checkLeaks();
-    warnOn(ttmGlobBoCount() !== 0, `ttm bo_count ${ttmGlobBoCount()} after teardown`);
-    warnOn(gpu.vram.allocatedPages !== 0, `${gpu.vram.allocatedPages} VRAM pages still allocated`);
-    warnOn(gpu.system.allocated !== 0, `${gpu.system.allocated} system pages still allocated`);
-  });
+  return sim.run(ttmScenario(body, opts));
 }
 
 /** Throws with the formatted splats unless the run ended ok without any splat. */
@@ -279,7 +312,6 @@ export async function gpuChecksum(m: TtmMachine, bo: TtmBufferObject): Promise<n
   await ttmBoReserve(bo, false, false);
   // The engine is in order, but a CPU populate may still be needed for a SYSTEM BO.
   await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, false, MAX_SCHEDULE_TIMEOUT);
-  const { ttmBoCpuPage } = await import("./ttm-bo-util.js");
   await ttmBoCpuPage(bo, 0); // populate / io reserve
   const src = ttmResourceGpuAddress(bo, bo.resource!);
   const page = m.gpu.system.allocPage()!;

@@ -4,21 +4,12 @@
  * AB-BA deadlock (no driver).
  */
 import { conformanceCases } from "@primetime/conformance";
-import { setFailslab } from "@primetime/kernel";
 import type { DriverUnderTest } from "../drivers.js";
 import type { Scenario } from "../engine.js";
 import { DRM_RACE_SCENARIOS, LIFETIME_SCENARIOS, type StressScenario } from "../scenarios/index.js";
 import { SHARING_SCENARIOS } from "../scenarios/sharing/index.js";
-import type { BuildOptions, CampaignScenario, FaultSpec } from "./campaign-scenario.js";
-
-/** Wraps a run's body so fault injection is configured before it starts. */
-export function withFaults(body: Scenario, faults: FaultSpec | null): Scenario {
-  if (!faults) return body;
-  return async (sim) => {
-    setFailslab(faults.kind === "nth" ? { failNth: faults.nth } : { probability: faults.p });
-    await body(sim);
-  };
-}
+import type { BuildOptions, CampaignScenario } from "./campaign-scenario.js";
+import { withFaults } from "./faults.js";
 
 /** A driverless scenario of the demo (kref.rst, AB-BA) as a campaign scenario. */
 function lifetime(s: StressScenario): CampaignScenario {

@@ -10,7 +10,7 @@
  * entry's initial reference; a "remover" task drops that reference (the entry leaves the list in
  * its release function), while a "user" task looks the entry up, uses it and puts it.
  */
-import { point, type Scenario, SimMutex, spawn } from "@primetime/sim";
+import { point, type Scenario, SimMutex, spawn, warnOn } from "@primetime/sim";
 import { Entry } from "./entry.js";
 
 /** One example of kref.rst, named and described as the stress harness lists it. */
@@ -127,6 +127,8 @@ function lookupPut(variant: LookupVariant): Scenario {
      * References: the count is 0; frees the entry.
      */
     const releaseEntry = () => {
+      // lockdep_assert_held(&mutex), for the scheduler-level mutex.
+      warnOn(!mutex.heldByCurrent, "release_entry: lockdep_assert_held(mutex) failed");
       q.splice(q.indexOf(entry), 1); // list_del
       entry.kfree();
     };

@@ -61,6 +61,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   PAGE_SIZE,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
@@ -216,6 +217,7 @@ async function vgemPrimeImportSgTable(
   attach: DmaBufAttachment,
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   const obj = await vgemObjectCreate(dev, attach.dmabuf.size, true);
   if (isErr(obj)) return obj;
   obj.sgt = sgt;

@@ -22,6 +22,7 @@
 import { Atomic } from "@primetime/atomics";
 import { currentTask, point, type Task, TaskLocal, WaitQueue, warnOn } from "@primetime/sim";
 import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
+import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
 import { type File, fileCount, fput, getFile, O_CLOEXEC } from "./file.js";
@@ -143,6 +144,7 @@ function copyFdtable(nfdt: FdTable, ofdt: FdTable): void {
  * Locking: called and returns with file_lock held; drops it in between.
  */
 async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
+  lockdepAssertHeld(files.fileLock);
   await files.fileLock.unlock();
   const newFdt = allocFdtable(nr);
   await files.fileLock.lock();
@@ -164,6 +166,7 @@ async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
  * Locking: called and returns with file_lock held; may drop it and sleep.
  */
 async function expandFiles(files: FilesStruct, nr: number): Promise<number> {
+  lockdepAssertHeld(files.fileLock);
   let expanded = 0;
   for (;;) {
     const fdt = files.fdt;
@@ -330,6 +333,7 @@ export async function fgetFiles(files: FilesStruct, fd: number): Promise<File | 
  * Locking: file_lock held.
  */
 function fileCloseFdLocked(files: FilesStruct, fd: number): File | null {
+  lockdepAssertHeld(files.fileLock);
   const fdt = files.fdt;
   if (fd >= fdt.maxFds) return null;
   const file = fdt.fd[fd]!;

@@ -238,17 +238,22 @@ export function reportHeldLockFreed(
 }
 
 /**
- * The WARN of lockdep_assert_held() (`held` false: the context does not hold the lock) or of
- * lockdep_assert_not_held() (`held` true).
+ * The WARN of lockdep_assert_held() (`which` "held": the context does not hold the lock),
+ * lockdep_assert_held_write() ("held_write": not for writing) or lockdep_assert_not_held()
+ * ("not_held": the context holds it).
  */
 export function reportAssertFailed(
   ctx: LockContext,
   lock: LockdepLock,
   cls: LockClass,
-  held: boolean,
+  which: "held" | "held_write" | "not_held",
 ): void {
-  const message = held
-    ? `WARNING: lockdep_assert_not_held(${lock.name}) failed: ${whoName(ctx)} holds ${className(cls)}`
-    : `WARNING: lockdep_assert_held(${lock.name}) failed: ${whoName(ctx)} does not hold ${className(cls)}`;
+  const what =
+    which === "not_held"
+      ? `holds ${className(cls)}`
+      : which === "held_write"
+        ? `does not hold ${className(cls)} for writing`
+        : `does not hold ${className(cls)}`;
+  const message = `WARNING: lockdep_assert_${which}(${lock.name}) failed: ${whoName(ctx)} ${what}`;
   warnOn(true, message, { object: objectOf(lock), sites: [site("asserted", here())] });
 }

@@ -411,18 +411,29 @@ export function debugCheckNoLocksFreed(obj: object): void {
  * Models lockdep_assert_held(): a `warn` splat unless the running task holds `lock`.
  * Locking: the caller's claim is exactly what is checked.
  */
-export function lockdepAssertHeld(lock: Mutex | SpinLock): void {
+export function lockdepAssertHeld(lock: LockdepLock): void {
   if (lockIsHeld(lock)) return;
-  reportAssertFailed(lockContext(), lock, lockClassOf(lock.dep), false);
+  reportAssertFailed(lockContext(), lock, lockClassOf(lock.dep), "held");
+}
+
+/**
+ * Models lockdep_assert_held_write(): a `warn` splat unless the running task holds `lock`
+ * exclusively. Lockdep here does not tell read from write acquisitions, so the lock says
+ * (`writeHeld`) whether the running task is its writer.
+ * Locking: see lockdepAssertHeld().
+ */
+export function lockdepAssertHeldWrite(lock: LockdepLock, writeHeld: boolean): void {
+  if (lockIsHeld(lock) && writeHeld) return;
+  reportAssertFailed(lockContext(), lock, lockClassOf(lock.dep), "held_write");
 }
 
 /**
  * Models lockdep_assert_not_held(): a `warn` splat if the running task holds `lock`.
  * Locking: see lockdepAssertHeld().
  */
-export function lockdepAssertNotHeld(lock: Mutex | SpinLock): void {
+export function lockdepAssertNotHeld(lock: LockdepLock): void {
   if (!lockIsHeld(lock)) return;
-  reportAssertFailed(lockContext(), lock, lockClassOf(lock.dep), true);
+  reportAssertFailed(lockContext(), lock, lockClassOf(lock.dep), "not_held");
 }
 
 /**

@@ -30,7 +30,7 @@ import {
   EOVERFLOW,
   isErr,
 } from "../include/errno.js";
-import { MmapLock } from "./mmap-lock.js";
+import { MmapLock, mmapAssertLocked, mmapAssertWriteLocked } from "./mmap-lock.js";
 import { kfree, kmalloc } from "./slab.js";
 import {
   MAP_ANONYMOUS,
@@ -196,6 +196,7 @@ export async function doMmap(
   flags: number,
   pgoff: number,
 ): Promise<number> {
+  mmapAssertWriteLocked(mm);
   if (!len) return -EINVAL;
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
   len = pageAlign(len);
@@ -253,6 +254,7 @@ async function mmapRegion(
   pgoff: number,
   fixed: boolean,
 ): Promise<number> {
+  mmapAssertWriteLocked(mm);
   if (fixed && mm.vmasIn(addr, addr + len).length > 0) {
     const err = await doVmiMunmap(mm, addr, len);
     if (err < 0) return err;
@@ -305,6 +307,7 @@ export async function vmMmapPgoff(
  * References: takes one on the file for the new vma.
  */
 async function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Promise<number> {
+  mmapAssertWriteLocked(mm);
   if (vma.vmOps?.maySplit) {
     const err = vma.vmOps.maySplit(vma, addr);
     if (err) return err;
@@ -345,10 +348,11 @@ async function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean)
 /**
  * Models remove_vma(): vm_ops->close, fput of the file, free. The page-table entries are gone
  * already (unmap_region()).
- * Locking: mmap_lock held for writing (or the mm is dying).
+ * Locking: mmap_lock held for writing (munmap, and exit_mmap() of a dying mm).
  * References: drops the vma's file reference.
  */
 async function removeVma(vma: Vma): Promise<void> {
+  mmapAssertWriteLocked(vma.vmMm);
   if (vma.vmOps?.close) await vma.vmOps.close(vma);
   const file = vma.vmFile;
   if (file) await fput(file);
@@ -363,6 +367,7 @@ async function removeVma(vma: Vma): Promise<void> {
  * References: drops each removed vma's file reference.
  */
 export async function doVmiMunmap(mm: MmStruct, start: number, len: number): Promise<number> {
+  mmapAssertWriteLocked(mm);
   if (offsetInPage(start) !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
   const end = start + pageAlign(len);
   if (end === start) return -EINVAL;
@@ -408,6 +413,7 @@ export async function vmMunmap(mm: MmStruct, start: number, len: number): Promis
  * Locking: mmap_lock held (read).
  */
 async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uint8Array | number> {
+  mmapAssertLocked(vma.vmMm);
   let page = vma.pages.get(vpn);
   if (page === undefined) {
     if (vma.vmFile === null) {

@@ -19,6 +19,8 @@ import {
   LockdepMap,
   lockAcquire,
   lockContext,
+  lockdepAssertHeld,
+  lockdepAssertHeldWrite,
   lockRelease,
 } from "../locking/lockdep.js";
 import { mightSleep } from "../locking/spinlock.js";
@@ -48,6 +50,11 @@ export class MmapLock implements LockdepLock {
   /** True while a writer holds the lock. */
   get writeLocked(): boolean {
     return this.writer !== null;
+  }
+
+  /** True while the running context holds the lock for writing. */
+  get writeLockedByCurrent(): boolean {
+    return this.writer !== null && this.writer === lockContext();
   }
 
   /** Models mmap_read_lock(). Locking: may sleep. */
@@ -89,4 +96,22 @@ export class MmapLock implements LockdepLock {
     this.writer = null;
     this.wq.wakeAll();
   }
+}
+
+/**
+ * Models mmap_assert_locked(): lockdep_assert_held(&mm->mmap_lock), a `warn` splat unless the
+ * running task holds the mmap_lock (for reading or writing).
+ * Locking: the caller's claim is what is checked.
+ */
+export function mmapAssertLocked(mm: { readonly mmapLock: MmapLock }): void {
+  lockdepAssertHeld(mm.mmapLock);
+}
+
+/**
+ * Models mmap_assert_write_locked(): lockdep_assert_held_write(&mm->mmap_lock), a `warn` splat
+ * unless the running task holds the mmap_lock for writing.
+ * Locking: the caller's claim is what is checked.
+ */
+export function mmapAssertWriteLocked(mm: { readonly mmapLock: MmapLock }): void {
+  lockdepAssertHeldWrite(mm.mmapLock, mm.mmapLock.writeLockedByCurrent);
 }

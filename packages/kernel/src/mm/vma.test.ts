@@ -1,3 +1,4 @@
+import { Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { EBUSY, EINVAL } from "../include/errno.js";
 import { MmStruct } from "./mm.js";
@@ -6,8 +7,10 @@ import { AddressSpace, offsetInPage, PAGE_SIZE, pageAlign, unmapMappingRange, Vm
 const page = (v: number) => new Uint8Array(PAGE_SIZE).fill(v);
 
 describe("vma page tables", () => {
-  it("insertPage validates and maps; zapPtes drops entries", () => {
-    const vma = new Vma(new MmStruct("mm"), 0x10000, 0x13000, 5, 0);
+  it("insertPage validates and maps; zapPtes drops entries", async () => {
+    const mm = new MmStruct("mm");
+    const vma = new Vma(mm, 0x10000, 0x13000, 5, 0);
+    await mm.mmapLock.writeLock(); // vm_insert_page() runs under mmap_lock (->mmap, ->fault)
     expect(vma.length).toBe(3 * PAGE_SIZE);
     expect(vma.nrPages).toBe(3);
     expect(vma.pgoff).toBe(5);
@@ -19,18 +22,32 @@ describe("vma page tables", () => {
     expect(vma.insertPage(0x12000, page(3))).toBe(0);
     expect(vma.zapPtes(0x10000, PAGE_SIZE)).toBe(1);
     expect([...vma.pages.keys()]).toEqual([0x12]);
+    await mm.mmapLock.writeUnlock();
     vma.privateData = "p";
     expect(vma.vmPrivateData).toBe("p");
   });
 
-  it("unmapMappingRange zaps by file offset in every mapping vma", () => {
+  it("insertPage without mmap_lock is a lockdep_assert_held() warning", async () => {
+    const result = await new Simulation({ seed: 1 }).run(async () => {
+      const vma = new Vma(new MmStruct("mm"), 0x10000, 0x11000, 0, 0);
+      expect(vma.insertPage(0x10000, page(1))).toBe(0);
+    });
+    expect(result.splats.map((s) => s.message.split("\n")[0])).toEqual([
+      "WARNING: lockdep_assert_held(mm->mmap_lock) failed: main/1 does not hold (mm->mmap_lock){+.+.}-{4:4}",
+    ]);
+  });
+
+  it("unmapMappingRange zaps by file offset in every mapping vma", async () => {
     const mapping = new AddressSpace("m");
     const a = new Vma(new MmStruct("a"), 0x10000, 0x12000, 0, 0); // file pages 0-1
     const b = new Vma(new MmStruct("b"), 0x40000, 0x42000, 1, 0); // file pages 1-2
     mapping.iMmap.add(a);
     mapping.iMmap.add(b);
-    for (const v of [a, b])
+    for (const v of [a, b]) {
+      await v.vmMm.mmapLock.writeLock();
       for (let x = v.vmStart; x < v.vmEnd; x += PAGE_SIZE) v.insertPage(x, page(1));
+      await v.vmMm.mmapLock.writeUnlock();
+    }
     // file page 1 only
     expect(unmapMappingRange(mapping, PAGE_SIZE, PAGE_SIZE)).toBe(2);
     expect([...a.pages.keys()]).toEqual([0x10]);

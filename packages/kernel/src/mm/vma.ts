@@ -18,6 +18,7 @@
 import type { File } from "../fs/file.js";
 import { EBUSY, EINVAL } from "../include/errno.js";
 import type { MmStruct } from "./mm.js";
+import { mmapAssertLocked } from "./mmap-lock.js";
 import { KmemCache, SlabObject } from "./slab.js";
 
 /** Models PAGE_SHIFT. */
@@ -181,6 +182,7 @@ export class Vma extends SlabObject {
    * Locking: mmap_lock held (from ->mmap or ->fault).
    */
   insertPage(addr: number, page: Uint8Array): number {
+    mmapAssertLocked(this.vmMm);
     if (!Number.isInteger(addr) || addr < this.vmStart || addr >= this.vmEnd) return -EINVAL;
     if (offsetInPage(addr) !== 0) return -EINVAL;
     if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) return -EINVAL;
@@ -193,7 +195,8 @@ export class Vma extends SlabObject {
   /**
    * Models zap_vma_ptes(vma, address, size): drops the page-table entries of the range so the
    * next access faults. Returns the number of entries dropped.
-   * Locking: mmap_lock held, or the driver's own serialization against faults.
+   * Locking: not checked (zap_vma_ptes() asserts nothing): the caller serializes against faults,
+   * with mmap_lock or a lock of its own.
    */
   zapPtes(address: number, size: number): number {
     const first = Math.floor(Math.max(address, this.vmStart) / PAGE_SIZE);

@@ -1,4 +1,13 @@
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
+import { COMPOSITOR } from "./compositor.js";
+import { CROSS_SHARE } from "./cross-share.js";
+import { FENCE_WAIT } from "./fence-wait.js";
+import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
 
 /** The cross-driver sharing workloads (see README.md). */
-export const SHARING_SCENARIOS: readonly CampaignScenario[] = [];
+export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
+  CROSS_SHARE,
+  COMPOSITOR,
+  MMAP_VS_CLOSE,
+  FENCE_WAIT,
+];

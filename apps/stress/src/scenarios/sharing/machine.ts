@@ -1,0 +1,133 @@
+/**
+ * The machine a sharing scenario runs on: a freshly booted kernel with sw_sync and one device
+ * per driver of the unit (two devices of one driver for a pair like vgem+vgem), userspace
+ * processes on it, and the end-of-run checks: every process exited, the machine quiesced
+ * (deferred fputs, RCU callbacks, workqueues), every device's GEM counters back at their
+ * baseline (drmDevCheckLeaks() reports a `warn` splat otherwise) and kmemleak finding nothing
+ * allocated during the run still alive.
+ *
+ * Userspace checks what it sees (contents, sizes, handles) and throws when it is wrong: the
+ * process crashes and the scheduler reports a `bug` splat, as for an IGT assertion. With fault
+ * injection on (`tolerant`), a failing syscall (a SysError) ends the process quietly instead:
+ * its exit must still release everything, which the leak checks verify.
+ */
+import { type DeviceUnderTest, registerDevice } from "@primetime/conformance";
+import { registerSwSync } from "@primetime/dma-buf";
+import { drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
+import {
+  allocationCount,
+  Kernel,
+  liveObjects,
+  type Process,
+  type SlabObject,
+  setFailslab,
+} from "@primetime/kernel";
+import { isSysError } from "@primetime/libdrm";
+import { choose, type Simulation } from "@primetime/sim";
+import type { FaultSpec } from "../../campaign/campaign-scenario.js";
+import type { DriverUnderTest } from "../../drivers.js";
+
+export interface Machine {
+  readonly sim: Simulation;
+  readonly kernel: Kernel;
+  readonly devices: readonly DeviceUnderTest[];
+  /** Syscall failures end a process quietly (fault injection is on). */
+  readonly tolerant: boolean;
+  /** Starts a userspace process running `body` in its main thread. */
+  process(name: string, body: (p: Process) => Promise<void>): Process;
+  /** Waits for the processes, then quiesces and checks for leaks. */
+  finish(procs: readonly Process[]): Promise<void>;
+}
+
+/** Thrown by userspace checks: the process crashes with this message. */
+export class UserspaceCheckError extends Error {}
+
+/** igt_assert(): throws (crashing the process) with `message` unless `cond`. */
+export function check(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new UserspaceCheckError(message);
+}
+
+/**
+ * Boots the machine. Fault injection (`faults`) starts once the devices are registered, so it
+ * hits the workload, not the boot: `nth:N` fails the N-th allocation after that point.
+ */
+export async function bootMachine(
+  sim: Simulation,
+  drivers: readonly DriverUnderTest[],
+  faults: FaultSpec | null,
+): Promise<Machine> {
+  const kernel = Kernel.boot();
+  registerSwSync(kernel);
+  const devices: DeviceUnderTest[] = [];
+  for (const d of drivers) devices.push(await registerDevice(d, kernel));
+  const baselines = devices.map((d) => drmDevCounters(d.device));
+  const survivors = new Set<SlabObject>(liveObjects());
+  const tolerant = faults !== null;
+  if (faults)
+    setFailslab(
+      faults.kind === "nth"
+        ? { failNth: allocationCount() + faults.nth }
+        : { probability: faults.p },
+    );
+  const procs: Process[] = [];
+  return {
+    sim,
+    kernel,
+    devices,
+    tolerant,
+    process(name, body) {
+      const proc = kernel.spawnProcess(name, async (p) => {
+        try {
+          await body(p);
+        } catch (e) {
+          if (!(tolerant && isSysError(e))) throw e;
+          // An injected failure ends this process; its peers give up too (a session torn
+          // down), so nobody waits forever for what it would have sent.
+          for (const q of procs) if (q !== p) q.kill();
+        }
+      });
+      procs.push(proc);
+      return proc;
+    },
+    async finish(procs) {
+      for (const p of procs) await p.wait();
+      await kernel.quiesce();
+      devices.forEach((d, i) => {
+        drmDevCheckLeaks(d.device, baselines[i]!);
+      });
+      await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
+    },
+  };
+}
+
+/** A permutation of `xs` drawn from the run's recorded choices. */
+export function shuffle<T>(xs: readonly T[], label: string): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = choose(i + 1, label);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** A workload size in [min, max], drawn from the run's recorded choices. */
+export function size(min: number, max: number, label: string): number {
+  return min + choose(max - min + 1, label);
+}
+
+/** The byte pattern of buffer `i` of a run: every byte of it is this value. */
+export function patternOf(base: number, i: number): number {
+  return (base + 37 * i + 1) & 0xff;
+}
+
+/** FNV-1a of a buffer's bytes: the checksum both sides compute. */
+export function checksum(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
+  return h >>> 0;
+}
+
+/** The checksum a buffer of `len` bytes all equal to `value` has. */
+export function expectedChecksum(value: number, len: number): number {
+  return checksum(new Uint8Array(len).fill(value));
+}

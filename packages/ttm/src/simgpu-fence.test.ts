@@ -1,0 +1,69 @@
+import {
+  DmaResvUsage,
+  dmaFencePut,
+  dmaFenceWait,
+  dmaResvWaitTimeout,
+  MAX_SCHEDULE_TIMEOUT,
+} from "@primetime/dma-buf";
+import { drmGemObjectPut } from "@primetime/gem";
+import { isErr } from "@primetime/kernel";
+import { vramAddress } from "@primetime/simgpu";
+import { describe, expect, it } from "vitest";
+import { boAccess, expectClean, runTtm, TT, testBoCreate, VRAM } from "./test-support.js";
+import { ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "./ttm-bo.js";
+import { TTM_PL_TT } from "./ttm-placement.js";
+
+describe("the GPU's fences as dma_fences", () => {
+  it("signal in order from the interrupt task, one context for the engine", async () => {
+    const r = await runTtm(async (m) => {
+      const fences = [];
+      for (let i = 0; i < 5; i++) {
+        const f = await m.fences.submit([{ op: "fill", dst: vramAddress(0), size: 0, value: i }]);
+        if (isErr(f)) throw new Error(`submit ${f}`);
+        fences.push(f);
+      }
+      expect(new Set(fences.map((f) => f.context)).size).toBe(1);
+      expect(fences.map((f) => f.seqno)).toEqual([1, 2, 3, 4, 5]);
+      expect(await dmaFenceWait(fences[4]!, false)).toBe(0);
+      for (const f of fences) {
+        expect(f.error).toBe(0);
+        await dmaFencePut(f);
+      }
+    });
+    expectClean(r);
+  });
+
+  it("a hung engine is reset by the hangcheck: lost fences signal with -ETIME, no waiter hangs", async () => {
+    const r = await runTtm(async (m) => {
+      const bo = await testBoCreate(m, 2 * 4096, VRAM);
+      if (isErr(bo)) throw new Error("create");
+      await boAccess(bo, 0, new Uint8Array(8192).fill(7), true);
+      m.gpu.injectHang();
+      const f = await m.fences.submit([{ op: "fill", dst: vramAddress(0), size: 16, value: 1 }]);
+      if (isErr(f)) throw new Error("submit");
+      // A move on the hung engine: pipelined, its fence in the BO's reservation.
+      await ttmBoReserve(bo, false, false);
+      expect(
+        await ttmBoValidate(bo, TT, { interruptible: false, noWaitGpu: false, bytesMoved: 0 }),
+      ).toBe(0);
+      await ttmBoUnreserve(bo);
+      expect(bo.resource!.memType).toBe(TTM_PL_TT);
+      expect(await dmaFenceWait(f, false)).toBe(0);
+      expect(f.error).toBe(-62);
+      await dmaFencePut(f);
+      expect(
+        await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, false, MAX_SCHEDULE_TIMEOUT),
+      ).toBeGreaterThan(0);
+      expect(m.fences.resets).toBe(1);
+      expect(m.fences.fencesLost).toBe(2);
+      // The engine works again after the reset.
+      const g = await m.fences.submit([{ op: "fill", dst: vramAddress(0), size: 16, value: 2 }]);
+      if (isErr(g)) throw new Error("submit");
+      expect(await dmaFenceWait(g, false)).toBe(0);
+      expect(g.error).toBe(0);
+      await dmaFencePut(g);
+      await drmGemObjectPut(bo);
+    });
+    expectClean(r);
+  });
+});
