@@ -55,6 +55,7 @@ describe("the conformance cases", () => {
       "gem_flink_race/flink_close",
       "prime_self_import/export-vs-gem_close-race",
       "prime_self_import/export-vs-gem_close-own-handles",
+      "prime_self_import/export-vs-gem_close-other-handle-race",
       "prime_self_import/reimport-vs-gem_close-race",
       "dma_buf_poll/poll-vs-fence-replace",
     ]);

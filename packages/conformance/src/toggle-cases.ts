@@ -26,9 +26,9 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
     how: "the object opened by name 1 lost its name to a racing close and is re-flinked to another name",
   },
   "prime.export-outside-name-lock": {
-    case: "prime_self_import/export-vs-gem_close-race",
+    case: "prime_self_import/export-vs-gem_close-other-handle-race",
     schedules: 300,
-    how: "an export racing the last GEM_CLOSE links a dma-buf nobody drops: object and dma-buf leak",
+    how: "v3.5-v3.11 PRIME export: the second handle's export reuses obj->export_dma_buf (no reference) after the first thread's fd close and GEM_CLOSE doomed it; get_dma_buf() of those kernels resurrects the file, which is then released twice (KASAN). (The IGT export-vs-gem_close-race finds that kernel's cache-entry leak first.)",
   },
   "prime.cache-remove-by-dma-buf": {
     case: "prime_self_import/with_gem_open_handle",

@@ -16,8 +16,6 @@
  */
 
 import {
-  _IOW,
-  _IOWR,
   EFAULT,
   EINVAL,
   ENOMEM,
@@ -32,6 +30,13 @@ import {
   putUnusedFd,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
+import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_WRITE,
+  type DmaBufSyncFileArg,
+} from "@primetime/uapi";
 import type { DmaBuf } from "./dma-buf.js";
 import { type DmaFence, dmaFencePut } from "./dma-fence.js";
 import {
@@ -45,24 +50,16 @@ import {
 } from "./dma-resv.js";
 import { dmaFenceAllocatePrivateStub, syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
-/** Models DMA_BUF_BASE. */
-export const DMA_BUF_BASE = "b";
-/** Models DMA_BUF_SYNC_READ. */
-export const DMA_BUF_SYNC_READ = 1 << 0;
-/** Models DMA_BUF_SYNC_WRITE. */
-export const DMA_BUF_SYNC_WRITE = 2 << 0;
-/** Models DMA_BUF_SYNC_RW. */
-export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
-/** Models DMA_BUF_IOCTL_EXPORT_SYNC_FILE: _IOWR(DMA_BUF_BASE, 2, {__u32 flags; __s32 fd}). */
-export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR(DMA_BUF_BASE, 2, 8);
-/** Models DMA_BUF_IOCTL_IMPORT_SYNC_FILE: _IOW(DMA_BUF_BASE, 3, {__u32 flags; __s32 fd}). */
-export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW(DMA_BUF_BASE, 3, 8);
-
-/** Models struct dma_buf_export_sync_file / dma_buf_import_sync_file. */
-export interface DmaBufSyncFileArg {
-  flags: number;
-  fd?: number;
-}
+/** The uapi of include/uapi/linux/dma-buf.h, from @primetime/uapi. */
+export {
+  DMA_BUF_BASE,
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_WRITE,
+  type DmaBufSyncFileArg,
+} from "@primetime/uapi";
 
 function syncFileArg(arg: IoctlArg): DmaBufSyncFileArg | null {
   if (arg === null || typeof arg !== "object") return null;

@@ -215,7 +215,7 @@ describe("dma-buf lifecycle", () => {
     expect(splatLines(r)).toEqual([]);
   });
 
-  it("get_dma_buf() on a doomed dma-buf is an addition on 0", async () => {
+  it("get_dma_buf() on a doomed dma-buf is the v6.13+ file_ref_inc() WARN", async () => {
     const exp = new TestExporter(1);
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const k = Kernel.boot();
@@ -224,8 +224,9 @@ describe("dma-buf lifecycle", () => {
       await getDmaBuf(d);
       await k.quiesce();
     });
-    expect(r.splats.map((s) => s.kind)).toContain("refcount");
-    expect(r.splats.find((s) => s.kind === "refcount")!.message).toMatch(/addition on 0/);
+    expect(r.splats.map((s) => s.kind)).toEqual(["warn"]);
+    expect(r.splats[0]!.message).toBe("file_ref_inc() on a released file reference");
+    expect(exp.released).toBe(1);
   });
 
   it("get_dma_buf_unless_doomed() takes a reference on a live dma-buf and none on a doomed one", async () => {

@@ -15,7 +15,9 @@
  * and frees the dma-buf. Between the last fput() and __fput() the dma-buf is doomed: a pointer to
  * it that holds no reference (an exporter's cache of its export, obj->dma_buf in GEM) still finds
  * it; only an inc-not-zero on the file (getFileUnlessDoomed()) may revive a reference from such
- * a pointer, a plain get_dma_buf() there is "addition on 0; use-after-free".
+ * a pointer. A plain get_dma_buf() there is, since v6.13, the WARN "file_ref_inc() on a released
+ * file reference" (the dma-buf stays dead and is freed under its new holder); up to v6.12 it
+ * resurrected the file silently (getDmaBufLegacy()), and the dma-buf was released twice.
  *
  * Simplifications: no dmabuf pseudo-filesystem, dentry or per-buffer inode: the file's ->release
  * runs both dma_buf_file_release() and what d_release would run right after it; no exporter
@@ -38,6 +40,7 @@ import {
   fget,
   fput,
   getFile,
+  getFileLegacy,
   getFileUnlessDoomed,
   getUnusedFdFlags,
   isErr,
@@ -272,13 +275,26 @@ export async function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
 
 /**
  * Models get_dma_buf(): get_file() on the dma-buf's file. On a doomed dma-buf (count 0) this is
- * the refcount splat "addition on 0; use-after-free": a caller that reaches the dma-buf through
- * a pointer holding no reference must use getFileUnlessDoomed() instead.
+ * the v6.13+ WARN "file_ref_inc() on a released file reference" and no reference: a caller that
+ * reaches the dma-buf through a pointer holding no reference must use getDmaBufUnlessDoomed().
  * Locking: none.
  * References: takes one; the caller must already hold one (or the pointer's owner does).
  */
 export async function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
   await getFile(dmabuf.file!);
+  return dmabuf;
+}
+
+/**
+ * Models get_dma_buf() of kernels up to v6.12, where get_file() was atomic_long_inc(&f_count):
+ * on a doomed dma-buf the count goes 0 -> 1 silently, the pending release still frees the
+ * dma-buf, and the new holder's dma_buf_put() releases it a second time. Only historic toggles
+ * that re-create code of those kernels call it.
+ * Locking: none.
+ * References: takes one, even on a doomed dma-buf.
+ */
+export async function getDmaBufLegacy(dmabuf: DmaBuf): Promise<DmaBuf> {
+  await getFileLegacy(dmabuf.file!);
   return dmabuf;
 }
 

@@ -402,6 +402,16 @@ export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
 }
 
 /**
+ * Models dma_fence_is_later_or_same(f1, f2): f1 is f2, or comes after it on their context
+ * (added with "dma-buf: fix check in dma_resv_add_fence", 95ba893c9f4f, v6.7).
+ * Locking: none.
+ * References: the caller holds both.
+ */
+export function dmaFenceIsLaterOrSame(f1: DmaFence, f2: DmaFence): boolean {
+  return f1 === f2 || dmaFenceIsLater(f1, f2);
+}
+
+/**
  * Models __dma_fence_enable_signaling(): sets ENABLE_SIGNAL; the first time, calls
  * ->enable_signaling(), and signals the fence if it reports it has already passed. Returns false
  * if the fence is (now) signalled.

@@ -118,6 +118,27 @@ describe("DmaResv", () => {
     expect(splatLines(r)).toEqual([]);
   });
 
+  it("adding the same fence twice takes no second slot (dma_fence_is_later_or_same)", async () => {
+    const r = await runThenScanLeaks(async () => {
+      const resv = new DmaResv();
+      const t = new Timeline();
+      const f = t.fence();
+      await dmaResvLock(resv);
+      expect(await dmaResvReserveFences(resv, 1)).toBe(0);
+      await dmaResvAddFence(resv, f, DmaResvUsage.WRITE);
+      // Re-adding it needs no new slot: it replaces itself in place (the reference it took is
+      // dropped for the old entry), even with nothing reserved for it.
+      await dmaResvAddFence(resv, f, DmaResvUsage.WRITE);
+      await dmaResvUnlock(resv);
+      expect(await locked(resv, DmaResvUsage.BOOKKEEP)).toEqual([`${t.context}:1:1`]);
+      expect(f.refcount.read()).toBe(2); // ours and the list's
+      await dmaFenceSignal(f);
+      await dmaFencePut(f);
+      await dmaResvFini(resv);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
   it("a later fence of the same context replaces the older one and drops its reference", async () => {
     const r = await runThenScanLeaks(async () => {
       const resv = new DmaResv();

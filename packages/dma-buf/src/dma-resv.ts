@@ -50,7 +50,7 @@ import {
   type DmaFence,
   dmaFenceGet,
   dmaFenceGetRcu,
-  dmaFenceIsLater,
+  dmaFenceIsLaterOrSame,
   dmaFenceIsSignaled,
   dmaFencePut,
   dmaFenceWaitTimeout,
@@ -290,7 +290,8 @@ export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<n
 
 /**
  * Models dma_resv_add_fence(obj, fence, usage): adds `fence` with `usage`, taking a reference.
- * It replaces, in place, an older fence of the same context whose usage is at least as
+ * It replaces, in place, an older fence of the same context (or the same fence: adding a fence
+ * twice is valid and needs no second slot, since 95ba893c9f4f) whose usage is at least as
  * restrictive, or any signalled fence; otherwise it fills a reserved slot. Without one it is a
  * BUG (the task dies: the kernel's BUG_ON, or its NULL dereference when nothing was ever
  * reserved).
@@ -316,7 +317,7 @@ export async function dmaResvAddFence(
     if (
       (old.fence.context === fence.context &&
         old.usage >= usage &&
-        dmaFenceIsLater(fence, old.fence)) ||
+        dmaFenceIsLaterOrSame(fence, old.fence)) ||
       (await dmaFenceIsSignaled(old.fence))
     ) {
       await point(`dma_resv_list_set(${obj.name}[${i}])`);

@@ -78,6 +78,12 @@ export class GemObject extends SlabObject {
   flinkName = 0;
   /** Models dma_buf: the exported (or imported) dma-buf while handles exist; holds a reference. */
   dmaBuf: DmaBuf | null = null;
+  /**
+   * Models export_dma_buf of v3.5-v3.11, the field 319c933c71f3 replaced by dma_buf: the
+   * object's export, holding *no* reference, cleared by the dma-buf's release (under prime.lock of
+   * the exporting file at most). Set only with toggle `prime.export-outside-name-lock`.
+   */
+  exportDmaBuf: DmaBuf | null = null;
   /** Models import_attach: the attachment of a foreign import, null otherwise. */
   importAttach: DmaBufAttachment | null = null;
   /** Models size (bytes, page aligned). */

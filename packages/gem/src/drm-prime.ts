@@ -32,6 +32,7 @@ import {
   dmaBufUnmapAttachmentUnlocked,
   dmaResvAssertHeld,
   getDmaBuf,
+  getDmaBufLegacy,
   type SgTable,
   sgAllocTableFromPages,
   sgFreeTable,
@@ -328,13 +329,19 @@ async function drmGemUnmapDmaBuf(
 
 /**
  * Models drm_gem_dmabuf_release(): the dma-buf's release: drops the exported object's and the
- * device's references.
+ * device's references. With toggle `prime.export-outside-name-lock` it first clears
+ * obj->export_dma_buf if it is this dma-buf (the v3.5-v3.11 release).
  * References: drops the references drm_gem_dmabuf_export() took.
  * Locking: none; runs from the dma-buf file's release.
  */
 export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
   const obj = dmaBuf.priv as GemObject;
   const dev = obj.dev;
+  if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name)) {
+    // v3.5-v3.11: "if (obj->export_dma_buf == dma_buf) obj->export_dma_buf = NULL;"
+    await point(`${obj.name}.export_dma_buf = NULL`);
+    if (obj.exportDmaBuf === dmaBuf) obj.exportDmaBuf = null;
+  }
   dev.counters.dmaBufs--;
   // drop the reference on the export fd holds
   await drmGemObjectPut(obj);
@@ -443,9 +450,7 @@ export async function drmGemPrimeExport(obj: GemObject, flags: number): Promise<
  * Models export_and_register_object(): exports the object and links it as obj->dma_buf.
  * -ENOENT if its handles are gone (a racing GEM_CLOSE): nobody would drop the link.
  *
- * Toggle `prime.export-outside-name-lock`: no handle_count check.
- *
- * Locking: object_name_lock held (not with the toggle).
+ * Locking: object_name_lock held.
  * References: the returned dma-buf carries the caller's reference; obj->dma_buf takes one more.
  */
 async function exportAndRegisterObject(
@@ -456,8 +461,7 @@ async function exportAndRegisterObject(
   if (!toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
     lockdepAssertHeld(obj.dev.objectNameLock);
   // prevent races with concurrent gem_close.
-  if (obj.handleCount === 0 && !toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
-    return errPtr(ENOENT);
+  if (obj.handleCount === 0) return errPtr(ENOENT);
   const dmaBuf = obj.funcs.export
     ? await obj.funcs.export(obj, flags)
     : await drmGemPrimeExport(obj, flags);
@@ -471,7 +475,7 @@ async function exportAndRegisterObject(
 /**
  * The middle of drm_gem_prime_handle_to_fd(): the dma-buf of an object without a cache entry:
  * the import's original dma-buf, obj->dma_buf, or a new export linked as obj->dma_buf.
- * Locking: object_name_lock held (not with toggle `prime.export-outside-name-lock`).
+ * Locking: object_name_lock held.
  * References: returns one dma-buf reference for the caller.
  */
 async function drmGemPrimeDmabufOf(
@@ -504,10 +508,8 @@ async function drmGemPrimeDmabufOf(
  * it). A fresh export ends with three dma-buf references once the caller installs its fd: the
  * fd, obj->dma_buf and the cache.
  *
- * Toggle `prime.export-outside-name-lock` (the code before "drm/prime: proper
- * locking+refcounting for obj->dma_buf link"): the handle is looked up before prime.lock is
- * taken, and obj->dma_buf is checked and set without object_name_lock and without the
- * handle_count check.
+ * Toggle `prime.export-outside-name-lock`: the code of v3.5-v3.11 instead
+ * (drmGemPrimeHandleToDmabufV311()).
  *
  * Locking: takes prime.lock, then object_name_lock.
  * References: a lookup reference on the object, dropped; returns one dma-buf reference.
@@ -518,14 +520,10 @@ export async function drmGemPrimeHandleToDmabuf(
   handle: number,
   flags: number,
 ): Promise<DmaBuf | Errno> {
-  const buggy = toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name);
-  let obj: GemObject | null = null;
-  if (buggy) {
-    obj = await drmGemObjectLookup(file, handle);
-    if (!obj) return errPtr(ENOENT);
-  }
+  if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
+    return drmGemPrimeHandleToDmabufV311(dev, file, handle, flags);
   await file.prime.lock.lock();
-  if (!buggy) obj = await drmGemObjectLookup(file, handle);
+  const obj = await drmGemObjectLookup(file, handle);
   if (!obj) {
     await file.prime.lock.unlock(); // out_unlock
     return errPtr(ENOENT);
@@ -534,13 +532,13 @@ export async function drmGemPrimeHandleToDmabuf(
   if (dmaBuf) {
     await getDmaBuf(dmaBuf); // goto out
   } else {
-    if (!buggy) await dev.objectNameLock.lock();
+    await dev.objectNameLock.lock();
     dmaBuf = await drmGemPrimeDmabufOf(dev, obj, flags);
     // out_have_obj: add the cache entry under object_name_lock, so that a racing GEM_CLOSE
     // does not miss it. (On an export failure there is no dma-buf: goto out.)
     let ret = 0;
     if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
-    if (!buggy) await dev.objectNameLock.unlock();
+    await dev.objectNameLock.unlock();
     if (ret && !isErr(dmaBuf)) {
       await dmaBufPut(dmaBuf);
       dmaBuf = errPtr(ret);
@@ -548,6 +546,65 @@ export async function drmGemPrimeHandleToDmabuf(
   }
   await drmGemObjectPut(obj); // out
   await file.prime.lock.unlock(); // out_unlock
+  return dmaBuf;
+}
+
+/**
+ * Models drm_gem_prime_handle_to_fd() of v3.5-v3.11, up to dma_buf_fd(): the code
+ * "drm/prime: proper locking+refcounting for obj->dma_buf link" (319c933c71f3) replaced, behind
+ * toggle `prime.export-outside-name-lock`. The object is looked up before prime.lock (the
+ * exporting file's lock: no device-wide lock is taken and handle_count is not looked at); an
+ * import re-exports its original dma-buf; an object with an obj->export_dma_buf reuses it with
+ * get_dma_buf(); otherwise a new export becomes obj->export_dma_buf and gets the file's cache
+ * entry ("cheat and add it to the import list so we get the correct handle back").
+ *
+ * obj->export_dma_buf holds no reference and only the dma-buf's release clears it: after the
+ * last dma_buf fd is closed and the last cache entry dropped (GEM_CLOSE of the exporting
+ * handle), the dma-buf is doomed but still linked, and an export through another handle (or a
+ * lookup made before that GEM_CLOSE) runs get_dma_buf() on it. The get_file() of those kernels
+ * was atomic_long_inc(): the file comes back from 0, its pending release frees it under the new
+ * fd, and that fd's close releases it again (the Oops of IGT prime_self_import's
+ * export-vs-gem_close-race). The rest of the file (by-handle cache removal, the import's
+ * obj->dma_buf link) is the current code.
+ *
+ * Locking: takes prime.lock.
+ * References: a lookup reference on the object, dropped; returns one dma-buf reference (taken
+ * with the historic get_dma_buf() on a reused one).
+ */
+async function drmGemPrimeHandleToDmabufV311(
+  _dev: DrmDevice,
+  file: DrmFile,
+  handle: number,
+  flags: number,
+): Promise<DmaBuf | Errno> {
+  const obj = await drmGemObjectLookup(file, handle);
+  if (!obj) return errPtr(ENOENT);
+  await file.prime.lock.lock();
+  let dmaBuf: DmaBuf | Errno;
+  // re-export the original imported object
+  const imported = obj.importAttach?.dmabuf ?? null;
+  await point(`READ(${obj.name}.export_dma_buf)`);
+  const reuse = imported ?? obj.exportDmaBuf;
+  if (reuse) {
+    // out_have_obj: get_dma_buf(dmabuf)
+    dmaBuf = await getDmaBufLegacy(reuse);
+  } else {
+    dmaBuf = obj.funcs.export
+      ? await obj.funcs.export(obj, flags)
+      : await drmGemPrimeExport(obj, flags);
+    if (!isErr(dmaBuf)) {
+      obj.exportDmaBuf = dmaBuf;
+      const ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
+      if (ret) {
+        // fail_put_dmabuf: clear NOT to be checked when releasing dma_buf
+        obj.exportDmaBuf = null;
+        await dmaBufPut(dmaBuf);
+        dmaBuf = errPtr(ret);
+      }
+    }
+  }
+  await drmGemObjectPut(obj);
+  await file.prime.lock.unlock();
   return dmaBuf;
 }
 

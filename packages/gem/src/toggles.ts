@@ -11,13 +11,18 @@ import { defineToggle } from "@primetime/sim";
 export const GEM_FLINK_NO_HANDLE_COUNT_CHECK = defineToggle({
   name: "gem.flink-no-handle-count-check",
   description:
-    "GEM_FLINK allocates a name without checking handle_count == 0 under object_name_lock: a " +
-    "flink racing the last GEM_CLOSE names an object no handle keeps alive, so the name is never " +
-    "removed and outlives the object (name leak, use-after-free on GEM_OPEN of the name).",
+    "GEM_FLINK allocates a name without checking handle_count == 0 under object_name_lock, so a " +
+    "flink racing the last GEM_CLOSE names an object after its last handle removed the names. " +
+    "In the kernels that had the bug the flink name held an object reference: the name was " +
+    "never removed and kept the object alive for ever (a leak: IGT gem_flink_race leaked about " +
+    "1k objects/s). On this (current) code a name holds no reference, so the same missing check " +
+    "leaves a name on a freed object: GEM_OPEN of it is a use-after-free, which is what the " +
+    "harness finds.",
   fixedBy: "drm/gem: fix up flink name create race",
   kind: "historic",
   commit: "a8e11d1c435f",
-  kernels: "v2.6.28-v3.11 (fixed in v3.12)",
+  kernels:
+    "v2.6.28-v3.11 (fixed in v3.12); there the outcome was the leak, here the use-after-free",
   foundBy: "races.test.ts: flink_close (IGT gem_flink_race)",
 });
 
@@ -35,18 +40,23 @@ export const GEM_OPEN_DROPS_NAME_LOCK = defineToggle({
   foundBy: "races.test.ts: flink_name (IGT gem_flink_race)",
 });
 
-/** PRIME export without the handle_count recheck, outside object_name_lock. */
+/** PRIME export of v3.5-v3.11: obj->export_dma_buf without a reference, reused with get_dma_buf(). */
 export const PRIME_EXPORT_OUTSIDE_NAME_LOCK = defineToggle({
   name: "prime.export-outside-name-lock",
   description:
-    "PRIME_HANDLE_TO_FD exports and sets obj->dma_buf without object_name_lock and without the " +
-    "handle_count == 0 check: an export racing the last GEM_CLOSE links a dma-buf to an object " +
-    "with no handles, nothing ever drops obj->dma_buf, and object and dma-buf keep each other alive.",
+    "PRIME_HANDLE_TO_FD as in v3.5-v3.11: the object's export is remembered in " +
+    "obj->export_dma_buf, which holds no reference and is cleared only by the dma-buf's " +
+    "release; a later export reuses it with a plain get_dma_buf() under the file's prime.lock " +
+    "(no object_name_lock, no handle_count check). Once the last fd and the cache entry are " +
+    "gone (GEM_CLOSE of the exporting handle) the dma-buf is doomed but still linked, and an " +
+    "export racing that close gets it: get_file() of those kernels (atomic_long_inc) brings the " +
+    "file back from 0, its pending release frees it under the new fd, and that fd's close " +
+    "releases it again (use-after-free / double free: the Oops of IGT export-vs-gem_close-race).",
   fixedBy: "drm/prime: proper locking+refcounting for obj->dma_buf link",
+  foundBy: "prime_self_import/export-vs-gem_close-race (KASAN on the resurrected dma-buf file)",
   kind: "historic",
   commit: "319c933c71f3",
   kernels: "v3.5-v3.11 (fixed in v3.12)",
-  foundBy: "races.test.ts: export-vs-gem_close (IGT prime_self_import)",
 });
 
 /** PRIME cache removal keyed by obj->dma_buf instead of the handle. */
@@ -81,13 +91,17 @@ export const GEM_HANDLE_PUBLISHED_BEFORE_OPEN = defineToggle({
 export const GEM_HANDLE_ID_REUSED_BEFORE_RELEASE = defineToggle({
   name: "gem.handle-id-reused-before-release",
   description:
-    "drm_gem_handle_delete() removes the id from the idr before drm_gem_object_release_handle(): " +
-    "a new handle can get the same id while the old one's PRIME cache entry (keyed by handle) is " +
-    "still being removed, so the removal hits the new handle's entry.",
+    "A revert of the fix on current code: drm_gem_handle_delete() removes the id from the idr " +
+    "before drm_gem_object_release_handle(), so a new handle can get the same id while the old " +
+    "one's per-handle state is still being released. In v4.6 and before the victims were " +
+    "drivers' per-handle state released by their gem_close_object callbacks (the PRIME cache " +
+    "was keyed by dma-buf until v6.0); the victim here is the PRIME cache entry keyed by handle " +
+    "(since ea2aa97ca37a, v6.0): the release removes the new handle's entry.",
   fixedBy: "drm: Release driver references to handle before making it available again",
   kind: "historic",
   commit: "f6cd7daecff5",
-  kernels: "up to v4.6 (fixed in v4.7)",
+  kernels:
+    "the ordering: up to v4.6 (fixed in v4.7); the victim shown exists since v6.0 (a revert on current code)",
   foundBy: "races.test.ts: handle-reuse (export of a reused handle id vs. GEM_CLOSE)",
 });
 

@@ -143,7 +143,7 @@ th{background:#f6f8fa}pre{background:#f6f8fa;padding:8px;overflow:auto;font:12px
 .bar{display:inline-block;height:10px;background:#0969da;vertical-align:middle}
 .timeline{display:block;max-width:100%;overflow:visible}.lane{font:11px ui-monospace,monospace;fill:#1b1f24}
 .lane-line{stroke:#d0d7de}.step{fill:#0969da}.step.splat{fill:#b42318}.zero{stroke:#8c959f;stroke-dasharray:3 3}
-.count{fill:none;stroke-width:2}.legend{font:11px ui-monospace,monospace}
+.count{fill:none;stroke-width:2}.legend{font:11px ui-monospace,monospace;stroke:none}
 .c0{stroke:#b42318;fill:#b42318}.c1{stroke:#1a7f37;fill:#1a7f37}.c2{stroke:#8250df;fill:#8250df}.c3{stroke:#bc4c00;fill:#bc4c00}
 polyline.count{fill:none}code{font:12px ui-monospace,monospace;background:#f6f8fa;padding:1px 4px;word-break:break-all}
 `;

@@ -31,6 +31,21 @@ export interface CampaignRun {
   readonly stoppedEarly: boolean;
 }
 
+/**
+ * The schedule indices of [0, seeds) that `--shard i/n` runs (random and PCT): those equal to
+ * i-1 modulo n. The shards 1/n .. n/n partition the seed space.
+ */
+export function shardIndices(
+  shard: { index: number; count: number } | null,
+  seeds: number,
+): number[] {
+  const i = shard ? shard.index - 1 : 0;
+  const n = shard ? shard.count : 1;
+  const out: number[] = [];
+  for (let k = i; k < seeds; k += n) out.push(k);
+  return out;
+}
+
 /** The jobs of a campaign, lazily (a --time campaign has no end of them). */
 function* jobs(c: CampaignConfig, units: readonly Unit[], timeUp: () => boolean): Generator<Job> {
   const shardI = c.shard ? c.shard.index - 1 : 0;

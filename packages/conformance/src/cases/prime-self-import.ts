@@ -333,6 +333,47 @@ const exportVsGemCloseOwnHandles: CaseSpec = {
 };
 
 /**
+ * export-vs-gem_close-other-handle-race (derived from export-vs-gem_close-race and
+ * basic-with_one_bo_two_files): an object with two handles in one file, the creator's and one
+ * from GEM_OPEN of its flink name. One thread exports through the first handle and closes the
+ * dma-buf fd and the handle, which drops the last references to the dma-buf; the other exports
+ * through the second handle at the same time. Both exports must succeed, each fd must be a
+ * dma-buf of the object's size, and nothing may be left. (Kernels before "drm/prime: proper
+ * locking+refcounting for obj->dma_buf link" handed the second thread the doomed dma-buf.)
+ */
+const exportVsGemCloseOtherHandle: CaseSpec = {
+  name: `${group}/export-vs-gem_close-other-handle-race`,
+  group,
+  race: true,
+  description:
+    "PRIME export through a GEM_OPEN handle racing the last close of the first handle's export",
+  defaults: RACE_DEFAULTS,
+  async body(t: CaseContext) {
+    const fd = await t.open();
+    for (let n = 0; n < 2; n++) {
+      const handle = await t.createBo(fd, BO_SIZE);
+      const opened = (await fd.gemOpen(await fd.gemFlink(handle))).handle;
+      const closer = t.thread(`export_and_close${n}`, async () => {
+        const dmaBuf = await fd.primeHandleToFd(handle, DRM_CLOEXEC);
+        await close(t.proc, dmaBuf);
+        await fd.gemClose(handle);
+      });
+      const exporter = t.thread(`export_other${n}`, async () => {
+        const dmaBuf = await fd.primeHandleToFd(opened, DRM_CLOEXEC);
+        const size = await dmaBufSize(t.proc, dmaBuf);
+        t.check(size === BO_SIZE, `export of handle ${opened} gave a ${size}-byte dma-buf`);
+        await close(t.proc, dmaBuf);
+      });
+      await closer.join();
+      await exporter.join();
+      await fd.gemClose(opened);
+    }
+    await checkNothingLeft(t, "after the export/close threads");
+    await fd.close();
+  },
+};
+
+/**
  * reimport-vs-gem_close-race: threads import one dma-buf on the exporter's file and close the
  * handle they got, racing; every import must succeed, and once the threads are done the file
  * holds no handle (the dma-buf fd still holds the object).
@@ -405,5 +446,6 @@ export const PRIME_SELF_IMPORT: readonly CaseSpec[] = [
   withGemOpenHandle,
   exportVsGemClose,
   exportVsGemCloseOwnHandles,
+  exportVsGemCloseOtherHandle,
   reimportVsGemClose,
 ];

@@ -1,4 +1,3 @@
-import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/gem";
 import { Kernel, type Process } from "@primetime/kernel";
 import {
   close,
@@ -12,6 +11,7 @@ import {
   writeDmaBuf,
 } from "@primetime/libdrm";
 import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/uapi";
 import { describe, expect, it } from "vitest";
 import {
   createVgem,

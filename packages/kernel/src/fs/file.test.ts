@@ -20,6 +20,7 @@ import {
   flushDelayedFput,
   fput,
   getFile,
+  getFileLegacy,
   getFileUnlessDoomed,
   noopLlseek,
   O_NONBLOCK,
@@ -121,23 +122,45 @@ describe("File references", () => {
     expect(r.splats).toEqual([]);
   });
 
-  it("getFile on a doomed file is 'addition on 0', and using it after __fput is a KASAN UAF", async () => {
+  it("getFile on a doomed file WARNs once and stays dead (v6.13+); using it after __fput is a KASAN UAF", async () => {
     const released: File[] = [];
     const r = await run(async () => {
       const f = await allocFile(counting(released), null, "victim");
       if (isErr(f)) throw new Error("alloc failed");
       await fput(f);
       await getFile(f); // the bug: a plain get on a doomed file
+      await getFile(f); // WARN_ONCE: the second says nothing
+      expect(fileCount(f)).toBe(0); // not resurrected
+      await fput(f); // a put on the dead count releases nothing
+      expect(released.length).toBe(0);
       await flushDelayedFput(); // __fput runs anyway: it was queued
       expect(released.length).toBe(1);
       expect(f.freed).toBe(true);
       await fput(f); // the buggy user's put: touches freed memory
     });
     const kinds = r.splats.map((s) => s.kind);
-    expect(kinds).toEqual(["refcount", "kasan"]);
-    expect(r.splats[0]!.message).toBe("refcount_t: addition on 0; use-after-free.");
+    expect(kinds).toEqual(["warn", "kasan"]);
+    expect(r.splats[0]!.message).toBe("file_ref_inc() on a released file reference");
     expect(r.splats[0]!.object).toMatch(/^filp#/);
     expect(r.splats[1]!.message).toContain("slab-use-after-free");
+  });
+
+  it("getFileLegacy (get_file() up to v6.12) resurrects a doomed file: released twice", async () => {
+    const released: File[] = [];
+    const r = await run(async () => {
+      const f = await allocFile(counting(released), null, "victim");
+      if (isErr(f)) throw new Error("alloc failed");
+      await fput(f);
+      await getFileLegacy(f); // atomic_long_inc(): 0 -> 1, silently
+      expect(fileCount(f)).toBe(1);
+      await fput(f); // 1 -> 0 again: a second __fput is queued
+      await flushDelayedFput();
+    });
+    expect(released.length).toBe(1);
+    const kasan = r.splats.filter((s) => s.kind === "kasan");
+    expect(r.splats.filter((s) => s.kind !== "kasan")).toEqual([]);
+    expect(kasan.length).toBeGreaterThan(0);
+    expect(kasan[0]!.message).toMatch(/double-free|use-after-free/);
   });
 
   it("a file whose open never succeeded is freed at once by fput, without ->release", async () => {

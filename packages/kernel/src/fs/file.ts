@@ -8,20 +8,25 @@
  * kernel thread, to the delayed-fput work on the system workqueue. Between the count reaching 0
  * and __fput() the file is *doomed*: still allocated, still reachable through any non-owning
  * pointer a driver keeps, but dead. Only `getFileUnlessDoomed()` (inc-not-zero) may take a
- * reference through such a pointer; `getFile()` (a plain increment) on a doomed file is the
- * refcount splat "addition on 0; use-after-free", and the use that follows is a KASAN
- * use-after-free once __fput() has freed it.
+ * reference through such a pointer. `getFile()` (a plain increment) on a doomed file behaves as
+ * the kernel's file_ref_t does since v6.13 ("fs: add file_ref", 08ef26ea9ab3): a one-time WARN
+ * "file_ref_inc() on a released file reference", and the count stays in its dead zone, so the
+ * file is not resurrected and the stray reference's fput() releases nothing; the stray holder's
+ * later use of the file, once __fput() has freed it, is a KASAN use-after-free.
+ * `getFileLegacy()` is get_file() of kernels up to v6.12 (atomic_long_inc() of f_count): it
+ * resurrects the doomed file silently, and the file is then released twice (historic toggles
+ * use it where the code they re-create called get_file()).
  *
- * Faithfulness: the counter has refcount_t semantics (RefcountT) rather than the bias-by-one
- * file_ref_t of recent kernels; the observable behaviour (an increment from 0 warns and the
- * file leaks instead of being freed twice, inc-not-zero fails on a dead file) is the same.
- * Files are freed with kfree() at the end of __fput(), not through SLAB_TYPESAFE_BY_RCU, so a
- * late access is always a KASAN report (the kernel's fd lookups re-validate a recycled file;
- * here fd lookups run under the file table's spinlock instead).
+ * Faithfulness: the counter is a refcount_t (RefcountT) with the dead zone of file_ref_t
+ * modelled by the two functions above, not the bias-by-one encoding. Files are freed with
+ * kfree() at the end of __fput(), not through SLAB_TYPESAFE_BY_RCU, so a late access is always
+ * a KASAN report (the kernel's fd lookups re-validate a recycled file; here fd lookups run under
+ * the file table's spinlock instead).
  */
 
 import { RefcountT } from "@primetime/atomics";
 import { currentTask, point, report, SimLocal } from "@primetime/sim";
+import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
 import { flushWork, queueWork, systemWq, WorkStruct } from "../kernel/workqueue.js";
@@ -40,36 +45,28 @@ export const FMODE_LSEEK = 0x4;
 /** Models FMODE_OPENED: ->open succeeded, so __fput() must call ->release. */
 export const FMODE_OPENED = 0x80000;
 
-/** Open flags (include/uapi/asm-generic/fcntl.h). */
-export const O_RDONLY = 0o0;
-export const O_WRONLY = 0o1;
-export const O_RDWR = 0o2;
-export const O_ACCMODE = 0o3;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_NOCTTY = 0o400;
-export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
-export const O_NONBLOCK = 0o4000;
-export const O_CLOEXEC = 0o2000000;
+/** Open flags (include/uapi/asm-generic/fcntl.h, from @primetime/uapi). */
+export {
+  O_ACCMODE,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  O_NOCTTY,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+} from "@primetime/uapi";
 
 /** Models OPEN_FMODE(flags): O_RDONLY/O_WRONLY/O_RDWR to FMODE_READ/FMODE_WRITE. */
 export function openFmode(flags: number): number {
   return ((flags + 1) & O_ACCMODE) >>> 0;
 }
 
-/** Models SEEK_SET. */
-export const SEEK_SET = 0;
-/** Models SEEK_CUR. */
-export const SEEK_CUR = 1;
-/** Models SEEK_END. */
-export const SEEK_END = 2;
-/** Models SEEK_DATA. */
-export const SEEK_DATA = 3;
-/** Models SEEK_HOLE. */
-export const SEEK_HOLE = 4;
-/** Models SEEK_MAX. */
-export const SEEK_MAX = SEEK_HOLE;
+/** lseek(2) whence values (include/uapi/linux/fs.h, from @primetime/uapi). */
+export { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_MAX, SEEK_SET } from "@primetime/uapi";
 
 /**
  * Models struct inode, as far as files need one: the device node a file was opened through
@@ -240,19 +237,48 @@ export async function anonInodeGetfile(
   return f;
 }
 
+/** Models the once-flag of file_ref_inc()'s WARN_ONCE (per simulation, as per boot). */
+const fileRefIncWarned = new SimLocal<{ done: boolean }>(() => ({ done: false }));
+
 /**
- * Models get_file(): takes a reference on a file the caller already holds a reference to (or
- * reaches through a structure that holds one). Returns the file. On a doomed file (count 0) it
- * is the refcount splat "addition on 0; use-after-free" and the count saturates; on a freed
- * file it is a KASAN use-after-free.
+ * Models get_file() (file_ref_inc(), v6.13+): takes a reference on a file the caller already
+ * holds a reference to (or reaches through a structure that holds one). Returns the file. On a
+ * doomed file (count 0) it is WARN_ONCE "file_ref_inc() on a released file reference" and the
+ * count stays dead: no reference is taken, the pending __fput() still frees the file, and the
+ * stray reference's fput() does nothing. On a freed file it is a KASAN use-after-free.
  *
  * Locking: none.
- * References: takes one.
+ * References: takes one (none on a doomed file).
  */
 export async function getFile(file: File): Promise<File> {
   await point(`get_file(${file.name})`);
   file.checkAccess("get_file");
+  if (!file.freed && file.fCount.read() === 0) {
+    const once = fileRefIncWarned.get();
+    if (!once.done) {
+      once.done = true;
+      report("warn", "file_ref_inc() on a released file reference", { object: file.name });
+    }
+    return file;
+  }
   file.fCount.inc();
+  return file;
+}
+
+/**
+ * Models get_file() of kernels up to v6.12: atomic_long_inc(&f->f_count), with no check. On a
+ * doomed file the count goes from 0 to 1 without a word: the file is resurrected while its
+ * __fput() is pending, which frees it under the new reference; that reference's fput() then
+ * queues a second __fput() (a double release) or touches freed memory (KASAN). Used by the
+ * historic toggles whose code called get_file() (or get_dma_buf()) on a doomed file.
+ *
+ * Locking: none.
+ * References: takes one, even on a doomed file.
+ */
+export async function getFileLegacy(file: File): Promise<File> {
+  await point(`get_file(${file.name})`);
+  file.checkAccess("get_file");
+  file.fCount.refs.inc();
   return file;
 }
 
@@ -279,7 +305,8 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
  * - otherwise (kernel thread, worker, interrupt, or a thread past exit_task_work()), the file
  *   goes on the delayed-fput list, which a work item on the system workqueue drains (queued at
  *   once when the list was empty; the kernel's schedule_delayed_work(..., 1) waits a jiffy).
- * Until then the file is doomed (see the file comment).
+ * Until then the file is doomed (see the file comment). A put on a doomed file (whose count a
+ * v6.13+ get_file() left dead) releases nothing.
  *
  * Locking: none; safe under spinlocks (the release never runs here).
  * References: drops one; the caller must not touch the file afterwards.
@@ -287,6 +314,9 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
 export async function fput(file: File): Promise<void> {
   await point(`fput(${file.name})`);
   if (!file.checkAccess("fput")) return;
+  // file_ref_put() on a released reference (a get_file() on the doomed file took none): the
+  // count stays in the dead zone and nothing is released.
+  if (file.fCount.read() === 0) return;
   if (!file.fCount.decAndTest()) return;
   await fputDeferred(file);
 }

@@ -2,7 +2,8 @@
  * Kernel-level scenarios: processes, files and drivers together, under the scheduler.
  *
  * - the final fput() racing with a lookup through a non-owning pointer: with get_file() the
- *   explorer finds "addition on 0" / use-after-free; with the inc-not-zero get it finds nothing;
+ *   explorer finds the v6.13+ WARN "file_ref_inc() on a released file reference" / the
+ *   use-after-free; with the inc-not-zero get it finds nothing;
  * - fail-nth over every allocation of an open/ioctl/close workload: no leak, no splat;
  * - SCM_RIGHTS keeps a file alive after the sender closed it;
  * - exit() releases everything.
@@ -130,12 +131,12 @@ function exportRace(buggy: boolean, check?: (exp: Exporter) => void): Scenario {
 const hasUafSplat = (r: RunResult) =>
   r.splats.some(
     (s) =>
-      (s.kind === "refcount" && s.message.includes("addition on 0")) ||
+      (s.kind === "warn" && s.message === "file_ref_inc() on a released file reference") ||
       (s.kind === "kasan" && s.message.includes("use-after-free")),
   );
 
 describe("final fput racing a lookup through a non-owning pointer", () => {
-  it("getFile() on the doomed file is found by PCT: refcount addition on 0", async () => {
+  it("getFile() on the doomed file is found by PCT: the v6.13+ file_ref_inc() WARN", async () => {
     const res = await explore(exportRace(true), {
       strategy: "pct",
       depth: 3,
@@ -145,10 +146,10 @@ describe("final fput racing a lookup through a non-owning pointer", () => {
     });
     const r = res.firstFailure;
     expect(r).not.toBeNull();
-    const add0 = r!.splats.find((s) => s.kind === "refcount");
-    expect(add0?.message).toBe("refcount_t: addition on 0; use-after-free.");
-    expect(add0?.object).toMatch(/^filp#/);
-    // The counter saturated: the file is never released twice.
+    const warn = r!.splats.find((s) => s.kind === "warn");
+    expect(warn?.message).toBe("file_ref_inc() on a released file reference");
+    expect(warn?.object).toMatch(/^filp#/);
+    // The count stayed dead: the file is never released twice.
     expect(
       r!.splats.filter((s) => s.kind === "kasan" && s.message.includes("double-free")),
     ).toEqual([]);
@@ -168,12 +169,14 @@ describe("final fput racing a lookup through a non-owning pointer", () => {
     expect(r).not.toBeNull();
     const uaf = r!.splats.find((s) => s.kind === "kasan")!;
     expect(uaf.object).toMatch(/^filp#/);
-    // Alloc and free sites are in the report; the same file had gone through "addition on 0".
+    // Alloc and free sites are in the report; the same file had gone through the WARN.
     expect(uaf.sites.map((s) => s.role)).toEqual(expect.arrayContaining(["allocated", "freed"]));
     expect(
       r!.splats.some(
         (s) =>
-          s.kind === "refcount" && s.object === uaf.object && s.message.includes("addition on 0"),
+          s.kind === "warn" &&
+          s.object === uaf.object &&
+          s.message === "file_ref_inc() on a released file reference",
       ),
     ).toBe(true);
   });

@@ -1,0 +1,98 @@
+// The HTML report in a real headless Chromium (Debian's `chromium`, driven by puppeteer-core):
+// it loads with no console error and no request leaving the page, shows every finding of the
+// report, and a screenshot is kept in test-artifacts/ (gitignored). Without Chromium the test
+// fails in CI (.ci/run installs it) and is skipped, loudly, elsewhere.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { CampaignReport } from "./campaign/report.js";
+import { main } from "./cli.js";
+
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser", process.env.CHROMIUM_PATH]
+  .filter((p): p is string => !!p)
+  .find((p) => existsSync(p));
+const inCI = !!process.env.CI && process.env.CI !== "false";
+
+if (!CHROMIUM && !inCI)
+  console.warn(
+    "\n*** report-html.test.ts: SKIPPED, no Chromium (apt-get install chromium, or set CHROMIUM_PATH) ***\n",
+  );
+
+describe.skipIf(!CHROMIUM && !inCI)("the HTML report in headless Chromium", () => {
+  it("loads with no console error, offline, and shows every finding", async () => {
+    expect(CHROMIUM, "Chromium is required in CI (.ci/run installs it)").toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), "primetime-report-"));
+    const code = await main(
+      [
+        "run",
+        "--scenario",
+        "gem_flink_race/flink_close,kref-lookup-unlocked",
+        "--bug",
+        "gem.flink-no-handle-count-check",
+        "--seeds",
+        "40",
+        "--workers",
+        "1",
+        "--quiet",
+        "--report",
+        dir,
+      ],
+      { log: () => {}, error: () => {}, color: false },
+    );
+    expect(code).toBe(1);
+    const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as CampaignReport;
+    expect(report.findings.length).toBeGreaterThanOrEqual(2);
+
+    const { default: puppeteer } = await import("puppeteer-core");
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => problems.push(`page error: ${String(e)}`));
+      await page.setRequestInterception(true);
+      page.on("request", (r) => {
+        if (r.url().startsWith("file:")) void r.continue();
+        else {
+          problems.push(`network request: ${r.url()}`);
+          void r.abort();
+        }
+      });
+      await page.setViewport({ width: 1400, height: 900 });
+      await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
+      const shown = await page.$$eval("section.finding", (els) =>
+        els.map((e) => ({
+          id: e.getAttribute("data-finding"),
+          text: e.textContent ?? "",
+          lanes: e.querySelectorAll("svg.timeline text.lane").length,
+          steps: e.querySelectorAll("svg.timeline rect.step").length,
+        })),
+      );
+      expect(shown.map((s) => s.id)).toEqual(report.findings.map((f) => f.id));
+      for (const [i, f] of report.findings.entries()) {
+        const s = shown[i]!;
+        expect(s.text).toContain(f.unit);
+        expect(s.text).toContain(f.token);
+        expect(s.text).toContain("Race table");
+        expect(s.steps).toBeGreaterThan(0);
+        expect(s.lanes).toBeGreaterThan(1);
+      }
+      const units = await page.$$eval("#units tbody tr", (rows) => rows.length);
+      expect(units).toBe(report.units.length);
+      const artifacts = new URL("../test-artifacts/", import.meta.url);
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts.pathname, "report.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+});
