@@ -2,7 +2,7 @@ import { processState } from "./process-state.js";
 import { activeSimulation } from "./simulation.js";
 
 /**
- * Historic bugs as toggles (DESIGN.md section 5). Each subsystem can re-introduce a race the
+ * Historic bugs as toggles (ARCHITECTURE.md section 5). Each subsystem can re-introduce a race the
  * real kernel once had, behind a named toggle such as `gem.open-drops-name-lock`. A toggle is
  * defined once, where the code that honours it lives, with the kernel commit that fixed it; a
  * simulation turns toggles on for its run (`new Simulation({ toggles: [...] })`), and the code
@@ -25,8 +25,11 @@ export interface ToggleInfo {
   readonly description: string;
   /** The title of the kernel commit that fixed it (or proposed the fix). */
   readonly fixedBy: string;
-  /** The conformance case or scenario that finds it. */
-  readonly foundBy: string;
+  /**
+   * @deprecated Which case finds a toggle is recorded once, by whoever runs it (for the DRM stack,
+   * TOGGLE_CASES of @primetime/conformance), not in the toggle's declaration. Ignored.
+   */
+  readonly foundBy?: string;
   /** Historic kernel code, a proposed patch, or hypothetical (see ToggleKind). */
   readonly kind: ToggleKind;
   /**

@@ -1,5 +1,5 @@
 /**
- * TTM's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what the
+ * TTM's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what the
  * kernel did before the fix, at the place the fix changed; the code honouring it says so next
  * to its `toggleEnabled()` call.
  */

@@ -84,6 +84,8 @@ import {
   qxlTtmPlacementFromDomain,
   toQxlBo,
 } from "./qxl-object.js";
+import { QxlImportObject, qxlImportPhysicalAddress } from "./qxl-prime.js";
+import type { QxlRelObj } from "./qxl-release.js";
 import {
   QXL_RELEASE_DRAWABLE,
   type QxlRelease,
@@ -134,10 +136,17 @@ async function qxlMapIoctl(dev: DrmDevice, data: DrmQxlMap, file: DrmFile): Prom
 /** Models struct qxl_reloc_info. */
 interface QxlRelocInfo {
   type: number;
-  dstBo: QxlBo | null;
+  dstBo: QxlRelObj | null;
   dstOffset: number;
-  srcBo: QxlBo | null;
+  srcBo: QxlRelObj | null;
   srcOffset: number;
+}
+
+/** The device address of (obj + offset): its memslot address, or an import's DMA window. */
+function relocAddress(qdev: QxlDevice, obj: QxlRelObj, offset: number): number {
+  return obj instanceof QxlImportObject
+    ? qxlImportPhysicalAddress(obj, offset)
+    : qxlBoPhysicalAddress(qdev, obj, offset);
 }
 
 /** The slab cache of reloc_info arrays (kmalloc_array() in the kernel). */
@@ -166,10 +175,11 @@ async function copyFromUserBytes(addr: number, len: number): Promise<Uint8Array 
  * offset outside it (-EINVAL) rather than writing out of bounds.
  */
 function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
-  if (info.dstOffset + 8 > info.dstBo!.size) return -EINVAL;
-  qxlBoCpuView(qdev, info.dstBo!, info.dstOffset, 8).setBigUint64(
+  const dst = info.dstBo!;
+  if (!(dst instanceof QxlBo) || info.dstOffset + 8 > dst.size) return -EINVAL;
+  qxlBoCpuView(qdev, dst, info.dstOffset, 8).setBigUint64(
     0,
-    BigInt(qxlBoPhysicalAddress(qdev, info.srcBo!, info.srcOffset)),
+    BigInt(relocAddress(qdev, info.srcBo!, info.srcOffset)),
     true,
   );
   return 0;
@@ -178,9 +188,10 @@ function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
 /** Models apply_surf_reloc(): writes the surface id of src (0 for none or the primary). */
 function applySurfReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
   let id = 0;
-  if (info.srcBo && !info.srcBo.isPrimary) id = info.srcBo.surfaceId;
-  if (info.dstOffset + 4 > info.dstBo!.size) return -EINVAL;
-  qxlBoCpuView(qdev, info.dstBo!, info.dstOffset, 4).setUint32(0, id, true);
+  if (info.srcBo instanceof QxlBo && !info.srcBo.isPrimary) id = info.srcBo.surfaceId;
+  const dst = info.dstBo!;
+  if (!(dst instanceof QxlBo) || info.dstOffset + 4 > dst.size) return -EINVAL;
+  qxlBoCpuView(qdev, dst, info.dstOffset, 4).setUint32(0, id, true);
   return 0;
 }
 
@@ -193,15 +204,11 @@ async function qxlhwHandleToBo(
   file: DrmFile,
   handle: number,
   release: QxlRelease,
-): Promise<QxlBo | number> {
+): Promise<QxlRelObj | number> {
   const gobj = await drmGemObjectLookup(file, handle);
   if (!gobj) return -EINVAL;
-  if (!(gobj instanceof QxlBo)) {
-    // a foreign import (model extension): the device cannot reach it
-    await drmGemObjectPut(gobj);
-    return -EINVAL;
-  }
-  const qobj = toQxlBo(gobj);
+  // a QxlBo, or (model extension) a foreign import the device reaches through a DMA window
+  const qobj = gobj instanceof QxlImportObject ? gobj : toQxlBo(gobj);
   const ret = await qxlReleaseListAdd(release, qobj);
   await drmGemObjectPut(gobj);
   if (ret) return ret;

@@ -279,12 +279,12 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       const res = await explore(c.scenario, {
         strategy: "pct",
         depth: 3,
-        schedules: 80,
+        schedules: 50,
         seed: 11,
         scenario: c.name,
       });
       expect(failureText(res.firstFailure)).toBe("");
-      expect(res.schedules).toBe(80);
+      expect(res.schedules).toBe(50);
     });
   }
 
@@ -293,7 +293,7 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       const res = await explore(c.scenario, {
         strategy: "dfs",
         preemptionBound: 1,
-        schedules: 300,
+        schedules: 150,
         scenario: c.name,
       });
       expect(failureText(res.firstFailure)).toBe("");

@@ -1,5 +1,5 @@
 /**
- * vmwgfx's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what the
+ * vmwgfx's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what the
  * named fix removed, at the place the fixed and the buggy code part (`toggleEnabled()` there);
  * with every toggle off the driver is the fixed one, and the scenarios in races.test.ts are
  * clean.

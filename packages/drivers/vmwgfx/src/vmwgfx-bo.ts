@@ -35,6 +35,7 @@ import {
   type DrmDevice,
   type DrmFile,
   type DrmGemObjectFuncs,
+  drmGemCreateMmapOffset,
   drmGemHandleDelete,
   drmGemObjectGet,
   drmGemObjectLookup,
@@ -278,6 +279,12 @@ export async function vmwImportObjectCreate(
   bo.kref.init();
   bo.sgt = sgt;
   bo.pages = sgt.pages;
+  // ttm_bo_init_reserved() gives sg BOs an mmap offset too.
+  const ret = await drmGemCreateMmapOffset(bo);
+  if (ret) {
+    await drmGemObjectPut(bo);
+    return errPtr(ret);
+  }
   bo.gemFuncsSet = true;
   return bo;
 }
