@@ -26,6 +26,7 @@
 
 import {
   DmaResvUsage,
+  dmaResvAssertHeld,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
   type SgTable,
@@ -35,6 +36,7 @@ import {
   type DrmDevice,
   type DrmFile,
   type DrmGemObjectFuncs,
+  drmGemCreateMmapOffset,
   drmGemHandleDelete,
   drmGemObjectGet,
   drmGemObjectLookup,
@@ -57,6 +59,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   PAGE_SIZE,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
@@ -79,7 +82,7 @@ import {
   ttmPlacement,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
-import { VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
+import { VMWGFX_BO_ACCESS_AFTER_FAILED_INIT, VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
 import {
   type DrmVmwHandleCloseArg,
   type DrmVmwSynccpuArg,
@@ -220,6 +223,7 @@ async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
  */
 async function vmwGemObjectGetSgTable(obj: GemObject): Promise<SgTable | Errno> {
   const bo = obj as VmwBo;
+  dmaResvAssertHeld(bo.resv);
   if (bo.ttm && !ttmTtIsPopulated(bo.ttm)) {
     const err = await ttmBoPopulate(bo, { interruptible: false, noWaitGpu: false, bytesMoved: 0 });
     if (err) return errPtr(err);
@@ -255,6 +259,11 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
     null,
     vmwBoRelease,
   );
+  if (toggleEnabled(VMWGFX_BO_ACCESS_AFTER_FAILED_INIT.name)) {
+    // Before 1a6897921f52: (*p_vbo)->tbo.base.funcs = &vmw_gem_object_funcs; then the check.
+    await point("(*p_vbo)->tbo.base.funcs = &vmw_gem_object_funcs");
+    if (bo.checkAccess("vmw_gem_object_create_with_handle")) bo.gemFuncsSet = true;
+  }
   if (ret) return errPtr(ret);
   bo.gemFuncsSet = true;
   return bo;
@@ -270,6 +279,7 @@ export async function vmwImportObjectCreate(
   size: number,
   sgt: SgTable,
 ): Promise<VmwBo | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   await point("vmw_bo_create(ttm_bo_type_sg)");
   const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemImportFuncs));
   if (isErr(bo)) return errPtr(ENOMEM);
@@ -278,6 +288,12 @@ export async function vmwImportObjectCreate(
   bo.kref.init();
   bo.sgt = sgt;
   bo.pages = sgt.pages;
+  // ttm_bo_init_reserved() gives sg BOs an mmap offset too.
+  const ret = await drmGemCreateMmapOffset(bo);
+  if (ret) {
+    await drmGemObjectPut(bo);
+    return errPtr(ret);
+  }
   bo.gemFuncsSet = true;
   return bo;
 }
