@@ -19,7 +19,8 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 
-const TEMPLATES = join(import.meta.dirname, "templates");
+/** Relative to the workspace root: turbo gen bundles this file, so no import.meta here. */
+const TEMPLATES = "tools/gen-driver/templates";
 const TEMPLATE_DRIVER = "packages/drivers/vgem";
 
 /** `null` when `name` can be a new driver of the workspace at `root`, else why not. */
@@ -192,8 +193,8 @@ export function generateDriver(root: string, name: string): string[] {
   write(`${dir}/tsconfig.build.json`, `${JSON.stringify(build, null, 2)}\n`);
   copyFileSync(join(root, "LICENSE"), join(root, dir, "LICENSE"));
   changed.push(`${dir}/LICENSE`);
-  for (const t of listTemplates(TEMPLATES))
-    write(`${dir}/${fill(t, name)}`, fill(readFileSync(join(TEMPLATES, t), "utf8"), name));
+  for (const t of listTemplates(join(root, TEMPLATES)))
+    write(`${dir}/${fill(t, name)}`, fill(readFileSync(join(root, TEMPLATES, t), "utf8"), name));
 
   write(
     `.changeset/${name}-driver.md`,
