@@ -520,6 +520,7 @@ export async function ttmBoEvictFirst(
  * Locking: the BO's reservation held. References: drops one it does not own (the bug).
  */
 async function ttmBoEvictDeletedExtraPut(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   if (toggleEnabled(TTM_EVICT_DELETED_EXTRA_PUT.name)) await ttmBoPut(bo);
 }
 
