@@ -42,12 +42,15 @@ export const LAYERS: readonly { readonly dir: string; readonly what: string }[] 
 export const TOOL_DIRS: readonly string[] = ["tools/*"];
 
 /**
- * The one upward edge ARCHITECTURE.md section 4 allows, test-only: a driver devDepends on the
- * conformance suite and runs it in its own tests (`defineConformanceSuite(itself, others)`). The
- * edge must be a devDependency, and only test files (`*.test.ts`) may import the target.
+ * The upward edges ARCHITECTURE.md section 4 allows, test-only: a driver devDepends on the conformance suite
+ * and runs it in its own tests (`defineConformanceSuite(itself, others)`), and its tests drive it
+ * from userspace through libdrm. The edge must be a devDependency, and only test files
+ * (`*.test.ts`) may import the target. (libdrm's own tests therefore use no driver: a driver's
+ * test on libdrm would make a build cycle libdrm -> driver -> conformance -> libdrm.)
  */
 export const TEST_ONLY_EDGES: readonly { readonly from: string; readonly to: string }[] = [
   { from: "packages/drivers/*", to: "packages/conformance" },
+  { from: "packages/drivers/*", to: "packages/libdrm" },
 ];
 
 /**

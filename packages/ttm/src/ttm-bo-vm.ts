@@ -16,6 +16,7 @@
 
 import {
   DmaResvUsage,
+  dmaResvAssertHeld,
   dmaResvLock,
   dmaResvTrylock,
   dmaResvUnlock,
@@ -32,6 +33,7 @@ import {
 import {
   EACCES,
   EINVAL,
+  mmapAssertLocked,
   PAGE_SIZE,
   VM_DONTDUMP,
   VM_DONTEXPAND,
@@ -77,6 +79,7 @@ export async function ttmBoVmReserve(bo: TtmBufferObject): Promise<number> {
  * References: the VMA's.
  */
 async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const err = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
   if (err < 0) return VM_FAULT_SIGBUS;
   return 0;
@@ -94,6 +97,7 @@ export async function ttmBoVmFaultReserved(
   bo: TtmBufferObject,
   pgoff: number,
 ): Promise<Uint8Array | number> {
+  dmaResvAssertHeld(bo.resv);
   // Wait for buffer data in transit, due to a pipelined move.
   const ret = await ttmBoVmFaultIdle(bo);
   if (ret) return ret;
@@ -117,6 +121,7 @@ export async function ttmBoVmFaultReserved(
  * References: the VMA's.
  */
 export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
+  mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   if (!bo.checkAccess("ttm_bo_vm_fault")) return VM_FAULT_SIGBUS;
   const ret = await ttmBoVmReserve(bo);
@@ -133,6 +138,7 @@ export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array 
  * References: takes one.
  */
 export async function ttmBoVmOpen(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.add(vma);
   await ttmBoGet(bo);
@@ -144,6 +150,7 @@ export async function ttmBoVmOpen(vma: Vma): Promise<void> {
  * References: drops one.
  */
 export async function ttmBoVmClose(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.delete(vma);
   vma.vmPrivateData = null;
@@ -166,6 +173,7 @@ export const ttmBoVmOps: VmOperations = {
  * References: the VMA takes one (dropped by ttm_bo_vm_close()).
  */
 export async function ttmBoMmapObj(vma: Vma, bo: TtmBufferObject): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   // Enforce no COW since would have really strange behavior with it.
   if (!(vma.vmFlags & VM_SHARED) && vma.vmFlags & VM_MAYWRITE) return -EINVAL;
   await ttmBoGet(bo);

@@ -61,7 +61,7 @@ import {
   WorkStruct,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
-import { TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
+import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
 import { EMULTIHOP, type TtmBoType, type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import {
   type TtmLruWalk,
@@ -249,6 +249,7 @@ async function ttmBoHandleMoveMem(
   ctx: TtmOperationCtx,
   hop: TtmPlace | null,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   const oldUseTt = !bo.resource || ttmManagerType(bdev, bo.resource.memType)!.useTt;
   const newUseTt = ttmManagerType(bdev, mem.memType)!.useTt;
@@ -416,6 +417,7 @@ async function ttmBoBounceTempBuffer(
   ctx: TtmOperationCtx,
   hop: TtmPlace,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const hopMem = await ttmBoMemSpace(bo, { placement: [hop] }, ctx);
   if (typeof hopMem === "number") return hopMem;
   const ret = await ttmBoHandleMoveMem(bo, hopMem, false, ctx, null);
@@ -503,6 +505,7 @@ export async function ttmBoEvictFirst(
     if (bo.deleted) {
       ret = await ttmBoWaitCtx(bo, ctx);
       if (!ret) await ttmBoCleanupMemtypeUse(bo);
+      await ttmBoEvictDeletedExtraPut(bo);
     } else {
       ret = await ttmBoEvict(bo, ctx);
     }
@@ -510,6 +513,17 @@ export async function ttmBoEvictFirst(
   await dmaResvUnlock(bo.resv);
   await ttmBoPut(bo);
   return ret;
+}
+
+/**
+ * Toggle `ttm.evict-deleted-extra-put`: what ttm_bo_cleanup_refs() still did after the per-BO
+ * cleanup workers: drop the reference of a ddestroy list that no longer exists (the fix, "drm/ttm:
+ * drop extra ttm_bo_put in ttm_bo_cleanup_refs", removed this put). Nothing with the toggle off.
+ * Locking: the BO's reservation held. References: drops one it does not own (the bug).
+ */
+async function ttmBoEvictDeletedExtraPut(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
+  if (toggleEnabled(TTM_EVICT_DELETED_EXTRA_PUT.name)) await ttmBoPut(bo);
 }
 
 /** Models struct ttm_bo_evict_walk. */
@@ -528,12 +542,14 @@ interface TtmBoEvictWalk extends TtmLruWalk {
  * References: the walk holds one.
  */
 async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const ew = walk as TtmBoEvictWalk;
   let lret: number;
   if (bo.pinCount || !bo.bdev.funcs.evictionValuable(bo, ew.place)) return 0;
   if (bo.deleted) {
     lret = await ttmBoWaitCtx(bo, walk.ctx);
     if (!lret) await ttmBoCleanupMemtypeUse(bo);
+    await ttmBoEvictDeletedExtraPut(bo);
   } else {
     lret = await ttmBoEvict(bo, walk.ctx);
   }
@@ -565,6 +581,7 @@ async function ttmBoEvictAlloc(
   evictor: TtmBufferObject,
   ctx: TtmOperationCtx,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(evictor.resv);
   const ew: TtmBoEvictWalk = {
     processBo: ttmBoEvictCb,
     ctx,
@@ -624,6 +641,7 @@ async function ttmBoAddMoveFence(
   man: TtmResourceManager,
   noWaitGpu: boolean,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   await man.moveLock.lock();
   const fence = await dmaFenceGet(man.move);
   await man.moveLock.unlock();
@@ -689,6 +707,7 @@ export async function ttmBoMemSpace(
   placement: TtmPlacement,
   ctx: TtmOperationCtx,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(bo.resv);
   let forceSpace = false;
   let ret: TtmResource | number;
   do {
@@ -830,6 +849,7 @@ export async function ttmBoInitValidate(
  * References: none.
  */
 export async function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   await point(`ttm_bo_unmap_virtual(${bo.name})`);
   if (drmVmaNodeHasOffset(bo.vmaNode)) {

@@ -26,6 +26,7 @@
 
 import {
   DmaResvUsage,
+  dmaResvAssertHeld,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
   type SgTable,
@@ -58,6 +59,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   PAGE_SIZE,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
@@ -80,7 +82,7 @@ import {
   ttmPlacement,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
-import { VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
+import { VMWGFX_BO_ACCESS_AFTER_FAILED_INIT, VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
 import {
   type DrmVmwHandleCloseArg,
   type DrmVmwSynccpuArg,
@@ -221,6 +223,7 @@ async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
  */
 async function vmwGemObjectGetSgTable(obj: GemObject): Promise<SgTable | Errno> {
   const bo = obj as VmwBo;
+  dmaResvAssertHeld(bo.resv);
   if (bo.ttm && !ttmTtIsPopulated(bo.ttm)) {
     const err = await ttmBoPopulate(bo, { interruptible: false, noWaitGpu: false, bytesMoved: 0 });
     if (err) return errPtr(err);
@@ -256,6 +259,11 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
     null,
     vmwBoRelease,
   );
+  if (toggleEnabled(VMWGFX_BO_ACCESS_AFTER_FAILED_INIT.name)) {
+    // Before 1a6897921f52: (*p_vbo)->tbo.base.funcs = &vmw_gem_object_funcs; then the check.
+    await point("(*p_vbo)->tbo.base.funcs = &vmw_gem_object_funcs");
+    if (bo.checkAccess("vmw_gem_object_create_with_handle")) bo.gemFuncsSet = true;
+  }
   if (ret) return errPtr(ret);
   bo.gemFuncsSet = true;
   return bo;
@@ -271,6 +279,7 @@ export async function vmwImportObjectCreate(
   size: number,
   sgt: SgTable,
 ): Promise<VmwBo | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   await point("vmw_bo_create(ttm_bo_type_sg)");
   const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemImportFuncs));
   if (isErr(bo)) return errPtr(ENOMEM);

@@ -1,17 +1,25 @@
 import { Kernel, type Process } from "@primetime/kernel";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import {
+  close,
+  DrmFd,
+  dmaBufSize,
+  dup,
+  isSysError,
+  readDmaBuf,
+  recvDrmFd,
+  SysError,
+  writeDmaBuf,
+} from "@primetime/libdrm";
+import { type RunResult, Simulation } from "@primetime/sim";
+import { expectClean } from "@primetime/sim/testing";
 import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/uapi";
+import { describe, expect, it } from "vitest";
 import {
   createVgem,
   DRM_IOCTL_VGEM_FENCE_ATTACH,
   type DrmVgemFenceAttach,
   type VgemDevice,
-} from "@primetime/vgem";
-import { describe, expect, it } from "vitest";
-import { dmaBufSize, readDmaBuf, writeDmaBuf } from "./dma-buf.js";
-import { DrmFd, recvDrmFd } from "./drm-fd.js";
-import { close, dup } from "./libc.js";
-import { isSysError, SysError } from "./sys-error.js";
+} from "./index.js";
 
 /** Runs `body` in a process on a kernel with one vgem device; returns the run (leak-checked). */
 function run(body: (p: Process, vgem: VgemDevice, k: Kernel) => Promise<void>): Promise<RunResult> {
@@ -22,11 +30,6 @@ function run(body: (p: Process, vgem: VgemDevice, k: Kernel) => Promise<void>): 
     await p.wait();
     await kernel.checkLeaks({ ignore: (o) => o === vgem.device });
   });
-}
-
-function expectClean(r: RunResult): void {
-  expect(r.outcome).toBe("ok");
-  expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
 }
 
 /** The SysError `op` throws (fails the test if it does not throw one). */
