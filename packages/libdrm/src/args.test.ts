@@ -1,6 +1,5 @@
 import { Kernel, type Process } from "@primetime/kernel";
 import { formatSplat, Simulation } from "@primetime/sim";
-import { createVgem } from "@primetime/vgem";
 import { describe, expect, it } from "vitest";
 import { describeValue, InvalidArgTypeError } from "./args.js";
 import { readDmaBuf, writeDmaBuf } from "./dma-buf.js";
@@ -32,9 +31,11 @@ describe("libdrm argument types", () => {
     const seen: string[] = [];
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const kernel = Kernel.boot();
-      const vgem = await createVgem(kernel);
+      // A device node without ioctls stands in for a DRM device: the checks come before the
+      // kernel, and the kernel's answers (ENOTTY...) come back as SysErrors.
+      kernel.registerChrdev("/dev/dri/card0", {});
       const p = kernel.spawnProcess("prog", async (p: Process) => {
-        const drm = await DrmFd.open(p, vgem.card);
+        const drm = await DrmFd.open(p, "/dev/dri/card0");
         const fd = drm.fd;
         const sym = Symbol("x".repeat(100));
         const ops: (() => Promise<unknown>)[] = [
@@ -66,7 +67,7 @@ describe("libdrm argument types", () => {
         await drm.close();
       });
       await p.wait();
-      await kernel.checkLeaks({ ignore: (o) => o === vgem.device });
+      await kernel.checkLeaks();
     });
     expect(r.outcome).toBe("ok");
     expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
