@@ -244,7 +244,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (addr < 0) return null;
       const bytes = await p.readMemory(addr, STAMP_BYTES);
       await p.munmap(addr, len);
-      return typeof bytes === "number" ? null : readStamp(bytes);
+      const st = typeof bytes === "number" ? null : readStamp(bytes);
+      // A stamp that may be on the wrong object names nothing for sure.
+      return st && !model.ambiguous.has(st.id) ? st : null;
     }
 
     /** The stamp of the object `handle` names in `fd`'s file (MAP_DUMB + mmap). */
@@ -300,14 +302,26 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       f.addHandle(arg.handle, b.id);
       // Stamp it before anything can share it.
       const map = { handle: arg.handle, pad: 0, offset: 0 };
-      if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, map)) !== 0) return "ok";
+      if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, map)) !== 0) {
+        model.ambiguous.add(b.id);
+        return "ok";
+      }
       const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, map.offset);
       if (addr < 0) {
         if (!f.shared && own) model.diverge(`mmap of a new buffer = ${addr}`);
+        model.ambiguous.add(b.id);
+        return "ok";
+      }
+      // A sibling that started using the file may have closed the handle and got it back for
+      // another object before MAP_DUMB: it marked the file shared before its close, so checking
+      // here, before the store, tells whether the mapping may be of another object.
+      if (f.shared || !own) {
+        model.ambiguous.add(b.id);
+        await ctx.p.munmap(addr, PAGE);
         return "ok";
       }
       const w = await ctx.p.writeMemory(addr, stampOf(b.id, b.size / PAGE));
-      if (w !== STAMP_BYTES && !f.shared && own) model.diverge(`stamp store = ${w}`);
+      if (w !== STAMP_BYTES && !f.shared) model.diverge(`stamp store = ${w}`);
       await ctx.p.munmap(addr, PAGE);
       return "ok";
     }
@@ -391,7 +405,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const arg = { name, handle: 0, size: 0 };
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
       if (name === 0x7ffffff0) {
-        if (ret !== -ENOENT && ret !== -EACCES) model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
+        if (pk.own && ret !== -ENOENT && ret !== -EACCES)
+          model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
         return "ok";
       }
       if (ret !== 0) return "ok";
@@ -515,9 +530,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       await ctx.p.lseek(fd, 0, 0);
       const st = await stampAt(ctx.p, fd, 0, PAGE);
       if (st) {
+        // (An export may have happened before its buffer was stamped: membership in the model's
+        // exported set proves nothing; the size does.)
         const b = model.buffers.get(st.id);
-        if (!b || !model.exported.has(st.id))
-          model.diverge(`received a dma-buf of buffer ${st.id}, which was never exported`);
+        if (!b) model.diverge(`received a dma-buf stamped ${st.id}, which is no buffer`);
         else if (size !== b.size)
           model.diverge(`received dma-buf of buffer ${st.id} has size ${size}, not ${b.size}`);
       }

@@ -81,6 +81,12 @@ export class FuzzModel {
   /** Buffers exported as dma-bufs (a received dma-buf must be one of them). */
   readonly exported = new Set<number>();
   readonly divergences: string[] = [];
+  /**
+   * Buffers whose stamp may have gone to another object: stamped through a file that a sibling
+   * started using meanwhile (the handle may have been closed and reused under the creator).
+   * Observations of these ids prove nothing and are not checked.
+   */
+  readonly ambiguous = new Set<number>();
   private nextId = 1;
 
   /** Registers a new buffer; returns it with its id. */
