@@ -9,8 +9,12 @@
  * reservation's reference on it. DMA_BUF_IOCTL_EXPORT_SYNC_FILE returns a sync_file fd for the
  * fences an access with those flags would wait for.
  *
- * Simplifications: no DMA_BUF_IOCTL_SYNC (the simulated CPU is coherent) or DMA_BUF_SET_NAME
- * (-ENOTTY); export needs at most one such fence (dma_resv_get_singleton() would merge several
+ * DMA_BUF_IOCTL_SYNC brackets CPU access (begin: the exporter's ->begin_cpu_access, then a wait
+ * for the fences the access must wait for; end: ->end_cpu_access). DMA_BUF_SET_NAME sets the
+ * name bufinfo (and the kernel's /proc fd links) show, under the dma-buf's name_lock.
+ *
+ * Simplifications: SET_NAME's `const char __user *` is the `name` field of the argument object
+ * (user pointers are objects in this model); export needs at most one such fence (dma_resv_get_singleton() would merge several
  * into a dma_fence_array, which is not modeled: -EOPNOTSUPP then); no fence unwrapping on
  * import (a sync_file holds one fence).
  */
@@ -33,7 +37,8 @@ import {
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
-import { type DmaFence, dmaFencePut } from "./dma-fence.js";
+import { DmaDataDirection } from "./dma-buf-attachment.js";
+import { type DmaFence, dmaFencePut, MAX_SCHEDULE_TIMEOUT } from "./dma-fence.js";
 import {
   DmaResvUsage,
   dmaResvAddFence,
@@ -42,6 +47,7 @@ import {
   dmaResvReserveFences,
   dmaResvUnlock,
   dmaResvUsageRw,
+  dmaResvWaitTimeout,
 } from "./dma-resv.js";
 import { dmaFenceAllocatePrivateStub, syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
@@ -57,6 +63,120 @@ export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
 export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR(DMA_BUF_BASE, 2, 8);
 /** Models DMA_BUF_IOCTL_IMPORT_SYNC_FILE: _IOW(DMA_BUF_BASE, 3, {__u32 flags; __s32 fd}). */
 export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW(DMA_BUF_BASE, 3, 8);
+
+/** Models DMA_BUF_SYNC_START. */
+export const DMA_BUF_SYNC_START = 0 << 2;
+/** Models DMA_BUF_SYNC_END. */
+export const DMA_BUF_SYNC_END = 1 << 2;
+/** Models DMA_BUF_SYNC_VALID_FLAGS_MASK. */
+export const DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END;
+/** Models DMA_BUF_NAME_LEN: a name's size with its NUL. */
+export const DMA_BUF_NAME_LEN = 32;
+/** Models DMA_BUF_IOCTL_SYNC: _IOW(DMA_BUF_BASE, 0, struct dma_buf_sync {__u64 flags}). */
+export const DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE, 0, 8);
+/** Models DMA_BUF_SET_NAME_A: _IOW(DMA_BUF_BASE, 1, __u32) (32-bit userspace). */
+export const DMA_BUF_SET_NAME_A = _IOW(DMA_BUF_BASE, 1, 4);
+/** Models DMA_BUF_SET_NAME_B: _IOW(DMA_BUF_BASE, 1, __u64). */
+export const DMA_BUF_SET_NAME_B = _IOW(DMA_BUF_BASE, 1, 8);
+
+/** Models struct dma_buf_sync. */
+export interface DmaBufSyncArg {
+  flags: number;
+}
+
+/** The argument of DMA_BUF_SET_NAME: the user's string. */
+export interface DmaBufSetNameArg {
+  name: string;
+}
+
+/**
+ * Models dma_buf_begin_cpu_access(): the exporter's ->begin_cpu_access, then (if it succeeded)
+ * __dma_buf_begin_cpu_access(): an interruptible wait for the fences the access must wait for
+ * (a writer waits for readers and writers). Returns 0 or a negative errno.
+ * Locking: may take the reservation lock (might_lock); may sleep.
+ * References: the caller holds the dma-buf.
+ */
+export async function dmaBufBeginCpuAccess(
+  dmabuf: DmaBuf,
+  direction: DmaDataDirection,
+): Promise<number> {
+  let ret = 0;
+  if (dmabuf.ops.beginCpuAccess) ret = await dmabuf.ops.beginCpuAccess(dmabuf, direction);
+  // Ensure that all fences are waited upon, after the native handler had its chance.
+  if (ret === 0) {
+    const write =
+      direction === DmaDataDirection.BIDIRECTIONAL || direction === DmaDataDirection.TO_DEVICE;
+    const r = await dmaResvWaitTimeout(
+      dmabuf.resv,
+      dmaResvUsageRw(write),
+      true,
+      MAX_SCHEDULE_TIMEOUT,
+    );
+    if (r < 0) ret = r;
+  }
+  return ret;
+}
+
+/**
+ * Models dma_buf_end_cpu_access(): the exporter's ->end_cpu_access, if any.
+ * Locking: may take the reservation lock (might_lock); may sleep.
+ * References: the caller holds the dma-buf.
+ */
+export async function dmaBufEndCpuAccess(
+  dmabuf: DmaBuf,
+  direction: DmaDataDirection,
+): Promise<number> {
+  return dmabuf.ops.endCpuAccess ? dmabuf.ops.endCpuAccess(dmabuf, direction) : 0;
+}
+
+/**
+ * Models the DMA_BUF_IOCTL_SYNC case of dma_buf_ioctl(): -EFAULT for a bad argument, -EINVAL for
+ * flags outside DMA_BUF_SYNC_VALID_FLAGS_MASK or without a direction; then begin (START) or end
+ * (END) CPU access in the direction the flags give.
+ * Locking: see dmaBufBeginCpuAccess().
+ * References: the caller holds the file.
+ */
+async function dmaBufIoctlSync(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
+  if (arg === null || typeof arg !== "object") return -EFAULT;
+  const flags = (arg as DmaBufSyncArg).flags;
+  if (!Number.isInteger(flags)) return -EFAULT;
+  if (flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK) return -EINVAL;
+  let direction: DmaDataDirection;
+  switch (flags & DMA_BUF_SYNC_RW) {
+    case DMA_BUF_SYNC_READ:
+      direction = DmaDataDirection.FROM_DEVICE;
+      break;
+    case DMA_BUF_SYNC_WRITE:
+      direction = DmaDataDirection.TO_DEVICE;
+      break;
+    case DMA_BUF_SYNC_RW:
+      direction = DmaDataDirection.BIDIRECTIONAL;
+      break;
+    default:
+      return -EINVAL;
+  }
+  return flags & DMA_BUF_SYNC_END
+    ? dmaBufEndCpuAccess(dmabuf, direction)
+    : dmaBufBeginCpuAccess(dmabuf, direction);
+}
+
+/**
+ * Models dma_buf_set_name(): strndup_user() of the name (-EFAULT for a bad pointer, -EINVAL if
+ * it does not fit DMA_BUF_NAME_LEN with its NUL), then, under name_lock, the old name is freed
+ * and the new one set.
+ * Locking: takes name_lock.
+ * References: none.
+ */
+async function dmaBufSetName(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
+  if (arg === null || typeof arg !== "object") return -EFAULT;
+  const name = (arg as DmaBufSetNameArg).name;
+  if (typeof name !== "string") return -EFAULT;
+  if (name.length + 1 > DMA_BUF_NAME_LEN) return -EINVAL; // strndup_user(): too long
+  await dmabuf.nameLock.lock();
+  dmabuf.bufName = name;
+  await dmabuf.nameLock.unlock();
+  return 0;
+}
 
 /** Models struct dma_buf_export_sync_file / dma_buf_import_sync_file. */
 export interface DmaBufSyncFileArg {
@@ -140,8 +260,8 @@ export async function dmaBufImportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
 }
 
 /**
- * Models dma_buf_ioctl(), the dma-buf file's ->unlocked_ioctl: EXPORT_SYNC_FILE and
- * IMPORT_SYNC_FILE; anything else is -ENOTTY.
+ * Models dma_buf_ioctl(), the dma-buf file's ->unlocked_ioctl: SYNC, SET_NAME (A and B),
+ * EXPORT_SYNC_FILE and IMPORT_SYNC_FILE; anything else is -ENOTTY.
  * Locking: see each command.
  * References: the caller holds the file.
  */
@@ -149,7 +269,17 @@ export async function dmaBufIoctl(file: File, cmd: number, arg: IoctlArg): Promi
   const dmabuf = file.privateData as DmaBuf | null;
   if (!dmabuf) return -EINVAL;
   await point(`dma_buf_ioctl(${dmabuf.name})`);
-  if (cmd === DMA_BUF_IOCTL_EXPORT_SYNC_FILE) return dmaBufExportSyncFile(dmabuf, arg);
-  if (cmd === DMA_BUF_IOCTL_IMPORT_SYNC_FILE) return dmaBufImportSyncFile(dmabuf, arg);
-  return -ENOTTY;
+  switch (cmd) {
+    case DMA_BUF_IOCTL_SYNC:
+      return dmaBufIoctlSync(dmabuf, arg);
+    case DMA_BUF_SET_NAME_A:
+    case DMA_BUF_SET_NAME_B:
+      return dmaBufSetName(dmabuf, arg);
+    case DMA_BUF_IOCTL_EXPORT_SYNC_FILE:
+      return dmaBufExportSyncFile(dmabuf, arg);
+    case DMA_BUF_IOCTL_IMPORT_SYNC_FILE:
+      return dmaBufImportSyncFile(dmabuf, arg);
+    default:
+      return -ENOTTY;
+  }
 }

@@ -13,7 +13,9 @@
  * (uapi.ts) gives each field's byte range, so "the first N bytes" is the fields that end within N.
  * A field that is absent reads 0; a field that is not an integer (or a string for `char *`) is a
  * fault (-EFAULT). The syscall layer (@primetime/kernel's ioctl) gives drm_ioctl() its own copy
- * of the user object and copies it back when the ioctl succeeds.
+ * of the user object and copies it back when the ioctl succeeds; as the kernel's drm_ioctl()
+ * copies out whatever the handler returned, on failure it writes the out fields to the user's
+ * object itself (ioctlUserArg()).
  */
 
 import {
@@ -22,6 +24,7 @@ import {
   _IOC_SIZE,
   _IOC_WRITE,
   EACCES,
+  EBUSY,
   EFAULT,
   EINVAL,
   ENODEV,
@@ -29,6 +32,7 @@ import {
   EOPNOTSUPP,
   type File,
   type IoctlArg,
+  ioctlUserArg,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import {
@@ -90,6 +94,7 @@ import {
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_CLIENT_CAP,
   DRM_IOCTL_SET_MASTER,
+  DRM_IOCTL_SET_VERSION,
   DRM_IOCTL_TYPE,
   DRM_IOCTL_VERSION,
   DRM_MODE_CREATE_DUMB_LAYOUT,
@@ -98,10 +103,14 @@ import {
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   DRM_PRIME_HANDLE_LAYOUT,
+  DRM_IF_MAJOR,
+  DRM_IF_MINOR,
   DRM_SET_CLIENT_CAP_LAYOUT,
+  DRM_SET_VERSION_LAYOUT,
   DRM_VERSION_LAYOUT,
   type DrmGetCap,
   type DrmSetClientCap,
+  type DrmSetVersion,
   type DrmStructLayout,
   type DrmVersion,
   drmStructSlots,
@@ -140,6 +149,69 @@ async function drmVersion(dev: DrmDevice, v: DrmVersion, _file: DrmFile): Promis
   drmCopyField(v, "date", "date_len", DRM_DRIVER_DATE);
   drmCopyField(v, "desc", "desc_len", dev.driver.desc);
   return 0;
+}
+
+/**
+ * Models drm_set_busid() for a device that is not on PCI: the master takes the device's unique
+ * name (its parent device's name, the driver's here). -EBUSY if the master already has one.
+ * Locking: master_mutex held.
+ * References: none.
+ */
+function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
+  const master = file.master;
+  if (!master) return -EINVAL;
+  if (master.unique !== null) return -EBUSY;
+  master.unique = dev.driver.name;
+  return 0;
+}
+
+/**
+ * Models drm_setversion(): SET_VERSION (DRM_MASTER). A requested interface version (unless
+ * major is -1) must be 1.0-1.4; 1.1 and later also set the master's bus id (-EBUSY the second
+ * time). A requested driver version (unless major is -1) must match the driver's major and not
+ * exceed its minor. Whatever the outcome, the struct is filled with the interface version (1.4)
+ * and the driver's, which drm_ioctl() copies back even on error.
+ * Locking: takes master_mutex.
+ * References: none.
+ */
+async function drmSetversion(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): Promise<number> {
+  await dev.masterMutex.lock();
+  let retcode = 0;
+  done: {
+    if (sv.drm_di_major !== -1) {
+      if (
+        sv.drm_di_major !== DRM_IF_MAJOR ||
+        sv.drm_di_minor < 0 ||
+        sv.drm_di_minor > DRM_IF_MINOR
+      ) {
+        retcode = -EINVAL;
+        break done;
+      }
+      const ifVersion = (sv.drm_di_major << 16) | sv.drm_di_minor; // DRM_IF_VERSION()
+      dev.ifVersion = Math.max(ifVersion, dev.ifVersion);
+      if (sv.drm_di_minor >= 1) {
+        // Version 1.1 includes tying of DRM to specific device; 1.4 has proper PCI domains.
+        retcode = drmSetBusid(dev, file);
+        if (retcode) break done;
+      }
+    }
+    if (sv.drm_dd_major !== -1) {
+      if (
+        sv.drm_dd_major !== dev.driver.major ||
+        sv.drm_dd_minor < 0 ||
+        sv.drm_dd_minor > dev.driver.minor
+      ) {
+        retcode = -EINVAL;
+        break done;
+      }
+    }
+  }
+  sv.drm_di_major = DRM_IF_MAJOR;
+  sv.drm_di_minor = DRM_IF_MINOR;
+  sv.drm_dd_major = dev.driver.major;
+  sv.drm_dd_minor = dev.driver.minor;
+  await dev.masterMutex.unlock();
+  return retcode;
 }
 
 /**
@@ -210,6 +282,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   [
     drmIoctlDef(DRM_IOCTL_VERSION, drmVersion, DRM_RENDER_ALLOW, DRM_VERSION_LAYOUT, "VERSION"),
     drmIoctlDef(DRM_IOCTL_GET_MAGIC, drmGetmagic, 0, DRM_AUTH_LAYOUT, "GET_MAGIC"),
+    drmIoctlDef(
+      DRM_IOCTL_SET_VERSION,
+      drmSetversion,
+      DRM_MASTER,
+      DRM_SET_VERSION_LAYOUT,
+      "SET_VERSION",
+    ),
     drmIoctlDef(
       DRM_IOCTL_GEM_CLOSE,
       drmGemCloseIoctl,
@@ -404,5 +483,12 @@ export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<
   if (kdata === null) return -EFAULT;
   let ret = await drmIoctlKernel(file, ioctl.func, kdata, ioctl.flags);
   if (copyOutStruct(layout, arg, kdata, outSize) !== 0) ret = -EFAULT;
+  // drm_ioctl() copies out whatever the handler returned (CREATE_DUMB's cleared fields,
+  // SET_VERSION's versions); the syscall layer's copy-back only happens on success.
+  else if (ret < 0 && outSize > 0) {
+    const user = ioctlUserArg(arg);
+    if (user !== arg && copyOutStruct(layout, user as IoctlArg, kdata, outSize) !== 0)
+      ret = -EFAULT;
+  }
   return ret;
 }
