@@ -240,14 +240,14 @@ async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number> {
       "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults)",
     );
   const workers = o.workers ?? defaultWorkers();
-  const progress =
-    o.quiet || !io.stderr
-      ? undefined
-      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
   if (!o.quiet)
     io.error(
       `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenarios x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
     );
+  const progress =
+    o.quiet || !io.stderr
+      ? undefined
+      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
   let run: Awaited<ReturnType<typeof runCampaign>>;
   try {
     run = await runCampaign(config, workers, progress);
@@ -351,6 +351,20 @@ interface BugsFlags {
 /** `bugs` budgets: schedules per toggle (it stops at the first finding) and per baseline unit. */
 export const BUGS_DEFAULTS = { seeds: 2000, baselineSeeds: 300 } as const;
 
+/** Runs `f` with a progress display on stderr (when the Io has one). */
+async function withProgress<T>(
+  io: Io,
+  total: number,
+  f: (p: CampaignProgress | undefined) => Promise<T>,
+): Promise<T> {
+  const p = io.stderr ? new CampaignProgress(io.stderr, total, null) : undefined;
+  try {
+    return await f(p);
+  } finally {
+    p?.stop();
+  }
+}
+
 /**
  * The detection matrix. It runs in this thread, one schedule after another, so the schedule
  * index at which each toggle is first found is the same on every machine.
@@ -386,7 +400,7 @@ async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<number> {
       bugs: [t.name],
     };
     io.error(`bugs: ${t.name} on ${t.scenario}`);
-    const run = await runCampaign(config, 1);
+    const run = await withProgress(io, seeds * drivers.length, (p) => runCampaign(config, 1, p));
     for (const tally of run.tallies) {
       const first = Object.values(tally.findings).sort((a, b) => a.index - b.index)[0];
       ok &&= first !== undefined;
@@ -409,7 +423,9 @@ async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<number> {
     bugs: [],
   };
   io.error(`bugs: baseline, every toggle off, ${cases.size} scenarios`);
-  const run = await runCampaign(baseline, 1);
+  const run = await withProgress(io, baselineSeeds * cases.size * drivers.length, (p) =>
+    runCampaign(baseline, 1, p),
+  );
   for (const tally of run.tallies) {
     const sigs = Object.keys(tally.findings);
     ok &&= sigs.length === 0;

@@ -71,7 +71,7 @@ describe.skipIf(!CHROMIUM && !inCI)("the HTML report in headless Chromium", () =
       const shown = await page.$$eval("section.finding", (els) =>
         els.map((e) => ({
           id: e.getAttribute("data-finding"),
-          text: (e as unknown as { innerText: string }).innerText,
+          text: e.textContent ?? "",
           lanes: e.querySelectorAll("svg.timeline text.lane").length,
           steps: e.querySelectorAll("svg.timeline rect.step").length,
         })),

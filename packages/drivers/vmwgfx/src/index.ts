@@ -3,11 +3,13 @@
  * objects), surfaces, buffer objects and PRIME routing, and its historic lifetime races.
  */
 
+export { driverUnderTest, vmwgfxUnderTest } from "./driver-under-test.js";
 export * from "./toggles.js";
 export * from "./ttm-object.js";
 export * from "./ttm-prime-object.js";
 export * from "./vmwgfx-bo.js";
 export * from "./vmwgfx-drv.js";
+export * from "./vmwgfx-execbuf.js";
 export * from "./vmwgfx-gem.js";
 export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";

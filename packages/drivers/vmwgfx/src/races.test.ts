@@ -219,7 +219,8 @@ const CASES: ToggleCase[] = [
     toggle: VMWGFX_REEXPORT_PLAIN_GET.name,
     name: "reexport-vs-close",
     scenario: reexportVsClose,
-    finds: /refcount_t: addition on 0; use-after-free|KASAN: slab-use-after-free/,
+    finds:
+      /file_ref_inc\(\) on a released file reference|refcount_t: addition on 0; use-after-free|KASAN: slab-use-after-free/,
   },
   {
     toggle: VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name,
@@ -278,12 +279,12 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       const res = await explore(c.scenario, {
         strategy: "pct",
         depth: 3,
-        schedules: 120,
+        schedules: 80,
         seed: 11,
         scenario: c.name,
       });
       expect(failureText(res.firstFailure)).toBe("");
-      expect(res.schedules).toBe(120);
+      expect(res.schedules).toBe(80);
     });
   }
 

@@ -14,20 +14,26 @@ import {
 } from "@primetime/gem";
 import { Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { formatSplat, type RunResult, Simulation, sleep } from "@primetime/sim";
 import { createVmwgfx, destroyVmwgfx, type VmwgfxDevice } from "./vmwgfx-drv.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_GB_SURFACE_CREATE,
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
+  DRM_IOCTL_VMW_SYNCCPU,
   DRM_IOCTL_VMW_UNREF_SURFACE,
+  DRM_VMW_EXECBUF_VERSION,
   DRM_VMW_HANDLE_LEGACY,
   type DrmVmwAllocBoArg,
   type DrmVmwGbSurfaceCreateArg,
   type DrmVmwGbSurfaceRefArg,
   drm_vmw_surface_flag_create_buffer,
   drm_vmw_surface_flag_shareable,
+  drm_vmw_synccpu_grab,
+  drm_vmw_synccpu_read,
+  drm_vmw_synccpu_release,
   SVGA3D_INVALID_ID,
 } from "./vmwgfx-uapi.js";
 
@@ -49,6 +55,10 @@ export async function shutdownVmw(m: VmwMachine): Promise<void> {
   await m.kernel.quiesce();
   await rcuBarrier();
   await destroyVmwgfx(m.vmw);
+  // Let a still running interrupt task drop its last fence references: the kernel's free_irq()
+  // waits for running handlers, @primetime/ttm's fence driver fini() does not. Virtual time only
+  // advances once every runnable task has run, so this sleep is that barrier.
+  await sleep(1000, "synchronize_irq");
   await m.kernel.quiesce();
   await rcuBarrier();
   await m.kernel.checkLeaks();
@@ -248,4 +258,20 @@ export function surfaceMob(s: VmwSurface): VmwMob {
 export function ok<T>(v: T | number, what: string): T {
   if (typeof v === "number" && v < 0) throw new Error(`${what}: ${v}`);
   return v as T;
+}
+
+/** DRM_VMW_EXECBUF of a command string; returns the fence seqno or -errno. */
+export async function execbuf(p: Process, fd: number, commands: string): Promise<number> {
+  const arg = { commands, version: DRM_VMW_EXECBUF_VERSION, flags: 0, fence_seqno: 0 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg);
+  return ret < 0 ? ret : arg.fence_seqno;
+}
+
+/** SYNCCPU grab (waits for the GPU) then release, for reading; returns 0 or -errno. */
+export async function synccpuRead(p: Process, fd: number, handle: number): Promise<number> {
+  const arg = { op: drm_vmw_synccpu_grab, flags: drm_vmw_synccpu_read, handle, pad64: 0 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, arg);
+  if (ret < 0) return ret;
+  arg.op = drm_vmw_synccpu_release;
+  return p.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, arg);
 }

@@ -11,29 +11,30 @@
  * references left is a *dead GEM object in live memory*: any later GEM get is "addition on 0",
  * the bug of "drm/vmwgfx: Keep a gem reference to user bos in surfaces".
  *
- * Backing store: this first version backs a buffer with zeroed system pages of its own
- * (`pages`, mapped by drmGemPageVmOps and shared with importers through get_sg_table), created
- * at vmw_bo_create() and freed with the buffer: the placement, move and eviction machinery of
- * TTM (@primetime/ttm) is not used yet. The two counts and the order of the releases are the
- * kernel's; `vmwBoReference()` / `vmwBoUnreference()` are the only places the TTM count moves,
- * so switching the backing to TTM changes this file only.
+ * Backing store: a buffer is a TTM buffer object (@primetime/ttm) of type device in the system
+ * placement (vmw_sys_placement: the guest's memory, which the simulated GPU reaches by DMA):
+ * its pages are the ttm_tt's, populated at validation, mapped by drm_gem_ttm_mmap() and given to
+ * importers through ->get_sg_table; its release is TTM's (a busy buffer is destroyed only once
+ * its fences signal, by the delayed delete). An *import* of a foreign dma-buf is the exception:
+ * the kernel makes it a ttm_bo_type_sg BO over the exporter's sg table; here it is a VmwBo that
+ * TTM never initialized, over the exporter's pages, with its own count and release
+ * (`imported`).
  *
  * Faithfulness: Linux v6.12 (GEM plus TTM references; vmw_user_bo_lookup() returns a GEM
  * reference only, since "drm/vmwgfx: Keep a gem reference to user bos in surfaces").
  */
 
-import { Kref } from "@primetime/atomics";
 import {
   DmaResvUsage,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
   type SgTable,
+  sgAllocTableFromPages,
 } from "@primetime/dma-buf";
 import {
   type DrmDevice,
   type DrmFile,
   type DrmGemObjectFuncs,
-  drmGemCreateMmapOffset,
   drmGemHandleDelete,
   drmGemObjectGet,
   drmGemObjectLookup,
@@ -43,7 +44,7 @@ import {
   drmGemPageVmOps,
   drmGemPrivateObjectInit,
   drmPrimeGemDestroy,
-  GemObject,
+  type GemObject,
 } from "@primetime/gem";
 import {
   EBUSY,
@@ -59,6 +60,25 @@ import {
   PAGE_SIZE,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import type { Page } from "@primetime/simgpu";
+import {
+  drmGemTtmMmap,
+  TTM_PL_SYSTEM,
+  TtmBufferObject,
+  type TtmDevice,
+  ttmBoGet,
+  ttmBoInitValidate,
+  ttmBoPin,
+  ttmBoPopulate,
+  ttmBoPut,
+  ttmBoReserve,
+  ttmBoType,
+  ttmBoUnpin,
+  ttmBoUnreserve,
+  ttmPlace,
+  ttmPlacement,
+  ttmTtIsPopulated,
+} from "@primetime/ttm";
 import { VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
 import {
   type DrmVmwHandleCloseArg,
@@ -80,26 +100,33 @@ export const vmwBoCache = new KmemCache("vmw_bo");
  * Locking: `cpuWriters` atomic; the rest set at creation.
  * References: `refcount` (GEM) and `tboKref` (TTM), see the file comment.
  */
-export class VmwBo extends GemObject {
-  /** Models tbo.kref: TTM's count. */
-  readonly tboKref: Kref;
+export class VmwBo extends TtmBufferObject {
   /** Models cpu_writers: SYNCCPU grabs without allow_cs. */
   cpuWriters = 0;
-  /** Models the imported sg table of an import (tbo.sg). */
+  /** Models tbo.sg: the exporter's sg table of an import. */
   sgt: SgTable | null = null;
-
-  constructor(funcs: DrmGemObjectFuncs) {
-    super(funcs);
-    this.tboKref = new Kref(this);
-  }
+  /** An import: not a TTM object here (see the file comment). */
+  imported = false;
+  /** Models tbo.base.funcs being set (vmw_gem_object_create() sets them after vmw_bo_create()). */
+  gemFuncsSet = false;
 }
+
+/** What the buffer code needs of the device (parts of struct vmw_private). */
+export interface VmwBoDevice {
+  /** Models dev_priv->bdev. */
+  readonly bdev: TtmDevice;
+}
+
+/** Models vmw_sys_placement: the guest's system memory. */
+export const vmwSysPlacement = ttmPlacement(ttmPlace(TTM_PL_SYSTEM));
 
 /**
  * Models vmw_bo_reference() (ttm_bo_get()).
  * Locking: none; the caller holds a reference. References: takes a TTM one.
  */
 export async function vmwBoReference(bo: VmwBo): Promise<VmwBo> {
-  await bo.tboKref.get();
+  if (bo.imported) await bo.kref.get();
+  else await ttmBoGet(bo);
   return bo;
 }
 
@@ -109,7 +136,8 @@ export async function vmwBoReference(bo: VmwBo): Promise<VmwBo> {
  * Locking: none held that the release takes. References: drops a TTM one.
  */
 export async function vmwBoUnreference(bo: VmwBo): Promise<void> {
-  await bo.tboKref.put(() => vmwBoRelease(bo));
+  if (bo.imported) await bo.kref.put(() => vmwBoRelease(bo));
+  else await ttmBoPut(bo);
 }
 
 /**
@@ -118,10 +146,11 @@ export async function vmwBoUnreference(bo: VmwBo): Promise<void> {
  * offset, reservation, pages) and the kfree. An import gives its dma-buf back first.
  * Locking: none; the last TTM reference is gone. References: consumes the buffer.
  */
-async function vmwBoRelease(bo: VmwBo): Promise<void> {
+async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
+  const bo = tbo as VmwBo;
   await point(`vmw_bo_release(${bo.name})`);
   warnOn(
-    bo.refcount.read() !== 0,
+    bo.gemFuncsSet && bo.refcount.read() !== 0,
     `vmw_bo_release(${bo.name}): WARN_ON(vbo->tbo.base.funcs && kref_read(&vbo->tbo.base.refcount) != 0)`,
   );
   if (bo.importAttach) await drmPrimeGemDestroy(bo, bo.sgt);
@@ -145,39 +174,111 @@ async function vmwGemObjectFree(obj: GemObject): Promise<void> {
  */
 export const vmwGemObjectFuncs: DrmGemObjectFuncs = {
   free: vmwGemObjectFree,
+  pin: vmwGemObjectPin,
+  unpin: vmwGemObjectUnpin,
+  getSgTable: vmwGemObjectGetSgTable,
+  mmap: drmGemTtmMmap,
+};
+
+/** The GEM functions of an import: its pages are the exporter's (see the file comment). */
+const vmwGemImportFuncs: DrmGemObjectFuncs = {
+  free: vmwGemObjectFree,
   getSgTable: drmGemPagesSgTable,
   vmOps: drmGemPageVmOps,
 };
 
 /**
- * Models vmw_bo_create() + vmw_gem_object_create(): a buffer of `size` bytes (page aligned up)
- * with one GEM and one TTM reference (the GEM side owns the TTM one), zeroed backing pages and
- * an mmap offset (ttm_bo_init_reserved() adds it for device BOs). `pages` given: an import's
- * (the exporter's pages, no offset: imports are not mapped through the importer). -EINVAL for
- * a zero size, -ENOMEM.
+ * Models vmw_gem_pin_private(): reserve, pin or unpin (vmw_bo_pin_reserved()), unreserve.
+ * Locking: takes the reservation. References: the caller's.
+ */
+async function vmwGemPinPrivate(obj: GemObject, doPin: boolean): Promise<number> {
+  const bo = obj as VmwBo;
+  const ret = await ttmBoReserve(bo, false, false);
+  if (ret !== 0) return ret;
+  if (doPin) await ttmBoPin(bo);
+  else await ttmBoUnpin(bo);
+  await ttmBoUnreserve(bo);
+  return 0;
+}
+
+/** Models vmw_gem_object_pin() (a dma-buf attachment pins the buffer in place). */
+function vmwGemObjectPin(obj: GemObject): Promise<number> {
+  return vmwGemPinPrivate(obj, true);
+}
+
+/** Models vmw_gem_object_unpin(). */
+async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
+  await vmwGemPinPrivate(obj, false);
+}
+
+/**
+ * Models vmw_gem_object_get_sg_table(): the buffer's ttm_tt pages as an sg table
+ * (drm_prime_pages_to_sg()), populated first if they are not yet (the attachment pinned the
+ * buffer, so they stay where they are).
+ * Locking: the reservation held (dma_buf_map_attachment()). References: the caller's; the table
+ * borrows the pages.
+ */
+async function vmwGemObjectGetSgTable(obj: GemObject): Promise<SgTable | Errno> {
+  const bo = obj as VmwBo;
+  if (bo.ttm && !ttmTtIsPopulated(bo.ttm)) {
+    const err = await ttmBoPopulate(bo, { interruptible: false, noWaitGpu: false, bytesMoved: 0 });
+    if (err) return errPtr(err);
+  }
+  const pages = bo.ttm?.pages ?? null;
+  if (!pages || pages.some((p) => p === null)) return errPtr(EINVAL);
+  return sgAllocTableFromPages(pages.map((p) => (p as Page).data));
+}
+
+/**
+ * Models vmw_bo_create() + vmw_gem_object_create(): a TTM buffer of `size` bytes (page aligned
+ * up) validated into the system placement, with one GEM reference holding the one TTM reference,
+ * and an mmap offset (ttm_bo_init_reserved() adds it), then the GEM functions. -EINVAL for a zero
+ * size; -ENOMEM (the failed buffer is already destroyed by TTM).
  * Locking: none; the buffer is not visible yet.
  * References: the caller owns the GEM reference.
  */
-export async function vmwGemObjectCreate(
-  dev: DrmDevice,
-  size: number,
-  pages: Uint8Array[] | null = null,
-): Promise<VmwBo | Errno> {
+export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<VmwBo | Errno> {
   await point("vmw_bo_create");
   if (size === 0) return errPtr(EINVAL);
+  const vmw = dev.driverPrivate as VmwBoDevice;
   const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemObjectFuncs));
   if (isErr(bo)) return errPtr(ENOMEM);
   const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
   drmGemPrivateObjectInit(dev, bo, aligned);
-  bo.tboKref.init();
-  bo.pages = pages ?? Array.from({ length: aligned / PAGE_SIZE }, () => new Uint8Array(PAGE_SIZE));
-  if (!pages) {
-    const ret = await drmGemCreateMmapOffset(bo);
-    if (ret) {
-      await drmGemObjectPut(bo);
-      return errPtr(ret);
-    }
-  }
+  const ret = await ttmBoInitValidate(
+    vmw.bdev,
+    bo,
+    ttmBoType.device,
+    vmwSysPlacement,
+    1,
+    false,
+    null,
+    vmwBoRelease,
+  );
+  if (ret) return errPtr(ret);
+  bo.gemFuncsSet = true;
+  return bo;
+}
+
+/**
+ * Models vmw_prime_import_sg_table()'s buffer (see the file comment): a buffer over the foreign
+ * dma-buf's pages, one GEM reference holding one count of its own.
+ * Locking: object_name_lock held by the core's import. References: the caller owns the GEM one.
+ */
+export async function vmwImportObjectCreate(
+  dev: DrmDevice,
+  size: number,
+  sgt: SgTable,
+): Promise<VmwBo | Errno> {
+  await point("vmw_bo_create(ttm_bo_type_sg)");
+  const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemImportFuncs));
+  if (isErr(bo)) return errPtr(ENOMEM);
+  drmGemPrivateObjectInit(dev, bo, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
+  bo.imported = true;
+  bo.kref.init();
+  bo.sgt = sgt;
+  bo.pages = sgt.pages;
+  bo.gemFuncsSet = true;
   return bo;
 }
 

@@ -15,6 +15,7 @@
  * numbers, which drm_ioctl() does here too.
  */
 
+import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
 import {
   DRIVER_GEM,
   DRIVER_RENDER,
@@ -32,8 +33,33 @@ import {
   drmDevUnregister,
   drmIoctlDef,
 } from "@primetime/gem";
-import { ENOMEM, isErr, KmemCache, kfree, kmalloc, Mutex, SlabObject } from "@primetime/kernel";
+import {
+  EINVAL,
+  ENOMEM,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  Mutex,
+  SlabObject,
+} from "@primetime/kernel";
 import { point } from "@primetime/sim";
+import { SimGpu, SystemMemory } from "@primetime/simgpu";
+import {
+  type SimgpuFenceDriver,
+  simgpuFenceDriverInit,
+  TTM_PL_SYSTEM,
+  TtmDevice,
+  type TtmDeviceFuncs,
+  ttmBoEvictionValuable,
+  ttmDeviceFini,
+  ttmDeviceInit,
+  ttmPlace,
+  ttmSimgpuIoMemReserve,
+  ttmSimgpuMove,
+  ttmTtCreateDefault,
+  ttmTtDestroyDefault,
+} from "@primetime/ttm";
 import {
   type TtmObjectDevice,
   type TtmObjectFile,
@@ -44,6 +70,7 @@ import {
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
+import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
 import { vmwDumbCreate, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
 import {
@@ -53,6 +80,7 @@ import {
 } from "./vmwgfx-surface.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_GB_SURFACE_CREATE,
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
@@ -60,6 +88,9 @@ import {
   DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_VMW_ALLOC_BO,
   DRM_VMW_ALLOC_BO_LAYOUT,
+  DRM_VMW_EXECBUF,
+  DRM_VMW_EXECBUF_LAYOUT,
+  DRM_VMW_EXECBUF_VERSION,
   DRM_VMW_GB_SURFACE_CREATE,
   DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
   DRM_VMW_GB_SURFACE_REF,
@@ -71,6 +102,7 @@ import {
   DRM_VMW_SYNCCPU,
   DRM_VMW_SYNCCPU_LAYOUT,
   DRM_VMW_UNREF_SURFACE,
+  type DrmVmwExecbufArg,
   type DrmVmwGbSurfaceCreateArg,
   type DrmVmwGbSurfaceRefArg,
   type DrmVmwSurfaceArg,
@@ -92,6 +124,12 @@ export const vmwFprivCache = new KmemCache("vmw_fpriv");
 export class VmwPrivate extends SlabObject {
   /** Models tdev. */
   tdev!: TtmObjectDevice;
+  /** Models bdev: the TTM device of the buffer objects. */
+  bdev!: TtmDevice;
+  /** The simulated SVGA device (its engine runs EXECBUF's commands). */
+  gpu!: SimGpu;
+  /** The device's fence driver (GPU seqnos as dma_fences, hang recovery). */
+  fences!: SimgpuFenceDriver;
   /** Models cmdbuf_mutex. */
   readonly cmdbufMutex: Mutex;
 
@@ -168,9 +206,34 @@ async function vmwPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
  */
 async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   const vmw = vmwPriv(dev);
+  // vmw_fence_fifo_down(): let the device finish what was submitted.
+  for (const fence of [...vmw.fences.pending.values()]) {
+    await dmaFenceGet(fence);
+    await dmaFenceWait(fence, false);
+    await dmaFencePut(fence);
+  }
+  await ttmDeviceFini(vmw.bdev);
+  await vmw.fences.fini();
   await ttmObjectDeviceRelease(vmw.tdev);
   kfree(vmw);
 }
+
+/** Models vmw_bo_driver (the TTM device functions): everything lives in system memory. */
+function vmwBoDriver(vmw: VmwPrivate): TtmDeviceFuncs {
+  return {
+    ttmTtCreate: ttmTtCreateDefault,
+    ttmTtDestroy: ttmTtDestroyDefault,
+    evictionValuable: ttmBoEvictionValuable,
+    evictFlags(_bo, placement) {
+      placement.placement.push(ttmPlace(TTM_PL_SYSTEM));
+    },
+    move: (bo, evict, ctx, newMem, hop) => ttmSimgpuMove(vmw.fences, bo, evict, ctx, newMem, hop),
+    ioMemReserve: ttmSimgpuIoMemReserve,
+  };
+}
+
+/** Pages of guest memory the simulated device reaches (its system memory pool). */
+export const VMWGFX_GUEST_PAGES = 2048;
 
 /** A hole of the ioctl table: an entry without a handler (-EINVAL). */
 function hole(nr: number): DrmIoctlDesc {
@@ -202,6 +265,16 @@ function vmwIoctls(): DrmIoctlDesc[] {
     DRM_RENDER_ALLOW,
     DRM_VMW_SURFACE_ARG_LAYOUT,
     "VMW_UNREF_SURFACE",
+  );
+  table[DRM_VMW_EXECBUF] = drmIoctlDef(
+    DRM_IOCTL_VMW_EXECBUF,
+    (dev: DrmDevice, arg: DrmVmwExecbufArg, file: DrmFile) =>
+      arg.version !== DRM_VMW_EXECBUF_VERSION || arg.flags !== 0
+        ? Promise.resolve(-EINVAL)
+        : vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_EXECBUF_LAYOUT,
+    "VMW_EXECBUF",
   );
   table[DRM_VMW_GB_SURFACE_CREATE] = drmIoctlDef(
     DRM_IOCTL_VMW_GB_SURFACE_CREATE,
@@ -277,6 +350,14 @@ export async function createVmwgfx(kernel: DrmKernel): Promise<VmwgfxDevice> {
   vmw.tdev = tdev;
   const dev = await drmDevAlloc(vmwDriver, { devName: "vmwgfx", driverPrivate: vmw });
   if (isErr(dev)) throw new Error(`vmwgfx: drm_dev_alloc failed: ${dev}`);
+  vmw.gpu = new SimGpu({
+    name: `svga${dev.name.replace(/\D/g, "")}`,
+    vramPages: 16,
+    systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
+  });
+  vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
+  ttmDeviceInit(vmw.bdev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     await drmDevPut(dev);

@@ -23,7 +23,7 @@ import {
 import { EINVAL, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
 import { point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_HANDLE_REF_DROPPED_TOO_SOON } from "./toggles.js";
-import { type VmwBo, vmwGemObjectCreate } from "./vmwgfx-bo.js";
+import { type VmwBo, vmwGemObjectCreate, vmwImportObjectCreate } from "./vmwgfx-bo.js";
 import type { DrmVmwAllocBoArg } from "./vmwgfx-uapi.js";
 
 /**
@@ -112,8 +112,5 @@ export async function vmwPrimeImportSgTable(
   attach: DmaBufAttachment,
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
-  const bo = await vmwGemObjectCreate(dev, attach.dmabuf.size, sgt.pages);
-  if (isErr(bo)) return bo;
-  bo.sgt = sgt;
-  return bo;
+  return vmwImportObjectCreate(dev, attach.dmabuf.size, sgt);
 }

@@ -145,6 +145,25 @@ export const DRM_VMW_GB_SURFACE_REF_LAYOUT: DrmStructLayout = [
   ...DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
 ];
 
+/**
+ * struct drm_vmw_execbuf_arg, reduced: `commands` is the command stream as text (see
+ * vmwgfx-execbuf.ts), `fence_seqno` the reply (the kernel's drm_vmw_fence_rep.seqno).
+ */
+export interface DrmVmwExecbufArg {
+  commands: string;
+  version: number;
+  flags: number;
+  fence_seqno: number;
+}
+export const DRM_VMW_EXECBUF_LAYOUT: DrmStructLayout = [
+  ["commands", "str"],
+  ["version", "u32"],
+  ["flags", "u32"],
+  ["fence_seqno", "u32"],
+];
+/** Models DRM_VMW_EXECBUF_VERSION. */
+export const DRM_VMW_EXECBUF_VERSION = 2;
+
 /** struct drm_vmw_synccpu_arg. */
 export interface DrmVmwSynccpuArg {
   op: number;
@@ -183,6 +202,11 @@ export const DRM_IOCTL_VMW_GB_SURFACE_CREATE = DRM_IOWR(
 export const DRM_IOCTL_VMW_GB_SURFACE_REF = DRM_IOWR(
   DRM_COMMAND_BASE + DRM_VMW_GB_SURFACE_REF,
   DRM_VMW_GB_SURFACE_REF_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_EXECBUF. */
+export const DRM_IOCTL_VMW_EXECBUF = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_EXECBUF,
+  DRM_VMW_EXECBUF_LAYOUT,
 );
 /** Models DRM_IOCTL_VMW_SYNCCPU. */
 export const DRM_IOCTL_VMW_SYNCCPU = DRM_IOW(

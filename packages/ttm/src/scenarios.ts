@@ -1,0 +1,165 @@
+/**
+ * TTM's races as harness scenarios (what `races.test.ts` and the stress harness explore): each
+ * boots the test driver of `test-support.ts` on a fresh simulated GPU, runs the racing threads,
+ * and tears down with the leak checks (kmemleak, ttm bo_count, VRAM and system pages).
+ */
+
+import {
+  DmaResvUsage,
+  dmaFenceContextAlloc,
+  dmaFenceCreate,
+  dmaFencePut,
+  dmaFenceSignal,
+  dmaResvAddFence,
+  dmaResvReserveFences,
+} from "@primetime/dma-buf";
+import { drmGemObjectPut, drmVmaNodeStart } from "@primetime/gem";
+import { flushWorkqueue, isErr, SpinLock } from "@primetime/kernel";
+import { type Scenario, spawn } from "@primetime/sim";
+import { ANY, SYSTEM, testBoCreate, ttmScenario, VRAM } from "./test-support.js";
+import {
+  TTM_LRU_WALK_PLAIN_GET,
+  TTM_MMAP_LOOKUP_PLAIN_GET,
+  TTM_RELEASE_RESURRECT_WITH_GET,
+} from "./toggles.js";
+import { ttmBoPut, ttmBoReserve, ttmBoUnreserve } from "./ttm-bo.js";
+import { ttmBoVmLookup } from "./ttm-bo-vm.js";
+
+const ops = { getDriverName: () => "test", getTimelineName: () => "sw" };
+
+/** Thread 1 drops the last reference of a BO; thread 2 looks it up by its mmap offset. */
+export const mmapVsLastUnref = ttmScenario(async (m) => {
+  const bo = await testBoCreate(m, 4096, SYSTEM);
+  if (isErr(bo)) throw new Error("create");
+  const start = drmVmaNodeStart(bo.vmaNode);
+  const t1 = spawn("unref", () => drmGemObjectPut(bo));
+  const t2 = spawn("mmap", async () => {
+    const found = await ttmBoVmLookup(m.bdev, start, 1);
+    if (found) await ttmBoPut(found);
+  });
+  await t1.join();
+  await t2.join();
+  await flushWorkqueue(m.bdev.wq!);
+});
+
+/** Thread 1 drops the last reference of the BO filling VRAM; thread 2 needs VRAM (eviction). */
+export const evictVsRelease = ttmScenario(
+  async (m) => {
+    const x = await testBoCreate(m, 4 * 4096, VRAM);
+    if (isErr(x)) throw new Error("create x");
+    const t1 = spawn("release", () => drmGemObjectPut(x));
+    const t2 = spawn("evict", async () => {
+      const y = await testBoCreate(m, 4 * 4096, VRAM);
+      if (!isErr(y)) await drmGemObjectPut(y);
+      else if (y !== -12) throw new Error(`create y: ${y}`);
+    });
+    await t1.join();
+    await t2.join();
+    await flushWorkqueue(m.bdev.wq!);
+  },
+  { vramPages: 4 },
+);
+
+/** A BO released while a fence it holds has not signalled. */
+export const busyRelease = ttmScenario(async (m) => {
+  const bo = await testBoCreate(m, 4096, SYSTEM);
+  if (isErr(bo)) throw new Error("create");
+  const fence = dmaFenceCreate(ops, new SpinLock("sw_fence_lock"), dmaFenceContextAlloc(1), 1);
+  if (isErr(fence)) throw new Error("fence");
+  await ttmBoReserve(bo, false, false);
+  await dmaResvReserveFences(bo.resv, 1);
+  await dmaResvAddFence(bo.resv, fence, DmaResvUsage.BOOKKEEP);
+  await ttmBoUnreserve(bo);
+  const t1 = spawn("release", () => drmGemObjectPut(bo));
+  const t2 = spawn("signal", async () => {
+    await dmaFenceSignal(fence);
+    await dmaFencePut(fence);
+  });
+  await t1.join();
+  await t2.join();
+  await flushWorkqueue(m.bdev.wq!);
+});
+
+/** Eviction racing the release of the evicted BO and an mmap lookup of it, plus a mover. */
+export const evictReleaseMmap = ttmScenario(
+  async (m) => {
+    const x = await testBoCreate(m, 2 * 4096, VRAM);
+    const z = await testBoCreate(m, 2 * 4096, ANY);
+    if (isErr(x) || isErr(z)) throw new Error("create");
+    const start = drmVmaNodeStart(x.vmaNode);
+    const ts = [
+      spawn("release", () => drmGemObjectPut(x)),
+      spawn("mmap", async () => {
+        const found = await ttmBoVmLookup(m.bdev, start, 1);
+        if (found) await ttmBoPut(found);
+      }),
+      spawn("evict", async () => {
+        const y = await testBoCreate(m, 4 * 4096, VRAM);
+        if (!isErr(y)) await drmGemObjectPut(y);
+      }),
+    ];
+    for (const t of ts) await t.join();
+    await drmGemObjectPut(z);
+    await flushWorkqueue(m.bdev.wq!);
+  },
+  { vramPages: 4 },
+);
+
+/** A TTM race scenario for the harness (the shape of the stress app's StressScenario). */
+export interface TtmRaceScenario {
+  readonly name: string;
+  readonly description: string;
+  readonly expect: "clean";
+  readonly scenario: Scenario;
+  readonly kernelRef: string;
+  /** Toggles with which some schedule fails. */
+  readonly finds: readonly string[];
+  /** PCT schedules (seed 1, depth 3) within which it finds each toggle. */
+  readonly schedules: number;
+  /** How the bug shows. */
+  readonly how: string;
+}
+
+/** The TTM race scenarios, one per toggle, plus the combined clean one. */
+export const TTM_RACE_SCENARIOS: readonly TtmRaceScenario[] = [
+  {
+    name: "ttm/mmap-vs-last-unref",
+    description: "the last unref of a BO races a lookup of it by mmap offset (ttm_bo_vm_lookup)",
+    expect: "clean",
+    scenario: mmapVsLastUnref,
+    kernelRef: "drivers/gpu/drm/ttm/ttm_bo_vm.c ttm_bo_vm_lookup(), ttm_bo.c ttm_bo_release()",
+    finds: [TTM_MMAP_LOOKUP_PLAIN_GET.name],
+    schedules: 200,
+    how: "refcount_t: addition on 0; use-after-free",
+  },
+  {
+    name: "ttm/busy-release",
+    description: "a BO is released while its fence is unsignalled: delayed destruction",
+    expect: "clean",
+    scenario: busyRelease,
+    kernelRef: "drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_release(), ttm_bo_delayed_delete()",
+    finds: [TTM_RELEASE_RESURRECT_WITH_GET.name],
+    schedules: 200,
+    how: "refcount_t: addition on 0; use-after-free",
+  },
+  {
+    name: "ttm/evict-vs-release",
+    description: "an eviction LRU walk finds a BO whose last reference is being dropped",
+    expect: "clean",
+    scenario: evictVsRelease,
+    kernelRef: "drivers/gpu/drm/ttm/ttm_bo_util.c ttm_lru_walk_for_evict(), ttm_bo.c",
+    finds: [TTM_LRU_WALK_PLAIN_GET.name],
+    schedules: 200,
+    how: "refcount_t: addition on 0; use-after-free",
+  },
+  {
+    name: "ttm/evict-release-mmap",
+    description: "eviction racing the release of the evicted BO and an mmap lookup of it",
+    expect: "clean",
+    scenario: evictReleaseMmap,
+    kernelRef: "drivers/gpu/drm/ttm/ttm_bo.c, ttm_bo_util.c, ttm_bo_vm.c",
+    finds: [],
+    schedules: 0,
+    how: "",
+  },
+];
