@@ -33,6 +33,7 @@ import {
   type File,
   type IoctlArg,
   ioctlUserArg,
+  lockdepAssertHeld,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import {
@@ -78,6 +79,8 @@ import {
   DRM_GEM_FLINK_LAYOUT,
   DRM_GEM_OPEN_LAYOUT,
   DRM_GET_CAP_LAYOUT,
+  DRM_IF_MAJOR,
+  DRM_IF_MINOR,
   DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_BASE_CODE,
   DRM_IOCTL_DROP_MASTER,
@@ -103,8 +106,6 @@ import {
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   DRM_PRIME_HANDLE_LAYOUT,
-  DRM_IF_MAJOR,
-  DRM_IF_MINOR,
   DRM_SET_CLIENT_CAP_LAYOUT,
   DRM_SET_VERSION_LAYOUT,
   DRM_VERSION_LAYOUT,
@@ -158,6 +159,7 @@ async function drmVersion(dev: DrmDevice, v: DrmVersion, _file: DrmFile): Promis
  * References: none.
  */
 function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
+  lockdepAssertHeld(dev.masterMutex);
   const master = file.master;
   if (!master) return -EINVAL;
   if (master.unique !== null) return -EBUSY;
@@ -176,42 +178,38 @@ function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
  */
 async function drmSetversion(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): Promise<number> {
   await dev.masterMutex.lock();
-  let retcode = 0;
-  done: {
-    if (sv.drm_di_major !== -1) {
-      if (
-        sv.drm_di_major !== DRM_IF_MAJOR ||
-        sv.drm_di_minor < 0 ||
-        sv.drm_di_minor > DRM_IF_MINOR
-      ) {
-        retcode = -EINVAL;
-        break done;
-      }
-      const ifVersion = (sv.drm_di_major << 16) | sv.drm_di_minor; // DRM_IF_VERSION()
-      dev.ifVersion = Math.max(ifVersion, dev.ifVersion);
-      if (sv.drm_di_minor >= 1) {
-        // Version 1.1 includes tying of DRM to specific device; 1.4 has proper PCI domains.
-        retcode = drmSetBusid(dev, file);
-        if (retcode) break done;
-      }
-    }
-    if (sv.drm_dd_major !== -1) {
-      if (
-        sv.drm_dd_major !== dev.driver.major ||
-        sv.drm_dd_minor < 0 ||
-        sv.drm_dd_minor > dev.driver.minor
-      ) {
-        retcode = -EINVAL;
-        break done;
-      }
-    }
-  }
+  const retcode = drmSetversionChecks(dev, sv, file);
+  // done:
   sv.drm_di_major = DRM_IF_MAJOR;
   sv.drm_di_minor = DRM_IF_MINOR;
   sv.drm_dd_major = dev.driver.major;
   sv.drm_dd_minor = dev.driver.minor;
   await dev.masterMutex.unlock();
   return retcode;
+}
+
+/** The body of drm_setversion() up to its `done:` label. */
+function drmSetversionChecks(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): number {
+  if (sv.drm_di_major !== -1) {
+    if (sv.drm_di_major !== DRM_IF_MAJOR || sv.drm_di_minor < 0 || sv.drm_di_minor > DRM_IF_MINOR)
+      return -EINVAL;
+    const ifVersion = (sv.drm_di_major << 16) | sv.drm_di_minor; // DRM_IF_VERSION()
+    dev.ifVersion = Math.max(ifVersion, dev.ifVersion);
+    if (sv.drm_di_minor >= 1) {
+      // Version 1.1 includes tying of DRM to specific device; 1.4 has proper PCI domains.
+      const ret = drmSetBusid(dev, file);
+      if (ret) return ret;
+    }
+  }
+  if (sv.drm_dd_major !== -1) {
+    if (
+      sv.drm_dd_major !== dev.driver.major ||
+      sv.drm_dd_minor < 0 ||
+      sv.drm_dd_minor > dev.driver.minor
+    )
+      return -EINVAL;
+  }
+  return 0;
 }
 
 /**

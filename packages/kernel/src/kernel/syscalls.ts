@@ -46,11 +46,11 @@ import {
 import {
   copyFromUser,
   copyToUser,
-  ioctlBindUserArg,
   ENOIOCTLCMD,
   FIOCLEX,
   FIONCLEX,
   type IoctlArg,
+  ioctlBindUserArg,
 } from "../fs/ioctl.js";
 import {
   EBADF,

@@ -452,7 +452,8 @@ async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uin
  * Locking: mmap_lock held (read).
  * References: none.
  */
-function accessError(write: boolean, vma: Vma): boolean {
+function accessError(mm: MmStruct, write: boolean, vma: Vma): boolean {
+  mmapAssertLocked(mm);
   if (write) return !(vma.vmFlags & VM_WRITE);
   return !(vma.vmFlags & (VM_READ | VM_WRITE | VM_EXEC));
 }
@@ -486,7 +487,7 @@ export async function accessVm(
     await mm.mmapLock.readLock();
     const vma = mm.findVma(cur);
     let page: Uint8Array | number = -EFAULT;
-    if (vma !== null && !accessError(write, vma)) {
+    if (vma !== null && !accessError(mm, write, vma)) {
       page = await handleMmFault(vma, vpn, write);
     }
     if (typeof page === "number") {
