@@ -117,6 +117,37 @@ describe("DMA_BUF_IOCTL_IMPORT_SYNC_FILE / EXPORT_SYNC_FILE", () => {
     expect(r.outcome).toBe("ok");
   });
 
+  it("exports several fences as one dma_fence_array that signals once all have", async () => {
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      const a = await p.open(SW_SYNC_PATH, O_RDWR);
+      const b = await p.open(SW_SYNC_PATH, O_RDWR);
+      const w = await createFence(p, a, 1);
+      const rd = await createFence(p, b, 1);
+      const imp = DMA_BUF_IOCTL_IMPORT_SYNC_FILE;
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_WRITE, fd: w })).toBe(0);
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_READ, fd: rd })).toBe(0);
+      // A writer waits for both: dma_resv_get_singleton() merges them into an array.
+      const ex = { flags: DMA_BUF_SYNC_WRITE, fd: -1 };
+      expect(await p.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ex)).toBe(0);
+      const info: SyncFileInfo = {};
+      expect(await p.ioctl(ex.fd, SYNC_IOC_FILE_INFO, info)).toBe(0);
+      expect(info.status).toBe(0);
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 0)).toBe(0);
+      expect(await p.ioctl(a, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 0)).toBe(0);
+      expect(await p.ioctl(b, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      // The last child's callback signals the array from a work item.
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 1_000_000)).toBe(1);
+      const after: SyncFileInfo = {};
+      expect(await p.ioctl(ex.fd, SYNC_IOC_FILE_INFO, after)).toBe(0);
+      expect(after.status).toBe(1);
+      for (const fd of [ex.fd, w, rd, a, b, buf]) expect(await p.close(fd)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+  });
+
   it("rejects bad flags, fds that are not sync_files, bad arguments and unknown commands", async () => {
     const r = await runProcess(async (p) => {
       const buf = await bufFd();

@@ -13,10 +13,12 @@
  * for the fences the access must wait for; end: ->end_cpu_access). DMA_BUF_SET_NAME sets the
  * name bufinfo (and the kernel's /proc fd links) show, under the dma-buf's name_lock.
  *
+ * Several fences are exported as one dma_fence_array (dma_resv_get_singleton()); an imported
+ * sync_file's fence is added as it is (the kernel unwraps containers first: not modelled, a
+ * sync_file here holds one fence).
+ *
  * Simplifications: SET_NAME's `const char __user *` is the `name` field of the argument object
- * (user pointers are objects in this model); export needs at most one such fence (dma_resv_get_singleton() would merge several
- * into a dma_fence_array, which is not modeled: -EOPNOTSUPP then); no fence unwrapping on
- * import (a sync_file holds one fence).
+ * (user pointers are objects in this model).
  */
 
 import {
@@ -42,7 +44,7 @@ import { type DmaFence, dmaFencePut, MAX_SCHEDULE_TIMEOUT } from "./dma-fence.js
 import {
   DmaResvUsage,
   dmaResvAddFence,
-  dmaResvGetFences,
+  dmaResvGetSingleton,
   dmaResvLock,
   dmaResvReserveFences,
   dmaResvUnlock,
@@ -205,19 +207,12 @@ export async function dmaBufExportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
   const fd = await getUnusedFdFlags(O_CLOEXEC);
   if (fd < 0) return fd;
   const usage = dmaResvUsageRw((a.flags & DMA_BUF_SYNC_WRITE) !== 0);
-  // dma_resv_get_singleton()
-  const fences = await dmaResvGetFences(dmabuf.resv, usage);
-  if (isErr(fences)) {
+  const single = await dmaResvGetSingleton(dmabuf.resv, usage);
+  if (isErr(single)) {
     await putUnusedFd(fd);
-    return fences;
+    return single;
   }
-  let fence: DmaFence | null;
-  if (fences.length > 1) {
-    for (const f of fences) await dmaFencePut(f);
-    await putUnusedFd(fd);
-    return -EOPNOTSUPP;
-  }
-  fence = fences[0] ?? (await dmaFenceAllocatePrivateStub());
+  let fence: DmaFence | null = single ?? (await dmaFenceAllocatePrivateStub());
   if (!fence) {
     await putUnusedFd(fd);
     return -ENOMEM;
