@@ -19,6 +19,7 @@ import ts from "typescript";
  * for every package directly under `parent`. A new package directory must be added here.
  */
 export const LAYERS: readonly { readonly dir: string; readonly what: string }[] = [
+  { dir: "packages/uapi", what: "kernel/userspace ABI (include/uapi): ioctls, structs, flags" },
   { dir: "packages/sim", what: "scheduler, tasks, points, wait queues, clock, PRNG, trace, dmesg" },
   { dir: "packages/atomics", what: "atomic_t, refcount_t, kref" },
   { dir: "packages/rcu", what: "RCU" },

@@ -11,6 +11,7 @@ import {
   caseStressScenario,
   DRM_RACE_SCENARIOS,
   findScenario,
+  TTM_TOGGLE_CASES,
 } from "./scenarios/index.js";
 import { findToggleEntry, huntableToggles, toggleTable } from "./toggles.js";
 
@@ -36,12 +37,23 @@ describe("the toggle table", () => {
       if (t.name in TOGGLE_CASES) {
         expect(t.scenario).toBe(TOGGLE_CASES[t.name]!.case);
         expect(t.unfindable).toBeNull();
+      } else if (t.name in TTM_TOGGLE_CASES) {
+        expect(t.scenario).toBe(TTM_TOGGLE_CASES[t.name]!.case);
+        expect(findScenario(t.scenario!)?.finds).toContain(t.name);
+        expect(t.unfindable).toBeNull();
       } else {
         expect(t.scenario).toBeNull();
         expect(t.unfindable).toBe(UNFINDABLE_TOGGLES[t.name]);
       }
     }
-    expect(huntableToggles().map((t) => t.name)).toEqual(Object.keys(TOGGLE_CASES).sort());
+    expect(huntableToggles().map((t) => t.name)).toEqual(
+      [...Object.keys(TOGGLE_CASES), ...Object.keys(TTM_TOGGLE_CASES)].sort(),
+    );
+    expect(table.filter((t) => t.name.startsWith("ttm.")).map((t) => t.scenario)).toEqual([
+      "ttm/evict-vs-release",
+      "ttm/mmap-vs-last-unref",
+      "ttm/busy-release",
+    ]);
     expect(toggle("dma-buf.fence-cb-without-ref").scenario).toBe(
       "dma_buf_poll/poll-vs-fence-replace",
     );

@@ -56,7 +56,6 @@ export {
   formatFinding,
   formatRaceWindow,
   formatSplats,
-  formatThreadsWindow,
   formatToken,
   palette,
   progressEvery,

@@ -1,12 +1,14 @@
 /**
  * The historic-bug toggles the harness knows: every toggle the DRM stack defines (listToggles()
- * of @primetime/sim once @primetime/gem and @primetime/dma-buf are loaded), joined with the
- * conformance case that finds each (TOGGLE_CASES) or the reason none can (UNFINDABLE_TOGGLES).
+ * of @primetime/sim once @primetime/gem, @primetime/dma-buf and @primetime/ttm are loaded),
+ * joined with the conformance case that finds each (TOGGLE_CASES), the TTM scenario that finds
+ * it (TTM_TOGGLE_CASES), or the reason none can (UNFINDABLE_TOGGLES).
  */
 import "@primetime/dma-buf";
 import "@primetime/gem";
 import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "@primetime/conformance";
 import { listToggles, type ToggleKind } from "@primetime/sim";
+import { TTM_TOGGLE_CASES } from "./scenarios/ttm-races.js";
 
 /** One toggle and how the harness finds it. */
 export interface ToggleEntry {
@@ -35,7 +37,7 @@ export interface ToggleEntry {
 /** Every toggle defined by the packages loaded, sorted by name, with its scenario. */
 export function toggleTable(): ToggleEntry[] {
   return listToggles().map((t) => {
-    const tc = TOGGLE_CASES[t.name];
+    const tc = TOGGLE_CASES[t.name] ?? TTM_TOGGLE_CASES[t.name];
     return {
       name: t.name,
       description: t.description,

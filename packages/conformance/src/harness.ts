@@ -34,7 +34,17 @@ import {
   type Splat,
   type Task,
 } from "@primetime/sim";
-import { type ExploreOptions, explore, type Scenario } from "@primetime/sim/explore";
+import {
+  type ExploreOptions,
+  explore,
+  type Minimized,
+  minimize,
+  type RaceTable,
+  raceTable,
+  resolveSearchOptions,
+  type Scenario,
+  type SearchOptions,
+} from "@primetime/sim/explore";
 import {
   type BoMapping,
   type DeviceUnderTest,
@@ -42,25 +52,12 @@ import {
   registerDevice,
 } from "./driver-under-test.js";
 
-/** How to run a case. Every field has a per-case default (see ConformanceCase.defaults). */
-export interface CaseRunOptions {
-  /** "pct" (default for races), "random", or "dfs" (preemption-bounded, bounded by `schedules`). */
-  strategy?: "pct" | "random" | "dfs";
-  /** Schedules to try per variant (1 for sequential cases). */
-  schedules?: number;
-  /** Base seed of PCT/random runs (default 1). */
-  seed?: number;
-  /** PCT depth (default 3). */
-  depth?: number;
-  /** DFS preemption bound (default 1). */
-  preemptionBound?: number;
-  /** Historic-bug toggles to turn on (see TOGGLE_CASES). */
-  toggles?: readonly string[];
-  /** Stop at the first failing schedule (default true). */
-  stopOnFailure?: boolean;
-  /** Step limit of each run (default 200 000). */
-  stepLimit?: number;
-}
+/**
+ * How to run a case: the search options of @primetime/sim/explore as they are. A case's
+ * `defaults` (RACE_DEFAULTS, SEQUENTIAL_DEFAULTS) override SEARCH_DEFAULTS, and what the caller
+ * gives overrides both.
+ */
+export type CaseRunOptions = SearchOptions;
 
 /** What running a case found. */
 export interface CaseResult {
@@ -104,7 +101,12 @@ export interface ConformanceCase {
   scenario(variant?: number): Scenario;
   /** How many variants the case has (close orders...); 1 for most. */
   readonly variants: number;
+  /** Tasks of the harness (by name), left out of race tables: they race nobody. */
+  readonly harnessTasks: readonly string[];
 }
+
+/** The harness's own task in every case run: it boots, waits for `igt`, quiesces, checks. */
+export const HARNESS_TASKS: readonly string[] = ["main"];
 
 /** What a case body gets: the machine, the process, and helpers that check as IGT does. */
 export interface CaseContext {
@@ -289,20 +291,14 @@ export async function runCaseSpec(
   name: string,
   opts: CaseRunOptions = {},
 ): Promise<CaseResult> {
-  const o: CaseRunOptions = { ...spec.defaults, ...opts };
+  const o = resolveSearchOptions(spec.defaults, opts);
   const variants = spec.variants ?? 1;
   let schedules = 0;
   let complete = true;
   for (let v = 0; v < variants; v++) {
     const eo: ExploreOptions = {
-      strategy: o.strategy ?? "pct",
-      schedules: o.schedules ?? 1,
-      seed: (o.seed ?? 1) + v,
-      depth: o.depth,
-      preemptionBound: o.preemptionBound ?? 1,
-      toggles: o.toggles,
-      stopOnFailure: o.stopOnFailure ?? true,
-      stepLimit: o.stepLimit,
+      ...o,
+      seed: o.seed + v,
       scenario: variants > 1 ? `${name}#${v}` : name,
     };
     const r = await explore(caseScenario(spec, driver, other, v), eo);
@@ -328,7 +324,7 @@ export async function runCaseSpec(
     name,
     passed: true,
     schedules,
-    complete: complete && o.strategy === "dfs",
+    complete,
     failure: null,
     failedVariant: null,
     outcome: "ok",
@@ -354,6 +350,7 @@ export function bindCase(
     variants: spec.variants ?? 1,
     run: (opts) => runCaseSpec(spec, driver, other, name, opts),
     scenario: (variant = 0) => caseScenario(spec, driver, other, variant),
+    harnessTasks: HARNESS_TASKS,
   };
 }
 
@@ -364,5 +361,55 @@ export function formatCaseResult(r: CaseResult): string {
     `${r.name}: FAILED after ${r.schedules} schedules${r.failedVariant !== null ? ` (variant ${r.failedVariant})` : ""}`,
     ...r.failures.map((f) => `  ${f.replace(/\n/g, "\n  ")}`),
     `  replay token: ${r.token}`,
+  ].join("\n");
+}
+
+/** A failing case's run minimized, and its race table. */
+export interface MinimizedFailure {
+  readonly minimized: Minimized;
+  readonly table: RaceTable;
+}
+
+/**
+ * Minimizes the failing run of `r` (a result of `c.run()`) within `budget` runs and renders its
+ * race table without the harness's tasks, around the preemptions that remain. Null if `r` passed.
+ */
+export async function minimizeCaseFailure(
+  c: ConformanceCase,
+  r: CaseResult,
+  budget = 150,
+  width = 100,
+): Promise<MinimizedFailure | null> {
+  if (r.passed || r.token === null) return null;
+  const minimized = await minimize(r.token, c.scenario(r.failedVariant ?? 0), { budget });
+  const table = raceTable(minimized.run, {
+    hide: c.harnessTasks,
+    focus: minimized.preemptionSteps,
+    width,
+  });
+  return { minimized, table };
+}
+
+/**
+ * The failure report of a case with its minimized interleaving: the splats, the race table of
+ * the minimized run (as a kernel commit message shows a race), its replay token and the original
+ * one. What a failing vitest case prints.
+ */
+export async function formatCaseFailure(c: ConformanceCase, r: CaseResult): Promise<string> {
+  const base = formatCaseResult(r);
+  if (r.passed) return base;
+  let m: MinimizedFailure | null = null;
+  try {
+    m = await minimizeCaseFailure(c, r);
+  } catch (e) {
+    return `${base}\n  (minimization failed: ${e instanceof Error ? e.message : String(e)})`;
+  }
+  if (!m) return base;
+  const { minimized: mm, table } = m;
+  return [
+    base,
+    `  minimized in ${mm.runs} runs: ${mm.preemptions.before} -> ${mm.preemptions.after} preemptions, ${mm.steps.after} steps`,
+    `  ${table.text.replace(/\n/g, "\n  ")}`,
+    `  minimized replay token: ${mm.token}`,
   ].join("\n");
 }

@@ -18,11 +18,16 @@
  */
 
 import { listToggles } from "@primetime/sim";
-import { replay } from "@primetime/sim/explore";
+import { replay, sameBug } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { conformanceCases, findCase } from "./cases.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
-import { type CaseRunOptions, formatCaseResult } from "./harness.js";
+import {
+  type CaseRunOptions,
+  formatCaseFailure,
+  formatCaseResult,
+  minimizeCaseFailure,
+} from "./harness.js";
 import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
 
 export interface SuiteOptions {
@@ -51,7 +56,7 @@ export function defineConformanceSuite(
     for (const c of conformanceCases(driver, others)) {
       it(c.name, { timeout }, async () => {
         const r = await c.run(opts.run);
-        expect(r.passed, formatCaseResult(r)).toBe(true);
+        if (!r.passed) expect.fail(await formatCaseFailure(c, r));
       });
       if (c.race && dfs > 0) {
         it(`${c.name} (bounded dfs)`, { timeout }, async () => {
@@ -61,7 +66,7 @@ export function defineConformanceSuite(
             schedules: dfs,
             preemptionBound: 1,
           });
-          expect(r.passed, formatCaseResult(r)).toBe(true);
+          if (!r.passed) expect.fail(await formatCaseFailure(c, r));
         });
       }
     }
@@ -113,6 +118,15 @@ export function defineToggleChecks(driver: DriverUnderTest, opts: { timeout?: nu
         // The failure replays exactly from its token.
         const again = await replay(r.token!, c.scenario(r.failedVariant ?? 0));
         expect(again.splats.map((s) => s.message)).toEqual(r.splats.map((s) => s.message));
+        // Minimized, it is a race table of at most 12 rows, around every preemption left, and
+        // its token replays to the same bug.
+        const m = (await minimizeCaseFailure(c, r))!;
+        const shown = new Set(m.table.rows.map((x) => x.step));
+        expect(m.table.rows.length, m.table.text).toBeLessThanOrEqual(12);
+        for (const step of m.minimized.preemptionSteps) expect(shown.has(step)).toBe(true);
+        expect(m.minimized.preemptions.after).toBeLessThanOrEqual(m.minimized.preemptions.before);
+        const min = await replay(m.minimized.token, c.scenario(r.failedVariant ?? 0));
+        expect(sameBug(r.failure!, min), m.table.text).toBe(true);
         // And the same case is clean with the toggle off, over the same schedules.
         const clean = await c.run({ schedules: Math.min(tc.schedules, 100) });
         expect(clean.passed, formatCaseResult(clean)).toBe(true);

@@ -22,8 +22,6 @@
  */
 
 import {
-  _IOW,
-  _IOWR,
   EFAULT,
   EINVAL,
   ENOMEM,
@@ -38,6 +36,22 @@ import {
   putUnusedFd,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
+import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK,
+  DMA_BUF_SYNC_WRITE,
+  type DmaBufSetNameArg,
+  type DmaBufSyncArg,
+  type DmaBufSyncFileArg,
+} from "@primetime/uapi";
 import type { DmaBuf } from "./dma-buf.js";
 import { DmaDataDirection } from "./dma-buf-attachment.js";
 import { type DmaFence, dmaFencePut, MAX_SCHEDULE_TIMEOUT } from "./dma-fence.js";
@@ -53,43 +67,25 @@ import {
 } from "./dma-resv.js";
 import { dmaFenceAllocatePrivateStub, syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
-/** Models DMA_BUF_BASE. */
-export const DMA_BUF_BASE = "b";
-/** Models DMA_BUF_SYNC_READ. */
-export const DMA_BUF_SYNC_READ = 1 << 0;
-/** Models DMA_BUF_SYNC_WRITE. */
-export const DMA_BUF_SYNC_WRITE = 2 << 0;
-/** Models DMA_BUF_SYNC_RW. */
-export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
-/** Models DMA_BUF_IOCTL_EXPORT_SYNC_FILE: _IOWR(DMA_BUF_BASE, 2, {__u32 flags; __s32 fd}). */
-export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR(DMA_BUF_BASE, 2, 8);
-/** Models DMA_BUF_IOCTL_IMPORT_SYNC_FILE: _IOW(DMA_BUF_BASE, 3, {__u32 flags; __s32 fd}). */
-export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW(DMA_BUF_BASE, 3, 8);
-
-/** Models DMA_BUF_SYNC_START. */
-export const DMA_BUF_SYNC_START = 0 << 2;
-/** Models DMA_BUF_SYNC_END. */
-export const DMA_BUF_SYNC_END = 1 << 2;
-/** Models DMA_BUF_SYNC_VALID_FLAGS_MASK. */
-export const DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END;
-/** Models DMA_BUF_NAME_LEN: a name's size with its NUL. */
-export const DMA_BUF_NAME_LEN = 32;
-/** Models DMA_BUF_IOCTL_SYNC: _IOW(DMA_BUF_BASE, 0, struct dma_buf_sync {__u64 flags}). */
-export const DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE, 0, 8);
-/** Models DMA_BUF_SET_NAME_A: _IOW(DMA_BUF_BASE, 1, __u32) (32-bit userspace). */
-export const DMA_BUF_SET_NAME_A = _IOW(DMA_BUF_BASE, 1, 4);
-/** Models DMA_BUF_SET_NAME_B: _IOW(DMA_BUF_BASE, 1, __u64). */
-export const DMA_BUF_SET_NAME_B = _IOW(DMA_BUF_BASE, 1, 8);
-
-/** Models struct dma_buf_sync. */
-export interface DmaBufSyncArg {
-  flags: number;
-}
-
-/** The argument of DMA_BUF_SET_NAME: the user's string. */
-export interface DmaBufSetNameArg {
-  name: string;
-}
+/** The uapi of include/uapi/linux/dma-buf.h, from @primetime/uapi. */
+export {
+  DMA_BUF_BASE,
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK,
+  DMA_BUF_SYNC_WRITE,
+  type DmaBufSetNameArg,
+  type DmaBufSyncArg,
+  type DmaBufSyncFileArg,
+} from "@primetime/uapi";
 
 /**
  * Models dma_buf_begin_cpu_access(): the exporter's ->begin_cpu_access, then (if it succeeded)
@@ -178,12 +174,6 @@ async function dmaBufSetName(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
   dmabuf.bufName = name;
   await dmabuf.nameLock.unlock();
   return 0;
-}
-
-/** Models struct dma_buf_export_sync_file / dma_buf_import_sync_file. */
-export interface DmaBufSyncFileArg {
-  flags: number;
-  fd?: number;
 }
 
 function syncFileArg(arg: IoctlArg): DmaBufSyncFileArg | null {

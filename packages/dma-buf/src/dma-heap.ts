@@ -13,7 +13,6 @@
  */
 
 import {
-  _IOWR,
   EBUSY,
   EINVAL,
   ENOMEM,
@@ -29,14 +28,18 @@ import {
   kmalloc,
   Mutex,
   mmapAssertWriteLocked,
-  O_ACCMODE,
-  O_CLOEXEC,
   PAGE_SIZE,
   pageAlign,
   SlabObject,
   shouldFail,
   type Vma,
 } from "@primetime/kernel";
+import {
+  DMA_HEAP_IOCTL_ALLOC,
+  DMA_HEAP_VALID_FD_FLAGS,
+  DMA_HEAP_VALID_HEAP_FLAGS,
+  type DmaHeapAllocationData,
+} from "@primetime/uapi";
 import { type DmaBuf, dmaBufExport, dmaBufFd, dmaBufPut } from "./dma-buf.js";
 import type { DmaBufAttachment } from "./dma-buf-attachment.js";
 import { dmaResvAssertHeld } from "./dma-resv.js";
@@ -47,24 +50,14 @@ import {
   sgFreeTable,
 } from "./scatterlist.js";
 
-/** Models struct dma_heap_allocation_data (include/uapi/linux/dma-heap.h). */
-export interface DmaHeapAllocationData {
-  /** Models len: bytes to allocate (rounded up to pages). */
-  len: number;
-  /** Models fd: out: the dma-buf fd; must be 0 on input. */
-  fd: number;
-  /** Models fd_flags: O_CLOEXEC and the access mode. */
-  fdFlags: number;
-  /** Models heap_flags: none are defined (must be 0). */
-  heapFlags: number;
-}
+/** The uapi of include/uapi/linux/dma-heap.h, from @primetime/uapi. */
+export {
+  DMA_HEAP_IOCTL_ALLOC,
+  DMA_HEAP_VALID_FD_FLAGS,
+  DMA_HEAP_VALID_HEAP_FLAGS,
+  type DmaHeapAllocationData,
+} from "@primetime/uapi";
 
-/** Models DMA_HEAP_IOCTL_ALLOC: _IOWR('H', 0x0, struct dma_heap_allocation_data). */
-export const DMA_HEAP_IOCTL_ALLOC = _IOWR("H", 0x0, 24);
-/** Models DMA_HEAP_VALID_FD_FLAGS. */
-export const DMA_HEAP_VALID_FD_FLAGS = O_CLOEXEC | O_ACCMODE;
-/** Models DMA_HEAP_VALID_HEAP_FLAGS. */
-export const DMA_HEAP_VALID_HEAP_FLAGS = 0;
 /** The device node of the system heap. */
 export const DMA_HEAP_SYSTEM_PATH = "/dev/dma_heap/system";
 

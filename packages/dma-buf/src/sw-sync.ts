@@ -33,8 +33,6 @@
 
 import { Kref } from "@primetime/atomics";
 import {
-  _IOW,
-  _IOWR,
   EFAULT,
   EINVAL,
   ENOENT,
@@ -60,6 +58,12 @@ import {
 } from "@primetime/kernel";
 import { defineKnownWindow, point, toggleEnabled } from "@primetime/sim";
 import {
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  type SwSyncCreateFenceData,
+  type SwSyncIncData,
+} from "@primetime/uapi";
+import {
   DmaFence,
   dmaFenceCache,
   dmaFenceContextAlloc,
@@ -74,29 +78,18 @@ import {
 } from "./dma-fence.js";
 import { syncFileCreate } from "./sync-file.js";
 
+/** sw_sync's userspace interface, from @primetime/uapi. */
+export {
+  SW_SYNC_CREATE_FENCE_DATA_SIZE,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  SW_SYNC_IOC_MAGIC,
+  type SwSyncCreateFenceData,
+  type SwSyncIncData,
+} from "@primetime/uapi";
+
 /** The node sw_sync registers ("/sys/kernel/debug/sync/sw_sync" in the kernel). */
 export const SW_SYNC_PATH = "/dev/sw_sync";
-
-/** Models SW_SYNC_IOC_MAGIC. */
-export const SW_SYNC_IOC_MAGIC = "W";
-/** Models sizeof(struct sw_sync_create_fence_data): value, name[32], fence. */
-export const SW_SYNC_CREATE_FENCE_DATA_SIZE = 40;
-/** Models SW_SYNC_IOC_CREATE_FENCE: _IOWR('W', 0, struct sw_sync_create_fence_data). */
-export const SW_SYNC_IOC_CREATE_FENCE = _IOWR(SW_SYNC_IOC_MAGIC, 0, SW_SYNC_CREATE_FENCE_DATA_SIZE);
-/** Models SW_SYNC_IOC_INC: _IOW('W', 1, __u32). */
-export const SW_SYNC_IOC_INC = _IOW(SW_SYNC_IOC_MAGIC, 1, 4);
-
-/** Models struct sw_sync_create_fence_data: `fence` is the new sync_file fd on return. */
-export interface SwSyncCreateFenceData {
-  value: number;
-  name?: string;
-  fence?: number;
-}
-
-/** SW_SYNC_IOC_INC's argument: the increment (the kernel takes a __u32 pointer). */
-export interface SwSyncIncData {
-  value: number;
-}
 
 /** The window sync_timeline_signal() opened in e531fdb5cd5e; the switch applies the fix. */
 export const SW_SYNC_SIGNAL_GET_ON_ZERO = defineKnownWindow({

@@ -10,7 +10,6 @@
  */
 
 import {
-  _IOWR,
   anonInodeGetfile,
   EFAULT,
   EINVAL,
@@ -35,6 +34,7 @@ import {
   wakeUpPoll,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
+import { SYNC_IOC_FILE_INFO, type SyncFileInfo } from "@primetime/uapi";
 import {
   type DmaFence,
   DmaFenceCb,
@@ -49,22 +49,13 @@ import {
   dmaFenceSignal,
 } from "./dma-fence.js";
 
-/** Models SYNC_IOC_MAGIC. */
-export const SYNC_IOC_MAGIC = ">";
-/** Models struct sync_file_info: name[32], status, flags, num_fences, pad, sync_fence_info. */
-export const SYNC_FILE_INFO_SIZE = 56;
-/** Models SYNC_IOC_FILE_INFO: _IOWR(SYNC_IOC_MAGIC, 4, struct sync_file_info). */
-export const SYNC_IOC_FILE_INFO = _IOWR(SYNC_IOC_MAGIC, 4, SYNC_FILE_INFO_SIZE);
-
-/** Models struct sync_file_info as the ioctl's argument. */
-export interface SyncFileInfo {
-  name?: string;
-  status?: number;
-  flags?: number;
-  num_fences?: number;
-  pad?: number;
-  sync_fence_info?: number;
-}
+/** The uapi of include/uapi/linux/sync_file.h, from @primetime/uapi. */
+export {
+  SYNC_FILE_INFO_SIZE,
+  SYNC_IOC_FILE_INFO,
+  SYNC_IOC_MAGIC,
+  type SyncFileInfo,
+} from "@primetime/uapi";
 
 /** Models sync_file->flags' POLL_ENABLED bit. */
 const POLL_ENABLED = 1;

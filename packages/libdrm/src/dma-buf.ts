@@ -4,7 +4,8 @@
  * modeled: the simulated CPU is coherent).
  */
 
-import { pageAlign, SEEK_END, SEEK_SET } from "@primetime/kernel";
+import { pageAlign } from "@primetime/kernel";
+import { SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { lseek, type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 
 /**

@@ -1,6 +1,6 @@
-import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/gem";
 import { Kernel, type Process } from "@primetime/kernel";
 import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/uapi";
 import {
   createVgem,
   DRM_IOCTL_VGEM_FENCE_ATTACH,

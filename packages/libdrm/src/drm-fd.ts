@@ -14,7 +14,7 @@
  * threads, and several DrmFds may name the same open file (dup()).
  */
 
-import { O_CLOEXEC, O_RDWR } from "@primetime/kernel";
+import { O_CLOEXEC, O_RDWR } from "@primetime/uapi";
 import {
   authMagic,
   createDumb,

@@ -8,6 +8,7 @@
  * device.
  */
 
+import { pageAlign } from "@primetime/kernel";
 import {
   DRM_CLOEXEC,
   DRM_IOCTL_AUTH_MAGIC,
@@ -36,8 +37,7 @@ import {
   type DrmModeMapDumb,
   type DrmPrimeHandle,
   type DrmVersion,
-} from "@primetime/gem";
-import { pageAlign } from "@primetime/kernel";
+} from "@primetime/uapi";
 import { type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 import { checkRet } from "./sys-error.js";
 

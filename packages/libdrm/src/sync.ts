@@ -4,30 +4,33 @@
  * include/uapi/linux/sync_file.h, drivers/dma-buf/sw_sync.c's uapi), throwing SysError where C
  * returns -1.
  *
- * The request numbers are the uapi's, defined here as a userspace header would (libdrm does not
- * link the kernel's dma-buf package).
+ * The request numbers come from @primetime/uapi, as a userspace header would give them (libdrm
+ * does not link the kernel's dma-buf package).
  */
 
-import { _IOW, _IOWR, O_RDWR, type PollFd } from "@primetime/kernel";
+import type { PollFd } from "@primetime/kernel";
+import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  O_RDWR,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+} from "@primetime/uapi";
 import type { UserProcess } from "./libc.js";
 import { checkRet } from "./sys-error.js";
 
 /** The sw_sync node the simulated kernel registers (debugfs "sync/sw_sync" in Linux). */
 export const SW_SYNC_PATH = "/dev/sw_sync";
-/** SW_SYNC_IOC_CREATE_FENCE: _IOWR('W', 0, struct sw_sync_create_fence_data) (40 bytes). */
-export const SW_SYNC_IOC_CREATE_FENCE = _IOWR("W", 0, 40);
-/** SW_SYNC_IOC_INC: _IOW('W', 1, __u32). */
-export const SW_SYNC_IOC_INC = _IOW("W", 1, 4);
-/** DMA_BUF_SYNC_READ. */
-export const DMA_BUF_SYNC_READ = 1 << 0;
-/** DMA_BUF_SYNC_WRITE. */
-export const DMA_BUF_SYNC_WRITE = 2 << 0;
-/** DMA_BUF_SYNC_RW. */
-export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
-/** DMA_BUF_IOCTL_EXPORT_SYNC_FILE: _IOWR('b', 2, struct dma_buf_export_sync_file). */
-export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR("b", 2, 8);
-/** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: _IOW('b', 3, struct dma_buf_import_sync_file). */
-export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW("b", 3, 8);
+/** The requests, as a userspace header defines them: from @primetime/uapi. */
+export {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_WRITE,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+} from "@primetime/uapi";
 
 /** A process that can also poll(2) (@primetime/kernel's Process). */
 export interface PollProcess extends UserProcess {

@@ -1,10 +1,9 @@
 import { type Timer, VirtualClock } from "./clock.js";
 import { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
-import { DfsStrategy } from "./explore/strategies/dfs.js";
-import { PctStrategy } from "./explore/strategies/pct.js";
+import { getStrategy, type StrategyParams } from "./explore/strategies/index.js";
 import { RandomStrategy } from "./explore/strategies/random.js";
 import { ReplayStrategy } from "./explore/strategies/replay.js";
-import { decodeToken, encodeToken, type RunToken } from "./explore/token.js";
+import { decodeToken, encodeToken, quotePrefix, type RunToken } from "./explore/token.js";
 import { Prng } from "./prng.js";
 import { processState } from "./process-state.js";
 import {
@@ -21,12 +20,15 @@ import { findToggle, listToggles } from "./toggles.js";
 import { Trace } from "./trace.js";
 import { WaitQueue } from "./wait-queue.js";
 
-/** A strategy by name, as the CLI and `explore()` accept it. */
-export type StrategySpec =
-  | { kind: "random" }
-  | { kind: "pct"; depth?: number; estimatedSteps?: number }
-  | { kind: "dfs"; preemptionBound?: number; prefix?: number[] }
-  | { kind: "replay"; token: string };
+/**
+ * A strategy by registered name (see registerStrategy in @primetime/sim/explore) with its
+ * parameters, or a replay token to follow.
+ */
+export type StrategySpec = { kind: "replay"; token: string } | ({ kind: string } & StrategyParams);
+
+function isReplaySpec(spec: StrategySpec): spec is { kind: "replay"; token: string } {
+  return spec.kind === "replay" && "token" in spec;
+}
 
 export interface SimulationOptions {
   /** PRNG seed (32-bit). Default 1. Ignored for replays (the token has it). */
@@ -100,23 +102,14 @@ export function activeSimulation(): Simulation | null {
   return shared.active;
 }
 
-function makeStrategy(spec: StrategySpec | Strategy | undefined): Strategy {
+function makeStrategy(
+  spec: StrategySpec | Strategy | undefined,
+  expected: RunToken | null,
+): Strategy {
   if (spec === undefined) return new RandomStrategy();
   if ("pickTask" in spec) return spec;
-  switch (spec.kind) {
-    case "random":
-      return new RandomStrategy();
-    case "pct":
-      return new PctStrategy(spec.depth ?? 3, spec.estimatedSteps);
-    case "dfs":
-      return new DfsStrategy(spec.preemptionBound ?? 2, spec.prefix);
-    case "replay": {
-      const t = decodeToken(spec.token);
-      return new ReplayStrategy(t.choices, t.strategy, t.param);
-    }
-    default:
-      throw new RangeError(`unknown strategy ${(spec as { kind: unknown }).kind}`);
-  }
+  if (expected) return new ReplayStrategy(expected.choices, expected.strategy, expected.param);
+  return getStrategy(spec.kind).create(spec as StrategyParams);
 }
 
 /**
@@ -160,9 +153,9 @@ export class Simulation {
 
   constructor(opts: SimulationOptions = {}) {
     const spec = opts.strategy;
-    if (spec && !("pickTask" in spec) && spec.kind === "replay")
+    if (spec && !("pickTask" in spec) && isReplaySpec(spec))
       this.expected = decodeToken(spec.token);
-    this.strategy = makeStrategy(spec);
+    this.strategy = makeStrategy(spec, this.expected);
     this.seed = (this.expected ? this.expected.seed : (opts.seed ?? 1)) >>> 0;
     if (!Number.isInteger(this.seed))
       throw new RangeError(`seed must be an integer, got ${opts.seed}`);
@@ -178,15 +171,16 @@ export class Simulation {
       [...opts.toggles].sort().join() !== [...toggles].sort().join()
     ) {
       throw new ReplayMismatchError(
-        `the replay token was recorded with toggles [${toggles.join(", ")}], not [${opts.toggles.join(", ")}]`,
+        `the replay token was recorded with toggles [${toggles.join(", ")}], not [${opts.toggles.map((t) => quotePrefix(t, 64)).join(", ")}]`,
       );
     }
     for (const name of toggles) {
       if (!findToggle(name)) {
         const known = listToggles().map((t) => t.name);
-        throw new RangeError(
-          `unknown toggle "${name}"${known.length ? ` (known: ${known.join(", ")})` : " (no toggles are defined by the packages loaded)"}`,
-        );
+        const what = `unknown toggle ${quotePrefix(name, 64)}${known.length ? ` (known: ${known.join(", ")})` : " (no toggles are defined by the packages loaded)"}`;
+        // A token naming a toggle nobody defines is a bad token, not a bad call.
+        if (this.expected) throw new ReplayTokenError(`the replay token turns on an ${what}`);
+        throw new RangeError(what);
       }
     }
     this.toggles = new Set(toggles);
@@ -309,10 +303,9 @@ export class Simulation {
     if (!(p >= 0 && p <= 1)) throw new RangeError(`flip(p) needs 0 <= p <= 1, got ${p}`);
     if (p === 0) return false;
     if (p === 1) return true;
-    const name = this.strategy.name;
-    if (name === "random" || name === "pct") {
+    if (this.strategy.flip) {
       if (this.status !== "running") return false;
-      const v = this.prng.below(0x40000000) < p * 0x40000000 ? 1 : 0;
+      const v = this.strategy.flip(p);
       this.trace.choice(v);
       return v === 1;
     }
@@ -497,8 +490,7 @@ export class Simulation {
         message = `the run took ${this.steps} steps (trace ${this.trace.hashHex}), the token recorded ${exp.steps} steps (trace ${(exp.traceHash >>> 0).toString(16).padStart(8, "0")}): the scenario or the code changed`;
       }
     }
-    const recordedBy =
-      this.strategy instanceof ReplayStrategy ? this.strategy.recordedBy : this.strategy.name;
+    const recordedBy = this.strategy.recordedBy ?? this.strategy.name;
     const fields: Omit<RunToken, "choices"> = {
       strategy: recordedBy,
       param: this.strategy.param,

@@ -7,6 +7,7 @@ import type { Task } from "./task.js";
  * records every answer in the trace, so any run can be replayed from its choices alone.
  */
 export interface Strategy {
+  /** The name it is registered under (see registerStrategy in @primetime/sim/explore). */
   readonly name: StrategyName;
   /** PCT depth or DFS preemption bound; 0 for the others. Stored in replay tokens. */
   readonly param: number;
@@ -22,16 +23,17 @@ export interface Strategy {
   yielded(task: Task): void;
   /** The run ended after `decisions` counted steps. */
   end(decisions: number): void;
+  /**
+   * A fault-injection coin with probability `p` (`Simulation.flip`): 1 or 0. Sampling
+   * strategies draw it from the run's PRNG (so `p` is honoured); without it the simulation asks
+   * `choose(2)`, which enumerating strategies (DFS) explore both ways.
+   */
+  flip?(p: number): number;
   /** Why the strategy returned null / -1. */
   readonly divergence?: string;
+  /** For a replay: the strategy that recorded the choices (carried into the new token). */
+  readonly recordedBy?: StrategyName;
 }
 
-export type StrategyName = "random" | "pct" | "dfs" | "replay";
-
-export const STRATEGY_CODES: Record<StrategyName, number> = {
-  random: 0,
-  pct: 1,
-  dfs: 2,
-  replay: 3,
-};
-export const STRATEGY_BY_CODE: StrategyName[] = ["random", "pct", "dfs", "replay"];
+/** A strategy's registered name: "random", "pct", "dfs", "pos", "replay", ... */
+export type StrategyName = string;

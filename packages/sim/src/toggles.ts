@@ -25,8 +25,11 @@ export interface ToggleInfo {
   readonly description: string;
   /** The title of the kernel commit that fixed it (or proposed the fix). */
   readonly fixedBy: string;
-  /** The conformance case or scenario that finds it. */
-  readonly foundBy: string;
+  /**
+   * @deprecated Which case finds a toggle is recorded once, by whoever runs it (for the DRM stack,
+   * TOGGLE_CASES of @primetime/conformance), not in the toggle's declaration. Ignored.
+   */
+  readonly foundBy?: string;
   /** Historic kernel code, a proposed patch, or hypothetical (see ToggleKind). */
   readonly kind: ToggleKind;
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { point, spawn } from "./current.js";
+import { formatRaceTable } from "./explore/race-table.js";
 import { Simulation } from "./simulation.js";
 import { Trace } from "./trace.js";
 
@@ -47,7 +48,7 @@ describe("Trace", () => {
     );
     const text = r.trace.format();
     expect(text).toMatch(/cpu0\[2\]\s+refcount_read\(obj\)/);
-    const table = r.trace.formatRaceTable({ width: 20 }).split("\n");
+    const table = formatRaceTable(r, { columnWidth: 20, caption: false }).split("\n");
     expect(table[0]).toMatch(/^main\[1\]\s+\| cpu0\[2\]\s+\| cpu1\[3\]$/);
     expect(table.some((l) => /\| kref_get\(obj\)$/.test(l))).toBe(true);
   });

@@ -178,20 +178,4 @@ export class Trace {
       )
       .join("\n");
   }
-
-  /**
-   * The steps as the two-column (or n-column) table kernel developers write in commit messages:
-   * one column per task, one row per step, in execution order.
-   */
-  formatRaceTable(opts: { from?: number; to?: number; width?: number } = {}): string {
-    const rows = this.steps(opts.from ?? 1, opts.to ?? this.length);
-    const ids = [...new Set(rows.map((r) => r.taskId))];
-    const w = opts.width ?? 34;
-    const cell = (s: string) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
-    const header = ids.map((id) => cell(`${this.taskName(id)}[${id}]`)).join(" | ");
-    const lines = [header, ids.map(() => "-".repeat(w)).join("-|-")];
-    for (const r of rows)
-      lines.push(ids.map((id) => cell(id === r.taskId ? r.label : "")).join(" | "));
-    return lines.map((l) => l.trimEnd()).join("\n");
-  }
 }

@@ -6,12 +6,17 @@
 import { conformanceCases } from "@primetime/conformance";
 import type { DriverUnderTest } from "../drivers.js";
 import type { Scenario } from "../engine.js";
-import { DRM_RACE_SCENARIOS, LIFETIME_SCENARIOS, type StressScenario } from "../scenarios/index.js";
+import {
+  DRM_RACE_SCENARIOS,
+  LIFETIME_SCENARIOS,
+  type StressScenario,
+  TTM_STRESS_SCENARIOS,
+} from "../scenarios/index.js";
 import { SHARING_SCENARIOS } from "../scenarios/sharing/index.js";
 import type { BuildOptions, CampaignScenario } from "./campaign-scenario.js";
 import { withFaults } from "./faults.js";
 
-/** A driverless scenario of the demo (kref.rst, AB-BA) as a campaign scenario. */
+/** A driverless scenario (kref.rst, AB-BA, TTM's races) as a campaign scenario. */
 function lifetime(s: StressScenario): CampaignScenario {
   return {
     name: s.name,
@@ -53,6 +58,7 @@ export const CAMPAIGN_SCENARIOS: readonly CampaignScenario[] = [
   ...SHARING_SCENARIOS,
   ...DRM_RACE_SCENARIOS.map(drmRace),
   ...LIFETIME_SCENARIOS.map(lifetime),
+  ...TTM_STRESS_SCENARIOS.map(lifetime),
 ];
 
 export function findCampaignScenario(name: string): CampaignScenario | undefined {

@@ -2,6 +2,7 @@ import { KREF_RST_EXAMPLES } from "@primetime/atomics/examples";
 import { ABBA_SCENARIO } from "./abba.js";
 import { DRM_RACE_SCENARIOS } from "./drm-races.js";
 import type { StressScenario } from "./scenario.js";
+import { TTM_STRESS_SCENARIOS } from "./ttm-races.js";
 
 export { Entry } from "@primetime/atomics/examples";
 export { ABBA_SCENARIO } from "./abba.js";
@@ -12,6 +13,7 @@ export {
   DRM_RACE_SCENARIOS,
 } from "./drm-races.js";
 export type { Expectation, StressScenario } from "./scenario.js";
+export { TTM_BUG_KINDS, TTM_STRESS_SCENARIOS, TTM_TOGGLE_CASES } from "./ttm-races.js";
 
 /**
  * The examples of Documentation/core-api/kref.rst, each right pattern followed by the wrong one
@@ -22,8 +24,12 @@ export const KREF_RST_SCENARIOS: readonly StressScenario[] = KREF_RST_EXAMPLES;
 /** The first part of the demo: the kref.rst pairs and the AB-BA deadlock. */
 export const LIFETIME_SCENARIOS: readonly StressScenario[] = [...KREF_RST_SCENARIOS, ABBA_SCENARIO];
 
-/** Every scenario of the harness: the lifetime ones, then the historic DRM races. */
-export const SCENARIOS: readonly StressScenario[] = [...LIFETIME_SCENARIOS, ...DRM_RACE_SCENARIOS];
+/** Every scenario of the harness: the lifetime ones, the historic DRM races, TTM's races. */
+export const SCENARIOS: readonly StressScenario[] = [
+  ...LIFETIME_SCENARIOS,
+  ...DRM_RACE_SCENARIOS,
+  ...TTM_STRESS_SCENARIOS,
+];
 
 /** The scenario called `name`, or undefined. */
 export function findScenario(name: string): StressScenario | undefined {

@@ -26,6 +26,7 @@
 
 import { RefcountT } from "@primetime/atomics";
 import { currentTask, point, report, SimLocal } from "@primetime/sim";
+import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
 import { flushWork, queueWork, systemWq, WorkStruct } from "../kernel/workqueue.js";
@@ -44,36 +45,28 @@ export const FMODE_LSEEK = 0x4;
 /** Models FMODE_OPENED: ->open succeeded, so __fput() must call ->release. */
 export const FMODE_OPENED = 0x80000;
 
-/** Open flags (include/uapi/asm-generic/fcntl.h). */
-export const O_RDONLY = 0o0;
-export const O_WRONLY = 0o1;
-export const O_RDWR = 0o2;
-export const O_ACCMODE = 0o3;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_NOCTTY = 0o400;
-export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
-export const O_NONBLOCK = 0o4000;
-export const O_CLOEXEC = 0o2000000;
+/** Open flags (include/uapi/asm-generic/fcntl.h, from @primetime/uapi). */
+export {
+  O_ACCMODE,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  O_NOCTTY,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+} from "@primetime/uapi";
 
 /** Models OPEN_FMODE(flags): O_RDONLY/O_WRONLY/O_RDWR to FMODE_READ/FMODE_WRITE. */
 export function openFmode(flags: number): number {
   return ((flags + 1) & O_ACCMODE) >>> 0;
 }
 
-/** Models SEEK_SET. */
-export const SEEK_SET = 0;
-/** Models SEEK_CUR. */
-export const SEEK_CUR = 1;
-/** Models SEEK_END. */
-export const SEEK_END = 2;
-/** Models SEEK_DATA. */
-export const SEEK_DATA = 3;
-/** Models SEEK_HOLE. */
-export const SEEK_HOLE = 4;
-/** Models SEEK_MAX. */
-export const SEEK_MAX = SEEK_HOLE;
+/** lseek(2) whence values (include/uapi/linux/fs.h, from @primetime/uapi). */
+export { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_MAX, SEEK_SET } from "@primetime/uapi";
 
 /**
  * Models struct inode, as far as files need one: the device node a file was opened through

@@ -3,6 +3,15 @@ import { choose, point, report, spawn, yieldCpu } from "../current.js";
 import { ReplayMismatchError, ReplayTokenError } from "../errors.js";
 import type { Simulation } from "../simulation.js";
 import { checkDeterminism, explore, replay } from "./explore.js";
+import { resolveSearchOptions, SEARCH_DEFAULTS } from "./search-options.js";
+import {
+  getStrategy,
+  listStrategies,
+  registerStrategy,
+  type StrategyDefinition,
+  samplingSession,
+} from "./strategies/index.js";
+import { decodeToken } from "./token.js";
 
 /** The classic lost update: read, (preemption window), write. */
 function lostUpdate(tasks = 2) {
@@ -210,5 +219,89 @@ describe("PCT and spin-waits", () => {
     });
     expect(res.stats.outcomes.livelock).toBe(0);
     expect(res.failures).toEqual([]);
+  });
+});
+
+describe("the strategy registry", () => {
+  it("lists the built-in strategies with distinct token codes", () => {
+    const all = listStrategies();
+    expect(all.map((d) => `${d.name}:${d.code}`)).toEqual([
+      "random:0",
+      "pct:1",
+      "dfs:2",
+      "replay:3",
+      "pos:4",
+      "guided:5",
+    ]);
+    expect(listStrategies(true).map((d) => d.name)).toEqual(["random", "pct", "dfs", "pos"]);
+  });
+
+  it("refuses an unknown strategy, naming the known ones", async () => {
+    await expect(explore(lostUpdate(), { strategy: "nope" })).rejects.toThrow(
+      /unknown search strategy "nope" \(known: random, pct, dfs, pos/,
+    );
+    expect(() => registerStrategy({ ...getStrategy("pct"), name: "pct2" })).toThrow(
+      /clashes with pct/,
+    );
+  });
+
+  it("a strategy registered from outside is searchable by name and recorded in tokens", async () => {
+    // Always the lowest runnable task id: a deterministic, non-preemptive search.
+    const lowest: StrategyDefinition = {
+      name: "lowest-first",
+      code: 100,
+      summary: "test strategy",
+      searches: true,
+      describe: () => "lowest-first",
+      create: () => ({
+        name: "lowest-first",
+        param: 0,
+        begin() {},
+        pickTask: (runnable) => runnable[0]!,
+        choose: () => 0,
+        spawned() {},
+        yielded() {},
+        end() {},
+      }),
+      search: (o) => samplingSession(o, () => lowest.create({})),
+    };
+    registerStrategy(lowest);
+    const res = await explore(lostUpdate(), { strategy: "lowest-first", schedules: 3 });
+    expect(res.schedules).toBe(3);
+    expect(res.firstFailure).toBeNull();
+    const r = await explore(lostUpdate(), {
+      strategy: "lowest-first",
+      schedules: 1,
+      stopOnFailure: false,
+      isFailure: () => true,
+    });
+    expect(decodeToken(r.firstFailure!.token).strategy).toBe("lowest-first");
+  });
+
+  it("POS finds the lost update and its token replays it", async () => {
+    const res = await explore(lostUpdate(), { strategy: "pos", schedules: 200 });
+    const f = res.firstFailure;
+    expect(f?.splats.map((s) => s.message)).toEqual(["lost update: counter is 1, expected 2"]);
+    const again = await replay(f!.token, lostUpdate());
+    expect(again.traceHash).toBe(f!.traceHash);
+  });
+
+  it("one set of defaults: depth 3, preemption bound 2, 1000 schedules, seed 1", () => {
+    expect(SEARCH_DEFAULTS).toMatchObject({
+      strategy: "pct",
+      schedules: 1000,
+      seed: 1,
+      depth: 3,
+      preemptionBound: 2,
+      stopOnFailure: true,
+    });
+    expect(resolveSearchOptions({ depth: undefined, seed: 7 }, { schedules: 5 })).toMatchObject({
+      depth: 3,
+      seed: 7,
+      schedules: 5,
+    });
+    expect(() => resolveSearchOptions({ schedules: 0 })).toThrow(
+      /schedules must be an integer >= 1/,
+    );
   });
 });

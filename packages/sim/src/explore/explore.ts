@@ -1,32 +1,16 @@
 import { ReplayMismatchError } from "../errors.js";
-import { deriveSeed } from "../prng.js";
 import { type RunOutcome, type RunResult, Simulation, type StrategySpec } from "../simulation.js";
-import { type DfsNode, DfsStrategy, nextDfsPrefix } from "./strategies/dfs.js";
-import { PctStrategy } from "./strategies/pct.js";
-import { RandomStrategy } from "./strategies/random.js";
-import { decodeToken } from "./token.js";
+import { resolveSearchOptions, type SearchOptions } from "./search-options.js";
+import { getStrategy } from "./strategies/index.js";
+import { decodeToken, quotePrefix } from "./token.js";
 
 /** A concurrent scenario: the body of the main task, which spawns the others. */
 export type Scenario = (sim: Simulation) => Promise<void> | void;
 
-export interface ExploreOptions {
-  /** Default "pct". */
-  strategy?: "random" | "pct" | "dfs";
-  /** PCT depth (bug depth targeted). Default 3. */
-  depth?: number;
-  /** DFS preemption bound. Default 2. */
-  preemptionBound?: number;
-  /** Maximum number of schedules to run. Default 1000. */
-  schedules?: number;
-  /** Base seed; run i uses a seed derived from it. Default 1. */
-  seed?: number;
-  stepLimit?: number;
+/** explore()'s options: the search options (SEARCH_DEFAULTS) plus what only a search needs. */
+export interface ExploreOptions extends SearchOptions {
   /** Scenario name recorded in replay tokens. */
   scenario?: string;
-  /** Historic-bug toggles to turn on in every run. */
-  toggles?: readonly string[];
-  /** Stop at the first failing schedule. Default true. */
-  stopOnFailure?: boolean;
   /** What counts as a failure. Default: any splat or an outcome other than "ok". */
   isFailure?: (r: RunResult) => boolean;
   /** Called after every run (progress bars). */
@@ -43,7 +27,7 @@ export interface ExploreStats {
 export interface ExploreResult {
   /** Schedules run. */
   schedules: number;
-  /** DFS only: every schedule within the preemption bound has been run. */
+  /** The strategy said every schedule it can produce has been run (DFS within its bound). */
   complete: boolean;
   /** The failing runs (at most one with stopOnFailure). */
   failures: RunResult[];
@@ -55,24 +39,18 @@ export const defaultIsFailure = (r: RunResult): boolean =>
   r.outcome !== "ok" || r.splats.length > 0;
 
 /**
- * Searches the schedules of a scenario for one that fails. PCT and random runs use seeds derived
- * from `seed`; one PCT instance carries its step estimate from run to run. DFS enumerates every
- * schedule with at most `preemptionBound` preemptions (and every data choice), and says so with
- * `complete: true` when it has run them all.
+ * Searches the schedules of a scenario for one that fails, with the registered strategy
+ * `opts.strategy` (default SEARCH_DEFAULTS): the strategy's session says which strategy
+ * instance and seed each run gets, and when the search is complete (an exhaustive strategy has
+ * run every schedule it can produce).
  */
 export async function explore(
   scenario: Scenario,
   opts: ExploreOptions = {},
 ): Promise<ExploreResult> {
-  const kind = opts.strategy ?? "pct";
-  const max = opts.schedules ?? 1000;
-  const base = opts.seed ?? 1;
-  const stopOnFailure = opts.stopOnFailure ?? true;
+  const o = resolveSearchOptions(opts);
   const isFailure = opts.isFailure ?? defaultIsFailure;
-  if (!Number.isInteger(max) || max < 1)
-    throw new RangeError(`schedules must be a positive integer, got ${max}`);
-  const pct = kind === "pct" ? new PctStrategy(opts.depth ?? 3) : null;
-  const bound = opts.preemptionBound ?? 2;
+  const session = getStrategy(o.strategy, true).search(o);
   const failures: RunResult[] = [];
   const outcomes: Record<RunOutcome, number> = {
     ok: 0,
@@ -85,52 +63,33 @@ export async function explore(
   let maxSteps = 0;
   let totalSteps = 0;
   let runs = 0;
-  let complete = false;
-  const path: DfsNode[] = [];
-  let prefix: number[] | null = [];
 
-  while (runs < max) {
-    let strategy: DfsStrategy | PctStrategy | RandomStrategy;
-    let seed = base;
-    if (kind === "dfs") {
-      if (prefix === null) {
-        complete = true;
-        break;
-      }
-      strategy = new DfsStrategy(bound, prefix);
-    } else {
-      seed = deriveSeed(base, runs);
-      strategy = pct ?? new RandomStrategy();
-    }
+  while (runs < o.schedules) {
+    const step = session.next(runs);
+    if (step === null) break;
     const sim = new Simulation({
-      seed,
-      strategy,
-      stepLimit: opts.stepLimit,
+      seed: step.seed,
+      strategy: step.strategy,
+      stepLimit: o.stepLimit,
       scenario: opts.scenario,
-      toggles: opts.toggles,
+      toggles: o.toggles,
     });
     const r = await sim.run(scenario);
+    session.ended?.(step, r, runs);
     runs++;
     outcomes[r.outcome]++;
     minSteps = Math.min(minSteps, r.steps);
     maxSteps = Math.max(maxSteps, r.steps);
     totalSteps += r.steps;
     opts.onRun?.(r, runs - 1);
-    if (strategy instanceof DfsStrategy) {
-      const fixed = prefix!.length;
-      path.length = Math.min(path.length, fixed);
-      for (let i = fixed; i < strategy.nodes.length; i++) path.push(strategy.nodes[i]!);
-      prefix = nextDfsPrefix(path, bound);
-    }
     if (isFailure(r)) {
       failures.push(r);
-      if (stopOnFailure) break;
+      if (o.stopOnFailure) break;
     }
   }
-  if (kind === "dfs" && prefix === null) complete = true;
   return {
     schedules: runs,
-    complete,
+    complete: session.complete === true,
     failures,
     firstFailure: failures[0] ?? null,
     stats: {
@@ -154,7 +113,7 @@ export async function replay(
   const t = decodeToken(token);
   if (opts.scenario !== undefined && t.scenario !== "" && t.scenario !== opts.scenario) {
     throw new ReplayMismatchError(
-      `the replay token was recorded for scenario "${t.scenario}", not "${opts.scenario}"`,
+      `the replay token was recorded for scenario ${quotePrefix(t.scenario, 64)}, not ${quotePrefix(opts.scenario, 64)}`,
     );
   }
   const sim = new Simulation({ strategy: { kind: "replay", token }, toggles: opts.toggles });

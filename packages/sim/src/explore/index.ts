@@ -19,8 +19,51 @@ export {
   replay,
   type Scenario,
 } from "./explore.js";
+export {
+  type BugSignature,
+  bugSignature,
+  type Minimized,
+  type MinimizeOptions,
+  minimize,
+  sameBug,
+  splatBugSignature,
+} from "./minimize.js";
+export {
+  formatRaceTable,
+  type RaceTable,
+  type RaceTableOptions,
+  raceTable,
+} from "./race-table.js";
+export {
+  type ResolvedSearchOptions,
+  resolveSearchOptions,
+  SEARCH_DEFAULTS,
+  type SearchOptions,
+} from "./search-options.js";
 export { DfsStrategy } from "./strategies/dfs.js";
+export { type GuidedDecision, GuidedStrategy } from "./strategies/guided.js";
+export {
+  findStrategy,
+  getStrategy,
+  listStrategies,
+  registerStrategy,
+  type SearchSession,
+  type SearchStep,
+  type StrategyDefinition,
+  type StrategyParams,
+  samplingSession,
+  strategyByCode,
+} from "./strategies/index.js";
 export { PctStrategy } from "./strategies/pct.js";
+export { PosStrategy } from "./strategies/pos.js";
 export { RandomStrategy } from "./strategies/random.js";
 export { ReplayStrategy } from "./strategies/replay.js";
-export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./token.js";
+export {
+  decodeToken,
+  encodeToken,
+  MAX_TOKEN_LENGTH,
+  MAX_TOKEN_PAYLOAD,
+  quotePrefix,
+  type RunToken,
+  TOKEN_VERSION,
+} from "./token.js";

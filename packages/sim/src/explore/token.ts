@@ -1,6 +1,7 @@
 import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { ReplayTokenError } from "../errors.js";
-import { STRATEGY_BY_CODE, STRATEGY_CODES, type StrategyName } from "../strategy.js";
+import type { StrategyName } from "../strategy.js";
+import { findStrategy, strategyByCode } from "./strategies/index.js";
 
 /**
  * Replay tokens: a compact, versioned, checksummed encoding of one run.
@@ -16,6 +17,24 @@ import { STRATEGY_BY_CODE, STRATEGY_CODES, type StrategyName } from "../strategy
 export const TOKEN_VERSION = 1;
 const PREFIX = `pt${TOKEN_VERSION}.`;
 
+/**
+ * The largest token text accepted (characters), checked before anything is decoded. A run at
+ * the default step limit of 200 000 steps has at most that many choices, a few hundred KiB of
+ * varints before deflate: 4 MiB of text leaves a wide margin.
+ */
+export const MAX_TOKEN_LENGTH = 4 * 1024 * 1024;
+/** The largest payload a token may inflate to (bytes): inflation stops there, it never grows. */
+export const MAX_TOKEN_PAYLOAD = 16 * 1024 * 1024;
+/** The longest step limit a token may carry (the simulation's own ceiling is far below it). */
+const MAX_STEP_LIMIT = 2 ** 31 - 1;
+
+/** At most `max` characters of untrusted input, JSON-quoted, for an error message. */
+export function quotePrefix(s: string, max = 24): string {
+  return s.length > max
+    ? `${JSON.stringify(s.slice(0, max)).slice(0, -1)}…" (${s.length} characters)`
+    : JSON.stringify(s);
+}
+
 export interface RunToken {
   strategy: StrategyName;
   param: number;
@@ -30,6 +49,9 @@ export interface RunToken {
   choices: number[];
 }
 
+/** The form of a toggle name (see defineToggle). */
+const TOGGLE_NAME = /^[a-z0-9-]+\.[a-z0-9-]+$/;
+
 export function encodeToken(t: RunToken): string {
   const out: number[] = [];
   const put = (v: number) => {
@@ -41,7 +63,9 @@ export function encodeToken(t: RunToken): string {
     }
     out.push(v);
   };
-  put(STRATEGY_CODES[t.strategy]);
+  const def = findStrategy(t.strategy);
+  if (!def) throw new RangeError(`token: unknown strategy ${JSON.stringify(t.strategy)}`);
+  put(def.code);
   put(t.param);
   put(t.seed >>> 0);
   put(t.steps);
@@ -66,11 +90,16 @@ export function encodeToken(t: RunToken): string {
 
 export function decodeToken(token: unknown): RunToken {
   if (typeof token !== "string") throw new ReplayTokenError("a replay token must be a string");
+  if (token.length > MAX_TOKEN_LENGTH + 64) {
+    throw new ReplayTokenError(
+      `replay token too long: ${token.length} characters, at most ${MAX_TOKEN_LENGTH} are accepted`,
+    );
+  }
   const text = token.trim();
-  const m = /^pt(\d+)\.(.*)$/s.exec(text);
+  const m = /^pt(\d{1,9})\.(.*)$/s.exec(text);
   if (!m)
     throw new ReplayTokenError(
-      `not a primetime replay token: expected it to start with "${PREFIX}"`,
+      `not a primetime replay token: expected it to start with "${PREFIX}", got ${quotePrefix(text)}`,
     );
   if (Number(m[1]) !== TOKEN_VERSION) {
     throw new ReplayTokenError(
@@ -81,10 +110,20 @@ export function decodeToken(token: unknown): RunToken {
   if (b64.length === 0 || !/^[A-Za-z0-9_-]+$/.test(b64)) {
     throw new ReplayTokenError("corrupt replay token: the part after the prefix is not base64url");
   }
+  if (b64.length > MAX_TOKEN_LENGTH) {
+    throw new ReplayTokenError(
+      `replay token too long: ${b64.length} characters of payload, at most ${MAX_TOKEN_LENGTH} are accepted`,
+    );
+  }
   let raw: Buffer;
   try {
-    raw = inflateRawSync(Buffer.from(b64, "base64url"));
-  } catch {
+    raw = inflateRawSync(Buffer.from(b64, "base64url"), { maxOutputLength: MAX_TOKEN_PAYLOAD });
+  } catch (e) {
+    if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new ReplayTokenError(
+        `corrupt replay token: it inflates past ${MAX_TOKEN_PAYLOAD} bytes (no run has a payload that large)`,
+      );
+    }
     throw new ReplayTokenError(
       "corrupt replay token: it does not decompress (truncated or altered?)",
     );
@@ -109,12 +148,18 @@ export function decodeToken(token: unknown): RunToken {
     }
   };
   const code = get("strategy");
-  const strategy = STRATEGY_BY_CODE[code];
+  const strategy = strategyByCode(code)?.name;
   if (!strategy) throw new ReplayTokenError(`corrupt replay token: unknown strategy code ${code}`);
   const param = get("strategy parameter");
   const seed = get("seed");
   const steps = get("step count");
   const stepLimit = get("step limit");
+  if (stepLimit < 1 || stepLimit > MAX_STEP_LIMIT)
+    throw new ReplayTokenError(`corrupt replay token: step limit ${stepLimit} is out of range`);
+  if (steps > stepLimit)
+    throw new ReplayTokenError(
+      `corrupt replay token: ${steps} steps recorded past its step limit of ${stepLimit}`,
+    );
   const traceHash = get("trace hash");
   const nameLen = get("scenario name length");
   if (pos + nameLen > body.length)
@@ -127,7 +172,10 @@ export function decodeToken(token: unknown): RunToken {
     const len = get("toggle name length");
     if (pos + len > body.length)
       throw new ReplayTokenError("corrupt replay token: truncated in toggle names");
-    toggles.push(body.subarray(pos, pos + len).toString("utf8"));
+    const name = body.subarray(pos, pos + len).toString("utf8");
+    if (!TOGGLE_NAME.test(name))
+      throw new ReplayTokenError(`corrupt replay token: bad toggle name ${quotePrefix(name)}`);
+    toggles.push(name);
     pos += len;
   }
   const n = get("choice count");

@@ -8,6 +8,7 @@
  */
 
 import { expect } from "vitest";
+import { formatRaceTable, type RaceTableOptions } from "../explore/race-table.js";
 import type { RunResult } from "../simulation.js";
 import { formatSplat, type Splat } from "../splat.js";
 
@@ -42,17 +43,10 @@ const TABLE_ROWS = 40;
  * A failing run as a test failure shows it: the outcome, every splat, the last steps of the run
  * as a race table (one column per task) and the replay token.
  */
-export function describeRun(r: RunResult): string {
+export function describeRun(r: RunResult, opts: RaceTableOptions = {}): string {
   const lines = [`outcome ${r.outcome}${r.message ? ` (${r.message})` : ""}, ${r.steps} steps`];
   if (r.splats.length) lines.push(splatText(r));
-  if (r.trace.length) {
-    // Up to the step after the first splat: the splatting task's operation ran after its point.
-    const last = r.splats[0] ? r.splats[0].step + 1 : r.trace.length;
-    const to = Math.min(Math.max(1, last), r.trace.length);
-    const from = Math.max(1, to - TABLE_ROWS + 1);
-    lines.push(`steps ${from}-${to} of ${r.trace.length}:`);
-    lines.push(r.trace.formatRaceTable({ from, to, width: 30 }));
-  }
+  if (r.trace.length) lines.push(formatRaceTable(r, { last: TABLE_ROWS, ...opts }));
   lines.push(`replay token: ${r.token}`);
   return lines.join("\n");
 }

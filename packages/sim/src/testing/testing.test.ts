@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { report, spawn } from "../current.js";
+import { point, report, spawn } from "../current.js";
 import { Simulation } from "../simulation.js";
 import {
   describeRun,
@@ -26,6 +26,7 @@ describe("@primetime/sim/testing", () => {
   it("a run with a splat fails both, with the splat, the race table and the token", async () => {
     const r = await run(async () => {
       await spawn("worker", async () => {
+        await point("look at thing#1");
         report("warn", "something odd", { object: "thing#1" });
       }).join();
     });
@@ -37,6 +38,7 @@ describe("@primetime/sim/testing", () => {
     expect(r).not.toBeClean();
     const text = describeRun(r);
     expect(text).toMatch(/main\[1\] +\| worker\[2\]/);
+    expect(text).toMatch(/\| look at thing#1 +<- warn/);
     expect(text).toMatch(/replay token: pt1\./);
   });
 

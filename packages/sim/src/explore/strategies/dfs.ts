@@ -1,5 +1,6 @@
 import type { Strategy } from "../../strategy.js";
 import type { Task } from "../../task.js";
+import type { SearchSession, StrategyDefinition } from "./registry.js";
 
 /** One decision of a DFS run: what could have been chosen, and what was. */
 export interface DfsNode {
@@ -105,3 +106,39 @@ export function nextDfsPrefix(path: DfsNode[], bound: number): number[] | null {
   }
   return null;
 }
+
+/**
+ * The DFS search: run 0 follows no prefix; after each run the recorded nodes join the explored
+ * path and nextDfsPrefix() picks the next unexplored alternative within the bound. When there is
+ * none, every schedule within the bound has been run: the search is complete.
+ */
+function dfsSession(bound: number, seed: number): SearchSession {
+  const path: DfsNode[] = [];
+  let prefix: number[] | null = [];
+  return {
+    next() {
+      return prefix === null ? null : { strategy: new DfsStrategy(bound, prefix), seed };
+    },
+    ended(step) {
+      const strategy = step.strategy as DfsStrategy;
+      const fixed = prefix!.length;
+      path.length = Math.min(path.length, fixed);
+      for (let i = fixed; i < strategy.nodes.length; i++) path.push(strategy.nodes[i]!);
+      prefix = nextDfsPrefix(path, bound);
+    },
+    get complete() {
+      return prefix === null;
+    },
+  };
+}
+
+export const DFS: StrategyDefinition = {
+  name: "dfs",
+  code: 2,
+  summary:
+    "exhaustive preemption-bounded depth-first search (every schedule with at most b preemptions)",
+  searches: true,
+  describe: (o) => `dfs (preemption bound ${o.preemptionBound})`,
+  create: (p) => new DfsStrategy(p.preemptionBound ?? 2, p.prefix),
+  search: (o) => dfsSession(o.preemptionBound, o.seed),
+};

@@ -1,6 +1,7 @@
 import type { Prng } from "../../prng.js";
 import type { Strategy } from "../../strategy.js";
 import type { Task } from "../../task.js";
+import { type StrategyDefinition, samplingSession } from "./registry.js";
 
 /**
  * PCT, probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte,
@@ -83,7 +84,22 @@ export class PctStrategy implements Strategy {
     return this.prng.below(n);
   }
 
+  flip(p: number): number {
+    return this.prng.below(0x40000000) < p * 0x40000000 ? 1 : 0;
+  }
+
   end(decisions: number): void {
     if (decisions > this.estimatedSteps) this.estimatedSteps = decisions;
   }
 }
+
+export const PCT: StrategyDefinition = {
+  name: "pct",
+  code: 1,
+  summary: "probabilistic concurrency testing: random priorities, d-1 priority change points",
+  searches: true,
+  describe: (o) => `pct (depth ${o.depth}, seed ${o.seed})`,
+  create: (p) => new PctStrategy(p.depth ?? 3, p.estimatedSteps),
+  // One instance for the whole search: its step estimate rises as longer runs appear.
+  search: (o) => samplingSession(o, () => new PctStrategy(o.depth), true),
+};

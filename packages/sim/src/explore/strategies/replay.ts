@@ -1,5 +1,6 @@
 import type { Strategy, StrategyName } from "../../strategy.js";
 import type { Task } from "../../task.js";
+import type { StrategyDefinition } from "./registry.js";
 
 /**
  * Replays recorded choices. Every decision must be possible (the recorded task runnable, the
@@ -62,3 +63,15 @@ export class ReplayStrategy implements Strategy {
   yielded(): void {}
   end(): void {}
 }
+
+export const REPLAY: StrategyDefinition = {
+  name: "replay",
+  code: 3,
+  summary: "follows a replay token's recorded choices (replay(), never a search)",
+  searches: false,
+  describe: () => "replay",
+  create: (p) => new ReplayStrategy(p.prefix ?? []),
+  search: () => {
+    throw new RangeError("replay is not a search strategy: use replay(token, scenario)");
+  },
+};

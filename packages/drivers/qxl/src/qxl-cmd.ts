@@ -1,0 +1,508 @@
+/**
+ * qxl command and ring handling (drivers/gpu/drm/qxl/qxl_cmd.c, Linux v6.18): the command and
+ * release rings, the garbage collector that frees the releases the device hands back, the
+ * *_ASYNC I/O commands, and surfaces: ids, their creation and destruction on the device,
+ * eviction and the reaper that steals ids when the device's slots run out.
+ *
+ * The surface id table is the heart of the 2015 race (toggle `qxl.dual-refcount`):
+ * `surf_id_idr` maps an id to a buffer object WITHOUT holding a reference on it. An id is
+ * reserved with a NULL entry, published by qxl_hw_surface_alloc() (idr_replace) and cleared by
+ * qxl_hw_surface_dealloc(); the object's own free path must clear it (qxl_surface_evict())
+ * while the object is still valid. The reaper (qxl_reap_surface_id()) walks the idr and uses
+ * the pointers it finds with no reference at all: it relies on `surf_evict_mutex`, which every
+ * eviction takes, and in its stall pass it DROPS that mutex while it waits for the object to go
+ * idle. That window is modeled with a point: with mainline's counting the object cannot be freed
+ * in it (its free path must first evict under the mutex, and TTM defers the destruction of a
+ * reserved object); with the 2015 counting it can.
+ */
+
+import {
+  type DmaResv,
+  DmaResvUsage,
+  dmaResvTestSignaled,
+  dmaResvWaitTimeout,
+} from "@primetime/dma-buf";
+import { EBUSY, EINVAL, flushWork, lockdepAssertHeld, scheduleWork } from "@primetime/kernel";
+import { now, point, sleep } from "@primetime/sim";
+import {
+  QXL_CMD_SURFACE,
+  QXL_IO_UPDATE_AREA_ASYNC,
+  QXL_RELEASE_INFO_SIZE,
+  QXL_SURF_FLAG_KEEP_DATA,
+  QXL_SURFACE_CMD,
+  QXL_SURFACE_CMD_CREATE,
+  QXL_SURFACE_CMD_DESTROY,
+  type QxlCommandEntry,
+  type QxlRect,
+} from "./qxl-dev.js";
+import type { QxlDevice, QxlRing } from "./qxl-device.js";
+import {
+  type QxlBo,
+  qxlBoAccess,
+  qxlBoPhysicalAddress,
+  qxlBoReserve,
+  qxlBoUnreserve,
+} from "./qxl-object.js";
+import {
+  QXL_RELEASE_CURSOR_CMD,
+  QXL_RELEASE_DRAWABLE,
+  QXL_RELEASE_SURFACE_CMD,
+  type QxlRelease,
+  qxlAllocSurfaceReleaseReserved,
+  qxlReleaseFenceBufferObjects,
+  qxlReleaseFree,
+  qxlReleaseFromIdLocked,
+  qxlReleaseMap,
+  qxlReleaseReserveList,
+} from "./qxl-release.js";
+
+/** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
+const ERESTARTSYS = 512;
+
+/** One second of virtual time (HZ jiffies). */
+export const HZ_NS = 1_000_000_000;
+
+/**
+ * Models wait_event_timeout(wq, cond, timeout): the remaining time (>= 1) once `cond` holds, 0 on
+ * timeout. The condition is rechecked after every wake-up.
+ */
+export async function waitEventTimeout(
+  wq: import("@primetime/sim").WaitQueue,
+  cond: () => boolean,
+  timeoutNs: number,
+): Promise<number> {
+  let remaining = timeoutNs;
+  for (;;) {
+    if (cond()) return Math.max(remaining, 1);
+    if (remaining <= 0) return 0;
+    const start = now();
+    await wq.waitTimeout(remaining);
+    remaining -= now() - start;
+  }
+}
+
+/**
+ * Models qxl_check_header(): the ring has room; if not, asks the device to interrupt when it
+ * consumes the next entry.
+ * Locking: takes ring->lock. References: none.
+ */
+async function qxlCheckHeader<T>(ring: QxlRing<T>): Promise<boolean> {
+  await ring.lock.lock();
+  const h = ring.ring;
+  const ret = h.prod - h.cons < h.numItems;
+  if (!ret) h.notifyOnCons = h.cons + 1;
+  await ring.lock.unlock();
+  return ret;
+}
+
+/**
+ * Models qxl_check_idle(): the ring is empty.
+ * Locking: takes ring->lock. References: none.
+ */
+export async function qxlCheckIdle<T>(ring: QxlRing<T>): Promise<boolean> {
+  await ring.lock.lock();
+  const h = ring.ring;
+  const ret = h.prod === h.cons;
+  await ring.lock.unlock();
+  return ret;
+}
+
+/**
+ * Models qxl_ring_push(): waits for room (on ring->push_event, woken by the display interrupt),
+ * writes the entry, and rings the doorbell if the device asked for one.
+ * Locking: takes ring->lock; may sleep (not under it). References: none.
+ */
+export async function qxlRingPush(
+  qdev: QxlDevice,
+  ring: QxlRing<QxlCommandEntry>,
+  elt: QxlCommandEntry,
+): Promise<number> {
+  const h = ring.ring;
+  await ring.lock.lock();
+  while (h.prod - h.cons === h.numItems) {
+    h.notifyOnCons = h.cons + 1;
+    await ring.lock.unlock();
+    // wait_event(*ring->push_event, qxl_check_header(ring))
+    while (!(await qxlCheckHeader(ring))) await ring.pushEvent!.wait("qxl_ring_push wait");
+    await ring.lock.lock();
+  }
+  h.items[h.prod % h.numItems] = elt;
+  h.prod++;
+  await point(`qxl_ring_push(${ring.name})`);
+  if (h.prod === h.notifyOnProd) qdev.hw.outb(ring.prodNotify, 0);
+  await ring.lock.unlock();
+  return 0;
+}
+
+/**
+ * Models qxl_ring_pop(): the oldest entry, or null when the ring is empty (then asks the
+ * device to notify on the next one).
+ * Locking: takes ring->lock. References: none.
+ */
+async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
+  await ring.lock.lock();
+  const h = ring.ring;
+  if (h.cons === h.prod) {
+    h.notifyOnProd = h.cons + 1;
+    await ring.lock.unlock();
+    return null;
+  }
+  const idx = h.cons % h.numItems;
+  const elt = h.items[idx] as T;
+  h.items[idx] = null;
+  h.cons++;
+  await ring.lock.unlock();
+  return elt;
+}
+
+/**
+ * Models qxl_push_command_ring_release(): puts the release's command on the command ring.
+ * Locking: none held. References: the release (and the buffers it holds) now belongs to the
+ * device until it hands it back on the release ring.
+ */
+export async function qxlPushCommandRingRelease(
+  qdev: QxlDevice,
+  release: QxlRelease,
+  type: number,
+): Promise<number> {
+  const data = qxlBoPhysicalAddress(qdev, release.releaseBo!, release.releaseOffset);
+  return qxlRingPush(qdev, qdev.commandRing, { type, data });
+}
+
+/**
+ * Models qxl_queue_garbage_collect(): schedules gc_work if the release ring has entries (and
+ * waits for it when `flush`). Returns whether it did.
+ * Locking: none (callable from the interrupt handler when !flush). References: none.
+ */
+export async function qxlQueueGarbageCollect(qdev: QxlDevice, flush: boolean): Promise<boolean> {
+  if (!(await qxlCheckIdle(qdev.releaseRing))) {
+    await scheduleWork(qdev.gcWork);
+    if (flush) await flushWork(qdev.gcWork);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Models qxl_garbage_collect() (gc_work): pops the release ring, follows each entry's chain of
+ * `next` ids, frees every release (dropping its buffer references) and wakes release waiters.
+ * Locking: none held; takes the ring and idr locks. References: drops the releases'.
+ */
+export async function qxlGarbageCollect(qdev: QxlDevice): Promise<number> {
+  let i = 0;
+  for (;;) {
+    let id = await qxlRingPop(qdev.releaseRing);
+    if (id === null) break;
+    while (id) {
+      const release = await qxlReleaseFromIdLocked(qdev, id);
+      if (release === null) break;
+      const info = qxlReleaseMap(qdev, release);
+      const nextId = Number(info.getBigUint64(8, true));
+      switch (release.type) {
+        case QXL_RELEASE_DRAWABLE:
+        case QXL_RELEASE_SURFACE_CMD:
+        case QXL_RELEASE_CURSOR_CMD:
+          break;
+      }
+      id = nextId;
+      await qxlReleaseFree(qdev, release);
+      ++i;
+    }
+  }
+  qdev.releaseEvent.wakeAll();
+  return i;
+}
+
+/**
+ * Models wait_for_io_cmd_user(): one *_ASYNC I/O command at a time; waits for a previous one
+ * still outstanding, writes the port, waits (5 s) for its QXL_INTERRUPT_IO_CMD.
+ * Locking: takes async_io_mutex. References: none.
+ */
+async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Promise<number> {
+  await qdev.asyncIoMutex.lock();
+  let ret = 1;
+  let irqNum = qdev.irqReceivedIoCmd;
+  let sent = false;
+  if (qdev.lastSentIoCmd > irqNum) {
+    const n = irqNum;
+    ret = await waitEventTimeout(qdev.ioCmdEvent, () => qdev.irqReceivedIoCmd > n, 5 * HZ_NS);
+    // 0 is timeout, just bail the "hw" has gone away
+    if (ret > 0) irqNum = qdev.irqReceivedIoCmd;
+  }
+  if (ret > 0) {
+    qdev.hw.outb(port, val);
+    sent = true;
+    qdev.lastSentIoCmd = irqNum + 1;
+    const n = irqNum;
+    ret = await waitEventTimeout(qdev.ioCmdEvent, () => qdev.irqReceivedIoCmd > n, 5 * HZ_NS);
+  }
+  void sent;
+  if (ret > 0) ret = 0;
+  await qdev.asyncIoMutex.unlock();
+  return ret;
+}
+
+/**
+ * Models qxl_io_update_area(): asks the device to bring `area` of the surface up to date.
+ * -EINVAL for an area outside the surface.
+ * Locking: takes update_area_mutex, then async_io_mutex. References: the caller holds `surf`.
+ */
+export async function qxlIoUpdateArea(
+  qdev: QxlDevice,
+  surf: QxlBo,
+  area: QxlRect,
+): Promise<number> {
+  const surfaceId = surf.isPrimary ? 0 : surf.surfaceId;
+  const surfaceWidth = surf.surf.width;
+  const surfaceHeight = surf.surf.height;
+  if (area.left < 0 || area.top < 0 || area.right > surfaceWidth || area.bottom > surfaceHeight)
+    return -EINVAL;
+  await qdev.updateAreaMutex.lock();
+  qdev.hw.ram.updateArea = { ...area };
+  qdev.hw.ram.updateSurface = surfaceId;
+  const ret = await waitForIoCmdUser(qdev, 0, QXL_IO_UPDATE_AREA_ASYNC);
+  await qdev.updateAreaMutex.unlock();
+  return ret;
+}
+
+/**
+ * Models qxl_surface_id_alloc(): reserves an id (a NULL entry) in surf_id_idr; an id at or
+ * beyond the device's slot count is given back and the reaper frees two before retrying.
+ * Locking: takes surf_id_idr_lock (never across the reaper). References: the idr will point at
+ * `surf` without a reference.
+ */
+export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
+  for (;;) {
+    await qdev.surfIdIdrLock.lock();
+    const idrRet = await qdev.surfIdIdr.alloc(null, 1, 0);
+    await qdev.surfIdIdrLock.unlock();
+    if (idrRet < 0) return idrRet;
+    const handle = idrRet;
+    if (handle >= qdev.hw.rom.nSurfaces) {
+      await qdev.surfIdIdrLock.lock();
+      await qdev.surfIdIdr.remove(handle);
+      await qdev.surfIdIdrLock.unlock();
+      await qxlReapSurfaceId(qdev, 2);
+      continue;
+    }
+    surf.surfaceId = handle;
+    await qdev.surfIdIdrLock.lock();
+    qdev.lastAllocedSurfId = handle;
+    await qdev.surfIdIdrLock.unlock();
+    return 0;
+  }
+}
+
+/**
+ * Models qxl_surface_id_dealloc(): frees the id (after the device has destroyed the surface:
+ * called when the DESTROY command's release is freed).
+ * Locking: takes surf_id_idr_lock. References: none.
+ */
+export async function qxlSurfaceIdDealloc(qdev: QxlDevice, surfaceId: number): Promise<void> {
+  await qdev.surfIdIdrLock.lock();
+  await qdev.surfIdIdr.remove(surfaceId);
+  await qdev.surfIdIdrLock.unlock();
+}
+
+function writeSurfaceCmd(
+  info: DataView,
+  type: number,
+  surfaceId: number,
+  surf?: QxlBo,
+  mem?: number,
+): void {
+  info.setUint32(QXL_SURFACE_CMD.surfaceId, surfaceId, true);
+  info.setUint8(QXL_SURFACE_CMD.type, type);
+  if (surf && mem !== undefined) {
+    info.setUint32(QXL_SURFACE_CMD.flags, QXL_SURF_FLAG_KEEP_DATA, true);
+    info.setUint32(QXL_SURFACE_CMD.width, surf.surf.width, true);
+    info.setUint32(QXL_SURFACE_CMD.height, surf.surf.height, true);
+    info.setInt32(QXL_SURFACE_CMD.stride, surf.surf.stride, true);
+    info.setUint32(QXL_SURFACE_CMD.format, surf.surf.format, true);
+    info.setBigUint64(QXL_SURFACE_CMD.mem, BigInt(mem), true);
+  }
+}
+
+/**
+ * Models qxl_hw_surface_alloc(): sends SURFACE_CMD_CREATE for the object's reserved id, then
+ * publishes the object in surf_id_idr (idr_replace: a pointer holding no reference).
+ * Locking: the object is reserved by the caller (validated in VRAM/PRIV).
+ * References: the create release holds only its release bo; the idr entry holds none.
+ */
+export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
+  if (surf.hwSurfAlloc) return 0;
+  const r = await qxlAllocSurfaceReleaseReserved(qdev, QXL_SURFACE_CMD_CREATE, null);
+  if (typeof r === "number") return r;
+  const release = r;
+  const ret = await qxlReleaseReserveList(qdev, release, true);
+  if (ret) {
+    await qxlReleaseFree(qdev, release);
+    return ret;
+  }
+  const info = qxlReleaseMap(qdev, release);
+  writeSurfaceCmd(
+    info,
+    QXL_SURFACE_CMD_CREATE,
+    surf.surfaceId,
+    surf,
+    qxlBoPhysicalAddress(qdev, surf, 0),
+  );
+  surf.surfCreate = release;
+  // no need to add a release to the fence for this surface bo, since it is only released when
+  // we ask to destroy the surface and it would never signal otherwise
+  await qxlReleaseFenceBufferObjects(qdev, release);
+  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+  surf.hwSurfAlloc = true;
+  await qdev.surfIdIdrLock.lock();
+  await qdev.surfIdIdr.replace(surf, surf.surfaceId);
+  await qdev.surfIdIdrLock.unlock();
+  return 0;
+}
+
+/**
+ * Models qxl_hw_surface_dealloc(): clears the idr entry (keeping the id reserved until the
+ * device has destroyed the surface) and sends SURFACE_CMD_DESTROY; the id is freed when that
+ * command's release is (release->surface_release_id).
+ * Locking: surf_evict_mutex held (by qxl_surface_evict*()).
+ * References: none taken on `surf`.
+ */
+export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
+  if (!surf.hwSurfAlloc) return 0;
+  const r = await qxlAllocSurfaceReleaseReserved(qdev, QXL_SURFACE_CMD_DESTROY, surf.surfCreate);
+  if (typeof r === "number") return r;
+  const release = r;
+  surf.surfCreate = null;
+  // remove the surface from the idr, but not the surface id yet
+  await qdev.surfIdIdrLock.lock();
+  await qdev.surfIdIdr.replace(null, surf.surfaceId);
+  await qdev.surfIdIdrLock.unlock();
+  surf.hwSurfAlloc = false;
+  const id = surf.surfaceId;
+  surf.surfaceId = 0;
+  release.surfaceReleaseId = id;
+  const info = qxlReleaseMap(qdev, release);
+  writeSurfaceCmd(info, QXL_SURFACE_CMD_DESTROY, id);
+  await qxlReleaseFenceBufferObjects(qdev, release);
+  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+  return 0;
+}
+
+/**
+ * Models qxl_update_surface(): UPDATE_AREA of the whole surface, retried on -ERESTARTSYS.
+ * Locking: as qxl_io_update_area(). References: the caller keeps `surf` valid.
+ */
+async function qxlUpdateSurface(qdev: QxlDevice, surf: QxlBo): Promise<number> {
+  const rect = { left: 0, right: surf.surf.width, top: 0, bottom: surf.surf.height };
+  for (;;) {
+    const ret = await qxlIoUpdateArea(qdev, surf, rect);
+    if (ret !== -ERESTARTSYS) return ret;
+  }
+}
+
+/**
+ * Models qxl_surface_evict_locked(): optionally brings the surface up to date, then destroys it
+ * on the device.
+ * Locking: surf_evict_mutex held (asserted). References: none taken.
+ */
+async function qxlSurfaceEvictLocked(
+  qdev: QxlDevice,
+  surf: QxlBo,
+  doUpdateArea: boolean,
+): Promise<void> {
+  lockdepAssertHeld(qdev.surfEvictMutex);
+  qxlBoAccess(surf, "qxl_surface_evict_locked");
+  // no need to update area if we are just freeing the surface normally
+  if (doUpdateArea) await qxlUpdateSurface(qdev, surf);
+  // nuke the surface id at the hw
+  await qxlHwSurfaceDealloc(qdev, surf);
+}
+
+/**
+ * Models qxl_surface_evict(): under surf_evict_mutex, destroys the object's hardware surface
+ * (clearing its surf_id_idr entry).
+ * Locking: takes surf_evict_mutex. References: the caller keeps `surf` valid.
+ */
+export async function qxlSurfaceEvict(
+  qdev: QxlDevice,
+  surf: QxlBo,
+  doUpdateArea: boolean,
+): Promise<void> {
+  await qdev.surfEvictMutex.lock();
+  await qxlSurfaceEvictLocked(qdev, surf, doUpdateArea);
+  await qdev.surfEvictMutex.unlock();
+}
+
+/**
+ * Models qxl_reap_surf(): reserves the object found in the idr, checks (or, in the stall pass,
+ * waits for) its idleness and evicts its surface. In the stall pass surf_evict_mutex is DROPPED
+ * around the wait: the object is then protected by nothing but its reservation.
+ * Locking: surf_evict_mutex held on entry and exit (released and retaken when `stall`).
+ * References: NONE on `surf`: the idr's pointer is all the reaper has.
+ */
+async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promise<number> {
+  lockdepAssertHeld(qdev.surfEvictMutex);
+  let ret = await qxlBoReserve(surf);
+  if (ret) return ret;
+  if (stall) await qdev.surfEvictMutex.unlock();
+  await point("qxl_reap_surf: waiting for the surface to go idle");
+  qxlBoAccess(surf, "qxl_reap_surf: surf->tbo.base.resv");
+  const resv: DmaResv = surf.resv;
+  if (stall) {
+    const r = await dmaResvWaitTimeout(resv, DmaResvUsage.BOOKKEEP, true, 15 * HZ_NS);
+    ret = r > 0 ? 0 : r === 0 ? -EBUSY : r;
+  } else {
+    ret = (await dmaResvTestSignaled(resv, DmaResvUsage.BOOKKEEP)) ? 0 : -EBUSY;
+  }
+  if (stall) await qdev.surfEvictMutex.lock();
+  if (ret) {
+    await qxlBoUnreserve(surf);
+    return ret;
+  }
+  await qxlSurfaceEvictLocked(qdev, surf, true);
+  await qxlBoUnreserve(surf);
+  return 0;
+}
+
+/**
+ * Models qxl_reap_surface_id(): walks the surface ids from the one allocated last, evicting
+ * idle surfaces until `maxToReap` are gone; if none was idle, walks again waiting for each
+ * (stall). Then lets the device's releases come back (the ids are freed with them).
+ * Locking: takes surf_evict_mutex; the idr lookups under surf_id_idr_lock.
+ * References: none taken on the objects it finds (see the file comment).
+ */
+export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Promise<number> {
+  let numReaped = 0;
+  let stall = false;
+  await qdev.surfEvictMutex.lock();
+  for (;;) {
+    await qdev.surfIdIdrLock.lock();
+    const start = qdev.lastAllocedSurfId + 1;
+    await qdev.surfIdIdrLock.unlock();
+    const n = qdev.hw.rom.nSurfaces;
+    for (let i = start; i < start + n; i++) {
+      const surfid = i % n;
+      // this avoids the case where the objects is in the idr but has been evicted half way -
+      // its makes the idr lookup atomic with the eviction
+      await qdev.surfIdIdrLock.lock();
+      const objptr = await qdev.surfIdIdr.find(surfid);
+      await qdev.surfIdIdrLock.unlock();
+      if (!objptr) continue;
+      const ret = await qxlReapSurf(qdev, objptr, stall);
+      if (ret === 0) numReaped++;
+      if (numReaped >= maxToReap) break;
+    }
+    if (numReaped === 0 && !stall) {
+      stall = true;
+      continue;
+    }
+    break;
+  }
+  await qdev.surfEvictMutex.unlock();
+  if (numReaped) {
+    await sleep(500_000); // usleep_range(500, 1000)
+    await qxlQueueGarbageCollect(qdev, true);
+  }
+  return 0;
+}
+
+export { QXL_RELEASE_INFO_SIZE, QXL_SURFACE_CMD_DESTROY };

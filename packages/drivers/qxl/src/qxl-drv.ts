@@ -1,0 +1,161 @@
+/**
+ * The qxl driver (drivers/gpu/drm/qxl/qxl_drv.c, qxl_kms.c, Linux v6.18): the driver
+ * description and the device's set-up (qxl_device_init()) and tear-down (qxl_device_fini()).
+ * Mode setting (CRTCs, the primary surface, the fbdev console, cursor, monitors config) is not
+ * modeled: the driver is what userspace reaches through GEM, PRIME and the qxl ioctls.
+ */
+
+import {
+  DRIVER_ATOMIC,
+  DRIVER_GEM,
+  DRIVER_MODESET,
+  type DrmDevice,
+  type DrmDriver,
+  type DrmKernel,
+  drmDevAlloc,
+  drmDevPut,
+  drmDevRegister,
+  drmDevUnregister,
+} from "@primetime/gem";
+import { flushWork, isErr, kfree, kmalloc } from "@primetime/kernel";
+import { SimLocal, type Simulation } from "@primetime/sim";
+import type { SystemMemory } from "@primetime/simgpu";
+import { HZ_NS, qxlGarbageCollect, waitEventTimeout } from "./qxl-cmd.js";
+import { QXL_IO_NOTIFY_OOM, QxlHw } from "./qxl-dev.js";
+import { QxlDevice, qxlDeviceCache, toQxl } from "./qxl-device.js";
+import { qxlModeDumbCreate, qxlModeDumbMmap } from "./qxl-gem.js";
+import { qxlIoctls } from "./qxl-ioctl.js";
+import { qxlIrqInit } from "./qxl-irq.js";
+import { qxlBoForceDelete, qxlBoUnpin, qxlBoUnref, qxlSurfEvict } from "./qxl-object.js";
+import { qxlGemPrimeImportSgTable } from "./qxl-prime.js";
+import { qxlTtmFini, qxlTtmInit } from "./qxl-ttm.js";
+
+/** Models DRIVER_NAME. */
+export const QXL_DRIVER_NAME = "qxl";
+/** Models DRIVER_DESC. */
+export const QXL_DRIVER_DESC = "RH QXL";
+
+/**
+ * Models qxl_drm_release() / qxl_device_fini(), the DRM device's ->release: gives the current
+ * release bos back, asks the device to hand back what it holds and waits (1 s) for every
+ * release, flushes the garbage collector, evicts the memory types, force-deletes what userspace
+ * left, and tears TTM down.
+ * Locking: none held; may sleep. References: the device's last.
+ */
+async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
+  const qdev = toQxl(dev);
+  for (let curIdx = 0; curIdx < 3; curIdx++) {
+    const bo = qdev.currentReleaseBo[curIdx];
+    if (!bo) continue;
+    await qxlBoUnpin(bo);
+    await qxlBoUnref(bo);
+    qdev.currentReleaseBoOffset[curIdx] = 0;
+    qdev.currentReleaseBo[curIdx] = null;
+  }
+  // Ask host to release resources (+fill release ring), then wait for the release actually
+  // happening.
+  qdev.hw.outb(QXL_IO_NOTIFY_OOM);
+  await waitEventTimeout(qdev.releaseEvent, () => qdev.releaseCount === 0, HZ_NS);
+  await flushWork(qdev.gcWork);
+  await qxlSurfEvict(qdev);
+  await qxlBoForceDelete(qdev);
+  await qxlTtmFini(qdev);
+  qdev.hw.onInterrupt(null);
+  await qdev.surfIdIdr.destroy();
+  await qdev.releaseIdr.destroy();
+  kfree(qdev);
+}
+
+/**
+ * Models qxl_driver: GEM, mode setting and atomic (no render node); the qxl ioctls; dumb buffers
+ * in the CPU domain; PRIME through the core's helpers.
+ */
+export const qxlDriver: DrmDriver = {
+  name: QXL_DRIVER_NAME,
+  desc: QXL_DRIVER_DESC,
+  major: 0,
+  minor: 1,
+  patchlevel: 0,
+  driverFeatures: DRIVER_GEM | DRIVER_MODESET | DRIVER_ATOMIC,
+  ioctls: qxlIoctls,
+  dumbCreate: qxlModeDumbCreate,
+  dumbMapOffset: qxlModeDumbMmap,
+  gemPrimeImportSgTable: qxlGemPrimeImportSgTable,
+  release: qxlDrmRelease,
+};
+
+/** A registered qxl device. */
+export interface QxlDeviceHandle {
+  readonly device: DrmDevice;
+  readonly qdev: QxlDevice;
+  /** "/dev/dri/cardN" (qxl has no render node). */
+  readonly card: string;
+  readonly render: null;
+}
+
+export interface CreateQxlOptions {
+  /** Hardware surface slots (rom->n_surfaces, ids 1 .. n-1 usable). Default 16. */
+  nSurfaces?: number;
+  /** Pages of the VRAM memory type (the RAM bar). Default 1024 (4 MiB). */
+  vramPages?: number;
+  /** Pages of the surface memory type (the surface bar). Default 256. */
+  surfacePages?: number;
+  /** The host pool the GPU reaches. */
+  systemMemory?: SystemMemory;
+  /** Bits of the device's client capabilities. */
+  clientCaps?: readonly number[];
+  /** PCI revision (default 5). */
+  revision?: number;
+  sim?: Simulation | null;
+}
+
+/** Device numbers, per simulation (names the device and its interrupt task). */
+const devCounter = new SimLocal(() => ({ next: 0 }));
+
+/**
+ * Models qxl_pci_probe() + qxl_device_init(): the device (ROM, RAM header, rings) on a simulated
+ * GPU, the driver state, TTM with its two memory types, the interrupt handler, and the DRM
+ * device registered on `kernel` (card N). Throws if the DRM core refuses (a bug, not an input
+ * error). Call it from a task of the simulation the kernel runs in.
+ * Locking: none; may sleep. References: the caller owns the device's creation reference.
+ */
+export async function createQxl(
+  kernel: DrmKernel,
+  opts: CreateQxlOptions = {},
+): Promise<QxlDeviceHandle> {
+  const vramPages = opts.vramPages ?? 1024;
+  const surfacePages = opts.surfacePages ?? 256;
+  const hw = new QxlHw({
+    name: `qxl${devCounter.get().next++}`,
+    vramPages: vramPages + surfacePages,
+    nSurfaces: opts.nSurfaces,
+    clientCaps: opts.clientCaps,
+    revision: opts.revision,
+    systemMemory: opts.systemMemory,
+    sim: opts.sim,
+  });
+  const qdev = kmalloc(qxlDeviceCache, () => new QxlDevice(hw, qxlGarbageCollect));
+  if (isErr(qdev)) throw new Error(`qxl: kmalloc(qxl_device) failed: ${qdev}`);
+  const dev = await drmDevAlloc(qxlDriver, { devName: "qxl", driverPrivate: qdev });
+  if (isErr(dev)) throw new Error(`qxl: drm_dev_alloc failed: ${dev}`);
+  qdev.ddev = dev;
+  const r = qxlTtmInit(qdev, dev.vmaOffsetManager, vramPages, surfacePages);
+  if (r) throw new Error(`qxl: qxl_ttm_init failed: ${r}`);
+  qxlIrqInit(qdev);
+  const ret = await drmDevRegister(dev, kernel);
+  if (ret) {
+    await drmDevPut(dev);
+    throw new Error(`qxl: drm_dev_register failed: ${ret}`);
+  }
+  return { device: dev, qdev, card: dev.primary!.path, render: null };
+}
+
+/**
+ * Models qxl_pci_remove(): unregisters the device and drops the creation reference; the
+ * driver state is torn down when the last file and dma-buf are gone (->release).
+ * Locking: none; may sleep. References: drops the creation reference.
+ */
+export async function destroyQxl(q: QxlDeviceHandle): Promise<void> {
+  await drmDevUnregister(q.device);
+  await drmDevPut(q.device);
+}

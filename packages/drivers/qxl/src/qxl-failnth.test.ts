@@ -1,0 +1,149 @@
+/**
+ * fail-nth over every fallible call (slab allocations, idr allocations) made by ALLOC,
+ * ALLOC_SURF and EXECBUFFER: each run fails exactly the N-th call inside the ioctl, then closes
+ * everything, lets the device hand every command back, destroys the device and scans for leaks.
+ * The ioctl must return an errno (or succeed) and nothing may leak, except where mainline itself
+ * leaks (see the ALLOC cases).
+ */
+
+import { allocationCount, injectedFailures, type Process, setFailslab } from "@primetime/kernel";
+import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import {
+  closeFd,
+  gemClose,
+  openQxl,
+  type QxlMachine,
+  qxlAlloc,
+  qxlAllocSurf,
+  qxlMachineMain,
+  qxlPrepareDraw,
+  qxlSettle,
+  qxlSubmitDraw,
+} from "./test-machine.js";
+
+interface FailNthOutcome {
+  nth: number;
+  what: string | null;
+  ret: number;
+  /** Objects left on the device's list after userspace closed everything (see above). */
+  stranded: number;
+  result: RunResult;
+}
+
+/**
+ * Runs `op` in a fresh machine with fail-nth armed only around it, for N = 1, 2, ... until a run
+ * injects nothing.
+ */
+async function failNthOver(
+  prepare: (p: Process, fd: number, m: QxlMachine) => Promise<number[]>,
+  op: (p: Process, fd: number, ctx: number[]) => Promise<number>,
+): Promise<FailNthOutcome[]> {
+  const out: FailNthOutcome[] = [];
+  for (let nth = 1; nth < 200; nth++) {
+    let what: string | null = null;
+    let ret = 0;
+    let stranded = 0;
+    const sim = new Simulation({ seed: 1 });
+    const result = await sim.run(() =>
+      qxlMachineMain(sim, async (m) => {
+        const proc = m.kernel.spawnProcess("failnth", async (p) => {
+          const fd = await openQxl(p, m);
+          const ctx = await prepare(p, fd, m);
+          setFailslab({ failNth: allocationCount() + nth });
+          const before = injectedFailures().length;
+          ret = await op(p, fd, ctx);
+          setFailslab(null);
+          what = injectedFailures()[before]?.what ?? null;
+          if (ctx[0]) await gemClose(p, fd, ctx[0]);
+          if (ret > 0) await gemClose(p, fd, ret);
+          await qxlSettle(m.kernel, m.qxl);
+          // Objects userspace no longer reaches but the device still lists (released at unload by
+          // qxl_bo_force_delete()): leaked until then.
+          stranded = [...m.qxl.qdev.gemObjects].filter(
+            (b) => !m.qxl.qdev.currentReleaseBo.includes(b),
+          ).length;
+          await closeFd(p, fd);
+        });
+        await proc.wait();
+      }),
+    );
+    out.push({ nth, what, ret, stranded, result });
+    if (what === null) break;
+  }
+  return out;
+}
+
+const leaks = (o: FailNthOutcome) => o.result.splats.filter((s) => s.kind === "kmemleak");
+const others = (o: FailNthOutcome) => o.result.splats.filter((s) => s.kind !== "kmemleak");
+
+describe("qxl fail-nth", () => {
+  it("ALLOC: every failure is -ENOMEM; a failure in the handle's creation strands the object (as mainline)", async () => {
+    const runs = await failNthOver(
+      async () => [],
+      (p, fd) => qxlAlloc(p, fd, 8192),
+    );
+    expect(runs.length).toBeGreaterThan(3);
+    for (const o of runs) {
+      expect(others(o).map((s) => formatSplat(s))).toEqual([]);
+      if (o.what === null) expect(o.ret).toBeGreaterThan(0);
+      else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
+      expect(
+        leaks(o).map((s) => s.message),
+        `nth ${o.nth} (${o.what})`,
+      ).toEqual([]);
+      // qxl_gem_object_create_with_handle() returns drm_gem_handle_create()'s error (its idr
+      // slot or the vma node's file entry) without dropping the creation reference: the object
+      // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload.
+      const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
+      expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
+    }
+  }, 300_000);
+
+  it("ALLOC_SURF: every failure is -ENOMEM; a failure in the handle's creation strands the object (as mainline)", async () => {
+    const runs = await failNthOver(
+      async () => [],
+      (p, fd) => qxlAllocSurf(p, fd, 32, 32),
+    );
+    for (const o of runs) {
+      expect(others(o).map((s) => formatSplat(s))).toEqual([]);
+      if (o.what === null) expect(o.ret).toBeGreaterThan(0);
+      else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
+      expect(
+        leaks(o).map((s) => s.message),
+        `nth ${o.nth} (${o.what})`,
+      ).toEqual([]);
+      // qxl_gem_object_create_with_handle() returns drm_gem_handle_create()'s error (its idr
+      // slot or the vma node's file entry) without dropping the creation reference: the object
+      // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload.
+      const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
+      expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
+    }
+  }, 300_000);
+
+  it("EXECBUFFER (a draw that creates the hardware surface): every failure leaks nothing", async () => {
+    const runs = await failNthOver(
+      async (p, fd) => {
+        const s = await qxlAllocSurf(p, fd, 32, 32);
+        const page = await qxlPrepareDraw(p, {
+          op: "fill",
+          size: 2048,
+          value: 9,
+          dst: { handle: s, offset: 0, surface: true },
+        });
+        return [s, page];
+      },
+      (p, fd, [, page]) => qxlSubmitDraw(p, fd, page!),
+    );
+    expect(runs.length).toBeGreaterThan(5);
+    for (const o of runs) {
+      expect(
+        o.result.splats.map((s) => formatSplat(s)),
+        `nth ${o.nth} (${o.what})`,
+      ).toEqual([]);
+      if (o.what === null) expect(o.ret).toBe(0);
+      else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
+      expect(o.stranded).toBe(0);
+    }
+  }, 300_000);
+});

@@ -1,0 +1,499 @@
+/**
+ * qxl's ioctls (drivers/gpu/drm/qxl/qxl_ioctl.c, Linux v6.18): ALLOC, MAP, EXECBUFFER,
+ * UPDATE_AREA, GETPARAM, CLIENTCAP, ALLOC_SURF. All are DRM_AUTH (qxl has no render node).
+ *
+ * EXECBUFFER copies each struct drm_qxl_command, the command bytes and the relocations from the
+ * caller's memory (copy_from_user(): accessVm() on the caller's mm, -EFAULT on an unmapped
+ * address). Each command becomes a release: its bytes go into a release bo slot after the
+ * release info, every object a relocation names is put on the release (a reference each),
+ * reserved and validated (surface objects get their hardware surface), the relocations are
+ * written (physical addresses or surface ids), the release is fenced into every reservation and
+ * pushed on the command ring. The device hands it back when the work is done.
+ */
+
+import {
+  DRM_AUTH,
+  type DrmDevice,
+  type DrmFile,
+  drmGemObjectLookup,
+  drmGemObjectPut,
+  drmIoctlDef,
+} from "@primetime/gem";
+import {
+  accessVm,
+  currentMm,
+  EFAULT,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  ENOSYS,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  PAGE_SIZE,
+  SlabObject,
+} from "@primetime/kernel";
+import { type TtmOperationCtx, ttmBoValidate } from "@primetime/ttm";
+import { qxlIoUpdateArea, qxlPushCommandRingRelease } from "./qxl-cmd.js";
+import { QXL_CMD_CURSOR, QXL_CMD_DRAW, QXL_CMD_SURFACE, QXL_RELEASE_INFO_SIZE } from "./qxl-dev.js";
+import { type QxlDevice, toQxl } from "./qxl-device.js";
+import {
+  DRM_IOCTL_QXL_ALLOC,
+  DRM_IOCTL_QXL_ALLOC_SURF,
+  DRM_IOCTL_QXL_CLIENTCAP,
+  DRM_IOCTL_QXL_EXECBUFFER,
+  DRM_IOCTL_QXL_GETPARAM,
+  DRM_IOCTL_QXL_MAP,
+  DRM_IOCTL_QXL_UPDATE_AREA,
+  DRM_QXL_ALLOC_LAYOUT,
+  DRM_QXL_ALLOC_SURF_LAYOUT,
+  DRM_QXL_CLIENTCAP_LAYOUT,
+  DRM_QXL_COMMAND_SIZE,
+  DRM_QXL_EXECBUFFER_LAYOUT,
+  DRM_QXL_GETPARAM_LAYOUT,
+  DRM_QXL_MAP_LAYOUT,
+  DRM_QXL_RELOC_SIZE,
+  DRM_QXL_UPDATE_AREA_LAYOUT,
+  type DrmQxlAlloc,
+  type DrmQxlAllocSurf,
+  type DrmQxlClientcap,
+  type DrmQxlCommand,
+  type DrmQxlExecbuffer,
+  type DrmQxlGetparam,
+  type DrmQxlMap,
+  type DrmQxlUpdateArea,
+  decodeDrmQxlCommand,
+  decodeDrmQxlReloc,
+  QXL_GEM_DOMAIN_SURFACE,
+  QXL_GEM_DOMAIN_VRAM,
+  QXL_PARAM_MAX_RELOCS,
+  QXL_PARAM_NUM_SURFACES,
+  QXL_RELOC_TYPE_BO,
+  QXL_RELOC_TYPE_SURF,
+} from "./qxl-drm-uapi.js";
+import { qxlGemObjectCreateWithHandle, qxlModeDumbMmap } from "./qxl-gem.js";
+import {
+  QxlBo,
+  type QxlSurface,
+  qxlBoCheckId,
+  qxlBoCpuView,
+  qxlBoPhysicalAddress,
+  qxlBoReserve,
+  qxlBoUnreserve,
+  qxlTtmPlacementFromDomain,
+  toQxlBo,
+} from "./qxl-object.js";
+import {
+  QXL_RELEASE_DRAWABLE,
+  type QxlRelease,
+  qxlAllocReleaseReserved,
+  qxlReleaseBackoffReserveList,
+  qxlReleaseFenceBufferObjects,
+  qxlReleaseFree,
+  qxlReleaseListAdd,
+  qxlReleaseReserveList,
+  RELEASE_SIZE,
+} from "./qxl-release.js";
+
+/** Models QXL_MAX_RES: what GETPARAM(QXL_PARAM_MAX_RELOCS) reports. */
+export const QXL_MAX_RES = 96;
+
+/**
+ * Models qxl_alloc_ioctl(): a VRAM object of `size` bytes and its handle. -EINVAL for size 0,
+ * -ENOMEM for any creation failure.
+ * Locking: none held. References: the handle holds the object.
+ */
+async function qxlAllocIoctl(dev: DrmDevice, data: DrmQxlAlloc, file: DrmFile): Promise<number> {
+  const qdev = toQxl(dev);
+  if (data.size === 0) return -EINVAL;
+  const r = await qxlGemObjectCreateWithHandle(
+    qdev,
+    file,
+    QXL_GEM_DOMAIN_VRAM,
+    data.size,
+    null,
+    false,
+  );
+  if (isErr(r)) return -ENOMEM;
+  data.handle = r.handle;
+  return 0;
+}
+
+/**
+ * Models qxl_map_ioctl(): the handle's mmap offset (drm_gem_ttm_dumb_map_offset()).
+ * Locking: none. References: a temporary lookup reference.
+ */
+async function qxlMapIoctl(dev: DrmDevice, data: DrmQxlMap, file: DrmFile): Promise<number> {
+  const off = await qxlModeDumbMmap(file, dev, data.handle);
+  if (off < 0) return off;
+  data.offset = off;
+  return 0;
+}
+
+/** Models struct qxl_reloc_info. */
+interface QxlRelocInfo {
+  type: number;
+  dstBo: QxlBo | null;
+  dstOffset: number;
+  srcBo: QxlBo | null;
+  srcOffset: number;
+}
+
+/** The slab cache of reloc_info arrays (kmalloc_array() in the kernel). */
+export const qxlRelocInfoCache = new KmemCache("qxl_reloc_info");
+
+/** The kmalloc_array()ed reloc_info of one command. */
+class QxlRelocInfoArray extends SlabObject {
+  readonly infos: QxlRelocInfo[] = [];
+}
+
+/**
+ * Models copy_from_user() of `len` bytes at user address `addr` of the calling process.
+ * Returns the bytes or null (-EFAULT).
+ */
+async function copyFromUserBytes(addr: number, len: number): Promise<Uint8Array | null> {
+  const mm = currentMm();
+  if (mm === null || !Number.isSafeInteger(addr) || addr < 0) return null;
+  if (len === 0) return new Uint8Array(0);
+  const r = await accessVm(mm, addr, len, null);
+  return typeof r === "number" ? null : r;
+}
+
+/**
+ * Models apply_reloc(): writes the physical address of (src + src_offset) into dst at
+ * dst_offset. The kernel does not check dst_offset against the object; the model refuses an
+ * offset outside it (-EINVAL) rather than writing out of bounds.
+ */
+function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
+  if (info.dstOffset + 8 > info.dstBo!.size) return -EINVAL;
+  qxlBoCpuView(qdev, info.dstBo!, info.dstOffset, 8).setBigUint64(
+    0,
+    BigInt(qxlBoPhysicalAddress(qdev, info.srcBo!, info.srcOffset)),
+    true,
+  );
+  return 0;
+}
+
+/** Models apply_surf_reloc(): writes the surface id of src (0 for none or the primary). */
+function applySurfReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
+  let id = 0;
+  if (info.srcBo && !info.srcBo.isPrimary) id = info.srcBo.surfaceId;
+  if (info.dstOffset + 4 > info.dstBo!.size) return -EINVAL;
+  qxlBoCpuView(qdev, info.dstBo!, info.dstOffset, 4).setUint32(0, id, true);
+  return 0;
+}
+
+/**
+ * Models qxlhw_handle_to_bo(): looks the handle up and puts the object on the release (which
+ * keeps a reference); the lookup reference is dropped. -EINVAL for an unknown handle.
+ * Locking: none. References: the release's.
+ */
+async function qxlhwHandleToBo(
+  file: DrmFile,
+  handle: number,
+  release: QxlRelease,
+): Promise<QxlBo | number> {
+  const gobj = await drmGemObjectLookup(file, handle);
+  if (!gobj) return -EINVAL;
+  if (!(gobj instanceof QxlBo)) {
+    // a foreign import (model extension): the device cannot reach it
+    await drmGemObjectPut(gobj);
+    return -EINVAL;
+  }
+  const qobj = toQxlBo(gobj);
+  const ret = await qxlReleaseListAdd(release, qobj);
+  await drmGemObjectPut(gobj);
+  if (ret) return ret;
+  return qobj;
+}
+
+/**
+ * Models qxl_process_single_command(). See the file comment.
+ * Locking: none held on entry; reservations held between reserve and fence.
+ * References: the pushed release holds every object it names until the device hands it back.
+ */
+async function qxlProcessSingleCommand(
+  qdev: QxlDevice,
+  cmd: DrmQxlCommand,
+  file: DrmFile,
+): Promise<number> {
+  switch (cmd.type) {
+    case QXL_CMD_DRAW:
+      break;
+    case QXL_CMD_SURFACE:
+    case QXL_CMD_CURSOR:
+    default:
+      return -EINVAL; // Only draw commands in execbuffers
+  }
+  if (cmd.command_size > PAGE_SIZE - QXL_RELEASE_INFO_SIZE) return -EINVAL;
+  // The kernel copies up to a page from the release's slot, over the neighbouring releases of
+  // the release bo (and past its end); the model refuses what does not fit in the slot.
+  if (cmd.command_size > RELEASE_SIZE - QXL_RELEASE_INFO_SIZE) return -EINVAL;
+  const relocInfo = kmalloc(qxlRelocInfoCache, () => new QxlRelocInfoArray());
+  if (isErr(relocInfo)) return -ENOMEM;
+  let ret: number;
+  const r = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_DRAWABLE);
+  if (isErr(r)) {
+    kfree(relocInfo);
+    return r;
+  }
+  const { release, rbo: cmdBo } = r;
+  out: {
+    const bytes = await copyFromUserBytes(cmd.command, cmd.command_size);
+    if (bytes === null) {
+      ret = -EFAULT;
+      break out;
+    }
+    const slot = qxlBoCpuView(
+      qdev,
+      cmdBo,
+      release.releaseOffset + QXL_RELEASE_INFO_SIZE,
+      bytes.length,
+    );
+    new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength).set(bytes);
+    // fill out reloc info structs
+    ret = 0;
+    for (let i = 0; i < cmd.relocs_num; ++i) {
+      const rb = await copyFromUserBytes(cmd.relocs + i * DRM_QXL_RELOC_SIZE, DRM_QXL_RELOC_SIZE);
+      if (rb === null) {
+        ret = -EFAULT;
+        break out;
+      }
+      const reloc = decodeDrmQxlReloc(rb);
+      // add the bos to the list of bos to validate - need to validate first then process relocs?
+      if (reloc.reloc_type !== QXL_RELOC_TYPE_BO && reloc.reloc_type !== QXL_RELOC_TYPE_SURF) {
+        ret = -EINVAL;
+        break out;
+      }
+      const info: QxlRelocInfo = {
+        type: reloc.reloc_type,
+        dstBo: null,
+        dstOffset: 0,
+        srcBo: null,
+        srcOffset: 0,
+      };
+      relocInfo.infos.push(info);
+      if (reloc.dst_handle) {
+        const b = await qxlhwHandleToBo(file, reloc.dst_handle, release);
+        if (typeof b === "number") {
+          ret = b;
+          break out;
+        }
+        info.dstBo = b;
+        info.dstOffset = reloc.dst_offset;
+      } else {
+        info.dstBo = cmdBo;
+        // relative to the release, release info included (the kernel's convention)
+        info.dstOffset = reloc.dst_offset + release.releaseOffset;
+      }
+      // reserve and validate the reloc dst bo
+      if (reloc.reloc_type === QXL_RELOC_TYPE_BO || reloc.src_handle) {
+        const b = await qxlhwHandleToBo(file, reloc.src_handle, release);
+        if (typeof b === "number") {
+          ret = b;
+          break out;
+        }
+        info.srcBo = b;
+        info.srcOffset = reloc.src_offset;
+      }
+    }
+    // validate all buffers
+    ret = await qxlReleaseReserveList(qdev, release, false);
+    if (ret) break out;
+    for (const info of relocInfo.infos) {
+      const rr =
+        info.type === QXL_RELOC_TYPE_BO ? applyReloc(qdev, info) : applySurfReloc(qdev, info);
+      if (rr && !ret) ret = rr;
+    }
+    if (ret) {
+      await qxlReleaseBackoffReserveList(release);
+      break out;
+    }
+    await qxlReleaseFenceBufferObjects(qdev, release);
+    ret = await qxlPushCommandRingRelease(qdev, release, cmd.type);
+  }
+  if (ret) await qxlReleaseFree(qdev, release);
+  kfree(relocInfo);
+  return ret;
+}
+
+/**
+ * Models qxl_execbuffer_ioctl(): processes `commands_num` commands from user memory, stopping at
+ * the first error (commands already pushed stay pushed).
+ * Locking: none held. References: see qxlProcessSingleCommand().
+ */
+async function qxlExecbufferIoctl(
+  dev: DrmDevice,
+  data: DrmQxlExecbuffer,
+  file: DrmFile,
+): Promise<number> {
+  const qdev = toQxl(dev);
+  for (let cmdNum = 0; cmdNum < data.commands_num; ++cmdNum) {
+    const b = await copyFromUserBytes(
+      data.commands + cmdNum * DRM_QXL_COMMAND_SIZE,
+      DRM_QXL_COMMAND_SIZE,
+    );
+    if (b === null) return -EFAULT;
+    const ret = await qxlProcessSingleCommand(qdev, decodeDrmQxlCommand(b), file);
+    if (ret) return ret;
+  }
+  return 0;
+}
+
+/**
+ * Models qxl_update_area_ioctl(): validates the object into its domain, gives a surface its
+ * hardware surface, and asks the device to update the area. -EINVAL for an empty area, -ENOENT
+ * for an unknown handle.
+ * As in the kernel, a failed validation returns with the object still reserved (`goto out`
+ * skips the unreserve).
+ * Locking: takes the object's reservation. References: a lookup reference for the call.
+ */
+async function qxlUpdateAreaIoctl(
+  dev: DrmDevice,
+  data: DrmQxlUpdateArea,
+  file: DrmFile,
+): Promise<number> {
+  const qdev = toQxl(dev);
+  const area = { left: data.left, top: data.top, right: data.right, bottom: data.bottom };
+  if (data.left >= data.right || data.top >= data.bottom) return -EINVAL;
+  const gobj = await drmGemObjectLookup(file, data.handle);
+  if (gobj === null) return -ENOENT;
+  if (!(gobj instanceof QxlBo)) {
+    await drmGemObjectPut(gobj);
+    return -EINVAL;
+  }
+  const qobj = toQxlBo(gobj);
+  let ret = await qxlBoReserve(qobj);
+  out: {
+    if (ret) break out;
+    if (!qobj.pinCount) {
+      qxlTtmPlacementFromDomain(qobj, qobj.domain);
+      const ctx: TtmOperationCtx = { interruptible: true, noWaitGpu: false, bytesMoved: 0 };
+      ret = await ttmBoValidate(qobj, qobj.placement, ctx);
+      if (ret) break out;
+    }
+    ret = await qxlBoCheckId(qdev, qobj);
+    if (!ret) ret = await qxlIoUpdateArea(qdev, qobj, area);
+    await qxlBoUnreserve(qobj);
+  }
+  await drmGemObjectPut(gobj);
+  return ret;
+}
+
+/**
+ * Models qxl_getparam_ioctl(): the number of surfaces, the maximum relocations; -EINVAL else.
+ * Locking: none. References: none.
+ */
+async function qxlGetparamIoctl(
+  dev: DrmDevice,
+  data: DrmQxlGetparam,
+  _file: DrmFile,
+): Promise<number> {
+  const qdev = toQxl(dev);
+  switch (data.param) {
+    case QXL_PARAM_NUM_SURFACES:
+      data.value = qdev.hw.rom.nSurfaces;
+      return 0;
+    case QXL_PARAM_MAX_RELOCS:
+      data.value = QXL_MAX_RES;
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
+
+/**
+ * Models qxl_clientcap_ioctl(): 0 if the device sets capability bit `index`, else -ENOSYS (also
+ * for revisions before 4 and indexes past the 58-byte array).
+ * Locking: none. References: none.
+ */
+async function qxlClientcapIoctl(
+  dev: DrmDevice,
+  data: DrmQxlClientcap,
+  _file: DrmFile,
+): Promise<number> {
+  const qdev = toQxl(dev);
+  const byte = Math.floor(data.index / 8);
+  const idx = data.index % 8;
+  if (qdev.hw.revision < 4) return -ENOSYS;
+  if (byte >= 58) return -ENOSYS;
+  if (qdev.hw.rom.clientCapabilities[byte]! & (1 << idx)) return 0;
+  return -ENOSYS;
+}
+
+/**
+ * Models qxl_alloc_surf_ioctl(): a SURFACE-domain object of |stride| * (height + 1) bytes (C int
+ * arithmetic) described as a surface, and its handle; the hardware surface comes at first use.
+ * -ENOMEM for any creation failure.
+ * Locking: none held. References: the handle holds the object.
+ */
+async function qxlAllocSurfIoctl(
+  dev: DrmDevice,
+  data: DrmQxlAllocSurf,
+  file: DrmFile,
+): Promise<number> {
+  const qdev = toQxl(dev);
+  // work out size allocate bo with handle
+  const actualStride = data.stride < 0 ? -data.stride : data.stride;
+  const size = (Math.imul(actualStride, data.height) + actualStride) | 0;
+  const surf: QxlSurface = {
+    format: data.format,
+    width: data.width,
+    height: data.height,
+    stride: data.stride,
+    data: 0,
+  };
+  const r = await qxlGemObjectCreateWithHandle(
+    qdev,
+    file,
+    QXL_GEM_DOMAIN_SURFACE,
+    size,
+    surf,
+    false,
+  );
+  if (isErr(r)) return -ENOMEM;
+  data.handle = r.handle;
+  return 0;
+}
+
+/** Models qxl_ioctls[]: every entry DRM_AUTH. */
+export const qxlIoctls = [
+  drmIoctlDef(DRM_IOCTL_QXL_ALLOC, qxlAllocIoctl, DRM_AUTH, DRM_QXL_ALLOC_LAYOUT, "QXL_ALLOC"),
+  drmIoctlDef(DRM_IOCTL_QXL_MAP, qxlMapIoctl, DRM_AUTH, DRM_QXL_MAP_LAYOUT, "QXL_MAP"),
+  drmIoctlDef(
+    DRM_IOCTL_QXL_EXECBUFFER,
+    qxlExecbufferIoctl,
+    DRM_AUTH,
+    DRM_QXL_EXECBUFFER_LAYOUT,
+    "QXL_EXECBUFFER",
+  ),
+  drmIoctlDef(
+    DRM_IOCTL_QXL_UPDATE_AREA,
+    qxlUpdateAreaIoctl,
+    DRM_AUTH,
+    DRM_QXL_UPDATE_AREA_LAYOUT,
+    "QXL_UPDATE_AREA",
+  ),
+  drmIoctlDef(
+    DRM_IOCTL_QXL_GETPARAM,
+    qxlGetparamIoctl,
+    DRM_AUTH,
+    DRM_QXL_GETPARAM_LAYOUT,
+    "QXL_GETPARAM",
+  ),
+  drmIoctlDef(
+    DRM_IOCTL_QXL_CLIENTCAP,
+    qxlClientcapIoctl,
+    DRM_AUTH,
+    DRM_QXL_CLIENTCAP_LAYOUT,
+    "QXL_CLIENTCAP",
+  ),
+  drmIoctlDef(
+    DRM_IOCTL_QXL_ALLOC_SURF,
+    qxlAllocSurfIoctl,
+    DRM_AUTH,
+    DRM_QXL_ALLOC_SURF_LAYOUT,
+    "QXL_ALLOC_SURF",
+  ),
+];

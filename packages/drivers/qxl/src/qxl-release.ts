@@ -1,0 +1,402 @@
+/**
+ * qxl releases (drivers/gpu/drm/qxl/qxl_release.c, Linux v6.18): the driver's record of one
+ * command submitted to the device. A release owns a slot in a "release bo" (a pinned VRAM page
+ * sub-allocated 16 or 32 commands at a time, where the command bytes live), holds a reference on
+ * every buffer object the command uses (its `bos` list, qxl_release_list_add()), and is a
+ * dma_fence that those objects' reservations carry until the device hands the command back on
+ * the release ring; the garbage collector then frees it (qxl_release_free()), dropping the
+ * references and signalling the fence.
+ *
+ * The reservation of the release's objects uses drm_exec in the kernel (wound/wait mutexes with
+ * back-off). This model has no wound/wait: it takes the reservations in one global order (the
+ * objects' creation order), which is deadlock-free as drm_exec is, each in its own lockdep
+ * subclass (the position in the list), as ww_acquire_ctx's nest_lock allows.
+ */
+
+import {
+  DmaFence,
+  type DmaFenceOps,
+  DmaResvUsage,
+  dmaFenceInit,
+  dmaFencePut,
+  dmaFenceSignal,
+  dmaResvAddFence,
+  dmaResvReserveFences,
+  dmaResvUnlock,
+} from "@primetime/dma-buf";
+import {
+  EINVAL,
+  ENOMEM,
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  PAGE_SIZE,
+  SlabObject,
+} from "@primetime/kernel";
+import { point, warnOn } from "@primetime/sim";
+import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
+import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
+import { QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
+import type { QxlDevice } from "./qxl-device.js";
+import { QXL_GEM_DOMAIN_VRAM } from "./qxl-drm-uapi.js";
+import {
+  type QxlBo,
+  qxlBoCheckId,
+  qxlBoCpuView,
+  qxlBoCreate,
+  qxlBoRef,
+  qxlBoUnpin,
+  qxlBoUnref,
+  qxlTtmPlacementFromDomain,
+} from "./qxl-object.js";
+
+/** Models QXL_RELEASE_DRAWABLE. */
+export const QXL_RELEASE_DRAWABLE = 0;
+/** Models QXL_RELEASE_SURFACE_CMD. */
+export const QXL_RELEASE_SURFACE_CMD = 1;
+/** Models QXL_RELEASE_CURSOR_CMD. */
+export const QXL_RELEASE_CURSOR_CMD = 2;
+
+/** Models RELEASE_SIZE: drawables are sub-allocated 256 bytes each. */
+export const RELEASE_SIZE = 256;
+/** Models SURFACE_RELEASE_SIZE: a surface CREATE and its DESTROY share 128 bytes (+64). */
+export const SURFACE_RELEASE_SIZE = 128;
+const releaseSizePerBo = [RELEASE_SIZE, SURFACE_RELEASE_SIZE, RELEASE_SIZE];
+const releasesPerBo = [
+  PAGE_SIZE / RELEASE_SIZE,
+  PAGE_SIZE / SURFACE_RELEASE_SIZE,
+  PAGE_SIZE / RELEASE_SIZE,
+];
+
+/** The slab caches of releases and of their list entries. */
+export const qxlReleaseCache = new KmemCache("qxl_release");
+export const qxlBoListCache = new KmemCache("qxl_bo_list");
+
+/** Models struct qxl_bo_list: one entry of a release's object list; holds a reference. */
+export class QxlBoList extends SlabObject {
+  constructor(readonly bo: QxlBo) {
+    super();
+  }
+}
+
+/**
+ * Models struct qxl_release (which embeds its dma_fence `base`: here the release *is* the fence).
+ * Locking: built by one task; the list is read by the garbage collector after the device hands
+ * the release back. References: each `bos` entry holds one on its object.
+ */
+export class QxlRelease extends DmaFence {
+  /** Models id: the release's id in release_idr, written into the command's release info. */
+  id = 0;
+  /** Models type: QXL_RELEASE_*. */
+  type = 0;
+  /** Models release_bo: where the command bytes live (also on `bos`). */
+  releaseBo: QxlBo | null = null;
+  /** Models release_offset. */
+  releaseOffset = 0;
+  /** Models surface_release_id: the surface id freed with a DESTROY's release. */
+  surfaceReleaseId = 0;
+  /** Models bos. */
+  readonly bos: QxlBoList[] = [];
+  /** Models base.ops != NULL: the fence was initialised (qxl_release_fence_buffer_objects()). */
+  fenced = false;
+  /** The objects drm_exec locked (release->exec), in locking order. */
+  locked: QxlBo[] = [];
+}
+
+/** Models qxl_fence_ops. */
+const qxlFenceOps: DmaFenceOps = {
+  getDriverName: () => "qxl",
+  getTimelineName: () => "release",
+};
+
+/**
+ * Models qxl_release_alloc(): a release with an id in release_idr. Returns it or a negative errno
+ * (-ENOMEM; the idr's errors).
+ * Locking: takes release_idr_lock. References: the caller owns the release.
+ */
+async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlRelease | Errno> {
+  const release = kmalloc(qxlReleaseCache, () => new QxlRelease());
+  if (isErr(release)) return errPtr(ENOMEM);
+  release.type = type;
+  release.releaseOffset = 0;
+  release.surfaceReleaseId = 0;
+  await qdev.releaseIdrLock.lock();
+  const handle = await qdev.releaseIdr.alloc(release, 1, 0);
+  release.seqno = ++qdev.releaseSeqno;
+  await qdev.releaseIdrLock.unlock();
+  if (handle < 0) {
+    kfree(release);
+    return handle as Errno;
+  }
+  release.id = handle;
+  return release;
+}
+
+/**
+ * Models qxl_release_free_list(): drops the reference of every listed object.
+ * Locking: none held. References: drops one per entry.
+ */
+async function qxlReleaseFreeList(release: QxlRelease): Promise<void> {
+  while (release.bos.length > 0) {
+    const entry = release.bos[0]!;
+    await qxlBoUnref(entry.bo);
+    release.bos.shift();
+    kfree(entry);
+  }
+  release.releaseBo = null;
+}
+
+/**
+ * Models qxl_release_free(): frees the surface id a DESTROY kept reserved, removes the id,
+ * drops the objects' references, and signals and puts the fence (or frees a release that was
+ * never fenced).
+ * Locking: none held; takes surf_id_idr_lock and release_idr_lock. References: see above.
+ */
+export async function qxlReleaseFree(qdev: QxlDevice, release: QxlRelease): Promise<void> {
+  if (release.surfaceReleaseId) await qxlSurfaceIdDealloc(qdev, release.surfaceReleaseId);
+  await qdev.releaseIdrLock.lock();
+  await qdev.releaseIdr.remove(release.id);
+  await qdev.releaseIdrLock.unlock();
+  if (release.fenced) {
+    warnOn(release.bos.length === 0, `qxl_release_free: WARN_ON(list_empty(&release->bos))`);
+    await qxlReleaseFreeList(release);
+    await dmaFenceSignal(release);
+    await dmaFencePut(release);
+  } else {
+    await qxlReleaseFreeList(release);
+    kfree(release);
+  }
+  qdev.releaseCount--;
+}
+
+/**
+ * Models qxl_release_bo_alloc(): a pinned VRAM page for release commands.
+ * Locking: none held. References: the caller owns it.
+ */
+async function qxlReleaseBoAlloc(qdev: QxlDevice, priority: number): Promise<QxlBo | Errno> {
+  // pin releases bo's they are too messy to evict
+  return qxlBoCreate(qdev, PAGE_SIZE, false, true, QXL_GEM_DOMAIN_VRAM, priority, null);
+}
+
+/**
+ * Models qxl_release_list_add(): puts `bo` on the release's list (once), taking a reference.
+ * 0 or -ENOMEM.
+ * Locking: none. References: takes one on `bo`.
+ */
+export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlBo): Promise<number> {
+  for (const entry of release.bos) if (entry.bo === bo) return 0;
+  const entry = kmalloc(qxlBoListCache, () => new QxlBoList(bo));
+  if (isErr(entry)) return -ENOMEM;
+  await qxlBoRef(bo);
+  release.bos.push(entry);
+  return 0;
+}
+
+/**
+ * Models qxl_release_validate_bo(): moves the object into its domain (unless pinned), reserves a
+ * fence slot, and gives a surface-domain object its surface id and hardware surface.
+ * Locking: the object reserved. References: none.
+ */
+async function qxlReleaseValidateBo(qdev: QxlDevice, bo: QxlBo): Promise<number> {
+  const ctx: TtmOperationCtx = { interruptible: true, noWaitGpu: false, bytesMoved: 0 };
+  if (!bo.pinCount) {
+    qxlTtmPlacementFromDomain(bo, bo.domain);
+    const ret = await ttmBoValidate(bo, bo.placement, ctx);
+    if (ret) return ret;
+  }
+  let ret = await dmaResvReserveFences(bo.resv, 1);
+  if (ret) return ret;
+  // allocate a surface for reserved + validated buffers
+  ret = await qxlBoCheckId(qdev, bo);
+  if (ret) return ret;
+  return 0;
+}
+
+/** Models drm_exec_fini() of the release: unlocks what was locked. */
+async function qxlReleaseExecFini(release: QxlRelease): Promise<void> {
+  const locked = release.locked;
+  release.locked = [];
+  for (const bo of locked.reverse()) await dmaResvUnlock(bo.resv);
+}
+
+/**
+ * Models qxl_release_reserve_list(): with more than the release bo on the list, reserves every
+ * object (drm_exec) and validates each. 0 or the first error (everything unlocked again).
+ * Locking: takes the reservations (held on success until the fence is attached or backoff).
+ * References: none.
+ */
+export async function qxlReleaseReserveList(
+  qdev: QxlDevice,
+  release: QxlRelease,
+  _noIntr: boolean,
+): Promise<number> {
+  // if only one object on the release its the release itself since these objects are pinned
+  // no need to reserve
+  if (release.bos.length === 1) return 0;
+  const order = release.bos.map((e) => e.bo).sort((a, b) => a.seq - b.seq);
+  for (const [i, bo] of order.entries()) {
+    await bo.resv.lock.lockNested(i);
+    release.locked.push(bo);
+  }
+  for (const entry of release.bos) {
+    const ret = await qxlReleaseValidateBo(qdev, entry.bo);
+    if (ret) {
+      await qxlReleaseExecFini(release);
+      return ret;
+    }
+  }
+  return 0;
+}
+
+/**
+ * Models qxl_release_backoff_reserve_list().
+ * Locking: drops the reservations taken by qxlReleaseReserveList(). References: none.
+ */
+export async function qxlReleaseBackoffReserveList(release: QxlRelease): Promise<void> {
+  if (release.bos.length === 1) return;
+  await qxlReleaseExecFini(release);
+}
+
+/**
+ * Models qxl_alloc_surface_release_reserved(): a DESTROY goes right after its CREATE in the
+ * same release bo (+64 bytes); anything else gets a fresh slot.
+ * Locking: none held. References: the release holds its release bo.
+ */
+export async function qxlAllocSurfaceReleaseReserved(
+  qdev: QxlDevice,
+  surfaceCmdType: number,
+  createRel: QxlRelease | null,
+): Promise<QxlRelease | Errno> {
+  if (surfaceCmdType === QXL_SURFACE_CMD_DESTROY && createRel) {
+    // stash the release after the create command
+    const release = await qxlReleaseAlloc(qdev, QXL_RELEASE_SURFACE_CMD);
+    if (isErr(release)) return release;
+    const bo = createRel.releaseBo!;
+    release.releaseBo = bo;
+    release.releaseOffset = createRel.releaseOffset + 64;
+    await qxlReleaseListAdd(release, bo);
+    qxlReleaseMap(qdev, release).setBigUint64(0, BigInt(release.id), true);
+    return release;
+  }
+  const r = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_SURFACE_CMD);
+  return isErr(r) ? r : r.release;
+}
+
+/**
+ * Models qxl_alloc_release_reserved(): a release of `type` with a slot in the current release
+ * bo of its kind (a new pinned page when the current one is full; the full one is unpinned and
+ * released), its id written into the slot's release info. Returns the release and the release
+ * bo (not referenced for the caller beyond the release's own), or a negative errno.
+ * Locking: takes release_mutex. References: the release holds its release bo.
+ */
+export async function qxlAllocReleaseReserved(
+  qdev: QxlDevice,
+  type: number,
+): Promise<{ release: QxlRelease; rbo: QxlBo } | Errno> {
+  let curIdx: number;
+  let priority: number;
+  if (type === QXL_RELEASE_DRAWABLE) {
+    curIdx = 0;
+    priority = 0;
+  } else if (type === QXL_RELEASE_SURFACE_CMD) {
+    curIdx = 1;
+    priority = 1;
+  } else if (type === QXL_RELEASE_CURSOR_CMD) {
+    curIdx = 2;
+    priority = 1;
+  } else {
+    return -EINVAL as Errno;
+  }
+  const release = await qxlReleaseAlloc(qdev, type);
+  if (isErr(release)) return release;
+  qdev.releaseCount++;
+  await qdev.releaseMutex.lock();
+  let freeBo: QxlBo | null = null;
+  if (qdev.currentReleaseBoOffset[curIdx]! + 1 >= releasesPerBo[curIdx]!) {
+    freeBo = qdev.currentReleaseBo[curIdx]!;
+    qdev.currentReleaseBoOffset[curIdx] = 0;
+    qdev.currentReleaseBo[curIdx] = null;
+  }
+  if (!qdev.currentReleaseBo[curIdx]) {
+    const nb = await qxlReleaseBoAlloc(qdev, priority);
+    if (isErr(nb)) {
+      await qdev.releaseMutex.unlock();
+      if (freeBo) {
+        await qxlBoUnpin(freeBo);
+        await qxlBoUnref(freeBo);
+      }
+      await qxlReleaseFree(qdev, release);
+      return nb;
+    }
+    qdev.currentReleaseBo[curIdx] = nb;
+  }
+  const bo = await qxlBoRef(qdev.currentReleaseBo[curIdx]!);
+  release.releaseBo = bo;
+  release.releaseOffset = qdev.currentReleaseBoOffset[curIdx]! * releaseSizePerBo[curIdx]!;
+  qdev.currentReleaseBoOffset[curIdx]!++;
+  await qdev.releaseMutex.unlock();
+  if (freeBo) {
+    await qxlBoUnpin(freeBo);
+    await qxlBoUnref(freeBo);
+  }
+  const ret = await qxlReleaseListAdd(release, bo);
+  await qxlBoUnref(bo);
+  if (ret) {
+    await qxlReleaseFree(qdev, release);
+    return ret as Errno;
+  }
+  qxlReleaseMap(qdev, release).setBigUint64(0, BigInt(release.id), true);
+  return { release, rbo: bo };
+}
+
+/**
+ * Models qxl_release_from_id_locked(): the release of an id the device handed back, or null.
+ * Locking: takes release_idr_lock. References: none (the garbage collector owns it now).
+ */
+export async function qxlReleaseFromIdLocked(
+  qdev: QxlDevice,
+  id: number,
+): Promise<QxlRelease | null> {
+  await qdev.releaseIdrLock.lock();
+  const release = await qdev.releaseIdr.find(id);
+  await qdev.releaseIdrLock.unlock();
+  return release;
+}
+
+/**
+ * Models qxl_release_map(): the release's slot in its (pinned, VRAM) release bo, as bytes
+ * starting with the release info; writable by the CPU, read by the device.
+ * Locking: none (the release bo is pinned). References: the release holds the release bo.
+ */
+export function qxlReleaseMap(qdev: QxlDevice, release: QxlRelease): DataView {
+  return qxlBoCpuView(qdev, release.releaseBo!, release.releaseOffset, 64);
+}
+
+/**
+ * Models qxl_release_fence_buffer_objects(): with more than the release bo on the list, the
+ * release becomes a fence and every listed object's reservation gets it (DMA_RESV_USAGE_READ);
+ * then the reservations are unlocked.
+ * Locking: the reservations held (taken by qxlReleaseReserveList()); drops them.
+ * References: each reservation takes a fence reference.
+ */
+export async function qxlReleaseFenceBufferObjects(
+  qdev: QxlDevice,
+  release: QxlRelease,
+): Promise<void> {
+  // if only one object on the release its the release itself since these objects are pinned
+  // no need to reserve
+  if (release.bos.length <= 1) return;
+  // Since we never really allocated a context and we don't want to conflict, set the highest
+  // bits. This will break if we really allow exporting of dma-bufs.
+  dmaFenceInit(release, qxlFenceOps, qdev.releaseLock, release.id | 0xf0000000, release.seqno);
+  release.fenced = true;
+  await point(`qxl_release_fence_buffer_objects(${release.id})`);
+  for (const entry of release.bos) {
+    await dmaResvAddFence(entry.bo.resv, release, DmaResvUsage.READ);
+    await ttmBoMoveToLruTailUnlocked(entry.bo);
+  }
+  await qxlReleaseExecFini(release);
+}

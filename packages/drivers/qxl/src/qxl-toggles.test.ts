@@ -1,0 +1,97 @@
+/**
+ * qxl's historic races (toggles.ts): each is found under PCT within a bounded number of
+ * schedules with its toggle on, replays exactly from its token, and the same scenario is clean
+ * with every toggle off (modulo mainline's own lockdep report of the reaper, isKnownReapRecursion).
+ */
+
+import { formatSplat, type RunResult } from "@primetime/sim";
+import { explore, replay, type Scenario } from "@primetime/sim/explore";
+import { describe, expect, it } from "vitest";
+import {
+  dumbCreateVsClose,
+  isKnownReapRecursion,
+  qxlIsFailure,
+  surfaceReapVsClose,
+} from "./test-scenarios.js";
+import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF } from "./toggles.js";
+
+const text = (r: RunResult | null) => (r ? r.splats.map((s) => formatSplat(s)).join("\n") : "none");
+
+interface ToggleCase {
+  toggle: string;
+  name: string;
+  scenario: Scenario;
+  finds: RegExp;
+  /** PCT schedules the test allows. */
+  schedules: number;
+}
+
+const CASES: ToggleCase[] = [
+  {
+    toggle: QXL_DUAL_REFCOUNT.name,
+    name: "qxl/surface-reap-vs-close",
+    scenario: surfaceReapVsClose,
+    finds: /KASAN: slab-use-after-free in qxl_reap_surf/,
+    schedules: 60,
+  },
+  {
+    toggle: QXL_HANDLE_CREATE_UAF.name,
+    name: "qxl/dumb-create-vs-close",
+    scenario: dumbCreateVsClose,
+    finds: /KASAN: slab-use-after-free in qxl_mode_dumb_create/,
+    schedules: 200,
+  },
+];
+
+describe("qxl historic races", () => {
+  for (const c of CASES) {
+    it(`${c.toggle}: found by ${c.name} under pct, replayed from its token`, async () => {
+      const isFailure = (r: RunResult) => r.splats.some((s) => c.finds.test(formatSplat(s)));
+      const res = await explore(c.scenario, {
+        strategy: "pct",
+        depth: 3,
+        schedules: c.schedules,
+        seed: 5,
+        toggles: [c.toggle],
+        scenario: c.name,
+        isFailure,
+      });
+      const first = res.firstFailure;
+      expect(first, `not found in ${res.schedules} schedules`).not.toBeNull();
+      const again = await replay(first!.token, c.scenario, {
+        scenario: c.name,
+        toggles: [c.toggle],
+      });
+      expect(again.traceHash).toBe(first!.traceHash);
+      expect(text(again)).toBe(text(first));
+    }, 120_000);
+
+    it(`${c.name} is clean with every toggle off`, async () => {
+      const res = await explore(c.scenario, {
+        strategy: "pct",
+        depth: 3,
+        schedules: 40,
+        seed: 9,
+        scenario: c.name,
+        isFailure: qxlIsFailure,
+      });
+      expect(res.firstFailure, text(res.firstFailure)).toBeNull();
+      expect(res.schedules).toBe(40);
+    }, 120_000);
+  }
+
+  it("mainline's reaper nests reservations: lockdep's recursive-locking report, nothing else", async () => {
+    const res = await explore(surfaceReapVsClose, {
+      strategy: "pct",
+      schedules: 5,
+      seed: 2,
+      stopOnFailure: false,
+      isFailure: (r) => r.splats.length > 0,
+    });
+    expect(res.failures.length).toBeGreaterThan(0);
+    for (const f of res.failures) {
+      expect(f.outcome).toBe("ok");
+      expect(f.splats.every(isKnownReapRecursion), text(f)).toBe(true);
+    }
+  }, 120_000);
+});

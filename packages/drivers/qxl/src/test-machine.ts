@@ -1,0 +1,395 @@
+/**
+ * The machine qxl's own tests run on (not exported from the package): a kernel with one (or two)
+ * qxl devices, userspace processes talking to them through raw syscalls, and the helpers a qxl
+ * client (the X driver, spice's guest agent) would use: ALLOC, ALLOC_SURF, MAP, EXECBUFFER of
+ * this model's drawables with their relocations written into the caller's memory.
+ */
+
+import {
+  DRM_CLOEXEC,
+  DRM_IOCTL_AUTH_MAGIC,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_FLINK,
+  DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_RDWR,
+} from "@primetime/gem";
+import {
+  Kernel,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from "@primetime/kernel";
+import {
+  Completion,
+  formatSplat,
+  type RunResult,
+  Simulation,
+  type StrategySpec,
+  sleep,
+  WaitQueue,
+} from "@primetime/sim";
+import {
+  QXL_CMD_DRAW,
+  QXL_DRAW_CHECKSUM,
+  QXL_DRAW_COPY,
+  QXL_DRAW_FILL,
+  QXL_RELEASE_INFO_SIZE,
+  QXL_SIM_DRAW,
+  QXL_SIM_DRAW_SIZE,
+} from "./qxl-dev.js";
+import {
+  DRM_IOCTL_QXL_ALLOC,
+  DRM_IOCTL_QXL_ALLOC_SURF,
+  DRM_IOCTL_QXL_EXECBUFFER,
+  DRM_IOCTL_QXL_MAP,
+  DRM_IOCTL_QXL_UPDATE_AREA,
+  DRM_QXL_COMMAND_SIZE,
+  DRM_QXL_RELOC_SIZE,
+  type DrmQxlReloc,
+  encodeDrmQxlCommand,
+  encodeDrmQxlReloc,
+  QXL_RELOC_TYPE_BO,
+  QXL_RELOC_TYPE_SURF,
+} from "./qxl-drm-uapi.js";
+import { type CreateQxlOptions, createQxl, destroyQxl, type QxlDeviceHandle } from "./qxl-drv.js";
+
+export interface QxlMachine {
+  kernel: Kernel;
+  sim: Simulation;
+  qxl: QxlDeviceHandle;
+  /** Asks the display server (the DRM master) to AUTH_MAGIC a client's magic; its result. */
+  authMagic(magic: number): Promise<number>;
+}
+
+export interface RunQxlOptions {
+  seed?: number;
+  toggles?: string[];
+  strategy?: StrategySpec;
+  device?: CreateQxlOptions;
+}
+
+/**
+ * Boots a kernel with one qxl device, runs `body` in the main task (it spawns the processes),
+ * destroys the device and runs a leak check with nothing exempt. The device's guest-bug log
+ * must stay empty: a "guest bug" is the driver sending the device a malformed command.
+ */
+export function runQxl(
+  body: (m: QxlMachine) => Promise<void>,
+  opts: RunQxlOptions = {},
+): Promise<RunResult> {
+  const sim = new Simulation({
+    seed: opts.seed ?? 1,
+    toggles: opts.toggles,
+    strategy: opts.strategy,
+  });
+  return sim.run(() => qxlMachineMain(sim, body, opts.device));
+}
+
+/** The main task of a qxl machine (shared by runQxl() and explore() scenarios). */
+export async function qxlMachineMain(
+  sim: Simulation,
+  body: (m: QxlMachine) => Promise<void>,
+  device?: CreateQxlOptions,
+): Promise<void> {
+  const kernel = Kernel.boot();
+  const qxl = await createQxl(kernel, device);
+  // The display server: opens the card first (so it is the master) and authenticates clients.
+  const opened = new Completion("server opened");
+  const requests: { magic: number; ret: number; done: Completion }[] = [];
+  const wake = new WaitQueue("Xorg requests");
+  let finished = false;
+  let serverFd = -1;
+  const server = kernel.spawnProcess("Xorg", async (p) => {
+    serverFd = await p.open(qxl.card, O_RDWR);
+    opened.complete();
+    for (;;) {
+      const r = requests.shift();
+      if (r) {
+        r.ret = await p.ioctl(serverFd, DRM_IOCTL_AUTH_MAGIC, { magic: r.magic });
+        r.done.complete();
+        continue;
+      }
+      if (finished) break;
+      await wake.wait("Xorg waits for clients");
+    }
+    await p.close(serverFd);
+  });
+  await opened.wait();
+  if (serverFd < 0) throw new Error(`Xorg: open(${qxl.card}) = ${serverFd}`);
+  const authMagic = async (magic: number): Promise<number> => {
+    const r = { magic, ret: 0, done: new Completion("AUTH_MAGIC") };
+    requests.push(r);
+    wake.wakeAll();
+    await r.done.wait();
+    return r.ret;
+  };
+  await body({ kernel, sim, qxl, authMagic });
+  finished = true;
+  wake.wakeAll();
+  await server.wait();
+  await qxlSettle(kernel, qxl);
+  const hw = qxl.qdev.hw;
+  await destroyQxl(qxl);
+  await kernel.checkLeaks();
+  if (hw.guestBugs.length) sim.report("warn", `qxl guest bugs: ${hw.guestBugs.join("; ")}`);
+}
+
+/**
+ * Waits (in virtual time) until the device is idle and has handed every release back, and the
+ * garbage collector has freed them: what unloading the driver needs (qxl_device_fini() waits
+ * for the releases, but its count misses the DESTROY commands' releases, as in the kernel).
+ */
+export async function qxlSettle(kernel: Kernel, qxl: QxlDeviceHandle): Promise<void> {
+  const qdev = qxl.qdev;
+  for (let i = 0; i < 1000; i++) {
+    await kernel.quiesce();
+    const ring = qdev.hw.ram.cmdRing;
+    const rel = qdev.hw.ram.releaseRing;
+    if (
+      ring.prod === ring.cons &&
+      rel.prod === rel.cons &&
+      !qdev.hw.gpu.busy &&
+      qdev.releaseIdr.isEmpty()
+    )
+      return;
+    await sleep(100_000, "qxl settle");
+  }
+}
+
+/** Spawns a process running `fn` and waits for it; a non-zero exit is a warn splat. */
+export async function runProcess(
+  m: QxlMachine,
+  name: string,
+  fn: (p: Process) => Promise<void>,
+): Promise<void> {
+  const p = m.kernel.spawnProcess(name, fn);
+  const code = await p.wait();
+  if (code !== 0) m.sim.report("warn", `process ${name} exited with ${code}`);
+}
+
+/** Throws with the formatted splats unless the run ended ok without any splat. */
+export function expectClean(r: RunResult): void {
+  if (r.outcome !== "ok" || r.splats.length > 0) {
+    throw new Error(
+      `run not clean: ${r.outcome}${r.message ? ` (${r.message})` : ""}\n${r.splats.map((s) => formatSplat(s)).join("\n")}`,
+    );
+  }
+}
+
+/** Throws unless `ret` is `want`. */
+export function expectRet(ret: number, want: number, what: string): void {
+  if (ret !== want) throw new Error(`${what}: returned ${ret}, expected ${want}`);
+}
+
+/**
+ * Opens the device's card node and has the display server authenticate the new file
+ * (GET_MAGIC here, AUTH_MAGIC by the master): qxl's ioctls are all DRM_AUTH.
+ */
+export async function openQxl(p: Process, m: QxlMachine): Promise<number> {
+  const fd = await p.open(m.qxl.card, O_RDWR);
+  if (fd < 0) throw new Error(`open(${m.qxl.card}) = ${fd}`);
+  const auth = { magic: 0 };
+  expectRet(await p.ioctl(fd, DRM_IOCTL_GET_MAGIC, auth), 0, "GET_MAGIC");
+  expectRet(await m.authMagic(auth.magic), 0, "AUTH_MAGIC");
+  return fd;
+}
+
+/** QXL_ALLOC; returns the handle (or the negative errno with `raw`). */
+export async function qxlAlloc(p: Process, fd: number, size: number): Promise<number> {
+  const arg = { size, handle: 0 };
+  const r = await p.ioctl(fd, DRM_IOCTL_QXL_ALLOC, arg);
+  return r < 0 ? r : arg.handle;
+}
+
+/** QXL_ALLOC_SURF of a 32 bpp surface; returns the handle or a negative errno. */
+export async function qxlAllocSurf(
+  p: Process,
+  fd: number,
+  width: number,
+  height: number,
+): Promise<number> {
+  const arg = { format: 32, width, height, stride: width * 4, handle: 0, pad: 0 };
+  const r = await p.ioctl(fd, DRM_IOCTL_QXL_ALLOC_SURF, arg);
+  return r < 0 ? r : arg.handle;
+}
+
+/** GEM_CLOSE. */
+export function gemClose(p: Process, fd: number, handle: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
+}
+
+/** GEM_FLINK; returns the name or a negative errno. */
+export async function gemFlink(p: Process, fd: number, handle: number): Promise<number> {
+  const arg = { handle, name: 0 };
+  const r = await p.ioctl(fd, DRM_IOCTL_GEM_FLINK, arg);
+  return r < 0 ? r : arg.name;
+}
+
+/** GEM_OPEN; returns the handle or a negative errno. */
+export async function gemOpen(p: Process, fd: number, name: number): Promise<number> {
+  const arg = { name, handle: 0, size: 0 };
+  const r = await p.ioctl(fd, DRM_IOCTL_GEM_OPEN, arg);
+  return r < 0 ? r : arg.handle;
+}
+
+/** PRIME_HANDLE_TO_FD; returns the fd or a negative errno. */
+export async function primeExport(p: Process, fd: number, handle: number): Promise<number> {
+  const arg = { handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+  const r = await p.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
+  return r < 0 ? r : arg.fd;
+}
+
+/** PRIME_FD_TO_HANDLE; returns the handle or a negative errno. */
+export async function primeImport(p: Process, fd: number, dmabuf: number): Promise<number> {
+  const arg = { handle: 0, flags: 0, fd: dmabuf };
+  const r = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
+  return r < 0 ? r : arg.handle;
+}
+
+/** QXL_MAP + mmap of `size` bytes; returns the address. */
+export async function qxlMap(
+  p: Process,
+  fd: number,
+  handle: number,
+  size: number,
+): Promise<number> {
+  const arg = { offset: 0, handle, pad: 0 };
+  expectRet(await p.ioctl(fd, DRM_IOCTL_QXL_MAP, arg), 0, "QXL_MAP");
+  const addr = await p.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, arg.offset);
+  if (addr < 0) throw new Error(`mmap = ${addr}`);
+  return addr;
+}
+
+/** UPDATE_AREA of the whole `width` x `height` surface. */
+export function qxlUpdateArea(
+  p: Process,
+  fd: number,
+  handle: number,
+  width: number,
+  height: number,
+): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_QXL_UPDATE_AREA, {
+    handle,
+    top: 0,
+    left: 0,
+    bottom: height,
+    right: width,
+    pad: 0,
+  });
+}
+
+/** One drawable: `dst` is a buffer (handle + offset) or a surface (its handle, offset in it). */
+export interface Draw {
+  op: "fill" | "copy" | "checksum";
+  size: number;
+  value?: number;
+  dst: { handle: number; offset: number; surface?: boolean };
+  src?: { handle: number; offset: number };
+}
+
+/**
+ * EXECBUFFER of one drawable: writes the command bytes, its relocations and the struct
+ * drm_qxl_command into an anonymous mapping of the caller and submits it. Returns the ioctl's
+ * result.
+ */
+export async function qxlExecDraw(p: Process, fd: number, d: Draw): Promise<number> {
+  const page = await qxlPrepareDraw(p, d);
+  const ret = await qxlSubmitDraw(p, fd, page);
+  expectRet(await p.munmap(page, 4096), 0, "munmap");
+  return ret;
+}
+
+/** EXECBUFFER of the drawable qxlPrepareDraw() wrote at `page`. */
+export function qxlSubmitDraw(p: Process, fd: number, page: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_QXL_EXECBUFFER, {
+    flags: 0,
+    commands_num: 1,
+    commands: page + 1024,
+  });
+}
+
+/**
+ * Writes one drawable, its relocations and its struct drm_qxl_command into a new anonymous page
+ * of the caller; returns the page's address (the drm_qxl_command is at +1024).
+ */
+export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
+  const page = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page < 0) throw new Error(`mmap(anon) = ${page}`);
+  const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
+  const v = new DataView(cmd.buffer);
+  const op = d.op === "fill" ? QXL_DRAW_FILL : d.op === "copy" ? QXL_DRAW_COPY : QXL_DRAW_CHECKSUM;
+  v.setUint32(QXL_SIM_DRAW.op, op, true);
+  v.setUint32(QXL_SIM_DRAW.value, d.value ?? 0, true);
+  v.setUint32(QXL_SIM_DRAW.size, d.size, true);
+  const relocs: DrmQxlReloc[] = [];
+  const at = (field: number) => QXL_RELEASE_INFO_SIZE + field;
+  if (d.dst.surface) {
+    relocs.push({
+      src_offset: 0,
+      dst_offset: at(QXL_SIM_DRAW.surfaceId),
+      src_handle: d.dst.handle,
+      dst_handle: 0,
+      reloc_type: QXL_RELOC_TYPE_SURF,
+      pad: 0,
+    });
+    v.setBigUint64(QXL_SIM_DRAW.dst, BigInt(d.dst.offset), true);
+  } else {
+    relocs.push({
+      src_offset: d.dst.offset,
+      dst_offset: at(QXL_SIM_DRAW.dst),
+      src_handle: d.dst.handle,
+      dst_handle: 0,
+      reloc_type: QXL_RELOC_TYPE_BO,
+      pad: 0,
+    });
+  }
+  if (d.src) {
+    relocs.push({
+      src_offset: d.src.offset,
+      dst_offset: at(QXL_SIM_DRAW.src),
+      src_handle: d.src.handle,
+      dst_handle: 0,
+      reloc_type: QXL_RELOC_TYPE_BO,
+      pad: 0,
+    });
+  }
+  const cmdAddr = page;
+  const relocAddr = page + 256;
+  const cmdsAddr = page + 1024;
+  expectRet(await p.writeMemory(cmdAddr, cmd), cmd.length, "write command");
+  for (const [i, r] of relocs.entries()) {
+    const b = encodeDrmQxlReloc(r);
+    expectRet(await p.writeMemory(relocAddr + i * DRM_QXL_RELOC_SIZE, b), b.length, "write reloc");
+  }
+  const c = encodeDrmQxlCommand({
+    command: cmdAddr,
+    relocs: relocAddr,
+    type: QXL_CMD_DRAW,
+    command_size: cmd.length,
+    relocs_num: relocs.length,
+    pad: 0,
+  });
+  expectRet(await p.writeMemory(cmdsAddr, c), DRM_QXL_COMMAND_SIZE, "write drm_qxl_command");
+  return page;
+}
+
+/** Loads `len` bytes at `addr`; throws on a fault. */
+export async function load(p: Process, addr: number, len: number): Promise<Uint8Array> {
+  const r = await p.readMemory(addr, len);
+  if (typeof r === "number") throw new Error(`load at 0x${addr.toString(16)} = ${r}`);
+  return r;
+}
+
+/** Closes a fd and throws on failure. */
+export async function closeFd(p: Process, fd: number): Promise<void> {
+  expectRet(await p.close(fd), 0, `close(${fd})`);
+}
+
+export { destroyQxl };

@@ -1,0 +1,195 @@
+/**
+ * The concurrent scenarios qxl's tests explore (not exported from the package): surface
+ * exhaustion against closing (the 2015 dual-refcount race), dumb creation against a guessing
+ * GEM_CLOSE (the 2023 handle-creation race), and surface pressure with sharing.
+ */
+
+import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
+import type { Process } from "@primetime/kernel";
+import { type RunResult, type Simulation, type Splat, yieldCpu } from "@primetime/sim";
+import {
+  closeFd,
+  gemClose,
+  gemFlink,
+  gemOpen,
+  openQxl,
+  primeExport,
+  primeImport,
+  qxlAllocSurf,
+  qxlExecDraw,
+  qxlMachineMain,
+  qxlUpdateArea,
+} from "./test-machine.js";
+
+/** A scenario for explore(): the body of the main task (structurally @primetime/sim/explore's). */
+export type Scenario = (sim: Simulation) => Promise<void>;
+
+/**
+ * Mainline qxl's surface reaper reserves the objects it finds (qxl_bo_reserve(): a
+ * reservation taken without an acquire context) while its caller already holds one (the
+ * object being validated, by qxl_release_reserve_list() or qxl_update_area_ioctl()): lockdep
+ * prints "possible recursive locking detected" every time surface ids run out. That report is
+ * the kernel's own behaviour, not a model artefact, so the clean-run oracle lets exactly it
+ * through (and the tests check that it is the only one).
+ */
+export function isKnownReapRecursion(s: Splat): boolean {
+  return (
+    s.kind === "lockdep" &&
+    s.message.includes("possible recursive locking detected") &&
+    s.message.includes("surf_evict_mutex")
+  );
+}
+
+/**
+ * The deadlock that recursion can become: a task in the reaper (holding surf_evict_mutex and
+ * the reservations of the object it validates) blocks on the reservation of an object another
+ * task holds while that task waits for one of the first task's reservations (its drm_exec set,
+ * or surf_evict_mutex). The kernel's wait-die reservation class resolves it only when the other
+ * task is the younger transaction: the reaper's lock has no acquire context. This model takes
+ * drm_exec's locks in one global order without backing off, so it always blocks there.
+ */
+export function isKnownReapDeadlock(r: RunResult): boolean {
+  return (
+    r.outcome === "deadlock" &&
+    r.splats.every((s) => isKnownReapRecursion(s) || s.kind === "deadlock") &&
+    r.splats.some((s) => s.kind === "deadlock" && /\.resv held by/.test(s.message)) &&
+    r.splats.some((s) => /surf_evict_mutex/.test(s.message))
+  );
+}
+
+/** A failure for qxl's clean runs: any outcome but ok, any splat but the reaper's recursion. */
+export function qxlIsFailure(r: RunResult): boolean {
+  return r.outcome !== "ok" || r.splats.some((s) => !isKnownReapRecursion(s));
+}
+
+/** Draws `value` into the first KiB of a surface object (which gives it its hardware surface). */
+async function drawSurface(p: Process, fd: number, handle: number, value: number): Promise<number> {
+  return qxlExecDraw(p, fd, {
+    op: "fill",
+    size: 1024,
+    value,
+    dst: { handle, offset: 0, surface: true },
+  });
+}
+
+/**
+ * The 2015 race: three surface slots (ids 1 and 2 usable), the surface memory type too small to
+ * hold a surface (surfaces live in VRAM, so only qxl_ttm_bo_destroy() evicts them with the old
+ * counting). Process a creates a surface, draws into it and closes it while process b creates two
+ * more: the second runs out of ids and reaps.
+ */
+export const surfaceReapVsClose: Scenario = (sim) =>
+  qxlMachineMain(
+    sim,
+    async (m) => {
+      const a = m.kernel.spawnProcess("a", async (p) => {
+        const fd = await openQxl(p, m);
+        const s1 = await qxlAllocSurf(p, fd, 16, 16);
+        await drawSurface(p, fd, s1, 1);
+        await gemClose(p, fd, s1);
+        await closeFd(p, fd);
+      });
+      const b = m.kernel.spawnProcess("b", async (p) => {
+        const fd = await openQxl(p, m);
+        const s2 = await qxlAllocSurf(p, fd, 16, 16);
+        await drawSurface(p, fd, s2, 2);
+        const s3 = await qxlAllocSurf(p, fd, 16, 16);
+        await drawSurface(p, fd, s3, 3);
+        await gemClose(p, fd, s2);
+        await gemClose(p, fd, s3);
+        await closeFd(p, fd);
+      });
+      for (const p of [a, b]) {
+        const code = await p.wait();
+        if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+      }
+    },
+    { nSurfaces: 3, surfacePages: 1 },
+  );
+
+/**
+ * The 2023 race: one thread creates dumb buffers, another closes the handles it guesses (1, 2)
+ * as soon as they exist.
+ */
+export const dumbCreateVsClose: Scenario = (sim) =>
+  qxlMachineMain(sim, async (m) => {
+    const proc = m.kernel.spawnProcess("igt", async (p) => {
+      const fd = await openQxl(p, m);
+      const creator = p.spawnThread("create", async (q) => {
+        for (let i = 0; i < 2; i++) {
+          const arg = { width: 64, height: 64, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+          await q.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+        }
+      });
+      const closer = p.spawnThread("close", async (q) => {
+        for (const h of [1, 2]) {
+          for (let tries = 0; tries < 400; tries++) {
+            if ((await gemClose(q, fd, h)) === 0) break;
+            await yieldCpu(); // sched_yield(): let the creator run
+          }
+        }
+      });
+      await creator.join();
+      await closer.join();
+      await closeFd(p, fd);
+    });
+    const code = await proc.wait();
+    if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+  });
+
+/**
+ * Surface pressure: `procs` processes on a device with `slots` surface slots (ids 1 .. slots-1),
+ * each creating two surfaces, drawing into them, sharing one with the next process (flink for
+ * even processes, PRIME for odd ones), updating areas and closing everything; more live surfaces
+ * than slots, so ids are reaped while other processes draw, share and close.
+ */
+export function surfacePressure(procs: number, slots: number): Scenario {
+  return (sim) =>
+    qxlMachineMain(
+      sim,
+      async (m) => {
+        const shared: { name: number; fd: number; owner: Process | null }[] = [];
+        const ps = [];
+        for (let i = 0; i < procs; i++) {
+          ps.push(
+            m.kernel.spawnProcess(`p${i}`, async (p) => {
+              const fd = await openQxl(p, m);
+              const s1 = await qxlAllocSurf(p, fd, 16, 16);
+              const s2 = await qxlAllocSurf(p, fd, 16, 16);
+              await drawSurface(p, fd, s1, i + 1);
+              if (i % 2 === 0) {
+                shared[i] = { name: await gemFlink(p, fd, s1), fd: -1, owner: null };
+              } else {
+                // PRIME export and self-import on a second file of the same device.
+                const dmabuf = await primeExport(p, fd, s1);
+                const fd2 = await openQxl(p, m);
+                const h = await primeImport(p, fd2, dmabuf);
+                await drawSurface(p, fd2, h, 0x40 + i);
+                await gemClose(p, fd2, h);
+                await closeFd(p, fd2);
+                if (dmabuf >= 0) await closeFd(p, dmabuf);
+              }
+              await drawSurface(p, fd, s2, 0x80 + i);
+              const prev = shared[i - 1];
+              if (prev && prev.name > 0) {
+                const h = await gemOpen(p, fd, prev.name);
+                if (h > 0) {
+                  await qxlUpdateArea(p, fd, h, 16, 16);
+                  await gemClose(p, fd, h);
+                }
+              }
+              await gemClose(p, fd, s1);
+              await qxlUpdateArea(p, fd, s2, 16, 16);
+              await gemClose(p, fd, s2);
+              await closeFd(p, fd);
+            }),
+          );
+        }
+        for (const p of ps) {
+          const code = await p.wait();
+          if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+        }
+      },
+      { nSurfaces: slots, surfacePages: 64 },
+    );
+}

@@ -1,0 +1,43 @@
+/**
+ * qxl's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what a released
+ * kernel did, at the place the fix changed; `qxl-toggles.test.ts` finds each under pct with the
+ * toggle on, replays it from its token, and runs the same case clean with the toggle off.
+ */
+
+import { defineToggle } from "@primetime/sim";
+
+/**
+ * The 2015 dual reference count: a qxl_bo had GEM's count and TTM's, and TTM's was the main
+ * one. qxl_bo_ref()/qxl_bo_unref() took and dropped TTM references (ttm_bo_reference() /
+ * ttm_bo_unref()), the GEM free only dropped the TTM reference the GEM object held, and the
+ * surface was evicted (its surf_id_idr entry cleared) only in qxl_ttm_bo_destroy(), after TTM's
+ * count had already reached zero. The idr's pointer holds no reference, so the reaper could find
+ * and use an object whose counts were gone and which was being destroyed.
+ */
+export const QXL_DUAL_REFCOUNT = defineToggle({
+  name: "qxl.dual-refcount",
+  description:
+    "qxl_bo_ref/unref use TTM's count, qxl_gem_object_free() only drops the TTM reference, and the surface is evicted only in qxl_ttm_bo_destroy(): the surface reaper reaches an object whose count already hit zero",
+  fixedBy: "drm/qxl: Move main reference counter to GEM object instead of TTM ones",
+  foundBy: "qxl surface exhaustion (qxl-toggles.test.ts: surface-reap-vs-close)",
+  kind: "historic",
+  commit: "hash not confirmed (patch 09/11 of Frediano Ziglio's qxl series, dri-devel, June 2015)",
+  kernels: "v3.10-v4.1 (fixed for v4.2)",
+});
+
+/**
+ * The 2023 use-after-free on handle creation: qxl_gem_object_create_with_handle() dropped the
+ * creation reference right after drm_gem_handle_create() and handed the caller a bare pointer,
+ * and qxl_mode_dumb_create() then wrote `qobj->is_dumb`: by then the handle was the object's only
+ * reference, and another thread could guess it and GEM_CLOSE it.
+ */
+export const QXL_HANDLE_CREATE_UAF = defineToggle({
+  name: "qxl.handle-create-uaf",
+  description:
+    "qxl_gem_object_create_with_handle() drops the creation reference after drm_gem_handle_create() and qxl_mode_dumb_create() writes qobj->is_dumb afterwards: a racing GEM_CLOSE of the guessed handle frees it first",
+  fixedBy: "drm/qxl: fix UAF on handle creation",
+  foundBy: "qxl dumb create vs GEM_CLOSE of the guessed handle (qxl-toggles.test.ts)",
+  kind: "historic",
+  commit: "c611589b4259ed63b9b77be6872b1ce07ec0ac16",
+  kernels: "v3.10-v6.5-rc6 (fixed in v6.5)",
+});

@@ -1,0 +1,260 @@
+/**
+ * include/uapi/drm/drm.h: the DRM ioctl numbers, argument structs, flags and capabilities shared
+ * by the DRM core and userspace (the drm_mode.h structs the core's ioctls use are in
+ * drm-mode.ts).
+ *
+ * An ioctl argument is a plain JS object standing for the C struct, with the uapi field names
+ * (`{ handle, pad }` for `struct drm_gem_close`). Each struct also has a {@link DrmStructLayout}:
+ * its fields in C order with their C types, from which its size (and so the `_IOC_SIZE` of the
+ * ioctl number) is computed exactly as the C compiler lays it out on a 64-bit machine. drm_ioctl()
+ * uses the layout to copy in only the first `_IOC_SIZE(cmd)` bytes userspace passed and to zero
+ * the rest, as the real drm_ioctl() does, so an old userspace with a shorter struct still works.
+ *
+ * Integer fields are JS numbers; a u64 is a number within Number.MAX_SAFE_INTEGER. Strings
+ * (`drm_version.name`) are JS strings with their `*_len` companions, as the C `char *` buffers.
+ *
+ * The ioctl number helpers are asm-generic/ioctl.h's (`_IOWR` etc., ../asm-generic/ioctl.ts).
+ */
+
+import { _IO, _IOC_NR, _IOC_TYPE, _IOR, _IOW, _IOWR } from "../asm-generic/ioctl.js";
+import {
+  DRM_MODE_CREATE_DUMB_LAYOUT,
+  DRM_MODE_DESTROY_DUMB_LAYOUT,
+  DRM_MODE_MAP_DUMB_LAYOUT,
+} from "./drm-mode.js";
+
+/** Models DRM_IOCTL_BASE: the ioctl type of every DRM command. */
+export const DRM_IOCTL_BASE = "d";
+/** DRM_IOCTL_BASE as a number ('d' = 0x64), what `_IOC_TYPE(cmd)` returns. */
+export const DRM_IOCTL_BASE_CODE = 0x64;
+/** Models DRM_COMMAND_BASE: driver ioctls are numbered from here. */
+export const DRM_COMMAND_BASE = 0x40;
+/** Models DRM_COMMAND_END: the end (exclusive) of the driver ioctl range. */
+export const DRM_COMMAND_END = 0xa0;
+
+/** A C scalar type of a uapi field. `str` is a `char *` buffer (a JS string here). */
+export type DrmFieldType = "u32" | "s32" | "u64" | "s64" | "str";
+
+/** A uapi struct's fields in C order with their types. */
+export type DrmStructLayout = readonly (readonly [name: string, type: DrmFieldType])[];
+
+const FIELD_SIZE: Record<DrmFieldType, number> = { u32: 4, s32: 4, u64: 8, s64: 8, str: 8 };
+
+/** One field of a laid-out struct: its byte offset and size. */
+export interface DrmFieldSlot {
+  readonly name: string;
+  readonly type: DrmFieldType;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * Lays a struct out as a 64-bit C compiler does (natural alignment, tail padding to the largest
+ * member): returns the field slots and the struct size, `sizeof(struct ...)`.
+ */
+export function drmStructSlots(layout: DrmStructLayout): {
+  slots: DrmFieldSlot[];
+  size: number;
+} {
+  let off = 0;
+  let align = 1;
+  const slots: DrmFieldSlot[] = [];
+  for (const [name, type] of layout) {
+    const size = FIELD_SIZE[type];
+    off = Math.ceil(off / size) * size;
+    slots.push({ name, type, offset: off, size });
+    off += size;
+    align = Math.max(align, size);
+  }
+  return { slots, size: Math.ceil(off / align) * align };
+}
+
+/** `sizeof` of a uapi struct. */
+export function drmStructSize(layout: DrmStructLayout): number {
+  return drmStructSlots(layout).size;
+}
+
+/** Models DRM_IO(nr). */
+export function DRM_IO(nr: number): number {
+  return _IO(DRM_IOCTL_BASE, nr);
+}
+/** Models DRM_IOR(nr, type): the kernel fills the struct. */
+export function DRM_IOR(nr: number, layout: DrmStructLayout): number {
+  return _IOR(DRM_IOCTL_BASE, nr, drmStructSize(layout));
+}
+/** Models DRM_IOW(nr, type): userspace passes the struct. */
+export function DRM_IOW(nr: number, layout: DrmStructLayout): number {
+  return _IOW(DRM_IOCTL_BASE, nr, drmStructSize(layout));
+}
+/** Models DRM_IOWR(nr, type): both. */
+export function DRM_IOWR(nr: number, layout: DrmStructLayout): number {
+  return _IOWR(DRM_IOCTL_BASE, nr, drmStructSize(layout));
+}
+/** Models DRM_IOCTL_NR(cmd). */
+export function DRM_IOCTL_NR(cmd: number): number {
+  return _IOC_NR(cmd);
+}
+/** Models DRM_IOCTL_TYPE(cmd). */
+export function DRM_IOCTL_TYPE(cmd: number): number {
+  return _IOC_TYPE(cmd);
+}
+
+// ---- Structs (include/uapi/drm/drm.h) -------------------------------------------------------
+
+/** struct drm_version: `name`, `date`, `desc` are filled up to their `*_len`; lengths are set to the full length. */
+export interface DrmVersion {
+  version_major: number;
+  version_minor: number;
+  version_patchlevel: number;
+  name_len: number;
+  name: string;
+  date_len: number;
+  date: string;
+  desc_len: number;
+  desc: string;
+}
+export const DRM_VERSION_LAYOUT: DrmStructLayout = [
+  ["version_major", "s32"],
+  ["version_minor", "s32"],
+  ["version_patchlevel", "s32"],
+  ["name_len", "u64"],
+  ["name", "str"],
+  ["date_len", "u64"],
+  ["date", "str"],
+  ["desc_len", "u64"],
+  ["desc", "str"],
+];
+
+/** struct drm_set_version: -1 in a major means "don't care". */
+export interface DrmSetVersion {
+  drm_di_major: number;
+  drm_di_minor: number;
+  drm_dd_major: number;
+  drm_dd_minor: number;
+}
+export const DRM_SET_VERSION_LAYOUT: DrmStructLayout = [
+  ["drm_di_major", "s32"],
+  ["drm_di_minor", "s32"],
+  ["drm_dd_major", "s32"],
+  ["drm_dd_minor", "s32"],
+];
+/** Models DRM_IF_MAJOR / DRM_IF_MINOR: the DRM interface version (1.4). */
+export const DRM_IF_MAJOR = 1;
+export const DRM_IF_MINOR = 4;
+
+/** struct drm_auth: `magic` (drm_magic_t). */
+export interface DrmAuth {
+  magic: number;
+}
+export const DRM_AUTH_LAYOUT: DrmStructLayout = [["magic", "u32"]];
+
+/** struct drm_gem_close. */
+export interface DrmGemClose {
+  handle: number;
+  pad: number;
+}
+export const DRM_GEM_CLOSE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["pad", "u32"],
+];
+
+/** struct drm_gem_flink: in `handle`, out `name`. */
+export interface DrmGemFlink {
+  handle: number;
+  name: number;
+}
+export const DRM_GEM_FLINK_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["name", "u32"],
+];
+
+/** struct drm_gem_open: in `name`, out `handle` and `size`. */
+export interface DrmGemOpen {
+  name: number;
+  handle: number;
+  size: number;
+}
+export const DRM_GEM_OPEN_LAYOUT: DrmStructLayout = [
+  ["name", "u32"],
+  ["handle", "u32"],
+  ["size", "u64"],
+];
+
+/** struct drm_get_cap: in `capability`, out `value`. */
+export interface DrmGetCap {
+  capability: number;
+  value: number;
+}
+export const DRM_GET_CAP_LAYOUT: DrmStructLayout = [
+  ["capability", "u64"],
+  ["value", "u64"],
+];
+
+/** struct drm_set_client_cap. */
+export interface DrmSetClientCap {
+  capability: number;
+  value: number;
+}
+export const DRM_SET_CLIENT_CAP_LAYOUT: DrmStructLayout = [
+  ["capability", "u64"],
+  ["value", "u64"],
+];
+
+/** struct drm_prime_handle: `handle` and `flags` in, `fd` out (HANDLE_TO_FD); `fd` in, `handle` out (FD_TO_HANDLE). */
+export interface DrmPrimeHandle {
+  handle: number;
+  flags: number;
+  fd: number;
+}
+export const DRM_PRIME_HANDLE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["flags", "u32"],
+  ["fd", "s32"],
+];
+
+// ---- Ioctl numbers ---------------------------------------------------------------------------
+
+export const DRM_IOCTL_VERSION = DRM_IOWR(0x00, DRM_VERSION_LAYOUT);
+export const DRM_IOCTL_GET_MAGIC = DRM_IOR(0x02, DRM_AUTH_LAYOUT);
+export const DRM_IOCTL_SET_VERSION = DRM_IOWR(0x07, DRM_SET_VERSION_LAYOUT);
+export const DRM_IOCTL_GEM_CLOSE = DRM_IOW(0x09, DRM_GEM_CLOSE_LAYOUT);
+export const DRM_IOCTL_GEM_FLINK = DRM_IOWR(0x0a, DRM_GEM_FLINK_LAYOUT);
+export const DRM_IOCTL_GEM_OPEN = DRM_IOWR(0x0b, DRM_GEM_OPEN_LAYOUT);
+export const DRM_IOCTL_GET_CAP = DRM_IOWR(0x0c, DRM_GET_CAP_LAYOUT);
+export const DRM_IOCTL_SET_CLIENT_CAP = DRM_IOW(0x0d, DRM_SET_CLIENT_CAP_LAYOUT);
+export const DRM_IOCTL_AUTH_MAGIC = DRM_IOW(0x11, DRM_AUTH_LAYOUT);
+export const DRM_IOCTL_SET_MASTER = DRM_IO(0x1e);
+export const DRM_IOCTL_DROP_MASTER = DRM_IO(0x1f);
+export const DRM_IOCTL_PRIME_HANDLE_TO_FD = DRM_IOWR(0x2d, DRM_PRIME_HANDLE_LAYOUT);
+export const DRM_IOCTL_PRIME_FD_TO_HANDLE = DRM_IOWR(0x2e, DRM_PRIME_HANDLE_LAYOUT);
+export const DRM_IOCTL_MODE_CREATE_DUMB = DRM_IOWR(0xb2, DRM_MODE_CREATE_DUMB_LAYOUT);
+export const DRM_IOCTL_MODE_MAP_DUMB = DRM_IOWR(0xb3, DRM_MODE_MAP_DUMB_LAYOUT);
+export const DRM_IOCTL_MODE_DESTROY_DUMB = DRM_IOWR(0xb4, DRM_MODE_DESTROY_DUMB_LAYOUT);
+
+// ---- Flags and capabilities -------------------------------------------------------------------
+
+/** Models DRM_CLOEXEC (= O_CLOEXEC, 02000000) for PRIME_HANDLE_TO_FD. */
+export const DRM_CLOEXEC = 0o2000000;
+/** Models DRM_RDWR (= O_RDWR) for PRIME_HANDLE_TO_FD. */
+export const DRM_RDWR = 0o2;
+
+export const DRM_CAP_DUMB_BUFFER = 0x1;
+export const DRM_CAP_VBLANK_HIGH_CRTC = 0x2;
+export const DRM_CAP_DUMB_PREFERRED_DEPTH = 0x3;
+export const DRM_CAP_DUMB_PREFER_SHADOW = 0x4;
+export const DRM_CAP_PRIME = 0x5;
+export const DRM_PRIME_CAP_IMPORT = 0x1;
+export const DRM_PRIME_CAP_EXPORT = 0x2;
+export const DRM_CAP_TIMESTAMP_MONOTONIC = 0x6;
+export const DRM_CAP_ASYNC_PAGE_FLIP = 0x7;
+export const DRM_CAP_CURSOR_WIDTH = 0x8;
+export const DRM_CAP_CURSOR_HEIGHT = 0x9;
+export const DRM_CAP_ADDFB2_MODIFIERS = 0x10;
+export const DRM_CAP_PAGE_FLIP_TARGET = 0x11;
+export const DRM_CAP_CRTC_IN_VBLANK_EVENT = 0x12;
+export const DRM_CAP_SYNCOBJ = 0x13;
+export const DRM_CAP_SYNCOBJ_TIMELINE = 0x14;
+export const DRM_CAP_ATOMIC_ASYNC_PAGE_FLIP = 0x15;
+
+/** Models DRM_MAJOR. */
+export const DRM_MAJOR = 226;
