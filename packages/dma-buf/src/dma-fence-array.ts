@@ -20,6 +20,7 @@ import {
   isErr,
   KmemCache,
   kmalloc,
+  lockdepAssertHeld,
   queueWork,
   SpinLock,
   systemWq,
@@ -116,6 +117,7 @@ async function irqDmaFenceArrayWork(array: DmaFenceArray): Promise<void> {
  * References: drops one on the array (or hands it to the work).
  */
 async function dmaFenceArrayCbFunc(f: DmaFence, cb: DmaFenceCb): Promise<void> {
+  lockdepAssertHeld(f.lock!);
   const array = (cb as DmaFenceArrayCb).array;
   setPendingError(array, f.error);
   await point(`atomic_dec_and_test(${array.name}.num_pending)`);
@@ -132,6 +134,7 @@ async function dmaFenceArrayCbFunc(f: DmaFence, cb: DmaFenceCb): Promise<void> {
  */
 async function dmaFenceArrayEnableSignaling(fence: DmaFence): Promise<boolean> {
   const array = fence as DmaFenceArray;
+  lockdepAssertHeld(array.arrayLock);
   for (let i = 0; i < array.fences.length; i++) {
     const cb = array.callbacks[i]!;
     // As we may report that the fence is signaled before all callbacks are complete, we need
