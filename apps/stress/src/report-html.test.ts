@@ -94,5 +94,5 @@ describe.skipIf(!CHROMIUM && !inCI)("the HTML report in headless Chromium", () =
     } finally {
       await browser.close();
     }
-  }, 90_000);
+  }, 180_000);
 });

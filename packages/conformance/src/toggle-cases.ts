@@ -1,5 +1,5 @@
 /**
- * The historic races of the layers below (DESIGN.md section 5) and the conformance case that
+ * The historic races of the layers below (ARCHITECTURE.md section 5) and the conformance case that
  * finds each one: with the toggle on, the case fails under PCT (seed 1, its default depth) within
  * `schedules` schedules; with every toggle off it passes. toggles.test.ts checks both for every
  * toggle the DRM core (@primetime/gem: gem.*, prime.*) and @primetime/dma-buf (dma-buf.*) define.

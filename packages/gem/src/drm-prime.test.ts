@@ -29,55 +29,59 @@ import { DRM_CLOEXEC, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_MAP_DUMB, DRM_RDWR } f
 
 describe("PRIME (prime_self_import, prime_vgem)", () => {
   it("self-import on the exporting file gives back the same handle; errno paths", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await runMachine(async (m) => {
       const dev = m.devs[0]!;
       await runProcess(m, "igt", async (p) => {
         const fd = await p.open("/dev/dri/card0", O_RDWR);
         const h = await createBo(p, fd);
-        out.push(await handleToFd(p, fd, 99), await handleToFd(p, fd, h, 0x1234));
+        got.exportUnknownHandle = await handleToFd(p, fd, 99);
+        got.exportBadFlags = await handleToFd(p, fd, h, 0x1234);
         const pfd = await handleToFd(p, fd, h, DRM_CLOEXEC | DRM_RDWR);
         const pfd2 = await handleToFd(p, fd, h);
-        out.push(pfd > fd, pfd2 > pfd);
-        out.push(await fdToHandle(p, fd, pfd), await fdToHandle(p, fd, pfd2));
+        got.newFds = pfd > fd && pfd2 > pfd;
+        got.selfImport = await fdToHandle(p, fd, pfd);
+        got.selfImportSecondFd = await fdToHandle(p, fd, pfd2);
         // one dma-buf: the fd, obj->dma_buf, the cache, the second fd
         const priv = drmFileOf(p, fd);
         const dmabuf = priv.prime.handles.members()[0]!.dmaBuf;
-        out.push(priv.prime.handles.size, dmabuf.file?.fCount.read());
-        out.push(await fdToHandle(p, fd, 1000), await fdToHandle(p, fd, fd));
-        out.push(await p.lseek(pfd, 0, SEEK_END));
-        out.push(drmDevCounters(dev).dmaBufs);
+        got.cacheEntries = priv.prime.handles.size;
+        got.dmaBufFileCount = dmabuf.file?.fCount.read();
+        got.importClosedFd = await fdToHandle(p, fd, 1000);
+        got.importDrmFd = await fdToHandle(p, fd, fd);
+        got.size = await p.lseek(pfd, 0, SEEK_END);
+        got.dmaBufs = drmDevCounters(dev).dmaBufs;
         await p.close(pfd);
         await p.close(pfd2);
-        out.push(await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: h }));
-        out.push(drmDevCounters(dev).primeEntries);
+        got.gemClose = await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: h });
+        got.cacheEntriesAfterClose = drmDevCounters(dev).primeEntries;
         await p.close(fd);
       });
       await m.kernel.quiesce();
-      out.push(drmDevCounters(dev));
+      got.atEnd = drmDevCounters(dev);
     });
     expectClean(r);
-    expect(out.slice(0, 12)).toEqual([
-      -ENOENT,
-      -EINVAL,
-      true,
-      true,
-      1,
-      1,
-      1,
-      4,
-      -EBADF,
-      -EINVAL,
-      4096,
-      1,
-    ]);
-    expect(out[12]).toBe(0);
-    expect(out[13]).toBe(0);
-    expect(out[14]).toMatchObject({ objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0 });
+    expect(got).toMatchObject({
+      exportUnknownHandle: -ENOENT,
+      exportBadFlags: -EINVAL,
+      newFds: true,
+      selfImport: 1,
+      selfImportSecondFd: 1,
+      cacheEntries: 1,
+      // the two fds, obj->dma_buf and the cache
+      dmaBufFileCount: 4,
+      importClosedFd: -EBADF,
+      importDrmFd: -EINVAL,
+      size: 4096,
+      dmaBufs: 1,
+      gemClose: 0,
+      cacheEntriesAfterClose: 0,
+      atEnd: { objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0 },
+    });
   });
 
   it("import on a second file; data survives closing the fd and the exporter's handle", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await runMachine(async (m) => {
       await runProcess(m, "igt", async (p) => {
         const fd1 = await p.open("/dev/dri/card0", O_RDWR);
@@ -88,44 +92,52 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
         const pfd = await handleToFd(p, fd1, h1);
         const h2 = await fdToHandle(p, fd2, pfd);
         const h2again = await fdToHandle(p, fd2, pfd);
-        out.push(h2, h2again);
+        got.imported = h2;
+        got.importedAgain = h2again;
         await p.close(pfd);
         await p.munmap(va1, 4096);
-        out.push(await p.ioctl(fd1, DRM_IOCTL_GEM_CLOSE, { handle: h1 }));
+        got.exporterClose = await p.ioctl(fd1, DRM_IOCTL_GEM_CLOSE, { handle: h1 });
         const va2 = await mapBo(p, fd2, h2);
-        out.push(Array.from((await p.readMemory(va2, 4)) as Uint8Array));
+        got.data = Array.from((await p.readMemory(va2, 4)) as Uint8Array);
         await p.munmap(va2, 4096);
         // re-export from the second file and import on the first: a fresh handle there
         const pfd3 = await handleToFd(p, fd2, h2);
-        out.push(await fdToHandle(p, fd1, pfd3));
+        got.reimportOnExporter = await fdToHandle(p, fd1, pfd3);
         await p.close(pfd3);
         await p.close(fd1);
         await p.close(fd2);
       });
     });
     expectClean(r);
-    expect(out).toEqual([1, 1, 0, [1, 2, 3, 4], 1]);
+    expect(got).toEqual({
+      imported: 1,
+      importedAgain: 1,
+      exporterClose: 0,
+      data: [1, 2, 3, 4],
+      reimportOnExporter: 1,
+    });
   });
 
   it("one bo on two files through flink: export/import returns the opened handle", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await runMachine(async (m) => {
       await runProcess(m, "igt", async (p) => {
         const fd1 = await p.open("/dev/dri/card0", O_RDWR);
         const h1 = await createBo(p, fd1);
         const opened = await gemOpen(p, fd1, await flink(p, fd1, h1));
         const pfd = await handleToFd(p, fd1, opened);
-        out.push(opened, await fdToHandle(p, fd1, pfd));
+        got.opened = opened;
+        got.imported = await fdToHandle(p, fd1, pfd);
         await p.close(pfd);
         await p.close(fd1);
       });
     });
     expectClean(r);
-    expect(out).toEqual([2, 2]);
+    expect(got).toEqual({ opened: 2, imported: 2 });
   });
 
   it("foreign import attaches and maps; re-export returns the original dma-buf", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await runMachine(
       async (m) => {
         const [dev0, dev1] = m.devs as [(typeof m.devs)[0], (typeof m.devs)[0]];
@@ -138,37 +150,52 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
           const pfd = await handleToFd(p, fd0, h0);
           const h1 = await fdToHandle(p, fd1, pfd);
           const obj1 = await drmGemObjectLookup(drmFileOf(p, fd1), h1);
-          out.push(h1, obj1?.importAttach !== null, obj1?.size, obj1?.dev === dev1);
-          out.push(obj1?.pages?.[1]?.[0]);
+          got.handle = h1;
+          got.attached = obj1?.importAttach !== null;
+          got.size = obj1?.size;
+          got.onImporter = obj1?.dev === dev1;
+          got.firstByteOfPage1 = obj1?.pages?.[1]?.[0];
           if (obj1) await drmGemObjectPut(obj1);
           // the importer cannot map an import through MAP_DUMB
-          out.push(await p.ioctl(fd1, DRM_IOCTL_MODE_MAP_DUMB, { handle: h1 }));
+          got.mapDumbOfImport = await p.ioctl(fd1, DRM_IOCTL_MODE_MAP_DUMB, { handle: h1 });
           // re-export of the import is the original dma-buf: the exporter's cache knows it
           const pfd2 = await handleToFd(p, fd1, h1);
-          out.push(await fdToHandle(p, fd0, pfd2));
+          got.reexportOnExporter = await fdToHandle(p, fd0, pfd2);
           // and a dma-buf mmap of it sees the exporter's pages
           const vb = await p.mmap(0, 8192, PROT_READ, MAP_SHARED, pfd2, 0);
-          out.push(Array.from((await p.readMemory(vb + 4096, 3)) as Uint8Array));
+          got.mmapData = Array.from((await p.readMemory(vb + 4096, 3)) as Uint8Array);
           await p.munmap(vb, 8192);
           await p.munmap(va, 8192);
           await p.close(pfd);
           await p.close(pfd2);
-          out.push(drmDevCounters(dev0).dmaBufs, drmDevCounters(dev1).dmaBufs);
+          got.dmaBufs = [drmDevCounters(dev0).dmaBufs, drmDevCounters(dev1).dmaBufs];
           await p.close(fd0); // the importer keeps the exporter's object alive
-          out.push(drmDevCounters(dev0).objects);
+          got.exporterObjectsAfterClose = drmDevCounters(dev0).objects;
           await p.close(fd1);
         });
         await m.kernel.quiesce();
-        out.push(drmDevCounters(dev0).objects, drmDevCounters(dev1).objects);
+        got.objectsAtEnd = [drmDevCounters(dev0).objects, drmDevCounters(dev1).objects];
       },
       { ndevs: 2 },
     );
     expectClean(r);
-    expect(out).toEqual([1, true, 8192, true, 9, -EINVAL, 1, [9, 8, 7], 1, 0, 1, 0, 0]);
+    expect(got).toEqual({
+      handle: 1,
+      attached: true,
+      size: 8192,
+      onImporter: true,
+      firstByteOfPage1: 9,
+      mapDumbOfImport: -EINVAL,
+      reexportOnExporter: 1,
+      mmapData: [9, 8, 7],
+      dmaBufs: [1, 0], // per device
+      exporterObjectsAfterClose: 1, // the importer keeps it alive
+      objectsAtEnd: [0, 0],
+    });
   });
 
   it("foreign import refused: -EINVAL without gem_prime_import_sg_table, -ENOSYS without get_sg_table", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await runMachine(async (m) => {
       const noImport = { ...tinyDriver("noimport"), gemPrimeImportSgTable: undefined };
       await withExtraDevice(m, noImport, async () => {
@@ -177,7 +204,7 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
           const fd1 = await p.open("/dev/dri/card1", O_RDWR);
           const h = await createBo(p, fd0);
           const pfd = await handleToFd(p, fd0, h);
-          out.push(await fdToHandle(p, fd1, pfd));
+          got.noImportSgTable = await fdToHandle(p, fd1, pfd);
           // an exporter object without get_sg_table refuses the attachment
           const h2 = await createBo(p, fd1);
           const obj1 = await drmGemObjectLookup(drmFileOf(p, fd1), h2);
@@ -186,17 +213,17 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
             await drmGemObjectPut(obj1);
           }
           const pfd2 = await handleToFd(p, fd1, h2);
-          out.push(await fdToHandle(p, fd0, pfd2));
+          got.noGetSgTable = await fdToHandle(p, fd0, pfd2);
           for (const f of [pfd, pfd2, fd0, fd1]) await p.close(f);
         });
       });
     });
     expectClean(r);
-    expect(out).toEqual([-EINVAL, -ENOSYS]);
+    expect(got).toEqual({ noImportSgTable: -EINVAL, noGetSgTable: -ENOSYS });
   });
 
   it("file close releases handles and the PRIME cache without warnings", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await runMachine(async (m) => {
       const dev = m.devs[0]!;
       await runProcess(m, "igt", async (p) => {
@@ -208,14 +235,16 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
           await fdToHandle(p, fd2, pfd);
           await p.close(pfd);
         }
-        out.push(drmDevCounters(dev));
+        got.open = drmDevCounters(dev);
         // exit with everything open
       });
       await m.kernel.quiesce();
-      out.push(drmDevCounters(dev));
+      got.afterExit = drmDevCounters(dev);
     });
     expectClean(r);
-    expect(out[0]).toMatchObject({ objects: 3, handles: 6, dmaBufs: 3, primeEntries: 6 });
-    expect(out[1]).toMatchObject({ objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0, files: 0 });
+    expect(got).toMatchObject({
+      open: { objects: 3, handles: 6, dmaBufs: 3, primeEntries: 6 },
+      afterExit: { objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0, files: 0 },
+    });
   });
 });

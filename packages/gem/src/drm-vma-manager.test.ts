@@ -21,31 +21,48 @@ class Owner extends SlabObject {}
 
 describe("drm_vma_manager", () => {
   it("allocates first fit, idempotently, reuses holes, and runs out with ENOSPC", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const mgr = new DrmVmaOffsetManager(DRM_FILE_PAGE_OFFSET_START, 10);
       const [a, b, c] = [new Owner(), new Owner(), new Owner()].map((o) => new DrmVmaOffsetNode(o));
-      out.push(await drmVmaOffsetAdd(mgr, a!, 2), await drmVmaOffsetAdd(mgr, a!, 5));
-      out.push(await drmVmaOffsetAdd(mgr, b!, 3));
-      out.push(a!.start - DRM_FILE_PAGE_OFFSET_START, b!.start - DRM_FILE_PAGE_OFFSET_START);
-      out.push(drmVmaNodeOffsetAddr(a!) === DRM_FILE_PAGE_OFFSET_START * PAGE_SIZE);
-      out.push(await drmVmaOffsetAdd(mgr, c!, 6)); // 5 pages left
+      got.addA = await drmVmaOffsetAdd(mgr, a!, 2);
+      got.addAAgain = await drmVmaOffsetAdd(mgr, a!, 5); // idempotent: keeps its 2 pages
+      got.addB = await drmVmaOffsetAdd(mgr, b!, 3);
+      got.startA = a!.start - DRM_FILE_PAGE_OFFSET_START;
+      got.startB = b!.start - DRM_FILE_PAGE_OFFSET_START;
+      got.offsetAddrA = drmVmaNodeOffsetAddr(a!) === DRM_FILE_PAGE_OFFSET_START * PAGE_SIZE;
+      got.addCTooBig = await drmVmaOffsetAdd(mgr, c!, 6); // 5 pages left
       await drmVmaOffsetRemove(mgr, a!);
-      out.push(await drmVmaOffsetAdd(mgr, c!, 2), c!.start - DRM_FILE_PAGE_OFFSET_START);
+      got.addCInHole = await drmVmaOffsetAdd(mgr, c!, 2);
+      got.startC = c!.start - DRM_FILE_PAGE_OFFSET_START;
       await drmVmaOffsetLockLookup(mgr);
-      out.push((await drmVmaOffsetLookupLocked(mgr, b!.start + 1, 2)) === b);
-      out.push(await drmVmaOffsetLookupLocked(mgr, b!.start + 1, 3));
-      out.push(await drmVmaOffsetExactLookupLocked(mgr, b!.start + 1, 1));
-      out.push((await drmVmaOffsetExactLookupLocked(mgr, c!.start, 2)) === c);
+      got.lookupInsideB = (await drmVmaOffsetLookupLocked(mgr, b!.start + 1, 2)) === b;
+      got.lookupPastB = await drmVmaOffsetLookupLocked(mgr, b!.start + 1, 3);
+      got.exactLookupInsideB = await drmVmaOffsetExactLookupLocked(mgr, b!.start + 1, 1);
+      got.exactLookupC = (await drmVmaOffsetExactLookupLocked(mgr, c!.start, 2)) === c;
       await drmVmaOffsetUnlockLookup(mgr);
     });
     expect(r.outcome).toBe("ok");
     expect(r.splats).toEqual([]);
-    expect(out).toEqual([0, 0, 0, 0, 2, true, -ENOSPC, 0, 0, true, null, null, true]);
+    expect(got).toEqual({
+      addA: 0,
+      addAAgain: 0,
+      addB: 0,
+      startA: 0,
+      startB: 2,
+      offsetAddrA: true,
+      addCTooBig: -ENOSPC,
+      addCInHole: 0,
+      startC: 0,
+      lookupInsideB: true,
+      lookupPastB: null,
+      exactLookupInsideB: null,
+      exactLookupC: true,
+    });
   });
 
   it("counts allowances per file and frees the entry with the last revoke", async () => {
-    const out: unknown[] = [];
+    const got: Record<string, unknown> = {};
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const node = new DrmVmaOffsetNode(new Owner());
       const f1 = {};
@@ -54,17 +71,26 @@ describe("drm_vma_manager", () => {
       await drmVmaNodeAllow(node, f1);
       await drmVmaNodeAllow(node, f1);
       await drmVmaNodeAllow(node, f2);
-      out.push(entries().length);
+      got.entries = entries().length;
       await drmVmaNodeRevoke(node, f1);
-      out.push(await drmVmaNodeIsAllowed(node, f1));
+      got.allowedAfterOneRevoke = await drmVmaNodeIsAllowed(node, f1);
       await drmVmaNodeRevoke(node, f1);
-      out.push(await drmVmaNodeIsAllowed(node, f1), entries().length);
+      got.allowedAfterTwoRevokes = await drmVmaNodeIsAllowed(node, f1);
+      got.entriesAfterTwoRevokes = entries().length;
       await drmVmaNodeRevoke(node, f1); // not allowed: nothing happens
       await drmVmaNodeRevoke(node, f2);
-      out.push(entries().length, await drmVmaNodeIsAllowed(node, f2));
+      got.entriesAtEnd = entries().length;
+      got.f2AllowedAtEnd = await drmVmaNodeIsAllowed(node, f2);
     });
     expect(r.outcome).toBe("ok");
     expect(r.splats).toEqual([]);
-    expect(out).toEqual([2, true, false, 1, 0, false]);
+    expect(got).toEqual({
+      entries: 2, // one per file
+      allowedAfterOneRevoke: true,
+      allowedAfterTwoRevokes: false,
+      entriesAfterTwoRevokes: 1,
+      entriesAtEnd: 0,
+      f2AllowedAtEnd: false,
+    });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The historic races of the DRM core as toggles (DESIGN.md section 5). Each toggle puts back the
+ * The historic races of the DRM core as toggles (ARCHITECTURE.md section 5). Each toggle puts back the
  * code a kernel commit removed, at the exact place the fixed and the buggy versions part; the
  * code that honours it says so next to its `toggleEnabled()` call. With a toggle on, the named
  * scenario finds the bug under pct; with all toggles off the same scenario is clean.

@@ -5,7 +5,7 @@
  *
  * Every access is a scheduling point followed by the access itself, so the window between a
  * reader's load and its use, and between an updater's unpublish and its free, is where other
- * tasks run. Memory ordering is sequentially consistent (DESIGN.md section 5): the publication
+ * tasks run. Memory ordering is sequentially consistent (ARCHITECTURE.md section 5): the publication
  * guarantees of rcu_assign_pointer()'s release store hold trivially.
  */
 

@@ -113,7 +113,7 @@ function makeStrategy(
 }
 
 /**
- * One deterministic run of a concurrent scenario (DESIGN.md section 1).
+ * One deterministic run of a concurrent scenario (ARCHITECTURE.md section 1).
  *
  * Tasks are async functions; only one runs at a time, until its next scheduling point
  * (`await point(label)`), where the strategy picks who runs next. Blocking (wait queues, mutexes,

@@ -1,5 +1,5 @@
 /**
- * The simulated dmesg: structured splats reported by the oracles (DESIGN.md section 3).
+ * The simulated dmesg: structured splats reported by the oracles (ARCHITECTURE.md section 3).
  *
  * A splat is what the kernel prints when a checker fires (a refcount warning, a KASAN report, a
  * lockdep chain...). Here it is data: kind, message, the task and step where it fired, the object

@@ -2,7 +2,7 @@ import { processState } from "./process-state.js";
 import { activeSimulation } from "./simulation.js";
 
 /**
- * Historic bugs as toggles (DESIGN.md section 5). Each subsystem can re-introduce a race the
+ * Historic bugs as toggles (ARCHITECTURE.md section 5). Each subsystem can re-introduce a race the
  * real kernel once had, behind a named toggle such as `gem.open-drops-name-lock`. A toggle is
  * defined once, where the code that honours it lives, with the kernel commit that fixed it; a
  * simulation turns toggles on for its run (`new Simulation({ toggles: [...] })`), and the code

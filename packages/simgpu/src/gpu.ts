@@ -1,7 +1,7 @@
 /**
  * The simulated GPU: VRAM, the system pages it can reach, a command ring, one engine, a fence
  * register and an interrupt line. Hardware only: it knows memory, commands and interrupts, not
- * DRM; a driver connects it to the kernel (DESIGN.md section 4).
+ * DRM; a driver connects it to the kernel (ARCHITECTURE.md section 4).
  */
 
 import { activeSimulation, type Simulation } from "@primetime/sim";

@@ -1,12 +1,21 @@
 /**
  * GEM helpers for TTM drivers (drivers/gpu/drm/drm_gem_ttm_helper.c): the GEM ->mmap of a BO
- * that embeds its GEM object.
+ * that embeds its GEM object, and the PRIME export hooks (pin while attached, the pages).
  */
 
+import {
+  dmaResvAssertHeld,
+  dmaResvLock,
+  dmaResvUnlock,
+  type SgTable,
+  sgAllocTableFromPages,
+} from "@primetime/dma-buf";
 import { drmGemObjectPut, type GemObject } from "@primetime/gem";
-import type { Vma } from "@primetime/kernel";
-import type { TtmBufferObject } from "./ttm-bo.js";
+import { EINVAL, type Errno, errPtr, type Vma } from "@primetime/kernel";
+import { type TtmBufferObject, ttmBoPin, ttmBoUnpin, ttmBoValidate } from "./ttm-bo.js";
 import { ttmBoMmapObj } from "./ttm-bo-vm.js";
+import { TTM_PL_TT, ttmPlace, ttmPlacement } from "./ttm-placement.js";
+import { ttmTtIsPopulated } from "./ttm-tt.js";
 
 /**
  * Models drm_gem_ttm_mmap(): drm_gem_mmap() found the object and took a GEM reference for the
@@ -21,4 +30,54 @@ export async function drmGemTtmMmap(gem: GemObject, vma: Vma): Promise<number> {
   if (ret < 0) return ret;
   await drmGemObjectPut(gem);
   return 0;
+}
+
+/**
+ * The GEM ->pin of a TTM BO for a dma-buf attachment (the pattern of amdgpu_dma_buf_pin() and
+ * qxl_gem_prime_pin()): importers of this model are static (no move_notify), so while attached
+ * the BO is pinned, in a placement whose pages the importer can reach: the first pin validates
+ * it into TT (system pages bound to the GPU), then ttm_bo_pin() takes it off the LRU: it is
+ * neither evicted nor moved (ttm_bo_validate() -EINVAL) until the last unpin. 0 or -errno.
+ * Locking: takes the reservation (drm_gem_pin() takes it in the kernel; the DRM core of this
+ * model calls ->pin without it).
+ * References: the attachment's dma-buf holds the object.
+ */
+export async function ttmGemPrimePin(gem: GemObject): Promise<number> {
+  const bo = gem as TtmBufferObject;
+  await dmaResvLock(bo.resv);
+  let ret = 0;
+  if (!bo.pinCount) {
+    const ctx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 };
+    ret = await ttmBoValidate(bo, ttmPlacement(ttmPlace(TTM_PL_TT)), ctx);
+  }
+  if (!ret) await ttmBoPin(bo);
+  await dmaResvUnlock(bo.resv);
+  return ret;
+}
+
+/**
+ * The GEM ->unpin matching ttmGemPrimePin(): the BO may move again after the last detach.
+ * Locking: takes the reservation.
+ * References: none.
+ */
+export async function ttmGemPrimeUnpin(gem: GemObject): Promise<void> {
+  const bo = gem as TtmBufferObject;
+  await dmaResvLock(bo.resv);
+  await ttmBoUnpin(bo);
+  await dmaResvUnlock(bo.resv);
+}
+
+/**
+ * The GEM ->get_sg_table of a pinned TTM BO (drm_prime_pages_to_sg() of its ttm_tt pages): the
+ * importer maps the BO's current pages, the same memory the GPU and CPU mappings use. -EINVAL
+ * if the BO is not pinned in a ttm_tt placement.
+ * Locking: the reservation held (dma_buf_map_attachment()).
+ * References: the table belongs to the attachment until unmapped.
+ */
+export async function ttmGemPrimeGetSgTable(gem: GemObject): Promise<SgTable | Errno> {
+  const bo = gem as TtmBufferObject;
+  dmaResvAssertHeld(bo.resv);
+  if (!bo.pinCount || !bo.ttm?.pages || !ttmTtIsPopulated(bo.ttm)) return errPtr(EINVAL);
+  const pages = bo.ttm.pages.map((p) => p!.data);
+  return sgAllocTableFromPages(pages);
 }

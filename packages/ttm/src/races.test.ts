@@ -7,8 +7,15 @@
 
 import { explore, formatSplat, type RunResult } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { busyRelease, evictReleaseMmap, evictVsRelease, mmapVsLastUnref } from "./scenarios.js";
 import {
+  busyRelease,
+  evictDeleted,
+  evictReleaseMmap,
+  evictVsRelease,
+  mmapVsLastUnref,
+} from "./scenarios.js";
+import {
+  TTM_EVICT_DELETED_EXTRA_PUT,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
   TTM_RELEASE_RESURRECT_WITH_GET,
@@ -22,6 +29,7 @@ const CASES = [
   { toggle: TTM_MMAP_LOOKUP_PLAIN_GET.name, scenario: mmapVsLastUnref, name: "mmap-vs-last-unref" },
   { toggle: TTM_RELEASE_RESURRECT_WITH_GET.name, scenario: busyRelease, name: "busy-release" },
   { toggle: TTM_LRU_WALK_PLAIN_GET.name, scenario: evictVsRelease, name: "evict-vs-release" },
+  { toggle: TTM_EVICT_DELETED_EXTRA_PUT.name, scenario: evictDeleted, name: "evict-deleted" },
 ];
 
 describe("TTM races as toggles", () => {
@@ -30,7 +38,7 @@ describe("TTM races as toggles", () => {
       const r = await explore(c.scenario, { toggles: [c.toggle], schedules: 200, seed: 1 });
       expect(r.failures.length).toBe(1);
       const text = splats(r.failures[0]!);
-      expect(text).toMatch(/refcount_t: addition on 0|use-after-free/);
+      expect(text).toMatch(/refcount_t: (addition on 0|underflow)|use-after-free/);
     });
   }
 

@@ -18,6 +18,7 @@ import { flushWorkqueue, isErr, SpinLock } from "@primetime/kernel";
 import { type Scenario, spawn } from "@primetime/sim";
 import { ANY, SYSTEM, testBoCreate, ttmScenario, VRAM } from "./test-support.js";
 import {
+  TTM_EVICT_DELETED_EXTRA_PUT,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
   TTM_RELEASE_RESURRECT_WITH_GET,
@@ -105,6 +106,38 @@ export const evictReleaseMmap = ttmScenario(
   { vramPages: 4 },
 );
 
+/**
+ * A busy BO filling VRAM is released (deleted, its delayed destruction waiting for a fence);
+ * thread 1 needs VRAM, so the eviction walk finds the deleted BO and cleans it up once idle;
+ * thread 2 signals the fence.
+ */
+export const evictDeleted = ttmScenario(
+  async (m) => {
+    const x = await testBoCreate(m, 4 * 4096, VRAM);
+    if (isErr(x)) throw new Error("create x");
+    const fence = dmaFenceCreate(ops, new SpinLock("sw_fence_lock"), dmaFenceContextAlloc(1), 1);
+    if (isErr(fence)) throw new Error("fence");
+    await ttmBoReserve(x, false, false);
+    await dmaResvReserveFences(x.resv, 1);
+    await dmaResvAddFence(x.resv, fence, DmaResvUsage.BOOKKEEP);
+    await ttmBoUnreserve(x);
+    await drmGemObjectPut(x);
+    const t1 = spawn("evict", async () => {
+      const y = await testBoCreate(m, 4 * 4096, VRAM);
+      if (!isErr(y)) await drmGemObjectPut(y);
+      else if (y !== -12) throw new Error(`create y: ${y}`);
+    });
+    const t2 = spawn("signal", async () => {
+      await dmaFenceSignal(fence);
+      await dmaFencePut(fence);
+    });
+    await t1.join();
+    await t2.join();
+    await flushWorkqueue(m.bdev.wq!);
+  },
+  { vramPages: 4 },
+);
+
 /** A TTM race scenario for the harness (the shape of the stress app's StressScenario). */
 export interface TtmRaceScenario {
   readonly name: string;
@@ -151,6 +184,17 @@ export const TTM_RACE_SCENARIOS: readonly TtmRaceScenario[] = [
     finds: [TTM_LRU_WALK_PLAIN_GET.name],
     schedules: 200,
     how: "refcount_t: addition on 0; use-after-free",
+  },
+  {
+    name: "ttm/evict-deleted",
+    description: "an eviction finds a BO released while busy (deleted) and cleans it up",
+    expect: "clean",
+    scenario: evictDeleted,
+    kernelRef:
+      "drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_evict_cb()/ttm_mem_evict_first(), ttm_bo_release()",
+    finds: [TTM_EVICT_DELETED_EXTRA_PUT.name],
+    schedules: 200,
+    how: "refcount_t: underflow; use-after-free, or KASAN use-after-free in the delayed delete",
   },
   {
     name: "ttm/evict-release-mmap",

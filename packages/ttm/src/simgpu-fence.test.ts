@@ -6,11 +6,12 @@ import {
   MAX_SCHEDULE_TIMEOUT,
 } from "@primetime/dma-buf";
 import { drmGemObjectPut } from "@primetime/gem";
-import { isErr } from "@primetime/kernel";
+import { flushWorkqueue, isErr } from "@primetime/kernel";
 import { vramAddress } from "@primetime/simgpu";
 import { describe, expect, it } from "vitest";
 import { boAccess, expectClean, runTtm, TT, testBoCreate, VRAM } from "./test-support.js";
 import { ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "./ttm-bo.js";
+import { ttmGlobBoCount } from "./ttm-device.js";
 import { TTM_PL_TT } from "./ttm-placement.js";
 
 describe("the GPU's fences as dma_fences", () => {
@@ -48,6 +49,9 @@ describe("the GPU's fences as dma_fences", () => {
       ).toBe(0);
       await ttmBoUnreserve(bo);
       expect(bo.resource!.memType).toBe(TTM_PL_TT);
+      // Pipelined: a ghost object holds the old VRAM range until the move's fence signals.
+      expect(ttmGlobBoCount()).toBe(2);
+      expect(m.gpu.vram.allocatedPages).toBe(2);
       expect(await dmaFenceWait(f, false)).toBe(0);
       expect(f.error).toBe(-62);
       await dmaFencePut(f);
@@ -56,6 +60,9 @@ describe("the GPU's fences as dma_fences", () => {
       ).toBeGreaterThan(0);
       expect(m.fences.resets).toBe(1);
       expect(m.fences.fencesLost).toBe(2);
+      await flushWorkqueue(m.bdev.wq!);
+      expect(ttmGlobBoCount()).toBe(1);
+      expect(m.gpu.vram.allocatedPages).toBe(0);
       // The engine works again after the reset.
       const g = await m.fences.submit([{ op: "fill", dst: vramAddress(0), size: 16, value: 2 }]);
       if (isErr(g)) throw new Error("submit");

@@ -10,7 +10,7 @@
  * pending; if not, it resets the device, and every fence of a lost batch is signalled with
  * -ETIME (the guilty job's error in drm_sched), so no waiter waits forever.
  *
- * Lives in `@primetime/ttm` because the device must not know DRM (DESIGN.md section 4) and TTM
+ * Lives in `@primetime/ttm` because the device must not know DRM (ARCHITECTURE.md section 4) and TTM
  * is the lowest layer that needs GPU work in a reservation object (its moves).
  */
 

@@ -48,7 +48,12 @@ import {
   SystemMemory,
   systemAddress,
 } from "@primetime/simgpu";
-import { drmGemTtmMmap } from "./drm-gem-ttm-helper.js";
+import {
+  drmGemTtmMmap,
+  ttmGemPrimeGetSgTable,
+  ttmGemPrimePin,
+  ttmGemPrimeUnpin,
+} from "./drm-gem-ttm-helper.js";
 import { type SimgpuFenceDriver, simgpuFenceDriverInit } from "./simgpu-fence.js";
 import { ttmResourceGpuAddress, ttmSimgpuIoMemReserve, ttmSimgpuMove } from "./simgpu-move.js";
 import {
@@ -116,7 +121,13 @@ async function testBoDestroy(bo: TtmBufferObject): Promise<void> {
   kfree(bo);
 }
 
-export const testGemFuncs: DrmGemObjectFuncs = { free: testGemFree, mmap: drmGemTtmMmap };
+export const testGemFuncs: DrmGemObjectFuncs = {
+  free: testGemFree,
+  mmap: drmGemTtmMmap,
+  pin: ttmGemPrimePin,
+  unpin: ttmGemPrimeUnpin,
+  getSgTable: ttmGemPrimeGetSgTable,
+};
 
 function testFuncs(m: { fences: SimgpuFenceDriver | null }): TtmDeviceFuncs {
   return {

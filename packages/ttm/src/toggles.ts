@@ -1,5 +1,5 @@
 /**
- * TTM's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what the
+ * TTM's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what the
  * kernel did before the fix, at the place the fix changed; the code honouring it says so next
  * to its `toggleEnabled()` call.
  */
@@ -56,4 +56,22 @@ export const TTM_LRU_WALK_PLAIN_GET = defineToggle({
   foundBy: "ttm races.test.ts: eviction-vs-release under pct",
   kind: "hypothetical",
   kernels: "none (modifies the v6.15 ttm_lru_walk_for_evict())",
+});
+
+/** Eviction of a deleted BO drops a reference the delayed-delete list no longer holds. */
+export const TTM_EVICT_DELETED_EXTRA_PUT = defineToggle({
+  name: "ttm.evict-deleted-extra-put",
+  description:
+    "Historic (Linux 6.5 development): after 'drm/ttm: use per BO cleanup workers' " +
+    "(9bff18d13473) a released busy BO is resurrected with kref_init() and owned by its own " +
+    "delayed-delete work, no longer by a ddestroy list; but ttm_bo_cleanup_refs(), which " +
+    "eviction (ttm_mem_evict_first) and swapout run on a deleted BO they find on the LRU, still " +
+    "ended with the ttm_bo_put() of the list's reference. The count is dropped once too often: " +
+    "the BO is destroyed while its delayed-delete work is still queued (use-after-free), or the " +
+    "work's own put underflows (refcount_t: underflow, as reported on amdgpu in July 2023).",
+  fixedBy: "drm/ttm: drop extra ttm_bo_put in ttm_bo_cleanup_refs",
+  foundBy: "ttm races.test.ts: evict-deleted under pct",
+  kind: "historic",
+  commit: "c00133a9e87e",
+  kernels: "v6.5-rc (from 9bff18d13473 'drm/ttm: use per BO cleanup workers' to the fix)",
 });

@@ -61,7 +61,7 @@ import {
   WorkStruct,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
-import { TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
+import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
 import { EMULTIHOP, type TtmBoType, type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import {
   type TtmLruWalk,
@@ -503,6 +503,7 @@ export async function ttmBoEvictFirst(
     if (bo.deleted) {
       ret = await ttmBoWaitCtx(bo, ctx);
       if (!ret) await ttmBoCleanupMemtypeUse(bo);
+      await ttmBoEvictDeletedExtraPut(bo);
     } else {
       ret = await ttmBoEvict(bo, ctx);
     }
@@ -510,6 +511,17 @@ export async function ttmBoEvictFirst(
   await dmaResvUnlock(bo.resv);
   await ttmBoPut(bo);
   return ret;
+}
+
+/**
+ * Toggle `ttm.evict-deleted-extra-put`: what ttm_bo_cleanup_refs() still did after the per-BO
+ * cleanup workers: drop the reference of a ddestroy list that no longer exists (the fix, "drm/ttm:
+ * drop extra ttm_bo_put in ttm_bo_cleanup_refs", removed this put). Nothing with the toggle off.
+ * Locking: the BO's reservation held. References: drops one it does not own (the bug).
+ */
+async function ttmBoEvictDeletedExtraPut(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
+  if (toggleEnabled(TTM_EVICT_DELETED_EXTRA_PUT.name)) await ttmBoPut(bo);
 }
 
 /** Models struct ttm_bo_evict_walk. */
@@ -534,6 +546,7 @@ async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<numb
   if (bo.deleted) {
     lret = await ttmBoWaitCtx(bo, walk.ctx);
     if (!lret) await ttmBoCleanupMemtypeUse(bo);
+    await ttmBoEvictDeletedExtraPut(bo);
   } else {
     lret = await ttmBoEvict(bo, walk.ctx);
   }

@@ -29,7 +29,7 @@ function manifest(name: string, deps: Record<string, string> = {}, devDeps = {})
 
 const ws = (...names: string[]) => Object.fromEntries(names.map((n) => [n, "workspace:*"]));
 
-/** A small workspace that follows DESIGN.md section 4. */
+/** A small workspace that follows ARCHITECTURE.md section 4. */
 function cleanTree(): Tree {
   return {
     "pnpm-workspace.yaml":
@@ -66,7 +66,7 @@ function cleanTree(): Tree {
 const messages = (root: string) => checkLayers(root).violations.map(formatViolation);
 
 describe("rankOf", () => {
-  it("ranks by position in DESIGN.md section 4, bottom first", () => {
+  it("ranks by position in ARCHITECTURE.md section 4, bottom first", () => {
     const order = [
       "packages/sim",
       "packages/atomics",

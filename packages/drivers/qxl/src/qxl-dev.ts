@@ -33,7 +33,35 @@
  */
 
 import type { Simulation } from "@primetime/sim";
-import { type Command, SimGpu, type SystemMemory, vramAddress } from "@primetime/simgpu";
+import {
+  type Command,
+  type GpuAddress,
+  PAGE_SIZE,
+  Page,
+  SimGpu,
+  type SystemMemory,
+  systemAddress,
+  vramAddress,
+} from "@primetime/simgpu";
+
+/**
+ * A host page the device reaches through a DMA window: another device's memory (the bytes of a
+ * foreign dma-buf's page), seen by this device's IOMMU as one of its system pages while mapped.
+ */
+class HostPage extends Page {
+  constructor(
+    memory: SystemMemory,
+    pfn: number,
+    private readonly hostBytes: Uint8Array,
+  ) {
+    super(memory, pfn);
+    this.generation = 1;
+  }
+
+  override get data(): Uint8Array {
+    return this.hostBytes;
+  }
+}
 
 // ---- qxl_dev.h constants ------------------------------------------------------------------------
 
@@ -78,6 +106,12 @@ export const QXL_IO_FLUSH_RELEASE = 23;
 /** Memslot ids: the high bits of a QXLPHYSICAL (qdev->main_slot / surfaces_slot). */
 export const QXL_MAIN_SLOT = 1;
 export const QXL_SURFACES_SLOT = 2;
+/**
+ * Model extension: a third memslot over host pages the driver maps for the device (the pages of
+ * a buffer imported from another device): `index * 2^32 + offset` in it names byte `offset` of
+ * DMA window `index` (QxlHw.dmaMap()).
+ */
+export const QXL_DMA_SLOT = 3;
 /** Bit where the memslot id starts in a physical address (kept below 2^53 for JavaScript). */
 export const QXL_SLOT_SHIFT = 44;
 
@@ -224,6 +258,8 @@ export class QxlHw {
   /** Physical address of the release last handed back, for chaining (qxl->last_release). */
   private lastRelease = 0;
   private consuming = false;
+  private readonly dmaWindows = new Map<number, HostPage[]>();
+  private dmaNext = 0;
 
   constructor(opts: QxlHwOptions = {}) {
     this.name = opts.name ?? "qxl0";
@@ -266,13 +302,48 @@ export class QxlHw {
     return slot * 2 ** QXL_SLOT_SHIFT + offset;
   }
 
-  /** The VRAM offset a physical address names, or null if it is outside every memslot. */
+  /** The VRAM offset a physical address names, or null if it is not in the VRAM memslots. */
   translate(phys: number, size: number): number | null {
     const slot = Math.floor(phys / 2 ** QXL_SLOT_SHIFT);
     const off = phys - slot * 2 ** QXL_SLOT_SHIFT;
     if (slot !== QXL_MAIN_SLOT && slot !== QXL_SURFACES_SLOT) return null;
     if (off < 0 || off + size > this.gpu.vram.size) return null;
     return off;
+  }
+
+  /** The engine address a physical address names (VRAM or a DMA window), or null. */
+  translateAddr(phys: number, size: number): GpuAddress | null {
+    const v = this.translate(phys, size);
+    if (v !== null) return vramAddress(v);
+    const slot = Math.floor(phys / 2 ** QXL_SLOT_SHIFT);
+    if (slot !== QXL_DMA_SLOT) return null;
+    const off = phys - slot * 2 ** QXL_SLOT_SHIFT;
+    const index = Math.floor(off / 2 ** 32);
+    const at = off - index * 2 ** 32;
+    const pages = this.dmaWindows.get(index);
+    if (!pages || at + size > pages.length * PAGE_SIZE) return null;
+    return systemAddress(pages, at);
+  }
+
+  /**
+   * Maps host pages (a foreign buffer's) into the device's DMA memslot; returns the window's
+   * index. The device sees the pages themselves (writes land in the exporter's memory).
+   */
+  dmaMap(bytes: readonly Uint8Array[]): number {
+    const index = ++this.dmaNext;
+    this.dmaWindows.set(
+      index,
+      bytes.map((b) => new HostPage(this.gpu.system, 0x4000_0000 + index * 0x1000, b)),
+    );
+    return index;
+  }
+
+  /** Unmaps a DMA window: commands still naming it fault ("freed"). */
+  dmaUnmap(index: number): void {
+    const pages = this.dmaWindows.get(index);
+    if (!pages) return;
+    for (const p of pages) p.generation++;
+    this.dmaWindows.delete(index);
   }
 
   /** The CPU's view of device memory (the BARs). */
@@ -426,16 +497,16 @@ export class QxlHw {
     const dstRaw = this.u64(data, QXL_RELEASE_INFO_SIZE + QXL_SIM_DRAW.dst);
     const srcRaw = this.u64(data, QXL_RELEASE_INFO_SIZE + QXL_SIM_DRAW.src);
     const dstSize = op === QXL_DRAW_CHECKSUM ? 4 : size;
-    let dst: number | null;
+    let dst: GpuAddress | null;
     if (surfaceId !== 0) {
       const s = surfaceId < this.rom.nSurfaces ? this.surfaces[surfaceId] : null;
       if (!s) {
         this.guestBug(`draw to surface ${surfaceId}, which is not live`);
         return;
       }
-      dst = dstRaw + dstSize <= s.size ? s.offset + dstRaw : null;
+      dst = dstRaw + dstSize <= s.size ? vramAddress(s.offset + dstRaw) : null;
     } else {
-      dst = this.translate(dstRaw, dstSize);
+      dst = this.translateAddr(dstRaw, dstSize);
     }
     if (dst === null) {
       this.guestBug(`draw destination 0x${dstRaw.toString(16)} out of range`);
@@ -443,18 +514,17 @@ export class QxlHw {
     }
     switch (op) {
       case QXL_DRAW_FILL:
-        work.push({ op: "fill", dst: vramAddress(dst), size, value: value & 0xff });
+        work.push({ op: "fill", dst, size, value: value & 0xff });
         return;
       case QXL_DRAW_COPY:
       case QXL_DRAW_CHECKSUM: {
-        const src = this.translate(srcRaw, size);
+        const src = this.translateAddr(srcRaw, size);
         if (src === null) {
           this.guestBug(`draw source 0x${srcRaw.toString(16)} out of range`);
           return;
         }
-        if (op === QXL_DRAW_COPY)
-          work.push({ op: "copy", src: vramAddress(src), dst: vramAddress(dst), size });
-        else work.push({ op: "checksum", src: vramAddress(src), size, result: vramAddress(dst) });
+        if (op === QXL_DRAW_COPY) work.push({ op: "copy", src, dst, size });
+        else work.push({ op: "checksum", src, size, result: dst });
         return;
       }
       default:

@@ -1,3 +1,5 @@
+import { MAP_SHARED, PROT_READ } from "@primetime/kernel";
+import { sleep } from "@primetime/sim";
 import { crc32 } from "@primetime/simgpu";
 import { describe, expect, it } from "vitest";
 import {
@@ -7,6 +9,8 @@ import {
   gemClose,
   load,
   openQxl,
+  primeExport,
+  primeImport,
   qxlAlloc,
   qxlAllocSurf,
   qxlExecDraw,
@@ -72,5 +76,79 @@ describe("qxl driver", () => {
     expectClean(r);
     expect(bytes![0]).toBe(0xa5);
     expect(sum).toBe(crc32(new Uint8Array(8192).fill(0xa5)));
+  });
+
+  it("GPU work across two qxl devices: fill on the exporter's GPU, checksum and fill on the importer's", async () => {
+    const size = 16384;
+    let sum = -1;
+    let viaDmaBuf: Uint8Array | null = null;
+    let back: Uint8Array | null = null;
+    const r = await runQxl(
+      async (m) => {
+        await runProcess(m, "client", async (p) => {
+          const fdA = await openQxl(p, m, 0);
+          const fdB = await openQxl(p, m, 1);
+          const bo = await qxlAlloc(p, fdA, size);
+          expectRet(
+            await qxlExecDraw(p, fdA, {
+              op: "fill",
+              size,
+              value: 0x3c,
+              dst: { handle: bo, offset: 0 },
+            }),
+            0,
+            "fill on A",
+          );
+          await sleep(1_000_000); // let A's GPU finish (qxl has no implicit sync)
+          const dmabuf = await primeExport(p, fdA, bo);
+          const imp = await primeImport(p, fdB, dmabuf);
+          expect(imp).toBeGreaterThan(0);
+          const res = await qxlAlloc(p, fdB, 4096);
+          expectRet(
+            await qxlExecDraw(p, fdB, {
+              op: "checksum",
+              size,
+              dst: { handle: res, offset: 0 },
+              src: { handle: imp, offset: 0 },
+            }),
+            0,
+            "checksum on B",
+          );
+          await sleep(1_000_000);
+          const a = await qxlMap(p, fdB, res, 4096);
+          sum = new DataView((await load(p, a, 4)).buffer).getUint32(0, true);
+          const d = await p.mmap(0, size, PROT_READ, MAP_SHARED, dmabuf, 0);
+          viaDmaBuf = await load(p, d, size);
+          expectRet(await p.munmap(d, size), 0, "munmap dma-buf");
+          // The importer's GPU writes the exporter's memory through its DMA window.
+          expectRet(
+            await qxlExecDraw(p, fdB, {
+              op: "fill",
+              size: 4096,
+              value: 0x77,
+              dst: { handle: imp, offset: 4096 },
+            }),
+            0,
+            "fill on B",
+          );
+          await sleep(1_000_000);
+          const b = await qxlMap(p, fdA, bo, size);
+          back = await load(p, b, size);
+          expectRet(await gemClose(p, fdB, imp), 0, "close import");
+          expectRet(await gemClose(p, fdB, res), 0, "close res");
+          await closeFd(p, dmabuf);
+          expectRet(await gemClose(p, fdA, bo), 0, "close bo");
+          await closeFd(p, fdB);
+          await closeFd(p, fdA);
+        });
+      },
+      { devices: 2 },
+    );
+    expectClean(r);
+    expect(sum).toBe(crc32(new Uint8Array(size).fill(0x3c)));
+    expect(viaDmaBuf!.every((x) => x === 0x3c)).toBe(true);
+    expect(back![0]).toBe(0x3c);
+    expect(back!.subarray(4096, 8192).every((x) => x === 0x77)).toBe(true);
+    expect(back![8192]).toBe(0x3c);
   });
 });

@@ -36,7 +36,13 @@ import {
 } from "@primetime/kernel";
 import { type TtmOperationCtx, ttmBoValidate } from "@primetime/ttm";
 import { qxlIoUpdateArea, qxlPushCommandRingRelease } from "./qxl-cmd.js";
-import { QXL_CMD_CURSOR, QXL_CMD_DRAW, QXL_CMD_SURFACE, QXL_RELEASE_INFO_SIZE } from "./qxl-dev.js";
+import {
+  QXL_CMD_CURSOR,
+  QXL_CMD_DRAW,
+  QXL_CMD_SURFACE,
+  QXL_RELEASE_INFO_SIZE,
+  type QxlRect,
+} from "./qxl-dev.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";
 import {
   DRM_IOCTL_QXL_ALLOC,
@@ -84,6 +90,8 @@ import {
   qxlTtmPlacementFromDomain,
   toQxlBo,
 } from "./qxl-object.js";
+import { QxlImportObject, qxlImportPhysicalAddress } from "./qxl-prime.js";
+import type { QxlRelObj } from "./qxl-release.js";
 import {
   QXL_RELEASE_DRAWABLE,
   type QxlRelease,
@@ -134,10 +142,17 @@ async function qxlMapIoctl(dev: DrmDevice, data: DrmQxlMap, file: DrmFile): Prom
 /** Models struct qxl_reloc_info. */
 interface QxlRelocInfo {
   type: number;
-  dstBo: QxlBo | null;
+  dstBo: QxlRelObj | null;
   dstOffset: number;
-  srcBo: QxlBo | null;
+  srcBo: QxlRelObj | null;
   srcOffset: number;
+}
+
+/** The device address of (obj + offset): its memslot address, or an import's DMA window. */
+function relocAddress(qdev: QxlDevice, obj: QxlRelObj, offset: number): number {
+  return obj instanceof QxlImportObject
+    ? qxlImportPhysicalAddress(obj, offset)
+    : qxlBoPhysicalAddress(qdev, obj, offset);
 }
 
 /** The slab cache of reloc_info arrays (kmalloc_array() in the kernel). */
@@ -166,10 +181,11 @@ async function copyFromUserBytes(addr: number, len: number): Promise<Uint8Array 
  * offset outside it (-EINVAL) rather than writing out of bounds.
  */
 function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
-  if (info.dstOffset + 8 > info.dstBo!.size) return -EINVAL;
-  qxlBoCpuView(qdev, info.dstBo!, info.dstOffset, 8).setBigUint64(
+  const dst = info.dstBo!;
+  if (!(dst instanceof QxlBo) || info.dstOffset + 8 > dst.size) return -EINVAL;
+  qxlBoCpuView(qdev, dst, info.dstOffset, 8).setBigUint64(
     0,
-    BigInt(qxlBoPhysicalAddress(qdev, info.srcBo!, info.srcOffset)),
+    BigInt(relocAddress(qdev, info.srcBo!, info.srcOffset)),
     true,
   );
   return 0;
@@ -178,9 +194,10 @@ function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
 /** Models apply_surf_reloc(): writes the surface id of src (0 for none or the primary). */
 function applySurfReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
   let id = 0;
-  if (info.srcBo && !info.srcBo.isPrimary) id = info.srcBo.surfaceId;
-  if (info.dstOffset + 4 > info.dstBo!.size) return -EINVAL;
-  qxlBoCpuView(qdev, info.dstBo!, info.dstOffset, 4).setUint32(0, id, true);
+  if (info.srcBo instanceof QxlBo && !info.srcBo.isPrimary) id = info.srcBo.surfaceId;
+  const dst = info.dstBo!;
+  if (!(dst instanceof QxlBo) || info.dstOffset + 4 > dst.size) return -EINVAL;
+  qxlBoCpuView(qdev, dst, info.dstOffset, 4).setUint32(0, id, true);
   return 0;
 }
 
@@ -193,15 +210,11 @@ async function qxlhwHandleToBo(
   file: DrmFile,
   handle: number,
   release: QxlRelease,
-): Promise<QxlBo | number> {
+): Promise<QxlRelObj | number> {
   const gobj = await drmGemObjectLookup(file, handle);
   if (!gobj) return -EINVAL;
-  if (!(gobj instanceof QxlBo)) {
-    // a foreign import (model extension): the device cannot reach it
-    await drmGemObjectPut(gobj);
-    return -EINVAL;
-  }
-  const qobj = toQxlBo(gobj);
+  // a QxlBo, or (model extension) a foreign import the device reaches through a DMA window
+  const qobj = gobj instanceof QxlImportObject ? gobj : toQxlBo(gobj);
   const ret = await qxlReleaseListAdd(release, qobj);
   await drmGemObjectPut(gobj);
   if (ret) return ret;
@@ -232,18 +245,18 @@ async function qxlProcessSingleCommand(
   if (cmd.command_size > RELEASE_SIZE - QXL_RELEASE_INFO_SIZE) return -EINVAL;
   const relocInfo = kmalloc(qxlRelocInfoCache, () => new QxlRelocInfoArray());
   if (isErr(relocInfo)) return -ENOMEM;
-  let ret: number;
   const r = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_DRAWABLE);
   if (isErr(r)) {
     kfree(relocInfo);
     return r;
   }
   const { release, rbo: cmdBo } = r;
-  out: {
+  // the kernel's goto out_free_bos / out_free_release paths: every error frees the release
+  const ret = await (async (): Promise<number> => {
+    let ret = 0;
     const bytes = await copyFromUserBytes(cmd.command, cmd.command_size);
     if (bytes === null) {
-      ret = -EFAULT;
-      break out;
+      return -EFAULT;
     }
     const slot = qxlBoCpuView(
       qdev,
@@ -257,14 +270,12 @@ async function qxlProcessSingleCommand(
     for (let i = 0; i < cmd.relocs_num; ++i) {
       const rb = await copyFromUserBytes(cmd.relocs + i * DRM_QXL_RELOC_SIZE, DRM_QXL_RELOC_SIZE);
       if (rb === null) {
-        ret = -EFAULT;
-        break out;
+        return -EFAULT;
       }
       const reloc = decodeDrmQxlReloc(rb);
       // add the bos to the list of bos to validate - need to validate first then process relocs?
       if (reloc.reloc_type !== QXL_RELOC_TYPE_BO && reloc.reloc_type !== QXL_RELOC_TYPE_SURF) {
-        ret = -EINVAL;
-        break out;
+        return -EINVAL;
       }
       const info: QxlRelocInfo = {
         type: reloc.reloc_type,
@@ -277,8 +288,7 @@ async function qxlProcessSingleCommand(
       if (reloc.dst_handle) {
         const b = await qxlhwHandleToBo(file, reloc.dst_handle, release);
         if (typeof b === "number") {
-          ret = b;
-          break out;
+          return b;
         }
         info.dstBo = b;
         info.dstOffset = reloc.dst_offset;
@@ -291,8 +301,7 @@ async function qxlProcessSingleCommand(
       if (reloc.reloc_type === QXL_RELOC_TYPE_BO || reloc.src_handle) {
         const b = await qxlhwHandleToBo(file, reloc.src_handle, release);
         if (typeof b === "number") {
-          ret = b;
-          break out;
+          return b;
         }
         info.srcBo = b;
         info.srcOffset = reloc.src_offset;
@@ -300,7 +309,7 @@ async function qxlProcessSingleCommand(
     }
     // validate all buffers
     ret = await qxlReleaseReserveList(qdev, release, false);
-    if (ret) break out;
+    if (ret) return ret;
     for (const info of relocInfo.infos) {
       const rr =
         info.type === QXL_RELOC_TYPE_BO ? applyReloc(qdev, info) : applySurfReloc(qdev, info);
@@ -308,11 +317,11 @@ async function qxlProcessSingleCommand(
     }
     if (ret) {
       await qxlReleaseBackoffReserveList(release);
-      break out;
+      return ret;
     }
     await qxlReleaseFenceBufferObjects(qdev, release);
-    ret = await qxlPushCommandRingRelease(qdev, release, cmd.type);
-  }
+    return qxlPushCommandRingRelease(qdev, release, cmd.type);
+  })();
   if (ret) await qxlReleaseFree(qdev, release);
   kfree(relocInfo);
   return ret;
@@ -342,6 +351,25 @@ async function qxlExecbufferIoctl(
 }
 
 /**
+ * The reserved part of qxl_update_area_ioctl(): validate, surface id, update. As in the kernel,
+ * a failed validation returns with the object still reserved (`goto out` skips the unreserve).
+ * Locking: the object reserved on entry; unreserved on return except after a failed validation.
+ * References: the caller holds one.
+ */
+async function qxlUpdateAreaReserved(qdev: QxlDevice, qobj: QxlBo, area: QxlRect): Promise<number> {
+  if (!qobj.pinCount) {
+    qxlTtmPlacementFromDomain(qobj, qobj.domain);
+    const ctx: TtmOperationCtx = { interruptible: true, noWaitGpu: false, bytesMoved: 0 };
+    const ret = await ttmBoValidate(qobj, qobj.placement, ctx);
+    if (ret) return ret;
+  }
+  let ret = await qxlBoCheckId(qdev, qobj);
+  if (!ret) ret = await qxlIoUpdateArea(qdev, qobj, area);
+  await qxlBoUnreserve(qobj);
+  return ret;
+}
+
+/**
  * Models qxl_update_area_ioctl(): validates the object into its domain, gives a surface its
  * hardware surface, and asks the device to update the area. -EINVAL for an empty area, -ENOENT
  * for an unknown handle.
@@ -365,18 +393,7 @@ async function qxlUpdateAreaIoctl(
   }
   const qobj = toQxlBo(gobj);
   let ret = await qxlBoReserve(qobj);
-  out: {
-    if (ret) break out;
-    if (!qobj.pinCount) {
-      qxlTtmPlacementFromDomain(qobj, qobj.domain);
-      const ctx: TtmOperationCtx = { interruptible: true, noWaitGpu: false, bytesMoved: 0 };
-      ret = await ttmBoValidate(qobj, qobj.placement, ctx);
-      if (ret) break out;
-    }
-    ret = await qxlBoCheckId(qdev, qobj);
-    if (!ret) ret = await qxlIoUpdateArea(qdev, qobj, area);
-    await qxlBoUnreserve(qobj);
-  }
+  if (!ret) ret = await qxlUpdateAreaReserved(qdev, qobj, area);
   await drmGemObjectPut(gobj);
   return ret;
 }

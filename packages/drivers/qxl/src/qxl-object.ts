@@ -67,6 +67,11 @@ export const qxlBoCache = new KmemCache("qxl_bo");
 /** Creation order of buffer objects: the global order the model locks reservations in. */
 const boSeq = new SimLocal(() => ({ next: 0 }));
 
+/** The next position in the model's global reservation order (objects and imports). */
+export function nextObjSeq(): number {
+  return ++boSeq.get().next;
+}
+
 /**
  * Models struct qxl_bo. The kernel's `type` (the GEM domain) is `domain` here, `type` being
  * tbo.type on this merged object.
@@ -96,7 +101,7 @@ export class QxlBo extends TtmBufferObject {
   /** Models is_dumb. */
   isDumb = false;
   /** Position in the model's global reservation order. */
-  readonly seq = ++boSeq.get().next;
+  readonly seq = nextObjSeq();
 }
 
 /** Models to_qxl_bo() / gem_to_qxl_bo(). */

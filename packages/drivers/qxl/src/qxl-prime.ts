@@ -8,9 +8,10 @@
  * export. Here it returns the pinned object's pages (views of the device memory behind the BAR
  * for VRAM/PRIV objects, the ttm_tt pages otherwise), so the cross-driver conformance cases can
  * run against qxl; and ->gem_prime_import_sg_table (mainline: -ENOSYS) makes a plain GEM object
- * over the exporter's pages (`QxlImportObject`), which the CPU can map through its dma-buf but
- * the device cannot use: EXECBUFFER and UPDATE_AREA refuse it with -EINVAL, QXL_MAP with -EINVAL
- * as drm_gem_dumb_map_offset() refuses imports.
+ * over the exporter's pages (`QxlImportObject`), mapped for the device through a DMA window
+ * (QxlHw.dmaMap(), the model's third memslot), so drawables can read and write it; UPDATE_AREA
+ * refuses it (-EINVAL: not a surface) and QXL_MAP too, as drm_gem_dumb_map_offset() refuses
+ * imports (the CPU maps it through its dma-buf).
  */
 
 import {
@@ -30,7 +31,9 @@ import {
 } from "@primetime/gem";
 import { type Errno, errPtr, isErr, KmemCache, kfree, kmalloc, type Vma } from "@primetime/kernel";
 import { drmGemTtmMmap, ttmBoCpuPage } from "@primetime/ttm";
-import { qxlBoPin, qxlBoUnpin, toQxlBo } from "./qxl-object.js";
+import { QXL_DMA_SLOT, QxlHw } from "./qxl-dev.js";
+import { toQxl } from "./qxl-device.js";
+import { nextObjSeq, qxlBoPin, qxlBoUnpin, toQxlBo } from "./qxl-object.js";
 
 /**
  * Models qxl_gem_prime_pin(): qxl_bo_pin().
@@ -86,6 +89,18 @@ export const qxlImportCache = new KmemCache("qxl_import");
 export class QxlImportObject extends GemObject {
   /** The page table of the import, given back at free. */
   sgt: SgTable | null = null;
+  /** The device's DMA window over the pages (QxlHw.dmaMap()), 0 while unmapped. */
+  dmaIndex = 0;
+  /** Position in the model's global reservation order. */
+  readonly seq = nextObjSeq();
+}
+
+/**
+ * The device's physical address of `offset` bytes into an import (its DMA window).
+ * Locking: none (the window lives as long as the import). References: none.
+ */
+export function qxlImportPhysicalAddress(obj: QxlImportObject, offset: number): number {
+  return QxlHw.physical(QXL_DMA_SLOT, obj.dmaIndex * 2 ** 32 + offset);
 }
 
 /**
@@ -94,6 +109,8 @@ export class QxlImportObject extends GemObject {
  */
 async function qxlImportFree(obj: GemObject): Promise<void> {
   const imp = obj as QxlImportObject;
+  if (imp.dmaIndex) toQxl(obj.dev).hw.dmaUnmap(imp.dmaIndex);
+  imp.dmaIndex = 0;
   await drmPrimeGemDestroy(obj, imp.sgt);
   imp.sgt = null;
   await drmGemObjectRelease(obj);
@@ -118,5 +135,6 @@ export async function qxlGemPrimeImportSgTable(
   drmGemPrivateObjectInit(dev, obj, attach.dmabuf.size);
   obj.sgt = sgt;
   obj.pages = sgt.pages;
+  obj.dmaIndex = toQxl(dev).hw.dmaMap(sgt.pages);
   return obj;
 }

@@ -24,6 +24,7 @@ import {
   dmaResvReserveFences,
   dmaResvUnlock,
 } from "@primetime/dma-buf";
+import { drmGemObjectGet, drmGemObjectPut } from "@primetime/gem";
 import {
   EINVAL,
   ENOMEM,
@@ -43,7 +44,7 @@ import { QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
 import type { QxlDevice } from "./qxl-device.js";
 import { QXL_GEM_DOMAIN_VRAM } from "./qxl-drm-uapi.js";
 import {
-  type QxlBo,
+  QxlBo,
   qxlBoCheckId,
   qxlBoCpuView,
   qxlBoCreate,
@@ -52,6 +53,7 @@ import {
   qxlBoUnref,
   qxlTtmPlacementFromDomain,
 } from "./qxl-object.js";
+import type { QxlImportObject } from "./qxl-prime.js";
 
 /** Models QXL_RELEASE_DRAWABLE. */
 export const QXL_RELEASE_DRAWABLE = 0;
@@ -75,11 +77,26 @@ const releasesPerBo = [
 export const qxlReleaseCache = new KmemCache("qxl_release");
 export const qxlBoListCache = new KmemCache("qxl_bo_list");
 
+/** What a release can name: a qxl buffer object, or (model extension) a foreign import. */
+export type QxlRelObj = QxlBo | QxlImportObject;
+
 /** Models struct qxl_bo_list: one entry of a release's object list; holds a reference. */
 export class QxlBoList extends SlabObject {
-  constructor(readonly bo: QxlBo) {
+  constructor(readonly bo: QxlRelObj) {
     super();
   }
+}
+
+/** qxl_bo_ref() of a release's object (a GEM reference for an import). */
+async function relObjRef(o: QxlRelObj): Promise<void> {
+  if (o instanceof QxlBo) await qxlBoRef(o);
+  else await drmGemObjectGet(o);
+}
+
+/** qxl_bo_unref() of a release's object (a GEM put for an import). */
+async function relObjUnref(o: QxlRelObj): Promise<void> {
+  if (o instanceof QxlBo) await qxlBoUnref(o);
+  else await drmGemObjectPut(o);
 }
 
 /**
@@ -103,7 +120,7 @@ export class QxlRelease extends DmaFence {
   /** Models base.ops != NULL: the fence was initialised (qxl_release_fence_buffer_objects()). */
   fenced = false;
   /** The objects drm_exec locked (release->exec), in locking order. */
-  locked: QxlBo[] = [];
+  locked: QxlRelObj[] = [];
 }
 
 /** Models qxl_fence_ops. */
@@ -142,7 +159,7 @@ async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlReleas
 async function qxlReleaseFreeList(release: QxlRelease): Promise<void> {
   while (release.bos.length > 0) {
     const entry = release.bos[0]!;
-    await qxlBoUnref(entry.bo);
+    await relObjUnref(entry.bo);
     release.bos.shift();
     kfree(entry);
   }
@@ -186,11 +203,11 @@ async function qxlReleaseBoAlloc(qdev: QxlDevice, priority: number): Promise<Qxl
  * 0 or -ENOMEM.
  * Locking: none. References: takes one on `bo`.
  */
-export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlBo): Promise<number> {
+export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlRelObj): Promise<number> {
   for (const entry of release.bos) if (entry.bo === bo) return 0;
   const entry = kmalloc(qxlBoListCache, () => new QxlBoList(bo));
   if (isErr(entry)) return -ENOMEM;
-  await qxlBoRef(bo);
+  await relObjRef(bo);
   release.bos.push(entry);
   return 0;
 }
@@ -200,7 +217,9 @@ export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlBo): Promise
  * fence slot, and gives a surface-domain object its surface id and hardware surface.
  * Locking: the object reserved. References: none.
  */
-async function qxlReleaseValidateBo(qdev: QxlDevice, bo: QxlBo): Promise<number> {
+async function qxlReleaseValidateBo(qdev: QxlDevice, bo: QxlRelObj): Promise<number> {
+  // an import stays where its exporter put it: a fence slot is all it needs
+  if (!(bo instanceof QxlBo)) return dmaResvReserveFences(bo.resv, 1);
   const ctx: TtmOperationCtx = { interruptible: true, noWaitGpu: false, bytesMoved: 0 };
   if (!bo.pinCount) {
     qxlTtmPlacementFromDomain(bo, bo.domain);
@@ -396,7 +415,7 @@ export async function qxlReleaseFenceBufferObjects(
   await point(`qxl_release_fence_buffer_objects(${release.id})`);
   for (const entry of release.bos) {
     await dmaResvAddFence(entry.bo.resv, release, DmaResvUsage.READ);
-    await ttmBoMoveToLruTailUnlocked(entry.bo);
+    if (entry.bo instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(entry.bo);
   }
   await qxlReleaseExecFini(release);
 }

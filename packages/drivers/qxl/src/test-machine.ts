@@ -63,9 +63,12 @@ import { type CreateQxlOptions, createQxl, destroyQxl, type QxlDeviceHandle } fr
 export interface QxlMachine {
   kernel: Kernel;
   sim: Simulation;
+  /** The first device. */
   qxl: QxlDeviceHandle;
-  /** Asks the display server (the DRM master) to AUTH_MAGIC a client's magic; its result. */
-  authMagic(magic: number): Promise<number>;
+  /** Every device (cardN order). */
+  qxls: QxlDeviceHandle[];
+  /** Asks the display server (the DRM master of device `dev`) to AUTH_MAGIC a client's magic. */
+  authMagic(magic: number, dev?: number): Promise<number>;
 }
 
 export interface RunQxlOptions {
@@ -73,11 +76,13 @@ export interface RunQxlOptions {
   toggles?: string[];
   strategy?: StrategySpec;
   device?: CreateQxlOptions;
+  /** Number of qxl devices (default 1). */
+  devices?: number;
 }
 
 /**
- * Boots a kernel with one qxl device, runs `body` in the main task (it spawns the processes),
- * destroys the device and runs a leak check with nothing exempt. The device's guest-bug log
+ * Boots a kernel with qxl devices, runs `body` in the main task (it spawns the processes),
+ * destroys the devices and runs a leak check with nothing exempt. The devices' guest-bug logs
  * must stay empty: a "guest bug" is the driver sending the device a malformed command.
  */
 export function runQxl(
@@ -89,7 +94,7 @@ export function runQxl(
     toggles: opts.toggles,
     strategy: opts.strategy,
   });
-  return sim.run(() => qxlMachineMain(sim, body, opts.device));
+  return sim.run(() => qxlMachineMain(sim, body, opts.device, opts.devices));
 }
 
 /** The main task of a qxl machine (shared by runQxl() and explore() scenarios). */
@@ -97,48 +102,50 @@ export async function qxlMachineMain(
   sim: Simulation,
   body: (m: QxlMachine) => Promise<void>,
   device?: CreateQxlOptions,
+  devices = 1,
 ): Promise<void> {
   const kernel = Kernel.boot();
-  const qxl = await createQxl(kernel, device);
-  // The display server: opens the card first (so it is the master) and authenticates clients.
+  const qxls: QxlDeviceHandle[] = [];
+  for (let i = 0; i < devices; i++) qxls.push(await createQxl(kernel, device));
+  // The display server: opens the cards first (so it is their master) and authenticates clients.
   const opened = new Completion("server opened");
-  const requests: { magic: number; ret: number; done: Completion }[] = [];
+  const requests: { magic: number; dev: number; ret: number; done: Completion }[] = [];
   const wake = new WaitQueue("Xorg requests");
   let finished = false;
-  let serverFd = -1;
+  const serverFds: number[] = [];
   const server = kernel.spawnProcess("Xorg", async (p) => {
-    serverFd = await p.open(qxl.card, O_RDWR);
+    for (const q of qxls) serverFds.push(await p.open(q.card, O_RDWR));
     opened.complete();
     for (;;) {
       const r = requests.shift();
       if (r) {
-        r.ret = await p.ioctl(serverFd, DRM_IOCTL_AUTH_MAGIC, { magic: r.magic });
+        r.ret = await p.ioctl(serverFds[r.dev]!, DRM_IOCTL_AUTH_MAGIC, { magic: r.magic });
         r.done.complete();
         continue;
       }
       if (finished) break;
       await wake.wait("Xorg waits for clients");
     }
-    await p.close(serverFd);
+    for (const fd of serverFds) await p.close(fd);
   });
   await opened.wait();
-  if (serverFd < 0) throw new Error(`Xorg: open(${qxl.card}) = ${serverFd}`);
-  const authMagic = async (magic: number): Promise<number> => {
-    const r = { magic, ret: 0, done: new Completion("AUTH_MAGIC") };
+  if (serverFds.some((fd) => fd < 0)) throw new Error(`Xorg: open = ${serverFds}`);
+  const authMagic = async (magic: number, dev = 0): Promise<number> => {
+    const r = { magic, dev, ret: 0, done: new Completion("AUTH_MAGIC") };
     requests.push(r);
     wake.wakeAll();
     await r.done.wait();
     return r.ret;
   };
-  await body({ kernel, sim, qxl, authMagic });
+  await body({ kernel, sim, qxl: qxls[0]!, qxls, authMagic });
   finished = true;
   wake.wakeAll();
   await server.wait();
-  await qxlSettle(kernel, qxl);
-  const hw = qxl.qdev.hw;
-  await destroyQxl(qxl);
+  for (const q of qxls) await qxlSettle(kernel, q);
+  const bugs = qxls.flatMap((q) => q.qdev.hw.guestBugs);
+  for (const q of qxls) await destroyQxl(q);
   await kernel.checkLeaks();
-  if (hw.guestBugs.length) sim.report("warn", `qxl guest bugs: ${hw.guestBugs.join("; ")}`);
+  if (bugs.length) sim.report("warn", `qxl guest bugs: ${bugs.join("; ")}`);
 }
 
 /**
@@ -192,12 +199,13 @@ export function expectRet(ret: number, want: number, what: string): void {
  * Opens the device's card node and has the display server authenticate the new file
  * (GET_MAGIC here, AUTH_MAGIC by the master): qxl's ioctls are all DRM_AUTH.
  */
-export async function openQxl(p: Process, m: QxlMachine): Promise<number> {
-  const fd = await p.open(m.qxl.card, O_RDWR);
-  if (fd < 0) throw new Error(`open(${m.qxl.card}) = ${fd}`);
+export async function openQxl(p: Process, m: QxlMachine, dev = 0): Promise<number> {
+  const card = m.qxls[dev]!.card;
+  const fd = await p.open(card, O_RDWR);
+  if (fd < 0) throw new Error(`open(${card}) = ${fd}`);
   const auth = { magic: 0 };
   expectRet(await p.ioctl(fd, DRM_IOCTL_GET_MAGIC, auth), 0, "GET_MAGIC");
-  expectRet(await m.authMagic(auth.magic), 0, "AUTH_MAGIC");
+  expectRet(await m.authMagic(auth.magic, dev), 0, "AUTH_MAGIC");
   return fd;
 }
 

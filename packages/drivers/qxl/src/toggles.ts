@@ -1,5 +1,5 @@
 /**
- * qxl's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what a released
+ * qxl's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what a released
  * kernel did, at the place the fix changed; `qxl-toggles.test.ts` finds each under pct with the
  * toggle on, replays it from its token, and runs the same case clean with the toggle off.
  */

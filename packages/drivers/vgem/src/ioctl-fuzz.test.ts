@@ -1,5 +1,5 @@
 /**
- * Bad input at the ioctl boundary (DESIGN.md section 6): every DRM ioctl of the core, fed
+ * Bad input at the ioctl boundary (ARCHITECTURE.md section 6): every DRM ioctl of the core, fed
  * malformed argument structs, bad command numbers and bad fds, returns a number (0 or a negative
  * errno), throws nothing, fires no oracle, and leaves no GEM state or kernel object behind.
  */

@@ -6,4 +6,4 @@
 import { defineConformanceSuite } from "@primetime/conformance/vitest";
 import { driverUnderTest } from "./driver-under-test.js";
 
-defineConformanceSuite(driverUnderTest, [driverUnderTest]);
+defineConformanceSuite(driverUnderTest, [driverUnderTest], { dfsSchedules: 100 });

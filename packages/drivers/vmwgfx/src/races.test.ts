@@ -11,7 +11,7 @@ import {
   type DmaHeapAllocationData,
   registerSystemHeap,
 } from "@primetime/dma-buf";
-import { O_CLOEXEC, O_RDWR, type Process, SEEK_END } from "@primetime/kernel";
+import { O_CLOEXEC, O_RDWR, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import { explore, type RunResult, replay, type Scenario } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
@@ -34,6 +34,7 @@ import {
   surfaceUnref,
 } from "./test-machine.js";
 import {
+  VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
@@ -207,6 +208,21 @@ const importForeign: Scenario = async (sim) => {
   await shutdownVmw(m);
 };
 
+/** ALLOC_BO while every TTM resource allocation fails: -ENOMEM, nothing leaks. */
+const allocFailslab = race(
+  async () => {
+    setFailslab({ probability: 1, caches: ["ttm_resource"] });
+    return null;
+  },
+  async (q, fd) => {
+    const r = await mobCreate(q, fd, 4096);
+    igtAssert(r === -12, `ALLOC_BO with the allocation failing: ${JSON.stringify(r)}`);
+  },
+  async (q, fd) => {
+    await handleClose(q, fd, 1);
+  },
+);
+
 interface ToggleCase {
   toggle: string;
   name: string;
@@ -239,6 +255,12 @@ const CASES: ToggleCase[] = [
     name: "synccpu",
     scenario: synccpu,
     finds: /kernel NULL pointer dereference/,
+  },
+  {
+    toggle: VMWGFX_BO_ACCESS_AFTER_FAILED_INIT.name,
+    name: "alloc-bo-failslab",
+    scenario: allocFailslab,
+    finds: /KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/,
   },
   {
     toggle: VMWGFX_FD_TO_HANDLE_LEAK.name,
@@ -279,12 +301,12 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       const res = await explore(c.scenario, {
         strategy: "pct",
         depth: 3,
-        schedules: 80,
+        schedules: 50,
         seed: 11,
         scenario: c.name,
       });
       expect(failureText(res.firstFailure)).toBe("");
-      expect(res.schedules).toBe(80);
+      expect(res.schedules).toBe(50);
     });
   }
 
@@ -293,7 +315,7 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       const res = await explore(c.scenario, {
         strategy: "dfs",
         preemptionBound: 1,
-        schedules: 300,
+        schedules: 150,
         scenario: c.name,
       });
       expect(failureText(res.firstFailure)).toBe("");

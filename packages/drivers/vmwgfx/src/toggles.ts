@@ -1,5 +1,5 @@
 /**
- * vmwgfx's historic lifetime races as toggles (DESIGN.md section 5). Each puts back what the
+ * vmwgfx's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what the
  * named fix removed, at the place the fixed and the buggy code part (`toggleEnabled()` there);
  * with every toggle off the driver is the fixed one, and the scenarios in races.test.ts are
  * clean.
@@ -92,8 +92,24 @@ export const VMWGFX_FD_TO_HANDLE_LEAK = defineToggle({
     "Fix prime import/export' (2024) routed them through it",
 });
 
+/** vmw_gem_object_create_with_handle() writing to a buffer whose initialization failed. */
+export const VMWGFX_BO_ACCESS_AFTER_FAILED_INIT = defineToggle({
+  name: "vmwgfx.bo-access-after-failed-init",
+  description:
+    "vmw_gem_object_create_with_handle() sets the new buffer's GEM funcs before checking " +
+    "vmw_bo_create()'s result; when ttm_bo_init_reserved() fails it has already destroyed the " +
+    "buffer, so the write lands in freed memory (KASAN use-after-free; reached by an allocation " +
+    "failure during the buffer's validation).",
+  fixedBy: "drm/vmwgfx: Stop accessing buffer objects which failed init",
+  foundBy: "races.test.ts: alloc-bo-failslab (ALLOC_BO with its TTM resource allocation failing)",
+  kind: "historic",
+  commit: "1a6897921f52",
+  kernels: "v5.17 ('drm/vmwgfx: Implement DRIVER_GEM') until the fix (Feb 2023; stable v5.17+)",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
+  VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,

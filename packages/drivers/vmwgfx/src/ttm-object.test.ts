@@ -270,13 +270,13 @@ async function reexportVsClose(): Promise<void> {
 
 describe("ttm prime re-export racing the last close (vmwgfx.reexport-plain-get)", () => {
   it("with get_dma_buf_unless_doomed: clean under PCT and a bounded DFS", async () => {
-    const pct = await explore(reexportVsClose, { strategy: "pct", schedules: 150, seed: 3 });
+    const pct = await explore(reexportVsClose, { strategy: "pct", schedules: 100, seed: 3 });
     expect(pct.firstFailure ? splats(pct.firstFailure) : "").toBe("");
-    expect(pct.schedules).toBe(150);
+    expect(pct.schedules).toBe(100);
     const dfs = await explore(reexportVsClose, {
       strategy: "dfs",
       preemptionBound: 1,
-      schedules: 400,
+      schedules: 200,
     });
     expect(dfs.firstFailure ? splats(dfs.firstFailure) : "").toBe("");
   });

@@ -35,6 +35,7 @@ import {
   type DrmDevice,
   type DrmFile,
   type DrmGemObjectFuncs,
+  drmGemCreateMmapOffset,
   drmGemHandleDelete,
   drmGemObjectGet,
   drmGemObjectLookup,
@@ -79,7 +80,7 @@ import {
   ttmPlacement,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
-import { VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
+import { VMWGFX_BO_ACCESS_AFTER_FAILED_INIT, VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
 import {
   type DrmVmwHandleCloseArg,
   type DrmVmwSynccpuArg,
@@ -255,6 +256,11 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
     null,
     vmwBoRelease,
   );
+  if (toggleEnabled(VMWGFX_BO_ACCESS_AFTER_FAILED_INIT.name)) {
+    // Before 1a6897921f52: (*p_vbo)->tbo.base.funcs = &vmw_gem_object_funcs; then the check.
+    await point("(*p_vbo)->tbo.base.funcs = &vmw_gem_object_funcs");
+    if (bo.checkAccess("vmw_gem_object_create_with_handle")) bo.gemFuncsSet = true;
+  }
   if (ret) return errPtr(ret);
   bo.gemFuncsSet = true;
   return bo;
@@ -278,6 +284,12 @@ export async function vmwImportObjectCreate(
   bo.kref.init();
   bo.sgt = sgt;
   bo.pages = sgt.pages;
+  // ttm_bo_init_reserved() gives sg BOs an mmap offset too.
+  const ret = await drmGemCreateMmapOffset(bo);
+  if (ret) {
+    await drmGemObjectPut(bo);
+    return errPtr(ret);
+  }
   bo.gemFuncsSet = true;
   return bo;
 }

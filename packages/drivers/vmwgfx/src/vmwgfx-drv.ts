@@ -71,7 +71,12 @@ import {
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
 import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
-import { vmwDumbCreate, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
+import {
+  vmwDumbCreate,
+  vmwDumbMapOffset,
+  vmwGemObjectCreateIoctl,
+  vmwPrimeImportSgTable,
+} from "./vmwgfx-gem.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
 import {
   vmwGbSurfaceDefineIoctl,
@@ -319,6 +324,7 @@ export const vmwDriver: DrmDriver = {
   postclose: vmwPostclose,
   release: vmwDriverRelease,
   dumbCreate: vmwDumbCreate,
+  dumbMapOffset: vmwDumbMapOffset,
   primeHandleToFd: (dev, file, handle, flags) =>
     vmwPrimeHandleToFd(dev, file, handle, flags, tfileOf(file)),
   primeFdToHandle: (dev, file, fd) => vmwPrimeFdToHandle(dev, file, fd, tfileOf(file)),

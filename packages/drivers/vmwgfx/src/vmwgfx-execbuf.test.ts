@@ -119,12 +119,12 @@ describe("DRM_VMW_EXECBUF", () => {
   };
 
   it("a submission racing the last references of its surface and buffer is clean (pct, dfs)", async () => {
-    const pct = await explore(execVsRelease, { strategy: "pct", schedules: 100, seed: 5 });
+    const pct = await explore(execVsRelease, { strategy: "pct", schedules: 60, seed: 5 });
     expect(pct.firstFailure ? splatText(pct.firstFailure) : "").toBe("");
     const dfs = await explore(execVsRelease, {
       strategy: "dfs",
       preemptionBound: 1,
-      schedules: 200,
+      schedules: 100,
     });
     expect(dfs.firstFailure ? splatText(dfs.firstFailure) : "").toBe("");
   });

@@ -16,11 +16,12 @@ import {
   type DrmFile,
   type DrmModeCreateDumb,
   drmGemHandleCreate,
+  drmGemObjectLookup,
   drmGemObjectPut,
   drmVmaNodeOffsetAddr,
   type GemObject,
 } from "@primetime/gem";
-import { EINVAL, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
+import { EINVAL, ENOENT, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
 import { point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_HANDLE_REF_DROPPED_TOO_SOON } from "./toggles.js";
 import { type VmwBo, vmwGemObjectCreate, vmwImportObjectCreate } from "./vmwgfx-bo.js";
@@ -113,4 +114,22 @@ export async function vmwPrimeImportSgTable(
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
   return vmwImportObjectCreate(dev, attach.dmabuf.size, sgt);
+}
+
+/**
+ * Models drm_gem_ttm_dumb_map_offset(), vmwgfx's ->dumb_map_offset: the buffer's fake mmap
+ * offset (TTM gives every device and sg buffer one at creation, imports included, which the GEM
+ * default refuses). -ENOENT for a bad handle.
+ * Locking: table_lock (lookup). References: a lookup reference, dropped.
+ */
+export async function vmwDumbMapOffset(
+  file: DrmFile,
+  _dev: DrmDevice,
+  handle: number,
+): Promise<number> {
+  const gem = await drmGemObjectLookup(file, handle);
+  if (!gem) return -ENOENT;
+  const offset = drmVmaNodeOffsetAddr(gem.vmaNode);
+  await drmGemObjectPut(gem);
+  return offset;
 }

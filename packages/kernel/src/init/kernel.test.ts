@@ -278,30 +278,40 @@ const fnFops: FileOperations = {
 
 describe("fail-nth over every allocation of open/ioctl/close", () => {
   it("each failing allocation gives -ENOMEM somewhere and leaks nothing", async () => {
-    const outcomes: string[] = [];
+    const clean = {
+      open: 0,
+      dup: 1,
+      add1: 0,
+      add2: 0,
+      countIoctl: 0,
+      count: 2,
+      close: 0,
+      closeDup: 0,
+    };
+    const outcomes: Record<string, number>[] = [];
     let n = 1;
     for (; n < 100; n++) {
       let injected = 0;
       let leaks = -1;
       let total = 0;
-      const results: number[] = [];
+      const results: Record<string, number> = {};
       const r = await new Simulation({ seed: n }).run(async () => {
         setFailslab({ failNth: n });
         const k = Kernel.boot();
         k.registerChrdev("/dev/fn", fnFops);
         const p = k.spawnProcess("fn", async (p) => {
           const fd = await p.open("/dev/fn", O_RDWR);
-          results.push(fd);
+          results.open = fd;
           if (fd < 0) return;
           const fd2 = await p.dup(fd);
-          results.push(fd2);
-          results.push(await p.ioctl(fd, FN_ADD, { value: 1 }));
-          results.push(await p.ioctl(fd, FN_ADD, { value: 2 }));
+          results.dup = fd2;
+          results.add1 = await p.ioctl(fd, FN_ADD, { value: 1 });
+          results.add2 = await p.ioctl(fd, FN_ADD, { value: 2 });
           const c = { count: -1 };
-          results.push(await p.ioctl(fd, FN_COUNT, c));
-          results.push(c.count);
-          results.push(await p.close(fd));
-          if (fd2 >= 0) results.push(await p.close(fd2));
+          results.countIoctl = await p.ioctl(fd, FN_COUNT, c);
+          results.count = c.count;
+          results.close = await p.close(fd);
+          if (fd2 >= 0) results.closeDup = await p.close(fd2);
         });
         await p.wait();
         leaks = (await k.checkLeaks()).length;
@@ -315,16 +325,21 @@ describe("fail-nth over every allocation of open/ioctl/close", () => {
       if (injected === 0) {
         // N is past the last allocation: the workload ran clean.
         expect(total).toBe(n - 1);
-        expect(results).toEqual([0, 1, 0, 0, 0, 2, 0, 0]);
+        expect(results).toEqual(clean);
         break;
       }
       expect(injected).toBe(1);
-      expect(results).toContain(-ENOMEM);
-      outcomes.push(results.join(","));
+      expect(Object.values(results)).toContain(-ENOMEM);
+      outcomes.push(results);
     }
     // open: the file and the driver's context; ioctl: two items.
     expect(n).toBe(5);
-    expect(outcomes).toEqual(["-12", "-12", "0,1,-12,0,0,1,0,0", "0,1,0,-12,0,1,0,0"]);
+    expect(outcomes).toEqual([
+      { open: -ENOMEM }, // the file
+      { open: -ENOMEM }, // the driver's context
+      { ...clean, add1: -ENOMEM, count: 1 }, // the first item
+      { ...clean, add2: -ENOMEM, count: 1 }, // the second item
+    ]);
   });
 });
 

@@ -43,21 +43,21 @@ describe("task work", () => {
   });
 
   it("refuses tasks that never return to userspace, and tasks past exit_task_work()", async () => {
-    const results: number[] = [];
+    const results: Record<string, number> = {};
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const work: CallbackHead = { func: () => {} };
       const k = spawn("kthread", async () => {}, { kind: "kernel" });
       initUserThread(k);
       expect(isUserThread(k)).toBe(false); // a kthread stays a kthread
-      results.push(await taskWorkAdd(k, work));
+      results.kthread = await taskWorkAdd(k, work);
       const bare = spawn("bare", async () => {}, { kind: "user" });
       expect(isUserThread(bare)).toBe(false); // not a process thread
-      results.push(await taskWorkAdd(bare, work));
+      results.bare = await taskWorkAdd(bare, work);
       const u = spawn(
         "exiting",
         async () => {
           await exitTaskWork();
-          results.push(await taskWorkAdd(u, work));
+          results.exiting = await taskWorkAdd(u, work);
         },
         { kind: "user" },
       );
@@ -67,7 +67,7 @@ describe("task work", () => {
       await u.join();
     });
     expect(r.outcome).toBe("ok");
-    expect(results).toEqual([-ESRCH, -ESRCH, -ESRCH]);
+    expect(results).toEqual({ kthread: -ESRCH, bare: -ESRCH, exiting: -ESRCH });
   });
 
   it("exit_task_work() runs what is queued before closing the list", async () => {

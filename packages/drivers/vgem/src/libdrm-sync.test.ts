@@ -1,14 +1,11 @@
 import { EPOLLIN, EPOLLOUT, Kernel, type PollFd, type Process } from "@primetime/kernel";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
-import { createVgem, type VgemDevice } from "@primetime/vgem";
-import { describe, expect, it } from "vitest";
-import { DrmFd } from "./drm-fd.js";
-import { close } from "./libc.js";
 import {
+  close,
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_WRITE,
+  DrmFd,
   dmaBufExportSyncFile,
   dmaBufImportSyncFile,
   type PollProcess,
@@ -16,11 +13,14 @@ import {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SW_SYNC_PATH,
+  SysError,
   swSyncCreateFence,
   swSyncCreateTimeline,
   swSyncInc,
-} from "./sync.js";
-import { SysError } from "./sys-error.js";
+} from "@primetime/libdrm";
+import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { describe, expect, it } from "vitest";
+import { createVgem, type VgemDevice } from "./index.js";
 
 function run(body: (p: Process, vgem: VgemDevice) => Promise<void>): Promise<RunResult> {
   return new Simulation({ seed: 1 }).run(async () => {

@@ -1,17 +1,24 @@
 import { Kernel, type Process } from "@primetime/kernel";
+import {
+  close,
+  DrmFd,
+  dmaBufSize,
+  dup,
+  isSysError,
+  readDmaBuf,
+  recvDrmFd,
+  SysError,
+  writeDmaBuf,
+} from "@primetime/libdrm";
 import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
 import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/uapi";
+import { describe, expect, it } from "vitest";
 import {
   createVgem,
   DRM_IOCTL_VGEM_FENCE_ATTACH,
   type DrmVgemFenceAttach,
   type VgemDevice,
-} from "@primetime/vgem";
-import { describe, expect, it } from "vitest";
-import { dmaBufSize, readDmaBuf, writeDmaBuf } from "./dma-buf.js";
-import { DrmFd, recvDrmFd } from "./drm-fd.js";
-import { close, dup } from "./libc.js";
-import { isSysError, SysError } from "./sys-error.js";
+} from "./index.js";
 
 /** Runs `body` in a process on a kernel with one vgem device; returns the run (leak-checked). */
 function run(body: (p: Process, vgem: VgemDevice, k: Kernel) => Promise<void>): Promise<RunResult> {
