@@ -61,7 +61,7 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--scenario", "no-such-*"], /matches no scenario/],
     [
       ["run", "--drivers", "nvidia"],
-      /unknown driver "nvidia"; accepted drivers \(installed\): vgem/,
+      /unknown driver "nvidia"; accepted drivers \(installed\): .*vgem/,
     ],
     [["run", "--bug", "gem.nope"], /unknown toggle "gem.nope"; accepted toggles: /],
     [["run", "--time", "5 parsecs"], /not a duration/],

@@ -18,6 +18,7 @@ import {
   dmaFencePut,
   dmaFenceWait,
   dmaResvAddFence,
+  dmaResvAssertHeld,
   dmaResvForEachFenceUnlocked,
 } from "@primetime/dma-buf";
 import { EINVAL, isErr } from "@primetime/kernel";
@@ -51,6 +52,7 @@ import { ttmTtIsPopulated } from "./ttm-tt.js";
  * Locking: the reservation held. References: none.
  */
 export function ttmResourceGpuAddress(bo: TtmBufferObject, res: TtmResource): GpuAddress | null {
+  dmaResvAssertHeld(bo.resv);
   const man = ttmManagerType(bo.bdev, res.memType)!;
   if (man.useTt) {
     if (!bo.ttm?.pages || !ttmTtIsPopulated(bo.ttm)) return null;
@@ -79,6 +81,7 @@ export async function ttmSimgpuIoMemReserve(bdev: TtmDevice, mem: TtmResource): 
  * Locking: the reservation held. References: the cursor's.
  */
 async function ttmSimgpuSyncForeign(bo: TtmBufferObject, drv: SimgpuFenceDriver): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const foreign: DmaFence[] = [];
   for await (const f of dmaResvForEachFenceUnlocked(bo.resv, DmaResvUsage.BOOKKEEP)) {
     if (f.context !== drv.context) {
@@ -107,6 +110,7 @@ async function ttmSimgpuBlit(
   evict: boolean,
   newMem: TtmResource,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   let ret = await ttmSimgpuSyncForeign(bo, drv);
   if (ret) return ret;
   const fence = await drv.submit(cmds);
@@ -128,6 +132,7 @@ export async function ttmSimgpuMove(
   newMem: TtmResource,
   _hop: TtmPlace | null,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   const oldMem = bo.resource;
   const newMan = ttmManagerType(bdev, newMem.memType)!;

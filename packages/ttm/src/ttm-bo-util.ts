@@ -19,6 +19,7 @@ import {
   dmaFenceIsLater,
   dmaFencePut,
   dmaResvAddFence,
+  dmaResvAssertHeld,
   dmaResvCopyFences,
   dmaResvFini,
   dmaResvReserveFences,
@@ -191,6 +192,7 @@ function toggleLruPlainGet(): boolean {
  * References: the BO owns `newMem`.
  */
 export function ttmBoAssignMem(bo: TtmBufferObject, newMem: TtmResource): void {
+  dmaResvAssertHeld(bo.resv);
   warnOn(bo.resource !== null, `ttm_bo_assign_mem(${bo.name}): WARN_ON(bo->resource)`);
   bo.resource = newMem;
 }
@@ -202,6 +204,7 @@ export function ttmBoAssignMem(bo: TtmBufferObject, newMem: TtmResource): void {
  * References: the old resource is freed.
  */
 export async function ttmBoMoveNull(bo: TtmBufferObject, newMem: TtmResource): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   const old = bo.resource;
   bo.resource = null;
   await ttmResourceFree(old);
@@ -215,6 +218,7 @@ export async function ttmBoMoveNull(bo: TtmBufferObject, newMem: TtmResource): P
  * References: the old resource is freed.
  */
 async function ttmBoWaitFreeNode(bo: TtmBufferObject, dstUseTt: boolean): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const ret = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 15_000_000_000);
   if (ret === 0) return -ETIME;
   if (ret < 0) return ret;
@@ -234,6 +238,7 @@ export async function ttmBoMoveSyncCleanup(
   bo: TtmBufferObject,
   newMem: TtmResource,
 ): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   const man = ttmManagerType(bo.bdev, newMem.memType)!;
   const ret = await ttmBoWaitFreeNode(bo, man.useTt);
   if (warnOn(ret !== 0, `ttm_bo_move_sync_cleanup(${bo.name}): ${ret}`)) return;
@@ -266,6 +271,7 @@ async function ttmTransferedDestroy(bo: TtmBufferObject): Promise<void> {
  * References: the caller owns the ghost's one; the ghost holds one on `bo`.
  */
 async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransferObj | number> {
+  dmaResvAssertHeld(bo.resv);
   const fbo = kmalloc(ttmTransferObjCache, () => new TtmTransferObj(ttmDeletedObjectFuncs));
   if (isErr(fbo)) return -ENOMEM;
   // fbo->base = *bo; then fix up what must not be copied.
@@ -320,6 +326,7 @@ async function ttmBoMoveToGhost(
   fence: DmaFence,
   dstUseTt: boolean,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   // This should help pipeline ordinary buffer moves. Hang old buffer memory on a new buffer
   // object, and leave it to be released when the GPU operation has completed.
   const ghost = await ttmBufferObjectTransfer(bo);
@@ -341,6 +348,7 @@ async function ttmBoMoveToGhost(
  * References: the manager holds one on the latest fence.
  */
 async function ttmBoMovePipelineEvict(bo: TtmBufferObject, fence: DmaFence): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   const from = ttmManagerType(bo.bdev, bo.resource!.memType)!;
   await from.moveLock.lock();
   if (!from.move || dmaFenceIsLater(fence, from.move)) {
@@ -390,6 +398,7 @@ export async function ttmBoMoveAccelCleanup(
  * References: as ttmBoMoveToGhost().
  */
 export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   // If already idle, no need for ghost object dance.
   if (await dmaResvTestSignaled(bo.resv, DmaResvUsage.BOOKKEEP)) {
     if (!bo.ttm) {
@@ -448,6 +457,7 @@ export async function ttmBoCpuPage(
   i: number,
   ctx: TtmOperationCtx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 },
 ): Promise<Uint8Array | number> {
+  dmaResvAssertHeld(bo.resv);
   const mem = bo.resource;
   if (!mem || i < 0 || i >= Math.ceil(bo.size / PAGE_SIZE)) return -EINVAL;
   let ret = await ttmMemIoReserve(bo.bdev, mem);
@@ -474,6 +484,7 @@ export async function ttmBoMoveMemcpy(
   ctx: TtmOperationCtx,
   dstMem: TtmResource,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   const srcMem = bo.resource;
   if (warnOn(!srcMem, `ttm_bo_move_memcpy(${bo.name}): WARN_ON(!src_mem)`) || !srcMem)
@@ -528,6 +539,7 @@ export async function ttmBoCpuAccess(
   buf: Uint8Array,
   write: boolean,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   if (offset < 0 || offset + buf.length > bo.size) return -EINVAL;
   const r = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, false, MAX_SCHEDULE_TIMEOUT);
   if (r < 0) return r;

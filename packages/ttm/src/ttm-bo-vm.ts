@@ -16,6 +16,7 @@
 
 import {
   DmaResvUsage,
+  dmaResvAssertHeld,
   dmaResvLock,
   dmaResvTrylock,
   dmaResvUnlock,
@@ -77,6 +78,7 @@ export async function ttmBoVmReserve(bo: TtmBufferObject): Promise<number> {
  * References: the VMA's.
  */
 async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const err = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
   if (err < 0) return VM_FAULT_SIGBUS;
   return 0;
@@ -94,6 +96,7 @@ export async function ttmBoVmFaultReserved(
   bo: TtmBufferObject,
   pgoff: number,
 ): Promise<Uint8Array | number> {
+  dmaResvAssertHeld(bo.resv);
   // Wait for buffer data in transit, due to a pipelined move.
   const ret = await ttmBoVmFaultIdle(bo);
   if (ret) return ret;

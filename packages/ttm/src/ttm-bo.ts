@@ -249,6 +249,7 @@ async function ttmBoHandleMoveMem(
   ctx: TtmOperationCtx,
   hop: TtmPlace | null,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   const oldUseTt = !bo.resource || ttmManagerType(bdev, bo.resource.memType)!.useTt;
   const newUseTt = ttmManagerType(bdev, mem.memType)!.useTt;
@@ -416,6 +417,7 @@ async function ttmBoBounceTempBuffer(
   ctx: TtmOperationCtx,
   hop: TtmPlace,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const hopMem = await ttmBoMemSpace(bo, { placement: [hop] }, ctx);
   if (typeof hopMem === "number") return hopMem;
   const ret = await ttmBoHandleMoveMem(bo, hopMem, false, ctx, null);
@@ -540,6 +542,7 @@ interface TtmBoEvictWalk extends TtmLruWalk {
  * References: the walk holds one.
  */
 async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const ew = walk as TtmBoEvictWalk;
   let lret: number;
   if (bo.pinCount || !bo.bdev.funcs.evictionValuable(bo, ew.place)) return 0;
@@ -578,6 +581,7 @@ async function ttmBoEvictAlloc(
   evictor: TtmBufferObject,
   ctx: TtmOperationCtx,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(evictor.resv);
   const ew: TtmBoEvictWalk = {
     processBo: ttmBoEvictCb,
     ctx,
@@ -637,6 +641,7 @@ async function ttmBoAddMoveFence(
   man: TtmResourceManager,
   noWaitGpu: boolean,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   await man.moveLock.lock();
   const fence = await dmaFenceGet(man.move);
   await man.moveLock.unlock();
@@ -702,6 +707,7 @@ export async function ttmBoMemSpace(
   placement: TtmPlacement,
   ctx: TtmOperationCtx,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(bo.resv);
   let forceSpace = false;
   let ret: TtmResource | number;
   do {
@@ -843,6 +849,7 @@ export async function ttmBoInitValidate(
  * References: none.
  */
 export async function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   await point(`ttm_bo_unmap_virtual(${bo.name})`);
   if (drmVmaNodeHasOffset(bo.vmaNode)) {

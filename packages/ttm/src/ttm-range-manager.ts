@@ -12,6 +12,7 @@
  * honoured by refusing (-ENOSPC) a range first fit put outside them; alignment is one page.
  */
 
+import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOMEM, ENOSPC, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
 import { warnOn } from "@primetime/sim";
 import type { Vram } from "@primetime/simgpu";
@@ -142,6 +143,7 @@ async function ttmRangeManAlloc(
   bo: TtmBufferObject,
   place: TtmPlace,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(bo.resv);
   const rman = man as TtmRangeManager;
   let lpfn = place.lpfn;
   if (!lpfn) lpfn = man.size;

@@ -19,7 +19,7 @@
  */
 
 import type { DmaFence } from "@primetime/dma-buf";
-import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
+import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
@@ -196,6 +196,7 @@ export async function ttmResourceInit(
   place: TtmPlace,
   res: TtmResource,
 ): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   res.start = 0;
   res.size = bo.size;
   res.memType = place.memType;
@@ -235,6 +236,7 @@ export async function ttmResourceAlloc(
   bo: TtmBufferObject,
   place: TtmPlace,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(bo.resv);
   const man = ttmManagerTypeOf(bo.bdev, place.memType);
   await point(`ttm_resource_alloc(${bo.name}, ${man.name})`);
   return man.func.alloc(man, bo, place);

@@ -3,6 +3,7 @@
  * placeholders (the pages are the BO's ttm_tt), so allocation never runs out.
  */
 
+import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOMEM, isErr, KmemCache, kfree, kmalloc } from "@primetime/kernel";
 import type { TtmBufferObject } from "./ttm-bo.js";
 import { type TtmDevice, ttmSetDriverManager } from "./ttm-device.js";
@@ -29,6 +30,7 @@ async function ttmSysManAlloc(
   bo: TtmBufferObject,
   place: TtmPlace,
 ): Promise<TtmResource | number> {
+  dmaResvAssertHeld(bo.resv);
   const res = kmalloc(ttmSysResourceCache, () => new TtmResource());
   if (isErr(res)) return -ENOMEM;
   await ttmResourceInit(bo, place, res);

@@ -5,6 +5,7 @@
  * and writes by DMA and the CPU maps at a fault.
  */
 
+import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import {
   EINVAL,
   ENOMEM,
@@ -89,6 +90,7 @@ export function ttmTtFini(ttm: TtmTt): void {
  * References: the BO owns the ttm_tt.
  */
 export async function ttmTtCreate(bo: TtmBufferObject, zeroAlloc: boolean): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   if (bo.ttm) return 0;
   let pageFlags = 0;
@@ -184,6 +186,7 @@ export async function ttmTtCreateDefault(
   bo: TtmBufferObject,
   pageFlags: number,
 ): Promise<TtmTt | null> {
+  dmaResvAssertHeld(bo.resv);
   const ttm = kmalloc(ttmTtCache, () => new TtmTt());
   if (isErr(ttm)) return null;
   if (ttmTtInit(ttm, bo, pageFlags)) {

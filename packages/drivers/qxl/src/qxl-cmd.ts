@@ -283,6 +283,11 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
       await qdev.surfIdIdr.remove(handle);
       await qdev.surfIdIdrLock.unlock();
       await qxlReapSurfaceId(qdev, 2);
+      // `goto again`: when nothing could be reaped (every id is reserved: surfaces whose DESTROY
+      // the device has not handed back yet) the kernel spins here while the device, on its own
+      // CPU, completes those commands. The model's device only advances when no task can run, so
+      // each pass is given the CPU time it takes (1 us), or the spin would starve the device.
+      await sleep(1000, "qxl_surface_id_alloc: again");
       continue;
     }
     surf.surfaceId = handle;

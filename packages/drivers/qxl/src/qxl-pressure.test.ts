@@ -12,7 +12,12 @@
 import { formatSplat, type RunResult } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
-import { isKnownReapDeadlock, qxlIsFailure, surfacePressure } from "./test-scenarios.js";
+import {
+  isKnownReapDeadlock,
+  pressureStats,
+  qxlIsFailure,
+  surfacePressure,
+} from "./test-scenarios.js";
 
 function unexpected(r: RunResult): boolean {
   return qxlIsFailure(r) && !isKnownReapDeadlock(r);
@@ -23,6 +28,7 @@ const text = (r: RunResult | null) =>
 
 describe("qxl surface pressure (toggles off)", () => {
   it("pct: no lifetime splat, no leak, over 60 schedules", async () => {
+    Object.assign(pressureStats, { flinkOpened: 0, primeImported: 0, drawsOk: 0 });
     let deadlocks = 0;
     const res = await explore(surfacePressure(3, 4), {
       strategy: "pct",
@@ -40,6 +46,10 @@ describe("qxl surface pressure (toggles off)", () => {
     expect(res.stats.outcomes.ok + deadlocks).toBe(60);
     // most schedules run to completion (and so through the leak scan)
     expect(deadlocks).toBeLessThan(15);
+    // and the sharing really happens: flink opens, PRIME self-imports, draws through both
+    expect(pressureStats.flinkOpened).toBeGreaterThan(40);
+    expect(pressureStats.primeImported).toBeGreaterThan(40);
+    expect(pressureStats.drawsOk).toBeGreaterThan(60 * 3);
   }, 300_000);
 
   it("dfs (preemption bound 1): no lifetime splat, no leak, over 30 schedules", async () => {

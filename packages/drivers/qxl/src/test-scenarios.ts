@@ -6,7 +6,7 @@
 
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
 import type { Process } from "@primetime/kernel";
-import { type RunResult, type Simulation, type Splat, yieldCpu } from "@primetime/sim";
+import { Completion, type RunResult, type Simulation, type Splat, yieldCpu } from "@primetime/sim";
 import {
   closeFd,
   gemClose,
@@ -137,6 +137,9 @@ export const dumbCreateVsClose: Scenario = (sim) =>
     if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
   });
 
+/** What the surface-pressure runs shared successfully (summed over runs; reset by the caller). */
+export const pressureStats = { flinkOpened: 0, primeImported: 0, drawsOk: 0 };
+
 /**
  * Surface pressure: `procs` processes on a device with `slots` surface slots (ids 1 .. slots-1),
  * each creating two surfaces, drawing into them, sharing one with the next process (flink for
@@ -148,7 +151,13 @@ export function surfacePressure(procs: number, slots: number): Scenario {
     qxlMachineMain(
       sim,
       async (m) => {
-        const shared: { name: number; fd: number; owner: Process | null }[] = [];
+        // Flink handshake between neighbours: process i (even) names s1 and keeps it open until
+        // process i + 1 has opened the name (or given up).
+        const shares = Array.from({ length: procs }, () => ({
+          name: 0,
+          ready: new Completion("flink ready"),
+          opened: new Completion("flink opened"),
+        }));
         const ps = [];
         for (let i = 0; i < procs; i++) {
           ps.push(
@@ -156,28 +165,34 @@ export function surfacePressure(procs: number, slots: number): Scenario {
               const fd = await openQxl(p, m);
               const s1 = await qxlAllocSurf(p, fd, 16, 16);
               const s2 = await qxlAllocSurf(p, fd, 16, 16);
-              await drawSurface(p, fd, s1, i + 1);
+              if ((await drawSurface(p, fd, s1, i + 1)) === 0) pressureStats.drawsOk++;
               if (i % 2 === 0) {
-                shared[i] = { name: await gemFlink(p, fd, s1), fd: -1, owner: null };
+                shares[i]!.name = await gemFlink(p, fd, s1);
+                shares[i]!.ready.complete();
               } else {
                 // PRIME export and self-import on a second file of the same device.
                 const dmabuf = await primeExport(p, fd, s1);
                 const fd2 = await openQxl(p, m);
                 const h = await primeImport(p, fd2, dmabuf);
-                await drawSurface(p, fd2, h, 0x40 + i);
+                if (h > 0) pressureStats.primeImported++;
+                if ((await drawSurface(p, fd2, h, 0x40 + i)) === 0) pressureStats.drawsOk++;
                 await gemClose(p, fd2, h);
                 await closeFd(p, fd2);
                 if (dmabuf >= 0) await closeFd(p, dmabuf);
               }
               await drawSurface(p, fd, s2, 0x80 + i);
-              const prev = shared[i - 1];
+              const prev = i % 2 === 1 ? shares[i - 1] : undefined;
+              if (prev) await prev.ready.wait();
               if (prev && prev.name > 0) {
                 const h = await gemOpen(p, fd, prev.name);
                 if (h > 0) {
+                  pressureStats.flinkOpened++;
                   await qxlUpdateArea(p, fd, h, 16, 16);
                   await gemClose(p, fd, h);
                 }
               }
+              prev?.opened.complete();
+              if (i % 2 === 0 && i + 1 < procs) await shares[i]!.opened.wait();
               await gemClose(p, fd, s1);
               await qxlUpdateArea(p, fd, s2, 16, 16);
               await gemClose(p, fd, s2);

@@ -169,6 +169,21 @@ describe("ttm_object: base and ref objects", () => {
 });
 
 describe("ttm_prime_object", () => {
+  it("BUG_ON(prime->dma_buf) when the object is released with an export still recorded", async () => {
+    const r = await run(async (_p, { tdev }) => {
+      const f1 = ok(ttmObjectFileInit(tdev));
+      const o = await newObject(f1);
+      expect(await ttmPrimeHandleToFd(f1, o.handle, 0)).toBeGreaterThanOrEqual(0);
+      // A broken exporter dropping the export's base reference behind the dma-buf's back:
+      await ttmBaseObjectUnref(o);
+      // the last unref finds prime->dma_buf set: an oops in this task
+      await ttmRefObjectBaseUnref(f1, o.handle);
+    });
+    expect(splats(r)).toMatch(
+      /kernel BUG at .*ttm_prime_refcount_release.*BUG_ON\(prime->dma_buf != NULL\)/,
+    );
+  });
+
   it("handle_to_fd: -ENOENT, -EPERM; a live export is reused; a closed one is exported anew", async () => {
     const r = await run(async (p, { tdev }) => {
       const f1 = ok(ttmObjectFileInit(tdev));

@@ -43,7 +43,7 @@ import {
   SlabObject,
   SpinLock,
 } from "@primetime/kernel";
-import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
+import { rcuLockdepWarn, rcuReadLock, rcuReadLockHeld, rcuReadUnlock } from "@primetime/rcu";
 import { point, warnOn } from "@primetime/sim";
 
 // ---- enum ttm_object_type and the vmwgfx types ---------------------------------------------------
@@ -199,6 +199,15 @@ async function ttmObjectFileUnref(tfile: TtmObjectFile): Promise<void> {
 }
 
 /**
+ * RCU_LOCKDEP_WARN(!rcu_read_lock_held()): an RCU lockdep splat unless the caller is in a
+ * read-side critical section.
+ * Locking: checks rcu_read_lock(). References: none.
+ */
+function rcuReadLockAssertHeld(where: string): void {
+  rcuLockdepWarn(!rcuReadLockHeld(), `${where}() outside rcu_read_lock()`);
+}
+
+/**
  * Models ttm_tfile_find_ref_rcu(): the file's ref object for `key`, or -EINVAL.
  * Locking: rcu_read_lock() held (a ref found may be dying: check its kref).
  * References: none taken.
@@ -207,6 +216,7 @@ async function ttmTfileFindRefRcu(
   tfile: TtmObjectFile,
   key: number,
 ): Promise<TtmRefObject | Errno> {
+  rcuReadLockAssertHeld("ttm_tfile_find_ref_rcu");
   await point(`hash_for_each_possible_rcu(${tfile.name}, ${key})`);
   tfile.checkAccess("ttm_tfile_find_ref_rcu");
   return tfile.refHash.get(key) ?? errPtr(EINVAL);

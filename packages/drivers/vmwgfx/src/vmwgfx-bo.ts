@@ -26,6 +26,7 @@
 
 import {
   DmaResvUsage,
+  dmaResvAssertHeld,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
   type SgTable,
@@ -58,6 +59,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   PAGE_SIZE,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
@@ -221,6 +223,7 @@ async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
  */
 async function vmwGemObjectGetSgTable(obj: GemObject): Promise<SgTable | Errno> {
   const bo = obj as VmwBo;
+  dmaResvAssertHeld(bo.resv);
   if (bo.ttm && !ttmTtIsPopulated(bo.ttm)) {
     const err = await ttmBoPopulate(bo, { interruptible: false, noWaitGpu: false, bytesMoved: 0 });
     if (err) return errPtr(err);
@@ -276,6 +279,7 @@ export async function vmwImportObjectCreate(
   size: number,
   sgt: SgTable,
 ): Promise<VmwBo | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   await point("vmw_bo_create(ttm_bo_type_sg)");
   const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemImportFuncs));
   if (isErr(bo)) return errPtr(ENOMEM);

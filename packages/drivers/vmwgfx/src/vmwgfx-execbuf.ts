@@ -25,7 +25,7 @@ import {
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
 import type { DrmDevice, DrmFile } from "@primetime/gem";
-import { EINVAL, isErr } from "@primetime/kernel";
+import { EINVAL, isErr, lockdepAssertHeld } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
@@ -95,11 +95,13 @@ interface SwContext {
  * References: takes one on what it adds.
  */
 async function vmwTranslateHandle(
+  vmw: VmwPrivate,
   sw: SwContext,
   file: DrmFile,
   tfile: TtmObjectFile,
   handle: number,
 ): Promise<number> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
   if (sw.bos.has(handle)) return 0;
   if (handle > VMWGFX_NUM_MOB) {
     const base = await ttmBaseObjectLookup(tfile, handle);
@@ -151,7 +153,7 @@ export async function vmwExecbufIoctl(
   let ret = 0;
   for (const c of cmds) {
     for (const h of c.op === "fill" ? [c.dst] : [c.src, c.dst]) {
-      if (ret === 0) ret = await vmwTranslateHandle(sw, file, tfile, h);
+      if (ret === 0) ret = await vmwTranslateHandle(vmw, sw, file, tfile, h);
     }
   }
   const bos = [...new Set(sw.bos.values())].sort((a, b) => a.name.localeCompare(b.name));

@@ -21,7 +21,7 @@ import {
   drmVmaNodeOffsetAddr,
   type GemObject,
 } from "@primetime/gem";
-import { EINVAL, ENOENT, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
+import { EINVAL, ENOENT, type Errno, isErr, lockdepAssertHeld, PAGE_SIZE } from "@primetime/kernel";
 import { point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_HANDLE_REF_DROPPED_TOO_SOON } from "./toggles.js";
 import { type VmwBo, vmwGemObjectCreate, vmwImportObjectCreate } from "./vmwgfx-bo.js";
@@ -113,6 +113,7 @@ export async function vmwPrimeImportSgTable(
   attach: DmaBufAttachment,
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   return vmwImportObjectCreate(dev, attach.dmabuf.size, sgt);
 }
 

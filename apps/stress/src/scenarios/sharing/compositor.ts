@@ -13,11 +13,19 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { Process } from "@primetime/kernel";
-import { close, DrmFd, dmaBufSize, recvFd, sendFd } from "@primetime/libdrm";
+import { close, dmaBufSize, recvFd, sendFd } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import { importerView } from "./cross-share.js";
-import { bootMachine, check, checksum, expectedChecksum, patternOf, size } from "./machine.js";
+import {
+  bootMachine,
+  check,
+  checksum,
+  expectedChecksum,
+  openDevice,
+  patternOf,
+  size,
+} from "./machine.js";
 
 const PAGE = 4096;
 
@@ -39,7 +47,7 @@ export const COMPOSITOR: CampaignScenario = {
       const crashes = Array.from({ length: clients }, (_, i) => choose(2, `crash[${i}]`) === 1);
       const base = choose(256, "pattern");
       const compositor = m.process("compositor", async (p) => {
-        const fd = await DrmFd.open(p, devB.card);
+        const fd = await openDevice(m, p, devB);
         for (let f = 0; f < clients; f++) {
           const dmaBuf = await recvFd(p, { cloexec: true });
           const handle = await fd.primeFdToHandle(dmaBuf);
@@ -61,7 +69,7 @@ export const COMPOSITOR: CampaignScenario = {
       for (let i = 0; i < clients; i++) {
         procs.push(
           m.process(`client${i}`, async (p) => {
-            const fd = await DrmFd.open(p, devA.card);
+            const fd = await openDevice(m, p, devA);
             const len = pages[i]! * PAGE;
             const handle = await devA.createBo(fd, len);
             const map = await devA.mapBo(fd, handle, len);

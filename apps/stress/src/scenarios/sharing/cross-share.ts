@@ -12,15 +12,7 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { BoMapping } from "@primetime/gem";
-import {
-  close,
-  type DrmFd,
-  DrmFd as Fd,
-  isSysError,
-  mmapDmaBuf,
-  recvFd,
-  sendFd,
-} from "@primetime/libdrm";
+import { close, type DrmFd, isSysError, mmapDmaBuf, recvFd, sendFd } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import {
@@ -28,6 +20,7 @@ import {
   check,
   checksum,
   expectedChecksum,
+  openDevice,
   patternOf,
   shuffle,
   size,
@@ -68,7 +61,7 @@ export const CROSS_SHARE: CampaignScenario = {
       const pages = Array.from({ length: n }, (_, i) => size(1, 4, `pages[${i}]`));
       const base = choose(256, "pattern");
       const importer = m.process("importer", async (p) => {
-        const fd = await Fd.open(p, devB.card);
+        const fd = await openDevice(m, p, devB);
         const got: { dmaBuf: number; handle: number; view: BoMapping }[] = [];
         for (let i = 0; i < n; i++) {
           const dmaBuf = await recvFd(p, { cloexec: true });
@@ -93,7 +86,7 @@ export const CROSS_SHARE: CampaignScenario = {
         await fd.close();
       });
       const exporter = m.process("exporter", async (p) => {
-        const fd = await Fd.open(p, devA.card);
+        const fd = await openDevice(m, p, devA);
         const mine: { handle: number; dmaBuf: number; map: BoMapping }[] = [];
         for (let i = 0; i < n; i++) {
           const len = pages[i]! * PAGE;

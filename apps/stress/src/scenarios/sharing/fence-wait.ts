@@ -18,7 +18,6 @@ import {
   close,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_WRITE,
-  DrmFd,
   dmaBufExportSyncFile,
   dmaBufImportSyncFile,
   poll,
@@ -30,7 +29,7 @@ import {
 } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
-import { bootMachine, check, size } from "./machine.js";
+import { bootMachine, check, openDevice, size } from "./machine.js";
 
 const PAGE = 4096;
 /** POLLIN (include/uapi/asm-generic/poll.h). */
@@ -58,7 +57,7 @@ export const FENCE_WAIT: CampaignScenario = {
       for (let i = 0; i < waiters; i++) {
         importers.push(
           m.process(`importer${i}`, async (p) => {
-            const fd = await DrmFd.open(p, devB.card);
+            const fd = await openDevice(m, p, devB);
             const dmaBuf = await recvFd(p, { cloexec: true });
             const handle = await fd.primeFdToHandle(dmaBuf);
             let waitFd = dmaBuf;
@@ -77,7 +76,7 @@ export const FENCE_WAIT: CampaignScenario = {
         );
       }
       const exporter = m.process("exporter", async (p) => {
-        const fd = await DrmFd.open(p, devA.card);
+        const fd = await openDevice(m, p, devA);
         const handle = await devA.createBo(fd, PAGE);
         const dmaBuf = await fd.primeHandleToFd(handle);
         const timeline = await swSyncCreateTimeline(p);

@@ -22,8 +22,8 @@ import {
   type SlabObject,
   setFailslab,
 } from "@primetime/kernel";
-import { isSysError } from "@primetime/libdrm";
-import { choose, type Simulation } from "@primetime/sim";
+import { DrmFd, isSysError } from "@primetime/libdrm";
+import { Completion, choose, type Simulation } from "@primetime/sim";
 import type { FaultSpec } from "../../campaign/campaign-scenario.js";
 import type { DriverUnderTest } from "../../drivers.js";
 
@@ -33,6 +33,11 @@ export interface Machine {
   readonly devices: readonly DeviceUnderTest[];
   /** Syscall failures end a process quietly (fault injection is on). */
   readonly tolerant: boolean;
+  /**
+   * Opens a device as a client of the display server would (see openDevice): through the render
+   * node, or through the primary node authenticated by the device's DRM master.
+   */
+  open(p: Process, dev: DeviceUnderTest): Promise<DrmFd>;
   /** Starts a userspace process running `body` in its main thread. */
   process(name: string, body: (p: Process) => Promise<void>): Process;
   /** Waits for the processes, then quiesces and checks for leaks. */
@@ -63,6 +68,8 @@ export async function bootMachine(
   const baselines = devices.map((d) => drmDevCounters(d.device));
   const survivors = new Set<SlabObject>(liveObjects());
   const tolerant = faults !== null;
+  const masters = devices.map((d, i) => drmMaster(kernel, d, i));
+  for (const m of masters) await m.ready.wait();
   if (faults)
     setFailslab(
       faults.kind === "nth"
@@ -75,6 +82,18 @@ export async function bootMachine(
     kernel,
     devices,
     tolerant,
+    async open(p, dev) {
+      if (dev.driver.createBo && dev.render) return DrmFd.open(p, dev.render);
+      const fd = await DrmFd.open(p, dev.card);
+      const magic = await fd.getMagic();
+      const m = masters[devices.indexOf(dev)]!;
+      const r: AuthRequest = { magic, done: new Completion("auth reply"), error: null };
+      m.requests.push(r);
+      m.kick.complete();
+      await r.done.wait();
+      if (r.error) throw r.error;
+      return fd;
+    },
     process(name, body) {
       const proc = kernel.spawnProcess(name, async (p) => {
         try {
@@ -91,6 +110,11 @@ export async function bootMachine(
     },
     async finish(procs) {
       for (const p of procs) await p.wait();
+      for (const m of masters) {
+        m.stopping = true;
+        m.kick.complete();
+        await m.proc.wait();
+      }
       await kernel.quiesce();
       devices.forEach((d, i) => {
         drmDevCheckLeaks(d.device, baselines[i]!);
@@ -130,4 +154,59 @@ export function checksum(bytes: Uint8Array): number {
 /** The checksum a buffer of `len` bytes all equal to `value` has. */
 export function expectedChecksum(value: number, len: number): number {
   return checksum(new Uint8Array(len).fill(value));
+}
+
+interface AuthRequest {
+  readonly magic: number;
+  readonly done: Completion;
+  error: unknown;
+}
+
+interface DrmMaster {
+  readonly proc: Process;
+  readonly ready: Completion;
+  readonly kick: Completion;
+  readonly requests: AuthRequest[];
+  stopping: boolean;
+}
+
+/**
+ * The display server's part: a process that opens the device's primary node first (so it is
+ * the DRM master) and authenticates the magic of every client that opens the node after it
+ * (DRI2-style GET_MAGIC / AUTH_MAGIC), until the machine finishes. Drivers whose allocation
+ * ioctls need an authenticated file (qxl's QXL_ALLOC is DRM_AUTH) are usable by many clients
+ * this way, as under X.
+ */
+function drmMaster(kernel: Kernel, dev: DeviceUnderTest, i: number): DrmMaster {
+  const m = {
+    ready: new Completion(`drm-master${i} ready`),
+    kick: new Completion(`drm-master${i} requests`),
+    requests: [] as AuthRequest[],
+    stopping: false,
+  };
+  const proc = kernel.spawnProcess(`drm-master${i}`, async (p) => {
+    const fd = await DrmFd.open(p, dev.card);
+    m.ready.complete();
+    for (;;) {
+      await m.kick.wait();
+      const r = m.requests.shift();
+      if (!r) {
+        if (m.stopping) break;
+        continue;
+      }
+      try {
+        await fd.authMagic(r.magic);
+      } catch (e) {
+        r.error = e;
+      }
+      r.done.complete();
+    }
+    await fd.close();
+  });
+  return Object.assign(m, { proc });
+}
+
+/** Opens `dev` for process `p` on machine `m` (see Machine.open). */
+export function openDevice(m: Machine, p: Process, dev: DeviceUnderTest): Promise<DrmFd> {
+  return m.open(p, dev);
 }

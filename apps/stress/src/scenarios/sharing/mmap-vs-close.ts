@@ -8,10 +8,18 @@
  * reads, from the seed.
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
-import { close, DrmFd, mmapDmaBuf } from "@primetime/libdrm";
+import { close, mmapDmaBuf } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
-import { bootMachine, check, checksum, expectedChecksum, shuffle, size } from "./machine.js";
+import {
+  bootMachine,
+  check,
+  checksum,
+  expectedChecksum,
+  openDevice,
+  shuffle,
+  size,
+} from "./machine.js";
 
 const PAGE = 4096;
 
@@ -32,7 +40,7 @@ export const MMAP_VS_CLOSE: CampaignScenario = {
       const rounds = size(2, 4, "rounds");
       const value = choose(256, "pattern");
       const proc = m.process("mapper", async (p) => {
-        const fd = await DrmFd.open(p, dev.card);
+        const fd = await openDevice(m, p, dev);
         const handle = await dev.createBo(fd, len);
         const gemMap = await dev.mapBo(fd, handle, len);
         await gemMap.fill(value);
