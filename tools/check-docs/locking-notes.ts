@@ -354,8 +354,10 @@ export function main(argv: readonly string[]): number {
   const pendingFile = join(dirname(fileURLToPath(import.meta.url)), "locking-notes-pending.txt");
   const { missing, pending, stale } = checkNotes(notes, readPending(pendingFile));
   if (argv.includes("--list")) {
+    const listed = new Set(pending.map(noteKey));
     for (const n of notes.filter((x) => x.requiresLock)) {
-      const state = !n.hasBody ? "contract" : n.asserted ? "asserted" : "MISSING";
+      const unasserted = listed.has(noteKey(n)) ? "pending" : "MISSING";
+      const state = !n.hasBody ? "contract" : n.asserted ? "asserted" : unasserted;
       console.log(`${state}\t${n.file}:${n.line}\t${n.name}\t${n.text}`);
     }
   }

@@ -9,8 +9,8 @@
  * ARCHITECTURE.md holds the diagram between `<!-- package-graph:start -->` and
  * `<!-- package-graph:end -->`; `test/package-graph.test.ts` fails when it is stale.
  *
- * Usage: `tsx tools/check-docs/package-graph.ts [root] [--write]` prints the Mermaid block, or
- * writes it into ARCHITECTURE.md.
+ * Usage: `tsx tools/check-docs/package-graph.ts [root] [--write | --check]` prints the Mermaid
+ * block, writes it into ARCHITECTURE.md, or fails when ARCHITECTURE.md's is stale (`pnpm lint`).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -109,14 +109,25 @@ export function withGraph(doc: string, graph: string): string | null {
 export function main(argv: readonly string[]): number {
   const root = resolve(argv.find((a) => !a.startsWith("-")) ?? process.cwd());
   const graph = packageGraph(root);
-  if (!argv.includes("--write")) {
+  if (!argv.includes("--write") && !argv.includes("--check")) {
     console.log(graph);
     return 0;
   }
   const file = join(root, "ARCHITECTURE.md");
-  const doc = withGraph(readFileSync(file, "utf8"), graph);
+  const current = readFileSync(file, "utf8");
+  const doc = withGraph(current, graph);
   if (doc === null) {
     console.error(`package-graph: ${file} has no ${START} ... ${END} block`);
+    return 1;
+  }
+  if (argv.includes("--check")) {
+    if (doc === current) {
+      console.log("package-graph: ARCHITECTURE.md shows the current package graph");
+      return 0;
+    }
+    console.error(
+      "package-graph: ARCHITECTURE.md's package graph is stale (a dependency changed): run `pnpm lint:graph --write`",
+    );
     return 1;
   }
   writeFileSync(file, doc);

@@ -71,8 +71,6 @@ export const FENCE_CB_WITHOUT_REF = defineToggle({
   description:
     "dma_buf_poll() queues its fence callback without keeping a fence reference (get_rcu, add_callback, put): the fence can be released with the callback pending",
   fixedBy: "dma-buf: fix and rework dma_buf_poll v7",
-  foundBy:
-    "conformance dma_buf_poll/poll-vs-fence-replace (poll(2) on a dma-buf while a sw_sync fence imported as its write fence is replaced), and packages/dma-buf/src/dma-buf-poll.test.ts",
   kind: "historic",
   commit: "6b51b02a3a0a",
   kernels: "v3.17-v5.15 (fixed in v5.16 and the stable kernels)",

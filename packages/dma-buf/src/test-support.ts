@@ -5,7 +5,7 @@
 
 import { kmemleakScan } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { type RunResult, Simulation } from "@primetime/sim";
 
 /**
  * Runs `body` as the main task of a fresh simulation, then waits for the RCU callbacks (fences
@@ -19,7 +19,4 @@ export function runThenScanLeaks(body: () => Promise<void>, seed = 1): Promise<R
   });
 }
 
-/** The splats of a run, formatted one per line. */
-export function splatLines(r: RunResult): string[] {
-  return r.splats.map((s) => formatSplat(s));
-}
+export { splatLines } from "@primetime/sim/testing";

@@ -21,7 +21,7 @@ import {
   PROT_WRITE,
   type Process,
 } from "@primetime/kernel";
-import { formatSplat, point, type RunResult, Simulation, type Splat, warnOn } from "@primetime/sim";
+import { point, type RunResult, Simulation, warnOn } from "@primetime/sim";
 import {
   type DrmDevice,
   drmDevAlloc,
@@ -299,19 +299,7 @@ export async function runProcess(
   return p.wait();
 }
 
-/** The splats of a run, formatted (for assertion messages). */
-export function splatText(splats: readonly Splat[]): string {
-  return splats.map((s) => formatSplat(s)).join("\n");
-}
-
-/** Throws with the formatted splats unless the run ended ok and clean. */
-export function expectClean(r: RunResult): void {
-  if (r.outcome !== "ok" || r.splats.length > 0) {
-    throw new Error(
-      `run not clean: ${r.outcome}${r.message ? ` (${r.message})` : ""}\n${splatText(r.splats)}`,
-    );
-  }
-}
+export { expectClean, splatText } from "@primetime/sim/testing";
 
 // ---- Userspace: raw ioctls, -errno on failure -------------------------------------------------
 

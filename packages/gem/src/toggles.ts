@@ -23,7 +23,6 @@ export const GEM_FLINK_NO_HANDLE_COUNT_CHECK = defineToggle({
   commit: "a8e11d1c435f",
   kernels:
     "v2.6.28-v3.11 (fixed in v3.12); there the outcome was the leak, here the use-after-free",
-  foundBy: "races.test.ts: flink_close (IGT gem_flink_race)",
 });
 
 /** drm_gem_open_ioctl() dropping object_name_lock between the name lookup and the handle. */
@@ -37,7 +36,6 @@ export const GEM_OPEN_DROPS_NAME_LOCK = defineToggle({
   kind: "historic",
   commit: "20228c447846",
   kernels: "v2.6.28-v3.11 (fixed in v3.12)",
-  foundBy: "races.test.ts: flink_name (IGT gem_flink_race)",
 });
 
 /** PRIME export of v3.5-v3.11: obj->export_dma_buf without a reference, reused with get_dma_buf(). */
@@ -53,7 +51,6 @@ export const PRIME_EXPORT_OUTSIDE_NAME_LOCK = defineToggle({
     "file back from 0, its pending release frees it under the new fd, and that fd's close " +
     "releases it again (use-after-free / double free: the Oops of IGT export-vs-gem_close-race).",
   fixedBy: "drm/prime: proper locking+refcounting for obj->dma_buf link",
-  foundBy: "prime_self_import/export-vs-gem_close-race (KASAN on the resurrected dma-buf file)",
   kind: "historic",
   commit: "319c933c71f3",
   kernels: "v3.5-v3.11 (fixed in v3.12)",
@@ -70,7 +67,6 @@ export const PRIME_CACHE_REMOVE_BY_DMA_BUF = defineToggle({
   kind: "historic",
   commit: "ea2aa97ca37a",
   kernels: "v3.12-v5.19 (fixed in v6.0 and the stable kernels)",
-  foundBy: "races.test.ts: reimport-vs-close-other (two handles of one object in a file)",
 });
 
 /** Handle visible in the idr before vma_node_allow() and funcs->open. */
@@ -84,7 +80,6 @@ export const GEM_HANDLE_PUBLISHED_BEFORE_OPEN = defineToggle({
   kind: "historic",
   commit: "bd46cece51a3",
   kernels: "up to v6.15 (fixed in v6.16 and the stable kernels)",
-  foundBy: "races.test.ts: close-guessed-handle (GEM_CLOSE of the next handle during creation)",
 });
 
 /** Handle id freed before the release of the driver's references to it. */
@@ -102,7 +97,6 @@ export const GEM_HANDLE_ID_REUSED_BEFORE_RELEASE = defineToggle({
   commit: "f6cd7daecff5",
   kernels:
     "the ordering: up to v4.6 (fixed in v4.7); the victim shown exists since v6.0 (a revert on current code)",
-  foundBy: "races.test.ts: handle-reuse (export of a reused handle id vs. GEM_CLOSE)",
 });
 
 /** PRIME cache trees modified without prime.lock (no released kernel did this). */
@@ -116,7 +110,6 @@ export const PRIME_CACHE_WITHOUT_LOCK = defineToggle({
     "Kept to show the harness finds a lost tree update: a concurrent insertion (export or " +
     "import on the same file) loses an update and a member freed by the removal stays in a tree.",
   fixedBy: "none: no kernel had it",
-  foundBy: "prime_self_import/reimport-vs-gem_close-race (KASAN use-after-free in the PRIME cache)",
   kind: "hypothetical",
   kernels: "none (modifies the v6.18 drm_prime_remove_buf_handle())",
 });

@@ -12,6 +12,7 @@ import {
   spawn,
   yieldCpu,
 } from "@primetime/sim";
+import { noSplats } from "@primetime/sim/testing";
 import { describe, expect, it } from "vitest";
 import {
   callRcu,
@@ -52,13 +53,6 @@ async function search<O>(
   );
   return { res, why: why as string | null };
 }
-
-const noSplats = (r: RunResult): string | null =>
-  r.outcome !== "ok"
-    ? `outcome ${r.outcome}: ${r.message}`
-    : r.splats.length > 0
-      ? `splats: ${r.splats.map((s) => `${s.kind}: ${s.message}`).join("; ")}`
-      : null;
 
 const gpsCompleted = () => rcuGetGpSeq() >> 2;
 

@@ -58,13 +58,18 @@ export {
   type StrategySpec,
 } from "./simulation.js";
 export {
+  type BuiltinSplatKind,
   Dmesg,
+  defineSplatKind,
   formatSplat,
+  isSplatKind,
+  listSplatKinds,
   type RelatedSite,
   type ReportOptions,
   type Site,
   type Splat,
   type SplatKind,
+  type SplatKindInfo,
 } from "./splat.js";
 export type { Strategy, StrategyName } from "./strategy.js";
 export {

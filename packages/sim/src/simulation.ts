@@ -8,6 +8,7 @@ import { Prng } from "./prng.js";
 import { processState } from "./process-state.js";
 import {
   Dmesg,
+  isSplatKind,
   type RelatedSite,
   type ReportOptions,
   type Site,
@@ -334,6 +335,10 @@ export class Simulation {
 
   /** Records a splat in this simulation's dmesg. */
   report(kind: SplatKind, message: string, opts: ReportOptions = {}): Splat {
+    if (!isSplatKind(kind))
+      throw new RangeError(
+        `unknown splat kind ${JSON.stringify(String(kind).slice(0, 32))}: declare it with defineSplatKind()`,
+      );
     const t = this.current;
     const s: Splat = {
       kind,

@@ -6,8 +6,8 @@
  * it concerns and related sites (alloc/free sites for KASAN, the other lock holder for lockdep).
  */
 
-/** The checkers. `livelock` and `escape` are the scheduler's own findings. */
-export type SplatKind =
+/** The built-in checkers. `livelock` and `escape` are the scheduler's own findings. */
+export type BuiltinSplatKind =
   | "refcount"
   | "kasan"
   | "kmemleak"
@@ -19,6 +19,70 @@ export type SplatKind =
   | "deadlock"
   | "livelock"
   | "escape";
+
+/**
+ * A splat kind: a built-in one, or one a new oracle declared with `defineSplatKind()` (a
+ * userspace-visible divergence checker, a new sanitizer). `report()` refuses kinds nobody
+ * declared, so a typo is an error, not a silently new kind.
+ */
+export type SplatKind = BuiltinSplatKind | (string & {});
+
+/** What a splat kind stands for. */
+export interface SplatKindInfo {
+  /** Lowercase, e.g. "divergence". */
+  readonly name: string;
+  /** The oracle that reports it, in a line. */
+  readonly description: string;
+}
+
+const BUILTIN_KINDS: readonly SplatKindInfo[] = [
+  {
+    name: "refcount",
+    description: "refcount_t saturation/underflow, addition on 0 (lib/refcount.c)",
+  },
+  {
+    name: "kasan",
+    description: "use-after-free and out-of-bounds accesses to slab objects (KASAN)",
+  },
+  { name: "kmemleak", description: "objects no longer referenced and never freed (kmemleak)" },
+  { name: "lockdep", description: "lock order inversions, locks held wrongly (lockdep)" },
+  {
+    name: "rcu",
+    description: "RCU misuse: sleeping in a read-side section, unprotected dereferences",
+  },
+  { name: "sleep", description: "sleeping in atomic context (might_sleep)" },
+  { name: "warn", description: "WARN_ON() and the harnesses' checks (leaked state, divergences)" },
+  { name: "bug", description: "BUG() and exceptions escaping a task (the task dies)" },
+  { name: "deadlock", description: "tasks blocked forever (the scheduler's hung-task view)" },
+  { name: "livelock", description: "the step limit was reached (the scheduler)" },
+  { name: "escape", description: "a task awaited something the simulation does not control" },
+];
+
+const kinds = new Map<string, SplatKindInfo>(BUILTIN_KINDS.map((k) => [k.name, k]));
+
+/**
+ * Declares the splat kind of a new oracle. Declaring a built-in kind, or the same kind twice
+ * with another description, is an error.
+ */
+export function defineSplatKind(info: SplatKindInfo): SplatKindInfo {
+  if (!/^[a-z][a-z0-9-]*$/.test(info.name))
+    throw new Error(`bad splat kind "${info.name}" (lowercase letters, digits, dashes)`);
+  const old = kinds.get(info.name);
+  if (old && old.description !== info.description)
+    throw new Error(`splat kind ${info.name} is already defined: ${old.description}`);
+  kinds.set(info.name, info);
+  return info;
+}
+
+/** Every splat kind, built-in ones first. */
+export function listSplatKinds(): SplatKindInfo[] {
+  return [...kinds.values()];
+}
+
+/** True if `kind` is built in or was declared with defineSplatKind(). */
+export function isSplatKind(kind: string): boolean {
+  return kinds.has(kind);
+}
 
 /** A place in a run: which task, at which step, doing what (the label of its last point). */
 export interface Site {

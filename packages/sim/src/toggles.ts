@@ -26,8 +26,9 @@ export interface ToggleInfo {
   /** The title of the kernel commit that fixed it (or proposed the fix). */
   readonly fixedBy: string;
   /**
-   * @deprecated Which case finds a toggle is recorded once, by whoever runs it (for the DRM stack,
-   * TOGGLE_CASES of @primetime/conformance), not in the toggle's declaration. Ignored.
+   * The test that finds it, for a toggle that no conformance case covers (a driver's or TTM's own
+   * race tests). Which case finds a toggle is recorded once: a toggle found by a conformance case
+   * is in TOGGLE_CASES of @primetime/conformance and carries no `foundBy`.
    */
   readonly foundBy?: string;
   /** Historic kernel code, a proposed patch, or hypothetical (see ToggleKind). */

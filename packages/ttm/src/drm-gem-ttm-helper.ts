@@ -11,7 +11,7 @@ import {
   sgAllocTableFromPages,
 } from "@primetime/dma-buf";
 import { drmGemObjectPut, type GemObject } from "@primetime/gem";
-import { EINVAL, type Errno, errPtr, type Vma } from "@primetime/kernel";
+import { EINVAL, type Errno, errPtr, mmapAssertLocked, type Vma } from "@primetime/kernel";
 import { type TtmBufferObject, ttmBoPin, ttmBoUnpin, ttmBoValidate } from "./ttm-bo.js";
 import { ttmBoMmapObj } from "./ttm-bo-vm.js";
 import { TTM_PL_TT, ttmPlace, ttmPlacement } from "./ttm-placement.js";
@@ -25,6 +25,7 @@ import { ttmTtIsPopulated } from "./ttm-tt.js";
  * References: the VMA holds a TTM reference; the GEM one is dropped.
  */
 export async function drmGemTtmMmap(gem: GemObject, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   const bo = gem as TtmBufferObject;
   const ret = await ttmBoMmapObj(vma, bo);
   if (ret < 0) return ret;

@@ -33,6 +33,7 @@ import {
 import {
   EACCES,
   EINVAL,
+  mmapAssertLocked,
   PAGE_SIZE,
   VM_DONTDUMP,
   VM_DONTEXPAND,
@@ -120,6 +121,7 @@ export async function ttmBoVmFaultReserved(
  * References: the VMA's.
  */
 export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
+  mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   if (!bo.checkAccess("ttm_bo_vm_fault")) return VM_FAULT_SIGBUS;
   const ret = await ttmBoVmReserve(bo);
@@ -136,6 +138,7 @@ export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array 
  * References: takes one.
  */
 export async function ttmBoVmOpen(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.add(vma);
   await ttmBoGet(bo);
@@ -147,6 +150,7 @@ export async function ttmBoVmOpen(vma: Vma): Promise<void> {
  * References: drops one.
  */
 export async function ttmBoVmClose(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.delete(vma);
   vma.vmPrivateData = null;
@@ -169,6 +173,7 @@ export const ttmBoVmOps: VmOperations = {
  * References: the VMA takes one (dropped by ttm_bo_vm_close()).
  */
 export async function ttmBoMmapObj(vma: Vma, bo: TtmBufferObject): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   // Enforce no COW since would have really strange behavior with it.
   if (!(vma.vmFlags & VM_SHARED) && vma.vmFlags & VM_MAYWRITE) return -EINVAL;
   await ttmBoGet(bo);

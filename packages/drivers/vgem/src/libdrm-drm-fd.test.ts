@@ -10,7 +10,8 @@ import {
   SysError,
   writeDmaBuf,
 } from "@primetime/libdrm";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { type RunResult, Simulation } from "@primetime/sim";
+import { expectClean } from "@primetime/sim/testing";
 import { DRM_CAP_PRIME, DRM_PRIME_CAP_EXPORT, DRM_PRIME_CAP_IMPORT } from "@primetime/uapi";
 import { describe, expect, it } from "vitest";
 import {
@@ -29,11 +30,6 @@ function run(body: (p: Process, vgem: VgemDevice, k: Kernel) => Promise<void>): 
     await p.wait();
     await kernel.checkLeaks({ ignore: (o) => o === vgem.device });
   });
-}
-
-function expectClean(r: RunResult): void {
-  expect(r.outcome).toBe("ok");
-  expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
 }
 
 /** The SysError `op` throws (fails the test if it does not throw one). */

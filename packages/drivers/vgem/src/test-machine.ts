@@ -11,7 +11,7 @@ import {
   type DrmModeMapDumb,
 } from "@primetime/gem";
 import { Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { type RunResult, Simulation } from "@primetime/sim";
 import { createVgem, destroyVgem, type VgemDevice } from "./vgem-drv.js";
 
 export interface VgemMachine {
@@ -45,14 +45,7 @@ export function runVgem(
   });
 }
 
-/** Throws with the formatted splats unless the run ended ok without any splat. */
-export function expectClean(r: RunResult): void {
-  if (r.outcome !== "ok" || r.splats.length > 0) {
-    throw new Error(
-      `run not clean: ${r.outcome}${r.message ? ` (${r.message})` : ""}\n${r.splats.map((s) => formatSplat(s)).join("\n")}`,
-    );
-  }
-}
+export { expectClean } from "@primetime/sim/testing";
 
 /** Throws unless `ret` is `want` (test helper for raw syscalls, which return -errno). */
 export function expectRet(ret: number, want: number, what: string): void {

@@ -10,6 +10,7 @@ import {
   sleep,
   spawn,
 } from "@primetime/sim";
+import { expectClean } from "@primetime/sim/testing";
 import { describe, expect, it } from "vitest";
 import { Mutex } from "../locking/mutex.js";
 import {
@@ -42,11 +43,6 @@ import {
 
 function run(fn: (sim: Sim) => Promise<void>, seed = 1): Promise<RunResult> {
   return new Simulation({ seed }).run(fn);
-}
-
-function expectClean(r: RunResult): void {
-  expect(r.splats.map((s) => `${s.kind}: ${s.message}`)).toEqual([]);
-  expect(r.outcome).toBe("ok");
 }
 
 describe("queueing and execution", () => {

@@ -7,6 +7,7 @@ import {
   Simulation,
   spawn,
 } from "@primetime/sim";
+import { expectClean } from "@primetime/sim/testing";
 import { describe, expect, it } from "vitest";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, isErr } from "../include/errno.js";
 import { Mutex } from "../locking/mutex.js";
@@ -22,11 +23,6 @@ const obj = (name: string): Obj => ({ name });
 
 function run(fn: (sim: Sim) => Promise<void>, seed = 1): Promise<RunResult> {
   return new Simulation({ seed }).run(fn);
-}
-
-function expectClean(r: RunResult): void {
-  expect(r.splats.map((s) => `${s.kind}: ${s.message}`)).toEqual([]);
-  expect(r.outcome).toBe("ok");
 }
 
 async function ids<T extends object>(idr: Idr<T>): Promise<number[]> {
