@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
 import { type Io, main } from "./cli.js";
 import { installedDrivers } from "./drivers.js";
+import { huntableToggles } from "./toggles.js";
 
 // Campaigns take seconds of CPU; on a loaded machine, many more of wall time.
 vi.setConfig({ testTimeout: 180_000 });
@@ -228,4 +229,55 @@ describe("the primetime-stress bin", () => {
     expect(ok.stdout).toContain("nothing found");
     expect(ok.stderr).toContain("stress: 1 unit");
   }, 180_000);
+});
+
+describe("minimize", () => {
+  // The first splat line of a replay, numbers blanked (as finding signatures are).
+  const firstSplat = (out: string) =>
+    (out.split("\n").find((l) => /^\[step \d+\] /.test(l)) ?? "")
+      .replace(/^\[step \d+\] /, "")
+      .replace(/0x[0-9a-f]+/gi, "0x_")
+      .replace(/#\d+/g, "#_")
+      .replace(/\d+/g, "N");
+
+  it("every toggle's finding minimizes to at most 12 rows that replay to the same splat", async () => {
+    const toggles = huntableToggles().filter((t) => !/^(qxl|vmwgfx|ttm)\./.test(t.name));
+    expect(toggles.length).toBeGreaterThanOrEqual(8);
+    let viaCommand = false;
+    for (const t of toggles) {
+      const json = join(dir, `min-${t.name}.json`);
+      const r = await cli([
+        "run",
+        "--scenario",
+        t.scenario!,
+        "--drivers",
+        "vgem",
+        "--bug",
+        t.name,
+        "--seeds",
+        "2000",
+        "--fail-fast",
+        "--workers",
+        "1",
+        "--quiet",
+        "--json",
+        json,
+      ]);
+      expect(r.code, t.name).toBe(1);
+      const f = readReport(json).findings[0]!;
+      expect(f.minimized, t.name).not.toBeNull();
+      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(12);
+      const again = await cli(["replay", f.minimized!.token]);
+      expect(again.code, t.name).toBe(1);
+      expect(firstSplat(again.out), t.name).toBe(firstSplat(f.firstSplat));
+      if (!viaCommand) {
+        // The command gives the same minimized schedule as the report.
+        const m = await cli(["minimize", f.token]);
+        expect(m.code).toBe(1);
+        expect(m.out).toContain(`token: ${f.minimized!.token}`);
+        expect(m.out).toMatch(/\d+ rows; the same bug as the original/);
+        viaCommand = true;
+      }
+    }
+  });
 });

@@ -7,6 +7,7 @@
  *   replay <token>    re-runs a recorded schedule (exit 1 when it shows splats)
  *   bugs              the detection matrix: every toggle found under its budget, baseline clean
  *   list              scenarios, drivers and toggles
+ *   minimize <token>  shrinks a finding's schedule: its race table and new token
  *   merge <json...>   merges shard reports into the report of the unsplit campaign
  *   hunt <toggle>     one toggle's case with it on until found, then with every toggle off
  *
@@ -34,6 +35,7 @@ import {
   short,
   UsageError,
 } from "./campaign/config.js";
+import { minimizeFinding } from "./campaign/minimize.js";
 import { CampaignProgress, type ProgressSink } from "./campaign/progress.js";
 import { CAMPAIGN_SCENARIOS } from "./campaign/registry.js";
 import {
@@ -56,6 +58,7 @@ import {
   type RunResult,
   type RunToken,
   replay,
+  sameBug,
 } from "./engine.js";
 import { type Colors, colorByDefault, formatRaceWindow, formatSplats, palette } from "./format.js";
 import { formatHunt, HUNT_DEFAULTS, hunt, huntSpec } from "./hunt.js";
@@ -336,6 +339,39 @@ async function replayCommand(
       ),
     );
   return r.splats.length > 0 || r.outcome !== "ok" ? EXIT.findings : EXIT.clean;
+}
+
+// ------------------------------------------------------------------------------------ minimize
+
+async function minimizeCommand(
+  token: string,
+  o: { budget?: number },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  const t = decodeToken(token);
+  if (t.scenario === "") throw new UsageError("the replay token names no scenario");
+  let unit: string;
+  try {
+    unit = parseUnitKey(t.scenario).key;
+  } catch (e) {
+    if (e instanceof UsageError)
+      throw new UsageError(
+        `minimize takes tokens of run and bugs (scenario@drivers); this one names "${short(t.scenario)}": ${e.message}`,
+      );
+    throw e;
+  }
+  const m = await minimizeFinding(unit, token, o.budget);
+  const same = sameBug(m.original, m.run);
+  io.log(
+    `${c.bold(`minimized ${unit}`)} in ${m.runs} runs: ${m.preemptions.before} -> ${m.preemptions.after} preemptions, ${m.steps.before} -> ${m.steps.after} steps (${m.note})`,
+  );
+  if (m.run.splats.length) io.log(formatSplats(m.run.splats, c, 3));
+  io.log(m.raceTable);
+  io.log(`${m.rows} rows; ${same ? "the same bug" : c.red("NOT the same bug")} as the original`);
+  io.log(`replay: pnpm -s stress replay ${m.token}`);
+  io.log(`token: ${m.token}`);
+  return m.run.splats.length > 0 || m.run.outcome !== "ok" ? EXIT.findings : EXIT.clean;
 }
 
 // ---------------------------------------------------------------------------------------- bugs
@@ -621,6 +657,17 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option("--full-trace", "every step, not only those around the race")
     .action(async (token: string, o: { explain?: boolean; fullTrace?: boolean }, cmd: Command) => {
       setCode(await replayCommand(token, o, io, colorsFor(cmd, io)));
+    });
+
+  program
+    .command("minimize")
+    .description(
+      "shrink a finding's schedule (fewer preemptions and steps, same bug); print its race table and new token; exit 1 when it shows the bug",
+    )
+    .argument("<token>", "a replay token of run or bugs (pt1....)")
+    .option("--budget <n>", "runs at most (default 200)", integer("--budget", 1, 100_000))
+    .action(async (token: string, o: { budget?: number }, cmd: Command) => {
+      setCode(await minimizeCommand(token, o, io, colorsFor(cmd, io)));
     });
 
   program

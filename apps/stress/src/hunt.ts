@@ -5,6 +5,7 @@
  * demo.ts render a HuntReport.
  */
 import type { ExploreOptions, ExploreResult, RunResult } from "@primetime/sim";
+import { SEARCH_DEFAULTS } from "@primetime/sim/explore";
 import {
   checkReplay,
   meetsExpectation,
@@ -27,7 +28,11 @@ export type HuntSpec = Extract<SearchSpec, { strategy: "pct" }>;
  * and the search with every toggle off runs the whole budget, so a larger one is a stronger
  * check. 2000 schedules of a conformance case take about a second.
  */
-export const HUNT_DEFAULTS = { schedules: 2000, depth: 3, seed: 1 };
+export const HUNT_DEFAULTS = {
+  schedules: 2000,
+  depth: SEARCH_DEFAULTS.depth,
+  seed: SEARCH_DEFAULTS.seed,
+};
 
 /** What hunting one toggle found. */
 export interface HuntReport {

@@ -81,6 +81,7 @@ describe.skipIf(!CHROMIUM && !inCI)("the HTML report in headless Chromium", () =
         const s = shown[i]!;
         expect(s.text).toContain(f.unit);
         expect(s.text).toContain(f.token);
+        if (f.minimized) expect(s.text).toContain(f.minimized.token);
         expect(s.text).toContain("Race table");
         expect(s.steps).toBeGreaterThan(0);
         expect(s.lanes).toBeGreaterThan(1);

@@ -3,6 +3,7 @@
  * Every parser throws a UsageError whose message says what is accepted; the CLI prints it on one
  * line and exits 2.
  */
+import { SEARCH_DEFAULTS } from "@primetime/sim/explore";
 import { type DriverUnderTest, installedDrivers } from "../drivers.js";
 import { type FaultSpec, formatFaults } from "./campaign-scenario.js";
 import { CAMPAIGN_SCENARIOS } from "./registry.js";
@@ -16,7 +17,11 @@ export type StrategySpec =
   | { readonly name: "pct"; readonly depth: number }
   | { readonly name: "dfs"; readonly bound: number };
 
-export const STRATEGY_DEFAULTS = { depth: 3, bound: 2 } as const;
+/** The engine's defaults (SEARCH_DEFAULTS of @primetime/sim/explore). */
+export const STRATEGY_DEFAULTS = {
+  depth: SEARCH_DEFAULTS.depth,
+  bound: SEARCH_DEFAULTS.preemptionBound,
+} as const;
 export const ACCEPTED_STRATEGIES =
   "random, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
 

@@ -159,7 +159,7 @@ async function findingSection(f: FindingReport): Promise<string> {
 <h4>Race table${f.minimized ? ` (minimized, ${f.minimized.rows} rows)` : ""}</h4><pre>${esc(f.minimized?.raceTable ?? f.raceTable)}</pre>
 <h4>Timeline</h4><p class="meta">The last ${t.steps.length} steps before the first splat (step ${t.splatStep}), one lane per task; below, the reference counts of the objects involved as the trace's get/put operations imply them. Hover a step for its label.</p>
 ${timelineSvg(t)}
-<h4>Replay</h4><pre>${esc(f.minimized ? f.replay.replace(f.token, f.minimized.token) : f.replay)}</pre>
+<h4>Replay</h4><pre>${f.minimized ? `${esc(f.replay.replace(f.token, f.minimized.token))}   # minimized\n` : ""}${esc(f.replay)}${f.minimized ? "   # as found" : ""}</pre>
 </section>`;
 }
 

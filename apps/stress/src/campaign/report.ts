@@ -8,6 +8,7 @@
 import { type RunResult, replay } from "../engine.js";
 import { formatRaceWindow, palette } from "../format.js";
 import { type CampaignConfig, describeConfig, formatStrategy } from "./config.js";
+import { minimizeFinding } from "./minimize.js";
 import type { CampaignRun } from "./runner.js";
 import { emptyTally, type FindingRecord, mergeTally, type UnitTally } from "./tally.js";
 import { parseUnitKey, unitBody } from "./units.js";
@@ -54,7 +55,7 @@ export interface FindingReport {
   readonly splats: FindingRecord["splats"];
   /** The race table of the failing schedule (the steps up to the first splat). */
   readonly raceTable: string;
-  /** The minimized schedule, when the engine can minimize; else null. */
+  /** The minimized schedule (the engine's minimize(): same bug, fewest preemptions and steps). */
   readonly minimized: MinimizedReport | null;
   /** A command that replays it. */
   readonly replay: string;
@@ -104,6 +105,11 @@ async function renderFinding(
   const u = parseUnitKey(unit);
   let raceTable = known?.raceTable;
   if (raceTable === undefined) raceTable = raceTableOf(unit, await replayFinding(unit, f.token));
+  let minimized = known?.minimized ?? null;
+  if (!known) {
+    const m = await minimizeFinding(unit, f.token);
+    minimized = { token: m.token, rows: m.rows, raceTable: m.raceTable };
+  }
   return {
     unit,
     scenario: u.scenario.name,
@@ -118,7 +124,7 @@ async function renderFinding(
     firstSplat: f.firstSplat,
     splats: f.splats,
     raceTable,
-    minimized: known?.minimized ?? null,
+    minimized,
     replay: `${REPLAY_COMMAND} ${f.token}`,
   };
 }

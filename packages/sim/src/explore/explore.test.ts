@@ -232,8 +232,15 @@ describe("the strategy registry", () => {
       "replay:3",
       "pos:4",
       "guided:5",
+      "portfolio:6",
     ]);
-    expect(listStrategies(true).map((d) => d.name)).toEqual(["random", "pct", "dfs", "pos"]);
+    expect(listStrategies(true).map((d) => d.name)).toEqual([
+      "random",
+      "pct",
+      "dfs",
+      "pos",
+      "portfolio",
+    ]);
   });
 
   it("refuses an unknown strategy, naming the known ones", async () => {

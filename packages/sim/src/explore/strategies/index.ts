@@ -6,12 +6,13 @@
 import { DFS } from "./dfs.js";
 import { GUIDED } from "./guided.js";
 import { PCT } from "./pct.js";
+import { PORTFOLIO } from "./portfolio.js";
 import { POS } from "./pos.js";
 import { RANDOM } from "./random.js";
 import { registerStrategy } from "./registry.js";
 import { REPLAY } from "./replay.js";
 
-for (const def of [RANDOM, PCT, DFS, REPLAY, POS, GUIDED]) registerStrategy(def);
+for (const def of [RANDOM, PCT, DFS, REPLAY, POS, GUIDED, PORTFOLIO]) registerStrategy(def);
 
 export {
   findStrategy,

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { point, report, spawn } from "../../current.js";
+import { Simulation } from "../../simulation.js";
+import { explore, replay } from "../explore.js";
+import { decodeToken } from "../token.js";
+import { getStrategy } from "./index.js";
+import { PortfolioStrategy, portfolioMember } from "./portfolio.js";
+
+/** `tasks` tasks each add 1 to a counter with a preemption window between load and store. */
+function lostUpdate(tasks = 2) {
+  return async () => {
+    const shared = { n: 0 };
+    const ts = [];
+    for (let i = 0; i < tasks; i++) {
+      ts.push(
+        spawn(`inc${i}`, async () => {
+          await point("load counter");
+          const v = shared.n;
+          await point("store counter");
+          shared.n = v + 1;
+        }),
+      );
+    }
+    for (const t of ts) await t.join();
+    if (shared.n !== tasks) report("warn", `lost update: counter is ${shared.n}`);
+  };
+}
+
+describe("the portfolio strategy", () => {
+  it("is registered and searchable, with its own token code", () => {
+    const def = getStrategy("portfolio", true);
+    expect(def.code).toBe(6);
+    expect(def.describe({ depth: 3, seed: 1 } as never)).toMatch(/pct depths 3\/4/);
+  });
+
+  it("cycles through its 8 members: PCT at the depth 3 times, one deeper once, POS and random twice", () => {
+    expect(Array.from({ length: 9 }, (_, i) => portfolioMember(i))).toEqual([
+      "pct(depth)",
+      "random",
+      "pos",
+      "pct(depth)",
+      "random",
+      "pct(depth+1)",
+      "pos",
+      "pct(depth)",
+      "pct(depth)",
+    ]);
+  });
+
+  it("each run is the member's run: its token names the member, with the same seed", async () => {
+    const tokens: string[] = [];
+    await explore(lostUpdate(3), {
+      strategy: "portfolio",
+      schedules: 8,
+      depth: 4,
+      stopOnFailure: false,
+      isFailure: () => true,
+      onRun: (r) => tokens.push(r.token),
+    });
+    expect(tokens.map((t) => `${decodeToken(t).strategy}:${decodeToken(t).param}`)).toEqual([
+      "pct:4",
+      "random:0",
+      "pos:0",
+      "pct:4",
+      "random:0",
+      "pct:5",
+      "pos:0",
+      "pct:4",
+    ]);
+    // Run 0 of the portfolio is run 0 of a PCT search at that depth with the same base seed.
+    const alone = await explore(lostUpdate(3), {
+      strategy: "pct",
+      depth: 4,
+      schedules: 1,
+      stopOnFailure: false,
+      isFailure: () => true,
+    });
+    expect(alone.firstFailure!.token).toBe(tokens[0]);
+  });
+
+  it("is deterministic: the same seed gives the same schedules and tokens", async () => {
+    const run = async () => {
+      const hashes: string[] = [];
+      const r = await explore(lostUpdate(3), {
+        strategy: "portfolio",
+        schedules: 60,
+        seed: 9,
+        onRun: (x) => hashes.push(x.traceHash),
+      });
+      return { hashes, token: r.firstFailure?.token };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.token).toBeDefined();
+    expect(b).toEqual(a);
+  });
+
+  it("finds the lost update and its token replays it", async () => {
+    const res = await explore(lostUpdate(), { strategy: "portfolio", schedules: 100, seed: 3 });
+    const f = res.firstFailure!;
+    expect(f.splats.map((s) => s.message)).toEqual(["lost update: counter is 1"]);
+    const again = await replay(f.token, lostUpdate());
+    expect(again.traceHash).toBe(f.traceHash);
+    expect(again.token).toBe(f.token);
+  });
+
+  it("as a single run's strategy, the seed picks the member", async () => {
+    const once = (seed: number) =>
+      new Simulation({ seed, strategy: new PortfolioStrategy(3) }).run(lostUpdate(3));
+    const a = await once(5);
+    const b = await once(5);
+    expect(b.traceHash).toBe(a.traceHash);
+    expect(b.token).toBe(a.token);
+    const byKind = await new Simulation({ seed: 5, strategy: { kind: "portfolio" } }).run(
+      lostUpdate(3),
+    );
+    expect(byKind.traceHash).toBe(a.traceHash);
+    const members = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++)
+      members.add(decodeToken((await once(seed)).token).strategy);
+    expect([...members].sort()).toEqual(["pct", "pos", "random"]);
+  });
+});
