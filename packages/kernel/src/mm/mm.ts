@@ -461,6 +461,11 @@ async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uin
  */
 function accessError(mm: MmStruct, write: boolean, vma: Vma): boolean {
   mmapAssertLocked(mm);
+  return vmaRefuses(vma, write);
+}
+
+/** access_error()'s rule itself, without the lock assertion (accessVm()'s up-front check). */
+function vmaRefuses(vma: Vma, write: boolean): boolean {
   if (write) return !(vma.vmFlags & VM_WRITE);
   return !(vma.vmFlags & (VM_READ | VM_WRITE | VM_EXEC));
 }
@@ -486,7 +491,7 @@ export async function accessVm(
   // A range that is not entirely mapped with the right permission faults somewhere: -EFAULT
   // before anything is copied or allocated (the bytes read are kept in pieces, so a read is
   // never larger than the memory it reads).
-  if (!rangeAccessible(mm, addr, len, write ? VM_WRITE : VM_READ)) return -EFAULT;
+  if (!rangeAccessible(mm, addr, len, write)) return -EFAULT;
   const pieces: Uint8Array[] = [];
   let done = 0;
   while (done < len) {
@@ -520,13 +525,17 @@ export async function accessVm(
   return out;
 }
 
-/** True if every byte of [addr, addr + len) is in a vma with `flag` (VM_READ or VM_WRITE). */
-function rangeAccessible(mm: MmStruct, addr: number, len: number, flag: number): boolean {
+/**
+ * True if every byte of [addr, addr + len) is in a vma that allows the access: a quick check
+ * without mmap_lock (the vma list is read between scheduling points); each page is checked again
+ * under the lock as it is reached.
+ */
+function rangeAccessible(mm: MmStruct, addr: number, len: number, write: boolean): boolean {
   const end = addr + len;
   if (!Number.isSafeInteger(end) || end > TASK_SIZE) return len === 0;
   let cur = addr;
   for (const v of mm.vmasIn(addr, end)) {
-    if (v.vmStart > cur || !(v.vmFlags & flag)) return false;
+    if (v.vmStart > cur || vmaRefuses(v, write)) return false;
     cur = v.vmEnd;
     if (cur >= end) return true;
   }
