@@ -10,14 +10,19 @@ import {
   O_RDWR,
   type Process,
 } from "@primetime/kernel";
-import { explore, type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { explore, type RunResult, type Scenario, Simulation, sleep } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { dmaBufFd } from "./dma-buf.js";
+import { type DmaBuf, dmaBufFd } from "./dma-buf.js";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
   DMA_BUF_SYNC_WRITE,
 } from "./dma-buf-ioctl.js";
 import { FENCE_CB_WITHOUT_REF } from "./dma-buf-poll.js";
@@ -39,6 +44,13 @@ async function bufFd(): Promise<number> {
   const fd = await dmaBufFd(d, O_CLOEXEC);
   expect(fd).toBeGreaterThanOrEqual(0);
   return fd;
+}
+
+/** The dma-buf behind `fd` in `p`'s fd table (inspection only). */
+function dmaBufOfFd(p: Process, fd: number): DmaBuf {
+  const f = p.files.fdt.fd[fd];
+  if (!f) throw new Error(`no fd ${fd}`);
+  return f.privateData as DmaBuf;
 }
 
 async function createFence(p: Process, tl: number, value: number): Promise<number> {
@@ -105,6 +117,37 @@ describe("DMA_BUF_IOCTL_IMPORT_SYNC_FILE / EXPORT_SYNC_FILE", () => {
     expect(r.outcome).toBe("ok");
   });
 
+  it("exports several fences as one dma_fence_array that signals once all have", async () => {
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      const a = await p.open(SW_SYNC_PATH, O_RDWR);
+      const b = await p.open(SW_SYNC_PATH, O_RDWR);
+      const w = await createFence(p, a, 1);
+      const rd = await createFence(p, b, 1);
+      const imp = DMA_BUF_IOCTL_IMPORT_SYNC_FILE;
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_WRITE, fd: w })).toBe(0);
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_READ, fd: rd })).toBe(0);
+      // A writer waits for both: dma_resv_get_singleton() merges them into an array.
+      const ex = { flags: DMA_BUF_SYNC_WRITE, fd: -1 };
+      expect(await p.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ex)).toBe(0);
+      const info: SyncFileInfo = {};
+      expect(await p.ioctl(ex.fd, SYNC_IOC_FILE_INFO, info)).toBe(0);
+      expect(info.status).toBe(0);
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 0)).toBe(0);
+      expect(await p.ioctl(a, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 0)).toBe(0);
+      expect(await p.ioctl(b, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      // The last child's callback signals the array from a work item.
+      expect(await p.poll([{ fd: ex.fd, events: EPOLLIN }], 1_000_000)).toBe(1);
+      const after: SyncFileInfo = {};
+      expect(await p.ioctl(ex.fd, SYNC_IOC_FILE_INFO, after)).toBe(0);
+      expect(after.status).toBe(1);
+      for (const fd of [ex.fd, w, rd, a, b, buf]) expect(await p.close(fd)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+  });
+
   it("rejects bad flags, fds that are not sync_files, bad arguments and unknown commands", async () => {
     const r = await runProcess(async (p) => {
       const buf = await bufFd();
@@ -152,6 +195,63 @@ const pollVsReplace: Scenario = processScenario(async (p) => {
   await writer.join();
   await p.close(tl);
   await p.close(buf);
+});
+
+describe("DMA_BUF_IOCTL_SYNC and DMA_BUF_SET_NAME", () => {
+  it("SYNC validates its flags and a START waits for the fences the access needs", async () => {
+    const out: unknown[] = [];
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      for (const flags of [0, DMA_BUF_SYNC_END, 0x10, DMA_BUF_SYNC_RW | 0x8])
+        out.push(await p.ioctl(buf, DMA_BUF_IOCTL_SYNC, { flags }));
+      out.push(await p.ioctl(buf, DMA_BUF_IOCTL_SYNC, { flags: "rw" }));
+      for (const flags of [
+        DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ,
+        DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ,
+        DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW,
+        DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW,
+      ])
+        out.push(await p.ioctl(buf, DMA_BUF_IOCTL_SYNC, { flags }));
+      // A write fence: a reader's START waits for it; the writer signals it later.
+      const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+      const w = await createFence(p, tl, 1);
+      expect(
+        await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_WRITE, fd: w }),
+      ).toBe(0);
+      let started = false;
+      const reader = p.spawnThread("reader", async (q) => {
+        out.push(
+          await q.ioctl(buf, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ }),
+        );
+        started = true;
+      });
+      await sleep(1000);
+      out.push(started); // still waiting for the write fence
+      expect(await p.ioctl(tl, SW_SYNC_IOC_INC, 1)).toBe(0);
+      await reader.join();
+      out.push(started);
+      for (const fd of [w, tl, buf]) expect(await p.close(fd)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(out).toEqual([-EINVAL, -EINVAL, -EINVAL, -EINVAL, -EFAULT, 0, 0, 0, 0, false, 0, true]);
+  });
+
+  it("SET_NAME (A and B) sets the name bufinfo shows; a name too long is EINVAL", async () => {
+    const out: unknown[] = [];
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      const d = dmaBufOfFd(p, buf);
+      out.push(d.bufName);
+      out.push(await p.ioctl(buf, DMA_BUF_SET_NAME_B, { name: "scanout" }), d.bufName);
+      out.push(await p.ioctl(buf, DMA_BUF_SET_NAME_A, { name: "cursor" }), d.bufName);
+      out.push(await p.ioctl(buf, DMA_BUF_SET_NAME_B, { name: "x".repeat(31) }));
+      out.push(await p.ioctl(buf, DMA_BUF_SET_NAME_B, { name: "x".repeat(32) }), d.bufName);
+      out.push(await p.ioctl(buf, DMA_BUF_SET_NAME_B, { name: 42 }));
+      expect(await p.close(buf)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(out).toEqual([null, 0, "scanout", 0, "cursor", 0, -EINVAL, "x".repeat(31), -EFAULT]);
+  });
 });
 
 describe("poll(2) on a dma-buf vs a replaced sw_sync fence", () => {

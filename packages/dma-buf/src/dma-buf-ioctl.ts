@@ -9,10 +9,16 @@
  * reservation's reference on it. DMA_BUF_IOCTL_EXPORT_SYNC_FILE returns a sync_file fd for the
  * fences an access with those flags would wait for.
  *
- * Simplifications: no DMA_BUF_IOCTL_SYNC (the simulated CPU is coherent) or DMA_BUF_SET_NAME
- * (-ENOTTY); export needs at most one such fence (dma_resv_get_singleton() would merge several
- * into a dma_fence_array, which is not modeled: -EOPNOTSUPP then); no fence unwrapping on
- * import (a sync_file holds one fence).
+ * DMA_BUF_IOCTL_SYNC brackets CPU access (begin: the exporter's ->begin_cpu_access, then a wait
+ * for the fences the access must wait for; end: ->end_cpu_access). DMA_BUF_SET_NAME sets the
+ * name bufinfo (and the kernel's /proc fd links) show, under the dma-buf's name_lock.
+ *
+ * Several fences are exported as one dma_fence_array (dma_resv_get_singleton()); an imported
+ * sync_file's fence is added as it is (the kernel unwraps containers first: not modelled, a
+ * sync_file here holds one fence).
+ *
+ * Simplifications: SET_NAME's `const char __user *` is the `name` field of the argument object
+ * (user pointers are objects in this model).
  */
 
 import {
@@ -33,20 +39,31 @@ import { point } from "@primetime/sim";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK,
   DMA_BUF_SYNC_WRITE,
+  type DmaBufSetNameArg,
+  type DmaBufSyncArg,
   type DmaBufSyncFileArg,
 } from "@primetime/uapi";
 import type { DmaBuf } from "./dma-buf.js";
-import { type DmaFence, dmaFencePut } from "./dma-fence.js";
+import { DmaDataDirection } from "./dma-buf-attachment.js";
+import { type DmaFence, dmaFencePut, MAX_SCHEDULE_TIMEOUT } from "./dma-fence.js";
 import {
   DmaResvUsage,
   dmaResvAddFence,
-  dmaResvGetFences,
+  dmaResvGetSingleton,
   dmaResvLock,
   dmaResvReserveFences,
   dmaResvUnlock,
   dmaResvUsageRw,
+  dmaResvWaitTimeout,
 } from "./dma-resv.js";
 import { dmaFenceAllocatePrivateStub, syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
@@ -55,11 +72,109 @@ export {
   DMA_BUF_BASE,
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK,
   DMA_BUF_SYNC_WRITE,
+  type DmaBufSetNameArg,
+  type DmaBufSyncArg,
   type DmaBufSyncFileArg,
 } from "@primetime/uapi";
+
+/**
+ * Models dma_buf_begin_cpu_access(): the exporter's ->begin_cpu_access, then (if it succeeded)
+ * __dma_buf_begin_cpu_access(): an interruptible wait for the fences the access must wait for
+ * (a writer waits for readers and writers). Returns 0 or a negative errno.
+ * Locking: may take the reservation lock (might_lock); may sleep.
+ * References: the caller holds the dma-buf.
+ */
+export async function dmaBufBeginCpuAccess(
+  dmabuf: DmaBuf,
+  direction: DmaDataDirection,
+): Promise<number> {
+  let ret = 0;
+  if (dmabuf.ops.beginCpuAccess) ret = await dmabuf.ops.beginCpuAccess(dmabuf, direction);
+  // Ensure that all fences are waited upon, after the native handler had its chance.
+  if (ret === 0) {
+    const write =
+      direction === DmaDataDirection.BIDIRECTIONAL || direction === DmaDataDirection.TO_DEVICE;
+    const r = await dmaResvWaitTimeout(
+      dmabuf.resv,
+      dmaResvUsageRw(write),
+      true,
+      MAX_SCHEDULE_TIMEOUT,
+    );
+    if (r < 0) ret = r;
+  }
+  return ret;
+}
+
+/**
+ * Models dma_buf_end_cpu_access(): the exporter's ->end_cpu_access, if any.
+ * Locking: may take the reservation lock (might_lock); may sleep.
+ * References: the caller holds the dma-buf.
+ */
+export async function dmaBufEndCpuAccess(
+  dmabuf: DmaBuf,
+  direction: DmaDataDirection,
+): Promise<number> {
+  return dmabuf.ops.endCpuAccess ? dmabuf.ops.endCpuAccess(dmabuf, direction) : 0;
+}
+
+/**
+ * Models the DMA_BUF_IOCTL_SYNC case of dma_buf_ioctl(): -EFAULT for a bad argument, -EINVAL for
+ * flags outside DMA_BUF_SYNC_VALID_FLAGS_MASK or without a direction; then begin (START) or end
+ * (END) CPU access in the direction the flags give.
+ * Locking: see dmaBufBeginCpuAccess().
+ * References: the caller holds the file.
+ */
+async function dmaBufIoctlSync(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
+  if (arg === null || typeof arg !== "object") return -EFAULT;
+  const flags = (arg as DmaBufSyncArg).flags;
+  if (!Number.isInteger(flags)) return -EFAULT;
+  if (flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK) return -EINVAL;
+  let direction: DmaDataDirection;
+  switch (flags & DMA_BUF_SYNC_RW) {
+    case DMA_BUF_SYNC_READ:
+      direction = DmaDataDirection.FROM_DEVICE;
+      break;
+    case DMA_BUF_SYNC_WRITE:
+      direction = DmaDataDirection.TO_DEVICE;
+      break;
+    case DMA_BUF_SYNC_RW:
+      direction = DmaDataDirection.BIDIRECTIONAL;
+      break;
+    default:
+      return -EINVAL;
+  }
+  return flags & DMA_BUF_SYNC_END
+    ? dmaBufEndCpuAccess(dmabuf, direction)
+    : dmaBufBeginCpuAccess(dmabuf, direction);
+}
+
+/**
+ * Models dma_buf_set_name(): strndup_user() of the name (-EFAULT for a bad pointer, -EINVAL if
+ * it does not fit DMA_BUF_NAME_LEN with its NUL), then, under name_lock, the old name is freed
+ * and the new one set.
+ * Locking: takes name_lock.
+ * References: none.
+ */
+async function dmaBufSetName(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
+  if (arg === null || typeof arg !== "object") return -EFAULT;
+  const name = (arg as DmaBufSetNameArg).name;
+  if (typeof name !== "string") return -EFAULT;
+  if (name.length + 1 > DMA_BUF_NAME_LEN) return -EINVAL; // strndup_user(): too long
+  await dmabuf.nameLock.lock();
+  dmabuf.bufName = name;
+  await dmabuf.nameLock.unlock();
+  return 0;
+}
 
 function syncFileArg(arg: IoctlArg): DmaBufSyncFileArg | null {
   if (arg === null || typeof arg !== "object") return null;
@@ -82,19 +197,12 @@ export async function dmaBufExportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
   const fd = await getUnusedFdFlags(O_CLOEXEC);
   if (fd < 0) return fd;
   const usage = dmaResvUsageRw((a.flags & DMA_BUF_SYNC_WRITE) !== 0);
-  // dma_resv_get_singleton()
-  const fences = await dmaResvGetFences(dmabuf.resv, usage);
-  if (isErr(fences)) {
+  const single = await dmaResvGetSingleton(dmabuf.resv, usage);
+  if (isErr(single)) {
     await putUnusedFd(fd);
-    return fences;
+    return single;
   }
-  let fence: DmaFence | null;
-  if (fences.length > 1) {
-    for (const f of fences) await dmaFencePut(f);
-    await putUnusedFd(fd);
-    return -EOPNOTSUPP;
-  }
-  fence = fences[0] ?? (await dmaFenceAllocatePrivateStub());
+  let fence: DmaFence | null = single ?? (await dmaFenceAllocatePrivateStub());
   if (!fence) {
     await putUnusedFd(fd);
     return -ENOMEM;
@@ -137,8 +245,8 @@ export async function dmaBufImportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
 }
 
 /**
- * Models dma_buf_ioctl(), the dma-buf file's ->unlocked_ioctl: EXPORT_SYNC_FILE and
- * IMPORT_SYNC_FILE; anything else is -ENOTTY.
+ * Models dma_buf_ioctl(), the dma-buf file's ->unlocked_ioctl: SYNC, SET_NAME (A and B),
+ * EXPORT_SYNC_FILE and IMPORT_SYNC_FILE; anything else is -ENOTTY.
  * Locking: see each command.
  * References: the caller holds the file.
  */
@@ -146,7 +254,17 @@ export async function dmaBufIoctl(file: File, cmd: number, arg: IoctlArg): Promi
   const dmabuf = file.privateData as DmaBuf | null;
   if (!dmabuf) return -EINVAL;
   await point(`dma_buf_ioctl(${dmabuf.name})`);
-  if (cmd === DMA_BUF_IOCTL_EXPORT_SYNC_FILE) return dmaBufExportSyncFile(dmabuf, arg);
-  if (cmd === DMA_BUF_IOCTL_IMPORT_SYNC_FILE) return dmaBufImportSyncFile(dmabuf, arg);
-  return -ENOTTY;
+  switch (cmd) {
+    case DMA_BUF_IOCTL_SYNC:
+      return dmaBufIoctlSync(dmabuf, arg);
+    case DMA_BUF_SET_NAME_A:
+    case DMA_BUF_SET_NAME_B:
+      return dmaBufSetName(dmabuf, arg);
+    case DMA_BUF_IOCTL_EXPORT_SYNC_FILE:
+      return dmaBufExportSyncFile(dmabuf, arg);
+    case DMA_BUF_IOCTL_IMPORT_SYNC_FILE:
+      return dmaBufImportSyncFile(dmabuf, arg);
+    default:
+      return -ENOTTY;
+  }
 }

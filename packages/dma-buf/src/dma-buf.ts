@@ -21,9 +21,8 @@
  *
  * Simplifications: no dmabuf pseudo-filesystem, dentry or per-buffer inode: the file's ->release
  * runs both dma_buf_file_release() and what d_release would run right after it; no exporter
- * module references, no sysfs statistics, no vmap, no CPU-access (begin/end_cpu_access) or
- * SET_NAME ioctls (the sync_file ioctls are in dma-buf-ioctl.ts), no dynamic (move_notify)
- * importers, pin/unpin or peer-to-peer.
+ * module references, no sysfs statistics, no vmap (the ioctls, SYNC, SET_NAME and the sync_file
+ * ones, are in dma-buf-ioctl.ts), no dynamic (move_notify) importers, pin/unpin or peer-to-peer.
  */
 
 import {
@@ -53,6 +52,7 @@ import {
   SEEK_END,
   SEEK_SET,
   SlabObject,
+  SpinLock,
   type Vma,
 } from "@primetime/kernel";
 import { bug, point, warnOn } from "@primetime/sim";
@@ -91,6 +91,10 @@ export interface DmaBufOps {
   release(dmabuf: DmaBuf): Promise<void> | void;
   /** Models ->mmap: map the buffer into `vma` (vm_pgoff already checked against the size). */
   mmap?(dmabuf: DmaBuf, vma: Vma): Promise<number> | number;
+  /** Models ->begin_cpu_access: make the buffer coherent for CPU access (optional). */
+  beginCpuAccess?(dmabuf: DmaBuf, dir: DmaDataDirection): Promise<number> | number;
+  /** Models ->end_cpu_access: flush CPU writes for the device (optional). */
+  endCpuAccess?(dmabuf: DmaBuf, dir: DmaDataDirection): Promise<number> | number;
 }
 
 /** Models struct dma_buf_export_info (DEFINE_DMA_BUF_EXPORT_INFO()). */
@@ -132,8 +136,10 @@ export class DmaBuf extends SlabObject {
   ops!: DmaBufOps;
   /** Models dmabuf->exp_name. */
   expName = "";
-  /** Models dmabuf->name (DMA_BUF_SET_NAME; null: "<none>"). */
+  /** Models dmabuf->name (DMA_BUF_SET_NAME; null: "<none>"), under `nameLock`. */
   bufName: string | null = null;
+  /** Models dmabuf->name_lock: protects `bufName` (SET_NAME against its readers). */
+  readonly nameLock: SpinLock;
   /** Models dmabuf->owner. */
   owner: string | undefined = undefined;
   /** Models dmabuf->priv: the exporter's object. */
@@ -152,6 +158,7 @@ export class DmaBuf extends SlabObject {
   constructor() {
     super();
     this.poll = new PollHead(this);
+    this.nameLock = new SpinLock("dmabuf_name_lock", { owner: this });
     this.cbIn = new DmaBufPollCb(this, "cb_in");
     this.cbOut = new DmaBufPollCb(this, "cb_out");
   }

@@ -72,7 +72,7 @@ export interface DmaFenceOps {
    * Models ->enable_signaling: called once, under the fence lock, by the first waiter or
    * callback. False means the fence has already passed: it is signalled at once.
    */
-  enableSignaling?(fence: DmaFence): boolean;
+  enableSignaling?(fence: DmaFence): boolean | Promise<boolean>;
   /** Models ->signaled: peeks at the hardware; true makes dma_fence_is_signaled() signal it. */
   signaled?(fence: DmaFence): boolean;
   /** Models ->wait: a custom wait (default dmaFenceDefaultWait()). */
@@ -423,7 +423,7 @@ async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> 
   await point(`test_and_set_bit(ENABLE_SIGNAL, ${fence.name})`);
   const wasSet = testAndSetBit(fence, DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT);
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return false;
-  if (!wasSet && fence.ops.enableSignaling && !fence.ops.enableSignaling(fence)) {
+  if (!wasSet && fence.ops.enableSignaling && !(await fence.ops.enableSignaling(fence))) {
     await dmaFenceSignalLocked(fence);
     return false;
   }

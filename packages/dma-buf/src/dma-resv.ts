@@ -48,6 +48,7 @@ import {
 import { bug, type Owner, point, warnOn } from "@primetime/sim";
 import {
   type DmaFence,
+  dmaFenceContextAlloc,
   dmaFenceGet,
   dmaFenceGetRcu,
   dmaFenceIsLaterOrSame,
@@ -55,6 +56,7 @@ import {
   dmaFencePut,
   dmaFenceWaitTimeout,
 } from "./dma-fence.js";
+import { dmaFenceArrayCreate } from "./dma-fence-array.js";
 
 /**
  * Models enum dma_resv_usage. Ordered: a query for a usage sees the fences of that usage and
@@ -499,6 +501,30 @@ export async function* dmaResvForEachFenceUnlocked(
   } finally {
     await cursor.end();
   }
+}
+
+/**
+ * Models dma_resv_get_singleton(obj, usage, &fence): one fence standing for every unsignalled
+ * fence of a usage at most `usage`: null if there is none, the fence itself if there is one,
+ * else a new dma_fence_array (on a fresh context, seqno 1) owning the references to them.
+ * -ENOMEM if the array cannot be allocated (the references are dropped).
+ * Locking: none.
+ * References: returns one on the fence (or array), owned by the caller.
+ */
+export async function dmaResvGetSingleton(
+  obj: DmaResv,
+  usage: DmaResvUsage,
+): Promise<DmaFence | null | Errno> {
+  const fences = await dmaResvGetFences(obj, usage);
+  if (isErr(fences)) return fences;
+  if (fences.length === 0) return null;
+  if (fences.length === 1) return fences[0]!;
+  const array = dmaFenceArrayCreate(fences, dmaFenceContextAlloc(1), 1);
+  if (array === null || typeof array === "number") {
+    for (let i = fences.length - 1; i >= 0; i--) await dmaFencePut(fences[i]!);
+    return errPtr(ENOMEM);
+  }
+  return array;
 }
 
 /**

@@ -8,6 +8,7 @@ export * from "./dma-buf-attachment.js";
 export * from "./dma-buf-ioctl.js";
 export * from "./dma-buf-poll.js";
 export * from "./dma-fence.js";
+export * from "./dma-fence-array.js";
 export * from "./dma-heap.js";
 export * from "./dma-resv.js";
 export * from "./scatterlist.js";

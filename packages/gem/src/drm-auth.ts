@@ -43,6 +43,8 @@ export class DrmMaster extends SlabObject {
   readonly ref: Kref;
   /** Models magic_map: magic tokens (from 1) to the files that asked for them. */
   readonly magicMap: Idr<DrmFile>;
+  /** Models unique: the bus id SET_VERSION 1.1+ set for this master (under master_mutex). */
+  unique: string | null = null;
   constructor(readonly dev: DrmDevice) {
     super();
     this.ref = new Kref(this);

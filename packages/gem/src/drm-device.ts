@@ -93,6 +93,8 @@ export class DrmDevice extends SlabObject {
   readonly vmaOffsetManager = new DrmVmaOffsetManager();
   /** Models master_mutex. */
   readonly masterMutex: Mutex;
+  /** Models if_version: the highest interface version SET_VERSION asked for (master_mutex). */
+  ifVersion = 0;
   /** Models drm_device.master: the current master of the primary node, if any. */
   master: DrmMaster | null = null;
   /** Models filelist_mutex. */

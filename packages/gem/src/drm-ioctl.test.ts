@@ -2,6 +2,7 @@ import {
   _IOC_SIZE,
   _IOWR,
   EACCES,
+  EBUSY,
   EFAULT,
   EINVAL,
   ENODEV,
@@ -41,6 +42,7 @@ import {
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
   DRM_IOCTL_SET_MASTER,
+  DRM_IOCTL_SET_VERSION,
   DRM_IOCTL_VERSION,
   DRM_IOWR,
   DRM_MODE_CREATE_DUMB_LAYOUT,
@@ -170,9 +172,38 @@ describe("drm_ioctl dispatch", () => {
       },
       prime: { ret: 0, value: DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT },
       syncobj: { ret: 0, value: 0 },
-      dumb: { ret: -EOPNOTSUPP, value: 42 }, // only KMS drivers answer the other caps
-      unknown: { ret: -EOPNOTSUPP, value: 42 },
+      // Only KMS drivers answer the other caps; drm_getcap() zeroed the value before failing
+      // and drm_ioctl() copies out on error too.
+      dumb: { ret: -EOPNOTSUPP, value: 0 },
+      unknown: { ret: -EOPNOTSUPP, value: 0 },
     });
+  });
+
+  it("SET_VERSION: 1.4/-1/-1 is 0; a bad version is EINVAL; the versions are copied out either way", async () => {
+    const out: unknown[] = [];
+    const r = await runMachine(async (m) => {
+      await runProcess(m, "igt", async (p) => {
+        const fd = await p.open("/dev/dri/card0", O_RDWR); // the first opener: master
+        const sv = { drm_di_major: 1, drm_di_minor: 4, drm_dd_major: -1, drm_dd_minor: -1 };
+        out.push(await p.ioctl(fd, DRM_IOCTL_SET_VERSION, sv), { ...sv });
+        const bad = { drm_di_major: 2, drm_di_minor: 0, drm_dd_major: -1, drm_dd_minor: -1 };
+        out.push(await p.ioctl(fd, DRM_IOCTL_SET_VERSION, bad), { ...bad });
+        // 1.1+ ties the master to its bus id once: the second time is EBUSY.
+        const again = { drm_di_major: 1, drm_di_minor: 1, drm_dd_major: -1, drm_dd_minor: -1 };
+        out.push(await p.ioctl(fd, DRM_IOCTL_SET_VERSION, again));
+        // 1.0 sets no bus id; a driver version above the driver's is EINVAL.
+        const dd = { drm_di_major: 1, drm_di_minor: 0, drm_dd_major: 1, drm_dd_minor: 99 };
+        out.push(await p.ioctl(fd, DRM_IOCTL_SET_VERSION, dd));
+        // Not the master: EACCES.
+        const other = await p.open("/dev/dri/card0", O_RDWR);
+        out.push(await p.ioctl(other, DRM_IOCTL_SET_VERSION, { ...sv }));
+        await p.close(other);
+        await p.close(fd);
+      });
+    });
+    expectClean(r);
+    const filled = { drm_di_major: 1, drm_di_minor: 4, drm_dd_major: 1, drm_dd_minor: 2 };
+    expect(out).toEqual([0, filled, -EINVAL, filled, -EBUSY, -EINVAL, -EACCES]);
   });
 
   it("an unplugged device answers ENODEV; its node is gone", async () => {
@@ -222,13 +253,13 @@ describe("dumb buffers and mmap", () => {
       });
     });
     expectClean(r);
-    // The syscall layer copies the struct back only on success: the cleared outputs stay in the
-    // kernel's copy.
-    expect(invalid).toEqual(Array(7).fill({ ret: -EINVAL, handle: 7, pitch: 7, size: 7 }));
+    // drm_ioctl() copies the struct back whatever the handler returned: userspace sees the
+    // outputs cleared on error (and MAP_DUMB's offset 0).
+    expect(invalid).toEqual(Array(7).fill({ ret: -EINVAL, handle: 0, pitch: 0, size: 0 }));
     expect(got).toEqual({
       create: { ret: 0, handle: 1, pitch: 2560, size: 1228800 },
       mapUnknown: -ENOENT,
-      mapUnknownOffset: 5,
+      mapUnknownOffset: 0,
       destroyUnknown: -EINVAL,
       destroy: 0,
       objects: 0,

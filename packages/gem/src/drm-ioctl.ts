@@ -13,7 +13,9 @@
  * (uapi.ts) gives each field's byte range, so "the first N bytes" is the fields that end within N.
  * A field that is absent reads 0; a field that is not an integer (or a string for `char *`) is a
  * fault (-EFAULT). The syscall layer (@primetime/kernel's ioctl) gives drm_ioctl() its own copy
- * of the user object and copies it back when the ioctl succeeds.
+ * of the user object and copies it back when the ioctl succeeds; as the kernel's drm_ioctl()
+ * copies out whatever the handler returned, on failure it writes the out fields to the user's
+ * object itself (ioctlUserArg()).
  */
 
 import {
@@ -22,6 +24,7 @@ import {
   _IOC_SIZE,
   _IOC_WRITE,
   EACCES,
+  EBUSY,
   EFAULT,
   EINVAL,
   ENODEV,
@@ -29,6 +32,8 @@ import {
   EOPNOTSUPP,
   type File,
   type IoctlArg,
+  ioctlUserArg,
+  lockdepAssertHeld,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import {
@@ -74,6 +79,8 @@ import {
   DRM_GEM_FLINK_LAYOUT,
   DRM_GEM_OPEN_LAYOUT,
   DRM_GET_CAP_LAYOUT,
+  DRM_IF_MAJOR,
+  DRM_IF_MINOR,
   DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_BASE_CODE,
   DRM_IOCTL_DROP_MASTER,
@@ -90,6 +97,7 @@ import {
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_CLIENT_CAP,
   DRM_IOCTL_SET_MASTER,
+  DRM_IOCTL_SET_VERSION,
   DRM_IOCTL_TYPE,
   DRM_IOCTL_VERSION,
   DRM_MODE_CREATE_DUMB_LAYOUT,
@@ -99,9 +107,11 @@ import {
   DRM_PRIME_CAP_IMPORT,
   DRM_PRIME_HANDLE_LAYOUT,
   DRM_SET_CLIENT_CAP_LAYOUT,
+  DRM_SET_VERSION_LAYOUT,
   DRM_VERSION_LAYOUT,
   type DrmGetCap,
   type DrmSetClientCap,
+  type DrmSetVersion,
   type DrmStructLayout,
   type DrmVersion,
   drmStructSlots,
@@ -139,6 +149,66 @@ async function drmVersion(dev: DrmDevice, v: DrmVersion, _file: DrmFile): Promis
   drmCopyField(v, "name", "name_len", dev.driver.name);
   drmCopyField(v, "date", "date_len", DRM_DRIVER_DATE);
   drmCopyField(v, "desc", "desc_len", dev.driver.desc);
+  return 0;
+}
+
+/**
+ * Models drm_set_busid() for a device that is not on PCI: the master takes the device's unique
+ * name (its parent device's name, the driver's here). -EBUSY if the master already has one.
+ * Locking: master_mutex held.
+ * References: none.
+ */
+function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
+  lockdepAssertHeld(dev.masterMutex);
+  const master = file.master;
+  if (!master) return -EINVAL;
+  if (master.unique !== null) return -EBUSY;
+  master.unique = dev.driver.name;
+  return 0;
+}
+
+/**
+ * Models drm_setversion(): SET_VERSION (DRM_MASTER). A requested interface version (unless
+ * major is -1) must be 1.0-1.4; 1.1 and later also set the master's bus id (-EBUSY the second
+ * time). A requested driver version (unless major is -1) must match the driver's major and not
+ * exceed its minor. Whatever the outcome, the struct is filled with the interface version (1.4)
+ * and the driver's, which drm_ioctl() copies back even on error.
+ * Locking: takes master_mutex.
+ * References: none.
+ */
+async function drmSetversion(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): Promise<number> {
+  await dev.masterMutex.lock();
+  const retcode = drmSetversionChecks(dev, sv, file);
+  // done:
+  sv.drm_di_major = DRM_IF_MAJOR;
+  sv.drm_di_minor = DRM_IF_MINOR;
+  sv.drm_dd_major = dev.driver.major;
+  sv.drm_dd_minor = dev.driver.minor;
+  await dev.masterMutex.unlock();
+  return retcode;
+}
+
+/** The body of drm_setversion() up to its `done:` label. */
+function drmSetversionChecks(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): number {
+  if (sv.drm_di_major !== -1) {
+    if (sv.drm_di_major !== DRM_IF_MAJOR || sv.drm_di_minor < 0 || sv.drm_di_minor > DRM_IF_MINOR)
+      return -EINVAL;
+    const ifVersion = (sv.drm_di_major << 16) | sv.drm_di_minor; // DRM_IF_VERSION()
+    dev.ifVersion = Math.max(ifVersion, dev.ifVersion);
+    if (sv.drm_di_minor >= 1) {
+      // Version 1.1 includes tying of DRM to specific device; 1.4 has proper PCI domains.
+      const ret = drmSetBusid(dev, file);
+      if (ret) return ret;
+    }
+  }
+  if (sv.drm_dd_major !== -1) {
+    if (
+      sv.drm_dd_major !== dev.driver.major ||
+      sv.drm_dd_minor < 0 ||
+      sv.drm_dd_minor > dev.driver.minor
+    )
+      return -EINVAL;
+  }
   return 0;
 }
 
@@ -210,6 +280,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   [
     drmIoctlDef(DRM_IOCTL_VERSION, drmVersion, DRM_RENDER_ALLOW, DRM_VERSION_LAYOUT, "VERSION"),
     drmIoctlDef(DRM_IOCTL_GET_MAGIC, drmGetmagic, 0, DRM_AUTH_LAYOUT, "GET_MAGIC"),
+    drmIoctlDef(
+      DRM_IOCTL_SET_VERSION,
+      drmSetversion,
+      DRM_MASTER,
+      DRM_SET_VERSION_LAYOUT,
+      "SET_VERSION",
+    ),
     drmIoctlDef(
       DRM_IOCTL_GEM_CLOSE,
       drmGemCloseIoctl,
@@ -404,5 +481,12 @@ export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<
   if (kdata === null) return -EFAULT;
   let ret = await drmIoctlKernel(file, ioctl.func, kdata, ioctl.flags);
   if (copyOutStruct(layout, arg, kdata, outSize) !== 0) ret = -EFAULT;
+  // drm_ioctl() copies out whatever the handler returned (CREATE_DUMB's cleared fields,
+  // SET_VERSION's versions); the syscall layer's copy-back only happens on success.
+  else if (ret < 0 && outSize > 0) {
+    const user = ioctlUserArg(arg);
+    if (user !== arg && copyOutStruct(layout, user as IoctlArg, kdata, outSize) !== 0)
+      ret = -EFAULT;
+  }
   return ret;
 }

@@ -10,8 +10,9 @@
  * The argument of an ioctl is a plain JS object standing for the user struct (or a number for
  * commands that take an integer). The syscall layer models copy_from_user()/copy_to_user(): the
  * driver works on a deep copy (`copyFromUser()`), and the copy is written back to the user's
- * object (`copyToUser()`) only when the ioctl succeeds. A user object that cannot be copied
- * (functions, symbols, getters that throw) is a fault: -EFAULT.
+ * object (`copyToUser()`) only when the ioctl succeeds. A driver whose kernel code copies out
+ * whatever it returns (drm_ioctl()) writes to the user's object itself (`ioctlUserArg()`). A user
+ * object that cannot be copied (functions, symbols, getters that throw) is a fault: -EFAULT.
  */
 
 import { EFAULT, type Errno, errPtr } from "../include/errno.js";
@@ -115,4 +116,30 @@ export function copyToUser(user: unknown, kdata: IoctlArg): number {
   } catch {
     return -EFAULT;
   }
+}
+
+/** The user object each kernel copy was made from, while its ioctl runs. */
+const userArgs = new WeakMap<object, unknown>();
+
+/**
+ * Records that `kdata` is the kernel's copy of the user argument `user` (the syscall layer does,
+ * for the driver's ioctl).
+ * Locking: none.
+ * References: none.
+ */
+export function ioctlBindUserArg(kdata: IoctlArg, user: unknown): void {
+  if (kdata !== null && typeof kdata === "object") userArgs.set(kdata, user);
+}
+
+/**
+ * Models the `void __user *arg` of an ioctl: the user object `kdata` was copied from, or `kdata`
+ * itself when the driver's ioctl was called directly (kernel-level tests). A driver that calls
+ * copy_to_user() whatever its result writes there; the syscall layer's own copy-back happens
+ * only on success.
+ * Locking: none.
+ * References: none.
+ */
+export function ioctlUserArg(kdata: IoctlArg): unknown {
+  if (kdata === null || typeof kdata !== "object") return kdata;
+  return userArgs.has(kdata) ? userArgs.get(kdata) : kdata;
 }

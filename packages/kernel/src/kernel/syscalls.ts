@@ -50,6 +50,7 @@ import {
   FIOCLEX,
   FIONCLEX,
   type IoctlArg,
+  ioctlBindUserArg,
 } from "../fs/ioctl.js";
 import {
   EBADF,
@@ -310,6 +311,7 @@ export async function sysIoctl(
       if (error !== -ENOIOCTLCMD) return error;
       const kdata = copyFromUser(arg);
       if (isErr(kdata)) return -EFAULT;
+      ioctlBindUserArg(kdata, arg);
       error = await vfsIoctl(file, ucmd, kdata);
       if (error >= 0 && copyToUser(arg, kdata) < 0) error = -EFAULT;
       return error;

@@ -13,6 +13,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   PAGE_SIZE,
+  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   unmapMappingRange,
@@ -114,6 +115,23 @@ describe("mmap of a device", () => {
       expect(await p.munmap(b, PAGE_SIZE)).toBe(0);
       expect(st.closes).toBe(2);
       expect(p.mm.vmas).toEqual([]);
+    });
+    clean(res);
+  });
+
+  it("loads through a PROT_WRITE-only mapping work (x86 access_error()); PROT_NONE faults", async () => {
+    const res = await withDevice(1, async (p, st) => {
+      const fd = await p.open("/dev/buf", O_RDWR);
+      const w = await p.mmap(0, PAGE_SIZE, PROT_WRITE, MAP_SHARED, fd, 0);
+      expect(await p.writeMemory(w, new Uint8Array([7]))).toBe(1);
+      expect(await p.readMemory(w, 1)).toEqual(new Uint8Array([7]));
+      expect(st.pages[0]![0]).toBe(7);
+      const none = await p.mmap(0, PAGE_SIZE, PROT_NONE, MAP_SHARED, fd, 0);
+      expect(await p.readMemory(none, 1)).toBe(-EFAULT);
+      expect(await p.writeMemory(none, new Uint8Array([1]))).toBe(-EFAULT);
+      expect(await p.munmap(w, PAGE_SIZE)).toBe(0);
+      expect(await p.munmap(none, PAGE_SIZE)).toBe(0);
+      expect(await p.close(fd)).toBe(0);
     });
     clean(res);
   });

@@ -446,9 +446,23 @@ async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uin
 }
 
 /**
+ * Models x86's access_error() for a fault on a present-or-not page of `vma`: a write needs
+ * VM_WRITE; a read only needs the VMA to be accessible at all (vma_is_accessible(): VM_READ,
+ * VM_WRITE or VM_EXEC), so loads through a PROT_WRITE-only mapping work, as on x86.
+ * Locking: mmap_lock held (read).
+ * References: none.
+ */
+function accessError(mm: MmStruct, write: boolean, vma: Vma): boolean {
+  mmapAssertLocked(mm);
+  if (write) return !(vma.vmFlags & VM_WRITE);
+  return !(vma.vmFlags & (VM_READ | VM_WRITE | VM_EXEC));
+}
+
+/**
  * Models a user access to its own memory (the copy a load/store loop does, with page faults):
  * reads `len` bytes at `addr` into a new array, or writes `data` there. Returns the bytes read
- * (or written), or -EFAULT when a page is not mapped, not readable/writable, or its fault fails
+ * (or written), or -EFAULT when a page is not mapped, the access is refused (accessError()), or
+ * its fault fails
  * (SIGSEGV/SIGBUS in a real process). A failed access may have copied part of the range.
  * One scheduling point per page: another task may change the memory between pages.
  *
@@ -473,7 +487,7 @@ export async function accessVm(
     await mm.mmapLock.readLock();
     const vma = mm.findVma(cur);
     let page: Uint8Array | number = -EFAULT;
-    if (vma !== null && vma.vmFlags & (write ? VM_WRITE : VM_READ)) {
+    if (vma !== null && !accessError(mm, write, vma)) {
       page = await handleMmFault(vma, vpn, write);
     }
     if (typeof page === "number") {

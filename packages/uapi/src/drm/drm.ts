@@ -125,6 +125,23 @@ export const DRM_VERSION_LAYOUT: DrmStructLayout = [
   ["desc", "str"],
 ];
 
+/** struct drm_set_version: -1 in a major means "don't care". */
+export interface DrmSetVersion {
+  drm_di_major: number;
+  drm_di_minor: number;
+  drm_dd_major: number;
+  drm_dd_minor: number;
+}
+export const DRM_SET_VERSION_LAYOUT: DrmStructLayout = [
+  ["drm_di_major", "s32"],
+  ["drm_di_minor", "s32"],
+  ["drm_dd_major", "s32"],
+  ["drm_dd_minor", "s32"],
+];
+/** Models DRM_IF_MAJOR / DRM_IF_MINOR: the DRM interface version (1.4). */
+export const DRM_IF_MAJOR = 1;
+export const DRM_IF_MINOR = 4;
+
 /** struct drm_auth: `magic` (drm_magic_t). */
 export interface DrmAuth {
   magic: number;
@@ -199,6 +216,7 @@ export const DRM_PRIME_HANDLE_LAYOUT: DrmStructLayout = [
 
 export const DRM_IOCTL_VERSION = DRM_IOWR(0x00, DRM_VERSION_LAYOUT);
 export const DRM_IOCTL_GET_MAGIC = DRM_IOR(0x02, DRM_AUTH_LAYOUT);
+export const DRM_IOCTL_SET_VERSION = DRM_IOWR(0x07, DRM_SET_VERSION_LAYOUT);
 export const DRM_IOCTL_GEM_CLOSE = DRM_IOW(0x09, DRM_GEM_CLOSE_LAYOUT);
 export const DRM_IOCTL_GEM_FLINK = DRM_IOWR(0x0a, DRM_GEM_FLINK_LAYOUT);
 export const DRM_IOCTL_GEM_OPEN = DRM_IOWR(0x0b, DRM_GEM_OPEN_LAYOUT);
