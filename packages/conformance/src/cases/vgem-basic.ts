@@ -1,9 +1,9 @@
 /**
- * IGT tests/vgem_basic.c: the subtests that fit a simulated machine. The buffer subtests
- * (create, mmap, dmabuf-export, dmabuf-mmap) use dumb buffers, so they run on every driver with
- * ->dumb_create (others skip, as igt_require() would); the fence subtests (bad-flag, bad-pad,
- * bad-handle, bad-fence, busy-fence, dmabuf-fence, dmabuf-fence-before) use vgem's own fence
- * ioctls and run on vgem only. setversion needs the master (the harness's authenticating fd) and
+ * IGT tests/vgem_basic.c: the subtests that fit a simulated machine. The buffer subtests (mmap,
+ * dmabuf-export, dmabuf-mmap) use 32 bpp dumb buffers, so they run on every driver with
+ * ->dumb_create (others skip, as igt_require() would); create checks vgem's own size rules
+ * (1 bpp, 8 bpp) and the fence subtests (bad-flag, bad-pad, bad-handle, bad-fence, busy-fence,
+ * dmabuf-fence, dmabuf-fence-before) use vgem's fence ioctls: those run on vgem only. setversion needs the master (the harness's authenticating fd) and
  * is covered by @primetime/gem's drm-ioctl tests; second-client, sysfs, debugfs and unload need
  * what the simulation does not model (module unload, sysfs, debugfs).
  */
@@ -38,6 +38,11 @@ const POLLIN = 0x001;
 const POLLOUT = 0x004;
 const PAGE = 4096;
 
+/** True on vgem (drm_open_driver(DRIVER_VGEM), vgem_has_fences()); other drivers skip. */
+function isVgem(t: CaseContext): boolean {
+  return t.dev.driver.name === "vgem";
+}
+
 /** vgem_create(): a dumb buffer of width x height x bpp; null when the driver has none. */
 async function dumbBo(
   t: CaseContext,
@@ -70,10 +75,11 @@ const create: CaseSpec = {
   name: `${group}/create`,
   group,
   race: false,
-  description: "dumb create: 0x0x0 is EINVAL, sizes are page-rounded width*height*bpp/8",
+  description: "vgem dumb create: 0x0x0 is EINVAL, sizes are page-rounded width*height*bpp/8",
   defaults: SEQUENTIAL_DEFAULTS,
   async body(t: CaseContext) {
     const fd = await t.open();
+    if (!isVgem(t)) return void (await fd.close());
     try {
       await createDumb(t.proc, fd.fd, { width: 0, height: 0, bpp: 0 });
       t.check(false, "create of 0x0x0 succeeded");
@@ -166,11 +172,6 @@ const dmabufMmap: CaseSpec = {
 
 // ---- vgem's fences ------------------------------------------------------------------------------
 
-/** True on vgem (igt_require(vgem_has_fences())); the other drivers skip. */
-function hasVgemFences(t: CaseContext): boolean {
-  return t.dev.driver.name === "vgem";
-}
-
 async function fenceAttach(t: CaseContext, fd: DrmFd, handle: number, flags: number) {
   const arg: DrmVgemFenceAttach = { handle, flags, out_fence: 0, pad: 0 };
   await drmIoctl(t.proc, fd.fd, DRM_IOCTL_VGEM_FENCE_ATTACH, arg);
@@ -196,7 +197,7 @@ const badIoctls: CaseSpec = {
   defaults: SEQUENTIAL_DEFAULTS,
   async body(t: CaseContext) {
     const fd = await t.open();
-    if (hasVgemFences(t)) {
+    if (isVgem(t)) {
       const attach = (a: Partial<DrmVgemFenceAttach>) =>
         drmIoctl(t.proc, fd.fd, DRM_IOCTL_VGEM_FENCE_ATTACH, { handle: 0, flags: 0, pad: 0, ...a });
       const signal = (a: { fence?: number; flags?: number }) =>
@@ -219,7 +220,7 @@ const busyFence: CaseSpec = {
   defaults: SEQUENTIAL_DEFAULTS,
   async body(t: CaseContext) {
     const fd = await t.open();
-    if (hasVgemFences(t)) {
+    if (isVgem(t)) {
       const bo = await dumbBo(t, fd, 1024, 1, 32);
       t.check(bo !== null, "vgem without dumb buffers");
       const read = await fenceAttach(t, fd, bo.handle, 0);
@@ -241,7 +242,7 @@ function dmabufFence(before: boolean): CaseSpec {
     defaults: SEQUENTIAL_DEFAULTS,
     async body(t: CaseContext) {
       const fd = await t.open();
-      if (hasVgemFences(t)) {
+      if (isVgem(t)) {
         for (const flags of [0, VGEM_FENCE_WRITE]) {
           const bo = await dumbBo(t, fd, 1024, 1, 32);
           t.check(bo !== null, "vgem without dumb buffers");
