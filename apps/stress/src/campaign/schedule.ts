@@ -93,7 +93,7 @@ export async function runSchedule(
     strategy:
       s.name === "pct"
         ? { kind: "pct", depth: s.depth, estimatedSteps: pctSteps }
-        : { kind: "random" },
+        : { kind: s.name === "pos" ? "pos" : "random" },
     stepLimit: c.stepLimit,
     scenario: key,
     toggles: c.bugs,
