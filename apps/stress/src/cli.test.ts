@@ -58,7 +58,7 @@ const FLINK = [
 describe("bad usage: exit 2, one line saying what is accepted", () => {
   it.each([
     [["run", "--bogus"], /unknown option '--bogus'; accepted by run: --scenario/],
-    [["run", "--strategy", "nope"], /--strategy "nope".*random, pct\[:depth\]/],
+    [["run", "--strategy", "nope"], /--strategy "nope".*random, pos, pct\[:depth\]/],
     [["run", "--scenario", "no-such-*"], /matches no scenario/],
     [
       ["run", "--drivers", "nvidia"],

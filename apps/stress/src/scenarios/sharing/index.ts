@@ -3,6 +3,7 @@ import { COMPOSITOR } from "./compositor.js";
 import { CROSS_SHARE } from "./cross-share.js";
 import { FENCE_WAIT } from "./fence-wait.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
+import { SURFACE_REAPER } from "./surface-reaper.js";
 
 /** The cross-driver sharing workloads (see README.md). */
 export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
@@ -10,4 +11,5 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   COMPOSITOR,
   MMAP_VS_CLOSE,
   FENCE_WAIT,
+  SURFACE_REAPER,
 ];
