@@ -35,7 +35,7 @@ import {
   short,
   UsageError,
 } from "./campaign/config.js";
-import { minimizeFinding } from "./campaign/minimize.js";
+import { MINIMIZE_BUDGET, minimizeFinding } from "./campaign/minimize.js";
 import { CampaignProgress, type ProgressSink } from "./campaign/progress.js";
 import { CAMPAIGN_SCENARIOS } from "./campaign/registry.js";
 import {
@@ -53,10 +53,12 @@ import { DEMO_DEFAULTS, type DemoOptions, demo } from "./demo.js";
 import { installedDrivers } from "./drivers.js";
 import {
   decodeToken,
+  minimize,
   ReplayMismatchError,
   ReplayTokenError,
   type RunResult,
   type RunToken,
+  raceTable,
   replay,
   sameBug,
 } from "./engine.js";
@@ -551,6 +553,18 @@ async function huntCommand(
   }
   const report = await hunt(t, huntSpec(t, o));
   io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
+  if (report.finding) {
+    // The engine's minimize(): the same bug with fewer preemptions and steps, as a race table
+    // around the preemptions that remain (what `minimize <token>` prints for campaign tokens).
+    const s = report.scenario;
+    const m = await minimize(report.finding.token, s.scenario, { budget: MINIMIZE_BUDGET });
+    const rt = raceTable(m.run, { hide: s.harnessTasks, focus: m.preemptionSteps, width: 100 });
+    io.log(
+      `${c.bold("minimized")} in ${m.runs} runs: ${m.preemptions.before} -> ${m.preemptions.after} preemptions, ${m.steps.before} -> ${m.steps.after} steps (${m.note})`,
+    );
+    io.log(rt.text);
+    io.log(`minimized token: ${m.token}`);
+  }
   return report.ok ? EXIT.clean : EXIT.findings;
 }
 

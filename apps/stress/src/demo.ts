@@ -8,7 +8,8 @@
  *    finding replayed, the same budget with every toggle off), the first hunt shown in full, and
  *    a summary line per toggle.
  */
-import type { ExploreResult, RunResult } from "@primetime/sim";
+import type { RunResult } from "@primetime/sim";
+import type { ExploreResult } from "@primetime/sim/explore";
 import { asExpected, checkReplay, type ReplayCheck, type SearchSpec, search } from "./findings.js";
 import { type Colors, describeSpec, formatFinding, indent, progressEvery } from "./format.js";
 import {

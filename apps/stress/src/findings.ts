@@ -2,15 +2,8 @@
  * What a search found, judged against what the scenario is expected to do. No output here:
  * demo.ts and cli.ts render these results.
  */
-import {
-  type ExploreOptions,
-  type ExploreResult,
-  explore,
-  type RunResult,
-  replay,
-  type Splat,
-  type SplatKind,
-} from "@primetime/sim";
+import type { RunResult, Splat, SplatKind } from "@primetime/sim";
+import { type ExploreOptions, type ExploreResult, explore, replay } from "@primetime/sim/explore";
 import type { Expectation, StressScenario } from "./scenarios/index.js";
 
 /** The splat kinds that make a run count as finding a scenario's bug. */

@@ -1,5 +1,6 @@
 import { conformanceCases, TOGGLE_CASES, UNFINDABLE_TOGGLES } from "@primetime/conformance";
-import { decodeToken, listToggles, replay, Simulation } from "@primetime/sim";
+import { listToggles, Simulation } from "@primetime/sim";
+import { decodeToken, replay } from "@primetime/sim/explore";
 import { vgemUnderTest } from "@primetime/vgem";
 import { describe, expect, it } from "vitest";
 import { DEMO_DEFAULTS, demo, huntToggles } from "./demo.js";

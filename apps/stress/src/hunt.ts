@@ -4,8 +4,8 @@
  * every toggle off over the same budget, which must stay clean. No output here: cli.ts and
  * demo.ts render a HuntReport.
  */
-import type { ExploreOptions, ExploreResult, RunResult } from "@primetime/sim";
-import { SEARCH_DEFAULTS } from "@primetime/sim/explore";
+import type { RunResult } from "@primetime/sim";
+import { type ExploreOptions, type ExploreResult, SEARCH_DEFAULTS } from "@primetime/sim/explore";
 import {
   checkReplay,
   meetsExpectation,

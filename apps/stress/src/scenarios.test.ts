@@ -1,4 +1,5 @@
-import { decodeToken, explore, type RunResult } from "@primetime/sim";
+import type { RunResult } from "@primetime/sim";
+import { decodeToken, explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { checkScenario, DEMO_DEFAULTS, demo } from "./demo.js";
 import { showsExpectedBug } from "./findings.js";

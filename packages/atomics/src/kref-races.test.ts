@@ -1,4 +1,5 @@
-import { explore, type RunResult, replay, type Scenario } from "@primetime/sim";
+import type { RunResult, Scenario } from "@primetime/sim";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { KREF_RST_EXAMPLES } from "./examples/index.js";
 

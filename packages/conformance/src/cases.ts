@@ -8,6 +8,7 @@ import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
 import { PRIME_SELF_IMPORT } from "./cases/prime-self-import.js";
+import { VGEM_BASIC } from "./cases/vgem-basic.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
 
@@ -16,6 +17,7 @@ export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_BASIC,
   ...GEM_FLINK_RACE,
   ...PRIME_SELF_IMPORT,
+  ...VGEM_BASIC,
   ...DMA_BUF_POLL,
 ];
 

@@ -10,7 +10,8 @@ import {
   O_RDWR,
   type Process,
 } from "@primetime/kernel";
-import { explore, type RunResult, type Scenario, Simulation, sleep } from "@primetime/sim";
+import { type RunResult, type Scenario, Simulation, sleep } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { type DmaBuf, dmaBufFd } from "./dma-buf.js";
 import {

@@ -1,5 +1,6 @@
 import { fileCount, isErr, Kernel, O_RDWR, SpinLock } from "@primetime/kernel";
-import { Completion, explore, findToggle, now, Simulation, spawn } from "@primetime/sim";
+import { Completion, findToggle, now, Simulation, spawn } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { dmaBufLiveList } from "./bufinfo.js";
 import { type DmaBuf, dmaBufPut, getDmaBuf } from "./dma-buf.js";

@@ -69,7 +69,11 @@ export const EPOLLHUP = 0x010;
 export const FENCE_CB_WITHOUT_REF = defineToggle({
   name: "dma-buf.fence-cb-without-ref",
   description:
-    "dma_buf_poll() queues its fence callback without keeping a fence reference (get_rcu, add_callback, put): the fence can be released with the callback pending",
+    "dma_buf_poll() queues its fence callback without keeping a fence reference (get_rcu, add_callback, put): the fence can be released with the callback pending. " +
+    "The toggle puts that back into the current dma_buf_poll(); the harness reaches it through DMA_BUF_IOCTL_IMPORT_SYNC_FILE (v6.0), a path of later kernels. " +
+    "With the fences userspace could attach in v3.17-v5.15 through vgem (VGEM_FENCE_ATTACH replacing the exclusive fence), the missing reference was harmless: " +
+    "vgem keeps every fence in its fence idr until it signals it (VGEM_FENCE_SIGNAL, its timeout, or the file's close), so such a fence never dies unsignalled; " +
+    "the bug needed a driver fence that can be freed unsignalled (vgem_basic/dmabuf-fence stays clean with the toggle on).",
   fixedBy: "dma-buf: fix and rework dma_buf_poll v7",
   kind: "historic",
   commit: "6b51b02a3a0a",

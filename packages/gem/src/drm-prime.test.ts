@@ -47,6 +47,9 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
         const dmabuf = priv.prime.handles.members()[0]!.dmaBuf;
         got.cacheEntries = priv.prime.handles.size;
         got.dmaBufFileCount = dmabuf.file?.fCount.read();
+        // drm_gem_prime_export(): exp_name is KBUILD_MODNAME ("drm"), the driver is the owner.
+        got.expName = dmabuf.expName;
+        got.owner = dmabuf.owner;
         got.importClosedFd = await fdToHandle(p, fd, 1000);
         got.importDrmFd = await fdToHandle(p, fd, fd);
         got.size = await p.lseek(pfd, 0, SEEK_END);
@@ -70,6 +73,8 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
       cacheEntries: 1,
       // the two fds, obj->dma_buf and the cache
       dmaBufFileCount: 4,
+      expName: "drm",
+      owner: "tiny0", // the driver's name
       importClosedFd: -EBADF,
       importDrmFd: -EINVAL,
       size: 4096,

@@ -429,7 +429,10 @@ export async function drmGemDmabufExport(
   ops: DmaBufOps = drmGemPrimeDmabufOps,
 ): Promise<DmaBuf | Errno> {
   const dmaBuf = await dmaBufExport({
-    expName: dev.driver.name,
+    // drm_gem_prime_export(): ".exp_name = KBUILD_MODNAME, /* white lie for debug */", i.e.
+    // "drm" for every GEM export; the driver shows as the owner.
+    expName: "drm",
+    owner: dev.driver.name,
     ops,
     size: obj.size,
     flags,

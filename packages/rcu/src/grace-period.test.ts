@@ -1,7 +1,5 @@
 import {
   Completion,
-  type ExploreOptions,
-  explore,
   outsideDmesg,
   point,
   type RunResult,
@@ -12,6 +10,7 @@ import {
   spawn,
   yieldCpu,
 } from "@primetime/sim";
+import { type ExploreOptions, explore } from "@primetime/sim/explore";
 import { noSplats } from "@primetime/sim/testing";
 import { describe, expect, it } from "vitest";
 import {

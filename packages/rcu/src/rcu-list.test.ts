@@ -1,5 +1,4 @@
 import {
-  explore,
   type Owner,
   outsideDmesg,
   point,
@@ -9,6 +8,7 @@ import {
   Simulation,
   spawn,
 } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { callRcu, RcuHead, rcuBarrier, synchronizeRcu } from "./grace-period.js";
 import {

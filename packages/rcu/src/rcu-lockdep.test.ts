@@ -2,7 +2,6 @@ import {
   Completion,
   currentTask,
   dmesg,
-  explore,
   outsideDmesg,
   point,
   type RunResult,
@@ -13,6 +12,7 @@ import {
   WaitQueue,
   yieldCpu,
 } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { callRcu, RcuHead, rcuBarrier, synchronizeRcu } from "./grace-period.js";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld, rcuSleepCheck } from "./rcu-lockdep.js";

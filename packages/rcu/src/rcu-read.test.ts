@@ -1,4 +1,5 @@
-import { explore, point, Simulation, spawn, yieldCpu } from "@primetime/sim";
+import { point, Simulation, spawn, yieldCpu } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { rcuReadLockHeld } from "./rcu-lockdep.js";
 import { rcuPreemptDepth, rcuReadLock, rcuReadUnlock, scopedGuardRcu } from "./rcu-read.js";

@@ -28,24 +28,6 @@ export {
   yieldCpu,
 } from "./current.js";
 export { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
-// Deprecated here: the search API lives in "@primetime/sim/explore". Re-exported for a while so
-// that nothing breaks while its users move.
-export {
-  checkDeterminism,
-  type DeterminismReport,
-  defaultIsFailure,
-  type ExploreOptions,
-  type ExploreResult,
-  type ExploreStats,
-  explore,
-  replay,
-  type Scenario,
-} from "./explore/explore.js";
-export { DfsStrategy } from "./explore/strategies/dfs.js";
-export { PctStrategy } from "./explore/strategies/pct.js";
-export { RandomStrategy } from "./explore/strategies/random.js";
-export { ReplayStrategy } from "./explore/strategies/replay.js";
-export { decodeToken, encodeToken, type RunToken, TOKEN_VERSION } from "./explore/token.js";
 export { SimMutex } from "./mutex.js";
 export { deriveSeed, Prng } from "./prng.js";
 export {
@@ -53,6 +35,7 @@ export {
   onBlock,
   type RunOutcome,
   type RunResult,
+  type Scenario,
   Simulation,
   type SimulationOptions,
   type StrategySpec,

@@ -113,6 +113,9 @@ function makeStrategy(
   return getStrategy(spec.kind).create(spec as StrategyParams);
 }
 
+/** A concurrent scenario: the body of the main task, which spawns the others (`Simulation.run`). */
+export type Scenario = (sim: Simulation) => Promise<void> | void;
+
 /**
  * One deterministic run of a concurrent scenario (ARCHITECTURE.md section 1).
  *
@@ -199,7 +202,7 @@ export class Simulation {
    * Runs `main` as the task "main" and everything it spawns, to the end. Resolves (never rejects)
    * with the outcome, the splats and the replay token.
    */
-  run(main: (sim: Simulation) => Promise<void> | void): Promise<RunResult> {
+  run(main: Scenario): Promise<RunResult> {
     if (this.status !== "idle")
       throw new Error("a Simulation runs once; create a new one for another run");
     if (shared.active?.running)

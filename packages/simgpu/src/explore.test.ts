@@ -1,6 +1,4 @@
 import {
-  checkDeterminism,
-  explore,
   formatSplat,
   point,
   report,
@@ -9,6 +7,7 @@ import {
   spawn,
   WaitQueue,
 } from "@primetime/sim";
+import { checkDeterminism, explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { crc32 } from "./checksum.js";
 import { type Command, systemAddress, vramAddress } from "./command.js";

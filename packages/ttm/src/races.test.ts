@@ -5,7 +5,8 @@
  * many PCT seeds and a bounded DFS.
  */
 
-import { explore, formatSplat, type RunResult } from "@primetime/sim";
+import { formatSplat, type RunResult } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   busyRelease,

@@ -4,7 +4,7 @@
  * it fits, each such combination a *unit* named `scenario@driver` or `scenario@exporter+importer`.
  */
 import type { DriverUnderTest } from "../drivers.js";
-import type { Scenario } from "../engine.js";
+import type { RunResult, Scenario } from "../engine.js";
 import type { Expectation } from "../scenarios/scenario.js";
 
 export interface CampaignScenario {
@@ -34,6 +34,12 @@ export interface CampaignScenario {
    * such scenarios run with `--faults`.
    */
   readonly faultTolerant?: boolean;
+  /**
+   * Mainline kernel behaviour the scenario provokes and accepts (reports that are not lifetime
+   * bugs, e.g. qxl's reaper lockdep report): returns the run without them (a run that ends only
+   * because of them counts as ok). Applied to every schedule before it is tallied.
+   */
+  withoutKnownReports?(run: RunResult): RunResult;
 }
 
 /** What a run is built with besides its drivers. */

@@ -14,6 +14,7 @@ export class UsageError extends Error {}
 /** A search strategy of a campaign. */
 export type StrategySpec =
   | { readonly name: "random" }
+  | { readonly name: "pos" }
   | { readonly name: "pct"; readonly depth: number }
   | { readonly name: "dfs"; readonly bound: number };
 
@@ -23,22 +24,24 @@ export const STRATEGY_DEFAULTS = {
   bound: SEARCH_DEFAULTS.preemptionBound,
 } as const;
 export const ACCEPTED_STRATEGIES =
-  "random, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
+  "random, pos, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
 
-/** "random", "pct:3", "dfs:2". */
+/** "random", "pos", "pct:3", "dfs:2". */
 export function formatStrategy(s: StrategySpec): string {
-  return s.name === "pct" ? `pct:${s.depth}` : s.name === "dfs" ? `dfs:${s.bound}` : "random";
+  return s.name === "pct" ? `pct:${s.depth}` : s.name === "dfs" ? `dfs:${s.bound}` : s.name;
 }
 
 export function parseStrategy(text: string): StrategySpec {
-  const m = /^(random|pct|dfs)(?::(\d{1,4}))?$/.exec(text);
+  const m = /^(random|pos|pct|dfs)(?::(\d{1,4}))?$/.exec(text);
   const bad = () =>
     new UsageError(`--strategy "${short(text)}" is not accepted; accepted: ${ACCEPTED_STRATEGIES}`);
   if (!m) throw bad();
   const n = m[2] === undefined ? undefined : Number(m[2]);
-  if (m[1] === "random") {
+  if (m[1] === "random" || m[1] === "pos") {
+    // pos: the engine's partial order sampling strategy (registered in @primetime/sim's
+    // explore/strategies); like random, it takes no parameter.
     if (n !== undefined) throw bad();
-    return { name: "random" };
+    return { name: m[1] };
   }
   if (m[1] === "pct") {
     if (n !== undefined && n < 1) throw bad();

@@ -40,12 +40,16 @@ const PCT_CALIBRATION_RUNS = 4;
 interface Prepared {
   readonly body: Scenario;
   readonly pctSteps: number;
+  /** The scenario's `withoutKnownReports` (identity when it has none). */
+  readonly known: (r: RunResult) => RunResult;
 }
 
 const prepared = new Map<string, Promise<Prepared>>();
 
 async function prepare(c: CampaignConfig, key: string): Promise<Prepared> {
-  const body = unitBody(parseUnitKey(key));
+  const unit = parseUnitKey(key);
+  const body = unitBody(unit);
+  const known = unit.scenario.withoutKnownReports ?? ((r: RunResult) => r);
   let pctSteps = 0;
   if (c.strategy.name === "pct") {
     // PCT spreads its change points over the run's length, which it must know: a fixed,
@@ -63,7 +67,7 @@ async function prepare(c: CampaignConfig, key: string): Promise<Prepared> {
     }
     pctSteps = pct.estimatedSteps;
   }
-  return { body, pctSteps };
+  return { body, pctSteps, known };
 }
 
 function preparedUnit(c: CampaignConfig, key: string): Promise<Prepared> {
@@ -81,7 +85,7 @@ export async function runSchedule(
   key: string,
   index: number,
 ): Promise<{ run: RunResult; seed: number }> {
-  const { body, pctSteps } = await preparedUnit(c, key);
+  const { body, pctSteps, known } = await preparedUnit(c, key);
   const seed = deriveSeed(unitSeed(c, key), index);
   const s = c.strategy;
   const sim = new Simulation({
@@ -89,12 +93,12 @@ export async function runSchedule(
     strategy:
       s.name === "pct"
         ? { kind: "pct", depth: s.depth, estimatedSteps: pctSteps }
-        : { kind: "random" },
+        : { kind: s.name === "pos" ? "pos" : "random" },
     stepLimit: c.stepLimit,
     scenario: key,
     toggles: c.bugs,
   });
-  return { run: await sim.run(body), seed };
+  return { run: known(await sim.run(body)), seed };
 }
 
 /**
@@ -109,7 +113,7 @@ export async function runJob(
 ): Promise<UnitTally> {
   const t = emptyTally(job.unit);
   if ("dfs" in job) {
-    const { body } = await preparedUnit(c, job.unit);
+    const { body, known } = await preparedUnit(c, job.unit);
     let i = 0;
     const r = await explore(body, {
       strategy: "dfs",
@@ -119,7 +123,8 @@ export async function runJob(
       toggles: c.bugs,
       stepLimit: c.stepLimit,
       stopOnFailure: true,
-      isFailure: (run) => {
+      isFailure: (raw) => {
+        const run = known(raw);
         addRun(t, run, i++, run.seed);
         const failed = isFailure(run);
         onSchedule?.(failed);

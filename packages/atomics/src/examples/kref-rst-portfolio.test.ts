@@ -1,4 +1,4 @@
-import { explore, replay } from "@primetime/sim";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { KREF_RST_EXAMPLES } from "./kref-rst.js";
 

@@ -7,7 +7,13 @@
  */
 
 import { allocationCount, injectedFailures, type Process, setFailslab } from "@primetime/kernel";
-import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import {
+  baselineFixes,
+  formatSplat,
+  listKnownWindows,
+  type RunResult,
+  Simulation,
+} from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   closeFd,
@@ -21,6 +27,7 @@ import {
   qxlSettle,
   qxlSubmitDraw,
 } from "./test-machine.js";
+import { QXL_HANDLE_CREATE_LEAK } from "./toggles.js";
 
 interface FailNthOutcome {
   nth: number;
@@ -33,18 +40,19 @@ interface FailNthOutcome {
 
 /**
  * Runs `op` in a fresh machine with fail-nth armed only around it, for N = 1, 2, ... until a run
- * injects nothing.
+ * injects nothing. `toggles`: the simulation's toggles and fix switches (none: mainline).
  */
 async function failNthOver(
   prepare: (p: Process, fd: number, m: QxlMachine) => Promise<number[]>,
   op: (p: Process, fd: number, ctx: number[]) => Promise<number>,
+  toggles: string[] = [],
 ): Promise<FailNthOutcome[]> {
   const out: FailNthOutcome[] = [];
   for (let nth = 1; nth < 200; nth++) {
     let what: string | null = null;
     let ret = 0;
     let stranded = 0;
-    const sim = new Simulation({ seed: 1 });
+    const sim = new Simulation({ seed: 1, toggles });
     const result = await sim.run(() =>
       qxlMachineMain(sim, async (m) => {
         const proc = m.kernel.spawnProcess("failnth", async (p) => {
@@ -94,7 +102,8 @@ describe("qxl fail-nth", () => {
       ).toEqual([]);
       // qxl_gem_object_create_with_handle() returns drm_gem_handle_create()'s error (its idr
       // slot or the vma node's file entry) without dropping the creation reference: the object
-      // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload.
+      // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload (known
+      // window qxl.handle-create-leak; its fix switch is off here).
       const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
       expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
     }
@@ -115,9 +124,38 @@ describe("qxl fail-nth", () => {
       ).toEqual([]);
       // qxl_gem_object_create_with_handle() returns drm_gem_handle_create()'s error (its idr
       // slot or the vma node's file entry) without dropping the creation reference: the object
-      // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload.
+      // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload (known
+      // window qxl.handle-create-leak; its fix switch is off here).
       const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
       expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
+    }
+  }, 300_000);
+
+  it("qxl.handle-create-leak: with the fix switch on (the clean baseline), a failed handle creation strands nothing", async () => {
+    expect(listKnownWindows().map((w) => w.name)).toContain(QXL_HANDLE_CREATE_LEAK.name);
+    expect(baselineFixes()).toContain(QXL_HANDLE_CREATE_LEAK.name);
+    for (const op of [
+      (p: Process, fd: number) => qxlAlloc(p, fd, 8192),
+      (p: Process, fd: number) => qxlAllocSurf(p, fd, 32, 32),
+    ]) {
+      const runs = await failNthOver(async () => [], op, baselineFixes());
+      const inHandleCreate = runs.filter(
+        (o) => o.what === "idr_alloc" || o.what === "drm_vma_offset_file",
+      );
+      // Both of drm_gem_handle_create()'s fallible calls were hit, as in the mainline runs above.
+      expect(inHandleCreate.map((o) => o.what).sort()).toEqual([
+        "drm_vma_offset_file",
+        "idr_alloc",
+      ]);
+      for (const o of runs) {
+        expect(
+          o.result.splats.map((s) => formatSplat(s)),
+          `nth ${o.nth} (${o.what})`,
+        ).toEqual([]);
+        if (o.what === null) expect(o.ret).toBeGreaterThan(0);
+        else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
+        expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(0);
+      }
     }
   }, 300_000);
 

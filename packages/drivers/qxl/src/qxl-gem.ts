@@ -34,7 +34,7 @@ import {
   qxlGemPrimePin,
   qxlGemPrimeUnpin,
 } from "./qxl-prime.js";
-import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF } from "./toggles.js";
+import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_LEAK, QXL_HANDLE_CREATE_UAF } from "./toggles.js";
 
 /** Models SPICE_SURFACE_FMT_16_565. */
 export const SPICE_SURFACE_FMT_16_565 = 80;
@@ -109,7 +109,8 @@ export async function qxlGemObjectCreate(
  * a negative errno (-ENOMEM for any creation failure, as the kernel).
  *
  * Mainline returns the handle creation's error without dropping the creation reference: the
- * object leaks (modeled as is; a fail-nth run shows it).
+ * object leaks until unload (modeled as is; known window `qxl.handle-create-leak`, whose fix
+ * switch drops the reference first; qxl-failnth.test.ts shows both).
  *
  * With `qxl.handle-create-uaf` (before v6.5) the reference is always dropped and the caller gets
  * a bare pointer, which a racing GEM_CLOSE of the guessed handle can free.
@@ -126,7 +127,10 @@ export async function qxlGemObjectCreateWithHandle(
   const localGobj = await qxlGemObjectCreate(qdev, size, domain, false, surf);
   if (isErr(localGobj)) return -ENOMEM as Errno;
   const r = await drmGemHandleCreate(file, localGobj);
-  if (r < 0) return r as Errno;
+  if (r < 0) {
+    if (toggleEnabled(QXL_HANDLE_CREATE_LEAK.name)) await drmGemObjectPut(localGobj);
+    return r as Errno;
+  }
   if (toggleEnabled(QXL_HANDLE_CREATE_UAF.name)) {
     // drop reference from allocate - handle holds it now
     await drmGemObjectPut(localGobj);

@@ -4,7 +4,7 @@
  * toggle on, replays it from its token, and runs the same case clean with the toggle off.
  */
 
-import { defineToggle } from "@primetime/sim";
+import { defineKnownWindow, defineToggle } from "@primetime/sim";
 
 /**
  * The 2015 dual reference count: a qxl_bo had GEM's count and TTM's, and TTM's was the main
@@ -40,4 +40,33 @@ export const QXL_HANDLE_CREATE_UAF = defineToggle({
   kind: "historic",
   commit: "c611589b4259ed63b9b77be6872b1ce07ec0ac16",
   kernels: "v3.10-v6.5-rc6 (fixed in v6.5)",
+});
+
+/**
+ * A leak current kernels still have: qxl_gem_object_create_with_handle() returns
+ * drm_gem_handle_create()'s error without dropping the creation reference. The switch applies the
+ * obvious fix (put the reference before returning the error); with it off (the faithful default)
+ * the object stays on qdev->gem.objects until qxl_bo_force_delete() at unload.
+ */
+export const QXL_HANDLE_CREATE_LEAK = defineKnownWindow({
+  name: "qxl.handle-create-leak",
+  what:
+    "a failed drm_gem_handle_create() (its idr slot or the vma node's file entry) leaves the " +
+    "creation reference held: the qxl_bo is unreachable from userspace and stays on the " +
+    "device's object list until unload, where qxl_bo_force_delete() frees it",
+  where:
+    "drivers/gpu/drm/qxl/qxl_gem.c: qxl_gem_object_create_with_handle() (`if (r) return r;` " +
+    "after drm_gem_handle_create()), reached from QXL_ALLOC, QXL_ALLOC_SURF and dumb create",
+  since: "drm: add new QXL driver. (v1.4)",
+  sinceCommit: "f64122c1f6ad",
+  kernels:
+    'every kernel with qxl (v3.10 onwards); "drm/qxl: fix UAF on handle creation" ' +
+    "(c611589b4259, v6.5) moved the put after the handle's creation but kept the early return; " +
+    "still present in v6.18",
+  proposedFix:
+    "drop the creation reference (drm_gem_object_put()) before returning drm_gem_handle_create()'s " +
+    "error (proposed here; no posted patch known)",
+  foundBy:
+    "stress `run --scenario cross-share --drivers qxl --faults p:0.05`; qxl-failnth.test.ts " +
+    "(ALLOC and ALLOC_SURF with the switch off and on)",
 });

@@ -1,6 +1,7 @@
 import { DRM_IOCTL_PRIME_FD_TO_HANDLE, DRM_IOCTL_PRIME_HANDLE_TO_FD } from "@primetime/gem";
 import { EBADF, EBUSY, EINVAL, ENOENT, ETIMEDOUT, Kernel, type Process } from "@primetime/kernel";
-import { explore, now, sleep } from "@primetime/sim";
+import { now, sleep } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { createDumb, expectClean, expectRet, openNode, runVgem } from "./test-machine.js";
 import { createVgem, destroyVgem } from "./vgem-drv.js";

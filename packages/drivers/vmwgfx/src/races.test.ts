@@ -12,7 +12,8 @@ import {
   registerSystemHeap,
 } from "@primetime/dma-buf";
 import { O_CLOEXEC, O_RDWR, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
-import { explore, type RunResult, replay, type Scenario } from "@primetime/sim";
+import type { RunResult, Scenario } from "@primetime/sim";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   bootVmw,

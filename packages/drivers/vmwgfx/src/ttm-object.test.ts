@@ -14,7 +14,8 @@ import {
   type Process,
 } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { explore, formatSplat, type RunResult, replay, Simulation } from "@primetime/sim";
+import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {

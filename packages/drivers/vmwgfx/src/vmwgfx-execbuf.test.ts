@@ -5,7 +5,7 @@
  */
 
 import { flushWorkqueue } from "@primetime/kernel";
-import { explore } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { ttmGlobBoCount } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import {

@@ -61,6 +61,27 @@ describe("copy_from_user / copy_to_user of ioctl arguments", () => {
     expect(user.nested).not.toBe(k.nested);
   });
 
+  it("copies a flat struct field by field exactly as structuredClone does", () => {
+    const user = { size: 4096n, handle: 7, name: "bo", pad: undefined, flag: true, ptr: null };
+    const k = copyFromUser(user) as typeof user;
+    expect(k).not.toBe(user);
+    expect(k).toStrictEqual(structuredClone(user));
+    expect(Object.keys(k)).toEqual(Object.keys(user));
+    k.handle = 9;
+    expect(user.handle).toBe(7);
+    // A class instance or an array takes the deep copy: a plain object / array, as before.
+    class Args {
+      handle = 1;
+    }
+    expect(copyFromUser(new Args())).toStrictEqual({ handle: 1 });
+    expect(copyFromUser([1, 2])).toStrictEqual([1, 2]);
+    // A field that is a function or a symbol cannot be copied: -EFAULT, as before.
+    expect(copyFromUser({ a: 1, s: Symbol("x") })).toBe(-EFAULT);
+    const out = { handle: 0 };
+    expect(copyToUser(out, { handle: 5, extra: 2n })).toBe(0);
+    expect(out).toEqual({ handle: 5, extra: 2n });
+  });
+
   it("passes scalars through and faults on what cannot be copied", () => {
     expect(copyFromUser(5)).toBe(5);
     expect(copyFromUser(undefined)).toBeUndefined();

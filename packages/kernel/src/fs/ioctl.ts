@@ -57,9 +57,31 @@ export { FIOCLEX, FIONCLEX } from "@primetime/uapi";
 export type IoctlArg = object | number | bigint | null | undefined;
 
 /**
- * Models copy_from_user() of a whole ioctl argument: a deep copy (structuredClone) of a user
- * object, so the driver never holds userspace's object. Numbers, bigints, null and undefined
- * pass through. A user value that cannot be copied is -EFAULT.
+ * A copy of `o` when it is a flat struct (a plain object whose own fields are all numbers,
+ * bigints, strings, booleans, null or undefined, as almost every uapi struct is), field by field;
+ * null for anything else (nested structs, arrays, class instances), which takes structuredClone.
+ * Both give the same plain object: the own enumerable string-keyed fields, in order.
+ */
+function copyFlat(o: object): Record<string, unknown> | null {
+  const proto = Object.getPrototypeOf(o);
+  if (proto !== Object.prototype && proto !== null) return null;
+  const src = o as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key in src) {
+    if (!Object.hasOwn(src, key)) return null;
+    const v = src[key];
+    if (v !== null && typeof v === "object") return null;
+    if (typeof v === "function" || typeof v === "symbol") return null;
+    out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Models copy_from_user() of a whole ioctl argument: a deep copy of a user object (field by
+ * field for a flat struct, structuredClone otherwise), so the driver never holds userspace's
+ * object. Numbers, bigints, null and undefined pass through. A user value that cannot be copied
+ * is -EFAULT.
  *
  * Locking: none; the copy may fault in the real kernel, so no spinlock may be held.
  * References: none.
@@ -69,7 +91,7 @@ export function copyFromUser(arg: unknown): IoctlArg | Errno {
   if (typeof arg === "number" || typeof arg === "bigint") return arg;
   if (typeof arg !== "object") return errPtr(EFAULT);
   try {
-    return structuredClone(arg) as object;
+    return copyFlat(arg) ?? (structuredClone(arg) as object);
   } catch {
     return errPtr(EFAULT);
   }
@@ -88,7 +110,7 @@ export function copyToUser(user: unknown, kdata: IoctlArg): number {
   if (user === null || typeof user !== "object" || kdata === null || typeof kdata !== "object")
     return 0;
   try {
-    const out = structuredClone(kdata) as Record<string, unknown>;
+    const out = copyFlat(kdata) ?? (structuredClone(kdata) as Record<string, unknown>);
     for (const key of Object.keys(out)) (user as Record<string, unknown>)[key] = out[key];
     return 0;
   } catch {

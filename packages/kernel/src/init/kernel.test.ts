@@ -9,13 +9,8 @@
  * - exit() releases everything.
  */
 
-import {
-  checkDeterminism,
-  explore,
-  type RunResult,
-  type Scenario,
-  Simulation,
-} from "@primetime/sim";
+import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { checkDeterminism, explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { fdInstall, getUnusedFdFlags } from "../fs/fdtable.js";
 import {

@@ -1,7 +1,6 @@
 import { rcuReadLock } from "@primetime/rcu";
 import {
   Completion,
-  explore,
   now,
   type RunResult,
   report,
@@ -10,6 +9,7 @@ import {
   sleep,
   spawn,
 } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { expectClean } from "@primetime/sim/testing";
 import { describe, expect, it } from "vitest";
 import { Mutex } from "../locking/mutex.js";

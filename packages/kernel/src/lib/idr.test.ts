@@ -1,12 +1,6 @@
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import {
-  explore,
-  type RunResult,
-  report,
-  type Simulation as Sim,
-  Simulation,
-  spawn,
-} from "@primetime/sim";
+import { type RunResult, report, type Simulation as Sim, Simulation, spawn } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { expectClean } from "@primetime/sim/testing";
 import { describe, expect, it } from "vitest";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, isErr } from "../include/errno.js";

@@ -8,7 +8,8 @@ import {
   rcuReadLock,
   rcuReadUnlock,
 } from "@primetime/rcu";
-import { explore, type RunResult, spawn } from "@primetime/sim";
+import { type RunResult, spawn } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { isErr } from "../include/errno.js";
 import { Mutex } from "../locking/mutex.js";

@@ -1,4 +1,5 @@
-import { explore, point, type RunResult, Simulation, type Splat, spawn } from "@primetime/sim";
+import { point, type RunResult, Simulation, type Splat, spawn } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import {

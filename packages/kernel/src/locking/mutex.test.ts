@@ -1,5 +1,6 @@
 import { Kref } from "@primetime/atomics";
-import { explore, outsideDmesg, point, Simulation, spawn } from "@primetime/sim";
+import { outsideDmesg, point, Simulation, spawn } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { isErr } from "../include/errno.js";
 import { kfree, kmalloc, SlabObject } from "../mm/slab.js";

@@ -1,5 +1,6 @@
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { explore, point, type RunResult, Simulation, sleep, spawn } from "@primetime/sim";
+import { point, type RunResult, Simulation, sleep, spawn } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { Mutex } from "./mutex.js";

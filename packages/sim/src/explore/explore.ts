@@ -1,11 +1,16 @@
 import { ReplayMismatchError } from "../errors.js";
-import { type RunOutcome, type RunResult, Simulation, type StrategySpec } from "../simulation.js";
+import {
+  type RunOutcome,
+  type RunResult,
+  type Scenario,
+  Simulation,
+  type StrategySpec,
+} from "../simulation.js";
 import { resolveSearchOptions, type SearchOptions } from "./search-options.js";
 import { getStrategy } from "./strategies/index.js";
 import { decodeToken, quotePrefix } from "./token.js";
 
-/** A concurrent scenario: the body of the main task, which spawns the others. */
-export type Scenario = (sim: Simulation) => Promise<void> | void;
+export type { Scenario };
 
 /** explore()'s options: the search options (SEARCH_DEFAULTS) plus what only a search needs. */
 export interface ExploreOptions extends SearchOptions {

@@ -1,8 +1,10 @@
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import { COMPOSITOR } from "./compositor.js";
 import { CROSS_SHARE } from "./cross-share.js";
+import { EVICTION_UNDER_SHARING } from "./eviction-under-sharing.js";
 import { FENCE_WAIT } from "./fence-wait.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
+import { SURFACE_REAPER } from "./surface-reaper.js";
 
 /** The cross-driver sharing workloads (see README.md). */
 export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
@@ -10,4 +12,6 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   COMPOSITOR,
   MMAP_VS_CLOSE,
   FENCE_WAIT,
+  SURFACE_REAPER,
+  EVICTION_UNDER_SHARING,
 ];

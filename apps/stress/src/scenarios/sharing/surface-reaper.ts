@@ -1,0 +1,275 @@
+/**
+ * surface-reaper: qxl hardware surface ids run out while surfaces are shared and freed. The
+ * exporter device is a qxl with three surface slots (ids 1 and 2 usable, as qxl's own
+ * surface-pressure test has it); 2-3 processes each allocate two surfaces (QXL_ALLOC_SURF) and
+ * give each a hardware surface (UPDATE_AREA, which calls qxl_bo_check_id()), so there are more
+ * live surfaces than ids and qxl_reap_surface_id() evicts surfaces other processes use. Process
+ * i shares its first surface: even ones by flink with process i + 1 (which GEM_OPENs the name and
+ * updates the surface), odd ones by PRIME with an importer process on the second driver (which
+ * imports the dma-buf, maps and reads it, and closes everything in a seeded order). Handles,
+ * names and fds are closed in seeded orders while the reaper runs.
+ *
+ * The surface memory type holds one surface or 64 (from the seed): with one, surfaces live in
+ * VRAM, where the 2015 `qxl.dual-refcount` use-after-free in qxl_reap_surf() shows (qxl's
+ * toggle test uses the same device).
+ *
+ * Mainline reports it accepts (see qxl's README): the reaper's recursive reservation (lockdep
+ * "possible recursive locking detected" with surf_evict_mutex, whenever ids run out) and the
+ * deadlock it can become between two reaping tasks. `withoutKnownReports` drops exactly these,
+ * with the same predicates as qxl's own tests (isKnownReapRecursion, isKnownReapDeadlock).
+ */
+import type { DeviceUnderTest } from "@primetime/conformance";
+import type { DriverUnderTest } from "@primetime/gem";
+import {
+  type Kernel,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from "@primetime/kernel";
+import { close, type DrmFd, recvFd, sendFd } from "@primetime/libdrm";
+import {
+  createQxl,
+  DRM_IOCTL_QXL_ALLOC_SURF,
+  DRM_IOCTL_QXL_EXECBUFFER,
+  DRM_IOCTL_QXL_UPDATE_AREA,
+  encodeDrmQxlCommand,
+  encodeDrmQxlReloc,
+  QXL_CMD_DRAW,
+  QXL_DRAW_FILL,
+  QXL_DRIVER_NAME,
+  QXL_RELEASE_INFO_SIZE,
+  QXL_RELOC_TYPE_SURF,
+  QXL_SIM_DRAW,
+  QXL_SIM_DRAW_SIZE,
+  type QxlDeviceHandle,
+  qxlBoUnpin,
+  qxlBoUnref,
+} from "@primetime/qxl";
+import { Completion, choose, type RunResult, type Splat, sleep } from "@primetime/sim";
+import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
+import { importerView } from "./cross-share.js";
+import { bootMachine, check, openDevice, shuffle, size } from "./machine.js";
+
+const WIDTH = 16;
+const HEIGHT = 16;
+const SURFACE_BYTES = WIDTH * HEIGHT * 4;
+const PAGE = 4096;
+
+/** qxl with three surface slots and a surface memory type of `surfacePages` pages. */
+function tightQxl(
+  base: DriverUnderTest,
+  surfacePages: number,
+  made: QxlDeviceHandle[],
+): DriverUnderTest {
+  return {
+    ...base,
+    async register(kernel) {
+      const q = await createQxl(kernel, { nSurfaces: 3, surfacePages });
+      made.push(q);
+      return q;
+    },
+  };
+}
+
+/**
+ * Waits (virtual time) until the qxl device is idle and has handed every release back and the
+ * garbage collector freed them, as qxl's own test machine does before its leak check: the
+ * DESTROY commands' releases come back from the device after the last close (qxl_device_fini()
+ * would wait for them at unload, see qxl's README).
+ */
+async function qxlSettle(kernel: Kernel, q: QxlDeviceHandle): Promise<void> {
+  const qdev = q.qdev;
+  for (let i = 0; i < 1000; i++) {
+    await kernel.quiesce();
+    const ring = qdev.hw.ram.cmdRing;
+    const rel = qdev.hw.ram.releaseRing;
+    if (
+      ring.prod === ring.cons &&
+      rel.prod === rel.cons &&
+      !qdev.hw.gpu.busy &&
+      qdev.releaseIdr.isEmpty()
+    )
+      return;
+    await sleep(100_000, "qxl settle");
+  }
+}
+
+/**
+ * Gives the device's cached release bos back, as qxl_device_fini() does first at unload: they
+ * are device state (sub-allocated for later commands), not something userspace leaked, so the
+ * harness drops them before comparing the GEM counters with the baseline and scanning kmemleak.
+ */
+async function qxlDropReleaseBoCache(q: QxlDeviceHandle): Promise<void> {
+  const qdev = q.qdev;
+  for (let curIdx = 0; curIdx < 3; curIdx++) {
+    const bo = qdev.currentReleaseBo[curIdx];
+    if (!bo) continue;
+    await qxlBoUnpin(bo);
+    await qxlBoUnref(bo);
+    qdev.currentReleaseBoOffset[curIdx] = 0;
+    qdev.currentReleaseBo[curIdx] = null;
+  }
+}
+
+/** The reaper's recursive reservation: lockdep's report, mainline behaviour. */
+export function isKnownReapRecursion(s: Splat): boolean {
+  return (
+    s.kind === "lockdep" &&
+    s.message.includes("possible recursive locking detected") &&
+    s.message.includes("surf_evict_mutex")
+  );
+}
+
+/** The deadlock that recursion becomes between two reaping tasks (mainline behaviour). */
+export function isKnownReapDeadlock(r: RunResult): boolean {
+  return (
+    r.outcome === "deadlock" &&
+    r.splats.every((s) => isKnownReapRecursion(s) || s.kind === "deadlock") &&
+    r.splats.some((s) => s.kind === "deadlock" && /\.resv held by/.test(s.message)) &&
+    r.splats.some((s) => /surf_evict_mutex/.test(s.message))
+  );
+}
+
+async function allocSurf(fd: DrmFd): Promise<number> {
+  const arg = { format: 32, width: WIDTH, height: HEIGHT, stride: WIDTH * 4, handle: 0, pad: 0 };
+  await fd.ioctl(DRM_IOCTL_QXL_ALLOC_SURF, arg, "QXL_ALLOC_SURF");
+  return arg.handle;
+}
+
+/**
+ * EXECBUFFER of one fill drawable into the surface (a QXL_RELOC_TYPE_SURF relocation): the
+ * release keeps a reference to the surface object until the device hands it back. Written into
+ * an anonymous page of the caller as qxl's own tests write it.
+ */
+async function drawSurface(p: Process, fd: DrmFd, handle: number, value: number): Promise<void> {
+  const page = await p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  check(page >= 0, `mmap(anonymous) = ${page}`);
+  const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
+  const v = new DataView(cmd.buffer);
+  v.setUint32(QXL_SIM_DRAW.op, QXL_DRAW_FILL, true);
+  v.setUint32(QXL_SIM_DRAW.value, value, true);
+  v.setUint32(QXL_SIM_DRAW.size, SURFACE_BYTES, true);
+  v.setBigUint64(QXL_SIM_DRAW.dst, 0n, true);
+  const reloc = encodeDrmQxlReloc({
+    src_offset: 0,
+    dst_offset: QXL_RELEASE_INFO_SIZE + QXL_SIM_DRAW.surfaceId,
+    src_handle: handle,
+    dst_handle: 0,
+    reloc_type: QXL_RELOC_TYPE_SURF,
+    pad: 0,
+  });
+  const command = encodeDrmQxlCommand({
+    command: page,
+    relocs: page + 256,
+    type: QXL_CMD_DRAW,
+    command_size: cmd.length,
+    relocs_num: 1,
+    pad: 0,
+  });
+  check((await p.writeMemory(page, cmd)) === cmd.length, "write drawable");
+  check((await p.writeMemory(page + 256, reloc)) === reloc.length, "write reloc");
+  check((await p.writeMemory(page + 1024, command)) === command.length, "write command");
+  await fd.ioctl(
+    DRM_IOCTL_QXL_EXECBUFFER,
+    { flags: 0, commands_num: 1, commands: page + 1024 },
+    "QXL_EXECBUFFER",
+  );
+  check((await p.munmap(page, PAGE)) === 0, "munmap");
+}
+
+/** UPDATE_AREA of the whole surface: gives it a surface id (reaping others when none is free). */
+async function updateArea(fd: DrmFd, handle: number): Promise<void> {
+  const arg = { handle, top: 0, left: 0, bottom: HEIGHT, right: WIDTH, pad: 0 };
+  await fd.ioctl(DRM_IOCTL_QXL_UPDATE_AREA, arg, "QXL_UPDATE_AREA");
+}
+
+export const SURFACE_REAPER: CampaignScenario = {
+  name: "surface-reaper",
+  description:
+    "qxl with 3 surface slots: 2-3 processes allocate and update surfaces, share them by flink and by PRIME with the other driver and close them while the reaper evicts surfaces",
+  kernelRef:
+    "drivers/gpu/drm/qxl/qxl_object.c (qxl_bo_check_id), qxl_cmd.c (qxl_surface_id_alloc, qxl_reap_surface_id, qxl_reap_surf), qxl_ioctl.c, drivers/gpu/drm/drm_prime.c",
+  expect: "clean",
+  arity: 2,
+  fits: (drivers) => drivers[0]?.name === QXL_DRIVER_NAME,
+  finds: ["qxl.dual-refcount"],
+  harnessTasks: ["main", "drm-master0", "drm-master1"],
+  withoutKnownReports(run) {
+    if (isKnownReapDeadlock(run)) return { ...run, outcome: "ok", splats: [] };
+    const splats = run.splats.filter((s) => !isKnownReapRecursion(s));
+    return splats.length === run.splats.length ? run : { ...run, splats };
+  },
+  build(drivers) {
+    return async (sim) => {
+      const surfacePages = choose(2, "surface memory type holds one surface") === 0 ? 1 : 64;
+      const made: QxlDeviceHandle[] = [];
+      const qxl = tightQxl(drivers[0]!, surfacePages, made);
+      const m = await bootMachine(sim, [qxl, drivers[1]!], null);
+      const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
+      const n = size(2, 3, "processes");
+      const odd = Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 1).length;
+      const names = Array.from({ length: n }, () => ({
+        name: 0,
+        ready: new Completion("flink ready"),
+        opened: new Completion("flink opened"),
+      }));
+      const importer = m.process("importer", async (p) => {
+        const fd = await openDevice(m, p, devB);
+        for (let k = 0; k < odd; k++) {
+          const dmaBuf = await recvFd(p, { cloexec: true });
+          const handle = await fd.primeFdToHandle(dmaBuf);
+          const view = await importerView(devB, fd, handle, dmaBuf, SURFACE_BYTES);
+          await view.read();
+          const steps = [() => view.unmap(), () => close(p, dmaBuf), () => fd.gemClose(handle)];
+          for (const s of shuffle(steps, `importer close order ${k}`)) await s();
+        }
+        await fd.close();
+      });
+      const procs = [importer];
+      for (let i = 0; i < n; i++) {
+        procs.push(
+          m.process(`surf${i}`, async (p) => {
+            const fd = await openDevice(m, p, devA);
+            const s1 = await allocSurf(fd);
+            await drawSurface(p, fd, s1, i + 1);
+            // A second surface, drawn and closed at once while its draw may still be running
+            // (the device hands the release back later): the reaper may be waiting for it.
+            const s2 = await allocSurf(fd);
+            await drawSurface(p, fd, s2, 0x80 + i);
+            await fd.gemClose(s2);
+            let dmaBuf = -1;
+            if (i % 2 === 0) {
+              names[i]!.name = await fd.gemFlink(s1);
+              names[i]!.ready.complete();
+            } else {
+              dmaBuf = await fd.primeHandleToFd(s1);
+              await sendFd(p, importer, dmaBuf);
+            }
+            const prev = i % 2 === 1 ? names[i - 1] : undefined;
+            if (prev) {
+              await prev.ready.wait();
+              const { handle } = await fd.gemOpen(prev.name);
+              await updateArea(fd, handle);
+              await fd.gemClose(handle);
+              prev.opened.complete();
+            }
+            // The flink name must stay alive until the neighbour has opened it.
+            if (i % 2 === 0 && i + 1 < n) await names[i]!.opened.wait();
+            const steps = [() => fd.gemClose(s1)];
+            if (dmaBuf >= 0) steps.push(() => close(p, dmaBuf));
+            for (const s of shuffle(steps, `surf${i} close order`)) await s();
+            await fd.close();
+          }),
+        );
+      }
+      for (const p of procs) await p.wait();
+      for (const q of made) {
+        await qxlSettle(m.kernel, q);
+        await qxlDropReleaseBoCache(q);
+      }
+      await m.finish(procs);
+    };
+  },
+};
