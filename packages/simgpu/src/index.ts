@@ -46,5 +46,6 @@ export {
   type SystemMemoryOptions,
   writePages,
 } from "./page.js";
+export { PageRanges } from "./page-ranges.js";
 export { Ring } from "./ring.js";
 export { Vram } from "./vram.js";

@@ -5,11 +5,7 @@
 
 import { report } from "@primetime/sim";
 import { PAGE_SIZE } from "./page.js";
-
-interface Range {
-  start: number; // first page
-  npages: number;
-}
+import { PageRanges } from "./page-ranges.js";
 
 /**
  * VRAM of `pages` pages plus a range allocator over them.
@@ -29,18 +25,15 @@ export class Vram {
   /** The memory itself: `size` bytes. The CPU's view through the BAR, without checks. */
   readonly data: Uint8Array;
   private readonly gens: Uint32Array;
-  /** Free ranges, sorted by start, never adjacent (coalesced). */
-  private readonly holes: Range[];
-  /** Allocations by first page. */
-  private readonly allocs = new Map<number, number>();
-  private used = 0;
+  /** Free and allocated page ranges (first fit, coalesced). */
+  private readonly ranges: PageRanges;
 
   constructor(pages: number) {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`bad VRAM page count ${pages}`);
     this.pages = pages;
     this.data = new Uint8Array(pages * PAGE_SIZE);
     this.gens = new Uint32Array(pages);
-    this.holes = pages > 0 ? [{ start: 0, npages: pages }] : [];
+    this.ranges = new PageRanges(pages);
   }
 
   /** Size in bytes. */
@@ -49,17 +42,17 @@ export class Vram {
   }
 
   get allocatedPages(): number {
-    return this.used;
+    return this.ranges.used;
   }
 
   get freePages(): number {
-    return this.pages - this.used;
+    return this.pages - this.ranges.used;
   }
 
   /** Live allocations: byte offset and size in pages, by offset. */
   allocations(): { offset: number; npages: number }[] {
-    return [...this.allocs]
-      .sort((a, b) => a[0] - b[0])
+    return this.ranges
+      .allocations()
       .map(([start, npages]) => ({ offset: start * PAGE_SIZE, npages }));
   }
 
@@ -72,15 +65,8 @@ export class Vram {
   alloc(npages: number): number | null {
     if (!Number.isInteger(npages) || npages < 1)
       throw new RangeError(`VRAM allocation of ${npages} pages`);
-    const i = this.holes.findIndex((h) => h.npages >= npages);
-    if (i < 0) return null;
-    const hole = this.holes[i]!;
-    const start = hole.start;
-    hole.start += npages;
-    hole.npages -= npages;
-    if (hole.npages === 0) this.holes.splice(i, 1);
-    this.allocs.set(start, npages);
-    this.used += npages;
+    const start = this.ranges.insert(npages);
+    if (start === null) return null;
     for (let p = start; p < start + npages; p++) this.gens[p]!++;
     return start * PAGE_SIZE;
   }
@@ -95,17 +81,14 @@ export class Vram {
    */
   free(offset: number): boolean {
     const start = offset / PAGE_SIZE;
-    const npages = this.allocs.get(start);
+    const npages = Number.isInteger(start) ? this.ranges.remove(start) : undefined;
     if (npages === undefined) {
       report("warn", `VRAM free of offset 0x${offset.toString(16)}, which is not allocated`, {
         object: "vram",
       });
       return false;
     }
-    this.allocs.delete(start);
-    this.used -= npages;
     for (let p = start; p < start + npages; p++) this.gens[p]!++;
-    this.insertHole(start, npages);
     return true;
   }
 
@@ -144,23 +127,5 @@ export class Vram {
       offset + length > this.size
     )
       throw new RangeError(`range [${offset}, +${length}) outside VRAM of ${this.size} bytes`);
-  }
-
-  private insertHole(start: number, npages: number): void {
-    const h = this.holes;
-    let i = 0;
-    while (i < h.length && h[i]!.start < start) i++;
-    h.splice(i, 0, { start, npages });
-    // Merge with the next hole, then with the previous one.
-    const next = h[i + 1];
-    if (next && start + npages === next.start) {
-      h[i]!.npages += next.npages;
-      h.splice(i + 1, 1);
-    }
-    const prev = h[i - 1];
-    if (prev && prev.start + prev.npages === start) {
-      prev.npages += h[i]!.npages;
-      h.splice(i, 1);
-    }
   }
 }

@@ -16,7 +16,7 @@ import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOMEM, ENOSPC, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
 import { warnOn } from "@primetime/sim";
 import type { Vram } from "@primetime/simgpu";
-import { PAGE_SIZE } from "@primetime/simgpu";
+import { PAGE_SIZE, PageRanges } from "@primetime/simgpu";
 import type { TtmBufferObject } from "./ttm-bo.js";
 import { type TtmDevice, ttmManagerType, ttmSetDriverManager } from "./ttm-device.js";
 import type { TtmPlace } from "./ttm-placement.js";
@@ -43,46 +43,23 @@ export interface DrmMmAllocator {
 
 /** A first-fit drm_mm over `[0, size)` pages: the TT aperture's address space. */
 export class DrmMmRanges implements DrmMmAllocator {
-  private readonly holes: { start: number; npages: number }[];
-  private readonly nodes = new Map<number, number>();
-  used = 0;
+  private readonly ranges: PageRanges;
 
   constructor(readonly size: number) {
-    this.holes = size > 0 ? [{ start: 0, npages: size }] : [];
+    this.ranges = new PageRanges(size);
+  }
+
+  get used(): number {
+    return this.ranges.used;
   }
 
   insert(npages: number): number | null {
-    const i = this.holes.findIndex((h) => h.npages >= npages);
-    if (i < 0) return null;
-    const h = this.holes[i]!;
-    const start = h.start;
-    h.start += npages;
-    h.npages -= npages;
-    if (h.npages === 0) this.holes.splice(i, 1);
-    this.nodes.set(start, npages);
-    this.used += npages;
-    return start;
+    return this.ranges.insert(npages);
   }
 
   remove(start: number): void {
-    const npages = this.nodes.get(start);
-    if (npages === undefined) throw new Error(`drm_mm_remove_node: no node at page ${start}`);
-    this.nodes.delete(start);
-    this.used -= npages;
-    const h = this.holes;
-    let i = 0;
-    while (i < h.length && h[i]!.start < start) i++;
-    h.splice(i, 0, { start, npages });
-    const next = h[i + 1];
-    if (next && start + npages === next.start) {
-      h[i]!.npages += next.npages;
-      h.splice(i + 1, 1);
-    }
-    const prev = h[i - 1];
-    if (prev && prev.start + prev.npages === start) {
-      prev.npages += h[i]!.npages;
-      h.splice(i, 1);
-    }
+    if (this.ranges.remove(start) === undefined)
+      throw new Error(`drm_mm_remove_node: no node at page ${start}`);
   }
 }
 
