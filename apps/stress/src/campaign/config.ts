@@ -4,12 +4,12 @@
  * line and exits 2.
  */
 import { SEARCH_DEFAULTS } from "@primetime/sim/explore";
+import { ACCEPTED_STRATEGIES, CAMPAIGN_DEFAULTS, short, UsageError } from "../cli-defaults.js";
 import { type DriverUnderTest, installedDrivers } from "../drivers.js";
 import { type FaultSpec, formatFaults } from "./campaign-scenario.js";
 import { CAMPAIGN_SCENARIOS } from "./registry.js";
 
-/** Bad input: one line saying what is accepted. */
-export class UsageError extends Error {}
+export { ACCEPTED_STRATEGIES, CAMPAIGN_DEFAULTS, short, UsageError };
 
 /** A search strategy of a campaign. */
 export type StrategySpec =
@@ -23,8 +23,6 @@ export const STRATEGY_DEFAULTS = {
   depth: SEARCH_DEFAULTS.depth,
   bound: SEARCH_DEFAULTS.preemptionBound,
 } as const;
-export const ACCEPTED_STRATEGIES =
-  "random, pos, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
 
 /** "random", "pos", "pct:3", "dfs:2". */
 export function formatStrategy(s: StrategySpec): string {
@@ -48,11 +46,6 @@ export function parseStrategy(text: string): StrategySpec {
     return { name: "pct", depth: n ?? STRATEGY_DEFAULTS.depth };
   }
   return { name: "dfs", bound: n ?? STRATEGY_DEFAULTS.bound };
-}
-
-/** At most 40 characters of what the user typed, for error messages. */
-export function short(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -125,8 +118,6 @@ export interface CampaignConfig {
   /** Step limit of each schedule. */
   readonly stepLimit: number;
 }
-
-export const CAMPAIGN_DEFAULTS = { seeds: 200, seed: 1, stepLimit: 200_000 } as const;
 
 /** Shell-style glob (`*`, `?`) to a RegExp. */
 function globRe(glob: string): RegExp {
