@@ -17,11 +17,6 @@ export function short(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
-/** The engine's defaults (SEARCH_DEFAULTS of @primetime/sim/explore). */
-export const STRATEGY_DEFAULTS = {
-  depth: SEARCH_DEFAULTS.depth,
-  bound: SEARCH_DEFAULTS.preemptionBound,
-} as const;
 export const ACCEPTED_STRATEGIES =
   "random, pos, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
 
