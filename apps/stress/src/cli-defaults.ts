@@ -17,8 +17,7 @@ export function short(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
-export const ACCEPTED_STRATEGIES =
-  "random, pos, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
+export const ACCEPTED_STRATEGIES = `random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
 
 export const CAMPAIGN_DEFAULTS = { seeds: 200, seed: 1, stepLimit: 200_000 } as const;
 

@@ -171,6 +171,10 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option("--report <dir>", "write report.json and index.html (self-contained) to this directory")
     .option("--fail-fast", "stop at the first finding")
     .option("--quiet", "no progress, no summary table: findings and the last line only")
+    .option(
+      "--open-windows",
+      "leave the known upstream windows open (default: their fix switches on, baselineFixes())",
+    )
     .action(async (o: RunFlags, cmd: Command) => {
       setCode(await (await commands()).runCommand(o, io, colorsFor(cmd, io)));
     });

@@ -36,7 +36,9 @@ import type { Io } from "./cli.js";
 import { BUGS_DEFAULTS, EXIT } from "./cli-defaults.js";
 import { installedDrivers } from "./drivers.js";
 import {
+  baselineFixes,
   decodeToken,
+  listKnownWindows,
   minimize,
   type RunResult,
   type RunToken,
@@ -108,6 +110,7 @@ export interface RunFlags {
   report?: string;
   failFast?: boolean;
   quiet?: boolean;
+  openWindows?: boolean;
 }
 
 /** The configuration of `run` from its flags (UsageError on bad input). */
@@ -125,6 +128,7 @@ export function configFromFlags(o: RunFlags): CampaignConfig {
     timeMs: o.time !== undefined ? parseDuration(o.time) : null,
     seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
     bugs,
+    fixes: o.openWindows ? [] : baselineFixes(),
     faults: o.faults !== undefined ? parseFaults(o.faults) : null,
     shard: o.shard !== undefined ? parseShard(o.shard) : null,
     failFast: o.failFast === true,
@@ -134,7 +138,7 @@ export function configFromFlags(o: RunFlags): CampaignConfig {
 
 /** How many schedules a seeds campaign runs (for the progress bar). */
 function expectedSchedules(c: CampaignConfig, units: number): number | null {
-  if (c.seeds === null || c.strategy.name === "dfs") return null;
+  if (c.seeds === null || c.strategy.strategy === "dfs") return null;
   if (!c.shard) return units * c.seeds;
   const i = c.shard.index - 1;
   const n = c.shard.count;
@@ -265,6 +269,8 @@ export async function replayCommand(
     for (const tg of t.toggles) {
       const e = findToggleEntry(tg);
       if (e) io.log(`toggle ${tg} re-introduces: ${e.description} (fixed by ${e.fixedBy})`);
+      const w = listKnownWindows().find((x) => x.name === tg);
+      if (w) io.log(`fix switch ${tg} closes a known upstream window: ${w.proposedFix}`);
     }
     for (const kind of new Set(r.splats.map((s) => s.kind)))
       io.log(`${kind}: ${SPLAT_MEANING[kind] ?? kind}`);
@@ -352,6 +358,7 @@ export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<numb
     strategy,
     timeMs: null,
     seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
+    fixes: baselineFixes(),
     faults: null,
     shard: null,
     stepLimit: CAMPAIGN_DEFAULTS.stepLimit,
