@@ -17,7 +17,6 @@ import { CAMPAIGN_SCENARIOS } from "./registry.js";
 export type { SearchOptions } from "@primetime/sim/explore";
 export { ACCEPTED_STRATEGIES, CAMPAIGN_DEFAULTS, short, UsageError };
 
-
 /** "random", "pos", "pct:3", "dfs:2". */
 export function formatStrategy(s: SearchOptions): string {
   const o = resolveSearchOptions(s);
