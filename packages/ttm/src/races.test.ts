@@ -10,12 +10,14 @@ import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   busyRelease,
+  evictBusyVsRelease,
   evictDeleted,
   evictReleaseMmap,
   evictVsRelease,
   mmapVsLastUnref,
 } from "./scenarios.js";
 import {
+  TTM_EVICT_BUSY_PLAIN_GET,
   TTM_EVICT_DELETED_EXTRA_PUT,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
@@ -31,6 +33,11 @@ const CASES = [
   { toggle: TTM_RELEASE_RESURRECT_WITH_GET.name, scenario: busyRelease, name: "busy-release" },
   { toggle: TTM_LRU_WALK_PLAIN_GET.name, scenario: evictVsRelease, name: "evict-vs-release" },
   { toggle: TTM_EVICT_DELETED_EXTRA_PUT.name, scenario: evictDeleted, name: "evict-deleted" },
+  {
+    toggle: TTM_EVICT_BUSY_PLAIN_GET.name,
+    scenario: evictBusyVsRelease,
+    name: "evict-busy-vs-release",
+  },
 ];
 
 describe("TTM races as toggles", () => {
