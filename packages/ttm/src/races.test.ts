@@ -6,7 +6,7 @@
  */
 
 import { formatSplat, type RunResult } from "@primetime/sim";
-import { explore } from "@primetime/sim/explore";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   busyRelease,
@@ -42,11 +42,15 @@ const CASES = [
 
 describe("TTM races as toggles", () => {
   for (const c of CASES) {
-    it(`${c.toggle}: found by pct in ${c.name}`, async () => {
+    it(`${c.toggle}: found by pct in ${c.name}, replayed from its token`, async () => {
       const r = await explore(c.scenario, { toggles: [c.toggle], schedules: 200, seed: 1 });
       expect(r.failures.length).toBe(1);
-      const text = splats(r.failures[0]!);
+      const f = r.failures[0]!;
+      const text = splats(f);
       expect(text).toMatch(/refcount_t: (addition on 0|underflow)|use-after-free/);
+      const again = await replay(f.token, c.scenario, { toggles: [c.toggle] });
+      expect(again.traceHash).toBe(f.traceHash);
+      expect(splats(again)).toBe(text);
     });
   }
 

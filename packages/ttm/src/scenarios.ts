@@ -40,8 +40,8 @@ import {
   ttmBoUnreserve,
   ttmBoValidate,
 } from "./ttm-bo.js";
-import type { TtmPlacement } from "./ttm-placement.js";
 import { ttmBoVmLookup } from "./ttm-bo-vm.js";
+import type { TtmPlacement } from "./ttm-placement.js";
 
 const ops = { getDriverName: () => "test", getTimelineName: () => "sw" };
 
