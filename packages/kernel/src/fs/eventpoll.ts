@@ -495,6 +495,7 @@ async function epModify(ep: EventPoll, epi: EpItem, event: EpollEvent): Promise<
 
 /** Models ep_find(): the epitem of (file, fd), or null. Locking: ep->mtx held. */
 function epFind(ep: EventPoll, file: File, fd: number): EpItem | null {
+  lockdepAssertHeld(ep.mtx);
   return ep.rbr.get(file)?.get(fd) ?? null;
 }
 
