@@ -97,7 +97,7 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
           waitZero: await p.epollWait(ep, [], 0, 0),
           waitNotEpoll: await p.epollWait(fd, [], 1, 0),
           waitClosed: await p.epollWait(99, [], 1, 0),
-          waitFrozen: await p.epollWait(ep, Object.freeze([]) as EpollEvent[], 1, 0),
+          waitFrozen: await p.epollWait(ep, Object.freeze([]) as unknown as EpollEvent[], 1, 0),
         };
         expect(r).toEqual({
           closedEpfd: -EBADF,
