@@ -21,7 +21,7 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
-import { type DrmFd, isSysError, mmap, poll } from "@primetime/libdrm";
+import { checkRet, type DrmFd, isSysError, mmap, poll } from "@primetime/libdrm";
 import {
   DRM_IOCTL_QXL_EXECBUFFER,
   DRM_IOCTL_QXL_MAP,
@@ -104,8 +104,10 @@ async function qxlDraw(
   src: number | null,
 ): Promise<void> {
   const p = fd.proc as Process;
-  const page = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  check(page >= 0, `mmap(anonymous) = ${page}`);
+  const page = checkRet(
+    await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+    "mmap",
+  );
   const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
   const v = new DataView(cmd.buffer);
   v.setUint32(QXL_SIM_DRAW.op, op, true);
@@ -122,18 +124,22 @@ async function qxlDraw(
     });
   const relocs = [reloc(QXL_SIM_DRAW.dst, dst)];
   if (src !== null) relocs.push(reloc(QXL_SIM_DRAW.src, src));
-  await p.writeMemory(page, cmd);
-  for (const [i, r] of relocs.entries()) await p.writeMemory(page + 256 + i * r.length, r);
-  await p.writeMemory(
-    page + 1024,
-    encodeDrmQxlCommand({
-      command: page,
-      relocs: page + 256,
-      type: QXL_CMD_DRAW,
-      command_size: cmd.length,
-      relocs_num: relocs.length,
-      pad: 0,
-    }),
+  checkRet(await p.writeMemory(page, cmd), "store");
+  for (const [i, r] of relocs.entries())
+    checkRet(await p.writeMemory(page + 256 + i * r.length, r), "store");
+  checkRet(
+    await p.writeMemory(
+      page + 1024,
+      encodeDrmQxlCommand({
+        command: page,
+        relocs: page + 256,
+        type: QXL_CMD_DRAW,
+        command_size: cmd.length,
+        relocs_num: relocs.length,
+        pad: 0,
+      }),
+    ),
+    "store",
   );
   try {
     await fd.ioctl(DRM_IOCTL_QXL_EXECBUFFER, { flags: 0, commands_num: 1, commands: page + 1024 });
