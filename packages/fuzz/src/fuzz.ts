@@ -130,6 +130,27 @@ interface HandleObservation {
   readonly what: string;
 }
 
+/** A GEM_CLOSE of `handle` that ran in [start, ret]. */
+interface CloseObservation {
+  readonly f: ModelFile;
+  readonly handle: number;
+  readonly start: number;
+  readonly ret: number;
+}
+
+/**
+ * A call in [start, ret] after which `f`'s PRIME cache has an entry for `handle` and the dma-buf
+ * of buffer `buf` (UNKNOWN_BUFFER: of some buffer): a PRIME export of the handle, or an import
+ * that returned it.
+ */
+interface PrimeEntryObservation {
+  readonly f: ModelFile;
+  readonly handle: number;
+  readonly buf: number;
+  readonly start: number;
+  readonly ret: number;
+}
+
 /** A handle observed to name a buffer, checked once the run is over (see model.ts). */
 interface NameObservation {
   readonly dev: number;
@@ -203,6 +224,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const model = new FuzzModel();
     const names: NameObservation[] = [];
     const handleObs: HandleObservation[] = [];
+    const closes: CloseObservation[] = [];
+    const entries: PrimeEntryObservation[] = [];
+    const imports: PrimeEntryObservation[] = [];
     let exited = false;
     const procs: Process[] = [];
     for (let i = 0; i < nProc; i++) {
@@ -470,8 +494,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     ) {
       const f = e.file!;
       f.closeStarts(handle);
+      const c0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
-      f.closeReturned(handle, model.tick());
+      const c1 = model.tick();
+      f.closeReturned(handle, c1);
+      closes.push({ f, handle, start: c0, ret: c1 });
       // Evaluated after the call: a sibling that started using the file meanwhile marked it.
       const strict = own && !f.shared;
       if (expect !== null && (strict || (neverValid && own)) && ret !== expect && ret !== -EACCES)
@@ -603,6 +630,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return null;
       }
       const st = await stampAt(ctx.p, arg.fd, 0, PAGE);
+      entries.push({ f, handle: h, buf: st?.id ?? UNKNOWN_BUFFER, start: t0, ret: t1 });
       const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
       await ctx.p.lseek(arg.fd, 0, 0);
       if (st) {
@@ -652,7 +680,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const buf = trust && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
       f.addHandle(arg.handle, buf);
       f.bind(arg.handle, buf, t0, t1, { fresh: false });
+      const entry: PrimeEntryObservation = { f, handle: arg.handle, buf, start: t0, ret: t1 };
+      entries.push(entry);
       if (buf === UNKNOWN_BUFFER) return arg.handle;
+      imports.push(entry);
       if (own && !f.shared) {
         const cached = f.prime.get(buf);
         if (cached && cached.size > 0 && !cached.has(arg.handle))
@@ -1097,6 +1128,36 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           );
         b.name = o.name;
       }
+    }
+    // The PRIME cache: an import of buffer X's dma-buf returns a handle with an entry for it
+    // (drm_prime_lookup_buf_handle()) if the file surely had one throughout the import: an
+    // export or import of handle h gave X's dma-buf before the import started, and no GEM_CLOSE
+    // of h may have run since that call started. (Several entries for one dma-buf: any of them.)
+    for (const io of imports) {
+      if (io.f.chaos) continue;
+      const sure = entries.some(
+        (e) =>
+          e.f === io.f &&
+          e.buf === io.buf &&
+          e.ret < io.start &&
+          e.handle !== io.handle &&
+          !closes.some(
+            (c) => c.f === io.f && c.handle === e.handle && c.ret > e.start && c.start < io.ret,
+          ),
+      );
+      if (!sure) continue;
+      const possible = entries.some(
+        (e) =>
+          e !== io &&
+          e.f === io.f &&
+          e.handle === io.handle &&
+          (e.buf === io.buf || e.buf === UNKNOWN_BUFFER) &&
+          e.start < io.ret,
+      );
+      if (!possible)
+        model.diverge(
+          `PRIME import of buffer ${io.buf}'s dma-buf gave handle ${io.handle}, which has no PRIME cache entry for it, while another handle had one`,
+        );
     }
     // Deferred checks: every flink is recorded by now (unless a thread died inside its flink,
     // in a run with an exit: then a name may have been given without the model knowing).
