@@ -555,7 +555,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       f.bind(open.handle, strict ? buf : UNKNOWN_BUFFER, s0, s1, { name: arg.name });
       const st = await stampOfHandle(ctx.p, e.fd, open.handle);
       if (f.shared) return;
-      if (st && st.id !== buf)
+      if (st && buf !== UNKNOWN_BUFFER && st.id !== buf)
         model.diverge(`GEM_OPEN(name ${arg.name} of buffer ${buf}) opened buffer ${st.id}`);
       const size = model.buffers.get(buf)?.size;
       if (size !== undefined && open.size !== size)
@@ -636,7 +636,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (st) {
         const b = model.buffers.get(st.id);
         const strict = own && !f.shared;
-        if (strict && !f.handleHasNamed(h, st.id))
+        if (strict && !f.handleHasNamed(h, st.id) && !f.handleHasNamed(h, UNKNOWN_BUFFER))
           model.diverge(`PRIME export of handle ${h} gave buffer ${st.id}, which it never named`);
         observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "PRIME export" });
         if (b && size !== b.size)
