@@ -94,6 +94,11 @@ interface FdEntry {
   readonly file?: ModelFile;
   /** The buffer the dma-buf is (kind "dmabuf"), from its stamp. */
   readonly buf?: number;
+  /**
+   * Set by the owner before it closes the fd: a sibling's call through it that returns after
+   * this may have reached another file that got the same fd number, and records nothing.
+   */
+  closed?: boolean;
 }
 
 /** What the threads of one process share. */
@@ -218,6 +223,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     for (let i = 0; i < 2; i++)
       devs.push(await registerNodes(opts.drivers[i % opts.drivers.length]!, kernel));
     registerSwSync(kernel);
+    // The PRIME cache's semantics are the core's (drm_gem_prime_fd_to_handle()); a driver with
+    // its own PRIME ioctls (vmwgfx: ttm prime objects, base->handle) has its own.
+    const corePrime = devs.map(
+      (d) => !d.device.driver.primeFdToHandle && !d.device.driver.primeHandleToFd,
+    );
     opts.afterBoot?.();
     const baselines = devs.map((d) => drmDevCounters(d.device));
     const survivors = new Set<SlabObject>(liveObjects());
@@ -355,10 +365,23 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return pick(all, "fuzz dmabuf fd");
     }
 
-    /** Maps `len` bytes of `fd` at `offset`, reads the stamp, unmaps. null on any failure. */
-    async function stampAt(p: Process, fd: number, offset: number, len: number) {
+    /**
+     * Maps `len` bytes of `fd` at `offset`, reads the stamp, unmaps. null on any failure, or if
+     * `held` says, once the mapping exists, that the object may not be the one meant.
+     */
+    async function stampAt(
+      p: Process,
+      fd: number,
+      offset: number,
+      len: number,
+      held: () => boolean = () => true,
+    ) {
       const addr = await p.mmap(0, len, PROT_READ, MAP_SHARED, fd, offset);
       if (addr < 0) return null;
+      if (!held()) {
+        await p.munmap(addr, len);
+        return null;
+      }
       const bytes = await p.readMemory(addr, STAMP_BYTES);
       await p.munmap(addr, len);
       const st = typeof bytes === "number" ? null : readStamp(bytes);
@@ -419,6 +442,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
       const t1 = model.tick();
+      if (e.closed) return null;
       if (invalid) {
         if (ret >= 0) model.diverge(`CREATE_DUMB with width 0 succeeded (${ret})`);
         return null;
@@ -435,7 +459,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       f.bind(arg.handle, b.id, t0, t1);
       // Stamp it before anything can share it (unless the number is being closed already: then
       // it may name another object by now, and the creator goes on at once).
-      if (!f.untouchedSince(arg.handle, t0)) {
+      if (e.closed || !f.untouchedSince(arg.handle, t0)) {
         model.ambiguous.add(b.id);
         return arg.handle;
       }
@@ -453,7 +477,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // Another thread may have closed the handle and got it back for another object before
       // MAP_DUMB: unless no GEM_CLOSE of that number ran since the creation began (and no
       // garbage touched the file), the mapping may be of another object.
-      if (!f.untouchedSince(arg.handle, t0)) {
+      if (e.closed || !f.untouchedSince(arg.handle, t0)) {
         model.ambiguous.add(b.id);
         await ctx.p.munmap(addr, PAGE);
         return arg.handle;
@@ -498,6 +522,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
       const c1 = model.tick();
       f.closeReturned(handle, c1);
+      if (e.closed) return ret;
       closes.push({ f, handle, start: c0, ret: c1 });
       // Evaluated after the call: a sibling that started using the file meanwhile marked it.
       const strict = own && !f.shared;
@@ -531,6 +556,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
       const t1 = model.tick();
+      if (e.closed) return;
       if (ret !== 0) {
         if (own && !f.shared && ret !== -EACCES && ret !== -ENOMEM && ret !== -ENOSPC)
           model.diverge(`GEM_FLINK of live handle ${h} = ${ret}`);
@@ -545,6 +571,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const s0 = model.tick();
       const r2 = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open);
       const s1 = model.tick();
+      if (e.closed) return;
       if (r2 !== 0) {
         if (!f.shared && r2 !== -EACCES && r2 !== -ENOMEM && r2 !== -ENOSPC)
           model.diverge(`GEM_OPEN of name ${arg.name} just made for a live handle = ${r2}`);
@@ -585,6 +612,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
       const t1 = model.tick();
+      if (e.closed) return null;
       if (name === 0x7ffffff0) {
         if (own && ret !== -ENOENT && ret !== -EACCES)
           model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
@@ -624,6 +652,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
       const t1 = model.tick();
+      if (e.closed) {
+        if (ret === 0) await ctx.p.close(arg.fd);
+        return null;
+      }
       if (ret !== 0) {
         if (own && !f.shared && ret !== -EMFILE && ret !== -ENOMEM)
           model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
@@ -676,6 +708,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
       const t1 = model.tick();
+      if (e.closed) return null;
       if (ret !== 0) return null;
       const buf = trust && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
       f.addHandle(arg.handle, buf);
@@ -684,7 +717,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       entries.push(entry);
       if (buf === UNKNOWN_BUFFER) return arg.handle;
       imports.push(entry);
-      if (own && !f.shared) {
+      if (own && !f.shared && corePrime[f.dev]) {
         const cached = f.prime.get(buf);
         if (cached && cached.size > 0 && !cached.has(arg.handle))
           model.diverge(
@@ -715,8 +748,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
       const t1 = model.tick();
-      if (ret !== 0) return;
-      const st = await stampAt(ctx.p, e.fd, arg.offset, PAGE);
+      if (ret !== 0 || e.closed) return;
+      // The offset names the handle's object only while it lives: once a GEM_CLOSE of the handle
+      // may have freed it, the offset may belong to a newer object (drm_vma_offset_manager).
+      const st = await stampAt(
+        ctx.p,
+        e.fd,
+        arg.offset,
+        PAGE,
+        () => !e.closed && f.untouchedSince(h, t0),
+      );
       if (st) observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "MAP_DUMB" });
     }
 
@@ -742,6 +783,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const e = pick(ctx.fds, "fuzz close fd");
       if (!e) return "ok";
       ctx.fds.splice(ctx.fds.indexOf(e), 1);
+      e.closed = true;
       const ret = await ctx.p.close(e.fd);
       if (ret !== 0) model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
       return "ok";
@@ -1134,7 +1176,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     // export or import of handle h gave X's dma-buf before the import started, and no GEM_CLOSE
     // of h may have run since that call started. (Several entries for one dma-buf: any of them.)
     for (const io of imports) {
-      if (io.f.chaos) continue;
+      if (io.f.chaos || !corePrime[io.f.dev]) continue;
       const sure = entries.some(
         (e) =>
           e.f === io.f &&
