@@ -91,6 +91,7 @@ describe("fuzzing vgem", () => {
     ["prime.cache-without-lock", 40, /fuzz divergence: PRIME export|dmabufs tree not empty/],
     ["gem.handle-published-before-open", 60, /unreferenced object drm_vma_offset_file/],
     ["dma-buf.fence-cb-without-ref", 60, /released with pending signals/],
+    ["prime.cache-remove-by-dma-buf", 220, /fuzz divergence: PRIME import|dmabufs tree not empty/],
   ];
   for (const [toggle, budget, splat] of FOUND)
     it(`finds ${toggle} within ${budget} schedules`, async () => {
@@ -108,6 +109,15 @@ describe("fuzzing vgem", () => {
 });
 
 describe("fuzzing qxl and vmwgfx", () => {
+  it("finds vmwgfx.fd-to-handle-enosys-leak on vmwgfx with vgem within 5 schedules", async () => {
+    const [h] = await huntToggles(
+      { drivers: [vmwgfx, vgem] },
+      { budget: 5, toggles: ["vmwgfx.fd-to-handle-enosys-leak"] },
+    );
+    expect(h?.found).toBe(true);
+    expect(h?.first).toMatch(/vmwgfx: GEM state leaked|unreferenced object/);
+  });
+
   it("with every toggle off finds nothing on each, alone and with vgem", async () => {
     for (const drivers of [[qxl], [vmwgfx], [qxl, vgem], [vmwgfx, vgem]]) {
       const st = await fuzzCampaign({ fuzz: { drivers }, schedules: 12 });

@@ -1144,7 +1144,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     }
 
     for (const proc of procs) await proc.wait();
-    await kernel.quiesce();
+    // kernel.quiesce() flushes the system workqueues; a driver's own (TTM's delayed delete on
+    // vmwgfx and qxl) may finish a release after it returns: settle until the device counters
+    // stop changing (a few rounds at most) before calling what is left a leak.
+    let settled = "";
+    for (let round = 0; round < 4; round++) {
+      await kernel.quiesce();
+      const now = JSON.stringify(devs.map((d) => drmDevCounters(d.device)));
+      if (now === settled) break;
+      settled = now;
+    }
     for (const [i, d] of devs.entries()) drmDevCheckLeaks(d.device, baselines[i]!);
     await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
     // Deferred checks of handles: every life of every handle is recorded by now. A call reached
