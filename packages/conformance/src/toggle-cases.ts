@@ -23,7 +23,7 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
   },
   "gem.open-drops-name-lock": {
     case: "gem_flink_race/flink_name",
-    schedules: 300,
+    schedules: 1300,
     how: "the object opened by name 1 lost its name to a racing close and is re-flinked to another name",
   },
   "prime.export-outside-name-lock": {

@@ -23,7 +23,10 @@ import {
   type DmaBufAttachment,
   DmaResv,
   dmaBufPut,
+  dmaResvAssertHeld,
   dmaResvFini,
+  dmaResvLock,
+  dmaResvUnlock,
 } from "@primetime/dma-buf";
 import {
   EINVAL,
@@ -583,4 +586,51 @@ export async function drmGemDumbMapOffset(
   }
   await drmGemObjectPut(obj);
   return ret;
+}
+
+// ---- pinning (drm_gem.c, v6.10+: "drm/gem: Acquire reservation lock in drm_gem_{pin/unpin}()") --
+
+/**
+ * Models drm_gem_pin_locked(): the driver's ->pin, if any.
+ * Locking: the object's reservation lock held (asserted), as every ->pin callback expects since
+ * v6.10.
+ * References: none.
+ */
+export async function drmGemPinLocked(obj: GemObject): Promise<number> {
+  dmaResvAssertHeld(obj.resv);
+  return obj.funcs.pin ? obj.funcs.pin(obj) : 0;
+}
+
+/**
+ * Models drm_gem_unpin_locked(): the driver's ->unpin, if any.
+ * Locking: the object's reservation lock held (asserted).
+ * References: none.
+ */
+export async function drmGemUnpinLocked(obj: GemObject): Promise<void> {
+  dmaResvAssertHeld(obj.resv);
+  if (obj.funcs.unpin) await obj.funcs.unpin(obj);
+}
+
+/**
+ * Models drm_gem_pin(): drm_gem_pin_locked() under the object's reservation lock
+ * (non-interruptible dma_resv_lock(obj->resv, NULL)).
+ * Locking: takes the reservation lock.
+ * References: none.
+ */
+export async function drmGemPin(obj: GemObject): Promise<number> {
+  await dmaResvLock(obj.resv);
+  const ret = await drmGemPinLocked(obj);
+  await dmaResvUnlock(obj.resv);
+  return ret;
+}
+
+/**
+ * Models drm_gem_unpin(): drm_gem_unpin_locked() under the object's reservation lock.
+ * Locking: takes the reservation lock.
+ * References: none.
+ */
+export async function drmGemUnpin(obj: GemObject): Promise<void> {
+  await dmaResvLock(obj.resv);
+  await drmGemUnpinLocked(obj);
+  await dmaResvUnlock(obj.resv);
 }

@@ -66,6 +66,8 @@ import {
   drmGemObjectGet,
   drmGemObjectLookup,
   drmGemObjectPut,
+  drmGemPin,
+  drmGemUnpin,
   type GemObject,
 } from "./drm-gem.js";
 import { drmGemMmapTagged } from "./drm-mmap.js";
@@ -281,24 +283,27 @@ export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): P
 // ---- dma_buf_ops for GEM exports ----------------------------------------------------------------
 
 /**
- * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table; else pins it.
- * Locking: the dma-buf core calls it without the reservation lock.
+ * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table (drm_gem_map_dma_buf()
+ * needs it); else pins it with drm_gem_pin(), which takes the object's reservation lock around
+ * the driver's ->pin (v6.10+).
+ * Locking: the dma-buf core calls it without the reservation lock; drm_gem_pin() takes it.
  * References: none.
  */
 async function drmGemMapAttach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<number> {
   const obj = dmaBuf.priv as GemObject;
   if (!obj.funcs.getSgTable) return -ENOSYS;
-  return obj.funcs.pin ? obj.funcs.pin(obj) : 0;
+  if (!obj.funcs.pin) return 0;
+  return drmGemPin(obj);
 }
 
 /**
- * Models drm_gem_map_detach(): unpins.
- * Locking: see drmGemMapAttach().
+ * Models drm_gem_map_detach(): drm_gem_unpin() (the reservation lock around ->unpin).
+ * Locking: called by dma_buf_detach() after it dropped the reservation lock; takes it.
  * References: none.
  */
 async function drmGemMapDetach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<void> {
   const obj = dmaBuf.priv as GemObject;
-  if (obj.funcs.unpin) await obj.funcs.unpin(obj);
+  await drmGemUnpin(obj);
 }
 
 /**
