@@ -22,7 +22,6 @@ import {
   dmaResvAddFence,
   dmaResvAssertHeld,
   dmaResvReserveFences,
-  dmaResvUnlock,
 } from "@primetime/dma-buf";
 import {
   DRM_EXEC_INTERRUPTIBLE_WAIT,
