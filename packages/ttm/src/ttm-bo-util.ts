@@ -385,9 +385,11 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
     if (fbo.resource) {
       await ttmResourceSetBo(fbo.resource, bo);
       bo.resource = fbo.resource;
-      await bo.bdev.lruLock.lock();
-      ttmResourceAddBulkMove(bo.resource, bo);
-      await bo.bdev.lruLock.unlock();
+      if (bo.bulkMove) {
+        await bo.bdev.lruLock.lock();
+        ttmResourceAddBulkMove(bo.resource, bo);
+        await bo.bdev.lruLock.unlock();
+      }
     }
     await dmaResvUnlock(fbo._resv);
     await dmaResvFini(fbo._resv);

@@ -88,8 +88,8 @@ import {
   type TtmResourceManager,
   ttmResourceAddBulkMove,
   ttmResourceAlloc,
-  ttmResourceDelBulkMove,
   ttmResourceCompatible,
+  ttmResourceDelBulkMove,
   ttmResourceFree,
   ttmResourceIntersects,
   ttmResourceManagerFirst,
@@ -776,9 +776,12 @@ async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promi
   await ttmBoUnmapVirtual(bo);
   if (bdev.funcs.swapNotify) await bdev.funcs.swapNotify(bo);
   if (bo.ttm && ttmTtIsPopulated(bo.ttm)) {
-    await bdev.lruLock.lock();
-    ttmResourceDelBulkMove(bo.resource!, bo);
-    await bdev.lruLock.unlock();
+    if (bo.bulkMove) {
+      // (lru_lock only for a BO in a bulk: see ttmResourceAlloc())
+      await bdev.lruLock.lock();
+      ttmResourceDelBulkMove(bo.resource!, bo);
+      await bdev.lruLock.unlock();
+    }
     ret = await ttmTtSwapout(bdev, bo.ttm);
     await bdev.lruLock.lock();
     if (ret < 0) ttmResourceAddBulkMove(bo.resource!, bo);

@@ -382,9 +382,14 @@ export async function ttmResourceAlloc(
   await point(`ttm_resource_alloc(${bo.name}, ${man.name})`);
   const res = await man.func.alloc(man, bo, place);
   if (typeof res === "number") return res;
-  await bo.bdev.lruLock.lock();
-  ttmResourceAddBulkMove(res, bo);
-  await bo.bdev.lruLock.unlock();
+  // The kernel takes lru_lock here unconditionally; without a bulk move its critical section
+  // does nothing (bo->bulk_move only changes under the reservation we hold), so the model
+  // takes it only for a BO in a bulk and adds no scheduling points otherwise.
+  if (bo.bulkMove) {
+    await bo.bdev.lruLock.lock();
+    ttmResourceAddBulkMove(res, bo);
+    await bo.bdev.lruLock.unlock();
+  }
   return res;
 }
 
@@ -397,9 +402,12 @@ export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
   ttmResourceAssertHeld(res);
   if (!res) return;
   const bo = res.bo!;
-  await bo.bdev.lruLock.lock();
-  ttmResourceDelBulkMove(res, bo);
-  await bo.bdev.lruLock.unlock();
+  if (bo.bulkMove) {
+    // As in ttmResourceAlloc(): only a BO in a bulk has anything to do under lru_lock.
+    await bo.bdev.lruLock.lock();
+    ttmResourceDelBulkMove(res, bo);
+    await bo.bdev.lruLock.unlock();
+  }
   const man = ttmManagerTypeOf(bo.bdev, res.memType);
   await man.func.free(man, res);
 }
