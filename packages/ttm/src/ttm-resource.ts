@@ -101,18 +101,29 @@ export function ttmLruBulkMoveInit(bulk: TtmLruBulkMove): void {
  * References: none.
  */
 export function ttmLruBulkMoveTail(bulk: TtmLruBulkMove): void {
+  ttmLruBulkMoveAssertHeld(bulk);
   for (const [memType, pos] of bulk.pos.entries()) {
     if (!pos?.first || !pos.last) continue;
     const bdev = pos.first.bo!.bdev;
-    lockdepAssertHeld(bdev.lruLock);
-    dmaResvAssertHeld(pos.first.bo!.resv);
-    dmaResvAssertHeld(pos.last.bo!.resv);
     const lru = ttmManagerTypeOf(bdev, memType).lru;
     const a = lru.indexOf(pos.first);
     const b = lru.indexOf(pos.last);
     if (a < 0 || b < a) continue;
     // list_bulk_move_tail()
     lru.push(...lru.splice(a, b - a + 1));
+  }
+}
+
+/**
+ * The checks of ttm_lru_bulk_move_tail(): for every non-empty range, lockdep_assert_held() of
+ * lru_lock and dma_resv_assert_held() of its first and last BO's reservation.
+ */
+function ttmLruBulkMoveAssertHeld(bulk: TtmLruBulkMove): void {
+  for (const pos of bulk.pos) {
+    if (!pos?.first || !pos.last) continue;
+    lockdepAssertHeld(pos.first.bo!.bdev.lruLock);
+    dmaResvAssertHeld(pos.first.bo!.resv);
+    dmaResvAssertHeld(pos.last.bo!.resv);
   }
 }
 
@@ -143,9 +154,10 @@ function listMoveAfter(res: TtmResource, after: TtmResource): void {
 
 /**
  * Models ttm_lru_bulk_move_pos_tail(): `res` becomes the last of its bulk range.
- * Locking: bdev.lruLock held (by the callers). References: none.
+ * Locking: bdev.lruLock held (asserted). References: none.
  */
 function ttmLruBulkMovePosTail(pos: TtmLruBulkMovePos, res: TtmResource): void {
+  lockdepAssertHeld(res.bo!.bdev.lruLock);
   if (pos.last !== res) {
     if (pos.first === res) pos.first = nextRes(res);
     listMoveAfter(res, pos.last!);
