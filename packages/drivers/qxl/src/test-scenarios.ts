@@ -15,9 +15,11 @@ import {
   openQxl,
   primeExport,
   primeImport,
+  qxlAlloc,
   qxlAllocSurf,
   qxlExecDraw,
   qxlMachineMain,
+  qxlSettle,
   qxlUpdateArea,
 } from "./test-machine.js";
 
@@ -223,3 +225,36 @@ export function surfacePressure(procs: number, slots: number): Scenario {
       { nSurfaces: slots, surfacePages: 64 },
     );
 }
+
+/**
+ * The 2020 release race (qxl.release-use-after-free): on a device running as a spice worker
+ * thread (commands complete concurrently with the CPUs), one process draws into an object twice
+ * (EXECBUFFER) while the device hands releases back and gc_work frees them.
+ */
+export const execbufferVsReleaseGc: Scenario = (sim) =>
+  qxlMachineMain(
+    sim,
+    async (m) => {
+      const proc = m.kernel.spawnProcess("client", async (p) => {
+        const fd = await openQxl(p, m);
+        const bo = await qxlAlloc(p, fd, 8192);
+        for (let i = 0; i < 2; i++) {
+          const ret = await qxlExecDraw(p, fd, {
+            op: "fill",
+            size: 1024,
+            value: i + 1,
+            dst: { handle: bo, offset: 0 },
+          });
+          if (ret) m.sim.report("warn", `EXECBUFFER returned ${ret}`);
+        }
+        // Every release back and freed before the last reference goes: the object is then idle
+        // when it is freed (no TTM delayed delete racing the unload; see the README).
+        await qxlSettle(m.kernel, m.qxl);
+        await gemClose(p, fd, bo);
+        await closeFd(p, fd);
+      });
+      const code = await proc.wait();
+      if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+    },
+    { spiceWorker: true },
+  );
