@@ -258,3 +258,49 @@ export const execbufferVsReleaseGc: Scenario = (sim) =>
     },
     { spiceWorker: true },
   );
+
+/** One of qxl's race scenarios, in the shape of `@primetime/vmwgfx/scenarios`' for harnesses. */
+export interface QxlRaceScenario {
+  /** `qxl/<case>`. */
+  readonly name: string;
+  readonly description: string;
+  /** With every toggle off and the known windows' fix switches on (baselineFixes()). */
+  readonly expect: "clean";
+  readonly scenario: Scenario;
+  readonly kernelRef: string;
+  /** The toggles that make it fail. */
+  readonly finds: readonly string[];
+  /** PCT schedules within which it finds them (seed 5, depth 3, in qxl-toggles.test.ts). */
+  readonly schedules: number;
+  /** How the bug shows. */
+  readonly how: string;
+}
+
+/**
+ * qxl's own race scenarios for a harness (qxl.dual-refcount is found by the stress app's
+ * surface-reaper workload instead).
+ */
+export const QXL_RACE_SCENARIOS: readonly QxlRaceScenario[] = [
+  {
+    name: "qxl/dumb-create-vs-close",
+    description: "DRM_IOCTL_MODE_CREATE_DUMB races a GEM_CLOSE of the handle it is about to return",
+    expect: "clean",
+    scenario: dumbCreateVsClose,
+    kernelRef: "drivers/gpu/drm/qxl/qxl_dumb.c qxl_mode_dumb_create(), qxl_gem.c",
+    finds: ["qxl.handle-create-uaf"],
+    schedules: 200,
+    how: "KASAN: slab-use-after-free in qxl_mode_dumb_create",
+  },
+  {
+    name: "qxl/execbuffer-vs-release-gc",
+    description:
+      "EXECBUFFER on a device running as a spice worker thread, which hands releases back while the submitter is still in the ioctl",
+    expect: "clean",
+    scenario: execbufferVsReleaseGc,
+    kernelRef:
+      "drivers/gpu/drm/qxl/qxl_ioctl.c qxl_process_single_command(), qxl_release.c qxl_release_fence_buffer_objects()",
+    finds: ["qxl.release-use-after-free"],
+    schedules: 200,
+    how: "KASAN: slab-use-after-free in qxl_release_fence_buffer_objects",
+  },
+];
