@@ -48,7 +48,11 @@ import {
 } from "@primetime/kernel";
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
 import { PAGE_SIZE } from "@primetime/simgpu";
-import { TTM_EVICT_BUSY_PLAIN_GET, TTM_LRU_WALK_PLAIN_GET } from "./toggles.js";
+import {
+  TTM_EVICT_BUSY_PLAIN_GET,
+  TTM_GHOST_RESV_NOT_FINI,
+  TTM_LRU_WALK_PLAIN_GET,
+} from "./toggles.js";
 import {
   type TtmBufferObject,
   TtmTransferObj,
@@ -58,6 +62,7 @@ import {
   ttmBoMoveToLruTail,
   ttmBoPopulate,
   ttmBoPut,
+  ttmBoSetBulkMove,
   ttmBoTtDestroy,
 } from "./ttm-bo.js";
 import { type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
@@ -65,6 +70,7 @@ import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.
 import {
   type TtmResource,
   type TtmResourceManager,
+  ttmResourceAddBulkMove,
   ttmResourceAssertHeld,
   ttmResourceFree,
   ttmResourceSetBo,
@@ -319,13 +325,18 @@ export async function ttmBoMoveSyncCleanup(
 export const ttmTransferObjCache = new KmemCache("ttm_transfer_obj");
 
 /**
- * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished, the
- * original BO's reference dropped, the ghost freed.
+ * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished (its fence
+ * list and the fences in it released), the original BO's reference dropped, the ghost freed.
+ *
+ * Toggle `ttm.ghost-resv-not-fini`: the dma_resv_fini() that "drm/ttm: fix memleak in
+ * ttm_transfered_destroy" added is left out: the ghost's fence list, and the move fence it
+ * references, leak.
+ *
  * Locking: none. References: drops the original's.
  */
 async function ttmTransferedDestroy(bo: TtmBufferObject): Promise<void> {
   const fbo = bo as TtmTransferObj;
-  await dmaResvFini(fbo._resv);
+  if (!toggleEnabled(TTM_GHOST_RESV_NOT_FINI.name)) await dmaResvFini(fbo._resv);
   const orig = fbo.orig;
   fbo.orig = null;
   if (orig) await ttmBoPut(orig);
@@ -360,9 +371,13 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   fbo.resv = bo.type !== ttmBoType.sg ? fbo._resv : bo.resv;
   const locked = dmaResvTrylock(fbo._resv);
   warnOn(!locked, `ttm_buffer_object_transfer(${fbo.name}): WARN_ON(!trylock)`);
+  fbo.bulkMove = bo.bulkMove;
   if (fbo.resource) {
     await ttmResourceSetBo(fbo.resource, fbo);
     bo.resource = null;
+    await ttmBoSetBulkMove(fbo, null);
+  } else {
+    fbo.bulkMove = null;
   }
   const ret = await dmaResvReserveFences(fbo._resv, 1);
   if (ret) {
@@ -370,6 +385,11 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
     if (fbo.resource) {
       await ttmResourceSetBo(fbo.resource, bo);
       bo.resource = fbo.resource;
+      if (bo.bulkMove) {
+        await bo.bdev.lruLock.lock();
+        ttmResourceAddBulkMove(bo.resource, bo);
+        await bo.bdev.lruLock.unlock();
+      }
     }
     await dmaResvUnlock(fbo._resv);
     await dmaResvFini(fbo._resv);
