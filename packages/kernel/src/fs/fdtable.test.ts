@@ -1,11 +1,8 @@
-import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { type Scenario, Simulation } from "@primetime/sim";
-import { explore } from "@primetime/sim/explore";
+import { Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
-import { taskWorkRun } from "../kernel/task-work.js";
 import { allocationCount, setFailslab } from "../mm/failslab.js";
 import {
   allocFd,
@@ -20,16 +17,7 @@ import {
   putUnusedFd,
   receiveFd,
 } from "./fdtable.js";
-import {
-  allocFile,
-  type File,
-  fileCount,
-  fileRefGetRcu,
-  flushDelayedFput,
-  fput,
-  O_CLOEXEC,
-  O_RDWR,
-} from "./file.js";
+import { allocFile, type File, fileCount, fput, O_CLOEXEC, O_RDWR } from "./file.js";
 
 /** Runs `body` in a process thread (so current->files exists) and returns splats and leaks. */
 async function inThread(body: (p: Process) => Promise<void>, seed = 1) {
@@ -169,90 +157,5 @@ describe("fd allocation", () => {
     expect(files.count.data.read()).toBe(1);
     expect(files.peek(0)).toBeNull();
     expect(files.peek(-1)).toBeNull();
-  });
-});
-
-describe("lockless fget (__fget_files_rcu)", () => {
-  /**
-   * A thread looks fd 0 up (and, when it got the file, checks it is alive and drops it) while
-   * another closes fd 0 (the last reference: its __fput() frees the file on the way out), then
-   * opens a new file at fd 0 again.
-   */
-  const lookupVsClose: Scenario = async () => {
-    const k = Kernel.boot();
-    k.registerChrdev("/dev/x", {});
-    const p = k.spawnProcess("t", async (p) => {
-      const fd = await p.open("/dev/x", O_RDWR);
-      const looker = p.spawnThread("looker", async () => {
-        const files = currentFiles()!;
-        for (let i = 0; i < 2; i++) {
-          const f = await fget(fd);
-          if (f === null) continue;
-          if (f.freed || fileCount(f) < 1) throw new Error(`fget gave a dead file ${f.name}`);
-          // The re-check: what fget returned was installed at fd when it returned.
-          await fput(f);
-          expect(files).toBe(currentFiles());
-        }
-      });
-      await p.close(fd);
-      const again = await p.open("/dev/x", O_RDWR);
-      await looker.join();
-      await p.close(again);
-    });
-    await p.wait();
-    await k.checkLeaks();
-  };
-
-  it("races close and reopen without a false KASAN report or leak, over PCT and bounded DFS", async () => {
-    const pct = await explore(lookupVsClose, { strategy: "pct", schedules: 200, seed: 1 });
-    expect(pct.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
-    expect(pct.schedules).toBe(200);
-    const dfs = await explore(lookupVsClose, {
-      strategy: "dfs",
-      preemptionBound: 1,
-      schedules: 300,
-    });
-    expect(dfs.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
-  });
-
-  it("a file freed between the slot load and file_ref_get() fails the get and the lookup goes on", async () => {
-    const r = await new Simulation({ seed: 1 }).run(async () => {
-      const k = Kernel.boot();
-      const p = k.spawnProcess("t", async () => {
-        const f = await newFile();
-        const fd = await getUnusedFdFlags(0);
-        await fdInstall(fd, f);
-        const files = currentFiles()!;
-        // The slot is loaded; close_fd() and its __fput() complete (on another CPU in the
-        // kernel: here the same thread, outside the section, which may not sleep) before the
-        // get. SLAB_TYPESAFE_BY_RCU keeps the memory a file, whose count reads zero.
-        await rcuReadLock();
-        const loaded = files.fdt.fd[fd]!;
-        await rcuReadUnlock();
-        expect(await closeFd(fd)).toBe(0);
-        await taskWorkRun();
-        expect(loaded.freed).toBe(true);
-        await rcuReadLock();
-        expect(await fileRefGetRcu(loaded)).toBe(false);
-        await rcuReadUnlock();
-        // The slot no longer holds it: the lookup gives nothing.
-        expect(await fget(fd)).toBeNull();
-      });
-      await p.wait();
-      await k.checkLeaks();
-    });
-    expect(r.splats.map((s) => s.message)).toEqual([]);
-    expect(r.outcome).toBe("ok");
-  });
-
-  it("file_ref_get() outside an RCU read-side section is an rcu splat", async () => {
-    const r = await new Simulation({ seed: 1 }).run(async () => {
-      const f = await newFile();
-      expect(await fileRefGetRcu(f)).toBe(true);
-      await fput(f);
-      await fput(f);
-      await flushDelayedFput();
-    });
-    expect(r.splats.map((s) => s.kind)).toEqual(["rcu"]);
   });
 });
