@@ -4,6 +4,7 @@
  */
 
 import { DMA_BUF_POLL } from "./cases/dma-buf-poll.js";
+import { GEM_CHANGE_HANDLE } from "./cases/gem-change-handle.js";
 import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
@@ -16,6 +17,7 @@ import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
 export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_BASIC,
   ...GEM_FLINK_RACE,
+  ...GEM_CHANGE_HANDLE,
   ...PRIME_SELF_IMPORT,
   ...VGEM_BASIC,
   ...DMA_BUF_POLL,

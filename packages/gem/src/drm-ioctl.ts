@@ -62,7 +62,12 @@ import {
   drmModeMmapDumbIoctl,
 } from "./drm-dumb.js";
 import { type DrmFile, drmIsRenderClient } from "./drm-file.js";
-import { drmGemCloseIoctl, drmGemFlinkIoctl, drmGemOpenIoctl } from "./drm-gem.js";
+import {
+  drmGemChangeHandleIoctl,
+  drmGemCloseIoctl,
+  drmGemFlinkIoctl,
+  drmGemOpenIoctl,
+} from "./drm-gem.js";
 import { drmPrimeFdToHandleIoctl, drmPrimeHandleToFdIoctl } from "./drm-prime.js";
 import {
   DRM_AUTH_LAYOUT,
@@ -75,6 +80,7 @@ import {
   DRM_CAP_TIMESTAMP_MONOTONIC,
   DRM_COMMAND_BASE,
   DRM_COMMAND_END,
+  DRM_GEM_CHANGE_HANDLE_LAYOUT,
   DRM_GEM_CLOSE_LAYOUT,
   DRM_GEM_FLINK_LAYOUT,
   DRM_GEM_OPEN_LAYOUT,
@@ -84,6 +90,7 @@ import {
   DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_BASE_CODE,
   DRM_IOCTL_DROP_MASTER,
+  DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
@@ -296,6 +303,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
     ),
     drmIoctlDef(DRM_IOCTL_GEM_FLINK, drmGemFlinkIoctl, DRM_AUTH, DRM_GEM_FLINK_LAYOUT, "GEM_FLINK"),
     drmIoctlDef(DRM_IOCTL_GEM_OPEN, drmGemOpenIoctl, DRM_AUTH, DRM_GEM_OPEN_LAYOUT, "GEM_OPEN"),
+    drmIoctlDef(
+      DRM_IOCTL_GEM_CHANGE_HANDLE,
+      drmGemChangeHandleIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_GEM_CHANGE_HANDLE_LAYOUT,
+      "GEM_CHANGE_HANDLE",
+    ),
     drmIoctlDef(DRM_IOCTL_GET_CAP, drmGetcap, DRM_RENDER_ALLOW, DRM_GET_CAP_LAYOUT, "GET_CAP"),
     drmIoctlDef(
       DRM_IOCTL_SET_CLIENT_CAP,
@@ -345,8 +359,11 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   ].map((d) => [DRM_IOCTL_NR(d.cmd), d] as const),
 );
 
-/** Models DRM_CORE_IOCTL_COUNT: core numbers at or above it are -EINVAL. */
-export const DRM_CORE_IOCTL_COUNT = 0xd1;
+/**
+ * Models DRM_CORE_IOCTL_COUNT (ARRAY_SIZE(drm_ioctls), up to GEM_CHANGE_HANDLE's 0xd2 in v6.18):
+ * core numbers at or above it are -EINVAL.
+ */
+export const DRM_CORE_IOCTL_COUNT = 0xd3;
 
 /**
  * Models drm_ioctl_permit(): -EACCES for DRM_ROOT_ONLY (no simulated process has

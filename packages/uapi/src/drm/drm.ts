@@ -212,6 +212,19 @@ export const DRM_PRIME_HANDLE_LAYOUT: DrmStructLayout = [
   ["fd", "s32"],
 ];
 
+/**
+ * struct drm_gem_change_handle (v6.18): moves the object of `handle` to `new_handle`, which must
+ * be free (DRM_IOCTL_GEM_CHANGE_HANDLE, for CRIU restore).
+ */
+export interface DrmGemChangeHandle {
+  handle: number;
+  new_handle: number;
+}
+export const DRM_GEM_CHANGE_HANDLE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["new_handle", "u32"],
+];
+
 // ---- Ioctl numbers ---------------------------------------------------------------------------
 
 export const DRM_IOCTL_VERSION = DRM_IOWR(0x00, DRM_VERSION_LAYOUT);
@@ -230,6 +243,8 @@ export const DRM_IOCTL_PRIME_FD_TO_HANDLE = DRM_IOWR(0x2e, DRM_PRIME_HANDLE_LAYO
 export const DRM_IOCTL_MODE_CREATE_DUMB = DRM_IOWR(0xb2, DRM_MODE_CREATE_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_MAP_DUMB = DRM_IOWR(0xb3, DRM_MODE_MAP_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_DESTROY_DUMB = DRM_IOWR(0xb4, DRM_MODE_DESTROY_DUMB_LAYOUT);
+/** v6.18 (53096728b891); wired to drm_invalid_op in mainline since 1a4f03d22fb6. */
+export const DRM_IOCTL_GEM_CHANGE_HANDLE = DRM_IOWR(0xd2, DRM_GEM_CHANGE_HANDLE_LAYOUT);
 
 // ---- Flags and capabilities -------------------------------------------------------------------
 
