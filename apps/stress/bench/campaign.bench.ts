@@ -10,7 +10,8 @@
  * The last line is one JSON object with every figure.
  */
 import { availableParallelism } from "node:os";
-import type { CampaignConfig, StrategySpec } from "../src/campaign/config.js";
+import { baselineFixes } from "@primetime/sim";
+import type { CampaignConfig, SearchOptions } from "../src/campaign/config.js";
 import { formatStrategy } from "../src/campaign/config.js";
 import { CAMPAIGN_SCENARIOS } from "../src/campaign/registry.js";
 import { runCampaign } from "../src/campaign/runner.js";
@@ -29,6 +30,7 @@ const base: Omit<
   "scenarios" | "strategy" | "seeds" | "seed" | "bugs" | "failFast"
 > = {
   drivers,
+  fixes: baselineFixes(),
   timeMs: null,
   faults: null,
   shard: null,
@@ -48,7 +50,7 @@ const rates: Record<string, number> = {};
   const config: CampaignConfig = {
     ...base,
     scenarios: CAMPAIGN_SCENARIOS.filter((s) => s.arity > 0).map((s) => s.name),
-    strategy: { name: "pct", depth: 3 },
+    strategy: { strategy: "pct", depth: 3 },
     seeds: RATE_SCHEDULES,
     seed: 1,
     bugs: [],
@@ -69,11 +71,11 @@ const rates: Record<string, number> = {};
 }
 
 // 2. schedules and seconds to first detection, per toggle and strategy.
-const STRATEGIES: StrategySpec[] = [
-  { name: "random" },
-  { name: "pct", depth: 2 },
-  { name: "pct", depth: 3 },
-  { name: "dfs", bound: 2 },
+const STRATEGIES: SearchOptions[] = [
+  { strategy: "random" },
+  { strategy: "pct", depth: 2 },
+  { strategy: "pct", depth: 3 },
+  { strategy: "dfs", preemptionBound: 2 },
 ];
 type Detection = {
   found: number;
@@ -89,7 +91,8 @@ for (const t of toggleTable()) {
   if (t.scenario === null) continue;
   detection[t.name] = {};
   for (const strategy of STRATEGIES) {
-    const seeds = strategy.name === "dfs" ? [1] : Array.from({ length: SEEDS }, (_, i) => i + 1);
+    const seeds =
+      strategy.strategy === "dfs" ? [1] : Array.from({ length: SEEDS }, (_, i) => i + 1);
     const schedules: number[] = [];
     const seconds: number[] = [];
     let found = 0;
@@ -139,7 +142,7 @@ const speed: { oneWorker: number; twoWorkers: number; speedup: number; cores: nu
   const config: CampaignConfig = {
     ...base,
     scenarios: ["cross-share", "compositor", "mmap-vs-close", "fence-wait"],
-    strategy: { name: "pct", depth: 3 },
+    strategy: { strategy: "pct", depth: 3 },
     seeds: Number(process.env.BENCH_SPEEDUP_SCHEDULES ?? 300),
     seed: 1,
     bugs: [],

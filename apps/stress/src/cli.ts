@@ -52,7 +52,9 @@ import { parseUnitKey, planUnits } from "./campaign/units.js";
 import { DEMO_DEFAULTS, type DemoOptions, demo } from "./demo.js";
 import { installedDrivers } from "./drivers.js";
 import {
+  baselineFixes,
   decodeToken,
+  listKnownWindows,
   minimize,
   ReplayMismatchError,
   ReplayTokenError,
@@ -170,6 +172,7 @@ interface RunFlags {
   report?: string;
   failFast?: boolean;
   quiet?: boolean;
+  openWindows?: boolean;
 }
 
 /** The configuration of `run` from its flags (UsageError on bad input). */
@@ -187,6 +190,7 @@ export function configFromFlags(o: RunFlags): CampaignConfig {
     timeMs: o.time !== undefined ? parseDuration(o.time) : null,
     seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
     bugs,
+    fixes: o.openWindows ? [] : baselineFixes(),
     faults: o.faults !== undefined ? parseFaults(o.faults) : null,
     shard: o.shard !== undefined ? parseShard(o.shard) : null,
     failFast: o.failFast === true,
@@ -196,7 +200,7 @@ export function configFromFlags(o: RunFlags): CampaignConfig {
 
 /** How many schedules a seeds campaign runs (for the progress bar). */
 function expectedSchedules(c: CampaignConfig, units: number): number | null {
-  if (c.seeds === null || c.strategy.name === "dfs") return null;
+  if (c.seeds === null || c.strategy.strategy === "dfs") return null;
   if (!c.shard) return units * c.seeds;
   const i = c.shard.index - 1;
   const n = c.shard.count;
@@ -327,6 +331,8 @@ async function replayCommand(
     for (const tg of t.toggles) {
       const e = findToggleEntry(tg);
       if (e) io.log(`toggle ${tg} re-introduces: ${e.description} (fixed by ${e.fixedBy})`);
+      const w = listKnownWindows().find((x) => x.name === tg);
+      if (w) io.log(`fix switch ${tg} closes a known upstream window: ${w.proposedFix}`);
     }
     for (const kind of new Set(r.splats.map((s) => s.kind)))
       io.log(`${kind}: ${SPLAT_MEANING[kind] ?? kind}`);
@@ -417,6 +423,7 @@ async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<number> {
     strategy,
     timeMs: null,
     seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
+    fixes: baselineFixes(),
     faults: null,
     shard: null,
     stepLimit: CAMPAIGN_DEFAULTS.stepLimit,
@@ -657,6 +664,10 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option("--report <dir>", "write report.json and index.html (self-contained) to this directory")
     .option("--fail-fast", "stop at the first finding")
     .option("--quiet", "no progress, no summary table: findings and the last line only")
+    .option(
+      "--open-windows",
+      "leave the known upstream windows open (default: their fix switches on, baselineFixes())",
+    )
     .action(async (o: RunFlags, cmd: Command) => {
       setCode(await runCommand(o, io, colorsFor(cmd, io)));
     });

@@ -9,8 +9,12 @@
  *    a summary line per toggle.
  */
 import type { RunResult } from "@primetime/sim";
-import type { ExploreResult } from "@primetime/sim/explore";
-import { asExpected, checkReplay, type ReplayCheck, type SearchSpec, search } from "./findings.js";
+import {
+  type ExploreResult,
+  resolveSearchOptions,
+  type SearchOptions,
+} from "@primetime/sim/explore";
+import { asExpected, checkReplay, type ReplayCheck, search } from "./findings.js";
 import { type Colors, describeSpec, formatFinding, indent, progressEvery } from "./format.js";
 import {
   describeReplay,
@@ -57,9 +61,9 @@ export interface DemoOutput {
 /** What the demo found for one scenario. */
 export interface ScenarioReport {
   readonly scenario: StressScenario;
-  readonly pctSpec: SearchSpec;
+  readonly pctSpec: SearchOptions;
   readonly pct: ExploreResult;
-  readonly dfsSpec: SearchSpec;
+  readonly dfsSpec: SearchOptions;
   readonly dfs: ExploreResult;
   /** The failing run shown: PCT's first failure, else DFS's; null when neither failed. */
   readonly shown: RunResult | null;
@@ -78,14 +82,18 @@ export async function checkScenario(
   out?: DemoOutput,
 ): Promise<ScenarioReport> {
   const show = out?.progress ? (line: string) => out.progress?.(line) : undefined;
-  const pctSpec: SearchSpec = {
+  const pctSpec: SearchOptions = {
     strategy: "pct",
     depth: opts.depth,
     schedules: opts.schedules,
     seed: opts.seed,
   };
   const pct = await search(s, pctSpec, progressEvery(show, `${s.name}: pct`, opts.schedules));
-  const dfsSpec: SearchSpec = { strategy: "dfs", bound: opts.bound, schedules: opts.dfsSchedules };
+  const dfsSpec: SearchOptions = {
+    strategy: "dfs",
+    preemptionBound: opts.bound,
+    schedules: opts.dfsSchedules,
+  };
   const dfs = await search(s, dfsSpec, progressEvery(show, `${s.name}: dfs`, opts.dfsSchedules));
   out?.progress?.(null);
   const shown = pct.firstFailure ?? dfs.firstFailure;
@@ -113,7 +121,8 @@ export async function checkScenario(
 }
 
 /** "found in schedule 3 of at most 300", "no splat in 300 schedules (dfs complete ...)". */
-export function describeResult(spec: SearchSpec, res: ExploreResult): string {
+export function describeResult(given: SearchOptions, res: ExploreResult): string {
+  const spec = resolveSearchOptions(given);
   if (res.firstFailure) {
     const r = res.firstFailure;
     const splats = `${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`;
@@ -122,8 +131,8 @@ export function describeResult(spec: SearchSpec, res: ExploreResult): string {
   const n = `no splat in ${res.schedules} schedule${res.schedules === 1 ? "" : "s"}`;
   if (spec.strategy !== "dfs") return n;
   return res.complete
-    ? `${n} (dfs complete within bound ${spec.bound})`
-    : `${n} (dfs NOT complete within bound ${spec.bound}: the schedule budget ran out)`;
+    ? `${n} (dfs complete within bound ${spec.preemptionBound})`
+    : `${n} (dfs NOT complete within bound ${spec.preemptionBound}: the schedule budget ran out)`;
 }
 
 /** The demo's account of one scenario. */
@@ -150,8 +159,8 @@ export function formatScenarioReport(
       lines.push(`  replay of the token: ${describeReplay(rep.replay, null, c)}`);
   } else {
     const n = rep.pct.schedules + rep.dfs.schedules;
-    const spec = rep.dfsSpec;
-    const bound = spec.strategy === "dfs" ? spec.bound : 0;
+    const spec = resolveSearchOptions(rep.dfsSpec);
+    const bound = spec.strategy === "dfs" ? spec.preemptionBound : 0;
     const complete = rep.dfs.complete
       ? `dfs complete within bound ${bound}`
       : `dfs NOT complete within bound ${bound}`;
@@ -165,7 +174,7 @@ export function formatScenarioReport(
   return lines.join("\n");
 }
 
-function cell(res: ExploreResult, spec: SearchSpec): string {
+function cell(res: ExploreResult, spec: SearchOptions): string {
   if (res.firstFailure)
     return `${res.firstFailure.outcome === "deadlock" ? "deadlock" : "splat"} @${res.schedules}`;
   const incomplete = spec.strategy === "dfs" && !res.complete ? " incomplete" : "";

@@ -5,8 +5,11 @@
  * of the engine here means a change of its entry points is a change of this file only.
  */
 export {
+  baselineFixes,
   deriveSeed,
   formatSplat,
+  listFixes,
+  listKnownWindows,
   listToggles,
   ReplayMismatchError,
   ReplayTokenError,
@@ -25,10 +28,14 @@ export {
   minimize,
   PctStrategy,
   type RaceTable,
+  type ResolvedSearchOptions,
   type RunToken,
   raceTable,
   replay,
+  resolveSearchOptions,
   type Scenario,
+  SEARCH_DEFAULTS,
+  type SearchOptions,
   sameBug,
   type TraceStep,
 } from "@primetime/sim/explore";

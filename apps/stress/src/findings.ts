@@ -2,8 +2,14 @@
  * What a search found, judged against what the scenario is expected to do. No output here:
  * demo.ts and cli.ts render these results.
  */
-import type { RunResult, Splat, SplatKind } from "@primetime/sim";
-import { type ExploreOptions, type ExploreResult, explore, replay } from "@primetime/sim/explore";
+import { baselineFixes, type RunResult, type Splat, type SplatKind } from "@primetime/sim";
+import {
+  type ExploreOptions,
+  type ExploreResult,
+  explore,
+  replay,
+  type SearchOptions,
+} from "@primetime/sim/explore";
 import type { Expectation, StressScenario } from "./scenarios/index.js";
 
 /** The splat kinds that make a run count as finding a scenario's bug. */
@@ -13,34 +19,25 @@ export const EXPECTED_KINDS: Readonly<Record<Exclude<Expectation, "clean">, read
     deadlock: ["deadlock"],
   };
 
-/** A search strategy and its parameters, as the CLI takes them. */
-export type SearchSpec =
-  | { strategy: "pct"; depth: number; schedules: number; seed: number }
-  | { strategy: "random"; schedules: number; seed: number }
-  | { strategy: "dfs"; bound: number; schedules: number };
-
 /**
- * Runs `explore` on a scenario, recording its name in the replay tokens; `toggles` are the
- * historic-bug toggles turned on in every run (the tokens carry them too).
+ * Runs `explore` on a scenario with the engine's search options as they are (SEARCH_DEFAULTS
+ * fill what `spec` leaves out), recording the scenario's name in the replay tokens; `toggles`
+ * are the historic-bug toggles turned on in every run, beside the known windows' fix switches
+ * (`baselineFixes()`; the tokens carry them too).
  */
 export function search(
   s: StressScenario,
-  spec: SearchSpec,
+  spec: SearchOptions,
   onRun?: ExploreOptions["onRun"],
   toggles: readonly string[] = [],
 ): Promise<ExploreResult> {
+  // Known upstream windows stay closed (their fix switches on), as in every clean baseline.
   const opts: ExploreOptions = {
-    strategy: spec.strategy,
-    schedules: spec.schedules,
+    ...spec,
     scenario: s.name,
     onRun,
+    toggles: [...toggles, ...baselineFixes()],
   };
-  if (toggles.length) opts.toggles = toggles;
-  if (spec.strategy === "pct") {
-    opts.depth = spec.depth;
-    opts.seed = spec.seed;
-  } else if (spec.strategy === "random") opts.seed = spec.seed;
-  else opts.preemptionBound = spec.bound;
   return explore(s.scenario, opts);
 }
 

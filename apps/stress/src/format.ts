@@ -4,9 +4,8 @@
  * the caller says so (--no-color, NO_COLOR, output not a terminal).
  */
 import { formatSplat, type RunResult, type Splat } from "@primetime/sim";
-import { formatRaceTable } from "@primetime/sim/explore";
+import { formatRaceTable, resolveSearchOptions, type SearchOptions } from "@primetime/sim/explore";
 import pc from "picocolors";
-import type { SearchSpec } from "./findings.js";
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -26,15 +25,16 @@ export function indent(text: string, pad = "  "): string {
     .join("\n");
 }
 
-/** "pct (depth 3, seed 1)", "dfs (preemption bound 3)". */
-export function describeSpec(spec: SearchSpec): string {
-  switch (spec.strategy) {
+/** "pct (depth 3, seed 1)", "dfs (preemption bound 3)": the options SEARCH_DEFAULTS fills. */
+export function describeSpec(spec: SearchOptions): string {
+  const o = resolveSearchOptions(spec);
+  switch (o.strategy) {
     case "pct":
-      return `pct (depth ${spec.depth}, seed ${spec.seed})`;
-    case "random":
-      return `random (seed ${spec.seed})`;
+      return `pct (depth ${o.depth}, seed ${o.seed})`;
     case "dfs":
-      return `dfs (preemption bound ${spec.bound})`;
+      return `dfs (preemption bound ${o.preemptionBound})`;
+    default:
+      return `${o.strategy} (seed ${o.seed})`;
   }
 }
 

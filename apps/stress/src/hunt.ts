@@ -5,12 +5,18 @@
  * demo.ts render a HuntReport.
  */
 import type { RunResult } from "@primetime/sim";
-import { type ExploreOptions, type ExploreResult, SEARCH_DEFAULTS } from "@primetime/sim/explore";
+import {
+  type ExploreOptions,
+  type ExploreResult,
+  type ResolvedSearchOptions,
+  resolveSearchOptions,
+  SEARCH_DEFAULTS,
+  type SearchOptions,
+} from "@primetime/sim/explore";
 import {
   checkReplay,
   meetsExpectation,
   type ReplayCheck,
-  type SearchSpec,
   search,
   showsExpectedBug,
 } from "./findings.js";
@@ -18,8 +24,8 @@ import { type Colors, describeSpec, formatFinding } from "./format.js";
 import { findScenario, type StressScenario } from "./scenarios/index.js";
 import type { ToggleEntry } from "./toggles.js";
 
-/** The PCT search of a hunt. */
-export type HuntSpec = Extract<SearchSpec, { strategy: "pct" }>;
+/** The search of a hunt: the engine's search options, every field filled in (PCT). */
+export type HuntSpec = ResolvedSearchOptions;
 
 /**
  * A hunt's budget when none is given: PCT depth 3, seed 1, 2000 schedules (at least the
@@ -60,16 +66,17 @@ export interface HuntReport {
 }
 
 /** The spec of a hunt of `t`: HUNT_DEFAULTS under the given fields, enough schedules for `t`. */
-export function huntSpec(
-  t: ToggleEntry,
-  given: Partial<Omit<HuntSpec, "strategy">> = {},
-): HuntSpec {
-  return {
-    strategy: "pct",
-    depth: given.depth ?? HUNT_DEFAULTS.depth,
-    seed: given.seed ?? HUNT_DEFAULTS.seed,
-    schedules: given.schedules ?? Math.max(HUNT_DEFAULTS.schedules, t.schedules ?? 0),
-  };
+export function huntSpec(t: ToggleEntry, given: SearchOptions = {}): HuntSpec {
+  return resolveSearchOptions(
+    {
+      strategy: "pct",
+      depth: HUNT_DEFAULTS.depth,
+      seed: HUNT_DEFAULTS.seed,
+      schedules: Math.max(HUNT_DEFAULTS.schedules, t.schedules ?? 0),
+      stopOnFailure: true,
+    },
+    given,
+  );
 }
 
 /**

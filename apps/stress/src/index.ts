@@ -4,7 +4,7 @@ export {
   parseDuration,
   parseShard,
   parseStrategy,
-  type StrategySpec,
+  type SearchOptions,
   UsageError,
 } from "./campaign/config.js";
 export { CAMPAIGN_SCENARIOS, findCampaignScenario } from "./campaign/registry.js";
@@ -44,7 +44,6 @@ export {
   expectationFor,
   meetsExpectation,
   type ReplayCheck,
-  type SearchSpec,
   search,
   showsExpectedBug,
   splatSignature,

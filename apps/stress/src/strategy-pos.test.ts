@@ -16,7 +16,7 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
 
 describe("--strategy pos", () => {
   it("parses without a parameter only", () => {
-    expect(parseStrategy("pos")).toEqual({ name: "pos" });
+    expect(parseStrategy("pos")).toEqual({ strategy: "pos" });
     expect(() => parseStrategy("pos:2")).toThrow(UsageError);
   });
 

@@ -3,7 +3,7 @@
  * Every parser throws a UsageError whose message says what is accepted; the CLI prints it on one
  * line and exits 2.
  */
-import { SEARCH_DEFAULTS } from "@primetime/sim/explore";
+import { resolveSearchOptions, SEARCH_DEFAULTS, type SearchOptions } from "@primetime/sim/explore";
 import { type DriverUnderTest, installedDrivers } from "../drivers.js";
 import { type FaultSpec, formatFaults } from "./campaign-scenario.js";
 import { CAMPAIGN_SCENARIOS } from "./registry.js";
@@ -11,27 +11,26 @@ import { CAMPAIGN_SCENARIOS } from "./registry.js";
 /** Bad input: one line saying what is accepted. */
 export class UsageError extends Error {}
 
-/** A search strategy of a campaign. */
-export type StrategySpec =
-  | { readonly name: "random" }
-  | { readonly name: "pos" }
-  | { readonly name: "pct"; readonly depth: number }
-  | { readonly name: "dfs"; readonly bound: number };
+/**
+ * A campaign's strategy is the engine's `SearchOptions` (of `@primetime/sim/explore`) as is: its
+ * `strategy` name and the parameter that strategy reads (`depth` for pct, `preemptionBound` for
+ * dfs), both filled in from SEARCH_DEFAULTS. Plain data, so workers get it.
+ */
+export type { SearchOptions } from "@primetime/sim/explore";
 
-/** The engine's defaults (SEARCH_DEFAULTS of @primetime/sim/explore). */
-export const STRATEGY_DEFAULTS = {
-  depth: SEARCH_DEFAULTS.depth,
-  bound: SEARCH_DEFAULTS.preemptionBound,
-} as const;
-export const ACCEPTED_STRATEGIES =
-  "random, pos, pct[:depth] (depth >= 1, default 3), dfs[:bound] (preemption bound >= 0, default 2)";
+export const ACCEPTED_STRATEGIES = `random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
 
 /** "random", "pos", "pct:3", "dfs:2". */
-export function formatStrategy(s: StrategySpec): string {
-  return s.name === "pct" ? `pct:${s.depth}` : s.name === "dfs" ? `dfs:${s.bound}` : s.name;
+export function formatStrategy(s: SearchOptions): string {
+  const o = resolveSearchOptions(s);
+  return o.strategy === "pct"
+    ? `pct:${o.depth}`
+    : o.strategy === "dfs"
+      ? `dfs:${o.preemptionBound}`
+      : o.strategy;
 }
 
-export function parseStrategy(text: string): StrategySpec {
+export function parseStrategy(text: string): SearchOptions {
   const m = /^(random|pos|pct|dfs)(?::(\d{1,4}))?$/.exec(text);
   const bad = () =>
     new UsageError(`--strategy "${short(text)}" is not accepted; accepted: ${ACCEPTED_STRATEGIES}`);
@@ -41,13 +40,13 @@ export function parseStrategy(text: string): StrategySpec {
     // pos: the engine's partial order sampling strategy (registered in @primetime/sim's
     // explore/strategies); like random, it takes no parameter.
     if (n !== undefined) throw bad();
-    return { name: m[1] };
+    return { strategy: m[1] };
   }
   if (m[1] === "pct") {
     if (n !== undefined && n < 1) throw bad();
-    return { name: "pct", depth: n ?? STRATEGY_DEFAULTS.depth };
+    return { strategy: "pct", depth: n ?? SEARCH_DEFAULTS.depth };
   }
-  return { name: "dfs", bound: n ?? STRATEGY_DEFAULTS.bound };
+  return { strategy: "dfs", preemptionBound: n ?? SEARCH_DEFAULTS.preemptionBound };
 }
 
 /** At most 40 characters of what the user typed, for error messages. */
@@ -110,7 +109,8 @@ export interface CampaignConfig {
   readonly scenarios: readonly string[];
   /** The driver names selected. */
   readonly drivers: readonly string[];
-  readonly strategy: StrategySpec;
+  /** The search strategy and its parameter (see parseStrategy). */
+  readonly strategy: SearchOptions;
   /** Schedules per unit (null with `time`). */
   readonly seeds: number | null;
   /** Time budget in ms (null with `seeds`). */
@@ -119,6 +119,12 @@ export interface CampaignConfig {
   readonly seed: number;
   /** Toggles on in every schedule. */
   readonly bugs: readonly string[];
+  /**
+   * Fix switches of known upstream windows on in every schedule: `baselineFixes()` by default
+   * (a clean baseline reports no window current kernels still have), none with
+   * `--open-windows` (the faithful model, windows open).
+   */
+  readonly fixes: readonly string[];
   readonly faults: FaultSpec | null;
   readonly shard: Shard | null;
   readonly failFast: boolean;
@@ -190,6 +196,7 @@ export function describeConfig(c: CampaignConfig): Record<string, unknown> {
     timeMs: c.timeMs,
     seed: c.seed,
     bugs: c.bugs,
+    fixes: c.fixes,
     faults: c.faults ? formatFaults(c.faults) : null,
     shard: c.shard ? formatShard(c.shard) : null,
     failFast: c.failFast,

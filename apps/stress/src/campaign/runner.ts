@@ -50,7 +50,7 @@ export function shardIndices(
 function* jobs(c: CampaignConfig, units: readonly Unit[], timeUp: () => boolean): Generator<Job> {
   const shardI = c.shard ? c.shard.index - 1 : 0;
   const shardN = c.shard ? c.shard.count : 1;
-  if (c.strategy.name === "dfs") {
+  if (c.strategy.strategy === "dfs") {
     for (let u = 0; u < units.length; u++) {
       if (u % shardN !== shardI) continue;
       yield { unit: units[u]!.key, dfs: true, limit: c.seeds ?? DFS_TIME_LIMIT };

@@ -12,6 +12,7 @@ import {
   PctStrategy,
   type RunResult,
   type Scenario,
+  SEARCH_DEFAULTS,
   Simulation,
 } from "../engine.js";
 import type { CampaignConfig } from "./config.js";
@@ -33,6 +34,11 @@ export function unitSeed(c: CampaignConfig, key: string): number {
   return deriveSeed(c.seed, hashKey(key) & 0x7fffffff);
 }
 
+/** The toggles on in every schedule: the bugs asked for and the known windows' fix switches. */
+export function campaignToggles(c: CampaignConfig): string[] {
+  return [...c.bugs, ...c.fixes];
+}
+
 /** Calibration runs of PCT's step estimate (not counted as schedules). */
 const PCT_CALIBRATION_RUNS = 4;
 
@@ -51,17 +57,17 @@ async function prepare(c: CampaignConfig, key: string): Promise<Prepared> {
   const body = unitBody(unit);
   const known = unit.scenario.withoutKnownReports ?? ((r: RunResult) => r);
   let pctSteps = 0;
-  if (c.strategy.name === "pct") {
+  if (c.strategy.strategy === "pct") {
     // PCT spreads its change points over the run's length, which it must know: a fixed,
     // deterministic calibration (the same in every thread) measures it.
-    const pct = new PctStrategy(c.strategy.depth);
+    const pct = new PctStrategy(c.strategy.depth ?? SEARCH_DEFAULTS.depth);
     const base = unitSeed(c, key);
     for (let j = 0; j < PCT_CALIBRATION_RUNS; j++) {
       const sim = new Simulation({
         seed: deriveSeed(base ^ 0x5bd1e995, j),
         strategy: pct,
         stepLimit: c.stepLimit,
-        toggles: c.bugs,
+        toggles: campaignToggles(c),
       });
       await sim.run(body);
     }
@@ -91,12 +97,12 @@ export async function runSchedule(
   const sim = new Simulation({
     seed,
     strategy:
-      s.name === "pct"
-        ? { kind: "pct", depth: s.depth, estimatedSteps: pctSteps }
-        : { kind: s.name === "pos" ? "pos" : "random" },
+      s.strategy === "pct"
+        ? { kind: "pct", depth: s.depth ?? SEARCH_DEFAULTS.depth, estimatedSteps: pctSteps }
+        : { kind: s.strategy === "pos" ? "pos" : "random" },
     stepLimit: c.stepLimit,
     scenario: key,
-    toggles: c.bugs,
+    toggles: campaignToggles(c),
   });
   return { run: known(await sim.run(body)), seed };
 }
@@ -117,10 +123,10 @@ export async function runJob(
     let i = 0;
     const r = await explore(body, {
       strategy: "dfs",
-      preemptionBound: c.strategy.name === "dfs" ? c.strategy.bound : 0,
+      preemptionBound: c.strategy.preemptionBound ?? SEARCH_DEFAULTS.preemptionBound,
       schedules: job.limit,
       scenario: job.unit,
-      toggles: c.bugs,
+      toggles: campaignToggles(c),
       stepLimit: c.stepLimit,
       stopOnFailure: true,
       isFailure: (raw) => {

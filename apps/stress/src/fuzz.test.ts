@@ -1,0 +1,73 @@
+/**
+ * The fuzz scenario (@primetime/fuzz's workload) through the CLI: clean on every ordered driver
+ * pair with every toggle off, its workload size drawn from the seed (and replayed by the token).
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { CampaignConfig } from "./campaign/config.js";
+import type { CampaignReport } from "./campaign/report.js";
+import { runSchedule } from "./campaign/schedule.js";
+import { type Io, main } from "./cli.js";
+import { installedDrivers } from "./drivers.js";
+import { replay } from "./engine.js";
+import { FUZZ } from "./scenarios/sharing/fuzz.js";
+
+describe("fuzz", () => {
+  it("is clean on every ordered driver pair", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "primetime-fuzz-"));
+    const json = join(dir, "run.json");
+    const out: string[] = [];
+    const io: Io = { log: (t) => out.push(t), error: () => {}, color: false };
+    const code = await main(
+      ["run", "--scenario", "fuzz", "--seeds", "4", "--workers", "1", "--quiet", "--json", json],
+      io,
+    );
+    expect(code, out.join("\n")).toBe(0);
+    const rep = JSON.parse(readFileSync(json, "utf8")) as CampaignReport;
+    const names = installedDrivers().map((d) => d.name);
+    expect(rep.units.map((u) => u.unit)).toEqual(
+      names.flatMap((a) => names.map((b) => `fuzz@${a}+${b}`)),
+    );
+    for (const u of rep.units) {
+      expect(u.schedules).toBe(4);
+      expect(u.steps.min).toBeGreaterThan(300);
+    }
+    // The known windows' fix switches are on in a clean campaign.
+    expect((rep.config.fixes as string[]).length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it("draws its workload size from the seed, and the token replays it", async () => {
+    const config: CampaignConfig = {
+      scenarios: ["fuzz"],
+      drivers: ["vgem"],
+      strategy: { strategy: "random" },
+      seeds: 8,
+      timeMs: null,
+      seed: 1,
+      bugs: [],
+      fixes: [],
+      faults: null,
+      shard: null,
+      failFast: false,
+      stepLimit: 200_000,
+    };
+    const shapes = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const { run } = await runSchedule(config, "fuzz@vgem+vgem", i);
+      expect(run.splats).toEqual([]);
+      // Its processes and their threads: the tasks of the run other than the harness's.
+      const tasks = new Set(run.trace.steps().map((s) => s.taskId));
+      shapes.add(String(tasks.size));
+      if (i === 0) {
+        const [vgem] = installedDrivers().filter((d) => d.name === "vgem");
+        const again = await replay(run.token, FUZZ.build([vgem!, vgem!], { faults: null }), {
+          scenario: "fuzz@vgem+vgem",
+        });
+        expect(again.traceHash).toBe(run.traceHash);
+      }
+    }
+    expect(shapes.size).toBeGreaterThan(1);
+  }, 120_000);
+});

@@ -1,0 +1,48 @@
+/**
+ * fuzz: the syscall fuzzer of `@primetime/fuzz` on a pair of drivers (its two devices are the
+ * unit's exporter and importer driver; a pair of one driver is two devices of it). Several
+ * processes, each with a few threads, issue random syscalls with valid and invalid arguments:
+ * open, CREATE_DUMB, GEM_CLOSE, FLINK/GEM_OPEN, PRIME export and import on the same and the other
+ * device, dup/close, SCM_RIGHTS passing between processes, mappings, garbage ioctls, hostile
+ * arguments and exit mid-way. The workload's size (processes, threads per process, operations
+ * per thread) is drawn from the schedule's seed, like every other choice of the run, so a token
+ * replays it.
+ *
+ * What must hold: every syscall returns 0 (or a value) or a negative errno, never throws (an
+ * exception is a `bug` splat); what userspace sees agrees with the fuzzer's reference model
+ * (which buffer each handle, name and fd reaches, its size and bytes: a divergence is a `warn`
+ * splat starting with DIVERGENCE_PREFIX); and the kernel's own oracles (refcount, KASAN, lockdep,
+ * WARN, kmemleak and the DRM device counters after the machine quiesced) stay silent.
+ */
+import { type FuzzOptions, fuzzScenario } from "@primetime/fuzz";
+import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
+import { size } from "./machine.js";
+
+/** The workload sizes a run draws from (inclusive ranges). */
+export const FUZZ_SIZES = {
+  processes: [2, 3],
+  threads: [1, 3],
+  ops: [4, 12],
+} as const;
+
+export const FUZZ: CampaignScenario = {
+  name: "fuzz",
+  description:
+    "random syscalls with valid and invalid arguments from 2-3 processes of 1-3 threads on both devices (PRIME across them, fd passing, flink, garbage ioctls, exits mid-way): every syscall returns 0 or -errno and agrees with the fuzzer's reference model",
+  kernelRef:
+    "drivers/gpu/drm/drm_gem.c, drm_prime.c, drm_ioctl.c, drivers/dma-buf/dma-buf.c, net/unix SCM_RIGHTS; the workload of @primetime/fuzz",
+  expect: "clean",
+  arity: 2,
+  harnessTasks: ["main"],
+  build(drivers) {
+    return async (sim) => {
+      const opts: FuzzOptions = {
+        drivers,
+        processes: size(...FUZZ_SIZES.processes, "fuzz processes"),
+        threads: size(...FUZZ_SIZES.threads, "fuzz threads"),
+        ops: size(...FUZZ_SIZES.ops, "fuzz ops"),
+      };
+      await fuzzScenario(opts)(sim);
+    };
+  },
+};
