@@ -33,6 +33,7 @@ describe("the conformance cases", () => {
         "gem_flink_race/flink_close",
         "gem_change_handle/basic",
         "gem_change_handle/change-vs-gem_close-race",
+        "syncobj_basic/basic",
         "prime_self_import/basic-with_one_bo",
         "prime_self_import/basic-with_one_bo_two_files",
         "prime_self_import/basic-with_two_bos",

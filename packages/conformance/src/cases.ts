@@ -9,6 +9,7 @@ import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
 import { PRIME_SELF_IMPORT } from "./cases/prime-self-import.js";
+import { SYNCOBJ_BASIC } from "./cases/syncobj-basic.js";
 import { VGEM_BASIC } from "./cases/vgem-basic.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
@@ -20,6 +21,7 @@ export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_CHANGE_HANDLE,
   ...PRIME_SELF_IMPORT,
   ...VGEM_BASIC,
+  ...SYNCOBJ_BASIC,
   ...DMA_BUF_POLL,
 ];
 

@@ -63,7 +63,7 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
   "gem.change-handle-two-live-handles": {
     case: "gem_change_handle/change-vs-gem_close-race",
     schedules: 300,
-    how: "the v6.18 body (both handles published during the PRIME swap): GEM_CLOSE of the old handle and the move both succeed; the new handle points to an object without handle count (WARN handle_count already 0 at its release)",
+    how: "the v6.18 body (both handles published during the swap): GEM_CLOSE of the old handle and the move both succeed; the object is freed under the new handle, whose release at file close is a KASAN use-after-free",
   },
   "gem.change-handle-new-handle-left-null": {
     case: "gem_change_handle/basic",
@@ -73,12 +73,12 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
   "gem.change-handle-old-handle-live": {
     case: "gem_change_handle/change-vs-gem_close-race",
     schedules: 300,
-    how: "the old handle stays live during the swap: GEM_CLOSE of it and the move both succeed; the new handle has no handle count (WARN at its release, handle counters off)",
+    how: "the old handle stays live during the swap: GEM_CLOSE of it and the move both succeed; the object is freed under the new handle (KASAN use-after-free at its release)",
   },
   "gem.change-handle-lookup-before-lock": {
     case: "gem_change_handle/change-vs-gem_close-race",
     schedules: 300,
-    how: "a GEM_CLOSE of the old handle between the unlocked lookup and table_lock: the unchecked idr_replace() lets the move succeed too; the new handle has no handle count",
+    how: "a GEM_CLOSE of the old handle between the unlocked lookup and table_lock: the unchecked idr_replace() lets the move succeed too; the object is freed under the new handle (KASAN use-after-free)",
   },
   "dma-buf.fence-cb-without-ref": {
     case: "dma_buf_poll/poll-vs-fence-replace",
