@@ -14,16 +14,10 @@ import {
   resolveSearchOptions,
   type SearchOptions,
 } from "@primetime/sim/explore";
+import { DEMO_DEFAULTS } from "./cli-defaults.js";
 import { asExpected, checkReplay, type ReplayCheck, search } from "./findings.js";
 import { type Colors, describeSpec, formatFinding, indent, progressEvery } from "./format.js";
-import {
-  describeReplay,
-  formatHunt,
-  HUNT_DEFAULTS,
-  type HuntReport,
-  hunt,
-  huntSpec,
-} from "./hunt.js";
+import { describeReplay, formatHunt, type HuntReport, hunt, huntSpec } from "./hunt.js";
 import { LIFETIME_SCENARIOS, type StressScenario } from "./scenarios/index.js";
 import { huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
 
@@ -42,14 +36,7 @@ export interface DemoOptions {
   huntSchedules: number;
 }
 
-export const DEMO_DEFAULTS: Readonly<DemoOptions> = {
-  seed: 1,
-  schedules: 300,
-  depth: 3,
-  bound: 3,
-  dfsSchedules: 20_000,
-  huntSchedules: HUNT_DEFAULTS.schedules,
-};
+export { DEMO_DEFAULTS };
 
 /** Where the demo writes: lines, and (on a terminal) a transient progress line. */
 export interface DemoOutput {

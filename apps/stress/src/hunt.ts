@@ -10,9 +10,9 @@ import {
   type ExploreResult,
   type ResolvedSearchOptions,
   resolveSearchOptions,
-  SEARCH_DEFAULTS,
   type SearchOptions,
 } from "@primetime/sim/explore";
+import { HUNT_DEFAULTS } from "./cli-defaults.js";
 import {
   checkReplay,
   meetsExpectation,
@@ -27,18 +27,7 @@ import type { ToggleEntry } from "./toggles.js";
 /** The search of a hunt: the engine's search options, every field filled in (PCT). */
 export type HuntSpec = ResolvedSearchOptions;
 
-/**
- * A hunt's budget when none is given: PCT depth 3, seed 1, 2000 schedules (at least the
- * toggle's TOGGLE_CASES budget). With seed 1 every toggle is found within 101 schedules; other
- * seeds can need several hundred (gem.open-drops-name-lock: 391 with seed 3, 1004 with seed 13),
- * and the search with every toggle off runs the whole budget, so a larger one is a stronger
- * check. 2000 schedules of a conformance case take about a second.
- */
-export const HUNT_DEFAULTS = {
-  schedules: 2000,
-  depth: SEARCH_DEFAULTS.depth,
-  seed: SEARCH_DEFAULTS.seed,
-};
+export { HUNT_DEFAULTS };
 
 /** What hunting one toggle found. */
 export interface HuntReport {

@@ -22,7 +22,8 @@ export { renderHtml, timelineOf } from "./campaign/report-html.js";
 export { type CampaignRun, runCampaign } from "./campaign/runner.js";
 export { runSchedule } from "./campaign/schedule.js";
 export { parseUnitKey, planUnits, type Unit, unitKey } from "./campaign/units.js";
-export { configFromFlags, EXIT, type Io, main, processIo } from "./cli.js";
+export { EXIT, type Io, main, processIo } from "./cli.js";
+export { configFromFlags } from "./commands.js";
 export {
   checkScenario,
   DEMO_DEFAULTS,

@@ -37,6 +37,7 @@ import { TTM_LRU_WALK_PLAIN_GET } from "./toggles.js";
 import {
   type TtmBufferObject,
   TtmTransferObj,
+  ttmBoAssertHeldOrDying,
   ttmBoGet,
   ttmBoGetUnlessZero,
   ttmBoMoveToLruTail,
@@ -49,10 +50,12 @@ import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.
 import {
   type TtmResource,
   type TtmResourceManager,
+  ttmResourceAssertHeld,
   ttmResourceFree,
   ttmResourceSetBo,
 } from "./ttm-resource.js";
 import {
+  TTM_TT_FLAG_SWAPPED,
   TTM_TT_FLAG_ZERO_ALLOC,
   ttmTtCreate,
   ttmTtDestroy,
@@ -70,10 +73,11 @@ export const SIMGPU_VRAM_BAR = 0xd000_0000;
 
 /**
  * Models ttm_mem_io_reserve(): the driver's ->io_mem_reserve, once (until ttm_mem_io_free()).
- * Locking: the owning BO's reservation held.
+ * Locking: the owning BO's reservation held (asserted).
  * References: none.
  */
 export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null): Promise<number> {
+  ttmResourceAssertHeld(mem);
   if (!mem) return 0;
   if (!mem.bus.offset) {
     if (!bdev.funcs.ioMemReserve) return 0;
@@ -84,10 +88,12 @@ export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null):
 
 /**
  * Models ttm_mem_io_free().
- * Locking: the owning BO's reservation held (or the BO is dying).
+ * Locking: the owning BO's reservation held, or its count is zero (ttm_bo_release() frees the
+ * io reservation before taking the reservation): asserted by ttmBoAssertHeldOrDying().
  * References: none.
  */
 export async function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Promise<void> {
+  ttmBoAssertHeldOrDying(mem?.bo ?? null);
   if (!mem) return;
   if (!mem.bus.offset) return;
   if (bdev.funcs.ioMemFree) await bdev.funcs.ioMemFree(bdev, mem);
@@ -335,7 +341,10 @@ async function ttmBoMoveToGhost(
   // If we're not moving to fixed memory, the TTM object needs to stay alive. Otherwise hang it
   // on the ghost bo to be unbound and destroyed.
   if (dstUseTt) ghost.ttm = null;
-  else bo.ttm = null;
+  else {
+    bo.ttm = null;
+    if (ghost.ttm) ghost.ttm.bo = ghost;
+  }
   await dmaResvUnlock(ghost._resv);
   await ttmBoPut(ghost);
   return 0;
@@ -424,6 +433,7 @@ export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number>
     if (ttm) await ttmTtDestroy(bo.bdev, ttm);
     return ghost;
   }
+  if (ghost.ttm) ghost.ttm.bo = ghost;
   ret = await dmaResvCopyFences(ghost._resv, bo.resv);
   // Last resort, wait for the BO to be idle when we are OOM
   if (ret) await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
@@ -493,7 +503,7 @@ export async function ttmBoMoveMemcpy(
   const srcMan = ttmManagerType(bdev, srcMem.memType)!;
   const ttm = bo.ttm;
   let ret: number;
-  if (ttm && dstMan.useTt) {
+  if (ttm && (ttm.pageFlags & TTM_TT_FLAG_SWAPPED || dstMan.useTt)) {
     ret = await ttmBoPopulate(bo, ctx);
     if (ret) return ret;
   }

@@ -4,12 +4,10 @@
  * line and exits 2.
  */
 import { resolveSearchOptions, SEARCH_DEFAULTS, type SearchOptions } from "@primetime/sim/explore";
+import { ACCEPTED_STRATEGIES, CAMPAIGN_DEFAULTS, short, UsageError } from "../cli-defaults.js";
 import { type DriverUnderTest, installedDrivers } from "../drivers.js";
 import { type FaultSpec, formatFaults } from "./campaign-scenario.js";
 import { CAMPAIGN_SCENARIOS } from "./registry.js";
-
-/** Bad input: one line saying what is accepted. */
-export class UsageError extends Error {}
 
 /**
  * A campaign's strategy is the engine's `SearchOptions` (of `@primetime/sim/explore`) as is: its
@@ -17,8 +15,7 @@ export class UsageError extends Error {}
  * dfs), both filled in from SEARCH_DEFAULTS. Plain data, so workers get it.
  */
 export type { SearchOptions } from "@primetime/sim/explore";
-
-export const ACCEPTED_STRATEGIES = `random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
+export { ACCEPTED_STRATEGIES, CAMPAIGN_DEFAULTS, short, UsageError };
 
 /** "random", "pos", "pct:3", "dfs:2". */
 export function formatStrategy(s: SearchOptions): string {
@@ -47,11 +44,6 @@ export function parseStrategy(text: string): SearchOptions {
     return { strategy: "pct", depth: n ?? SEARCH_DEFAULTS.depth };
   }
   return { strategy: "dfs", preemptionBound: n ?? SEARCH_DEFAULTS.preemptionBound };
-}
-
-/** At most 40 characters of what the user typed, for error messages. */
-export function short(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -131,8 +123,6 @@ export interface CampaignConfig {
   /** Step limit of each schedule. */
   readonly stepLimit: number;
 }
-
-export const CAMPAIGN_DEFAULTS = { seeds: 200, seed: 1, stepLimit: 200_000 } as const;
 
 /** Shell-style glob (`*`, `?`) to a RegExp. */
 function globRe(glob: string): RegExp {

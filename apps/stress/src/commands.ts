@@ -1,0 +1,514 @@
+/**
+ * The bodies of the CLI's commands. `cli.ts` defines the commands and loads this module (and with
+ * it the models, drivers and scenarios) only when a command runs, so `--help` starts fast.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { CampaignScenario } from "./campaign/campaign-scenario.js";
+import {
+  CAMPAIGN_DEFAULTS,
+  type CampaignConfig,
+  formatStrategy,
+  parseDuration,
+  parseFaults,
+  parseShard,
+  parseStrategy,
+  selectDrivers,
+  selectScenarios,
+  short,
+  UsageError,
+} from "./campaign/config.js";
+import { MINIMIZE_BUDGET, minimizeFinding } from "./campaign/minimize.js";
+import { CampaignProgress } from "./campaign/progress.js";
+import { CAMPAIGN_SCENARIOS } from "./campaign/registry.js";
+import {
+  type CampaignReport,
+  campaignReport,
+  checkReport,
+  mergeReports,
+} from "./campaign/report.js";
+import { writeHtmlReport } from "./campaign/report-html.js";
+import { runCampaign } from "./campaign/runner.js";
+import { formatSummaryTable, table } from "./campaign/summary.js";
+import { parseUnitKey, planUnits } from "./campaign/units.js";
+import type { Io } from "./cli.js";
+import { BUGS_DEFAULTS, EXIT } from "./cli-defaults.js";
+import { installedDrivers } from "./drivers.js";
+import {
+  baselineFixes,
+  decodeToken,
+  listKnownWindows,
+  minimize,
+  type RunResult,
+  type RunToken,
+  raceTable,
+  replay,
+  sameBug,
+} from "./engine.js";
+import { type Colors, formatRaceWindow, formatSplats } from "./format.js";
+import { formatHunt, hunt, huntSpec } from "./hunt.js";
+import { findScenario } from "./scenarios/index.js";
+import { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
+
+/** The toggle called `name`; an unknown name is a usage error listing the valid ones. */
+function toggleNamed(name: string): ToggleEntry {
+  const t = findToggleEntry(name);
+  if (!t) {
+    const valid = toggleTable()
+      .map((x) => x.name)
+      .join(", ");
+    throw new UsageError(`unknown toggle "${short(name)}"; accepted toggles: ${valid}`);
+  }
+  return t;
+}
+
+function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+// ---------------------------------------------------------------------------------------- list
+
+export function listAll(io: Io, c: Colors): number {
+  io.log(
+    c.bold("scenarios") + c.dim("  (`all` runs the clean ones; name the others or use a glob)"),
+  );
+  const w = Math.max(...CAMPAIGN_SCENARIOS.map((s) => s.name.length));
+  for (const s of CAMPAIGN_SCENARIOS) {
+    const on = ["no driver", "each driver", "each ordered driver pair"][s.arity];
+    io.log(`  ${c.bold(s.name.padEnd(w))}  ${s.expect.padEnd(8)}  ${s.description}`);
+    io.log(c.dim(`  ${"".padEnd(w)}  ${"".padEnd(8)}  runs on ${on}; ${s.kernelRef}`));
+    if (s.finds?.length)
+      io.log(c.dim(`  ${"".padEnd(w)}  ${"".padEnd(8)}  finds ${s.finds.join(", ")}`));
+  }
+  io.log(c.bold("drivers") + c.dim("  (installed; --drivers picks among them)"));
+  for (const d of installedDrivers()) io.log(`  ${d.name}`);
+  io.log(c.bold("toggles") + c.dim("  (--bug turns them on)"));
+  for (const t of toggleTable()) {
+    const by = t.scenario ? `found by ${t.scenario}` : `unfindable: ${t.unfindable}`;
+    const fix = t.commit ? `${t.commit} ("${t.fixedBy}")` : t.fixedBy;
+    io.log(`  ${c.bold(t.name)} ${c.dim(`[${t.kind}]`)}  ${t.description}`);
+    io.log(c.dim(`    fixed by: ${fix}; kernels: ${t.kernels}; ${by}`));
+  }
+  return EXIT.clean;
+}
+
+// ----------------------------------------------------------------------------------------- run
+
+export interface RunFlags {
+  scenario: string;
+  drivers?: string;
+  strategy: string;
+  seeds?: number;
+  time?: string;
+  seed?: number;
+  bug?: string;
+  faults?: string;
+  workers?: number;
+  shard?: string;
+  json?: string;
+  report?: string;
+  failFast?: boolean;
+  quiet?: boolean;
+  openWindows?: boolean;
+}
+
+/** The configuration of `run` from its flags (UsageError on bad input). */
+export function configFromFlags(o: RunFlags): CampaignConfig {
+  if (o.seeds !== undefined && o.time !== undefined)
+    throw new UsageError("--seeds and --time do not go together; accepted: one of them");
+  const bugs = o.bug
+    ? [...new Set(o.bug.split(",").map((b) => toggleNamed(b.trim()).name))].sort()
+    : [];
+  return {
+    scenarios: selectScenarios(o.scenario),
+    drivers: selectDrivers(o.drivers),
+    strategy: parseStrategy(o.strategy),
+    seeds: o.time !== undefined ? null : (o.seeds ?? CAMPAIGN_DEFAULTS.seeds),
+    timeMs: o.time !== undefined ? parseDuration(o.time) : null,
+    seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
+    bugs,
+    fixes: o.openWindows ? [] : baselineFixes(),
+    faults: o.faults !== undefined ? parseFaults(o.faults) : null,
+    shard: o.shard !== undefined ? parseShard(o.shard) : null,
+    failFast: o.failFast === true,
+    stepLimit: CAMPAIGN_DEFAULTS.stepLimit,
+  };
+}
+
+/** How many schedules a seeds campaign runs (for the progress bar). */
+function expectedSchedules(c: CampaignConfig, units: number): number | null {
+  if (c.seeds === null || c.strategy.strategy === "dfs") return null;
+  if (!c.shard) return units * c.seeds;
+  const i = c.shard.index - 1;
+  const n = c.shard.count;
+  const per = c.seeds > i ? Math.ceil((c.seeds - i) / n) : 0;
+  return units * per;
+}
+
+function writeJson(file: string, report: CampaignReport): void {
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+async function writeOutputs(
+  report: CampaignReport,
+  o: { json?: string; report?: string },
+  io: Io,
+): Promise<void> {
+  if (o.json) writeJson(o.json, report);
+  if (o.report) {
+    mkdirSync(o.report, { recursive: true });
+    writeJson(join(o.report, "report.json"), report);
+    await writeHtmlReport(report, join(o.report, "index.html"));
+    io.error(`report: ${join(o.report, "index.html")}`);
+  }
+}
+
+function printFindings(report: CampaignReport, io: Io, c: Colors, quiet: boolean): void {
+  for (const f of report.findings) {
+    io.log(
+      `${c.red(c.bold(`${f.id} ${f.unit}`))}: ${f.signature} (schedule ${f.index}, seed ${f.seed}, ${f.schedules} failing schedule${f.schedules === 1 ? "" : "s"})`,
+    );
+    if (quiet) {
+      io.log(`  replay: ${f.replay}`);
+      continue;
+    }
+    io.log(c.dim(f.firstSplat.split("\n").slice(0, 6).join("\n")));
+    io.log(f.minimized ? f.minimized.raceTable : f.raceTable);
+    io.log(`replay: ${f.minimized ? f.replay.replace(f.token, f.minimized.token) : f.replay}`);
+  }
+}
+
+export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number> {
+  const config = configFromFlags(o);
+  const units = planUnits(config);
+  if (units.length === 0)
+    throw new UsageError(
+      "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults)",
+    );
+  const workers = o.workers ?? defaultWorkers();
+  if (!o.quiet)
+    io.error(
+      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenarios x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
+    );
+  const progress =
+    o.quiet || !io.stderr
+      ? undefined
+      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
+  let run: Awaited<ReturnType<typeof runCampaign>>;
+  try {
+    run = await runCampaign(config, workers, progress);
+  } finally {
+    progress?.stop();
+  }
+  const report = await campaignReport(config, run);
+  await writeOutputs(report, o, io);
+  if (!o.quiet) io.log(formatSummaryTable(report, c));
+  printFindings(report, io, c, o.quiet === true);
+  const t = report.totals;
+  io.log(
+    `${t.schedules} schedules on ${t.units} units in ${(run.elapsedMs / 1000).toFixed(1)} s (${report.timing.schedulesPerSecond}/s): ${t.findings === 0 ? c.green("nothing found") : c.red(`${t.findings} finding${t.findings === 1 ? "" : "s"}`)}`,
+  );
+  return t.findings === 0 ? EXIT.clean : EXIT.findings;
+}
+
+// -------------------------------------------------------------------------------------- replay
+
+/** The unit a token names, or the demo scenario (tokens of `hunt` and the demo). */
+function replayTarget(t: RunToken): {
+  name: string;
+  body: Parameters<typeof replay>[1];
+  hide?: readonly string[];
+  scenario: CampaignScenario | null;
+} {
+  try {
+    const u = parseUnitKey(t.scenario);
+    return {
+      name: u.key,
+      body: u.scenario.build(u.drivers, { faults: u.faults }),
+      hide: u.scenario.harnessTasks,
+      scenario: u.scenario,
+    };
+  } catch (e) {
+    const s = findScenario(t.scenario);
+    if (s) return { name: s.name, body: s.scenario, hide: s.harnessTasks, scenario: null };
+    throw e;
+  }
+}
+
+const SPLAT_MEANING: Record<string, string> = {
+  kasan: "KASAN: memory touched after it was freed (or freed twice)",
+  refcount: "refcount_t: a count taken from 0 (use after the last put) or dropped below 0",
+  warn: "WARN: a kernel invariant broke (counters not back at the baseline, trees not empty)",
+  kmemleak: "kmemleak: an object allocated during the run is still alive and unreachable",
+  bug: "BUG: a userspace check failed (the process crashed) or the kernel hit a BUG_ON",
+  deadlock: "tasks blocked forever",
+  lockdep: "lockdep: a lock taken in an order that can deadlock, or without the lock it needs",
+};
+
+export async function replayCommand(
+  token: string,
+  o: { explain?: boolean; fullTrace?: boolean },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  const t = decodeToken(token);
+  if (t.scenario === "") throw new UsageError("the replay token names no scenario");
+  const target = replayTarget(t);
+  const r: RunResult = await replay(token, target.body, { scenario: t.scenario });
+  const on = t.toggles.length ? `, toggles on: ${t.toggles.join(", ")}` : "";
+  io.log(
+    `${c.bold(`replay of ${target.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices${on}`,
+  );
+  io.log(
+    `outcome ${r.outcome}, ${r.steps} steps, trace ${r.traceHash}, ${r.splats.length} splat${r.splats.length === 1 ? "" : "s"}`,
+  );
+  if (o.explain) {
+    if (target.scenario)
+      io.log(`scenario: ${target.scenario.description}\n  (${target.scenario.kernelRef})`);
+    for (const tg of t.toggles) {
+      const e = findToggleEntry(tg);
+      if (e) io.log(`toggle ${tg} re-introduces: ${e.description} (fixed by ${e.fixedBy})`);
+      const w = listKnownWindows().find((x) => x.name === tg);
+      if (w) io.log(`fix switch ${tg} closes a known upstream window: ${w.proposedFix}`);
+    }
+    for (const kind of new Set(r.splats.map((s) => s.kind)))
+      io.log(`${kind}: ${SPLAT_MEANING[kind] ?? kind}`);
+  }
+  if (r.splats.length) io.log(formatSplats(r.splats, c, o.explain ? 20 : 5));
+  else io.log("no splat");
+  io.log(formatRaceWindow(r, c, { all: o.fullTrace, hide: target.hide }));
+  if (o.explain)
+    io.log(
+      c.dim(
+        "A row is a task reaching a scheduling point, about to do what it says; the marker is on the step that fired the splat. --full-trace shows every step.",
+      ),
+    );
+  return r.splats.length > 0 || r.outcome !== "ok" ? EXIT.findings : EXIT.clean;
+}
+
+// ------------------------------------------------------------------------------------ minimize
+
+export async function minimizeCommand(
+  token: string,
+  o: { budget?: number },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  const t = decodeToken(token);
+  if (t.scenario === "") throw new UsageError("the replay token names no scenario");
+  let unit: string;
+  try {
+    unit = parseUnitKey(t.scenario).key;
+  } catch (e) {
+    if (e instanceof UsageError)
+      throw new UsageError(
+        `minimize takes tokens of run and bugs (scenario@drivers); this one names "${short(t.scenario)}": ${e.message}`,
+      );
+    throw e;
+  }
+  const m = await minimizeFinding(unit, token, o.budget);
+  const same = sameBug(m.original, m.run);
+  io.log(
+    `${c.bold(`minimized ${unit}`)} in ${m.runs} runs: ${m.preemptions.before} -> ${m.preemptions.after} preemptions, ${m.steps.before} -> ${m.steps.after} steps (${m.note})`,
+  );
+  if (m.run.splats.length) io.log(formatSplats(m.run.splats, c, 3));
+  io.log(m.raceTable);
+  io.log(`${m.rows} rows; ${same ? "the same bug" : c.red("NOT the same bug")} as the original`);
+  io.log(`replay: pnpm -s stress replay ${m.token}`);
+  io.log(`token: ${m.token}`);
+  return m.run.splats.length > 0 || m.run.outcome !== "ok" ? EXIT.findings : EXIT.clean;
+}
+
+// ---------------------------------------------------------------------------------------- bugs
+
+export interface BugsFlags {
+  seeds?: number;
+  baselineSeeds?: number;
+  strategy: string;
+  seed?: number;
+  drivers?: string;
+}
+
+/** Runs `f` with a progress display on stderr (when the Io has one). */
+async function withProgress<T>(
+  io: Io,
+  total: number,
+  f: (p: CampaignProgress | undefined) => Promise<T>,
+): Promise<T> {
+  const p = io.stderr ? new CampaignProgress(io.stderr, total, null) : undefined;
+  try {
+    return await f(p);
+  } finally {
+    p?.stop();
+  }
+}
+
+/**
+ * The detection matrix. It runs in this thread, one schedule after another, so the schedule
+ * index at which each toggle is first found is the same on every machine.
+ */
+export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<number> {
+  const strategy = parseStrategy(o.strategy);
+  const drivers = selectDrivers(o.drivers);
+  const seeds = o.seeds ?? BUGS_DEFAULTS.seeds;
+  const baselineSeeds = o.baselineSeeds ?? BUGS_DEFAULTS.baselineSeeds;
+  const base = {
+    drivers,
+    strategy,
+    timeMs: null,
+    seed: o.seed ?? CAMPAIGN_DEFAULTS.seed,
+    fixes: baselineFixes(),
+    faults: null,
+    shard: null,
+    stepLimit: CAMPAIGN_DEFAULTS.stepLimit,
+  };
+  const rows: string[][] = [];
+  let ok = true;
+  const cases = new Set<string>();
+  for (const t of toggleTable()) {
+    if (t.scenario === null) {
+      rows.push([t.name, "-", "-", c.yellow(`unfindable: ${t.unfindable}`)]);
+      continue;
+    }
+    cases.add(t.scenario);
+    // A driver's own toggle (`vmwgfx.…`) on that driver; a DRM-core one on every driver. One
+    // campaign per driver, so each stops at its own first detection.
+    const own = drivers.filter((d) => t.name.startsWith(`${d}.`));
+    for (const driver of own.length ? own : drivers) {
+      const config: CampaignConfig = {
+        ...base,
+        drivers: [driver],
+        seeds,
+        failFast: true,
+        scenarios: [t.scenario],
+        bugs: [t.name],
+      };
+      io.error(`bugs: ${t.name} on ${t.scenario}@${driver}`);
+      const run = await withProgress(io, seeds, (p) => runCampaign(config, 1, p));
+      for (const tally of run.tallies) {
+        const first = Object.values(tally.findings).sort((a, b) => a.index - b.index)[0];
+        ok &&= first !== undefined;
+        rows.push([
+          t.name,
+          tally.key,
+          first
+            ? c.green(`found at schedule ${first.index}`)
+            : c.red(`NOT found in ${tally.schedules}`),
+          first ? first.signature.slice(0, 70) : "",
+        ]);
+      }
+    }
+  }
+  // The baseline: every scenario that finds a toggle, every toggle off.
+  const baseline: CampaignConfig = {
+    ...base,
+    seeds: baselineSeeds,
+    failFast: false,
+    scenarios: [...cases],
+    bugs: [],
+  };
+  io.error(`bugs: baseline, every toggle off, ${cases.size} scenarios`);
+  const run = await withProgress(io, baselineSeeds * cases.size * drivers.length, (p) =>
+    runCampaign(baseline, 1, p),
+  );
+  for (const tally of run.tallies) {
+    const sigs = Object.keys(tally.findings);
+    ok &&= sigs.length === 0;
+    rows.push([
+      "(every toggle off)",
+      tally.key,
+      sigs.length === 0
+        ? c.green(`clean in ${tally.schedules}`)
+        : c.red(`${tally.failing} of ${tally.schedules} fail`),
+      sigs[0]?.slice(0, 70) ?? "",
+    ]);
+  }
+  io.log(
+    table(
+      [
+        "toggle",
+        "unit",
+        `${formatStrategy(strategy)}, seed ${base.seed}, budget ${seeds} (baseline ${baselineSeeds})`,
+        "signature",
+      ],
+      rows,
+    ),
+  );
+  io.log(
+    ok
+      ? c.green("every toggle found within its budget, baseline clean")
+      : c.red("the detection matrix has holes"),
+  );
+  return ok ? EXIT.clean : EXIT.findings;
+}
+
+// --------------------------------------------------------------------------------------- merge
+
+export async function mergeCommand(
+  files: string[],
+  o: { json?: string; report?: string },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  const reports = files.map((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch {
+      throw new UsageError(`merge: cannot read ${short(f)}`);
+    }
+    try {
+      return checkReport(JSON.parse(text), f);
+    } catch (e) {
+      throw new UsageError(`merge: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+  let merged: CampaignReport;
+  try {
+    merged = await mergeReports(reports);
+  } catch (e) {
+    throw new UsageError(`merge: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  await writeOutputs(merged, o, io);
+  if (!o.json && !o.report) io.log(JSON.stringify(merged, null, 2));
+  else io.log(formatSummaryTable(merged, c));
+  return merged.totals.findings === 0 ? EXIT.clean : EXIT.findings;
+}
+
+// ---------------------------------------------------------------------------------------- hunt
+
+/** The flags of `hunt`. */
+export interface HuntFlags {
+  schedules?: number;
+  seed?: number;
+  depth?: number;
+  fullTrace?: boolean;
+}
+
+export async function huntCommand(name: string, o: HuntFlags, io: Io, c: Colors): Promise<number> {
+  const t = toggleNamed(name);
+  if (t.scenario === null) {
+    const valid = huntableToggles()
+      .map((x) => x.name)
+      .join(", ");
+    throw new UsageError(
+      `toggle "${t.name}" cannot be hunted: no scenario finds it; accepted: ${valid}`,
+    );
+  }
+  const report = await hunt(t, huntSpec(t, o));
+  io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
+  if (report.finding) {
+    // The engine's minimize(): the same bug with fewer preemptions and steps, as a race table
+    // around the preemptions that remain (what `minimize <token>` prints for campaign tokens).
+    const s = report.scenario;
+    const m = await minimize(report.finding.token, s.scenario, { budget: MINIMIZE_BUDGET });
+    const rt = raceTable(m.run, { hide: s.harnessTasks, focus: m.preemptionSteps, width: 100 });
+    io.log(
+      `${c.bold("minimized")} in ${m.runs} runs: ${m.preemptions.before} -> ${m.preemptions.after} preemptions, ${m.steps.before} -> ${m.steps.after} steps (${m.note})`,
+    );
+    io.log(rt.text);
+    io.log(`minimized token: ${m.token}`);
+  }
+  return report.ok ? EXIT.clean : EXIT.findings;
+}
