@@ -5,7 +5,14 @@
  * so the cap and the ioctls agree on every driver, and a driver with the cap runs the subtests.
  */
 
-import { close, type DrmFd } from "@primetime/libdrm";
+import {
+  close,
+  type DrmFd,
+  swSyncCreateFence,
+  swSyncCreateTimeline,
+  swSyncInc,
+} from "@primetime/libdrm";
+import { now, sleep } from "@primetime/sim";
 import {
   DRM_CAP_SYNCOBJ,
   DRM_IOCTL_SYNCOBJ_CREATE,
@@ -16,6 +23,7 @@ import {
   DRM_IOCTL_SYNCOBJ_SIGNAL,
   DRM_IOCTL_SYNCOBJ_WAIT,
   DRM_SYNCOBJ_CREATE_SIGNALED,
+  DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
   DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
   DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL,
   type DrmSyncobjArray,
@@ -60,8 +68,8 @@ class Syncobj {
     return a.fd;
   }
 
-  async fdToHandle(fd: number, flags = 0, pad = 0): Promise<number> {
-    const a: DrmSyncobjHandle = { handle: 0, flags, fd, pad, point: 0 };
+  async fdToHandle(fd: number, flags = 0, pad = 0, handle = 0): Promise<number> {
+    const a: DrmSyncobjHandle = { handle, flags, fd, pad, point: 0 };
     await this.fd.ioctl(DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, a, "DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE");
     return a.handle;
   }
@@ -171,6 +179,20 @@ const basic: CaseSpec = {
     await s.destroy(h);
     await s2.wait([h2], 0); // the fence outlived the first handle with the syncobj
     await s2.destroy(h2);
+    // A sw_sync fence imported as a sync_file: unsignalled (poll ETIME), then signalled by a
+    // thread while the main thread waits with a 1 s timeout (syncobj_wait's wait-*-snapshot).
+    const timeline = await swSyncCreateTimeline(t.proc);
+    const fence = await swSyncCreateFence(t.proc, timeline, 1);
+    await s.fdToHandle(fence, DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE, 0, sig);
+    await close(t.proc, fence);
+    await t.expectErrno(s.wait([sig], 0), "ETIME", "poll of an unsignalled sw_sync fence");
+    const signaller = t.thread("signaller", async () => {
+      await sleep(1_000_000);
+      await swSyncInc(t.proc, timeline, 1);
+    });
+    await s.wait([sig], DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL, now() + 1_000_000_000);
+    await signaller.join();
+    await close(t.proc, timeline);
     await s.destroy(sig);
     await t.expectErrno(s.destroy(sig), "EINVAL", "destroy twice");
     await fd2.close();
