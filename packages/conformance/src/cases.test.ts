@@ -62,6 +62,7 @@ describe("the conformance cases", () => {
       "prime_self_import/export-vs-gem_close-other-handle-race",
       "prime_self_import/reimport-vs-gem_close-race",
       "dma_buf_poll/poll-vs-fence-replace",
+      "dma_buf_poll/epoll-wait-vs-close",
     ]);
   });
 

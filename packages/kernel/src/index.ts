@@ -7,6 +7,7 @@
  */
 
 export * from "./fs/chrdev.js";
+export * from "./fs/eventpoll.js";
 export * from "./fs/fdtable.js";
 export * from "./fs/file.js";
 export * from "./fs/ioctl.js";

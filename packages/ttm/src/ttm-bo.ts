@@ -33,6 +33,9 @@ import {
   dmaResvForEachFenceUnlocked,
   dmaResvLock,
   dmaResvLockInterruptible,
+  dmaResvLockingCtx,
+  dmaResvLockSlow,
+  dmaResvLockSlowInterruptible,
   dmaResvReserveFences,
   dmaResvTestSignaled,
   dmaResvTrylock,
@@ -59,6 +62,7 @@ import {
   queueWork,
   unmapMappingRange,
   WorkStruct,
+  type WwAcquireCtx,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
@@ -196,7 +200,9 @@ export function ttmBoAssertHeldOrDying(bo: TtmBufferObject | null): void {
 // ---- reservation (ttm_bo.h) ----------------------------------------------------------------
 
 /**
- * Models ttm_bo_reserve() without a ticket: trylock when `noWait` (-EBUSY), else lock.
+ * Models ttm_bo_reserve(): trylock when `noWait` (-EBUSY; WARN and -EBUSY if a ticket is given
+ * too), else lock, under the ww acquire context `ticket` if given: 0, or with a ticket -EDEADLK
+ * (back off: unreserve everything the ticket holds, then ttmBoReserveSlowpath()) or -EALREADY.
  * Locking: takes the reservation.
  * References: the caller must hold a BO reference.
  */
@@ -204,10 +210,32 @@ export async function ttmBoReserve(
   bo: TtmBufferObject,
   interruptible: boolean,
   noWait: boolean,
+  ticket: WwAcquireCtx | null = null,
 ): Promise<number> {
-  if (noWait) return dmaResvTrylock(bo.resv) ? 0 : -EBUSY;
-  const ret = interruptible ? await dmaResvLockInterruptible(bo.resv) : await dmaResvLock(bo.resv);
+  if (noWait) {
+    if (warnOn(ticket !== null, `ttm_bo_reserve(${bo.name}): WARN_ON(ticket)`)) return -EBUSY;
+    return dmaResvTrylock(bo.resv) ? 0 : -EBUSY;
+  }
+  const ret = interruptible
+    ? await dmaResvLockInterruptible(bo.resv, ticket)
+    : await dmaResvLock(bo.resv, ticket);
   return ret;
+}
+
+/**
+ * Models ttm_bo_reserve_slowpath(): after -EDEADLK, with everything else the ticket held
+ * unreserved, waits for this reservation (dma_resv_lock_slow()). 0.
+ * Locking: takes the reservation; `ticket` holds no other.
+ * References: the caller must hold a BO reference.
+ */
+export async function ttmBoReserveSlowpath(
+  bo: TtmBufferObject,
+  interruptible: boolean,
+  ticket: WwAcquireCtx,
+): Promise<number> {
+  if (interruptible) return dmaResvLockSlowInterruptible(bo.resv, ticket);
+  await dmaResvLockSlow(bo.resv, ticket);
+  return 0;
 }
 
 /**
@@ -603,9 +631,11 @@ async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<numb
 
 /**
  * Models ttm_bo_evict_alloc(): walks the manager's LRU evicting until `place` has room for
- * `evictor` (trylock only: without ww tickets there is no second, sleeping pass). The resource,
- * -EBUSY when nothing more could be evicted, or the walk's error.
- * Locking: the evictor's reservation held; the walk trylocks the others.
+ * `evictor`: first trylocking only; then, if the evictor's reservation is held under a ww
+ * ticket, again (repeatedly, while it makes progress) sleeping with the ticket for BOs it could
+ * not trylock. The resource, -EBUSY when nothing more could be evicted, or the walk's error
+ * (-ENOSPC when a ticketlock hit -EDEADLK: the caller must back off its ww transaction).
+ * Locking: the evictor's reservation held (asserted); the walk trylocks or ticketlocks others.
  * References: none kept.
  */
 async function ttmBoEvictAlloc(
@@ -614,18 +644,30 @@ async function ttmBoEvictAlloc(
   place: TtmPlace,
   evictor: TtmBufferObject,
   ctx: TtmOperationCtx,
+  ticket: WwAcquireCtx | null,
 ): Promise<TtmResource | number> {
   dmaResvAssertHeld(evictor.resv);
   const ew: TtmBoEvictWalk = {
     processBo: ttmBoEvictCb,
     ctx,
+    ticket,
     trylockOnly: true,
     place,
     evictor,
     res: null,
     evicted: 0,
   };
-  const lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+  let lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+  if (!lret && ticket) {
+    // If ticket-locking, repeat while making progress.
+    ew.trylockOnly = false;
+    do {
+      // The walk may clear the evict_walk.walk.ticket field
+      ew.ticket = ticket;
+      ew.evicted = 0;
+      lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+    } while (!lret && ew.evicted);
+  }
   if (lret < 0) return lret;
   if (lret === 0 || ew.res === null) return -EBUSY;
   return ew.res;
@@ -725,7 +767,12 @@ export async function ttmBoSwapout(
   man: TtmResourceManager,
   target: number,
 ): Promise<number> {
-  const walk: TtmBoSwapoutWalk = { processBo: ttmBoSwapoutCb, ctx, trylockOnly: true };
+  const walk: TtmBoSwapoutWalk = {
+    processBo: ttmBoSwapoutCb,
+    ctx,
+    ticket: null,
+    trylockOnly: true,
+  };
   return ttmLruWalkForEvict(walk, bdev, man, target);
 }
 
@@ -802,6 +849,7 @@ async function ttmBoAllocResource(
   forceSpace: boolean,
 ): Promise<TtmResource | number> {
   const bdev = bo.bdev;
+  const ticket = dmaResvLockingCtx(bo.resv);
   let ret = await dmaResvReserveFences(bo.resv, 1);
   if (ret) return ret;
   for (const place of placement.placement) {
@@ -814,7 +862,7 @@ async function ttmBoAllocResource(
       ret = res;
       if (ret !== -ENOSPC) return ret;
       if (!mayEvict) continue;
-      res = await ttmBoEvictAlloc(bdev, man, place, bo, ctx);
+      res = await ttmBoEvictAlloc(bdev, man, place, bo, ctx, ticket);
       if (res === -EBUSY) continue;
       if (typeof res === "number") return res;
     }
