@@ -54,6 +54,8 @@ export {
   epollWait,
   type PollProcess,
   poll,
+  primeSyncEnd,
+  primeSyncStart,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SW_SYNC_PATH,

@@ -12,6 +12,11 @@ import type { EpollEvent, PollFd } from "@primetime/kernel";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
   O_RDWR,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
@@ -94,6 +99,33 @@ export async function epollWait(
   const events: EpollEvent[] = [];
   const n = checkRet(await proc.epollWait(epfd, events, maxevents, timeoutNs), "epoll_wait");
   return events.slice(0, n);
+}
+
+/**
+ * IGT's prime_sync_start(dmabuf, write): DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START, waiting for
+ * the fences a CPU read (or read-write) of the dma-buf must wait for. Throws SysError.
+ */
+export async function primeSyncStart(
+  proc: UserProcess,
+  dmabufFd: number,
+  write: boolean,
+): Promise<void> {
+  const flags = DMA_BUF_SYNC_START | (write ? DMA_BUF_SYNC_RW : DMA_BUF_SYNC_READ);
+  checkRet(await proc.ioctl(dmabufFd, DMA_BUF_IOCTL_SYNC, { flags }), "ioctl", {
+    request: "DMA_BUF_IOCTL_SYNC",
+  });
+}
+
+/** IGT's prime_sync_end(dmabuf, write): DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_END. Throws SysError. */
+export async function primeSyncEnd(
+  proc: UserProcess,
+  dmabufFd: number,
+  write: boolean,
+): Promise<void> {
+  const flags = DMA_BUF_SYNC_END | (write ? DMA_BUF_SYNC_RW : DMA_BUF_SYNC_READ);
+  checkRet(await proc.ioctl(dmabufFd, DMA_BUF_IOCTL_SYNC, { flags }), "ioctl", {
+    request: "DMA_BUF_IOCTL_SYNC",
+  });
 }
 
 /** IGT's sw_sync_timeline_create(): opens a new timeline. Throws SysError (ENOENT: no sw_sync). */

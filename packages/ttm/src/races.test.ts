@@ -14,11 +14,13 @@ import {
   evictDeleted,
   evictReleaseMmap,
   evictVsRelease,
+  ghostMoveRelease,
   mmapVsLastUnref,
 } from "./scenarios.js";
 import {
   TTM_EVICT_BUSY_PLAIN_GET,
   TTM_EVICT_DELETED_EXTRA_PUT,
+  TTM_GHOST_RESV_NOT_FINI,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
   TTM_RELEASE_RESURRECT_WITH_GET,
@@ -38,6 +40,7 @@ const CASES = [
     scenario: evictBusyVsRelease,
     name: "evict-busy-vs-release",
   },
+  { toggle: TTM_GHOST_RESV_NOT_FINI.name, scenario: ghostMoveRelease, name: "ghost-move-release" },
 ];
 
 describe("TTM races as toggles", () => {
@@ -47,7 +50,7 @@ describe("TTM races as toggles", () => {
       expect(r.failures.length).toBe(1);
       const f = r.failures[0]!;
       const text = splats(f);
-      expect(text).toMatch(/refcount_t: (addition on 0|underflow)|use-after-free/);
+      expect(text).toMatch(/refcount_t: (addition on 0|underflow)|use-after-free|kmemleak/);
       const again = await replay(f.token, c.scenario, { toggles: [c.toggle] });
       expect(again.traceHash).toBe(f.traceHash);
       expect(splats(again)).toBe(text);

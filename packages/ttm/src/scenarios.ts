@@ -29,6 +29,7 @@ import { ANY, SYSTEM, TT, testBoCreate, ttmScenario, VRAM } from "./test-support
 import {
   TTM_EVICT_BUSY_PLAIN_GET,
   TTM_EVICT_DELETED_EXTRA_PUT,
+  TTM_GHOST_RESV_NOT_FINI,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
   TTM_RELEASE_RESURRECT_WITH_GET,
@@ -202,6 +203,36 @@ export const evictBusyVsRelease = ttmScenario(
   { ttPages: 4 },
 );
 
+/**
+ * A BO moves from VRAM into TT while another task reads it: the move is pipelined, its old
+ * VRAM hangs on a ghost object until the copy's fence signals; then the BO is released.
+ */
+export const ghostMoveRelease = ttmScenario(
+  async (m) => {
+    const x = await testBoCreate(m, 2 * 4096, VRAM);
+    if (isErr(x)) throw new Error("create");
+    const mover = spawn("move", async () => {
+      await ttmBoReserve(x, false, false);
+      const ret = await ttmBoValidate(x, TT, {
+        interruptible: false,
+        noWaitGpu: false,
+        bytesMoved: 0,
+      });
+      await ttmBoUnreserve(x);
+      if (ret) throw new Error(`validate: ${ret}`);
+    });
+    const reader = spawn("read", async () => {
+      await ttmBoReserve(x, false, false);
+      await ttmBoUnreserve(x);
+    });
+    await mover.join();
+    await reader.join();
+    await drmGemObjectPut(x);
+    await flushWorkqueue(m.bdev.wq!);
+  },
+  { vramPages: 4 },
+);
+
 /** A TTM race scenario for the harness (the shape of the stress app's StressScenario). */
 export interface TtmRaceScenario {
   readonly name: string;
@@ -271,6 +302,17 @@ export const TTM_RACE_SCENARIOS: readonly TtmRaceScenario[] = [
     finds: [TTM_EVICT_BUSY_PLAIN_GET.name],
     schedules: 200,
     how: "refcount_t: addition on 0; use-after-free",
+  },
+  {
+    name: "ttm/ghost-move-release",
+    description: "a pipelined move leaves the old VRAM on a ghost object; the BO is released",
+    expect: "clean",
+    scenario: ghostMoveRelease,
+    kernelRef:
+      "drivers/gpu/drm/ttm/ttm_bo_util.c ttm_buffer_object_transfer(), ttm_transfered_destroy()",
+    finds: [TTM_GHOST_RESV_NOT_FINI.name],
+    schedules: 20,
+    how: "kmemleak: the ghost's dma_resv_list and the move fence",
   },
   {
     name: "ttm/evict-release-mmap",

@@ -87,6 +87,24 @@ export const TTM_EVICT_BUSY_PLAIN_GET = defineToggle({
     "v5.3 (from d367bd2a5e2b 'drm/ttm: fix busy memory to fail other user v10'; fixed in v5.4-rc and 5.3 stable)",
 });
 
+/** A ghost object's reservation is never finished. */
+export const TTM_GHOST_RESV_NOT_FINI = defineToggle({
+  name: "ttm.ghost-resv-not-fini",
+  description:
+    "Historic (fixed in Linux 5.15-rc7, backported to 5.14.y and 5.10.y): " +
+    "ttm_transfered_destroy(), the destroy of a ghost object (ttm_buffer_object_transfer()), " +
+    "freed the ghost without dma_resv_fini() on its own reservation, so the fence list of " +
+    "every pipelined move's ghost, and the move fence it references, leaked (kernel bugzilla " +
+    "214029: 'We need to cleanup the fences for ghost objects as well'). A leak, not a race: " +
+    "kmemleak reports the dma_resv_list and the fence after the ghost is gone.",
+  fixedBy: "drm/ttm: fix memleak in ttm_transfered_destroy",
+  foundBy: "ttm races.test.ts: ghost-move-release",
+  kind: "historic",
+  commit: "0db55f9a1baf",
+  kernels:
+    "up to v5.15-rc6 (where the leak began is not confirmed; fixed in v5.15-rc7, 5.14.y and 5.10.y)",
+});
+
 /** Eviction of a deleted BO drops a reference the delayed-delete list no longer holds. */
 export const TTM_EVICT_DELETED_EXTRA_PUT = defineToggle({
   name: "ttm.evict-deleted-extra-put",

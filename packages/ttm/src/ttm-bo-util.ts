@@ -48,7 +48,11 @@ import {
 } from "@primetime/kernel";
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
 import { PAGE_SIZE } from "@primetime/simgpu";
-import { TTM_EVICT_BUSY_PLAIN_GET, TTM_LRU_WALK_PLAIN_GET } from "./toggles.js";
+import {
+  TTM_EVICT_BUSY_PLAIN_GET,
+  TTM_GHOST_RESV_NOT_FINI,
+  TTM_LRU_WALK_PLAIN_GET,
+} from "./toggles.js";
 import {
   type TtmBufferObject,
   TtmTransferObj,
@@ -319,13 +323,18 @@ export async function ttmBoMoveSyncCleanup(
 export const ttmTransferObjCache = new KmemCache("ttm_transfer_obj");
 
 /**
- * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished, the
- * original BO's reference dropped, the ghost freed.
+ * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished (its fence
+ * list and the fences in it released), the original BO's reference dropped, the ghost freed.
+ *
+ * Toggle `ttm.ghost-resv-not-fini`: the dma_resv_fini() that "drm/ttm: fix memleak in
+ * ttm_transfered_destroy" added is left out: the ghost's fence list, and the move fence it
+ * references, leak.
+ *
  * Locking: none. References: drops the original's.
  */
 async function ttmTransferedDestroy(bo: TtmBufferObject): Promise<void> {
   const fbo = bo as TtmTransferObj;
-  await dmaResvFini(fbo._resv);
+  if (!toggleEnabled(TTM_GHOST_RESV_NOT_FINI.name)) await dmaResvFini(fbo._resv);
   const orig = fbo.orig;
   fbo.orig = null;
   if (orig) await ttmBoPut(orig);
