@@ -1,15 +1,14 @@
 /**
  * The drivers' own race scenarios as harness scenarios: each driver package that exports its
- * historic races (`@primetime/vmwgfx/scenarios`, and qxl's test scenarios of
- * `@primetime/qxl/testing`) gives them in the shape of TTM's
+ * historic races (`VMWGFX_RACE_SCENARIOS` of `@primetime/vmwgfx/scenarios`, `QXL_RACE_SCENARIOS`
+ * of `@primetime/qxl/testing`) gives them in the shape of TTM's
  * (name, description, scenario, the toggles it finds, a PCT budget, how the bug shows). Each boots
  * its own machine with one device of its driver, races two threads through the uapi, and ends
  * with the driver's shutdown and leak check, so the harness runs it on no driver of its own
  * (arity 0), as `src/races.test.ts` of the driver does.
  */
 
-import { QXL_HANDLE_CREATE_UAF } from "@primetime/qxl";
-import { dumbCreateVsClose } from "@primetime/qxl/testing";
+import { QXL_RACE_SCENARIOS } from "@primetime/qxl/testing";
 import type { SplatKind } from "@primetime/sim";
 import { VMWGFX_RACE_SCENARIOS } from "@primetime/vmwgfx/scenarios";
 import type { StressScenario } from "./scenario.js";
@@ -36,26 +35,7 @@ interface DriverRace {
   readonly how: string;
 }
 
-/**
- * qxl's 2023 handle-creation race, from its test scenarios (`@primetime/qxl/testing`): qxl's
- * toggle test explores it with 200 PCT schedules.
- */
-const QXL_RACES: readonly DriverRace[] = [
-  {
-    name: "qxl/dumb-create-vs-close",
-    description:
-      "one thread creates dumb buffers while another closes the handles it guesses (1, 2) as soon as they exist",
-    expect: "clean",
-    scenario: dumbCreateVsClose,
-    kernelRef:
-      "drivers/gpu/drm/qxl/qxl_gem.c qxl_gem_object_create_with_handle(), qxl_dumb.c qxl_mode_dumb_create()",
-    finds: [QXL_HANDLE_CREATE_UAF.name],
-    schedules: 200,
-    how: "KASAN: slab-use-after-free in qxl_mode_dumb_create",
-  },
-];
-
-const DRIVER_RACES: readonly DriverRace[] = [...QXL_RACES, ...VMWGFX_RACE_SCENARIOS];
+const DRIVER_RACES: readonly DriverRace[] = [...QXL_RACE_SCENARIOS, ...VMWGFX_RACE_SCENARIOS];
 
 /** The drivers' race scenarios, as the harness runs them. */
 export const DRIVER_STRESS_SCENARIOS: readonly StressScenario[] = DRIVER_RACES.map((s) => ({
