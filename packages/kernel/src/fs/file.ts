@@ -25,7 +25,7 @@
  */
 
 import { RefcountT } from "@primetime/atomics";
-import { currentTask, point, report, SimLocal } from "@primetime/sim";
+import { currentTask, opLabel, point, report, SimLocal } from "@primetime/sim";
 import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
@@ -251,7 +251,7 @@ const fileRefIncWarned = new SimLocal<{ done: boolean }>(() => ({ done: false })
  * References: takes one (none on a doomed file).
  */
 export async function getFile(file: File): Promise<File> {
-  await point(`get_file(${file.name})`);
+  await point(opLabel("get_file", file.name));
   file.checkAccess("get_file");
   if (!file.freed && file.fCount.read() === 0) {
     const once = fileRefIncWarned.get();
@@ -276,7 +276,7 @@ export async function getFile(file: File): Promise<File> {
  * References: takes one, even on a doomed file.
  */
 export async function getFileLegacy(file: File): Promise<File> {
-  await point(`get_file(${file.name})`);
+  await point(opLabel("get_file", file.name));
   file.checkAccess("get_file");
   file.fCount.refs.inc();
   return file;
@@ -292,7 +292,7 @@ export async function getFileLegacy(file: File): Promise<File> {
  * References: takes one when it returns true.
  */
 export async function getFileUnlessDoomed(file: File): Promise<boolean> {
-  await point(`get_file_unless_doomed(${file.name})`);
+  await point(opLabel("get_file_unless_doomed", file.name));
   file.checkAccess("get_file_unless_doomed");
   return file.fCount.incNotZero();
 }
@@ -312,7 +312,7 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
  * References: drops one; the caller must not touch the file afterwards.
  */
 export async function fput(file: File): Promise<void> {
-  await point(`fput(${file.name})`);
+  await point(opLabel("fput", file.name));
   if (!file.checkAccess("fput")) return;
   // file_ref_put() on a released reference (a get_file() on the doomed file took none): the
   // count stays in the dead zone and nothing is released.
@@ -351,7 +351,7 @@ function fileFree(file: File): void {
  * References: consumes the doomed file.
  */
 export async function fputFinal(file: File): Promise<void> {
-  await point(`__fput(${file.name})`);
+  await point(opLabel("__fput", file.name));
   if (!file.checkAccess("__fput")) return;
   if (file.fMode & FMODE_OPENED) {
     mightSleep("__fput");

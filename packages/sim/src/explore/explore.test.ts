@@ -293,9 +293,9 @@ describe("the strategy registry", () => {
     expect(again.traceHash).toBe(f!.traceHash);
   });
 
-  it("one set of defaults: depth 3, preemption bound 2, 1000 schedules, seed 1", () => {
+  it("one set of defaults: portfolio, depth 3, preemption bound 2, 1000 schedules, seed 1", () => {
     expect(SEARCH_DEFAULTS).toMatchObject({
-      strategy: "pct",
+      strategy: "portfolio",
       schedules: 1000,
       seed: 1,
       depth: 3,

@@ -18,7 +18,10 @@ export interface ExploreOptions extends SearchOptions {
   scenario?: string;
   /** What counts as a failure. Default: any splat or an outcome other than "ok". */
   isFailure?: (r: RunResult) => boolean;
-  /** Called after every run (progress bars). */
+  /**
+   * Called after every run (progress bars). A passing run's trace buffers are reused for the
+   * next run once this returns: read its `trace` and `token` here, not later (they throw then).
+   */
   onRun?: (r: RunResult, index: number) => void;
 }
 
@@ -90,7 +93,7 @@ export async function explore(
     if (isFailure(r)) {
       failures.push(r);
       if (o.stopOnFailure) break;
-    }
+    } else r.trace.recycle();
   }
   return {
     schedules: runs,
