@@ -36,3 +36,21 @@ for (const [a, b] of [
     }
   });
 }
+
+// IGT's prime_vgem with its real pair: vgem exporting (its fences), vmwgfx importing.
+describe(`prime_vgem: ${vgemUnderTest.name} to ${vmwgfxUnderTest.name}`, () => {
+  const cases = conformanceCases(vgemUnderTest, [vmwgfxUnderTest]).filter((c) =>
+    c.name.startsWith("prime_vgem/"),
+  );
+  it("has IGT's subtests", () => {
+    expect(cases.map((c) => c.name)).toContain(
+      `prime_vgem/basic-fence-read-to-${vmwgfxUnderTest.name}`,
+    );
+  });
+  for (const c of cases) {
+    it(c.name, { timeout: 60_000 }, async () => {
+      const r = await c.run();
+      expect(r.passed, formatCaseResult(r)).toBe(true);
+    });
+  }
+});

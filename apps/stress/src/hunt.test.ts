@@ -51,7 +51,9 @@ describe("the toggle table", () => {
       [...Object.keys(TOGGLE_CASES), ...Object.keys(TTM_TOGGLE_CASES)].sort(),
     );
     expect(table.filter((t) => t.name.startsWith("ttm.")).map((t) => t.scenario)).toEqual([
+      "ttm/evict-busy-vs-release",
       "ttm/evict-deleted",
+      "ttm/ghost-move-release",
       "ttm/evict-vs-release",
       "ttm/mmap-vs-last-unref",
       "ttm/busy-release",

@@ -42,6 +42,26 @@ describe("the conformance cases", () => {
         "prime_cross_driver/export-to-stub",
         "prime_cross_driver/export-to-other",
         "prime_cross_driver/import-from-other",
+        "prime_busy/before",
+        "prime_busy/before-wait",
+        "prime_busy/after",
+        "prime_busy/after-wait",
+        "prime_busy/hang",
+        "prime_busy/hang-wait",
+        ...[
+          "basic-read",
+          "basic-write",
+          "basic-gtt",
+          "coherency-gtt",
+          "basic-fence-read",
+          "basic-fence-mmap",
+          "sync",
+          "busy",
+          "wait",
+          "fence-wait",
+          "fence-read-hang",
+          "fence-write-hang",
+        ].flatMap((s) => [`prime_vgem/${s}-to-stub`, `prime_vgem/${s}-to-other`]),
       ]),
     );
     // A driver against itself: one direction only.
@@ -58,6 +78,7 @@ describe("the conformance cases", () => {
       "prime_self_import/export-vs-gem_close-other-handle-race",
       "prime_self_import/reimport-vs-gem_close-race",
       "dma_buf_poll/poll-vs-fence-replace",
+      "dma_buf_poll/epoll-wait-vs-close",
     ]);
   });
 

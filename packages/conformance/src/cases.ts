@@ -6,8 +6,10 @@
 import { DMA_BUF_POLL } from "./cases/dma-buf-poll.js";
 import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
+import { PRIME_BUSY } from "./cases/prime-busy.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
 import { PRIME_SELF_IMPORT } from "./cases/prime-self-import.js";
+import { PRIME_VGEM } from "./cases/prime-vgem.js";
 import { VGEM_BASIC } from "./cases/vgem-basic.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
@@ -18,6 +20,7 @@ export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_RACE,
   ...PRIME_SELF_IMPORT,
   ...VGEM_BASIC,
+  ...PRIME_BUSY,
   ...DMA_BUF_POLL,
 ];
 
@@ -25,10 +28,16 @@ export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
 export const CROSS_DRIVER_SPECS: readonly CaseSpec[] = PRIME_CROSS_DRIVER;
 
 /**
+ * IGT's prime_vgem subtests: the driver under test exports (vgem's part), the partner imports
+ * (i915's part); bound per partner as "prime_vgem/<subtest>-to-<other>".
+ */
+export const PRIME_VGEM_SPECS: readonly CaseSpec[] = PRIME_VGEM;
+
+/**
  * The cases of `driver`: every single-device case, then for each driver of `others` the
  * cross-driver cases ("prime_cross_driver/export-to-<other>" and "import-from-<other>"; for the
  * driver itself as its own partner, two devices of it, export-to only, the directions being the
- * same).
+ * same) and IGT's prime_vgem subtests with `driver` exporting ("prime_vgem/<subtest>-to-<other>").
  */
 export function conformanceCases(
   driver: DriverUnderTest,
@@ -42,6 +51,8 @@ export function conformanceCases(
       out.push(
         bindCase(importSpec!, driver, other, `${importSpec!.group}/import-from-${other.name}`),
       );
+    for (const spec of PRIME_VGEM_SPECS)
+      out.push(bindCase(spec, driver, other, `${spec.name}-to-${other.name}`));
   }
   return out;
 }

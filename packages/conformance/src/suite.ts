@@ -74,8 +74,11 @@ export function defineConformanceSuite(
   if (opts.toggles) defineToggleChecks(driver, { timeout });
 }
 
-/** The toggles of the DRM stack: those of the DRM core (gem.*, prime.*) and of dma-buf. */
-const DRM_STACK = /^(gem|prime|dma-buf)\./;
+/**
+ * The toggles of the DRM stack: those of the DRM core (gem.*, prime.*), of dma-buf, and of the
+ * VFS paths userspace reaches dma-bufs through (epoll.*).
+ */
+const DRM_STACK = /^(gem|prime|dma-buf|epoll)\./;
 
 /**
  * Registers the toggle checks of the DRM stack on `driver`: every toggle that the packages loaded

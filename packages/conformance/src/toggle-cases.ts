@@ -2,7 +2,8 @@
  * The historic races of the layers below (ARCHITECTURE.md section 5) and the conformance case that
  * finds each one: with the toggle on, the case fails under PCT (seed 1, its default depth) within
  * `schedules` schedules; with every toggle off it passes. toggles.test.ts checks both for every
- * toggle the DRM core (@primetime/gem: gem.*, prime.*) and @primetime/dma-buf (dma-buf.*) define.
+ * toggle the DRM core (@primetime/gem: gem.*, prime.*), @primetime/dma-buf (dma-buf.*) and the
+ * VFS of @primetime/kernel (epoll.*) define.
  */
 
 export interface ToggleCase {
@@ -54,6 +55,11 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
     case: "dma_buf_poll/poll-vs-fence-replace",
     schedules: 50,
     how: "poll() on the dma-buf queues its callback on the sw_sync write fence without a reference; importing a later fence of the same timeline drops the fence's last reference: released with pending signals!",
+  },
+  "epoll.item-poll-without-ref": {
+    case: "dma_buf_poll/epoll-wait-vs-close",
+    schedules: 150,
+    how: "epoll_wait() re-polls the dma-buf through its epitem after the fd's close doomed the file; dma_buf_poll()'s get_file() (atomic_long_inc() on those kernels) resurrects it and its fput() queues a second __fput(): KASAN in __fput",
   },
 };
 

@@ -24,8 +24,13 @@
  * dma-buf file from kernel-level tests: it registers on the dma-buf's poll wait queue, then calls
  * ->poll until an event is ready or the timeout passes.
  *
- * Simplifications: one poll table entry per waiter; no EPOLLPRI, no epoll; the wakeup key filters
- * which waiters wake, as the kernel's poll wakeup does.
+ * epoll reaches dma_buf_poll() too (@primetime/kernel eventpoll.ts): its epitem hooks an entry
+ * with its own wake function (ep_poll_callback()) on the dma-buf's wait queue, and re-polls the
+ * file from epoll_wait() through a pointer that holds no reference (see the historic toggle
+ * `epoll.item-poll-without-ref` there: this file's get_file() is what it resurrects).
+ *
+ * Simplifications: one poll table entry per waiter; no EPOLLPRI; the wakeup key filters which
+ * waiters wake, as the kernel's poll wakeup does.
  */
 
 import {
@@ -127,6 +132,11 @@ export class DmaBufPollCb extends DmaFenceCb {
 function wakeUpLockedPoll(head: PollHead, key: number): void {
   lockdepAssertHeld(head.lock);
   for (const e of head.entries) {
+    // A waiter with its own wake function (epoll's ep_poll_callback()) filters the key itself.
+    if (e.func) {
+      e.func(key);
+      continue;
+    }
     if (!(e.events & key)) continue;
     e.triggered = true;
     e.wq.wakeAll();

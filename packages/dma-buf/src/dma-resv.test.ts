@@ -1,6 +1,16 @@
-import { ENOMEM, kmemleakScan, SpinLock, setFailslab } from "@primetime/kernel";
+import {
+  EALREADY,
+  EDEADLK,
+  ENOMEM,
+  kmemleakScan,
+  SpinLock,
+  setFailslab,
+  WwAcquireCtx,
+  wwAcquireFini,
+  wwAcquireInit,
+} from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { now, Simulation, sleep, spawn } from "@primetime/sim";
+import { now, point, Simulation, sleep, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   type DmaFence,
@@ -21,6 +31,9 @@ import {
   dmaResvForEachFenceUnlocked,
   dmaResvGetFences,
   dmaResvLock,
+  dmaResvLockInterruptible,
+  dmaResvLockingCtx,
+  dmaResvLockSlow,
   dmaResvReplaceFences,
   dmaResvReserveFences,
   dmaResvTestSignaled,
@@ -28,6 +41,7 @@ import {
   dmaResvUnlock,
   dmaResvUsageRw,
   dmaResvWaitTimeout,
+  reservationWwClass,
 } from "./dma-resv.js";
 import { runThenScanLeaks, splatLines } from "./test-support.js";
 
@@ -326,6 +340,60 @@ describe("DmaResv", () => {
       await dmaResvFini(resv);
     });
     expect(splatLines(r)).toEqual([]);
+  });
+
+  it("dma_resv_lock with a context: -EALREADY, -EDEADLK to the younger one, lock_slow, then success", async () => {
+    const log: string[] = [];
+    const r = await runThenScanLeaks(async () => {
+      const a = new DmaResv();
+      const b = new DmaResv();
+      const old = new WwAcquireCtx();
+      wwAcquireInit(old, reservationWwClass);
+      expect(await dmaResvLock(a, old)).toBe(0);
+      expect(await dmaResvLock(a, old)).toBe(-EALREADY);
+      expect(dmaResvLockingCtx(a)).toBe(old);
+      const t = spawn("young", async () => {
+        const ctx = new WwAcquireCtx();
+        wwAcquireInit(ctx, reservationWwClass);
+        expect(await dmaResvLockInterruptible(b, ctx)).toBe(0);
+        expect(await dmaResvLock(a, ctx)).toBe(-EDEADLK);
+        log.push("young backs off");
+        await dmaResvUnlock(b);
+        await dmaResvLockSlow(a, ctx);
+        expect(await dmaResvLock(b, ctx)).toBe(0);
+        log.push("young holds both");
+        await dmaResvUnlock(b);
+        await dmaResvUnlock(a);
+        wwAcquireFini(ctx);
+      });
+      while (!b.lock.locked) await point("wait for young");
+      expect(await dmaResvLock(b, old)).toBe(0); // the older context waits
+      log.push("old holds both");
+      await dmaResvUnlock(b);
+      await dmaResvUnlock(a);
+      wwAcquireFini(old);
+      await t.join();
+      await dmaResvFini(a);
+      await dmaResvFini(b);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(log).toEqual(["young backs off", "old holds both", "young holds both"]);
+  });
+
+  it("a second reservation without a context, while holding one, is recursive locking", async () => {
+    const r = await runThenScanLeaks(async () => {
+      const a = new DmaResv();
+      const b = new DmaResv();
+      await dmaResvLock(a);
+      await dmaResvLock(b);
+      await dmaResvUnlock(b);
+      await dmaResvUnlock(a);
+      await dmaResvFini(a);
+      await dmaResvFini(b);
+    });
+    expect(r.splats.map((x) => x.message.split("\n")[0])).toEqual([
+      "WARNING: possible recursive locking detected",
+    ]);
   });
 
   it("unlocked readers race with updaters replacing and growing the list without splats", async () => {

@@ -15,14 +15,17 @@
  * context's fences signal in order), as does any fence in place of a signalled one; the list
  * drops the replaced fence's reference.
  *
- * Simplifications: the lock is a plain kernel Mutex (lockdep class reservation_ww_class_mutex)
- * without wound/wait acquire contexts: dmaResvLock() is dma_resv_lock(obj, NULL), and locking
- * two reservation objects in one task is lockdep's recursive-locking splat. No fence containers
+ * The lock is a WwMutex of the wait-die class reservation_ww_class (lockdep class
+ * reservation_ww_class_mutex). dma_resv_lock(obj, ctx) with an acquire context may return
+ * -EDEADLK (back off: unlock everything, dma_resv_lock_slow() the contended object) or -EALREADY;
+ * with a NULL context it is a plain mutex_lock(), and taking a second reservation that way while
+ * holding one (or an acquire context) is lockdep's "possible recursive locking". No fence containers
  * (arrays, chains), no dma_resv_get_singleton()/copy_fences(), no kmalloc bucket rounding of
  * the slot count.
  */
 
 import {
+  defineWdClass,
   ENOMEM,
   type Errno,
   errPtr,
@@ -30,11 +33,18 @@ import {
   KmemCache,
   kfreeRcu,
   kmalloc,
-  LockClassKey,
   lockdepAssertHeld,
   lockIsHeld,
-  Mutex,
   SlabObject,
+  type WwAcquireCtx,
+  type WwClass,
+  WwMutex,
+  wwMutexLock,
+  wwMutexLockInterruptible,
+  wwMutexLockSlow,
+  wwMutexLockSlowInterruptible,
+  wwMutexTrylock,
+  wwMutexUnlock,
 } from "@primetime/kernel";
 import {
   RcuPointer,
@@ -86,8 +96,12 @@ export function dmaResvUsageRw(write: boolean): DmaResvUsage {
   return write ? DmaResvUsage.READ : DmaResvUsage.WRITE;
 }
 
-/** Models reservation_ww_class: every reservation lock is one lockdep class. */
-export const reservationWwClass = new LockClassKey("reservation_ww_class_mutex");
+/**
+ * Models reservation_ww_class (DEFINE_WD_CLASS in dma-resv.c): every reservation lock is a
+ * wait-die ww_mutex of this class (lockdep classes reservation_ww_class_mutex and
+ * reservation_ww_class_acquire).
+ */
+export const reservationWwClass: WwClass = defineWdClass("reservation_ww_class");
 
 /** The slab cache of fence lists (kmalloc() in dma_resv_list_alloc()). */
 export const dmaResvListCache = new KmemCache("dma_resv_list");
@@ -122,8 +136,8 @@ export class DmaResvList extends SlabObject {
  * References: the list holds one reference per fence.
  */
 export class DmaResv {
-  /** Models obj->lock (a ww_mutex; see the file comment). */
-  readonly lock: Mutex;
+  /** Models obj->lock (a ww_mutex of reservation_ww_class; see the file comment). */
+  readonly lock: WwMutex;
   /** Models obj->fences. */
   readonly fences: RcuPointer<DmaResvList>;
 
@@ -134,7 +148,7 @@ export class DmaResv {
    */
   constructor(readonly owner?: Owner) {
     const who = owner?.name ?? "dma_resv";
-    this.lock = new Mutex(`${who}.resv`, { owner, key: reservationWwClass });
+    this.lock = new WwMutex(`${who}.resv`, reservationWwClass, { owner });
     this.fences = new RcuPointer<DmaResvList>(`${who}->resv.fences`);
   }
 
@@ -174,25 +188,56 @@ export function dmaResvIsLocked(obj: DmaResv): boolean {
 const heldCond = (obj: DmaResv) => () => dmaResvHeld(obj) || obj.name;
 
 /**
- * Models dma_resv_lock(obj, NULL): takes the reservation lock. Returns 0 (without an acquire
- * context no -EDEADLK/-EALREADY).
- * Locking: may sleep.
+ * Models dma_resv_lock(obj, ctx): takes the reservation lock, under the acquire context `ctx` if
+ * given. Returns 0, or with a context -EDEADLK (back off: unlock every reservation the context
+ * holds, then dmaResvLockSlow() this one) or -EALREADY (the context already holds it). Without
+ * a context (dma_resv_lock(obj, NULL), the default) always 0.
+ * Locking: may sleep; with `ctx`, the context must be initialised (ww_acquire_init()).
  * References: none.
  */
-export async function dmaResvLock(obj: DmaResv): Promise<number> {
-  await obj.lock.lock();
-  return 0;
+export function dmaResvLock(obj: DmaResv, ctx: WwAcquireCtx | null = null): Promise<number> {
+  return wwMutexLock(obj.lock, ctx);
 }
 
 /**
- * Models dma_resv_lock_interruptible(obj, NULL): like dmaResvLock() (no signals here, so never
+ * Models dma_resv_lock_interruptible(obj, ctx): as dmaResvLock() (no signals here, so never
  * -EINTR).
  * Locking: may sleep.
  * References: none.
  */
-export async function dmaResvLockInterruptible(obj: DmaResv): Promise<number> {
-  await obj.lock.lock();
-  return 0;
+export function dmaResvLockInterruptible(
+  obj: DmaResv,
+  ctx: WwAcquireCtx | null = null,
+): Promise<number> {
+  return wwMutexLockInterruptible(obj.lock, ctx);
+}
+
+/**
+ * Models dma_resv_lock_slow(obj, ctx): after -EDEADLK, with every other reservation of `ctx`
+ * unlocked, waits for the contended one (a context holding nothing never dies).
+ * Locking: may sleep; `ctx` holds no reservation.
+ * References: none.
+ */
+export function dmaResvLockSlow(obj: DmaResv, ctx: WwAcquireCtx): Promise<void> {
+  return wwMutexLockSlow(obj.lock, ctx);
+}
+
+/**
+ * Models dma_resv_lock_slow_interruptible(obj, ctx): as dmaResvLockSlow(); 0 (never -EINTR).
+ * Locking: may sleep; `ctx` holds no reservation.
+ * References: none.
+ */
+export function dmaResvLockSlowInterruptible(obj: DmaResv, ctx: WwAcquireCtx): Promise<number> {
+  return wwMutexLockSlowInterruptible(obj.lock, ctx);
+}
+
+/**
+ * Models dma_resv_locking_ctx(): the acquire context holding the lock, if any.
+ * Locking: none (a snapshot).
+ * References: none.
+ */
+export function dmaResvLockingCtx(obj: DmaResv): WwAcquireCtx | null {
+  return obj.lock.ctx;
 }
 
 /**
@@ -201,7 +246,7 @@ export async function dmaResvLockInterruptible(obj: DmaResv): Promise<number> {
  * References: none.
  */
 export function dmaResvTrylock(obj: DmaResv): boolean {
-  return obj.lock.tryLock();
+  return wwMutexTrylock(obj.lock, null);
 }
 
 /**
@@ -212,7 +257,7 @@ export function dmaResvTrylock(obj: DmaResv): boolean {
  */
 export async function dmaResvUnlock(obj: DmaResv): Promise<void> {
   await dmaResvResetMaxFences(obj);
-  await obj.lock.unlock();
+  await wwMutexUnlock(obj.lock);
 }
 
 /**

@@ -49,13 +49,19 @@ export interface FuzzRunReport {
 }
 
 /**
- * Runs the fuzz workload once with `seed` under `strategy` ("pct" or "random"), with `toggles`
- * on (default: the baseline, every fix switch on).
+ * The schedulers a fuzz run can use: the simulation's PCT (depth 3), uniform random, POS, and the
+ * portfolio (whose member, PCT/random/POS, the seed picks).
+ */
+export type FuzzStrategy = "pct" | "random" | "pos" | "portfolio";
+
+/**
+ * Runs the fuzz workload once with `seed` under `strategy`, with `toggles` on (default: the
+ * baseline, every fix switch on).
  */
 export async function fuzzOne(
   opts: FuzzOptions,
   seed: number,
-  strategy: "pct" | "random" = "pct",
+  strategy: FuzzStrategy = "pct",
   toggles: readonly string[] = baselineFixes(),
 ): Promise<FuzzRunReport> {
   const sim = new Simulation({
@@ -79,12 +85,19 @@ export interface CampaignOptions {
   readonly firstSeed?: number;
   /** Toggles on (default: the baseline, `baselineFixes()`). */
   readonly toggles?: readonly string[];
+  /**
+   * The schedulers, cycled: schedule i uses strategies[i % length] (default ["pct", "random"]:
+   * even schedules PCT, odd ones random).
+   */
+  readonly strategies?: readonly FuzzStrategy[];
   /** Stop at the first failing schedule (default false). */
   readonly stopAtFirst?: boolean;
   /** Called every `progressEvery` schedules (default 1000). */
   readonly onProgress?: (s: CampaignStats) => void;
   readonly progressEvery?: number;
 }
+
+const DEFAULT_STRATEGIES: readonly FuzzStrategy[] = ["pct", "random"];
 
 /** A campaign's figures. */
 export interface CampaignStats {
@@ -101,7 +114,7 @@ export interface CampaignStats {
   readonly failures: { token: string; seed: number; first: string }[];
 }
 
-/** Runs a campaign: even schedules under PCT, odd ones under the random scheduler. */
+/** Runs a campaign (by default even schedules under PCT, odd ones under the random scheduler). */
 export async function fuzzCampaign(opts: CampaignOptions): Promise<CampaignStats> {
   const st: CampaignStats = {
     schedules: 0,
@@ -117,9 +130,11 @@ export async function fuzzCampaign(opts: CampaignOptions): Promise<CampaignStats
   };
   const first = opts.firstSeed ?? 1;
   const every = opts.progressEvery ?? 1000;
+  const strategies = opts.strategies ?? DEFAULT_STRATEGIES;
+  if (strategies.length === 0) throw new RangeError("a campaign needs at least one strategy");
   for (let i = 0; i < opts.schedules; i++) {
     const seed = first + i;
-    const r = await fuzzOne(opts.fuzz, seed, i % 2 === 0 ? "pct" : "random", opts.toggles);
+    const r = await fuzzOne(opts.fuzz, seed, strategies[i % strategies.length]!, opts.toggles);
     st.schedules++;
     st.steps += r.run.steps;
     for (const step of r.run.trace.steps()) if (step.label.startsWith("sys_")) st.syscalls++;
@@ -161,7 +176,13 @@ export interface ToggleHunt {
  */
 export async function huntToggles(
   fuzz: FuzzOptions,
-  opts: { budget: number; toggles?: readonly string[]; firstSeed?: number },
+  opts: {
+    budget: number;
+    toggles?: readonly string[];
+    firstSeed?: number;
+    /** The schedulers, cycled (see CampaignOptions; default ["pct", "random"]). */
+    strategies?: readonly FuzzStrategy[];
+  },
 ): Promise<ToggleHunt[]> {
   const names = opts.toggles ?? listToggles().map((t) => t.name);
   const out: ToggleHunt[] = [];
@@ -171,6 +192,7 @@ export async function huntToggles(
       schedules: opts.budget,
       firstSeed: opts.firstSeed,
       toggles: [toggle, ...baselineFixes()],
+      strategies: opts.strategies,
       stopAtFirst: true,
     });
     const f = st.failures[0];

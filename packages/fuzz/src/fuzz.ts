@@ -17,6 +17,7 @@
  * change under the owner, and only the interleaving-proof checks apply to it.
  */
 
+import { registerSwSync, SW_SYNC_PATH } from "@primetime/dma-buf";
 import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import { type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import {
@@ -24,6 +25,7 @@ import {
   EAGAIN,
   EBADF,
   EFAULT,
+  EINTR,
   EINVAL,
   EMFILE,
   ENOENT,
@@ -40,6 +42,9 @@ import {
 } from "@primetime/kernel";
 import { choose, type Simulation } from "@primetime/sim";
 import {
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_WRITE,
   DRM_CLOEXEC,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
@@ -51,8 +56,11 @@ import {
   DRM_RDWR,
   O_RDWR,
   SEEK_END,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  type SwSyncCreateFenceData,
 } from "@primetime/uapi";
-import { FuzzModel, ModelFile, readStamp, STAMP_BYTES, stampOf } from "./model.js";
+import { FuzzModel, ModelFile, readStamp, STAMP_BYTES, stampOf, UNKNOWN_BUFFER } from "./model.js";
 
 /** The shape of one fuzz run. */
 export interface FuzzOptions {
@@ -66,6 +74,11 @@ export interface FuzzOptions {
   readonly ops?: number;
   /** The machine's RAM in bytes (default: the kernel's default). */
   readonly ramBytes?: number;
+  /**
+   * Called once the devices (and sw_sync) are registered, before the processes start: where a
+   * harness starts fault injection (the stress app's `--faults`).
+   */
+  readonly afterBoot?: () => void;
 }
 
 interface DeviceNodes {
@@ -83,10 +96,38 @@ interface FdEntry {
   readonly buf?: number;
 }
 
+/** What the threads of one process share. */
+interface ProcState {
+  readonly ctxs: ThreadCtx[];
+  /** The process's sw_sync timeline fd (opened on first use), its points and its value. */
+  timeline: number | null;
+  points: number;
+  signalled: number;
+  /** How often its threads race two operations on one object (0: never), drawn by the seed. */
+  readonly races: number;
+  /** The operations its races pair, a subset of RACE_OPS drawn by the seed (swarm testing). */
+  readonly raceOps: readonly RaceOp[];
+}
+
 interface ThreadCtx {
   readonly p: Process;
   readonly fds: FdEntry[];
   readonly siblings: ThreadCtx[];
+  readonly proc: ProcState;
+}
+
+/**
+ * A call on a handle that ran in [start, ret] (ticks) and reached buffer `buf` or got flink name
+ * `name`, checked once the run is over against every life of the handle (model.ts).
+ */
+interface HandleObservation {
+  readonly f: ModelFile;
+  readonly handle: number;
+  readonly start: number;
+  readonly ret: number;
+  readonly buf?: number;
+  readonly name?: number;
+  readonly what: string;
 }
 
 /** A handle observed to name a buffer, checked once the run is over (see model.ts). */
@@ -112,9 +153,33 @@ async function registerNodes(driver: DriverUnderTest, kernel: Kernel): Promise<D
 }
 
 const PAGE = 4096;
-/** The buffer of a handle whose object carries no stamp the model can trust. */
-const UNKNOWN_BUFFER = 0;
 const MAX_FDS_PER_THREAD = 10;
+/** poll(2) events of a dma-buf (include/uapi/asm-generic/poll.h). */
+const POLLIN = 0x001;
+const POLLOUT = 0x004;
+/** poll(2) timeouts drawn from, in virtual ns. */
+const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
+
+/**
+ * The operations a race pairs (see opRace): two threads of one process run one each, at once,
+ * on the same DRM file, handle (or another handle of the same buffer) and dma-buf fd.
+ */
+const RACE_OPS = [
+  "gem-close",
+  "flink",
+  "gem-open",
+  "export",
+  "import",
+  "map",
+  "create",
+  "create-export",
+  "export-close",
+  "guess-close",
+  "poll",
+  "fence",
+  "close-dmabuf",
+] as const;
+type RaceOp = (typeof RACE_OPS)[number];
 
 /**
  * One fuzz run as a simulation scenario: boots a kernel, registers the devices, runs the
@@ -131,15 +196,30 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const devs: DeviceNodes[] = [];
     for (let i = 0; i < 2; i++)
       devs.push(await registerNodes(opts.drivers[i % opts.drivers.length]!, kernel));
+    registerSwSync(kernel);
+    opts.afterBoot?.();
     const baselines = devs.map((d) => drmDevCounters(d.device));
     const survivors = new Set<SlabObject>(liveObjects());
     const model = new FuzzModel();
     const names: NameObservation[] = [];
+    const handleObs: HandleObservation[] = [];
     let exited = false;
     const procs: Process[] = [];
     for (let i = 0; i < nProc; i++) {
+      // Swarm testing: each process races often or not at all, and pairs only a few of the
+      // operations, so that a run concentrates on some combinations instead of diluting all.
+      const races = [0, 4, 10, 30][choose(4, "fuzz race weight")]!;
+      let raceOps = RACE_OPS.filter((_, k) => choose(3, `fuzz race op ${k}`) === 0);
+      if (raceOps.length === 0) raceOps = [RACE_OPS[choose(RACE_OPS.length, "fuzz race op")]!];
       const proc = kernel.spawnProcess(`fuzz${i}`, async (p) => {
-        const ctxs: ThreadCtx[] = [];
+        const ps: ProcState = {
+          ctxs: [],
+          timeline: null,
+          points: 0,
+          signalled: 0,
+          races,
+          raceOps,
+        };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
           await opOpen(ctx, true);
@@ -151,10 +231,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
               return;
             }
           }
+          // Signal what this process's timeline still owes, so nobody waits for the exit.
+          if (ps.timeline !== null && ps.points > ps.signalled) await doSignal(ctx, true);
         };
         const mk = (tp: Process): ThreadCtx => {
-          const c: ThreadCtx = { p: tp, fds: [], siblings: ctxs };
-          ctxs.push(c);
+          const c: ThreadCtx = { p: tp, fds: [], siblings: ps.ctxs, proc: ps };
+          ps.ctxs.push(c);
           return c;
         };
         const main = mk(p);
@@ -170,50 +252,39 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
 
     /** One random operation of a thread; "exit" ends its process. */
     async function step(ctx: ThreadCtx): Promise<"ok" | "exit"> {
-      const op = choose(20, "fuzz op");
-      switch (op) {
-        case 0:
-        case 1:
-          return opOpen(ctx);
-        case 2:
-        case 3:
-        case 4:
-          return opCreate(ctx);
-        case 5:
-        case 6:
-          return opGemClose(ctx);
-        case 7:
-          return opFlink(ctx);
-        case 8:
-          return opGemOpen(ctx);
-        case 9:
-        case 10:
-          return opExport(ctx);
-        case 11:
-          return opImport(ctx);
-        case 12:
-          return opDup(ctx);
-        case 13:
-          return opClose(ctx);
-        case 14:
-          return opSend(ctx);
-        case 15:
-          return opRecv(ctx);
-        case 16:
-          return opGarbageIoctl(ctx);
-        case 17:
-          return opHostile(ctx);
-        case 18:
-          return opTouch(ctx);
-        default:
-          // Exit mid-way, rarely: the whole process goes, its other threads at their next
-          // syscall boundary.
-          if (choose(8, "fuzz exit") === 0) {
-            exited = true;
-            await ctx.p.exit(choose(3, "fuzz exit code"));
-          }
-          return "ok";
+      const table: [number, () => Promise<"ok">][] = [
+        [2, () => opOpen(ctx)],
+        [3, () => opCreate(ctx)],
+        [2, () => opGemClose(ctx)],
+        [2, () => opFlink(ctx)],
+        [2, () => opGemOpen(ctx)],
+        [3, () => opExport(ctx)],
+        [2, () => opImport(ctx)],
+        [1, () => opDup(ctx)],
+        [1, () => opClose(ctx)],
+        [1, () => opSend(ctx)],
+        [1, () => opRecv(ctx)],
+        [1, () => opGarbageIoctl(ctx)],
+        [1, () => opHostile(ctx)],
+        [1, () => opTouch(ctx)],
+        [1, () => opFence(ctx)],
+        [1, () => opPoll(ctx)],
+        [ctx.proc.races, () => opRace(ctx)],
+      ];
+      let total = 1; // the last slot: exit
+      for (const [w] of table) total += w;
+      let c = choose(total, "fuzz op");
+      for (const [w, fn] of table) {
+        if (c < w) return fn();
+        c -= w;
       }
+      // Exit mid-way, rarely: the whole process goes, its other threads at their next
+      // syscall boundary.
+      if (choose(6, "fuzz exit") === 0) {
+        exited = true;
+        await ctx.p.exit(choose(3, "fuzz exit code"));
+      }
+      return "ok";
     }
 
     function pick<T>(list: readonly T[], label: string): T | undefined {
@@ -233,11 +304,31 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return { e, own };
     }
 
-    function ownDmabuf(ctx: ThreadCtx): FdEntry | undefined {
-      return pick(
-        ctx.fds.filter((e) => e.kind === "dmabuf"),
-        "fuzz dmabuf fd",
-      );
+    /**
+     * A live handle of `f`, weighted towards handles of buffers already shared in some way (a
+     * flink name, a dma-buf, an import or open whose buffer the model could not tell).
+     */
+    function pickHandle(f: ModelFile, label: string): number | undefined {
+      const live = [...f.live.keys()];
+      if (live.length === 0) return undefined;
+      if (choose(3, `${label} hot`) !== 0) {
+        const hot = live.filter((h) => {
+          const b = f.live.get(h)!;
+          return b === UNKNOWN_BUFFER || model.exported.has(b) || model.named.has(b);
+        });
+        if (hot.length > 0) return pick(hot, label);
+      }
+      return pick(live, label);
+    }
+
+    /** A dma-buf fd of this thread, preferably one of buffer `buf`. */
+    function ownDmabuf(ctx: ThreadCtx, buf?: number): FdEntry | undefined {
+      const all = ctx.fds.filter((e) => e.kind === "dmabuf");
+      if (buf !== undefined && choose(4, "fuzz dmabuf of buffer") !== 0) {
+        const same = all.filter((e) => e.buf === buf);
+        if (same.length > 0) return pick(same, "fuzz dmabuf fd");
+      }
+      return pick(all, "fuzz dmabuf fd");
     }
 
     /** Maps `len` bytes of `fd` at `offset`, reads the stamp, unmaps. null on any failure. */
@@ -258,6 +349,14 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return stampAt(p, fd, arg.offset, PAGE);
     }
 
+    /**
+     * Records, for the end of the run, that a call on `handle` of `f` that ran in [start, ret]
+     * reached buffer `buf` (an export or a mapping) or got flink name `name`.
+     */
+    function observe(o: HandleObservation) {
+      handleObs.push(o);
+    }
+
     async function opOpen(ctx: ThreadCtx, card = false): Promise<"ok"> {
       if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
       const dev = choose(devs.length, "fuzz dev");
@@ -275,7 +374,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     async function opCreate(ctx: ThreadCtx): Promise<"ok"> {
       const pk = pickDrm(ctx, true);
       if (!pk) return opOpen(ctx);
-      const { e, own } = pk;
+      await doCreate(ctx, pk.e, pk.own);
+      return "ok";
+    }
+
+    /** CREATE_DUMB (sometimes invalid) and the new buffer's stamp; its handle or null. */
+    async function doCreate(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<number | null> {
       const f = e.file!;
       const pages = 1 + choose(4, "fuzz pages");
       const invalid = choose(10, "fuzz create invalid") === 0;
@@ -288,44 +392,52 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         pitch: 0,
         size: 0,
       };
+      const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+      const t1 = model.tick();
       if (invalid) {
         if (ret >= 0) model.diverge(`CREATE_DUMB with width 0 succeeded (${ret})`);
-        return "ok";
+        return null;
       }
       if (ret !== 0) {
         if (ret !== -ENOMEM && ret !== -ENOSPC && own && !f.shared)
           model.diverge(`CREATE_DUMB = ${ret}`);
-        return "ok";
+        return null;
       }
       if (!f.shared && own && f.live.has(arg.handle))
         model.diverge(`CREATE_DUMB returned handle ${arg.handle}, still live in this file`);
       const b = model.addBuffer(arg.size, f.dev);
       f.addHandle(arg.handle, b.id);
-      // Stamp it before anything can share it.
+      f.bind(arg.handle, b.id, t0, t1);
+      // Stamp it before anything can share it (unless the number is being closed already: then
+      // it may name another object by now, and the creator goes on at once).
+      if (!f.untouchedSince(arg.handle, t0)) {
+        model.ambiguous.add(b.id);
+        return arg.handle;
+      }
       const map = { handle: arg.handle, pad: 0, offset: 0 };
       if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, map)) !== 0) {
         model.ambiguous.add(b.id);
-        return "ok";
+        return arg.handle;
       }
       const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, map.offset);
       if (addr < 0) {
         if (!f.shared && own) model.diverge(`mmap of a new buffer = ${addr}`);
         model.ambiguous.add(b.id);
-        return "ok";
+        return arg.handle;
       }
-      // A sibling that started using the file may have closed the handle and got it back for
-      // another object before MAP_DUMB: it marked the file shared before its close, so checking
-      // here, before the store, tells whether the mapping may be of another object.
-      if (f.shared || !own) {
+      // Another thread may have closed the handle and got it back for another object before
+      // MAP_DUMB: unless no GEM_CLOSE of that number ran since the creation began (and no
+      // garbage touched the file), the mapping may be of another object.
+      if (!f.untouchedSince(arg.handle, t0)) {
         model.ambiguous.add(b.id);
         await ctx.p.munmap(addr, PAGE);
-        return "ok";
+        return arg.handle;
       }
       const w = await ctx.p.writeMemory(addr, stampOf(b.id, b.size / PAGE));
-      if (w !== STAMP_BYTES && !f.shared) model.diverge(`stamp store = ${w}`);
+      if (w !== STAMP_BYTES) model.diverge(`stamp store = ${w}`);
       await ctx.p.munmap(addr, PAGE);
-      return "ok";
+      return arg.handle;
     }
 
     async function opGemClose(ctx: ThreadCtx): Promise<"ok"> {
@@ -334,87 +446,129 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const { e, own } = pk;
       const f = e.file!;
       const kind = choose(4, "fuzz close kind");
-      let handle: number;
-      let expect: number | null = null;
       if (kind === 0) {
-        handle = [0, 0x7fffffff, 0xffffffff][choose(3, "fuzz bad handle")]!;
-        expect = -EINVAL;
+        const handle = [0, 0x7fffffff, 0xffffffff][choose(3, "fuzz bad handle")]!;
+        await doGemClose(ctx, e, own, handle, -EINVAL, true);
       } else if (kind === 1 && f.closed.size > 0) {
-        handle = pick([...f.closed], "fuzz closed handle")!;
-        expect = -EINVAL;
+        const handle = pick([...f.closed], "fuzz closed handle")!;
+        await doGemClose(ctx, e, own, handle, -EINVAL, false);
       } else {
-        const h = pick([...f.live.keys()], "fuzz live handle");
-        if (h === undefined) return "ok";
-        handle = h;
-        expect = 0;
+        const h = pickHandle(f, "fuzz live handle");
+        if (h !== undefined) await doGemClose(ctx, e, own, h, 0, false);
       }
+      return "ok";
+    }
+
+    /** GEM_CLOSE of `handle`; `expect` is checked on a file this thread owns alone. */
+    async function doGemClose(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      own: boolean,
+      handle: number,
+      expect: number | null,
+      neverValid: boolean,
+    ) {
+      const f = e.file!;
+      f.closeStarts(handle);
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
+      f.closeReturned(handle, model.tick());
       // Evaluated after the call: a sibling that started using the file meanwhile marked it.
       const strict = own && !f.shared;
-      if (expect !== null && (strict || (kind === 0 && own)) && ret !== expect && ret !== -EACCES)
+      if (expect !== null && (strict || (neverValid && own)) && ret !== expect && ret !== -EACCES)
         model.diverge(`GEM_CLOSE(${handle}) = ${ret}, expected ${expect}`);
       if (ret === 0 || f.live.has(handle)) {
         f.live.delete(handle);
         f.closed.add(handle);
       }
-      return "ok";
+      if (ret === 0) f.primeForget(handle);
+      return ret;
     }
 
     async function opFlink(ctx: ThreadCtx): Promise<"ok"> {
       const pk = pickDrm(ctx, true);
       if (!pk) return "ok";
-      const { e, own } = pk;
+      const h = pickHandle(pk.e.file!, "fuzz flink handle");
+      if (h !== undefined) await doFlink(ctx, pk.e, pk.own, h, true);
+      return "ok";
+    }
+
+    /**
+     * GEM_FLINK of `handle`. An object keeps its name while it has a handle, so the flink of a
+     * handle whose only possible life has a known name must return that name. With `reopen`, the
+     * name of an object this file still holds is opened and must give that very object.
+     */
+    async function doFlink(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, reopen: boolean) {
       const f = e.file!;
-      const h = pick([...f.live.keys()], "fuzz flink handle");
-      if (h === undefined) return "ok";
-      const buf = f.live.get(h)!;
+      const buf = f.live.get(h) ?? UNKNOWN_BUFFER;
       const arg = { handle: h, name: 0 };
+      const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
+      const t1 = model.tick();
       if (ret !== 0) {
         if (own && !f.shared && ret !== -EACCES && ret !== -ENOMEM && ret !== -ENOSPC)
           model.diverge(`GEM_FLINK of live handle ${h} = ${ret}`);
-        return "ok";
+        return;
       }
-      model.addName(f.dev, arg.name, buf);
-      if (!own) return "ok";
+      // (Through a shared file the handle may have named another buffer by then.)
+      model.addName(f.dev, arg.name, own && !f.shared ? buf : UNKNOWN_BUFFER);
+      observe({ f, handle: h, start: t0, ret: t1, name: arg.name, what: "GEM_FLINK" });
+      if (!own || !reopen) return;
       // The name of an object this file still holds must open that very object.
       const open = { name: arg.name, handle: 0, size: 0 };
+      const s0 = model.tick();
       const r2 = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open);
+      const s1 = model.tick();
       if (r2 !== 0) {
         if (!f.shared && r2 !== -EACCES && r2 !== -ENOMEM && r2 !== -ENOSPC)
           model.diverge(`GEM_OPEN of name ${arg.name} just made for a live handle = ${r2}`);
-        return "ok";
+        return;
       }
-      f.addHandle(open.handle, buf);
+      const strict = !f.shared;
+      f.addHandle(open.handle, strict ? buf : UNKNOWN_BUFFER);
+      f.bind(open.handle, strict ? buf : UNKNOWN_BUFFER, s0, s1, { name: arg.name });
       const st = await stampOfHandle(ctx.p, e.fd, open.handle);
-      if (f.shared) return "ok";
+      if (f.shared) return;
       if (st && st.id !== buf)
         model.diverge(`GEM_OPEN(name ${arg.name} of buffer ${buf}) opened buffer ${st.id}`);
       const size = model.buffers.get(buf)?.size;
       if (size !== undefined && open.size !== size)
         model.diverge(`GEM_OPEN(name ${arg.name}) size ${open.size}, buffer ${buf} has ${size}`);
-      return "ok";
     }
 
     async function opGemOpen(ctx: ThreadCtx): Promise<"ok"> {
       const pk = pickDrm(ctx, true);
       if (!pk) return "ok";
-      const { e } = pk;
-      const f = e.file!;
+      const f = pk.e.file!;
       const cands = model.knownNames.filter(([dev]) => dev === f.dev);
       const known = pick(cands, "fuzz name");
       const name = known && choose(6, "fuzz bad name") !== 0 ? known[1] : 0x7ffffff0;
+      await doGemOpen(ctx, pk.e, pk.own, name);
+      return "ok";
+    }
+
+    /** GEM_OPEN of `name`; sometimes GEM_FLINK of the new handle (it must give `name` back). */
+    async function doGemOpen(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      own: boolean,
+      name: number,
+    ): Promise<number | null> {
+      const f = e.file!;
       const arg = { name, handle: 0, size: 0 };
+      const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
+      const t1 = model.tick();
       if (name === 0x7ffffff0) {
-        if (pk.own && ret !== -ENOENT && ret !== -EACCES)
+        if (own && ret !== -ENOENT && ret !== -EACCES)
           model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
-        return "ok";
+        return null;
       }
-      if (ret !== 0) return "ok";
+      if (ret !== 0) return null;
       f.addHandle(arg.handle, UNKNOWN_BUFFER);
+      const b = f.bind(arg.handle, UNKNOWN_BUFFER, t0, t1, { name });
+      if (choose(2, "fuzz open then flink") === 0) await doFlink(ctx, e, own, arg.handle, false);
       const st = await stampOfHandle(ctx.p, e.fd, arg.handle);
-      if (st && pk.own && !f.shared) {
+      if (st && own && !f.shared) {
         names.push({
           dev: f.dev,
           name,
@@ -423,52 +577,89 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           reported: arg.size,
         });
         f.addHandle(arg.handle, st.id);
+        b.buf = st.id;
       }
-      return "ok";
+      return arg.handle;
     }
 
     async function opExport(ctx: ThreadCtx): Promise<"ok"> {
-      if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
       const pk = pickDrm(ctx);
       if (!pk) return "ok";
-      const { e, own } = pk;
+      const h = pickHandle(pk.e.file!, "fuzz export handle");
+      if (h !== undefined) await doExport(ctx, pk.e, pk.own, h, true);
+      return "ok";
+    }
+
+    /** PRIME_HANDLE_TO_FD of `h`; the new dma-buf fd is kept (if `keep` and there is room). */
+    async function doExport(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, keep: boolean) {
       const f = e.file!;
-      const h = pick([...f.live.keys()], "fuzz export handle");
-      if (h === undefined) return "ok";
       const arg = { handle: h, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+      const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
+      const t1 = model.tick();
       if (ret !== 0) {
         if (own && !f.shared && ret !== -EMFILE && ret !== -ENOMEM)
           model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
-        return "ok";
+        return null;
       }
       const st = await stampAt(ctx.p, arg.fd, 0, PAGE);
       const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
       await ctx.p.lseek(arg.fd, 0, 0);
       if (st) {
         const b = model.buffers.get(st.id);
-        if (own && !f.shared && !f.handleHasNamed(h, st.id))
+        const strict = own && !f.shared;
+        if (strict && !f.handleHasNamed(h, st.id))
           model.diverge(`PRIME export of handle ${h} gave buffer ${st.id}, which it never named`);
+        observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "PRIME export" });
         if (b && size !== b.size)
           model.diverge(`dma-buf of buffer ${st.id} has size ${size}, the buffer ${b.size}`);
         model.exported.add(st.id);
+        if (strict) f.primeAdd(st.id, h);
       }
-      ctx.fds.push({ fd: arg.fd, kind: "dmabuf", buf: st?.id });
-      return "ok";
+      if (!keep || ctx.fds.length >= MAX_FDS_PER_THREAD) {
+        await ctx.p.close(arg.fd);
+        return null;
+      }
+      const entry: FdEntry = { fd: arg.fd, kind: "dmabuf", buf: st?.id };
+      ctx.fds.push(entry);
+      return entry;
     }
 
     async function opImport(ctx: ThreadCtx): Promise<"ok"> {
       const d = ownDmabuf(ctx);
       const pk = pickDrm(ctx);
-      if (!d || !pk) return "ok";
-      const { e } = pk;
+      if (d && pk) await doImport(ctx, pk.e, pk.own, d, true);
+      return "ok";
+    }
+
+    /**
+     * PRIME_FD_TO_HANDLE of `d` (`trust`: the fd surely still is `d`). An import of a dma-buf the
+     * file has a PRIME cache entry for returns that entry's handle.
+     */
+    async function doImport(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      own: boolean,
+      d: FdEntry,
+      trust: boolean,
+    ): Promise<number | null> {
       const f = e.file!;
       const arg = { handle: 0, flags: 0, fd: d.fd };
+      const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
-      if (ret !== 0) return "ok";
-      if (d.buf === undefined) {
-        f.addHandle(arg.handle, UNKNOWN_BUFFER);
-        return "ok";
+      const t1 = model.tick();
+      if (ret !== 0) return null;
+      const buf = trust && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
+      f.addHandle(arg.handle, buf);
+      f.bind(arg.handle, buf, t0, t1, { fresh: false });
+      if (buf === UNKNOWN_BUFFER) return arg.handle;
+      if (own && !f.shared) {
+        const cached = f.prime.get(buf);
+        if (cached && cached.size > 0 && !cached.has(arg.handle))
+          model.diverge(
+            `PRIME import of buffer ${buf}'s dma-buf gave handle ${arg.handle}, not its cached handle ${[...cached].join("/")}`,
+          );
+        f.primeAdd(buf, arg.handle);
       }
       // What does the new handle name? Natively: map it; foreign: re-export it and map that.
       let st = await stampOfHandle(ctx.p, e.fd, arg.handle);
@@ -479,12 +670,23 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           await ctx.p.close(re.fd);
         }
       }
-      if (st && st.id !== d.buf && pk.own && !f.shared)
+      if (st && st.id !== buf && own && !f.shared)
         model.diverge(
-          `PRIME import of a dma-buf of buffer ${d.buf} gave a handle to buffer ${st.id}`,
+          `PRIME import of a dma-buf of buffer ${buf} gave a handle to buffer ${st.id}`,
         );
-      f.addHandle(arg.handle, d.buf);
-      return "ok";
+      return arg.handle;
+    }
+
+    /** MAP_DUMB of `h` and a read of the stamp through the mapping (checked like an export). */
+    async function doMap(ctx: ThreadCtx, e: FdEntry, h: number) {
+      const f = e.file!;
+      const arg = { handle: h, pad: 0, offset: 0 };
+      const t0 = model.tick();
+      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
+      const t1 = model.tick();
+      if (ret !== 0) return;
+      const st = await stampAt(ctx.p, e.fd, arg.offset, PAGE);
+      if (st) observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "MAP_DUMB" });
     }
 
     async function opDup(ctx: ThreadCtx): Promise<"ok"> {
@@ -552,12 +754,235 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return "ok";
     }
 
+    /** The process's sw_sync timeline, opened on first use (null if it cannot be). */
+    async function timeline(ctx: ThreadCtx): Promise<number | null> {
+      if (ctx.proc.timeline !== null) return ctx.proc.timeline;
+      const fd = await ctx.p.open(SW_SYNC_PATH, O_RDWR);
+      if (fd < 0) {
+        if (fd !== -EMFILE && fd !== -ENOMEM) model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
+        return null;
+      }
+      // (A sibling may have opened one meanwhile: the process keeps the last; the other fd is
+      // closed by the exit.)
+      ctx.proc.timeline = fd;
+      ctx.proc.points = 0;
+      ctx.proc.signalled = 0;
+      return fd;
+    }
+
+    async function opFence(ctx: ThreadCtx): Promise<"ok"> {
+      const d = ownDmabuf(ctx);
+      if (d) await doFence(ctx, d, choose(2, "fuzz fence then signal") === 0, true);
+      return "ok";
+    }
+
+    /**
+     * A new point of the process's timeline becomes an implicit fence of the dma-buf `d`
+     * (SW_SYNC_IOC_CREATE_FENCE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE as a write or read fence, then
+     * the sync_file is closed: the dma-buf's reservation object holds the only reference).
+     * With `signal`, the timeline is advanced afterwards. (`trust`: the fd surely still is `d`.)
+     */
+    async function doFence(ctx: ThreadCtx, d: FdEntry, signal: boolean, trust: boolean) {
+      const tl = await timeline(ctx);
+      if (tl === null) return;
+      const value = ++ctx.proc.points;
+      const data: SwSyncCreateFenceData = { value, name: "fuzz", fence: -1 };
+      const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
+      if (r !== 0) {
+        if (r !== -ENOMEM && r !== -EMFILE && r !== -EBADF)
+          model.diverge(`SW_SYNC_IOC_CREATE_FENCE = ${r}`);
+        return;
+      }
+      const flags = choose(3, "fuzz fence kind") === 0 ? DMA_BUF_SYNC_READ : DMA_BUF_SYNC_WRITE;
+      const imp = await ctx.p.ioctl(d.fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, {
+        flags,
+        fd: data.fence ?? -1,
+      });
+      if (trust && imp !== 0 && imp !== -ENOMEM && imp !== -EBADF && imp !== -EINVAL)
+        model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
+      await ctx.p.close(data.fence ?? -1);
+      if (signal) await doSignal(ctx, false);
+    }
+
+    /** SW_SYNC_IOC_INC of the process's timeline: by 1 or 2, or (`all`) to its last point. */
+    async function doSignal(ctx: ThreadCtx, all: boolean) {
+      const tl = ctx.proc.timeline;
+      if (tl === null) return;
+      const by = all ? ctx.proc.points - ctx.proc.signalled : 1 + choose(2, "fuzz signal by");
+      if (by <= 0) return;
+      ctx.proc.signalled += by;
+      const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_INC, { value: by });
+      if (r !== 0 && r !== -EBADF) model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
+    }
+
+    async function opPoll(ctx: ThreadCtx): Promise<"ok"> {
+      if (choose(3, "fuzz poll or signal") === 0) {
+        await doSignal(ctx, false);
+        return "ok";
+      }
+      const d = ownDmabuf(ctx);
+      if (d) await doPoll(ctx, d);
+      return "ok";
+    }
+
+    /** poll(2) of the dma-buf `d` for POLLIN or POLLOUT, with a timeout. */
+    async function doPoll(ctx: ThreadCtx, d: FdEntry) {
+      const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz poll events")]!;
+      const fds = [{ fd: d.fd, events, revents: 0 }];
+      const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz poll timeout")]!;
+      const r = await ctx.p.poll(fds, timeout);
+      if (!Number.isInteger(r) || r > 1 || (r < 0 && r !== -ENOMEM && r !== -EINTR))
+        model.diverge(`poll(dma-buf, ${events}) = ${r}`);
+    }
+
+    /**
+     * Two threads of the process on one object at once: the current thread and a new one each
+     * run one operation (RACE_OPS) on the same DRM file, on a handle of it (each side may take
+     * another handle of the same buffer), and on a dma-buf fd of this thread (of that buffer if
+     * there is one). The file is shared from then on: only interleaving-proof checks apply.
+     */
+    async function opRace(ctx: ThreadCtx): Promise<"ok"> {
+      const pk = pickDrm(ctx);
+      if (!pk) return "ok";
+      const { e } = pk;
+      const f = e.file!;
+      f.shared = true;
+      const h = pickHandle(f, "fuzz race handle");
+      const buf = h === undefined ? undefined : f.live.get(h);
+      const d = ownDmabuf(ctx, buf);
+      // Each side runs one to four of the process's race operations (only side a closes the
+      // dma-buf fd, at most once).
+      const ops = ctx.proc.raceOps;
+      const bs = ops.filter((o) => o !== "close-dmabuf");
+      // A side repeats one operation (as IGT's race loops do) or mixes them.
+      const side = (list: readonly RaceOp[], label: string) => {
+        if (list.length === 0) return [];
+        const n = 1 + choose(4, `${label} length`);
+        const one = list[choose(list.length, label)]!;
+        const loop = choose(2, `${label} loop`) === 0;
+        return Array.from({ length: n }, () => (loop ? one : list[choose(list.length, label)]!));
+      };
+      const aOps = side(ops, "fuzz race a");
+      const bOps = side(bs, "fuzz race b");
+      const closes = aOps.indexOf("close-dmabuf");
+      for (let k = closes + 1; closes >= 0 && k < aOps.length; k++)
+        if (aOps[k] === "close-dmabuf") aOps[k] = "poll";
+      const handleFor = (side: string) => {
+        if (h === undefined) return undefined;
+        const same = [...f.live.entries()].filter(([, x]) => x === buf).map(([k]) => k);
+        return same.length > 1 && choose(2, `fuzz race ${side} other handle`) === 0
+          ? pick(same, `fuzz race ${side} handle`)
+          : h;
+      };
+      const ha = handleFor("a");
+      const hb = handleFor("b");
+      // The fd is out of this thread's list before either side runs: nobody else picks it.
+      const trust = closes < 0;
+      if (!trust && d) ctx.fds.splice(ctx.fds.indexOf(d), 1);
+      const other = ctx.p.spawnThread("race", () => raceSide(ctx, e, bOps, hb, d, trust));
+      await raceSide(ctx, e, aOps, ha, d, trust);
+      await other.join();
+      return "ok";
+    }
+
+    /**
+     * One side of a race: its operations in turn, each on the side's current handle (the last
+     * one it made, at first the race's) or, sometimes, on any live handle of the file (the other
+     * side's new ones included).
+     */
+    async function raceSide(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      ops: readonly RaceOp[],
+      h: number | undefined,
+      d: FdEntry | undefined,
+      trust: boolean,
+    ) {
+      let cur = h;
+      for (const op of ops) {
+        const target =
+          cur === undefined || choose(3, "fuzz race retarget") === 0
+            ? pickHandle(e.file!, "fuzz race handle")
+            : cur;
+        const made = await raceOp(ctx, e, op, target, d, trust);
+        if (made !== null) cur = made;
+      }
+    }
+
+    async function raceOp(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      op: RaceOp,
+      h: number | undefined,
+      d: FdEntry | undefined,
+      trust: boolean,
+    ): Promise<number | null> {
+      const f = e.file!;
+      switch (op) {
+        case "gem-close":
+          if (h !== undefined) await doGemClose(ctx, e, false, h, null, false);
+          return null;
+        case "flink":
+          if (h !== undefined) await doFlink(ctx, e, false, h, false);
+          return null;
+        case "gem-open": {
+          const buf = h === undefined ? undefined : f.live.get(h);
+          const own = buf === undefined ? [] : model.namesOf(f.dev, buf);
+          const any = model.knownNames.filter(([dev]) => dev === f.dev).map(([, n]) => n);
+          const name = pick(own.length > 0 ? own : any, "fuzz race name");
+          return name === undefined ? null : doGemOpen(ctx, e, false, name);
+        }
+        case "export":
+          if (h !== undefined) await doExport(ctx, e, false, h, true);
+          return null;
+        case "export-close":
+          if (h !== undefined) await doExport(ctx, e, false, h, false);
+          return null;
+        case "import":
+          return d ? doImport(ctx, e, false, d, trust) : null;
+        case "map":
+          if (h !== undefined) await doMap(ctx, e, h);
+          return null;
+        case "create":
+          return doCreate(ctx, e, false);
+        case "create-export": {
+          const nh = await doCreate(ctx, e, false);
+          if (nh !== null) await doExport(ctx, e, false, nh, true);
+          return nh;
+        }
+        case "guess-close": {
+          // The handle a concurrent creation is about to get: the lowest free id, or the next.
+          const live = new Set(f.live.keys());
+          let g = 1;
+          if (choose(2, "fuzz guess") === 0) while (live.has(g)) g++;
+          else g = Math.max(0, ...live) + 1;
+          await doGemClose(ctx, e, false, g, null, false);
+          return null;
+        }
+        case "poll":
+          if (d) await doPoll(ctx, d);
+          return null;
+        case "fence":
+          if (d) await doFence(ctx, d, true, trust);
+          return null;
+        case "close-dmabuf":
+          if (d) {
+            const ret = await ctx.p.close(d.fd);
+            if (ret !== 0) model.diverge(`close(${d.fd}) of an open dma-buf fd = ${ret}`);
+          }
+          return null;
+      }
+    }
+
     async function opGarbageIoctl(ctx: ThreadCtx): Promise<"ok"> {
       const pk = pickDrm(ctx);
       const fd = pk?.e.fd ?? 4095;
       // Garbage converts to some value of the C type (1.5 -> handle 1): it may close or create
-      // handles of this file, so the model stops making exact claims about it.
-      if (pk) pk.e.file!.shared = true;
+      // handles of this file, so the model stops making claims about it.
+      if (pk) {
+        pk.e.file!.shared = true;
+        pk.e.file!.chaos = true;
+      }
       const cmds = [
         DRM_IOCTL_GEM_CLOSE,
         DRM_IOCTL_GEM_FLINK,
@@ -628,6 +1053,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     }
 
     async function opTouch(ctx: ThreadCtx): Promise<"ok"> {
+      if (choose(3, "fuzz touch handle") === 0) {
+        const pk = pickDrm(ctx);
+        const h = pk ? pickHandle(pk.e.file!, "fuzz map handle") : undefined;
+        if (pk && h !== undefined) await doMap(ctx, pk.e, h);
+        return "ok";
+      }
       // CPU access past the stamp through a dma-buf mapping: exercises faults and mmap refs.
       const d = ownDmabuf(ctx);
       if (!d) return "ok";
@@ -643,6 +1074,30 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     await kernel.quiesce();
     for (const [i, d] of devs.entries()) drmDevCheckLeaks(d.device, baselines[i]!);
     await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
+    // Deferred checks of handles: every life of every handle is recorded by now. A call reached
+    // a buffer some life that may have been live then named; a flink of a handle whose only
+    // possible life had a name gave that name (an object keeps its name while it has a handle).
+    handleObs.sort((a, b) => a.ret - b.ret);
+    for (const o of handleObs) {
+      const ov = o.f.overlapping(o.handle, o.start, o.ret);
+      if (!ov || ov.length === 0) continue;
+      if (o.buf !== undefined) {
+        const buf = o.buf;
+        // (A binding's buffer is what the call that made it returned, even if that buffer's own
+        // stamp may have gone elsewhere; the stamp read is unambiguous, stampAt() saw to it.)
+        if (ov.some((b) => b.buf === buf || b.buf === UNKNOWN_BUFFER)) continue;
+        model.diverge(
+          `${o.what} of handle ${o.handle} reached buffer ${buf}; the handle named ${ov.map((b) => b.buf).join(", ")} meanwhile`,
+        );
+      } else if (o.name !== undefined && ov.length === 1) {
+        const b = ov[0]!;
+        if (b.name !== undefined && b.name !== o.name)
+          model.diverge(
+            `GEM_FLINK of handle ${o.handle} gave name ${o.name}; its object had name ${b.name} and a handle throughout`,
+          );
+        b.name = o.name;
+      }
+    }
     // Deferred checks: every flink is recorded by now (unless a thread died inside its flink,
     // in a run with an exit: then a name may have been given without the model knowing).
     for (const o of names) {

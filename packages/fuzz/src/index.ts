@@ -8,6 +8,7 @@ export {
   type CampaignStats,
   classifyRun,
   type FuzzRunReport,
+  type FuzzStrategy,
   fuzzCampaign,
   fuzzOne,
   huntToggles,

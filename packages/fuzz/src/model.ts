@@ -29,6 +29,9 @@ import { report } from "@primetime/sim";
 /** The start of every divergence's splat message. */
 export const DIVERGENCE_PREFIX = "fuzz divergence: ";
 
+/** The buffer of a handle whose object carries no stamp the model can trust (ids start at 1). */
+export const UNKNOWN_BUFFER = 0;
+
 /** Bytes of the stamp at the start of every buffer. */
 export const STAMP_BYTES = 8;
 const MAGIC0 = 0xf7;
@@ -78,6 +81,10 @@ export class FuzzModel {
   private readonly names = new Map<string, Set<number>>();
   /** Names known, to pick from for GEM_OPEN: [dev, name]. */
   readonly knownNames: [number, number][] = [];
+  /** `dev:buffer` -> the names it was flinked under (to open a buffer's own name). */
+  private readonly namesOfBuf = new Map<string, number[]>();
+  /** Buffers that have (had) a flink name. */
+  readonly named = new Set<number>();
   /** Buffers exported as dma-bufs (a received dma-buf must be one of them). */
   readonly exported = new Set<number>();
   readonly divergences: string[] = [];
@@ -87,7 +94,18 @@ export class FuzzModel {
    * Observations of these ids prove nothing and are not checked.
    */
   readonly ambiguous = new Set<number>();
+  /**
+   * A logical clock: read before and after every syscall whose result the model checks, so the
+   * model knows which calls may have overlapped (userspace code runs between scheduling points,
+   * one thread at a time).
+   */
+  private clock = 0;
   private nextId = 1;
+
+  /** The next tick of the model's clock. */
+  tick(): number {
+    return ++this.clock;
+  }
 
   /** Registers a new buffer; returns it with its id. */
   addBuffer(size: number, dev: number): ModelBuffer {
@@ -105,12 +123,27 @@ export class FuzzModel {
       this.names.set(key, set);
       this.knownNames.push([dev, name]);
     }
+    if (set.has(id)) return;
     set.add(id);
+    this.named.add(id);
+    const bk = `${dev}:${id}`;
+    const list = this.namesOfBuf.get(bk);
+    if (list) list.push(name);
+    else this.namesOfBuf.set(bk, [name]);
   }
 
-  /** True if `name` on `dev` has ever named buffer `id`. */
+  /** The names buffer `id` was flinked under on device `dev`. */
+  namesOf(dev: number, id: number): readonly number[] {
+    return this.namesOfBuf.get(`${dev}:${id}`) ?? [];
+  }
+
+  /**
+   * True if `name` on `dev` has ever named buffer `id` (or a buffer the model could not tell:
+   * a name given through a file whose handle may have changed meanwhile).
+   */
   nameHasNamed(dev: number, name: number, id: number): boolean {
-    return this.names.get(`${dev}:${name}`)?.has(id) ?? false;
+    const set = this.names.get(`${dev}:${name}`);
+    return set !== undefined && (set.has(id) || set.has(UNKNOWN_BUFFER));
   }
 
   /** Reports a divergence: a `warn` splat with DIVERGENCE_PREFIX, and keeps its text. */
@@ -118,6 +151,23 @@ export class FuzzModel {
     this.divergences.push(what);
     report("warn", `${DIVERGENCE_PREFIX}${what}`);
   }
+}
+
+/**
+ * One life of a handle number in a file, as far as userspace can bound it: the handle was made
+ * by a call that started at `start` and returned at `ret` (ticks of the model's clock), names
+ * buffer `buf` (UNKNOWN_BUFFER if the model cannot tell), and, if `name` is set, the object has
+ * that flink name. It ended no later than `end`: a handle number names one object at a time, so
+ * a later call that started after `ret` and returned the same number at `ret'` proves the
+ * binding was gone by `ret'`. (A GEM_CLOSE proves nothing about which binding it ended when
+ * threads share the file, so closes do not bound it.)
+ */
+export interface HandleBinding {
+  buf: number;
+  readonly start: number;
+  readonly ret: number;
+  end: number;
+  name?: number;
 }
 
 /**
@@ -136,6 +186,23 @@ export class ModelFile {
    * under a thread's feet, and only interleaving-proof checks are made.
    */
   shared = false;
+  /**
+   * Set once garbage ioctl arguments were used on the file: they convert to some value of the C
+   * type and may create handles the model never sees, so no claim about its handles is made.
+   */
+  chaos = false;
+  /** GEM_CLOSE calls on this file not returned yet, by handle number. */
+  private readonly closing = new Map<number, number>();
+  /** When the last GEM_CLOSE of each handle number returned (a tick). */
+  private readonly closeEnd = new Map<number, number>();
+  /** Every life of every handle number (see HandleBinding). */
+  private readonly bindings = new Map<number, HandleBinding[]>();
+  /**
+   * The file's PRIME cache as userspace can infer it (tracked while the file is unshared): for a
+   * buffer, the live handles that exported its dma-buf or were imported from it. An import of that
+   * dma-buf must return one of them (drm_prime_lookup_buf_handle()).
+   */
+  readonly prime = new Map<number, Set<number>>();
 
   constructor(
     readonly id: number,
@@ -152,6 +219,79 @@ export class ModelFile {
       this.history.set(handle, set);
     }
     set.add(buf);
+  }
+
+  /**
+   * Records that a call on this file that started at `start` and returned at `ret` made `handle`,
+   * naming `buf` (and, if known, an object with flink name `name`).
+   */
+  bind(
+    handle: number,
+    buf: number,
+    start: number,
+    ret: number,
+    opts: { name?: number; fresh?: boolean } = {},
+  ): HandleBinding {
+    let list = this.bindings.get(handle);
+    if (!list) {
+      list = [];
+      this.bindings.set(handle, list);
+    }
+    // A new id (CREATE_DUMB, GEM_OPEN) ends every earlier life of the number; an import may
+    // return a handle the file already has (the PRIME cache), so it ends nothing.
+    if (opts.fresh !== false) for (const b of list) if (b.ret < start) b.end = Math.min(b.end, ret);
+    const name = opts.name;
+    const b: HandleBinding = { buf, start, ret, end: Number.POSITIVE_INFINITY, name };
+    list.push(b);
+    return b;
+  }
+
+  /**
+   * The bindings of `handle` that may have been live at some time in [start, ret], or null if the
+   * file may hold handles the model does not know (garbage ioctls). Meant for the end of the run,
+   * when every creating call has returned and been recorded.
+   */
+  overlapping(handle: number, start: number, ret: number): HandleBinding[] | null {
+    if (this.chaos) return null;
+    return (this.bindings.get(handle) ?? []).filter((b) => b.start <= ret && b.end >= start);
+  }
+
+  /** A GEM_CLOSE of `handle` starts. */
+  closeStarts(handle: number): void {
+    this.closing.set(handle, (this.closing.get(handle) ?? 0) + 1);
+  }
+
+  /** A GEM_CLOSE of `handle` returned at tick `now`. */
+  closeReturned(handle: number, now: number): void {
+    this.closing.set(handle, this.closing.get(handle)! - 1);
+    this.closeEnd.set(handle, now);
+  }
+
+  /**
+   * True if no GEM_CLOSE of `handle` may have run since tick `since` (none in flight, the last
+   * one returned before): a handle made after `since` still names the object it was made for.
+   */
+  untouchedSince(handle: number, since: number): boolean {
+    return (
+      !this.chaos &&
+      (this.closing.get(handle) ?? 0) === 0 &&
+      (this.closeEnd.get(handle) ?? -1) < since
+    );
+  }
+
+  /** Forgets `handle` in the PRIME cache model (its GEM_CLOSE succeeded). */
+  primeForget(handle: number): void {
+    for (const set of this.prime.values()) set.delete(handle);
+  }
+
+  /** Records a PRIME cache entry of `buf`'s dma-buf for `handle`. */
+  primeAdd(buf: number, handle: number): void {
+    let set = this.prime.get(buf);
+    if (!set) {
+      set = new Set();
+      this.prime.set(buf, set);
+    }
+    set.add(handle);
   }
 
   /** True if `handle` has ever named buffer `buf` in this file. */

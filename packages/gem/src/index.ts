@@ -9,6 +9,7 @@ export * from "./drm-auth.js";
 export * from "./drm-device.js";
 export * from "./drm-driver.js";
 export * from "./drm-dumb.js";
+export * from "./drm-exec.js";
 export * from "./drm-file.js";
 export * from "./drm-gem.js";
 export * from "./drm-ioctl.js";

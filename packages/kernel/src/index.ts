@@ -1,12 +1,13 @@
 /**
  * @primetime/kernel: core kernel services (see README.md). The directories follow the kernel
  * tree: mm/ (slab, mm/kasan, kmemleak, failslab, mm_struct, VMAs, mmap_lock), fs/ (files, fd
- * tables, character devices, ioctl, poll), locking/ (mutex, spinlock, lockdep and its reports),
+ * tables, character devices, ioctl, poll), locking/ (mutex, ww_mutex, spinlock, lockdep and its reports),
  * lib/ (idr), kernel/ (processes, syscalls, task work, workqueues), net/ (SCM_RIGHTS), init/ (the
  * Kernel machine) and include/ (errno). Each concept lives in its own file.
  */
 
 export * from "./fs/chrdev.js";
+export * from "./fs/eventpoll.js";
 export * from "./fs/fdtable.js";
 export * from "./fs/file.js";
 export * from "./fs/ioctl.js";
@@ -48,6 +49,24 @@ export {
   preemptCount,
   SpinLock,
 } from "./locking/spinlock.js";
+export {
+  defineWdClass,
+  defineWwClass,
+  WwAcquireCtx,
+  WwClass,
+  WwMutex,
+  wwAcquireDone,
+  wwAcquireFini,
+  wwAcquireInit,
+  wwMutexHeld,
+  wwMutexIsLocked,
+  wwMutexLock,
+  wwMutexLockInterruptible,
+  wwMutexLockSlow,
+  wwMutexLockSlowInterruptible,
+  wwMutexTrylock,
+  wwMutexUnlock,
+} from "./locking/ww-mutex.js";
 export {
   allocationCount,
   enumerateFailNth,

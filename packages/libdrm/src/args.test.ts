@@ -28,7 +28,7 @@ async function outcome(op: () => Promise<unknown>): Promise<string> {
 
 describe("libdrm argument types", () => {
   it("a wrong type is Node's ERR_INVALID_ARG_TYPE before the kernel; a bad value of the right type a SysError", async () => {
-    const seen: string[] = [];
+    const seen: Record<string, string> = {};
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const kernel = Kernel.boot();
       // A device node without ioctls stands in for a DRM device: the checks come before the
@@ -38,32 +38,32 @@ describe("libdrm argument types", () => {
         const drm = await DrmFd.open(p, "/dev/dri/card0");
         const fd = drm.fd;
         const sym = Symbol("x".repeat(100));
-        const ops: (() => Promise<unknown>)[] = [
-          () => open(p, sym as unknown as string, 2),
-          () => open(p, 5 as unknown as string, 2),
-          () => DrmFd.open(p, { path: 1 } as unknown as string),
-          () => open(p, "/dev/none", 2n as unknown as number),
-          () => close(p, "3" as unknown as number),
-          () => lseek(p, fd, 1n as unknown as number, 0),
-          () => mmap(p, fd, 0, 2n as unknown as number),
-          () => readBuffer(p, fd, 1, 0, 2n as unknown as number),
-          () => writeBuffer(p, fd, 1, "bytes" as unknown as Uint8Array),
-          () => mapBuffer(p, fd, 1, Symbol() as unknown as number),
-          () => readDmaBuf(p, fd, 1n as unknown as number, 1),
-          () => writeDmaBuf(p, fd, [1, 2] as unknown as Uint8Array),
-          () => drmIoctl(p, fd, Symbol() as unknown as number),
-          () => drmIoctl(p, fd, 1, 5 as unknown as object),
-          () => sendFd(p, null as unknown as Process, fd),
-          () => recvFd(p, null as unknown as undefined),
-          () => poll(p, null as unknown as [], 0),
-          () => poll(p, [], 1n as unknown as number),
+        const ops: Record<string, () => Promise<unknown>> = {
+          openSymbolPath: () => open(p, sym as unknown as string, 2),
+          openNumberPath: () => open(p, 5 as unknown as string, 2),
+          drmOpenObjectPath: () => DrmFd.open(p, { path: 1 } as unknown as string),
+          openBigintFlags: () => open(p, "/dev/none", 2n as unknown as number),
+          closeStringFd: () => close(p, "3" as unknown as number),
+          lseekBigintOffset: () => lseek(p, fd, 1n as unknown as number, 0),
+          mmapBigintLength: () => mmap(p, fd, 0, 2n as unknown as number),
+          readBufferBigintLength: () => readBuffer(p, fd, 1, 0, 2n as unknown as number),
+          writeBufferString: () => writeBuffer(p, fd, 1, "bytes" as unknown as Uint8Array),
+          mapBufferSymbolLength: () => mapBuffer(p, fd, 1, Symbol() as unknown as number),
+          readDmaBufBigintOffset: () => readDmaBuf(p, fd, 1n as unknown as number, 1),
+          writeDmaBufArray: () => writeDmaBuf(p, fd, [1, 2] as unknown as Uint8Array),
+          drmIoctlSymbolRequest: () => drmIoctl(p, fd, Symbol() as unknown as number),
+          drmIoctlNumberArg: () => drmIoctl(p, fd, 1, 5 as unknown as object),
+          sendFdNullProcess: () => sendFd(p, null as unknown as Process, fd),
+          recvFdNullOptions: () => recvFd(p, null as unknown as undefined),
+          pollNullFds: () => poll(p, null as unknown as [], 0),
+          pollBigintTimeout: () => poll(p, [], 1n as unknown as number),
           // Right types, bad values: the kernel's errno.
-          () => open(p, "x".repeat(1000), 2),
-          () => close(p, 1.5),
-          () => poll(p, [], 1.5),
-          () => drmIoctl(p, fd, 0x12345678, {}),
-        ];
-        for (const op of ops) seen.push(await outcome(op));
+          openLongPath: () => open(p, "x".repeat(1000), 2),
+          closeFractionalFd: () => close(p, 1.5),
+          pollFractionalTimeout: () => poll(p, [], 1.5),
+          drmIoctlUnknownRequest: () => drmIoctl(p, fd, 0x12345678, {}),
+        };
+        for (const [name, op] of Object.entries(ops)) seen[name] = await outcome(op);
         await drm.close();
       });
       await p.wait();
@@ -71,7 +71,30 @@ describe("libdrm argument types", () => {
     });
     expect(r.outcome).toBe("ok");
     expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
-    expect(seen).toEqual([...Array(18).fill("type"), "ENOENT", "EBADF", "EINVAL", "ENOTTY"]);
+    expect(seen).toEqual({
+      openSymbolPath: "type",
+      openNumberPath: "type",
+      drmOpenObjectPath: "type",
+      openBigintFlags: "type",
+      closeStringFd: "type",
+      lseekBigintOffset: "type",
+      mmapBigintLength: "type",
+      readBufferBigintLength: "type",
+      writeBufferString: "type",
+      mapBufferSymbolLength: "type",
+      readDmaBufBigintOffset: "type",
+      writeDmaBufArray: "type",
+      drmIoctlSymbolRequest: "type",
+      drmIoctlNumberArg: "type",
+      sendFdNullProcess: "type",
+      recvFdNullOptions: "type",
+      pollNullFds: "type",
+      pollBigintTimeout: "type",
+      openLongPath: "ENOENT",
+      closeFractionalFd: "EBADF",
+      pollFractionalTimeout: "EINVAL",
+      drmIoctlUnknownRequest: "ENOTTY",
+    });
   });
 
   it("messages quote a short prefix of the value; SysError never throws while formatting", () => {

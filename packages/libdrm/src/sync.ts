@@ -8,10 +8,15 @@
  * does not link the kernel's dma-buf package).
  */
 
-import type { PollFd } from "@primetime/kernel";
+import type { EpollEvent, PollFd } from "@primetime/kernel";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
   O_RDWR,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
@@ -46,6 +51,81 @@ export async function poll(proc: PollProcess, fds: PollFd[], timeoutNs: number):
   checkObject(fds, "fds");
   checkNumber(timeoutNs, "timeoutNs");
   return checkRet(await proc.poll(fds, timeoutNs), "poll");
+}
+
+/** A process that can also use epoll(7) (@primetime/kernel's Process). */
+export interface EpollProcess extends UserProcess {
+  epollCreate1(flags: number): Promise<number>;
+  epollCtl(epfd: number, op: number, fd: number, event?: EpollEvent | null): Promise<number>;
+  epollWait(
+    epfd: number,
+    events: EpollEvent[],
+    maxevents: number,
+    timeoutNs: number,
+  ): Promise<number>;
+}
+
+/** epoll_create1(2): a new epoll fd. Throws SysError (EINVAL, EMFILE, ENOMEM). */
+export async function epollCreate1(proc: EpollProcess, flags = 0): Promise<number> {
+  checkNumber(flags, "flags");
+  return checkRet(await proc.epollCreate1(flags), "epoll_create1");
+}
+
+/**
+ * epoll_ctl(2): EPOLL_CTL_ADD/MOD/DEL of `fd` in the epoll set `epfd` (`event` is ignored by
+ * DEL). Throws SysError (EBADF, EPERM, EINVAL, EEXIST, ENOENT, ENOMEM).
+ */
+export async function epollCtl(
+  proc: EpollProcess,
+  epfd: number,
+  op: number,
+  fd: number,
+  event: EpollEvent | null = null,
+): Promise<void> {
+  checkRet(await proc.epollCtl(epfd, op, fd, event), "epoll_ctl");
+}
+
+/**
+ * epoll_wait(2): the ready events (at most `maxevents`), none on timeout. `timeoutNs` is in
+ * virtual nanoseconds (0: do not wait; negative: forever). Throws SysError (EBADF, EINVAL).
+ */
+export async function epollWait(
+  proc: EpollProcess,
+  epfd: number,
+  maxevents: number,
+  timeoutNs: number,
+): Promise<EpollEvent[]> {
+  checkNumber(timeoutNs, "timeoutNs");
+  const events: EpollEvent[] = [];
+  const n = checkRet(await proc.epollWait(epfd, events, maxevents, timeoutNs), "epoll_wait");
+  return events.slice(0, n);
+}
+
+/**
+ * IGT's prime_sync_start(dmabuf, write): DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START, waiting for
+ * the fences a CPU read (or read-write) of the dma-buf must wait for. Throws SysError.
+ */
+export async function primeSyncStart(
+  proc: UserProcess,
+  dmabufFd: number,
+  write: boolean,
+): Promise<void> {
+  const flags = DMA_BUF_SYNC_START | (write ? DMA_BUF_SYNC_RW : DMA_BUF_SYNC_READ);
+  checkRet(await proc.ioctl(dmabufFd, DMA_BUF_IOCTL_SYNC, { flags }), "ioctl", {
+    request: "DMA_BUF_IOCTL_SYNC",
+  });
+}
+
+/** IGT's prime_sync_end(dmabuf, write): DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_END. Throws SysError. */
+export async function primeSyncEnd(
+  proc: UserProcess,
+  dmabufFd: number,
+  write: boolean,
+): Promise<void> {
+  const flags = DMA_BUF_SYNC_END | (write ? DMA_BUF_SYNC_RW : DMA_BUF_SYNC_READ);
+  checkRet(await proc.ioctl(dmabufFd, DMA_BUF_IOCTL_SYNC, { flags }), "ioctl", {
+    request: "DMA_BUF_IOCTL_SYNC",
+  });
 }
 
 /** IGT's sw_sync_timeline_create(): opens a new timeline. Throws SysError (ENOENT: no sw_sync). */

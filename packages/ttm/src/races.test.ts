@@ -6,17 +6,21 @@
  */
 
 import { formatSplat, type RunResult } from "@primetime/sim";
-import { explore } from "@primetime/sim/explore";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   busyRelease,
+  evictBusyVsRelease,
   evictDeleted,
   evictReleaseMmap,
   evictVsRelease,
+  ghostMoveRelease,
   mmapVsLastUnref,
 } from "./scenarios.js";
 import {
+  TTM_EVICT_BUSY_PLAIN_GET,
   TTM_EVICT_DELETED_EXTRA_PUT,
+  TTM_GHOST_RESV_NOT_FINI,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
   TTM_RELEASE_RESURRECT_WITH_GET,
@@ -31,15 +35,25 @@ const CASES = [
   { toggle: TTM_RELEASE_RESURRECT_WITH_GET.name, scenario: busyRelease, name: "busy-release" },
   { toggle: TTM_LRU_WALK_PLAIN_GET.name, scenario: evictVsRelease, name: "evict-vs-release" },
   { toggle: TTM_EVICT_DELETED_EXTRA_PUT.name, scenario: evictDeleted, name: "evict-deleted" },
+  {
+    toggle: TTM_EVICT_BUSY_PLAIN_GET.name,
+    scenario: evictBusyVsRelease,
+    name: "evict-busy-vs-release",
+  },
+  { toggle: TTM_GHOST_RESV_NOT_FINI.name, scenario: ghostMoveRelease, name: "ghost-move-release" },
 ];
 
 describe("TTM races as toggles", () => {
   for (const c of CASES) {
-    it(`${c.toggle}: found by pct in ${c.name}`, async () => {
+    it(`${c.toggle}: found by pct in ${c.name}, replayed from its token`, async () => {
       const r = await explore(c.scenario, { toggles: [c.toggle], schedules: 200, seed: 1 });
       expect(r.failures.length).toBe(1);
-      const text = splats(r.failures[0]!);
-      expect(text).toMatch(/refcount_t: (addition on 0|underflow)|use-after-free/);
+      const f = r.failures[0]!;
+      const text = splats(f);
+      expect(text).toMatch(/refcount_t: (addition on 0|underflow)|use-after-free|kmemleak/);
+      const again = await replay(f.token, c.scenario, { toggles: [c.toggle] });
+      expect(again.traceHash).toBe(f.traceHash);
+      expect(splats(again)).toBe(text);
     });
   }
 

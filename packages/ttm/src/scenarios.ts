@@ -12,19 +12,37 @@ import {
   dmaFenceSignal,
   dmaResvAddFence,
   dmaResvReserveFences,
+  reservationWwClass,
 } from "@primetime/dma-buf";
 import { drmGemObjectPut, drmVmaNodeStart } from "@primetime/gem";
-import { flushWorkqueue, isErr, SpinLock } from "@primetime/kernel";
-import { type Scenario, spawn } from "@primetime/sim";
-import { ANY, SYSTEM, testBoCreate, ttmScenario, VRAM } from "./test-support.js";
 import {
+  ENOMEM,
+  flushWorkqueue,
+  isErr,
+  SpinLock,
+  WwAcquireCtx,
+  wwAcquireFini,
+  wwAcquireInit,
+} from "@primetime/kernel";
+import { type Scenario, spawn } from "@primetime/sim";
+import { ANY, SYSTEM, TT, testBoCreate, ttmScenario, VRAM } from "./test-support.js";
+import {
+  TTM_EVICT_BUSY_PLAIN_GET,
   TTM_EVICT_DELETED_EXTRA_PUT,
+  TTM_GHOST_RESV_NOT_FINI,
   TTM_LRU_WALK_PLAIN_GET,
   TTM_MMAP_LOOKUP_PLAIN_GET,
   TTM_RELEASE_RESURRECT_WITH_GET,
 } from "./toggles.js";
-import { ttmBoPut, ttmBoReserve, ttmBoUnreserve } from "./ttm-bo.js";
+import {
+  type TtmBufferObject,
+  ttmBoPut,
+  ttmBoReserve,
+  ttmBoUnreserve,
+  ttmBoValidate,
+} from "./ttm-bo.js";
 import { ttmBoVmLookup } from "./ttm-bo-vm.js";
+import type { TtmPlacement } from "./ttm-placement.js";
 
 const ops = { getDriverName: () => "test", getTimelineName: () => "sw" };
 
@@ -138,6 +156,83 @@ export const evictDeleted = ttmScenario(
   { vramPages: 4 },
 );
 
+/**
+ * Validates `bo` into `placement` inside a ww transaction of its own (the execbuf pattern:
+ * reserve with a ticket, validate, unreserve), so an eviction it needs runs the walk's second,
+ * ticketlocking pass. 0 or -ENOMEM (nothing could be evicted, or the ticketlock hit -EDEADLK).
+ */
+export async function validateWithTicket(
+  bo: TtmBufferObject,
+  placement: TtmPlacement,
+): Promise<number> {
+  const ticket = new WwAcquireCtx();
+  wwAcquireInit(ticket, reservationWwClass);
+  let ret = await ttmBoReserve(bo, false, false, ticket);
+  if (ret) throw new Error(`reserve: ${ret}`);
+  ret = await ttmBoValidate(bo, placement, {
+    interruptible: false,
+    noWaitGpu: false,
+    bytesMoved: 0,
+  });
+  await ttmBoUnreserve(bo);
+  wwAcquireFini(ticket);
+  if (ret !== 0 && ret !== -ENOMEM) throw new Error(`validate: ${ret}`);
+  return ret;
+}
+
+/**
+ * Thread 1 drops the last reference of the BO filling the TT aperture; thread 2 validates
+ * another BO into TT under a ww ticket, so its eviction walk may meet the dying BO locked by
+ * its own release (freeing its pages) and wait for it with the ticket
+ * (ttm_lru_walk_ticketlock()).
+ */
+export const evictBusyVsRelease = ttmScenario(
+  async (m) => {
+    const x = await testBoCreate(m, 4 * 4096, TT);
+    const y = await testBoCreate(m, 4 * 4096, SYSTEM);
+    if (isErr(x) || isErr(y)) throw new Error("create");
+    const t1 = spawn("release", () => drmGemObjectPut(x));
+    const t2 = spawn("evict", async () => {
+      await validateWithTicket(y, TT);
+    });
+    await t1.join();
+    await t2.join();
+    await drmGemObjectPut(y);
+    await flushWorkqueue(m.bdev.wq!);
+  },
+  { ttPages: 4 },
+);
+
+/**
+ * A BO moves from VRAM into TT while another task reads it: the move is pipelined, its old
+ * VRAM hangs on a ghost object until the copy's fence signals; then the BO is released.
+ */
+export const ghostMoveRelease = ttmScenario(
+  async (m) => {
+    const x = await testBoCreate(m, 2 * 4096, VRAM);
+    if (isErr(x)) throw new Error("create");
+    const mover = spawn("move", async () => {
+      await ttmBoReserve(x, false, false);
+      const ret = await ttmBoValidate(x, TT, {
+        interruptible: false,
+        noWaitGpu: false,
+        bytesMoved: 0,
+      });
+      await ttmBoUnreserve(x);
+      if (ret) throw new Error(`validate: ${ret}`);
+    });
+    const reader = spawn("read", async () => {
+      await ttmBoReserve(x, false, false);
+      await ttmBoUnreserve(x);
+    });
+    await mover.join();
+    await reader.join();
+    await drmGemObjectPut(x);
+    await flushWorkqueue(m.bdev.wq!);
+  },
+  { vramPages: 4 },
+);
+
 /** A TTM race scenario for the harness (the shape of the stress app's StressScenario). */
 export interface TtmRaceScenario {
   readonly name: string;
@@ -195,6 +290,29 @@ export const TTM_RACE_SCENARIOS: readonly TtmRaceScenario[] = [
     finds: [TTM_EVICT_DELETED_EXTRA_PUT.name],
     schedules: 200,
     how: "refcount_t: underflow; use-after-free, or KASAN use-after-free in the delayed delete",
+  },
+  {
+    name: "ttm/evict-busy-vs-release",
+    description:
+      "an eviction under a ww ticket meets a BO locked by its own release and waits for it",
+    expect: "clean",
+    scenario: evictBusyVsRelease,
+    kernelRef:
+      "drivers/gpu/drm/ttm/ttm_bo_util.c ttm_lru_walk_for_evict()/ttm_lru_walk_ticketlock(), ttm_bo.c ttm_bo_evict_alloc()",
+    finds: [TTM_EVICT_BUSY_PLAIN_GET.name],
+    schedules: 200,
+    how: "refcount_t: addition on 0; use-after-free",
+  },
+  {
+    name: "ttm/ghost-move-release",
+    description: "a pipelined move leaves the old VRAM on a ghost object; the BO is released",
+    expect: "clean",
+    scenario: ghostMoveRelease,
+    kernelRef:
+      "drivers/gpu/drm/ttm/ttm_bo_util.c ttm_buffer_object_transfer(), ttm_transfered_destroy()",
+    finds: [TTM_GHOST_RESV_NOT_FINI.name],
+    schedules: 20,
+    how: "kmemleak: the ghost's dma_resv_list and the move fence",
   },
   {
     name: "ttm/evict-release-mmap",

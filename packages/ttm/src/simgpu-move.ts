@@ -43,8 +43,8 @@ import {
 } from "./ttm-bo-util.js";
 import { type TtmDevice, ttmManagerType } from "./ttm-device.js";
 import type { TtmPlace } from "./ttm-placement.js";
-import type { TtmResource } from "./ttm-resource.js";
-import { ttmTtIsPopulated } from "./ttm-tt.js";
+import { type TtmResource, ttmResourceAssertHeld } from "./ttm-resource.js";
+import { ttmTtIsPopulated, ttmTtIsSwapped } from "./ttm-tt.js";
 
 /**
  * The device address of `res` for the engine: the BO's ttm_tt pages for a use_tt type, the VRAM
@@ -64,9 +64,10 @@ export function ttmResourceGpuAddress(bo: TtmBufferObject, res: TtmResource): Gp
 /**
  * What drivers use as ->io_mem_reserve: a fixed (non-use_tt) resource is VRAM behind the BAR
  * (`bus.offset` = SIMGPU_VRAM_BAR + its byte offset, is_iomem); a use_tt one is system pages.
- * Locking: the reservation held. References: none.
+ * Locking: the reservation held (asserted). References: none.
  */
 export async function ttmSimgpuIoMemReserve(bdev: TtmDevice, mem: TtmResource): Promise<number> {
+  ttmResourceAssertHeld(mem);
   const man = ttmManagerType(bdev, mem.memType);
   if (!man) return -EINVAL;
   if (man.useTt) return 0;
@@ -138,8 +139,10 @@ export async function ttmSimgpuMove(
   const newMan = ttmManagerType(bdev, newMem.memType)!;
   const oldMan = oldMem ? ttmManagerType(bdev, oldMem.memType)! : null;
   let ret: number;
-  // Nothing to copy: a new BO, or pages never populated.
-  const nothing = !oldMem || (oldMan!.useTt && (!bo.ttm || !ttmTtIsPopulated(bo.ttm)));
+  // Nothing to copy: a new BO, or pages never populated (a swapped-out ttm_tt has contents).
+  const nothing =
+    !oldMem ||
+    (oldMan!.useTt && (!bo.ttm || (!ttmTtIsPopulated(bo.ttm) && !ttmTtIsSwapped(bo.ttm))));
   if (nothing) {
     if (newMan.useTt) {
       await ttmBoMoveNull(bo, newMem);
@@ -169,8 +172,8 @@ export async function ttmSimgpuMove(
     await ttmBoMoveNull(bo, newMem);
     return 0;
   }
-  // Fixed memory involved: a copy on the engine.
-  if (newMan.useTt) {
+  // Fixed memory involved: a copy on the engine (of swapped-out pages once swapped back in).
+  if (newMan.useTt || (bo.ttm && ttmTtIsSwapped(bo.ttm))) {
     ret = await ttmBoPopulate(bo, ctx);
     if (ret) return ret;
   }

@@ -83,7 +83,7 @@ import {
   ttmPlacement,
 } from "./ttm-placement.js";
 import { ttmRangeManFini, ttmRangeManInit, VramDrmMm } from "./ttm-range-manager.js";
-import { ttmTtCreateDefault, ttmTtDestroyDefault } from "./ttm-tt.js";
+import { ttmTtCreateDefault, ttmTtDestroyDefault, ttmTtMgrInit } from "./ttm-tt.js";
 
 export const VRAM = ttmPlacement(ttmPlace(TTM_PL_VRAM));
 export const TT = ttmPlacement(ttmPlace(TTM_PL_TT));
@@ -216,6 +216,8 @@ export interface RunTtmOptions extends Omit<SimulationOptions, "seed"> {
   register?: boolean;
   /** The fence driver's hangcheck period (virtual ns). */
   hangcheckNs?: number;
+  /** ttm_tt_mgr_init()'s page limit: populating past it swaps other BOs out. */
+  ttPagesLimit?: number;
 }
 
 /** Boots a kernel with the test driver on a fresh simulated GPU (inside a simulation). */
@@ -223,6 +225,7 @@ export async function bootTtm(opts: RunTtmOptions = {}): Promise<TtmMachine> {
   const { vramPages = 16, ttPages = 16, systemPages = 256, register = false } = opts;
   const sim = currentSimulation()!;
   const kernel = Kernel.boot();
+  if (opts.ttPagesLimit !== undefined) ttmTtMgrInit(opts.ttPagesLimit);
   const gpu = new SimGpuClass({
     vramPages,
     systemMemory: new SystemMemory({ pages: systemPages }),
@@ -287,6 +290,7 @@ export function runTtm(
     systemPages: _s,
     register: _r,
     hangcheckNs: _h,
+    ttPagesLimit: _l,
     ...simOpts
   } = opts;
   const sim = new Simulation({ ...simOpts, seed: opts.seed ?? 1 });

@@ -6,26 +6,32 @@
 
 import { defineToggle } from "@primetime/sim";
 
-/** The mmap lookup of a BO by offset takes a plain kref_get(). */
+/** The mmap lookup of a BO by offset takes a plain kref_get() while unrefs take no lock. */
 export const TTM_MMAP_LOOKUP_PLAIN_GET = defineToggle({
   name: "ttm.mmap-lookup-plain-get",
   description:
-    "Historic (Linux 2.6.31-3.10): ttm_bo_mmap() finds the BO in the device's address-space " +
-    "tree and takes a plain kref_get(); the old code kept it safe only by holding " +
-    "bdev->vm_lock around every ttm_bo_unref(). With the unref done without the lock (as the " +
-    "2010 dri-devel thread that asked for kref_get_unless_zero() describes), the lookup can " +
-    "find a BO whose count already hit zero and whose release has not yet removed its offset: " +
-    "refcount 'addition on 0' and a mapping of a freed BO. Fixed by taking the reference with " +
-    "kref_get_unless_zero() (ttm_bo_get_unless_zero()) under the offset manager's lookup lock.",
+    "Hypothetical, the race the 2010 dri-devel thread that asked for kref_get_unless_zero() " +
+    "describes for TTM: ttm_bo_mmap() found the BO in the device's address-space tree and took " +
+    "a plain kref_get() (ttm_bo_reference()) under read_lock(&bdev->vm_lock); that was safe " +
+    "only because ttm_bo_unref() held write_lock(&bdev->vm_lock) around every kref_put(), so " +
+    "the count could not reach zero between the lookup and the get. With the unref done " +
+    "without that lock (as TTM does from Linux 3.8, and this model's ttm_bo_put() does) but the " +
+    "lookup still taking a plain get, the lookup finds a BO whose count already hit zero and " +
+    "whose release has not yet removed its offset: refcount 'addition on 0', and a mapping of " +
+    "a BO that is then freed. No released kernel combined the two: in the Linux 3.8 cycle TTM replaced the " +
+    "plain get with kref_get_unless_zero() (added by 4b20db3de8da 'kref: Implement " +
+    "kref_get_unless_zero v3') when it moved the vm_lock into ttm_bo_release(); the hash of " +
+    "that TTM commit is not confirmed.",
   fixedBy:
-    "historic fix, title and hash not confirmed: the TTM use of kref_get_unless_zero() in " +
-    "ttm_bo_vm_lookup() that followed the 2010 thread (Linux 3.10 era); the GEM twin is " +
-    "'drm/gem: Use kref_get_unless_zero for the weak mmap references'",
+    "hypothetical combination (TTM's own change is hash not confirmed): the " +
+    "kref_get_unless_zero() of ttm_bo_vm_lookup() that replaced holding bdev->vm_lock around " +
+    "every ttm_bo_unref() in the Linux 3.8 cycle, after 4b20db3de8da 'kref: Implement " +
+    "kref_get_unless_zero v3'",
   foundBy: "ttm races.test.ts: mmap-vs-last-unref under pct",
-  kind: "historic",
-  commit: "hash not confirmed",
+  kind: "hypothetical",
   kernels:
-    "v2.6.31-v3.9 with the vm_lock dropped around unref (ttm_bo_vm_lookup() of v3.10-v5.13 is fixed)",
+    "none as such: v2.6.31-v3.7 took the plain get but held bdev->vm_lock around every unref; " +
+    "from v3.8 the lookup takes kref_get_unless_zero() (modifies the v6.15 model's ttm_bo_vm_lookup())",
 });
 
 /** ttm_bo_release() resurrects a busy BO with kref_get() instead of kref_init(). */
@@ -56,6 +62,47 @@ export const TTM_LRU_WALK_PLAIN_GET = defineToggle({
   foundBy: "ttm races.test.ts: eviction-vs-release under pct",
   kind: "hypothetical",
   kernels: "none (modifies the v6.15 ttm_lru_walk_for_evict())",
+});
+
+/** The eviction walk takes a plain reference on a busy BO before waiting for its lock. */
+export const TTM_EVICT_BUSY_PLAIN_GET = defineToggle({
+  name: "ttm.evict-busy-plain-get",
+  description:
+    "Historic (Linux 5.3): 'drm/ttm: fix busy memory to fail other user v10' (d367bd2a5e2b) " +
+    "made ttm_mem_evict_first() remember the first BO on the LRU it could not lock (busy, " +
+    "reserved by someone else) and, when nothing else could be evicted, take a reference on " +
+    "it with ttm_bo_get() and wait for its reservation with the caller's ww ticket " +
+    "(ttm_mem_evict_wait_busy()). But the busy BO may already be dead: its count is zero and " +
+    "its own ttm_bo_release() holds the reservation while it frees the backing store, still " +
+    "on the LRU. The get on the zero count is refcount 'addition on 0', and the waiter then " +
+    "locks and puts a BO that is freed (use-after-free). Fixed by taking only a list " +
+    "reference; in v6.15 the same place is ttm_lru_walk_for_evict()'s ticket path, which " +
+    "takes ttm_bo_get_unless_zero() before ttm_lru_walk_ticketlock(): the toggle puts the " +
+    "plain get back there.",
+  fixedBy: "drm/ttm: fix busy reference in ttm_mem_evict_first",
+  foundBy: "ttm races.test.ts: evict-busy-vs-release under pct",
+  kind: "historic",
+  commit: "73a88e4ce310",
+  kernels:
+    "v5.3 (from d367bd2a5e2b 'drm/ttm: fix busy memory to fail other user v10'; fixed in v5.4-rc and 5.3 stable)",
+});
+
+/** A ghost object's reservation is never finished. */
+export const TTM_GHOST_RESV_NOT_FINI = defineToggle({
+  name: "ttm.ghost-resv-not-fini",
+  description:
+    "Historic (fixed in Linux 5.15-rc7, backported to 5.14.y and 5.10.y): " +
+    "ttm_transfered_destroy(), the destroy of a ghost object (ttm_buffer_object_transfer()), " +
+    "freed the ghost without dma_resv_fini() on its own reservation, so the fence list of " +
+    "every pipelined move's ghost, and the move fence it references, leaked (kernel bugzilla " +
+    "214029: 'We need to cleanup the fences for ghost objects as well'). A leak, not a race: " +
+    "kmemleak reports the dma_resv_list and the fence after the ghost is gone.",
+  fixedBy: "drm/ttm: fix memleak in ttm_transfered_destroy",
+  foundBy: "ttm races.test.ts: ghost-move-release",
+  kind: "historic",
+  commit: "0db55f9a1baf",
+  kernels:
+    "up to v5.15-rc6 (where the leak began is not confirmed; fixed in v5.15-rc7, 5.14.y and 5.10.y)",
 });
 
 /** Eviction of a deleted BO drops a reference the delayed-delete list no longer holds. */

@@ -22,6 +22,8 @@ import {
   dmaResvAssertHeld,
   dmaResvCopyFences,
   dmaResvFini,
+  dmaResvLock,
+  dmaResvLockInterruptible,
   dmaResvReserveFences,
   dmaResvTestSignaled,
   dmaResvTrylock,
@@ -30,13 +32,31 @@ import {
   MAX_SCHEDULE_TIMEOUT,
 } from "@primetime/dma-buf";
 import { drmVmaNodeReset, type GemObject } from "@primetime/gem";
-import { EINVAL, ENOMEM, ETIME, isErr, KmemCache, kfree, kmalloc } from "@primetime/kernel";
+import {
+  EALREADY,
+  EBUSY,
+  EDEADLK,
+  EINVAL,
+  ENOMEM,
+  ENOSPC,
+  ETIME,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  type WwAcquireCtx,
+} from "@primetime/kernel";
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
 import { PAGE_SIZE } from "@primetime/simgpu";
-import { TTM_LRU_WALK_PLAIN_GET } from "./toggles.js";
+import {
+  TTM_EVICT_BUSY_PLAIN_GET,
+  TTM_GHOST_RESV_NOT_FINI,
+  TTM_LRU_WALK_PLAIN_GET,
+} from "./toggles.js";
 import {
   type TtmBufferObject,
   TtmTransferObj,
+  ttmBoAssertHeldOrDying,
   ttmBoGet,
   ttmBoGetUnlessZero,
   ttmBoMoveToLruTail,
@@ -49,10 +69,12 @@ import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.
 import {
   type TtmResource,
   type TtmResourceManager,
+  ttmResourceAssertHeld,
   ttmResourceFree,
   ttmResourceSetBo,
 } from "./ttm-resource.js";
 import {
+  TTM_TT_FLAG_SWAPPED,
   TTM_TT_FLAG_ZERO_ALLOC,
   ttmTtCreate,
   ttmTtDestroy,
@@ -70,10 +92,11 @@ export const SIMGPU_VRAM_BAR = 0xd000_0000;
 
 /**
  * Models ttm_mem_io_reserve(): the driver's ->io_mem_reserve, once (until ttm_mem_io_free()).
- * Locking: the owning BO's reservation held.
+ * Locking: the owning BO's reservation held (asserted).
  * References: none.
  */
 export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null): Promise<number> {
+  ttmResourceAssertHeld(mem);
   if (!mem) return 0;
   if (!mem.bus.offset) {
     if (!bdev.funcs.ioMemReserve) return 0;
@@ -84,10 +107,12 @@ export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null):
 
 /**
  * Models ttm_mem_io_free().
- * Locking: the owning BO's reservation held (or the BO is dying).
+ * Locking: the owning BO's reservation held, or its count is zero (ttm_bo_release() frees the
+ * io reservation before taking the reservation): asserted by ttmBoAssertHeldOrDying().
  * References: none.
  */
 export async function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Promise<void> {
+  ttmBoAssertHeldOrDying(mem?.bo ?? null);
   if (!mem) return;
   if (!mem.bus.offset) return;
   if (bdev.funcs.ioMemFree) await bdev.funcs.ioMemFree(bdev, mem);
@@ -107,7 +132,7 @@ export async function ttmBoMoveToLruTailUnlocked(bo: TtmBufferObject): Promise<v
   await bo.bdev.lruLock.unlock();
 }
 
-/** Models struct ttm_lru_walk (+ ttm_lru_walk_arg, without a ww ticket). */
+/** Models struct ttm_lru_walk (+ struct ttm_lru_walk_arg). */
 export interface TtmLruWalk {
   /**
    * Models ops->process_bo: called with the BO locked and referenced; returns the progress
@@ -116,22 +141,55 @@ export interface TtmLruWalk {
   processBo(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number>;
   /** Models arg.ctx. */
   ctx: TtmOperationCtx;
+  /**
+   * Models arg.ticket: the caller's ww acquire context; a BO that cannot be trylocked is then
+   * locked with it (once per walk: the walk clears it after a ticketlock). null: trylock only.
+   */
+  ticket: WwAcquireCtx | null;
   /** Models arg.trylock_only. */
   trylockOnly: boolean;
 }
 
 /**
- * Models ttm_lru_walk_for_evict() with its cursor (ttm_bo_lru_for_each_reserved_guarded()):
- * walks the manager's LRU from its least recently used end; for each resource, under lru_lock,
- * trylocks its BO's reservation and takes a reference with ttm_bo_get_unless_zero() (a BO
- * whose count is zero is being released: skipped), drops lru_lock, re-checks that the BO still
- * has a resource of that memory type, and calls `processBo`. Stops once `target` progress is
+ * Models ttm_lru_walk_ticketlock(): sleeps for the reservation of `bo` with the walk's ticket.
+ * On success the walk reverts to trylocking (only a single ticketlock per walk: ticketlocks are
+ * prone to -EDEADLK); -EDEADLK becomes -ENOSPC (the caller needs to exit its ww transaction);
+ * -EALREADY (the ticket already holds it) is returned as is.
+ * Locking: the caller holds a reference on `bo`, not lru_lock; may sleep.
+ * References: none taken.
+ */
+async function ttmLruWalkTicketlock(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
+  const resv = bo.resv;
+  let ret = walk.ctx.interruptible
+    ? await dmaResvLockInterruptible(resv, walk.ticket)
+    : await dmaResvLock(resv, walk.ticket);
+  if (!ret) {
+    // Only a single ticketlock per loop. Ticketlocks are prone to return -EDEADLK causing the
+    // eviction to fail, so after waiting for the ticketlock, revert back to trylocking for
+    // this walk.
+    walk.ticket = null;
+  } else if (ret === -EDEADLK) {
+    // Caller needs to exit the ww transaction.
+    ret = -ENOSPC;
+  }
+  return ret;
+}
+
+/**
+ * Models ttm_lru_walk_for_evict() (Linux v6.15, before the guarded cursor rework): walks the
+ * manager's LRU from its least recently used end. For each resource, under lru_lock: trylock its
+ * BO's reservation; if that fails, skip the BO unless the walk has a ticket (and may wait);
+ * take a reference with ttm_bo_get_unless_zero() (a BO whose count is zero is being released:
+ * skipped); drop lru_lock; ticketlock a BO that was not trylocked; re-check that the BO still
+ * has a resource of that memory type, and call `processBo`. Stops once `target` progress is
  * made or on an error. Returns the progress or the error.
  *
- * Toggle `ttm.lru-walk-plain-get`: the reference is a plain ttm_bo_get() (kref_get()), taken on
- * a BO whose release is already running.
+ * Toggles: `ttm.lru-walk-plain-get`: the reference on a trylocked BO is a plain ttm_bo_get();
+ * `ttm.evict-busy-plain-get`: the reference on a BO the walk could not trylock (busy: locked
+ * by someone else, to be ticketlocked) is a plain ttm_bo_get(), as ttm_mem_evict_first() of
+ * v5.3 took it on its busy BO before ttm_mem_evict_wait_busy().
  *
- * Locking: takes lru_lock around each step, and the reservations it trylocks.
+ * Locking: takes lru_lock around each step, and the reservations it trylocks or ticketlocks.
  * References: one on the BO being processed, dropped (with its reservation) before the next.
  */
 export async function ttmLruWalkForEvict(
@@ -146,6 +204,7 @@ export async function ttmLruWalkForEvict(
   const visited = new Set<TtmResource>();
   for (;;) {
     let bo: TtmBufferObject | null = null;
+    let bolocked = false;
     let memType = -1;
     await bdev.lruLock.lock();
     for (const res of man.lru) {
@@ -153,27 +212,38 @@ export async function ttmLruWalkForEvict(
       visited.add(res);
       const cand = res.bo!;
       await point(`ttm_lru_walk_trylock(${cand.name})`);
-      if (!dmaResvTrylock(cand.resv)) continue;
-      if (toggleLruPlainGet()) {
+      // Attempt a trylock before taking a reference on the bo, since if we do it the other way
+      // around, and the trylock fails, we need to drop the lru lock to put the bo.
+      const locked = dmaResvTrylock(cand.resv);
+      if (!locked && (!walk.ticket || walk.ctx.noWaitGpu || walk.trylockOnly)) continue;
+      if (locked ? toggleLruPlainGet() : toggleEvictBusyPlainGet()) {
         await ttmBoGet(cand);
       } else if (!(await ttmBoGetUnlessZero(cand))) {
-        await dmaResvUnlock(cand.resv);
+        if (locked) await dmaResvUnlock(cand.resv);
         continue;
       }
       memType = res.memType;
       bo = cand;
+      bolocked = locked;
       break;
     }
     await bdev.lruLock.unlock();
     if (bo === null) break;
-    // Between the release of the lru lock and here the bo may have switched resource.
+    let needsUnlock = bolocked;
     let lret = 0;
-    if (bo.resource && bo.resource.memType === memType) {
+    if (!bolocked) {
+      lret = await ttmLruWalkTicketlock(walk, bo);
+      needsUnlock = lret === 0;
+    }
+    // Note that in between the release of the lru lock and the ticketlock, the bo may have
+    // switched resource, and also memory type, since the resource may have been freed and
+    // allocated again with a different memory type. In that case, just skip it.
+    if (!lret && bo.resource && bo.resource.memType === memType) {
       lret = await walk.processBo(walk, bo);
     }
-    await dmaResvUnlock(bo.resv);
+    if (needsUnlock) await dmaResvUnlock(bo.resv);
     await ttmBoPut(bo);
-    if (lret === -16 /* EBUSY */ || lret === -114 /* EALREADY */) lret = 0;
+    if (lret === -EBUSY || lret === -EALREADY) lret = 0;
     progress = lret < 0 ? lret : progress + lret;
     if (progress < 0 || progress >= target) break;
   }
@@ -182,6 +252,10 @@ export async function ttmLruWalkForEvict(
 
 function toggleLruPlainGet(): boolean {
   return toggleEnabled(TTM_LRU_WALK_PLAIN_GET.name);
+}
+
+function toggleEvictBusyPlainGet(): boolean {
+  return toggleEnabled(TTM_EVICT_BUSY_PLAIN_GET.name);
 }
 
 // ---- moves ----------------------------------------------------------------------------------
@@ -249,13 +323,18 @@ export async function ttmBoMoveSyncCleanup(
 export const ttmTransferObjCache = new KmemCache("ttm_transfer_obj");
 
 /**
- * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished, the
- * original BO's reference dropped, the ghost freed.
+ * Models ttm_transfered_destroy(): a ghost's destroy: its reservation is finished (its fence
+ * list and the fences in it released), the original BO's reference dropped, the ghost freed.
+ *
+ * Toggle `ttm.ghost-resv-not-fini`: the dma_resv_fini() that "drm/ttm: fix memleak in
+ * ttm_transfered_destroy" added is left out: the ghost's fence list, and the move fence it
+ * references, leak.
+ *
  * Locking: none. References: drops the original's.
  */
 async function ttmTransferedDestroy(bo: TtmBufferObject): Promise<void> {
   const fbo = bo as TtmTransferObj;
-  await dmaResvFini(fbo._resv);
+  if (!toggleEnabled(TTM_GHOST_RESV_NOT_FINI.name)) await dmaResvFini(fbo._resv);
   const orig = fbo.orig;
   fbo.orig = null;
   if (orig) await ttmBoPut(orig);
@@ -335,7 +414,10 @@ async function ttmBoMoveToGhost(
   // If we're not moving to fixed memory, the TTM object needs to stay alive. Otherwise hang it
   // on the ghost bo to be unbound and destroyed.
   if (dstUseTt) ghost.ttm = null;
-  else bo.ttm = null;
+  else {
+    bo.ttm = null;
+    if (ghost.ttm) ghost.ttm.bo = ghost;
+  }
   await dmaResvUnlock(ghost._resv);
   await ttmBoPut(ghost);
   return 0;
@@ -424,6 +506,7 @@ export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number>
     if (ttm) await ttmTtDestroy(bo.bdev, ttm);
     return ghost;
   }
+  if (ghost.ttm) ghost.ttm.bo = ghost;
   ret = await dmaResvCopyFences(ghost._resv, bo.resv);
   // Last resort, wait for the BO to be idle when we are OOM
   if (ret) await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
@@ -493,7 +576,7 @@ export async function ttmBoMoveMemcpy(
   const srcMan = ttmManagerType(bdev, srcMem.memType)!;
   const ttm = bo.ttm;
   let ret: number;
-  if (ttm && dstMan.useTt) {
+  if (ttm && (ttm.pageFlags & TTM_TT_FLAG_SWAPPED || dstMan.useTt)) {
     ret = await ttmBoPopulate(bo, ctx);
     if (ret) return ret;
   }

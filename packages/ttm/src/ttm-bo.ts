@@ -33,6 +33,9 @@ import {
   dmaResvForEachFenceUnlocked,
   dmaResvLock,
   dmaResvLockInterruptible,
+  dmaResvLockingCtx,
+  dmaResvLockSlow,
+  dmaResvLockSlowInterruptible,
   dmaResvReserveFences,
   dmaResvTestSignaled,
   dmaResvTrylock,
@@ -59,6 +62,7 @@ import {
   queueWork,
   unmapMappingRange,
   WorkStruct,
+  type WwAcquireCtx,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
@@ -89,7 +93,18 @@ import {
   ttmResourceManagerUsed,
   ttmResourceMoveToLruTail,
 } from "./ttm-resource.js";
-import { type TtmTt, ttmTtCreate, ttmTtDestroy, ttmTtPopulate, ttmTtUnpopulate } from "./ttm-tt.js";
+import {
+  TTM_TT_FLAG_EXTERNAL,
+  TTM_TT_FLAG_SWAPPED,
+  type TtmTt,
+  ttmTtCreate,
+  ttmTtDestroy,
+  ttmTtIsPopulated,
+  ttmTtIsSwapped,
+  ttmTtPopulate,
+  ttmTtSwapout,
+  ttmTtUnpopulate,
+} from "./ttm-tt.js";
 
 export { type TtmBoType, type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 
@@ -173,10 +188,21 @@ export async function ttmBoPut(bo: TtmBufferObject): Promise<void> {
   await bo.kref.put(() => ttmBoRelease(bo));
 }
 
+/**
+ * The check behind "the reservation held, or the count is zero" notes (what ttm_bo_release()
+ * relies on: a BO nobody references may be torn down without its lock): dma_resv_assert_held()
+ * unless the BO's count already dropped to zero. Nothing for no BO.
+ */
+export function ttmBoAssertHeldOrDying(bo: TtmBufferObject | null): void {
+  if (bo && bo.kref.read() !== 0) dmaResvAssertHeld(bo.resv);
+}
+
 // ---- reservation (ttm_bo.h) ----------------------------------------------------------------
 
 /**
- * Models ttm_bo_reserve() without a ticket: trylock when `noWait` (-EBUSY), else lock.
+ * Models ttm_bo_reserve(): trylock when `noWait` (-EBUSY; WARN and -EBUSY if a ticket is given
+ * too), else lock, under the ww acquire context `ticket` if given: 0, or with a ticket -EDEADLK
+ * (back off: unreserve everything the ticket holds, then ttmBoReserveSlowpath()) or -EALREADY.
  * Locking: takes the reservation.
  * References: the caller must hold a BO reference.
  */
@@ -184,10 +210,32 @@ export async function ttmBoReserve(
   bo: TtmBufferObject,
   interruptible: boolean,
   noWait: boolean,
+  ticket: WwAcquireCtx | null = null,
 ): Promise<number> {
-  if (noWait) return dmaResvTrylock(bo.resv) ? 0 : -EBUSY;
-  const ret = interruptible ? await dmaResvLockInterruptible(bo.resv) : await dmaResvLock(bo.resv);
+  if (noWait) {
+    if (warnOn(ticket !== null, `ttm_bo_reserve(${bo.name}): WARN_ON(ticket)`)) return -EBUSY;
+    return dmaResvTrylock(bo.resv) ? 0 : -EBUSY;
+  }
+  const ret = interruptible
+    ? await dmaResvLockInterruptible(bo.resv, ticket)
+    : await dmaResvLock(bo.resv, ticket);
   return ret;
+}
+
+/**
+ * Models ttm_bo_reserve_slowpath(): after -EDEADLK, with everything else the ticket held
+ * unreserved, waits for this reservation (dma_resv_lock_slow()). 0.
+ * Locking: takes the reservation; `ticket` holds no other.
+ * References: the caller must hold a BO reference.
+ */
+export async function ttmBoReserveSlowpath(
+  bo: TtmBufferObject,
+  interruptible: boolean,
+  ticket: WwAcquireCtx,
+): Promise<number> {
+  if (interruptible) return dmaResvLockSlowInterruptible(bo.resv, ticket);
+  await dmaResvLockSlow(bo.resv, ticket);
+  return 0;
 }
 
 /**
@@ -214,10 +262,11 @@ export function ttmBoMoveToLruTail(bo: TtmBufferObject): void {
 
 /**
  * Models ttm_bo_tt_destroy(): unpopulates and destroys the BO's ttm_tt, if any.
- * Locking: the reservation held (or the BO is dead).
+ * Locking: the reservation held (asserted).
  * References: the ttm_tt is gone.
  */
 export async function ttmBoTtDestroy(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   if (bo.ttm === null) return;
   await ttmTtUnpopulate(bo.bdev, bo.ttm);
   await ttmTtDestroy(bo.bdev, bo.ttm);
@@ -225,13 +274,25 @@ export async function ttmBoTtDestroy(bo: TtmBufferObject): Promise<void> {
 }
 
 /**
- * Models ttm_bo_populate(): allocates the ttm_tt's pages.
- * Locking: the reservation held.
- * References: the ttm_tt owns them.
+ * Models ttm_bo_populate(): makes sure the BO's ttm_tt (if any) has its pages with valid
+ * contents, swapping them back in; a BO that was swapped out goes back on its manager's LRU.
+ * 0 or -errno.
+ * Locking: the reservation held (asserted); takes lru_lock.
+ * References: the ttm_tt owns the pages.
  */
 export async function ttmBoPopulate(bo: TtmBufferObject, ctx: TtmOperationCtx): Promise<number> {
   dmaResvAssertHeld(bo.resv);
-  return ttmTtPopulate(bo.bdev, bo.ttm, ctx);
+  const tt = bo.ttm;
+  if (!tt) return 0;
+  const swapped = ttmTtIsSwapped(tt);
+  const ret = await ttmTtPopulate(bo.bdev, tt, ctx);
+  if (ret) return ret;
+  if (swapped && !ttmTtIsSwapped(tt) && !bo.pinCount && bo.resource) {
+    await bo.bdev.lruLock.lock();
+    ttmResourceMoveToLruTail(bo.resource);
+    await bo.bdev.lruLock.unlock();
+  }
+  return 0;
 }
 
 /**
@@ -284,10 +345,11 @@ async function moveErr(bo: TtmBufferObject, oldUseTt: boolean, ret: number): Pro
 /**
  * Models ttm_bo_cleanup_memtype_use(): the driver's delete_mem_notify, then the ttm_tt and the
  * resource go.
- * Locking: the reservation held (or the BO is dead).
+ * Locking: the reservation held (asserted).
  * References: backing store freed.
  */
 export async function ttmBoCleanupMemtypeUse(bo: TtmBufferObject): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   if (bo.bdev.funcs.deleteMemNotify) await bo.bdev.funcs.deleteMemNotify(bo);
   await ttmBoTtDestroy(bo);
   const res = bo.resource;
@@ -569,9 +631,11 @@ async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<numb
 
 /**
  * Models ttm_bo_evict_alloc(): walks the manager's LRU evicting until `place` has room for
- * `evictor` (trylock only: without ww tickets there is no second, sleeping pass). The resource,
- * -EBUSY when nothing more could be evicted, or the walk's error.
- * Locking: the evictor's reservation held; the walk trylocks the others.
+ * `evictor`: first trylocking only; then, if the evictor's reservation is held under a ww
+ * ticket, again (repeatedly, while it makes progress) sleeping with the ticket for BOs it could
+ * not trylock. The resource, -EBUSY when nothing more could be evicted, or the walk's error
+ * (-ENOSPC when a ticketlock hit -EDEADLK: the caller must back off its ww transaction).
+ * Locking: the evictor's reservation held (asserted); the walk trylocks or ticketlocks others.
  * References: none kept.
  */
 async function ttmBoEvictAlloc(
@@ -580,21 +644,136 @@ async function ttmBoEvictAlloc(
   place: TtmPlace,
   evictor: TtmBufferObject,
   ctx: TtmOperationCtx,
+  ticket: WwAcquireCtx | null,
 ): Promise<TtmResource | number> {
   dmaResvAssertHeld(evictor.resv);
   const ew: TtmBoEvictWalk = {
     processBo: ttmBoEvictCb,
     ctx,
+    ticket,
     trylockOnly: true,
     place,
     evictor,
     res: null,
     evicted: 0,
   };
-  const lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+  let lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+  if (!lret && ticket) {
+    // If ticket-locking, repeat while making progress.
+    ew.trylockOnly = false;
+    do {
+      // The walk may clear the evict_walk.walk.ticket field
+      ew.ticket = ticket;
+      ew.evicted = 0;
+      lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+    } while (!lret && ew.evicted);
+  }
   if (lret < 0) return lret;
   if (lret === 0 || ew.res === null) return -EBUSY;
   return ew.res;
+}
+
+// ---- swapout --------------------------------------------------------------------------------
+
+/** Models struct ttm_bo_swapout_walk (gfp flags aside, the walk's own fields). */
+type TtmBoSwapoutWalk = TtmLruWalk;
+
+/**
+ * Models ttm_bo_swapout_cb(): the swapout walk's step for one locked, referenced BO: skip
+ * pinned BOs, ones not worth it, ones without populated (or with external, or already swapped)
+ * pages; clean up a deleted one once idle; otherwise move it to SYSTEM, wait for it to idle,
+ * zap its CPU mappings, ->swap_notify, and swap its ttm_tt out to shmem (the BO then sits on
+ * the unevictable list until swapped in). The pages swapped out, or -EBUSY (skipped: -ENOMEM
+ * and -ENOSPC count as that), or -errno.
+ *
+ * Toggle `ttm.evict-deleted-extra-put`: the deleted-BO branch is ttm_bo_cleanup_refs() of
+ * v6.5-rc, which ended with the put of a list reference that no longer existed.
+ *
+ * Locking: the BO's reservation held by the walk (asserted); takes lru_lock.
+ * References: the walk holds one.
+ */
+async function ttmBoSwapoutCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
+  const ret = await ttmBoSwapoutOne(walk.ctx, bo);
+  // Consider -ENOMEM and -ENOSPC non-fatal.
+  if (ret === -ENOMEM || ret === -ENOSPC) return -EBUSY;
+  return ret;
+}
+
+/**
+ * The body of ttm_bo_swapout_cb() up to its `out:` label: the pages swapped out, or -errno.
+ * Locking: the BO's reservation held (asserted); takes lru_lock.
+ * References: the walk holds one.
+ */
+async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
+  const bdev = bo.bdev;
+  // While the bo may already reside in SYSTEM placement, set SYSTEM as new placement to cover
+  // also the move further below.
+  const place: TtmPlace = { fpfn: 0, lpfn: 0, memType: bo.resource!.memType, flags: 0 };
+  let ret: number;
+  if (bo.pinCount || !bdev.funcs.evictionValuable(bo, place)) return -EBUSY;
+  if (
+    !bo.ttm ||
+    !ttmTtIsPopulated(bo.ttm) ||
+    bo.ttm.pageFlags & TTM_TT_FLAG_EXTERNAL ||
+    bo.ttm.pageFlags & TTM_TT_FLAG_SWAPPED
+  )
+    return -EBUSY;
+  if (bo.deleted) {
+    const numPages = bo.ttm.numPages;
+    ret = await ttmBoWaitCtx(bo, ctx);
+    if (ret) return ret;
+    await ttmBoCleanupMemtypeUse(bo);
+    await ttmBoEvictDeletedExtraPut(bo);
+    return numPages;
+  }
+  // Move to system cached
+  if (bo.resource!.memType !== TTM_PL_SYSTEM) {
+    const hop: TtmPlace = { fpfn: 0, lpfn: 0, memType: 0, flags: 0 };
+    place.memType = TTM_PL_SYSTEM;
+    const evictMem = await ttmResourceAlloc(bo, place);
+    if (typeof evictMem === "number") return evictMem;
+    ret = await ttmBoHandleMoveMem(bo, evictMem, true, ctx, hop);
+    if (ret) {
+      warnOn(ret === -EMULTIHOP, "Unexpected multihop in swapout - likely driver bug.");
+      await ttmResourceFree(evictMem);
+      return ret;
+    }
+  }
+  // Make sure BO is idle.
+  ret = await ttmBoWaitCtx(bo, ctx);
+  if (ret) return ret;
+  await ttmBoUnmapVirtual(bo);
+  if (bdev.funcs.swapNotify) await bdev.funcs.swapNotify(bo);
+  if (bo.ttm && ttmTtIsPopulated(bo.ttm)) {
+    ret = await ttmTtSwapout(bdev, bo.ttm);
+    await bdev.lruLock.lock();
+    ttmResourceMoveToLruTail(bo.resource!);
+    await bdev.lruLock.unlock();
+  }
+  return ret;
+}
+
+/**
+ * Models ttm_bo_swapout(): walks the LRU of `man` (trylock and get-unless-zero, as eviction
+ * does) swapping BOs out to shmem until `target` pages are. The pages swapped out, or -errno.
+ * Locking: none needed; trylocks each BO's reservation.
+ * References: a temporary one on each BO.
+ */
+export async function ttmBoSwapout(
+  bdev: TtmDevice,
+  ctx: TtmOperationCtx,
+  man: TtmResourceManager,
+  target: number,
+): Promise<number> {
+  const walk: TtmBoSwapoutWalk = {
+    processBo: ttmBoSwapoutCb,
+    ctx,
+    ticket: null,
+    trylockOnly: true,
+  };
+  return ttmLruWalkForEvict(walk, bdev, man, target);
 }
 
 // ---- pinning --------------------------------------------------------------------------------
@@ -670,6 +849,7 @@ async function ttmBoAllocResource(
   forceSpace: boolean,
 ): Promise<TtmResource | number> {
   const bdev = bo.bdev;
+  const ticket = dmaResvLockingCtx(bo.resv);
   let ret = await dmaResvReserveFences(bo.resv, 1);
   if (ret) return ret;
   for (const place of placement.placement) {
@@ -682,7 +862,7 @@ async function ttmBoAllocResource(
       ret = res;
       if (ret !== -ENOSPC) return ret;
       if (!mayEvict) continue;
-      res = await ttmBoEvictAlloc(bdev, man, place, bo, ctx);
+      res = await ttmBoEvictAlloc(bdev, man, place, bo, ctx, ticket);
       if (res === -EBUSY) continue;
       if (typeof res === "number") return res;
     }

@@ -6,7 +6,8 @@
  * memory), the mmap offset manager and the address space of its CPU mappings.
  *
  * Also the global TTM state (ttm_global, one per simulation here): `bo_count`, the number of
- * live buffer objects (ghosts included), which must be 0 once every device is gone.
+ * live buffer objects (ghosts included), which must be 0 once every device is gone, and the list
+ * of devices ttm_global_swapout() walks under `ttm_global_mutex`.
  */
 
 import type { DrmVmaOffsetManager } from "@primetime/gem";
@@ -15,12 +16,13 @@ import {
   allocWorkqueue,
   destroyWorkqueue,
   drainWorkqueue,
+  Mutex,
   SpinLock,
   type Workqueue,
 } from "@primetime/kernel";
 import { SimLocal } from "@primetime/sim";
 import type { SimGpu, SystemMemory } from "@primetime/simgpu";
-import type { TtmBufferObject } from "./ttm-bo.js";
+import { type TtmBufferObject, ttmBoSwapout } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmPlace, TtmPlacement } from "./ttm-placement.js";
 import { TTM_NUM_MEM_TYPES, TTM_PL_SYSTEM } from "./ttm-placement.js";
@@ -66,6 +68,8 @@ export interface TtmDeviceFuncs {
   ioMemFree?(bdev: TtmDevice, mem: TtmResource): Promise<void>;
   /** Models ->release_notify: the BO's last reference is gone (before it is torn down). */
   releaseNotify?(bo: TtmBufferObject): Promise<void>;
+  /** Models ->swap_notify: the BO's pages are about to be swapped out. */
+  swapNotify?(bo: TtmBufferObject): Promise<void>;
 }
 
 /** Models struct ttm_pool, as far as this device uses it: the page source of its ttm_tts. */
@@ -73,8 +77,14 @@ export interface TtmPool {
   readonly system: SystemMemory;
 }
 
-/** Models struct ttm_global: the BO count (per simulation). */
-const ttmGlob = new SimLocal(() => ({ boCount: 0, devices: 0 }));
+/** Models struct ttm_global: the BO count and the device list (per simulation). */
+const ttmGlob = new SimLocal(() => ({
+  boCount: 0,
+  devices: 0,
+  deviceList: [] as TtmDevice[],
+  /** Models ttm_global_mutex. */
+  mutex: new Mutex("ttm_global_mutex"),
+}));
 
 /** Models atomic_read(&ttm_glob.bo_count): live buffer objects, ghosts included. */
 export function ttmGlobBoCount(): number {
@@ -162,7 +172,9 @@ export function ttmSetDriverManager(
  * References: the global state gains a device.
  */
 export function ttmDeviceInit(bdev: TtmDevice): number {
-  ttmGlob.get().devices++;
+  const glob = ttmGlob.get();
+  glob.devices++;
+  glob.deviceList.push(bdev);
   bdev.wq = allocWorkqueue("ttm", { unbound: true, maxActive: 16 });
   ttmSysManInit(bdev);
   return 0;
@@ -186,5 +198,53 @@ export async function ttmDeviceFini(bdev: TtmDevice): Promise<void> {
     ttmResourceManagerSetUsed(man, false);
     ttmSetDriverManager(bdev, TTM_PL_SYSTEM, null);
   }
-  ttmGlob.get().devices--;
+  const glob = ttmGlob.get();
+  await glob.mutex.lock();
+  const i = glob.deviceList.indexOf(bdev);
+  if (i >= 0) glob.deviceList.splice(i, 1);
+  await glob.mutex.unlock();
+  glob.devices--;
+}
+
+/**
+ * Models ttm_device_swapout(): swaps out (at least) one BO of the first use_tt manager that has
+ * one (ttm_bo_swapout() with a target of 1). The pages swapped out (> 0), 0 when nothing could
+ * be, or -errno.
+ * Locking: none held but the caller's reservation, if any; trylocks the BOs it swaps out.
+ * References: temporary ones on each BO.
+ */
+export async function ttmDeviceSwapout(bdev: TtmDevice, ctx: TtmOperationCtx): Promise<number> {
+  for (let i = TTM_PL_SYSTEM; i < TTM_NUM_MEM_TYPES; ++i) {
+    const man = ttmManagerType(bdev, i);
+    if (!man?.useTt) continue;
+    const lret = await ttmBoSwapout(bdev, ctx, man, 1);
+    // Can be both positive (num_pages) and negative (error)
+    if (lret) return lret;
+  }
+  return 0;
+}
+
+/**
+ * Models ttm_global_swapout(): under ttm_global_mutex, asks each device in turn to swap one BO
+ * out; a device that did goes to the end of the list. The pages swapped out, 0, or -errno.
+ * What ttm_tt_populate() calls while too many pages are allocated (and the kernel's shrinkers
+ * of drivers like vmwgfx at suspend).
+ * Locking: takes ttm_global_mutex; the caller may hold its own BO's reservation.
+ * References: none kept.
+ */
+export async function ttmGlobalSwapout(ctx: TtmOperationCtx): Promise<number> {
+  const glob = ttmGlob.get();
+  let ret = 0;
+  await glob.mutex.lock();
+  for (const bdev of [...glob.deviceList]) {
+    ret = await ttmDeviceSwapout(bdev, ctx);
+    if (ret > 0) {
+      const i = glob.deviceList.indexOf(bdev);
+      glob.deviceList.splice(i, 1);
+      glob.deviceList.push(bdev);
+      break;
+    }
+  }
+  await glob.mutex.unlock();
+  return ret;
 }

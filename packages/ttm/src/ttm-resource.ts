@@ -32,6 +32,7 @@ import {
   type TtmPlace,
   type TtmPlacement,
 } from "./ttm-placement.js";
+import { TTM_TT_FLAG_SWAPPED } from "./ttm-tt.js";
 
 /** Models struct ttm_bus_placement: where the CPU reaches the resource. */
 export interface TtmBusPlacement {
@@ -207,7 +208,7 @@ export async function ttmResourceInit(
   const bdev = bo.bdev;
   const man = ttmManagerTypeOf(bdev, place.memType);
   await bdev.lruLock.lock();
-  if (bo.pinCount) listAddTail(res, bdev.unevictable);
+  if (ttmResourceUnevictable(res, bo)) listAddTail(res, bdev.unevictable);
   else listAddTail(res, man.lru);
   man.usage += res.size;
   await bdev.lruLock.unlock();
@@ -244,13 +245,23 @@ export async function ttmResourceAlloc(
 
 /**
  * Models ttm_resource_free(): gives `res` back to its manager. null is a no-op.
- * Locking: the owning BO's reservation held (or the BO is dead).
+ * Locking: the owning BO's reservation held (asserted).
  * References: the resource is gone afterwards.
  */
 export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
+  ttmResourceAssertHeld(res);
   if (!res) return;
   const man = ttmManagerTypeOf(res.bo!.bdev, res.memType);
   await man.func.free(man, res);
+}
+
+/**
+ * The lockdep-style check behind the "owning BO's reservation held" notes of this file:
+ * dma_resv_assert_held() on the reservation of the BO `res` belongs to (a warn splat if the
+ * current task does not hold it); nothing for no resource.
+ */
+export function ttmResourceAssertHeld(res: TtmResource | null): void {
+  if (res?.bo) dmaResvAssertHeld(res.bo.resv);
 }
 
 /**
@@ -263,8 +274,22 @@ export function ttmResourceMoveToLruTail(res: TtmResource): void {
   const bo = res.bo!;
   const bdev = bo.bdev;
   lockdepAssertHeld(bdev.lruLock);
-  if (bo.pinCount) listAddTail(res, bdev.unevictable);
+  if (ttmResourceUnevictable(res, bo)) listAddTail(res, bdev.unevictable);
   else listAddTail(res, ttmManagerTypeOf(bdev, res.memType).lru);
+}
+
+/**
+ * Models ttm_resource_unevictable(): pinned, or the BO's current resource with its ttm_tt
+ * swapped out (ttm_resource_is_swapped(): a new resource for a swapped BO, say VRAM to move it
+ * into, is not). The kernel's dma_resv_assert_held() in ttm_resource_is_swapped() is left out:
+ * ttm_bo_release() reaches it for a pinned, dying BO without the reservation.
+ * Locking: bdev.lruLock held (by the callers). References: none.
+ */
+function ttmResourceUnevictable(res: TtmResource, bo: TtmBufferObject): boolean {
+  lockdepAssertHeld(bo.bdev.lruLock);
+  if (bo.pinCount) return true;
+  if (bo.resource !== res || !bo.ttm) return false;
+  return (bo.ttm.pageFlags & TTM_TT_FLAG_SWAPPED) !== 0;
 }
 
 /**
@@ -290,6 +315,7 @@ export function ttmResourceIntersects(
   place: TtmPlace,
   size: number,
 ): boolean {
+  ttmResourceAssertHeld(res);
   if (!res) return false;
   const man = ttmManagerTypeOf(bdev, res.memType);
   if (!man.func.intersects) return true;
@@ -307,6 +333,7 @@ export function ttmResourceCompatible(
   placement: TtmPlacement,
   evicting: boolean,
 ): boolean {
+  ttmResourceAssertHeld(res);
   if (!res?.bo) return false;
   const bo = res.bo;
   for (const place of placement.placement) {

@@ -10,6 +10,9 @@ import {
   close,
   DMA_BUF_SYNC_WRITE,
   dmaBufImportSyncFile,
+  epollCreate1,
+  epollCtl,
+  epollWait,
   poll,
   swSyncCreateFence,
   swSyncCreateTimeline,
@@ -78,4 +81,57 @@ const pollVsFenceReplace: CaseSpec = {
   },
 };
 
-export const DMA_BUF_POLL: readonly CaseSpec[] = [pollVsFenceReplace];
+/** EPOLL_CTL_ADD (include/uapi/linux/eventpoll.h). */
+const EPOLL_CTL_ADD = 1;
+
+/**
+ * epoll-wait-vs-close: the reproducer shape of CVE-2024-38580 (syzbot, "epoll: be better about
+ * file lifetimes"). An exported buffer's handle is closed, so its dma-buf fd holds the dma-buf's
+ * only reference; the fd is watched by an epoll set for POLLIN (an idle buffer is always
+ * readable, so the item stays on the ready list, level-triggered). A second thread calls
+ * epoll_wait() while the main thread closes the dma-buf fd: the last fput() dooms the file, whose
+ * __fput() (on the closer's way back to userspace) must first remove the epoll item under the
+ * set's mutex. Each epoll_wait() gives nothing or the buffer's POLLIN with its data, and nothing
+ * may be left. The kernels before the fix polled the doomed file anyway: dma_buf_poll()'s
+ * get_file() brought it back to life and it was released twice.
+ */
+const epollWaitVsClose: CaseSpec = {
+  name: `${group}/epoll-wait-vs-close`,
+  group,
+  race: true,
+  description:
+    "epoll_wait() on a set watching a dma-buf fd racing the close of its last reference: POLLIN or nothing, nothing left",
+  defaults: RACE_DEFAULTS,
+  async body(t: CaseContext) {
+    const fd = await t.open();
+    const handle = await t.createBo(fd, BO_SIZE);
+    const dmabuf = await fd.primeHandleToFd(handle);
+    // The dma-buf fd now holds the dma-buf's only reference.
+    await fd.gemClose(handle);
+    const ep = await epollCreate1(t.proc);
+    await epollCtl(t.proc, ep, EPOLL_CTL_ADD, dmabuf, { events: POLLIN, data: 7 });
+
+    const waiter = t.thread("waiter", async () => {
+      for (let i = 0; i < 2; i++) {
+        const events = await epollWait(t.proc, ep, 1, 0);
+        t.check(
+          events.length === 0 || (events[0]!.events === POLLIN && events[0]!.data === 7),
+          `epoll_wait gave ${JSON.stringify(events)}`,
+        );
+      }
+    });
+    await close(t.proc, dmabuf);
+    await waiter.join();
+
+    await close(t.proc, ep);
+    await fd.close();
+    const counts = await t.stableCounts();
+    const base = t.baseline();
+    t.check(
+      counts.objects === base.objects && counts.dmaBufs === base.dmaBufs,
+      `leaked ${counts.objects - base.objects} objects and ${counts.dmaBufs - base.dmaBufs} dma-bufs`,
+    );
+  },
+};
+
+export const DMA_BUF_POLL: readonly CaseSpec[] = [pollVsFenceReplace, epollWaitVsClose];

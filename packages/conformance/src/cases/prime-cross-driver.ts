@@ -65,19 +65,20 @@ export const CLOSE_ORDERS: readonly (readonly Closable[])[] = (() => {
 })();
 
 /** The importer's CPU view of its handle (see the file comment), and what to close after it. */
-async function importerView(
+export async function importerView(
   t: CaseContext,
   importer: DeviceUnderTest,
   fd: DrmFd,
   handle: number,
+  size: number = BO_SIZE,
 ): Promise<{ map: BoMapping; dmaBufFd: number | null }> {
   try {
-    return { map: await t.mapBo(fd, handle, BO_SIZE, importer), dmaBufFd: null };
+    return { map: await t.mapBo(fd, handle, size, importer), dmaBufFd: null };
   } catch (e) {
     if (!isSysError(e, "EINVAL")) throw e;
   }
   const dmaBufFd = await fd.primeHandleToFd(handle);
-  return { map: await mmapDmaBuf(t.proc, dmaBufFd, BO_SIZE), dmaBufFd };
+  return { map: await mmapDmaBuf(t.proc, dmaBufFd, size), dmaBufFd };
 }
 
 function cross(direction: "export" | "import"): CaseSpec {

@@ -23,7 +23,8 @@ import {
   dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
 import { EBUSY, EINVAL, flushWork, lockdepAssertHeld, scheduleWork } from "@primetime/kernel";
-import { now, point, sleep } from "@primetime/sim";
+import { now, point, sleep, toggleEnabled } from "@primetime/sim";
+import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
   QXL_IO_UPDATE_AREA_ASYNC,
@@ -55,6 +56,7 @@ import {
   qxlReleaseMap,
   qxlReleaseReserveList,
 } from "./qxl-release.js";
+import { QXL_REAP_RESERVE_WITHOUT_CTX } from "./toggles.js";
 
 /** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
 const ERESTARTSYS = 512;
@@ -372,6 +374,7 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
  * References: none taken on `surf`.
  */
 export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
+  lockdepAssertHeld(qdev.surfEvictMutex);
   if (!surf.hwSurfAlloc) return 0;
   const r = await qxlAllocSurfaceReleaseReserved(qdev, QXL_SURFACE_CMD_DESTROY, surf.surfCreate);
   if (typeof r === "number") return r;
@@ -446,7 +449,10 @@ export async function qxlSurfaceEvict(
  */
 async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promise<number> {
   lockdepAssertHeld(qdev.surfEvictMutex);
-  let ret = await qxlBoReserve(surf);
+  // Known window qxl.reap-reserve-without-ctx: its fix switch trylocks instead (-EBUSY: skip).
+  let ret = toggleEnabled(QXL_REAP_RESERVE_WITHOUT_CTX.name)
+    ? await ttmBoReserve(surf, true, true)
+    : await qxlBoReserve(surf);
   if (ret) return ret;
   if (stall) await qdev.surfEvictMutex.unlock();
   await point("qxl_reap_surf: waiting for the surface to go idle");

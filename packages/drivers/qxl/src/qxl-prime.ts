@@ -29,7 +29,16 @@ import {
   drmPrimeGemDestroy,
   GemObject,
 } from "@primetime/gem";
-import { type Errno, errPtr, isErr, KmemCache, kfree, kmalloc, type Vma } from "@primetime/kernel";
+import {
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  lockdepAssertHeld,
+  type Vma,
+} from "@primetime/kernel";
 import { drmGemTtmMmap, ttmBoCpuPage } from "@primetime/ttm";
 import { QXL_DMA_SLOT, QxlHw } from "./qxl-dev.js";
 import { toQxl } from "./qxl-device.js";
@@ -130,6 +139,7 @@ export async function qxlGemPrimeImportSgTable(
   attach: DmaBufAttachment,
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   const obj = kmalloc(qxlImportCache, () => new QxlImportObject(qxlImportFuncs));
   if (isErr(obj)) return obj;
   drmGemPrivateObjectInit(dev, obj, attach.dmabuf.size);

@@ -45,76 +45,76 @@ async function errorOf(op: Promise<unknown>): Promise<SysError> {
 
 describe("DrmFd", () => {
   it("throws Node-style SysErrors naming the syscall and the request", async () => {
-    const seen: SysError[] = [];
+    const seen: Record<string, SysError> = {};
     const r = await run(async (p, vgem) => {
-      seen.push(await errorOf(DrmFd.open(p, "/dev/dri/card7")));
+      seen.openMissingNode = await errorOf(DrmFd.open(p, "/dev/dri/card7"));
       const drm = await DrmFd.open(p, vgem.card);
-      seen.push(await errorOf(drm.gemOpen(0x10101010)));
-      seen.push(await errorOf(drm.gemClose(42)));
-      seen.push(await errorOf(close(p, 99)));
+      seen.gemOpenBadName = await errorOf(drm.gemOpen(0x10101010));
+      seen.gemCloseBadHandle = await errorOf(drm.gemClose(42));
+      seen.closeBadFd = await errorOf(close(p, 99));
       await drm.close();
     });
     expectClean(r);
-    expect(seen.map((e) => e.message)).toEqual([
-      "open(/dev/dri/card7) failed: ENOENT",
-      "ioctl(DRM_IOCTL_GEM_OPEN) failed: ENOENT",
-      "ioctl(DRM_IOCTL_GEM_CLOSE) failed: EINVAL",
-      "close failed: EBADF",
-    ]);
-    expect(seen[0]).toMatchObject({
+    expect(Object.fromEntries(Object.entries(seen).map(([k, e]) => [k, e.message]))).toEqual({
+      openMissingNode: "open(/dev/dri/card7) failed: ENOENT",
+      gemOpenBadName: "ioctl(DRM_IOCTL_GEM_OPEN) failed: ENOENT",
+      gemCloseBadHandle: "ioctl(DRM_IOCTL_GEM_CLOSE) failed: EINVAL",
+      closeBadFd: "close failed: EBADF",
+    });
+    expect(seen.openMissingNode).toMatchObject({
       code: "ENOENT",
       errno: -2,
       syscall: "open",
       path: "/dev/dri/card7",
     });
-    expect(seen[1]).toMatchObject({
+    expect(seen.gemOpenBadName).toMatchObject({
       code: "ENOENT",
       errno: -2,
       syscall: "ioctl",
       request: "DRM_IOCTL_GEM_OPEN",
     });
-    expect(seen[2]!.errno).toBe(-22);
-    expect(isSysError(seen[1], "ENOENT")).toBe(true);
-    expect(isSysError(seen[1], "EINVAL")).toBe(false);
+    expect(seen.gemCloseBadHandle!.errno).toBe(-22);
+    expect(isSysError(seen.gemOpenBadName, "ENOENT")).toBe(true);
+    expect(isSysError(seen.gemOpenBadName, "EINVAL")).toBe(false);
     expect(isSysError(new Error("x"))).toBe(false);
   });
 
   it("needs authentication by the master for FLINK on a second primary client", async () => {
-    const codes: string[] = [];
-    let names: number[] = [];
+    const codes: Record<string, string> = {};
+    let opened: Record<string, number> = {};
     const r = await run(async (p, vgem) => {
       const master = await DrmFd.open(p, vgem.card);
       const client = await DrmFd.open(p, vgem.card);
       const { handle } = await client.createDumb({ width: 1024, height: 1, bpp: 32 });
-      codes.push((await errorOf(client.gemFlink(handle))).code);
+      codes.flinkUnauthenticated = (await errorOf(client.gemFlink(handle))).code;
       // Only the master may authenticate; the client's own AUTH_MAGIC is refused.
       const magic = await client.getMagic();
-      codes.push((await errorOf(client.authMagic(magic))).code);
+      codes.authMagicByClient = (await errorOf(client.authMagic(magic))).code;
       await master.authMagic(magic);
       const name = await client.gemFlink(handle);
       // authenticate() is GET_MAGIC + AUTH_MAGIC in one call.
       const third = await DrmFd.open(p, vgem.card);
       await third.authenticate(master);
-      const opened = await third.gemOpen(name);
-      names = [name, opened.handle, opened.size];
+      const bo = await third.gemOpen(name);
+      opened = { name, handle: bo.handle, size: bo.size };
       await third.close();
       await client.close();
       await master.close();
     });
     expectClean(r);
-    expect(codes).toEqual(["EACCES", "EACCES"]);
-    expect(names).toEqual([1, 1, 4096]);
+    expect(codes).toEqual({ flinkUnauthenticated: "EACCES", authMagicByClient: "EACCES" });
+    expect(opened).toEqual({ name: 1, handle: 1, size: 4096 });
   });
 
   it("creates, maps, reads and writes dumb buffers", async () => {
-    let got: number[] = [];
+    let around4095: number[] = [];
     let info: unknown = null;
     const r = await run(async (p, vgem) => {
       const drm = await DrmFd.open(p, vgem.card);
       const bo = await drm.createDumb({ width: 256, height: 32, bpp: 32 });
       info = bo;
       await drm.writeBuffer(bo.handle, new Uint8Array([7, 8, 9]), 4095);
-      got = [...(await drm.readBuffer(bo.handle, 4094, 5))];
+      around4095 = [...(await drm.readBuffer(bo.handle, 4094, 5))];
       const m = await drm.mapBuffer(bo.handle, bo.size);
       await m.fill(0xee, 8000, 10);
       expect([...(await m.read(7999, 12))]).toEqual([0, ...Array(10).fill(0xee), 0]);
@@ -128,28 +128,30 @@ describe("DrmFd", () => {
     });
     expectClean(r);
     expect(info).toEqual({ handle: 1, pitch: 1024, size: 32768 });
-    expect(got).toEqual([0, 7, 8, 9, 0]);
+    expect(around4095, "bytes 4094..4098 after writing 7, 8, 9 at 4095").toEqual([0, 7, 8, 9, 0]);
   });
 
   it("exports and imports through PRIME, with dma-buf size and contents", async () => {
-    const out: unknown[] = [];
+    const out: Record<string, unknown> = {};
     const r = await run(async (p, vgem) => {
       const a = await DrmFd.open(p, vgem.render);
       const b = await DrmFd.open(p, vgem.render);
       const card = await DrmFd.open(p, vgem.card);
-      out.push(await a.getCap(DRM_CAP_PRIME));
-      out.push((await a.version()).name);
+      out.primeCap = await a.getCap(DRM_CAP_PRIME);
+      out.driverName = (await a.version()).name;
       // Render nodes cannot create dumb buffers: make one on the card and pass it over.
       const bo = await card.createDumb({ width: 1024, height: 2, bpp: 32 });
       const fd = await card.primeHandleToFd(bo.handle);
       const ha = await a.primeFdToHandle(fd);
       const hb = await b.primeFdToHandle(fd);
-      out.push(ha, hb, await b.primeFdToHandle(fd));
-      out.push(await dmaBufSize(p, fd));
+      out.handleOnA = ha;
+      out.handleOnB = hb;
+      out.reimportOnB = await b.primeFdToHandle(fd);
+      out.dmaBufSize = await dmaBufSize(p, fd);
       await writeDmaBuf(p, fd, new Uint8Array([1, 2, 3, 4]), 4094);
-      out.push([...(await card.readBuffer(bo.handle, 4093, 6))]);
+      out.exporterBytes4093to4098 = [...(await card.readBuffer(bo.handle, 4093, 6))];
       const fd2 = await dup(p, fd);
-      out.push([...(await readDmaBuf(p, fd2, 4095, 2))]);
+      out.dupBytes4095to4096 = [...(await readDmaBuf(p, fd2, 4095, 2))];
       await close(p, fd);
       await close(p, fd2);
       await a.close();
@@ -157,16 +159,16 @@ describe("DrmFd", () => {
       await card.close();
     });
     expectClean(r);
-    expect(out).toEqual([
-      DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT,
-      "vgem",
-      1,
-      1,
-      1,
-      8192,
-      [0, 1, 2, 3, 4, 0],
-      [2, 3],
-    ]);
+    expect(out).toEqual({
+      primeCap: DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT,
+      driverName: "vgem",
+      handleOnA: 1,
+      handleOnB: 1,
+      reimportOnB: 1,
+      dmaBufSize: 8192,
+      exporterBytes4093to4098: [0, 1, 2, 3, 4, 0],
+      dupBytes4095to4096: [2, 3],
+    });
   });
 
   it("calls a driver ioctl by number, naming it in errors", async () => {

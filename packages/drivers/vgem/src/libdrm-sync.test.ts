@@ -8,6 +8,9 @@ import {
   DrmFd,
   dmaBufExportSyncFile,
   dmaBufImportSyncFile,
+  epollCreate1,
+  epollCtl,
+  epollWait,
   type PollProcess,
   poll,
   SW_SYNC_IOC_CREATE_FENCE,
@@ -20,7 +23,16 @@ import {
 } from "@primetime/libdrm";
 import { formatSplat, type RunResult, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { createVgem, type VgemDevice } from "./index.js";
+import {
+  createVgem,
+  DRM_IOCTL_VGEM_FENCE_ATTACH,
+  DRM_IOCTL_VGEM_FENCE_SIGNAL,
+  VGEM_FENCE_WRITE,
+  type VgemDevice,
+} from "./index.js";
+
+/** EPOLL_CTL_ADD (include/uapi/linux/eventpoll.h). */
+const EPOLL_CTL_ADD = 1;
 
 function run(body: (p: Process, vgem: VgemDevice) => Promise<void>): Promise<RunResult> {
   return new Simulation({ seed: 1 }).run(async () => {
@@ -134,7 +146,7 @@ describe("sync wrappers", () => {
       expect(await poll(p, [{ fd: sync, events: EPOLLIN }], 0)).toBe(1);
       // Without sw_sync registered there is no timeline to open.
       const e = await errorOf(swSyncCreateTimeline(p));
-      expect([e.code, e.path]).toEqual(["ENOENT", SW_SYNC_PATH]);
+      expect(e).toMatchObject({ code: "ENOENT", path: SW_SYNC_PATH });
       // The DRM fd has no timeline ioctls.
       expect((await errorOf(swSyncInc(p, drm.fd, 1))).syscall).toBe("ioctl");
       await close(p, sync);
@@ -144,5 +156,42 @@ describe("sync wrappers", () => {
     });
     expect(r.outcome).toBe("ok");
     expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
+  });
+
+  it("epoll on a dma-buf: a vgem write fence holds POLLIN back, its signal wakes epoll_wait", async () => {
+    const seen: Record<string, unknown> = {};
+    const r = await run(async (p, vgem) => {
+      const drm = await DrmFd.open(p, vgem.card);
+      const { handle } = await drm.createDumb({ width: 1024, height: 1, bpp: 32 });
+      const buf = await drm.primeHandleToFd(handle);
+      const fence = { handle, flags: VGEM_FENCE_WRITE, out_fence: 0, pad: 0 };
+      await drm.ioctl(DRM_IOCTL_VGEM_FENCE_ATTACH, fence, "DRM_IOCTL_VGEM_FENCE_ATTACH");
+      const ep = await epollCreate1(p);
+      await epollCtl(p, ep, EPOLL_CTL_ADD, buf, { events: EPOLLIN, data: 42 });
+      seen.whileFenced = await epollWait(p, ep, 4, 0);
+      const signaller = p.spawnThread("signal", async () => {
+        await drm.ioctl(
+          DRM_IOCTL_VGEM_FENCE_SIGNAL,
+          { fence: fence.out_fence, flags: 0 },
+          "DRM_IOCTL_VGEM_FENCE_SIGNAL",
+        );
+      });
+      seen.afterSignal = await epollWait(p, ep, 4, -1);
+      await signaller.join();
+      seen.epollCtlAgain = (
+        await errorOf(epollCtl(p, ep, EPOLL_CTL_ADD, buf, { events: EPOLLIN, data: 1 }))
+      ).code;
+      await close(p, ep);
+      await close(p, buf);
+      await drm.gemClose(handle);
+      await drm.close();
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats.map((s) => formatSplat(s))).toEqual([]);
+    expect(seen).toEqual({
+      whileFenced: [],
+      afterSignal: [{ events: EPOLLIN, data: 42 }],
+      epollCtlAgain: "EEXIST",
+    });
   });
 });

@@ -25,14 +25,15 @@
  */
 
 import { RefcountT } from "@primetime/atomics";
-import { currentTask, opLabel, point, report, SimLocal } from "@primetime/sim";
+import { currentTask, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
 import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
 import { flushWork, queueWork, systemWq, WorkStruct } from "../kernel/workqueue.js";
-import { mightSleep } from "../locking/spinlock.js";
+import { mightSleep, SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { AddressSpace, type Vma } from "../mm/vma.js";
+import { EPOLL_ITEM_POLL_WITHOUT_REF, type EpItem, eventpollRelease } from "./eventpoll.js";
 import type { IoctlArg } from "./ioctl.js";
 import type { PollTable } from "./poll.js";
 
@@ -146,6 +147,13 @@ export class File extends SlabObject {
   fMapping: AddressSpace;
   /** Models f_task_work / f_llist: the deferred __fput() of this file. */
   readonly fTaskWork: CallbackHead;
+  /** Models f_lock: protects `fEp`. */
+  readonly fLock: SpinLock;
+  /**
+   * Models f_ep: the epitems watching this file (eventpoll.ts), null when none; they hold no
+   * reference, and __fput() removes them first (eventpoll_release()).
+   */
+  fEp: EpItem[] | null = null;
 
   constructor(fops: FileOperations) {
     super();
@@ -157,6 +165,7 @@ export class File extends SlabObject {
       },
     });
     this.fTaskWork = { func: () => fputFinal(this), label: `____fput(${this.name})` };
+    this.fLock = new SpinLock("file->f_lock", { owner: this });
   }
 
   /** True between the final fput() and __fput(): count 0, memory still allocated. */
@@ -246,11 +255,15 @@ const fileRefIncWarned = new SimLocal<{ done: boolean }>(() => ({ done: false })
  * doomed file (count 0) it is WARN_ONCE "file_ref_inc() on a released file reference" and the
  * count stays dead: no reference is taken, the pending __fput() still frees the file, and the
  * stray reference's fput() does nothing. On a freed file it is a KASAN use-after-free.
+ * With the historic toggle `epoll.item-poll-without-ref` on, it is getFileLegacy(): the
+ * kernels that toggle re-creates (up to v6.9) incremented f_count without a check.
  *
  * Locking: none.
  * References: takes one (none on a doomed file).
  */
 export async function getFile(file: File): Promise<File> {
+  // The kernels epoll.item-poll-without-ref re-creates (up to v6.9) had atomic_long_inc().
+  if (toggleEnabled(EPOLL_ITEM_POLL_WITHOUT_REF.name)) return getFileLegacy(file);
   await point(opLabel("get_file", file.name));
   file.checkAccess("get_file");
   if (!file.freed && file.fCount.read() === 0) {
@@ -344,7 +357,8 @@ function fileFree(file: File): void {
 
 /**
  * Models __fput(): the release of a file whose last reference is gone: if the open had
- * succeeded, might_sleep() and ->release; then frees the file. Runs from task work, the
+ * succeeded, might_sleep(), eventpoll_release() (the epitems watching it) and ->release; then
+ * frees the file. Runs from task work, the
  * delayed-fput work, or flushDelayedFput().
  *
  * Locking: may sleep (a `sleep` splat when called atomic); called without locks held.
@@ -355,6 +369,8 @@ export async function fputFinal(file: File): Promise<void> {
   if (!file.checkAccess("__fput")) return;
   if (file.fMode & FMODE_OPENED) {
     mightSleep("__fput");
+    // "The function eventpoll_release() should be the first called in the file cleanup chain."
+    await eventpollRelease(file);
     if (file.fOp.release) await file.fOp.release(file.fInode, file);
   }
   fileFree(file);

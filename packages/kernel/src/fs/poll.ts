@@ -50,6 +50,12 @@ export interface PollTableEntry {
   triggered: boolean;
   /** Where the polling task sleeps. */
   readonly wq: WaitQueue;
+  /**
+   * Models wait_queue_entry.func when it is not pollwake(): called by the waker with the key
+   * instead of marking and waking (epoll's ep_poll_callback()); synchronous, under the head's
+   * lock.
+   */
+  readonly func?: (key: number) => void;
 }
 
 /** Models a wait_queue_head_t as poll sees it: the poll entries registered on it. */
@@ -97,6 +103,10 @@ export function pollRequestedEvents(pt: PollTable | null | undefined): number {
  */
 export function wakeUpPoll(head: PollWaitHead, key: number): void {
   for (const e of head.entries) {
+    if (e.func) {
+      e.func(key);
+      continue;
+    }
     if (key && !(e.events & key)) continue;
     e.triggered = true;
     e.wq.wakeAll();

@@ -38,6 +38,7 @@ export const EOVERFLOW = 75;
 export const EBADFD = 77;
 export const EOPNOTSUPP = 95;
 export const ETIMEDOUT = 110;
+export const EALREADY = 114;
 export const ECANCELED = 125;
 
 const NAMES: Record<number, string> = {
@@ -75,6 +76,7 @@ const NAMES: Record<number, string> = {
   [EBADFD]: "EBADFD",
   [EOPNOTSUPP]: "EOPNOTSUPP",
   [ETIMEDOUT]: "ETIMEDOUT",
+  [EALREADY]: "EALREADY",
   [ECANCELED]: "ECANCELED",
 };
 

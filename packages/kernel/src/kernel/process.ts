@@ -21,6 +21,7 @@
  */
 
 import { currentTask, spawn, type Task, TaskLocal, WaitQueue } from "@primetime/sim";
+import { type EpollEvent, sysEpollCreate1, sysEpollCtl, sysEpollWait } from "../fs/eventpoll.js";
 import { exitFiles, FilesStruct, setTaskFiles } from "../fs/fdtable.js";
 import { type PollFd, sysPoll } from "../fs/poll.js";
 import type { Kernel } from "../init/kernel.js";
@@ -289,6 +290,29 @@ export class Process implements SyscallProcess {
   /** poll(2): the number of fds with events (their `revents` set), 0 on timeout, or -EFAULT. */
   poll(fds: PollFd[], timeoutNs: number): Promise<number> {
     return sysPoll(this, fds, timeoutNs);
+  }
+
+  /** epoll_create1(2): the new epoll fd; -EINVAL (flags other than EPOLL_CLOEXEC), -EMFILE, -ENOMEM. */
+  epollCreate1(flags: number): Promise<number> {
+    return sysEpollCreate1(this, flags);
+  }
+
+  /** epoll_ctl(2): 0; -EBADF, -EPERM, -EINVAL, -EEXIST, -ENOENT, -ENOMEM, -EFAULT. */
+  epollCtl(epfd: number, op: number, fd: number, event?: EpollEvent | null): Promise<number> {
+    return sysEpollCtl(this, epfd, op, fd, event);
+  }
+
+  /**
+   * epoll_wait(2): the number of events stored in `events` (from index 0), 0 on timeout
+   * (`timeoutNs` in virtual ns; 0: do not wait; negative: forever); -EBADF, -EINVAL, -EFAULT.
+   */
+  epollWait(
+    epfd: number,
+    events: EpollEvent[],
+    maxevents: number,
+    timeoutNs: number,
+  ): Promise<number> {
+    return sysEpollWait(this, epfd, events, maxevents, timeoutNs);
   }
 
   /** sendmsg(2) with SCM_RIGHTS to `to`: 0, -EBADF, -ENOMEM, -EPIPE. */

@@ -162,6 +162,33 @@ export function reportRecursive(
   });
 }
 
+/**
+ * Models print_lock_nested_lock_not_held(): `next` is acquired with a nest lock (a ww_acquire_ctx)
+ * that the task does not hold.
+ */
+export function reportNestLockNotHeld(
+  ctx: LockContext,
+  held: readonly HeldLock[],
+  next: HeldLock,
+  nest: LockdepLock,
+): void {
+  const lines = [
+    "WARNING: Nested lock was not taken",
+    "----------------------------------",
+    `${whoName(ctx)} is trying to lock:`,
+    ` ${className(next.cls)}, at: ${siteText(next.site)}`,
+    "",
+    "but this task is not holding:",
+    nest.dep.key.name ?? nest.name,
+    "",
+    printHeldLocks(ctx, held),
+  ];
+  report("lockdep", lines.join("\n"), {
+    object: objectOf(next.lock),
+    sites: [site("acquiring", next.site)],
+  });
+}
+
 /** Models print_unlock_imbalance_bug(). */
 export function reportUnlockImbalance(
   ctx: LockContext,

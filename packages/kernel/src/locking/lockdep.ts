@@ -47,6 +47,7 @@ import {
   reportHeldLockFreed,
   reportLockHeldReturnToUser,
   reportLocksHeldAtExit,
+  reportNestLockNotHeld,
   reportRecursive,
   reportUnlockImbalance,
 } from "./lockdep-report.js";
@@ -242,6 +243,15 @@ export interface AcquireOptions {
   trylock?: boolean;
   /** Nesting subclass (mutex_lock_nested(), spin_lock_nested()). */
   subclass?: number;
+  /**
+   * The nest lock (mutex_acquire_nest()'s nest_lock: a ww_acquire_ctx's dep_map): holding it
+   * serialises the nesting of this lock's class, so another lock of a class already held is not
+   * "recursive locking" and adds no dependency (the kernel merges it into the held entry of the
+   * class). Not holding the nest lock is its own report.
+   */
+  nestLock?: LockdepLock;
+  /** The site label to record (default: the running task's last point), e.g. "ww_acquire_init". */
+  label?: string;
 }
 
 /**
@@ -249,8 +259,10 @@ export interface AcquireOptions {
  * held stack (before the lock is actually obtained, as the kernel does: a task waiting for a lock
  * already "holds" it for lockdep), checks recursion and records dependencies.
  *
- * Order, as check_deadlock() then check_prevs_add(): a trylock is not validated; otherwise the
- * same class already held is a recursion report (and no dependency is added); else a dependency
+ * Order, as check_deadlock() then check_prevs_add(): a nest lock (`opts.nestLock`) the task does
+ * not hold is reported; a trylock is not validated; otherwise the same class already held is a
+ * recursion report (and no dependency is added) unless the acquisition names a nest lock; else a
+ * dependency
  * is added from the most recent held lock, and from each trylock above the most recent
  * non-trylock one (those have not added their own edges).
  * Locking: none (lockdep's graph lock is implicit: no scheduling point in here).
@@ -259,10 +271,19 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
   const ctx = lockContext();
   const held = contextState(ctx).held;
   const cls = lockClassOf(lock.dep, opts.subclass ?? 0);
-  const next: HeldLock = { lock, cls, site: here(), trylock: opts.trylock ?? false };
+  const at = here();
+  const site = opts.label === undefined ? at : { ...at, label: opts.label };
+  const next: HeldLock = { lock, cls, site, trylock: opts.trylock ?? false };
+  const nest = opts.nestLock;
+  if (nest && !held.some((h) => h.lock === nest)) {
+    if (once(`nest:${cls.id}:${ctx.id}`)) reportNestLockNotHeld(ctx, held, next, nest);
+  }
   if (!next.trylock) {
     const prev = held.find((h) => h.cls === cls || h.lock === lock);
-    if (prev) {
+    if (prev && nest && prev.lock !== lock) {
+      // check_deadlock(): "We're holding the nest_lock, which serializes this lock's nesting
+      // behaviour." No report; __lock_acquire() merges it into the held class (no new edge).
+    } else if (prev) {
       if (once(`recursive:${cls.id}:${ctx.id}`)) reportRecursive(ctx, held, prev, next);
     } else {
       for (let i = held.length - 1; i >= 0; i--) {

@@ -53,7 +53,8 @@ export abstract class OwnedLock implements LockdepLock {
   readonly dep: LockdepMap;
   /** The object the lock is embedded in, if given. */
   readonly owner: Owner | undefined;
-  private holderCtx: LockContext | null = null;
+  /** The holder (mutex->owner); WwMutex's own paths set it too. */
+  protected holderCtx: LockContext | null = null;
   private readonly wq: WaitQueue;
   private readonly names: LockNames;
   /** The point labels of lock() and unlock(), built once (they run on every lock operation). */

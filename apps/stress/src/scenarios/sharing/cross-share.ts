@@ -1,8 +1,11 @@
 /**
  * cross-share: an exporter process on the first driver creates buffers, fills them and exports
  * them as dma-bufs; it passes the fds (SCM_RIGHTS) to an importer process on the second driver,
- * which imports them (PRIME_FD_TO_HANDLE) and checks their contents by checksum through its own
- * view (its mapping of the handle, or of the dma-buf where its driver refuses to map imports);
+ * which imports them (PRIME_FD_TO_HANDLE) and checks their contents by checksum: through its
+ * driver's GPU path where it has one that reaches the buffer (gpu-paths.ts: qxl's CRC draw,
+ * vmwgfx's copy), else through its own CPU view (its mapping of the handle, or of the dma-buf
+ * where its driver refuses to map imports). The exporter fills through its GPU path too, and the
+ * importer waits for that work by implicit sync (poll on the dma-buf);
  * both sides then close their handles, fds and mappings in orders drawn from the seed, while
  * the other side is still working. The sizes (1-3 buffers of 1-4 pages) come from the seed.
  *
@@ -15,6 +18,7 @@ import type { BoMapping } from "@primetime/gem";
 import { close, type DrmFd, isSysError, mmapDmaBuf, recvFd, sendFd } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
+import { expectedCrc, type GpuPath, gpuPathOf, waitIdle } from "./gpu-paths.js";
 import {
   bootMachine,
   check,
@@ -44,6 +48,39 @@ export async function importerView(
   return mmapDmaBuf(fd.proc, dmaBufFd, len);
 }
 
+/** How often the sharing scenarios took each driver's GPU path (the test checks they do). */
+export const gpuStats: { fills: Record<string, number>; checksums: Record<string, number> } = {
+  fills: {},
+  checksums: {},
+};
+
+/**
+ * Checks buffer `i` as side `who` sees it: through the device (its GPU path's checksum) when its
+ * driver has one that reaches the handle, else the CPU checksum of `view`.
+ */
+async function checkContents(
+  who: string,
+  dev: DeviceUnderTest,
+  gpu: GpuPath | null,
+  fd: DrmFd,
+  b: { handle: number; dmaBuf: number; view: BoMapping; len: number; value: number; i: number },
+): Promise<void> {
+  const crc = gpu ? await gpu.checksum(dev, fd, b.handle, b.len, b.dmaBuf) : null;
+  if (crc !== null) {
+    gpuStats.checksums[gpu!.name] = (gpuStats.checksums[gpu!.name] ?? 0) + 1;
+    check(
+      crc === expectedCrc(b.value, b.len),
+      `${who} (${dev.driver.name}, GPU) sees buffer ${b.i} with CRC ${crc.toString(16)}, not what was written`,
+    );
+    return;
+  }
+  const sum = checksum(await b.view.read());
+  check(
+    sum === expectedChecksum(b.value, b.len),
+    `${who} (${dev.driver.name}, CPU) sees buffer ${b.i} with checksum ${sum.toString(16)}, not what was written`,
+  );
+}
+
 export const CROSS_SHARE: CampaignScenario = {
   name: "cross-share",
   description:
@@ -60,6 +97,8 @@ export const CROSS_SHARE: CampaignScenario = {
       const n = size(1, 3, "buffers");
       const pages = Array.from({ length: n }, (_, i) => size(1, 4, `pages[${i}]`));
       const base = choose(256, "pattern");
+      const gpuA = gpuPathOf(devA);
+      const gpuB = gpuPathOf(devB);
       const importer = m.process("importer", async (p) => {
         const fd = await openDevice(m, p, devB);
         const got: { dmaBuf: number; handle: number; view: BoMapping }[] = [];
@@ -70,11 +109,10 @@ export const CROSS_SHARE: CampaignScenario = {
           check(again === handle, `re-import of buffer ${i} gave handle ${again}, not ${handle}`);
           const len = pages[i]! * PAGE;
           const view = await importerView(devB, fd, handle, dmaBuf, len);
-          const sum = checksum(await view.read());
-          check(
-            sum === expectedChecksum(patternOf(base, i), len),
-            `${devB.driver.name} sees buffer ${i} with checksum ${sum.toString(16)}, not what ${devA.driver.name} wrote`,
-          );
+          // The exporter's GPU may still be filling it: implicit sync through the dma-buf.
+          if (gpuA) await waitIdle(p, dmaBuf, `importer: buffer ${i}`);
+          const b = { handle, dmaBuf, view, len, value: patternOf(base, i), i };
+          await checkContents("the importer", devB, gpuB, fd, b);
           got.push({ dmaBuf, handle, view });
         }
         const steps = got.flatMap((g, i) => [
@@ -92,18 +130,20 @@ export const CROSS_SHARE: CampaignScenario = {
           const len = pages[i]! * PAGE;
           const handle = await devA.createBo(fd, len);
           const map = await devA.mapBo(fd, handle, len);
-          await map.fill(patternOf(base, i));
+          if (gpuA) {
+            await gpuA.fill(devA, fd, handle, len, patternOf(base, i));
+            gpuStats.fills[gpuA.name] = (gpuStats.fills[gpuA.name] ?? 0) + 1;
+          } else await map.fill(patternOf(base, i));
           const dmaBuf = await fd.primeHandleToFd(handle);
           await sendFd(p, importer, dmaBuf);
           mine.push({ handle, dmaBuf, map });
         }
         // The exporter's own view, read back while the importer works on the same pages.
         for (const [i, b] of mine.entries()) {
-          const sum = checksum(await b.map.read());
-          check(
-            sum === expectedChecksum(patternOf(base, i), pages[i]! * PAGE),
-            `exporter reads buffer ${i} back with checksum ${sum.toString(16)}`,
-          );
+          if (gpuA) await waitIdle(p, b.dmaBuf, `exporter: buffer ${i}`);
+          const len = pages[i]! * PAGE;
+          const c = { ...b, view: b.map, len, value: patternOf(base, i), i };
+          await checkContents("the exporter", devA, gpuA, fd, c);
         }
         const steps = mine.flatMap((b, i) => [
           { what: `munmap ${i}`, run: () => b.map.unmap() },

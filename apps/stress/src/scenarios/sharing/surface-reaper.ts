@@ -20,14 +20,7 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { DriverUnderTest } from "@primetime/gem";
-import {
-  type Kernel,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
-  PROT_READ,
-  PROT_WRITE,
-  type Process,
-} from "@primetime/kernel";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
 import { close, type DrmFd, recvFd, sendFd } from "@primetime/libdrm";
 import {
   createQxl,
@@ -44,10 +37,8 @@ import {
   QXL_SIM_DRAW,
   QXL_SIM_DRAW_SIZE,
   type QxlDeviceHandle,
-  qxlBoUnpin,
-  qxlBoUnref,
 } from "@primetime/qxl";
-import { Completion, choose, type RunResult, type Splat, sleep } from "@primetime/sim";
+import { Completion, choose, type RunResult, type Splat } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import { importerView } from "./cross-share.js";
 import { bootMachine, check, openDevice, shuffle, size } from "./machine.js";
@@ -71,46 +62,6 @@ function tightQxl(
       return q;
     },
   };
-}
-
-/**
- * Waits (virtual time) until the qxl device is idle and has handed every release back and the
- * garbage collector freed them, as qxl's own test machine does before its leak check: the
- * DESTROY commands' releases come back from the device after the last close (qxl_device_fini()
- * would wait for them at unload, see qxl's README).
- */
-async function qxlSettle(kernel: Kernel, q: QxlDeviceHandle): Promise<void> {
-  const qdev = q.qdev;
-  for (let i = 0; i < 1000; i++) {
-    await kernel.quiesce();
-    const ring = qdev.hw.ram.cmdRing;
-    const rel = qdev.hw.ram.releaseRing;
-    if (
-      ring.prod === ring.cons &&
-      rel.prod === rel.cons &&
-      !qdev.hw.gpu.busy &&
-      qdev.releaseIdr.isEmpty()
-    )
-      return;
-    await sleep(100_000, "qxl settle");
-  }
-}
-
-/**
- * Gives the device's cached release bos back, as qxl_device_fini() does first at unload: they
- * are device state (sub-allocated for later commands), not something userspace leaked, so the
- * harness drops them before comparing the GEM counters with the baseline and scanning kmemleak.
- */
-async function qxlDropReleaseBoCache(q: QxlDeviceHandle): Promise<void> {
-  const qdev = q.qdev;
-  for (let curIdx = 0; curIdx < 3; curIdx++) {
-    const bo = qdev.currentReleaseBo[curIdx];
-    if (!bo) continue;
-    await qxlBoUnpin(bo);
-    await qxlBoUnref(bo);
-    qdev.currentReleaseBoOffset[curIdx] = 0;
-    qdev.currentReleaseBo[curIdx] = null;
-  }
 }
 
 /** The reaper's recursive reservation: lockdep's report, mainline behaviour. */
@@ -264,11 +215,7 @@ export const SURFACE_REAPER: CampaignScenario = {
           }),
         );
       }
-      for (const p of procs) await p.wait();
-      for (const q of made) {
-        await qxlSettle(m.kernel, q);
-        await qxlDropReleaseBoCache(q);
-      }
+      // m.finish() settles the qxl device (releases back, release BO cache dropped).
       await m.finish(procs);
     };
   },

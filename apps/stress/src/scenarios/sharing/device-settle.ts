@@ -1,0 +1,71 @@
+/**
+ * Settling a device before the leak checks: what a driver's unload would wait for, done on the
+ * live device so the machine's GEM counters and kmemleak see only what userspace left behind.
+ *
+ * - qxl: wait (virtual time) until the device is idle and has handed every release back, and the
+ *   release garbage collector freed them, as qxl's own test machine does before its leak check;
+ *   then give the device's cached release BOs back, as qxl_device_fini() does first at unload:
+ *   they are device state (sub-allocated for later commands), not something userspace leaked.
+ * - vmwgfx: wait until its GPU is idle (buffers a killed process left busy go through TTM's
+ *   delayed delete once their fences signal), with a barrier for the fence interrupt task, which
+ *   may still hold the last reference of a signalled fence (the kernel's free_irq() waits for
+ *   running handlers): virtual time advances only once every runnable task has run, so a short
+ *   sleep is that barrier (vmwgfx's own shutdownVmw() does the same).
+ * - other drivers (vgem): nothing.
+ */
+import type { DeviceUnderTest } from "@primetime/conformance";
+import type { Kernel } from "@primetime/kernel";
+import { type QxlDevice, qxlBoUnpin, qxlBoUnref, toQxl } from "@primetime/qxl";
+import { sleep } from "@primetime/sim";
+import { vmwPriv } from "@primetime/vmwgfx";
+
+async function qxlSettle(kernel: Kernel, qdev: QxlDevice): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    await kernel.quiesce();
+    const ring = qdev.hw.ram.cmdRing;
+    const rel = qdev.hw.ram.releaseRing;
+    if (
+      ring.prod === ring.cons &&
+      rel.prod === rel.cons &&
+      !qdev.hw.gpu.busy &&
+      qdev.releaseIdr.isEmpty()
+    )
+      return;
+    await sleep(100_000, "qxl settle");
+  }
+}
+
+async function qxlDropReleaseBoCache(qdev: QxlDevice): Promise<void> {
+  for (let curIdx = 0; curIdx < 3; curIdx++) {
+    const bo = qdev.currentReleaseBo[curIdx];
+    if (!bo) continue;
+    await qxlBoUnpin(bo);
+    await qxlBoUnref(bo);
+    qdev.currentReleaseBoOffset[curIdx] = 0;
+    qdev.currentReleaseBo[curIdx] = null;
+  }
+}
+
+/** Settles `dev` (see the file comment). */
+export async function settleDevice(kernel: Kernel, dev: DeviceUnderTest): Promise<void> {
+  switch (dev.driver.name) {
+    case "qxl": {
+      const qdev = toQxl(dev.device);
+      await qxlSettle(kernel, qdev);
+      await qxlDropReleaseBoCache(qdev);
+      return;
+    }
+    case "vmwgfx": {
+      // The GPU finishes what was submitted (a process killed mid-way leaves busy buffers to
+      // TTM's delayed delete), then the interrupt task runs: the sleep is that barrier.
+      const gpu = vmwPriv(dev.device).gpu;
+      for (let i = 0; i < 1000; i++) {
+        await kernel.quiesce();
+        await sleep(i === 0 ? 1000 : 100_000, "synchronize_irq");
+        if (!gpu.busy) break;
+      }
+      await kernel.quiesce();
+      return;
+    }
+  }
+}

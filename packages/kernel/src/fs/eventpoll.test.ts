@@ -1,0 +1,288 @@
+import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { explore, replay } from "@primetime/sim/explore";
+import { describe, expect, it } from "vitest";
+import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
+import { Kernel } from "../init/kernel.js";
+import type { Process } from "../kernel/process.js";
+import {
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLL_ITEM_POLL_WITHOUT_REF,
+  EPOLLET,
+  EPOLLONESHOT,
+  type EpollEvent,
+} from "./eventpoll.js";
+import { type File, type FileOperations, fput, getFile, O_RDWR } from "./file.js";
+import {
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  type PollTable,
+  type PollTableEntry,
+  pollWait,
+  wakeUpPoll,
+} from "./poll.js";
+
+/**
+ * A device whose ->poll registers on `head` and reports `ready`; with `pinsFile`, it also takes
+ * and drops a file reference on every call, as dma_buf_poll() does for its fence callback
+ * (get_file(), then dma_buf_poll_cb() with nothing to wait for: fput()).
+ */
+function evDevice(pinsFile = false) {
+  const state = { ready: EPOLLIN, head: { entries: new Set<PollTableEntry>() }, polls: 0 };
+  const fops: FileOperations = {
+    async poll(file: File, pt: PollTable) {
+      state.polls++;
+      await pollWait(file, state.head, pt);
+      if (pinsFile) {
+        await getFile(file);
+        await fput(file);
+      }
+      return state.ready;
+    },
+  };
+  return { state, fops };
+}
+
+async function inProcess(
+  setup: (k: Kernel) => void,
+  body: (p: Process) => Promise<void>,
+): Promise<{ r: RunResult; leaks: number }> {
+  let leaks = -1;
+  const r = await new Simulation({ seed: 1 }).run(async () => {
+    const k = Kernel.boot();
+    setup(k);
+    const p = k.spawnProcess("t", body);
+    await p.wait();
+    leaks = (await k.checkLeaks()).length;
+  });
+  return { r, leaks };
+}
+
+function clean(run: { r: RunResult; leaks: number }): void {
+  expect(run.r.splats.map((s) => s.message)).toEqual([]);
+  expect(run.r.outcome).toBe("ok");
+  expect(run.leaks).toBe(0);
+}
+
+describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
+  it("rejects bad input with the kernel's errno and changes nothing", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+        k.registerChrdev("/dev/plain", {});
+      },
+      async (p) => {
+        expect(await p.epollCreate1(0x1)).toBe(-EINVAL);
+        const ep = await p.epollCreate1(EPOLL_CLOEXEC);
+        expect(ep).toBeGreaterThanOrEqual(0);
+        const fd = await p.open("/dev/ev", O_RDWR);
+        const plain = await p.open("/dev/plain", O_RDWR);
+        const ev = (events: number): EpollEvent => ({ events, data: 1 });
+        const r = {
+          closedEpfd: await p.epollCtl(99, EPOLL_CTL_ADD, fd, ev(EPOLLIN)),
+          closedFd: await p.epollCtl(ep, EPOLL_CTL_ADD, 99, ev(EPOLLIN)),
+          noPoll: await p.epollCtl(ep, EPOLL_CTL_ADD, plain, ev(EPOLLIN)),
+          notEpoll: await p.epollCtl(fd, EPOLL_CTL_ADD, fd, ev(EPOLLIN)),
+          badOp: await p.epollCtl(ep, 7, fd, ev(EPOLLIN)),
+          unreadableEvent: await p.epollCtl(ep, EPOLL_CTL_ADD, fd, null),
+          delUnwatched: await p.epollCtl(ep, EPOLL_CTL_DEL, fd),
+          modUnwatched: await p.epollCtl(ep, EPOLL_CTL_MOD, fd, ev(EPOLLIN)),
+          add: await p.epollCtl(ep, EPOLL_CTL_ADD, fd, ev(EPOLLIN)),
+          addAgain: await p.epollCtl(ep, EPOLL_CTL_ADD, fd, ev(EPOLLIN)),
+          waitZero: await p.epollWait(ep, [], 0, 0),
+          waitNotEpoll: await p.epollWait(fd, [], 1, 0),
+          waitClosed: await p.epollWait(99, [], 1, 0),
+          waitFrozen: await p.epollWait(ep, Object.freeze([]) as unknown as EpollEvent[], 1, 0),
+        };
+        expect(r).toEqual({
+          closedEpfd: -EBADF,
+          closedFd: -EBADF,
+          noPoll: -EPERM,
+          notEpoll: -EINVAL,
+          badOp: -EINVAL,
+          unreadableEvent: -EFAULT,
+          delUnwatched: -ENOENT,
+          modUnwatched: -ENOENT,
+          add: 0,
+          addAgain: -EEXIST,
+          waitZero: -EINVAL,
+          waitNotEpoll: -EINVAL,
+          waitClosed: -EBADF,
+          waitFrozen: -EFAULT,
+        });
+        // Only the one ADD registered.
+        expect(dev.state.head.entries.size).toBe(1);
+        await p.close(plain);
+        await p.close(fd);
+        await p.close(ep);
+      },
+    );
+    clean(run);
+  });
+
+  it("level-triggered items are reported on every wait, EPOLLET ones once per wakeup, EPOLLONESHOT until re-armed", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const ep = await p.epollCreate1(0);
+        const lt = await p.open("/dev/ev", O_RDWR);
+        const et = await p.open("/dev/ev", O_RDWR);
+        const one = await p.open("/dev/ev", O_RDWR);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, lt, { events: EPOLLIN, data: 10 })).toBe(0);
+        expect(
+          await p.epollCtl(ep, EPOLL_CTL_ADD, et, { events: EPOLLIN | EPOLLET, data: 20 }),
+        ).toBe(0);
+        expect(
+          await p.epollCtl(ep, EPOLL_CTL_ADD, one, { events: EPOLLIN | EPOLLONESHOT, data: 30 }),
+        ).toBe(0);
+        const data = async () => {
+          const out: EpollEvent[] = [];
+          const n = await p.epollWait(ep, out, 8, 0);
+          expect(n).toBe(out.length);
+          return out.map((e) => e.data).sort();
+        };
+        expect(await data()).toEqual([10, 20, 30]);
+        expect(await data()).toEqual([10]);
+        // A wakeup re-queues the edge-triggered item; the disarmed one-shot stays quiet.
+        wakeUpPoll(dev.state.head, EPOLLIN);
+        expect(await data()).toEqual([10, 20]);
+        expect(
+          await p.epollCtl(ep, EPOLL_CTL_MOD, one, { events: EPOLLIN | EPOLLONESHOT, data: 31 }),
+        ).toBe(0);
+        expect(await data()).toEqual([10, 31]);
+        // Not ready: nothing, and a timed wait times out.
+        dev.state.ready = 0;
+        expect(await data()).toEqual([]);
+        expect(await p.epollWait(ep, [], 8, 1000)).toBe(0);
+        await p.close(lt);
+        await p.close(et);
+        await p.close(one);
+        await p.close(ep);
+        expect(dev.state.head.entries.size).toBe(0);
+      },
+    );
+    clean(run);
+  });
+
+  it("a sleeping epoll_wait is woken by the watched file's wakeup and reports EPOLLERR|EPOLLHUP always", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        dev.state.ready = 0;
+        const ep = await p.epollCreate1(0);
+        const fd = await p.open("/dev/ev", O_RDWR);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLOUT, data: 5 })).toBe(0);
+        const waker = p.spawnThread("waker", async () => {
+          dev.state.ready = EPOLLHUP;
+          wakeUpPoll(dev.state.head, EPOLLHUP);
+        });
+        const out: EpollEvent[] = [];
+        expect(await p.epollWait(ep, out, 1, -1)).toBe(1);
+        expect(out).toEqual([{ events: EPOLLHUP, data: 5 }]);
+        await waker.join();
+        expect(EPOLLERR & EPOLLHUP).toBe(0);
+        await p.close(fd);
+        await p.close(ep);
+      },
+    );
+    clean(run);
+  });
+
+  it("the watched file's last close removes its epitem (eventpoll_release()); closing the epoll fd frees the rest", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const ep = await p.epollCreate1(0);
+        const a = await p.open("/dev/ev", O_RDWR);
+        const b = await p.open("/dev/ev", O_RDWR);
+        const dupA = await p.dup(a);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, a, { events: EPOLLIN, data: 1 })).toBe(0);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, b, { events: EPOLLIN, data: 2 })).toBe(0);
+        // Closing one fd of a file does not remove the item: the file lives on (dup).
+        await p.close(a);
+        let out: EpollEvent[] = [];
+        expect(await p.epollWait(ep, out, 8, 0)).toBe(2);
+        await p.close(dupA);
+        out = [];
+        expect(await p.epollWait(ep, out, 8, 0)).toBe(1);
+        expect(out).toEqual([{ events: EPOLLIN, data: 2 }]);
+        expect(dev.state.head.entries.size).toBe(1);
+        await p.close(ep);
+        expect(dev.state.head.entries.size).toBe(0);
+        await p.close(b);
+      },
+    );
+    clean(run);
+  });
+});
+
+/**
+ * The syzbot shape of CVE-2024-38580: one thread waits on an epoll set watching a file whose
+ * ->poll pins it (dma_buf_poll()'s get_file()), another closes the file's only fd. The last
+ * fput() dooms the file; its __fput() (task work on the closer's way out) blocks in
+ * eventpoll_release_file() on ep->mtx while ep_send_events() polls the item.
+ */
+function waitVsClose(): Scenario {
+  return async () => {
+    const k = Kernel.boot();
+    const dev = evDevice(true);
+    k.registerChrdev("/dev/ev", dev.fops);
+    const p = k.spawnProcess("app", async (p) => {
+      const ep = await p.epollCreate1(0);
+      const fd = await p.open("/dev/ev", O_RDWR);
+      await p.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 });
+      const waiter = p.spawnThread("waiter", async () => {
+        for (let i = 0; i < 2; i++) {
+          const out: EpollEvent[] = [];
+          const n = await p.epollWait(ep, out, 1, 0);
+          if (n < 0 || n > 1) throw new Error(`epoll_wait gave ${n}`);
+        }
+      });
+      await p.close(fd);
+      await waiter.join();
+      await p.close(ep);
+    });
+    await p.wait();
+    await k.checkLeaks();
+  };
+}
+
+describe(`historic toggle ${EPOLL_ITEM_POLL_WITHOUT_REF.name}`, () => {
+  it("is found by PCT as the doomed file released twice, and replays from its token", async () => {
+    const res = await explore(waitVsClose(), {
+      strategy: "pct",
+      schedules: 300,
+      seed: 1,
+      toggles: [EPOLL_ITEM_POLL_WITHOUT_REF.name],
+    });
+    const r = res.firstFailure;
+    expect(r, "not found").not.toBeNull();
+    expect(r!.splats.some((s) => s.kind === "kasan" && s.object?.startsWith("filp#"))).toBe(true);
+    const again = await replay(r!.token!, waitVsClose(), {
+      toggles: [EPOLL_ITEM_POLL_WITHOUT_REF.name],
+    });
+    expect(again.splats.map((s) => s.message)).toEqual(r!.splats.map((s) => s.message));
+  });
+
+  it("with the fix (epi_fget()), the same race is clean over PCT seeds", async () => {
+    for (const seed of [1, 2, 3]) {
+      const res = await explore(waitVsClose(), { strategy: "pct", schedules: 150, seed });
+      expect(res.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+      expect(res.schedules).toBe(150);
+    }
+  });
+});
