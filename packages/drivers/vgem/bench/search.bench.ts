@@ -99,6 +99,7 @@ async function caseRate(scenario: Scenario, n: number) {
     depth: 3,
     schedules: n,
     stopOnFailure: false,
+    recycleTraces: true,
     onRun: (x) => {
       steps += x.steps;
     },

@@ -20,10 +20,10 @@ type Member =
 /**
  * A run that has made at most this many scheduling decisions (steps with more than one runnable
  * task, plus data choices) is short. On short runs a uniform random walk is the best sampler:
- * kref.rst's examples make 4-11 decisions and random finds their lookup race in a median of 3
- * schedules where PCT and POS need 5-14. On the DRM races (200-800 decisions) it finds five of
- * the eight toggles never in 1,000 schedules, while POS is the best or second-best strategy on
- * each of them.
+ * kref.rst's examples make 4-11 decisions and random finds their unlocked-lookup race in a
+ * median of 3 schedules where POS and PCT need 5.5-14. On the DRM races (200-800 decisions) it
+ * misses five of the eight toggles in 1,000 schedules with most seeds, which PCT and POS find
+ * in tens to hundreds.
  */
 export const SHORT_RUN = 64;
 
@@ -38,12 +38,12 @@ export const SHORT_RUN = 64;
  * schedule; nothing else does). Every PCT member's first run after that starts from the longest
  * run the search has seen instead of from nothing, so it does not waste a schedule.
  *
- * Measured over base seeds 1-20 (`pnpm --filter @primetime/vgem bench`, figures in the README):
- * the median schedules to the first detection stays within 2x of the best single strategy for
- * every toggle and buggy kref.rst example. Each member is the best somewhere and the worst
- * somewhere else: PCT depth 4 on `gem.handle-id-reused-before-release` (POS needs 2.7x), POS on
- * `gem.open-drops-name-lock` (PCT depth 3 needs 4x and misses with 5 seeds of 20), random on the
- * kref.rst lookup race.
+ * Measured over base seeds 1-20 (`pnpm --filter @primetime/vgem bench`, figures in the sim
+ * README): the median schedules to the first detection stays within 2x of the best single
+ * strategy's (random, PCT at depth 2, 3 or 4, POS) for every toggle and buggy kref.rst example.
+ * Each member is far behind another somewhere: POS needs 2.7x PCT depth 4's schedules on
+ * `gem.handle-id-reused-before-release`, PCT depth 3 about 4x POS's on
+ * `gem.open-drops-name-lock`, and both 2-5x random's on the kref.rst lookup race.
  */
 const CYCLE: readonly Member[] = Object.freeze([
   { kind: "pct", depth: "deeper" },
