@@ -56,7 +56,7 @@ import {
   qxlReleaseMap,
   qxlReleaseReserveList,
 } from "./qxl-release.js";
-import { QXL_REAP_RESERVE_WITHOUT_CTX } from "./toggles.js";
+import { QXL_REAP_RESERVE_WITHOUT_CTX, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
 
 /** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
 const ERESTARTSYS = 512;
@@ -357,13 +357,27 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
   surf.surfCreate = release;
   // no need to add a release to the fence for this surface bo, since it is only released when
   // we ask to destroy the surface and it would never signal otherwise
-  await qxlReleaseFenceBufferObjects(qdev, release);
-  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+  await qxlFenceAndPush(qdev, release);
   surf.hwSurfAlloc = true;
   await qdev.surfIdIdrLock.lock();
   await qdev.surfIdIdr.replace(surf, surf.surfaceId);
   await qdev.surfIdIdrLock.unlock();
   return 0;
+}
+
+/**
+ * The end of qxl_hw_surface_alloc()/_dealloc(): qxl_release_fence_buffer_objects(), then
+ * qxl_push_command_ring_release() (the order since "drm/qxl: qxl_release use after free"; the
+ * toggle qxl.release-use-after-free puts back the push before the fencing).
+ */
+async function qxlFenceAndPush(qdev: QxlDevice, release: QxlRelease): Promise<void> {
+  if (toggleEnabled(QXL_RELEASE_USE_AFTER_FREE.name)) {
+    await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+    await qxlReleaseFenceBufferObjects(qdev, release);
+    return;
+  }
+  await qxlReleaseFenceBufferObjects(qdev, release);
+  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
 }
 
 /**
@@ -390,8 +404,7 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
   release.surfaceReleaseId = id;
   const info = qxlReleaseMap(qdev, release);
   writeSurfaceCmd(info, QXL_SURFACE_CMD_DESTROY, id);
-  await qxlReleaseFenceBufferObjects(qdev, release);
-  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+  await qxlFenceAndPush(qdev, release);
   return 0;
 }
 

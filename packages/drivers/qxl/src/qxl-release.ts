@@ -424,6 +424,7 @@ export async function qxlReleaseFenceBufferObjects(
   qdev: QxlDevice,
   release: QxlRelease,
 ): Promise<void> {
+  release.checkAccess("qxl_release_fence_buffer_objects");
   assertReleaseReserved(release);
   // if only one object on the release its the release itself since these objects are pinned
   // no need to reserve

@@ -8,8 +8,13 @@
 import { baselineFixes, formatSplat, type RunResult } from "@primetime/sim";
 import { explore, replay, type Scenario } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
-import { dumbCreateVsClose, isKnownReapRecursion, surfaceReapVsClose } from "./test-scenarios.js";
-import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF } from "./toggles.js";
+import {
+  dumbCreateVsClose,
+  execbufferVsReleaseGc,
+  isKnownReapRecursion,
+  surfaceReapVsClose,
+} from "./test-scenarios.js";
+import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
 
 const text = (r: RunResult | null) => (r ? r.splats.map((s) => formatSplat(s)).join("\n") : "none");
 
@@ -35,6 +40,13 @@ const CASES: ToggleCase[] = [
     name: "qxl/dumb-create-vs-close",
     scenario: dumbCreateVsClose,
     finds: /KASAN: slab-use-after-free in qxl_mode_dumb_create/,
+    schedules: 200,
+  },
+  {
+    toggle: QXL_RELEASE_USE_AFTER_FREE.name,
+    name: "qxl/execbuffer-vs-release-gc",
+    scenario: execbufferVsReleaseGc,
+    finds: /KASAN: slab-use-after-free in qxl_release_fence_buffer_objects/,
     schedules: 200,
   },
 ];

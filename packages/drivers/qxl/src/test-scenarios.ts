@@ -15,9 +15,11 @@ import {
   openQxl,
   primeExport,
   primeImport,
+  qxlAlloc,
   qxlAllocSurf,
   qxlExecDraw,
   qxlMachineMain,
+  qxlSettle,
   qxlUpdateArea,
 } from "./test-machine.js";
 
@@ -223,3 +225,82 @@ export function surfacePressure(procs: number, slots: number): Scenario {
       { nSurfaces: slots, surfacePages: 64 },
     );
 }
+
+/**
+ * The 2020 release race (qxl.release-use-after-free): on a device running as a spice worker
+ * thread (commands complete concurrently with the CPUs), one process draws into an object twice
+ * (EXECBUFFER) while the device hands releases back and gc_work frees them.
+ */
+export const execbufferVsReleaseGc: Scenario = (sim) =>
+  qxlMachineMain(
+    sim,
+    async (m) => {
+      const proc = m.kernel.spawnProcess("client", async (p) => {
+        const fd = await openQxl(p, m);
+        const bo = await qxlAlloc(p, fd, 8192);
+        for (let i = 0; i < 2; i++) {
+          const ret = await qxlExecDraw(p, fd, {
+            op: "fill",
+            size: 1024,
+            value: i + 1,
+            dst: { handle: bo, offset: 0 },
+          });
+          if (ret) m.sim.report("warn", `EXECBUFFER returned ${ret}`);
+        }
+        // Every release back and freed before the last reference goes: the object is then idle
+        // when it is freed (no TTM delayed delete racing the unload; see the README).
+        await qxlSettle(m.kernel, m.qxl);
+        await gemClose(p, fd, bo);
+        await closeFd(p, fd);
+      });
+      const code = await proc.wait();
+      if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+    },
+    { spiceWorker: true },
+  );
+
+/** One of qxl's race scenarios, in the shape of `@primetime/vmwgfx/scenarios`' for harnesses. */
+export interface QxlRaceScenario {
+  /** `qxl/<case>`. */
+  readonly name: string;
+  readonly description: string;
+  /** With every toggle off and the known windows' fix switches on (baselineFixes()). */
+  readonly expect: "clean";
+  readonly scenario: Scenario;
+  readonly kernelRef: string;
+  /** The toggles that make it fail. */
+  readonly finds: readonly string[];
+  /** PCT schedules within which it finds them (seed 5, depth 3, in qxl-toggles.test.ts). */
+  readonly schedules: number;
+  /** How the bug shows. */
+  readonly how: string;
+}
+
+/**
+ * qxl's own race scenarios for a harness (qxl.dual-refcount is found by the stress app's
+ * surface-reaper workload instead).
+ */
+export const QXL_RACE_SCENARIOS: readonly QxlRaceScenario[] = [
+  {
+    name: "qxl/dumb-create-vs-close",
+    description: "DRM_IOCTL_MODE_CREATE_DUMB races a GEM_CLOSE of the handle it is about to return",
+    expect: "clean",
+    scenario: dumbCreateVsClose,
+    kernelRef: "drivers/gpu/drm/qxl/qxl_dumb.c qxl_mode_dumb_create(), qxl_gem.c",
+    finds: ["qxl.handle-create-uaf"],
+    schedules: 200,
+    how: "KASAN: slab-use-after-free in qxl_mode_dumb_create",
+  },
+  {
+    name: "qxl/execbuffer-vs-release-gc",
+    description:
+      "EXECBUFFER on a device running as a spice worker thread, which hands releases back while the submitter is still in the ioctl",
+    expect: "clean",
+    scenario: execbufferVsReleaseGc,
+    kernelRef:
+      "drivers/gpu/drm/qxl/qxl_ioctl.c qxl_process_single_command(), qxl_release.c qxl_release_fence_buffer_objects()",
+    finds: ["qxl.release-use-after-free"],
+    schedules: 200,
+    how: "KASAN: slab-use-after-free in qxl_release_fence_buffer_objects",
+  },
+];

@@ -110,3 +110,22 @@ export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
     "qxl-pressure.test.ts (surface pressure, every toggle off, the window open: only this " +
     "report and this deadlock; with baselineFixes(): clean)",
 });
+
+/**
+ * The 2020 release use-after-free: the submitters pushed the command to the ring first and
+ * called qxl_release_fence_buffer_objects() afterwards. The device (QEMU's spice worker, on
+ * another CPU) can process the command at once, hand the release back and raise the interrupt,
+ * and the garbage collector frees the release while the submitter is still between the push and
+ * the fencing, which then initialises and publishes a freed release.
+ */
+export const QXL_RELEASE_USE_AFTER_FREE = defineToggle({
+  name: "qxl.release-use-after-free",
+  description:
+    "qxl_process_single_command(), qxl_hw_surface_alloc() and qxl_hw_surface_dealloc() push the command before qxl_release_fence_buffer_objects(): the device hands the release back and gc_work frees it before the submitter fences it",
+  fixedBy: "drm/qxl: qxl_release use after free",
+  foundBy:
+    "qxl-toggles.test.ts: execbuffer-vs-release-gc (a device running as a spice worker thread)",
+  kind: "historic",
+  commit: "933db73351d359f74b14f4af095808260aff11f9",
+  kernels: "v3.10-v5.6 (fixed for v5.7, backported to stable)",
+});
