@@ -53,12 +53,7 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
  * the demo). Only deliberate choices go here: a toggle without a scenario or a reason fails
  * `bugs` and the toggle-coverage test.
  */
-export const NOT_HUNTED: Readonly<Record<string, string>> = {
-  "qxl.handle-create-uaf":
-    "found by qxl's own dumb-create-vs-close race (packages/drivers/qxl, qxl-toggles.test.ts): qxl does not export that scenario yet, and no sharing workload guesses a handle during DRM_IOCTL_MODE_CREATE_DUMB",
-  "qxl.release-use-after-free":
-    "found by qxl's own execbuffer-vs-release-gc race on a spice-worker device (packages/drivers/qxl, qxl-toggles.test.ts; QXL_RACE_SCENARIOS of @primetime/qxl/testing), not wired into the harness yet",
-};
+export const NOT_HUNTED: Readonly<Record<string, string>> = {};
 
 /** One toggle and how the harness finds it. */
 export interface ToggleEntry {

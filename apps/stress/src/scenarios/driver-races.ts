@@ -1,11 +1,14 @@
 /**
  * The drivers' own race scenarios as harness scenarios: each driver package that exports its
- * historic races (today `@primetime/vmwgfx/scenarios`) gives them in the shape of TTM's
+ * historic races (`VMWGFX_RACE_SCENARIOS` of `@primetime/vmwgfx/scenarios`, `QXL_RACE_SCENARIOS`
+ * of `@primetime/qxl/testing`) gives them in the shape of TTM's
  * (name, description, scenario, the toggles it finds, a PCT budget, how the bug shows). Each boots
  * its own machine with one device of its driver, races two threads through the uapi, and ends
  * with the driver's shutdown and leak check, so the harness runs it on no driver of its own
  * (arity 0), as `src/races.test.ts` of the driver does.
  */
+
+import { QXL_RACE_SCENARIOS } from "@primetime/qxl/testing";
 import type { SplatKind } from "@primetime/sim";
 import { VMWGFX_RACE_SCENARIOS } from "@primetime/vmwgfx/scenarios";
 import type { StressScenario } from "./scenario.js";
@@ -32,7 +35,7 @@ interface DriverRace {
   readonly how: string;
 }
 
-const DRIVER_RACES: readonly DriverRace[] = [...VMWGFX_RACE_SCENARIOS];
+const DRIVER_RACES: readonly DriverRace[] = [...QXL_RACE_SCENARIOS, ...VMWGFX_RACE_SCENARIOS];
 
 /** The drivers' race scenarios, as the harness runs them. */
 export const DRIVER_STRESS_SCENARIOS: readonly StressScenario[] = DRIVER_RACES.map((s) => ({

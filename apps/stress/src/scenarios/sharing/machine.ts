@@ -75,12 +75,7 @@ export async function bootMachine(
   // which need no authentication.
   const masters = devices.map((d, i) => (needsAuth(d) ? drmMaster(kernel, d, i) : null));
   for (const m of masters) await m?.ready.wait();
-  if (faults)
-    setFailslab(
-      faults.kind === "nth"
-        ? { failNth: allocationCount() + faults.nth }
-        : { probability: faults.p },
-    );
+  if (faults) startFaults(faults);
   const procs: Process[] = [];
   return {
     sim,
@@ -131,6 +126,16 @@ export async function bootMachine(
       await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
     },
   };
+}
+
+/**
+ * Starts fault injection in the running simulation: `nth:N` fails the N-th allocation from now
+ * on, `p:P` each allocation with probability P.
+ */
+export function startFaults(faults: FaultSpec): void {
+  setFailslab(
+    faults.kind === "nth" ? { failNth: allocationCount() + faults.nth } : { probability: faults.p },
+  );
 }
 
 /** A permutation of `xs` drawn from the run's recorded choices. */
