@@ -29,6 +29,8 @@ const BUDGET = Number(process.env.BENCH_BUDGET ?? 1000);
 const RATE_SCHEDULES = Number(process.env.BENCH_RATE_SCHEDULES ?? 300);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const ONLY = process.env.BENCH_ONLY; // "speed" | "search"
+/** BENCH_TARGETS=change-handle,kref: only the toggles and examples whose row names contain one. */
+const TARGETS = process.env.BENCH_TARGETS?.split(",");
 const HEAVY = [
   "prime_self_import/export-vs-gem_close-own-handles",
   "prime_self_import/reimport-vs-gem_close-race",
@@ -183,7 +185,7 @@ if (ONLY !== "speed") {
       scenario: e.scenario,
       toggles: [],
     })),
-  ];
+  ].filter((t) => !TARGETS || TARGETS.some((x) => t.name.includes(x)));
   console.log(
     `\nschedules to first detection, median/max over seeds 1..${SEEDS} (budget ${BUDGET}; ">" = missed)`,
   );
