@@ -32,10 +32,10 @@ function toggle(name: string) {
 }
 
 describe("the toggle table", () => {
-  it("has the 7 gem/prime toggles and the dma-buf one, each with its case or why none", () => {
+  it("has the 13 gem/prime toggles and the dma-buf one, each with its case or why none", () => {
     const table = toggleTable();
     expect(table.map((t) => t.name)).toEqual(listToggles().map((t) => t.name));
-    expect(table.filter((t) => /^(gem|prime)\./.test(t.name)).length).toBeGreaterThanOrEqual(7);
+    expect(table.filter((t) => /^(gem|prime)\./.test(t.name)).length).toBeGreaterThanOrEqual(13);
     expect(table.filter((t) => t.name.startsWith("dma-buf."))).toHaveLength(1);
     for (const t of table) {
       expect(t.fixedBy.length).toBeGreaterThan(0);

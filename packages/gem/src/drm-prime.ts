@@ -239,24 +239,23 @@ async function drmPrimeEraseMember(prime: DrmPrimeFilePrivate, m: DrmPrimeMember
 }
 
 /**
- * Models drm_prime_remove_buf_handle(): removes the member of `handle` (if any).
+ * Models drm_prime_remove_buf_handle(): removes the member of `handle` (if any). Since v6.18
+ * (53096728b891, for GEM_CHANGE_HANDLE) the callers hold prime.lock: drm_gem_object_release_handle()
+ * takes it around the call.
  *
- * Toggle `prime.cache-without-lock`: the trees are changed without prime.lock, so a concurrent
- * export or import on the same file can lose an update.
+ * Toggle `prime.cache-without-lock`: the caller does not take prime.lock (no assertion then).
  *
- * Locking: takes prime.lock.
+ * Locking: prime.lock held.
  * References: drops the member's dma-buf reference.
  */
 export async function drmPrimeRemoveBufHandle(
   prime: DrmPrimeFilePrivate,
   handle: number,
 ): Promise<void> {
-  const locked = !toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name);
-  if (locked) await prime.lock.lock();
+  if (!toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name)) lockdepAssertHeld(prime.lock);
   await point("drm_prime_remove_buf_handle");
   const m = prime.handles.find(handle);
   if (m) await drmPrimeEraseMember(prime, m);
-  if (locked) await prime.lock.unlock();
 }
 
 /**

@@ -15,6 +15,7 @@
 import { baselineFixes, formatSplat, type RunResult } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
+import { closeFd, openQxl, qxlAllocSurf, qxlExecDraw, runQxl } from "./test-machine.js";
 import {
   isKnownReapDeadlock,
   isKnownReapRecursion,
@@ -96,4 +97,62 @@ describe("qxl surface pressure (toggles off)", () => {
     expect(fixed.firstFailure, text(fixed.firstFailure)).toBeNull();
     expect(fixed.schedules).toBe(30);
   }, 300_000);
+
+  it("one submitter alone: a draw reading surface A into a new surface C when ids are out deadlocks on A's reservation (window open), succeeds with the fix", async () => {
+    const outcome = async (toggles: string[]) => {
+      const rets: number[] = [];
+      const r = await runQxl(
+        async (m) => {
+          const proc = m.kernel.spawnProcess("client", async (p) => {
+            const fd = await openQxl(p, m);
+            const [a, b, c] = [
+              await qxlAllocSurf(p, fd, 32, 32),
+              await qxlAllocSurf(p, fd, 32, 32),
+              await qxlAllocSurf(p, fd, 32, 32),
+            ];
+            const fill = (h: number, value: number) =>
+              qxlExecDraw(p, fd, {
+                op: "fill",
+                size: 1024,
+                value,
+                dst: { handle: h, offset: 0, surface: true },
+              });
+            rets.push(await fill(a!, 1), await fill(b!, 2)); // ids 1 and 2: all there are
+            // A is in the release (reserved by drm_exec) when C's validation reaps A's id.
+            rets.push(
+              await qxlExecDraw(p, fd, {
+                op: "copy",
+                size: 1024,
+                src: { handle: a!, offset: 0 },
+                dst: { handle: c!, offset: 0, surface: true },
+              }),
+            );
+            await closeFd(p, fd);
+          });
+          await proc.wait();
+        },
+        { toggles, device: { nSurfaces: 3 } },
+      );
+      return {
+        rets,
+        outcome: r.outcome,
+        recursion: r.splats.filter(isKnownReapRecursion).length,
+        others: r.splats
+          .filter((s) => !isKnownReapRecursion(s))
+          .map((s) => s.message.split(";").pop()!.trim()),
+      };
+    };
+    expect(await outcome([])).toEqual({
+      rets: [0, 0],
+      outcome: "deadlock",
+      recursion: 1,
+      others: ["client[3] waits on ww_mutex qxl_bo#1.resv held by client[3]"],
+    });
+    expect(await outcome(baselineFixes())).toEqual({
+      rets: [0, 0, 0],
+      outcome: "ok",
+      recursion: 0,
+      others: [],
+    });
+  });
 });

@@ -89,9 +89,11 @@ export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
     "the surface reaper reserves surfaces with dma_resv_lock(obj, NULL) while the submitting task " +
     "holds its release's reservations under a ww_acquire_ctx (or, in UPDATE_AREA, the object's " +
     "own reservation): lockdep's 'possible recursive " +
-    "locking detected' (reservation_ww_class_mutex) whenever ids run out during a submission, and " +
-    "a deadlock when another submitter holds the surface's reservation and waits for " +
-    "surf_evict_mutex (the NULL-context reservation cannot back off)",
+    "locking detected' (reservation_ww_class_mutex) whenever ids run out during a submission; a " +
+    "deadlock when another submitter holds the surface's reservation and waits for " +
+    "surf_evict_mutex (the NULL-context reservation cannot back off); and a submitter deadlocking " +
+    "on itself when the surface reaped is one its own drm_exec holds (a draw reading surface A " +
+    "into a surface that needs an id)",
   where:
     "drivers/gpu/drm/qxl/qxl_cmd.c: qxl_reap_surf() (qxl_bo_reserve()) under " +
     "qxl_reap_surface_id() (surf_evict_mutex), called from qxl_surface_id_alloc() <- " +
