@@ -21,6 +21,7 @@
 import { type FuzzOptions, fuzzScenario } from "@primetime/fuzz";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import { size, startFaults } from "./machine.js";
+import { sizedForSharing } from "./sized-devices.js";
 
 /** The workload sizes a run draws from (inclusive ranges). */
 export const FUZZ_SIZES = {
@@ -44,7 +45,7 @@ export const FUZZ: CampaignScenario = {
   build(drivers, { faults }) {
     return async (sim) => {
       const opts: FuzzOptions = {
-        drivers,
+        drivers: drivers.map(sizedForSharing),
         processes: size(...FUZZ_SIZES.processes, "fuzz processes"),
         threads: size(...FUZZ_SIZES.threads, "fuzz threads"),
         ops: size(...FUZZ_SIZES.ops, "fuzz ops"),

@@ -27,6 +27,7 @@ import { Completion, choose, type Simulation } from "@primetime/sim";
 import type { FaultSpec } from "../../campaign/campaign-scenario.js";
 import type { DriverUnderTest } from "../../drivers.js";
 import { settleDevice } from "./device-settle.js";
+import { sizedForSharing } from "./sized-devices.js";
 
 export interface Machine {
   readonly sim: Simulation;
@@ -65,7 +66,7 @@ export async function bootMachine(
   const kernel = Kernel.boot();
   registerSwSync(kernel);
   const devices: DeviceUnderTest[] = [];
-  for (const d of drivers) devices.push(await registerDevice(d, kernel));
+  for (const d of drivers) devices.push(await registerDevice(sizedForSharing(d), kernel));
   const baselines = devices.map((d) => drmDevCounters(d.device));
   const survivors = new Set<SlabObject>(liveObjects());
   const tolerant = faults !== null;
