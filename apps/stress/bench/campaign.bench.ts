@@ -9,20 +9,22 @@
  *
  * The last line is one JSON object with every figure.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { baselineFixes } from "@primetime/sim";
 import type { CampaignConfig, SearchOptions } from "../src/campaign/config.js";
 import { formatStrategy } from "../src/campaign/config.js";
 import { CAMPAIGN_SCENARIOS } from "../src/campaign/registry.js";
 import { runCampaign } from "../src/campaign/runner.js";
 import { runJob } from "../src/campaign/schedule.js";
-import { planUnits } from "../src/campaign/units.js";
+import { parseUnitKey, planUnits } from "../src/campaign/units.js";
 import { installedDrivers } from "../src/drivers.js";
 import { toggleTable } from "../src/toggles.js";
 
 const SEEDS = Number(process.env.BENCH_SEEDS ?? 10);
 const BUDGET = Number(process.env.BENCH_BUDGET ?? 2000);
 const RATE_SCHEDULES = Number(process.env.BENCH_RATE_SCHEDULES ?? 200);
+/** Which parts run: `rate`, `detection`, `speedup` (comma-separated; default all). */
+const PARTS = new Set((process.env.BENCH_PARTS ?? "rate,detection,speedup").split(","));
 const drivers = installedDrivers().map((d) => d.name);
 
 const base: Omit<
@@ -44,9 +46,11 @@ const median = (xs: number[]) => {
 };
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
-// 1. schedules/s per unit on one worker.
+// 1. schedules/s per unit on one worker: wall clock, and per second of this process's CPU time
+// (the figure that does not depend on what else the machine runs).
 const rates: Record<string, number> = {};
-{
+const cpuRates: Record<string, number> = {};
+if (PARTS.has("rate")) {
   const config: CampaignConfig = {
     ...base,
     scenarios: CAMPAIGN_SCENARIOS.filter((s) => s.arity > 0).map((s) => s.name),
@@ -61,11 +65,14 @@ const rates: Record<string, number> = {};
     // Warm-up (PCT calibration, JIT) outside the measurement.
     await runJob(config, { unit: u.key, from: 0, to: 5, step: 1 });
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const t = await runJob(config, { unit: u.key, from: 0, to: RATE_SCHEDULES, step: 1 });
     const s = (performance.now() - t0) / 1000;
+    const cu = process.cpuUsage(c0);
     rates[u.key] = Math.round(t.schedules / s);
+    cpuRates[u.key] = Math.round(t.schedules / ((cu.user + cu.system) / 1e6));
     console.log(
-      `  ${u.key.padEnd(58)} ${String(rates[u.key]).padStart(6)}/s  (${Math.round(t.steps / t.schedules)} steps)`,
+      `  ${u.key.padEnd(58)} ${String(rates[u.key]).padStart(6)}/s  ${String(cpuRates[u.key]).padStart(6)}/s of CPU  (${Math.round(t.steps / t.schedules)} steps)`,
     );
   }
 }
@@ -86,8 +93,11 @@ type Detection = {
   secondsMax: number;
 };
 const detection: Record<string, Record<string, Detection>> = {};
-console.log(`\nfirst detection (median/max over ${SEEDS} seeds, budget ${BUDGET}; dfs: one run):`);
-for (const t of toggleTable()) {
+if (PARTS.has("detection"))
+  console.log(
+    `\nfirst detection (median/max over ${SEEDS} seeds, budget ${BUDGET}; dfs: one run):`,
+  );
+for (const t of PARTS.has("detection") ? toggleTable() : []) {
   if (t.scenario === null) continue;
   detection[t.name] = {};
   for (const strategy of STRATEGIES) {
@@ -97,9 +107,12 @@ for (const t of toggleTable()) {
     const seconds: number[] = [];
     let found = 0;
     for (const seed of seeds) {
+      // A campaign unit key (`surface-reaper@qxl+qxl`) runs on its driver only.
+      const unit = t.scenario.includes("@") ? parseUnitKey(t.scenario) : null;
       const config: CampaignConfig = {
         ...base,
-        scenarios: [t.scenario],
+        ...(unit ? { drivers: [unit.drivers[0]!.name] } : {}),
+        scenarios: [unit ? unit.scenario.name : t.scenario],
         strategy,
         seeds: BUDGET,
         seed,
@@ -138,7 +151,7 @@ const speed: { oneWorker: number; twoWorkers: number; speedup: number; cores: nu
   speedup: 0,
   cores: availableParallelism(),
 };
-{
+if (PARTS.has("speedup")) {
   const config: CampaignConfig = {
     ...base,
     scenarios: ["cross-share", "compositor", "mmap-vs-close", "fence-wait"],
@@ -162,4 +175,12 @@ const speed: { oneWorker: number; twoWorkers: number; speedup: number; cores: nu
   );
 }
 
-console.log(JSON.stringify({ schedulesPerSecond: rates, detection, workers: speed }));
+console.log(
+  JSON.stringify({
+    schedulesPerSecond: rates,
+    schedulesPerCpuSecond: cpuRates,
+    detection,
+    workers: speed,
+    loadAverage: loadavg()[0],
+  }),
+);

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { planBugs } from "./campaign/bugs-matrix.js";
 import type { CampaignScenario } from "./campaign/campaign-scenario.js";
 import {
   CAMPAIGN_DEFAULTS,
@@ -308,7 +309,9 @@ export async function minimizeCommand(
     throw e;
   }
   const m = await minimizeFinding(unit, token, o.budget);
-  const same = sameBug(m.original, m.run);
+  const known = parseUnitKey(unit).scenario.withoutKnownReports;
+  const view = (r: RunResult) => known?.(r) ?? r;
+  const same = sameBug(view(m.original), view(m.run));
   io.log(
     `${c.bold(`minimized ${unit}`)} in ${m.runs} runs: ${m.preemptions.before} -> ${m.preemptions.after} preemptions, ${m.steps.before} -> ${m.steps.after} steps (${m.note})`,
   );
@@ -365,64 +368,66 @@ export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<numb
   };
   const rows: string[][] = [];
   let ok = true;
-  const cases = new Set<string>();
-  for (const t of toggleTable()) {
-    if (t.scenario === null) {
-      rows.push([t.name, "-", "-", c.yellow(`unfindable: ${t.unfindable}`)]);
-      continue;
-    }
-    cases.add(t.scenario);
-    // A driver's own toggle (`vmwgfx.…`) on that driver; a DRM-core one on every driver. One
-    // campaign per driver, so each stops at its own first detection.
-    const own = drivers.filter((d) => t.name.startsWith(`${d}.`));
-    for (const driver of own.length ? own : drivers) {
-      const config: CampaignConfig = {
-        ...base,
-        drivers: [driver],
-        seeds,
-        failFast: true,
-        scenarios: [t.scenario],
-        bugs: [t.name],
-      };
-      io.error(`bugs: ${t.name} on ${t.scenario}@${driver}`);
-      const run = await withProgress(io, seeds, (p) => runCampaign(config, 1, p));
-      for (const tally of run.tallies) {
-        const first = Object.values(tally.findings).sort((a, b) => a.index - b.index)[0];
-        ok &&= first !== undefined;
-        rows.push([
-          t.name,
-          tally.key,
-          first
-            ? c.green(`found at schedule ${first.index}`)
-            : c.red(`NOT found in ${tally.schedules}`),
-          first ? first.signature.slice(0, 70) : "",
-        ]);
-      }
+  const plan = planBugs(drivers);
+  for (const h of plan.hunts) {
+    // One campaign per toggle and driver set, so each stops at its own first detection.
+    const config: CampaignConfig = {
+      ...base,
+      drivers: h.drivers,
+      seeds,
+      failFast: true,
+      scenarios: [h.scenario],
+      bugs: [h.toggle],
+    };
+    io.error(`bugs: ${h.toggle} on ${h.scenario} (${h.drivers.join(", ")})`);
+    const run = await withProgress(io, seeds, (p) => runCampaign(config, 1, p));
+    for (const tally of run.tallies) {
+      const first = Object.values(tally.findings).sort((a, b) => a.index - b.index)[0];
+      ok &&= first !== undefined;
+      rows.push([
+        h.toggle,
+        tally.key,
+        first
+          ? c.green(`found at schedule ${first.index}`)
+          : c.red(`NOT found in ${tally.schedules}`),
+        first ? first.signature.slice(0, 70) : "",
+      ]);
     }
   }
-  // The baseline: every scenario that finds a toggle, every toggle off.
-  const baseline: CampaignConfig = {
-    ...base,
-    seeds: baselineSeeds,
-    failFast: false,
-    scenarios: [...cases],
-    bugs: [],
-  };
-  io.error(`bugs: baseline, every toggle off, ${cases.size} scenarios`);
-  const run = await withProgress(io, baselineSeeds * cases.size * drivers.length, (p) =>
-    runCampaign(baseline, 1, p),
-  );
-  for (const tally of run.tallies) {
-    const sigs = Object.keys(tally.findings);
-    ok &&= sigs.length === 0;
+  for (const n of plan.notHunted) {
+    // A deliberate reason is printed; a toggle with no scenario and no reason is a hole.
+    ok &&= !n.unmapped;
     rows.push([
-      "(every toggle off)",
-      tally.key,
-      sigs.length === 0
-        ? c.green(`clean in ${tally.schedules}`)
-        : c.red(`${tally.failing} of ${tally.schedules} fail`),
-      sigs[0]?.slice(0, 70) ?? "",
+      n.toggle,
+      "-",
+      n.unmapped ? c.red("NOT MAPPED") : c.yellow("not hunted"),
+      n.unmapped ? "no scenario of the harness and no reason (see src/toggles.ts)" : n.reason,
     ]);
+  }
+  // The baseline: every scenario and driver set of the hunts, every toggle off.
+  io.error(`bugs: baseline, every toggle off, ${plan.baselines.length} campaigns`);
+  for (const b of plan.baselines) {
+    const baseline: CampaignConfig = {
+      ...base,
+      drivers: b.drivers,
+      seeds: baselineSeeds,
+      failFast: false,
+      scenarios: [b.scenario],
+      bugs: [],
+    };
+    const run = await withProgress(io, baselineSeeds, (p) => runCampaign(baseline, 1, p));
+    for (const tally of run.tallies) {
+      const sigs = Object.keys(tally.findings);
+      ok &&= sigs.length === 0;
+      rows.push([
+        "(every toggle off)",
+        tally.key,
+        sigs.length === 0
+          ? c.green(`clean in ${tally.schedules}`)
+          : c.red(`${tally.failing} of ${tally.schedules} fail`),
+        sigs[0]?.slice(0, 70) ?? "",
+      ]);
+    }
   }
   io.log(
     table(
@@ -502,7 +507,11 @@ export async function huntCommand(name: string, o: HuntFlags, io: Io, c: Colors)
     // The engine's minimize(): the same bug with fewer preemptions and steps, as a race table
     // around the preemptions that remain (what `minimize <token>` prints for campaign tokens).
     const s = report.scenario;
-    const m = await minimize(report.finding.token, s.scenario, { budget: MINIMIZE_BUDGET });
+    const known = s.withoutKnownReports;
+    const m = await minimize(report.finding.token, s.scenario, {
+      budget: MINIMIZE_BUDGET,
+      isSameBug: known ? (a, b) => sameBug(known(a), known(b)) : undefined,
+    });
     const rt = raceTable(m.run, { hide: s.harnessTasks, focus: m.preemptionSteps, width: 100 });
     io.log(
       `${c.bold("minimized")} in ${m.runs} runs: ${m.preemptions.before} -> ${m.preemptions.after} preemptions, ${m.steps.before} -> ${m.steps.after} steps (${m.note})`,

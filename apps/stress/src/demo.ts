@@ -227,7 +227,8 @@ export async function huntToggles(
   const show = out?.progress ? (line: string) => out.progress?.(line) : undefined;
   const reports: HuntReport[] = [];
   for (const t of toggles) {
-    const spec = huntSpec(t, { seed: opts.seed, depth: opts.depth, schedules: opts.huntSchedules });
+    const schedules = Math.min(opts.huntSchedules, t.maxSchedules ?? Number.POSITIVE_INFINITY);
+    const spec = huntSpec(t, { seed: opts.seed, depth: opts.depth, schedules });
     reports.push(
       await hunt(t, spec, (phase) =>
         progressEvery(show, `${t.name}: pct, toggle ${phase}`, spec.schedules),
@@ -286,7 +287,7 @@ export async function demo(
   out.log("");
   out.log(
     c.bold(
-      `historic DRM races: ${toggles.length} toggles, each hunted against vgem with pct depth ${opts.depth} (seed ${opts.seed}), at most ${opts.huntSchedules} schedules with the toggle on, then as many with every toggle off`,
+      `historic DRM races: ${toggles.length} toggles, each hunted in the scenario that finds it (conformance cases on vgem, TTM's and the drivers' races on their own machine, sharing scenarios on their drivers) with pct depth ${opts.depth} (seed ${opts.seed}), at most ${opts.huntSchedules} schedules with the toggle on (fewer for slow scenarios), then as many with every toggle off`,
     ),
   );
   out.log("");

@@ -4,6 +4,7 @@
  */
 import { baselineFixes, type RunResult, type Splat, type SplatKind } from "@primetime/sim";
 import {
+  defaultIsFailure,
   type ExploreOptions,
   type ExploreResult,
   explore,
@@ -38,6 +39,8 @@ export function search(
     onRun,
     toggles: [...toggles, ...baselineFixes()],
   };
+  const known = s.withoutKnownReports;
+  if (known) opts.isFailure = (r) => defaultIsFailure(known(r));
   return explore(s.scenario, opts);
 }
 
@@ -79,7 +82,9 @@ export function meetsExpectation(
   res: ExploreResult,
 ): boolean {
   if (expect === "clean") return res.firstFailure === null;
-  return res.firstFailure !== null && showsExpectedBug(expect, res.firstFailure, s.bugKinds);
+  const f = res.firstFailure;
+  if (f === null) return false;
+  return showsExpectedBug(expect, s.withoutKnownReports?.(f) ?? f, s.bugKinds);
 }
 
 /** Whether a search result (every toggle off) agrees with the scenario's expectation. */

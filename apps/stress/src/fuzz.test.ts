@@ -11,7 +11,7 @@ import type { CampaignReport } from "./campaign/report.js";
 import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
 import { installedDrivers } from "./drivers.js";
-import { replay } from "./engine.js";
+import { baselineFixes, replay } from "./engine.js";
 import { FUZZ } from "./scenarios/sharing/fuzz.js";
 
 describe("fuzz", () => {
@@ -47,7 +47,7 @@ describe("fuzz", () => {
       timeMs: null,
       seed: 1,
       bugs: [],
-      fixes: [],
+      fixes: baselineFixes(),
       faults: null,
       shard: null,
       failFast: false,

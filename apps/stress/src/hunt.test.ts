@@ -10,11 +10,18 @@ import { hunt, huntSpec } from "./hunt.js";
 import {
   CONFORMANCE_HARNESS_TASKS,
   caseStressScenario,
+  DRIVER_TOGGLE_CASES,
   DRM_RACE_SCENARIOS,
   findScenario,
   TTM_TOGGLE_CASES,
 } from "./scenarios/index.js";
-import { findToggleEntry, huntableToggles, toggleTable } from "./toggles.js";
+import {
+  CAMPAIGN_TOGGLE_UNITS,
+  findToggleEntry,
+  huntableToggles,
+  NOT_HUNTED,
+  toggleTable,
+} from "./toggles.js";
 
 const plain = palette(false);
 
@@ -25,10 +32,10 @@ function toggle(name: string) {
 }
 
 describe("the toggle table", () => {
-  it("has the 7 gem/prime toggles and the dma-buf one, each with its case or why none", () => {
+  it("has the 13 gem/prime toggles and the dma-buf one, each with its case or why none", () => {
     const table = toggleTable();
     expect(table.map((t) => t.name)).toEqual(listToggles().map((t) => t.name));
-    expect(table.filter((t) => /^(gem|prime)\./.test(t.name))).toHaveLength(7);
+    expect(table.filter((t) => /^(gem|prime)\./.test(t.name)).length).toBeGreaterThanOrEqual(13);
     expect(table.filter((t) => t.name.startsWith("dma-buf."))).toHaveLength(1);
     for (const t of table) {
       expect(t.fixedBy.length).toBeGreaterThan(0);
@@ -38,17 +45,26 @@ describe("the toggle table", () => {
       if (t.name in TOGGLE_CASES) {
         expect(t.scenario).toBe(TOGGLE_CASES[t.name]!.case);
         expect(t.unfindable).toBeNull();
-      } else if (t.name in TTM_TOGGLE_CASES) {
-        expect(t.scenario).toBe(TTM_TOGGLE_CASES[t.name]!.case);
+      } else if (t.name in TTM_TOGGLE_CASES || t.name in DRIVER_TOGGLE_CASES) {
+        const tc = TTM_TOGGLE_CASES[t.name] ?? DRIVER_TOGGLE_CASES[t.name]!;
+        expect(t.scenario).toBe(tc.case);
         expect(findScenario(t.scenario!)?.finds).toContain(t.name);
+        expect(t.unfindable).toBeNull();
+      } else if (t.name in CAMPAIGN_TOGGLE_UNITS) {
+        expect(t.scenario).toBe(CAMPAIGN_TOGGLE_UNITS[t.name]!.case);
         expect(t.unfindable).toBeNull();
       } else {
         expect(t.scenario).toBeNull();
-        expect(t.unfindable).toBe(UNFINDABLE_TOGGLES[t.name]);
+        expect(t.unfindable).toBe(UNFINDABLE_TOGGLES[t.name] ?? NOT_HUNTED[t.name]);
       }
     }
     expect(huntableToggles().map((t) => t.name)).toEqual(
-      [...Object.keys(TOGGLE_CASES), ...Object.keys(TTM_TOGGLE_CASES)].sort(),
+      [
+        ...Object.keys(TOGGLE_CASES),
+        ...Object.keys(TTM_TOGGLE_CASES),
+        ...Object.keys(DRIVER_TOGGLE_CASES),
+        ...Object.keys(CAMPAIGN_TOGGLE_UNITS),
+      ].sort(),
     );
     expect(table.filter((t) => t.name.startsWith("ttm.")).map((t) => t.scenario)).toEqual([
       "ttm/evict-busy-vs-release",
@@ -200,7 +216,10 @@ describe("the demo's historic races", () => {
       /prime\.cache-remove-by-dma-buf +prime_self_import\/with_gem_open_handle +@1 +clean\/40 +same +ok/,
     );
     expect(text).toContain("2 of 2 historic races found");
-    expect(text).not.toContain("not hunted");
+    // The toggles no scenario hunts are listed with their reason, never without one.
+    for (const line of text.split("\n").filter((l) => l.startsWith("not hunted")))
+      expect(line).toMatch(/^not hunted: [a-z0-9-]+\.[a-z0-9-]+: .{20,}/);
+    expect(text).not.toContain("no scenario of the harness is mapped");
 
     // A hunt that fails makes the exit code 1 and is shown in full.
     const failing = await huntToggles([toggle("prime.cache-without-lock")], {

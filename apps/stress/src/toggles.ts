@@ -1,14 +1,59 @@
 /**
  * The historic-bug toggles the harness knows: every toggle the DRM stack defines (listToggles()
- * of @primetime/sim once @primetime/gem, @primetime/dma-buf and @primetime/ttm are loaded),
- * joined with the conformance case that finds each (TOGGLE_CASES), the TTM scenario that finds
- * it (TTM_TOGGLE_CASES), or the reason none can (UNFINDABLE_TOGGLES).
+ * of @primetime/sim once the packages the app depends on are loaded: every driver, through
+ * drivers.ts, and gem, dma-buf, ttm here), each joined with the scenario that finds it:
+ *
+ * 1. the conformance case of TOGGLE_CASES (@primetime/conformance), run on every driver (a
+ *    driver's own toggle on that driver);
+ * 2. the TTM race scenario of TTM_TOGGLE_CASES (@primetime/ttm/scenarios);
+ * 3. a driver's own race scenario (DRIVER_TOGGLE_CASES: @primetime/vmwgfx/scenarios);
+ * 4. a campaign unit of this app (CAMPAIGN_TOGGLE_UNITS below: a sharing scenario on a driver
+ *    pair, e.g. surface-reaper on qxl for qxl.dual-refcount);
+ *
+ * or a deliberate reason why no scenario of the harness hunts it (UNFINDABLE_TOGGLES of
+ * conformance, NOT_HUNTED below), which `bugs`, `list` and the demo print. A toggle with neither
+ * is a hole: `bugs` fails on it, and a test checks that there is none.
  */
 import "@primetime/dma-buf";
 import "@primetime/gem";
+import "./drivers.js";
 import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "@primetime/conformance";
 import { listToggles, type ToggleKind } from "@primetime/sim";
+import { DRIVER_TOGGLE_CASES } from "./scenarios/driver-races.js";
 import { TTM_TOGGLE_CASES } from "./scenarios/ttm-races.js";
+
+/** How a scenario finds a toggle: its name (or unit key), a PCT budget and how it shows. */
+export interface ToggleCase {
+  /** A scenario name of the harness, or a campaign unit key (`scenario@drivers`). */
+  readonly case: string;
+  /** PCT schedules (seed 1) within which it finds the toggle. */
+  readonly schedules: number;
+  readonly how: string;
+  /** A cap on the schedules of a hunt of it (a slow scenario), if any. */
+  readonly maxSchedules?: number;
+}
+
+/**
+ * Toggles found by a campaign scenario of this app on a given unit (driver combination): the
+ * unit key names the scenario and its drivers. Used where a driver's own races are not exported
+ * as scenarios, or where a sharing workload is the better finder.
+ */
+export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
+  "qxl.dual-refcount": {
+    case: "surface-reaper@qxl+qxl",
+    schedules: 100,
+    // A qxl machine with surface pressure runs about 30 schedules/s: hunts stop at 200.
+    maxSchedules: 200,
+    how: "DEBUG_LOCKS_WARN_ON(mutex_is_locked(qxl_bo#_.resv)): the BO freed while the reaper holds its reservation",
+  },
+};
+
+/**
+ * Toggles no scenario of the harness hunts, each with the reason (printed by `bugs`, `list` and
+ * the demo). Only deliberate choices go here: a toggle without a scenario or a reason fails
+ * `bugs` and the toggle-coverage test.
+ */
+export const NOT_HUNTED: Readonly<Record<string, string>> = {};
 
 /** One toggle and how the harness finds it. */
 export interface ToggleEntry {
@@ -24,20 +69,35 @@ export interface ToggleEntry {
   readonly commit: string | null;
   /** The kernel versions the buggy behaviour applies to. */
   readonly kernels: string;
-  /** The harness scenario (a conformance case name) that finds it, or null. */
+  /** The harness scenario (a scenario name or a campaign unit key) that finds it, or null. */
   readonly scenario: string | null;
   /** PCT schedules (seed 1) within which that scenario finds it, or null. */
   readonly schedules: number | null;
   /** How the bug shows in that scenario, or null. */
   readonly how: string | null;
-  /** Why no scenario finds it, or null when one does. */
+  /** Why no scenario finds it, or null when one does (or when nothing says why: `unmapped`). */
   readonly unfindable: string | null;
+  /** Neither a scenario nor a reason: a hole in the detection matrix. */
+  readonly unmapped: boolean;
+  /** The most schedules a hunt of it runs by default (slow scenarios), or null. */
+  readonly maxSchedules: number | null;
+}
+
+/** The scenario that finds `name`, from the four sources of the file comment. */
+export function toggleCase(name: string): ToggleCase | undefined {
+  return (
+    TOGGLE_CASES[name] ??
+    TTM_TOGGLE_CASES[name] ??
+    DRIVER_TOGGLE_CASES[name] ??
+    CAMPAIGN_TOGGLE_UNITS[name]
+  );
 }
 
 /** Every toggle defined by the packages loaded, sorted by name, with its scenario. */
 export function toggleTable(): ToggleEntry[] {
   return listToggles().map((t) => {
-    const tc = TOGGLE_CASES[t.name] ?? TTM_TOGGLE_CASES[t.name];
+    const tc = toggleCase(t.name);
+    const reason = tc ? null : (UNFINDABLE_TOGGLES[t.name] ?? NOT_HUNTED[t.name] ?? null);
     return {
       name: t.name,
       description: t.description,
@@ -48,9 +108,9 @@ export function toggleTable(): ToggleEntry[] {
       scenario: tc?.case ?? null,
       schedules: tc?.schedules ?? null,
       how: tc?.how ?? null,
-      unfindable: tc
-        ? null
-        : (UNFINDABLE_TOGGLES[t.name] ?? "no scenario of the harness is mapped to it"),
+      unfindable: tc ? null : (reason ?? "no scenario of the harness is mapped to it"),
+      unmapped: !tc && reason === null,
+      maxSchedules: tc?.maxSchedules ?? null,
     };
   });
 }

@@ -3,7 +3,7 @@
  * liveness check of the object the counter lives in.
  */
 
-import { type Owner, point } from "@primetime/sim";
+import { type Owner, opLabel, point } from "@primetime/sim";
 import { AtomicT } from "./atomic.js";
 
 /**
@@ -38,7 +38,7 @@ export class Atomic {
   private async op<T>(kernelName: string, fn: (a: AtomicT) => T): Promise<T> {
     // The owner's name is read now: an object may name itself after it constructed its fields.
     const name = this.field === undefined ? this.owner.name : `${this.owner.name}.${this.field}`;
-    await point(`${kernelName}(${name})`);
+    await point(opLabel(kernelName, name));
     this.owner.checkAccess?.(kernelName);
     return fn(this.data);
   }

@@ -8,7 +8,7 @@
  *   object is a KASAN use-after-free, and a refcount warning names the object it concerns.
  */
 
-import { type Owner, point, report } from "@primetime/sim";
+import { type Owner, opLabel, point, report } from "@primetime/sim";
 import { type Lockable, RefcountT } from "./refcount.js";
 
 /**
@@ -50,7 +50,7 @@ export class Kref {
   }
 
   private label(op: string): string {
-    return `${op}(${this.owner.name})`;
+    return opLabel(op, this.owner.name);
   }
 
   /**

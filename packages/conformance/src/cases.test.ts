@@ -31,6 +31,9 @@ describe("the conformance cases", () => {
         "gem_flink_basic/flink-lifetime",
         "gem_flink_race/flink_name",
         "gem_flink_race/flink_close",
+        "gem_change_handle/basic",
+        "gem_change_handle/change-vs-gem_close-race",
+        "syncobj_basic/basic",
         "prime_self_import/basic-with_one_bo",
         "prime_self_import/basic-with_one_bo_two_files",
         "prime_self_import/basic-with_two_bos",
@@ -73,6 +76,7 @@ describe("the conformance cases", () => {
     expect(races).toEqual([
       "gem_flink_race/flink_name",
       "gem_flink_race/flink_close",
+      "gem_change_handle/change-vs-gem_close-race",
       "prime_self_import/export-vs-gem_close-race",
       "prime_self_import/export-vs-gem_close-own-handles",
       "prime_self_import/export-vs-gem_close-other-handle-race",

@@ -4,12 +4,14 @@
  */
 
 import { DMA_BUF_POLL } from "./cases/dma-buf-poll.js";
+import { GEM_CHANGE_HANDLE } from "./cases/gem-change-handle.js";
 import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
 import { PRIME_BUSY } from "./cases/prime-busy.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
 import { PRIME_SELF_IMPORT } from "./cases/prime-self-import.js";
 import { PRIME_VGEM } from "./cases/prime-vgem.js";
+import { SYNCOBJ_BASIC } from "./cases/syncobj-basic.js";
 import { VGEM_BASIC } from "./cases/vgem-basic.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
@@ -18,8 +20,10 @@ import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
 export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_BASIC,
   ...GEM_FLINK_RACE,
+  ...GEM_CHANGE_HANDLE,
   ...PRIME_SELF_IMPORT,
   ...VGEM_BASIC,
+  ...SYNCOBJ_BASIC,
   ...PRIME_BUSY,
   ...DMA_BUF_POLL,
 ];

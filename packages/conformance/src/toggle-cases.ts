@@ -51,6 +51,36 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
     schedules: 300,
     how: "an unlocked PRIME cache removal racing an import's insertion loses an update: freed member in the tree or orphaned entry",
   },
+  "gem.change-handle-lookup-leak": {
+    case: "gem_change_handle/basic",
+    schedules: 1,
+    how: "v6.18.0's GEM_CHANGE_HANDLE never puts its lookup reference: the object outlives its handles and the file (kmemleak, object count off)",
+  },
+  "gem.change-handle-no-int-max-check": {
+    case: "gem_change_handle/basic",
+    schedules: 1,
+    how: "a new_handle above INT_MAX reaches idr_alloc() as a negative start: WARN_ON_ONCE(start < 0) (userspace-triggerable WARN)",
+  },
+  "gem.change-handle-two-live-handles": {
+    case: "gem_change_handle/change-vs-gem_close-race",
+    schedules: 300,
+    how: "the v6.18 body (both handles published during the swap): GEM_CLOSE of the old handle and the move both succeed; the object is freed under the new handle, whose release at file close is a KASAN use-after-free",
+  },
+  "gem.change-handle-new-handle-left-null": {
+    case: "gem_change_handle/basic",
+    schedules: 1,
+    how: "5e28b7b94408's body leaves the new handle NULL: FLINK of it is ENOENT, the file's close WARNs 'dmabufs tree not empty' (syzbot's report) and the object leaks",
+  },
+  "gem.change-handle-old-handle-live": {
+    case: "gem_change_handle/change-vs-gem_close-race",
+    schedules: 300,
+    how: "the old handle stays live during the swap: GEM_CLOSE of it and the move both succeed; the object is freed under the new handle (KASAN use-after-free at its release)",
+  },
+  "gem.change-handle-lookup-before-lock": {
+    case: "gem_change_handle/change-vs-gem_close-race",
+    schedules: 300,
+    how: "a GEM_CLOSE of the old handle between the unlocked lookup and table_lock: the unchecked idr_replace() lets the move succeed too; the object is freed under the new handle (KASAN use-after-free)",
+  },
   "dma-buf.fence-cb-without-ref": {
     case: "dma_buf_poll/poll-vs-fence-replace",
     schedules: 50,

@@ -123,9 +123,12 @@ export interface DrmGemObjectFuncs {
   close?(obj: GemObject, file: DrmFile): Promise<void>;
   /** Models ->export: PRIME export; default drmGemPrimeExport(). */
   export?(obj: GemObject, flags: number): Promise<DmaBuf | Errno>;
-  /** Models ->pin: called when a dma-buf of the object is attached. */
+  /**
+   * Models ->pin: called when a dma-buf of the object is attached (drm_gem_pin()), with the
+   * object's reservation lock held since v6.10.
+   */
   pin?(obj: GemObject): Promise<number>;
-  /** Models ->unpin. */
+  /** Models ->unpin: called at detach (drm_gem_unpin()), with the reservation lock held. */
   unpin?(obj: GemObject): Promise<void>;
   /** Models ->get_sg_table: the backing pages for a foreign importer (dma_buf map). */
   getSgTable?(obj: GemObject): Promise<SgTable | Errno>;

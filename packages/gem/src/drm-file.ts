@@ -27,7 +27,7 @@ import {
 import { point } from "@primetime/sim";
 import { type DrmMaster, drmMasterOpen, drmMasterRelease } from "./drm-auth.js";
 import { type DrmDevice, drmDevPut } from "./drm-device.js";
-import { DRIVER_GEM, drmCoreCheckFeature } from "./drm-driver.js";
+import { DRIVER_GEM, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
 import { drmGemRelease, type GemObject } from "./drm-gem.js";
 import { drmIoctl } from "./drm-ioctl.js";
 import {
@@ -42,6 +42,7 @@ import {
   drmPrimeDestroyFilePrivate,
   drmPrimeInitFilePrivate,
 } from "./drm-prime.js";
+import { type DrmSyncobj, drmSyncobjRelease } from "./drm-syncobj.js";
 
 /** The slab cache of struct drm_file. */
 export const drmFileCache = new KmemCache("drm_file");
@@ -75,6 +76,10 @@ export class DrmFile extends SlabObject {
   readonly objectIdr: Idr<GemObject>;
   /** Models prime: the PRIME cache. */
   readonly prime: DrmPrimeFilePrivate;
+  /** Models syncobj_table_lock. */
+  readonly syncobjTableLock: SpinLock;
+  /** Models syncobj_idr: sync object handles (from 1); each holds a syncobj reference. */
+  readonly syncobjIdr: Idr<DrmSyncobj>;
   /** Models driver_priv. */
   driverPriv: unknown = undefined;
 
@@ -84,6 +89,9 @@ export class DrmFile extends SlabObject {
     this.tableLock = new SpinLock("table_lock", { owner: this });
     this.objectIdr = new Idr<GemObject>("object_idr", { lock: this.tableLock, base: 1 });
     this.prime = drmPrimeInitFilePrivate(this, minor.dev);
+    // drm_syncobj_open(): idr_init_base(&syncobj_idr, 1), spin_lock_init(&syncobj_table_lock)
+    this.syncobjTableLock = new SpinLock("syncobj_table_lock", { owner: this });
+    this.syncobjIdr = new Idr<DrmSyncobj>("syncobj_idr", { lock: this.syncobjTableLock, base: 1 });
   }
 
   /** The device (minor->dev). */
@@ -127,6 +135,7 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
     const ret = await dev.driver.open(dev, file);
     if (ret < 0) {
       drmPrimeDestroyFilePrivate(file.prime);
+      if (drmCoreCheckFeature(dev, DRIVER_SYNCOBJ)) await drmSyncobjRelease(file);
       if (drmCoreCheckFeature(dev, DRIVER_GEM)) await drmGemRelease(dev, file);
       dev.counters.files--;
       kfree(file);
@@ -137,7 +146,8 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 }
 
 /**
- * Models drm_file_free(): releases everything the file holds: every GEM handle (which removes
+ * Models drm_file_free(): releases everything the file holds: every sync object handle, every
+ * GEM handle (which removes
  * their PRIME cache entries), the master state, the driver's per-file state, then checks the
  * PRIME cache is empty and frees the file.
  *
@@ -147,6 +157,7 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 export async function drmFileFree(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
   await point(`drm_file_free(${file.name})`);
+  if (drmCoreCheckFeature(dev, DRIVER_SYNCOBJ)) await drmSyncobjRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_GEM)) await drmGemRelease(dev, file);
   if (drmIsPrimaryClient(file)) await drmMasterRelease(file);
   if (dev.driver.postclose) await dev.driver.postclose(dev, file);

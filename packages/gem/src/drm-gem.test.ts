@@ -1,22 +1,27 @@
-import { EACCES, EINVAL, ENOENT, O_RDWR } from "@primetime/kernel";
+import { EACCES, EINVAL, ENOENT, ENOSPC, O_RDWR, type Process } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
 import {
   createBo,
   DRM_IOCTL_TINY_CREATE,
   expectClean,
+  fdToHandle,
   flink,
   gemClose,
   gemOpen,
+  handleToFd,
   runMachine,
   runProcess,
+  splatText,
   type TinyCreate,
 } from "./test-support.js";
 import {
   DRM_IOCTL_AUTH_MAGIC,
+  DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_MAGIC,
   type DrmAuth,
+  type DrmGemChangeHandle,
   type DrmGemOpen,
 } from "./uapi.js";
 
@@ -194,5 +199,77 @@ describe("GEM handles and names (gem_flink_basic)", () => {
       beforeExit: { objects: 5, handles: 6, names: 5, files: 1 },
       afterExit: { objects: 0, handles: 0, names: 0, files: 0, dmaBufs: 0 },
     });
+  });
+});
+
+describe("GEM_CHANGE_HANDLE (v6.18 with its fixes up to 1a4f03d22fb6)", () => {
+  const change = async (p: Process, fd: number, handle: number, newHandle: number) => {
+    const arg: DrmGemChangeHandle = { handle, new_handle: newHandle };
+    return p.ioctl(fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg);
+  };
+
+  it("moves the handle and its PRIME entry; errno for bad input, which changes nothing", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await runProcess(m, "igt", async (p) => {
+        const fd = await p.open("/dev/dri/card0", O_RDWR);
+        const h = await createBo(p, fd);
+        const other = await createBo(p, fd);
+        const name = await flink(p, fd, h);
+        const primeFd = await handleToFd(p, fd, h);
+        got.same = await change(p, fd, h, h);
+        got.taken = await change(p, fd, h, other);
+        got.unknown = await change(p, fd, 77, 78);
+        got.tooBig = await change(p, fd, h, 0x8000_0000);
+        got.unknownNoReservation = await gemClose(p, fd, 78);
+        got.counters = drmDevCounters(m.devs[0]!).handles;
+        got.moved = await change(p, fd, h, 50);
+        got.oldClose = await gemClose(p, fd, h);
+        got.sameName = (await flink(p, fd, 50)) === name;
+        got.reimport = await fdToHandle(p, fd, primeFd);
+        got.primeEntries = drmDevCounters(m.devs[0]!).primeEntries;
+        got.close = await gemClose(p, fd, 50);
+        await gemClose(p, fd, other);
+        await p.close(primeFd);
+        await p.close(fd);
+      });
+      got.atEnd = drmDevCounters(m.devs[0]!);
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      same: 0,
+      taken: -ENOSPC,
+      unknown: -ENOENT,
+      tooBig: -EINVAL,
+      unknownNoReservation: -EINVAL, // the reserved new id was freed again
+      counters: 2,
+      moved: 0,
+      oldClose: -EINVAL,
+      sameName: true,
+      reimport: 50, // FD_TO_HANDLE of its dma-buf returns the new handle
+      primeEntries: 1,
+      close: 0,
+      atEnd: expect.objectContaining({ objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0 }),
+    });
+  });
+
+  it("new_handle 0 (the re-enable list's 'handle == 0'): idr_alloc() hands out another id and the final idr_replace() WARNs", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await runProcess(m, "igt", async (p) => {
+        const fd = await p.open("/dev/dri/card0", O_RDWR);
+        const h = await createBo(p, fd);
+        got.ret = await change(p, fd, h, 0);
+        got.oldClose = await gemClose(p, fd, h);
+        got.handles = drmDevCounters(m.devs[0]!).handles;
+        await p.close(fd);
+      });
+    });
+    // idr_alloc(idr, NULL, 0, 1) on the handle idr (based at 1) wraps `max - base` and reserves
+    // the lowest free id; the code goes on with new_handle 0: the old handle is gone, the object
+    // never reaches the reserved id, and idr_replace(obj, 0) returns ERR_PTR(-ENOENT).
+    expect(got).toEqual({ ret: 0, oldClose: -EINVAL, handles: 1 });
+    expect(splatText(r)).toContain("drm_gem_change_handle_ioctl: handle 0 was not reserved");
+    expect(r.splats.some((s) => s.kind === "kmemleak")).toBe(true);
   });
 });

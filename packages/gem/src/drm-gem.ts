@@ -23,7 +23,10 @@ import {
   type DmaBufAttachment,
   DmaResv,
   dmaBufPut,
+  dmaResvAssertHeld,
   dmaResvFini,
+  dmaResvLock,
+  dmaResvUnlock,
 } from "@primetime/dma-buf";
 import {
   EINVAL,
@@ -39,7 +42,11 @@ import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
-import { drmGemRemovePrimeHandles, drmPrimeRemoveBufHandle } from "./drm-prime.js";
+import {
+  drmGemRemovePrimeHandles,
+  drmPrimeAddBufHandle,
+  drmPrimeRemoveBufHandle,
+} from "./drm-prime.js";
 import {
   DrmVmaOffsetNode,
   drmVmaNodeAllow,
@@ -50,13 +57,20 @@ import {
   drmVmaOffsetRemove,
 } from "./drm-vma-manager.js";
 import {
+  GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK,
+  GEM_CHANGE_HANDLE_LOOKUP_LEAK,
+  GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL,
+  GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK,
+  GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE,
+  GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES,
   GEM_FLINK_NO_HANDLE_COUNT_CHECK,
   GEM_HANDLE_ID_REUSED_BEFORE_RELEASE,
   GEM_HANDLE_PUBLISHED_BEFORE_OPEN,
   GEM_OPEN_DROPS_NAME_LOCK,
   PRIME_CACHE_REMOVE_BY_DMA_BUF,
+  PRIME_CACHE_WITHOUT_LOCK,
 } from "./toggles.js";
-import type { DrmGemClose, DrmGemFlink, DrmGemOpen } from "./uapi.js";
+import type { DrmGemChangeHandle, DrmGemClose, DrmGemFlink, DrmGemOpen } from "./uapi.js";
 
 /**
  * Models struct drm_gem_object. Drivers extend it (the kernel embeds it in the driver's object)
@@ -264,9 +278,10 @@ export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<voi
  * close, the PRIME cache entry of the handle, the mmap permission, the handle count.
  *
  * Toggle `prime.cache-remove-by-dma-buf`: the cache entry removed is the one of obj->dma_buf
- * (drm_gem_remove_prime_handles()), not the one of this handle.
+ * (drm_gem_remove_prime_handles()), not the one of this handle. Toggle
+ * `prime.cache-without-lock`: the by-handle removal runs without prime.lock.
  *
- * Locking: none held on entry.
+ * Locking: none held on entry; takes prime.lock around the cache removal (v6.18).
  * References: drops one handle count (and maybe the handles' object reference).
  */
 export async function drmGemObjectReleaseHandle(
@@ -280,7 +295,10 @@ export async function drmGemObjectReleaseHandle(
     // Before "drm/gem: Fix GEM handle release errors": keyed by the object's dma-buf.
     await drmGemRemovePrimeHandles(obj, file);
   } else {
+    const locked = !toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name);
+    if (locked) await file.prime.lock.lock();
     await drmPrimeRemoveBufHandle(file.prime, id);
+    if (locked) await file.prime.lock.unlock();
   }
   await drmVmaNodeRevoke(obj.vmaNode, file);
   await drmGemObjectHandlePutUnlocked(obj);
@@ -506,6 +524,207 @@ export async function drmGemOpenIoctl(
   return ret;
 }
 
+/** INT_MAX: idr ids are ints. */
+const INT_MAX = 0x7fff_ffff;
+
+/**
+ * The GEM_CHANGE_HANDLE body a toggle brings back: 0 = v6.18.0 (53096728b891), 1 = with the
+ * lookup reference put (630efee9493c), 2 = with 5e28b7b94408, 3 = with dc366607c41c, 4 = with
+ * 7164d78559b0; 5 = the current code (1a4f03d22fb6). The oldest enabled toggle wins.
+ */
+function changeHandleStage(): number {
+  if (toggleEnabled(GEM_CHANGE_HANDLE_LOOKUP_LEAK.name)) return 0;
+  if (toggleEnabled(GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES.name)) return 1;
+  if (toggleEnabled(GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL.name)) return 2;
+  if (toggleEnabled(GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE.name)) return 3;
+  if (toggleEnabled(GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK.name)) return 4;
+  return 5;
+}
+
+/**
+ * Models drm_gem_change_handle_ioctl(): GEM_CHANGE_HANDLE (v6.18, for CRIU restore) moves the
+ * object of `args.handle` to the free id `args.new_handle`, with its PRIME cache entry, so that
+ * FD_TO_HANDLE of its dma-buf returns the new handle. The handle count does not change (one
+ * handle moves). Errno: -EOPNOTSUPP without DRIVER_GEM, -EINVAL for new_handle > INT_MAX,
+ * -ENOSPC if new_handle is taken (or 0: the handle idr starts at 1), -ENOENT for an unknown or
+ * dying handle, -ENOMEM from the cache entry; handle == new_handle is 0 without a look.
+ *
+ * The current code (1a4f03d22fb6, "attempt 4"): under prime.lock and table_lock, reserve the
+ * new id with NULL and take the object out of the old id (idr_replace(NULL): a concurrent
+ * GEM_CLOSE of either id now finds NULL and fails); then move the PRIME entry (add the new
+ * handle's, remove the old one's); last, under table_lock, free the old id and publish the
+ * object at the new one. The errors undo it in reverse. No object reference is taken: the
+ * handle's own is inherited. (Mainline since 1a4f03d22fb6 also routes the ioctl to
+ * drm_invalid_op, -EINVAL, until IGT covers it; the model keeps this fixed handler reachable so
+ * that its behaviour and the historic bodies can be compared.)
+ *
+ * Toggles `gem.change-handle-*` bring back the earlier bodies (drmGemChangeHandleHistoric()).
+ *
+ * Locking: takes prime.lock, then file->table_lock (three sections).
+ * References: none taken; the handle's reference moves to the new id.
+ */
+export async function drmGemChangeHandleIoctl(
+  dev: DrmDevice,
+  args: DrmGemChangeHandle,
+  file: DrmFile,
+): Promise<number> {
+  const stage = changeHandleStage();
+  if (stage < 5) return drmGemChangeHandleHistoric(dev, args, file, stage);
+  if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
+  // idr_alloc() limitation.
+  if (args.new_handle > INT_MAX && !toggleEnabled(GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK.name))
+    return -EINVAL;
+  const newHandle = args.new_handle | 0;
+  if (args.handle === newHandle) return 0;
+
+  const prime = file.prime;
+  let ret: number;
+  await prime.lock.lock();
+  await file.tableLock.lock();
+  ret = await file.objectIdr.alloc(null, newHandle, newHandle + 1);
+  if (ret < 0) {
+    await file.tableLock.unlock();
+    await prime.lock.unlock(); // out_unlock
+    return ret;
+  }
+  dev.counters.handles++;
+  const obj = await file.objectIdr.replace(null, args.handle);
+  if (obj === null || isErr(obj)) {
+    await file.objectIdr.remove(newHandle);
+    dev.counters.handles--;
+    await file.tableLock.unlock();
+    await prime.lock.unlock();
+    return -ENOENT;
+  }
+  await file.tableLock.unlock();
+
+  if (obj.dmaBuf) {
+    ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, newHandle);
+    if (ret < 0) {
+      await file.tableLock.lock();
+      await file.objectIdr.remove(newHandle);
+      dev.counters.handles--;
+      await file.objectIdr.replace(obj, args.handle);
+      await file.tableLock.unlock();
+      await prime.lock.unlock();
+      return ret;
+    }
+    await drmPrimeRemoveBufHandle(prime, args.handle);
+  }
+  ret = 0;
+  await file.tableLock.lock();
+  await file.objectIdr.remove(args.handle);
+  dev.counters.handles--;
+  const old = await file.objectIdr.replace(obj, newHandle);
+  await file.tableLock.unlock();
+  warnOn(old !== null, `drm_gem_change_handle_ioctl: handle ${newHandle} was not reserved`);
+  await prime.lock.unlock(); // out_unlock
+  return ret;
+}
+
+/**
+ * Models drm_gem_change_handle_ioctl() as the kernels before 1a4f03d22fb6 had it, `stage` (see
+ * changeHandleStage()) saying which fixes are in: look the object up (a reference) before any
+ * lock; under prime.lock and table_lock allocate the new id *with the object*; from 5e28b7b94408
+ * (stage >= 2) replace the new id with NULL (the wrong slot: the local `handle` is the new
+ * handle); from 7164d78559b0 (stage 4) also the old id; move the PRIME entry; free the old id;
+ * from dc366607c41c (stage >= 3) put the object back at the new id; from 630efee9493c (stage
+ * >= 1) put the lookup reference. v6.18.0 (stage 0) has no INT_MAX check either (d8129446edea).
+ *
+ * Locking: takes prime.lock, then file->table_lock (in up to three sections).
+ * References: a lookup reference, put from stage 1 on (leaked in stage 0).
+ */
+async function drmGemChangeHandleHistoric(
+  dev: DrmDevice,
+  args: DrmGemChangeHandle,
+  file: DrmFile,
+  stage: number,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
+  if (
+    stage >= 1 &&
+    args.new_handle > INT_MAX &&
+    !toggleEnabled(GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK.name)
+  )
+    return -EINVAL;
+  // `int handle = args->new_handle` (v6.18.0 passed args->new_handle to idr_alloc()'s int).
+  const handle = args.new_handle | 0;
+  const obj = await drmGemObjectLookup(file, args.handle);
+  if (!obj) return -ENOENT;
+  const prime = file.prime;
+  const out = async (ret: number): Promise<number> => {
+    if (stage >= 1) await drmGemObjectPut(obj);
+    return ret;
+  };
+  const outUnlock = async (ret: number): Promise<number> => {
+    await prime.lock.unlock();
+    return out(ret);
+  };
+  if (args.handle === handle) return out(0);
+
+  await prime.lock.lock();
+  await file.tableLock.lock();
+  let ret = await file.objectIdr.alloc(obj, handle, handle + 1);
+  if (ret >= 0) dev.counters.handles++;
+  if (stage < 2) {
+    await file.tableLock.unlock();
+    if (ret < 0) return outUnlock(ret);
+  } else {
+    if (ret < 0) {
+      await file.tableLock.unlock();
+      return outUnlock(ret);
+    }
+    // 5e28b7b94408: "idrobj = idr_replace(..., NULL, handle)" where handle is the new one.
+    const idrobj = await file.objectIdr.replace(null, handle);
+    if (idrobj !== obj) {
+      await file.objectIdr.replace(idrobj as GemObject | null, handle);
+      await file.objectIdr.remove(args.new_handle);
+      dev.counters.handles--;
+      await file.tableLock.unlock();
+      return outUnlock(-ENOENT);
+    }
+    // 7164d78559b0: the old handle too, result unchecked.
+    if (stage >= 4) await file.objectIdr.replace(null, args.handle);
+    await file.tableLock.unlock();
+    // 5e28b7b94408 kept "if (ret < 0) goto out_unlock;" (dc366607c41c removed it): ret >= 0.
+  }
+
+  if (obj.dmaBuf) {
+    ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, handle);
+    if (ret < 0) {
+      await file.tableLock.lock();
+      await file.objectIdr.remove(handle);
+      dev.counters.handles--;
+      if (stage === 2) {
+        // "idrobj = idr_replace(..., obj, handle); WARN_ON(idrobj != NULL);" on the removed id.
+        const idrobj = await file.objectIdr.replace(obj, handle);
+        warnOn(
+          idrobj !== null,
+          `drm_gem_change_handle_ioctl: idr_replace() of removed id ${handle}`,
+        );
+      } else if (stage === 4) {
+        await file.objectIdr.replace(obj, args.handle);
+      }
+      await file.tableLock.unlock();
+      return outUnlock(ret);
+    }
+    await drmPrimeRemoveBufHandle(prime, args.handle);
+  }
+  ret = 0;
+  await file.tableLock.lock();
+  await file.objectIdr.remove(args.handle);
+  dev.counters.handles--;
+  if (stage >= 3) {
+    // dc366607c41c: "idrobj = idr_replace(..., obj, handle);"
+    const idrobj = await file.objectIdr.replace(obj, handle);
+    await file.tableLock.unlock();
+    warnOn(idrobj !== null, `drm_gem_change_handle_ioctl: handle ${handle} was not reserved`);
+  } else {
+    await file.tableLock.unlock();
+  }
+  return outUnlock(ret);
+}
+
 /**
  * Models drm_gem_open(): sets up the file's handle table (done by the DrmFile constructor).
  * Locking: none.
@@ -583,4 +802,51 @@ export async function drmGemDumbMapOffset(
   }
   await drmGemObjectPut(obj);
   return ret;
+}
+
+// ---- pinning (drm_gem.c, v6.10+: "drm/gem: Acquire reservation lock in drm_gem_{pin/unpin}()") --
+
+/**
+ * Models drm_gem_pin_locked(): the driver's ->pin, if any.
+ * Locking: the object's reservation lock held (asserted), as every ->pin callback expects since
+ * v6.10.
+ * References: none.
+ */
+export async function drmGemPinLocked(obj: GemObject): Promise<number> {
+  dmaResvAssertHeld(obj.resv);
+  return obj.funcs.pin ? obj.funcs.pin(obj) : 0;
+}
+
+/**
+ * Models drm_gem_unpin_locked(): the driver's ->unpin, if any.
+ * Locking: the object's reservation lock held (asserted).
+ * References: none.
+ */
+export async function drmGemUnpinLocked(obj: GemObject): Promise<void> {
+  dmaResvAssertHeld(obj.resv);
+  if (obj.funcs.unpin) await obj.funcs.unpin(obj);
+}
+
+/**
+ * Models drm_gem_pin(): drm_gem_pin_locked() under the object's reservation lock
+ * (non-interruptible dma_resv_lock(obj->resv, NULL)).
+ * Locking: takes the reservation lock.
+ * References: none.
+ */
+export async function drmGemPin(obj: GemObject): Promise<number> {
+  await dmaResvLock(obj.resv);
+  const ret = await drmGemPinLocked(obj);
+  await dmaResvUnlock(obj.resv);
+  return ret;
+}
+
+/**
+ * Models drm_gem_unpin(): drm_gem_unpin_locked() under the object's reservation lock.
+ * Locking: takes the reservation lock.
+ * References: none.
+ */
+export async function drmGemUnpin(obj: GemObject): Promise<void> {
+  await dmaResvLock(obj.resv);
+  await drmGemUnpinLocked(obj);
+  await dmaResvUnlock(obj.resv);
 }

@@ -62,8 +62,22 @@ import {
   drmModeMmapDumbIoctl,
 } from "./drm-dumb.js";
 import { type DrmFile, drmIsRenderClient } from "./drm-file.js";
-import { drmGemCloseIoctl, drmGemFlinkIoctl, drmGemOpenIoctl } from "./drm-gem.js";
+import {
+  drmGemChangeHandleIoctl,
+  drmGemCloseIoctl,
+  drmGemFlinkIoctl,
+  drmGemOpenIoctl,
+} from "./drm-gem.js";
 import { drmPrimeFdToHandleIoctl, drmPrimeHandleToFdIoctl } from "./drm-prime.js";
+import {
+  drmSyncobjCreateIoctl,
+  drmSyncobjDestroyIoctl,
+  drmSyncobjFdToHandleIoctl,
+  drmSyncobjHandleToFdIoctl,
+  drmSyncobjResetIoctl,
+  drmSyncobjSignalIoctl,
+  drmSyncobjWaitIoctl,
+} from "./drm-syncobj.js";
 import {
   DRM_AUTH_LAYOUT,
   DRM_CAP_DUMB_BUFFER,
@@ -75,6 +89,7 @@ import {
   DRM_CAP_TIMESTAMP_MONOTONIC,
   DRM_COMMAND_BASE,
   DRM_COMMAND_END,
+  DRM_GEM_CHANGE_HANDLE_LAYOUT,
   DRM_GEM_CLOSE_LAYOUT,
   DRM_GEM_FLINK_LAYOUT,
   DRM_GEM_OPEN_LAYOUT,
@@ -84,6 +99,7 @@ import {
   DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_BASE_CODE,
   DRM_IOCTL_DROP_MASTER,
+  DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
@@ -98,6 +114,13 @@ import {
   DRM_IOCTL_SET_CLIENT_CAP,
   DRM_IOCTL_SET_MASTER,
   DRM_IOCTL_SET_VERSION,
+  DRM_IOCTL_SYNCOBJ_CREATE,
+  DRM_IOCTL_SYNCOBJ_DESTROY,
+  DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE,
+  DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD,
+  DRM_IOCTL_SYNCOBJ_RESET,
+  DRM_IOCTL_SYNCOBJ_SIGNAL,
+  DRM_IOCTL_SYNCOBJ_WAIT,
   DRM_IOCTL_TYPE,
   DRM_IOCTL_VERSION,
   DRM_MODE_CREATE_DUMB_LAYOUT,
@@ -108,6 +131,11 @@ import {
   DRM_PRIME_HANDLE_LAYOUT,
   DRM_SET_CLIENT_CAP_LAYOUT,
   DRM_SET_VERSION_LAYOUT,
+  DRM_SYNCOBJ_ARRAY_LAYOUT,
+  DRM_SYNCOBJ_CREATE_LAYOUT,
+  DRM_SYNCOBJ_DESTROY_LAYOUT,
+  DRM_SYNCOBJ_HANDLE_LAYOUT,
+  DRM_SYNCOBJ_WAIT_LAYOUT,
   DRM_VERSION_LAYOUT,
   type DrmGetCap,
   type DrmSetClientCap,
@@ -296,6 +324,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
     ),
     drmIoctlDef(DRM_IOCTL_GEM_FLINK, drmGemFlinkIoctl, DRM_AUTH, DRM_GEM_FLINK_LAYOUT, "GEM_FLINK"),
     drmIoctlDef(DRM_IOCTL_GEM_OPEN, drmGemOpenIoctl, DRM_AUTH, DRM_GEM_OPEN_LAYOUT, "GEM_OPEN"),
+    drmIoctlDef(
+      DRM_IOCTL_GEM_CHANGE_HANDLE,
+      drmGemChangeHandleIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_GEM_CHANGE_HANDLE_LAYOUT,
+      "GEM_CHANGE_HANDLE",
+    ),
     drmIoctlDef(DRM_IOCTL_GET_CAP, drmGetcap, DRM_RENDER_ALLOW, DRM_GET_CAP_LAYOUT, "GET_CAP"),
     drmIoctlDef(
       DRM_IOCTL_SET_CLIENT_CAP,
@@ -322,6 +357,55 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       "PRIME_FD_TO_HANDLE",
     ),
     drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_CREATE,
+      drmSyncobjCreateIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_CREATE_LAYOUT,
+      "SYNCOBJ_CREATE",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_DESTROY,
+      drmSyncobjDestroyIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_DESTROY_LAYOUT,
+      "SYNCOBJ_DESTROY",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD,
+      drmSyncobjHandleToFdIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_HANDLE_LAYOUT,
+      "SYNCOBJ_HANDLE_TO_FD",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE,
+      drmSyncobjFdToHandleIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_HANDLE_LAYOUT,
+      "SYNCOBJ_FD_TO_HANDLE",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_WAIT,
+      drmSyncobjWaitIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_WAIT_LAYOUT,
+      "SYNCOBJ_WAIT",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_RESET,
+      drmSyncobjResetIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_ARRAY_LAYOUT,
+      "SYNCOBJ_RESET",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SYNCOBJ_SIGNAL,
+      drmSyncobjSignalIoctl,
+      DRM_RENDER_ALLOW,
+      DRM_SYNCOBJ_ARRAY_LAYOUT,
+      "SYNCOBJ_SIGNAL",
+    ),
+    drmIoctlDef(
       DRM_IOCTL_MODE_CREATE_DUMB,
       drmModeCreateDumbIoctl,
       0,
@@ -345,8 +429,11 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   ].map((d) => [DRM_IOCTL_NR(d.cmd), d] as const),
 );
 
-/** Models DRM_CORE_IOCTL_COUNT: core numbers at or above it are -EINVAL. */
-export const DRM_CORE_IOCTL_COUNT = 0xd1;
+/**
+ * Models DRM_CORE_IOCTL_COUNT (ARRAY_SIZE(drm_ioctls), up to GEM_CHANGE_HANDLE's 0xd2 in v6.18):
+ * core numbers at or above it are -EINVAL.
+ */
+export const DRM_CORE_IOCTL_COUNT = 0xd3;
 
 /**
  * Models drm_ioctl_permit(): -EACCES for DRM_ROOT_ONLY (no simulated process has

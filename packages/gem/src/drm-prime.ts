@@ -66,6 +66,8 @@ import {
   drmGemObjectGet,
   drmGemObjectLookup,
   drmGemObjectPut,
+  drmGemPin,
+  drmGemUnpin,
   type GemObject,
 } from "./drm-gem.js";
 import { drmGemMmapTagged } from "./drm-mmap.js";
@@ -239,24 +241,23 @@ async function drmPrimeEraseMember(prime: DrmPrimeFilePrivate, m: DrmPrimeMember
 }
 
 /**
- * Models drm_prime_remove_buf_handle(): removes the member of `handle` (if any).
+ * Models drm_prime_remove_buf_handle(): removes the member of `handle` (if any). Since v6.18
+ * (53096728b891, for GEM_CHANGE_HANDLE) the callers hold prime.lock: drm_gem_object_release_handle()
+ * takes it around the call.
  *
- * Toggle `prime.cache-without-lock`: the trees are changed without prime.lock, so a concurrent
- * export or import on the same file can lose an update.
+ * Toggle `prime.cache-without-lock`: the caller does not take prime.lock (no assertion then).
  *
- * Locking: takes prime.lock.
+ * Locking: prime.lock held.
  * References: drops the member's dma-buf reference.
  */
 export async function drmPrimeRemoveBufHandle(
   prime: DrmPrimeFilePrivate,
   handle: number,
 ): Promise<void> {
-  const locked = !toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name);
-  if (locked) await prime.lock.lock();
+  if (!toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name)) lockdepAssertHeld(prime.lock);
   await point("drm_prime_remove_buf_handle");
   const m = prime.handles.find(handle);
   if (m) await drmPrimeEraseMember(prime, m);
-  if (locked) await prime.lock.unlock();
 }
 
 /**
@@ -281,24 +282,27 @@ export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): P
 // ---- dma_buf_ops for GEM exports ----------------------------------------------------------------
 
 /**
- * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table; else pins it.
- * Locking: the dma-buf core calls it without the reservation lock.
+ * Models drm_gem_map_attach(): -ENOSYS if the object has no get_sg_table (drm_gem_map_dma_buf()
+ * needs it); else pins it with drm_gem_pin(), which takes the object's reservation lock around
+ * the driver's ->pin (v6.10+).
+ * Locking: the dma-buf core calls it without the reservation lock; drm_gem_pin() takes it.
  * References: none.
  */
 async function drmGemMapAttach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<number> {
   const obj = dmaBuf.priv as GemObject;
   if (!obj.funcs.getSgTable) return -ENOSYS;
-  return obj.funcs.pin ? obj.funcs.pin(obj) : 0;
+  if (!obj.funcs.pin) return 0;
+  return drmGemPin(obj);
 }
 
 /**
- * Models drm_gem_map_detach(): unpins.
- * Locking: see drmGemMapAttach().
+ * Models drm_gem_map_detach(): drm_gem_unpin() (the reservation lock around ->unpin).
+ * Locking: called by dma_buf_detach() after it dropped the reservation lock; takes it.
  * References: none.
  */
 async function drmGemMapDetach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<void> {
   const obj = dmaBuf.priv as GemObject;
-  if (obj.funcs.unpin) await obj.funcs.unpin(obj);
+  await drmGemUnpin(obj);
 }
 
 /**

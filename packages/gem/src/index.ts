@@ -16,6 +16,7 @@ export * from "./drm-ioctl.js";
 export * from "./drm-minor.js";
 export * from "./drm-mmap.js";
 export * from "./drm-prime.js";
+export * from "./drm-syncobj.js";
 export * from "./drm-vma-manager.js";
 export * from "./toggles.js";
 export * from "./uapi.js";

@@ -114,6 +114,108 @@ export const PRIME_CACHE_WITHOUT_LOCK = defineToggle({
   kernels: "none (modifies the v6.18 drm_prime_remove_buf_handle())",
 });
 
+// ---- DRM_IOCTL_GEM_CHANGE_HANDLE (53096728b891, v6.18) and its fix chain -----------------------
+// The handler's history, oldest first: v6.18 (53096728b891), 630efee9493c (lookup reference
+// put), d8129446edea (INT_MAX check), 5e28b7b94408 (NULL the new handle during the swap: the
+// wrong slot), dc366607c41c (re-install the object at the new handle), 7164d78559b0 (NULL the old
+// handle), 1a4f03d22fb6 (attempt 4: the old handle's object taken from the idr itself, the new id
+// reserved with NULL; mainline also routes the ioctl to drm_invalid_op). With several of the
+// toggles below on, the oldest body wins (drmGemChangeHandleIoctl()).
+
+/** v6.18.0's GEM_CHANGE_HANDLE: the lookup reference is never put. */
+export const GEM_CHANGE_HANDLE_LOOKUP_LEAK = defineToggle({
+  name: "gem.change-handle-lookup-leak",
+  description:
+    "GEM_CHANGE_HANDLE as merged in v6.18 (53096728b891): drm_gem_object_lookup() takes a " +
+    "reference that no path puts (not even the handle == new_handle shortcut), so every call " +
+    "leaks the object: it outlives its last handle and the file (kmemleak), and the driver " +
+    "module could not be unloaded.",
+  fixedBy: "drm: Fix object leak in DRM_IOCTL_GEM_CHANGE_HANDLE",
+  kind: "historic",
+  commit: "630efee9493c",
+  kernels: "v6.18 until 630efee9493c (December 2025, for v6.19, Cc stable)",
+});
+
+/** GEM_CHANGE_HANDLE before d8129446edea: new_handle > INT_MAX reaches idr_alloc() negative. */
+export const GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK = defineToggle({
+  name: "gem.change-handle-no-int-max-check",
+  description:
+    "GEM_CHANGE_HANDLE without the `new_handle > INT_MAX` check: the u32 becomes a negative int " +
+    "start for idr_alloc(), whose WARN_ON_ONCE(start < 0) userspace can trigger at will (a " +
+    "panic with panic_on_warn); the ioctl then fails with -EINVAL.",
+  fixedBy:
+    "drm: Do not allow userspace to trigger kernel warnings in drm_gem_change_handle_ioctl()",
+  kind: "historic",
+  commit: "d8129446edea",
+  kernels: "v6.18 to v6.19-rc7 (fixed for v6.19-rc8)",
+});
+
+/** GEM_CHANGE_HANDLE before 5e28b7b94408: both handles live during the PRIME swap. */
+export const GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES = defineToggle({
+  name: "gem.change-handle-two-live-handles",
+  description:
+    "GEM_CHANGE_HANDLE before 5e28b7b94408 (CVE-2026-46215): the new id is allocated with the " +
+    "object and the old handle stays published until the end, so the object briefly has two " +
+    "idr entries and one handle count. A GEM_CLOSE of the old handle racing it releases the " +
+    "handle (handle_count 0: the handles' reference is dropped) while the new entry survives: " +
+    "once the ioctl puts its lookup reference the object is freed under the new handle, whose " +
+    "next use is a use-after-free. (5e28b7b94408 NULLed the wrong slot, the new one, so this " +
+    "race only closed with 7164d78559b0: see gem.change-handle-old-handle-live.)",
+  fixedBy: "drm: Set old handle to NULL before prime swap in change_handle",
+  kind: "historic",
+  commit: "5e28b7b94408",
+  kernels: "v6.18 to v7.1-rc2 (5e28b7b94408 is in v7.1-rc3, 6.18.32 and 7.0.9)",
+});
+
+/** 5e28b7b94408's GEM_CHANGE_HANDLE: the new handle is left NULL. */
+export const GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL = defineToggle({
+  name: "gem.change-handle-new-handle-left-null",
+  description:
+    "GEM_CHANGE_HANDLE with 5e28b7b94408 and without dc366607c41c: the new id is replaced with " +
+    "NULL for the PRIME swap (the local `handle` is the new handle) and never gets the object " +
+    "back, so a successful call leaves the new handle unusable (GEM_CLOSE of it is -EINVAL), " +
+    "the object's handle count and the new handle's PRIME entry are never released (the file's " +
+    "close skips NULL entries: syzbot's WARN !RB_EMPTY_ROOT(&prime_fpriv->dmabufs) in " +
+    "drm_prime_destroy_file_private), and its error path WARNs on idr_replace() of the id it " +
+    "just removed.",
+  fixedBy: "drm: Replace old pointer to new idr",
+  kind: "historic",
+  commit: "dc366607c41c",
+  kernels: "v7.1-rc3 and the stable kernels that took 5e28b7b94408 before dc366607c41c",
+});
+
+/** GEM_CHANGE_HANDLE before 7164d78559b0: the old handle stays live during the swap. */
+export const GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE = defineToggle({
+  name: "gem.change-handle-old-handle-live",
+  description:
+    "GEM_CHANGE_HANDLE with 5e28b7b94408 and dc366607c41c but without 7164d78559b0: the old " +
+    "handle stays live in the idr between the first table_lock section and the last, so a " +
+    "racing GEM_CLOSE of it succeeds, drops handle_count to 0 and frees the object once the " +
+    "ioctl puts its lookup reference, while the new handle's entry (re-installed at the end) " +
+    "still points to it: a use-after-free through the new handle.",
+  fixedBy: "drm/gem: fix race between change_handle and handle_delete",
+  kind: "historic",
+  commit: "7164d78559b0",
+  kernels: "v6.18 to v7.1-rc5; per CVE-2026-63885 6.18.32-6.18.34 and 7.0.9-7.0.11",
+});
+
+/** GEM_CHANGE_HANDLE before 1a4f03d22fb6: lookup outside table_lock, idr_replace() unchecked. */
+export const GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK = defineToggle({
+  name: "gem.change-handle-lookup-before-lock",
+  description:
+    "GEM_CHANGE_HANDLE before 1a4f03d22fb6 (attempt 4, CVE-2026-53145): the object is looked " +
+    "up before prime.lock and table_lock, and the idr_replace(NULL) of the old handle is not " +
+    "checked. A GEM_CLOSE of the old handle that completes in between releases the handle " +
+    "(handle_count 0); the ioctl still installs the object at the new handle, without a " +
+    "handle count, and its lookup reference is the last one: the object is freed under the new " +
+    "handle (use-after-free at its next use). Mainline since 1a4f03d22fb6 also disables the " +
+    "ioctl (drm_invalid_op); the model keeps the fixed handler reachable.",
+  fixedBy: "drm/gem: Try to fix change_handle ioctl, attempt 4",
+  kind: "historic",
+  commit: "1a4f03d22fb6",
+  kernels: "per CVE-2026-53145 6.18.32-6.18.35 and 7.0.9-7.0.12 (and v7.1-rc3 on until the fix)",
+});
+
 /** Every toggle this package defines. */
 export const GEM_TOGGLES = [
   GEM_FLINK_NO_HANDLE_COUNT_CHECK,
@@ -123,4 +225,10 @@ export const GEM_TOGGLES = [
   GEM_HANDLE_PUBLISHED_BEFORE_OPEN,
   GEM_HANDLE_ID_REUSED_BEFORE_RELEASE,
   PRIME_CACHE_WITHOUT_LOCK,
+  GEM_CHANGE_HANDLE_LOOKUP_LEAK,
+  GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK,
+  GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES,
+  GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL,
+  GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE,
+  GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK,
 ] as const;

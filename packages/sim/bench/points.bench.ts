@@ -10,10 +10,12 @@
  * of every run are counted from its trace, and the benchmark fails if either strategy switches
  * at fewer than half of its steps.
  *
- * Each of BENCH_REPEATS rounds (default 7) measures the baseline, random and pct once, each over
- * 4 x BENCH_POINTS points (default 50,000), after a warm-up round; the ratio of a round is its
- * strategy's points/s over that round's baseline, and the benchmark prints the median over the
- * rounds. Prints a table, then, as its last line, one JSON object:
+ * Each of BENCH_REPEATS rounds (default 9) measures the baseline, random and pct once, each over
+ * 4 x BENCH_POINTS points (default 100,000), after a warm-up round. Each measurement is timed in
+ * CPU time of this process (user + system), which other processes on a loaded machine disturb
+ * far less than wall-clock time (the wall-clock rates are printed too); the ratio of a round is
+ * its strategy's points per CPU second over that round's baseline, and the benchmark prints the
+ * median over the rounds with their range. Prints a table, then, as its last line, one JSON object:
  * {"pointsPerSec": ..., "baselinePerSec": ..., "ratio": ..., "random": {...}, "pct": {...}}
  * where pointsPerSec and ratio are those of the slower strategy.
  */
@@ -21,12 +23,21 @@ import { performance } from "node:perf_hooks";
 import { Simulation, spawn, yieldCpu } from "../src/index.js";
 
 const TASKS = 4;
-const POINTS_PER_TASK = Number(process.env.BENCH_POINTS ?? 50_000);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
+const POINTS_PER_TASK = Number(process.env.BENCH_POINTS ?? 100_000);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
 const TOTAL = TASKS * POINTS_PER_TASK;
 
+/** CPU seconds (user + system) of this process since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / 1e6;
+}
+
 interface SimMeasure {
+  /** Points per CPU second. */
   perSec: number;
+  /** Points per wall-clock second. */
+  perWallSec: number;
   steps: number;
   switches: number;
 }
@@ -36,6 +47,7 @@ async function simRun(kind: "random" | "pct"): Promise<SimMeasure> {
     kind === "pct" ? { kind: "pct" as const, depth: 3 } : { kind: "random" as const };
   const sim = new Simulation({ seed: 42, strategy, stepLimit: TOTAL * 2 });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = await sim.run(async () => {
     for (let t = 0; t < TASKS; t++) {
       spawn(`w${t}`, async () => {
@@ -43,17 +55,18 @@ async function simRun(kind: "random" | "pct"): Promise<SimMeasure> {
       });
     }
   });
+  const cpu = cpuSince(c0);
   const dt = (performance.now() - t0) / 1000;
   if (r.outcome !== "ok") throw new Error(`bench run ended ${r.outcome}: ${r.message}`);
   // Counted outside the timed part: a switch is a step taken by another task than the last.
   let switches = 0;
   for (let n = 2; n <= r.trace.length; n++)
     if (r.trace.taskAt(n) !== r.trace.taskAt(n - 1)) switches++;
-  return { perSec: r.steps / dt, steps: r.steps, switches };
+  return { perSec: r.steps / cpu, perWallSec: r.steps / dt, steps: r.steps, switches };
 }
 
 /** 4 async functions passing a baton round-robin through promises: one resolve + await per hand-off. */
-async function baselineRun(): Promise<number> {
+async function baselineRun(): Promise<{ cpu: number; wall: number }> {
   const resolvers: (() => void)[] = new Array(TASKS);
   const turn = (i: number) =>
     new Promise<void>((res) => {
@@ -68,13 +81,15 @@ async function baselineRun(): Promise<number> {
     }
   };
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const all = Array.from({ length: TASKS }, (_, i) => worker(i));
   await Promise.resolve();
   resolvers[0]!();
   await Promise.all(all);
+  const cpu = cpuSince(c0);
   const dt = (performance.now() - t0) / 1000;
   if (handoffs !== TOTAL) throw new Error(`baseline made ${handoffs} hand-offs, expected ${TOTAL}`);
-  return handoffs / dt;
+  return { cpu: handoffs / cpu, wall: handoffs / dt };
 }
 
 function median(xs: number[]): number {
@@ -85,6 +100,7 @@ function median(xs: number[]): number {
 
 async function main() {
   const base: number[] = [];
+  const baseWall: number[] = [];
   const rows = { random: [] as SimMeasure[], pct: [] as SimMeasure[] };
   const ratios = { random: [] as number[], pct: [] as number[] };
   // Warm up the JIT on all three before measuring.
@@ -94,19 +110,22 @@ async function main() {
   // Interleave the measurements so machine noise hits all three alike.
   for (let i = 0; i < REPEATS; i++) {
     const b = await baselineRun();
-    base.push(b);
+    base.push(b.cpu);
+    baseWall.push(b.wall);
     for (const kind of ["random", "pct"] as const) {
       const m = await simRun(kind);
       rows[kind].push(m);
-      ratios[kind].push(m.perSec / b);
+      ratios[kind].push(m.perSec / b.cpu);
     }
   }
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(12);
   const b = median(base);
   console.log(
-    `${TASKS} tasks x ${POINTS_PER_TASK} yieldCpu() points, ${REPEATS} rounds (median; ratio = median of the per-round ratios)`,
+    `${TASKS} tasks x ${POINTS_PER_TASK} yieldCpu() points, ${REPEATS} rounds (median; per CPU second; ratio = median of the per-round ratios)`,
   );
-  console.log(`baseline (promise hand-off) ${fmt(b)} /s`);
+  console.log(
+    `baseline (promise hand-off) ${fmt(b)} /s  (wall-clock: ${fmt(median(baseWall)).trim()} /s)`,
+  );
   const summary: Record<string, { perSec: number; ratio: number; switchShare: number }> = {};
   let failed = false;
   for (const kind of ["random", "pct"] as const) {
@@ -118,7 +137,7 @@ async function main() {
     summary[kind] = { perSec: Math.round(perSec), ratio: Number(ratio.toFixed(3)), switchShare };
     const sw = rows[kind][0]!;
     console.log(
-      `sim ${kind.padEnd(24)}${fmt(perSec)} /s  ratio ${ratio.toFixed(2)} (${min.toFixed(2)}-${max.toFixed(2)})  switches ${sw.switches.toLocaleString("en-US")} in ${sw.steps.toLocaleString("en-US")} steps`,
+      `sim ${kind.padEnd(24)}${fmt(perSec)} /s  ratio ${ratio.toFixed(2)} (${min.toFixed(2)}-${max.toFixed(2)})  switches ${sw.switches.toLocaleString("en-US")} in ${sw.steps.toLocaleString("en-US")} steps  (wall-clock: ${fmt(median(rows[kind].map((m) => m.perWallSec))).trim()} /s)`,
     );
     if (switchShare < 0.5) {
       console.error(`${kind} switched at only ${(switchShare * 100).toFixed(1)} % of its steps`);

@@ -67,6 +67,22 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Returned to tasks of a run that has ended: they stay suspended and are garbage collected. */
 const NEVER: Promise<never> = new Promise<never>(() => {});
 
+/**
+ * A task switch suspends the current task on a fresh promise whose resolver the task keeps as
+ * `resume`. One executor shared by every switch hands the resolver over through `handedOver`,
+ * so a switch allocates the promise and its resolver but no closure of its own.
+ */
+let handedOver: (() => void) | null = null;
+const takeResolver = (res: () => void): void => {
+  handedOver = res;
+};
+function suspend(cur: Task): Promise<void> {
+  const p = new Promise<void>(takeResolver);
+  cur.resume = handedOver;
+  handedOver = null;
+  return p;
+}
+
 /** Thrown into a task whose run ended under it (replay divergence inside a data choice). */
 class SimulationAborted extends Error {}
 
@@ -243,10 +259,9 @@ export class Simulation {
     const next = this.pickNext(cur);
     if (next === cur) return RESOLVED;
     if (next === null) return NEVER;
-    return new Promise<void>((res) => {
-      cur.resume = res;
-      this.switchTo(next);
-    });
+    const p = suspend(cur);
+    this.switchTo(next);
+    return p;
   }
 
   /** A point where the task gives the CPU away on purpose (cond_resched, cpu_relax in a spin). */
@@ -271,10 +286,9 @@ export class Simulation {
       this.current = cur; // a timer woke it while time advanced
       return RESOLVED;
     }
-    return new Promise<void>((res) => {
-      cur.resume = res;
-      this.switchTo(next);
-    });
+    const p = suspend(cur);
+    this.switchTo(next);
+    return p;
   }
 
   /** @internal Makes a blocked task runnable again (it runs when the strategy picks it). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { point, spawn } from "./current.js";
 import { formatRaceTable } from "./explore/race-table.js";
+import { opLabel } from "./label.js";
 import { Simulation } from "./simulation.js";
 import { Trace } from "./trace.js";
 
@@ -51,5 +52,32 @@ describe("Trace", () => {
     const table = formatRaceTable(r, { columnWidth: 20, caption: false }).split("\n");
     expect(table[0]).toMatch(/^main\[1\]\s+\| cpu0\[2\]\s+\| cpu1\[3\]$/);
     expect(table.some((l) => /\| kref_get\(obj\)$/.test(l))).toBe(true);
+  });
+
+  it("hands its buffers to the next trace when recycled, and refuses to be read after", () => {
+    const a = new Trace();
+    for (let i = 0; i < 3000; i++) a.step(1 + (i % 2), `p${i % 3}`);
+    a.choice(2);
+    const hash = a.hash;
+    a.recycle();
+    expect(() => a.at(1)).toThrow(/recycled/);
+    expect(() => a.choices).toThrow(/recycled/);
+    expect(a.length).toBe(0);
+    // The next trace starts empty on those buffers and records the same content to the same hash.
+    const b = new Trace();
+    expect(b.length).toBe(0);
+    for (let i = 0; i < 3000; i++) b.step(1 + (i % 2), `p${i % 3}`);
+    b.choice(2);
+    expect(b.hash).toBe(hash);
+    expect(b.choices).toEqual([2]);
+  });
+});
+
+describe("opLabel", () => {
+  it("returns one string per (op, object) pair", () => {
+    const name = ["filp", "#3"].join("");
+    expect(opLabel("fput", name)).toBe("fput(filp#3)");
+    expect(opLabel("fput", "filp#3")).toBe(opLabel("fput", name));
+    expect(opLabel("get_file", "filp#3")).toBe("get_file(filp#3)");
   });
 });

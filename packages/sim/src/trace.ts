@@ -31,19 +31,58 @@ function mix(h: number, v: number): number {
   return h ^ (h >>> 15);
 }
 
+/**
+ * The label table: every distinct label gets an id and its hash once per process, not once per
+ * run (a search runs thousands of schedules through the same few hundred labels). Past
+ * MAX_TABLE_LABELS labels (a model that puts ever-new values in its labels) new traces start a
+ * fresh table; a trace keeps the table it started with.
+ */
+class LabelTable {
+  readonly text: string[] = [];
+  readonly ids = new Map<string, number>();
+  readonly hashes: number[] = [];
+
+  intern(label: string): number {
+    const known = this.ids.get(label);
+    if (known !== undefined) return known;
+    const id = this.text.length;
+    this.text.push(label);
+    this.hashes.push(hashString(label));
+    this.ids.set(label, id);
+    return id;
+  }
+}
+
+const MAX_TABLE_LABELS = 1 << 20;
+let table = new LabelTable();
+
+function currentTable(): LabelTable {
+  if (table.text.length >= MAX_TABLE_LABELS) table = new LabelTable();
+  return table;
+}
+
+/** Column buffers of a finished trace, kept for the next trace (see Trace.recycle). */
+interface Columns {
+  tasks: Int32Array<ArrayBuffer>;
+  labels: Int32Array<ArrayBuffer>;
+  choices: Int32Array<ArrayBuffer>;
+  choiceSteps: Int32Array<ArrayBuffer>;
+}
+let spare: Columns | null = null;
+const DETACHED = new Int32Array(0);
+
 export class Trace {
-  /** Interned labels; a step stores the index. */
-  readonly labels: string[] = [];
-  private readonly labelIndex = new Map<string, number>();
-  private readonly labelHashes: number[] = [];
+  /** The label table this trace's label ids refer to. */
+  private readonly table = currentTable();
   private readonly taskNames = new Map<number, string>();
   // Columns in typed arrays that double when full: the scheduler's hot path only stores numbers.
-  private tasksCol = new Int32Array(1024);
-  private labelsCol = new Int32Array(1024);
+  private tasksCol: Int32Array<ArrayBuffer>;
+  private labelsCol: Int32Array<ArrayBuffer>;
   private n = 0;
-  private choicesCol = new Int32Array(256);
-  private choiceStepsCol = new Int32Array(256);
+  private choicesCol: Int32Array<ArrayBuffer>;
+  private choiceStepsCol: Int32Array<ArrayBuffer>;
   private cn = 0;
+  private recycled = false;
   // A one-entry cache: a task usually repeats its last label in a loop.
   private lastLabel = "";
   private lastLabelId = -1;
@@ -52,6 +91,55 @@ export class Trace {
   private hc = FNV_OFFSET;
   private hashedSteps = 0;
   private hashedChoices = 0;
+
+  constructor() {
+    const c = spare;
+    spare = null;
+    this.tasksCol = c?.tasks ?? new Int32Array(1024);
+    this.labelsCol = c?.labels ?? new Int32Array(1024);
+    this.choicesCol = c?.choices ?? new Int32Array(256);
+    this.choiceStepsCol = c?.choiceSteps ?? new Int32Array(256);
+  }
+
+  /**
+   * Hands this trace's buffers to the next trace created, which saves allocating and growing
+   * them run after run (explore() recycles the trace of every passing run once its onRun has
+   * returned). The trace is then empty for good: reading a step, its choices or its hash throws.
+   */
+  recycle(): void {
+    if (this.recycled) return;
+    this.recycled = true;
+    spare = {
+      tasks: this.tasksCol,
+      labels: this.labelsCol,
+      choices: this.choicesCol,
+      choiceSteps: this.choiceStepsCol,
+    };
+    this.tasksCol = this.labelsCol = this.choicesCol = this.choiceStepsCol = DETACHED;
+    this.n = this.cn = this.hashedSteps = this.hashedChoices = 0;
+  }
+
+  private live(): void {
+    if (this.recycled)
+      throw new Error(
+        "this trace was recycled: explore() reuses a passing run's trace buffers for the next run, so read a passing run's trace or token inside onRun",
+      );
+  }
+
+  /** The distinct labels of this trace, in order of first appearance. */
+  get labels(): string[] {
+    this.live();
+    const seen = new Set<number>();
+    const out: string[] = [];
+    for (let i = 0; i < this.n; i++) {
+      const id = this.labelsCol[i]!;
+      if (!seen.has(id)) {
+        seen.add(id);
+        out.push(this.table.text[id]!);
+      }
+    }
+    return out;
+  }
 
   get length(): number {
     return this.n;
@@ -64,11 +152,13 @@ export class Trace {
 
   /** Every nondeterministic choice, in order (task ids or data values). */
   get choices(): number[] {
+    this.live();
     return Array.from(this.choicesCol.subarray(0, this.cn));
   }
 
   /** The step at which each choice was made. */
   get choiceSteps(): number[] {
+    this.live();
     return Array.from(this.choiceStepsCol.subarray(0, this.cn));
   }
 
@@ -79,9 +169,11 @@ export class Trace {
 
   /** The trace hash so far (unsigned 32-bit). */
   get hash(): number {
+    this.live();
+    const hashes = this.table.hashes;
     let h = this.hs;
     for (let i = this.hashedSteps; i < this.n; i++)
-      h = mix(mix(h, this.tasksCol[i]!), this.labelHashes[this.labelsCol[i]!]!);
+      h = mix(mix(h, this.tasksCol[i]!), hashes[this.labelsCol[i]!]!);
     this.hs = h;
     this.hashedSteps = this.n;
     let c = this.hc;
@@ -99,13 +191,7 @@ export class Trace {
   step(taskId: number, label: string): void {
     let id = this.lastLabelId;
     if (label !== this.lastLabel || id < 0) {
-      const known = this.labelIndex.get(label);
-      if (known === undefined) {
-        id = this.labels.length;
-        this.labels.push(label);
-        this.labelHashes.push(hashString(label));
-        this.labelIndex.set(label, id);
-      } else id = known;
+      id = this.table.ids.get(label) ?? this.table.intern(label);
       this.lastLabel = label;
       this.lastLabelId = id;
     }
@@ -140,13 +226,14 @@ export class Trace {
 
   /** Step `n` (1-based). */
   at(n: number): TraceStep {
+    this.live();
     if (!(n >= 1 && n <= this.n)) throw new RangeError(`no step ${n} in a trace of ${this.n}`);
     const taskId = this.tasksCol[n - 1]!;
     return {
       step: n,
       taskId,
       task: this.taskName(taskId),
-      label: this.labels[this.labelsCol[n - 1]!]!,
+      label: this.table.text[this.labelsCol[n - 1]!]!,
     };
   }
 

@@ -369,3 +369,30 @@ describe("SimGpu and simulations", () => {
     expect(() => inner!.submit([])).toThrow(/not the one running/);
   });
 });
+
+describe('SimGpu clock: "device"', () => {
+  it("in a simulation, work completes only when the device's own thread runs its clock; the interrupt goes to an irq task", async () => {
+    const seen: string[] = [];
+    await run(async (sim) => {
+      const gpu = new SimGpu({ vramPages: 2, clock: "device" });
+      const irq = attach(gpu);
+      const seqno = gpu.submit([]); // a bare fence
+      expect(seqno).toBe(1);
+      await sleep(1_000_000); // simulation time passes: nothing completes on its own
+      seen.push(`after sleep: ${gpu.lastCompletedSeqno}`);
+      const dev = spawn("device-thread", () => {
+        gpu.runUntilIdle();
+        seen.push(`device ran: ${gpu.lastCompletedSeqno}`);
+      });
+      await dev.join();
+      while (irq.deliveries.length === 0) await irq.wq.wait("wait for the interrupt");
+      seen.push(`irq by ${irq.deliveries[0]!.kind} task at sim time ${sim.now}`);
+      expect(gpu.seqnoPassed(seqno)).toBe(true);
+    });
+    expect(seen).toEqual([
+      "after sleep: 0",
+      "device ran: 1",
+      "irq by irq task at sim time 1000000",
+    ]);
+  });
+});

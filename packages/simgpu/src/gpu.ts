@@ -43,6 +43,14 @@ export interface SimGpuOptions {
    * tick() or runUntilIdle().
    */
   outside?: "immediate" | "manual";
+  /**
+   * Inside a simulation: "simulation" (default) runs the engine on the simulation's virtual
+   * clock (work completes as time advances, when no task can run); "device" gives it a private
+   * clock that the device model's own thread advances (tick(), runUntilIdle()) from a task, so
+   * work completes at a scheduling point of that task, concurrently with the CPUs, while
+   * interrupts are still delivered to the simulation's irq tasks.
+   */
+  clock?: "simulation" | "device";
 }
 
 /** The ring's registers, read only. */
@@ -96,14 +104,14 @@ export class SimGpu {
     }
     this.timing = Object.freeze(timing);
     this.sim = opts.sim === undefined ? activeSimulation() : opts.sim;
-    if (this.sim) {
+    if (this.sim && (opts.clock ?? "simulation") === "simulation") {
       this.clock = simulationClock(this.sim);
       this.manual = null;
     } else {
       this.manual = new ManualClock();
       this.clock = this.manual;
     }
-    this.immediate = (opts.outside ?? "immediate") === "immediate";
+    this.immediate = this.sim === null && (opts.outside ?? "immediate") === "immediate";
     this.ringBuf = new Ring<RingEntry>(opts.ringSize ?? 64);
     this.irq = new InterruptLine(this.name, this.sim, () => this.engine.seqno);
     this.engine = new Engine(this.ringBuf, this.mmu, this.clock, this.timing, {
@@ -261,14 +269,17 @@ export class SimGpu {
   }
 
   /**
-   * Outside a simulation only: advances the private clock by `ns`, completing what is due.
-   * Inside one, time is the simulation's.
+   * Outside a simulation, or inside one with `clock: "device"`: advances the private clock by
+   * `ns`, completing what is due. Otherwise time is the simulation's.
    */
   tick(ns: number): void {
     this.manualClock("tick").tick(ns);
   }
 
-  /** Outside a simulation only: advances the private clock until the engine is idle (or hung). */
+  /**
+   * Outside a simulation, or inside one with `clock: "device"`: advances the private clock until
+   * the engine is idle (or hung).
+   */
   runUntilIdle(): void {
     this.manualClock("runUntilIdle").runUntilIdle();
   }

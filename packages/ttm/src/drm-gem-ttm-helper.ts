@@ -3,13 +3,7 @@
  * that embeds its GEM object, and the PRIME export hooks (pin while attached, the pages).
  */
 
-import {
-  dmaResvAssertHeld,
-  dmaResvLock,
-  dmaResvUnlock,
-  type SgTable,
-  sgAllocTableFromPages,
-} from "@primetime/dma-buf";
+import { dmaResvAssertHeld, type SgTable, sgAllocTableFromPages } from "@primetime/dma-buf";
 import { drmGemObjectPut, type GemObject } from "@primetime/gem";
 import { EINVAL, type Errno, errPtr, mmapAssertLocked, type Vma } from "@primetime/kernel";
 import { type TtmBufferObject, ttmBoPin, ttmBoUnpin, ttmBoValidate } from "./ttm-bo.js";
@@ -39,33 +33,30 @@ export async function drmGemTtmMmap(gem: GemObject, vma: Vma): Promise<number> {
  * the BO is pinned, in a placement whose pages the importer can reach: the first pin validates
  * it into TT (system pages bound to the GPU), then ttm_bo_pin() takes it off the LRU: it is
  * neither evicted nor moved (ttm_bo_validate() -EINVAL) until the last unpin. 0 or -errno.
- * Locking: takes the reservation (drm_gem_pin() takes it in the kernel; the DRM core of this
- * model calls ->pin without it).
+ * Locking: the reservation held (asserted): drm_gem_pin() takes it around ->pin (v6.10+).
  * References: the attachment's dma-buf holds the object.
  */
 export async function ttmGemPrimePin(gem: GemObject): Promise<number> {
   const bo = gem as TtmBufferObject;
-  await dmaResvLock(bo.resv);
+  dmaResvAssertHeld(bo.resv);
   let ret = 0;
   if (!bo.pinCount) {
     const ctx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 };
     ret = await ttmBoValidate(bo, ttmPlacement(ttmPlace(TTM_PL_TT)), ctx);
   }
   if (!ret) await ttmBoPin(bo);
-  await dmaResvUnlock(bo.resv);
   return ret;
 }
 
 /**
  * The GEM ->unpin matching ttmGemPrimePin(): the BO may move again after the last detach.
- * Locking: takes the reservation.
+ * Locking: the reservation held (asserted): drm_gem_unpin() takes it.
  * References: none.
  */
 export async function ttmGemPrimeUnpin(gem: GemObject): Promise<void> {
   const bo = gem as TtmBufferObject;
-  await dmaResvLock(bo.resv);
+  dmaResvAssertHeld(bo.resv);
   await ttmBoUnpin(bo);
-  await dmaResvUnlock(bo.resv);
 }
 
 /**

@@ -62,6 +62,7 @@ import {
   ttmBoMoveToLruTail,
   ttmBoPopulate,
   ttmBoPut,
+  ttmBoSetBulkMove,
   ttmBoTtDestroy,
 } from "./ttm-bo.js";
 import { type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
@@ -69,6 +70,7 @@ import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.
 import {
   type TtmResource,
   type TtmResourceManager,
+  ttmResourceAddBulkMove,
   ttmResourceAssertHeld,
   ttmResourceFree,
   ttmResourceSetBo,
@@ -369,9 +371,13 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   fbo.resv = bo.type !== ttmBoType.sg ? fbo._resv : bo.resv;
   const locked = dmaResvTrylock(fbo._resv);
   warnOn(!locked, `ttm_buffer_object_transfer(${fbo.name}): WARN_ON(!trylock)`);
+  fbo.bulkMove = bo.bulkMove;
   if (fbo.resource) {
     await ttmResourceSetBo(fbo.resource, fbo);
     bo.resource = null;
+    await ttmBoSetBulkMove(fbo, null);
+  } else {
+    fbo.bulkMove = null;
   }
   const ret = await dmaResvReserveFences(fbo._resv, 1);
   if (ret) {
@@ -379,6 +385,11 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
     if (fbo.resource) {
       await ttmResourceSetBo(fbo.resource, bo);
       bo.resource = fbo.resource;
+      if (bo.bulkMove) {
+        await bo.bdev.lruLock.lock();
+        ttmResourceAddBulkMove(bo.resource, bo);
+        await bo.bdev.lruLock.unlock();
+      }
     }
     await dmaResvUnlock(fbo._resv);
     await dmaResvFini(fbo._resv);

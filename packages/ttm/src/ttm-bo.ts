@@ -83,10 +83,13 @@ import {
   type TtmPlacement,
 } from "./ttm-placement.js";
 import {
+  type TtmLruBulkMove,
   type TtmResource,
   type TtmResourceManager,
+  ttmResourceAddBulkMove,
   ttmResourceAlloc,
   ttmResourceCompatible,
+  ttmResourceDelBulkMove,
   ttmResourceFree,
   ttmResourceIntersects,
   ttmResourceManagerFirst,
@@ -141,6 +144,8 @@ export class TtmBufferObject extends GemObject {
   pinCount = 0;
   /** Models delayed_delete. */
   delayedDelete: WorkStruct | null = null;
+  /** Models bulk_move: the bulk LRU range the BO's resources join (ttmBoSetBulkMove()). */
+  bulkMove: TtmLruBulkMove | null = null;
 
   constructor(funcs: DrmGemObjectFuncs) {
     super(funcs);
@@ -258,6 +263,26 @@ export function ttmBoMoveToLruTail(bo: TtmBufferObject): void {
   if (bo.resource) ttmResourceMoveToLruTail(bo.resource);
 }
 
+/**
+ * Models ttm_bo_set_bulk_move(): the BO's resources join `bulk`'s LRU ranges (or leave them,
+ * with null). The BOs of one bulk must share a reservation. A BO must leave its bulk before its
+ * last reference goes (ttm_bo_release() WARNs otherwise).
+ * Locking: the reservation held (asserted); takes lru_lock.
+ * References: none.
+ */
+export async function ttmBoSetBulkMove(
+  bo: TtmBufferObject,
+  bulk: TtmLruBulkMove | null,
+): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
+  if (bo.bulkMove === bulk) return;
+  await bo.bdev.lruLock.lock();
+  if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
+  bo.bulkMove = bulk;
+  if (bo.resource) ttmResourceAddBulkMove(bo.resource, bo);
+  await bo.bdev.lruLock.unlock();
+}
+
 // ---- backing store --------------------------------------------------------------------------
 
 /**
@@ -289,6 +314,7 @@ export async function ttmBoPopulate(bo: TtmBufferObject, ctx: TtmOperationCtx): 
   if (ret) return ret;
   if (swapped && !ttmTtIsSwapped(tt) && !bo.pinCount && bo.resource) {
     await bo.bdev.lruLock.lock();
+    ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
     await bo.bdev.lruLock.unlock();
   }
@@ -424,6 +450,9 @@ async function ttmBoDelayedDelete(bo: TtmBufferObject): Promise<void> {
 export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
   const bdev = bo.bdev;
   warnOn(bo.pinCount !== 0, `ttm_bo_release(${bo.name}): WARN_ON_ONCE(bo->pin_count)`, {
+    object: bo.name,
+  });
+  warnOn(bo.bulkMove !== null, `ttm_bo_release(${bo.name}): WARN_ON_ONCE(bo->bulk_move)`, {
     object: bo.name,
   });
   if (!bo.deleted) {
@@ -747,8 +776,15 @@ async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promi
   await ttmBoUnmapVirtual(bo);
   if (bdev.funcs.swapNotify) await bdev.funcs.swapNotify(bo);
   if (bo.ttm && ttmTtIsPopulated(bo.ttm)) {
+    if (bo.bulkMove) {
+      // (lru_lock only for a BO in a bulk: see ttmResourceAlloc())
+      await bdev.lruLock.lock();
+      ttmResourceDelBulkMove(bo.resource!, bo);
+      await bdev.lruLock.unlock();
+    }
     ret = await ttmTtSwapout(bdev, bo.ttm);
     await bdev.lruLock.lock();
+    if (ret < 0) ttmResourceAddBulkMove(bo.resource!, bo);
     ttmResourceMoveToLruTail(bo.resource!);
     await bdev.lruLock.unlock();
   }
@@ -788,6 +824,7 @@ export async function ttmBoPin(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   warnOn(bo.kref.read() === 0, `ttm_bo_pin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
   await bo.bdev.lruLock.lock();
+  if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   if (!bo.pinCount++ && bo.resource) ttmResourceMoveToLruTail(bo.resource);
   await bo.bdev.lruLock.unlock();
 }
@@ -802,7 +839,10 @@ export async function ttmBoUnpin(bo: TtmBufferObject): Promise<void> {
   warnOn(bo.kref.read() === 0, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
   if (warnOn(!bo.pinCount, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!bo->pin_count)`)) return;
   await bo.bdev.lruLock.lock();
-  if (!--bo.pinCount && bo.resource) ttmResourceMoveToLruTail(bo.resource);
+  if (!--bo.pinCount && bo.resource) {
+    ttmResourceAddBulkMove(bo.resource, bo);
+    ttmResourceMoveToLruTail(bo.resource);
+  }
   await bo.bdev.lruLock.unlock();
 }
 

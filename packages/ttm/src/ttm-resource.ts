@@ -14,14 +14,18 @@
  * - `man.move` holds a reference to the fence of the last pipelined eviction out of the manager:
  *   new allocations in it must wait for it (ttm_bo_add_move_fence()).
  *
- * Simplifications: one LRU priority (TTM_MAX_BO_PRIORITY is 1), no bulk moves, no dmem cgroup
- * accounting.
+ * Bulk moves (struct ttm_lru_bulk_move): BOs sharing a reservation (amdgpu's per-VM BOs) can be
+ * kept as one contiguous range per memory type on the LRU, which ttm_lru_bulk_move_tail() moves
+ * to the tail at once.
+ *
+ * Simplifications: one LRU priority (TTM_MAX_BO_PRIORITY is 1), no dmem cgroup accounting, no
+ * LRU cursors (the walks keep their place differently, so no bulk cursor adjustment).
  */
 
 import type { DmaFence } from "@primetime/dma-buf";
 import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, warnOn } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmDevice } from "./ttm-device.js";
@@ -65,6 +69,154 @@ export class TtmResource extends SlabObject {
   bo: TtmBufferObject | null = null;
   /** Which list holds it: its manager's LRU or the device's unevictable list (lru.link). */
   onList: TtmResource[] | null = null;
+}
+
+/** Models struct ttm_lru_bulk_move_pos: the first and last resource of a bulk range. */
+export interface TtmLruBulkMovePos {
+  first: TtmResource | null;
+  last: TtmResource | null;
+}
+
+/**
+ * Models struct ttm_lru_bulk_move: one range per memory type (one priority here).
+ * Locking: bdev.lruLock. References: none (the resources are the BOs').
+ */
+export class TtmLruBulkMove {
+  readonly pos: TtmLruBulkMovePos[] = [];
+}
+
+/**
+ * Models ttm_lru_bulk_move_init().
+ * Locking: none (not yet visible). References: none.
+ */
+export function ttmLruBulkMoveInit(bulk: TtmLruBulkMove): void {
+  bulk.pos.length = 0;
+}
+
+/**
+ * Models ttm_lru_bulk_move_tail(): moves each memory type's range of the bulk, in order, to
+ * the tail of its manager's LRU (only valid while the driver keeps the order).
+ * Locking: bdev.lruLock held (asserted), and the reservation of the range's BOs (asserted on
+ * its first and last, as the kernel does).
+ * References: none.
+ */
+export function ttmLruBulkMoveTail(bulk: TtmLruBulkMove): void {
+  ttmLruBulkMoveAssertHeld(bulk);
+  for (const [memType, pos] of bulk.pos.entries()) {
+    if (!pos?.first || !pos.last) continue;
+    const bdev = pos.first.bo!.bdev;
+    const lru = ttmManagerTypeOf(bdev, memType).lru;
+    const a = lru.indexOf(pos.first);
+    const b = lru.indexOf(pos.last);
+    if (a < 0 || b < a) continue;
+    // list_bulk_move_tail()
+    lru.push(...lru.splice(a, b - a + 1));
+  }
+}
+
+/**
+ * The checks of ttm_lru_bulk_move_tail(): for every non-empty range, lockdep_assert_held() of
+ * lru_lock and dma_resv_assert_held() of its first and last BO's reservation.
+ */
+function ttmLruBulkMoveAssertHeld(bulk: TtmLruBulkMove): void {
+  for (const pos of bulk.pos) {
+    if (!pos?.first || !pos.last) continue;
+    lockdepAssertHeld(pos.first.bo!.bdev.lruLock);
+    dmaResvAssertHeld(pos.first.bo!.resv);
+    dmaResvAssertHeld(pos.last.bo!.resv);
+  }
+}
+
+function bulkPos(bulk: TtmLruBulkMove, res: TtmResource): TtmLruBulkMovePos {
+  bulk.pos[res.memType] ??= { first: null, last: null };
+  return bulk.pos[res.memType]!;
+}
+
+/** The resource after `res` on its list (ttm_lru_next_res()). */
+function nextRes(res: TtmResource): TtmResource | null {
+  const list = res.onList!;
+  return list[list.indexOf(res) + 1] ?? null;
+}
+
+/** The resource before `res` on its list (ttm_lru_prev_res()). */
+function prevRes(res: TtmResource): TtmResource | null {
+  const list = res.onList!;
+  return list[list.indexOf(res) - 1] ?? null;
+}
+
+/** list_move(&res->lru.link, &after->lru.link): `res` goes right after `after`. */
+function listMoveAfter(res: TtmResource, after: TtmResource): void {
+  listDel(res);
+  const list = after.onList!;
+  list.splice(list.indexOf(after) + 1, 0, res);
+  res.onList = list;
+}
+
+/**
+ * Models ttm_lru_bulk_move_pos_tail(): `res` becomes the last of its bulk range.
+ * Locking: bdev.lruLock held (asserted). References: none.
+ */
+function ttmLruBulkMovePosTail(pos: TtmLruBulkMovePos, res: TtmResource): void {
+  lockdepAssertHeld(res.bo!.bdev.lruLock);
+  if (pos.last !== res) {
+    if (pos.first === res) pos.first = nextRes(res);
+    listMoveAfter(res, pos.last!);
+    pos.last = res;
+  }
+}
+
+/** Models ttm_lru_bulk_move_add(). WARN if the BOs do not share a reservation. */
+function ttmLruBulkMoveAdd(bulk: TtmLruBulkMove, res: TtmResource): void {
+  const pos = bulkPos(bulk, res);
+  if (!pos.first) {
+    pos.first = res;
+    pos.last = res;
+  } else {
+    warnOn(
+      pos.first.bo!.resv !== res.bo!.resv,
+      "ttm_lru_bulk_move_add: WARN_ON(pos->first->bo->base.resv != res->bo->base.resv)",
+    );
+    ttmLruBulkMovePosTail(pos, res);
+  }
+}
+
+/** Models ttm_lru_bulk_move_del(). */
+function ttmLruBulkMoveDel(bulk: TtmLruBulkMove, res: TtmResource): void {
+  const pos = bulkPos(bulk, res);
+  if (
+    warnOn(!pos.first || !pos.last, "ttm_lru_bulk_move_del: WARN_ON(!pos->first || !pos->last)") ||
+    (pos.first === res && pos.last === res)
+  ) {
+    pos.first = null;
+    pos.last = null;
+  } else if (pos.first === res) {
+    pos.first = nextRes(res);
+  } else if (pos.last === res) {
+    pos.last = prevRes(res);
+  } else {
+    listMoveAfter(res, pos.last!);
+  }
+}
+
+/**
+ * Models ttm_resource_add_bulk_move(): adds `res` to the BO's bulk range, if it has one and is
+ * neither pinned nor swapped out.
+ * Locking: bdev.lruLock held (asserted). References: none.
+ */
+export function ttmResourceAddBulkMove(res: TtmResource, bo: TtmBufferObject): void {
+  lockdepAssertHeld(bo.bdev.lruLock);
+  if (bo.bulkMove && !bo.pinCount && !ttmResourceIsSwapped(res, bo))
+    ttmLruBulkMoveAdd(bo.bulkMove, res);
+}
+
+/**
+ * Models ttm_resource_del_bulk_move().
+ * Locking: bdev.lruLock held (asserted). References: none.
+ */
+export function ttmResourceDelBulkMove(res: TtmResource, bo: TtmBufferObject): void {
+  lockdepAssertHeld(bo.bdev.lruLock);
+  if (bo.bulkMove && !bo.pinCount && !ttmResourceIsSwapped(res, bo))
+    ttmLruBulkMoveDel(bo.bulkMove, res);
 }
 
 /** Models struct ttm_resource_manager_func. */
@@ -240,7 +392,17 @@ export async function ttmResourceAlloc(
   dmaResvAssertHeld(bo.resv);
   const man = ttmManagerTypeOf(bo.bdev, place.memType);
   await point(`ttm_resource_alloc(${bo.name}, ${man.name})`);
-  return man.func.alloc(man, bo, place);
+  const res = await man.func.alloc(man, bo, place);
+  if (typeof res === "number") return res;
+  // The kernel takes lru_lock here unconditionally; without a bulk move its critical section
+  // does nothing (bo->bulk_move only changes under the reservation we hold), so the model
+  // takes it only for a BO in a bulk and adds no scheduling points otherwise.
+  if (bo.bulkMove) {
+    await bo.bdev.lruLock.lock();
+    ttmResourceAddBulkMove(res, bo);
+    await bo.bdev.lruLock.unlock();
+  }
+  return res;
 }
 
 /**
@@ -251,7 +413,14 @@ export async function ttmResourceAlloc(
 export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
   ttmResourceAssertHeld(res);
   if (!res) return;
-  const man = ttmManagerTypeOf(res.bo!.bdev, res.memType);
+  const bo = res.bo!;
+  if (bo.bulkMove) {
+    // As in ttmResourceAlloc(): only a BO in a bulk has anything to do under lru_lock.
+    await bo.bdev.lruLock.lock();
+    ttmResourceDelBulkMove(res, bo);
+    await bo.bdev.lruLock.unlock();
+  }
+  const man = ttmManagerTypeOf(bo.bdev, res.memType);
   await man.func.free(man, res);
 }
 
@@ -275,6 +444,7 @@ export function ttmResourceMoveToLruTail(res: TtmResource): void {
   const bdev = bo.bdev;
   lockdepAssertHeld(bdev.lruLock);
   if (ttmResourceUnevictable(res, bo)) listAddTail(res, bdev.unevictable);
+  else if (bo.bulkMove) ttmLruBulkMovePosTail(bulkPos(bo.bulkMove, res), res);
   else listAddTail(res, ttmManagerTypeOf(bdev, res.memType).lru);
 }
 
@@ -287,7 +457,11 @@ export function ttmResourceMoveToLruTail(res: TtmResource): void {
  */
 function ttmResourceUnevictable(res: TtmResource, bo: TtmBufferObject): boolean {
   lockdepAssertHeld(bo.bdev.lruLock);
-  if (bo.pinCount) return true;
+  return bo.pinCount !== 0 || ttmResourceIsSwapped(res, bo);
+}
+
+/** Models ttm_resource_is_swapped() (without its dma_resv_assert_held(), see above). */
+function ttmResourceIsSwapped(res: TtmResource, bo: TtmBufferObject): boolean {
   if (bo.resource !== res || !bo.ttm) return false;
   return (bo.ttm.pageFlags & TTM_TT_FLAG_SWAPPED) !== 0;
 }

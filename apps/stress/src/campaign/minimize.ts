@@ -5,7 +5,7 @@
  * minimized run around the preemptions that remain, without the harness's tasks.
  * `minimize <token>` prints it; the reports carry it for every finding.
  */
-import { minimize, type RunResult, raceTable } from "../engine.js";
+import { minimize, type RunResult, raceTable, sameBug } from "../engine.js";
 import { parseUnitKey, unitBody } from "./units.js";
 
 /** Runs spent on one minimization at most. */
@@ -31,7 +31,10 @@ export async function minimizeFinding(
   budget = MINIMIZE_BUDGET,
 ): Promise<MinimizedFinding> {
   const u = parseUnitKey(unit);
-  const m = await minimize(token, unitBody(u), { scenario: unit, budget });
+  // A scenario with known mainline reports (qxl's reaper) judges "the same bug" without them.
+  const known = u.scenario.withoutKnownReports?.bind(u.scenario);
+  const isSameBug = known ? (a: RunResult, b: RunResult) => sameBug(known(a), known(b)) : undefined;
+  const m = await minimize(token, unitBody(u), { scenario: unit, budget, isSameBug });
   const table = raceTable(m.run, {
     hide: u.scenario.harnessTasks,
     focus: m.preemptionSteps,

@@ -7,6 +7,7 @@ import { conformanceCases } from "@primetime/conformance";
 import type { DriverUnderTest } from "../drivers.js";
 import type { Scenario } from "../engine.js";
 import {
+  DRIVER_STRESS_SCENARIOS,
   DRM_RACE_SCENARIOS,
   LIFETIME_SCENARIOS,
   type StressScenario,
@@ -59,6 +60,7 @@ export const CAMPAIGN_SCENARIOS: readonly CampaignScenario[] = [
   ...DRM_RACE_SCENARIOS.map(drmRace),
   ...LIFETIME_SCENARIOS.map(lifetime),
   ...TTM_STRESS_SCENARIOS.map(lifetime),
+  ...DRIVER_STRESS_SCENARIOS.map(lifetime),
 ];
 
 export function findCampaignScenario(name: string): CampaignScenario | undefined {

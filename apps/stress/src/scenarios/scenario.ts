@@ -1,4 +1,4 @@
-import type { Scenario, SplatKind } from "@primetime/sim";
+import type { RunResult, Scenario, SplatKind } from "@primetime/sim";
 
 /**
  * What a scenario is expected to do under the scheduler:
@@ -30,4 +30,9 @@ export interface StressScenario {
   readonly bugKinds?: readonly SplatKind[];
   /** Tasks of the harness itself (by name), left out of race tables: they race nobody. */
   readonly harnessTasks?: readonly string[];
+  /**
+   * Mainline behaviour the scenario provokes and accepts (see CampaignScenario): the run without
+   * those reports. Searches judge runs through it.
+   */
+  readonly withoutKnownReports?: (run: RunResult) => RunResult;
 }

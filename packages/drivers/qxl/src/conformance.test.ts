@@ -7,4 +7,4 @@
 import { defineConformanceSuite } from "@primetime/conformance/vitest";
 import { driverUnderTest } from "./driver-under-test.js";
 
-defineConformanceSuite(driverUnderTest, [driverUnderTest], { dfsSchedules: 50 });
+defineConformanceSuite(driverUnderTest, [driverUnderTest], { dfsSchedules: 30 });

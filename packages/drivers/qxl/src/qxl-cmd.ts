@@ -23,7 +23,8 @@ import {
   dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
 import { EBUSY, EINVAL, flushWork, lockdepAssertHeld, scheduleWork } from "@primetime/kernel";
-import { now, point, sleep } from "@primetime/sim";
+import { now, point, sleep, toggleEnabled } from "@primetime/sim";
+import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
   QXL_IO_UPDATE_AREA_ASYNC,
@@ -55,6 +56,7 @@ import {
   qxlReleaseMap,
   qxlReleaseReserveList,
 } from "./qxl-release.js";
+import { QXL_REAP_RESERVE_WITHOUT_CTX, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
 
 /** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
 const ERESTARTSYS = 512;
@@ -355,13 +357,27 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
   surf.surfCreate = release;
   // no need to add a release to the fence for this surface bo, since it is only released when
   // we ask to destroy the surface and it would never signal otherwise
-  await qxlReleaseFenceBufferObjects(qdev, release);
-  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+  await qxlFenceAndPush(qdev, release);
   surf.hwSurfAlloc = true;
   await qdev.surfIdIdrLock.lock();
   await qdev.surfIdIdr.replace(surf, surf.surfaceId);
   await qdev.surfIdIdrLock.unlock();
   return 0;
+}
+
+/**
+ * The end of qxl_hw_surface_alloc()/_dealloc(): qxl_release_fence_buffer_objects(), then
+ * qxl_push_command_ring_release() (the order since "drm/qxl: qxl_release use after free"; the
+ * toggle qxl.release-use-after-free puts back the push before the fencing).
+ */
+async function qxlFenceAndPush(qdev: QxlDevice, release: QxlRelease): Promise<void> {
+  if (toggleEnabled(QXL_RELEASE_USE_AFTER_FREE.name)) {
+    await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+    await qxlReleaseFenceBufferObjects(qdev, release);
+    return;
+  }
+  await qxlReleaseFenceBufferObjects(qdev, release);
+  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
 }
 
 /**
@@ -372,6 +388,7 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
  * References: none taken on `surf`.
  */
 export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
+  lockdepAssertHeld(qdev.surfEvictMutex);
   if (!surf.hwSurfAlloc) return 0;
   const r = await qxlAllocSurfaceReleaseReserved(qdev, QXL_SURFACE_CMD_DESTROY, surf.surfCreate);
   if (typeof r === "number") return r;
@@ -387,8 +404,7 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
   release.surfaceReleaseId = id;
   const info = qxlReleaseMap(qdev, release);
   writeSurfaceCmd(info, QXL_SURFACE_CMD_DESTROY, id);
-  await qxlReleaseFenceBufferObjects(qdev, release);
-  await qxlPushCommandRingRelease(qdev, release, QXL_CMD_SURFACE);
+  await qxlFenceAndPush(qdev, release);
   return 0;
 }
 
@@ -446,7 +462,10 @@ export async function qxlSurfaceEvict(
  */
 async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promise<number> {
   lockdepAssertHeld(qdev.surfEvictMutex);
-  let ret = await qxlBoReserve(surf);
+  // Known window qxl.reap-reserve-without-ctx: its fix switch trylocks instead (-EBUSY: skip).
+  let ret = toggleEnabled(QXL_REAP_RESERVE_WITHOUT_CTX.name)
+    ? await ttmBoReserve(surf, true, true)
+    : await qxlBoReserve(surf);
   if (ret) return ret;
   if (stall) await qdev.surfEvictMutex.unlock();
   await point("qxl_reap_surf: waiting for the surface to go idle");

@@ -32,7 +32,7 @@
  * from device memory when consumed.
  */
 
-import type { Simulation } from "@primetime/sim";
+import { point, type Simulation, WaitQueue } from "@primetime/sim";
 import {
   type Command,
   type GpuAddress,
@@ -230,6 +230,15 @@ export interface QxlHwOptions {
   /** The host pool the GPU reaches by DMA. */
   systemMemory?: SystemMemory;
   sim?: Simulation | null;
+  /**
+   * Runs the device like QEMU's spice worker thread: a task of its own ("spice/<name>", a daemon)
+   * that a doorbell wakes, which consumes the command ring and executes the work on the GPU's
+   * private clock (SimGpu `clock: "device"`) at its own scheduling points. Commands then complete
+   * and come back on the release ring concurrently with the CPUs, at any point the scheduler
+   * picks, instead of only when no task can run. Default false (the GPU on the simulation's
+   * clock). Needs a running simulation.
+   */
+  spiceWorker?: boolean;
 }
 
 /** The device's interrupt handler (the driver's qxl_irq_handler). */
@@ -260,6 +269,8 @@ export class QxlHw {
   private consuming = false;
   private readonly dmaWindows = new Map<number, HostPage[]>();
   private dmaNext = 0;
+  /** The spice worker's doorbell (spiceWorker mode), or null. */
+  private readonly worker: WaitQueue | null = null;
 
   constructor(opts: QxlHwOptions = {}) {
     this.name = opts.name ?? "qxl0";
@@ -269,7 +280,14 @@ export class QxlHw {
       systemMemory: opts.systemMemory,
       sim: opts.sim,
       ringSize: 64,
+      clock: opts.spiceWorker ? "device" : "simulation",
     });
+    if (opts.spiceWorker) {
+      const sim = this.gpu.sim;
+      if (!sim) throw new Error(`${this.name}: spiceWorker needs a running simulation`);
+      this.worker = new WaitQueue(`spice/${this.name} doorbell`);
+      sim.spawn(`spice/${this.name}`, () => this.spiceWorkerMain(), { daemon: true });
+    }
     const n = opts.nSurfaces ?? 16;
     const caps = new Uint8Array(58);
     for (const bit of opts.clientCaps ?? []) caps[bit >> 3]! |= 1 << (bit & 7);
@@ -351,8 +369,43 @@ export class QxlHw {
     return this.gpu.vram.data;
   }
 
+  /**
+   * The spice worker thread (spiceWorker mode): sleeps until a doorbell, then consumes the
+   * command ring and runs the GPU until idle, each at a scheduling point of its own; the
+   * completions raise the GPU's interrupt (handled in an irq task), which hands the releases
+   * back.
+   */
+  private async spiceWorkerMain(): Promise<void> {
+    for (;;) {
+      while (!this.workPending()) await this.worker!.wait(`spice/${this.name} idle`);
+      await point(`spice/${this.name}: consume the command ring`);
+      this.consume();
+      await point(`spice/${this.name}: execute`);
+      this.gpu.runUntilIdle();
+    }
+  }
+
+  private workPending(): boolean {
+    const ring = this.ram.cmdRing;
+    return (ring.cons !== ring.prod && this.gpu.ring.space >= 2) || this.gpu.busy;
+  }
+
   /** Models outb(val, io_base + port). */
   outb(port: number, _val = 0): void {
+    if (this.worker) {
+      // The doorbell wakes the worker thread; an io command is queued for it now.
+      if (port === QXL_IO_UPDATE_AREA_ASYNC || port === QXL_IO_FLUSH_SURFACES_ASYNC) {
+        this.ioCmd(port);
+      } else if (
+        port !== QXL_IO_NOTIFY_CMD &&
+        port !== QXL_IO_NOTIFY_OOM &&
+        port !== QXL_IO_FLUSH_RELEASE
+      ) {
+        this.guestBug(`unsupported io port ${port}`);
+      }
+      this.worker.wakeOne();
+      return;
+    }
     switch (port) {
       case QXL_IO_NOTIFY_CMD:
         this.consume();
@@ -415,6 +468,8 @@ export class QxlHw {
     } finally {
       this.consuming = false;
     }
+    // Work queued from the interrupt path or an io command: the worker thread must run it.
+    if (this.worker && this.gpu.busy) this.worker.wakeOne();
   }
 
   private execute(entry: QxlCommandEntry): void {

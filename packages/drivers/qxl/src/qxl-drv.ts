@@ -107,6 +107,8 @@ export interface CreateQxlOptions {
   /** PCI revision (default 5). */
   revision?: number;
   sim?: Simulation | null;
+  /** Runs the device as a spice worker thread (QxlHwOptions.spiceWorker). Default false. */
+  spiceWorker?: boolean;
 }
 
 /** Device numbers, per simulation (names the device and its interrupt task). */
@@ -133,6 +135,7 @@ export async function createQxl(
     revision: opts.revision,
     systemMemory: opts.systemMemory,
     sim: opts.sim,
+    spiceWorker: opts.spiceWorker,
   });
   const qdev = kmalloc(qxlDeviceCache, () => new QxlDevice(hw, qxlGarbageCollect));
   if (isErr(qdev)) throw new Error(`qxl: kmalloc(qxl_device) failed: ${qdev}`);

@@ -6,7 +6,13 @@
  * leaks (see the ALLOC cases).
  */
 
-import { allocationCount, injectedFailures, type Process, setFailslab } from "@primetime/kernel";
+import {
+  allocationCount,
+  ENOMEM,
+  injectedFailures,
+  type Process,
+  setFailslab,
+} from "@primetime/kernel";
 import {
   baselineFixes,
   formatSplat,
@@ -29,6 +35,14 @@ import {
 } from "./test-machine.js";
 import { QXL_HANDLE_CREATE_LEAK } from "./toggles.js";
 
+/** What a case prepares before fail-nth is armed: the object it closes afterwards, if any. */
+interface Prepared {
+  /** A GEM handle the case created (closed after the op). */
+  handle?: number;
+  /** The user page holding a prepared EXECBUFFER's command. */
+  page?: number;
+}
+
 interface FailNthOutcome {
   nth: number;
   what: string | null;
@@ -43,8 +57,8 @@ interface FailNthOutcome {
  * injects nothing. `toggles`: the simulation's toggles and fix switches (none: mainline).
  */
 async function failNthOver(
-  prepare: (p: Process, fd: number, m: QxlMachine) => Promise<number[]>,
-  op: (p: Process, fd: number, ctx: number[]) => Promise<number>,
+  prepare: (p: Process, fd: number, m: QxlMachine) => Promise<Prepared>,
+  op: (p: Process, fd: number, prep: Prepared) => Promise<number>,
   toggles: string[] = [],
 ): Promise<FailNthOutcome[]> {
   const out: FailNthOutcome[] = [];
@@ -57,13 +71,13 @@ async function failNthOver(
       qxlMachineMain(sim, async (m) => {
         const proc = m.kernel.spawnProcess("failnth", async (p) => {
           const fd = await openQxl(p, m);
-          const ctx = await prepare(p, fd, m);
+          const prep = await prepare(p, fd, m);
           setFailslab({ failNth: allocationCount() + nth });
           const before = injectedFailures().length;
-          ret = await op(p, fd, ctx);
+          ret = await op(p, fd, prep);
           setFailslab(null);
           what = injectedFailures()[before]?.what ?? null;
-          if (ctx[0]) await gemClose(p, fd, ctx[0]);
+          if (prep.handle) await gemClose(p, fd, prep.handle);
           if (ret > 0) await gemClose(p, fd, ret);
           await qxlSettle(m.kernel, m.qxl);
           // Objects userspace no longer reaches but the device still lists (released at unload by
@@ -82,52 +96,59 @@ async function failNthOver(
   return out;
 }
 
-const leaks = (o: FailNthOutcome) => o.result.splats.filter((s) => s.kind === "kmemleak");
-const others = (o: FailNthOutcome) => o.result.splats.filter((s) => s.kind !== "kmemleak");
+/** A run's outcome by name: what the ioctl returned, what is stranded, what was reported. */
+function outcome(o: FailNthOutcome) {
+  return {
+    ret: o.ret,
+    stranded: o.stranded,
+    leaks: o.result.splats.filter((s) => s.kind === "kmemleak").map((s) => s.message),
+    splats: o.result.splats.filter((s) => s.kind !== "kmemleak").map((s) => formatSplat(s)),
+  };
+}
+
+/** mainline's qxl.handle-create-leak strands the object when drm_gem_handle_create() fails. */
+const inHandleCreate = (o: FailNthOutcome) =>
+  o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
 
 describe("qxl fail-nth", () => {
   it("ALLOC: every failure is -ENOMEM; a failure in the handle's creation strands the object (as mainline)", async () => {
     const runs = await failNthOver(
-      async () => [],
+      async () => ({}),
       (p, fd) => qxlAlloc(p, fd, 8192),
     );
     expect(runs.length).toBeGreaterThan(3);
     for (const o of runs) {
-      expect(others(o).map((s) => formatSplat(s))).toEqual([]);
-      if (o.what === null) expect(o.ret).toBeGreaterThan(0);
-      else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
-      expect(
-        leaks(o).map((s) => s.message),
-        `nth ${o.nth} (${o.what})`,
-      ).toEqual([]);
       // qxl_gem_object_create_with_handle() returns drm_gem_handle_create()'s error (its idr
       // slot or the vma node's file entry) without dropping the creation reference: the object
       // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload (known
       // window qxl.handle-create-leak; its fix switch is off here).
-      const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
-      expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
+      expect(outcome(o), `nth ${o.nth} (${o.what})`).toEqual({
+        ret: o.what === null ? expect.any(Number) : -ENOMEM,
+        stranded: inHandleCreate(o) ? 1 : 0,
+        leaks: [],
+        splats: [],
+      });
+      if (o.what === null) expect(o.ret).toBeGreaterThan(0);
     }
   }, 300_000);
 
   it("ALLOC_SURF: every failure is -ENOMEM; a failure in the handle's creation strands the object (as mainline)", async () => {
     const runs = await failNthOver(
-      async () => [],
+      async () => ({}),
       (p, fd) => qxlAllocSurf(p, fd, 32, 32),
     );
     for (const o of runs) {
-      expect(others(o).map((s) => formatSplat(s))).toEqual([]);
-      if (o.what === null) expect(o.ret).toBeGreaterThan(0);
-      else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
-      expect(
-        leaks(o).map((s) => s.message),
-        `nth ${o.nth} (${o.what})`,
-      ).toEqual([]);
       // qxl_gem_object_create_with_handle() returns drm_gem_handle_create()'s error (its idr
       // slot or the vma node's file entry) without dropping the creation reference: the object
       // stays on the device's list, unreachable, until qxl_bo_force_delete() at unload (known
       // window qxl.handle-create-leak; its fix switch is off here).
-      const inHandleCreate = o.what === "idr_alloc" || o.what === "drm_vma_offset_file";
-      expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(inHandleCreate ? 1 : 0);
+      expect(outcome(o), `nth ${o.nth} (${o.what})`).toEqual({
+        ret: o.what === null ? expect.any(Number) : -ENOMEM,
+        stranded: inHandleCreate(o) ? 1 : 0,
+        leaks: [],
+        splats: [],
+      });
+      if (o.what === null) expect(o.ret).toBeGreaterThan(0);
     }
   }, 300_000);
 
@@ -138,23 +159,22 @@ describe("qxl fail-nth", () => {
       (p: Process, fd: number) => qxlAlloc(p, fd, 8192),
       (p: Process, fd: number) => qxlAllocSurf(p, fd, 32, 32),
     ]) {
-      const runs = await failNthOver(async () => [], op, baselineFixes());
-      const inHandleCreate = runs.filter(
-        (o) => o.what === "idr_alloc" || o.what === "drm_vma_offset_file",
-      );
+      const runs = await failNthOver(async () => ({}), op, baselineFixes());
       // Both of drm_gem_handle_create()'s fallible calls were hit, as in the mainline runs above.
-      expect(inHandleCreate.map((o) => o.what).sort()).toEqual([
-        "drm_vma_offset_file",
-        "idr_alloc",
-      ]);
+      expect(
+        runs
+          .filter(inHandleCreate)
+          .map((o) => o.what)
+          .sort(),
+      ).toEqual(["drm_vma_offset_file", "idr_alloc"]);
       for (const o of runs) {
-        expect(
-          o.result.splats.map((s) => formatSplat(s)),
-          `nth ${o.nth} (${o.what})`,
-        ).toEqual([]);
+        expect(outcome(o), `nth ${o.nth} (${o.what})`).toEqual({
+          ret: o.what === null ? expect.any(Number) : -ENOMEM,
+          stranded: 0,
+          leaks: [],
+          splats: [],
+        });
         if (o.what === null) expect(o.ret).toBeGreaterThan(0);
-        else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
-        expect(o.stranded, `nth ${o.nth} (${o.what})`).toBe(0);
       }
     }
   }, 300_000);
@@ -169,19 +189,22 @@ describe("qxl fail-nth", () => {
           value: 9,
           dst: { handle: s, offset: 0, surface: true },
         });
-        return [s, page];
+        return { handle: s, page };
       },
-      (p, fd, [, page]) => qxlSubmitDraw(p, fd, page!),
+      (p, fd, { page }) => qxlSubmitDraw(p, fd, page!),
     );
     expect(runs.length).toBeGreaterThan(5);
+    // drm_exec's objects table is among the injection points: drm_exec_init() shrugs off a
+    // failed kvmalloc() and allocates again at the first lock, which (fail-nth failing one call)
+    // succeeds, so that draw goes through.
+    expect(runs.map((o) => o.what)).toContain("drm_exec_objects");
     for (const o of runs) {
-      expect(
-        o.result.splats.map((s) => formatSplat(s)),
-        `nth ${o.nth} (${o.what})`,
-      ).toEqual([]);
-      if (o.what === null) expect(o.ret).toBe(0);
-      else expect(o.ret, `nth ${o.nth} (${o.what})`).toBe(-12);
-      expect(o.stranded).toBe(0);
+      expect(outcome(o), `nth ${o.nth} (${o.what})`).toEqual({
+        ret: o.what === null || o.what === "drm_exec_objects" ? 0 : -ENOMEM,
+        stranded: 0,
+        leaks: [],
+        splats: [],
+      });
     }
   }, 300_000);
 });

@@ -34,6 +34,7 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
+import { toggleEnabled } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoValidate } from "@primetime/ttm";
 import { qxlIoUpdateArea, qxlPushCommandRingRelease } from "./qxl-cmd.js";
 import {
@@ -103,6 +104,7 @@ import {
   qxlReleaseReserveList,
   RELEASE_SIZE,
 } from "./qxl-release.js";
+import { QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
 
 /** Models QXL_MAX_RES: what GETPARAM(QXL_PARAM_MAX_RELOCS) reports. */
 export const QXL_MAX_RES = 96;
@@ -318,6 +320,13 @@ async function qxlProcessSingleCommand(
     if (ret) {
       await qxlReleaseBackoffReserveList(release);
       return ret;
+    }
+    if (toggleEnabled(QXL_RELEASE_USE_AFTER_FREE.name)) {
+      // v3.10-v5.6: push first, then fence a release the device may already have handed back.
+      const pushed = await qxlPushCommandRingRelease(qdev, release, cmd.type);
+      if (pushed) await qxlReleaseBackoffReserveList(release);
+      else await qxlReleaseFenceBufferObjects(qdev, release);
+      return pushed;
     }
     await qxlReleaseFenceBufferObjects(qdev, release);
     return qxlPushCommandRingRelease(qdev, release, cmd.type);

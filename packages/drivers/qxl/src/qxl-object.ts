@@ -274,7 +274,7 @@ export async function qxlBoUnref(bo: QxlBo | null): Promise<void> {
  * Models __qxl_bo_pin(): pins in the current placement (validating into the domain first).
  * Locking: the reservation held. References: none.
  */
-async function qxlBoPinLocked(bo: QxlBo): Promise<number> {
+export async function qxlBoPinLocked(bo: QxlBo): Promise<number> {
   if (bo.pinCount) {
     await ttmBoPin(bo);
     return 0;
@@ -299,13 +299,21 @@ export async function qxlBoPin(bo: QxlBo): Promise<number> {
 }
 
 /**
+ * Models qxl_bo_unpin_locked() (__qxl_bo_unpin()): ttm_bo_unpin().
+ * Locking: the reservation held (asserted by ttm_bo_unpin()). References: none.
+ */
+export async function qxlBoUnpinLocked(bo: QxlBo): Promise<void> {
+  await ttmBoUnpin(bo);
+}
+
+/**
  * Models qxl_bo_unpin().
  * Locking: takes the reservation. References: the caller holds one.
  */
 export async function qxlBoUnpin(bo: QxlBo): Promise<number> {
   const r = await qxlBoReserve(bo);
   if (r) return r;
-  await ttmBoUnpin(bo);
+  await qxlBoUnpinLocked(bo);
   await qxlBoUnreserve(bo);
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * qxl's PRIME hooks (drivers/gpu/drm/qxl/qxl_prime.c, Linux v6.18): exports go through the DRM
  * core's helpers (drm_gem_prime_export, the core's cache and self-import), attaching pins the
- * object (qxl_bo_pin()) and detaching unpins it.
+ * object (qxl_bo_pin_locked(), under the reservation drm_gem_pin() holds) and detaching unpins it.
  *
  * Model extension: mainline's ->get_sg_table is -ENOSYS ("there should not be any other driver
  * for a virtual device that might share buffers with qxl"), so no other device can map a qxl
@@ -29,26 +29,40 @@ import {
   drmPrimeGemDestroy,
   GemObject,
 } from "@primetime/gem";
-import { type Errno, errPtr, isErr, KmemCache, kfree, kmalloc, type Vma } from "@primetime/kernel";
+import {
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  lockdepAssertHeld,
+  type Vma,
+} from "@primetime/kernel";
 import { drmGemTtmMmap, ttmBoCpuPage } from "@primetime/ttm";
 import { QXL_DMA_SLOT, QxlHw } from "./qxl-dev.js";
 import { toQxl } from "./qxl-device.js";
-import { nextObjSeq, qxlBoPin, qxlBoUnpin, toQxlBo } from "./qxl-object.js";
+import { nextObjSeq, qxlBoPinLocked, qxlBoUnpinLocked, toQxlBo } from "./qxl-object.js";
 
 /**
- * Models qxl_gem_prime_pin(): qxl_bo_pin().
- * Locking: takes the reservation. References: the attachment's.
+ * Models qxl_gem_prime_pin() (v6.10+): qxl_bo_pin_locked(); drm_gem_pin() holds the reservation
+ * ("drm/gem: Acquire reservation lock in drm_gem_{pin/unpin}()").
+ * Locking: the reservation held (asserted). References: the attachment's.
  */
 export async function qxlGemPrimePin(obj: GemObject): Promise<number> {
-  return qxlBoPin(toQxlBo(obj));
+  const bo = toQxlBo(obj);
+  dmaResvAssertHeld(bo.resv);
+  return qxlBoPinLocked(bo);
 }
 
 /**
- * Models qxl_gem_prime_unpin(): qxl_bo_unpin().
- * Locking: takes the reservation. References: none.
+ * Models qxl_gem_prime_unpin() (v6.10+): qxl_bo_unpin_locked().
+ * Locking: the reservation held (asserted). References: none.
  */
 export async function qxlGemPrimeUnpin(obj: GemObject): Promise<void> {
-  await qxlBoUnpin(toQxlBo(obj));
+  const bo = toQxlBo(obj);
+  dmaResvAssertHeld(bo.resv);
+  await qxlBoUnpinLocked(bo);
 }
 
 /**
@@ -130,6 +144,7 @@ export async function qxlGemPrimeImportSgTable(
   attach: DmaBufAttachment,
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   const obj = kmalloc(qxlImportCache, () => new QxlImportObject(qxlImportFuncs));
   if (isErr(obj)) return obj;
   drmGemPrivateObjectInit(dev, obj, attach.dmabuf.size);

@@ -7,10 +7,9 @@
  * the release ring; the garbage collector then frees it (qxl_release_free()), dropping the
  * references and signalling the fence.
  *
- * The reservation of the release's objects uses drm_exec in the kernel (wound/wait mutexes with
- * back-off). This model has no wound/wait: it takes the reservations in one global order (the
- * objects' creation order), which is deadlock-free as drm_exec is, each in its own lockdep
- * subclass (the position in the list), as ww_acquire_ctx's nest_lock allows.
+ * The release's objects are reserved with drm_exec as in the kernel: one wait-die acquire context
+ * for the whole list, in list order, backing off (unlock all, lock the contended object slow,
+ * start over) on -EDEADLK.
  */
 
 import {
@@ -21,10 +20,20 @@ import {
   dmaFencePut,
   dmaFenceSignal,
   dmaResvAddFence,
+  dmaResvAssertHeld,
   dmaResvReserveFences,
-  dmaResvUnlock,
 } from "@primetime/dma-buf";
-import { drmGemObjectGet, drmGemObjectPut } from "@primetime/gem";
+import {
+  DRM_EXEC_INTERRUPTIBLE_WAIT,
+  DrmExec,
+  drmExecFini,
+  drmExecInit,
+  drmExecPrepareObj,
+  drmExecRetryOnContention,
+  drmExecUntilAllLocked,
+  drmGemObjectGet,
+  drmGemObjectPut,
+} from "@primetime/gem";
 import {
   EINVAL,
   ENOMEM,
@@ -119,8 +128,8 @@ export class QxlRelease extends DmaFence {
   readonly bos: QxlBoList[] = [];
   /** Models base.ops != NULL: the fence was initialised (qxl_release_fence_buffer_objects()). */
   fenced = false;
-  /** The objects drm_exec locked (release->exec), in locking order. */
-  locked: QxlRelObj[] = [];
+  /** Models exec: the drm_exec of qxl_release_reserve_list(). */
+  exec = new DrmExec();
 }
 
 /** Models qxl_fence_ops. */
@@ -234,49 +243,51 @@ async function qxlReleaseValidateBo(qdev: QxlDevice, bo: QxlRelObj): Promise<num
   return 0;
 }
 
-/** Models drm_exec_fini() of the release: unlocks what was locked. */
-async function qxlReleaseExecFini(release: QxlRelease): Promise<void> {
-  const locked = release.locked;
-  release.locked = [];
-  for (const bo of locked.reverse()) await dmaResvUnlock(bo.resv);
-}
-
 /**
  * Models qxl_release_reserve_list(): with more than the release bo on the list, reserves every
- * object (drm_exec) and validates each. 0 or the first error (everything unlocked again).
+ * object with drm_exec (a fence slot each; back-off and retry on contention), then validates
+ * each. 0 or the first error (everything unlocked again by drm_exec_fini()).
  * Locking: takes the reservations (held on success until the fence is attached or backoff).
- * References: none.
+ * References: drm_exec holds one on each locked object.
  */
 export async function qxlReleaseReserveList(
   qdev: QxlDevice,
   release: QxlRelease,
-  _noIntr: boolean,
+  noIntr: boolean,
 ): Promise<number> {
   // if only one object on the release its the release itself since these objects are pinned
   // no need to reserve
   if (release.bos.length === 1) return 0;
-  const order = release.bos.map((e) => e.bo).sort((a, b) => a.seq - b.seq);
-  for (const [i, bo] of order.entries()) {
-    await bo.resv.lock.lockNested(i);
-    release.locked.push(bo);
-  }
-  for (const entry of release.bos) {
-    const ret = await qxlReleaseValidateBo(qdev, entry.bo);
-    if (ret) {
-      await qxlReleaseExecFini(release);
-      return ret;
+  const exec = release.exec;
+  drmExecInit(exec, noIntr ? 0 : DRM_EXEC_INTERRUPTIBLE_WAIT, 0);
+  let ret = await drmExecUntilAllLocked(exec, async () => {
+    for (const entry of release.bos) {
+      const r = await drmExecPrepareObj(exec, entry.bo, 1);
+      drmExecRetryOnContention(exec);
+      if (r) return r;
     }
+    return 0;
+  });
+  if (ret === 0) {
+    for (const entry of release.bos) {
+      ret = await qxlReleaseValidateBo(qdev, entry.bo);
+      if (ret) break;
+    }
+  }
+  if (ret) {
+    await drmExecFini(exec);
+    return ret;
   }
   return 0;
 }
 
 /**
- * Models qxl_release_backoff_reserve_list().
- * Locking: drops the reservations taken by qxlReleaseReserveList(). References: none.
+ * Models qxl_release_backoff_reserve_list(): drm_exec_fini() of the release's exec.
+ * Locking: drops the reservations taken by qxlReleaseReserveList(). References: drops drm_exec's.
  */
 export async function qxlReleaseBackoffReserveList(release: QxlRelease): Promise<void> {
   if (release.bos.length === 1) return;
-  await qxlReleaseExecFini(release);
+  await drmExecFini(release.exec);
 }
 
 /**
@@ -395,6 +406,14 @@ export function qxlReleaseMap(qdev: QxlDevice, release: QxlRelease): DataView {
 }
 
 /**
+ * dma_resv_assert_held() on every object the release's drm_exec locked (none when the list is
+ * only the pinned release bo, which is never reserved).
+ */
+function assertReleaseReserved(release: QxlRelease): void {
+  for (const obj of release.exec.objects) dmaResvAssertHeld(obj.resv);
+}
+
+/**
  * Models qxl_release_fence_buffer_objects(): with more than the release bo on the list, the
  * release becomes a fence and every listed object's reservation gets it (DMA_RESV_USAGE_READ);
  * then the reservations are unlocked.
@@ -405,6 +424,8 @@ export async function qxlReleaseFenceBufferObjects(
   qdev: QxlDevice,
   release: QxlRelease,
 ): Promise<void> {
+  release.checkAccess("qxl_release_fence_buffer_objects");
+  assertReleaseReserved(release);
   // if only one object on the release its the release itself since these objects are pinned
   // no need to reserve
   if (release.bos.length <= 1) return;
@@ -413,9 +434,9 @@ export async function qxlReleaseFenceBufferObjects(
   dmaFenceInit(release, qxlFenceOps, qdev.releaseLock, release.id | 0xf0000000, release.seqno);
   release.fenced = true;
   await point(`qxl_release_fence_buffer_objects(${release.id})`);
-  for (const entry of release.bos) {
-    await dmaResvAddFence(entry.bo.resv, release, DmaResvUsage.READ);
-    if (entry.bo instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(entry.bo);
+  for (const obj of release.exec.objects) {
+    await dmaResvAddFence(obj.resv, release, DmaResvUsage.READ);
+    if (obj instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(obj);
   }
-  await qxlReleaseExecFini(release);
+  await drmExecFini(release.exec);
 }

@@ -1,19 +1,20 @@
 /**
  * qxl's historic races (toggles.ts): each is found under PCT within a bounded number of
  * schedules with its toggle on, replays exactly from its token, and the same scenario is clean
- * with every toggle off (modulo mainline's own lockdep report of the reaper, isKnownReapRecursion).
+ * with every toggle off and the known windows' fix switches on (baselineFixes()); with the known
+ * window qxl.reap-reserve-without-ctx open, the reaper case shows exactly that window's report.
  */
 
-import { formatSplat, type RunResult } from "@primetime/sim";
+import { baselineFixes, formatSplat, type RunResult } from "@primetime/sim";
 import { explore, replay, type Scenario } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   dumbCreateVsClose,
+  execbufferVsReleaseGc,
   isKnownReapRecursion,
-  qxlIsFailure,
   surfaceReapVsClose,
 } from "./test-scenarios.js";
-import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF } from "./toggles.js";
+import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
 
 const text = (r: RunResult | null) => (r ? r.splats.map((s) => formatSplat(s)).join("\n") : "none");
 
@@ -41,6 +42,13 @@ const CASES: ToggleCase[] = [
     finds: /KASAN: slab-use-after-free in qxl_mode_dumb_create/,
     schedules: 200,
   },
+  {
+    toggle: QXL_RELEASE_USE_AFTER_FREE.name,
+    name: "qxl/execbuffer-vs-release-gc",
+    scenario: execbufferVsReleaseGc,
+    finds: /KASAN: slab-use-after-free in qxl_release_fence_buffer_objects/,
+    schedules: 200,
+  },
 ];
 
 describe("qxl historic races", () => {
@@ -66,21 +74,21 @@ describe("qxl historic races", () => {
       expect(text(again)).toBe(text(first));
     }, 120_000);
 
-    it(`${c.name} is clean with every toggle off`, async () => {
+    it(`${c.name} is clean with every toggle off (baselineFixes())`, async () => {
       const res = await explore(c.scenario, {
         strategy: "pct",
         depth: 3,
         schedules: 40,
         seed: 9,
+        toggles: baselineFixes(),
         scenario: c.name,
-        isFailure: qxlIsFailure,
       });
       expect(res.firstFailure, text(res.firstFailure)).toBeNull();
       expect(res.schedules).toBe(40);
     }, 120_000);
   }
 
-  it("mainline's reaper nests reservations: lockdep's recursive-locking report, nothing else", async () => {
+  it("window qxl.reap-reserve-without-ctx open: the reaper's recursive-locking report, nothing else", async () => {
     const res = await explore(surfaceReapVsClose, {
       strategy: "pct",
       schedules: 5,

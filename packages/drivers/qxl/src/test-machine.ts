@@ -1,5 +1,5 @@
 /**
- * The machine qxl's own tests run on (not exported from the package): a kernel with one (or two)
+ * The machine qxl's own tests run on (exported as @primetime/qxl/testing): a kernel with one (or two)
  * qxl devices, userspace processes talking to them through raw syscalls, and the helpers a qxl
  * client (the X driver, spice's guest agent) would use: ALLOC, ALLOC_SURF, MAP, EXECBUFFER of
  * this model's drawables with their relocations written into the caller's memory.

@@ -70,3 +70,64 @@ export const QXL_HANDLE_CREATE_LEAK = defineKnownWindow({
     "stress `run --scenario cross-share --drivers qxl --faults p:0.05`; qxl-failnth.test.ts " +
     "(ALLOC and ALLOC_SURF with the switch off and on)",
 });
+
+/**
+ * What current kernels do when surface ids run out during a submission: qxl_release_reserve_list()
+ * holds the release's reservations under drm_exec's acquire context while it validates each
+ * object, qxl_bo_check_id() allocates the surface id, and when none is left qxl_reap_surface_id()
+ * takes surf_evict_mutex and qxl_reap_surf() reserves each surface it finds with qxl_bo_reserve(),
+ * a dma_resv_lock() without an acquire context. Lockdep reports it every time ("possible recursive
+ * locking detected" on reservation_ww_class_mutex), and since that reservation is outside the
+ * wait-die protocol, a second submitter holding that surface's reservation under its own drm_exec
+ * and waiting for surf_evict_mutex deadlocks with the reaper (reservation -> surf_evict_mutex
+ * against surf_evict_mutex -> reservation). The switch applies a proposed fix: the reaper only
+ * trylocks (ttm_bo_reserve(no_wait = true)) and skips a surface it cannot reserve.
+ */
+export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
+  name: "qxl.reap-reserve-without-ctx",
+  what:
+    "the surface reaper reserves surfaces with dma_resv_lock(obj, NULL) while the submitting task " +
+    "holds its release's reservations under a ww_acquire_ctx (or, in UPDATE_AREA, the object's " +
+    "own reservation): lockdep's 'possible recursive " +
+    "locking detected' (reservation_ww_class_mutex) whenever ids run out during a submission; a " +
+    "deadlock when another submitter holds the surface's reservation and waits for " +
+    "surf_evict_mutex (the NULL-context reservation cannot back off); and a submitter deadlocking " +
+    "on itself when the surface reaped is one its own drm_exec holds (a draw reading surface A " +
+    "into a surface that needs an id)",
+  where:
+    "drivers/gpu/drm/qxl/qxl_cmd.c: qxl_reap_surf() (qxl_bo_reserve()) under " +
+    "qxl_reap_surface_id() (surf_evict_mutex), called from qxl_surface_id_alloc() <- " +
+    "qxl_bo_check_id() <- qxl_release_validate_bo() inside qxl_release_reserve_list() " +
+    "(drivers/gpu/drm/qxl/qxl_release.c, drm_exec since v6.6) or qxl_update_area_ioctl() " +
+    "(qxl_ioctl.c, under qxl_bo_reserve())",
+  since: "qxl: convert qxl driver to proper use for reservations",
+  sinceCommit: "8002db6336dd",
+  kernels:
+    "from the 2013 conversion of qxl_release_reserve_list() to ww reservations (v3.12, as far as " +
+    "the Fixes: tags that cite it tell) onwards; still present in v6.18 with drm_exec",
+  proposedFix:
+    "reserve in qxl_reap_surf() with ttm_bo_reserve(no_wait = true) and skip a busy surface " +
+    "(proposed here; no posted patch known)",
+  foundBy:
+    "qxl-pressure.test.ts (surface pressure, every toggle off, the window open: only this " +
+    "report and this deadlock; with baselineFixes(): clean)",
+});
+
+/**
+ * The 2020 release use-after-free: the submitters pushed the command to the ring first and
+ * called qxl_release_fence_buffer_objects() afterwards. The device (QEMU's spice worker, on
+ * another CPU) can process the command at once, hand the release back and raise the interrupt,
+ * and the garbage collector frees the release while the submitter is still between the push and
+ * the fencing, which then initialises and publishes a freed release.
+ */
+export const QXL_RELEASE_USE_AFTER_FREE = defineToggle({
+  name: "qxl.release-use-after-free",
+  description:
+    "qxl_process_single_command(), qxl_hw_surface_alloc() and qxl_hw_surface_dealloc() push the command before qxl_release_fence_buffer_objects(): the device hands the release back and gc_work frees it before the submitter fences it",
+  fixedBy: "drm/qxl: qxl_release use after free",
+  foundBy:
+    "qxl-toggles.test.ts: execbuffer-vs-release-gc (a device running as a spice worker thread)",
+  kind: "historic",
+  commit: "933db73351d359f74b14f4af095808260aff11f9",
+  kernels: "v3.10-v5.6 (fixed for v5.7, backported to stable)",
+});

@@ -1,5 +1,5 @@
 /**
- * The machine vmwgfx's own tests run on (not exported from the package): a kernel with one
+ * The machine vmwgfx's own tests and race scenarios (scenarios.ts) run on: a kernel with one
  * vmwgfx device, and raw-syscall helpers for its uapi (the driver sits below libdrm: the helpers
  * return the kernel's -errno where a test wants to see it, and throw where a failure is a bug of
  * the test).

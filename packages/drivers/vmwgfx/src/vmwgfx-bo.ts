@@ -74,10 +74,8 @@ import {
   ttmBoPin,
   ttmBoPopulate,
   ttmBoPut,
-  ttmBoReserve,
   ttmBoType,
   ttmBoUnpin,
-  ttmBoUnreserve,
   ttmPlace,
   ttmPlacement,
   ttmTtIsPopulated,
@@ -191,27 +189,25 @@ const vmwGemImportFuncs: DrmGemObjectFuncs = {
 };
 
 /**
- * Models vmw_gem_pin_private(): reserve, pin or unpin (vmw_bo_pin_reserved()), unreserve.
- * Locking: takes the reservation. References: the caller's.
+ * Models vmw_gem_object_pin() (v6.10+: "drm/gem: Acquire reservation lock in
+ * drm_gem_{pin/unpin}()"): vmw_bo_pin_reserved(vbo, true); drm_gem_pin() holds the reservation.
+ * Locking: the reservation held (asserted). References: the caller's.
  */
-async function vmwGemPinPrivate(obj: GemObject, doPin: boolean): Promise<number> {
+async function vmwGemObjectPin(obj: GemObject): Promise<number> {
   const bo = obj as VmwBo;
-  const ret = await ttmBoReserve(bo, false, false);
-  if (ret !== 0) return ret;
-  if (doPin) await ttmBoPin(bo);
-  else await ttmBoUnpin(bo);
-  await ttmBoUnreserve(bo);
+  dmaResvAssertHeld(bo.resv);
+  await ttmBoPin(bo);
   return 0;
 }
 
-/** Models vmw_gem_object_pin() (a dma-buf attachment pins the buffer in place). */
-function vmwGemObjectPin(obj: GemObject): Promise<number> {
-  return vmwGemPinPrivate(obj, true);
-}
-
-/** Models vmw_gem_object_unpin(). */
+/**
+ * Models vmw_gem_object_unpin() (v6.10+): vmw_bo_pin_reserved(vbo, false).
+ * Locking: the reservation held (asserted). References: none.
+ */
 async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
-  await vmwGemPinPrivate(obj, false);
+  const bo = obj as VmwBo;
+  dmaResvAssertHeld(bo.resv);
+  await ttmBoUnpin(bo);
 }
 
 /**

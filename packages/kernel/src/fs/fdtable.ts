@@ -20,7 +20,15 @@
  */
 
 import { Atomic } from "@primetime/atomics";
-import { currentTask, point, type Task, TaskLocal, WaitQueue, warnOn } from "@primetime/sim";
+import {
+  currentTask,
+  opLabel,
+  point,
+  type Task,
+  TaskLocal,
+  WaitQueue,
+  warnOn,
+} from "@primetime/sim";
 import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
@@ -368,7 +376,7 @@ async function filpFlush(file: File, id: unknown): Promise<number> {
  * References: drops one (the fd's).
  */
 export async function filpClose(file: File, id: unknown): Promise<number> {
-  await point(`filp_close(${file.name})`);
+  await point(opLabel("filp_close", file.name));
   file.checkAccess("filp_close");
   const retval = await filpFlush(file, id);
   await fput(file);

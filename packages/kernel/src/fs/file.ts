@@ -25,7 +25,7 @@
  */
 
 import { RefcountT } from "@primetime/atomics";
-import { currentTask, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
+import { currentTask, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
 import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
@@ -264,7 +264,7 @@ const fileRefIncWarned = new SimLocal<{ done: boolean }>(() => ({ done: false })
 export async function getFile(file: File): Promise<File> {
   // The kernels epoll.item-poll-without-ref re-creates (up to v6.9) had atomic_long_inc().
   if (toggleEnabled(EPOLL_ITEM_POLL_WITHOUT_REF.name)) return getFileLegacy(file);
-  await point(`get_file(${file.name})`);
+  await point(opLabel("get_file", file.name));
   file.checkAccess("get_file");
   if (!file.freed && file.fCount.read() === 0) {
     const once = fileRefIncWarned.get();
@@ -289,7 +289,7 @@ export async function getFile(file: File): Promise<File> {
  * References: takes one, even on a doomed file.
  */
 export async function getFileLegacy(file: File): Promise<File> {
-  await point(`get_file(${file.name})`);
+  await point(opLabel("get_file", file.name));
   file.checkAccess("get_file");
   file.fCount.refs.inc();
   return file;
@@ -305,7 +305,7 @@ export async function getFileLegacy(file: File): Promise<File> {
  * References: takes one when it returns true.
  */
 export async function getFileUnlessDoomed(file: File): Promise<boolean> {
-  await point(`get_file_unless_doomed(${file.name})`);
+  await point(opLabel("get_file_unless_doomed", file.name));
   file.checkAccess("get_file_unless_doomed");
   return file.fCount.incNotZero();
 }
@@ -325,7 +325,7 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
  * References: drops one; the caller must not touch the file afterwards.
  */
 export async function fput(file: File): Promise<void> {
-  await point(`fput(${file.name})`);
+  await point(opLabel("fput", file.name));
   if (!file.checkAccess("fput")) return;
   // file_ref_put() on a released reference (a get_file() on the doomed file took none): the
   // count stays in the dead zone and nothing is released.
@@ -365,7 +365,7 @@ function fileFree(file: File): void {
  * References: consumes the doomed file.
  */
 export async function fputFinal(file: File): Promise<void> {
-  await point(`__fput(${file.name})`);
+  await point(opLabel("__fput", file.name));
   if (!file.checkAccess("__fput")) return;
   if (file.fMode & FMODE_OPENED) {
     mightSleep("__fput");

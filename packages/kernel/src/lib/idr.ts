@@ -196,9 +196,13 @@ export class Idr<T extends object> {
    */
   private allocFrom(ptr: T | null, id: number, max: number): number {
     const from = Math.max(id, this.base);
-    if (from > max) return -ENOSPC;
+    // idr_alloc_u32() searches index space, bounded by `max - base` as an unsigned long: a max
+    // below the base wraps around and bounds nothing (idr_alloc(idr, p, 0, 1) on an IDR based at
+    // 1 hands out the lowest free id, not -ENOSPC).
+    const limit = max < this.base ? IDR_INT_MAX : max;
+    if (from > limit) return -ENOSPC;
     const free = this.ids.lowestFree(from);
-    if (free > max) return -ENOSPC;
+    if (free > limit) return -ENOSPC;
     // idr_get_free() allocates radix-tree nodes (GFP_NOWAIT under a spinlock, after
     // idr_preload()): the fallible step, after the range check.
     if (shouldFail("idr_alloc")) return -ENOMEM;

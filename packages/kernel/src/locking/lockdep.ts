@@ -250,6 +250,8 @@ export interface AcquireOptions {
    * class). Not holding the nest lock is its own report.
    */
   nestLock?: LockdepLock;
+  /** The site label to record (default: the running task's last point), e.g. "ww_acquire_init". */
+  label?: string;
 }
 
 /**
@@ -269,7 +271,9 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
   const ctx = lockContext();
   const held = contextState(ctx).held;
   const cls = lockClassOf(lock.dep, opts.subclass ?? 0);
-  const next: HeldLock = { lock, cls, site: here(), trylock: opts.trylock ?? false };
+  const at = here();
+  const site = opts.label === undefined ? at : { ...at, label: opts.label };
+  const next: HeldLock = { lock, cls, site, trylock: opts.trylock ?? false };
   const nest = opts.nestLock;
   if (nest && !held.some((h) => h.lock === nest)) {
     if (once(`nest:${cls.id}:${ctx.id}`)) reportNestLockNotHeld(ctx, held, next, nest);

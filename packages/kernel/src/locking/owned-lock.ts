@@ -9,7 +9,7 @@
  * preempt_disable() and spin_unlock()'s preempt_enable().
  */
 
-import { type Owner, point, WaitQueue } from "@primetime/sim";
+import { type Owner, opLabel, point, WaitQueue } from "@primetime/sim";
 import {
   type LockClassKey,
   type LockContext,
@@ -74,8 +74,10 @@ export abstract class OwnedLock implements LockdepLock {
       },
       { spinning: kind === "spinlock" },
     );
-    this.lockLabel = `${names.lock}(${name})`;
-    this.unlockLabel = `${names.unlock}(${name})`;
+    // One string per (operation, lock name) for the process: a run's lock labels are the very
+    // strings earlier runs used, which the trace finds at once.
+    this.lockLabel = opLabel(names.lock, name);
+    this.unlockLabel = opLabel(names.unlock, name);
   }
 
   /** Models mutex_is_locked() / spin_is_locked(). */

@@ -345,6 +345,19 @@ describe("ww_mutex: lockdep", () => {
     );
   });
 
+  it("locking under a context that was finished is lockdep's nest-lock report", async () => {
+    const r = await run(async () => {
+      const a = new WwMutex("a", wd);
+      const ctx = new WwAcquireCtx();
+      wwAcquireInit(ctx, wd);
+      wwAcquireFini(ctx);
+      expect(await wwMutexLock(a, ctx)).toBe(0);
+      await wwMutexUnlock(a);
+    });
+    expect(splatsOf(r, "lockdep")).toEqual(["WARNING: Nested lock was not taken"]);
+    expect(r.splats[0]!.message).toContain("but this task is not holding:\ntest_wd_class_acquire");
+  });
+
   it("a plain Mutex call on a ww_mutex is ww_mutex_lock(lock, NULL)", async () => {
     const r = await run(async () => {
       const a = new WwMutex("a", wd);

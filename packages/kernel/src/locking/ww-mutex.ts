@@ -168,8 +168,8 @@ export function wwAcquireInit(ctx: WwAcquireCtx, wwClass: WwClass): void {
   ctx.waiting = null;
   ctx.depMap = new CtxDepLock(`${wwClass.name}_acquire`, wwClass.acquireKey, ctx);
   ctx.firstLockDepMap = new CtxDepLock(`${wwClass.name}_mutex`, wwClass.mutexKey, ctx);
-  lockAcquire(ctx.depMap);
-  lockAcquire(ctx.firstLockDepMap, { nestLock: ctx.depMap });
+  lockAcquire(ctx.depMap, { label: "ww_acquire_init" });
+  lockAcquire(ctx.firstLockDepMap, { nestLock: ctx.depMap, label: "ww_acquire_init" });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { choose, point, report, spawn, yieldCpu } from "../current.js";
 import { ReplayMismatchError, ReplayTokenError } from "../errors.js";
-import type { Simulation } from "../simulation.js";
+import type { RunResult, Simulation } from "../simulation.js";
 import { checkDeterminism, explore, replay } from "./explore.js";
 import { resolveSearchOptions, SEARCH_DEFAULTS } from "./search-options.js";
 import {
@@ -128,6 +128,28 @@ describe("explore", () => {
     const before = values.at(-1);
     await replay(f.token, scenario);
     expect(values.at(-1)).toBe(before);
+  });
+});
+
+describe("trace recycling", () => {
+  it("an onRun may keep passing runs; with recycleTraces their traces are reused and throw", async () => {
+    const kept: RunResult[] = [];
+    const opts = { strategy: "pct", schedules: 5, isFailure: () => false };
+    await explore(lostUpdate(3), { ...opts, onRun: (r) => kept.push(r) });
+    for (const r of kept)
+      expect((await replay(r.token, lostUpdate(3))).traceHash).toBe(r.traceHash);
+    const recycled: RunResult[] = [];
+    await explore(lostUpdate(3), {
+      ...opts,
+      recycleTraces: true,
+      onRun: (r) => {
+        expect(r.token).toMatch(/^pt1\./); // readable while onRun runs
+        recycled.push(r);
+      },
+    });
+    expect(() => recycled[0]!.trace.at(1)).toThrow(/recycled/);
+    expect(recycled[0]!.token).toBe(kept[0]!.token); // read in onRun, kept
+    expect(recycled[0]!.traceHash).toBe(kept[0]!.traceHash);
   });
 });
 
@@ -293,9 +315,9 @@ describe("the strategy registry", () => {
     expect(again.traceHash).toBe(f!.traceHash);
   });
 
-  it("one set of defaults: depth 3, preemption bound 2, 1000 schedules, seed 1", () => {
+  it("one set of defaults: portfolio, depth 3, preemption bound 2, 1000 schedules, seed 1", () => {
     expect(SEARCH_DEFAULTS).toMatchObject({
-      strategy: "pct",
+      strategy: "portfolio",
       schedules: 1000,
       seed: 1,
       depth: 3,

@@ -18,8 +18,15 @@ export interface ExploreOptions extends SearchOptions {
   scenario?: string;
   /** What counts as a failure. Default: any splat or an outcome other than "ok". */
   isFailure?: (r: RunResult) => boolean;
-  /** Called after every run (progress bars). */
+  /** Called after every run (progress bars). It may keep any run it is given. */
   onRun?: (r: RunResult, index: number) => void;
+  /**
+   * Reuse a passing run's trace buffers for the next run (saves allocating and growing them run
+   * after run); the passing run's `trace` and `token` then throw when read. Default: on when
+   * there is no `onRun` (nothing else can keep a passing run), off otherwise; an `onRun` that
+   * reads runs only while it is called can turn it on.
+   */
+  recycleTraces?: boolean;
 }
 
 export interface ExploreStats {
@@ -55,6 +62,7 @@ export async function explore(
 ): Promise<ExploreResult> {
   const o = resolveSearchOptions(opts);
   const isFailure = opts.isFailure ?? defaultIsFailure;
+  const recycle = opts.recycleTraces ?? opts.onRun === undefined;
   const session = getStrategy(o.strategy, true).search(o);
   const failures: RunResult[] = [];
   const outcomes: Record<RunOutcome, number> = {
@@ -90,7 +98,7 @@ export async function explore(
     if (isFailure(r)) {
       failures.push(r);
       if (o.stopOnFailure) break;
-    }
+    } else if (recycle) r.trace.recycle();
   }
   return {
     schedules: runs,

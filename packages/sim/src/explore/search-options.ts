@@ -5,7 +5,7 @@
  */
 
 export interface SearchOptions {
-  /** A registered strategy name (listStrategies()): "pct", "random", "dfs", "pos". */
+  /** A registered strategy name (listStrategies()): "portfolio", "pct", "random", "dfs", "pos". */
   strategy?: string;
   /** Schedules to run at most. */
   schedules?: number;
@@ -28,7 +28,7 @@ export type ResolvedSearchOptions = Required<SearchOptions>;
 
 /** The defaults, the same for every caller. */
 export const SEARCH_DEFAULTS: Readonly<ResolvedSearchOptions> = Object.freeze({
-  strategy: "pct",
+  strategy: "portfolio",
   schedules: 1000,
   seed: 1,
   depth: 3,

@@ -212,6 +212,102 @@ export const DRM_PRIME_HANDLE_LAYOUT: DrmStructLayout = [
   ["fd", "s32"],
 ];
 
+/**
+ * struct drm_gem_change_handle (v6.18): moves the object of `handle` to `new_handle`, which must
+ * be free (DRM_IOCTL_GEM_CHANGE_HANDLE, for CRIU restore).
+ */
+export interface DrmGemChangeHandle {
+  handle: number;
+  new_handle: number;
+}
+export const DRM_GEM_CHANGE_HANDLE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["new_handle", "u32"],
+];
+
+/** struct drm_syncobj_create: `flags` in (DRM_SYNCOBJ_CREATE_SIGNALED), `handle` out. */
+export interface DrmSyncobjCreate {
+  handle: number;
+  flags: number;
+}
+export const DRM_SYNCOBJ_CREATE_SIGNALED = 1 << 0;
+export const DRM_SYNCOBJ_CREATE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["flags", "u32"],
+];
+
+/** struct drm_syncobj_destroy. */
+export interface DrmSyncobjDestroy {
+  handle: number;
+  pad: number;
+}
+export const DRM_SYNCOBJ_DESTROY_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["pad", "u32"],
+];
+
+export const DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE = 1 << 0;
+export const DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE = 1 << 1;
+export const DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE = 1 << 0;
+export const DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE = 1 << 1;
+/**
+ * struct drm_syncobj_handle (with `point`, v6.15+): HANDLE_TO_FD takes `handle` and gives `fd`;
+ * FD_TO_HANDLE takes `fd` and gives `handle` (or, importing a sync_file, takes both).
+ */
+export interface DrmSyncobjHandle {
+  handle: number;
+  flags: number;
+  fd: number;
+  pad: number;
+  point: number;
+}
+export const DRM_SYNCOBJ_HANDLE_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["flags", "u32"],
+  ["fd", "s32"],
+  ["pad", "u32"],
+  ["point", "u64"],
+];
+
+export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL = 1 << 0;
+export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT = 1 << 1;
+export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE = 1 << 2;
+export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE = 1 << 3;
+/**
+ * struct drm_syncobj_wait: `handles` is a user pointer to `count_handles` u32 handles;
+ * `timeout_nsec` an absolute CLOCK_MONOTONIC time (0 polls); `first_signaled` out.
+ */
+export interface DrmSyncobjWait {
+  handles: number;
+  timeout_nsec: number;
+  count_handles: number;
+  flags: number;
+  first_signaled: number;
+  pad: number;
+  deadline_nsec: number;
+}
+export const DRM_SYNCOBJ_WAIT_LAYOUT: DrmStructLayout = [
+  ["handles", "u64"],
+  ["timeout_nsec", "s64"],
+  ["count_handles", "u32"],
+  ["flags", "u32"],
+  ["first_signaled", "u32"],
+  ["pad", "u32"],
+  ["deadline_nsec", "u64"],
+];
+
+/** struct drm_syncobj_array: `handles` is a user pointer to `count_handles` u32 handles. */
+export interface DrmSyncobjArray {
+  handles: number;
+  count_handles: number;
+  pad: number;
+}
+export const DRM_SYNCOBJ_ARRAY_LAYOUT: DrmStructLayout = [
+  ["handles", "u64"],
+  ["count_handles", "u32"],
+  ["pad", "u32"],
+];
+
 // ---- Ioctl numbers ---------------------------------------------------------------------------
 
 export const DRM_IOCTL_VERSION = DRM_IOWR(0x00, DRM_VERSION_LAYOUT);
@@ -230,6 +326,15 @@ export const DRM_IOCTL_PRIME_FD_TO_HANDLE = DRM_IOWR(0x2e, DRM_PRIME_HANDLE_LAYO
 export const DRM_IOCTL_MODE_CREATE_DUMB = DRM_IOWR(0xb2, DRM_MODE_CREATE_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_MAP_DUMB = DRM_IOWR(0xb3, DRM_MODE_MAP_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_DESTROY_DUMB = DRM_IOWR(0xb4, DRM_MODE_DESTROY_DUMB_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_CREATE = DRM_IOWR(0xbf, DRM_SYNCOBJ_CREATE_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_DESTROY = DRM_IOWR(0xc0, DRM_SYNCOBJ_DESTROY_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD = DRM_IOWR(0xc1, DRM_SYNCOBJ_HANDLE_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE = DRM_IOWR(0xc2, DRM_SYNCOBJ_HANDLE_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_WAIT = DRM_IOWR(0xc3, DRM_SYNCOBJ_WAIT_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_RESET = DRM_IOWR(0xc4, DRM_SYNCOBJ_ARRAY_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_SIGNAL = DRM_IOWR(0xc5, DRM_SYNCOBJ_ARRAY_LAYOUT);
+/** v6.18 (53096728b891); wired to drm_invalid_op in mainline since 1a4f03d22fb6. */
+export const DRM_IOCTL_GEM_CHANGE_HANDLE = DRM_IOWR(0xd2, DRM_GEM_CHANGE_HANDLE_LAYOUT);
 
 // ---- Flags and capabilities -------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
  * live device so the machine's GEM counters and kmemleak see only what userspace left behind.
  *
  * - qxl: wait (virtual time) until the device is idle and has handed every release back, and the
- *   release garbage collector freed them, as qxl's own test machine does before its leak check;
+ *   release garbage collector freed them: qxlSettle() of `@primetime/qxl/testing`, what qxl's own
+ *   test machine does before its leak check;
  *   then give the device's cached release BOs back, as qxl_device_fini() does first at unload:
  *   they are device state (sub-allocated for later commands), not something userspace leaked.
  * - vmwgfx: wait until its GPU is idle (buffers a killed process left busy go through TTM's
@@ -16,25 +17,14 @@
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { Kernel } from "@primetime/kernel";
 import { type QxlDevice, qxlBoUnpin, qxlBoUnref, toQxl } from "@primetime/qxl";
+import { qxlSettle } from "@primetime/qxl/testing";
 import { sleep } from "@primetime/sim";
 import { vmwPriv } from "@primetime/vmwgfx";
 
-async function qxlSettle(kernel: Kernel, qdev: QxlDevice): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    await kernel.quiesce();
-    const ring = qdev.hw.ram.cmdRing;
-    const rel = qdev.hw.ram.releaseRing;
-    if (
-      ring.prod === ring.cons &&
-      rel.prod === rel.cons &&
-      !qdev.hw.gpu.busy &&
-      qdev.releaseIdr.isEmpty()
-    )
-      return;
-    await sleep(100_000, "qxl settle");
-  }
-}
-
+/**
+ * The first step of qxl_device_fini() (qxl's qxlDrmRelease()): the cached release BOs, from
+ * which later commands' releases are sub-allocated, are unpinned and put.
+ */
 async function qxlDropReleaseBoCache(qdev: QxlDevice): Promise<void> {
   for (let curIdx = 0; curIdx < 3; curIdx++) {
     const bo = qdev.currentReleaseBo[curIdx];
@@ -51,7 +41,7 @@ export async function settleDevice(kernel: Kernel, dev: DeviceUnderTest): Promis
   switch (dev.driver.name) {
     case "qxl": {
       const qdev = toQxl(dev.device);
-      await qxlSettle(kernel, qdev);
+      await qxlSettle(kernel, { device: dev.device, qdev, card: dev.card, render: null });
       await qxlDropReleaseBoCache(qdev);
       return;
     }

@@ -27,6 +27,7 @@ import { Completion, choose, type Simulation } from "@primetime/sim";
 import type { FaultSpec } from "../../campaign/campaign-scenario.js";
 import type { DriverUnderTest } from "../../drivers.js";
 import { settleDevice } from "./device-settle.js";
+import { sizedForSharing } from "./sized-devices.js";
 
 export interface Machine {
   readonly sim: Simulation;
@@ -65,7 +66,7 @@ export async function bootMachine(
   const kernel = Kernel.boot();
   registerSwSync(kernel);
   const devices: DeviceUnderTest[] = [];
-  for (const d of drivers) devices.push(await registerDevice(d, kernel));
+  for (const d of drivers) devices.push(await registerDevice(sizedForSharing(d), kernel));
   const baselines = devices.map((d) => drmDevCounters(d.device));
   const survivors = new Set<SlabObject>(liveObjects());
   const tolerant = faults !== null;
@@ -75,12 +76,7 @@ export async function bootMachine(
   // which need no authentication.
   const masters = devices.map((d, i) => (needsAuth(d) ? drmMaster(kernel, d, i) : null));
   for (const m of masters) await m?.ready.wait();
-  if (faults)
-    setFailslab(
-      faults.kind === "nth"
-        ? { failNth: allocationCount() + faults.nth }
-        : { probability: faults.p },
-    );
+  if (faults) startFaults(faults);
   const procs: Process[] = [];
   return {
     sim,
@@ -131,6 +127,16 @@ export async function bootMachine(
       await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
     },
   };
+}
+
+/**
+ * Starts fault injection in the running simulation: `nth:N` fails the N-th allocation from now
+ * on, `p:P` each allocation with probability P.
+ */
+export function startFaults(faults: FaultSpec): void {
+  setFailslab(
+    faults.kind === "nth" ? { failNth: allocationCount() + faults.nth } : { probability: faults.p },
+  );
 }
 
 /** A permutation of `xs` drawn from the run's recorded choices. */

@@ -21,7 +21,8 @@ import { type StrategyDefinition, samplingSession } from "./registry.js";
 export class PctStrategy implements Strategy {
   readonly name = "pct";
   private prng!: Prng;
-  private readonly priority = new Map<Task, number>();
+  /** Priority of each task of the run, by task id (ids count from 1 in every run). */
+  private readonly priority: number[] = [];
   /** counted step -> priority it assigns. */
   private changePoints = new Map<number, number>();
   private counted = 0;
@@ -37,7 +38,7 @@ export class PctStrategy implements Strategy {
 
   begin(prng: Prng): void {
     this.prng = prng;
-    this.priority.clear();
+    this.priority.length = 0;
     this.changePoints.clear();
     this.counted = 0;
     const k = Math.max(1, this.estimatedSteps);
@@ -53,25 +54,30 @@ export class PctStrategy implements Strategy {
 
   spawned(task: Task): void {
     // Distinct in practice (2^30 values); ties are broken by task id, so still deterministic.
-    this.priority.set(task, this.param + this.prng.between(0, 1 << 30));
+    this.priority[task.id] = this.param + this.prng.between(0, 1 << 30);
   }
 
   yielded(task: Task): void {
     // Below everyone, change-point priorities included: whatever the spinner waits for can run.
+    const pr = this.priority;
     let lowest = Number.POSITIVE_INFINITY;
-    for (const p of this.priority.values()) if (p < lowest) lowest = p;
-    this.priority.set(task, lowest - 1);
+    for (let i = 0; i < pr.length; i++) {
+      const p = pr[i];
+      if (p !== undefined && p < lowest) lowest = p;
+    }
+    pr[task.id] = lowest - 1;
   }
 
   pickTask(runnable: readonly Task[], current: Task | null): Task {
     this.counted++;
     const change = this.changePoints.get(this.counted);
-    if (change !== undefined && current) this.priority.set(current, change);
+    const pr = this.priority;
+    if (change !== undefined && current) pr[current.id] = change;
     let best = runnable[0]!;
-    let bestP = this.priority.get(best) ?? 0;
+    let bestP = pr[best.id] ?? 0;
     for (let i = 1; i < runnable.length; i++) {
       const t = runnable[i]!;
-      const p = this.priority.get(t) ?? 0;
+      const p = pr[t.id] ?? 0;
       if (p > bestP) {
         best = t;
         bestP = p;

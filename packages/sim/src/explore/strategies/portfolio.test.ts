@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import { point, report, spawn } from "../../current.js";
 import { Simulation } from "../../simulation.js";
 import { explore, replay } from "../explore.js";
+import { SEARCH_DEFAULTS } from "../search-options.js";
 import { decodeToken } from "../token.js";
 import { getStrategy } from "./index.js";
-import { PortfolioStrategy, portfolioMember } from "./portfolio.js";
+import { PortfolioStrategy, portfolioMember, SHORT_RUN } from "./portfolio.js";
 
 /** `tasks` tasks each add 1 to a counter with a preemption window between load and store. */
 function lostUpdate(tasks = 2) {
@@ -30,20 +31,24 @@ describe("the portfolio strategy", () => {
   it("is registered and searchable, with its own token code", () => {
     const def = getStrategy("portfolio", true);
     expect(def.code).toBe(6);
-    expect(def.describe({ depth: 3, seed: 1 } as never)).toMatch(/pct depths 3\/4/);
+    expect(def.describe({ depth: 3, seed: 1 } as never)).toMatch(/pct depths 4\/3/);
   });
 
-  it("cycles through its 8 members: PCT at the depth 3 times, one deeper once, POS and random twice", () => {
+  it("is the default strategy of a search", () => {
+    expect(SEARCH_DEFAULTS.strategy).toBe("portfolio");
+  });
+
+  it("cycles through its 8 members: PCT one deeper 3 times, at the depth once, POS once, shallow 3 times", () => {
     expect(Array.from({ length: 9 }, (_, i) => portfolioMember(i))).toEqual([
-      "pct(depth)",
-      "random",
-      "pos",
-      "pct(depth)",
-      "random",
       "pct(depth+1)",
+      "shallow",
+      "pct(depth+1)",
+      "shallow",
+      "shallow",
+      "pct(depth+1)",
+      "pct(depth)",
       "pos",
-      "pct(depth)",
-      "pct(depth)",
+      "pct(depth+1)",
     ]);
   });
 
@@ -57,25 +62,38 @@ describe("the portfolio strategy", () => {
       isFailure: () => true,
       onRun: (r) => tokens.push(r.token),
     });
+    // Runs of 3 tasks are short: the shallow member is random.
     expect(tokens.map((t) => `${decodeToken(t).strategy}:${decodeToken(t).param}`)).toEqual([
-      "pct:4",
-      "random:0",
-      "pos:0",
-      "pct:4",
+      "pct:5",
       "random:0",
       "pct:5",
-      "pos:0",
+      "random:0",
+      "random:0",
+      "pct:5",
       "pct:4",
+      "pos:0",
     ]);
     // Run 0 of the portfolio is run 0 of a PCT search at that depth with the same base seed.
     const alone = await explore(lostUpdate(3), {
       strategy: "pct",
-      depth: 4,
+      depth: 5,
       schedules: 1,
       stopOnFailure: false,
       isFailure: () => true,
     });
     expect(alone.firstFailure!.token).toBe(tokens[0]);
+  });
+
+  it("runs POS as its shallow member once a run has made more than SHORT_RUN decisions", async () => {
+    const members: string[] = [];
+    await explore(lostUpdate(SHORT_RUN), {
+      strategy: "portfolio",
+      schedules: 5,
+      stopOnFailure: false,
+      isFailure: () => true,
+      onRun: (r) => members.push(decodeToken(r.token).strategy),
+    });
+    expect(members).toEqual(["pct", "pos", "pct", "pos", "pos"]);
   });
 
   it("is deterministic: the same seed gives the same schedules and tokens", async () => {

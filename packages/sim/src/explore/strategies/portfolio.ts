@@ -8,35 +8,52 @@ import { RandomStrategy } from "./random.js";
 import type { SearchSession, StrategyDefinition } from "./registry.js";
 
 /**
- * A member of the portfolio: a strategy and, for PCT, its depth. "depth" means the search's
- * `depth` option (so `--depth` still steers the portfolio's main PCT member), "deeper" one more.
+ * A member of the portfolio. PCT's depth is "depth" (the search's `depth` option, so `--depth`
+ * still steers it) or "deeper" (one more). "shallow" is uniform random while the search's runs
+ * are short and POS once they are long (see SHORT_RUN).
  */
 type Member =
   | { readonly kind: "pct"; readonly depth: "depth" | "deeper" }
-  | { readonly kind: "random" }
-  | { readonly kind: "pos" };
+  | { readonly kind: "pos" }
+  | { readonly kind: "shallow" };
 
 /**
- * The fixed cycle of members: schedule i of a search runs member i mod 8.
+ * A run that has made at most this many scheduling decisions (steps with more than one runnable
+ * task, plus data choices) is short. On short runs a uniform random walk is the best sampler:
+ * kref.rst's examples make 4-11 decisions and random finds their unlocked-lookup race in a
+ * median of 3 schedules where POS and PCT need 5.5-14. On the DRM races (200-800 decisions) it
+ * misses five of the eight toggles in 1,000 schedules with most seeds, which PCT and POS find
+ * in tens to hundreds.
+ */
+export const SHORT_RUN = 64;
+
+/**
+ * The fixed cycle: schedule i of a search runs member i mod 8.
  *
- * PCT at the search's depth runs 3 schedules in 8 and PCT one deeper 1 in 8; POS runs 2 in 8
- * and uniform random 2 in 8. The members win on different workloads: on the DRM/dma-buf races
- * PCT and POS find the deep orderings within tens of schedules where random finds nothing in a
- * thousand, while on a shallow race between many short steps (the unlocked kref.rst lookup)
- * random needs 3 schedules, POS 5 and PCT 13-25. Half of the cycle (PCT at the search depth and
- * POS's share of the rest) suits each kind, so the portfolio needs about twice the schedules of
- * the best single strategy at most, and never the worst strategy's count. (PCT depth 2 was
- * measured as a member too: it found less than depth 3 on every race and missed two.)
+ * PCT one deeper than the search depth runs 3 schedules in 8, PCT at the depth 1, POS 1, and the
+ * "shallow" member 3 (random on short runs, POS on long ones). So on the DRM races the cycle is
+ * PCT 4/8 and POS 4/8, and on short runs PCT 4/8, random 3/8 and POS 1/8. Schedule 0 is PCT's
+ * first run, which knows nothing of the run length: its single change point is the first
+ * decision, which preempts the first task at once (it finds kref.rst's handoff race in one
+ * schedule; nothing else does). Every PCT member's first run after that starts from the longest
+ * run the search has seen instead of from nothing, so it does not waste a schedule.
+ *
+ * Measured over base seeds 1-20 (`pnpm --filter @primetime/vgem bench`, figures in the sim
+ * README): the median schedules to the first detection stays within 2x of the best single
+ * strategy's (random, PCT at depth 2, 3 or 4, POS) for every toggle and buggy kref.rst example.
+ * Each member is far behind another somewhere: POS needs 2.7x PCT depth 4's schedules on
+ * `gem.handle-id-reused-before-release`, PCT depth 3 about 4x POS's on
+ * `gem.open-drops-name-lock`, and both 2-5x random's on the kref.rst lookup race.
  */
 const CYCLE: readonly Member[] = Object.freeze([
-  { kind: "pct", depth: "depth" },
-  { kind: "random" },
-  { kind: "pos" },
-  { kind: "pct", depth: "depth" },
-  { kind: "random" },
   { kind: "pct", depth: "deeper" },
-  { kind: "pos" },
+  { kind: "shallow" },
+  { kind: "pct", depth: "deeper" },
+  { kind: "shallow" },
+  { kind: "shallow" },
+  { kind: "pct", depth: "deeper" },
   { kind: "pct", depth: "depth" },
+  { kind: "pos" },
 ] satisfies Member[]);
 
 /** The member run `index` of a portfolio search uses (exported for tests and benchmarks). */
@@ -53,8 +70,9 @@ function pctDepth(m: Member & { kind: "pct" }, o: { depth: number }): number {
 /**
  * The portfolio as a single run's strategy (`new Simulation({ strategy: { kind: "portfolio" } })`):
  * the run's PRNG picks the member at `begin()` (so the same seed picks the same member), and
- * every decision is the member's. Replay tokens record the member that decided ("pct" with its
- * depth, "random", "pos"), since that is what produced the choices.
+ * every decision is the member's; with no earlier run to tell the run length, "shallow" is
+ * random. Replay tokens record the member that decided ("pct" with its depth, "random", "pos"),
+ * since that is what produced the choices.
  */
 export class PortfolioStrategy implements Strategy {
   private member: Strategy;
@@ -64,7 +82,7 @@ export class PortfolioStrategy implements Strategy {
     this.members = CYCLE.map((m) =>
       m.kind === "pct"
         ? new PctStrategy(pctDepth(m, { depth }))
-        : m.kind === "random"
+        : m.kind === "shallow"
           ? new RandomStrategy()
           : new PosStrategy(),
     );
@@ -116,11 +134,14 @@ export class PortfolioStrategy implements Strategy {
 /**
  * The search: run i gets member i mod 8 with seed deriveSeed(seed, i), exactly as a search with
  * that member alone would derive it. Each PCT member is one instance for the whole search, so
- * its step estimate rises as longer runs appear (as in a plain PCT search); random and POS get a
- * fresh instance per run.
+ * its step estimate rises as its runs get longer (as in a plain PCT search); its first run
+ * starts from the most decisions any earlier run of the search made. Random and POS get a fresh
+ * instance per run.
  */
 function portfolioSession(o: ResolvedSearchOptions): SearchSession {
   const pct = new Map<number, PctStrategy>();
+  // The most scheduling decisions (trace choices) any run of the search has made so far.
+  let longest = 0;
   return {
     next(index) {
       const m = CYCLE[index % CYCLE.length]!;
@@ -129,12 +150,16 @@ function portfolioSession(o: ResolvedSearchOptions): SearchSession {
         const d = pctDepth(m, o);
         let s = pct.get(d);
         if (!s) {
-          s = new PctStrategy(d);
+          s = new PctStrategy(d, longest);
           pct.set(d, s);
         }
         strategy = s;
-      } else strategy = m.kind === "random" ? new RandomStrategy() : new PosStrategy();
+      } else if (m.kind === "shallow" && longest <= SHORT_RUN) strategy = new RandomStrategy();
+      else strategy = new PosStrategy();
       return { strategy, seed: deriveSeed(o.seed, index) };
+    },
+    ended(_step, r) {
+      if (r.trace.choiceCount > longest) longest = r.trace.choiceCount;
     },
   };
 }
@@ -143,9 +168,9 @@ export const PORTFOLIO: StrategyDefinition = {
   name: "portfolio",
   code: 6,
   summary:
-    "interleaves PCT (the search depth and one deeper), POS and random, one member per schedule in a fixed cycle",
+    "the default: PCT (one deeper than the search depth, and the depth), POS and random, one member per schedule in a fixed cycle",
   searches: true,
-  describe: (o) => `portfolio (pct depths ${o.depth}/${o.depth + 1}, pos, random; seed ${o.seed})`,
+  describe: (o) => `portfolio (pct depths ${o.depth + 1}/${o.depth}, pos, random; seed ${o.seed})`,
   create: (p) => new PortfolioStrategy(p.depth ?? 3),
   search: portfolioSession,
 };

@@ -21,50 +21,54 @@ export class PosStrategy implements Strategy {
   readonly name = "pos";
   readonly param = 0;
   private prng!: Prng;
-  /** The priority of each task's pending event, and the label it was drawn for. */
-  private readonly prio = new Map<Task, { p: number; label: string }>();
+  /** The priority of each task's pending event and the label it was drawn for, by task id. */
+  private readonly prio: number[] = [];
+  private readonly prioLabel: (string | undefined)[] = [];
   private last: Task | null = null;
-  /** Tasks that yielded on purpose: below every other until they next run. */
-  private readonly yielding = new Set<Task>();
+  /** Tasks (by id) that yielded on purpose: below every other until they next run. */
+  private readonly yielding: boolean[] = [];
 
   begin(prng: Prng): void {
     this.prng = prng;
-    this.prio.clear();
-    this.yielding.clear();
+    this.prio.length = 0;
+    this.prioLabel.length = 0;
+    this.yielding.length = 0;
     this.last = null;
   }
 
   private draw(t: Task): number {
     const p = this.prng.below(0x40000000);
-    this.prio.set(t, { p, label: t.lastLabel });
+    this.prio[t.id] = p;
+    this.prioLabel[t.id] = t.lastLabel;
     return p;
   }
 
   pickTask(runnable: readonly Task[]): Task {
     // The event the last pick ran: its task's next event, and every pending event racing with
     // it (same label), draw again.
-    const ran = this.last ? (this.prio.get(this.last)?.label ?? null) : null;
+    const ran = this.last ? (this.prioLabel[this.last.id] ?? null) : null;
     let best = runnable[0]!;
     let bestP = -1;
-    for (const t of runnable) {
-      const e = this.prio.get(t);
+    for (let i = 0; i < runnable.length; i++) {
+      const t = runnable[i]!;
+      const label = this.prioLabel[t.id];
       let p: number;
-      if (this.yielding.has(t)) p = -1;
+      if (this.yielding[t.id] === true) p = -1;
       else if (
-        !e ||
+        label === undefined ||
         t === this.last ||
-        e.label !== t.lastLabel ||
-        (ran !== null && e.label === ran)
+        label !== t.lastLabel ||
+        (ran !== null && label === ran)
       )
         p = this.draw(t);
-      else p = e.p;
+      else p = this.prio[t.id]!;
       if (p > bestP) {
         best = t;
         bestP = p;
       }
     }
     this.last = best;
-    this.yielding.delete(best);
+    this.yielding[best.id] = false;
     return best;
   }
 
@@ -79,7 +83,7 @@ export class PosStrategy implements Strategy {
   spawned(): void {}
   yielded(task: Task): void {
     // A spinning task's next event goes below every other, as PCT does with yields.
-    this.yielding.add(task);
+    this.yielding[task.id] = true;
   }
   end(): void {}
 }

@@ -1,0 +1,26 @@
+/**
+ * Devices sized for the sharing workloads. A driver's `driverUnderTest` registers a device of
+ * its default size (qxl: 4 MiB of VRAM plus 1 MiB of surface memory, as the conformance suite
+ * wants); the sharing scenarios move at most a few dozen pages, and a device's memory is
+ * allocated again on every schedule (zeroed VRAM bytes, one page object per host page), which
+ * was most of the CPU time of a schedule on qxl (a profile of cross-share). Here qxl gets 64
+ * pages of VRAM and 64 of surface memory: more than a workload's buffers and release buffers,
+ * and under pressure TTM evicts, which is a path of the model like any other. Other drivers are
+ * registered as they are.
+ */
+import type { DriverUnderTest } from "@primetime/gem";
+import { createQxl, QXL_DRIVER_NAME } from "@primetime/qxl";
+import { findDriver } from "../../drivers.js";
+
+/** VRAM and surface memory pages of the qxl devices of the sharing scenarios. */
+export const SHARING_QXL_PAGES = { vramPages: 64, surfacePages: 64 } as const;
+
+/**
+ * `d`, registering a device sized for the sharing workloads (see the file comment). Only the
+ * installed descriptors are resized: a scenario that passes its own (surface-reaper's qxl with
+ * three surface slots, eviction-under-sharing's small VRAM) keeps it.
+ */
+export function sizedForSharing(d: DriverUnderTest): DriverUnderTest {
+  if (d.name !== QXL_DRIVER_NAME || findDriver(d.name) !== d) return d;
+  return { ...d, register: (kernel) => createQxl(kernel, SHARING_QXL_PAGES) };
+}

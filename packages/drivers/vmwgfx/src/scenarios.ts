@@ -1,0 +1,305 @@
+/**
+ * vmwgfx's historic lifetime races as scenarios (what `races.test.ts` and the stress harness
+ * explore, exported as `@primetime/vmwgfx/scenarios`): each boots a kernel with one vmwgfx device
+ * (test-machine.ts), runs an IGT-style process whose two threads race through the uapi, and
+ * shuts the device down with a leak check. `VMWGFX_RACE_SCENARIOS` says which toggle each finds,
+ * within how many PCT schedules, and how it shows.
+ */
+
+import {
+  DMA_HEAP_IOCTL_ALLOC,
+  DMA_HEAP_SYSTEM_PATH,
+  type DmaHeapAllocationData,
+  registerSystemHeap,
+} from "@primetime/dma-buf";
+import { O_CLOEXEC, O_RDWR, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
+import type { Scenario } from "@primetime/sim";
+import {
+  bootVmw,
+  fdToHandle,
+  handleClose,
+  handleToFd,
+  mobCreate,
+  mobRead,
+  mobWrite,
+  ok,
+  openNode,
+  shutdownVmw,
+  surfaceCreate,
+  surfaceMob,
+  surfaceRef,
+  surfaceUnref,
+} from "./test-machine.js";
+import {
+  VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_FD_TO_HANDLE_LEAK,
+  VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
+  VMWGFX_INVALID_GEM_PUT,
+  VMWGFX_REEXPORT_PLAIN_GET,
+  VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+} from "./toggles.js";
+import {
+  DRM_IOCTL_VMW_SYNCCPU,
+  drm_vmw_synccpu_grab,
+  drm_vmw_synccpu_read,
+  drm_vmw_synccpu_release,
+} from "./vmwgfx-uapi.js";
+
+function igtAssert(cond: boolean, msg: string): void {
+  if (!cond) throw new Error(`igt_assert: ${msg}`);
+}
+
+/** A scenario: one process with a render fd runs `setup`, then threads a and b, then `after`. */
+function race<S>(
+  setup: (p: Process, fd: number) => Promise<S>,
+  a: (q: Process, fd: number, s: S) => Promise<void>,
+  b: (q: Process, fd: number, s: S) => Promise<void>,
+  after: (p: Process, fd: number, s: S) => Promise<void> = async () => {},
+): Scenario {
+  return async (sim) => {
+    const m = await bootVmw(sim);
+    const proc = m.kernel.spawnProcess("igt", async (p) => {
+      const fd = await openNode(p, m.vmw.render);
+      const s = await setup(p, fd);
+      const ta = p.spawnThread("a", (q) => a(q, fd, s));
+      const tb = p.spawnThread("b", (q) => b(q, fd, s));
+      await ta.join();
+      await tb.join();
+      await after(p, fd, s);
+      await p.close(fd);
+    });
+    const code = await proc.wait();
+    if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+    await shutdownVmw(m);
+  };
+}
+
+/**
+ * The 2013 race at the uapi: thread a closes the only fd of a surface's dma-buf while thread b
+ * exports the surface again. b must get a working fd to a live dma-buf of the surface's size.
+ */
+export const reexportVsClose = race(
+  async (p, fd) => {
+    const s = ok(await surfaceCreate(p, fd, 1024, null), "surface");
+    return { s, dmabuf: ok(await handleToFd(p, fd, s.handle), "export") };
+  },
+  async (q, _fd, st) => {
+    await q.close(st.dmabuf);
+  },
+  async (q, fd, st) => {
+    const fd2 = await handleToFd(q, fd, st.s.handle);
+    igtAssert(fd2 >= 0, `re-export returned ${fd2}`);
+    igtAssert((await q.lseek(fd2, 0, SEEK_END)) === 4096, "the re-exported dma-buf's size");
+    await q.close(fd2);
+  },
+);
+
+/**
+ * "Do not drop the reference to the handle too soon": thread a allocates a buffer; thread b
+ * closes the handle it guesses (1, the first) at once.
+ */
+export const allocVsCloseGuessedHandle = race(
+  async () => null,
+  async (q, fd) => {
+    const mob = await mobCreate(q, fd, 8192);
+    igtAssert(typeof mob !== "number", `ALLOC_BO failed: ${mob}`);
+  },
+  async (q, fd) => {
+    await handleClose(q, fd, 1);
+  },
+);
+
+/**
+ * A surface backed by a user buffer: thread a closes the buffer's handle while thread b
+ * references the surface (which hands out a new handle to the buffer) and reads its contents.
+ */
+export const surfaceRefVsBoClose = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 4096), "mob");
+    await mobWrite(p, fd, mob, new Uint8Array([7, 7, 7, 7]));
+    const s = ok(await surfaceCreate(p, fd, 1024, mob), "surface");
+    return { mob, s };
+  },
+  async (q, fd, st) => {
+    await handleClose(q, fd, st.mob.handle);
+  },
+  async (q, fd, st) => {
+    const r = ok(await surfaceRef(q, fd, st.s.handle), "surface ref");
+    const got = await mobRead(q, fd, surfaceMob(r), 4);
+    igtAssert(
+      got.every((v) => v === 7),
+      "the surface's contents",
+    );
+    await handleClose(q, fd, r.bufferHandle);
+  },
+  async (p, fd, st) => {
+    await surfaceUnref(p, fd, st.s.handle);
+    await surfaceUnref(p, fd, st.s.handle);
+  },
+);
+
+/** SYNCCPU grab and release of a buffer (the lookup + unref path of the NULL-deref follow-up). */
+export const synccpu = race(
+  async (p, fd) => ok(await mobCreate(p, fd, 4096), "mob"),
+  async (q, fd, mob) => {
+    const arg = {
+      op: drm_vmw_synccpu_grab,
+      flags: drm_vmw_synccpu_read,
+      handle: mob.handle,
+      pad64: 0,
+    };
+    // The handle may be gone already: -ESRCH.
+    const grab = await q.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, arg);
+    igtAssert(grab === 0 || grab === -3, `grab: ${grab}`);
+    arg.op = drm_vmw_synccpu_release;
+    const rel = await q.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, arg);
+    igtAssert(rel === 0 || rel === -3, `release: ${rel}`);
+  },
+  async (q, fd, mob) => {
+    await handleClose(q, fd, mob.handle);
+  },
+);
+
+/**
+ * PRIME imports that go through ttm_prime_fd_to_handle()'s -ENOSYS: a vmwgfx buffer's dma-buf
+ * into a second vmwgfx file (thread a) and a system-heap dma-buf (thread b), both then imported
+ * by GEM PRIME; contents are shared.
+ */
+export const importForeign: Scenario = async (sim) => {
+  const m = await bootVmw(sim);
+  registerSystemHeap(m.kernel);
+  const proc = m.kernel.spawnProcess("igt", async (p) => {
+    const fd1 = await openNode(p, m.vmw.render);
+    const fd2 = await openNode(p, m.vmw.render);
+    const mob = ok(await mobCreate(p, fd1, 4096), "mob");
+    await mobWrite(p, fd1, mob, new Uint8Array([1, 2, 3, 4]));
+    const dmabuf = ok(await handleToFd(p, fd1, mob.handle), "export");
+    const ta = p.spawnThread("a", async (q) => {
+      const h = await fdToHandle(q, fd2, dmabuf);
+      igtAssert(h > 0, `import of a vmwgfx buffer: ${h}`);
+      igtAssert((await fdToHandle(q, fd1, dmabuf)) === mob.handle, "self-import gives the handle");
+    });
+    const tb = p.spawnThread("b", async (q) => {
+      const heap = await q.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
+      const data: DmaHeapAllocationData = {
+        len: 4096,
+        fd: 0,
+        fdFlags: O_RDWR | O_CLOEXEC,
+        heapFlags: 0,
+      };
+      igtAssert((await q.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data)) === 0, "heap alloc");
+      const h = await fdToHandle(q, fd2, data.fd);
+      igtAssert(h > 0, `import of a heap dma-buf: ${h}`);
+      await q.close(data.fd);
+      await q.close(heap);
+    });
+    await ta.join();
+    await tb.join();
+    await p.close(dmabuf);
+    await p.close(fd1);
+    await p.close(fd2);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+  await shutdownVmw(m);
+};
+
+/** ALLOC_BO while every TTM resource allocation fails: -ENOMEM, nothing leaks. */
+export const allocFailslab = race(
+  async () => {
+    setFailslab({ probability: 1, caches: ["ttm_resource"] });
+    return null;
+  },
+  async (q, fd) => {
+    const r = await mobCreate(q, fd, 4096);
+    igtAssert(r === -12, `ALLOC_BO with the allocation failing: ${JSON.stringify(r)}`);
+  },
+  async (q, fd) => {
+    await handleClose(q, fd, 1);
+  },
+);
+
+/** A race scenario of vmwgfx and the toggle it finds (the shape of TTM's race scenarios). */
+export interface VmwgfxRaceScenario {
+  /** `vmwgfx/<case>`. */
+  readonly name: string;
+  readonly description: string;
+  /** With every toggle off. */
+  readonly expect: "clean";
+  readonly scenario: Scenario;
+  readonly kernelRef: string;
+  /** The toggles that make it fail. */
+  readonly finds: readonly string[];
+  /** PCT schedules within which it finds them (seed 7, depth 3, in races.test.ts: at most 300). */
+  readonly schedules: number;
+  /** How the bug shows. */
+  readonly how: string;
+}
+
+/** Every vmwgfx race scenario, one per toggle of the package. */
+export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
+  {
+    name: "vmwgfx/reexport-vs-close",
+    description: "the last close of a surface's dma-buf fd races a PRIME re-export of the surface",
+    expect: "clean",
+    scenario: reexportVsClose,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_prime_handle_to_fd(), ttm_prime_dmabuf_release()",
+    finds: [VMWGFX_REEXPORT_PLAIN_GET.name],
+    schedules: 300,
+    how: "refcount_t: addition on 0; use-after-free (a file count brought back from 0)",
+  },
+  {
+    name: "vmwgfx/alloc-bo-vs-close-guessed-handle",
+    description: "ALLOC_BO races a GEM_CLOSE of the handle it is about to return (guessed)",
+    expect: "clean",
+    scenario: allocVsCloseGuessedHandle,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_gem.c vmw_gem_object_create_with_handle(), vmwgfx_bo.c",
+    finds: [VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name],
+    schedules: 300,
+    how: "KASAN: slab-use-after-free in drm_vma_node_offset_addr",
+  },
+  {
+    name: "vmwgfx/surface-ref-vs-bo-close",
+    description:
+      "closing a surface's backing buffer handle races a surface reference that hands out a new handle to it",
+    expect: "clean",
+    scenario: surfaceRefVsBoClose,
+    kernelRef: "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c vmw_gb_surface_reference_internal()",
+    finds: [VMWGFX_SURFACE_BO_TTM_REF_ONLY.name],
+    schedules: 300,
+    how: "refcount_t: addition on 0 or underflow; use-after-free",
+  },
+  {
+    name: "vmwgfx/synccpu",
+    description: "SYNCCPU grab and release of a buffer while its handle is closed",
+    expect: "clean",
+    scenario: synccpu,
+    kernelRef: "drivers/gpu/drm/vmwgfx/vmwgfx_bo.c vmw_user_bo_synccpu_ioctl()",
+    finds: [VMWGFX_INVALID_GEM_PUT.name],
+    schedules: 300,
+    how: "BUG: kernel NULL pointer dereference",
+  },
+  {
+    name: "vmwgfx/alloc-bo-failslab",
+    description: "ALLOC_BO while every TTM resource allocation fails: -ENOMEM, nothing leaks",
+    expect: "clean",
+    scenario: allocFailslab,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_gem.c vmw_gem_object_create_with_handle(), ttm_bo_init_reserved()",
+    finds: [VMWGFX_BO_ACCESS_AFTER_FAILED_INIT.name],
+    schedules: 300,
+    how: "KASAN: slab-use-after-free in vmw_gem_object_create_with_handle",
+  },
+  {
+    name: "vmwgfx/import-foreign",
+    description: "PRIME imports of a second vmwgfx file's and a system heap's dma-bufs",
+    expect: "clean",
+    scenario: importForeign,
+    kernelRef: "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_prime_fd_to_handle(), vmwgfx_prime.c",
+    finds: [VMWGFX_FD_TO_HANDLE_LEAK.name],
+    schedules: 300,
+    how: "kmemleak: an unreferenced dma_buf",
+  },
+];
