@@ -4,7 +4,7 @@ import { replay } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import { describe, expect, it } from "vitest";
-import { classifyRun, fuzzCampaign, fuzzOne, huntToggles } from "./campaign.js";
+import { classifyRun, type FuzzStrategy, fuzzCampaign, fuzzOne, huntToggles } from "./campaign.js";
 import { fuzzScenario } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
 import {
@@ -86,16 +86,28 @@ describe("fuzzing vgem", () => {
   });
 
   // The toggles the fuzzer finds without scenario-specific code, each with the budget it is
-  // found within (schedules from seed 1, PCT and random alternating; README.md has the table).
-  const FOUND: readonly [toggle: string, budget: number, splat: RegExp][] = [
+  // found within (schedules from seed 1; PCT and random alternating unless a strategy is given;
+  // README.md has the table).
+  const FOUND: readonly [
+    toggle: string,
+    budget: number,
+    splat: RegExp,
+    strategies?: readonly FuzzStrategy[],
+  ][] = [
     ["prime.cache-without-lock", 40, /fuzz divergence: PRIME export|dmabufs tree not empty/],
     ["gem.handle-published-before-open", 60, /unreferenced object drm_vma_offset_file/],
     ["dma-buf.fence-cb-without-ref", 60, /released with pending signals/],
     ["prime.cache-remove-by-dma-buf", 220, /fuzz divergence: PRIME import|dmabufs tree not empty/],
+    [
+      "prime.export-outside-name-lock",
+      1100,
+      /dmabufs tree not empty|KASAN|refcount/,
+      ["portfolio"],
+    ],
   ];
-  for (const [toggle, budget, splat] of FOUND)
+  for (const [toggle, budget, splat, strategies] of FOUND)
     it(`finds ${toggle} within ${budget} schedules`, async () => {
-      const [h] = await huntToggles(fuzz, { budget, toggles: [toggle] });
+      const [h] = await huntToggles(fuzz, { budget, toggles: [toggle], strategies });
       expect(h?.found).toBe(true);
       expect(h?.first).toMatch(splat);
     });
@@ -109,6 +121,15 @@ describe("fuzzing vgem", () => {
 });
 
 describe("fuzzing qxl and vmwgfx", () => {
+  it("finds ttm.release-resurrect-with-get on qxl with vgem within 550 PCT schedules", async () => {
+    const [h] = await huntToggles(
+      { drivers: [qxl, vgem] },
+      { budget: 550, toggles: ["ttm.release-resurrect-with-get"], strategies: ["pct"] },
+    );
+    expect(h?.found).toBe(true);
+    expect(h?.first).toMatch(/refcount_t: addition on 0/);
+  });
+
   it("finds vmwgfx.fd-to-handle-enosys-leak on vmwgfx with vgem within 5 schedules", async () => {
     const [h] = await huntToggles(
       { drivers: [vmwgfx, vgem] },
