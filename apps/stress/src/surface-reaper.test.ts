@@ -7,14 +7,10 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isKnownReapRecursion } from "@primetime/qxl/testing";
 import { describe, expect, it } from "vitest";
 import type { CampaignReport } from "./campaign/report.js";
-import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
-import { configFromFlags } from "./commands.js";
 import { installedDrivers } from "./drivers.js";
-import { SURFACE_REAPER } from "./scenarios/sharing/surface-reaper.js";
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

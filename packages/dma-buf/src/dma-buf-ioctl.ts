@@ -26,7 +26,6 @@ import {
   EINVAL,
   ENOMEM,
   ENOTTY,
-  EOPNOTSUPP,
   type File,
   fdInstall,
   getUnusedFdFlags,

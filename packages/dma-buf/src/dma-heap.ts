@@ -40,7 +40,6 @@ import {
 import {
   DMA_HEAP_IOCTL_ALLOC,
   DMA_HEAP_VALID_FD_FLAGS,
-  DMA_HEAP_VALID_HEAP_FLAGS,
   type DmaHeapAllocationData,
 } from "@primetime/uapi";
 import { type DmaBuf, dmaBufExport, dmaBufFd, dmaBufPut } from "./dma-buf.js";

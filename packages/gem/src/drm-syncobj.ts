@@ -741,6 +741,7 @@ async function drmSyncobjArrayWaitTimeout(
   // chance of returning -EINVAL again.
   let signaledCount = 0;
   let ret = timeout;
+  // biome-ignore lint/suspicious/noConfusingLabels: the labelled block is the kernel's `goto cleanup_entries`
   cleanup: {
     for (let i = 0; i < count; i++) {
       const fence = await drmSyncobjFenceGet(syncobjs[i]!);

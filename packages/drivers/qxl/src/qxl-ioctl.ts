@@ -236,7 +236,9 @@ async function qxlProcessSingleCommand(
   switch (cmd.type) {
     case QXL_CMD_DRAW:
       break;
+    // biome-ignore lint/complexity/noUselessSwitchCase: the kernel's switch names both commands before default
     case QXL_CMD_SURFACE:
+    // biome-ignore lint/complexity/noUselessSwitchCase: as above
     case QXL_CMD_CURSOR:
     default:
       return -EINVAL; // Only draw commands in execbuffers
