@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
+import { planBugs } from "./campaign/bugs-matrix.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
 import { type Io, main } from "./cli.js";
 import { installedDrivers } from "./drivers.js";
@@ -255,18 +256,33 @@ describe("minimize", () => {
       .replace(/#\d+/g, "#_")
       .replace(/\d+/g, "N");
 
+  // At most 12 rows, with one exception measured and kept as a bound so it cannot grow:
+  // qxl.dual-refcount's finding on surface-reaper@qxl+qxl minimizes to 15 rows (two surface tasks,
+  // a TTM delayed-delete worker and the RCU grace-period thread appear in its table); the
+  // project's aim of 12 is not met for it yet.
+  const rowLimit = (toggle: string) => (toggle === "qxl.dual-refcount" ? 15 : 12);
+
   it("every toggle's finding minimizes to at most 12 rows that replay to the same splat", async () => {
-    const toggles = huntableToggles().filter((t) => !/^(qxl|vmwgfx|ttm)\./.test(t.name));
-    expect(toggles.length).toBeGreaterThanOrEqual(8);
+    // Every toggle the detection matrix hunts, on the first scenario and drivers it uses.
+    const plan = planBugs(installedDrivers().map((d) => d.name));
+    const hunts = new Map<string, (typeof plan.hunts)[number]>();
+    for (const h of plan.hunts) if (!hunts.has(h.toggle)) hunts.set(h.toggle, h);
+    expect([...hunts.keys()].sort()).toEqual(
+      huntableToggles()
+        .map((t) => t.name)
+        .sort(),
+    );
+    expect(hunts.size).toBeGreaterThanOrEqual(30);
     let viaCommand = false;
-    for (const t of toggles) {
+    for (const h of hunts.values()) {
+      const t = { name: h.toggle };
       const json = join(dir, `min-${t.name}.json`);
       const r = await cli([
         "run",
         "--scenario",
-        t.scenario!,
+        h.scenario,
         "--drivers",
-        "vgem",
+        h.drivers.join(","),
         "--bug",
         t.name,
         "--seeds",
@@ -281,7 +297,9 @@ describe("minimize", () => {
       expect(r.code, t.name).toBe(1);
       const f = readReport(json).findings[0]!;
       expect(f.minimized, t.name).not.toBeNull();
-      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(12);
+      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(
+        rowLimit(t.name),
+      );
       const again = await cli(["replay", f.minimized!.token]);
       expect(again.code, t.name).toBe(1);
       expect(firstSplat(again.out), t.name).toBe(firstSplat(f.firstSplat));
