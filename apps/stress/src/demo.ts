@@ -252,7 +252,7 @@ export function formatHuntSummary(hunts: readonly HuntReport[], c: Colors): stri
   const header = ["toggle", "scenario", "found", "toggles off", "replay", "result"];
   const ok = hunts.map((h) => h.ok);
   const total = (good: number, n: number) =>
-    `${good} of ${n} historic races found, reproduced from their tokens, and clean with every toggle off`;
+    `${good} of ${n} race toggles found, reproduced from their tokens, and clean with every toggle off`;
   return formatTable(header, rows, ok, total, c);
 }
 

@@ -215,7 +215,7 @@ describe("the demo's historic races", () => {
     expect(text).toMatch(
       /prime\.cache-remove-by-dma-buf +prime_self_import\/with_gem_open_handle +@1 +clean\/40 +same +ok/,
     );
-    expect(text).toContain("2 of 2 historic races found");
+    expect(text).toContain("2 of 2 race toggles found");
     // The toggles no scenario hunts are listed with their reason, never without one.
     for (const line of text.split("\n").filter((l) => l.startsWith("not hunted")))
       expect(line).toMatch(/^not hunted: [a-z0-9-]+\.[a-z0-9-]+: .{20,}/);
@@ -239,6 +239,6 @@ describe("the demo's historic races", () => {
     expect(code2).toBe(1);
     expect(text2).toContain("prime.cache-without-lock on: NOT found in 20 schedules");
     expect(text2).toMatch(/prime\.cache-without-lock +\S+ +NOT in 20 +clean\/20 +- +UNEXPECTED/);
-    expect(text2).toContain("1 of 2 historic races found");
+    expect(text2).toContain("1 of 2 race toggles found");
   });
 });
