@@ -1,9 +1,9 @@
-import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import type { Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
-import type { Process } from "../kernel/process.js";
+import { clean, inProcess } from "../test-support.js";
 import {
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
@@ -45,27 +45,6 @@ function evDevice(pinsFile = false) {
     },
   };
   return { state, fops };
-}
-
-async function inProcess(
-  setup: (k: Kernel) => void,
-  body: (p: Process) => Promise<void>,
-): Promise<{ r: RunResult; leaks: number }> {
-  let leaks = -1;
-  const r = await new Simulation({ seed: 1 }).run(async () => {
-    const k = Kernel.boot();
-    setup(k);
-    const p = k.spawnProcess("t", body);
-    await p.wait();
-    leaks = (await k.checkLeaks()).length;
-  });
-  return { r, leaks };
-}
-
-function clean(run: { r: RunResult; leaks: number }): void {
-  expect(run.r.splats.map((s) => s.message)).toEqual([]);
-  expect(run.r.outcome).toBe("ok");
-  expect(run.leaks).toBe(0);
 }
 
 describe("epoll_create1 / epoll_ctl / epoll_wait", () => {

@@ -1,8 +1,7 @@
-import { now, type RunResult, Simulation, sleep } from "@primetime/sim";
+import { now, sleep } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { EFAULT, EINVAL } from "../include/errno.js";
-import { Kernel } from "../init/kernel.js";
-import type { Process } from "../kernel/process.js";
+import { clean, inProcess } from "../test-support.js";
 import { type File, type FileOperations, fileCount, O_RDWR } from "./file.js";
 import {
   DEFAULT_POLLMASK,
@@ -36,27 +35,6 @@ function evDevice() {
     },
   };
   return { state, fops };
-}
-
-async function inProcess(
-  setup: (k: Kernel) => void,
-  body: (p: Process) => Promise<void>,
-): Promise<{ r: RunResult; leaks: number }> {
-  let leaks = -1;
-  const r = await new Simulation({ seed: 1 }).run(async () => {
-    const k = Kernel.boot();
-    setup(k);
-    const p = k.spawnProcess("t", body);
-    await p.wait();
-    leaks = (await k.checkLeaks()).length;
-  });
-  return { r, leaks };
-}
-
-function clean(run: { r: RunResult; leaks: number }): void {
-  expect(run.r.splats.map((s) => s.message)).toEqual([]);
-  expect(run.r.outcome).toBe("ok");
-  expect(run.leaks).toBe(0);
 }
 
 describe("poll(2)", () => {

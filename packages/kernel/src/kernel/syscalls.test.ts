@@ -1,4 +1,4 @@
-import { bug, type RunResult, Simulation } from "@primetime/sim";
+import { bug, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   type File,
@@ -29,37 +29,11 @@ import {
 import { Kernel } from "../init/kernel.js";
 import { Mutex } from "../locking/mutex.js";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE } from "../mm/vma.js";
+import { clean, inProcess } from "../test-support.js";
 import type { Process } from "./process.js";
 import { RLIMIT_NOFILE } from "./syscalls.js";
 
-interface Run {
-  r: RunResult;
-  leaks: number;
-  exitCode: number;
-}
-
 /** Boots a kernel, lets `setup` register devices, runs `body` as a process, checks leaks. */
-async function inProcess(
-  setup: (k: Kernel) => void,
-  body: (p: Process, k: Kernel) => Promise<void>,
-): Promise<Run> {
-  let leaks = -1;
-  let exitCode = -1;
-  const r = await new Simulation({ seed: 1 }).run(async () => {
-    const k = Kernel.boot();
-    setup(k);
-    const p = k.spawnProcess("t", (p) => body(p, k));
-    exitCode = await p.wait();
-    leaks = (await k.checkLeaks()).length;
-  });
-  return { r, leaks, exitCode };
-}
-
-function clean(run: Run): void {
-  expect(run.r.splats.map((s) => s.message)).toEqual([]);
-  expect(run.r.outcome).toBe("ok");
-  expect(run.leaks).toBe(0);
-}
 
 const CMD = _IOWR("t", 1, 8);
 
