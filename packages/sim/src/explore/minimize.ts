@@ -13,7 +13,8 @@
  * run up to the bug counts: its first splats that make it the same bug; preemptions after them
  * are not needed. A candidate is kept when it shows the same bug and is no worse: fewer
  * preemptions before the bug, then fewer task switches before it, then an earlier bug. The
- * passes, repeated while they improve and the budget lasts:
+ * passes, repeated while they improve and the budget lasts (a candidate must also show the bug as
+ * early among its splats as the original, so it leads with the same report):
  * 1. truncation: the shortest prefix of the stretches after which running without preemption
  *    still shows the bug (binary search);
  * 2. preemption removal, last first: the preempting stretch is dropped (its task's steps join
@@ -141,14 +142,15 @@ export async function minimize(
   const budget = opts.budget ?? 200;
   const original = await replay(token, scenario, { scenario: opts.scenario });
   let runs = 1;
-  /** The step of the first splat after which the run shows the bug (as isSame judges it). */
-  const bugStepOf = (run: RunResult): number => {
-    for (let i = 1; i <= run.splats.length; i++) {
-      if (isSame(original, { ...run, splats: run.splats.slice(0, i) }))
-        return Math.max(1, Math.min(run.splats[i - 1]!.step, run.steps));
-    }
-    return run.steps;
+  /** How many of its first splats make the run the same bug (as isSame judges it), or 0. */
+  const splatsToBug = (run: RunResult): number => {
+    for (let i = 1; i <= run.splats.length; i++)
+      if (isSame(original, { ...run, splats: run.splats.slice(0, i) })) return i;
+    return 0;
   };
+  // A candidate must show the bug as early among its splats as the original (with the default
+  // predicate: as its first splat), so its replay leads with the same report.
+  const originalSplatsToBug = splatsToBug(original) || original.splats.length;
   const exec = async (plan: GuidedPlan): Promise<Candidate | null> => {
     if (runs >= budget) return null;
     runs++;
@@ -161,7 +163,9 @@ export async function minimize(
       toggles: t.toggles,
     }).run(scenario);
     if (!isSame(original, run)) return null;
-    const bugStep = bugStepOf(run);
+    const k = splatsToBug(run);
+    if (k > originalSplatsToBug) return null;
+    const bugStep = k > 0 ? Math.max(1, Math.min(run.splats[k - 1]!.step, run.steps)) : run.steps;
     const preemptionSteps = guide.log
       .filter((d) => d.kind === "task" && d.running >= 0 && d.chosen !== d.running)
       .map((d) => d.step + 1)
