@@ -43,7 +43,7 @@ function expectUsage(r: Captured, message: RegExp): void {
 }
 
 // One campaign with a historic race on: flink_close finds gem.flink-no-handle-count-check.
-const FLINK = [
+const FLINK_RUN = [
   "run",
   "--scenario",
   "gem_flink_race/*",
@@ -55,11 +55,18 @@ const FLINK = [
   "60",
   "--quiet",
 ];
+// The determinism checks run the portfolio, whose members depend on the schedule index and the
+// unit's calibration only (the engine's search would steer them by the runs before).
+const FLINK = [...FLINK_RUN, "--strategy", "portfolio"];
 
 describe("bad usage: exit 2, one line saying what is accepted", () => {
   it.each([
     [["run", "--bogus"], /unknown option '--bogus'; accepted by run: --scenario/],
-    [["run", "--strategy", "nope"], /--strategy "nope".*random, pos, pct\[:depth\]/],
+    [
+      ["run", "--strategy", "nope"],
+      /--strategy "nope".*portfolio\[:depth\].*random, pos, pct\[:depth\]/,
+    ],
+    [["hunt", "gem.open-drops-name-lock", "--strategy", "pct:0"], /--strategy "pct:0"/],
     [["run", "--scenario", "no-such-*"], /matches no scenario/],
     [
       ["run", "--drivers", "nvidia"],
@@ -102,7 +109,7 @@ describe("list", () => {
 describe("run, replay, workers, shards, merge", () => {
   it("finds the toggle, exits 1; the JSON report has the finding; its token replays to the splat (exit 1)", async () => {
     const json = join(dir, "w1.json");
-    const r = await cli([...FLINK, "--workers", "1", "--json", json]);
+    const r = await cli([...FLINK_RUN, "--strategy", "pct:3", "--workers", "1", "--json", json]);
     expect(r.code).toBe(1);
     const rep = readReport(json);
     expect(rep.schema).toBe("primetime-stress/report");
@@ -126,6 +133,9 @@ describe("run, replay, workers, shards, merge", () => {
     await cli([...FLINK, "--workers", "1", "--json", a]);
     await cli([...FLINK, "--workers", "1", "--json", b]);
     expect(stable(a)).toBe(stable(b));
+    const f = readReport(a).findings[0]!;
+    // The portfolio's finding names the member that ran its schedule.
+    expect(f.strategy).toMatch(/^portfolio:3 \((pct:[34]|pos|random)\)$/);
   });
 
   it("--workers 2 finds the same, with the same tokens, as --workers 1", async () => {

@@ -55,7 +55,12 @@ export {
   strategyByCode,
 } from "./strategies/index.js";
 export { PctStrategy } from "./strategies/pct.js";
-export { PORTFOLIO, PortfolioStrategy, portfolioMember } from "./strategies/portfolio.js";
+export {
+  PORTFOLIO,
+  PortfolioStrategy,
+  portfolioMember,
+  SHORT_RUN,
+} from "./strategies/portfolio.js";
 export { PosStrategy } from "./strategies/pos.js";
 export { RandomStrategy } from "./strategies/random.js";
 export { ReplayStrategy } from "./strategies/replay.js";
