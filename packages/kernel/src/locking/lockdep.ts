@@ -222,8 +222,9 @@ function defaultKey(kind: LockKind, name: string): LockClassKey {
  * after the key's name, or the first lock initialised with the key.
  */
 export function lockClassOf(map: LockdepMap, subclass = 0): LockClass {
-  if (subclass === 0) return (map.cls0 ??= classOf(map, 0));
-  return classOf(map, subclass);
+  if (subclass !== 0) return classOf(map, subclass);
+  map.cls0 ??= classOf(map, 0);
+  return map.cls0;
 }
 
 function classOf(map: LockdepMap, subclass: number): LockClass {
