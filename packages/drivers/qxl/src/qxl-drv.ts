@@ -2,7 +2,8 @@
  * The qxl driver (drivers/gpu/drm/qxl/qxl_drv.c, qxl_kms.c, Linux v6.18): the driver
  * description and the device's set-up (qxl_device_init()) and tear-down (qxl_device_fini()).
  * Mode setting (CRTCs, the primary surface, the fbdev console, cursor, monitors config) is not
- * modeled: the driver is what userspace reaches through GEM, PRIME and the qxl ioctls.
+ * modeled beyond userspace's framebuffers (ADDFB2/RMFB, qxl-display.ts): the driver is what
+ * userspace reaches through GEM, PRIME, framebuffers and the qxl ioctls.
  */
 
 import {
@@ -23,6 +24,7 @@ import type { SystemMemory } from "@primetime/simgpu";
 import { HZ_NS, qxlGarbageCollect, waitEventTimeout } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QxlHw } from "./qxl-dev.js";
 import { QxlDevice, qxlDeviceCache, toQxl } from "./qxl-device.js";
+import { qxlModesetInit } from "./qxl-display.js";
 import { qxlModeDumbCreate, qxlModeDumbMmap } from "./qxl-gem.js";
 import { qxlIoctls } from "./qxl-ioctl.js";
 import { qxlIrqInit } from "./qxl-irq.js";
@@ -36,14 +38,13 @@ export const QXL_DRIVER_NAME = "qxl";
 export const QXL_DRIVER_DESC = "RH QXL";
 
 /**
- * Models qxl_drm_release() / qxl_device_fini(), the DRM device's ->release: gives the current
- * release bos back, asks the device to hand back what it holds and waits (1 s) for every
- * release, flushes the garbage collector, evicts the memory types, force-deletes what userspace
- * left, and tears TTM down.
- * Locking: none held; may sleep. References: the device's last.
+ * Models the first step of qxl_device_fini(): the current release bos (the cached pages later
+ * commands' releases are sub-allocated from, one per release type) are unpinned and put. They
+ * are device state, not anything userspace leaked: a leak check of a live device (the stress
+ * harness's settle) gives them back the same way.
+ * Locking: none held; may sleep. References: drops the device's reference of each cached bo.
  */
-async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
-  const qdev = toQxl(dev);
+export async function qxlDeviceFiniReleaseBos(qdev: QxlDevice): Promise<void> {
   for (let curIdx = 0; curIdx < 3; curIdx++) {
     const bo = qdev.currentReleaseBo[curIdx];
     if (!bo) continue;
@@ -52,6 +53,18 @@ async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
     qdev.currentReleaseBoOffset[curIdx] = 0;
     qdev.currentReleaseBo[curIdx] = null;
   }
+}
+
+/**
+ * Models qxl_drm_release() / qxl_device_fini(), the DRM device's ->release: gives the current
+ * release bos back, asks the device to hand back what it holds and waits (1 s) for every
+ * release, flushes the garbage collector, evicts the memory types, force-deletes what userspace
+ * left, and tears TTM down.
+ * Locking: none held; may sleep. References: the device's last.
+ */
+async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
+  const qdev = toQxl(dev);
+  await qxlDeviceFiniReleaseBos(qdev);
   // Ask host to release resources (+fill release ring), then wait for the release actually
   // happening.
   qdev.hw.outb(QXL_IO_NOTIFY_OOM);
@@ -145,6 +158,7 @@ export async function createQxl(
   const r = qxlTtmInit(qdev, dev.vmaOffsetManager, vramPages, surfacePages);
   if (r) throw new Error(`qxl: qxl_ttm_init failed: ${r}`);
   qxlIrqInit(qdev);
+  qxlModesetInit(dev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     await drmDevPut(dev);
