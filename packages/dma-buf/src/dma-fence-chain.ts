@@ -22,6 +22,7 @@ import {
   isErr,
   KmemCache,
   kmalloc,
+  lockdepAssertHeld,
   queueWork,
   SpinLock,
   systemWq,
@@ -229,6 +230,7 @@ async function dmaFenceChainIrqWork(chain: DmaFenceChain): Promise<void> {
  * References: drops one on `f`.
  */
 async function dmaFenceChainCb(f: DmaFence, cb: DmaFenceCb): Promise<void> {
+  lockdepAssertHeld(f.lock!);
   const chain = (cb as DmaFenceChainCb).chain;
   await queueWork(systemWq(), chain.work);
   await dmaFencePut(f);
