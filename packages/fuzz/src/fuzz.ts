@@ -129,6 +129,11 @@ interface ProcState {
   readonly races: number;
   /** The operations its races pair, a subset of RACE_OPS drawn by the seed (swarm testing). */
   readonly raceOps: readonly RaceOp[];
+  /**
+   * DRM fd numbers closed while another thread may still call through them (their file was
+   * shared): a file that gets such a number later may receive those stray calls.
+   */
+  readonly staleFds: Set<number>;
 }
 
 interface ThreadCtx {
@@ -286,6 +291,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           signalled: 0,
           races,
           raceOps,
+          staleFds: new Set(),
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
@@ -461,7 +467,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${d.card}) = ${fd}`);
         return "ok";
       }
-      ctx.fds.push({ fd, kind: "drm", file: new ModelFile(fd * 1000 + dev, dev, primary) });
+      const file = new ModelFile(fd * 1000 + dev, dev, primary);
+      // A sibling that used the file this number named may still be calling through it: its
+      // calls reach this file unrecorded (a GEM_CLOSE of a guessed handle closes one of ours),
+      // so the exclusive-file checks do not apply to it.
+      if (ctx.proc.staleFds.has(fd)) file.shared = true;
+      ctx.fds.push({ fd, kind: "drm", file });
       return "ok";
     }
 
@@ -841,6 +852,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (!e) return "ok";
       ctx.fds.splice(ctx.fds.indexOf(e), 1);
       e.closed = true;
+      if (e.kind === "drm" && e.file!.shared) ctx.proc.staleFds.add(e.fd);
       const ret = await ctx.p.close(e.fd);
       if (ret !== 0) model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
       return "ok";
