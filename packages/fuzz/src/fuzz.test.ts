@@ -95,8 +95,12 @@ describe("fuzzing vgem", () => {
     strategies?: readonly FuzzStrategy[],
   ][] = [
     ["prime.cache-without-lock", 40, /fuzz divergence: PRIME export|dmabufs tree not empty/],
-    ["gem.handle-published-before-open", 60, /unreferenced object drm_vma_offset_file/],
-    ["dma-buf.fence-cb-without-ref", 60, /released with pending signals/],
+    // Found at schedule 64 from seed 1 (5 of seeds 1-1,000 find it, 6 with the fd lookup
+    // under file_lock: its rate did not change, the first seed did).
+    ["gem.handle-published-before-open", 100, /unreferenced object drm_vma_offset_file/],
+    // Not here: dma-buf.fence-cb-without-ref. About one schedule in 1,000 finds it (5 of seeds
+    // 1-5,000, with the fd lookup under file_lock and lockless alike); the budget of 60 it had
+    // held only because seed 44 happened to be one of them. README.md has the figures.
     ["prime.cache-remove-by-dma-buf", 220, /fuzz divergence: PRIME import|dmabufs tree not empty/],
     [
       "prime.export-outside-name-lock",
