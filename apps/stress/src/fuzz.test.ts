@@ -5,13 +5,14 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { injectedFailures } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import type { CampaignConfig } from "./campaign/config.js";
 import type { CampaignReport } from "./campaign/report.js";
 import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
 import { installedDrivers } from "./drivers.js";
-import { baselineFixes, replay } from "./engine.js";
+import { baselineFixes, replay, Simulation } from "./engine.js";
 import { FUZZ } from "./scenarios/sharing/fuzz.js";
 
 describe("fuzz", () => {
@@ -37,6 +38,42 @@ describe("fuzz", () => {
     // The known windows' fix switches are on in a clean campaign.
     expect((rep.config.fixes as string[]).length).toBeGreaterThan(0);
   }, 300_000);
+
+  it("runs under --faults: failed allocations are legitimate, leaks still are not", async () => {
+    const out: string[] = [];
+    const io: Io = { log: (t) => out.push(t), error: (t) => out.push(t), color: false };
+    const code = await main(
+      [
+        "run",
+        "--scenario",
+        "fuzz",
+        "--drivers",
+        "vgem",
+        "--faults",
+        "p:0.05",
+        "--seeds",
+        "30",
+        "--workers",
+        "1",
+        "--quiet",
+      ],
+      io,
+    );
+    expect(code, out.join("\n")).toBe(0);
+    // The same scenario with allocations failing: clean, and allocations did fail.
+    const [vgem] = installedDrivers().filter((d) => d.name === "vgem");
+    const scenario = FUZZ.build([vgem!, vgem!], { faults: { kind: "probability", p: 0.05 } });
+    let injected = 0;
+    for (let seed = 1; seed <= 6; seed++) {
+      const run = await new Simulation({ seed, toggles: baselineFixes() }).run(async (sim) => {
+        await scenario(sim);
+        injected += injectedFailures().length;
+      });
+      expect(run.splats).toEqual([]);
+      expect(run.outcome).toBe("ok");
+    }
+    expect(injected).toBeGreaterThan(0);
+  }, 120_000);
 
   it("draws its workload size from the seed, and the token replays it", async () => {
     const config: CampaignConfig = {

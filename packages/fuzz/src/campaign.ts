@@ -7,9 +7,12 @@
  * switch on (`baselineFixes()`): it must find nothing.
  */
 
-import { baselineFixes, listToggles, type RunResult, Simulation } from "@primetime/sim";
-import { type FuzzOptions, fuzzScenario } from "./fuzz.js";
+import { baselineFixes, deriveSeed, listToggles, type RunResult, Simulation } from "@primetime/sim";
+import { decodeToken, replay } from "@primetime/sim/explore";
+import { RaceFeedback } from "./feedback.js";
+import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
+import { planFromScenarioName, planScenarioName } from "./plan.js";
 
 /** What one run's oracles said, by class. */
 export interface RunClass {
@@ -68,13 +71,27 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: "fuzz",
+    scenario: planScenarioName(opts.plan),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
   const cls = classifyRun(run);
   const failed = cls.hang || cls.splats + cls.exceptions + cls.leaks + cls.divergences > 0;
   return { run, cls, failed };
+}
+
+/**
+ * Replays a fuzz run from its token alone: a run of a feedback-driven campaign records its
+ * processes' plans in its scenario name (plan.ts), which rebuilds the scenario. `toggles` must
+ * be the run's (default: the baseline's).
+ */
+export function fuzzReplay(
+  opts: FuzzOptions,
+  token: string,
+  toggles: readonly string[] = baselineFixes(),
+): Promise<RunResult> {
+  const plan = planFromScenarioName(decodeToken(token).scenario);
+  return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan }), { toggles });
 }
 
 export interface CampaignOptions {
@@ -90,6 +107,12 @@ export interface CampaignOptions {
    * even schedules PCT, odd ones random).
    */
   readonly strategies?: readonly FuzzStrategy[];
+  /**
+   * Feedback-driven race pairs (feedback.ts): the campaign chooses each process's swarm plan,
+   * concentrating races on the pairs of operations that recently produced new interleavings
+   * (default false: each run draws its plan from its seed, as the stress app's scenario does).
+   */
+  readonly feedback?: boolean;
   /** Stop at the first failing schedule (default false). */
   readonly stopAtFirst?: boolean;
   /** Called every `progressEvery` schedules (default 1000). */
@@ -110,8 +133,18 @@ export interface CampaignStats {
   leaks: number;
   divergences: number;
   hangs: number;
-  /** Tokens of the first few failing schedules, with their first splat. */
-  readonly failures: { token: string; seed: number; first: string }[];
+  /** Interleaving edges seen (feedback campaigns only: see feedback.ts). */
+  coverage: number;
+  /**
+   * Tokens of the first few failing schedules, with their first splat (and, in a feedback
+   * campaign, the plan, which the token's scenario name also records: `fuzzReplay()`).
+   */
+  readonly failures: {
+    token: string;
+    seed: number;
+    first: string;
+    plan?: readonly FuzzProcessPlan[];
+  }[];
 }
 
 /** Runs a campaign (by default even schedules under PCT, odd ones under the random scheduler). */
@@ -126,15 +159,24 @@ export async function fuzzCampaign(opts: CampaignOptions): Promise<CampaignStats
     leaks: 0,
     divergences: 0,
     hangs: 0,
+    coverage: 0,
     failures: [],
   };
   const first = opts.firstSeed ?? 1;
   const every = opts.progressEvery ?? 1000;
   const strategies = opts.strategies ?? DEFAULT_STRATEGIES;
   if (strategies.length === 0) throw new RangeError("a campaign needs at least one strategy");
+  const fb = opts.feedback ? new RaceFeedback(deriveSeed(first, 0xfeed)) : null;
+  const nProc = opts.fuzz.processes ?? 3;
   for (let i = 0; i < opts.schedules; i++) {
     const seed = first + i;
-    const r = await fuzzOne(opts.fuzz, seed, strategies[i % strategies.length]!, opts.toggles);
+    const plan = fb ? fb.plan(nProc) : opts.fuzz.plan;
+    const fuzz = plan === opts.fuzz.plan ? opts.fuzz : { ...opts.fuzz, plan };
+    const r = await fuzzOne(fuzz, seed, strategies[i % strategies.length]!, opts.toggles);
+    if (fb) {
+      fb.record(plan!, r.run);
+      st.coverage = fb.coverage;
+    }
     st.schedules++;
     st.steps += r.run.steps;
     for (const step of r.run.trace.steps()) if (step.label.startsWith("sys_")) st.syscalls++;
@@ -150,6 +192,7 @@ export async function fuzzCampaign(opts: CampaignOptions): Promise<CampaignStats
           token: r.run.token,
           seed,
           first: r.run.splats[0]?.message ?? `${r.run.outcome}: ${r.run.message ?? ""}`,
+          plan,
         });
       if (opts.stopAtFirst) break;
     }
@@ -182,6 +225,8 @@ export async function huntToggles(
     firstSeed?: number;
     /** The schedulers, cycled (see CampaignOptions; default ["pct", "random"]). */
     strategies?: readonly FuzzStrategy[];
+    /** Feedback-driven race pairs (see CampaignOptions; default false). */
+    feedback?: boolean;
   },
 ): Promise<ToggleHunt[]> {
   const names = opts.toggles ?? listToggles().map((t) => t.name);
@@ -193,6 +238,7 @@ export async function huntToggles(
       firstSeed: opts.firstSeed,
       toggles: [toggle, ...baselineFixes()],
       strategies: opts.strategies,
+      feedback: opts.feedback ?? false,
       stopAtFirst: true,
     });
     const f = st.failures[0];

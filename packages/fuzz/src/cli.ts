@@ -26,7 +26,8 @@ const STRATEGIES: readonly FuzzStrategy[] = ["pct", "random", "pos", "portfolio"
 function usage(): never {
   process.stderr.write(
     "usage: cli campaign [schedules] [first-seed] | toggles [budget] | windows [budget]\n" +
-      "  [--drivers vgem|qxl|vmwgfx|a+b] [--strategies pct,random,pos,portfolio] [--toggles a,b]\n",
+      "  [--drivers vgem|qxl|vmwgfx|a+b] [--strategies pct,random,pos,portfolio] [--toggles a,b]\n" +
+      "  [--feedback on|off] (feedback-driven race pairs; default off)\n",
   );
   process.exit(2);
 }
@@ -69,6 +70,8 @@ const strategies = (options.get("strategies") ?? "pct,random").split(",").map((n
   return n as FuzzStrategy;
 });
 const fuzz = { drivers };
+const feedbackOpt = options.get("feedback");
+if (feedbackOpt !== undefined && feedbackOpt !== "on" && feedbackOpt !== "off") usage();
 
 if (cmd === "campaign") {
   const schedules = num(a, 1000);
@@ -79,17 +82,23 @@ if (cmd === "campaign") {
     schedules,
     firstSeed,
     strategies,
+    feedback: feedbackOpt === "on",
     progressEvery: 1000,
     onProgress: (s) =>
       process.stdout.write(
-        `${s.schedules} schedules, ${s.syscalls} syscalls, ${s.failedSchedules} failing, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+        `${s.schedules} schedules, ${s.syscalls} syscalls, ${s.steps} steps, ${s.failedSchedules} failing (splats ${s.splats}, exceptions ${s.exceptions}, leaks ${s.leaks}, divergences ${s.divergences}, hangs ${s.hangs}), ${((performance.now() - t0) / 1000).toFixed(0)} s, CPU ${(process.cpuUsage().user / 1e6).toFixed(0)} s\n`,
       ),
   });
   process.stdout.write(`${JSON.stringify({ ...st, seconds: (performance.now() - t0) / 1000 })}\n`);
   process.exit(st.failedSchedules === 0 ? 0 : 1);
 } else if (cmd === "toggles") {
   const toggles = options.get("toggles")?.split(",");
-  const res = await huntToggles(fuzz, { budget: num(a, 300), toggles, strategies });
+  const res = await huntToggles(fuzz, {
+    budget: num(a, 300),
+    toggles,
+    strategies,
+    feedback: feedbackOpt === "on",
+  });
   for (const h of res)
     process.stdout.write(
       `${h.toggle}: ${h.found ? `found after ${h.schedules} schedules: ${h.first?.split("\n")[0]}\n  token ${h.token}` : `not found in ${h.schedules} schedules`}\n`,

@@ -1,11 +1,20 @@
+import { setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
-import { baselineFixes, Simulation } from "@primetime/sim";
+import { baselineFixes, type RunResult, Simulation } from "@primetime/sim";
 import { replay } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import { describe, expect, it } from "vitest";
-import { classifyRun, type FuzzStrategy, fuzzCampaign, fuzzOne, huntToggles } from "./campaign.js";
-import { fuzzScenario } from "./fuzz.js";
+import {
+  classifyRun,
+  type FuzzStrategy,
+  fuzzCampaign,
+  fuzzOne,
+  fuzzReplay,
+  huntToggles,
+} from "./campaign.js";
+import { RaceFeedback } from "./feedback.js";
+import { type FuzzProcessPlan, fuzzScenario } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
 import {
   DIVERGENCE_PREFIX,
@@ -15,6 +24,7 @@ import {
   stampOf,
   UNKNOWN_BUFFER,
 } from "./model.js";
+import { planFromScenarioName, planScenarioName } from "./plan.js";
 
 const fuzz = { drivers: [vgem] };
 
@@ -149,5 +159,77 @@ describe("fuzzing qxl and vmwgfx", () => {
       expect(st.failures, drivers.map((d) => d.name).join("+")).toEqual([]);
       expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
     }
+  });
+});
+
+describe("fuzzing with allocations failing", () => {
+  // Fault injection from the end of the boot, as the stress app's --faults starts it.
+  const faulty = (p: number) => ({
+    drivers: [vgem],
+    afterBoot: () => setFailslab({ probability: p }),
+  });
+
+  it("takes a failed allocation's errno as a legitimate outcome: clean with failslab on", async () => {
+    const st = await fuzzCampaign({ fuzz: faulty(0.05), schedules: 60 });
+    expect(st.failures).toEqual([]);
+    expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
+  });
+
+  it("still reports real divergences with failslab on", async () => {
+    const [h] = await huntToggles(faulty(0.01), {
+      budget: 100,
+      toggles: ["prime.cache-without-lock"],
+    });
+    expect(h?.found).toBe(true);
+    expect(h?.first).toMatch(/^fuzz divergence: PRIME export/);
+  });
+});
+
+describe("feedback-driven race pairs", () => {
+  it("plans round-trip through the scenario name; a bad plan is a RangeError", () => {
+    const plan: FuzzProcessPlan[] = [
+      { races: 30, raceOps: ["gem-close", "flink"] },
+      { races: 0, raceOps: [] },
+    ];
+    expect(planScenarioName(plan)).toBe("fuzz plan=30:gem-close+flink 0:*");
+    expect(planFromScenarioName(planScenarioName(plan))).toEqual(plan);
+    expect(planScenarioName(undefined)).toBe("fuzz");
+    expect(planFromScenarioName("fuzz")).toBeUndefined();
+    expect(() => planFromScenarioName("fuzz plan=30:gem-close+nope")).toThrow(RangeError);
+    expect(() => planFromScenarioName("fuzz plan=x")).toThrow(RangeError);
+  });
+
+  it("credits the pairs of a run with its new interleaving edges, deterministically", async () => {
+    const runs: RunResult[] = [];
+    for (const seed of [1, 2, 3]) runs.push((await fuzzOne(fuzz, seed, "random")).run);
+    const feed = () => {
+      const fb = new RaceFeedback(5);
+      const out: number[] = [];
+      for (const r of runs) out.push(fb.record(fb.plan(3), r));
+      return { out, fb };
+    };
+    const a = feed();
+    const b = feed();
+    expect(a.out).toEqual(b.out);
+    expect(a.out[0]).toBeGreaterThan(0);
+    // The first run's edges are not new the second time it is fed.
+    expect(a.fb.record([], runs[0]!)).toBe(0);
+    expect(a.fb.coverage).toBe(a.out.reduce((x, y) => x + y, 0));
+    expect(a.fb.plan(3)).toEqual(b.fb.plan(3));
+  });
+
+  it("a feedback campaign is clean on vgem, and its failures replay from the token alone", async () => {
+    const st = await fuzzCampaign({ fuzz, schedules: 60, feedback: true });
+    expect(st.failures).toEqual([]);
+    expect(st.coverage).toBeGreaterThan(0);
+    const [h] = await huntToggles(fuzz, {
+      budget: 200,
+      toggles: ["prime.cache-without-lock"],
+      feedback: true,
+    });
+    expect(h?.token).toBeDefined();
+    const toggles = ["prime.cache-without-lock", ...baselineFixes()];
+    const again = await fuzzReplay(fuzz, h!.token!, toggles);
+    expect(again.splats[0]?.message).toBe(h?.first);
   });
 });

@@ -32,9 +32,11 @@ import {
   ENOMEM,
   ENOSPC,
   EPIPE,
+  injectedFailures,
   Kernel,
   liveObjects,
   MAP_SHARED,
+  nrFreePages,
   PROT_READ,
   PROT_WRITE,
   type Process,
@@ -79,6 +81,21 @@ export interface FuzzOptions {
    * harness starts fault injection (the stress app's `--faults`).
    */
   readonly afterBoot?: () => void;
+  /**
+   * The swarm plan of each process (cycled over the processes): how often it races and which
+   * operations its races pair. Without it, each process draws its plan from the seed with
+   * `choose()`, so a token alone replays the run; a feedback-driven campaign (feedback.ts)
+   * passes the plans it chose, and the run's scenario name records them (plan.ts).
+   */
+  readonly plan?: readonly FuzzProcessPlan[];
+}
+
+/** One process's swarm plan (see FuzzOptions.plan). */
+export interface FuzzProcessPlan {
+  /** The weight of a race among the thread's other operations (which weigh 26; 0: never). */
+  readonly races: number;
+  /** The operations its races pair (an empty list: all of them). */
+  readonly raceOps: readonly RaceOp[];
 }
 
 interface DeviceNodes {
@@ -183,6 +200,14 @@ const MAX_FDS_PER_THREAD = 10;
 /** poll(2) events of a dma-buf (include/uapi/asm-generic/poll.h). */
 const POLLIN = 0x001;
 const POLLOUT = 0x004;
+/**
+ * What a syscall returns when an allocation inside it failed: -ENOMEM, or -EFAULT for a user
+ * access whose page could not be allocated (a shmem page on first touch: VM_FAULT_OOM in a
+ * copy_{to,from}_user()).
+ */
+const ALLOC_ERRNOS: readonly number[] = [-ENOMEM, -EFAULT];
+/** Free RAM (pages) under which a page allocation or charge may fail for want of memory. */
+const LOW_RAM_PAGES = 256;
 /** poll(2) timeouts drawn from, in virtual ns. */
 const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
 
@@ -190,7 +215,7 @@ const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
  * The operations a race pairs (see opRace): two threads of one process run one each, at once,
  * on the same DRM file, handle (or another handle of the same buffer) and dma-buf fd.
  */
-const RACE_OPS = [
+export const RACE_OPS = [
   "gem-close",
   "flink",
   "gem-open",
@@ -205,7 +230,7 @@ const RACE_OPS = [
   "fence",
   "close-dmabuf",
 ] as const;
-type RaceOp = (typeof RACE_OPS)[number];
+export type RaceOp = (typeof RACE_OPS)[number];
 
 /**
  * One fuzz run as a simulation scenario: boots a kernel, registers the devices, runs the
@@ -242,9 +267,17 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     for (let i = 0; i < nProc; i++) {
       // Swarm testing: each process races often or not at all, and pairs only a few of the
       // operations, so that a run concentrates on some combinations instead of diluting all.
-      const races = [0, 4, 10, 30][choose(4, "fuzz race weight")]!;
-      let raceOps = RACE_OPS.filter((_, k) => choose(3, `fuzz race op ${k}`) === 0);
-      if (raceOps.length === 0) raceOps = [RACE_OPS[choose(RACE_OPS.length, "fuzz race op")]!];
+      const planned = opts.plan?.[i % opts.plan.length];
+      let races: number;
+      let raceOps: readonly RaceOp[];
+      if (planned) {
+        races = planned.races;
+        raceOps = planned.raceOps.length > 0 ? planned.raceOps : RACE_OPS;
+      } else {
+        races = [0, 4, 10, 30][choose(4, "fuzz race weight")]!;
+        raceOps = RACE_OPS.filter((_, k) => choose(3, `fuzz race op ${k}`) === 0);
+        if (raceOps.length === 0) raceOps = [RACE_OPS[choose(RACE_OPS.length, "fuzz race op")]!];
+      }
       const proc = kernel.spawnProcess(`fuzz${i}`, async (p) => {
         const ps: ProcState = {
           ctxs: [],
@@ -283,6 +316,19 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       });
       procs.push(proc);
     }
+
+    /** A mark for allocFailed(): the allocation failures injected so far. */
+    const failMark = () => injectedFailures().length;
+    /**
+     * True if `ret` is what a syscall returns when an allocation inside it failed, and one may
+     * have failed since `mark`: a failure was injected (failslab, fail-nth: the stress app's
+     * `--faults`), or free RAM is nearly gone. Then the call's failure is legitimate; without
+     * one, the same errno is a divergence.
+     */
+    const allocFailed = (ret: unknown, mark: number) =>
+      typeof ret === "number" &&
+      ALLOC_ERRNOS.includes(ret) &&
+      (injectedFailures().length > mark || nrFreePages() < LOW_RAM_PAGES);
 
     /** One random operation of a thread; "exit" ends its process. */
     async function step(ctx: ThreadCtx): Promise<"ok" | "exit"> {
@@ -409,9 +455,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const dev = choose(devs.length, "fuzz dev");
       const d = devs[dev]!;
       const primary = card || d.render === null || choose(3, "fuzz node") !== 0;
+      const m = failMark();
       const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR);
       if (fd < 0) {
-        if (fd !== -EMFILE && fd !== -ENOMEM) model.diverge(`open(${d.card}) = ${fd}`);
+        if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${d.card}) = ${fd}`);
         return "ok";
       }
       ctx.fds.push({ fd, kind: "drm", file: new ModelFile(fd * 1000 + dev, dev, primary) });
@@ -439,6 +486,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         pitch: 0,
         size: 0,
       };
+      const m = failMark();
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
       const t1 = model.tick();
@@ -448,7 +496,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return null;
       }
       if (ret !== 0) {
-        if (ret !== -ENOMEM && ret !== -ENOSPC && own && !f.shared)
+        if (ret !== -ENOSPC && !allocFailed(ret, m) && own && !f.shared)
           model.diverge(`CREATE_DUMB = ${ret}`);
         return null;
       }
@@ -470,7 +518,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       }
       const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, map.offset);
       if (addr < 0) {
-        if (!f.shared && own) model.diverge(`mmap of a new buffer = ${addr}`);
+        if (!f.shared && own && !allocFailed(addr, m))
+          model.diverge(`mmap of a new buffer = ${addr}`);
         model.ambiguous.add(b.id);
         return arg.handle;
       }
@@ -483,7 +532,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return arg.handle;
       }
       const w = await ctx.p.writeMemory(addr, stampOf(b.id, b.size / PAGE));
-      if (w !== STAMP_BYTES) model.diverge(`stamp store = ${w}`);
+      if (w !== STAMP_BYTES) {
+        // Unstamped (its page could not be allocated): the buffer is never evidence.
+        model.ambiguous.add(b.id);
+        if (!allocFailed(w, m)) model.diverge(`stamp store = ${w}`);
+      }
       await ctx.p.munmap(addr, PAGE);
       return arg.handle;
     }
@@ -553,12 +606,13 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const f = e.file!;
       const buf = f.live.get(h) ?? UNKNOWN_BUFFER;
       const arg = { handle: h, name: 0 };
+      const m = failMark();
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
       const t1 = model.tick();
       if (e.closed) return;
       if (ret !== 0) {
-        if (own && !f.shared && ret !== -EACCES && ret !== -ENOMEM && ret !== -ENOSPC)
+        if (own && !f.shared && ret !== -EACCES && ret !== -ENOSPC && !allocFailed(ret, m))
           model.diverge(`GEM_FLINK of live handle ${h} = ${ret}`);
         return;
       }
@@ -573,7 +627,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const s1 = model.tick();
       if (e.closed) return;
       if (r2 !== 0) {
-        if (!f.shared && r2 !== -EACCES && r2 !== -ENOMEM && r2 !== -ENOSPC)
+        if (!f.shared && r2 !== -EACCES && r2 !== -ENOSPC && !allocFailed(r2, m))
           model.diverge(`GEM_OPEN of name ${arg.name} just made for a live handle = ${r2}`);
         return;
       }
@@ -649,6 +703,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     async function doExport(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, keep: boolean) {
       const f = e.file!;
       const arg = { handle: h, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+      const m = failMark();
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
       const t1 = model.tick();
@@ -657,7 +712,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return null;
       }
       if (ret !== 0) {
-        if (own && !f.shared && ret !== -EMFILE && ret !== -ENOMEM)
+        if (own && !f.shared && ret !== -EMFILE && !allocFailed(ret, m))
           model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
         return null;
       }
@@ -765,9 +820,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
       const e = pick(ctx.fds, "fuzz dup fd");
       if (!e) return "ok";
+      const m = failMark();
       const fd = await ctx.p.dup(e.fd);
       if (fd < 0) {
-        if (fd !== -EMFILE) model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
+        if (fd !== -EMFILE && !allocFailed(fd, m))
+          model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
         return "ok";
       }
       ctx.fds.push({ ...e, fd });
@@ -797,15 +854,18 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         "fuzz send to",
       );
       if (!to) return "ok";
+      const m = failMark();
       const ret = await ctx.p.sendFd(to, d.fd);
-      if (ret !== 0 && ret !== -EPIPE && ret !== -ENOMEM) model.diverge(`sendFd = ${ret}`);
+      if (ret !== 0 && ret !== -EPIPE && !allocFailed(ret, m)) model.diverge(`sendFd = ${ret}`);
       return "ok";
     }
 
     async function opRecv(ctx: ThreadCtx): Promise<"ok"> {
+      const m = failMark();
       const fd = await ctx.p.recvFd({ nonblock: true, cloexec: choose(2, "fuzz cloexec") === 0 });
       if (fd < 0) {
-        if (fd !== -EAGAIN && fd !== -EMFILE) model.diverge(`recvFd = ${fd}`);
+        if (fd !== -EAGAIN && fd !== -EMFILE && !allocFailed(fd, m))
+          model.diverge(`recvFd = ${fd}`);
         return "ok";
       }
       const size = await ctx.p.lseek(fd, 0, SEEK_END);
@@ -830,9 +890,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     /** The process's sw_sync timeline, opened on first use (null if it cannot be). */
     async function timeline(ctx: ThreadCtx): Promise<number | null> {
       if (ctx.proc.timeline !== null) return ctx.proc.timeline;
+      const m = failMark();
       const fd = await ctx.p.open(SW_SYNC_PATH, O_RDWR);
       if (fd < 0) {
-        if (fd !== -EMFILE && fd !== -ENOMEM) model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
+        if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
         return null;
       }
       // (A sibling may have opened one meanwhile: the process keeps the last; the other fd is
@@ -860,9 +921,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (tl === null) return;
       const value = ++ctx.proc.points;
       const data: SwSyncCreateFenceData = { value, name: "fuzz", fence: -1 };
+      const m = failMark();
       const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
       if (r !== 0) {
-        if (r !== -ENOMEM && r !== -EMFILE && r !== -EBADF)
+        if (r !== -EMFILE && r !== -EBADF && !allocFailed(r, m))
           model.diverge(`SW_SYNC_IOC_CREATE_FENCE = ${r}`);
         return;
       }
@@ -871,7 +933,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         flags,
         fd: data.fence ?? -1,
       });
-      if (trust && imp !== 0 && imp !== -ENOMEM && imp !== -EBADF && imp !== -EINVAL)
+      if (trust && imp !== 0 && imp !== -EBADF && imp !== -EINVAL && !allocFailed(imp, m))
         model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
       await ctx.p.close(data.fence ?? -1);
       if (signal) await doSignal(ctx, false);
@@ -884,8 +946,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const by = all ? ctx.proc.points - ctx.proc.signalled : 1 + choose(2, "fuzz signal by");
       if (by <= 0) return;
       ctx.proc.signalled += by;
+      const m = failMark();
       const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_INC, { value: by });
-      if (r !== 0 && r !== -EBADF) model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
+      if (r !== 0 && r !== -EBADF && !allocFailed(r, m))
+        model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
     }
 
     async function opPoll(ctx: ThreadCtx): Promise<"ok"> {
@@ -903,8 +967,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz poll events")]!;
       const fds = [{ fd: d.fd, events, revents: 0 }];
       const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz poll timeout")]!;
+      const m = failMark();
       const r = await ctx.p.poll(fds, timeout);
-      if (!Number.isInteger(r) || r > 1 || (r < 0 && r !== -ENOMEM && r !== -EINTR))
+      if (!Number.isInteger(r) || r > 1 || (r < 0 && r !== -EINTR && !allocFailed(r, m)))
         model.diverge(`poll(dma-buf, ${events}) = ${r}`);
     }
 
@@ -1088,6 +1153,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
 
     async function opHostile(ctx: ThreadCtx): Promise<"ok"> {
       const p = ctx.p;
+      const m = failMark();
       switch (choose(5, "fuzz hostile")) {
         case 0: {
           const r = await p.readMemory(0x10000 + choose(4, "fuzz addr") * PAGE, 2 ** 40);
@@ -1097,13 +1163,13 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         }
         case 1: {
           const r = await p.recvFd(null as unknown as undefined);
-          if (r !== -EFAULT) model.diverge(`recvFd(null) = ${r}`);
+          if (r !== -EFAULT && !allocFailed(r, m)) model.diverge(`recvFd(null) = ${r}`);
           return "ok";
         }
         case 2: {
           const e = pick(ctx.fds, "fuzz hostile fd");
           const r = await p.sendFd({ socket: 1 } as unknown as Process, e?.fd ?? 0);
-          if (r !== -EINVAL) model.diverge(`sendFd({socket: 1}) = ${r}`);
+          if (r !== -EINVAL && !allocFailed(r, m)) model.diverge(`sendFd({socket: 1}) = ${r}`);
           return "ok";
         }
         case 3: {
@@ -1114,12 +1180,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
             events: 1,
           };
           const r = await p.poll([bad as unknown as { fd: number; events: number }], 0);
-          if (r !== -EFAULT) model.diverge(`poll(throwing pollfd) = ${r}`);
+          if (r !== -EFAULT && !allocFailed(r, m)) model.diverge(`poll(throwing pollfd) = ${r}`);
           return "ok";
         }
         default: {
           const r = await p.poll([], 1.5);
-          if (r !== -EINVAL) model.diverge(`poll(timeout 1.5) = ${r}`);
+          if (r !== -EINVAL && !allocFailed(r, m)) model.diverge(`poll(timeout 1.5) = ${r}`);
           return "ok";
         }
       }

@@ -11,11 +11,19 @@ export {
   type FuzzStrategy,
   fuzzCampaign,
   fuzzOne,
+  fuzzReplay,
   huntToggles,
   type RunClass,
   type ToggleHunt,
 } from "./campaign.js";
-export { type FuzzOptions, fuzzScenario } from "./fuzz.js";
+export { RaceFeedback } from "./feedback.js";
+export {
+  type FuzzOptions,
+  type FuzzProcessPlan,
+  fuzzScenario,
+  RACE_OPS,
+  type RaceOp,
+} from "./fuzz.js";
 export { huntKnownWindows, swSyncCloseVsIncScenario, type WindowHunt } from "./known-windows.js";
 export {
   DIVERGENCE_PREFIX,
@@ -26,3 +34,4 @@ export {
   STAMP_BYTES,
   stampOf,
 } from "./model.js";
+export { planFromScenarioName, planScenarioName } from "./plan.js";

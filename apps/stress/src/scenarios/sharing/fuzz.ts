@@ -8,7 +8,7 @@
  * per thread) is drawn from the schedule's seed, like every other choice of the run, so a token
  * replays it.
  *
- * Fault injection, once the fuzzer's model accepts -ENOMEM everywhere (`faultTolerant`), starts
+ * Fault injection (`--faults`; the fuzzer's model accepts the errnos of a failed allocation) starts
  * at the end of the boot (the fuzzer's `afterBoot` hook): every syscall must still return an
  * errno, and the machine must leak nothing.
  *
@@ -39,9 +39,9 @@ export const FUZZ: CampaignScenario = {
   expect: "clean",
   arity: 2,
   harnessTasks: ["main"],
-  // Not yet: under allocation failures the fuzzer's model reports a failed mmap (-ENOMEM) of a
-  // new buffer and a failed stamp store as divergences (see the afterBoot wiring below, ready).
-  faultTolerant: false,
+  // The fuzzer's model accepts the errno a failing allocation gives (-ENOMEM, -EFAULT for a
+  // user access whose page could not be allocated, ...) wherever an allocation failed meanwhile.
+  faultTolerant: true,
   build(drivers, { faults }) {
     return async (sim) => {
       const opts: FuzzOptions = {

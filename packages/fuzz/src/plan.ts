@@ -1,0 +1,42 @@
+/**
+ * Swarm plans as text: a feedback-driven campaign chooses each process's plan outside the run
+ * (feedback.ts), so the run's scenario name records it, and `fuzzReplay()` rebuilds the scenario
+ * from a token alone. One process per word, `<race weight>:<op>+<op>...` (`*`: every race
+ * operation), e.g. `fuzz plan=30:gem-close+flink 0:*`.
+ */
+
+import { type FuzzProcessPlan, RACE_OPS, type RaceOp } from "./fuzz.js";
+
+const PREFIX = "fuzz plan=";
+/** Plans longer than this are not plans (a scenario name is quoted in messages). */
+const MAX_PLAN_TEXT = 4096;
+
+/** The scenario name of a run with `plan` ("fuzz" without one). */
+export function planScenarioName(plan: readonly FuzzProcessPlan[] | undefined): string {
+  if (!plan || plan.length === 0) return "fuzz";
+  const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
+  return `${PREFIX}${words.join(" ")}`;
+}
+
+/**
+ * The plan a scenario name records: undefined for a run without one ("fuzz", or a name that is
+ * not the fuzzer's); a RangeError for a plan that does not parse.
+ */
+export function planFromScenarioName(name: string): FuzzProcessPlan[] | undefined {
+  if (!name.startsWith(PREFIX)) return undefined;
+  if (name.length > MAX_PLAN_TEXT) throw new RangeError("fuzz plan: too long");
+  const out: FuzzProcessPlan[] = [];
+  for (const word of name.slice(PREFIX.length).split(" ")) {
+    const m = /^(\d{1,4}):(\*|[a-z-]+(?:\+[a-z-]+)*)$/.exec(word);
+    if (!m)
+      throw new RangeError(`fuzz plan: bad process plan ${JSON.stringify(word.slice(0, 40))}`);
+    const ops = m[2] === "*" ? [] : m[2]!.split("+");
+    for (const op of ops)
+      if (!(RACE_OPS as readonly string[]).includes(op))
+        throw new RangeError(
+          `fuzz plan: unknown race operation ${JSON.stringify(op.slice(0, 40))}`,
+        );
+    out.push({ races: Number(m[1]), raceOps: ops as RaceOp[] });
+  }
+  return out;
+}
