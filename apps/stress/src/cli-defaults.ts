@@ -17,7 +17,7 @@ export function short(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
-export const ACCEPTED_STRATEGIES = `random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
+export const ACCEPTED_STRATEGIES = `portfolio[:depth] (PCT at depth+1 and depth, POS and random in a fixed cycle), random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
 
 export const CAMPAIGN_DEFAULTS = { seeds: 200, seed: 1, stepLimit: 200_000 } as const;
 

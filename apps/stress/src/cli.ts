@@ -7,6 +7,7 @@
  *   replay <token>    re-runs a recorded schedule (exit 1 when it shows splats)
  *   bugs              the detection matrix: every toggle found under its budget, baseline clean
  *   list              scenarios, drivers and toggles
+ *   toggles [--json]  every toggle: kind, fixing commit, kernels, layer, the scenario that finds it
  *   minimize <token>  shrinks a finding's schedule: its race table and new token
  *   merge <json...>   merges shard reports into the report of the unsplit campaign
  *   hunt <toggle>     one toggle's case with it on until found, then with every toggle off
@@ -232,6 +233,17 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     });
 
   program
+    .command("toggles")
+    .description(
+      "every historic-bug toggle: kind (historic, proposed, hypothetical), the fixing commit's title and hash, kernel versions, layer, and the scenario that finds it",
+    )
+    .option("--json", "print them as JSON (schema primetime-stress/toggles, version 1)")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const { togglesCommand } = await import("./toggles-command.js");
+      setCode(togglesCommand(o, io, colorsFor(cmd, io)));
+    });
+
+  program
     .command("merge")
     .description(
       "merge the JSON reports of the shards of one campaign into the unsplit campaign's report",
@@ -251,15 +263,16 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .argument("<toggle>", "toggle name (see list)")
     .option(
       "--schedules <n>",
-      `pct schedules (default ${HUNT_DEFAULTS.schedules})`,
+      `schedules (default ${HUNT_DEFAULTS.schedules})`,
       integer("--schedules", 1),
     )
     .option(
       "--seed <n>",
-      `pct base seed (default ${HUNT_DEFAULTS.seed})`,
+      `base seed (default ${HUNT_DEFAULTS.seed})`,
       integer("--seed", 0, MAX_SEED),
     )
     .option("--depth <n>", `pct depth (default ${HUNT_DEFAULTS.depth})`, integer("--depth", 1))
+    .option("--strategy <name>", `search strategy (default pct): ${ACCEPTED_STRATEGIES}`)
     .option("--full-trace", "show every step of the failing run")
     .action(async (name: string, o: HuntFlags, cmd: Command) => {
       setCode(await (await commands()).huntCommand(name, o, io, colorsFor(cmd, io)));

@@ -488,6 +488,8 @@ export interface HuntFlags {
   schedules?: number;
   seed?: number;
   depth?: number;
+  /** A --strategy of run (default pct at HUNT_DEFAULTS.depth); --depth overrides its depth. */
+  strategy?: string;
   fullTrace?: boolean;
 }
 
@@ -501,7 +503,18 @@ export async function huntCommand(name: string, o: HuntFlags, io: Io, c: Colors)
       `toggle "${t.name}" cannot be hunted: no scenario finds it; accepted: ${valid}`,
     );
   }
-  const report = await hunt(t, huntSpec(t, o));
+  // A hunt is one search in this thread, so the engine's own portfolio (its members steered by
+  // the runs before) is as deterministic here as every other strategy.
+  const strategy = o.strategy === undefined ? {} : parseStrategy(o.strategy);
+  const report = await hunt(
+    t,
+    huntSpec(t, {
+      ...strategy,
+      schedules: o.schedules,
+      seed: o.seed,
+      depth: o.depth ?? strategy.depth,
+    }),
+  );
   io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
   if (report.finding) {
     // The engine's minimize(): the same bug with fewer preemptions and steps, as a race table

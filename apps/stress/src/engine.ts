@@ -18,6 +18,7 @@ export {
   Simulation,
   type Splat,
   type SplatKind,
+  type StrategySpec,
 } from "@primetime/sim";
 export {
   decodeToken,
@@ -27,6 +28,7 @@ export {
   type Minimized,
   minimize,
   PctStrategy,
+  portfolioMember,
   type RaceTable,
   type ResolvedSearchOptions,
   type RunToken,
@@ -36,6 +38,7 @@ export {
   type Scenario,
   SEARCH_DEFAULTS,
   type SearchOptions,
+  SHORT_RUN,
   sameBug,
   type TraceStep,
 } from "@primetime/sim/explore";

@@ -31,6 +31,8 @@ export function describeSpec(spec: SearchOptions): string {
   switch (o.strategy) {
     case "pct":
       return `pct (depth ${o.depth}, seed ${o.seed})`;
+    case "portfolio":
+      return `portfolio (pct depths ${o.depth + 1}/${o.depth}, pos, random; seed ${o.seed})`;
     case "dfs":
       return `dfs (preemption bound ${o.preemptionBound})`;
     default:

@@ -37,11 +37,24 @@ describe("--strategy pos", () => {
   it("rejects pos with a parameter as bad usage", async () => {
     const r = await cli(["run", "--strategy", "pos:1"]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/accepted: random, pos, pct/);
+    expect(r.err).toMatch(/accepted: .*random, pos, pct/);
   });
 });
 
 describe("hunt", () => {
+  it("--strategy portfolio: the engine's search, found, replayed and clean when off", async () => {
+    const r = await cli(
+      ["hunt", "gem.flink-no-handle-count-check", "--strategy", "portfolio"].concat([
+        "--schedules",
+        "200",
+      ]),
+    );
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(
+      /portfolio \(pct depths 4\/3, pos, random; seed 1\), .* found in schedule \d+/,
+    );
+  }, 300_000);
+
   it("prints the minimized race table and its token after the finding", async () => {
     const r = await cli(["hunt", "gem.flink-no-handle-count-check", "--schedules", "200"]);
     expect(r.code, r.out).toBe(0);

@@ -17,18 +17,18 @@ import { CAMPAIGN_SCENARIOS } from "./registry.js";
 export type { SearchOptions } from "@primetime/sim/explore";
 export { ACCEPTED_STRATEGIES, CAMPAIGN_DEFAULTS, short, UsageError };
 
-/** "random", "pos", "pct:3", "dfs:2". */
+/** "random", "pos", "pct:3", "portfolio:3", "dfs:2". */
 export function formatStrategy(s: SearchOptions): string {
   const o = resolveSearchOptions(s);
-  return o.strategy === "pct"
-    ? `pct:${o.depth}`
+  return o.strategy === "pct" || o.strategy === "portfolio"
+    ? `${o.strategy}:${o.depth}`
     : o.strategy === "dfs"
       ? `dfs:${o.preemptionBound}`
       : o.strategy;
 }
 
 export function parseStrategy(text: string): SearchOptions {
-  const m = /^(random|pos|pct|dfs)(?::(\d{1,4}))?$/.exec(text);
+  const m = /^(random|pos|pct|portfolio|dfs)(?::(\d{1,4}))?$/.exec(text);
   const bad = () =>
     new UsageError(`--strategy "${short(text)}" is not accepted; accepted: ${ACCEPTED_STRATEGIES}`);
   if (!m) throw bad();
@@ -39,9 +39,12 @@ export function parseStrategy(text: string): SearchOptions {
     if (n !== undefined) throw bad();
     return { strategy: m[1] };
   }
-  if (m[1] === "pct") {
+  if (m[1] === "pct" || m[1] === "portfolio") {
+    // portfolio: the engine's default cycle of PCT (depth + 1 and depth), POS and random, in
+    // its campaign flavour (schedule.ts: members chosen by the schedule index, calibrated per
+    // unit); its depth is its PCT depth.
     if (n !== undefined && n < 1) throw bad();
-    return { strategy: "pct", depth: n ?? SEARCH_DEFAULTS.depth };
+    return { strategy: m[1], depth: n ?? SEARCH_DEFAULTS.depth };
   }
   return { strategy: "dfs", preemptionBound: n ?? SEARCH_DEFAULTS.preemptionBound };
 }

@@ -5,7 +5,7 @@
  * workers, and `merge` of the shard reports of a split campaign gives the report of the unsplit
  * one.
  */
-import { type RunResult, replay } from "../engine.js";
+import { decodeToken, type RunResult, replay } from "../engine.js";
 import { formatRaceWindow, palette } from "../format.js";
 import { type CampaignConfig, describeConfig, formatStrategy } from "./config.js";
 import { minimizeFinding } from "./minimize.js";
@@ -45,6 +45,10 @@ export interface FindingReport {
   /** Schedule index within the unit and its seed. */
   readonly index: number;
   readonly seed: number;
+  /**
+   * The campaign's strategy ("pct:3"); under the portfolio, with the member that ran this
+   * schedule: "portfolio:3 (pct:4)".
+   */
   readonly strategy: string;
   readonly token: string;
   /** Schedules of the unit that failed with this signature. */
@@ -95,6 +99,12 @@ export function raceTableOf(unit: string, r: RunResult): string {
   return formatRaceWindow(r, palette(false), { hide: u.scenario.harnessTasks });
 }
 
+/** The strategy that recorded a token: "pct:4", "random", "pos". */
+function memberOf(token: string): string {
+  const t = decodeToken(token);
+  return t.strategy === "pct" ? `pct:${t.param}` : t.strategy;
+}
+
 /** Everything of a finding that comes from its tally record and unit, plus its race table. */
 async function renderFinding(
   unit: string,
@@ -116,7 +126,7 @@ async function renderFinding(
     drivers: u.drivers.map((d) => d.name),
     index: f.index,
     seed: f.seed,
-    strategy,
+    strategy: strategy.startsWith("portfolio") ? `${strategy} (${memberOf(f.token)})` : strategy,
     token: f.token,
     schedules: f.count,
     signature: f.signature,

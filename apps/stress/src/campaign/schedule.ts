@@ -1,19 +1,29 @@
 /**
- * Running the schedules of a job: one unit, a set of schedule indices (random and PCT) or the
- * unit's whole bounded DFS. Schedule i of a unit runs with seed deriveSeed(unitSeed, i), where
- * unitSeed = deriveSeed(base seed, hash of the unit key), and a fresh strategy: its result depends
- * on nothing but the configuration, the unit and i, so any split of the indices between worker
- * threads or shards gives the same runs, the same findings and the same tokens. One schedule
- * always runs on one thread.
+ * Running the schedules of a job: one unit, a set of schedule indices (random, POS, PCT and the
+ * portfolio) or the unit's whole bounded DFS. Schedule i of a unit runs with seed
+ * deriveSeed(unitSeed, i), where unitSeed = deriveSeed(base seed, hash of the unit key), and a
+ * fresh strategy chosen from nothing but the configuration, the unit and i, so any split of the
+ * indices between worker threads or shards gives the same runs, the same findings and the same
+ * tokens. One schedule always runs on one thread.
+ *
+ * PCT must know a run's length, and the portfolio which of its members fit the unit; in a search
+ * both come from the runs before (`explore()`'s PCT estimate rises run after run, its portfolio
+ * switches its "shallow" member from random to POS once a run is long). Here they come instead
+ * from a fixed calibration of the unit (CALIBRATION_RUNS runs of PCT with derived seeds, the same
+ * in every thread), so schedule i depends on no other schedule.
  */
 import {
   deriveSeed,
   explore,
   PctStrategy,
+  portfolioMember,
   type RunResult,
   type Scenario,
   SEARCH_DEFAULTS,
+  type SearchOptions,
+  SHORT_RUN,
   Simulation,
+  type StrategySpec,
 } from "../engine.js";
 import type { CampaignConfig } from "./config.js";
 import { addRun, emptyTally, isFailure, type UnitTally } from "./tally.js";
@@ -39,50 +49,123 @@ export function campaignToggles(c: CampaignConfig): string[] {
   return [...c.bugs, ...c.fixes];
 }
 
-/** Calibration runs of PCT's step estimate (not counted as schedules). */
-const PCT_CALIBRATION_RUNS = 4;
+/** Calibration runs of a unit under PCT and the portfolio (not counted as schedules). */
+export const CALIBRATION_RUNS = 4;
 
-/** A unit's body and, under PCT, its step estimate, computed once per thread. */
+/** What the calibration of a unit measured. */
+export interface Calibration {
+  /** PCT's estimate of a run's scheduling decisions (its k): the most any calibration run made. */
+  readonly pctSteps: number;
+  /** The most choices (decisions and data choices) a calibration run recorded. */
+  readonly longest: number;
+}
+
+/** A unit's body, its calibration (PCT and portfolio) and its known-report filter. */
 interface Prepared {
   readonly body: Scenario;
-  readonly pctSteps: number;
+  readonly calibration: Calibration;
   /** The scenario's `withoutKnownReports` (identity when it has none). */
   readonly known: (r: RunResult) => RunResult;
 }
 
+/**
+ * Prepared units of this thread, by configuration and unit: the calibration depends on the
+ * strategy, the base seed and the toggles, so two campaigns of one process (bugs' hunts and
+ * baselines, the bench's strategies) never share one.
+ */
 const prepared = new Map<string, Promise<Prepared>>();
+
+function preparedKey(c: CampaignConfig, key: string): string {
+  return JSON.stringify([key, c.strategy, c.seed, c.stepLimit, campaignToggles(c)]);
+}
+
+/** The depth of the PCT that calibrates a unit: the portfolio's main member is one deeper. */
+function calibrationDepth(s: SearchOptions): number | null {
+  const depth = s.depth ?? SEARCH_DEFAULTS.depth;
+  if (s.strategy === "pct") return depth;
+  if (s.strategy === "portfolio") return depth + 1;
+  return null;
+}
 
 async function prepare(c: CampaignConfig, key: string): Promise<Prepared> {
   const unit = parseUnitKey(key);
   const body = unitBody(unit);
   const known = unit.scenario.withoutKnownReports ?? ((r: RunResult) => r);
-  let pctSteps = 0;
-  if (c.strategy.strategy === "pct") {
-    // PCT spreads its change points over the run's length, which it must know: a fixed,
-    // deterministic calibration (the same in every thread) measures it.
-    const pct = new PctStrategy(c.strategy.depth ?? SEARCH_DEFAULTS.depth);
+  const depth = calibrationDepth(c.strategy);
+  let calibration: Calibration = { pctSteps: 0, longest: 0 };
+  if (depth !== null) {
+    // PCT spreads its change points over the run's length, which it must know, and the
+    // portfolio picks its shallow member by it: a fixed, deterministic calibration (the same in
+    // every thread) measures it, as a PCT search's first runs would.
+    const pct = new PctStrategy(depth);
     const base = unitSeed(c, key);
-    for (let j = 0; j < PCT_CALIBRATION_RUNS; j++) {
+    let longest = 0;
+    for (let j = 0; j < CALIBRATION_RUNS; j++) {
       const sim = new Simulation({
         seed: deriveSeed(base ^ 0x5bd1e995, j),
         strategy: pct,
         stepLimit: c.stepLimit,
         toggles: campaignToggles(c),
       });
-      await sim.run(body);
+      const r = await sim.run(body);
+      longest = Math.max(longest, r.trace.choiceCount);
     }
-    pctSteps = pct.estimatedSteps;
+    calibration = { pctSteps: pct.estimatedSteps, longest };
   }
-  return { body, pctSteps, known };
+  return { body, calibration, known };
 }
 
 function preparedUnit(c: CampaignConfig, key: string): Promise<Prepared> {
-  let p = prepared.get(key);
+  const k = preparedKey(c, key);
+  let p = prepared.get(k);
   if (!p) {
     p = prepare(c, key);
-    prepared.set(key, p);
+    prepared.set(k, p);
   }
   return p;
+}
+
+/** The calibration of unit `key` under `c` (zeros for strategies that need none). */
+export async function unitCalibration(c: CampaignConfig, key: string): Promise<Calibration> {
+  return (await preparedUnit(c, key)).calibration;
+}
+
+/**
+ * The strategy of schedule `index` of a unit with calibration `cal`: a function of nothing else.
+ *
+ * The portfolio (`portfolio[:depth]`) runs sim's cycle (`portfolioMember(index)`: PCT one deeper
+ * than the depth in 3 schedules of 8, PCT at the depth in 1, POS in 1, the shallow member in 3),
+ * as a search of the engine does, with the calibration standing in for the search's history:
+ * - its PCT members spread their change points over the calibrated length, except schedule 0,
+ *   which is PCT's first run of a search (k = 1: its change point is the first decision, which
+ *   preempts the first task at once);
+ * - the shallow member is uniform random when the unit's calibrated runs are short (at most
+ *   SHORT_RUN choices, kref.rst's examples) and POS when they are long (the DRM races).
+ * Tokens record the member that decided ("pct" with its depth, "random" or "pos").
+ */
+export function scheduleStrategy(s: SearchOptions, index: number, cal: Calibration): StrategySpec {
+  const depth = s.depth ?? SEARCH_DEFAULTS.depth;
+  switch (s.strategy) {
+    case "pct":
+      return { kind: "pct", depth, estimatedSteps: cal.pctSteps };
+    case "pos":
+      return { kind: "pos" };
+    case "portfolio":
+      switch (portfolioMember(index)) {
+        case "pct(depth+1)":
+          return { kind: "pct", depth: depth + 1, estimatedSteps: index === 0 ? 0 : cal.pctSteps };
+        case "pct(depth)":
+          return { kind: "pct", depth, estimatedSteps: cal.pctSteps };
+        case "shallow":
+          return { kind: cal.longest <= SHORT_RUN ? "random" : "pos" };
+        case "pos":
+          return { kind: "pos" };
+        default:
+          throw new Error(`unknown portfolio member ${portfolioMember(index)}`);
+      }
+    default:
+      return { kind: "random" };
+  }
 }
 
 /** Runs schedule `index` of unit `key`. */
@@ -91,15 +174,11 @@ export async function runSchedule(
   key: string,
   index: number,
 ): Promise<{ run: RunResult; seed: number }> {
-  const { body, pctSteps, known } = await preparedUnit(c, key);
+  const { body, calibration, known } = await preparedUnit(c, key);
   const seed = deriveSeed(unitSeed(c, key), index);
-  const s = c.strategy;
   const sim = new Simulation({
     seed,
-    strategy:
-      s.strategy === "pct"
-        ? { kind: "pct", depth: s.depth ?? SEARCH_DEFAULTS.depth, estimatedSteps: pctSteps }
-        : { kind: s.strategy === "pos" ? "pos" : "random" },
+    strategy: scheduleStrategy(c.strategy, index, calibration),
     stepLimit: c.stepLimit,
     scenario: key,
     toggles: campaignToggles(c),

@@ -1,4 +1,4 @@
-import { MAP_SHARED, PROT_READ } from "@primetime/kernel";
+import { ENOMEM, MAP_SHARED, PROT_READ, setFailslab } from "@primetime/kernel";
 import { sleep } from "@primetime/sim";
 import { crc32 } from "@primetime/simgpu";
 import { describe, expect, it } from "vitest";
@@ -76,6 +76,28 @@ describe("qxl driver", () => {
     expectClean(r);
     expect(bytes![0]).toBe(0xa5);
     expect(sum).toBe(crc32(new Uint8Array(8192).fill(0xa5)));
+  });
+
+  it("qxlExecDraw returns the errno of a failed mmap (fault injection) and submits nothing", async () => {
+    let failed = 0;
+    let after = -1;
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        const bo = await qxlAlloc(p, fd, 4096);
+        const draw = { op: "fill", size: 4096, value: 1, dst: { handle: bo, offset: 0 } } as const;
+        // The anonymous page the command is written to cannot be mapped.
+        setFailslab({ probability: 1, caches: ["vm_area_struct"] });
+        failed = await qxlExecDraw(p, fd, draw);
+        setFailslab(null);
+        after = await qxlExecDraw(p, fd, draw);
+        expectRet(await gemClose(p, fd, bo), 0, "close");
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(failed).toBe(-ENOMEM);
+    expect(after).toBe(0);
   });
 
   it("GPU work across two qxl devices: fill on the exporter's GPU, checksum and fill on the importer's", async () => {

@@ -36,14 +36,13 @@ export const QXL_DRIVER_NAME = "qxl";
 export const QXL_DRIVER_DESC = "RH QXL";
 
 /**
- * Models qxl_drm_release() / qxl_device_fini(), the DRM device's ->release: gives the current
- * release bos back, asks the device to hand back what it holds and waits (1 s) for every
- * release, flushes the garbage collector, evicts the memory types, force-deletes what userspace
- * left, and tears TTM down.
- * Locking: none held; may sleep. References: the device's last.
+ * Models the first step of qxl_device_fini(): the current release bos (the cached pages later
+ * commands' releases are sub-allocated from, one per release type) are unpinned and put. They
+ * are device state, not anything userspace leaked: a leak check of a live device (the stress
+ * harness's settle) gives them back the same way.
+ * Locking: none held; may sleep. References: drops the device's reference of each cached bo.
  */
-async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
-  const qdev = toQxl(dev);
+export async function qxlDeviceFiniReleaseBos(qdev: QxlDevice): Promise<void> {
   for (let curIdx = 0; curIdx < 3; curIdx++) {
     const bo = qdev.currentReleaseBo[curIdx];
     if (!bo) continue;
@@ -52,6 +51,18 @@ async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
     qdev.currentReleaseBoOffset[curIdx] = 0;
     qdev.currentReleaseBo[curIdx] = null;
   }
+}
+
+/**
+ * Models qxl_drm_release() / qxl_device_fini(), the DRM device's ->release: gives the current
+ * release bos back, asks the device to hand back what it holds and waits (1 s) for every
+ * release, flushes the garbage collector, evicts the memory types, force-deletes what userspace
+ * left, and tears TTM down.
+ * Locking: none held; may sleep. References: the device's last.
+ */
+async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
+  const qdev = toQxl(dev);
+  await qxlDeviceFiniReleaseBos(qdev);
   // Ask host to release resources (+fill release ring), then wait for the release actually
   // happening.
   qdev.hw.outb(QXL_IO_NOTIFY_OOM);

@@ -305,10 +305,12 @@ export interface Draw {
 /**
  * EXECBUFFER of one drawable: writes the command bytes, its relocations and the struct
  * drm_qxl_command into an anonymous mapping of the caller and submits it. Returns the ioctl's
- * result.
+ * result, or the negative errno of the mmap or store that failed before it (allocations can fail
+ * under fault injection: a caller tells a failed syscall from a broken model).
  */
 export async function qxlExecDraw(p: Process, fd: number, d: Draw): Promise<number> {
   const page = await qxlPrepareDraw(p, d);
+  if (page < 0) return page;
   const ret = await qxlSubmitDraw(p, fd, page);
   expectRet(await p.munmap(page, 4096), 0, "munmap");
   return ret;
@@ -325,11 +327,12 @@ export function qxlSubmitDraw(p: Process, fd: number, page: number): Promise<num
 
 /**
  * Writes one drawable, its relocations and its struct drm_qxl_command into a new anonymous page
- * of the caller; returns the page's address (the drm_qxl_command is at +1024).
+ * of the caller; returns the page's address (the drm_qxl_command is at +1024), or the negative
+ * errno of the mmap or store that failed (the page unmapped again).
  */
 export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
   const page = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (page < 0) throw new Error(`mmap(anon) = ${page}`);
+  if (page < 0) return page;
   const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
   const v = new DataView(cmd.buffer);
   const op = d.op === "fill" ? QXL_DRAW_FILL : d.op === "copy" ? QXL_DRAW_COPY : QXL_DRAW_CHECKSUM;
@@ -371,11 +374,9 @@ export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
   const cmdAddr = page;
   const relocAddr = page + 256;
   const cmdsAddr = page + 1024;
-  expectRet(await p.writeMemory(cmdAddr, cmd), cmd.length, "write command");
-  for (const [i, r] of relocs.entries()) {
-    const b = encodeDrmQxlReloc(r);
-    expectRet(await p.writeMemory(relocAddr + i * DRM_QXL_RELOC_SIZE, b), b.length, "write reloc");
-  }
+  const stores: [number, Uint8Array][] = [[cmdAddr, cmd]];
+  for (const [i, r] of relocs.entries())
+    stores.push([relocAddr + i * DRM_QXL_RELOC_SIZE, encodeDrmQxlReloc(r)]);
   const c = encodeDrmQxlCommand({
     command: cmdAddr,
     relocs: relocAddr,
@@ -384,7 +385,16 @@ export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
     relocs_num: relocs.length,
     pad: 0,
   });
-  expectRet(await p.writeMemory(cmdsAddr, c), DRM_QXL_COMMAND_SIZE, "write drm_qxl_command");
+  expectRet(c.length, DRM_QXL_COMMAND_SIZE, "drm_qxl_command size");
+  stores.push([cmdsAddr, c]);
+  for (const [addr, bytes] of stores) {
+    const n = await p.writeMemory(addr, bytes);
+    if (n < 0) {
+      expectRet(await p.munmap(page, 4096), 0, "munmap");
+      return n;
+    }
+    expectRet(n, bytes.length, "store");
+  }
   return page;
 }
 

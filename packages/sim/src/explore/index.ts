@@ -22,8 +22,10 @@ export {
 export {
   type BugSignature,
   bugSignature,
+  MINIMIZE_PASSES,
   type Minimized,
   type MinimizeOptions,
+  type MinimizePass,
   minimize,
   sameBug,
   splatBugSignature,
@@ -41,7 +43,12 @@ export {
   type SearchOptions,
 } from "./search-options.js";
 export { DfsStrategy } from "./strategies/dfs.js";
-export { type GuidedDecision, GuidedStrategy } from "./strategies/guided.js";
+export {
+  type GuidedDecision,
+  type GuidedPlan,
+  type GuidedSegment,
+  GuidedStrategy,
+} from "./strategies/guided.js";
 export {
   findStrategy,
   getStrategy,
@@ -55,7 +62,12 @@ export {
   strategyByCode,
 } from "./strategies/index.js";
 export { PctStrategy } from "./strategies/pct.js";
-export { PORTFOLIO, PortfolioStrategy, portfolioMember } from "./strategies/portfolio.js";
+export {
+  PORTFOLIO,
+  PortfolioStrategy,
+  portfolioMember,
+  SHORT_RUN,
+} from "./strategies/portfolio.js";
 export { PosStrategy } from "./strategies/pos.js";
 export { RandomStrategy } from "./strategies/random.js";
 export { ReplayStrategy } from "./strategies/replay.js";

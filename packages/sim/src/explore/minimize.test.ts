@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { Completion } from "../completion.js";
 import { choose, point, report, spawn } from "../current.js";
-import type { Simulation } from "../simulation.js";
+import { type RunResult, Simulation } from "../simulation.js";
 import { explore, replay } from "./explore.js";
-import { bugSignature, minimize, sameBug } from "./minimize.js";
+import { bugSignature, MINIMIZE_PASSES, minimize, sameBug } from "./minimize.js";
 import { raceTable } from "./race-table.js";
+import { type GuidedSegment, GuidedStrategy } from "./strategies/guided.js";
 
 /** A lost update buried in noise: each incrementer and a bystander take many unrelated steps. */
 const noisyLostUpdate = async (_sim: Simulation) => {
@@ -89,5 +91,275 @@ describe("minimize", () => {
     );
     expect(m.note).toBe("the run shows no bug to keep");
     expect(m.runs).toBe(1);
+  });
+});
+
+// ------------------------------------------------------------------------ segment plans, passes
+
+/** The stretches of a run, each anchored at its task's n-th step with its last label. */
+function stretchesOf(r: RunResult, preempted: (step: number) => boolean): GuidedSegment[] {
+  const counts = new Map<string, number>();
+  const segs: GuidedSegment[] = [];
+  for (let n = 1; n <= r.trace.length; n++) {
+    const { taskId, label } = r.trace.at(n);
+    const key = `${taskId} ${label}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (n === r.trace.length || r.trace.taskAt(n + 1) !== taskId)
+      segs.push({
+        task: taskId,
+        until: 0,
+        label,
+        occurrence: counts.get(key)!,
+        preempted: preempted(n + 1),
+      });
+  }
+  return segs;
+}
+
+/** A run following a segment plan (anchors by label), and its preemptions. */
+async function runPlan(
+  scenario: (sim: Simulation) => Promise<void>,
+  segments: GuidedSegment[],
+  data: number[] = [],
+) {
+  const guide = new GuidedStrategy({ steps: [], data, segments });
+  const run = await new Simulation({ strategy: guide }).run(scenario);
+  return { run, preemptions: guide.preemptions };
+}
+
+const at = (task: number, label: string, preempted = false, occurrence = 1): GuidedSegment => ({
+  task,
+  until: 0,
+  label,
+  occurrence,
+  preempted,
+});
+
+/**
+ * A use after free that needs `free` first: b (task 2) works, then uses the object; a (task 3)
+ * frees it. Without preemption b, the lowest id, runs first and nothing happens.
+ */
+const useAfterFree = async () => {
+  const obj = { freed: false };
+  const b = spawn("b", async () => {
+    for (let i = 0; i < 3; i++) await point(`b: work ${i}`);
+    await point("b: use(obj)");
+    if (obj.freed) report("kasan", "use-after-free of obj#1", { object: "obj#1" });
+  });
+  const a = spawn("a", async () => {
+    await point("a: free(obj)");
+    obj.freed = true;
+    for (let i = 0; i < 2; i++) await point(`a: cleanup ${i}`);
+  });
+  await b.join();
+  await a.join();
+};
+
+/** A lost update (a: 2, b: 3) with c (4) doing unrelated work; every task runs to its end. */
+const lostUpdateWithNoise = async () => {
+  const shared = { n: 0 };
+  const inc = (name: string) =>
+    spawn(name, async () => {
+      await point(`${name}: work`);
+      await point(`${name}: load(counter)`);
+      const v = shared.n;
+      await point(`${name}: store(counter)`);
+      shared.n = v + 1;
+    });
+  const a = inc("a");
+  const b = inc("b");
+  const c = spawn("c", async () => {
+    for (let i = 0; i < 3; i++) await point(`c: noise ${i}`);
+  });
+  await a.join();
+  await b.join();
+  await c.join();
+  if (shared.n !== 2) report("warn", `lost update: counter is ${shared.n}, expected 2`);
+};
+
+/**
+ * A bug that needs c (4) to run after a (3) prepared and before b (2) checks, and a to set before
+ * b checks; a waits for b after setting. No order without preemption shows it (b, the lowest id,
+ * goes first).
+ */
+const orderedSteps = async () => {
+  const s = { prepared: false, cAfterPrepare: false, set: false };
+  const checked = new Completion("checked");
+  const b = spawn("b", async () => {
+    await point("b: check");
+    if (s.cAfterPrepare && s.set) report("bug", "b saw the state set", { object: "state#1" });
+    checked.complete();
+  });
+  const a = spawn("a", async () => {
+    await point("a: prepare");
+    s.prepared = true;
+    await point("a: set");
+    s.set = true;
+    await checked.wait();
+  });
+  const c = spawn("c", async () => {
+    await point("c: run");
+    s.cAfterPrepare = s.prepared;
+  });
+  await b.join();
+  await a.join();
+  await c.join();
+};
+
+describe("segment plans (GuidedStrategy)", () => {
+  it("the stretches of a run, anchored by label, replay it step for step", async () => {
+    const r = await explore(noisyLostUpdate, {
+      strategy: "random",
+      schedules: 1,
+      seed: 7,
+      isFailure: () => true,
+    });
+    const found = r.firstFailure!;
+    const preemptedAt = new Set<number>();
+    for (let n = 2; n <= found.trace.length; n++) preemptedAt.add(n);
+    // Every switch of a random walk between runnable tasks counts as a preemption here; the
+    // segment plan marks exactly those, so the guided run makes the same choices.
+    const again = await runPlan(
+      noisyLostUpdate,
+      stretchesOf(found, (n) => preemptedAt.has(n)),
+    );
+    expect(again.run.trace.steps().map((x) => `${x.task} ${x.label}`)).toEqual(
+      found.trace.steps().map((x) => `${x.task} ${x.label}`),
+    );
+  });
+
+  it("an anchor stays at its label when the task's loop runs a different number of times", async () => {
+    // a works n times (a data choice), then loads; the plan preempts it at its load, whatever n.
+    const scenario = async () => {
+      const shared = { n: 0 };
+      const rounds = choose(4);
+      const a = spawn("a", async () => {
+        for (let i = 0; i <= rounds; i++) await point("a: work");
+        await point("a: load(counter)");
+        const v = shared.n;
+        await point("a: store(counter)");
+        shared.n = v + 1;
+      });
+      const b = spawn("b", async () => {
+        await point("b: load(counter)");
+        const v = shared.n;
+        await point("b: store(counter)");
+        shared.n = v + 1;
+      });
+      await a.join();
+      await b.join();
+      if (shared.n !== 2) report("warn", `lost update: counter is ${shared.n}`);
+    };
+    // A step is a task reaching a point; what follows the point runs at its next step, so a
+    // preempted on reaching its store has loaded.
+    const plan = [at(1, "join(a)"), at(2, "a: store(counter)", true), at(3, "exit")];
+    for (const rounds of [0, 3]) {
+      const r = await runPlan(scenario, plan, [rounds]);
+      expect(r.preemptions).toBe(1);
+      expect(r.run.splats.map((s) => s.message)).toEqual(["lost update: counter is 1"]);
+    }
+  });
+});
+
+describe("minimize passes", () => {
+  /** The token of a run of `scenario` following `plan`, checked to show a bug. */
+  async function finding(scenario: (sim: Simulation) => Promise<void>, plan: GuidedSegment[]) {
+    const r = await runPlan(scenario, plan);
+    expect(r.run.splats).not.toHaveLength(0);
+    return r;
+  }
+
+  it("postpone-preempted: the preempted task waits for its next stretch (b works after a frees)", async () => {
+    const f = await finding(useAfterFree, [
+      at(1, "join(b)"),
+      at(2, "b: work 1", true),
+      at(3, "exit"),
+      at(2, "b: use(obj)"),
+    ]);
+    expect(f.preemptions).toBe(1);
+    const only = await minimize(f.run.token, useAfterFree, { passes: ["postpone-preempted"] });
+    expect(only.preemptions).toEqual({ before: 1, after: 0 });
+    for (const other of MINIMIZE_PASSES.filter((p) => p !== "postpone-preempted")) {
+      const m = await minimize(f.run.token, useAfterFree, { passes: [other] });
+      expect(m.preemptions.after, other).toBe(1);
+    }
+    const all = await minimize(f.run.token, useAfterFree);
+    expect(all.preemptions.after).toBe(0);
+    expect((await replay(all.token, useAfterFree)).splats[0]?.message).toBe(
+      "use-after-free of obj#1",
+    );
+  });
+
+  it("extend-preempted: the preempted task goes on until it stops (a sets before c runs)", async () => {
+    const f = await finding(orderedSteps, [
+      at(1, "join(b)"),
+      at(3, "a: set", true),
+      at(4, "exit"),
+      at(3, "wait_for_completion(checked)"),
+      at(2, "exit"),
+    ]);
+    expect(f.preemptions).toBe(1);
+    const only = await minimize(f.run.token, orderedSteps, { passes: ["extend-preempted"] });
+    expect(only.preemptions).toEqual({ before: 1, after: 0 });
+    for (const other of MINIMIZE_PASSES.filter((p) => p !== "extend-preempted")) {
+      const m = await minimize(f.run.token, orderedSteps, { passes: [other] });
+      expect(m.preemptions.after, other).toBe(1);
+    }
+  });
+
+  it("drop-preempting: a preempting stretch that the bug does not need joins its task's next one", async () => {
+    // a is preempted twice: by c's noise after its work, then by b after its load (the race).
+    const f = await finding(lostUpdateWithNoise, [
+      at(1, "join(a)"),
+      at(2, "a: load(counter)", true),
+      at(4, "exit"),
+      at(2, "a: store(counter)", true),
+      at(3, "exit"),
+    ]);
+    expect(f.preemptions).toBe(2);
+    const only = await minimize(f.run.token, lostUpdateWithNoise, { passes: ["drop-preempting"] });
+    expect(only.preemptions).toEqual({ before: 2, after: 1 });
+    // c no longer runs inside a's race window.
+    const steps = only.run.trace.steps();
+    const load = steps.findIndex((x) => x.label === "a: load(counter)");
+    const store = steps.findIndex((x) => x.label === "a: store(counter)");
+    expect(steps.slice(load, store).some((x) => x.task === "c")).toBe(false);
+    const none = await minimize(f.run.token, lostUpdateWithNoise, { passes: [] });
+    expect(none.preemptions.after).toBe(2);
+  });
+
+  it("truncate: the shortest prefix of stretches after which running without preemption fails", async () => {
+    // After b's race, c preempts a and main preempts c before main reports the bug.
+    const f = await finding(lostUpdateWithNoise, [
+      at(1, "join(a)"),
+      at(2, "a: store(counter)", true),
+      at(3, "exit"),
+      at(4, "c: noise 0", true),
+      at(2, "exit"),
+      at(4, "c: noise 1", true),
+      at(1, "join(b)"),
+    ]);
+    expect(f.preemptions).toBe(3);
+    const m = await minimize(f.run.token, lostUpdateWithNoise, { passes: ["truncate"] });
+    expect(m.preemptions).toEqual({ before: 3, after: 1 });
+    expect(m.preemptionSteps).toHaveLength(1);
+    expect(m.run.trace.at(m.preemptionSteps[0]!).label).toBe("b: work");
+  });
+
+  it("counts only the preemptions before the bug's splat", async () => {
+    // b preempts a after its free, and reports the use after free when it exits; main's
+    // preemption of a after that does not make the bug.
+    const f = await finding(useAfterFree, [
+      at(1, "join(b)"),
+      at(3, "a: cleanup 0", true),
+      at(2, "exit"),
+      at(3, "a: cleanup 1", true),
+      at(1, "join(a)"),
+    ]);
+    expect(f.preemptions).toBe(2);
+    const m = await minimize(f.run.token, useAfterFree, { passes: [] });
+    expect(m.preemptions).toEqual({ before: 1, after: 1 });
+    expect(m.preemptionSteps).toHaveLength(1);
+    expect(m.preemptionSteps[0]!).toBeLessThan(f.run.splats[0]!.step);
   });
 });

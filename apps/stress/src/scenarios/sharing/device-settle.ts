@@ -5,8 +5,9 @@
  * - qxl: wait (virtual time) until the device is idle and has handed every release back, and the
  *   release garbage collector freed them: qxlSettle() of `@primetime/qxl/testing`, what qxl's own
  *   test machine does before its leak check;
- *   then give the device's cached release BOs back, as qxl_device_fini() does first at unload:
- *   they are device state (sub-allocated for later commands), not something userspace leaked.
+ *   then give the device's cached release BOs back, as qxl_device_fini() does first at unload
+ *   (qxl's qxlDeviceFiniReleaseBos()): they are device state (sub-allocated for later
+ *   commands), not something userspace leaked.
  * - vmwgfx: wait until its GPU is idle (buffers a killed process left busy go through TTM's
  *   delayed delete once their fences signal), with a barrier for the fence interrupt task, which
  *   may still hold the last reference of a signalled fence (the kernel's free_irq() waits for
@@ -16,25 +17,10 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { Kernel } from "@primetime/kernel";
-import { type QxlDevice, qxlBoUnpin, qxlBoUnref, toQxl } from "@primetime/qxl";
+import { qxlDeviceFiniReleaseBos, toQxl } from "@primetime/qxl";
 import { qxlSettle } from "@primetime/qxl/testing";
 import { sleep } from "@primetime/sim";
 import { vmwPriv } from "@primetime/vmwgfx";
-
-/**
- * The first step of qxl_device_fini() (qxl's qxlDrmRelease()): the cached release BOs, from
- * which later commands' releases are sub-allocated, are unpinned and put.
- */
-async function qxlDropReleaseBoCache(qdev: QxlDevice): Promise<void> {
-  for (let curIdx = 0; curIdx < 3; curIdx++) {
-    const bo = qdev.currentReleaseBo[curIdx];
-    if (!bo) continue;
-    await qxlBoUnpin(bo);
-    await qxlBoUnref(bo);
-    qdev.currentReleaseBoOffset[curIdx] = 0;
-    qdev.currentReleaseBo[curIdx] = null;
-  }
-}
 
 /** Settles `dev` (see the file comment). */
 export async function settleDevice(kernel: Kernel, dev: DeviceUnderTest): Promise<void> {
@@ -42,7 +28,7 @@ export async function settleDevice(kernel: Kernel, dev: DeviceUnderTest): Promis
     case "qxl": {
       const qdev = toQxl(dev.device);
       await qxlSettle(kernel, { device: dev.device, qdev, card: dev.card, render: null });
-      await qxlDropReleaseBoCache(qdev);
+      await qxlDeviceFiniReleaseBos(qdev);
       return;
     }
     case "vmwgfx": {

@@ -20,21 +20,10 @@
  * WRITE). Checksums here are CRC-32 (`crc32` of @primetime/simgpu, the device's own).
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
+import { PROT_READ, type Process } from "@primetime/kernel";
 import { checkRet, type DrmFd, isSysError, mmap, poll } from "@primetime/libdrm";
-import {
-  DRM_IOCTL_QXL_EXECBUFFER,
-  DRM_IOCTL_QXL_MAP,
-  encodeDrmQxlCommand,
-  encodeDrmQxlReloc,
-  QXL_CMD_DRAW,
-  QXL_DRAW_CHECKSUM,
-  QXL_DRAW_FILL,
-  QXL_RELEASE_INFO_SIZE,
-  QXL_RELOC_TYPE_BO,
-  QXL_SIM_DRAW,
-  QXL_SIM_DRAW_SIZE,
-} from "@primetime/qxl";
+import { DRM_IOCTL_QXL_MAP } from "@primetime/qxl";
+import { type Draw, qxlExecDraw } from "@primetime/qxl/testing";
 import { crc32 } from "@primetime/simgpu";
 import {
   DRM_IOCTL_VMW_EXECBUF,
@@ -94,69 +83,33 @@ export function expectedCrc(value: number, len: number): number {
 
 // ------------------------------------------------------------------------------------------ qxl
 
-/** One drawable of qxl's model device, submitted with EXECBUFFER from an anonymous page. */
-async function qxlDraw(
-  fd: DrmFd,
-  op: number,
-  size: number,
-  value: number,
-  dst: number,
-  src: number | null,
-): Promise<void> {
-  const p = fd.proc as Process;
-  const page = checkRet(
-    await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-    "mmap",
-  );
-  const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
-  const v = new DataView(cmd.buffer);
-  v.setUint32(QXL_SIM_DRAW.op, op, true);
-  v.setUint32(QXL_SIM_DRAW.value, value, true);
-  v.setUint32(QXL_SIM_DRAW.size, size, true);
-  const reloc = (field: number, handle: number) =>
-    encodeDrmQxlReloc({
-      src_offset: 0,
-      dst_offset: QXL_RELEASE_INFO_SIZE + field,
-      src_handle: handle,
-      dst_handle: 0,
-      reloc_type: QXL_RELOC_TYPE_BO,
-      pad: 0,
-    });
-  const relocs = [reloc(QXL_SIM_DRAW.dst, dst)];
-  if (src !== null) relocs.push(reloc(QXL_SIM_DRAW.src, src));
-  checkRet(await p.writeMemory(page, cmd), "store");
-  for (const [i, r] of relocs.entries())
-    checkRet(await p.writeMemory(page + 256 + i * r.length, r), "store");
-  checkRet(
-    await p.writeMemory(
-      page + 1024,
-      encodeDrmQxlCommand({
-        command: page,
-        relocs: page + 256,
-        type: QXL_CMD_DRAW,
-        command_size: cmd.length,
-        relocs_num: relocs.length,
-        pad: 0,
-      }),
-    ),
-    "store",
-  );
-  try {
-    await fd.ioctl(DRM_IOCTL_QXL_EXECBUFFER, { flags: 0, commands_num: 1, commands: page + 1024 });
-  } finally {
-    await p.munmap(page, 4096);
-  }
+/**
+ * One drawable of qxl's model device, submitted with EXECBUFFER from an anonymous page: qxl's own
+ * client helper (`qxlExecDraw` of @primetime/qxl/testing). A failed mmap, store or ioctl (fault
+ * injection) is a SysError, which a fault-tolerant scenario counts as a failed syscall.
+ */
+async function qxlDraw(fd: DrmFd, d: Draw): Promise<void> {
+  checkRet(await qxlExecDraw(fd.proc as Process, fd.fd, d), "qxlExecDraw", {
+    request: "DRM_IOCTL_QXL_EXECBUFFER",
+  });
 }
 
 const QXL_GPU: GpuPath = {
   name: "qxl",
-  fill: (_dev, fd, handle, len, value) => qxlDraw(fd, QXL_DRAW_FILL, len, value, handle, null),
+  fill: (_dev, fd, handle, len, value) =>
+    qxlDraw(fd, { op: "fill", size: len, value, dst: { handle, offset: 0 } }),
   async checksum(dev, fd, handle, len, dmaBuf) {
     const p = fd.proc as Process;
     await waitIdle(p, dmaBuf, "qxl checksum source");
     const result = await dev.createBo(fd, 4096);
     try {
-      await qxlDraw(fd, QXL_DRAW_CHECKSUM, len, 0, result, handle);
+      await qxlDraw(fd, {
+        op: "checksum",
+        size: len,
+        value: 0,
+        dst: { handle: result, offset: 0 },
+        src: { handle, offset: 0 },
+      });
       // The draw fenced both buffers: the source's dma-buf waits for it.
       await waitIdle(p, dmaBuf, "qxl checksum");
       const arg = { offset: 0, handle: result, pad: 0 };

@@ -14,6 +14,22 @@ export interface GuidedDecision {
   readonly chosen: number;
 }
 
+/**
+ * One stretch of a segment plan: `task` runs until its anchor, a point in its own progress: its
+ * `occurrence`-th step labelled `label` if given, else its `until`-th step (counted from its
+ * start). Anchored in the task's own steps, a stretch stays put when other tasks' steps move or
+ * the task's loops run a different number of times before it. `preempted`: the stretch ends by
+ * switching away from the task while it could go on (a preemption); otherwise it ends when the
+ * task blocks or exits, even past its anchor.
+ */
+export interface GuidedSegment {
+  readonly task: number;
+  readonly until: number;
+  readonly label?: string;
+  readonly occurrence?: number;
+  readonly preempted: boolean;
+}
+
 /** What a guided run follows: who takes each step, and the value of each data choice. */
 export interface GuidedPlan {
   /** `steps[n]`: the task id wanted for step n + 1. */
@@ -25,6 +41,13 @@ export interface GuidedPlan {
    * decision, as a replay would, but logged (the minimizer's first run).
    */
   readonly choices?: readonly number[];
+  /**
+   * Instead of `steps`: stretches of tasks, in order (see GuidedSegment), the minimizer's plans.
+   * A stretch whose task is past its anchor is passed over, and so is one whose task blocks
+   * before it; when the wanted task cannot run, the running task goes on, or if it stopped, the
+   * plan moves on to the next stretch whose task can run. Past the plan, no preemption.
+   */
+  readonly segments?: readonly GuidedSegment[];
 }
 
 /**
@@ -42,6 +65,12 @@ export class GuidedStrategy implements Strategy {
 
   private dataIndex = 0;
   private yielding: Task | null = null;
+  /** Segment plans: the stretch being followed; steps taken by each task, and per label. */
+  private segment = 0;
+  private own: number[] = [];
+  private labelCount = new Map<string, number>();
+  /** Trace steps counted into `own` and `labelCount`. */
+  private counted = 0;
 
   constructor(private readonly plan: GuidedPlan = { steps: [], data: [] }) {}
 
@@ -49,6 +78,10 @@ export class GuidedStrategy implements Strategy {
     this.log.length = 0;
     this.dataIndex = 0;
     this.yielding = null;
+    this.own = [];
+    this.labelCount = new Map();
+    this.counted = 0;
+    this.segment = 0;
   }
 
   pickTask(runnable: readonly Task[], current: Task | null): Task {
@@ -58,13 +91,89 @@ export class GuidedStrategy implements Strategy {
     const yielded = current !== null && current === this.yielding;
     this.yielding = null;
     const running = current && current.state === "runnable" && !yielded ? current.id : -1;
-    const want = this.plan.choices ? this.plan.choices[this.log.length] : this.plan.steps[step];
+    const want = this.plan.choices
+      ? this.plan.choices[this.log.length]
+      : this.plan.segments
+        ? this.segmentWant(runnable, current, running)
+        : this.plan.steps[step];
     let task = want === undefined ? undefined : runnable.find((t) => t.id === want);
     if (!task && yielded)
       task = runnable.find((t) => t.id > current.id) ?? runnable.find((t) => t !== current);
     if (!task) task = runnable.find((t) => t.id === running) ?? runnable[0]!;
     this.log.push({ kind: "task", step, running, chosen: task.id });
     return task;
+  }
+
+  /** Whether stretch `s` has reached its anchor. */
+  private done(s: GuidedSegment): boolean {
+    if (s.label !== undefined)
+      return (this.labelCount.get(`${s.task}\u0000${s.label}`) ?? 0) >= (s.occurrence ?? 1);
+    return (this.own[s.task] ?? 0) >= s.until;
+  }
+
+  /** The task the segment plan wants for the next step (undefined: none, go on). */
+  private segmentWant(
+    runnable: readonly Task[],
+    current: Task | null,
+    running: number,
+  ): number | undefined {
+    const segs = this.plan.segments!;
+    const sim = runnable[0]!.sim;
+    for (; this.counted < sim.steps; this.counted++) {
+      const id = sim.trace.taskAt(this.counted + 1);
+      this.own[id] = (this.own[id] ?? 0) + 1;
+      const key = `${id}\u0000${sim.trace.at(this.counted + 1).label}`;
+      this.labelCount.set(key, (this.labelCount.get(key) ?? 0) + 1);
+    }
+    const can = (id: number) => runnable.some((t) => t.id === id);
+    while (this.segment < segs.length) {
+      const s = segs[this.segment]!;
+      const isCurrent = current !== null && current.id === s.task;
+      if (!this.done(s)) {
+        // Blocked (or exited) in the middle of its stretch: the stretch is over.
+        if (isCurrent && running < 0 && !can(s.task)) {
+          this.segment++;
+          continue;
+        }
+        break;
+      }
+      // A stretch ending without preemption goes on until its task stops, unless the plan has
+      // caught up with it: every stretch up to the task's next one is done (the switches in
+      // between needed no decision, as when only one task could run).
+      if (isCurrent && running >= 0 && !s.preempted) {
+        const next = this.caughtUp(this.segment);
+        if (next < 0) break;
+        this.segment = next;
+        continue;
+      }
+      this.segment++;
+    }
+    if (this.segment >= segs.length) return undefined;
+    const s = segs[this.segment]!;
+    if (can(s.task)) return s.task;
+    if (running >= 0) return running;
+    // The wanted task cannot run and the running one stopped: the plan moves on to the next
+    // stretch whose task can run (the stretches passed over join their tasks' next ones).
+    for (let k = this.segment + 1; k < segs.length; k++) {
+      const x = segs[k]!;
+      if (!this.done(x) && can(x.task)) {
+        this.segment = k;
+        return x.task;
+      }
+    }
+    return undefined;
+  }
+
+  /** The next stretch of segment `k`'s task if every stretch before it is done, else -1. */
+  private caughtUp(k: number): number {
+    const segs = this.plan.segments!;
+    const task = segs[k]!.task;
+    for (let j = k + 1; j < segs.length; j++) {
+      const x = segs[j]!;
+      if (x.task === task) return j;
+      if (!this.done(x)) return -1;
+    }
+    return -1;
   }
 
   choose(n: number): number {
