@@ -43,7 +43,8 @@ describe("the toggle table", () => {
       if (t.kind === "historic") expect(t.commit).toMatch(/^[0-9a-f]{12,40}$|hash not confirmed/);
       expect(t.description.length).toBeGreaterThan(0);
       if (t.name in TOGGLE_CASES) {
-        expect(t.scenario).toBe(TOGGLE_CASES[t.name]!.case);
+        const tc = TOGGLE_CASES[t.name]!;
+        expect(t.scenario).toBe(tc.driver ? `${tc.case}@${tc.driver}` : tc.case);
         expect(t.unfindable).toBeNull();
       } else if (t.name in TTM_TOGGLE_CASES || t.name in DRIVER_TOGGLE_CASES) {
         const tc = TTM_TOGGLE_CASES[t.name] ?? DRIVER_TOGGLE_CASES[t.name]!;

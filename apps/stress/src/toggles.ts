@@ -4,7 +4,7 @@
  * drivers.ts, and gem, dma-buf, ttm here), each joined with the scenario that finds it:
  *
  * 1. the conformance case of TOGGLE_CASES (@primetime/conformance), run on every driver (a
- *    driver's own toggle on that driver);
+ *    driver's own toggle on that driver; a case that names its driver, as the unit on it);
  * 2. the TTM race scenario of TTM_TOGGLE_CASES (@primetime/ttm/scenarios);
  * 3. a driver's own race scenario (DRIVER_TOGGLE_CASES: @primetime/vmwgfx/scenarios);
  * 4. a campaign unit of this app (CAMPAIGN_TOGGLE_UNITS below: a sharing scenario on a driver
@@ -85,12 +85,10 @@ export interface ToggleEntry {
 
 /** The scenario that finds `name`, from the four sources of the file comment. */
 export function toggleCase(name: string): ToggleCase | undefined {
-  return (
-    TOGGLE_CASES[name] ??
-    TTM_TOGGLE_CASES[name] ??
-    DRIVER_TOGGLE_CASES[name] ??
-    CAMPAIGN_TOGGLE_UNITS[name]
-  );
+  const tc = TOGGLE_CASES[name];
+  // A conformance case that needs one driver (KMS: not vgem) is hunted as its unit on it.
+  if (tc?.driver) return { ...tc, case: `${tc.case}@${tc.driver}` };
+  return tc ?? TTM_TOGGLE_CASES[name] ?? DRIVER_TOGGLE_CASES[name] ?? CAMPAIGN_TOGGLE_UNITS[name];
 }
 
 /** Every toggle defined by the packages loaded, sorted by name, with its scenario. */

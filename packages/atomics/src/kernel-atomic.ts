@@ -23,6 +23,9 @@ export class Atomic {
   /** The counter itself. Synchronous, no scheduling point: for inspection and oracles. */
   readonly data: AtomicT;
   private readonly field: string | undefined;
+  /** `${owner.name}.${field}`, built once per owner name (see op()). */
+  private labelOwner = "";
+  private labelName = "";
 
   /**
    * @param owner the object the counter lives in (or its name)
@@ -37,7 +40,15 @@ export class Atomic {
 
   private async op<T>(kernelName: string, fn: (a: AtomicT) => T): Promise<T> {
     // The owner's name is read now: an object may name itself after it constructed its fields.
-    const name = this.field === undefined ? this.owner.name : `${this.owner.name}.${this.field}`;
+    const owner = this.owner.name;
+    let name = owner;
+    if (this.field !== undefined) {
+      if (owner !== this.labelOwner || this.labelName === "") {
+        this.labelOwner = owner;
+        this.labelName = `${owner}.${this.field}`;
+      }
+      name = this.labelName;
+    }
     await point(opLabel(kernelName, name));
     this.owner.checkAccess?.(kernelName);
     return fn(this.data);

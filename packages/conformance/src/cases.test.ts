@@ -34,6 +34,8 @@ describe("the conformance cases", () => {
         "gem_change_handle/basic",
         "gem_change_handle/change-vs-gem_close-race",
         "syncobj_basic/basic",
+        "kms_addfb_basic/basic",
+        "kms_fb_handle/gem_close-vs-gem_open-race",
         "prime_self_import/basic-with_one_bo",
         "prime_self_import/basic-with_one_bo_two_files",
         "prime_self_import/basic-with_two_bos",
@@ -83,6 +85,7 @@ describe("the conformance cases", () => {
       "prime_self_import/reimport-vs-gem_close-race",
       "dma_buf_poll/poll-vs-fence-replace",
       "dma_buf_poll/epoll-wait-vs-close",
+      "kms_fb_handle/gem_close-vs-gem_open-race",
     ]);
   });
 

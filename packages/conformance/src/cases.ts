@@ -7,6 +7,7 @@ import { DMA_BUF_POLL } from "./cases/dma-buf-poll.js";
 import { GEM_CHANGE_HANDLE } from "./cases/gem-change-handle.js";
 import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
 import { GEM_FLINK_RACE } from "./cases/gem-flink-race.js";
+import { KMS_FRAMEBUFFER } from "./cases/kms-framebuffer.js";
 import { PRIME_BUSY } from "./cases/prime-busy.js";
 import { PRIME_CROSS_DRIVER } from "./cases/prime-cross-driver.js";
 import { PRIME_SELF_IMPORT } from "./cases/prime-self-import.js";
@@ -16,7 +17,7 @@ import { VGEM_BASIC } from "./cases/vgem-basic.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
 
-/** Every single-device case spec, in IGT order (the derived dma-buf cases last). */
+/** Every single-device case spec, in IGT order (the derived dma-buf cases, then KMS framebuffers, last). */
 export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_BASIC,
   ...GEM_FLINK_RACE,
@@ -26,6 +27,7 @@ export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...SYNCOBJ_BASIC,
   ...PRIME_BUSY,
   ...DMA_BUF_POLL,
+  ...KMS_FRAMEBUFFER,
 ];
 
 /** The cross-driver specs (export to the partner, import from it). */

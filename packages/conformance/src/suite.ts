@@ -72,6 +72,8 @@ export function defineConformanceSuite(
     }
   });
   if (opts.toggles) defineToggleChecks(driver, { timeout });
+  else if (Object.values(TOGGLE_CASES).some((tc) => tc.driver === driver.name))
+    defineToggleChecks(driver, { timeout, ownOnly: true });
 }
 
 /**
@@ -85,30 +87,43 @@ const DRM_STACK = /^(gem|prime|dma-buf|epoll)\./;
  * define is either in TOGGLE_CASES or in UNFINDABLE_TOGGLES; each of TOGGLE_CASES is found by its
  * case under PCT (seed 1) with the toggle on, the failure replays from its token, and the case is
  * clean with the toggle off; and with every toggle off, the race cases find nothing over 5 seeds
- * x 150 PCT schedules.
+ * x 150 PCT schedules. A toggle whose case names a driver (`driver` of TOGGLE_CASES) is checked
+ * on that driver only; with `ownOnly`, only those toggles and their cases are checked, which
+ * defineConformanceSuite() does for such a driver by itself.
  */
-export function defineToggleChecks(driver: DriverUnderTest, opts: { timeout?: number } = {}): void {
+export function defineToggleChecks(
+  driver: DriverUnderTest,
+  opts: { timeout?: number; ownOnly?: boolean } = {},
+): void {
   const timeout = opts.timeout ?? 60_000;
+  // A toggle whose case needs a given driver (TOGGLE_CASES' `driver`) is checked on that
+  // driver only; `ownOnly` checks just those (a driver that is not the reference driver).
+  const onThisDriver = (name: string) => {
+    const want = TOGGLE_CASES[name]?.driver;
+    return opts.ownOnly ? want === driver.name : want === undefined || want === driver.name;
+  };
   const stackToggles = listToggles().filter((t) => DRM_STACK.test(t.name));
+  const checked = stackToggles.filter((t) => onThisDriver(t.name));
   describe(`historic-bug toggles of the DRM stack on ${driver.name}`, () => {
-    it("are all defined by the packages loaded, and every one is mapped or documented", () => {
-      expect(stackToggles.length).toBeGreaterThanOrEqual(8);
-      for (const t of stackToggles) {
-        const mapped = t.name in TOGGLE_CASES;
-        const documented = t.name in UNFINDABLE_TOGGLES;
-        expect(
-          mapped !== documented,
-          `${t.name}: exactly one of TOGGLE_CASES, UNFINDABLE_TOGGLES`,
-        ).toBe(true);
-      }
-      for (const name of [...Object.keys(TOGGLE_CASES), ...Object.keys(UNFINDABLE_TOGGLES)])
-        expect(
-          stackToggles.some((t) => t.name === name),
-          `${name} is not a defined toggle`,
-        ).toBe(true);
-    });
+    if (!opts.ownOnly)
+      it("are all defined by the packages loaded, and every one is mapped or documented", () => {
+        expect(stackToggles.length).toBeGreaterThanOrEqual(8);
+        for (const t of stackToggles) {
+          const mapped = t.name in TOGGLE_CASES;
+          const documented = t.name in UNFINDABLE_TOGGLES;
+          expect(
+            mapped !== documented,
+            `${t.name}: exactly one of TOGGLE_CASES, UNFINDABLE_TOGGLES`,
+          ).toBe(true);
+        }
+        for (const name of [...Object.keys(TOGGLE_CASES), ...Object.keys(UNFINDABLE_TOGGLES)])
+          expect(
+            stackToggles.some((t) => t.name === name),
+            `${name} is not a defined toggle`,
+          ).toBe(true);
+      });
 
-    for (const t of stackToggles) {
+    for (const t of checked) {
       const tc = TOGGLE_CASES[t.name];
       if (!tc) continue;
       it(`${t.name} is found by ${tc.case}`, { timeout }, async () => {
@@ -137,8 +152,11 @@ export function defineToggleChecks(driver: DriverUnderTest, opts: { timeout?: nu
     }
   });
 
+  const ownCases = new Set(checked.map((t) => TOGGLE_CASES[t.name]?.case));
   describe(`with every toggle off, on ${driver.name}`, () => {
-    for (const c of conformanceCases(driver).filter((x) => x.race)) {
+    for (const c of conformanceCases(driver).filter(
+      (x) => x.race && (!opts.ownOnly || ownCases.has(x.name)),
+    )) {
       it(`${c.name} finds nothing over 5 seeds x 150 PCT schedules`, { timeout }, async () => {
         for (const seed of [11, 12, 13, 14, 15]) {
           const r = await c.run({ seed, schedules: 150 });

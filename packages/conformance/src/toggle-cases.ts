@@ -13,6 +13,12 @@ export interface ToggleCase {
   readonly schedules: number;
   /** How the bug shows in that case. */
   readonly how: string;
+  /**
+   * The driver the case finds it on, when not every driver can: a KMS case needs
+   * DRIVER_MODESET, which vgem (where the toggles are otherwise checked) does not have. That
+   * driver's conformance suite checks the toggle; the stress harness hunts it there.
+   */
+  readonly driver?: string;
 }
 
 export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
@@ -93,6 +99,12 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
     case: "dma_buf_poll/epoll-wait-vs-close",
     schedules: 150,
     how: "epoll_wait() re-polls the dma-buf through its epitem after the fd's close doomed the file; dma_buf_poll()'s get_file() (atomic_long_inc() on those kernels) resurrects it and its fput() queues a second __fput(): KASAN in __fput",
+  },
+  "gem.fb-without-handle-ref": {
+    case: "kms_fb_handle/gem_close-vs-gem_open-race",
+    schedules: 50,
+    driver: "qxl",
+    how: "before f6bfc9afc751 the framebuffer holds no GEM handle reference: the last GEM_CLOSE drops handle_count to 0 and releases the flink name (and obj->dma_buf) of the object the framebuffer still uses, so a GEM_OPEN of the name racing the close gets ENOENT",
   },
 };
 

@@ -39,6 +39,7 @@ import {
   drmMinorRegister,
   drmMinorUnregister,
 } from "./drm-minor.js";
+import { DrmModeConfig } from "./drm-mode-config.js";
 import { DrmVmaOffsetManager } from "./drm-vma-manager.js";
 import { DRM_COMMAND_BASE, DRM_IOCTL_NR } from "./uapi.js";
 
@@ -103,6 +104,8 @@ export class DrmDevice extends SlabObject {
   readonly filelist = new Set<DrmFile>();
   /** Models open_count. */
   openCount = 0;
+  /** Models mode_config: the KMS state (framebuffers); a KMS driver sets its funcs and limits. */
+  readonly modeConfig: DrmModeConfig;
   /** The GEM state counters (see DrmDeviceCounters). */
   readonly counters: DrmDeviceCounters = {
     objects: 0,
@@ -130,6 +133,7 @@ export class DrmDevice extends SlabObject {
     });
     this.masterMutex = new Mutex("master_mutex", { owner: this });
     this.filelistMutex = new Mutex("filelist_mutex", { owner: this });
+    this.modeConfig = new DrmModeConfig(this);
   }
 }
 

@@ -4,7 +4,8 @@
  *
  * Open: drm_open() acquires the minor (a device reference), allocates the file (handle table,
  * PRIME cache, driver ->open) and, on the primary node, joins or becomes the master. Release
- * (the file's last fput): drm_file_free() releases every GEM handle (and with it the file's
+ * (the file's last fput): drm_file_free() removes the file's framebuffers, releases every GEM
+ * handle (and with it the file's
  * PRIME cache entries), the master state, the driver's per-file state (->postclose), and checks
  * that the PRIME cache is empty; then the device reference is dropped.
  */
@@ -20,6 +21,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  Mutex,
   O_EXCL,
   SlabObject,
   SpinLock,
@@ -27,7 +29,8 @@ import {
 import { point } from "@primetime/sim";
 import { type DrmMaster, drmMasterOpen, drmMasterRelease } from "./drm-auth.js";
 import { type DrmDevice, drmDevPut } from "./drm-device.js";
-import { DRIVER_GEM, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
+import { DRIVER_GEM, DRIVER_MODESET, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
+import { type DrmFramebuffer, drmFbRelease } from "./drm-framebuffer.js";
 import { drmGemRelease, type GemObject } from "./drm-gem.js";
 import { drmIoctl } from "./drm-ioctl.js";
 import {
@@ -80,6 +83,10 @@ export class DrmFile extends SlabObject {
   readonly syncobjTableLock: SpinLock;
   /** Models syncobj_idr: sync object handles (from 1); each holds a syncobj reference. */
   readonly syncobjIdr: Idr<DrmSyncobj>;
+  /** Models fbs_lock: protects `fbs`. */
+  readonly fbsLock: Mutex;
+  /** Models fbs: the framebuffers this file created (ADDFB2), each holding a reference. */
+  readonly fbs: DrmFramebuffer[] = [];
   /** Models driver_priv. */
   driverPriv: unknown = undefined;
 
@@ -92,6 +99,7 @@ export class DrmFile extends SlabObject {
     // drm_syncobj_open(): idr_init_base(&syncobj_idr, 1), spin_lock_init(&syncobj_table_lock)
     this.syncobjTableLock = new SpinLock("syncobj_table_lock", { owner: this });
     this.syncobjIdr = new Idr<DrmSyncobj>("syncobj_idr", { lock: this.syncobjTableLock, base: 1 });
+    this.fbsLock = new Mutex("fbs_lock", { owner: this });
   }
 
   /** The device (minor->dev). */
@@ -146,8 +154,8 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 }
 
 /**
- * Models drm_file_free(): releases everything the file holds: every sync object handle, every
- * GEM handle (which removes
+ * Models drm_file_free(): releases everything the file holds: its framebuffers (KMS drivers,
+ * drm_fb_release()), every sync object handle, every GEM handle (which removes
  * their PRIME cache entries), the master state, the driver's per-file state, then checks the
  * PRIME cache is empty and frees the file.
  *
@@ -157,6 +165,7 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 export async function drmFileFree(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
   await point(`drm_file_free(${file.name})`);
+  if (drmCoreCheckFeature(dev, DRIVER_MODESET)) await drmFbRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_SYNCOBJ)) await drmSyncobjRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_GEM)) await drmGemRelease(dev, file);
   if (drmIsPrimaryClient(file)) await drmMasterRelease(file);

@@ -5,7 +5,9 @@
  * - `refcount` (a kref): the creator until it puts, each lookup (+1, put by the caller), all the
  *   handles of all files together (one reference, taken when `handleCount` goes 0 -> 1 and dropped
  *   at 1 -> 0), each mmap (the VMA), each dma-buf exported from the object.
- * - `handleCount`: a plain counter under the device's object_name_lock. It can go from 0 back to
+ * - `handleCount`: a plain counter under the device's object_name_lock, counting the handles of
+ *   every file and, since v6.16 (f6bfc9afc751), one per framebuffer plane using the object
+ *   (drm-framebuffer.ts), so it can exceed the handles userspace has. It can go from 0 back to
  *   1 (GEM_OPEN of a name, import of the object's dma-buf), which is why it is not a kref.
  * - a flink `name` holds no reference: it is removed when `handleCount` reaches 0.
  * - `dmaBuf` (obj->dma_buf) holds a dma-buf reference while `handleCount` > 0; the last handle
@@ -219,6 +221,39 @@ export async function drmGemObjectPut(obj: GemObject): Promise<void> {
 }
 
 // ---- Handles -----------------------------------------------------------------------------------
+
+/**
+ * Models drm_gem_object_handle_get(): counts one more handle reference; the first takes the
+ * handles' object reference. (drm_gem_handle_create_tail() does the same inline here.)
+ * Locking: object_name_lock held.
+ * References: one handle count (and at 0 -> 1 an object reference).
+ */
+export async function drmGemObjectHandleGet(obj: GemObject): Promise<void> {
+  lockdepAssertHeld(obj.dev.objectNameLock);
+  if (obj.handleCount++ === 0) await drmGemObjectGet(obj);
+}
+
+/**
+ * Models drm_gem_object_handle_get_if_exists_unlocked() (f6bfc9afc751, v6.16): takes a handle
+ * reference if the object has a handle, for a framebuffer that uses it; returns whether it did.
+ * Objects without handles (in-kernel clients' framebuffers) get none.
+ * Locking: takes object_name_lock.
+ * References: one handle count if the object had any; the caller drops it with
+ * drmGemObjectHandlePutUnlocked().
+ */
+export async function drmGemObjectHandleGetIfExistsUnlocked(obj: GemObject): Promise<boolean> {
+  const dev = obj.dev;
+  await dev.objectNameLock.lock();
+  // First ref taken during GEM object creation, if any. Some drivers set up internal
+  // framebuffers with GEM objects that do not have a GEM handle. Hence, this counter can be zero.
+  if (!obj.handleCount) {
+    await dev.objectNameLock.unlock();
+    return false;
+  }
+  await drmGemObjectHandleGet(obj);
+  await dev.objectNameLock.unlock();
+  return true;
+}
 
 /**
  * Models drm_gem_object_handle_free(): removes the flink name.

@@ -12,7 +12,7 @@
  * Model of the copy: a struct is a JS object with the uapi field names; its layout
  * (uapi.ts) gives each field's byte range, so "the first N bytes" is the fields that end within N.
  * A field that is absent reads 0; a field that is not an integer (or a string for `char *`) is a
- * fault (-EFAULT). The syscall layer (@primetime/kernel's ioctl) gives drm_ioctl() its own copy
+ * fault (-EFAULT). An array field (`handles[4]`) is a JS array, copied element by element. The syscall layer (@primetime/kernel's ioctl) gives drm_ioctl() its own copy
  * of the user object and copies it back when the ioctl succeeds; as the kernel's drm_ioctl()
  * copies out whatever the handler returned, on failure it writes the out fields to the user's
  * object itself (ioctlUserArg()).
@@ -62,6 +62,7 @@ import {
   drmModeMmapDumbIoctl,
 } from "./drm-dumb.js";
 import { type DrmFile, drmIsRenderClient } from "./drm-file.js";
+import { drmModeAddfb2Ioctl, drmModeRmfbIoctl } from "./drm-framebuffer.js";
 import {
   drmGemChangeHandleIoctl,
   drmGemCloseIoctl,
@@ -105,9 +106,11 @@ import {
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
   DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_NR,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
@@ -125,7 +128,9 @@ import {
   DRM_IOCTL_VERSION,
   DRM_MODE_CREATE_DUMB_LAYOUT,
   DRM_MODE_DESTROY_DUMB_LAYOUT,
+  DRM_MODE_FB_CMD2_LAYOUT,
   DRM_MODE_MAP_DUMB_LAYOUT,
+  DRM_MODE_RMFB_LAYOUT,
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   DRM_PRIME_HANDLE_LAYOUT,
@@ -405,6 +410,14 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       DRM_SYNCOBJ_ARRAY_LAYOUT,
       "SYNCOBJ_SIGNAL",
     ),
+    drmIoctlDef(DRM_IOCTL_MODE_RMFB, drmModeRmfbIoctl, 0, DRM_MODE_RMFB_LAYOUT, "MODE_RMFB"),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_ADDFB2,
+      drmModeAddfb2Ioctl,
+      0,
+      DRM_MODE_FB_CMD2_LAYOUT,
+      "MODE_ADDFB2",
+    ),
     drmIoctlDef(
       DRM_IOCTL_MODE_CREATE_DUMB,
       drmModeCreateDumbIoctl,
@@ -502,13 +515,29 @@ function copyInStruct(
   layout: DrmStructLayout,
   user: IoctlArg,
   inSize: number,
-): Record<string, number | string> | null {
+): Record<string, number | string | number[]> | null {
   const { slots } = drmStructSlots(layout);
-  const k: Record<string, number | string> = {};
+  const k: Record<string, number | string | number[]> = {};
   const src = user !== null && typeof user === "object" ? (user as Record<string, unknown>) : null;
   if (inSize > 0 && src === null) return null;
   for (const s of slots) {
-    if (src !== null && s.offset + s.size <= inSize) {
+    if (s.count !== undefined) {
+      // A C array: each element within the first inSize bytes is copied, the rest are 0.
+      const arr = src?.[s.name];
+      if (src !== null && arr !== undefined && !Array.isArray(arr)) return null;
+      const out: number[] = [];
+      const elem = s.size / s.count;
+      for (let i = 0; i < s.count; i++) {
+        if (src !== null && s.offset + (i + 1) * elem <= inSize) {
+          const v = readField((arr as unknown[] | undefined)?.[i], s.type);
+          if (v === null || typeof v === "string") return null;
+          out.push(v);
+        } else {
+          out.push(0);
+        }
+      }
+      k[s.name] = out;
+    } else if (src !== null && s.offset + s.size <= inSize) {
       const v = readField(src[s.name], s.type);
       if (v === null) return null;
       k[s.name] = v;
@@ -523,14 +552,17 @@ function copyInStruct(
 function copyOutStruct(
   layout: DrmStructLayout,
   user: IoctlArg,
-  k: Record<string, number | string>,
+  k: Record<string, number | string | number[]>,
   outSize: number,
 ): number {
   if (outSize === 0) return 0;
   if (user === null || typeof user !== "object") return -EFAULT;
   const dst = user as Record<string, unknown>;
   for (const s of drmStructSlots(layout).slots) {
-    if (s.offset + s.size <= outSize) dst[s.name] = k[s.name];
+    if (s.offset + s.size <= outSize) {
+      const v = k[s.name];
+      dst[s.name] = Array.isArray(v) ? [...v] : v;
+    }
   }
   return 0;
 }

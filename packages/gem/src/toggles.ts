@@ -232,3 +232,25 @@ export const GEM_TOGGLES = [
   GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE,
   GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK,
 ] as const;
+
+/** drm_framebuffer_init() without handle references: the framebuffer holds only the objects. */
+export const GEM_FB_WITHOUT_HANDLE_REF = defineToggle({
+  name: "gem.fb-without-handle-ref",
+  description:
+    "ADDFB2 as before the July 2025 fixes: the framebuffer holds its GEM objects but no GEM " +
+    "handle reference, so userspace's last GEM_CLOSE drops handle_count to 0 while the " +
+    "framebuffer still uses the object: drm_gem_object_handle_free() releases the flink name " +
+    "and drm_gem_object_exported_dma_buf_free() drops obj->dma_buf. 5307dce878d4's report: " +
+    "the dma-buf backing a scanned-out buffer is released and the next vmap of the " +
+    "framebuffer (drm_gem_fb_vmap() on a shadow-plane driver) WARNs in dma_buf_vmap() and " +
+    "crashes. Here the loss shows to userspace: GEM_OPEN of the object's name fails (ENOENT) " +
+    "while the framebuffer made from it is alive. 5307dce878d4 (drm/gem: Acquire references " +
+    "on GEM handles for framebuffers) fixed it in the GEM framebuffer helpers; f6bfc9afc751 " +
+    "moved the reference into drm_framebuffer_init() for every driver, taken only if the " +
+    "object has a handle.",
+  fixedBy: "drm/framebuffer: Acquire internal references on GEM handles",
+  kind: "historic",
+  commit: "f6bfc9afc751",
+  kernels:
+    "every kernel before v6.16 (fixed during the v6.16 rc cycle, July 2025, after 5307dce878d4; both backported to the stable kernels, 6.6.y and 6.15.y among them)",
+});

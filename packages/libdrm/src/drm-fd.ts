@@ -22,6 +22,7 @@ import {
   destroyDumb,
   drmIoctl,
   dropMaster,
+  type FbRequest,
   gemClose,
   gemFlink,
   gemOpen,
@@ -30,6 +31,8 @@ import {
   getVersion,
   mapBuffer,
   mapDumb,
+  modeAddFB2,
+  modeRmFB,
   primeFdToHandle,
   primeHandleToFd,
   readBuffer,
@@ -150,6 +153,16 @@ export class DrmFd {
 
   destroyDumb(handle: number): Promise<void> {
     return destroyDumb(this.proc, this.fd, handle);
+  }
+
+  /** MODE_ADDFB2: the new framebuffer's id. */
+  modeAddFB2(req: FbRequest): Promise<number> {
+    return modeAddFB2(this.proc, this.fd, req);
+  }
+
+  /** MODE_RMFB. */
+  modeRmFB(fbId: number): Promise<void> {
+    return modeRmFB(this.proc, this.fd, fbId);
   }
 
   /** mmap(2) of this fd at a fake offset (from mapDumb()). */

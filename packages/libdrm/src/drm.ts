@@ -18,14 +18,17 @@ import {
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
   DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_CLIENT_CAP,
   DRM_IOCTL_SET_MASTER,
   DRM_IOCTL_VERSION,
+  DRM_MODE_FB_MODIFIERS,
   DRM_RDWR,
   type DrmAuth,
   type DrmGemClose,
@@ -34,6 +37,7 @@ import {
   type DrmGetCap,
   type DrmModeCreateDumb,
   type DrmModeDestroyDumb,
+  type DrmModeFbCmd2,
   type DrmModeMapDumb,
   type DrmPrimeHandle,
   type DrmVersion,
@@ -58,6 +62,8 @@ const CORE_NAMES = new Map<number, string>([
   [DRM_IOCTL_MODE_CREATE_DUMB, "DRM_IOCTL_MODE_CREATE_DUMB"],
   [DRM_IOCTL_MODE_MAP_DUMB, "DRM_IOCTL_MODE_MAP_DUMB"],
   [DRM_IOCTL_MODE_DESTROY_DUMB, "DRM_IOCTL_MODE_DESTROY_DUMB"],
+  [DRM_IOCTL_MODE_ADDFB2, "DRM_IOCTL_MODE_ADDFB2"],
+  [DRM_IOCTL_MODE_RMFB, "DRM_IOCTL_MODE_RMFB"],
 ]);
 
 /** The name of a core DRM request ("DRM_IOCTL_GEM_OPEN"), else its number in hex. */
@@ -277,6 +283,57 @@ export async function mapDumb(proc: UserProcess, fd: number, handle: number): Pr
 export async function destroyDumb(proc: UserProcess, fd: number, handle: number): Promise<void> {
   const arg: DrmModeDestroyDumb = { handle };
   await drmIoctl(proc, fd, DRM_IOCTL_MODE_DESTROY_DUMB, arg);
+}
+
+/** A framebuffer request: per plane (up to 4) a handle, pitch, offset and modifier. */
+export interface FbRequest {
+  width: number;
+  height: number;
+  /** A fourcc code (DRM_FORMAT_XRGB8888...). */
+  pixelFormat: number;
+  handles: readonly number[];
+  pitches: readonly number[];
+  offsets?: readonly number[];
+  /** With them, DRM_MODE_FB_MODIFIERS is set (drmModeAddFB2WithModifiers()). */
+  modifiers?: readonly number[];
+  flags?: number;
+}
+
+/** Pads a per-plane list to the uapi's four entries. */
+function planes(v: readonly number[] | undefined): number[] {
+  return [0, 1, 2, 3].map((i) => v?.[i] ?? 0);
+}
+
+/**
+ * Models drmModeAddFB2() / drmModeAddFB2WithModifiers(): MODE_ADDFB2; the new framebuffer's id
+ * (EOPNOTSUPP without KMS, EINVAL for a bad request, ENOENT for an unknown handle).
+ * Locking: none in userspace.
+ * References: the framebuffer holds its objects (and, since Linux 6.16, their handles) until
+ * RMFB or the fd's close.
+ */
+export async function modeAddFB2(proc: UserProcess, fd: number, req: FbRequest): Promise<number> {
+  const arg: DrmModeFbCmd2 = {
+    fb_id: 0,
+    width: req.width,
+    height: req.height,
+    pixel_format: req.pixelFormat,
+    flags: (req.flags ?? 0) | (req.modifiers ? DRM_MODE_FB_MODIFIERS : 0),
+    handles: planes(req.handles),
+    pitches: planes(req.pitches),
+    offsets: planes(req.offsets),
+    modifier: planes(req.modifiers),
+  };
+  await drmIoctl(proc, fd, DRM_IOCTL_MODE_ADDFB2, arg);
+  return arg.fb_id;
+}
+
+/**
+ * Models drmModeRmFB(): MODE_RMFB (ENOENT for an id this fd did not create).
+ * Locking: none in userspace.
+ * References: the framebuffer's are dropped once nothing scans it out.
+ */
+export async function modeRmFB(proc: UserProcess, fd: number, fbId: number): Promise<void> {
+  await drmIoctl(proc, fd, DRM_IOCTL_MODE_RMFB, { fb_id: fbId });
 }
 
 /**

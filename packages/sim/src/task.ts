@@ -103,7 +103,8 @@ export class SimLocal<T> {
       if (this.fallback === undefined) this.fallback = this.init();
       return this.fallback;
     }
-    if (sim.locals.has(this)) return sim.locals.get(this) as T;
+    const v = sim.locals.get(this);
+    if (v !== undefined || sim.locals.has(this)) return v as T;
     const fresh = this.init();
     sim.locals.set(this, fresh);
     return fresh;

@@ -18,6 +18,27 @@ describe("Trace", () => {
     expect(() => t.at(5001)).toThrow(RangeError);
   });
 
+  it("sizes a fresh trace after the previous one, with the same content and hash", () => {
+    const fill = (t: Trace, n: number) => {
+      for (let i = 0; i < n; i++) {
+        t.step(1 + (i % 3), `s${i % 4}`);
+        if (i % 5 === 0) t.choice(i % 2);
+      }
+      return t;
+    };
+    const small = fill(new Trace(), 700);
+    const smallHash = small.hash;
+    fill(new Trace(), 9000); // the next fresh trace starts at this one's size
+    const big = new Trace();
+    const cap = (big as unknown as { tasksCol: Int32Array }).tasksCol.length;
+    expect(cap).toBeGreaterThanOrEqual(9000);
+    fill(big, 700);
+    expect([big.length, big.choiceCount, big.hash]).toEqual([700, 140, smallHash]);
+    // and a short run after a long one sizes the next trace down again
+    const after = new Trace();
+    expect((after as unknown as { tasksCol: Int32Array }).tasksCol.length).toBe(1024);
+  });
+
   it("hashes incrementally: the same content gives the same hash however it is read", () => {
     const a = new Trace();
     const b = new Trace();

@@ -71,6 +71,25 @@ interface Columns {
 let spare: Columns | null = null;
 const DETACHED = new Int32Array(0);
 
+/**
+ * The trace made before this one, whose length sizes the next trace's columns: the runs of a
+ * search have similar lengths, so a fresh trace (one that gets no recycled buffers) starts at the
+ * previous run's size instead of doubling its way there. Capped, so one long run (a livelock at
+ * the step limit) does not make every later trace large.
+ */
+let previous: Trace | null = null;
+const MIN_STEPS = 1024;
+const MIN_CHOICES = 256;
+const MAX_PRESIZE = 1 << 20;
+
+function presize(used: number | undefined, min: number): number {
+  let n = min;
+  if (used === undefined) return n;
+  const want = Math.min(used, MAX_PRESIZE);
+  while (n < want) n *= 2;
+  return n;
+}
+
 export class Trace {
   /** The label table this trace's label ids refer to. */
   private readonly table = currentTable();
@@ -95,10 +114,21 @@ export class Trace {
   constructor() {
     const c = spare;
     spare = null;
-    this.tasksCol = c?.tasks ?? new Int32Array(1024);
-    this.labelsCol = c?.labels ?? new Int32Array(1024);
-    this.choicesCol = c?.choices ?? new Int32Array(256);
-    this.choiceStepsCol = c?.choiceSteps ?? new Int32Array(256);
+    const prev = previous;
+    previous = this;
+    if (c) {
+      this.tasksCol = c.tasks;
+      this.labelsCol = c.labels;
+      this.choicesCol = c.choices;
+      this.choiceStepsCol = c.choiceSteps;
+    } else {
+      const steps = presize(prev?.n, MIN_STEPS);
+      const choices = presize(prev?.cn, MIN_CHOICES);
+      this.tasksCol = new Int32Array(steps);
+      this.labelsCol = new Int32Array(steps);
+      this.choicesCol = new Int32Array(choices);
+      this.choiceStepsCol = new Int32Array(choices);
+    }
   }
 
   /**

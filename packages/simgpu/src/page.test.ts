@@ -29,6 +29,48 @@ describe("SystemMemory", () => {
     expect(mem.pfnToPage(0x203)).toBeNull();
   });
 
+  it("makes pages on demand, handing them out in the order of a fully built LIFO stack", () => {
+    // Reference: the stack every page used to be pushed on at construction (lowest pfn on top).
+    const n = 6;
+    const stack = Array.from({ length: n }, (_, i) => n - 1 - i);
+    const mem = new SystemMemory({ pages: n, basePfn: 0x10 });
+    const held = new Map<number, ReturnType<typeof mem.allocPage>>();
+    // A fixed mix of allocations and frees, including frees of pages allocated late.
+    const ops = ["a", "a", "a", "f1", "a", "a", "f0", "f3", "a", "a", "a", "a", "f4", "a"];
+    for (const op of ops) {
+      if (op === "a") {
+        const want = stack.pop();
+        const p = mem.allocPage();
+        expect(p?.pfn ?? null).toBe(want === undefined ? null : 0x10 + want);
+        if (p) held.set(p.pfn - 0x10, p);
+      } else {
+        const i = Number(op.slice(1));
+        mem.freePage(held.get(i)!);
+        held.delete(i);
+        stack.push(i);
+      }
+      expect(mem.free).toBe(stack.length);
+      expect(mem.allocated).toBe(n - stack.length);
+    }
+    // A page nobody allocated yet is still reachable by its frame number, as a free page.
+    const fresh = new SystemMemory({ pages: 4 });
+    const p3 = fresh.pfnToPage(0x103)!;
+    expect([p3.pfn, p3.allocated]).toEqual([0x103, false]);
+    expect(fresh.allocPages(4)!.map((p) => p.pfn)).toEqual([0x100, 0x101, 0x102, 0x103]);
+    expect(fresh.pfnToPage(0x103)).toBe(p3);
+  });
+
+  it("zeroes a reused page, and leaves a never-touched page without backing", () => {
+    const mem = new SystemMemory({ pages: 2 });
+    const a = mem.allocPage()!;
+    a.data.fill(9);
+    mem.freePage(a);
+    expect(mem.allocPage()!.data.every((x) => x === 0)).toBe(true);
+    const b = mem.allocPage()!;
+    expect((b as unknown as { bytes: Uint8Array | null }).bytes).toBeNull();
+    expect(b.data.length).toBe(PAGE_SIZE);
+  });
+
   it("bumps the generation on every allocation and free (odd while allocated)", () => {
     const mem = new SystemMemory({ pages: 1 });
     const p = mem.allocPage()!;

@@ -40,6 +40,11 @@ export class Page {
     return this.bytes;
   }
 
+  /** Zeroes the page: a page whose bytes were never touched is zero already and stays unbacked. */
+  clear(): void {
+    this.bytes?.fill(0);
+  }
+
   /** Models page_to_phys(): also the DMA address, the device having a 1:1 view. */
   get physAddr(): number {
     return this.pfn * PAGE_SIZE;
@@ -70,14 +75,22 @@ export interface SystemMemoryOptions {
  *
  * Pages of one pool can be reached by every device given that pool, which is what lets two
  * devices share a dma-buf's pages.
+ *
+ * The `Page` objects are made on demand (a run that uses 40 pages of a 4096-page pool makes 40):
+ * the never-allocated pages form the bottom of the free stack in pfn order, below every freed
+ * page, so taking the next of them (`untouched`) when no freed page is left hands out exactly the
+ * page a fully built stack would.
  */
 export class SystemMemory {
   readonly name: string;
   readonly capacity: number;
   readonly basePfn: number;
-  private readonly pages: Page[] = [];
-  /** Free pages; the top of the stack is the end of the array. */
+  /** The pages made so far, by pfn - basePfn (holes: pages nobody has reached yet). */
+  private readonly pages: (Page | undefined)[] = [];
+  /** Freed pages; the top of the stack is the end of the array. */
   private readonly freeList: Page[] = [];
+  /** Index of the lowest never-allocated page: pages [untouched, capacity) were never handed out. */
+  private untouched = 0;
 
   constructor(opts: SystemMemoryOptions = {}) {
     const n = opts.pages ?? 4096;
@@ -87,18 +100,26 @@ export class SystemMemory {
     this.name = opts.name ?? "system";
     this.capacity = n;
     this.basePfn = base;
-    for (let i = 0; i < n; i++) this.pages.push(new Page(this, base + i));
-    for (let i = n - 1; i >= 0; i--) this.freeList.push(this.pages[i]!);
   }
 
   /** Pages free now. */
   get free(): number {
-    return this.freeList.length;
+    return this.freeList.length + this.capacity - this.untouched;
   }
 
   /** Pages allocated now. */
   get allocated(): number {
-    return this.capacity - this.freeList.length;
+    return this.capacity - this.free;
+  }
+
+  /** The page at index `i` of the pool, made on first use. */
+  private page(i: number): Page {
+    let p = this.pages[i];
+    if (!p) {
+      p = new Page(this, this.basePfn + i);
+      this.pages[i] = p;
+    }
+    return p;
   }
 
   /**
@@ -109,10 +130,13 @@ export class SystemMemory {
    * References: the caller owns the page until freePage().
    */
   allocPage(): Page | null {
-    const p = this.freeList.pop();
-    if (!p) return null;
+    let p = this.freeList.pop();
+    if (!p) {
+      if (this.untouched === this.capacity) return null;
+      p = this.page(this.untouched++);
+    }
     p.generation++;
-    p.data.fill(0);
+    p.clear();
     return p;
   }
 
@@ -122,7 +146,7 @@ export class SystemMemory {
    */
   allocPages(n: number): Page[] | null {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`bad page count ${n}`);
-    if (n > this.freeList.length) return null;
+    if (n > this.free) return null;
     const out: Page[] = [];
     for (let i = 0; i < n; i++) out.push(this.allocPage()!);
     return out;
@@ -155,7 +179,7 @@ export class SystemMemory {
   /** Models pfn_to_page(): the page with that frame number, or null if it is not in the pool. */
   pfnToPage(pfn: number): Page | null {
     const i = pfn - this.basePfn;
-    return Number.isInteger(i) && i >= 0 && i < this.capacity ? this.pages[i]! : null;
+    return Number.isInteger(i) && i >= 0 && i < this.capacity ? this.page(i) : null;
   }
 }
 

@@ -22,8 +22,7 @@ import { PageRanges } from "./page-ranges.js";
 export class Vram {
   /** Size in pages. */
   readonly pages: number;
-  /** The memory itself: `size` bytes. The CPU's view through the BAR, without checks. */
-  readonly data: Uint8Array;
+  private bytes: Uint8Array | null = null;
   private readonly gens: Uint32Array;
   /** Free and allocated page ranges (first fit, coalesced). */
   private readonly ranges: PageRanges;
@@ -31,9 +30,17 @@ export class Vram {
   constructor(pages: number) {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`bad VRAM page count ${pages}`);
     this.pages = pages;
-    this.data = new Uint8Array(pages * PAGE_SIZE);
     this.gens = new Uint32Array(pages);
     this.ranges = new PageRanges(pages);
+  }
+
+  /**
+   * The memory itself: `size` bytes. The CPU's view through the BAR, without checks. Allocated
+   * (zeroed) on first use: a device whose VRAM nobody reads or writes costs no memory.
+   */
+  get data(): Uint8Array {
+    this.bytes ??= new Uint8Array(this.pages * PAGE_SIZE);
+    return this.bytes;
   }
 
   /** Size in bytes. */

@@ -8,6 +8,7 @@ export * from "./asm-generic/fcntl.js";
 export * from "./asm-generic/ioctl.js";
 export * from "./asm-generic/ioctls.js";
 export * from "./drm/drm.js";
+export * from "./drm/drm-fourcc.js";
 export * from "./drm/drm-mode.js";
 export * from "./drm/vgem-drm.js";
 export * from "./linux/dma-buf.js";

@@ -10,14 +10,18 @@ import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
   DMA_HEAP_IOCTL_ALLOC,
+  DRM_FORMAT_NV12,
+  DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_MASTER,
@@ -31,8 +35,10 @@ import {
   DRM_IOCTL_VERSION,
   DRM_IOCTL_VGEM_FENCE_ATTACH,
   DRM_IOCTL_VGEM_FENCE_SIGNAL,
+  DRM_MODE_FB_CMD2_LAYOUT,
   DRM_VERSION_LAYOUT,
   drmStructSize,
+  drmStructSlots,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SYNC_IOC_FILE_INFO,
@@ -62,6 +68,8 @@ describe("ioctl numbers", () => {
       SYNCOBJ_WAIT: DRM_IOCTL_SYNCOBJ_WAIT,
       SYNCOBJ_RESET: DRM_IOCTL_SYNCOBJ_RESET,
       SYNCOBJ_SIGNAL: DRM_IOCTL_SYNCOBJ_SIGNAL,
+      MODE_ADDFB2: DRM_IOCTL_MODE_ADDFB2,
+      MODE_RMFB: DRM_IOCTL_MODE_RMFB,
     }).toEqual({
       VERSION: 0xc0406400,
       GEM_CLOSE: 0x40086409,
@@ -84,8 +92,25 @@ describe("ioctl numbers", () => {
       SYNCOBJ_WAIT: 0xc02864c3,
       SYNCOBJ_RESET: 0xc01064c4,
       SYNCOBJ_SIGNAL: 0xc01064c5,
+      // struct drm_mode_fb_cmd2: 5 u32, handles/pitches/offsets[4], 4 bytes of padding, u64
+      // modifier[4] (104 bytes); RMFB's argument is an unsigned int
+      MODE_ADDFB2: 0xc06864b8,
+      MODE_RMFB: 0xc00464af,
     });
     expect(drmStructSize(DRM_VERSION_LAYOUT)).toBe(64);
+    expect(drmStructSlots(DRM_MODE_FB_CMD2_LAYOUT).slots.map((s) => [s.name, s.offset])).toEqual([
+      ["fb_id", 0],
+      ["width", 4],
+      ["height", 8],
+      ["pixel_format", 12],
+      ["flags", 16],
+      ["handles", 20],
+      ["pitches", 36],
+      ["offsets", 52],
+      ["modifier", 72],
+    ]);
+    expect(DRM_FORMAT_XRGB8888).toBe(0x34325258);
+    expect(DRM_FORMAT_NV12).toBe(0x3231564e);
   });
 
   it("vgem_drm.h, dma-buf.h, sync_file.h, dma-heap.h and sw_sync", () => {

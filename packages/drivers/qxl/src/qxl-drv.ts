@@ -2,7 +2,8 @@
  * The qxl driver (drivers/gpu/drm/qxl/qxl_drv.c, qxl_kms.c, Linux v6.18): the driver
  * description and the device's set-up (qxl_device_init()) and tear-down (qxl_device_fini()).
  * Mode setting (CRTCs, the primary surface, the fbdev console, cursor, monitors config) is not
- * modeled: the driver is what userspace reaches through GEM, PRIME and the qxl ioctls.
+ * modeled beyond userspace's framebuffers (ADDFB2/RMFB, qxl-display.ts): the driver is what
+ * userspace reaches through GEM, PRIME, framebuffers and the qxl ioctls.
  */
 
 import {
@@ -23,6 +24,7 @@ import type { SystemMemory } from "@primetime/simgpu";
 import { HZ_NS, qxlGarbageCollect, waitEventTimeout } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QxlHw } from "./qxl-dev.js";
 import { QxlDevice, qxlDeviceCache, toQxl } from "./qxl-device.js";
+import { qxlModesetInit } from "./qxl-display.js";
 import { qxlModeDumbCreate, qxlModeDumbMmap } from "./qxl-gem.js";
 import { qxlIoctls } from "./qxl-ioctl.js";
 import { qxlIrqInit } from "./qxl-irq.js";
@@ -156,6 +158,7 @@ export async function createQxl(
   const r = qxlTtmInit(qdev, dev.vmaOffsetManager, vramPages, surfacePages);
   if (r) throw new Error(`qxl: qxl_ttm_init failed: ${r}`);
   qxlIrqInit(qdev);
+  qxlModesetInit(dev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     await drmDevPut(dev);

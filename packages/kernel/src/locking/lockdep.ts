@@ -84,6 +84,8 @@ export interface LockClass {
  */
 export class LockdepMap {
   readonly key: LockClassKey;
+  /** @internal The class of subclass 0, once looked up (classes are process-wide, like keys). */
+  cls0: LockClass | null = null;
 
   constructor(
     readonly name: string,
@@ -197,16 +199,20 @@ function isTask(c: LockContext | Task): c is Task {
 
 // --- classes -------------------------------------------------------------------------------
 
-const defaultKeys = new Map<string, LockClassKey>();
+/** The default keys, by kind and then name (no key string is built per lock). */
+const defaultKeys: Record<LockKind, Map<string, LockClassKey>> = {
+  mutex: new Map(),
+  spinlock: new Map(),
+};
 const classes = new WeakMap<LockClassKey, Map<number, LockClass>>();
 let nextClassId = 1;
 
 function defaultKey(kind: LockKind, name: string): LockClassKey {
-  const k = `${kind}:${name}`;
-  let key = defaultKeys.get(k);
+  const keys = defaultKeys[kind];
+  let key = keys.get(name);
   if (!key) {
     key = new LockClassKey(name);
-    defaultKeys.set(k, key);
+    keys.set(name, key);
   }
   return key;
 }
@@ -216,6 +222,12 @@ function defaultKey(kind: LockKind, name: string): LockClassKey {
  * after the key's name, or the first lock initialised with the key.
  */
 export function lockClassOf(map: LockdepMap, subclass = 0): LockClass {
+  if (subclass !== 0) return classOf(map, subclass);
+  map.cls0 ??= classOf(map, 0);
+  return map.cls0;
+}
+
+function classOf(map: LockdepMap, subclass: number): LockClass {
   let bySub = classes.get(map.key);
   if (!bySub) {
     bySub = new Map();

@@ -55,7 +55,9 @@ export abstract class OwnedLock implements LockdepLock {
   readonly owner: Owner | undefined;
   /** The holder (mutex->owner); WwMutex's own paths set it too. */
   protected holderCtx: LockContext | null = null;
-  private readonly wq: WaitQueue;
+  /** Made on first contention: most locks are never contended in a run. */
+  private wq: WaitQueue | null = null;
+  private readonly kind: LockKind;
   private readonly names: LockNames;
   /** The point labels of lock() and unlock(), built once (they run on every lock operation). */
   private readonly lockLabel: string;
@@ -65,15 +67,8 @@ export abstract class OwnedLock implements LockdepLock {
     this.name = name;
     this.owner = opts.owner;
     this.names = names;
+    this.kind = kind;
     this.dep = new LockdepMap(name, kind, opts.key, opts.owner);
-    this.wq = new WaitQueue(
-      `${kind} ${name}`,
-      () => {
-        const h = this.holderCtx;
-        return h ? `${h.name}[${h.id}]` : null;
-      },
-      { spinning: kind === "spinlock" },
-    );
     // One string per (operation, lock name) for the process: a run's lock labels are the very
     // strings earlier runs used, which the trace finds at once.
     this.lockLabel = opLabel(names.lock, name);
@@ -97,6 +92,14 @@ export abstract class OwnedLock implements LockdepLock {
 
   /** The wait queue contenders wait on (SpinLock marks it as not a sleep). */
   protected get waitQueue(): WaitQueue {
+    this.wq ??= new WaitQueue(
+      `${this.kind} ${this.name}`,
+      () => {
+        const h = this.holderCtx;
+        return h ? `${h.name}[${h.id}]` : null;
+      },
+      { spinning: this.kind === "spinlock" },
+    );
     return this.wq;
   }
 
@@ -122,7 +125,7 @@ export abstract class OwnedLock implements LockdepLock {
     this.beforeAcquire(ctx, label);
     lockAcquire(this, { subclass });
     while (this.holderCtx !== null) {
-      await this.wq.wait(`${label} ${this.names.waits}`);
+      await this.waitQueue.wait(`${label} ${this.names.waits}`);
       this.owner?.checkAccess?.(op);
     }
     this.holderCtx = ctx;
@@ -154,7 +157,7 @@ export abstract class OwnedLock implements LockdepLock {
     const wasHeld = lockRelease(this);
     if (this.holderCtx !== null) {
       this.holderCtx = null;
-      this.wq.wakeOne();
+      this.wq?.wakeOne();
     }
     return wasHeld;
   }

@@ -51,6 +51,8 @@ function countsOf(st: SlabState, cache: string): CacheCounts {
 }
 
 const registry = new Map<string, KmemCache>();
+/** Per cache, how many object names and allocation labels are kept for the process. */
+const MAX_INTERNED = 1 << 14;
 
 /**
  * Models struct kmem_cache: a named cache of objects of one kind. Caches are process-wide and
@@ -61,6 +63,12 @@ export class KmemCache {
   readonly name!: string;
   /** The object size kmemleak prints, if given; otherwise it estimates one per object. */
   readonly size?: number;
+  /** Object names by sequence number ("dma_buf#3"), built once for the process. */
+  private readonly objectNames: string[] = [];
+  /** Allocation site labels ("kmalloc(dma_buf) after <label>"), built once for the process. */
+  private readonly allocLabels = new Map<string, string>();
+  /** The same for static objects ("static dma_buf after <label>"). */
+  private readonly staticLabels = new Map<string, string>();
 
   constructor(name: string, opts: { size?: number } = {}) {
     const existing = registry.get(name);
@@ -69,6 +77,34 @@ export class KmemCache {
     this.name = name;
     this.size = opts.size;
     registry.set(name, this);
+  }
+
+  /** @internal "dma_buf#3": the name of the object with sequence number `seq`. */
+  objectName(seq: number): string {
+    if (seq >= MAX_INTERNED) return `${this.name}#${seq}`;
+    let s = this.objectNames[seq];
+    if (s === undefined) {
+      s = `${this.name}#${seq}`;
+      this.objectNames[seq] = s;
+    }
+    return s;
+  }
+
+  /**
+   * @internal The allocation site label of an object kmalloc()ed (or, `isStatic`, constructed
+   * outside kmalloc()) after a point labelled `last`: what siteLabel() would build.
+   */
+  allocLabel(isStatic: boolean, last: string | undefined): string {
+    const labels = isStatic ? this.staticLabels : this.allocLabels;
+    const key = last === undefined || last === "spawn" ? "" : last;
+    let s = labels.get(key);
+    if (s === undefined) {
+      if (labels.size >= MAX_INTERNED) labels.clear();
+      const op = isStatic ? `static ${this.name}` : `kmalloc(${this.name})`;
+      s = key === "" ? op : `${op} after ${key}`;
+      labels.set(key, s);
+    }
+    return s;
   }
 
   /** Objects of this cache allocated and not yet freed, in the running simulation. */
@@ -91,7 +127,7 @@ export function kmemCacheCreate(name: string, opts?: { size?: number }): KmemCac
 }
 
 function cacheOf(c: KmemCache | string): KmemCache {
-  return typeof c === "string" ? new KmemCache(c) : c;
+  return typeof c === "string" ? (registry.get(c) ?? new KmemCache(c)) : c;
 }
 
 /** Slab metadata of an object (what the allocator and KASAN keep outside the object). */
@@ -110,12 +146,23 @@ interface SlabMeta {
   leakReported: boolean;
 }
 
-const META = new WeakMap<object, SlabMeta>();
+/**
+ * Where an object keeps its slab metadata: a property under a private symbol, set by the
+ * SlabObject constructor on the raw object (a proxy is unwrapped first). A property load is
+ * cheaper than a WeakMap lookup, and short-lived objects in a WeakMap cost the garbage collector
+ * more (every scavenge walks the ephemeron table).
+ */
+const META: unique symbol = Symbol("slab metadata");
+type WithMeta = { [META]?: SlabMeta };
+
+function metaOf(raw: object): SlabMeta | undefined {
+  return (raw as WithMeta)[META];
+}
 
 /** @internal The slab metadata of `obj` (or its proxy). */
 export function slabMeta(obj: unknown): SlabMeta | undefined {
   if (typeof obj !== "object" || obj === null) return undefined;
-  return META.get(kasanUnwrap(obj));
+  return metaOf(kasanUnwrap(obj));
 }
 
 /** The allocation kmalloc() is constructing: the next SlabObject constructed claims it. */
@@ -137,13 +184,16 @@ function siteLabel(op: string): string {
  * invalid-free. Its cache is the `cache` argument, or else its class name.
  */
 export class SlabObject implements Owner {
+  // The fields are `declare`d and assigned in the constructor: a class field is a define, which
+  // V8 runs through a slow generic path when, as here, the constructor sees the maps of every
+  // subclass; a plain assignment takes the store cache.
   /** "dma_buf#3": the cache name and the object's sequence number in this simulation. */
-  readonly name: string;
-  readonly cache: KmemCache;
+  declare readonly name: string;
+  declare readonly cache: KmemCache;
   /** Where kmalloc() allocated it (task, step, label). */
-  allocSite: Site;
+  declare allocSite: Site;
   /** Where kfree() freed it, once freed. */
-  freeSite: Site | null = null;
+  declare freeSite: Site | null;
 
   constructor(cache?: KmemCache | string) {
     const st = STATE.get();
@@ -158,12 +208,12 @@ export class SlabObject implements Owner {
       c = cacheOf(cache ?? new.target.name);
       state = "static";
     }
-    this.cache = c;
-    this.name = `${c.name}#${++countsOf(st, c.name).seq}`;
-    this.allocSite = here(
-      siteLabel(state === "static" ? `static ${c.name}` : `kmalloc(${c.name})`),
-    );
-    META.set(this, {
+    // In the order the fields are declared (their order as own properties).
+    (this as { name: string }).name = c.objectName(++countsOf(st, c.name).seq);
+    (this as { cache: KmemCache }).cache = c;
+    this.allocSite = here(c.allocLabel(state === "static", currentTask()?.lastLabel));
+    this.freeSite = null;
+    (this as WithMeta)[META] = {
       state,
       slab: st,
       proxy: null,
@@ -171,7 +221,7 @@ export class SlabObject implements Owner {
       rcuHead: null,
       notLeak: false,
       leakReported: false,
-    });
+    };
   }
 
   /** True once kfree() (or a kfree_rcu() callback) has freed the object. */
@@ -215,7 +265,7 @@ export function kmalloc<T extends SlabObject>(cache: KmemCache | string, make: (
     pending = outer;
   }
   const raw = kasanUnwrap(obj);
-  const m = META.get(raw);
+  const m = metaOf(raw);
   if (p.obj !== raw || m?.state !== "allocating") {
     throw new TypeError(
       `kmalloc(${c.name}): make() must construct and return a new SlabObject (got ${String(
@@ -342,5 +392,5 @@ export function slabStats(): { cache: string; live: number; total: number }[] {
  * caller holds them: the full-KASAN proxy when there is one).
  */
 export function liveObjects(): SlabObject[] {
-  return [...STATE.get().live].map((o) => META.get(o)?.proxy ?? o);
+  return [...STATE.get().live].map((o) => metaOf(o)?.proxy ?? o);
 }

@@ -1,7 +1,7 @@
 /**
  * include/uapi/drm/drm_mode.h, the parts in use: the dumb-buffer structs of
- * DRM_IOCTL_MODE_CREATE_DUMB, MAP_DUMB and DESTROY_DUMB (their ioctl numbers are in drm.ts, as in
- * drm.h).
+ * DRM_IOCTL_MODE_CREATE_DUMB, MAP_DUMB and DESTROY_DUMB, and the framebuffer structs of
+ * DRM_IOCTL_MODE_ADDFB2 and RMFB (their ioctl numbers are in drm.ts, as in drm.h).
  */
 
 import type { DrmStructLayout } from "./drm.js";
@@ -43,3 +43,42 @@ export interface DrmModeDestroyDumb {
   handle: number;
 }
 export const DRM_MODE_DESTROY_DUMB_LAYOUT: DrmStructLayout = [["handle", "u32"]];
+
+/** Models DRM_MODE_FB_INTERLACED: the framebuffer is interlaced (drm_mode_fb_cmd2.flags). */
+export const DRM_MODE_FB_INTERLACED = 1 << 0;
+/** Models DRM_MODE_FB_MODIFIERS: `modifier[]` is valid (drm_mode_fb_cmd2.flags). */
+export const DRM_MODE_FB_MODIFIERS = 1 << 1;
+
+/**
+ * struct drm_mode_fb_cmd2 (ADDFB2): in `width`, `height`, `pixel_format` (a fourcc, see
+ * drm-fourcc.ts), `flags` and per plane `handles`, `pitches`, `offsets`, `modifier` (4 each);
+ * out `fb_id`.
+ */
+export interface DrmModeFbCmd2 {
+  fb_id: number;
+  width: number;
+  height: number;
+  pixel_format: number;
+  flags: number;
+  handles: number[];
+  pitches: number[];
+  offsets: number[];
+  modifier: number[];
+}
+export const DRM_MODE_FB_CMD2_LAYOUT: DrmStructLayout = [
+  ["fb_id", "u32"],
+  ["width", "u32"],
+  ["height", "u32"],
+  ["pixel_format", "u32"],
+  ["flags", "u32"],
+  ["handles", "u32", 4],
+  ["pitches", "u32", 4],
+  ["offsets", "u32", 4],
+  ["modifier", "u64", 4],
+];
+
+/** The argument of RMFB, a plain `unsigned int` (the framebuffer id) in C. */
+export interface DrmModeRmfb {
+  fb_id: number;
+}
+export const DRM_MODE_RMFB_LAYOUT: DrmStructLayout = [["fb_id", "u32"]];

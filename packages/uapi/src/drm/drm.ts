@@ -20,7 +20,9 @@ import { _IO, _IOC_NR, _IOC_TYPE, _IOR, _IOW, _IOWR } from "../asm-generic/ioctl
 import {
   DRM_MODE_CREATE_DUMB_LAYOUT,
   DRM_MODE_DESTROY_DUMB_LAYOUT,
+  DRM_MODE_FB_CMD2_LAYOUT,
   DRM_MODE_MAP_DUMB_LAYOUT,
+  DRM_MODE_RMFB_LAYOUT,
 } from "./drm-mode.js";
 
 /** Models DRM_IOCTL_BASE: the ioctl type of every DRM command. */
@@ -35,17 +37,25 @@ export const DRM_COMMAND_END = 0xa0;
 /** A C scalar type of a uapi field. `str` is a `char *` buffer (a JS string here). */
 export type DrmFieldType = "u32" | "s32" | "u64" | "s64" | "str";
 
-/** A uapi struct's fields in C order with their types. */
-export type DrmStructLayout = readonly (readonly [name: string, type: DrmFieldType])[];
+/**
+ * A uapi struct's fields in C order with their types; a third element `count` makes the field a
+ * C array of that many elements (`__u32 handles[4]`), a JS array of numbers in the struct object.
+ */
+export type DrmStructLayout = readonly (
+  | readonly [name: string, type: DrmFieldType]
+  | readonly [name: string, type: DrmFieldType, count: number]
+)[];
 
 const FIELD_SIZE: Record<DrmFieldType, number> = { u32: 4, s32: 4, u64: 8, s64: 8, str: 8 };
 
-/** One field of a laid-out struct: its byte offset and size. */
+/** One field of a laid-out struct: its byte offset and size (of the whole array for an array). */
 export interface DrmFieldSlot {
   readonly name: string;
   readonly type: DrmFieldType;
   readonly offset: number;
   readonly size: number;
+  /** The number of elements of an array field; absent for a scalar. */
+  readonly count?: number;
 }
 
 /**
@@ -59,12 +69,17 @@ export function drmStructSlots(layout: DrmStructLayout): {
   let off = 0;
   let align = 1;
   const slots: DrmFieldSlot[] = [];
-  for (const [name, type] of layout) {
-    const size = FIELD_SIZE[type];
-    off = Math.ceil(off / size) * size;
-    slots.push({ name, type, offset: off, size });
+  for (const [name, type, count] of layout) {
+    const elem = FIELD_SIZE[type];
+    off = Math.ceil(off / elem) * elem;
+    const size = elem * (count ?? 1);
+    slots.push(
+      count === undefined
+        ? { name, type, offset: off, size }
+        : { name, type, offset: off, size, count },
+    );
     off += size;
-    align = Math.max(align, size);
+    align = Math.max(align, elem);
   }
   return { slots, size: Math.ceil(off / align) * align };
 }
@@ -323,9 +338,11 @@ export const DRM_IOCTL_SET_MASTER = DRM_IO(0x1e);
 export const DRM_IOCTL_DROP_MASTER = DRM_IO(0x1f);
 export const DRM_IOCTL_PRIME_HANDLE_TO_FD = DRM_IOWR(0x2d, DRM_PRIME_HANDLE_LAYOUT);
 export const DRM_IOCTL_PRIME_FD_TO_HANDLE = DRM_IOWR(0x2e, DRM_PRIME_HANDLE_LAYOUT);
+export const DRM_IOCTL_MODE_RMFB = DRM_IOWR(0xaf, DRM_MODE_RMFB_LAYOUT);
 export const DRM_IOCTL_MODE_CREATE_DUMB = DRM_IOWR(0xb2, DRM_MODE_CREATE_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_MAP_DUMB = DRM_IOWR(0xb3, DRM_MODE_MAP_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_DESTROY_DUMB = DRM_IOWR(0xb4, DRM_MODE_DESTROY_DUMB_LAYOUT);
+export const DRM_IOCTL_MODE_ADDFB2 = DRM_IOWR(0xb8, DRM_MODE_FB_CMD2_LAYOUT);
 export const DRM_IOCTL_SYNCOBJ_CREATE = DRM_IOWR(0xbf, DRM_SYNCOBJ_CREATE_LAYOUT);
 export const DRM_IOCTL_SYNCOBJ_DESTROY = DRM_IOWR(0xc0, DRM_SYNCOBJ_DESTROY_LAYOUT);
 export const DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD = DRM_IOWR(0xc1, DRM_SYNCOBJ_HANDLE_LAYOUT);

@@ -25,7 +25,13 @@ export class PctStrategy implements Strategy {
   private readonly priority: number[] = [];
   /** counted step -> priority it assigns. */
   private changePoints = new Map<number, number>();
+  /** The change points in step order, and the index of the next one to reach. */
+  private changeSteps: number[] = [];
+  private nextChange = 0;
+  private nextChangeAt = 0;
   private counted = 0;
+  /** The lowest priority of any task of the run (what a yield goes below), kept as it changes. */
+  private lowest = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly param: number,
@@ -50,29 +56,48 @@ export class PctStrategy implements Strategy {
       while (this.changePoints.has(at));
       this.changePoints.set(at, d - i);
     }
+    this.changeSteps = [...this.changePoints.keys()].sort((a, b) => a - b);
+    this.nextChange = 0;
+    this.nextChangeAt = this.changeSteps[0] ?? 0;
+    this.lowest = Number.POSITIVE_INFINITY;
   }
 
   spawned(task: Task): void {
     // Distinct in practice (2^30 values); ties are broken by task id, so still deterministic.
-    this.priority[task.id] = this.param + this.prng.between(0, 1 << 30);
+    const p = this.param + this.prng.between(0, 1 << 30);
+    this.setPriority(task.id, p);
   }
 
   yielded(task: Task): void {
     // Below everyone, change-point priorities included: whatever the spinner waits for can run.
+    this.setPriority(task.id, this.lowest - 1);
+  }
+
+  /** Sets a task's priority, keeping `lowest` the minimum over every task's priority. */
+  private setPriority(id: number, p: number): void {
     const pr = this.priority;
-    let lowest = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < pr.length; i++) {
-      const p = pr[i];
-      if (p !== undefined && p < lowest) lowest = p;
+    const old = pr[id];
+    pr[id] = p;
+    if (p <= this.lowest) this.lowest = p;
+    else if (old === this.lowest) {
+      // The task that had the lowest priority was raised (a change point): look again.
+      let lowest = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < pr.length; i++) {
+        const q = pr[i];
+        if (q !== undefined && q < lowest) lowest = q;
+      }
+      this.lowest = lowest;
     }
-    pr[task.id] = lowest - 1;
   }
 
   pickTask(runnable: readonly Task[], current: Task | null): Task {
-    this.counted++;
-    const change = this.changePoints.get(this.counted);
+    const counted = ++this.counted;
+    if (counted === this.nextChangeAt) {
+      const change = this.changePoints.get(counted)!;
+      this.nextChangeAt = this.changeSteps[++this.nextChange] ?? 0;
+      if (current) this.setPriority(current.id, change);
+    }
     const pr = this.priority;
-    if (change !== undefined && current) pr[current.id] = change;
     let best = runnable[0]!;
     let bestP = pr[best.id] ?? 0;
     for (let i = 1; i < runnable.length; i++) {

@@ -1,0 +1,315 @@
+import {
+  EACCES,
+  EINVAL,
+  ENOENT,
+  EOPNOTSUPP,
+  ERANGE,
+  O_RDWR,
+  type Process,
+} from "@primetime/kernel";
+import { DRM_FORMAT_NV12, DRM_FORMAT_XRGB8888 } from "@primetime/uapi";
+import { describe, expect, it } from "vitest";
+import type { DrmDevice } from "./drm-device.js";
+import { DRIVER_GEM, DRIVER_MODESET, DRIVER_RENDER, type DrmDriver } from "./drm-driver.js";
+import type { GemObject } from "./drm-gem.js";
+import { drmGemFbCreate } from "./drm-gem-framebuffer-helper.js";
+import {
+  createBo,
+  drmFileOf,
+  expectClean,
+  flink,
+  gemClose,
+  gemOpen,
+  handleToFd,
+  runMachine,
+  runProcess,
+  splatText,
+  tinyDriver,
+  withExtraDevice,
+} from "./test-support.js";
+import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
+import {
+  DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_RMFB,
+  DRM_MODE_FB_MODIFIERS,
+  type DrmModeFbCmd2,
+} from "./uapi.js";
+
+/** A tiny driver with DRIVER_MODESET whose ->fb_create is drm_gem_fb_create(). */
+function kmsDriver(): DrmDriver {
+  return { ...tinyDriver("kms"), driverFeatures: DRIVER_GEM | DRIVER_MODESET | DRIVER_RENDER };
+}
+
+/** What a KMS driver sets at load (qxl_modeset_init()'s limits). */
+function kmsInit(dev: DrmDevice): void {
+  dev.modeConfig.funcs = { fbCreate: drmGemFbCreate };
+  dev.modeConfig.maxWidth = 8192;
+  dev.modeConfig.maxHeight = 8192;
+}
+
+/** ADDFB2 of an XRGB8888 framebuffer 1024 x `height` over `handle` (pitch 4096). */
+function fbCmd(handle: number, height = 1, over: Partial<DrmModeFbCmd2> = {}): DrmModeFbCmd2 {
+  return {
+    fb_id: 0,
+    width: 1024,
+    height,
+    pixel_format: DRM_FORMAT_XRGB8888,
+    flags: 0,
+    handles: [handle, 0, 0, 0],
+    pitches: [4096, 0, 0, 0],
+    offsets: [0, 0, 0, 0],
+    modifier: [0, 0, 0, 0],
+    ...over,
+  };
+}
+
+/** ADDFB2: the fb id, or -errno. */
+async function addFb(p: Process, fd: number, cmd: DrmModeFbCmd2): Promise<number> {
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, cmd);
+  return ret < 0 ? ret : cmd.fb_id;
+}
+
+/** RMFB: 0 or -errno. */
+function rmFb(p: Process, fd: number, fbId: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_MODE_RMFB, { fb_id: fbId });
+}
+
+/** The object of `handle` in `fd`'s file (looked up under table_lock, no reference). */
+async function objectOf(p: Process, fd: number, handle: number): Promise<GemObject> {
+  const file = drmFileOf(p, fd);
+  await file.tableLock.lock();
+  const obj = await file.objectIdr.find(handle);
+  await file.tableLock.unlock();
+  return obj!;
+}
+
+/** The handle_count of `handle`'s object in `fd`'s file. */
+async function handleCount(p: Process, fd: number, handle: number): Promise<number> {
+  return (await objectOf(p, fd, handle)).handleCount;
+}
+
+describe("KMS framebuffers (ADDFB2, RMFB; drm_framebuffer.c of v6.18)", () => {
+  it("errno: EOPNOTSUPP without DRIVER_MODESET, EINVAL/ERANGE/ENOENT/EACCES for bad input", async () => {
+    const got: Record<string, number> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const plain = await p.open("/dev/dri/card0", O_RDWR);
+          const ph = await createBo(p, plain);
+          got.noModeset = await addFb(p, plain, fbCmd(ph));
+          got.noModesetRm = await rmFb(p, plain, 1);
+          await p.close(plain);
+
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd, 4);
+          got.badFormat = await addFb(p, fd, fbCmd(h, 4, { pixel_format: 0x20202020 }));
+          got.zeroWidth = await addFb(p, fd, fbCmd(h, 4, { width: 0 }));
+          got.tooWide = await addFb(
+            p,
+            fd,
+            fbCmd(h, 4, { width: 8193, pitches: [8193 * 4, 0, 0, 0] }),
+          );
+          got.badFlags = await addFb(p, fd, fbCmd(h, 4, { flags: 0x80 }));
+          got.noHandle = await addFb(p, fd, fbCmd(0, 4));
+          got.badPitch = await addFb(p, fd, fbCmd(h, 4, { pitches: [4092, 0, 0, 0] }));
+          got.overflow = await addFb(p, fd, fbCmd(h, 4, { pitches: [0x4000_0000, 0, 0, 0] }));
+          got.modifierNoFlag = await addFb(p, fd, fbCmd(h, 4, { modifier: [1, 0, 0, 0] }));
+          got.unusedPlane = await addFb(
+            p,
+            fd,
+            fbCmd(h, 4, { flags: DRM_MODE_FB_MODIFIERS, handles: [h, h, 0, 0] }),
+          );
+          got.unknownHandle = await addFb(p, fd, fbCmd(4242, 4));
+          got.tooSmall = await addFb(p, fd, fbCmd(h, 5));
+          got.nv12Small = await addFb(
+            p,
+            fd,
+            fbCmd(h, 4, {
+              pixel_format: DRM_FORMAT_NV12,
+              handles: [h, h, 0, 0],
+              pitches: [1024, 1024, 0, 0],
+              offsets: [0, 4096 * 4 - 1024, 0, 0],
+            }),
+          );
+          got.rmUnknown = await rmFb(p, fd, 77);
+          const render = await p.open("/dev/dri/renderD129", O_RDWR);
+          got.render = await addFb(p, render, fbCmd(1, 4));
+          await p.close(render);
+          got.fb = await addFb(p, fd, fbCmd(h, 4));
+          // Only the file that created a framebuffer may remove it.
+          const other = await p.open("/dev/dri/card1", O_RDWR);
+          got.rmOther = await rmFb(p, other, got.fb);
+          await p.close(other);
+          got.rm = await rmFb(p, fd, got.fb);
+          got.rmAgain = await rmFb(p, fd, got.fb);
+          got.close = await gemClose(p, fd, h);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      noModeset: -EOPNOTSUPP,
+      noModesetRm: -EOPNOTSUPP,
+      badFormat: -EINVAL,
+      zeroWidth: -EINVAL,
+      tooWide: -EINVAL,
+      badFlags: -EINVAL,
+      noHandle: -EINVAL,
+      badPitch: -EINVAL,
+      overflow: -ERANGE,
+      modifierNoFlag: -EINVAL,
+      unusedPlane: -EINVAL,
+      unknownHandle: -ENOENT,
+      tooSmall: -EINVAL,
+      nv12Small: -EINVAL,
+      rmUnknown: -ENOENT,
+      render: -EACCES,
+      fb: 1,
+      rmOther: -ENOENT,
+      rm: 0,
+      rmAgain: -ENOENT,
+      close: 0,
+    });
+  });
+
+  it("a framebuffer holds a handle reference: name and dma-buf outlive the last GEM_CLOSE", async () => {
+    const got: Record<string, number | boolean> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd);
+          const name = await flink(p, fd, h);
+          const dmaBuf = await handleToFd(p, fd, h);
+          const obj = await objectOf(p, fd, h);
+          got.before = await handleCount(p, fd, h);
+          const fb = await addFb(p, fd, fbCmd(h));
+          got.withFb = await handleCount(p, fd, h);
+          await gemClose(p, fd, h);
+          got.afterClose = obj.handleCount;
+          got.dmaBufKept = obj.dmaBuf !== null;
+          const h2 = await gemOpen(p, fd, name);
+          got.reopened = h2 > 0;
+          got.reopenedCount = obj.handleCount;
+          await gemClose(p, fd, h2);
+          got.rm = await rmFb(p, fd, fb);
+          got.afterRm = obj.handleCount;
+          got.nameGone = await gemOpen(p, fd, name);
+          // A framebuffer left behind is reaped at close (drm_fb_release()).
+          const h3 = await createBo(p, fd);
+          await addFb(p, fd, fbCmd(h3));
+          await p.close(dmaBuf);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      before: 1,
+      withFb: 2,
+      afterClose: 1,
+      dmaBufKept: true,
+      reopened: true,
+      reopenedCount: 2,
+      rm: 0,
+      afterRm: 0,
+      nameGone: -ENOENT,
+    });
+  });
+
+  it(`with ${GEM_FB_WITHOUT_HANDLE_REF.name}: the last GEM_CLOSE drops the name under the framebuffer`, async () => {
+    const got: Record<string, number | boolean> = {};
+    const r = await runMachine(
+      async (m) => {
+        await withExtraDevice(m, kmsDriver(), async (dev) => {
+          kmsInit(dev);
+          await runProcess(m, "igt", async (p) => {
+            const fd = await p.open("/dev/dri/card1", O_RDWR);
+            const h = await createBo(p, fd);
+            const name = await flink(p, fd, h);
+            const dmaBuf = await handleToFd(p, fd, h);
+            const obj = await objectOf(p, fd, h);
+            const fb = await addFb(p, fd, fbCmd(h));
+            got.withFb = await handleCount(p, fd, h);
+            await gemClose(p, fd, h);
+            got.afterClose = obj.handleCount;
+            got.dmaBufKept = obj.dmaBuf !== null;
+            got.reopen = await gemOpen(p, fd, name);
+            got.rm = await rmFb(p, fd, fb);
+            await p.close(dmaBuf);
+            await p.close(fd);
+          });
+        });
+      },
+      { toggles: [GEM_FB_WITHOUT_HANDLE_REF.name] },
+    );
+    expect(r.outcome, splatText(r)).toBe("ok");
+    expect(got).toEqual({
+      withFb: 1,
+      afterClose: 0,
+      dmaBufKept: false,
+      reopen: -ENOENT,
+      rm: 0,
+    });
+  });
+
+  /**
+   * A buffer is flinked and put in a framebuffer; then one thread closes the buffer's only
+   * handle while another opens its name and closes what it got; the framebuffer is removed
+   * after both. The name must stay
+   * valid until the framebuffer is gone; RMFB of an id the file owns succeeds once. Oracles:
+   * refcount, KASAN, the WARNs of drm_framebuffer_free(), kmemleak at the end.
+   */
+  const scenario = async () => {
+    const { Kernel } = await import("@primetime/kernel");
+    const kernel = Kernel.boot();
+    const m = { kernel, devs: [] };
+    await withExtraDevice(m, kmsDriver(), async (dev) => {
+      kmsInit(dev);
+      await runProcess(m, "igt", async (p) => {
+        const fd = await p.open("/dev/dri/card0", O_RDWR);
+        const h = await createBo(p, fd);
+        const name = await flink(p, fd, h);
+        const fb = await addFb(p, fd, fbCmd(h));
+        let closed = false;
+        const closer = p.spawnThread("gem_close", async () => {
+          if ((await gemClose(p, fd, h)) !== 0) throw new Error("GEM_CLOSE failed");
+          closed = true;
+        });
+        const opener = p.spawnThread("gem_open", async () => {
+          const h2 = await gemOpen(p, fd, name);
+          if (h2 < 0) throw new Error(`GEM_OPEN of the framebuffer's name: ${h2}`);
+          await gemClose(p, fd, h2);
+        });
+        await opener.join();
+        await closer.join();
+        if (!closed || (await rmFb(p, fd, fb)) !== 0) throw new Error("RMFB failed");
+        await p.close(fd);
+      });
+    });
+    await kernel.checkLeaks();
+  };
+
+  it("GEM_CLOSE of the last handle racing GEM_OPEN of its name: clean under PCT, found with the toggle", async () => {
+    const { explore, replay } = await import("@primetime/sim/explore");
+    const clean = await explore(scenario, { strategy: "pct", depth: 3, schedules: 100, seed: 3 });
+    expect(clean.firstFailure?.splats ?? []).toEqual([]);
+    expect(clean.schedules).toBe(100);
+    const found = await explore(scenario, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 50,
+      seed: 1,
+      toggles: [GEM_FB_WITHOUT_HANDLE_REF.name],
+    });
+    expect(found.firstFailure).not.toBeNull();
+    expect(splatText(found.firstFailure!)).toMatch(/GEM_OPEN of the framebuffer's name: -2/);
+    const again = await replay(found.firstFailure!.token, scenario);
+    expect(again.splats.map((x) => x.message)).toEqual(
+      found.firstFailure!.splats.map((x) => x.message),
+    );
+  });
+});

@@ -1,0 +1,492 @@
+/**
+ * KMS framebuffers (drivers/gpu/drm/drm_framebuffer.c, include/drm/drm_framebuffer.h of Linux
+ * v6.18): DRM_IOCTL_MODE_ADDFB2 and RMFB, the framebuffer's mode object and refcount, and its
+ * reaping when the file that created it is closed (drm_fb_release()).
+ *
+ * Who holds what:
+ * - `base.refcount` (a kref, released by drm_framebuffer_free()): the creator until it gives
+ *   the reference to the file's `fbs` list (ADDFB2), each lookup, and in the kernel each plane
+ *   state that scans it out (planes are not modeled). The mode object idr holds none.
+ * - `obj[i]`: one GEM object reference per plane (taken by the driver's fb_create, e.g.
+ *   drm_gem_fb_init_with_funcs()'s lookup, dropped by its ->destroy).
+ * - a GEM handle reference per plane whose object had a handle at drm_framebuffer_init()
+ *   (`DRM_FRAMEBUFFER_HAS_HANDLE_REF(i)` in `internalFlags`), dropped by
+ *   drm_framebuffer_cleanup(): f6bfc9afc751 ("drm/framebuffer: Acquire internal references on
+ *   GEM handles", v6.16), so that the last GEM_CLOSE of userspace does not release the flink
+ *   name and obj->dma_buf of an object a framebuffer still uses; handle_count then exceeds the
+ *   handles userspace has. Toggle `gem.fb-without-handle-ref` brings back the kernels before it.
+ *
+ * Locking: the file's `fbs` list under its `fbs_lock`; the device's fb list under
+ * `mode_config.fb_lock`; ids under `mode_config.idr_mutex` (drm-mode-object.ts).
+ */
+
+import {
+  EINVAL,
+  ENOENT,
+  EOPNOTSUPP,
+  ERANGE,
+  type Errno,
+  flushWork,
+  isErr,
+  KmemCache,
+  SlabObject,
+  scheduleWork,
+  WorkStruct,
+} from "@primetime/kernel";
+import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { DRM_MODE_FB_INTERLACED, DRM_MODE_FB_MODIFIERS } from "@primetime/uapi";
+import type { DrmDevice } from "./drm-device.js";
+import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
+import type { DrmFile } from "./drm-file.js";
+import {
+  type DrmFormatInfo,
+  drmFormatInfo,
+  drmFormatInfoMinPitch,
+  drmFormatInfoPlaneHeight,
+  drmFormatInfoPlaneWidth,
+} from "./drm-fourcc.js";
+import {
+  drmGemObjectHandleGetIfExistsUnlocked,
+  drmGemObjectHandlePutUnlocked,
+  type GemObject,
+} from "./drm-gem.js";
+import {
+  DRM_MODE_OBJECT_FB,
+  DrmModeObject,
+  drmModeObjectAdd,
+  drmModeObjectFind,
+  drmModeObjectGet,
+  drmModeObjectPut,
+  drmModeObjectRegister,
+  drmModeObjectUnregister,
+} from "./drm-mode-object.js";
+import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
+import type { DrmModeFbCmd2, DrmModeRmfb } from "./uapi.js";
+
+/** Models DRM_FORMAT_MAX_PLANES. */
+export const DRM_FORMAT_MAX_PLANES = 4;
+
+/** Models DRM_FRAMEBUFFER_HAS_HANDLE_REF(i): the framebuffer holds a handle reference of plane i. */
+export function DRM_FRAMEBUFFER_HAS_HANDLE_REF(i: number): number {
+  return 1 << i;
+}
+
+/** The slab cache of framebuffers (kzalloc'ed by the drivers' fb_create). */
+export const drmFramebufferCache = new KmemCache("drm_framebuffer");
+
+/** Models struct drm_framebuffer_funcs (the hooks in use). */
+export interface DrmFramebufferFuncs {
+  /**
+   * Models ->destroy: the framebuffer's last reference is gone; drop what the driver holds, call
+   * drmFramebufferCleanup() and free it.
+   */
+  destroy(fb: DrmFramebuffer): Promise<void>;
+}
+
+/**
+ * Models struct drm_framebuffer.
+ * Locking: `filpList` under the owning file's fbs_lock; the device's list under fb_lock.
+ * References: see the file comment.
+ */
+export class DrmFramebuffer extends SlabObject {
+  /** Models dev. */
+  dev!: DrmDevice;
+  /** Models base: the mode object (id, refcount). */
+  readonly base: DrmModeObject;
+  /** Models format. */
+  format: DrmFormatInfo | null = null;
+  /** Models funcs. */
+  funcs: DrmFramebufferFuncs | null = null;
+  /** Models pitches[]. */
+  readonly pitches = [0, 0, 0, 0];
+  /** Models offsets[]. */
+  readonly offsets = [0, 0, 0, 0];
+  /** Models modifier. */
+  modifier = 0;
+  /** Models width, height. */
+  width = 0;
+  height = 0;
+  /** Models flags (DRM_MODE_FB_*). */
+  flags = 0;
+  /** Models internal_flags (DRM_FRAMEBUFFER_HAS_HANDLE_REF()). */
+  internalFlags = 0;
+  /** Models obj[]: the GEM objects backing the planes (each holding an object reference). */
+  readonly obj: (GemObject | null)[] = [null, null, null, null];
+  /**
+   * Models filp_head: the list the framebuffer is on (its file's `fbs`, or the list of an rmfb
+   * work), null when list_empty().
+   */
+  filpList: DrmFramebuffer[] | null = null;
+
+  constructor() {
+    super();
+    this.base = new DrmModeObject(this);
+  }
+}
+
+/** Models list_del_init(&fb->filp_head). */
+function filpListDel(fb: DrmFramebuffer): void {
+  const list = fb.filpList;
+  if (list) list.splice(list.indexOf(fb), 1);
+  fb.filpList = null;
+}
+
+/** Models list_add_tail(&fb->filp_head, list). */
+function filpListAdd(fb: DrmFramebuffer, list: DrmFramebuffer[]): void {
+  list.push(fb);
+  fb.filpList = list;
+}
+
+/**
+ * Models drm_framebuffer_read_refcount() (kref_read()).
+ * Locking: none (a snapshot).
+ * References: none.
+ */
+export function drmFramebufferReadRefcount(fb: DrmFramebuffer): number {
+  return fb.base.refcount.read();
+}
+
+/**
+ * Models drm_framebuffer_get().
+ * Locking: none; the caller holds a reference.
+ * References: takes one.
+ */
+export async function drmFramebufferGet(fb: DrmFramebuffer): Promise<void> {
+  await drmModeObjectGet(fb.base);
+}
+
+/**
+ * Models drm_framebuffer_put(): the last put runs drm_framebuffer_free().
+ * Locking: none.
+ * References: drops one.
+ */
+export async function drmFramebufferPut(fb: DrmFramebuffer): Promise<void> {
+  await drmModeObjectPut(fb.base);
+}
+
+/**
+ * Models drm_framebuffer_free(), the kref release: unregisters the id if it is still there
+ * (the idr holds a weak reference) and calls ->destroy.
+ * Locking: none.
+ * References: the framebuffer's last is gone.
+ */
+async function drmFramebufferFree(fb: DrmFramebuffer): Promise<void> {
+  const dev = fb.dev;
+  warnOn(fb.filpList !== null, `drm_framebuffer_free(${fb.name}): still on a file's fbs list`);
+  await drmModeObjectUnregister(dev, fb.base);
+  await fb.funcs!.destroy(fb);
+}
+
+/**
+ * Models drm_framebuffer_init(): publishes a framebuffer the driver filled in (format, size,
+ * `obj[]`): takes a GEM handle reference of each plane's object that has a handle (recording
+ * it in `internalFlags`), gives it an id and adds it to the device's list. -EINVAL without a
+ * format or for another device; the id allocation's errno (the handle references are dropped
+ * again).
+ *
+ * Toggle `gem.fb-without-handle-ref`: no handle reference is taken (the code before
+ * f6bfc9afc751 and 5307dce878d4): the framebuffer holds only the objects.
+ *
+ * Locking: takes object_name_lock (per plane), idr_mutex and fb_lock in turn.
+ * References: the framebuffer's kref starts at one (the caller's); a handle reference per plane.
+ */
+export async function drmFramebufferInit(
+  dev: DrmDevice,
+  fb: DrmFramebuffer,
+  funcs: DrmFramebufferFuncs,
+): Promise<number> {
+  if (warnOn(fb.dev !== dev || !fb.format, "drm_framebuffer_init: bad device or format"))
+    return -EINVAL;
+  const numPlanes = fb.format!.numPlanes;
+  if (!toggleEnabled(GEM_FB_WITHOUT_HANDLE_REF.name)) {
+    for (let i = 0; i < numPlanes; i++) {
+      if (warnOn((fb.internalFlags & DRM_FRAMEBUFFER_HAS_HANDLE_REF(i)) !== 0, "handle ref set"))
+        fb.internalFlags &= ~DRM_FRAMEBUFFER_HAS_HANDLE_REF(i);
+      const obj = fb.obj[i];
+      if (obj) {
+        const exists = await drmGemObjectHandleGetIfExistsUnlocked(obj);
+        if (exists) fb.internalFlags |= DRM_FRAMEBUFFER_HAS_HANDLE_REF(i);
+      }
+    }
+  }
+  fb.filpList = null;
+  fb.funcs = funcs;
+  const ret = await drmModeObjectAdd(dev, fb.base, DRM_MODE_OBJECT_FB, false, () =>
+    drmFramebufferFree(fb),
+  );
+  if (ret) {
+    for (let i = 0; i < numPlanes; i++) {
+      if (fb.internalFlags & DRM_FRAMEBUFFER_HAS_HANDLE_REF(i)) {
+        await drmGemObjectHandlePutUnlocked(fb.obj[i]!);
+        fb.internalFlags &= ~DRM_FRAMEBUFFER_HAS_HANDLE_REF(i);
+      }
+    }
+    return ret;
+  }
+  const config = dev.modeConfig;
+  await config.fbLock.lock();
+  config.numFb++;
+  config.fbList.add(fb);
+  await config.fbLock.unlock();
+  await drmModeObjectRegister(dev, fb.base);
+  return 0;
+}
+
+/**
+ * Models drm_framebuffer_cleanup(): drops the handle references drmFramebufferInit() took and
+ * takes the framebuffer off the device's list. Drivers call it from ->destroy.
+ * Locking: takes object_name_lock (per plane) and fb_lock.
+ * References: drops the framebuffer's handle references.
+ */
+export async function drmFramebufferCleanup(fb: DrmFramebuffer): Promise<void> {
+  const dev = fb.dev;
+  for (let i = 0; i < fb.format!.numPlanes; i++) {
+    if (fb.internalFlags & DRM_FRAMEBUFFER_HAS_HANDLE_REF(i))
+      await drmGemObjectHandlePutUnlocked(fb.obj[i]!);
+  }
+  const config = dev.modeConfig;
+  await config.fbLock.lock();
+  config.fbList.delete(fb);
+  config.numFb--;
+  await config.fbLock.unlock();
+}
+
+/**
+ * Models drm_framebuffer_lookup(): the framebuffer of `id` with a reference, or null.
+ * Locking: takes idr_mutex.
+ * References: returns one, which the caller puts.
+ */
+export async function drmFramebufferLookup(
+  dev: DrmDevice,
+  file: DrmFile | null,
+  id: number,
+): Promise<DrmFramebuffer | null> {
+  const obj = await drmModeObjectFind(dev, file, id, DRM_MODE_OBJECT_FB);
+  return obj ? (obj.owner as DrmFramebuffer) : null;
+}
+
+/**
+ * Models drm_framebuffer_remove(): takes the framebuffer out of use and drops the caller's
+ * reference. If others hold references (planes scanning it out), the kernel first disables
+ * those planes (atomic_remove_fb()); planes are not modeled, so that step finds none.
+ * Locking: none held.
+ * References: drops the caller's.
+ */
+export async function drmFramebufferRemove(fb: DrmFramebuffer | null): Promise<void> {
+  if (!fb) return;
+  warnOn(fb.filpList !== null, `drm_framebuffer_remove(${fb.name}): still on a fbs list`);
+  if (drmFramebufferReadRefcount(fb) > 1) await point(`atomic_remove_fb(${fb.name})`);
+  await drmFramebufferPut(fb);
+}
+
+/**
+ * Models drm_helper_mode_fill_fb_struct() (drm_modeset_helper.c): copies the request's size,
+ * format, pitches, offsets and modifier into the framebuffer.
+ * Locking: none; the framebuffer is not yet visible.
+ * References: none.
+ */
+export function drmHelperModeFillFbStruct(
+  dev: DrmDevice,
+  fb: DrmFramebuffer,
+  info: DrmFormatInfo,
+  cmd: DrmModeFbCmd2,
+): void {
+  fb.dev = dev;
+  fb.format = info;
+  fb.width = cmd.width;
+  fb.height = cmd.height;
+  for (let i = 0; i < DRM_FORMAT_MAX_PLANES; i++) {
+    fb.pitches[i] = cmd.pitches[i]!;
+    fb.offsets[i] = cmd.offsets[i]!;
+  }
+  fb.modifier = cmd.modifier[0]!;
+  fb.flags = cmd.flags;
+}
+
+const UINT_MAX = 0xffff_ffff;
+
+/**
+ * Models framebuffer_check(): validates an ADDFB2 request against its format: -EINVAL for an
+ * unknown format, a zero width or height, a plane without handle, a pitch below the plane's
+ * minimum, modifiers without DRM_MODE_FB_MODIFIERS or differing between planes, and (with
+ * DRM_MODE_FB_MODIFIERS) anything set for planes the format does not have; -ERANGE when a
+ * plane's size overflows 32 bits.
+ * Locking: none.
+ * References: none.
+ */
+function framebufferCheck(_dev: DrmDevice, r: DrmModeFbCmd2): number {
+  // check if the format is supported at all
+  const info = drmFormatInfo(r.pixel_format);
+  if (!info) return -EINVAL;
+  if (r.width === 0) return -EINVAL;
+  if (r.height === 0) return -EINVAL;
+  // now let the driver pick its own format info (no driver of the model overrides it)
+  for (let i = 0; i < info.numPlanes; i++) {
+    const width = drmFormatInfoPlaneWidth(info, r.width, i);
+    const height = drmFormatInfoPlaneHeight(info, r.height, i);
+    const minPitch = drmFormatInfoMinPitch(info, i, width);
+    if (!r.handles[i]) return -EINVAL; // no buffer object handle for plane
+    if (minPitch > UINT_MAX) return -ERANGE;
+    if (height * r.pitches[i]! + r.offsets[i]! > UINT_MAX) return -ERANGE;
+    if (r.pitches[i]! < minPitch) return -EINVAL; // bad pitch
+    if (r.modifier[i] && !(r.flags & DRM_MODE_FB_MODIFIERS)) return -EINVAL;
+    if (r.flags & DRM_MODE_FB_MODIFIERS && r.modifier[i] !== r.modifier[0]) return -EINVAL;
+  }
+  for (let i = info.numPlanes; i < DRM_FORMAT_MAX_PLANES; i++) {
+    if (r.modifier[i]) return -EINVAL; // non-zero modifier for unused plane
+    // Pre-FB_MODIFIERS userspace didn't clear the structs properly.
+    if (!(r.flags & DRM_MODE_FB_MODIFIERS)) continue;
+    if (r.handles[i]) return -EINVAL; // buffer object handle for unused plane
+    if (r.pitches[i]) return -EINVAL; // non-zero pitch for unused plane
+    if (r.offsets[i]) return -EINVAL; // non-zero offset for unused plane
+  }
+  return 0;
+}
+
+/**
+ * Models drm_internal_framebuffer_create(): checks the request (flags, the device's size
+ * limits, modifiers, framebuffer_check()) and calls the driver's ->fb_create. Returns the
+ * framebuffer with one reference or a negative errno (-EINVAL for bad input).
+ * Locking: none held.
+ * References: returns one.
+ */
+export async function drmInternalFramebufferCreate(
+  dev: DrmDevice,
+  r: DrmModeFbCmd2,
+  file: DrmFile,
+): Promise<DrmFramebuffer | Errno> {
+  const config = dev.modeConfig;
+  if (r.flags & ~(DRM_MODE_FB_INTERLACED | DRM_MODE_FB_MODIFIERS)) return -EINVAL as Errno;
+  if (config.minWidth > r.width || r.width > config.maxWidth) return -EINVAL as Errno;
+  if (config.minHeight > r.height || r.height > config.maxHeight) return -EINVAL as Errno;
+  if (r.flags & DRM_MODE_FB_MODIFIERS && config.fbModifiersNotSupported) return -EINVAL as Errno;
+  const ret = framebufferCheck(dev, r);
+  if (ret) return ret as Errno;
+  const info = drmFormatInfo(r.pixel_format)!;
+  if (!config.funcs) return -EINVAL as Errno;
+  return config.funcs.fbCreate(dev, file, info, r);
+}
+
+/**
+ * Models drm_mode_addfb2() / drm_mode_addfb2_ioctl(): ADDFB2. -EOPNOTSUPP without
+ * DRIVER_MODESET; otherwise a new framebuffer whose id is returned in `fb_id` and whose
+ * reference is given to the file's `fbs` list (reaped at close).
+ * Locking: takes the file's fbs_lock.
+ * References: the file's list keeps the creation reference.
+ */
+export async function drmModeAddfb2Ioctl(
+  dev: DrmDevice,
+  r: DrmModeFbCmd2,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  const fb = await drmInternalFramebufferCreate(dev, r, file);
+  if (isErr(fb)) return fb;
+  r.fb_id = fb.base.id;
+  // Transfer ownership to the filp for reaping on close
+  await file.fbsLock.lock();
+  filpListAdd(fb, file.fbs);
+  await file.fbsLock.unlock();
+  return 0;
+}
+
+/**
+ * Models drm_mode_closefb(): takes `fb` off the file's list and drops the list's reference.
+ * -ENOENT if the file did not create it.
+ * Locking: takes the file's fbs_lock.
+ * References: drops the list's.
+ */
+async function drmModeClosefb(fb: DrmFramebuffer, file: DrmFile): Promise<number> {
+  await file.fbsLock.lock();
+  const found = file.fbs.includes(fb);
+  if (!found) {
+    await file.fbsLock.unlock();
+    return -ENOENT;
+  }
+  filpListDel(fb);
+  await file.fbsLock.unlock();
+  // Drop the reference that was stored in the fbs list
+  await drmFramebufferPut(fb);
+  return 0;
+}
+
+/** Models struct drm_mode_rmfb_work: a list of framebuffers removed from a worker. */
+class DrmModeRmfbWork extends WorkStruct {
+  readonly fbs: DrmFramebuffer[] = [];
+
+  constructor() {
+    super(async () => {
+      await drmModeRmfbWorkFn(this);
+    }, "drm_mode_rmfb_work_fn");
+  }
+}
+
+/**
+ * Models drm_mode_rmfb_work_fn(): removes each framebuffer of the work's list.
+ * Locking: none held (a worker).
+ * References: drops the reference each list entry carries.
+ */
+async function drmModeRmfbWorkFn(arg: DrmModeRmfbWork): Promise<void> {
+  while (arg.fbs.length > 0) {
+    const fb = arg.fbs[0]!;
+    filpListDel(fb);
+    await drmFramebufferRemove(fb);
+  }
+}
+
+/**
+ * Models drm_mode_rmfb() / drm_mode_rmfb_ioctl(): RMFB. -EOPNOTSUPP without DRIVER_MODESET,
+ * -ENOENT for an id that is no framebuffer or one this file did not create; otherwise the
+ * framebuffer leaves the file's list and is removed (from a worker if others still hold it,
+ * since the removal may be interrupted).
+ * Locking: takes the file's fbs_lock.
+ * References: drops the file list's reference and the lookup's.
+ */
+export async function drmModeRmfbIoctl(
+  dev: DrmDevice,
+  arg: DrmModeRmfb,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  const fb = await drmFramebufferLookup(dev, file, arg.fb_id);
+  if (!fb) return -ENOENT;
+  const ret = await drmModeClosefb(fb, file);
+  if (ret !== 0) {
+    await drmFramebufferPut(fb);
+    return ret;
+  }
+  // We now own the reference we picked up in drm_framebuffer_lookup.
+  if (drmFramebufferReadRefcount(fb) > 1) {
+    const work = new DrmModeRmfbWork();
+    filpListAdd(fb, work.fbs);
+    await scheduleWork(work);
+    await flushWork(work);
+  } else {
+    await drmFramebufferPut(fb);
+  }
+  return 0;
+}
+
+/**
+ * Models drm_fb_release(): the file is being closed: every framebuffer it created is removed
+ * (those others still hold from a worker). No fbs_lock: nobody else can reach the list.
+ * Locking: none held.
+ * References: drops the list's reference of each.
+ */
+export async function drmFbRelease(file: DrmFile): Promise<void> {
+  const work = new DrmModeRmfbWork();
+  for (const fb of [...file.fbs]) {
+    if (drmFramebufferReadRefcount(fb) > 1) {
+      filpListDel(fb);
+      filpListAdd(fb, work.fbs);
+    } else {
+      filpListDel(fb);
+      // This drops the fpriv->fbs reference.
+      await drmFramebufferPut(fb);
+    }
+  }
+  if (work.fbs.length > 0) {
+    await scheduleWork(work);
+    await flushWork(work);
+  }
+}
