@@ -148,7 +148,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       "all",
     )
     .option("--drivers <list>", "drivers, comma-separated (default: every installed driver)")
-    .option("--strategy <name>", `search strategy: ${ACCEPTED_STRATEGIES}`, "pct:3")
+    .option(
+      "--strategy <name>",
+      `search strategy: ${ACCEPTED_STRATEGIES}`,
+      CAMPAIGN_DEFAULTS.strategy,
+    )
     .option(
       "--seeds <n>",
       `schedules per unit (default ${CAMPAIGN_DEFAULTS.seeds})`,
@@ -218,7 +222,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       `schedules per baseline unit (default ${BUGS_DEFAULTS.baselineSeeds})`,
       integer("--baseline-seeds", 1),
     )
-    .option("--strategy <name>", `search strategy: ${ACCEPTED_STRATEGIES}`, "pct:3")
+    .option(
+      "--strategy <name>",
+      `search strategy: ${ACCEPTED_STRATEGIES}`,
+      CAMPAIGN_DEFAULTS.strategy,
+    )
     .option("--seed <n>", "base seed (default 1)", integer("--seed", 0, MAX_SEED))
     .option("--drivers <list>", "drivers, comma-separated (default: every installed driver)")
     .action(async (o: BugsFlags, cmd: Command) => {

@@ -11,8 +11,8 @@
  *
  * Version: Linux v6.x (the pending-error handling of 2024); only signal_on_any = false (what
  * dma_resv_get_singleton() and sync_file merges use) is modelled.
- * Simplifications: no dma_fence_chain (timeline syncobjs are not modelled); the irq_work is a
- * work item.
+ * Simplifications: the irq_work is a work item; dmaFenceUnwrap() does not descend into
+ * dma_fence_chain nodes (dma-fence-chain.ts).
  */
 
 import {

@@ -95,14 +95,15 @@ describe("fuzzing vgem", () => {
     expect(again.traceHash).toBe(r.run.traceHash);
   });
 
-  // The toggles the fuzzer finds without scenario-specific code, each with the budget it is
-  // found within (schedules from seed 1; PCT and random alternating unless a strategy is given;
-  // README.md has the table).
+  // The toggles the fuzzer finds on vgem without scenario-specific code, each with the budget it
+  // is found within (schedules from seed 1; PCT and random alternating unless strategies are
+  // given; seed-drawn race plans unless `feedback`; README.md has the table).
   const FOUND: readonly [
     toggle: string,
     budget: number,
     splat: RegExp,
     strategies?: readonly FuzzStrategy[],
+    feedback?: boolean,
   ][] = [
     ["prime.cache-without-lock", 40, /fuzz divergence: PRIME export|dmabufs tree not empty/],
     ["gem.handle-published-before-open", 60, /unreferenced object drm_vma_offset_file/],
@@ -110,14 +111,23 @@ describe("fuzzing vgem", () => {
     ["prime.cache-remove-by-dma-buf", 220, /fuzz divergence: PRIME import|dmabufs tree not empty/],
     [
       "prime.export-outside-name-lock",
-      1100,
+      80,
       /dmabufs tree not empty|KASAN|refcount/,
-      ["portfolio"],
+      ["pct", "random", "pos"],
+      true,
+    ],
+    ["gem.flink-no-handle-count-check", 2000, /vgem: GEM state leaked: names/, undefined, true],
+    [
+      "gem.handle-id-reused-before-release",
+      1400,
+      /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN|refcount/,
+      ["pct", "random", "pos"],
+      true,
     ],
   ];
-  for (const [toggle, budget, splat, strategies] of FOUND)
-    it(`finds ${toggle} within ${budget} schedules`, async () => {
-      const [h] = await huntToggles(fuzz, { budget, toggles: [toggle], strategies });
+  for (const [toggle, budget, splat, strategies, feedback] of FOUND)
+    it(`finds ${toggle} within ${budget} schedules${feedback ? " (feedback)" : ""}`, async () => {
+      const [h] = await huntToggles(fuzz, { budget, toggles: [toggle], strategies, feedback });
       expect(h?.found).toBe(true);
       expect(h?.first).toMatch(splat);
     });
@@ -138,6 +148,20 @@ describe("fuzzing qxl and vmwgfx", () => {
     );
     expect(h?.found).toBe(true);
     expect(h?.first).toMatch(/refcount_t: addition on 0/);
+  });
+
+  it("finds qxl.handle-create-uaf on qxl with vgem within 900 schedules (feedback, POS)", async () => {
+    const [h] = await huntToggles(
+      { drivers: [qxl, vgem] },
+      {
+        budget: 900,
+        toggles: ["qxl.handle-create-uaf"],
+        strategies: ["pct", "random", "pos"],
+        feedback: true,
+      },
+    );
+    expect(h?.found).toBe(true);
+    expect(h?.first).toMatch(/KASAN: slab-use-after-free in qxl_mode_dumb_create/);
   });
 
   it("finds vmwgfx.fd-to-handle-enosys-leak on vmwgfx with vgem within 5 schedules", async () => {
@@ -169,6 +193,19 @@ describe("fuzzing with allocations failing", () => {
     const st = await fuzzCampaign({ fuzz: faulty(0.05), schedules: 60 });
     expect(st.failures).toEqual([]);
     expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
+  });
+
+  it("finds vmwgfx.bo-access-after-failed-init on vmwgfx with vgem within 5 schedules", async () => {
+    const fuzz = {
+      drivers: [vmwgfx, vgem],
+      afterBoot: () => setFailslab({ probability: 0.02 }),
+    };
+    const [h] = await huntToggles(fuzz, {
+      budget: 5,
+      toggles: ["vmwgfx.bo-access-after-failed-init"],
+    });
+    expect(h?.found).toBe(true);
+    expect(h?.first).toMatch(/KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/);
   });
 
   it("still reports real divergences with failslab on", async () => {

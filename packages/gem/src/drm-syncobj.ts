@@ -4,14 +4,16 @@
  * DRIVER_SYNCOBJ. This models the binary syncobj: CREATE (optionally signalled), DESTROY,
  * HANDLE_TO_FD / FD_TO_HANDLE (an opaque "syncobj_file", or a sync_file with the EXPORT/IMPORT
  * flags), WAIT (any or all, WAIT_FOR_SUBMIT, absolute CLOCK_MONOTONIC timeouts in virtual time),
- * RESET and SIGNAL. Timeline points are accepted only as 0: no dma_fence_chain is modelled, so a
- * non-zero point fails as dma_fence_chain_find_seqno() fails on a fence that is not a chain.
+ * RESET and SIGNAL; and with DRIVER_SYNCOBJ_TIMELINE the timeline ioctls (TIMELINE_WAIT,
+ * QUERY, TRANSFER, TIMELINE_SIGNAL): a point is a dma_fence_chain node (dma-buf's
+ * dma-fence-chain.ts) appended by drm_syncobj_add_point(). Not modelled: SYNCOBJ_EVENTFD,
+ * deadline hints, signals (-ERESTARTSYS).
  *
  * Who holds what:
  * - `refcount` (a kref): each handle (the file's syncobj_idr entry), each syncobj file (from
  *   HANDLE_TO_FD), each lookup (drm_syncobj_find(), put by the caller). The last put replaces
  *   the fence with NULL (dropping it) and frees the syncobj.
- * - `fence` holds one fence reference. It is replaced under `lock` (drm_syncobj_replace_fence())
+ * - `fence` holds one fence reference (for a timeline, the last chain node, which holds the rest). It is replaced under `lock` (drm_syncobj_replace_fence())
  *   and read under RCU with dma_fence_get_rcu_safe() (drm_syncobj_fence_get()), so a reader
  *   racing a replacement either gets the old fence with a reference or retries.
  * - waiters for a fence to be *submitted* (WAIT_FOR_SUBMIT) queue an entry on `cbList` under
@@ -22,16 +24,25 @@ import { Kref } from "@primetime/atomics";
 import {
   type DmaFence,
   DmaFenceCb,
+  type DmaFenceChain,
   dmaFenceAddCallback,
   dmaFenceAllocatePrivateStub,
+  dmaFenceArrayCreate,
+  dmaFenceChainAlloc,
+  dmaFenceChainFindSeqno,
+  dmaFenceChainForEach,
+  dmaFenceChainInit,
+  dmaFenceContextAlloc,
   dmaFenceGet,
   dmaFenceGetRcu,
   dmaFenceIsSignaled,
   dmaFencePut,
   dmaFenceRemoveCallback,
+  dmaFenceUnwrap,
   MAX_SCHEDULE_TIMEOUT,
   syncFileCreate,
   syncFileGetFence,
+  toDmaFenceChain,
 } from "@primetime/dma-buf";
 import {
   accessVm,
@@ -68,17 +79,22 @@ import {
   DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE,
   DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
   DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE,
+  DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED,
   DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL,
+  DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE,
   DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE,
   DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT,
   type DrmSyncobjArray,
   type DrmSyncobjCreate,
   type DrmSyncobjDestroy,
   type DrmSyncobjHandle,
+  type DrmSyncobjTimelineArray,
+  type DrmSyncobjTimelineWait,
+  type DrmSyncobjTransfer,
   type DrmSyncobjWait,
 } from "@primetime/uapi";
 import type { DrmDevice } from "./drm-device.js";
-import { DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
+import { DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
 
 /** The slab cache of struct drm_syncobj. */
@@ -120,7 +136,7 @@ class SyncobjWaitEntry {
   fence: DmaFence | null = null;
   /** Models fence_cb. */
   readonly fenceCb = new DmaFenceCb("syncobj_wait_fence_func");
-  /** Models point (always 0 here: binary syncobjs). */
+  /** Models point: the timeline point waited for (0 for a binary syncobj). */
   point = 0;
 
   constructor(readonly task: WaitTask) {}
@@ -153,6 +169,19 @@ class WaitTask {
     if (!(await this.wq.waitTimeout(timeout, "drm_syncobj_array_wait_timeout"))) return 0;
     return Math.max(1, timeout - (now() - start));
   }
+}
+
+/**
+ * Models dma_fence_get_stub(): a signalled fence. The kernel hands out one shared, static stub;
+ * here each call allocates a private one (dma_fence_allocate_private_stub()), which behaves the
+ * same for every reader (signalled, no callbacks) and is freed with its last reference.
+ * Locking: takes the stub lock.
+ * References: returns one.
+ */
+async function dmaFenceGetStub(): Promise<DmaFence> {
+  const fence = await dmaFenceAllocatePrivateStub();
+  if (!fence) throw new Error("dma_fence_get_stub: allocation failed");
+  return fence;
 }
 
 /**
@@ -229,10 +258,12 @@ export async function drmSyncobjFenceGet(syncobj: DrmSyncobj): Promise<DmaFence 
 async function syncobjWaitSyncobjFunc(syncobj: DrmSyncobj, wait: SyncobjWaitEntry): Promise<void> {
   lockdepAssertHeld(syncobj.lock);
   // This happens inside the syncobj lock
-  const fence = await dmaFenceGet(syncobj.fence);
-  // dma_fence_chain_find_seqno(&fence, 0) is 0 for any fence.
-  if (!fence) return;
-  wait.fence = fence;
+  const pf = { fence: await dmaFenceGet(syncobj.fence) };
+  if (!pf.fence || (await dmaFenceChainFindSeqno(pf, wait.point))) {
+    await dmaFencePut(pf.fence);
+    return;
+  }
+  wait.fence = pf.fence ?? (await dmaFenceGetStub());
   wait.task.wakeUp();
   const i = syncobj.cbList.indexOf(wait);
   if (i >= 0) syncobj.cbList.splice(i, 1);
@@ -263,6 +294,39 @@ export async function drmSyncobjReplaceFence(
 }
 
 /**
+ * Models drm_syncobj_add_point(): appends `fence` at timeline point `point`: `chain` (a node from
+ * dma_fence_chain_alloc()) is initialized after the current fence and installed, queued
+ * WAIT_FOR_SUBMIT waiters are handed their points, and the chain is walked once so that
+ * signalled points are collected. A point not after the last one is accepted (the kernel only
+ * logs it); QUERY may then report 0.
+ * Locking: takes syncobj->lock (the fence read under it).
+ * References: the node takes one on `fence` (taken here) and the syncobj's on the old fence;
+ * the syncobj holds the node's first; the lookup of the old fence is dropped after the walk.
+ */
+export async function drmSyncobjAddPoint(
+  syncobj: DrmSyncobj,
+  chain: DmaFenceChain,
+  fence: DmaFence,
+  pt: number,
+): Promise<void> {
+  await dmaFenceGet(fence);
+  await syncobj.lock.lock();
+  const prev = await drmSyncobjFenceGet(syncobj);
+  // You are adding an unorder point to timeline, which could cause payload returned from
+  // query_ioctl is 0! (the kernel only logs it)
+  // The node takes over the syncobj's reference on the old fence and its own on `fence`; the
+  // syncobj's is now the node's first.
+  dmaFenceChainInit(chain, prev, fence, pt);
+  await point(`rcu_assign_pointer(${syncobj.name}.fence)`);
+  syncobj.fence = chain;
+  for (const cur of [...syncobj.cbList]) await syncobjWaitSyncobjFunc(syncobj, cur);
+  await syncobj.lock.unlock();
+  // Walk the chain once to trigger garbage collection
+  await dmaFenceChainForEach(prev, () => true);
+  await dmaFencePut(prev);
+}
+
+/**
  * Models drm_syncobj_assign_null_handle(): installs a new, already signalled fence
  * (dma_fence_allocate_private_stub(ktime_get())). -ENOMEM.
  * Locking: takes syncobj->lock.
@@ -276,32 +340,59 @@ async function drmSyncobjAssignNullHandle(syncobj: DrmSyncobj): Promise<number> 
   return 0;
 }
 
+/** Models DRM_SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT: how long find_fence waits for a submission (5 s). */
+const DRM_SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT = 5_000_000_000;
+
 /**
- * Models drm_syncobj_find_fence() without WAIT_FOR_SUBMIT (the only use here: EXPORT_SYNC_FILE):
- * the fence of `handle`, with a reference. -ENOENT for a bad handle, -EINVAL if the syncobj has
- * no fence or `point` is not 0 (no fence is a chain).
- * Locking: see drmSyncobjFind(), drmSyncobjFenceGet().
+ * Models drm_syncobj_find_fence(): the fence of `handle` at timeline point `pt` (the chain node
+ * that signals it; a signalled stub if the point has signalled and been collected), with a
+ * reference. -ENOENT for a bad handle; -EINVAL if the syncobj has no fence or has not reached
+ * the point, unless `flags` has WAIT_FOR_SUBMIT: then it waits (up to 5 s, -ETIME) for the point
+ * to be submitted.
+ * Locking: see drmSyncobjFind(), drmSyncobjFenceGet(); may sleep with WAIT_FOR_SUBMIT.
  * References: returns one on the fence; the lookup's is dropped.
  */
 export async function drmSyncobjFindFence(
   file: DrmFile,
   handle: number,
-  point: number,
+  pt: number,
+  flags = 0,
 ): Promise<DmaFence | number> {
   const syncobj = await drmSyncobjFind(file, handle);
   if (!syncobj) return -ENOENT;
-  let ret: DmaFence | number;
-  const fence = await drmSyncobjFenceGet(syncobj);
-  if (fence) {
-    // dma_fence_chain_find_seqno(): 0 for point 0, -EINVAL on a non-chain for any other.
-    if (point === 0) {
-      ret = fence;
-    } else {
-      await dmaFencePut(fence);
-      ret = -EINVAL;
+  let ret: DmaFence | number = -EINVAL;
+  // biome-ignore lint/suspicious/noConfusingLabels: the labelled block is the kernel's `goto out`
+  out: {
+    const pf = { fence: await drmSyncobjFenceGet(syncobj) };
+    if (pf.fence) {
+      if ((await dmaFenceChainFindSeqno(pf, pt)) === 0) {
+        // If the requested seqno is already signaled drm_syncobj_find_fence may return a NULL
+        // fence. To make sure the recipient gets signalled, use a new fence instead.
+        ret = pf.fence ?? (await dmaFenceGetStub());
+        break out;
+      }
+      await dmaFencePut(pf.fence);
     }
-  } else {
     ret = -EINVAL;
+    if (!(flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT)) break out;
+    const task = new WaitTask();
+    const wait = new SyncobjWaitEntry(task);
+    wait.point = pt;
+    await drmSyncobjFenceAddWait(syncobj, wait);
+    let timeout = DRM_SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT;
+    for (;;) {
+      task.woken = false; // set_current_state(TASK_INTERRUPTIBLE)
+      if (wait.fence) {
+        ret = wait.fence;
+        break;
+      }
+      if (timeout === 0) {
+        ret = -ETIME;
+        break;
+      }
+      timeout = await task.scheduleTimeout(timeout);
+    }
+    await drmSyncobjRemoveWait(syncobj, wait);
   }
   await drmSyncobjPut(syncobj);
   return ret;
@@ -442,8 +533,9 @@ async function drmSyncobjFdToHandle(file: DrmFile, fd: number): Promise<number> 
 }
 
 /**
- * Models drm_syncobj_import_sync_file_fence(): installs the sync_file's fence in `handle`.
- * -EINVAL if `fd` is not a sync_file (or `point` is not 0), -ENOENT for a bad handle.
+ * Models drm_syncobj_import_sync_file_fence(): installs the sync_file's fence in `handle`, as
+ * timeline point `point` if it is not 0. -EINVAL if `fd` is not a sync_file, -ENOENT for a bad
+ * handle, -ENOMEM.
  * Locking: see syncFileGetFence(), drmSyncobjReplaceFence().
  * References: the syncobj takes its own fence reference; the temporary one is dropped.
  */
@@ -460,14 +552,16 @@ async function drmSyncobjImportSyncFileFence(
     await dmaFencePut(fence);
     return -ENOENT;
   }
-  let ret = 0;
-  // A timeline point would be added as a dma_fence_chain (not modelled: no driver here has
-  // DRIVER_SYNCOBJ_TIMELINE); a binary syncobj takes the fence itself.
-  if (point) ret = -EINVAL;
-  else await drmSyncobjReplaceFence(syncobj, fence);
+  if (point) {
+    const chain = dmaFenceChainAlloc();
+    if (!chain) return -ENOMEM;
+    await drmSyncobjAddPoint(syncobj, chain, fence, point);
+  } else {
+    await drmSyncobjReplaceFence(syncobj, fence);
+  }
   await dmaFencePut(fence);
   await drmSyncobjPut(syncobj);
-  return ret;
+  return 0;
 }
 
 /**
@@ -631,6 +725,34 @@ async function copyHandlesFromUser(ptr: number, count: number): Promise<number[]
 }
 
 /**
+ * Models copy_from_user() of `count` u64 timeline points at `ptr`. The points, or -EFAULT.
+ * Locking: may fault; no spinlock held.
+ * References: none.
+ */
+async function copyPointsFromUser(ptr: number, count: number): Promise<number[] | number> {
+  const mm = currentMm();
+  if (!mm || !Number.isSafeInteger(ptr) || ptr <= 0) return -EFAULT;
+  const bytes = await accessVm(mm, ptr, count * 8, null);
+  if (typeof bytes === "number") return -EFAULT;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: count }, (_, i) => Number(view.getBigUint64(i * 8, true)));
+}
+
+/**
+ * Models copy_to_user() of one u64 point to `ptr`. 0 or -EFAULT.
+ * Locking: may fault; no spinlock held.
+ * References: none.
+ */
+async function copyPointToUser(ptr: number, value: number): Promise<number> {
+  const mm = currentMm();
+  if (!mm || !Number.isSafeInteger(ptr) || ptr <= 0) return -EFAULT;
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
+  const ret = await accessVm(mm, ptr, 8, bytes);
+  return typeof ret === "number" && ret < 0 ? -EFAULT : 0;
+}
+
+/**
  * Models drm_syncobj_array_find(): the syncobjs of `count` user handles, each with a reference.
  * -ENOMEM (an absurd count), -EFAULT (bad pointer), -ENOENT (a bad handle: the references taken
  * so far are dropped).
@@ -674,12 +796,13 @@ async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
   await syncobj.lock.lock();
   // We've already tried once to get a fence and failed.  Now that we have the lock, try one
   // more time just to be sure we don't add a callback when a fence has already been set.
-  const fence = await dmaFenceGet(syncobj.fence);
-  if (!fence) {
+  const pf = { fence: await dmaFenceGet(syncobj.fence) };
+  if (!pf.fence || (await dmaFenceChainFindSeqno(pf, wait.point))) {
+    await dmaFencePut(pf.fence);
     syncobj.cbList.push(wait);
     wait.onList = true;
   } else {
-    wait.fence = fence;
+    wait.fence = pf.fence ?? (await dmaFenceGetStub());
   }
   await syncobj.lock.unlock();
 }
@@ -727,15 +850,29 @@ export function drmTimeoutAbsToJiffies(timeoutNsec: number): number {
  */
 async function drmSyncobjArrayWaitTimeout(
   syncobjs: DrmSyncobj[],
+  userPoints: number,
   flags: number,
   timeout: number,
   first: { idx: number },
 ): Promise<number> {
   const count = syncobjs.length;
+  let points: number[];
+  if (!userPoints) {
+    points = Array.from({ length: count }, () => 0);
+  } else {
+    const got = await copyPointsFromUser(userPoints, count);
+    if (typeof got === "number") return got;
+    points = got;
+  }
   const task = new WaitTask();
-  const entries = syncobjs.map(() => new SyncobjWaitEntry(task));
+  const entries = syncobjs.map((_s, i) => {
+    const e = new SyncobjWaitEntry(task);
+    e.point = points[i]!;
+    return e;
+  });
   const waitAll = (flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL) !== 0;
   const forSubmit = (flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT) !== 0;
+  const available = (flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE) !== 0;
   // Walk the list of sync objects and initialize entries.  We do this up-front so that we can
   // properly return -EINVAL if there is a syncobj with a missing fence and then never have the
   // chance of returning -EINVAL again.
@@ -744,14 +881,16 @@ async function drmSyncobjArrayWaitTimeout(
   // biome-ignore lint/suspicious/noConfusingLabels: the labelled block is the kernel's `goto cleanup_entries`
   cleanup: {
     for (let i = 0; i < count; i++) {
-      const fence = await drmSyncobjFenceGet(syncobjs[i]!);
-      if (!fence) {
-        if (forSubmit) continue;
+      const pf = { fence: await drmSyncobjFenceGet(syncobjs[i]!) };
+      if (!pf.fence || (await dmaFenceChainFindSeqno(pf, points[i]!))) {
+        await dmaFencePut(pf.fence);
+        if (forSubmit || available) continue;
         ret = -EINVAL;
         break cleanup;
       }
+      const fence = pf.fence ?? (await dmaFenceGetStub());
       entries[i]!.fence = fence;
-      if (await dmaFenceIsSignaled(fence)) {
+      if (available || (await dmaFenceIsSignaled(fence))) {
         if (signaledCount === 0) first.idx = i;
         signaledCount++;
       }
@@ -762,7 +901,7 @@ async function drmSyncobjArrayWaitTimeout(
     // required to automatically report when a fence is signaled prior to
     // fence->ops->enable_signaling() being called.  So here if we fail to match signaled_count,
     // we need to fallthough and try a 0 timeout wait!
-    if (forSubmit) {
+    if (forSubmit || available) {
       for (let i = 0; i < count; i++) await drmSyncobjFenceAddWait(syncobjs[i]!, entries[i]!);
     }
     for (;;) {
@@ -774,6 +913,7 @@ async function drmSyncobjArrayWaitTimeout(
         const fence = e.fence;
         if (!fence) continue;
         if (
+          available ||
           (await dmaFenceIsSignaled(fence)) ||
           (e.fenceCb.func === null &&
             (await dmaFenceAddCallback(fence, e.fenceCb, () => task.wakeUp())) !== 0)
@@ -837,7 +977,7 @@ export async function drmSyncobjWaitIoctl(
   // drm_syncobj_array_wait():
   const first = { idx: 0xffff_ffff };
   let ret = drmTimeoutAbsToJiffies(args.timeout_nsec);
-  ret = await drmSyncobjArrayWaitTimeout(syncobjs, args.flags, ret, first);
+  ret = await drmSyncobjArrayWaitTimeout(syncobjs, 0, args.flags, ret, first);
   if (ret >= 0) {
     args.first_signaled = first.idx;
     ret = 0;
@@ -890,4 +1030,245 @@ export async function drmSyncobjSignalIoctl(
   }
   await drmSyncobjArrayFree(syncobjs);
   return ret;
+}
+
+// ---- Timeline syncobjs (DRIVER_SYNCOBJ_TIMELINE) ---------------------------------------------
+
+/**
+ * Models drm_syncobj_timeline_wait_ioctl() (drm_syncobj_array_wait() with points): waits for
+ * each syncobj to reach its point (`points`: a user array of u64, 0 for none, where every point
+ * is 0). WAIT_AVAILABLE waits for the points to be submitted, not signalled. Errno as
+ * SYNCOBJ_WAIT, -EOPNOTSUPP without DRIVER_SYNCOBJ_TIMELINE, -EFAULT for a bad `points`; a
+ * point the syncobj has not reached is -EINVAL unless WAIT_FOR_SUBMIT or WAIT_AVAILABLE.
+ * Locking: sleeps with no lock held.
+ * References: as SYNCOBJ_WAIT.
+ */
+export async function drmSyncobjTimelineWaitIoctl(
+  dev: DrmDevice,
+  args: DrmSyncobjTimelineWait,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_SYNCOBJ_TIMELINE)) return -EOPNOTSUPP;
+  if (
+    args.flags &
+    ~(
+      DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL |
+      DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT |
+      DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE |
+      DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE
+    )
+  )
+    return -EINVAL;
+  if (args.count_handles === 0) return -EINVAL;
+  const syncobjs = await drmSyncobjArrayFind(file, args.handles, args.count_handles);
+  if (typeof syncobjs === "number") return syncobjs;
+  const first = { idx: 0xffff_ffff };
+  let ret = drmTimeoutAbsToJiffies(args.timeout_nsec);
+  ret = await drmSyncobjArrayWaitTimeout(syncobjs, args.points, args.flags, ret, first);
+  if (ret >= 0) {
+    args.first_signaled = first.idx;
+    ret = 0;
+  }
+  await drmSyncobjArrayFree(syncobjs);
+  return ret;
+}
+
+/**
+ * Models drm_syncobj_query_ioctl(): SYNCOBJ_QUERY writes each syncobj's point to the user's
+ * `points`: the last signalled point of its timeline (walking the chain, which collects
+ * signalled nodes), or with QUERY_FLAGS_LAST_SUBMITTED the last point submitted; 0 for a
+ * syncobj whose fence is not a chain. -EOPNOTSUPP; -EINVAL for unknown flags or no handles;
+ * -ENOENT, -EFAULT.
+ * Locking: RCU for each fence; no lock held across the copies.
+ * References: balanced.
+ */
+export async function drmSyncobjQueryIoctl(
+  dev: DrmDevice,
+  args: DrmSyncobjTimelineArray,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_SYNCOBJ_TIMELINE)) return -EOPNOTSUPP;
+  if (args.flags & ~DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) return -EINVAL;
+  if (args.count_handles === 0) return -EINVAL;
+  const syncobjs = await drmSyncobjArrayFind(file, args.handles, args.count_handles);
+  if (typeof syncobjs === "number") return syncobjs;
+  let ret = 0;
+  for (let i = 0; i < args.count_handles; i++) {
+    const fence = await drmSyncobjFenceGet(syncobjs[i]!);
+    const chain = toDmaFenceChain(fence);
+    let pt = 0;
+    if (chain && fence) {
+      let lastSignaled: DmaFence | null = await dmaFenceGet(fence);
+      if (args.flags & DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) {
+        pt = fence.seqno;
+      } else {
+        await dmaFenceChainForEach(fence, async (iter) => {
+          // It is most likely that timeline has unorder points.
+          if (iter.context !== fence.context) return false;
+          await dmaFencePut(lastSignaled);
+          lastSignaled = await dmaFenceGet(iter);
+          return true;
+        });
+        const last = lastSignaled as DmaFence;
+        pt = (await dmaFenceIsSignaled(last)) ? last.seqno : toDmaFenceChain(last)!.prevSeqno;
+      }
+      await dmaFencePut(lastSignaled);
+    }
+    await dmaFencePut(fence);
+    ret = await copyPointToUser(args.points + i * 8, pt);
+    if (ret) break;
+  }
+  await drmSyncobjArrayFree(syncobjs);
+  return ret;
+}
+
+/**
+ * Models drm_syncobj_timeline_signal_ioctl(): SYNCOBJ_TIMELINE_SIGNAL adds a signalled point
+ * to each syncobj (`points` 0: every point 0). -EOPNOTSUPP; -EINVAL for flags or no handles;
+ * -ENOENT, -EFAULT, -ENOMEM (every node is allocated before any is added).
+ * Locking: takes each syncobj's lock.
+ * References: each syncobj holds its new node, which holds its stub fence.
+ */
+export async function drmSyncobjTimelineSignalIoctl(
+  dev: DrmDevice,
+  args: DrmSyncobjTimelineArray,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_SYNCOBJ_TIMELINE)) return -EOPNOTSUPP;
+  if (args.flags !== 0) return -EINVAL;
+  if (args.count_handles === 0) return -EINVAL;
+  const syncobjs = await drmSyncobjArrayFind(file, args.handles, args.count_handles);
+  if (typeof syncobjs === "number") return syncobjs;
+  let ret = 0;
+  // biome-ignore lint/suspicious/noConfusingLabels: the labelled block is the kernel's error gotos
+  out: {
+    let points: number[];
+    if (!args.points) {
+      points = Array.from({ length: args.count_handles }, () => 0);
+    } else {
+      const got = await copyPointsFromUser(args.points, args.count_handles);
+      if (typeof got === "number") {
+        ret = got;
+        break out;
+      }
+      points = got;
+    }
+    const chains: DmaFenceChain[] = [];
+    for (let i = 0; i < args.count_handles; i++) {
+      const c = dmaFenceChainAlloc();
+      if (!c) {
+        for (const x of chains) kfree(x); // dma_fence_chain_free()
+        ret = -ENOMEM;
+        break out;
+      }
+      chains.push(c);
+    }
+    for (let i = 0; i < args.count_handles; i++) {
+      const fence = await dmaFenceGetStub();
+      await drmSyncobjAddPoint(syncobjs[i]!, chains[i]!, fence, points[i]!);
+      await dmaFencePut(fence);
+    }
+  }
+  await drmSyncobjArrayFree(syncobjs);
+  return ret;
+}
+
+/**
+ * Models dma_fence_unwrap_merge() of one fence (what TRANSFER to a timeline stores): the
+ * unsignalled fences the fence stands for (through chains and arrays); none gives a signalled
+ * stub, one gives that fence, several a dma_fence_array of them.
+ * Locking: none held.
+ * References: returns one.
+ */
+async function dmaFenceUnwrapMergeOne(fence: DmaFence): Promise<DmaFence | null> {
+  const pending: DmaFence[] = [];
+  for (let c: DmaFence | null = fence; c; c = toDmaFenceChain(c)?.prev ?? null) {
+    const leaf = toDmaFenceChain(c)?.fence ?? c;
+    for (const f of dmaFenceUnwrap(leaf))
+      if (!pending.includes(f) && !(await dmaFenceIsSignaled(f))) pending.push(f);
+  }
+  if (pending.length === 0) return dmaFenceGetStub();
+  if (pending.length === 1) return dmaFenceGet(pending[0]!);
+  for (const f of pending) await dmaFenceGet(f);
+  const array = dmaFenceArrayCreate(pending, dmaFenceContextAlloc(1), 1);
+  if (array === null || typeof array === "number") {
+    for (const f of pending) await dmaFencePut(f);
+    return null;
+  }
+  return array;
+}
+
+/**
+ * Models drm_syncobj_transfer_to_timeline(): the fence of (src_handle, src_point), merged, as
+ * point dst_point of dst_handle. -ENOENT for a bad handle, -EINVAL as drm_syncobj_find_fence(),
+ * -ENOMEM.
+ * Locking: see drmSyncobjFindFence(), drmSyncobjAddPoint().
+ * References: the new node holds the merged fence; the lookups' are dropped.
+ */
+async function drmSyncobjTransferToTimeline(
+  file: DrmFile,
+  args: DrmSyncobjTransfer,
+): Promise<number> {
+  const timeline = await drmSyncobjFind(file, args.dst_handle);
+  if (!timeline) return -ENOENT;
+  let ret = 0;
+  const tmp = await drmSyncobjFindFence(file, args.src_handle, args.src_point, args.flags);
+  if (typeof tmp === "number") {
+    ret = tmp;
+  } else {
+    const fence = await dmaFenceUnwrapMergeOne(tmp);
+    await dmaFencePut(tmp);
+    if (!fence) {
+      ret = -ENOMEM;
+    } else {
+      const chain = dmaFenceChainAlloc();
+      if (!chain) ret = -ENOMEM;
+      else await drmSyncobjAddPoint(timeline, chain, fence, args.dst_point);
+      await dmaFencePut(fence);
+    }
+  }
+  await drmSyncobjPut(timeline);
+  return ret;
+}
+
+/**
+ * Models drm_syncobj_transfer_to_binary(): the fence of (src_handle, src_point) replaces
+ * dst_handle's. -ENOENT for a bad handle, -EINVAL as drm_syncobj_find_fence().
+ * Locking: see drmSyncobjFindFence(), drmSyncobjReplaceFence().
+ * References: the destination takes its own on the fence; the lookups' are dropped.
+ */
+async function drmSyncobjTransferToBinary(
+  file: DrmFile,
+  args: DrmSyncobjTransfer,
+): Promise<number> {
+  const binary = await drmSyncobjFind(file, args.dst_handle);
+  if (!binary) return -ENOENT;
+  let ret = 0;
+  const fence = await drmSyncobjFindFence(file, args.src_handle, args.src_point, args.flags);
+  if (typeof fence === "number") {
+    ret = fence;
+  } else {
+    await drmSyncobjReplaceFence(binary, fence);
+    await dmaFencePut(fence);
+  }
+  await drmSyncobjPut(binary);
+  return ret;
+}
+
+/**
+ * Models drm_syncobj_transfer_ioctl(): SYNCOBJ_TRANSFER, to a timeline point (dst_point != 0)
+ * or to a binary syncobj. -EOPNOTSUPP without DRIVER_SYNCOBJ_TIMELINE, -EINVAL for a non-zero
+ * pad; otherwise as the transfer. `flags` are drm_syncobj_find_fence()'s (WAIT_FOR_SUBMIT).
+ * Locking: see the transfers.
+ * References: see the transfers.
+ */
+export async function drmSyncobjTransferIoctl(
+  dev: DrmDevice,
+  args: DrmSyncobjTransfer,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_SYNCOBJ_TIMELINE)) return -EOPNOTSUPP;
+  if (args.pad) return -EINVAL;
+  if (args.dst_point) return drmSyncobjTransferToTimeline(file, args);
+  return drmSyncobjTransferToBinary(file, args);
 }

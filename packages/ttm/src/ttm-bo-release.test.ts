@@ -15,6 +15,7 @@ import {
   drmGemObjectPut,
 } from "@primetime/gem";
 import {
+  busyWorkqueues,
   flushWorkqueue,
   isErr,
   MAP_SHARED,
@@ -22,6 +23,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   SpinLock,
+  systemWq,
 } from "@primetime/kernel";
 import { spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
@@ -50,11 +52,15 @@ describe("ttm_bo_release", () => {
       expect(bo.deleted).toBe(true);
       expect(bo.kref.read()).toBe(1);
       expect(ttmGlobBoCount()).toBe(1);
-      await m.kernel.quiesce();
+      // The delayed delete waits for the fence on the device's workqueue.
+      await flushWorkqueue(systemWq());
       expect(bo.freed).toBe(false);
+      expect(busyWorkqueues()).toEqual([m.bdev.wq]);
       await dmaFenceSignal(fence);
       await dmaFencePut(fence);
-      await flushWorkqueue(m.bdev.wq!);
+      // quiesce() flushes the device's workqueue too: the work's put destroys the BO.
+      await m.kernel.quiesce();
+      expect(busyWorkqueues()).toEqual([]);
       expect(bo.freed).toBe(true);
       expect(ttmGlobBoCount()).toBe(0);
     });

@@ -15,12 +15,17 @@ import {
 import { now, sleep } from "@primetime/sim";
 import {
   DRM_CAP_SYNCOBJ,
+  DRM_CAP_SYNCOBJ_TIMELINE,
   DRM_IOCTL_SYNCOBJ_CREATE,
   DRM_IOCTL_SYNCOBJ_DESTROY,
   DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE,
   DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD,
+  DRM_IOCTL_SYNCOBJ_QUERY,
   DRM_IOCTL_SYNCOBJ_RESET,
   DRM_IOCTL_SYNCOBJ_SIGNAL,
+  DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL,
+  DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT,
+  DRM_IOCTL_SYNCOBJ_TRANSFER,
   DRM_IOCTL_SYNCOBJ_WAIT,
   DRM_SYNCOBJ_CREATE_SIGNALED,
   DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
@@ -134,6 +139,27 @@ const basic: CaseSpec = {
       await t.expectErrno(s.wait([1], 0), E, "SYNCOBJ_WAIT");
       await t.expectErrno(s.array(DRM_IOCTL_SYNCOBJ_RESET, "RESET", [1]), E, "SYNCOBJ_RESET");
       await t.expectErrno(s.array(DRM_IOCTL_SYNCOBJ_SIGNAL, "SIGNAL", [1]), E, "SYNCOBJ_SIGNAL");
+      // Timeline syncobjs need DRIVER_SYNCOBJ_TIMELINE as well (IGT's syncobj_timeline skips).
+      t.check(
+        (await fd.getCap(DRM_CAP_SYNCOBJ_TIMELINE)) === 0,
+        "DRM_CAP_SYNCOBJ_TIMELINE set without DRM_CAP_SYNCOBJ",
+      );
+      const arr = { handles: 0, points: 0, count_handles: 1, flags: 0 };
+      for (const [cmd, name, arg] of [
+        [
+          DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT,
+          "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT",
+          { ...arr, timeout_nsec: 0 },
+        ],
+        [DRM_IOCTL_SYNCOBJ_QUERY, "DRM_IOCTL_SYNCOBJ_QUERY", arr],
+        [DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, "DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL", arr],
+        [
+          DRM_IOCTL_SYNCOBJ_TRANSFER,
+          "DRM_IOCTL_SYNCOBJ_TRANSFER",
+          { src_handle: 1, dst_handle: 1 },
+        ],
+      ] as const)
+        await t.expectErrno(fd.ioctl(cmd, { ...arg }, name), E, name);
       await fd.close();
       return;
     }

@@ -9,7 +9,7 @@
  * - exit() releases everything.
  */
 
-import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { type RunResult, type Scenario, Simulation, sleep } from "@primetime/sim";
 import { checkDeterminism, explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { fdInstall, getUnusedFdFlags } from "../fs/fdtable.js";
@@ -25,6 +25,14 @@ import {
 } from "../fs/file.js";
 import { _IO, _IOR, _IOW, type IoctlArg } from "../fs/ioctl.js";
 import { EBADF, EINVAL, ENOMEM, isErr } from "../include/errno.js";
+import {
+  allocOrderedWorkqueue,
+  allocWorkqueue,
+  busyWorkqueues,
+  destroyWorkqueue,
+  queueWork,
+  WorkStruct,
+} from "../kernel/workqueue.js";
 import { Mutex } from "../locking/mutex.js";
 import { allocationCount, injectedFailures, setFailslab } from "../mm/failslab.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
@@ -449,5 +457,44 @@ describe("fd passing and exit", () => {
     // Three opened by the victim, one by the sender (in flight when the victim exited).
     expect(opened).toBe(3);
     expect(state.releases).toBe(4);
+  });
+});
+
+// ---- quiesce() and drivers' own workqueues ----
+
+describe("quiesce", () => {
+  const driverCache = new KmemCache("driver_obj");
+  class DriverObj extends SlabObject {}
+
+  it("flushes every workqueue with work pending, chained work and deferred work included", async () => {
+    let leaks: string[] = [];
+    let busyAfter: string[] = [];
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      // A driver's own workqueues (as TTM's delayed delete runs on the device's): the first
+      // item waits a while (a fence), frees its object and queues the second on another one.
+      const wqA = allocWorkqueue("driver_a");
+      const wqB = allocOrderedWorkqueue("driver_b");
+      const a = kmalloc(driverCache, () => new DriverObj());
+      const b = kmalloc(driverCache, () => new DriverObj());
+      if (isErr(a) || isErr(b)) throw new Error("kmalloc");
+      const second = new WorkStruct(() => kfree(b), "driver_second");
+      const first = new WorkStruct(async () => {
+        await sleep(5_000_000, "wait for the fence");
+        kfree(a);
+        await queueWork(wqB, second);
+      }, "driver_first");
+      await queueWork(wqA, first);
+      expect(busyWorkqueues().map((w) => w.name)).toEqual(["driver_a"]);
+      expect(await k.quiesce()).toBeGreaterThanOrEqual(2);
+      busyAfter = busyWorkqueues().map((w) => w.name);
+      leaks = (await k.checkLeaks()).map((o) => o.name);
+      await destroyWorkqueue(wqA);
+      await destroyWorkqueue(wqB);
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats).toEqual([]);
+    expect(busyAfter).toEqual([]);
+    expect(leaks).toEqual([]);
   });
 });

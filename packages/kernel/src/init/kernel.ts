@@ -9,8 +9,9 @@
  * the syscalls on their Process.
  *
  * `quiesce()` is the end-of-workload barrier: it runs the caller's task work, then repeats
- * flush_delayed_fput(), rcu_barrier() and flushes of the system workqueues until nothing more
- * is pending, so every deferred release has happened. `checkLeaks()` quiesces and then runs a
+ * flush_delayed_fput(), rcu_barrier() and flushes of the system workqueues and of every other
+ * workqueue with work queued or executing (a driver's own, TTM's delayed delete) until nothing
+ * more is pending, so every deferred release has happened. `checkLeaks()` quiesces and then runs a
  * kmemleak scan: every object still allocated is a leak (a `kmemleak` splat each).
  */
 
@@ -26,7 +27,13 @@ import {
 import type { Errno } from "../include/errno.js";
 import { Process, type ThreadFn } from "../kernel/process.js";
 import { isUserThread, taskWorkRun } from "../kernel/task-work.js";
-import { flushWorkqueue, systemLongWq, systemUnboundWq, systemWq } from "../kernel/workqueue.js";
+import {
+  busyWorkqueues,
+  flushWorkqueue,
+  systemLongWq,
+  systemUnboundWq,
+  systemWq,
+} from "../kernel/workqueue.js";
 import { type KmemleakScanOptions, kmemleakScan } from "../mm/kmemleak.js";
 import { setTotalRam } from "../mm/page-alloc.js";
 import { liveObjects, type SlabObject } from "../mm/slab.js";
@@ -118,10 +125,13 @@ export class Kernel {
 
   /**
    * Brings the machine to rest: runs the caller's pending task work (if it is a process
-   * thread), then repeats flush_delayed_fput(), rcu_barrier() and flushes of system_wq,
-   * system_unbound_wq and system_long_wq until a round finds no delayed fput, no RCU callback
-   * and no change in the allocated objects. Returns the number of rounds. Processes still
-   * running are not waited for.
+   * thread), then repeats flush_delayed_fput(), rcu_barrier(), flushes of system_wq,
+   * system_unbound_wq and system_long_wq, and a flush of every other workqueue with work queued
+   * or executing (busyWorkqueues(): a driver's own, TTM's delayed delete), until a round finds
+   * no delayed fput, no RCU callback, no work on any workqueue and no change in the allocated
+   * objects. Returns the number of rounds. Processes still running are not waited for; a work
+   * item that never finishes (waiting on a fence nobody signals) keeps quiesce() waiting, as it
+   * would keep the kernel's flush_workqueue() waiting.
    *
    * Locking: must be called without locks held (it sleeps and runs releases).
    */
@@ -136,8 +146,14 @@ export class Kernel {
       await flushWorkqueue(systemWq());
       await flushWorkqueue(systemUnboundWq());
       await flushWorkqueue(systemLongWq());
+      const system = [systemWq(), systemUnboundWq(), systemLongWq()];
+      for (const wq of busyWorkqueues()) if (!system.includes(wq)) await flushWorkqueue(wq);
       const after = liveObjects().length;
-      const idle = delayedFputPending() === 0 && rcuPendingCallbacks() === 0 && after === before;
+      const idle =
+        delayedFputPending() === 0 &&
+        rcuPendingCallbacks() === 0 &&
+        busyWorkqueues().length === 0 &&
+        after === before;
       before = after;
       if ((idle && rounds >= 2) || rounds >= QUIESCE_MAX_ROUNDS) return rounds;
     }

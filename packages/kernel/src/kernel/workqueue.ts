@@ -422,6 +422,18 @@ export function systemLongWq(): Workqueue {
   return systemWqs.get().long;
 }
 
+/**
+ * The workqueues of this simulation (the kernel's `workqueues` list) with items queued or
+ * executing, destroyed ones excluded, in order of first use. A model helper with no kernel
+ * counterpart: Kernel.quiesce() flushes them until none is left.
+ */
+export function busyWorkqueues(): Workqueue[] {
+  const out: Workqueue[] = [];
+  for (const pool of simState.get().pools.values())
+    if (!pool.destroyed && pool.inFlight.size > 0) out.push(pool.wq);
+  return out;
+}
+
 // ---- worker side ----
 
 /** Models worker_thread(): takes items from its scheduled list, then the pool's worklist. */

@@ -311,6 +311,69 @@ export const DRM_SYNCOBJ_WAIT_LAYOUT: DrmStructLayout = [
   ["deadline_nsec", "u64"],
 ];
 
+/**
+ * struct drm_syncobj_timeline_wait (TIMELINE_WAIT): drm_syncobj_wait with `points`, a user
+ * pointer to `count_handles` u64 points.
+ */
+export interface DrmSyncobjTimelineWait {
+  handles: number;
+  points: number;
+  timeout_nsec: number;
+  count_handles: number;
+  flags: number;
+  first_signaled: number;
+  pad: number;
+  deadline_nsec: number;
+}
+export const DRM_SYNCOBJ_TIMELINE_WAIT_LAYOUT: DrmStructLayout = [
+  ["handles", "u64"],
+  ["points", "u64"],
+  ["timeout_nsec", "s64"],
+  ["count_handles", "u32"],
+  ["flags", "u32"],
+  ["first_signaled", "u32"],
+  ["pad", "u32"],
+  ["deadline_nsec", "u64"],
+];
+
+/** Models DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED: QUERY reports the last point submitted. */
+export const DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED = 1 << 0;
+
+/**
+ * struct drm_syncobj_timeline_array (QUERY, TIMELINE_SIGNAL): `handles` and `points` are user
+ * pointers to `count_handles` u32 handles and u64 points.
+ */
+export interface DrmSyncobjTimelineArray {
+  handles: number;
+  points: number;
+  count_handles: number;
+  flags: number;
+}
+export const DRM_SYNCOBJ_TIMELINE_ARRAY_LAYOUT: DrmStructLayout = [
+  ["handles", "u64"],
+  ["points", "u64"],
+  ["count_handles", "u32"],
+  ["flags", "u32"],
+];
+
+/** struct drm_syncobj_transfer (TRANSFER): a point of one syncobj to a point of another. */
+export interface DrmSyncobjTransfer {
+  src_handle: number;
+  dst_handle: number;
+  src_point: number;
+  dst_point: number;
+  flags: number;
+  pad: number;
+}
+export const DRM_SYNCOBJ_TRANSFER_LAYOUT: DrmStructLayout = [
+  ["src_handle", "u32"],
+  ["dst_handle", "u32"],
+  ["src_point", "u64"],
+  ["dst_point", "u64"],
+  ["flags", "u32"],
+  ["pad", "u32"],
+];
+
 /** struct drm_syncobj_array: `handles` is a user pointer to `count_handles` u32 handles. */
 export interface DrmSyncobjArray {
   handles: number;
@@ -350,6 +413,10 @@ export const DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE = DRM_IOWR(0xc2, DRM_SYNCOBJ_HANDLE_
 export const DRM_IOCTL_SYNCOBJ_WAIT = DRM_IOWR(0xc3, DRM_SYNCOBJ_WAIT_LAYOUT);
 export const DRM_IOCTL_SYNCOBJ_RESET = DRM_IOWR(0xc4, DRM_SYNCOBJ_ARRAY_LAYOUT);
 export const DRM_IOCTL_SYNCOBJ_SIGNAL = DRM_IOWR(0xc5, DRM_SYNCOBJ_ARRAY_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT = DRM_IOWR(0xca, DRM_SYNCOBJ_TIMELINE_WAIT_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_QUERY = DRM_IOWR(0xcb, DRM_SYNCOBJ_TIMELINE_ARRAY_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_TRANSFER = DRM_IOWR(0xcc, DRM_SYNCOBJ_TRANSFER_LAYOUT);
+export const DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL = DRM_IOWR(0xcd, DRM_SYNCOBJ_TIMELINE_ARRAY_LAYOUT);
 /** v6.18 (53096728b891); wired to drm_invalid_op in mainline since 1a4f03d22fb6. */
 export const DRM_IOCTL_GEM_CHANGE_HANDLE = DRM_IOWR(0xd2, DRM_GEM_CHANGE_HANDLE_LAYOUT);
 
