@@ -115,6 +115,9 @@ describe("the DRM race scenarios", () => {
     expect(c.variants).toBeGreaterThan(1);
     const s = caseStressScenario(c, [], true);
     expect(s.kernelRef).toContain("a second vgem");
+    // A derived case is not called an IGT test (IGT has no prime_cross_driver.c).
+    expect(s.kernelRef).toMatch(/^primetime's own case/);
+    expect(s.kernelRef).not.toContain("tests/prime_cross_driver.c");
     const res = await search(s, { strategy: "pct", depth: 3, schedules: 2, seed: 1 });
     expect(res.firstFailure).toBeNull();
     // The variant is the first recorded choice; the token replays the same variant and trace.
