@@ -8,6 +8,7 @@ import type { DriverUnderTest } from "@primetime/gem";
 import { describe, expect, it } from "vitest";
 import { CLOSE_ORDERS } from "./cases/prime-cross-driver.js";
 import { conformanceCases } from "./cases.js";
+import { CASE_ORIGINS } from "./origins.js";
 
 /** Descriptors that are never registered: listing cases does not boot anything. */
 const unused = (name: string): DriverUnderTest => ({
@@ -20,6 +21,22 @@ const stub = unused("stub");
 const other = unused("other");
 
 describe("the conformance cases", () => {
+  it("say where they come from: an IGT port names its own source file, a derived case says it is not IGT's", () => {
+    const cases = conformanceCases(stub, [stub, other]);
+    const groups = new Set(cases.map((c) => c.group));
+    // No stale entry: every origin belongs to a group that exists.
+    expect([...groups].sort()).toEqual(Object.keys(CASE_ORIGINS).sort());
+    for (const c of cases) {
+      expect(c.origin).toBe(CASE_ORIGINS[c.group]);
+      if (c.origin.startsWith("IGT ")) expect(c.origin).toContain(`tests/${c.group}.c`);
+      else expect(c.origin).toMatch(/^primetime's own case \(/);
+    }
+    expect(cases.find((c) => c.group === "kms_fb_handle")?.origin).not.toMatch(/^IGT/);
+    expect(cases.find((c) => c.group === "gem_flink_race")?.origin).toBe(
+      "IGT tests/gem_flink_race.c",
+    );
+  });
+
   it("lists the IGT subtests and the cross-driver cases", () => {
     const names = conformanceCases(stub, [stub, other]).map((c) => c.name);
     expect(names).toEqual(

@@ -51,6 +51,7 @@ import {
   type DriverUnderTest,
   registerDevice,
 } from "./driver-under-test.js";
+import { caseOrigin } from "./origins.js";
 
 /**
  * How to run a case: the search options of @primetime/sim/explore as they are. A case's
@@ -87,8 +88,10 @@ export interface CaseResult {
 export interface ConformanceCase {
   /** "<IGT binary>/<subtest>", e.g. "gem_flink_race/flink_close". */
   readonly name: string;
-  /** Which IGT test it derives from ("gem_flink_basic", "prime_cross_driver"...). */
+  /** Its group ("gem_flink_basic", "prime_cross_driver"...): the IGT test or primetime's own. */
   readonly group: string;
+  /** Where the group comes from: "IGT tests/<file>.c" or "primetime's own case ..." (CASE_ORIGINS). */
+  readonly origin: string;
   /** True if the case races threads (run under explore with many schedules). */
   readonly race: boolean;
   /** One line on what it checks. */
@@ -344,6 +347,7 @@ export function bindCase(
   return {
     name,
     group: spec.group,
+    origin: caseOrigin(spec.group),
     race: spec.race,
     description: spec.description,
     defaults: spec.defaults,

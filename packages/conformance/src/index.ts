@@ -1,6 +1,7 @@
 /**
- * @primetime/conformance: the driver conformance suite (see README.md): IGT's gem_flink_basic,
- * gem_flink_race and prime_self_import, plus cross-driver PRIME, run on a simulated kernel
+ * @primetime/conformance: the driver conformance suite (see README.md): ports of IGT tests
+ * (gem_flink_basic, gem_flink_race, prime_self_import, prime_vgem, prime_busy, vgem_basic,
+ * syncobj_basic, kms_addfb_basic) plus primetime's own cases (CASE_ORIGINS says which is which), run on a simulated kernel
  * against any driver package, with a leak check after every case; and the table of historic-bug
  * toggles with the case that finds each. `defineConformanceSuite()` (vitest) is the separate
  * entry point `@primetime/conformance/vitest`.
@@ -41,4 +42,5 @@ export {
   runCaseSpec,
   SEQUENTIAL_DEFAULTS,
 } from "./harness.js";
+export { CASE_ORIGINS, caseOrigin } from "./origins.js";
 export { TOGGLE_CASES, type ToggleCase, UNFINDABLE_TOGGLES } from "./toggle-cases.js";

@@ -45,7 +45,7 @@ export function caseStressScenario(
     description: c.description,
     expect: "clean",
     scenario,
-    kernelRef: `IGT tests/${c.group}.c, as the @primetime/conformance case on vgem${partner ? " and a second vgem" : ""}`,
+    kernelRef: `${c.origin}, as the @primetime/conformance case on vgem${partner ? " and a second vgem" : ""}`,
     finds,
     bugKinds: CONFORMANCE_BUG_KINDS,
     harnessTasks: CONFORMANCE_HARNESS_TASKS,

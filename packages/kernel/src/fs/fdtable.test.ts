@@ -1,8 +1,11 @@
-import { Simulation } from "@primetime/sim";
+import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
+import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
+import { taskWorkRun } from "../kernel/task-work.js";
 import { allocationCount, setFailslab } from "../mm/failslab.js";
 import {
   allocFd,
@@ -17,7 +20,16 @@ import {
   putUnusedFd,
   receiveFd,
 } from "./fdtable.js";
-import { allocFile, type File, fileCount, fput, O_CLOEXEC, O_RDWR } from "./file.js";
+import {
+  allocFile,
+  type File,
+  fileCount,
+  fileRefGetRcu,
+  flushDelayedFput,
+  fput,
+  O_CLOEXEC,
+  O_RDWR,
+} from "./file.js";
 
 /** Runs `body` in a process thread (so current->files exists) and returns splats and leaks. */
 async function inThread(body: (p: Process) => Promise<void>, seed = 1) {
@@ -157,5 +169,144 @@ describe("fd allocation", () => {
     expect(files.count.data.read()).toBe(1);
     expect(files.peek(0)).toBeNull();
     expect(files.peek(-1)).toBeNull();
+  });
+});
+
+describe("lockless fget (__fget_files_rcu)", () => {
+  /** The ioctl of /dev/x returns 1, that of /dev/y 2: what userspace sees is which file it hit. */
+  const X = 1;
+  const Y = 2;
+
+  /**
+   * fd 3 is /dev/x, also held by a dup (fd 4), so that closing fd 3 does not release the file.
+   * A thread issues ioctl(3) twice while the main thread closes fd 3 and opens /dev/y, which
+   * gets fd 3 again. Each ioctl must hit /dev/x (before the close), nothing (-EBADF, between
+   * the close and the open) or /dev/y (after the open).
+   */
+  function lookupVsCloseReopen(seen: number[][]): Scenario {
+    return async () => {
+      const k = Kernel.boot();
+      k.registerChrdev("/dev/x", { unlockedIoctl: async () => X });
+      k.registerChrdev("/dev/y", { unlockedIoctl: async () => Y });
+      const p = k.spawnProcess("t", async (p) => {
+        for (let i = 0; i < 3; i++) await p.open("/dev/x", O_RDWR); // fds 0-2
+        const fd = await p.open("/dev/x", O_RDWR);
+        const dup = await p.dup(fd);
+        const results: number[] = [];
+        seen.push(results);
+        const looker = p.spawnThread("looker", async () => {
+          for (let i = 0; i < 2; i++) {
+            const r = await p.ioctl(fd, 0);
+            if (r !== X && r !== Y && r !== -EBADF) throw new Error(`ioctl(${fd}) = ${r}`);
+            results.push(r);
+          }
+        });
+        await p.close(fd);
+        const again = await p.open("/dev/y", O_RDWR);
+        if (again !== fd) throw new Error(`reopen got fd ${again}`);
+        await looker.join();
+        await p.close(again);
+        await p.close(dup);
+      });
+      await p.wait();
+      const leaks = await k.checkLeaks();
+      if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+    };
+  }
+
+  /** The looker's lookups whose re-check failed: file_ref_get(f) directly followed by fput(f). */
+  function recheckFailures(r: RunResult): number {
+    const labels = r.trace
+      .steps()
+      .filter((s) => s.task.endsWith("looker"))
+      .map((s) => s.label);
+    let n = 0;
+    for (let i = 0; i + 1 < labels.length; i++) {
+      const got = /^file_ref_get\((.*)\)$/.exec(labels[i]!);
+      if (got && labels[i + 1] === `fput(${got[1]})`) n++;
+    }
+    return n;
+  }
+
+  it("an ioctl racing close and reopen hits the old file, nothing (-EBADF) or the new one", async () => {
+    const seen: number[][] = [];
+    let recheckRuns = 0;
+    const dfs = await explore(lookupVsCloseReopen(seen), {
+      strategy: "dfs",
+      preemptionBound: 2,
+      schedules: 400,
+      onRun: (r) => {
+        if (recheckFailures(r) > 0) recheckRuns++;
+      },
+    });
+    expect(dfs.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+    const pct = await explore(lookupVsCloseReopen(seen), {
+      strategy: "pct",
+      schedules: 100,
+      seed: 1,
+    });
+    expect(pct.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+    // Every outcome userspace may see is reached: the old file, no file, the new file.
+    const all = new Set(seen.flat());
+    expect([...all].sort()).toEqual([-EBADF, X, Y].sort());
+    // And the lookups that took a reference on /dev/x after the close emptied the slot, saw the
+    // re-check fail, put the reference and looked again.
+    expect(recheckRuns).toBeGreaterThan(0);
+  });
+
+  it("a file freed between the slot load and file_ref_get() fails the get; the lookup gives nothing", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      const p = k.spawnProcess("t", async () => {
+        const f = await newFile();
+        const fd = await getUnusedFdFlags(0);
+        await fdInstall(fd, f);
+        const files = currentFiles()!;
+        // The slot is loaded; close_fd() and its __fput() complete (on another CPU in the
+        // kernel: here the same thread, outside the section, which may not sleep) before the
+        // get. SLAB_TYPESAFE_BY_RCU keeps the memory a file, whose count reads zero.
+        await rcuReadLock();
+        const loaded = files.fdt.fd[fd]!;
+        await rcuReadUnlock();
+        expect(await closeFd(fd)).toBe(0);
+        await taskWorkRun();
+        expect(loaded.freed).toBe(true);
+        await rcuReadLock();
+        expect(await fileRefGetRcu(loaded)).toBe(false);
+        await rcuReadUnlock();
+        // The slot no longer holds it: the lookup gives nothing.
+        expect(await fget(fd)).toBeNull();
+      });
+      await p.wait();
+      await k.checkLeaks();
+    });
+    expect(r.splats.map((s) => s.message)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+  });
+
+  it("file_ref_get() on a doomed file (count 0, __fput() pending) fails and leaves it dead", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const f = await newFile();
+      await fput(f);
+      expect(f.doomed).toBe(true);
+      await rcuReadLock();
+      expect(await fileRefGetRcu(f)).toBe(false);
+      await rcuReadUnlock();
+      expect(fileCount(f)).toBe(0);
+      await flushDelayedFput();
+      expect(f.freed).toBe(true);
+    });
+    expect(r.splats.map((s) => s.message)).toEqual([]);
+  });
+
+  it("file_ref_get() outside an RCU read-side section is an rcu splat", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const f = await newFile();
+      expect(await fileRefGetRcu(f)).toBe(true);
+      await fput(f);
+      await fput(f);
+      await flushDelayedFput();
+    });
+    expect(r.splats.map((s) => s.kind)).toEqual(["rcu"]);
   });
 });

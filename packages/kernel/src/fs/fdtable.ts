@@ -12,14 +12,24 @@
  * the kernel: getUnusedFdFlags(), fdInstall(), putUnusedFd(), fget(), closeFd(), receiveFd().
  * A task that is not a process thread has no table: they fail (-EBADF, or null for fget()).
  *
- * Faithfulness: lookups (fget()) take `file_lock` instead of the kernel's lockless RCU walk with
- * a re-check; the result (a reference on the file installed at that fd, or nothing) is the same,
- * and the race windows that matter (close against lookup, expansion against install) stay. The
- * fd table resize does not wait for an RCU grace period before publishing (no lockless readers),
- * and frees the old table with kfree_rcu() as the kernel does.
+ * Lookups (fget()) are the kernel's lockless walk (Linux v6.7+, __fget_files_rcu()): under
+ * rcu_read_lock(), load the table and the slot, take a reference only if the file's count is not
+ * zero (file_ref_get()), then re-check that the slot and the table still hold that file, else
+ * drop the reference and look again. Files are SLAB_TYPESAFE_BY_RCU since v6.7 ("file: convert
+ * to SLAB_TYPESAFE_BY_RCU"): a slot's file may be closed, torn down and freed between the load
+ * and the get, and its memory is still a file whose count reads zero (fileRefGetRcu()). The
+ * re-check dates from 054aa8d439b9 "fget: check that the fd still exists after getting a ref to
+ * it" (v5.16, CVE-2021-4083).
+ *
+ * Faithfulness: fd_install(), close_fd() and the allocation paths take `file_lock` (the kernel's
+ * fd_install() publishes under rcu_read_lock_sched() unless a resize is in progress; here it
+ * always takes the lock, which orders it against expansion the same way). Growing the table
+ * publishes the new one and frees the old one with kfree_rcu(), so a lockless lookup still
+ * reading the old table stays safe.
  */
 
 import { Atomic } from "@primetime/atomics";
+import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import {
   currentTask,
   opLabel,
@@ -33,7 +43,7 @@ import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
-import { type File, fileCount, fput, getFile, O_CLOEXEC } from "./file.js";
+import { type File, fileCount, fileRefGetRcu, fput, getFile, O_CLOEXEC } from "./file.js";
 
 /** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */
 export const NR_OPEN_DEFAULT = 64;
@@ -315,7 +325,7 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
  * Models fget(fd) / fdget(): the file installed at `fd` in the current process with a new
  * reference, or null (bad, free or reserved fd). Drop it with fput().
  *
- * Locking: takes file_lock around the lookup and the get_file().
+ * Locking: none; an RCU read-side section around the lockless lookup (see fgetFiles()).
  * References: takes one on the file returned.
  */
 export async function fget(fd: number): Promise<File | null> {
@@ -324,15 +334,46 @@ export async function fget(fd: number): Promise<File | null> {
   return fgetFiles(files, fd);
 }
 
-/** fget() from a given table. */
+/**
+ * Models __fget_files() -> __fget_files_rcu() (v6.7+): the lockless lookup of `fd` in `files`.
+ * Loads the table and the slot; takes a reference only if the file's count is not zero
+ * (file_ref_get(): a file being torn down, or already freed, fails and the slot is loaded
+ * again); then re-checks that the slot and the table are unchanged, else drops the reference and
+ * starts over. Null for a bad, free or reserved fd.
+ *
+ * Locking: rcu_read_lock() around the walk; no file_lock.
+ * References: takes one on the file returned.
+ */
 export async function fgetFiles(files: FilesStruct, fd: number): Promise<File | null> {
   if (!Number.isInteger(fd) || fd < 0) return null;
-  await files.fileLock.lock();
-  const fdt = files.fdt;
-  const file = fd < fdt.maxFds ? fdt.fd[fd]! : null;
-  if (file !== null) await getFile(file);
-  await files.fileLock.unlock();
-  return file;
+  await rcuReadLock();
+  try {
+    return await fgetFilesRcu(files, fd);
+  } finally {
+    await rcuReadUnlock();
+  }
+}
+
+/** Models __fget_files_rcu(); called inside an RCU read-side section. */
+async function fgetFilesRcu(files: FilesStruct, fd: number): Promise<File | null> {
+  for (;;) {
+    // rcu_dereference_raw(files->fdt), then the slot (array_index_mask_nospec(): an fd past
+    // the table loads nothing).
+    const fdt = files.fdt;
+    const file = fd < fdt.maxFds ? fdt.fd[fd]! : null;
+    if (file === null) return null;
+    // "Ok, we have a file pointer that was valid at some point, but it might have become stale
+    // since. We need to confirm it by incrementing the refcount and then check the lookup
+    // again." The window between the load and the get is file_ref_get()'s scheduling point.
+    if (!(await fileRefGetRcu(file))) continue;
+    // (a) the count went to zero and the file was reused, or (b) the slot changed under us:
+    // put our reference and try again.
+    if (fdt.fd[fd] !== file || files.fdt !== fdt) {
+      await fput(file);
+      continue;
+    }
+    return file;
+  }
 }
 
 /**

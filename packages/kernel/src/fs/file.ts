@@ -19,12 +19,14 @@
  *
  * Faithfulness: the counter is a refcount_t (RefcountT) with the dead zone of file_ref_t
  * modelled by the two functions above, not the bias-by-one encoding. Files are freed with
- * kfree() at the end of __fput(), not through SLAB_TYPESAFE_BY_RCU, so a late access is always
- * a KASAN report (the kernel's fd lookups re-validate a recycled file; here fd lookups run under
- * the file table's spinlock instead).
+ * kfree() at the end of __fput(), and their memory is never reused, so a late access is always a
+ * KASAN report. The one reader allowed to touch a file that may have been freed is the lockless
+ * fd lookup (fdtable.ts), through fileRefGetRcu(): the kernel's files are SLAB_TYPESAFE_BY_RCU
+ * (since v6.7), so under RCU a freed file is still a file, whose count reads zero.
  */
 
 import { RefcountT } from "@primetime/atomics";
+import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
 import { currentTask, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
 import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
@@ -307,6 +309,28 @@ export async function getFileLegacy(file: File): Promise<File> {
 export async function getFileUnlessDoomed(file: File): Promise<boolean> {
   await point(opLabel("get_file_unless_doomed", file.name));
   file.checkAccess("get_file_unless_doomed");
+  return file.fCount.incNotZero();
+}
+
+/**
+ * Models file_ref_get() on a file reached under rcu_read_lock() through an fd table slot
+ * (__fget_files_rcu()): takes a reference unless the count is zero (a released file: the
+ * count stays dead). Files are SLAB_TYPESAFE_BY_RCU, so a file freed since the slot was loaded
+ * is still a file in the kernel, with a dead count: here that is a freed File, and the get
+ * fails without a KASAN report (the caller re-checks the slot, which no longer holds it).
+ *
+ * Locking: inside an RCU read-side section (an `rcu` splat otherwise, as rcu_dereference_raw()
+ * users assert).
+ * References: takes one when it returns true.
+ */
+export async function fileRefGetRcu(file: File): Promise<boolean> {
+  rcuLockdepWarn(
+    !rcuReadLockHeld(),
+    `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`,
+    { object: file.name },
+  );
+  await point(opLabel("file_ref_get", file.name));
+  if (file.freed) return false;
   return file.fCount.incNotZero();
 }
 
