@@ -44,7 +44,7 @@ import {
   pollWait,
   SpinLock,
 } from "@primetime/kernel";
-import { defineToggle, now, point, toggleEnabled, WaitQueue } from "@primetime/sim";
+import { defineToggle, now, opLabel, point, toggleEnabled, WaitQueue } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import {
   type DmaFence,
@@ -266,7 +266,7 @@ export async function dmaBufPollWait(
     triggered: false,
     wq: new WaitQueue(`poll(${dmabuf.name})`),
   };
-  await point(`poll_wait(${dmabuf.name})`);
+  await point(opLabel("poll_wait", dmabuf.name));
   dmabuf.poll.entries.add(entry);
   let left = timeout;
   let mask = 0;

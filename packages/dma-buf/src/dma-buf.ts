@@ -55,7 +55,7 @@ import {
   SpinLock,
   type Vma,
 } from "@primetime/kernel";
-import { bug, point, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, opLabel, point, warnOn } from "@primetime/sim";
 import { dmaBufListAdd, dmaBufListDel } from "./bufinfo.js";
 import type { DmaBufAttachment, DmaDataDirection } from "./dma-buf-attachment.js";
 import { dmaBufIoctl } from "./dma-buf-ioctl.js";
@@ -229,7 +229,7 @@ export async function dmaBufExport(expInfo: DmaBufExportInfo): Promise<DmaBuf | 
   } else {
     dmabuf.resv = expInfo.resv;
   }
-  await point(`file->private_data = ${dmabuf.name}`);
+  await point(fmtLabel("file->private_data = ", dmabuf.name, ""));
   file.privateData = dmabuf;
   dmabuf.file = file;
   await dmaBufListAdd(dmabuf);
@@ -345,7 +345,7 @@ async function dmaBufFileRelease(file: File): Promise<number> {
  */
 async function dmaBufRelease(dmabuf: DmaBuf | null): Promise<void> {
   if (!dmabuf) return;
-  await point(`dma_buf_release(${dmabuf.name})`);
+  await point(opLabel("dma_buf_release", dmabuf.name));
   dmabuf.checkAccess("dma_buf_release");
   // If this fires, a poll callback still relies on a reference that was dropped, or
   // cb_in/cb_out.active is set with no callback pending.

@@ -38,7 +38,7 @@ import {
   SlabObject,
   type SpinLock,
 } from "@primetime/kernel";
-import { bug, now, point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, now, opLabel, point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
 
 /** Models DMA_FENCE_FLAG_SIGNALED_BIT. */
 export const DMA_FENCE_FLAG_SIGNALED_BIT = 0;
@@ -278,7 +278,7 @@ export async function dmaFencePut(fence: DmaFence | null): Promise<void> {
  */
 export async function dmaFenceRelease(kref: Kref): Promise<void> {
   const fence = kref.owner as DmaFence;
-  await point(`dma_fence_release(${fence.name})`);
+  await point(opLabel("dma_fence_release", fence.name));
   if (
     warnOn(
       fence.cbList.length > 0 && !testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT),
@@ -313,7 +313,7 @@ export async function dmaFenceFree(fence: DmaFence): Promise<void> {
  */
 export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
   lockdepAssertHeld(fenceLock(fence));
-  await point(`test_and_set_bit(SIGNALED, ${fence.name})`);
+  await point(fmtLabel("test_and_set_bit(SIGNALED, ", fence.name, ")"));
   fence.checkAccess("dma_fence_signal_locked");
   if (testAndSetBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return -EINVAL;
   // Stash the cb_list before replacing it with the timestamp.
@@ -350,7 +350,7 @@ export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
  * References: the caller holds one.
  */
 export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean> {
-  await point(`test_bit(SIGNALED, ${fence.name})`);
+  await point(fmtLabel("test_bit(SIGNALED, ", fence.name, ")"));
   fence.checkAccess("dma_fence_is_signaled_locked");
   lockdepAssertHeld(fenceLock(fence));
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
@@ -368,7 +368,7 @@ export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean
  * References: the caller holds one, or is in an RCU read-side section.
  */
 export async function dmaFenceIsSignaled(fence: DmaFence): Promise<boolean> {
-  await point(`test_bit(SIGNALED, ${fence.name})`);
+  await point(fmtLabel("test_bit(SIGNALED, ", fence.name, ")"));
   fence.checkAccess("dma_fence_is_signaled");
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
   if (fence.ops.signaled?.(fence)) {
@@ -420,7 +420,7 @@ export function dmaFenceIsLaterOrSame(f1: DmaFence, f2: DmaFence): boolean {
  */
 async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> {
   lockdepAssertHeld(fenceLock(fence));
-  await point(`test_and_set_bit(ENABLE_SIGNAL, ${fence.name})`);
+  await point(fmtLabel("test_and_set_bit(ENABLE_SIGNAL, ", fence.name, ")"));
   const wasSet = testAndSetBit(fence, DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT);
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return false;
   if (!wasSet && fence.ops.enableSignaling && !(await fence.ops.enableSignaling(fence))) {
@@ -437,7 +437,7 @@ async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> 
  * References: the caller holds one.
  */
 export async function dmaFenceEnableSwSignaling(fence: DmaFence): Promise<void> {
-  await point(`test_bit(SIGNALED, ${fence.name})`);
+  await point(fmtLabel("test_bit(SIGNALED, ", fence.name, ")"));
   fence.checkAccess("dma_fence_enable_sw_signaling");
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return;
   const lock = fenceLock(fence);
@@ -465,7 +465,7 @@ export async function dmaFenceAddCallback(
 ): Promise<number> {
   if (warnOn(!fence || !func, "dma_fence_add_callback: WARN_ON(!fence || !func)")) return -EINVAL;
   const f = fence as DmaFence;
-  await point(`test_bit(SIGNALED, ${f.name})`);
+  await point(fmtLabel("test_bit(SIGNALED, ", f.name, ")"));
   f.checkAccess("dma_fence_add_callback");
   if (testBit(f, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     cb.fence = null;
@@ -494,7 +494,7 @@ export async function dmaFenceAddCallback(
  * use-after-free.
  */
 export async function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): Promise<boolean> {
-  await point(`dma_fence_remove_callback(${fence.name})`);
+  await point(opLabel("dma_fence_remove_callback", fence.name));
   fence.checkAccess("dma_fence_remove_callback");
   const lock = fenceLock(fence);
   await lock.lock();
@@ -594,7 +594,7 @@ export async function dmaFenceDefaultWait(
   timeout: number,
 ): Promise<number> {
   let ret = timeout ? timeout : 1;
-  await point(`test_bit(SIGNALED, ${fence.name})`);
+  await point(fmtLabel("test_bit(SIGNALED, ", fence.name, ")"));
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return ret;
   const lock = fenceLock(fence);
   await lock.lock();

@@ -55,7 +55,7 @@ import {
   rcuReadUnlock,
   rcuReplacePointer,
 } from "@primetime/rcu";
-import { bug, type Owner, point, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, type Owner, point, warnOn } from "@primetime/sim";
 import {
   type DmaFence,
   dmaFenceContextAlloc,
@@ -380,7 +380,7 @@ export async function dmaResvAddFence(
   await point(`dma_resv_list_set(${obj.name}[${count}])`);
   fobj.table[count] = { fence, usage };
   // The slot must be visible before the count covers it.
-  await point(`smp_store_mb(${obj.name}.num_fences)`);
+  await point(fmtLabel("smp_store_mb(", obj.name, ".num_fences)"));
   fobj.numFences = count + 1;
 }
 

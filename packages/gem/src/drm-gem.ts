@@ -40,7 +40,7 @@ import {
   ShmemFile,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
@@ -196,7 +196,7 @@ export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
  * References: the object's last reference is gone.
  */
 export async function drmGemObjectFree(obj: GemObject): Promise<void> {
-  await point(`drm_gem_object_free(${obj.name})`);
+  await point(opLabel("drm_gem_object_free", obj.name));
   if (warnOn(!obj.funcs.free, `drm_gem_object_free(${obj.name}): no funcs->free`)) return;
   await obj.funcs.free(obj);
 }
@@ -294,7 +294,7 @@ async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
  */
 export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<void> {
   const dev = obj.dev;
-  await point(`READ_ONCE(${obj.name}.handle_count)`);
+  await point(fmtLabel("READ_ONCE(", obj.name, ".handle_count)"));
   if (warnOn(obj.handleCount === 0, `${obj.name}: handle_count already 0`, { object: obj.name }))
     return;
   let final = false;

@@ -56,7 +56,7 @@ import {
   SlabObject,
   type Vma,
 } from "@primetime/kernel";
-import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { type DrmDevice, drmDevGet, drmDevPut } from "./drm-device.js";
 import { DMA_BIDIRECTIONAL } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
@@ -129,14 +129,14 @@ export class PrimeTree {
   /** rb_link_node() + rb_insert_color(). */
   async insert(m: DrmPrimeMember): Promise<void> {
     const next = [...this.nodes, m];
-    await point(`rb_insert_color(${this.name})`);
+    await point(opLabel("rb_insert_color", this.name));
     this.nodes = next;
   }
 
   /** rb_erase(). */
   async erase(m: DrmPrimeMember): Promise<void> {
     const next = this.nodes.filter((x) => x !== m);
-    await point(`rb_erase(${this.name})`);
+    await point(opLabel("rb_erase", this.name));
     this.nodes = next;
   }
 }
@@ -271,7 +271,7 @@ export async function drmPrimeRemoveBufHandle(
 export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): Promise<void> {
   const prime = file.prime;
   await prime.lock.lock();
-  await point(`READ_ONCE(${obj.name}.dma_buf)`);
+  await point(fmtLabel("READ_ONCE(", obj.name, ".dma_buf)"));
   if (obj.dmaBuf) {
     const m = prime.dmabufs.find(obj.dmaBuf);
     if (m) await drmPrimeEraseMember(prime, m);
@@ -343,7 +343,7 @@ export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
   const dev = obj.dev;
   if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name)) {
     // v3.5-v3.11: "if (obj->export_dma_buf == dma_buf) obj->export_dma_buf = NULL;"
-    await point(`${obj.name}.export_dma_buf = NULL`);
+    await point(fmtLabel("", obj.name, ".export_dma_buf = NULL"));
     if (obj.exportDmaBuf === dmaBuf) obj.exportDmaBuf = null;
   }
   dev.counters.dmaBufs--;
@@ -596,7 +596,7 @@ async function drmGemPrimeHandleToDmabufV311(
   let dmaBuf: DmaBuf | Errno;
   // re-export the original imported object
   const imported = obj.importAttach?.dmabuf ?? null;
-  await point(`READ(${obj.name}.export_dma_buf)`);
+  await point(fmtLabel("READ(", obj.name, ".export_dma_buf)"));
   const reuse = imported ?? obj.exportDmaBuf;
   if (reuse) {
     // out_have_obj: get_dma_buf(dmabuf)

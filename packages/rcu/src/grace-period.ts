@@ -26,6 +26,7 @@ import {
   activeSimulation,
   Completion,
   KernelBug,
+  opLabel,
   point,
   report,
   type Simulation,
@@ -70,7 +71,7 @@ const rcuLeakCallback: RcuCallback = () => {};
  */
 export async function callRcu(head: RcuHead, func: RcuCallback): Promise<void> {
   const sim = activeSimulation();
-  if (sim === null || sim.current !== null) await point(`call_rcu(${head.name})`);
+  if (sim === null || sim.current !== null) await point(opLabel("call_rcu", head.name));
   if (head.queued) {
     report("warn", `__call_rcu(): Double-freed CB ${head.name}`, { object: head.name });
     head.func = rcuLeakCallback;
@@ -211,7 +212,7 @@ async function rcuDoBatch(st: RcuState): Promise<void> {
   while (st.done.length > 0) {
     const head = st.done.shift()!;
     st.invoking = head;
-    await point(`rcu_do_batch(${head.name})`);
+    await point(opLabel("rcu_do_batch", head.name));
     await invoke(head);
     st.invoking = null;
   }

@@ -10,7 +10,7 @@
  * adds and deletes are `warn` splats and the operation is skipped, as in lib/list_debug.c.
  */
 
-import { bug, type Owner, point, report } from "@primetime/sim";
+import { bug, type Owner, opLabel, point, report } from "@primetime/sim";
 import { type LockdepCondition, rcuListCheck } from "./rcu-lockdep.js";
 
 /**
@@ -88,7 +88,7 @@ function listAddRcuBetween<T>(node: ListHead<T>, prev: ListHead<T>, next: ListHe
  * References: the list holds whatever the caller's protocol says (usually the creation ref).
  */
 export async function listAddRcu<T>(node: ListHead<T>, head: ListHead<T>): Promise<void> {
-  await point(`list_add_rcu(${node.name})`);
+  await point(opLabel("list_add_rcu", node.name));
   listAddRcuBetween(node, head, head.next);
 }
 
@@ -98,7 +98,7 @@ export async function listAddRcu<T>(node: ListHead<T>, head: ListHead<T>): Promi
  * References: as listAddRcu().
  */
 export async function listAddTailRcu<T>(node: ListHead<T>, head: ListHead<T>): Promise<void> {
-  await point(`list_add_tail_rcu(${node.name})`);
+  await point(opLabel("list_add_tail_rcu", node.name));
   // head->prev is never poisoned for a list head; a poisoned one fails the validity check.
   listAddRcuBetween(node, head.prev ?? head, head);
 }
@@ -112,7 +112,7 @@ export async function listAddTailRcu<T>(node: ListHead<T>, head: ListHead<T>): P
  * References: the list's reference passes to the caller, to drop after a grace period.
  */
 export async function listDelRcu<T>(node: ListHead<T>): Promise<void> {
-  await point(`list_del_rcu(${node.name})`);
+  await point(opLabel("list_del_rcu", node.name));
   touch(node, "list_del_rcu");
   if (!listDelEntryValid(node)) return;
   const prev = node.prev!;
@@ -156,7 +156,7 @@ export async function listReplaceRcu<T>(old: ListHead<T>, node: ListHead<T>): Pr
  * References: none.
  */
 export async function listEmpty<T>(head: ListHead<T>): Promise<boolean> {
-  await point(`list_empty(${head.name})`);
+  await point(opLabel("list_empty", head.name));
   touch(head, "list_empty");
   return head.next === head;
 }
@@ -167,7 +167,7 @@ export async function listEmpty<T>(head: ListHead<T>): Promise<boolean> {
  * References: none; the entry is valid until the section ends.
  */
 export async function listFirstOrNullRcu<T>(head: ListHead<T>): Promise<T | null> {
-  await point(`list_first_or_null_rcu(${head.name})`);
+  await point(opLabel("list_first_or_null_rcu", head.name));
   touch(head, "list_first_or_null_rcu");
   const first = head.next;
   return first === head ? null : first.entry;
@@ -192,7 +192,7 @@ export async function* listForEachEntryRcu<T>(
   head: ListHead<T>,
   cond?: LockdepCondition,
 ): AsyncGenerator<T, void, undefined> {
-  await point(`list_for_each_entry_rcu(${head.name})`);
+  await point(opLabel("list_for_each_entry_rcu", head.name));
   rcuListCheck(head.name, cond);
   touch(head, "list_for_each_entry_rcu");
   let pos = head.next;

@@ -9,7 +9,7 @@
  * guarantees of rcu_assign_pointer()'s release store hold trivially.
  */
 
-import { point } from "@primetime/sim";
+import { opLabel, point } from "@primetime/sim";
 import {
   type LockdepCondition,
   rcuDereferenceCheck,
@@ -50,7 +50,7 @@ export async function rcuDereference<T>(
   p: RcuPointer<T>,
   cond?: LockdepCondition,
 ): Promise<T | null> {
-  await point(`rcu_dereference(${p.name})`);
+  await point(opLabel("rcu_dereference", p.name));
   rcuDereferenceCheck(p.name, cond);
   return p[VALUE];
 }
@@ -66,7 +66,7 @@ export async function rcuDereferenceProtected<T>(
   p: RcuPointer<T>,
   cond: LockdepCondition,
 ): Promise<T | null> {
-  await point(`rcu_dereference_protected(${p.name})`);
+  await point(opLabel("rcu_dereference_protected", p.name));
   rcuDereferenceProtectedCheck(p.name, cond);
   return p[VALUE];
 }
@@ -78,7 +78,7 @@ export async function rcuDereferenceProtected<T>(
  * References: none; the value must not be dereferenced.
  */
 export async function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
-  await point(`rcu_access_pointer(${p.name})`);
+  await point(opLabel("rcu_access_pointer", p.name));
   return p[VALUE];
 }
 
@@ -90,7 +90,7 @@ export async function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
  * one the caller transfers); the old object is the caller's to free after a grace period.
  */
 export async function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
-  await point(`rcu_assign_pointer(${p.name})`);
+  await point(opLabel("rcu_assign_pointer", p.name));
   p[VALUE] = v;
 }
 
@@ -102,7 +102,7 @@ export async function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promis
  * References: as rcuAssignPointer().
  */
 export async function rcuInitPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
-  await point(`RCU_INIT_POINTER(${p.name})`);
+  await point(opLabel("RCU_INIT_POINTER", p.name));
   p[VALUE] = v;
 }
 
@@ -117,7 +117,7 @@ export async function rcuReplacePointer<T>(
   v: T | null,
   cond: LockdepCondition,
 ): Promise<T | null> {
-  await point(`rcu_replace_pointer(${p.name})`);
+  await point(opLabel("rcu_replace_pointer", p.name));
   rcuDereferenceProtectedCheck(p.name, cond);
   const old = p[VALUE];
   p[VALUE] = v;

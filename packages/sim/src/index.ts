@@ -28,7 +28,7 @@ export {
   yieldCpu,
 } from "./current.js";
 export { KernelBug, ReplayMismatchError, ReplayTokenError } from "./errors.js";
-export { opLabel } from "./label.js";
+export { fmtLabel, opLabel } from "./label.js";
 export { SimMutex } from "./mutex.js";
 export { deriveSeed, Prng } from "./prng.js";
 export {

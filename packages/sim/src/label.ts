@@ -31,3 +31,36 @@ function addLabel(op: string, object: string): string {
   size++;
   return s;
 }
+
+const byAffix = new Map<string, Map<string, Map<string, string>>>();
+let affixSize = 0;
+
+/**
+ * `${before}${object}${after}`, the same string object every time for the same triple: for
+ * labels that are not `op(object)` (`test_bit(SIGNALED, fence#3)`, `vgem_object#2.dma_buf = NULL`).
+ * Like opLabel(), past MAX_LABELS triples the cache starts over.
+ */
+export function fmtLabel(before: string, object: string, after: string): string {
+  return byAffix.get(before)?.get(after)?.get(object) ?? addAffixLabel(before, object, after);
+}
+
+function addAffixLabel(before: string, object: string, after: string): string {
+  if (affixSize >= MAX_LABELS) {
+    byAffix.clear();
+    affixSize = 0;
+  }
+  let b = byAffix.get(before);
+  if (b === undefined) {
+    b = new Map();
+    byAffix.set(before, b);
+  }
+  let a = b.get(after);
+  if (a === undefined) {
+    a = new Map();
+    b.set(after, a);
+  }
+  const s = `${before}${object}${after}`;
+  a.set(object, s);
+  affixSize++;
+  return s;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { point, spawn } from "./current.js";
 import { formatRaceTable } from "./explore/race-table.js";
-import { opLabel } from "./label.js";
+import { fmtLabel, opLabel } from "./label.js";
 import { Simulation } from "./simulation.js";
 import { Trace } from "./trace.js";
 
@@ -100,5 +100,16 @@ describe("opLabel", () => {
     expect(opLabel("fput", name)).toBe("fput(filp#3)");
     expect(opLabel("fput", "filp#3")).toBe(opLabel("fput", name));
     expect(opLabel("get_file", "filp#3")).toBe("get_file(filp#3)");
+  });
+});
+
+describe("fmtLabel", () => {
+  it("builds before + object + after, keeping the pieces apart", () => {
+    const name = ["fence", "#2"].join("");
+    expect(fmtLabel("test_bit(SIGNALED, ", name, ")")).toBe("test_bit(SIGNALED, fence#2)");
+    expect(fmtLabel("", "gem#1", ".export_dma_buf = NULL")).toBe("gem#1.export_dma_buf = NULL");
+    // The same object between other affixes is another label.
+    expect(fmtLabel("READ(", "gem#1", ")")).toBe("READ(gem#1)");
+    expect(fmtLabel("READ(", "gem#1", ").x")).toBe("READ(gem#1).x");
   });
 });

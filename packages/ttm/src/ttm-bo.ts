@@ -64,7 +64,7 @@ import {
   WorkStruct,
   type WwAcquireCtx,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
 import { EMULTIHOP, type TtmBoType, type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import {
@@ -1071,7 +1071,7 @@ export async function ttmBoInitValidate(
 export async function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
-  await point(`ttm_bo_unmap_virtual(${bo.name})`);
+  await point(opLabel("ttm_bo_unmap_virtual", bo.name));
   if (drmVmaNodeHasOffset(bo.vmaNode)) {
     unmapMappingRange(
       bdev.devMapping,

@@ -64,7 +64,7 @@ import {
   lockdepAssertHeld,
   PAGE_SIZE,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { opLabel, point } from "@primetime/sim";
 import {
   type VgemFile,
   vgemFenceAttachIoctl,
@@ -114,7 +114,7 @@ export class VgemObject extends GemObject {
  */
 async function vgemGemFree(obj: GemObject): Promise<void> {
   const vobj = obj as VgemObject;
-  await point(`drm_gem_shmem_free(${obj.name})`);
+  await point(opLabel("drm_gem_shmem_free", obj.name));
   if (obj.importAttach) await drmPrimeGemDestroy(obj, vobj.sgt);
   vobj.sgt = null;
   await drmGemObjectRelease(obj);

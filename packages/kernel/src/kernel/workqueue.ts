@@ -45,6 +45,7 @@ import {
   currentSimulation,
   currentTask,
   here,
+  opLabel,
   point,
   report,
   SimLocal,
@@ -473,7 +474,7 @@ async function processOneWork(pool: Pool, worker: Worker, work: WorkStruct): Pro
   worker.current = { work, inst };
   // set_work_pool_and_clear_pending(): from here on the item may be queued again.
   st.pending = false;
-  await point(`process_one_work(${work.name})`);
+  await point(opLabel("process_one_work", work.name));
   lockdepMapOf(pool.wq).acquire();
   lockdepMapOf(work).acquire();
   await work.func(work);
@@ -739,7 +740,7 @@ async function flushWorkInner(work: WorkStruct, op: string, fromCancel: boolean)
  * References: the caller keeps the item alive during the call.
  */
 export async function flushWork(work: WorkStruct): Promise<boolean> {
-  await point(`flush_work(${work.name})`);
+  await point(opLabel("flush_work", work.name));
   mightSleep(`flush_work(${work.name})`);
   return flushWorkInner(work, "flush_work", false);
 }
@@ -763,7 +764,7 @@ export async function flushDelayedWork(dwork: DelayedWork): Promise<boolean> {
 
 /** Models __cancel_work_timer(): grab PENDING, mark CANCELING, wait for the execution. */
 async function cancelSync(work: WorkStruct, isDwork: boolean, op: string): Promise<boolean> {
-  await point(`${op}(${work.name})`);
+  await point(opLabel(op, work.name));
   mightSleep(`${op}(${work.name})`);
   const st = stateOf(work);
   let ret: number;
@@ -859,7 +860,7 @@ async function flushPool(pool: Pool, op: string): Promise<void> {
  * References: none.
  */
 export async function flushWorkqueue(wq: Workqueue): Promise<void> {
-  await point(`flush_workqueue(${wq.name})`);
+  await point(opLabel("flush_workqueue", wq.name));
   mightSleep(`flush_workqueue(${wq.name})`);
   await flushPool(poolOf(wq), "flush_workqueue");
 }
