@@ -10,8 +10,8 @@ import { allocationCount, setFailslab } from "../mm/failslab.js";
 import {
   allocFd,
   closeFd,
-  FGET_NO_RECHECK,
   currentFiles,
+  FGET_NO_RECHECK,
   FilesStruct,
   fdInstall,
   fdtableCache,
@@ -392,7 +392,11 @@ describe("file recycling (SLAB_TYPESAFE_BY_RCU) and the re-check", () => {
 
   it("with the re-check (the kernel's code) the same race is clean over PCT seeds and bounded DFS", async () => {
     for (const seed of [1, 2, 3]) {
-      const pct = await explore(lookupVsCloseVsOtherOpen, { strategy: "pct", schedules: 300, seed });
+      const pct = await explore(lookupVsCloseVsOtherOpen, {
+        strategy: "pct",
+        schedules: 300,
+        seed,
+      });
       expect(pct.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
       expect(pct.schedules).toBe(300);
     }

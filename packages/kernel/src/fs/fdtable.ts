@@ -62,7 +62,8 @@ export const FGET_NO_RECHECK = defineToggle({
     'none: the re-check (054aa8d439b9 "fget: check that the fd still exists after getting a ref to it", v5.16) predates SLAB_TYPESAFE_BY_RCU files (v6.7)',
   kind: "hypothetical",
   kernels: "v6.7+ fs/file.c __fget_files_rcu(), with the re-check of v5.16 removed",
-  foundBy: "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open)",
+  foundBy:
+    "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open)",
 });
 
 /** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */
