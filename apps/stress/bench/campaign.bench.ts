@@ -5,8 +5,8 @@
  * 2. for every toggle a scenario finds: schedules and seconds to the first detection under each
  *    strategy (the portfolio, random, POS, PCT at depths 2-4, DFS), median and max over
  *    BENCH_SEEDS base seeds (default 10), at most BENCH_BUDGET schedules each (default 2000; a
- *    miss counts as the budget); dfs is one deterministic run; BENCH_TOGGLES (comma-separated)
- *    picks toggles;
+ *    miss counts as the budget); dfs is one deterministic run; BENCH_TOGGLES and
+ *    BENCH_STRATEGIES (comma-separated) pick toggles and strategies;
  * 3. the speed-up of 2 worker threads over 1 on the sharing scenarios (worker start-up included).
  *
  * The last line is one JSON object with every figure.
@@ -92,6 +92,14 @@ const STRATEGIES: SearchOptions[] = [
   { strategy: "pct", depth: 4 },
   { strategy: "dfs", preemptionBound: 2 },
 ];
+/** BENCH_STRATEGIES (comma-separated, as `--strategy` prints them) picks strategies. */
+const pickedStrategies = process.env.BENCH_STRATEGIES?.split(",");
+if (pickedStrategies)
+  STRATEGIES.splice(
+    0,
+    STRATEGIES.length,
+    ...STRATEGIES.filter((x) => pickedStrategies.includes(formatStrategy(x))),
+  );
 type Detection = {
   found: number;
   runs: number;
