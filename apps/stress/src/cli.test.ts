@@ -266,13 +266,6 @@ describe("minimize", () => {
       .replace(/#\d+/g, "#_")
       .replace(/\d+/g, "N");
 
-  // At most 12 rows, with one exception measured and kept as a bound so it cannot grow:
-  // qxl.dual-refcount on surface-reaper@qxl+qxl. Since fd lookups run under rcu_read_lock()
-  // (kernel fget, v6.7+), its first failing schedule (seed 871044080) interleaves the RCU
-  // grace-period thread more often, and the minimizer leaves 5 preemptions and 17 rows (3 and 12
-  // with the previous, file_lock lookup).
-  const rowLimit = (toggle: string) => (toggle === "qxl.dual-refcount" ? 17 : 12);
-
   it("every toggle's finding minimizes to at most 12 rows that replay to the same splat", async () => {
     // Every toggle the detection matrix hunts, on the first scenario and drivers it uses.
     const plan = planBugs(installedDrivers().map((d) => d.name));
@@ -298,8 +291,6 @@ describe("minimize", () => {
         t.name,
         "--seeds",
         "2000",
-        // pct:3's findings: two of the default portfolio's POS findings minimize to 16-17 rows
-        // (gem.flink-no-handle-count-check and qxl.dual-refcount on qxl; README, `minimize`).
         "--strategy",
         "pct:3",
         "--fail-fast",
@@ -312,9 +303,7 @@ describe("minimize", () => {
       expect(r.code, t.name).toBe(1);
       const f = readReport(json).findings[0]!;
       expect(f.minimized, t.name).not.toBeNull();
-      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(
-        rowLimit(t.name),
-      );
+      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(12);
       const again = await cli(["replay", f.minimized!.token]);
       expect(again.code, t.name).toBe(1);
       expect(firstSplat(again.out), t.name).toBe(firstSplat(f.firstSplat));

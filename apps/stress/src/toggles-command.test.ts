@@ -107,4 +107,25 @@ describe("toggles", () => {
     expect(r.out).toMatch(/found by qxl\/dumb-create-vs-close \(pct:3 seed 1/);
     expect(r.out.match(/^ {2}kernels: /gm)).toHaveLength(n);
   }, 120_000);
+
+  it("the root README's toggle table has a row for every toggle, with its kind", () => {
+    const lines = readFileSync(join(root, "README.md"), "utf8").split("\n");
+    const header = lines.findIndex((l) => /^\| toggle +\| kind +\|/.test(l));
+    expect(header, "README.md has a toggle table with a kind column").toBeGreaterThanOrEqual(0);
+    const rows = new Map<string, string>();
+    for (const l of lines.slice(header + 2)) {
+      if (!l.startsWith("|")) break;
+      const cells = l.split("|").map((c) => c.trim());
+      rows.set(cells[1]!.replace(/`/g, ""), cells[2]!);
+    }
+    for (const t of listToggles()) {
+      expect(rows.has(t.name), `${t.name} has a row in README.md`).toBe(true);
+      expect(rows.get(t.name), `README.md: the kind of ${t.name}`).toBe(t.kind);
+    }
+    expect([...rows.keys()].sort()).toEqual(
+      listToggles()
+        .map((t) => t.name)
+        .sort(),
+    );
+  });
 });

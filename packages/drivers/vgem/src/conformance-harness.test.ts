@@ -101,8 +101,10 @@ describe("the conformance harness", () => {
 
   it("reports a failed check with its message and a token that replays it", async () => {
     const spec: CaseSpec = {
-      name: "selftest/failing-check",
-      group: "selftest",
+      // A group with an origin (every bound case needs one, conformance's CASE_ORIGINS): the
+      // case is a broken gem_flink_basic check.
+      name: "gem_flink_basic/selftest-failing-check",
+      group: "gem_flink_basic",
       race: false,
       description: "a check that fails",
       defaults: SEQUENTIAL_DEFAULTS,

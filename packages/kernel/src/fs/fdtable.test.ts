@@ -1,6 +1,6 @@
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
-import { explore } from "@primetime/sim/explore";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
@@ -11,6 +11,7 @@ import {
   allocFd,
   closeFd,
   currentFiles,
+  FGET_NO_RECHECK,
   FilesStruct,
   fdInstall,
   fdtableCache,
@@ -23,6 +24,7 @@ import {
 import {
   allocFile,
   type File,
+  fileAt,
   fileCount,
   fileRefGetRcu,
   flushDelayedFput,
@@ -272,7 +274,7 @@ describe("lockless fget (__fget_files_rcu)", () => {
         await taskWorkRun();
         expect(loaded.freed).toBe(true);
         await rcuReadLock();
-        expect(await fileRefGetRcu(loaded)).toBe(false);
+        expect(await fileRefGetRcu(loaded)).toBeNull();
         await rcuReadUnlock();
         // The slot no longer holds it: the lookup gives nothing.
         expect(await fget(fd)).toBeNull();
@@ -290,7 +292,7 @@ describe("lockless fget (__fget_files_rcu)", () => {
       await fput(f);
       expect(f.doomed).toBe(true);
       await rcuReadLock();
-      expect(await fileRefGetRcu(f)).toBe(false);
+      expect(await fileRefGetRcu(f)).toBeNull();
       await rcuReadUnlock();
       expect(fileCount(f)).toBe(0);
       await flushDelayedFput();
@@ -302,11 +304,107 @@ describe("lockless fget (__fget_files_rcu)", () => {
   it("file_ref_get() outside an RCU read-side section is an rcu splat", async () => {
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const f = await newFile();
-      expect(await fileRefGetRcu(f)).toBe(true);
+      expect(await fileRefGetRcu(f)).toBe(f);
       await fput(f);
       await fput(f);
       await flushDelayedFput();
     });
     expect(r.splats.map((s) => s.kind)).toEqual(["rcu"]);
+  });
+});
+
+describe("file recycling (SLAB_TYPESAFE_BY_RCU) and the re-check", () => {
+  const X = 1;
+  const Y = 2;
+
+  it("a freed file's memory goes to the next file allocated; a pointer to it finds the new file", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const a = await newFile();
+      const b = await newFile();
+      expect(a.addr).not.toBe(b.addr);
+      await fput(a);
+      await flushDelayedFput();
+      expect(a.freed).toBe(true);
+      expect(fileAt(a)).toBe(a); // freed, not yet reused
+      const c = await newFile();
+      expect(c.addr).toBe(a.addr);
+      expect(fileAt(a)).toBe(c);
+      // Under RCU a stale pointer to `a` takes a reference on `c`, the file that lives there.
+      await rcuReadLock();
+      expect(await fileRefGetRcu(a)).toBe(c);
+      await rcuReadUnlock();
+      expect(fileCount(c)).toBe(2);
+      for (const f of [c, c, b]) await fput(f);
+      await flushDelayedFput();
+    });
+    expect(r.splats.map((s) => s.message)).toEqual([]);
+  });
+
+  /**
+   * Process "p" has /dev/x at fd 0; a thread issues ioctl(0) twice while the main thread closes
+   * fd 0, whose __fput() frees the file on the close's way back to userspace. Process "q" opens
+   * (and closes) /dev/y twice meanwhile: an open after the free reuses the memory of p's file.
+   * fd 0 of p only ever held /dev/x, so each ioctl must hit /dev/x or nothing (-EBADF); /dev/y is
+   * a file p never had (a userspace-visible divergence, here an exception in p).
+   */
+  const lookupVsCloseVsOtherOpen: Scenario = async () => {
+    const k = Kernel.boot();
+    k.registerChrdev("/dev/x", { unlockedIoctl: async () => X });
+    k.registerChrdev("/dev/y", { unlockedIoctl: async () => Y });
+    const p = k.spawnProcess("p", async (p) => {
+      const fd = await p.open("/dev/x", O_RDWR);
+      const looker = p.spawnThread("looker", async () => {
+        for (let i = 0; i < 2; i++) {
+          const r = await p.ioctl(fd, 0);
+          if (r !== X && r !== -EBADF)
+            throw new Error(`ioctl(${fd}) = ${r}: reached a file fd ${fd} never held`);
+        }
+      });
+      await p.close(fd);
+      await looker.join();
+    });
+    const q = k.spawnProcess("q", async (q) => {
+      for (let i = 0; i < 2; i++) await q.close(await q.open("/dev/y", O_RDWR));
+    });
+    await p.wait();
+    await q.wait();
+    const leaks = await k.checkLeaks();
+    if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  };
+
+  it(`${FGET_NO_RECHECK.name}: the lookup returns a recycled file of another process (PCT), and replays`, async () => {
+    // A one-step window (between the slot load and file_ref_get()) that PCT must preempt, then
+    // the close's __fput() and the other process's open must both run: seeds 1-5 find it at
+    // schedules 1778, 1009, 20, 78 and 88.
+    const on = await explore(lookupVsCloseVsOtherOpen, {
+      strategy: "pct",
+      schedules: 2000,
+      seed: 1,
+      toggles: [FGET_NO_RECHECK.name],
+    });
+    const f = on.firstFailure;
+    expect(f).not.toBeNull();
+    expect(f!.splats[0]!.message).toContain("reached a file fd 0 never held");
+    expect(on.schedules).toBeLessThanOrEqual(2000);
+    const again = await replay(f!.token, lookupVsCloseVsOtherOpen);
+    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+
+  it("with the re-check (the kernel's code) the same race is clean over PCT seeds and bounded DFS", async () => {
+    for (const seed of [1, 2, 3]) {
+      const pct = await explore(lookupVsCloseVsOtherOpen, {
+        strategy: "pct",
+        schedules: 300,
+        seed,
+      });
+      expect(pct.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+      expect(pct.schedules).toBe(300);
+    }
+    const dfs = await explore(lookupVsCloseVsOtherOpen, {
+      strategy: "dfs",
+      preemptionBound: 2,
+      schedules: 500,
+    });
+    expect(dfs.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
   });
 });

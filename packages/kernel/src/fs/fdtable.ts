@@ -17,9 +17,10 @@
  * zero (file_ref_get()), then re-check that the slot and the table still hold that file, else
  * drop the reference and look again. Files are SLAB_TYPESAFE_BY_RCU since v6.7 ("file: convert
  * to SLAB_TYPESAFE_BY_RCU"): a slot's file may be closed, torn down and freed between the load
- * and the get, and its memory is still a file whose count reads zero (fileRefGetRcu()). The
- * re-check dates from 054aa8d439b9 "fget: check that the fd still exists after getting a ref to
- * it" (v5.16, CVE-2021-4083).
+ * and the get, and its memory is still a file: the same one with a count that reads zero, or a
+ * new file that reused the memory (file.ts: fileAt(), fileRefGetRcu()). The re-check dates from
+ * 054aa8d439b9 "fget: check that the fd still exists after getting a ref to it" (v5.16,
+ * CVE-2021-4083); the hypothetical toggle `fs.fget-no-recheck` removes it.
  *
  * Faithfulness: fd_install(), close_fd() and the allocation paths take `file_lock` (the kernel's
  * fd_install() publishes under rcu_read_lock_sched() unless a resize is in progress; here it
@@ -32,10 +33,12 @@ import { Atomic } from "@primetime/atomics";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import {
   currentTask,
+  defineToggle,
   opLabel,
   point,
   type Task,
   TaskLocal,
+  toggleEnabled,
   WaitQueue,
   warnOn,
 } from "@primetime/sim";
@@ -43,7 +46,25 @@ import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
-import { type File, fileCount, fileRefGetRcu, fput, getFile, O_CLOEXEC } from "./file.js";
+import { type File, fileAt, fileCount, fileRefGetRcu, fput, getFile, O_CLOEXEC } from "./file.js";
+
+/** The hypothetical toggle: see fgetFilesRcu(). */
+export const FGET_NO_RECHECK = defineToggle({
+  name: "fs.fget-no-recheck",
+  description:
+    "__fget_files_rcu() without the re-check that the fd table still holds the file it took a reference on: v5.15's lookup (retry only when the count was zero) " +
+    "on v6.7+ files, which are SLAB_TYPESAFE_BY_RCU. A file closed and freed between the slot load and file_ref_get(), whose memory a new open reuses at once, " +
+    "is returned: the syscall runs on a file that was never installed at that fd (here another process's). No kernel had both: the re-check came with " +
+    '054aa8d439b9 "fget: check that the fd still exists after getting a ref to it" (v5.16, CVE-2021-4083), before files became SLAB_TYPESAFE_BY_RCU (v6.7). ' +
+    "Up to v5.15 files were freed after a grace period, so the unchecked lookup could not return a recycled file; its consequence there was unix socket " +
+    "garbage collection seeing a closed file re-attached to an fd, which this model does not have.",
+  fixedBy:
+    'none: the re-check (054aa8d439b9 "fget: check that the fd still exists after getting a ref to it", v5.16) predates SLAB_TYPESAFE_BY_RCU files (v6.7)',
+  kind: "hypothetical",
+  kernels: "v6.7+ fs/file.c __fget_files_rcu(), with the re-check of v5.16 removed",
+  foundBy:
+    "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open)",
+});
 
 /** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */
 export const NR_OPEN_DEFAULT = 64;
@@ -354,7 +375,14 @@ export async function fgetFiles(files: FilesStruct, fd: number): Promise<File | 
   }
 }
 
-/** Models __fget_files_rcu(); called inside an RCU read-side section. */
+/**
+ * Models __fget_files_rcu(); called inside an RCU read-side section. Pointers compare as
+ * addresses: the slot still "holds the file" when it holds whatever file now lives at the memory
+ * the loaded pointer names (the same file, or one that reused its memory and was installed at the
+ * same fd: then that file is the right answer).
+ *
+ * Toggle `fs.fget-no-recheck` (hypothetical, see FGET_NO_RECHECK): no re-check, as up to v5.15.
+ */
 async function fgetFilesRcu(files: FilesStruct, fd: number): Promise<File | null> {
   for (;;) {
     // rcu_dereference_raw(files->fdt), then the slot (array_index_mask_nospec(): an fd past
@@ -364,15 +392,19 @@ async function fgetFilesRcu(files: FilesStruct, fd: number): Promise<File | null
     if (file === null) return null;
     // "Ok, we have a file pointer that was valid at some point, but it might have become stale
     // since. We need to confirm it by incrementing the refcount and then check the lookup
-    // again." The window between the load and the get is file_ref_get()'s scheduling point.
-    if (!(await fileRefGetRcu(file))) continue;
-    // (a) the count went to zero and the file was reused, or (b) the slot changed under us:
-    // put our reference and try again.
-    if (fdt.fd[fd] !== file || files.fdt !== fdt) {
-      await fput(file);
+    // again." The window between the load and the get is file_ref_get()'s scheduling point;
+    // what it gets is the file living at that memory then.
+    const got = await fileRefGetRcu(file);
+    if (got === null) continue;
+    if (toggleEnabled(FGET_NO_RECHECK.name)) return got;
+    // (a) the count went to zero and the file has been reused, or (b) the slot changed under
+    // us: put our reference and try again.
+    const now = fdt.fd[fd]!;
+    if (now === null || fileAt(now) !== got || files.fdt !== fdt) {
+      await fput(got);
       continue;
     }
-    return file;
+    return got;
   }
 }
 

@@ -19,10 +19,15 @@
  *
  * Faithfulness: the counter is a refcount_t (RefcountT) with the dead zone of file_ref_t
  * modelled by the two functions above, not the bias-by-one encoding. Files are freed with
- * kfree() at the end of __fput(), and their memory is never reused, so a late access is always a
- * KASAN report. The one reader allowed to touch a file that may have been freed is the lockless
- * fd lookup (fdtable.ts), through fileRefGetRcu(): the kernel's files are SLAB_TYPESAFE_BY_RCU
- * (since v6.7), so under RCU a freed file is still a file, whose count reads zero.
+ * kfree() at the end of __fput(), so a late access through the freed File is always a KASAN
+ * report. The kernel's files are SLAB_TYPESAFE_BY_RCU (since v6.7, "file: convert to
+ * SLAB_TYPESAFE_BY_RCU", hash not confirmed): a freed file's memory may be handed to the next
+ * alloc_empty_file() at once, while an RCU reader still holds a pointer to it. The model keeps
+ * that memory apart from the File object: each file occupies a slot of the filp cache (`addr`),
+ * a freed file's slot goes back on the cache's freelist and is reused, last freed first, by the
+ * next allocation (fileAt() says which file lives there now). The one reader that follows such a
+ * pointer is the lockless fd lookup (fdtable.ts), through fileRefGetRcu(): it takes a reference on
+ * whatever file occupies the memory when it gets there (none if the count reads zero).
  */
 
 import { RefcountT } from "@primetime/atomics";
@@ -33,6 +38,7 @@ import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
 import { flushWork, queueWork, systemWq, WorkStruct } from "../kernel/workqueue.js";
 import { mightSleep, SpinLock } from "../locking/spinlock.js";
+import { kasanUnwrap } from "../mm/kasan/kasan.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { AddressSpace, type Vma } from "../mm/vma.js";
 import { EPOLL_ITEM_POLL_WITHOUT_REF, type EpItem, eventpollRelease } from "./eventpoll.js";
@@ -156,6 +162,11 @@ export class File extends SlabObject {
    * reference, and __fput() removes them first (eventpoll_release()).
    */
   fEp: EpItem[] | null = null;
+  /**
+   * The slot of the filp cache this file's memory is (its address: what a pointer to it holds).
+   * Set by allocEmptyFile(); a freed file's slot is reused by a later file (see fileAt()).
+   */
+  addr = 0;
 
   constructor(fops: FileOperations) {
     super();
@@ -184,6 +195,40 @@ export function fileCount(file: File): number {
   return file.fCount.read();
 }
 
+/** The filp cache's memory: slots in use (by address) and the freelist of freed ones. */
+interface FilpMemory {
+  /** The highest address handed out so far. */
+  top: number;
+  /** Freed slots, the last freed at the end (the next allocation takes it). */
+  readonly free: number[];
+  /** The file occupying each slot: the last one allocated there (it may since have been freed). */
+  readonly at: Map<number, File>;
+}
+
+/** Per simulation, as per boot. */
+const filpMemory = new SimLocal<FilpMemory>(() => ({ top: 0, free: [], at: new Map() }));
+
+/**
+ * Models kmem_cache_alloc(filp_cachep)'s choice of memory for a new file: the slot freed last, if
+ * any (SLAB_TYPESAFE_BY_RCU lets the allocator reuse it at once), else a new one.
+ */
+function filpTakeSlot(f: File): void {
+  const mem = filpMemory.get();
+  const addr = mem.free.pop() ?? ++mem.top;
+  kasanUnwrap(f).addr = addr;
+  mem.at.set(addr, f);
+}
+
+/**
+ * The file that occupies the memory `file` was allocated in: `file` itself (live, doomed or
+ * freed), or a later file that reused its slot. What a pointer to `file`, loaded under RCU before
+ * the free, now points at (inspection, no scheduling point).
+ */
+export function fileAt(file: File): File {
+  const addr = kasanUnwrap(file).addr;
+  return filpMemory.get().at.get(addr) ?? file;
+}
+
 /**
  * Models alloc_empty_file(flags): a new file with one reference and no ops yet opened.
  * Returns the file or -ENOMEM (failslab). The file is not FMODE_OPENED: an fput() before the
@@ -198,6 +243,7 @@ export async function allocEmptyFile(
 ): Promise<File | Errno> {
   const f = kmalloc(filpCachep, () => new File(fops));
   if (isErr(f)) return errPtr(ENOMEM);
+  filpTakeSlot(f);
   f.fFlags = flags;
   f.fMode = openFmode(flags);
   return f;
@@ -313,25 +359,27 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
 }
 
 /**
- * Models file_ref_get() on a file reached under rcu_read_lock() through an fd table slot
- * (__fget_files_rcu()): takes a reference unless the count is zero (a released file: the
- * count stays dead). Files are SLAB_TYPESAFE_BY_RCU, so a file freed since the slot was loaded
- * is still a file in the kernel, with a dead count: here that is a freed File, and the get
- * fails without a KASAN report (the caller re-checks the slot, which no longer holds it).
+ * Models file_ref_get() on a file pointer loaded under rcu_read_lock() from an fd table slot
+ * (__fget_files_rcu()). Files are SLAB_TYPESAFE_BY_RCU, so by the time the get runs the memory
+ * the pointer names may hold the same file, the same file freed (its count reads zero), or a
+ * later file that reused it (fileAt()). Takes a reference on whatever file lives there unless its
+ * count is zero, and returns that file (which may not be `file`), or null. A freed file is never
+ * a KASAN report here: its memory is still a file's.
  *
  * Locking: inside an RCU read-side section (an `rcu` splat otherwise, as rcu_dereference_raw()
  * users assert).
- * References: takes one when it returns true.
+ * References: takes one on the file returned.
  */
-export async function fileRefGetRcu(file: File): Promise<boolean> {
+export async function fileRefGetRcu(file: File): Promise<File | null> {
   rcuLockdepWarn(
     !rcuReadLockHeld(),
     `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`,
     { object: file.name },
   );
   await point(opLabel("file_ref_get", file.name));
-  if (file.freed) return false;
-  return file.fCount.incNotZero();
+  const there = fileAt(file);
+  if (there.freed) return null;
+  return there.fCount.incNotZero() ? there : null;
 }
 
 /**
@@ -374,9 +422,14 @@ async function fputDeferred(file: File): Promise<void> {
   if (d.list.length === 1) await queueWork(systemWq(), d.work);
 }
 
-/** Models file_free(): the kfree of the filp. */
+/**
+ * Models file_free(): kmem_cache_free() of the filp. The cache is SLAB_TYPESAFE_BY_RCU: the
+ * memory is not held back for a grace period, and the next file allocated may reuse it.
+ */
 function fileFree(file: File): void {
+  const wasFreed = file.freed;
   kfree(file);
+  if (!wasFreed && file.freed) filpMemory.get().free.push(kasanUnwrap(file).addr);
 }
 
 /**

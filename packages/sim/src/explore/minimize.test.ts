@@ -259,6 +259,48 @@ describe("segment plans (GuidedStrategy)", () => {
       expect(r.run.splats.map((s) => s.message)).toEqual(["lost update: counter is 1"]);
     }
   });
+  it("a stretch of a task that cannot run is passed over when the running task's own stretch is next", async () => {
+    // d waits for a kick that comes only at the end. The plan, as an edited plan can, wants d
+    // between two stretches of b (d ran there in the run it was read from): b goes on to its own
+    // next anchor and is preempted there by a, as planned, so a frees before b uses.
+    const scenario = async () => {
+      const obj = { freed: false };
+      const kick = new Completion("kick");
+      const b = spawn("b", async () => {
+        for (let i = 0; i < 3; i++) await point(`b: work ${i}`);
+        await point("b: use(obj)");
+        if (obj.freed) report("kasan", "use-after-free of obj#1", { object: "obj#1" });
+      });
+      const a = spawn("a", async () => {
+        await point("a: free(obj)");
+        obj.freed = true;
+        await point("a: cleanup");
+      });
+      const d = spawn("d", async () => {
+        await kick.wait();
+        await point("d: kicked");
+      });
+      await b.join();
+      await a.join();
+      kick.complete();
+      await d.join();
+    };
+    const r = await runPlan(scenario, [
+      at(1, "join(b)"),
+      at(4, "wait_for_completion(kick)"),
+      at(2, "b: work 0", true),
+      at(4, "d: kicked", true),
+      at(2, "b: work 2", true),
+      at(3, "exit"),
+      at(2, "exit"),
+    ]);
+    expect(r.preemptions).toBe(1);
+    const steps = r.run.trace.steps().map((x) => `${x.task} ${x.label}`);
+    const work2 = steps.indexOf("b b: work 2");
+    expect(work2).toBeGreaterThanOrEqual(0);
+    expect(steps.slice(work2 + 1, work2 + 3)).toEqual(["a a: free(obj)", "a a: cleanup"]);
+    expect(r.run.splats.map((s) => s.message)).toEqual(["use-after-free of obj#1"]);
+  });
 });
 
 describe("minimize passes", () => {

@@ -9,12 +9,15 @@
  * run's stretches of one task's steps, in order, each ending at an anchor in its task's own
  * progress (its n-th step with a given label), by a preemption or by the task stopping. The
  * anchors stay put when other tasks' steps move, and where the plan cannot be followed the
- * running task goes on, so any edited plan still gives a run (never a replay mismatch). Only the
- * run up to the bug counts: its first splats that make it the same bug; preemptions after them
- * are not needed. A candidate is kept when it shows the same bug and is no worse: fewer
- * preemptions before the bug, then fewer task switches before it, then an earlier bug. The
- * passes, repeated while they improve and the budget lasts (a candidate must also show the bug as
- * early among its splats as the original, so it leads with the same report):
+ * running task goes on (a stretch of a task that cannot run, such as a background thread whose
+ * wake-ups an edit merged or moved, is passed over when the running task's own stretch comes
+ * next, so the running task is still preempted at its anchor), so any edited plan still gives a
+ * run (never a replay mismatch). Only the run up to the bug counts: its first splats that make
+ * it the same bug; preemptions after them are not needed. A candidate is kept when it shows the
+ * same bug and is no worse: fewer preemptions before the bug, then fewer task switches before
+ * it, then an earlier bug. The passes, repeated while they improve and the budget lasts (a
+ * candidate must also show the bug as early among its splats as the original, so it leads with
+ * the same report):
  * 1. truncation: the shortest prefix of the stretches after which running without preemption
  *    still shows the bug (binary search);
  * 2. preemption removal, last first: the preempting stretch is dropped (its task's steps join

@@ -44,8 +44,10 @@ export interface GuidedPlan {
   /**
    * Instead of `steps`: stretches of tasks, in order (see GuidedSegment), the minimizer's plans.
    * A stretch whose task is past its anchor is passed over, and so is one whose task blocks
-   * before it; when the wanted task cannot run, the running task goes on, or if it stopped, the
-   * plan moves on to the next stretch whose task can run. Past the plan, no preemption.
+   * before it; when the wanted task cannot run, the running task goes on (following its own
+   * stretch if that is the next one whose task can run: the stretches between are passed over),
+   * or if it stopped, the plan moves on to the next stretch whose task can run. Past the plan,
+   * no preemption.
    */
   readonly segments?: readonly GuidedSegment[];
 }
@@ -151,7 +153,19 @@ export class GuidedStrategy implements Strategy {
     if (this.segment >= segs.length) return undefined;
     const s = segs[this.segment]!;
     if (can(s.task)) return s.task;
-    if (running >= 0) return running;
+    if (running >= 0) {
+      // The wanted task cannot run (it is waiting for something that came earlier or later
+      // than in the run the plan was read from): if the next stretch whose task can run is the
+      // running task's, the stretches passed over join their tasks' next ones and the running
+      // task follows its own stretch (and is preempted at its anchor, as planned).
+      for (let k = this.segment + 1; k < segs.length; k++) {
+        const x = segs[k]!;
+        if (this.done(x) || !can(x.task)) continue;
+        if (x.task === running) this.segment = k;
+        break;
+      }
+      return running;
+    }
     // The wanted task cannot run and the running one stopped: the plan moves on to the next
     // stretch whose task can run (the stretches passed over join their tasks' next ones).
     for (let k = this.segment + 1; k < segs.length; k++) {
