@@ -34,6 +34,7 @@ import {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SW_SYNC_PATH,
+  SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF,
   type SwSyncCreateFenceData,
 } from "./sw-sync.js";
 import { SYNC_IOC_FILE_INFO, type SyncFileInfo } from "./sync-file.js";
@@ -278,5 +279,53 @@ describe("poll(2) on a dma-buf vs a replaced sw_sync fence", () => {
     });
     expect(res.firstFailure && splatLines(res.firstFailure)).toBeNull();
     expect(res.schedules).toBe(100);
+  });
+});
+
+/**
+ * The known window `sw-sync.release-signal-without-ref`, without any race: a poller's callback
+ * holds the last reference of the dma-buf's first write fence (its sync_file is closed and a
+ * later fence replaced it in the reservation object) when the timeline's file is closed.
+ */
+const releaseWithPollerHoldingLastRef: Scenario = processScenario(async (p) => {
+  const buf = await bufFd();
+  const tl = await p.open(SW_SYNC_PATH, O_RDWR);
+  const f1 = await createFence(p, tl, 1);
+  expect(
+    await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_WRITE, fd: f1 }),
+  ).toBe(0);
+  await p.close(f1);
+  const fds = [{ fd: buf, events: EPOLLIN, revents: 0 }];
+  const poller = p.spawnThread("poller", async (q) => {
+    expect(await q.poll(fds, 1_000_000_000)).toBe(1);
+  });
+  await sleep(1000); // the poller's callback (and its fence reference) is on the first point
+  const f2 = await createFence(p, tl, 2);
+  expect(
+    await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags: DMA_BUF_SYNC_WRITE, fd: f2 }),
+  ).toBe(0);
+  await p.close(f2);
+  await p.close(tl); // sw_sync_debugfs_release() signals both points with -ENOENT
+  await poller.join();
+  expect(fds[0]!.revents).toBe(EPOLLIN);
+  await p.close(buf);
+});
+
+describe("closing a sw_sync timeline while a poller holds a point's last reference", () => {
+  it("deadlocks on the timeline lock in the kernel's sw_sync_debugfs_release() (known window)", async () => {
+    const r = await new Simulation({ seed: 1 }).run(releaseWithPollerHoldingLastRef);
+    expect(r.outcome).toBe("deadlock");
+    const lines = splatLines(r).join("\n");
+    expect(lines).toMatch(/possible recursive locking detected/);
+    expect(lines).toMatch(/sync_timeline_lock/);
+  });
+
+  it("is clean with the window's fix switch on", async () => {
+    const r = await new Simulation({
+      seed: 1,
+      toggles: [SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF.name],
+    }).run(releaseWithPollerHoldingLastRef);
+    expect(r.outcome).toBe("ok");
+    expect(splatLines(r)).toEqual([]);
   });
 });

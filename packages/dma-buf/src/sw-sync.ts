@@ -117,6 +117,38 @@ export const SW_SYNC_SIGNAL_GET_ON_ZERO = defineKnownWindow({
     "@primetime/fuzz `windows`",
 });
 
+/**
+ * The window sw_sync_debugfs_release() has had since signal callbacks began to drop fence
+ * references; the switch applies the fix proposed here.
+ */
+export const SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF = defineKnownWindow({
+  name: "sw-sync.release-signal-without-ref",
+  what:
+    "closing the sw_sync timeline's file signals every listed sync_pt under obj->lock without " +
+    "holding a reference to it; a signal callback that drops the point's last reference " +
+    "(dma_buf_poll_cb()'s dma_fence_put() of the reference dma_buf_poll() took) runs " +
+    "timeline_fence_release(), which takes the same obj->lock: WARNING: possible recursive " +
+    "locking detected, and the task spins on its own lock (a self-deadlock)",
+  where:
+    "drivers/dma-buf/sw_sync.c: sw_sync_debugfs_release() (dma_fence_signal_locked() under " +
+    "obj->lock, no reference held) vs timeline_fence_release() (spin_lock_irqsave(fence->lock)); " +
+    "sync_timeline_signal() holds a reference across the signal since e531fdb5cd5e, the release " +
+    "path does not",
+  since: "dma-buf: fix and rework dma_buf_poll v7 (the poll callback drops a fence reference)",
+  sinceCommit: "6b51b02a3a0a",
+  kernels:
+    "v5.16 onwards through the dma-buf poll callback (dma_fence_chain_cb() drops the signalled " +
+    "fence's reference too, since dma_fence_chain in v5.2; hash not confirmed); still present in " +
+    "the sw_sync.c this model follows",
+  proposedFix:
+    "take a reference on each listed point (dma_fence_get_rcu(), skipping one already being " +
+    "released) before signalling it in sw_sync_debugfs_release(), and drop them after " +
+    "spin_unlock_irq(), as sync_timeline_signal() does (proposed here; no posted patch known)",
+  foundBy:
+    "sw-sync.test.ts (a poller's callback holds the last reference when the timeline is " +
+    "closed); found by a 100,000-schedule @primetime/fuzz baseline campaign on vgem (2 schedules)",
+});
+
 const INT_MAX = 0x7fffffff;
 const U32_MAX = 0xffffffff;
 
@@ -303,18 +335,29 @@ async function swSyncOpen(_inode: Inode, file: File): Promise<number> {
 
 /**
  * Models sw_sync_debugfs_release(), the node's ->release: signals every point still listed with
- * -ENOENT, then drops the file's timeline reference.
- * Locking: takes the timeline lock.
- * References: drops the file's.
+ * -ENOENT, then drops the file's timeline reference. The list holds no reference, so a callback
+ * dropping a point's last one releases it under the timeline lock (the known window
+ * `sw-sync.release-signal-without-ref`); with its fix switch on, each point is referenced
+ * (dma_fence_get_rcu(); one already being released is skipped) across its signal and put after
+ * the lock.
+ * Locking: takes the timeline lock; callbacks run under it.
+ * References: drops the file's; with the fix switch, a temporary one on each signalled point.
  */
 async function swSyncRelease(file: File): Promise<number> {
   const obj = file.privateData as SyncTimeline;
+  const fixed = toggleEnabled(SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF.name);
+  const held: SyncPt[] = [];
   await obj.lock.lock();
   for (const pt of [...obj.ptList]) {
+    if (fixed) {
+      if (!(await dmaFenceGetRcu(pt))) continue;
+      held.push(pt);
+    }
     dmaFenceSetError(pt, -ENOENT);
     await dmaFenceSignalLocked(pt);
   }
   await obj.lock.unlock();
+  for (const pt of held) await dmaFencePut(pt);
   await syncTimelinePut(obj);
   return 0;
 }

@@ -141,11 +141,17 @@ describe("fuzzing vgem", () => {
       expect(h?.first).toMatch(splat);
     });
 
-  it("reaches the known sw_sync window with it open, never with its fix switch", async () => {
-    const [h] = await huntKnownWindows(120);
-    expect(h?.window.name).toBe("sw-sync.signal-get-on-zero");
+  it("reaches the known sw_sync windows with them open, never with their fix switches", async () => {
+    const hunts = await huntKnownWindows(120);
+    const h = hunts.find((x) => x.window.name === "sw-sync.signal-get-on-zero");
+    const r = hunts.find((x) => x.window.name === "sw-sync.release-signal-without-ref");
+    expect(hunts).toHaveLength(2);
     expect(h?.found?.splats[0]?.message).toMatch(/refcount_t: addition on 0/);
     expect(h?.firedWithFix).toBe(0);
+    // Found by the 100,000-schedule vgem baseline: the timeline's release deadlocks on its lock.
+    expect(r?.found?.outcome).toBe("deadlock");
+    expect(r?.found?.splats[0]?.message).toMatch(/possible recursive locking detected/);
+    expect(r?.firedWithFix).toBe(0);
   });
 });
 

@@ -5,10 +5,18 @@
  * finds nothing.
  */
 
-import { registerSwSync, SW_SYNC_SIGNAL_GET_ON_ZERO } from "@primetime/dma-buf";
-import { Kernel } from "@primetime/kernel";
+import {
+  dmaBufFd,
+  registerSwSync,
+  SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF,
+  SW_SYNC_SIGNAL_GET_ON_ZERO,
+  systemHeapAllocate,
+} from "@primetime/dma-buf";
+import { EPOLLIN, isErr, Kernel, O_CLOEXEC } from "@primetime/kernel";
 import { type KnownWindowInfo, listKnownWindows, type RunResult, Simulation } from "@primetime/sim";
 import {
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SYNC_WRITE,
   O_RDWR,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
@@ -36,8 +44,45 @@ export async function swSyncCloseVsIncScenario(): Promise<void> {
   await k.checkLeaks();
 }
 
+/**
+ * sw-sync.release-signal-without-ref: a poller's dma-buf callback holds the last reference of a
+ * write fence another fence replaced when the timeline's file is closed (found by the 100,000-
+ * schedule vgem baseline campaign, where the generator's threads did the same with poll, sw_sync
+ * fences imported into dma-bufs and an exit closing the timeline).
+ */
+export async function swSyncReleaseVsPollerScenario(): Promise<void> {
+  const k = Kernel.boot();
+  registerSwSync(k);
+  const p = k.spawnProcess("sw_sync", async (p) => {
+    const d = await systemHeapAllocate(4096, O_RDWR);
+    if (isErr(d)) return;
+    const buf = await dmaBufFd(d, O_CLOEXEC);
+    const tl = await p.open("/dev/sw_sync", O_RDWR);
+    const fence = async (value: number) => {
+      const data: SwSyncCreateFenceData = { value, name: "f", fence: -1 };
+      await p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
+      await p.ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, {
+        flags: DMA_BUF_SYNC_WRITE,
+        fd: data.fence,
+      });
+      await p.close(data.fence ?? -1);
+    };
+    await fence(1);
+    const poller = p.spawnThread("poller", async (q) => {
+      await q.poll([{ fd: buf, events: EPOLLIN, revents: 0 }], 1_000_000_000);
+    });
+    await fence(2);
+    await p.close(tl);
+    await poller.join();
+    await p.close(buf);
+  });
+  await p.wait();
+  await k.checkLeaks();
+}
+
 const REPRODUCERS = new Map<string, () => Promise<void>>([
   [SW_SYNC_SIGNAL_GET_ON_ZERO.name, swSyncCloseVsIncScenario],
+  [SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF.name, swSyncReleaseVsPollerScenario],
 ]);
 
 /** One known window, hunted. */
@@ -66,7 +111,7 @@ export async function huntKnownWindows(budget = 200): Promise<WindowHunt[]> {
         strategy: { kind: "random" },
         scenario: w.name,
       }).run(scenario);
-      if (r.splats.length > 0) found = r;
+      if (r.splats.length > 0 || r.outcome !== "ok") found = r;
     }
     let firedWithFix = 0;
     for (let seed = 1; seed <= budget; seed++) {
