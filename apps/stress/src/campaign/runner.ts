@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { CampaignConfig } from "./config.js";
-import { type Job, runJob } from "./schedule.js";
+import { type Calibration, calibrateUnit, type Job, needsCalibration, runJob } from "./schedule.js";
 import { emptyTally, mergeTally, type UnitTally } from "./tally.js";
 import { planUnits, type Unit } from "./units.js";
 import type { FromWorker, ToWorker, WorkerData } from "./worker.js";
@@ -133,9 +133,16 @@ export async function runCampaign(
       let nextId = 0;
       let running = 0;
       let done = false;
+      // Calibrations (PCT, portfolio) measured in this thread while the workers start, in the
+      // order the jobs need them; a job goes out with its unit's. Workers waiting for one park.
+      const calibrate = needsCalibration(c);
+      const calibrations = new Map<string, Calibration>();
+      const parked: Worker[] = [];
+      let held: Job | undefined;
       const finish = (err?: Error) => {
         if (done) return;
         done = true;
+        clearInterval(timer);
         for (const w of pool) void w.terminate();
         if (err) reject(err);
         else resolve();
@@ -144,18 +151,39 @@ export async function runCampaign(
       const timer = setInterval(() => {
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
       }, 50);
+      const nextJob = (): Job | undefined => {
+        if (held) {
+          const j = held;
+          held = undefined;
+          return j;
+        }
+        const next = queue.next();
+        return next.done ? undefined : next.value;
+      };
       const dispatch = (w: Worker) => {
+        if (done) return;
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
-        const next = Atomics.load(stopBuf, 0) ? undefined : queue.next();
-        if (!next || next.done) {
+        const job = Atomics.load(stopBuf, 0) ? undefined : nextJob();
+        if (!job) {
           if (running === 0) {
-            clearInterval(timer);
+            // Nothing left: parked workers have nothing to wait for.
+            parked.length = 0;
             finish();
           }
           return;
         }
+        let sent: Job = job;
+        if (calibrate && !("dfs" in job)) {
+          const cal = calibrations.get(job.unit);
+          if (!cal) {
+            held = job;
+            parked.push(w);
+            return;
+          }
+          sent = { ...job, calibration: cal };
+        }
         running++;
-        w.postMessage({ type: "job", id: nextId++, job: next.value } satisfies ToWorker);
+        w.postMessage({ type: "job", id: nextId++, job: sent } satisfies ToWorker);
       };
       for (let i = 0; i < n; i++) {
         const w = startWorker({ config: c, stop: stopBuf });
@@ -167,18 +195,23 @@ export async function runCampaign(
             absorb(m.tally);
             running--;
             dispatch(w);
-          } else {
-            clearInterval(timer);
-            finish(new Error(`worker: ${m.message}`));
-          }
+          } else finish(new Error(`worker: ${m.message}`));
         });
-        w.on("error", (e) => {
-          clearInterval(timer);
-          finish(e);
-        });
+        w.on("error", (e) => finish(e));
       }
       // Every worker takes a job; idle ones take the next as they finish.
       for (const w of pool) dispatch(w);
+      if (calibrate)
+        void (async () => {
+          for (const u of units) {
+            if (done || shouldStop()) break;
+            calibrations.set(u.key, await calibrateUnit(c, u.key));
+            for (const w of parked.splice(0)) dispatch(w);
+            // Let the workers' messages in between units.
+            await new Promise((r) => setImmediate(r));
+          }
+          for (const w of parked.splice(0)) dispatch(w);
+        })().catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
   }
   return {
