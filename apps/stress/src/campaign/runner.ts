@@ -1,6 +1,7 @@
 /**
- * Running a campaign: its units cut into jobs, the jobs run on N worker threads (or in this
- * thread with --workers 1), the tallies merged. See schedule.ts for why the result does not
+ * Running a campaign: its units cut into jobs, the jobs run on N threads (this one and N-1
+ * worker threads; N worker threads for DFS, whose jobs cannot pause), the tallies merged. This
+ * thread calibrates each unit once for all of them. See schedule.ts for why the result does not
  * depend on N or on the shards.
  */
 import { createRequire } from "node:module";
@@ -131,10 +132,15 @@ export async function runCampaign(
     await new Promise<void>((resolve, reject) => {
       const pool: Worker[] = [];
       let nextId = 0;
+      /** Jobs out on worker threads. */
       let running = 0;
       let done = false;
-      // Calibrations (PCT, portfolio) measured in this thread while the workers start, in the
-      // order the jobs need them; a job goes out with its unit's. Workers waiting for one park.
+      // This thread is one of the n: it runs sampling jobs itself between its messages (a DFS
+      // job cannot pause, so a DFS campaign gets n worker threads). It first measures the
+      // calibrations (PCT, portfolio), in the order the jobs need them, while the workers start;
+      // a job goes out with its unit's. Workers waiting for one park.
+      const local = c.strategy.strategy !== "dfs";
+      let localDone = !local;
       const calibrate = needsCalibration(c);
       const calibrations = new Map<string, Calibration>();
       const parked: Worker[] = [];
@@ -152,6 +158,8 @@ export async function runCampaign(
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
       }, 50);
       const nextJob = (): Job | undefined => {
+        if (shouldStop()) Atomics.store(stopBuf, 0, 1);
+        if (Atomics.load(stopBuf, 0)) return undefined;
         if (held) {
           const j = held;
           held = undefined;
@@ -160,32 +168,35 @@ export async function runCampaign(
         const next = queue.next();
         return next.done ? undefined : next.value;
       };
+      /** The job with its unit's calibration, or undefined (and the job held) if not measured yet. */
+      const withCalibration = (job: Job): Job | undefined => {
+        if (!calibrate || "dfs" in job) return job;
+        const cal = calibrations.get(job.unit);
+        if (cal) return { ...job, calibration: cal };
+        held = job;
+        return undefined;
+      };
       const dispatch = (w: Worker) => {
         if (done) return;
-        if (shouldStop()) Atomics.store(stopBuf, 0, 1);
-        const job = Atomics.load(stopBuf, 0) ? undefined : nextJob();
+        const job = nextJob();
         if (!job) {
-          if (running === 0) {
-            // Nothing left: parked workers have nothing to wait for.
-            parked.length = 0;
-            finish();
-          }
+          // Nothing left: parked workers have nothing to wait for.
+          parked.length = 0;
+          if (running === 0 && localDone) finish();
           return;
         }
-        let sent: Job = job;
-        if (calibrate && !("dfs" in job)) {
-          const cal = calibrations.get(job.unit);
-          if (!cal) {
-            held = job;
-            parked.push(w);
-            return;
-          }
-          sent = { ...job, calibration: cal };
+        const sent = withCalibration(job);
+        if (!sent) {
+          parked.push(w);
+          return;
         }
         running++;
         w.postMessage({ type: "job", id: nextId++, job: sent } satisfies ToWorker);
       };
-      for (let i = 0; i < n; i++) {
+      const wake = () => {
+        for (const w of parked.splice(0)) dispatch(w);
+      };
+      for (let i = 0; i < (local ? n - 1 : n); i++) {
         const w = startWorker({ config: c, stop: stopBuf });
         pool.push(w);
         w.on("message", (m: FromWorker) => {
@@ -201,17 +212,35 @@ export async function runCampaign(
       }
       // Every worker takes a job; idle ones take the next as they finish.
       for (const w of pool) dispatch(w);
-      if (calibrate)
-        void (async () => {
+      // Between two schedules of its own, this thread answers the workers.
+      const pause = () => new Promise<void>((r) => setImmediate(r));
+      void (async () => {
+        if (calibrate)
           for (const u of units) {
             if (done || shouldStop()) break;
             calibrations.set(u.key, await calibrateUnit(c, u.key));
-            for (const w of parked.splice(0)) dispatch(w);
-            // Let the workers' messages in between units.
-            await new Promise((r) => setImmediate(r));
+            wake();
+            await pause();
           }
-          for (const w of parked.splice(0)) dispatch(w);
-        })().catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
+        wake();
+        while (local && !done) {
+          const job = nextJob();
+          if (!job) break;
+          // Every unit is calibrated by now (or the campaign is stopping: then runJob measures it).
+          const cal = "dfs" in job ? undefined : calibrations.get(job.unit);
+          const t = await runJob(
+            c,
+            cal ? { ...job, calibration: cal } : job,
+            (f) => progress?.tick(1, f ? 1 : 0),
+            shouldStop,
+            pause,
+          );
+          absorb(t);
+        }
+        localDone = true;
+        wake();
+        if (running === 0) finish();
+      })().catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
   }
   return {

@@ -224,6 +224,8 @@ export async function runJob(
   job: Job,
   onSchedule?: (failed: boolean) => void,
   stop?: () => boolean,
+  /** Awaited after each schedule of a sampling job (the main thread lets messages in). */
+  pause?: () => Promise<void>,
 ): Promise<UnitTally> {
   const t = emptyTally(job.unit);
   if ("dfs" in job) {
@@ -255,6 +257,7 @@ export async function runJob(
     const failed = isFailure(run);
     onSchedule?.(failed);
     if (failed && c.failFast) break;
+    if (pause) await pause();
   }
   return t;
 }
