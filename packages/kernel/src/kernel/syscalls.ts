@@ -22,7 +22,7 @@
  * written back to the user's object only when the ioctl returns >= 0 (see ioctl.ts).
  */
 
-import { currentTask, KernelBug, point, report, warnOn } from "@primetime/sim";
+import { currentTask, fmtLabel, KernelBug, point, report, warnOn } from "@primetime/sim";
 import {
   closeFd,
   type FilesStruct,
@@ -137,7 +137,7 @@ export async function syscall<T>(
     return -ESRCH;
   }
   if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
-  await point(`sys_${name}`);
+  await point(fmtLabel("sys_", name, ""));
   let ret: T | number;
   try {
     ret = await body();
@@ -307,7 +307,9 @@ export async function sysIoctl(
     try {
       if (!isIntArg(cmd) || cmd < -0x8000_0000 || cmd > 0xffff_ffff) return -EINVAL;
       const ucmd = cmd >>> 0;
-      let error = await doVfsIoctl(p, fd, ucmd);
+      // do_vfs_ioctl() only knows FIOCLEX and FIONCLEX: skip its frame for the rest.
+      let error =
+        ucmd === FIOCLEX || ucmd === FIONCLEX ? await doVfsIoctl(p, fd, ucmd) : -ENOIOCTLCMD;
       if (error !== -ENOIOCTLCMD) return error;
       const kdata = copyFromUser(arg);
       if (isErr(kdata)) return -EFAULT;

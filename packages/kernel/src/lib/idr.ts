@@ -19,7 +19,7 @@
  */
 
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
-import { point, report } from "@primetime/sim";
+import { opLabel, point, report } from "@primetime/sim";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, type Errno, errPtr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import type { Mutex } from "../locking/mutex.js";
@@ -174,7 +174,7 @@ export class Idr<T extends object> {
   }
 
   private label(op: string): string {
-    return `${op}(${this.name})`;
+    return opLabel(op, this.name);
   }
 
   /** The writer-side lockdep assertion (lockdep_assert_held() in the callers of the kernel). */
@@ -280,12 +280,10 @@ export class Idr<T extends object> {
   async find(id: number): Promise<T | null> {
     await point(this.label("idr_find"));
     const lock = this.lock;
-    if (lock) {
-      rcuLockdepWarn(
-        !lock.heldByCurrent && !rcuReadLockHeld(),
-        `${RCU_SPLAT.dereferenceCheck} (${lock.name} not held)`,
-        { object: `idr ${this.name}` },
-      );
+    if (lock && !lock.heldByCurrent && !rcuReadLockHeld()) {
+      rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (${lock.name} not held)`, {
+        object: `idr ${this.name}`,
+      });
     }
     return this.slots.get(id) ?? null;
   }
