@@ -523,7 +523,27 @@ function drmIoctlPermitNoMaster(flags: number, file: DrmFile): number {
  * Locking: none held; the handler takes what it needs.
  * References: the caller holds the file.
  */
-export async function drmIoctlKernel(
+export function drmIoctlKernel(
+  file: DrmFile,
+  func: NonNullable<DrmIoctlDesc["func"]>,
+  kdata: object,
+  flags: number,
+): Promise<number> {
+  // Only DRM_MASTER's check takes a lock: without it, no async frame of its own.
+  if (flags & DRM_MASTER) return drmIoctlKernelMaster(file, func, kdata, flags);
+  try {
+    const dev = file.minor.dev;
+    if (dev.unplugged) return Promise.resolve(-ENODEV);
+    const ret = drmIoctlPermitNoMaster(flags, file);
+    if (ret) return Promise.resolve(ret);
+    return Promise.resolve(func(dev, kdata as never, file));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** drmIoctlKernel() of a DRM_MASTER ioctl (drm_ioctl_permit() takes master_mutex). */
+async function drmIoctlKernelMaster(
   file: DrmFile,
   func: NonNullable<DrmIoctlDesc["func"]>,
   kdata: object,
@@ -531,8 +551,7 @@ export async function drmIoctlKernel(
 ): Promise<number> {
   const dev = file.minor.dev;
   if (dev.unplugged) return -ENODEV;
-  const ret =
-    flags & DRM_MASTER ? await drmIoctlPermit(flags, file) : drmIoctlPermitNoMaster(flags, file);
+  const ret = await drmIoctlPermit(flags, file);
   if (ret) return ret;
   return func(dev, kdata as never, file);
 }

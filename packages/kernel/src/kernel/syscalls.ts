@@ -22,6 +22,7 @@
  * written back to the user's object only when the ioctl returns >= 0 (see ioctl.ts).
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import { currentTask, fmtLabel, KernelBug, point, report, warnOn } from "@primetime/sim";
 import {
   closeFd,
@@ -112,8 +113,20 @@ export interface SyscallProcess {
  * (the thread dies: ThreadExit), then lockdep_sys_exit().
  * Locking: the thread must hold no locks; a held lock is a lockdep splat.
  */
-export async function exitToUserMode(p: SyscallProcess): Promise<void> {
-  await taskWorkRun();
+export function exitToUserMode(p: SyscallProcess): Promise<void> {
+  const work = taskWorkRun();
+  // taskWorkRun() gives RESOLVED itself when it had nothing to run and no other task ran.
+  if (work !== RESOLVED) return work.then(() => exitToUserModeChecks(p));
+  try {
+    exitToUserModeChecks(p);
+    return RESOLVED;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** exitToUserMode() after the task work: a pending group exit, then lockdep_sys_exit(). */
+function exitToUserModeChecks(p: SyscallProcess): void {
   if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
   lockdepCheckReturnToUser();
 }

@@ -18,6 +18,7 @@
  * idr_find() may run under that lock or under rcu_read_lock() (asserted too).
  */
 
+import { pointNow } from "@primetime/atomics";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
 import { opLabel, point, report } from "@primetime/sim";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, type Errno, errPtr } from "../include/errno.js";
@@ -224,8 +225,18 @@ export class Idr<T extends object> {
    * Locking: the caller holds the IDR's lock (asserted when the IDR names one).
    * References: none taken; the IDR holds whatever the caller says the entry owns.
    */
-  async alloc(ptr: T | null, start: number, end: number): Promise<number> {
-    await point(this.label("idr_alloc"));
+  alloc(ptr: T | null, start: number, end: number): Promise<number> {
+    const p = pointNow(this.label("idr_alloc"));
+    if (p !== null) return p.then(() => this.allocNow(ptr, start, end));
+    try {
+      return Promise.resolve(this.allocNow(ptr, start, end));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** alloc() after its point. */
+  private allocNow(ptr: T | null, start: number, end: number): number {
     this.assertWriter();
     if (
       this.warnOnce(
@@ -277,8 +288,18 @@ export class Idr<T extends object> {
    * that checks liveness (kref_get_unless_zero()) before leaving it.
    * References: none taken.
    */
-  async find(id: number): Promise<T | null> {
-    await point(this.label("idr_find"));
+  find(id: number): Promise<T | null> {
+    const p = pointNow(this.label("idr_find"));
+    if (p !== null) return p.then(() => this.findNow(id));
+    try {
+      return Promise.resolve(this.findNow(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** find() after its point. */
+  private findNow(id: number): T | null {
     const lock = this.lock;
     if (lock && !lock.heldByCurrent && !rcuReadLockHeld()) {
       rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (${lock.name} not held)`, {
@@ -296,8 +317,18 @@ export class Idr<T extends object> {
    * is published at once to RCU readers (rcu_assign_pointer()).
    * References: none; the caller transfers whatever the entry owns.
    */
-  async replace(ptr: T | null, id: number): Promise<T | null | Errno> {
-    await point(this.label("idr_replace"));
+  replace(ptr: T | null, id: number): Promise<T | null | Errno> {
+    const p = pointNow(this.label("idr_replace"));
+    if (p !== null) return p.then(() => this.replaceNow(ptr, id));
+    try {
+      return Promise.resolve(this.replaceNow(ptr, id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** replace() after its point. */
+  private replaceNow(ptr: T | null, id: number): T | null | Errno {
     this.assertWriter();
     if (!Number.isInteger(id) || !this.ids.has(id)) return errPtr(ENOENT);
     const old = this.slots.get(id) ?? null;
@@ -312,8 +343,18 @@ export class Idr<T extends object> {
    * still hold the old pointer: freeing the object needs a grace period or a refcount.
    * References: none dropped; the caller gets back whatever the entry owned.
    */
-  async remove(id: number): Promise<T | null> {
-    await point(this.label("idr_remove"));
+  remove(id: number): Promise<T | null> {
+    const p = pointNow(this.label("idr_remove"));
+    if (p !== null) return p.then(() => this.removeNow(id));
+    try {
+      return Promise.resolve(this.removeNow(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** remove() after its point. */
+  private removeNow(id: number): T | null {
     this.assertWriter();
     if (!Number.isInteger(id) || !this.ids.delete(id)) return null;
     const old = this.slots.get(id) ?? null;
