@@ -132,14 +132,12 @@ class IdRuns {
     this.hi.length = 0;
   }
 
-  /** Allocated ids >= from, ascending. */
-  *from(from: number): Generator<number> {
+  /** The lowest allocated id >= from, or -1 (no generator: getNext() runs it per entry). */
+  nextAllocated(from: number): number {
     let i = this.runAtOrBefore(from);
-    if (i < 0) i = 0;
-    for (; i < this.lo.length; i++) {
-      const hi = this.hi[i]!;
-      for (let id = Math.max(this.lo[i]!, from); id <= hi; id++) yield id;
-    }
+    if (i >= 0 && this.hi[i]! >= from) return from;
+    i++;
+    return i < this.lo.length ? this.lo[i]! : -1;
   }
 }
 
@@ -363,9 +361,10 @@ export class Idr<T extends object> {
   }
 
   private nextFrom(from: number): IdrEntry<T> | null {
-    for (const id of this.ids.from(Math.max(from, 0))) {
+    for (let id = this.ids.nextAllocated(Math.max(from, 0)); id >= 0; ) {
       const ptr = this.slots.get(id);
       if (ptr != null) return { id, ptr };
+      id = this.ids.nextAllocated(id + 1);
     }
     return null;
   }
