@@ -1,4 +1,4 @@
-import { point, Simulation, spawn, type Strategy, type Task } from "@primetime/sim";
+import { point, Simulation, type Strategy, spawn, type Task } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { pointNow, RESOLVED } from "./point-now.js";
 
