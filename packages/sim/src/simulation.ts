@@ -57,6 +57,7 @@ export interface RunResult {
   readonly strategy: StrategyName;
   /** Replays this exact run: `replay(token, scenario)`. */
   readonly token: string;
+  /** The trace hash in hex (computed on first read, or when the trace is recycled). */
   readonly traceHash: string;
   readonly trace: Trace;
   /** For deadlock, livelock, escape and replay mismatch: what happened. */
@@ -296,10 +297,14 @@ export class Simulation {
     if (t.state !== "blocked" || this.status !== "running") return;
     t.state = "runnable";
     t.waitingOn = null;
+    // Insert by id, shifting by hand: splice() would allocate the array of removed elements.
     const r = this.runnable;
     let i = r.length;
-    while (i > 0 && r[i - 1]!.id > t.id) i--;
-    r.splice(i, 0, t);
+    while (i > 0 && r[i - 1]!.id > t.id) {
+      r[i] = r[i - 1]!;
+      i--;
+    }
+    r[i] = t;
   }
 
   /** A nondeterministic value in [0, n), recorded in the trace (and enumerated by DFS). */
@@ -410,8 +415,12 @@ export class Simulation {
   }
 
   private removeRunnable(t: Task): void {
-    const i = this.runnable.indexOf(t);
-    if (i >= 0) this.runnable.splice(i, 1);
+    const r = this.runnable;
+    const last = r.length - 1;
+    let i = r.indexOf(t);
+    if (i < 0) return;
+    for (; i < last; i++) r[i] = r[i + 1]!;
+    r.pop();
   }
 
   /** Picks who runs next; advances virtual time when nobody can run. null: the run has ended. */
@@ -513,18 +522,18 @@ export class Simulation {
       }
     }
     const recordedBy = this.strategy.recordedBy ?? this.strategy.name;
-    const fields: Omit<RunToken, "choices"> = {
+    const fields: Omit<RunToken, "choices" | "traceHash"> = {
       strategy: recordedBy,
       param: this.strategy.param,
       seed: this.seed,
       steps: this.steps,
       stepLimit: this.stepLimit,
-      traceHash: this.trace.hash,
       scenario: this.scenario,
       toggles: [...this.toggles],
     };
     const trace = this.trace;
     let token: string | null = null;
+    let traceHash: string | null = null;
     this.result = {
       outcome,
       splats: this.dmesg.splats,
@@ -532,12 +541,17 @@ export class Simulation {
       time: this.clock.now,
       seed: this.seed,
       strategy: recordedBy,
-      // Encoded on first use: a search runs thousands of schedules and keeps few tokens.
+      // Both computed on first use: a search runs thousands of schedules and reads the token of
+      // few. The hash is a pass over the steps made when first read or when the trace is
+      // recycled, so it stays readable; the token of a recycled run is not.
       get token() {
-        token ??= encodeToken({ ...fields, choices: trace.choices });
+        token ??= encodeToken({ ...fields, traceHash: trace.hash, choices: trace.choices });
         return token;
       },
-      traceHash: this.trace.hashHex,
+      get traceHash() {
+        traceHash ??= trace.hashHex;
+        return traceHash;
+      },
       trace: this.trace,
       message,
     };

@@ -61,12 +61,22 @@ function currentTable(): LabelTable {
   return table;
 }
 
+/**
+ * A step is stored as one integer, `label << TASK_BITS | task`, while its task id fits in
+ * TASK_BITS bits and its label id in LABEL_BITS (a run of fewer than 2048 tasks over a table of
+ * fewer than 2^20 labels: every run of this project's models); a step that does not fit stores
+ * WIDE and keeps its pair in a side map. One 4-byte write per step instead of two halves the
+ * memory the scheduler's hot path streams through.
+ */
+const TASK_BITS = 11;
+const TASK_MASK = (1 << TASK_BITS) - 1;
+const LABEL_LIMIT = 1 << 20;
+const WIDE = -1;
+
 /** Column buffers of a finished trace, kept for the next trace (see Trace.recycle). */
 interface Columns {
-  tasks: Int32Array<ArrayBuffer>;
-  labels: Int32Array<ArrayBuffer>;
+  steps: Int32Array<ArrayBuffer>;
   choices: Int32Array<ArrayBuffer>;
-  choiceSteps: Int32Array<ArrayBuffer>;
 }
 let spare: Columns | null = null;
 const DETACHED = new Int32Array(0);
@@ -94,14 +104,17 @@ export class Trace {
   /** The label table this trace's label ids refer to. */
   private readonly table = currentTable();
   private readonly taskNames = new Map<number, string>();
-  // Columns in typed arrays that double when full: the scheduler's hot path only stores numbers.
-  private tasksCol: Int32Array<ArrayBuffer>;
-  private labelsCol: Int32Array<ArrayBuffer>;
+  // Typed arrays that double when full: the scheduler's hot path only stores numbers. Steps are
+  // packed (see TASK_BITS); choices are (value, step) pairs side by side.
+  private stepsCol: Int32Array<ArrayBuffer>;
   private n = 0;
   private choicesCol: Int32Array<ArrayBuffer>;
-  private choiceStepsCol: Int32Array<ArrayBuffer>;
   private cn = 0;
+  /** The (task, label) pairs of the steps stored as WIDE, by step index. */
+  private wide: Map<number, readonly [number, number]> | null = null;
   private recycled = false;
+  /** The hash of the whole trace, kept when it is recycled. */
+  private finalHash = 0;
   // A one-entry cache: a task usually repeats its last label in a loop.
   private lastLabel = "";
   private lastLabelId = -1;
@@ -117,35 +130,27 @@ export class Trace {
     const prev = previous;
     previous = this;
     if (c) {
-      this.tasksCol = c.tasks;
-      this.labelsCol = c.labels;
+      this.stepsCol = c.steps;
       this.choicesCol = c.choices;
-      this.choiceStepsCol = c.choiceSteps;
     } else {
-      const steps = presize(prev?.n, MIN_STEPS);
-      const choices = presize(prev?.cn, MIN_CHOICES);
-      this.tasksCol = new Int32Array(steps);
-      this.labelsCol = new Int32Array(steps);
-      this.choicesCol = new Int32Array(choices);
-      this.choiceStepsCol = new Int32Array(choices);
+      this.stepsCol = new Int32Array(presize(prev?.n, MIN_STEPS));
+      this.choicesCol = new Int32Array(2 * presize(prev?.cn, MIN_CHOICES));
     }
   }
 
   /**
    * Hands this trace's buffers to the next trace created, which saves allocating and growing
    * them run after run (explore() recycles the trace of every passing run once its onRun has
-   * returned). The trace is then empty for good: reading a step, its choices or its hash throws.
+   * returned). The trace is then empty for good: reading a step or its choices throws; its hash,
+   * taken before the buffers go, stays readable.
    */
   recycle(): void {
     if (this.recycled) return;
+    this.finalHash = this.hash;
     this.recycled = true;
-    spare = {
-      tasks: this.tasksCol,
-      labels: this.labelsCol,
-      choices: this.choicesCol,
-      choiceSteps: this.choiceStepsCol,
-    };
-    this.tasksCol = this.labelsCol = this.choicesCol = this.choiceStepsCol = DETACHED;
+    spare = { steps: this.stepsCol, choices: this.choicesCol };
+    this.stepsCol = this.choicesCol = DETACHED;
+    this.wide = null;
     this.n = this.cn = this.hashedSteps = this.hashedChoices = 0;
   }
 
@@ -156,13 +161,25 @@ export class Trace {
       );
   }
 
+  /** Task id of the step at index i (0-based). */
+  private taskOf(i: number): number {
+    const v = this.stepsCol[i]!;
+    return v === WIDE ? this.wide!.get(i)![0] : v & TASK_MASK;
+  }
+
+  /** Label id of the step at index i (0-based). */
+  private labelOf(i: number): number {
+    const v = this.stepsCol[i]!;
+    return v === WIDE ? this.wide!.get(i)![1] : v >>> TASK_BITS;
+  }
+
   /** The distinct labels of this trace, in order of first appearance. */
   get labels(): string[] {
     this.live();
     const seen = new Set<number>();
     const out: string[] = [];
     for (let i = 0; i < this.n; i++) {
-      const id = this.labelsCol[i]!;
+      const id = this.labelOf(i);
       if (!seen.has(id)) {
         seen.add(id);
         out.push(this.table.text[id]!);
@@ -183,31 +200,41 @@ export class Trace {
   /** Every nondeterministic choice, in order (task ids or data values). */
   get choices(): number[] {
     this.live();
-    return Array.from(this.choicesCol.subarray(0, this.cn));
+    const out = new Array<number>(this.cn);
+    for (let c = 0; c < this.cn; c++) out[c] = this.choicesCol[2 * c]!;
+    return out;
   }
 
   /** The step at which each choice was made. */
   get choiceSteps(): number[] {
     this.live();
-    return Array.from(this.choiceStepsCol.subarray(0, this.cn));
+    const out = new Array<number>(this.cn);
+    for (let c = 0; c < this.cn; c++) out[c] = this.choicesCol[2 * c + 1]!;
+    return out;
   }
 
-  /** Task id of step n (1-based). */
+  /** Task id of step n (1-based); 0 when there is no step n. */
   taskAt(n: number): number {
-    return this.tasksCol[n - 1]!;
+    return n >= 1 && n <= this.n ? this.taskOf(n - 1) : 0;
   }
 
   /** The trace hash so far (unsigned 32-bit). */
   get hash(): number {
-    this.live();
+    if (this.recycled) return this.finalHash;
     const hashes = this.table.hashes;
+    const col = this.stepsCol;
     let h = this.hs;
-    for (let i = this.hashedSteps; i < this.n; i++)
-      h = mix(mix(h, this.tasksCol[i]!), hashes[this.labelsCol[i]!]!);
+    for (let i = this.hashedSteps; i < this.n; i++) {
+      const v = col[i]!;
+      h =
+        v === WIDE
+          ? mix(mix(h, this.taskOf(i)), hashes[this.labelOf(i)]!)
+          : mix(mix(h, v & TASK_MASK), hashes[v >>> TASK_BITS]!);
+    }
     this.hs = h;
     this.hashedSteps = this.n;
     let c = this.hc;
-    for (let i = this.hashedChoices; i < this.cn; i++) c = mix(c, this.choicesCol[i]!);
+    for (let i = this.hashedChoices; i < this.cn; i++) c = mix(c, this.choicesCol[2 * i]!);
     this.hc = c;
     this.hashedChoices = this.cn;
     return mix(h, c) >>> 0;
@@ -226,24 +253,23 @@ export class Trace {
       this.lastLabelId = id;
     }
     const n = this.n;
-    if (n === this.tasksCol.length) {
-      this.tasksCol = grow(this.tasksCol);
-      this.labelsCol = grow(this.labelsCol);
+    if (n === this.stepsCol.length) this.stepsCol = grow(this.stepsCol);
+    if (taskId >>> 0 <= TASK_MASK && id < LABEL_LIMIT)
+      this.stepsCol[n] = (id << TASK_BITS) | taskId;
+    else {
+      this.stepsCol[n] = WIDE;
+      this.wide ??= new Map();
+      this.wide.set(n, [taskId, id]);
     }
-    this.tasksCol[n] = taskId;
-    this.labelsCol[n] = id;
     this.n = n + 1;
   }
 
   choice(value: number): void {
-    const c = this.cn;
-    if (c === this.choicesCol.length) {
-      this.choicesCol = grow(this.choicesCol);
-      this.choiceStepsCol = grow(this.choiceStepsCol);
-    }
+    const c = 2 * this.cn;
+    if (c === this.choicesCol.length) this.choicesCol = grow(this.choicesCol);
     this.choicesCol[c] = value;
-    this.choiceStepsCol[c] = this.n;
-    this.cn = c + 1;
+    this.choicesCol[c + 1] = this.n;
+    this.cn++;
   }
 
   nameTask(id: number, name: string): void {
@@ -258,12 +284,12 @@ export class Trace {
   at(n: number): TraceStep {
     this.live();
     if (!(n >= 1 && n <= this.n)) throw new RangeError(`no step ${n} in a trace of ${this.n}`);
-    const taskId = this.tasksCol[n - 1]!;
+    const taskId = this.taskOf(n - 1);
     return {
       step: n,
       taskId,
       task: this.taskName(taskId),
-      label: this.table.text[this.labelsCol[n - 1]!]!,
+      label: this.table.text[this.labelOf(n - 1)]!,
     };
   }
 

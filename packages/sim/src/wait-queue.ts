@@ -1,3 +1,4 @@
+import { opLabel } from "./label.js";
 import { activeSimulation } from "./simulation.js";
 import type { Task } from "./task.js";
 
@@ -44,7 +45,7 @@ export class WaitQueue {
   }
 
   /** Sleeps until woken. */
-  wait(label = `wait(${this.name})`): Promise<void> {
+  wait(label = opLabel("wait", this.name)): Promise<void> {
     const sim = activeSimulation();
     if (!sim) return new Promise<void>((res) => this.outside.push(res));
     const t = sim.current;
@@ -54,7 +55,7 @@ export class WaitQueue {
   }
 
   /** Sleeps until woken or until `ns` of virtual time pass. True if woken, false on timeout. */
-  async waitTimeout(ns: number, label = `wait_timeout(${this.name})`): Promise<boolean> {
+  async waitTimeout(ns: number, label = opLabel("wait_timeout", this.name)): Promise<boolean> {
     const sim = activeSimulation();
     if (!sim) {
       if (ns <= 0) return false;
