@@ -9,6 +9,7 @@
  * torn down with the page, and makes a buffer freed under the GPU observable.
  */
 
+import { crc32 } from "./checksum.js";
 import { formatAddress, type GpuAddress } from "./command.js";
 import { forEachPiece, PAGE_SIZE, type Page, type SystemMemory } from "./page.js";
 import type { Vram } from "./vram.js";
@@ -112,6 +113,18 @@ export class GpuMmu {
       out.set(p.data.subarray(at, at + len), done);
     });
     return out;
+  }
+
+  /** The CRC-32 of a checked mapping's bytes, computed in place (no copy). */
+  crc32(m: Mapping): number {
+    const { addr, size } = m;
+    if (addr.space === "vram")
+      return crc32(this.vram.data.subarray(addr.offset, addr.offset + size));
+    let c = 0;
+    forEachPiece(addr.pages, addr.offset, size, (p, at, len) => {
+      c = crc32(p.data.subarray(at, at + len), c);
+    });
+    return c;
   }
 
   /** Writes `bytes` (of the mapping's size) through a checked mapping. */
