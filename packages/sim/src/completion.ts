@@ -1,4 +1,3 @@
-import { opLabel } from "./label.js";
 import { WaitQueue } from "./wait-queue.js";
 
 /**
@@ -32,7 +31,7 @@ export class Completion {
   }
 
   /** Models wait_for_completion(). */
-  async wait(label = opLabel("wait_for_completion", this.name)): Promise<void> {
+  async wait(label = `wait_for_completion(${this.name})`): Promise<void> {
     while (this.done === 0) await this.wq.wait(label);
     if (this.done !== Number.POSITIVE_INFINITY) this.done--;
   }
@@ -43,7 +42,7 @@ export class Completion {
    */
   async waitTimeout(
     ns: number,
-    label = opLabel("wait_for_completion_timeout", this.name),
+    label = `wait_for_completion_timeout(${this.name})`,
   ): Promise<boolean> {
     while (this.done === 0) {
       if (!(await this.wq.waitTimeout(ns, label))) return false;

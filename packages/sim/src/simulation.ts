@@ -297,14 +297,10 @@ export class Simulation {
     if (t.state !== "blocked" || this.status !== "running") return;
     t.state = "runnable";
     t.waitingOn = null;
-    // Insert by id, shifting by hand: splice() would allocate the array of removed elements.
     const r = this.runnable;
     let i = r.length;
-    while (i > 0 && r[i - 1]!.id > t.id) {
-      r[i] = r[i - 1]!;
-      i--;
-    }
-    r[i] = t;
+    while (i > 0 && r[i - 1]!.id > t.id) i--;
+    r.splice(i, 0, t);
   }
 
   /** A nondeterministic value in [0, n), recorded in the trace (and enumerated by DFS). */
@@ -415,12 +411,8 @@ export class Simulation {
   }
 
   private removeRunnable(t: Task): void {
-    const r = this.runnable;
-    const last = r.length - 1;
-    let i = r.indexOf(t);
-    if (i < 0) return;
-    for (; i < last; i++) r[i] = r[i + 1]!;
-    r.pop();
+    const i = this.runnable.indexOf(t);
+    if (i >= 0) this.runnable.splice(i, 1);
   }
 
   /** Picks who runs next; advances virtual time when nobody can run. null: the run has ended. */

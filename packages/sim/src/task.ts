@@ -1,4 +1,3 @@
-import { opLabel } from "./label.js";
 import { activeSimulation, type Simulation } from "./simulation.js";
 import { WaitQueue } from "./wait-queue.js";
 
@@ -58,7 +57,7 @@ export class Task {
     while (this.state !== "exited") {
       if (!this.exitQueue) this.exitQueue = new WaitQueue(`exit of ${this.name}[${this.id}]`);
       const wq = this.exitQueue;
-      await wq.wait(opLabel("join", this.name));
+      await wq.wait(`join(${this.name})`);
     }
   }
 
@@ -74,28 +73,18 @@ export class Task {
 
 /** Typed per-task storage, like a per-task field of `struct task_struct`. */
 export class TaskLocal<T> {
-  // The last task looked up and its value: a task usually reads its own state several times
-  // between two switches, and this saves the Map lookup.
-  private lastTask: Task | null = null;
-  private lastValue: T | undefined = undefined;
-
   constructor(private readonly init: () => T) {}
 
   get(task: Task): T {
-    if (task === this.lastTask) return this.lastValue as T;
-    let v = task.locals.get(this) as T | undefined;
-    if (v === undefined && !task.locals.has(this)) {
-      v = this.init();
-      task.locals.set(this, v);
-    }
-    this.lastTask = task;
-    this.lastValue = v;
-    return v as T;
+    const v = task.locals.get(this);
+    if (v !== undefined || task.locals.has(this)) return v as T;
+    const fresh = this.init();
+    task.locals.set(this, fresh);
+    return fresh;
   }
 
   set(task: Task, value: T): void {
     task.locals.set(this, value);
-    if (task === this.lastTask) this.lastValue = value;
   }
 }
 
@@ -105,9 +94,6 @@ export class TaskLocal<T> {
  */
 export class SimLocal<T> {
   private fallback: T | undefined;
-  // The last simulation looked up and its value: a run asks for its own state again and again.
-  private lastSim: Simulation | null = null;
-  private lastValue: T | undefined = undefined;
 
   constructor(private readonly init: () => T) {}
 
@@ -117,15 +103,11 @@ export class SimLocal<T> {
       if (this.fallback === undefined) this.fallback = this.init();
       return this.fallback;
     }
-    if (sim === this.lastSim) return this.lastValue as T;
-    let v = sim.locals.get(this) as T | undefined;
-    if (v === undefined && !sim.locals.has(this)) {
-      v = this.init();
-      sim.locals.set(this, v);
-    }
-    this.lastSim = sim;
-    this.lastValue = v;
-    return v as T;
+    const v = sim.locals.get(this);
+    if (v !== undefined || sim.locals.has(this)) return v as T;
+    const fresh = this.init();
+    sim.locals.set(this, fresh);
+    return fresh;
   }
 
   /** Drops the fallback instance (tests that use kernel code outside a simulation). */

@@ -30,35 +30,13 @@ describe("Trace", () => {
     const smallHash = small.hash;
     fill(new Trace(), 9000); // the next fresh trace starts at this one's size
     const big = new Trace();
-    const cap = (big as unknown as { stepsCol: Int32Array }).stepsCol.length;
+    const cap = (big as unknown as { tasksCol: Int32Array }).tasksCol.length;
     expect(cap).toBeGreaterThanOrEqual(9000);
     fill(big, 700);
     expect([big.length, big.choiceCount, big.hash]).toEqual([700, 140, smallHash]);
     // and a short run after a long one sizes the next trace down again
     const after = new Trace();
-    expect((after as unknown as { stepsCol: Int32Array }).stepsCol.length).toBe(1024);
-  });
-
-  it("keeps steps whose task id or label id does not fit the packed form, with the same hash", () => {
-    // A step is one integer (label << 11 | task) while the task id is below 2048; the others
-    // are kept aside. The hash is that of the (task, label) pairs either way.
-    const packed = new Trace();
-    const wide = new Trace();
-    for (let i = 0; i < 3000; i++) {
-      packed.step(1 + (i % 3), `w${i % 5}`);
-      wide.step(i % 500 === 7 ? 5000 + i : 1 + (i % 3), `w${i % 5}`);
-    }
-    wide.nameTask(5007, "many");
-    expect(wide.at(8)).toEqual({ step: 8, taskId: 5007, task: "many", label: "w2" });
-    expect(wide.taskAt(8)).toBe(5007);
-    expect(wide.at(9).taskId).toBe(3);
-    expect(wide.labels).toEqual(packed.labels);
-    expect(wide.hash).not.toBe(packed.hash);
-    const again = new Trace();
-    for (let i = 0; i < 3000; i++) again.step(i % 500 === 7 ? 5000 + i : 1 + (i % 3), `w${i % 5}`);
-    expect(again.hash).toBe(wide.hash);
-    expect(wide.taskAt(0)).toBe(0);
-    expect(wide.taskAt(3001)).toBe(0);
+    expect((after as unknown as { tasksCol: Int32Array }).tasksCol.length).toBe(1024);
   });
 
   it("hashes incrementally: the same content gives the same hash however it is read", () => {

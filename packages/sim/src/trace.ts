@@ -61,22 +61,12 @@ function currentTable(): LabelTable {
   return table;
 }
 
-/**
- * A step is stored as one integer, `label << TASK_BITS | task`, while its task id fits in
- * TASK_BITS bits and its label id in LABEL_BITS (a run of fewer than 2048 tasks over a table of
- * fewer than 2^20 labels: every run of this project's models); a step that does not fit stores
- * WIDE and keeps its pair in a side map. One 4-byte write per step instead of two halves the
- * memory the scheduler's hot path streams through.
- */
-const TASK_BITS = 11;
-const TASK_MASK = (1 << TASK_BITS) - 1;
-const LABEL_LIMIT = 1 << 20;
-const WIDE = -1;
-
 /** Column buffers of a finished trace, kept for the next trace (see Trace.recycle). */
 interface Columns {
-  steps: Int32Array<ArrayBuffer>;
+  tasks: Int32Array<ArrayBuffer>;
+  labels: Int32Array<ArrayBuffer>;
   choices: Int32Array<ArrayBuffer>;
+  choiceSteps: Int32Array<ArrayBuffer>;
 }
 let spare: Columns | null = null;
 const DETACHED = new Int32Array(0);
@@ -104,14 +94,13 @@ export class Trace {
   /** The label table this trace's label ids refer to. */
   private readonly table = currentTable();
   private readonly taskNames = new Map<number, string>();
-  // Typed arrays that double when full: the scheduler's hot path only stores numbers. Steps are
-  // packed (see TASK_BITS); choices are (value, step) pairs side by side.
-  private stepsCol: Int32Array<ArrayBuffer>;
+  // Columns in typed arrays that double when full: the scheduler's hot path only stores numbers.
+  private tasksCol: Int32Array<ArrayBuffer>;
+  private labelsCol: Int32Array<ArrayBuffer>;
   private n = 0;
   private choicesCol: Int32Array<ArrayBuffer>;
+  private choiceStepsCol: Int32Array<ArrayBuffer>;
   private cn = 0;
-  /** The (task, label) pairs of the steps stored as WIDE, by step index. */
-  private wide: Map<number, readonly [number, number]> | null = null;
   private recycled = false;
   /** The hash of the whole trace, kept when it is recycled. */
   private finalHash = 0;
@@ -130,11 +119,17 @@ export class Trace {
     const prev = previous;
     previous = this;
     if (c) {
-      this.stepsCol = c.steps;
+      this.tasksCol = c.tasks;
+      this.labelsCol = c.labels;
       this.choicesCol = c.choices;
+      this.choiceStepsCol = c.choiceSteps;
     } else {
-      this.stepsCol = new Int32Array(presize(prev?.n, MIN_STEPS));
-      this.choicesCol = new Int32Array(2 * presize(prev?.cn, MIN_CHOICES));
+      const steps = presize(prev?.n, MIN_STEPS);
+      const choices = presize(prev?.cn, MIN_CHOICES);
+      this.tasksCol = new Int32Array(steps);
+      this.labelsCol = new Int32Array(steps);
+      this.choicesCol = new Int32Array(choices);
+      this.choiceStepsCol = new Int32Array(choices);
     }
   }
 
@@ -148,9 +143,13 @@ export class Trace {
     if (this.recycled) return;
     this.finalHash = this.hash;
     this.recycled = true;
-    spare = { steps: this.stepsCol, choices: this.choicesCol };
-    this.stepsCol = this.choicesCol = DETACHED;
-    this.wide = null;
+    spare = {
+      tasks: this.tasksCol,
+      labels: this.labelsCol,
+      choices: this.choicesCol,
+      choiceSteps: this.choiceStepsCol,
+    };
+    this.tasksCol = this.labelsCol = this.choicesCol = this.choiceStepsCol = DETACHED;
     this.n = this.cn = this.hashedSteps = this.hashedChoices = 0;
   }
 
@@ -161,25 +160,13 @@ export class Trace {
       );
   }
 
-  /** Task id of the step at index i (0-based). */
-  private taskOf(i: number): number {
-    const v = this.stepsCol[i]!;
-    return v === WIDE ? this.wide!.get(i)![0] : v & TASK_MASK;
-  }
-
-  /** Label id of the step at index i (0-based). */
-  private labelOf(i: number): number {
-    const v = this.stepsCol[i]!;
-    return v === WIDE ? this.wide!.get(i)![1] : v >>> TASK_BITS;
-  }
-
   /** The distinct labels of this trace, in order of first appearance. */
   get labels(): string[] {
     this.live();
     const seen = new Set<number>();
     const out: string[] = [];
     for (let i = 0; i < this.n; i++) {
-      const id = this.labelOf(i);
+      const id = this.labelsCol[i]!;
       if (!seen.has(id)) {
         seen.add(id);
         out.push(this.table.text[id]!);
@@ -200,41 +187,31 @@ export class Trace {
   /** Every nondeterministic choice, in order (task ids or data values). */
   get choices(): number[] {
     this.live();
-    const out = new Array<number>(this.cn);
-    for (let c = 0; c < this.cn; c++) out[c] = this.choicesCol[2 * c]!;
-    return out;
+    return Array.from(this.choicesCol.subarray(0, this.cn));
   }
 
   /** The step at which each choice was made. */
   get choiceSteps(): number[] {
     this.live();
-    const out = new Array<number>(this.cn);
-    for (let c = 0; c < this.cn; c++) out[c] = this.choicesCol[2 * c + 1]!;
-    return out;
+    return Array.from(this.choiceStepsCol.subarray(0, this.cn));
   }
 
-  /** Task id of step n (1-based); 0 when there is no step n. */
+  /** Task id of step n (1-based). */
   taskAt(n: number): number {
-    return n >= 1 && n <= this.n ? this.taskOf(n - 1) : 0;
+    return this.tasksCol[n - 1]!;
   }
 
   /** The trace hash so far (unsigned 32-bit). */
   get hash(): number {
     if (this.recycled) return this.finalHash;
     const hashes = this.table.hashes;
-    const col = this.stepsCol;
     let h = this.hs;
-    for (let i = this.hashedSteps; i < this.n; i++) {
-      const v = col[i]!;
-      h =
-        v === WIDE
-          ? mix(mix(h, this.taskOf(i)), hashes[this.labelOf(i)]!)
-          : mix(mix(h, v & TASK_MASK), hashes[v >>> TASK_BITS]!);
-    }
+    for (let i = this.hashedSteps; i < this.n; i++)
+      h = mix(mix(h, this.tasksCol[i]!), hashes[this.labelsCol[i]!]!);
     this.hs = h;
     this.hashedSteps = this.n;
     let c = this.hc;
-    for (let i = this.hashedChoices; i < this.cn; i++) c = mix(c, this.choicesCol[2 * i]!);
+    for (let i = this.hashedChoices; i < this.cn; i++) c = mix(c, this.choicesCol[i]!);
     this.hc = c;
     this.hashedChoices = this.cn;
     return mix(h, c) >>> 0;
@@ -253,23 +230,24 @@ export class Trace {
       this.lastLabelId = id;
     }
     const n = this.n;
-    if (n === this.stepsCol.length) this.stepsCol = grow(this.stepsCol);
-    if (taskId >>> 0 <= TASK_MASK && id < LABEL_LIMIT)
-      this.stepsCol[n] = (id << TASK_BITS) | taskId;
-    else {
-      this.stepsCol[n] = WIDE;
-      this.wide ??= new Map();
-      this.wide.set(n, [taskId, id]);
+    if (n === this.tasksCol.length) {
+      this.tasksCol = grow(this.tasksCol);
+      this.labelsCol = grow(this.labelsCol);
     }
+    this.tasksCol[n] = taskId;
+    this.labelsCol[n] = id;
     this.n = n + 1;
   }
 
   choice(value: number): void {
-    const c = 2 * this.cn;
-    if (c === this.choicesCol.length) this.choicesCol = grow(this.choicesCol);
+    const c = this.cn;
+    if (c === this.choicesCol.length) {
+      this.choicesCol = grow(this.choicesCol);
+      this.choiceStepsCol = grow(this.choiceStepsCol);
+    }
     this.choicesCol[c] = value;
-    this.choicesCol[c + 1] = this.n;
-    this.cn++;
+    this.choiceStepsCol[c] = this.n;
+    this.cn = c + 1;
   }
 
   nameTask(id: number, name: string): void {
@@ -284,12 +262,12 @@ export class Trace {
   at(n: number): TraceStep {
     this.live();
     if (!(n >= 1 && n <= this.n)) throw new RangeError(`no step ${n} in a trace of ${this.n}`);
-    const taskId = this.taskOf(n - 1);
+    const taskId = this.tasksCol[n - 1]!;
     return {
       step: n,
       taskId,
       task: this.taskName(taskId),
-      label: this.table.text[this.labelOf(n - 1)]!,
+      label: this.table.text[this.labelsCol[n - 1]!]!,
     };
   }
 

@@ -1,4 +1,3 @@
-import { opLabel } from "./label.js";
 import { activeSimulation } from "./simulation.js";
 import type { Task } from "./task.js";
 
@@ -45,7 +44,7 @@ export class WaitQueue {
   }
 
   /** Sleeps until woken. */
-  wait(label = opLabel("wait", this.name)): Promise<void> {
+  wait(label = `wait(${this.name})`): Promise<void> {
     const sim = activeSimulation();
     if (!sim) return new Promise<void>((res) => this.outside.push(res));
     const t = sim.current;
@@ -55,7 +54,7 @@ export class WaitQueue {
   }
 
   /** Sleeps until woken or until `ns` of virtual time pass. True if woken, false on timeout. */
-  async waitTimeout(ns: number, label = opLabel("wait_timeout", this.name)): Promise<boolean> {
+  async waitTimeout(ns: number, label = `wait_timeout(${this.name})`): Promise<boolean> {
     const sim = activeSimulation();
     if (!sim) {
       if (ns <= 0) return false;
