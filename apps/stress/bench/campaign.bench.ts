@@ -7,11 +7,14 @@
  *    BENCH_SEEDS base seeds (default 10), at most BENCH_BUDGET schedules each (default 2000; a
  *    miss counts as the budget); dfs is one deterministic run; BENCH_TOGGLES and
  *    BENCH_STRATEGIES (comma-separated) pick toggles and strategies;
- * 3. the speed-up of 2 worker threads over 1 on the sharing scenarios (worker start-up included).
+ * 3. the speed-up of 2 worker threads over 1 on the sharing scenarios, each run a fresh process
+ *    (workers-run.ts; start-up included), median over BENCH_SPEEDUP_ROUNDS alternated rounds.
  *
  * The last line is one JSON object with every figure.
  */
+import { execFile } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { baselineFixes } from "@primetime/sim";
 import { planBugs } from "../src/campaign/bugs-matrix.js";
 import type { CampaignConfig, SearchOptions } from "../src/campaign/config.js";
@@ -187,11 +190,15 @@ if (PARTS.has("detection")) {
   );
 }
 
-// 3. 2 workers vs 1: wall-clock schedules/s (the bench's own figure), and schedules per second of
-// the process's CPU time (every thread's: process.cpuUsage() counts the workers too), with the
-// 1-minute load average before and after each run. On a machine other jobs share, the wall-clock
-// ratio says how much the second worker got; the CPU-time ratio says what a schedule costs on 2
-// workers against 1 (1.0: no overhead, so 2 free cores would give 2x).
+// 3. 2 workers vs 1, each run in a fresh process (workers-run.ts) so that both start cold, as
+// `run --workers N` does from the command line: module loading, worker start-up, calibration and
+// JIT warm-up all count. BENCH_SPEEDUP_ROUNDS rounds (default 3) of one run on 1 worker then one
+// on 2, back to back; the figures are medians over the rounds. Wall clock is from spawn to exit;
+// CPU time is the child's own (every thread's), with the 1-minute load average before and after
+// each run. On a machine other jobs share, the wall-clock ratio says how much the second worker
+// got; the CPU-time ratio says what a schedule costs on 2 workers against 1 (1.0: no overhead,
+// so 2 free cores would give 2x). BENCH_SPEEDUP_SCHEDULES (default 600) schedules per unit, 30
+// units: about a minute of one core, so start-up is a few per cent of a run.
 interface WorkersRun {
   schedules: number;
   seconds: number;
@@ -202,49 +209,85 @@ interface WorkersRun {
   loadAfter: number;
 }
 const speed: {
+  rounds: { one: WorkersRun; two: WorkersRun }[];
   one: WorkersRun | null;
   two: WorkersRun | null;
   speedup: number;
   cpuRatio: number;
   cores: number;
-} = { one: null, two: null, speedup: 0, cpuRatio: 0, cores: availableParallelism() };
+} = {
+  rounds: [],
+  one: null,
+  two: null,
+  speedup: 0,
+  cpuRatio: 0,
+  cores: availableParallelism(),
+};
 if (PARTS.has("speedup")) {
-  const config: CampaignConfig = {
-    ...base,
-    scenarios: ["cross-share", "compositor", "mmap-vs-close", "fence-wait"],
-    strategy: { strategy: "pct", depth: 3 },
-    seeds: Number(process.env.BENCH_SPEEDUP_SCHEDULES ?? 300),
-    seed: 1,
-    bugs: [],
-    failFast: false,
-  };
-  const time = async (workers: number): Promise<WorkersRun> => {
-    const loadBefore = round(loadavg()[0]!, 2);
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    const run = await runCampaign(config, workers);
-    const seconds = (performance.now() - t0) / 1000;
-    const cu = process.cpuUsage(c0);
-    const cpuSeconds = (cu.user + cu.system) / 1e6;
-    const n = run.tallies.reduce((a, x) => a + x.schedules, 0);
-    return {
-      schedules: n,
-      seconds: round(seconds, 2),
-      cpuSeconds: round(cpuSeconds, 2),
-      perSecond: Math.round(n / seconds),
-      perCpuSecond: Math.round(n / cpuSeconds),
-      loadBefore,
-      loadAfter: round(loadavg()[0]!, 2),
-    };
-  };
-  speed.one = await time(1);
-  speed.two = await time(2);
-  speed.speedup = round(speed.two.perSecond / speed.one.perSecond, 2);
-  speed.cpuRatio = round(speed.two.perCpuSecond / speed.one.perCpuSecond, 2);
+  const perUnit = Number(process.env.BENCH_SPEEDUP_SCHEDULES ?? 600);
+  const rounds = Number(process.env.BENCH_SPEEDUP_ROUNDS ?? 3);
+  const child = fileURLToPath(new URL("./workers-run.ts", import.meta.url));
+  const time = (workers: number) =>
+    new Promise<WorkersRun>((resolve, reject) => {
+      const loadBefore = round(loadavg()[0]!, 2);
+      const t0 = performance.now();
+      execFile(
+        process.execPath,
+        [...process.execArgv, child, String(workers), String(perUnit)],
+        (err, stdout) => {
+          if (err) return reject(err);
+          const seconds = (performance.now() - t0) / 1000;
+          const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+            schedules: number;
+            cpuSeconds: number;
+          };
+          resolve({
+            schedules: r.schedules,
+            seconds: round(seconds, 2),
+            cpuSeconds: round(r.cpuSeconds, 2),
+            perSecond: Math.round(r.schedules / seconds),
+            perCpuSecond: Math.round(r.schedules / r.cpuSeconds),
+            loadBefore,
+            loadAfter: round(loadavg()[0]!, 2),
+          });
+        },
+      );
+    });
   const line = (w: number, r: WorkersRun) =>
     `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU: ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter})`;
   console.log(
-    `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores):\n${line(1, speed.one)}\n${line(2, speed.two)}\n  speed-up x${speed.speedup} wall; schedules per CPU second x${speed.cpuRatio}`,
+    `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run):`,
+  );
+  for (let i = 0; i < rounds; i++) {
+    const one = await time(1);
+    const two = await time(2);
+    speed.rounds.push({ one, two });
+    console.log(
+      `${line(1, one)}\n${line(2, two)}\n  round ${i + 1}: x${round(two.perSecond / one.perSecond, 2)} wall`,
+    );
+  }
+  const mid = (pick: (r: { one: WorkersRun; two: WorkersRun }) => WorkersRun): WorkersRun => {
+    const xs = speed.rounds.map(pick);
+    const m = (f: (r: WorkersRun) => number) => median(xs.map(f));
+    return {
+      schedules: xs[0]!.schedules,
+      seconds: m((r) => r.seconds),
+      cpuSeconds: m((r) => r.cpuSeconds),
+      perSecond: m((r) => r.perSecond),
+      perCpuSecond: m((r) => r.perCpuSecond),
+      loadBefore: m((r) => r.loadBefore),
+      loadAfter: m((r) => r.loadAfter),
+    };
+  };
+  speed.one = mid((r) => r.one);
+  speed.two = mid((r) => r.two);
+  speed.speedup = round(median(speed.rounds.map((r) => r.two.perSecond / r.one.perSecond)), 2);
+  speed.cpuRatio = round(
+    median(speed.rounds.map((r) => r.two.perCpuSecond / r.one.perCpuSecond)),
+    2,
+  );
+  console.log(
+    `  median over ${rounds} rounds:\n${line(1, speed.one)}\n${line(2, speed.two)}\n  speed-up x${speed.speedup} wall; schedules per CPU second x${speed.cpuRatio}`,
   );
 }
 

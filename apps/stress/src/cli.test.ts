@@ -138,7 +138,7 @@ describe("run, replay, workers, shards, merge", () => {
     expect(f.strategy).toMatch(/^portfolio:3 \((pct:[34]|pos|random)\)$/);
   });
 
-  it("--workers 2 finds the same, with the same tokens, as --workers 1", async () => {
+  it("--workers 2 and 3 find the same, with the same tokens, as --workers 1", async () => {
     const one = join(dir, "one.json");
     const two = join(dir, "two.json");
     await cli([...FLINK, "--workers", "1", "--json", one]);
@@ -146,6 +146,10 @@ describe("run, replay, workers, shards, merge", () => {
     expect(r.code).toBe(1);
     expect(readReport(two).timing.workers).toBe(2);
     expect(stable(two)).toBe(stable(one));
+    // This thread and two worker threads, the calibrations measured once in this thread.
+    const three = join(dir, "three.json");
+    expect((await cli([...FLINK, "--workers", "3", "--json", three])).code).toBe(1);
+    expect(stable(three)).toBe(stable(one));
   }, 180_000);
 
   it("3 shards merged equal the unsplit run", async () => {

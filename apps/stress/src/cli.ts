@@ -168,7 +168,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option("--faults <spec>", "fault injection in every schedule: nth:N or p:P")
     .option(
       "--workers <n>",
-      "worker threads (default: the number of cores)",
+      "threads running schedules: this one and N-1 worker threads (default: the number of cores)",
       integer("--workers", 1, 256),
     )
     .option("--shard <i/n>", "run shard i of n of the seed space")

@@ -5,7 +5,6 @@
  */
 
 import type { Timer } from "@primetime/sim";
-import { crc32 } from "./checksum.js";
 import { CHECKSUM_RESULT_SIZE, type Command, type CommandOp } from "./command.js";
 import type { DeviceClock } from "./device-clock.js";
 import type { AccessFault, GpuMmu, Mapping } from "./mmu.js";
@@ -203,7 +202,7 @@ export class Engine {
         this.mmu.write(dst, this.mmu.read(src!));
         break;
       case "checksum":
-        this.mmu.write(dst, le32(crc32(this.mmu.read(src!))));
+        this.mmu.write(dst, le32(this.mmu.crc32(src!)));
         break;
     }
   }

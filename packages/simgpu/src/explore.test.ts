@@ -79,7 +79,7 @@ function submitters(stats: Stats, workers = 3, rounds = 2): Scenario {
             const got = readPages(pages, 3000, size);
             if (!got.every((x, i) => x === want[i]))
               report("warn", `submitter${w} round ${round}: copied bytes differ`);
-            const sum = new DataView(gpu.vram.data.buffer).getUint32(result, true);
+            const sum = gpu.vram.view(result, 4).getUint32(0, true);
             if (sum !== crc32(want))
               report("warn", `submitter${w} round ${round}: checksum ${sum} != ${crc32(want)}`);
           }

@@ -333,7 +333,7 @@ describe("SimGpu faults", () => {
       const s = gpu.submit([{ op: "fill", dst: vramAddress(vo), size: 2 ** 40, value: 1 }]);
       await irq.wait(s);
       expect(gpu.faults).toMatchObject([{ reason: "out-of-range", offset: 2 * PAGE_SIZE }]);
-      expect(gpu.vram.data.every((x) => x === 0)).toBe(true);
+      expect(gpu.vram.read(0, gpu.vram.size).every((x) => x === 0)).toBe(true);
     });
   });
 

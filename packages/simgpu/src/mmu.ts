@@ -9,6 +9,7 @@
  * torn down with the page, and makes a buffer freed under the GPU observable.
  */
 
+import { crc32 } from "./checksum.js";
 import { formatAddress, type GpuAddress } from "./command.js";
 import { forEachPiece, PAGE_SIZE, type Page, type SystemMemory } from "./page.js";
 import type { Vram } from "./vram.js";
@@ -106,7 +107,7 @@ export class GpuMmu {
   /** Reads a checked mapping: a copy of its bytes. */
   read(m: Mapping): Uint8Array {
     const { addr, size } = m;
-    if (addr.space === "vram") return this.vram.data.slice(addr.offset, addr.offset + size);
+    if (addr.space === "vram") return this.vram.read(addr.offset, size);
     const out = new Uint8Array(size);
     forEachPiece(addr.pages, addr.offset, size, (p, at, len, done) => {
       out.set(p.data.subarray(at, at + len), done);
@@ -114,11 +115,28 @@ export class GpuMmu {
     return out;
   }
 
+  /** The CRC-32 of a checked mapping's bytes, computed in place (no copy). */
+  crc32(m: Mapping): number {
+    const { addr, size } = m;
+    if (addr.space === "vram") {
+      let c = 0;
+      this.vram.forEachPiece(addr.offset, size, false, (p, at, len) => {
+        c = crc32(p.subarray(at, at + len), c);
+      });
+      return c;
+    }
+    let c = 0;
+    forEachPiece(addr.pages, addr.offset, size, (p, at, len) => {
+      c = crc32(p.data.subarray(at, at + len), c);
+    });
+    return c;
+  }
+
   /** Writes `bytes` (of the mapping's size) through a checked mapping. */
   write(m: Mapping, bytes: Uint8Array): void {
     const { addr } = m;
     if (addr.space === "vram") {
-      this.vram.data.set(bytes, addr.offset);
+      this.vram.write(addr.offset, bytes);
       return;
     }
     forEachPiece(addr.pages, addr.offset, bytes.length, (p, at, len, done) => {
@@ -130,7 +148,7 @@ export class GpuMmu {
   fill(m: Mapping, value: number): void {
     const { addr, size } = m;
     if (addr.space === "vram") {
-      this.vram.data.fill(value, addr.offset, addr.offset + size);
+      this.vram.fill(addr.offset, size, value);
       return;
     }
     forEachPiece(addr.pages, addr.offset, size, (p, at, len) => {

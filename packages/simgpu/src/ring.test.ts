@@ -29,4 +29,28 @@ describe("crc32", () => {
     expect(crc32(check.subarray(4), crc32(check.subarray(0, 4)))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(4096))).toBe(0xc71c0011);
   });
+
+  it("equals the bit-at-a-time CRC-32 at every length and alignment (the sliced loop and its tail)", () => {
+    const bitwise = (bytes: Uint8Array, crc = 0) => {
+      let c = ~crc >>> 0;
+      for (const b of bytes) {
+        c ^= b;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return ~c >>> 0;
+    };
+    const bytes = new Uint8Array(300);
+    let x = 0x12345678;
+    for (let i = 0; i < bytes.length; i++) {
+      x = Math.imul(x ^ (x >>> 13), 0x5bd1e995) >>> 0;
+      bytes[i] = x & 0xff;
+    }
+    for (let from = 0; from < 5; from++)
+      for (let len = 0; len <= 70; len++) {
+        const b = bytes.subarray(from, from + len);
+        expect(crc32(b)).toBe(bitwise(b));
+        expect(crc32(b, 0xdeadbeef)).toBe(bitwise(b, 0xdeadbeef));
+      }
+    expect(crc32(bytes)).toBe(bitwise(bytes));
+  });
 });

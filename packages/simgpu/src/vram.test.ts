@@ -62,4 +62,30 @@ describe("Vram", () => {
     expect(v.read(a + 10, 3)).toEqual(Uint8Array.of(1, 2, 3));
     expect(() => v.read(2 * PAGE_SIZE - 1, 2)).toThrow(RangeError);
   });
+
+  it("backs a page only when it is written or viewed; untouched pages read as zeros", () => {
+    const v = new Vram(64);
+    expect(v.backedPages).toBe(0);
+    expect(v.read(0, v.size).every((x) => x === 0)).toBe(true);
+    expect(v.backedPages).toBe(0);
+    // A write across a page boundary lands in both pages, and only those are backed.
+    v.write(3 * PAGE_SIZE - 2, Uint8Array.of(1, 2, 3, 4));
+    expect(v.backedPages).toBe(2);
+    expect(v.read(3 * PAGE_SIZE - 3, 6)).toEqual(Uint8Array.of(0, 1, 2, 3, 4, 0));
+    expect(v.page(2)[PAGE_SIZE - 1]).toBe(2);
+    expect(v.page(3)[1]).toBe(4);
+    v.fill(10 * PAGE_SIZE + 100, PAGE_SIZE, 7);
+    expect(v.backedPages).toBe(4);
+    const r = v.read(10 * PAGE_SIZE, 2 * PAGE_SIZE);
+    expect(r.slice(99, 102)).toEqual(Uint8Array.of(0, 7, 7));
+    expect(r.slice(PAGE_SIZE + 98, PAGE_SIZE + 101)).toEqual(Uint8Array.of(7, 7, 0));
+    // A view is live and stays in one page.
+    const view = v.view(20 * PAGE_SIZE + 8, 8);
+    view.setBigUint64(0, 0x0102030405060708n, true);
+    expect(v.read(20 * PAGE_SIZE + 8, 2)).toEqual(Uint8Array.of(8, 7));
+    expect(v.backedPages).toBe(5);
+    expect(() => v.view(PAGE_SIZE - 4, 8)).toThrow(RangeError);
+    expect(() => v.page(64)).toThrow(RangeError);
+    expect(() => v.fill(v.size - 1, 2, 0)).toThrow(RangeError);
+  });
 });

@@ -7,6 +7,9 @@ import { report } from "@primetime/sim";
 import { PAGE_SIZE } from "./page.js";
 import { PageRanges } from "./page-ranges.js";
 
+/** What an untouched VRAM page reads as (never written: reads only). */
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
 /**
  * VRAM of `pages` pages plus a range allocator over them.
  *
@@ -15,6 +18,11 @@ import { PageRanges } from "./page-ranges.js";
  * its neighbours. Allocation does not clear the memory: a new buffer holds whatever the last one
  * left there, as on real hardware (drivers that care clear it with a fill command).
  *
+ * The bytes are kept per page, each backed (zeroed) when it is first written or handed out as a
+ * view: a device of many pages of which a schedule touches a few costs those few (a qxl device
+ * has its ROM, rings and release pages in VRAM and is booted again for every schedule). An
+ * untouched page reads as zeros.
+ *
  * Like system pages, every VRAM page has a generation, odd while allocated, bumped by every
  * allocation and every free: the device's MMU model faults an access to a page that was freed (or
  * freed and handed to another buffer) after the command naming it was submitted.
@@ -22,7 +30,8 @@ import { PageRanges } from "./page-ranges.js";
 export class Vram {
   /** Size in pages. */
   readonly pages: number;
-  private bytes: Uint8Array | null = null;
+  /** The bytes of each page, once touched. */
+  private readonly backing: (Uint8Array | undefined)[];
   private readonly gens: Uint32Array;
   /** Free and allocated page ranges (first fit, coalesced). */
   private readonly ranges: PageRanges;
@@ -30,17 +39,45 @@ export class Vram {
   constructor(pages: number) {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`bad VRAM page count ${pages}`);
     this.pages = pages;
+    this.backing = new Array<Uint8Array | undefined>(pages);
     this.gens = new Uint32Array(pages);
     this.ranges = new PageRanges(pages);
   }
 
   /**
-   * The memory itself: `size` bytes. The CPU's view through the BAR, without checks. Allocated
-   * (zeroed) on first use: a device whose VRAM nobody reads or writes costs no memory.
+   * The bytes of page `index`, the CPU's view of it through the BAR without checks (writable;
+   * backed on first use). Throws RangeError outside VRAM.
    */
-  get data(): Uint8Array {
-    this.bytes ??= new Uint8Array(this.pages * PAGE_SIZE);
-    return this.bytes;
+  page(index: number): Uint8Array {
+    if (!(Number.isInteger(index) && index >= 0 && index < this.pages))
+      throw new RangeError(`page ${index} outside VRAM of ${this.pages} pages`);
+    let b = this.backing[index];
+    if (b === undefined) {
+      b = new Uint8Array(PAGE_SIZE);
+      this.backing[index] = b;
+    }
+    return b;
+  }
+
+  /** Pages backed so far (touched by a write or a view). */
+  get backedPages(): number {
+    let n = 0;
+    for (const b of this.backing) if (b !== undefined) n++;
+    return n;
+  }
+
+  /**
+   * A live view of `length` bytes at `offset`, which must lie in one page (a kmap of a page).
+   * Throws RangeError outside VRAM or across a page boundary.
+   */
+  view(offset: number, length: number): DataView {
+    this.checkRange(offset, length);
+    const index = Math.floor(offset / PAGE_SIZE);
+    const inPage = offset - index * PAGE_SIZE;
+    if (inPage + length > PAGE_SIZE)
+      throw new RangeError(`view [${offset}, +${length}) crosses a VRAM page boundary`);
+    const b = this.page(index);
+    return new DataView(b.buffer, b.byteOffset + inPage, length);
   }
 
   /** Size in bytes. */
@@ -116,13 +153,50 @@ export class Vram {
   /** The CPU reading VRAM through the BAR: a copy. Throws RangeError outside VRAM. */
   read(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
-    return this.data.slice(offset, offset + length);
+    const out = new Uint8Array(length);
+    this.forEachPiece(offset, length, false, (bytes, at, len, done) => {
+      if (bytes !== ZERO_PAGE) out.set(bytes.subarray(at, at + len), done);
+    });
+    return out;
   }
 
   /** The CPU writing VRAM through the BAR. Throws RangeError outside VRAM. */
   write(offset: number, bytes: Uint8Array): void {
     this.checkRange(offset, bytes.length);
-    this.data.set(bytes, offset);
+    this.forEachPiece(offset, bytes.length, true, (page, at, len, done) => {
+      page.set(bytes.subarray(done, done + len), at);
+    });
+  }
+
+  /** memset() of `length` bytes at `offset`. Throws RangeError outside VRAM. */
+  fill(offset: number, length: number, value: number): void {
+    this.checkRange(offset, length);
+    this.forEachPiece(offset, length, true, (page, at, len) => {
+      page.fill(value, at, at + len);
+    });
+  }
+
+  /**
+   * Calls `fn` for each page piece of `[offset, offset + length)` (no range check): the page's
+   * bytes, the offset in the page, the piece's length and the bytes done before it. `write`
+   * backs untouched pages; a read gets a shared page of zeros for them, which it must not write.
+   */
+  forEachPiece(
+    offset: number,
+    length: number,
+    write: boolean,
+    fn: (page: Uint8Array, inPage: number, len: number, done: number) => void,
+  ): void {
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const inPage = at - index * PAGE_SIZE;
+      const len = Math.min(PAGE_SIZE - inPage, length - done);
+      const b = write ? this.page(index) : (this.backing[index] ?? ZERO_PAGE);
+      fn(b, inPage, len, done);
+      done += len;
+    }
   }
 
   private checkRange(offset: number, length: number): void {

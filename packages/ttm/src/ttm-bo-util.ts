@@ -563,7 +563,7 @@ export async function ttmBoCpuPage(
     return page ? page.data : -EINVAL;
   }
   const off = mem.bus.offset - SIMGPU_VRAM_BAR + i * PAGE_SIZE;
-  return bo.bdev.gpu.vram.data.subarray(off, off + PAGE_SIZE);
+  return bo.bdev.gpu.vram.page(off / PAGE_SIZE);
 }
 
 /**

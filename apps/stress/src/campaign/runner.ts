@@ -1,13 +1,14 @@
 /**
- * Running a campaign: its units cut into jobs, the jobs run on N worker threads (or in this
- * thread with --workers 1), the tallies merged. See schedule.ts for why the result does not
+ * Running a campaign: its units cut into jobs, the jobs run on N threads (this one and N-1
+ * worker threads; N worker threads for DFS, whose jobs cannot pause), the tallies merged. This
+ * thread calibrates each unit once for all of them. See schedule.ts for why the result does not
  * depend on N or on the shards.
  */
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { CampaignConfig } from "./config.js";
-import { type Job, runJob } from "./schedule.js";
+import { type Calibration, calibrateUnit, type Job, needsCalibration, runJob } from "./schedule.js";
 import { emptyTally, mergeTally, type UnitTally } from "./tally.js";
 import { planUnits, type Unit } from "./units.js";
 import type { FromWorker, ToWorker, WorkerData } from "./worker.js";
@@ -131,11 +132,23 @@ export async function runCampaign(
     await new Promise<void>((resolve, reject) => {
       const pool: Worker[] = [];
       let nextId = 0;
+      /** Jobs out on worker threads. */
       let running = 0;
       let done = false;
+      // This thread is one of the n: it runs sampling jobs itself between its messages (a DFS
+      // job cannot pause, so a DFS campaign gets n worker threads). It first measures the
+      // calibrations (PCT, portfolio), in the order the jobs need them, while the workers start;
+      // a job goes out with its unit's. Workers waiting for one park.
+      const local = c.strategy.strategy !== "dfs";
+      let localDone = !local;
+      const calibrate = needsCalibration(c);
+      const calibrations = new Map<string, Calibration>();
+      const parked: Worker[] = [];
+      let held: Job | undefined;
       const finish = (err?: Error) => {
         if (done) return;
         done = true;
+        clearInterval(timer);
         for (const w of pool) void w.terminate();
         if (err) reject(err);
         else resolve();
@@ -144,20 +157,46 @@ export async function runCampaign(
       const timer = setInterval(() => {
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
       }, 50);
-      const dispatch = (w: Worker) => {
+      const nextJob = (): Job | undefined => {
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
-        const next = Atomics.load(stopBuf, 0) ? undefined : queue.next();
-        if (!next || next.done) {
-          if (running === 0) {
-            clearInterval(timer);
-            finish();
-          }
+        if (Atomics.load(stopBuf, 0)) return undefined;
+        if (held) {
+          const j = held;
+          held = undefined;
+          return j;
+        }
+        const next = queue.next();
+        return next.done ? undefined : next.value;
+      };
+      /** The job with its unit's calibration, or undefined (and the job held) if not measured yet. */
+      const withCalibration = (job: Job): Job | undefined => {
+        if (!calibrate || "dfs" in job) return job;
+        const cal = calibrations.get(job.unit);
+        if (cal) return { ...job, calibration: cal };
+        held = job;
+        return undefined;
+      };
+      const dispatch = (w: Worker) => {
+        if (done) return;
+        const job = nextJob();
+        if (!job) {
+          // Nothing left: parked workers have nothing to wait for.
+          parked.length = 0;
+          if (running === 0 && localDone) finish();
+          return;
+        }
+        const sent = withCalibration(job);
+        if (!sent) {
+          parked.push(w);
           return;
         }
         running++;
-        w.postMessage({ type: "job", id: nextId++, job: next.value } satisfies ToWorker);
+        w.postMessage({ type: "job", id: nextId++, job: sent } satisfies ToWorker);
       };
-      for (let i = 0; i < n; i++) {
+      const wake = () => {
+        for (const w of parked.splice(0)) dispatch(w);
+      };
+      for (let i = 0; i < (local ? n - 1 : n); i++) {
         const w = startWorker({ config: c, stop: stopBuf });
         pool.push(w);
         w.on("message", (m: FromWorker) => {
@@ -167,18 +206,41 @@ export async function runCampaign(
             absorb(m.tally);
             running--;
             dispatch(w);
-          } else {
-            clearInterval(timer);
-            finish(new Error(`worker: ${m.message}`));
-          }
+          } else finish(new Error(`worker: ${m.message}`));
         });
-        w.on("error", (e) => {
-          clearInterval(timer);
-          finish(e);
-        });
+        w.on("error", (e) => finish(e));
       }
       // Every worker takes a job; idle ones take the next as they finish.
       for (const w of pool) dispatch(w);
+      // Between two schedules of its own, this thread answers the workers.
+      const pause = () => new Promise<void>((r) => setImmediate(r));
+      void (async () => {
+        if (calibrate)
+          for (const u of units) {
+            if (done || shouldStop()) break;
+            calibrations.set(u.key, await calibrateUnit(c, u.key));
+            wake();
+            await pause();
+          }
+        wake();
+        while (local && !done) {
+          const job = nextJob();
+          if (!job) break;
+          // Every unit is calibrated by now (or the campaign is stopping: then runJob measures it).
+          const cal = "dfs" in job ? undefined : calibrations.get(job.unit);
+          const t = await runJob(
+            c,
+            cal ? { ...job, calibration: cal } : job,
+            (f) => progress?.tick(1, f ? 1 : 0),
+            shouldStop,
+            pause,
+          );
+          absorb(t);
+        }
+        localDone = true;
+        wake();
+        if (running === 0) finish();
+      })().catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
   }
   return {

@@ -29,9 +29,18 @@ import type { CampaignConfig } from "./config.js";
 import { addRun, emptyTally, isFailure, type UnitTally } from "./tally.js";
 import { parseUnitKey, unitBody } from "./units.js";
 
-/** A piece of a campaign for one thread: indices from, from+step, ... below to; or the DFS. */
+/**
+ * A piece of a campaign for one thread: indices from, from+step, ... below to; or the DFS. A
+ * job may carry its unit's calibration (calibrateUnit()), measured once for every thread.
+ */
 export type Job =
-  | { readonly unit: string; readonly from: number; readonly to: number; readonly step: number }
+  | {
+      readonly unit: string;
+      readonly from: number;
+      readonly to: number;
+      readonly step: number;
+      readonly calibration?: Calibration;
+    }
   | { readonly unit: string; readonly dfs: true; readonly limit: number };
 
 export function hashKey(key: string): number {
@@ -87,39 +96,58 @@ function calibrationDepth(s: SearchOptions): number | null {
   return null;
 }
 
-async function prepare(c: CampaignConfig, key: string): Promise<Prepared> {
+/**
+ * Calibrates unit `key` under `c`: CALIBRATION_RUNS runs of PCT with derived seeds (zeros for
+ * strategies that need none). A function of the configuration and the unit alone, so a campaign
+ * on several threads calibrates each unit once (runner.ts does it in the main thread and hands
+ * the result out with the unit's jobs) and gets what each thread would have measured.
+ */
+export async function calibrateUnit(c: CampaignConfig, key: string): Promise<Calibration> {
+  const depth = calibrationDepth(c.strategy);
+  if (depth === null) return { pctSteps: 0, longest: 0 };
+  // PCT spreads its change points over the run's length, which it must know, and the
+  // portfolio picks its members by it: a fixed, deterministic calibration measures it, as a PCT
+  // search's first runs would.
+  const unit = parseUnitKey(key);
+  const body = unitBody(unit);
+  const pct = new PctStrategy(depth);
+  const base = unitSeed(c, key);
+  let longest = 0;
+  for (let j = 0; j < CALIBRATION_RUNS; j++) {
+    const sim = new Simulation({
+      seed: deriveSeed(base ^ 0x5bd1e995, j),
+      strategy: pct,
+      stepLimit: c.stepLimit,
+      toggles: campaignToggles(c),
+    });
+    const r = await sim.run(body);
+    longest = Math.max(longest, r.trace.choiceCount);
+  }
+  return { pctSteps: pct.estimatedSteps, longest };
+}
+
+/** Whether the campaign's strategy calibrates its units (PCT and the portfolio). */
+export function needsCalibration(c: CampaignConfig): boolean {
+  return calibrationDepth(c.strategy) !== null;
+}
+
+async function prepare(
+  c: CampaignConfig,
+  key: string,
+  given: Calibration | undefined,
+): Promise<Prepared> {
   const unit = parseUnitKey(key);
   const body = unitBody(unit);
   const known = unit.scenario.withoutKnownReports ?? ((r: RunResult) => r);
-  const depth = calibrationDepth(c.strategy);
-  let calibration: Calibration = { pctSteps: 0, longest: 0 };
-  if (depth !== null) {
-    // PCT spreads its change points over the run's length, which it must know, and the
-    // portfolio picks its shallow member by it: a fixed, deterministic calibration (the same in
-    // every thread) measures it, as a PCT search's first runs would.
-    const pct = new PctStrategy(depth);
-    const base = unitSeed(c, key);
-    let longest = 0;
-    for (let j = 0; j < CALIBRATION_RUNS; j++) {
-      const sim = new Simulation({
-        seed: deriveSeed(base ^ 0x5bd1e995, j),
-        strategy: pct,
-        stepLimit: c.stepLimit,
-        toggles: campaignToggles(c),
-      });
-      const r = await sim.run(body);
-      longest = Math.max(longest, r.trace.choiceCount);
-    }
-    calibration = { pctSteps: pct.estimatedSteps, longest };
-  }
+  const calibration = given ?? (await calibrateUnit(c, key));
   return { body, calibration, known };
 }
 
-function preparedUnit(c: CampaignConfig, key: string): Promise<Prepared> {
+function preparedUnit(c: CampaignConfig, key: string, given?: Calibration): Promise<Prepared> {
   const k = preparedKey(c, key);
   let p = prepared.get(k);
   if (!p) {
-    p = prepare(c, key);
+    p = prepare(c, key, given);
     prepared.set(k, p);
   }
   return p;
@@ -173,8 +201,9 @@ export async function runSchedule(
   c: CampaignConfig,
   key: string,
   index: number,
+  given?: Calibration,
 ): Promise<{ run: RunResult; seed: number }> {
-  const { body, calibration, known } = await preparedUnit(c, key);
+  const { body, calibration, known } = await preparedUnit(c, key, given);
   const seed = deriveSeed(unitSeed(c, key), index);
   const sim = new Simulation({
     seed,
@@ -195,6 +224,8 @@ export async function runJob(
   job: Job,
   onSchedule?: (failed: boolean) => void,
   stop?: () => boolean,
+  /** Awaited after each schedule of a sampling job (the main thread lets messages in). */
+  pause?: () => Promise<void>,
 ): Promise<UnitTally> {
   const t = emptyTally(job.unit);
   if ("dfs" in job) {
@@ -221,11 +252,12 @@ export async function runJob(
   }
   for (let i = job.from; i < job.to; i += job.step) {
     if (stop?.()) break;
-    const { run, seed } = await runSchedule(c, job.unit, i);
+    const { run, seed } = await runSchedule(c, job.unit, i, job.calibration);
     addRun(t, run, i, seed);
     const failed = isFailure(run);
     onSchedule?.(failed);
     if (failed && c.failFast) break;
+    if (pause) await pause();
   }
   return t;
 }

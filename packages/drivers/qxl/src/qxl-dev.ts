@@ -364,9 +364,14 @@ export class QxlHw {
     this.dmaWindows.delete(index);
   }
 
-  /** The CPU's view of device memory (the BARs). */
-  get mem(): Uint8Array {
-    return this.gpu.vram.data;
+  /**
+   * The CPU's (or the device's) view of `len` bytes of device memory (the BARs) at VRAM offset
+   * `off`: live when they lie in one page, else a copy (reads only).
+   */
+  private bytesAt(off: number, len: number): DataView {
+    const vram = this.gpu.vram;
+    if ((off % PAGE_SIZE) + len <= PAGE_SIZE) return vram.view(off, len);
+    return new DataView(vram.read(off, len).buffer);
   }
 
   /**
@@ -430,19 +435,21 @@ export class QxlHw {
   private u32(phys: number, at: number): number {
     const off = this.translate(phys + at, 4);
     if (off === null) return 0;
-    return new DataView(this.mem.buffer, off, 4).getUint32(0, true);
+    return this.bytesAt(off, 4).getUint32(0, true);
   }
 
   private u64(phys: number, at: number): number {
     const off = this.translate(phys + at, 8);
     if (off === null) return 0;
-    return Number(new DataView(this.mem.buffer, off, 8).getBigUint64(0, true));
+    return Number(this.bytesAt(off, 8).getBigUint64(0, true));
   }
 
   private setU64(phys: number, at: number, v: number): void {
     const off = this.translate(phys + at, 8);
     if (off === null) return;
-    new DataView(this.mem.buffer, off, 8).setBigUint64(0, BigInt(v), true);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+    this.gpu.vram.write(off, b);
   }
 
   /**
@@ -504,7 +511,7 @@ export class QxlHw {
   private surfaceCommand(data: number, releases: number[]): void {
     const id = this.u32(data, QXL_SURFACE_CMD.surfaceId);
     const off = this.translate(data + QXL_SURFACE_CMD.type, 1);
-    const type = off === null ? -1 : this.mem[off]!;
+    const type = off === null ? -1 : this.bytesAt(off, 1).getUint8(0);
     if (id >= this.rom.nSurfaces) {
       this.guestBug(`surface id ${id} >= n_surfaces ${this.rom.nSurfaces}`);
       releases.push(data);

@@ -84,7 +84,7 @@ import {
   QxlBo,
   type QxlSurface,
   qxlBoCheckId,
-  qxlBoCpuView,
+  qxlBoCpuWrite,
   qxlBoPhysicalAddress,
   qxlBoReserve,
   qxlBoUnreserve,
@@ -185,11 +185,13 @@ async function copyFromUserBytes(addr: number, len: number): Promise<Uint8Array 
 function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
   const dst = info.dstBo!;
   if (!(dst instanceof QxlBo) || info.dstOffset + 8 > dst.size) return -EINVAL;
-  qxlBoCpuView(qdev, dst, info.dstOffset, 8).setBigUint64(
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(
     0,
     BigInt(relocAddress(qdev, info.srcBo!, info.srcOffset)),
     true,
   );
+  qxlBoCpuWrite(qdev, dst, info.dstOffset, bytes);
   return 0;
 }
 
@@ -199,7 +201,9 @@ function applySurfReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
   if (info.srcBo instanceof QxlBo && !info.srcBo.isPrimary) id = info.srcBo.surfaceId;
   const dst = info.dstBo!;
   if (!(dst instanceof QxlBo) || info.dstOffset + 4 > dst.size) return -EINVAL;
-  qxlBoCpuView(qdev, dst, info.dstOffset, 4).setUint32(0, id, true);
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, id, true);
+  qxlBoCpuWrite(qdev, dst, info.dstOffset, bytes);
   return 0;
 }
 
@@ -262,13 +266,7 @@ async function qxlProcessSingleCommand(
     if (bytes === null) {
       return -EFAULT;
     }
-    const slot = qxlBoCpuView(
-      qdev,
-      cmdBo,
-      release.releaseOffset + QXL_RELEASE_INFO_SIZE,
-      bytes.length,
-    );
-    new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength).set(bytes);
+    qxlBoCpuWrite(qdev, cmdBo, release.releaseOffset + QXL_RELEASE_INFO_SIZE, bytes);
     // fill out reloc info structs
     ret = 0;
     for (let i = 0; i < cmd.relocs_num; ++i) {

@@ -23,6 +23,7 @@ import {
 } from "@primetime/gem";
 import { type Errno, errPtr, isErr, KmemCache, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
 import { SimLocal, toggleEnabled, warnOn } from "@primetime/sim";
+import { type Page, writePages } from "@primetime/simgpu";
 import {
   TTM_PL_FLAG_TOPDOWN,
   TTM_PL_PRIV,
@@ -236,17 +237,35 @@ export function qxlBoPhysicalAddress(_qdev: QxlDevice, bo: QxlBo, offset: number
 
 /**
  * Models qxl_bo_kmap_atomic_page() + qxl_release_map()'s pointer arithmetic: the CPU's view of
- * the object's bytes. VRAM and PRIV objects are device memory (the BARs); others are their
- * ttm_tt pages (only single-page views are possible there: `offset` must stay in one page).
+ * the object's bytes, `len` bytes at `offset` within one page of the object (a kmap maps one
+ * page; a range across a page boundary is a RangeError). VRAM and PRIV objects are device memory
+ * (the BARs); others are their ttm_tt pages.
  * Locking: the object's placement is stable. References: none.
  */
 export function qxlBoCpuView(qdev: QxlDevice, bo: QxlBo, offset: number, len: number): DataView {
   const res = bo.resource!;
   if (res.memType === TTM_PL_VRAM || res.memType === TTM_PL_PRIV) {
-    return new DataView(qdev.hw.mem.buffer, res.start * PAGE_SIZE + offset, len);
+    return qdev.hw.gpu.vram.view(res.start * PAGE_SIZE + offset, len);
   }
+  if ((offset % PAGE_SIZE) + len > PAGE_SIZE)
+    throw new RangeError(`view [${offset}, +${len}) of ${bo.name} crosses a page boundary`);
   const page = bo.ttm!.pages![Math.floor(offset / PAGE_SIZE)]!;
   return new DataView(page.data.buffer, page.data.byteOffset + (offset % PAGE_SIZE), len);
+}
+
+/**
+ * The CPU's stores of `bytes` at `offset` into the object (the writes of apply_reloc() and the
+ * command copy of qxl_process_single_command() through their kmaps), across pages where the
+ * range spans several. VRAM and PRIV objects are device memory; others their ttm_tt pages.
+ * Locking: the object's placement is stable. References: none.
+ */
+export function qxlBoCpuWrite(qdev: QxlDevice, bo: QxlBo, offset: number, bytes: Uint8Array): void {
+  const res = bo.resource!;
+  if (res.memType === TTM_PL_VRAM || res.memType === TTM_PL_PRIV) {
+    qdev.hw.gpu.vram.write(res.start * PAGE_SIZE + offset, bytes);
+    return;
+  }
+  writePages(bo.ttm!.pages! as Page[], offset, bytes);
 }
 
 /**

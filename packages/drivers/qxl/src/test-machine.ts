@@ -333,6 +333,21 @@ export function qxlSubmitDraw(p: Process, fd: number, page: number): Promise<num
 export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
   const page = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page < 0) return page;
+  const ret = await qxlWriteDraw(p, page, d);
+  if (ret < 0) {
+    expectRet(await p.munmap(page, 4096), 0, "munmap");
+    return ret;
+  }
+  return page;
+}
+
+/**
+ * Writes one drawable, its relocations and its struct drm_qxl_command into `page`, a writable
+ * page of the caller's (the drm_qxl_command at +1024, what qxlSubmitDraw() submits), one store
+ * per structure; 0, or the negative errno of the store that failed. A client that draws often
+ * keeps one such page for its commands, as a userspace driver keeps its command buffer.
+ */
+export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<number> {
   const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
   const v = new DataView(cmd.buffer);
   const op = d.op === "fill" ? QXL_DRAW_FILL : d.op === "copy" ? QXL_DRAW_COPY : QXL_DRAW_CHECKSUM;
@@ -389,13 +404,10 @@ export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
   stores.push([cmdsAddr, c]);
   for (const [addr, bytes] of stores) {
     const n = await p.writeMemory(addr, bytes);
-    if (n < 0) {
-      expectRet(await p.munmap(page, 4096), 0, "munmap");
-      return n;
-    }
+    if (n < 0) return n;
     expectRet(n, bytes.length, "store");
   }
-  return page;
+  return 0;
 }
 
 /** Loads `len` bytes at `addr`; throws on a fault. */

@@ -18,7 +18,7 @@ import type { BoMapping } from "@primetime/gem";
 import { close, type DrmFd, isSysError, mmapDmaBuf, recvFd, sendFd } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
-import { expectedCrc, type GpuPath, gpuPathOf, waitIdle } from "./gpu-paths.js";
+import { expectedCrc, type GpuClient, type GpuPath, gpuPathOf, waitIdle } from "./gpu-paths.js";
 import {
   bootMachine,
   check,
@@ -56,18 +56,18 @@ export const gpuStats: { fills: Record<string, number>; checksums: Record<string
 
 /**
  * Checks buffer `i` as side `who` sees it: through the device (its GPU path's checksum) when its
- * driver has one that reaches the handle, else the CPU checksum of `view`.
+ * driver has one that reaches the handle, else the CPU checksum of `view`. The buffer is idle:
+ * the caller waited for the exporter's GPU fill.
  */
 async function checkContents(
   who: string,
   dev: DeviceUnderTest,
-  gpu: GpuPath | null,
-  fd: DrmFd,
+  gpu: { path: GpuPath; client: GpuClient } | null,
   b: { handle: number; dmaBuf: number; view: BoMapping; len: number; value: number; i: number },
 ): Promise<void> {
-  const crc = gpu ? await gpu.checksum(dev, fd, b.handle, b.len, b.dmaBuf) : null;
+  const crc = gpu ? await gpu.client.checksum(b.handle, b.len, b.dmaBuf) : null;
   if (crc !== null) {
-    gpuStats.checksums[gpu!.name] = (gpuStats.checksums[gpu!.name] ?? 0) + 1;
+    gpuStats.checksums[gpu!.path.name] = (gpuStats.checksums[gpu!.path.name] ?? 0) + 1;
     check(
       crc === expectedCrc(b.value, b.len),
       `${who} (${dev.driver.name}, GPU) sees buffer ${b.i} with CRC ${crc.toString(16)}, not what was written`,
@@ -101,6 +101,7 @@ export const CROSS_SHARE: CampaignScenario = {
       const gpuB = gpuPathOf(devB);
       const importer = m.process("importer", async (p) => {
         const fd = await openDevice(m, p, devB);
+        const gpu = gpuB && { path: gpuB, client: gpuB.client(devB, fd) };
         const got: { dmaBuf: number; handle: number; view: BoMapping }[] = [];
         for (let i = 0; i < n; i++) {
           const dmaBuf = await recvFd(p, { cloexec: true });
@@ -112,7 +113,7 @@ export const CROSS_SHARE: CampaignScenario = {
           // The exporter's GPU may still be filling it: implicit sync through the dma-buf.
           if (gpuA) await waitIdle(p, dmaBuf, `importer: buffer ${i}`);
           const b = { handle, dmaBuf, view, len, value: patternOf(base, i), i };
-          await checkContents("the importer", devB, gpuB, fd, b);
+          await checkContents("the importer", devB, gpu, b);
           got.push({ dmaBuf, handle, view });
         }
         const steps = got.flatMap((g, i) => [
@@ -120,18 +121,20 @@ export const CROSS_SHARE: CampaignScenario = {
           { what: `close dma-buf ${i}`, run: () => close(p, g.dmaBuf) },
           { what: `GEM_CLOSE ${i}`, run: () => fd.gemClose(g.handle) },
         ]);
+        await gpu?.client.close();
         for (const s of shuffle(steps, "importer close order")) await s.run();
         await fd.close();
       });
       const exporter = m.process("exporter", async (p) => {
         const fd = await openDevice(m, p, devA);
+        const gpu = gpuA && { path: gpuA, client: gpuA.client(devA, fd) };
         const mine: { handle: number; dmaBuf: number; map: BoMapping }[] = [];
         for (let i = 0; i < n; i++) {
           const len = pages[i]! * PAGE;
           const handle = await devA.createBo(fd, len);
           const map = await devA.mapBo(fd, handle, len);
-          if (gpuA) {
-            await gpuA.fill(devA, fd, handle, len, patternOf(base, i));
+          if (gpu) {
+            await gpu.client.fill(handle, len, patternOf(base, i));
             gpuStats.fills[gpuA.name] = (gpuStats.fills[gpuA.name] ?? 0) + 1;
           } else await map.fill(patternOf(base, i));
           const dmaBuf = await fd.primeHandleToFd(handle);
@@ -143,13 +146,14 @@ export const CROSS_SHARE: CampaignScenario = {
           if (gpuA) await waitIdle(p, b.dmaBuf, `exporter: buffer ${i}`);
           const len = pages[i]! * PAGE;
           const c = { ...b, view: b.map, len, value: patternOf(base, i), i };
-          await checkContents("the exporter", devA, gpuA, fd, c);
+          await checkContents("the exporter", devA, gpu, c);
         }
         const steps = mine.flatMap((b, i) => [
           { what: `munmap ${i}`, run: () => b.map.unmap() },
           { what: `close dma-buf ${i}`, run: () => close(p, b.dmaBuf) },
           { what: `GEM_CLOSE ${i}`, run: () => fd.gemClose(b.handle) },
         ]);
+        await gpu?.client.close();
         for (const s of shuffle(steps, "exporter close order")) await s.run();
         // Closing the DRM fd early or last: both must free everything.
         await fd.close();

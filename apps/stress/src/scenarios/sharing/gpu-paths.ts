@@ -20,10 +20,11 @@
  * WRITE). Checksums here are CRC-32 (`crc32` of @primetime/simgpu, the device's own).
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
-import { PROT_READ, type Process } from "@primetime/kernel";
-import { checkRet, type DrmFd, isSysError, mmap, poll } from "@primetime/libdrm";
+import type { BoMapping } from "@primetime/gem";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
+import { checkRet, type DrmFd, isSysError, type Mapping, mmap, poll } from "@primetime/libdrm";
 import { DRM_IOCTL_QXL_MAP } from "@primetime/qxl";
-import { type Draw, qxlExecDraw } from "@primetime/qxl/testing";
+import { type Draw, qxlSubmitDraw, qxlWriteDraw } from "@primetime/qxl/testing";
 import { crc32 } from "@primetime/simgpu";
 import {
   DRM_IOCTL_VMW_EXECBUF,
@@ -43,20 +44,28 @@ const GPU_WAIT_NS = 1_000_000_000;
 /** A driver's GPU path (see the file comment). */
 export interface GpuPath {
   readonly name: string;
+  /** The path as one process drives it on its open `fd` of `dev`. */
+  client(dev: DeviceUnderTest, fd: DrmFd): GpuClient;
+}
+
+/**
+ * One process's use of a GPU path. Its scratch memory (qxl: the command page and the 4-byte
+ * result buffer with its mapping; vmwgfx: the copy's scratch buffer and its mapping) is made on
+ * first use and kept for the next command, as a userspace driver keeps its command and staging
+ * buffers, until close().
+ */
+export interface GpuClient {
   /** Submits a fill of the first `len` bytes of `handle` with `value`; does not wait. */
-  fill(dev: DeviceUnderTest, fd: DrmFd, handle: number, len: number, value: number): Promise<void>;
+  fill(handle: number, len: number, value: number): Promise<void>;
   /**
-   * The CRC-32 of the first `len` bytes of `handle`, computed by the device, once the buffer is
-   * idle (`dmaBuf`: a dma-buf of it, waited on first); null if the device cannot reach this
+   * The CRC-32 of the first `len` bytes of `handle`, computed by the device; `handle` must be
+   * idle (the caller waited on its dma-buf `dmaBuf`, or nothing wrote it through a GPU), and the
+   * device's own work on it is waited for through `dmaBuf`. Null if the device cannot reach this
    * handle (the caller then checks through the CPU).
    */
-  checksum(
-    dev: DeviceUnderTest,
-    fd: DrmFd,
-    handle: number,
-    len: number,
-    dmaBuf: number,
-  ): Promise<number | null>;
+  checksum(handle: number, len: number, dmaBuf: number): Promise<number | null>;
+  /** Unmaps and closes the scratch memory. */
+  close(): Promise<void>;
 }
 
 /**
@@ -84,44 +93,83 @@ export function expectedCrc(value: number, len: number): number {
 // ------------------------------------------------------------------------------------------ qxl
 
 /**
- * One drawable of qxl's model device, submitted with EXECBUFFER from an anonymous page: qxl's own
- * client helper (`qxlExecDraw` of @primetime/qxl/testing). A failed mmap, store or ioctl (fault
- * injection) is a SysError, which a fault-tolerant scenario counts as a failed syscall.
+ * qxl's client: drawables of qxl's model device, written into one anonymous command page of the
+ * process (`qxlWriteDraw` of @primetime/qxl/testing, qxl's own client helper) and submitted with
+ * EXECBUFFER; a checksum lands in a 4-byte result buffer of the process, mapped once (QXL_MAP and
+ * mmap) and read back after each draw. A failed mmap, store or ioctl (fault injection) is a
+ * SysError, which a fault-tolerant scenario counts as a failed syscall.
  */
-async function qxlDraw(fd: DrmFd, d: Draw): Promise<void> {
-  checkRet(await qxlExecDraw(fd.proc as Process, fd.fd, d), "qxlExecDraw", {
-    request: "DRM_IOCTL_QXL_EXECBUFFER",
-  });
+class QxlClient implements GpuClient {
+  private page = 0;
+  private result: { handle: number; map: Mapping | null } | null = null;
+
+  constructor(
+    private readonly dev: DeviceUnderTest,
+    private readonly fd: DrmFd,
+  ) {}
+
+  private get proc(): Process {
+    return this.fd.proc as Process;
+  }
+
+  private async draw(d: Draw): Promise<void> {
+    const p = this.proc;
+    if (this.page === 0) {
+      const page = await p.mmap(
+        0,
+        4096,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+      );
+      checkRet(page, "mmap");
+      this.page = page;
+    }
+    checkRet(await qxlWriteDraw(p, this.page, d), "qxlWriteDraw");
+    checkRet(await qxlSubmitDraw(p, this.fd.fd, this.page), "qxlSubmitDraw", {
+      request: "DRM_IOCTL_QXL_EXECBUFFER",
+    });
+  }
+
+  fill(handle: number, len: number, value: number): Promise<void> {
+    return this.draw({ op: "fill", size: len, value, dst: { handle, offset: 0 } });
+  }
+
+  async checksum(handle: number, len: number, dmaBuf: number): Promise<number | null> {
+    if (!this.result) this.result = { handle: await this.dev.createBo(this.fd, 4096), map: null };
+    const r = this.result;
+    await this.draw({
+      op: "checksum",
+      size: len,
+      value: 0,
+      dst: { handle: r.handle, offset: 0 },
+      src: { handle, offset: 0 },
+    });
+    // The draw fenced both buffers: the source's dma-buf waits for it.
+    await waitIdle(this.proc, dmaBuf, "qxl checksum");
+    if (!r.map) {
+      const arg = { offset: 0, handle: r.handle, pad: 0 };
+      await this.fd.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
+      r.map = await mmap(this.proc, this.fd.fd, arg.offset, 4096, PROT_READ);
+    }
+    const bytes = await r.map.read(0, 4);
+    return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  }
+
+  async close(): Promise<void> {
+    const r = this.result;
+    this.result = null;
+    if (r?.map) await r.map.unmap();
+    if (r) await this.fd.gemClose(r.handle);
+    if (this.page !== 0) checkRet(await this.proc.munmap(this.page, 4096), "munmap");
+    this.page = 0;
+  }
 }
 
 const QXL_GPU: GpuPath = {
   name: "qxl",
-  fill: (_dev, fd, handle, len, value) =>
-    qxlDraw(fd, { op: "fill", size: len, value, dst: { handle, offset: 0 } }),
-  async checksum(dev, fd, handle, len, dmaBuf) {
-    const p = fd.proc as Process;
-    await waitIdle(p, dmaBuf, "qxl checksum source");
-    const result = await dev.createBo(fd, 4096);
-    try {
-      await qxlDraw(fd, {
-        op: "checksum",
-        size: len,
-        value: 0,
-        dst: { handle: result, offset: 0 },
-        src: { handle, offset: 0 },
-      });
-      // The draw fenced both buffers: the source's dma-buf waits for it.
-      await waitIdle(p, dmaBuf, "qxl checksum");
-      const arg = { offset: 0, handle: result, pad: 0 };
-      await fd.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
-      const m = await mmap(p, fd.fd, arg.offset, 4096, PROT_READ);
-      const bytes = await m.read(0, 4);
-      await m.unmap();
-      return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-    } finally {
-      await fd.gemClose(result);
-    }
-  },
+  client: (dev, fd) => new QxlClient(dev, fd),
 };
 
 // --------------------------------------------------------------------------------------- vmwgfx
@@ -140,33 +188,55 @@ async function vmwExec(fd: DrmFd, commands: string): Promise<number> {
   }
 }
 
+/**
+ * vmwgfx's client: `fill` and `copy` command streams; a checksum copies the buffer into a scratch
+ * buffer of the process (made on first use, grown when a longer buffer comes, mapped once), waits
+ * for the copy with SYNCCPU grab and reads the scratch through its mapping.
+ */
+class VmwgfxClient implements GpuClient {
+  private scratch: { handle: number; len: number; map: BoMapping } | null = null;
+
+  constructor(
+    private readonly dev: DeviceUnderTest,
+    private readonly fd: DrmFd,
+  ) {}
+
+  async fill(handle: number, _len: number, value: number): Promise<void> {
+    const r = await vmwExec(this.fd, `fill ${handle} ${value & 0xff}`);
+    check(r === 0, `vmwgfx execbuf fill of its own buffer ${handle}: ${r}`);
+  }
+
+  async checksum(handle: number, len: number, _dmaBuf: number): Promise<number | null> {
+    const fd = this.fd;
+    if (this.scratch && this.scratch.len < len) await this.close();
+    if (!this.scratch) {
+      const s = await this.dev.createBo(fd, len);
+      this.scratch = { handle: s, len, map: await this.dev.mapBo(fd, s, len) };
+    }
+    const scratch = this.scratch;
+    if ((await vmwExec(fd, `copy ${handle} ${scratch.handle}`)) !== 0) return null;
+    const sync = { op: drm_vmw_synccpu_grab, flags: drm_vmw_synccpu_read, handle: scratch.handle };
+    await fd.ioctl(DRM_IOCTL_VMW_SYNCCPU, { ...sync, pad64: 0 }, "VMW_SYNCCPU");
+    await fd.ioctl(
+      DRM_IOCTL_VMW_SYNCCPU,
+      { ...sync, op: drm_vmw_synccpu_release, pad64: 0 },
+      "VMW_SYNCCPU",
+    );
+    return crc32(await scratch.map.read(0, len));
+  }
+
+  async close(): Promise<void> {
+    const s = this.scratch;
+    this.scratch = null;
+    if (!s) return;
+    await s.map.unmap();
+    await this.fd.gemClose(s.handle);
+  }
+}
+
 const VMWGFX_GPU: GpuPath = {
   name: "vmwgfx",
-  async fill(_dev, fd, handle, _len, value) {
-    const r = await vmwExec(fd, `fill ${handle} ${value & 0xff}`);
-    check(r === 0, `vmwgfx execbuf fill of its own buffer ${handle}: ${r}`);
-  },
-  async checksum(dev, fd, handle, len, dmaBuf) {
-    const p = fd.proc as Process;
-    await waitIdle(p, dmaBuf, "vmwgfx copy source");
-    const scratch = await dev.createBo(fd, len);
-    try {
-      if ((await vmwExec(fd, `copy ${handle} ${scratch}`)) !== 0) return null;
-      const sync = { op: drm_vmw_synccpu_grab, flags: drm_vmw_synccpu_read, handle: scratch };
-      await fd.ioctl(DRM_IOCTL_VMW_SYNCCPU, { ...sync, pad64: 0 }, "VMW_SYNCCPU");
-      await fd.ioctl(
-        DRM_IOCTL_VMW_SYNCCPU,
-        { ...sync, op: drm_vmw_synccpu_release, pad64: 0 },
-        "VMW_SYNCCPU",
-      );
-      const m = await dev.mapBo(fd, scratch, len);
-      const bytes = await m.read();
-      await m.unmap();
-      return crc32(bytes);
-    } finally {
-      await fd.gemClose(scratch);
-    }
-  },
+  client: (dev, fd) => new VmwgfxClient(dev, fd),
 };
 
 /** The GPU paths by driver name: a driver not listed (vgem) has none. */

@@ -1,0 +1,44 @@
+/**
+ * One measured run of the campaign bench's worker speed-up (campaign.bench.ts part 3), in a
+ * process of its own so that every run starts cold, as a `run --workers N` from the command line
+ * does: it loads the models, runs the sharing campaign on `argv[2]` workers with
+ * `argv[3]` schedules per unit, and prints one JSON line with the schedules and this process's
+ * CPU time since it started (every thread's, start-up included).
+ */
+import { baselineFixes } from "@primetime/sim";
+import type { CampaignConfig } from "../src/campaign/config.js";
+import { runCampaign } from "../src/campaign/runner.js";
+import { installedDrivers } from "../src/drivers.js";
+
+/** The sharing scenarios on every driver (pair): the campaign the speed-up is measured on. */
+function speedupConfig(schedules: number): CampaignConfig {
+  return {
+    drivers: installedDrivers().map((d) => d.name),
+    fixes: baselineFixes(),
+    timeMs: null,
+    faults: null,
+    shard: null,
+    stepLimit: 200_000,
+    scenarios: ["cross-share", "compositor", "mmap-vs-close", "fence-wait"],
+    strategy: { strategy: "pct", depth: 3 },
+    seeds: schedules,
+    seed: 1,
+    bugs: [],
+    failFast: false,
+  };
+}
+
+const workers = Number(process.argv[2] ?? 1);
+const schedules = Number(process.argv[3] ?? 300);
+const t0 = performance.now();
+const run = await runCampaign(speedupConfig(schedules), workers);
+const cu = process.cpuUsage();
+console.log(
+  JSON.stringify({
+    workers,
+    schedules: run.tallies.reduce((a, x) => a + x.schedules, 0),
+    campaignSeconds: (performance.now() - t0) / 1000,
+    cpuSeconds: (cu.user + cu.system) / 1e6,
+    failing: run.tallies.reduce((a, x) => a + x.failing, 0),
+  }),
+);
