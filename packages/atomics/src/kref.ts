@@ -9,7 +9,11 @@
  */
 
 import { type Owner, opLabel, point, report } from "@primetime/sim";
+import { pointNow, RESOLVED } from "./point-now.js";
 import { type Lockable, RefcountT } from "./refcount.js";
+
+/** kref_put()'s result when the reference was not the last, as a settled promise. */
+const RESOLVED_0: Promise<0> = Promise.resolve(0);
 
 /**
  * The release function of kref_put(): frees the object. It may sleep: a returned promise is
@@ -83,8 +87,19 @@ export class Kref {
    * References: takes one. On a count of 0 it reports "refcount_t: addition on 0;
    * use-after-free." and saturates: the object is never freed again.
    */
-  async get(): Promise<void> {
-    await point(this.label("kref_get"));
+  get(): Promise<void> {
+    const p = pointNow(this.label("kref_get"));
+    if (p !== null) return p.then(() => this.getNow());
+    try {
+      this.getNow();
+      return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** kref_get() after its point. */
+  private getNow(): void {
     this.access("kref_get");
     this.refcount.inc();
   }
@@ -97,14 +112,26 @@ export class Kref {
    * lookup's lock must cover the put (kref.rst), or use putMutex()/putLock()/getUnlessZero().
    * References: drops one; the caller must not touch the object afterwards.
    */
-  async put(release: KrefRelease): Promise<0 | 1> {
-    await point(this.label("kref_put"));
-    this.access("kref_put");
-    if (this.refcount.decAndTest()) {
-      await release(this);
-      return 1;
+  put(release: KrefRelease): Promise<0 | 1> {
+    const p = pointNow(this.label("kref_put"));
+    if (p !== null) return p.then(() => this.putNow(release));
+    try {
+      return this.putNow(release);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return 0;
+  }
+
+  /** kref_put() after its point. */
+  private putNow(release: KrefRelease): Promise<0 | 1> {
+    this.access("kref_put");
+    return this.refcount.decAndTest() ? this.released(release) : RESOLVED_0;
+  }
+
+  /** The last put: `release` runs (awaited), then kref_put() returns 1. */
+  private async released(release: KrefRelease): Promise<1> {
+    await release(this);
+    return 1;
   }
 
   /**

@@ -68,6 +68,20 @@ import {
 } from "./dma-fence.js";
 import { dmaFenceArrayCreate } from "./dma-fence-array.js";
 
+/** `[i])`, the tail of a fence-slot label, built once per slot index. */
+const slotSuffixes: string[] = [];
+function slotSuffix(i: number): string {
+  slotSuffixes[i] ??= `[${i}])`;
+  return slotSuffixes[i];
+}
+
+/** `.table[i])`, the tail of an iterator's slot label, built once per slot index. */
+const tableSuffixes: string[] = [];
+function tableSuffix(i: number): string {
+  tableSuffixes[i] ??= `.table[${i}])`;
+  return tableSuffixes[i];
+}
+
 /**
  * Models enum dma_resv_usage. Ordered: a query for a usage sees the fences of that usage and
  * of every lower one.
@@ -367,7 +381,7 @@ export async function dmaResvAddFence(
         dmaFenceIsLaterOrSame(fence, old.fence)) ||
       (await dmaFenceIsSignaled(old.fence))
     ) {
-      await point(`dma_resv_list_set(${obj.name}[${i}])`);
+      await point(fmtLabel("dma_resv_list_set(", obj.name, slotSuffix(i)));
       fobj.table[i] = { fence, usage };
       await dmaFencePut(old.fence);
       return;
@@ -377,7 +391,7 @@ export async function dmaResvAddFence(
     bug(
       `kernel BUG at drivers/dma-buf/dma-resv.c: dma_resv_add_fence(${obj.name}): BUG_ON(fobj->num_fences >= fobj->max_fences)`,
     );
-  await point(`dma_resv_list_set(${obj.name}[${count}])`);
+  await point(fmtLabel("dma_resv_list_set(", obj.name, slotSuffix(count)));
   fobj.table[count] = { fence, usage };
   // The slot must be visible before the count covers it.
   await point(fmtLabel("smp_store_mb(", obj.name, ".num_fences)"));
@@ -474,7 +488,7 @@ export class DmaResvIter {
       await dmaFencePut(this.fence);
       this.fence = null;
       if (this.index >= this.numFences) break;
-      await point(`rcu_dereference(${this.obj.name}.table[${this.index}])`);
+      await point(fmtLabel("rcu_dereference(", this.obj.name, tableSuffix(this.index)));
       const e = this.fences.table[this.index++]!;
       this.fenceUsage = e.usage;
       this.fence = await dmaFenceGetRcu(e.fence);

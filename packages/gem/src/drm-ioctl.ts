@@ -153,6 +153,7 @@ import {
   DRM_SYNCOBJ_TRANSFER_LAYOUT,
   DRM_SYNCOBJ_WAIT_LAYOUT,
   DRM_VERSION_LAYOUT,
+  type DrmFieldSlot,
   type DrmGetCap,
   type DrmSetClientCap,
   type DrmSetVersion,
@@ -507,11 +508,42 @@ export async function drmIoctlPermit(flags: number, file: DrmFile): Promise<numb
 }
 
 /**
+ * drmIoctlPermit() for flags without DRM_MASTER, the only check that takes a lock: the same
+ * checks in the same order, without an async frame.
+ */
+function drmIoctlPermitNoMaster(flags: number, file: DrmFile): number {
+  if (flags & DRM_ROOT_ONLY) return -EACCES;
+  if (flags & DRM_AUTH && !drmIsRenderClient(file) && !file.authenticated) return -EACCES;
+  if (!(flags & DRM_RENDER_ALLOW) && drmIsRenderClient(file)) return -EACCES;
+  return 0;
+}
+
+/**
  * Models drm_ioctl_kernel(): -ENODEV if unplugged, the permission check, then the handler.
  * Locking: none held; the handler takes what it needs.
  * References: the caller holds the file.
  */
-export async function drmIoctlKernel(
+export function drmIoctlKernel(
+  file: DrmFile,
+  func: NonNullable<DrmIoctlDesc["func"]>,
+  kdata: object,
+  flags: number,
+): Promise<number> {
+  // Only DRM_MASTER's check takes a lock: without it, no async frame of its own.
+  if (flags & DRM_MASTER) return drmIoctlKernelMaster(file, func, kdata, flags);
+  try {
+    const dev = file.minor.dev;
+    if (dev.unplugged) return Promise.resolve(-ENODEV);
+    const ret = drmIoctlPermitNoMaster(flags, file);
+    if (ret) return Promise.resolve(ret);
+    return Promise.resolve(func(dev, kdata as never, file));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** drmIoctlKernel() of a DRM_MASTER ioctl (drm_ioctl_permit() takes master_mutex). */
+async function drmIoctlKernelMaster(
   file: DrmFile,
   func: NonNullable<DrmIoctlDesc["func"]>,
   kdata: object,
@@ -525,6 +557,21 @@ export async function drmIoctlKernel(
 }
 
 const U32 = 0x1_0000_0000;
+
+/** The layout of an ioctl without an argument struct. */
+const NO_LAYOUT: DrmStructLayout = [];
+
+/** Each uapi layout's field slots, laid out once per process (layouts are constants). */
+const layoutSlots = new WeakMap<DrmStructLayout, readonly DrmFieldSlot[]>();
+
+function slotsOf(layout: DrmStructLayout): readonly DrmFieldSlot[] {
+  let slots = layoutSlots.get(layout);
+  if (slots === undefined) {
+    slots = drmStructSlots(layout).slots;
+    layoutSlots.set(layout, slots);
+  }
+  return slots;
+}
 
 /** Reads one user field as its C type; null is a fault. */
 function readField(v: unknown, type: string): number | string | null {
@@ -555,7 +602,7 @@ function copyInStruct(
   user: IoctlArg,
   inSize: number,
 ): Record<string, number | string | number[]> | null {
-  const { slots } = drmStructSlots(layout);
+  const slots = slotsOf(layout);
   const k: Record<string, number | string | number[]> = {};
   const src = user !== null && typeof user === "object" ? (user as Record<string, unknown>) : null;
   if (inSize > 0 && src === null) return null;
@@ -597,7 +644,7 @@ function copyOutStruct(
   if (outSize === 0) return 0;
   if (user === null || typeof user !== "object") return -EFAULT;
   const dst = user as Record<string, unknown>;
-  for (const s of drmStructSlots(layout).slots) {
+  for (const s of slotsOf(layout)) {
     if (s.offset + s.size <= outSize) {
       const v = k[s.name];
       dst[s.name] = Array.isArray(v) ? [...v] : v;
@@ -634,7 +681,7 @@ export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<
   const inSize = both & _IOC_WRITE ? userSize : 0;
   const outSize = both & _IOC_READ ? userSize : 0;
   // Do not trust userspace, use our own definition
-  const layout = ioctl.layout ?? [];
+  const layout = ioctl.layout ?? NO_LAYOUT;
   const kdata = copyInStruct(layout, arg, inSize);
   if (kdata === null) return -EFAULT;
   let ret = await drmIoctlKernel(file, ioctl.func, kdata, ioctl.flags);

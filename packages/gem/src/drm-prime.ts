@@ -120,7 +120,7 @@ export class PrimeTree {
   find(k: unknown): DrmPrimeMember | null {
     for (let i = this.nodes.length - 1; i >= 0; i--) {
       const m = this.nodes[i]!;
-      if (!m.checkAccess(`rb_entry(${this.name})`)) continue;
+      if (!m.checkAccess(opLabel("rb_entry", this.name))) continue;
       if (this.key(m) === k) return m;
     }
     return null;

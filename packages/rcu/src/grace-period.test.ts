@@ -1,5 +1,6 @@
 import {
   Completion,
+  currentSimulation,
   outsideDmesg,
   point,
   type RunResult,
@@ -163,6 +164,78 @@ describe("synchronizeRcu", () => {
     expect(r.outcome).toBe("livelock");
     expect(returned).toBe(false);
     expect(sim.allTasks()[0]!.lastLabel).toBe("wait_rcu_gp");
+  });
+});
+
+describe("waking the grace-period kthread", () => {
+  // PREEMPT_RCU wakes the grace-period kthread from rcu_read_unlock() only through
+  // rcu_read_unlock_special() of a reader that was preempted inside its section (on the
+  // rcu_node's blkd_tasks list when the grace period began), and only when it was the last one
+  // the grace period waited for (rcu_report_unblock_qs_rnp() -> rcu_report_qs_rsp() ->
+  // rcu_gp_kthread_wake()). Here every holdout is such a reader: rcu_gp_init() runs in rcu_gp
+  // while the reader is switched out. So: a reader that entered after the grace period began
+  // wakes nothing, an earlier holdout wakes nothing, the last holdout wakes rcu_gp.
+  interface Obs {
+    states: string[];
+  }
+  const init = (): Obs => ({ states: [] });
+  const body = async (obs: Obs) => {
+    let r1In = false;
+    let r2In = false;
+    let r3Done = false;
+    let r1Done = false;
+    const gpStarted = () => rcuSeqState(rcuGetGpSeq()) !== 0;
+    const gpState = () =>
+      currentSimulation()!
+        .allTasks()
+        .find((t) => t.name === "rcu_gp")!.state;
+    const r1 = spawn("reader1", async () => {
+      await rcuReadLock();
+      r1In = true;
+      while (!gpStarted() || !r3Done) await yieldCpu("reader1 in section");
+      await rcuReadUnlock();
+      obs.states.push(`reader1 (holdout) out: rcu_gp ${gpState()}`);
+      r1Done = true;
+    });
+    const r2 = spawn("reader2", async () => {
+      await rcuReadLock();
+      r2In = true;
+      while (!r1Done) await yieldCpu("reader2 in section");
+      await rcuReadUnlock();
+      obs.states.push(`reader2 (last holdout) out: rcu_gp ${gpState()}`);
+    });
+    const r3 = spawn("reader3", async () => {
+      while (!gpStarted()) await yieldCpu("reader3 waits for the grace period");
+      await rcuReadLock();
+      await rcuReadUnlock();
+      obs.states.push(`reader3 (not a holdout) out: rcu_gp ${gpState()}`);
+      r3Done = true;
+    });
+    const up = spawn("updater", async () => {
+      while (!r1In || !r2In) await yieldCpu("updater waits for the readers");
+      await synchronizeRcu();
+    });
+    for (const t of [r1, r2, r3, up]) await t.join();
+  };
+  const expected = [
+    "reader3 (not a holdout) out: rcu_gp blocked",
+    "reader1 (holdout) out: rcu_gp blocked",
+    "reader2 (last holdout) out: rcu_gp runnable",
+  ];
+
+  it("only the last holdout's outermost unlock wakes rcu_gp", async () => {
+    const { res, why } = await search(
+      init,
+      body,
+      (r, obs) =>
+        noSplats(r) ??
+        (r.outcome !== "ok" || obs.states.join("|") !== expected.join("|")
+          ? `${r.outcome}: ${obs.states.join(", ")}`
+          : null),
+      { strategy: "random", schedules: 50, seed: 5 },
+    );
+    expect(why).toBeNull();
+    expect(res.schedules).toBe(50);
   });
 });
 

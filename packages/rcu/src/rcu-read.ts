@@ -8,7 +8,8 @@
  * unlock matter to grace periods.
  */
 
-import { activeSimulation, here, point } from "@primetime/sim";
+import { pointNow, RESOLVED } from "@primetime/atomics";
+import { activeSimulation, here } from "@primetime/sim";
 import { drainOutside } from "./grace-period.js";
 import { rcuUnbalancedUnlock } from "./rcu-lockdep.js";
 import { rcuState, readerEnter, readerOf, readerQuiescent } from "./rcu-state.js";
@@ -21,8 +22,19 @@ import { rcuState, readerEnter, readerOf, readerQuiescent } from "./rcu-state.js
  * Locking: must not block until the matching unlock; scheduling points are fine.
  * References: none taken; take one (krefGetUnlessZero) to keep an object past the section.
  */
-export async function rcuReadLock(): Promise<void> {
-  await point("rcu_read_lock");
+export function rcuReadLock(): Promise<void> {
+  const p = pointNow("rcu_read_lock");
+  if (p !== null) return p.then(rcuReadLockNow);
+  try {
+    rcuReadLockNow();
+    return RESOLVED;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** rcu_read_lock() after its point. */
+function rcuReadLockNow(): void {
   const st = rcuState();
   const r = readerOf(st);
   if (r.nesting++ === 0) readerEnter(st, r, here("rcu_read_lock"));
@@ -37,17 +49,27 @@ export async function rcuReadLock(): Promise<void> {
  * Locking: none.
  * References: objects dereferenced in the section may be freed as soon as it returns.
  */
-export async function rcuReadUnlock(): Promise<void> {
-  await point("rcu_read_unlock");
+export function rcuReadUnlock(): Promise<void> {
+  const p = pointNow("rcu_read_unlock");
+  if (p !== null) return p.then(rcuReadUnlockNow);
+  try {
+    return rcuReadUnlockNow();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** rcu_read_unlock() after its point. */
+function rcuReadUnlockNow(): Promise<void> {
   const st = rcuState();
   const r = readerOf(st);
   if (r.nesting === 0) {
     rcuUnbalancedUnlock();
-    return;
+    return RESOLVED;
   }
-  if (--r.nesting > 0) return;
+  if (--r.nesting > 0) return RESOLVED;
   readerQuiescent(st, r);
-  if (activeSimulation() === null) await drainOutside(st);
+  return activeSimulation() === null ? drainOutside(st) : RESOLVED;
 }
 
 /**

@@ -109,8 +109,11 @@ export function readerEnter(st: RcuState, reader: ReaderState, since: Site): voi
 
 /**
  * A reader left its outermost section (or exited): a quiescent state. The grace period in
- * progress stops waiting for it, and its kthread is woken when it was the last holdout
- * (rcu_report_exp_rnp() / rcu_report_unblock_qs_rnp(), simplified).
+ * progress stops waiting for it, and its kthread is woken when it was the last holdout: a
+ * holdout was switched out inside its section when rcu_gp_init() ran, i.e. preempted, so this
+ * is rcu_read_unlock_special() -> rcu_report_unblock_qs_rnp() -> rcu_report_qs_rsp() ->
+ * rcu_gp_kthread_wake() (simplified: one rcu_node, no CPUs whose quiescent states it also
+ * waits for). A reader the grace period does not wait for wakes nothing.
  */
 export function readerQuiescent(st: RcuState, reader: ReaderState): void {
   reader.since = null;

@@ -29,7 +29,7 @@
  * reading the old table stays safe.
  */
 
-import { Atomic } from "@primetime/atomics";
+import { Atomic, RESOLVED } from "@primetime/atomics";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import {
   currentTask,
@@ -349,11 +349,14 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
  * Locking: none; an RCU read-side section around the lockless lookup (see fgetFiles()).
  * References: takes one on the file returned.
  */
-export async function fget(fd: number): Promise<File | null> {
+export function fget(fd: number): Promise<File | null> {
   const files = currentFiles();
-  if (files === null) return null;
+  if (files === null) return RESOLVED_NULL;
   return fgetFiles(files, fd);
 }
+
+/** fget()'s "no file", as a settled promise. */
+const RESOLVED_NULL: Promise<null> = Promise.resolve(null);
 
 /**
  * Models __fget_files() -> __fget_files_rcu() (v6.7+): the lockless lookup of `fd` in `files`.
@@ -365,9 +368,16 @@ export async function fget(fd: number): Promise<File | null> {
  * Locking: rcu_read_lock() around the walk; no file_lock.
  * References: takes one on the file returned.
  */
-export async function fgetFiles(files: FilesStruct, fd: number): Promise<File | null> {
-  if (!Number.isInteger(fd) || fd < 0) return null;
-  await rcuReadLock();
+export function fgetFiles(files: FilesStruct, fd: number): Promise<File | null> {
+  if (!Number.isInteger(fd) || fd < 0) return RESOLVED_NULL;
+  const locked = rcuReadLock();
+  // rcuReadLock() gives RESOLVED itself when the running task went on at its point.
+  if (locked !== RESOLVED) return locked.then(() => fgetFilesLocked(files, fd));
+  return fgetFilesLocked(files, fd);
+}
+
+/** fgetFiles() inside its read-side section, which it leaves whatever happens. */
+async function fgetFilesLocked(files: FilesStruct, fd: number): Promise<File | null> {
   try {
     return await fgetFilesRcu(files, fd);
   } finally {

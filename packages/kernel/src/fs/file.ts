@@ -30,7 +30,7 @@
  * whatever file occupies the memory when it gets there (none if the count reads zero).
  */
 
-import { RefcountT } from "@primetime/atomics";
+import { pointNow, RESOLVED, RefcountT } from "@primetime/atomics";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
 import { currentTask, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
 import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
@@ -177,7 +177,7 @@ export class File extends SlabObject {
         report("refcount", message, { object: this.name });
       },
     });
-    this.fTaskWork = { func: () => fputFinal(this), label: `____fput(${this.name})` };
+    this.fTaskWork = { func: () => fputFinal(this), label: opLabel("____fput", this.name) };
     this.fLock = new SpinLock("file->f_lock", { owner: this });
   }
 
@@ -370,13 +370,22 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
  * users assert).
  * References: takes one on the file returned.
  */
-export async function fileRefGetRcu(file: File): Promise<File | null> {
-  rcuLockdepWarn(
-    !rcuReadLockHeld(),
-    `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`,
-    { object: file.name },
-  );
-  await point(opLabel("file_ref_get", file.name));
+export function fileRefGetRcu(file: File): Promise<File | null> {
+  if (!rcuReadLockHeld())
+    rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`, {
+      object: file.name,
+    });
+  const p = pointNow(opLabel("file_ref_get", file.name));
+  if (p !== null) return p.then(() => fileRefGetNow(file));
+  try {
+    return Promise.resolve(fileRefGetNow(file));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** file_ref_get() after its point. */
+function fileRefGetNow(file: File): File | null {
   const there = fileAt(file);
   if (there.freed) return null;
   return there.fCount.incNotZero() ? there : null;
@@ -396,14 +405,24 @@ export async function fileRefGetRcu(file: File): Promise<File | null> {
  * Locking: none; safe under spinlocks (the release never runs here).
  * References: drops one; the caller must not touch the file afterwards.
  */
-export async function fput(file: File): Promise<void> {
-  await point(opLabel("fput", file.name));
-  if (!file.checkAccess("fput")) return;
+export function fput(file: File): Promise<void> {
+  const p = pointNow(opLabel("fput", file.name));
+  if (p !== null) return p.then(() => fputNow(file));
+  try {
+    return fputNow(file);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** fput() after its point. */
+function fputNow(file: File): Promise<void> {
+  if (!file.checkAccess("fput")) return RESOLVED;
   // file_ref_put() on a released reference (a get_file() on the doomed file took none): the
   // count stays in the dead zone and nothing is released.
-  if (file.fCount.read() === 0) return;
-  if (!file.fCount.decAndTest()) return;
-  await fputDeferred(file);
+  if (file.fCount.read() === 0) return RESOLVED;
+  if (!file.fCount.decAndTest()) return RESOLVED;
+  return fputDeferred(file);
 }
 
 /** Models __fput_deferred(). */

@@ -22,7 +22,8 @@
  * written back to the user's object only when the ioctl returns >= 0 (see ioctl.ts).
  */
 
-import { currentTask, KernelBug, point, report, warnOn } from "@primetime/sim";
+import { RESOLVED } from "@primetime/atomics";
+import { currentTask, fmtLabel, KernelBug, point, report, warnOn } from "@primetime/sim";
 import {
   closeFd,
   type FilesStruct,
@@ -112,8 +113,20 @@ export interface SyscallProcess {
  * (the thread dies: ThreadExit), then lockdep_sys_exit().
  * Locking: the thread must hold no locks; a held lock is a lockdep splat.
  */
-export async function exitToUserMode(p: SyscallProcess): Promise<void> {
-  await taskWorkRun();
+export function exitToUserMode(p: SyscallProcess): Promise<void> {
+  const work = taskWorkRun();
+  // taskWorkRun() gives RESOLVED itself when it had nothing to run and no other task ran.
+  if (work !== RESOLVED) return work.then(() => exitToUserModeChecks(p));
+  try {
+    exitToUserModeChecks(p);
+    return RESOLVED;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** exitToUserMode() after the task work: a pending group exit, then lockdep_sys_exit(). */
+function exitToUserModeChecks(p: SyscallProcess): void {
   if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
   lockdepCheckReturnToUser();
 }
@@ -137,7 +150,7 @@ export async function syscall<T>(
     return -ESRCH;
   }
   if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
-  await point(`sys_${name}`);
+  await point(fmtLabel("sys_", name, ""));
   let ret: T | number;
   try {
     ret = await body();
@@ -307,7 +320,9 @@ export async function sysIoctl(
     try {
       if (!isIntArg(cmd) || cmd < -0x8000_0000 || cmd > 0xffff_ffff) return -EINVAL;
       const ucmd = cmd >>> 0;
-      let error = await doVfsIoctl(p, fd, ucmd);
+      // do_vfs_ioctl() only knows FIOCLEX and FIONCLEX: skip its frame for the rest.
+      let error =
+        ucmd === FIOCLEX || ucmd === FIONCLEX ? await doVfsIoctl(p, fd, ucmd) : -ENOIOCTLCMD;
       if (error !== -ENOIOCTLCMD) return error;
       const kdata = copyFromUser(arg);
       if (isErr(kdata)) return -EFAULT;

@@ -11,7 +11,8 @@
  * exit_task_work().
  */
 
-import { currentTask, point, type Task, TaskLocal } from "@primetime/sim";
+import { pointNow, RESOLVED } from "@primetime/atomics";
+import { currentTask, fmtLabel, point, type Task, TaskLocal } from "@primetime/sim";
 import { ESRCH } from "../include/errno.js";
 
 /** Models struct callback_head: one queued callback. */
@@ -82,7 +83,7 @@ export async function taskWorkAdd(
   work: CallbackHead,
   _notify: number = TWA_RESUME,
 ): Promise<number> {
-  await point(`task_work_add(${task.name}, ${work.label ?? "work"})`);
+  await point(fmtLabel(fmtLabel("task_work_add(", task.name, ", "), work.label ?? "work", ")"));
   const s = taskWorks.get(task);
   if (!isUserThread(task) || s.exited) return -ESRCH;
   s.works.push(work);
@@ -99,12 +100,23 @@ export async function taskWorkAdd(
  * and in do_exit().
  * References: none of its own; each callback consumes what its owner queued.
  */
-export async function taskWorkRun(): Promise<void> {
+export function taskWorkRun(): Promise<void> {
   const task = currentTask();
-  if (task === null) return;
+  if (task === null) return RESOLVED;
   const s = taskWorks.get(task);
+  const p = pointNow("task_work_run");
+  if (p !== null) return p.then(() => taskWorkRunFrom(s));
+  // The common case, nothing queued, settles at once.
+  if (s.works.length === 0) {
+    if (s.exiting) s.exited = true;
+    return RESOLVED;
+  }
+  return taskWorkRunFrom(s);
+}
+
+/** taskWorkRun()'s loop, after a "task_work_run" point. */
+async function taskWorkRunFrom(s: TaskWorks): Promise<void> {
   for (;;) {
-    await point("task_work_run");
     if (s.works.length === 0) {
       if (s.exiting) s.exited = true;
       return;
@@ -114,6 +126,7 @@ export async function taskWorkRun(): Promise<void> {
       await work.func(work);
       await point("cond_resched");
     }
+    await point("task_work_run");
   }
 }
 

@@ -18,8 +18,9 @@
  * idr_find() may run under that lock or under rcu_read_lock() (asserted too).
  */
 
+import { pointNow } from "@primetime/atomics";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
-import { point, report } from "@primetime/sim";
+import { opLabel, point, report } from "@primetime/sim";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, type Errno, errPtr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import type { Mutex } from "../locking/mutex.js";
@@ -131,14 +132,12 @@ class IdRuns {
     this.hi.length = 0;
   }
 
-  /** Allocated ids >= from, ascending. */
-  *from(from: number): Generator<number> {
+  /** The lowest allocated id >= from, or -1 (no generator: getNext() runs it per entry). */
+  nextAllocated(from: number): number {
     let i = this.runAtOrBefore(from);
-    if (i < 0) i = 0;
-    for (; i < this.lo.length; i++) {
-      const hi = this.hi[i]!;
-      for (let id = Math.max(this.lo[i]!, from); id <= hi; id++) yield id;
-    }
+    if (i >= 0 && this.hi[i]! >= from) return from;
+    i++;
+    return i < this.lo.length ? this.lo[i]! : -1;
   }
 }
 
@@ -174,7 +173,7 @@ export class Idr<T extends object> {
   }
 
   private label(op: string): string {
-    return `${op}(${this.name})`;
+    return opLabel(op, this.name);
   }
 
   /** The writer-side lockdep assertion (lockdep_assert_held() in the callers of the kernel). */
@@ -224,8 +223,18 @@ export class Idr<T extends object> {
    * Locking: the caller holds the IDR's lock (asserted when the IDR names one).
    * References: none taken; the IDR holds whatever the caller says the entry owns.
    */
-  async alloc(ptr: T | null, start: number, end: number): Promise<number> {
-    await point(this.label("idr_alloc"));
+  alloc(ptr: T | null, start: number, end: number): Promise<number> {
+    const p = pointNow(this.label("idr_alloc"));
+    if (p !== null) return p.then(() => this.allocNow(ptr, start, end));
+    try {
+      return Promise.resolve(this.allocNow(ptr, start, end));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** alloc() after its point. */
+  private allocNow(ptr: T | null, start: number, end: number): number {
     this.assertWriter();
     if (
       this.warnOnce(
@@ -277,15 +286,23 @@ export class Idr<T extends object> {
    * that checks liveness (kref_get_unless_zero()) before leaving it.
    * References: none taken.
    */
-  async find(id: number): Promise<T | null> {
-    await point(this.label("idr_find"));
+  find(id: number): Promise<T | null> {
+    const p = pointNow(this.label("idr_find"));
+    if (p !== null) return p.then(() => this.findNow(id));
+    try {
+      return Promise.resolve(this.findNow(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** find() after its point. */
+  private findNow(id: number): T | null {
     const lock = this.lock;
-    if (lock) {
-      rcuLockdepWarn(
-        !lock.heldByCurrent && !rcuReadLockHeld(),
-        `${RCU_SPLAT.dereferenceCheck} (${lock.name} not held)`,
-        { object: `idr ${this.name}` },
-      );
+    if (lock && !lock.heldByCurrent && !rcuReadLockHeld()) {
+      rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (${lock.name} not held)`, {
+        object: `idr ${this.name}`,
+      });
     }
     return this.slots.get(id) ?? null;
   }
@@ -298,8 +315,18 @@ export class Idr<T extends object> {
    * is published at once to RCU readers (rcu_assign_pointer()).
    * References: none; the caller transfers whatever the entry owns.
    */
-  async replace(ptr: T | null, id: number): Promise<T | null | Errno> {
-    await point(this.label("idr_replace"));
+  replace(ptr: T | null, id: number): Promise<T | null | Errno> {
+    const p = pointNow(this.label("idr_replace"));
+    if (p !== null) return p.then(() => this.replaceNow(ptr, id));
+    try {
+      return Promise.resolve(this.replaceNow(ptr, id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** replace() after its point. */
+  private replaceNow(ptr: T | null, id: number): T | null | Errno {
     this.assertWriter();
     if (!Number.isInteger(id) || !this.ids.has(id)) return errPtr(ENOENT);
     const old = this.slots.get(id) ?? null;
@@ -314,8 +341,18 @@ export class Idr<T extends object> {
    * still hold the old pointer: freeing the object needs a grace period or a refcount.
    * References: none dropped; the caller gets back whatever the entry owned.
    */
-  async remove(id: number): Promise<T | null> {
-    await point(this.label("idr_remove"));
+  remove(id: number): Promise<T | null> {
+    const p = pointNow(this.label("idr_remove"));
+    if (p !== null) return p.then(() => this.removeNow(id));
+    try {
+      return Promise.resolve(this.removeNow(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** remove() after its point. */
+  private removeNow(id: number): T | null {
     this.assertWriter();
     if (!Number.isInteger(id) || !this.ids.delete(id)) return null;
     const old = this.slots.get(id) ?? null;
@@ -324,9 +361,10 @@ export class Idr<T extends object> {
   }
 
   private nextFrom(from: number): IdrEntry<T> | null {
-    for (const id of this.ids.from(Math.max(from, 0))) {
+    for (let id = this.ids.nextAllocated(Math.max(from, 0)); id >= 0; ) {
       const ptr = this.slots.get(id);
       if (ptr != null) return { id, ptr };
+      id = this.ids.nextAllocated(id + 1);
     }
     return null;
   }

@@ -287,11 +287,11 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
   const site = opts.label === undefined ? at : { ...at, label: opts.label };
   const next: HeldLock = { lock, cls, site, trylock: opts.trylock ?? false };
   const nest = opts.nestLock;
-  if (nest && !held.some((h) => h.lock === nest)) {
+  if (nest && !holds(held, nest)) {
     if (once(`nest:${cls.id}:${ctx.id}`)) reportNestLockNotHeld(ctx, held, next, nest);
   }
   if (!next.trylock) {
-    const prev = held.find((h) => h.cls === cls || h.lock === lock);
+    const prev = heldClassOrLock(held, cls, lock);
     if (prev && nest && prev.lock !== lock) {
       // check_deadlock(): "We're holding the nest_lock, which serializes this lock's nesting
       // behaviour." No report; __lock_acquire() merges it into the held class (no new edge).
@@ -306,6 +306,25 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
     }
   }
   held.push(next);
+}
+
+/** Whether `held` has `lock` (a loop: no closure per acquire). */
+function holds(held: readonly HeldLock[], lock: LockdepLock): boolean {
+  for (let i = 0; i < held.length; i++) if (held[i]!.lock === lock) return true;
+  return false;
+}
+
+/** The first held entry of class `cls` or of `lock` itself, as `held.find()` would give it. */
+function heldClassOrLock(
+  held: readonly HeldLock[],
+  cls: LockClass,
+  lock: LockdepLock,
+): HeldLock | undefined {
+  for (let i = 0; i < held.length; i++) {
+    const h = held[i]!;
+    if (h.cls === cls || h.lock === lock) return h;
+  }
+  return undefined;
 }
 
 /**

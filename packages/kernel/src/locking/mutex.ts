@@ -75,7 +75,7 @@ export class Mutex extends OwnedLock {
    * and releases it anyway; unlocking a free mutex changes nothing.
    * Locking: the caller holds the mutex.
    */
-  async unlock(): Promise<void> {
-    await this.release();
+  unlock(): Promise<void> {
+    return this.release();
   }
 }

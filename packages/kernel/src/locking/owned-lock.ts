@@ -9,8 +9,10 @@
  * preempt_disable() and spin_unlock()'s preempt_enable().
  */
 
-import { type Owner, opLabel, point, WaitQueue } from "@primetime/sim";
+import { pointNow, RESOLVED } from "@primetime/atomics";
+import { type Owner, opLabel, WaitQueue } from "@primetime/sim";
 import {
+  type AcquireOptions,
   type LockClassKey,
   type LockContext,
   type LockdepLock,
@@ -20,6 +22,11 @@ import {
   lockContext,
   lockRelease,
 } from "./lockdep.js";
+
+/** lockAcquire()'s options for subclass 0, the common case: one object for every lock() call. */
+const SUBCLASS_0: AcquireOptions = { subclass: 0 };
+/** lockAcquire()'s options for a trylock. */
+const TRYLOCK: AcquireOptions = { trylock: true };
 
 /** Options of a lock: the object it is embedded in, and an explicit lock class. */
 export interface LockOptions {
@@ -116,14 +123,34 @@ export abstract class OwnedLock implements LockdepLock {
    * already "holds" the lock for lockdep), then wait until the lock is free and take it. A
    * woken waiter checks the owner's liveness again (the object may have been freed meanwhile).
    */
-  protected async acquire(subclass: number): Promise<void> {
+  protected acquire(subclass: number): Promise<void> {
+    const label =
+      subclass === 0 ? this.lockLabel : `${this.names.lockNested}(${this.name}, ${subclass})`;
+    const p = pointNow(label);
+    if (p !== null) return p.then(() => this.acquireNow(subclass, label));
+    try {
+      return this.acquireNow(subclass, label);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** acquire() after its point: settled at once when the lock is free. */
+  private acquireNow(subclass: number, label: string): Promise<void> {
     const op = subclass === 0 ? this.names.lock : this.names.lockNested;
-    const label = subclass === 0 ? this.lockLabel : `${op}(${this.name}, ${subclass})`;
-    await point(label);
     this.owner?.checkAccess?.(op);
     const ctx = lockContext();
     this.beforeAcquire(ctx, label);
-    lockAcquire(this, { subclass });
+    lockAcquire(this, subclass === 0 ? SUBCLASS_0 : { subclass });
+    if (this.holderCtx === null) {
+      this.holderCtx = ctx;
+      return RESOLVED;
+    }
+    return this.waitForLock(ctx, op, label);
+  }
+
+  /** A contended acquire() waits until the lock is free, then takes it. */
+  private async waitForLock(ctx: LockContext, op: string, label: string): Promise<void> {
     while (this.holderCtx !== null) {
       await this.waitQueue.wait(`${label} ${this.names.waits}`);
       this.owner?.checkAccess?.(op);
@@ -140,25 +167,44 @@ export abstract class OwnedLock implements LockdepLock {
     if (this.holderCtx !== null) return false;
     const ctx = lockContext();
     this.beforeAcquire(ctx, null);
-    lockAcquire(this, { trylock: true });
+    lockAcquire(this, TRYLOCK);
     this.holderCtx = ctx;
     return true;
   }
 
   /**
+   * What this kind of lock does after lockdep's release and the wake-up: spin_unlock()'s
+   * preempt_enable(). `wasHeld`: lockdep had the lock held by the running context (an
+   * unbalanced unlock leaves the preempt count alone).
+   */
+  protected afterRelease(_wasHeld: boolean): void {}
+
+  /**
    * The body of mutex_unlock() / spin_unlock(): the point, the owner's liveness check, lockdep
    * release (a lock the task does not hold is "bad unlock balance"), then release and wake one
-   * waiter. As the kernel does, a lock another task holds is released anyway; a free lock stays
-   * free. Returns whether lockdep had the lock held by the running context.
+   * waiter, then afterRelease(). As the kernel does, a lock another task holds is released
+   * anyway; a free lock stays free. The unlock() methods return this promise as it is (no
+   * second async frame per unlock).
    */
-  protected async release(): Promise<boolean> {
-    await point(this.unlockLabel);
+  protected release(): Promise<void> {
+    const p = pointNow(this.unlockLabel);
+    if (p !== null) return p.then(() => this.releaseNow());
+    try {
+      this.releaseNow();
+      return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** release() after its point. */
+  private releaseNow(): void {
     this.owner?.checkAccess?.(this.names.unlock);
     const wasHeld = lockRelease(this);
     if (this.holderCtx !== null) {
       this.holderCtx = null;
       this.wq?.wakeOne();
     }
-    return wasHeld;
+    this.afterRelease(wasHeld);
   }
 }

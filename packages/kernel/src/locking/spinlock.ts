@@ -152,7 +152,12 @@ export class SpinLock extends OwnedLock {
    * another task holds releases it anyway.
    * Locking: the caller holds the lock.
    */
-  async unlock(): Promise<void> {
-    if (await this.release()) preemptEnable(contextState());
+  unlock(): Promise<void> {
+    return this.release();
+  }
+
+  /** spin_unlock()'s preempt_enable(), if lockdep had the lock held by this context. */
+  protected override afterRelease(wasHeld: boolean): void {
+    if (wasHeld) preemptEnable(contextState());
   }
 }

@@ -32,7 +32,7 @@
  * wherever it sleeps; elsewhere it notices the wound at its next contended ww_mutex_lock()).
  */
 
-import { point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
+import { opLabel, point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
 import { EALREADY, EDEADLK } from "../include/errno.js";
 import {
   LockClassKey,
@@ -221,19 +221,19 @@ export class WwMutex extends Mutex {
     readonly wwClass: WwClass,
     opts: Omit<LockOptions, "key"> = {},
   ) {
-    super(name, { ...opts, key: wwClass.mutexKey });
-    this.wwUnlockLabel = `ww_mutex_unlock(${name})`;
+    super(name, { owner: opts.owner, key: wwClass.mutexKey });
+    this.wwUnlockLabel = opLabel("ww_mutex_unlock", name);
   }
 
   /** mutex_lock()/mutex_lock_nested() on the ww_mutex: ww_mutex_lock(lock, NULL). */
   protected override async acquire(subclass: number): Promise<void> {
     const op = subclass === 0 ? "ww_mutex_lock" : "mutex_lock_nested";
-    const label = subclass === 0 ? `${op}(${this.name})` : `${op}(${this.name}, ${subclass})`;
+    const label = subclass === 0 ? opLabel(op, this.name) : `${op}(${this.name}, ${subclass})`;
     await this.wwLock(null, subclass, op, label);
   }
 
   /** ww_mutex_unlock(). */
-  protected override async release(): Promise<boolean> {
+  protected override async release(): Promise<void> {
     // __ww_mutex_unlock(), then mutex_unlock() of the base.
     const c = this.ctx;
     if (c) {
@@ -248,7 +248,7 @@ export class WwMutex extends Mutex {
       this.holderCtx = null;
       this.waiters[0]?.wq.wakeOne();
     }
-    return wasHeld;
+    this.afterRelease(wasHeld);
   }
 
   /**
@@ -466,7 +466,7 @@ export class WwMutex extends Mutex {
  * References: none.
  */
 export function wwMutexLock(lock: WwMutex, ctx: WwAcquireCtx | null): Promise<number> {
-  return lock.wwLock(ctx, 0, "ww_mutex_lock", `ww_mutex_lock(${lock.name})`);
+  return lock.wwLock(ctx, 0, "ww_mutex_lock", opLabel("ww_mutex_lock", lock.name));
 }
 
 /**
@@ -479,7 +479,7 @@ export function wwMutexLockInterruptible(lock: WwMutex, ctx: WwAcquireCtx | null
     ctx,
     0,
     "ww_mutex_lock_interruptible",
-    `ww_mutex_lock_interruptible(${lock.name})`,
+    opLabel("ww_mutex_lock_interruptible", lock.name),
   );
 }
 
@@ -491,7 +491,7 @@ export function wwMutexLockInterruptible(lock: WwMutex, ctx: WwAcquireCtx | null
  */
 export async function wwMutexLockSlow(lock: WwMutex, ctx: WwAcquireCtx): Promise<void> {
   debugLocksWarnOn(ctx.contendingLock === null, "!ctx->contending_lock");
-  await lock.wwLock(ctx, 0, "ww_mutex_lock_slow", `ww_mutex_lock_slow(${lock.name})`);
+  await lock.wwLock(ctx, 0, "ww_mutex_lock_slow", opLabel("ww_mutex_lock_slow", lock.name));
 }
 
 /**
@@ -505,7 +505,7 @@ export function wwMutexLockSlowInterruptible(lock: WwMutex, ctx: WwAcquireCtx): 
     ctx,
     0,
     "ww_mutex_lock_slow_interruptible",
-    `ww_mutex_lock_slow_interruptible(${lock.name})`,
+    opLabel("ww_mutex_lock_slow_interruptible", lock.name),
   );
 }
 

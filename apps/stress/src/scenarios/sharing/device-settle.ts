@@ -14,6 +14,9 @@
  *   running handlers): virtual time advances only once every runnable task has run, so a short
  *   sleep is that barrier (vmwgfx's own shutdownVmw() does the same).
  * - other drivers (vgem): nothing.
+ *
+ * Settling qxl and vmwgfx starts with a quiesce of the machine (deferred fputs, RCU callbacks,
+ * workqueues): the machine's finish() relies on it and does not quiesce before settling.
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { Kernel } from "@primetime/kernel";
