@@ -10,12 +10,17 @@
  * of every run are counted from its trace, and the benchmark fails if either strategy switches
  * at fewer than half of its steps.
  *
- * Each of BENCH_REPEATS rounds (default 9) measures the baseline, random and pct once, each over
- * 4 x BENCH_POINTS points (default 100,000), after a warm-up round. Each measurement is timed in
+ * Each of BENCH_REPEATS rounds (default 15) measures the baseline, random and pct once, each over
+ * 4 x BENCH_POINTS points (default 250,000: a million points, 80-200 ms, per measurement; rounds
+ * of 400,000 points, 30-60 ms, gave per-round ratios from 0.27 to 0.99 and medians that moved by
+ * 0.05 from run to run), after two warm-up rounds. A measurement is the run plus its trace hash
+ * (which a search computes for every run); afterwards the run's trace buffers are recycled for the
+ * next run, as explore() does with every passing run. Each measurement is timed in
  * CPU time of this process (user + system), which other processes on a loaded machine disturb
  * far less than wall-clock time (the wall-clock rates are printed too); the ratio of a round is
  * its strategy's points per CPU second over that round's baseline, and the benchmark prints the
- * median over the rounds with their range. Prints a table, then, as its last line, one JSON object:
+ * median over the rounds with their range and interquartile range. Prints a table, then, as its
+ * last line, one JSON object:
  * {"pointsPerSec": ..., "baselinePerSec": ..., "ratio": ..., "random": {...}, "pct": {...}}
  * where pointsPerSec and ratio are those of the slower strategy.
  */
@@ -23,8 +28,8 @@ import { performance } from "node:perf_hooks";
 import { Simulation, spawn, yieldCpu } from "../src/index.js";
 
 const TASKS = 4;
-const POINTS_PER_TASK = Number(process.env.BENCH_POINTS ?? 100_000);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 9);
+const POINTS_PER_TASK = Number(process.env.BENCH_POINTS ?? 250_000);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 15);
 const TOTAL = TASKS * POINTS_PER_TASK;
 
 /** CPU seconds (user + system) of this process since `from`. */
@@ -40,6 +45,8 @@ interface SimMeasure {
   perWallSec: number;
   steps: number;
   switches: number;
+  /** The run's trace hash: every round must give the same (the runs are deterministic). */
+  hash: string;
 }
 
 async function simRun(kind: "random" | "pct"): Promise<SimMeasure> {
@@ -55,6 +62,7 @@ async function simRun(kind: "random" | "pct"): Promise<SimMeasure> {
       });
     }
   });
+  const hash = r.traceHash;
   const cpu = cpuSince(c0);
   const dt = (performance.now() - t0) / 1000;
   if (r.outcome !== "ok") throw new Error(`bench run ended ${r.outcome}: ${r.message}`);
@@ -62,7 +70,8 @@ async function simRun(kind: "random" | "pct"): Promise<SimMeasure> {
   let switches = 0;
   for (let n = 2; n <= r.trace.length; n++)
     if (r.trace.taskAt(n) !== r.trace.taskAt(n - 1)) switches++;
-  return { perSec: r.steps / cpu, perWallSec: r.steps / dt, steps: r.steps, switches };
+  r.trace.recycle();
+  return { perSec: r.steps / cpu, perWallSec: r.steps / dt, steps: r.steps, switches, hash };
 }
 
 /** 4 async functions passing a baton round-robin through promises: one resolve + await per hand-off. */
@@ -104,16 +113,26 @@ async function main() {
   const rows = { random: [] as SimMeasure[], pct: [] as SimMeasure[] };
   const ratios = { random: [] as number[], pct: [] as number[] };
   // Warm up the JIT on all three before measuring.
-  await baselineRun();
-  await simRun("random");
-  await simRun("pct");
-  // Interleave the measurements so machine noise hits all three alike.
+  for (let i = 0; i < 2; i++) {
+    await baselineRun();
+    await simRun("random");
+    await simRun("pct");
+  }
+  // Interleave the measurements so machine noise hits all three alike, and rotate their order
+  // from round to round so that none always pays for the garbage the one before it left.
+  const order = ["baseline", "random", "pct"] as const;
   for (let i = 0; i < REPEATS; i++) {
-    const b = await baselineRun();
+    let b = { cpu: 0, wall: 0 };
+    const got: Partial<Record<"random" | "pct", SimMeasure>> = {};
+    for (let j = 0; j < order.length; j++) {
+      const what = order[(i + j) % order.length]!;
+      if (what === "baseline") b = await baselineRun();
+      else got[what] = await simRun(what);
+    }
     base.push(b.cpu);
     baseWall.push(b.wall);
     for (const kind of ["random", "pct"] as const) {
-      const m = await simRun(kind);
+      const m = got[kind]!;
       rows[kind].push(m);
       ratios[kind].push(m.perSec / b.cpu);
     }
@@ -126,18 +145,34 @@ async function main() {
   console.log(
     `baseline (promise hand-off) ${fmt(b)} /s  (wall-clock: ${fmt(median(baseWall)).trim()} /s)`,
   );
-  const summary: Record<string, { perSec: number; ratio: number; switchShare: number }> = {};
+  const summary: Record<
+    string,
+    { perSec: number; ratio: number; switchShare: number; traceHash: string }
+  > = {};
   let failed = false;
   for (const kind of ["random", "pct"] as const) {
     const perSec = median(rows[kind].map((m) => m.perSec));
     const ratio = median(ratios[kind]);
     const switchShare = Math.min(...rows[kind].map((m) => m.switches / m.steps));
-    const min = Math.min(...ratios[kind]);
-    const max = Math.max(...ratios[kind]);
-    summary[kind] = { perSec: Math.round(perSec), ratio: Number(ratio.toFixed(3)), switchShare };
+    const sorted = [...ratios[kind]].sort((x, y) => x - y);
+    const min = sorted[0]!;
+    const max = sorted.at(-1)!;
+    const q1 = sorted[Math.floor((sorted.length - 1) / 4)]!;
+    const q3 = sorted[Math.ceil((3 * (sorted.length - 1)) / 4)]!;
+    const hashes = new Set(rows[kind].map((m) => m.hash));
+    if (hashes.size !== 1) {
+      console.error(`${kind}: the rounds' runs differ (trace hashes ${[...hashes].join(", ")})`);
+      failed = true;
+    }
+    summary[kind] = {
+      perSec: Math.round(perSec),
+      ratio: Number(ratio.toFixed(3)),
+      switchShare,
+      traceHash: rows[kind][0]!.hash,
+    };
     const sw = rows[kind][0]!;
     console.log(
-      `sim ${kind.padEnd(24)}${fmt(perSec)} /s  ratio ${ratio.toFixed(2)} (${min.toFixed(2)}-${max.toFixed(2)})  switches ${sw.switches.toLocaleString("en-US")} in ${sw.steps.toLocaleString("en-US")} steps  (wall-clock: ${fmt(median(rows[kind].map((m) => m.perWallSec))).trim()} /s)`,
+      `sim ${kind.padEnd(24)}${fmt(perSec)} /s  ratio ${ratio.toFixed(2)} (${min.toFixed(2)}-${max.toFixed(2)}, IQR ${q1.toFixed(2)}-${q3.toFixed(2)})  switches ${sw.switches.toLocaleString("en-US")} in ${sw.steps.toLocaleString("en-US")} steps  (wall-clock: ${fmt(median(rows[kind].map((m) => m.perWallSec))).trim()} /s)`,
     );
     if (switchShare < 0.5) {
       console.error(`${kind} switched at only ${(switchShare * 100).toFixed(1)} % of its steps`);

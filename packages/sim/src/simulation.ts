@@ -57,6 +57,7 @@ export interface RunResult {
   readonly strategy: StrategyName;
   /** Replays this exact run: `replay(token, scenario)`. */
   readonly token: string;
+  /** The trace hash in hex (computed on first read, or when the trace is recycled). */
   readonly traceHash: string;
   readonly trace: Trace;
   /** For deadlock, livelock, escape and replay mismatch: what happened. */
@@ -513,18 +514,18 @@ export class Simulation {
       }
     }
     const recordedBy = this.strategy.recordedBy ?? this.strategy.name;
-    const fields: Omit<RunToken, "choices"> = {
+    const fields: Omit<RunToken, "choices" | "traceHash"> = {
       strategy: recordedBy,
       param: this.strategy.param,
       seed: this.seed,
       steps: this.steps,
       stepLimit: this.stepLimit,
-      traceHash: this.trace.hash,
       scenario: this.scenario,
       toggles: [...this.toggles],
     };
     const trace = this.trace;
     let token: string | null = null;
+    let traceHash: string | null = null;
     this.result = {
       outcome,
       splats: this.dmesg.splats,
@@ -532,12 +533,17 @@ export class Simulation {
       time: this.clock.now,
       seed: this.seed,
       strategy: recordedBy,
-      // Encoded on first use: a search runs thousands of schedules and keeps few tokens.
+      // Both computed on first use: a search runs thousands of schedules and reads the token of
+      // few. The hash is a pass over the steps made when first read or when the trace is
+      // recycled, so it stays readable; the token of a recycled run is not.
       get token() {
-        token ??= encodeToken({ ...fields, choices: trace.choices });
+        token ??= encodeToken({ ...fields, traceHash: trace.hash, choices: trace.choices });
         return token;
       },
-      traceHash: this.trace.hashHex,
+      get traceHash() {
+        traceHash ??= trace.hashHex;
+        return traceHash;
+      },
       trace: this.trace,
       message,
     };

@@ -80,7 +80,10 @@ describe("Trace", () => {
     for (let i = 0; i < 3000; i++) a.step(1 + (i % 2), `p${i % 3}`);
     a.choice(2);
     const hash = a.hash;
+    a.step(2, "p1");
+    const longer = a.hash;
     a.recycle();
+    expect(a.hash).toBe(longer); // the hash is taken before the buffers go
     expect(() => a.at(1)).toThrow(/recycled/);
     expect(() => a.choices).toThrow(/recycled/);
     expect(a.length).toBe(0);

@@ -102,6 +102,8 @@ export class Trace {
   private choiceStepsCol: Int32Array<ArrayBuffer>;
   private cn = 0;
   private recycled = false;
+  /** The hash of the whole trace, kept when it is recycled. */
+  private finalHash = 0;
   // A one-entry cache: a task usually repeats its last label in a loop.
   private lastLabel = "";
   private lastLabelId = -1;
@@ -134,10 +136,12 @@ export class Trace {
   /**
    * Hands this trace's buffers to the next trace created, which saves allocating and growing
    * them run after run (explore() recycles the trace of every passing run once its onRun has
-   * returned). The trace is then empty for good: reading a step, its choices or its hash throws.
+   * returned). The trace is then empty for good: reading a step or its choices throws; its hash,
+   * taken before the buffers go, stays readable.
    */
   recycle(): void {
     if (this.recycled) return;
+    this.finalHash = this.hash;
     this.recycled = true;
     spare = {
       tasks: this.tasksCol,
@@ -199,7 +203,7 @@ export class Trace {
 
   /** The trace hash so far (unsigned 32-bit). */
   get hash(): number {
-    this.live();
+    if (this.recycled) return this.finalHash;
     const hashes = this.table.hashes;
     let h = this.hs;
     for (let i = this.hashedSteps; i < this.n; i++)

@@ -21,8 +21,16 @@ import { type StrategyDefinition, samplingSession } from "./registry.js";
 export class PctStrategy implements Strategy {
   readonly name = "pct";
   private prng!: Prng;
-  /** Priority of each task of the run, by task id (ids count from 1 in every run). */
-  private readonly priority: number[] = [];
+  /**
+   * Priority of each task of the run, by task id (ids count from 1 in every run), 0 for a task
+   * that has none; `known` marks the ids that have one. A Float64Array: the pick reads it at every
+   * decision, and a plain array of such values (past the small-integer range, negative after
+   * yields) holds boxed or holey doubles.
+   */
+  private priority = new Float64Array(64);
+  private known = new Uint8Array(64);
+  /** One past the highest task id given a priority in this run. */
+  private ids = 0;
   /** counted step -> priority it assigns. */
   private changePoints = new Map<number, number>();
   /** The change points in step order, and the index of the next one to reach. */
@@ -44,7 +52,9 @@ export class PctStrategy implements Strategy {
 
   begin(prng: Prng): void {
     this.prng = prng;
-    this.priority.length = 0;
+    this.priority.fill(0, 0, this.ids);
+    this.known.fill(0, 0, this.ids);
+    this.ids = 0;
     this.changePoints.clear();
     this.counted = 0;
     const k = Math.max(1, this.estimatedSteps);
@@ -75,19 +85,33 @@ export class PctStrategy implements Strategy {
 
   /** Sets a task's priority, keeping `lowest` the minimum over every task's priority. */
   private setPriority(id: number, p: number): void {
+    if (id >= this.priority.length) this.growTo(id);
     const pr = this.priority;
-    const old = pr[id];
+    const old = this.known[id] === 1 ? pr[id] : undefined;
     pr[id] = p;
+    this.known[id] = 1;
+    if (id >= this.ids) this.ids = id + 1;
     if (p <= this.lowest) this.lowest = p;
     else if (old === this.lowest) {
       // The task that had the lowest priority was raised (a change point): look again.
       let lowest = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < pr.length; i++) {
-        const q = pr[i];
-        if (q !== undefined && q < lowest) lowest = q;
+      for (let i = 0; i < this.ids; i++) {
+        const q = pr[i]!;
+        if (this.known[i] === 1 && q < lowest) lowest = q;
       }
       this.lowest = lowest;
     }
+  }
+
+  private growTo(id: number): void {
+    let n = this.priority.length;
+    while (n <= id) n *= 2;
+    const pr = new Float64Array(n);
+    pr.set(this.priority);
+    const known = new Uint8Array(n);
+    known.set(this.known);
+    this.priority = pr;
+    this.known = known;
   }
 
   pickTask(runnable: readonly Task[], current: Task | null): Task {
@@ -102,7 +126,7 @@ export class PctStrategy implements Strategy {
     let bestP = pr[best.id] ?? 0;
     for (let i = 1; i < runnable.length; i++) {
       const t = runnable[i]!;
-      const p = pr[t.id] ?? 0;
+      const p = pr[t.id] ?? 0; // an id past the array has no priority: 0, like an unknown one
       if (p > bestP) {
         best = t;
         bestP = p;
