@@ -7,7 +7,10 @@
  *
  * Options: `--drivers vgem|qxl|vmwgfx|a+b` (default vgem; two names: the two devices, e.g.
  * qxl+vgem), `--strategies pct,random,pos,portfolio` (cycled; default pct,random),
- * `--toggles a,b` (toggles: which to hunt; default every toggle of the packages loaded).
+ * `--toggles a,b` (toggles: which to hunt; default every toggle of the packages loaded),
+ * `--plan "30:a+b 0:*"` (every run's swarm plan, one word per process, as plan.ts writes it;
+ * default: drawn from each run's seed), `--first-seeds a,b` (toggles: hunt from each first seed, then print each toggle's distribution
+ * of first finds; default 1).
  *
  * The drivers are dev dependencies of this package: the library itself takes the drivers as a
  * parameter (`fuzzCampaign({ fuzz: { drivers } })`), as the stress app does.
@@ -18,16 +21,19 @@ import { driverUnderTest as qxl } from "@primetime/qxl";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import { type FuzzStrategy, fuzzCampaign, huntToggles } from "./campaign.js";
+import type { FuzzProcessPlan } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
+import { planFromScenarioName } from "./plan.js";
 
 const DRIVERS: Record<string, DriverUnderTest> = { vgem, qxl, vmwgfx };
 const STRATEGIES: readonly FuzzStrategy[] = ["pct", "random", "pos", "portfolio"];
 
 function usage(): never {
   process.stderr.write(
-    "usage: cli campaign [schedules] [first-seed] | toggles [budget] | windows [budget]\n" +
+    "usage: cli campaign [schedules] [first-seed] | toggles [budget] [--first-seeds a,b] | windows [budget]\n" +
       "  [--drivers vgem|qxl|vmwgfx|a+b] [--strategies pct,random,pos,portfolio] [--toggles a,b]\n" +
-      "  [--feedback on|off] (feedback-driven race pairs; default off)\n",
+      "  [--feedback on|off] (feedback-driven race pairs; default off)\n" +
+      "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n",
   );
   process.exit(2);
 }
@@ -69,7 +75,17 @@ const strategies = (options.get("strategies") ?? "pct,random").split(",").map((n
   }
   return n as FuzzStrategy;
 });
-const fuzz = { drivers };
+// A fixed swarm plan for every run (`--plan "30:gem-open+create-flink-close 0:*"`, as a feedback
+// run's scenario name records it: plan.ts).
+const planText = options.get("plan");
+let plan: FuzzProcessPlan[] | undefined;
+try {
+  plan = planText === undefined ? undefined : planFromScenarioName(`fuzz plan=${planText}`);
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(2);
+}
+const fuzz = { drivers, plan };
 const feedbackOpt = options.get("feedback");
 if (feedbackOpt !== undefined && feedbackOpt !== "on" && feedbackOpt !== "off") usage();
 
@@ -93,16 +109,37 @@ if (cmd === "campaign") {
   process.exit(st.failedSchedules === 0 ? 0 : 1);
 } else if (cmd === "toggles") {
   const toggles = options.get("toggles")?.split(",");
-  const res = await huntToggles(fuzz, {
-    budget: num(a, 300),
-    toggles,
-    strategies,
-    feedback: feedbackOpt === "on",
-  });
-  for (const h of res)
-    process.stdout.write(
-      `${h.toggle}: ${h.found ? `found after ${h.schedules} schedules: ${h.first?.split("\n")[0]}\n  token ${h.token}` : `not found in ${h.schedules} schedules`}\n`,
-    );
+  // Several first seeds give each toggle's distribution of first finds (a test budget should
+  // cover it, not one seed's first find).
+  const firstSeeds = (options.get("first-seeds") ?? "1").split(",").map((s) => num(s, 1));
+  const budget = num(a, 300);
+  const finds = new Map<string, (number | null)[]>();
+  for (const firstSeed of firstSeeds) {
+    const res = await huntToggles(fuzz, {
+      budget,
+      toggles,
+      firstSeed,
+      strategies,
+      feedback: feedbackOpt === "on",
+    });
+    for (const h of res) {
+      const list = finds.get(h.toggle) ?? [];
+      list.push(h.found ? h.schedules : null);
+      finds.set(h.toggle, list);
+      process.stdout.write(
+        `${h.toggle}${firstSeeds.length > 1 ? ` (first seed ${firstSeed})` : ""}: ${h.found ? `found after ${h.schedules} schedules: ${h.first?.split("\n")[0]}\n  token ${h.token}` : `not found in ${h.schedules} schedules`}\n`,
+      );
+    }
+  }
+  if (firstSeeds.length > 1)
+    for (const [toggle, list] of finds) {
+      const found = list.filter((x): x is number => x !== null).sort((x, y) => x - y);
+      const median = found.length === list.length ? found[(found.length - 1) >> 1] : undefined;
+      process.stdout.write(
+        `${toggle}: first finds ${list.map((x) => x ?? `>${budget}`).join(", ")}; ${found.length} of ${list.length} found${median === undefined ? "" : `, median ${median}, max ${found.at(-1)}`}\n`,
+      );
+    }
+  process.stdout.write(`CPU ${(process.cpuUsage().user / 1e6).toFixed(1)} s\n`);
 } else if (cmd === "windows") {
   for (const h of await huntKnownWindows(num(a, 200))) {
     process.stdout.write(

@@ -14,7 +14,7 @@ import {
   huntToggles,
 } from "./campaign.js";
 import { RaceFeedback } from "./feedback.js";
-import { type FuzzProcessPlan, fuzzScenario } from "./fuzz.js";
+import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
 import {
   DIVERGENCE_PREFIX,
@@ -27,6 +27,15 @@ import {
 import { planFromScenarioName, planScenarioName } from "./plan.js";
 
 const fuzz = { drivers: [vgem] };
+
+/**
+ * A hunt's budget from first finds measured from several first seeds: about 7 times their mean
+ * (ln 1000: a geometric first find exceeds it once in 1,000), at least 5.
+ */
+function budgetOf(finds: readonly number[]): number {
+  const mean = finds.reduce((a, b) => a + b, 0) / finds.length;
+  return Math.max(5, Math.ceil(mean * Math.log(1000)));
+}
 
 describe("the fuzzer's reference model", () => {
   it("stamps name a buffer; anything else is not a stamp", () => {
@@ -69,6 +78,29 @@ describe("the model's handle lives", () => {
     expect(f.overlapping(1, 9, 10)).toBeNull();
   });
 
+  it("GEM_CHANGE_HANDLE moves a handle's buffer, name and PRIME entries to the new number", () => {
+    const f = new ModelFile(1, 0, true);
+    f.addHandle(3, 30);
+    f.bind(3, 30, 1, 2, { name: 7 });
+    f.primeAdd(30, 3);
+    // In a file the thread owns alone: the old life ends at the move's return.
+    f.moveHandle(3, 9, 5, 6, true);
+    expect([...f.live]).toEqual([[9, 30]]);
+    expect(f.closed.has(3)).toBe(true);
+    expect(f.overlapping(3, 7, 8)).toEqual([]);
+    expect(f.overlapping(9, 7, 8)!.map((b) => [b.buf, b.name])).toEqual([[30, 7]]);
+    expect(f.prime.get(30)).toEqual(new Set([9]));
+    expect(f.handleHasNamed(9, 30)).toBe(true);
+    // In a shared file the old number may have named another object by then: the new life's
+    // buffer is unknown and no life of the old number is bounded.
+    const g = new ModelFile(2, 0, true);
+    g.addHandle(4, 40);
+    g.bind(4, 40, 1, 2);
+    g.moveHandle(4, 5, 3, 4, false);
+    expect(g.overlapping(4, 7, 8)!.map((b) => b.buf)).toEqual([40]);
+    expect(g.overlapping(5, 7, 8)!.map((b) => b.buf)).toEqual([UNKNOWN_BUFFER]);
+  });
+
   it("a handle made after the last GEM_CLOSE of its number returned is untouched", () => {
     const f = new ModelFile(1, 0, true);
     expect(f.untouchedSince(4, 1)).toBe(true);
@@ -81,7 +113,7 @@ describe("the model's handle lives", () => {
   });
 });
 
-describe("fuzzing vgem", () => {
+describe("fuzzing vgem; the toggles found on each driver", () => {
   it("with every toggle off (known windows' fixes on) finds nothing in a bounded campaign", async () => {
     const st = await fuzzCampaign({ fuzz, schedules: 120 });
     expect(st.failures).toEqual([]);
@@ -95,59 +127,193 @@ describe("fuzzing vgem", () => {
     expect(again.traceHash).toBe(r.run.traceHash);
   });
 
-  // The toggles the fuzzer finds on vgem without scenario-specific code, each with the budget it
-  // is found within (schedules from seed 1; PCT and random alternating unless strategies are
-  // given; seed-drawn race plans unless `feedback`; README.md has the table).
-  const FOUND: readonly [
-    toggle: string,
-    budget: number,
-    splat: RegExp,
-    strategies?: readonly FuzzStrategy[],
-    feedback?: boolean,
-  ][] = [
-    ["prime.cache-without-lock", 40, /fuzz divergence: PRIME export|dmabufs tree not empty/],
-    // Found at schedule 64 from seed 1 (5 of seeds 1-1,000 find it, 6 with the fd lookup
-    // under file_lock: its rate did not change, the first seed did).
-    ["gem.handle-published-before-open", 100, /unreferenced object drm_vma_offset_file/],
-    // Not here: dma-buf.fence-cb-without-ref. About one schedule in 1,000 finds it (5 of seeds
-    // 1-5,000, with the fd lookup under file_lock and lockless alike); the budget of 60 it had
-    // held only because seed 44 happened to be one of them. README.md has the figures.
-    ["prime.cache-remove-by-dma-buf", 220, /fuzz divergence: PRIME import|dmabufs tree not empty/],
-    [
-      "prime.export-outside-name-lock",
-      // Found at 168 (60 while fd lookups took file_lock).
-      200,
-      /dmabufs tree not empty|KASAN|refcount/,
-      ["pct", "random", "pos"],
-      true,
-    ],
-    // Found at 789 with POS in the mix once the sw_sync release window's fix switch joined the
-    // baseline (with PCT and random alone: 2042, now not within 6000; 1946 while fd lookups
-    // took file_lock): a rare race whose first seed moves with every change of schedule.
-    [
-      "gem.flink-no-handle-count-check",
-      850,
-      /vgem: GEM state leaked: names/,
-      ["pct", "random", "pos"],
-      true,
-    ],
-    [
-      "gem.handle-id-reused-before-release",
-      // Found at 3660 on main with the lockless fget and the stale-fd-number model fix (2142
-      // with the fget alone, 1332 while fd lookups took file_lock): a rare race whose first
-      // seed moves with every change of schedule.
-      3700,
-      /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN|refcount/,
-      ["pct", "random", "pos"],
-      true,
-    ],
+  // The toggles the fuzzer finds on vgem without scenario-specific code. Each was hunted from
+  // five first seeds (1, 100001, 200001, 300001, 400001: `cli toggles <budget> --first-seeds`);
+  // the test starts at the first seed whose first find was the median, and its budget is
+  // about 7 times the mean first find: if first finds are geometric, a change of schedules leaves
+  // a toggle unfound within it about once in 1,000 (README.md has the distributions). PCT and
+  // random alternate unless strategies are given; race plans are seed-drawn unless `feedback`.
+  interface Found {
+    readonly toggle: string;
+    /** The first finds measured from the five first seeds. */
+    readonly finds: readonly number[];
+    readonly seed: number;
+    readonly splat: RegExp;
+    readonly strategies?: readonly FuzzStrategy[];
+    readonly feedback?: boolean;
+    /** A fixed swarm plan for every run (default: drawn from each run's seed). */
+    readonly plan?: string;
+    /** Default vgem alone. */
+    readonly drivers?: FuzzOptions["drivers"];
+    readonly afterBoot?: () => void;
+  }
+  const FOUND: readonly Found[] = [
+    {
+      toggle: "prime.cache-without-lock",
+      finds: [82, 22, 36, 36, 10],
+      seed: 200001,
+      splat: /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN/,
+    },
+    {
+      toggle: "gem.handle-published-before-open",
+      finds: [102, 94, 188, 92, 8],
+      seed: 100001,
+      splat: /unreferenced object drm_vma_offset_file/,
+    },
+    {
+      toggle: "prime.cache-remove-by-dma-buf",
+      finds: [235, 203, 92, 209, 464],
+      seed: 300001,
+      splat: /fuzz divergence: PRIME import|dmabufs tree not empty/,
+    },
+    {
+      // Once the race's fence stayed pending half the time (its point no longer signalled at
+      // once), a poll waiting on it can see it replaced: about 1 schedule in 50, not 1,000.
+      toggle: "dma-buf.fence-cb-without-ref",
+      finds: [64, 40, 80, 11, 53],
+      seed: 400001,
+      splat: /released with pending signals/,
+    },
+    {
+      // v6.18.0 lacked the INT_MAX check too: its idr_alloc() WARN may come first.
+      toggle: "gem.change-handle-lookup-leak",
+      finds: [1, 1, 1, 1, 1],
+      seed: 1,
+      splat: /GEM state leaked: objects|unreferenced object|idr_alloc\(object_idr\): bad range/,
+    },
+    {
+      toggle: "gem.change-handle-no-int-max-check",
+      finds: [1, 10, 2, 12, 5],
+      seed: 400001,
+      splat: /idr_alloc\(object_idr\): bad range \[-2147483648/,
+    },
+    {
+      toggle: "gem.change-handle-new-handle-left-null",
+      finds: [1, 1, 5, 1, 1],
+      seed: 1,
+      splat:
+        /dmabufs tree not empty|GEM state leaked|fuzz divergence: (PRIME_HANDLE_TO_FD|GEM_CLOSE)/,
+    },
+    {
+      toggle: "gem.change-handle-two-live-handles",
+      finds: [54, 32, 12, 24, 6],
+      seed: 300001,
+      splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0/,
+    },
+    {
+      // (Or the racing close freed the old id, a creation reserved it, and the move removed
+      // the reservation: drm_gem_handle_create_tail()'s WARN.)
+      toggle: "gem.change-handle-old-handle-live",
+      finds: [20, 22, 12, 2, 18],
+      seed: 400001,
+      splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0|was not reserved/,
+    },
+    {
+      toggle: "gem.change-handle-lookup-before-lock",
+      finds: [54, 44, 12, 94, 40],
+      seed: 100001,
+      splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0|was not reserved/,
+    },
+    {
+      toggle: "prime.export-outside-name-lock",
+      finds: [4, 10, 5, 7, 4],
+      seed: 200001,
+      splat: /dmabufs tree not empty|KASAN|refcount/,
+      strategies: ["pct", "random", "pos"],
+      feedback: true,
+    },
+    // The rarest races: found with feedback-driven race pairs too (README.md: mean first finds
+    // in the thousands), tested with a swarm plan of the two race operations they need, a
+    // configuration of the same generic workload.
+    {
+      toggle: "gem.flink-no-handle-count-check",
+      finds: [42, 45, 48, 69, 30],
+      seed: 100001,
+      splat: /GEM state leaked: names|KASAN: slab-use-after-free|fuzz divergence/,
+      strategies: ["pct", "random", "pos"],
+      plan: "30:gem-close+flink",
+    },
+    {
+      toggle: "gem.handle-id-reused-before-release",
+      finds: [14, 45, 3, 51, 6],
+      seed: 1,
+      splat: /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN|refcount/,
+      strategies: ["pct", "random", "pos"],
+      plan: "30:gem-close+create-export",
+    },
+    {
+      // Seen by userspace alone (the name checks): a later GEM_OPEN(N) fails or a FLINK of the
+      // opened handle gives another name; or the lost dma-buf link shows in the PRIME cache.
+      toggle: "gem.open-drops-name-lock",
+      finds: [12, 182, 16, 52, 48],
+      seed: 400001,
+      splat: /^fuzz divergence: (GEM_OPEN|GEM_FLINK|PRIME import)/,
+      plan: "30:gem-open+create-flink-close",
+    },
+    {
+      toggle: "ttm.release-resurrect-with-get",
+      finds: [126, 203, 147, 540, 1015],
+      seed: 100001,
+      splat: /refcount_t: addition on 0|fuzz divergence: PRIME import/,
+      strategies: ["pct"],
+      drivers: [qxl, vgem],
+    },
+    {
+      toggle: "qxl.handle-create-uaf",
+      finds: [6, 48, 21, 33, 24],
+      seed: 400001,
+      splat: /KASAN: slab-use-after-free in qxl_mode_dumb_create/,
+      strategies: ["pct", "random", "pos"],
+      plan: "30:create+guess-close",
+      drivers: [qxl, vgem],
+    },
+    {
+      // (The leaked import holds the vgem buffer's dma-buf: either device's counters may show it.)
+      toggle: "vmwgfx.fd-to-handle-enosys-leak",
+      finds: [2, 1, 2, 6, 1],
+      seed: 1,
+      splat: /(vmwgfx|vgem): GEM state leaked|unreferenced object/,
+      drivers: [vmwgfx, vgem],
+    },
+    {
+      // Only with allocations failing (failslab from the end of the boot, as the stress app's
+      // --faults starts it): a CREATE_DUMB whose TTM allocation fails writes the destroyed BO.
+      toggle: "vmwgfx.bo-access-after-failed-init",
+      finds: [1, 4, 1, 2, 7],
+      seed: 300001,
+      splat: /KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/,
+      drivers: [vmwgfx, vgem],
+      afterBoot: () => setFailslab({ probability: 0.02 }),
+    },
   ];
-  for (const [toggle, budget, splat, strategies, feedback] of FOUND)
-    it(`finds ${toggle} within ${budget} schedules${feedback ? " (feedback)" : ""}`, async () => {
-      const [h] = await huntToggles(fuzz, { budget, toggles: [toggle], strategies, feedback });
+  for (const f of FOUND) {
+    const budget = budgetOf(f.finds);
+    const how = [
+      f.drivers ? f.drivers.map((d) => d.name).join("+") : "",
+      f.feedback ? "feedback" : "",
+      f.strategies ? f.strategies.join("/") : "",
+      f.plan ? `plan ${f.plan}` : "",
+      f.afterBoot ? "failslab" : "",
+    ]
+      .filter((x) => x)
+      .join(", ");
+    it(`finds ${f.toggle} within ${budget} schedules from seed ${f.seed}${how ? ` (${how})` : ""}`, async () => {
+      const opts: FuzzOptions = {
+        drivers: f.drivers ?? [vgem],
+        plan: f.plan === undefined ? undefined : planFromScenarioName(`fuzz plan=${f.plan}`),
+        afterBoot: f.afterBoot,
+      };
+      const [h] = await huntToggles(opts, {
+        budget,
+        toggles: [f.toggle],
+        firstSeed: f.seed,
+        strategies: f.strategies,
+        feedback: f.feedback,
+      });
       expect(h?.found).toBe(true);
-      expect(h?.first).toMatch(splat);
+      expect(h?.first).toMatch(f.splat);
     });
+  }
 
   it("reaches the known sw_sync windows with them open, never with their fix switches", async () => {
     const hunts = await huntKnownWindows(120);
@@ -164,38 +330,6 @@ describe("fuzzing vgem", () => {
 });
 
 describe("fuzzing qxl and vmwgfx", () => {
-  it("finds ttm.release-resurrect-with-get on qxl with vgem within 550 PCT schedules", async () => {
-    const [h] = await huntToggles(
-      { drivers: [qxl, vgem] },
-      { budget: 550, toggles: ["ttm.release-resurrect-with-get"], strategies: ["pct"] },
-    );
-    expect(h?.found).toBe(true);
-    expect(h?.first).toMatch(/refcount_t: addition on 0/);
-  });
-
-  it("finds qxl.handle-create-uaf on qxl with vgem within 900 schedules (feedback, POS)", async () => {
-    const [h] = await huntToggles(
-      { drivers: [qxl, vgem] },
-      {
-        budget: 900,
-        toggles: ["qxl.handle-create-uaf"],
-        strategies: ["pct", "random", "pos"],
-        feedback: true,
-      },
-    );
-    expect(h?.found).toBe(true);
-    expect(h?.first).toMatch(/KASAN: slab-use-after-free in qxl_mode_dumb_create/);
-  });
-
-  it("finds vmwgfx.fd-to-handle-enosys-leak on vmwgfx with vgem within 5 schedules", async () => {
-    const [h] = await huntToggles(
-      { drivers: [vmwgfx, vgem] },
-      { budget: 5, toggles: ["vmwgfx.fd-to-handle-enosys-leak"] },
-    );
-    expect(h?.found).toBe(true);
-    expect(h?.first).toMatch(/vmwgfx: GEM state leaked|unreferenced object/);
-  });
-
   it("with every toggle off finds nothing on each, alone and with vgem", async () => {
     for (const drivers of [[qxl], [vmwgfx], [qxl, vgem], [vmwgfx, vgem]]) {
       const st = await fuzzCampaign({ fuzz: { drivers }, schedules: 12 });
@@ -218,26 +352,16 @@ describe("fuzzing with allocations failing", () => {
     expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
   });
 
-  it("finds vmwgfx.bo-access-after-failed-init on vmwgfx with vgem within 5 schedules", async () => {
-    const fuzz = {
-      drivers: [vmwgfx, vgem],
-      afterBoot: () => setFailslab({ probability: 0.02 }),
-    };
-    const [h] = await huntToggles(fuzz, {
-      budget: 5,
-      toggles: ["vmwgfx.bo-access-after-failed-init"],
-    });
-    expect(h?.found).toBe(true);
-    expect(h?.first).toMatch(/KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/);
-  });
-
   it("still reports real divergences with failslab on", async () => {
-    const [h] = await huntToggles(faulty(0.01), {
-      budget: 100,
-      toggles: ["prime.cache-without-lock"],
+    // The new handle a GEM_CHANGE_HANDLE left NULL is live to the model: using it fails
+    // (-ENOENT, -EINVAL), which no failed allocation excuses. (4 divergences in these 30.)
+    const st = await fuzzCampaign({
+      fuzz: faulty(0.01),
+      schedules: 30,
+      toggles: ["gem.change-handle-new-handle-left-null", ...baselineFixes()],
     });
-    expect(h?.found).toBe(true);
-    expect(h?.first).toMatch(/^fuzz divergence: PRIME export/);
+    expect(st.divergences).toBeGreaterThan(0);
+    expect(st.failures.some((f) => f.first.startsWith(DIVERGENCE_PREFIX))).toBe(true);
   });
 });
 

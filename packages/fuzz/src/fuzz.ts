@@ -48,6 +48,7 @@ import {
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_WRITE,
   DRM_CLOEXEC,
+  DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
@@ -92,7 +93,7 @@ export interface FuzzOptions {
 
 /** One process's swarm plan (see FuzzOptions.plan). */
 export interface FuzzProcessPlan {
-  /** The weight of a race among the thread's other operations (which weigh 26; 0: never). */
+  /** The weight of a race among the thread's other operations (which weigh 28; 0: never). */
   readonly races: number;
   /** The operations its races pair (an empty list: all of them). */
   readonly raceOps: readonly RaceOp[];
@@ -134,6 +135,8 @@ interface ProcState {
    * shared): a file that gets such a number later may receive those stray calls.
    */
   readonly staleFds: Set<number>;
+  /** When the process began to exit (a tick): its files, and their handles, may go from then. */
+  endTick: number;
 }
 
 interface ThreadCtx {
@@ -157,12 +160,15 @@ interface HandleObservation {
   readonly what: string;
 }
 
-/** A GEM_CLOSE of `handle` that ran in [start, ret]. */
+/**
+ * A GEM_CLOSE (or GEM_CHANGE_HANDLE) of `handle` that ran in [start, ret]; recorded when it
+ * starts, with `ret` infinite until it returns (a thread killed by an exit never returns).
+ */
 interface CloseObservation {
   readonly f: ModelFile;
   readonly handle: number;
   readonly start: number;
-  readonly ret: number;
+  ret: number;
 }
 
 /**
@@ -176,6 +182,39 @@ interface PrimeEntryObservation {
   readonly buf: number;
   readonly start: number;
   readonly ret: number;
+}
+
+/**
+ * A handle that a call in [start, ret] showed to be one of an object with flink name `name`: the
+ * handle GEM_OPEN(name) made, or a handle whose GEM_FLINK returned `name`. An object keeps its
+ * name while it has a handle, so while this handle surely lives, the name opens this object.
+ */
+interface NameHolder {
+  readonly f: ModelFile;
+  readonly handle: number;
+  readonly name: number;
+  readonly start: number;
+  readonly ret: number;
+  /** The buffer, if the model knows it (UNKNOWN_BUFFER otherwise). */
+  buf: number;
+  readonly what: string;
+}
+
+/** A GEM_OPEN(name) or GEM_FLINK call in [start, ret], checked against the NameHolders. */
+interface NameCall {
+  readonly kind: "open" | "flink";
+  readonly f: ModelFile;
+  readonly name: number;
+  /** GEM_FLINK: the handle flinked. */
+  readonly handle?: number;
+  readonly start: number;
+  readonly ret: number;
+  /** The ioctl's return value. */
+  readonly result: number;
+  /** The call may legitimately fail (an allocation failed meanwhile, or -EACCES: DRM_AUTH). */
+  readonly excused: boolean;
+  /** GEM_OPEN: the buffer it opened, if the model knows it (UNKNOWN_BUFFER otherwise). */
+  buf: number;
 }
 
 /** A handle observed to name a buffer, checked once the run is over (see model.ts). */
@@ -213,6 +252,13 @@ const POLLOUT = 0x004;
 const ALLOC_ERRNOS: readonly number[] = [-ENOMEM, -EFAULT];
 /** Free RAM (pages) under which a page allocation or charge may fail for want of memory. */
 const LOW_RAM_PAGES = 256;
+/** INT_MAX: the largest handle an idr hands out (GEM_CHANGE_HANDLE rejects larger ones). */
+const INT_MAX = 0x7fff_ffff;
+/**
+ * GEM_CHANGE_HANDLE targets at the top of the u32 range: INT_MAX and INT_MAX - 1 are valid
+ * handles, the others are rejected with -EINVAL.
+ */
+const BIG_HANDLES = [INT_MAX - 1, INT_MAX, INT_MAX + 1, 0xffff_ffff];
 /** poll(2) timeouts drawn from, in virtual ns. */
 const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
 
@@ -234,6 +280,8 @@ export const RACE_OPS = [
   "poll",
   "fence",
   "close-dmabuf",
+  "change-handle",
+  "create-flink-close",
 ] as const;
 export type RaceOp = (typeof RACE_OPS)[number];
 
@@ -267,6 +315,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const closes: CloseObservation[] = [];
     const entries: PrimeEntryObservation[] = [];
     const imports: PrimeEntryObservation[] = [];
+    const holders: NameHolder[] = [];
+    const nameCalls: NameCall[] = [];
+    /** The process whose thread opened each DRM file (its exit releases the file). */
+    const fileProc = new Map<ModelFile, ProcState>();
+    /** Files opened at an fd number a sibling may still call through (unrecorded calls). */
+    const strayFiles = new Set<ModelFile>();
     let exited = false;
     const procs: Process[] = [];
     for (let i = 0; i < nProc; i++) {
@@ -292,6 +346,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           races,
           raceOps,
           staleFds: new Set(),
+          endTick: Number.POSITIVE_INFINITY,
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
@@ -319,6 +374,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         });
         await body(main);
         for (const t of others) await t.join();
+        ps.endTick = Math.min(ps.endTick, model.tick());
       });
       procs.push(proc);
     }
@@ -355,6 +411,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         [1, () => opTouch(ctx)],
         [1, () => opFence(ctx)],
         [1, () => opPoll(ctx)],
+        [2, () => opChangeHandle(ctx)],
         [ctx.proc.races, () => opRace(ctx)],
       ];
       let total = 1; // the last slot: exit
@@ -368,6 +425,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // syscall boundary.
       if (choose(6, "fuzz exit") === 0) {
         exited = true;
+        ctx.proc.endTick = Math.min(ctx.proc.endTick, model.tick());
         await ctx.p.exit(choose(3, "fuzz exit code"));
       }
       return "ok";
@@ -471,7 +529,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // A sibling that used the file this number named may still be calling through it: its
       // calls reach this file unrecorded (a GEM_CLOSE of a guessed handle closes one of ours),
       // so the exclusive-file checks do not apply to it.
-      if (ctx.proc.staleFds.has(fd)) file.shared = true;
+      if (ctx.proc.staleFds.has(fd)) {
+        file.shared = true;
+        strayFiles.add(file);
+      }
+      fileProc.set(file, ctx.proc);
       ctx.fds.push({ fd, kind: "drm", file });
       return "ok";
     }
@@ -560,7 +622,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const kind = choose(4, "fuzz close kind");
       if (kind === 0) {
         const handle = [0, 0x7fffffff, 0xffffffff][choose(3, "fuzz bad handle")]!;
-        await doGemClose(ctx, e, own, handle, -EINVAL, true);
+        // (INT_MAX is a valid handle once a GEM_CHANGE_HANDLE may have moved one there.)
+        const never = !f.changeTargets.has(handle);
+        await doGemClose(ctx, e, own, handle, never ? -EINVAL : null, never);
       } else if (kind === 1 && f.closed.size > 0) {
         const handle = pick([...f.closed], "fuzz closed handle")!;
         await doGemClose(ctx, e, own, handle, -EINVAL, false);
@@ -583,11 +647,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const f = e.file!;
       f.closeStarts(handle);
       const c0 = model.tick();
+      // (Recorded at once: also through an fd closed meanwhile, which may have reached this
+      // file first, and if the thread dies inside the call.)
+      const rec: CloseObservation = { f, handle, start: c0, ret: Number.POSITIVE_INFINITY };
+      closes.push(rec);
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
       const c1 = model.tick();
       f.closeReturned(handle, c1);
+      rec.ret = c1;
       if (e.closed) return ret;
-      closes.push({ f, handle, start: c0, ret: c1 });
       // Evaluated after the call: a sibling that started using the file meanwhile marked it.
       const strict = own && !f.shared;
       if (expect !== null && (strict || (neverValid && own)) && ret !== expect && ret !== -EACCES)
@@ -622,6 +690,18 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
       const t1 = model.tick();
       if (e.closed) return;
+      const excused = ret === -EACCES || ret === -ENOSPC || allocFailed(ret, m);
+      nameCalls.push({
+        kind: "flink",
+        f,
+        name: arg.name,
+        handle: h,
+        start: t0,
+        ret: t1,
+        result: ret,
+        excused,
+        buf: UNKNOWN_BUFFER,
+      });
       if (ret !== 0) {
         if (own && !f.shared && ret !== -EACCES && ret !== -ENOSPC && !allocFailed(ret, m))
           model.diverge(`GEM_FLINK of live handle ${h} = ${ret}`);
@@ -630,6 +710,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // (Through a shared file the handle may have named another buffer by then.)
       model.addName(f.dev, arg.name, own && !f.shared ? buf : UNKNOWN_BUFFER);
       observe({ f, handle: h, start: t0, ret: t1, name: arg.name, what: "GEM_FLINK" });
+      holders.push({
+        f,
+        handle: h,
+        name: arg.name,
+        start: t0,
+        ret: t1,
+        buf: own && !f.shared ? buf : UNKNOWN_BUFFER,
+        what: `GEM_FLINK of handle ${h}`,
+      });
       if (!own || !reopen) return;
       // The name of an object this file still holds must open that very object.
       const open = { name: arg.name, handle: 0, size: 0 };
@@ -637,12 +726,13 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const r2 = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open);
       const s1 = model.tick();
       if (e.closed) return;
+      const strict = !f.shared;
+      recordOpen(f, arg.name, s0, s1, r2, m, open.handle, strict ? buf : UNKNOWN_BUFFER);
       if (r2 !== 0) {
         if (!f.shared && r2 !== -EACCES && r2 !== -ENOSPC && !allocFailed(r2, m))
           model.diverge(`GEM_OPEN of name ${arg.name} just made for a live handle = ${r2}`);
         return;
       }
-      const strict = !f.shared;
       f.addHandle(open.handle, strict ? buf : UNKNOWN_BUFFER);
       f.bind(open.handle, strict ? buf : UNKNOWN_BUFFER, s0, s1, { name: arg.name });
       const st = await stampOfHandle(ctx.p, e.fd, open.handle);
@@ -674,10 +764,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     ): Promise<number | null> {
       const f = e.file!;
       const arg = { name, handle: 0, size: 0 };
+      const m = failMark();
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
       const t1 = model.tick();
       if (e.closed) return null;
+      // (Its buffer, read below, is not known yet: GEM_OPEN's buffer is checked by `names`.)
+      const rec =
+        name === 0x7ffffff0
+          ? null
+          : recordOpen(f, name, t0, t1, ret, m, arg.handle, UNKNOWN_BUFFER);
       if (name === 0x7ffffff0) {
         if (own && ret !== -ENOENT && ret !== -EACCES)
           model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
@@ -698,8 +794,43 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         });
         f.addHandle(arg.handle, st.id);
         b.buf = st.id;
+        if (rec) {
+          rec.call.buf = st.id;
+          if (rec.holder) rec.holder.buf = st.id;
+        }
       }
       return arg.handle;
+    }
+
+    /**
+     * Records a GEM_OPEN(name) that ran in [start, ret] for the end-of-run name checks and, if it
+     * made `handle`, that handle as a holder of the name.
+     */
+    function recordOpen(
+      f: ModelFile,
+      name: number,
+      start: number,
+      ret: number,
+      result: number,
+      mark: number,
+      handle: number,
+      buf: number,
+    ) {
+      const excused = result === -EACCES || allocFailed(result, mark);
+      const call: NameCall = { kind: "open", f, name, start, ret, result, excused, buf };
+      nameCalls.push(call);
+      if (result !== 0) return { call };
+      const holder: NameHolder = {
+        f,
+        handle,
+        name,
+        start,
+        ret,
+        buf,
+        what: `GEM_OPEN(name ${name})`,
+      };
+      holders.push(holder);
+      return { call, holder };
     }
 
     async function opExport(ctx: ThreadCtx): Promise<"ok"> {
@@ -723,7 +854,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return null;
       }
       if (ret !== 0) {
-        if (own && !f.shared && ret !== -EMFILE && !allocFailed(ret, m))
+        // (A driver with PRIME ioctls of its own may route a handle by its number: vmwgfx takes
+        // handles above VMWGFX_NUM_MOB for TTM prime objects, so a GEM handle moved there by
+        // GEM_CHANGE_HANDLE does not export. The core routes none.)
+        const routed = !corePrime[f.dev] && f.changeTargets.has(h);
+        if (own && !f.shared && ret !== -EMFILE && !allocFailed(ret, m) && !routed)
           model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
         return null;
       }
@@ -852,6 +987,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (!e) return "ok";
       ctx.fds.splice(ctx.fds.indexOf(e), 1);
       e.closed = true;
+      // (With a dup of it open the file lives on; the model does not count on that.)
+      if (e.file) e.file.goneAt = Math.min(e.file.goneAt, model.tick());
       if (e.kind === "drm" && e.file!.shared) ctx.proc.staleFds.add(e.fd);
       const ret = await ctx.p.close(e.fd);
       if (ret !== 0) model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
@@ -1079,7 +1216,13 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           const buf = h === undefined ? undefined : f.live.get(h);
           const own = buf === undefined ? [] : model.namesOf(f.dev, buf);
           const any = model.knownNames.filter(([dev]) => dev === f.dev).map(([, n]) => n);
-          const name = pick(own.length > 0 ? own : any, "fuzz race name");
+          // The buffer's own names; else, half the time, the name given last on the device
+          // (names are reused lowest first: it is the one a concurrent FLINK is likely to give
+          // again); else any name known.
+          const name =
+            own.length === 0 && any.length > 0 && choose(2, "fuzz race last name") === 0
+              ? model.lastNames.get(f.dev)
+              : pick(own.length > 0 ? own : any, "fuzz race name");
           return name === undefined ? null : doGemOpen(ctx, e, false, name);
         }
         case "export":
@@ -1100,6 +1243,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           if (nh !== null) await doExport(ctx, e, false, nh, true);
           return nh;
         }
+        case "create-flink-close": {
+          // A buffer shared by name whose creator lets go of it at once: the name lives as long
+          // as another handle (a GEM_OPEN of it) holds the object.
+          const nh = await doCreate(ctx, e, false);
+          if (nh === null) return null;
+          await doFlink(ctx, e, false, nh, false);
+          await doGemClose(ctx, e, false, nh, null, false);
+          return null;
+        }
         case "guess-close": {
           // The handle a concurrent creation is about to get: the lowest free id, or the next.
           const live = new Set(f.live.keys());
@@ -1113,8 +1265,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           if (d) await doPoll(ctx, d);
           return null;
         case "fence":
-          if (d) await doFence(ctx, d, true, trust);
+          if (d) await doFence(ctx, d, choose(2, "fuzz race fence signal") === 0, trust);
           return null;
+        case "change-handle":
+          return h === undefined ? null : doChangeHandle(ctx, e, false, h, newHandleFor(f, h));
         case "close-dmabuf":
           if (d) {
             const ret = await ctx.p.close(d.fd);
@@ -1122,6 +1276,109 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           }
           return null;
       }
+    }
+
+    async function opChangeHandle(ctx: ThreadCtx): Promise<"ok"> {
+      const pk = pickDrm(ctx);
+      if (!pk) return "ok";
+      const f = pk.e.file!;
+      // The handle to move: a live one mostly, sometimes a closed or a never-valid number.
+      let h: number | undefined;
+      const kind = choose(6, "fuzz change old");
+      if (kind === 0 && f.closed.size > 0) h = pick([...f.closed], "fuzz change closed");
+      else if (kind === 1) h = [0, INT_MAX, 0xffff_ffff][choose(3, "fuzz change bad old")]!;
+      else h = pickHandle(f, "fuzz change handle");
+      if (h !== undefined) await doChangeHandle(ctx, pk.e, pk.own, h, newHandleFor(f, h));
+      return "ok";
+    }
+
+    /**
+     * A new handle number for GEM_CHANGE_HANDLE of `h`: the lowest free number or one just above
+     * the highest live one (what a creation would get next), a live number (taken) or `h`
+     * itself, a number closed before, or one at the top of the u32 range (around INT_MAX). Never
+     * 0: see the README (the current body mishandles it, a known upstream problem).
+     */
+    function newHandleFor(f: ModelFile, h: number): number {
+      const live = [...f.live.keys()];
+      switch (choose(8, "fuzz change new")) {
+        case 0:
+        case 1: {
+          let n = 1;
+          while (f.live.has(n)) n++;
+          return n;
+        }
+        case 2:
+        case 3:
+          return Math.min(INT_MAX, Math.max(0, ...live) + 1 + choose(4, "fuzz change above"));
+        case 4:
+          return pick(live, "fuzz change taken") ?? h;
+        case 5:
+          return h;
+        case 6:
+          return pick([...f.closed], "fuzz change reuse") ?? Math.min(h + 1, INT_MAX);
+        default:
+          return BIG_HANDLES[choose(BIG_HANDLES.length, "fuzz change big")]!;
+      }
+    }
+
+    /**
+     * GEM_CHANGE_HANDLE of `h` to `n`: on success the model moves the handle's state (buffer,
+     * flink name, PRIME cache entries) to `n`. In a file this thread owns alone the errno is the
+     * kernel's exactly: -EINVAL for n > INT_MAX, 0 for n == h (no lookup since 1a4f03d22fb6;
+     * -ENOENT before it, for a dead h), -ENOSPC if n is live, -ENOENT if h is not (of both, the
+     * current code reports -ENOSPC, the bodies before 1a4f03d22fb6 -ENOENT), or an allocation
+     * failure's; otherwise 0. In a shared file: -EINVAL exactly when n > INT_MAX, 0 when n == h,
+     * and nothing outside {0, -ENOENT, -ENOSPC} or an allocation failure's.
+     */
+    async function doChangeHandle(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      own: boolean,
+      h: number,
+      n: number,
+    ): Promise<number | null> {
+      const f = e.file!;
+      const arg = { handle: h, new_handle: n };
+      f.changeTargets.add(n);
+      // The old number is given up like a GEM_CLOSE gives it up: stamps and mappings made
+      // through it meanwhile are not trusted, and it may come back for another object.
+      f.closeStarts(h);
+      const m = failMark();
+      const t0 = model.tick();
+      const rec: CloseObservation = { f, handle: h, start: t0, ret: Number.POSITIVE_INFINITY };
+      closes.push(rec);
+      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg);
+      const t1 = model.tick();
+      f.closeReturned(h, t1);
+      rec.ret = t1;
+      if (e.closed) return null;
+      const strict = own && !f.shared;
+      const what = `GEM_CHANGE_HANDLE(${h} -> ${n}) = ${ret}`;
+      if (n > INT_MAX || h === n) {
+        // Decided before any lookup or allocation. (A dead h == n: the bodies before
+        // 1a4f03d22fb6 looked h up first, -ENOENT; the model cannot tell h dead in a shared file.)
+        const want = n > INT_MAX ? -EINVAL : 0;
+        const also = h === n && (!strict || !f.live.has(h)) ? -ENOENT : want;
+        if (ret !== want && ret !== also) model.diverge(`${what}, expected ${want}`);
+        return null;
+      }
+      if (allocFailed(ret, m)) return null;
+      if (strict) {
+        const taken = f.live.has(n);
+        const dead = !f.live.has(h);
+        const ok = taken || dead ? [taken ? -ENOSPC : -ENOENT, dead ? -ENOENT : -ENOSPC] : [0];
+        if (!ok.includes(ret)) model.diverge(`${what}, expected ${ok.join(" or ")}`);
+      } else if (ret !== 0 && ret !== -ENOENT && ret !== -ENOSPC) model.diverge(what);
+      if (ret !== 0) return null;
+      if (!f.chaos) {
+        // The PRIME cache entries move to the new handle: an import may return it from now on.
+        if (strict) {
+          for (const [buf, set] of f.prime)
+            if (set.has(h)) entries.push({ f, handle: n, buf, start: t0, ret: t1 });
+        } else entries.push({ f, handle: n, buf: UNKNOWN_BUFFER, start: t0, ret: t1 });
+      }
+      f.moveHandle(h, n, t0, t1, strict);
+      return n;
     }
 
     async function opGarbageIoctl(ctx: ThreadCtx): Promise<"ok"> {
@@ -1287,6 +1544,56 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         model.diverge(
           `PRIME import of buffer ${io.buf}'s dma-buf gave handle ${io.handle}, which has no PRIME cache entry for it, while another handle had one`,
         );
+    }
+    // Names: an object keeps its flink name while it has a handle (drm_gem_object_handle_free()
+    // removes it when the last one goes). So while a handle that GEM_OPEN(N) made, or whose
+    // GEM_FLINK gave N, surely lives (its file and process are not going, no GEM_CLOSE or
+    // GEM_CHANGE_HANDLE of its number may have run since the call that showed it, no garbage
+    // or stray call could reach the file), GEM_OPEN(N) on the device succeeds and opens that
+    // object, and GEM_FLINK of that handle succeeds and gives N.
+    const surelyLive = (hd: NameHolder, until: number) =>
+      !hd.f.chaos &&
+      !strayFiles.has(hd.f) &&
+      hd.f.goneAt > until &&
+      (fileProc.get(hd.f)?.endTick ?? Number.NEGATIVE_INFINITY) > until &&
+      !closes.some(
+        (c) => c.f === hd.f && c.handle === hd.handle && c.ret > hd.start && c.start < until,
+      );
+    for (const c of nameCalls) {
+      for (const hd of holders) {
+        if (hd.ret >= c.start || hd.f.dev !== c.f.dev) continue;
+        if (c.kind === "open" ? hd.name !== c.name : hd.f !== c.f || hd.handle !== c.handle)
+          continue;
+        if (!surelyLive(hd, c.ret)) continue;
+        const held = `while handle ${hd.handle} from ${hd.what} held its object`;
+        if (c.result !== 0) {
+          if (c.excused) break;
+          model.diverge(
+            c.kind === "open"
+              ? `GEM_OPEN(name ${c.name}) = ${c.result} ${held}`
+              : `GEM_FLINK of handle ${c.handle} = ${c.result} ${held} (name ${hd.name})`,
+          );
+          break;
+        }
+        if (c.kind === "flink" && c.name !== hd.name) {
+          model.diverge(
+            `GEM_FLINK of handle ${c.handle} gave name ${c.name} ${held} (name ${hd.name})`,
+          );
+          break;
+        }
+        if (
+          c.kind === "open" &&
+          c.buf !== UNKNOWN_BUFFER &&
+          hd.buf !== UNKNOWN_BUFFER &&
+          !model.ambiguous.has(hd.buf) &&
+          c.buf !== hd.buf
+        ) {
+          model.diverge(
+            `GEM_OPEN(name ${c.name}) opened buffer ${c.buf} ${held} (buffer ${hd.buf})`,
+          );
+          break;
+        }
+      }
     }
     // Deferred checks: every flink is recorded by now (unless a thread died inside its flink,
     // in a run with an exit: then a name may have been given without the model knowing).

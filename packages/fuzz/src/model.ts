@@ -116,6 +116,7 @@ export class FuzzModel {
 
   /** Records that `name` on device `dev` names buffer `id`. */
   addName(dev: number, name: number, id: number): void {
+    this.lastNames.set(dev, name);
     const key = `${dev}:${name}`;
     let set = this.names.get(key);
     if (!set) {
@@ -131,6 +132,9 @@ export class FuzzModel {
     if (list) list.push(name);
     else this.namesOfBuf.set(bk, [name]);
   }
+
+  /** The name GEM_FLINK gave last on each device. */
+  readonly lastNames = new Map<number, number>();
 
   /** The names buffer `id` was flinked under on device `dev`. */
   namesOf(dev: number, id: number): readonly number[] {
@@ -292,6 +296,42 @@ export class ModelFile {
       this.prime.set(buf, set);
     }
     set.add(handle);
+  }
+
+  /**
+   * Handle numbers a GEM_CHANGE_HANDLE of this file was asked to move a handle to: such a number
+   * may be live even if no creation ever returned it (INT_MAX, say), so it is never taken as a
+   * never-valid handle.
+   */
+  readonly changeTargets = new Set<number>();
+  /**
+   * When an fd of this file was first closed (a tick): from then on the file, and every handle
+   * of it, may be gone.
+   */
+  goneAt = Number.POSITIVE_INFINITY;
+
+  /**
+   * Records a GEM_CHANGE_HANDLE that moved `from` to `to` in [start, ret]: the object, its
+   * buffer, flink name and PRIME cache entries go with it (drm_gem_change_handle_ioctl()).
+   * `strict`: the file is this thread's alone, so the model's `live` map is exact; then the old
+   * number's life ended by `ret` and the new one names its buffer. Otherwise a sibling may have
+   * closed and remade `from` meanwhile: the new life names a buffer the model cannot tell, and
+   * no life of `from` is bounded (as for a GEM_CLOSE).
+   */
+  moveHandle(from: number, to: number, start: number, ret: number, strict: boolean): void {
+    const buf = this.live.get(from) ?? UNKNOWN_BUFFER;
+    let name: number | undefined;
+    if (strict)
+      for (const b of this.bindings.get(from) ?? [])
+        if (b.end === Number.POSITIVE_INFINITY && b.ret < start) {
+          b.end = ret;
+          name = b.name ?? name;
+        }
+    this.live.delete(from);
+    this.closed.add(from);
+    this.addHandle(to, buf);
+    this.bind(to, strict ? buf : UNKNOWN_BUFFER, start, ret, { name });
+    if (strict) for (const set of this.prime.values()) if (set.delete(from)) set.add(to);
   }
 
   /** True if `handle` has ever named buffer `buf` in this file. */

@@ -1,12 +1,12 @@
 /**
  * Devices sized for the sharing workloads. A driver's `driverUnderTest` registers a device of
  * its default size (qxl: 4 MiB of VRAM plus 1 MiB of surface memory, as the conformance suite
- * wants); the sharing scenarios move at most a few dozen pages, and a device's memory is
- * allocated again on every schedule (zeroed VRAM bytes, one page object per host page), which
- * was most of the CPU time of a schedule on qxl (a profile of cross-share). Here qxl gets 64
- * pages of VRAM and 64 of surface memory: more than a workload's buffers and release buffers,
- * and under pressure TTM evicts, which is a path of the model like any other. Other drivers are
- * registered as they are.
+ * wants); the sharing scenarios move at most a few dozen pages. Here qxl gets 64 pages of VRAM
+ * and 64 of surface memory: more than a workload's buffers and release buffers, and under
+ * pressure TTM evicts, which is a path of the model like any other. (The size was first chosen
+ * for speed, when a device's VRAM was one array zeroed at every boot; simgpu now backs VRAM page
+ * by page as it is touched, so the size no longer costs time, and it is kept because schedules
+ * depend on it.) Other drivers are registered as they are.
  */
 import type { DriverUnderTest } from "@primetime/gem";
 import { createQxl, QXL_DRIVER_NAME } from "@primetime/qxl";
