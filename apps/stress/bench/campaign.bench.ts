@@ -236,9 +236,12 @@ if (PARTS.has("detection")) {
 // CPU time is the child's own (every thread's), with the 1-minute load average before and after
 // each run. On a machine other jobs share, the wall-clock ratio says how much the second worker
 // got; the CPU-time ratio says what a schedule costs on 2 workers against 1 (1.0: no overhead,
-// so 2 free cores would give 2x). BENCH_SPEEDUP_SCHEDULES (default 600) schedules per unit, 30
+// so 2 free cores would give 2x). Before each run, bench/spin-scaling.mjs measures what 2 threads
+// of a pure loop get against 1 at that moment (2.0 on two free cores). BENCH_SPEEDUP_SCHEDULES (default 600) schedules per unit, 30
 // units: about a minute of one core, so start-up is a few per cent of a run.
 interface WorkersRun {
+  /** The machine's parallelism just before (bench/spin-scaling.mjs: 2.0 on two free cores). */
+  scaling: number;
   schedules: number;
   seconds: number;
   cpuSeconds: number;
@@ -266,8 +269,16 @@ if (PARTS.has("speedup")) {
   const perUnit = Number(process.env.BENCH_SPEEDUP_SCHEDULES ?? 600);
   const rounds = Number(process.env.BENCH_SPEEDUP_ROUNDS ?? 3);
   const child = fileURLToPath(new URL("./workers-run.ts", import.meta.url));
-  const time = (workers: number) =>
-    new Promise<WorkersRun>((resolve, reject) => {
+  const spin = fileURLToPath(new URL("./spin-scaling.mjs", import.meta.url));
+  const scaling = () =>
+    new Promise<number>((resolve, reject) =>
+      execFile(process.execPath, [spin], (err, stdout) =>
+        err ? reject(err) : resolve(round(JSON.parse(stdout).scaling as number, 2)),
+      ),
+    );
+  const time = async (workers: number) => {
+    const before = await scaling();
+    return new Promise<WorkersRun>((resolve, reject) => {
       const loadBefore = round(loadavg()[0]!, 2);
       const t0 = performance.now();
       execFile(
@@ -281,6 +292,7 @@ if (PARTS.has("speedup")) {
             cpuSeconds: number;
           };
           resolve({
+            scaling: before,
             schedules: r.schedules,
             seconds: round(seconds, 2),
             cpuSeconds: round(r.cpuSeconds, 2),
@@ -292,8 +304,9 @@ if (PARTS.has("speedup")) {
         },
       );
     });
+  };
   const line = (w: number, r: WorkersRun) =>
-    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU: ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter})`;
+    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU: ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
   console.log(
     `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run):`,
   );
@@ -309,6 +322,7 @@ if (PARTS.has("speedup")) {
     const xs = speed.rounds.map(pick);
     const m = (f: (r: WorkersRun) => number) => median(xs.map(f));
     return {
+      scaling: m((r) => r.scaling),
       schedules: xs[0]!.schedules,
       seconds: m((r) => r.seconds),
       cpuSeconds: m((r) => r.cpuSeconds),
