@@ -83,20 +83,28 @@ describe("the model's handle lives", () => {
     f.addHandle(3, 30);
     f.bind(3, 30, 1, 2, { name: 7 });
     f.primeAdd(30, 3);
-    // In a file the thread owns alone: the old life ends at the move's return.
-    f.moveHandle(3, 9, 5, 6, true);
+    // In a file the thread owns alone: the old life ends at the move's return; the file has
+    // an entry for the buffer, so the object has its dma-buf and the new handle surely gets one.
+    expect(f.moveHandle(3, 9, 5, 6, true)).toBe(true);
     expect([...f.live]).toEqual([[9, 30]]);
     expect(f.closed.has(3)).toBe(true);
     expect(f.overlapping(3, 7, 8)).toEqual([]);
     expect(f.overlapping(9, 7, 8)!.map((b) => [b.buf, b.name])).toEqual([[30, 7]]);
     expect(f.prime.get(30)).toEqual(new Set([9]));
     expect(f.handleHasNamed(9, 30)).toBe(true);
+    // Without an entry in the file, another file's export may have given the object a dma-buf:
+    // the kernel then adds an entry for the new handle, which the model cannot know.
+    f.addHandle(4, 31);
+    f.bind(4, 31, 7, 8);
+    expect(f.moveHandle(4, 10, 9, 10, true)).toBe(false);
+    expect(f.primeUnsure.has(31)).toBe(true);
+    expect(f.primeUnsure.has(30)).toBe(false);
     // In a shared file the old number may have named another object by then: the new life's
     // buffer is unknown and no life of the old number is bounded.
     const g = new ModelFile(2, 0, true);
     g.addHandle(4, 40);
     g.bind(4, 40, 1, 2);
-    g.moveHandle(4, 5, 3, 4, false);
+    expect(g.moveHandle(4, 5, 3, 4, false)).toBe(false);
     expect(g.overlapping(4, 7, 8)!.map((b) => b.buf)).toEqual([40]);
     expect(g.overlapping(5, 7, 8)!.map((b) => b.buf)).toEqual([UNKNOWN_BUFFER]);
   });

@@ -312,13 +312,20 @@ export class ModelFile {
 
   /**
    * Records a GEM_CHANGE_HANDLE that moved `from` to `to` in [start, ret]: the object, its
-   * buffer, flink name and PRIME cache entries go with it (drm_gem_change_handle_ioctl()).
-   * `strict`: the file is this thread's alone, so the model's `live` map is exact; then the old
-   * number's life ended by `ret` and the new one names its buffer. Otherwise a sibling may have
-   * closed and remade `from` meanwhile: the new life names a buffer the model cannot tell, and
-   * no life of `from` is bounded (as for a GEM_CLOSE).
+   * buffer and flink name go with it (drm_gem_change_handle_ioctl()). `strict`: the file is
+   * this thread's alone, so the model's `live` map is exact; then the old number's life ended by
+   * `ret` and the new one names its buffer. Otherwise a sibling may have closed and remade `from`
+   * meanwhile: the new life names a buffer the model cannot tell, and no life of `from` is
+   * bounded (as for a GEM_CLOSE).
+   *
+   * The PRIME cache: the kernel adds an entry for `to` whenever the object has a dma-buf
+   * (obj->dma_buf: exported or imported by anyone, and some handle held since), whether or not
+   * `from` had an entry, and removes `from`'s. If the file has an entry for the buffer (so the
+   * object surely has its dma-buf), `to` gets one; if not, another file's export may have given
+   * the object one, and the file's entries for the buffer become unknowable (`primeUnsure`).
+   * Returns true if `to` surely got an entry.
    */
-  moveHandle(from: number, to: number, start: number, ret: number, strict: boolean): void {
+  moveHandle(from: number, to: number, start: number, ret: number, strict: boolean): boolean {
     const buf = this.live.get(from) ?? UNKNOWN_BUFFER;
     let name: number | undefined;
     if (strict)
@@ -331,8 +338,20 @@ export class ModelFile {
     this.closed.add(from);
     this.addHandle(to, buf);
     this.bind(to, strict ? buf : UNKNOWN_BUFFER, start, ret, { name });
-    if (strict) for (const set of this.prime.values()) if (set.delete(from)) set.add(to);
+    if (!strict) return false;
+    const set = this.prime.get(buf);
+    const sure = set !== undefined && set.size > 0;
+    this.primeForget(from);
+    if (sure) set.add(to);
+    else this.primeUnsure.add(buf);
+    return sure;
   }
+
+  /**
+   * Buffers whose PRIME cache entries in this file the model cannot know (see moveHandle()):
+   * an import of their dma-buf may return any of several handles.
+   */
+  readonly primeUnsure = new Set<number>();
 
   /** True if `handle` has ever named buffer `buf` in this file. */
   handleHasNamed(handle: number, buf: number): boolean {
