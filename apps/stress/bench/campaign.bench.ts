@@ -2,11 +2,13 @@
  * The campaign benchmark (`pnpm --filter @primetime/stress bench`), a benchmark and not a test:
  *
  * 1. schedules/s of every campaign scenario on every driver (pair), on one worker (this thread);
- * 2. for every toggle a scenario finds: schedules and seconds to the first detection under each
- *    strategy (the portfolio, random, POS, PCT at depths 2-4, DFS), median and max over
- *    BENCH_SEEDS base seeds (default 10), at most BENCH_BUDGET schedules each (default 2000; a
- *    miss counts as the budget); dfs is one deterministic run; BENCH_TOGGLES and
- *    BENCH_STRATEGIES (comma-separated) pick toggles and strategies;
+ * 2. for every toggle a scenario finds and every buggy kref.rst example: schedules and seconds to
+ *    the first detection under each strategy (the portfolio, random, POS, PCT at depths 2-4,
+ *    DFS), median and max over BENCH_SEEDS base seeds (default 20), at most BENCH_BUDGET
+ *    schedules each (default 2000; BENCH_RANDOM_BUDGET for random; a miss counts as the budget),
+ *    and the portfolio's median over the best single strategy's (dfs aside); dfs is one
+ *    deterministic run; BENCH_TOGGLES (names) and BENCH_STRATEGIES (comma-separated) pick rows
+ *    and strategies;
  * 3. the speed-up of 2 worker threads over 1 on the sharing scenarios, each run a fresh process
  *    (workers-run.ts; start-up included), median over BENCH_SPEEDUP_ROUNDS alternated rounds.
  *
@@ -26,8 +28,10 @@ import { planUnits } from "../src/campaign/units.js";
 import { installedDrivers } from "../src/drivers.js";
 import { toggleTable } from "../src/toggles.js";
 
-const SEEDS = Number(process.env.BENCH_SEEDS ?? 10);
+const SEEDS = Number(process.env.BENCH_SEEDS ?? 20);
 const BUDGET = Number(process.env.BENCH_BUDGET ?? 2000);
+/** Random's budget (default BUDGET): it misses the deep races, and a miss costs the whole budget. */
+const RANDOM_BUDGET = Number(process.env.BENCH_RANDOM_BUDGET ?? BUDGET);
 const RATE_SCHEDULES = Number(process.env.BENCH_RATE_SCHEDULES ?? 200);
 /** Which parts run: `rate`, `detection`, `speedup` (comma-separated; default all). */
 const PARTS = new Set((process.env.BENCH_PARTS ?? "rate,detection,speedup").split(","));
@@ -121,19 +125,37 @@ if (PARTS.has("detection"))
   );
 const plan = planBugs(drivers);
 const only = process.env.BENCH_TOGGLES?.split(",");
-for (const t of PARTS.has("detection") ? toggleTable() : []) {
-  if (only && !only.includes(t.name)) continue;
+/** The rows: every hunted toggle on its unit, then every buggy kref.rst example (no toggle). */
+const targets: { name: string; scenario: string; drivers: readonly string[]; bugs: string[] }[] =
+  [];
+for (const t of toggleTable()) {
   const hunts = plan.hunts.filter((h) => h.toggle === t.name);
   const h = hunts.find((x) => x.drivers.includes("vgem")) ?? hunts[0];
-  if (!h) continue;
+  if (h) targets.push({ name: t.name, scenario: h.scenario, drivers: h.drivers, bugs: [t.name] });
+}
+for (const s of CAMPAIGN_SCENARIOS)
+  if (s.name.startsWith("kref-") && s.expect === "buggy")
+    targets.push({ name: s.name, scenario: s.name, drivers: drivers.slice(0, 1), bugs: [] });
+const ratios: Record<string, number> = {};
+for (const t of PARTS.has("detection") ? targets : []) {
+  if (only && !only.includes(t.name)) continue;
   detection[t.name] = {};
-  detectionUnits[t.name] = `${h.scenario}@${h.drivers.join("+")}`;
+  detectionUnits[t.name] = planUnits({
+    ...base,
+    drivers: t.drivers,
+    scenarios: [t.scenario],
+    strategy: { strategy: "random" },
+    seeds: 1,
+    seed: 1,
+    bugs: [],
+    failFast: false,
+  })[0]!.key;
   // Warm-up (module loading, JIT) outside the timings, so the first strategy pays no more.
   await runCampaign(
     {
       ...base,
-      drivers: h.drivers,
-      scenarios: [h.scenario],
+      drivers: t.drivers,
+      scenarios: [t.scenario],
       strategy: { strategy: "random" },
       seeds: 3,
       seed: 0,
@@ -149,14 +171,15 @@ for (const t of PARTS.has("detection") ? toggleTable() : []) {
     const seconds: number[] = [];
     let found = 0;
     for (const seed of seeds) {
+      const budget = strategy.strategy === "random" ? RANDOM_BUDGET : BUDGET;
       const config: CampaignConfig = {
         ...base,
-        drivers: h.drivers,
-        scenarios: [h.scenario],
+        drivers: t.drivers,
+        scenarios: [t.scenario],
         strategy,
-        seeds: BUDGET,
+        seeds: budget,
         seed,
-        bugs: [t.name],
+        bugs: t.bugs,
         failFast: true,
       };
       const t0 = performance.now();
@@ -166,7 +189,7 @@ for (const t of PARTS.has("detection") ? toggleTable() : []) {
         ...run.tallies.flatMap((x) => Object.values(x.findings).map((f) => f.index)),
       );
       if (Number.isFinite(first)) found++;
-      schedules.push(Number.isFinite(first) ? first + 1 : BUDGET);
+      schedules.push(Number.isFinite(first) ? first + 1 : budget);
       seconds.push(s);
     }
     const d: Detection = {
@@ -182,6 +205,22 @@ for (const t of PARTS.has("detection") ? toggleTable() : []) {
       `  ${t.name.padEnd(38)} ${formatStrategy(strategy).padEnd(11)} found ${String(d.found).padStart(2)}/${d.runs}  schedules ${d.schedulesMedian}/${d.schedulesMax}  seconds ${d.secondsMedian}/${d.secondsMax}`,
     );
   }
+  // The portfolio's median over the best single strategy's (dfs aside), when both ran.
+  const row = detection[t.name]!;
+  const port = Object.entries(row).find(([k]) => k.startsWith("portfolio"))?.[1];
+  const singles = Object.entries(row)
+    .filter(([k]) => !k.startsWith("portfolio") && !k.startsWith("dfs"))
+    .map(([, d]) => d.schedulesMedian);
+  if (port && singles.length) {
+    ratios[t.name] = round(port.schedulesMedian / Math.min(...singles), 2);
+    console.log(`  ${t.name.padEnd(38)} portfolio / best single: x${ratios[t.name]}`);
+  }
+}
+if (Object.keys(ratios).length) {
+  const rs = Object.values(ratios);
+  console.log(
+    `  portfolio within 2x of the best single strategy on ${rs.filter((x) => x <= 2).length} of ${rs.length} rows; worst x${Math.max(...rs)}`,
+  );
 }
 if (PARTS.has("detection")) {
   const cu = process.cpuUsage(cpu0);
@@ -297,6 +336,7 @@ console.log(
     schedulesPerCpuSecond: cpuRates,
     detection,
     detectionUnits,
+    portfolioOverBest: ratios,
     workers: speed,
     loadAverage: loadavg()[0],
   }),

@@ -1,27 +1,25 @@
 /**
  * Running the schedules of a job: one unit, a set of schedule indices (random, POS, PCT and the
  * portfolio) or the unit's whole bounded DFS. Schedule i of a unit runs with seed
- * deriveSeed(unitSeed, i), where unitSeed = deriveSeed(base seed, hash of the unit key), and a
- * fresh strategy chosen from nothing but the configuration, the unit and i, so any split of the
- * indices between worker threads or shards gives the same runs, the same findings and the same
- * tokens. One schedule always runs on one thread.
+ * deriveSeed(unitSeed, i) (the portfolio's opening: seed index 0, see portfolioSlot()), where
+ * unitSeed = deriveSeed(base seed, hash of the unit key), and a fresh strategy chosen from nothing
+ * but the configuration, the unit and i, so any split of the indices between worker threads or
+ * shards gives the same runs, the same findings and the same tokens. One schedule always runs on
+ * one thread.
  *
- * PCT must know a run's length, and the portfolio which of its members fit the unit; in a search
- * both come from the runs before (`explore()`'s PCT estimate rises run after run, its portfolio
- * switches its "shallow" member from random to POS once a run is long). Here they come instead
- * from a fixed calibration of the unit (CALIBRATION_RUNS runs of PCT with derived seeds, the same
- * in every thread), so schedule i depends on no other schedule.
+ * PCT must know a run's length; in a search it comes from the runs before (`explore()`'s PCT
+ * estimate rises run after run). Here it comes instead from a fixed calibration of the unit
+ * (CALIBRATION_RUNS runs of PCT with derived seeds, the same in every thread, measured once per
+ * campaign by runner.ts), so schedule i depends on no other schedule.
  */
 import {
   deriveSeed,
   explore,
   PctStrategy,
-  portfolioMember,
   type RunResult,
   type Scenario,
   SEARCH_DEFAULTS,
   type SearchOptions,
-  SHORT_RUN,
   Simulation,
   type StrategySpec,
 } from "../engine.js";
@@ -67,6 +65,11 @@ export interface Calibration {
   readonly pctSteps: number;
   /** The most choices (decisions and data choices) a calibration run recorded. */
   readonly longest: number;
+  /**
+   * The portfolio's: the same estimate from a calibration at its shallowest PCT depth (one below
+   * the depth), so that member runs as a `pct` campaign at that depth would. 0 otherwise.
+   */
+  readonly shallowPctSteps: number;
 }
 
 /** A unit's body, its calibration (PCT and portfolio) and its known-report filter. */
@@ -88,6 +91,11 @@ function preparedKey(c: CampaignConfig, key: string): string {
   return JSON.stringify([key, c.strategy, c.seed, c.stepLimit, campaignToggles(c)]);
 }
 
+/** The portfolio's shallowest PCT member: one below the depth (at least 1). */
+function shallowDepth(s: SearchOptions): number {
+  return Math.max(1, (s.depth ?? SEARCH_DEFAULTS.depth) - 1);
+}
+
 /** The depth of the PCT that calibrates a unit: the portfolio's main member is one deeper. */
 function calibrationDepth(s: SearchOptions): number | null {
   const depth = s.depth ?? SEARCH_DEFAULTS.depth;
@@ -104,26 +112,30 @@ function calibrationDepth(s: SearchOptions): number | null {
  */
 export async function calibrateUnit(c: CampaignConfig, key: string): Promise<Calibration> {
   const depth = calibrationDepth(c.strategy);
-  if (depth === null) return { pctSteps: 0, longest: 0 };
-  // PCT spreads its change points over the run's length, which it must know, and the
-  // portfolio picks its members by it: a fixed, deterministic calibration measures it, as a PCT
-  // search's first runs would.
-  const unit = parseUnitKey(key);
-  const body = unitBody(unit);
-  const pct = new PctStrategy(depth);
+  if (depth === null) return { pctSteps: 0, longest: 0, shallowPctSteps: 0 };
+  // PCT spreads its change points over the run's length, which it must know: a fixed,
+  // deterministic calibration measures it, as a PCT search's first runs would.
+  const body = unitBody(parseUnitKey(key));
   const base = unitSeed(c, key);
-  let longest = 0;
-  for (let j = 0; j < CALIBRATION_RUNS; j++) {
-    const sim = new Simulation({
-      seed: deriveSeed(base ^ 0x5bd1e995, j),
-      strategy: pct,
-      stepLimit: c.stepLimit,
-      toggles: campaignToggles(c),
-    });
-    const r = await sim.run(body);
-    longest = Math.max(longest, r.trace.choiceCount);
-  }
-  return { pctSteps: pct.estimatedSteps, longest };
+  const measure = async (d: number) => {
+    const pct = new PctStrategy(d);
+    let longest = 0;
+    for (let j = 0; j < CALIBRATION_RUNS; j++) {
+      const sim = new Simulation({
+        seed: deriveSeed(base ^ 0x5bd1e995, j),
+        strategy: pct,
+        stepLimit: c.stepLimit,
+        toggles: campaignToggles(c),
+      });
+      const r = await sim.run(body);
+      longest = Math.max(longest, r.trace.choiceCount);
+    }
+    return { pctSteps: pct.estimatedSteps, longest };
+  };
+  const main = await measure(depth);
+  const shallowPctSteps =
+    c.strategy.strategy === "portfolio" ? (await measure(shallowDepth(c.strategy))).pctSteps : 0;
+  return { ...main, shallowPctSteps };
 }
 
 /** Whether the campaign's strategy calibrates its units (PCT and the portfolio). */
@@ -159,17 +171,74 @@ export async function unitCalibration(c: CampaignConfig, key: string): Promise<C
 }
 
 /**
+ * The members of the portfolio in campaigns: PCT at one more than the depth, the depth and one
+ * less (at least 1), spreading their change points over the unit's calibrated length; POS; and
+ * uniform random.
+ */
+export type PortfolioMember = "pct(depth+1)" | "pct(depth)" | "pct(depth-1)" | "pos" | "random";
+
+/**
+ * The opening: schedules 0, 1 and 2 are the first schedule (seed index 0) of a `pct` campaign one
+ * below the depth, of a `random` campaign and of a `pct` campaign one above it. A bug one of them
+ * finds in its very first schedule (random: TTM's LRU-walk and vmwgfx's re-export plain gets;
+ * shallow PCT: qxl's release race, the framebuffer race) the portfolio finds within 3.
+ */
+export const PORTFOLIO_OPENING: readonly PortfolioMember[] = Object.freeze([
+  "pct(depth-1)",
+  "random",
+  "pct(depth+1)",
+] satisfies PortfolioMember[]);
+
+/**
+ * Schedules 3-10 (seed index i): PCT one deeper 3 times, random twice (the shallow races random
+ * is best at: TTM's evict-busy plain get, GEM change-handle), POS, PCT at the depth and one less.
+ */
+export const PORTFOLIO_EARLY: readonly PortfolioMember[] = Object.freeze([
+  "pct(depth+1)",
+  "pct(depth+1)",
+  "random",
+  "pct(depth+1)",
+  "random",
+  "pos",
+  "pct(depth)",
+  "pct(depth-1)",
+] satisfies PortfolioMember[]);
+
+/**
+ * From schedule 11 on, schedule i (seed index i) runs PORTFOLIO_CYCLE[i mod 8]: PCT at the depth
+ * 4 times in 8, one deeper 3 times, POS once. The deep DRM, qxl and vmwgfx races are PCT's (POS
+ * leads only on `gem.open-drops-name-lock`, where PCT is within 2x).
+ */
+export const PORTFOLIO_CYCLE: readonly PortfolioMember[] = Object.freeze([
+  "pct(depth)",
+  "pos",
+  "pct(depth+1)",
+  "pct(depth+1)",
+  "pct(depth)",
+  "pct(depth)",
+  "pct(depth)",
+  "pct(depth+1)",
+] satisfies PortfolioMember[]);
+
+/** The member that runs schedule `index` of a portfolio campaign, and its seed index. */
+export function portfolioSlot(index: number): { member: PortfolioMember; seedIndex: number } {
+  const o = PORTFOLIO_OPENING.length;
+  if (index < o) return { member: PORTFOLIO_OPENING[index]!, seedIndex: 0 };
+  if (index < o + PORTFOLIO_EARLY.length)
+    return { member: PORTFOLIO_EARLY[index - o]!, seedIndex: index };
+  return { member: PORTFOLIO_CYCLE[index % PORTFOLIO_CYCLE.length]!, seedIndex: index };
+}
+
+/** The seed index of schedule `index`: its seed is deriveSeed(unitSeed, seed index). */
+export function scheduleSeedIndex(s: SearchOptions, index: number): number {
+  return s.strategy === "portfolio" ? portfolioSlot(index).seedIndex : index;
+}
+
+/**
  * The strategy of schedule `index` of a unit with calibration `cal`: a function of nothing else.
- *
- * The portfolio (`portfolio[:depth]`) runs sim's cycle (`portfolioMember(index)`: PCT one deeper
- * than the depth in 3 schedules of 8, PCT at the depth in 1, POS in 1, the shallow member in 3),
- * as a search of the engine does, with the calibration standing in for the search's history:
- * - its PCT members spread their change points over the calibrated length, except schedule 0,
- *   which is PCT's first run of a search (k = 1: its change point is the first decision, which
- *   preempts the first task at once);
- * - the shallow member is uniform random when the unit's calibrated runs are short (at most
- *   SHORT_RUN choices, kref.rst's examples) and POS when they are long (the DRM races).
- * Tokens record the member that decided ("pct" with its depth, "random" or "pos").
+ * The portfolio (`portfolio[:depth]`) runs portfolioSlot(index)'s member, with the calibration
+ * standing in for a search's history. Tokens record the member that decided ("pct" with its
+ * depth, "random" or "pos").
  */
 export function scheduleStrategy(s: SearchOptions, index: number, cal: Calibration): StrategySpec {
   const depth = s.depth ?? SEARCH_DEFAULTS.depth;
@@ -178,19 +247,22 @@ export function scheduleStrategy(s: SearchOptions, index: number, cal: Calibrati
       return { kind: "pct", depth, estimatedSteps: cal.pctSteps };
     case "pos":
       return { kind: "pos" };
-    case "portfolio":
-      switch (portfolioMember(index)) {
+    case "portfolio": {
+      const m = portfolioSlot(index).member;
+      switch (m) {
         case "pct(depth+1)":
-          return { kind: "pct", depth: depth + 1, estimatedSteps: index === 0 ? 0 : cal.pctSteps };
+          return { kind: "pct", depth: depth + 1, estimatedSteps: cal.pctSteps };
         case "pct(depth)":
           return { kind: "pct", depth, estimatedSteps: cal.pctSteps };
-        case "shallow":
-          return { kind: cal.longest <= SHORT_RUN ? "random" : "pos" };
+        case "pct(depth-1)":
+          return { kind: "pct", depth: shallowDepth(s), estimatedSteps: cal.shallowPctSteps };
         case "pos":
-          return { kind: "pos" };
+        case "random":
+          return { kind: m };
         default:
-          throw new Error(`unknown portfolio member ${portfolioMember(index)}`);
+          throw new Error(`unknown portfolio member ${m satisfies never}`);
       }
+    }
     default:
       return { kind: "random" };
   }
@@ -204,7 +276,7 @@ export async function runSchedule(
   given?: Calibration,
 ): Promise<{ run: RunResult; seed: number }> {
   const { body, calibration, known } = await preparedUnit(c, key, given);
-  const seed = deriveSeed(unitSeed(c, key), index);
+  const seed = deriveSeed(unitSeed(c, key), scheduleSeedIndex(c.strategy, index));
   const sim = new Simulation({
     seed,
     strategy: scheduleStrategy(c.strategy, index, calibration),

@@ -46,7 +46,17 @@ import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
-import { type File, fileAt, fileCount, fileRefGetRcu, fput, getFile, O_CLOEXEC } from "./file.js";
+import {
+  type File,
+  fileAt,
+  fileCount,
+  fileRefGetNow,
+  fileRefGetRcu,
+  fileRefGetRcuPoint,
+  fput,
+  getFile,
+  O_CLOEXEC,
+} from "./file.js";
 
 /** The hypothetical toggle: see fgetFilesRcu(). */
 export const FGET_NO_RECHECK = defineToggle({
@@ -376,13 +386,71 @@ export function fgetFiles(files: FilesStruct, fd: number): Promise<File | null> 
   return fgetFilesLocked(files, fd);
 }
 
-/** fgetFiles() inside its read-side section, which it leaves whatever happens. */
-async function fgetFilesLocked(files: FilesStruct, fd: number): Promise<File | null> {
+/**
+ * fgetFiles() inside its read-side section, which it leaves whatever happens (a try/finally);
+ * without an async frame when the lookup's first round takes no switch.
+ */
+function fgetFilesLocked(files: FilesStruct, fd: number): Promise<File | null> {
+  let got: File | null;
   try {
-    return await fgetFilesRcu(files, fd);
+    const r = fgetFilesRcuFirst(files, fd);
+    if (r !== null && !isFile(r)) return fgetFilesUnlockAfter(r);
+    got = r;
+  } catch (e) {
+    return rcuReadUnlock().then(() => Promise.reject(e));
+  }
+  const unlocked = rcuReadUnlock();
+  return unlocked === RESOLVED ? Promise.resolve(got) : unlocked.then(() => got);
+}
+
+function isFile(r: File | Promise<File | null>): r is File {
+  return !(r instanceof Promise);
+}
+
+/** The rest of fgetFilesLocked() once the lookup went asynchronous. */
+async function fgetFilesUnlockAfter(lookup: Promise<File | null>): Promise<File | null> {
+  try {
+    return await lookup;
   } finally {
     await rcuReadUnlock();
   }
+}
+
+/**
+ * The first round of fgetFilesRcu()'s loop, synchronously when file_ref_get()'s point takes no
+ * switch: the file or null, else a promise of fgetFilesRcu()'s result (a switch, a retry, or the
+ * re-check's fput()). The same steps in the same order as fgetFilesRcu().
+ */
+function fgetFilesRcuFirst(files: FilesStruct, fd: number): File | null | Promise<File | null> {
+  const fdt = files.fdt;
+  const file = fd < fdt.maxFds ? fdt.fd[fd]! : null;
+  if (file === null) return null;
+  const p = fileRefGetRcuPoint(file);
+  if (p !== null) return p.then(() => fgetFilesRcuRecheck(files, fd, fdt, fileRefGetNow(file)));
+  const got = fileRefGetNow(file);
+  if (got === null) return fgetFilesRcu(files, fd);
+  if (toggleEnabled(FGET_NO_RECHECK.name)) return got;
+  const now = fdt.fd[fd]!;
+  if (now === null || fileAt(now) !== got || files.fdt !== fdt)
+    return fput(got).then(() => fgetFilesRcu(files, fd));
+  return got;
+}
+
+/** fgetFilesRcu()'s loop body after the get, when the get's point switched. */
+async function fgetFilesRcuRecheck(
+  files: FilesStruct,
+  fd: number,
+  fdt: FdTable,
+  got: File | null,
+): Promise<File | null> {
+  if (got === null) return fgetFilesRcu(files, fd);
+  if (toggleEnabled(FGET_NO_RECHECK.name)) return got;
+  const now = fdt.fd[fd]!;
+  if (now === null || fileAt(now) !== got || files.fdt !== fdt) {
+    await fput(got);
+    return fgetFilesRcu(files, fd);
+  }
+  return got;
 }
 
 /**

@@ -371,11 +371,7 @@ export async function getFileUnlessDoomed(file: File): Promise<boolean> {
  * References: takes one on the file returned.
  */
 export function fileRefGetRcu(file: File): Promise<File | null> {
-  if (!rcuReadLockHeld())
-    rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`, {
-      object: file.name,
-    });
-  const p = pointNow(opLabel("file_ref_get", file.name));
+  const p = fileRefGetRcuPoint(file);
   if (p !== null) return p.then(() => fileRefGetNow(file));
   try {
     return Promise.resolve(fileRefGetNow(file));
@@ -384,8 +380,20 @@ export function fileRefGetRcu(file: File): Promise<File | null> {
   }
 }
 
-/** file_ref_get() after its point. */
-function fileRefGetNow(file: File): File | null {
+/**
+ * @internal fileRefGetRcu() up to its point (the RCU check, then pointNow()): null when the
+ * running task goes on at once; then fileRefGetNow() does the get. For fgetFiles()'s fast path.
+ */
+export function fileRefGetRcuPoint(file: File): Promise<void> | null {
+  if (!rcuReadLockHeld())
+    rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`, {
+      object: file.name,
+    });
+  return pointNow(opLabel("file_ref_get", file.name));
+}
+
+/** @internal fileRefGetRcu() after its point: the file living at that memory, or null. */
+export function fileRefGetNow(file: File): File | null {
   const there = fileAt(file);
   if (there.freed) return null;
   return there.fCount.incNotZero() ? there : null;

@@ -15,6 +15,7 @@
  * object that cannot be copied (functions, symbols, getters that throw) is a fault: -EFAULT.
  */
 
+import { SimLocal } from "@primetime/sim";
 import { EFAULT, type Errno, errPtr } from "../include/errno.js";
 
 /** The command-number macros of include/uapi/asm-generic/ioctl.h, from @primetime/uapi. */
@@ -118,17 +119,30 @@ export function copyToUser(user: unknown, kdata: IoctlArg): number {
   }
 }
 
-/** The user object each kernel copy was made from, while its ioctl runs. */
-const userArgs = new WeakMap<object, unknown>();
+/**
+ * The user object each kernel copy was made from, while its ioctl runs: a map per simulation
+ * (entries of an ioctl that never returns, in a run that ended under it, go with the run), not a
+ * WeakMap, whose entries cost the garbage collector on every ioctl.
+ */
+const userArgs = new SimLocal<Map<object, unknown>>(() => new Map());
 
 /**
  * Records that `kdata` is the kernel's copy of the user argument `user` (the syscall layer does,
- * for the driver's ioctl).
+ * for the driver's ioctl, and unbinds it when the ioctl returns).
  * Locking: none.
  * References: none.
  */
 export function ioctlBindUserArg(kdata: IoctlArg, user: unknown): void {
-  if (kdata !== null && typeof kdata === "object") userArgs.set(kdata, user);
+  if (kdata !== null && typeof kdata === "object") userArgs.get().set(kdata, user);
+}
+
+/**
+ * Forgets what ioctlBindUserArg() recorded for `kdata`: its ioctl has returned.
+ * Locking: none.
+ * References: none.
+ */
+export function ioctlUnbindUserArg(kdata: IoctlArg): void {
+  if (kdata !== null && typeof kdata === "object") userArgs.get().delete(kdata);
 }
 
 /**
@@ -141,5 +155,6 @@ export function ioctlBindUserArg(kdata: IoctlArg, user: unknown): void {
  */
 export function ioctlUserArg(kdata: IoctlArg): unknown {
   if (kdata === null || typeof kdata !== "object") return kdata;
-  return userArgs.has(kdata) ? userArgs.get(kdata) : kdata;
+  const args = userArgs.get();
+  return args.has(kdata) ? args.get(kdata) : kdata;
 }

@@ -52,6 +52,7 @@ import {
   FIONCLEX,
   type IoctlArg,
   ioctlBindUserArg,
+  ioctlUnbindUserArg,
 } from "../fs/ioctl.js";
 import {
   EBADF,
@@ -327,7 +328,11 @@ export async function sysIoctl(
       const kdata = copyFromUser(arg);
       if (isErr(kdata)) return -EFAULT;
       ioctlBindUserArg(kdata, arg);
-      error = await vfsIoctl(file, ucmd, kdata);
+      try {
+        error = await vfsIoctl(file, ucmd, kdata);
+      } finally {
+        ioctlUnbindUserArg(kdata);
+      }
       if (error >= 0 && copyToUser(arg, kdata) < 0) error = -EFAULT;
       return error;
     } finally {

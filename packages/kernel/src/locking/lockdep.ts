@@ -337,7 +337,9 @@ export function lockRelease(lock: LockdepLock): boolean {
   const held = contextState(ctx).held;
   for (let i = held.length - 1; i >= 0; i--) {
     if (held[i]!.lock === lock) {
-      held.splice(i, 1);
+      // Remove entry i by hand: splice() would allocate the array of removed entries.
+      for (let j = i + 1; j < held.length; j++) held[j - 1] = held[j]!;
+      held.pop();
       return true;
     }
   }
