@@ -158,29 +158,38 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
   const FOUND: readonly Found[] = [
     {
       toggle: "prime.cache-without-lock",
-      finds: [82, 22, 36, 36, 10],
-      seed: 200001,
+      finds: [28, 8, 28, 204, 32],
+      seed: 1,
       splat: /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN/,
     },
     {
       toggle: "gem.handle-published-before-open",
-      finds: [102, 94, 188, 92, 8],
+      finds: [38, 128, 208, 292, 92],
       seed: 100001,
       splat: /unreferenced object drm_vma_offset_file/,
     },
     {
       toggle: "prime.cache-remove-by-dma-buf",
-      finds: [235, 203, 92, 209, 464],
-      seed: 300001,
+      finds: [112, 1237, 692, 132, 238],
+      seed: 400001,
       splat: /fuzz divergence: PRIME import|dmabufs tree not empty/,
     },
     {
       // Once the race's fence stayed pending half the time (its point no longer signalled at
       // once), a poll waiting on it can see it replaced: about 1 schedule in 50, not 1,000.
       toggle: "dma-buf.fence-cb-without-ref",
-      finds: [64, 40, 80, 11, 53],
-      seed: 400001,
+      finds: [9, 63, 30, 54, 58],
+      seed: 300001,
       splat: /released with pending signals/,
+    },
+    {
+      // epoll_wait() re-polling a dma-buf whose fd a racing close() doomed. Unfocused it is
+      // found from 2 of 5 first seeds within 1,000 (406, 346); the plan pairs the two calls.
+      toggle: "epoll.item-poll-without-ref",
+      finds: [44, 76, 124, 230, 54],
+      seed: 100001,
+      plan: "30:close-dmabuf+epoll-wait",
+      splat: /KASAN/,
     },
     {
       // v6.18.0 lacked the INT_MAX check too: its idr_alloc() WARN may come first.
@@ -191,40 +200,41 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     },
     {
       toggle: "gem.change-handle-no-int-max-check",
-      finds: [1, 10, 2, 12, 5],
-      seed: 400001,
-      splat: /idr_alloc\(object_idr\): bad range \[-2147483648/,
+      finds: [1, 7, 2, 2, 3],
+      seed: 200001,
+      // A new handle above INT_MAX (INT_MAX + 1 or 0xffffffff) is a negative int start.
+      splat: /idr_alloc\(object_idr\): bad range \[-\d+,/,
     },
     {
       toggle: "gem.change-handle-new-handle-left-null",
-      finds: [1, 1, 5, 1, 1],
+      finds: [1, 1, 1, 2, 1],
       seed: 1,
       splat:
         /dmabufs tree not empty|GEM state leaked|fuzz divergence: (PRIME_HANDLE_TO_FD|GEM_CLOSE)/,
     },
     {
       toggle: "gem.change-handle-two-live-handles",
-      finds: [54, 32, 12, 24, 6],
-      seed: 300001,
+      finds: [2, 20, 6, 28, 2],
+      seed: 200001,
       splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0/,
     },
     {
       // (Or the racing close freed the old id, a creation reserved it, and the move removed
       // the reservation: drm_gem_handle_create_tail()'s WARN.)
       toggle: "gem.change-handle-old-handle-live",
-      finds: [20, 22, 12, 2, 18],
-      seed: 400001,
+      finds: [2, 20, 6, 28, 2],
+      seed: 200001,
       splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0|was not reserved/,
     },
     {
       toggle: "gem.change-handle-lookup-before-lock",
-      finds: [54, 44, 12, 94, 40],
-      seed: 100001,
+      finds: [2, 20, 6, 24, 2],
+      seed: 200001,
       splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0|was not reserved/,
     },
     {
       toggle: "prime.export-outside-name-lock",
-      finds: [4, 10, 5, 7, 4],
+      finds: [1, 2, 3, 4, 7],
       seed: 200001,
       splat: /dmabufs tree not empty|KASAN|refcount/,
       strategies: ["pct", "random", "pos"],
@@ -260,8 +270,8 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     },
     {
       toggle: "ttm.release-resurrect-with-get",
-      finds: [126, 203, 147, 540, 1015],
-      seed: 100001,
+      finds: [257, 222, 95, 2150, 1265],
+      seed: 1,
       splat: /refcount_t: addition on 0|fuzz divergence: PRIME import/,
       strategies: ["pct"],
       drivers: [qxl, vgem],
@@ -278,8 +288,8 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     {
       // (The leaked import holds the vgem buffer's dma-buf: either device's counters may show it.)
       toggle: "vmwgfx.fd-to-handle-enosys-leak",
-      finds: [2, 1, 2, 6, 1],
-      seed: 1,
+      finds: [1, 2, 3, 3, 2],
+      seed: 100001,
       splat: /(vmwgfx|vgem): GEM state leaked|unreferenced object/,
       drivers: [vmwgfx, vgem],
     },

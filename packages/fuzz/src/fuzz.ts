@@ -24,6 +24,7 @@ import {
   EACCES,
   EAGAIN,
   EBADF,
+  EEXIST,
   EFAULT,
   EINTR,
   EINVAL,
@@ -31,7 +32,10 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
+  EPERM,
   EPIPE,
+  EPOLL_CTL_ADD,
+  type EpollEvent,
   injectedFailures,
   Kernel,
   liveObjects,
@@ -137,6 +141,11 @@ interface ProcState {
   readonly staleFds: Set<number>;
   /** When the process began to exit (a tick): its files, and their handles, may go from then. */
   endTick: number;
+  /**
+   * The process's epoll fd (created by the first race that waits on one, never closed before
+   * exit and never in a thread's fd list, so no other operation touches it), or null.
+   */
+  epfd: number | null;
 }
 
 interface ThreadCtx {
@@ -282,6 +291,7 @@ export const RACE_OPS = [
   "close-dmabuf",
   "change-handle",
   "create-flink-close",
+  "epoll-wait",
 ] as const;
 export type RaceOp = (typeof RACE_OPS)[number];
 
@@ -347,6 +357,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           raceOps,
           staleFds: new Set(),
           endTick: Number.POSITIVE_INFINITY,
+          epfd: null,
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
@@ -1123,6 +1134,29 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     }
 
     /**
+     * epoll_ctl(EPOLL_CTL_ADD) of a dma-buf fd to the process's epoll fd, then epoll_wait() on it
+     * without waiting (or briefly): the path on which epoll re-polls a dma-buf through its epitem,
+     * which a racing close() of the fd may have doomed. The fd may be closed by the other side
+     * (-EBADF) or already watched (-EEXIST); the wait reports at most the fds it watches.
+     */
+    async function doEpollWait(ctx: ThreadCtx, d: FdEntry) {
+      const epfd = ctx.proc.epfd;
+      if (epfd === null) return;
+      const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz epoll events")]!;
+      let m = failMark();
+      const r = await ctx.p.epollCtl(epfd, EPOLL_CTL_ADD, d.fd, { events, data: d.fd });
+      // (-EPERM: the number was closed and now names a file without poll, a sw_sync timeline.)
+      if (r !== 0 && r !== -EEXIST && r !== -EBADF && r !== -EPERM && !allocFailed(r, m))
+        model.diverge(`epoll_ctl(ADD, dma-buf ${d.fd}) = ${r}`);
+      const out: EpollEvent[] = [];
+      const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz epoll timeout")]!;
+      m = failMark();
+      const n = await ctx.p.epollWait(epfd, out, 4, timeout);
+      if (!Number.isInteger(n) || n > 4 || (n < 0 && n !== -EINTR && !allocFailed(n, m)))
+        model.diverge(`epoll_wait() = ${n}`);
+    }
+
+    /**
      * Two threads of the process on one object at once: the current thread and a new one each
      * run one operation (RACE_OPS) on the same DRM file, on a handle of it (each side may take
      * another handle of the same buffer), and on a dma-buf fd of this thread (of that buffer if
@@ -1163,6 +1197,13 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       };
       const ha = handleFor("a");
       const hb = handleFor("b");
+      // The epoll fd both sides wait on, made before either runs.
+      if (d && ctx.proc.epfd === null && [...aOps, ...bOps].includes("epoll-wait")) {
+        const m = failMark();
+        const fd = await ctx.p.epollCreate1(0);
+        if (fd >= 0) ctx.proc.epfd = fd;
+        else if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`epoll_create1(0) = ${fd}`);
+      }
       // The fd is out of this thread's list before either side runs: nobody else picks it.
       const trust = closes < 0;
       if (!trust && d) ctx.fds.splice(ctx.fds.indexOf(d), 1);
@@ -1263,6 +1304,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         }
         case "poll":
           if (d) await doPoll(ctx, d);
+          return null;
+        case "epoll-wait":
+          if (d) await doEpollWait(ctx, d);
           return null;
         case "fence":
           if (d) await doFence(ctx, d, choose(2, "fuzz race fence signal") === 0, trust);
