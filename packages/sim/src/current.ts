@@ -1,5 +1,5 @@
 import { KernelBug } from "./errors.js";
-import { activeSimulation, type Simulation } from "./simulation.js";
+import { activeSimulation, RESOLVED, type Simulation } from "./simulation.js";
 import {
   Dmesg,
   type RelatedSite,
@@ -16,8 +16,6 @@ import type { SpawnOptions, Task } from "./task.js";
  * `outsideDmesg`).
  */
 
-const RESOLVED: Promise<void> = Promise.resolve();
-
 /** Splats reported while no simulation runs (kernel code used as a plain library). */
 export const outsideDmesg = new Dmesg();
 
@@ -28,6 +26,27 @@ export const outsideDmesg = new Dmesg();
 export function point(label: string): Promise<void> {
   const sim = activeSimulation();
   return sim === null ? RESOLVED : sim.point(label);
+}
+
+/**
+ * The fast path of a scheduling point, for hot model code: `pointNow(label)` takes the point
+ * exactly as `point(label)` does (the step is recorded and the strategy picks who runs next), and
+ * returns null when the running task goes on at once, so the caller continues synchronously
+ * instead of awaiting a promise that is already resolved. Otherwise (another task runs now, the
+ * run has ended, or no simulation runs) it returns the promise to await, as point() would.
+ *
+ * Only one task runs at a time and the strategy has picked the running task, so skipping the
+ * await changes nothing another task can see: the schedule (trace, tokens) is the same. A
+ * function using it returns a settled promise on its fast path, and turns a synchronous throw
+ * (a KASAN report, an oops) into a rejected promise, as its async version did.
+ */
+export function pointNow(label: string): Promise<void> | null {
+  const sim = activeSimulation();
+  if (sim === null) return RESOLVED;
+  const p = sim.point(label);
+  // Simulation.point() returns RESOLVED exactly when the running task goes on (or, outside a
+  // run, when there is nothing to wait for: then the caller awaits it as before).
+  return p === RESOLVED && sim.running ? null : p;
 }
 
 /** A point where the task gives the CPU away on purpose (cond_resched(), cpu_relax()). */

@@ -20,6 +20,7 @@ export {
   type Owner,
   outsideDmesg,
   point,
+  pointNow,
   report,
   site,
   sleep,

@@ -64,7 +64,8 @@ export interface RunResult {
   readonly message?: string;
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
+/** @internal The settled promise a point returns when the running task goes on. */
+export const RESOLVED: Promise<void> = Promise.resolve();
 /** Returned to tasks of a run that has ended: they stay suspended and are garbage collected. */
 const NEVER: Promise<never> = new Promise<never>(() => {});
 
