@@ -45,6 +45,13 @@ const GPU_WAIT_NS = 1_000_000_000;
 /** A driver's GPU path (see the file comment). */
 export interface GpuPath {
   readonly name: string;
+  /**
+   * The device runs the commands of one client in submission order (qxl: one command ring,
+   * consumed in order, each command's batch run after the previous one on the GPU engine): a
+   * checksum submitted after a fill of the same buffer through the same path sees the fill, and
+   * the client need not wait for the fill first.
+   */
+  readonly inOrder?: boolean;
   /** The path as one process drives it on its open `fd` of `dev`. */
   client(dev: DeviceUnderTest, fd: DrmFd): GpuClient;
 }
@@ -60,10 +67,11 @@ export interface GpuClient {
   fill(handle: number, len: number, value: number): Promise<void>;
   /**
    * The CRC-32 of the first `len` bytes of `handle`, computed by the device; `handle` must be
-   * idle (the caller waited on its dma-buf `dmaBuf`, or nothing wrote it through a GPU), and the
-   * device's own work on it is waited for through `dmaBuf`. `foreign`: the handle is this
-   * process's PRIME import of another device's buffer. Null if the device cannot reach this
-   * handle (the caller then checks through the CPU).
+   * idle (the caller waited on its dma-buf `dmaBuf`, or nothing wrote it through a GPU, or only
+   * this client did through an `inOrder` path), and the device's own work on it is waited for
+   * through `dmaBuf`. `foreign`: the handle is this process's PRIME import of another device's
+   * buffer. Null if the device cannot reach this handle (the caller then checks through the
+   * CPU).
    */
   checksum(handle: number, len: number, dmaBuf: number, foreign: boolean): Promise<number | null>;
   /** Unmaps and closes the scratch memory. */
@@ -171,6 +179,7 @@ class QxlClient implements GpuClient {
 
 const QXL_GPU: GpuPath = {
   name: "qxl",
+  inOrder: true,
   client: (dev, fd) => new QxlClient(dev, fd),
 };
 
