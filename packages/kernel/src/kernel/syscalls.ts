@@ -457,11 +457,7 @@ export function sysMmap(
  * Models munmap(2): vm_munmap(). 0 (also when nothing was mapped) or -EINVAL.
  * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
  */
-export function sysMunmap(
-  p: SyscallProcess,
-  addr: unknown,
-  length: unknown,
-): Promise<number> {
+export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
   return syscall(p, "munmap", async () => {
     if (!isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0) return -EINVAL;
     return vmMunmap(p.mm, addr, length);
@@ -484,11 +480,7 @@ export function sysReadMemory(
 }
 
 /** Writes `bytes` to the process's memory at `addr`. The byte count, or -EFAULT. */
-export function sysWriteMemory(
-  p: SyscallProcess,
-  addr: unknown,
-  bytes: unknown,
-): Promise<number> {
+export function sysWriteMemory(p: SyscallProcess, addr: unknown, bytes: unknown): Promise<number> {
   return syscall(p, "user_write", async () => {
     if (!isIntArg(addr) || addr < 0 || !(bytes instanceof Uint8Array)) return -EFAULT;
     return accessVm(p.mm, addr, bytes.length, bytes.slice());
