@@ -269,7 +269,7 @@ function toggleEvictBusyPlainGet(): boolean {
  */
 export function ttmBoAssignMem(bo: TtmBufferObject, newMem: TtmResource): void {
   dmaResvAssertHeld(bo.resv);
-  warnOn(bo.resource !== null, `ttm_bo_assign_mem(${bo.name}): WARN_ON(bo->resource)`);
+  if (bo.resource !== null) warnOn(true, `ttm_bo_assign_mem(${bo.name}): WARN_ON(bo->resource)`);
   bo.resource = newMem;
 }
 
@@ -317,7 +317,10 @@ export async function ttmBoMoveSyncCleanup(
   dmaResvAssertHeld(bo.resv);
   const man = ttmManagerType(bo.bdev, newMem.memType)!;
   const ret = await ttmBoWaitFreeNode(bo, man.useTt);
-  if (warnOn(ret !== 0, `ttm_bo_move_sync_cleanup(${bo.name}): ${ret}`)) return;
+  if (ret !== 0) {
+    warnOn(true, `ttm_bo_move_sync_cleanup(${bo.name}): ${ret}`);
+    return;
+  }
   ttmBoAssignMem(bo, newMem);
 }
 

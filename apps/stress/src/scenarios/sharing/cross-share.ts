@@ -67,15 +67,17 @@ export const gpuStats: { fills: Record<string, number>; checksums: Record<string
 /**
  * Checks buffer `i` as side `who` sees it: through the device (its GPU path's checksum) when its
  * driver has one that reaches the handle, else the CPU checksum of `view`. The buffer is idle:
- * the caller waited for the exporter's GPU fill.
+ * the caller waited for the exporter's GPU fill. `foreign`: the handle imports another device's
+ * buffer (the importer's side).
  */
 async function checkContents(
   who: string,
   dev: DeviceUnderTest,
   gpu: { path: GpuPath; client: GpuClient } | null,
   b: { handle: number; dmaBuf: number; view: BoMapping; len: number; value: number; i: number },
+  foreign: boolean,
 ): Promise<void> {
-  const crc = gpu ? await gpu.client.checksum(b.handle, b.len, b.dmaBuf) : null;
+  const crc = gpu ? await gpu.client.checksum(b.handle, b.len, b.dmaBuf, foreign) : null;
   if (crc !== null) {
     gpuStats.checksums[gpu!.path.name] = (gpuStats.checksums[gpu!.path.name] ?? 0) + 1;
     check(
@@ -125,7 +127,7 @@ export const CROSS_SHARE: CampaignScenario = {
           // The exporter's GPU may still be filling it: implicit sync through the dma-buf.
           if (gpuA) await waitIdle(p, dmaBuf, `importer: buffer ${i}`);
           const b = { handle, dmaBuf, view, len, value: patternOf(base, i), i };
-          await checkContents("the importer", devB, gpu, b);
+          await checkContents("the importer", devB, gpu, b, devB !== devA);
           got.push({ dmaBuf, handle, view });
         }
         const steps = got.flatMap((g, i) => [
@@ -159,7 +161,7 @@ export const CROSS_SHARE: CampaignScenario = {
           if (gpuA && !gpuA.inOrder) await waitIdle(p, b.dmaBuf, `exporter: buffer ${i}`);
           const len = pages[i]! * PAGE;
           const c = { ...b, view: b.map, len, value: patternOf(base, i), i };
-          await checkContents("the exporter", devA, gpu, c);
+          await checkContents("the exporter", devA, gpu, c, false);
         }
         const steps = mine.flatMap((b, i) => [
           { what: `munmap ${i}`, run: () => b.map.unmap() },

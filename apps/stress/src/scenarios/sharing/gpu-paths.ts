@@ -10,9 +10,10 @@
  *   so an imported (foreign) buffer is reached by the device through its pages.
  * - vmwgfx: DRM_IOCTL_VMW_EXECBUF of `fill <handle> <byte>`; for a checksum, `copy <handle>
  *   <scratch>` into a buffer of the caller's, waited for with SYNCCPU grab, whose CRC-32 the CPU
- *   computes (the model's SVGA engine has no checksum command). Its execbuf reaches vmwgfx
- *   buffer objects only: a foreign import (a plain GEM object) gets -ESRCH, and the caller falls
- *   back to its CPU view.
+ *   computes (the model's SVGA engine has no checksum command). Its execbuf reaches the device's
+ *   own buffer objects only (an import of another device's dma-buf gets -EINVAL), so the client
+ *   does not submit for a foreign import, as a userspace driver that knows its imports does:
+ *   the caller falls back to its CPU view.
  *
  * GPU work is asynchronous: the device runs it after the ioctl returns. Userspace waits for it
  * the way a cross-driver consumer does, by implicit sync: poll(POLLOUT) on a dma-buf of the
@@ -30,9 +31,9 @@ import {
   DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_VMW_EXECBUF_VERSION,
+  drm_vmw_synccpu_allow_cs,
   drm_vmw_synccpu_grab,
   drm_vmw_synccpu_read,
-  drm_vmw_synccpu_release,
 } from "@primetime/vmwgfx";
 import { check } from "./machine.js";
 
@@ -67,11 +68,12 @@ export interface GpuClient {
   /**
    * The CRC-32 of the first `len` bytes of `handle`, computed by the device; `handle` must be
    * idle (the caller waited on its dma-buf `dmaBuf`, or nothing wrote it through a GPU, or only
-   * this client did through an `inOrder` path), and the
-   * device's own work on it is waited for through `dmaBuf`. Null if the device cannot reach this
-   * handle (the caller then checks through the CPU).
+   * this client did through an `inOrder` path), and the device's own work on it is waited for
+   * through `dmaBuf`. `foreign`: the handle is this process's PRIME import of another device's
+   * buffer. Null if the device cannot reach this handle (the caller then checks through the
+   * CPU).
    */
-  checksum(handle: number, len: number, dmaBuf: number): Promise<number | null>;
+  checksum(handle: number, len: number, dmaBuf: number, foreign: boolean): Promise<number | null>;
   /** Unmaps and closes the scratch memory. */
   close(): Promise<void>;
 }
@@ -197,10 +199,17 @@ async function vmwExec(fd: DrmFd, commands: string): Promise<number> {
   }
 }
 
+/** The smallest scratch buffer a vmwgfx client makes (4 pages: the largest cross-share buffer). */
+const VMW_SCRATCH_MIN = 4 * 4096;
+
 /**
  * vmwgfx's client: `fill` and `copy` command streams; a checksum copies the buffer into a scratch
- * buffer of the process (made on first use, grown when a longer buffer comes, mapped once), waits
- * for the copy with SYNCCPU grab and reads the scratch through its mapping.
+ * buffer of the process (made on first use, at least VMW_SCRATCH_MIN bytes, grown when a longer
+ * buffer comes, mapped once), waits for the copy with SYNCCPU grab and reads the scratch through
+ * its mapping. The grab passes drm_vmw_synccpu_allow_cs: vmw_user_bo_synccpu_grab() then only
+ * waits for the buffer's fences (dma_resv_wait_timeout(), READ usage) and counts no CPU writer,
+ * so there is nothing to release (a release with allow_cs only looks the handle up). A foreign
+ * import is not submitted: the device cannot reach it (-EINVAL), and no scratch is made for it.
  */
 class VmwgfxClient implements GpuClient {
   private scratch: { handle: number; len: number; map: BoMapping } | null = null;
@@ -215,22 +224,29 @@ class VmwgfxClient implements GpuClient {
     check(r === 0, `vmwgfx execbuf fill of its own buffer ${handle}: ${r}`);
   }
 
-  async checksum(handle: number, len: number, _dmaBuf: number): Promise<number | null> {
+  async checksum(
+    handle: number,
+    len: number,
+    _dmaBuf: number,
+    foreign: boolean,
+  ): Promise<number | null> {
+    if (foreign) return null;
     const fd = this.fd;
     if (this.scratch && this.scratch.len < len) await this.close();
     if (!this.scratch) {
-      const s = await this.dev.createBo(fd, len);
-      this.scratch = { handle: s, len, map: await this.dev.mapBo(fd, s, len) };
+      const size = Math.max(len, VMW_SCRATCH_MIN);
+      const s = await this.dev.createBo(fd, size);
+      this.scratch = { handle: s, len: size, map: await this.dev.mapBo(fd, s, size) };
     }
     const scratch = this.scratch;
     if ((await vmwExec(fd, `copy ${handle} ${scratch.handle}`)) !== 0) return null;
-    const sync = { op: drm_vmw_synccpu_grab, flags: drm_vmw_synccpu_read, handle: scratch.handle };
-    await fd.ioctl(DRM_IOCTL_VMW_SYNCCPU, { ...sync, pad64: 0 }, "VMW_SYNCCPU");
-    await fd.ioctl(
-      DRM_IOCTL_VMW_SYNCCPU,
-      { ...sync, op: drm_vmw_synccpu_release, pad64: 0 },
-      "VMW_SYNCCPU",
-    );
+    const grab = {
+      op: drm_vmw_synccpu_grab,
+      flags: drm_vmw_synccpu_read | drm_vmw_synccpu_allow_cs,
+      handle: scratch.handle,
+      pad64: 0,
+    };
+    await fd.ioctl(DRM_IOCTL_VMW_SYNCCPU, grab, "VMW_SYNCCPU");
     return crc32(await scratch.map.read(0, len));
   }
 
