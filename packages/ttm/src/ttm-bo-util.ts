@@ -562,9 +562,23 @@ export async function ttmBoCpuPage(
   if (!mem.bus.isIomem) {
     ret = await ttmBoPopulate(bo, ctx);
     if (ret) return ret;
-    const page = bo.ttm?.pages?.[i];
-    return page ? page.data : -EINVAL;
   }
+  return ttmBoCpuPageReserved(bo, i) ?? -EINVAL;
+}
+
+/**
+ * The CPU's view of page `i` of the BO's current backing store once ttmBoCpuPage() has reserved
+ * its io space and populated it: the ttm_tt page (page_to_pfn()) or the VRAM page behind the
+ * BAR (ttm_bo_io_mem_pfn()); null past the end or where the ttm_tt has no page. No scheduling
+ * point: the fault handler's prefault loop takes the pages after the first this way.
+ * Locking: the reservation held (asserted).
+ * References: the view is valid while the reservation is held.
+ */
+export function ttmBoCpuPageReserved(bo: TtmBufferObject, i: number): Uint8Array | null {
+  dmaResvAssertHeld(bo.resv);
+  const mem = bo.resource;
+  if (!mem || i < 0 || i >= Math.ceil(bo.size / PAGE_SIZE)) return null;
+  if (!mem.bus.isIomem) return bo.ttm?.pages?.[i]?.data ?? null;
   const off = mem.bus.offset - SIMGPU_VRAM_BAR + i * PAGE_SIZE;
   return bo.bdev.gpu.vram.page(off / PAGE_SIZE);
 }

@@ -47,7 +47,9 @@ export interface GpuPath {
   readonly name: string;
   /**
    * The device runs the commands of one client in submission order (qxl: one command ring,
-   * consumed in order, each command's batch run after the previous one on the GPU engine): a
+   * consumed in order, each command's batch run after the previous one on the GPU engine;
+   * vmwgfx: the SVGA device's one command queue, each EXECBUF's commands run after the previous
+   * submission's on the engine): a
    * checksum submitted after a fill of the same buffer through the same path sees the fill, and
    * the client need not wait for the fill first.
    */
@@ -261,6 +263,7 @@ class VmwgfxClient implements GpuClient {
 
 const VMWGFX_GPU: GpuPath = {
   name: "vmwgfx",
+  inOrder: true,
   client: (dev, fd) => new VmwgfxClient(dev, fd),
 };
 
