@@ -1141,6 +1141,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return "ok";
       }
       ctx.proc.fdm.installed(fd, objOf(e), t0, t1);
+      // A sibling (or a race side) that used the file this number named may still be calling
+      // through it: its calls reach the dup'd file unrecorded, as for a file opened there.
+      if (e.kind === "drm" && ctx.proc.staleFds.has(fd)) {
+        e.file!.shared = true;
+        strayFiles.add(e.file!);
+      }
       ctx.fds.push({ ...e, fd });
       return "ok";
     }
