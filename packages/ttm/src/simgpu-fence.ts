@@ -79,6 +79,8 @@ export class SimgpuFenceDriver {
   private readonly irqIdle: WaitQueue;
   private armed = false;
   private stopped = false;
+  /** The point label of a submission (built once). */
+  private readonly submitLabel: string;
   readonly ops: DmaFenceOps;
 
   constructor(
@@ -91,6 +93,7 @@ export class SimgpuFenceDriver {
     this.ringSpace = new WaitQueue(`${gpu.name} ring space`);
     this.irqIdle = new WaitQueue(`${gpu.name} irq idle`);
     this.hangcheck = new DelayedWork(() => this.hangcheckWork(), `${gpu.name}_hangcheck`);
+    this.submitLabel = `${gpu.name}: ring submit`;
     const name = gpu.name;
     this.ops = {
       getDriverName: () => "simgpu",
@@ -175,7 +178,7 @@ export class SimgpuFenceDriver {
     await this.ringLock.lock();
     let seqno: number;
     for (;;) {
-      await point(`${this.gpu.name}: ring submit`);
+      await point(this.submitLabel);
       seqno = this.gpu.submit(commands);
       if (seqno !== -EBUSY) break;
       await this.ringLock.unlock();

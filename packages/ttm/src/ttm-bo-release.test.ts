@@ -29,6 +29,7 @@ import { spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { expectClean, runTtm, SYSTEM, testBoCreate, VRAM } from "./test-support.js";
 import { type TtmBufferObject, ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "./ttm-bo.js";
+import { TTM_BO_VM_NUM_PREFAULT } from "./ttm-bo-vm.js";
 import { ttmGlobBoCount } from "./ttm-device.js";
 import { TTM_PL_SYSTEM, TTM_PL_VRAM } from "./ttm-placement.js";
 
@@ -81,6 +82,47 @@ describe("ttm_bo_release", () => {
 });
 
 describe("CPU mappings", () => {
+  it("a fault maps up to TTM_BO_VM_NUM_PREFAULT pages, no further than the end of the VMA", async () => {
+    const r = await runTtm(
+      async (m) => {
+        const p = m.kernel.spawnProcess("user", async (proc) => {
+          const fd = await proc.open("/dev/dri/card0", O_RDWR);
+          // 20 pages (width 1024 at 32 bpp: one page a row).
+          const c: DrmModeCreateDumb = {
+            width: 1024,
+            height: 20,
+            bpp: 32,
+            flags: 0,
+            handle: 0,
+            pitch: 0,
+            size: 0,
+          };
+          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, c)).toBe(0);
+          const mp: DrmModeMapDumb = { handle: c.handle, pad: 0, offset: 0 };
+          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, mp)).toBe(0);
+          const whole = await proc.mmap(0, c.size, PROT_READ, MAP_SHARED, fd, mp.offset);
+          const vmaOf = (addr: number) =>
+            [...m.bdev.devMapping.iMmap].find((v) => v.vmStart === addr)!;
+          // The first access maps pages 0-15; an access to page 16 faults in pages 16-19.
+          expect(await proc.readMemory(whole, 1)).toHaveLength(1);
+          expect(vmaOf(whole).pages.size).toBe(TTM_BO_VM_NUM_PREFAULT);
+          expect(await proc.readMemory(whole + 16 * 4096, 1)).toHaveLength(1);
+          expect(vmaOf(whole).pages.size).toBe(20);
+          // A mapping of the first 3 pages only: a fault on page 1 maps pages 1 and 2, not past it.
+          const part = await proc.mmap(0, 3 * 4096, PROT_READ, MAP_SHARED, fd, mp.offset);
+          expect(await proc.readMemory(part + 4096, 1)).toHaveLength(1);
+          expect([...vmaOf(part).pages.keys()].map((vpn) => vpn - part / 4096)).toEqual([1, 2]);
+          expect(await proc.munmap(whole, c.size)).toBe(0);
+          expect(await proc.munmap(part, 3 * 4096)).toBe(0);
+          expect(await proc.close(fd)).toBe(0);
+        });
+        expect(await p.wait()).toBe(0);
+      },
+      { register: true },
+    );
+    expectClean(r);
+  });
+
   it("a process's mapping sees its bytes after the BO moves under it (faults wait for the move)", async () => {
     const r = await runTtm(
       async (m) => {

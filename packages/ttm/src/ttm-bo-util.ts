@@ -269,7 +269,7 @@ function toggleEvictBusyPlainGet(): boolean {
  */
 export function ttmBoAssignMem(bo: TtmBufferObject, newMem: TtmResource): void {
   dmaResvAssertHeld(bo.resv);
-  warnOn(bo.resource !== null, `ttm_bo_assign_mem(${bo.name}): WARN_ON(bo->resource)`);
+  if (bo.resource !== null) warnOn(true, `ttm_bo_assign_mem(${bo.name}): WARN_ON(bo->resource)`);
   bo.resource = newMem;
 }
 
@@ -317,7 +317,10 @@ export async function ttmBoMoveSyncCleanup(
   dmaResvAssertHeld(bo.resv);
   const man = ttmManagerType(bo.bdev, newMem.memType)!;
   const ret = await ttmBoWaitFreeNode(bo, man.useTt);
-  if (warnOn(ret !== 0, `ttm_bo_move_sync_cleanup(${bo.name}): ${ret}`)) return;
+  if (ret !== 0) {
+    warnOn(true, `ttm_bo_move_sync_cleanup(${bo.name}): ${ret}`);
+    return;
+  }
   ttmBoAssignMem(bo, newMem);
 }
 
@@ -559,9 +562,23 @@ export async function ttmBoCpuPage(
   if (!mem.bus.isIomem) {
     ret = await ttmBoPopulate(bo, ctx);
     if (ret) return ret;
-    const page = bo.ttm?.pages?.[i];
-    return page ? page.data : -EINVAL;
   }
+  return ttmBoCpuPageReserved(bo, i) ?? -EINVAL;
+}
+
+/**
+ * The CPU's view of page `i` of the BO's current backing store once ttmBoCpuPage() has reserved
+ * its io space and populated it: the ttm_tt page (page_to_pfn()) or the VRAM page behind the
+ * BAR (ttm_bo_io_mem_pfn()); null past the end or where the ttm_tt has no page. No scheduling
+ * point: the fault handler's prefault loop takes the pages after the first this way.
+ * Locking: the reservation held (asserted).
+ * References: the view is valid while the reservation is held.
+ */
+export function ttmBoCpuPageReserved(bo: TtmBufferObject, i: number): Uint8Array | null {
+  dmaResvAssertHeld(bo.resv);
+  const mem = bo.resource;
+  if (!mem || i < 0 || i >= Math.ceil(bo.size / PAGE_SIZE)) return null;
+  if (!mem.bus.isIomem) return bo.ttm?.pages?.[i]?.data ?? null;
   const off = mem.bus.offset - SIMGPU_VRAM_BAR + i * PAGE_SIZE;
   return bo.bdev.gpu.vram.page(off / PAGE_SIZE);
 }

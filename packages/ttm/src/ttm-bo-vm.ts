@@ -9,9 +9,13 @@
  * Also the historic TTM mmap (ttm_bo_mmap(), removed in Linux 5.14 when drivers went through
  * drm_gem_mmap()): the lookup of the BO by its fake offset, with ttm_bo_get_unless_zero().
  *
+ * A fault maps up to TTM_BO_VM_NUM_PREFAULT pages from the faulting one on (to the end of the
+ * VMA), as the kernel's speculative prefault does, all under the one reservation: a read of a
+ * fresh mapping faults once per 16 pages, and a move's unmap still zaps them all.
+ *
  * Simplifications: no VM_FAULT_RETRY (the model's fault path cannot drop mmap_lock): a
  * contended reservation is taken with a sleeping lock, the kernel's path when retrying is not
- * allowed; one page per fault (no prefaulting); no dummy page for unplugged devices.
+ * allowed; no dummy page for unplugged devices.
  */
 
 import {
@@ -49,7 +53,7 @@ import {
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
 import { TTM_MMAP_LOOKUP_PLAIN_GET } from "./toggles.js";
 import { type TtmBufferObject, ttmBoGet, ttmBoGetUnlessZero, ttmBoPut } from "./ttm-bo.js";
-import { ttmBoCpuPage } from "./ttm-bo-util.js";
+import { ttmBoCpuPage, ttmBoCpuPageReserved } from "./ttm-bo-util.js";
 import type { TtmDevice } from "./ttm-device.js";
 import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js";
 
@@ -85,10 +89,16 @@ async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
   return 0;
 }
 
+/** Models TTM_BO_VM_NUM_PREFAULT: how many pages one fault maps at most. */
+export const TTM_BO_VM_NUM_PREFAULT = 16;
+
 /**
  * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, and maps the
- * page at `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()). The page,
- * or VM_FAULT_SIGBUS (past the end, io reservation failed), VM_FAULT_OOM (no pages).
+ * page at `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()), then
+ * speculatively the pages after it, up to `numPrefault` pages in all and no further than the
+ * end of the VMA (a page already mapped is left as it is, as insert_pfn() does; a missing one
+ * ends the prefault: only the first page's failure is an error). The faulting page, or
+ * VM_FAULT_SIGBUS (past the end, io reservation failed), VM_FAULT_OOM (no pages).
  * Locking: the reservation and mmap_lock (read) held.
  * References: the VMA's.
  */
@@ -96,12 +106,15 @@ export async function ttmBoVmFaultReserved(
   vma: Vma,
   bo: TtmBufferObject,
   pgoff: number,
+  numPrefault = TTM_BO_VM_NUM_PREFAULT,
 ): Promise<Uint8Array | number> {
   dmaResvAssertHeld(bo.resv);
   // Wait for buffer data in transit, due to a pipelined move.
   const ret = await ttmBoVmFaultIdle(bo);
   if (ret) return ret;
-  const pageOffset = pgoff - drmVmaNodeStart(bo.vmaNode);
+  const nodeStart = drmVmaNodeStart(bo.vmaNode);
+  let pageOffset = pgoff - nodeStart;
+  const pageLast = vma.nrPages + vma.vmPgoff - nodeStart;
   if (pageOffset >= Math.ceil(bo.size / PAGE_SIZE) || pageOffset < 0) return VM_FAULT_SIGBUS;
   const page = await ttmBoCpuPage(bo, pageOffset, {
     interruptible: true,
@@ -110,8 +123,16 @@ export async function ttmBoVmFaultReserved(
   });
   if (typeof page === "number") return page === -EINVAL ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
   // vmf_insert_pfn_prot(), under the reservation: a racing move's unmap comes after it.
-  const addr = vma.vmStart + (pgoff - vma.vmPgoff) * PAGE_SIZE;
-  vma.pages.set(addr / PAGE_SIZE, page);
+  let vpn = (vma.vmStart + (pgoff - vma.vmPgoff) * PAGE_SIZE) / PAGE_SIZE;
+  vma.pages.set(vpn, page);
+  // Speculatively prefault a number of pages. Only error on first page.
+  for (let i = 1; i < numPrefault; i++) {
+    vpn++;
+    if (++pageOffset >= pageLast) break;
+    const next = ttmBoCpuPageReserved(bo, pageOffset);
+    if (!next) break;
+    if (!vma.pages.has(vpn)) vma.pages.set(vpn, next);
+  }
   return page;
 }
 

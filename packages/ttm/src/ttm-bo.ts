@@ -64,7 +64,7 @@ import {
   WorkStruct,
   type WwAcquireCtx,
 } from "@primetime/kernel";
-import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
 import { EMULTIHOP, type TtmBoType, type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import {
@@ -449,12 +449,11 @@ async function ttmBoDelayedDelete(bo: TtmBufferObject): Promise<void> {
  */
 export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
   const bdev = bo.bdev;
-  warnOn(bo.pinCount !== 0, `ttm_bo_release(${bo.name}): WARN_ON_ONCE(bo->pin_count)`, {
-    object: bo.name,
-  });
-  warnOn(bo.bulkMove !== null, `ttm_bo_release(${bo.name}): WARN_ON_ONCE(bo->bulk_move)`, {
-    object: bo.name,
-  });
+  // WARN texts are built only when they fire (this runs at every release).
+  if (bo.pinCount !== 0)
+    warnOn(true, `ttm_bo_release(${bo.name}): WARN_ON_ONCE(bo->pin_count)`, { object: bo.name });
+  if (bo.bulkMove !== null)
+    warnOn(true, `ttm_bo_release(${bo.name}): WARN_ON_ONCE(bo->bulk_move)`, { object: bo.name });
   if (!bo.deleted) {
     const ret = await ttmBoIndividualizeResv(bo);
     if (ret) {
@@ -493,7 +492,7 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
     await dmaResvUnlock(bo.resv);
   }
   ttmGlobBoCountAdd(-1);
-  await point(`ttm_bo_release(${bo.name}): destroy`);
+  await point(fmtLabel("ttm_bo_release(", bo.name, "): destroy"));
   if (bo.destroy) await bo.destroy(bo);
 }
 
@@ -822,7 +821,8 @@ export async function ttmBoSwapout(
  */
 export async function ttmBoPin(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
-  warnOn(bo.kref.read() === 0, `ttm_bo_pin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
+  if (bo.kref.read() === 0)
+    warnOn(true, `ttm_bo_pin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
   await bo.bdev.lruLock.lock();
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   if (!bo.pinCount++ && bo.resource) ttmResourceMoveToLruTail(bo.resource);
@@ -836,8 +836,12 @@ export async function ttmBoPin(bo: TtmBufferObject): Promise<void> {
  */
 export async function ttmBoUnpin(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
-  warnOn(bo.kref.read() === 0, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
-  if (warnOn(!bo.pinCount, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!bo->pin_count)`)) return;
+  if (bo.kref.read() === 0)
+    warnOn(true, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
+  if (!bo.pinCount) {
+    warnOn(true, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!bo->pin_count)`);
+    return;
+  }
   await bo.bdev.lruLock.lock();
   if (!--bo.pinCount && bo.resource) {
     ttmResourceAddBulkMove(bo.resource, bo);
@@ -1028,8 +1032,9 @@ export async function ttmBoInitReserved(
   }
   // passed reservation objects should already be locked, since otherwise lockdep will be
   // angered in radeon.
-  if (!resv) warnOn(!dmaResvTrylock(bo.resv), `ttm_bo_init_reserved(${bo.name}): trylock`);
-  else dmaResvAssertHeld(resv);
+  if (!resv) {
+    if (!dmaResvTrylock(bo.resv)) warnOn(true, `ttm_bo_init_reserved(${bo.name}): trylock`);
+  } else dmaResvAssertHeld(resv);
   ret = await ttmBoValidate(bo, placement, ctx);
   if (ret) {
     if (!resv) await dmaResvUnlock(bo.resv);

@@ -25,7 +25,7 @@
 import type { DmaFence } from "@primetime/dma-buf";
 import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
-import { point, warnOn } from "@primetime/sim";
+import { fmtLabel, point, warnOn } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmDevice } from "./ttm-device.js";
@@ -258,12 +258,15 @@ export class TtmResourceManager {
   move: DmaFence | null = null;
   /** Models bdev. */
   bdev!: TtmDevice;
+  /** The end of ttm_resource_alloc()'s point label, `, <name>)` (built once). */
+  readonly labelSuffix: string;
 
   constructor(
     readonly func: TtmResourceManagerFunc,
     readonly name: string,
   ) {
     this.moveLock = new SpinLock(`${name}.move_lock`);
+    this.labelSuffix = `, ${name})`;
   }
 }
 
@@ -391,7 +394,7 @@ export async function ttmResourceAlloc(
 ): Promise<TtmResource | number> {
   dmaResvAssertHeld(bo.resv);
   const man = ttmManagerTypeOf(bo.bdev, place.memType);
-  await point(`ttm_resource_alloc(${bo.name}, ${man.name})`);
+  await point(fmtLabel("ttm_resource_alloc(", bo.name, man.labelSuffix));
   const res = await man.func.alloc(man, bo, place);
   if (typeof res === "number") return res;
   // The kernel takes lru_lock here unconditionally; without a bulk move its critical section

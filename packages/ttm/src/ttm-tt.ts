@@ -24,7 +24,7 @@ import {
   SlabObject,
   shouldFail,
 } from "@primetime/kernel";
-import { bug, point, SimLocal, warnOn } from "@primetime/sim";
+import { bug, opLabel, point, SimLocal, warnOn } from "@primetime/sim";
 import type { Page } from "@primetime/simgpu";
 import { PAGE_SIZE } from "@primetime/simgpu";
 import type { TtmBufferObject } from "./ttm-bo.js";
@@ -184,7 +184,7 @@ export async function ttmTtDestroy(bdev: TtmDevice, ttm: TtmTt): Promise<void> {
  */
 export async function ttmPoolAlloc(bdev: TtmDevice, ttm: TtmTt): Promise<number> {
   ttmTtAssertHeld(ttm);
-  await point(`ttm_pool_alloc(${ttm.name})`);
+  await point(opLabel("ttm_pool_alloc", ttm.name));
   const pages = shouldFail("ttm_pool_alloc") ? null : bdev.pool.system.allocPages(ttm.numPages);
   if (pages === null) return -ENOMEM;
   ttm.pages = pages;
@@ -197,7 +197,7 @@ export async function ttmPoolAlloc(bdev: TtmDevice, ttm: TtmTt): Promise<number>
  */
 export async function ttmPoolFree(bdev: TtmDevice, ttm: TtmTt): Promise<void> {
   ttmTtAssertHeld(ttm);
-  await point(`ttm_pool_free(${ttm.name})`);
+  await point(opLabel("ttm_pool_free", ttm.name));
   if (!ttm.pages) return;
   for (let i = 0; i < ttm.pages.length; i++) {
     const p = ttm.pages[i];

@@ -263,6 +263,9 @@ export class QxlHw {
   /** Releases handed back. */
   releasesPushed = 0;
   private handler: QxlIrqHandler | null = null;
+  /** Interrupt handlers running (free_irq() waits for them: synchronize_irq()). */
+  private inIrq = 0;
+  private irqIdle: WaitQueue | null = null;
   private readonly pending: Pending[] = [];
   /** Physical address of the release last handed back, for chaining (qxl->last_release). */
   private lastRelease = 0;
@@ -310,9 +313,23 @@ export class QxlHw {
     return this.surfaces.filter((s) => s !== null).length;
   }
 
-  /** Models request_irq() of the device's line: the driver's handler runs in the irq task. */
+  /**
+   * Models request_irq() of the device's line: the driver's handler runs in the irq task; null
+   * models free_irq() up to its synchronize_irq() (see synchronizeIrq()).
+   */
   onInterrupt(handler: QxlIrqHandler | null): void {
     this.handler = handler;
+  }
+
+  /**
+   * Models synchronize_irq() (the end of free_irq()): waits until no handler runs. A handler that
+   * started before onInterrupt(null) finishes first; none starts after it.
+   */
+  async synchronizeIrq(): Promise<void> {
+    while (this.inIrq > 0) {
+      this.irqIdle ??= new WaitQueue(`irq/${this.name} idle`);
+      await this.irqIdle.wait(`synchronize_irq(${this.name})`);
+    }
   }
 
   /** A physical address (QXLPHYSICAL) in memslot `slot` at VRAM offset `offset`. */
@@ -638,7 +655,14 @@ export class QxlHw {
     }
     this.raise(bits);
     this.consume();
-    if (this.handler && this.ram.intPending & this.ram.intMask) await this.handler();
+    const handler = this.handler;
+    if (!handler || !(this.ram.intPending & this.ram.intMask)) return;
+    this.inIrq++;
+    try {
+      await handler();
+    } finally {
+      if (--this.inIrq === 0) this.irqIdle?.wakeAll();
+    }
   }
 
   private raise(bits: number): void {

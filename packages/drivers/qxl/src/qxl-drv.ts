@@ -73,7 +73,10 @@ async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
   await qxlSurfEvict(qdev);
   await qxlBoForceDelete(qdev);
   await qxlTtmFini(qdev);
+  // free_irq(): a handler still running (the spice worker's completions raise it at any
+  // point) finishes before the device is freed.
   qdev.hw.onInterrupt(null);
+  await qdev.hw.synchronizeIrq();
   await qdev.surfIdIdr.destroy();
   await qdev.releaseIdr.destroy();
   kfree(qdev);

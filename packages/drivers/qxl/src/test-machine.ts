@@ -293,6 +293,11 @@ export function qxlUpdateArea(
   });
 }
 
+/** Where qxlWriteDraw() puts each structure in its page (offsets from the page). */
+const DRAW_CMD_AT = 0;
+const DRAW_RELOCS_AT = 256;
+const DRAW_COMMAND_AT = 1024;
+
 /** One drawable: `dst` is a buffer (handle + offset) or a surface (its handle, offset in it). */
 export interface Draw {
   op: "fill" | "copy" | "checksum";
@@ -321,7 +326,7 @@ export function qxlSubmitDraw(p: Process, fd: number, page: number): Promise<num
   return p.ioctl(fd, DRM_IOCTL_QXL_EXECBUFFER, {
     flags: 0,
     commands_num: 1,
-    commands: page + 1024,
+    commands: page + DRAW_COMMAND_AT,
   });
 }
 
@@ -343,13 +348,17 @@ export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
 
 /**
  * Writes one drawable, its relocations and its struct drm_qxl_command into `page`, a writable
- * page of the caller's (the drm_qxl_command at +1024, what qxlSubmitDraw() submits), one store
- * per structure; 0, or the negative errno of the store that failed. A client that draws often
- * keeps one such page for its commands, as a userspace driver keeps its command buffer.
+ * page of the caller's (the drm_qxl_command at +1024, what qxlSubmitDraw() submits); 0, or the
+ * negative errno of the store that failed. Userspace builds the three in its own memory and the
+ * kernel copies each once (copy_from_user() in qxl_execbuffer_ioctl() and
+ * qxl_process_single_command()), so this is one store of the page's first bytes: a task-local
+ * write that no other task can observe before the ioctl, hence one scheduling point. A client that
+ * draws often keeps one such page for its commands, as a userspace driver keeps its command
+ * buffer.
  */
 export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<number> {
-  const cmd = new Uint8Array(QXL_SIM_DRAW_SIZE);
-  const v = new DataView(cmd.buffer);
+  const block = new Uint8Array(DRAW_COMMAND_AT + DRM_QXL_COMMAND_SIZE);
+  const v = new DataView(block.buffer, DRAW_CMD_AT, QXL_SIM_DRAW_SIZE);
   const op = d.op === "fill" ? QXL_DRAW_FILL : d.op === "copy" ? QXL_DRAW_COPY : QXL_DRAW_CHECKSUM;
   v.setUint32(QXL_SIM_DRAW.op, op, true);
   v.setUint32(QXL_SIM_DRAW.value, d.value ?? 0, true);
@@ -386,27 +395,21 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
       pad: 0,
     });
   }
-  const cmdAddr = page;
-  const relocAddr = page + 256;
-  const cmdsAddr = page + 1024;
-  const stores: [number, Uint8Array][] = [[cmdAddr, cmd]];
   for (const [i, r] of relocs.entries())
-    stores.push([relocAddr + i * DRM_QXL_RELOC_SIZE, encodeDrmQxlReloc(r)]);
+    block.set(encodeDrmQxlReloc(r), DRAW_RELOCS_AT + i * DRM_QXL_RELOC_SIZE);
   const c = encodeDrmQxlCommand({
-    command: cmdAddr,
-    relocs: relocAddr,
+    command: page + DRAW_CMD_AT,
+    relocs: page + DRAW_RELOCS_AT,
     type: QXL_CMD_DRAW,
-    command_size: cmd.length,
+    command_size: QXL_SIM_DRAW_SIZE,
     relocs_num: relocs.length,
     pad: 0,
   });
   expectRet(c.length, DRM_QXL_COMMAND_SIZE, "drm_qxl_command size");
-  stores.push([cmdsAddr, c]);
-  for (const [addr, bytes] of stores) {
-    const n = await p.writeMemory(addr, bytes);
-    if (n < 0) return n;
-    expectRet(n, bytes.length, "store");
-  }
+  block.set(c, DRAW_COMMAND_AT);
+  const n = await p.writeMemory(page, block);
+  if (n < 0) return n;
+  expectRet(n, block.length, "store");
   return 0;
 }
 

@@ -204,7 +204,8 @@ async function ttmObjectFileUnref(tfile: TtmObjectFile): Promise<void> {
  * Locking: checks rcu_read_lock(). References: none.
  */
 function rcuReadLockAssertHeld(where: string): void {
-  rcuLockdepWarn(!rcuReadLockHeld(), `${where}() outside rcu_read_lock()`);
+  // The message is built only when it warns (this runs on every lookup).
+  if (!rcuReadLockHeld()) rcuLockdepWarn(true, `${where}() outside rcu_read_lock()`);
 }
 
 /**

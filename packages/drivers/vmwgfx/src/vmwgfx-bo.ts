@@ -62,7 +62,7 @@ import {
   lockdepAssertHeld,
   PAGE_SIZE,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import type { Page } from "@primetime/simgpu";
 import {
   drmGemTtmMmap,
@@ -149,11 +149,12 @@ export async function vmwBoUnreference(bo: VmwBo): Promise<void> {
  */
 async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
   const bo = tbo as VmwBo;
-  await point(`vmw_bo_release(${bo.name})`);
-  warnOn(
-    bo.gemFuncsSet && bo.refcount.read() !== 0,
-    `vmw_bo_release(${bo.name}): WARN_ON(vbo->tbo.base.funcs && kref_read(&vbo->tbo.base.refcount) != 0)`,
-  );
+  await point(opLabel("vmw_bo_release", bo.name));
+  if (bo.gemFuncsSet && bo.refcount.read() !== 0)
+    warnOn(
+      true,
+      `vmw_bo_release(${bo.name}): WARN_ON(vbo->tbo.base.funcs && kref_read(&vbo->tbo.base.refcount) != 0)`,
+    );
   if (bo.importAttach) await drmPrimeGemDestroy(bo, bo.sgt);
   bo.sgt = null;
   await drmGemObjectRelease(bo);

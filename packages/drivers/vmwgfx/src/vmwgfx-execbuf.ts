@@ -61,20 +61,34 @@ type ExecCmd =
   | { op: "fill"; dst: number; value: number }
   | { op: "copy"; src: number; dst: number };
 
+/** Whitespace between the words of a command (what `\s` matches). */
+const WORDS = /\s+/;
+/** A command stream with nothing but single spaces between words and no empty command. */
+const SIMPLE = /^[a-z]+(?: \d+)*(?:;[a-z]+(?: \d+)*)*$/;
+
 /** Parses the command string; null if malformed. */
 function parseCommands(text: string): ExecCmd[] | null {
   const out: ExecCmd[] = [];
+  // The usual stream (`fill 3 7`, `copy 3 5`) splits on single spaces; anything else goes
+  // through the general split, with the same result.
+  const simple = SIMPLE.test(text);
   for (const part of text.split(";")) {
-    const w = part.trim().split(/\s+/);
+    const w = simple ? part.split(" ") : part.trim().split(WORDS);
     if (w.length === 1 && w[0] === "") continue;
-    const n = w.slice(1).map((x) => Number(x));
-    if (n.some((x) => !Number.isInteger(x) || x < 0)) return null;
-    if (w[0] === "fill" && n.length === 2 && n[1]! <= 0xff)
-      out.push({ op: "fill", dst: n[0]!, value: n[1]! });
-    else if (w[0] === "copy" && n.length === 2) out.push({ op: "copy", src: n[0]!, dst: n[1]! });
+    if (w.length !== 3) return null;
+    const a = Number(w[1]);
+    const b = Number(w[2]);
+    if (!Number.isInteger(a) || a < 0 || !Number.isInteger(b) || b < 0) return null;
+    if (w[0] === "fill" && b <= 0xff) out.push({ op: "fill", dst: a, value: b });
+    else if (w[0] === "copy") out.push({ op: "copy", src: a, dst: b });
     else return null;
   }
   return out.length > 0 ? out : null;
+}
+
+/** The fixed global order buffers are reserved in: by name, code unit by code unit. */
+function byName(a: VmwBo, b: VmwBo): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /**
@@ -156,7 +170,7 @@ export async function vmwExecbufIoctl(
       if (ret === 0) ret = await vmwTranslateHandle(vmw, sw, file, tfile, h);
     }
   }
-  const bos = [...new Set(sw.bos.values())].sort((a, b) => a.name.localeCompare(b.name));
+  const bos = [...new Set(sw.bos.values())].sort(byName);
   const reserved: VmwBo[] = [];
   if (ret === 0) {
     for (const bo of bos) {

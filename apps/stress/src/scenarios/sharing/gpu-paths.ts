@@ -10,9 +10,10 @@
  *   so an imported (foreign) buffer is reached by the device through its pages.
  * - vmwgfx: DRM_IOCTL_VMW_EXECBUF of `fill <handle> <byte>`; for a checksum, `copy <handle>
  *   <scratch>` into a buffer of the caller's, waited for with SYNCCPU grab, whose CRC-32 the CPU
- *   computes (the model's SVGA engine has no checksum command). Its execbuf reaches vmwgfx
- *   buffer objects only: a foreign import (a plain GEM object) gets -ESRCH, and the caller falls
- *   back to its CPU view.
+ *   computes (the model's SVGA engine has no checksum command). Its execbuf reaches the device's
+ *   own buffer objects only (an import of another device's dma-buf gets -EINVAL), so the client
+ *   does not submit for a foreign import, as a userspace driver that knows its imports does:
+ *   the caller falls back to its CPU view.
  *
  * GPU work is asynchronous: the device runs it after the ioctl returns. Userspace waits for it
  * the way a cross-driver consumer does, by implicit sync: poll(POLLOUT) on a dma-buf of the
@@ -21,7 +22,7 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { BoMapping } from "@primetime/gem";
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
+import { PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
 import { checkRet, type DrmFd, isSysError, type Mapping, mmap, poll } from "@primetime/libdrm";
 import { DRM_IOCTL_QXL_MAP } from "@primetime/qxl";
 import { type Draw, qxlSubmitDraw, qxlWriteDraw } from "@primetime/qxl/testing";
@@ -30,9 +31,9 @@ import {
   DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_VMW_EXECBUF_VERSION,
+  drm_vmw_synccpu_allow_cs,
   drm_vmw_synccpu_grab,
   drm_vmw_synccpu_read,
-  drm_vmw_synccpu_release,
 } from "@primetime/vmwgfx";
 import { check } from "./machine.js";
 
@@ -44,26 +45,37 @@ const GPU_WAIT_NS = 1_000_000_000;
 /** A driver's GPU path (see the file comment). */
 export interface GpuPath {
   readonly name: string;
+  /**
+   * The device runs the commands of one client in submission order (qxl: one command ring,
+   * consumed in order, each command's batch run after the previous one on the GPU engine;
+   * vmwgfx: the SVGA device's one command queue, each EXECBUF's commands run after the previous
+   * submission's on the engine): a
+   * checksum submitted after a fill of the same buffer through the same path sees the fill, and
+   * the client need not wait for the fill first.
+   */
+  readonly inOrder?: boolean;
   /** The path as one process drives it on its open `fd` of `dev`. */
   client(dev: DeviceUnderTest, fd: DrmFd): GpuClient;
 }
 
 /**
- * One process's use of a GPU path. Its scratch memory (qxl: the command page and the 4-byte
- * result buffer with its mapping; vmwgfx: the copy's scratch buffer and its mapping) is made on
- * first use and kept for the next command, as a userspace driver keeps its command and staging
- * buffers, until close().
+ * One process's use of a GPU path. Its scratch memory (qxl: one buffer holding its commands and
+ * checksum results, with its mapping; vmwgfx: the copy's scratch buffer and its mapping) is made
+ * on first use and kept for the next command, as a userspace driver keeps its command and
+ * staging buffers, until close().
  */
 export interface GpuClient {
   /** Submits a fill of the first `len` bytes of `handle` with `value`; does not wait. */
   fill(handle: number, len: number, value: number): Promise<void>;
   /**
    * The CRC-32 of the first `len` bytes of `handle`, computed by the device; `handle` must be
-   * idle (the caller waited on its dma-buf `dmaBuf`, or nothing wrote it through a GPU), and the
-   * device's own work on it is waited for through `dmaBuf`. Null if the device cannot reach this
-   * handle (the caller then checks through the CPU).
+   * idle (the caller waited on its dma-buf `dmaBuf`, or nothing wrote it through a GPU, or only
+   * this client did through an `inOrder` path), and the device's own work on it is waited for
+   * through `dmaBuf`. `foreign`: the handle is this process's PRIME import of another device's
+   * buffer. Null if the device cannot reach this handle (the caller then checks through the
+   * CPU).
    */
-  checksum(handle: number, len: number, dmaBuf: number): Promise<number | null>;
+  checksum(handle: number, len: number, dmaBuf: number, foreign: boolean): Promise<number | null>;
   /** Unmaps and closes the scratch memory. */
   close(): Promise<void>;
 }
@@ -92,16 +104,20 @@ export function expectedCrc(value: number, len: number): number {
 
 // ------------------------------------------------------------------------------------------ qxl
 
+/** Where a qxl client's checksum result lands in its scratch buffer (after the command block). */
+const QXL_RESULT_AT = 2048;
+
 /**
- * qxl's client: drawables of qxl's model device, written into one anonymous command page of the
- * process (`qxlWriteDraw` of @primetime/qxl/testing, qxl's own client helper) and submitted with
- * EXECBUFFER; a checksum lands in a 4-byte result buffer of the process, mapped once (QXL_MAP and
- * mmap) and read back after each draw. A failed mmap, store or ioctl (fault injection) is a
- * SysError, which a fault-tolerant scenario counts as a failed syscall.
+ * qxl's client: one scratch buffer of the process (QXL_ALLOC of a page, mapped once with QXL_MAP
+ * and mmap) holds its commands and its checksum results, as a userspace driver keeps its command
+ * buffer in a buffer object: drawables of qxl's model device are written into it
+ * (`qxlWriteDraw` of @primetime/qxl/testing, qxl's own client helper; EXECBUFFER copies them
+ * from there) and a checksum's 4-byte CRC lands at QXL_RESULT_AT, read back after the draw. A
+ * failed mmap, store or ioctl (fault injection) is a SysError, which a fault-tolerant scenario
+ * counts as a failed syscall.
  */
 class QxlClient implements GpuClient {
-  private page = 0;
-  private result: { handle: number; map: Mapping | null } | null = null;
+  private scratch: { handle: number; map: Mapping | null } | null = null;
 
   constructor(
     private readonly dev: DeviceUnderTest,
@@ -112,63 +128,60 @@ class QxlClient implements GpuClient {
     return this.fd.proc as Process;
   }
 
-  private async draw(d: Draw): Promise<void> {
-    const p = this.proc;
-    if (this.page === 0) {
-      const page = await p.mmap(
-        0,
-        4096,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-      );
-      checkRet(page, "mmap");
-      this.page = page;
+  /** The scratch buffer, made and mapped on first use. */
+  private async scratchBuffer(): Promise<{ handle: number; map: Mapping }> {
+    if (!this.scratch) this.scratch = { handle: await this.dev.createBo(this.fd, 4096), map: null };
+    const s = this.scratch;
+    if (!s.map) {
+      const arg = { offset: 0, handle: s.handle, pad: 0 };
+      await this.fd.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
+      s.map = await mmap(this.proc, this.fd.fd, arg.offset, 4096, PROT_READ | PROT_WRITE);
     }
-    checkRet(await qxlWriteDraw(p, this.page, d), "qxlWriteDraw");
-    checkRet(await qxlSubmitDraw(p, this.fd.fd, this.page), "qxlSubmitDraw", {
+    return { handle: s.handle, map: s.map };
+  }
+
+  private async draw(d: Draw, page: number): Promise<void> {
+    const p = this.proc;
+    checkRet(await qxlWriteDraw(p, page, d), "qxlWriteDraw");
+    checkRet(await qxlSubmitDraw(p, this.fd.fd, page), "qxlSubmitDraw", {
       request: "DRM_IOCTL_QXL_EXECBUFFER",
     });
   }
 
-  fill(handle: number, len: number, value: number): Promise<void> {
-    return this.draw({ op: "fill", size: len, value, dst: { handle, offset: 0 } });
+  async fill(handle: number, len: number, value: number): Promise<void> {
+    const s = await this.scratchBuffer();
+    await this.draw({ op: "fill", size: len, value, dst: { handle, offset: 0 } }, s.map.addr);
   }
 
   async checksum(handle: number, len: number, dmaBuf: number): Promise<number | null> {
-    if (!this.result) this.result = { handle: await this.dev.createBo(this.fd, 4096), map: null };
-    const r = this.result;
-    await this.draw({
-      op: "checksum",
-      size: len,
-      value: 0,
-      dst: { handle: r.handle, offset: 0 },
-      src: { handle, offset: 0 },
-    });
+    const s = await this.scratchBuffer();
+    await this.draw(
+      {
+        op: "checksum",
+        size: len,
+        value: 0,
+        dst: { handle: s.handle, offset: QXL_RESULT_AT },
+        src: { handle, offset: 0 },
+      },
+      s.map.addr,
+    );
     // The draw fenced both buffers: the source's dma-buf waits for it.
     await waitIdle(this.proc, dmaBuf, "qxl checksum");
-    if (!r.map) {
-      const arg = { offset: 0, handle: r.handle, pad: 0 };
-      await this.fd.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
-      r.map = await mmap(this.proc, this.fd.fd, arg.offset, 4096, PROT_READ);
-    }
-    const bytes = await r.map.read(0, 4);
+    const bytes = await s.map.read(QXL_RESULT_AT, 4);
     return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   }
 
   async close(): Promise<void> {
-    const r = this.result;
-    this.result = null;
-    if (r?.map) await r.map.unmap();
-    if (r) await this.fd.gemClose(r.handle);
-    if (this.page !== 0) checkRet(await this.proc.munmap(this.page, 4096), "munmap");
-    this.page = 0;
+    const s = this.scratch;
+    this.scratch = null;
+    if (s?.map) await s.map.unmap();
+    if (s) await this.fd.gemClose(s.handle);
   }
 }
 
 const QXL_GPU: GpuPath = {
   name: "qxl",
+  inOrder: true,
   client: (dev, fd) => new QxlClient(dev, fd),
 };
 
@@ -188,10 +201,17 @@ async function vmwExec(fd: DrmFd, commands: string): Promise<number> {
   }
 }
 
+/** The smallest scratch buffer a vmwgfx client makes (4 pages: the largest cross-share buffer). */
+const VMW_SCRATCH_MIN = 4 * 4096;
+
 /**
  * vmwgfx's client: `fill` and `copy` command streams; a checksum copies the buffer into a scratch
- * buffer of the process (made on first use, grown when a longer buffer comes, mapped once), waits
- * for the copy with SYNCCPU grab and reads the scratch through its mapping.
+ * buffer of the process (made on first use, at least VMW_SCRATCH_MIN bytes, grown when a longer
+ * buffer comes, mapped once), waits for the copy with SYNCCPU grab and reads the scratch through
+ * its mapping. The grab passes drm_vmw_synccpu_allow_cs: vmw_user_bo_synccpu_grab() then only
+ * waits for the buffer's fences (dma_resv_wait_timeout(), READ usage) and counts no CPU writer,
+ * so there is nothing to release (a release with allow_cs only looks the handle up). A foreign
+ * import is not submitted: the device cannot reach it (-EINVAL), and no scratch is made for it.
  */
 class VmwgfxClient implements GpuClient {
   private scratch: { handle: number; len: number; map: BoMapping } | null = null;
@@ -206,22 +226,29 @@ class VmwgfxClient implements GpuClient {
     check(r === 0, `vmwgfx execbuf fill of its own buffer ${handle}: ${r}`);
   }
 
-  async checksum(handle: number, len: number, _dmaBuf: number): Promise<number | null> {
+  async checksum(
+    handle: number,
+    len: number,
+    _dmaBuf: number,
+    foreign: boolean,
+  ): Promise<number | null> {
+    if (foreign) return null;
     const fd = this.fd;
     if (this.scratch && this.scratch.len < len) await this.close();
     if (!this.scratch) {
-      const s = await this.dev.createBo(fd, len);
-      this.scratch = { handle: s, len, map: await this.dev.mapBo(fd, s, len) };
+      const size = Math.max(len, VMW_SCRATCH_MIN);
+      const s = await this.dev.createBo(fd, size);
+      this.scratch = { handle: s, len: size, map: await this.dev.mapBo(fd, s, size) };
     }
     const scratch = this.scratch;
     if ((await vmwExec(fd, `copy ${handle} ${scratch.handle}`)) !== 0) return null;
-    const sync = { op: drm_vmw_synccpu_grab, flags: drm_vmw_synccpu_read, handle: scratch.handle };
-    await fd.ioctl(DRM_IOCTL_VMW_SYNCCPU, { ...sync, pad64: 0 }, "VMW_SYNCCPU");
-    await fd.ioctl(
-      DRM_IOCTL_VMW_SYNCCPU,
-      { ...sync, op: drm_vmw_synccpu_release, pad64: 0 },
-      "VMW_SYNCCPU",
-    );
+    const grab = {
+      op: drm_vmw_synccpu_grab,
+      flags: drm_vmw_synccpu_read | drm_vmw_synccpu_allow_cs,
+      handle: scratch.handle,
+      pad64: 0,
+    };
+    await fd.ioctl(DRM_IOCTL_VMW_SYNCCPU, grab, "VMW_SYNCCPU");
     return crc32(await scratch.map.read(0, len));
   }
 
@@ -236,6 +263,7 @@ class VmwgfxClient implements GpuClient {
 
 const VMWGFX_GPU: GpuPath = {
   name: "vmwgfx",
+  inOrder: true,
   client: (dev, fd) => new VmwgfxClient(dev, fd),
 };
 

@@ -55,6 +55,17 @@ export function check(cond: unknown, message: string): asserts cond {
   if (!cond) throw new UserspaceCheckError(message);
 }
 
+/** Options of bootMachine(). */
+export interface BootOptions {
+  /**
+   * Each device is opened by one process only (default false). A device whose clients need
+   * authentication (see needsAuth) then gets no display server: its one client opens the
+   * primary node first and so is its DRM master (drm_master_open() makes the first opener of a
+   * primary node master, and a master is authenticated), as a lone client on a VT without X.
+   */
+  soleClients?: boolean;
+}
+
 /**
  * Boots the machine. Fault injection (`faults`) starts once the devices are registered, so it
  * hits the workload, not the boot: `nth:N` fails the N-th allocation after that point.
@@ -63,6 +74,7 @@ export async function bootMachine(
   sim: Simulation,
   drivers: readonly DriverUnderTest[],
   faults: FaultSpec | null,
+  opts: BootOptions = {},
 ): Promise<Machine> {
   const kernel = Kernel.boot();
   registerSwSync(kernel);
@@ -74,8 +86,10 @@ export async function bootMachine(
   // A display server only where clients need it: a driver that allocates with its own ioctl
   // and has no render node (qxl: QXL_ALLOC is DRM_AUTH). Elsewhere clients open the render node
   // (its allocation ioctl is DRM_RENDER_ALLOW) or the primary node for dumb buffers and PRIME,
-  // which need no authentication.
-  const masters = devices.map((d, i) => (needsAuth(d) ? drmMaster(kernel, d, i) : null));
+  // which need no authentication. A device with one client needs none (BootOptions.soleClients).
+  const masters = devices.map((d, i) =>
+    needsAuth(d) && !opts.soleClients ? drmMaster(kernel, d, i) : null,
+  );
   for (const m of masters) await m?.ready.wait();
   if (faults) startFaults(faults);
   const procs: Process[] = [];
