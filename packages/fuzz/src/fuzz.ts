@@ -489,14 +489,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     ): boolean {
       if (strayFiles.has(f)) return false;
       const made = f.madeBefore(handle, start);
-      return (
-        made !== null &&
-        made.some(
-          (s) =>
-            !closes.some(
-              (c) => c !== self && c.f === f && c.handle === handle && c.ret > s && c.start < ret,
-            ),
-        )
+      if (made === null) return false;
+      return made.some(
+        (s) =>
+          !closes.some(
+            (c) => c !== self && c.f === f && c.handle === handle && c.ret > s && c.start < ret,
+          ),
       );
     }
 
