@@ -245,6 +245,11 @@ interface WorkersRun {
   schedules: number;
   seconds: number;
   cpuSeconds: number;
+  /**
+   * The CPU seconds of the child's main thread (which runs schedules too), the rest being its
+   * worker thread's and V8's compiler and collector threads' (0 where /proc is missing).
+   */
+  mainCpuSeconds: number;
   perSecond: number;
   perCpuSecond: number;
   loadBefore: number;
@@ -290,12 +295,14 @@ if (PARTS.has("speedup")) {
           const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
             schedules: number;
             cpuSeconds: number;
+            threads: { main: number; others: number } | null;
           };
           resolve({
             scaling: before,
             schedules: r.schedules,
             seconds: round(seconds, 2),
             cpuSeconds: round(r.cpuSeconds, 2),
+            mainCpuSeconds: r.threads?.main ?? 0,
             perSecond: Math.round(r.schedules / seconds),
             perCpuSecond: Math.round(r.schedules / r.cpuSeconds),
             loadBefore,
@@ -306,7 +313,7 @@ if (PARTS.has("speedup")) {
     });
   };
   const line = (w: number, r: WorkersRun) =>
-    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU: ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
+    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
   console.log(
     `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run):`,
   );
@@ -326,6 +333,7 @@ if (PARTS.has("speedup")) {
       schedules: xs[0]!.schedules,
       seconds: m((r) => r.seconds),
       cpuSeconds: m((r) => r.cpuSeconds),
+      mainCpuSeconds: m((r) => r.mainCpuSeconds),
       perSecond: m((r) => r.perSecond),
       perCpuSecond: m((r) => r.perCpuSecond),
       loadBefore: m((r) => r.loadBefore),

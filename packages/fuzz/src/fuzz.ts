@@ -9,8 +9,9 @@
  *
  * The oracles are all of the simulation's (refcount, KASAN, lockdep, RCU, WARN/BUG, deadlock,
  * kmemleak and the DRM device counters after the machine is quiesced) plus the userspace
- * reference model (model.ts): what the kernel returns is checked against what each process
- * should see. Nothing in here is specific to a race or a toggle.
+ * reference model (model.ts, and fd-model.ts for what each fd of each process names): what the
+ * kernel returns is checked against what each process should see. Nothing in here is specific
+ * to a race or a toggle.
  *
  * A thread owns the fds it opened (it alone closes them); with some probability an operation
  * uses a sibling thread's DRM fd instead, which marks that file shared: its handles may then
@@ -32,6 +33,7 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
+  ENOTTY,
   EPERM,
   EPIPE,
   EPOLL_CTL_ADD,
@@ -67,6 +69,14 @@ import {
   SW_SYNC_IOC_INC,
   type SwSyncCreateFenceData,
 } from "@primetime/uapi";
+import {
+  checkFdUses,
+  dmabufIoctlFits,
+  drmIoctlFits,
+  type FdObject,
+  FdTableModel,
+  type FdUse,
+} from "./fd-model.js";
 import { FuzzModel, ModelFile, readStamp, STAMP_BYTES, stampOf, UNKNOWN_BUFFER } from "./model.js";
 
 /** The shape of one fuzz run. */
@@ -146,6 +156,8 @@ interface ProcState {
    * exit and never in a thread's fd list, so no other operation touches it), or null.
    */
   epfd: number | null;
+  /** What each fd number of the process has named, and when (fd-model.ts). */
+  readonly fdm: FdTableModel;
 }
 
 interface ThreadCtx {
@@ -292,6 +304,8 @@ export const RACE_OPS = [
   "change-handle",
   "create-flink-close",
   "epoll-wait",
+  "close-drm",
+  "child-open",
 ] as const;
 export type RaceOp = (typeof RACE_OPS)[number];
 
@@ -327,12 +341,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const imports: PrimeEntryObservation[] = [];
     const holders: NameHolder[] = [];
     const nameCalls: NameCall[] = [];
+    const fdUses: FdUse[] = [];
     /** The process whose thread opened each DRM file (its exit releases the file). */
     const fileProc = new Map<ModelFile, ProcState>();
     /** Files opened at an fd number a sibling may still call through (unrecorded calls). */
     const strayFiles = new Set<ModelFile>();
     let exited = false;
     const procs: Process[] = [];
+    /** Child processes the races forked (waited for before the end-of-run checks). */
+    const children: Process[] = [];
     for (let i = 0; i < nProc; i++) {
       // Swarm testing: each process races often or not at all, and pairs only a few of the
       // operations, so that a run concentrates on some combinations instead of diluting all.
@@ -358,6 +375,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           staleFds: new Set(),
           endTick: Number.POSITIVE_INFINITY,
           epfd: null,
+          fdm: new FdTableModel(),
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
@@ -402,6 +420,91 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       typeof ret === "number" &&
       ALLOC_ERRNOS.includes(ret) &&
       (injectedFailures().length > mark || nrFreePages() < LOW_RAM_PAGES);
+
+    /** What an fd entry of a thread names (fd-model.ts). */
+    const objOf = (e: FdEntry): FdObject =>
+      e.kind === "drm"
+        ? { kind: "drm", file: e.file! }
+        : { kind: "dmabuf", buf: e.buf ?? UNKNOWN_BUFFER };
+
+    /**
+     * Records, for the end of the run, a call on `fd` of the thread's process that ran in
+     * [start, ret], returned `result`, and could only have come from an object `fits` accepts.
+     */
+    function fdUse(
+      ctx: ThreadCtx,
+      fd: number,
+      start: number,
+      ret: number,
+      result: number,
+      what: string,
+      fits: (o: FdObject) => boolean,
+    ) {
+      fdUses.push({ table: ctx.proc.fdm, fd, start, ret, result, what, fits });
+    }
+
+    /**
+     * A DRM ioctl through `e` (see fdUse()): -ENOTTY only from a file that is not DRM's. With
+     * `handle`, an ioctl on that handle whose result `noSuch` says the file has no such handle:
+     * not from `e`'s file if the handle surely lived in it throughout the call (a call that
+     * reached the file holds a reference on it, so its handles stay until the call returns, even
+     * if the fd is closed meanwhile).
+     */
+    function drmUse(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      start: number,
+      ret: number,
+      result: number,
+      what: string,
+      handle?: { h: number; noSuch: number; self?: CloseObservation },
+    ) {
+      const f = e.file!;
+      const kind = drmIoctlFits(result, -ENOTTY);
+      const fits =
+        handle === undefined || result !== handle.noSuch
+          ? kind
+          : (o: FdObject) =>
+              kind(o) &&
+              !(
+                o.kind === "drm" &&
+                o.file === f &&
+                surelyHeld(f, handle.h, start, ret, handle.self)
+              );
+      fdUse(ctx, e.fd, start, ret, result, `${what} = ${result}`, fits);
+    }
+
+    /**
+     * True if `handle` of `f` surely lived throughout [start, ret] (checked at the end of the
+     * run): a call that made it returned before `start`, and no GEM_CLOSE or GEM_CHANGE_HANDLE
+     * of the number that may have run after that call began started before `ret` (no garbage
+     * or stray call could reach the file). `self`: the checked call's own record, if it is one.
+     */
+    function surelyHeld(
+      f: ModelFile,
+      handle: number,
+      start: number,
+      ret: number,
+      self?: CloseObservation,
+    ): boolean {
+      if (strayFiles.has(f)) return false;
+      const made = f.madeBefore(handle, start);
+      if (made === null) return false;
+      return made.some(
+        (s) =>
+          !closes.some(
+            (c) => c !== self && c.f === f && c.handle === handle && c.ret > s && c.start < ret,
+          ),
+      );
+    }
+
+    /** close(`fd`) of a file the thread made, recorded in the process's fd model. */
+    async function closeFd(ctx: ThreadCtx, fd: number): Promise<number> {
+      const c0 = model.tick();
+      const ret = await ctx.p.close(fd);
+      ctx.proc.fdm.closed(fd, c0, model.tick());
+      return ret;
+    }
 
     /** One random operation of a thread; "exit" ends its process. */
     async function step(ctx: ThreadCtx): Promise<"ok" | "exit"> {
@@ -531,7 +634,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const d = devs[dev]!;
       const primary = card || d.render === null || choose(3, "fuzz node") !== 0;
       const m = failMark();
+      const t0 = model.tick();
       const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR);
+      const t1 = model.tick();
       if (fd < 0) {
         if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${d.card}) = ${fd}`);
         return "ok";
@@ -545,6 +650,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         strayFiles.add(file);
       }
       fileProc.set(file, ctx.proc);
+      ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
       ctx.fds.push({ fd, kind: "drm", file });
       return "ok";
     }
@@ -574,6 +680,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
       const t1 = model.tick();
+      drmUse(ctx, e, t0, t1, ret, "CREATE_DUMB");
       if (e.closed) return null;
       if (invalid) {
         if (ret >= 0) model.diverge(`CREATE_DUMB with width 0 succeeded (${ret})`);
@@ -664,6 +771,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       closes.push(rec);
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
       const c1 = model.tick();
+      drmUse(ctx, e, c0, c1, ret, `GEM_CLOSE(${handle})`, {
+        h: handle,
+        noSuch: -EINVAL,
+        self: rec,
+      });
       f.closeReturned(handle, c1);
       rec.ret = c1;
       if (e.closed) return ret;
@@ -700,6 +812,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
       const t1 = model.tick();
+      drmUse(ctx, e, t0, t1, ret, `GEM_FLINK(${h})`, { h, noSuch: -ENOENT });
       if (e.closed) return;
       const excused = ret === -EACCES || ret === -ENOSPC || allocFailed(ret, m);
       nameCalls.push({
@@ -736,6 +849,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const s0 = model.tick();
       const r2 = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open);
       const s1 = model.tick();
+      drmUse(ctx, e, s0, s1, r2, `GEM_OPEN(${arg.name})`);
       if (e.closed) return;
       const strict = !f.shared;
       recordOpen(f, arg.name, s0, s1, r2, m, open.handle, strict ? buf : UNKNOWN_BUFFER);
@@ -779,6 +893,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
       const t1 = model.tick();
+      drmUse(ctx, e, t0, t1, ret, `GEM_OPEN(${name})`);
       if (e.closed) return null;
       // (Its buffer, read below, is not known yet: GEM_OPEN's buffer is checked by `names`.)
       const rec =
@@ -860,20 +975,33 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
       const t1 = model.tick();
-      if (e.closed) {
-        if (ret === 0) await ctx.p.close(arg.fd);
-        return null;
+      // (A driver with PRIME ioctls of its own may route a handle by its number: vmwgfx takes
+      // handles above VMWGFX_NUM_MOB for TTM prime objects, so a GEM handle moved there by
+      // GEM_CHANGE_HANDLE does not export. The core routes none.)
+      const routed = !corePrime[f.dev] && f.changeTargets.has(h);
+      drmUse(
+        ctx,
+        e,
+        t0,
+        t1,
+        ret,
+        `PRIME_HANDLE_TO_FD(${h})`,
+        routed ? undefined : { h, noSuch: -ENOENT },
+      );
+      if (ret === 0 && e.closed) {
+        ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, t1);
+        await closeFd(ctx, arg.fd);
       }
+      if (e.closed) return null;
       if (ret !== 0) {
-        // (A driver with PRIME ioctls of its own may route a handle by its number: vmwgfx takes
-        // handles above VMWGFX_NUM_MOB for TTM prime objects, so a GEM handle moved there by
-        // GEM_CHANGE_HANDLE does not export. The core routes none.)
-        const routed = !corePrime[f.dev] && f.changeTargets.has(h);
         if (own && !f.shared && ret !== -EMFILE && !allocFailed(ret, m) && !routed)
           model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
         return null;
       }
       const st = await stampAt(ctx.p, arg.fd, 0, PAGE);
+      // (The stamp is the dma-buf's own bytes: whatever handle the export reached, it is the
+      // buffer this fd names.)
+      ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
       entries.push({ f, handle: h, buf: st?.id ?? UNKNOWN_BUFFER, start: t0, ret: t1 });
       const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
       await ctx.p.lseek(arg.fd, 0, 0);
@@ -889,7 +1017,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         if (strict) f.primeAdd(st.id, h);
       }
       if (!keep || ctx.fds.length >= MAX_FDS_PER_THREAD) {
-        await ctx.p.close(arg.fd);
+        await closeFd(ctx, arg.fd);
         return null;
       }
       const entry: FdEntry = { fd: arg.fd, kind: "dmabuf", buf: st?.id };
@@ -920,6 +1048,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
       const t1 = model.tick();
+      drmUse(ctx, e, t0, t1, ret, `PRIME_FD_TO_HANDLE(fd ${d.fd})`);
       if (e.closed) return null;
       if (ret !== 0) return null;
       const buf = trust && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
@@ -927,9 +1056,14 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       f.bind(arg.handle, buf, t0, t1, { fresh: false });
       const entry: PrimeEntryObservation = { f, handle: arg.handle, buf, start: t0, ret: t1 };
       entries.push(entry);
-      if (buf === UNKNOWN_BUFFER) return arg.handle;
-      imports.push(entry);
-      if (own && !f.shared && corePrime[f.dev] && !f.primeUnsure.has(buf)) {
+      if (buf !== UNKNOWN_BUFFER) imports.push(entry);
+      if (
+        buf !== UNKNOWN_BUFFER &&
+        own &&
+        !f.shared &&
+        corePrime[f.dev] &&
+        !f.primeUnsure.has(buf)
+      ) {
         const cached = f.prime.get(buf);
         if (cached && cached.size > 0 && !cached.has(arg.handle))
           model.diverge(
@@ -941,12 +1075,29 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       let st = await stampOfHandle(ctx.p, e.fd, arg.handle);
       if (!st) {
         const re = { handle: arg.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+        const r0 = model.tick();
         if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, re)) === 0) {
+          ctx.proc.fdm.installed(re.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, r0, model.tick());
           st = await stampAt(ctx.p, re.fd, 0, PAGE);
-          await ctx.p.close(re.fd);
+          await closeFd(ctx, re.fd);
         }
       }
-      if (st && st.id !== buf && own && !f.shared)
+      // The buffer the dma-buf fd reached, if the handle surely named the imported object until
+      // its stamp was read (no GEM_CLOSE or GEM_CHANGE_HANDLE of its number since the import
+      // began, no garbage or stray call could reach the file): it must be one the fd held.
+      if (st && !e.closed && !f.chaos && !strayFiles.has(f) && f.untouchedSince(arg.handle, t0)) {
+        const id = st.id;
+        fdUse(
+          ctx,
+          d.fd,
+          t0,
+          t1,
+          ret,
+          `PRIME_FD_TO_HANDLE reached buffer ${id}`,
+          (o) => o.kind === "dmabuf" && (o.buf === id || o.buf === UNKNOWN_BUFFER),
+        );
+      }
+      if (st && buf !== UNKNOWN_BUFFER && st.id !== buf && own && !f.shared)
         model.diverge(
           `PRIME import of a dma-buf of buffer ${buf} gave a handle to buffer ${st.id}`,
         );
@@ -960,6 +1111,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
       const t1 = model.tick();
+      drmUse(ctx, e, t0, t1, ret, `MAP_DUMB(${h})`, { h, noSuch: -ENOENT });
       if (ret !== 0 || e.closed) return;
       // The offset names the handle's object only while it lives: once a GEM_CLOSE of the handle
       // may have freed it, the offset may belong to a newer object (drm_vma_offset_manager).
@@ -978,11 +1130,20 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const e = pick(ctx.fds, "fuzz dup fd");
       if (!e) return "ok";
       const m = failMark();
+      const t0 = model.tick();
       const fd = await ctx.p.dup(e.fd);
+      const t1 = model.tick();
       if (fd < 0) {
         if (fd !== -EMFILE && !allocFailed(fd, m))
           model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
         return "ok";
+      }
+      ctx.proc.fdm.installed(fd, objOf(e), t0, t1);
+      // A sibling (or a race side) that used the file this number named may still be calling
+      // through it: its calls reach the dup'd file unrecorded, as for a file opened there.
+      if (e.kind === "drm" && ctx.proc.staleFds.has(fd)) {
+        e.file!.shared = true;
+        strayFiles.add(e.file!);
       }
       ctx.fds.push({ ...e, fd });
       return "ok";
@@ -1001,7 +1162,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // (With a dup of it open the file lives on; the model does not count on that.)
       if (e.file) e.file.goneAt = Math.min(e.file.goneAt, model.tick());
       if (e.kind === "drm" && e.file!.shared) ctx.proc.staleFds.add(e.fd);
-      const ret = await ctx.p.close(e.fd);
+      const ret = await closeFd(ctx, e.fd);
       if (ret !== 0) model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
       return "ok";
     }
@@ -1022,7 +1183,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
 
     async function opRecv(ctx: ThreadCtx): Promise<"ok"> {
       const m = failMark();
+      const t0 = model.tick();
       const fd = await ctx.p.recvFd({ nonblock: true, cloexec: choose(2, "fuzz cloexec") === 0 });
+      const t1 = model.tick();
       if (fd < 0) {
         if (fd !== -EAGAIN && fd !== -EMFILE && !allocFailed(fd, m))
           model.diverge(`recvFd = ${fd}`);
@@ -1031,6 +1194,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const size = await ctx.p.lseek(fd, 0, SEEK_END);
       await ctx.p.lseek(fd, 0, 0);
       const st = await stampAt(ctx.p, fd, 0, PAGE);
+      // (Only dma-buf fds are ever sent.)
+      ctx.proc.fdm.installed(fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
       if (st) {
         // (An export may have happened before its buffer was stamped: membership in the model's
         // exported set proves nothing; the size does.)
@@ -1040,7 +1205,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           model.diverge(`received dma-buf of buffer ${st.id} has size ${size}, not ${b.size}`);
       }
       if (ctx.fds.length >= MAX_FDS_PER_THREAD) {
-        await ctx.p.close(fd);
+        await closeFd(ctx, fd);
         return "ok";
       }
       ctx.fds.push({ fd, kind: "dmabuf", buf: st?.id });
@@ -1051,11 +1216,14 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     async function timeline(ctx: ThreadCtx): Promise<number | null> {
       if (ctx.proc.timeline !== null) return ctx.proc.timeline;
       const m = failMark();
+      const t0 = model.tick();
       const fd = await ctx.p.open(SW_SYNC_PATH, O_RDWR);
+      const t1 = model.tick();
       if (fd < 0) {
         if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
         return null;
       }
+      ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
       // (A sibling may have opened one meanwhile: the process keeps the last; the other fd is
       // closed by the exit.)
       ctx.proc.timeline = fd;
@@ -1082,20 +1250,26 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const value = ++ctx.proc.points;
       const data: SwSyncCreateFenceData = { value, name: "fuzz", fence: -1 };
       const m = failMark();
+      const c0 = model.tick();
       const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
+      const c1 = model.tick();
       if (r !== 0) {
         if (r !== -EMFILE && r !== -EBADF && !allocFailed(r, m))
           model.diverge(`SW_SYNC_IOC_CREATE_FENCE = ${r}`);
         return;
       }
+      ctx.proc.fdm.installed(data.fence ?? -1, { kind: "sync-file" }, c0, c1);
       const flags = choose(3, "fuzz fence kind") === 0 ? DMA_BUF_SYNC_READ : DMA_BUF_SYNC_WRITE;
+      const i0 = model.tick();
       const imp = await ctx.p.ioctl(d.fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, {
         flags,
         fd: data.fence ?? -1,
       });
+      const what = `DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`;
+      fdUse(ctx, d.fd, i0, model.tick(), imp, what, dmabufIoctlFits(imp, -ENOTTY));
       if (trust && imp !== 0 && imp !== -EBADF && imp !== -EINVAL && !allocFailed(imp, m))
         model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
-      await ctx.p.close(data.fence ?? -1);
+      await closeFd(ctx, data.fence ?? -1);
       if (signal) await doSignal(ctx, false);
     }
 
@@ -1144,7 +1318,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (epfd === null) return;
       const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz epoll events")]!;
       let m = failMark();
+      const t0 = model.tick();
       const r = await ctx.p.epollCtl(epfd, EPOLL_CTL_ADD, d.fd, { events, data: d.fd });
+      // -EPERM: a target without ->poll (a sw_sync timeline) or an epoll set; 0 or -EEXIST: one
+      // with ->poll (in the set already: the fd's file was added before).
+      // (DRM files: either, as a driver may or may not have ->poll.)
+      const polls = (o: FdObject) => o.kind === "dmabuf" || o.kind === "sync-file";
+      const pollless = (o: FdObject) => o.kind === "timeline" || o.kind === "epoll";
+      fdUse(ctx, d.fd, t0, model.tick(), r, `epoll_ctl(ADD) = ${r}`, (o) =>
+        r === -EPERM ? !polls(o) : r === 0 || r === -EEXIST ? !pollless(o) : true,
+      );
       // (-EPERM: the number was closed and now names a file without poll, a sw_sync timeline.)
       if (r !== 0 && r !== -EEXIST && r !== -EBADF && r !== -EPERM && !allocFailed(r, m))
         model.diverge(`epoll_ctl(ADD, dma-buf ${d.fd}) = ${r}`);
@@ -1174,7 +1357,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // Each side runs one to four of the process's race operations (only side a closes the
       // dma-buf fd, at most once).
       const ops = ctx.proc.raceOps;
-      const bs = ops.filter((o) => o !== "close-dmabuf");
+      const bs = ops.filter((o) => o !== "close-dmabuf" && o !== "close-drm");
       // A side repeats one operation (as IGT's race loops do) or mixes them.
       const side = (list: readonly RaceOp[], label: string) => {
         if (list.length === 0) return [];
@@ -1200,7 +1383,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // The epoll fd both sides wait on, made before either runs.
       if (d && ctx.proc.epfd === null && [...aOps, ...bOps].includes("epoll-wait")) {
         const m = failMark();
+        const t0 = model.tick();
         const fd = await ctx.p.epollCreate1(0);
+        if (fd >= 0) ctx.proc.fdm.installed(fd, { kind: "epoll" }, t0, model.tick());
         if (fd >= 0) ctx.proc.epfd = fd;
         else if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`epoll_create1(0) = ${fd}`);
       }
@@ -1313,13 +1498,52 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           return null;
         case "change-handle":
           return h === undefined ? null : doChangeHandle(ctx, e, false, h, newHandleFor(f, h));
+        case "child-open":
+          await childOpen(ctx);
+          return null;
+        case "close-drm":
+          // close() of the race's DRM fd while the other side calls through it (only side a,
+          // and only an fd of this thread: it leaves the thread's list first, as opClose does).
+          if (ctx.fds.includes(e)) {
+            ctx.fds.splice(ctx.fds.indexOf(e), 1);
+            e.closed = true;
+            f.goneAt = Math.min(f.goneAt, model.tick());
+            ctx.proc.staleFds.add(e.fd);
+            const ret = await closeFd(ctx, e.fd);
+            if (ret !== 0) model.diverge(`close(${e.fd}) of an open DRM fd = ${ret}`);
+          }
+          return null;
         case "close-dmabuf":
           if (d) {
-            const ret = await ctx.p.close(d.fd);
+            const ret = await closeFd(ctx, d.fd);
             if (ret !== 0) model.diverge(`close(${d.fd}) of an open dma-buf fd = ${ret}`);
           }
           return null;
       }
+    }
+
+    /**
+     * A child process (fork() and exec() of a helper: its own fd table) opens a node of the
+     * machine (a card or render node, or sw_sync) and closes it, once or twice, while the race
+     * goes on; the side waits for it. Its files may take the memory of a file this process just
+     * closed (files are SLAB_TYPESAFE_BY_RCU: the filp slab reuses it at once).
+     */
+    async function childOpen(ctx: ThreadCtx) {
+      const paths = [SW_SYNC_PATH];
+      for (const d of devs) paths.push(d.card, ...(d.render === null ? [] : [d.render]));
+      const rounds = 1 + choose(2, "fuzz child rounds");
+      const which = Array.from({ length: rounds }, () => choose(paths.length, "fuzz child node"));
+      const child = kernel.spawnProcess(`${ctx.p.name}-child`, async (c) => {
+        for (const k of which) {
+          const m = failMark();
+          const fd = await c.open(paths[k]!, O_RDWR);
+          if (fd >= 0) await c.close(fd);
+          else if (fd !== -EMFILE && !allocFailed(fd, m))
+            model.diverge(`open(${paths[k]}) in a child = ${fd}`);
+        }
+      });
+      children.push(child);
+      await child.wait();
     }
 
     async function opChangeHandle(ctx: ThreadCtx): Promise<"ok"> {
@@ -1394,6 +1618,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       closes.push(rec);
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg);
       const t1 = model.tick();
+      drmUse(ctx, e, t0, t1, ret, `GEM_CHANGE_HANDLE(${h} -> ${n})`);
       f.closeReturned(h, t1);
       rec.ret = t1;
       if (e.closed) return null;
@@ -1458,6 +1683,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       ];
       const cmd = cmds[choose(cmds.length, "fuzz garbage cmd")]!;
       const arg = args[choose(args.length, "fuzz garbage arg")];
+      // An export with garbage arguments may install a dma-buf fd the model never learns of.
+      if (cmd === DRM_IOCTL_PRIME_HANDLE_TO_FD) ctx.proc.fdm.unknown(model.tick());
       const ret = await ctx.p.ioctl(fd, cmd, arg);
       if (typeof ret !== "number" || !Number.isInteger(ret) || ret > 0)
         model.diverge(`garbage ioctl returned ${String(ret)}`);
@@ -1523,6 +1750,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     }
 
     for (const proc of procs) await proc.wait();
+    for (const child of children) await child.wait();
     // kernel.quiesce() flushes the system workqueues; a driver's own (TTM's delayed delete on
     // vmwgfx and qxl) may finish a release after it returns: settle until the device counters
     // stop changing (a few rounds at most) before calling what is left a leak.
@@ -1535,6 +1763,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     }
     for (const [i, d] of devs.entries()) drmDevCheckLeaks(d.device, baselines[i]!);
     await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
+    // What each fd reached: every fd's every life is recorded by now (fd-model.ts).
+    checkFdUses(fdUses, -EBADF, (what) => model.diverge(what));
     // Deferred checks of handles: every life of every handle is recorded by now. A call reached
     // a buffer some life that may have been live then named; a flink of a handle whose only
     // possible life had a name gave that name (an object keeps its name while it has a handle).

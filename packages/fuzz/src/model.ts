@@ -260,6 +260,15 @@ export class ModelFile {
     return (this.bindings.get(handle) ?? []).filter((b) => b.start <= ret && b.end >= start);
   }
 
+  /**
+   * When the calls that made `handle` (any life of it) started, for those that returned before
+   * tick `t`; null if the file may hold handles the model does not know (garbage ioctls).
+   */
+  madeBefore(handle: number, t: number): number[] | null {
+    if (this.chaos) return null;
+    return (this.bindings.get(handle) ?? []).filter((b) => b.ret < t).map((b) => b.start);
+  }
+
   /** A GEM_CLOSE of `handle` starts. */
   closeStarts(handle: number): void {
     this.closing.set(handle, (this.closing.get(handle) ?? 0) + 1);

@@ -35,7 +35,7 @@ import {
   ioctlUserArg,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, pointNow } from "@primetime/sim";
 import {
   drmAuthmagic,
   drmDropmasterIoctl,
@@ -660,12 +660,29 @@ function copyOutStruct(
  * Locking: none held.
  * References: the caller (the syscall) holds the file.
  */
-export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<number> {
-  const file = filp.privateData as DrmFile;
-  const dev = file.minor.dev;
-  await point("drm_ioctl");
-  if (dev.unplugged) return -ENODEV;
-  if (DRM_IOCTL_TYPE(cmd) !== DRM_IOCTL_BASE_CODE) return -ENOTTY;
+export function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<number> {
+  // Up to the handler the code is synchronous: no async frame of its own when the point keeps
+  // the running task (pointNow()); a throw still gives a rejected promise.
+  try {
+    const file = filp.privateData as DrmFile;
+    const dev = file.minor.dev;
+    const entered = pointNow("drm_ioctl");
+    if (entered !== null) return entered.then(() => drmIoctlAfterPoint(file, dev, cmd, arg));
+    return drmIoctlAfterPoint(file, dev, cmd, arg);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** drmIoctl() after its point: the checks, the copy-in, the handler and the copy-out. */
+function drmIoctlAfterPoint(
+  file: DrmFile,
+  dev: DrmDevice,
+  cmd: number,
+  arg: IoctlArg,
+): Promise<number> {
+  if (dev.unplugged) return Promise.resolve(-ENODEV);
+  if (DRM_IOCTL_TYPE(cmd) !== DRM_IOCTL_BASE_CODE) return Promise.resolve(-ENOTTY);
   const nr = DRM_IOCTL_NR(cmd);
   const isDriverIoctl = nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END;
   let ioctl: DrmIoctlDesc | undefined;
@@ -674,7 +691,7 @@ export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<
   } else if (nr < DRM_CORE_IOCTL_COUNT) {
     ioctl = DRM_CORE_IOCTLS.get(nr);
   }
-  if (!ioctl?.func) return -EINVAL;
+  if (!ioctl?.func) return Promise.resolve(-EINVAL);
 
   const userSize = _IOC_SIZE(cmd);
   const both = _IOC_DIR(cmd) & _IOC_DIR(ioctl.cmd);
@@ -683,15 +700,27 @@ export async function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<
   // Do not trust userspace, use our own definition
   const layout = ioctl.layout ?? NO_LAYOUT;
   const kdata = copyInStruct(layout, arg, inSize);
-  if (kdata === null) return -EFAULT;
-  let ret = await drmIoctlKernel(file, ioctl.func, kdata, ioctl.flags);
-  if (copyOutStruct(layout, arg, kdata, outSize) !== 0) ret = -EFAULT;
+  if (kdata === null) return Promise.resolve(-EFAULT);
+  return drmIoctlKernel(file, ioctl.func, kdata, ioctl.flags).then((ret) =>
+    drmIoctlCopyOut(layout, arg, kdata, outSize, ret),
+  );
+}
+
+/** drmIoctl()'s copy-out of the kernel struct once the handler returned `ret`. */
+function drmIoctlCopyOut(
+  layout: DrmStructLayout,
+  arg: IoctlArg,
+  kdata: Record<string, number | string | number[]>,
+  outSize: number,
+  ret: number,
+): number {
+  if (copyOutStruct(layout, arg, kdata, outSize) !== 0) return -EFAULT;
   // drm_ioctl() copies out whatever the handler returned (CREATE_DUMB's cleared fields,
   // SET_VERSION's versions); the syscall layer's copy-back only happens on success.
-  else if (ret < 0 && outSize > 0) {
+  if (ret < 0 && outSize > 0) {
     const user = ioctlUserArg(arg);
     if (user !== arg && copyOutStruct(layout, user as IoctlArg, kdata, outSize) !== 0)
-      ret = -EFAULT;
+      return -EFAULT;
   }
   return ret;
 }

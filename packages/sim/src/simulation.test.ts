@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { Completion } from "./completion.js";
 import { currentTask, point, report, sleep, spawn, yieldCpu } from "./current.js";
@@ -167,6 +169,29 @@ describe("Simulation", () => {
     expect(r.splats[0]!.kind).toBe("livelock");
     expect(r.splats[0]!.message).toMatch(/step limit of 100 reached: possible livelock/);
     expect(r.steps).toBe(100);
+  });
+
+  it("lets the tasks left suspended by an ended run be garbage collected", async () => {
+    // A task that reaches the step limit stays suspended forever. It used to await one
+    // module-wide promise that never settles, whose list of reactions kept every such task's
+    // frame (and the run's whole model through it) alive for the life of the process.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const left: WeakRef<object>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await new Simulation({ seed: i + 1, stepLimit: 40 }).run(async () => {
+        const state = { n: 0, model: new Array<number>(10_000).fill(i) };
+        left.push(new WeakRef(state));
+        for (;;) {
+          await point("spin");
+          state.n++;
+        }
+      });
+      expect(r.outcome).toBe("livelock");
+    }
+    await new Promise((res) => setImmediate(res));
+    gc();
+    expect(left.filter((w) => w.deref() !== undefined)).toHaveLength(0);
   });
 
   it("detects a task that escapes the simulation", async () => {

@@ -66,8 +66,15 @@ export interface RunResult {
 
 /** @internal The settled promise a point returns when the running task goes on. */
 export const RESOLVED: Promise<void> = Promise.resolve();
-/** Returned to tasks of a run that has ended: they stay suspended and are garbage collected. */
-const NEVER: Promise<never> = new Promise<never>(() => {});
+/**
+ * Returned to tasks of a run that has ended: they stay suspended and are garbage collected. A
+ * fresh promise each time: every `await` on a promise adds a reaction to it that holds the
+ * awaiting function's frame, so one module-wide never-settling promise kept every task that ever
+ * awaited it (and through them each ended run's whole model) alive for the life of the process.
+ */
+function never(): Promise<never> {
+  return new Promise<never>(() => {});
+}
 
 /**
  * A task switch suspends the current task on a fresh promise whose resolver the task keeps as
@@ -251,13 +258,13 @@ export class Simulation {
 
   /** A scheduling point: the strategy may switch to another task here. */
   point(label: string): Promise<void> {
-    if (this.status !== "running") return this.status === "done" ? NEVER : RESOLVED;
+    if (this.status !== "running") return this.status === "done" ? never() : RESOLVED;
     const cur = this.current;
     if (cur === null) throw new Error(`point("${label}") outside a task (in a timer callback?)`);
-    if (!this.recordStep(cur, label)) return NEVER;
+    if (!this.recordStep(cur, label)) return never();
     const next = this.pickNext(cur);
     if (next === cur) return RESOLVED;
-    if (next === null) return NEVER;
+    if (next === null) return never();
     const p = suspend(cur);
     this.switchTo(next);
     return p;
@@ -271,16 +278,16 @@ export class Simulation {
 
   /** @internal Blocks the current task, which `wq` has already queued. */
   block(wq: WaitQueue, label: string): Promise<void> {
-    if (this.status !== "running") return this.status === "done" ? NEVER : RESOLVED;
+    if (this.status !== "running") return this.status === "done" ? never() : RESOLVED;
     const cur = this.current;
     if (cur === null) throw new Error(`cannot block in scheduler context (${label})`);
     for (const h of blockHooks) h(cur, wq, label);
-    if (!this.recordStep(cur, label)) return NEVER;
+    if (!this.recordStep(cur, label)) return never();
     cur.state = "blocked";
     cur.waitingOn = wq;
     this.removeRunnable(cur);
     const next = this.pickNext(cur);
-    if (next === null) return NEVER;
+    if (next === null) return never();
     if (next === cur) {
       this.current = cur; // a timer woke it while time advanced
       return RESOLVED;

@@ -36,7 +36,7 @@ import {
 } from "../kernel/workqueue.js";
 import { type KmemleakScanOptions, kmemleakScan } from "../mm/kmemleak.js";
 import { setTotalRam } from "../mm/page-alloc.js";
-import { liveObjects, type SlabObject } from "../mm/slab.js";
+import { liveObjectCount, type SlabObject } from "../mm/slab.js";
 
 /** Options of `Kernel.boot()`. */
 export interface KernelOptions {
@@ -138,7 +138,7 @@ export class Kernel {
   async quiesce(): Promise<number> {
     if (isUserThread(currentTask())) await taskWorkRun();
     let rounds = 0;
-    let before = liveObjects().length;
+    let before = liveObjectCount();
     for (;;) {
       rounds++;
       await flushDelayedFput();
@@ -148,7 +148,7 @@ export class Kernel {
       await flushWorkqueue(systemLongWq());
       const system = [systemWq(), systemUnboundWq(), systemLongWq()];
       for (const wq of busyWorkqueues()) if (!system.includes(wq)) await flushWorkqueue(wq);
-      const after = liveObjects().length;
+      const after = liveObjectCount();
       const idle =
         delayedFputPending() === 0 &&
         rcuPendingCallbacks() === 0 &&

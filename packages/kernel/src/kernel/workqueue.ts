@@ -107,16 +107,14 @@ class CompletionMap implements LockdepLock {
   }
 }
 
-const lockdepMaps = new WeakMap<WorkStruct | Workqueue, CompletionMap>();
-
-/** work->lockdep_map / wq->lockdep_map, created on first use. */
+/** work->lockdep_map / wq->lockdep_map, created on first use (a field: no WeakMap lookup). */
 function lockdepMapOf(x: WorkStruct | Workqueue): CompletionMap {
-  let m = lockdepMaps.get(x);
-  if (!m) {
+  let m = x.lockdepMap;
+  if (m === null) {
     m = new CompletionMap(
       x instanceof Workqueue ? `(wq_completion)${x.name}` : `(work_completion)${x.name}`,
     );
-    lockdepMaps.set(x, m);
+    x.lockdepMap = m;
   }
   return m;
 }
@@ -319,10 +317,13 @@ export class WorkStruct {
   readonly func: WorkFunc;
   /** Shown in point labels and splats (the function's name by default). */
   readonly name: string;
+  /** @internal work->lockdep_map, created on first use. */
+  lockdepMap: CompletionMap | null;
 
   constructor(func: WorkFunc, name?: string) {
     this.func = func;
     this.name = name ?? (func.name || "work");
+    this.lockdepMap = null;
   }
 }
 
@@ -366,6 +367,8 @@ export class Workqueue {
   readonly maxActive: number;
   readonly ordered: boolean;
   readonly unbound: boolean;
+  /** @internal wq->lockdep_map, created on first use. */
+  lockdepMap: CompletionMap | null = null;
 
   constructor(name: string, opts: WorkqueueOptions = {}) {
     const ordered = opts.ordered ?? false;

@@ -447,18 +447,29 @@ export function debugCheckNoLocksFreed(obj: object): void {
   if (held.length === 0) return;
   const raw = kasanUnwrap(obj);
   // A task holds few locks: a scan of the object's own properties per held lock is cheaper than
-  // building a set of them on every kfree().
-  const embedded: unknown[] = Object.values(raw);
-  const h = held.find(
-    (x) =>
-      embedded.includes(x.lock) ||
-      (x.lock.dep.owner !== undefined && kasanUnwrap(x.lock.dep.owner) === raw),
-  );
+  // building a set (or an array) of them on every kfree().
+  let h: HeldLock | undefined;
+  for (let i = 0; i < held.length; i++) {
+    const x = held[i]!;
+    const owner = x.lock.dep.owner;
+    if ((owner !== undefined && kasanUnwrap(owner) === raw) || hasOwnValue(raw, x.lock)) {
+      h = x;
+      break;
+    }
+  }
   if (!h) return;
   const name = (raw as { name?: unknown }).name;
   const what = typeof name === "string" ? name : "an object";
   if (!once(`freed:${what}:${h.cls.id}`)) return;
   reportHeldLockFreed(ctx, held, h, what, typeof name === "string" ? name : undefined);
+}
+
+/** Whether `value` is one of `obj`'s own enumerable property values (Object.values(obj).includes(value)). */
+function hasOwnValue(obj: object, value: unknown): boolean {
+  for (const k in obj) {
+    if (Object.hasOwn(obj, k) && (obj as Record<string, unknown>)[k] === value) return true;
+  }
+  return false;
 }
 
 /**

@@ -18,7 +18,16 @@
  */
 
 import { callRcu, RcuHead } from "@primetime/rcu";
-import { currentTask, here, type Owner, SimLocal, type Site, warnOn } from "@primetime/sim";
+import {
+  currentTask,
+  fmtLabel,
+  here,
+  type Owner,
+  opLabel,
+  SimLocal,
+  type Site,
+  warnOn,
+} from "@primetime/sim";
 import { ENOMEM, type Errno, errPtr } from "../include/errno.js";
 import { debugCheckNoLocksFreed } from "../locking/lockdep.js";
 import { shouldFail } from "./failslab.js";
@@ -35,22 +44,27 @@ interface CacheCounts {
 interface SlabState {
   /** By cache name, in order of first use. */
   readonly caches: Map<string, CacheCounts>;
+  /** The same counts by the cache's process-wide index (KmemCache.index): no Map lookup. */
+  readonly byIndex: (CacheCounts | undefined)[];
   /** Allocated objects, in allocation order (what kmemleak scans). */
   readonly live: Set<SlabObject>;
 }
 
-const STATE = new SimLocal<SlabState>(() => ({ caches: new Map(), live: new Set() }));
+const STATE = new SimLocal<SlabState>(() => ({ caches: new Map(), byIndex: [], live: new Set() }));
 
-function countsOf(st: SlabState, cache: string): CacheCounts {
-  let c = st.caches.get(cache);
-  if (!c) {
+function countsOf(st: SlabState, cache: KmemCache): CacheCounts {
+  let c = st.byIndex[cache.index];
+  if (c === undefined) {
     c = { live: 0, total: 0, seq: 0 };
-    st.caches.set(cache, c);
+    st.caches.set(cache.name, c);
+    st.byIndex[cache.index] = c;
   }
   return c;
 }
 
 const registry = new Map<string, KmemCache>();
+/** The next cache's index (caches are process-wide and never go away). */
+let nextCacheIndex = 0;
 /** Per cache, how many object names and allocation labels are kept for the process. */
 const MAX_INTERNED = 1 << 14;
 
@@ -61,6 +75,8 @@ const MAX_INTERNED = 1 << 14;
  */
 export class KmemCache {
   readonly name!: string;
+  /** @internal Process-wide index, in order of creation (where a simulation keeps its counts). */
+  readonly index!: number;
   /** The object size kmemleak prints, if given; otherwise it estimates one per object. */
   readonly size?: number;
   /** Object names by sequence number ("dma_buf#3"), built once for the process. */
@@ -75,6 +91,7 @@ export class KmemCache {
     // biome-ignore lint/correctness/noConstructorReturn: caches are interned by name.
     if (existing) return existing;
     this.name = name;
+    this.index = nextCacheIndex++;
     this.size = opts.size;
     registry.set(name, this);
   }
@@ -173,6 +190,13 @@ function siteLabel(op: string): string {
   return last && last !== "spawn" ? `${op} after ${last}` : op;
 }
 
+/** siteLabel(`${op}(${object})`), with strings built once per process (opLabel(), fmtLabel()). */
+function freeSiteLabel(op: string, object: string): string {
+  const last = currentTask()?.lastLabel;
+  const label = opLabel(op, object);
+  return last && last !== "spawn" ? fmtLabel(label, " after ", last) : label;
+}
+
 /**
  * The base class of every tracked kernel object (a struct allocated from a slab cache): it gives
  * the object its slab identity (name, cache, allocation and free sites) and the liveness check
@@ -209,7 +233,7 @@ export class SlabObject implements Owner {
       state = "static";
     }
     // In the order the fields are declared (their order as own properties).
-    (this as { name: string }).name = c.objectName(++countsOf(st, c.name).seq);
+    (this as { name: string }).name = c.objectName(++countsOf(st, c).seq);
     (this as { cache: KmemCache }).cache = c;
     this.allocSite = here(c.allocLabel(state === "static", currentTask()?.lastLabel));
     this.freeSite = null;
@@ -274,7 +298,7 @@ export function kmalloc<T extends SlabObject>(cache: KmemCache | string, make: (
     );
   }
   m.state = "live";
-  const counts = countsOf(m.slab, c.name);
+  const counts = countsOf(m.slab, c);
   counts.live++;
   counts.total++;
   m.slab.live.add(raw);
@@ -341,9 +365,9 @@ function freeObject(obj: SlabObject, op: string, queued: Site | null): void {
   }
   debugCheckNoLocksFreed(raw);
   m.state = "freed";
-  raw.freeSite = here(siteLabel(`${op}(${raw.name})`));
+  raw.freeSite = here(freeSiteLabel(op, raw.name));
   if (queued) m.rcuQueued = queued;
-  countsOf(m.slab, raw.cache.name).live--;
+  countsOf(m.slab, raw.cache).live--;
   m.slab.live.delete(raw);
 }
 
@@ -385,6 +409,11 @@ export function slabStats(): { cache: string; live: number; total: number }[] {
   return [...STATE.get().caches]
     .filter(([, c]) => c.total > 0)
     .map(([cache, c]) => ({ cache, live: c.live, total: c.total }));
+}
+
+/** How many objects are allocated and not freed in the running simulation. */
+export function liveObjectCount(): number {
+  return STATE.get().live.size;
 }
 
 /**

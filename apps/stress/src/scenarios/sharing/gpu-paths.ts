@@ -22,7 +22,7 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { BoMapping } from "@primetime/gem";
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
+import { PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
 import { checkRet, type DrmFd, isSysError, type Mapping, mmap, poll } from "@primetime/libdrm";
 import { DRM_IOCTL_QXL_MAP } from "@primetime/qxl";
 import { type Draw, qxlSubmitDraw, qxlWriteDraw } from "@primetime/qxl/testing";
@@ -59,10 +59,10 @@ export interface GpuPath {
 }
 
 /**
- * One process's use of a GPU path. Its scratch memory (qxl: the command page and the 4-byte
- * result buffer with its mapping; vmwgfx: the copy's scratch buffer and its mapping) is made on
- * first use and kept for the next command, as a userspace driver keeps its command and staging
- * buffers, until close().
+ * One process's use of a GPU path. Its scratch memory (qxl: one buffer holding its commands and
+ * checksum results, with its mapping; vmwgfx: the copy's scratch buffer and its mapping) is made
+ * on first use and kept for the next command, as a userspace driver keeps its command and
+ * staging buffers, until close().
  */
 export interface GpuClient {
   /** Submits a fill of the first `len` bytes of `handle` with `value`; does not wait. */
@@ -104,16 +104,20 @@ export function expectedCrc(value: number, len: number): number {
 
 // ------------------------------------------------------------------------------------------ qxl
 
+/** Where a qxl client's checksum result lands in its scratch buffer (after the command block). */
+const QXL_RESULT_AT = 2048;
+
 /**
- * qxl's client: drawables of qxl's model device, written into one anonymous command page of the
- * process (`qxlWriteDraw` of @primetime/qxl/testing, qxl's own client helper) and submitted with
- * EXECBUFFER; a checksum lands in a 4-byte result buffer of the process, mapped once (QXL_MAP and
- * mmap) and read back after each draw. A failed mmap, store or ioctl (fault injection) is a
- * SysError, which a fault-tolerant scenario counts as a failed syscall.
+ * qxl's client: one scratch buffer of the process (QXL_ALLOC of a page, mapped once with QXL_MAP
+ * and mmap) holds its commands and its checksum results, as a userspace driver keeps its command
+ * buffer in a buffer object: drawables of qxl's model device are written into it
+ * (`qxlWriteDraw` of @primetime/qxl/testing, qxl's own client helper; EXECBUFFER copies them
+ * from there) and a checksum's 4-byte CRC lands at QXL_RESULT_AT, read back after the draw. A
+ * failed mmap, store or ioctl (fault injection) is a SysError, which a fault-tolerant scenario
+ * counts as a failed syscall.
  */
 class QxlClient implements GpuClient {
-  private page = 0;
-  private result: { handle: number; map: Mapping | null } | null = null;
+  private scratch: { handle: number; map: Mapping | null } | null = null;
 
   constructor(
     private readonly dev: DeviceUnderTest,
@@ -124,58 +128,54 @@ class QxlClient implements GpuClient {
     return this.fd.proc as Process;
   }
 
-  private async draw(d: Draw): Promise<void> {
-    const p = this.proc;
-    if (this.page === 0) {
-      const page = await p.mmap(
-        0,
-        4096,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-      );
-      checkRet(page, "mmap");
-      this.page = page;
+  /** The scratch buffer, made and mapped on first use. */
+  private async scratchBuffer(): Promise<{ handle: number; map: Mapping }> {
+    if (!this.scratch) this.scratch = { handle: await this.dev.createBo(this.fd, 4096), map: null };
+    const s = this.scratch;
+    if (!s.map) {
+      const arg = { offset: 0, handle: s.handle, pad: 0 };
+      await this.fd.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
+      s.map = await mmap(this.proc, this.fd.fd, arg.offset, 4096, PROT_READ | PROT_WRITE);
     }
-    checkRet(await qxlWriteDraw(p, this.page, d), "qxlWriteDraw");
-    checkRet(await qxlSubmitDraw(p, this.fd.fd, this.page), "qxlSubmitDraw", {
+    return { handle: s.handle, map: s.map };
+  }
+
+  private async draw(d: Draw, page: number): Promise<void> {
+    const p = this.proc;
+    checkRet(await qxlWriteDraw(p, page, d), "qxlWriteDraw");
+    checkRet(await qxlSubmitDraw(p, this.fd.fd, page), "qxlSubmitDraw", {
       request: "DRM_IOCTL_QXL_EXECBUFFER",
     });
   }
 
-  fill(handle: number, len: number, value: number): Promise<void> {
-    return this.draw({ op: "fill", size: len, value, dst: { handle, offset: 0 } });
+  async fill(handle: number, len: number, value: number): Promise<void> {
+    const s = await this.scratchBuffer();
+    await this.draw({ op: "fill", size: len, value, dst: { handle, offset: 0 } }, s.map.addr);
   }
 
   async checksum(handle: number, len: number, dmaBuf: number): Promise<number | null> {
-    if (!this.result) this.result = { handle: await this.dev.createBo(this.fd, 4096), map: null };
-    const r = this.result;
-    await this.draw({
-      op: "checksum",
-      size: len,
-      value: 0,
-      dst: { handle: r.handle, offset: 0 },
-      src: { handle, offset: 0 },
-    });
+    const s = await this.scratchBuffer();
+    await this.draw(
+      {
+        op: "checksum",
+        size: len,
+        value: 0,
+        dst: { handle: s.handle, offset: QXL_RESULT_AT },
+        src: { handle, offset: 0 },
+      },
+      s.map.addr,
+    );
     // The draw fenced both buffers: the source's dma-buf waits for it.
     await waitIdle(this.proc, dmaBuf, "qxl checksum");
-    if (!r.map) {
-      const arg = { offset: 0, handle: r.handle, pad: 0 };
-      await this.fd.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
-      r.map = await mmap(this.proc, this.fd.fd, arg.offset, 4096, PROT_READ);
-    }
-    const bytes = await r.map.read(0, 4);
+    const bytes = await s.map.read(QXL_RESULT_AT, 4);
     return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   }
 
   async close(): Promise<void> {
-    const r = this.result;
-    this.result = null;
-    if (r?.map) await r.map.unmap();
-    if (r) await this.fd.gemClose(r.handle);
-    if (this.page !== 0) checkRet(await this.proc.munmap(this.page, 4096), "munmap");
-    this.page = 0;
+    const s = this.scratch;
+    this.scratch = null;
+    if (s?.map) await s.map.unmap();
+    if (s) await this.fd.gemClose(s.handle);
   }
 }
 

@@ -34,7 +34,8 @@ export const MMAP_VS_CLOSE: CampaignScenario = {
   faultTolerant: true,
   build(drivers, opts) {
     return async (sim) => {
-      const m = await bootMachine(sim, drivers, opts.faults);
+      // One process opens the device (its DRM master where allocation needs authentication).
+      const m = await bootMachine(sim, drivers, opts.faults, { soleClients: true });
       const dev = m.devices[0] as DeviceUnderTest;
       const len = size(1, 4, "pages") * PAGE;
       const rounds = size(2, 4, "rounds");

@@ -41,10 +41,14 @@ export function kasanFull(): boolean {
 }
 
 const rawOf = new WeakMap<object, object>();
+/** Whether this process ever made a full-mode proxy: until then nothing needs unwrapping. */
+let anyProxy = false;
 
 /** The object behind a full-mode proxy (the object itself when it is not a proxy). */
 export function kasanUnwrap<T>(obj: T): T {
-  if (typeof obj !== "object" || obj === null) return obj;
+  // Called on every kmalloc(), kfree() and liveness check: no WeakMap lookup in a process that
+  // never turned full mode on.
+  if (!anyProxy || typeof obj !== "object" || obj === null) return obj;
   return (rawOf.get(obj) as T | undefined) ?? obj;
 }
 
@@ -73,6 +77,7 @@ export function kasanProxy<T extends SlabObject>(obj: T): T {
     const cls = raw.constructor?.name ?? "object";
     kasanReport("slab-use-after-free", raw, `${cls}.${String(prop)}`, access);
   };
+  anyProxy = true;
   const proxy = new Proxy(raw, {
     get(target, prop, receiver) {
       check(prop, "Read");

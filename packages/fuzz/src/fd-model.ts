@@ -1,0 +1,150 @@
+/**
+ * The fuzzer's model of each process's fd table: which object every fd number of a process has
+ * named, and when, as userspace can bound it. A syscall on an fd acts on whatever file the fd
+ * table holds at the instant the kernel looks the fd up (fget()); with a close() of that fd
+ * racing it, that is the old file or nothing (-EBADF), or a file a later call installed at the
+ * same number. A result that only some other object could give (-ENOTTY from a DRM ioctl when
+ * the fd only ever held DRM files, a dma-buf import that reaches a buffer the fd never held, a
+ * DMA_BUF ioctl that finds no dma-buf) means the lookup returned a file that was never installed
+ * at that fd: a divergence.
+ *
+ * Each *life* of an fd number is bounded by the call that made it (it started at `start`, the
+ * fd was installed at some instant before it returned at `ret`) and the close() that ended it
+ * (returned at `end`; a close ends only the lives made before it started, so a life made by a
+ * call that overlapped the close stays open: the superset is always safe). Process exit closes
+ * every fd; lives are left open then (nothing runs after). A call that may have installed an fd
+ * the model cannot name (a garbage ioctl that may export a dma-buf) makes every fd of the
+ * process unknown from its start on.
+ *
+ * Uses are checked once the run is over, when every creating call has returned and been
+ * recorded (a creation that overlapped the checked call is one of its candidates).
+ */
+
+import type { ModelFile } from "./model.js";
+import { UNKNOWN_BUFFER } from "./model.js";
+
+/** What an fd names, as the process's userspace knows it. */
+export type FdObject =
+  /** A DRM file (card or render node), as one process sees it. */
+  | { readonly kind: "drm"; readonly file: ModelFile }
+  /** A dma-buf of buffer `buf` (UNKNOWN_BUFFER: of some buffer the model cannot tell). */
+  | { readonly kind: "dmabuf"; readonly buf: number }
+  /** A sync_file (SW_SYNC_IOC_CREATE_FENCE). */
+  | { readonly kind: "sync-file" }
+  /** A sw_sync timeline (open of the sw_sync node): no ->poll. */
+  | { readonly kind: "timeline" }
+  /** An epoll instance. */
+  | { readonly kind: "epoll" };
+
+/** One life of an fd number: it named `obj` no earlier than `start` and no later than `end`. */
+export interface FdLife {
+  readonly obj: FdObject;
+  /** When the call that installed it started (a tick of the model's clock). */
+  readonly start: number;
+  /** When that call returned. */
+  readonly ret: number;
+  /** When the close() that removed it returned (infinite while open). */
+  end: number;
+}
+
+/** One process's fd table as its userspace can bound it. */
+export class FdTableModel {
+  private readonly lives = new Map<number, FdLife[]>();
+  /** From this tick on, an fd of the process may name an object the model does not know. */
+  private unknownSince = Number.POSITIVE_INFINITY;
+
+  /** A call that ran in [start, ret] installed `obj` at `fd`. */
+  installed(fd: number, obj: FdObject, start: number, ret: number): void {
+    let list = this.lives.get(fd);
+    if (!list) {
+      list = [];
+      this.lives.set(fd, list);
+    }
+    list.push({ obj, start, ret, end: Number.POSITIVE_INFINITY });
+  }
+
+  /**
+   * A close(`fd`) that ran in [start, ret] (whatever it returned): after it, the fd no longer
+   * names what it named when the close started. Lives made by calls that had not returned by
+   * then stay open.
+   */
+  closed(fd: number, start: number, ret: number): void {
+    for (const l of this.lives.get(fd) ?? [])
+      if (l.ret < start && l.end === Number.POSITIVE_INFINITY) l.end = ret;
+  }
+
+  /** A call that started at `since` may have installed an fd the model cannot name. */
+  unknown(since: number): void {
+    this.unknownSince = Math.min(this.unknownSince, since);
+  }
+
+  /**
+   * Every object `fd` may have named at some instant in [start, ret], or null if the process
+   * may have had fds the model does not know by then.
+   */
+  candidates(fd: number, start: number, ret: number): FdObject[] | null {
+    if (this.unknownSince <= ret) return null;
+    return (this.lives.get(fd) ?? [])
+      .filter((l) => l.start <= ret && l.end >= start)
+      .map((l) => l.obj);
+  }
+}
+
+/**
+ * A syscall on `fd` of a process that ran in [start, ret] and returned `result`; `fits` says
+ * whether that result could have come from the file being `obj`. A lookup that found no file
+ * gives -EBADF, which every use accepts.
+ */
+export interface FdUse {
+  readonly table: FdTableModel;
+  readonly fd: number;
+  readonly start: number;
+  readonly ret: number;
+  readonly result: number;
+  /** The call, for the message (`PRIME_FD_TO_HANDLE = 0, buffer 7`). */
+  readonly what: string;
+  readonly fits: (obj: FdObject) => boolean;
+}
+
+/** A short description of an fd object, for messages. */
+export function describeFdObject(o: FdObject): string {
+  switch (o.kind) {
+    case "drm":
+      return `a DRM file (device ${o.file.dev})`;
+    case "dmabuf":
+      return o.buf === UNKNOWN_BUFFER ? "a dma-buf" : `a dma-buf of buffer ${o.buf}`;
+    default:
+      return `a ${o.kind}`;
+  }
+}
+
+/**
+ * Checks every use against the lives of its fd (at the end of the run): a result that no object
+ * the fd may have named could give is a divergence, reported through `diverge`.
+ */
+export function checkFdUses(
+  uses: readonly FdUse[],
+  ebadf: number,
+  diverge: (what: string) => void,
+): void {
+  for (const u of uses) {
+    if (u.result === ebadf) continue;
+    const cands = u.table.candidates(u.fd, u.start, u.ret);
+    if (cands === null || cands.some(u.fits)) continue;
+    const held =
+      cands.length === 0 ? "nothing" : [...new Set(cands.map(describeFdObject))].join(", or ");
+    diverge(
+      `${u.what} on fd ${u.fd}: a result no file installed at fd ${u.fd} could give (it held ${held} meanwhile)`,
+    );
+  }
+}
+
+/** The object a DRM ioctl's result says it reached: -ENOTTY is not a DRM file, the rest is. */
+export function drmIoctlFits(result: number, enotty: number): (o: FdObject) => boolean {
+  return (o) => (result === enotty ? o.kind !== "drm" : o.kind === "drm");
+}
+
+/** The same for a dma-buf ioctl: -ENOTTY is not a dma-buf (DRM rejects its type), the rest is. */
+export function dmabufIoctlFits(result: number, enotty: number): (o: FdObject) => boolean {
+  return (o) => (result === enotty ? o.kind !== "dmabuf" : o.kind === "dmabuf");
+}
