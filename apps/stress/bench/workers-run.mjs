@@ -4,16 +4,30 @@
  * does: it loads the models, runs the sharing campaign on `argv[2]` workers with
  * `argv[3]` schedules per unit, and prints one JSON line with the schedules and this process's
  * CPU time since it started (every thread's, start-up included), split between this thread and
- * the others where /proc tells.
+ * the others where /proc tells. With `built` as `argv[4]` it runs the app's compiled dist/ (and
+ * the workspace packages' dist/), as the bin does when the build is current: started by plain
+ * node, no tsx, and its worker threads start from compiled JavaScript. Otherwise it is started
+ * through tsx with the source condition and loads the sources. (Plain JavaScript, so that the
+ * built run needs no tsx: tsx's loader alone costs about 0.5 s of CPU at start-up.)
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { baselineFixes } from "@primetime/sim";
-import type { CampaignConfig } from "../src/campaign/config.js";
-import { runCampaign } from "../src/campaign/runner.js";
-import { installedDrivers } from "../src/drivers.js";
+
+const built = process.argv[4] === "built";
+/** @param {string} path a module of this app, without extension */
+const load = (path) =>
+  import(new URL(built ? `../dist/${path}.js` : `../src/${path}.ts`, import.meta.url).href);
+/** @type {typeof import("../src/campaign/runner.js")} */
+const { runCampaign } = await load("campaign/runner");
+/** @type {typeof import("../src/drivers.js")} */
+const { installedDrivers } = await load("drivers");
 
 /** The sharing scenarios on every driver (pair): the campaign the speed-up is measured on. */
-function speedupConfig(schedules: number): CampaignConfig {
+/**
+ * @param {number} schedules
+ * @returns {import("../src/campaign/config.js").CampaignConfig}
+ */
+function speedupConfig(schedules) {
   return {
     drivers: installedDrivers().map((d) => d.name),
     fixes: baselineFixes(),
@@ -34,7 +48,8 @@ function speedupConfig(schedules: number): CampaignConfig {
  * CPU seconds of this process's threads from /proc (Linux; null elsewhere): this thread, and the
  * rest together (worker threads, V8's compiler and collector threads, tsx's loader thread).
  */
-function threadSplit(): { main: number; others: number } | null {
+/** @returns {{ main: number; others: number } | null} */
+function threadSplit() {
   let main = 0;
   let others = 0;
   try {
