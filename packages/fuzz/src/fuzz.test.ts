@@ -420,6 +420,15 @@ describe("fuzzing qxl and vmwgfx", () => {
       expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
     }
   });
+
+  it("a dup() that lands on the number of a DRM fd a race closed is a stray file (seed 760, random)", async () => {
+    // The race closed its card fd (close-drm) and went on calling through the number; a
+    // sibling's dup() of its own card fd got it, and the race's GEM_CLOSE(2) reached the
+    // sibling's file: once a false "PRIME_HANDLE_TO_FD of live handle 2 = -2".
+    const r = await fuzzOne({ drivers: [qxl, vgem] }, 760, "random");
+    expect(r.run.splats.map((s) => s.message)).toEqual([]);
+    expect(r.failed).toBe(false);
+  });
 });
 
 describe("fuzzing with allocations failing", () => {
