@@ -141,6 +141,13 @@ describe("the model's fd lives", () => {
     // The close ended the DRM file's life at its return; the export's life began with its call.
     expect(t.candidates(3, 7, 9)!.map((o) => o.kind)).toEqual(["dmabuf"]);
     expect(t.candidates(4, 1, 9)).toEqual([]);
+    // An fd-installing call that began and was never recorded (its thread killed by the exit
+    // at the syscall's return) may have installed anything: unknown from its start, not before.
+    const pend = t.begin(9);
+    expect(t.candidates(3, 7, 8)).not.toBeNull();
+    expect(t.candidates(3, 7, 9)).toBeNull();
+    t.end(pend);
+    expect(t.candidates(3, 7, 9)).not.toBeNull();
     // A call that may have installed an fd the model cannot name makes every fd unknown.
     t.unknown(10);
     expect(t.candidates(3, 7, 9)).not.toBeNull();
