@@ -10,11 +10,12 @@
  *    deterministic run; BENCH_TOGGLES (names) and BENCH_STRATEGIES (comma-separated) pick rows
  *    and strategies;
  * 3. the speed-up of 2 worker threads over 1 on the sharing scenarios, each run a fresh process
- *    (workers-run.ts; start-up included), median over BENCH_SPEEDUP_ROUNDS alternated rounds.
+ *    (workers-run.mjs; start-up included), median over BENCH_SPEEDUP_ROUNDS alternated rounds.
  *
  * The last line is one JSON object with every figure.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { baselineFixes } from "@primetime/sim";
@@ -229,7 +230,7 @@ if (PARTS.has("detection")) {
   );
 }
 
-// 3. 2 workers vs 1, each run in a fresh process (workers-run.ts) so that both start cold, as
+// 3. 2 workers vs 1, each run in a fresh process (workers-run.mjs) so that both start cold, as
 // `run --workers N` does from the command line: module loading, worker start-up, calibration and
 // JIT warm-up all count. BENCH_SPEEDUP_ROUNDS rounds (default 3) of one run on 1 worker then one
 // on 2, back to back; the figures are medians over the rounds. Wall clock is from spawn to exit;
@@ -245,6 +246,11 @@ interface WorkersRun {
   schedules: number;
   seconds: number;
   cpuSeconds: number;
+  /**
+   * The CPU seconds of the child's main thread (which runs schedules too), the rest being its
+   * worker thread's and V8's compiler and collector threads' (0 where /proc is missing).
+   */
+  mainCpuSeconds: number;
   perSecond: number;
   perCpuSecond: number;
   loadBefore: number;
@@ -257,6 +263,8 @@ const speed: {
   speedup: number;
   cpuRatio: number;
   cores: number;
+  /** The children ran the compiled dist/ ("built") or the sources through tsx ("sources"). */
+  from: string;
 } = {
   rounds: [],
   one: null,
@@ -264,11 +272,28 @@ const speed: {
   speedup: 0,
   cpuRatio: 0,
   cores: availableParallelism(),
+  from: "",
 };
 if (PARTS.has("speedup")) {
   const perUnit = Number(process.env.BENCH_SPEEDUP_SCHEDULES ?? 600);
   const rounds = Number(process.env.BENCH_SPEEDUP_ROUNDS ?? 3);
-  const child = fileURLToPath(new URL("./workers-run.ts", import.meta.url));
+  const child = fileURLToPath(new URL("./workers-run.mjs", import.meta.url));
+  // Like the bin: the compiled code when the build is current (workers start from dist/worker.js,
+  // about half the start-up CPU of the sources through tsx), else the sources;
+  // BENCH_SPEEDUP_FROM=built|sources forces one.
+  const { staleBuild } = (await import(
+    new URL("../bin/stale-build.mjs", import.meta.url).href
+  )) as { staleBuild: (dir: string) => string | null };
+  const appDir = fileURLToPath(new URL("..", import.meta.url));
+  const from =
+    process.env.BENCH_SPEEDUP_FROM ??
+    (existsSync(new URL("../dist/cli.js", import.meta.url)) && staleBuild(appDir) === null
+      ? "built"
+      : "sources");
+  // The built run is plain node (every @primetime package resolves to its dist/); the sources run
+  // through tsx with the source condition, as this bench does.
+  const childArgs = from === "built" ? [] : process.execArgv;
+  speed.from = from;
   const spin = fileURLToPath(new URL("./spin-scaling.mjs", import.meta.url));
   const scaling = () =>
     new Promise<number>((resolve, reject) =>
@@ -283,19 +308,21 @@ if (PARTS.has("speedup")) {
       const t0 = performance.now();
       execFile(
         process.execPath,
-        [...process.execArgv, child, String(workers), String(perUnit)],
+        [...childArgs, child, String(workers), String(perUnit), from],
         (err, stdout) => {
           if (err) return reject(err);
           const seconds = (performance.now() - t0) / 1000;
           const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
             schedules: number;
             cpuSeconds: number;
+            threads: { main: number; others: number } | null;
           };
           resolve({
             scaling: before,
             schedules: r.schedules,
             seconds: round(seconds, 2),
             cpuSeconds: round(r.cpuSeconds, 2),
+            mainCpuSeconds: r.threads?.main ?? 0,
             perSecond: Math.round(r.schedules / seconds),
             perCpuSecond: Math.round(r.schedules / r.cpuSeconds),
             loadBefore,
@@ -306,9 +333,9 @@ if (PARTS.has("speedup")) {
     });
   };
   const line = (w: number, r: WorkersRun) =>
-    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU: ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
+    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
   console.log(
-    `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run):`,
+    `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run, from the ${from === "built" ? "compiled code" : "sources through tsx"}):`,
   );
   for (let i = 0; i < rounds; i++) {
     const one = await time(1);
@@ -320,12 +347,13 @@ if (PARTS.has("speedup")) {
   }
   const mid = (pick: (r: { one: WorkersRun; two: WorkersRun }) => WorkersRun): WorkersRun => {
     const xs = speed.rounds.map(pick);
-    const m = (f: (r: WorkersRun) => number) => median(xs.map(f));
+    const m = (f: (r: WorkersRun) => number) => round(median(xs.map(f)), 2);
     return {
       scaling: m((r) => r.scaling),
       schedules: xs[0]!.schedules,
       seconds: m((r) => r.seconds),
       cpuSeconds: m((r) => r.cpuSeconds),
+      mainCpuSeconds: m((r) => r.mainCpuSeconds),
       perSecond: m((r) => r.perSecond),
       perCpuSecond: m((r) => r.perCpuSecond),
       loadBefore: m((r) => r.loadBefore),

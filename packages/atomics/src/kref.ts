@@ -53,8 +53,22 @@ export class Kref {
     this.owner.checkAccess?.(op);
   }
 
+  /** The owner's name the get/put labels below were built for. */
+  private labelledName: string | undefined = undefined;
+  private getLabel = "";
+  private putLabel = "";
+
   private label(op: string): string {
     return opLabel(op, this.owner.name);
+  }
+
+  /** Brings the kref_get/kref_put labels up to date with the owner's name (it may change). */
+  private labels(): void {
+    const name = this.owner.name;
+    if (name === this.labelledName) return;
+    this.labelledName = name;
+    this.getLabel = opLabel("kref_get", name);
+    this.putLabel = opLabel("kref_put", name);
   }
 
   /**
@@ -88,7 +102,8 @@ export class Kref {
    * use-after-free." and saturates: the object is never freed again.
    */
   get(): Promise<void> {
-    const p = pointNow(this.label("kref_get"));
+    this.labels();
+    const p = pointNow(this.getLabel);
     if (p !== null) return p.then(() => this.getNow());
     try {
       this.getNow();
@@ -113,7 +128,8 @@ export class Kref {
    * References: drops one; the caller must not touch the object afterwards.
    */
   put(release: KrefRelease): Promise<0 | 1> {
-    const p = pointNow(this.label("kref_put"));
+    this.labels();
+    const p = pointNow(this.putLabel);
     if (p !== null) return p.then(() => this.putNow(release));
     try {
       return this.putNow(release);

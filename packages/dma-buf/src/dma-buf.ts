@@ -287,9 +287,8 @@ export async function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
  * Locking: none.
  * References: takes one; the caller must already hold one (or the pointer's owner does).
  */
-export async function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
-  await getFile(dmabuf.file!);
-  return dmabuf;
+export function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
+  return getFile(dmabuf.file!).then(() => dmabuf);
 }
 
 /**

@@ -177,8 +177,8 @@ export async function drmDevAlloc(
  * Locking: none; the caller holds a reference.
  * References: takes one.
  */
-export async function drmDevGet(dev: DrmDevice): Promise<void> {
-  await dev.ref.get();
+export function drmDevGet(dev: DrmDevice): Promise<void> {
+  return dev.ref.get();
 }
 
 /**

@@ -207,8 +207,8 @@ export async function drmGemObjectFree(obj: GemObject): Promise<void> {
  * found the object in).
  * References: takes one.
  */
-export async function drmGemObjectGet(obj: GemObject): Promise<void> {
-  await obj.refcount.get();
+export function drmGemObjectGet(obj: GemObject): Promise<void> {
+  return obj.refcount.get();
 }
 
 /**

@@ -43,17 +43,17 @@ describe("rcu_read_lock() nesting", () => {
         const tasks = [0, 1].map((i) =>
           spawn(`reader${i}`, async () => {
             await rcuReadLock();
-            seen.push(st.readers.size);
+            seen.push(st.readers.length);
             await rcuReadLock();
             await rcuReadUnlock();
             expect(rcuReadLockHeld()).toBe(true);
-            seen.push(st.readers.size);
+            seen.push(st.readers.length);
             await rcuReadUnlock();
             expect(rcuReadLockHeld()).toBe(false);
           }),
         );
         for (const t of tasks) await t.join();
-        expect(st.readers.size).toBe(0);
+        expect(st.readers.length).toBe(0);
         expect(Math.min(...seen)).toBeGreaterThanOrEqual(1);
         expect(Math.max(...seen)).toBeLessThanOrEqual(2);
       },

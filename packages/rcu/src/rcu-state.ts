@@ -32,8 +32,11 @@ export interface ReaderState {
 export class RcuState {
   /** The one "task" of plain async use outside a simulation. */
   readonly fallbackReader: ReaderState = { nesting: 0, since: null };
-  /** Readers inside a read-side section now. */
-  readonly readers = new Set<ReaderState>();
+  /**
+   * Readers inside a read-side section now (an array: a Set reallocates its table each time it
+   * goes from one entry to none, i.e. at nearly every outermost rcu_read_unlock()).
+   */
+  readonly readers: ReaderState[] = [];
   /**
    * Readers the grace period in progress waits for: those that were inside a section when it
    * began and have not left it yet (the `->blkd_tasks` and `->qsmask` of Tree RCU, per task).
@@ -104,7 +107,7 @@ export function readerOfTask(task: Task): ReaderState | undefined {
 /** A reader enters its outermost section. */
 export function readerEnter(st: RcuState, reader: ReaderState, since: Site): void {
   reader.since = since;
-  st.readers.add(reader);
+  if (!st.readers.includes(reader)) st.readers.push(reader);
 }
 
 /**
@@ -117,7 +120,13 @@ export function readerEnter(st: RcuState, reader: ReaderState, since: Site): voi
  */
 export function readerQuiescent(st: RcuState, reader: ReaderState): void {
   reader.since = null;
-  st.readers.delete(reader);
+  const readers = st.readers;
+  const i = readers.indexOf(reader);
+  if (i >= 0) {
+    // Order does not matter (a grace period takes the readers as a set): swap with the last.
+    readers[i] = readers[readers.length - 1]!;
+    readers.pop();
+  }
   if (st.holdouts.delete(reader) && st.holdouts.size === 0) st.qsWq.wakeAll();
 }
 

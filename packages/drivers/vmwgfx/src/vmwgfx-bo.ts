@@ -74,8 +74,11 @@ import {
   ttmBoPin,
   ttmBoPopulate,
   ttmBoPut,
+  ttmBoReserve,
   ttmBoType,
   ttmBoUnpin,
+  ttmBoUnreserve,
+  ttmBoWaitCtx,
   ttmPlace,
   ttmPlacement,
   ttmTtIsPopulated,
@@ -339,15 +342,17 @@ export async function vmwBoUnrefIoctl(
 }
 
 /**
- * Models vmw_user_bo_synccpu_grab(): wait for the GPU to be done with the buffer (or -EBUSY with
- * dontblock), then count a CPU writer unless allow_cs.
- * Locking: none held; may sleep. References: the caller's.
+ * Models vmw_user_bo_synccpu_grab(): with allow_cs, only a wait for the buffer's fences up to
+ * READ usage (dma_resv_wait_timeout(), -EBUSY with dontblock if busy); otherwise, under the
+ * buffer's reservation (ttm_bo_reserve(), -EBUSY with dontblock if contended), a wait for every
+ * fence (vmwgfx's ttm_bo_wait(): ttm_bo_wait_ctx(), BOOKKEEP usage), then one more CPU writer.
+ * Locking: none held; takes and drops the reservation (without allow_cs); may sleep.
+ * References: the caller's.
  */
 async function vmwUserBoSynccpuGrab(bo: VmwBo, flags: number): Promise<number> {
   const nonblock = (flags & drm_vmw_synccpu_dontblock) !== 0;
-  if (nonblock) {
-    if (!(await dmaResvTestSignaled(bo.resv, DmaResvUsage.READ))) return -EBUSY;
-  } else {
+  if (flags & drm_vmw_synccpu_allow_cs) {
+    if (nonblock) return (await dmaResvTestSignaled(bo.resv, DmaResvUsage.READ)) ? 0 : -EBUSY;
     const lret = await dmaResvWaitTimeout(
       bo.resv,
       DmaResvUsage.READ,
@@ -355,9 +360,14 @@ async function vmwUserBoSynccpuGrab(bo: VmwBo, flags: number): Promise<number> {
       Number.MAX_SAFE_INTEGER,
     );
     if (lret <= 0) return lret === 0 ? -EBUSY : lret;
+    return 0;
   }
-  if (!(flags & drm_vmw_synccpu_allow_cs)) bo.cpuWriters++;
-  return 0;
+  let ret = await ttmBoReserve(bo, true, nonblock, null);
+  if (ret) return ret;
+  ret = await ttmBoWaitCtx(bo, { interruptible: true, noWaitGpu: nonblock, bytesMoved: 0 });
+  if (ret === 0) bo.cpuWriters++;
+  await ttmBoUnreserve(bo);
+  return ret;
 }
 
 /**

@@ -78,6 +78,20 @@ function copyFlat(o: object): Record<string, unknown> | null {
   return out;
 }
 
+/** Whether copyFlat(o) would copy `o` (and so a field-by-field write of it copies it). */
+function isFlat(o: object): boolean {
+  const proto = Object.getPrototypeOf(o);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const src = o as Record<string, unknown>;
+  for (const key in src) {
+    if (!Object.hasOwn(src, key)) return false;
+    const v = src[key];
+    if (v !== null && typeof v === "object") return false;
+    if (typeof v === "function" || typeof v === "symbol") return false;
+  }
+  return true;
+}
+
 /**
  * Models copy_from_user() of a whole ioctl argument: a deep copy of a user object (field by
  * field for a flat struct, structuredClone otherwise), so the driver never holds userspace's
@@ -111,8 +125,15 @@ export function copyToUser(user: unknown, kdata: IoctlArg): number {
   if (user === null || typeof user !== "object" || kdata === null || typeof kdata !== "object")
     return 0;
   try {
-    const out = copyFlat(kdata) ?? (structuredClone(kdata) as Record<string, unknown>);
-    for (const key of Object.keys(out)) (user as Record<string, unknown>)[key] = out[key];
+    const dst = user as Record<string, unknown>;
+    if (isFlat(kdata)) {
+      // The fields are primitives: writing them is the copy.
+      const src = kdata as Record<string, unknown>;
+      for (const key in src) dst[key] = src[key];
+      return 0;
+    }
+    const out = structuredClone(kdata) as Record<string, unknown>;
+    for (const key of Object.keys(out)) dst[key] = out[key];
     return 0;
   } catch {
     return -EFAULT;
@@ -120,11 +141,23 @@ export function copyToUser(user: unknown, kdata: IoctlArg): number {
 }
 
 /**
- * The user object each kernel copy was made from, while its ioctl runs: a map per simulation
- * (entries of an ioctl that never returns, in a run that ended under it, go with the run), not a
- * WeakMap, whose entries cost the garbage collector on every ioctl.
+ * The user object each kernel copy was made from, while its ioctl runs: per simulation, the
+ * kernel copies in flight and their user objects, in two arrays (one entry per ioctl running
+ * now, a handful at most). Not a WeakMap, whose entries cost the garbage collector on every
+ * ioctl, nor a Map, which reallocates its table whenever it goes from one entry to none.
  */
-const userArgs = new SimLocal<Map<object, unknown>>(() => new Map());
+interface UserArgs {
+  readonly kdata: object[];
+  readonly user: unknown[];
+}
+
+const userArgs = new SimLocal<UserArgs>(() => ({ kdata: [], user: [] }));
+
+/** The index of `kdata` in `args` (the most recent binding), or -1. */
+function userArgIndex(args: UserArgs, kdata: object): number {
+  for (let i = args.kdata.length - 1; i >= 0; i--) if (args.kdata[i] === kdata) return i;
+  return -1;
+}
 
 /**
  * Records that `kdata` is the kernel's copy of the user argument `user` (the syscall layer does,
@@ -133,7 +166,15 @@ const userArgs = new SimLocal<Map<object, unknown>>(() => new Map());
  * References: none.
  */
 export function ioctlBindUserArg(kdata: IoctlArg, user: unknown): void {
-  if (kdata !== null && typeof kdata === "object") userArgs.get().set(kdata, user);
+  if (kdata === null || typeof kdata !== "object") return;
+  const args = userArgs.get();
+  const i = userArgIndex(args, kdata);
+  if (i >= 0) {
+    args.user[i] = user;
+    return;
+  }
+  args.kdata.push(kdata);
+  args.user.push(user);
 }
 
 /**
@@ -142,7 +183,17 @@ export function ioctlBindUserArg(kdata: IoctlArg, user: unknown): void {
  * References: none.
  */
 export function ioctlUnbindUserArg(kdata: IoctlArg): void {
-  if (kdata !== null && typeof kdata === "object") userArgs.get().delete(kdata);
+  if (kdata === null || typeof kdata !== "object") return;
+  const args = userArgs.get();
+  const i = userArgIndex(args, kdata);
+  if (i < 0) return;
+  const n = args.kdata.length - 1;
+  for (let j = i; j < n; j++) {
+    args.kdata[j] = args.kdata[j + 1]!;
+    args.user[j] = args.user[j + 1];
+  }
+  args.kdata.pop();
+  args.user.pop();
 }
 
 /**
@@ -156,5 +207,6 @@ export function ioctlUnbindUserArg(kdata: IoctlArg): void {
 export function ioctlUserArg(kdata: IoctlArg): unknown {
   if (kdata === null || typeof kdata !== "object") return kdata;
   const args = userArgs.get();
-  return args.has(kdata) ? args.get(kdata) : kdata;
+  const i = userArgIndex(args, kdata);
+  return i >= 0 ? args.user[i] : kdata;
 }

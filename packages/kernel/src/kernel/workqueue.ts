@@ -743,8 +743,9 @@ async function flushWorkInner(work: WorkStruct, op: string, fromCancel: boolean)
  * References: the caller keeps the item alive during the call.
  */
 export async function flushWork(work: WorkStruct): Promise<boolean> {
-  await point(opLabel("flush_work", work.name));
-  mightSleep(`flush_work(${work.name})`);
+  const label = opLabel("flush_work", work.name);
+  await point(label);
+  mightSleep(label);
   return flushWorkInner(work, "flush_work", false);
 }
 
@@ -767,8 +768,9 @@ export async function flushDelayedWork(dwork: DelayedWork): Promise<boolean> {
 
 /** Models __cancel_work_timer(): grab PENDING, mark CANCELING, wait for the execution. */
 async function cancelSync(work: WorkStruct, isDwork: boolean, op: string): Promise<boolean> {
-  await point(opLabel(op, work.name));
-  mightSleep(`${op}(${work.name})`);
+  const label = opLabel(op, work.name);
+  await point(label);
+  mightSleep(label);
   const st = stateOf(work);
   let ret: number;
   for (;;) {
@@ -849,6 +851,7 @@ async function flushPool(pool: Pool, op: string): Promise<void> {
     return;
   }
   lockdepMapOf(pool.wq).touch();
+  if (pool.inFlight.size === 0) return;
   const targets = [...pool.inFlight];
   for (const inst of targets) {
     while (!inst.done) await pool.flushWq.wait(`${op}(${pool.wq.name})`);
@@ -863,8 +866,9 @@ async function flushPool(pool: Pool, op: string): Promise<void> {
  * References: none.
  */
 export async function flushWorkqueue(wq: Workqueue): Promise<void> {
-  await point(opLabel("flush_workqueue", wq.name));
-  mightSleep(`flush_workqueue(${wq.name})`);
+  const label = opLabel("flush_workqueue", wq.name);
+  await point(label);
+  mightSleep(label);
   await flushPool(poolOf(wq), "flush_workqueue");
 }
 
