@@ -14,7 +14,9 @@
  * call that overlapped the close stays open: the superset is always safe). Process exit closes
  * every fd; lives are left open then (nothing runs after). A call that may have installed an fd
  * the model cannot name (a garbage ioctl that may export a dma-buf) makes every fd of the
- * process unknown from its start on.
+ * process unknown from its start on, and so does an fd-installing call that never got recorded
+ * (`begin()` without `end()`: its thread was killed by its process's exit at the syscall's
+ * return, after the fd was installed).
  *
  * Uses are checked once the run is over, when every creating call has returned and been
  * recorded (a creation that overlapped the checked call is one of its candidates).
@@ -52,6 +54,23 @@ export class FdTableModel {
   private readonly lives = new Map<number, FdLife[]>();
   /** From this tick on, an fd of the process may name an object the model does not know. */
   private unknownSince = Number.POSITIVE_INFINITY;
+  /** fd-installing calls begun and not yet recorded (their start ticks). */
+  private readonly pending = new Set<{ readonly start: number }>();
+
+  /**
+   * An fd-installing call starts at `start`: until `end()`, the fd it may install is unknown.
+   * Returns the handle to pass to `end()` once the call's result is recorded.
+   */
+  begin(start: number): { readonly start: number } {
+    const p = { start };
+    this.pending.add(p);
+    return p;
+  }
+
+  /** The call `begin()` announced is recorded (its fd installed, or it installed none). */
+  end(p: { readonly start: number }): void {
+    this.pending.delete(p);
+  }
 
   /** A call that ran in [start, ret] installed `obj` at `fd`. */
   installed(fd: number, obj: FdObject, start: number, ret: number): void {
@@ -84,6 +103,7 @@ export class FdTableModel {
    */
   candidates(fd: number, start: number, ret: number): FdObject[] | null {
     if (this.unknownSince <= ret) return null;
+    for (const p of this.pending) if (p.start <= ret) return null;
     return (this.lives.get(fd) ?? [])
       .filter((l) => l.start <= ret && l.end >= start)
       .map((l) => l.obj);

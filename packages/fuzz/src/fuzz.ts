@@ -635,9 +635,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const primary = card || d.render === null || choose(3, "fuzz node") !== 0;
       const m = failMark();
       const t0 = model.tick();
+      const pend = ctx.proc.fdm.begin(t0);
       const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR);
       const t1 = model.tick();
       if (fd < 0) {
+        ctx.proc.fdm.end(pend);
         if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${d.card}) = ${fd}`);
         return "ok";
       }
@@ -651,6 +653,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       }
       fileProc.set(file, ctx.proc);
       ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
+      ctx.proc.fdm.end(pend);
       ctx.fds.push({ fd, kind: "drm", file });
       return "ok";
     }
@@ -973,8 +976,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const arg = { handle: h, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
       const m = failMark();
       const t0 = model.tick();
+      const pend = ctx.proc.fdm.begin(t0);
       const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
       const t1 = model.tick();
+      if (ret !== 0) ctx.proc.fdm.end(pend);
       // (A driver with PRIME ioctls of its own may route a handle by its number: vmwgfx takes
       // handles above VMWGFX_NUM_MOB for TTM prime objects, so a GEM handle moved there by
       // GEM_CHANGE_HANDLE does not export. The core routes none.)
@@ -990,6 +995,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       );
       if (ret === 0 && e.closed) {
         ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, t1);
+        ctx.proc.fdm.end(pend);
         await closeFd(ctx, arg.fd);
       }
       if (e.closed) return null;
@@ -1002,6 +1008,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // (The stamp is the dma-buf's own bytes: whatever handle the export reached, it is the
       // buffer this fd names.)
       ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
+      ctx.proc.fdm.end(pend);
       entries.push({ f, handle: h, buf: st?.id ?? UNKNOWN_BUFFER, start: t0, ret: t1 });
       const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
       await ctx.p.lseek(arg.fd, 0, 0);
@@ -1076,11 +1083,13 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (!st) {
         const re = { handle: arg.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
         const r0 = model.tick();
+        const pend = ctx.proc.fdm.begin(r0);
         if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, re)) === 0) {
           ctx.proc.fdm.installed(re.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, r0, model.tick());
           st = await stampAt(ctx.p, re.fd, 0, PAGE);
           await closeFd(ctx, re.fd);
         }
+        ctx.proc.fdm.end(pend);
       }
       // The buffer the dma-buf fd reached, if the handle surely named the imported object until
       // its stamp was read (no GEM_CLOSE or GEM_CHANGE_HANDLE of its number since the import
@@ -1131,8 +1140,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (!e) return "ok";
       const m = failMark();
       const t0 = model.tick();
+      const pend = ctx.proc.fdm.begin(t0);
       const fd = await ctx.p.dup(e.fd);
       const t1 = model.tick();
+      ctx.proc.fdm.end(pend);
       if (fd < 0) {
         if (fd !== -EMFILE && !allocFailed(fd, m))
           model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
@@ -1184,9 +1195,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     async function opRecv(ctx: ThreadCtx): Promise<"ok"> {
       const m = failMark();
       const t0 = model.tick();
+      const pend = ctx.proc.fdm.begin(t0);
       const fd = await ctx.p.recvFd({ nonblock: true, cloexec: choose(2, "fuzz cloexec") === 0 });
       const t1 = model.tick();
       if (fd < 0) {
+        ctx.proc.fdm.end(pend);
         if (fd !== -EAGAIN && fd !== -EMFILE && !allocFailed(fd, m))
           model.diverge(`recvFd = ${fd}`);
         return "ok";
@@ -1196,6 +1209,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const st = await stampAt(ctx.p, fd, 0, PAGE);
       // (Only dma-buf fds are ever sent.)
       ctx.proc.fdm.installed(fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
+      ctx.proc.fdm.end(pend);
       if (st) {
         // (An export may have happened before its buffer was stamped: membership in the model's
         // exported set proves nothing; the size does.)
@@ -1217,8 +1231,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (ctx.proc.timeline !== null) return ctx.proc.timeline;
       const m = failMark();
       const t0 = model.tick();
+      const pend = ctx.proc.fdm.begin(t0);
       const fd = await ctx.p.open(SW_SYNC_PATH, O_RDWR);
       const t1 = model.tick();
+      ctx.proc.fdm.end(pend);
       if (fd < 0) {
         if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
         return null;
@@ -1251,8 +1267,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const data: SwSyncCreateFenceData = { value, name: "fuzz", fence: -1 };
       const m = failMark();
       const c0 = model.tick();
+      const pend = ctx.proc.fdm.begin(c0);
       const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
       const c1 = model.tick();
+      ctx.proc.fdm.end(pend);
       if (r !== 0) {
         if (r !== -EMFILE && r !== -EBADF && !allocFailed(r, m))
           model.diverge(`SW_SYNC_IOC_CREATE_FENCE = ${r}`);
@@ -1384,8 +1402,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (d && ctx.proc.epfd === null && [...aOps, ...bOps].includes("epoll-wait")) {
         const m = failMark();
         const t0 = model.tick();
+        const pend = ctx.proc.fdm.begin(t0);
         const fd = await ctx.p.epollCreate1(0);
         if (fd >= 0) ctx.proc.fdm.installed(fd, { kind: "epoll" }, t0, model.tick());
+        ctx.proc.fdm.end(pend);
         if (fd >= 0) ctx.proc.epfd = fd;
         else if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`epoll_create1(0) = ${fd}`);
       }
