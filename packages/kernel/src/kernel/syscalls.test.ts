@@ -210,6 +210,28 @@ describe("ioctl", () => {
     clean(run);
   });
 
+  it("a driver ioctl written as a plain function (returning its number) works as an async one", async () => {
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/sync", {
+          unlockedIoctl: ((_f: unknown, cmd: number, arg: { out?: number }) => {
+            if (cmd !== CMD) return -ENOIOCTLCMD;
+            arg.out = 7;
+            return 3;
+          }) as unknown as FileOperations["unlockedIoctl"],
+        });
+      },
+      async (p) => {
+        const fd = await p.open("/dev/sync", O_RDWR);
+        const arg = { out: 0 };
+        expect(await p.ioctl(fd, CMD, arg)).toBe(3);
+        expect(arg.out).toBe(7);
+        expect(await p.ioctl(fd, CMD + 1, {})).toBe(-ENOTTY);
+      },
+    );
+    clean(run);
+  });
+
   it("a frozen user struct the driver writes to is EFAULT", async () => {
     const run = await inProcess(
       (k) =>

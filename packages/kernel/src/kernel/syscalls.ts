@@ -174,7 +174,8 @@ function syscallBody<T>(
 ): Promise<T | number> {
   let ran: Promise<T | number>;
   try {
-    ran = body();
+    // Promise.resolve(): a body written as a plain function may return its value.
+    ran = Promise.resolve(body());
   } catch (e) {
     ran = Promise.reject(e);
   }
@@ -321,7 +322,8 @@ export function sysDup(p: SyscallProcess, fd: unknown): Promise<number> {
  */
 export function vfsIoctl(file: File, cmd: number, arg: IoctlArg): Promise<number> {
   if (!file.fOp.unlockedIoctl) return Promise.resolve(-ENOTTY);
-  return file.fOp.unlockedIoctl(file, cmd, arg).then(vfsIoctlRet);
+  // Promise.resolve(): a driver's ioctl written as a plain function may return its number.
+  return Promise.resolve(file.fOp.unlockedIoctl(file, cmd, arg)).then(vfsIoctlRet);
 }
 
 /** vfs_ioctl()'s return value: -ENOIOCTLCMD becomes -ENOTTY. */
