@@ -1,7 +1,8 @@
 /**
  * cross-share on two vmwgfx devices makes only the syscalls its userspace needs: the exporter
- * fills and checksums through EXECBUF (a copy into one scratch buffer of at least 4 pages, never
- * remade) after its own fills on the in-order device without polling first; the importer, whose
+ * makes its buffers with ALLOC_BO, fills and checksums them through EXECBUF (a copy into one
+ * scratch buffer of at least 4 pages, never remade) after its own fills on the in-order device
+ * without polling first; the importer, whose
  * device cannot reach another device's buffer, submits nothing and makes no scratch buffer: it
  * waits for the exporter's fill by implicit sync (one poll per buffer) and checks through its CPU
  * view.
@@ -40,8 +41,10 @@ describe("cross-share@vmwgfx+vmwgfx", () => {
       // A fill and a copy per buffer, all submitted by the exporter.
       expect(count(/^exporter/, "vmw_execbuf_submit_fifo")).toBe(2 * buffers);
       expect(count(/^importer/, "vmw_execbuf_submit_fifo")).toBe(0);
-      // The exporter's buffers and one scratch buffer; the importer only imports.
+      // The exporter's buffers and one scratch buffer, all with ALLOC_BO (no dumb buffer); the
+      // importer only imports.
       expect(count(/^exporter/, "vmw_bo_create")).toBe(buffers + 1);
+      expect(count(/^exporter/, "drm_mode_create_dumb")).toBe(0);
       expect(count(/^importer/, "vmw_bo_create")).toBe(0);
       expect(count(/^importer/, "vmw_bo_create(ttm_bo_type_sg)")).toBe(buffers);
       expect(count(/^exporter/, "sys_poll")).toBe(0);

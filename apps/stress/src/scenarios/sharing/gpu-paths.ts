@@ -28,6 +28,7 @@ import { DRM_IOCTL_QXL_MAP } from "@primetime/qxl";
 import { type Draw, qxlSubmitDraw, qxlWriteDraw } from "@primetime/qxl/testing";
 import { crc32 } from "@primetime/simgpu";
 import {
+  DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_VMW_EXECBUF_VERSION,
@@ -76,6 +77,12 @@ export interface GpuClient {
    * CPU).
    */
   checksum(handle: number, len: number, dmaBuf: number, foreign: boolean): Promise<number | null>;
+  /**
+   * A buffer of `len` bytes of the client's own driver and its mapping, made the way the
+   * driver's userspace makes one (vmwgfx: DRM_VMW_ALLOC_BO, whose reply carries the mmap
+   * offset); absent when the driver's dumb buffers are what its userspace uses.
+   */
+  createMapped?(len: number): Promise<{ handle: number; map: BoMapping }>;
   /** Unmaps and closes the scratch memory. */
   close(): Promise<void>;
 }
@@ -216,10 +223,25 @@ const VMW_SCRATCH_MIN = 4 * 4096;
 class VmwgfxClient implements GpuClient {
   private scratch: { handle: number; len: number; map: BoMapping } | null = null;
 
-  constructor(
-    private readonly dev: DeviceUnderTest,
-    private readonly fd: DrmFd,
-  ) {}
+  constructor(private readonly fd: DrmFd) {}
+
+  /**
+   * DRM_VMW_ALLOC_BO (vmw_gem_object_create_ioctl(): a buffer, its handle and its mmap offset in
+   * one reply, what vmwgfx's userspace allocates with) and mmap() of the offset.
+   */
+  async createMapped(len: number): Promise<{ handle: number; map: BoMapping }> {
+    const arg = {
+      size: len,
+      pad64: 0,
+      map_handle: 0,
+      handle: 0,
+      cur_gmr_id: 0,
+      cur_gmr_offset: 0,
+      rep_pad64: 0,
+    };
+    await this.fd.ioctl(DRM_IOCTL_VMW_ALLOC_BO, arg, "VMW_ALLOC_BO");
+    return { handle: arg.handle, map: await mmap(this.fd.proc, this.fd.fd, arg.map_handle, len) };
+  }
 
   async fill(handle: number, _len: number, value: number): Promise<void> {
     const r = await vmwExec(this.fd, `fill ${handle} ${value & 0xff}`);
@@ -237,8 +259,7 @@ class VmwgfxClient implements GpuClient {
     if (this.scratch && this.scratch.len < len) await this.close();
     if (!this.scratch) {
       const size = Math.max(len, VMW_SCRATCH_MIN);
-      const s = await this.dev.createBo(fd, size);
-      this.scratch = { handle: s, len: size, map: await this.dev.mapBo(fd, s, size) };
+      this.scratch = { ...(await this.createMapped(size)), len: size };
     }
     const scratch = this.scratch;
     if ((await vmwExec(fd, `copy ${handle} ${scratch.handle}`)) !== 0) return null;
@@ -264,7 +285,7 @@ class VmwgfxClient implements GpuClient {
 const VMWGFX_GPU: GpuPath = {
   name: "vmwgfx",
   inOrder: true,
-  client: (dev, fd) => new VmwgfxClient(dev, fd),
+  client: (_dev, fd) => new VmwgfxClient(fd),
 };
 
 /** The GPU paths by driver name: a driver not listed (vgem) has none. */
