@@ -18,12 +18,16 @@
 
 import type { DriverUnderTest } from "@primetime/gem";
 import { driverUnderTest as qxl } from "@primetime/qxl";
+import { applySearchV8Flags } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import { type FuzzStrategy, fuzzCampaign, huntToggles } from "./campaign.js";
 import type { FuzzProcessPlan } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
 import { planFromScenarioName } from "./plan.js";
+
+// Same schedules, faster searches (see SEARCH_V8_FLAGS); V8 flags are process-wide.
+applySearchV8Flags();
 
 const DRIVERS: Record<string, DriverUnderTest> = { vgem, qxl, vmwgfx };
 const STRATEGIES: readonly FuzzStrategy[] = ["pct", "random", "pos", "portfolio"];

@@ -80,3 +80,4 @@ export {
   type RunToken,
   TOKEN_VERSION,
 } from "./token.js";
+export { applySearchV8Flags, SEARCH_V8_FLAGS } from "./v8-flags.js";
