@@ -77,6 +77,13 @@ async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
   // point) finishes before the device is freed.
   qdev.hw.onInterrupt(null);
   await qdev.hw.synchronizeIrq();
+  // A handler that ran after the flush above may have queued the garbage collector again
+  // (qxl_queue_garbage_collect()): flush it once more now that no handler can run, or it runs
+  // on the freed device. Not in qxl_device_fini(), which never frees its interrupt: a real
+  // device stops raising interrupts when it is unplugged, while the model's spice worker runs
+  // until the device model is told to stop, so the model pairs free_irq() with the flush a
+  // driver that frees its interrupt does (cancel_work_sync() or flush_work() after free_irq()).
+  await flushWork(qdev.gcWork);
   await qdev.surfIdIdr.destroy();
   await qdev.releaseIdr.destroy();
   kfree(qdev);
