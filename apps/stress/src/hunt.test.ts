@@ -249,3 +249,20 @@ describe("the demo's historic races", () => {
     expect(text2).toContain("1 of 2 race toggles found");
   });
 });
+
+describe("the demo as the README's first command runs it", () => {
+  // Every hunt of `start` with its defaults (seed, depth, 2000 clean schedules per toggle): a
+  // model change that makes a case fail with every toggle off, or moves a find past the demo's
+  // budget, fails here and not first in a newcomer's `pnpm start`.
+  it("finds every huntable toggle, replays it, and is clean with every toggle off", async () => {
+    const reports = await huntToggles(huntableToggles(), DEMO_DEFAULTS);
+    expect(reports.length).toBeGreaterThanOrEqual(31);
+    const bad = reports
+      .filter((r) => !r.ok)
+      .map(
+        (r) =>
+          `${r.toggle.name}: found ${r.found}, reproduces ${r.reproduces}, clean when off ${r.cleanWhenOff} (${r.off.schedules} schedules)`,
+      );
+    expect(bad).toEqual([]);
+  }, 300_000);
+});
