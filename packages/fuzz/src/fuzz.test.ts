@@ -332,13 +332,14 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     {
       // An fd lookup without the re-check returns a file another process allocated in the
       // memory of the file a racing close() freed (files are SLAB_TYPESAFE_BY_RCU): the fd
-      // checks see a result no file installed at the fd could give, or the DRM ioctl runs on a
-      // file not opened yet. Only POS schedules starve the lookup long enough (PCT and random
+      // checks see a result no file installed at the fd could give, or the DRM ioctl (or mmap)
+      // runs on a file not opened yet: a NULL file_priv oops. Only POS schedules starve the lookup long enough (PCT and random
       // never did within 1,000); the plan pairs the close with the child's opens.
       toggle: "fs.fget-no-recheck",
       finds: [186, 67, 414, 206, 676],
       seed: 300001,
-      splat: /a result no file installed at fd \d+ could give|unexpected exception in syscall/,
+      splat:
+        /a result no file installed at fd \d+ could give|BUG: kernel NULL pointer dereference in drm_(ioctl|gem_mmap)/,
       strategies: ["pos"],
       plan: "30:close-drm+gem-close+child-open",
     },
