@@ -216,9 +216,12 @@ export function drmGemObjectGet(obj: GemObject): Promise<void> {
  * Locking: none.
  * References: drops one.
  */
-export async function drmGemObjectPut(obj: GemObject): Promise<void> {
-  await obj.refcount.put(() => drmGemObjectFree(obj));
+export function drmGemObjectPut(obj: GemObject): Promise<void> {
+  return obj.refcount.put(() => drmGemObjectFree(obj)).then(discard);
 }
+
+/** Drops kref_put()'s result: drm_gem_object_put() returns void. */
+const discard = (): void => {};
 
 // ---- Handles -----------------------------------------------------------------------------------
 
