@@ -160,8 +160,11 @@ export class Simulation {
   readonly prng: Prng;
   /** The task running now (null in scheduler context: timer callbacks). */
   current: Task | null = null;
-  /** Per-simulation state of the layers above (the slab, lockdep's graph, RCU): see SimLocal. */
-  readonly locals = new Map<object, unknown>();
+  /**
+   * Per-simulation state of the layers above (the slab, lockdep's graph, RCU), by SimLocal slot:
+   * see SimLocal.
+   */
+  readonly locals: unknown[] = [];
   /** Steps so far. */
   steps = 0;
   /** Steps with more than one runnable task (what PCT counts). */
