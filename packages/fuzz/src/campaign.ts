@@ -10,9 +10,10 @@
 import { baselineFixes, deriveSeed, listToggles, type RunResult, Simulation } from "@primetime/sim";
 import { decodeToken, replay } from "@primetime/sim/explore";
 import { RaceFeedback } from "./feedback.js";
-import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario } from "./fuzz.js";
+import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario, maxSize } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
 import { planFromScenarioName, planScenarioName } from "./plan.js";
+import type { SyscallLogEntry } from "./syscall-log.js";
 
 /** What one run's oracles said, by class. */
 export interface RunClass {
@@ -94,6 +95,45 @@ export function fuzzReplay(
   return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan }), { toggles });
 }
 
+/**
+ * The sizes the stress app's fuzz scenario draws from its seed (inclusive ranges, drawn in this
+ * order): a stress token of the fuzz scenario (`fuzz@a+b`) replays with these.
+ */
+export const STRESS_FUZZ_SIZES = {
+  processes: [2, 3],
+  threads: [1, 3],
+  ops: [4, 12],
+} as const;
+
+/**
+ * One fuzz run with its syscall log (syscall-log.ts): `{ seed, strategy }` runs the seed (as
+ * fuzzOne() does, baseline toggles by default); `{ token }` replays a token of this package
+ * (its plan from the scenario name) or of the stress app's fuzz scenario (`fuzz@a+b`: its sizes
+ * are drawn as STRESS_FUZZ_SIZES; `opts.drivers` must be the unit's), with the toggles the
+ * token recorded.
+ */
+export async function fuzzLog(
+  opts: FuzzOptions,
+  run: { seed: number; strategy?: FuzzStrategy; toggles?: readonly string[] } | { token: string },
+): Promise<{ run: RunResult; cls: RunClass; log: SyscallLogEntry[] }> {
+  const log: SyscallLogEntry[] = [];
+  let r: RunResult;
+  if ("token" in run) {
+    const t = decodeToken(run.token);
+    const fromStress = t.scenario.startsWith("fuzz@");
+    const fuzz: FuzzOptions = {
+      ...opts,
+      ...(fromStress ? STRESS_FUZZ_SIZES : {}),
+      plan: planFromScenarioName(t.scenario) ?? opts.plan,
+      syscallLog: log,
+    };
+    r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });
+  } else {
+    r = (await fuzzOne({ ...opts, syscallLog: log }, run.seed, run.strategy, run.toggles)).run;
+  }
+  return { run: r, cls: classifyRun(r), log };
+}
+
 export interface CampaignOptions {
   readonly fuzz: FuzzOptions;
   /** Number of schedules. */
@@ -167,7 +207,7 @@ export async function fuzzCampaign(opts: CampaignOptions): Promise<CampaignStats
   const strategies = opts.strategies ?? DEFAULT_STRATEGIES;
   if (strategies.length === 0) throw new RangeError("a campaign needs at least one strategy");
   const fb = opts.feedback ? new RaceFeedback(deriveSeed(first, 0xfeed)) : null;
-  const nProc = opts.fuzz.processes ?? 3;
+  const nProc = maxSize(opts.fuzz.processes ?? 3);
   for (let i = 0; i < opts.schedules; i++) {
     const seed = first + i;
     const plan = fb ? fb.plan(nProc) : opts.fuzz.plan;

@@ -4,6 +4,10 @@
  *   campaign [schedules] [first-seed]   baseline campaign (every toggle off, fixes on): figures
  *   toggles [budget]                    which historic toggles the fuzzer finds, and after how many
  *   windows [budget]                    the known upstream windows, with a replay token each
+ *   log <seed> | log --token <token>    one run's syscall log: each call with its arguments and
+ *                                       result, the steps it started and returned at, then what
+ *                                       the oracles said (a token of this package or of the stress
+ *                                       app's fuzz scenario, `fuzz@a+b`: give its --drivers)
  *
  * Options: `--drivers vgem|qxl|vmwgfx|a+b` (default vgem; two names: the two devices, e.g.
  * qxl+vgem), `--strategies pct,random,pos,portfolio` (cycled; default pct,random),
@@ -21,10 +25,11 @@ import { driverUnderTest as qxl } from "@primetime/qxl";
 import { applySearchV8Flags } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
-import { type FuzzStrategy, fuzzCampaign, huntToggles } from "./campaign.js";
+import { type FuzzStrategy, fuzzCampaign, fuzzLog, huntToggles } from "./campaign.js";
 import type { FuzzProcessPlan } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
 import { planFromScenarioName } from "./plan.js";
+import { formatSyscallLog } from "./syscall-log.js";
 
 // Same schedules, faster searches (see SEARCH_V8_FLAGS); V8 flags are process-wide.
 applySearchV8Flags();
@@ -35,6 +40,7 @@ const STRATEGIES: readonly FuzzStrategy[] = ["pct", "random", "pos", "portfolio"
 function usage(): never {
   process.stderr.write(
     "usage: cli campaign [schedules] [first-seed] | toggles [budget] [--first-seeds a,b] | windows [budget]\n" +
+      "  | log <seed> | log --token <token> (a run's syscall log; a seed runs the first strategy)\n" +
       "  [--drivers vgem|qxl|vmwgfx|a+b] [--strategies pct,random,pos,portfolio] [--toggles a,b]\n" +
       "  [--feedback on|off] (feedback-driven race pairs; default off)\n" +
       "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n",
@@ -150,4 +156,27 @@ if (cmd === "campaign") {
       `${h.window.name}: ${h.found ? `reached after ${h.schedules} schedules: ${h.found.splats[0]?.message}\n  token ${h.found.token}` : `not reached in ${h.schedules} schedules`}\n  with its fix switch: ${h.firedWithFix} failing schedules\n`,
     );
   }
+} else if (cmd === "log") {
+  const token = options.get("token");
+  if (token === undefined && a === undefined) usage();
+  let res: Awaited<ReturnType<typeof fuzzLog>>;
+  try {
+    res = await fuzzLog(
+      fuzz,
+      token !== undefined
+        ? { token }
+        : { seed: num(a, 1), strategy: strategies[0], toggles: options.get("toggles")?.split(",") },
+    );
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
+    process.exit(2);
+  }
+  const { run, cls, log } = res;
+  process.stdout.write(`${formatSyscallLog(log)}\n`);
+  process.stdout.write(
+    `${log.length} syscalls; outcome ${run.outcome}, ${run.steps} steps, trace ${run.traceHash}; splats ${cls.splats}, exceptions ${cls.exceptions}, leaks ${cls.leaks}, divergences ${cls.divergences}\n`,
+  );
+  for (const sp of run.splats)
+    process.stdout.write(`[step ${sp.step}] ${sp.kind}: ${sp.message}\n`);
+  process.exit(run.splats.length === 0 && run.outcome === "ok" ? 0 : 1);
 } else usage();

@@ -9,6 +9,7 @@ import {
   classifyRun,
   type FuzzStrategy,
   fuzzCampaign,
+  fuzzLog,
   fuzzOne,
   fuzzReplay,
   huntToggles,
@@ -26,6 +27,7 @@ import {
   UNKNOWN_BUFFER,
 } from "./model.js";
 import { planFromScenarioName, planScenarioName } from "./plan.js";
+import { formatSyscallLog, formatValue, ioctlName } from "./syscall-log.js";
 
 const fuzz = { drivers: [vgem] };
 
@@ -330,13 +332,14 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     {
       // An fd lookup without the re-check returns a file another process allocated in the
       // memory of the file a racing close() freed (files are SLAB_TYPESAFE_BY_RCU): the fd
-      // checks see a result no file installed at the fd could give, or the DRM ioctl runs on a
-      // file not opened yet. Only POS schedules starve the lookup long enough (PCT and random
+      // checks see a result no file installed at the fd could give, or the DRM ioctl (or mmap)
+      // runs on a file not opened yet: a NULL file_priv oops. Only POS schedules starve the lookup long enough (PCT and random
       // never did within 1,000); the plan pairs the close with the child's opens.
       toggle: "fs.fget-no-recheck",
       finds: [186, 67, 414, 206, 676],
       seed: 300001,
-      splat: /a result no file installed at fd \d+ could give|unexpected exception in syscall/,
+      splat:
+        /a result no file installed at fd \d+ could give|BUG: kernel NULL pointer dereference in drm_(ioctl|gem_mmap)/,
       strategies: ["pos"],
       plan: "30:close-drm+gem-close+child-open",
     },
@@ -435,6 +438,83 @@ describe("fuzzing qxl and vmwgfx", () => {
     const r = await fuzzOne({ drivers: [qxl, vgem] }, 760, "random");
     expect(r.run.splats.map((s) => s.message)).toEqual([]);
     expect(r.failed).toBe(false);
+  });
+});
+
+describe("the syscall log", () => {
+  it("records each process's calls with arguments, results and steps, without moving the schedule", async () => {
+    const plain = await fuzzOne(fuzz, 11, "pct");
+    const { run, log } = await fuzzLog(fuzz, { seed: 11, strategy: "pct" });
+    expect(run.traceHash).toBe(plain.run.traceHash);
+    expect(run.steps).toBe(plain.run.steps);
+    expect(log.length).toBeGreaterThan(20);
+    for (const [i, e] of log.entries()) {
+      expect(e.seq).toBe(i);
+      if (i > 0) expect(e.start).toBeGreaterThanOrEqual(log[i - 1]!.start);
+      if (e.ret !== undefined) expect(e.ret).toBeGreaterThanOrEqual(e.start);
+    }
+    // Every run opens a card node and creates a buffer in each thread first.
+    expect(log[0]!.call).toMatch(/^open\("\/dev\/dri\/card\d", 2\)$/);
+    const create = log.find((e) => e.call.startsWith("ioctl(") && e.result?.startsWith("0 "));
+    expect(create?.call).toMatch(/DRM_IOCTL_MODE_CREATE_DUMB, \{width: \d+/);
+    expect(create?.result).toMatch(/handle: [1-9]/);
+    const text = formatSyscallLog(log);
+    expect(text.split("\n")).toHaveLength(log.length);
+    expect(text).toMatch(/^\[ *\d+- *\d+\] fuzz\d(:t\d)?\[\d+\]: open\(/);
+  });
+
+  it("formats hostile arguments without calling their getters", () => {
+    let called = 0;
+    const pfd = {
+      fd: 3,
+      get events() {
+        called++;
+        throw new Error("getter");
+      },
+    };
+    expect(formatValue([pfd])).toBe("[{fd: 3, events: [getter]}]");
+    expect(called).toBe(0);
+    expect(formatValue({ len: 2n ** 64n, p: null, s: Symbol("x") })).toBe(
+      "{len: 18446744073709551616n, p: null, s: Symbol()}",
+    );
+    expect(ioctlName(0xdeadbeef)).toBe("0xdeadbeef");
+  });
+
+  // The 100,000-schedule campaign's one divergence (stress `run --scenario fuzz --drivers vgem
+  // --seeds 100000`, schedule 98,950, seed 895338476; the token is its minimized replay). A race
+  // of fuzz0's thread t1 closed its card fd 0 (close-drm) while its other side went on with
+  // GEM_CLOSE(1) through fd 0; the main thread's open() of card0 had landed on fd 0 meanwhile,
+  // so the GEM_CLOSE closed the main thread's handle 1, which had exported buffer 4: the kernel
+  // drops that handle's PRIME cache entry (drm_gem_object_release_handle()), and the next
+  // import of buffer 4's dma-buf made handle 3, as Linux does. The model recorded the GEM_CLOSE
+  // on t1's closed file, and its deferred PRIME cache check did not skip the main thread's file,
+  // which it knew stray (opened at a number a race may still call through): a false alarm.
+  const STRAY_CLOSE_TOKEN =
+    "pt1.zZVLTsMwFEXvdeI0BGhHtALxkZgiI5bACthDVEypCC0k4dctMGCOxBwxZ84W2AQjJIaIGbLTliYBxCdCnHzfe9ex_ezYEo8XzzfOQ_3ucub-6erFr-8cDQabxx29v2ZubvPwNFrfDXvbkVbtWIepVpEO9xaNO9bhgYp1ouNjrU666W7_KFXt9HQ1OVHJWa-9HutIh4lWSbfTC6OxJNY7CyPJMNTRqer31EDH_es6KQmYkwIU5hB4D0eARiasOnPBKWBCk3YA1kGQReEsURI3iDnXcZqUAOjCzUNItwI2spYT0nMBehjVAwhO1Cngw89DeH4FLJt-S5MWgF8pYFpMkYclz49ogviOfsmOPekQIgCCDH7wDIJgWG5FLJhel-tq2E9VgUmrnWuCdgYP3eXU_ZIpYOpDRM7yG8A8WwHYFBIMQN8MeI0CtXeY5nSlAKjmQ8KxC0AFNKoejb-CEjIPMfa0gFy0QjNbjEeWZ_49KWVxOf330INXwGwnb--5MPNmMYrPTJuwccmilKVGFNuFbJuD3Qbt1WoRvD2_2XoF";
+
+  it("replays a stress fuzz token: the stray GEM_CLOSE of the 100,000-schedule campaign is no divergence", async () => {
+    const { run, cls, log } = await fuzzLog(fuzz, { token: STRAY_CLOSE_TOKEN });
+    expect(run.traceHash).toBe("8f2777d1");
+    expect(cls).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hang: false });
+    // What happened, as the log shows it: t1 closes fd 0, the main thread's open gets fd 0, then
+    // the race's GEM_CLOSE(1) through fd 0 succeeds after the main thread exported handle 1 and
+    // before it imported that dma-buf (handle 3).
+    const at = (re: RegExp) => log.findIndex((e) => re.test(`${e.task} ${e.call} = ${e.result}`));
+    const close = at(/^fuzz0:t1\[\d+\] close\(0\) = 0/);
+    const open = at(/^fuzz0\[\d+\] open\("\/dev\/dri\/card0", 2\) = 0/);
+    const exp = at(
+      /^fuzz0\[\d+\] ioctl\(0, DRM_IOCTL_PRIME_HANDLE_TO_FD, \{handle: 1,.* = 0 .*fd: 1\}/,
+    );
+    const stray = at(
+      /^fuzz0:race\[\d+\] ioctl\(0, DRM_IOCTL_GEM_CLOSE, \{handle: 1, pad: 0\}\) = 0 /,
+    );
+    const imp = at(
+      /^fuzz0\[\d+\] ioctl\(0, DRM_IOCTL_PRIME_FD_TO_HANDLE, .*fd: 1\}\) = 0 \{handle: 3,/,
+    );
+    expect([close, open, exp, stray, imp].every((i) => i >= 0)).toBe(true);
+    expect(log[close]!.ret!).toBeLessThan(log[open]!.ret!);
+    expect(log[exp]!.ret!).toBeLessThan(log[stray]!.start);
+    expect(log[stray]!.ret!).toBeLessThan(log[imp]!.start);
   });
 });
 

@@ -78,17 +78,22 @@ import {
   type FdUse,
 } from "./fd-model.js";
 import { FuzzModel, ModelFile, readStamp, STAMP_BYTES, stampOf, UNKNOWN_BUFFER } from "./model.js";
+import { loggedProcess, type SyscallLogEntry } from "./syscall-log.js";
 
 /** The shape of one fuzz run. */
 export interface FuzzOptions {
   /** The driver(s) to run on: two devices are registered, cycling through this list. */
   readonly drivers: readonly DriverUnderTest[];
-  /** Processes (default 3). */
-  readonly processes?: number;
-  /** Threads per process (default 2). */
-  readonly threads?: number;
-  /** Operations per thread (default 10). */
-  readonly ops?: number;
+  /**
+   * Processes (default 3). A range `[min, max]` is drawn from the seed at the start of the run
+   * (`choose()`, labels "fuzz processes", "fuzz threads", "fuzz ops", in that order), as the
+   * stress app's fuzz scenario does, so that its tokens replay here too.
+   */
+  readonly processes?: FuzzSize;
+  /** Threads per process (default 2; a range: drawn, see `processes`). */
+  readonly threads?: FuzzSize;
+  /** Operations per thread (default 10; a range: drawn, see `processes`). */
+  readonly ops?: FuzzSize;
   /** The machine's RAM in bytes (default: the kernel's default). */
   readonly ramBytes?: number;
   /**
@@ -103,6 +108,25 @@ export interface FuzzOptions {
    * passes the plans it chose, and the run's scenario name records them (plan.ts).
    */
   readonly plan?: readonly FuzzProcessPlan[];
+  /**
+   * Records every syscall of the workload's processes (and their children) here, with its
+   * arguments, result and the steps it started and returned at (syscall-log.ts). Logging reads
+   * the step counter and nothing else: the run's schedule is the same with or without it.
+   */
+  readonly syscallLog?: SyscallLogEntry[];
+}
+
+/** A workload size: a number, or an inclusive range drawn from the seed. */
+export type FuzzSize = number | readonly [number, number];
+
+/** The largest value a FuzzSize may take. */
+export function maxSize(s: FuzzSize): number {
+  return typeof s === "number" ? s : s[1];
+}
+
+/** Draws `s` (a range: `min + choose(max - min + 1, label)`). */
+function drawSize(s: FuzzSize, label: string): number {
+  return typeof s === "number" ? s : s[0] + choose(s[1] - s[0] + 1, label);
 }
 
 /** One process's swarm plan (see FuzzOptions.plan). */
@@ -316,10 +340,13 @@ export type RaceOp = (typeof RACE_OPS)[number];
  */
 export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<void> {
   if (opts.drivers.length === 0) throw new RangeError("fuzz needs at least one driver");
-  const nProc = opts.processes ?? 3;
-  const nThreads = opts.threads ?? 2;
-  const nOps = opts.ops ?? 10;
+  const log = opts.syscallLog;
+  /** `p` as the workload calls it: logged if a syscall log is wanted. */
+  const wrap = (p: Process) => (log ? loggedProcess(p, log) : p);
   return async () => {
+    const nProc = drawSize(opts.processes ?? 3, "fuzz processes");
+    const nThreads = drawSize(opts.threads ?? 2, "fuzz threads");
+    const nOps = drawSize(opts.ops ?? 10, "fuzz ops");
     const kernel = Kernel.boot(undefined, opts.ramBytes ? { ramBytes: opts.ramBytes } : {});
     const devs: DeviceNodes[] = [];
     for (let i = 0; i < 2; i++)
@@ -364,7 +391,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         raceOps = RACE_OPS.filter((_, k) => choose(3, `fuzz race op ${k}`) === 0);
         if (raceOps.length === 0) raceOps = [RACE_OPS[choose(RACE_OPS.length, "fuzz race op")]!];
       }
-      const proc = kernel.spawnProcess(`fuzz${i}`, async (p) => {
+      const proc = kernel.spawnProcess(`fuzz${i}`, async (p0) => {
+        const p = wrap(p0);
         const ps: ProcState = {
           ctxs: [],
           timeline: null,
@@ -1182,7 +1210,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const d = ownDmabuf(ctx);
       if (!d || procs.length < 2) return "ok";
       const to = pick(
-        procs.filter((q) => q !== ctx.p),
+        procs.filter((q) => q.pid !== ctx.p.pid),
         "fuzz send to",
       );
       if (!to) return "ok";
@@ -1553,7 +1581,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       for (const d of devs) paths.push(d.card, ...(d.render === null ? [] : [d.render]));
       const rounds = 1 + choose(2, "fuzz child rounds");
       const which = Array.from({ length: rounds }, () => choose(paths.length, "fuzz child node"));
-      const child = kernel.spawnProcess(`${ctx.p.name}-child`, async (c) => {
+      const child = kernel.spawnProcess(`${ctx.p.name}-child`, async (c0) => {
+        const c = wrap(c0);
         for (const k of which) {
           const m = failMark();
           const fd = await c.open(paths[k]!, O_RDWR);
@@ -1790,6 +1819,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     // possible life had a name gave that name (an object keeps its name while it has a handle).
     handleObs.sort((a, b) => a.ret - b.ret);
     for (const o of handleObs) {
+      // (A stray file may have handles made or closed by calls recorded on another file.)
+      if (strayFiles.has(o.f)) continue;
       const ov = o.f.overlapping(o.handle, o.start, o.ret);
       if (!ov || ov.length === 0) continue;
       if (o.buf !== undefined) {
@@ -1813,8 +1844,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     // (drm_prime_lookup_buf_handle()) if the file surely had one throughout the import: an
     // export or import of handle h gave X's dma-buf before the import started, and no GEM_CLOSE
     // of h may have run since that call started. (Several entries for one dma-buf: any of them.)
+    // Not in a stray file (opened at an fd number a sibling may still call through): a race's
+    // GEM_CLOSE through the number it last knew reaches such a file unrecorded (the model
+    // records it on the closed file), and drm_gem_object_release_handle() drops the closed
+    // handle's entry, so the next import makes a new handle, as the kernel should.
     for (const io of imports) {
-      if (io.f.chaos || !corePrime[io.f.dev]) continue;
+      if (io.f.chaos || strayFiles.has(io.f) || !corePrime[io.f.dev]) continue;
       const sure = entries.some(
         (e) =>
           e.f === io.f &&

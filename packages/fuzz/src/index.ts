@@ -10,16 +10,19 @@ export {
   type FuzzRunReport,
   type FuzzStrategy,
   fuzzCampaign,
+  fuzzLog,
   fuzzOne,
   fuzzReplay,
   huntToggles,
   type RunClass,
+  STRESS_FUZZ_SIZES,
   type ToggleHunt,
 } from "./campaign.js";
 export { RaceFeedback } from "./feedback.js";
 export {
   type FuzzOptions,
   type FuzzProcessPlan,
+  type FuzzSize,
   fuzzScenario,
   RACE_OPS,
   type RaceOp,
@@ -35,3 +38,9 @@ export {
   stampOf,
 } from "./model.js";
 export { planFromScenarioName, planScenarioName } from "./plan.js";
+export {
+  formatSyscallLog,
+  ioctlName,
+  loggedProcess,
+  type SyscallLogEntry,
+} from "./syscall-log.js";

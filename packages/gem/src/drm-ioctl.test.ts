@@ -1,6 +1,7 @@
 import {
   _IOC_SIZE,
   _IOWR,
+  allocEmptyFile,
   EACCES,
   EBUSY,
   EFAULT,
@@ -10,14 +11,18 @@ import {
   ENOSYS,
   ENOTTY,
   EOPNOTSUPP,
+  fput,
+  isErr,
   MAP_SHARED,
   O_RDWR,
   PROT_READ,
   PROT_WRITE,
   type Process,
 } from "@primetime/kernel";
+import { KernelBug } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters, drmDevUnregister } from "./drm-device.js";
+import { drmIoctl } from "./drm-ioctl.js";
 import {
   DRM_IOCTL_TINY_CREATE,
   DRM_IOCTL_TINY_CREATE_AUTH,
@@ -219,6 +224,29 @@ describe("drm_ioctl dispatch", () => {
     });
     expectClean(r);
     expect(got).toEqual({ ioctlAfterUnplug: -ENODEV, openAfterUnplug: -ENOENT });
+  });
+});
+
+describe("a file whose drm_open() has not run", () => {
+  it("oopses in drm_ioctl() (NULL private_data: BUG, the thread dies), never a JS exception", async () => {
+    // Only a broken fd lookup reaches such a file (fd_install() comes after ->open): a file of
+    // the filp slab picked up while another process's open() is still setting it up.
+    let thrown: unknown;
+    const r = await runMachine(async (m) => {
+      const inode = m.kernel.chrdevs.lookup("/dev/dri/card0");
+      const f = await allocEmptyFile(O_RDWR, inode?.iFop ?? {});
+      if (isErr(f)) throw new Error(`allocEmptyFile: ${f}`);
+      try {
+        await drmIoctl(f, DRM_IOCTL_VERSION, {});
+      } catch (e) {
+        thrown = e;
+      }
+      await fput(f);
+    });
+    expect(thrown).toBeInstanceOf(KernelBug);
+    expect(r.splats.map((s) => [s.kind, s.message])).toEqual([
+      ["bug", "BUG: kernel NULL pointer dereference in drm_ioctl(): file->private_data is NULL"],
+    ]);
   });
 });
 

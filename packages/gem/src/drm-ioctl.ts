@@ -35,7 +35,7 @@ import {
   ioctlUserArg,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { point, pointNow } from "@primetime/sim";
+import { bug, point, pointNow } from "@primetime/sim";
 import {
   drmAuthmagic,
   drmDropmasterIoctl,
@@ -656,7 +656,8 @@ function copyOutStruct(
 /**
  * Models drm_ioctl(): the ->unlocked_ioctl of DRM nodes. Returns the handler's result or a
  * negative errno: -ENODEV (unplugged), -ENOTTY (not a DRM command), -EINVAL (unknown number or
- * no handler), -EFAULT (bad argument), -EACCES (permissions).
+ * no handler), -EFAULT (bad argument), -EACCES (permissions). A file whose drm_open() has not
+ * set private_data yet is a NULL pointer oops (BUG), as file_priv->minor is in the kernel.
  * Locking: none held.
  * References: the caller (the syscall) holds the file.
  */
@@ -664,7 +665,11 @@ export function drmIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<number
   // Up to the handler the code is synchronous: no async frame of its own when the point keeps
   // the running task (pointNow()); a throw still gives a rejected promise.
   try {
-    const file = filp.privateData as DrmFile;
+    const file = filp.privateData as DrmFile | null;
+    // file_priv->minor->dev: a file whose drm_open() has not set private_data (only a broken fd
+    // lookup reaches one: fd_install() comes after ->open) is a NULL pointer oops.
+    if (!file)
+      bug("BUG: kernel NULL pointer dereference in drm_ioctl(): file->private_data is NULL");
     const dev = file.minor.dev;
     const entered = pointNow("drm_ioctl");
     if (entered !== null) return entered.then(() => drmIoctlAfterPoint(file, dev, cmd, arg));

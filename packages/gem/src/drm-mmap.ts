@@ -25,7 +25,7 @@ import {
   type Vma,
   type VmOperations,
 } from "@primetime/kernel";
-import { warnOn } from "@primetime/sim";
+import { bug, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 import { drmGemObjectGet, drmGemObjectPut, type GemObject } from "./drm-gem.js";
@@ -151,6 +151,9 @@ export async function drmGemMmapTagged(dev: DrmDevice, tag: object, vma: Vma): P
  */
 export async function drmGemMmap(filp: File, vma: Vma): Promise<number> {
   mmapAssertLocked(vma.vmMm);
-  const file = filp.privateData as DrmFile;
+  const file = filp.privateData as DrmFile | null;
+  // A file whose drm_open() has not set private_data (see drmIoctl()): a NULL pointer oops.
+  if (!file)
+    bug("BUG: kernel NULL pointer dereference in drm_gem_mmap(): file->private_data is NULL");
   return drmGemMmapTagged(file.minor.dev, file, vma);
 }

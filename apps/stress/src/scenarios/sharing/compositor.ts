@@ -22,12 +22,76 @@ import {
   check,
   checksum,
   expectedChecksum,
+  type Machine,
   openDevice,
   patternOf,
   size,
 } from "./machine.js";
 
 const PAGE = 4096;
+
+/** What a compositor run drew and booted: the state its processes share. */
+interface CompositorRun {
+  readonly m: Machine;
+  readonly devA: DeviceUnderTest;
+  readonly devB: DeviceUnderTest;
+  readonly clients: number;
+  readonly pages: readonly number[];
+  readonly crashes: readonly boolean[];
+  readonly base: number;
+  compositor: Process | null;
+}
+
+/** The first client whose frame has `len` bytes and checksum `sum`, or -1. */
+function frameOwner(r: CompositorRun, len: number, sum: number): number {
+  for (let i = 0; i < r.pages.length; i++)
+    if (r.pages[i]! * PAGE === len && sum === expectedChecksum(patternOf(r.base, i), len)) return i;
+  return -1;
+}
+
+/**
+ * The compositor: imports each frame it receives, checks it against the clients' drawings and
+ * releases it. Module-level, with the run's state as an argument (see Machine.process).
+ */
+async function compositorMain(p: Process, r: CompositorRun): Promise<void> {
+  const { m, devB, clients } = r;
+  const fd = await openDevice(m, p, devB);
+  for (let f = 0; f < clients; f++) {
+    const dmaBuf = await recvFd(p, { cloexec: true });
+    const handle = await fd.primeFdToHandle(dmaBuf);
+    // Which client sent it: the frame's size says (sizes may repeat: any match will do).
+    const len = await dmaBufSize(p, dmaBuf);
+    const view = await importerView(devB, fd, handle, dmaBuf, len);
+    const sum = checksum(await view.read());
+    const from = frameOwner(r, len, sum);
+    check(from >= 0, `frame ${f} (${len} bytes) matches no client's drawing`);
+    await view.unmap();
+    await fd.gemClose(handle);
+    await close(p, dmaBuf);
+  }
+  await fd.close();
+}
+
+/** Client `i`: draws its frame, hands it over, then closes everything or dies mid-frame. */
+async function compositorClient(
+  p: Process,
+  { r, i }: { readonly r: CompositorRun; readonly i: number },
+): Promise<void> {
+  const { m, devA } = r;
+  const fd = await openDevice(m, p, devA);
+  const len = r.pages[i]! * PAGE;
+  const handle = await devA.createBo(fd, len);
+  const map = await devA.mapBo(fd, handle, len);
+  await map.fill(patternOf(r.base, i));
+  const dmaBuf = await fd.primeHandleToFd(handle);
+  await sendFd(p, r.compositor!, dmaBuf);
+  // Mid-frame: gone with everything still open.
+  if (r.crashes[i]) await p.exit(1);
+  await map.unmap();
+  await close(p, dmaBuf);
+  await fd.gemClose(handle);
+  await fd.close();
+}
 
 export const COMPOSITOR: CampaignScenario = {
   name: "compositor",
@@ -43,48 +107,17 @@ export const COMPOSITOR: CampaignScenario = {
       const m = await bootMachine(sim, drivers, opts.faults);
       const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
       const clients = size(2, 3, "clients");
-      const pages = Array.from({ length: clients }, (_, i) => size(1, 3, `pages[${i}]`));
-      const crashes = Array.from({ length: clients }, (_, i) => choose(2, `crash[${i}]`) === 1);
+      const pages: number[] = [];
+      for (let i = 0; i < clients; i++) pages.push(size(1, 3, `pages[${i}]`));
+      const crashes: boolean[] = [];
+      for (let i = 0; i < clients; i++) crashes.push(choose(2, `crash[${i}]`) === 1);
       const base = choose(256, "pattern");
-      const compositor = m.process("compositor", async (p) => {
-        const fd = await openDevice(m, p, devB);
-        for (let f = 0; f < clients; f++) {
-          const dmaBuf = await recvFd(p, { cloexec: true });
-          const handle = await fd.primeFdToHandle(dmaBuf);
-          // Which client sent it: the frame's size says (sizes may repeat: any match will do).
-          const len = await dmaBufSize(p, dmaBuf);
-          const view = await importerView(devB, fd, handle, dmaBuf, len);
-          const sum = checksum(await view.read());
-          const from = pages.findIndex(
-            (n, i) => n * PAGE === len && sum === expectedChecksum(patternOf(base, i), len),
-          );
-          check(from >= 0, `frame ${f} (${len} bytes) matches no client's drawing`);
-          await view.unmap();
-          await fd.gemClose(handle);
-          await close(p, dmaBuf);
-        }
-        await fd.close();
-      });
+      const r: CompositorRun = { m, devA, devB, clients, pages, crashes, base, compositor: null };
+      const compositor = m.process("compositor", compositorMain, r);
+      r.compositor = compositor;
       const procs: Process[] = [compositor];
-      for (let i = 0; i < clients; i++) {
-        procs.push(
-          m.process(`client${i}`, async (p) => {
-            const fd = await openDevice(m, p, devA);
-            const len = pages[i]! * PAGE;
-            const handle = await devA.createBo(fd, len);
-            const map = await devA.mapBo(fd, handle, len);
-            await map.fill(patternOf(base, i));
-            const dmaBuf = await fd.primeHandleToFd(handle);
-            await sendFd(p, compositor, dmaBuf);
-            // Mid-frame: gone with everything still open.
-            if (crashes[i]) await p.exit(1);
-            await map.unmap();
-            await close(p, dmaBuf);
-            await fd.gemClose(handle);
-            await fd.close();
-          }),
-        );
-      }
+      for (let i = 0; i < clients; i++)
+        procs.push(m.process(`client${i}`, compositorClient, { r, i }));
       await m.finish(procs);
     };
   },

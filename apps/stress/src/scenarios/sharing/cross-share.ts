@@ -15,6 +15,7 @@
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import type { BoMapping } from "@primetime/gem";
+import type { Process } from "@primetime/kernel";
 import { close, type DrmFd, isSysError, mmapDmaBuf, recvFd, sendFd } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
@@ -24,6 +25,7 @@ import {
   check,
   checksum,
   expectedChecksum,
+  type Machine,
   openDevice,
   patternOf,
   shuffle,
@@ -103,6 +105,119 @@ async function checkContents(
   );
 }
 
+/** What a cross-share run drew and booted: the state its two processes share. */
+interface CrossShareRun {
+  readonly m: Machine;
+  readonly devA: DeviceUnderTest;
+  readonly devB: DeviceUnderTest;
+  readonly n: number;
+  readonly pages: readonly number[];
+  readonly base: number;
+  readonly gpuA: GpuPath | null;
+  readonly gpuB: GpuPath | null;
+  importer: Process | null;
+}
+
+/** A buffer one side holds: its handle, its dma-buf fd and its CPU view. */
+interface Held {
+  readonly handle: number;
+  readonly dmaBuf: number;
+  readonly view: BoMapping;
+}
+
+/** One of the closes a side makes at the end, in an order drawn from the seed. */
+interface CloseStep {
+  readonly what: "munmap" | "close dma-buf" | "GEM_CLOSE";
+  readonly b: Held;
+}
+
+/** The closes of every held buffer: munmap, close of the dma-buf fd, GEM_CLOSE. */
+function closeSteps(held: readonly Held[]): CloseStep[] {
+  const steps: CloseStep[] = [];
+  for (const b of held)
+    steps.push({ what: "munmap", b }, { what: "close dma-buf", b }, { what: "GEM_CLOSE", b });
+  return steps;
+}
+
+function runCloseStep(p: Process, fd: DrmFd, s: CloseStep): Promise<unknown> {
+  switch (s.what) {
+    case "munmap":
+      return s.b.view.unmap();
+    case "close dma-buf":
+      return close(p, s.b.dmaBuf);
+    case "GEM_CLOSE":
+      return fd.gemClose(s.b.handle);
+  }
+}
+
+/**
+ * The importer: receives each dma-buf, imports it (twice: the same handle), checks its contents,
+ * then closes everything in a drawn order. Module-level, with the run's state as an argument
+ * (see Machine.process).
+ */
+async function crossShareImporter(p: Process, r: CrossShareRun): Promise<void> {
+  const { m, devA, devB, n, pages, base, gpuA, gpuB } = r;
+  const fd = await openDevice(m, p, devB);
+  const gpu = gpuB && { path: gpuB, client: gpuB.client(devB, fd) };
+  const got: Held[] = [];
+  for (let i = 0; i < n; i++) {
+    const dmaBuf = await recvFd(p, { cloexec: true });
+    const handle = await fd.primeFdToHandle(dmaBuf);
+    const again = await fd.primeFdToHandle(dmaBuf);
+    check(again === handle, `re-import of buffer ${i} gave handle ${again}, not ${handle}`);
+    const len = pages[i]! * PAGE;
+    const view = await importerView(devB, fd, handle, dmaBuf, len);
+    // The exporter's GPU may still be filling it: implicit sync through the dma-buf.
+    if (gpuA) await waitIdle(p, dmaBuf, `importer: buffer ${i}`);
+    const b = { handle, dmaBuf, view, len, value: patternOf(base, i), i };
+    await checkContents("the importer", devB, gpu, b, devB !== devA);
+    got.push({ dmaBuf, handle, view });
+  }
+  const steps = closeSteps(got);
+  await gpu?.client.close();
+  for (const s of shuffle(steps, "importer close order")) await runCloseStep(p, fd, s);
+  await fd.close();
+}
+
+/**
+ * The exporter: creates, fills and exports each buffer and sends its fd to the importer, reads
+ * its own view back, then closes everything in a drawn order.
+ */
+async function crossShareExporter(p: Process, r: CrossShareRun): Promise<void> {
+  const { m, devA, n, pages, base, gpuA } = r;
+  const fd = await openDevice(m, p, devA);
+  const gpu = gpuA && { path: gpuA, client: gpuA.client(devA, fd) };
+  const mine: Held[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = pages[i]! * PAGE;
+    // Made as its driver's userspace makes one (vmwgfx: ALLOC_BO), else a dumb buffer.
+    const { handle, map } = gpu?.client.createMapped
+      ? await gpu.client.createMapped(len)
+      : await createMappedDumb(devA, fd, len);
+    if (gpu) {
+      await gpu.client.fill(handle, len, patternOf(base, i));
+      gpuStats.fills[gpu.path.name] = (gpuStats.fills[gpu.path.name] ?? 0) + 1;
+    } else await map.fill(patternOf(base, i));
+    const dmaBuf = await fd.primeHandleToFd(handle);
+    await sendFd(p, r.importer!, dmaBuf);
+    mine.push({ handle, dmaBuf, view: map });
+  }
+  // The exporter's own view, read back while the importer works on the same pages. A
+  // GPU path that runs its commands in order checks after its own fill without a wait.
+  for (let i = 0; i < mine.length; i++) {
+    const b = mine[i]!;
+    if (gpuA && !gpuA.inOrder) await waitIdle(p, b.dmaBuf, `exporter: buffer ${i}`);
+    const len = pages[i]! * PAGE;
+    const c = { ...b, len, value: patternOf(base, i), i };
+    await checkContents("the exporter", devA, gpu, c, false);
+  }
+  const steps = closeSteps(mine);
+  await gpu?.client.close();
+  for (const s of shuffle(steps, "exporter close order")) await runCloseStep(p, fd, s);
+  // Closing the DRM fd early or last: both must free everything.
+  await fd.close();
+}
+
 export const CROSS_SHARE: CampaignScenario = {
   name: "cross-share",
   description:
@@ -119,72 +234,23 @@ export const CROSS_SHARE: CampaignScenario = {
       const m = await bootMachine(sim, drivers, opts.faults, { soleClients: true });
       const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
       const n = size(1, 3, "buffers");
-      const pages = Array.from({ length: n }, (_, i) => size(1, 4, `pages[${i}]`));
+      const pages: number[] = [];
+      for (let i = 0; i < n; i++) pages.push(size(1, 4, `pages[${i}]`));
       const base = choose(256, "pattern");
-      const gpuA = gpuPathOf(devA);
-      const gpuB = gpuPathOf(devB);
-      const importer = m.process("importer", async (p) => {
-        const fd = await openDevice(m, p, devB);
-        const gpu = gpuB && { path: gpuB, client: gpuB.client(devB, fd) };
-        const got: { dmaBuf: number; handle: number; view: BoMapping }[] = [];
-        for (let i = 0; i < n; i++) {
-          const dmaBuf = await recvFd(p, { cloexec: true });
-          const handle = await fd.primeFdToHandle(dmaBuf);
-          const again = await fd.primeFdToHandle(dmaBuf);
-          check(again === handle, `re-import of buffer ${i} gave handle ${again}, not ${handle}`);
-          const len = pages[i]! * PAGE;
-          const view = await importerView(devB, fd, handle, dmaBuf, len);
-          // The exporter's GPU may still be filling it: implicit sync through the dma-buf.
-          if (gpuA) await waitIdle(p, dmaBuf, `importer: buffer ${i}`);
-          const b = { handle, dmaBuf, view, len, value: patternOf(base, i), i };
-          await checkContents("the importer", devB, gpu, b, devB !== devA);
-          got.push({ dmaBuf, handle, view });
-        }
-        const steps = got.flatMap((g, i) => [
-          { what: `munmap ${i}`, run: () => g.view.unmap() },
-          { what: `close dma-buf ${i}`, run: () => close(p, g.dmaBuf) },
-          { what: `GEM_CLOSE ${i}`, run: () => fd.gemClose(g.handle) },
-        ]);
-        await gpu?.client.close();
-        for (const s of shuffle(steps, "importer close order")) await s.run();
-        await fd.close();
-      });
-      const exporter = m.process("exporter", async (p) => {
-        const fd = await openDevice(m, p, devA);
-        const gpu = gpuA && { path: gpuA, client: gpuA.client(devA, fd) };
-        const mine: { handle: number; dmaBuf: number; map: BoMapping }[] = [];
-        for (let i = 0; i < n; i++) {
-          const len = pages[i]! * PAGE;
-          // Made as its driver's userspace makes one (vmwgfx: ALLOC_BO), else a dumb buffer.
-          const { handle, map } = gpu?.client.createMapped
-            ? await gpu.client.createMapped(len)
-            : await createMappedDumb(devA, fd, len);
-          if (gpu) {
-            await gpu.client.fill(handle, len, patternOf(base, i));
-            gpuStats.fills[gpuA.name] = (gpuStats.fills[gpuA.name] ?? 0) + 1;
-          } else await map.fill(patternOf(base, i));
-          const dmaBuf = await fd.primeHandleToFd(handle);
-          await sendFd(p, importer, dmaBuf);
-          mine.push({ handle, dmaBuf, map });
-        }
-        // The exporter's own view, read back while the importer works on the same pages. A
-        // GPU path that runs its commands in order checks after its own fill without a wait.
-        for (const [i, b] of mine.entries()) {
-          if (gpuA && !gpuA.inOrder) await waitIdle(p, b.dmaBuf, `exporter: buffer ${i}`);
-          const len = pages[i]! * PAGE;
-          const c = { ...b, view: b.map, len, value: patternOf(base, i), i };
-          await checkContents("the exporter", devA, gpu, c, false);
-        }
-        const steps = mine.flatMap((b, i) => [
-          { what: `munmap ${i}`, run: () => b.map.unmap() },
-          { what: `close dma-buf ${i}`, run: () => close(p, b.dmaBuf) },
-          { what: `GEM_CLOSE ${i}`, run: () => fd.gemClose(b.handle) },
-        ]);
-        await gpu?.client.close();
-        for (const s of shuffle(steps, "exporter close order")) await s.run();
-        // Closing the DRM fd early or last: both must free everything.
-        await fd.close();
-      });
+      const r: CrossShareRun = {
+        m,
+        devA,
+        devB,
+        n,
+        pages,
+        base,
+        gpuA: gpuPathOf(devA),
+        gpuB: gpuPathOf(devB),
+        importer: null,
+      };
+      const importer = m.process("importer", crossShareImporter, r);
+      r.importer = importer;
+      const exporter = m.process("exporter", crossShareExporter, r);
       await m.finish([exporter, importer]);
     };
   },

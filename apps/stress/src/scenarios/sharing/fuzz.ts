@@ -18,17 +18,17 @@
  * splat starting with DIVERGENCE_PREFIX); and the kernel's own oracles (refcount, KASAN, lockdep,
  * WARN, kmemleak and the DRM device counters after the machine quiesced) stay silent.
  */
-import { type FuzzOptions, fuzzScenario } from "@primetime/fuzz";
+import { type FuzzOptions, fuzzScenario, STRESS_FUZZ_SIZES } from "@primetime/fuzz";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
-import { size, startFaults } from "./machine.js";
+import { startFaults } from "./machine.js";
 import { sizedForSharing } from "./sized-devices.js";
 
-/** The workload sizes a run draws from (inclusive ranges). */
-export const FUZZ_SIZES = {
-  processes: [2, 3],
-  threads: [1, 3],
-  ops: [4, 12],
-} as const;
+/**
+ * The workload sizes a run draws from (inclusive ranges): the fuzz package's
+ * `STRESS_FUZZ_SIZES`, which it draws at the start of the run, so that its own CLI replays this
+ * scenario's tokens (`cli log --token`: the syscall log of a finding).
+ */
+export const FUZZ_SIZES = STRESS_FUZZ_SIZES;
 
 export const FUZZ: CampaignScenario = {
   name: "fuzz",
@@ -46,9 +46,7 @@ export const FUZZ: CampaignScenario = {
     return async (sim) => {
       const opts: FuzzOptions = {
         drivers: drivers.map(sizedForSharing),
-        processes: size(...FUZZ_SIZES.processes, "fuzz processes"),
-        threads: size(...FUZZ_SIZES.threads, "fuzz threads"),
-        ops: size(...FUZZ_SIZES.ops, "fuzz ops"),
+        ...FUZZ_SIZES,
         // Fault injection starts once the devices are registered, as in the other sharing
         // scenarios (bootMachine): it hits the workload, not the boot.
         afterBoot: faults ? () => startFaults(faults) : undefined,

@@ -41,8 +41,13 @@ export interface Machine {
    * node, or through the primary node authenticated by the device's DRM master.
    */
   open(p: Process, dev: DeviceUnderTest): Promise<DrmFd>;
-  /** Starts a userspace process running `body` in its main thread. */
+  /**
+   * Starts a userspace process running `body` in its main thread (with `arg`, the run's state:
+   * pass a module-level function and the state rather than a closure made per run, whose
+   * optimized code V8 would drop at each full collection and compile again).
+   */
   process(name: string, body: (p: Process) => Promise<void>): Process;
+  process<A>(name: string, body: (p: Process, arg: A) => Promise<void>, arg: A): Process;
   /** Waits for the processes, then quiesces and checks for leaks. */
   finish(procs: readonly Process[]): Promise<void>;
 }
@@ -80,71 +85,106 @@ export async function bootMachine(
   registerSwSync(kernel);
   const devices: DeviceUnderTest[] = [];
   for (const d of drivers) devices.push(await registerDevice(sizedForSharing(d), kernel));
-  const baselines = devices.map((d) => drmDevCounters(d.device));
+  const baselines: ReturnType<typeof drmDevCounters>[] = [];
+  for (const d of devices) baselines.push(drmDevCounters(d.device));
   const survivors = new Set<SlabObject>(liveObjects());
   const tolerant = faults !== null;
   // A display server only where clients need it: a driver that allocates with its own ioctl
   // and has no render node (qxl: QXL_ALLOC is DRM_AUTH). Elsewhere clients open the render node
   // (its allocation ioctl is DRM_RENDER_ALLOW) or the primary node for dumb buffers and PRIME,
   // which need no authentication. A device with one client needs none (BootOptions.soleClients).
-  const masters = devices.map((d, i) =>
-    needsAuth(d) && !opts.soleClients ? drmMaster(kernel, d, i) : null,
-  );
+  const masters: (DrmMaster | null)[] = [];
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i]!;
+    masters.push(needsAuth(d) && !opts.soleClients ? drmMaster(kernel, d, i) : null);
+  }
   for (const m of masters) await m?.ready.wait();
   if (faults) startFaults(faults);
-  const procs: Process[] = [];
-  return {
-    sim,
-    kernel,
-    devices,
-    tolerant,
-    async open(p, dev) {
-      if (dev.driver.createBo && dev.render) return DrmFd.open(p, dev.render);
-      const fd = await DrmFd.open(p, dev.card);
-      const m = masters[devices.indexOf(dev)];
-      if (!m) return fd;
-      const magic = await fd.getMagic();
-      const r: AuthRequest = { magic, done: new Completion("auth reply"), error: null };
-      m.requests.push(r);
+  return new SharingMachine(sim, kernel, devices, tolerant, masters, baselines, survivors);
+}
+
+/**
+ * A booted machine. A class rather than an object literal made per run: its methods, like every
+ * function a run calls, are then long-lived functions whose optimized code V8 keeps (it drops
+ * that of a per-run closure at each full collection, then compiles it again once it is hot).
+ */
+class SharingMachine implements Machine {
+  /** The processes started so far (a process ended by an injected failure kills the others). */
+  readonly procs: Process[] = [];
+
+  constructor(
+    readonly sim: Simulation,
+    readonly kernel: Kernel,
+    readonly devices: readonly DeviceUnderTest[],
+    readonly tolerant: boolean,
+    private readonly masters: readonly (DrmMaster | null)[],
+    private readonly baselines: readonly ReturnType<typeof drmDevCounters>[],
+    private readonly survivors: ReadonlySet<SlabObject>,
+  ) {}
+
+  async open(p: Process, dev: DeviceUnderTest): Promise<DrmFd> {
+    if (dev.driver.createBo && dev.render) return DrmFd.open(p, dev.render);
+    const fd = await DrmFd.open(p, dev.card);
+    const m = this.masters[this.devices.indexOf(dev)];
+    if (!m) return fd;
+    const magic = await fd.getMagic();
+    const r: AuthRequest = { magic, done: new Completion("auth reply"), error: null };
+    m.requests.push(r);
+    m.kick.complete();
+    await r.done.wait();
+    if (r.error) throw r.error;
+    return fd;
+  }
+
+  process<A>(name: string, body: (p: Process, arg: A) => Promise<void>, arg?: A): Process {
+    const proc = this.kernel.spawnProcess(
+      name,
+      userMain.bind(null, this, body as (p: Process, arg: unknown) => Promise<void>, arg),
+    );
+    this.procs.push(proc);
+    return proc;
+  }
+
+  async finish(procs: readonly Process[]): Promise<void> {
+    for (const p of procs) await p.wait();
+    for (const m of this.masters) {
+      if (!m) continue;
+      m.stopping = true;
       m.kick.complete();
-      await r.done.wait();
-      if (r.error) throw r.error;
-      return fd;
-    },
-    process(name, body) {
-      const proc = kernel.spawnProcess(name, async (p) => {
-        try {
-          await body(p);
-        } catch (e) {
-          if (!(tolerant && isSysError(e))) throw e;
-          // An injected failure ends this process; its peers give up too (a session torn
-          // down), so nobody waits forever for what it would have sent.
-          for (const q of procs) if (q !== p) q.kill();
-        }
-      });
-      procs.push(proc);
-      return proc;
-    },
-    async finish(procs) {
-      for (const p of procs) await p.wait();
-      for (const m of masters) {
-        if (!m) continue;
-        m.stopping = true;
-        m.kick.complete();
-        await m.proc.wait();
-      }
-      // Each device's settling starts by quiescing the machine (a device without one needs
-      // none): what the processes left to deferred work is done before the device is waited
-      // for. One quiesce after them all, and the checks look at the quiet machine (kmemleak's
-      // scan without a second quiesce of it).
-      for (const d of devices) await settleDevice(kernel, d);
-      await kernel.quiesce();
-      devices.forEach((d, i) => {
-        drmDevCheckLeaks(d.device, baselines[i]!);
-      });
-      kmemleakScan({ ignore: (o) => survivors.has(o) });
-    },
-  };
+      await m.proc.wait();
+    }
+    // Each device's settling starts by quiescing the machine (a device without one needs
+    // none): what the processes left to deferred work is done before the device is waited
+    // for. One quiesce after them all, and the checks look at the quiet machine (kmemleak's
+    // scan without a second quiesce of it).
+    for (const d of this.devices) await settleDevice(this.kernel, d);
+    await this.kernel.quiesce();
+    for (let i = 0; i < this.devices.length; i++)
+      drmDevCheckLeaks(this.devices[i]!.device, this.baselines[i]!);
+    kmemleakScan({ ignore: isSurvivor.bind(this.survivors) });
+  }
+}
+
+/** kmemleak's filter: objects alive before the run (`this`: their set) are not the run's. */
+function isSurvivor(this: ReadonlySet<SlabObject>, o: SlabObject): boolean {
+  return this.has(o);
+}
+
+/** A process's main thread: `body`, where an injected failure ends the process quietly. */
+async function userMain(
+  m: SharingMachine,
+  body: (p: Process, arg: unknown) => Promise<void>,
+  arg: unknown,
+  p: Process,
+): Promise<void> {
+  try {
+    await body(p, arg);
+  } catch (e) {
+    if (!(m.tolerant && isSysError(e))) throw e;
+    // An injected failure ends this process; its peers give up too (a session torn
+    // down), so nobody waits forever for what it would have sent.
+    for (const q of m.procs) if (q !== p) q.kill();
+  }
 }
 
 /**
@@ -212,7 +252,7 @@ interface AuthRequest {
 }
 
 interface DrmMaster {
-  readonly proc: Process;
+  proc: Process;
   readonly ready: Completion;
   readonly kick: Completion;
   readonly requests: AuthRequest[];
@@ -232,32 +272,36 @@ function needsAuth(dev: DeviceUnderTest): boolean {
  * this way, as under X.
  */
 function drmMaster(kernel: Kernel, dev: DeviceUnderTest, i: number): DrmMaster {
-  const m = {
+  const m: DrmMaster = {
+    proc: null as unknown as Process,
     ready: new Completion(`drm-master${i} ready`),
     kick: new Completion(`drm-master${i} requests`),
-    requests: [] as AuthRequest[],
+    requests: [],
     stopping: false,
   };
-  const proc = kernel.spawnProcess(`drm-master${i}`, async (p) => {
-    const fd = await DrmFd.open(p, dev.card);
-    m.ready.complete();
-    for (;;) {
-      await m.kick.wait();
-      const r = m.requests.shift();
-      if (!r) {
-        if (m.stopping) break;
-        continue;
-      }
-      try {
-        await fd.authMagic(r.magic);
-      } catch (e) {
-        r.error = e;
-      }
-      r.done.complete();
+  m.proc = kernel.spawnProcess(`drm-master${i}`, drmMasterMain.bind(null, m, dev));
+  return m;
+}
+
+/** The display server's main thread (see drmMaster). */
+async function drmMasterMain(m: DrmMaster, dev: DeviceUnderTest, p: Process): Promise<void> {
+  const fd = await DrmFd.open(p, dev.card);
+  m.ready.complete();
+  for (;;) {
+    await m.kick.wait();
+    const r = m.requests.shift();
+    if (!r) {
+      if (m.stopping) break;
+      continue;
     }
-    await fd.close();
-  });
-  return Object.assign(m, { proc });
+    try {
+      await fd.authMagic(r.magic);
+    } catch (e) {
+      r.error = e;
+    }
+    r.done.complete();
+  }
+  await fd.close();
 }
 
 /** Opens `dev` for process `p` on machine `m` (see Machine.open). */

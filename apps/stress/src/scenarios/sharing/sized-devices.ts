@@ -9,6 +9,7 @@
  * depend on it.) Other drivers are registered as they are.
  */
 import type { DriverUnderTest } from "@primetime/gem";
+import type { Kernel } from "@primetime/kernel";
 import { createQxl, QXL_DRIVER_NAME } from "@primetime/qxl";
 import { findDriver } from "../../drivers.js";
 
@@ -22,5 +23,10 @@ export const SHARING_QXL_PAGES = { vramPages: 64, surfacePages: 64 } as const;
  */
 export function sizedForSharing(d: DriverUnderTest): DriverUnderTest {
   if (d.name !== QXL_DRIVER_NAME || findDriver(d.name) !== d) return d;
-  return { ...d, register: (kernel) => createQxl(kernel, SHARING_QXL_PAGES) };
+  return { ...d, register: registerSharingQxl };
+}
+
+/** qxl's registration at the sharing scenarios' size (module-level: see Machine.process). */
+function registerSharingQxl(kernel: Kernel): ReturnType<DriverUnderTest["register"]> {
+  return createQxl(kernel, SHARING_QXL_PAGES);
 }
