@@ -64,7 +64,11 @@ export interface RunResult {
   readonly message?: string;
 }
 
-/** @internal The settled promise a point returns when the running task goes on. */
+/**
+ * The settled promise point() returns when the running task goes on (and outside a run): a
+ * caller may skip awaiting it. @primetime/atomics re-exports it as the one RESOLVED the model's
+ * fast paths return, so `p !== RESOLVED` means the same wherever a promise comes from.
+ */
 export const RESOLVED: Promise<void> = Promise.resolve();
 /**
  * Returned to tasks of a run that has ended: they stay suspended and are garbage collected. A
