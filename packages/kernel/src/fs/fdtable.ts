@@ -73,7 +73,8 @@ export const FGET_NO_RECHECK = defineToggle({
   kind: "hypothetical",
   kernels: "v6.7+ fs/file.c __fget_files_rcu(), with the re-check of v5.16 removed",
   foundBy:
-    "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open)",
+    "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open); " +
+    "also the fuzzer, packages/fuzz src/fuzz.test.ts (swarm plan close-drm+gem-close+child-open under POS)",
 });
 
 /** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */
