@@ -269,8 +269,9 @@ export function dmaResvTrylock(obj: DmaResv): boolean {
  * Locking: the caller holds the lock.
  * References: none.
  */
-export function dmaResvUnlock(obj: DmaResv): Promise<void> {
-  return dmaResvResetMaxFences(obj).then(() => wwMutexUnlock(obj.lock));
+export async function dmaResvUnlock(obj: DmaResv): Promise<void> {
+  await dmaResvResetMaxFences(obj);
+  await wwMutexUnlock(obj.lock);
 }
 
 /**
@@ -279,11 +280,10 @@ export function dmaResvUnlock(obj: DmaResv): Promise<void> {
  * Locking: the reservation lock must be held.
  * References: none.
  */
-export function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
-  return rcuDereferenceProtected(obj.fences, heldCond(obj)).then((fences) => {
-    dmaResvAssertHeld(obj);
-    if (fences) fences.maxFences = fences.numFences;
-  });
+export async function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
+  const fences = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  dmaResvAssertHeld(obj);
+  if (fences) fences.maxFences = fences.numFences;
 }
 
 /**

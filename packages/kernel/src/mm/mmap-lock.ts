@@ -91,13 +91,11 @@ export class MmapLock implements LockdepLock {
   /** Models mmap_read_unlock(). Locking: the caller holds it for reading; wakes every waiter. */
   readUnlock(): Promise<void> {
     const p = pointNow("mmap_read_unlock");
-    if (p !== null) return p.then(() => this.readUnlockNow());
-    try {
+    if (p === null) {
       this.readUnlockNow();
       return RESOLVED;
-    } catch (e) {
-      return Promise.reject(e);
     }
+    return p.then(() => this.readUnlockNow());
   }
 
   /** readUnlock() after its point. */
@@ -141,13 +139,11 @@ export class MmapLock implements LockdepLock {
   /** Models mmap_write_unlock(). Locking: the caller holds it for writing; wakes every waiter. */
   writeUnlock(): Promise<void> {
     const p = pointNow("mmap_write_unlock");
-    if (p !== null) return p.then(() => this.writeUnlockNow());
-    try {
+    if (p === null) {
       this.writeUnlockNow();
       return RESOLVED;
-    } catch (e) {
-      return Promise.reject(e);
     }
+    return p.then(() => this.writeUnlockNow());
   }
 
   /** writeUnlock() after its point. */
