@@ -4,6 +4,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deflateRawSync } from "node:zlib";
+import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
@@ -85,6 +87,28 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
   it("a corrupt or truncated token", async () => {
     expectUsage(await cli(["replay", "pt1.AAAA"]), /token/);
     expectUsage(await cli(["replay", "hello"]), /token/);
+  });
+
+  it("a token with a valid checksum but impossible content, or a decompression bomb", async () => {
+    const t = {
+      strategy: "random" as const,
+      param: 0,
+      seed: 1,
+      steps: 0,
+      stepLimit: 1000,
+      traceHash: 0,
+      scenario: "fuzz@vgem+vgem",
+      toggles: [] as string[],
+      choices: [] as number[],
+    };
+    const unknown = encodeToken({ ...t, toggles: ["nobody.defines-this"] });
+    expectUsage(await cli(["replay", unknown]), /unknown toggle "nobody\.defines-this"/);
+    const stepLimit0 = encodeToken({ ...t, stepLimit: 0 });
+    expectUsage(await cli(["replay", stepLimit0]), /step limit 0 is out of range/);
+    // 64 MiB of zeros deflate to about 64 KiB: rejected once 16 MiB are inflated.
+    const bomb = `pt1.${deflateRawSync(Buffer.alloc(64 * 2 ** 20)).toString("base64url")}`;
+    expectUsage(await cli(["replay", bomb]), /inflates past/);
+    expectUsage(await cli(["minimize", bomb]), /inflates past/);
   });
 });
 

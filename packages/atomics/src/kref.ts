@@ -14,6 +14,13 @@ import { type Lockable, RefcountT } from "./refcount.js";
 
 /** kref_put()'s result when the reference was not the last, as a settled promise. */
 const RESOLVED_0: Promise<0> = Promise.resolve(0);
+/** kref_put()'s result after a release that did not sleep (returned no promise). */
+const RESOLVED_1: Promise<1> = Promise.resolve(1);
+/** kref_get_unless_zero()'s results, settled. */
+const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
+const one = (): 1 => 1;
+const discard = (): void => {};
 
 /**
  * The release function of kref_put(): frees the object. It may sleep: a returned promise is
@@ -144,10 +151,23 @@ export class Kref {
     return this.refcount.decAndTest() ? this.released(release) : RESOLVED_0;
   }
 
-  /** The last put: `release` runs (awaited), then kref_put() returns 1. */
-  private async released(release: KrefRelease): Promise<1> {
-    await release(this);
-    return 1;
+  /**
+   * The last put: `release` runs (a returned promise or thenable is awaited), then kref_put()
+   * returns 1. A release that returns nothing gives a settled promise (no async frame).
+   */
+  private released(release: KrefRelease): Promise<1> {
+    const r = release(this);
+    return r === undefined ? RESOLVED_1 : Promise.resolve(r).then(one);
+  }
+
+  /**
+   * kref_put() for a caller that drops its result (a void wrapper such as drm_gem_object_put()
+   * or dma_fence_put()): RESOLVED when the running task went on at the point and the reference
+   * was not the last, so the caller can skip its await.
+   */
+  putVoid(release: KrefRelease): Promise<void> {
+    const r = this.put(release);
+    return r === RESOLVED_0 ? RESOLVED : r.then(discard);
   }
 
   /**
@@ -198,8 +218,18 @@ export class Kref {
    * RCU-delayed free.
    * References: takes one when it returns true.
    */
-  async getUnlessZero(): Promise<boolean> {
-    await point(this.label("kref_get_unless_zero"));
+  getUnlessZero(): Promise<boolean> {
+    const p = pointNow(this.label("kref_get_unless_zero"));
+    if (p !== null) return p.then(() => this.getUnlessZeroNow());
+    try {
+      return this.getUnlessZeroNow() ? RESOLVED_TRUE : RESOLVED_FALSE;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** kref_get_unless_zero() after its point. */
+  private getUnlessZeroNow(): boolean {
     this.access("kref_get_unless_zero");
     return this.refcount.incNotZero();
   }

@@ -3,7 +3,9 @@
  * comment there), re-exported here with the settled promise a fast path returns.
  */
 
-export { pointNow } from "@primetime/sim";
-
-/** A promise already resolved with undefined: what a fast path returns. */
-export const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * RESOLVED, a promise already resolved with undefined, is what a fast path returns: sim's own,
+ * the one point() returns when the running task goes on, so a point's promise and a fast path's
+ * compare alike (one constant, not two).
+ */
+export { pointNow, RESOLVED } from "@primetime/sim";

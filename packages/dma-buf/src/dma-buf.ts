@@ -25,6 +25,7 @@
  * ones, are in dma-buf-ioctl.ts), no dynamic (move_notify) importers, pin/unpin or peer-to-peer.
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import {
   anonInodeGetfile,
   EBADF,
@@ -275,9 +276,9 @@ export async function dmaBufGet(fd: number): Promise<DmaBuf | Errno> {
  * Locking: none; callable under spinlocks.
  * References: drops one.
  */
-export async function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
-  if (warnOn(!dmabuf?.file, "dma_buf_put: WARN_ON(!dmabuf || !dmabuf->file)")) return;
-  await fput(dmabuf!.file!);
+export function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
+  if (warnOn(!dmabuf?.file, "dma_buf_put: WARN_ON(!dmabuf || !dmabuf->file)")) return RESOLVED;
+  return fput(dmabuf!.file!);
 }
 
 /**

@@ -23,7 +23,7 @@
  * on) but must not sleep, as they run under the fence's spinlock.
  */
 
-import { Kref } from "@primetime/atomics";
+import { Kref, pointNow, RESOLVED } from "@primetime/atomics";
 import {
   EDEADLK,
   EINVAL,
@@ -242,9 +242,10 @@ export function dmaFenceCreate(
  * valid and the count known non-zero).
  * References: takes one.
  */
-export async function dmaFenceGet<F extends DmaFence | null>(fence: F): Promise<F> {
-  if (fence) await fence.refcount.get();
-  return fence;
+export function dmaFenceGet<F extends DmaFence | null>(fence: F): Promise<F> {
+  if (!fence) return Promise.resolve(fence);
+  const got = fence.refcount.get();
+  return got === RESOLVED ? Promise.resolve(fence) : got.then(() => fence);
 }
 
 /**
@@ -253,8 +254,8 @@ export async function dmaFenceGet<F extends DmaFence | null>(fence: F): Promise<
  * Locking: rcu_read_lock() (fences are freed with kfree_rcu(), so the memory stays valid).
  * References: takes one on success.
  */
-export async function dmaFenceGetRcu(fence: DmaFence): Promise<DmaFence | null> {
-  return (await fence.refcount.getUnlessZero()) ? fence : null;
+export function dmaFenceGetRcu(fence: DmaFence): Promise<DmaFence | null> {
+  return fence.refcount.getUnlessZero().then((got) => (got ? fence : null));
 }
 
 /**
@@ -263,8 +264,8 @@ export async function dmaFenceGetRcu(fence: DmaFence): Promise<DmaFence | null> 
  * Locking: none; may be called under spinlocks (the release does not sleep).
  * References: drops one.
  */
-export async function dmaFencePut(fence: DmaFence | null): Promise<void> {
-  if (fence) await fence.refcount.put(dmaFenceRelease);
+export function dmaFencePut(fence: DmaFence | null): Promise<void> {
+  return fence ? fence.refcount.putVoid(dmaFenceRelease) : RESOLVED;
 }
 
 /**
@@ -367,16 +368,27 @@ export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean
  * Locking: none (takes the fence lock if it signals).
  * References: the caller holds one, or is in an RCU read-side section.
  */
-export async function dmaFenceIsSignaled(fence: DmaFence): Promise<boolean> {
-  await point(fmtLabel("test_bit(SIGNALED, ", fence.name, ")"));
-  fence.checkAccess("dma_fence_is_signaled");
-  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
-  if (fence.ops.signaled?.(fence)) {
-    await dmaFenceSignal(fence);
-    return true;
+export function dmaFenceIsSignaled(fence: DmaFence): Promise<boolean> {
+  // Settled at once when the running task goes on and nothing signals (pointNow()).
+  const p = pointNow(fmtLabel("test_bit(SIGNALED, ", fence.name, ")"));
+  if (p !== null) return p.then(() => isSignaledNow(fence));
+  try {
+    return isSignaledNow(fence);
+  } catch (e) {
+    return Promise.reject(e);
   }
-  return false;
 }
+
+/** dma_fence_is_signaled() after its point. */
+function isSignaledNow(fence: DmaFence): Promise<boolean> {
+  fence.checkAccess("dma_fence_is_signaled");
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return RESOLVED_TRUE;
+  if (fence.ops.signaled?.(fence)) return dmaFenceSignal(fence).then(() => true);
+  return RESOLVED_FALSE;
+}
+
+const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
 
 /**
  * Models __dma_fence_is_later() for 32-bit seqnos: f1 is later than f2, with wrap-around.

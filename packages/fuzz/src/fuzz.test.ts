@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
 import { baselineFixes, type RunResult, Simulation } from "@primetime/sim";
@@ -30,6 +32,8 @@ import { planFromScenarioName, planScenarioName } from "./plan.js";
 import { formatSyscallLog, formatValue, ioctlName } from "./syscall-log.js";
 
 const fuzz = { drivers: [vgem] };
+const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
+const TSX = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
 
 /**
  * A hunt's budget from first finds measured from several first seeds: about 7 times their mean
@@ -479,6 +483,28 @@ describe("the syscall log", () => {
     );
     expect(ioctlName(0xdeadbeef)).toBe("0xdeadbeef");
   });
+
+  it("cli log prints a seed's calls, then the run's outcome; a bad token is a usage error", () => {
+    const cli = (...args: string[]) =>
+      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", "log", ...args], {
+        cwd: PACKAGE_DIR,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    const ok = cli("11", "--strategies", "pct");
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    const lines = ok.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^\[ *\d+- *\d+\] fuzz\d(:t\d)?\[\d+\]: open\("\/dev\/dri\/card\d", 2\) = \d+$/,
+    );
+    expect(lines.at(-1)).toMatch(
+      /^\d+ syscalls; outcome ok, \d+ steps, trace [0-9a-f]{8}; splats 0, exceptions 0, leaks 0, divergences 0$/,
+    );
+    const bad = cli("--token", "pt1.garbage");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/token/);
+  }, 120_000);
 
   // The 100,000-schedule campaign's one divergence (stress `run --scenario fuzz --drivers vgem
   // --seeds 100000`, schedule 98,950, seed 895338476; the token is its minimized replay). A race

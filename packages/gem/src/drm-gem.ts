@@ -19,7 +19,7 @@
  * id is not reused while the driver still has references to the old handle.
  */
 
-import { Kref } from "@primetime/atomics";
+import { Kref, RESOLVED } from "@primetime/atomics";
 import {
   type DmaBuf,
   type DmaBufAttachment,
@@ -216,8 +216,8 @@ export function drmGemObjectGet(obj: GemObject): Promise<void> {
  * Locking: none.
  * References: drops one.
  */
-export async function drmGemObjectPut(obj: GemObject): Promise<void> {
-  await obj.refcount.put(() => drmGemObjectFree(obj));
+export function drmGemObjectPut(obj: GemObject): Promise<void> {
+  return obj.refcount.putVoid(() => drmGemObjectFree(obj));
 }
 
 // ---- Handles -----------------------------------------------------------------------------------
@@ -454,10 +454,16 @@ export async function drmGemHandleCreate(file: DrmFile, obj: GemObject): Promise
  * References: returns one, which the caller puts.
  */
 export async function drmGemObjectLookup(file: DrmFile, handle: number): Promise<GemObject | null> {
-  await file.tableLock.lock();
+  // An uncontended lock, the get and the unlock settle at once (RESOLVED): no awaits of them.
+  const locked = file.tableLock.lock();
+  if (locked !== RESOLVED) await locked;
   const obj = await file.objectIdr.find(handle);
-  if (obj) await drmGemObjectGet(obj);
-  await file.tableLock.unlock();
+  if (obj) {
+    const got = drmGemObjectGet(obj);
+    if (got !== RESOLVED) await got;
+  }
+  const unlocked = file.tableLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   return obj;
 }
 

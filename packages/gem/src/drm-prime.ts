@@ -18,6 +18,7 @@
  * concurrent update can be lost, which is how the unlocked removal corrupted the real trees.
  */
 
+import { pointNow, RESOLVED } from "@primetime/atomics";
 import {
   type DmaBuf,
   type DmaBufAttachment,
@@ -127,17 +128,30 @@ export class PrimeTree {
   }
 
   /** rb_link_node() + rb_insert_color(). */
-  async insert(m: DrmPrimeMember): Promise<void> {
-    const next = [...this.nodes, m];
-    await point(opLabel("rb_insert_color", this.name));
-    this.nodes = next;
+  insert(m: DrmPrimeMember): Promise<void> {
+    return this.update([...this.nodes, m], opLabel("rb_insert_color", this.name));
   }
 
   /** rb_erase(). */
-  async erase(m: DrmPrimeMember): Promise<void> {
-    const next = this.nodes.filter((x) => x !== m);
-    await point(opLabel("rb_erase", this.name));
+  erase(m: DrmPrimeMember): Promise<void> {
+    return this.update(
+      this.nodes.filter((x) => x !== m),
+      opLabel("rb_erase", this.name),
+    );
+  }
+
+  /**
+   * The tree becomes `next` (computed before the point) after the point `label`: settled at once
+   * when the running task goes on (pointNow(): no async frame per update).
+   */
+  private update(next: DrmPrimeMember[], label: string): Promise<void> {
+    const p = pointNow(label);
+    if (p !== null)
+      return p.then(() => {
+        this.nodes = next;
+      });
     this.nodes = next;
+    return RESOLVED;
   }
 }
 

@@ -12,6 +12,7 @@
  * is never revoked is a kmemleak report, as in the kernel.
  */
 
+import { pointNow, RESOLVED } from "@primetime/atomics";
 import {
   ENOMEM,
   ENOSPC,
@@ -187,10 +188,12 @@ export async function drmVmaOffsetAdd(
   node: DrmVmaOffsetNode,
   pages: number,
 ): Promise<number> {
-  await mgr.vmLock.lock();
+  const locked = mgr.vmLock.lock();
+  if (locked !== RESOLVED) await locked;
   let ret = 0;
   if (!node.allocated) ret = mgr.insertLocked(node, pages);
-  await mgr.vmLock.unlock();
+  const unlocked = mgr.vmLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   return ret;
 }
 
@@ -205,9 +208,11 @@ export async function drmVmaOffsetRemove(
   mgr: DrmVmaOffsetManager,
   node: DrmVmaOffsetNode,
 ): Promise<void> {
-  await mgr.vmLock.lock();
+  const locked = mgr.vmLock.lock();
+  if (locked !== RESOLVED) await locked;
   if (node.allocated) mgr.removeLocked(node);
-  await mgr.vmLock.unlock();
+  const unlocked = mgr.vmLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
 }
 
 /**
@@ -270,9 +275,12 @@ export async function drmVmaOffsetExactLookupLocked(
  * References: none (the entry is owned by the node until the matching revoke).
  */
 export async function drmVmaNodeAllow(node: DrmVmaOffsetNode, tag: object): Promise<number> {
-  await point("kmalloc(drm_vma_offset_file)");
+  // The point and an uncontended lock settle at once (pointNow(), RESOLVED): no awaits.
+  const p = pointNow("kmalloc(drm_vma_offset_file)");
+  if (p !== null) await p;
   const fresh = kmalloc(drmVmaOffsetFileCache, () => new DrmVmaOffsetFile(tag));
-  await node.vmLock.lock();
+  const locked = node.vmLock.lock();
+  if (locked !== RESOLVED) await locked;
   let ret = 0;
   let unused: DrmVmaOffsetFile | null = isErr(fresh) ? null : fresh;
   const entry = node.vmFiles.get(tag);
@@ -284,7 +292,8 @@ export async function drmVmaNodeAllow(node: DrmVmaOffsetNode, tag: object): Prom
     node.vmFiles.set(tag, unused);
     unused = null;
   }
-  await node.vmLock.unlock();
+  const unlocked = node.vmLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   kfree(unused);
   return ret;
 }
@@ -297,13 +306,15 @@ export async function drmVmaNodeAllow(node: DrmVmaOffsetNode, tag: object): Prom
  * References: none.
  */
 export async function drmVmaNodeRevoke(node: DrmVmaOffsetNode, tag: object): Promise<void> {
-  await node.vmLock.lock();
+  const locked = node.vmLock.lock();
+  if (locked !== RESOLVED) await locked;
   const entry = node.vmFiles.get(tag);
   if (entry && --entry.vmCount === 0) {
     node.vmFiles.delete(tag);
     kfree(entry);
   }
-  await node.vmLock.unlock();
+  const unlocked = node.vmLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
 }
 
 /**

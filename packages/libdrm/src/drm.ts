@@ -79,19 +79,25 @@ export function drmIoctlName(cmd: number): string {
  * Locking: none in userspace (the kernel takes what each request needs).
  * References: none of its own; the request takes or drops what the kernel does.
  */
-export async function drmIoctl(
+export function drmIoctl(
   proc: UserProcess,
   fd: number,
   cmd: number,
   arg?: object,
   name?: string,
 ): Promise<number> {
-  checkNumber(fd, "fd");
-  checkNumber(cmd, "cmd");
-  checkOptionalObject(arg, "arg");
-  return checkRet(await proc.ioctl(fd, cmd, arg), "ioctl", {
-    request: name ?? drmIoctlName(cmd),
-  });
+  // One reaction on the syscall's promise rather than an async frame per ioctl.
+  try {
+    checkNumber(fd, "fd");
+    checkNumber(cmd, "cmd");
+    checkOptionalObject(arg, "arg");
+    // Promise.resolve(): a process model may return its number directly (await allowed it).
+    return Promise.resolve(proc.ioctl(fd, cmd, arg)).then((ret) =>
+      checkRet(ret, "ioctl", { request: name ?? drmIoctlName(cmd) }),
+    );
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**

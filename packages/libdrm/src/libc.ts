@@ -48,9 +48,15 @@ export async function open(proc: UserProcess, path: string, flags: number): Prom
 }
 
 /** close(2). Throws SysError (EBADF). */
-export async function close(proc: UserProcess, fd: number): Promise<void> {
-  checkNumber(fd, "fd");
-  checkRet(await proc.close(fd), "close");
+export function close(proc: UserProcess, fd: number): Promise<void> {
+  try {
+    checkNumber(fd, "fd");
+    return Promise.resolve(proc.close(fd)).then((ret) => {
+      checkRet(ret, "close");
+    });
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** dup(2): the lowest free fd for the same open file. Throws SysError (EBADF, EMFILE). */

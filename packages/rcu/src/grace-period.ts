@@ -22,6 +22,7 @@
  * synchronizeRcu() and rcuBarrier() return at once.
  */
 
+import { pointNow, RESOLVED } from "@primetime/atomics";
 import {
   activeSimulation,
   Completion,
@@ -69,20 +70,34 @@ const rcuLeakCallback: RcuCallback = () => {};
  * References: the callback owns whatever the caller handed over with the head (usually the
  * last reference: the callback frees the object).
  */
-export async function callRcu(head: RcuHead, func: RcuCallback): Promise<void> {
+export function callRcu(head: RcuHead, func: RcuCallback): Promise<void> {
   const sim = activeSimulation();
-  if (sim === null || sim.current !== null) await point(opLabel("call_rcu", head.name));
+  if (sim === null || sim.current !== null) {
+    // Settled at once when the running task goes on at its point (pointNow()).
+    const p = pointNow(opLabel("call_rcu", head.name));
+    if (p !== null) return p.then(() => callRcuNow(head, func, sim));
+  }
+  try {
+    return callRcuNow(head, func, sim);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** call_rcu() after its point. */
+function callRcuNow(head: RcuHead, func: RcuCallback, sim: Simulation | null): Promise<void> {
   if (head.queued) {
     report("warn", `__call_rcu(): Double-freed CB ${head.name}`, { object: head.name });
     head.func = rcuLeakCallback;
-    return;
+    return RESOLVED;
   }
   head.queued = true;
   head.func = func;
   const st = rcuState();
   st.next.push(head);
-  if (sim === null) await drainOutside(st);
-  else startGpKthread(st, sim);
+  if (sim === null) return drainOutside(st);
+  startGpKthread(st, sim);
+  return RESOLVED;
 }
 
 /**
@@ -212,8 +227,11 @@ async function rcuDoBatch(st: RcuState): Promise<void> {
   while (st.done.length > 0) {
     const head = st.done.shift()!;
     st.invoking = head;
-    await point(opLabel("rcu_do_batch", head.name));
-    await invoke(head);
+    // The point and a callback that does not sleep settle at once (pointNow(), RESOLVED).
+    const p = pointNow(opLabel("rcu_do_batch", head.name));
+    if (p !== null) await p;
+    const invoked = invoke(head);
+    if (invoked !== RESOLVED) await invoked;
     st.invoking = null;
   }
 }
@@ -224,20 +242,30 @@ async function rcuDoBatch(st: RcuState): Promise<void> {
  * reported itself) and the callback is abandoned; the kthread goes on with the next one, so the
  * rest of the run still has RCU (the kernel would panic with "Fatal exception in interrupt").
  */
-async function invoke(head: RcuHead): Promise<void> {
+function invoke(head: RcuHead): Promise<void> {
   const f = head.func;
   head.func = null;
   head.queued = false;
+  let r: unknown;
   try {
-    await f?.(head);
+    r = f?.(head);
   } catch (e) {
-    const sim = activeSimulation();
-    if (e instanceof KernelBug || (sim !== null && !sim.running)) return;
-    const msg = e instanceof Error ? e.message : String(e);
-    report("bug", `unhandled exception in RCU callback ${head.name}: ${msg}`, {
-      object: head.name,
-    });
+    callbackFailed(head, e);
+    return RESOLVED;
   }
+  // A callback that returns nothing (kfree_rcu()'s free) settles at once: no async frame.
+  if (r === undefined) return RESOLVED;
+  return Promise.resolve(r).then(undefined, (e: unknown) => callbackFailed(head, e));
+}
+
+/** An exception in an RCU callback (see invoke()). */
+function callbackFailed(head: RcuHead, e: unknown): void {
+  const sim = activeSimulation();
+  if (e instanceof KernelBug || (sim !== null && !sim.running)) return;
+  const msg = e instanceof Error ? e.message : String(e);
+  report("bug", `unhandled exception in RCU callback ${head.name}: ${msg}`, {
+    object: head.name,
+  });
 }
 
 /**

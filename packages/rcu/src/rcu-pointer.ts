@@ -9,7 +9,8 @@
  * guarantees of rcu_assign_pointer()'s release store hold trivially.
  */
 
-import { opLabel, point } from "@primetime/sim";
+import { pointNow, RESOLVED } from "@primetime/atomics";
+import { opLabel } from "@primetime/sim";
 import {
   type LockdepCondition,
   rcuDereferenceCheck,
@@ -46,13 +47,30 @@ export class RcuPointer<T> {
  * Locking: rcu_read_lock(), or what `cond` checks.
  * References: none; the object stays valid until the section ends (take a reference to keep it).
  */
-export async function rcuDereference<T>(
-  p: RcuPointer<T>,
-  cond?: LockdepCondition,
-): Promise<T | null> {
-  await point(opLabel("rcu_dereference", p.name));
+export function rcuDereference<T>(p: RcuPointer<T>, cond?: LockdepCondition): Promise<T | null> {
+  const at = pointNow(opLabel("rcu_dereference", p.name));
+  if (at !== null) return at.then(() => dereferenceNow(p, cond));
+  try {
+    return settled(dereferenceNow(p, cond));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** rcuDereference() after its point. */
+function dereferenceNow<T>(p: RcuPointer<T>, cond: LockdepCondition | undefined): T | null {
   rcuDereferenceCheck(p.name, cond);
   return p[VALUE];
+}
+
+const RESOLVED_NULL: Promise<null> = Promise.resolve(null);
+
+/**
+ * A settled promise of `v` (the fast path of a load whose task went on at its point: no async
+ * frame per load).
+ */
+function settled<T>(v: T | null): Promise<T | null> {
+  return v === null ? RESOLVED_NULL : Promise.resolve(v);
 }
 
 /**
@@ -62,11 +80,21 @@ export async function rcuDereference<T>(
  * Locking: the update-side lock `cond` checks.
  * References: none.
  */
-export async function rcuDereferenceProtected<T>(
+export function rcuDereferenceProtected<T>(
   p: RcuPointer<T>,
   cond: LockdepCondition,
 ): Promise<T | null> {
-  await point(opLabel("rcu_dereference_protected", p.name));
+  const at = pointNow(opLabel("rcu_dereference_protected", p.name));
+  if (at !== null) return at.then(() => dereferenceProtectedNow(p, cond));
+  try {
+    return settled(dereferenceProtectedNow(p, cond));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** rcuDereferenceProtected() after its point. */
+function dereferenceProtectedNow<T>(p: RcuPointer<T>, cond: LockdepCondition): T | null {
   rcuDereferenceProtectedCheck(p.name, cond);
   return p[VALUE];
 }
@@ -77,9 +105,9 @@ export async function rcuDereferenceProtected<T>(
  * Locking: none.
  * References: none; the value must not be dereferenced.
  */
-export async function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
-  await point(opLabel("rcu_access_pointer", p.name));
-  return p[VALUE];
+export function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
+  const at = pointNow(opLabel("rcu_access_pointer", p.name));
+  return at !== null ? at.then(() => p[VALUE]) : settled(p[VALUE]);
 }
 
 /**
@@ -89,9 +117,19 @@ export async function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
  * References: the pointer holds whatever reference the caller's protocol gives it (often the
  * one the caller transfers); the old object is the caller's to free after a grace period.
  */
-export async function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
-  await point(opLabel("rcu_assign_pointer", p.name));
+export function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
+  return store(opLabel("rcu_assign_pointer", p.name), p, v);
+}
+
+/** A store after the point `label`: settled at once when the running task goes on. */
+function store<T>(label: string, p: RcuPointer<T>, v: T | null): Promise<void> {
+  const at = pointNow(label);
+  if (at !== null)
+    return at.then(() => {
+      p[VALUE] = v;
+    });
   p[VALUE] = v;
+  return RESOLVED;
 }
 
 /**
@@ -101,9 +139,8 @@ export async function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promis
  * Locking: as rcuAssignPointer().
  * References: as rcuAssignPointer().
  */
-export async function rcuInitPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
-  await point(opLabel("RCU_INIT_POINTER", p.name));
-  p[VALUE] = v;
+export function rcuInitPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
+  return store(opLabel("RCU_INIT_POINTER", p.name), p, v);
 }
 
 /**
@@ -112,12 +149,22 @@ export async function rcuInitPointer<T>(p: RcuPointer<T>, v: T | null): Promise<
  * Locking: the update-side lock `cond` checks.
  * References: the old value's reference passes to the caller.
  */
-export async function rcuReplacePointer<T>(
+export function rcuReplacePointer<T>(
   p: RcuPointer<T>,
   v: T | null,
   cond: LockdepCondition,
 ): Promise<T | null> {
-  await point(opLabel("rcu_replace_pointer", p.name));
+  const at = pointNow(opLabel("rcu_replace_pointer", p.name));
+  if (at !== null) return at.then(() => replaceNow(p, v, cond));
+  try {
+    return settled(replaceNow(p, v, cond));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** rcuReplacePointer() after its point. */
+function replaceNow<T>(p: RcuPointer<T>, v: T | null, cond: LockdepCondition): T | null {
   rcuDereferenceProtectedCheck(p.name, cond);
   const old = p[VALUE];
   p[VALUE] = v;

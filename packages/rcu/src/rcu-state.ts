@@ -90,7 +90,7 @@ export function rcuState(sim: Simulation | null = activeSimulation()): RcuState 
 
 /** The RCU state of `sim` if RCU has been used in it, without creating it. */
 export function peekRcuState(sim: Simulation): RcuState | undefined {
-  return sim.locals.get(STATE) as RcuState | undefined;
+  return STATE.peek(sim);
 }
 
 /** The current task's reader state (the fallback reader outside a task). */
@@ -101,7 +101,7 @@ export function readerOf(st: RcuState = rcuState()): ReaderState {
 
 /** A task's reader state if it ever used RCU, without creating it. */
 export function readerOfTask(task: Task): ReaderState | undefined {
-  return task.locals.get(READER) as ReaderState | undefined;
+  return READER.peek(task);
 }
 
 /** A reader enters its outermost section. */

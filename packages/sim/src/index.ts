@@ -35,6 +35,7 @@ export { deriveSeed, Prng } from "./prng.js";
 export {
   activeSimulation,
   onBlock,
+  RESOLVED,
   type RunOutcome,
   type RunResult,
   type Scenario,

@@ -64,7 +64,11 @@ export interface RunResult {
   readonly message?: string;
 }
 
-/** @internal The settled promise a point returns when the running task goes on. */
+/**
+ * The settled promise point() returns when the running task goes on (and outside a run): a
+ * caller may skip awaiting it. @primetime/atomics re-exports it as the one RESOLVED the model's
+ * fast paths return, so `p !== RESOLVED` means the same wherever a promise comes from.
+ */
 export const RESOLVED: Promise<void> = Promise.resolve();
 /**
  * Returned to tasks of a run that has ended: they stay suspended and are garbage collected. A
@@ -160,8 +164,11 @@ export class Simulation {
   readonly prng: Prng;
   /** The task running now (null in scheduler context: timer callbacks). */
   current: Task | null = null;
-  /** Per-simulation state of the layers above (the slab, lockdep's graph, RCU): see SimLocal. */
-  readonly locals = new Map<object, unknown>();
+  /**
+   * Per-simulation state of the layers above (the slab, lockdep's graph, RCU), by SimLocal slot:
+   * see SimLocal.
+   */
+  readonly locals: unknown[] = [];
   /** Steps so far. */
   steps = 0;
   /** Steps with more than one runnable task (what PCT counts). */

@@ -33,8 +33,11 @@ export class Task {
   error: unknown = undefined;
   readonly kind: TaskKind;
   readonly daemon: boolean;
-  /** Per-task state of the layers above (RCU nesting, held locks...): see TaskLocal. */
-  readonly locals = new Map<object, unknown>();
+  /**
+   * Per-task state of the layers above (RCU nesting, held locks...), by TaskLocal slot: see
+   * TaskLocal.
+   */
+  readonly locals: unknown[] = [];
   private exitQueue: WaitQueue | null = null;
 
   constructor(
@@ -71,20 +74,35 @@ export class Task {
   }
 }
 
-/** Typed per-task storage, like a per-task field of `struct task_struct`. */
+/** TaskLocal slots handed out so far (each TaskLocal has its index in every task's `locals`). */
+let taskSlots = 0;
+/** The same for SimLocal (a simulation's `locals`). */
+let simSlots = 0;
+
+/**
+ * Typed per-task storage, like a per-task field of `struct task_struct`. Each TaskLocal owns a
+ * slot, an index into every task's `locals` array (an element load per get(), not a Map lookup).
+ */
 export class TaskLocal<T> {
+  private readonly slot = taskSlots++;
+
   constructor(private readonly init: () => T) {}
 
   get(task: Task): T {
-    const v = task.locals.get(this);
-    if (v !== undefined || task.locals.has(this)) return v as T;
+    const v = task.locals[this.slot];
+    if (v !== undefined || this.slot in task.locals) return v as T;
     const fresh = this.init();
-    task.locals.set(this, fresh);
+    task.locals[this.slot] = fresh;
     return fresh;
   }
 
+  /** The value of `task` if it has one, without creating it. */
+  peek(task: Task): T | undefined {
+    return task.locals[this.slot] as T | undefined;
+  }
+
   set(task: Task, value: T): void {
-    task.locals.set(this, value);
+    task.locals[this.slot] = value;
   }
 }
 
@@ -94,6 +112,8 @@ export class TaskLocal<T> {
  */
 export class SimLocal<T> {
   private fallback: T | undefined;
+  /** This SimLocal's index in every simulation's `locals` (see TaskLocal). */
+  private readonly slot = simSlots++;
 
   constructor(private readonly init: () => T) {}
 
@@ -103,11 +123,16 @@ export class SimLocal<T> {
       if (this.fallback === undefined) this.fallback = this.init();
       return this.fallback;
     }
-    const v = sim.locals.get(this);
-    if (v !== undefined || sim.locals.has(this)) return v as T;
+    const v = sim.locals[this.slot];
+    if (v !== undefined || this.slot in sim.locals) return v as T;
     const fresh = this.init();
-    sim.locals.set(this, fresh);
+    sim.locals[this.slot] = fresh;
     return fresh;
+  }
+
+  /** The value of `sim` if it has one, without creating it. */
+  peek(sim: Simulation): T | undefined {
+    return sim.locals[this.slot] as T | undefined;
   }
 
   /** Drops the fallback instance (tests that use kernel code outside a simulation). */

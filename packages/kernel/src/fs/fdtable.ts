@@ -29,7 +29,7 @@
  * reading the old table stays safe.
  */
 
-import { Atomic, RESOLVED } from "@primetime/atomics";
+import { Atomic, pointNow, RESOLVED } from "@primetime/atomics";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import {
   currentTask,
@@ -73,7 +73,8 @@ export const FGET_NO_RECHECK = defineToggle({
   kind: "hypothetical",
   kernels: "v6.7+ fs/file.c __fget_files_rcu(), with the re-check of v5.16 removed",
   foundBy:
-    "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open)",
+    "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open); " +
+    "also the fuzzer, packages/fuzz src/fuzz.test.ts (swarm plan close-drm+gem-close+child-open under POS)",
 });
 
 /** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */
@@ -214,8 +215,15 @@ async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
  * (the lock was dropped, the caller must look again); negative errno.
  * Locking: called and returns with file_lock held; may drop it and sleep.
  */
-async function expandFiles(files: FilesStruct, nr: number): Promise<number> {
+function expandFiles(files: FilesStruct, nr: number): number | Promise<number> {
   lockdepAssertHeld(files.fileLock);
+  // The fd fits (nearly always): nothing to do, settled at once.
+  if (nr < files.fdt.maxFds) return 0;
+  return expandFilesSlow(files, nr);
+}
+
+/** expand_files() when the fd does not fit the table yet. */
+async function expandFilesSlow(files: FilesStruct, nr: number): Promise<number> {
   let expanded = 0;
   for (;;) {
     const fdt = files.fdt;
@@ -249,7 +257,9 @@ export async function allocFd(
   end: number,
   flags: number,
 ): Promise<number> {
-  await files.fileLock.lock();
+  // The lock and the table check settle at once on the fast path: no awaits of settled promises.
+  const locked = files.fileLock.lock();
+  if (locked !== RESOLVED) await locked;
   let error: number;
   for (;;) {
     const fdt = files.fdt;
@@ -259,7 +269,8 @@ export async function allocFd(
       error = -EMFILE;
       break;
     }
-    error = await expandFiles(files, fd);
+    const expanded = expandFiles(files, fd);
+    error = typeof expanded === "number" ? expanded : await expanded;
     if (error < 0) break;
     if (error) continue;
     const cur = files.fdt;
@@ -270,7 +281,8 @@ export async function allocFd(
     error = fd;
     break;
   }
-  await files.fileLock.unlock();
+  const unlocked = files.fileLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   return error;
 }
 
@@ -302,11 +314,13 @@ export function currentFiles(): FilesStruct | null {
  * Locking: takes current->files->file_lock.
  * References: none taken.
  */
-export async function getUnusedFdFlags(flags: number): Promise<number> {
+export function getUnusedFdFlags(flags: number): Promise<number> {
   const files = currentFiles();
-  if (files === null) return -EBADF;
+  if (files === null) return RESOLVED_EBADF;
   return allocFd(files, 0, files.rlimitNofile, flags);
 }
+
+const RESOLVED_EBADF: Promise<number> = Promise.resolve(-EBADF);
 
 /**
  * Models put_unused_fd(fd): gives back an fd reserved by getUnusedFdFlags() and never
@@ -330,22 +344,22 @@ export async function putUnusedFd(fd: number): Promise<void> {
  * Locking: takes file_lock (the kernel publishes under rcu_read_lock_sched()).
  * References: consumes the caller's reference on `file` (the table owns it now).
  */
-export async function fdInstall(fd: number, file: File): Promise<void> {
+export function fdInstall(fd: number, file: File): Promise<void> {
   const files = currentFiles();
-  if (warnOn(files === null, `fd_install(${fd}, ${file.name}) by a task without an fd table`)) {
-    await fput(file);
-    return;
-  }
-  await fdInstallFiles(files!, fd, file);
+  if (warnOn(files === null, `fd_install(${fd}, ${file.name}) by a task without an fd table`))
+    return fput(file);
+  return fdInstallFiles(files!, fd, file);
 }
 
 /** fd_install() into a given table (the process layer's version of it). */
 export async function fdInstallFiles(files: FilesStruct, fd: number, file: File): Promise<void> {
-  await files.fileLock.lock();
+  const locked = files.fileLock.lock();
+  if (locked !== RESOLVED) await locked;
   const fdt = files.fdt;
   const busy = fdt.fd[fd] !== null;
   if (!busy) fdt.fd[fd] = file;
-  await files.fileLock.unlock();
+  const unlocked = files.fileLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   if (busy) {
     await fput(file);
     warnOn(true, `fd_install: slot ${fd} not NULL (BUG_ON in the kernel)`, { object: file.name });
@@ -507,7 +521,7 @@ function fileCloseFdLocked(files: FilesStruct, fd: number): File | null {
  * Models filp_flush(): ->flush, unless the count is already 0 ("VFS: Close: file count is 0",
  * CHECK_DATA_CORRUPTION: a `warn` splat, and no ->flush). ->flush's result, or 0.
  */
-async function filpFlush(file: File, id: unknown): Promise<number> {
+function filpFlush(file: File, id: unknown): number | Promise<number> {
   if (
     warnOn(fileCount(file) === 0, `VFS: Close: file count is 0 (f_op=${file.fOp.owner ?? "?"})`, {
       object: file.name,
@@ -527,10 +541,15 @@ async function filpFlush(file: File, id: unknown): Promise<number> {
  * References: drops one (the fd's).
  */
 export async function filpClose(file: File, id: unknown): Promise<number> {
-  await point(opLabel("filp_close", file.name));
+  // The point, a file without ->flush and a non-final fput() settle at once (pointNow(),
+  // RESOLVED): no awaits of settled promises.
+  const p = pointNow(opLabel("filp_close", file.name));
+  if (p !== null) await p;
   file.checkAccess("filp_close");
-  const retval = await filpFlush(file, id);
-  await fput(file);
+  const flushed = filpFlush(file, id);
+  const retval = typeof flushed === "number" ? flushed : await flushed;
+  const put = fput(file);
+  if (put !== RESOLVED) await put;
   return retval;
 }
 
@@ -541,18 +560,20 @@ export async function filpClose(file: File, id: unknown): Promise<number> {
  * Locking: takes file_lock for the removal; closes without it.
  * References: drops the fd's reference.
  */
-export async function closeFd(fd: number): Promise<number> {
+export function closeFd(fd: number): Promise<number> {
   const files = currentFiles();
-  if (files === null) return -EBADF;
+  if (files === null) return RESOLVED_EBADF;
   return closeFdFiles(files, fd);
 }
 
 /** close_fd() on a given table. */
 export async function closeFdFiles(files: FilesStruct, fd: number): Promise<number> {
   if (!Number.isInteger(fd) || fd < 0) return -EBADF;
-  await files.fileLock.lock();
+  const locked = files.fileLock.lock();
+  if (locked !== RESOLVED) await locked;
   const file = fileCloseFdLocked(files, fd);
-  await files.fileLock.unlock();
+  const unlocked = files.fileLock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   if (file === null) return -EBADF;
   return filpClose(file, files);
 }

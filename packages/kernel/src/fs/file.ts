@@ -309,10 +309,21 @@ const fileRefIncWarned = new SimLocal<{ done: boolean }>(() => ({ done: false })
  * Locking: none.
  * References: takes one (none on a doomed file).
  */
-export async function getFile(file: File): Promise<File> {
+export function getFile(file: File): Promise<File> {
   // The kernels epoll.item-poll-without-ref re-creates (up to v6.9) had atomic_long_inc().
   if (toggleEnabled(EPOLL_ITEM_POLL_WITHOUT_REF.name)) return getFileLegacy(file);
-  await point(opLabel("get_file", file.name));
+  // Settled at once when the running task goes on at its point (pointNow(): no async frame).
+  const p = pointNow(opLabel("get_file", file.name));
+  if (p !== null) return p.then(() => getFileNow(file));
+  try {
+    return Promise.resolve(getFileNow(file));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** getFile() after its point. */
+function getFileNow(file: File): File {
   file.checkAccess("get_file");
   if (!file.freed && file.fCount.read() === 0) {
     const once = fileRefIncWarned.get();

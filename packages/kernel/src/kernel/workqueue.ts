@@ -40,6 +40,7 @@
  * once (the delay is ignored), and flush/cancel wait on promises.
  */
 
+import { pointNow, RESOLVED } from "@primetime/atomics";
 import { rcuPreemptDepth } from "@primetime/rcu";
 import {
   currentSimulation,
@@ -840,7 +841,8 @@ export function cancelDelayedWork(dwork: DelayedWork): Promise<boolean> {
   return cancelNoSync(dwork.work, true, "cancel_delayed_work");
 }
 
-async function flushPool(pool: Pool, op: string): Promise<void> {
+/** flush_workqueue()'s wait: settled at once (RESOLVED) when nothing is in flight. */
+function flushPool(pool: Pool, op: string): Promise<void> {
   const me = currentWorker();
   if (me?.current && me.pool === pool) {
     report(
@@ -848,10 +850,15 @@ async function flushPool(pool: Pool, op: string): Promise<void> {
       `possible recursive locking detected: ${op}() of ${pool.wq} from its own work item ${me.current.work.name}; the worker would wait for itself forever`,
       { object: `${pool.wq}` },
     );
-    return;
+    return RESOLVED;
   }
   lockdepMapOf(pool.wq).touch();
-  if (pool.inFlight.size === 0) return;
+  if (pool.inFlight.size === 0) return RESOLVED;
+  return flushInFlight(pool, op);
+}
+
+/** Waits for the items in flight when the flush began. */
+async function flushInFlight(pool: Pool, op: string): Promise<void> {
   const targets = [...pool.inFlight];
   for (const inst of targets) {
     while (!inst.done) await pool.flushWq.wait(`${op}(${pool.wq.name})`);
@@ -867,9 +874,11 @@ async function flushPool(pool: Pool, op: string): Promise<void> {
  */
 export async function flushWorkqueue(wq: Workqueue): Promise<void> {
   const label = opLabel("flush_workqueue", wq.name);
-  await point(label);
+  const p = pointNow(label);
+  if (p !== null) await p;
   mightSleep(label);
-  await flushPool(poolOf(wq), "flush_workqueue");
+  const flushed = flushPool(poolOf(wq), "flush_workqueue");
+  if (flushed !== RESOLVED) await flushed;
 }
 
 /**

@@ -18,7 +18,7 @@
  * idr_find() may run under that lock or under rcu_read_lock() (asserted too).
  */
 
-import { pointNow } from "@primetime/atomics";
+import { pointNow, RESOLVED } from "@primetime/atomics";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
 import { opLabel, point, report } from "@primetime/sim";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, type Errno, errPtr } from "../include/errno.js";
@@ -417,8 +417,15 @@ export class Idr<T extends object> {
    * Locking: nobody else may use the IDR during or after it (not asserted).
    * References: none.
    */
-  async destroy(): Promise<void> {
-    await point(this.label("idr_destroy"));
+  destroy(): Promise<void> {
+    const p = pointNow(this.label("idr_destroy"));
+    if (p !== null) return p.then(() => this.destroyNow());
+    this.destroyNow();
+    return RESOLVED;
+  }
+
+  /** destroy() after its point. */
+  private destroyNow(): void {
     this.ids.clear();
     this.slots.clear();
   }

@@ -383,19 +383,23 @@ function findPath(
   from: LockClass,
   to: LockClass,
 ): Dependency[] | null {
+  // A queue read by index (no shift()) and the edges by value (an edge's key is its `to`): no
+  // entry arrays per edge visited. The same visiting order as a shift() queue over entries.
   const via = new Map<LockClass, Dependency | null>([[from, null]]);
   const queue: LockClass[] = [from];
-  while (queue.length > 0) {
-    const c = queue.shift()!;
+  for (let i = 0; i < queue.length; i++) {
+    const c = queue[i]!;
     if (c === to) {
       const path: Dependency[] = [];
       for (let d = via.get(c); d; d = via.get(d.from)) path.unshift(d);
       return path;
     }
-    for (const [n, dep] of graph.get(c) ?? []) {
-      if (via.has(n)) continue;
-      via.set(n, dep);
-      queue.push(n);
+    const out = graph.get(c);
+    if (out === undefined) continue;
+    for (const dep of out.values()) {
+      if (via.has(dep.to)) continue;
+      via.set(dep.to, dep);
+      queue.push(dep.to);
     }
   }
   return null;

@@ -32,7 +32,8 @@
  * wherever it sleeps; elsewhere it notices the wound at its next contended ww_mutex_lock()).
  */
 
-import { opLabel, point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
+import { pointNow, RESOLVED } from "@primetime/atomics";
+import { opLabel, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
 import { EALREADY, EDEADLK } from "../include/errno.js";
 import {
   LockClassKey,
@@ -47,6 +48,11 @@ import {
 } from "./lockdep.js";
 import { Mutex } from "./mutex.js";
 import type { LockOptions } from "./owned-lock.js";
+
+/** wwLock()'s settled results: the mutex taken at once, or already held by the context. */
+const RESOLVED_0: Promise<number> = Promise.resolve(0);
+const RESOLVED_EALREADY: Promise<number> = Promise.resolve(-EALREADY);
+const discard = (): void => {};
 
 /**
  * Models struct ww_class: the lock classes of the mutexes and of the acquire contexts, the stamp
@@ -226,14 +232,18 @@ export class WwMutex extends Mutex {
   }
 
   /** mutex_lock()/mutex_lock_nested() on the ww_mutex: ww_mutex_lock(lock, NULL). */
-  protected override async acquire(subclass: number): Promise<void> {
+  protected override acquire(subclass: number): Promise<void> {
     const op = subclass === 0 ? "ww_mutex_lock" : "mutex_lock_nested";
     const label = subclass === 0 ? opLabel(op, this.name) : `${op}(${this.name}, ${subclass})`;
-    await this.wwLock(null, subclass, op, label);
+    const r = this.wwLock(null, subclass, op, label);
+    return r === RESOLVED_0 ? RESOLVED : r.then(discard);
   }
 
-  /** ww_mutex_unlock(). */
-  protected override async release(): Promise<void> {
+  /**
+   * ww_mutex_unlock(). Settled at once when the running task goes on at its point
+   * (pointNow(): no async frame per unlock).
+   */
+  protected override release(): Promise<void> {
     // __ww_mutex_unlock(), then mutex_unlock() of the base.
     const c = this.ctx;
     if (c) {
@@ -241,7 +251,18 @@ export class WwMutex extends Mutex {
       if (c.acquired > 0) c.acquired--;
       this.ctx = null;
     }
-    await point(this.wwUnlockLabel);
+    const p = pointNow(this.wwUnlockLabel);
+    if (p !== null) return p.then(() => this.wwReleaseNow());
+    try {
+      this.wwReleaseNow();
+      return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** release() after its point. */
+  private wwReleaseNow(): void {
     this.owner?.checkAccess?.("ww_mutex_unlock");
     const wasHeld = lockRelease(this);
     if (this.holderCtx !== null) {
@@ -258,16 +279,26 @@ export class WwMutex extends Mutex {
    * so (-EDEADLK), sleep.
    * @internal
    */
-  async wwLock(
+  wwLock(ctx: WwAcquireCtx | null, subclass: number, op: string, label: string): Promise<number> {
+    const p = pointNow(label);
+    if (p !== null) return p.then(() => this.wwLockNow(ctx, subclass, op, label));
+    try {
+      return this.wwLockNow(ctx, subclass, op, label);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** wwLock() after its point: settled at once unless the mutex is held. */
+  private wwLockNow(
     ctx: WwAcquireCtx | null,
     subclass: number,
     op: string,
     label: string,
   ): Promise<number> {
-    await point(label);
     this.owner?.checkAccess?.(op);
     if (ctx) {
-      if (ctx === this.ctx) return -EALREADY;
+      if (ctx === this.ctx) return RESOLVED_EALREADY;
       if (ctx.acquired === 0) ctx.wounded = false;
     }
     const me = lockContext();
@@ -276,8 +307,18 @@ export class WwMutex extends Mutex {
     if (this.holderCtx === null) {
       this.holderCtx = me;
       if (ctx) this.setContextFastpath(ctx);
-      return 0;
+      return RESOLVED_0;
     }
+    return this.wwLockWait(ctx, me, op, label);
+  }
+
+  /** wwLock() on a held mutex: queue (wait-die may die right there), then wait or die. */
+  private async wwLockWait(
+    ctx: WwAcquireCtx | null,
+    me: LockContext,
+    op: string,
+    label: string,
+  ): Promise<number> {
     const waiter: WwWaiter = {
       task: me,
       ctx,
@@ -526,8 +567,8 @@ export function wwMutexTrylock(lock: WwMutex, ctx: WwAcquireCtx | null): boolean
  * Locking: releases the mutex (one the task does not hold is lockdep's "bad unlock balance").
  * References: none.
  */
-export async function wwMutexUnlock(lock: WwMutex): Promise<void> {
-  await lock.unlock();
+export function wwMutexUnlock(lock: WwMutex): Promise<void> {
+  return lock.unlock();
 }
 
 /**

@@ -16,7 +16,7 @@
  * restore it if the new mapping fails (the kernel since 6.12 does restore it).
  */
 
-import { Atomic } from "@primetime/atomics";
+import { Atomic, pointNow, RESOLVED } from "@primetime/atomics";
 import { currentTask, point, type Task, TaskLocal, warnOn } from "@primetime/sim";
 import { type File, FMODE_READ, FMODE_WRITE, fput, getFile } from "../fs/file.js";
 import {
@@ -60,6 +60,7 @@ import {
   VM_SHARED,
   VM_WRITE,
   Vma,
+  type VmOperations,
   vmAreaCachep,
 } from "./vma.js";
 
@@ -414,40 +415,61 @@ export async function vmMunmap(mm: MmStruct, start: number, len: number): Promis
 /**
  * Models handle_mm_fault() for one page: the page-table entry for `vpn`, faulted in from
  * vmOps.fault (file mappings) or zero-filled (anonymous), with a private copy on a write to a
- * MAP_PRIVATE file mapping. A page, or a VM_FAULT_* code.
+ * MAP_PRIVATE file mapping. A page, or a VM_FAULT_* code; a promise of one only when vmOps.fault
+ * runs (a present page or an anonymous one is settled at once: no async frame per access).
  * Locking: mmap_lock held (read).
  */
-async function handleMmFault(vma: Vma, vpn: number, write: boolean): Promise<Uint8Array | number> {
+function handleMmFault(
+  vma: Vma,
+  vpn: number,
+  write: boolean,
+): Uint8Array | number | Promise<Uint8Array | number> {
   mmapAssertLocked(vma.vmMm);
-  let page = vma.pages.get(vpn);
-  if (page === undefined) {
-    if (vma.vmFile === null) {
-      if (!chargePages(1)) return VM_FAULT_OOM;
-      page = new Uint8Array(PAGE_SIZE);
-      vma.pages.set(vpn, page);
-      vma.cowPages.add(vpn);
-      return page;
-    }
-    if (!vma.vmOps?.fault) return VM_FAULT_SIGBUS;
-    const pgoff = vma.vmPgoff + (vpn - vma.vmStart / PAGE_SIZE);
-    const r = await vma.vmOps.fault(vma, pgoff);
-    if (typeof r === "number") return r === 0 ? VM_FAULT_SIGBUS : r;
-    if (
-      warnOn(
-        !(r instanceof Uint8Array) || r.length !== PAGE_SIZE,
-        `fault handler of ${vma.vmFile.name} returned something that is not a PAGE_SIZE page`,
-        { object: vma.vmFile.name },
-      )
-    )
-      return VM_FAULT_SIGBUS;
-    page = r;
-    vma.pages.set(vpn, page);
+  const page = vma.pages.get(vpn);
+  if (page !== undefined) return privatePage(vma, vpn, write, page);
+  if (vma.vmFile === null) {
+    if (!chargePages(1)) return VM_FAULT_OOM;
+    const zero = new Uint8Array(PAGE_SIZE);
+    vma.pages.set(vpn, zero);
+    vma.cowPages.add(vpn);
+    return zero;
   }
+  const ops = vma.vmOps;
+  if (!ops?.fault) return VM_FAULT_SIGBUS;
+  return faultIn(vma, vma.vmFile, ops as Required<Pick<VmOperations, "fault">>, vpn, write);
+}
+
+/** handle_mm_fault()'s call of vmOps.fault for a page not yet in the page table. */
+async function faultIn(
+  vma: Vma,
+  file: File,
+  ops: Required<Pick<VmOperations, "fault">>,
+  vpn: number,
+  write: boolean,
+): Promise<Uint8Array | number> {
+  const pgoff = vma.vmPgoff + (vpn - vma.vmStart / PAGE_SIZE);
+  const r = await ops.fault(vma, pgoff);
+  if (typeof r === "number") return r === 0 ? VM_FAULT_SIGBUS : r;
+  if (
+    warnOn(
+      !(r instanceof Uint8Array) || r.length !== PAGE_SIZE,
+      `fault handler of ${file.name} returned something that is not a PAGE_SIZE page`,
+      { object: file.name },
+    )
+  )
+    return VM_FAULT_SIGBUS;
+  vma.pages.set(vpn, r);
+  return privatePage(vma, vpn, write, r);
+}
+
+/** A write to a MAP_PRIVATE mapping's page gets the private copy (once per page). */
+function privatePage(vma: Vma, vpn: number, write: boolean, page: Uint8Array): Uint8Array | number {
   if (write && !(vma.vmFlags & VM_SHARED) && !vma.cowPages.has(vpn)) {
     if (!chargePages(1)) return VM_FAULT_OOM;
-    page = page.slice();
-    vma.pages.set(vpn, page);
+    const copy = page.slice();
+    vma.pages.set(vpn, copy);
     vma.cowPages.add(vpn);
+    return copy;
   }
   return page;
 }
@@ -489,41 +511,55 @@ export async function accessVm(
 ): Promise<Uint8Array | number> {
   const write = data !== null;
   // A range that is not entirely mapped with the right permission faults somewhere: -EFAULT
-  // before anything is copied or allocated (the bytes read are kept in pieces, so a read is
-  // never larger than the memory it reads).
+  // before anything is copied or allocated. A read of up to READ_AT_ONCE bytes copies each page
+  // straight into the result; a longer one keeps its bytes in pieces, so it never allocates
+  // more than the memory it has read (a fault may fail half-way).
   if (!rangeAccessible(mm, addr, len, write)) return -EFAULT;
+  const out = write || len > READ_AT_ONCE ? null : new Uint8Array(len);
   const pieces: Uint8Array[] = [];
+  const lock = mm.mmapLock;
   let done = 0;
   while (done < len) {
     const cur = addr + done;
     const vpn = Math.floor(cur / PAGE_SIZE);
     const off = cur - vpn * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - off, len - done);
-    await point(`${write ? "store" : "load"} 0x${cur.toString(16)}`);
-    await mm.mmapLock.readLock();
+    // The points, the lock and a present page's fault settle at once when the running task
+    // goes on (pointNow(), RESOLVED): no awaits of settled promises in this per-page loop.
+    const p = pointNow(`${write ? "store" : "load"} 0x${cur.toString(16)}`);
+    if (p !== null) await p;
+    const locked = lock.readLock();
+    if (locked !== RESOLVED) await locked;
     const vma = mm.findVma(cur);
-    let page: Uint8Array | number = -EFAULT;
+    let page: Uint8Array | number | Promise<Uint8Array | number> = -EFAULT;
     if (vma !== null && !accessError(mm, write, vma)) {
-      page = await handleMmFault(vma, vpn, write);
+      page = handleMmFault(vma, vpn, write);
+      if (page instanceof Promise) page = await page;
     }
     if (typeof page === "number") {
-      await mm.mmapLock.readUnlock();
+      await lock.readUnlock();
       return -EFAULT;
     }
     if (write) page.set(data.subarray(done, done + n), off);
+    else if (out !== null) out.set(page.subarray(off, off + n), done);
     else pieces.push(page.slice(off, off + n));
-    await mm.mmapLock.readUnlock();
+    const unlocked = lock.readUnlock();
+    if (unlocked !== RESOLVED) await unlocked;
     done += n;
   }
   if (write) return len;
-  const out = new Uint8Array(len);
+  if (out !== null) return out;
+  const all = new Uint8Array(len);
   let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
+  for (const piece of pieces) {
+    all.set(piece, at);
+    at += piece.length;
   }
-  return out;
+  return all;
 }
+
+/** The longest read accessVm() copies into one array allocated up front (64 pages). */
+const READ_AT_ONCE = 64 * PAGE_SIZE;
 
 /**
  * True if every byte of [addr, addr + len) is in a vma that allows the access: a quick check

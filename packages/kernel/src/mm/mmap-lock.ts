@@ -12,7 +12,8 @@
  * recursion and the same orderings a kernel with lockdep does for a rwsem held for read).
  */
 
-import { point, WaitQueue } from "@primetime/sim";
+import { pointNow, RESOLVED } from "@primetime/atomics";
+import { WaitQueue } from "@primetime/sim";
 import {
   type LockContext,
   type LockdepLock,
@@ -57,19 +58,48 @@ export class MmapLock implements LockdepLock {
     return this.writer !== null && this.writer === lockContext();
   }
 
-  /** Models mmap_read_lock(). Locking: may sleep. */
-  async readLock(): Promise<void> {
-    await point("mmap_read_lock");
+  /**
+   * Models mmap_read_lock(). Locking: may sleep. Settled at once when the running task goes on
+   * at its point and no writer holds the lock (pointNow(): no async frame per fault).
+   */
+  readLock(): Promise<void> {
+    const p = pointNow("mmap_read_lock");
+    if (p !== null) return p.then(() => this.readLockNow());
+    try {
+      return this.readLockNow();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** readLock() after its point. */
+  private readLockNow(): Promise<void> {
     mightSleep("mmap_read_lock");
     const ctx = lockContext();
     lockAcquire(this);
+    if (this.writer !== null) return this.readLockWait(ctx);
+    this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
+    return RESOLVED;
+  }
+
+  /** A reader that found a writer sleeps until the writer is gone. */
+  private async readLockWait(ctx: LockContext): Promise<void> {
     while (this.writer !== null) await this.wq.wait("mmap_read_lock sleeps");
     this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
   }
 
   /** Models mmap_read_unlock(). Locking: the caller holds it for reading; wakes every waiter. */
-  async readUnlock(): Promise<void> {
-    await point("mmap_read_unlock");
+  readUnlock(): Promise<void> {
+    const p = pointNow("mmap_read_unlock");
+    if (p === null) {
+      this.readUnlockNow();
+      return RESOLVED;
+    }
+    return p.then(() => this.readUnlockNow());
+  }
+
+  /** readUnlock() after its point. */
+  private readUnlockNow(): void {
     const ctx = lockContext();
     lockRelease(this);
     const n = this.readers.get(ctx) ?? 0;
@@ -79,19 +109,45 @@ export class MmapLock implements LockdepLock {
   }
 
   /** Models mmap_write_lock(). Locking: may sleep. */
-  async writeLock(): Promise<void> {
-    await point("mmap_write_lock");
+  writeLock(): Promise<void> {
+    const p = pointNow("mmap_write_lock");
+    if (p !== null) return p.then(() => this.writeLockNow());
+    try {
+      return this.writeLockNow();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** writeLock() after its point. */
+  private writeLockNow(): Promise<void> {
     mightSleep("mmap_write_lock");
     const ctx = lockContext();
     lockAcquire(this);
+    if (this.writer !== null || this.readers.size > 0) return this.writeLockWait(ctx);
+    this.writer = ctx;
+    return RESOLVED;
+  }
+
+  /** A writer that found the lock held sleeps until it is free. */
+  private async writeLockWait(ctx: LockContext): Promise<void> {
     while (this.writer !== null || this.readers.size > 0)
       await this.wq.wait("mmap_write_lock sleeps");
     this.writer = ctx;
   }
 
   /** Models mmap_write_unlock(). Locking: the caller holds it for writing; wakes every waiter. */
-  async writeUnlock(): Promise<void> {
-    await point("mmap_write_unlock");
+  writeUnlock(): Promise<void> {
+    const p = pointNow("mmap_write_unlock");
+    if (p === null) {
+      this.writeUnlockNow();
+      return RESOLVED;
+    }
+    return p.then(() => this.writeUnlockNow());
+  }
+
+  /** writeUnlock() after its point. */
+  private writeUnlockNow(): void {
     lockRelease(this);
     this.writer = null;
     this.wq.wakeAll();

@@ -104,6 +104,9 @@ export function lazyPageArray(n: number, firstTouch: FirstTouch = () => true): U
   const present = new Map<number, Uint8Array>();
   const indexOf = (key: string | symbol): number => {
     if (typeof key !== "string") return -1;
+    // Not an index unless it starts with a digit ("length", method names): no Number() of it.
+    const c = key.charCodeAt(0);
+    if (!(c >= 48 && c <= 57)) return -1;
     const i = Number(key);
     return Number.isInteger(i) && i >= 0 && i < n && String(i) === key ? i : -1;
   };

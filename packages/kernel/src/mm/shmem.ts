@@ -65,9 +65,11 @@ export class ShmemFile {
    * fit in free RAM; 0 otherwise.
    */
   getPages(): number {
-    const missing = this.pages.length - residentPages(this.pages);
+    const pages = this.pages;
+    const n = pages.length;
+    const missing = n - residentPages(pages);
     if (missing > nrFreePages()) return -ENOMEM;
-    for (let i = 0; i < this.pages.length; i++) if (!this.pages[i]) return -ENOMEM;
+    for (let i = 0; i < n; i++) if (!pages[i]) return -ENOMEM;
     return 0;
   }
 

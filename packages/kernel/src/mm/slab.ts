@@ -17,6 +17,7 @@
  * reused, so a use-after-free never reads another object's data (KASAN's quarantine, forever).
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import { callRcu, RcuHead } from "@primetime/rcu";
 import {
   currentTask,
@@ -387,21 +388,32 @@ function describe(v: unknown): string {
  * point (call_rcu()).
  * References: hands the caller's last reference to the RCU callback.
  */
-export async function kfreeRcu(obj: SlabObject): Promise<void> {
+export function kfreeRcu(obj: SlabObject): Promise<void> {
+  try {
+    return kfreeRcuNow(obj);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** kfreeRcu(): call_rcu()'s promise, settled at once when it kept the task (no async frame). */
+function kfreeRcuNow(obj: SlabObject): Promise<void> {
   const m = slabMeta(obj);
   if (m === undefined || m.state === "static" || m.state === "allocating") {
     freeObject(obj, "kfree_rcu", null); // reports the invalid free
-    return;
+    return RESOLVED;
   }
   const raw = kasanUnwrap(obj);
   if (m.state === "freed" || m.rcuHead?.queued) {
     kasanReport("double-free", raw, "kfree_rcu", undefined, m.rcuQueued);
-    return;
+    return RESOLVED;
   }
   const queued = here(siteLabel(`kfree_rcu(${raw.name})`));
   m.rcuQueued = queued;
   m.rcuHead ??= new RcuHead(`${raw.name}->rcu`);
-  await callRcu(m.rcuHead, () => freeObject(raw, "kfree_rcu callback", queued));
+  return callRcu(m.rcuHead, () => {
+    freeObject(raw, "kfree_rcu callback", queued);
+  });
 }
 
 /** Per-cache counts of the running simulation, for caches used in it (first-use order). */
