@@ -8,8 +8,11 @@ import { deflateRawSync } from "node:zlib";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
+import type { ProgressSink } from "./campaign/progress.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
+import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
+import { configFromFlags } from "./commands.js";
 import { installedDrivers } from "./drivers.js";
 import { huntableToggles } from "./toggles.js";
 
@@ -330,6 +333,68 @@ describe("progress on a non-terminal", () => {
     lines.length = 0;
     expect(await main([...argv, "--quiet"], io)).toBe(1);
     expect(lines).toEqual([]);
+  });
+});
+
+describe("a progress bar on a terminal, the summary table", () => {
+  it("draws the bar (schedules, rate, failing, time left) and one table row per unit", async () => {
+    const bar: string[] = [];
+    const out: string[] = [];
+    const io: Io = {
+      log: (t) => out.push(t),
+      error: () => {},
+      color: false,
+      stderr: { isTTY: true, columns: 120, write: (t: string) => bar.push(t) } as ProgressSink,
+    };
+    const argv = ["run", "--scenario", "kref-lookup-locked,kref-put-mutex", "--seeds", "30"];
+    expect(await main([...argv, "--workers", "1"], io)).toBe(0);
+    expect(bar.join("")).toMatch(/\d+\/60 schedules \| \d+\/s \| 0 failing \| (\?|\d+[sm]) left/);
+    const text = out.join("\n");
+    expect(text).toMatch(/scenario\s+│ drivers\s+│ expect\s+│ schedules │ failing │ findings │/);
+    expect(text).toMatch(/│ kref-lookup-locked\s+│ -\s+│ clean\s+│ 30\s+│ 0\s+│ 0\s+│/);
+    expect(text).toMatch(/│ kref-put-mutex\s+│ -\s+│ clean\s+│ 30\s+│ 0\s+│ 0\s+│/);
+    expect(text).toMatch(/60 schedules on 2 units in [\d.]+ s \(\d+\/s\): nothing found$/);
+  });
+});
+
+describe("replay exit codes, --explain", () => {
+  it("exit 1 with splats (--explain says what they mean), 0 for a clean schedule", async () => {
+    const json = join(dir, "explain.json");
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    expect((await cli([...args, "--quiet", "--json", json])).code).toBe(1);
+    const f = readReport(json).findings[0]!;
+    const r = await cli(["replay", f.token, "--explain"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("scenario: rule 3 broken");
+    expect(r.out).toContain("kasan: KASAN: memory touched after it was freed");
+    expect(r.out).toContain("<- kasan");
+    const clean = await runSchedule(
+      configFromFlags({ scenario: "kref-lookup-locked", strategy: "pct:3", seeds: 1 }),
+      "kref-lookup-locked",
+      0,
+    );
+    expect(clean.run.splats).toEqual([]);
+    const ok = await cli(["replay", clean.run.token, "--explain"]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("no splat");
+  });
+});
+
+describe("internal errors", () => {
+  it("exit 3 with `internal error` and the stack: not a finding (1), not bad usage (2)", async () => {
+    const err: string[] = [];
+    const code = await main(["list"], {
+      log: () => {
+        throw new Error("stdout is gone");
+      },
+      error: (t) => err.push(t),
+      color: false,
+    });
+    expect(code).toBe(3);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(
+      /^internal error \(a bug of the harness\): Error: stdout is gone\n\s+at /,
+    );
   });
 });
 
