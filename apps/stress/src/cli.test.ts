@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { deflateRawSync } from "node:zlib";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
@@ -204,6 +205,9 @@ describe("run, replay, workers, shards, merge", () => {
     expect(f.strategy).toBe("pct:3");
     expect(f.raceTable).toContain("|");
     expect(f.replay).toBe(`pnpm -s stress replay ${f.token}`);
+    // The IGT assertion's stack frame, relative to the repository (not where it is checked out).
+    expect(f.firstSplat).toMatch(/\(packages\/conformance\/(src|dist)\/harness\.(ts|js):\d+:\d+\)/);
+    expect(f.firstSplat).not.toContain(fileURLToPath(new URL("../../../", import.meta.url)));
     const again = await cli(["replay", f.token]);
     expect(again.code).toBe(1);
     expect(again.out).toContain(f.firstSplat.split("\n")[0]!.replace(/^\[step \d+\] /, ""));
