@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { planBugs } from "./campaign/bugs-matrix.js";
+import { type MatrixRun, planBugs } from "./campaign/bugs-matrix.js";
 import type { CampaignScenario } from "./campaign/campaign-scenario.js";
 import {
   CAMPAIGN_DEFAULTS,
@@ -437,24 +437,29 @@ export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<numb
   const rows: string[][] = [];
   let ok = true;
   const plan = planBugs(drivers);
+  /** A case's own strategy and budget (ToggleCase.strategy), shown beside its unit. */
+  const own = (r: MatrixRun, budget: number) =>
+    r.strategy === null ? "" : ` (${formatStrategy(parseStrategy(r.strategy))}, budget ${budget})`;
   for (const h of plan.hunts) {
     // One campaign per toggle and driver set, so each stops at its own first detection.
+    const budget = o.seeds ?? h.budget ?? seeds;
     const config: CampaignConfig = {
       ...base,
       drivers: h.drivers,
-      seeds,
+      seeds: budget,
       failFast: true,
       scenarios: [h.scenario],
       bugs: [h.toggle],
+      strategy: h.strategy === null ? strategy : parseStrategy(h.strategy),
     };
-    io.error(`bugs: ${h.toggle} on ${h.scenario} (${h.drivers.join(", ")})`);
-    const run = await withProgress(io, seeds, (p) => runCampaign(config, 1, p));
+    io.error(`bugs: ${h.toggle} on ${h.scenario} (${h.drivers.join(", ")})${own(h, budget)}`);
+    const run = await withProgress(io, budget, (p) => runCampaign(config, 1, p));
     for (const tally of run.tallies) {
       const first = Object.values(tally.findings).sort((a, b) => a.index - b.index)[0];
       ok &&= first !== undefined;
       rows.push([
         h.toggle,
-        tally.key,
+        `${tally.key}${own(h, budget)}`,
         first
           ? c.green(`found at schedule ${first.index}`)
           : c.red(`NOT found in ${tally.schedules}`),
@@ -482,6 +487,7 @@ export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<numb
       failFast: false,
       scenarios: [b.scenario],
       bugs: [],
+      strategy: b.strategy === null ? strategy : parseStrategy(b.strategy),
     };
     const run = await withProgress(io, baselineSeeds, (p) => runCampaign(baseline, 1, p));
     for (const tally of run.tallies) {
@@ -489,7 +495,7 @@ export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<numb
       ok &&= sigs.length === 0;
       rows.push([
         "(every toggle off)",
-        tally.key,
+        `${tally.key}${b.strategy === null ? "" : ` (${formatStrategy(parseStrategy(b.strategy))})`}`,
         sigs.length === 0
           ? c.green(`clean in ${tally.schedules}`)
           : c.red(`${tally.failing} of ${tally.schedules} fail`),

@@ -12,6 +12,7 @@ import {
   resolveSearchOptions,
   type SearchOptions,
 } from "@primetime/sim/explore";
+import { parseStrategy } from "./campaign/config.js";
 import { parseUnitKey, unitBody } from "./campaign/units.js";
 import { HUNT_DEFAULTS } from "./cli-defaults.js";
 import {
@@ -55,12 +56,17 @@ export interface HuntReport {
   readonly ok: boolean;
 }
 
-/** The spec of a hunt of `t`: HUNT_DEFAULTS under the given fields, enough schedules for `t`. */
+/**
+ * The spec of a hunt of `t`: HUNT_DEFAULTS (PCT, or the strategy of `t`'s case) under the given
+ * fields, enough schedules for `t`.
+ */
 export function huntSpec(t: ToggleEntry, given: SearchOptions = {}): HuntSpec {
   return resolveSearchOptions(
     {
       strategy: "pct",
       depth: HUNT_DEFAULTS.depth,
+      // A case with a strategy of its own (ToggleCase.strategy: POS for fs.fget-no-recheck).
+      ...(t.strategy === null ? {} : parseStrategy(t.strategy)),
       seed: HUNT_DEFAULTS.seed,
       schedules: Math.min(
         Math.max(HUNT_DEFAULTS.schedules, t.schedules ?? 0),

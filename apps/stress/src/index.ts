@@ -84,4 +84,10 @@ export {
   SCENARIOS,
   type StressScenario,
 } from "./scenarios/index.js";
-export { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
+export {
+  demoToggles,
+  findToggleEntry,
+  huntableToggles,
+  type ToggleEntry,
+  toggleTable,
+} from "./toggles.js";

@@ -12,6 +12,9 @@
  *   once;
  * - a conformance case (one driver): on the toggle's own driver (`vmwgfx.…` on vmwgfx), else on
  *   every driver selected.
+ *
+ * A case with a strategy of its own (`fs.fget-no-recheck`: POS) hunts with it and its own budget,
+ * and its scenario's baseline runs with that strategy too.
  */
 import { type ToggleEntry, toggleTable } from "../toggles.js";
 import { findCampaignScenario } from "./registry.js";
@@ -22,10 +25,17 @@ export interface MatrixRun {
   readonly scenario: string;
   /** The drivers given to the campaign (one for a unit key, any one for a driverless scenario). */
   readonly drivers: readonly string[];
+  /**
+   * The strategy of the toggle's case (ToggleCase.strategy), which this campaign runs whatever
+   * `bugs` is given (its baseline too); null: `bugs`'s strategy.
+   */
+  readonly strategy: string | null;
 }
 
 export interface ToggleHunt extends MatrixRun {
   readonly toggle: string;
+  /** The case's own budget (with a strategy of its own), or null: `bugs`'s `--seeds`. */
+  readonly budget: number | null;
 }
 
 /** A toggle no campaign hunts, and why. */
@@ -51,13 +61,20 @@ function driverSets(t: ToggleEntry, drivers: readonly string[]): MatrixRun[] {
     const ds = [...new Set(u.drivers.map((d) => d.name))];
     if (ds.length !== 1)
       throw new Error(`${t.name}: unit ${name} of the matrix must name one driver`);
-    return drivers.includes(ds[0]!) ? [{ scenario: u.scenario.name, drivers: ds }] : [];
+    return drivers.includes(ds[0]!)
+      ? [{ scenario: u.scenario.name, drivers: ds, strategy: t.strategy }]
+      : [];
   }
   const s = findCampaignScenario(name);
   if (!s) throw new Error(`${t.name}: the matrix names "${name}", which is no scenario`);
-  if (s.arity === 0) return [{ scenario: name, drivers: drivers.slice(0, 1) }];
+  if (s.arity === 0)
+    return [{ scenario: name, drivers: drivers.slice(0, 1), strategy: t.strategy }];
   const own = drivers.filter((d) => t.name.startsWith(`${d}.`));
-  return (own.length ? own : drivers).map((d) => ({ scenario: name, drivers: [d] }));
+  return (own.length ? own : drivers).map((d) => ({
+    scenario: name,
+    drivers: [d],
+    strategy: t.strategy,
+  }));
 }
 
 /** The plan of `bugs` on the selected drivers. */
@@ -80,8 +97,8 @@ export function planBugs(drivers: readonly string[]): BugsPlan {
       continue;
     }
     for (const r of runs) {
-      hunts.push({ toggle: t.name, ...r });
-      baselines.set(`${r.scenario}@${r.drivers.join("+")}`, r);
+      hunts.push({ toggle: t.name, ...r, budget: t.strategy === null ? null : t.schedules });
+      baselines.set(`${r.scenario}@${r.drivers.join("+")}${r.strategy ? `/${r.strategy}` : ""}`, r);
     }
   }
   return { hunts, notHunted, baselines: [...baselines.values()] };

@@ -18,7 +18,13 @@
  * splat starting with DIVERGENCE_PREFIX); and the kernel's own oracles (refcount, KASAN, lockdep,
  * WARN, kmemleak and the DRM device counters after the machine quiesced) stay silent.
  */
-import { type FuzzOptions, fuzzScenario, STRESS_FUZZ_SIZES } from "@primetime/fuzz";
+import {
+  type FuzzOptions,
+  type FuzzProcessPlan,
+  fuzzScenario,
+  planFromScenarioName,
+  STRESS_FUZZ_SIZES,
+} from "@primetime/fuzz";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import { startFaults } from "./machine.js";
 import { sizedForSharing } from "./sized-devices.js";
@@ -49,6 +55,48 @@ export const FUZZ: CampaignScenario = {
         ...FUZZ_SIZES,
         // Fault injection starts once the devices are registered, as in the other sharing
         // scenarios (bootMachine): it hits the workload, not the boot.
+        afterBoot: faults ? () => startFaults(faults) : undefined,
+      };
+      await fuzzScenario(opts)(sim);
+    };
+  },
+};
+
+/**
+ * The swarm plan of `fuzz-fd-reuse`, as the fuzz package writes plans: every process races at
+ * weight 30, pairing close() of its card fd with GEM_CLOSE through that number and a child
+ * process's opens (which reuse the fd number, and the freed file's memory).
+ */
+export const FD_REUSE_PLAN = "30:close-drm+gem-close+child-open";
+
+const FD_REUSE: readonly FuzzProcessPlan[] = planFromScenarioName(`fuzz plan=${FD_REUSE_PLAN}`)!;
+
+/**
+ * fuzz-fd-reuse: the fuzz workload on one driver (two devices of it) with every process on the
+ * swarm plan FD_REUSE_PLAN, the plan under which the fuzz package finds `fs.fget-no-recheck`
+ * (an fd lookup racing close() returns a file another process allocated in the freed file's
+ * memory). The plan is part of the scenario, so a token names it (`fuzz-fd-reuse@vgem`) and
+ * `replay` and `minimize` rebuild it. Its sizes are the fuzz package's defaults (3 processes of
+ * 2 threads, 10 operations each), as in that package's hunt of the toggle: with `fuzz`'s sizes
+ * drawn from the seed (fewer processes and operations) POS needed twice the schedules (mean 918
+ * against 435 over base seeds 1-8), and with one or two processes of one thread it missed most
+ * base seeds within 3,000.
+ */
+export const FUZZ_FD_REUSE: CampaignScenario = {
+  name: "fuzz-fd-reuse",
+  description: `the fuzz workload with every process on the swarm plan ${FD_REUSE_PLAN}: close() of a card fd races GEM_CLOSE through its number and a child's opens that reuse it`,
+  kernelRef:
+    "fs/file.c (__fget_files_rcu(), fd_install()), fs/open.c, drivers/gpu/drm/drm_file.c, drm_ioctl.c; the workload of @primetime/fuzz",
+  expect: "clean",
+  arity: 1,
+  harnessTasks: ["main"],
+  faultTolerant: true,
+  finds: ["fs.fget-no-recheck"],
+  build(drivers, { faults }) {
+    return async (sim) => {
+      const opts: FuzzOptions = {
+        drivers: drivers.map(sizedForSharing),
+        plan: FD_REUSE,
         afterBoot: faults ? () => startFaults(faults) : undefined,
       };
       await fuzzScenario(opts)(sim);

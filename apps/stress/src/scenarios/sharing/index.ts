@@ -3,7 +3,7 @@ import { COMPOSITOR } from "./compositor.js";
 import { CROSS_SHARE } from "./cross-share.js";
 import { EVICTION_UNDER_SHARING } from "./eviction-under-sharing.js";
 import { FENCE_WAIT } from "./fence-wait.js";
-import { FUZZ } from "./fuzz.js";
+import { FUZZ, FUZZ_FD_REUSE } from "./fuzz.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
 import { SURFACE_REAPER } from "./surface-reaper.js";
 
@@ -16,4 +16,5 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   SURFACE_REAPER,
   EVICTION_UNDER_SHARING,
   FUZZ,
+  FUZZ_FD_REUSE,
 ];
