@@ -87,6 +87,12 @@ describe("toggles", () => {
     expect(doc.toggles.find((t) => t.name === "qxl.handle-create-uaf")?.foundBy?.drivers).toEqual(
       [],
     );
+    expect(doc.toggles.find((t) => t.name === "fs.fget-no-recheck")?.foundBy).toMatchObject({
+      scenario: "fuzz-fd-reuse@vgem",
+      drivers: ["vgem"],
+      strategy: "pos",
+      schedules: 2745,
+    });
     expect(doc.toggles.find((t) => t.name === "qxl.dual-refcount")?.foundBy).toMatchObject({
       scenario: "surface-reaper@qxl+qxl",
       drivers: ["qxl"],

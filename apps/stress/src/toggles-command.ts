@@ -63,7 +63,9 @@ export interface ToggleRecord {
      * the drivers' own races).
      */
     readonly drivers: readonly string[];
-    /** PCT schedules (depth 3, seed 1) within which the scenario finds it. */
+    /** The strategy of `schedules`: pct:3, or the case's own (`fs.fget-no-recheck`: pos). */
+    readonly strategy: string;
+    /** Schedules (that strategy, seed 1) within which the scenario finds it. */
     readonly schedules: number;
     /** How the bug shows. */
     readonly how: string;
@@ -100,6 +102,7 @@ export function toggleRecords(): ToggleRecord[] {
           : {
               scenario: t.scenario,
               drivers: own ? [] : [...new Set(hunts.flatMap((h) => h.drivers))].sort(),
+              strategy: t.strategy ?? "pct:3",
               schedules: t.schedules ?? 0,
               how: t.how ?? "",
             },
@@ -129,7 +132,7 @@ export function togglesCommand(o: { json?: boolean }, io: Io, c: Colors): number
     const label = { historic: "fixed by", proposed: "proposed fix", hypothetical: "fix" }[r.kind];
     const fix = `${label}: ${r.fix.commit ? `${r.fix.commit} ` : ""}"${r.fix.title}"`;
     const where = r.foundBy
-      ? `found by ${r.foundBy.scenario}${r.foundBy.drivers.length ? ` on ${r.foundBy.drivers.join(", ")}` : ""} (pct:3 seed 1 within ${r.foundBy.schedules} schedule${r.foundBy.schedules === 1 ? "" : "s"}): ${r.foundBy.how}`
+      ? `found by ${r.foundBy.scenario}${r.foundBy.drivers.length ? ` on ${r.foundBy.drivers.join(", ")}` : ""} (${r.foundBy.strategy} seed 1 within ${r.foundBy.schedules} schedule${r.foundBy.schedules === 1 ? "" : "s"}): ${r.foundBy.how}`
       : `not hunted: ${r.unfindable}`;
     io.log(`${c.bold(r.name)} ${c.dim(`[${r.kind}]`)}  ${r.layer} (${r.package})`);
     io.log(`  ${fix}`);
