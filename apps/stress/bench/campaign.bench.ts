@@ -283,6 +283,14 @@ interface WorkersRun {
   mainCpuSeconds: number;
   perSecond: number;
   perCpuSecond: number;
+  /**
+   * Schedules per second of wall clock and of CPU time in the second half of the campaign's
+   * schedules: after the start-up and most of the JIT warm-up. (Against the whole run's, what
+   * the warm-up costs; not a 2-against-1 ratio, as the threads of a 2-worker run each run their
+   * own units, so the mix of units in either half differs from one worker's.)
+   */
+  secondHalfPerSecond: number;
+  secondHalfPerCpuSecond: number;
   loadBefore: number;
   loadAfter: number;
 }
@@ -346,7 +354,9 @@ if (PARTS.has("speedup")) {
             schedules: number;
             cpuSeconds: number;
             threads: { main: number; others: number } | null;
+            secondHalf: { schedules: number; seconds: number; cpuSeconds: number } | null;
           };
+          const h = r.secondHalf;
           resolve({
             scaling: before,
             schedules: r.schedules,
@@ -355,6 +365,8 @@ if (PARTS.has("speedup")) {
             mainCpuSeconds: r.threads?.main ?? 0,
             perSecond: Math.round(r.schedules / seconds),
             perCpuSecond: Math.round(r.schedules / r.cpuSeconds),
+            secondHalfPerSecond: h ? Math.round(h.schedules / h.seconds) : 0,
+            secondHalfPerCpuSecond: h ? Math.round(h.schedules / h.cpuSeconds) : 0,
             loadBefore,
             loadAfter: round(loadavg()[0]!, 2),
           });
@@ -363,7 +375,7 @@ if (PARTS.has("speedup")) {
     });
   };
   const line = (w: number, r: WorkersRun) =>
-    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
+    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU; second half ${r.secondHalfPerSecond}/s, ${r.secondHalfPerCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
   console.log(
     `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run, from the ${from === "built" ? "compiled code" : "sources through tsx"}):`,
   );
@@ -386,6 +398,8 @@ if (PARTS.has("speedup")) {
       mainCpuSeconds: m((r) => r.mainCpuSeconds),
       perSecond: m((r) => r.perSecond),
       perCpuSecond: m((r) => r.perCpuSecond),
+      secondHalfPerSecond: m((r) => r.secondHalfPerSecond),
+      secondHalfPerCpuSecond: m((r) => r.secondHalfPerCpuSecond),
       loadBefore: m((r) => r.loadBefore),
       loadAfter: m((r) => r.loadAfter),
     };

@@ -1,9 +1,11 @@
 // End-to-end tests of the CLI through main(): the same code path as the primetime-stress bin,
 // with stdout and stderr captured. Budgets are small: the whole file runs in well under a minute.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deflateRawSync } from "node:zlib";
+import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
@@ -78,6 +80,15 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--faults", "sometimes"], /nth:N .* p:P/],
     [["run", "--seeds", "10", "--time", "1s"], /one of them/],
     [["frobnicate"], /unknown command "frobnicate"; accepted commands: start/],
+    [["run", "--seeds", "0"], /--seeds must be a positive integer/],
+    [["run", "--seeds", "-5"], /--seeds must be a positive integer/],
+    [["run", "--seeds", "99999999999999999999"], /--seeds must be a positive integer/],
+    [["run", "--seed", "-1"], /--seed must be a non-negative integer/],
+    [["run", "--workers", "0"], /--workers must be a positive integer at most/],
+    [["run", "--shard", "3/2"], /--shard "3\/2".*1 <= i <= n/],
+    [["run", "--shard", "1/0"], /--shard "1\/0"/],
+    [["run", "--time", "0s"], /--time "0s" is not a duration/],
+    [["run", "--faults", "p:2"], /0 < P <= 1/],
   ])("%j", async (argv, message) => {
     expectUsage(await cli(argv as string[]), message as RegExp);
   });
@@ -86,12 +97,74 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     expectUsage(await cli(["replay", "pt1.AAAA"]), /token/);
     expectUsage(await cli(["replay", "hello"]), /token/);
   });
+
+  it("a token with characters appended or cut off", async () => {
+    const json = join(dir, "token-source.json");
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    expect((await cli([...args, "--quiet", "--json", json])).code).toBe(1);
+    const token = readReport(json).findings[0]!.token;
+    for (const bad of [`${token}A`, `${token}AAAA`, token.slice(0, -1), token.slice(0, -4)])
+      for (const cmd of ["replay", "minimize"])
+        expectUsage(await cli([cmd, bad]), /corrupt replay token/);
+  });
+
+  it("--json in a missing directory, --report on a file: before anything runs", async () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "not a directory\n");
+    const run = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "5", "--workers", "1"];
+    for (const [flags, message] of [
+      [["--json", join(dir, "no-such-dir", "r.json")], /--json .*no directory .*accepted/],
+      [["--json", dir], /--json .* is a directory/],
+      [["--report", file], /--report .*: it is a file; accepted: a directory/],
+      [["--report", join(file, "sub")], /--report .*a-file is a file/],
+    ] as const) {
+      expectUsage(await cli([...run, ...flags]), message);
+      expectUsage(await cli(["merge", join(dir, "w1.json"), ...flags]), message);
+    }
+  });
+
+  it("merge: a file that is not a report", async () => {
+    const file = join(dir, "truncated.json");
+    writeFileSync(file, '{"schema": "primetime-stress/rep');
+    expectUsage(await cli(["merge", file]), /merge: .*truncated.json is not JSON/);
+    expectUsage(await cli(["merge", join(dir, "missing.json")]), /merge: cannot read/);
+    writeFileSync(file, '{"schema": "something-else"}');
+    expectUsage(await cli(["merge", file]), /is not a primetime-stress report/);
+  });
+
+  it("a token with a valid checksum but impossible content, or a decompression bomb", async () => {
+    const t = {
+      strategy: "random" as const,
+      param: 0,
+      seed: 1,
+      steps: 0,
+      stepLimit: 1000,
+      traceHash: 0,
+      scenario: "fuzz@vgem+vgem",
+      toggles: [] as string[],
+      choices: [] as number[],
+    };
+    const unknown = encodeToken({ ...t, toggles: ["nobody.defines-this"] });
+    expectUsage(await cli(["replay", unknown]), /unknown toggle "nobody\.defines-this"/);
+    const stepLimit0 = encodeToken({ ...t, stepLimit: 0 });
+    expectUsage(await cli(["replay", stepLimit0]), /step limit 0 is out of range/);
+    // 64 MiB of zeros deflate to about 64 KiB: rejected once 16 MiB are inflated.
+    const bomb = `pt1.${deflateRawSync(Buffer.alloc(64 * 2 ** 20)).toString("base64url")}`;
+    expectUsage(await cli(["replay", bomb]), /inflates past/);
+    expectUsage(await cli(["minimize", bomb]), /inflates past/);
+  });
 });
 
 describe("list", () => {
   it("names scenarios, drivers and toggles", async () => {
     const r = await cli(["list"]);
     expect(r.code).toBe(0);
+    // A scenario that fits some pairs names them (surface-reaper: qxl exports).
+    const reaper = r.out.split("\n").findIndex((l) => /^\s+surface-reaper\s/.test(l));
+    const qxlPairs = installedDrivers().map((d) => `qxl+${d.name}`);
+    expect(r.out.split("\n")[reaper + 1]).toContain(
+      `runs on the ordered driver pairs it fits: ${qxlPairs.join(", ")};`,
+    );
     for (const w of [
       "cross-share",
       "compositor",
@@ -237,6 +310,27 @@ describe("the sharing scenarios", () => {
     expect(open.code, open.out).toBe(1);
     expect(open.out).toMatch(/qxl: GEM state leaked/);
   }, 180_000);
+});
+
+describe("progress on a non-terminal", () => {
+  it("plain lines while schedules run and while findings are minimized", async () => {
+    const lines: string[] = [];
+    const io: Io = {
+      log: () => {},
+      error: (t) => lines.push(t),
+      color: false,
+      stderr: { isTTY: false, write: (t: string) => lines.push(t.trimEnd()) },
+    };
+    const argv = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    expect(await main(argv, io)).toBe(1);
+    expect(lines[0]).toMatch(/^stress: 1 unit /);
+    expect(lines.some((l) => /^stress: \d+\/20 schedules, \d+\/s, \d+ failing/.test(l))).toBe(true);
+    expect(lines.at(-1)).toBe("stress: minimizing finding 1/1 (kref-lookup-unlocked)");
+    // --quiet: none of it.
+    lines.length = 0;
+    expect(await main([...argv, "--quiet"], io)).toBe(1);
+    expect(lines).toEqual([]);
+  });
 });
 
 describe("the primetime-stress bin", () => {

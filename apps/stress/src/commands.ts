@@ -2,9 +2,17 @@
  * The bodies of the CLI's commands. `cli.ts` defines the commands and loads this module (and with
  * it the models, drivers and scenarios) only when a command runs, so `--help` starts fast.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { planBugs } from "./campaign/bugs-matrix.js";
 import type { CampaignScenario } from "./campaign/campaign-scenario.js";
 import {
@@ -27,12 +35,13 @@ import {
   type CampaignReport,
   campaignReport,
   checkReport,
+  type FindingProgress,
   mergeReports,
 } from "./campaign/report.js";
 import { writeHtmlReport } from "./campaign/report-html.js";
 import { runCampaign } from "./campaign/runner.js";
 import { formatSummaryTable, table } from "./campaign/summary.js";
-import { parseUnitKey, planUnits } from "./campaign/units.js";
+import { combinations, parseUnitKey, planUnits } from "./campaign/units.js";
 import type { Io } from "./cli.js";
 import { BUGS_DEFAULTS, EXIT } from "./cli-defaults.js";
 import { installedDrivers } from "./drivers.js";
@@ -76,7 +85,14 @@ export function listAll(io: Io, c: Colors): number {
   );
   const w = Math.max(...CAMPAIGN_SCENARIOS.map((s) => s.name.length));
   for (const s of CAMPAIGN_SCENARIOS) {
-    const on = ["no driver", "each driver", "each ordered driver pair"][s.arity];
+    const fitting = s.fits
+      ? combinations(installedDrivers(), s.arity)
+          .filter((ds) => s.fits!(ds))
+          .map((ds) => ds.map((d) => d.name).join("+"))
+      : [];
+    const on = s.fits
+      ? `${s.arity === 2 ? "the ordered driver pairs" : "the drivers"} it fits: ${fitting.join(", ") || "none installed"}`
+      : ["no driver", "each driver", "each ordered driver pair"][s.arity];
     io.log(`  ${c.bold(s.name.padEnd(w))}  ${s.expect.padEnd(8)}  ${s.description}`);
     io.log(c.dim(`  ${"".padEnd(w)}  ${"".padEnd(8)}  runs on ${on}; ${s.kernelRef}`));
     if (s.finds?.length)
@@ -147,6 +163,45 @@ function expectedSchedules(c: CampaignConfig, units: number): number | null {
   return units * per;
 }
 
+const isDirectory = (p: string) => existsSync(p) && statSync(p).isDirectory();
+
+/**
+ * Checks `--json <file>` and `--report <dir>` before anything runs, so a path that cannot be
+ * written is bad usage (exit 2) at once, not an internal error after the campaign: the file's
+ * directory must exist and be writable, and the report directory (created when missing) must not
+ * be, or lie under, a file.
+ */
+export function checkOutputPaths(o: { json?: string; report?: string }): void {
+  if (o.json !== undefined) {
+    const accepted = "accepted: a file path in an existing, writable directory";
+    const dir = dirname(resolve(o.json));
+    if (o.json === "") throw new UsageError(`--json "": no file; ${accepted}`);
+    if (isDirectory(o.json)) throw new UsageError(`--json "${o.json}" is a directory; ${accepted}`);
+    if (!isDirectory(dir))
+      throw new UsageError(`--json "${o.json}": no directory ${dir}; ${accepted}`);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new UsageError(`--json "${o.json}": ${dir} is not writable; ${accepted}`);
+    }
+  }
+  if (o.report !== undefined) {
+    const accepted = "accepted: a directory (created when missing) or a path to one";
+    if (o.report === "") throw new UsageError(`--report "": no directory; ${accepted}`);
+    let p = resolve(o.report);
+    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+    if (!isDirectory(p))
+      throw new UsageError(
+        `--report "${o.report}": ${p === resolve(o.report) ? "it" : p} is a file; ${accepted}`,
+      );
+    try {
+      accessSync(p, constants.W_OK);
+    } catch {
+      throw new UsageError(`--report "${o.report}": ${p} is not writable; ${accepted}`);
+    }
+  }
+}
+
 function writeJson(file: string, report: CampaignReport): void {
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
@@ -182,6 +237,7 @@ function printFindings(report: CampaignReport, io: Io, c: Colors, quiet: boolean
 
 export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number> {
   const config = configFromFlags(o);
+  checkOutputPaths(o);
   const units = planUnits(config);
   if (units.length === 0)
     throw new UsageError(
@@ -202,7 +258,19 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
   } finally {
     progress?.stop();
   }
-  const report = await campaignReport(config, run);
+  // Each finding is replayed and minimized (up to MINIMIZE_BUDGET runs) before the report:
+  // a plain line at least every 2 s, as during the campaign, so a long list is not silent.
+  let lastLine = Number.NEGATIVE_INFINITY;
+  const onFinding: FindingProgress | undefined =
+    o.quiet || !io.stderr
+      ? undefined
+      : (done, total, unit) => {
+          const now = Date.now();
+          if (done > 0 && now - lastLine < 2000) return;
+          lastLine = now;
+          io.stderr?.write(`stress: minimizing finding ${done + 1}/${total} (${unit})\n`);
+        };
+  const report = await campaignReport(config, run, onFinding);
   await writeOutputs(report, o, io);
   if (!o.quiet) io.log(formatSummaryTable(report, c));
   printFindings(report, io, c, o.quiet === true);
@@ -456,24 +524,35 @@ export async function mergeCommand(
   io: Io,
   c: Colors,
 ): Promise<number> {
+  checkOutputPaths(o);
+  const bad = (why: string) =>
+    new UsageError(
+      `merge: ${why}${/accepted/.test(why) ? "" : "; accepted: the JSON reports (run --shard i/n --json <file>) of shards 1/n .. n/n of one campaign, each once"}`,
+    );
   const reports = files.map((f) => {
     let text: string;
     try {
       text = readFileSync(f, "utf8");
     } catch {
-      throw new UsageError(`merge: cannot read ${short(f)}`);
+      throw bad(`cannot read ${f}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw bad(`${f} is not JSON (truncated?)`);
     }
     try {
-      return checkReport(JSON.parse(text), f);
+      return checkReport(json, f);
     } catch (e) {
-      throw new UsageError(`merge: ${e instanceof Error ? e.message : String(e)}`);
+      throw bad(e instanceof Error ? e.message : String(e));
     }
   });
   let merged: CampaignReport;
   try {
     merged = await mergeReports(reports);
   } catch (e) {
-    throw new UsageError(`merge: ${e instanceof Error ? e.message : String(e)}`);
+    throw bad(e instanceof Error ? e.message : String(e));
   }
   await writeOutputs(merged, o, io);
   if (!o.json && !o.report) io.log(JSON.stringify(merged, null, 2));

@@ -74,6 +74,12 @@ describe.skipIf(!CHROMIUM && !inCI)("the HTML report in headless Chromium", () =
           text: e.textContent ?? "",
           lanes: e.querySelectorAll("svg.timeline text.lane").length,
           steps: e.querySelectorAll("svg.timeline rect.step").length,
+          splatSteps: e.querySelectorAll("svg.timeline rect.step.splat").length,
+          counts: [...e.querySelectorAll("svg.timeline polyline.count")].map(
+            (p) => (p.getAttribute("points") ?? "").trim().split(/\s+/).length,
+          ),
+          pre: [...e.querySelectorAll("pre")].map((p) => p.textContent ?? ""),
+          plotted: [...e.querySelectorAll("svg.timeline text.legend")].map((t) => t.textContent),
         })),
       );
       expect(shown.map((s) => s.id)).toEqual(report.findings.map((f) => f.id));
@@ -85,6 +91,26 @@ describe.skipIf(!CHROMIUM && !inCI)("the HTML report in headless Chromium", () =
         expect(s.text).toContain("Race table");
         expect(s.steps).toBeGreaterThan(0);
         expect(s.lanes).toBeGreaterThan(1);
+        // The step that fired the splat is marked, and the reference counts are plotted.
+        expect(s.splatSteps, f.id).toBe(1);
+        expect(s.counts.length, f.id).toBeGreaterThan(0);
+        expect(Math.max(...s.counts), f.id).toBeGreaterThan(1);
+        // Among the objects plotted, one the race table shows being got or put (the race's
+        // object: vgem_object#N, entry), not only the teardown's before the splat.
+        const table = f.minimized?.raceTable ?? f.raceTable;
+        expect(
+          s.plotted.some((o) => !!o && new RegExp(`(get|put)\\(${o}\\)`).test(table)),
+          `${f.id}: ${s.plotted.join(", ")}`,
+        ).toBe(true);
+        // The splat as dmesg prints it, and the replay command.
+        expect(
+          s.pre.some((p) => p.includes(f.firstSplat.split("\n")[0]!)),
+          f.id,
+        ).toBe(true);
+        expect(
+          s.pre.some((p) => p.includes(f.replay)),
+          f.id,
+        ).toBe(true);
       }
       const units = await page.$$eval("#units tbody tr", (rows) => rows.length);
       expect(units).toBe(report.units.length);

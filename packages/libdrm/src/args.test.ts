@@ -38,6 +38,23 @@ describe("libdrm argument types", () => {
         const drm = await DrmFd.open(p, "/dev/dri/card0");
         const fd = drm.fd;
         const sym = Symbol("x".repeat(100));
+        const throwingCtor = {
+          get constructor(): unknown {
+            throw new Error("constructor getter");
+          },
+        };
+        const revoked = Proxy.revocable({}, {});
+        revoked.revoke();
+        const throwingProto = new Proxy(new Uint8Array(1), {
+          getPrototypeOf() {
+            throw new Error("getPrototypeOf trap");
+          },
+        });
+        const throwingName = Object.defineProperty(() => 0, "name", {
+          get() {
+            throw new Error("name getter");
+          },
+        });
         const ops: Record<string, () => Promise<unknown>> = {
           openSymbolPath: () => open(p, sym as unknown as string, 2),
           openNumberPath: () => open(p, 5 as unknown as string, 2),
@@ -57,6 +74,11 @@ describe("libdrm argument types", () => {
           recvFdNullOptions: () => recvFd(p, null as unknown as undefined),
           pollNullFds: () => poll(p, null as unknown as [], 0),
           pollBigintTimeout: () => poll(p, [], 1n as unknown as number),
+          // Values whose inspection throws: still ERR_INVALID_ARG_TYPE, never their own error.
+          closeThrowingConstructor: () => close(p, throwingCtor as unknown as number),
+          openRevokedProxyPath: () => open(p, revoked.proxy as unknown as string, 2),
+          writeBufferThrowingProto: () => writeBuffer(p, fd, 1, throwingProto as Uint8Array),
+          sendFdThrowingName: () => sendFd(p, throwingName as unknown as Process, fd),
           // Right types, bad values: the kernel's errno.
           openLongPath: () => open(p, "x".repeat(1000), 2),
           closeFractionalFd: () => close(p, 1.5),
@@ -90,6 +112,10 @@ describe("libdrm argument types", () => {
       recvFdNullOptions: "type",
       pollNullFds: "type",
       pollBigintTimeout: "type",
+      closeThrowingConstructor: "type",
+      openRevokedProxyPath: "type",
+      writeBufferThrowingProto: "type",
+      sendFdThrowingName: "type",
       openLongPath: "ENOENT",
       closeFractionalFd: "EBADF",
       pollFractionalTimeout: "EINVAL",
@@ -103,6 +129,15 @@ describe("libdrm argument types", () => {
     expect(describeValue(10n)).toBe("type bigint (10n)");
     expect(describeValue(null)).toBe("null");
     expect(describeValue(new Map())).toBe("an instance of Map");
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("trap");
+        },
+      },
+    );
+    expect(describeValue(trap)).toBe("an object");
     const e = new SysError(-2, "open", { path: Symbol("p") as unknown as string });
     expect(e.message).toBe("open(Symbol(p)) failed: ENOENT");
     const long = new SysError(-2, "open", { path: "z".repeat(10_000) });

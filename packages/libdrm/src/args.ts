@@ -16,8 +16,20 @@ export class InvalidArgTypeError extends TypeError {
   }
 }
 
-/** How Node's messages show a received value: its type and a short, safe rendering. */
+/**
+ * How Node's messages show a received value: its type and a short, safe rendering. Never throws:
+ * a value whose inspection throws (a throwing `constructor` or `name` getter, a Proxy whose traps
+ * throw, a revoked Proxy) is shown by its type alone.
+ */
 export function describeValue(v: unknown): string {
+  try {
+    return describeValueUnsafe(v);
+  } catch {
+    return typeof v === "function" ? "function" : "an object";
+  }
+}
+
+function describeValueUnsafe(v: unknown): string {
   if (v === null) return "null";
   if (v === undefined) return "undefined";
   if (typeof v === "function") return `function ${shorten(v.name || "<anonymous>")}`;
@@ -50,8 +62,16 @@ export function checkString(v: unknown, name: string): asserts v is string {
 
 /** Throws InvalidArgTypeError unless `v` is a Uint8Array. */
 export function checkBytes(v: unknown, name: string): asserts v is Uint8Array {
-  if (!(v instanceof Uint8Array))
-    throw new InvalidArgTypeError(name, "an instance of Uint8Array", v);
+  if (!isUint8Array(v)) throw new InvalidArgTypeError(name, "an instance of Uint8Array", v);
+}
+
+/** `v instanceof Uint8Array`, false where asking throws (a Proxy whose getPrototypeOf throws). */
+function isUint8Array(v: unknown): boolean {
+  try {
+    return v instanceof Uint8Array;
+  } catch {
+    return false;
+  }
 }
 
 /** Throws InvalidArgTypeError unless `v` is an object (not null). */

@@ -10,15 +10,19 @@
  * `refcount_dec*` -1, from the object's first appearance in the trace.
  */
 import { writeFileSync } from "node:fs";
-import type { RunResult, TraceStep } from "../engine.js";
+import { type RunResult, raceTable, type TraceStep } from "../engine.js";
 import type { CampaignReport, FindingReport } from "./report.js";
 import { replayFinding } from "./report.js";
 import { parseUnitKey } from "./units.js";
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-/** Steps shown in a timeline at most (the last ones up to the first splat). */
-const MAX_STEPS = 80;
+/**
+ * Steps shown in a continuous timeline at most: the steps of the involved tasks from the race
+ * table's first row to the first splat. A longer race shows the race table's rows instead (the
+ * task switches and the steps leading to the splat), with the gaps between them marked.
+ */
+const MAX_STEPS = 100;
 /** Objects plotted at most. */
 const MAX_OBJECTS = 4;
 
@@ -27,6 +31,10 @@ export interface Timeline {
   readonly tasks: readonly string[];
   /** Step number of the first splat (or the last step). */
   readonly splatStep: number;
+  /** The shown step the first splat is marked on (its task's latest step at or before it). */
+  readonly splatRow: number | null;
+  /** Whether steps are left out between shown steps (the race table's rows of a long race). */
+  readonly gaps: boolean;
   /** Per object: the count after each shown step (null before it appears). */
   readonly counts: readonly { object: string; values: (number | null)[] }[];
 }
@@ -36,31 +44,52 @@ const GET =
 const PUT =
   /^(kref_put|kref_put_mutex|kref_put_lock|refcount_dec|refcount_dec_and_test|dma_buf_put|fput|drm_gem_object_put)\((.+)\)$/;
 const INIT = /^(kref_init)\((.+)\)$/;
+const refOp = (label: string) => GET.exec(label) ?? PUT.exec(label) ?? INIT.exec(label);
 
-/** The timeline of a replayed finding: the involved tasks' steps before its first splat. */
+/**
+ * The timeline of a replayed finding: the steps of the race its race table shows (the same rows,
+ * `raceTable()` of the engine without the harness's tasks), and the reference counts of the
+ * objects involved: the splat's objects, then those the race's rows get or put.
+ */
 export function timelineOf(r: RunResult, hide: readonly string[] = []): Timeline {
   const trace = r.trace;
-  const first = r.splats[0]?.step ?? trace.length;
+  const splat = r.splats[0];
+  const first = splat?.step ?? trace.length;
   const end = Math.max(1, Math.min(trace.length, first));
   const all: TraceStep[] = [];
   for (let i = 1; i <= trace.length; i++) all.push(trace.at(i));
-  const counts = new Map<string, number>();
-  const series = new Map<string, (number | null)[]>();
-  const shown = all.filter((s) => s.step <= end && !hide.includes(s.task)).slice(-MAX_STEPS);
+  const visible = (s: TraceStep) => s.step <= end && !hide.includes(s.task);
+  const rows = raceTable(r, { hide, caption: false }).rows.filter(visible);
+  const from = rows[0]?.step ?? Math.max(1, end - MAX_STEPS + 1);
+  const span = all.filter((s) => s.step >= from && visible(s));
+  const gaps = span.length > MAX_STEPS;
+  const shown = gaps ? rows : span;
   const firstShown = shown[0]?.step ?? 1;
-  // Counts from the start of the run, so the first shown value is right.
+  // The splat's row, as the race table marks it: its task's latest shown step at or before it.
+  let splatRow: number | null = null;
+  if (splat)
+    for (const s of shown)
+      if (s.step <= splat.step && (splat.taskId === null || s.taskId === splat.taskId))
+        splatRow = s.step;
   const objectsOfInterest = new Set<string>();
-  for (const s of r.splats) if (s.object) objectsOfInterest.add(s.object);
-  const seen = new Map<string, number>();
-  for (const s of shown) {
-    const m = GET.exec(s.label) ?? PUT.exec(s.label) ?? INIT.exec(s.label);
-    if (m) seen.set(m[2]!, (seen.get(m[2]!) ?? 0) + 1);
-  }
-  for (const [o] of [...seen].sort((a, b) => b[1] - a[1])) {
+  for (const sp of r.splats) if (sp.object) objectsOfInterest.add(sp.object);
+  const byFrequency = (steps: readonly TraceStep[]) => {
+    const seen = new Map<string, number>();
+    for (const s of steps) {
+      const m = refOp(s.label);
+      if (m) seen.set(m[2]!, (seen.get(m[2]!) ?? 0) + 1);
+    }
+    return [...seen].sort((a, b) => b[1] - a[1]).map(([o]) => o);
+  };
+  for (const o of [...byFrequency(rows), ...byFrequency(shown)]) {
     if (objectsOfInterest.size >= MAX_OBJECTS) break;
     objectsOfInterest.add(o);
   }
+  const counts = new Map<string, number>();
+  const series = new Map<string, (number | null)[]>();
   for (const o of objectsOfInterest) series.set(o, []);
+  const isShown = new Set(shown.map((s) => s.step));
+  // Counts from the start of the run, so the first shown value is right.
   for (const s of all) {
     if (s.step > end) break;
     const init = INIT.exec(s.label);
@@ -69,7 +98,7 @@ export function timelineOf(r: RunResult, hide: readonly string[] = []): Timeline
     if (init) counts.set(init[2]!, 1);
     else if (get) counts.set(get[2]!, (counts.get(get[2]!) ?? 1) + 1);
     else if (put) counts.set(put[2]!, (counts.get(put[2]!) ?? 1) - 1);
-    if (s.step >= firstShown && !hide.includes(s.task))
+    if (s.step >= firstShown && isShown.has(s.step))
       for (const [o, v] of series) v.push(counts.has(o) ? counts.get(o)! : null);
   }
   const tasks = [...new Set(shown.map((s) => s.task))];
@@ -77,6 +106,8 @@ export function timelineOf(r: RunResult, hide: readonly string[] = []): Timeline
     steps: shown,
     tasks,
     splatStep: first,
+    splatRow,
+    gaps,
     counts: [...series].map(([object, values]) => ({ object, values })),
   };
 }
@@ -98,11 +129,19 @@ function timelineSvg(t: Timeline): string {
     out.push(`<text x="4" y="${y + 14}" class="lane">${esc(task.slice(0, 26))}</text>`);
     out.push(`<line x1="${left}" y1="${y + 10}" x2="${w - 10}" y2="${y + 10}" class="lane-line"/>`);
   });
+  if (t.gaps)
+    t.steps.forEach((s, j) => {
+      if (j === 0 || s.step === t.steps[j - 1]!.step + 1) return;
+      const x = left + j * colW - 1;
+      out.push(
+        `<line x1="${x}" y1="6" x2="${x}" y2="${lanesH + 8}" class="gap"><title>steps ${t.steps[j - 1]!.step + 1}-${s.step - 1} left out</title></line>`,
+      );
+    });
   t.steps.forEach((s, j) => {
     const lane = t.tasks.indexOf(s.task);
     const x = left + j * colW;
     const y = 10 + lane * laneH;
-    const cls = s.step === t.splatStep ? "step splat" : "step";
+    const cls = s.step === t.splatRow ? "step splat" : "step";
     out.push(
       `<rect x="${x}" y="${y + 3}" width="${colW - 2}" height="14" class="${cls}"><title>step ${s.step} ${esc(s.task)}: ${esc(s.label)}</title></rect>`,
     );
@@ -142,7 +181,7 @@ th{background:#f6f8fa}pre{background:#f6f8fa;padding:8px;overflow:auto;font:12px
 .finding{border:1px solid #d0d7de;border-radius:6px;padding:8px 14px;margin:14px 0}
 .bar{display:inline-block;height:10px;background:#0969da;vertical-align:middle}
 .timeline{display:block;max-width:100%;overflow:visible}.lane{font:11px ui-monospace,monospace;fill:#1b1f24}
-.lane-line{stroke:#d0d7de}.step{fill:#0969da}.step.splat{fill:#b42318}.zero{stroke:#8c959f;stroke-dasharray:3 3}
+.lane-line{stroke:#d0d7de}.gap{stroke:#8c959f;stroke-dasharray:2 2}.step{fill:#0969da}.step.splat{fill:#b42318}.zero{stroke:#8c959f;stroke-dasharray:3 3}
 .count{fill:none;stroke-width:2}.legend{font:11px ui-monospace,monospace;stroke:none}
 .c0{stroke:#b42318;fill:#b42318}.c1{stroke:#1a7f37;fill:#1a7f37}.c2{stroke:#8250df;fill:#8250df}.c3{stroke:#bc4c00;fill:#bc4c00}
 polyline.count{fill:none}code{font:12px ui-monospace,monospace;background:#f6f8fa;padding:1px 4px;word-break:break-all}
@@ -157,7 +196,7 @@ async function findingSection(f: FindingReport): Promise<string> {
 <p class="meta">schedule ${f.index} (seed ${f.seed}), ${esc(f.strategy)}, ${f.schedules} failing schedule${f.schedules === 1 ? "" : "s"} with this signature; outcome ${esc(f.outcome)}</p>
 <h4>Splat</h4><pre>${esc(f.firstSplat)}</pre>
 <h4>Race table${f.minimized ? ` (minimized, ${f.minimized.rows} rows)` : ""}</h4><pre>${esc(f.minimized?.raceTable ?? f.raceTable)}</pre>
-<h4>Timeline</h4><p class="meta">The last ${t.steps.length} steps before the first splat (step ${t.splatStep}), one lane per task; below, the reference counts of the objects involved as the trace's get/put operations imply them. Hover a step for its label.</p>
+<h4>Timeline</h4><p class="meta">${t.gaps ? `The race table's ${t.steps.length} steps (dashed lines: steps left out)` : `The ${t.steps.length} steps from the race table's first row`} up to the first splat (step ${t.splatStep}, in red), one lane per task; below, the reference counts of the objects involved as the trace's get/put operations imply them. Hover a step for its label.</p>
 ${timelineSvg(t)}
 <h4>Replay</h4><pre>${f.minimized ? `${esc(f.replay.replace(f.token, f.minimized.token))}   # minimized\n` : ""}${esc(f.replay)}${f.minimized ? "   # as found" : ""}</pre>
 </section>`;

@@ -160,20 +160,30 @@ function unitReport(t: UnitTally): UnitReport {
   };
 }
 
+/**
+ * Called before each finding is replayed and minimized (`done` of `total` so far), so that a
+ * caller can show progress: minimizing takes up to MINIMIZE_BUDGET runs per finding.
+ */
+export type FindingProgress = (done: number, total: number, unit: string) => void;
+
 /** Builds a report from tallies (in unit order); `known` supplies already rendered findings. */
 export async function buildReport(
   config: Record<string, unknown>,
   tallies: readonly UnitTally[],
   timing: CampaignReport["timing"],
   known: readonly FindingReport[] = [],
+  onFinding?: FindingProgress,
 ): Promise<CampaignReport> {
   const strategy = String(config.strategy);
   const byToken = new Map(known.map((f) => [f.token, f]));
   const findings: FindingReport[] = [];
+  const total = tallies.reduce((a, t) => a + Object.keys(t.findings).length, 0);
   for (const t of tallies) {
     const records = Object.values(t.findings).sort((a, b) => a.index - b.index);
     for (const f of records) {
-      const r = await renderFinding(t.key, strategy, f, byToken.get(f.token));
+      const k = byToken.get(f.token);
+      if (!k) onFinding?.(findings.length, total, t.key);
+      const r = await renderFinding(t.key, strategy, f, k);
       findings.push({ id: `F${findings.length + 1}`, ...r });
     }
   }
@@ -196,14 +206,24 @@ export async function buildReport(
 }
 
 /** The report of a finished campaign. */
-export function campaignReport(c: CampaignConfig, run: CampaignRun): Promise<CampaignReport> {
+export function campaignReport(
+  c: CampaignConfig,
+  run: CampaignRun,
+  onFinding?: FindingProgress,
+): Promise<CampaignReport> {
   const schedules = run.tallies.reduce((a, t) => a + t.schedules, 0);
-  return buildReport(describeConfig(c), run.tallies, {
-    elapsedMs: run.elapsedMs,
-    schedulesPerSecond: run.elapsedMs > 0 ? Math.round((schedules / run.elapsedMs) * 1000) : 0,
-    workers: run.workers,
-    stoppedEarly: run.stoppedEarly,
-  });
+  return buildReport(
+    describeConfig(c),
+    run.tallies,
+    {
+      elapsedMs: run.elapsedMs,
+      schedulesPerSecond: run.elapsedMs > 0 ? Math.round((schedules / run.elapsedMs) * 1000) : 0,
+      workers: run.workers,
+      stoppedEarly: run.stoppedEarly,
+    },
+    [],
+    onFinding,
+  );
 }
 
 /** The tallies a report was made of (for merge). */

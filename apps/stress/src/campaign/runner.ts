@@ -1,8 +1,10 @@
 /**
  * Running a campaign: its units cut into jobs, the jobs run on N threads (this one and N-1
  * worker threads; N worker threads for DFS, whose jobs cannot pause), the tallies merged. This
- * thread calibrates each unit once for all of them. See schedule.ts for why the result does not
- * depend on N or on the shards.
+ * thread calibrates each unit once for all of them. A campaign of a fixed number of schedules
+ * gives each thread the units of a few drivers (affinityGroups), and a thread whose units are
+ * done helps the others; a --time campaign keeps one queue. See schedule.ts for why the result
+ * does not depend on N, on the split or on the shards.
  */
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -58,6 +60,17 @@ function* jobs(c: CampaignConfig, units: readonly Unit[], timeUp: () => boolean)
     }
     return;
   }
+  yield* sampleJobs(c, units, timeUp);
+}
+
+/** The sampling jobs of `units`: their chunks of CHUNK indices, unit after unit, round after round. */
+function* sampleJobs(
+  c: CampaignConfig,
+  units: readonly Unit[],
+  timeUp: () => boolean,
+): Generator<Job> {
+  const shardI = c.shard ? c.shard.index - 1 : 0;
+  const shardN = c.shard ? c.shard.count : 1;
   // Shard-local index j is global schedule shardI + j * shardN.
   const total = c.seeds ?? Number.POSITIVE_INFINITY;
   for (let j0 = 0; ; j0 += CHUNK) {
@@ -70,6 +83,71 @@ function* jobs(c: CampaignConfig, units: readonly Unit[], timeUp: () => boolean)
       yield { unit: u.key, from, to, step: shardN };
     }
     if (!any || timeUp()) return;
+  }
+}
+
+/** The set of drivers a unit runs on, as a sort key ("qxl+vgem"). */
+function driverSet(u: Unit): string {
+  return [...new Set(u.drivers.map((d) => d.name))].sort().join("+");
+}
+
+/**
+ * Splits `units` between `n` threads so that each thread runs few drivers: the units sorted by
+ * their set of drivers (then scenario), cut into `n` consecutive slices of about equal `weight`
+ * (a unit's cost per schedule; the slice of a unit is where its middle falls). A thread that
+ * runs only some drivers' units compiles only their code: each thread is a V8 instance of its
+ * own that warms up on what it runs, and two threads that both ran every unit would both compile
+ * all of it (and see every driver's objects at every shared call site).
+ */
+export function affinityGroups(
+  units: readonly Unit[],
+  n: number,
+  weight: (u: Unit) => number,
+): Unit[][] {
+  const sorted = units
+    .map((u, i) => ({ u, i, key: driverSet(u) }))
+    .sort(
+      (a, b) =>
+        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) ||
+        (a.u.scenario.name < b.u.scenario.name
+          ? -1
+          : a.u.scenario.name > b.u.scenario.name
+            ? 1
+            : 0) ||
+        a.i - b.i,
+    )
+    .map((x) => x.u);
+  const total = sorted.reduce((a, u) => a + weight(u), 0);
+  const groups: Unit[][] = Array.from({ length: n }, () => []);
+  let acc = 0;
+  for (const u of sorted) {
+    const w = weight(u);
+    const g = total > 0 ? Math.min(n - 1, Math.floor(((acc + w / 2) / total) * n)) : 0;
+    groups[g]!.push(u);
+    acc += w;
+  }
+  return groups;
+}
+
+/** The jobs of one affinity group, with one job of lookahead and a count of those left. */
+class GroupQueue {
+  private readonly it: Generator<Job>;
+  private head: IteratorResult<Job>;
+  /** Jobs not yet taken. */
+  left: number;
+
+  constructor(c: CampaignConfig, units: readonly Unit[], perUnit: number) {
+    this.it = sampleJobs(c, units, () => false);
+    this.head = this.it.next();
+    this.left = units.length * perUnit;
+  }
+
+  take(): Job | undefined {
+    if (this.head.done) return undefined;
+    const job = this.head.value;
+    this.head = this.it.next();
+    this.left--;
+    return job;
   }
 }
 
@@ -141,6 +219,22 @@ export async function runCampaign(
       // a job goes out with its unit's. Workers waiting for one park.
       const local = c.strategy.strategy !== "dfs";
       let localDone = !local;
+      // A campaign of a fixed number of schedules gives each thread its own units (see
+      // affinityGroups), and a thread whose units are done helps the others. A --time campaign
+      // keeps one queue, unit after unit, so that every unit gets its share of the time.
+      const affinity = local && c.seeds !== null && c.timeMs === null;
+      /** The affinity groups' jobs, by thread (this one 0): set once every unit is calibrated. */
+      let groups: GroupQueue[] | null = null;
+      const threadOf = new Map<Worker, number>();
+      const makeGroups = () => {
+        const shardI = c.shard ? c.shard.index - 1 : 0;
+        const shardN = c.shard ? c.shard.count : 1;
+        const indices = Math.max(0, Math.ceil(((c.seeds ?? 0) - shardI) / shardN));
+        const perUnit = Math.ceil(indices / CHUNK);
+        // A unit's cost per schedule: its calibrated length where there is one.
+        const weight = (u: Unit) => Math.max(1, calibrations.get(u.key)?.pctSteps ?? 1);
+        groups = affinityGroups(units, n, weight).map((g) => new GroupQueue(c, g, perUnit));
+      };
       const calibrate = needsCalibration(c);
       const calibrations = new Map<string, Calibration>();
       const parked: Worker[] = [];
@@ -157,9 +251,17 @@ export async function runCampaign(
       const timer = setInterval(() => {
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
       }, 50);
-      const nextJob = (): Job | undefined => {
+      const nextJob = (thread: number): Job | undefined => {
         if (shouldStop()) Atomics.store(stopBuf, 0, 1);
         if (Atomics.load(stopBuf, 0)) return undefined;
+        if (groups) {
+          const own = groups[thread]!.take();
+          if (own) return own;
+          // Its own units are done: it helps the group with the most jobs left.
+          let most: GroupQueue | undefined;
+          for (const g of groups) if (g.left > 0 && (!most || g.left > most.left)) most = g;
+          return most?.take();
+        }
         if (held) {
           const j = held;
           held = undefined;
@@ -178,7 +280,12 @@ export async function runCampaign(
       };
       const dispatch = (w: Worker) => {
         if (done) return;
-        const job = nextJob();
+        if (affinity && !groups) {
+          // The groups are made once every unit is calibrated.
+          parked.push(w);
+          return;
+        }
+        const job = nextJob(threadOf.get(w)!);
         if (!job) {
           // Nothing left: parked workers have nothing to wait for.
           parked.length = 0;
@@ -199,6 +306,7 @@ export async function runCampaign(
       for (let i = 0; i < (local ? n - 1 : n); i++) {
         const w = startWorker({ config: c, stop: stopBuf });
         pool.push(w);
+        threadOf.set(w, pool.length);
         w.on("message", (m: FromWorker) => {
           if (m.type === "tick") progress?.tick(m.schedules, m.failing);
           else if (m.type === "done") {
@@ -219,12 +327,13 @@ export async function runCampaign(
           for (const u of units) {
             if (done || shouldStop()) break;
             calibrations.set(u.key, await calibrateUnit(c, u.key));
-            wake();
+            if (!affinity) wake();
             await pause();
           }
+        if (affinity) makeGroups();
         wake();
         while (local && !done) {
-          const job = nextJob();
+          const job = nextJob(0);
           if (!job) break;
           // Every unit is calibrated by now (or the campaign is stopping: then runJob measures it).
           const cal = "dfs" in job ? undefined : calibrations.get(job.unit);

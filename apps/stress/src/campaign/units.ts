@@ -45,7 +45,10 @@ export function parseUnitKey(key: string): Unit {
 }
 
 /** Every ordered combination of `arity` drivers (with repetition: vgem+vgem is two devices). */
-function combinations(drivers: readonly DriverUnderTest[], arity: number): DriverUnderTest[][] {
+export function combinations(
+  drivers: readonly DriverUnderTest[],
+  arity: number,
+): DriverUnderTest[][] {
   if (arity === 0) return [[]];
   const out: DriverUnderTest[][] = [];
   for (const rest of combinations(drivers, arity - 1))

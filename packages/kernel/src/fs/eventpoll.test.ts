@@ -62,6 +62,14 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
         const fd = await p.open("/dev/ev", O_RDWR);
         const plain = await p.open("/dev/plain", O_RDWR);
         const ev = (events: number): EpollEvent => ({ events, data: 1 });
+        // Events arrays whose inspection throws: a bad user pointer.
+        const revoked = Proxy.revocable([] as EpollEvent[], {});
+        revoked.revoke();
+        const throwingTrap = new Proxy([] as EpollEvent[], {
+          isExtensible() {
+            throw new Error("trap");
+          },
+        });
         const r = {
           closedEpfd: await p.epollCtl(99, EPOLL_CTL_ADD, fd, ev(EPOLLIN)),
           closedFd: await p.epollCtl(ep, EPOLL_CTL_ADD, 99, ev(EPOLLIN)),
@@ -77,6 +85,8 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
           waitNotEpoll: await p.epollWait(fd, [], 1, 0),
           waitClosed: await p.epollWait(99, [], 1, 0),
           waitFrozen: await p.epollWait(ep, Object.freeze([]) as unknown as EpollEvent[], 1, 0),
+          waitRevoked: await p.epollWait(ep, revoked.proxy as EpollEvent[], 1, 0),
+          waitThrowingTrap: await p.epollWait(ep, throwingTrap, 1, 0),
         };
         expect(r).toEqual({
           closedEpfd: -EBADF,
@@ -93,6 +103,8 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
           waitNotEpoll: -EINVAL,
           waitClosed: -EBADF,
           waitFrozen: -EFAULT,
+          waitRevoked: -EFAULT,
+          waitThrowingTrap: -EFAULT,
         });
         // Only the one ADD registered.
         expect(dev.state.head.entries.size).toBe(1);

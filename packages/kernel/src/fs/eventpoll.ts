@@ -759,6 +759,18 @@ async function epPoll(
 }
 
 /**
+ * access_ok() of epoll_wait()'s events array: an array that can be written (not frozen); false
+ * where asking throws (a revoked Proxy, a Proxy whose traps throw), a bad user pointer.
+ */
+function eventsAccessOk(events: unknown): boolean {
+  try {
+    return Array.isArray(events) && !Object.isFrozen(events);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Models do_epoll_wait(epfd, events, maxevents, timeout): -EINVAL for maxevents out of
  * (0, EP_MAX_EVENTS] or an epfd that is not an epoll file, -EFAULT for an events array that
  * cannot be written, -EBADF for a closed epfd; else ep_poll().
@@ -772,8 +784,7 @@ export async function doEpollWait(
   timeoutNs: number,
 ): Promise<number> {
   if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) return -EINVAL;
-  // access_ok()
-  if (!Array.isArray(events) || Object.isFrozen(events)) return -EFAULT;
+  if (!eventsAccessOk(events)) return -EFAULT;
   const f = await fget(epfd);
   if (!f) return -EBADF;
   let error: number;

@@ -287,7 +287,11 @@ export class Process implements SyscallProcess {
     return sysLseek(this, fd, offset, whence);
   }
 
-  /** poll(2): the number of fds with events (their `revents` set), 0 on timeout, or -EFAULT. */
+  /**
+   * poll(2): the number of fds with events (their `revents` set), 0 on timeout (`timeoutNs` in
+   * virtual ns; 0: do not wait; negative: forever); -EINVAL for a timeout that is not an integer
+   * (1.5, NaN, Infinity), -EFAULT for a pollfd array that cannot be read or written back.
+   */
   poll(fds: PollFd[], timeoutNs: number): Promise<number> {
     return sysPoll(this, fds, timeoutNs);
   }

@@ -375,6 +375,17 @@ describe("hostile input gets an errno, not a splat, a crash or exhaustion", () =
         expect(await p.readMemory(addr, 2 ** 40)).toBe(-EFAULT);
         expect(await p.readMemory(addr, 3 * PAGE_SIZE)).toBe(-EFAULT);
         expect(await p.writeMemory(addr + PAGE_SIZE, new Uint8Array(PAGE_SIZE + 1))).toBe(-EFAULT);
+        // Bytes that cannot be read (Proxies whose traps throw or that methods refuse): EFAULT.
+        const throwingProto = new Proxy(new Uint8Array(1), {
+          getPrototypeOf() {
+            throw new Error("trap");
+          },
+        });
+        const revoked = Proxy.revocable(new Uint8Array(1), {});
+        revoked.revoke();
+        for (const bytes of [throwingProto, new Proxy(new Uint8Array(2), {}), revoked.proxy, [1]]) {
+          expect(await p.writeMemory(addr, bytes as Uint8Array)).toBe(-EFAULT);
+        }
         expect(await p.writeMemory(addr, new Uint8Array([1, 2, 3]))).toBe(3);
         expect(await p.readMemory(addr, 4)).toEqual(new Uint8Array([1, 2, 3, 0]));
         expect(await p.munmap(addr, 2 * PAGE_SIZE)).toBe(0);

@@ -488,11 +488,26 @@ export function sysReadMemory(
 
 /** Writes `bytes` to the process's memory at `addr`. The byte count, or -EFAULT. */
 export function sysWriteMemory(p: SyscallProcess, addr: unknown, bytes: unknown): Promise<number> {
-  return syscall(p, "user_write", () =>
-    !isIntArg(addr) || addr < 0 || !(bytes instanceof Uint8Array)
-      ? RESOLVED_EFAULT
-      : accessVm(p.mm, addr, bytes.length, bytes.slice()),
-  ) as Promise<number>;
+  return syscall(p, "user_write", () => {
+    if (!isIntArg(addr) || addr < 0) return RESOLVED_EFAULT;
+    const data = userBytes(bytes);
+    if (data === null) return RESOLVED_EFAULT;
+    return accessVm(p.mm, addr, data.length, data);
+  }) as Promise<number>;
+}
+
+/**
+ * A copy of the bytes userspace passed, or null when `bytes` is not a Uint8Array or cannot be
+ * read: a Proxy whose traps throw, or one around a Uint8Array (its methods refuse such a
+ * receiver). Copied with Uint8Array's own slice(), whatever a subclass overrides.
+ */
+function userBytes(bytes: unknown): Uint8Array | null {
+  try {
+    if (!(bytes instanceof Uint8Array)) return null;
+    return Uint8Array.prototype.slice.call(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -87,6 +87,19 @@ describe("replay tokens with a valid checksum but impossible content", () => {
   });
 });
 
+describe("altered tokens", () => {
+  const good = encodeToken({ ...base, choices: [1, 2, 3, 2, 1] });
+
+  it("the token itself decodes", () => {
+    expect(decodeToken(good).choices).toEqual([1, 2, 3, 2, 1]);
+  });
+
+  it.each(["A", "AAAA", "xyz12345", "QQ"])("characters appended (%j) are rejected", (extra) => {
+    expect(() => decodeToken(good + extra)).toThrow(ReplayTokenError);
+    expect(() => decodeToken(good + extra)).toThrow(/corrupt replay token/);
+  });
+});
+
 describe("oversized tokens", () => {
   it("a token longer than the limit is rejected before anything is decoded", () => {
     const huge = `pt1.${"A".repeat(MAX_TOKEN_LENGTH + 1)}`;

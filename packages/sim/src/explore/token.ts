@@ -115,10 +115,24 @@ export function decodeToken(token: unknown): RunToken {
       `replay token too long: ${b64.length} characters of payload, at most ${MAX_TOKEN_LENGTH} are accepted`,
     );
   }
+  const packed = Buffer.from(b64, "base64url");
+  // Buffer.from() drops what does not make a whole byte and inflate stops at the end of the
+  // deflate stream: a token with characters appended must not replay as if it were intact.
+  if (packed.toString("base64url") !== b64)
+    throw new ReplayTokenError("corrupt replay token: its length is not that of a whole payload");
   let raw: Buffer;
   try {
-    raw = inflateRawSync(Buffer.from(b64, "base64url"), { maxOutputLength: MAX_TOKEN_PAYLOAD });
+    const inflated = inflateRawSync(packed, {
+      maxOutputLength: MAX_TOKEN_PAYLOAD,
+      info: true,
+    }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    if (inflated.engine.bytesWritten !== packed.length)
+      throw new ReplayTokenError(
+        "corrupt replay token: bytes after the end of its compressed payload (altered?)",
+      );
+    raw = inflated.buffer;
   } catch (e) {
+    if (e instanceof ReplayTokenError) throw e;
     if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
       throw new ReplayTokenError(
         `corrupt replay token: it inflates past ${MAX_TOKEN_PAYLOAD} bytes (no run has a payload that large)`,
