@@ -4,12 +4,16 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { deflateRawSync } from "node:zlib";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
+import type { ProgressSink } from "./campaign/progress.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
+import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
+import { configFromFlags } from "./commands.js";
 import { installedDrivers } from "./drivers.js";
 import { huntableToggles } from "./toggles.js";
 
@@ -80,11 +84,17 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--faults", "sometimes"], /nth:N .* p:P/],
     [["run", "--seeds", "10", "--time", "1s"], /one of them/],
     [["frobnicate"], /unknown command "frobnicate"; accepted commands: start/],
-    [["run", "--seeds", "0"], /--seeds must be a positive integer/],
-    [["run", "--seeds", "-5"], /--seeds must be a positive integer/],
-    [["run", "--seeds", "99999999999999999999"], /--seeds must be a positive integer/],
-    [["run", "--seed", "-1"], /--seed must be a non-negative integer/],
-    [["run", "--workers", "0"], /--workers must be a positive integer at most/],
+    [["run", "--seeds", "0"], /argument .* is invalid\. accepted for --seeds: a positive integer$/],
+    [
+      ["run", "--seeds", "-5"],
+      /argument .* is invalid\. accepted for --seeds: a positive integer$/,
+    ],
+    [
+      ["run", "--seeds", "99999999999999999999"],
+      /argument .* is invalid\. accepted for --seeds: a positive integer$/,
+    ],
+    [["run", "--seed", "-1"], /accepted for --seed: a non-negative integer at most 4294967295$/],
+    [["run", "--workers", "0"], /accepted for --workers: a positive integer at most \d+$/],
     [["run", "--shard", "3/2"], /--shard "3\/2".*1 <= i <= n/],
     [["run", "--shard", "1/0"], /--shard "1\/0"/],
     [["run", "--time", "0s"], /--time "0s" is not a duration/],
@@ -195,6 +205,9 @@ describe("run, replay, workers, shards, merge", () => {
     expect(f.strategy).toBe("pct:3");
     expect(f.raceTable).toContain("|");
     expect(f.replay).toBe(`pnpm -s stress replay ${f.token}`);
+    // The IGT assertion's stack frame, relative to the repository (not where it is checked out).
+    expect(f.firstSplat).toMatch(/\(packages\/conformance\/(src|dist)\/harness\.(ts|js):\d+:\d+\)/);
+    expect(f.firstSplat).not.toContain(fileURLToPath(new URL("../../../", import.meta.url)));
     const again = await cli(["replay", f.token]);
     expect(again.code).toBe(1);
     expect(again.out).toContain(f.firstSplat.split("\n")[0]!.replace(/^\[step \d+\] /, ""));
@@ -253,6 +266,13 @@ describe("bugs", () => {
     const r = await cli(["bugs", "--baseline-seeds", "25"]);
     expect(r.out).toContain("every toggle found within its budget, baseline clean");
     expect(r.code).toBe(0);
+  }, 300_000);
+
+  it("a toggle not found within its budget is a hole: exit 1", async () => {
+    const r = await cli(["bugs", "--seeds", "1", "--baseline-seeds", "1"]);
+    expect(r.out).toMatch(/NOT found in 1/);
+    expect(r.out).toContain("the detection matrix has holes");
+    expect(r.code).toBe(1);
   }, 300_000);
 });
 
@@ -330,6 +350,68 @@ describe("progress on a non-terminal", () => {
     lines.length = 0;
     expect(await main([...argv, "--quiet"], io)).toBe(1);
     expect(lines).toEqual([]);
+  });
+});
+
+describe("a progress bar on a terminal, the summary table", () => {
+  it("draws the bar (schedules, rate, failing, time left) and one table row per unit", async () => {
+    const bar: string[] = [];
+    const out: string[] = [];
+    const io: Io = {
+      log: (t) => out.push(t),
+      error: () => {},
+      color: false,
+      stderr: { isTTY: true, columns: 120, write: (t: string) => bar.push(t) } as ProgressSink,
+    };
+    const argv = ["run", "--scenario", "kref-lookup-locked,kref-put-mutex", "--seeds", "30"];
+    expect(await main([...argv, "--workers", "1"], io)).toBe(0);
+    expect(bar.join("")).toMatch(/\d+\/60 schedules \| \d+\/s \| 0 failing \| (\?|\d+[sm]) left/);
+    const text = out.join("\n");
+    expect(text).toMatch(/scenario\s+│ drivers\s+│ expect\s+│ schedules │ failing │ findings │/);
+    expect(text).toMatch(/│ kref-lookup-locked\s+│ -\s+│ clean\s+│ 30\s+│ 0\s+│ 0\s+│/);
+    expect(text).toMatch(/│ kref-put-mutex\s+│ -\s+│ clean\s+│ 30\s+│ 0\s+│ 0\s+│/);
+    expect(text).toMatch(/60 schedules on 2 units in [\d.]+ s \(\d+\/s\): nothing found$/);
+  });
+});
+
+describe("replay exit codes, --explain", () => {
+  it("exit 1 with splats (--explain says what they mean), 0 for a clean schedule", async () => {
+    const json = join(dir, "explain.json");
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    expect((await cli([...args, "--quiet", "--json", json])).code).toBe(1);
+    const f = readReport(json).findings[0]!;
+    const r = await cli(["replay", f.token, "--explain"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("scenario: rule 3 broken");
+    expect(r.out).toContain("kasan: KASAN: memory touched after it was freed");
+    expect(r.out).toContain("<- kasan");
+    const clean = await runSchedule(
+      configFromFlags({ scenario: "kref-lookup-locked", strategy: "pct:3", seeds: 1 }),
+      "kref-lookup-locked",
+      0,
+    );
+    expect(clean.run.splats).toEqual([]);
+    const ok = await cli(["replay", clean.run.token, "--explain"]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("no splat");
+  });
+});
+
+describe("internal errors", () => {
+  it("exit 3 with `internal error` and the stack: not a finding (1), not bad usage (2)", async () => {
+    const err: string[] = [];
+    const code = await main(["list"], {
+      log: () => {
+        throw new Error("stdout is gone");
+      },
+      error: (t) => err.push(t),
+      color: false,
+    });
+    expect(code).toBe(3);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(
+      /^internal error \(a bug of the harness\): Error: stdout is gone\n\s+at /,
+    );
   });
 });
 

@@ -566,6 +566,38 @@ describe("dma-buf file operations", () => {
     expect(splatLines(r)).toEqual([]);
   });
 
+  it("mmap of a dma-buf of 2 GiB or more reaches the exporter (the page count is not 32-bit)", async () => {
+    const size = 3 * 2 ** 30;
+    const mapped: number[][] = [];
+    const exp = new TestExporter(0);
+    const ops: DmaBufOps = {
+      ...exp.ops(),
+      mmap: (_d, vma) => {
+        mapped.push([vma.vmPgoff, vma.nrPages]);
+        return 0;
+      },
+    };
+    const r = await withKernel(async (k) => {
+      const p = k.spawnProcess("app", async (p) => {
+        const d = await dmaBufExport({ expName: "huge", ops, size, flags: O_RDWR, priv: exp });
+        if (isErr(d)) throw new Error(`dmaBufExport: ${d}`);
+        const fd = await dmaBufFd(d, O_CLOEXEC);
+        const addr = await p.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        expect(addr).toBeGreaterThan(0);
+        const lastPage = size - DMA_BUF_PAGE_SIZE;
+        expect(await p.mmap(0, 2 * DMA_BUF_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, lastPage)).toBe(
+          -EINVAL,
+        );
+        expect(mapped).toEqual([[0, size / DMA_BUF_PAGE_SIZE]]);
+        expect(await p.munmap(addr, size)).toBe(0);
+        expect(await p.close(fd)).toBe(0);
+      });
+      await p.wait();
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(exp.released).toBe(1);
+  });
+
   it("the heap's ioctl validates its input", async () => {
     const r = await withKernel(async (k) => {
       const p = k.spawnProcess("app", async (p) => {

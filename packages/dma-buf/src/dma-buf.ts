@@ -48,7 +48,7 @@ import {
   kfree,
   kmalloc,
   mmapAssertWriteLocked,
-  PAGE_SHIFT,
+  PAGE_SIZE,
   type PollTable,
   SEEK_END,
   SEEK_SET,
@@ -383,6 +383,14 @@ export async function dmaBufLlseek(file: File, offset: number, whence: number): 
 }
 
 /**
+ * The buffer's size in pages: `dmabuf->size >> PAGE_SHIFT`, as a division (JavaScript shifts are
+ * 32-bit: a buffer of 2 GiB or more would give a negative count and refuse every mapping).
+ */
+function sizePages(dmabuf: DmaBuf): number {
+  return Math.floor(dmabuf.size / PAGE_SIZE);
+}
+
+/**
  * Models dma_buf_mmap_internal(), the file's ->mmap (mmap() of a dma-buf fd): -EINVAL if the
  * exporter has no ->mmap or the mapping reaches past the buffer; otherwise ->mmap.
  * Locking: mmap_lock held for writing (by the mmap path).
@@ -393,7 +401,7 @@ export async function dmaBufMmapInternal(file: File, vma: Vma): Promise<number> 
   if (!isDmaBufFile(file)) return -EINVAL;
   const dmabuf = file.privateData as DmaBuf;
   if (!dmabuf.ops.mmap) return -EINVAL;
-  if (vma.vmPgoff + vma.nrPages > dmabuf.size >> PAGE_SHIFT) return -EINVAL;
+  if (vma.vmPgoff + vma.nrPages > sizePages(dmabuf)) return -EINVAL;
   return dmabuf.ops.mmap(dmabuf, vma);
 }
 
@@ -417,7 +425,7 @@ export async function dmaBufMmap(
   mmapAssertWriteLocked(v.vmMm);
   if (!d.ops.mmap) return -EINVAL;
   if (pgoff + v.nrPages > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
-  if (pgoff + v.nrPages > d.size >> PAGE_SHIFT) return -EINVAL;
+  if (pgoff + v.nrPages > sizePages(d)) return -EINVAL;
   // vma_set_file(): get_file(new); swap; fput(old).
   const old = v.vmFile;
   v.vmFile = await getFile(d.file!);

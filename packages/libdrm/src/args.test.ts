@@ -3,7 +3,15 @@ import { formatSplat, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { describeValue, InvalidArgTypeError } from "./args.js";
 import { readDmaBuf, writeDmaBuf } from "./dma-buf.js";
-import { drmIoctl, mapBuffer, readBuffer, writeBuffer } from "./drm.js";
+import {
+  createDumb,
+  drmIoctl,
+  type FbRequest,
+  mapBuffer,
+  modeAddFB2,
+  readBuffer,
+  writeBuffer,
+} from "./drm.js";
 import { DrmFd } from "./drm-fd.js";
 import { close, lseek, mmap, open, recvFd, sendFd } from "./libc.js";
 import { poll } from "./sync.js";
@@ -79,6 +87,9 @@ describe("libdrm argument types", () => {
           openRevokedProxyPath: () => open(p, revoked.proxy as unknown as string, 2),
           writeBufferThrowingProto: () => writeBuffer(p, fd, 1, throwingProto as Uint8Array),
           sendFdThrowingName: () => sendFd(p, throwingName as unknown as Process, fd),
+          createDumbNullRequest: () =>
+            createDumb(p, fd, null as unknown as { width: 1; height: 1; bpp: 32 }),
+          modeAddFB2NumberRequest: () => modeAddFB2(p, fd, 5 as unknown as FbRequest),
           // Right types, bad values: the kernel's errno.
           openLongPath: () => open(p, "x".repeat(1000), 2),
           closeFractionalFd: () => close(p, 1.5),
@@ -116,6 +127,8 @@ describe("libdrm argument types", () => {
       openRevokedProxyPath: "type",
       writeBufferThrowingProto: "type",
       sendFdThrowingName: "type",
+      createDumbNullRequest: "type",
+      modeAddFB2NumberRequest: "type",
       openLongPath: "ENOENT",
       closeFractionalFd: "EBADF",
       pollFractionalTimeout: "EINVAL",

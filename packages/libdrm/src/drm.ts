@@ -42,7 +42,7 @@ import {
   type DrmPrimeHandle,
   type DrmVersion,
 } from "@primetime/uapi";
-import { checkBytes, checkNumber, checkOptionalObject } from "./args.js";
+import { checkBytes, checkNumber, checkObject, checkOptionalObject } from "./args.js";
 import { type Mapping, mmap, type UserProcess, withMapping } from "./libc.js";
 import { checkRet } from "./sys-error.js";
 
@@ -257,6 +257,7 @@ export async function createDumb(
   fd: number,
   req: { width: number; height: number; bpp: number; flags?: number },
 ): Promise<DumbBuffer> {
+  checkObject(req, "req");
   const arg: DrmModeCreateDumb = {
     width: req.width,
     height: req.height,
@@ -318,6 +319,7 @@ function planes(v: readonly number[] | undefined): number[] {
  * RMFB or the fd's close.
  */
 export async function modeAddFB2(proc: UserProcess, fd: number, req: FbRequest): Promise<number> {
+  checkObject(req, "req");
   const arg: DrmModeFbCmd2 = {
     fb_id: 0,
     width: req.width,

@@ -223,7 +223,10 @@ export async function runCampaign(
       // affinityGroups), and a thread whose units are done helps the others. A --time campaign
       // keeps one queue, unit after unit, so that every unit gets its share of the time.
       const affinity = local && c.seeds !== null && c.timeMs === null;
-      /** The affinity groups' jobs, by thread (this one 0): set once every unit is calibrated. */
+      /**
+       * The affinity groups' jobs, by thread (this one 0): set once every unit is calibrated
+       * (this thread and the workers calibrate them, see dispatch()).
+       */
       let groups: GroupQueue[] | null = null;
       const threadOf = new Map<Worker, number>();
       const makeGroups = () => {
@@ -237,6 +240,11 @@ export async function runCampaign(
       };
       const calibrate = needsCalibration(c);
       const calibrations = new Map<string, Calibration>();
+      // With affinity groups (made from every unit's calibration), the workers calibrate units
+      // too while this thread does: the units not handed out yet, and how many are out.
+      const uncalibrated = affinity && calibrate ? [...units] : [];
+      let calibrating = 0;
+      let calibrated: (() => void) | null = null;
       const parked: Worker[] = [];
       let held: Job | undefined;
       const finish = (err?: Error) => {
@@ -281,8 +289,12 @@ export async function runCampaign(
       const dispatch = (w: Worker) => {
         if (done) return;
         if (affinity && !groups) {
-          // The groups are made once every unit is calibrated.
-          parked.push(w);
+          // The groups are made once every unit is calibrated: meanwhile it calibrates units.
+          const u = shouldStop() ? undefined : uncalibrated.shift();
+          if (u) {
+            calibrating++;
+            w.postMessage({ type: "calibrate", id: nextId++, unit: u.key } satisfies ToWorker);
+          } else parked.push(w);
           return;
         }
         const job = nextJob(threadOf.get(w)!);
@@ -309,7 +321,11 @@ export async function runCampaign(
         threadOf.set(w, pool.length);
         w.on("message", (m: FromWorker) => {
           if (m.type === "tick") progress?.tick(m.schedules, m.failing);
-          else if (m.type === "done") {
+          else if (m.type === "calibrated") {
+            calibrations.set(m.unit, m.calibration);
+            if (--calibrating === 0) calibrated?.();
+            dispatch(w);
+          } else if (m.type === "done") {
             progress?.tick(m.schedules, m.failing);
             absorb(m.tally);
             running--;
@@ -323,14 +339,26 @@ export async function runCampaign(
       // Between two schedules of its own, this thread answers the workers.
       const pause = () => new Promise<void>((r) => setImmediate(r));
       void (async () => {
-        if (calibrate)
+        if (affinity) {
+          for (;;) {
+            const u = done || shouldStop() ? undefined : uncalibrated.shift();
+            if (!u) break;
+            calibrations.set(u.key, await calibrateUnit(c, u.key));
+            await pause();
+          }
+          // The units the workers still calibrate.
+          if (calibrating > 0 && !done)
+            await new Promise<void>((resolve) => {
+              calibrated = resolve;
+            });
+          makeGroups();
+        } else if (calibrate)
           for (const u of units) {
             if (done || shouldStop()) break;
             calibrations.set(u.key, await calibrateUnit(c, u.key));
-            if (!affinity) wake();
+            wake();
             await pause();
           }
-        if (affinity) makeGroups();
         wake();
         while (local && !done) {
           const job = nextJob(0);

@@ -1,11 +1,11 @@
 /**
  * A campaign worker thread: gets the campaign's configuration once, then jobs, and answers each
- * with the tally of its schedules. Progress ticks go up every 64 schedules; a shared flag set by
+ * with the tally of its schedules (or units to calibrate, answered with their calibration). Progress ticks go up every 64 schedules; a shared flag set by
  * the parent (time up, fail-fast) stops a job between two schedules.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { CampaignConfig } from "./config.js";
-import { type Job, runJob } from "./schedule.js";
+import { type Calibration, calibrateUnit, type Job, runJob } from "./schedule.js";
 
 export interface WorkerData {
   readonly config: CampaignConfig;
@@ -13,9 +13,18 @@ export interface WorkerData {
   readonly stop: Int32Array;
 }
 
-export type ToWorker = { readonly type: "job"; readonly id: number; readonly job: Job };
+export type ToWorker =
+  | { readonly type: "job"; readonly id: number; readonly job: Job }
+  /** Calibrate a unit (calibrateUnit(): the same result on every thread). */
+  | { readonly type: "calibrate"; readonly id: number; readonly unit: string };
 export type FromWorker =
   | { readonly type: "tick"; readonly schedules: number; readonly failing: number }
+  | {
+      readonly type: "calibrated";
+      readonly id: number;
+      readonly unit: string;
+      readonly calibration: Calibration;
+    }
   | {
       readonly type: "done";
       readonly id: number;
@@ -30,6 +39,24 @@ if (port) {
   const { config, stop } = workerData as WorkerData;
   const stopped = () => Atomics.load(stop, 0) !== 0;
   port.on("message", async (m: ToWorker) => {
+    if (m.type === "calibrate") {
+      try {
+        const calibration = await calibrateUnit(config, m.unit);
+        port.postMessage({
+          type: "calibrated",
+          id: m.id,
+          unit: m.unit,
+          calibration,
+        } satisfies FromWorker);
+      } catch (e) {
+        port.postMessage({
+          type: "error",
+          id: m.id,
+          message: e instanceof Error ? (e.stack ?? e.message) : String(e),
+        } satisfies FromWorker);
+      }
+      return;
+    }
     let n = 0;
     let f = 0;
     let sentN = 0;

@@ -195,6 +195,11 @@ describe("vgem memory", () => {
       // Importing it elsewhere pins every page (drm_gem_get_pages()): more than RAM holds.
       const exp: DrmPrimeHandle = { handle: arg.handle, flags: DRM_RDWR, fd: -1 };
       expectRet(await p.ioctl(fdA, DRM_IOCTL_PRIME_HANDLE_TO_FD, exp), 0, "export");
+      // The dma-buf (4 GiB: more than a 32-bit page count) maps the same pages.
+      const dmaAddr = await p.mmap(0, arg.size, PROT_READ | PROT_WRITE, MAP_SHARED, exp.fd, 0);
+      expect(dmaAddr).toBeGreaterThan(0);
+      expect([...(await load(p, dmaAddr + arg.size - 4, 4))]).toEqual([0, 1, 2, 3]);
+      expect(await p.munmap(dmaAddr, arg.size)).toBe(0);
       const imp: DrmPrimeHandle = { handle: 0, flags: 0, fd: exp.fd };
       expectRet(await p.ioctl(fdB, DRM_IOCTL_PRIME_FD_TO_HANDLE, imp), -ENOMEM, "import");
       expect(ramPagesUsed()).toBe(1);

@@ -250,6 +250,49 @@ describe("mmap of a device", () => {
     // exit unmapped the two remaining parts
   });
 
+  it("splits of a vma of more than 2 GiB keep the file page offsets (no 32-bit arithmetic)", async () => {
+    // A device whose every page offset faults in a fresh page: a 5 GiB mapping costs nothing.
+    const faults: number[] = [];
+    const fops: FileOperations = {
+      mmap: async (_f, vma: Vma) => {
+        vma.vmOps = {
+          fault: async (_vma, pgoff) => {
+            faults.push(pgoff);
+            return new Uint8Array(PAGE_SIZE);
+          },
+        };
+        return 0;
+      },
+    };
+    const GiB = 2 ** 30;
+    let leaks = -1;
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      k.registerChrdev("/dev/huge", fops);
+      const p = k.spawnProcess("t", async (p) => {
+        const fd = await p.open("/dev/huge", O_RDWR);
+        const a = await p.mmap(0, 5 * GiB, RW, MAP_SHARED, fd, 0);
+        expect(a).toBeGreaterThan(0);
+        // Unmapping the first 2.5 GiB splits above (the new vma is the part kept).
+        expect(await p.munmap(a, 2.5 * GiB)).toBe(0);
+        // Unmapping a page 2.25 GiB further splits below (the old vma is the upper part).
+        expect(await p.munmap(a + 4.75 * GiB, PAGE_SIZE)).toBe(0);
+        const pg = (off: number) => off / PAGE_SIZE;
+        expect(p.mm.vmas.map((v) => [v.vmStart - a, v.vmPgoff])).toEqual([
+          [2.5 * GiB, pg(2.5 * GiB)],
+          [4.75 * GiB + PAGE_SIZE, pg(4.75 * GiB + PAGE_SIZE)],
+        ]);
+        expect(await p.readMemory(a + 2.5 * GiB, 1)).toEqual(new Uint8Array(1));
+        expect(await p.readMemory(a + 4.75 * GiB + PAGE_SIZE, 1)).toEqual(new Uint8Array(1));
+        expect(faults).toEqual([pg(2.5 * GiB), pg(4.75 * GiB) + 1]);
+        await p.close(fd);
+      });
+      await p.wait();
+      leaks = (await k.checkLeaks()).length;
+    });
+    clean({ r, leaks });
+  });
+
   it("MAP_FIXED replaces what was there; MAP_FIXED_NOREPLACE refuses", async () => {
     const res = await withDevice(2, async (p, st) => {
       const fd = await p.open("/dev/buf", O_RDWR);

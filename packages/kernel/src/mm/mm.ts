@@ -43,7 +43,6 @@ import {
   MAP_SHARED_VALIDATE,
   MAP_TYPE,
   offsetInPage,
-  PAGE_SHIFT,
   PAGE_SIZE,
   PROT_EXEC,
   PROT_READ,
@@ -328,7 +327,9 @@ async function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean)
   if (newBelow) nv.vmEnd = addr;
   else {
     nv.vmStart = addr;
-    nv.vmPgoff += (addr - vma.vmStart) >> PAGE_SHIFT;
+    // A page count, not `>> PAGE_SHIFT` (JavaScript shifts are 32-bit: a vma of 2 GiB or more
+    // would get a negative offset).
+    nv.vmPgoff += Math.floor((addr - vma.vmStart) / PAGE_SIZE);
   }
   for (const [vpn, page] of vma.pages) {
     const a = vpn * PAGE_SIZE;
@@ -341,7 +342,7 @@ async function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean)
   if (vma.vmFile) nv.vmFile = await getFile(vma.vmFile);
   if (nv.vmOps?.open) await nv.vmOps.open(nv);
   if (newBelow) {
-    vma.vmPgoff += (addr - nv.vmStart) >> PAGE_SHIFT;
+    vma.vmPgoff += Math.floor((addr - nv.vmStart) / PAGE_SIZE);
     vma.vmStart = addr;
   } else {
     vma.vmEnd = addr;
