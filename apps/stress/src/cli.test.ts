@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { deflateRawSync } from "node:zlib";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
@@ -83,11 +84,17 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--faults", "sometimes"], /nth:N .* p:P/],
     [["run", "--seeds", "10", "--time", "1s"], /one of them/],
     [["frobnicate"], /unknown command "frobnicate"; accepted commands: start/],
-    [["run", "--seeds", "0"], /--seeds must be a positive integer/],
-    [["run", "--seeds", "-5"], /--seeds must be a positive integer/],
-    [["run", "--seeds", "99999999999999999999"], /--seeds must be a positive integer/],
-    [["run", "--seed", "-1"], /--seed must be a non-negative integer/],
-    [["run", "--workers", "0"], /--workers must be a positive integer at most/],
+    [["run", "--seeds", "0"], /argument .* is invalid\. accepted for --seeds: a positive integer$/],
+    [
+      ["run", "--seeds", "-5"],
+      /argument .* is invalid\. accepted for --seeds: a positive integer$/,
+    ],
+    [
+      ["run", "--seeds", "99999999999999999999"],
+      /argument .* is invalid\. accepted for --seeds: a positive integer$/,
+    ],
+    [["run", "--seed", "-1"], /accepted for --seed: a non-negative integer at most 4294967295$/],
+    [["run", "--workers", "0"], /accepted for --workers: a positive integer at most \d+$/],
     [["run", "--shard", "3/2"], /--shard "3\/2".*1 <= i <= n/],
     [["run", "--shard", "1/0"], /--shard "1\/0"/],
     [["run", "--time", "0s"], /--time "0s" is not a duration/],
@@ -198,6 +205,9 @@ describe("run, replay, workers, shards, merge", () => {
     expect(f.strategy).toBe("pct:3");
     expect(f.raceTable).toContain("|");
     expect(f.replay).toBe(`pnpm -s stress replay ${f.token}`);
+    // The IGT assertion's stack frame, relative to the repository (not where it is checked out).
+    expect(f.firstSplat).toMatch(/\(packages\/conformance\/(src|dist)\/harness\.(ts|js):\d+:\d+\)/);
+    expect(f.firstSplat).not.toContain(fileURLToPath(new URL("../../../", import.meta.url)));
     const again = await cli(["replay", f.token]);
     expect(again.code).toBe(1);
     expect(again.out).toContain(f.firstSplat.split("\n")[0]!.replace(/^\[step \d+\] /, ""));
@@ -256,6 +266,13 @@ describe("bugs", () => {
     const r = await cli(["bugs", "--baseline-seeds", "25"]);
     expect(r.out).toContain("every toggle found within its budget, baseline clean");
     expect(r.code).toBe(0);
+  }, 300_000);
+
+  it("a toggle not found within its budget is a hole: exit 1", async () => {
+    const r = await cli(["bugs", "--seeds", "1", "--baseline-seeds", "1"]);
+    expect(r.out).toMatch(/NOT found in 1/);
+    expect(r.out).toContain("the detection matrix has holes");
+    expect(r.code).toBe(1);
   }, 300_000);
 });
 

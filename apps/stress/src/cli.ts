@@ -72,7 +72,7 @@ function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
     const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
     if (!(n >= min && n <= max)) {
       const range = max === Number.MAX_SAFE_INTEGER ? "" : ` at most ${max}`;
-      throw new InvalidArgumentError(`${flag} must be ${what}${range}.`);
+      throw new InvalidArgumentError(`accepted for ${flag}: ${what}${range}`);
     }
     return n;
   };
@@ -293,9 +293,12 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     cmd.exitOverride().configureOutput({
       writeOut: trimmed((t) => io.log(t)),
       writeErr: trimmed((t) => io.error(t)),
+      // A bad value of a known option already says what the option accepts.
       outputError: (str, write) =>
         write(
-          `${str.trimEnd()}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
+          /accepted/.test(str)
+            ? str
+            : `${str.trimEnd()}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
         ),
     });
   }

@@ -246,7 +246,7 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
   const workers = o.workers ?? defaultWorkers();
   if (!o.quiet)
     io.error(
-      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenarios x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
+      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenario${config.scenarios.length === 1 ? "" : "s"} x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
     );
   const progress =
     o.quiet || !io.stderr
@@ -276,7 +276,7 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
   printFindings(report, io, c, o.quiet === true);
   const t = report.totals;
   io.log(
-    `${t.schedules} schedules on ${t.units} units in ${(run.elapsedMs / 1000).toFixed(1)} s (${report.timing.schedulesPerSecond}/s): ${t.findings === 0 ? c.green("nothing found") : c.red(`${t.findings} finding${t.findings === 1 ? "" : "s"}`)}`,
+    `${t.schedules} schedule${t.schedules === 1 ? "" : "s"} on ${t.units} unit${t.units === 1 ? "" : "s"} in ${(run.elapsedMs / 1000).toFixed(1)} s (${report.timing.schedulesPerSecond}/s): ${t.findings === 0 ? c.green("nothing found") : c.red(`${t.findings} finding${t.findings === 1 ? "" : "s"}`)}`,
   );
   return t.findings === 0 ? EXIT.clean : EXIT.findings;
 }

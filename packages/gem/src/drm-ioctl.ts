@@ -644,11 +644,17 @@ function copyOutStruct(
   if (outSize === 0) return 0;
   if (user === null || typeof user !== "object") return -EFAULT;
   const dst = user as Record<string, unknown>;
-  for (const s of slotsOf(layout)) {
-    if (s.offset + s.size <= outSize) {
-      const v = k[s.name];
-      dst[s.name] = Array.isArray(v) ? [...v] : v;
+  try {
+    for (const s of slotsOf(layout)) {
+      if (s.offset + s.size <= outSize) {
+        const v = k[s.name];
+        dst[s.name] = Array.isArray(v) ? [...v] : v;
+      }
     }
+  } catch {
+    // A struct whose field cannot be stored (a Map's `size`, a setter that throws): the
+    // copy_to_user() fault.
+    return -EFAULT;
   }
   return 0;
 }

@@ -129,7 +129,8 @@ async function ttmRangeManAlloc(
   await ttmResourceInit(bo, place, node);
   const npages = Math.ceil(node.size / PAGE_SIZE);
   await rman.lock.lock();
-  let start = rman.mm.insert(npages);
+  // drm_mm_insert_node_in_range(): a node of size 0 is -ENOSPC (a zero-sized object).
+  let start = npages > 0 ? rman.mm.insert(npages) : null;
   if (start !== null && (start < place.fpfn || start + npages > lpfn)) {
     rman.mm.remove(start);
     start = null;

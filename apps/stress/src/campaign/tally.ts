@@ -4,8 +4,21 @@
  * and commutative, so the result does not depend on how the schedules were split between
  * workers or shards.
  */
+import { fileURLToPath } from "node:url";
 import type { RunOutcome, RunResult, Splat } from "../engine.js";
 import { formatSplat } from "../engine.js";
+
+/** The repository's root, with its trailing slash (this file is apps/stress/{src,dist}/campaign/). */
+const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+
+/**
+ * `text` with the repository's absolute path cut from the file names in it (the stack frame an
+ * unhandled exception's splat names), so that a report does not depend on where the repository
+ * is checked out: shards run on machines with other paths merge into the unsplit run's report.
+ */
+export function repoRelative(text: string): string {
+  return text.split(REPO_ROOT).join("");
+}
 
 /** One distinct failure of a unit: the first schedule (lowest index) that showed it. */
 export interface FindingRecord {
@@ -73,7 +86,7 @@ export function signatureOf(r: RunResult): string {
 }
 
 function splatSummary(s: Splat) {
-  return { kind: s.kind, message: s.message, object: s.object ?? null };
+  return { kind: s.kind, message: repoRelative(s.message), object: s.object ?? null };
 }
 
 /** Adds one run (schedule `index`, seed `seed`) to a tally. */
@@ -98,7 +111,9 @@ export function addRun(t: UnitTally, r: RunResult, index: number, seed: number):
     token: r.token,
     count: (prev?.count ?? 0) + 1,
     outcome: r.outcome,
-    firstSplat: r.splats[0] ? formatSplat(r.splats[0]) : `${r.outcome}: ${r.message ?? ""}`,
+    firstSplat: repoRelative(
+      r.splats[0] ? formatSplat(r.splats[0]) : `${r.outcome}: ${r.message ?? ""}`,
+    ),
     splats: r.splats.slice(0, 10).map(splatSummary),
   };
 }

@@ -196,6 +196,23 @@ describe("qxl driver", () => {
     expect(back!.subarray(4096, 8192).every((x) => x === 0x77)).toBe(true);
     expect(back![8192]).toBe(0x3c);
   });
+
+  it("a zero-sized surface (ALLOC_SURF with stride or height 0) is -ENOMEM: drm_mm refuses a node of size 0", async () => {
+    const rets: number[] = [];
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        rets.push(await qxlAllocSurf(p, fd, 0, 32));
+        rets.push(await qxlAllocSurf(p, fd, 32, -1));
+        const ok = await qxlAllocSurf(p, fd, 32, 32);
+        expect(ok).toBeGreaterThan(0);
+        expectRet(await gemClose(p, fd, ok), 0, "GEM_CLOSE");
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(rets).toEqual([-ENOMEM, -ENOMEM]);
+  });
 });
 
 const FENCE_OPS = { getDriverName: () => "test", getTimelineName: () => "device" };
