@@ -585,9 +585,10 @@ function changeHandleStage(): number {
 
 /**
  * The fix switch of the known window gem.change-handle-new-handle-zero (KNOWN-WINDOWS.md): DRM
- * handles are never 0, so new_handle 0 is -EINVAL before the lookup or any allocation (proposed
- * here, in every body; 1a4f03d22fb6's re-enable list names "handle == 0"). With the switch off
- * each body does what its kernel did with 0 (see the window's text).
+ * handles are never 0, so new_handle 0 is -EINVAL right after the same-handle check (0 -> 0
+ * stays 0), before prime.lock and any allocation (proposed here, in every body; 1a4f03d22fb6's
+ * re-enable list names "handle == 0"). With the switch off each body does what its kernel did
+ * with 0 (see the window's text).
  */
 function newHandleZeroRejected(args: DrmGemChangeHandle): boolean {
   return args.new_handle === 0 && toggleEnabled(GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO.name);
@@ -628,9 +629,9 @@ export async function drmGemChangeHandleIoctl(
   // idr_alloc() limitation.
   if (args.new_handle > INT_MAX && !toggleEnabled(GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK.name))
     return -EINVAL;
-  if (newHandleZeroRejected(args)) return -EINVAL;
   const newHandle = args.new_handle | 0;
   if (args.handle === newHandle) return 0;
+  if (newHandleZeroRejected(args)) return -EINVAL;
 
   const prime = file.prime;
   let ret: number;
@@ -702,7 +703,6 @@ async function drmGemChangeHandleHistoric(
     !toggleEnabled(GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK.name)
   )
     return -EINVAL;
-  if (newHandleZeroRejected(args)) return -EINVAL;
   // `int handle = args->new_handle` (v6.18.0 passed args->new_handle to idr_alloc()'s int).
   const handle = args.new_handle | 0;
   const obj = await drmGemObjectLookup(file, args.handle);
@@ -717,6 +717,7 @@ async function drmGemChangeHandleHistoric(
     return out(ret);
   };
   if (args.handle === handle) return out(0);
+  if (newHandleZeroRejected(args)) return out(-EINVAL);
 
   await prime.lock.lock();
   await file.tableLock.lock();

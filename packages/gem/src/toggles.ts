@@ -245,8 +245,8 @@ export const GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO = defineKnownWindow({
     "6.18.35, 7.0.y up to at least 7.0.12); mainline since 1a4f03d22fb6 does not reach it, and " +
     'that commit lists "handle == 0" among what must be handled before the ioctl is re-enabled',
   proposedFix:
-    "reject new_handle == 0 with -EINVAL beside the INT_MAX check, before the lookup or any " +
-    "allocation (proposed here; no posted patch known)",
+    "reject new_handle == 0 with -EINVAL right after the handle == new_handle check (which " +
+    "stays 0), before prime.lock and any allocation (proposed here; no posted patch known)",
   foundBy:
     'drm-gem.test.ts ("new_handle 0": one GEM_CHANGE_HANDLE {handle: 1, new_handle: 0}, per ' +
     "body, with and without the switch)",
