@@ -109,6 +109,10 @@ export interface SyscallProcess {
   startGroupExit(code: number): void;
 }
 
+/** Settled errno results of syscall bodies that fail their argument checks. */
+const RESOLVED_EINVAL: Promise<number> = Promise.resolve(-EINVAL);
+const RESOLVED_EFAULT: Promise<number> = Promise.resolve(-EFAULT);
+
 /**
  * Models exit_to_user_mode_prepare(): task work (TIF_NOTIFY_RESUME), a pending group exit
  * (the thread dies: ThreadExit), then lockdep_sys_exit().
@@ -458,10 +462,12 @@ export function sysMmap(
  * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
  */
 export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
-  return syscall(p, "munmap", async () => {
-    if (!isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0) return -EINVAL;
-    return vmMunmap(p.mm, addr, length);
-  }) as Promise<number>;
+  // Bodies that only check and pass a promise on need no async frame (syscall() catches a throw).
+  return syscall(p, "munmap", () =>
+    !isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0
+      ? RESOLVED_EINVAL
+      : vmMunmap(p.mm, addr, length),
+  ) as Promise<number>;
 }
 
 /**
@@ -473,18 +479,19 @@ export function sysReadMemory(
   addr: unknown,
   len: unknown,
 ): Promise<Uint8Array | number> {
-  return syscall<Uint8Array>(p, "user_read", async () => {
-    if (!isIntArg(addr) || !isIntArg(len) || addr < 0 || len < 0) return -EFAULT;
-    return accessVm(p.mm, addr, len, null);
-  });
+  return syscall<Uint8Array>(p, "user_read", () =>
+    !isIntArg(addr) || !isIntArg(len) || addr < 0 || len < 0
+      ? RESOLVED_EFAULT
+      : accessVm(p.mm, addr, len, null),
+  );
 }
 
 /** Writes `bytes` to the process's memory at `addr`. The byte count, or -EFAULT. */
 export function sysWriteMemory(p: SyscallProcess, addr: unknown, bytes: unknown): Promise<number> {
-  return syscall(p, "user_write", async () => {
-    if (!isIntArg(addr) || addr < 0) return -EFAULT;
+  return syscall(p, "user_write", () => {
+    if (!isIntArg(addr) || addr < 0) return RESOLVED_EFAULT;
     const data = userBytes(bytes);
-    if (data === null) return -EFAULT;
+    if (data === null) return RESOLVED_EFAULT;
     return accessVm(p.mm, addr, data.length, data);
   }) as Promise<number>;
 }

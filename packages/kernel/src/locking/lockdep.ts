@@ -28,8 +28,8 @@
  */
 
 import {
+  activeSimulation,
   currentTask,
-  here,
   type Owner,
   type RelatedSite,
   SimLocal,
@@ -113,6 +113,30 @@ export interface HeldLock {
   /** Where the task acquired it. */
   readonly site: Site;
   readonly trylock: boolean;
+}
+
+/**
+ * A held-lock entry as lockAcquire() makes it: the acquisition site's fields are kept as they
+ * were at the acquire (what here() read), and the Site object is built only when a report or a
+ * new dependency asks for it (then once): one object per acquire instead of two.
+ */
+class HeldEntry implements HeldLock {
+  private siteObj: Site | null = null;
+
+  constructor(
+    readonly lock: LockdepLock,
+    readonly cls: LockClass,
+    readonly trylock: boolean,
+    private readonly task: string,
+    private readonly taskId: number,
+    private readonly step: number,
+    private readonly label: string,
+  ) {}
+
+  get site(): Site {
+    this.siteObj ??= { task: this.task, taskId: this.taskId, step: this.step, label: this.label };
+    return this.siteObj;
+  }
 }
 
 /** @internal A dependency prev -> next: where next was first acquired while prev was held. */
@@ -283,9 +307,18 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
   const ctx = lockContext();
   const held = contextState(ctx).held;
   const cls = lockClassOf(lock.dep, opts.subclass ?? 0);
-  const at = here();
-  const site = opts.label === undefined ? at : { ...at, label: opts.label };
-  const next: HeldLock = { lock, cls, site, trylock: opts.trylock ?? false };
+  // here(opts.label)'s fields, without its object (HeldEntry builds it on demand).
+  const sim = activeSimulation();
+  const t = sim?.current ?? null;
+  const next = new HeldEntry(
+    lock,
+    cls,
+    opts.trylock ?? false,
+    sim === null ? "<outside>" : t !== null ? t.name : "<scheduler>",
+    t !== null ? t.id : 0,
+    sim === null ? 0 : sim.steps,
+    opts.label ?? (t !== null ? t.lastLabel : ""),
+  );
   const nest = opts.nestLock;
   if (nest && !holds(held, nest)) {
     if (once(`nest:${cls.id}:${ctx.id}`)) reportNestLockNotHeld(ctx, held, next, nest);
