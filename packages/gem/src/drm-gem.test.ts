@@ -1,4 +1,5 @@
 import { EACCES, EINVAL, ENOENT, ENOSPC, O_RDWR, type Process } from "@primetime/kernel";
+import { baselineFixes, listKnownWindows, listToggles } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
 import {
@@ -16,6 +17,14 @@ import {
   type TinyCreate,
 } from "./test-support.js";
 import {
+  GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK,
+  GEM_CHANGE_HANDLE_LOOKUP_LEAK,
+  GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL,
+  GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO,
+  GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE,
+  GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES,
+} from "./toggles.js";
+import {
   DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_OPEN,
@@ -26,6 +35,15 @@ import {
 } from "./uapi.js";
 
 const BAD = 0x10101010;
+
+/** The toggles that bring back each earlier GEM_CHANGE_HANDLE body, oldest first. */
+const CHANGE_HANDLE_BODIES = [
+  GEM_CHANGE_HANDLE_LOOKUP_LEAK.name,
+  GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES.name,
+  GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL.name,
+  GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE.name,
+  GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK.name,
+];
 
 describe("GEM handles and names (gem_flink_basic)", () => {
   it("hands out handles from 1 and closes them once", async () => {
@@ -253,7 +271,59 @@ describe("GEM_CHANGE_HANDLE (v6.18 with its fixes up to 1a4f03d22fb6)", () => {
     });
   });
 
-  it("new_handle 0 (the re-enable list's 'handle == 0'): idr_alloc() hands out another id and the final idr_replace() WARNs", async () => {
+  const ZERO_FIX = GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO.name;
+
+  it("new_handle 0 is a known upstream defect whose fix switch is on in clean baselines", () => {
+    expect(listKnownWindows().map((w) => w.name)).toContain(ZERO_FIX);
+    expect(baselineFixes()).toContain(ZERO_FIX);
+    expect(listToggles().map((t) => t.name)).not.toContain(ZERO_FIX);
+  });
+
+  // One GEM_CHANGE_HANDLE {h, 0} on a buffer with a PRIME export, then what userspace can see.
+  const moveToZero = async (toggles: string[]) => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(
+      async (m) => {
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card0", O_RDWR);
+          const h = await createBo(p, fd);
+          const primeFd = await handleToFd(p, fd, h);
+          got.zeroToZero = await change(p, fd, 0, 0); // the same-handle check comes first
+          const before = drmDevCounters(m.devs[0]!);
+          got.ret = await change(p, fd, h, 0);
+          const after = drmDevCounters(m.devs[0]!);
+          got.unchanged =
+            after.handles === before.handles && after.primeEntries === before.primeEntries;
+          got.reimport = await fdToHandle(p, fd, primeFd);
+          got.otherIdClose = await gemClose(p, fd, h + 1); // the id idr_alloc(0, 1) hands out
+          got.oldClose = await gemClose(p, fd, h);
+          await p.close(primeFd);
+          await p.close(fd);
+        });
+      },
+      { toggles },
+    );
+    return { got, r };
+  };
+
+  it("new_handle 0 with the fix switch: -EINVAL before any allocation, nothing changes", async () => {
+    for (const body of [[], ...CHANGE_HANDLE_BODIES.map((t) => [t])]) {
+      const { got, r } = await moveToZero([ZERO_FIX, ...body]);
+      if (body.length === 0) {
+        expectClean(r);
+        expect(got.zeroToZero).toBe(0); // the earlier bodies look handle 0 up first: -ENOENT
+      }
+      expect(got, body.join()).toMatchObject({
+        ret: -EINVAL,
+        unchanged: true,
+        reimport: 1, // the PRIME cache still names handle 1
+        otherIdClose: -EINVAL, // no id was reserved
+        oldClose: 0,
+      });
+    }
+  });
+
+  it("new_handle 0, switch off, current body: idr_alloc() hands out another id and the final idr_replace() WARNs", async () => {
     const got: Record<string, unknown> = {};
     const r = await runMachine(async (m) => {
       await runProcess(m, "igt", async (p) => {
@@ -271,5 +341,16 @@ describe("GEM_CHANGE_HANDLE (v6.18 with its fixes up to 1a4f03d22fb6)", () => {
     expect(got).toEqual({ ret: 0, oldClose: -EINVAL, handles: 1 });
     expect(splatText(r)).toContain("drm_gem_change_handle_ioctl: handle 0 was not reserved");
     expect(r.splats.some((s) => s.kind === "kmemleak")).toBe(true);
+  });
+
+  it("new_handle 0, switch off, released bodies: a silent move with a PRIME entry for 0, or a UAF", async () => {
+    // v6.18 with 630efee9493c: the object moves to id 2, its PRIME entry is filed under 0.
+    const early = await moveToZero([GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES.name]);
+    expect(early.got).toMatchObject({ ret: 0, reimport: 0, otherIdClose: 0, oldClose: -EINVAL });
+    expect(splatText(early.r)).toContain("drm_prime_destroy_file_private: dmabufs tree not empty");
+    // From 5e28b7b94408: -ENOENT, the object left at id 2 without a handle count of its own.
+    const late = await moveToZero([GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE.name]);
+    expect(late.got).toMatchObject({ ret: -ENOENT, otherIdClose: 0, oldClose: 0 });
+    expect(splatText(late.r)).toMatch(/handle_count already 0|KASAN/);
   });
 });

@@ -62,6 +62,7 @@ import {
   GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK,
   GEM_CHANGE_HANDLE_LOOKUP_LEAK,
   GEM_CHANGE_HANDLE_NEW_HANDLE_LEFT_NULL,
+  GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO,
   GEM_CHANGE_HANDLE_NO_INT_MAX_CHECK,
   GEM_CHANGE_HANDLE_OLD_HANDLE_LIVE,
   GEM_CHANGE_HANDLE_TWO_LIVE_HANDLES,
@@ -583,12 +584,25 @@ function changeHandleStage(): number {
 }
 
 /**
+ * The fix switch of the known window gem.change-handle-new-handle-zero (KNOWN-WINDOWS.md): DRM
+ * handles are never 0, so new_handle 0 is -EINVAL right after the same-handle check (0 -> 0
+ * stays 0), before prime.lock and any allocation (proposed here, in every body; 1a4f03d22fb6's
+ * re-enable list names "handle == 0"). With the switch off each body does what its kernel did
+ * with 0 (see the window's text).
+ */
+function newHandleZeroRejected(args: DrmGemChangeHandle): boolean {
+  return args.new_handle === 0 && toggleEnabled(GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO.name);
+}
+
+/**
  * Models drm_gem_change_handle_ioctl(): GEM_CHANGE_HANDLE (v6.18, for CRIU restore) moves the
  * object of `args.handle` to the free id `args.new_handle`, with its PRIME cache entry, so that
  * FD_TO_HANDLE of its dma-buf returns the new handle. The handle count does not change (one
  * handle moves). Errno: -EOPNOTSUPP without DRIVER_GEM, -EINVAL for new_handle > INT_MAX,
- * -ENOSPC if new_handle is taken (or 0: the handle idr starts at 1), -ENOENT for an unknown or
- * dying handle, -ENOMEM from the cache entry; handle == new_handle is 0 without a look.
+ * -EINVAL for new_handle 0 with the known window's fix switch on (baselineFixes(); without it
+ * idr_alloc(0, 1) reserves another id and the final idr_replace() WARNs), -ENOSPC if new_handle
+ * is taken, -ENOENT for an unknown or dying handle, -ENOMEM from the cache entry; handle ==
+ * new_handle is 0 without a look.
  *
  * The current code (1a4f03d22fb6, "attempt 4"): under prime.lock and table_lock, reserve the
  * new id with NULL and take the object out of the old id (idr_replace(NULL): a concurrent
@@ -617,6 +631,7 @@ export async function drmGemChangeHandleIoctl(
     return -EINVAL;
   const newHandle = args.new_handle | 0;
   if (args.handle === newHandle) return 0;
+  if (newHandleZeroRejected(args)) return -EINVAL;
 
   const prime = file.prime;
   let ret: number;
@@ -702,6 +717,7 @@ async function drmGemChangeHandleHistoric(
     return out(ret);
   };
   if (args.handle === handle) return out(0);
+  if (newHandleZeroRejected(args)) return out(-EINVAL);
 
   await prime.lock.lock();
   await file.tableLock.lock();

@@ -5,7 +5,7 @@
  * scenario finds the bug under pct; with all toggles off the same scenario is clean.
  */
 
-import { defineToggle } from "@primetime/sim";
+import { defineKnownWindow, defineToggle } from "@primetime/sim";
 
 /** drm_gem_flink_ioctl() without the handle_count == 0 check under object_name_lock. */
 export const GEM_FLINK_NO_HANDLE_COUNT_CHECK = defineToggle({
@@ -214,6 +214,42 @@ export const GEM_CHANGE_HANDLE_LOOKUP_BEFORE_LOCK = defineToggle({
   kind: "historic",
   commit: "1a4f03d22fb6",
   kernels: "per CVE-2026-53145 6.18.32-6.18.35 and 7.0.9-7.0.12 (and v7.1-rc3 on until the fix)",
+});
+
+/**
+ * Known upstream defect (KNOWN-WINDOWS.md): no GEM_CHANGE_HANDLE body that released kernels
+ * reached rejects new_handle 0; the switch applies the proposed check. No race is needed.
+ */
+export const GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO = defineKnownWindow({
+  name: "gem.change-handle-new-handle-zero",
+  what:
+    "GEM_CHANGE_HANDLE with new_handle 0 (DRM handles are never 0: the handle idr is based at 1) " +
+    "calls idr_alloc(idr, ptr, 0, 1), whose `max - base` wraps, so the lowest free id is " +
+    "allocated instead of 0, and the body goes on with handle 0. v6.18.0 to 5e28b7b94408 " +
+    "(object allocated at that id): returns 0, the object silently moves to the other id and " +
+    "its PRIME cache entry is filed under handle 0 (FD_TO_HANDLE of its dma-buf returns 0, " +
+    "drm_prime_destroy_file_private() WARNs at close, the dma-buf leaks). From 5e28b7b94408 " +
+    "to 1a4f03d22fb6: idr_replace(NULL, 0) fails, the error path cannot remove id 0 and returns " +
+    "-ENOENT with the object published at the other id without a handle count: closing both " +
+    "ids underflows handle_count and frees the object under the second (KASAN use-after-free). " +
+    "1a4f03d22fb6's body (unreachable in mainline): the id is reserved with NULL, the final " +
+    "idr_replace(obj, 0) WARNs (handle 0 was not reserved) and the object and id leak",
+  where:
+    "drivers/gpu/drm/drm_gem.c: drm_gem_change_handle_ioctl() (idr_alloc(..., handle, " +
+    "handle + 1) and idr_replace(..., handle) with handle 0; no check of new_handle == 0)",
+  since: "drm: Add DRM prime interface to reassign GEM handle",
+  sinceCommit: "53096728b891",
+  kernels:
+    "v6.18 to v7.1-rc (every body of the fix chain, until 1a4f03d22fb6 routed the ioctl to " +
+    "drm_invalid_op()) and the stable kernels before that commit (6.18.y up to at least " +
+    "6.18.35, 7.0.y up to at least 7.0.12); mainline since 1a4f03d22fb6 does not reach it, and " +
+    'that commit lists "handle == 0" among what must be handled before the ioctl is re-enabled',
+  proposedFix:
+    "reject new_handle == 0 with -EINVAL right after the handle == new_handle check (which " +
+    "stays 0), before prime.lock and any allocation (proposed here; no posted patch known)",
+  foundBy:
+    'drm-gem.test.ts ("new_handle 0": one GEM_CHANGE_HANDLE {handle: 1, new_handle: 0}, per ' +
+    "body, with and without the switch)",
 });
 
 /** Every toggle this package defines. */
