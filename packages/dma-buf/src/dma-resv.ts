@@ -24,6 +24,7 @@
  * the slot count.
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import {
   defineWdClass,
   ENOMEM,
@@ -51,6 +52,7 @@ import {
   rcuAssignPointer,
   rcuDereference,
   rcuDereferenceProtected,
+  rcuDereferenceProtectedSettled,
   rcuReadLock,
   rcuReadUnlock,
   rcuReplacePointer,
@@ -269,9 +271,10 @@ export function dmaResvTrylock(obj: DmaResv): boolean {
  * Locking: the caller holds the lock.
  * References: none.
  */
-export async function dmaResvUnlock(obj: DmaResv): Promise<void> {
-  await dmaResvResetMaxFences(obj);
-  await wwMutexUnlock(obj.lock);
+export function dmaResvUnlock(obj: DmaResv): Promise<void> {
+  // Both steps settle at once when the running task goes on at their points: no async frame.
+  const reset = dmaResvResetMaxFences(obj);
+  return reset === RESOLVED ? wwMutexUnlock(obj.lock) : reset.then(() => wwMutexUnlock(obj.lock));
 }
 
 /**
@@ -280,8 +283,17 @@ export async function dmaResvUnlock(obj: DmaResv): Promise<void> {
  * Locking: the reservation lock must be held.
  * References: none.
  */
-export async function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
-  const fences = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+export function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
+  const fences = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
+  if (!(fences instanceof Promise)) {
+    resetMaxFences(obj, fences);
+    return RESOLVED;
+  }
+  return fences.then((f) => resetMaxFences(obj, f));
+}
+
+/** dma_resv_reset_max_fences() once the list is loaded. */
+function resetMaxFences(obj: DmaResv, fences: DmaResvList | null): void {
   dmaResvAssertHeld(obj);
   if (fences) fences.maxFences = fences.numFences;
 }

@@ -31,6 +31,7 @@ export {
   rcuAssignPointer,
   rcuDereference,
   rcuDereferenceProtected,
+  rcuDereferenceProtectedSettled,
   rcuInitPointer,
   rcuReplacePointer,
 } from "./rcu-pointer.js";

@@ -93,6 +93,24 @@ export function rcuDereferenceProtected<T>(
   }
 }
 
+/**
+ * rcuDereferenceProtected() for hot update-side code: the same point and check, but the value
+ * itself (not a promise of it) when the running task goes on at the point (pointNow()), so the
+ * caller can go on synchronously; otherwise (another task runs first) a promise of the value,
+ * as rcuDereferenceProtected() gives. Test the result with `instanceof Promise` (the pointer's
+ * type must not be a promise).
+ * Locking: the update-side lock `cond` checks.
+ * References: none.
+ */
+export function rcuDereferenceProtectedSettled<T>(
+  p: RcuPointer<T>,
+  cond: LockdepCondition,
+): T | null | Promise<T | null> {
+  const at = pointNow(opLabel("rcu_dereference_protected", p.name));
+  if (at !== null) return at.then(() => dereferenceProtectedNow(p, cond));
+  return dereferenceProtectedNow(p, cond);
+}
+
 /** rcuDereferenceProtected() after its point. */
 function dereferenceProtectedNow<T>(p: RcuPointer<T>, cond: LockdepCondition): T | null {
   rcuDereferenceProtectedCheck(p.name, cond);
