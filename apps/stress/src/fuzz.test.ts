@@ -39,6 +39,37 @@ describe("fuzz", () => {
     expect((rep.config.fixes as string[]).length).toBeGreaterThan(0);
   }, 300_000);
 
+  it("fuzz-fd-reuse (its swarm plan) is clean on every driver, also under POS", async () => {
+    const names = installedDrivers().map((d) => d.name);
+    for (const strategy of ["portfolio", "pos"]) {
+      const dir = mkdtempSync(join(tmpdir(), "primetime-fuzz-fd-"));
+      const json = join(dir, "run.json");
+      const out: string[] = [];
+      const io: Io = { log: (t) => out.push(t), error: () => {}, color: false };
+      const code = await main(
+        [
+          "run",
+          "--scenario",
+          "fuzz-fd-reuse",
+          "--strategy",
+          strategy,
+          "--seeds",
+          "10",
+          "--workers",
+          "1",
+          "--quiet",
+          "--json",
+          json,
+        ],
+        io,
+      );
+      expect(code, out.join("\n")).toBe(0);
+      const rep = JSON.parse(readFileSync(json, "utf8")) as CampaignReport;
+      expect(rep.units.map((u) => u.unit)).toEqual(names.map((d) => `fuzz-fd-reuse@${d}`));
+      for (const u of rep.units) expect(u.steps.min).toBeGreaterThan(300);
+    }
+  }, 120_000);
+
   it("runs under --faults: failed allocations are legitimate, leaks still are not", async () => {
     const out: string[] = [];
     const io: Io = { log: (t) => out.push(t), error: (t) => out.push(t), color: false };
