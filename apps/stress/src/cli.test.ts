@@ -453,7 +453,7 @@ describe("minimize", () => {
       .replace(/#\d+/g, "#_")
       .replace(/\d+/g, "N");
 
-  it("every toggle's finding minimizes to at most 12 rows that replay to the same splat", async () => {
+  it("every toggle's finding minimizes to at most 12 rows (fs.fget-no-recheck: 17) that replay to the same splat", async () => {
     // Every toggle the detection matrix hunts, on the first scenario and drivers it uses.
     const plan = planBugs(installedDrivers().map((d) => d.name));
     const hunts = new Map<string, (typeof plan.hunts)[number]>();
