@@ -38,6 +38,13 @@ const port = parentPort;
 if (port) {
   const { config, stop } = workerData as WorkerData;
   const stopped = () => Atomics.load(stop, 0) !== 0;
+  /** Reports a job's or calibration's exception (its stack) to the runner. */
+  const postError = (id: number, e: unknown) =>
+    port.postMessage({
+      type: "error",
+      id,
+      message: e instanceof Error ? (e.stack ?? e.message) : String(e),
+    } satisfies FromWorker);
   port.on("message", async (m: ToWorker) => {
     if (m.type === "calibrate") {
       try {
@@ -49,11 +56,7 @@ if (port) {
           calibration,
         } satisfies FromWorker);
       } catch (e) {
-        port.postMessage({
-          type: "error",
-          id: m.id,
-          message: e instanceof Error ? (e.stack ?? e.message) : String(e),
-        } satisfies FromWorker);
+        postError(m.id, e);
       }
       return;
     }
@@ -84,11 +87,7 @@ if (port) {
         failing: f - sentF,
       } satisfies FromWorker);
     } catch (e) {
-      port.postMessage({
-        type: "error",
-        id: m.id,
-        message: e instanceof Error ? (e.stack ?? e.message) : String(e),
-      } satisfies FromWorker);
+      postError(m.id, e);
     }
   });
 }
