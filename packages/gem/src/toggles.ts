@@ -246,7 +246,8 @@ export const GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO = defineKnownWindow({
     'that commit lists "handle == 0" among what must be handled before the ioctl is re-enabled',
   proposedFix:
     "reject new_handle == 0 with -EINVAL right after the handle == new_handle check (which " +
-    "stays 0), before prime.lock and any allocation (proposed here; no posted patch known)",
+    'stays 0), before prime.lock and any allocation (proposed here; a 2026 patch, "drm/gem: fix ' +
+    'warning in idr_alloc due to unvalidated user handle", named the missing check and was not merged)',
   foundBy:
     'drm-gem.test.ts ("new_handle 0": one GEM_CHANGE_HANDLE {handle: 1, new_handle: 0}, per ' +
     "body, with and without the switch)",
