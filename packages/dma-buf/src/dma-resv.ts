@@ -272,9 +272,10 @@ export function dmaResvTrylock(obj: DmaResv): boolean {
  * References: none.
  */
 export function dmaResvUnlock(obj: DmaResv): Promise<void> {
-  // Both steps settle at once when the running task goes on at their points: no async frame.
+  // Neither step is a scheduling point (Lipton's reduction: a load under the lock that protects
+  // it and a release): both settle at once, no async frame. `reset` is RESOLVED or rejected.
   const reset = dmaResvResetMaxFences(obj);
-  return reset === RESOLVED ? wwMutexUnlock(obj.lock) : reset.then(() => wwMutexUnlock(obj.lock));
+  return reset === RESOLVED ? wwMutexUnlock(obj.lock) : reset;
 }
 
 /**
@@ -284,12 +285,12 @@ export function dmaResvUnlock(obj: DmaResv): Promise<void> {
  * References: none.
  */
 export function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
-  const fences = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
-  if (!(fences instanceof Promise)) {
-    resetMaxFences(obj, fences);
+  try {
+    resetMaxFences(obj, rcuDereferenceProtectedSettled(obj.fences, heldCond(obj)));
     return RESOLVED;
+  } catch (e) {
+    return Promise.reject(e);
   }
-  return fences.then((f) => resetMaxFences(obj, f));
 }
 
 /** dma_resv_reset_max_fences() once the list is loaded. */

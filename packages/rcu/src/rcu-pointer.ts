@@ -96,14 +96,14 @@ export function rcuDereferenceProtected<T>(
 /**
  * rcuDereferenceProtected() for hot update-side code: the same check, and the value itself (not
  * a promise of it), so the caller goes on synchronously. Like rcuDereferenceProtected(), not a
- * scheduling point. (The promise in its type is kept for callers written when it was one.)
+ * scheduling point.
  * Locking: the update-side lock `cond` checks.
  * References: none.
  */
 export function rcuDereferenceProtectedSettled<T>(
   p: RcuPointer<T>,
   cond: LockdepCondition,
-): T | null | Promise<T | null> {
+): T | null {
   return dereferenceProtectedNow(p, cond);
 }
 

@@ -182,10 +182,10 @@ export abstract class OwnedLock implements LockdepLock {
    * lock the task does not hold is "bad unlock balance"), then release and wake one waiter, then
    * afterRelease(). As the kernel does, a lock another task holds is released anyway; a free lock
    * stays free. The unlock() methods return this promise as it is (no second async frame per
-   * unlock). Not a scheduling point: a release is a left mover (Lipton's reduction): it commutes with every
-   * other task's action up to that task's next acquire of this lock, so a preemption just before it
-   * reaches no state that the preemption at this task's next point does not (see ARCHITECTURE.md,
-   * "Scheduling points").
+   * unlock). Not a scheduling point: a release is a left mover (Lipton's reduction): it commutes
+   * with every other task's action up to that task's next acquire of this lock, so a preemption
+   * just before it reaches no state that the preemption at this task's next point does not (see
+   * ARCHITECTURE.md, "Scheduling points").
    */
   protected release(): Promise<void> {
     try {
@@ -199,7 +199,7 @@ export abstract class OwnedLock implements LockdepLock {
   /** release()'s work, settled. */
   private releaseNow(): void {
     this.owner?.checkAccess?.(this.names.unlock);
-    const wasHeld = lockRelease(this);
+    const wasHeld = lockRelease(this, this.names.unlock);
     if (this.holderCtx !== null) {
       this.holderCtx = null;
       this.wq?.wakeOne();

@@ -238,10 +238,10 @@ export class WwMutex extends Mutex {
   }
 
   /**
-   * ww_mutex_unlock(), settled at once. Not a scheduling point: a release is a left mover (Lipton's reduction): it commutes with every
-   * other task's action up to that task's next acquire of this lock, so a preemption just before it
-   * reaches no state that the preemption at this task's next point does not (see ARCHITECTURE.md,
-   * "Scheduling points").
+   * ww_mutex_unlock(), settled at once. Not a scheduling point: a release is a left mover
+   * (Lipton's reduction): it commutes with every other task's action up to that task's next
+   * acquire of this lock, so a preemption just before it reaches no state that the preemption at
+   * this task's next point does not (see ARCHITECTURE.md, "Scheduling points").
    */
   protected override release(): Promise<void> {
     // __ww_mutex_unlock(), then mutex_unlock() of the base.
@@ -262,7 +262,7 @@ export class WwMutex extends Mutex {
   /** release()'s work. */
   private wwReleaseNow(): void {
     this.owner?.checkAccess?.("ww_mutex_unlock");
-    const wasHeld = lockRelease(this);
+    const wasHeld = lockRelease(this, "ww_mutex_unlock");
     if (this.holderCtx !== null) {
       this.holderCtx = null;
       this.waiters[0]?.wq.wakeOne();

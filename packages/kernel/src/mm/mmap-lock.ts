@@ -103,7 +103,7 @@ export class MmapLock implements LockdepLock {
   /** readUnlock()'s work. */
   private readUnlockNow(): void {
     const ctx = lockContext();
-    lockRelease(this);
+    lockRelease(this, "mmap_read_unlock");
     const n = this.readers.get(ctx) ?? 0;
     if (n <= 1) this.readers.delete(ctx);
     else this.readers.set(ctx, n - 1);
@@ -152,7 +152,7 @@ export class MmapLock implements LockdepLock {
 
   /** writeUnlock()'s work. */
   private writeUnlockNow(): void {
-    lockRelease(this);
+    lockRelease(this, "mmap_write_unlock");
     this.writer = null;
     this.wq.wakeAll();
   }
