@@ -273,9 +273,9 @@ export function dmaResvTrylock(obj: DmaResv): boolean {
  */
 export function dmaResvUnlock(obj: DmaResv): Promise<void> {
   // Neither step is a scheduling point (Lipton's reduction: a load under the lock that protects
-  // it and a release): both settle at once, no async frame. `reset` is RESOLVED or rejected.
-  const reset = dmaResvResetMaxFences(obj);
-  return reset === RESOLVED ? wwMutexUnlock(obj.lock) : reset;
+  // it and a release): both settle at once, no async frame.
+  dmaResvResetMaxFences(obj);
+  return wwMutexUnlock(obj.lock);
 }
 
 /**
@@ -285,18 +285,10 @@ export function dmaResvUnlock(obj: DmaResv): Promise<void> {
  * References: none.
  */
 export function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
-  try {
-    resetMaxFences(obj, rcuDereferenceProtectedSettled(obj.fences, heldCond(obj)));
-    return RESOLVED;
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-/** dma_resv_reset_max_fences() once the list is loaded. */
-function resetMaxFences(obj: DmaResv, fences: DmaResvList | null): void {
+  const fences = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
   dmaResvAssertHeld(obj);
   if (fences) fences.maxFences = fences.numFences;
+  return RESOLVED;
 }
 
 /**
