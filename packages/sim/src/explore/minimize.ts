@@ -29,7 +29,7 @@
  *    a. by task (`drop-task`): every preemption of one task at once (as the preempted or the
  *       preempting task; their preempting stretches dropped), the task whose last preemption is
  *       furthest from the bug first;
- *    b. by runs (`drop-chunk`): walking back from the last preemption, runs of consecutive
+ *    b. by runs (`drop-chunk`): walking from the first preemption, runs of consecutive
  *       preemptions dropped at once, a run twice as long after a success and half as long after
  *       a failure (a long random schedule's preemptions mostly order unrelated tasks: they go
  *       in a few runs instead of one run each);
@@ -299,23 +299,22 @@ export async function minimize(
           improved = true;
       }
     }
-    // 2b. Runs of consecutive preemptions at once, walking back from the last: a run whose
-    //     preempting stretches can all go goes at once and the next run tried is twice as long;
-    //     one that cannot is halved (down to single preemptions, then the walk moves on). Most
-    //     preemptions of a long random schedule order unrelated tasks, so the runs grow long.
+    // 2b. Runs of consecutive preemptions at once, walking from the first (the furthest from the
+    //     bug, the last is left to 2c): a run whose preempting stretches can all go goes at once
+    //     and the next run tried is twice as long; one that cannot is halved (down to single
+    //     preemptions, then the walk moves on). Most preemptions of a long random schedule order
+    //     unrelated tasks' set-up, so the runs grow long.
     if (on.has("drop-chunk")) {
-      let p = preemptedAt(segmentsOf(best)).length - 1;
-      for (let size = 1; p >= 0 && runs < budget; ) {
+      for (let p = 0, size = 1; runs < budget; ) {
         const segs = segmentsOf(best);
         const ks = preemptedAt(segs);
-        p = Math.min(p, ks.length - 1);
-        const chunk = new Set(ks.slice(Math.max(0, p - size + 1), p + 1));
-        if (chunk.size < ks.length && (await attempt(dropPreempting(segs, chunk)))) {
+        if (p >= ks.length - 1) break;
+        const chunk = new Set(ks.slice(p, Math.min(p + size, ks.length - 1)));
+        if (await attempt(dropPreempting(segs, chunk))) {
           improved = true;
-          p -= chunk.size;
           size *= 2;
         } else if (size > 1) size = Math.max(1, Math.floor(size / 2));
-        else p--;
+        else p++;
       }
     }
     // 2c. Each preemption undone, last first: the preempting stretch joins its task's next one,
