@@ -19,16 +19,7 @@
 
 import { RESOLVED } from "@primetime/atomics";
 import { callRcu, RcuHead } from "@primetime/rcu";
-import {
-  currentTask,
-  fmtLabel,
-  here,
-  type Owner,
-  opLabel,
-  SimLocal,
-  type Site,
-  warnOn,
-} from "@primetime/sim";
+import { hereAfterLast, type Owner, SimLocal, type Site, warnOn } from "@primetime/sim";
 import { ENOMEM, type Errno, errPtr } from "../include/errno.js";
 import { debugCheckNoLocksFreed } from "../locking/lockdep.js";
 import { shouldFail } from "./failslab.js";
@@ -66,7 +57,7 @@ function countsOf(st: SlabState, cache: KmemCache): CacheCounts {
 const registry = new Map<string, KmemCache>();
 /** The next cache's index (caches are process-wide and never go away). */
 let nextCacheIndex = 0;
-/** Per cache, how many object names and allocation labels are kept for the process. */
+/** Per cache, how many object names are kept for the process. */
 const MAX_INTERNED = 1 << 14;
 
 /**
@@ -82,16 +73,15 @@ export class KmemCache {
   readonly size?: number;
   /** Object names by sequence number ("dma_buf#3"), built once for the process. */
   private readonly objectNames: string[] = [];
-  /** Allocation site labels ("kmalloc(dma_buf) after <label>"), built once for the process. */
-  private readonly allocLabels = new Map<string, string>();
-  /** The same for static objects ("static dma_buf after <label>"). */
-  private readonly staticLabels = new Map<string, string>();
+  /** @internal "static dma_buf": the allocation site label of a static object, before " after ...". */
+  readonly staticOp!: string;
 
   constructor(name: string, opts: { size?: number } = {}) {
     const existing = registry.get(name);
     // biome-ignore lint/correctness/noConstructorReturn: caches are interned by name.
     if (existing) return existing;
     this.name = name;
+    this.staticOp = `static ${name}`;
     this.index = nextCacheIndex++;
     this.size = opts.size;
     registry.set(name, this);
@@ -104,23 +94,6 @@ export class KmemCache {
     if (s === undefined) {
       s = `${this.name}#${seq}`;
       this.objectNames[seq] = s;
-    }
-    return s;
-  }
-
-  /**
-   * @internal The allocation site label of an object kmalloc()ed (or, `isStatic`, constructed
-   * outside kmalloc()) after a point labelled `last`: what siteLabel() would build.
-   */
-  allocLabel(isStatic: boolean, last: string | undefined): string {
-    const labels = isStatic ? this.staticLabels : this.allocLabels;
-    const key = last === undefined || last === "spawn" ? "" : last;
-    let s = labels.get(key);
-    if (s === undefined) {
-      if (labels.size >= MAX_INTERNED) labels.clear();
-      const op = isStatic ? `static ${this.name}` : `kmalloc(${this.name})`;
-      s = key === "" ? op : `${op} after ${key}`;
-      labels.set(key, s);
     }
     return s;
   }
@@ -157,7 +130,7 @@ interface SlabMeta {
   proxy: SlabObject | null;
   /** Where kfree_rcu() queued the free, while pending and after. */
   rcuQueued: Site | null;
-  rcuHead: RcuHead | null;
+  rcuHead: SlabRcuHead | null;
   /** kmemleak_not_leak(). */
   notLeak: boolean;
   /** kmemleak already reported it. */
@@ -183,20 +156,20 @@ export function slabMeta(obj: unknown): SlabMeta | undefined {
   return metaOf(kasanUnwrap(obj));
 }
 
-/** The allocation kmalloc() is constructing: the next SlabObject constructed claims it. */
-let pending: { cache: KmemCache; obj: SlabObject | null } | null = null;
+/**
+ * The allocation kmalloc() is constructing: the next SlabObject constructed claims it (sets
+ * pendingObj). Two variables, not an object per allocation; kmalloc() saves and restores them
+ * around a nested allocation.
+ */
+let pendingCache: KmemCache | null = null;
+let pendingObj: SlabObject | null = null;
 
-function siteLabel(op: string): string {
-  const last = currentTask()?.lastLabel;
-  return last && last !== "spawn" ? `${op} after ${last}` : op;
-}
-
-/** siteLabel(`${op}(${object})`), with strings built once per process (opLabel(), fmtLabel()). */
-function freeSiteLabel(op: string, object: string): string {
-  const last = currentTask()?.lastLabel;
-  const label = opLabel(op, object);
-  return last && last !== "spawn" ? fmtLabel(label, " after ", last) : label;
-}
+/*
+ * Allocation, free and kfree_rcu() sites are labelled `kmalloc(dma_buf) after <label of the
+ * task's latest point>` (`kfree(dma_buf#3) after ...`, `static dma_buf after ...`): sim's
+ * hereAfterLast() records the task and step at once and builds the label only when a report
+ * reads it (every object has these sites, almost none is reported).
+ */
 
 /**
  * The base class of every tracked kernel object (a struct allocated from a slab cache): it gives
@@ -222,12 +195,11 @@ export class SlabObject implements Owner {
 
   constructor(cache?: KmemCache | string) {
     const st = STATE.get();
-    const p = pending;
     let c: KmemCache;
     let state: SlabMeta["state"];
-    if (p !== null && p.obj === null) {
-      p.obj = this;
-      c = p.cache;
+    if (pendingCache !== null && pendingObj === null) {
+      pendingObj = this;
+      c = pendingCache;
       state = "allocating";
     } else {
       c = cacheOf(cache ?? new.target.name);
@@ -236,7 +208,8 @@ export class SlabObject implements Owner {
     // In the order the fields are declared (their order as own properties).
     (this as { name: string }).name = c.objectName(++countsOf(st, c).seq);
     (this as { cache: KmemCache }).cache = c;
-    this.allocSite = here(c.allocLabel(state === "static", currentTask()?.lastLabel));
+    this.allocSite =
+      state === "static" ? hereAfterLast(c.staticOp) : hereAfterLast("kmalloc", c.name);
     this.freeSite = null;
     (this as WithMeta)[META] = {
       state,
@@ -268,8 +241,9 @@ export class SlabObject implements Owner {
 }
 
 /**
- * Models kmalloc() / kmem_cache_alloc(): constructs the object with `make` (which must construct
- * the returned SlabObject and no other one before it) in `cache`, records the allocation site and
+ * Models kmalloc() / kmem_cache_alloc(): constructs the object with `make(arg)` (which must
+ * construct the returned SlabObject and no other one before it; `arg` lets `make` be a function
+ * made once rather than a closure per call) in `cache`, records the allocation site and
  * counts it. With fault injection (failslab.ts) the allocation can fail: `make` is not called
  * and the result is ERR_PTR(-ENOMEM), which callers check with isErr() (the kernel returns NULL;
  * an Errno is what the rest of this code base checks for).
@@ -277,21 +251,29 @@ export class SlabObject implements Owner {
  * Locking: none; never sleeps (GFP_ATOMIC-like) and is not a scheduling point.
  * References: the caller owns the new object.
  */
-export function kmalloc<T extends SlabObject>(cache: KmemCache | string, make: () => T): T | Errno {
+export function kmalloc<T extends SlabObject, A = undefined>(
+  cache: KmemCache | string,
+  make: (arg: A) => T,
+  arg?: A,
+): T | Errno {
   const c = cacheOf(cache);
   if (shouldFail(c.name)) return errPtr(ENOMEM);
-  const outer = pending;
-  const p: { cache: KmemCache; obj: SlabObject | null } = { cache: c, obj: null };
-  pending = p;
+  const outerCache = pendingCache;
+  const outerObj = pendingObj;
+  pendingCache = c;
+  pendingObj = null;
   let obj: T;
+  let claimed: SlabObject | null;
   try {
-    obj = make();
+    obj = make(arg as A);
   } finally {
-    pending = outer;
+    claimed = pendingObj;
+    pendingCache = outerCache;
+    pendingObj = outerObj;
   }
   const raw = kasanUnwrap(obj);
   const m = metaOf(raw);
-  if (p.obj !== raw || m?.state !== "allocating") {
+  if (claimed !== raw || m?.state !== "allocating") {
     throw new TypeError(
       `kmalloc(${c.name}): make() must construct and return a new SlabObject (got ${String(
         (raw as { name?: unknown } | null)?.name ?? raw,
@@ -366,7 +348,7 @@ function freeObject(obj: SlabObject, op: string, queued: Site | null): void {
   }
   debugCheckNoLocksFreed(raw);
   m.state = "freed";
-  raw.freeSite = here(freeSiteLabel(op, raw.name));
+  raw.freeSite = hereAfterLast(op, raw.name);
   if (queued) m.rcuQueued = queued;
   countsOf(m.slab, raw.cache).live--;
   m.slab.live.delete(raw);
@@ -408,12 +390,30 @@ function kfreeRcuNow(obj: SlabObject): Promise<void> {
     kasanReport("double-free", raw, "kfree_rcu", undefined, m.rcuQueued);
     return RESOLVED;
   }
-  const queued = here(siteLabel(`kfree_rcu(${raw.name})`));
+  const queued = hereAfterLast("kfree_rcu", raw.name);
   m.rcuQueued = queued;
-  m.rcuHead ??= new RcuHead(`${raw.name}->rcu`);
-  return callRcu(m.rcuHead, () => {
-    freeObject(raw, "kfree_rcu callback", queued);
-  });
+  m.rcuHead ??= new SlabRcuHead(`${raw.name}->rcu`, raw);
+  return callRcu(m.rcuHead, kfreeRcuCallback);
+}
+
+/** The rcu_head kfree_rcu() queues: it knows its object (container_of()). */
+class SlabRcuHead extends RcuHead {
+  constructor(
+    name: string,
+    readonly object: SlabObject,
+  ) {
+    super(name);
+  }
+}
+
+/**
+ * kfree_rcu()'s callback: frees the head's object, with the site kfree_rcu() queued it from (a
+ * module-level function, not a closure per call). Only a kfree_rcu() that queues the head sets
+ * rcuQueued, so it is still that call's site.
+ */
+function kfreeRcuCallback(head: RcuHead): void {
+  const raw = (head as SlabRcuHead).object;
+  freeObject(raw, "kfree_rcu callback", metaOf(raw)?.rcuQueued ?? null);
 }
 
 /** Per-cache counts of the running simulation, for caches used in it (first-use order). */
