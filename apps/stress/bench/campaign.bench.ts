@@ -22,7 +22,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { baselineFixes } from "@primetime/sim";
-import { applySearchV8Flags } from "@primetime/sim/explore";
+import { applyCampaignV8Flags } from "@primetime/sim/explore";
 import { planBugs } from "../src/campaign/bugs-matrix.js";
 import type { CampaignConfig, SearchOptions } from "../src/campaign/config.js";
 import { formatStrategy } from "../src/campaign/config.js";
@@ -33,8 +33,9 @@ import { planUnits } from "../src/campaign/units.js";
 import { installedDrivers } from "../src/drivers.js";
 import { toggleTable } from "../src/toggles.js";
 
-// Same schedules, faster searches (see SEARCH_V8_FLAGS); V8 flags are process-wide.
-applySearchV8Flags();
+// Same schedules, faster searches (see SEARCH_V8_FLAGS and CAMPAIGN_V8_FLAGS), as a campaign
+// sets them (runCampaign); V8 flags are process-wide.
+applyCampaignV8Flags();
 
 const SEEDS = Number(process.env.BENCH_SEEDS ?? 20);
 const BUDGET = Number(process.env.BENCH_BUDGET ?? 2000);

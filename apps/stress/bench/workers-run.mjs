@@ -16,11 +16,13 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { baselineFixes } from "@primetime/sim";
-import { applySearchV8Flags } from "@primetime/sim/explore";
+import { applyCampaignV8Flags } from "@primetime/sim/explore";
 
-// Same schedules, faster searches (see SEARCH_V8_FLAGS); V8 flags are process-wide.
-applySearchV8Flags();
-// Experiments: more V8 flags, set the same way (BENCH_V8_FLAGS="--flag --flag").
+// Same schedules, faster searches (see SEARCH_V8_FLAGS and CAMPAIGN_V8_FLAGS), as runCampaign
+// sets them in a `run` from the command line; V8 flags are process-wide.
+applyCampaignV8Flags();
+// Experiments: more V8 flags, set the same way and after those, so they can also undo one
+// (BENCH_V8_FLAGS="--flag --flag"; runCampaign does not set its flags again).
 for (const f of (process.env.BENCH_V8_FLAGS ?? "").split(" ").filter(Boolean))
   setFlagsFromString(f);
 /** The threads alive before the campaign: this one and V8's and Node's helper threads. */
