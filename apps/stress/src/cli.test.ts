@@ -453,7 +453,7 @@ describe("minimize", () => {
       .replace(/#\d+/g, "#_")
       .replace(/\d+/g, "N");
 
-  it("every toggle's finding minimizes to at most 12 rows (fs.fget-no-recheck: 17) that replay to the same splat", async () => {
+  it("every toggle's finding minimizes to at most 12 rows that replay to the same splat", async () => {
     // Every toggle the detection matrix hunts, on the first scenario and drivers it uses.
     const plan = planBugs(installedDrivers().map((d) => d.name));
     const hunts = new Map<string, (typeof plan.hunts)[number]>();
@@ -465,9 +465,6 @@ describe("minimize", () => {
     );
     expect(hunts.size).toBeGreaterThanOrEqual(30);
     let viaCommand = false;
-    // Rows of a minimized finding at most: 12, but for the fuzz workload's fd-reuse race, whose
-    // minimized schedule keeps 11 preemptions among its 3 processes and their children (17 rows).
-    const maxRows: Record<string, number> = { "fs.fget-no-recheck": 17 };
     for (const h of hunts.values()) {
       const t = { name: h.toggle };
       const json = join(dir, `min-${t.name}.json`);
@@ -493,9 +490,7 @@ describe("minimize", () => {
       expect(r.code, t.name).toBe(1);
       const f = readReport(json).findings[0]!;
       expect(f.minimized, t.name).not.toBeNull();
-      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(
-        maxRows[t.name] ?? 12,
-      );
+      expect(f.minimized!.rows, `${t.name}: ${f.minimized!.raceTable}`).toBeLessThanOrEqual(12);
       const again = await cli(["replay", f.minimized!.token]);
       expect(again.code, t.name).toBe(1);
       expect(firstSplat(again.out), t.name).toBe(firstSplat(f.firstSplat));

@@ -3,7 +3,8 @@
  * one client, which is its DRM master (no display server process); a drawable is one store into
  * the client's command page; the exporter checks its buffers after its own fills on qxl's
  * in-order command ring without polling first (one poll per checksum), while the importer waits
- * for the exporter's fill by implicit sync before its checksum (two polls per buffer).
+ * for the exporter's fill by implicit sync before its checksum (two polls per buffer). Neither
+ * side maps the shared buffers (the GPU fills and checks them): each maps only its scratch page.
  */
 import { baselineFixes } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
@@ -26,7 +27,7 @@ const config: CampaignConfig = {
 };
 
 describe("cross-share@qxl+qxl", () => {
-  it("no display server, one store per draw, one poll per exporter checksum, two per import", async () => {
+  it("no display server, one store per draw, one poll per exporter checksum, two per import, one mmap per side", async () => {
     for (let i = 0; i < 5; i++) {
       const { run } = await runSchedule(config, "cross-share@qxl+qxl", i);
       expect(run.outcome).toBe("ok");
@@ -43,6 +44,8 @@ describe("cross-share@qxl+qxl", () => {
       expect(count(/^(exporter|importer)/, "sys_user_write")).toBe(draws);
       expect(count(/^exporter/, "sys_poll")).toBe(buffers);
       expect(count(/^importer/, "sys_poll")).toBe(2 * buffers);
+      expect(count(/^exporter/, "sys_mmap")).toBe(1);
+      expect(count(/^importer/, "sys_mmap")).toBe(1);
     }
   }, 120_000);
 });

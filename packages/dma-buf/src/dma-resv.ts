@@ -48,6 +48,7 @@ import {
   wwMutexUnlock,
 } from "@primetime/kernel";
 import {
+  type LockdepCondition,
   RcuPointer,
   rcuAssignPointer,
   rcuDereference,
@@ -145,6 +146,11 @@ export class DmaResvList extends SlabObject {
   }
 }
 
+/** kmalloc()'s constructor call for a list of `max` slots (one function, not one per call). */
+function newDmaResvList(max: number): DmaResvList {
+  return new DmaResvList(max);
+}
+
 /**
  * Models struct dma_resv.
  *
@@ -156,6 +162,11 @@ export class DmaResv {
   readonly lock: WwMutex;
   /** Models obj->fences. */
   readonly fences: RcuPointer<DmaResvList>;
+  /**
+   * @internal The lockdep condition of update-side dereferences of `fences` (dma_resv_held()),
+   * made once per reservation: a bound module-level function, not a closure per dereference.
+   */
+  readonly heldCond: LockdepCondition;
 
   /**
    * Models dma_resv_init().
@@ -166,6 +177,7 @@ export class DmaResv {
     const who = owner?.name ?? "dma_resv";
     this.lock = new WwMutex(`${who}.resv`, reservationWwClass, { owner });
     this.fences = new RcuPointer<DmaResvList>(`${who}->resv.fences`);
+    this.heldCond = resvHeldCond.bind(this);
   }
 
   /** A name for labels and splats. */
@@ -201,7 +213,12 @@ export function dmaResvIsLocked(obj: DmaResv): boolean {
   return obj.lock.locked;
 }
 
-const heldCond = (obj: DmaResv) => () => dmaResvHeld(obj) || obj.name;
+/** DmaResv.heldCond's function: held, or the reservation's name for the splat. */
+function resvHeldCond(this: DmaResv): boolean | string {
+  return dmaResvHeld(this) || this.name;
+}
+
+const heldCond = (obj: DmaResv): LockdepCondition => obj.heldCond;
 
 /**
  * Models dma_resv_lock(obj, ctx): takes the reservation lock, under the acquire context `ctx` if
@@ -304,7 +321,7 @@ function resetMaxFences(obj: DmaResv, fences: DmaResvList | null): void {
  * References: the caller owns the list.
  */
 function dmaResvListAlloc(max: number): DmaResvList | Errno {
-  const list = kmalloc(dmaResvListCache, () => new DmaResvList(max));
+  const list = kmalloc(dmaResvListCache, newDmaResvList, max);
   return isErr(list) ? errPtr(ENOMEM) : list;
 }
 

@@ -50,6 +50,11 @@ export class SgTableObject extends SlabObject implements SgTable {
   }
 }
 
+/** kmalloc()'s constructor call for a table (one function, not a closure per call). */
+function newSgTableObject(pages: readonly Uint8Array[]): SgTableObject {
+  return new SgTableObject(pages);
+}
+
 /**
  * Models kmalloc(sg_table) + sg_alloc_table_from_pages(): a table of `pages` (shared, not
  * copied), or -ENOMEM on allocation failure (failslab). Every page must be a
@@ -62,7 +67,7 @@ export function sgAllocTableFromPages(pages: readonly Uint8Array[]): SgTableObje
     if (!(p instanceof Uint8Array) || p.length !== DMA_BUF_PAGE_SIZE)
       throw new TypeError("sg_alloc_table_from_pages: pages must be 4096-byte Uint8Arrays");
   }
-  const sgt = kmalloc(sgTableCache, () => new SgTableObject(pages));
+  const sgt = kmalloc(sgTableCache, newSgTableObject, pages);
   return isErr(sgt) ? errPtr(ENOMEM) : sgt;
 }
 

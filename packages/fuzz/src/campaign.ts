@@ -106,11 +106,45 @@ export const STRESS_FUZZ_SIZES = {
 } as const;
 
 /**
+ * The swarm plan of the stress app's `fuzz-fd-reuse` scenario, as plan.ts writes plans: every
+ * process races at weight 30, pairing close() of its card fd with GEM_CLOSE through that number
+ * and a child process's opens (the plan under which the fuzzer finds `fs.fget-no-recheck`).
+ */
+export const STRESS_FD_REUSE_PLAN = "30:close-drm+gem-close+child-open";
+
+/** What a token of one of the stress app's fuzz scenarios replays with (stressFuzzUnit()). */
+export interface StressFuzzUnit {
+  /** The stress scenario: `fuzz` or `fuzz-fd-reuse`. */
+  readonly scenario: string;
+  /** The unit's drivers by name, in order (`fuzz@qxl+vgem`: qxl, vgem). */
+  readonly drivers: readonly string[];
+  /** The workload options the scenario adds to the drivers: its sizes and its plan. */
+  readonly options: Pick<FuzzOptions, "processes" | "threads" | "ops" | "plan">;
+}
+
+/**
+ * The stress unit a token's scenario name records, for the stress app's fuzz scenarios: `fuzz@a+b`
+ * draws its sizes as STRESS_FUZZ_SIZES; `fuzz-fd-reuse@d` runs the default sizes with every
+ * process on STRESS_FD_REUSE_PLAN. Null for any other name.
+ */
+export function stressFuzzUnit(scenario: string): StressFuzzUnit | null {
+  const m = /^(fuzz|fuzz-fd-reuse)@([^@\s]+)$/.exec(scenario);
+  if (!m) return null;
+  const drivers = m[2]!.split("+");
+  if (m[1] === "fuzz") return { scenario: "fuzz", drivers, options: { ...STRESS_FUZZ_SIZES } };
+  return {
+    scenario: "fuzz-fd-reuse",
+    drivers,
+    options: { plan: planFromScenarioName(`fuzz plan=${STRESS_FD_REUSE_PLAN}`) },
+  };
+}
+
+/**
  * One fuzz run with its syscall log (syscall-log.ts): `{ seed, strategy }` runs the seed (as
  * fuzzOne() does, baseline toggles by default); `{ token }` replays a token of this package
- * (its plan from the scenario name) or of the stress app's fuzz scenario (`fuzz@a+b`: its sizes
- * are drawn as STRESS_FUZZ_SIZES; `opts.drivers` must be the unit's), with the toggles the
- * token recorded.
+ * (its plan from the scenario name) or of the stress app's fuzz scenarios (`fuzz@a+b`,
+ * `fuzz-fd-reuse@d`: their sizes and plan, stressFuzzUnit(); `opts.drivers` must be the
+ * unit's), with the toggles the token recorded.
  */
 export async function fuzzLog(
   opts: FuzzOptions,
@@ -120,11 +154,11 @@ export async function fuzzLog(
   let r: RunResult;
   if ("token" in run) {
     const t = decodeToken(run.token);
-    const fromStress = t.scenario.startsWith("fuzz@");
+    const unit = stressFuzzUnit(t.scenario);
     const fuzz: FuzzOptions = {
       ...opts,
-      ...(fromStress ? STRESS_FUZZ_SIZES : {}),
-      plan: planFromScenarioName(t.scenario) ?? opts.plan,
+      ...unit?.options,
+      plan: unit?.options.plan ?? planFromScenarioName(t.scenario) ?? opts.plan,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

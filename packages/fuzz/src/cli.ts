@@ -7,7 +7,8 @@
  *   log <seed> | log --token <token>    one run's syscall log: each call with its arguments and
  *                                       result, the steps it started and returned at, then what
  *                                       the oracles said (a token of this package or of the stress
- *                                       app's fuzz scenario, `fuzz@a+b`: give its --drivers)
+ *                                       app's fuzz scenarios, `fuzz@a+b` and `fuzz-fd-reuse@d`:
+ *                                       their sizes, plan and, without --drivers, drivers)
  *
  * Options: `--drivers vgem|qxl|vmwgfx|a+b` (default vgem; two names: the two devices, e.g.
  * qxl+vgem), `--strategies pct,random,pos,portfolio` (cycled; default pct,random),
@@ -22,10 +23,16 @@
 
 import type { DriverUnderTest } from "@primetime/gem";
 import { driverUnderTest as qxl } from "@primetime/qxl";
-import { applySearchV8Flags } from "@primetime/sim/explore";
+import { applySearchV8Flags, decodeToken } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
-import { type FuzzStrategy, fuzzCampaign, fuzzLog, huntToggles } from "./campaign.js";
+import {
+  type FuzzStrategy,
+  fuzzCampaign,
+  fuzzLog,
+  huntToggles,
+  stressFuzzUnit,
+} from "./campaign.js";
 import type { FuzzProcessPlan } from "./fuzz.js";
 import { huntKnownWindows } from "./known-windows.js";
 import { planFromScenarioName } from "./plan.js";
@@ -70,7 +77,18 @@ function num(s: string | undefined, d: number): number {
   return n;
 }
 
-const drivers = (options.get("drivers") ?? "vgem").split("+").map((n) => {
+// A stress token of a fuzz scenario names its unit's drivers (`fuzz-fd-reuse@vgem`): the default.
+const tokenOpt = options.get("token");
+let tokenDrivers: string | undefined;
+if (cmd === "log" && tokenOpt !== undefined) {
+  try {
+    tokenDrivers = stressFuzzUnit(decodeToken(tokenOpt).scenario)?.drivers.join("+");
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
+    process.exit(2);
+  }
+}
+const drivers = (options.get("drivers") ?? tokenDrivers ?? "vgem").split("+").map((n) => {
   const d = DRIVERS[n];
   if (!d) {
     process.stderr.write(`unknown driver: ${n.slice(0, 20)} (vgem, qxl, vmwgfx)\n`);

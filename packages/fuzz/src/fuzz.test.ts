@@ -15,6 +15,9 @@ import {
   fuzzOne,
   fuzzReplay,
   huntToggles,
+  STRESS_FD_REUSE_PLAN,
+  STRESS_FUZZ_SIZES,
+  stressFuzzUnit,
 } from "./campaign.js";
 import { checkFdUses, drmIoctlFits, FdTableModel, type FdUse } from "./fd-model.js";
 import { RaceFeedback } from "./feedback.js";
@@ -504,6 +507,55 @@ describe("the syscall log", () => {
     const bad = cli("--token", "pt1.garbage");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/token/);
+  }, 120_000);
+
+  it("replays a token of the stress app's fuzz-fd-reuse scenario with its plan and sizes; cli log takes its drivers from it", async () => {
+    expect(stressFuzzUnit("fuzz@qxl+vgem")).toMatchObject({
+      scenario: "fuzz",
+      drivers: ["qxl", "vgem"],
+      options: STRESS_FUZZ_SIZES,
+    });
+    expect(stressFuzzUnit("fuzz plan=30:*")).toBeNull();
+    expect(stressFuzzUnit("fuzz-fd-reuse")).toBeNull();
+    const unit = stressFuzzUnit("fuzz-fd-reuse@vgem")!;
+    expect(unit.drivers).toEqual(["vgem"]);
+    expect(unit.options.plan).toEqual(planFromScenarioName(`fuzz plan=${STRESS_FD_REUSE_PLAN}`));
+    // A run as the stress app's unit makes it (apps/stress scenarios/sharing/fuzz.ts): the
+    // fuzzer's default sizes, every process on the plan, the unit's name in the token.
+    const original = await new Simulation({
+      seed: 7,
+      strategy: { kind: "pos" },
+      toggles: baselineFixes(),
+      scenario: "fuzz-fd-reuse@vgem",
+      stepLimit: 400_000,
+    }).run(fuzzScenario({ drivers: [vgem], plan: unit.options.plan }));
+    const { run, log } = await fuzzLog({ drivers: [vgem] }, { token: original.token });
+    expect(run.traceHash).toBe(original.traceHash);
+    expect(run.steps).toBe(original.steps);
+    // The default sizes: 3 processes, each with its race threads on the plan (gem-close: a race
+    // thread's GEM_CLOSE through the number of a card fd its process closes).
+    const tasks = new Set(log.map((e) => e.task.replace(/\[\d+\]$/, "")));
+    expect([...tasks].filter((t) => /^fuzz\d$/.test(t)).sort()).toEqual([
+      "fuzz0",
+      "fuzz1",
+      "fuzz2",
+    ]);
+    expect(
+      log.some((e) => /^fuzz\d:race\[/.test(e.task) && e.call.includes("DRM_IOCTL_GEM_CLOSE")),
+    ).toBe(true);
+    // Without the plan (as `fuzz@` or this package's own token would be rebuilt), the token does
+    // not give that run.
+    await expect(replay(original.token, fuzzScenario({ drivers: [vgem] }))).rejects.toThrow(
+      /does not match this scenario/,
+    );
+    // The CLI: no --drivers needed, the same run.
+    const cli = spawnSync(
+      TSX,
+      ["--conditions=@primetime/source", "src/cli.ts", "log", "--token", original.token],
+      { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(cli.stderr).toBe("");
+    expect(cli.stdout).toContain(`, ${run.steps} steps, trace ${run.traceHash};`);
   }, 120_000);
 
   // The 100,000-schedule campaign's one divergence (stress `run --scenario fuzz --drivers vgem

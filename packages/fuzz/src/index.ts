@@ -15,7 +15,10 @@ export {
   fuzzReplay,
   huntToggles,
   type RunClass,
+  STRESS_FD_REUSE_PLAN,
   STRESS_FUZZ_SIZES,
+  type StressFuzzUnit,
+  stressFuzzUnit,
   type ToggleHunt,
 } from "./campaign.js";
 export { RaceFeedback } from "./feedback.js";

@@ -76,6 +76,11 @@ export class DrmExecObjects extends SlabObject {
   }
 }
 
+/** kmalloc()'s constructor call for an empty table (one function, not one per call). */
+function newDrmExecObjects(): DrmExecObjects {
+  return new DrmExecObjects([]);
+}
+
 /**
  * Models struct drm_exec.
  * Locking: used by the task that initialised it.
@@ -136,7 +141,7 @@ async function drmExecUnlockAll(exec: DrmExec): Promise<void> {
 export function drmExecInit(exec: DrmExec, flags: number, nr: number): void {
   const n = nr || PAGE_SIZE / POINTER_SIZE;
   exec.flags = flags;
-  const table = kmalloc(drmExecObjectsCache, () => new DrmExecObjects([]));
+  const table = kmalloc(drmExecObjectsCache, newDrmExecObjects);
   exec.table = isErr(table) ? null : table;
   exec.maxObjects = exec.table ? n : 0;
   exec.numObjects = 0;
@@ -348,16 +353,18 @@ export function drmExecRetryOnContention(exec: DrmExec): void {
  * completes without contention (0: the acquire phase is done) or returns a negative errno (left
  * at once, as a `goto error` out of the loop, with whatever is locked still locked for
  * drmExecFini()). A drmExecRetryOnContention() in `body` starts it over after the back-off.
+ * `body` gets `arg`, so it can be a module-level function rather than a closure per call.
  * Locking: see drmExecCleanup() and the body's lock calls.
  * References: none of its own.
  */
-export async function drmExecUntilAllLocked(
+export async function drmExecUntilAllLocked<A = undefined>(
   exec: DrmExec,
-  body: () => Promise<number>,
+  body: (arg: A) => Promise<number>,
+  arg?: A,
 ): Promise<number> {
   while (await drmExecCleanup(exec)) {
     try {
-      const ret = await body();
+      const ret = await body(arg as A);
       if (ret) return ret;
     } catch (e) {
       if (e instanceof DrmExecRetry && e.exec === exec) continue;

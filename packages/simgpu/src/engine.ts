@@ -91,6 +91,13 @@ export class Engine {
   private hangAt: number | null = null;
   private timer: Timer | null = null;
   private fenceMapping: Mapping | null = null;
+  /** The entry whose completion `timer` is pending. */
+  private inflight: RingEntry | null = null;
+  /**
+   * The timer's callback, bound once per engine: a method (one function for the process, so V8
+   * keeps its optimized code), not a closure made per entry.
+   */
+  private readonly onTimer = this.completeInflight.bind(this);
 
   constructor(
     private readonly ring: Ring<RingEntry>,
@@ -120,7 +127,8 @@ export class Engine {
     if (this.timer !== null || this.stalled) return;
     const e = this.ring.peek();
     if (!e) return;
-    this.timer = this.clock.addTimer(entryNs(e, this.timing), () => this.complete(e));
+    this.inflight = e;
+    this.timer = this.clock.addTimer(entryNs(e, this.timing), this.onTimer);
   }
 
   /**
@@ -150,6 +158,13 @@ export class Engine {
     this.stalled = false;
     this.hangAt = null;
     return this.ring.drain();
+  }
+
+  /** The in-flight entry's timer fired (a cancelled timer never fires). */
+  private completeInflight(): void {
+    const e = this.inflight!;
+    this.inflight = null;
+    this.complete(e);
   }
 
   private complete(e: RingEntry): void {

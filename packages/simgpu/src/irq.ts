@@ -46,6 +46,9 @@ export interface InterruptStatus {
  */
 export type InterruptHandler = (status: InterruptStatus) => Promise<void> | void;
 
+/** The spawn options of a handler task (one object: Task only reads them). */
+const IRQ_TASK = { kind: "irq" } as const;
+
 export class InterruptLine {
   /** Handler invocations so far. */
   deliveries = 0;
@@ -56,6 +59,11 @@ export class InterruptLine {
   /** A handler task (or, outside a simulation, a handler loop) is pending or running. */
   private active = false;
   private outsideLoop: Promise<void> | null = null;
+  /**
+   * The handler task's body, bound once per line: a method (one function for the process, so
+   * V8 keeps its optimized code), not a closure made per interrupt.
+   */
+  private readonly taskBody = this.handlerTask.bind(this);
 
   constructor(
     /** Names the handler task: `irq/<name>`. */
@@ -119,21 +127,20 @@ export class InterruptLine {
     if (sim) {
       if (!sim.running) return; // the run is over: nobody will ever take the interrupt
       this.active = true;
-      sim.spawn(
-        `irq/${this.name}`,
-        async () => {
-          try {
-            while (this.pending && this.handler) await this.handler(this.take());
-          } finally {
-            this.active = false;
-          }
-        },
-        { kind: "irq" },
-      );
+      sim.spawn(`irq/${this.name}`, this.taskBody, IRQ_TASK);
       return;
     }
     this.active = true;
     this.outsideLoop = this.runOutside();
+  }
+
+  /** The "irq" task: delivers the latched status until none is left. */
+  private async handlerTask(): Promise<void> {
+    try {
+      while (this.pending && this.handler) await this.handler(this.take());
+    } finally {
+      this.active = false;
+    }
   }
 
   private async runOutside(): Promise<void> {

@@ -9,9 +9,16 @@
  * torn down with the page, and makes a buffer freed under the GPU observable.
  */
 
-import { crc32 } from "./checksum.js";
 import { formatAddress, type GpuAddress } from "./command.js";
-import { forEachPiece, PAGE_SIZE, type Page, type SystemMemory } from "./page.js";
+import {
+  crc32Pages,
+  fillPages,
+  PAGE_SIZE,
+  type Page,
+  readPagesUnchecked,
+  type SystemMemory,
+  writePagesUnchecked,
+} from "./page.js";
 import type { Vram } from "./vram.js";
 
 /**
@@ -108,28 +115,14 @@ export class GpuMmu {
   read(m: Mapping): Uint8Array {
     const { addr, size } = m;
     if (addr.space === "vram") return this.vram.read(addr.offset, size);
-    const out = new Uint8Array(size);
-    forEachPiece(addr.pages, addr.offset, size, (p, at, len, done) => {
-      out.set(p.data.subarray(at, at + len), done);
-    });
-    return out;
+    return readPagesUnchecked(addr.pages, addr.offset, size);
   }
 
   /** The CRC-32 of a checked mapping's bytes, computed in place (no copy). */
   crc32(m: Mapping): number {
     const { addr, size } = m;
-    if (addr.space === "vram") {
-      let c = 0;
-      this.vram.forEachPiece(addr.offset, size, false, (p, at, len) => {
-        c = crc32(p.subarray(at, at + len), c);
-      });
-      return c;
-    }
-    let c = 0;
-    forEachPiece(addr.pages, addr.offset, size, (p, at, len) => {
-      c = crc32(p.data.subarray(at, at + len), c);
-    });
-    return c;
+    if (addr.space === "vram") return this.vram.crc32(addr.offset, size);
+    return crc32Pages(addr.pages, addr.offset, size);
   }
 
   /** Writes `bytes` (of the mapping's size) through a checked mapping. */
@@ -139,9 +132,7 @@ export class GpuMmu {
       this.vram.write(addr.offset, bytes);
       return;
     }
-    forEachPiece(addr.pages, addr.offset, bytes.length, (p, at, len, done) => {
-      p.data.set(bytes.subarray(done, done + len), at);
-    });
+    writePagesUnchecked(addr.pages, addr.offset, bytes);
   }
 
   /** Fills a checked mapping with a byte. */
@@ -151,8 +142,6 @@ export class GpuMmu {
       this.vram.fill(addr.offset, size, value);
       return;
     }
-    forEachPiece(addr.pages, addr.offset, size, (p, at, len) => {
-      p.data.fill(value, at, at + len);
-    });
+    fillPages(addr.pages, addr.offset, size, value);
   }
 }

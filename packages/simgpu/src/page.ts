@@ -9,6 +9,7 @@
  */
 
 import { report } from "@primetime/sim";
+import { crc32 } from "./checksum.js";
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -224,17 +225,92 @@ export function forEachPiece(
  */
 export function readPages(pages: readonly Page[], offset: number, length: number): Uint8Array {
   checkRange(pages, offset, length);
+  return readPagesUnchecked(pages, offset, length);
+}
+
+/** @internal readPages() without the range check (a checked mapping's read). */
+export function readPagesUnchecked(
+  pages: readonly Page[],
+  offset: number,
+  length: number,
+): Uint8Array {
   const out = new Uint8Array(length);
-  forEachPiece(pages, offset, length, (p, at, len, done) => {
-    out.set(p.data.subarray(at, at + len), done);
-  });
+  // The piece loops below are forEachPiece() written out (no callback made per call); a whole
+  // page is copied without a subarray view.
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const inPage = at % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - inPage, length - done);
+    const d = pages[Math.floor(at / PAGE_SIZE)]!.data;
+    out.set(len === PAGE_SIZE ? d : d.subarray(inPage, inPage + len), done);
+    done += len;
+  }
   return out;
 }
 
 /** The CPU writing `data` into a scatter list at `offset`. Throws RangeError outside the list. */
 export function writePages(pages: readonly Page[], offset: number, data: Uint8Array): void {
   checkRange(pages, offset, data.length);
-  forEachPiece(pages, offset, data.length, (p, at, len, done) => {
-    p.data.set(data.subarray(done, done + len), at);
-  });
+  writePagesUnchecked(pages, offset, data);
+}
+
+/** @internal writePages() without the range check (a checked mapping's write). */
+export function writePagesUnchecked(
+  pages: readonly Page[],
+  offset: number,
+  data: Uint8Array,
+): void {
+  const length = data.length;
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const inPage = at % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - inPage, length - done);
+    pages[Math.floor(at / PAGE_SIZE)]!.data.set(
+      len === length ? data : data.subarray(done, done + len),
+      inPage,
+    );
+    done += len;
+  }
+}
+
+/** @internal memset() of `length` bytes at `offset` of a scatter list (no range check). */
+export function fillPages(
+  pages: readonly Page[],
+  offset: number,
+  length: number,
+  value: number,
+): void {
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const inPage = at % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - inPage, length - done);
+    pages[Math.floor(at / PAGE_SIZE)]!.data.fill(value, inPage, inPage + len);
+    done += len;
+  }
+}
+
+/**
+ * @internal The CRC-32 of `length` bytes at `offset` of a scatter list, continuing `crc`,
+ * computed in place (no range check).
+ */
+export function crc32Pages(
+  pages: readonly Page[],
+  offset: number,
+  length: number,
+  crc = 0,
+): number {
+  let c = crc;
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const inPage = at % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - inPage, length - done);
+    const d = pages[Math.floor(at / PAGE_SIZE)]!.data;
+    c = crc32(len === PAGE_SIZE ? d : d.subarray(inPage, inPage + len), c);
+    done += len;
+  }
+  return c;
 }

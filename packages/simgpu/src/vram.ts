@@ -4,6 +4,7 @@
  */
 
 import { report } from "@primetime/sim";
+import { crc32 } from "./checksum.js";
 import { PAGE_SIZE } from "./page.js";
 import { PageRanges } from "./page-ranges.js";
 
@@ -154,26 +155,67 @@ export class Vram {
   read(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
     const out = new Uint8Array(length);
-    this.forEachPiece(offset, length, false, (bytes, at, len, done) => {
-      if (bytes !== ZERO_PAGE) out.set(bytes.subarray(at, at + len), done);
-    });
+    // The piece loops are written out (no callback made per call); a whole page is copied
+    // without a subarray view.
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const inPage = at - index * PAGE_SIZE;
+      const len = Math.min(PAGE_SIZE - inPage, length - done);
+      const b = this.backing[index];
+      if (b) out.set(len === PAGE_SIZE ? b : b.subarray(inPage, inPage + len), done);
+      done += len;
+    }
     return out;
   }
 
   /** The CPU writing VRAM through the BAR. Throws RangeError outside VRAM. */
   write(offset: number, bytes: Uint8Array): void {
-    this.checkRange(offset, bytes.length);
-    this.forEachPiece(offset, bytes.length, true, (page, at, len, done) => {
-      page.set(bytes.subarray(done, done + len), at);
-    });
+    const length = bytes.length;
+    this.checkRange(offset, length);
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const inPage = at - index * PAGE_SIZE;
+      const len = Math.min(PAGE_SIZE - inPage, length - done);
+      this.page(index).set(len === length ? bytes : bytes.subarray(done, done + len), inPage);
+      done += len;
+    }
   }
 
   /** memset() of `length` bytes at `offset`. Throws RangeError outside VRAM. */
   fill(offset: number, length: number, value: number): void {
     this.checkRange(offset, length);
-    this.forEachPiece(offset, length, true, (page, at, len) => {
-      page.fill(value, at, at + len);
-    });
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const inPage = at - index * PAGE_SIZE;
+      const len = Math.min(PAGE_SIZE - inPage, length - done);
+      this.page(index).fill(value, inPage, inPage + len);
+      done += len;
+    }
+  }
+
+  /**
+   * The CRC-32 of `length` bytes at `offset`, continuing `crc`, computed in place (untouched
+   * pages read as zeros). No range check (the caller's mapping was checked).
+   */
+  crc32(offset: number, length: number, crc = 0): number {
+    let c = crc;
+    let done = 0;
+    while (done < length) {
+      const at = offset + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const inPage = at - index * PAGE_SIZE;
+      const len = Math.min(PAGE_SIZE - inPage, length - done);
+      const b = this.backing[index] ?? ZERO_PAGE;
+      c = crc32(len === PAGE_SIZE ? b : b.subarray(inPage, inPage + len), c);
+      done += len;
+    }
+    return c;
   }
 
   /**

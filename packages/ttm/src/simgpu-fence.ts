@@ -173,7 +173,7 @@ export class SimgpuFenceDriver {
    * References: the caller owns one on the fence.
    */
   async submit(commands: readonly Command[]): Promise<DmaFence | Errno> {
-    const fence = kmalloc(simgpuFenceCache, () => new DmaFenceClass());
+    const fence = kmalloc(simgpuFenceCache, newSimgpuFence);
     if (isErr(fence)) return errPtr(ENOMEM);
     await this.ringLock.lock();
     let seqno: number;
@@ -228,12 +228,18 @@ export class SimgpuFenceDriver {
   }
 }
 
+/** kmalloc()'s constructor call for a fence (one function, not a closure per call). */
+function newSimgpuFence(): DmaFence {
+  return new DmaFenceClass();
+}
+
 /**
  * Creates the fence driver of `gpu` and registers its interrupt handler (request_irq()).
  * Locking: none (driver load). References: the driver owns it until fini().
  */
 export function simgpuFenceDriverInit(gpu: SimGpu, hangcheckNs?: number): SimgpuFenceDriver {
   const drv = new SimgpuFenceDriver(gpu, hangcheckNs);
-  gpu.onInterrupt((st) => drv.irq(st));
+  // The method bound to the driver: the same promise, one function for the process.
+  gpu.onInterrupt(drv.irq.bind(drv));
   return drv;
 }

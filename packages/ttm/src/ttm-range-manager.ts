@@ -93,6 +93,11 @@ export const ttmRangeMgrNodeCache = new KmemCache("ttm_range_mgr_node");
 /** Models struct ttm_range_mgr_node: a resource and its drm_mm node (`start`). */
 export class TtmRangeMgrNode extends TtmResource {}
 
+/** kmalloc()'s constructor call for a node (one function, not a closure per call). */
+function newTtmRangeMgrNode(): TtmRangeMgrNode {
+  return new TtmRangeMgrNode();
+}
+
 /**
  * Models struct ttm_range_manager: the manager, its drm_mm and the lock around it.
  * Locking: `mm` under `lock`.
@@ -124,7 +129,7 @@ async function ttmRangeManAlloc(
   const rman = man as TtmRangeManager;
   let lpfn = place.lpfn;
   if (!lpfn) lpfn = man.size;
-  const node = kmalloc(ttmRangeMgrNodeCache, () => new TtmRangeMgrNode());
+  const node = kmalloc(ttmRangeMgrNodeCache, newTtmRangeMgrNode);
   if (isErr(node)) return -ENOMEM;
   await ttmResourceInit(bo, place, node);
   const npages = Math.ceil(node.size / PAGE_SIZE);

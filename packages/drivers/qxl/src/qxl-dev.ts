@@ -36,6 +36,7 @@ import { point, type Simulation, WaitQueue } from "@primetime/sim";
 import {
   type Command,
   type GpuAddress,
+  type InterruptStatus,
   PAGE_SIZE,
   Page,
   SimGpu,
@@ -248,6 +249,11 @@ export type QxlIrqHandler = () => Promise<void>;
  * The QXL device model. All methods are synchronous register or memory accesses (no scheduling
  * point): the driver serialises them and places its own points.
  */
+/** The device's handler of its GPU's interrupts, bound to the device (see the constructor). */
+function qxlHwInterrupt(this: QxlHw, st: InterruptStatus): Promise<void> {
+  return this.gpuInterrupt(st.seqno, st.faults.length);
+}
+
 export class QxlHw {
   readonly name: string;
   readonly gpu: SimGpu;
@@ -305,7 +311,8 @@ export class QxlHw {
     };
     this.revision = opts.revision ?? 5;
     this.surfaces = new Array<HwSurface | null>(n).fill(null);
-    this.gpu.onInterrupt((st) => this.gpuInterrupt(st.seqno, st.faults.length));
+    // A bound module-level function, not a closure per device (V8 keeps its optimized code).
+    this.gpu.onInterrupt(qxlHwInterrupt.bind(this));
   }
 
   /** Live hardware surfaces. */
@@ -644,7 +651,8 @@ export class QxlHw {
   }
 
   /** The GPU's interrupt: batches up to `seqno` completed. Runs in the GPU's irq task. */
-  private async gpuInterrupt(seqno: number, faults: number): Promise<void> {
+  /** @internal */
+  async gpuInterrupt(seqno: number, faults: number): Promise<void> {
     if (faults > 0) this.guestBug(`${faults} GPU fault(s) executing qxl commands`);
     let bits = 0;
     while (this.pending.length > 0 && this.pending[0]!.seqno <= seqno) {

@@ -132,7 +132,8 @@ export class QxlDevice extends SlabObject {
     this.updateAreaMutex = new Mutex("update_area_mutex", { owner: this });
     this.commandRing = new QxlRing("command", hw.ram.cmdRing, 0, this.displayEvent, this);
     this.releaseRing = new QxlRing("release", hw.ram.releaseRing, -1, null, this);
-    this.gcWork = new WorkStruct(() => gcFunc(this), "qxl_gc_work");
+    // gcFunc bound to the device, not a closure: the same promise, one function for the process.
+    this.gcWork = new WorkStruct(gcFunc.bind(null, this), "qxl_gc_work");
     this.wq = systemWq();
   }
 }

@@ -135,6 +135,11 @@ export interface CreateQxlOptions {
 }
 
 /** Device numbers, per simulation (names the device and its interrupt task). */
+/** kmalloc()'s constructor call for the device (one function, not a closure per call). */
+function newQxlDevice(hw: QxlHw): QxlDevice {
+  return new QxlDevice(hw, qxlGarbageCollect);
+}
+
 const devCounter = new SimLocal(() => ({ next: 0 }));
 
 /**
@@ -160,7 +165,7 @@ export async function createQxl(
     sim: opts.sim,
     spiceWorker: opts.spiceWorker,
   });
-  const qdev = kmalloc(qxlDeviceCache, () => new QxlDevice(hw, qxlGarbageCollect));
+  const qdev = kmalloc(qxlDeviceCache, newQxlDevice, hw);
   if (isErr(qdev)) throw new Error(`qxl: kmalloc(qxl_device) failed: ${qdev}`);
   const dev = await drmDevAlloc(qxlDriver, { devName: "qxl", driverPrivate: qdev });
   if (isErr(dev)) throw new Error(`qxl: drm_dev_alloc failed: ${dev}`);

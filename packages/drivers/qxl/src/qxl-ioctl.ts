@@ -165,6 +165,11 @@ class QxlRelocInfoArray extends SlabObject {
   readonly infos: QxlRelocInfo[] = [];
 }
 
+/** kmalloc()'s constructor call for QxlRelocInfoArray (one function, not one per call). */
+function newQxlRelocInfoArray(): QxlRelocInfoArray {
+  return new QxlRelocInfoArray();
+}
+
 /**
  * Models copy_from_user() of `len` bytes at user address `addr` of the calling process.
  * Returns the bytes or null (-EFAULT).
@@ -251,7 +256,7 @@ async function qxlProcessSingleCommand(
   // The kernel copies up to a page from the release's slot, over the neighbouring releases of
   // the release bo (and past its end); the model refuses what does not fit in the slot.
   if (cmd.command_size > RELEASE_SIZE - QXL_RELEASE_INFO_SIZE) return -EINVAL;
-  const relocInfo = kmalloc(qxlRelocInfoCache, () => new QxlRelocInfoArray());
+  const relocInfo = kmalloc(qxlRelocInfoCache, newQxlRelocInfoArray);
   if (isErr(relocInfo)) return -ENOMEM;
   const r = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_DRAWABLE);
   if (isErr(r)) {
@@ -260,80 +265,96 @@ async function qxlProcessSingleCommand(
   }
   const { release, rbo: cmdBo } = r;
   // the kernel's goto out_free_bos / out_free_release paths: every error frees the release
-  const ret = await (async (): Promise<number> => {
-    let ret = 0;
-    const bytes = await copyFromUserBytes(cmd.command, cmd.command_size);
-    if (bytes === null) {
-      return -EFAULT;
-    }
-    qxlBoCpuWrite(qdev, cmdBo, release.releaseOffset + QXL_RELEASE_INFO_SIZE, bytes);
-    // fill out reloc info structs
-    ret = 0;
-    for (let i = 0; i < cmd.relocs_num; ++i) {
-      const rb = await copyFromUserBytes(cmd.relocs + i * DRM_QXL_RELOC_SIZE, DRM_QXL_RELOC_SIZE);
-      if (rb === null) {
-        return -EFAULT;
-      }
-      const reloc = decodeDrmQxlReloc(rb);
-      // add the bos to the list of bos to validate - need to validate first then process relocs?
-      if (reloc.reloc_type !== QXL_RELOC_TYPE_BO && reloc.reloc_type !== QXL_RELOC_TYPE_SURF) {
-        return -EINVAL;
-      }
-      const info: QxlRelocInfo = {
-        type: reloc.reloc_type,
-        dstBo: null,
-        dstOffset: 0,
-        srcBo: null,
-        srcOffset: 0,
-      };
-      relocInfo.infos.push(info);
-      if (reloc.dst_handle) {
-        const b = await qxlhwHandleToBo(file, reloc.dst_handle, release);
-        if (typeof b === "number") {
-          return b;
-        }
-        info.dstBo = b;
-        info.dstOffset = reloc.dst_offset;
-      } else {
-        info.dstBo = cmdBo;
-        // relative to the release, release info included (the kernel's convention)
-        info.dstOffset = reloc.dst_offset + release.releaseOffset;
-      }
-      // reserve and validate the reloc dst bo
-      if (reloc.reloc_type === QXL_RELOC_TYPE_BO || reloc.src_handle) {
-        const b = await qxlhwHandleToBo(file, reloc.src_handle, release);
-        if (typeof b === "number") {
-          return b;
-        }
-        info.srcBo = b;
-        info.srcOffset = reloc.src_offset;
-      }
-    }
-    // validate all buffers
-    ret = await qxlReleaseReserveList(qdev, release, false);
-    if (ret) return ret;
-    for (const info of relocInfo.infos) {
-      const rr =
-        info.type === QXL_RELOC_TYPE_BO ? applyReloc(qdev, info) : applySurfReloc(qdev, info);
-      if (rr && !ret) ret = rr;
-    }
-    if (ret) {
-      await qxlReleaseBackoffReserveList(release);
-      return ret;
-    }
-    if (toggleEnabled(QXL_RELEASE_USE_AFTER_FREE.name)) {
-      // v3.10-v5.6: push first, then fence a release the device may already have handed back.
-      const pushed = await qxlPushCommandRingRelease(qdev, release, cmd.type);
-      if (pushed) await qxlReleaseBackoffReserveList(release);
-      else await qxlReleaseFenceBufferObjects(qdev, release);
-      return pushed;
-    }
-    await qxlReleaseFenceBufferObjects(qdev, release);
-    return qxlPushCommandRingRelease(qdev, release, cmd.type);
-  })();
+  const ret = await qxlProcessCommandBody(qdev, cmd, file, release, cmdBo, relocInfo);
   if (ret) await qxlReleaseFree(qdev, release);
   kfree(relocInfo);
   return ret;
+}
+
+/**
+ * qxlProcessSingleCommand() from the command's copy to its push, with the release and its
+ * command bo allocated: every error return is the kernel's goto out_free_bos / out_free_release
+ * (the caller frees the release). A module-level function, not a closure per command.
+ * Locking: none held on entry; reservations held between reserve and fence.
+ * References: see qxlProcessSingleCommand().
+ */
+async function qxlProcessCommandBody(
+  qdev: QxlDevice,
+  cmd: DrmQxlCommand,
+  file: DrmFile,
+  release: QxlRelease,
+  cmdBo: QxlBo,
+  relocInfo: QxlRelocInfoArray,
+): Promise<number> {
+  let ret = 0;
+  const bytes = await copyFromUserBytes(cmd.command, cmd.command_size);
+  if (bytes === null) {
+    return -EFAULT;
+  }
+  qxlBoCpuWrite(qdev, cmdBo, release.releaseOffset + QXL_RELEASE_INFO_SIZE, bytes);
+  // fill out reloc info structs
+  ret = 0;
+  for (let i = 0; i < cmd.relocs_num; ++i) {
+    const rb = await copyFromUserBytes(cmd.relocs + i * DRM_QXL_RELOC_SIZE, DRM_QXL_RELOC_SIZE);
+    if (rb === null) {
+      return -EFAULT;
+    }
+    const reloc = decodeDrmQxlReloc(rb);
+    // add the bos to the list of bos to validate - need to validate first then process relocs?
+    if (reloc.reloc_type !== QXL_RELOC_TYPE_BO && reloc.reloc_type !== QXL_RELOC_TYPE_SURF) {
+      return -EINVAL;
+    }
+    const info: QxlRelocInfo = {
+      type: reloc.reloc_type,
+      dstBo: null,
+      dstOffset: 0,
+      srcBo: null,
+      srcOffset: 0,
+    };
+    relocInfo.infos.push(info);
+    if (reloc.dst_handle) {
+      const b = await qxlhwHandleToBo(file, reloc.dst_handle, release);
+      if (typeof b === "number") {
+        return b;
+      }
+      info.dstBo = b;
+      info.dstOffset = reloc.dst_offset;
+    } else {
+      info.dstBo = cmdBo;
+      // relative to the release, release info included (the kernel's convention)
+      info.dstOffset = reloc.dst_offset + release.releaseOffset;
+    }
+    // reserve and validate the reloc dst bo
+    if (reloc.reloc_type === QXL_RELOC_TYPE_BO || reloc.src_handle) {
+      const b = await qxlhwHandleToBo(file, reloc.src_handle, release);
+      if (typeof b === "number") {
+        return b;
+      }
+      info.srcBo = b;
+      info.srcOffset = reloc.src_offset;
+    }
+  }
+  // validate all buffers
+  ret = await qxlReleaseReserveList(qdev, release, false);
+  if (ret) return ret;
+  for (const info of relocInfo.infos) {
+    const rr =
+      info.type === QXL_RELOC_TYPE_BO ? applyReloc(qdev, info) : applySurfReloc(qdev, info);
+    if (rr && !ret) ret = rr;
+  }
+  if (ret) {
+    await qxlReleaseBackoffReserveList(release);
+    return ret;
+  }
+  if (toggleEnabled(QXL_RELEASE_USE_AFTER_FREE.name)) {
+    // v3.10-v5.6: push first, then fence a release the device may already have handed back.
+    const pushed = await qxlPushCommandRingRelease(qdev, release, cmd.type);
+    if (pushed) await qxlReleaseBackoffReserveList(release);
+    else await qxlReleaseFenceBufferObjects(qdev, release);
+    return pushed;
+  }
+  await qxlReleaseFenceBufferObjects(qdev, release);
+  return qxlPushCommandRingRelease(qdev, release, cmd.type);
 }
 
 /**

@@ -105,6 +105,11 @@ export class QxlBo extends TtmBufferObject {
   readonly seq = nextObjSeq();
 }
 
+/** kmalloc()'s constructor call for a QxlBo (one function, not a closure per call). */
+function newQxlBo(): QxlBo {
+  return new QxlBo(qxlObjectFuncs);
+}
+
 /** Models to_qxl_bo() / gem_to_qxl_bo(). */
 export function toQxlBo(obj: unknown): QxlBo {
   return obj as QxlBo;
@@ -144,6 +149,11 @@ export function qxlTtmBoIsQxlBo(bo: TtmBufferObject): boolean {
   return bo.destroy === qxlTtmBoDestroy;
 }
 
+/** A placement of `memType` with `flags` over the whole range (qxl_ttm_placement_from_domain()). */
+function place(memType: number, flags: number): TtmPlace {
+  return { fpfn: 0, lpfn: 0, memType, flags };
+}
+
 /**
  * Models qxl_ttm_placement_from_domain(): VRAM; SURFACE = PRIV then VRAM; CPU = SYSTEM. Objects
  * of one page or less are placed top-down.
@@ -152,12 +162,6 @@ export function qxlTtmBoIsQxlBo(bo: TtmBufferObject): boolean {
 export function qxlTtmPlacementFromDomain(qbo: QxlBo, domain: number): void {
   const pflag = qbo.size <= PAGE_SIZE ? TTM_PL_FLAG_TOPDOWN : 0;
   const places: TtmPlace[] = [];
-  const place = (memType: number, flags: number): TtmPlace => ({
-    fpfn: 0,
-    lpfn: 0,
-    memType,
-    flags,
-  });
   if (domain === QXL_GEM_DOMAIN_VRAM) places.push(place(TTM_PL_VRAM, pflag));
   if (domain === QXL_GEM_DOMAIN_SURFACE) {
     places.push(place(TTM_PL_PRIV, pflag));
@@ -186,7 +190,7 @@ export async function qxlBoCreate(
 ): Promise<QxlBo | Errno> {
   const ctx: TtmOperationCtx = { interruptible: !kernel, noWaitGpu: false, bytesMoved: 0 };
   const type = kernel ? ttmBoType.kernel : ttmBoType.device;
-  const bo = kmalloc(qxlBoCache, () => new QxlBo(qxlObjectFuncs));
+  const bo = kmalloc(qxlBoCache, newQxlBo);
   if (isErr(bo)) return bo;
   const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
   drmGemPrivateObjectInit(qdev.ddev, bo, aligned);

@@ -133,6 +133,11 @@ async function qxlImportFree(obj: GemObject): Promise<void> {
 
 const qxlImportFuncs: DrmGemObjectFuncs = { free: qxlImportFree, vmOps: drmGemPageVmOps };
 
+/** kmalloc()'s constructor call for an import (one function, not a closure per call). */
+function newQxlImportObject(): QxlImportObject {
+  return new QxlImportObject(qxlImportFuncs);
+}
+
 /**
  * ->gem_prime_import_sg_table (model extension; mainline: -ENOSYS): a GEM object over the
  * foreign dma-buf's pages.
@@ -145,7 +150,7 @@ export async function qxlGemPrimeImportSgTable(
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
   lockdepAssertHeld(dev.objectNameLock);
-  const obj = kmalloc(qxlImportCache, () => new QxlImportObject(qxlImportFuncs));
+  const obj = kmalloc(qxlImportCache, newQxlImportObject);
   if (isErr(obj)) return obj;
   drmGemPrivateObjectInit(dev, obj, attach.dmabuf.size);
   obj.sgt = sgt;

@@ -96,6 +96,11 @@ export class QxlBoList extends SlabObject {
   }
 }
 
+/** kmalloc()'s constructor call for a list entry (one function, not a closure per call). */
+function newQxlBoList(bo: QxlRelObj): QxlBoList {
+  return new QxlBoList(bo);
+}
+
 /** qxl_bo_ref() of a release's object (a GEM reference for an import). */
 async function relObjRef(o: QxlRelObj): Promise<void> {
   if (o instanceof QxlBo) await qxlBoRef(o);
@@ -132,6 +137,11 @@ export class QxlRelease extends DmaFence {
   exec = new DrmExec();
 }
 
+/** kmalloc()'s constructor call for a release (one function, not a closure per call). */
+function newQxlRelease(): QxlRelease {
+  return new QxlRelease();
+}
+
 /** Models qxl_fence_ops. */
 const qxlFenceOps: DmaFenceOps = {
   getDriverName: () => "qxl",
@@ -144,7 +154,7 @@ const qxlFenceOps: DmaFenceOps = {
  * Locking: takes release_idr_lock. References: the caller owns the release.
  */
 async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlRelease | Errno> {
-  const release = kmalloc(qxlReleaseCache, () => new QxlRelease());
+  const release = kmalloc(qxlReleaseCache, newQxlRelease);
   if (isErr(release)) return errPtr(ENOMEM);
   release.type = type;
   release.releaseOffset = 0;
@@ -214,7 +224,7 @@ async function qxlReleaseBoAlloc(qdev: QxlDevice, priority: number): Promise<Qxl
  */
 export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlRelObj): Promise<number> {
   for (const entry of release.bos) if (entry.bo === bo) return 0;
-  const entry = kmalloc(qxlBoListCache, () => new QxlBoList(bo));
+  const entry = kmalloc(qxlBoListCache, newQxlBoList, bo);
   if (isErr(entry)) return -ENOMEM;
   await relObjRef(bo);
   release.bos.push(entry);
@@ -260,14 +270,7 @@ export async function qxlReleaseReserveList(
   if (release.bos.length === 1) return 0;
   const exec = release.exec;
   drmExecInit(exec, noIntr ? 0 : DRM_EXEC_INTERRUPTIBLE_WAIT, 0);
-  let ret = await drmExecUntilAllLocked(exec, async () => {
-    for (const entry of release.bos) {
-      const r = await drmExecPrepareObj(exec, entry.bo, 1);
-      drmExecRetryOnContention(exec);
-      if (r) return r;
-    }
-    return 0;
-  });
+  let ret = await drmExecUntilAllLocked(exec, qxlReleaseLockBos, release);
   if (ret === 0) {
     for (const entry of release.bos) {
       ret = await qxlReleaseValidateBo(qdev, entry.bo);
@@ -277,6 +280,21 @@ export async function qxlReleaseReserveList(
   if (ret) {
     await drmExecFini(exec);
     return ret;
+  }
+  return 0;
+}
+
+/**
+ * qxlReleaseReserveList()'s drm_exec_until_all_locked() body: locks every listed object with a
+ * fence slot (a module-level function, not a closure per call).
+ * Locking: takes the reservations through the release's exec. References: drm_exec's.
+ */
+async function qxlReleaseLockBos(release: QxlRelease): Promise<number> {
+  const exec = release.exec;
+  for (const entry of release.bos) {
+    const r = await drmExecPrepareObj(exec, entry.bo, 1);
+    drmExecRetryOnContention(exec);
+    if (r) return r;
   }
   return 0;
 }

@@ -107,6 +107,11 @@ export class VgemObject extends GemObject {
   mapWc = true;
 }
 
+/** kmalloc()'s constructor call for a VgemObject (one function, not a closure per call). */
+function newVgemObject(): VgemObject {
+  return new VgemObject(vgemGemFuncs);
+}
+
 /**
  * Models drm_gem_shmem_free(): an import gives its page table and dma-buf back; then the GEM
  * core's release (flink name, reservation, mmap offset) and the kfree.
@@ -147,7 +152,7 @@ async function vgemObjectCreate(
   private_: boolean,
 ): Promise<VgemObject | Errno> {
   await point("vgem_gem_create_object");
-  const obj = kmalloc(vgemObjectCache, () => new VgemObject(vgemGemFuncs));
+  const obj = kmalloc(vgemObjectCache, newVgemObject);
   if (isErr(obj)) return obj;
   const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
   if (private_) {

@@ -194,8 +194,13 @@ async function ttmObjectFileRef(tfile: TtmObjectFile): Promise<TtmObjectFile> {
  * Models ttm_object_file_unref(): kref_put on the file, kfree at 0 (ttm_object_file_destroy()).
  * Locking: none. References: drops one.
  */
+/** Models ttm_object_file_destroy(): kfree() (a module-level function, bound per put). */
+async function ttmObjectFileDestroy(tfile: TtmObjectFile): Promise<void> {
+  kfree(tfile);
+}
+
 async function ttmObjectFileUnref(tfile: TtmObjectFile): Promise<void> {
-  await tfile.refcount.put(async () => kfree(tfile));
+  await tfile.refcount.put(ttmObjectFileDestroy.bind(null, tfile));
 }
 
 /**

@@ -115,6 +115,11 @@ export class VmwBo extends TtmBufferObject {
   gemFuncsSet = false;
 }
 
+/** kmalloc()'s constructor call for a VmwBo (one function, not a closure per call). */
+function newVmwBo(funcs: DrmGemObjectFuncs): VmwBo {
+  return new VmwBo(funcs);
+}
+
 /** What the buffer code needs of the device (parts of struct vmw_private). */
 export interface VmwBoDevice {
   /** Models dev_priv->bdev. */
@@ -245,7 +250,7 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
   await point("vmw_bo_create");
   if (size === 0) return errPtr(EINVAL);
   const vmw = dev.driverPrivate as VmwBoDevice;
-  const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemObjectFuncs));
+  const bo = kmalloc(vmwBoCache, newVmwBo, vmwGemObjectFuncs);
   if (isErr(bo)) return errPtr(ENOMEM);
   const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
   drmGemPrivateObjectInit(dev, bo, aligned);
@@ -281,7 +286,7 @@ export async function vmwImportObjectCreate(
 ): Promise<VmwBo | Errno> {
   lockdepAssertHeld(dev.objectNameLock);
   await point("vmw_bo_create(ttm_bo_type_sg)");
-  const bo = kmalloc(vmwBoCache, () => new VmwBo(vmwGemImportFuncs));
+  const bo = kmalloc(vmwBoCache, newVmwBo, vmwGemImportFuncs);
   if (isErr(bo)) return errPtr(ENOMEM);
   drmGemPrivateObjectInit(dev, bo, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
   bo.imported = true;

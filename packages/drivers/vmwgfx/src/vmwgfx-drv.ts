@@ -49,8 +49,12 @@ import {
   type SimgpuFenceDriver,
   simgpuFenceDriverInit,
   TTM_PL_SYSTEM,
+  type TtmBufferObject,
   TtmDevice,
   type TtmDeviceFuncs,
+  type TtmOperationCtx,
+  type TtmPlace,
+  type TtmResource,
   ttmBoEvictionValuable,
   ttmDeviceFini,
   ttmDeviceInit,
@@ -223,18 +227,36 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   kfree(vmw);
 }
 
-/** Models vmw_bo_driver (the TTM device functions): everything lives in system memory. */
+/**
+ * Models vmw_bo_driver (the TTM device functions): everything lives in system memory. Its
+ * functions are module-level (`move` bound to the device), not closures made per device.
+ */
 function vmwBoDriver(vmw: VmwPrivate): TtmDeviceFuncs {
   return {
     ttmTtCreate: ttmTtCreateDefault,
     ttmTtDestroy: ttmTtDestroyDefault,
     evictionValuable: ttmBoEvictionValuable,
-    evictFlags(_bo, placement) {
-      placement.placement.push(ttmPlace(TTM_PL_SYSTEM));
-    },
-    move: (bo, evict, ctx, newMem, hop) => ttmSimgpuMove(vmw.fences, bo, evict, ctx, newMem, hop),
+    evictFlags: vmwEvictFlags,
+    move: vmwMove.bind(vmw),
     ioMemReserve: ttmSimgpuIoMemReserve,
   };
+}
+
+/** Models vmw_evict_flags(): evicted objects go to system memory. */
+const vmwEvictFlags: TtmDeviceFuncs["evictFlags"] = (_bo, placement) => {
+  placement.placement.push(ttmPlace(TTM_PL_SYSTEM));
+};
+
+/** Models vmw_move(): the simulated GPU's move, fenced on the device's fences (`this`). */
+function vmwMove(
+  this: VmwPrivate,
+  bo: TtmBufferObject,
+  evict: boolean,
+  ctx: TtmOperationCtx,
+  newMem: TtmResource,
+  hop: TtmPlace | null,
+): Promise<number> {
+  return ttmSimgpuMove(this.fences, bo, evict, ctx, newMem, hop);
 }
 
 /** Pages of guest memory the simulated device reaches (its system memory pool). */

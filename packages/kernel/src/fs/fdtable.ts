@@ -74,7 +74,8 @@ export const FGET_NO_RECHECK = defineToggle({
   kernels: "v6.7+ fs/file.c __fget_files_rcu(), with the re-check of v5.16 removed",
   foundBy:
     "packages/kernel src/fs/fdtable.test.ts (lookup racing close and another process's open); " +
-    "also the fuzzer, packages/fuzz src/fuzz.test.ts (swarm plan close-drm+gem-close+child-open under POS)",
+    "also the fuzzer, packages/fuzz src/fuzz.test.ts (swarm plan close-drm+gem-close+child-open under POS); " +
+    "and the stress harness's detection matrix, apps/stress `bugs` (its hunt of fuzz-fd-reuse@vgem, the fuzzer's workload on that plan, under POS)",
 });
 
 /** Models BITS_PER_LONG / NR_OPEN_DEFAULT: the slots embedded in every files_struct. */

@@ -120,30 +120,50 @@ export interface PollFd {
   revents?: number;
 }
 
+/** poll_wqueues' poll_table: the table it is embedded in (container_of()). */
+interface PollWqueuesTable extends PollTable {
+  readonly wqueues: PollWqueues;
+}
+
+/** The qproc of every poll_wqueues' table: __pollwait() on the table's poll_wqueues. */
+function pollQproc(file: File, head: PollWaitHead, pt: PollTable): Promise<void> {
+  return (pt as PollWqueuesTable).wqueues.pollwait(file, head, pt);
+}
+
+/**
+ * Models struct poll_table_entry of a poll_wqueues: `triggered` is the poll_wqueues' shared
+ * flag (accessors on the class, not an object literal with its own accessors per entry).
+ */
+class PollWqueuesEntry implements PollTableEntry {
+  constructor(
+    private readonly pwq: PollWqueues,
+    readonly events: number,
+    readonly wq: WaitQueue,
+  ) {}
+
+  get triggered(): boolean {
+    return this.pwq.triggered;
+  }
+
+  set triggered(v: boolean) {
+    this.pwq.triggered = v;
+  }
+}
+
 /** Models struct poll_wqueues: the table, the registrations, and the shared `triggered` flag. */
 class PollWqueues {
   triggered = false;
   readonly wq = new WaitQueue("poll_wqueues");
   readonly registrations: { head: PollWaitHead; entry: PollTableEntry; file: File }[] = [];
-  readonly pt: PollTable;
+  readonly pt: PollWqueuesTable;
 
   constructor() {
-    this.pt = { qproc: (file, head, pt) => this.pollwait(file, head, pt), key: 0 };
+    this.pt = { qproc: pollQproc, key: 0, wqueues: this };
   }
 
   /** Models __pollwait(): an entry with the current key, holding the file. */
-  private async pollwait(file: File, head: PollWaitHead, pt: PollTable): Promise<void> {
-    const pwq = this;
-    const entry: PollTableEntry = {
-      events: pt.key,
-      get triggered() {
-        return pwq.triggered;
-      },
-      set triggered(v: boolean) {
-        pwq.triggered = v;
-      },
-      wq: this.wq,
-    };
+  async pollwait(file: File, head: PollWaitHead, pt: PollTable): Promise<void> {
+    const entry = new PollWqueuesEntry(this, pt.key, this.wq);
     await getFile(file);
     await point("add_wait_queue(poll)");
     head.entries.add(entry);
@@ -285,8 +305,11 @@ export async function sysPoll(
   fds: unknown,
   timeoutNs: unknown,
 ): Promise<number> {
-  return syscall(p, "poll", async () => {
-    if (!Number.isInteger(timeoutNs)) return -EINVAL;
-    return doSysPoll(fds, timeoutNs as number);
-  }) as Promise<number>;
+  return syscall(p, "poll", sysPollBody, fds, timeoutNs) as Promise<number>;
+}
+
+/** sysPoll()'s body (module-level: see SyscallBody). */
+async function sysPollBody(_p: SyscallProcess, fds: unknown, timeoutNs: unknown): Promise<number> {
+  if (!Number.isInteger(timeoutNs)) return -EINVAL;
+  return doSysPoll(fds, timeoutNs as number);
 }

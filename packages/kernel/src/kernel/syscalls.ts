@@ -137,16 +137,31 @@ function exitToUserModeChecks(p: SyscallProcess): void {
 }
 
 /**
+ * A syscall's body: called with the process and the syscall's arguments (up to three, passed
+ * through syscall()), so it can be a module-level function rather than a closure made per call
+ * (V8 keeps a closure's optimized code only while one of its closures lives).
+ */
+export type SyscallBody<T, A = undefined, B = undefined, C = undefined> = (
+  p: SyscallProcess,
+  a: A,
+  b: B,
+  c: C,
+) => Promise<T | number> | T | number;
+
+/**
  * Runs a syscall body on behalf of process `p`: checks the caller, enters with a scheduling
  * point, turns unexpected exceptions into a `bug` splat and -EFAULT, and returns through
  * exitToUserMode(). Without an async frame of its own up to the body when the entry point keeps
  * the running task (pointNow()); a bad caller or an exiting process still gives a rejected or
- * settled promise, never a synchronous throw.
+ * settled promise, never a synchronous throw. `body` gets `p` and the arguments `a`, `b`, `c`.
  */
-export function syscall<T>(
+export function syscall<T, A = undefined, B = undefined, C = undefined>(
   p: SyscallProcess,
   name: string,
-  body: () => Promise<T | number>,
+  body: SyscallBody<T, A, B, C>,
+  a?: A,
+  b?: B,
+  c?: C,
 ): Promise<T | number> {
   let entered: Promise<void> | null;
   try {
@@ -163,23 +178,26 @@ export function syscall<T>(
   } catch (e) {
     return Promise.reject(e);
   }
-  if (entered !== null) return entered.then(() => syscallBody(p, name, body));
-  return syscallBody(p, name, body);
+  if (entered !== null) return entered.then(() => syscallBody(p, name, body, a, b, c));
+  return syscallBody(p, name, body, a, b, c);
 }
 
 /**
  * syscall() after its entry point: the body, then exitToUserMode(). Promise reactions rather
  * than an async frame that awaits the body (the cheaper of the two, in allocations).
  */
-function syscallBody<T>(
+function syscallBody<T, A, B, C>(
   p: SyscallProcess,
   name: string,
-  body: () => Promise<T | number>,
+  body: SyscallBody<T, A, B, C>,
+  a: A | undefined,
+  b: B | undefined,
+  c: C | undefined,
 ): Promise<T | number> {
   let ran: Promise<T | number>;
   try {
     // Promise.resolve(): a body written as a plain function may return its value.
-    ran = Promise.resolve(body());
+    ran = Promise.resolve(body(p, a as A, b as B, c as C));
   } catch (e) {
     ran = Promise.reject(e);
   }
@@ -272,20 +290,23 @@ export async function doFilpOpen(
  * References: the new fd owns the file's first reference; a failed open gives the fd back.
  */
 export function sysOpen(p: SyscallProcess, path: unknown, flags: unknown): Promise<number> {
-  return syscall(p, "open", async () => {
-    if (typeof path !== "string") return -EFAULT;
-    if (!isIntArg(flags)) return -EINVAL;
-    if (path.length === 0) return -ENOENT;
-    const fd = await getUnusedFdFlags(flags);
-    if (fd < 0) return fd;
-    const f = await doFilpOpen(p.kernel, path, flags);
-    if (typeof f === "number") {
-      await putUnusedFd(fd);
-      return f;
-    }
-    await fdInstall(fd, f);
-    return fd;
-  }) as Promise<number>;
+  return syscall(p, "open", sysOpenBody, path, flags) as Promise<number>;
+}
+
+/** sysOpen()'s body (module-level: see SyscallBody). */
+async function sysOpenBody(p: SyscallProcess, path: unknown, flags: unknown): Promise<number> {
+  if (typeof path !== "string") return -EFAULT;
+  if (!isIntArg(flags)) return -EINVAL;
+  if (path.length === 0) return -ENOENT;
+  const fd = await getUnusedFdFlags(flags);
+  if (fd < 0) return fd;
+  const f = await doFilpOpen(p.kernel, path, flags);
+  if (typeof f === "number") {
+    await putUnusedFd(fd);
+    return f;
+  }
+  await fdInstall(fd, f);
+  return fd;
 }
 
 /**
@@ -296,8 +317,12 @@ export function sysOpen(p: SyscallProcess, path: unknown, flags: unknown): Promi
  * References: drops the fd's.
  */
 export function sysClose(p: SyscallProcess, fd: unknown): Promise<number> {
-  // A body without an await of its own needs no async frame (syscall() catches a throw).
-  return syscall(p, "close", () => (isFdArg(fd) ? closeFd(fd) : Promise.resolve(-EBADF)));
+  return syscall(p, "close", sysCloseBody, fd) as Promise<number>;
+}
+
+/** sysClose()'s body: no await of its own, so no async frame (syscall() catches a throw). */
+function sysCloseBody(_p: SyscallProcess, fd: unknown): Promise<number> {
+  return isFdArg(fd) ? closeFd(fd) : Promise.resolve(-EBADF);
 }
 
 /**
@@ -307,15 +332,18 @@ export function sysClose(p: SyscallProcess, fd: unknown): Promise<number> {
  * References: the new fd keeps the reference fget() took; on failure it is dropped.
  */
 export function sysDup(p: SyscallProcess, fd: unknown): Promise<number> {
-  return syscall(p, "dup", async () => {
-    if (!isFdArg(fd)) return -EBADF;
-    const file = await fget(fd);
-    if (file === null) return -EBADF;
-    const ret = await getUnusedFdFlags(0);
-    if (ret >= 0) await fdInstall(ret, file);
-    else await fput(file);
-    return ret;
-  }) as Promise<number>;
+  return syscall(p, "dup", sysDupBody, fd) as Promise<number>;
+}
+
+/** sysDup()'s body. */
+async function sysDupBody(_p: SyscallProcess, fd: unknown): Promise<number> {
+  if (!isFdArg(fd)) return -EBADF;
+  const file = await fget(fd);
+  if (file === null) return -EBADF;
+  const ret = await getUnusedFdFlags(0);
+  if (ret >= 0) await fdInstall(ret, file);
+  else await fput(file);
+  return ret;
 }
 
 /**
@@ -359,33 +387,41 @@ export function sysIoctl(
   cmd: unknown,
   arg: unknown,
 ): Promise<number> {
-  return syscall(p, "ioctl", async () => {
-    if (!isFdArg(fd)) return -EBADF;
-    const file = await fget(fd);
-    if (file === null) return -EBADF;
+  return syscall(p, "ioctl", sysIoctlBody, fd, cmd, arg) as Promise<number>;
+}
+
+/** sysIoctl()'s body. */
+async function sysIoctlBody(
+  p: SyscallProcess,
+  fd: unknown,
+  cmd: unknown,
+  arg: unknown,
+): Promise<number> {
+  if (!isFdArg(fd)) return -EBADF;
+  const file = await fget(fd);
+  if (file === null) return -EBADF;
+  try {
+    if (!isIntArg(cmd) || cmd < -0x8000_0000 || cmd > 0xffff_ffff) return -EINVAL;
+    const ucmd = cmd >>> 0;
+    // do_vfs_ioctl() only knows FIOCLEX and FIONCLEX: skip its frame for the rest.
+    let error =
+      ucmd === FIOCLEX || ucmd === FIONCLEX ? await doVfsIoctl(p, fd, ucmd) : -ENOIOCTLCMD;
+    if (error !== -ENOIOCTLCMD) return error;
+    const kdata = copyFromUser(arg);
+    if (isErr(kdata)) return -EFAULT;
+    ioctlBindUserArg(kdata, arg);
     try {
-      if (!isIntArg(cmd) || cmd < -0x8000_0000 || cmd > 0xffff_ffff) return -EINVAL;
-      const ucmd = cmd >>> 0;
-      // do_vfs_ioctl() only knows FIOCLEX and FIONCLEX: skip its frame for the rest.
-      let error =
-        ucmd === FIOCLEX || ucmd === FIONCLEX ? await doVfsIoctl(p, fd, ucmd) : -ENOIOCTLCMD;
-      if (error !== -ENOIOCTLCMD) return error;
-      const kdata = copyFromUser(arg);
-      if (isErr(kdata)) return -EFAULT;
-      ioctlBindUserArg(kdata, arg);
-      try {
-        error = await vfsIoctl(file, ucmd, kdata);
-      } finally {
-        ioctlUnbindUserArg(kdata);
-      }
-      if (error >= 0 && copyToUser(arg, kdata) < 0) error = -EFAULT;
-      return error;
+      error = await vfsIoctl(file, ucmd, kdata);
     } finally {
-      // fput() gives RESOLVED itself when the point kept the task and nothing was released.
-      const put = fput(file);
-      if (put !== RESOLVED) await put;
+      ioctlUnbindUserArg(kdata);
     }
-  }) as Promise<number>;
+    if (error >= 0 && copyToUser(arg, kdata) < 0) error = -EFAULT;
+    return error;
+  } finally {
+    // fput() gives RESOLVED itself when the point kept the task and nothing was released.
+    const put = fput(file);
+    if (put !== RESOLVED) await put;
+  }
 }
 
 /**
@@ -407,19 +443,27 @@ export function sysLseek(
   offset: unknown,
   whence: unknown,
 ): Promise<number> {
-  return syscall(p, "lseek", async () => {
-    if (!isFdArg(fd)) return -EBADF;
-    const file = await fget(fd);
-    if (file === null) return -EBADF;
-    try {
-      if (!isIntArg(offset) || !isIntArg(whence) || whence < 0 || whence > SEEK_MAX) return -EINVAL;
-      return await vfsLlseek(file, offset, whence);
-    } finally {
-      // fput() gives RESOLVED itself when the point kept the task and nothing was released.
-      const put = fput(file);
-      if (put !== RESOLVED) await put;
-    }
-  }) as Promise<number>;
+  return syscall(p, "lseek", sysLseekBody, fd, offset, whence) as Promise<number>;
+}
+
+/** sysLseek()'s body. */
+async function sysLseekBody(
+  _p: SyscallProcess,
+  fd: unknown,
+  offset: unknown,
+  whence: unknown,
+): Promise<number> {
+  if (!isFdArg(fd)) return -EBADF;
+  const file = await fget(fd);
+  if (file === null) return -EBADF;
+  try {
+    if (!isIntArg(offset) || !isIntArg(whence) || whence < 0 || whence > SEEK_MAX) return -EINVAL;
+    return await vfsLlseek(file, offset, whence);
+  } finally {
+    // fput() gives RESOLVED itself when the point kept the task and nothing was released.
+    const put = fput(file);
+    if (put !== RESOLVED) await put;
+  }
 }
 
 /**
@@ -462,12 +506,17 @@ export function sysMmap(
  * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
  */
 export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
-  // Bodies that only check and pass a promise on need no async frame (syscall() catches a throw).
-  return syscall(p, "munmap", () =>
-    !isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0
-      ? RESOLVED_EINVAL
-      : vmMunmap(p.mm, addr, length),
-  ) as Promise<number>;
+  return syscall(p, "munmap", sysMunmapBody, addr, length) as Promise<number>;
+}
+
+/**
+ * sysMunmap()'s body. Bodies that only check and pass a promise on need no async frame
+ * (syscall() catches a throw).
+ */
+function sysMunmapBody(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
+  return !isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0
+    ? RESOLVED_EINVAL
+    : vmMunmap(p.mm, addr, length);
 }
 
 /**
@@ -479,21 +528,35 @@ export function sysReadMemory(
   addr: unknown,
   len: unknown,
 ): Promise<Uint8Array | number> {
-  return syscall<Uint8Array>(p, "user_read", () =>
-    !isIntArg(addr) || !isIntArg(len) || addr < 0 || len < 0
-      ? RESOLVED_EFAULT
-      : accessVm(p.mm, addr, len, null),
-  );
+  return syscall(p, "user_read", sysReadMemoryBody, addr, len);
+}
+
+/** sysReadMemory()'s body (no async frame). */
+function sysReadMemoryBody(
+  p: SyscallProcess,
+  addr: unknown,
+  len: unknown,
+): Promise<Uint8Array | number> {
+  return !isIntArg(addr) || !isIntArg(len) || addr < 0 || len < 0
+    ? RESOLVED_EFAULT
+    : accessVm(p.mm, addr, len, null);
 }
 
 /** Writes `bytes` to the process's memory at `addr`. The byte count, or -EFAULT. */
 export function sysWriteMemory(p: SyscallProcess, addr: unknown, bytes: unknown): Promise<number> {
-  return syscall(p, "user_write", () => {
-    if (!isIntArg(addr) || addr < 0) return RESOLVED_EFAULT;
-    const data = userBytes(bytes);
-    if (data === null) return RESOLVED_EFAULT;
-    return accessVm(p.mm, addr, data.length, data);
-  }) as Promise<number>;
+  return syscall(p, "user_write", sysWriteMemoryBody, addr, bytes) as Promise<number>;
+}
+
+/** sysWriteMemory()'s body (no async frame). */
+function sysWriteMemoryBody(
+  p: SyscallProcess,
+  addr: unknown,
+  bytes: unknown,
+): Promise<Uint8Array | number> {
+  if (!isIntArg(addr) || addr < 0) return RESOLVED_EFAULT;
+  const data = userBytes(bytes);
+  if (data === null) return RESOLVED_EFAULT;
+  return accessVm(p.mm, addr, data.length, data);
 }
 
 /**
@@ -516,14 +579,17 @@ function userBytes(bytes: unknown): Uint8Array | null {
  * until the receiver takes it or exits.
  */
 export function sysSendFd(p: SyscallProcess, to: unknown, fd: unknown): Promise<number> {
-  return syscall(p, "sendmsg", async () => {
-    // The destination must be a process's socket (any other value is a bad address): checked
-    // before any file reference is taken, so nothing leaks.
-    const sock = peerSocket(to);
-    if (sock === null) return -EINVAL;
-    if (!isFdArg(fd)) return -EBADF;
-    return scmSendFds(sock, [fd]);
-  }) as Promise<number>;
+  return syscall(p, "sendmsg", sysSendFdBody, to, fd) as Promise<number>;
+}
+
+/** sysSendFd()'s body. */
+async function sysSendFdBody(_p: SyscallProcess, to: unknown, fd: unknown): Promise<number> {
+  // The destination must be a process's socket (any other value is a bad address): checked
+  // before any file reference is taken, so nothing leaks.
+  const sock = peerSocket(to);
+  if (sock === null) return -EINVAL;
+  if (!isFdArg(fd)) return -EBADF;
+  return scmSendFds(sock, [fd]);
 }
 
 /** The unix socket of the process `to` names, or null if it is not one (reading it may throw). */
@@ -543,30 +609,33 @@ function peerSocket(to: unknown): UnixSocket | null {
  * file is dropped, as with MSG_CTRUNC). `cloexec` sets close-on-exec on the new fd.
  */
 export async function sysRecvFd(p: SyscallProcess, opts: unknown = {}): Promise<number> {
-  return syscall(p, "recvmsg", async () => {
-    // copy_msghdr_from_user(): the options are read once; null, a non-object or a field that
-    // cannot be read is -EFAULT.
-    let nonblock: boolean;
-    let cloexec: boolean;
-    try {
-      if (opts === null || typeof opts !== "object") return -EFAULT;
-      const o = opts as { nonblock?: unknown; cloexec?: unknown };
-      nonblock = Boolean(o.nonblock);
-      cloexec = Boolean(o.cloexec);
-    } catch {
-      return -EFAULT;
-    }
-    const r = await scmRecvFds(p.socket, {
-      nonblock,
-      oFlags: cloexec ? O_CLOEXEC : 0,
-      interrupted: () => p.groupExiting,
-    });
-    if (typeof r === "number") return r;
-    // One fd per sendFd() message; a message sent another way could carry more: keep the first
-    // and close the rest, as a caller with room for one fd would.
-    for (const extra of r.slice(1)) await closeFd(extra);
-    return r[0]!;
-  }) as Promise<number>;
+  return syscall(p, "recvmsg", sysRecvFdBody, opts) as Promise<number>;
+}
+
+/** sysRecvFd()'s body. */
+async function sysRecvFdBody(p: SyscallProcess, opts: unknown): Promise<number> {
+  // copy_msghdr_from_user(): the options are read once; null, a non-object or a field that
+  // cannot be read is -EFAULT.
+  let nonblock: boolean;
+  let cloexec: boolean;
+  try {
+    if (opts === null || typeof opts !== "object") return -EFAULT;
+    const o = opts as { nonblock?: unknown; cloexec?: unknown };
+    nonblock = Boolean(o.nonblock);
+    cloexec = Boolean(o.cloexec);
+  } catch {
+    return -EFAULT;
+  }
+  const r = await scmRecvFds(p.socket, {
+    nonblock,
+    oFlags: cloexec ? O_CLOEXEC : 0,
+    interrupted: () => p.groupExiting,
+  });
+  if (typeof r === "number") return r;
+  // One fd per sendFd() message; a message sent another way could carry more: keep the first
+  // and close the rest, as a caller with room for one fd would.
+  for (const extra of r.slice(1)) await closeFd(extra);
+  return r[0]!;
 }
 
 /**
@@ -579,12 +648,19 @@ export function sysSetrlimit(
   resource: unknown,
   limit: unknown,
 ): Promise<number> {
-  return syscall(p, "setrlimit", async () => {
-    if (resource !== RLIMIT_NOFILE || !isIntArg(limit) || limit < 0) return -EINVAL;
-    if (limit > NR_OPEN) return -EPERM;
-    p.files.rlimitNofile = limit;
-    return 0;
-  }) as Promise<number>;
+  return syscall(p, "setrlimit", sysSetrlimitBody, resource, limit) as Promise<number>;
+}
+
+/** sysSetrlimit()'s body. */
+async function sysSetrlimitBody(
+  p: SyscallProcess,
+  resource: unknown,
+  limit: unknown,
+): Promise<number> {
+  if (resource !== RLIMIT_NOFILE || !isIntArg(limit) || limit < 0) return -EINVAL;
+  if (limit > NR_OPEN) return -EPERM;
+  p.files.rlimitNofile = limit;
+  return 0;
 }
 
 /**

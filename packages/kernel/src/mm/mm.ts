@@ -171,7 +171,7 @@ function getUnmappedArea(mm: MmStruct, addr: number, len: number, flags: number)
     if (TASK_SIZE - len >= a && a >= MMAP_MIN_ADDR && mm.vmasIn(a, a + len).length === 0) return a;
   }
   let hi = MMAP_BASE;
-  const desc = [...mm.vmas].sort((x, y) => y.vmStart - x.vmStart);
+  const desc = [...mm.vmas].sort(byVmStartDescending);
   for (const v of desc) {
     if (v.vmStart >= hi) continue;
     if (v.vmEnd <= hi && hi - v.vmEnd >= len) return hi - len;
@@ -179,6 +179,11 @@ function getUnmappedArea(mm: MmStruct, addr: number, len: number, flags: number)
   }
   if (hi - MMAP_MIN_ADDR >= len) return hi - len;
   return -ENOMEM;
+}
+
+/** Sort order of getUnmappedArea()'s walk: highest vma first. */
+function byVmStartDescending(x: Vma, y: Vma): number {
+  return y.vmStart - x.vmStart;
 }
 
 /**
@@ -517,7 +522,7 @@ export async function accessVm(
   // more than the memory it has read (a fault may fail half-way).
   if (!rangeAccessible(mm, addr, len, write)) return -EFAULT;
   const out = write || len > READ_AT_ONCE ? null : new Uint8Array(len);
-  const pieces: Uint8Array[] = [];
+  const pieces: Uint8Array[] | null = write || out !== null ? null : [];
   const lock = mm.mmapLock;
   let done = 0;
   while (done < len) {
@@ -541,9 +546,10 @@ export async function accessVm(
       await lock.readUnlock();
       return -EFAULT;
     }
-    if (write) page.set(data.subarray(done, done + n), off);
-    else if (out !== null) out.set(page.subarray(off, off + n), done);
-    else pieces.push(page.slice(off, off + n));
+    if (write) page.set(n === data.length ? data : data.subarray(done, done + n), off);
+    else if (out !== null)
+      out.set(off === 0 && n === page.length ? page : page.subarray(off, off + n), done);
+    else pieces!.push(page.slice(off, off + n));
     const unlocked = lock.readUnlock();
     if (unlocked !== RESOLVED) await unlocked;
     done += n;
@@ -552,7 +558,7 @@ export async function accessVm(
   if (out !== null) return out;
   const all = new Uint8Array(len);
   let at = 0;
-  for (const piece of pieces) {
+  for (const piece of pieces!) {
     all.set(piece, at);
     at += piece.length;
   }

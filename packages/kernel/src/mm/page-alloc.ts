@@ -98,45 +98,68 @@ export type FirstTouch = (index: number) => boolean;
  * `length`, indexing, iteration, spreading), so code written for eagerly allocated page arrays
  * keeps working; iterating it touches every page. Storing a page at an index replaces it.
  */
-export function lazyPageArray(n: number, firstTouch: FirstTouch = () => true): Uint8Array[] {
+export function lazyPageArray(n: number, firstTouch: FirstTouch = alwaysTouch): Uint8Array[] {
   if (!Number.isSafeInteger(n) || n < 0 || n >= 2 ** 32)
     throw new RangeError(`bad page count ${n}`);
-  const present = new Map<number, Uint8Array>();
-  const indexOf = (key: string | symbol): number => {
+  const target: Uint8Array[] = [];
+  target.length = n;
+  const handler = new LazyPageHandler(n, firstTouch);
+  const proxy = new Proxy(target, handler);
+  residency.set(proxy, handler.present);
+  return proxy;
+}
+
+/** The default first touch: every page may come into being. */
+function alwaysTouch(): boolean {
+  return true;
+}
+
+/**
+ * The Proxy handler of one lazy page array: its traps are methods of one class (functions that
+ * live as long as the process, so V8 keeps their optimized code), its state the instance's.
+ */
+class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
+  /** The pages that exist, by index. */
+  readonly present = new Map<number, Uint8Array>();
+
+  constructor(
+    private readonly n: number,
+    private readonly firstTouch: FirstTouch,
+  ) {}
+
+  /** The page index `key` names, or -1 when it is not one. */
+  private indexOf(key: string | symbol): number {
     if (typeof key !== "string") return -1;
     // Not an index unless it starts with a digit ("length", method names): no Number() of it.
     const c = key.charCodeAt(0);
     if (!(c >= 48 && c <= 57)) return -1;
     const i = Number(key);
-    return Number.isInteger(i) && i >= 0 && i < n && String(i) === key ? i : -1;
-  };
-  const target: Uint8Array[] = [];
-  target.length = n;
-  const proxy = new Proxy(target, {
-    get(t, key, receiver) {
-      const i = indexOf(key);
-      if (i < 0) return Reflect.get(t, key, receiver);
-      let page = present.get(i);
-      if (page === undefined) {
-        if (!firstTouch(i)) return undefined;
-        page = new Uint8Array(PAGE_SIZE);
-        present.set(i, page);
-      }
-      return page;
-    },
-    has(t, key) {
-      return indexOf(key) >= 0 || Reflect.has(t, key);
-    },
-    set(t, key, value, receiver) {
-      const i = indexOf(key);
-      if (i < 0) return key === "length" ? false : Reflect.set(t, key, value, receiver);
-      if (!(value instanceof Uint8Array) || value.length !== PAGE_SIZE) return false;
-      present.set(i, value);
-      return true;
-    },
-  });
-  residency.set(proxy, present);
-  return proxy;
+    return Number.isInteger(i) && i >= 0 && i < this.n && String(i) === key ? i : -1;
+  }
+
+  get(t: Uint8Array[], key: string | symbol, receiver: unknown): unknown {
+    const i = this.indexOf(key);
+    if (i < 0) return Reflect.get(t, key, receiver);
+    let page = this.present.get(i);
+    if (page === undefined) {
+      if (!this.firstTouch(i)) return undefined;
+      page = new Uint8Array(PAGE_SIZE);
+      this.present.set(i, page);
+    }
+    return page;
+  }
+
+  has(t: Uint8Array[], key: string | symbol): boolean {
+    return this.indexOf(key) >= 0 || Reflect.has(t, key);
+  }
+
+  set(t: Uint8Array[], key: string | symbol, value: unknown, receiver: unknown): boolean {
+    const i = this.indexOf(key);
+    if (i < 0) return key === "length" ? false : Reflect.set(t, key, value, receiver);
+    if (!(value instanceof Uint8Array) || value.length !== PAGE_SIZE) return false;
+    this.present.set(i, value);
+    return true;
+  }
 }
 
 const residency = new WeakMap<readonly Uint8Array[], ReadonlyMap<number, Uint8Array>>();

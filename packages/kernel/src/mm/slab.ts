@@ -157,7 +157,7 @@ interface SlabMeta {
   proxy: SlabObject | null;
   /** Where kfree_rcu() queued the free, while pending and after. */
   rcuQueued: Site | null;
-  rcuHead: RcuHead | null;
+  rcuHead: SlabRcuHead | null;
   /** kmemleak_not_leak(). */
   notLeak: boolean;
   /** kmemleak already reported it. */
@@ -183,8 +183,13 @@ export function slabMeta(obj: unknown): SlabMeta | undefined {
   return metaOf(kasanUnwrap(obj));
 }
 
-/** The allocation kmalloc() is constructing: the next SlabObject constructed claims it. */
-let pending: { cache: KmemCache; obj: SlabObject | null } | null = null;
+/**
+ * The allocation kmalloc() is constructing: the next SlabObject constructed claims it (sets
+ * pendingObj). Two variables, not an object per allocation; kmalloc() saves and restores them
+ * around a nested allocation.
+ */
+let pendingCache: KmemCache | null = null;
+let pendingObj: SlabObject | null = null;
 
 function siteLabel(op: string): string {
   const last = currentTask()?.lastLabel;
@@ -222,12 +227,11 @@ export class SlabObject implements Owner {
 
   constructor(cache?: KmemCache | string) {
     const st = STATE.get();
-    const p = pending;
     let c: KmemCache;
     let state: SlabMeta["state"];
-    if (p !== null && p.obj === null) {
-      p.obj = this;
-      c = p.cache;
+    if (pendingCache !== null && pendingObj === null) {
+      pendingObj = this;
+      c = pendingCache;
       state = "allocating";
     } else {
       c = cacheOf(cache ?? new.target.name);
@@ -268,8 +272,9 @@ export class SlabObject implements Owner {
 }
 
 /**
- * Models kmalloc() / kmem_cache_alloc(): constructs the object with `make` (which must construct
- * the returned SlabObject and no other one before it) in `cache`, records the allocation site and
+ * Models kmalloc() / kmem_cache_alloc(): constructs the object with `make(arg)` (which must
+ * construct the returned SlabObject and no other one before it; `arg` lets `make` be a function
+ * made once rather than a closure per call) in `cache`, records the allocation site and
  * counts it. With fault injection (failslab.ts) the allocation can fail: `make` is not called
  * and the result is ERR_PTR(-ENOMEM), which callers check with isErr() (the kernel returns NULL;
  * an Errno is what the rest of this code base checks for).
@@ -277,21 +282,29 @@ export class SlabObject implements Owner {
  * Locking: none; never sleeps (GFP_ATOMIC-like) and is not a scheduling point.
  * References: the caller owns the new object.
  */
-export function kmalloc<T extends SlabObject>(cache: KmemCache | string, make: () => T): T | Errno {
+export function kmalloc<T extends SlabObject, A = undefined>(
+  cache: KmemCache | string,
+  make: (arg: A) => T,
+  arg?: A,
+): T | Errno {
   const c = cacheOf(cache);
   if (shouldFail(c.name)) return errPtr(ENOMEM);
-  const outer = pending;
-  const p: { cache: KmemCache; obj: SlabObject | null } = { cache: c, obj: null };
-  pending = p;
+  const outerCache = pendingCache;
+  const outerObj = pendingObj;
+  pendingCache = c;
+  pendingObj = null;
   let obj: T;
+  let claimed: SlabObject | null;
   try {
-    obj = make();
+    obj = make(arg as A);
   } finally {
-    pending = outer;
+    claimed = pendingObj;
+    pendingCache = outerCache;
+    pendingObj = outerObj;
   }
   const raw = kasanUnwrap(obj);
   const m = metaOf(raw);
-  if (p.obj !== raw || m?.state !== "allocating") {
+  if (claimed !== raw || m?.state !== "allocating") {
     throw new TypeError(
       `kmalloc(${c.name}): make() must construct and return a new SlabObject (got ${String(
         (raw as { name?: unknown } | null)?.name ?? raw,
@@ -410,10 +423,28 @@ function kfreeRcuNow(obj: SlabObject): Promise<void> {
   }
   const queued = here(siteLabel(`kfree_rcu(${raw.name})`));
   m.rcuQueued = queued;
-  m.rcuHead ??= new RcuHead(`${raw.name}->rcu`);
-  return callRcu(m.rcuHead, () => {
-    freeObject(raw, "kfree_rcu callback", queued);
-  });
+  m.rcuHead ??= new SlabRcuHead(`${raw.name}->rcu`, raw);
+  return callRcu(m.rcuHead, kfreeRcuCallback);
+}
+
+/** The rcu_head kfree_rcu() queues: it knows its object (container_of()). */
+class SlabRcuHead extends RcuHead {
+  constructor(
+    name: string,
+    readonly object: SlabObject,
+  ) {
+    super(name);
+  }
+}
+
+/**
+ * kfree_rcu()'s callback: frees the head's object, with the site kfree_rcu() queued it from (a
+ * module-level function, not a closure per call). Only a kfree_rcu() that queues the head sets
+ * rcuQueued, so it is still that call's site.
+ */
+function kfreeRcuCallback(head: RcuHead): void {
+  const raw = (head as SlabRcuHead).object;
+  freeObject(raw, "kfree_rcu callback", metaOf(raw)?.rcuQueued ?? null);
 }
 
 /** Per-cache counts of the running simulation, for caches used in it (first-use order). */

@@ -30,6 +30,41 @@ const noisyLostUpdate = async (_sim: Simulation) => {
   if (shared.n !== 2) report("warn", `lost update: counter is ${shared.n}, expected 2`);
 };
 
+/**
+ * A lost update among bystanders: four bystanders draw how many steps they take and what each
+ * does; two incrementers work (drawing data as they go), then each spawns a child that, unless
+ * its own draw says otherwise, does the increment. The bug: an increment lost.
+ */
+const crowdedLostUpdate = async () => {
+  const shared = { n: 0, ran: 0 };
+  const tasks = [];
+  for (let k = 0; k < 4; k++)
+    tasks.push(
+      spawn(`bystander${k}`, async () => {
+        const ops = 4 + choose(4);
+        for (let i = 0; i < ops; i++) await point(`bystander${k}: op ${choose(3)}(scratch${k})`);
+      }),
+    );
+  for (let k = 0; k < 2; k++)
+    tasks.push(
+      spawn(`inc${k}`, async () => {
+        for (let i = 0; i < 6; i++) await point(`inc${k}: work ${choose(4)}`);
+        const child = spawn(`inc${k}-child`, async () => {
+          if (choose(3) === 0) return;
+          shared.ran++;
+          await point("load(counter)");
+          const v = shared.n;
+          await point("store(counter)");
+          shared.n = v + 1;
+        });
+        await child.join();
+      }),
+    );
+  for (const t of tasks) await t.join();
+  if (shared.n !== shared.ran)
+    report("warn", `lost update: counter is ${shared.n}, expected ${shared.ran}`);
+};
+
 describe("minimize", () => {
   it("shrinks a random walk's finding to one preemption that replays to the same bug", async () => {
     const res = await explore(noisyLostUpdate, { strategy: "random", schedules: 200, seed: 3 });
@@ -52,6 +87,49 @@ describe("minimize", () => {
     // Both sides of the race: each incrementer's load and store.
     expect(table.rows.filter((x) => x.label === "load(counter)")).toHaveLength(2);
     expect(table.rows.filter((x) => x.label === "store(counter)")).toHaveLength(2);
+  });
+
+  it("shrinks a finding among many tasks that draw their own data to one preemption", async () => {
+    // Every seed's random-walk finding has 20-40 preemptions, most between the bystanders; the
+    // children's increments depend on their parents' and their own data choices. Each task keeps
+    // its own data choices and its stretches (the children are found by name, whatever their id)
+    // when the minimizer removes preemptions, so the bystanders' can all go.
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const found = (await explore(crowdedLostUpdate, { strategy: "random", schedules: 300, seed }))
+        .firstFailure!;
+      expect(found, `seed ${seed}`).not.toBeNull();
+      const m = await minimize(found.token, crowdedLostUpdate);
+      expect(m.preemptions.before, `seed ${seed}`).toBeGreaterThanOrEqual(20);
+      expect(m.preemptions.after, `seed ${seed}`).toBe(1);
+      expect(m.runs, `seed ${seed}`).toBeLessThanOrEqual(100);
+      const again = await replay(m.token, crowdedLostUpdate);
+      expect(sameBug(found, again)).toBe(true);
+      expect(again.traceHash).toBe(m.run.traceHash);
+      // The preemption left is the race: one child preempted by the other.
+      const [p] = m.preemptionSteps;
+      expect([m.run.trace.at(p! - 1).task, m.run.trace.at(p!).task].sort()).toEqual([
+        "inc0-child",
+        "inc1-child",
+      ]);
+      const table = raceTable(m.run, { hide: ["main"], focus: m.preemptionSteps });
+      expect(table.rows.length).toBeLessThanOrEqual(12);
+      expect(table.rows.filter((x) => x.label === "store(counter)")).toHaveLength(2);
+    }
+  });
+
+  it("is deterministic and tries no plan twice", async () => {
+    const found = (
+      await explore(crowdedLostUpdate, { strategy: "random", schedules: 300, seed: 2 })
+    ).firstFailure!;
+    const a = await minimize(found.token, crowdedLostUpdate);
+    const b = await minimize(found.token, crowdedLostUpdate);
+    expect(b.token).toBe(a.token);
+    expect(b.runs).toBe(a.runs);
+    // Cut short, it keeps the best run found within the budget, which still shows the bug.
+    const short = await minimize(found.token, crowdedLostUpdate, { budget: 10 });
+    expect(short.runs).toBe(10);
+    expect(short.preemptions.after).toBeLessThan(short.preemptions.before);
+    expect(sameBug(found, await replay(short.token, crowdedLostUpdate))).toBe(true);
   });
 
   it("keeps the bug's signature: kind, message shape and object type", async () => {
@@ -300,6 +378,188 @@ describe("segment plans (GuidedStrategy)", () => {
     expect(work2).toBeGreaterThanOrEqual(0);
     expect(steps.slice(work2 + 1, work2 + 3)).toEqual(["a a: free(obj)", "a a: cleanup"]);
     expect(r.run.splats.map((s) => s.message)).toEqual(["use-after-free of obj#1"]);
+  });
+});
+
+describe("a splat reported by the task a preemption just switched in", () => {
+  /**
+   * b waits for a to be ready; a reaches its use, then b frees and, at its next point, is
+   * preempted by a, whose use (the code after its point) sees the object freed: the splat is at
+   * b's step, the preemption that makes it at the next one (a reaching its next point). Two
+   * bystanders add preemptions.
+   */
+  const switchedIn = async () => {
+    const obj = { freed: false };
+    const ready = new Completion("ready");
+    const bystanders = [0, 1].map((k) =>
+      spawn(`bystander${k}`, async () => {
+        for (let i = 0; i < 4; i++) await point(`bystander${k}: op(scratch${k})`);
+      }),
+    );
+    const a = spawn("a", async () => {
+      ready.complete();
+      await point("a: use(obj)");
+      if (obj.freed) report("kasan", "use-after-free of obj#1", { object: "obj#1" });
+      await point("a: done");
+    });
+    const b = spawn("b", async () => {
+      await ready.wait();
+      await point("b: free(obj)");
+      obj.freed = true;
+      await point("b: realloc(obj)");
+      obj.freed = false;
+    });
+    for (const t of [...bystanders, a, b]) await t.join();
+  };
+
+  it("counts the preemption after the splat's step and keeps it in the plan", async () => {
+    const plan: GuidedSegment[] = [at(1, "join(bystander0)")];
+    for (let i = 1; i <= 3; i++)
+      for (let k = 0; k < 2; k++) plan.push(at(2 + k, `bystander${k}: op(scratch${k})`, true, i));
+    plan.push(at(4, "a: use(obj)", true), at(5, "b: realloc(obj)", true), at(4, "exit"));
+    const f = await runPlan(switchedIn, plan);
+    const splat = f.run.splats[0]!;
+    expect(splat.message).toBe("use-after-free of obj#1");
+    expect(f.run.trace.at(splat.step).task).toBe("b");
+    expect(f.run.trace.at(splat.step + 1).task).toBe("a");
+    const m = await minimize(f.run.token, switchedIn);
+    expect(m.preemptions.before).toBeGreaterThanOrEqual(7);
+    // The two the bug needs: a preempted at its use by b, b preempted by a after freeing.
+    expect(m.preemptions.after).toBe(2);
+    const again = await replay(m.token, switchedIn);
+    expect(again.splats[0]?.message).toBe("use-after-free of obj#1");
+    expect(m.preemptionSteps).toContain(again.splats[0]!.step + 1);
+    const t = raceTable(m.run, { hide: ["main"], focus: m.preemptionSteps });
+    for (const n of m.preemptionSteps) expect(t.rows.some((x) => x.step === n)).toBe(true);
+  });
+});
+
+describe("segment plans: tasks by name, data by task", () => {
+  /** p0 and p1 each spawn a task named "kid": which kid is "kid#0" depends on who spawns first. */
+  const kids = async () => {
+    const parent = (name: string) =>
+      spawn(name, async () => {
+        await point(`${name}: work`);
+        await spawn("kid", async () => {
+          await point(`kid of ${name}`);
+        }).join();
+      });
+    const p0 = parent("p0");
+    const p1 = parent("p1");
+    await p0.join();
+    await p1.join();
+  };
+
+  it("a stretch given by name and rank follows that task, not the id the plan was read from", async () => {
+    // Read from a run where p0 spawned first, p0's kid had id 4. Here p1 spawns first: p0's kid
+    // is the second "kid" ("kid#1") and has id 5.
+    const plan = (name?: string): GuidedSegment[] => [
+      at(1, "join(p0)"),
+      at(3, "join(kid)"),
+      at(2, "join(kid)"),
+      { task: 4, name, until: 0, label: "exit", occurrence: 1, preempted: false },
+    ];
+    const firstKid = async (segments: GuidedSegment[]) => {
+      const r = await runPlan(kids, segments);
+      return r.run.trace.steps().find((x) => x.label.startsWith("kid of"))?.label;
+    };
+    expect(await firstKid(plan("kid#1"))).toBe("kid of p0");
+    expect(await firstKid(plan())).toBe("kid of p1");
+  });
+
+  it("taskData: each task gets its own data choices whatever the order they draw in", async () => {
+    const drawn: string[] = [];
+    const scenario = async () => {
+      const draw = (name: string) =>
+        spawn(name, async () => {
+          await point(`${name}: draw`);
+          drawn.push(`${name}=${choose(5)}`);
+        });
+      const a = draw("a");
+      const b = draw("b");
+      await a.join();
+      await b.join();
+    };
+    const aFirst = [at(1, "join(a)"), at(2, "exit"), at(3, "exit")];
+    const bFirst = [at(1, "join(a)"), at(3, "exit"), at(2, "exit")];
+    const taskData = new Map([
+      ["a#0", [3]],
+      ["b#0", [1]],
+    ]);
+    for (const segments of [aFirst, bFirst]) {
+      drawn.length = 0;
+      const guide = new GuidedStrategy({ steps: [], data: [], segments, taskData });
+      await new Simulation({ strategy: guide }).run(scenario);
+      expect(drawn.sort()).toEqual(["a=3", "b=1"]);
+      expect(guide.log.filter((d) => d.kind === "data").map((d) => guide.taskKey(d.by!))).toEqual(
+        segments === aFirst ? ["a#0", "b#0"] : ["b#0", "a#0"],
+      );
+    }
+    // With `data`, the draws are answered in the order they come: b, drawing first, takes 3.
+    drawn.length = 0;
+    await new Simulation({
+      strategy: new GuidedStrategy({ steps: [], data: [3, 1], segments: bFirst }),
+    }).run(scenario);
+    expect(drawn.sort()).toEqual(["a=1", "b=3"]);
+  });
+});
+
+describe("race table of a run with many preemptions", () => {
+  /** Three bystanders take turns (each preempted), then inc0 loses inc1's update. */
+  const race = async () => {
+    const shared = { n: 0 };
+    const bystanders = [0, 1, 2].map((k) =>
+      spawn(`bystander${k}`, async () => {
+        for (let i = 0; i < 4; i++) await point(`bystander${k}: op(scratch${k})`);
+      }),
+    );
+    const inc = (name: string) =>
+      spawn(name, async () => {
+        await point("load(counter)");
+        const v = shared.n;
+        await point("store(counter)");
+        shared.n = v + 1;
+      });
+    const a = inc("inc0");
+    const b = inc("inc1");
+    for (const t of [...bystanders, a, b]) await t.join();
+    if (shared.n !== 2) report("warn", `lost update: counter is ${shared.n}`);
+  };
+  const plan: GuidedSegment[] = [at(1, "join(bystander0)")];
+  for (let i = 1; i <= 3; i++)
+    for (let k = 0; k < 3; k++) plan.push(at(2 + k, `bystander${k}: op(scratch${k})`, true, i));
+  plan.push(at(5, "store(counter)", true), at(6, "exit"), at(5, "exit"));
+
+  it("over 12 rows, shows the preemptions of the race's tasks, not the bystanders'", async () => {
+    const guide = new GuidedStrategy({ steps: [], data: [], segments: plan });
+    const run = await new Simulation({ strategy: guide }).run(race);
+    expect(run.splats.map((x) => x.message)).toEqual(["lost update: counter is 1"]);
+    const focus = guide.log
+      .filter((d) => d.kind === "task" && d.running >= 0 && d.chosen !== d.running)
+      .map((d) => d.step + 1);
+    expect(focus.length).toBeGreaterThanOrEqual(9);
+    // Every preemption shown, as before: over the budget of 12 rows.
+    const all = raceTable(run, { hide: ["main"], focus, maxRows: Number.POSITIVE_INFINITY });
+    expect(all.rows.length).toBeGreaterThan(12);
+    const t = raceTable(run, { hide: ["main"], focus });
+    expect(t.rows.length).toBeLessThanOrEqual(12);
+    // The race: inc0 loads and is preempted at its store; inc1 loads and stores; inc0 stores.
+    // bystander2 is there as the task inc0 preempted; the other bystanders' turns are gaps.
+    expect(t.rows.map((x) => `${x.task} ${x.label}`)).toEqual([
+      "bystander2 bystander2: op(scratch2)",
+      "inc0 load(counter)",
+      "inc0 store(counter)",
+      "inc1 load(counter)",
+      "inc1 store(counter)",
+      "inc1 exit",
+      "inc0 exit",
+      "bystander2 bystander2: op(scratch2)",
+      "bystander2 exit",
+    ]);
+    expect(t.text).toMatch(
+      /2 of 10 preemptions: the last of the race's tasks inc0\[5\], inc1\[6\]/,
+    );
+    expect(t.text).toMatch(/bystander0\[2\] \d+/);
   });
 });
 

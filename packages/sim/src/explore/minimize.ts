@@ -7,23 +7,39 @@
  *
  * Every candidate is a run of the scenario under a GuidedStrategy following a segment plan: the
  * run's stretches of one task's steps, in order, each ending at an anchor in its task's own
- * progress (its n-th step with a given label), by a preemption or by the task stopping. The
- * anchors stay put when other tasks' steps move, and where the plan cannot be followed the
- * running task goes on (a stretch of a task that cannot run, such as a background thread whose
- * wake-ups an edit merged or moved, is passed over when the running task's own stretch comes
- * next, so the running task is still preempted at its anchor), so any edited plan still gives a
- * run (never a replay mismatch). Only the run up to the bug counts: its first splats that make
- * it the same bug; preemptions after them are not needed. A candidate is kept when it shows the
- * same bug and is no worse: fewer preemptions before the bug, then fewer task switches before
- * it, then an earlier bug. The passes, repeated while they improve and the budget lasts (a
- * candidate must also show the bug as early among its splats as the original, so it leads with
- * the same report):
+ * progress (its n-th step with a given label), by a preemption or by the task stopping. A stretch
+ * names its task by name and rank ("fuzz0:race#1", the second task of that name spawned), not by
+ * id, so it keeps its task when an edit makes tasks spawn in another order; and each task gets
+ * its own data choices back in the order it draws them, whoever draws before it (a fuzzer's
+ * processes draw their operations as they run: answered in global order, a moved task would
+ * take another's and the workload would change). The anchors stay put when other tasks' steps
+ * move, and where the plan cannot be followed the running task goes on (a stretch of a task that
+ * cannot run, such as a background thread whose wake-ups an edit merged or moved, is passed over
+ * when the running task's own stretch comes next, so the running task is still preempted at its
+ * anchor), so any edited plan still gives a run (never a replay mismatch). Only the run up to
+ * the bug counts: its first splats that make it the same bug; preemptions after them are not
+ * needed (a splat reported at step n comes from the code its task runs after its pick at step n:
+ * when that task takes step n + 1, a preemption there counts). A candidate is kept when it shows
+ * the same bug and is no worse: fewer preemptions
+ * before the bug, then fewer task switches before it, then an earlier bug. A plan is run once:
+ * a plan tried before is not run again. The passes, repeated while they improve and the budget
+ * lasts (a candidate must also show the bug as early among its splats as the original, so it
+ * leads with the same report):
  * 1. truncation: the shortest prefix of the stretches after which running without preemption
  *    still shows the bug (binary search);
- * 2. preemption removal, last first: the preempting stretch is dropped (its task's steps join
- *    its next stretch), or the preempted task goes on until it stops, or the preempted stretch
- *    is dropped (the task's steps wait for its next stretch);
- * 3. data choices: each non-zero data choice tried at 0.
+ * 2. preemption removal:
+ *    a. by task (`drop-task`, with more than 8 preemptions left, as 2b): every preemption of one
+ *       task at once (as the preempted or the preempting task; their preempting stretches
+ *       dropped), the task whose last preemption is furthest from the bug first;
+ *    b. by runs (`drop-chunk`): walking from the first preemption, runs of consecutive
+ *       preemptions dropped at once, a run twice as long after a success and half as long after
+ *       a failure (a long random schedule's preemptions mostly order unrelated tasks: they go
+ *       in a few runs instead of one run each);
+ *    c. one at a time, last first: the preempting stretch is dropped (its task's steps join its
+ *       next stretch, `drop-preempting`), or the preempted task goes on until it stops
+ *       (`extend-preempted`), or the preempted stretch is dropped (the task's steps wait for its
+ *       next stretch, `postpone-preempted`);
+ * 3. data choices: each non-zero data choice tried at 0, task by task.
  */
 
 import { type RunResult, Simulation } from "../simulation.js";
@@ -74,11 +90,13 @@ export function sameBug(original: RunResult, candidate: RunResult): boolean {
 
 /**
  * The minimizer's passes, in the order they run (see the file comment): `truncate` (1),
- * `drop-preempting`, `extend-preempted` and `postpone-preempted` (the three ways pass 2 undoes a
- * preemption) and `zero-data` (3).
+ * `drop-task` (2a), `drop-chunk` (2b), `drop-preempting`, `extend-preempted` and
+ * `postpone-preempted` (the three ways pass 2c undoes one preemption) and `zero-data` (3).
  */
 export const MINIMIZE_PASSES = [
   "truncate",
+  "drop-task",
+  "drop-chunk",
   "drop-preempting",
   "extend-preempted",
   "postpone-preempted",
@@ -119,17 +137,45 @@ interface Candidate {
   readonly guide: GuidedStrategy;
   /** The step of the splat that makes the run the same bug (the end of the run if none). */
   readonly bugStep: number;
-  /** Preemptions before bugStep: the steps at which a preempting task took over. */
+  /**
+   * The last step the plan covers: bugStep, or bugStep + 1 when the splat's task takes that step
+   * (the splat's code ran after step bugStep, from the pick of that task: the task that reports
+   * a splat at step n was picked at step n and reaches its next point at step n + 1, so a
+   * preemption there is before the bug).
+   */
+  readonly planEnd: number;
+  /** Preemptions before the bug (up to planEnd): the steps at which a preempting task took over. */
   readonly preemptionSteps: readonly number[];
   /** Task switches before bugStep. */
   readonly switches: number;
 }
 
-/** How a candidate compares: fewer preemptions, then fewer task switches, then an earlier bug. */
-const compare = (a: Candidate, b: Candidate): number =>
-  a.preemptionSteps.length - b.preemptionSteps.length ||
-  a.switches - b.switches ||
-  a.bugStep - b.bugStep;
+/**
+ * Passes 2a and 2b run while the best run has more preemptions than this: with a few, pass 2c
+ * tries each one (three runs at most each), and an edit of several at once can end in a run
+ * whose preemptions no single edit removes (a finding of 7 preemptions that 2c alone takes to 1
+ * stayed at 2).
+ */
+const BULK_PREEMPTIONS = 8;
+
+/** What candidates are compared by. */
+interface Score {
+  readonly preemptions: number;
+  readonly switches: number;
+  readonly bugStep: number;
+}
+const score = (c: Candidate): Score => ({
+  preemptions: c.preemptionSteps.length,
+  switches: c.switches,
+  bugStep: c.bugStep,
+});
+
+/** How candidates compare: fewer preemptions, then fewer task switches, then an earlier bug. */
+const compare = (a: Score | Candidate, b: Score | Candidate): number => {
+  const x = "run" in a ? score(a) : a;
+  const y = "run" in b ? score(b) : b;
+  return x.preemptions - y.preemptions || x.switches - y.switches || x.bugStep - y.bugStep;
+};
 
 /**
  * Shrinks the failing run of `token` (see the file comment). Throws what replay() throws if the
@@ -154,9 +200,24 @@ export async function minimize(
   // A candidate must show the bug as early among its splats as the original (with the default
   // predicate: as its first splat), so its replay leads with the same report.
   const originalSplatsToBug = splatsToBug(original) || original.splats.length;
+  /**
+   * The plans run so far and what they gave (null: not the same bug): a guided run is a function
+   * of its plan, so a plan an earlier pass tried is not run again.
+   */
+  const tried = new Map<string, Score | null>();
   const exec = async (plan: GuidedPlan): Promise<Candidate | null> => {
+    const key = plan.choices ? "" : planKey(plan);
+    const seen = tried.get(key);
+    // A plan tried before is worse than the best run now (the best only improves), unless it is
+    // as good (then it may be taken again in place of the best: it is run again).
+    if (seen === null || (seen !== undefined && compare(seen, score(best)) !== 0)) return null;
     if (runs >= budget) return null;
     runs++;
+    const c = await execute(plan);
+    if (key) tried.set(key, c && score(c));
+    return c;
+  };
+  const execute = async (plan: GuidedPlan): Promise<Candidate | null> => {
     const guide = new GuidedStrategy(plan);
     const run = await new Simulation({
       seed: t.seed,
@@ -168,15 +229,20 @@ export async function minimize(
     if (!isSame(original, run)) return null;
     const k = splatsToBug(run);
     if (k > originalSplatsToBug) return null;
-    const bugStep = k > 0 ? Math.max(1, Math.min(run.splats[k - 1]!.step, run.steps)) : run.steps;
+    const splat = k > 0 ? run.splats[k - 1]! : null;
+    const bugStep = splat ? Math.max(1, Math.min(splat.step, run.steps)) : run.steps;
+    const planEnd =
+      splat?.task != null && bugStep < run.steps && run.trace.taskAt(bugStep + 1) === splat.taskId
+        ? bugStep + 1
+        : bugStep;
     const preemptionSteps = guide.log
       .filter((d) => d.kind === "task" && d.running >= 0 && d.chosen !== d.running)
       .map((d) => d.step + 1)
-      .filter((n) => n <= bugStep);
+      .filter((n) => n <= planEnd);
     let switches = 0;
     for (let n = 2; n <= bugStep; n++)
       if (run.trace.taskAt(n) !== run.trace.taskAt(n - 1)) switches++;
-    return { run, guide, bugStep, preemptionSteps, switches };
+    return { run, guide, bugStep, planEnd, preemptionSteps, switches };
   };
   let baselinePreemptions = 0;
   const result = (best: Candidate | null, note: string): Minimized => ({
@@ -200,16 +266,28 @@ export async function minimize(
   /** Runs `segments` (with the best run's data choices unless given) and keeps it if better. */
   const attempt = async (
     segments: readonly GuidedSegment[],
-    data: readonly number[] = dataOf(best.guide),
+    taskData: ReadonlyMap<string, readonly number[]> = taskDataOf(best.guide),
     strict = true,
   ): Promise<boolean> => {
-    const c = await exec({ steps: [], segments, data });
+    const c = await exec({ steps: [], segments, data: [], taskData });
     if (!c || (strict ? compare(c, best) >= 0 : compare(c, best) > 0)) return false;
     best = c;
     return true;
   };
 
   const on = new Set(opts.passes ?? MINIMIZE_PASSES);
+  /** The preempted stretches (indices into `segs`), in order. */
+  const preemptedAt = (segs: readonly GuidedSegment[]) =>
+    segs.flatMap((x, i) => (x.preempted ? [i] : []));
+  /** `segs` with the preemptions at `ks` undone: each of those tasks goes on until it stops. */
+  const extend = (segs: readonly GuidedSegment[], ks: ReadonlySet<number>) =>
+    segs.map((x, i) => (ks.has(i) ? { ...x, preempted: false } : x));
+  /**
+   * `segs` with the preemptions at `ks` undone: each preempting stretch joins its task's next
+   * one (the preempted task goes on to its next planned switch).
+   */
+  const dropPreempting = (segs: readonly GuidedSegment[], ks: ReadonlySet<number>) =>
+    segs.filter((_, i) => !ks.has(i - 1) || i === 0);
   for (let improved = true; improved && runs < budget; ) {
     improved = false;
     // 1. The shortest prefix of stretches after which running without preemption shows the bug.
@@ -226,17 +304,50 @@ export async function minimize(
         } else lo = mid + 1;
       }
     }
-    // 2. Each preemption undone, last first: the preempting stretch joins its task's next one,
-    //    or the preempted task goes on until it stops, or its stretch joins its next one.
+    // 2a. Every preemption of one task at once (as preempted or preempting task), the tasks
+    //     furthest from the bug first: a task that only set up the workload goes on its own.
+    const many = best.preemptionSteps.length > BULK_PREEMPTIONS;
+    if (on.has("drop-task") && many) {
+      for (const task of tasksByDistance(best)) {
+        if (runs >= budget) break;
+        const segs = segmentsOf(best);
+        const ks = new Set(
+          preemptedAt(segs).filter((k) => segs[k]!.name === task || segs[k + 1]?.name === task),
+        );
+        if (
+          ks.size > 0 &&
+          ks.size < preemptedAt(segs).length &&
+          (await attempt(dropPreempting(segs, ks)))
+        )
+          improved = true;
+      }
+    }
+    // 2b. Runs of consecutive preemptions at once, walking from the first (the furthest from the
+    //     bug, the last is left to 2c): a run whose preempting stretches can all go goes at once
+    //     and the next run tried is twice as long; one that cannot is halved (down to single
+    //     preemptions, then the walk moves on). Most preemptions of a long random schedule order
+    //     unrelated tasks' set-up, so the runs grow long.
+    if (on.has("drop-chunk") && many) {
+      for (let p = 0, size = 1; runs < budget; ) {
+        const segs = segmentsOf(best);
+        const ks = preemptedAt(segs);
+        if (p >= ks.length - 1) break;
+        const chunk = new Set(ks.slice(p, Math.min(p + size, ks.length - 1)));
+        if (await attempt(dropPreempting(segs, chunk))) {
+          improved = true;
+          size *= 2;
+        } else if (size > 1) size = Math.max(1, Math.floor(size / 2));
+        else p++;
+      }
+    }
+    // 2c. Each preemption undone, last first: the preempting stretch joins its task's next one,
+    //     or the preempted task goes on until it stops, or its stretch joins its next one.
     const edits: [MinimizePass, (segs: GuidedSegment[], k: number) => GuidedSegment[] | null][] = [
       [
         "drop-preempting",
         (segs, k) => (k + 1 < segs.length ? [...segs.slice(0, k + 1), ...segs.slice(k + 2)] : null),
       ],
-      [
-        "extend-preempted",
-        (segs, k) => segs.map((x, i) => (i === k ? { ...x, preempted: false } : x)),
-      ],
+      ["extend-preempted", (segs, k) => extend(segs, new Set([k]))],
       ["postpone-preempted", (segs, k) => [...segs.slice(0, k), ...segs.slice(k + 1)]],
     ];
     const active = edits.filter(([name]) => on.has(name));
@@ -254,21 +365,62 @@ export async function minimize(
         }
       }
     }
-    // 3. Data choices at 0.
-    const data = on.has("zero-data") ? dataOf(best.guide) : [];
-    for (let k = 0; k < data.length && runs < budget; k++) {
-      if (data[k] === 0) continue;
-      const d = dataOf(best.guide);
-      d[k] = 0;
-      if (await attempt(segmentsOf(best), d, false)) improved = true;
+    // 3. Data choices at 0, each task's in the order it draws them.
+    const data = on.has("zero-data") ? taskDataOf(best.guide) : new Map<string, number[]>();
+    for (const [task, values] of [...data].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      for (let k = 0; k < values.length && runs < budget; k++) {
+        if (values[k] === 0) continue;
+        const d = taskDataOf(best.guide);
+        const own = d.get(task);
+        if (!own || own[k] === undefined || own[k] === 0) continue;
+        own[k] = 0;
+        if (await attempt(segmentsOf(best), d, false)) improved = true;
+      }
     }
   }
   return result(best, "minimized");
 }
 
-/** The data choices of a guided run, in order. */
-function dataOf(guide: GuidedStrategy): number[] {
-  return guide.log.filter((d) => d.kind === "data").map((d) => d.chosen);
+/** A plan's identity for the minimizer's memo of plans tried. */
+function planKey(plan: GuidedPlan): string {
+  const segs = (plan.segments ?? [])
+    .map(
+      (x) =>
+        `${x.name ?? x.task}:${x.until}:${x.label ?? ""}:${x.occurrence ?? ""}:${x.preempted ? 1 : 0}`,
+    )
+    .join("\u0001");
+  const taskData = [...(plan.taskData ?? [])]
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([task, values]) => `${task}:${values.join(",")}`)
+    .join(";");
+  return `${plan.steps.join(",")}\u0002${segs}\u0002${plan.data.join(",")}\u0002${taskData}`;
+}
+
+/**
+ * The tasks involved in a candidate's preemptions (preempted or preempting), by key (name and
+ * rank, GuidedStrategy.taskKey()), the task whose last preemption is furthest from the bug first.
+ */
+function tasksByDistance(c: Candidate): string[] {
+  const lastAt = new Map<string, number>();
+  const trace = c.run.trace;
+  for (const n of c.preemptionSteps) {
+    lastAt.set(c.guide.taskKey(trace.taskAt(n - 1)), n);
+    lastAt.set(c.guide.taskKey(trace.taskAt(n)), n);
+  }
+  return [...lastAt].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([task]) => task);
+}
+
+/** The data choices of a guided run: each task's, in the order it drew them. */
+function taskDataOf(guide: GuidedStrategy): Map<string, number[]> {
+  const data = new Map<string, number[]>();
+  for (const d of guide.log) {
+    if (d.kind !== "data") continue;
+    const key = guide.taskKey(d.by ?? -1);
+    const own = data.get(key);
+    if (own) own.push(d.chosen);
+    else data.set(key, [d.chosen]);
+  }
+  return data;
 }
 
 /**
@@ -282,15 +434,22 @@ function segmentsOf(c: Candidate): GuidedSegment[] {
   const own: number[] = [];
   const counts = new Map<string, number>();
   const segs: GuidedSegment[] = [];
-  for (let n = 1; n <= c.bugStep; n++) {
+  for (let n = 1; n <= c.planEnd; n++) {
     const id = trace.taskAt(n);
     own[id] = (own[id] ?? 0) + 1;
     const label = trace.at(n).label;
     const key = `${id}\u0000${label}`;
     const occurrence = (counts.get(key) ?? 0) + 1;
     counts.set(key, occurrence);
-    if (n === c.bugStep || trace.taskAt(n + 1) !== id)
-      segs.push({ task: id, until: own[id]!, label, occurrence, preempted: preempted.has(n + 1) });
+    if (n === c.planEnd || trace.taskAt(n + 1) !== id)
+      segs.push({
+        task: id,
+        name: c.guide.taskKey(id),
+        until: own[id]!,
+        label,
+        occurrence,
+        preempted: preempted.has(n + 1),
+      });
   }
   return segs;
 }

@@ -13,7 +13,14 @@
  *   a step where another task runs while the previous one still has steps to come (it was
  *   preempted or blocked), or where a task that ran before resumes (not one task ending and
  *   another starting). Next to a row around a switch, the nearest row where another task reaches
- *   the same point (the other side of the race) is kept too.
+ *   the same point (the other side of the race) is kept too. With `focus` (a minimized run's
+ *   preemptions), when the rows around every preemption do not fit in `maxRows`, only the
+ *   preemptions of the race's tasks are shown, the last ones that fit: the race's tasks are the
+ *   two of the last preemption (the one nearest to the bug), the first splat's task and the
+ *   tasks of its sites, and the tasks whose points name the splat's object. A run with many
+ *   tasks (a fuzzer's processes and threads) keeps preemptions that only order the others' work;
+ *   the caption says how many preemptions are shown. A gap line names the busiest tasks of the
+ *   gap and counts the others together.
  *
  * Columns share `width` characters (default 100) unless `columnWidth` fixes them; labels longer
  * than a column are cut with "…".
@@ -42,13 +49,16 @@ export interface RaceTableOptions {
   /**
    * `switches`: the steps at which a preempting task took over (a minimized run's preemptions,
    * `Minimized.preemptionSteps`). Given, only those switches and the preempted tasks' resumptions
-   * are shown, with one row before and after each by default.
+   * are shown, with one row before and after each by default (a preemption at the step after
+   * the first splat's, its task switched in to report it, too); over `maxRows`, only the race's
+   * tasks' last preemptions that fit (see the file comment).
    */
   focus?: readonly number[];
   /**
-   * `switches`: a row budget. Over it, the rows of the other side of the race go first (the
-   * furthest first), then the tail shrinks to the splat's row; the rows around the switches
-   * always stay. Default: 12 with `focus`, none otherwise.
+   * `switches`: a row budget. Over it, with `focus`, the preemptions of tasks other than the
+   * race's go, then the race's earliest ones (the last always stays); then the rows of the other
+   * side of the race go (the furthest first), then the tail shrinks to the splat's row; the rows
+   * around the switches shown always stay. Default: 12 with `focus`, none otherwise.
    */
   maxRows?: number;
   tail?: number;
@@ -66,6 +76,9 @@ export interface RaceTable {
   /** The rendered table (caption, header, rule, rows, gap lines). */
   readonly text: string;
 }
+
+/** Tasks a gap line names at most (the busiest; the others are counted together). */
+const GAP_TASKS = 6;
 
 const PLAIN = { dim: (s: string) => s, red: (s: string) => s };
 
@@ -158,6 +171,47 @@ export function formatRaceTable(r: RunResult, opts: RaceTableOptions = {}): stri
   return raceTable(r, opts).text;
 }
 
+/** The switches of preemption groups: each preemption and its preempted task's resumption. */
+function switchesOf(groups: readonly { at: number; resume: number | null }[]): number[] {
+  const at = new Set<number>();
+  for (const g of groups) {
+    at.add(g.at);
+    if (g.resume !== null) at.add(g.resume);
+  }
+  return [...at].sort((x, y) => x - y);
+}
+
+/**
+ * The tasks of a race: the two of the preemption at row `last` (the preempted and the
+ * preempting task), the first splat's task and the tasks of its sites (allocated, freed by...),
+ * and the tasks whose points name the first splat's object ("kref_put(vgem_object#2)" for a
+ * splat on vgem_object#2), up to row `end`; hidden tasks left out.
+ */
+function raceTasks(
+  r: RunResult,
+  steps: readonly TraceStep[],
+  last: number,
+  end: number,
+  hidden: ReadonlySet<string>,
+): Set<number> {
+  const tasks = new Set([steps[last - 1]!.taskId, steps[last]!.taskId]);
+  const first = r.splats[0];
+  if (!first) return tasks;
+  if (first.task !== null && !hidden.has(first.task)) tasks.add(first.taskId);
+  for (const site of first.sites) if (!hidden.has(site.task)) tasks.add(site.taskId);
+  const object = first.object;
+  if (object) {
+    const word = (c: string | undefined) => c !== undefined && /\w/.test(c);
+    const names = (label: string) => {
+      for (let i = label.indexOf(object); i >= 0; i = label.indexOf(object, i + 1))
+        if (!word(label[i - 1]) && !word(label[i + object.length])) return true;
+      return false;
+    };
+    for (let i = 0; i <= end; i++) if (names(steps[i]!.label)) tasks.add(steps[i]!.taskId);
+  }
+  return tasks;
+}
+
 function pickSwitchRows(
   r: RunResult,
   hide: readonly string[],
@@ -178,24 +232,29 @@ function pickSwitchRows(
   if (first) {
     while (end > 0 && steps[end]!.step > first.step) end--;
     if (steps[end]!.step > first.step) return null;
+    // A preemption right after the splat's step is the splat's task taking over to report it
+    // (it reaches its next point there): that row is shown too.
+    if (opts.focus?.includes(first.step + 1) && steps[end + 1]?.step === first.step + 1) end++;
   }
   const switches: number[] = [];
+  /** `focus`: each preemption's row index and where its preempted task resumes. */
+  const groups: { at: number; resume: number | null }[] = [];
   if (opts.focus) {
     const focus = new Set(opts.focus);
-    const at = new Set<number>();
     for (let i = 1; i <= end; i++) {
       if (!focus.has(steps[i]!.step)) continue;
-      at.add(i);
       // Where the preempted task resumes.
       const preempted = steps[i - 1]!.taskId;
+      let resume: number | null = null;
       for (let k = i + 1; k <= end; k++) {
         if (steps[k]!.taskId === preempted) {
-          if (steps[k - 1]!.taskId !== preempted) at.add(k);
+          if (steps[k - 1]!.taskId !== preempted) resume = k;
           break;
         }
       }
+      groups.push({ at: i, resume });
     }
-    switches.push(...[...at].sort((x, y) => x - y));
+    switches.push(...switchesOf(groups));
   } else {
     for (let i = 1; i <= end; i++) {
       const prev = steps[i - 1]!;
@@ -207,16 +266,46 @@ function pickSwitchRows(
   }
   const around = opts.around ?? (opts.focus ? { before: 1, after: 1 } : { before: 2, after: 1 });
   const tail = opts.tail ?? 2;
+  const maxRows = opts.maxRows ?? (opts.focus ? 12 : Infinity);
+  const maxSwitches = opts.maxSwitches ?? 8;
   const keep = new Set<number>();
   const keepRange = (from: number, to: number) => {
     for (let i = Math.max(0, from); i <= Math.min(end, to); i++) keep.add(i);
   };
-  const shown = switches.slice(-(opts.maxSwitches ?? 8));
-  if (shown.length === 0) keepRange(end - (opts.focus ? Math.min(last, 8) : last) + 1, end);
-  else {
-    for (const i of shown) keepRange(i - around.before, i + around.after - 1);
-    keepRange(end - tail + 1, end);
+  /** The rows around switches `at` and the tail. */
+  const rowsAround = (at: readonly number[]): Set<number> => {
+    const rows = new Set<number>();
+    for (const i of at)
+      for (let k = Math.max(0, i - around.before); k <= Math.min(end, i + around.after - 1); k++)
+        rows.add(k);
+    for (let k = Math.max(0, end - tail + 1); k <= end; k++) rows.add(k);
+    return rows;
+  };
+  let shown = switches.slice(-maxSwitches);
+  /** `focus` over the row budget: the preemptions shown, of how many, and the race's tasks. */
+  let race: { shown: number; of: number; tasks: number[] } | null = null;
+  if (groups.length > 1 && rowsAround(shown).size > maxRows) {
+    // The rows around the preemptions do not fit: only the preemptions of the race's tasks
+    // (those of the last preemption, the one nearest to the bug, and the splat's: see
+    // raceTasks()), the nearest to the bug first, as many as fit (at least the last one). A run
+    // with many tasks keeps preemptions that only order the others' work. A task that is not
+    // the race's is not followed to where it resumes.
+    const tasks = raceTasks(r, steps, groups[groups.length - 1]!.at, end, hidden);
+    const relevant = groups
+      .filter((g) => tasks.has(steps[g.at]!.taskId) || tasks.has(steps[g.at - 1]!.taskId))
+      .map((g) => (tasks.has(steps[g.at - 1]!.taskId) ? g : { ...g, resume: null }));
+    let from = 0;
+    while (
+      from < relevant.length - 1 &&
+      rowsAround(switchesOf(relevant.slice(from)).slice(-maxSwitches)).size > maxRows
+    )
+      from++;
+    const kept = relevant.slice(from);
+    shown = switchesOf(kept).slice(-maxSwitches);
+    race = { shown: kept.length, of: groups.length, tasks: [...tasks].sort((a, b) => a - b) };
   }
+  if (shown.length === 0) keepRange(end - (opts.focus ? Math.min(last, 8) : last) + 1, end);
+  else for (const i of rowsAround(shown)) keep.add(i);
   // The same operation by another task, nearest to each row around a switch: a lost update's
   // other "load" and "store" may sit in a stretch the switches leave out.
   const partners = new Map<number, number>();
@@ -236,7 +325,6 @@ function pickSwitchRows(
         partners.set(best, Math.min(partners.get(best) ?? Infinity, Math.abs(best - i)));
     }
   }
-  const maxRows = opts.maxRows ?? (opts.focus ? 12 : Infinity);
   const byDistance = [...partners].sort((a, b) => a[1] - b[1]).map(([j]) => j);
   while (keep.size + byDistance.length > maxRows && byDistance.length > 0) byDistance.pop();
   for (const j of byDistance) keep.add(j);
@@ -256,7 +344,21 @@ function pickSwitchRows(
         const name = `${x.task}[${x.taskId}]`;
         counts.set(name, (counts.get(name) ?? 0) + 1);
       }
-      const who = [...counts].map(([name, c]) => `${name} ${c}`).join(", ");
+      // The tasks of a long gap: the busiest few, in order, and how many steps the others took.
+      let listed = [...counts];
+      let others = "";
+      if (listed.length > GAP_TASKS) {
+        const busiest = new Set(
+          [...listed]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, GAP_TASKS - 1)
+            .map(([name]) => name),
+        );
+        const rest = listed.filter(([name]) => !busiest.has(name));
+        others = `, ${rest.length} other tasks ${rest.reduce((n, [, c]) => n + c, 0)}`;
+        listed = listed.filter(([name]) => busiest.has(name));
+      }
+      const who = listed.map(([name, c]) => `${name} ${c}`).join(", ") + others;
       gaps.set(k, `... ${i - gapFrom} step${i - gapFrom === 1 ? "" : "s"} (${who}) ...`);
     }
   }
@@ -266,7 +368,15 @@ function pickSwitchRows(
   ];
   if (at.length)
     parts.push(
-      `around the task switch${at.length === 1 ? "" : "es"} at step${at.length === 1 ? "" : "s"} ${at.join(", ")}${switches.length > at.length ? ` (the last ${at.length} of ${switches.length})` : ""}`,
+      `around the task switch${at.length === 1 ? "" : "es"} at step${at.length === 1 ? "" : "s"} ${at.join(", ")}${
+        race
+          ? ` (${race.shown} of ${race.of} preemptions: the last of the race's tasks ${race.tasks
+              .map((id) => `${r.trace.taskName(id)}[${id}]`)
+              .join(", ")})`
+          : switches.length > at.length
+            ? ` (the last ${at.length} of ${switches.length})`
+            : ""
+      }`,
     );
   if (first) parts.push(`up to the first splat at step ${first.step}`);
   return { rows, gaps, caption: parts.join(", ") };

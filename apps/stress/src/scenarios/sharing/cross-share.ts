@@ -5,9 +5,11 @@
  * driver's GPU path where it has one that reaches the buffer (gpu-paths.ts: qxl's CRC draw,
  * vmwgfx's copy), else through its own CPU view (its mapping of the handle, or of the dma-buf
  * where its driver refuses to map imports). The exporter fills through its GPU path too, and the
- * importer waits for that work by implicit sync (poll on the dma-buf);
- * both sides then close their handles, fds and mappings in orders drawn from the seed, while
- * the other side is still working. The sizes (1-3 buffers of 1-4 pages) come from the seed.
+ * importer waits for that work by implicit sync (poll on the dma-buf). A side maps a buffer
+ * only when its CPU touches it, as userspace does: a side whose GPU path fills and checks its
+ * buffers makes no mapping of them. Both sides then close their handles, fds and mappings in
+ * orders drawn from the seed, while the other side is still working. The sizes (1-3 buffers of
+ * 1-4 pages) come from the seed.
  *
  * What must hold: the importer sees exactly what the exporter wrote; a re-import gives the same
  * handle; whatever the order of closes on both sides, everything is freed once both processes
@@ -78,30 +80,36 @@ export const gpuStats: { fills: Record<string, number>; checksums: Record<string
 
 /**
  * Checks buffer `i` as side `who` sees it: through the device (its GPU path's checksum) when its
- * driver has one that reaches the handle, else the CPU checksum of `view`. The buffer is idle:
- * the caller waited for the exporter's GPU fill. `foreign`: the handle imports another device's
- * buffer (the importer's side).
+ * driver has one that reaches the handle, else the CPU checksum of the side's view of it, mapped
+ * now if the side has none yet (`importerView()` for an import, the driver's map of its own
+ * buffer otherwise). The buffer is idle: the caller waited for the exporter's GPU fill.
+ * `foreign`: the handle imports another device's buffer (the importer's side).
  */
 async function checkContents(
   who: string,
   dev: DeviceUnderTest,
+  fd: DrmFd,
   gpu: { path: GpuPath; client: GpuClient } | null,
-  b: { handle: number; dmaBuf: number; view: BoMapping; len: number; value: number; i: number },
+  b: Held,
+  c: { len: number; value: number; i: number },
   foreign: boolean,
 ): Promise<void> {
-  const crc = gpu ? await gpu.client.checksum(b.handle, b.len, b.dmaBuf, foreign) : null;
+  const crc = gpu ? await gpu.client.checksum(b.handle, c.len, b.dmaBuf, foreign) : null;
   if (crc !== null) {
     gpuStats.checksums[gpu!.path.name] = (gpuStats.checksums[gpu!.path.name] ?? 0) + 1;
     check(
-      crc === expectedCrc(b.value, b.len),
-      `${who} (${dev.driver.name}, GPU) sees buffer ${b.i} with CRC ${crc.toString(16)}, not what was written`,
+      crc === expectedCrc(c.value, c.len),
+      `${who} (${dev.driver.name}, GPU) sees buffer ${c.i} with CRC ${crc.toString(16)}, not what was written`,
     );
     return;
   }
+  b.view ??= foreign
+    ? await importerView(dev, fd, b.handle, b.dmaBuf, c.len)
+    : await dev.mapBo(fd, b.handle, c.len);
   const sum = checksum(await b.view.read());
   check(
-    sum === expectedChecksum(b.value, b.len),
-    `${who} (${dev.driver.name}, CPU) sees buffer ${b.i} with checksum ${sum.toString(16)}, not what was written`,
+    sum === expectedChecksum(c.value, c.len),
+    `${who} (${dev.driver.name}, CPU) sees buffer ${c.i} with checksum ${sum.toString(16)}, not what was written`,
   );
 }
 
@@ -118,11 +126,11 @@ interface CrossShareRun {
   importer: Process | null;
 }
 
-/** A buffer one side holds: its handle, its dma-buf fd and its CPU view. */
+/** A buffer one side holds: its handle, its dma-buf fd and its CPU view (null until mapped). */
 interface Held {
   readonly handle: number;
   readonly dmaBuf: number;
-  readonly view: BoMapping;
+  view: BoMapping | null;
 }
 
 /** One of the closes a side makes at the end, in an order drawn from the seed. */
@@ -131,18 +139,20 @@ interface CloseStep {
   readonly b: Held;
 }
 
-/** The closes of every held buffer: munmap, close of the dma-buf fd, GEM_CLOSE. */
+/** The closes of every held buffer: munmap (if mapped), close of the dma-buf fd, GEM_CLOSE. */
 function closeSteps(held: readonly Held[]): CloseStep[] {
   const steps: CloseStep[] = [];
-  for (const b of held)
-    steps.push({ what: "munmap", b }, { what: "close dma-buf", b }, { what: "GEM_CLOSE", b });
+  for (const b of held) {
+    if (b.view) steps.push({ what: "munmap", b });
+    steps.push({ what: "close dma-buf", b }, { what: "GEM_CLOSE", b });
+  }
   return steps;
 }
 
 function runCloseStep(p: Process, fd: DrmFd, s: CloseStep): Promise<unknown> {
   switch (s.what) {
     case "munmap":
-      return s.b.view.unmap();
+      return s.b.view!.unmap();
     case "close dma-buf":
       return close(p, s.b.dmaBuf);
     case "GEM_CLOSE":
@@ -166,12 +176,12 @@ async function crossShareImporter(p: Process, r: CrossShareRun): Promise<void> {
     const again = await fd.primeFdToHandle(dmaBuf);
     check(again === handle, `re-import of buffer ${i} gave handle ${again}, not ${handle}`);
     const len = pages[i]! * PAGE;
-    const view = await importerView(devB, fd, handle, dmaBuf, len);
     // The exporter's GPU may still be filling it: implicit sync through the dma-buf.
     if (gpuA) await waitIdle(p, dmaBuf, `importer: buffer ${i}`);
-    const b = { handle, dmaBuf, view, len, value: patternOf(base, i), i };
-    await checkContents("the importer", devB, gpu, b, devB !== devA);
-    got.push({ dmaBuf, handle, view });
+    const b: Held = { handle, dmaBuf, view: null };
+    const c = { len, value: patternOf(base, i), i };
+    await checkContents("the importer", devB, fd, gpu, b, c, devB !== devA);
+    got.push(b);
   }
   const steps = closeSteps(got);
   await gpu?.client.close();
@@ -190,26 +200,29 @@ async function crossShareExporter(p: Process, r: CrossShareRun): Promise<void> {
   const mine: Held[] = [];
   for (let i = 0; i < n; i++) {
     const len = pages[i]! * PAGE;
-    // Made as its driver's userspace makes one (vmwgfx: ALLOC_BO), else a dumb buffer.
-    const { handle, map } = gpu?.client.createMapped
-      ? await gpu.client.createMapped(len)
-      : await createMappedDumb(devA, fd, len);
+    // Made as its driver's userspace makes one (vmwgfx: ALLOC_BO), else a dumb buffer; filled
+    // by its GPU path (no mapping), else through a mapping.
+    let handle: number;
+    let view: BoMapping | null = null;
     if (gpu) {
+      handle = gpu.client.create ? await gpu.client.create(len) : await devA.createBo(fd, len);
       await gpu.client.fill(handle, len, patternOf(base, i));
       gpuStats.fills[gpu.path.name] = (gpuStats.fills[gpu.path.name] ?? 0) + 1;
-    } else await map.fill(patternOf(base, i));
+    } else {
+      ({ handle, map: view } = await createMappedDumb(devA, fd, len));
+      await view.fill(patternOf(base, i));
+    }
     const dmaBuf = await fd.primeHandleToFd(handle);
     await sendFd(p, r.importer!, dmaBuf);
-    mine.push({ handle, dmaBuf, view: map });
+    mine.push({ handle, dmaBuf, view });
   }
   // The exporter's own view, read back while the importer works on the same pages. A
   // GPU path that runs its commands in order checks after its own fill without a wait.
   for (let i = 0; i < mine.length; i++) {
     const b = mine[i]!;
     if (gpuA && !gpuA.inOrder) await waitIdle(p, b.dmaBuf, `exporter: buffer ${i}`);
-    const len = pages[i]! * PAGE;
-    const c = { ...b, len, value: patternOf(base, i), i };
-    await checkContents("the exporter", devA, gpu, c, false);
+    const c = { len: pages[i]! * PAGE, value: patternOf(base, i), i };
+    await checkContents("the exporter", devA, fd, gpu, b, c, false);
   }
   const steps = closeSteps(mine);
   await gpu?.client.close();

@@ -23,6 +23,7 @@ import {
   type FuzzProcessPlan,
   fuzzScenario,
   planFromScenarioName,
+  STRESS_FD_REUSE_PLAN,
   STRESS_FUZZ_SIZES,
 } from "@primetime/fuzz";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
@@ -65,9 +66,10 @@ export const FUZZ: CampaignScenario = {
 /**
  * The swarm plan of `fuzz-fd-reuse`, as the fuzz package writes plans: every process races at
  * weight 30, pairing close() of its card fd with GEM_CLOSE through that number and a child
- * process's opens (which reuse the fd number, and the freed file's memory).
+ * process's opens (which reuse the fd number, and the freed file's memory). The fuzz package's
+ * `STRESS_FD_REUSE_PLAN`, so that its CLI logs this scenario's tokens (`cli log --token`).
  */
-export const FD_REUSE_PLAN = "30:close-drm+gem-close+child-open";
+export const FD_REUSE_PLAN = STRESS_FD_REUSE_PLAN;
 
 const FD_REUSE: readonly FuzzProcessPlan[] = planFromScenarioName(`fuzz plan=${FD_REUSE_PLAN}`)!;
 

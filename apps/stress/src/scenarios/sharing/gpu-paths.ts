@@ -78,11 +78,11 @@ export interface GpuClient {
    */
   checksum(handle: number, len: number, dmaBuf: number, foreign: boolean): Promise<number | null>;
   /**
-   * A buffer of `len` bytes of the client's own driver and its mapping, made the way the
-   * driver's userspace makes one (vmwgfx: DRM_VMW_ALLOC_BO, whose reply carries the mmap
-   * offset); absent when the driver's dumb buffers are what its userspace uses.
+   * A buffer of `len` bytes of the client's own driver, made the way the driver's userspace
+   * makes one (vmwgfx: DRM_VMW_ALLOC_BO) and not mapped; absent when the driver's dumb buffers
+   * are what its userspace uses.
    */
-  createMapped?(len: number): Promise<{ handle: number; map: BoMapping }>;
+  create?(len: number): Promise<number>;
   /** Unmaps and closes the scratch memory. */
   close(): Promise<void>;
 }
@@ -225,11 +225,16 @@ class VmwgfxClient implements GpuClient {
 
   constructor(private readonly fd: DrmFd) {}
 
+  /** DRM_VMW_ALLOC_BO, unmapped (see allocBo()). */
+  async create(len: number): Promise<number> {
+    return (await this.allocBo(len)).handle;
+  }
+
   /**
    * DRM_VMW_ALLOC_BO (vmw_gem_object_create_ioctl(): a buffer, its handle and its mmap offset in
-   * one reply, what vmwgfx's userspace allocates with) and mmap() of the offset.
+   * one reply, what vmwgfx's userspace allocates with).
    */
-  async createMapped(len: number): Promise<{ handle: number; map: BoMapping }> {
+  private async allocBo(len: number): Promise<{ handle: number; mapHandle: number }> {
     const arg = {
       size: len,
       pad64: 0,
@@ -240,7 +245,13 @@ class VmwgfxClient implements GpuClient {
       rep_pad64: 0,
     };
     await this.fd.ioctl(DRM_IOCTL_VMW_ALLOC_BO, arg, "VMW_ALLOC_BO");
-    return { handle: arg.handle, map: await mmap(this.fd.proc, this.fd.fd, arg.map_handle, len) };
+    return { handle: arg.handle, mapHandle: arg.map_handle };
+  }
+
+  /** allocBo() and mmap() of the offset its reply carries. */
+  private async createMapped(len: number): Promise<{ handle: number; map: BoMapping }> {
+    const { handle, mapHandle } = await this.allocBo(len);
+    return { handle, map: await mmap(this.fd.proc, this.fd.fd, mapHandle, len) };
   }
 
   async fill(handle: number, _len: number, value: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { currentTask } from "../../current.js";
 import type { Strategy } from "../../strategy.js";
 import type { Task } from "../../task.js";
 import type { StrategyDefinition } from "./registry.js";
@@ -12,6 +13,8 @@ export interface GuidedDecision {
   readonly running: number;
   /** What was picked (a task id, or the value). */
   readonly chosen: number;
+  /** A data choice: the task that drew it (-1 outside any task). */
+  readonly by?: number;
 }
 
 /**
@@ -23,7 +26,14 @@ export interface GuidedDecision {
  * task blocks or exits, even past its anchor.
  */
 export interface GuidedSegment {
+  /** The task, by id (the id in the run the plan was read from when `name` is given). */
   readonly task: number;
+  /**
+   * The task by its name and rank among the tasks of that name ("fuzz0:race#1": the second task
+   * named "fuzz0:race" spawned, see GuidedStrategy.taskKey()): given, it decides which task the stretch is, so the
+   * stretch keeps its task when an edit makes tasks spawn in another order (and take other ids).
+   */
+  readonly name?: string;
   readonly until: number;
   readonly label?: string;
   readonly occurrence?: number;
@@ -50,6 +60,13 @@ export interface GuidedPlan {
    * no preemption.
    */
   readonly segments?: readonly GuidedSegment[];
+  /**
+   * Instead of `data`: each task's data choices, in the order the task draws them (keyed by the
+   * task's name and rank, as GuidedSegment.name; "" for draws outside any task). A task's k-th draw gets its k-th value whatever the
+   * other tasks drew before it, so an edit of the interleaving keeps every task's workload (with
+   * `data`, the draws are answered in global order and a moved task would take another's).
+   */
+  readonly taskData?: ReadonlyMap<string, readonly number[]>;
 }
 
 /**
@@ -66,6 +83,12 @@ export class GuidedStrategy implements Strategy {
   readonly log: GuidedDecision[] = [];
 
   private dataIndex = 0;
+  /** Data choices drawn so far by each task (`plan.taskData`). */
+  private drawn = new Map<string, number>();
+  /** Each task's key (name and rank, taskKey()), by id; and the id of each key. */
+  private keys: string[] = [];
+  private ids = new Map<string, number>();
+  private named = new Map<string, number>();
   private yielding: Task | null = null;
   /** Segment plans: the stretch being followed; steps taken by each task, and per label. */
   private segment = 0;
@@ -79,6 +102,10 @@ export class GuidedStrategy implements Strategy {
   begin(): void {
     this.log.length = 0;
     this.dataIndex = 0;
+    this.drawn = new Map();
+    this.keys = [];
+    this.ids = new Map();
+    this.named = new Map();
     this.yielding = null;
     this.own = [];
     this.labelCount = new Map();
@@ -106,11 +133,25 @@ export class GuidedStrategy implements Strategy {
     return task;
   }
 
+  /** The id of stretch `s`'s task in this run (-2: not spawned yet). */
+  private idOf(s: GuidedSegment): number {
+    return s.name === undefined ? s.task : (this.ids.get(s.name) ?? -2);
+  }
+
+  /**
+   * The key of task `id` in this run: its name and its rank among the tasks of that name, in
+   * spawn order ("fuzz0:race#1"); "" for -1 (outside any task).
+   */
+  taskKey(id: number): string {
+    return this.keys[id] ?? "";
+  }
+
   /** Whether stretch `s` has reached its anchor. */
   private done(s: GuidedSegment): boolean {
+    const id = this.idOf(s);
     if (s.label !== undefined)
-      return (this.labelCount.get(`${s.task}\u0000${s.label}`) ?? 0) >= (s.occurrence ?? 1);
-    return (this.own[s.task] ?? 0) >= s.until;
+      return (this.labelCount.get(`${id}\u0000${s.label}`) ?? 0) >= (s.occurrence ?? 1);
+    return (this.own[id] ?? 0) >= s.until;
   }
 
   /** The task the segment plan wants for the next step (undefined: none, go on). */
@@ -130,10 +171,10 @@ export class GuidedStrategy implements Strategy {
     const can = (id: number) => runnable.some((t) => t.id === id);
     while (this.segment < segs.length) {
       const s = segs[this.segment]!;
-      const isCurrent = current !== null && current.id === s.task;
+      const isCurrent = current !== null && current.id === this.idOf(s);
       if (!this.done(s)) {
         // Blocked (or exited) in the middle of its stretch: the stretch is over.
-        if (isCurrent && running < 0 && !can(s.task)) {
+        if (isCurrent && running < 0 && !can(this.idOf(s))) {
           this.segment++;
           continue;
         }
@@ -152,7 +193,7 @@ export class GuidedStrategy implements Strategy {
     }
     if (this.segment >= segs.length) return undefined;
     const s = segs[this.segment]!;
-    if (can(s.task)) return s.task;
+    if (can(this.idOf(s))) return this.idOf(s);
     if (running >= 0) {
       // The wanted task cannot run (it is waiting for something that came earlier or later
       // than in the run the plan was read from): if the next stretch whose task can run is the
@@ -160,8 +201,8 @@ export class GuidedStrategy implements Strategy {
       // task follows its own stretch (and is preempted at its anchor, as planned).
       for (let k = this.segment + 1; k < segs.length; k++) {
         const x = segs[k]!;
-        if (this.done(x) || !can(x.task)) continue;
-        if (x.task === running) this.segment = k;
+        if (this.done(x) || !can(this.idOf(x))) continue;
+        if (this.idOf(x) === running) this.segment = k;
         break;
       }
       return running;
@@ -170,9 +211,9 @@ export class GuidedStrategy implements Strategy {
     // stretch whose task can run (the stretches passed over join their tasks' next ones).
     for (let k = this.segment + 1; k < segs.length; k++) {
       const x = segs[k]!;
-      if (!this.done(x) && can(x.task)) {
+      if (!this.done(x) && can(this.idOf(x))) {
         this.segment = k;
-        return x.task;
+        return this.idOf(x);
       }
     }
     return undefined;
@@ -181,25 +222,37 @@ export class GuidedStrategy implements Strategy {
   /** The next stretch of segment `k`'s task if every stretch before it is done, else -1. */
   private caughtUp(k: number): number {
     const segs = this.plan.segments!;
-    const task = segs[k]!.task;
+    const task = this.idOf(segs[k]!);
     for (let j = k + 1; j < segs.length; j++) {
       const x = segs[j]!;
-      if (x.task === task) return j;
+      if (this.idOf(x) === task) return j;
       if (!this.done(x)) return -1;
     }
     return -1;
   }
 
   choose(n: number): number {
-    const want = this.plan.choices
-      ? this.plan.choices[this.log.length]
-      : this.plan.data[this.dataIndex++];
+    const by = currentTask()?.id ?? -1;
+    let want: number | undefined;
+    if (this.plan.choices) want = this.plan.choices[this.log.length];
+    else if (this.plan.taskData) {
+      const key = this.taskKey(by);
+      const k = this.drawn.get(key) ?? 0;
+      this.drawn.set(key, k + 1);
+      want = this.plan.taskData.get(key)?.[k];
+    } else want = this.plan.data[this.dataIndex++];
     const v = want !== undefined && want < n ? want : 0;
-    this.log.push({ kind: "data", step: -1, running: -1, chosen: v });
+    this.log.push({ kind: "data", step: -1, running: -1, chosen: v, by });
     return v;
   }
 
-  spawned(): void {}
+  spawned(task: Task): void {
+    const rank = this.named.get(task.name) ?? 0;
+    this.named.set(task.name, rank + 1);
+    const key = `${task.name}#${rank}`;
+    this.keys[task.id] = key;
+    this.ids.set(key, task.id);
+  }
   yielded(task: Task): void {
     this.yielding = task;
   }
