@@ -25,6 +25,13 @@ const VALUE: unique symbol = Symbol("rcu pointer value");
  */
 export class RcuPointer<T> {
   [VALUE]: T | null;
+  /**
+   * @internal The label of rcu_dereference() points on it (opLabel()'s string), built on first
+   * use: a property load instead of two Map lookups at every load.
+   */
+  labelDereference = "";
+  /** @internal The same for rcu_assign_pointer(). */
+  labelAssign = "";
 
   /**
    * @param name names the pointer in labels and splats ("gbl_foo", "obj->dma_buf")
@@ -48,7 +55,8 @@ export class RcuPointer<T> {
  * References: none; the object stays valid until the section ends (take a reference to keep it).
  */
 export function rcuDereference<T>(p: RcuPointer<T>, cond?: LockdepCondition): Promise<T | null> {
-  const at = pointNow(opLabel("rcu_dereference", p.name));
+  if (p.labelDereference === "") p.labelDereference = opLabel("rcu_dereference", p.name);
+  const at = pointNow(p.labelDereference);
   if (at !== null) return at.then(() => dereferenceNow(p, cond));
   try {
     return settled(dereferenceNow(p, cond));
@@ -132,7 +140,8 @@ export function rcuAccessPointer<T>(p: RcuPointer<T>): Promise<T | null> {
  * one the caller transfers); the old object is the caller's to free after a grace period.
  */
 export function rcuAssignPointer<T>(p: RcuPointer<T>, v: T | null): Promise<void> {
-  return store(opLabel("rcu_assign_pointer", p.name), p, v);
+  if (p.labelAssign === "") p.labelAssign = opLabel("rcu_assign_pointer", p.name);
+  return store(p.labelAssign, p, v);
 }
 
 /** A store after the point `label`: settled at once when the running task goes on. */

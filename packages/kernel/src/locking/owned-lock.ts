@@ -66,8 +66,12 @@ export abstract class OwnedLock implements LockdepLock {
   private wq: WaitQueue | null = null;
   private readonly kind: LockKind;
   private readonly names: LockNames;
-  /** The point labels of lock() and unlock(), built once (they run on every lock operation). */
-  private readonly lockLabel: string;
+  /**
+   * The point label of lock() (opLabel(): one string per operation and lock name for the
+   * process), built at the first lock() and kept: it runs on every lock operation, and many
+   * locks of a run are never taken (a ww_mutex never takes a plain mutex_lock()).
+   */
+  private lockLabel = "";
 
   protected constructor(name: string, kind: LockKind, names: LockNames, opts: LockOptions) {
     this.name = name;
@@ -75,9 +79,6 @@ export abstract class OwnedLock implements LockdepLock {
     this.names = names;
     this.kind = kind;
     this.dep = new LockdepMap(name, kind, opts.key, opts.owner);
-    // One string per (operation, lock name) for the process: a run's lock labels are the very
-    // strings earlier runs used, which the trace finds at once.
-    this.lockLabel = opLabel(names.lock, name);
   }
 
   /** Models mutex_is_locked() / spin_is_locked(). */
@@ -122,8 +123,12 @@ export abstract class OwnedLock implements LockdepLock {
    * woken waiter checks the owner's liveness again (the object may have been freed meanwhile).
    */
   protected acquire(subclass: number): Promise<void> {
-    const label =
-      subclass === 0 ? this.lockLabel : `${this.names.lockNested}(${this.name}, ${subclass})`;
+    let label: string;
+    if (subclass !== 0) label = `${this.names.lockNested}(${this.name}, ${subclass})`;
+    else {
+      if (this.lockLabel === "") this.lockLabel = opLabel(this.names.lock, this.name);
+      label = this.lockLabel;
+    }
     const p = pointNow(label);
     if (p !== null) return p.then(() => this.acquireNow(subclass, label));
     try {

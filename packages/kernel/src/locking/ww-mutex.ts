@@ -216,6 +216,10 @@ export class WwMutex extends Mutex {
   ctx: WwAcquireCtx | null = null;
   /** The waiters in the kernel's wait_list order (contexts in stamp order). */
   private readonly waiters: WwWaiter[] = [];
+  /** @internal The label of ww_mutex_lock() points on it, built on first use (wwLockLabel()). */
+  labelLock = "";
+  /** @internal The same for ww_mutex_lock_interruptible(). */
+  labelLockInterruptible = "";
 
   /**
    * Models ww_mutex_init(): a mutex of `wwClass`'s mutex lock class.
@@ -232,7 +236,7 @@ export class WwMutex extends Mutex {
   /** mutex_lock()/mutex_lock_nested() on the ww_mutex: ww_mutex_lock(lock, NULL). */
   protected override acquire(subclass: number): Promise<void> {
     const op = subclass === 0 ? "ww_mutex_lock" : "mutex_lock_nested";
-    const label = subclass === 0 ? opLabel(op, this.name) : `${op}(${this.name}, ${subclass})`;
+    const label = subclass === 0 ? wwLockLabel(this) : `${op}(${this.name}, ${subclass})`;
     const r = this.wwLock(null, subclass, op, label);
     return r === RESOLVED_0 ? RESOLVED : r.then(discard);
   }
@@ -505,7 +509,16 @@ export class WwMutex extends Mutex {
  * References: none.
  */
 export function wwMutexLock(lock: WwMutex, ctx: WwAcquireCtx | null): Promise<number> {
-  return lock.wwLock(ctx, 0, "ww_mutex_lock", opLabel("ww_mutex_lock", lock.name));
+  return lock.wwLock(ctx, 0, "ww_mutex_lock", wwLockLabel(lock));
+}
+
+/**
+ * `ww_mutex_lock(<lock>)`: opLabel()'s string, kept on the mutex after its first use (a property
+ * load instead of two Map lookups at every lock).
+ */
+function wwLockLabel(lock: WwMutex): string {
+  if (lock.labelLock === "") lock.labelLock = opLabel("ww_mutex_lock", lock.name);
+  return lock.labelLock;
 }
 
 /**
@@ -514,12 +527,9 @@ export function wwMutexLock(lock: WwMutex, ctx: WwAcquireCtx | null): Promise<nu
  * References: none.
  */
 export function wwMutexLockInterruptible(lock: WwMutex, ctx: WwAcquireCtx | null): Promise<number> {
-  return lock.wwLock(
-    ctx,
-    0,
-    "ww_mutex_lock_interruptible",
-    opLabel("ww_mutex_lock_interruptible", lock.name),
-  );
+  if (lock.labelLockInterruptible === "")
+    lock.labelLockInterruptible = opLabel("ww_mutex_lock_interruptible", lock.name);
+  return lock.wwLock(ctx, 0, "ww_mutex_lock_interruptible", lock.labelLockInterruptible);
 }
 
 /**
