@@ -8,11 +8,19 @@ export interface Timer {
   cancel(): void;
 }
 
-interface Entry {
-  when: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+/** A pending timer: the heap's entry is also the handle add() returns (no closure per timer). */
+class Entry implements Timer {
+  cancelled = false;
+
+  constructor(
+    readonly when: number,
+    readonly seq: number,
+    readonly fn: () => void,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 export class VirtualClock {
@@ -24,14 +32,9 @@ export class VirtualClock {
   /** Schedules `fn` at now + delay (ns). Timers at the same time fire in creation order. */
   add(delay: number, fn: () => void): Timer {
     if (!(delay >= 0) || !Number.isFinite(delay)) throw new RangeError(`bad timer delay ${delay}`);
-    const e: Entry = { when: this.now + delay, seq: this.seq++, fn, cancelled: false };
+    const e = new Entry(this.now + delay, this.seq++, fn);
     this.push(e);
-    return {
-      when: e.when,
-      cancel: () => {
-        e.cancelled = true;
-      },
-    };
+    return e;
   }
 
   /** True when a live timer is pending. */

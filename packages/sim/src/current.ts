@@ -92,8 +92,54 @@ export function here(label?: string): Site {
   return sim ? sim.here(label) : { task: "<outside>", taskId: 0, step: 0, label: label ?? "" };
 }
 
-/** A site with a role, for a splat's related sites. */
+/**
+ * A Site whose label is built when it is first read: `op(object)` (just `op` when `object` is
+ * null), followed by ` after <label of the task's latest point>` once the task has taken a point.
+ * For sites recorded at every allocation and free (the slab's), which almost no report reads.
+ */
+class DeferredSite implements Site {
+  private text: string | null = null;
+
+  constructor(
+    readonly task: string,
+    readonly taskId: number,
+    readonly step: number,
+    private readonly op: string,
+    private readonly object: string | null,
+    private readonly last: string | undefined,
+  ) {}
+
+  get label(): string {
+    let s = this.text;
+    if (s === null) {
+      const head = this.object === null ? this.op : `${this.op}(${this.object})`;
+      const last = this.last;
+      s = last && last !== "spawn" ? `${head} after ${last}` : head;
+      this.text = s;
+    }
+    return s;
+  }
+}
+
+/**
+ * Where the current task is (as here()), labelled `op(object)` (`op` when `object` is null) and,
+ * once the task has taken a point, ` after ` its latest point's label (`kfree(dma_buf#3) after
+ * dma_buf_put(dma_buf#3)`). The label is built only when read; the task, its id and the step are
+ * taken now.
+ */
+export function hereAfterLast(op: string, object: string | null = null): Site {
+  const sim = activeSimulation();
+  if (sim === null) return new DeferredSite("<outside>", 0, 0, op, object, undefined);
+  const t = sim.current;
+  return t === null
+    ? new DeferredSite("<scheduler>", 0, sim.steps, op, object, undefined)
+    : new DeferredSite(t.name, t.id, sim.steps, op, object, t.lastLabel);
+}
+
+/** A site with a role, for a splat's related sites (a plain copy: a deferred label is built now). */
 export function site(role: string, s: Site): RelatedSite {
+  if (s instanceof DeferredSite)
+    return { role, task: s.task, taskId: s.taskId, step: s.step, label: s.label };
   return { role, ...s };
 }
 

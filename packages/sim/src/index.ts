@@ -16,6 +16,7 @@ export {
   currentTask,
   dmesg,
   here,
+  hereAfterLast,
   now,
   type Owner,
   outsideDmesg,

@@ -1,8 +1,11 @@
 /**
  * The trace of one run: every step (which task, at which labelled point) and every
  * nondeterministic choice (the task picked at a point with several runnable tasks, or a data
- * choice). Steps are stored as two integer columns; labels are interned. A running 32-bit hash of
- * the whole trace makes determinism checks and replay verification cheap.
+ * choice). A step stores its task id in an integer column and its label string in an array: the
+ * scheduler's hot path does two stores and no lookup. Labels are interned (an id and a hash per
+ * distinct label, for the process) only when the hash is read: a search reads the hash of every
+ * run, a campaign only of the runs it reports. A running 32-bit hash of the whole trace makes
+ * determinism checks and replay verification cheap.
  */
 export interface TraceStep {
   readonly step: number;
@@ -32,44 +35,33 @@ function mix(h: number, v: number): number {
 }
 
 /**
- * The label table: every distinct label gets an id and its hash once per process, not once per
- * run (a search runs thousands of schedules through the same few hundred labels). Past
- * MAX_TABLE_LABELS labels (a model that puts ever-new values in its labels) new traces start a
- * fresh table; a trace keeps the table it started with.
+ * The label table: every distinct label gets its hash once per process, not once per run (a
+ * search runs thousands of schedules through the same few hundred labels). Past
+ * MAX_TABLE_LABELS labels (a model that puts ever-new values in its labels) the table starts
+ * over; the hash of a label is a function of its text, so a hash is the same from either table.
  */
-class LabelTable {
-  readonly text: string[] = [];
-  readonly ids = new Map<string, number>();
-  readonly hashes: number[] = [];
-
-  intern(label: string): number {
-    const known = this.ids.get(label);
-    if (known !== undefined) return known;
-    const id = this.text.length;
-    this.text.push(label);
-    this.hashes.push(hashString(label));
-    this.ids.set(label, id);
-    return id;
-  }
-}
-
 const MAX_TABLE_LABELS = 1 << 20;
-let table = new LabelTable();
+let labelHashes = new Map<string, number>();
 
-function currentTable(): LabelTable {
-  if (table.text.length >= MAX_TABLE_LABELS) table = new LabelTable();
-  return table;
+function labelHash(label: string): number {
+  const known = labelHashes.get(label);
+  if (known !== undefined) return known;
+  if (labelHashes.size >= MAX_TABLE_LABELS) labelHashes = new Map();
+  const h = hashString(label);
+  labelHashes.set(label, h);
+  return h;
 }
 
 /** Column buffers of a finished trace, kept for the next trace (see Trace.recycle). */
 interface Columns {
   tasks: Int32Array<ArrayBuffer>;
-  labels: Int32Array<ArrayBuffer>;
+  labels: string[];
   choices: Int32Array<ArrayBuffer>;
   choiceSteps: Int32Array<ArrayBuffer>;
 }
 let spare: Columns | null = null;
 const DETACHED = new Int32Array(0);
+const NO_LABELS: string[] = [];
 
 /**
  * The trace made before this one, whose length sizes the next trace's columns: the runs of a
@@ -91,12 +83,11 @@ function presize(used: number | undefined, min: number): number {
 }
 
 export class Trace {
-  /** The label table this trace's label ids refer to. */
-  private readonly table = currentTable();
   private readonly taskNames = new Map<number, string>();
-  // Columns in typed arrays that double when full: the scheduler's hot path only stores numbers.
+  // Task ids and choices in typed arrays that double when full; labels in an array (a store of
+  // the string the point was given: no lookup on the scheduler's hot path).
   private tasksCol: Int32Array<ArrayBuffer>;
-  private labelsCol: Int32Array<ArrayBuffer>;
+  private labelsCol: string[];
   private n = 0;
   private choicesCol: Int32Array<ArrayBuffer>;
   private choiceStepsCol: Int32Array<ArrayBuffer>;
@@ -104,9 +95,6 @@ export class Trace {
   private recycled = false;
   /** The hash of the whole trace, kept when it is recycled. */
   private finalHash = 0;
-  // A one-entry cache: a task usually repeats its last label in a loop.
-  private lastLabel = "";
-  private lastLabelId = -1;
   // The hash is computed lazily and incrementally, off the hot path.
   private hs = FNV_OFFSET;
   private hc = FNV_OFFSET;
@@ -127,7 +115,8 @@ export class Trace {
       const steps = presize(prev?.n, MIN_STEPS);
       const choices = presize(prev?.cn, MIN_CHOICES);
       this.tasksCol = new Int32Array(steps);
-      this.labelsCol = new Int32Array(steps);
+      // Holey until filled, never read past n; stores past its length append.
+      this.labelsCol = new Array<string>(steps);
       this.choicesCol = new Int32Array(choices);
       this.choiceStepsCol = new Int32Array(choices);
     }
@@ -149,7 +138,8 @@ export class Trace {
       choices: this.choicesCol,
       choiceSteps: this.choiceStepsCol,
     };
-    this.tasksCol = this.labelsCol = this.choicesCol = this.choiceStepsCol = DETACHED;
+    this.tasksCol = this.choicesCol = this.choiceStepsCol = DETACHED;
+    this.labelsCol = NO_LABELS;
     this.n = this.cn = this.hashedSteps = this.hashedChoices = 0;
   }
 
@@ -163,16 +153,7 @@ export class Trace {
   /** The distinct labels of this trace, in order of first appearance. */
   get labels(): string[] {
     this.live();
-    const seen = new Set<number>();
-    const out: string[] = [];
-    for (let i = 0; i < this.n; i++) {
-      const id = this.labelsCol[i]!;
-      if (!seen.has(id)) {
-        seen.add(id);
-        out.push(this.table.text[id]!);
-      }
-    }
-    return out;
+    return [...new Set(this.labelsCol.slice(0, this.n))];
   }
 
   get length(): number {
@@ -204,10 +185,18 @@ export class Trace {
   /** The trace hash so far (unsigned 32-bit). */
   get hash(): number {
     if (this.recycled) return this.finalHash;
-    const hashes = this.table.hashes;
     let h = this.hs;
-    for (let i = this.hashedSteps; i < this.n; i++)
-      h = mix(mix(h, this.tasksCol[i]!), hashes[this.labelsCol[i]!]!);
+    // A one-entry cache: a task usually repeats its last label in a loop.
+    let last = "";
+    let lastHash = 0;
+    for (let i = this.hashedSteps; i < this.n; i++) {
+      const label = this.labelsCol[i]!;
+      if (label !== last || i === this.hashedSteps) {
+        last = label;
+        lastHash = labelHash(label);
+      }
+      h = mix(mix(h, this.tasksCol[i]!), lastHash);
+    }
     this.hs = h;
     this.hashedSteps = this.n;
     let c = this.hc;
@@ -223,19 +212,10 @@ export class Trace {
   }
 
   step(taskId: number, label: string): void {
-    let id = this.lastLabelId;
-    if (label !== this.lastLabel || id < 0) {
-      id = this.table.ids.get(label) ?? this.table.intern(label);
-      this.lastLabel = label;
-      this.lastLabelId = id;
-    }
     const n = this.n;
-    if (n === this.tasksCol.length) {
-      this.tasksCol = grow(this.tasksCol);
-      this.labelsCol = grow(this.labelsCol);
-    }
+    if (n === this.tasksCol.length) this.tasksCol = grow(this.tasksCol);
     this.tasksCol[n] = taskId;
-    this.labelsCol[n] = id;
+    this.labelsCol[n] = label;
     this.n = n + 1;
   }
 
@@ -267,7 +247,7 @@ export class Trace {
       step: n,
       taskId,
       task: this.taskName(taskId),
-      label: this.table.text[this.labelsCol[n - 1]!]!,
+      label: this.labelsCol[n - 1]!,
     };
   }
 

@@ -58,6 +58,7 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
+  kasanUnwrap,
   PAGE_SIZE,
   queueWork,
   unmapMappingRange,
@@ -146,6 +147,8 @@ export class TtmBufferObject extends GemObject {
   delayedDelete: WorkStruct | null = null;
   /** Models bulk_move: the bulk LRU range the BO's resources join (ttmBoSetBulkMove()). */
   bulkMove: TtmLruBulkMove | null = null;
+  /** @internal The label of ttm_bo_unmap_virtual() points on it, built on first use. */
+  labelUnmapVirtual = "";
 
   constructor(funcs: DrmGemObjectFuncs) {
     super(funcs);
@@ -1083,7 +1086,11 @@ export async function ttmBoInitValidate(
 export async function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
-  await point(opLabel("ttm_bo_unmap_virtual", bo.name));
+  // Kept on the raw object after the first use: the simulator's field, not the BO's.
+  const raw = kasanUnwrap(bo);
+  if (raw.labelUnmapVirtual === "")
+    raw.labelUnmapVirtual = opLabel("ttm_bo_unmap_virtual", raw.name);
+  await point(raw.labelUnmapVirtual);
   if (drmVmaNodeHasOffset(bo.vmaNode)) {
     unmapMappingRange(
       bdev.devMapping,

@@ -177,6 +177,12 @@ export class File extends SlabObject {
    * Set by allocEmptyFile(); a freed file's slot is reused by a later file (see fileAt()).
    */
   addr = 0;
+  /** @internal The label of fput() points on this file, built on first use (see fputLabel()). */
+  labelFput = "";
+  /** @internal The same for get_file() and file_ref_get(). */
+  labelGetFile = "";
+  /** @internal The same for get_file() and file_ref_get(). */
+  labelFileRefGet = "";
 
   constructor(fops: FileOperations) {
     super();
@@ -203,6 +209,30 @@ export class File extends SlabObject {
   get doomed(): boolean {
     return !this.freed && this.fCount.read() === 0;
   }
+}
+
+/**
+ * The labels of fput(), get_file() and file_ref_get() points on `file`: opLabel(op, file.name),
+ * kept on the file after the first use (a property load instead of opLabel()'s two Map lookups
+ * at every point). Read on the raw object: they are the simulator's, not struct file's fields, so
+ * a full-KASAN proxy of a freed file must not report them.
+ */
+function fputLabel(file: File): string {
+  const raw = kasanUnwrap(file);
+  if (raw.labelFput === "") raw.labelFput = opLabel("fput", raw.name);
+  return raw.labelFput;
+}
+
+function getFileLabel(file: File): string {
+  const raw = kasanUnwrap(file);
+  if (raw.labelGetFile === "") raw.labelGetFile = opLabel("get_file", raw.name);
+  return raw.labelGetFile;
+}
+
+function fileRefGetLabel(file: File): string {
+  const raw = kasanUnwrap(file);
+  if (raw.labelFileRefGet === "") raw.labelFileRefGet = opLabel("file_ref_get", raw.name);
+  return raw.labelFileRefGet;
 }
 
 /**
@@ -331,7 +361,7 @@ export function getFile(file: File): Promise<File> {
   // The kernels epoll.item-poll-without-ref re-creates (up to v6.9) had atomic_long_inc().
   if (toggleEnabled(EPOLL_ITEM_POLL_WITHOUT_REF.name)) return getFileLegacy(file);
   // Settled at once when the running task goes on at its point (pointNow(): no async frame).
-  const p = pointNow(opLabel("get_file", file.name));
+  const p = pointNow(getFileLabel(file));
   if (p !== null) return p.then(() => getFileNow(file));
   try {
     return Promise.resolve(getFileNow(file));
@@ -366,7 +396,7 @@ function getFileNow(file: File): File {
  * References: takes one, even on a doomed file.
  */
 export async function getFileLegacy(file: File): Promise<File> {
-  await point(opLabel("get_file", file.name));
+  await point(getFileLabel(file));
   file.checkAccess("get_file");
   file.fCount.refs.inc();
   return file;
@@ -418,7 +448,7 @@ export function fileRefGetRcuPoint(file: File): Promise<void> | null {
     rcuLockdepWarn(true, `${RCU_SPLAT.dereferenceCheck} (file_ref_get without rcu_read_lock)`, {
       object: file.name,
     });
-  return pointNow(opLabel("file_ref_get", file.name));
+  return pointNow(fileRefGetLabel(file));
 }
 
 /** @internal fileRefGetRcu() after its point: the file living at that memory, or null. */
@@ -443,7 +473,7 @@ export function fileRefGetNow(file: File): File | null {
  * References: drops one; the caller must not touch the file afterwards.
  */
 export function fput(file: File): Promise<void> {
-  const p = pointNow(opLabel("fput", file.name));
+  const p = pointNow(fputLabel(file));
   if (p !== null) return p.then(() => fputNow(file));
   try {
     return fputNow(file);

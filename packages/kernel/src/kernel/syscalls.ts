@@ -23,7 +23,7 @@
  */
 
 import { pointNow, RESOLVED } from "@primetime/atomics";
-import { currentTask, fmtLabel, KernelBug, point, report, warnOn } from "@primetime/sim";
+import { currentTask, KernelBug, point, report, warnOn } from "@primetime/sim";
 import {
   closeFd,
   type FilesStruct,
@@ -136,6 +136,18 @@ function exitToUserModeChecks(p: SyscallProcess): void {
   lockdepCheckReturnToUser();
 }
 
+/** Entry point labels by syscall name ("sys_ioctl"): one lookup, built once for the process. */
+const sysLabels = new Map<string, string>();
+
+function sysLabel(name: string): string {
+  let s = sysLabels.get(name);
+  if (s === undefined) {
+    s = `sys_${name}`;
+    sysLabels.set(name, s);
+  }
+  return s;
+}
+
 /**
  * A syscall's body: called with the process and the syscall's arguments (up to three, passed
  * through syscall()), so it can be a module-level function rather than a closure made per call
@@ -174,7 +186,7 @@ export function syscall<T, A = undefined, B = undefined, C = undefined>(
       return Promise.resolve(-ESRCH);
     }
     if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
-    entered = pointNow(fmtLabel("sys_", name, ""));
+    entered = pointNow(sysLabel(name));
   } catch (e) {
     return Promise.reject(e);
   }

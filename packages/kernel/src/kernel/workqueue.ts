@@ -370,6 +370,8 @@ export class Workqueue {
   readonly unbound: boolean;
   /** @internal wq->lockdep_map, created on first use. */
   lockdepMap: CompletionMap | null = null;
+  /** @internal The label of flush_workqueue() points on it, built on first use. */
+  labelFlush = "";
 
   constructor(name: string, opts: WorkqueueOptions = {}) {
     const ordered = opts.ordered ?? false;
@@ -873,7 +875,8 @@ async function flushInFlight(pool: Pool, op: string): Promise<void> {
  * References: none.
  */
 export async function flushWorkqueue(wq: Workqueue): Promise<void> {
-  const label = opLabel("flush_workqueue", wq.name);
+  if (wq.labelFlush === "") wq.labelFlush = opLabel("flush_workqueue", wq.name);
+  const label = wq.labelFlush;
   const p = pointNow(label);
   if (p !== null) await p;
   mightSleep(label);

@@ -158,6 +158,14 @@ export class Idr<T extends object> {
   private readonly slots = new Map<number, T | null>();
   /** WARN_ON_ONCE state of this IDR. */
   private warned = false;
+  /**
+   * Labels of the frequent points (`idr_find(object_idr)`...), built on first use: a property
+   * load instead of opLabel()'s two Map lookups at every point.
+   */
+  private labelAlloc = "";
+  private labelFind = "";
+  private labelReplace = "";
+  private labelRemove = "";
 
   /**
    * Models DEFINE_IDR() / idr_init() / idr_init_base().
@@ -224,7 +232,8 @@ export class Idr<T extends object> {
    * References: none taken; the IDR holds whatever the caller says the entry owns.
    */
   alloc(ptr: T | null, start: number, end: number): Promise<number> {
-    const p = pointNow(this.label("idr_alloc"));
+    if (this.labelAlloc === "") this.labelAlloc = this.label("idr_alloc");
+    const p = pointNow(this.labelAlloc);
     if (p !== null) return p.then(() => this.allocNow(ptr, start, end));
     try {
       return Promise.resolve(this.allocNow(ptr, start, end));
@@ -287,7 +296,8 @@ export class Idr<T extends object> {
    * References: none taken.
    */
   find(id: number): Promise<T | null> {
-    const p = pointNow(this.label("idr_find"));
+    if (this.labelFind === "") this.labelFind = this.label("idr_find");
+    const p = pointNow(this.labelFind);
     if (p !== null) return p.then(() => this.findNow(id));
     try {
       return Promise.resolve(this.findNow(id));
@@ -316,7 +326,8 @@ export class Idr<T extends object> {
    * References: none; the caller transfers whatever the entry owns.
    */
   replace(ptr: T | null, id: number): Promise<T | null | Errno> {
-    const p = pointNow(this.label("idr_replace"));
+    if (this.labelReplace === "") this.labelReplace = this.label("idr_replace");
+    const p = pointNow(this.labelReplace);
     if (p !== null) return p.then(() => this.replaceNow(ptr, id));
     try {
       return Promise.resolve(this.replaceNow(ptr, id));
@@ -342,7 +353,8 @@ export class Idr<T extends object> {
    * References: none dropped; the caller gets back whatever the entry owned.
    */
   remove(id: number): Promise<T | null> {
-    const p = pointNow(this.label("idr_remove"));
+    if (this.labelRemove === "") this.labelRemove = this.label("idr_remove");
+    const p = pointNow(this.labelRemove);
     if (p !== null) return p.then(() => this.removeNow(id));
     try {
       return Promise.resolve(this.removeNow(id));

@@ -19,16 +19,7 @@
 
 import { RESOLVED } from "@primetime/atomics";
 import { callRcu, RcuHead } from "@primetime/rcu";
-import {
-  currentTask,
-  fmtLabel,
-  here,
-  type Owner,
-  opLabel,
-  SimLocal,
-  type Site,
-  warnOn,
-} from "@primetime/sim";
+import { hereAfterLast, type Owner, SimLocal, type Site, warnOn } from "@primetime/sim";
 import { ENOMEM, type Errno, errPtr } from "../include/errno.js";
 import { debugCheckNoLocksFreed } from "../locking/lockdep.js";
 import { shouldFail } from "./failslab.js";
@@ -66,7 +57,7 @@ function countsOf(st: SlabState, cache: KmemCache): CacheCounts {
 const registry = new Map<string, KmemCache>();
 /** The next cache's index (caches are process-wide and never go away). */
 let nextCacheIndex = 0;
-/** Per cache, how many object names and allocation labels are kept for the process. */
+/** Per cache, how many object names are kept for the process. */
 const MAX_INTERNED = 1 << 14;
 
 /**
@@ -82,16 +73,15 @@ export class KmemCache {
   readonly size?: number;
   /** Object names by sequence number ("dma_buf#3"), built once for the process. */
   private readonly objectNames: string[] = [];
-  /** Allocation site labels ("kmalloc(dma_buf) after <label>"), built once for the process. */
-  private readonly allocLabels = new Map<string, string>();
-  /** The same for static objects ("static dma_buf after <label>"). */
-  private readonly staticLabels = new Map<string, string>();
+  /** @internal "static dma_buf": the allocation site label of a static object, before " after ...". */
+  readonly staticOp!: string;
 
   constructor(name: string, opts: { size?: number } = {}) {
     const existing = registry.get(name);
     // biome-ignore lint/correctness/noConstructorReturn: caches are interned by name.
     if (existing) return existing;
     this.name = name;
+    this.staticOp = `static ${name}`;
     this.index = nextCacheIndex++;
     this.size = opts.size;
     registry.set(name, this);
@@ -104,23 +94,6 @@ export class KmemCache {
     if (s === undefined) {
       s = `${this.name}#${seq}`;
       this.objectNames[seq] = s;
-    }
-    return s;
-  }
-
-  /**
-   * @internal The allocation site label of an object kmalloc()ed (or, `isStatic`, constructed
-   * outside kmalloc()) after a point labelled `last`: what siteLabel() would build.
-   */
-  allocLabel(isStatic: boolean, last: string | undefined): string {
-    const labels = isStatic ? this.staticLabels : this.allocLabels;
-    const key = last === undefined || last === "spawn" ? "" : last;
-    let s = labels.get(key);
-    if (s === undefined) {
-      if (labels.size >= MAX_INTERNED) labels.clear();
-      const op = isStatic ? `static ${this.name}` : `kmalloc(${this.name})`;
-      s = key === "" ? op : `${op} after ${key}`;
-      labels.set(key, s);
     }
     return s;
   }
@@ -191,17 +164,12 @@ export function slabMeta(obj: unknown): SlabMeta | undefined {
 let pendingCache: KmemCache | null = null;
 let pendingObj: SlabObject | null = null;
 
-function siteLabel(op: string): string {
-  const last = currentTask()?.lastLabel;
-  return last && last !== "spawn" ? `${op} after ${last}` : op;
-}
-
-/** siteLabel(`${op}(${object})`), with strings built once per process (opLabel(), fmtLabel()). */
-function freeSiteLabel(op: string, object: string): string {
-  const last = currentTask()?.lastLabel;
-  const label = opLabel(op, object);
-  return last && last !== "spawn" ? fmtLabel(label, " after ", last) : label;
-}
+/*
+ * Allocation, free and kfree_rcu() sites are labelled `kmalloc(dma_buf) after <label of the
+ * task's latest point>` (`kfree(dma_buf#3) after ...`, `static dma_buf after ...`): sim's
+ * hereAfterLast() records the task and step at once and builds the label only when a report
+ * reads it (every object has these sites, almost none is reported).
+ */
 
 /**
  * The base class of every tracked kernel object (a struct allocated from a slab cache): it gives
@@ -240,7 +208,8 @@ export class SlabObject implements Owner {
     // In the order the fields are declared (their order as own properties).
     (this as { name: string }).name = c.objectName(++countsOf(st, c).seq);
     (this as { cache: KmemCache }).cache = c;
-    this.allocSite = here(c.allocLabel(state === "static", currentTask()?.lastLabel));
+    this.allocSite =
+      state === "static" ? hereAfterLast(c.staticOp) : hereAfterLast("kmalloc", c.name);
     this.freeSite = null;
     (this as WithMeta)[META] = {
       state,
@@ -379,7 +348,7 @@ function freeObject(obj: SlabObject, op: string, queued: Site | null): void {
   }
   debugCheckNoLocksFreed(raw);
   m.state = "freed";
-  raw.freeSite = here(freeSiteLabel(op, raw.name));
+  raw.freeSite = hereAfterLast(op, raw.name);
   if (queued) m.rcuQueued = queued;
   countsOf(m.slab, raw.cache).live--;
   m.slab.live.delete(raw);
@@ -421,7 +390,7 @@ function kfreeRcuNow(obj: SlabObject): Promise<void> {
     kasanReport("double-free", raw, "kfree_rcu", undefined, m.rcuQueued);
     return RESOLVED;
   }
-  const queued = here(siteLabel(`kfree_rcu(${raw.name})`));
+  const queued = hereAfterLast("kfree_rcu", raw.name);
   m.rcuQueued = queued;
   m.rcuHead ??= new SlabRcuHead(`${raw.name}->rcu`, raw);
   return callRcu(m.rcuHead, kfreeRcuCallback);

@@ -381,6 +381,59 @@ describe("segment plans (GuidedStrategy)", () => {
   });
 });
 
+describe("a splat reported by the task a preemption just switched in", () => {
+  /**
+   * b waits for a to be ready; a reaches its use, then b frees and, at its next point, is
+   * preempted by a, whose use (the code after its point) sees the object freed: the splat is at
+   * b's step, the preemption that makes it at the next one (a reaching its next point). Two
+   * bystanders add preemptions.
+   */
+  const switchedIn = async () => {
+    const obj = { freed: false };
+    const ready = new Completion("ready");
+    const bystanders = [0, 1].map((k) =>
+      spawn(`bystander${k}`, async () => {
+        for (let i = 0; i < 4; i++) await point(`bystander${k}: op(scratch${k})`);
+      }),
+    );
+    const a = spawn("a", async () => {
+      ready.complete();
+      await point("a: use(obj)");
+      if (obj.freed) report("kasan", "use-after-free of obj#1", { object: "obj#1" });
+      await point("a: done");
+    });
+    const b = spawn("b", async () => {
+      await ready.wait();
+      await point("b: free(obj)");
+      obj.freed = true;
+      await point("b: realloc(obj)");
+      obj.freed = false;
+    });
+    for (const t of [...bystanders, a, b]) await t.join();
+  };
+
+  it("counts the preemption after the splat's step and keeps it in the plan", async () => {
+    const plan: GuidedSegment[] = [at(1, "join(bystander0)")];
+    for (let i = 1; i <= 3; i++)
+      for (let k = 0; k < 2; k++) plan.push(at(2 + k, `bystander${k}: op(scratch${k})`, true, i));
+    plan.push(at(4, "a: use(obj)", true), at(5, "b: realloc(obj)", true), at(4, "exit"));
+    const f = await runPlan(switchedIn, plan);
+    const splat = f.run.splats[0]!;
+    expect(splat.message).toBe("use-after-free of obj#1");
+    expect(f.run.trace.at(splat.step).task).toBe("b");
+    expect(f.run.trace.at(splat.step + 1).task).toBe("a");
+    const m = await minimize(f.run.token, switchedIn);
+    expect(m.preemptions.before).toBeGreaterThanOrEqual(7);
+    // The two the bug needs: a preempted at its use by b, b preempted by a after freeing.
+    expect(m.preemptions.after).toBe(2);
+    const again = await replay(m.token, switchedIn);
+    expect(again.splats[0]?.message).toBe("use-after-free of obj#1");
+    expect(m.preemptionSteps).toContain(again.splats[0]!.step + 1);
+    const t = raceTable(m.run, { hide: ["main"], focus: m.preemptionSteps });
+    for (const n of m.preemptionSteps) expect(t.rows.some((x) => x.step === n)).toBe(true);
+  });
+});
+
 describe("segment plans: tasks by name, data by task", () => {
   /** p0 and p1 each spawn a task named "kid": which kid is "kid#0" depends on who spawns first. */
   const kids = async () => {

@@ -18,7 +18,9 @@
  * when the running task's own stretch comes next, so the running task is still preempted at its
  * anchor), so any edited plan still gives a run (never a replay mismatch). Only the run up to
  * the bug counts: its first splats that make it the same bug; preemptions after them are not
- * needed. A candidate is kept when it shows the same bug and is no worse: fewer preemptions
+ * needed (a splat reported at step n comes from the code its task runs after its pick at step n:
+ * when that task takes step n + 1, a preemption there counts). A candidate is kept when it shows
+ * the same bug and is no worse: fewer preemptions
  * before the bug, then fewer task switches before it, then an earlier bug. A plan is run once:
  * a plan tried before is not run again. The passes, repeated while they improve and the budget
  * lasts (a candidate must also show the bug as early among its splats as the original, so it
@@ -26,9 +28,9 @@
  * 1. truncation: the shortest prefix of the stretches after which running without preemption
  *    still shows the bug (binary search);
  * 2. preemption removal:
- *    a. by task (`drop-task`): every preemption of one task at once (as the preempted or the
- *       preempting task; their preempting stretches dropped), the task whose last preemption is
- *       furthest from the bug first;
+ *    a. by task (`drop-task`, with more than 8 preemptions left, as 2b): every preemption of one
+ *       task at once (as the preempted or the preempting task; their preempting stretches
+ *       dropped), the task whose last preemption is furthest from the bug first;
  *    b. by runs (`drop-chunk`): walking from the first preemption, runs of consecutive
  *       preemptions dropped at once, a run twice as long after a success and half as long after
  *       a failure (a long random schedule's preemptions mostly order unrelated tasks: they go
@@ -135,11 +137,26 @@ interface Candidate {
   readonly guide: GuidedStrategy;
   /** The step of the splat that makes the run the same bug (the end of the run if none). */
   readonly bugStep: number;
-  /** Preemptions before bugStep: the steps at which a preempting task took over. */
+  /**
+   * The last step the plan covers: bugStep, or bugStep + 1 when the splat's task takes that step
+   * (the splat's code ran after step bugStep, from the pick of that task: the task that reports
+   * a splat at step n was picked at step n and reaches its next point at step n + 1, so a
+   * preemption there is before the bug).
+   */
+  readonly planEnd: number;
+  /** Preemptions before the bug (up to planEnd): the steps at which a preempting task took over. */
   readonly preemptionSteps: readonly number[];
   /** Task switches before bugStep. */
   readonly switches: number;
 }
+
+/**
+ * Passes 2a and 2b run while the best run has more preemptions than this: with a few, pass 2c
+ * tries each one (three runs at most each), and an edit of several at once can end in a run
+ * whose preemptions no single edit removes (a finding of 7 preemptions that 2c alone takes to 1
+ * stayed at 2).
+ */
+const BULK_PREEMPTIONS = 8;
 
 /** What candidates are compared by. */
 interface Score {
@@ -212,15 +229,20 @@ export async function minimize(
     if (!isSame(original, run)) return null;
     const k = splatsToBug(run);
     if (k > originalSplatsToBug) return null;
-    const bugStep = k > 0 ? Math.max(1, Math.min(run.splats[k - 1]!.step, run.steps)) : run.steps;
+    const splat = k > 0 ? run.splats[k - 1]! : null;
+    const bugStep = splat ? Math.max(1, Math.min(splat.step, run.steps)) : run.steps;
+    const planEnd =
+      splat?.task != null && bugStep < run.steps && run.trace.taskAt(bugStep + 1) === splat.taskId
+        ? bugStep + 1
+        : bugStep;
     const preemptionSteps = guide.log
       .filter((d) => d.kind === "task" && d.running >= 0 && d.chosen !== d.running)
       .map((d) => d.step + 1)
-      .filter((n) => n <= bugStep);
+      .filter((n) => n <= planEnd);
     let switches = 0;
     for (let n = 2; n <= bugStep; n++)
       if (run.trace.taskAt(n) !== run.trace.taskAt(n - 1)) switches++;
-    return { run, guide, bugStep, preemptionSteps, switches };
+    return { run, guide, bugStep, planEnd, preemptionSteps, switches };
   };
   let baselinePreemptions = 0;
   const result = (best: Candidate | null, note: string): Minimized => ({
@@ -284,7 +306,8 @@ export async function minimize(
     }
     // 2a. Every preemption of one task at once (as preempted or preempting task), the tasks
     //     furthest from the bug first: a task that only set up the workload goes on its own.
-    if (on.has("drop-task")) {
+    const many = best.preemptionSteps.length > BULK_PREEMPTIONS;
+    if (on.has("drop-task") && many) {
       for (const task of tasksByDistance(best)) {
         if (runs >= budget) break;
         const segs = segmentsOf(best);
@@ -304,7 +327,7 @@ export async function minimize(
     //     and the next run tried is twice as long; one that cannot is halved (down to single
     //     preemptions, then the walk moves on). Most preemptions of a long random schedule order
     //     unrelated tasks' set-up, so the runs grow long.
-    if (on.has("drop-chunk")) {
+    if (on.has("drop-chunk") && many) {
       for (let p = 0, size = 1; runs < budget; ) {
         const segs = segmentsOf(best);
         const ks = preemptedAt(segs);
@@ -411,14 +434,14 @@ function segmentsOf(c: Candidate): GuidedSegment[] {
   const own: number[] = [];
   const counts = new Map<string, number>();
   const segs: GuidedSegment[] = [];
-  for (let n = 1; n <= c.bugStep; n++) {
+  for (let n = 1; n <= c.planEnd; n++) {
     const id = trace.taskAt(n);
     own[id] = (own[id] ?? 0) + 1;
     const label = trace.at(n).label;
     const key = `${id}\u0000${label}`;
     const occurrence = (counts.get(key) ?? 0) + 1;
     counts.set(key, occurrence);
-    if (n === c.bugStep || trace.taskAt(n + 1) !== id)
+    if (n === c.planEnd || trace.taskAt(n + 1) !== id)
       segs.push({
         task: id,
         name: c.guide.taskKey(id),

@@ -49,7 +49,8 @@ export interface RaceTableOptions {
   /**
    * `switches`: the steps at which a preempting task took over (a minimized run's preemptions,
    * `Minimized.preemptionSteps`). Given, only those switches and the preempted tasks' resumptions
-   * are shown, with one row before and after each by default; over `maxRows`, only the race's
+   * are shown, with one row before and after each by default (a preemption at the step after
+   * the first splat's, its task switched in to report it, too); over `maxRows`, only the race's
    * tasks' last preemptions that fit (see the file comment).
    */
   focus?: readonly number[];
@@ -231,6 +232,9 @@ function pickSwitchRows(
   if (first) {
     while (end > 0 && steps[end]!.step > first.step) end--;
     if (steps[end]!.step > first.step) return null;
+    // A preemption right after the splat's step is the splat's task taking over to report it
+    // (it reaches its next point there): that row is shown too.
+    if (opts.focus?.includes(first.step + 1) && steps[end + 1]?.step === first.step + 1) end++;
   }
   const switches: number[] = [];
   /** `focus`: each preemption's row index and where its preempted task resumes. */
