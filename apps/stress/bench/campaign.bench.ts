@@ -22,7 +22,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { baselineFixes } from "@primetime/sim";
-import { applySearchV8Flags } from "@primetime/sim/explore";
+import { applyCampaignV8Flags } from "@primetime/sim/explore";
 import { planBugs } from "../src/campaign/bugs-matrix.js";
 import type { CampaignConfig, SearchOptions } from "../src/campaign/config.js";
 import { formatStrategy } from "../src/campaign/config.js";
@@ -33,8 +33,9 @@ import { planUnits } from "../src/campaign/units.js";
 import { installedDrivers } from "../src/drivers.js";
 import { toggleTable } from "../src/toggles.js";
 
-// Same schedules, faster searches (see SEARCH_V8_FLAGS); V8 flags are process-wide.
-applySearchV8Flags();
+// Same schedules, faster searches (see SEARCH_V8_FLAGS and CAMPAIGN_V8_FLAGS), as a campaign
+// sets them (runCampaign); V8 flags are process-wide.
+applyCampaignV8Flags();
 
 const SEEDS = Number(process.env.BENCH_SEEDS ?? 20);
 const BUDGET = Number(process.env.BENCH_BUDGET ?? 2000);
@@ -264,15 +265,29 @@ if (PARTS.has("detection")) {
 // `run --workers N` does from the command line: module loading, worker start-up, calibration and
 // JIT warm-up all count. BENCH_SPEEDUP_ROUNDS rounds (default 3) of one run on 1 worker then one
 // on 2, back to back; the figures are medians over the rounds. Wall clock is from spawn to exit;
-// CPU time is the child's own (every thread's), with the 1-minute load average before and after
-// each run. On a machine other jobs share, the wall-clock ratio says how much the second worker
-// got; the CPU-time ratio says what a schedule costs on 2 workers against 1 (1.0: no overhead,
-// so 2 free cores would give 2x). Before each run, bench/spin-scaling.mjs measures what 2 threads
-// of a pure loop get against 1 at that moment (2.0 on two free cores). BENCH_SPEEDUP_SCHEDULES (default 600) schedules per unit, 30
-// units: about a minute of one core, so start-up is a few per cent of a run.
+// CPU time is the child's own (every thread's), split from /proc into its main thread (which runs
+// schedules too), its worker thread and V8's helper threads (concurrent TurboFan compilation,
+// parallel scavenges, concurrent marking and sweeping), with the 1-minute load average before
+// and after each run. On a machine other jobs share, the wall-clock ratio says how much the
+// second worker got; the CPU-time ratio says what a schedule costs on 2 workers against 1 (1.0:
+// no overhead). One worker already keeps more than one core busy (its V8 helper threads), and a
+// second worker is a second V8 instance that compiles the models again, so on 2 cores the
+// wall-clock ratio stays well under 2 even on an idle machine (README, "Where the CPU goes").
+// Before each run, bench/spin-scaling.mjs measures what 2 threads of a pure loop get against 1
+// at that moment (2.0 on two free cores), with a latency-bound loop and a `wide` one that keeps a
+// core's execution units busy (under 2.0 where two vCPUs are one core's two hardware threads).
+// The runs print a digest of every unit's schedules and steps: the bench warns if 1 and 2
+// workers differ (the speed-up is a pure speed measurement). BENCH_SPEEDUP_SCHEDULES (default
+// 600) schedules per unit, 30 units: 18,000 schedules, about the size of a default `run` (100
+// units x 200 seeds), about 20 s of one core warm and a sixth of it each V8 instance's warm-up.
 interface WorkersRun {
   /** The machine's parallelism just before (bench/spin-scaling.mjs: 2.0 on two free cores). */
   scaling: number;
+  /**
+   * The same with a loop that keeps a core's execution units busy (spin-scaling.mjs's `wide`):
+   * below `scaling` where two vCPUs share a physical core.
+   */
+  wideScaling: number;
   schedules: number;
   seconds: number;
   cpuSeconds: number;
@@ -281,6 +296,15 @@ interface WorkersRun {
    * worker thread's and V8's compiler and collector threads' (0 where /proc is missing).
    */
   mainCpuSeconds: number;
+  /** The CPU seconds of the campaign's worker threads (0 on 1 worker or where /proc is missing). */
+  workerCpuSeconds: number;
+  /**
+   * The CPU seconds of the threads that were there before the campaign: V8's platform threads
+   * (concurrent TurboFan compilation, parallel scavenges, concurrent marking and sweeping).
+   */
+  helperCpuSeconds: number;
+  /** A hash of every unit's schedules and steps: equal on 1 and 2 workers (the same schedules). */
+  digest: string;
   perSecond: number;
   perCpuSecond: number;
   /**
@@ -334,9 +358,14 @@ if (PARTS.has("speedup")) {
   speed.from = from;
   const spin = fileURLToPath(new URL("./spin-scaling.mjs", import.meta.url));
   const scaling = () =>
-    new Promise<number>((resolve, reject) =>
+    new Promise<{ scaling: number; wide: number }>((resolve, reject) =>
       execFile(process.execPath, [spin], (err, stdout) =>
-        err ? reject(err) : resolve(round(JSON.parse(stdout).scaling as number, 2)),
+        err
+          ? reject(err)
+          : resolve({
+              scaling: round(JSON.parse(stdout).scaling as number, 2),
+              wide: round(JSON.parse(stdout).wide as number, 2),
+            }),
       ),
     );
   const time = async (workers: number) => {
@@ -353,16 +382,21 @@ if (PARTS.has("speedup")) {
           const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
             schedules: number;
             cpuSeconds: number;
-            threads: { main: number; others: number } | null;
+            threads: { main: number; others: number; workers: number; helpers: number } | null;
+            digest: string;
             secondHalf: { schedules: number; seconds: number; cpuSeconds: number } | null;
           };
           const h = r.secondHalf;
           resolve({
-            scaling: before,
+            scaling: before.scaling,
+            wideScaling: before.wide,
             schedules: r.schedules,
             seconds: round(seconds, 2),
             cpuSeconds: round(r.cpuSeconds, 2),
             mainCpuSeconds: r.threads?.main ?? 0,
+            workerCpuSeconds: r.threads?.workers ?? 0,
+            helperCpuSeconds: r.threads?.helpers ?? 0,
+            digest: r.digest,
             perSecond: Math.round(r.schedules / seconds),
             perCpuSecond: Math.round(r.schedules / r.cpuSeconds),
             secondHalfPerSecond: h ? Math.round(h.schedules / h.seconds) : 0,
@@ -375,7 +409,7 @@ if (PARTS.has("speedup")) {
     });
   };
   const line = (w: number, r: WorkersRun) =>
-    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU; second half ${r.secondHalfPerSecond}/s, ${r.secondHalfPerCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling})`;
+    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds}, worker ${r.workerCpuSeconds}, V8 helper threads ${r.helperCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU; second half ${r.secondHalfPerSecond}/s, ${r.secondHalfPerCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling}, wide x${r.wideScaling})`;
   console.log(
     `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run, from the ${from === "built" ? "compiled code" : "sources through tsx"}):`,
   );
@@ -383,6 +417,11 @@ if (PARTS.has("speedup")) {
     const one = await time(1);
     const two = await time(2);
     speed.rounds.push({ one, two });
+    // A pure speed measurement: both runs must have made the same schedules.
+    if (one.digest !== two.digest)
+      console.log(
+        `  WARNING: 1 and 2 workers ran different schedules (${one.digest}, ${two.digest})`,
+      );
     console.log(
       `${line(1, one)}\n${line(2, two)}\n  round ${i + 1}: x${round(two.perSecond / one.perSecond, 2)} wall`,
     );
@@ -392,10 +431,14 @@ if (PARTS.has("speedup")) {
     const m = (f: (r: WorkersRun) => number) => round(median(xs.map(f)), 2);
     return {
       scaling: m((r) => r.scaling),
+      wideScaling: m((r) => r.wideScaling),
       schedules: xs[0]!.schedules,
       seconds: m((r) => r.seconds),
       cpuSeconds: m((r) => r.cpuSeconds),
       mainCpuSeconds: m((r) => r.mainCpuSeconds),
+      workerCpuSeconds: m((r) => r.workerCpuSeconds),
+      helperCpuSeconds: m((r) => r.helperCpuSeconds),
+      digest: xs[0]!.digest,
       perSecond: m((r) => r.perSecond),
       perCpuSecond: m((r) => r.perCpuSecond),
       secondHalfPerSecond: m((r) => r.secondHalfPerSecond),

@@ -12,12 +12,21 @@
  * built run needs no tsx: tsx's loader alone costs about 0.5 s of CPU at start-up.)
  */
 
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { baselineFixes } from "@primetime/sim";
-import { applySearchV8Flags } from "@primetime/sim/explore";
+import { applyCampaignV8Flags } from "@primetime/sim/explore";
 
-// Same schedules, faster searches (see SEARCH_V8_FLAGS); V8 flags are process-wide.
-applySearchV8Flags();
+// Same schedules, faster searches (see SEARCH_V8_FLAGS and CAMPAIGN_V8_FLAGS), as runCampaign
+// sets them in a `run` from the command line; V8 flags are process-wide.
+applyCampaignV8Flags();
+// Experiments: more V8 flags, set the same way and after those, so they can also undo one
+// (BENCH_V8_FLAGS="--flag --flag"; runCampaign does not set its flags again).
+for (const f of (process.env.BENCH_V8_FLAGS ?? "").split(" ").filter(Boolean))
+  setFlagsFromString(f);
+/** The threads alive before the campaign: this one and V8's and Node's helper threads. */
+const before = new Set(tids());
 
 const built = process.argv[4] === "built";
 /** @param {string} path a module of this app, without extension */
@@ -52,14 +61,26 @@ function speedupConfig(schedules) {
   };
 }
 
+/** This process's thread ids (Linux; none elsewhere). */
+function tids() {
+  try {
+    return readdirSync("/proc/self/task");
+  } catch {
+    return [];
+  }
+}
+
 /**
- * CPU seconds of this process's threads from /proc (Linux; null elsewhere): this thread, and the
- * rest together (worker threads, V8's compiler and collector threads, tsx's loader thread).
+ * CPU seconds of this process's threads from /proc (Linux; null elsewhere): this thread, the
+ * rest together (worker threads, V8's compiler and collector threads, tsx's loader thread), and
+ * the rest split between the campaign's worker threads (started after this module) and the
+ * helper threads (V8's platform threads: concurrent compilation, parallel and concurrent GC).
  */
-/** @returns {{ main: number; others: number } | null} */
+/** @returns {{ main: number; others: number; workers: number; helpers: number } | null} */
 function threadSplit() {
   let main = 0;
-  let others = 0;
+  let workers = 0;
+  let helpers = 0;
   try {
     for (const tid of readdirSync("/proc/self/task")) {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
@@ -67,12 +88,14 @@ function threadSplit() {
       // utime and stime, in clock ticks (100 a second on Linux).
       const s = (Number(f[11]) + Number(f[12])) / 100;
       if (tid === String(process.pid)) main += s;
-      else others += s;
+      else if (before.has(tid)) helpers += s;
+      else workers += s;
     }
   } catch {
     return null;
   }
-  return { main: Math.round(main * 100) / 100, others: Math.round(others * 100) / 100 };
+  const r = (/** @type {number} */ x) => Math.round(x * 100) / 100;
+  return { main: r(main), others: r(workers + helpers), workers: r(workers), helpers: r(helpers) };
 }
 
 /** This process's CPU seconds so far (every thread's). */
@@ -82,14 +105,19 @@ function cpuNow() {
 }
 
 /**
- * The CPU seconds of this process's threads since `then` (a threadSplit()).
- * @param {{ main: number; others: number }} then
+ * The CPU seconds of this process's threads between `then` and `now` (threadSplit()s).
+ * @param {{ main: number; others: number; workers: number; helpers: number }} then
+ * @param {{ main: number; others: number; workers: number; helpers: number } | null} now
  */
-function threadsSince(then) {
-  const now = threadSplit();
+function threadsSince(then, now) {
   if (!now) return null;
   const r = (/** @type {number} */ x) => Math.round(x * 100) / 100;
-  return { main: r(now.main - then.main), others: r(now.others - then.others) };
+  return {
+    main: r(now.main - then.main),
+    others: r(now.others - then.others),
+    workers: r(now.workers - then.workers),
+    helpers: r(now.helpers - then.helpers),
+  };
 }
 
 const workers = Number(process.argv[2] ?? 1);
@@ -97,20 +125,33 @@ const schedules = Number(process.argv[3] ?? 300);
 const config = speedupConfig(schedules);
 // The second half of the campaign's schedules, timed apart: by then both threads have started,
 // calibrated and compiled their hot code, so it measures the threads' throughput alone.
-const half = Math.floor((planUnits(config).length * schedules) / 2);
+const total = planUnits(config).length * schedules;
+const half = Math.floor(total / 2);
 let done = 0;
-/** @type {{ at: number; cpu: number; done: number; threads: { main: number; others: number } | null } | null} */
+/** @type {{ at: number; cpu: number; done: number; threads: ReturnType<typeof threadSplit> } | null} */
 let mid = null;
+/** The threads' CPU at the last schedule, while the worker threads are still alive. */
+/** @type {ReturnType<typeof threadSplit>} */
+let last = null;
 const t0 = performance.now();
 const run = await runCampaign(config, workers, {
   tick(n) {
     done += n;
     if (mid === null && done >= half)
       mid = { at: performance.now(), cpu: cpuNow(), done, threads: threadSplit() };
+    if (done >= total) last = threadSplit();
   },
 });
 const t1 = performance.now();
 const cu = process.cpuUsage();
+const tallies = run.tallies.map((t) => [
+  t.key,
+  t.schedules,
+  t.steps,
+  t.minSteps,
+  t.maxSteps,
+  t.failing,
+]);
 console.log(
   JSON.stringify({
     workers,
@@ -122,9 +163,11 @@ console.log(
       schedules: done - mid.done,
       seconds: (t1 - mid.at) / 1000,
       cpuSeconds: (cu.user + cu.system) / 1e6 - mid.cpu,
-      threads: mid.threads && threadsSince(mid.threads),
+      threads: mid.threads && threadsSince(mid.threads, last),
     },
     failing: run.tallies.reduce((a, x) => a + x.failing, 0),
-    threads: threadSplit(),
+    // Every unit's schedules and steps (sum, least, most) hashed: equal digests, same schedules.
+    digest: createHash("sha256").update(JSON.stringify(tallies)).digest("hex").slice(0, 16),
+    threads: last ?? threadSplit(),
   }),
 );

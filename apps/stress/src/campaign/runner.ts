@@ -9,6 +9,7 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { applyCampaignV8Flags } from "@primetime/sim/explore";
 import type { CampaignConfig } from "./config.js";
 import { type Calibration, calibrateUnit, type Job, needsCalibration, runJob } from "./schedule.js";
 import { emptyTally, mergeTally, type UnitTally } from "./tally.js";
@@ -185,6 +186,9 @@ export async function runCampaign(
   progress?: Progress,
   now: () => number = Date.now,
 ): Promise<CampaignRun> {
+  // Same schedules, less of V8's compilation (see CAMPAIGN_V8_FLAGS): process-wide, set before
+  // any worker thread starts, and for one thread as well (it is faster there too).
+  applyCampaignV8Flags();
   const units = planUnits(c);
   const start = now();
   const deadline = c.timeMs === null ? Number.POSITIVE_INFINITY : start + c.timeMs;

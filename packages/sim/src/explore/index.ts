@@ -80,4 +80,9 @@ export {
   type RunToken,
   TOKEN_VERSION,
 } from "./token.js";
-export { applySearchV8Flags, SEARCH_V8_FLAGS } from "./v8-flags.js";
+export {
+  applyCampaignV8Flags,
+  applySearchV8Flags,
+  CAMPAIGN_V8_FLAGS,
+  SEARCH_V8_FLAGS,
+} from "./v8-flags.js";
