@@ -91,7 +91,7 @@ describe("toggles", () => {
       scenario: "fuzz-fd-reuse@vgem",
       drivers: ["vgem"],
       strategy: "pos",
-      schedules: 2745,
+      schedules: 2605,
     });
     expect(doc.toggles.find((t) => t.name === "qxl.dual-refcount")?.foundBy).toMatchObject({
       scenario: "surface-reaper@qxl+qxl",

@@ -59,10 +59,10 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     case: "fuzz-fd-reuse@vgem",
     // Only POS starves the fd lookup long enough (PCT and random never found it within 1,000 in
     // the fuzz package). Schedules to the first find under the campaign's POS, base seeds 1-10:
-    // 135, 1307, 84, 38, 128, 198, 217, 1383, 95, 388 (median 166, mean 397.3); the budget is
+    // 591, 37, 403, 164, 1747, 87, 175, 60, 468, 38 (median 169.5, mean 377); the budget is
     // ceil(ln(1000) x mean), as the fuzz package's hunts are pinned.
     strategy: "pos",
-    schedules: 2745,
+    schedules: 2605,
     // About 180 schedules per CPU second: a hunt of it and its clean run would double the demo.
     demo: false,
     how: "an fd lookup racing close() returns the file a child's open() allocated in the freed file's memory: a GEM ioctl's result no file installed at that fd could give, or drm_ioctl() on a file not opened yet (BUG: kernel NULL pointer dereference)",

@@ -289,9 +289,10 @@ export function dmaResvTrylock(obj: DmaResv): boolean {
  * References: none.
  */
 export function dmaResvUnlock(obj: DmaResv): Promise<void> {
-  // Both steps settle at once when the running task goes on at their points: no async frame.
-  const reset = dmaResvResetMaxFences(obj);
-  return reset === RESOLVED ? wwMutexUnlock(obj.lock) : reset.then(() => wwMutexUnlock(obj.lock));
+  // Neither step is a scheduling point (Lipton's reduction: a load under the lock that protects
+  // it and a release): both settle at once, no async frame.
+  dmaResvResetMaxFences(obj);
+  return wwMutexUnlock(obj.lock);
 }
 
 /**
@@ -302,17 +303,9 @@ export function dmaResvUnlock(obj: DmaResv): Promise<void> {
  */
 export function dmaResvResetMaxFences(obj: DmaResv): Promise<void> {
   const fences = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
-  if (!(fences instanceof Promise)) {
-    resetMaxFences(obj, fences);
-    return RESOLVED;
-  }
-  return fences.then((f) => resetMaxFences(obj, f));
-}
-
-/** dma_resv_reset_max_fences() once the list is loaded. */
-function resetMaxFences(obj: DmaResv, fences: DmaResvList | null): void {
   dmaResvAssertHeld(obj);
   if (fences) fences.maxFences = fences.numFences;
+  return RESOLVED;
 }
 
 /**

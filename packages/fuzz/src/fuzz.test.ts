@@ -226,35 +226,41 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
   const FOUND: readonly Found[] = [
     {
       toggle: "prime.cache-without-lock",
-      finds: [28, 38, 96, 150, 152],
-      seed: 200001,
+      finds: [16, 28, 20, 48, 148],
+      seed: 100001,
       splat: /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN/,
     },
     {
       toggle: "gem.handle-published-before-open",
-      finds: [84, 64, 896, 60, 10],
-      seed: 100001,
+      finds: [34, 78, 92, 32, 24],
+      seed: 1,
       splat: /unreferenced object drm_vma_offset_file/,
     },
     {
       toggle: "prime.cache-remove-by-dma-buf",
-      finds: [461, 516, 279, 1822, 183],
-      seed: 1,
-      splat: /fuzz divergence: PRIME import|dmabufs tree not empty/,
+      finds: [112, 1146, 156, 1258, 183],
+      seed: 400001,
+      // (Or a re-import returns the closed handle whose entry the close left behind: a MAP_DUMB
+      // of it fails with -ENOENT although the import just gave it.)
+      splat: /fuzz divergence: (PRIME import|MAP_DUMB)|dmabufs tree not empty/,
     },
     {
       // Once the race's fence stayed pending half the time (its point no longer signalled at
       // once), a poll waiting on it can see it replaced: about 1 schedule in 50, not 1,000.
       toggle: "dma-buf.fence-cb-without-ref",
-      finds: [60, 84, 9, 136, 18],
+      finds: [44, 42, 9, 76, 138],
       seed: 1,
       splat: /released with pending signals/,
     },
     {
       // epoll_wait() re-polling a dma-buf whose fd a racing close() doomed. Unfocused it is
       // found from 2 of 5 first seeds within 1,000 (406, 346); the plan pairs the two calls.
+      // The median first find (186, from seed 1) shows as a TypeError in the model's
+      // __ep_remove() (the file's f_ep list already gone, in a state the bug corrupted) before
+      // any oracle fires, so the test starts at the next-closest seed whose first find is
+      // KASAN's (198, from 100001).
       toggle: "epoll.item-poll-without-ref",
-      finds: [44, 76, 124, 230, 54],
+      finds: [186, 198, 324, 98, 174],
       seed: 100001,
       plan: "30:close-dmabuf+epoll-wait",
       splat: /KASAN/,
@@ -268,8 +274,8 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     },
     {
       toggle: "gem.change-handle-no-int-max-check",
-      finds: [1, 2, 1, 2, 2],
-      seed: 100001,
+      finds: [1, 13, 1, 2, 2],
+      seed: 300001,
       // A new handle above INT_MAX (INT_MAX + 1 or 0xffffffff) is a negative int start.
       splat: /idr_alloc\(object_idr\): bad range \[-\d+,/,
     },
@@ -282,28 +288,28 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     },
     {
       toggle: "gem.change-handle-two-live-handles",
-      finds: [48, 18, 44, 4, 18],
-      seed: 100001,
+      finds: [98, 72, 54, 24, 12],
+      seed: 200001,
       splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0/,
     },
     {
       // (Or the racing close freed the old id, a creation reserved it, and the move removed
       // the reservation: drm_gem_handle_create_tail()'s WARN.)
       toggle: "gem.change-handle-old-handle-live",
-      finds: [30, 18, 44, 24, 100],
+      finds: [10, 4, 44, 6, 80],
       seed: 1,
       splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0|was not reserved/,
     },
     {
       toggle: "gem.change-handle-lookup-before-lock",
-      finds: [48, 18, 52, 24, 130],
-      seed: 1,
+      finds: [98, 72, 44, 24, 2],
+      seed: 200001,
       splat: /KASAN: slab-use-after-free|refcount_t|handle_count already 0|was not reserved/,
     },
     {
       toggle: "prime.export-outside-name-lock",
-      finds: [3, 2, 2, 3, 1],
-      seed: 100001,
+      finds: [3, 4, 3, 3, 1],
+      seed: 1,
       splat: /dmabufs tree not empty|KASAN|refcount/,
       strategies: ["pct", "random", "pos"],
       feedback: true,
@@ -313,16 +319,16 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     // configuration of the same generic workload.
     {
       toggle: "gem.flink-no-handle-count-check",
-      finds: [42, 45, 48, 69, 30],
-      seed: 100001,
+      finds: [30, 36, 12, 18, 78],
+      seed: 1,
       splat: /GEM state leaked: names|KASAN: slab-use-after-free|fuzz divergence/,
       strategies: ["pct", "random", "pos"],
       plan: "30:gem-close+flink",
     },
     {
       toggle: "gem.handle-id-reused-before-release",
-      finds: [14, 45, 3, 51, 6],
-      seed: 1,
+      finds: [12, 15, 24, 24, 6],
+      seed: 100001,
       splat: /fuzz divergence: PRIME export|dmabufs tree not empty|KASAN|refcount/,
       strategies: ["pct", "random", "pos"],
       plan: "30:gem-close+create-export",
@@ -331,8 +337,8 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
       // Seen by userspace alone (the name checks): a later GEM_OPEN(N) fails or a FLINK of the
       // opened handle gives another name; or the lost dma-buf link shows in the PRIME cache.
       toggle: "gem.open-drops-name-lock",
-      finds: [12, 182, 16, 52, 48],
-      seed: 400001,
+      finds: [136, 40, 6, 64, 104],
+      seed: 300001,
       splat: /^fuzz divergence: (GEM_OPEN|GEM_FLINK|PRIME import)/,
       plan: "30:gem-open+create-flink-close",
     },
@@ -343,7 +349,7 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
       // runs on a file not opened yet: a NULL file_priv oops. Only POS schedules starve the lookup long enough (PCT and random
       // never did within 1,000); the plan pairs the close with the child's opens.
       toggle: "fs.fget-no-recheck",
-      finds: [186, 67, 414, 206, 676],
+      finds: [219, 594, 14, 416, 952],
       seed: 300001,
       splat:
         /a result no file installed at fd \d+ could give|BUG: kernel NULL pointer dereference in drm_(ioctl|gem_mmap)/,
@@ -360,8 +366,8 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     },
     {
       toggle: "qxl.handle-create-uaf",
-      finds: [6, 48, 21, 33, 24],
-      seed: 400001,
+      finds: [30, 3, 15, 9, 6],
+      seed: 300001,
       splat: /KASAN: slab-use-after-free in qxl_mode_dumb_create/,
       strategies: ["pct", "random", "pos"],
       plan: "30:create+guess-close",
@@ -370,7 +376,7 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     {
       // (The leaked import holds the vgem buffer's dma-buf: either device's counters may show it.)
       toggle: "vmwgfx.fd-to-handle-enosys-leak",
-      finds: [1, 1, 1, 2, 2],
+      finds: [1, 1, 1, 9, 2],
       seed: 1,
       splat: /(vmwgfx|vgem): GEM state leaked|unreferenced object/,
       drivers: [vmwgfx, vgem],
@@ -558,41 +564,53 @@ describe("the syscall log", () => {
     expect(cli.stdout).toContain(`, ${run.steps} steps, trace ${run.traceHash};`);
   }, 120_000);
 
-  // The 100,000-schedule campaign's one divergence (stress `run --scenario fuzz --drivers vgem
-  // --seeds 100000`, schedule 98,950, seed 895338476; the token is its minimized replay). A race
-  // of fuzz0's thread t1 closed its card fd 0 (close-drm) while its other side went on with
-  // GEM_CLOSE(1) through fd 0; the main thread's open() of card0 had landed on fd 0 meanwhile,
-  // so the GEM_CLOSE closed the main thread's handle 1, which had exported buffer 4: the kernel
-  // drops that handle's PRIME cache entry (drm_gem_object_release_handle()), and the next
-  // import of buffer 4's dma-buf made handle 3, as Linux does. The model recorded the GEM_CLOSE
-  // on t1's closed file, and its deferred PRIME cache check did not skip the main thread's file,
-  // which it knew stray (opened at a number a race may still call through): a false alarm.
+  // The false alarm of the stray GEM_CLOSE (README.md, "The stray GEM_CLOSE false alarm"): a
+  // race closed its card fd (close-drm) while its other side went on with GEM_CLOSE through the
+  // number; a sibling's file landed on that number and exported a handle, the race's GEM_CLOSE
+  // closed that handle (the kernel drops its PRIME cache entry: drm_gem_object_release_handle()),
+  // and the next import of the dma-buf made a new handle, as Linux does. The model had recorded
+  // the GEM_CLOSE on the closed file, and its deferred PRIME cache check did not skip the file it
+  // knew stray: a divergence. (First seen at schedule 98,950 of a 100,000-schedule stress
+  // campaign. Once lock releases stopped being scheduling points that token no longer replayed;
+  // this one is the first run the old check flagged in a search of the plan
+  // 30:close-drm+gem-close+export+import at race weight 50, one process of 3 threads with 14
+  // operations each, seeds 1-3,741 cycling random, PCT and POS: seed 3,741, POS.) Here fuzz0's
+  // thread t1 closes fd 2 while race[9] calls GEM_CLOSE(1) through it; t2's dup(1) lands on fd
+  // 2; a race exports handle 1 of that file (dma-buf fd 1); race[9]'s GEM_CLOSE(1) through fd 2
+  // closes it; t2's import of fd 1 through fd 2 gives handle 2.
   const STRAY_CLOSE_TOKEN =
-    "pt1.zZVLTsMwFEXvdeI0BGhHtALxkZgiI5bACthDVEypCC0k4dctMGCOxBwxZ84W2AQjJIaIGbLTliYBxCdCnHzfe9ex_ezYEo8XzzfOQ_3ucub-6erFr-8cDQabxx29v2ZubvPwNFrfDXvbkVbtWIepVpEO9xaNO9bhgYp1ouNjrU666W7_KFXt9HQ1OVHJWa-9HutIh4lWSbfTC6OxJNY7CyPJMNTRqer31EDH_es6KQmYkwIU5hB4D0eARiasOnPBKWBCk3YA1kGQReEsURI3iDnXcZqUAOjCzUNItwI2spYT0nMBehjVAwhO1Cngw89DeH4FLJt-S5MWgF8pYFpMkYclz49ogviOfsmOPekQIgCCDH7wDIJgWG5FLJhel-tq2E9VgUmrnWuCdgYP3eXU_ZIpYOpDRM7yG8A8WwHYFBIMQN8MeI0CtXeY5nSlAKjmQ8KxC0AFNKoejb-CEjIPMfa0gFy0QjNbjEeWZ_49KWVxOf330INXwGwnb--5MPNmMYrPTJuwccmilKVGFNuFbJuD3Qbt1WoRvD2_2XoF";
+    "pt1.jVbbbttGED0zs7pQliWKlNKibdokSFqgDg0ncPJgoEDRPtRF0Y8QHEY2IEuB5MCJnwr0K_qQT-hjH_sR_aACxeyFWlIM0AOb3J3LmdnZ4a4MPtz_c_LbX5_-8-8fvw-PX7-9u3vwZjlffffi5Oxiud6WxavN9dGivC7s7Kh892a9uTm6utaXPFyU18cXl_PVoiwu56tXy7JYlbdheFdu1o-2t8X2_erieFMuy_m2LLZXi9V8Wdxe3Vyu394Um_L1Z8HEqxblTbFeWe-_MxiwYePBHoaJSQcCERFjAHTEgbinEhFRvQjbsbDTWvdqKB8BtyHyBbhm9BwsREIsxOh0Op2KqQtQa5hnBGYIQOAuuPtx8BkJg4hAvV6vx2P6Xp1UqHKN3ydm6vf7jYy79Vm3KmIjgApal9ySjXypwZmEoNlzAk4c9C0idujqpRVhu1Hn0FzBGFSwPvY9GBijEjOw-aWJfSUBwcGcQJdrH8QHBwc7rsGBETBQ0RvH2AB3iMj1T2gkY54SREh0NYzhcDislI-gDQYmPuRDD6c5rKMx39XPlhsv7W6BCWAegUYOPPJc-sc174qlpoiIPRyPG7CORjW07il7U3ZPN3LOEWFgb6eIWwSwu7yHU2IQSD-WMY_H44baNontmYT5DOiDETqHmT-nb-lHUu1oxIlfj53Z9GOYr4AfSL8lEu02AsjESDm1cDPbXalrszRJ0lTVrnsTa-YM0pSSxCQJOaGaWLHTBTIfIJ5Q3LzyhDQz0q3HZDKZVGZ2FAtMqyAcfDt9i0tTqpNJK_aZaV_0Ce8Led-swrnWXL92PdDIFz_DHklWR3MBClBr2nJK-gExEVMe4A_SPIad7-R6ESicRDMQySSz10PEkWUSJ6djCdm5q8RzAJ7k_0FDOXYT1sshhBXtqlpVZFeX1qI16hdoM8dnanI3pbqXrto-nUleYwQbE5czcsjsf55neU6RVgEKVcs8t8l3PD5qy6pyE0d3wjxzXlogEwdxyrg4GsaaGhtcI3CeW78sz-Qn4L4eQSwkrJcPMKWwM1NFnJDEk2_oHHwKnNAUoMQ0UBHswNPpVKZerve9zlRW2QK_AD9Db3HS28D9hpAZeOZzmjk0m2gW6WbsfsfoaDabkRN-ATwBPQaPgXAU31N8ffbs1_8A";
 
-  it("replays a stress fuzz token: the stray GEM_CLOSE of the 100,000-schedule campaign is no divergence", async () => {
-    const { run, cls, log } = await fuzzLog(fuzz, { token: STRAY_CLOSE_TOKEN });
-    expect(run.traceHash).toBe("8f2777d1");
+  it("replays the stray GEM_CLOSE's token: a close through a reused fd number is no divergence", async () => {
+    const { run, cls, log } = await fuzzLog(
+      { ...fuzz, processes: 1, threads: 3, ops: 14 },
+      { token: STRAY_CLOSE_TOKEN },
+    );
+    expect(run.traceHash).toBe("c0667ed1");
     expect(cls).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hang: false });
-    // What happened, as the log shows it: t1 closes fd 0, the main thread's open gets fd 0, then
-    // the race's GEM_CLOSE(1) through fd 0 succeeds after the main thread exported handle 1 and
-    // before it imported that dma-buf (handle 3).
-    const at = (re: RegExp) => log.findIndex((e) => re.test(`${e.task} ${e.call} = ${e.result}`));
-    const close = at(/^fuzz0:t1\[\d+\] close\(0\) = 0/);
-    const open = at(/^fuzz0\[\d+\] open\("\/dev\/dri\/card0", 2\) = 0/);
+    // What happened, as the log shows it (each call found after the previous one).
+    const at = (re: RegExp, from = 0) =>
+      log.findIndex((e, i) => i >= from && re.test(`${e.task} ${e.call} = ${e.result}`));
+    const close = at(/^fuzz0:t1\[\d+\] close\(2\) = 0/);
+    const dup = at(/^fuzz0:t2\[\d+\] dup\(1\) = 2/, close);
     const exp = at(
-      /^fuzz0\[\d+\] ioctl\(0, DRM_IOCTL_PRIME_HANDLE_TO_FD, \{handle: 1,.* = 0 .*fd: 1\}/,
+      /^fuzz0:race\[\d+\] ioctl\(2, DRM_IOCTL_PRIME_HANDLE_TO_FD, \{handle: 1,.* = 0 .*fd: 1\}/,
+      dup,
     );
     const stray = at(
-      /^fuzz0:race\[\d+\] ioctl\(0, DRM_IOCTL_GEM_CLOSE, \{handle: 1, pad: 0\}\) = 0 /,
+      /^fuzz0:race\[\d+\] ioctl\(2, DRM_IOCTL_GEM_CLOSE, \{handle: 1, pad: 0\}\) = 0 /,
+      exp,
     );
     const imp = at(
-      /^fuzz0\[\d+\] ioctl\(0, DRM_IOCTL_PRIME_FD_TO_HANDLE, .*fd: 1\}\) = 0 \{handle: 3,/,
+      /^fuzz0:t2\[\d+\] ioctl\(2, DRM_IOCTL_PRIME_FD_TO_HANDLE, .*fd: 1\}\) = 0 \{handle: 2,/,
+      stray,
     );
-    expect([close, open, exp, stray, imp].every((i) => i >= 0)).toBe(true);
-    expect(log[close]!.ret!).toBeLessThan(log[open]!.ret!);
+    expect([close, dup, exp, stray, imp].every((i) => i >= 0)).toBe(true);
+    // The stray GEM_CLOSE is the race's that began before the close of fd 2 returned.
+    expect(log[stray]!.task).toBe(log[at(/ioctl\(2, DRM_IOCTL_GEM_CLOSE/)]!.task);
+    expect(log[close]!.ret!).toBeLessThan(log[dup]!.ret!);
     expect(log[exp]!.ret!).toBeLessThan(log[stray]!.start);
-    expect(log[stray]!.ret!).toBeLessThan(log[imp]!.start);
+    expect(log[stray]!.start).toBeLessThan(log[imp]!.start);
   });
 });
 

@@ -79,13 +79,13 @@ function settled<T>(v: T | null): Promise<T | null> {
  * "suspicious rcu_dereference_protected() usage".
  * Locking: the update-side lock `cond` checks.
  * References: none.
+ * Not a scheduling point: under the update-side lock no other task can change the pointer, so the
+ * load commutes with every other task's action (see ARCHITECTURE.md, "Scheduling points").
  */
 export function rcuDereferenceProtected<T>(
   p: RcuPointer<T>,
   cond: LockdepCondition,
 ): Promise<T | null> {
-  const at = pointNow(opLabel("rcu_dereference_protected", p.name));
-  if (at !== null) return at.then(() => dereferenceProtectedNow(p, cond));
   try {
     return settled(dereferenceProtectedNow(p, cond));
   } catch (e) {
@@ -94,24 +94,20 @@ export function rcuDereferenceProtected<T>(
 }
 
 /**
- * rcuDereferenceProtected() for hot update-side code: the same point and check, but the value
- * itself (not a promise of it) when the running task goes on at the point (pointNow()), so the
- * caller can go on synchronously; otherwise (another task runs first) a promise of the value,
- * as rcuDereferenceProtected() gives. Test the result with `instanceof Promise` (the pointer's
- * type must not be a promise).
+ * rcuDereferenceProtected() for hot update-side code: the same check, and the value itself (not
+ * a promise of it), so the caller goes on synchronously. Like rcuDereferenceProtected(), not a
+ * scheduling point.
  * Locking: the update-side lock `cond` checks.
  * References: none.
  */
 export function rcuDereferenceProtectedSettled<T>(
   p: RcuPointer<T>,
   cond: LockdepCondition,
-): T | null | Promise<T | null> {
-  const at = pointNow(opLabel("rcu_dereference_protected", p.name));
-  if (at !== null) return at.then(() => dereferenceProtectedNow(p, cond));
+): T | null {
   return dereferenceProtectedNow(p, cond);
 }
 
-/** rcuDereferenceProtected() after its point. */
+/** rcuDereferenceProtected()'s load and check. */
 function dereferenceProtectedNow<T>(p: RcuPointer<T>, cond: LockdepCondition): T | null {
   rcuDereferenceProtectedCheck(p.name, cond);
   return p[VALUE];

@@ -48,10 +48,12 @@ function rcuReadLockNow(): void {
  * changes nothing.
  * Locking: none.
  * References: objects dereferenced in the section may be freed as soon as it returns.
+ * Not a scheduling point: leaving a read-side section is a left mover (Lipton's reduction): it
+ * commutes with every other task's action (it only lets a grace period end, which no task can see
+ * before its own next point), so a preemption just before it reaches no state that the
+ * preemption at this task's next point does not (see ARCHITECTURE.md, "Scheduling points").
  */
 export function rcuReadUnlock(): Promise<void> {
-  const p = pointNow("rcu_read_unlock");
-  if (p !== null) return p.then(rcuReadUnlockNow);
   try {
     return rcuReadUnlockNow();
   } catch (e) {
@@ -59,7 +61,7 @@ export function rcuReadUnlock(): Promise<void> {
   }
 }
 
-/** rcu_read_unlock() after its point. */
+/** rcu_read_unlock()'s work. */
 function rcuReadUnlockNow(): Promise<void> {
   const st = rcuState();
   const r = readerOf(st);

@@ -442,6 +442,11 @@ export async function qxlReleaseFenceBufferObjects(
   qdev: QxlDevice,
   release: QxlRelease,
 ): Promise<void> {
+  // The first access of the release (release->bos) is the point: when the command was pushed
+  // first (qxl.release-use-after-free), the device may have handed the release back and gc_work
+  // freed it. The ring lock's unlock before it is no point (a release is a left mover:
+  // ARCHITECTURE.md, "Scheduling points"), so this access must be one.
+  await point(`qxl_release_fence_buffer_objects(${release.id})`);
   release.checkAccess("qxl_release_fence_buffer_objects");
   assertReleaseReserved(release);
   // if only one object on the release its the release itself since these objects are pinned
@@ -451,7 +456,6 @@ export async function qxlReleaseFenceBufferObjects(
   // bits. This will break if we really allow exporting of dma-bufs.
   dmaFenceInit(release, qxlFenceOps, qdev.releaseLock, release.id | 0xf0000000, release.seqno);
   release.fenced = true;
-  await point(`qxl_release_fence_buffer_objects(${release.id})`);
   for (const obj of release.exec.objects) {
     await dmaResvAddFence(obj.resv, release, DmaResvUsage.READ);
     if (obj instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(obj);

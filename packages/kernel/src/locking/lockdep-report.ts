@@ -5,7 +5,16 @@
  * Every report prints in the kernel's wording so a splat reads like dmesg.
  */
 
-import { here, type RelatedSite, report, type Site, site, type Task, warnOn } from "@primetime/sim";
+import {
+  here,
+  opLabel,
+  type RelatedSite,
+  report,
+  type Site,
+  site,
+  type Task,
+  warnOn,
+} from "@primetime/sim";
 import type { Dependency, HeldLock, LockClass, LockContext, LockdepLock } from "./lockdep.js";
 
 // --- formatting ------------------------------------------------------------------------------
@@ -195,8 +204,9 @@ export function reportUnlockImbalance(
   held: readonly HeldLock[],
   lock: LockdepLock,
   cls: LockClass,
+  op?: string,
 ): void {
-  const at = here();
+  const at = here(op === undefined ? undefined : opLabel(op, lock.name));
   const h = lock.holder;
   const lines = [
     "WARNING: bad unlock balance detected!",

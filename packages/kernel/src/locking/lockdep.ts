@@ -362,10 +362,12 @@ function heldClassOrLock(
 
 /**
  * Models lock_release(): pops the lock from the task's held stack. A lock the task does not hold
- * is "bad unlock balance". Returns whether it was held.
+ * is "bad unlock balance", reported at `op`'s label (`op(lock name)`, e.g. `mutex_unlock(m)`)
+ * when given: a release is no scheduling point, so the task's latest point is an earlier
+ * operation. Returns whether it was held.
  * Locking: none.
  */
-export function lockRelease(lock: LockdepLock): boolean {
+export function lockRelease(lock: LockdepLock, op?: string): boolean {
   const ctx = lockContext();
   const held = contextState(ctx).held;
   for (let i = held.length - 1; i >= 0; i--) {
@@ -377,7 +379,7 @@ export function lockRelease(lock: LockdepLock): boolean {
     }
   }
   const cls = lockClassOf(lock.dep);
-  if (once(`unlock:${cls.id}:${ctx.id}`)) reportUnlockImbalance(ctx, held, lock, cls);
+  if (once(`unlock:${cls.id}:${ctx.id}`)) reportUnlockImbalance(ctx, held, lock, cls, op);
   return false;
 }
 

@@ -26,8 +26,8 @@ const MUTEX_NAMES: LockNames = {
 };
 
 /**
- * Models struct mutex. Acquire and release are scheduling points (`mutex_lock(name)`,
- * `mutex_unlock(name)`); a contended lock sleeps on a wait queue whose deadlock report names the
+ * Models struct mutex. Acquire is a scheduling point (`mutex_lock(name)`); release is not (a
+ * left mover: ARCHITECTURE.md, "Scheduling points"); a contended lock sleeps on a wait queue whose deadlock report names the
  * holder ("mutex object_name_lock held by t2[3]"). `locked`, `heldByCurrent` and `holder`
  * (mutex_is_locked(), mutex->owner) come from OwnedLock.
  */

@@ -68,7 +68,6 @@ export abstract class OwnedLock implements LockdepLock {
   private readonly names: LockNames;
   /** The point labels of lock() and unlock(), built once (they run on every lock operation). */
   private readonly lockLabel: string;
-  private readonly unlockLabel: string;
 
   protected constructor(name: string, kind: LockKind, names: LockNames, opts: LockOptions) {
     this.name = name;
@@ -79,7 +78,6 @@ export abstract class OwnedLock implements LockdepLock {
     // One string per (operation, lock name) for the process: a run's lock labels are the very
     // strings earlier runs used, which the trace finds at once.
     this.lockLabel = opLabel(names.lock, name);
-    this.unlockLabel = opLabel(names.unlock, name);
   }
 
   /** Models mutex_is_locked() / spin_is_locked(). */
@@ -180,15 +178,16 @@ export abstract class OwnedLock implements LockdepLock {
   protected afterRelease(_wasHeld: boolean): void {}
 
   /**
-   * The body of mutex_unlock() / spin_unlock(): the point, the owner's liveness check, lockdep
-   * release (a lock the task does not hold is "bad unlock balance"), then release and wake one
-   * waiter, then afterRelease(). As the kernel does, a lock another task holds is released
-   * anyway; a free lock stays free. The unlock() methods return this promise as it is (no
-   * second async frame per unlock).
+   * The body of mutex_unlock() / spin_unlock(): the owner's liveness check, lockdep release (a
+   * lock the task does not hold is "bad unlock balance"), then release and wake one waiter, then
+   * afterRelease(). As the kernel does, a lock another task holds is released anyway; a free lock
+   * stays free. The unlock() methods return this promise as it is (no second async frame per
+   * unlock). Not a scheduling point: a release is a left mover (Lipton's reduction): it commutes
+   * with every other task's action up to that task's next acquire of this lock, so a preemption
+   * just before it reaches no state that the preemption at this task's next point does not (see
+   * ARCHITECTURE.md, "Scheduling points").
    */
   protected release(): Promise<void> {
-    const p = pointNow(this.unlockLabel);
-    if (p !== null) return p.then(() => this.releaseNow());
     try {
       this.releaseNow();
       return RESOLVED;
@@ -197,10 +196,10 @@ export abstract class OwnedLock implements LockdepLock {
     }
   }
 
-  /** release() after its point. */
+  /** release()'s work, settled. */
   private releaseNow(): void {
     this.owner?.checkAccess?.(this.names.unlock);
-    const wasHeld = lockRelease(this);
+    const wasHeld = lockRelease(this, this.names.unlock);
     if (this.holderCtx !== null) {
       this.holderCtx = null;
       this.wq?.wakeOne();

@@ -102,8 +102,8 @@ const SPIN_NAMES: LockNames = {
 };
 
 /**
- * Models spinlock_t. Acquire and release are scheduling points (`spin_lock(name)`,
- * `spin_unlock(name)`); a contended lock "spins" by sleeping on a wait queue whose deadlock
+ * Models spinlock_t. Acquire is a scheduling point (`spin_lock(name)`); release is not (a left
+ * mover: ARCHITECTURE.md, "Scheduling points"); a contended lock "spins" by sleeping on a wait queue whose deadlock
  * report names the holder. The holder is atomic: sleeping before spin_unlock() is a `sleep`
  * splat. Lockdep tracks it like a mutex (its class prints with wait type `{2:2}`). `locked`,
  * `heldByCurrent` and `holder` (spin_is_locked(), the holder) come from OwnedLock.

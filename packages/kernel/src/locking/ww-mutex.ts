@@ -216,7 +216,6 @@ export class WwMutex extends Mutex {
   ctx: WwAcquireCtx | null = null;
   /** The waiters in the kernel's wait_list order (contexts in stamp order). */
   private readonly waiters: WwWaiter[] = [];
-  private readonly wwUnlockLabel: string;
 
   /**
    * Models ww_mutex_init(): a mutex of `wwClass`'s mutex lock class.
@@ -228,7 +227,6 @@ export class WwMutex extends Mutex {
     opts: Omit<LockOptions, "key"> = {},
   ) {
     super(name, { owner: opts.owner, key: wwClass.mutexKey });
-    this.wwUnlockLabel = opLabel("ww_mutex_unlock", name);
   }
 
   /** mutex_lock()/mutex_lock_nested() on the ww_mutex: ww_mutex_lock(lock, NULL). */
@@ -240,8 +238,10 @@ export class WwMutex extends Mutex {
   }
 
   /**
-   * ww_mutex_unlock(). Settled at once when the running task goes on at its point
-   * (pointNow(): no async frame per unlock).
+   * ww_mutex_unlock(), settled at once. Not a scheduling point: a release is a left mover
+   * (Lipton's reduction): it commutes with every other task's action up to that task's next
+   * acquire of this lock, so a preemption just before it reaches no state that the preemption at
+   * this task's next point does not (see ARCHITECTURE.md, "Scheduling points").
    */
   protected override release(): Promise<void> {
     // __ww_mutex_unlock(), then mutex_unlock() of the base.
@@ -251,8 +251,6 @@ export class WwMutex extends Mutex {
       if (c.acquired > 0) c.acquired--;
       this.ctx = null;
     }
-    const p = pointNow(this.wwUnlockLabel);
-    if (p !== null) return p.then(() => this.wwReleaseNow());
     try {
       this.wwReleaseNow();
       return RESOLVED;
@@ -261,10 +259,10 @@ export class WwMutex extends Mutex {
     }
   }
 
-  /** release() after its point. */
+  /** release()'s work. */
   private wwReleaseNow(): void {
     this.owner?.checkAccess?.("ww_mutex_unlock");
-    const wasHeld = lockRelease(this);
+    const wasHeld = lockRelease(this, "ww_mutex_unlock");
     if (this.holderCtx !== null) {
       this.holderCtx = null;
       this.waiters[0]?.wq.wakeOne();

@@ -88,20 +88,22 @@ export class MmapLock implements LockdepLock {
     this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
   }
 
-  /** Models mmap_read_unlock(). Locking: the caller holds it for reading; wakes every waiter. */
+  /**
+   * Models mmap_read_unlock(). Locking: the caller holds it for reading; wakes every waiter.
+   * Not a scheduling point: a release is a left mover (Lipton's reduction): it commutes with every
+   * other task's action up to that task's next acquire of this lock, so a preemption just before it
+   * reaches no state that the preemption at this task's next point does not (see ARCHITECTURE.md,
+   * "Scheduling points").
+   */
   readUnlock(): Promise<void> {
-    const p = pointNow("mmap_read_unlock");
-    if (p === null) {
-      this.readUnlockNow();
-      return RESOLVED;
-    }
-    return p.then(() => this.readUnlockNow());
+    this.readUnlockNow();
+    return RESOLVED;
   }
 
-  /** readUnlock() after its point. */
+  /** readUnlock()'s work. */
   private readUnlockNow(): void {
     const ctx = lockContext();
-    lockRelease(this);
+    lockRelease(this, "mmap_read_unlock");
     const n = this.readers.get(ctx) ?? 0;
     if (n <= 1) this.readers.delete(ctx);
     else this.readers.set(ctx, n - 1);
@@ -136,19 +138,21 @@ export class MmapLock implements LockdepLock {
     this.writer = ctx;
   }
 
-  /** Models mmap_write_unlock(). Locking: the caller holds it for writing; wakes every waiter. */
+  /**
+   * Models mmap_write_unlock(). Locking: the caller holds it for writing; wakes every waiter.
+   * Not a scheduling point: a release is a left mover (Lipton's reduction): it commutes with every
+   * other task's action up to that task's next acquire of this lock, so a preemption just before it
+   * reaches no state that the preemption at this task's next point does not (see ARCHITECTURE.md,
+   * "Scheduling points").
+   */
   writeUnlock(): Promise<void> {
-    const p = pointNow("mmap_write_unlock");
-    if (p === null) {
-      this.writeUnlockNow();
-      return RESOLVED;
-    }
-    return p.then(() => this.writeUnlockNow());
+    this.writeUnlockNow();
+    return RESOLVED;
   }
 
-  /** writeUnlock() after its point. */
+  /** writeUnlock()'s work. */
   private writeUnlockNow(): void {
-    lockRelease(this);
+    lockRelease(this, "mmap_write_unlock");
     this.writer = null;
     this.wq.wakeAll();
   }

@@ -40,8 +40,9 @@ export const SHORT_RUN = 64;
  *
  * Measured over base seeds 1-20 (`pnpm --filter @primetime/vgem bench`, figures in the sim
  * README): the median schedules to the first detection stays within 2x of the best single
- * strategy's (random, PCT at depth 2, 3 or 4, POS) for every toggle and buggy kref.rst example.
- * Each member is far behind another somewhere: POS needs 2.7x PCT depth 4's schedules on
+ * strategy's (random, PCT at depth 2, 3 or 4, POS) for every toggle and buggy kref.rst example
+ * but gem.flink-no-handle-count-check (2.22x since lock releases stopped being scheduling
+ * points). Each member is far behind another somewhere: POS needs 1.8x PCT depth 4's schedules on
  * `gem.handle-id-reused-before-release`, PCT depth 3 about 4x POS's on
  * `gem.open-drops-name-lock`, and both 2-5x random's on the kref.rst lookup race.
  */
