@@ -44,6 +44,7 @@ import {
   pollWait,
   SpinLock,
 } from "@primetime/kernel";
+import { rcuDereferenceProtected } from "@primetime/rcu";
 import { defineToggle, now, opLabel, point, toggleEnabled, WaitQueue } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import {
@@ -55,7 +56,7 @@ import {
 } from "./dma-fence.js";
 import {
   type DmaResv,
-  dmaResvForEachFence,
+  dmaResvAssertHeld,
   dmaResvLock,
   dmaResvUnlock,
   dmaResvUsageRw,
@@ -170,7 +171,16 @@ export async function dmaBufPollCb(fence: DmaFence | null, cb: DmaFenceCb): Prom
  * historic bug: dropped at once).
  */
 async function dmaBufPollAddCb(resv: DmaResv, write: boolean, dcb: DmaBufPollCb): Promise<boolean> {
-  for await (const { fence } of dmaResvForEachFence(resv, dmaResvUsageRw(write))) {
+  // dma_resv_for_each_fence() written out (what dmaResvForEachFence() does, with the same
+  // points and checks): no async generator, whose steps cost promises and result objects.
+  const usage = dmaResvUsageRw(write);
+  dmaResvAssertHeld(resv);
+  const fences = await rcuDereferenceProtected(resv.fences, resv.heldCond);
+  for (let i = 0; fences && i < fences.numFences; i++) {
+    dmaResvAssertHeld(resv);
+    const e = fences.table[i]!;
+    if (e.usage > usage) continue;
+    const fence = e.fence;
     await dmaFenceGet(fence);
     const r = await dmaFenceAddCallback(fence, dcb, dmaBufPollCb);
     if (!r) {

@@ -164,7 +164,7 @@ export class DmaResv {
   readonly fences: RcuPointer<DmaResvList>;
   /**
    * @internal The lockdep condition of update-side dereferences of `fences` (dma_resv_held()),
-   * made once per reservation: a bound module-level function, not a closure per dereference.
+   * made once per reservation: a bound method, not a closure per dereference.
    */
   readonly heldCond: LockdepCondition;
 
@@ -177,7 +177,12 @@ export class DmaResv {
     const who = owner?.name ?? "dma_resv";
     this.lock = new WwMutex(`${who}.resv`, reservationWwClass, { owner });
     this.fences = new RcuPointer<DmaResvList>(`${who}->resv.fences`);
-    this.heldCond = resvHeldCond.bind(this);
+    this.heldCond = this.isHeldCond.bind(this);
+  }
+
+  /** heldCond's method: held, or the reservation's name for the splat. */
+  private isHeldCond(): boolean | string {
+    return dmaResvHeld(this) || this.name;
   }
 
   /** A name for labels and splats. */
@@ -211,11 +216,6 @@ export function dmaResvAssertHeld(obj: DmaResv): void {
  */
 export function dmaResvIsLocked(obj: DmaResv): boolean {
   return obj.lock.locked;
-}
-
-/** DmaResv.heldCond's function: held, or the reservation's name for the splat. */
-function resvHeldCond(this: DmaResv): boolean | string {
-  return dmaResvHeld(this) || this.name;
 }
 
 const heldCond = (obj: DmaResv): LockdepCondition => obj.heldCond;
@@ -357,16 +357,19 @@ export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<n
   if (isErr(fresh)) return fresh;
   // No need to bump fence refcounts: RCU readers use kref_get_unless_zero, and the references
   // of the old list are carried over to the new one.
-  const signalled: DmaFence[] = [];
+  // The signalled fences whose references are dropped below (an array only if there are any).
+  let signalled: DmaFence[] | null = null;
   for (let i = 0; i < (old ? old.numFences : 0); i++) {
     const e = old!.table[i]!;
-    if (await dmaFenceIsSignaled(e.fence)) signalled.push(e.fence);
-    else fresh.table[fresh.numFences++] = { fence: e.fence, usage: e.usage };
+    if (await dmaFenceIsSignaled(e.fence)) {
+      if (signalled === null) signalled = [e.fence];
+      else signalled.push(e.fence);
+    } else fresh.table[fresh.numFences++] = { fence: e.fence, usage: e.usage };
   }
   // The effective set of unsignalled fences is unchanged: readers of either list see the same.
   await rcuAssignPointer(obj.fences, fresh);
   if (!old) return 0;
-  for (const f of signalled) await dmaFencePut(f);
+  if (signalled !== null) for (const f of signalled) await dmaFencePut(f);
   await kfreeRcu(old);
   return 0;
 }

@@ -255,15 +255,14 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
     {
       // epoll_wait() re-polling a dma-buf whose fd a racing close() doomed. Unfocused it is
       // found from 2 of 5 first seeds within 1,000 (406, 346); the plan pairs the two calls.
-      // The median first find (186, from seed 1) shows as a TypeError in the model's
-      // __ep_remove() (the file's f_ep list already gone, in a state the bug corrupted) before
-      // any oracle fires, so the test starts at the next-closest seed whose first find is
-      // KASAN's (198, from 100001).
+      // The median first find (186, from seed 1) is the poll's resurrected file put a second
+      // time: its second __fput() races the first one's eventpoll_release_file(), and
+      // __ep_remove() finds file->f_ep NULL (a NULL pointer oops, as the kernel's head->first).
       toggle: "epoll.item-poll-without-ref",
       finds: [186, 198, 324, 98, 174],
-      seed: 100001,
+      seed: 1,
       plan: "30:close-dmabuf+epoll-wait",
-      splat: /KASAN/,
+      splat: /KASAN|NULL pointer dereference in __ep_remove\(\)/,
     },
     {
       // v6.18.0 lacked the INT_MAX check too: its idr_alloc() WARN may come first.

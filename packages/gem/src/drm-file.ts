@@ -248,6 +248,11 @@ export async function drmRelease(_inode: Inode | null, filp: File): Promise<numb
   return 0;
 }
 
+/** Models noop_llseek(): the position, unchanged (a module-level function, not one per call). */
+async function drmNoopLlseek(file: File): Promise<number> {
+  return file.fPos;
+}
+
 /**
  * Models DEFINE_DRM_GEM_FOPS: the file operations of a DRM node (drm_open, drm_release,
  * drm_ioctl, drm_gem_mmap, noop_llseek), with the driver's overrides.
@@ -261,7 +266,7 @@ export function drmFops(dev: DrmDevice): FileOperations {
     release: drmRelease,
     unlockedIoctl: drmIoctl,
     mmap: drmGemMmap,
-    llseek: async (file: File) => file.fPos,
+    llseek: drmNoopLlseek,
     ...dev.driver.fops,
   };
 }

@@ -14,12 +14,12 @@
 
 import {
   type DmaFence,
+  DmaResvIter,
   DmaResvUsage,
   dmaFencePut,
   dmaFenceWait,
   dmaResvAddFence,
   dmaResvAssertHeld,
-  dmaResvForEachFenceUnlocked,
 } from "@primetime/dma-buf";
 import { EINVAL, isErr } from "@primetime/kernel";
 import type { Page } from "@primetime/simgpu";
@@ -84,11 +84,18 @@ export async function ttmSimgpuIoMemReserve(bdev: TtmDevice, mem: TtmResource): 
 async function ttmSimgpuSyncForeign(bo: TtmBufferObject, drv: SimgpuFenceDriver): Promise<number> {
   dmaResvAssertHeld(bo.resv);
   const foreign: DmaFence[] = [];
-  for await (const f of dmaResvForEachFenceUnlocked(bo.resv, DmaResvUsage.BOOKKEEP)) {
-    if (f.context !== drv.context) {
-      await f.refcount.get();
-      foreign.push(f);
+  // dma_resv_for_each_fence_unlocked() with the cursor itself (what
+  // dmaResvForEachFenceUnlocked() does): no async generator, whose steps cost promises.
+  const cursor = new DmaResvIter(bo.resv, DmaResvUsage.BOOKKEEP);
+  try {
+    for (let f = await cursor.first(); f; f = await cursor.next()) {
+      if (f.context !== drv.context) {
+        await f.refcount.get();
+        foreign.push(f);
+      }
     }
+  } finally {
+    await cursor.end();
   }
   let ret = 0;
   for (const f of foreign) {

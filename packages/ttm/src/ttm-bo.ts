@@ -22,6 +22,7 @@
 import { Kref } from "@primetime/atomics";
 import {
   type DmaResv,
+  DmaResvIter,
   DmaResvUsage,
   dmaFenceEnableSwSignaling,
   dmaFenceGet,
@@ -30,7 +31,6 @@ import {
   dmaResvAddFence,
   dmaResvAssertHeld,
   dmaResvCopyFences,
-  dmaResvForEachFenceUnlocked,
   dmaResvLock,
   dmaResvLockInterruptible,
   dmaResvLockingCtx,
@@ -415,8 +415,15 @@ async function ttmBoIndividualizeResv(bo: TtmBufferObject): Promise<number> {
  * Locking: none. References: the cursor's.
  */
 async function ttmBoFlushAllFences(bo: TtmBufferObject): Promise<void> {
-  for await (const fence of dmaResvForEachFenceUnlocked(bo._resv, DmaResvUsage.BOOKKEEP)) {
-    if (!fence.ops.signaled) await dmaFenceEnableSwSignaling(fence);
+  // dma_resv_for_each_fence_unlocked() with the cursor itself (what
+  // dmaResvForEachFenceUnlocked() does): no async generator, whose steps cost promises.
+  const cursor = new DmaResvIter(bo._resv, DmaResvUsage.BOOKKEEP);
+  try {
+    for (let fence = await cursor.first(); fence; fence = await cursor.next()) {
+      if (!fence.ops.signaled) await dmaFenceEnableSwSignaling(fence);
+    }
+  } finally {
+    await cursor.end();
   }
 }
 

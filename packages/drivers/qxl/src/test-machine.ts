@@ -364,11 +364,10 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
   v.setUint32(QXL_SIM_DRAW.value, d.value ?? 0, true);
   v.setUint32(QXL_SIM_DRAW.size, d.size, true);
   const relocs: DrmQxlReloc[] = [];
-  const at = (field: number) => QXL_RELEASE_INFO_SIZE + field;
   if (d.dst.surface) {
     relocs.push({
       src_offset: 0,
-      dst_offset: at(QXL_SIM_DRAW.surfaceId),
+      dst_offset: QXL_RELEASE_INFO_SIZE + QXL_SIM_DRAW.surfaceId,
       src_handle: d.dst.handle,
       dst_handle: 0,
       reloc_type: QXL_RELOC_TYPE_SURF,
@@ -378,7 +377,7 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
   } else {
     relocs.push({
       src_offset: d.dst.offset,
-      dst_offset: at(QXL_SIM_DRAW.dst),
+      dst_offset: QXL_RELEASE_INFO_SIZE + QXL_SIM_DRAW.dst,
       src_handle: d.dst.handle,
       dst_handle: 0,
       reloc_type: QXL_RELOC_TYPE_BO,
@@ -388,7 +387,7 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
   if (d.src) {
     relocs.push({
       src_offset: d.src.offset,
-      dst_offset: at(QXL_SIM_DRAW.src),
+      dst_offset: QXL_RELEASE_INFO_SIZE + QXL_SIM_DRAW.src,
       src_handle: d.src.handle,
       dst_handle: 0,
       reloc_type: QXL_RELOC_TYPE_BO,

@@ -35,7 +35,7 @@
  */
 
 import { RefcountT } from "@primetime/atomics";
-import { defineToggle, now, point, report, toggleEnabled, WaitQueue } from "@primetime/sim";
+import { bug, defineToggle, now, point, report, toggleEnabled, WaitQueue } from "@primetime/sim";
 import { O_CLOEXEC, O_RDWR } from "@primetime/uapi";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM, EPERM, isErr } from "../include/errno.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
@@ -343,7 +343,12 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
     await file.fLock.unlock();
     return false;
   }
-  const head = file.fEp!;
+  // head = file->f_ep; head->first: a file whose f_ep list is already gone is a NULL pointer
+  // oops. Only a second __fput() of the file reaches one (its count was taken from zero, as
+  // epoll.item-poll-without-ref lets a poll do), racing the first one's eventpoll_release_file().
+  const head = file.fEp;
+  if (head === null)
+    bug("BUG: kernel NULL pointer dereference in __ep_remove(): file->f_ep is NULL");
   const i = head.indexOf(epi);
   if (i >= 0) head.splice(i, 1);
   if (head.length === 0) file.fEp = null;

@@ -124,6 +124,16 @@ export interface FileOperations {
 /** The slab cache of files (filp_cachep). */
 export const filpCachep = new KmemCache("filp");
 
+/** A file's ____fput task work: the head knows its file (container_of()). */
+interface FputTaskWork extends CallbackHead {
+  readonly file: File;
+}
+
+/** The ____fput task work's callback: __fput() of the head's file (one function for all files). */
+function fputTaskWork(work: CallbackHead): Promise<void> {
+  return fputFinal((work as FputTaskWork).file);
+}
+
 /**
  * Models struct file.
  *
@@ -178,13 +188,21 @@ export class File extends SlabObject {
     super();
     this.fOp = fops;
     this.fMapping = new AddressSpace(this.name);
-    this.fCount = new RefcountT(1, {
-      onWarn: (_type, message) => {
-        report("refcount", message, { object: this.name });
-      },
-    });
-    this.fTaskWork = { func: () => fputFinal(this), label: opLabel("____fput", this.name) };
+    // A bound method and a module-level function, not closures made per file (a closure that
+    // is an object literal's property is also named at run time under keepNames transpilers).
+    this.fCount = new RefcountT(1, { onWarn: this.fCountWarn.bind(this) });
+    const work: FputTaskWork = {
+      func: fputTaskWork,
+      label: opLabel("____fput", this.name),
+      file: this,
+    };
+    this.fTaskWork = work;
     this.fLock = new SpinLock("file->f_lock", { owner: this });
+  }
+
+  /** f_count's warnings: a `refcount` splat naming the file. */
+  private fCountWarn(_type: unknown, message: string): void {
+    report("refcount", message, { object: this.name });
   }
 
   /** True between the final fput() and __fput(): count 0, memory still allocated. */

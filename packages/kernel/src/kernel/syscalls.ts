@@ -641,7 +641,7 @@ async function sysRecvFdBody(p: SyscallProcess, opts: unknown): Promise<number> 
   const r = await scmRecvFds(p.socket, {
     nonblock,
     oFlags: cloexec ? O_CLOEXEC : 0,
-    interrupted: () => p.groupExiting,
+    receiver: p,
   });
   if (typeof r === "number") return r;
   // One fd per sendFd() message; a message sent another way could carry more: keep the first

@@ -385,7 +385,7 @@ export function lockRelease(lock: LockdepLock, op?: string): boolean {
 
 /** Models lock_is_held(): whether the running context holds `lock` (for lockdep). */
 export function lockIsHeld(lock: LockdepLock): boolean {
-  return contextState().held.some((h) => h.lock === lock);
+  return holds(contextState().held, lock);
 }
 
 /** Models check_prev_add(): records prev -> next unless it closes a cycle. */
@@ -485,30 +485,42 @@ export function debugCheckNoLocksFreed(obj: object): void {
   const held = contextState(ctx).held;
   if (held.length === 0) return;
   const raw = kasanUnwrap(obj);
-  // A task holds few locks: a scan of the object's own properties per held lock is cheaper than
-  // building a set (or an array) of them on every kfree().
-  let h: HeldLock | undefined;
-  for (let i = 0; i < held.length; i++) {
-    const x = held[i]!;
-    const owner = x.lock.dep.owner;
-    if ((owner !== undefined && kasanUnwrap(owner) === raw) || hasOwnValue(raw, x.lock)) {
-      h = x;
-      break;
-    }
+  // The first held lock (in held order) that the object owns or stores in an own property: one
+  // scan of the object's own properties finds the earliest held lock stored there, without a
+  // set (or an array) built on every kfree().
+  let first = held.length;
+  for (let i = 0; i < first; i++) {
+    const owner = held[i]!.lock.dep.owner;
+    if (owner !== undefined && kasanUnwrap(owner) === raw) first = i;
   }
-  if (!h) return;
+  if (first > 0) first = firstHeldValue(raw, held, first);
+  if (first === held.length) return;
+  const h = held[first]!;
   const name = (raw as { name?: unknown }).name;
   const what = typeof name === "string" ? name : "an object";
   if (!once(`freed:${what}:${h.cls.id}`)) return;
   reportHeldLockFreed(ctx, held, h, what, typeof name === "string" ? name : undefined);
 }
 
-/** Whether `value` is one of `obj`'s own enumerable property values (Object.values(obj).includes(value)). */
-function hasOwnValue(obj: object, value: unknown): boolean {
+/**
+ * The index of the first of `held[0, end)` whose lock is one of `obj`'s own enumerable property
+ * values, or `end` if none is.
+ */
+function firstHeldValue(obj: object, held: readonly HeldLock[], end: number): number {
+  let first = end;
   for (const k in obj) {
-    if (Object.hasOwn(obj, k) && (obj as Record<string, unknown>)[k] === value) return true;
+    if (!Object.hasOwn(obj, k)) continue;
+    const v = (obj as Record<string, unknown>)[k];
+    if (typeof v !== "object" || v === null) continue;
+    for (let i = 0; i < first; i++) {
+      if (held[i]!.lock === v) {
+        first = i;
+        break;
+      }
+    }
+    if (first === 0) break;
   }
-  return false;
+  return first;
 }
 
 /**

@@ -112,6 +112,8 @@ export interface ScmRecvOptions {
   oFlags?: number;
   /** A fatal signal is pending: stop sleeping with -EINTR. */
   interrupted?: () => boolean;
+  /** The receiving process: its group exit (a fatal signal) also stops the sleep with -EINTR. */
+  receiver?: { readonly groupExiting: boolean };
 }
 
 /**
@@ -135,9 +137,9 @@ export async function scmRecvFds(
     await sk.lock.unlock();
     if (fpl !== undefined) break;
     if (opts.nonblock) return -EAGAIN;
-    if (opts.interrupted?.()) return -EINTR;
+    if (opts.interrupted?.() || opts.receiver?.groupExiting) return -EINTR;
     await sk.wait.wait(`unix_stream_data_wait(${sk.name})`);
-    if (opts.interrupted?.()) return -EINTR;
+    if (opts.interrupted?.() || opts.receiver?.groupExiting) return -EINTR;
   }
   const fds: number[] = [];
   let err = 0;
