@@ -1,9 +1,11 @@
 /**
  * The campaign benchmark (`pnpm --filter @primetime/stress bench`), a benchmark and not a test:
  *
- * 1. schedules/s of every campaign scenario on every driver (pair), on one worker (this thread),
- *    after BENCH_RATE_WARMUP (default 200) untimed schedules of every unit (the cold pass's rate
- *    per CPU second is printed beside it);
+ * 1. schedules/s of every campaign scenario on every driver (pair), on one worker, after
+ *    BENCH_RATE_WARMUP (default 200) untimed schedules of every unit (the cold pass's rate per
+ *    CPU second is printed beside it), each scenario in a child process of its own (rate-run.mjs),
+ *    as `run --scenario <name>` runs it, on the code the CLI runs: the built code when the build
+ *    is current, else the sources (BENCH_RATE_FROM);
  * 2. for every toggle a scenario finds and every buggy kref.rst example: schedules and seconds to
  *    the first detection under each strategy (the portfolio, random, POS, PCT at depths 2-4,
  *    DFS), median and max over BENCH_SEEDS base seeds (default 20), at most BENCH_BUDGET
@@ -28,7 +30,6 @@ import type { CampaignConfig, SearchOptions } from "../src/campaign/config.js";
 import { formatStrategy } from "../src/campaign/config.js";
 import { CAMPAIGN_SCENARIOS } from "../src/campaign/registry.js";
 import { runCampaign } from "../src/campaign/runner.js";
-import { runJob } from "../src/campaign/schedule.js";
 import { planUnits } from "../src/campaign/units.js";
 import { installedDrivers } from "../src/drivers.js";
 import { toggleTable } from "../src/toggles.js";
@@ -73,48 +74,77 @@ const rates: Record<string, number> = {};
 const cpuRates: Record<string, number> = {};
 /** The warm-up pass's schedules per CPU second (cold JIT), per unit. */
 const coldCpuRates: Record<string, number> = {};
-if (PARTS.has("rate")) {
-  const config: CampaignConfig = {
-    ...base,
-    scenarios: CAMPAIGN_SCENARIOS.filter((s) => s.arity > 0).map((s) => s.name),
-    strategy: { strategy: "pct", depth: 3 },
-    seeds: RATE_SCHEDULES,
-    seed: 1,
-    bugs: [],
-    failFast: false,
+/**
+ * Which code the child processes of the rate and speed-up parts run, like the bin: the compiled
+ * code when the build is current (`built`), else the sources (`sources`); the environment
+ * variable `name` (BENCH_RATE_FROM, BENCH_SPEEDUP_FROM = built|sources) forces one.
+ */
+async function codeFrom(name: string): Promise<string> {
+  const forced = process.env[name];
+  if (forced !== undefined) return forced;
+  const { staleBuild } = (await import(
+    new URL("../bin/stale-build.mjs", import.meta.url).href
+  )) as {
+    staleBuild: (dir: string) => string | null;
   };
-  const units = planUnits(config);
-  // Warm-up outside the measurement: every unit runs RATE_WARMUP schedules (other seeds) before
-  // any unit is timed. V8 compiles the models while the first units run (about 4 s of TurboFan
-  // work here, settling over the first thousand-odd schedules), so with a few warm-up schedules
-  // per unit the first units timed read 3-4x slow whatever they are. The cold pass's rate per
-  // CPU second is printed beside the steady one.
-  const cold: Record<string, number> = {};
-  for (const u of units) {
-    const c0 = process.cpuUsage();
-    const t = await runJob(config, {
-      unit: u.key,
-      from: RATE_SCHEDULES,
-      to: RATE_SCHEDULES + RATE_WARMUP,
-      step: 1,
-    });
-    const cu = process.cpuUsage(c0);
-    cold[u.key] = Math.round(t.schedules / ((cu.user + cu.system) / 1e6));
-  }
+  const appDir = fileURLToPath(new URL("..", import.meta.url));
+  return existsSync(new URL("../dist/cli.js", import.meta.url)) && staleBuild(appDir) === null
+    ? "built"
+    : "sources";
+}
+
+/**
+ * The arguments that start a bench child on `from`: the built run is plain node (every
+ * @primetime package resolves to its dist/); the sources run through tsx with the source
+ * condition, as this bench does.
+ */
+function childArgsFor(from: string): string[] {
+  return from === "built" ? [] : process.execArgv;
+}
+
+let rateFrom = "";
+if (PARTS.has("rate")) {
+  // In a child process running the code the CLI runs (rate-run.mjs): the built code when the
+  // build is current, as `primetime-stress run` does, else the sources through tsx.
+  rateFrom = await codeFrom("BENCH_RATE_FROM");
+  const scenarios = CAMPAIGN_SCENARIOS.filter((s) => s.arity > 0).map((s) => s.name);
+  const child = fileURLToPath(new URL("./rate-run.mjs", import.meta.url));
+  // One process per scenario, as `run --scenario <name>` runs it: V8 then optimizes the code for
+  // that scenario's units alone (in one process for every scenario, the models' shared code
+  // meets every scenario's objects and reads 10-20 % slower on the heavier units).
+  let out = "";
+  for (const scenario of scenarios)
+    out += await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [
+          ...childArgsFor(rateFrom),
+          child,
+          scenario,
+          String(RATE_WARMUP),
+          String(RATE_SCHEDULES),
+          rateFrom,
+        ],
+        { maxBuffer: 1 << 24 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
   console.log(
-    `schedules/s on one worker (pct:3, ${RATE_SCHEDULES} schedules per unit, after ${RATE_WARMUP} untimed schedules of every unit):`,
+    `schedules/s on one worker (pct:3, ${RATE_SCHEDULES} schedules per unit, after ${RATE_WARMUP} untimed schedules of every unit; each scenario in a process of its own; ${rateFrom === "built" ? "the built code, as the CLI runs it when the build is current" : "the sources through tsx: no current build"}):`,
   );
-  for (const u of units) {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    const t = await runJob(config, { unit: u.key, from: 0, to: RATE_SCHEDULES, step: 1 });
-    const s = (performance.now() - t0) / 1000;
-    const cu = process.cpuUsage(c0);
-    rates[u.key] = Math.round(t.schedules / s);
-    cpuRates[u.key] = Math.round(t.schedules / ((cu.user + cu.system) / 1e6));
-    coldCpuRates[u.key] = cold[u.key]!;
+  for (const line of out.trim().split("\n")) {
+    const r = JSON.parse(line) as {
+      unit: string;
+      rate: number;
+      cpuRate: number;
+      coldCpuRate: number;
+      steps: number;
+    };
+    rates[r.unit] = r.rate;
+    cpuRates[r.unit] = r.cpuRate;
+    coldCpuRates[r.unit] = r.coldCpuRate;
     console.log(
-      `  ${u.key.padEnd(58)} ${String(rates[u.key]).padStart(6)}/s  ${String(cpuRates[u.key]).padStart(6)}/s of CPU  (${Math.round(t.steps / t.schedules)} steps; cold pass ${cold[u.key]}/s of CPU)`,
+      `  ${r.unit.padEnd(58)} ${String(r.rate).padStart(6)}/s  ${String(r.cpuRate).padStart(6)}/s of CPU  (${r.steps} steps; cold pass ${r.coldCpuRate}/s of CPU)`,
     );
   }
 }
@@ -350,18 +380,8 @@ if (PARTS.has("speedup")) {
   // Like the bin: the compiled code when the build is current (workers start from dist/worker.js,
   // about half the start-up CPU of the sources through tsx), else the sources;
   // BENCH_SPEEDUP_FROM=built|sources forces one.
-  const { staleBuild } = (await import(
-    new URL("../bin/stale-build.mjs", import.meta.url).href
-  )) as { staleBuild: (dir: string) => string | null };
-  const appDir = fileURLToPath(new URL("..", import.meta.url));
-  const from =
-    process.env.BENCH_SPEEDUP_FROM ??
-    (existsSync(new URL("../dist/cli.js", import.meta.url)) && staleBuild(appDir) === null
-      ? "built"
-      : "sources");
-  // The built run is plain node (every @primetime package resolves to its dist/); the sources run
-  // through tsx with the source condition, as this bench does.
-  const childArgs = from === "built" ? [] : process.execArgv;
+  const from = await codeFrom("BENCH_SPEEDUP_FROM");
+  const childArgs = childArgsFor(from);
   speed.from = from;
   const spin = fileURLToPath(new URL("./spin-scaling.mjs", import.meta.url));
   const scaling = () =>
@@ -477,6 +497,7 @@ console.log(
     schedulesPerCpuSecond: cpuRates,
     coldSchedulesPerCpuSecond: coldCpuRates,
     rateWarmupSchedules: RATE_WARMUP,
+    rateFrom,
     detection,
     detectionUnits,
     portfolioOverBest: ratios,
