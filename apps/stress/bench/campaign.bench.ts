@@ -130,7 +130,7 @@ if (PARTS.has("rate")) {
       ),
     );
   console.log(
-    `schedules/s on one worker (pct:3, ${RATE_SCHEDULES} schedules per unit, after ${RATE_WARMUP} untimed schedules of every unit; each scenario in a process of its own; ${rateFrom === "built" ? "the built code, as the CLI runs it when the build is current" : "the sources through tsx: no current build"}):`,
+    `schedules/s on one worker (pct:3, ${RATE_SCHEDULES} schedules per unit, after ${RATE_WARMUP} untimed schedules of every unit; each scenario in a process of its own; ${rateFrom === "built" ? "the built code, as the CLI runs it when the build is current" : "the sources through tsx"}):`,
   );
   for (const line of out.trim().split("\n")) {
     const r = JSON.parse(line) as {
