@@ -228,25 +228,98 @@ export function readPages(pages: readonly Page[], offset: number, length: number
   return readPagesUnchecked(pages, offset, length);
 }
 
+/**
+ * A visitor of page pieces for foldPieces(): the piece's page bytes, its offset in the page, its
+ * length and its offset from the range's start, and the value carried from the previous piece;
+ * it returns the value for the next piece. The visitors below are module-level functions, not
+ * closures made per call: V8 keeps a function's optimized code only while a closure of it lives,
+ * so a closure made per call would be compiled again after every major GC.
+ */
+export type PieceVisitor<A> = (
+  bytes: Uint8Array,
+  inPage: number,
+  len: number,
+  done: number,
+  acc: A,
+) => A;
+
+/**
+ * @internal Folds `fn` over the page pieces of `[offset, offset + length)` of a scatter list,
+ * starting from `acc` (no range check).
+ */
+export function foldPieces<A>(
+  pages: readonly Page[],
+  offset: number,
+  length: number,
+  fn: PieceVisitor<A>,
+  acc: A,
+): A {
+  let v = acc;
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const inPage = at % PAGE_SIZE;
+    const len = Math.min(PAGE_SIZE - inPage, length - done);
+    v = fn(pages[Math.floor(at / PAGE_SIZE)]!.data, inPage, len, done, v);
+    done += len;
+  }
+  return v;
+}
+
+/** @internal Copies a piece into `out` at its offset (a whole page without a subarray view). */
+export function copyOutPiece(
+  bytes: Uint8Array,
+  inPage: number,
+  len: number,
+  done: number,
+  out: Uint8Array,
+): Uint8Array {
+  out.set(len === PAGE_SIZE ? bytes : bytes.subarray(inPage, inPage + len), done);
+  return out;
+}
+
+/** @internal Copies the piece's part of `data` into the page. */
+export function copyInPiece(
+  bytes: Uint8Array,
+  inPage: number,
+  len: number,
+  done: number,
+  data: Uint8Array,
+): Uint8Array {
+  bytes.set(len === data.length ? data : data.subarray(done, done + len), inPage);
+  return data;
+}
+
+/** @internal memset() of the piece with `value`. */
+export function fillPiece(
+  bytes: Uint8Array,
+  inPage: number,
+  len: number,
+  _done: number,
+  value: number,
+): number {
+  bytes.fill(value, inPage, inPage + len);
+  return value;
+}
+
+/** @internal The CRC-32 of the piece, continuing `crc`. */
+export function crcPiece(
+  bytes: Uint8Array,
+  inPage: number,
+  len: number,
+  _done: number,
+  crc: number,
+): number {
+  return crc32(len === PAGE_SIZE ? bytes : bytes.subarray(inPage, inPage + len), crc);
+}
+
 /** @internal readPages() without the range check (a checked mapping's read). */
 export function readPagesUnchecked(
   pages: readonly Page[],
   offset: number,
   length: number,
 ): Uint8Array {
-  const out = new Uint8Array(length);
-  // The piece loops below are forEachPiece() written out (no callback made per call); a whole
-  // page is copied without a subarray view.
-  let done = 0;
-  while (done < length) {
-    const at = offset + done;
-    const inPage = at % PAGE_SIZE;
-    const len = Math.min(PAGE_SIZE - inPage, length - done);
-    const d = pages[Math.floor(at / PAGE_SIZE)]!.data;
-    out.set(len === PAGE_SIZE ? d : d.subarray(inPage, inPage + len), done);
-    done += len;
-  }
-  return out;
+  return foldPieces(pages, offset, length, copyOutPiece, new Uint8Array(length));
 }
 
 /** The CPU writing `data` into a scatter list at `offset`. Throws RangeError outside the list. */
@@ -261,18 +334,7 @@ export function writePagesUnchecked(
   offset: number,
   data: Uint8Array,
 ): void {
-  const length = data.length;
-  let done = 0;
-  while (done < length) {
-    const at = offset + done;
-    const inPage = at % PAGE_SIZE;
-    const len = Math.min(PAGE_SIZE - inPage, length - done);
-    pages[Math.floor(at / PAGE_SIZE)]!.data.set(
-      len === length ? data : data.subarray(done, done + len),
-      inPage,
-    );
-    done += len;
-  }
+  foldPieces(pages, offset, data.length, copyInPiece, data);
 }
 
 /** @internal memset() of `length` bytes at `offset` of a scatter list (no range check). */
@@ -282,14 +344,7 @@ export function fillPages(
   length: number,
   value: number,
 ): void {
-  let done = 0;
-  while (done < length) {
-    const at = offset + done;
-    const inPage = at % PAGE_SIZE;
-    const len = Math.min(PAGE_SIZE - inPage, length - done);
-    pages[Math.floor(at / PAGE_SIZE)]!.data.fill(value, inPage, inPage + len);
-    done += len;
-  }
+  foldPieces(pages, offset, length, fillPiece, value);
 }
 
 /**
@@ -302,15 +357,5 @@ export function crc32Pages(
   length: number,
   crc = 0,
 ): number {
-  let c = crc;
-  let done = 0;
-  while (done < length) {
-    const at = offset + done;
-    const inPage = at % PAGE_SIZE;
-    const len = Math.min(PAGE_SIZE - inPage, length - done);
-    const d = pages[Math.floor(at / PAGE_SIZE)]!.data;
-    c = crc32(len === PAGE_SIZE ? d : d.subarray(inPage, inPage + len), c);
-    done += len;
-  }
-  return c;
+  return foldPieces(pages, offset, length, crcPiece, crc);
 }

@@ -4,8 +4,14 @@
  */
 
 import { report } from "@primetime/sim";
-import { crc32 } from "./checksum.js";
-import { PAGE_SIZE } from "./page.js";
+import {
+  copyInPiece,
+  copyOutPiece,
+  crcPiece,
+  fillPiece,
+  PAGE_SIZE,
+  type PieceVisitor,
+} from "./page.js";
 import { PageRanges } from "./page-ranges.js";
 
 /** What an untouched VRAM page reads as (never written: reads only). */
@@ -154,49 +160,19 @@ export class Vram {
   /** The CPU reading VRAM through the BAR: a copy. Throws RangeError outside VRAM. */
   read(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
-    const out = new Uint8Array(length);
-    // The piece loops are written out (no callback made per call); a whole page is copied
-    // without a subarray view.
-    let done = 0;
-    while (done < length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const len = Math.min(PAGE_SIZE - inPage, length - done);
-      const b = this.backing[index];
-      if (b) out.set(len === PAGE_SIZE ? b : b.subarray(inPage, inPage + len), done);
-      done += len;
-    }
-    return out;
+    return this.foldPieces(offset, length, false, copyOutPiece, new Uint8Array(length));
   }
 
   /** The CPU writing VRAM through the BAR. Throws RangeError outside VRAM. */
   write(offset: number, bytes: Uint8Array): void {
-    const length = bytes.length;
-    this.checkRange(offset, length);
-    let done = 0;
-    while (done < length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const len = Math.min(PAGE_SIZE - inPage, length - done);
-      this.page(index).set(len === length ? bytes : bytes.subarray(done, done + len), inPage);
-      done += len;
-    }
+    this.checkRange(offset, bytes.length);
+    this.foldPieces(offset, bytes.length, true, copyInPiece, bytes);
   }
 
   /** memset() of `length` bytes at `offset`. Throws RangeError outside VRAM. */
   fill(offset: number, length: number, value: number): void {
     this.checkRange(offset, length);
-    let done = 0;
-    while (done < length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const len = Math.min(PAGE_SIZE - inPage, length - done);
-      this.page(index).fill(value, inPage, inPage + len);
-      done += len;
-    }
+    this.foldPieces(offset, length, true, fillPiece, value);
   }
 
   /**
@@ -204,31 +180,16 @@ export class Vram {
    * pages read as zeros). No range check (the caller's mapping was checked).
    */
   crc32(offset: number, length: number, crc = 0): number {
-    let c = crc;
-    let done = 0;
-    while (done < length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const len = Math.min(PAGE_SIZE - inPage, length - done);
-      const b = this.backing[index] ?? ZERO_PAGE;
-      c = crc32(len === PAGE_SIZE ? b : b.subarray(inPage, inPage + len), c);
-      done += len;
-    }
-    return c;
+    return this.foldPieces(offset, length, false, crcPiece, crc);
   }
 
   /**
-   * Calls `fn` for each page piece of `[offset, offset + length)` (no range check): the page's
-   * bytes, the offset in the page, the piece's length and the bytes done before it. `write`
-   * backs untouched pages; a read gets a shared page of zeros for them, which it must not write.
+   * Folds `fn` over the page pieces of `[offset, offset + length)` (no range check), starting
+   * from `acc` (see PieceVisitor). `write` backs untouched pages; a read gets a shared page of
+   * zeros for them, which it must not write.
    */
-  forEachPiece(
-    offset: number,
-    length: number,
-    write: boolean,
-    fn: (page: Uint8Array, inPage: number, len: number, done: number) => void,
-  ): void {
+  foldPieces<A>(offset: number, length: number, write: boolean, fn: PieceVisitor<A>, acc: A): A {
+    let v = acc;
     let done = 0;
     while (done < length) {
       const at = offset + done;
@@ -236,9 +197,10 @@ export class Vram {
       const inPage = at - index * PAGE_SIZE;
       const len = Math.min(PAGE_SIZE - inPage, length - done);
       const b = write ? this.page(index) : (this.backing[index] ?? ZERO_PAGE);
-      fn(b, inPage, len, done);
+      v = fn(b, inPage, len, done, v);
       done += len;
     }
+    return v;
   }
 
   private checkRange(offset: number, length: number): void {
