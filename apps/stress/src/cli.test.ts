@@ -392,6 +392,8 @@ describe("replay exit codes, --explain", () => {
     expect(r.out).toContain("scenario: rule 3 broken");
     expect(r.out).toContain("kasan: KASAN: memory touched after it was freed");
     expect(r.out).toContain("<- kasan");
+    // The rows are around the schedule's preemptions, as the minimizer's table shows them.
+    expect(r.out).toMatch(/preemptions before the splat .*as `minimize` shows them/);
     const clean = await runSchedule(
       configFromFlags({ scenario: "kref-lookup-locked", strategy: "pct:3", seeds: 1 }),
       "kref-lookup-locked",
@@ -494,6 +496,8 @@ describe("minimize", () => {
       const again = await cli(["replay", f.minimized!.token]);
       expect(again.code, t.name).toBe(1);
       expect(firstSplat(again.out), t.name).toBe(firstSplat(f.firstSplat));
+      // Its replay shows the minimizer's race table (the rows around the kept preemptions).
+      expect(again.out, t.name).toContain(f.minimized!.raceTable);
       if (!viaCommand) {
         // The command gives the same minimized schedule as the report.
         const m = await cli(["minimize", f.token]);

@@ -55,6 +55,7 @@ import {
   raceTable,
   replay,
   sameBug,
+  tokenPreemptions,
 } from "./engine.js";
 import { type Colors, formatRaceWindow, formatSplats } from "./format.js";
 import { formatHunt, hunt, huntSpec } from "./hunt.js";
@@ -346,11 +347,18 @@ export async function replayCommand(
   }
   if (r.splats.length) io.log(formatSplats(r.splats, c, o.explain ? 20 : 5));
   else io.log("no splat");
-  io.log(formatRaceWindow(r, c, { all: o.fullTrace, hide: target.hide }));
+  // The rows around the schedule's preemptions (the task switches its strategy forced), as
+  // `minimize` shows them: a minimized token replays to the minimizer's table.
+  const focus = o.fullTrace ? null : await tokenPreemptions(token, target.body, r);
+  io.log(
+    focus
+      ? raceTable(r, { mode: "switches", hide: target.hide, focus, width: 100, style: c }).text
+      : formatRaceWindow(r, c, { all: o.fullTrace, hide: target.hide }),
+  );
   if (o.explain)
     io.log(
       c.dim(
-        "A row is a task reaching a scheduling point, about to do what it says; the marker is on the step that fired the splat. --full-trace shows every step.",
+        `A row is a task reaching a scheduling point, about to do what it says; the marker is on the step that fired the splat. ${focus ? "The rows are around the schedule's preemptions before the splat (a task taking over from one that could go on), as `minimize` shows them; " : ""}--full-trace shows every step.`,
       ),
     );
   return r.splats.length > 0 || r.outcome !== "ok" ? EXIT.findings : EXIT.clean;

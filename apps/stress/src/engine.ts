@@ -41,4 +41,5 @@ export {
   SHORT_RUN,
   sameBug,
   type TraceStep,
+  tokenPreemptions,
 } from "@primetime/sim/explore";

@@ -29,6 +29,7 @@ export {
   minimize,
   sameBug,
   splatBugSignature,
+  tokenPreemptions,
 } from "./minimize.js";
 export {
   formatRaceTable,

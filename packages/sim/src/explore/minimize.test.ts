@@ -3,7 +3,7 @@ import { Completion } from "../completion.js";
 import { choose, point, report, spawn } from "../current.js";
 import { type RunResult, Simulation } from "../simulation.js";
 import { explore, replay } from "./explore.js";
-import { bugSignature, MINIMIZE_PASSES, minimize, sameBug } from "./minimize.js";
+import { bugSignature, MINIMIZE_PASSES, minimize, sameBug, tokenPreemptions } from "./minimize.js";
 import { raceTable } from "./race-table.js";
 import { type GuidedSegment, GuidedStrategy } from "./strategies/guided.js";
 
@@ -663,5 +663,25 @@ describe("minimize passes", () => {
     expect(m.preemptions).toEqual({ before: 1, after: 1 });
     expect(m.preemptionSteps).toHaveLength(1);
     expect(m.preemptionSteps[0]!).toBeLessThan(f.run.splats[0]!.step);
+  });
+
+  it("tokenPreemptions: a token's preemptions before the bug, as minimize() reports them", async () => {
+    const f = await finding(lostUpdateWithNoise, [
+      at(1, "join(a)"),
+      at(2, "a: store(counter)", true),
+      at(3, "exit"),
+      at(4, "c: noise 0", true),
+      at(2, "exit"),
+      at(4, "c: noise 1", true),
+      at(1, "join(b)"),
+    ]);
+    // The original's preemptions: every one before the bug (f.preemptions counts them all).
+    const all = await tokenPreemptions(f.run.token, lostUpdateWithNoise, f.run);
+    expect(all).toHaveLength(f.preemptions);
+    const m = await minimize(f.run.token, lostUpdateWithNoise);
+    const again = await replay(m.token, lostUpdateWithNoise);
+    expect(await tokenPreemptions(m.token, lostUpdateWithNoise, again)).toEqual(m.preemptionSteps);
+    // Another run than the token's (a different trace): null, not a wrong answer.
+    expect(await tokenPreemptions(m.token, lostUpdateWithNoise, f.run)).toBeNull();
   });
 });

@@ -178,6 +178,46 @@ const compare = (a: Score | Candidate, b: Score | Candidate): number => {
 };
 
 /**
+ * The preemptions of a token's schedule up to its first splat: the steps at which a preempting
+ * task took over while the running task could go on (as Minimized.preemptionSteps, a splat's
+ * task taking the step after it counted too), for a replay's race table to show the rows the
+ * minimizer's shows (`focus`). It runs the token's choices decision by decision under a logging
+ * GuidedStrategy (minimize()'s first run); null when that run differs from `run` (the token's
+ * replay: same trace hash expected) or when the token names another scenario.
+ */
+export async function tokenPreemptions(
+  token: string,
+  scenario: Scenario,
+  run: RunResult,
+): Promise<readonly number[] | null> {
+  const t = decodeToken(token);
+  const guide = new GuidedStrategy({ steps: [], data: [], choices: t.choices });
+  const again = await new Simulation({
+    seed: t.seed,
+    strategy: guide,
+    stepLimit: t.stepLimit,
+    scenario: t.scenario,
+    toggles: t.toggles,
+  }).run(scenario);
+  if (again.traceHash !== run.traceHash) return null;
+  const splat = again.splats[0];
+  const bugStep = splat ? Math.max(1, Math.min(splat.step, again.steps)) : again.steps;
+  const end =
+    splat?.task != null && bugStep < again.steps && again.trace.taskAt(bugStep + 1) === splat.taskId
+      ? bugStep + 1
+      : bugStep;
+  return preemptionStepsOf(guide, end);
+}
+
+/** The steps (up to `end`) at which `guide`'s run picked another task than the running one. */
+function preemptionStepsOf(guide: GuidedStrategy, end: number): number[] {
+  return guide.log
+    .filter((d) => d.kind === "task" && d.running >= 0 && d.chosen !== d.running)
+    .map((d) => d.step + 1)
+    .filter((n) => n <= end);
+}
+
+/**
  * Shrinks the failing run of `token` (see the file comment). Throws what replay() throws if the
  * token does not fit the scenario.
  */
@@ -235,10 +275,7 @@ export async function minimize(
       splat?.task != null && bugStep < run.steps && run.trace.taskAt(bugStep + 1) === splat.taskId
         ? bugStep + 1
         : bugStep;
-    const preemptionSteps = guide.log
-      .filter((d) => d.kind === "task" && d.running >= 0 && d.chosen !== d.running)
-      .map((d) => d.step + 1)
-      .filter((n) => n <= planEnd);
+    const preemptionSteps = preemptionStepsOf(guide, planEnd);
     let switches = 0;
     for (let n = 2; n <= bugStep; n++)
       if (run.trace.taskAt(n) !== run.trace.taskAt(n - 1)) switches++;
