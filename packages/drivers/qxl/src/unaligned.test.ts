@@ -9,7 +9,17 @@ import {
 } from "./unaligned.js";
 
 /** Values a 64-bit field meets: small, around 2^32, up to 2^53, and the BigInt fallbacks. */
-const U64 = [0, 1, 0xff, 0x1234_5678, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 0x1_0000_2000_0003, 2 ** 53 - 1];
+const U64 = [
+  0,
+  1,
+  0xff,
+  0x1234_5678,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 32 + 5,
+  0x1_0000_2000_0003,
+  2 ** 53 - 1,
+];
 const FALLBACK = [-1, -(2 ** 40), 2 ** 53, 2 ** 60 + 2 ** 9, 2 ** 64 - 2 ** 12];
 
 describe("unaligned little-endian fields", () => {
@@ -29,7 +39,17 @@ describe("unaligned little-endian fields", () => {
         expect(getLe64(new DataView(want.buffer), at)).toBe(read);
       }
     }
-    for (const x of [0, 1, 0x8000_0000, 2 ** 32 - 1, 2 ** 32 + 7, -1, -(2 ** 31), 3.7, Number.NaN]) {
+    for (const x of [
+      0,
+      1,
+      0x8000_0000,
+      2 ** 32 - 1,
+      2 ** 32 + 7,
+      -1,
+      -(2 ** 31),
+      3.7,
+      Number.NaN,
+    ]) {
       const want = new Uint8Array(8);
       new DataView(want.buffer).setUint32(2, x >>> 0, true);
       const got = new Uint8Array(8);
