@@ -21,8 +21,10 @@
  * The wording of every report is in lockdep-report.ts.
  *
  * Simplifications: no IRQ-state tracking (the usage bits always print `{+.+.}`), no read-lock
- * recursion rules beyond what the locks here need, no lock-chain cache (the graph is searched on
- * every new dependency, which is cheap at simulation sizes), no MAX_LOCK_DEPTH. Where the kernel
+ * recursion rules beyond what the locks here need, no lock-chain hash table (the graph is searched
+ * on every new dependency, which is cheap at simulation sizes; what stands in for the chain cache
+ * is each class's memo of the last dependency from it already in the graph, so the same pair
+ * again costs two compares), no MAX_LOCK_DEPTH. Where the kernel
  * turns lockdep off after its first report, this model keeps going and reports each distinct
  * problem once per simulation (a cycle once per set of classes, a recursion once per class...).
  */
@@ -221,6 +223,33 @@ function isTask(c: LockContext | Task): c is Task {
   return "sim" in c;
 }
 
+/**
+ * The context runningHeld() found: the current task, or the outside context. A module variable
+ * rather than an object per call (lockAcquire() and lockRelease() run on every lock operation).
+ */
+let runningCtx: LockContext | null = null;
+
+/**
+ * contextState(lockContext()).held in one pass: the simulation, its lockdep state and the current
+ * task are each looked up once (lockContext() and contextState() looked up the task twice and the
+ * state up to twice). Registers the task-exit check as lockdepState() does. Sets runningCtx.
+ */
+function runningHeld(): HeldLock[] {
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  if (t === null) {
+    runningCtx = st.outside;
+    return st.outsideState.held;
+  }
+  if (!st.hooked) {
+    st.hooked = true;
+    hookTaskExit(t.sim);
+  }
+  runningCtx = t;
+  return TASK_STATE.get(t).held;
+}
+
 // --- classes -------------------------------------------------------------------------------
 
 /** The default keys, by kind and then name (no key string is built per lock). */
@@ -251,6 +280,19 @@ export function lockClassOf(map: LockdepMap, subclass = 0): LockClass {
   return map.cls0;
 }
 
+/**
+ * A class's memo of the last dependency from it that was found in (or added to) a graph: the
+ * graph (one per simulation: a memo of another simulation's graph is stale) and the class the
+ * dependency goes to. Only ever a dependency the graph has, so a hit is exactly "known".
+ */
+interface ClassDeps extends LockClass {
+  depGraph: Map<LockClass, Map<LockClass, Dependency>> | null;
+  depLast: LockClass | null;
+}
+
+/** lockAcquire()'s default options (no object per call). */
+const NO_OPTIONS: AcquireOptions = {};
+
 function classOf(map: LockdepMap, subclass: number): LockClass {
   let bySub = classes.get(map.key);
   if (!bySub) {
@@ -260,13 +302,16 @@ function classOf(map: LockdepMap, subclass: number): LockClass {
   let cls = bySub.get(subclass);
   if (!cls) {
     const base = map.key.name ?? map.name;
-    cls = {
+    const deps: ClassDeps = {
       id: nextClassId++,
       key: map.key,
       subclass,
       name: subclass === 0 ? base : `${base}/${subclass}`,
       kind: map.kind,
+      depGraph: null,
+      depLast: null,
     };
+    cls = deps;
     bySub.set(subclass, cls);
   }
   return cls;
@@ -303,10 +348,12 @@ export interface AcquireOptions {
  * non-trylock one (those have not added their own edges).
  * Locking: none (lockdep's graph lock is implicit: no scheduling point in here).
  */
-export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
-  const cls = lockClassOf(lock.dep, opts.subclass ?? 0);
+export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = NO_OPTIONS): void {
+  const held = runningHeld();
+  const ctx = runningCtx!;
+  const subclass = opts.subclass ?? 0;
+  const dep = lock.dep;
+  const cls = subclass === 0 && dep.cls0 !== null ? dep.cls0 : lockClassOf(dep, subclass);
   // here(opts.label)'s fields, without its object (HeldEntry builds it on demand).
   const sim = activeSimulation();
   const t = sim?.current ?? null;
@@ -331,9 +378,10 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
     } else if (prev) {
       if (once(`recursive:${cls.id}:${ctx.id}`)) reportRecursive(ctx, held, prev, next);
     } else {
+      const graph = STATE.get(sim).graph; // runningHeld() registered the exit check
       for (let i = held.length - 1; i >= 0; i--) {
         const h = held[i]!;
-        checkPrevAdd(ctx, held, h, next);
+        checkPrevAdd(ctx, held, h, next, graph);
         if (!h.trylock) break;
       }
     }
@@ -368,8 +416,8 @@ function heldClassOrLock(
  * Locking: none.
  */
 export function lockRelease(lock: LockdepLock, op?: string): boolean {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
+  const held = runningHeld();
+  const ctx = runningCtx!;
   for (let i = held.length - 1; i >= 0; i--) {
     if (held[i]!.lock === lock) {
       // Remove entry i by hand: splice() would allocate the array of removed entries.
@@ -385,7 +433,7 @@ export function lockRelease(lock: LockdepLock, op?: string): boolean {
 
 /** Models lock_is_held(): whether the running context holds `lock` (for lockdep). */
 export function lockIsHeld(lock: LockdepLock): boolean {
-  return holds(contextState().held, lock);
+  return holds(runningHeld(), lock);
 }
 
 /** Models check_prev_add(): records prev -> next unless it closes a cycle. */
@@ -394,11 +442,19 @@ function checkPrevAdd(
   held: readonly HeldLock[],
   prev: HeldLock,
   next: HeldLock,
+  graph: Map<LockClass, Map<LockClass, Dependency>>,
 ): void {
-  const st = lockdepState();
-  let out = st.graph.get(prev.cls);
-  if (out?.has(next.cls)) return; // known: keep the first occurrence
-  const path = findPath(st.graph, next.cls, prev.cls);
+  const from = prev.cls as ClassDeps;
+  // The dependency just checked from this class, in this graph: known (the common case of the
+  // same pair again), as lockdep's chain cache skips a chain it has validated.
+  if (from.depGraph === graph && from.depLast === next.cls) return;
+  let out = graph.get(prev.cls);
+  if (out?.has(next.cls)) {
+    from.depGraph = graph;
+    from.depLast = next.cls;
+    return; // known: keep the first occurrence
+  }
+  const path = findPath(graph, next.cls, prev.cls);
   if (path) {
     // One report per set of classes in the cycle.
     const cycle = [next.cls, ...path.map((d) => d.to)].map((c) => c.id).sort((a, b) => a - b);
@@ -407,9 +463,11 @@ function checkPrevAdd(
   }
   if (!out) {
     out = new Map();
-    st.graph.set(prev.cls, out);
+    graph.set(prev.cls, out);
   }
   out.set(next.cls, { from: prev.cls, to: next.cls, site: next.site, fromSite: prev.site });
+  from.depGraph = graph;
+  from.depLast = next.cls;
 }
 
 /** Breadth-first search for from -> ... -> to (check_noncircular()). The edges, in order. */
@@ -466,8 +524,8 @@ function debugCheckNoLocksHeld(t: Task): void {
  * Locking: none.
  */
 export function lockdepCheckReturnToUser(): void {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
+  const held = runningHeld();
+  const ctx = runningCtx!;
   if (held.length === 0) return;
   if (!once(`sysexit:${ctx.id}:${held.map((h) => h.cls.id).join(",")}`)) return;
   reportLockHeldReturnToUser(ctx, held);
@@ -481,8 +539,8 @@ export function lockdepCheckReturnToUser(): void {
  * Locking: none.
  */
 export function debugCheckNoLocksFreed(obj: object): void {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
+  const held = runningHeld();
+  const ctx = runningCtx!;
   if (held.length === 0) return;
   const raw = kasanUnwrap(obj);
   // The first held lock (in held order) that the object owns or stores in an own property: one
