@@ -224,30 +224,24 @@ function isTask(c: LockContext | Task): c is Task {
 }
 
 /**
- * The context runningHeld() found: the current task, or the outside context. A module variable
- * rather than an object per call (lockAcquire() and lockRelease() run on every lock operation).
+ * contextState(lockContext()).held for the running task `t` of the simulation whose lockdep state
+ * is `st` (the outside context's when `t` is null), registering the task-exit check as
+ * lockdepState() does. Its callers look the simulation, the state and the task up once each,
+ * where lockContext() and contextState() looked the task up twice and the state up to twice.
  */
-let runningCtx: LockContext | null = null;
-
-/**
- * contextState(lockContext()).held in one pass: the simulation, its lockdep state and the current
- * task are each looked up once (lockContext() and contextState() looked up the task twice and the
- * state up to twice). Registers the task-exit check as lockdepState() does. Sets runningCtx.
- */
-function runningHeld(): HeldLock[] {
-  const sim = activeSimulation();
-  const st = STATE.get(sim);
-  const t = sim === null ? null : sim.current;
-  if (t === null) {
-    runningCtx = st.outside;
-    return st.outsideState.held;
-  }
+function heldOf(st: LockdepState, t: Task | null): HeldLock[] {
+  if (t === null) return st.outsideState.held;
   if (!st.hooked) {
     st.hooked = true;
     hookTaskExit(t.sim);
   }
-  runningCtx = t;
   return TASK_STATE.get(t).held;
+}
+
+/** The held stack of the running context (lockContext()'s), with heldOf()'s single lookups. */
+function runningHeld(): HeldLock[] {
+  const sim = activeSimulation();
+  return heldOf(STATE.get(sim), sim === null ? null : sim.current);
 }
 
 // --- classes -------------------------------------------------------------------------------
@@ -349,14 +343,15 @@ export interface AcquireOptions {
  * Locking: none (lockdep's graph lock is implicit: no scheduling point in here).
  */
 export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = NO_OPTIONS): void {
-  const held = runningHeld();
-  const ctx = runningCtx!;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   const subclass = opts.subclass ?? 0;
   const dep = lock.dep;
   const cls = subclass === 0 && dep.cls0 !== null ? dep.cls0 : lockClassOf(dep, subclass);
   // here(opts.label)'s fields, without its object (HeldEntry builds it on demand).
-  const sim = activeSimulation();
-  const t = sim?.current ?? null;
   const next = new HeldEntry(
     lock,
     cls,
@@ -378,7 +373,7 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = NO_OPTIONS
     } else if (prev) {
       if (once(`recursive:${cls.id}:${ctx.id}`)) reportRecursive(ctx, held, prev, next);
     } else {
-      const graph = STATE.get(sim).graph; // runningHeld() registered the exit check
+      const graph = st.graph;
       for (let i = held.length - 1; i >= 0; i--) {
         const h = held[i]!;
         checkPrevAdd(ctx, held, h, next, graph);
@@ -416,8 +411,11 @@ function heldClassOrLock(
  * Locking: none.
  */
 export function lockRelease(lock: LockdepLock, op?: string): boolean {
-  const held = runningHeld();
-  const ctx = runningCtx!;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   for (let i = held.length - 1; i >= 0; i--) {
     if (held[i]!.lock === lock) {
       // Remove entry i by hand: splice() would allocate the array of removed entries.
@@ -524,8 +522,11 @@ function debugCheckNoLocksHeld(t: Task): void {
  * Locking: none.
  */
 export function lockdepCheckReturnToUser(): void {
-  const held = runningHeld();
-  const ctx = runningCtx!;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   if (held.length === 0) return;
   if (!once(`sysexit:${ctx.id}:${held.map((h) => h.cls.id).join(",")}`)) return;
   reportLockHeldReturnToUser(ctx, held);
@@ -539,8 +540,11 @@ export function lockdepCheckReturnToUser(): void {
  * Locking: none.
  */
 export function debugCheckNoLocksFreed(obj: object): void {
-  const held = runningHeld();
-  const ctx = runningCtx!;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   if (held.length === 0) return;
   const raw = kasanUnwrap(obj);
   // The first held lock (in held order) that the object owns or stores in an own property: one
