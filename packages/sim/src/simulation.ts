@@ -535,33 +535,85 @@ export class Simulation {
       scenario: this.scenario,
       toggles: [...this.toggles],
     };
-    const trace = this.trace;
-    let token: string | null = null;
-    let traceHash: string | null = null;
-    this.result = {
+    // Token and hash are computed on first use (see lazyResult()).
+    this.result = lazyResult(
       outcome,
-      splats: this.dmesg.splats,
-      steps: this.steps,
-      time: this.clock.now,
-      seed: this.seed,
-      strategy: recordedBy,
-      // Both computed on first use: a search runs thousands of schedules and reads the token of
-      // few. The hash is a pass over the steps made when first read or when the trace is
-      // recycled, so it stays readable; the token of a recycled run is not.
-      get token() {
-        token ??= encodeToken({ ...fields, traceHash: trace.hash, choices: trace.choices });
-        return token;
-      },
-      get traceHash() {
-        traceHash ??= trace.hashHex;
-        return traceHash;
-      },
-      trace: this.trace,
+      this.dmesg.splats,
+      this.steps,
+      this.clock.now,
+      this.seed,
+      recordedBy,
+      fields,
+      this.trace,
       message,
-    };
+    );
     for (const h of this.endHooks) h(this.result);
     this.resolveRun?.(this.result);
   }
+}
+
+/** What a RunResult's lazy `token` and `traceHash` read, kept on it under LAZY. */
+interface LazyRunState {
+  readonly fields: Omit<RunToken, "choices" | "traceHash">;
+  readonly trace: Trace;
+  token: string | null;
+  traceHash: string | null;
+}
+
+const LAZY = Symbol("primetime.lazyRunResult");
+
+type LazyRunResult = RunResult & { readonly [LAZY]: LazyRunState };
+
+function lazyToken(this: LazyRunResult): string {
+  const l = this[LAZY];
+  l.token ??= encodeToken({ ...l.fields, traceHash: l.trace.hash, choices: l.trace.choices });
+  return l.token;
+}
+
+function lazyTraceHash(this: LazyRunResult): string {
+  const l = this[LAZY];
+  l.traceHash ??= l.trace.hashHex;
+  return l.traceHash;
+}
+
+// One getter function each for every result. An object literal's `get token() {...}` made a
+// fresh closure per run, and V8 keeps an accessor in its hidden class, so each run got a new map:
+// allocated in the old generation, it held the run's closure context (its trace, labels and
+// fields) alive through every scavenge until the next full collection. Shared getters give every
+// result the same map.
+const TOKEN_PROPERTY: PropertyDescriptor = { get: lazyToken, enumerable: true, configurable: true };
+const TRACE_HASH_PROPERTY: PropertyDescriptor = {
+  get: lazyTraceHash,
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * A run's result, whose `token` and `traceHash` are computed on first read: a search runs
+ * thousands of schedules and reads the token of few. The hash is a pass over the steps made when
+ * first read or when the trace is recycled, so it stays readable; the token of a recycled run is
+ * not. Both are own enumerable accessors (spreading a result reads them), in the literal's order.
+ */
+function lazyResult(
+  outcome: RunOutcome,
+  splats: readonly Splat[],
+  steps: number,
+  time: number,
+  seed: number,
+  strategy: StrategyName,
+  fields: Omit<RunToken, "choices" | "traceHash">,
+  trace: Trace,
+  message: string | undefined,
+): RunResult {
+  const r = { outcome, splats, steps, time, seed, strategy } as Record<PropertyKey, unknown>;
+  Object.defineProperty(r, LAZY, {
+    value: { fields, trace, token: null, traceHash: null } satisfies LazyRunState,
+  });
+  Object.defineProperty(r, "token", TOKEN_PROPERTY);
+  Object.defineProperty(r, "traceHash", TRACE_HASH_PROPERTY);
+  r.trace = trace;
+  r.message = message;
+  return r as unknown as RunResult;
 }
 
 export { ReplayTokenError };

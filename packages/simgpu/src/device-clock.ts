@@ -13,14 +13,28 @@ export interface DeviceClock {
   addTimer(ns: number, fn: () => void): Timer;
 }
 
+/**
+ * The clock of a simulation (simulationClock()). A class, not an object literal with a `get now()`
+ * closure: V8 keeps an accessor in the object's hidden class, so a literal made per device got a
+ * fresh map, allocated in the old generation, whose closure context (the simulation, hence the whole
+ * run) survived every scavenge until the next full collection: about 1 MB promoted per scavenge of a
+ * qxl+qxl cross-share campaign, 3.5 KB with the class.
+ */
+class SimulationClock implements DeviceClock {
+  constructor(private readonly sim: Simulation) {}
+
+  get now(): number {
+    return this.sim.now;
+  }
+
+  addTimer(ns: number, fn: () => void): Timer {
+    return this.sim.addTimer(ns, fn);
+  }
+}
+
 /** The clock of a simulation: timers fire when no task can run, as the scheduler advances time. */
 export function simulationClock(sim: Simulation): DeviceClock {
-  return {
-    get now() {
-      return sim.now;
-    },
-    addTimer: (ns, fn) => sim.addTimer(ns, fn),
-  };
+  return new SimulationClock(sim);
 }
 
 /** A clock of the device's own, for use outside a simulation: `tick()` and `runUntilIdle()` move it. */
