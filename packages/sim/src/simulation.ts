@@ -93,6 +93,77 @@ function suspend(cur: Task): Promise<void> {
   });
 }
 
+/**
+ * What run() resolves with. `token` and `traceHash` are computed on first use: a search runs
+ * thousands of schedules and reads the token of few. The hash is a pass over the steps made when
+ * first read or when the trace is recycled, so it stays readable; the token of a recycled run is
+ * not. They are own enumerable accessor properties, in the same place among the others, as when
+ * the result was an object literal with two getters (a spread `{ ...run, splats }` copies their
+ * values), but their getters are shared by every result: V8 allocates an object literal's getter
+ * pair in the old generation, so the per-run getter closures, and the trace and fields their
+ * context held, survived every young collection until the next full one (README, "Garbage the
+ * scavenger keeps").
+ */
+class FinishedRun implements RunResult {
+  declare readonly outcome: RunOutcome;
+  declare readonly splats: readonly Splat[];
+  declare readonly steps: number;
+  declare readonly time: number;
+  declare readonly seed: number;
+  declare readonly strategy: StrategyName;
+  declare readonly token: string;
+  declare readonly traceHash: string;
+  declare readonly trace: Trace;
+  declare readonly message?: string;
+  readonly #fields: Omit<RunToken, "choices" | "traceHash">;
+  #token: string | null = null;
+  #traceHash: string | null = null;
+
+  static readonly #lazy: PropertyDescriptorMap = {
+    token: {
+      get(this: FinishedRun): string {
+        const t = this.trace;
+        this.#token ??= encodeToken({ ...this.#fields, traceHash: t.hash, choices: t.choices });
+        return this.#token;
+      },
+      enumerable: true,
+      configurable: true,
+    },
+    traceHash: {
+      get(this: FinishedRun): string {
+        this.#traceHash ??= this.trace.hashHex;
+        return this.#traceHash;
+      },
+      enumerable: true,
+      configurable: true,
+    },
+  };
+
+  constructor(
+    outcome: RunOutcome,
+    splats: readonly Splat[],
+    steps: number,
+    time: number,
+    seed: number,
+    strategy: StrategyName,
+    trace: Trace,
+    message: string | undefined,
+    fields: Omit<RunToken, "choices" | "traceHash">,
+  ) {
+    this.#fields = fields;
+    const w = this as { -readonly [K in keyof RunResult]: RunResult[K] };
+    w.outcome = outcome;
+    w.splats = splats;
+    w.steps = steps;
+    w.time = time;
+    w.seed = seed;
+    w.strategy = strategy;
+    Object.defineProperties(this, FinishedRun.#lazy);
+    w.trace = trace;
+    w.message = message;
+  }
+}
+
 /** Thrown into a task whose run ended under it (replay divergence inside a data choice). */
 class SimulationAborted extends Error {}
 
@@ -255,9 +326,14 @@ export class Simulation {
     const t = new Task(this, this.nextId++, name, this.current, opts);
     this.tasks.push(t);
     this.trace.nameTask(t.id, name);
-    t.resume = () => {
+    // Made, then stored: V8 allocates a function literal assigned straight to a property in the
+    // old generation (it takes it for a method), and from there this per-task closure kept its
+    // context, and through it the task and the whole run, alive through every young collection
+    // until the next full one (README, "Garbage the scavenger keeps").
+    const resume = () => {
       queueMicrotask(() => this.runTaskBody(t, fn));
     };
+    t.resume = resume;
     this.runnable.push(t); // ids grow, so the list stays sorted
     this.strategy.spawned(t);
     return t;
@@ -535,30 +611,17 @@ export class Simulation {
       scenario: this.scenario,
       toggles: [...this.toggles],
     };
-    const trace = this.trace;
-    let token: string | null = null;
-    let traceHash: string | null = null;
-    this.result = {
+    this.result = new FinishedRun(
       outcome,
-      splats: this.dmesg.splats,
-      steps: this.steps,
-      time: this.clock.now,
-      seed: this.seed,
-      strategy: recordedBy,
-      // Both computed on first use: a search runs thousands of schedules and reads the token of
-      // few. The hash is a pass over the steps made when first read or when the trace is
-      // recycled, so it stays readable; the token of a recycled run is not.
-      get token() {
-        token ??= encodeToken({ ...fields, traceHash: trace.hash, choices: trace.choices });
-        return token;
-      },
-      get traceHash() {
-        traceHash ??= trace.hashHex;
-        return traceHash;
-      },
-      trace: this.trace,
+      this.dmesg.splats,
+      this.steps,
+      this.clock.now,
+      this.seed,
+      recordedBy,
+      this.trace,
       message,
-    };
+      fields,
+    );
     for (const h of this.endHooks) h(this.result);
     this.resolveRun?.(this.result);
   }

@@ -13,14 +13,27 @@ export interface DeviceClock {
   addTimer(ns: number, fn: () => void): Timer;
 }
 
+/**
+ * A simulation's clock as a DeviceClock. A class, not an object literal with a `now` getter: V8
+ * allocates a literal's getter pair in the old generation, and from there it kept the getter's
+ * closure, and through it the simulation and every object of the run, alive through every young
+ * collection until the next full one (see @primetime/sim's README, "Garbage the scavenger keeps").
+ */
+class SimulationClock implements DeviceClock {
+  constructor(private readonly sim: Simulation) {}
+
+  get now(): number {
+    return this.sim.now;
+  }
+
+  addTimer(ns: number, fn: () => void): Timer {
+    return this.sim.addTimer(ns, fn);
+  }
+}
+
 /** The clock of a simulation: timers fire when no task can run, as the scheduler advances time. */
 export function simulationClock(sim: Simulation): DeviceClock {
-  return {
-    get now() {
-      return sim.now;
-    },
-    addTimer: (ns, fn) => sim.addTimer(ns, fn),
-  };
+  return new SimulationClock(sim);
 }
 
 /** A clock of the device's own, for use outside a simulation: `tick()` and `runUntilIdle()` move it. */
