@@ -250,7 +250,6 @@ const simState = new SimLocal<SimState>(() => ({
 
 const workerOf = new TaskLocal<Worker | null>(() => null);
 
-
 function stateOf(work: WorkStruct): WorkState {
   const s = simState.get();
   let st = s.works.get(work);
