@@ -93,77 +93,6 @@ function suspend(cur: Task): Promise<void> {
   });
 }
 
-/**
- * What run() resolves with. `token` and `traceHash` are computed on first use: a search runs
- * thousands of schedules and reads the token of few. The hash is a pass over the steps made when
- * first read or when the trace is recycled, so it stays readable; the token of a recycled run is
- * not. They are own enumerable accessor properties, in the same place among the others, as when
- * the result was an object literal with two getters (a spread `{ ...run, splats }` copies their
- * values), but their getters are shared by every result: V8 allocates an object literal's getter
- * pair in the old generation, so the per-run getter closures, and the trace and fields their
- * context held, survived every young collection until the next full one (README, "Garbage the
- * scavenger keeps").
- */
-class FinishedRun implements RunResult {
-  declare readonly outcome: RunOutcome;
-  declare readonly splats: readonly Splat[];
-  declare readonly steps: number;
-  declare readonly time: number;
-  declare readonly seed: number;
-  declare readonly strategy: StrategyName;
-  declare readonly token: string;
-  declare readonly traceHash: string;
-  declare readonly trace: Trace;
-  declare readonly message?: string;
-  readonly #fields: Omit<RunToken, "choices" | "traceHash">;
-  #token: string | null = null;
-  #traceHash: string | null = null;
-
-  static readonly #lazy: PropertyDescriptorMap = {
-    token: {
-      get(this: FinishedRun): string {
-        const t = this.trace;
-        this.#token ??= encodeToken({ ...this.#fields, traceHash: t.hash, choices: t.choices });
-        return this.#token;
-      },
-      enumerable: true,
-      configurable: true,
-    },
-    traceHash: {
-      get(this: FinishedRun): string {
-        this.#traceHash ??= this.trace.hashHex;
-        return this.#traceHash;
-      },
-      enumerable: true,
-      configurable: true,
-    },
-  };
-
-  constructor(
-    outcome: RunOutcome,
-    splats: readonly Splat[],
-    steps: number,
-    time: number,
-    seed: number,
-    strategy: StrategyName,
-    trace: Trace,
-    message: string | undefined,
-    fields: Omit<RunToken, "choices" | "traceHash">,
-  ) {
-    this.#fields = fields;
-    const w = this as { -readonly [K in keyof RunResult]: RunResult[K] };
-    w.outcome = outcome;
-    w.splats = splats;
-    w.steps = steps;
-    w.time = time;
-    w.seed = seed;
-    w.strategy = strategy;
-    Object.defineProperties(this, FinishedRun.#lazy);
-    w.trace = trace;
-    w.message = message;
-  }
-}
-
 /** Thrown into a task whose run ended under it (replay divergence inside a data choice). */
 class SimulationAborted extends Error {}
 
@@ -611,20 +540,85 @@ export class Simulation {
       scenario: this.scenario,
       toggles: [...this.toggles],
     };
-    this.result = new FinishedRun(
+    // Token and hash are computed on first use (see lazyResult()).
+    this.result = lazyResult(
       outcome,
       this.dmesg.splats,
       this.steps,
       this.clock.now,
       this.seed,
       recordedBy,
+      fields,
       this.trace,
       message,
-      fields,
     );
     for (const h of this.endHooks) h(this.result);
     this.resolveRun?.(this.result);
   }
+}
+
+/** What a RunResult's lazy `token` and `traceHash` read, kept on it under LAZY. */
+interface LazyRunState {
+  readonly fields: Omit<RunToken, "choices" | "traceHash">;
+  readonly trace: Trace;
+  token: string | null;
+  traceHash: string | null;
+}
+
+const LAZY = Symbol("primetime.lazyRunResult");
+
+type LazyRunResult = RunResult & { readonly [LAZY]: LazyRunState };
+
+function lazyToken(this: LazyRunResult): string {
+  const l = this[LAZY];
+  l.token ??= encodeToken({ ...l.fields, traceHash: l.trace.hash, choices: l.trace.choices });
+  return l.token;
+}
+
+function lazyTraceHash(this: LazyRunResult): string {
+  const l = this[LAZY];
+  l.traceHash ??= l.trace.hashHex;
+  return l.traceHash;
+}
+
+// One getter function each for every result. An object literal's `get token() {...}` made a
+// fresh closure per run, and V8 keeps an accessor in its hidden class, so each run got a new map:
+// allocated in the old generation, it held the run's closure context (its trace, labels and
+// fields) alive through every scavenge until the next full collection. Shared getters give every
+// result the same map.
+const TOKEN_PROPERTY: PropertyDescriptor = { get: lazyToken, enumerable: true, configurable: true };
+const TRACE_HASH_PROPERTY: PropertyDescriptor = {
+  get: lazyTraceHash,
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * A run's result, whose `token` and `traceHash` are computed on first read: a search runs
+ * thousands of schedules and reads the token of few. The hash is a pass over the steps made when
+ * first read or when the trace is recycled, so it stays readable; the token of a recycled run is
+ * not. Both are own enumerable accessors (spreading a result reads them), in the literal's order.
+ */
+function lazyResult(
+  outcome: RunOutcome,
+  splats: readonly Splat[],
+  steps: number,
+  time: number,
+  seed: number,
+  strategy: StrategyName,
+  fields: Omit<RunToken, "choices" | "traceHash">,
+  trace: Trace,
+  message: string | undefined,
+): RunResult {
+  const r = { outcome, splats, steps, time, seed, strategy } as Record<PropertyKey, unknown>;
+  Object.defineProperty(r, LAZY, {
+    value: { fields, trace, token: null, traceHash: null } satisfies LazyRunState,
+  });
+  Object.defineProperty(r, "token", TOKEN_PROPERTY);
+  Object.defineProperty(r, "traceHash", TRACE_HASH_PROPERTY);
+  r.trace = trace;
+  r.message = message;
+  return r as unknown as RunResult;
 }
 
 export { ReplayTokenError };

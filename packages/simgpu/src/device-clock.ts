@@ -14,10 +14,11 @@ export interface DeviceClock {
 }
 
 /**
- * A simulation's clock as a DeviceClock. A class, not an object literal with a `now` getter: V8
- * allocates a literal's getter pair in the old generation, and from there it kept the getter's
- * closure, and through it the simulation and every object of the run, alive through every young
- * collection until the next full one (see @primetime/sim's README, "Garbage the scavenger keeps").
+ * The clock of a simulation (simulationClock()). A class, not an object literal with a `get now()`
+ * closure: V8 keeps an accessor in the object's hidden class, so a literal made per device got a
+ * fresh map, allocated in the old generation, whose closure context (the simulation, hence the whole
+ * run) survived every scavenge until the next full collection: about 1 MB promoted per scavenge of a
+ * qxl+qxl cross-share campaign, 3.5 KB with the class.
  */
 class SimulationClock implements DeviceClock {
   constructor(private readonly sim: Simulation) {}

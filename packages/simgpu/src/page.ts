@@ -14,6 +14,27 @@ import { crc32 } from "./checksum.js";
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
+/** Pages carved from one ArrayBuffer by newPageBytes(). */
+const ARENA_PAGES = 16;
+let arena: ArrayBuffer | null = null;
+let arenaUsed = ARENA_PAGES;
+
+/**
+ * @internal The zeroed bytes of a newly backed page (system or VRAM): a page-sized view into an
+ * ArrayBuffer of ARENA_PAGES pages shared with the next pages backed, in this or any other pool.
+ * A fresh 4 KiB ArrayBuffer per page was the most expensive line of a VRAM page's first touch
+ * (its own backing store to allocate, zero and later sweep); an arena makes one per 16 pages.
+ * A page's bytes stay its own (a view never crosses into its neighbours); an arena is collected
+ * once none of its pages is reachable.
+ */
+export function newPageBytes(): Uint8Array {
+  if (arenaUsed === ARENA_PAGES) {
+    arena = new ArrayBuffer(ARENA_PAGES * PAGE_SIZE);
+    arenaUsed = 0;
+  }
+  return new Uint8Array(arena!, PAGE_SIZE * arenaUsed++, PAGE_SIZE);
+}
+
 /**
  * Models struct page plus the memory it describes: one physical page of system memory.
  *
@@ -37,7 +58,7 @@ export class Page {
 
   /** The page's 4096 bytes (allocated on first use, so a large pool costs nothing up front). */
   get data(): Uint8Array {
-    this.bytes ??= new Uint8Array(PAGE_SIZE);
+    this.bytes ??= newPageBytes();
     return this.bytes;
   }
 

@@ -1,6 +1,7 @@
 import { outsideDmesg } from "@primetime/sim";
 import { beforeEach, describe, expect, it } from "vitest";
-import { PAGE_SIZE } from "./page.js";
+import { crc32 } from "./checksum.js";
+import { PAGE_SIZE, SystemMemory } from "./page.js";
 import { Vram } from "./vram.js";
 
 beforeEach(() => {
@@ -87,5 +88,31 @@ describe("Vram", () => {
     expect(() => v.view(PAGE_SIZE - 4, 8)).toThrow(RangeError);
     expect(() => v.page(64)).toThrow(RangeError);
     expect(() => v.fill(v.size - 1, 2, 0)).toThrow(RangeError);
+  });
+
+  it("gives every backed page bytes of its own, zeroed, in this and other VRAMs and pools", () => {
+    // Pages are carved from shared arenas (newPageBytes()): a page's bytes are exactly its own.
+    const a = new Vram(40);
+    const b = new Vram(40);
+    const mem = new SystemMemory({ pages: 40 });
+    const pages: Uint8Array[] = [];
+    for (let i = 0; i < 40; i++) {
+      pages.push(a.page(i), b.page(39 - i), mem.allocPage()!.data);
+    }
+    for (const p of pages) {
+      expect(p.length).toBe(PAGE_SIZE);
+      expect(p.every((x) => x === 0)).toBe(true);
+    }
+    pages.forEach((p, i) => {
+      p[0] = i & 0xff;
+      p[PAGE_SIZE - 1] = (i >> 8) + 1;
+    });
+    pages.forEach((p, i) => {
+      expect(p[0]).toBe(i & 0xff);
+      expect(p[PAGE_SIZE - 1]).toBe((i >> 8) + 1);
+      expect(p.subarray(1, PAGE_SIZE - 1).every((x) => x === 0)).toBe(true);
+    });
+    expect(a.read(5 * PAGE_SIZE, 1)[0]).toBe((3 * 5) & 0xff);
+    expect(a.crc32(0, a.size)).toBe(crc32(a.read(0, a.size)));
   });
 });

@@ -9,6 +9,7 @@ import {
   copyOutPiece,
   crcPiece,
   fillPiece,
+  newPageBytes,
   PAGE_SIZE,
   type PieceVisitor,
 } from "./page.js";
@@ -60,7 +61,7 @@ export class Vram {
       throw new RangeError(`page ${index} outside VRAM of ${this.pages} pages`);
     let b = this.backing[index];
     if (b === undefined) {
-      b = new Uint8Array(PAGE_SIZE);
+      b = newPageBytes();
       this.backing[index] = b;
     }
     return b;

@@ -57,6 +57,7 @@ import {
   qxlReleaseReserveList,
 } from "./qxl-release.js";
 import { QXL_REAP_RESERVE_WITHOUT_CTX, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
+import { getLe64, setLe64 } from "./unaligned.js";
 
 /** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
 const ERESTARTSYS = 512;
@@ -199,7 +200,7 @@ export async function qxlGarbageCollect(qdev: QxlDevice): Promise<number> {
       const release = await qxlReleaseFromIdLocked(qdev, id);
       if (release === null) break;
       const info = qxlReleaseMap(qdev, release);
-      const nextId = Number(info.getBigUint64(8, true));
+      const nextId = getLe64(info, 8);
       switch (release.type) {
         case QXL_RELEASE_DRAWABLE:
         case QXL_RELEASE_SURFACE_CMD:
@@ -326,7 +327,7 @@ function writeSurfaceCmd(
     info.setUint32(QXL_SURFACE_CMD.height, surf.surf.height, true);
     info.setInt32(QXL_SURFACE_CMD.stride, surf.surf.stride, true);
     info.setUint32(QXL_SURFACE_CMD.format, surf.surf.format, true);
-    info.setBigUint64(QXL_SURFACE_CMD.mem, BigInt(mem), true);
+    setLe64(info, QXL_SURFACE_CMD.mem, mem);
   }
 }
 

@@ -44,6 +44,7 @@ import {
   systemAddress,
   vramAddress,
 } from "@primetime/simgpu";
+import { getLe64, putUnalignedLe64 } from "./unaligned.js";
 
 /**
  * A host page the device reaches through a DMA window: another device's memory (the bytes of a
@@ -465,14 +466,14 @@ export class QxlHw {
   private u64(phys: number, at: number): number {
     const off = this.translate(phys + at, 8);
     if (off === null) return 0;
-    return Number(this.bytesAt(off, 8).getBigUint64(0, true));
+    return getLe64(this.bytesAt(off, 8), 0);
   }
 
   private setU64(phys: number, at: number, v: number): void {
     const off = this.translate(phys + at, 8);
     if (off === null) return;
     const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+    putUnalignedLe64(v, b, 0);
     this.gpu.vram.write(off, b);
   }
 

@@ -10,6 +10,12 @@
  */
 
 import { DRM_COMMAND_BASE, DRM_IOW, DRM_IOWR, type DrmStructLayout } from "@primetime/gem";
+import {
+  getUnalignedLe32,
+  getUnalignedLe64,
+  putUnalignedLe32,
+  putUnalignedLe64,
+} from "./unaligned.js";
 
 /** Models QXL_GEM_DOMAIN_CPU: system pages (TTM_PL_SYSTEM); the device cannot reach them. */
 export const QXL_GEM_DOMAIN_CPU = 0;
@@ -190,54 +196,58 @@ export const DRM_IOCTL_QXL_ALLOC_SURF = DRM_IOWR(
   DRM_QXL_ALLOC_SURF_LAYOUT,
 );
 
+/** A struct's bytes too short for it: the RangeError a DataView read past its end throws. */
+function checkStructBytes(b: Uint8Array, size: number): void {
+  if (b.byteLength < size)
+    throw new RangeError(`${b.byteLength} bytes are too few for a ${size}-byte struct`);
+}
+
 /** The bytes of one struct drm_qxl_command (little endian), as userspace writes them. */
 export function encodeDrmQxlCommand(c: DrmQxlCommand): Uint8Array {
   const b = new Uint8Array(DRM_QXL_COMMAND_SIZE);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, BigInt(c.command), true);
-  v.setBigUint64(8, BigInt(c.relocs), true);
-  v.setUint32(16, c.type >>> 0, true);
-  v.setUint32(20, c.command_size >>> 0, true);
-  v.setUint32(24, c.relocs_num >>> 0, true);
-  v.setUint32(28, c.pad >>> 0, true);
+  putUnalignedLe64(c.command, b, 0);
+  putUnalignedLe64(c.relocs, b, 8);
+  putUnalignedLe32(c.type, b, 16);
+  putUnalignedLe32(c.command_size, b, 20);
+  putUnalignedLe32(c.relocs_num, b, 24);
+  putUnalignedLe32(c.pad, b, 28);
   return b;
 }
 
 /** Decodes one struct drm_qxl_command (the kernel's view of the copied bytes). */
 export function decodeDrmQxlCommand(b: Uint8Array): DrmQxlCommand {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  checkStructBytes(b, DRM_QXL_COMMAND_SIZE);
   return {
-    command: Number(v.getBigUint64(0, true)),
-    relocs: Number(v.getBigUint64(8, true)),
-    type: v.getUint32(16, true),
-    command_size: v.getUint32(20, true),
-    relocs_num: v.getUint32(24, true),
-    pad: v.getUint32(28, true),
+    command: getUnalignedLe64(b, 0),
+    relocs: getUnalignedLe64(b, 8),
+    type: getUnalignedLe32(b, 16),
+    command_size: getUnalignedLe32(b, 20),
+    relocs_num: getUnalignedLe32(b, 24),
+    pad: getUnalignedLe32(b, 28),
   };
 }
 
 /** The bytes of one struct drm_qxl_reloc (little endian). */
 export function encodeDrmQxlReloc(r: DrmQxlReloc): Uint8Array {
   const b = new Uint8Array(DRM_QXL_RELOC_SIZE);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, BigInt(r.src_offset), true);
-  v.setBigUint64(8, BigInt(r.dst_offset), true);
-  v.setUint32(16, r.src_handle >>> 0, true);
-  v.setUint32(20, r.dst_handle >>> 0, true);
-  v.setUint32(24, r.reloc_type >>> 0, true);
-  v.setUint32(28, r.pad >>> 0, true);
+  putUnalignedLe64(r.src_offset, b, 0);
+  putUnalignedLe64(r.dst_offset, b, 8);
+  putUnalignedLe32(r.src_handle, b, 16);
+  putUnalignedLe32(r.dst_handle, b, 20);
+  putUnalignedLe32(r.reloc_type, b, 24);
+  putUnalignedLe32(r.pad, b, 28);
   return b;
 }
 
 /** Decodes one struct drm_qxl_reloc. */
 export function decodeDrmQxlReloc(b: Uint8Array): DrmQxlReloc {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  checkStructBytes(b, DRM_QXL_RELOC_SIZE);
   return {
-    src_offset: Number(v.getBigUint64(0, true)),
-    dst_offset: Number(v.getBigUint64(8, true)),
-    src_handle: v.getUint32(16, true),
-    dst_handle: v.getUint32(20, true),
-    reloc_type: v.getUint32(24, true),
-    pad: v.getUint32(28, true),
+    src_offset: getUnalignedLe64(b, 0),
+    dst_offset: getUnalignedLe64(b, 8),
+    src_handle: getUnalignedLe32(b, 16),
+    dst_handle: getUnalignedLe32(b, 20),
+    reloc_type: getUnalignedLe32(b, 24),
+    pad: getUnalignedLe32(b, 28),
   };
 }

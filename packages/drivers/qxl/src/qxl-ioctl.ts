@@ -105,6 +105,7 @@ import {
   RELEASE_SIZE,
 } from "./qxl-release.js";
 import { QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
+import { putUnalignedLe32, putUnalignedLe64 } from "./unaligned.js";
 
 /** Models QXL_MAX_RES: what GETPARAM(QXL_PARAM_MAX_RELOCS) reports. */
 export const QXL_MAX_RES = 96;
@@ -191,11 +192,7 @@ function applyReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
   const dst = info.dstBo!;
   if (!(dst instanceof QxlBo) || info.dstOffset + 8 > dst.size) return -EINVAL;
   const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigUint64(
-    0,
-    BigInt(relocAddress(qdev, info.srcBo!, info.srcOffset)),
-    true,
-  );
+  putUnalignedLe64(relocAddress(qdev, info.srcBo!, info.srcOffset), bytes, 0);
   qxlBoCpuWrite(qdev, dst, info.dstOffset, bytes);
   return 0;
 }
@@ -207,7 +204,7 @@ function applySurfReloc(qdev: QxlDevice, info: QxlRelocInfo): number {
   const dst = info.dstBo!;
   if (!(dst instanceof QxlBo) || info.dstOffset + 4 > dst.size) return -EINVAL;
   const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, id, true);
+  putUnalignedLe32(id, bytes, 0);
   qxlBoCpuWrite(qdev, dst, info.dstOffset, bytes);
   return 0;
 }

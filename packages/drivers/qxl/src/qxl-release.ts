@@ -63,6 +63,7 @@ import {
   qxlTtmPlacementFromDomain,
 } from "./qxl-object.js";
 import type { QxlImportObject } from "./qxl-prime.js";
+import { setLe64 } from "./unaligned.js";
 
 /** Models QXL_RELEASE_DRAWABLE. */
 export const QXL_RELEASE_DRAWABLE = 0;
@@ -326,7 +327,7 @@ export async function qxlAllocSurfaceReleaseReserved(
     release.releaseBo = bo;
     release.releaseOffset = createRel.releaseOffset + 64;
     await qxlReleaseListAdd(release, bo);
-    qxlReleaseMap(qdev, release).setBigUint64(0, BigInt(release.id), true);
+    setLe64(qxlReleaseMap(qdev, release), 0, release.id);
     return release;
   }
   const r = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_SURFACE_CMD);
@@ -396,7 +397,7 @@ export async function qxlAllocReleaseReserved(
     await qxlReleaseFree(qdev, release);
     return ret as Errno;
   }
-  qxlReleaseMap(qdev, release).setBigUint64(0, BigInt(release.id), true);
+  setLe64(qxlReleaseMap(qdev, release), 0, release.id);
   return { release, rbo: bo };
 }
 

@@ -532,7 +532,7 @@ export async function accessVm(
     const n = Math.min(PAGE_SIZE - off, len - done);
     // The points, the lock and a present page's fault settle at once when the running task
     // goes on (pointNow(), RESOLVED): no awaits of settled promises in this per-page loop.
-    const p = pointNow(`${write ? "store" : "load"} 0x${cur.toString(16)}`);
+    const p = pointNow(accessLabel(write, cur));
     if (p !== null) await p;
     const locked = lock.readLock();
     if (locked !== RESOLVED) await locked;
@@ -563,6 +563,26 @@ export async function accessVm(
     at += piece.length;
   }
   return all;
+}
+
+/**
+ * accessVm()'s point labels, `load 0x7f0000001000` / `store 0x...`, by address: built once per
+ * address for the process rather than per page per access (the same few user addresses come back
+ * run after run). Past ACCESS_LABELS_MAX addresses a table starts over.
+ */
+const loadLabels = new Map<number, string>();
+const storeLabels = new Map<number, string>();
+const ACCESS_LABELS_MAX = 1 << 16;
+
+function accessLabel(write: boolean, addr: number): string {
+  const labels = write ? storeLabels : loadLabels;
+  let s = labels.get(addr);
+  if (s === undefined) {
+    if (labels.size >= ACCESS_LABELS_MAX) labels.clear();
+    s = `${write ? "store" : "load"} 0x${addr.toString(16)}`;
+    labels.set(addr, s);
+  }
+  return s;
 }
 
 /** The longest read accessVm() copies into one array allocated up front (64 pages). */

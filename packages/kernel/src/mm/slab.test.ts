@@ -13,6 +13,7 @@ import {
   kmemCacheCreate,
   kmemCacheFree,
   kzalloc,
+  liveObjectCount,
   liveObjects,
   SlabObject,
   slabStats,
@@ -69,6 +70,30 @@ describe("kmalloc / kfree", () => {
       });
       expect(r.splats).toEqual([]);
     }
+  });
+
+  it("keeps the live objects in allocation order through frees at either end and between", async () => {
+    const r = await run(() => {
+      const objs = Array.from({ length: 6 }, () => alloc());
+      const names = () => liveObjects().map((o) => o.name);
+      kfree(objs[0]); // the oldest
+      kfree(objs[5]); // the newest
+      kfree(objs[2]); // one between
+      expect(names()).toEqual(["dma_buf#2", "dma_buf#4", "dma_buf#5"]);
+      expect(liveObjectCount()).toBe(3);
+      const more = alloc();
+      kfree(objs[3]);
+      kfree(objs[1]);
+      expect(names()).toEqual(["dma_buf#5", more.name]);
+      kfree(objs[4]);
+      kfree(more);
+      expect(names()).toEqual([]);
+      expect(liveObjectCount()).toBe(0);
+      const last = alloc();
+      expect(names()).toEqual([last.name]);
+      kfree(last);
+    });
+    expect(r.splats).toEqual([]);
   });
 
   it("interns caches by name and accepts kzalloc and kfree(null)", async () => {

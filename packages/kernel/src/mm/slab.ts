@@ -38,11 +38,23 @@ interface SlabState {
   readonly caches: Map<string, CacheCounts>;
   /** The same counts by the cache's process-wide index (KmemCache.index): no Map lookup. */
   readonly byIndex: (CacheCounts | undefined)[];
-  /** Allocated objects, in allocation order (what kmemleak scans). */
-  readonly live: Set<SlabObject>;
+  /**
+   * Allocated objects, in allocation order (what kmemleak scans): a list threaded through their
+   * metadata (SlabMeta.prev/next), oldest first. Adding and removing touch no hash table (a Set
+   * gave every object an identity hash and shrank its table as objects were freed).
+   */
+  liveHead: SlabMeta | null;
+  liveTail: SlabMeta | null;
+  liveCount: number;
 }
 
-const STATE = new SimLocal<SlabState>(() => ({ caches: new Map(), byIndex: [], live: new Set() }));
+const STATE = new SimLocal<SlabState>(() => ({
+  caches: new Map(),
+  byIndex: [],
+  liveHead: null,
+  liveTail: null,
+  liveCount: 0,
+}));
 
 function countsOf(st: SlabState, cache: KmemCache): CacheCounts {
   let c = st.byIndex[cache.index];
@@ -122,19 +134,51 @@ function cacheOf(c: KmemCache | string): KmemCache {
 }
 
 /** Slab metadata of an object (what the allocator and KASAN keep outside the object). */
-interface SlabMeta {
-  /** "static": constructed outside kmalloc(): not slab memory, never freed. */
-  state: "allocating" | "live" | "freed" | "static";
-  readonly slab: SlabState;
+class SlabMeta {
   /** The full-KASAN proxy kmalloc() returned, if any. */
-  proxy: SlabObject | null;
+  proxy: SlabObject | null = null;
   /** Where kfree_rcu() queued the free, while pending and after. */
-  rcuQueued: Site | null;
-  rcuHead: SlabRcuHead | null;
+  rcuQueued: Site | null = null;
+  rcuHead: SlabRcuHead | null = null;
   /** kmemleak_not_leak(). */
-  notLeak: boolean;
+  notLeak = false;
   /** kmemleak already reported it. */
-  leakReported: boolean;
+  leakReported = false;
+  /** Neighbours in the simulation's list of live objects (SlabState.liveHead), while live. */
+  prev: SlabMeta | null = null;
+  next: SlabMeta | null = null;
+
+  constructor(
+    /** "static": constructed outside kmalloc(): not slab memory, never freed. */
+    public state: "allocating" | "live" | "freed" | "static",
+    readonly slab: SlabState,
+    /** The object (the raw one, never its proxy). */
+    readonly object: SlabObject,
+  ) {}
+}
+
+/** Appends `m` to its simulation's live list. */
+function liveAdd(m: SlabMeta): void {
+  const st = m.slab;
+  const tail = st.liveTail;
+  m.prev = tail;
+  if (tail === null) st.liveHead = m;
+  else tail.next = m;
+  st.liveTail = m;
+  st.liveCount++;
+}
+
+/** Unlinks `m` from its simulation's live list. */
+function liveRemove(m: SlabMeta): void {
+  const st = m.slab;
+  const { prev, next } = m;
+  if (prev === null) st.liveHead = next;
+  else prev.next = next;
+  if (next === null) st.liveTail = prev;
+  else next.prev = prev;
+  m.prev = null;
+  m.next = null;
+  st.liveCount--;
 }
 
 /**
@@ -163,6 +207,8 @@ export function slabMeta(obj: unknown): SlabMeta | undefined {
  */
 let pendingCache: KmemCache | null = null;
 let pendingObj: SlabObject | null = null;
+/** The metadata of pendingObj (kmalloc() needs no lookup of it). */
+let pendingMeta: SlabMeta | null = null;
 
 /*
  * Allocation, free and kfree_rcu() sites are labelled `kmalloc(dma_buf) after <label of the
@@ -197,9 +243,10 @@ export class SlabObject implements Owner {
     const st = STATE.get();
     let c: KmemCache;
     let state: SlabMeta["state"];
-    if (pendingCache !== null && pendingObj === null) {
+    const claims = pendingCache !== null && pendingObj === null;
+    if (claims) {
       pendingObj = this;
-      c = pendingCache;
+      c = pendingCache!;
       state = "allocating";
     } else {
       c = cacheOf(cache ?? new.target.name);
@@ -211,15 +258,9 @@ export class SlabObject implements Owner {
     this.allocSite =
       state === "static" ? hereAfterLast(c.staticOp) : hereAfterLast("kmalloc", c.name);
     this.freeSite = null;
-    (this as WithMeta)[META] = {
-      state,
-      slab: st,
-      proxy: null,
-      rcuQueued: null,
-      rcuHead: null,
-      notLeak: false,
-      leakReported: false,
-    };
+    const meta = new SlabMeta(state, st, this);
+    (this as WithMeta)[META] = meta;
+    if (claims) pendingMeta = meta;
   }
 
   /** True once kfree() (or a kfree_rcu() callback) has freed the object. */
@@ -260,20 +301,25 @@ export function kmalloc<T extends SlabObject, A = undefined>(
   if (shouldFail(c.name)) return errPtr(ENOMEM);
   const outerCache = pendingCache;
   const outerObj = pendingObj;
+  const outerMeta = pendingMeta;
   pendingCache = c;
   pendingObj = null;
+  pendingMeta = null;
   let obj: T;
   let claimed: SlabObject | null;
+  let m: SlabMeta | null;
   try {
     obj = make(arg as A);
   } finally {
     claimed = pendingObj;
+    m = pendingMeta as SlabMeta | null; // set by the constructor make() ran
     pendingCache = outerCache;
     pendingObj = outerObj;
+    pendingMeta = outerMeta;
   }
   const raw = kasanUnwrap(obj);
-  const m = metaOf(raw);
-  if (claimed !== raw || m?.state !== "allocating") {
+  // The claimed object's metadata is the one its constructor made (m), so no lookup.
+  if (claimed !== raw || m === null || m.state !== "allocating") {
     throw new TypeError(
       `kmalloc(${c.name}): make() must construct and return a new SlabObject (got ${String(
         (raw as { name?: unknown } | null)?.name ?? raw,
@@ -284,7 +330,7 @@ export function kmalloc<T extends SlabObject, A = undefined>(
   const counts = countsOf(m.slab, c);
   counts.live++;
   counts.total++;
-  m.slab.live.add(raw);
+  liveAdd(m);
   if (!kasanFull()) return obj;
   const proxy = kasanProxy(raw);
   m.proxy = proxy;
@@ -351,7 +397,7 @@ function freeObject(obj: SlabObject, op: string, queued: Site | null): void {
   raw.freeSite = hereAfterLast(op, raw.name);
   if (queued) m.rcuQueued = queued;
   countsOf(m.slab, raw.cache).live--;
-  m.slab.live.delete(raw);
+  liveRemove(m);
 }
 
 function describe(v: unknown): string {
@@ -425,7 +471,7 @@ export function slabStats(): { cache: string; live: number; total: number }[] {
 
 /** How many objects are allocated and not freed in the running simulation. */
 export function liveObjectCount(): number {
-  return STATE.get().live.size;
+  return STATE.get().liveCount;
 }
 
 /**
@@ -433,5 +479,7 @@ export function liveObjectCount(): number {
  * caller holds them: the full-KASAN proxy when there is one).
  */
 export function liveObjects(): SlabObject[] {
-  return [...STATE.get().live].map((o) => metaOf(o)?.proxy ?? o);
+  const out: SlabObject[] = [];
+  for (let m = STATE.get().liveHead; m !== null; m = m.next) out.push(m.proxy ?? m.object);
+  return out;
 }
