@@ -59,6 +59,7 @@ import {
   QXL_RELOC_TYPE_SURF,
 } from "./qxl-drm-uapi.js";
 import { type CreateQxlOptions, createQxl, destroyQxl, type QxlDeviceHandle } from "./qxl-drv.js";
+import { putUnalignedLe32, putUnalignedLe64 } from "./unaligned.js";
 
 export interface QxlMachine {
   kernel: Kernel;
@@ -297,6 +298,15 @@ export function qxlUpdateArea(
 const DRAW_CMD_AT = 0;
 const DRAW_RELOCS_AT = 256;
 const DRAW_COMMAND_AT = 1024;
+const DRAW_BLOCK_SIZE = DRAW_COMMAND_AT + DRM_QXL_COMMAND_SIZE;
+
+/**
+ * qxlWriteDraw()'s blocks, kept for the next drawable once their store has copied them (zeroed
+ * again when taken): a 1 KiB array has a backing store of its own to allocate and sweep, and was
+ * the most expensive line of a drawable. A block whose store never returns (its run ended, its
+ * thread exited) is simply not kept.
+ */
+const drawBlocks: Uint8Array[] = [];
 
 /** One drawable: `dst` is a buffer (handle + offset) or a surface (its handle, offset in it). */
 export interface Draw {
@@ -357,12 +367,11 @@ export async function qxlPrepareDraw(p: Process, d: Draw): Promise<number> {
  * buffer.
  */
 export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<number> {
-  const block = new Uint8Array(DRAW_COMMAND_AT + DRM_QXL_COMMAND_SIZE);
-  const v = new DataView(block.buffer, DRAW_CMD_AT, QXL_SIM_DRAW_SIZE);
+  const block = drawBlocks.pop()?.fill(0) ?? new Uint8Array(DRAW_BLOCK_SIZE);
   const op = d.op === "fill" ? QXL_DRAW_FILL : d.op === "copy" ? QXL_DRAW_COPY : QXL_DRAW_CHECKSUM;
-  v.setUint32(QXL_SIM_DRAW.op, op, true);
-  v.setUint32(QXL_SIM_DRAW.value, d.value ?? 0, true);
-  v.setUint32(QXL_SIM_DRAW.size, d.size, true);
+  putUnalignedLe32(op, block, DRAW_CMD_AT + QXL_SIM_DRAW.op);
+  putUnalignedLe32(d.value ?? 0, block, DRAW_CMD_AT + QXL_SIM_DRAW.value);
+  putUnalignedLe32(d.size, block, DRAW_CMD_AT + QXL_SIM_DRAW.size);
   const relocs: DrmQxlReloc[] = [];
   if (d.dst.surface) {
     relocs.push({
@@ -373,7 +382,7 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
       reloc_type: QXL_RELOC_TYPE_SURF,
       pad: 0,
     });
-    v.setBigUint64(QXL_SIM_DRAW.dst, BigInt(d.dst.offset), true);
+    putUnalignedLe64(d.dst.offset, block, DRAW_CMD_AT + QXL_SIM_DRAW.dst);
   } else {
     relocs.push({
       src_offset: d.dst.offset,
@@ -394,8 +403,8 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
       pad: 0,
     });
   }
-  for (const [i, r] of relocs.entries())
-    block.set(encodeDrmQxlReloc(r), DRAW_RELOCS_AT + i * DRM_QXL_RELOC_SIZE);
+  for (let i = 0; i < relocs.length; i++)
+    block.set(encodeDrmQxlReloc(relocs[i]!), DRAW_RELOCS_AT + i * DRM_QXL_RELOC_SIZE);
   const c = encodeDrmQxlCommand({
     command: page + DRAW_CMD_AT,
     relocs: page + DRAW_RELOCS_AT,
@@ -407,6 +416,8 @@ export async function qxlWriteDraw(p: Process, page: number, d: Draw): Promise<n
   expectRet(c.length, DRM_QXL_COMMAND_SIZE, "drm_qxl_command size");
   block.set(c, DRAW_COMMAND_AT);
   const n = await p.writeMemory(page, block);
+  // The store has copied the block into the page: the next drawable may reuse it.
+  drawBlocks.push(block);
   if (n < 0) return n;
   expectRet(n, block.length, "store");
   return 0;

@@ -21,8 +21,10 @@
  * The wording of every report is in lockdep-report.ts.
  *
  * Simplifications: no IRQ-state tracking (the usage bits always print `{+.+.}`), no read-lock
- * recursion rules beyond what the locks here need, no lock-chain cache (the graph is searched on
- * every new dependency, which is cheap at simulation sizes), no MAX_LOCK_DEPTH. Where the kernel
+ * recursion rules beyond what the locks here need, no lock-chain hash table (the graph is searched
+ * on every new dependency, which is cheap at simulation sizes; what stands in for the chain cache
+ * is each class's memo of the last dependency from it already in the graph, so the same pair
+ * again costs two compares), no MAX_LOCK_DEPTH. Where the kernel
  * turns lockdep off after its first report, this model keeps going and reports each distinct
  * problem once per simulation (a cycle once per set of classes, a recursion once per class...).
  */
@@ -221,6 +223,27 @@ function isTask(c: LockContext | Task): c is Task {
   return "sim" in c;
 }
 
+/**
+ * contextState(lockContext()).held for the running task `t` of the simulation whose lockdep state
+ * is `st` (the outside context's when `t` is null), registering the task-exit check as
+ * lockdepState() does. Its callers look the simulation, the state and the task up once each,
+ * where lockContext() and contextState() looked the task up twice and the state up to twice.
+ */
+function heldOf(st: LockdepState, t: Task | null): HeldLock[] {
+  if (t === null) return st.outsideState.held;
+  if (!st.hooked) {
+    st.hooked = true;
+    hookTaskExit(t.sim);
+  }
+  return TASK_STATE.get(t).held;
+}
+
+/** The held stack of the running context (lockContext()'s), with heldOf()'s single lookups. */
+function runningHeld(): HeldLock[] {
+  const sim = activeSimulation();
+  return heldOf(STATE.get(sim), sim === null ? null : sim.current);
+}
+
 // --- classes -------------------------------------------------------------------------------
 
 /** The default keys, by kind and then name (no key string is built per lock). */
@@ -251,6 +274,19 @@ export function lockClassOf(map: LockdepMap, subclass = 0): LockClass {
   return map.cls0;
 }
 
+/**
+ * A class's memo of the last dependency from it that was found in (or added to) a graph: the
+ * graph (one per simulation: a memo of another simulation's graph is stale) and the class the
+ * dependency goes to. Only ever a dependency the graph has, so a hit is exactly "known".
+ */
+interface ClassDeps extends LockClass {
+  depGraph: Map<LockClass, Map<LockClass, Dependency>> | null;
+  depLast: LockClass | null;
+}
+
+/** lockAcquire()'s default options (no object per call). */
+const NO_OPTIONS: AcquireOptions = {};
+
 function classOf(map: LockdepMap, subclass: number): LockClass {
   let bySub = classes.get(map.key);
   if (!bySub) {
@@ -260,13 +296,16 @@ function classOf(map: LockdepMap, subclass: number): LockClass {
   let cls = bySub.get(subclass);
   if (!cls) {
     const base = map.key.name ?? map.name;
-    cls = {
+    const deps: ClassDeps = {
       id: nextClassId++,
       key: map.key,
       subclass,
       name: subclass === 0 ? base : `${base}/${subclass}`,
       kind: map.kind,
+      depGraph: null,
+      depLast: null,
     };
+    cls = deps;
     bySub.set(subclass, cls);
   }
   return cls;
@@ -303,13 +342,16 @@ export interface AcquireOptions {
  * non-trylock one (those have not added their own edges).
  * Locking: none (lockdep's graph lock is implicit: no scheduling point in here).
  */
-export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
-  const cls = lockClassOf(lock.dep, opts.subclass ?? 0);
-  // here(opts.label)'s fields, without its object (HeldEntry builds it on demand).
+export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = NO_OPTIONS): void {
   const sim = activeSimulation();
-  const t = sim?.current ?? null;
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
+  const subclass = opts.subclass ?? 0;
+  const dep = lock.dep;
+  const cls = subclass === 0 && dep.cls0 !== null ? dep.cls0 : lockClassOf(dep, subclass);
+  // here(opts.label)'s fields, without its object (HeldEntry builds it on demand).
   const next = new HeldEntry(
     lock,
     cls,
@@ -331,9 +373,10 @@ export function lockAcquire(lock: LockdepLock, opts: AcquireOptions = {}): void 
     } else if (prev) {
       if (once(`recursive:${cls.id}:${ctx.id}`)) reportRecursive(ctx, held, prev, next);
     } else {
+      const graph = st.graph;
       for (let i = held.length - 1; i >= 0; i--) {
         const h = held[i]!;
-        checkPrevAdd(ctx, held, h, next);
+        checkPrevAdd(ctx, held, h, next, graph);
         if (!h.trylock) break;
       }
     }
@@ -368,8 +411,11 @@ function heldClassOrLock(
  * Locking: none.
  */
 export function lockRelease(lock: LockdepLock, op?: string): boolean {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   for (let i = held.length - 1; i >= 0; i--) {
     if (held[i]!.lock === lock) {
       // Remove entry i by hand: splice() would allocate the array of removed entries.
@@ -385,7 +431,7 @@ export function lockRelease(lock: LockdepLock, op?: string): boolean {
 
 /** Models lock_is_held(): whether the running context holds `lock` (for lockdep). */
 export function lockIsHeld(lock: LockdepLock): boolean {
-  return holds(contextState().held, lock);
+  return holds(runningHeld(), lock);
 }
 
 /** Models check_prev_add(): records prev -> next unless it closes a cycle. */
@@ -394,11 +440,19 @@ function checkPrevAdd(
   held: readonly HeldLock[],
   prev: HeldLock,
   next: HeldLock,
+  graph: Map<LockClass, Map<LockClass, Dependency>>,
 ): void {
-  const st = lockdepState();
-  let out = st.graph.get(prev.cls);
-  if (out?.has(next.cls)) return; // known: keep the first occurrence
-  const path = findPath(st.graph, next.cls, prev.cls);
+  const from = prev.cls as ClassDeps;
+  // The dependency just checked from this class, in this graph: known (the common case of the
+  // same pair again), as lockdep's chain cache skips a chain it has validated.
+  if (from.depGraph === graph && from.depLast === next.cls) return;
+  let out = graph.get(prev.cls);
+  if (out?.has(next.cls)) {
+    from.depGraph = graph;
+    from.depLast = next.cls;
+    return; // known: keep the first occurrence
+  }
+  const path = findPath(graph, next.cls, prev.cls);
   if (path) {
     // One report per set of classes in the cycle.
     const cycle = [next.cls, ...path.map((d) => d.to)].map((c) => c.id).sort((a, b) => a - b);
@@ -407,9 +461,11 @@ function checkPrevAdd(
   }
   if (!out) {
     out = new Map();
-    st.graph.set(prev.cls, out);
+    graph.set(prev.cls, out);
   }
   out.set(next.cls, { from: prev.cls, to: next.cls, site: next.site, fromSite: prev.site });
+  from.depGraph = graph;
+  from.depLast = next.cls;
 }
 
 /** Breadth-first search for from -> ... -> to (check_noncircular()). The edges, in order. */
@@ -466,8 +522,11 @@ function debugCheckNoLocksHeld(t: Task): void {
  * Locking: none.
  */
 export function lockdepCheckReturnToUser(): void {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   if (held.length === 0) return;
   if (!once(`sysexit:${ctx.id}:${held.map((h) => h.cls.id).join(",")}`)) return;
   reportLockHeldReturnToUser(ctx, held);
@@ -481,8 +540,11 @@ export function lockdepCheckReturnToUser(): void {
  * Locking: none.
  */
 export function debugCheckNoLocksFreed(obj: object): void {
-  const ctx = lockContext();
-  const held = contextState(ctx).held;
+  const sim = activeSimulation();
+  const st = STATE.get(sim);
+  const t = sim === null ? null : sim.current;
+  const held = heldOf(st, t);
+  const ctx: LockContext = t ?? st.outside;
   if (held.length === 0) return;
   const raw = kasanUnwrap(obj);
   // The first held lock (in held order) that the object owns or stores in an own property: one
