@@ -12,6 +12,7 @@
  * drm_exec (wait-die, back-off): no deadlock between two drm_execs remains.
  */
 
+import { readFileSync } from "node:fs";
 import { baselineFixes, formatSplat, type RunResult } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
@@ -36,13 +37,18 @@ describe("qxl surface pressure (toggles off)", () => {
     let deadlocks = 0;
     let recursion = 0;
     let firstDeadlock: RunResult | null = null;
+    /** The schedules (1-based) that deadlocked. */
+    const deadlockAt: number[] = [];
+    let schedule = 0;
     const res = await explore(surfacePressure(3, 4), {
       ...PCT,
       scenario: "qxl/surface-pressure",
       isFailure: qxlIsFailure,
       onRun: (r) => {
+        schedule++;
         if (isKnownReapDeadlock(r)) {
           deadlocks++;
+          deadlockAt.push(schedule);
           firstDeadlock ??= r;
         }
         if (r.splats.some(isKnownReapRecursion)) recursion++;
@@ -60,6 +66,14 @@ describe("qxl surface pressure (toggles off)", () => {
     const again = await replay(token, surfacePressure(3, 4), { scenario: "qxl/surface-pressure" });
     expect(isKnownReapDeadlock(again), text(again)).toBe(true);
     expect(again.traceHash).toBe((firstDeadlock as RunResult | null)!.traceHash);
+    // KNOWN-WINDOWS.md quotes that token and where the deadlocks are: still these (a change of
+    // schedules that moves them fails here, not in a reader's replay).
+    const md = readFileSync(new URL("../../../../KNOWN-WINDOWS.md", import.meta.url), "utf8");
+    const section = md.slice(md.indexOf("## `qxl.reap-reserve-without-ctx`"));
+    expect(section.match(/pt1\.[A-Za-z0-9_-]+/)?.[0], "KNOWN-WINDOWS.md's token").toBe(token);
+    expect(section.replace(/\s+/g, " ")).toContain(
+      `(schedules ${deadlockAt.slice(0, -1).join(", ")} and ${deadlockAt.at(-1)})`,
+    );
     // and the sharing really happens: flink opens, PRIME self-imports, draws through both
     expect(pressureStats.flinkOpened).toBeGreaterThan(40);
     expect(pressureStats.primeImported).toBeGreaterThan(40);
