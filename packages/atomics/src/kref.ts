@@ -10,7 +10,7 @@
 
 import { type Owner, opLabel, point, report } from "@primetime/sim";
 import { pointNow, RESOLVED } from "./point-now.js";
-import { type Lockable, RefcountT } from "./refcount.js";
+import { type Lockable, type RefcountSaturationType, RefcountT } from "./refcount.js";
 
 /** kref_put()'s result when the reference was not the last, as a settled promise. */
 const RESOLVED_0: Promise<0> = Promise.resolve(0);
@@ -47,13 +47,18 @@ export class Kref {
 
   constructor(owner: Owner | string) {
     this.owner = typeof owner === "string" ? { name: owner } : owner;
-    // The owner's name is read when a splat fires: an object may name itself after it
-    // constructed its kref.
-    this.refcount = new RefcountT(0, {
-      onWarn: (_type, message) => {
-        report("refcount", message, { object: this.owner.name });
-      },
-    });
+    // The kref receives its counter's warnings itself (onWarn below): no options object and
+    // closure per kref.
+    this.refcount = new RefcountT(0, this);
+  }
+
+  /**
+   * @internal The counter's warnings (RefcountOptions.onWarn, called on this kref): a `refcount`
+   * splat naming the owner. The owner's name is read when the splat fires: an object may name
+   * itself after it constructed its kref.
+   */
+  onWarn(_type: RefcountSaturationType, message: string): void {
+    report("refcount", message, { object: this.owner.name });
   }
 
   private access(op: string): void {

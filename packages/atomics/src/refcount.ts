@@ -56,7 +56,11 @@ export const REFCOUNT_WARNINGS: Readonly<Record<RefcountSaturationType, string>>
 export type RefcountWarnHandler = (type: RefcountSaturationType, message: string) => void;
 
 export interface RefcountOptions {
-  /** Called for each warning (the kernel's WARN). Default: nothing. */
+  /**
+   * Called for each warning (the kernel's WARN), as a method of this options object (so an
+   * object can pass itself, with an `onWarn` method, instead of a closure made per counter).
+   * Default: nothing.
+   */
   onWarn?: RefcountWarnHandler;
 }
 
@@ -73,7 +77,8 @@ const { REFCOUNT_ADD_NOT_ZERO_OVF, REFCOUNT_ADD_OVF, REFCOUNT_ADD_UAF, REFCOUNT_
   RefcountSaturationType;
 const { REFCOUNT_DEC_LEAK } = RefcountSaturationType;
 
-const noWarn: RefcountWarnHandler = () => {};
+/** The options of a counter that warns nobody. */
+const NO_WARN: RefcountOptions = Object.freeze({ onWarn: () => {} });
 
 /**
  * Models refcount_t.
@@ -86,7 +91,8 @@ const noWarn: RefcountWarnHandler = () => {};
 export class RefcountT {
   /** The underlying atomic_t, as `r->refs` in the kernel. Reading it gives the signed value. */
   readonly refs: AtomicT;
-  private readonly onWarn: RefcountWarnHandler;
+  /** Whose `onWarn` receives the warnings (the options given). */
+  private readonly warnTo: RefcountOptions;
 
   /**
    * Models REFCOUNT_INIT(init) (`init` a number, default 0 as in zeroed memory), or a refcount_t
@@ -94,7 +100,7 @@ export class RefcountT {
    */
   constructor(init: number | AtomicT = 0, options: RefcountOptions = {}) {
     this.refs = typeof init === "number" ? new AtomicT(init) : init;
-    this.onWarn = options.onWarn ?? noWarn;
+    this.warnTo = options.onWarn ? options : NO_WARN;
   }
 
   /** A refcount_t over an existing cell, e.g. on a `SharedArrayBuffer`; the cell keeps its value. */
@@ -109,7 +115,7 @@ export class RefcountT {
    */
   warnSaturate(type: RefcountSaturationType): void {
     this.refs.set(REFCOUNT_SATURATED);
-    this.onWarn(type, REFCOUNT_WARNINGS[type]);
+    this.warnTo.onWarn!(type, REFCOUNT_WARNINGS[type]);
   }
 
   /**
@@ -249,7 +255,7 @@ export class RefcountT {
       if (val === 1) return false;
       // `new > val` in unsigned arithmetic: only 0 - 1 wraps upwards.
       if (val === 0) {
-        this.onWarn(REFCOUNT_SUB_UAF, REFCOUNT_WARNINGS[REFCOUNT_SUB_UAF]);
+        this.warnTo.onWarn!(REFCOUNT_SUB_UAF, REFCOUNT_WARNINGS[REFCOUNT_SUB_UAF]);
         return true;
       }
       const seen = Atomics.compareExchange(cells, index, val, (val - 1) | 0);

@@ -80,5 +80,5 @@ export {
   type ToggleKind,
   toggleEnabled,
 } from "./toggles.js";
-export { Trace, type TraceStep } from "./trace.js";
+export { type RecycleOptions, Trace, type TraceStep } from "./trace.js";
 export { WaitQueue } from "./wait-queue.js";

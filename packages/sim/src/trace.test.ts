@@ -95,6 +95,23 @@ describe("Trace", () => {
     expect(b.hash).toBe(hash);
     expect(b.choices).toEqual([2]);
   });
+
+  it("recycled with keepHash: false, skips the hash and refuses to give it", () => {
+    const a = new Trace();
+    for (let i = 0; i < 100; i++) a.step(1, `p${i % 3}`);
+    const reference = new Trace();
+    for (let i = 0; i < 100; i++) reference.step(1, `p${i % 3}`);
+    const hash = reference.hash;
+    reference.recycle({ keepHash: false });
+    a.recycle({ keepHash: false });
+    expect(() => a.hash).toThrow(/without its hash/);
+    expect(() => a.at(1)).toThrow(/recycled/);
+    // Its buffers went to the next trace, which records and hashes as a fresh one would.
+    const b = new Trace();
+    for (let i = 0; i < 100; i++) b.step(1, `p${i % 3}`);
+    expect(b.length).toBe(100);
+    expect(b.hash).toBe(hash);
+  });
 });
 
 describe("opLabel", () => {

@@ -82,6 +82,15 @@ function presize(used: number | undefined, min: number): number {
   return n;
 }
 
+/** Options of Trace.recycle(). */
+export interface RecycleOptions {
+  /**
+   * Take the trace's hash before the buffers go, so it stays readable (default true). False skips
+   * that pass over the steps; reading the hash afterwards throws.
+   */
+  keepHash?: boolean;
+}
+
 export class Trace {
   private readonly taskNames = new Map<number, string>();
   // Task ids and choices in typed arrays that double when full; labels in an array (a store of
@@ -93,6 +102,8 @@ export class Trace {
   private choiceStepsCol: Int32Array<ArrayBuffer>;
   private cn = 0;
   private recycled = false;
+  /** Recycled without taking the hash first (recycle({ keepHash: false })). */
+  private hashDropped = false;
   /** The hash of the whole trace, kept when it is recycled. */
   private finalHash = 0;
   // The hash is computed lazily and incrementally, off the hot path.
@@ -126,11 +137,13 @@ export class Trace {
    * Hands this trace's buffers to the next trace created, which saves allocating and growing
    * them run after run (explore() recycles the trace of every passing run once its onRun has
    * returned). The trace is then empty for good: reading a step or its choices throws; its hash,
-   * taken before the buffers go, stays readable.
+   * taken before the buffers go, stays readable, unless `keepHash: false` skips that pass over
+   * the steps (a campaign's passing runs, whose hash nothing reads): reading the hash then throws.
    */
-  recycle(): void {
+  recycle(opts?: RecycleOptions): void {
     if (this.recycled) return;
-    this.finalHash = this.hash;
+    if (opts?.keepHash === false) this.hashDropped = true;
+    else this.finalHash = this.hash;
     this.recycled = true;
     spare = {
       tasks: this.tasksCol,
@@ -184,6 +197,10 @@ export class Trace {
 
   /** The trace hash so far (unsigned 32-bit). */
   get hash(): number {
+    if (this.hashDropped)
+      throw new Error(
+        "this trace was recycled without its hash (recycle({ keepHash: false })): read the hash before recycling",
+      );
     if (this.recycled) return this.finalHash;
     let h = this.hs;
     // A one-entry cache: a task usually repeats its last label in a loop.

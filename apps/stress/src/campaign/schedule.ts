@@ -268,6 +268,36 @@ export function scheduleStrategy(s: SearchOptions, index: number, cal: Calibrati
   }
 }
 
+/** What runSchedule() needs of a (configuration, unit) pair beside its schedule index. */
+interface UnitRun {
+  readonly config: CampaignConfig;
+  readonly key: string;
+  readonly prepared: Promise<Prepared>;
+  readonly unitSeed: number;
+  readonly toggles: readonly string[];
+}
+
+/**
+ * The pair of the latest runSchedule(): a job runs schedule after schedule of one unit, so the
+ * prepared unit's JSON key, the unit seed and the toggle list are made once per job instead of
+ * once per schedule. Keyed by identity (a configuration is never modified); another pair
+ * replaces it.
+ */
+let lastUnit: UnitRun | null = null;
+
+function unitRun(c: CampaignConfig, key: string, given: Calibration | undefined): UnitRun {
+  const u = lastUnit;
+  if (u !== null && u.config === c && u.key === key) return u;
+  lastUnit = {
+    config: c,
+    key,
+    prepared: preparedUnit(c, key, given),
+    unitSeed: unitSeed(c, key),
+    toggles: campaignToggles(c),
+  };
+  return lastUnit;
+}
+
 /** Runs schedule `index` of unit `key`. */
 export async function runSchedule(
   c: CampaignConfig,
@@ -275,14 +305,15 @@ export async function runSchedule(
   index: number,
   given?: Calibration,
 ): Promise<{ run: RunResult; seed: number }> {
-  const { body, calibration, known } = await preparedUnit(c, key, given);
-  const seed = deriveSeed(unitSeed(c, key), scheduleSeedIndex(c.strategy, index));
+  const u = unitRun(c, key, given);
+  const { body, calibration, known } = await u.prepared;
+  const seed = deriveSeed(u.unitSeed, scheduleSeedIndex(c.strategy, index));
   const sim = new Simulation({
     seed,
     strategy: scheduleStrategy(c.strategy, index, calibration),
     stepLimit: c.stepLimit,
     scenario: key,
-    toggles: campaignToggles(c),
+    toggles: u.toggles,
   });
   return { run: known(await sim.run(body)), seed };
 }
@@ -327,6 +358,9 @@ export async function runJob(
     const { run, seed } = await runSchedule(c, job.unit, i, job.calibration);
     addRun(t, run, i, seed);
     const failed = isFailure(run);
+    // Nothing reads a passing run again (the tally took its figures): its trace's buffers go to
+    // the next schedule's trace, without the pass over its steps that would keep its hash.
+    if (!failed) run.trace.recycle({ keepHash: false });
     onSchedule?.(failed);
     if (failed && c.failFast) break;
     if (pause) await pause();
