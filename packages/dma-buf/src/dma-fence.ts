@@ -654,9 +654,14 @@ export async function dmaFenceDefaultWait(
   }
   const wq = new WaitQueue(`dma_fence ${fence.name}`);
   const cb = new DmaFenceCb("dma_fence_default_wait_cb");
-  cb.func = () => {
+  // Made, then stored: V8 allocates a function literal assigned straight to a property in the
+  // old generation (it takes it for a method), and from there the closure would keep this call's
+  // context (the wait queue, its task and the run behind it) alive through every young collection
+  // until a full one.
+  const wake = () => {
     wq.wakeAll(); // wake_up_state(wait->task, TASK_NORMAL)
   };
+  cb.func = wake;
   cb.fence = fence;
   fence.cbList.unshift(cb);
   while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {

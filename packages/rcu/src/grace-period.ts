@@ -125,7 +125,11 @@ export async function synchronizeRcu(): Promise<void> {
   const done = new Completion("rcu_synchronize");
   const head = new RcuHead("rcu_synchronize");
   head.queued = true;
-  head.func = () => done.complete(); // wakeme_after_rcu()
+  // Made, then stored: V8 allocates a function literal assigned straight to a property in the
+  // old generation (it takes it for a method), and from there the closure would keep this call's
+  // context, and the run behind it, alive through every young collection until a full one.
+  const wakeme = () => done.complete(); // wakeme_after_rcu()
+  head.func = wakeme;
   st.next.push(head);
   startGpKthread(st, sim);
   await done.wait("wait_rcu_gp");
@@ -159,7 +163,8 @@ export async function rcuBarrier(): Promise<void> {
   const done = new Completion("rcu_barrier");
   const head = new RcuHead("rcu_barrier");
   head.queued = true;
-  head.func = () => done.complete(); // rcu_barrier_callback()
+  const callback = () => done.complete(); // rcu_barrier_callback(); made, then stored (see above)
+  head.func = callback;
   segment.push(head);
   startGpKthread(st, sim);
   await done.wait("rcu_barrier");
