@@ -33,6 +33,7 @@
  * waiters wake, as the kernel's poll wakeup does.
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import {
   type File,
   fput,
@@ -44,7 +45,6 @@ import {
   pollWait,
   SpinLock,
 } from "@primetime/kernel";
-import { RESOLVED } from "@primetime/atomics";
 import { rcuDereferenceProtectedSettled } from "@primetime/rcu";
 import { defineToggle, now, opLabel, point, toggleEnabled, WaitQueue } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
