@@ -264,6 +264,16 @@ export function dmaFenceGet<F extends DmaFence | null>(fence: F): Promise<F> {
 }
 
 /**
+ * @internal dmaFenceGet() for callers that do not need the fence back: the kref's own promise,
+ * the shared settled RESOLVED when the task went on at its point (no promise made per call).
+ * Locking: none.
+ * References: takes one.
+ */
+export function dmaFenceGetSettled(fence: DmaFence): Promise<void> {
+  return fence.refcount.get();
+}
+
+/**
  * Models dma_fence_get_rcu(): kref_get_unless_zero(): the fence, with a reference, or null if
  * it is already being released.
  * Locking: rcu_read_lock() (fences are freed with kfree_rcu(), so the memory stays valid).
@@ -404,6 +414,15 @@ function isSignaledNow(fence: DmaFence): Promise<boolean> {
 
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
 const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
+
+/**
+ * @internal What a dmaFenceIsSignaled() promise settled with when it came back settled (the
+ * fast path: the task went on at its point and nothing signalled), else null: hot walks then go
+ * on synchronously, `const s = settledSignaled(p); (s ?? (await p))` being `await p`.
+ */
+export function settledSignaled(p: Promise<boolean>): boolean | null {
+  return p === RESOLVED_TRUE ? true : p === RESOLVED_FALSE ? false : null;
+}
 
 /**
  * Models __dma_fence_is_later() for 32-bit seqnos: f1 is later than f2, with wrap-around.

@@ -205,7 +205,8 @@ function startGpKthread(st: RcuState, sim: Simulation): void {
  */
 async function rcuGpKthread(st: RcuState): Promise<void> {
   for (;;) {
-    await rcuDoBatch(st);
+    // No batch frame when nothing is ready (its promise would be settled: the same schedule).
+    if (st.done.length > 0) await rcuDoBatch(st);
     if (st.next.length === 0) {
       await st.gpWq.wait("rcu_gp_kthread: wait for callbacks");
       continue;
@@ -214,16 +215,26 @@ async function rcuGpKthread(st: RcuState): Promise<void> {
     // section now are the ones it waits for.
     await point("rcu_gp_init");
     st.gpSeq = rcuSeqStart(st.gpSeq);
+    // The lists change hands (the wait list is empty here: the last cleanup emptied it), and
+    // with no reader inside a section the holdout set stays the empty one: no arrays or sets
+    // made per grace period.
+    const emptied = st.wait;
     st.wait = st.next;
-    st.next = [];
-    st.holdouts = new Set(st.readers);
+    st.next = emptied.length === 0 ? emptied : [];
+    if (st.readers.length > 0 || st.holdouts.size > 0) st.holdouts = new Set(st.readers);
     // rcu_gp_fqs_loop(): wait for every pre-existing reader to leave its section.
     while (st.holdouts.size > 0) await st.qsWq.wait("rcu_gp_fqs_loop: wait for readers");
     // rcu_gp_cleanup(): the grace period is over; its callbacks are ready to invoke.
     await point("rcu_gp_cleanup");
     st.gpSeq = rcuSeqEnd(st.gpSeq);
-    st.done.push(...st.wait);
-    st.wait = [];
+    if (st.done.length === 0) {
+      const emptied = st.done;
+      st.done = st.wait;
+      st.wait = emptied;
+    } else {
+      for (const head of st.wait) st.done.push(head);
+      st.wait = [];
+    }
   }
 }
 
