@@ -29,6 +29,7 @@
  * ```
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import {
   dmaResvLock,
   dmaResvLockInterruptible,
@@ -113,8 +114,8 @@ class DrmExecRetry {
   constructor(readonly exec: DrmExec) {}
 }
 
-async function putObj(obj: GemObject | null): Promise<void> {
-  if (obj) await drmGemObjectPut(obj);
+function putObj(obj: GemObject | null): Promise<void> {
+  return obj ? drmGemObjectPut(obj) : RESOLVED;
 }
 
 /**
@@ -122,12 +123,17 @@ async function putObj(obj: GemObject | null): Promise<void> {
  * then the prelocked object's reference.
  */
 async function drmExecUnlockAll(exec: DrmExec): Promise<void> {
+  // Each await is skipped when its promise came back settled (the shared RESOLVED: nothing
+  // switched): the same schedule, no promise hop per object.
   for (let i = exec.numObjects - 1; i >= 0; i--) {
     const obj = exec.table!.slots[i]!;
-    await dmaResvUnlock(obj.resv);
-    await drmGemObjectPut(obj);
+    const unlocked = dmaResvUnlock(obj.resv);
+    if (unlocked !== RESOLVED) await unlocked;
+    const put = drmGemObjectPut(obj);
+    if (put !== RESOLVED) await put;
   }
-  await putObj(exec.prelocked);
+  const put = putObj(exec.prelocked);
+  if (put !== RESOLVED) await put;
   exec.prelocked = null;
 }
 
@@ -203,7 +209,8 @@ async function drmExecObjLocked(exec: DrmExec, obj: GemObject): Promise<number> 
     exec.table = tmp;
     exec.maxObjects += PAGE_SIZE / POINTER_SIZE;
   }
-  await drmGemObjectGet(obj);
+  const got = drmGemObjectGet(obj);
+  if (got !== RESOLVED) await got;
   exec.table!.slots[exec.numObjects++] = obj;
   return 0;
 }
@@ -246,7 +253,10 @@ async function drmExecLockContended(exec: DrmExec): Promise<number> {
  * References: takes one on `obj` while it is locked.
  */
 export async function drmExecLockObj(exec: DrmExec, obj: GemObject): Promise<number> {
-  let ret = await drmExecLockContended(exec);
+  // drm_exec_lock_contended() returns 0 at once without a contended object: no frame for that.
+  const contended = exec.contended;
+  let ret =
+    contended === null || contended === DRM_EXEC_DUMMY ? 0 : await drmExecLockContended(exec);
   if (ret) return ret;
   if (exec.prelocked === obj) {
     await drmGemObjectPut(exec.prelocked);
