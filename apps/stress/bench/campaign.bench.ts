@@ -345,6 +345,13 @@ interface WorkersRun {
    */
   secondHalfPerSecond: number;
   secondHalfPerCpuSecond: number;
+  /**
+   * CPU milliseconds per schedule in the second half: the threads running schedules (main and
+   * worker) and V8's helper threads apart (0 where /proc is missing). The helpers' share after
+   * warm-up is what garbage the scavenger copies and code TurboFan compiles again cost.
+   */
+  secondHalfScheduleMs: number;
+  secondHalfHelperMs: number;
   loadBefore: number;
   loadAfter: number;
 }
@@ -360,6 +367,13 @@ const speed: {
    * at least its CPU time over the cores (every core full).
    */
   idleBound: number;
+  /**
+   * The same from the second halves' CPU per schedule (1 worker's schedule threads against 2
+   * workers' schedule and helper threads over the cores): what a campaign long enough for both
+   * V8 instances' warm-up not to count would get at best. Approximate: a 2-worker run's threads
+   * each run their own units, so its halves mix the units differently from one worker's.
+   */
+  warmIdleBound: number;
   cores: number;
   /** The children ran the compiled dist/ ("built") or the sources through tsx ("sources"). */
   from: string;
@@ -370,6 +384,7 @@ const speed: {
   speedup: 0,
   cpuRatio: 0,
   idleBound: 0,
+  warmIdleBound: 0,
   cores: availableParallelism(),
   from: "",
 };
@@ -411,7 +426,12 @@ if (PARTS.has("speedup")) {
             cpuSeconds: number;
             threads: { main: number; others: number; workers: number; helpers: number } | null;
             digest: string;
-            secondHalf: { schedules: number; seconds: number; cpuSeconds: number } | null;
+            secondHalf: {
+              schedules: number;
+              seconds: number;
+              cpuSeconds: number;
+              threads: { main: number; workers: number; helpers: number } | null;
+            } | null;
           };
           const h = r.secondHalf;
           resolve({
@@ -428,6 +448,10 @@ if (PARTS.has("speedup")) {
             perCpuSecond: Math.round(r.schedules / r.cpuSeconds),
             secondHalfPerSecond: h ? Math.round(h.schedules / h.seconds) : 0,
             secondHalfPerCpuSecond: h ? Math.round(h.schedules / h.cpuSeconds) : 0,
+            secondHalfScheduleMs: h?.threads
+              ? round(((h.threads.main + h.threads.workers) * 1000) / h.schedules, 3)
+              : 0,
+            secondHalfHelperMs: h?.threads ? round((h.threads.helpers * 1000) / h.schedules, 3) : 0,
             loadBefore,
             loadAfter: round(loadavg()[0]!, 2),
           });
@@ -436,7 +460,7 @@ if (PARTS.has("speedup")) {
     });
   };
   const line = (w: number, r: WorkersRun) =>
-    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds}, worker ${r.workerCpuSeconds}, V8 helper threads ${r.helperCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU; second half ${r.secondHalfPerSecond}/s, ${r.secondHalfPerCpuSecond}/s of CPU (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling}, wide x${r.wideScaling})`;
+    `  ${w} worker${w === 1 ? " " : "s"}: ${r.schedules} schedules in ${r.seconds} s wall, ${r.cpuSeconds} s CPU (main thread ${r.mainCpuSeconds}, worker ${r.workerCpuSeconds}, V8 helper threads ${r.helperCpuSeconds} s): ${r.perSecond}/s, ${r.perCpuSecond}/s of CPU; second half ${r.secondHalfPerSecond}/s, ${r.secondHalfPerCpuSecond}/s of CPU, ${r.secondHalfScheduleMs} ms of CPU a schedule on the threads running schedules and ${r.secondHalfHelperMs} on V8's helpers (load ${r.loadBefore} -> ${r.loadAfter}; machine parallelism x${r.scaling}, wide x${r.wideScaling})`;
   console.log(
     `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run, from the ${from === "built" ? "compiled code" : "sources through tsx"}):`,
   );
@@ -470,6 +494,8 @@ if (PARTS.has("speedup")) {
       perCpuSecond: m((r) => r.perCpuSecond),
       secondHalfPerSecond: m((r) => r.secondHalfPerSecond),
       secondHalfPerCpuSecond: m((r) => r.secondHalfPerCpuSecond),
+      secondHalfScheduleMs: m((r) => r.secondHalfScheduleMs),
+      secondHalfHelperMs: m((r) => r.secondHalfHelperMs),
       loadBefore: m((r) => r.loadBefore),
       loadAfter: m((r) => r.loadAfter),
     };
@@ -485,9 +511,19 @@ if (PARTS.has("speedup")) {
     speed.one.mainCpuSeconds / (speed.two.cpuSeconds / Math.min(2, speed.cores)),
     2,
   );
+  const cores = Math.min(2, speed.cores);
+  speed.warmIdleBound =
+    speed.two.secondHalfScheduleMs > 0
+      ? round(
+          speed.one.secondHalfScheduleMs /
+            ((speed.two.secondHalfScheduleMs + speed.two.secondHalfHelperMs) / cores),
+          2,
+        )
+      : 0;
   console.log(
     `  median over ${rounds} rounds:\n${line(1, speed.one)}\n${line(2, speed.two)}\n  speed-up x${speed.speedup} wall; schedules per CPU second x${speed.cpuRatio}` +
-      `\n  at best x${speed.idleBound} on an idle machine with this CPU: 1 worker lasts about its main thread's CPU (its V8 helper threads use the other core), 2 workers at least their CPU over 2 cores; each V8 instance compiles the models again (its helper threads' CPU)`,
+      `\n  at best x${speed.idleBound} on an idle machine with this CPU: 1 worker lasts about its main thread's CPU (its V8 helper threads use the other core), 2 workers at least their CPU over 2 cores; each V8 instance compiles the models again (its helper threads' CPU)` +
+      `\n  warm, at best x${speed.warmIdleBound}: the same from the second halves' CPU per schedule (approximate: 2 workers split the units differently)`,
   );
 }
 

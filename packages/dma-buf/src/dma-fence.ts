@@ -264,6 +264,16 @@ export function dmaFenceGet<F extends DmaFence | null>(fence: F): Promise<F> {
 }
 
 /**
+ * @internal dmaFenceGet() for callers that do not need the fence back: the kref's own promise,
+ * the shared settled RESOLVED when the task went on at its point (no promise made per call).
+ * Locking: none.
+ * References: takes one.
+ */
+export function dmaFenceGetSettled(fence: DmaFence): Promise<void> {
+  return fence.refcount.get();
+}
+
+/**
  * Models dma_fence_get_rcu(): kref_get_unless_zero(): the fence, with a reference, or null if
  * it is already being released.
  * Locking: rcu_read_lock() (fences are freed with kfree_rcu(), so the memory stays valid).
@@ -404,6 +414,15 @@ function isSignaledNow(fence: DmaFence): Promise<boolean> {
 
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
 const RESOLVED_FALSE: Promise<boolean> = Promise.resolve(false);
+
+/**
+ * @internal What a dmaFenceIsSignaled() promise settled with when it came back settled (the
+ * fast path: the task went on at its point and nothing signalled), else null: hot walks then go
+ * on synchronously, `const s = settledSignaled(p); (s ?? (await p))` being `await p`.
+ */
+export function settledSignaled(p: Promise<boolean>): boolean | null {
+  return p === RESOLVED_TRUE ? true : p === RESOLVED_FALSE ? false : null;
+}
 
 /**
  * Models __dma_fence_is_later() for 32-bit seqnos: f1 is later than f2, with wrap-around.
@@ -635,9 +654,14 @@ export async function dmaFenceDefaultWait(
   }
   const wq = new WaitQueue(`dma_fence ${fence.name}`);
   const cb = new DmaFenceCb("dma_fence_default_wait_cb");
-  cb.func = () => {
+  // Made, then stored: V8 allocates a function literal assigned straight to a property in the
+  // old generation (it takes it for a method), and from there the closure would keep this call's
+  // context (the wait queue, its task and the run behind it) alive through every young collection
+  // until a full one.
+  const wake = () => {
     wq.wakeAll(); // wake_up_state(wait->task, TASK_NORMAL)
   };
+  cb.func = wake;
   cb.fence = fence;
   fence.cbList.unshift(cb);
   while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {

@@ -52,22 +52,26 @@ import {
   RcuPointer,
   rcuAssignPointer,
   rcuDereference,
+  rcuDereferenceAfterPoint,
+  rcuDereferencePoint,
   rcuDereferenceProtected,
   rcuDereferenceProtectedSettled,
   rcuReadLock,
   rcuReadUnlock,
   rcuReplacePointer,
 } from "@primetime/rcu";
-import { bug, fmtLabel, type Owner, point, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, type Owner, point, pointNow, warnOn } from "@primetime/sim";
 import {
   type DmaFence,
   dmaFenceContextAlloc,
   dmaFenceGet,
   dmaFenceGetRcu,
+  dmaFenceGetSettled,
   dmaFenceIsLaterOrSame,
   dmaFenceIsSignaled,
   dmaFencePut,
   dmaFenceWaitTimeout,
+  settledSignaled,
 } from "./dma-fence.js";
 import { dmaFenceArrayCreate } from "./dma-fence-array.js";
 
@@ -345,7 +349,9 @@ function roundupPowOfTwo(n: number): number {
  */
 export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<number> {
   dmaResvAssertHeld(obj);
-  const old = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  // Not a point (rcuDereferenceProtected()): the value itself, no promise. Below, each await is
+  // skipped when its promise came back settled (the schedule is the same; see pointNow()).
+  const old = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
   let max: number;
   if (old?.maxFences) {
     if (old.numFences + num <= old.maxFences) return 0;
@@ -361,16 +367,23 @@ export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<n
   let signalled: DmaFence[] | null = null;
   for (let i = 0; i < (old ? old.numFences : 0); i++) {
     const e = old!.table[i]!;
-    if (await dmaFenceIsSignaled(e.fence)) {
+    const sig = dmaFenceIsSignaled(e.fence);
+    if (settledSignaled(sig) ?? (await sig)) {
       if (signalled === null) signalled = [e.fence];
       else signalled.push(e.fence);
     } else fresh.table[fresh.numFences++] = { fence: e.fence, usage: e.usage };
   }
   // The effective set of unsignalled fences is unchanged: readers of either list see the same.
-  await rcuAssignPointer(obj.fences, fresh);
+  const assigned = rcuAssignPointer(obj.fences, fresh);
+  if (assigned !== RESOLVED) await assigned;
   if (!old) return 0;
-  if (signalled !== null) for (const f of signalled) await dmaFencePut(f);
-  await kfreeRcu(old);
+  if (signalled !== null)
+    for (const f of signalled) {
+      const put = dmaFencePut(f);
+      if (put !== RESOLVED) await put;
+    }
+  const freed = kfreeRcu(old);
+  if (freed !== RESOLVED) await freed;
   return 0;
 }
 
@@ -389,9 +402,12 @@ export async function dmaResvAddFence(
   fence: DmaFence,
   usage: DmaResvUsage,
 ): Promise<void> {
-  await dmaFenceGet(fence);
+  // Each await below is skipped when its promise came back settled (the task went on at its
+  // point): the schedule is the same (see pointNow()).
+  const got = dmaFenceGetSettled(fence);
+  if (got !== RESOLVED) await got;
   dmaResvAssertHeld(obj);
-  const list = await rcuDereferenceProtected(obj.fences, heldCond(obj));
+  const list = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
   if (list === null)
     bug(
       `BUG: kernel NULL pointer dereference in dma_resv_add_fence(${obj.name}): no dma_resv_reserve_fences()`,
@@ -400,15 +416,20 @@ export async function dmaResvAddFence(
   const count = fobj.numFences;
   for (let i = 0; i < count; i++) {
     const old = fobj.table[i]!;
-    if (
-      (old.fence.context === fence.context &&
-        old.usage >= usage &&
-        dmaFenceIsLaterOrSame(fence, old.fence)) ||
-      (await dmaFenceIsSignaled(old.fence))
-    ) {
-      await point(fmtLabel("dma_resv_list_set(", obj.name, slotSuffix(i)));
+    let replace =
+      old.fence.context === fence.context &&
+      old.usage >= usage &&
+      dmaFenceIsLaterOrSame(fence, old.fence);
+    if (!replace) {
+      const sig = dmaFenceIsSignaled(old.fence);
+      replace = settledSignaled(sig) ?? (await sig);
+    }
+    if (replace) {
+      const at = pointNow(fmtLabel("dma_resv_list_set(", obj.name, slotSuffix(i)));
+      if (at !== null) await at;
       fobj.table[i] = { fence, usage };
-      await dmaFencePut(old.fence);
+      const put = dmaFencePut(old.fence);
+      if (put !== RESOLVED) await put;
       return;
     }
   }
@@ -416,10 +437,12 @@ export async function dmaResvAddFence(
     bug(
       `kernel BUG at drivers/dma-buf/dma-resv.c: dma_resv_add_fence(${obj.name}): BUG_ON(fobj->num_fences >= fobj->max_fences)`,
     );
-  await point(fmtLabel("dma_resv_list_set(", obj.name, slotSuffix(count)));
+  const at = pointNow(fmtLabel("dma_resv_list_set(", obj.name, slotSuffix(count)));
+  if (at !== null) await at;
   fobj.table[count] = { fence, usage };
   // The slot must be visible before the count covers it.
-  await point(fmtLabel("smp_store_mb(", obj.name, ".num_fences)"));
+  const mb = pointNow(fmtLabel("smp_store_mb(", obj.name, ".num_fences)"));
+  if (mb !== null) await mb;
   fobj.numFences = count + 1;
 }
 
@@ -496,11 +519,24 @@ export class DmaResvIter {
     readonly usage: DmaResvUsage,
   ) {}
 
-  /** Models dma_resv_iter_restart_unlocked(). */
-  private async restart(): Promise<void> {
+  /**
+   * Models dma_resv_iter_restart_unlocked(). Null when it completed at once (the task went on at
+   * its dereference point), else the promise to await: the walk below goes on synchronously
+   * wherever the task keeps the CPU (each skipped await is one whose promise was already
+   * settled, so the schedule is the same; see pointNow()).
+   */
+  private restart(): Promise<void> | null {
     this.index = 0;
     this.numFences = 0;
-    this.fences = await rcuDereference(this.obj.fences, heldCond(this.obj));
+    const at = rcuDereferencePoint(this.obj.fences);
+    if (at !== null) return at.then(() => this.restarted());
+    this.restarted();
+    return null;
+  }
+
+  /** restart() after its point. */
+  private restarted(): void {
+    this.fences = rcuDereferenceAfterPoint(this.obj.fences, heldCond(this.obj));
     if (this.fences) this.numFences = this.fences.numFences;
     this.isRestarted = true;
   }
@@ -510,18 +546,22 @@ export class DmaResvIter {
     if (!this.fences) return;
     for (;;) {
       // Drop the reference from the previous round.
-      await dmaFencePut(this.fence);
+      const put = dmaFencePut(this.fence);
+      if (put !== RESOLVED) await put;
       this.fence = null;
       if (this.index >= this.numFences) break;
-      await point(fmtLabel("rcu_dereference(", this.obj.name, tableSuffix(this.index)));
+      const at = pointNow(fmtLabel("rcu_dereference(", this.obj.name, tableSuffix(this.index)));
+      if (at !== null) await at;
       const e = this.fences.table[this.index++]!;
       this.fenceUsage = e.usage;
       this.fence = await dmaFenceGetRcu(e.fence);
       if (!this.fence) {
-        await this.restart();
+        const r = this.restart();
+        if (r !== null) await r;
         continue;
       }
-      if (!(await dmaFenceIsSignaled(this.fence)) && this.usage >= this.fenceUsage) break;
+      const p = dmaFenceIsSignaled(this.fence);
+      if (!(settledSignaled(p) ?? (await p)) && this.usage >= this.fenceUsage) break;
     }
   }
 
@@ -531,12 +571,19 @@ export class DmaResvIter {
    * References: the cursor holds one on the returned fence until the next step or end().
    */
   async first(): Promise<DmaFence | null> {
-    await rcuReadLock();
-    do {
-      await this.restart();
+    const lock = rcuReadLock();
+    if (lock !== RESOLVED) await lock;
+    for (;;) {
+      const r = this.restart();
+      if (r !== null) await r;
       await this.walk();
-    } while ((await rcuDereference(this.obj.fences)) !== this.fences);
-    await rcuReadUnlock();
+      // while (rcu_dereference(obj->fences) != cursor->fences)
+      const at = rcuDereferencePoint(this.obj.fences);
+      if (at !== null) await at;
+      if (rcuDereferenceAfterPoint(this.obj.fences) === this.fences) break;
+    }
+    const unlock = rcuReadUnlock();
+    if (unlock !== RESOLVED) await unlock;
     return this.fence;
   }
 
@@ -546,15 +593,25 @@ export class DmaResvIter {
    * References: drops the previous fence's; holds one on the returned fence.
    */
   async next(): Promise<DmaFence | null> {
-    await rcuReadLock();
+    const lock = rcuReadLock();
+    if (lock !== RESOLVED) await lock;
     this.isRestarted = false;
-    let restart = (await rcuDereference(this.obj.fences)) !== this.fences;
-    do {
-      if (restart) await this.restart();
+    let at = rcuDereferencePoint(this.obj.fences);
+    if (at !== null) await at;
+    let restart = rcuDereferenceAfterPoint(this.obj.fences) !== this.fences;
+    for (;;) {
+      if (restart) {
+        const r = this.restart();
+        if (r !== null) await r;
+      }
       await this.walk();
       restart = true;
-    } while ((await rcuDereference(this.obj.fences)) !== this.fences);
-    await rcuReadUnlock();
+      at = rcuDereferencePoint(this.obj.fences);
+      if (at !== null) await at;
+      if (rcuDereferenceAfterPoint(this.obj.fences) === this.fences) break;
+    }
+    const unlock = rcuReadUnlock();
+    if (unlock !== RESOLVED) await unlock;
     return this.fence;
   }
 

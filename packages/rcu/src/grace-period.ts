@@ -125,7 +125,11 @@ export async function synchronizeRcu(): Promise<void> {
   const done = new Completion("rcu_synchronize");
   const head = new RcuHead("rcu_synchronize");
   head.queued = true;
-  head.func = () => done.complete(); // wakeme_after_rcu()
+  // Made, then stored: V8 allocates a function literal assigned straight to a property in the
+  // old generation (it takes it for a method), and from there the closure would keep this call's
+  // context, and the run behind it, alive through every young collection until a full one.
+  const wakeme = () => done.complete(); // wakeme_after_rcu()
+  head.func = wakeme;
   st.next.push(head);
   startGpKthread(st, sim);
   await done.wait("wait_rcu_gp");
@@ -159,7 +163,8 @@ export async function rcuBarrier(): Promise<void> {
   const done = new Completion("rcu_barrier");
   const head = new RcuHead("rcu_barrier");
   head.queued = true;
-  head.func = () => done.complete(); // rcu_barrier_callback()
+  const callback = () => done.complete(); // rcu_barrier_callback(); made, then stored (see above)
+  head.func = callback;
   segment.push(head);
   startGpKthread(st, sim);
   await done.wait("rcu_barrier");
@@ -200,7 +205,8 @@ function startGpKthread(st: RcuState, sim: Simulation): void {
  */
 async function rcuGpKthread(st: RcuState): Promise<void> {
   for (;;) {
-    await rcuDoBatch(st);
+    // No batch frame when nothing is ready (its promise would be settled: the same schedule).
+    if (st.done.length > 0) await rcuDoBatch(st);
     if (st.next.length === 0) {
       await st.gpWq.wait("rcu_gp_kthread: wait for callbacks");
       continue;
@@ -209,16 +215,26 @@ async function rcuGpKthread(st: RcuState): Promise<void> {
     // section now are the ones it waits for.
     await point("rcu_gp_init");
     st.gpSeq = rcuSeqStart(st.gpSeq);
+    // The lists change hands (the wait list is empty here: the last cleanup emptied it), and
+    // with no reader inside a section the holdout set stays the empty one: no arrays or sets
+    // made per grace period.
+    const emptied = st.wait;
     st.wait = st.next;
-    st.next = [];
-    st.holdouts = new Set(st.readers);
+    st.next = emptied.length === 0 ? emptied : [];
+    if (st.readers.length > 0 || st.holdouts.size > 0) st.holdouts = new Set(st.readers);
     // rcu_gp_fqs_loop(): wait for every pre-existing reader to leave its section.
     while (st.holdouts.size > 0) await st.qsWq.wait("rcu_gp_fqs_loop: wait for readers");
     // rcu_gp_cleanup(): the grace period is over; its callbacks are ready to invoke.
     await point("rcu_gp_cleanup");
     st.gpSeq = rcuSeqEnd(st.gpSeq);
-    st.done.push(...st.wait);
-    st.wait = [];
+    if (st.done.length === 0) {
+      const emptied = st.done;
+      st.done = st.wait;
+      st.wait = emptied;
+    } else {
+      for (const head of st.wait) st.done.push(head);
+      st.wait = [];
+    }
   }
 }
 

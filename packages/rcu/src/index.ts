@@ -30,6 +30,8 @@ export {
   rcuAccessPointer,
   rcuAssignPointer,
   rcuDereference,
+  rcuDereferenceAfterPoint,
+  rcuDereferencePoint,
   rcuDereferenceProtected,
   rcuDereferenceProtectedSettled,
   rcuInitPointer,

@@ -65,6 +65,29 @@ export function rcuDereference<T>(p: RcuPointer<T>, cond?: LockdepCondition): Pr
   }
 }
 
+/**
+ * rcuDereference() in two steps, for hot callers that go on synchronously when the running task
+ * keeps the CPU: `const at = rcuDereferencePoint(p); if (at !== null) await at;` then
+ * `rcuDereferenceAfterPoint(p, cond)` is exactly `await rcuDereference(p, cond)` (the same point,
+ * then the same check and load) without a promise of the value. The point: null when the task
+ * goes on at once (see pointNow()), else the promise to await first.
+ * Locking: as rcuDereference().
+ * References: none.
+ */
+export function rcuDereferencePoint<T>(p: RcuPointer<T>): Promise<void> | null {
+  if (p.labelDereference === "") p.labelDereference = opLabel("rcu_dereference", p.name);
+  return pointNow(p.labelDereference);
+}
+
+/**
+ * The second step of rcuDereferencePoint(): RCU lockdep's check and the load.
+ * Locking: inside a read-side section or under `cond`, as rcuDereference().
+ * References: none.
+ */
+export function rcuDereferenceAfterPoint<T>(p: RcuPointer<T>, cond?: LockdepCondition): T | null {
+  return dereferenceNow(p, cond);
+}
+
 /** rcuDereference() after its point. */
 function dereferenceNow<T>(p: RcuPointer<T>, cond: LockdepCondition | undefined): T | null {
   rcuDereferenceCheck(p.name, cond);

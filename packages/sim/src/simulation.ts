@@ -255,9 +255,14 @@ export class Simulation {
     const t = new Task(this, this.nextId++, name, this.current, opts);
     this.tasks.push(t);
     this.trace.nameTask(t.id, name);
-    t.resume = () => {
+    // Made, then stored: V8 allocates a function literal assigned straight to a property in the
+    // old generation (it takes it for a method), and from there this per-task closure kept its
+    // context, and through it the task and the whole run, alive through every young collection
+    // until the next full one (README, "Garbage the scavenger keeps").
+    const resume = () => {
       queueMicrotask(() => this.runTaskBody(t, fn));
     };
+    t.resume = resume;
     this.runnable.push(t); // ids grow, so the list stays sorted
     this.strategy.spawned(t);
     return t;

@@ -117,15 +117,32 @@ class EppollEntry extends SlabObject {
 
   constructor(readonly base: EpItem) {
     super();
-    const epi = base;
-    this.wait = {
-      get events() {
-        return epi.event.events;
-      },
-      triggered: false,
-      wq: epi.ep.wq,
-      func: (key: number) => epPollCallback(epi, key),
-    };
+    this.wait = new EppollWait(base);
+  }
+}
+
+/**
+ * The wait queue entry of an eppoll_entry: its key is the epitem's events as they are now, and
+ * its func ep_poll_callback(). A class with a prototype getter, not an object literal with a
+ * getter: V8 allocates a literal's getter pair in the old generation, where it kept the getter's
+ * closure (and the epitem, its eventpoll and the run behind them) alive through every young
+ * collection until the next full one.
+ */
+class EppollWait implements PollTableEntry {
+  triggered = false;
+  readonly wq: WaitQueue;
+
+  constructor(private readonly epi: EpItem) {
+    this.wq = epi.ep.wq;
+  }
+
+  get events(): number {
+    return this.epi.event.events;
+  }
+
+  /** The waker calls it as `entry.func(key)` (poll.ts). */
+  func(key: number): void {
+    epPollCallback(this.epi, key);
   }
 }
 

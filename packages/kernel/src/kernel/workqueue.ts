@@ -250,8 +250,6 @@ const simState = new SimLocal<SimState>(() => ({
 
 const workerOf = new TaskLocal<Worker | null>(() => null);
 
-const dworkOf = new WeakMap<WorkStruct, DelayedWork>();
-
 function stateOf(work: WorkStruct): WorkState {
   const s = simState.get();
   let st = s.works.get(work);
@@ -320,11 +318,19 @@ export class WorkStruct {
   readonly name: string;
   /** @internal work->lockdep_map, created on first use. */
   lockdepMap: CompletionMap | null;
+  /**
+   * @internal The delayed work this item is embedded in (container_of() for to_delayed_work()).
+   * A field, not a WeakMap from item to delayed work: a young collection keeps a WeakMap's values
+   * alive, and this value holds its own key, so every run's delayed works (and the devices their
+   * functions close over) survived young collections until the next full one.
+   */
+  dwork: DelayedWork | null;
 
   constructor(func: WorkFunc, name?: string) {
     this.func = func;
     this.name = name ?? (func.name || "work");
     this.lockdepMap = null;
+    this.dwork = null;
   }
 }
 
@@ -337,7 +343,7 @@ export class DelayedWork {
 
   constructor(func: WorkFunc, name?: string) {
     this.work = new WorkStruct(func, name);
-    dworkOf.set(this.work, this);
+    this.work.dwork = this;
   }
 
   get name(): string {
@@ -347,7 +353,7 @@ export class DelayedWork {
 
 /** Models to_delayed_work(): the delayed work around a work item, or null if it is plain work. */
 export function toDelayedWork(work: WorkStruct): DelayedWork | null {
-  return dworkOf.get(work) ?? null;
+  return work.dwork;
 }
 
 export interface WorkqueueOptions {
