@@ -33,6 +33,7 @@
  * waiters wake, as the kernel's poll wakeup does.
  */
 
+import { RESOLVED } from "@primetime/atomics";
 import {
   type File,
   fput,
@@ -44,14 +45,14 @@ import {
   pollWait,
   SpinLock,
 } from "@primetime/kernel";
-import { rcuDereferenceProtected } from "@primetime/rcu";
+import { rcuDereferenceProtectedSettled } from "@primetime/rcu";
 import { defineToggle, now, opLabel, point, toggleEnabled, WaitQueue } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import {
   type DmaFence,
   DmaFenceCb,
   dmaFenceAddCallback,
-  dmaFenceGet,
+  dmaFenceGetSettled,
   dmaFencePut,
 } from "./dma-fence.js";
 import {
@@ -152,15 +153,23 @@ function wakeUpLockedPoll(head: PollHead, key: number): void {
  * References: drops the slot's fence reference (none under the historic bug) and file reference.
  */
 export async function dmaBufPollCb(fence: DmaFence | null, cb: DmaFenceCb): Promise<void> {
+  // Each await is skipped when its promise came back settled (the task went on at its point):
+  // the same schedule, no promise hop (see pointNow() in @primetime/sim).
   const dcb = cb as DmaBufPollCb;
   const dmabuf = dcb.dmabuf;
-  await dmabuf.poll.lock.lock();
+  const locked = dmabuf.poll.lock.lock();
+  if (locked !== RESOLVED) await locked;
   wakeUpLockedPoll(dmabuf.poll, dcb.active);
   dcb.active = 0;
-  await dmabuf.poll.lock.unlock();
-  if (!toggleEnabled(FENCE_CB_WITHOUT_REF.name)) await dmaFencePut(fence);
+  const unlocked = dmabuf.poll.lock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
+  if (!toggleEnabled(FENCE_CB_WITHOUT_REF.name)) {
+    const put = dmaFencePut(fence);
+    if (put !== RESOLVED) await put;
+  }
   // Paired with get_file() in dma_buf_poll().
-  await fput(dmabuf.file!);
+  const fputDone = fput(dmabuf.file!);
+  if (fputDone !== RESOLVED) await fputDone;
 }
 
 /**
@@ -175,20 +184,22 @@ async function dmaBufPollAddCb(resv: DmaResv, write: boolean, dcb: DmaBufPollCb)
   // points and checks): no async generator, whose steps cost promises and result objects.
   const usage = dmaResvUsageRw(write);
   dmaResvAssertHeld(resv);
-  const fences = await rcuDereferenceProtected(resv.fences, resv.heldCond);
+  const fences = rcuDereferenceProtectedSettled(resv.fences, resv.heldCond);
   for (let i = 0; fences && i < fences.numFences; i++) {
     dmaResvAssertHeld(resv);
     const e = fences.table[i]!;
     if (e.usage > usage) continue;
     const fence = e.fence;
-    await dmaFenceGet(fence);
+    const got = dmaFenceGetSettled(fence);
+    if (got !== RESOLVED) await got;
     const r = await dmaFenceAddCallback(fence, dcb, dmaBufPollCb);
     if (!r) {
       // The historic code: "if (!dma_fence_add_callback(...)) dma_fence_put(fence);"
       if (toggleEnabled(FENCE_CB_WITHOUT_REF.name)) await dmaFencePut(fence);
       return true;
     }
-    await dmaFencePut(fence);
+    const put = dmaFencePut(fence);
+    if (put !== RESOLVED) await put;
   }
   return false;
 }
@@ -204,10 +215,12 @@ async function pollDirection(
   write: boolean,
 ): Promise<number> {
   // Check that the callback isn't busy.
-  await dmabuf.poll.lock.lock();
+  const locked = dmabuf.poll.lock.lock();
+  if (locked !== RESOLVED) await locked;
   if (dcb.active) events &= ~bit;
   else dcb.active = bit;
-  await dmabuf.poll.lock.unlock();
+  const unlocked = dmabuf.poll.lock.unlock();
+  if (unlocked !== RESOLVED) await unlocked;
   if (events & bit) {
     // Paired with fput() in dma_buf_poll_cb().
     await getFile(dmabuf.file!);

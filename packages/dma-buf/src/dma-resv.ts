@@ -51,7 +51,6 @@ import {
   type LockdepCondition,
   RcuPointer,
   rcuAssignPointer,
-  rcuDereference,
   rcuDereferenceAfterPoint,
   rcuDereferencePoint,
   rcuDereferenceProtected,
@@ -60,7 +59,7 @@ import {
   rcuReadUnlock,
   rcuReplacePointer,
 } from "@primetime/rcu";
-import { bug, fmtLabel, type Owner, point, pointNow, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, type Owner, pointNow, warnOn } from "@primetime/sim";
 import {
   type DmaFence,
   dmaFenceContextAlloc,
