@@ -86,6 +86,25 @@ function parseCommands(text: string): ExecCmd[] | null {
   return out.length > 0 ? out : null;
 }
 
+/**
+ * parseCommands() by command string, for the process: a campaign submits the same few streams
+ * (`fill 3 7`, `copy 3 5`) run after run. The parsed commands are only read. Past PARSED_MAX
+ * strings the table starts over.
+ */
+const parsed = new Map<string, readonly ExecCmd[] | null>();
+const PARSED_MAX = 4096;
+
+function parsedCommands(text: string): readonly ExecCmd[] | null {
+  if (typeof text !== "string") return parseCommands(text); // as malformed as before
+  let cmds = parsed.get(text);
+  if (cmds === undefined) {
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    cmds = parseCommands(text);
+    parsed.set(text, cmds);
+  }
+  return cmds;
+}
+
 /** The fixed global order buffers are reserved in: by name, code unit by code unit. */
 function byName(a: VmwBo, b: VmwBo): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -160,7 +179,7 @@ export async function vmwExecbufIoctl(
   file: DrmFile,
   tfile: TtmObjectFile,
 ): Promise<number> {
-  const cmds = parseCommands(arg.commands);
+  const cmds = parsedCommands(arg.commands);
   if (!cmds) return -EINVAL;
   const sw: SwContext = { bos: new Map(), resources: [] };
   await vmw.cmdbufMutex.lock();
