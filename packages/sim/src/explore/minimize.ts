@@ -46,7 +46,7 @@ import { type RunResult, Simulation } from "../simulation.js";
 import type { Splat } from "../splat.js";
 import { replay, type Scenario } from "./explore.js";
 import { type GuidedPlan, type GuidedSegment, GuidedStrategy } from "./strategies/guided.js";
-import { decodeToken } from "./token.js";
+import { decodeToken, type RunToken } from "./token.js";
 
 /** What identifies a bug across runs: kind, message shape and object type of a splat. */
 export interface BugSignature {
@@ -192,21 +192,35 @@ export async function tokenPreemptions(
 ): Promise<readonly number[] | null> {
   const t = decodeToken(token);
   const guide = new GuidedStrategy({ steps: [], data: [], choices: t.choices });
-  const again = await new Simulation({
+  const again = await guidedRun(t, scenario, guide);
+  if (again.traceHash !== run.traceHash) return null;
+  const splat = again.splats[0] ?? null;
+  return preemptionStepsOf(guide, planEndOf(again, splat, bugStepOf(again, splat)));
+}
+
+/** A run of `scenario` under `guide`, with the seed, step limit and toggles of token `t`. */
+function guidedRun(t: RunToken, scenario: Scenario, guide: GuidedStrategy): Promise<RunResult> {
+  return new Simulation({
     seed: t.seed,
     strategy: guide,
     stepLimit: t.stepLimit,
     scenario: t.scenario,
     toggles: t.toggles,
   }).run(scenario);
-  if (again.traceHash !== run.traceHash) return null;
-  const splat = again.splats[0];
-  const bugStep = splat ? Math.max(1, Math.min(splat.step, again.steps)) : again.steps;
-  const end =
-    splat?.task != null && bugStep < again.steps && again.trace.taskAt(bugStep + 1) === splat.taskId
-      ? bugStep + 1
-      : bugStep;
-  return preemptionStepsOf(guide, end);
+}
+
+/** The step of `splat` (clamped to the run), or the run's end without one. */
+function bugStepOf(run: RunResult, splat: Splat | null): number {
+  return splat ? Math.max(1, Math.min(splat.step, run.steps)) : run.steps;
+}
+
+/** Candidate.planEnd: `bugStep`, or the step after it when the splat's task takes that step. */
+function planEndOf(run: RunResult, splat: Splat | null, bugStep: number): number {
+  return splat?.task != null &&
+    bugStep < run.steps &&
+    run.trace.taskAt(bugStep + 1) === splat.taskId
+    ? bugStep + 1
+    : bugStep;
 }
 
 /** The steps (up to `end`) at which `guide`'s run picked another task than the running one. */
@@ -259,22 +273,13 @@ export async function minimize(
   };
   const execute = async (plan: GuidedPlan): Promise<Candidate | null> => {
     const guide = new GuidedStrategy(plan);
-    const run = await new Simulation({
-      seed: t.seed,
-      strategy: guide,
-      stepLimit: t.stepLimit,
-      scenario: t.scenario,
-      toggles: t.toggles,
-    }).run(scenario);
+    const run = await guidedRun(t, scenario, guide);
     if (!isSame(original, run)) return null;
     const k = splatsToBug(run);
     if (k > originalSplatsToBug) return null;
     const splat = k > 0 ? run.splats[k - 1]! : null;
-    const bugStep = splat ? Math.max(1, Math.min(splat.step, run.steps)) : run.steps;
-    const planEnd =
-      splat?.task != null && bugStep < run.steps && run.trace.taskAt(bugStep + 1) === splat.taskId
-        ? bugStep + 1
-        : bugStep;
+    const bugStep = bugStepOf(run, splat);
+    const planEnd = planEndOf(run, splat, bugStep);
     const preemptionSteps = preemptionStepsOf(guide, planEnd);
     let switches = 0;
     for (let n = 2; n <= bugStep; n++)
