@@ -630,9 +630,9 @@ describe("minimize passes", () => {
     expect(none.preemptions.after).toBe(2);
   });
 
-  it("truncate: the shortest prefix of stretches after which running without preemption fails", async () => {
-    // After b's race, c preempts a and main preempts c before main reports the bug.
-    const f = await finding(lostUpdateWithNoise, [
+  /** After b's race, c preempts a and main preempts c before main reports the bug. */
+  const threePreemptions = () =>
+    finding(lostUpdateWithNoise, [
       at(1, "join(a)"),
       at(2, "a: store(counter)", true),
       at(3, "exit"),
@@ -641,6 +641,9 @@ describe("minimize passes", () => {
       at(4, "c: noise 1", true),
       at(1, "join(b)"),
     ]);
+
+  it("truncate: the shortest prefix of stretches after which running without preemption fails", async () => {
+    const f = await threePreemptions();
     expect(f.preemptions).toBe(3);
     const m = await minimize(f.run.token, lostUpdateWithNoise, { passes: ["truncate"] });
     expect(m.preemptions).toEqual({ before: 3, after: 1 });
@@ -666,15 +669,7 @@ describe("minimize passes", () => {
   });
 
   it("tokenPreemptions: a token's preemptions before the bug, as minimize() reports them", async () => {
-    const f = await finding(lostUpdateWithNoise, [
-      at(1, "join(a)"),
-      at(2, "a: store(counter)", true),
-      at(3, "exit"),
-      at(4, "c: noise 0", true),
-      at(2, "exit"),
-      at(4, "c: noise 1", true),
-      at(1, "join(b)"),
-    ]);
+    const f = await threePreemptions();
     // The original's preemptions: every one before the bug (f.preemptions counts them all).
     const all = await tokenPreemptions(f.run.token, lostUpdateWithNoise, f.run);
     expect(all).toHaveLength(f.preemptions);
