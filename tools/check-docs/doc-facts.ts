@@ -46,6 +46,8 @@ export type Registries = Readonly<Record<string, readonly string[]>>;
 export interface Facts {
   readonly cli: CliFacts;
   readonly registries: Registries;
+  /** Exports of workspace modules; absent: read from the sources of the checked root. */
+  readonly exportsOf?: ExportsOf;
 }
 
 function lineOf(text: string, index: number): number {
@@ -230,9 +232,154 @@ export function checkPaths(
   return problems;
 }
 
+// ------------------------------------------------------------------------------------ exports
+
+/** Exported names of the module a workspace specifier (`@primetime/sim/explore`) names. */
+export type ExportsOf = (specifier: string) => ReadonlySet<string> | null;
+
+const IDENT = "[A-Za-z_$][\\w$]*";
+/** `Name` or `Name()`, a list of them, then "of|from `@primetime/…`" or "(`@primetime/…`)". */
+const NAMED_EXPORTS = new RegExp(
+  `((?:\`${IDENT}(?:\\(\\))?\`(?:,\\s+|\\s+and\\s+|\\s+or\\s+|,\\s+and\\s+))*\`${IDENT}(?:\\(\\))?\`)\\s+(?:of|from|\\()\\s*\`(@primetime\\/[\\w/-]+)\``,
+  "g",
+);
+const IMPORT = /import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+"(@primetime\/[\w/-]+)"/g;
+
+/**
+ * Names a Markdown text says a workspace module exports ("`explore()` from
+ * `@primetime/sim/explore`", "`Kernel` (`@primetime/kernel`)", `import { a } from "…"` in a code
+ * block) that the module does not export.
+ */
+export function checkExports(file: string, text: string, exportsOf: ExportsOf): DocProblem[] {
+  const problems: DocProblem[] = [];
+  const check = (index: number, names: string[], spec: string) => {
+    const exported = exportsOf(spec);
+    const line = lineOf(text, index);
+    if (exported === null) {
+      problems.push({
+        file,
+        line,
+        message: `names ${spec}, which no workspace package exports: fix the specifier`,
+      });
+      return;
+    }
+    for (const n of names) {
+      if (exported.has(n)) continue;
+      problems.push({
+        file,
+        line,
+        message: `${spec} does not export ${n}: name the module that does, or the current name`,
+      });
+    }
+  };
+  for (const m of text.matchAll(NAMED_EXPORTS)) {
+    const names = [...m[1]!.matchAll(new RegExp(`\`(${IDENT})(?:\\(\\))?\``, "g"))].map(
+      (x) => x[1]!,
+    );
+    check(m.index, names, m[2]!);
+  }
+  for (const m of text.matchAll(IMPORT)) {
+    const names = m[1]!
+      .split(",")
+      .map((n) =>
+        n
+          .trim()
+          .replace(/^type\s+/, "")
+          .split(/\s+as\s+/)[0]!
+          .trim(),
+      )
+      .filter((n) => n !== "" && !n.startsWith("..."));
+    check(m.index, names, m[2]!);
+  }
+  return problems;
+}
+
+const EXPORT_DECL =
+  /^export\s+(?:declare\s+)?(?:default\s+)?(?:abstract\s+)?(?:async\s+)?(?:function\*?|const|let|var|class|interface|type|enum|namespace)\s+([A-Za-z_$][\w$]*)/gm;
+const EXPORT_LIST = /^export\s+(?:type\s+)?\{([^}]*)\}(?:\s+from\s+"([^"]+)")?/gm;
+const EXPORT_STAR = /^export\s+\*(?:\s+as\s+([A-Za-z_$][\w$]*))?\s+from\s+"([^"]+)"/gm;
+
+/**
+ * The names a TypeScript source module exports, read from its text: declarations, export lists,
+ * and `export *` of relative modules (followed) or of workspace packages (through `resolve`).
+ */
+export function moduleExports(
+  file: string,
+  read: (file: string) => string | null,
+  resolve: (specifier: string) => string | null,
+  seen = new Set<string>(),
+): Set<string> {
+  const out = new Set<string>();
+  if (seen.has(file)) return out;
+  seen.add(file);
+  const text = read(file);
+  if (text === null) return out;
+  const target = (spec: string): string | null =>
+    spec.startsWith(".") ? join(dirname(file), spec).replace(/\.js$/, ".ts") : resolve(spec);
+  for (const m of text.matchAll(EXPORT_DECL)) out.add(m[1]!);
+  for (const m of text.matchAll(EXPORT_LIST)) {
+    for (const part of m[1]!.split(",")) {
+      const name = part.trim().replace(/^type\s+/, "");
+      if (name === "") continue;
+      const alias = name.split(/\s+as\s+/);
+      out.add((alias[1] ?? alias[0]!).trim());
+    }
+  }
+  for (const m of text.matchAll(EXPORT_STAR)) {
+    if (m[1]) {
+      out.add(m[1]);
+      continue;
+    }
+    const t = target(m[2]!);
+    if (t) for (const n of moduleExports(t, read, resolve, seen)) out.add(n);
+  }
+  return out;
+}
+
+/** `@primetime/x[/sub]` -> the source file its `@primetime/source` export condition names. */
+export function sourceResolver(root: string): (specifier: string) => string | null {
+  const byName = new Map<string, string>();
+  for (const d of packageDirs(root)) {
+    try {
+      const m = JSON.parse(readFileSync(join(root, d, "package.json"), "utf8")) as {
+        name?: string;
+      };
+      if (m.name) byName.set(m.name, d);
+    } catch {
+      // not a package
+    }
+  }
+  return (specifier) => {
+    const m = /^(@primetime\/[\w-]+)(\/.*)?$/.exec(specifier);
+    const dir = m ? byName.get(m[1]!) : undefined;
+    if (!m || !dir) return null;
+    const manifest = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as {
+      exports?: Record<string, string | Record<string, string>>;
+    };
+    const entry = manifest.exports?.[`.${m[2] ?? ""}`];
+    const file = typeof entry === "string" ? entry : entry?.["@primetime/source"];
+    return file ? join(root, dir, file) : null;
+  };
+}
+
+/** The exports of every workspace module, read from the sources (cached). */
+export function workspaceExports(root: string): ExportsOf {
+  const resolve = sourceResolver(root);
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : null);
+  const cache = new Map<string, ReadonlySet<string> | null>();
+  return (specifier) => {
+    if (!cache.has(specifier)) {
+      const file = resolve(specifier);
+      cache.set(specifier, file && existsSync(file) ? moduleExports(file, read, resolve) : null);
+    }
+    return cache.get(specifier)!;
+  };
+}
+
 // -------------------------------------------------------------------------- tables and counts
 
 const TABLE_MARK = /<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*-->/g;
+const HEADINGS_MARK = /<!--\s*check-docs:\s*headings\s+([\w.-]+)\s*-->/g;
 const COUNT_MARK = /(\d[\d,]*)\s*<!--\s*check-docs:\s*count\s+([\w.-]+)\s*-->/g;
 
 /** The first cells (backticks stripped) of the table that starts after `from`. */
@@ -289,6 +436,32 @@ export function checkRegistries(file: string, text: string, registries: Registri
         file,
         line,
         message: `the ${m[1]} table lists ${extra.join(", ")}, not registered: remove or rename the rows`,
+      });
+    }
+  }
+  for (const m of text.matchAll(HEADINGS_MARK)) {
+    const line = lineOf(text, m.index);
+    const names = registries[m[1]!];
+    if (!names) {
+      problems.push({ file, line, message: `no registry "${m[1]}": name one of ${known}` });
+      continue;
+    }
+    // The level-2 headings after the mark that are a code span: "## `name`".
+    const listed = [...text.slice(m.index).matchAll(/^## `([^`]+)`\s*$/gm)].map((h) => h[1]!);
+    const missing = names.filter((n) => !listed.includes(n));
+    const extra = listed.filter((n) => !names.includes(n));
+    if (missing.length > 0) {
+      problems.push({
+        file,
+        line,
+        message: `no section for ${missing.join(", ")} of ${m[1]}: add a "## \`name\`" section each`,
+      });
+    }
+    if (extra.length > 0) {
+      problems.push({
+        file,
+        line,
+        message: `sections for ${extra.join(", ")}, not in ${m[1]}: remove or rename them`,
       });
     }
   }
@@ -356,6 +529,10 @@ interface SharingModule {
   SHARING_SCENARIOS: readonly { name: string }[];
 }
 
+interface SimModule {
+  listKnownWindows(): readonly { name: string }[];
+}
+
 interface ConformanceModule {
   SINGLE_DEVICE_SPECS: readonly { name: string }[];
   CROSS_DRIVER_SPECS: readonly { name: string }[];
@@ -380,6 +557,8 @@ export async function loadFacts(root: string): Promise<Facts> {
   const scenarios = await load<ScenariosModule>(root, "apps/stress/src/scenarios/index.ts");
   const sharing = await load<SharingModule>(root, "apps/stress/src/scenarios/sharing/index.ts");
   const conformance = await load<ConformanceModule>(root, "packages/conformance/src/index.ts");
+  // The stress app has loaded every package, so every known window is defined.
+  const sim = await load<SimModule>(root, "packages/sim/src/index.ts");
   const top = parseHelp(await helpOf(stress, ["--help"]));
   const commands = new Map<string, Set<string>>();
   for (const names of top.commands) {
@@ -388,6 +567,11 @@ export async function loadFacts(root: string): Promise<Facts> {
     for (const n of names) commands.set(n, options);
   }
   const names = (xs: readonly { name: string }[]) => xs.map((x) => x.name);
+  const manifests = packageDirs(root)
+    .filter((d) => !d.startsWith("tools/"))
+    .map(
+      (d) => JSON.parse(readFileSync(join(root, d, "package.json"), "utf8")) as { name: string },
+    );
   return {
     cli: { commands, global: new Set(top.options), defaultCommand: "start" },
     registries: {
@@ -399,7 +583,9 @@ export async function loadFacts(root: string): Promise<Facts> {
       "scenarios.drm-races": names(scenarios.DRM_RACE_SCENARIOS),
       "scenarios.ttm": names(scenarios.TTM_STRESS_SCENARIOS),
       "scenarios.drivers": names(scenarios.DRIVER_STRESS_SCENARIOS),
+      packages: names(manifests),
       drivers: names(stress.installedDrivers()),
+      windows: names(sim.listKnownWindows()),
       "conformance.cases": [
         ...names(conformance.SINGLE_DEVICE_SPECS),
         ...names(conformance.CROSS_DRIVER_SPECS),
@@ -416,11 +602,13 @@ export function checkDocFacts(
 ): DocProblem[] {
   const packages = packageDirs(root);
   const exists = (p: string) => existsSync(join(root, p));
+  const exportsOf = facts.exportsOf ?? workspaceExports(root);
   const problems: DocProblem[] = [];
   for (const f of files) {
     const text = readFileSync(join(root, f), "utf8");
     problems.push(
       ...checkCli(f, text, facts.cli),
+      ...checkExports(f, text, exportsOf),
       ...checkPaths(f, text, exists, packages),
       ...checkRegistries(f, text, facts.registries),
     );

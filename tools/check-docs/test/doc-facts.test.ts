@@ -7,10 +7,13 @@ import {
   type CliFacts,
   checkCli,
   checkDocFacts,
+  checkExports,
   checkPaths,
   checkRegistries,
   loadFacts,
+  moduleExports,
   parseHelp,
+  workspaceExports,
 } from "../doc-facts.js";
 
 const roots: string[] = [];
@@ -177,6 +180,91 @@ describe("checkRegistries", () => {
   });
 });
 
+describe("checkRegistries: headings", () => {
+  it("passes when the sections after the mark are the registry's, fails on missing and extra", () => {
+    const ok = "<!-- check-docs: headings scenarios -->\n\n## `two`\n\ntext\n\n## `one`\n";
+    expect(checkRegistries("K.md", ok, REGISTRIES)).toEqual([]);
+    const bad = "## `zero`\n<!-- check-docs: headings scenarios -->\n## `one`\n## `three`\n";
+    expect(lines(checkRegistries("K.md", bad, REGISTRIES))).toEqual([
+      '2: no section for two of scenarios: add a "## `name`" section each',
+      "2: sections for three, not in scenarios: remove or rename them",
+    ]);
+  });
+});
+
+describe("exports", () => {
+  const sources: Record<string, string> = {
+    "/p/sim/index.ts": [
+      'export { point, type Sim } from "./point.js";',
+      'export * from "./toggles.js";',
+      'export * as testing from "./testing.js";',
+      "export async function spawn() {}",
+      "export interface Task {}",
+    ].join("\n"),
+    "/p/sim/point.ts": "export const point = 1;\nexport type Sim = number;\n",
+    "/p/sim/toggles.ts":
+      "export function defineToggle() {}\nexport const listToggles = () => [];\n",
+    "/p/sim/explore.ts":
+      'export { PosStrategy as Pos } from "./pos.js";\nexport class Explorer {}\n',
+  };
+  const read = (f: string) => sources[f] ?? null;
+  const resolve = (spec: string) =>
+    spec === "@primetime/sim"
+      ? "/p/sim/index.ts"
+      : spec === "@primetime/sim/explore"
+        ? "/p/sim/explore.ts"
+        : null;
+  const exportsOf = (spec: string) => {
+    const f = resolve(spec);
+    return f ? moduleExports(f, read, resolve) : null;
+  };
+
+  it("reads declarations, export lists, aliases and export * of a module's sources", () => {
+    expect([...moduleExports("/p/sim/index.ts", read, resolve)].sort()).toEqual([
+      "Sim",
+      "Task",
+      "defineToggle",
+      "listToggles",
+      "point",
+      "spawn",
+      "testing",
+    ]);
+  });
+
+  it("passes names the module exports, in prose and in imports", () => {
+    const md = [
+      "Mark windows with `point()` from `@primetime/sim`; `defineToggle()` and `listToggles()` of `@primetime/sim`.",
+      "The `Explorer` (`@primetime/sim/explore`).",
+      "```ts",
+      'import { point, type Task, spawn as go } from "@primetime/sim";',
+      "```",
+    ].join("\n");
+    expect(checkExports("README.md", md, exportsOf)).toEqual([]);
+  });
+
+  it("fails on a name the module does not export and on an unknown module", () => {
+    const md = [
+      "`PosStrategy` of `@primetime/sim`, `point` and `explore()` from `@primetime/sim`.",
+      'import { Pos, minimize } from "@primetime/sim/explore";',
+      "`x` of `@primetime/nope`.",
+    ].join("\n");
+    expect(lines(checkExports("README.md", md, exportsOf))).toEqual([
+      "1: @primetime/sim does not export PosStrategy: name the module that does, or the current name",
+      "1: @primetime/sim does not export explore: name the module that does, or the current name",
+      "3: names @primetime/nope, which no workspace package exports: fix the specifier",
+      "2: @primetime/sim/explore does not export minimize: name the module that does, or the current name",
+    ]);
+  });
+
+  it("reads this repository's modules through their source export condition", () => {
+    const root = fileURLToPath(new URL("../../..", import.meta.url));
+    const real = workspaceExports(root);
+    expect(real("@primetime/sim/explore")?.has("explore")).toBe(true);
+    expect(real("@primetime/sim")?.has("explore")).toBe(false);
+    expect(real("@primetime/conformance/vitest")?.has("defineConformanceSuite")).toBe(true);
+  });
+});
+
 describe("checkDocFacts", () => {
   it("reports every Markdown file's problems with file and line", () => {
     const root = writeTree({
@@ -185,7 +273,11 @@ describe("checkDocFacts", () => {
       "packages/gem/README.md": "\n`src/none.ts`\n",
       "packages/gem/CHANGELOG.md": "`src/old.ts`\n",
     });
-    const problems = checkDocFacts(root, { cli: CLI, registries: REGISTRIES });
+    const problems = checkDocFacts(root, {
+      cli: CLI,
+      registries: REGISTRIES,
+      exportsOf: () => null,
+    });
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual([
       "packages/gem/README.md:2",
       "README.md:1",
