@@ -43,11 +43,18 @@ export interface CliFacts {
 /** Registry name -> the names it holds, from the code's exports. */
 export type Registries = Readonly<Record<string, readonly string[]>>;
 
+/** Name of a defaults object (`SEARCH_DEFAULTS`) -> its option values, from the code's exports. */
+export type Defaults = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
 export interface Facts {
   readonly cli: CliFacts;
   readonly registries: Registries;
   /** Exports of workspace modules; absent: read from the sources of the checked root. */
   readonly exportsOf?: ExportsOf;
+  /** pnpm scripts; absent: read from the manifests of the checked root. */
+  readonly scripts?: Scripts;
+  /** Defaults objects a table may quote; absent: none. */
+  readonly defaults?: Defaults;
 }
 
 function lineOf(text: string, index: number): number {
@@ -176,6 +183,105 @@ export function checkCli(file: string, text: string, cli: CliFacts): DocProblem[
     }
   }
   return problems;
+}
+
+// ------------------------------------------------------------------------------- pnpm scripts
+
+/** The scripts `pnpm <name>` can run: the root's, each package's, and the root's bins. */
+export interface Scripts {
+  readonly root: ReadonlySet<string>;
+  /** Package name -> its scripts. */
+  readonly packages: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Executables of the root's node_modules/.bin (`pnpm turbo …` runs one). */
+  readonly bins: ReadonlySet<string>;
+}
+
+/** pnpm's own commands (not scripts). */
+const PNPM_COMMANDS = new Set([
+  "add",
+  "audit",
+  "config",
+  "create",
+  "dlx",
+  "exec",
+  "i",
+  "install",
+  "link",
+  "list",
+  "ls",
+  "outdated",
+  "pack",
+  "prune",
+  "publish",
+  "rebuild",
+  "remove",
+  "rm",
+  "run",
+  "store",
+  "unlink",
+  "up",
+  "update",
+  "why",
+]);
+
+const PNPM = /\bpnpm((?:\s+-[a-z]\b|\s+--filter[\s=]+\S+|\s+-F\s+\S+)*)\s+([a-z][\w:.-]*)/g;
+
+/** `pnpm <script>` and `pnpm --filter <package> <script>` whose package or script does not exist. */
+export function checkScripts(file: string, text: string, scripts: Scripts): DocProblem[] {
+  const problems: DocProblem[] = [];
+  for (const code of codeOf(text)) {
+    const body = code.block ? code.text.replace(/\s#\s.*$/, "") : code.text;
+    for (const m of body.matchAll(PNPM)) {
+      const line = lineOf(text, code.index + m.index);
+      const filter = /(?:--filter[\s=]+|-F\s+)(\S+)/.exec(m[1]!)?.[1];
+      const name = m[2]!;
+      if (PNPM_COMMANDS.has(name)) continue;
+      if (filter === undefined) {
+        if (scripts.root.has(name) || scripts.bins.has(name)) continue;
+        problems.push({
+          file,
+          line,
+          message: `pnpm ${name}: the root package.json has no script "${name}": name one of ${[...scripts.root].join(", ")}`,
+        });
+        continue;
+      }
+      if (filter.includes("<") || filter.includes("...")) continue; // a placeholder
+      const own = scripts.packages.get(filter);
+      if (!own) {
+        problems.push({
+          file,
+          line,
+          message: `pnpm --filter ${filter}: no workspace package has that name: fix the name`,
+        });
+      } else if (!own.has(name)) {
+        problems.push({
+          file,
+          line,
+          message: `pnpm --filter ${filter} ${name}: the package has no script "${name}": name one of ${[...own].join(", ")}`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** The scripts and bins of the workspace at `root`. */
+export function workspaceScripts(root: string): Scripts {
+  const scriptsOf = (dir: string) => {
+    const m = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as {
+      name?: string;
+      scripts?: Record<string, string>;
+    };
+    return { name: m.name ?? dir, scripts: new Set(Object.keys(m.scripts ?? {})) };
+  };
+  const packages = new Map<string, ReadonlySet<string>>();
+  for (const d of packageDirs(root)) {
+    const p = scriptsOf(d);
+    packages.set(p.name, p.scripts);
+  }
+  const binDir = join(root, "node_modules/.bin");
+  const bins = new Set(existsSync(binDir) ? readdirSync(binDir) : []);
+  return { root: scriptsOf(".").scripts, packages, bins };
 }
 
 // --------------------------------------------------------------------------------------- paths
@@ -382,19 +488,32 @@ const TABLE_MARK = /<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*--
 const HEADINGS_MARK = /<!--\s*check-docs:\s*headings\s+([\w.-]+)\s*-->/g;
 const COUNT_MARK = /(\d[\d,]*)\s*<!--\s*check-docs:\s*count\s+([\w.-]+)\s*-->/g;
 
-/** The first cells (backticks stripped) of the table that starts after `from`. */
-function firstColumn(text: string, from: number): { names: string[]; found: boolean } {
+/**
+ * The body rows (cells, trimmed) of the table that starts on the lines after `from` (blank lines
+ * before it allowed), or null when none does.
+ */
+function tableAfter(text: string, from: number): string[][] | null {
   const lines = text.slice(from).split("\n").slice(1);
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === "") i++;
   if (i + 1 >= lines.length || !/^\s*\|/.test(lines[i]!) || !/^\s*\|[\s:|-]+$/.test(lines[i + 1]!))
-    return { names: [], found: false };
-  const names: string[] = [];
+    return null;
+  const rows: string[][] = [];
   for (let j = i + 2; j < lines.length && /^\s*\|/.test(lines[j]!); j++) {
-    const cell = lines[j]!.split("|")[1]!.trim();
-    names.push(cell.replace(/^`|`$/g, ""));
+    rows.push(
+      lines[j]!.split("|")
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
-  return { names, found: true };
+  return rows;
+}
+
+/** The first cells (backticks stripped) of the table that starts after `from`. */
+function firstColumn(text: string, from: number): { names: string[]; found: boolean } {
+  const rows = tableAfter(text, from);
+  if (rows === null) return { names: [], found: false };
+  return { names: rows.map((r) => (r[0] ?? "").replace(/^`|`$/g, "")), found: true };
 }
 
 /** Marked tables and counts that no longer match the registries. */
@@ -484,6 +603,77 @@ export function checkRegistries(file: string, text: string, registries: Registri
   return problems;
 }
 
+const DEFAULTS_MARK = /<!--\s*check-docs:\s*defaults\s+([\w.-]+)\s*-->/g;
+
+/** A default as a table cell writes it: `"portfolio"`, 200 000, none for an empty list. */
+function cellValue(cell: string): string {
+  const v = cell.replace(/`/g, "").trim();
+  if (/^\d[\d ,_]*$/.test(v)) return v.replace(/[ ,_]/g, "");
+  if (v === "none") return "[]";
+  return v.replace(/^"(.*)"$/, "$1");
+}
+
+function codeValue(value: unknown): string {
+  if (Array.isArray(value)) return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * Tables preceded by `<!-- check-docs: defaults NAME -->` list NAME's options (first column) with
+ * their defaults (second column): every option once, each value as the code has it.
+ */
+export function checkDefaults(file: string, text: string, defaults: Defaults): DocProblem[] {
+  const problems: DocProblem[] = [];
+  for (const m of text.matchAll(DEFAULTS_MARK)) {
+    const line = lineOf(text, m.index);
+    const values = defaults[m[1]!];
+    if (!values) {
+      problems.push({
+        file,
+        line,
+        message: `no defaults "${m[1]}": name one of ${Object.keys(defaults).join(", ")}`,
+      });
+      continue;
+    }
+    const rows = tableAfter(text, m.index);
+    if (rows === null) {
+      problems.push({
+        file,
+        line,
+        message: `no table follows the ${m[1]} mark: put it right above the table`,
+      });
+      continue;
+    }
+    const listed = new Map(rows.map((r) => [(r[0] ?? "").replace(/`/g, ""), r[1] ?? ""]));
+    for (const [option, value] of Object.entries(values)) {
+      const cell = listed.get(option);
+      if (cell === undefined) {
+        problems.push({
+          file,
+          line,
+          message: `the ${m[1]} table lacks ${option}: add its row (default ${codeValue(value)})`,
+        });
+      } else if (cellValue(cell) !== codeValue(value)) {
+        problems.push({
+          file,
+          line,
+          message: `the ${m[1]} table says ${option} defaults to ${cell}, the code to ${codeValue(value)}: write ${codeValue(value)}`,
+        });
+      }
+    }
+    for (const option of listed.keys()) {
+      if (!(option in values)) {
+        problems.push({
+          file,
+          line,
+          message: `the ${m[1]} table lists ${option}, which ${m[1]} has not: remove the row`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
 // --------------------------------------------------------------------------- loading the facts
 
 /** Workspace package directories (packages/*, packages/drivers/*, apps/*, tools/*). */
@@ -529,6 +719,10 @@ interface SharingModule {
   SHARING_SCENARIOS: readonly { name: string }[];
 }
 
+interface ExploreModule {
+  SEARCH_DEFAULTS: Readonly<Record<string, unknown>>;
+}
+
 interface SimModule {
   listKnownWindows(): readonly { name: string }[];
 }
@@ -559,6 +753,7 @@ export async function loadFacts(root: string): Promise<Facts> {
   const conformance = await load<ConformanceModule>(root, "packages/conformance/src/index.ts");
   // The stress app has loaded every package, so every known window is defined.
   const sim = await load<SimModule>(root, "packages/sim/src/index.ts");
+  const explore = await load<ExploreModule>(root, "packages/sim/src/explore/index.ts");
   const top = parseHelp(await helpOf(stress, ["--help"]));
   const commands = new Map<string, Set<string>>();
   for (const names of top.commands) {
@@ -574,6 +769,7 @@ export async function loadFacts(root: string): Promise<Facts> {
     );
   return {
     cli: { commands, global: new Set(top.options), defaultCommand: "start" },
+    defaults: { SEARCH_DEFAULTS: explore.SEARCH_DEFAULTS },
     registries: {
       toggles: names(stress.toggleTable()),
       "toggles.demo": names(stress.toggleTable().filter((t) => t.inDemo)),
@@ -603,12 +799,16 @@ export function checkDocFacts(
   const packages = packageDirs(root);
   const exists = (p: string) => existsSync(join(root, p));
   const exportsOf = facts.exportsOf ?? workspaceExports(root);
+  const scripts = facts.scripts ?? workspaceScripts(root);
+  const defaults = facts.defaults ?? {};
   const problems: DocProblem[] = [];
   for (const f of files) {
     const text = readFileSync(join(root, f), "utf8");
     problems.push(
       ...checkCli(f, text, facts.cli),
       ...checkExports(f, text, exportsOf),
+      ...checkScripts(f, text, scripts),
+      ...checkDefaults(f, text, defaults),
       ...checkPaths(f, text, exists, packages),
       ...checkRegistries(f, text, facts.registries),
     );

@@ -6,10 +6,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type CliFacts,
   checkCli,
+  checkDefaults,
   checkDocFacts,
   checkExports,
   checkPaths,
   checkRegistries,
+  checkScripts,
   loadFacts,
   moduleExports,
   parseHelp,
@@ -265,6 +267,72 @@ describe("exports", () => {
   });
 });
 
+describe("checkDefaults", () => {
+  const defaults = {
+    SEARCH_DEFAULTS: { strategy: "portfolio", schedules: 1000, stepLimit: 200_000, toggles: [] },
+  };
+  const table = (rows: string[]) =>
+    [
+      "<!-- check-docs: defaults SEARCH_DEFAULTS -->",
+      "",
+      "| option | default | meaning |",
+      "| --- | --- | --- |",
+      ...rows,
+    ].join("\n");
+
+  it("passes a table with every option and its value as the code has it", () => {
+    const md = table([
+      '| `strategy` | `"portfolio"` | a name |',
+      "| `schedules` | 1000 | at most |",
+      "| `stepLimit` | 200 000 | livelock |",
+      "| `toggles` | none | on |",
+    ]);
+    expect(checkDefaults("R.md", md, defaults)).toEqual([]);
+  });
+
+  it("fails on a wrong value, a missing and an extra option, an unknown name", () => {
+    const md = `${table(['| `strategy` | `"pct"` | a name |', "| `schedules` | 100 | at most |", "| `toggles` | none | on |", "| `depth` | 3 | pct |"])}\n\n<!-- check-docs: defaults NOPE -->\n`;
+    expect(lines(checkDefaults("R.md", md, defaults))).toEqual([
+      '1: the SEARCH_DEFAULTS table says strategy defaults to `"pct"`, the code to portfolio: write portfolio',
+      "1: the SEARCH_DEFAULTS table says schedules defaults to 100, the code to 1000: write 1000",
+      "1: the SEARCH_DEFAULTS table lacks stepLimit: add its row (default 200000)",
+      "1: the SEARCH_DEFAULTS table lists depth, which SEARCH_DEFAULTS has not: remove the row",
+      '10: no defaults "NOPE": name one of SEARCH_DEFAULTS',
+    ]);
+  });
+});
+
+describe("checkScripts", () => {
+  const scripts = {
+    root: new Set(["lint", "lint:facts", "stress", "test"]),
+    packages: new Map([["@primetime/vgem", new Set(["test", "bench"])]]),
+    bins: new Set(["turbo", "tsx"]),
+  };
+
+  it("passes root scripts, package scripts, bins, pnpm's commands and placeholders", () => {
+    const md = [
+      "```sh",
+      "pnpm install && pnpm -s lint:facts   # pnpm nothing-here in a comment",
+      "pnpm --filter @primetime/vgem bench",
+      "pnpm turbo gen driver",
+      "pnpm --filter @primetime/<name> test",
+      "```",
+      "Run `pnpm -s stress list`, `pnpm exec tsx x.ts` or `pnpm --filter=@primetime/vgem test`.",
+    ].join("\n");
+    expect(checkScripts("README.md", md, scripts)).toEqual([]);
+  });
+
+  it("fails on a missing root script, package or package script", () => {
+    const md =
+      "```sh\npnpm bench\npnpm --filter @primetime/gone test\n```\n`pnpm --filter @primetime/vgem bench:strategies`\n";
+    expect(lines(checkScripts("README.md", md, scripts))).toEqual([
+      '2: pnpm bench: the root package.json has no script "bench": name one of lint, lint:facts, stress, test',
+      "3: pnpm --filter @primetime/gone: no workspace package has that name: fix the name",
+      '5: pnpm --filter @primetime/vgem bench:strategies: the package has no script "bench:strategies": name one of test, bench',
+    ]);
+  });
+});
+
 describe("checkDocFacts", () => {
   it("reports every Markdown file's problems with file and line", () => {
     const root = writeTree({
@@ -277,6 +345,7 @@ describe("checkDocFacts", () => {
       cli: CLI,
       registries: REGISTRIES,
       exportsOf: () => null,
+      scripts: { root: new Set(["stress"]), packages: new Map(), bins: new Set() },
     });
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual([
       "packages/gem/README.md:2",
@@ -293,5 +362,6 @@ describe("loadFacts", () => {
     expect(facts.cli.commands.get("demo")).toBe(facts.cli.commands.get("start"));
     expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
     expect(facts.registries.drivers).toContain("vgem");
+    expect(facts.defaults?.SEARCH_DEFAULTS?.strategy).toBeTypeOf("string");
   });
 });
