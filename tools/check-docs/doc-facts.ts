@@ -484,8 +484,8 @@ export function workspaceExports(root: string): ExportsOf {
 
 // -------------------------------------------------------------------------- tables and counts
 
-const TABLE_MARK = /<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*-->/g;
-const HEADINGS_MARK = /<!--\s*check-docs:\s*headings\s+([\w.-]+)\s*-->/g;
+const TABLE_MARK = /(?<!`)<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*-->/g;
+const HEADINGS_MARK = /(?<!`)<!--\s*check-docs:\s*headings\s+([\w.-]+)\s*-->/g;
 const COUNT_MARK = /(\d[\d,]*)\s*<!--\s*check-docs:\s*count\s+([\w.-]+)\s*-->/g;
 
 /**
@@ -603,7 +603,7 @@ export function checkRegistries(file: string, text: string, registries: Registri
   return problems;
 }
 
-const DEFAULTS_MARK = /<!--\s*check-docs:\s*defaults\s+([\w.-]+)\s*-->/g;
+const DEFAULTS_MARK = /(?<!`)<!--\s*check-docs:\s*defaults\s+([\w.-]+)\s*-->/g;
 
 /** A default as a table cell writes it: `"portfolio"`, 200 000, none for an empty list. */
 function cellValue(cell: string): string {
