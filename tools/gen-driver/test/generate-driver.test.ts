@@ -68,6 +68,11 @@ describe("pnpm turbo gen driver", () => {
         "ARCHITECTURE.md",
       ]),
     );
+    // A changeset of the new package alone (changesets refuses one that mixes in the private,
+    // ignored stress app).
+    expect(readFileSync(join(ws, ".changeset/vtest-driver.md"), "utf8")).toMatch(
+      /^---\n"@primetime\/vtest": minor\n---\n/,
+    );
     // Registered where the stress app looks for drivers, and documented.
     const stress = JSON.parse(readFileSync(join(ws, "apps/stress/package.json"), "utf8"));
     expect(stress.dependencies["@primetime/vtest"]).toBe("workspace:*");
