@@ -14,7 +14,9 @@
  *    deterministic run; BENCH_TOGGLES (names) and BENCH_STRATEGIES (comma-separated) pick rows
  *    and strategies;
  * 3. the speed-up of 2 worker threads over 1 on the sharing scenarios, each run a fresh process
- *    (workers-run.mjs; start-up included), median over BENCH_SPEEDUP_ROUNDS alternated rounds.
+ *    (workers-run.mjs; start-up included), median over BENCH_SPEEDUP_ROUNDS alternated rounds,
+ *    then on a campaign BENCH_SPEEDUP_LONG schedules per unit long, and where the speed-up goes
+ *    with the campaign's length.
  *
  * The last line is one JSON object with every figure.
  */
@@ -310,6 +312,34 @@ if (PARTS.has("detection")) {
 // workers differ (the speed-up is a pure speed measurement). BENCH_SPEEDUP_SCHEDULES (default
 // 600) schedules per unit, 30 units: 18,000 schedules, about the size of a default `run` (100
 // units x 200 seeds), about 20 s of one core warm and a sixth of it each V8 instance's warm-up.
+/**
+ * The speed-up against the campaign's length. Each V8 instance pays a start-up and warm-up
+ * (module loading, calibration, TurboFan compiling the models while they run slower) once per
+ * run, so the ratio grows with the length towards what warm schedules cost. From the medians at
+ * two lengths, each worker count's wall clock is fitted as `startSeconds + schedules *
+ * msPerSchedule / 1000` (a straight line through the two points: the warm-up is assumed over
+ * within the shorter campaign, which makes the fit's limit a little low when it is not).
+ */
+interface SpeedupByLength {
+  perUnit: number;
+  schedules: number;
+  rounds: number;
+  /** Median wall-clock seconds of the runs at this length on 1 and 2 workers. */
+  oneSeconds: number;
+  twoSeconds: number;
+  speedup: number;
+  /** The fit's fixed seconds per run (start-up and warm-up), 1 and 2 workers. */
+  oneStartSeconds: number;
+  twoStartSeconds: number;
+  /** The fit's milliseconds of wall clock per schedule, 1 and 2 workers. */
+  oneMsPerSchedule: number;
+  twoMsPerSchedule: number;
+  /** What the speed-up tends to on ever longer campaigns (1 worker's ms over 2 workers'). */
+  limit: number;
+  /** From how many schedules 2 workers reach x1.7 by the fit (null: never, or already). */
+  schedulesFor17: number | null;
+  digestsEqual: boolean;
+}
 interface WorkersRun {
   /** The machine's parallelism just before (bench/spin-scaling.mjs: 2.0 on two free cores). */
   scaling: number;
@@ -377,6 +407,12 @@ const speed: {
   cores: number;
   /** The children ran the compiled dist/ ("built") or the sources through tsx ("sources"). */
   from: string;
+  /**
+   * The same campaign BENCH_SPEEDUP_LONG schedules per unit long (default 1800: 54,000
+   * schedules), BENCH_SPEEDUP_LONG_ROUNDS rounds (default 2; 0 skips it), and what the two
+   * lengths say together (null when skipped).
+   */
+  long: SpeedupByLength | null;
 } = {
   rounds: [],
   one: null,
@@ -387,6 +423,7 @@ const speed: {
   warmIdleBound: 0,
   cores: availableParallelism(),
   from: "",
+  long: null,
 };
 if (PARTS.has("speedup")) {
   const perUnit = Number(process.env.BENCH_SPEEDUP_SCHEDULES ?? 600);
@@ -410,7 +447,7 @@ if (PARTS.has("speedup")) {
             }),
       ),
     );
-  const time = async (workers: number) => {
+  const time = async (workers: number, perUnit: number) => {
     const before = await scaling();
     return new Promise<WorkersRun>((resolve, reject) => {
       const loadBefore = round(loadavg()[0]!, 2);
@@ -465,8 +502,8 @@ if (PARTS.has("speedup")) {
     `\nsharing scenarios, 2 workers against 1 (${speed.cores} cores, ${perUnit} schedules per unit, a fresh process per run, from the ${from === "built" ? "compiled code" : "sources through tsx"}):`,
   );
   for (let i = 0; i < rounds; i++) {
-    const one = await time(1);
-    const two = await time(2);
+    const one = await time(1, perUnit);
+    const two = await time(2, perUnit);
     speed.rounds.push({ one, two });
     // A pure speed measurement: both runs must have made the same schedules.
     if (one.digest !== two.digest)
@@ -525,6 +562,63 @@ if (PARTS.has("speedup")) {
       `\n  at best x${speed.idleBound} on an idle machine with this CPU: 1 worker lasts about its main thread's CPU (its V8 helper threads use the other core), 2 workers at least their CPU over 2 cores; each V8 instance compiles the models again (its helper threads' CPU)` +
       `\n  warm, at best x${speed.warmIdleBound}: the same from the second halves' CPU per schedule (approximate: 2 workers split the units differently)`,
   );
+
+  // The same campaign, longer: where the second V8 instance's warm-up stops mattering.
+  const longPerUnit = Number(process.env.BENCH_SPEEDUP_LONG ?? 1800);
+  const longRounds = Number(process.env.BENCH_SPEEDUP_LONG_ROUNDS ?? 2);
+  if (longRounds > 0 && longPerUnit > perUnit) {
+    console.log(`\nthe same, ${longPerUnit} schedules per unit:`);
+    const runs: { one: WorkersRun; two: WorkersRun }[] = [];
+    for (let i = 0; i < longRounds; i++) {
+      const one = await time(1, longPerUnit);
+      const two = await time(2, longPerUnit);
+      runs.push({ one, two });
+      console.log(
+        `${line(1, one)}\n${line(2, two)}\n  round ${i + 1}: x${round(two.perSecond / one.perSecond, 2)} wall`,
+      );
+    }
+    const shortOne = speed.one.seconds;
+    const shortTwo = speed.two.seconds;
+    const longOne = median(runs.map((r) => r.one.seconds));
+    const longTwo = median(runs.map((r) => r.two.seconds));
+    const n0 = speed.one.schedules;
+    const n1 = runs[0]!.one.schedules;
+    const fit = (t0: number, t1: number) => {
+      const ms = ((t1 - t0) * 1000) / (n1 - n0);
+      return { ms, start: t0 - (n0 * ms) / 1000 };
+    };
+    const f1 = fit(shortOne, longOne);
+    const f2 = fit(shortTwo, longTwo);
+    const limit = f1.ms / f2.ms;
+    // 1 worker's time over 2 workers' = 1.7 at N = (1.7 start2 - start1) / (ms1 - 1.7 ms2).
+    const at = (1.7 * f2.start - f1.start) / ((f1.ms - 1.7 * f2.ms) / 1000);
+    speed.long = {
+      perUnit: longPerUnit,
+      schedules: n1,
+      rounds: longRounds,
+      oneSeconds: round(longOne, 2),
+      twoSeconds: round(longTwo, 2),
+      speedup: round(longOne / longTwo, 2),
+      oneStartSeconds: round(f1.start, 2),
+      twoStartSeconds: round(f2.start, 2),
+      oneMsPerSchedule: round(f1.ms, 4),
+      twoMsPerSchedule: round(f2.ms, 4),
+      limit: round(limit, 2),
+      schedulesFor17: limit > 1.7 && at > n0 ? Math.round(at) : null,
+      digestsEqual: runs.every((r) => r.one.digest === r.two.digest),
+    };
+    const l = speed.long;
+    if (!l.digestsEqual) console.log("  WARNING: 1 and 2 workers ran different schedules");
+    console.log(
+      `  ${n0} schedules: x${round(shortOne / shortTwo, 2)} (medians ${shortOne} and ${shortTwo} s); ${n1}: x${l.speedup} (${l.oneSeconds} and ${l.twoSeconds} s)` +
+        `\n  fitted: 1 worker ${l.oneStartSeconds} s + ${l.oneMsPerSchedule} ms a schedule, 2 workers ${l.twoStartSeconds} s + ${l.twoMsPerSchedule} ms a schedule; the speed-up tends to x${l.limit} on long campaigns` +
+        (l.schedulesFor17 !== null
+          ? ` and reaches x1.7 from about ${l.schedulesFor17} schedules (about ${round((l.oneStartSeconds + (l.schedulesFor17 * l.oneMsPerSchedule) / 1000) / 60, 1)} min on 1 worker)`
+          : l.limit > 1.7
+            ? `, past x1.7 from ${n0} schedules on`
+            : ", under x1.7"),
+    );
+  }
 }
 
 console.log(

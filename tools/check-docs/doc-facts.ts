@@ -1,0 +1,449 @@
+/**
+ * Checks that what the Markdown files state about the code is still true, where a machine can
+ * tell cheaply. Every tracked `*.md` (CHANGELOGs and `.changeset/` excepted) is read for
+ * - stress CLI invocations: `pnpm -s stress <command> --flag …`, `primetime-stress …`,
+ *   `pnpm --filter @primetime/stress cli …` in a code block or code span, and code spans that
+ *   start with a command and name a flag (`run --seeds 500`, a heading's
+ *   `replay <token> [--explain]`): the command and every `--flag` must exist in the CLI's
+ *   commander program (read from its `--help`, not from a copied list);
+ * - repository paths: every `packages/…`, `apps/…` or `tools/…` path, and every `src/…`,
+ *   `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to the package;
+ *   in a top-level document, in some workspace package), must exist;
+ * - registry tables: a table preceded by `<!-- check-docs: table <registry> -->` must list in its
+ *   first column exactly the registry's names (toggles, scenarios, drivers, conformance cases),
+ *   read from the registries' exports;
+ * - registry counts: `<!-- check-docs: count <registry> -->` right after a number says that
+ *   number is the registry's size.
+ *
+ * Usage: `tsx --conditions=@primetime/source tools/check-docs/doc-facts.ts [root]` (`pnpm
+ * lint:facts`). Exits 1 on any finding, one line each saying how to fix it.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { trackedFiles } from "./links.js";
+
+export interface DocProblem {
+  /** File relative to the repository root, `/`-separated. */
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+}
+
+/** The stress CLI as its commander program describes itself. */
+export interface CliFacts {
+  /** Command name or alias -> its long options (`--seeds`), `--help` included. */
+  readonly commands: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Options of the program itself (`--no-color`, `--help`). */
+  readonly global: ReadonlySet<string>;
+  /** The command run when none is named. */
+  readonly defaultCommand: string;
+}
+
+/** Registry name -> the names it holds, from the code's exports. */
+export type Registries = Readonly<Record<string, readonly string[]>>;
+
+export interface Facts {
+  readonly cli: CliFacts;
+  readonly registries: Registries;
+}
+
+function lineOf(text: string, index: number): number {
+  let n = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+// ------------------------------------------------------------------------------ code in markdown
+
+interface Code {
+  readonly text: string;
+  /** Offset of `text` in the file. */
+  readonly index: number;
+  /** A line of a fenced block (true) or an inline code span (false). */
+  readonly block: boolean;
+}
+
+/** The lines of fenced code blocks and the inline code spans of a Markdown text. */
+export function codeOf(text: string): Code[] {
+  const out: Code[] = [];
+  let fence: string | null = null;
+  let offset = 0;
+  for (const line of text.split("\n")) {
+    const m = /^\s*(`{3,}|~{3,})/.exec(line);
+    if (fence !== null) {
+      if (m && m[1]!.startsWith(fence)) fence = null;
+      else out.push({ text: line, index: offset, block: true });
+    } else if (m) {
+      fence = m[1]!;
+    } else {
+      for (const s of line.matchAll(/(`+)([^`]+?)\1(?!`)/g)) {
+        out.push({ text: s[2]!, index: offset + s.index + s[1]!.length, block: false });
+      }
+    }
+    offset += line.length + 1;
+  }
+  return out;
+}
+
+// ----------------------------------------------------------------------------------- CLI usage
+
+const INVOCATION =
+  /(?:\bpnpm(?:\s+-s)?\s+stress|\bprimetime-stress|\bpnpm(?:\s+-s)?\s+--filter[\s=]+@primetime\/stress\s+cli)(?![\w-])([^#|;&>]*)/g;
+
+/**
+ * `--help` output of commander: the names (and aliases) under "Commands:", the long options
+ * under "Options:".
+ */
+export function parseHelp(help: string): { commands: string[][]; options: string[] } {
+  const commands: string[][] = [];
+  const options: string[] = [];
+  let section = "";
+  for (const line of help.split("\n")) {
+    const head = /^(\w[\w ]*):\s*$/.exec(line);
+    if (head) {
+      section = head[1]!;
+      continue;
+    }
+    if (section === "Commands") {
+      const m = /^ {2}([a-z][\w-]*(?:\|[a-z][\w-]*)*)/.exec(line);
+      if (m) commands.push(m[1]!.split("|"));
+    } else if (section === "Options") {
+      const m = /^ {2}(?:-\w, )?(--[\w-]+)/.exec(line);
+      if (m) options.push(m[1]!);
+    }
+  }
+  return { commands, options };
+}
+
+function checkFlags(
+  file: string,
+  line: number,
+  command: string,
+  rest: string,
+  cli: CliFacts,
+  problems: DocProblem[],
+): void {
+  const own = cli.commands.get(command);
+  if (!own) {
+    const known = [...new Set(cli.commands.keys())].join(", ");
+    problems.push({
+      file,
+      line,
+      message: `primetime-stress has no command "${command}": name one of ${known}`,
+    });
+    return;
+  }
+  for (const f of rest.matchAll(/(?<![\w-])--[a-z][\w-]*/g)) {
+    const flag = f[0];
+    if (own.has(flag) || cli.global.has(flag)) continue;
+    problems.push({
+      file,
+      line,
+      message: `primetime-stress ${command} has no flag ${flag}: use one of ${[...own].join(", ")} (or fix the CLI)`,
+    });
+  }
+}
+
+/** Stress CLI invocations whose command or flags the CLI does not have. */
+export function checkCli(file: string, text: string, cli: CliFacts): DocProblem[] {
+  const problems: DocProblem[] = [];
+  const bare = new RegExp(
+    `^(${[...cli.commands.keys()].map((c) => c.replace(/[-]/g, "\\-")).join("|")})\\s.*--[a-z]`,
+  );
+  for (const code of codeOf(text)) {
+    const body = code.block ? code.text.replace(/\s#\s.*$/, "") : code.text;
+    let invoked = false;
+    for (const m of body.matchAll(INVOCATION)) {
+      invoked = true;
+      const line = lineOf(text, code.index + m.index);
+      const args = m[1]!.trim();
+      const first = args.split(/\s+/)[0] ?? "";
+      if (first === "" || first.startsWith("-")) {
+        checkFlags(file, line, cli.defaultCommand, args, cli, problems);
+      } else if (/^[a-z][\w-]*$/.test(first)) {
+        checkFlags(file, line, first, args.slice(first.length), cli, problems);
+      } // else a placeholder (<command>)
+    }
+    if (!invoked && !code.block) {
+      const m = bare.exec(code.text);
+      if (m) {
+        const line = lineOf(text, code.index);
+        checkFlags(file, line, m[1]!, code.text.slice(m[1]!.length), cli, problems);
+      }
+    }
+  }
+  return problems;
+}
+
+// --------------------------------------------------------------------------------------- paths
+
+const ROOT_PATH = /(?<![\w.@/$~-])((?:packages|apps|tools)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
+const LOCAL_PATH = /(?<![\w.@/$~-])((?:src|bench|bin|deploy)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
+
+/** The directory of the package a file belongs to ("" for the root). */
+function packageDirOf(file: string, isPackage: (dir: string) => boolean): string {
+  for (let d = dirname(file); d !== "." && d !== ""; d = dirname(d)) {
+    if (isPackage(d)) return d;
+  }
+  return "";
+}
+
+/**
+ * Repository paths a Markdown text names that do not exist. `exists` answers for paths relative
+ * to the root; `packages` lists the workspace package directories.
+ */
+export function checkPaths(
+  file: string,
+  text: string,
+  exists: (path: string) => boolean,
+  packages: readonly string[],
+): DocProblem[] {
+  const problems: DocProblem[] = [];
+  // URLs name paths of other repositories.
+  const plain = text.replace(/\bhttps?:\/\/[^\s)>\]]+/g, (u) => " ".repeat(u.length));
+  for (const m of plain.matchAll(ROOT_PATH)) {
+    const path = m[1]!.replace(/\.+$/, "");
+    if (exists(path)) continue;
+    problems.push({
+      file,
+      line: lineOf(text, m.index),
+      message: `names ${path}, which does not exist: fix the path or the sentence`,
+    });
+  }
+  // A package's README, or a package template's (a directory with its own src/).
+  const own = packageDirOf(file, (d) => packages.includes(d) || exists(`${d}/src`));
+  for (const m of plain.matchAll(LOCAL_PATH)) {
+    const path = m[1]!.replace(/\.+$/, "");
+    const found =
+      own !== ""
+        ? exists(`${own}/${path}`)
+        : packages.some((p) => exists(`${p}/${path}`)) || exists(path);
+    if (found) continue;
+    const where = own !== "" ? `in ${own}` : "in any package";
+    problems.push({
+      file,
+      line: lineOf(text, m.index),
+      message: `names ${path}, which does not exist ${where}: fix the path or the sentence`,
+    });
+  }
+  return problems;
+}
+
+// -------------------------------------------------------------------------- tables and counts
+
+const TABLE_MARK = /<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*-->/g;
+const COUNT_MARK = /(\d[\d,]*)\s*<!--\s*check-docs:\s*count\s+([\w.-]+)\s*-->/g;
+
+/** The first cells (backticks stripped) of the table that starts after `from`. */
+function firstColumn(text: string, from: number): { names: string[]; found: boolean } {
+  const lines = text.slice(from).split("\n").slice(1);
+  let i = 0;
+  while (i < lines.length && lines[i]!.trim() === "") i++;
+  if (i + 1 >= lines.length || !/^\s*\|/.test(lines[i]!) || !/^\s*\|[\s:|-]+$/.test(lines[i + 1]!))
+    return { names: [], found: false };
+  const names: string[] = [];
+  for (let j = i + 2; j < lines.length && /^\s*\|/.test(lines[j]!); j++) {
+    const cell = lines[j]!.split("|")[1]!.trim();
+    names.push(cell.replace(/^`|`$/g, ""));
+  }
+  return { names, found: true };
+}
+
+/** Marked tables and counts that no longer match the registries. */
+export function checkRegistries(file: string, text: string, registries: Registries): DocProblem[] {
+  const problems: DocProblem[] = [];
+  const known = Object.keys(registries).join(", ");
+  for (const m of text.matchAll(TABLE_MARK)) {
+    const line = lineOf(text, m.index);
+    const all = registries[m[1]!];
+    if (!all) {
+      problems.push({ file, line, message: `no registry "${m[1]}": name one of ${known}` });
+      continue;
+    }
+    // Further words are name prefixes: the table lists the registry's names with one of them.
+    const prefixes = m[2]!.trim().split(/\s+/).filter(Boolean);
+    const names =
+      prefixes.length === 0 ? all : all.filter((n) => prefixes.some((p) => n.startsWith(p)));
+    const table = firstColumn(text, m.index);
+    if (!table.found) {
+      problems.push({
+        file,
+        line,
+        message: `no table follows the ${m[1]} mark: put it right above the table`,
+      });
+      continue;
+    }
+    const listed = new Set(table.names);
+    const missing = names.filter((n) => !listed.has(n));
+    const extra = table.names.filter((n) => !names.includes(n));
+    if (missing.length > 0) {
+      problems.push({
+        file,
+        line,
+        message: `the ${m[1]} table lacks ${missing.join(", ")}: add a row each`,
+      });
+    }
+    if (extra.length > 0) {
+      problems.push({
+        file,
+        line,
+        message: `the ${m[1]} table lists ${extra.join(", ")}, not registered: remove or rename the rows`,
+      });
+    }
+  }
+  for (const m of text.matchAll(COUNT_MARK)) {
+    const line = lineOf(text, m.index);
+    const names = registries[m[2]!];
+    if (!names) {
+      problems.push({ file, line, message: `no registry "${m[2]}": name one of ${known}` });
+      continue;
+    }
+    const n = Number(m[1]!.replace(/,/g, ""));
+    if (n !== names.length) {
+      problems.push({
+        file,
+        line,
+        message: `says ${m[1]} ${m[2]}, there are ${names.length}: write ${names.length}`,
+      });
+    }
+  }
+  return problems;
+}
+
+// --------------------------------------------------------------------------- loading the facts
+
+/** Workspace package directories (packages/*, packages/drivers/*, apps/*, tools/*). */
+export function packageDirs(root: string): string[] {
+  const out: string[] = [];
+  for (const parent of ["packages", "packages/drivers", "apps", "tools"]) {
+    const p = join(root, parent);
+    if (!existsSync(p)) continue;
+    for (const e of readdirSync(p, { withFileTypes: true })) {
+      if (e.isDirectory() && existsSync(join(p, e.name, "package.json"))) {
+        out.push(`${parent}/${e.name}`);
+      }
+    }
+  }
+  return out.sort();
+}
+
+/** The Markdown files the checks read: tracked, CHANGELOGs and changesets excepted. */
+export function markdownFiles(root: string): string[] {
+  return trackedFiles(root).filter(
+    (f) => f.endsWith(".md") && !f.startsWith(".changeset/") && !f.endsWith("CHANGELOG.md"),
+  );
+}
+
+interface StressModule {
+  main(
+    argv: readonly string[],
+    io: { log(t: string): void; error(t: string): void; color?: boolean },
+  ): Promise<number>;
+  CAMPAIGN_SCENARIOS: readonly { name: string }[];
+  installedDrivers(): readonly { name: string }[];
+  toggleTable(): readonly { name: string; inDemo: boolean }[];
+}
+
+interface ScenariosModule {
+  LIFETIME_SCENARIOS: readonly { name: string }[];
+  DRM_RACE_SCENARIOS: readonly { name: string }[];
+  TTM_STRESS_SCENARIOS: readonly { name: string }[];
+  DRIVER_STRESS_SCENARIOS: readonly { name: string }[];
+}
+
+interface SharingModule {
+  SHARING_SCENARIOS: readonly { name: string }[];
+}
+
+interface ConformanceModule {
+  SINGLE_DEVICE_SPECS: readonly { name: string }[];
+  CROSS_DRIVER_SPECS: readonly { name: string }[];
+}
+
+async function load<T>(root: string, path: string): Promise<T> {
+  return (await import(pathToFileURL(join(root, path)).href)) as T;
+}
+
+async function helpOf(stress: StressModule, argv: string[]): Promise<string> {
+  const out: string[] = [];
+  await stress.main(argv, { log: (t) => out.push(t), error: (t) => out.push(t), color: false });
+  return out.join("\n");
+}
+
+/**
+ * The facts of the repository at `root`, from its code: the stress CLI's commander program (its
+ * `--help`) and the registries' exports. Needs the `@primetime/source` condition (or a build).
+ */
+export async function loadFacts(root: string): Promise<Facts> {
+  const stress = await load<StressModule>(root, "apps/stress/src/index.ts");
+  const scenarios = await load<ScenariosModule>(root, "apps/stress/src/scenarios/index.ts");
+  const sharing = await load<SharingModule>(root, "apps/stress/src/scenarios/sharing/index.ts");
+  const conformance = await load<ConformanceModule>(root, "packages/conformance/src/index.ts");
+  const top = parseHelp(await helpOf(stress, ["--help"]));
+  const commands = new Map<string, Set<string>>();
+  for (const names of top.commands) {
+    if (names[0] === "help") continue;
+    const options = new Set(parseHelp(await helpOf(stress, [names[0]!, "--help"])).options);
+    for (const n of names) commands.set(n, options);
+  }
+  const names = (xs: readonly { name: string }[]) => xs.map((x) => x.name);
+  return {
+    cli: { commands, global: new Set(top.options), defaultCommand: "start" },
+    registries: {
+      toggles: names(stress.toggleTable()),
+      "toggles.demo": names(stress.toggleTable().filter((t) => t.inDemo)),
+      scenarios: names(stress.CAMPAIGN_SCENARIOS),
+      "scenarios.sharing": names(sharing.SHARING_SCENARIOS),
+      "scenarios.lifetime": names(scenarios.LIFETIME_SCENARIOS),
+      "scenarios.drm-races": names(scenarios.DRM_RACE_SCENARIOS),
+      "scenarios.ttm": names(scenarios.TTM_STRESS_SCENARIOS),
+      "scenarios.drivers": names(scenarios.DRIVER_STRESS_SCENARIOS),
+      drivers: names(stress.installedDrivers()),
+      "conformance.cases": [
+        ...names(conformance.SINGLE_DEVICE_SPECS),
+        ...names(conformance.CROSS_DRIVER_SPECS),
+      ],
+    },
+  };
+}
+
+/** Every problem of the Markdown files of `root`. */
+export function checkDocFacts(
+  root: string,
+  facts: Facts,
+  files = markdownFiles(root),
+): DocProblem[] {
+  const packages = packageDirs(root);
+  const exists = (p: string) => existsSync(join(root, p));
+  const problems: DocProblem[] = [];
+  for (const f of files) {
+    const text = readFileSync(join(root, f), "utf8");
+    problems.push(
+      ...checkCli(f, text, facts.cli),
+      ...checkPaths(f, text, exists, packages),
+      ...checkRegistries(f, text, facts.registries),
+    );
+  }
+  return problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const root = resolve(argv[0] ?? process.cwd());
+  if (!statSync(root).isDirectory()) throw new Error(`doc-facts: ${root} is not a directory`);
+  const files = markdownFiles(root);
+  const problems = checkDocFacts(root, await loadFacts(root), files);
+  for (const p of problems) console.error(`${p.file}:${p.line}: ${p.message}`);
+  if (problems.length > 0) {
+    console.error(`doc-facts: ${problems.length} statement(s) the code no longer backs`);
+    return 1;
+  }
+  console.log(
+    `doc-facts: ${files.length} Markdown files agree with the CLI, the tree and the registries`,
+  );
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

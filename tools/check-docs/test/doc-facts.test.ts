@@ -1,0 +1,205 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type CliFacts,
+  checkCli,
+  checkDocFacts,
+  checkPaths,
+  checkRegistries,
+  loadFacts,
+  parseHelp,
+} from "../doc-facts.js";
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+});
+
+function writeTree(tree: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), "check-doc-facts-"));
+  roots.push(root);
+  for (const [file, text] of Object.entries(tree)) {
+    mkdirSync(dirname(join(root, file)), { recursive: true });
+    writeFileSync(join(root, file), text);
+  }
+  return root;
+}
+
+const run = new Set(["--seeds", "--workers", "--help"]);
+const CLI: CliFacts = {
+  commands: new Map([
+    ["start", new Set(["--seed", "--help"])],
+    ["demo", new Set(["--seed", "--help"])],
+    ["run", run],
+    ["replay", new Set(["--explain", "--help"])],
+  ]),
+  global: new Set(["--no-color", "--help"]),
+  defaultCommand: "start",
+};
+
+const REGISTRIES = {
+  toggles: ["gem.a", "gem.b", "ttm.c"],
+  scenarios: ["one", "two"],
+};
+
+const lines = (ps: readonly { line: number; message: string }[]) =>
+  ps.map((p) => `${p.line}: ${p.message}`);
+
+describe("parseHelp", () => {
+  it("reads commander's commands, aliases and long options", () => {
+    const help = [
+      "Usage: primetime-stress [options] [command]",
+      "",
+      "Options:",
+      "  --no-color                  plain output",
+      "  -h, --help                  display help for command",
+      "",
+      "Commands:",
+      "  start|demo [options]        the demo",
+      "  replay [options] <token>    replay a token: re-run the recorded schedule,",
+      "                              print its splats",
+      "  help [command]              display help for command",
+    ].join("\n");
+    expect(parseHelp(help)).toEqual({
+      commands: [["start", "demo"], ["replay"], ["help"]],
+      options: ["--no-color", "--help"],
+    });
+  });
+});
+
+describe("checkCli", () => {
+  it("passes real commands and flags, placeholders and the default command", () => {
+    const md = [
+      "```sh",
+      "pnpm -s stress run --seeds 500 --workers 2   # --not-a-flag in a comment",
+      "pnpm -s stress <command>",
+      "primetime-stress --seed 3",
+      "pnpm --filter @primetime/stress cli demo --no-color",
+      "```",
+      "Then `replay pt1.… --explain`, or `run` alone; `vitest run --maxWorkers=1` is not ours.",
+    ].join("\n");
+    expect(checkCli("README.md", md, CLI)).toEqual([]);
+  });
+
+  it("fails on an unknown command or flag, in blocks, spans and headings", () => {
+    const md = [
+      "```sh",
+      "pnpm -s stress run --seeds 5 --shards 2",
+      "pnpm stress frobnicate",
+      "```",
+      "### `replay <token> [--explain] [--full-trace]`",
+      "Use `primetime-stress --depth 3`.",
+    ].join("\n");
+    expect(lines(checkCli("README.md", md, CLI))).toEqual([
+      "2: primetime-stress run has no flag --shards: use one of --seeds, --workers, --help (or fix the CLI)",
+      '3: primetime-stress has no command "frobnicate": name one of start, demo, run, replay',
+      "5: primetime-stress replay has no flag --full-trace: use one of --explain, --help (or fix the CLI)",
+      "6: primetime-stress start has no flag --depth: use one of --seed, --help (or fix the CLI)",
+    ]);
+  });
+});
+
+describe("checkPaths", () => {
+  const packages = ["packages/gem", "tools/gen"];
+  const tree = new Set([
+    "packages/gem/src/gem.ts",
+    "packages/gem/src",
+    "packages/gem",
+    "packages/drivers",
+    "tools/gen/templates/src/x.ts",
+    "tools/gen/templates/src",
+  ]);
+  const exists = (p: string) => tree.has(p);
+
+  it("passes existing paths, placeholders, globs and URLs", () => {
+    const md = [
+      "See `packages/gem/src/gem.ts`, packages/gem and `src/gem.ts`.",
+      "A new driver goes to `packages/drivers/<name>`; tests are `packages/*/src/*.test.ts`.",
+      "Upstream: https://example.org/packages/none/src/none.ts.",
+    ].join("\n");
+    expect(checkPaths("packages/gem/README.md", md, exists, packages)).toEqual([]);
+    expect(checkPaths("README.md", "`src/gem.ts` of gem\n", exists, packages)).toEqual([]);
+    expect(checkPaths("tools/gen/templates/README.md", "`src/x.ts`\n", exists, packages)).toEqual(
+      [],
+    );
+  });
+
+  it("fails on paths that do not exist, resolving src/ from the package", () => {
+    const md = "See `packages/gem/src/gone.ts`.\nAnd `src/gone.ts`, tools/none.\n";
+    expect(lines(checkPaths("packages/gem/README.md", md, exists, packages))).toEqual([
+      "1: names packages/gem/src/gone.ts, which does not exist: fix the path or the sentence",
+      "2: names tools/none, which does not exist: fix the path or the sentence",
+      "2: names src/gone.ts, which does not exist in packages/gem: fix the path or the sentence",
+    ]);
+    expect(lines(checkPaths("README.md", "`src/x.ts`\n", exists, packages))).toEqual([
+      "1: names src/x.ts, which does not exist in any package: fix the path or the sentence",
+    ]);
+  });
+});
+
+describe("checkRegistries", () => {
+  it("passes tables listing exactly the registry (or its prefixes) and true counts", () => {
+    const md = [
+      "There are 3<!-- check-docs: count toggles --> toggles.",
+      "",
+      "<!-- check-docs: table toggles gem. -->",
+      "",
+      "| toggle  | what |",
+      "| ------- | ---- |",
+      "| `gem.b` | b    |",
+      "| `gem.a` | a    |",
+    ].join("\n");
+    expect(checkRegistries("README.md", md, REGISTRIES)).toEqual([]);
+  });
+
+  it("fails on missing and extra rows, a wrong count, an unknown registry, a lost table", () => {
+    const md = [
+      "2<!-- check-docs: count scenarios --> and 3<!-- check-docs: count scenarios -->.",
+      "<!-- check-docs: table toggles -->",
+      "| toggle  | what |",
+      "| ------- | ---- |",
+      "| `gem.a` | a    |",
+      "| `gem.z` | z    |",
+      "<!-- check-docs: table drivers -->",
+      "<!-- check-docs: table scenarios -->",
+      "No table here.",
+    ].join("\n");
+    expect(lines(checkRegistries("README.md", md, REGISTRIES))).toEqual([
+      "2: the toggles table lacks gem.b, ttm.c: add a row each",
+      "2: the toggles table lists gem.z, not registered: remove or rename the rows",
+      '7: no registry "drivers": name one of toggles, scenarios',
+      "8: no table follows the scenarios mark: put it right above the table",
+      "1: says 3 scenarios, there are 2: write 2",
+    ]);
+  });
+});
+
+describe("checkDocFacts", () => {
+  it("reports every Markdown file's problems with file and line", () => {
+    const root = writeTree({
+      "README.md": "`pnpm -s stress run --nope`\n",
+      "packages/gem/package.json": "{}",
+      "packages/gem/README.md": "\n`src/none.ts`\n",
+      "packages/gem/CHANGELOG.md": "`src/old.ts`\n",
+    });
+    const problems = checkDocFacts(root, { cli: CLI, registries: REGISTRIES });
+    expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual([
+      "packages/gem/README.md:2",
+      "README.md:1",
+    ]);
+  });
+});
+
+describe("loadFacts", () => {
+  it("reads the real CLI and registries of this repository", async () => {
+    const root = fileURLToPath(new URL("../../..", import.meta.url));
+    const facts = await loadFacts(root);
+    expect(facts.cli.commands.get("run")?.has("--seeds")).toBe(true);
+    expect(facts.cli.commands.get("demo")).toBe(facts.cli.commands.get("start"));
+    expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
+    expect(facts.registries.drivers).toContain("vgem");
+  });
+});
