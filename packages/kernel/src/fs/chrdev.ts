@@ -12,7 +12,7 @@
 
 import { EBUSY, EEXIST, EINVAL, ENOENT, type Errno, errPtr } from "../include/errno.js";
 import { AddressSpace } from "../mm/vma.js";
-import { type FileOperations, fileOperations, type Inode } from "./file.js";
+import type { FileOperations, Inode } from "./file.js";
 
 /** Models MINORBITS. */
 export const MINORBITS = 20;
@@ -85,7 +85,7 @@ export class ChrdevRegistry {
     const inode: Inode = {
       path,
       iRdev: MKDEV(major, minor),
-      iFop: fileOperations(fops),
+      iFop: fops,
       iPrivate: opts.private,
       iMapping: new AddressSpace(path),
     };
