@@ -43,9 +43,18 @@ export interface CliFacts {
 /** Registry name -> the names it holds, from the code's exports. */
 export type Registries = Readonly<Record<string, readonly string[]>>;
 
+/** Name of a defaults object (`SEARCH_DEFAULTS`) -> its option values, from the code's exports. */
+export type Defaults = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
 export interface Facts {
   readonly cli: CliFacts;
   readonly registries: Registries;
+  /** Exports of workspace modules; absent: read from the sources of the checked root. */
+  readonly exportsOf?: ExportsOf;
+  /** pnpm scripts; absent: read from the manifests of the checked root. */
+  readonly scripts?: Scripts;
+  /** Defaults objects a table may quote; absent: none. */
+  readonly defaults?: Defaults;
 }
 
 function lineOf(text: string, index: number): number {
@@ -176,6 +185,105 @@ export function checkCli(file: string, text: string, cli: CliFacts): DocProblem[
   return problems;
 }
 
+// ------------------------------------------------------------------------------- pnpm scripts
+
+/** The scripts `pnpm <name>` can run: the root's, each package's, and the root's bins. */
+export interface Scripts {
+  readonly root: ReadonlySet<string>;
+  /** Package name -> its scripts. */
+  readonly packages: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Executables of the root's node_modules/.bin (`pnpm turbo …` runs one). */
+  readonly bins: ReadonlySet<string>;
+}
+
+/** pnpm's own commands (not scripts). */
+const PNPM_COMMANDS = new Set([
+  "add",
+  "audit",
+  "config",
+  "create",
+  "dlx",
+  "exec",
+  "i",
+  "install",
+  "link",
+  "list",
+  "ls",
+  "outdated",
+  "pack",
+  "prune",
+  "publish",
+  "rebuild",
+  "remove",
+  "rm",
+  "run",
+  "store",
+  "unlink",
+  "up",
+  "update",
+  "why",
+]);
+
+const PNPM = /\bpnpm((?:\s+-[a-z]\b|\s+--filter[\s=]+\S+|\s+-F\s+\S+)*)\s+([a-z][\w:.-]*)/g;
+
+/** `pnpm <script>` and `pnpm --filter <package> <script>` whose package or script does not exist. */
+export function checkScripts(file: string, text: string, scripts: Scripts): DocProblem[] {
+  const problems: DocProblem[] = [];
+  for (const code of codeOf(text)) {
+    const body = code.block ? code.text.replace(/\s#\s.*$/, "") : code.text;
+    for (const m of body.matchAll(PNPM)) {
+      const line = lineOf(text, code.index + m.index);
+      const filter = /(?:--filter[\s=]+|-F\s+)(\S+)/.exec(m[1]!)?.[1];
+      const name = m[2]!;
+      if (PNPM_COMMANDS.has(name)) continue;
+      if (filter === undefined) {
+        if (scripts.root.has(name) || scripts.bins.has(name)) continue;
+        problems.push({
+          file,
+          line,
+          message: `pnpm ${name}: the root package.json has no script "${name}": name one of ${[...scripts.root].join(", ")}`,
+        });
+        continue;
+      }
+      if (filter.includes("<") || filter.includes("...")) continue; // a placeholder
+      const own = scripts.packages.get(filter);
+      if (!own) {
+        problems.push({
+          file,
+          line,
+          message: `pnpm --filter ${filter}: no workspace package has that name: fix the name`,
+        });
+      } else if (!own.has(name)) {
+        problems.push({
+          file,
+          line,
+          message: `pnpm --filter ${filter} ${name}: the package has no script "${name}": name one of ${[...own].join(", ")}`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** The scripts and bins of the workspace at `root`. */
+export function workspaceScripts(root: string): Scripts {
+  const scriptsOf = (dir: string) => {
+    const m = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as {
+      name?: string;
+      scripts?: Record<string, string>;
+    };
+    return { name: m.name ?? dir, scripts: new Set(Object.keys(m.scripts ?? {})) };
+  };
+  const packages = new Map<string, ReadonlySet<string>>();
+  for (const d of packageDirs(root)) {
+    const p = scriptsOf(d);
+    packages.set(p.name, p.scripts);
+  }
+  const binDir = join(root, "node_modules/.bin");
+  const bins = new Set(existsSync(binDir) ? readdirSync(binDir) : []);
+  return { root: scriptsOf(".").scripts, packages, bins };
+}
+
 // --------------------------------------------------------------------------------------- paths
 
 const ROOT_PATH = /(?<![\w.@/$~-])((?:packages|apps|tools)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
@@ -230,24 +338,182 @@ export function checkPaths(
   return problems;
 }
 
+// ------------------------------------------------------------------------------------ exports
+
+/** Exported names of the module a workspace specifier (`@primetime/sim/explore`) names. */
+export type ExportsOf = (specifier: string) => ReadonlySet<string> | null;
+
+const IDENT = "[A-Za-z_$][\\w$]*";
+/** `Name` or `Name()`, a list of them, then "of|from `@primetime/…`" or "(`@primetime/…`)". */
+const NAMED_EXPORTS = new RegExp(
+  `((?:\`${IDENT}(?:\\(\\))?\`(?:,\\s+|\\s+and\\s+|\\s+or\\s+|,\\s+and\\s+))*\`${IDENT}(?:\\(\\))?\`)\\s+(?:of|from|\\()\\s*\`(@primetime\\/[\\w/-]+)\``,
+  "g",
+);
+const IMPORT = /import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+"(@primetime\/[\w/-]+)"/g;
+
+/**
+ * Names a Markdown text says a workspace module exports ("`explore()` from
+ * `@primetime/sim/explore`", "`Kernel` (`@primetime/kernel`)", `import { a } from "…"` in a code
+ * block) that the module does not export.
+ */
+export function checkExports(file: string, text: string, exportsOf: ExportsOf): DocProblem[] {
+  const problems: DocProblem[] = [];
+  const check = (index: number, names: string[], spec: string) => {
+    const exported = exportsOf(spec);
+    const line = lineOf(text, index);
+    if (exported === null) {
+      problems.push({
+        file,
+        line,
+        message: `names ${spec}, which no workspace package exports: fix the specifier`,
+      });
+      return;
+    }
+    for (const n of names) {
+      if (exported.has(n)) continue;
+      problems.push({
+        file,
+        line,
+        message: `${spec} does not export ${n}: name the module that does, or the current name`,
+      });
+    }
+  };
+  for (const m of text.matchAll(NAMED_EXPORTS)) {
+    const names = [...m[1]!.matchAll(new RegExp(`\`(${IDENT})(?:\\(\\))?\``, "g"))].map(
+      (x) => x[1]!,
+    );
+    check(m.index, names, m[2]!);
+  }
+  for (const m of text.matchAll(IMPORT)) {
+    const names = m[1]!
+      .split(",")
+      .map((n) =>
+        n
+          .trim()
+          .replace(/^type\s+/, "")
+          .split(/\s+as\s+/)[0]!
+          .trim(),
+      )
+      .filter((n) => n !== "" && !n.startsWith("..."));
+    check(m.index, names, m[2]!);
+  }
+  return problems;
+}
+
+const EXPORT_DECL =
+  /^export\s+(?:declare\s+)?(?:default\s+)?(?:abstract\s+)?(?:async\s+)?(?:function\*?|const|let|var|class|interface|type|enum|namespace)\s+([A-Za-z_$][\w$]*)/gm;
+const EXPORT_LIST = /^export\s+(?:type\s+)?\{([^}]*)\}(?:\s+from\s+"([^"]+)")?/gm;
+const EXPORT_STAR = /^export\s+\*(?:\s+as\s+([A-Za-z_$][\w$]*))?\s+from\s+"([^"]+)"/gm;
+
+/**
+ * The names a TypeScript source module exports, read from its text: declarations, export lists,
+ * and `export *` of relative modules (followed) or of workspace packages (through `resolve`).
+ */
+export function moduleExports(
+  file: string,
+  read: (file: string) => string | null,
+  resolve: (specifier: string) => string | null,
+  seen = new Set<string>(),
+): Set<string> {
+  const out = new Set<string>();
+  if (seen.has(file)) return out;
+  seen.add(file);
+  const text = read(file);
+  if (text === null) return out;
+  const target = (spec: string): string | null =>
+    spec.startsWith(".") ? join(dirname(file), spec).replace(/\.js$/, ".ts") : resolve(spec);
+  for (const m of text.matchAll(EXPORT_DECL)) out.add(m[1]!);
+  for (const m of text.matchAll(EXPORT_LIST)) {
+    for (const part of m[1]!.split(",")) {
+      const name = part.trim().replace(/^type\s+/, "");
+      if (name === "") continue;
+      const alias = name.split(/\s+as\s+/);
+      out.add((alias[1] ?? alias[0]!).trim());
+    }
+  }
+  for (const m of text.matchAll(EXPORT_STAR)) {
+    if (m[1]) {
+      out.add(m[1]);
+      continue;
+    }
+    const t = target(m[2]!);
+    if (t) for (const n of moduleExports(t, read, resolve, seen)) out.add(n);
+  }
+  return out;
+}
+
+/** `@primetime/x[/sub]` -> the source file its `@primetime/source` export condition names. */
+export function sourceResolver(root: string): (specifier: string) => string | null {
+  const byName = new Map<string, string>();
+  for (const d of packageDirs(root)) {
+    try {
+      const m = JSON.parse(readFileSync(join(root, d, "package.json"), "utf8")) as {
+        name?: string;
+      };
+      if (m.name) byName.set(m.name, d);
+    } catch {
+      // not a package
+    }
+  }
+  return (specifier) => {
+    const m = /^(@primetime\/[\w-]+)(\/.*)?$/.exec(specifier);
+    const dir = m ? byName.get(m[1]!) : undefined;
+    if (!m || !dir) return null;
+    const manifest = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as {
+      exports?: Record<string, string | Record<string, string>>;
+    };
+    const entry = manifest.exports?.[`.${m[2] ?? ""}`];
+    const file = typeof entry === "string" ? entry : entry?.["@primetime/source"];
+    return file ? join(root, dir, file) : null;
+  };
+}
+
+/** The exports of every workspace module, read from the sources (cached). */
+export function workspaceExports(root: string): ExportsOf {
+  const resolve = sourceResolver(root);
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : null);
+  const cache = new Map<string, ReadonlySet<string> | null>();
+  return (specifier) => {
+    if (!cache.has(specifier)) {
+      const file = resolve(specifier);
+      cache.set(specifier, file && existsSync(file) ? moduleExports(file, read, resolve) : null);
+    }
+    return cache.get(specifier)!;
+  };
+}
+
 // -------------------------------------------------------------------------- tables and counts
 
-const TABLE_MARK = /<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*-->/g;
+const TABLE_MARK = /(?<!`)<!--\s*check-docs:\s*table\s+([\w.-]+)((?:\s+[\w.-]+)*)\s*-->/g;
+const HEADINGS_MARK = /(?<!`)<!--\s*check-docs:\s*headings\s+([\w.-]+)\s*-->/g;
 const COUNT_MARK = /(\d[\d,]*)\s*<!--\s*check-docs:\s*count\s+([\w.-]+)\s*-->/g;
 
-/** The first cells (backticks stripped) of the table that starts after `from`. */
-function firstColumn(text: string, from: number): { names: string[]; found: boolean } {
+/**
+ * The body rows (cells, trimmed) of the table that starts on the lines after `from` (blank lines
+ * before it allowed), or null when none does.
+ */
+function tableAfter(text: string, from: number): string[][] | null {
   const lines = text.slice(from).split("\n").slice(1);
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === "") i++;
   if (i + 1 >= lines.length || !/^\s*\|/.test(lines[i]!) || !/^\s*\|[\s:|-]+$/.test(lines[i + 1]!))
-    return { names: [], found: false };
-  const names: string[] = [];
+    return null;
+  const rows: string[][] = [];
   for (let j = i + 2; j < lines.length && /^\s*\|/.test(lines[j]!); j++) {
-    const cell = lines[j]!.split("|")[1]!.trim();
-    names.push(cell.replace(/^`|`$/g, ""));
+    rows.push(
+      lines[j]!.split("|")
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
-  return { names, found: true };
+  return rows;
+}
+
+/** The first cells (backticks stripped) of the table that starts after `from`. */
+function firstColumn(text: string, from: number): { names: string[]; found: boolean } {
+  const rows = tableAfter(text, from);
+  if (rows === null) return { names: [], found: false };
+  return { names: rows.map((r) => (r[0] ?? "").replace(/^`|`$/g, "")), found: true };
 }
 
 /** Marked tables and counts that no longer match the registries. */
@@ -292,6 +558,32 @@ export function checkRegistries(file: string, text: string, registries: Registri
       });
     }
   }
+  for (const m of text.matchAll(HEADINGS_MARK)) {
+    const line = lineOf(text, m.index);
+    const names = registries[m[1]!];
+    if (!names) {
+      problems.push({ file, line, message: `no registry "${m[1]}": name one of ${known}` });
+      continue;
+    }
+    // The level-2 headings after the mark that are a code span: "## `name`".
+    const listed = [...text.slice(m.index).matchAll(/^## `([^`]+)`\s*$/gm)].map((h) => h[1]!);
+    const missing = names.filter((n) => !listed.includes(n));
+    const extra = listed.filter((n) => !names.includes(n));
+    if (missing.length > 0) {
+      problems.push({
+        file,
+        line,
+        message: `no section for ${missing.join(", ")} of ${m[1]}: add a "## \`name\`" section each`,
+      });
+    }
+    if (extra.length > 0) {
+      problems.push({
+        file,
+        line,
+        message: `sections for ${extra.join(", ")}, not in ${m[1]}: remove or rename them`,
+      });
+    }
+  }
   for (const m of text.matchAll(COUNT_MARK)) {
     const line = lineOf(text, m.index);
     const names = registries[m[2]!];
@@ -306,6 +598,77 @@ export function checkRegistries(file: string, text: string, registries: Registri
         line,
         message: `says ${m[1]} ${m[2]}, there are ${names.length}: write ${names.length}`,
       });
+    }
+  }
+  return problems;
+}
+
+const DEFAULTS_MARK = /(?<!`)<!--\s*check-docs:\s*defaults\s+([\w.-]+)\s*-->/g;
+
+/** A default as a table cell writes it: `"portfolio"`, 200 000, none for an empty list. */
+function cellValue(cell: string): string {
+  const v = cell.replace(/`/g, "").trim();
+  if (/^\d[\d ,_]*$/.test(v)) return v.replace(/[ ,_]/g, "");
+  if (v === "none") return "[]";
+  return v.replace(/^"(.*)"$/, "$1");
+}
+
+function codeValue(value: unknown): string {
+  if (Array.isArray(value)) return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * Tables preceded by `<!-- check-docs: defaults NAME -->` list NAME's options (first column) with
+ * their defaults (second column): every option once, each value as the code has it.
+ */
+export function checkDefaults(file: string, text: string, defaults: Defaults): DocProblem[] {
+  const problems: DocProblem[] = [];
+  for (const m of text.matchAll(DEFAULTS_MARK)) {
+    const line = lineOf(text, m.index);
+    const values = defaults[m[1]!];
+    if (!values) {
+      problems.push({
+        file,
+        line,
+        message: `no defaults "${m[1]}": name one of ${Object.keys(defaults).join(", ")}`,
+      });
+      continue;
+    }
+    const rows = tableAfter(text, m.index);
+    if (rows === null) {
+      problems.push({
+        file,
+        line,
+        message: `no table follows the ${m[1]} mark: put it right above the table`,
+      });
+      continue;
+    }
+    const listed = new Map(rows.map((r) => [(r[0] ?? "").replace(/`/g, ""), r[1] ?? ""]));
+    for (const [option, value] of Object.entries(values)) {
+      const cell = listed.get(option);
+      if (cell === undefined) {
+        problems.push({
+          file,
+          line,
+          message: `the ${m[1]} table lacks ${option}: add its row (default ${codeValue(value)})`,
+        });
+      } else if (cellValue(cell) !== codeValue(value)) {
+        problems.push({
+          file,
+          line,
+          message: `the ${m[1]} table says ${option} defaults to ${cell}, the code to ${codeValue(value)}: write ${codeValue(value)}`,
+        });
+      }
+    }
+    for (const option of listed.keys()) {
+      if (!(option in values)) {
+        problems.push({
+          file,
+          line,
+          message: `the ${m[1]} table lists ${option}, which ${m[1]} has not: remove the row`,
+        });
+      }
     }
   }
   return problems;
@@ -356,6 +719,14 @@ interface SharingModule {
   SHARING_SCENARIOS: readonly { name: string }[];
 }
 
+interface ExploreModule {
+  SEARCH_DEFAULTS: Readonly<Record<string, unknown>>;
+}
+
+interface SimModule {
+  listKnownWindows(): readonly { name: string }[];
+}
+
 interface ConformanceModule {
   SINGLE_DEVICE_SPECS: readonly { name: string }[];
   CROSS_DRIVER_SPECS: readonly { name: string }[];
@@ -380,6 +751,9 @@ export async function loadFacts(root: string): Promise<Facts> {
   const scenarios = await load<ScenariosModule>(root, "apps/stress/src/scenarios/index.ts");
   const sharing = await load<SharingModule>(root, "apps/stress/src/scenarios/sharing/index.ts");
   const conformance = await load<ConformanceModule>(root, "packages/conformance/src/index.ts");
+  // The stress app has loaded every package, so every known window is defined.
+  const sim = await load<SimModule>(root, "packages/sim/src/index.ts");
+  const explore = await load<ExploreModule>(root, "packages/sim/src/explore/index.ts");
   const top = parseHelp(await helpOf(stress, ["--help"]));
   const commands = new Map<string, Set<string>>();
   for (const names of top.commands) {
@@ -388,8 +762,14 @@ export async function loadFacts(root: string): Promise<Facts> {
     for (const n of names) commands.set(n, options);
   }
   const names = (xs: readonly { name: string }[]) => xs.map((x) => x.name);
+  const manifests = packageDirs(root)
+    .filter((d) => !d.startsWith("tools/"))
+    .map(
+      (d) => JSON.parse(readFileSync(join(root, d, "package.json"), "utf8")) as { name: string },
+    );
   return {
     cli: { commands, global: new Set(top.options), defaultCommand: "start" },
+    defaults: { SEARCH_DEFAULTS: explore.SEARCH_DEFAULTS },
     registries: {
       toggles: names(stress.toggleTable()),
       "toggles.demo": names(stress.toggleTable().filter((t) => t.inDemo)),
@@ -399,7 +779,9 @@ export async function loadFacts(root: string): Promise<Facts> {
       "scenarios.drm-races": names(scenarios.DRM_RACE_SCENARIOS),
       "scenarios.ttm": names(scenarios.TTM_STRESS_SCENARIOS),
       "scenarios.drivers": names(scenarios.DRIVER_STRESS_SCENARIOS),
+      packages: names(manifests),
       drivers: names(stress.installedDrivers()),
+      windows: names(sim.listKnownWindows()),
       "conformance.cases": [
         ...names(conformance.SINGLE_DEVICE_SPECS),
         ...names(conformance.CROSS_DRIVER_SPECS),
@@ -416,11 +798,17 @@ export function checkDocFacts(
 ): DocProblem[] {
   const packages = packageDirs(root);
   const exists = (p: string) => existsSync(join(root, p));
+  const exportsOf = facts.exportsOf ?? workspaceExports(root);
+  const scripts = facts.scripts ?? workspaceScripts(root);
+  const defaults = facts.defaults ?? {};
   const problems: DocProblem[] = [];
   for (const f of files) {
     const text = readFileSync(join(root, f), "utf8");
     problems.push(
       ...checkCli(f, text, facts.cli),
+      ...checkExports(f, text, exportsOf),
+      ...checkScripts(f, text, scripts),
+      ...checkDefaults(f, text, defaults),
       ...checkPaths(f, text, exists, packages),
       ...checkRegistries(f, text, facts.registries),
     );

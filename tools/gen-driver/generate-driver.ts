@@ -3,8 +3,9 @@
  * tsconfigs and vitest config are derived from vgem's (so they follow the house conventions as
  * they are today), its sources from `templates/` (a driver with dumb buffers, mmap, flink and
  * PRIME, and its conformance suite), plus everything outside the package that a new driver
- * needs: a changeset, the rows of the README and CONTRIBUTING package tables, and the stress
- * app's dependency and driver list. After `pnpm install` nothing else needs editing.
+ * needs: a changeset, the rows of the README and CONTRIBUTING package tables, the stress app's
+ * dependency and driver list, and ARCHITECTURE.md's package graph. After `pnpm install` nothing
+ * else needs editing.
  *
  * Used by `pnpm turbo gen driver` (turbo/generators/config.ts) and by this package's test.
  */
@@ -156,6 +157,18 @@ function documentDriver(root: string, name: string, changed: string[]): void {
   }
 }
 
+/**
+ * Redraws ARCHITECTURE.md's package graph (generated from the manifests by
+ * tools/check-docs/package-graph.ts, which `pnpm lint` checks) with the new package in it.
+ */
+function drawPackageGraph(root: string, changed: string[]): void {
+  const tsx = join(root, "node_modules/.bin/tsx");
+  const script = join(root, "tools/check-docs/package-graph.ts");
+  if (!existsSync(tsx) || !existsSync(script) || !existsSync(join(root, "ARCHITECTURE.md"))) return;
+  execFileSync(tsx, [script, root, "--write"], { cwd: root, stdio: "ignore" });
+  changed.push("ARCHITECTURE.md");
+}
+
 /** Formats what was written with the workspace's biome (table alignment, import order). */
 function formatWithBiome(root: string, files: string[]): void {
   const biome = join(root, "node_modules/.bin/biome");
@@ -202,6 +215,7 @@ export function generateDriver(root: string, name: string): string[] {
   );
   documentDriver(root, name, changed);
   registerWithStress(root, name, changed);
+  drawPackageGraph(root, changed);
   formatWithBiome(root, changed);
   return changed;
 }

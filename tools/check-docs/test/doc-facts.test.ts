@@ -6,11 +6,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type CliFacts,
   checkCli,
+  checkDefaults,
   checkDocFacts,
+  checkExports,
   checkPaths,
   checkRegistries,
+  checkScripts,
   loadFacts,
+  moduleExports,
   parseHelp,
+  workspaceExports,
 } from "../doc-facts.js";
 
 const roots: string[] = [];
@@ -177,6 +182,157 @@ describe("checkRegistries", () => {
   });
 });
 
+describe("checkRegistries: headings", () => {
+  it("passes when the sections after the mark are the registry's, fails on missing and extra", () => {
+    const ok = "<!-- check-docs: headings scenarios -->\n\n## `two`\n\ntext\n\n## `one`\n";
+    expect(checkRegistries("K.md", ok, REGISTRIES)).toEqual([]);
+    const bad = "## `zero`\n<!-- check-docs: headings scenarios -->\n## `one`\n## `three`\n";
+    expect(lines(checkRegistries("K.md", bad, REGISTRIES))).toEqual([
+      '2: no section for two of scenarios: add a "## `name`" section each',
+      "2: sections for three, not in scenarios: remove or rename them",
+    ]);
+  });
+});
+
+describe("exports", () => {
+  const sources: Record<string, string> = {
+    "/p/sim/index.ts": [
+      'export { point, type Sim } from "./point.js";',
+      'export * from "./toggles.js";',
+      'export * as testing from "./testing.js";',
+      "export async function spawn() {}",
+      "export interface Task {}",
+    ].join("\n"),
+    "/p/sim/point.ts": "export const point = 1;\nexport type Sim = number;\n",
+    "/p/sim/toggles.ts":
+      "export function defineToggle() {}\nexport const listToggles = () => [];\n",
+    "/p/sim/explore.ts":
+      'export { PosStrategy as Pos } from "./pos.js";\nexport class Explorer {}\n',
+  };
+  const read = (f: string) => sources[f] ?? null;
+  const resolve = (spec: string) =>
+    spec === "@primetime/sim"
+      ? "/p/sim/index.ts"
+      : spec === "@primetime/sim/explore"
+        ? "/p/sim/explore.ts"
+        : null;
+  const exportsOf = (spec: string) => {
+    const f = resolve(spec);
+    return f ? moduleExports(f, read, resolve) : null;
+  };
+
+  it("reads declarations, export lists, aliases and export * of a module's sources", () => {
+    expect([...moduleExports("/p/sim/index.ts", read, resolve)].sort()).toEqual([
+      "Sim",
+      "Task",
+      "defineToggle",
+      "listToggles",
+      "point",
+      "spawn",
+      "testing",
+    ]);
+  });
+
+  it("passes names the module exports, in prose and in imports", () => {
+    const md = [
+      "Mark windows with `point()` from `@primetime/sim`; `defineToggle()` and `listToggles()` of `@primetime/sim`.",
+      "The `Explorer` (`@primetime/sim/explore`).",
+      "```ts",
+      'import { point, type Task, spawn as go } from "@primetime/sim";',
+      "```",
+    ].join("\n");
+    expect(checkExports("README.md", md, exportsOf)).toEqual([]);
+  });
+
+  it("fails on a name the module does not export and on an unknown module", () => {
+    const md = [
+      "`PosStrategy` of `@primetime/sim`, `point` and `explore()` from `@primetime/sim`.",
+      'import { Pos, minimize } from "@primetime/sim/explore";',
+      "`x` of `@primetime/nope`.",
+    ].join("\n");
+    expect(lines(checkExports("README.md", md, exportsOf))).toEqual([
+      "1: @primetime/sim does not export PosStrategy: name the module that does, or the current name",
+      "1: @primetime/sim does not export explore: name the module that does, or the current name",
+      "3: names @primetime/nope, which no workspace package exports: fix the specifier",
+      "2: @primetime/sim/explore does not export minimize: name the module that does, or the current name",
+    ]);
+  });
+
+  it("reads this repository's modules through their source export condition", () => {
+    const root = fileURLToPath(new URL("../../..", import.meta.url));
+    const real = workspaceExports(root);
+    expect(real("@primetime/sim/explore")?.has("explore")).toBe(true);
+    expect(real("@primetime/sim")?.has("explore")).toBe(false);
+    expect(real("@primetime/conformance/vitest")?.has("defineConformanceSuite")).toBe(true);
+  });
+});
+
+describe("checkDefaults", () => {
+  const defaults = {
+    SEARCH_DEFAULTS: { strategy: "portfolio", schedules: 1000, stepLimit: 200_000, toggles: [] },
+  };
+  const table = (rows: string[]) =>
+    [
+      "<!-- check-docs: defaults SEARCH_DEFAULTS -->",
+      "",
+      "| option | default | meaning |",
+      "| --- | --- | --- |",
+      ...rows,
+    ].join("\n");
+
+  it("passes a table with every option and its value as the code has it", () => {
+    const md = table([
+      '| `strategy` | `"portfolio"` | a name |',
+      "| `schedules` | 1000 | at most |",
+      "| `stepLimit` | 200 000 | livelock |",
+      "| `toggles` | none | on |",
+    ]);
+    expect(checkDefaults("R.md", md, defaults)).toEqual([]);
+  });
+
+  it("fails on a wrong value, a missing and an extra option, an unknown name", () => {
+    const md = `${table(['| `strategy` | `"pct"` | a name |', "| `schedules` | 100 | at most |", "| `toggles` | none | on |", "| `depth` | 3 | pct |"])}\n\n<!-- check-docs: defaults NOPE -->\n`;
+    expect(lines(checkDefaults("R.md", md, defaults))).toEqual([
+      '1: the SEARCH_DEFAULTS table says strategy defaults to `"pct"`, the code to portfolio: write portfolio',
+      "1: the SEARCH_DEFAULTS table says schedules defaults to 100, the code to 1000: write 1000",
+      "1: the SEARCH_DEFAULTS table lacks stepLimit: add its row (default 200000)",
+      "1: the SEARCH_DEFAULTS table lists depth, which SEARCH_DEFAULTS has not: remove the row",
+      '10: no defaults "NOPE": name one of SEARCH_DEFAULTS',
+    ]);
+  });
+});
+
+describe("checkScripts", () => {
+  const scripts = {
+    root: new Set(["lint", "lint:facts", "stress", "test"]),
+    packages: new Map([["@primetime/vgem", new Set(["test", "bench"])]]),
+    bins: new Set(["turbo", "tsx"]),
+  };
+
+  it("passes root scripts, package scripts, bins, pnpm's commands and placeholders", () => {
+    const md = [
+      "```sh",
+      "pnpm install && pnpm -s lint:facts   # pnpm nothing-here in a comment",
+      "pnpm --filter @primetime/vgem bench",
+      "pnpm turbo gen driver",
+      "pnpm --filter @primetime/<name> test",
+      "```",
+      "Run `pnpm -s stress list`, `pnpm exec tsx x.ts` or `pnpm --filter=@primetime/vgem test`.",
+    ].join("\n");
+    expect(checkScripts("README.md", md, scripts)).toEqual([]);
+  });
+
+  it("fails on a missing root script, package or package script", () => {
+    const md =
+      "```sh\npnpm bench\npnpm --filter @primetime/gone test\n```\n`pnpm --filter @primetime/vgem bench:strategies`\n";
+    expect(lines(checkScripts("README.md", md, scripts))).toEqual([
+      '2: pnpm bench: the root package.json has no script "bench": name one of lint, lint:facts, stress, test',
+      "3: pnpm --filter @primetime/gone: no workspace package has that name: fix the name",
+      '5: pnpm --filter @primetime/vgem bench:strategies: the package has no script "bench:strategies": name one of test, bench',
+    ]);
+  });
+});
+
 describe("checkDocFacts", () => {
   it("reports every Markdown file's problems with file and line", () => {
     const root = writeTree({
@@ -185,7 +341,12 @@ describe("checkDocFacts", () => {
       "packages/gem/README.md": "\n`src/none.ts`\n",
       "packages/gem/CHANGELOG.md": "`src/old.ts`\n",
     });
-    const problems = checkDocFacts(root, { cli: CLI, registries: REGISTRIES });
+    const problems = checkDocFacts(root, {
+      cli: CLI,
+      registries: REGISTRIES,
+      exportsOf: () => null,
+      scripts: { root: new Set(["stress"]), packages: new Map(), bins: new Set() },
+    });
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual([
       "packages/gem/README.md:2",
       "README.md:1",
@@ -201,5 +362,6 @@ describe("loadFacts", () => {
     expect(facts.cli.commands.get("demo")).toBe(facts.cli.commands.get("start"));
     expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
     expect(facts.registries.drivers).toContain("vgem");
+    expect(facts.defaults?.SEARCH_DEFAULTS?.strategy).toBeTypeOf("string");
   });
 });

@@ -65,6 +65,7 @@ describe("pnpm turbo gen driver", () => {
         "README.md",
         "CONTRIBUTING.md",
         "apps/stress/package.json",
+        "ARCHITECTURE.md",
       ]),
     );
     // Registered where the stress app looks for drivers, and documented.
@@ -77,7 +78,11 @@ describe("pnpm turbo gen driver", () => {
     const pkg = join(ws, "packages/drivers/vtest");
     sh("npx", ["biome", "check", "."], pkg);
     sh("npx", ["tsx", "tools/check-layers/check-layers.ts"], ws);
+    sh("npx", ["tsx", "tools/check-docs/package-graph.ts", "--check"], ws);
     sh("npx", ["tsx", "tools/check-packages/check-packages.ts"], ws);
+    // The docs checks of `pnpm lint`: its locking notes asserted, its README's paths and commands.
+    sh("npx", ["tsx", "tools/check-docs/locking-notes.ts"], ws);
+    sh("npx", ["tsx", "--conditions=@primetime/source", "tools/check-docs/doc-facts.ts"], ws);
     sh("npx", ["tsc", "-p", "tsconfig.json", "--noEmit"], pkg);
     const out = sh("npx", ["vitest", "run", "--reporter=dot"], pkg);
     expect(out).toMatch(/Tests\s+\d+ passed/);

@@ -41,7 +41,17 @@ import {
   drmPrimeGemDestroy,
   GemObject,
 } from "@primetime/gem";
-import { EINVAL, type Errno, errPtr, isErr, KmemCache, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
+import {
+  EINVAL,
+  type Errno,
+  errPtr,
+  isErr,
+  KmemCache,
+  kfree,
+  kmalloc,
+  lockdepAssertHeld,
+  PAGE_SIZE,
+} from "@primetime/kernel";
 import { point } from "@primetime/sim";
 
 /** Models DRIVER_NAME. */
@@ -153,6 +163,7 @@ async function __name__PrimeImportSgTable(
   attach: DmaBufAttachment,
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
+  lockdepAssertHeld(dev.objectNameLock);
   const obj = await __name__ObjectCreate(dev, attach.dmabuf.size, true);
   if (isErr(obj)) return obj;
   obj.sgt = sgt;
