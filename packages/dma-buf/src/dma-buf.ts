@@ -38,6 +38,7 @@ import {
   type FileOperations,
   fdInstall,
   fget,
+  fileOperations,
   fput,
   getFile,
   getFileLegacy,
@@ -176,14 +177,14 @@ export interface DmaBufFileOperations extends FileOperations {
 /**
  * Models dma_buf_fops. `isDmaBufFile()` recognises a dma-buf by it.
  */
-export const dmaBufFops: DmaBufFileOperations = {
+export const dmaBufFops: DmaBufFileOperations = fileOperations({
   owner: "dma-buf",
   release: (_inode, file) => dmaBufFileRelease(file),
   llseek: (file, offset, whence) => dmaBufLlseek(file, offset, whence),
   mmap: (file, vma) => dmaBufMmapInternal(file, vma),
   poll: (file, pt) => dmaBufPollFop(file, pt),
   unlockedIoctl: (file, cmd, arg) => dmaBufIoctl(file, cmd, arg),
-};
+});
 
 /**
  * Models is_dma_buf_file(): the file is a dma-buf's (its f_op is dma_buf_fops).

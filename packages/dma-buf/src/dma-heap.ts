@@ -21,6 +21,7 @@ import {
   type Errno,
   errPtr,
   type File,
+  fileOperations,
   type IoctlArg,
   isErr,
   type Kernel,
@@ -287,10 +288,13 @@ async function dmaHeapIoctl(_file: File, cmd: number, arg: IoctlArg): Promise<nu
  * References: none.
  */
 export function registerSystemHeap(kernel: Kernel): number {
-  const inode = kernel.registerChrdev(DMA_HEAP_SYSTEM_PATH, {
-    owner: "dma_heap",
-    open: async () => 0,
-    unlockedIoctl: dmaHeapIoctl,
-  });
+  const inode = kernel.registerChrdev(
+    DMA_HEAP_SYSTEM_PATH,
+    fileOperations({
+      owner: "dma_heap",
+      open: async () => 0,
+      unlockedIoctl: dmaHeapIoctl,
+    }),
+  );
   return isErr(inode) ? inode : 0;
 }

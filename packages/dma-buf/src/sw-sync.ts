@@ -43,6 +43,7 @@ import {
   type File,
   type FileOperations,
   fdInstall,
+  fileOperations,
   getUnusedFdFlags,
   type Inode,
   type IoctlArg,
@@ -434,12 +435,12 @@ async function swSyncIoctl(file: File, cmd: number, arg: IoctlArg): Promise<numb
 }
 
 /** Models sw_sync_debugfs_fops. */
-export const swSyncFops: FileOperations = {
+export const swSyncFops: FileOperations = fileOperations({
   owner: "sw_sync",
   open: (inode, file) => swSyncOpen(inode, file),
   release: (_inode, file) => swSyncRelease(file),
   unlockedIoctl: (file, cmd, arg) => swSyncIoctl(file, cmd, arg),
-};
+});
 
 /**
  * Registers sw_sync's node (SW_SYNC_PATH) on `kernel` (default: the running simulation's), as

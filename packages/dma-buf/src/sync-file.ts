@@ -18,6 +18,7 @@ import {
   type File,
   type FileOperations,
   fget,
+  fileOperations,
   fput,
   type IoctlArg,
   isErr,
@@ -95,12 +96,12 @@ class SyncFileCb extends DmaFenceCb {
 }
 
 /** Models sync_file_fops. */
-export const syncFileFops: FileOperations = {
+export const syncFileFops: FileOperations = fileOperations({
   owner: "sync_file",
   release: (_inode, file) => syncFileRelease(file),
   poll: (file, pt) => syncFilePoll(file, pt),
   unlockedIoctl: (file, cmd, arg) => syncFileIoctl(file, cmd, arg),
-};
+});
 
 /**
  * Models sync_file_alloc(): a sync_file with its anonymous file (O_RDONLY), no fence yet.

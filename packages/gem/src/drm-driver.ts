@@ -141,6 +141,28 @@ export interface DrmGemObjectFuncs {
   vmOps?: VmOperations;
 }
 
+/**
+ * A `static const struct drm_gem_object_funcs` initializer: the table with every member present
+ * (an unset one undefined, as C leaves it NULL) in one fixed order. Every table made here has
+ * the same shape, so the hot `obj->funcs->x` loads of the GEM core (handle open/close, export,
+ * pin, free) see one object layout whichever driver made the object; tables written as plain
+ * literals each had their own, and those loads went polymorphic and deoptimized as new drivers'
+ * objects turned up.
+ */
+export function drmGemObjectFuncs(funcs: DrmGemObjectFuncs): DrmGemObjectFuncs {
+  return {
+    free: funcs.free,
+    open: funcs.open,
+    close: funcs.close,
+    export: funcs.export,
+    pin: funcs.pin,
+    unpin: funcs.unpin,
+    getSgTable: funcs.getSgTable,
+    mmap: funcs.mmap,
+    vmOps: funcs.vmOps,
+  };
+}
+
 // ---- The driver (struct drm_driver) ------------------------------------------------------------
 
 /**

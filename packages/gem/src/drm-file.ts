@@ -15,6 +15,7 @@ import {
   type Errno,
   type File,
   type FileOperations,
+  fileOperations,
   Idr,
   type Inode,
   isErr,
@@ -260,7 +261,7 @@ async function drmNoopLlseek(file: File): Promise<number> {
  * References: none.
  */
 export function drmFops(dev: DrmDevice): FileOperations {
-  return {
+  return fileOperations({
     owner: dev.driver.name,
     open: drmOpen,
     release: drmRelease,
@@ -268,5 +269,5 @@ export function drmFops(dev: DrmDevice): FileOperations {
     mmap: drmGemMmap,
     llseek: drmNoopLlseek,
     ...dev.driver.fops,
-  };
+  });
 }

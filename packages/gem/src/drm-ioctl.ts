@@ -556,8 +556,6 @@ async function drmIoctlKernelMaster(
   return func(dev, kdata as never, file);
 }
 
-const U32 = 0x1_0000_0000;
-
 /** The layout of an ioctl without an argument struct. */
 const NO_LAYOUT: DrmStructLayout = [];
 
@@ -583,7 +581,10 @@ function readField(v: unknown, type: string): number | string | null {
   else return null;
   switch (type) {
     case "u32":
-      return ((n % U32) + U32) % U32;
+      // ToUint32: n mod 2^32, exactly as ((n % 2^32) + 2^32) % 2^32 for an integer n, but a
+      // small result stays a small integer (the double arithmetic made every u32 field a heap
+      // number, and those spread into the IDRs' id arrays and the objects that store ids).
+      return n >>> 0;
     case "s32":
       return n | 0;
     case "u64":

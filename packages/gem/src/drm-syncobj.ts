@@ -58,6 +58,7 @@ import {
   type FileOperations,
   fdInstall,
   fget,
+  fileOperations,
   fput,
   getUnusedFdFlags,
   type Inode,
@@ -475,7 +476,9 @@ async function drmSyncobjFileRelease(_inode: Inode | null, file: File): Promise<
 }
 
 /** Models drm_syncobj_file_fops. */
-export const drmSyncobjFileFops: FileOperations = { release: drmSyncobjFileRelease };
+export const drmSyncobjFileFops: FileOperations = fileOperations({
+  release: drmSyncobjFileRelease,
+});
 
 /**
  * Models drm_syncobj_get_fd(): an fd (O_CLOEXEC) of a new "syncobj_file" holding a reference.

@@ -31,7 +31,7 @@ import {
   dmaResvWaitTimeout,
   MAX_SCHEDULE_TIMEOUT,
 } from "@primetime/dma-buf";
-import { drmVmaNodeReset, type GemObject } from "@primetime/gem";
+import { drmGemObjectFuncs, drmVmaNodeReset, type GemObject } from "@primetime/gem";
 import {
   EALREADY,
   EBUSY,
@@ -534,11 +534,11 @@ export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number>
  * The GEM functions of a ghost object (ttm_deleted_object_funcs): a ghost is never a GEM
  * object anyone can reach, so only `free` exists, and it must never run.
  */
-const ttmDeletedObjectFuncs = {
+const ttmDeletedObjectFuncs = drmGemObjectFuncs({
   free: async (obj: GemObject): Promise<void> => {
     warnOn(true, `ghost ${obj.name}: GEM free called`);
   },
-};
+});
 
 // ---- CPU access -----------------------------------------------------------------------------
 

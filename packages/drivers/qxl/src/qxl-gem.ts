@@ -9,6 +9,7 @@ import {
   type DrmGemObjectFuncs,
   type DrmModeCreateDumb,
   drmGemHandleCreate,
+  drmGemObjectFuncs,
   drmGemObjectLookup,
   drmGemObjectPut,
   drmVmaNodeOffsetAddr,
@@ -73,7 +74,7 @@ async function qxlGemObjectClose(_obj: GemObject, _file: DrmFile): Promise<void>
  * Models qxl_object_funcs: free, open/close, PRIME pin/unpin/get_sg_table, mmap through TTM.
  * (vmap/vunmap are qxlBoVmap()/qxlBoVunmap().)
  */
-export const qxlObjectFuncs: DrmGemObjectFuncs = {
+export const qxlObjectFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: qxlGemObjectFree,
   open: qxlGemObjectOpen,
   close: qxlGemObjectClose,
@@ -81,7 +82,7 @@ export const qxlObjectFuncs: DrmGemObjectFuncs = {
   unpin: qxlGemPrimeUnpin,
   getSgTable: qxlGemPrimeGetSgTable,
   mmap: qxlGemPrimeMmap,
-};
+});
 
 /**
  * Models qxl_gem_object_create(): a buffer object on the device's object list.

@@ -23,6 +23,7 @@ import {
 import {
   type DrmDevice,
   type DrmGemObjectFuncs,
+  drmGemObjectFuncs,
   drmGemObjectRelease,
   drmGemPageVmOps,
   drmGemPrivateObjectInit,
@@ -131,7 +132,10 @@ async function qxlImportFree(obj: GemObject): Promise<void> {
   kfree(obj);
 }
 
-const qxlImportFuncs: DrmGemObjectFuncs = { free: qxlImportFree, vmOps: drmGemPageVmOps };
+const qxlImportFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
+  free: qxlImportFree,
+  vmOps: drmGemPageVmOps,
+});
 
 /** kmalloc()'s constructor call for an import (one function, not a closure per call). */
 function newQxlImportObject(): QxlImportObject {

@@ -43,6 +43,7 @@ import {
   drmDevUnregister,
   drmGemCreateMmapOffset,
   drmGemHandleCreate,
+  drmGemObjectFuncs,
   drmGemObjectInit,
   drmGemObjectPut,
   drmGemObjectRelease,
@@ -132,11 +133,11 @@ async function vgemGemFree(obj: GemObject): Promise<void> {
  * maps `pages` (drm_gem_shmem_vm_ops), with drm_gem_vm_open/close keeping the mapping's object
  * reference. The pages never move, so pin/unpin have nothing to do and are left out.
  */
-const vgemGemFuncs: DrmGemObjectFuncs = {
+const vgemGemFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: vgemGemFree,
   getSgTable: drmGemPagesSgTable,
   vmOps: drmGemPageVmOps,
-};
+});
 
 /**
  * Models vgem_gem_create_object() + __drm_gem_shmem_create(): a new object of `size` bytes

@@ -38,6 +38,7 @@ import {
   type DrmGemObjectFuncs,
   drmGemCreateMmapOffset,
   drmGemHandleDelete,
+  drmGemObjectFuncs,
   drmGemObjectGet,
   drmGemObjectLookup,
   drmGemObjectPut,
@@ -182,20 +183,20 @@ async function vmwGemObjectFree(obj: GemObject): Promise<void> {
  * Models vmw_gem_object_funcs: free, get_sg_table (the pages, for foreign importers), mmap
  * through vm_ops (drm_gem_ttm_mmap / vmw_vm_ops in the kernel).
  */
-export const vmwGemObjectFuncs: DrmGemObjectFuncs = {
+export const vmwGemObjectFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: vmwGemObjectFree,
   pin: vmwGemObjectPin,
   unpin: vmwGemObjectUnpin,
   getSgTable: vmwGemObjectGetSgTable,
   mmap: drmGemTtmMmap,
-};
+});
 
 /** The GEM functions of an import: its pages are the exporter's (see the file comment). */
-const vmwGemImportFuncs: DrmGemObjectFuncs = {
+const vmwGemImportFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: vmwGemObjectFree,
   getSgTable: drmGemPagesSgTable,
   vmOps: drmGemPageVmOps,
-};
+});
 
 /**
  * Models vmw_gem_object_pin() (v6.10+: "drm/gem: Acquire reservation lock in

@@ -44,7 +44,7 @@ import { Mutex } from "../locking/mutex.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
 import { fdInstall, fget, getUnusedFdFlags, putUnusedFd } from "./fdtable.js";
-import { anonInodeGetfile, type File, type FileOperations, fput } from "./file.js";
+import { anonInodeGetfile, type File, type FileOperations, fileOperations, fput } from "./file.js";
 import {
   DEFAULT_POLLMASK,
   EPOLLERR,
@@ -522,7 +522,7 @@ function epFind(ep: EventPoll, file: File, fd: number): EpItem | null {
 }
 
 /** The epoll file's operations (eventpoll_fops): release only (no ->poll: no nesting here). */
-export const eventpollFops: FileOperations = {
+export const eventpollFops: FileOperations = fileOperations({
   owner: "eventpoll",
   /** Models ep_eventpoll_release(). */
   release: async (_inode, file) => {
@@ -530,7 +530,7 @@ export const eventpollFops: FileOperations = {
     if (ep) await epClearAndPut(ep);
     return 0;
   },
-};
+});
 
 /**
  * Models do_epoll_create(flags) (epoll_create1(2)): a new eventpoll and its file

@@ -121,6 +121,31 @@ export interface FileOperations {
   poll?(file: File, pt: PollTable): Promise<number>;
 }
 
+/**
+ * A `static const struct file_operations` initializer: the table with every member present (an
+ * unset one undefined, as C leaves it NULL) in one fixed order. Every table made here has the
+ * same shape, so the hot `file->f_op->x` loads (open, ioctl, poll, close, __fput) see one object
+ * layout whichever driver or anonymous file the file belongs to; tables written as plain literals
+ * each had their own, and those loads went polymorphic and deoptimized as new ones turned up.
+ * Returns a new table; compare files' tables by identity with the one this returned.
+ */
+export function fileOperations<T extends FileOperations>(ops: T): T {
+  const table: FileOperations = {
+    owner: ops.owner,
+    open: ops.open,
+    flush: ops.flush,
+    release: ops.release,
+    unlockedIoctl: ops.unlockedIoctl,
+    mmap: ops.mmap,
+    llseek: ops.llseek,
+    poll: ops.poll,
+  };
+  return table as T;
+}
+
+/** The table of a file with no operations (an inode without any, alloc_empty_file()'s). */
+export const NO_FILE_OPERATIONS: FileOperations = fileOperations({});
+
 /** The slab cache of files (filp_cachep). */
 export const filpCachep = new KmemCache("filp");
 
@@ -287,7 +312,7 @@ export function fileAt(file: File): File {
  */
 export async function allocEmptyFile(
   flags: number,
-  fops: FileOperations = {},
+  fops: FileOperations = NO_FILE_OPERATIONS,
 ): Promise<File | Errno> {
   const f = kmalloc(filpCachep, () => new File(fops));
   if (isErr(f)) return errPtr(ENOMEM);

@@ -39,6 +39,7 @@ import {
   FMODE_LSEEK,
   FMODE_OPENED,
   fput,
+  NO_FILE_OPERATIONS,
   O_CLOEXEC,
   O_CREAT,
   O_EXCL,
@@ -280,7 +281,7 @@ export async function doFilpOpen(
   f.path = path;
   f.fInode = inode;
   f.fMapping = inode.iMapping;
-  const fops = inode.iFop ?? {};
+  const fops = inode.iFop ?? NO_FILE_OPERATIONS;
   f.fOp = fops;
   if (fops.llseek) f.fMode |= FMODE_LSEEK;
   if (fops.open) {
