@@ -674,6 +674,41 @@ export function checkDefaults(file: string, text: string, defaults: Defaults): D
   return problems;
 }
 
+// ------------------------------------------------------------------------------- dependencies
+
+/**
+ * A package's README says why it depends on what it depends on: every `dependencies` and
+ * `peerDependencies` entry of its package.json is named in it (`@primetime/gem` or `gem` in
+ * backticks). `readme` is null for a package without a README.
+ */
+export function checkDependencies(
+  dir: string,
+  manifest: { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> },
+  readme: string | null,
+): DocProblem[] {
+  const file = `${dir}/README.md`;
+  if (readme === null)
+    return [
+      {
+        file,
+        line: 1,
+        message:
+          "the package has no README.md: write one (what it is, how to use it, its dependencies)",
+      },
+    ];
+  const deps = [
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ];
+  return deps
+    .filter((d) => !readme.includes(d) && !readme.includes(`\`${d.replace(/^@primetime\//, "")}\``))
+    .map((d) => ({
+      file,
+      line: 1,
+      message: `does not name its dependency ${d}: say in its Dependencies section why it is used`,
+    }));
+}
+
 // --------------------------------------------------------------------------- loading the facts
 
 /** Workspace package directories (packages/*, packages/drivers/*, apps/*, tools/*). */
@@ -802,6 +837,13 @@ export function checkDocFacts(
   const scripts = facts.scripts ?? workspaceScripts(root);
   const defaults = facts.defaults ?? {};
   const problems: DocProblem[] = [];
+  for (const d of packages) {
+    const manifest = JSON.parse(readFileSync(join(root, d, "package.json"), "utf8"));
+    const readme = join(root, d, "README.md");
+    problems.push(
+      ...checkDependencies(d, manifest, existsSync(readme) ? readFileSync(readme, "utf8") : null),
+    );
+  }
   for (const f of files) {
     const text = readFileSync(join(root, f), "utf8");
     problems.push(

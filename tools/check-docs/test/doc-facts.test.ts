@@ -7,6 +7,7 @@ import {
   type CliFacts,
   checkCli,
   checkDefaults,
+  checkDependencies,
   checkDocFacts,
   checkExports,
   checkPaths,
@@ -298,6 +299,28 @@ describe("checkDefaults", () => {
       "1: the SEARCH_DEFAULTS table lacks stepLimit: add its row (default 200000)",
       "1: the SEARCH_DEFAULTS table lists depth, which SEARCH_DEFAULTS has not: remove the row",
       '10: no defaults "NOPE": name one of SEARCH_DEFAULTS',
+    ]);
+  });
+});
+
+describe("checkDependencies", () => {
+  const manifest = {
+    dependencies: { "@primetime/gem": "workspace:*", picomatch: "^4" },
+    peerDependencies: { "@primetime/sim": "workspace:*" },
+  };
+
+  it("passes a README naming every runtime and peer dependency", () => {
+    const readme = "Dependencies: `gem` (the DRM core), `picomatch`, `@primetime/sim` (a peer).";
+    expect(checkDependencies("packages/x", manifest, readme)).toEqual([]);
+  });
+
+  it("fails on a dependency the README does not name, and on a missing README", () => {
+    expect(lines(checkDependencies("packages/x", manifest, "Dependencies: `gem`."))).toEqual([
+      "1: does not name its dependency picomatch: say in its Dependencies section why it is used",
+      "1: does not name its dependency @primetime/sim: say in its Dependencies section why it is used",
+    ]);
+    expect(lines(checkDependencies("tools/y", {}, null))).toEqual([
+      "1: the package has no README.md: write one (what it is, how to use it, its dependencies)",
     ]);
   });
 });
