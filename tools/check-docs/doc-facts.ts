@@ -1,19 +1,26 @@
 /**
  * Checks that what the Markdown files state about the code is still true, where a machine can
- * tell cheaply. Every tracked `*.md` (CHANGELOGs and `.changeset/` excepted) is read for
+ * tell cheaply (about a second). Every tracked `*.md` (CHANGELOGs and `.changeset/` excepted) is
+ * read for
  * - stress CLI invocations: `pnpm -s stress <command> --flag …`, `primetime-stress …`,
  *   `pnpm --filter @primetime/stress cli …` in a code block or code span, and code spans that
  *   start with a command and name a flag (`run --seeds 500`, a heading's
  *   `replay <token> [--explain]`): the command and every `--flag` must exist in the CLI's
  *   commander program (read from its `--help`, not from a copied list);
- * - repository paths: every `packages/…`, `apps/…` or `tools/…` path, and every `src/…`,
- *   `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to the package;
- *   in a top-level document, in some workspace package), must exist;
- * - registry tables: a table preceded by `<!-- check-docs: table <registry> -->` must list in its
- *   first column exactly the registry's names (toggles, scenarios, drivers, conformance cases),
- *   read from the registries' exports;
- * - registry counts: `<!-- check-docs: count <registry> -->` right after a number says that
- *   number is the registry's size.
+ * - pnpm scripts: `pnpm <script>` and `pnpm --filter <package> <script>` must exist;
+ * - repository paths: every `packages/…`, `apps/…`, `tools/…`, `turbo/…` or `.ci/…` path, and
+ *   every `src/…`, `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to
+ *   the package; in a top-level document, in some workspace package), must exist;
+ * - exports: a name said to be exported by a workspace module (`` `x()` from `@primetime/y` ``,
+ *   `import { x } from "@primetime/y"`) must be exported by it (read from its sources);
+ * - registry tables, sections and counts: a table after `<!-- check-docs: table <registry> -->`
+ *   lists exactly the registry's names (toggles, scenarios, drivers, packages, conformance cases,
+ *   known windows, read from the code's exports), the `## \`name\`` sections after
+ *   `<!-- check-docs: headings <registry> -->` too, and a number followed by
+ *   `<!-- check-docs: count <registry> -->` is the registry's size;
+ * - defaults: a table after `<!-- check-docs: defaults SEARCH_DEFAULTS -->` lists its options with
+ *   the code's values.
+ * And every workspace package has a README naming each of its dependencies.
  *
  * Usage: `tsx --conditions=@primetime/source tools/check-docs/doc-facts.ts [root]` (`pnpm
  * lint:facts`). Exits 1 on any finding, one line each saying how to fix it.
@@ -286,7 +293,8 @@ export function workspaceScripts(root: string): Scripts {
 
 // --------------------------------------------------------------------------------------- paths
 
-const ROOT_PATH = /(?<![\w.@/$~-])((?:packages|apps|tools)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
+const ROOT_PATH =
+  /(?<![\w.@/$~-])((?:packages|apps|tools|turbo|\.ci)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
 const LOCAL_PATH = /(?<![\w.@/$~-])((?:src|bench|bin|deploy)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
 
 /** The directory of the package a file belongs to ("" for the root). */

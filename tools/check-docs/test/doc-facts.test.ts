@@ -134,10 +134,11 @@ describe("checkPaths", () => {
   });
 
   it("fails on paths that do not exist, resolving src/ from the package", () => {
-    const md = "See `packages/gem/src/gone.ts`.\nAnd `src/gone.ts`, tools/none.\n";
+    const md = "See `packages/gem/src/gone.ts`.\nAnd `src/gone.ts`, tools/none.\nCI: `.ci/gone`.\n";
     expect(lines(checkPaths("packages/gem/README.md", md, exists, packages))).toEqual([
       "1: names packages/gem/src/gone.ts, which does not exist: fix the path or the sentence",
       "2: names tools/none, which does not exist: fix the path or the sentence",
+      "3: names .ci/gone, which does not exist: fix the path or the sentence",
       "2: names src/gone.ts, which does not exist in packages/gem: fix the path or the sentence",
     ]);
     expect(lines(checkPaths("README.md", "`src/x.ts`\n", exists, packages))).toEqual([
