@@ -62,6 +62,8 @@ export interface Facts {
   readonly scripts?: Scripts;
   /** Defaults objects a table may quote; absent: none. */
   readonly defaults?: Defaults;
+  /** Toggle -> its fixing commit (`commit` of its definition); absent: none. */
+  readonly toggleCommits?: Readonly<Record<string, string>>;
 }
 
 function lineOf(text: string, index: number): number {
@@ -682,6 +684,45 @@ export function checkDefaults(file: string, text: string, defaults: Defaults): D
   return problems;
 }
 
+// ------------------------------------------------------------------------------ toggle commits
+
+/**
+ * In a table whose header names the fix ("fixed by", "commit"), the row of a toggle whose fixing
+ * commit is a known hash must quote that hash (its first 12 digits). `commits`: toggle -> hash.
+ */
+export function checkToggleCommits(
+  file: string,
+  text: string,
+  commits: Readonly<Record<string, string>>,
+): DocProblem[] {
+  const problems: DocProblem[] = [];
+  const lines = text.split("\n");
+  let fixColumn = false;
+  let offset = 0;
+  for (let i = 0; i < lines.length; offset += lines[i]!.length + 1, i++) {
+    const l = lines[i]!;
+    if (!/^\s*\|/.test(l)) {
+      fixColumn = false;
+      continue;
+    }
+    if (i + 1 < lines.length && /^\s*\|[\s:|-]+$/.test(lines[i + 1]!)) {
+      fixColumn = /fixed by|commit/i.test(l);
+      continue;
+    }
+    if (!fixColumn) continue;
+    const name = /^\s*\|\s*`([\w.-]+)`/.exec(l)?.[1];
+    const hash = name ? commits[name] : undefined;
+    if (!name || !hash || !/^[0-9a-f]{12,40}$/.test(hash)) continue;
+    if (l.includes(hash.slice(0, 12))) continue;
+    problems.push({
+      file,
+      line: lineOf(text, offset),
+      message: `the row of ${name} does not quote its fixing commit ${hash.slice(0, 12)}: write the hash the toggle's \`commit\` has`,
+    });
+  }
+  return problems;
+}
+
 // ------------------------------------------------------------------------------- dependencies
 
 /**
@@ -748,7 +789,7 @@ interface StressModule {
   ): Promise<number>;
   CAMPAIGN_SCENARIOS: readonly { name: string }[];
   installedDrivers(): readonly { name: string }[];
-  toggleTable(): readonly { name: string; inDemo: boolean }[];
+  toggleTable(): readonly { name: string; inDemo: boolean; commit: string | null }[];
 }
 
 interface ScenariosModule {
@@ -813,6 +854,12 @@ export async function loadFacts(root: string): Promise<Facts> {
   return {
     cli: { commands, global: new Set(top.options), defaultCommand: "start" },
     defaults: { SEARCH_DEFAULTS: explore.SEARCH_DEFAULTS },
+    toggleCommits: Object.fromEntries(
+      stress
+        .toggleTable()
+        .filter((t) => t.commit !== null)
+        .map((t) => [t.name, t.commit as string]),
+    ),
     registries: {
       toggles: names(stress.toggleTable()),
       "toggles.demo": names(stress.toggleTable().filter((t) => t.inDemo)),
@@ -859,6 +906,7 @@ export function checkDocFacts(
       ...checkExports(f, text, exportsOf),
       ...checkScripts(f, text, scripts),
       ...checkDefaults(f, text, defaults),
+      ...checkToggleCommits(f, text, facts.toggleCommits ?? {}),
       ...checkPaths(f, text, exists, packages),
       ...checkRegistries(f, text, facts.registries),
     );

@@ -13,6 +13,7 @@ import {
   checkPaths,
   checkRegistries,
   checkScripts,
+  checkToggleCommits,
   loadFacts,
   moduleExports,
   parseHelp,
@@ -326,6 +327,31 @@ describe("checkDependencies", () => {
   });
 });
 
+describe("checkToggleCommits", () => {
+  const commits = { "gem.a": "a8e11d1c435f0123", "ttm.c": "hash not confirmed" };
+
+  it("passes rows quoting their commit, and tables without a fix column", () => {
+    const md = [
+      "| toggle | fixed by (commit) |",
+      "| --- | --- |",
+      "| `gem.a` | a8e11d1c435f drm/gem: fix |",
+      "| `ttm.c` | (hash not confirmed) |",
+      "",
+      "| toggle | what |",
+      "| --- | --- |",
+      "| `gem.a` | a race |",
+    ].join("\n");
+    expect(checkToggleCommits("R.md", md, commits)).toEqual([]);
+  });
+
+  it("fails on a row that quotes another hash or none", () => {
+    const md = "| toggle | kind / commit |\n| --- | --- |\n| `gem.a` | historic, 20228c447846 |\n";
+    expect(lines(checkToggleCommits("R.md", md, commits))).toEqual([
+      "3: the row of gem.a does not quote its fixing commit a8e11d1c435f: write the hash the toggle's `commit` has",
+    ]);
+  });
+});
+
 describe("checkScripts", () => {
   const scripts = {
     root: new Set(["lint", "lint:facts", "stress", "test"]),
@@ -387,5 +413,6 @@ describe("loadFacts", () => {
     expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
     expect(facts.registries.drivers).toContain("vgem");
     expect(facts.defaults?.SEARCH_DEFAULTS?.strategy).toBeTypeOf("string");
+    expect(facts.toggleCommits?.["gem.flink-no-handle-count-check"]).toMatch(/^a8e11d1c435f/);
   });
 });
