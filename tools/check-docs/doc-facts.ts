@@ -812,8 +812,11 @@ interface SimModule {
 }
 
 interface ConformanceModule {
-  SINGLE_DEVICE_SPECS: readonly { name: string }[];
-  CROSS_DRIVER_SPECS: readonly { name: string }[];
+  conformanceCases(driver: unknown, others: readonly unknown[]): readonly { name: string }[];
+}
+
+interface VgemModule {
+  driverUnderTest: unknown;
 }
 
 async function load<T>(root: string, path: string): Promise<T> {
@@ -835,6 +838,7 @@ export async function loadFacts(root: string): Promise<Facts> {
   const scenarios = await load<ScenariosModule>(root, "apps/stress/src/scenarios/index.ts");
   const sharing = await load<SharingModule>(root, "apps/stress/src/scenarios/sharing/index.ts");
   const conformance = await load<ConformanceModule>(root, "packages/conformance/src/index.ts");
+  const vgem = await load<VgemModule>(root, "packages/drivers/vgem/src/index.ts");
   // The stress app has loaded every package, so every known window is defined.
   const sim = await load<SimModule>(root, "packages/sim/src/index.ts");
   const explore = await load<ExploreModule>(root, "packages/sim/src/explore/index.ts");
@@ -872,10 +876,9 @@ export async function loadFacts(root: string): Promise<Facts> {
       packages: names(manifests),
       drivers: names(stress.installedDrivers()),
       windows: names(sim.listKnownWindows()),
-      "conformance.cases": [
-        ...names(conformance.SINGLE_DEVICE_SPECS),
-        ...names(conformance.CROSS_DRIVER_SPECS),
-      ],
+      "conformance.cases": names(
+        conformance.conformanceCases(vgem.driverUnderTest, [vgem.driverUnderTest]),
+      ),
     },
   };
 }

@@ -412,6 +412,8 @@ describe("loadFacts", () => {
     expect(facts.cli.commands.get("demo")).toBe(facts.cli.commands.get("start"));
     expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
     expect(facts.registries.drivers).toContain("vgem");
+    expect(facts.registries["conformance.cases"]).toContain("prime_vgem/basic-read-to-vgem");
+    expect(facts.registries.windows).toContain("qxl.handle-create-leak");
     expect(facts.defaults?.SEARCH_DEFAULTS?.strategy).toBeTypeOf("string");
     expect(facts.toggleCommits?.["gem.flink-no-handle-count-check"]).toMatch(/^a8e11d1c435f/);
   });
