@@ -9,7 +9,7 @@
  *   commander program (read from its `--help`, not from a copied list);
  * - pnpm scripts: `pnpm <script>` and `pnpm --filter <package> <script>` must exist;
  * - repository paths: every `packages/…`, `apps/…`, `tools/…`, `turbo/…` or `.ci/…` path, and
- *   every `src/…`, `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to
+ *   every `src/…`, `test/…`, `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to
  *   the package; in a top-level document, in some workspace package), must exist;
  * - exports: a name said to be exported by a workspace module (`` `x()` from `@primetime/y` ``,
  *   `import { x } from "@primetime/y"`) must be exported by it (read from its sources);
@@ -297,7 +297,7 @@ export function workspaceScripts(root: string): Scripts {
 
 const ROOT_PATH =
   /(?<![\w.@/$~-])((?:packages|apps|tools|turbo|\.ci)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
-const LOCAL_PATH = /(?<![\w.@/$~-])((?:src|bench|bin|deploy)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
+const LOCAL_PATH = /(?<![\w.@/$~-])((?:src|bench|bin|deploy|test)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
 
 /** The directory of the package a file belongs to ("" for the root). */
 function packageDirOf(file: string, isPackage: (dir: string) => boolean): string {
