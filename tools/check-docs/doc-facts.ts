@@ -163,9 +163,45 @@ function checkFlags(
   }
 }
 
+/**
+ * In a section whose heading names CLI commands in code spans (`### \`run\`: a campaign`,
+ * `### \`start\` (the demo), \`hunt\``), a code span that starts with a flag (`--seeds N`) must
+ * be a flag of one of them.
+ */
+function checkSectionFlags(
+  file: string,
+  text: string,
+  cli: CliFacts,
+  problems: DocProblem[],
+): void {
+  let commands: string[] = [];
+  let offset = 0;
+  let fence = false;
+  for (const line of text.split("\n")) {
+    if (/^\s*(```|~~~)/.test(line)) fence = !fence;
+    if (!fence && /^#{1,6}\s/.test(line)) {
+      commands = [...line.matchAll(/`([a-z][\w-]*)[^`]*`/g)]
+        .map((m) => m[1]!)
+        .filter((c) => cli.commands.has(c));
+    } else if (!fence && commands.length > 0) {
+      for (const m of line.matchAll(/`(--[a-z][\w-]*)[^`]*`/g)) {
+        const flag = m[1]!;
+        if (cli.global.has(flag) || commands.some((c) => cli.commands.get(c)!.has(flag))) continue;
+        problems.push({
+          file,
+          line: lineOf(text, offset + m.index),
+          message: `${flag} is no flag of ${commands.join(" or ")} (this section's command): use one of ${[...new Set(commands.flatMap((c) => [...cli.commands.get(c)!]))].join(", ")}`,
+        });
+      }
+    }
+    offset += line.length + 1;
+  }
+}
+
 /** Stress CLI invocations whose command or flags the CLI does not have. */
 export function checkCli(file: string, text: string, cli: CliFacts): DocProblem[] {
   const problems: DocProblem[] = [];
+  checkSectionFlags(file, text, cli, problems);
   const bare = new RegExp(
     `^(${[...cli.commands.keys()].map((c) => c.replace(/[-]/g, "\\-")).join("|")})\\s.*--[a-z]`,
   );

@@ -109,6 +109,28 @@ describe("checkCli", () => {
   });
 });
 
+describe("checkCli: flags in a command's section", () => {
+  it("checks code spans that start with a flag against the section heading's commands", () => {
+    const md = [
+      "### `run`: a campaign",
+      "",
+      "- `--seeds N`: schedules; `--workers N`; `--no-color`.",
+      "- `--shards i/n`: a typo.",
+      "```sh",
+      "--not-checked-in-a-block",
+      "```",
+      "### `replay <token>`, `start`",
+      "`--explain` and `--seed n`, not `--seeds`.",
+      "## Other",
+      "`--anything` goes here.",
+    ].join("\n");
+    expect(lines(checkCli("README.md", md, CLI))).toEqual([
+      "4: --shards is no flag of run (this section's command): use one of --seeds, --workers, --help",
+      "9: --seeds is no flag of replay or start (this section's command): use one of --explain, --help, --seed",
+    ]);
+  });
+});
+
 describe("checkPaths", () => {
   const packages = ["packages/gem", "tools/gen"];
   const tree = new Set([
