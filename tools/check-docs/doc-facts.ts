@@ -20,7 +20,10 @@
  *   `<!-- check-docs: count <registry> -->` is the registry's size;
  * - defaults: a table after `<!-- check-docs: defaults SEARCH_DEFAULTS -->` lists its options with
  *   the code's values.
- * And every workspace package has a README naming each of its dependencies.
+ * And every workspace package has a README naming each of its dependencies, and every package under
+ * `packages/` (drivers included) names the version it follows: `follows **Linux v6.18**`,
+ * `follows **libdrm 2.4.125**`, `follows **IGT 2.1**` (bold, anywhere in the README, line breaks
+ * allowed), or says `**No kernel counterpart**` for a package that models no kernel code as a whole.
  *
  * Usage: `tsx --conditions=@primetime/source tools/check-docs/doc-facts.ts [root]` (`pnpm
  * lint:facts`). Exits 1 on any finding, one line each saying how to fix it.
@@ -794,6 +797,36 @@ export function checkDependencies(
     }));
 }
 
+// ------------------------------------------------------------------------------ kernel version
+
+/**
+ * The recognisable forms of "the version this package follows": `follows **Linux v6.18**`
+ * (`v6.15/v6.16` too), `follows **libdrm 2.4.125**`, `follows **IGT 2.1**` or `follows **IGT
+ * v1.30**`, or `**No kernel counterpart**` (case-insensitive) for a package that models no kernel
+ * code as a whole. Whitespace, line breaks included, is normalised before matching.
+ */
+const FOLLOWS_VERSION =
+  /\bfollows \*\*(?:Linux v\d+\.\d+|libdrm \d+\.\d+\.\d+|IGT v?\d+(?:\.\d+)+)[^*]*\*\*|\*\*no kernel counterpart\*\*/i;
+
+/**
+ * A package under `packages/` names the kernel (or library, or test suite) version it follows,
+ * in one of the forms of FOLLOWS_VERSION. Other workspace packages (apps, tools) are not checked;
+ * a missing README is checkDependencies()' finding.
+ */
+export function checkKernelVersion(dir: string, readme: string | null): DocProblem[] {
+  if (readme === null || !dir.startsWith("packages/")) return [];
+  if (FOLLOWS_VERSION.test(readme.replace(/\s+/g, " "))) return [];
+  return [
+    {
+      file: `${dir}/README.md`,
+      line: 1,
+      message:
+        "names no version it follows: add a Kernel version paragraph saying `follows **Linux vX.Y**` " +
+        "(or `**libdrm 2.4.N**`, `**IGT X.Y**`), or `**No kernel counterpart**`",
+    },
+  ];
+}
+
 // --------------------------------------------------------------------------- loading the facts
 
 /** Workspace package directories (packages/*, packages/drivers/*, apps/*, tools/*). */
@@ -934,9 +967,8 @@ export function checkDocFacts(
   for (const d of packages) {
     const manifest = JSON.parse(readFileSync(join(root, d, "package.json"), "utf8"));
     const readme = join(root, d, "README.md");
-    problems.push(
-      ...checkDependencies(d, manifest, existsSync(readme) ? readFileSync(readme, "utf8") : null),
-    );
+    const text = existsSync(readme) ? readFileSync(readme, "utf8") : null;
+    problems.push(...checkDependencies(d, manifest, text), ...checkKernelVersion(d, text));
   }
   for (const f of files) {
     const text = readFileSync(join(root, f), "utf8");

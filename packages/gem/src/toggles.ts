@@ -13,16 +13,18 @@ export const GEM_FLINK_NO_HANDLE_COUNT_CHECK = defineToggle({
   description:
     "GEM_FLINK allocates a name without checking handle_count == 0 under object_name_lock, so a " +
     "flink racing the last GEM_CLOSE names an object after its last handle removed the names. " +
-    "In the kernels that had the bug the flink name held an object reference: the name was " +
-    "never removed and kept the object alive for ever (a leak: IGT gem_flink_race leaked about " +
-    "1k objects/s). On this (current) code a name holds no reference, so the same missing check " +
-    "leaves a name on a freed object: GEM_OPEN of it is a use-after-free, which is what the " +
-    "harness finds.",
+    "In the kernels that had the bug the flink name held an object reference that nothing " +
+    "dropped any more: the object and its name leaked (IGT gem_flink_race, written for the fix, " +
+    "leaked about 1k objects/s). On this (current) code a name holds no reference, so the object " +
+    "is freed and only its name stays in object_name_idr. The harness finds that leak as IGT " +
+    "does, from the device's counters once the case has closed everything (gem_flink_race/" +
+    "flink_close: 'leaked 0 objects and 1 names', and the GEM state check: names 0 -> 1); a " +
+    "later GEM_OPEN of the name would be a use-after-free, but the case never opens it.",
   fixedBy: "drm/gem: fix up flink name create race",
   kind: "historic",
   commit: "a8e11d1c435f",
   kernels:
-    "v2.6.28-v3.11 (fixed in v3.12); there the outcome was the leak, here the use-after-free",
+    "v2.6.28-v3.11 (fixed in v3.12); there the object and its name leaked, here the name alone",
 });
 
 /** drm_gem_open_ioctl() dropping object_name_lock between the name lookup and the handle. */

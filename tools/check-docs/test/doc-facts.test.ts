@@ -10,6 +10,7 @@ import {
   checkDependencies,
   checkDocFacts,
   checkExports,
+  checkKernelVersion,
   checkPaths,
   checkRegistries,
   checkScripts,
@@ -349,6 +350,37 @@ describe("checkDependencies", () => {
   });
 });
 
+describe("checkKernelVersion", () => {
+  it("passes a package README naming the version it follows, in any recognised form", () => {
+    for (const readme of [
+      "## Kernel version\n\nIt follows **Linux v6.18**: drm_gem.c checked at commit 1234.",
+      "It follows **Linux\nv6.15/v6.16** (mid-2025).",
+      "A userspace library: it follows **libdrm 2.4.125** (xf86drm.c).",
+      "Its cases follow IGT: it follows **IGT 2.1** (igt-gpu-tools, 2025).",
+      "**No kernel counterpart** as a whole; its lockdep checks follow **Linux v6.18**.",
+    ]) {
+      expect(checkKernelVersion("packages/x", readme)).toEqual([]);
+    }
+    // Apps and tools model no kernel code; a missing README is checkDependencies()' finding.
+    expect(checkKernelVersion("apps/stress", "A CLI.")).toEqual([]);
+    expect(checkKernelVersion("packages/x", null)).toEqual([]);
+  });
+
+  it("fails a package README naming no version, or naming one only in passing", () => {
+    const message =
+      "1: names no version it follows: add a Kernel version paragraph saying `follows **Linux vX.Y**` " +
+      "(or `**libdrm 2.4.N**`, `**IGT X.Y**`), or `**No kernel counterpart**`";
+    for (const readme of [
+      "The kernel's buffer-sharing core, modelled on Linux v6.x.",
+      "epoll (Linux v6.18): epoll_create1.",
+      "It follows **Linux mainline**.",
+      "It follows Linux v6.18.",
+    ]) {
+      expect(lines(checkKernelVersion("packages/drivers/y", readme))).toEqual([message]);
+    }
+  });
+});
+
 describe("checkToggleCommits", () => {
   const commits = { "gem.a": "a8e11d1c435f0123", "ttm.c": "hash not confirmed" };
 
@@ -410,7 +442,7 @@ describe("checkDocFacts", () => {
     const root = writeTree({
       "README.md": "`pnpm -s stress run --nope`\n",
       "packages/gem/package.json": "{}",
-      "packages/gem/README.md": "\n`src/none.ts`\n",
+      "packages/gem/README.md": "It follows **Linux v6.18**.\n`src/none.ts`\n",
       "packages/gem/CHANGELOG.md": "`src/old.ts`\n",
     });
     const problems = checkDocFacts(root, {
