@@ -13,6 +13,7 @@ import {
   checkPaths,
   checkRegistries,
   checkScripts,
+  checkToggleCommits,
   loadFacts,
   moduleExports,
   parseHelp,
@@ -104,6 +105,28 @@ describe("checkCli", () => {
       '3: primetime-stress has no command "frobnicate": name one of start, demo, run, replay',
       "5: primetime-stress replay has no flag --full-trace: use one of --explain, --help (or fix the CLI)",
       "6: primetime-stress start has no flag --depth: use one of --seed, --help (or fix the CLI)",
+    ]);
+  });
+});
+
+describe("checkCli: flags in a command's section", () => {
+  it("checks code spans that start with a flag against the section heading's commands", () => {
+    const md = [
+      "### `run`: a campaign",
+      "",
+      "- `--seeds N`: schedules; `--workers N`; `--no-color`.",
+      "- `--shards i/n`: a typo.",
+      "```sh",
+      "--not-checked-in-a-block",
+      "```",
+      "### `replay <token>`, `start`",
+      "`--explain` and `--seed n`, not `--seeds`.",
+      "## Other",
+      "`--anything` goes here.",
+    ].join("\n");
+    expect(lines(checkCli("README.md", md, CLI))).toEqual([
+      "4: --shards is no flag of run (this section's command): use one of --seeds, --workers, --help",
+      "9: --seeds is no flag of replay or start (this section's command): use one of --explain, --help, --seed",
     ]);
   });
 });
@@ -326,6 +349,31 @@ describe("checkDependencies", () => {
   });
 });
 
+describe("checkToggleCommits", () => {
+  const commits = { "gem.a": "a8e11d1c435f0123", "ttm.c": "hash not confirmed" };
+
+  it("passes rows quoting their commit, and tables without a fix column", () => {
+    const md = [
+      "| toggle | fixed by (commit) |",
+      "| --- | --- |",
+      "| `gem.a` | a8e11d1c435f drm/gem: fix |",
+      "| `ttm.c` | (hash not confirmed) |",
+      "",
+      "| toggle | what |",
+      "| --- | --- |",
+      "| `gem.a` | a race |",
+    ].join("\n");
+    expect(checkToggleCommits("R.md", md, commits)).toEqual([]);
+  });
+
+  it("fails on a row that quotes another hash or none", () => {
+    const md = "| toggle | kind / commit |\n| --- | --- |\n| `gem.a` | historic, 20228c447846 |\n";
+    expect(lines(checkToggleCommits("R.md", md, commits))).toEqual([
+      "3: the row of gem.a does not quote its fixing commit a8e11d1c435f: write the hash the toggle's `commit` has",
+    ]);
+  });
+});
+
 describe("checkScripts", () => {
   const scripts = {
     root: new Set(["lint", "lint:facts", "stress", "test"]),
@@ -386,6 +434,9 @@ describe("loadFacts", () => {
     expect(facts.cli.commands.get("demo")).toBe(facts.cli.commands.get("start"));
     expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
     expect(facts.registries.drivers).toContain("vgem");
+    expect(facts.registries["conformance.cases"]).toContain("prime_vgem/basic-read-to-vgem");
+    expect(facts.registries.windows).toContain("qxl.handle-create-leak");
     expect(facts.defaults?.SEARCH_DEFAULTS?.strategy).toBeTypeOf("string");
+    expect(facts.toggleCommits?.["gem.flink-no-handle-count-check"]).toMatch(/^a8e11d1c435f/);
   });
 });

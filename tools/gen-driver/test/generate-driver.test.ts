@@ -65,6 +65,7 @@ describe("pnpm turbo gen driver", () => {
         "README.md",
         "CONTRIBUTING.md",
         "apps/stress/package.json",
+        "apps/stress/README.md",
         "ARCHITECTURE.md",
       ]),
     );
