@@ -1,19 +1,26 @@
 /**
  * Checks that what the Markdown files state about the code is still true, where a machine can
- * tell cheaply. Every tracked `*.md` (CHANGELOGs and `.changeset/` excepted) is read for
+ * tell cheaply (about a second). Every tracked `*.md` (CHANGELOGs and `.changeset/` excepted) is
+ * read for
  * - stress CLI invocations: `pnpm -s stress <command> --flag …`, `primetime-stress …`,
  *   `pnpm --filter @primetime/stress cli …` in a code block or code span, and code spans that
  *   start with a command and name a flag (`run --seeds 500`, a heading's
  *   `replay <token> [--explain]`): the command and every `--flag` must exist in the CLI's
  *   commander program (read from its `--help`, not from a copied list);
- * - repository paths: every `packages/…`, `apps/…` or `tools/…` path, and every `src/…`,
- *   `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to the package;
- *   in a top-level document, in some workspace package), must exist;
- * - registry tables: a table preceded by `<!-- check-docs: table <registry> -->` must list in its
- *   first column exactly the registry's names (toggles, scenarios, drivers, conformance cases),
- *   read from the registries' exports;
- * - registry counts: `<!-- check-docs: count <registry> -->` right after a number says that
- *   number is the registry's size.
+ * - pnpm scripts: `pnpm <script>` and `pnpm --filter <package> <script>` must exist;
+ * - repository paths: every `packages/…`, `apps/…`, `tools/…`, `turbo/…` or `.ci/…` path, and
+ *   every `src/…`, `test/…`, `bench/…`, `bin/…` or `deploy/…` path of a package's own README (relative to
+ *   the package; in a top-level document, in some workspace package), must exist;
+ * - exports: a name said to be exported by a workspace module (`` `x()` from `@primetime/y` ``,
+ *   `import { x } from "@primetime/y"`) must be exported by it (read from its sources);
+ * - registry tables, sections and counts: a table after `<!-- check-docs: table <registry> -->`
+ *   lists exactly the registry's names (toggles, scenarios, drivers, packages, conformance cases,
+ *   known windows, read from the code's exports), the `## \`name\`` sections after
+ *   `<!-- check-docs: headings <registry> -->` too, and a number followed by
+ *   `<!-- check-docs: count <registry> -->` is the registry's size;
+ * - defaults: a table after `<!-- check-docs: defaults SEARCH_DEFAULTS -->` lists its options with
+ *   the code's values.
+ * And every workspace package has a README naming each of its dependencies.
  *
  * Usage: `tsx --conditions=@primetime/source tools/check-docs/doc-facts.ts [root]` (`pnpm
  * lint:facts`). Exits 1 on any finding, one line each saying how to fix it.
@@ -55,6 +62,8 @@ export interface Facts {
   readonly scripts?: Scripts;
   /** Defaults objects a table may quote; absent: none. */
   readonly defaults?: Defaults;
+  /** Toggle -> its fixing commit (`commit` of its definition); absent: none. */
+  readonly toggleCommits?: Readonly<Record<string, string>>;
 }
 
 function lineOf(text: string, index: number): number {
@@ -154,9 +163,45 @@ function checkFlags(
   }
 }
 
+/**
+ * In a section whose heading names CLI commands in code spans (`### \`run\`: a campaign`,
+ * `### \`start\` (the demo), \`hunt\``), a code span that starts with a flag (`--seeds N`) must
+ * be a flag of one of them.
+ */
+function checkSectionFlags(
+  file: string,
+  text: string,
+  cli: CliFacts,
+  problems: DocProblem[],
+): void {
+  let commands: string[] = [];
+  let offset = 0;
+  let fence = false;
+  for (const line of text.split("\n")) {
+    if (/^\s*(```|~~~)/.test(line)) fence = !fence;
+    if (!fence && /^#{1,6}\s/.test(line)) {
+      commands = [...line.matchAll(/`([a-z][\w-]*)[^`]*`/g)]
+        .map((m) => m[1]!)
+        .filter((c) => cli.commands.has(c));
+    } else if (!fence && commands.length > 0) {
+      for (const m of line.matchAll(/`(--[a-z][\w-]*)[^`]*`/g)) {
+        const flag = m[1]!;
+        if (cli.global.has(flag) || commands.some((c) => cli.commands.get(c)!.has(flag))) continue;
+        problems.push({
+          file,
+          line: lineOf(text, offset + m.index),
+          message: `${flag} is no flag of ${commands.join(" or ")} (this section's command): use one of ${[...new Set(commands.flatMap((c) => [...cli.commands.get(c)!]))].join(", ")}`,
+        });
+      }
+    }
+    offset += line.length + 1;
+  }
+}
+
 /** Stress CLI invocations whose command or flags the CLI does not have. */
 export function checkCli(file: string, text: string, cli: CliFacts): DocProblem[] {
   const problems: DocProblem[] = [];
+  checkSectionFlags(file, text, cli, problems);
   const bare = new RegExp(
     `^(${[...cli.commands.keys()].map((c) => c.replace(/[-]/g, "\\-")).join("|")})\\s.*--[a-z]`,
   );
@@ -286,8 +331,9 @@ export function workspaceScripts(root: string): Scripts {
 
 // --------------------------------------------------------------------------------------- paths
 
-const ROOT_PATH = /(?<![\w.@/$~-])((?:packages|apps|tools)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
-const LOCAL_PATH = /(?<![\w.@/$~-])((?:src|bench|bin|deploy)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
+const ROOT_PATH =
+  /(?<![\w.@/$~-])((?:packages|apps|tools|turbo|\.ci)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
+const LOCAL_PATH = /(?<![\w.@/$~-])((?:src|bench|bin|deploy|test)\/[\w.@/-]*[\w])(?![\w*<{…$])/g;
 
 /** The directory of the package a file belongs to ("" for the root). */
 function packageDirOf(file: string, isPackage: (dir: string) => boolean): string {
@@ -674,6 +720,80 @@ export function checkDefaults(file: string, text: string, defaults: Defaults): D
   return problems;
 }
 
+// ------------------------------------------------------------------------------ toggle commits
+
+/**
+ * In a table whose header names the fix ("fixed by", "commit"), the row of a toggle whose fixing
+ * commit is a known hash must quote that hash (its first 12 digits). `commits`: toggle -> hash.
+ */
+export function checkToggleCommits(
+  file: string,
+  text: string,
+  commits: Readonly<Record<string, string>>,
+): DocProblem[] {
+  const problems: DocProblem[] = [];
+  const lines = text.split("\n");
+  let fixColumn = false;
+  let offset = 0;
+  for (let i = 0; i < lines.length; offset += lines[i]!.length + 1, i++) {
+    const l = lines[i]!;
+    if (!/^\s*\|/.test(l)) {
+      fixColumn = false;
+      continue;
+    }
+    if (i + 1 < lines.length && /^\s*\|[\s:|-]+$/.test(lines[i + 1]!)) {
+      fixColumn = /fixed by|commit/i.test(l);
+      continue;
+    }
+    if (!fixColumn) continue;
+    const name = /^\s*\|\s*`([\w.-]+)`/.exec(l)?.[1];
+    const hash = name ? commits[name] : undefined;
+    if (!name || !hash || !/^[0-9a-f]{12,40}$/.test(hash)) continue;
+    if (l.includes(hash.slice(0, 12))) continue;
+    problems.push({
+      file,
+      line: lineOf(text, offset),
+      message: `the row of ${name} does not quote its fixing commit ${hash.slice(0, 12)}: write the hash the toggle's \`commit\` has`,
+    });
+  }
+  return problems;
+}
+
+// ------------------------------------------------------------------------------- dependencies
+
+/**
+ * A package's README says why it depends on what it depends on: every `dependencies` and
+ * `peerDependencies` entry of its package.json is named in it (`@primetime/gem` or `gem` in
+ * backticks). `readme` is null for a package without a README.
+ */
+export function checkDependencies(
+  dir: string,
+  manifest: { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> },
+  readme: string | null,
+): DocProblem[] {
+  const file = `${dir}/README.md`;
+  if (readme === null)
+    return [
+      {
+        file,
+        line: 1,
+        message:
+          "the package has no README.md: write one (what it is, how to use it, its dependencies)",
+      },
+    ];
+  const deps = [
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ];
+  return deps
+    .filter((d) => !readme.includes(d) && !readme.includes(`\`${d.replace(/^@primetime\//, "")}\``))
+    .map((d) => ({
+      file,
+      line: 1,
+      message: `does not name its dependency ${d}: say in its Dependencies section why it is used`,
+    }));
+}
+
 // --------------------------------------------------------------------------- loading the facts
 
 /** Workspace package directories (packages/*, packages/drivers/*, apps/*, tools/*). */
@@ -705,7 +825,7 @@ interface StressModule {
   ): Promise<number>;
   CAMPAIGN_SCENARIOS: readonly { name: string }[];
   installedDrivers(): readonly { name: string }[];
-  toggleTable(): readonly { name: string; inDemo: boolean }[];
+  toggleTable(): readonly { name: string; inDemo: boolean; commit: string | null }[];
 }
 
 interface ScenariosModule {
@@ -728,8 +848,11 @@ interface SimModule {
 }
 
 interface ConformanceModule {
-  SINGLE_DEVICE_SPECS: readonly { name: string }[];
-  CROSS_DRIVER_SPECS: readonly { name: string }[];
+  conformanceCases(driver: unknown, others: readonly unknown[]): readonly { name: string }[];
+}
+
+interface VgemModule {
+  driverUnderTest: unknown;
 }
 
 async function load<T>(root: string, path: string): Promise<T> {
@@ -751,6 +874,7 @@ export async function loadFacts(root: string): Promise<Facts> {
   const scenarios = await load<ScenariosModule>(root, "apps/stress/src/scenarios/index.ts");
   const sharing = await load<SharingModule>(root, "apps/stress/src/scenarios/sharing/index.ts");
   const conformance = await load<ConformanceModule>(root, "packages/conformance/src/index.ts");
+  const vgem = await load<VgemModule>(root, "packages/drivers/vgem/src/index.ts");
   // The stress app has loaded every package, so every known window is defined.
   const sim = await load<SimModule>(root, "packages/sim/src/index.ts");
   const explore = await load<ExploreModule>(root, "packages/sim/src/explore/index.ts");
@@ -770,6 +894,12 @@ export async function loadFacts(root: string): Promise<Facts> {
   return {
     cli: { commands, global: new Set(top.options), defaultCommand: "start" },
     defaults: { SEARCH_DEFAULTS: explore.SEARCH_DEFAULTS },
+    toggleCommits: Object.fromEntries(
+      stress
+        .toggleTable()
+        .filter((t) => t.commit !== null)
+        .map((t) => [t.name, t.commit as string]),
+    ),
     registries: {
       toggles: names(stress.toggleTable()),
       "toggles.demo": names(stress.toggleTable().filter((t) => t.inDemo)),
@@ -782,10 +912,9 @@ export async function loadFacts(root: string): Promise<Facts> {
       packages: names(manifests),
       drivers: names(stress.installedDrivers()),
       windows: names(sim.listKnownWindows()),
-      "conformance.cases": [
-        ...names(conformance.SINGLE_DEVICE_SPECS),
-        ...names(conformance.CROSS_DRIVER_SPECS),
-      ],
+      "conformance.cases": names(
+        conformance.conformanceCases(vgem.driverUnderTest, [vgem.driverUnderTest]),
+      ),
     },
   };
 }
@@ -802,6 +931,13 @@ export function checkDocFacts(
   const scripts = facts.scripts ?? workspaceScripts(root);
   const defaults = facts.defaults ?? {};
   const problems: DocProblem[] = [];
+  for (const d of packages) {
+    const manifest = JSON.parse(readFileSync(join(root, d, "package.json"), "utf8"));
+    const readme = join(root, d, "README.md");
+    problems.push(
+      ...checkDependencies(d, manifest, existsSync(readme) ? readFileSync(readme, "utf8") : null),
+    );
+  }
   for (const f of files) {
     const text = readFileSync(join(root, f), "utf8");
     problems.push(
@@ -809,6 +945,7 @@ export function checkDocFacts(
       ...checkExports(f, text, exportsOf),
       ...checkScripts(f, text, scripts),
       ...checkDefaults(f, text, defaults),
+      ...checkToggleCommits(f, text, facts.toggleCommits ?? {}),
       ...checkPaths(f, text, exists, packages),
       ...checkRegistries(f, text, facts.registries),
     );

@@ -4,7 +4,7 @@
  * they are today), its sources from `templates/` (a driver with dumb buffers, mmap, flink and
  * PRIME, and its conformance suite), plus everything outside the package that a new driver
  * needs: a changeset, the rows of the README and CONTRIBUTING package tables, the stress app's
- * dependency and driver list, and ARCHITECTURE.md's package graph. After `pnpm install` nothing
+ * dependency (and its line in the app's README), and ARCHITECTURE.md's package graph. After `pnpm install` nothing
  * else needs editing.
  *
  * Used by `pnpm turbo gen driver` (turbo/generators/config.ts) and by this package's test.
@@ -133,6 +133,28 @@ function registerWithStress(root: string, name: string, changed: string[]): void
   changed.push("apps/stress/package.json");
 }
 
+/**
+ * Adds the driver to the stress app's README "Dependencies" (every dependency a README names,
+ * checked by tools/check-docs/doc-facts.ts), as the first item of the list.
+ */
+function documentStressDependency(root: string, name: string, changed: string[]): void {
+  const file = join(root, "apps/stress/README.md");
+  if (!existsSync(file)) return;
+  const lines = readFileSync(file, "utf8").split("\n");
+  const heading = lines.findIndex((l) => /^## Dependencies\s*$/.test(l));
+  const first = lines.findIndex((l, i) => i > heading && l.startsWith("- "));
+  if (heading < 0 || first < 0)
+    throw new Error('apps/stress/README.md: found no "## Dependencies" list to add the driver to');
+  lines.splice(
+    first,
+    0,
+    `- \`@primetime/${name}\`: an installed driver (generated from vgem's shape): every scenario that`,
+    "  fits runs on it.",
+  );
+  writeFileSync(file, lines.join("\n"));
+  changed.push("apps/stress/README.md");
+}
+
 /** Adds the package's rows to the README and CONTRIBUTING tables, after vgem's. */
 function documentDriver(root: string, name: string, changed: string[]): void {
   const readme = join(root, "README.md");
@@ -211,10 +233,13 @@ export function generateDriver(root: string, name: string): string[] {
 
   write(
     `.changeset/${name}-driver.md`,
-    `---\n"@primetime/${name}": minor\n"@primetime/stress": minor\n---\n\nNew driver package @primetime/${name} (generated from vgem's shape), run by the conformance suite and listed by the stress harness.\n`,
+    // The new package only: the stress app is private, which changesets ignores, and a changeset
+    // that mixes an ignored package with a published one fails `changeset status`.
+    `---\n"@primetime/${name}": minor\n---\n\nNew driver package @primetime/${name} (generated from vgem's shape), run by the conformance suite and listed by the stress harness.\n`,
   );
   documentDriver(root, name, changed);
   registerWithStress(root, name, changed);
+  documentStressDependency(root, name, changed);
   drawPackageGraph(root, changed);
   formatWithBiome(root, changed);
   return changed;

@@ -7,11 +7,13 @@ import {
   type CliFacts,
   checkCli,
   checkDefaults,
+  checkDependencies,
   checkDocFacts,
   checkExports,
   checkPaths,
   checkRegistries,
   checkScripts,
+  checkToggleCommits,
   loadFacts,
   moduleExports,
   parseHelp,
@@ -107,6 +109,28 @@ describe("checkCli", () => {
   });
 });
 
+describe("checkCli: flags in a command's section", () => {
+  it("checks code spans that start with a flag against the section heading's commands", () => {
+    const md = [
+      "### `run`: a campaign",
+      "",
+      "- `--seeds N`: schedules; `--workers N`; `--no-color`.",
+      "- `--shards i/n`: a typo.",
+      "```sh",
+      "--not-checked-in-a-block",
+      "```",
+      "### `replay <token>`, `start`",
+      "`--explain` and `--seed n`, not `--seeds`.",
+      "## Other",
+      "`--anything` goes here.",
+    ].join("\n");
+    expect(lines(checkCli("README.md", md, CLI))).toEqual([
+      "4: --shards is no flag of run (this section's command): use one of --seeds, --workers, --help",
+      "9: --seeds is no flag of replay or start (this section's command): use one of --explain, --help, --seed",
+    ]);
+  });
+});
+
 describe("checkPaths", () => {
   const packages = ["packages/gem", "tools/gen"];
   const tree = new Set([
@@ -133,10 +157,11 @@ describe("checkPaths", () => {
   });
 
   it("fails on paths that do not exist, resolving src/ from the package", () => {
-    const md = "See `packages/gem/src/gone.ts`.\nAnd `src/gone.ts`, tools/none.\n";
+    const md = "See `packages/gem/src/gone.ts`.\nAnd `src/gone.ts`, tools/none.\nCI: `.ci/gone`.\n";
     expect(lines(checkPaths("packages/gem/README.md", md, exists, packages))).toEqual([
       "1: names packages/gem/src/gone.ts, which does not exist: fix the path or the sentence",
       "2: names tools/none, which does not exist: fix the path or the sentence",
+      "3: names .ci/gone, which does not exist: fix the path or the sentence",
       "2: names src/gone.ts, which does not exist in packages/gem: fix the path or the sentence",
     ]);
     expect(lines(checkPaths("README.md", "`src/x.ts`\n", exists, packages))).toEqual([
@@ -302,6 +327,53 @@ describe("checkDefaults", () => {
   });
 });
 
+describe("checkDependencies", () => {
+  const manifest = {
+    dependencies: { "@primetime/gem": "workspace:*", picomatch: "^4" },
+    peerDependencies: { "@primetime/sim": "workspace:*" },
+  };
+
+  it("passes a README naming every runtime and peer dependency", () => {
+    const readme = "Dependencies: `gem` (the DRM core), `picomatch`, `@primetime/sim` (a peer).";
+    expect(checkDependencies("packages/x", manifest, readme)).toEqual([]);
+  });
+
+  it("fails on a dependency the README does not name, and on a missing README", () => {
+    expect(lines(checkDependencies("packages/x", manifest, "Dependencies: `gem`."))).toEqual([
+      "1: does not name its dependency picomatch: say in its Dependencies section why it is used",
+      "1: does not name its dependency @primetime/sim: say in its Dependencies section why it is used",
+    ]);
+    expect(lines(checkDependencies("tools/y", {}, null))).toEqual([
+      "1: the package has no README.md: write one (what it is, how to use it, its dependencies)",
+    ]);
+  });
+});
+
+describe("checkToggleCommits", () => {
+  const commits = { "gem.a": "a8e11d1c435f0123", "ttm.c": "hash not confirmed" };
+
+  it("passes rows quoting their commit, and tables without a fix column", () => {
+    const md = [
+      "| toggle | fixed by (commit) |",
+      "| --- | --- |",
+      "| `gem.a` | a8e11d1c435f drm/gem: fix |",
+      "| `ttm.c` | (hash not confirmed) |",
+      "",
+      "| toggle | what |",
+      "| --- | --- |",
+      "| `gem.a` | a race |",
+    ].join("\n");
+    expect(checkToggleCommits("R.md", md, commits)).toEqual([]);
+  });
+
+  it("fails on a row that quotes another hash or none", () => {
+    const md = "| toggle | kind / commit |\n| --- | --- |\n| `gem.a` | historic, 20228c447846 |\n";
+    expect(lines(checkToggleCommits("R.md", md, commits))).toEqual([
+      "3: the row of gem.a does not quote its fixing commit a8e11d1c435f: write the hash the toggle's `commit` has",
+    ]);
+  });
+});
+
 describe("checkScripts", () => {
   const scripts = {
     root: new Set(["lint", "lint:facts", "stress", "test"]),
@@ -362,6 +434,9 @@ describe("loadFacts", () => {
     expect(facts.cli.commands.get("demo")).toBe(facts.cli.commands.get("start"));
     expect(facts.registries.toggles).toContain("gem.flink-no-handle-count-check");
     expect(facts.registries.drivers).toContain("vgem");
+    expect(facts.registries["conformance.cases"]).toContain("prime_vgem/basic-read-to-vgem");
+    expect(facts.registries.windows).toContain("qxl.handle-create-leak");
     expect(facts.defaults?.SEARCH_DEFAULTS?.strategy).toBeTypeOf("string");
+    expect(facts.toggleCommits?.["gem.flink-no-handle-count-check"]).toMatch(/^a8e11d1c435f/);
   });
 });

@@ -65,8 +65,14 @@ describe("pnpm turbo gen driver", () => {
         "README.md",
         "CONTRIBUTING.md",
         "apps/stress/package.json",
+        "apps/stress/README.md",
         "ARCHITECTURE.md",
       ]),
+    );
+    // A changeset of the new package alone (changesets refuses one that mixes in the private,
+    // ignored stress app).
+    expect(readFileSync(join(ws, ".changeset/vtest-driver.md"), "utf8")).toMatch(
+      /^---\n"@primetime\/vtest": minor\n---\n/,
     );
     // Registered where the stress app looks for drivers, and documented.
     const stress = JSON.parse(readFileSync(join(ws, "apps/stress/package.json"), "utf8"));
