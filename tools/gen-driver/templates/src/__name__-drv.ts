@@ -32,6 +32,7 @@ import {
   drmDevUnregister,
   drmGemCreateMmapOffset,
   drmGemHandleCreate,
+  drmGemObjectFuncs,
   drmGemObjectInit,
   drmGemObjectPut,
   drmGemObjectRelease,
@@ -88,11 +89,11 @@ async function __name__GemFree(obj: GemObject): Promise<void> {
 }
 
 /** The object functions: free, get_sg_table for foreign importers, mmap through page vm_ops. */
-const __name__GemFuncs: DrmGemObjectFuncs = {
+const __name__GemFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: __name__GemFree,
   getSgTable: drmGemPagesSgTable,
   vmOps: drmGemPageVmOps,
-};
+});
 
 /**
  * Creates an object of `size` bytes (page aligned) with zeroed pages (none when `private_`: an
