@@ -3,9 +3,9 @@
  * each fills the uapi struct, calls ioctl(2) and returns the kernel's answer, or throws a
  * SysError named after the request ("ioctl(DRM_IOCTL_GEM_OPEN) failed: ENOENT").
  *
- * Like libdrm's drmIoctl(), nothing is retried: the simulated kernel never returns EINTR or
- * EAGAIN for these requests. `DrmFd` (drm-fd.ts) wraps the same calls as methods of an open
- * device.
+ * Unlike libdrm's drmIoctl(), which repeats the ioctl while it fails with EINTR or EAGAIN,
+ * nothing is retried: the simulated kernel never returns either for these requests. `DrmFd`
+ * (drm-fd.ts) wraps the same calls as methods of an open device.
  */
 
 import { pageAlign } from "@primetime/kernel";
