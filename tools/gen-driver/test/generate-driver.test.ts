@@ -79,8 +79,11 @@ describe("pnpm turbo gen driver", () => {
     expect(stress.dependencies["@primetime/vtest"]).toBe("workspace:*");
     expect(readFileSync(join(ws, "README.md"), "utf8")).toMatch(/\| `@primetime\/vtest` +\|/);
 
-    // The new package changes the lockfile (CI's default of a frozen lockfile would refuse).
-    sh("npx", [...PNPM, "install", "--offline", "--no-frozen-lockfile"], ws);
+    // The new package changes the lockfile (CI's default of a frozen lockfile would refuse). The
+    // store has every package already, but a fresh machine's pnpm has no registry metadata to
+    // resolve the new package's catalog ranges with (a frozen install never fetches it), so the
+    // install may ask the registry for that metadata: --prefer-offline, not --offline.
+    sh("npx", [...PNPM, "install", "--prefer-offline", "--no-frozen-lockfile"], ws);
     const pkg = join(ws, "packages/drivers/vtest");
     sh("npx", ["biome", "check", "."], pkg);
     sh("npx", ["tsx", "tools/check-layers/check-layers.ts"], ws);
