@@ -16,6 +16,7 @@ import {
   FMODE_READ,
   FMODE_WRITE,
   fileCount,
+  fileOperations,
   fixedSizeLlseek,
   flushDelayedFput,
   fput,
@@ -235,5 +236,18 @@ describe("File references", () => {
       await fput(f);
       await flushDelayedFput();
     });
+  });
+});
+
+describe("fileOperations()", () => {
+  it("makes every table one shape, members in one order, and refuses a member it has no slot for", async () => {
+    const release = async () => 0;
+    const a: FileOperations = fileOperations({ release });
+    const b = fileOperations({ owner: "x", poll: async () => 0 });
+    expect(Object.keys(a)).toEqual(Object.keys(b));
+    expect(a.release).toBe(release);
+    expect(a.poll).toBeUndefined();
+    const sub = { release, readIter: async () => 0 } as FileOperations;
+    expect(() => fileOperations(sub)).toThrow(/no member readIter/);
   });
 });

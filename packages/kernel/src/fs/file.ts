@@ -127,7 +127,8 @@ export interface FileOperations {
  * same shape, so the hot `file->f_op->x` loads (open, ioctl, poll, close, __fput) see one object
  * layout whichever driver or anonymous file the file belongs to; tables written as plain literals
  * each had their own, and those loads went polymorphic and deoptimized as new ones turned up.
- * Returns a new table; compare files' tables by identity with the one this returned.
+ * Returns a new table; compare files' tables by identity with the one this returned. A member
+ * the table has no slot for (a subtype's own) is refused rather than silently dropped.
  */
 export function fileOperations<T extends FileOperations>(ops: T): T {
   const table: FileOperations = {
@@ -140,6 +141,8 @@ export function fileOperations<T extends FileOperations>(ops: T): T {
     llseek: ops.llseek,
     poll: ops.poll,
   };
+  for (const k of Object.keys(ops))
+    if (!(k in table)) throw new TypeError(`fileOperations(): no member ${k} in file_operations`);
   return table as T;
 }
 
