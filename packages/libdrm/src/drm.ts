@@ -3,12 +3,12 @@
  * each fills the uapi struct, calls ioctl(2) and returns the kernel's answer, or throws a
  * SysError named after the request ("ioctl(DRM_IOCTL_GEM_OPEN) failed: ENOENT").
  *
- * Unlike libdrm's drmIoctl(), which repeats the ioctl while it fails with EINTR or EAGAIN,
- * nothing is retried: the simulated kernel never returns either for these requests. `DrmFd`
- * (drm-fd.ts) wraps the same calls as methods of an open device.
+ * Every request goes through drmIoctl(), which, as libdrm's does, repeats the ioctl while it
+ * fails with EINTR or EAGAIN. `DrmFd` (drm-fd.ts) wraps the same calls as methods of an open
+ * device.
  */
 
-import { pageAlign } from "@primetime/kernel";
+import { EAGAIN, EINTR, pageAlign } from "@primetime/kernel";
 import {
   DRM_CLOEXEC,
   DRM_IOCTL_AUTH_MAGIC,
@@ -72,10 +72,13 @@ export function drmIoctlName(cmd: number): string {
 }
 
 /**
- * Models drmIoctl(): ioctl(2) on a DRM fd with request `cmd` and argument `arg` (a uapi struct,
- * updated in place with the kernel's output). Returns the ioctl's (non-negative) result; throws
- * a SysError named `name` (default: the core request's name) on failure. Use it for a driver's
- * own ioctls: `drmIoctl(proc, fd, DRM_IOCTL_VGEM_FENCE_ATTACH, arg, "DRM_IOCTL_VGEM_FENCE_ATTACH")`.
+ * Models drmIoctl() (libdrm xf86drm.c): ioctl(2) on a DRM fd with request `cmd` and argument
+ * `arg` (a uapi struct, updated in place with the kernel's output), repeated while it fails with
+ * EINTR or EAGAIN, as libdrm's loop does:
+ * `do { ret = ioctl(fd, request, arg); } while (ret == -1 && (errno == EINTR || errno == EAGAIN));`
+ * (unbounded, as there). Returns the ioctl's (non-negative) result; throws a SysError named
+ * `name` (default: the core request's name) on any other failure. Use it for a driver's own
+ * ioctls: `drmIoctl(proc, fd, DRM_IOCTL_VGEM_FENCE_ATTACH, arg, "DRM_IOCTL_VGEM_FENCE_ATTACH")`.
  * Locking: none in userspace (the kernel takes what each request needs).
  * References: none of its own; the request takes or drops what the kernel does.
  */
@@ -86,18 +89,33 @@ export function drmIoctl(
   arg?: object,
   name?: string,
 ): Promise<number> {
-  // One reaction on the syscall's promise rather than an async frame per ioctl.
   try {
     checkNumber(fd, "fd");
     checkNumber(cmd, "cmd");
     checkOptionalObject(arg, "arg");
-    // Promise.resolve(): a process model may return its number directly (await allowed it).
-    return Promise.resolve(proc.ioctl(fd, cmd, arg)).then((ret) =>
-      checkRet(ret, "ioctl", { request: name ?? drmIoctlName(cmd) }),
-    );
+    return drmIoctlRetry(proc, fd, cmd, arg, name);
   } catch (e) {
     return Promise.reject(e);
   }
+}
+
+/**
+ * The loop of drmIoctl(): one ioctl(2), again while it returns -EINTR or -EAGAIN. One reaction
+ * on the syscall's promise per attempt rather than an async frame per ioctl.
+ */
+function drmIoctlRetry(
+  proc: UserProcess,
+  fd: number,
+  cmd: number,
+  arg: object | undefined,
+  name: string | undefined,
+): Promise<number> {
+  // Promise.resolve(): a process model may return its number directly (await allowed it).
+  return Promise.resolve(proc.ioctl(fd, cmd, arg)).then((ret) =>
+    ret === -EINTR || ret === -EAGAIN
+      ? drmIoctlRetry(proc, fd, cmd, arg, name)
+      : checkRet(ret, "ioctl", { request: name ?? drmIoctlName(cmd) }),
+  );
 }
 
 /**
