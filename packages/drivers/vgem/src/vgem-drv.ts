@@ -55,7 +55,6 @@ import {
   GemObject,
 } from "@primetime/gem";
 import {
-  EINVAL,
   type Errno,
   errPtr,
   isErr,
@@ -176,6 +175,13 @@ async function vgemObjectCreate(
  * pitch = DIV_ROUND_UP(width * bpp, 8), size = PAGE_ALIGN(pitch * height); then an object and
  * a handle for it.
  *
+ * No size check of its own: v6.18's drm_gem_shmem_dumb_create() has none (the pre-v5.14
+ * vgem_gem_dumb_create() had `if (size == 0) return -EINVAL;`, gone with the move to the shmem
+ * helpers; drm_mode_size_dumb(), whose drm_mode_align_dumb() refuses a zero size, came in
+ * v6.19). A zero geometry is the core's -EINVAL: drm_mode_create_dumb() refuses a zero width,
+ * height or bpp and clears pitch and size before calling here, so the `else` branch is reached
+ * only by a caller that bypasses the core.
+ *
  * The outputs are written before the handle exists: once drmGemHandleCreate() returns, the
  * handle holds the object and the creation reference is dropped, so another thread may close the
  * (guessable) handle and free the object. Reading `obj.size` after the put is the use-after-free
@@ -199,7 +205,6 @@ export async function vgemGemDumbCreate(
     if (args.size < args.pitch * args.height)
       args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
   }
-  if (args.size === 0) return -EINVAL;
   const obj = await vgemObjectCreate(dev, args.size, false);
   if (isErr(obj)) return obj;
   // Allocate an id in the file's handle table; the handle holds the object from now on.
