@@ -2,7 +2,7 @@ import { baselineFixes } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { installedDrivers } from "../drivers.js";
 import type { CampaignConfig } from "./config.js";
-import { affinityGroups, runCampaign } from "./runner.js";
+import { affinityGroups, affinityOrder, CalibrationQueue, runCampaign } from "./runner.js";
 import { planUnits, type Unit } from "./units.js";
 
 const config = (over: Partial<CampaignConfig> = {}): CampaignConfig => ({
@@ -47,6 +47,50 @@ describe("affinityGroups", () => {
     const weighted = affinityGroups(units, 2, w);
     const sums = weighted.map((g) => g.reduce((a, u) => a + w(u), 0));
     expect(Math.abs(sums[0]! - sums[1]!)).toBeLessThanOrEqual(Math.max(...units.map(w)));
+  });
+});
+
+describe("CalibrationQueue", () => {
+  const units = planUnits(config());
+
+  it("hands every unit out once, each thread first the units of its own slice of the affinity order", () => {
+    for (const n of [1, 2, 3, 8, 64]) {
+      const q = new CalibrationQueue(units, n);
+      const order = affinityOrder(units);
+      const taken: string[] = [];
+      // Thread 0 takes the first unit of the order, thread n-1 the first of the last slice.
+      expect(q.take(0)?.key).toBe(order[0]!.key);
+      taken.push(order[0]!.key);
+      const lastStart = Math.round(((n - 1) * units.length) / n);
+      if (n > 1 && lastStart < units.length) {
+        expect(q.take(n - 1)?.key).toBe(order[lastStart]!.key);
+        taken.push(order[lastStart]!.key);
+      }
+      for (let t = 0; ; t = (t + 1) % n) {
+        const u = q.take(t);
+        if (!u) break;
+        taken.push(u.key);
+      }
+      expect(taken.sort()).toEqual(units.map((u) => u.key).sort());
+      expect(q.take(0)).toBeUndefined();
+    }
+  });
+
+  it("keeps a thread on its own group's units while it is the only one calibrating", () => {
+    // Thread 0 alone (the worker still starting) takes its slice, then the front of the other's:
+    // the units nearest its own in the affinity order, its group's if the cut falls there. The
+    // worker, done with its slice, takes the back of thread 0's.
+    const q = new CalibrationQueue(units, 2);
+    const order = affinityOrder(units);
+    const half = Math.round(units.length / 2);
+    const first = Array.from({ length: half }, () => q.take(0)!.key);
+    expect(first).toEqual(order.slice(0, half).map((u) => u.key));
+    expect(q.take(0)?.key).toBe(order[half]!.key);
+    expect(q.take(1)?.key).toBe(order[half + 1]!.key);
+    const other = new CalibrationQueue(units, 2);
+    for (let i = half; i < units.length; i++) expect(other.take(1)?.key).toBe(order[i]!.key);
+    expect(other.take(1)?.key).toBe(order[half - 1]!.key);
+    expect(other.take(0)?.key).toBe(order[0]!.key);
   });
 });
 

@@ -105,7 +105,22 @@ export function affinityGroups(
   n: number,
   weight: (u: Unit) => number,
 ): Unit[][] {
-  const sorted = units
+  const sorted = affinityOrder(units);
+  const total = sorted.reduce((a, u) => a + weight(u), 0);
+  const groups: Unit[][] = Array.from({ length: n }, () => []);
+  let acc = 0;
+  for (const u of sorted) {
+    const w = weight(u);
+    const g = total > 0 ? Math.min(n - 1, Math.floor(((acc + w / 2) / total) * n)) : 0;
+    groups[g]!.push(u);
+    acc += w;
+  }
+  return groups;
+}
+
+/** The order affinityGroups() cuts: by set of drivers, then scenario, then plan order. */
+export function affinityOrder(units: readonly Unit[]): Unit[] {
+  return units
     .map((u, i) => ({ u, i, key: driverSet(u) }))
     .sort(
       (a, b) =>
@@ -118,16 +133,39 @@ export function affinityGroups(
         a.i - b.i,
     )
     .map((x) => x.u);
-  const total = sorted.reduce((a, u) => a + weight(u), 0);
-  const groups: Unit[][] = Array.from({ length: n }, () => []);
-  let acc = 0;
-  for (const u of sorted) {
-    const w = weight(u);
-    const g = total > 0 ? Math.min(n - 1, Math.floor(((acc + w / 2) / total) * n)) : 0;
-    groups[g]!.push(u);
-    acc += w;
+}
+
+/**
+ * The units to calibrate before the affinity groups can be cut (their weights are the
+ * calibrations), handed out so that each thread calibrates the units it will most likely run:
+ * the affinity order cut into `n` slices of about equal count, thread t taking from the front of
+ * slice t, and a thread whose slice is done taking from the slice with the most left, at its end
+ * nearest its own slice (where the cut between their groups may fall).
+ * Calibrating is running a unit: a thread that calibrated every driver's units would compile
+ * (and see at its shared call sites) every driver's code, which affinityGroups() spares it.
+ */
+export class CalibrationQueue {
+  private readonly slices: Unit[][];
+
+  constructor(units: readonly Unit[], n: number) {
+    const sorted = affinityOrder(units);
+    this.slices = Array.from({ length: n }, (_, t) =>
+      sorted.slice(Math.round((t * sorted.length) / n), Math.round(((t + 1) * sorted.length) / n)),
+    );
   }
-  return groups;
+
+  /** The next unit thread `thread` (0 is this one) calibrates, or undefined when none is left. */
+  take(thread: number): Unit | undefined {
+    const own = this.slices[thread]?.shift();
+    if (own) return own;
+    let most = -1;
+    this.slices.forEach((s, i) => {
+      if (s.length > 0 && (most < 0 || s.length > this.slices[most]!.length)) most = i;
+    });
+    if (most < 0) return undefined;
+    // Its end nearest this thread's slice: where the cut between their groups may fall.
+    return most > thread ? this.slices[most]!.shift() : this.slices[most]!.pop();
+  }
 }
 
 /** The jobs of one affinity group, with one job of lookahead and a count of those left. */
@@ -245,8 +283,9 @@ export async function runCampaign(
       const calibrate = needsCalibration(c);
       const calibrations = new Map<string, Calibration>();
       // With affinity groups (made from every unit's calibration), the workers calibrate units
-      // too while this thread does: the units not handed out yet, and how many are out.
-      const uncalibrated = affinity && calibrate ? [...units] : [];
+      // too while this thread does, each first those of its own part of the affinity order (see
+      // CalibrationQueue): the units not handed out yet, and how many are out.
+      const uncalibrated = new CalibrationQueue(affinity && calibrate ? units : [], n);
       let calibrating = 0;
       let calibrated: (() => void) | null = null;
       const parked: Worker[] = [];
@@ -294,7 +333,7 @@ export async function runCampaign(
         if (done) return;
         if (affinity && !groups) {
           // The groups are made once every unit is calibrated: meanwhile it calibrates units.
-          const u = shouldStop() ? undefined : uncalibrated.shift();
+          const u = shouldStop() ? undefined : uncalibrated.take(threadOf.get(w)!);
           if (u) {
             calibrating++;
             w.postMessage({ type: "calibrate", id: nextId++, unit: u.key } satisfies ToWorker);
@@ -345,7 +384,7 @@ export async function runCampaign(
       void (async () => {
         if (affinity) {
           for (;;) {
-            const u = done || shouldStop() ? undefined : uncalibrated.shift();
+            const u = done || shouldStop() ? undefined : uncalibrated.take(0);
             if (!u) break;
             calibrations.set(u.key, await calibrateUnit(c, u.key));
             await pause();
