@@ -6,6 +6,7 @@ import {
   DrmVmaOffsetManager,
   DrmVmaOffsetNode,
   drmVmaNodeAllow,
+  drmVmaNodeHasOffset,
   drmVmaNodeIsAllowed,
   drmVmaNodeOffsetAddr,
   drmVmaNodeRevoke,
@@ -58,6 +59,39 @@ describe("drm_vma_manager", () => {
       lookupPastB: null,
       exactLookupInsideB: null,
       exactLookupC: true,
+    });
+  });
+
+  it("refuses a 0-page node with ENOSPC, as drm_mm_insert_node_in_range() does", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const mgr = new DrmVmaOffsetManager(DRM_FILE_PAGE_OFFSET_START, 10);
+      const [a, b] = [new Owner(), new Owner()].map((o) => new DrmVmaOffsetNode(o));
+      got.addEmpty = await drmVmaOffsetAdd(mgr, a!, 0);
+      got.emptyHasOffset = drmVmaNodeHasOffset(a!);
+      got.emptyAddr = drmVmaNodeOffsetAddr(a!);
+      got.count = mgr.count;
+      // Nothing was taken: the next node still starts at the beginning of the space.
+      got.addB = await drmVmaOffsetAdd(mgr, b!, 1);
+      got.startB = b!.start - DRM_FILE_PAGE_OFFSET_START;
+      // A node that already has a range is not inserted again: 0 whatever the size.
+      got.addBAgainEmpty = await drmVmaOffsetAdd(mgr, b!, 0);
+      // A retry with a real size works (drm_vma_offset_add(): "safe to retry").
+      got.addRetry = await drmVmaOffsetAdd(mgr, a!, 2);
+      got.startA = a!.start - DRM_FILE_PAGE_OFFSET_START;
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats).toEqual([]);
+    expect(got).toEqual({
+      addEmpty: -ENOSPC,
+      emptyHasOffset: false,
+      emptyAddr: 0,
+      count: 0,
+      addB: 0,
+      startB: 0,
+      addBAgainEmpty: 0,
+      addRetry: 0,
+      startA: 1,
     });
   });
 

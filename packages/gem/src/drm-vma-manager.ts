@@ -91,8 +91,15 @@ export class DrmVmaOffsetManager {
     return this.nodes.length;
   }
 
-  /** drm_mm_insert_node(): first fit, lowest address. -ENOSPC when the space is full. */
+  /**
+   * drm_mm_insert_node() (drm_mm_insert_node_generic() -> drm_mm_insert_node_in_range() over the
+   * whole space): first fit, lowest address. -ENOSPC for a 0-page node (drm_mm_insert_node_in_range()
+   * refuses `size == 0` before it looks for a hole) and when no hole is large enough.
+   */
   insertLocked(node: DrmVmaOffsetNode, pages: number): number {
+    // drm_mm_insert_node_in_range(): `if (unlikely(size == 0 || range_end - range_start < size))
+    // return -ENOSPC;` (the range is the whole space here, so only the size test can fire).
+    if (pages === 0) return -ENOSPC;
     let at = this.pageOffset;
     let i = 0;
     for (; i < this.nodes.length; i++) {
@@ -178,7 +185,8 @@ export function drmVmaNodeOffsetAddr(node: DrmVmaOffsetNode): number {
 
 /**
  * Models drm_vma_offset_add(): allocates a range of `pages` for the node unless it has one
- * (idempotent). Returns 0 or -ENOSPC.
+ * (idempotent). Returns 0 or -ENOSPC (no hole of `pages`, or `pages` is 0: drm_mm refuses an
+ * empty node; a node that already has a range returns 0 whatever `pages` is).
  *
  * Locking: takes mgr->vm_lock for writing.
  * References: none.
