@@ -17,6 +17,7 @@ import {
   EINVAL,
   ENOENT,
   ENOMEM,
+  ENOSPC,
   Kernel,
   MAP_SHARED,
   PROT_READ,
@@ -114,32 +115,61 @@ describe("vgem", () => {
     expectClean(r);
   });
 
-  it("has no zero-size check of its own in dumb_create: the core's drm_mode_create_dumb() refuses a zero geometry", async () => {
+  it("has no zero-size check of its own in dumb_create: the core refuses a zero geometry, the offset manager a zero size", async () => {
     let direct = 0;
     const r = await runVgem(async (p, m) => {
       const card = await openNode(p, m.a.card);
       // Through the ioctl a zero height never reaches vgem: the core says -EINVAL.
       const zero = { width: 1024, height: 0, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
       expectRet(await p.ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, zero), -EINVAL, "height 0");
-      // Called directly (bypassing the core), ->dumb_create goes on to create the object, as
+      // Called directly (bypassing the core), ->dumb_create goes on to create a 0-byte object, as
       // v6.18's drm_gem_shmem_dumb_create() does (the pre-v5.14 vgem_gem_dumb_create()'s
-      // `size == 0` -EINVAL is gone). The kernel's drm_mm_insert_node_in_range() then refuses
-      // the 0-page mmap offset (-ENOSPC); @primetime/gem's offset manager does not model that
-      // check, so only "not vgem's own -EINVAL" is asserted here.
+      // `size == 0` -EINVAL is gone); __drm_gem_shmem_create()'s drm_gem_create_mmap_offset()
+      // then fails: drm_mm_insert_node_in_range() refuses a node of size 0 with -ENOSPC.
       const file = p.files.peek(card)!.privateData as DrmFile;
-      const args = { ...zero };
-      direct = await vgemGemDumbCreate(file, m.a.device, args);
-      if (direct === 0) {
-        expectRet(
-          await p.ioctl(card, DRM_IOCTL_GEM_CLOSE, { handle: args.handle, pad: 0 }),
-          0,
-          "close",
-        );
-      }
+      direct = await vgemGemDumbCreate(file, m.a.device, { ...zero });
       await p.close(card);
     });
-    expect(direct).not.toBe(-EINVAL);
+    expect(direct).toBe(-ENOSPC);
     expectClean(r);
+  });
+
+  it("computes pitch and size in u32 as drm_gem_shmem_dumb_create() does: a wrapped width * bpp", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runVgem(async (p, m) => {
+      const card = await openNode(p, m.a.card);
+      const before = m.a.device.counters.objects;
+      const create = async (width: number, height: number, bpp: number) => {
+        const arg = { width, height, bpp, flags: 0, handle: 0, pitch: 0, size: 0 };
+        const ret = await p.ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+        return { ret, handle: arg.handle, pitch: arg.pitch, size: arg.size };
+      };
+      // 2^29 x 1 at 8 bpp passes drm_mode_create_dumb() (cpp 1, stride 2^29) but width * bpp
+      // = 2^32 wraps to 0: pitch 0, size 0, and the 0-page mmap offset is -ENOSPC. The ioctl
+      // clears the outputs on error.
+      got.wrapToZero = await create(2 ** 29, 1, 8);
+      got.wrapToZeroTall = await create(2 ** 29, 7, 8);
+      // DIV_ROUND_UP()'s `+ 7` wraps too: 613566756 * 7 = 2^32 - 4, + 7 = 3, / 8 = 0.
+      got.roundUpWraps = await create(613566756, 1, 7);
+      // (2^29 + 1) * 8 = 2^32 + 8 wraps to 8: pitch 1, one page, and the create succeeds.
+      const small = await create(2 ** 29 + 1, 2, 8);
+      got.wrapToSmall = { ...small, handle: small.handle > 0 };
+      got.objectsAfterFailures = m.a.device.counters.objects - before;
+      // The largest width the core lets through at 8 bpp without a wrap is as before.
+      const big = await create(2 ** 29 - 1, 1, 8);
+      got.noWrap = { ret: big.ret, pitch: big.pitch, size: big.size };
+      await p.close(card);
+    });
+    expectClean(r);
+    const failed = { ret: -ENOSPC, handle: 0, pitch: 0, size: 0 };
+    expect(got).toEqual({
+      wrapToZero: failed,
+      wrapToZeroTall: failed,
+      roundUpWraps: failed,
+      wrapToSmall: { ret: 0, handle: true, pitch: 1, size: 4096 },
+      objectsAfterFailures: 1,
+      noWrap: { ret: 0, pitch: 2 ** 29 - 1, size: 2 ** 29 },
+    });
   });
 
   it("shares buffers with another device through PRIME, both ways", async () => {

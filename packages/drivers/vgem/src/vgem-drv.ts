@@ -142,7 +142,7 @@ const vgemGemFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
  * Models vgem_gem_create_object() + __drm_gem_shmem_create(): a new object of `size` bytes
  * (page aligned), with zeroed pages (or none when `private_` is set: an import brings its own)
  * and its mmap offset. Returns it with one reference (the caller's), or -ENOMEM / the offset
- * manager's error.
+ * manager's error (-ENOSPC, also for a 0-byte object: drm_mm refuses a node of size 0).
  * Locking: none; the object is not visible yet.
  * References: the caller owns the one reference.
  */
@@ -170,17 +170,32 @@ async function vgemObjectCreate(
   return obj;
 }
 
+/** PAGE_ALIGN() of a u32: ALIGN()'s mask has the argument's type, so the sum wraps modulo 2^32. */
+function pageAlignU32(x: number): number {
+  return (((x + PAGE_SIZE - 1) >>> 0) & ~(PAGE_SIZE - 1)) >>> 0;
+}
+
 /**
  * Models drm_gem_shmem_dumb_create() + drm_gem_shmem_create_with_handle(): MODE_CREATE_DUMB.
- * pitch = DIV_ROUND_UP(width * bpp, 8), size = PAGE_ALIGN(pitch * height); then an object and
- * a handle for it.
+ * `u32 min_pitch = DIV_ROUND_UP(args->width * args->bpp, 8)` and
+ * `args->size = PAGE_ALIGN(args->pitch * args->height)`; then an object and a handle for it.
+ *
+ * The arithmetic is 32-bit, as the C types make it (width, bpp, pitch and height are __u32): the
+ * product width * bpp, the `+ 7` of DIV_ROUND_UP(), the product pitch * height and
+ * PAGE_ALIGN()'s `+ (PAGE_SIZE - 1)` (its mask has the argument's type) all wrap modulo 2^32,
+ * here with Math.imul() and `>>> 0`. drm_mode_create_dumb() bounds only cpp * width (cpp =
+ * DIV_ROUND_UP(bpp, 8)) and height * stride, so a width of 2^29 at 8 bpp passes it while
+ * width * bpp = 2^32 wraps to 0: pitch 0, size 0, and the 0-page object's mmap offset is
+ * drm_mm_insert_node_in_range()'s -ENOSPC (vgemObjectCreate()), which MODE_CREATE_DUMB returns.
+ * A product that wraps to a small non-zero value (width 2^29 + 1 at 8 bpp: 8 bits) gives a
+ * small buffer (pitch 1, one page) and succeeds, as in the kernel.
  *
  * No size check of its own: v6.18's drm_gem_shmem_dumb_create() has none (the pre-v5.14
  * vgem_gem_dumb_create() had `if (size == 0) return -EINVAL;`, gone with the move to the shmem
- * helpers; drm_mode_size_dumb(), whose drm_mode_align_dumb() refuses a zero size, came in
- * v6.19). A zero geometry is the core's -EINVAL: drm_mode_create_dumb() refuses a zero width,
- * height or bpp and clears pitch and size before calling here, so the `else` branch is reached
- * only by a caller that bypasses the core.
+ * helpers; drm_mode_size_dumb(), whose drm_mode_align_dumb() refuses a zero size and whose
+ * check_mul_overflow() refuses the wrap, came in v6.19). A zero geometry is the core's -EINVAL:
+ * drm_mode_create_dumb() refuses a zero width, height or bpp and clears pitch and size before
+ * calling here, so the `else` branch is reached only by a caller that bypasses the core.
  *
  * The outputs are written before the handle exists: once drmGemHandleCreate() returns, the
  * handle holds the object and the creation reference is dropped, so another thread may close the
@@ -195,15 +210,16 @@ export async function vgemGemDumbCreate(
   dev: DrmDevice,
   args: DrmModeCreateDumb,
 ): Promise<number> {
-  const minPitch = Math.ceil((args.width * args.bpp) / 8);
+  // u32 min_pitch = DIV_ROUND_UP(args->width * args->bpp, 8), all in u32.
+  const minPitch = Math.floor((((Math.imul(args.width, args.bpp) >>> 0) + 8 - 1) >>> 0) / 8);
   if (!args.pitch || !args.size) {
     args.pitch = minPitch;
-    args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+    args.size = pageAlignU32(Math.imul(args.pitch, args.height) >>> 0);
   } else {
     // ensure sane minimum values
     if (args.pitch < minPitch) args.pitch = minPitch;
-    if (args.size < args.pitch * args.height)
-      args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+    if (args.size < Math.imul(args.pitch, args.height) >>> 0)
+      args.size = pageAlignU32(Math.imul(args.pitch, args.height) >>> 0);
   }
   const obj = await vgemObjectCreate(dev, args.size, false);
   if (isErr(obj)) return obj;
