@@ -5,6 +5,7 @@
  * and nothing leaks after quiesce.
  */
 
+import type { DrmFile } from "@primetime/gem";
 import type { RunResult, Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
@@ -39,6 +40,7 @@ import {
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_TOGGLES,
 } from "./toggles.js";
+import { vmwDumbCreate } from "./vmwgfx-gem.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
   drm_vmw_synccpu_grab,
@@ -160,8 +162,13 @@ describe("vmwgfx uapi errors", () => {
     expectClean(
       await runVmw(async (p, m) => {
         const fd = await openNode(p, m.vmw.render);
-        // ALLOC_BO of size 0
-        expect(await mobCreate(p, fd, 0)).toBe(-22);
+        // ALLOC_BO of size 0: no size check in vmw_gem_object_create_ioctl() or vmw_bo_init();
+        // ttm_bo_init_reserved()'s drm_vma_offset_add() of 0 pages is drm_mm's -ENOSPC.
+        expect(await mobCreate(p, fd, 0)).toBe(-28);
+        // vmw_dumb_create() called directly with a zero height (the core refuses it): the same.
+        const file = p.files.peek(fd)!.privateData as DrmFile;
+        const dumb = { width: 64, height: 0, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+        expect(await vmwDumbCreate(file, m.vmw.device, dumb)).toBe(-28);
         // surface with an unknown buffer handle: -ESRCH; too small a buffer: -EINVAL
         const tiny = ok(await mobCreate(p, fd, 4096), "mob");
         expect(await surfaceCreate(p, fd, 16, { handle: 77, mapHandle: 0, size: 0 })).toBe(-3);

@@ -242,14 +242,15 @@ async function vmwGemObjectGetSgTable(obj: GemObject): Promise<SgTable | Errno> 
 /**
  * Models vmw_bo_create() + vmw_gem_object_create(): a TTM buffer of `size` bytes (page aligned
  * up) validated into the system placement, with one GEM reference holding the one TTM reference,
- * and an mmap offset (ttm_bo_init_reserved() adds it), then the GEM functions. -EINVAL for a zero
- * size; -ENOMEM (the failed buffer is already destroyed by TTM).
+ * and an mmap offset (ttm_bo_init_reserved() adds it), then the GEM functions. -ENOMEM, or
+ * ttm_bo_init_reserved()'s error (the failed buffer is already destroyed by TTM): -ENOSPC for a
+ * zero size, whose 0-page mmap offset drm_mm_insert_node_in_range() refuses (vmw_bo_init() has no
+ * size check of its own).
  * Locking: none; the buffer is not visible yet.
  * References: the caller owns the GEM reference.
  */
 export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<VmwBo | Errno> {
   await point("vmw_bo_create");
-  if (size === 0) return errPtr(EINVAL);
   const vmw = dev.driverPrivate as VmwBoDevice;
   const bo = kmalloc(vmwBoCache, newVmwBo, vmwGemObjectFuncs);
   if (isErr(bo)) return errPtr(ENOMEM);

@@ -21,7 +21,7 @@ import {
   drmVmaNodeOffsetAddr,
   type GemObject,
 } from "@primetime/gem";
-import { EINVAL, ENOENT, type Errno, isErr, lockdepAssertHeld, PAGE_SIZE } from "@primetime/kernel";
+import { ENOENT, type Errno, isErr, lockdepAssertHeld, PAGE_SIZE } from "@primetime/kernel";
 import { point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_HANDLE_REF_DROPPED_TOO_SOON } from "./toggles.js";
 import { type VmwBo, vmwGemObjectCreate, vmwImportObjectCreate } from "./vmwgfx-bo.js";
@@ -56,7 +56,7 @@ export async function vmwGemObjectCreateWithHandle(
  * Models vmw_gem_object_create_ioctl() (DRM_VMW_ALLOC_BO): a buffer of `req.size` bytes and its
  * handle; the reply carries the handle, the mmap offset (map_handle) and the handle again as
  * cur_gmr_id. Then the creation reference is dropped (after the last use of the buffer).
- * -EINVAL for a zero size, -ENOMEM.
+ * -ENOSPC for a zero size (the 0-page mmap offset; no size check of its own), -ENOMEM.
  * Locking: none held. References: the handle keeps the buffer.
  */
 export async function vmwGemObjectCreateIoctl(
@@ -81,7 +81,9 @@ export async function vmwGemObjectCreateIoctl(
 /**
  * Models vmw_dumb_create(): pitch = width * ((bpp + 7) / 8), size = ALIGN(pitch * height,
  * PAGE_SIZE); a buffer with a handle, then the creation reference is dropped (outputs written
- * first).
+ * first). The kernel computes in u32, but through MODE_CREATE_DUMB nothing wraps:
+ * drm_mode_create_dumb() bounds width * cpp, height * stride and PAGE_ALIGN(size) by U32_MAX. No
+ * size check of its own: a zero size (a direct call only) is the 0-page mmap offset's -ENOSPC.
  * Locking: none held. References: the handle keeps the buffer.
  */
 export async function vmwDumbCreate(
@@ -91,7 +93,6 @@ export async function vmwDumbCreate(
 ): Promise<number> {
   args.pitch = args.width * Math.floor((args.bpp + 7) / 8);
   args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
-  if (args.size === 0) return -EINVAL;
   const r = await vmwGemObjectCreateWithHandle(dev, file, args.size);
   if (isErr(r)) return r;
   args.handle = r.handle;
