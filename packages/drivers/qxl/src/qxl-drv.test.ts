@@ -7,7 +7,7 @@ import {
   dmaResvAddFence,
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
-import { drmGemObjectPut } from "@primetime/gem";
+import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
   ENOMEM,
   isErr,
@@ -24,7 +24,7 @@ import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import { QXL_GEM_DOMAIN_CPU } from "./qxl-drm-uapi.js";
 import { createQxl, destroyQxl } from "./qxl-drv.js";
-import { qxlGemObjectCreate } from "./qxl-gem.js";
+import { qxlGemObjectCreate, qxlModeDumbCreate } from "./qxl-gem.js";
 import {
   closeFd,
   expectClean,
@@ -212,6 +212,21 @@ describe("qxl driver", () => {
     });
     expectClean(r);
     expect(rets).toEqual([-ENOMEM, -ENOMEM]);
+  });
+
+  it("dumb_create has no zero-size check of its own: a zero size called directly is -ENOMEM, as qxl makes any creation failure", async () => {
+    let direct = 0;
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        const file = p.files.peek(fd)!.privateData as DrmFile;
+        const args = { width: 64, height: 0, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+        direct = await qxlModeDumbCreate(file, m.qxl.device, args);
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(direct).toBe(-ENOMEM);
   });
 });
 

@@ -145,7 +145,12 @@ export async function qxlGemObjectCreateWithHandle(
 
 /**
  * Models qxl_mode_dumb_create(): pitch = width * ((bpp + 1) / 8), a CPU-domain object with a
- * surface description, marked is_dumb, and its handle.
+ * surface description, marked is_dumb, and its handle. The pitch and `pitch * height` are u32 in
+ * the kernel (then ALIGN() on the u64 size), but through MODE_CREATE_DUMB nothing wraps:
+ * drm_mode_create_dumb() bounds width * cpp and height * stride by U32_MAX, and (bpp + 1) / 8 is at
+ * most cpp. No size check of its own: a zero size (a direct call only) fails in the buffer's
+ * creation (its 0-page mmap offset is -ENOSPC) and qxl_gem_object_create_with_handle() makes any
+ * creation failure -ENOMEM.
  * Locking: none held. References: the handle holds the object.
  */
 export async function qxlModeDumbCreate(
@@ -168,7 +173,6 @@ export async function qxlModeDumbCreate(
     default:
       return -EINVAL;
   }
-  if (size === 0) return -EINVAL;
   const surf: QxlSurface = {
     width: args.width,
     height: args.height,
