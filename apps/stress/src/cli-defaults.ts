@@ -32,6 +32,19 @@ export const CAMPAIGN_DEFAULTS = {
   strategy: "portfolio",
 } as const;
 
+/**
+ * The fewest schedules for which `run`'s default uses every core. Every thread is a V8 instance
+ * of its own that compiles the models again (3-5 s of CPU, on cores the schedules need while
+ * every thread runs), which one thread compiles on an idle core. Measured on 2 cores, quiet, each
+ * run a fresh process (README, `run`'s --workers): 2 threads broke even with 1 at 10,000 schedules
+ * of every scenario (x1.0; the sharing scenarios: x1.1-1.2) and lost below (every scenario at
+ * 5,000: 7.2 s against 6.8; mmap-vs-close at 5,100: 3.2 s against 2.6). With more cores the
+ * compilation is spread wider, so more threads break even sooner: 2 cores are the worst case.
+ */
+export const SCHEDULES_FOR_WORKERS = 10_000;
+/** The shortest --time for which `run`'s default uses every core (each thread runs all of it). */
+export const TIME_FOR_WORKERS_MS = 10_000;
+
 /** `bugs` budgets: schedules per toggle (it stops at the first finding) and per baseline unit. */
 export const BUGS_DEFAULTS = { seeds: 2000, baselineSeeds: 300 } as const;
 

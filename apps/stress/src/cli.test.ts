@@ -13,7 +13,8 @@ import type { ProgressSink } from "./campaign/progress.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
 import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
-import { configFromFlags } from "./commands.js";
+import { SCHEDULES_FOR_WORKERS } from "./cli-defaults.js";
+import { configFromFlags, defaultWorkers } from "./commands.js";
 import { installedDrivers } from "./drivers.js";
 import { huntableToggles } from "./toggles.js";
 
@@ -222,6 +223,25 @@ describe("run, replay, workers, shards, merge", () => {
     const f = readReport(a).findings[0]!;
     // The portfolio's finding names the member that ran its schedule.
     expect(f.strategy).toMatch(/^portfolio:3 \((pct:[234]|pos|random)\)$/);
+  });
+
+  it("without --workers, runs no more threads than the campaign pays for", async () => {
+    // The cores from SCHEDULES_FOR_WORKERS schedules or a --time of 10 s on; one below.
+    expect(defaultWorkers(20_000, null, 2)).toBe(2);
+    expect(defaultWorkers(20_000, null, 8)).toBe(8);
+    expect(defaultWorkers(SCHEDULES_FOR_WORKERS, null, 8)).toBe(8);
+    expect(defaultWorkers(SCHEDULES_FOR_WORKERS - 1, null, 8)).toBe(1);
+    expect(defaultWorkers(10, null, 64)).toBe(1);
+    expect(defaultWorkers(1_000_000, null, 1)).toBe(1);
+    expect(defaultWorkers(null, 9_999, 8)).toBe(1);
+    expect(defaultWorkers(null, 10_000, 8)).toBe(8);
+    // DFS (no expected count): the cores.
+    expect(defaultWorkers(null, null, 3)).toBe(3);
+    // Through the CLI: a short campaign runs on this thread alone, whatever the machine.
+    const json = join(dir, "short.json");
+    const r = await cli([...FLINK, "--json", json]);
+    expect(r.code).toBe(1);
+    expect(readReport(json).timing.workers).toBe(1);
   });
 
   it("--workers 2 and 3 find the same, with the same tokens, as --workers 1", async () => {

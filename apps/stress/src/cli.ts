@@ -29,7 +29,9 @@ import {
   DEMO_DEFAULTS,
   EXIT,
   HUNT_DEFAULTS,
+  SCHEDULES_FOR_WORKERS,
   short,
+  TIME_FOR_WORKERS_MS,
   UsageError,
 } from "./cli-defaults.js";
 import type { BugsFlags, HuntFlags, RunFlags } from "./commands.js";
@@ -169,7 +171,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .option("--faults <spec>", "fault injection in every schedule: nth:N or p:P")
     .option(
       "--workers <n>",
-      "threads running schedules: this one and N-1 worker threads (default: the number of cores)",
+      `threads running schedules: this one and N-1 worker threads (default: the number of cores; one for a campaign under ${SCHEDULES_FOR_WORKERS} schedules or a --time under ${TIME_FOR_WORKERS_MS / 1000} s)`,
       integer("--workers", 1, 256),
     )
     .option("--shard <i/n>", "run shard i of n of the seed space")

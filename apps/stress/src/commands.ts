@@ -43,7 +43,7 @@ import { runCampaign } from "./campaign/runner.js";
 import { formatSummaryTable, table } from "./campaign/summary.js";
 import { combinations, parseUnitKey, planUnits } from "./campaign/units.js";
 import type { Io } from "./cli.js";
-import { BUGS_DEFAULTS, EXIT } from "./cli-defaults.js";
+import { BUGS_DEFAULTS, EXIT, SCHEDULES_FOR_WORKERS, TIME_FOR_WORKERS_MS } from "./cli-defaults.js";
 import { installedDrivers } from "./drivers.js";
 import {
   baselineFixes,
@@ -74,8 +74,21 @@ function toggleNamed(name: string): ToggleEntry {
   return t;
 }
 
-function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
+/**
+ * `run`'s default --workers: the number of cores for a campaign long enough to pay for a V8
+ * instance per thread, one thread otherwise: at least SCHEDULES_FOR_WORKERS schedules
+ * (`expected`; null for a --time or DFS campaign, whose length is its time or the units'
+ * search), or a --time of at least TIME_FOR_WORKERS_MS.
+ */
+export function defaultWorkers(
+  expected: number | null,
+  timeMs: number | null,
+  cores: number = availableParallelism(),
+): number {
+  const all = Math.max(1, cores);
+  if (expected !== null) return expected >= SCHEDULES_FOR_WORKERS ? all : 1;
+  if (timeMs !== null) return timeMs >= TIME_FOR_WORKERS_MS ? all : 1;
+  return all;
 }
 
 // ---------------------------------------------------------------------------------------- list
@@ -244,15 +257,14 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
     throw new UsageError(
       "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults)",
     );
-  const workers = o.workers ?? defaultWorkers();
+  const expected = expectedSchedules(config, units.length);
+  const workers = o.workers ?? defaultWorkers(expected, config.timeMs);
   if (!o.quiet)
     io.error(
       `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenario${config.scenarios.length === 1 ? "" : "s"} x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
     );
   const progress =
-    o.quiet || !io.stderr
-      ? undefined
-      : new CampaignProgress(io.stderr, expectedSchedules(config, units.length), config.timeMs);
+    o.quiet || !io.stderr ? undefined : new CampaignProgress(io.stderr, expected, config.timeMs);
   let run: Awaited<ReturnType<typeof runCampaign>>;
   try {
     run = await runCampaign(config, workers, progress);
