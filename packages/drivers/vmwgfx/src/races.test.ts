@@ -5,7 +5,7 @@
  * and nothing leaks after quiesce.
  */
 
-import type { DrmFile } from "@primetime/gem";
+import { DRM_IOCTL_MODE_CREATE_DUMB, type DrmFile } from "@primetime/gem";
 import type { RunResult, Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
@@ -188,6 +188,43 @@ describe("vmwgfx uapi errors", () => {
         expect(await sync(7, drm_vmw_synccpu_read, tiny.handle)).toBe(-22);
         expect(await sync(drm_vmw_synccpu_grab, drm_vmw_synccpu_read, 4242)).toBe(-3);
         expect(await handleClose(p, fd, tiny.handle)).toBe(0);
+        await p.close(fd);
+      }),
+    );
+  });
+
+  it("MODE_CREATE_DUMB takes cpp 1, 2 or 4 only (v6.12 vmw_dumb_create(): -EINVAL otherwise)", async () => {
+    expectClean(
+      await runVmw(async (p, m) => {
+        const fd = await openNode(p, m.vmw.card); // MODE_CREATE_DUMB is not DRM_RENDER_ALLOW
+        const dumb = (width: number, height: number, bpp: number) => {
+          const arg = { width, height, bpp, flags: 0, handle: 0, pitch: 0, size: 0 };
+          return p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg).then((ret) => ({ ret, arg }));
+        };
+        // cpp 3 (24 bpp, and 17 bpp rounded up), 8 (64 bpp): refused, outputs cleared, no object.
+        for (const bpp of [24, 17, 64]) {
+          const { ret, arg } = await dumb(100, 10, bpp);
+          expect([bpp, ret, arg.handle, arg.pitch, arg.size]).toEqual([bpp, -22, 0, 0, 0]);
+        }
+        // A direct call returns before writing anything.
+        const file = p.files.peek(fd)!.privateData as DrmFile;
+        const direct = { width: 100, height: 10, bpp: 24, flags: 0, handle: 0, pitch: 0, size: 0 };
+        expect(await vmwDumbCreate(file, m.vmw.device, direct)).toBe(-22);
+        expect([direct.handle, direct.pitch, direct.size]).toEqual([0, 0, 0]);
+        // cpp 1, 2, 4 (1 and 12 bpp round up to 1 and 2): pitch = width * cpp, size page-aligned.
+        // The first handle is 1: the refused creates left nothing in the handle table.
+        const got: number[][] = [];
+        for (const bpp of [8, 16, 32, 1, 12]) {
+          const { ret, arg } = await dumb(1000, 10, bpp);
+          got.push([bpp, ret, arg.handle, arg.pitch, arg.size]);
+        }
+        expect(got).toEqual([
+          [8, 0, 1, 1000, 12288],
+          [16, 0, 2, 2000, 20480],
+          [32, 0, 3, 4000, 40960],
+          [1, 0, 4, 1000, 12288],
+          [12, 0, 5, 2000, 20480],
+        ]);
         await p.close(fd);
       }),
     );
