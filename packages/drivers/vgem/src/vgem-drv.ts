@@ -63,6 +63,7 @@ import {
   kmalloc,
   lockdepAssertHeld,
   PAGE_SIZE,
+  pageAlign,
 } from "@primetime/kernel";
 import { opLabel, point } from "@primetime/sim";
 import {
@@ -170,9 +171,12 @@ async function vgemObjectCreate(
   return obj;
 }
 
-/** PAGE_ALIGN() of a u32: ALIGN()'s mask has the argument's type, so the sum wraps modulo 2^32. */
+/**
+ * PAGE_ALIGN() of a u32: ALIGN()'s mask has the argument's type, so the sum wraps modulo 2^32
+ * (for x < 2^32, pageAlign(x) is at most 2^32, which wraps to 0).
+ */
 function pageAlignU32(x: number): number {
-  return (((x + PAGE_SIZE - 1) >>> 0) & ~(PAGE_SIZE - 1)) >>> 0;
+  return pageAlign(x) >>> 0;
 }
 
 /**
