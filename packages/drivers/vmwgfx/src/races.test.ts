@@ -5,13 +5,21 @@
  * and nothing leaks after quiesce.
  */
 
-import { DRM_IOCTL_MODE_CREATE_DUMB, type DrmFile } from "@primetime/gem";
+import {
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+  type DrmFile,
+  drmGemObjectLookup,
+  drmGemObjectPut,
+} from "@primetime/gem";
 import type { RunResult, Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import {
   allocFailslab,
   allocVsCloseGuessedHandle,
+  dumbCreateExit,
+  dumbCreateVsCloseGuessedHandle,
   importForeign,
   reexportVsClose,
   surfaceRefVsBoClose,
@@ -23,6 +31,8 @@ import {
   handleClose,
   handleToFd,
   mobCreate,
+  mobRead,
+  mobWrite,
   ok,
   openNode,
   runVmw,
@@ -33,6 +43,8 @@ import {
 } from "./test-machine.js";
 import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_DUMB_BUFFER_LEAK,
+  VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
@@ -40,7 +52,9 @@ import {
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_TOGGLES,
 } from "./toggles.js";
-import { vmwDumbCreate } from "./vmwgfx-gem.js";
+import type { VmwBo } from "./vmwgfx-bo.js";
+import type { VmwFpriv } from "./vmwgfx-drv.js";
+import { vmwDumbCreate } from "./vmwgfx-surface.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
   drm_vmw_synccpu_grab,
@@ -91,6 +105,18 @@ const CASES: ToggleCase[] = [
     name: "import-foreign",
     scenario: importForeign,
     finds: /kmemleak.*dma_buf/s,
+  },
+  {
+    toggle: VMWGFX_DUMB_BUFFER_LEAK.name,
+    name: "dumb-create-exit",
+    scenario: dumbCreateExit,
+    finds: /kmemleak.*vmw_bo.*vmw_user_surface|kmemleak.*vmw_user_surface.*vmw_bo/s,
+  },
+  {
+    toggle: VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name,
+    name: "dumb-create-vs-close-guessed-handle",
+    scenario: dumbCreateVsCloseGuessedHandle,
+    finds: /KASAN: slab-use-after-free in (vmw_dumb_create|kref_put)/,
   },
 ];
 
@@ -165,10 +191,6 @@ describe("vmwgfx uapi errors", () => {
         // ALLOC_BO of size 0: no size check in vmw_gem_object_create_ioctl() or vmw_bo_init();
         // ttm_bo_init_reserved()'s drm_vma_offset_add() of 0 pages is drm_mm's -ENOSPC.
         expect(await mobCreate(p, fd, 0)).toBe(-28);
-        // vmw_dumb_create() called directly with a zero height (the core refuses it): the same.
-        const file = p.files.peek(fd)!.privateData as DrmFile;
-        const dumb = { width: 64, height: 0, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
-        expect(await vmwDumbCreate(file, m.vmw.device, dumb)).toBe(-28);
         // surface with an unknown buffer handle: -ESRCH; too small a buffer: -EINVAL
         const tiny = ok(await mobCreate(p, fd, 4096), "mob");
         expect(await surfaceCreate(p, fd, 16, { handle: 77, mapHandle: 0, size: 0 })).toBe(-3);
@@ -193,40 +215,130 @@ describe("vmwgfx uapi errors", () => {
     );
   });
 
-  it("MODE_CREATE_DUMB takes cpp 1, 2 or 4 only (v6.12 vmw_dumb_create(): -EINVAL otherwise)", async () => {
+  it("a direct vmw_dumb_create() of zero height on a device without 3D (raw branch): -ENOSPC", async () => {
+    expectClean(
+      await runVmw(
+        async (p, m) => {
+          const fd = await openNode(p, m.vmw.render);
+          // The core refuses it; called directly, the 0-page buffer is ttm_bo_init_reserved()'s
+          // -ENOSPC (no size check in vmw_dumb_create() or vmw_bo_init()).
+          const file = p.files.peek(fd)!.privateData as DrmFile;
+          const dumb = { width: 64, height: 0, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+          expect(await vmwDumbCreate(file, m.vmw.device, dumb)).toBe(-28);
+          await p.close(fd);
+        },
+        { device: { has3d: false } },
+      ),
+    );
+  });
+
+  it("MODE_CREATE_DUMB on a device without 3D (raw branch) takes cpp 1, 2 or 4 only (-EINVAL otherwise)", async () => {
+    expectClean(
+      await runVmw(
+        async (p, m) => {
+          const fd = await openNode(p, m.vmw.card); // MODE_CREATE_DUMB is not DRM_RENDER_ALLOW
+          const dumb = (width: number, height: number, bpp: number) => {
+            const arg = { width, height, bpp, flags: 0, handle: 0, pitch: 0, size: 0 };
+            return p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg).then((ret) => ({ ret, arg }));
+          };
+          // cpp 3 (24 bpp, and 17 bpp rounded up), 8 (64 bpp): refused, outputs cleared, no object.
+          for (const bpp of [24, 17, 64]) {
+            const { ret, arg } = await dumb(100, 10, bpp);
+            expect([bpp, ret, arg.handle, arg.pitch, arg.size]).toEqual([bpp, -22, 0, 0, 0]);
+          }
+          // A direct call returns before writing anything.
+          const file = p.files.peek(fd)!.privateData as DrmFile;
+          const direct = {
+            width: 100,
+            height: 10,
+            bpp: 24,
+            flags: 0,
+            handle: 0,
+            pitch: 0,
+            size: 0,
+          };
+          expect(await vmwDumbCreate(file, m.vmw.device, direct)).toBe(-22);
+          expect([direct.handle, direct.pitch, direct.size]).toEqual([0, 0, 0]);
+          // cpp 1, 2, 4 (1 and 12 bpp round up to 1 and 2): pitch = width * cpp, size page-aligned.
+          // The first handle is 1: the refused creates left nothing in the handle table.
+          const got: number[][] = [];
+          for (const bpp of [8, 16, 32, 1, 12]) {
+            const { ret, arg } = await dumb(1000, 10, bpp);
+            got.push([bpp, ret, arg.handle, arg.pitch, arg.size]);
+          }
+          expect(got).toEqual([
+            [8, 0, 1, 1000, 12288],
+            [16, 0, 2, 2000, 20480],
+            [32, 0, 3, 4000, 40960],
+            [1, 0, 4, 1000, 12288],
+            [12, 0, 5, 2000, 20480],
+          ]);
+          await p.close(fd);
+        },
+        { device: { has3d: false } },
+      ),
+    );
+  });
+
+  it("MODE_CREATE_DUMB on the simulated device (MOBs and 3D): a surface-backed buffer, any bpp", async () => {
     expectClean(
       await runVmw(async (p, m) => {
-        const fd = await openNode(p, m.vmw.card); // MODE_CREATE_DUMB is not DRM_RENDER_ALLOW
-        const dumb = (width: number, height: number, bpp: number) => {
-          const arg = { width, height, bpp, flags: 0, handle: 0, pitch: 0, size: 0 };
-          return p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg).then((ret) => ({ ret, arg }));
-        };
-        // cpp 3 (24 bpp, and 17 bpp rounded up), 8 (64 bpp): refused, outputs cleared, no object.
-        for (const bpp of [24, 17, 64]) {
-          const { ret, arg } = await dumb(100, 10, bpp);
-          expect([bpp, ret, arg.handle, arg.pitch, arg.size]).toEqual([bpp, -22, 0, 0, 0]);
-        }
-        // A direct call returns before writing anything.
+        const fd = await openNode(p, m.vmw.card);
         const file = p.files.peek(fd)!.privateData as DrmFile;
-        const direct = { width: 100, height: 10, bpp: 24, flags: 0, handle: 0, pitch: 0, size: 0 };
-        expect(await vmwDumbCreate(file, m.vmw.device, direct)).toBe(-22);
-        expect([direct.handle, direct.pitch, direct.size]).toEqual([0, 0, 0]);
-        // cpp 1, 2, 4 (1 and 12 bpp round up to 1 and 2): pitch = width * cpp, size page-aligned.
-        // The first handle is 1: the refused creates left nothing in the handle table.
+        const tfile = (file.driverPriv as VmwFpriv).tfile!;
         const got: number[][] = [];
-        for (const bpp of [8, 16, 32, 1, 12]) {
-          const { ret, arg } = await dumb(1000, 10, bpp);
+        // 8 P8, 16 R5G6B5, 32 X8R8G8B8; 24, 1 and 64 bpp: a warning and X8R8G8B8, no -EINVAL.
+        for (const bpp of [8, 16, 32, 24, 1, 64]) {
+          const arg = { width: 1000, height: 10, bpp, flags: 0, handle: 0, pitch: 0, size: 0 };
+          const ret = await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
           got.push([bpp, ret, arg.handle, arg.pitch, arg.size]);
+          // The surface's handle is not left open in the file; the buffer is a dumb one whose
+          // only GEM reference is the handle's, and it holds the surface.
+          expect(tfile.refList.length).toBe(0);
+          const bo = (await drmGemObjectLookup(file, arg.handle)) as VmwBo;
+          expect([bo.isDumb, bo.dumbSurface?.res.guestMemoryBo === bo]).toEqual([true, true]);
+          expect(bo.refcount.read()).toBe(2); // the handle's and the lookup's
+          await drmGemObjectPut(bo);
         }
         expect(got).toEqual([
           [8, 0, 1, 1000, 12288],
           [16, 0, 2, 2000, 20480],
           [32, 0, 3, 4000, 40960],
-          [1, 0, 4, 1000, 12288],
-          [12, 0, 5, 2000, 20480],
+          [24, 0, 4, 4000, 40960],
+          [1, 0, 5, 4000, 40960],
+          [64, 0, 6, 4000, 40960],
         ]);
+        // The buffer maps and keeps its contents; closing handles frees buffers and surfaces
+        // (the leak check at shutdown), the last one with the file.
+        const mob = { handle: 3, mapHandle: 0, size: 40960 };
+        const map = { handle: 3, pad: 0, offset: 0 };
+        expect(await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, map)).toBe(0);
+        mob.mapHandle = map.offset;
+        await mobWrite(p, fd, mob, new Uint8Array([5, 6, 7]));
+        expect([...(await mobRead(p, fd, mob, 3))]).toEqual([5, 6, 7]);
+        for (const h of [1, 2, 3, 4, 5]) expect(await handleClose(p, fd, h)).toBe(0);
         await p.close(fd);
       }),
+    );
+  });
+
+  it("with a toggle of a kernel before d6667f0ddf46 on, dumb buffers are raw buffers there too", async () => {
+    expectClean(
+      await runVmw(
+        async (p, m) => {
+          const fd = await openNode(p, m.vmw.card);
+          const arg = { width: 100, height: 10, bpp: 24, flags: 0, handle: 0, pitch: 0, size: 0 };
+          expect(await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg)).toBe(-22);
+          arg.bpp = 32;
+          expect(await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg)).toBe(0);
+          const file = p.files.peek(fd)!.privateData as DrmFile;
+          const bo = (await drmGemObjectLookup(file, arg.handle)) as VmwBo;
+          expect([bo.isDumb, bo.dumbSurface]).toEqual([false, null]);
+          await drmGemObjectPut(bo);
+          await p.close(fd);
+        },
+        { toggles: [VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name] },
+      ),
     );
   });
 

@@ -12,6 +12,7 @@ import {
   type DmaHeapAllocationData,
   registerSystemHeap,
 } from "@primetime/dma-buf";
+import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
 import { O_CLOEXEC, O_RDWR, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
@@ -32,6 +33,8 @@ import {
 } from "./test-machine.js";
 import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_DUMB_BUFFER_LEAK,
+  VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
@@ -49,17 +52,21 @@ function igtAssert(cond: boolean, msg: string): void {
   if (!cond) throw new Error(`igt_assert: ${msg}`);
 }
 
-/** A scenario: one process with a render fd runs `setup`, then threads a and b, then `after`. */
+/**
+ * A scenario: one process with a render fd (the card's with `node` "card": MODE_CREATE_DUMB is
+ * not DRM_RENDER_ALLOW) runs `setup`, then threads a and b, then `after`.
+ */
 function race<S>(
   setup: (p: Process, fd: number) => Promise<S>,
   a: (q: Process, fd: number, s: S) => Promise<void>,
   b: (q: Process, fd: number, s: S) => Promise<void>,
   after: (p: Process, fd: number, s: S) => Promise<void> = async () => {},
+  node: "render" | "card" = "render",
 ): Scenario {
   return async (sim) => {
     const m = await bootVmw(sim);
     const proc = m.kernel.spawnProcess("igt", async (p) => {
-      const fd = await openNode(p, m.vmw.render);
+      const fd = await openNode(p, node === "card" ? m.vmw.card : m.vmw.render);
       const s = await setup(p, fd);
       const ta = p.spawnThread("a", (q) => a(q, fd, s));
       const tb = p.spawnThread("b", (q) => b(q, fd, s));
@@ -219,6 +226,50 @@ export const allocFailslab = race(
   },
 );
 
+/** MODE_CREATE_DUMB of `width` x 4 at 32 bpp; the handle, or -errno. */
+async function dumbCreate(q: Process, fd: number, width: number): Promise<number> {
+  const arg = { width, height: 4, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 };
+  const ret = await q.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+  return ret < 0 ? ret : arg.handle;
+}
+
+/**
+ * Surface-backed dumb buffers and a process exit: thread a creates one and closes its handle,
+ * thread b creates one and keeps it; the process exits with the fd open. Everything goes with
+ * the file (the handle holds the buffer, the buffer its surface).
+ */
+export const dumbCreateExit = race(
+  async () => null,
+  async (q, fd) => {
+    const h = await dumbCreate(q, fd, 1024);
+    igtAssert(h > 0, `dumb create: ${h}`);
+    igtAssert((await handleClose(q, fd, h)) === 0, "close");
+  },
+  async (q, fd) => {
+    const h = await dumbCreate(q, fd, 512);
+    igtAssert(h > 0, `dumb create: ${h}`);
+  },
+  async () => {},
+  "card",
+);
+
+/**
+ * A dumb buffer's creation races a GEM_CLOSE of the handle it is about to return (guessed: 1,
+ * the first), as IGT's gem_flink_race and prime_self_import races do.
+ */
+export const dumbCreateVsCloseGuessedHandle = race(
+  async () => null,
+  async (q, fd) => {
+    const h = await dumbCreate(q, fd, 1024);
+    igtAssert(h > 0, `dumb create: ${h}`);
+  },
+  async (q, fd) => {
+    await handleClose(q, fd, 1);
+  },
+  async () => {},
+  "card",
+);
+
 /** A race scenario of vmwgfx and the toggle it finds (the shape of TTM's race scenarios). */
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
@@ -301,5 +352,29 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     finds: [VMWGFX_FD_TO_HANDLE_LEAK.name],
     schedules: 300,
     how: "kmemleak: an unreferenced dma_buf",
+  },
+  {
+    name: "vmwgfx/dumb-create-exit",
+    description:
+      "surface-backed dumb buffers, one closed and one kept, then the process exits with the fd open",
+    expect: "clean",
+    scenario: dumbCreateExit,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c vmw_dumb_create(), vmw_user_surface_base_release(); vmwgfx_bo.c vmw_bo_release()",
+    finds: [VMWGFX_DUMB_BUFFER_LEAK.name],
+    schedules: 300,
+    how: "kmemleak: an unreferenced vmw_bo and vmw_user_surface",
+  },
+  {
+    name: "vmwgfx/dumb-create-vs-close-guessed-handle",
+    description:
+      "MODE_CREATE_DUMB (surface branch) races a GEM_CLOSE of the handle it is about to return (guessed)",
+    expect: "clean",
+    scenario: dumbCreateVsCloseGuessedHandle,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c vmw_dumb_create(); vmwgfx_bo.c vmw_bo_release()",
+    finds: [VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name],
+    schedules: 300,
+    how: "KASAN: slab-use-after-free in vmw_dumb_create (the buffer) or of the vmw_user_surface",
   },
 ];

@@ -15,7 +15,12 @@ import {
 import { Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
 import { formatSplat, type RunResult, Simulation, sleep } from "@primetime/sim";
-import { createVmwgfx, destroyVmwgfx, type VmwgfxDevice } from "./vmwgfx-drv.js";
+import {
+  createVmwgfx,
+  destroyVmwgfx,
+  type VmwgfxDevice,
+  type VmwgfxOptions,
+} from "./vmwgfx-drv.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
@@ -43,10 +48,10 @@ export interface VmwMachine {
   vmw: VmwgfxDevice;
 }
 
-/** Boots a kernel with one vmwgfx device and runs `body` as process "test" in it. */
-export async function bootVmw(sim: Simulation): Promise<VmwMachine> {
+/** Boots a kernel with one vmwgfx device (configured by `device`). */
+export async function bootVmw(sim: Simulation, device: VmwgfxOptions = {}): Promise<VmwMachine> {
   const kernel = Kernel.boot();
-  const vmw = await createVmwgfx(kernel);
+  const vmw = await createVmwgfx(kernel, device);
   return { kernel, sim, vmw };
 }
 
@@ -65,16 +70,16 @@ export async function shutdownVmw(m: VmwMachine): Promise<void> {
 }
 
 /**
- * Runs `body` as the main thread of process "test" on a fresh vmwgfx machine, then shuts the
- * machine down with a leak check. An exception in the test is a `bug` splat of the run.
+ * Runs `body` as the main thread of process "test" on a fresh vmwgfx machine (`opts.device`:
+ * the device's configuration), then shuts the machine down with a leak check. An exception in the test is a `bug` splat of the run.
  */
 export function runVmw(
   body: (p: Process, m: VmwMachine) => Promise<void>,
-  opts: { seed?: number; toggles?: string[] } = {},
+  opts: { seed?: number; toggles?: string[]; device?: VmwgfxOptions } = {},
 ): Promise<RunResult> {
   const sim = new Simulation({ seed: opts.seed ?? 1, toggles: opts.toggles });
   return sim.run(async () => {
-    const m = await bootVmw(sim);
+    const m = await bootVmw(sim, opts.device);
     const p = m.kernel.spawnProcess("test", (proc) => body(proc, m));
     const code = await p.wait();
     if (code !== 0) sim.report("warn", `test process exited with ${code}`);

@@ -107,6 +107,48 @@ export const VMWGFX_BO_ACCESS_AFTER_FAILED_INIT = defineToggle({
   kernels: "v5.17 ('drm/vmwgfx: Implement DRIVER_GEM') until the fix (Feb 2023; stable v5.17+)",
 });
 
+/** vmw_dumb_create()'s surface branch as before "drm/vmwgfx: Fix dumb buffer leak". */
+export const VMWGFX_DUMB_BUFFER_LEAK = defineToggle({
+  name: "vmwgfx.dumb-buffer-leak",
+  description:
+    "vmw_dumb_create() on a device with MOBs and 3D backs the dumb buffer with a GB surface and " +
+    "keeps the surface's GEM reference to its buffer (no drm_gem_object_put() after the lookup), " +
+    "the surface's ttm base object stays open in the creating file (ttm_ref_object_base_unref() " +
+    "only on error) with its release still set, and vmw_user_surface_base_release() returns " +
+    "early for a dumb buffer's surface: nothing ever drops the surface's resource, which holds " +
+    "the buffer, so buffer and surface outlive the file and the process (kmemleak).",
+  fixedBy: "drm/vmwgfx: Fix dumb buffer leak",
+  foundBy: "races.test.ts: dumb-create-exit (MODE_CREATE_DUMB, then the process exits)",
+  kind: "historic",
+  commit: "f42c09e614f1",
+  kernels:
+    "v6.11 and 6.10.4+ ('drm/vmwgfx: Fix handling of dumb buffers', d6667f0ddf46) until the " +
+    "fix (v6.16; stable 6.12.34 and 6.15.y, June 2025)",
+});
+
+/** v6.12.y's vmw_dumb_create() dropping the buffer's GEM reference before its last use. */
+export const VMWGFX_DUMB_PUT_BEFORE_LAST_USE = defineToggle({
+  name: "vmwgfx.dumb-put-before-last-use",
+  description:
+    "vmw_dumb_create()'s surface branch (since 'drm/vmwgfx: Fix dumb buffer leak') drops the " +
+    "GEM reference the surface define took on the buffer right after marking it is_dumb, then " +
+    "reads vbo->dumb_surface, drops the lookup's resource reference and unreferences the " +
+    "surface's handle. The buffer's GEM handle is public since the define: a thread closing " +
+    "the guessed handle meanwhile makes that put the last one, and the buffer's release frees " +
+    "it and drops the surface's resource reference: the read of vbo is a use-after-free, or " +
+    "the lookup's unreference frees the surface before ttm_ref_object_base_unref() drops its " +
+    "base (KASAN use-after-free after kfree_rcu). The model's default drops the GEM reference " +
+    "last.",
+  fixedBy:
+    "drm/vmwgfx: drop the dumb buffer's GEM reference last in vmw_dumb_create() (proposed " +
+    "2026, no hash)",
+  foundBy:
+    "races.test.ts: dumb-create-vs-close-guessed-handle (also IGT gem_flink_race/flink_close " +
+    "and prime_self_import/export-vs-gem_close-race on vmwgfx)",
+  kind: "proposed",
+  kernels: "every kernel with f42c09e614f1: v6.16+ (still in v6.18), stable 6.12.34+ and 6.15.y",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
@@ -115,4 +157,6 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_FD_TO_HANDLE_LEAK,
+  VMWGFX_DUMB_BUFFER_LEAK,
+  VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
 ];

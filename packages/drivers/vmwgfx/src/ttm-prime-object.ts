@@ -214,3 +214,11 @@ export async function ttmPrimeObjectInit(
   prime.primeRefcountRelease = refcountRelease;
   return ttmBaseObjectInit(tfile, prime, shareable, TTM_PRIME_TYPE, ttmPrimeRefcountRelease);
 }
+
+/**
+ * Models ttm_base_object_type(): the driver type of a prime object, else the object type.
+ * Locking: none. References: the caller's.
+ */
+export function ttmBaseObjectType(base: TtmBaseObject): number {
+  return base.objectType === TTM_PRIME_TYPE ? (base as TtmPrimeObject).realType : base.objectType;
+}

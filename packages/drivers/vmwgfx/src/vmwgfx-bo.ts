@@ -61,6 +61,7 @@ import {
   kfree,
   kmalloc,
   lockdepAssertHeld,
+  type Mutex,
   PAGE_SIZE,
 } from "@primetime/kernel";
 import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
@@ -85,6 +86,7 @@ import {
   ttmTtIsPopulated,
 } from "@primetime/ttm";
 import { VMWGFX_BO_ACCESS_AFTER_FAILED_INIT, VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
+import { type VmwResource, vmwResourceUnreference } from "./vmwgfx-resource.js";
 import {
   type DrmVmwHandleCloseArg,
   type DrmVmwSynccpuArg,
@@ -114,6 +116,13 @@ export class VmwBo extends TtmBufferObject {
   imported = false;
   /** Models tbo.base.funcs being set (vmw_gem_object_create() sets them after vmw_bo_create()). */
   gemFuncsSet = false;
+  /** Models is_dumb: the buffer of a surface-backed dumb buffer (vmw_dumb_create()). */
+  isDumb = false;
+  /**
+   * Models dumb_surface: the surface behind a dumb buffer. The buffer owns one reference to its
+   * resource (the one the surface's base object held: v6.12.y), dropped by vmwBoRelease().
+   */
+  dumbSurface: { readonly res: VmwResource } | null = null;
 }
 
 /** kmalloc()'s constructor call for a VmwBo (one function, not a closure per call). */
@@ -125,6 +134,8 @@ function newVmwBo(funcs: DrmGemObjectFuncs): VmwBo {
 export interface VmwBoDevice {
   /** Models dev_priv->bdev. */
   readonly bdev: TtmDevice;
+  /** Models dev_priv->cmdbuf_mutex: protects res->guest_memory_bo. */
+  readonly cmdbufMutex: Mutex;
 }
 
 /** Models vmw_sys_placement: the guest's system memory. */
@@ -152,9 +163,14 @@ export async function vmwBoUnreference(bo: VmwBo): Promise<void> {
 
 /**
  * Models vmw_bo_free() / vmw_bo_release() (the TTM destroy): WARN if a GEM object still has GEM
- * references (a TTM reference outlived the GEM ones' owners wrongly), then the GEM release (mmap
- * offset, reservation, pages) and the kfree. An import gives its dma-buf back first.
- * Locking: none; the last TTM reference is gone. References: consumes the buffer.
+ * references (a TTM reference outlived the GEM ones' owners wrongly); a dumb buffer's surface is
+ * detached from it (under cmdbuf_mutex: res->guest_memory_bo = NULL, which held no reference)
+ * and unreferenced (vmw_surface_unreference(): the resource reference the buffer owns); then
+ * the GEM release (mmap offset, reservation, pages) and the kfree. An import gives its dma-buf
+ * back first. Not modeled of v6.12.y's dumb branch: the resource reserve/unreserve around the
+ * detach, vmw_resource_mob_detach(), and the dirty tracking (dirty_free, vmw_bo_dirty_release()).
+ * Locking: none held; takes cmdbuf_mutex for a dumb buffer. References: consumes the buffer and,
+ * for a dumb buffer, one reference of its surface's resource.
  */
 async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
   const bo = tbo as VmwBo;
@@ -164,6 +180,29 @@ async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
       true,
       `vmw_bo_release(${bo.name}): WARN_ON(vbo->tbo.base.funcs && kref_read(&vbo->tbo.base.refcount) != 0)`,
     );
+  warnOn(
+    bo.isDumb && !bo.dumbSurface,
+    `vmw_bo_release(${bo.name}): WARN_ON(vbo->is_dumb && !vbo->dumb_surface)`,
+  );
+  if (bo.isDumb && bo.dumbSurface) {
+    const res = bo.dumbSurface.res;
+    warnOn(
+      bo !== res.guestMemoryBo,
+      `vmw_bo_release(${bo.name}): WARN_ON(vbo != res->guest_memory_bo)`,
+    );
+    warnOn(!res.guestMemoryBo, `vmw_bo_release(${bo.name}): WARN_ON(!res->guest_memory_bo)`);
+    if (res.guestMemoryBo) {
+      // Reserve and switch the backing mob.
+      const vmw = bo.dev.driverPrivate as VmwBoDevice;
+      await vmw.cmdbufMutex.lock();
+      await point(`res->guest_memory_bo = NULL (${res.owner.name})`);
+      res.guestMemoryBo = null;
+      await vmw.cmdbufMutex.unlock();
+    }
+    const dumbSurface = bo.dumbSurface;
+    bo.dumbSurface = null; // vmw_surface_unreference(&vbo->dumb_surface)
+    await vmwResourceUnreference(dumbSurface.res);
+  }
   if (bo.importAttach) await drmPrimeGemDestroy(bo, bo.sgt);
   bo.sgt = null;
   await drmGemObjectRelease(bo);

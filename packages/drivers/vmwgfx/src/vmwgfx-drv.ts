@@ -75,14 +75,10 @@ import {
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
 import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
-import {
-  vmwDumbCreate,
-  vmwDumbMapOffset,
-  vmwGemObjectCreateIoctl,
-  vmwPrimeImportSgTable,
-} from "./vmwgfx-gem.js";
+import { vmwDumbMapOffset, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
 import {
+  vmwDumbCreate,
   vmwGbSurfaceDefineIoctl,
   vmwGbSurfaceReferenceIoctl,
   vmwSurfaceDestroyIoctl,
@@ -141,6 +137,10 @@ export class VmwPrivate extends SlabObject {
   fences!: SimgpuFenceDriver;
   /** Models cmdbuf_mutex. */
   readonly cmdbufMutex: Mutex;
+  /** Models has_mob: guest-backed objects (every surface here is guest-backed). */
+  readonly hasMob = true;
+  /** The device's 3D capability (SVGA3D_DEVCAP_3D), what vmw_supports_3d() answers. */
+  has3d = true;
 
   constructor() {
     super(vmwPrivateCache);
@@ -353,6 +353,15 @@ export const vmwDriver: DrmDriver = {
   gemPrimeImportSgTable: vmwPrimeImportSgTable,
 };
 
+/** How the simulated SVGA device is configured. */
+export interface VmwgfxOptions {
+  /**
+   * The device's 3D capability (default true: the simulated device runs 3D command submission
+   * on GB surfaces). Without it vmw_supports_3d() is false and dumb buffers are raw buffers.
+   */
+  readonly has3d?: boolean;
+}
+
 /** A registered vmwgfx device and its nodes. */
 export interface VmwgfxDevice {
   readonly device: DrmDevice;
@@ -363,16 +372,21 @@ export interface VmwgfxDevice {
 }
 
 /**
- * Models vmw_probe() + vmw_driver_load() (the parts kept): the private structure with its ttm
+ * Models vmw_probe() + vmw_driver_load() (the parts kept): the private structure (has_mob, and
+ * the 3D capability from `opts`) with its ttm
  * object device (surface handles from VMWGFX_NUM_MOB + 1, dma-buf ops vmw_prime_dmabuf_ops), the
  * DRM device, and its registration (/dev/dri/cardN, renderD(128+N)). Throws if the DRM core
  * refuses (a bug, not an input error). Call it from a task of the kernel's simulation.
  * Locking: none; may sleep. References: the caller owns the device's creation reference
  * (destroyVmwgfx() drops it).
  */
-export async function createVmwgfx(kernel: DrmKernel): Promise<VmwgfxDevice> {
+export async function createVmwgfx(
+  kernel: DrmKernel,
+  opts: VmwgfxOptions = {},
+): Promise<VmwgfxDevice> {
   const vmw = kmalloc(vmwPrivateCache, () => new VmwPrivate());
   if (isErr(vmw)) throw new Error("vmwgfx: out of memory");
+  vmw.has3d = opts.has3d ?? true;
   const tdev = ttmObjectDeviceInit(vmwPrimeDmabufOps, ttmPrimeDmabufRelease);
   if (isErr(tdev)) throw new Error("vmwgfx: ttm_object_device_init failed");
   vmw.tdev = tdev;

@@ -1,7 +1,7 @@
 /**
- * vmwgfx's GEM side (drivers/gpu/drm/vmwgfx/vmwgfx_gem.c, vmw_dumb_create() of vmwgfx_surface.c):
- * buffer objects created with a GEM handle (ALLOC_BO, dumb buffers) and foreign dma-bufs
- * imported as buffer objects.
+ * vmwgfx's GEM side (drivers/gpu/drm/vmwgfx/vmwgfx_gem.c): buffer objects created with a GEM
+ * handle (ALLOC_BO, dumb buffers: vmwDumbCreate() of vmwgfx-surface.ts, as vmw_dumb_create() is
+ * in vmwgfx_surface.c) and foreign dma-bufs imported as buffer objects.
  *
  * "drm/vmwgfx: Do not drop the reference to the handle too soon" (a950b989ea29, 2023) moved the
  * drop of the creation reference out of vmw_gem_object_create_with_handle() into its callers,
@@ -14,14 +14,13 @@ import type { DmaBufAttachment, SgTable } from "@primetime/dma-buf";
 import {
   type DrmDevice,
   type DrmFile,
-  type DrmModeCreateDumb,
   drmGemHandleCreate,
   drmGemObjectLookup,
   drmGemObjectPut,
   drmVmaNodeOffsetAddr,
   type GemObject,
 } from "@primetime/gem";
-import { EINVAL, ENOENT, type Errno, isErr, lockdepAssertHeld, PAGE_SIZE } from "@primetime/kernel";
+import { ENOENT, type Errno, isErr, lockdepAssertHeld } from "@primetime/kernel";
 import { point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_HANDLE_REF_DROPPED_TOO_SOON } from "./toggles.js";
 import { type VmwBo, vmwGemObjectCreate, vmwImportObjectCreate } from "./vmwgfx-bo.js";
@@ -75,48 +74,6 @@ export async function vmwGemObjectCreateIoctl(
   arg.cur_gmr_offset = 0;
   // drop reference from allocate - handle holds it now
   if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name)) await drmGemObjectPut(bo);
-  return 0;
-}
-
-/**
- * Models vmw_dumb_create() of v6.12 (vmwgfx_surface.c), its raw-buffer branch, the one v6.12
- * takes when `!dev_priv->has_mob || !vmw_supports_3d(dev_priv)`: cpp = DIV_ROUND_UP(bpp, 8),
- * -EINVAL unless cpp is 1, 2 or 4 ("Dumb buffers don't allow anything else. This is tested via
- * IGT's dumb_buffers"; nothing is written or allocated then), pitch = width * cpp, size =
- * ALIGN(pitch * height, PAGE_SIZE); a buffer with a handle, then the creation reference is dropped
- * (outputs written first). The kernel computes in u32, but through MODE_CREATE_DUMB nothing wraps:
- * drm_mode_create_dumb() bounds width * cpp, height * stride and PAGE_ALIGN(size) by U32_MAX. No
- * size check of its own: a zero size (a direct call only) is the 0-page mmap offset's -ENOSPC.
- *
- * Not modeled: v6.12's other branch, which the simulated device would take. It is a guest-backed
- * (MOB) device with 3D command submission (GB surfaces only, EXECBUF on surfaces), so has_mob and
- * vmw_supports_3d() would hold, and v6.12 would create the dumb buffer as a coherent GB surface
- * (SVGA3D format and screen-target flags, vmw_gb_surface_define()) whose buffer the handle names;
- * here it is a plain buffer, as on a device without MOBs or 3D (README, "Kernel version").
- * Locking: none held. References: the handle keeps the buffer.
- */
-export async function vmwDumbCreate(
-  file: DrmFile,
-  dev: DrmDevice,
-  args: DrmModeCreateDumb,
-): Promise<number> {
-  const cpp = Math.ceil(args.bpp / 8);
-  switch (cpp) {
-    case 1: // DRM_FORMAT_C8
-    case 2: // DRM_FORMAT_RGB565
-    case 4: // DRM_FORMAT_XRGB8888
-      break;
-    default:
-      // Dumb buffers don't allow anything else. This is tested via IGT's dumb_buffers
-      return -EINVAL;
-  }
-  args.pitch = args.width * cpp;
-  args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
-  const r = await vmwGemObjectCreateWithHandle(dev, file, args.size);
-  if (isErr(r)) return r;
-  args.handle = r.handle;
-  // drop reference from allocate - handle holds it now
-  if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name)) await drmGemObjectPut(r.bo);
   return 0;
 }
 

@@ -19,8 +19,16 @@
  */
 
 import { Kref } from "@primetime/atomics";
+import { EINVAL } from "@primetime/kernel";
 import { type Owner, point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
+import {
+  type TtmBaseObject,
+  type TtmObjectFile,
+  ttmBaseObjectLookup,
+  ttmBaseObjectUnref,
+} from "./ttm-object.js";
+import { ttmBaseObjectType } from "./ttm-prime-object.js";
 import { type VmwBo, vmwBoUnreference, vmwUserBoUnref } from "./vmwgfx-bo.js";
 
 /**
@@ -90,4 +98,36 @@ async function vmwResourceRelease(res: VmwResource): Promise<void> {
  */
 export async function vmwResourceUnreference(res: VmwResource): Promise<void> {
   await res.kref.put(() => vmwResourceRelease(res));
+}
+
+/** Models struct vmw_user_resource_conv (the fields kept). */
+export interface VmwUserResourceConv {
+  /** Models object_type: the ttm object type of the user-visible object. */
+  readonly objectType: number;
+  /** Models base_obj_to_res. */
+  readonly baseObjToRes: (base: TtmBaseObject) => VmwResource;
+}
+
+/**
+ * Models vmw_user_resource_lookup_handle(): the resource behind handle `handle` the file has
+ * opened, with a resource reference (kref_get() before "drm/vmwgfx: Fix dumb buffer leak",
+ * vmw_resource_reference() since: the same increment). -EINVAL if the file has no such handle
+ * or the object is not of the converter's type.
+ * Locking: see ttmBaseObjectLookup(). References: one resource reference for the caller; the
+ * lookup's base reference is dropped.
+ */
+export async function vmwUserResourceLookupHandle(
+  tfile: TtmObjectFile,
+  handle: number,
+  converter: VmwUserResourceConv,
+): Promise<VmwResource | number> {
+  const base = await ttmBaseObjectLookup(tfile, handle);
+  if (!base) return -EINVAL;
+  let ret: VmwResource | number = -EINVAL;
+  if (ttmBaseObjectType(base) === converter.objectType) {
+    const res = converter.baseObjToRes(base);
+    ret = await vmwResourceReference(res);
+  }
+  await ttmBaseObjectUnref(base);
+  return ret;
 }

@@ -13,14 +13,17 @@
  * Faithfulness: Linux v6.12, the GB (guest-backed, MOB) path only: no legacy (non-GB) surfaces,
  * no SM4/SM5 features (array_size, multisample, buffer_byte_stride are refused with -EINVAL as on
  * a device without those contexts), no scanout or coherent dirty tracking, every format 32 bits
- * per texel (the kernel's vmw_surface_get_desc() tables are not modelled).
+ * per texel but P8 (8) and R5G6B5 (16), the formats of dumb buffers (the kernel's
+ * vmw_surface_get_desc() tables are not modelled).
  */
 
 import {
   type DrmDevice,
   type DrmFile,
   type DrmMaster,
+  type DrmModeCreateDumb,
   drmGemHandleCreate,
+  drmGemObjectPut,
   drmIsPrimaryClient,
   drmIsRenderClient,
   drmMasterGet,
@@ -37,10 +40,16 @@ import {
   type Mutex,
   PAGE_SIZE,
 } from "@primetime/kernel";
-import { point, toggleEnabled } from "@primetime/sim";
-import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
+import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import {
-  TTM_PRIME_TYPE,
+  VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_DUMB_BUFFER_LEAK,
+  VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
+  VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
+  VMWGFX_INVALID_GEM_PUT,
+  VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+} from "./toggles.js";
+import {
   type TtmBaseObject,
   type TtmObjectFile,
   ttmBaseObjectLookupForRef,
@@ -49,14 +58,21 @@ import {
   ttmRefObjectBaseUnref,
   VMW_RES_SURFACE,
 } from "./ttm-object.js";
-import { TtmPrimeObject, ttmPrimeFdToHandle, ttmPrimeObjectInit } from "./ttm-prime-object.js";
+import {
+  TtmPrimeObject,
+  ttmBaseObjectType,
+  ttmPrimeFdToHandle,
+  ttmPrimeObjectInit,
+} from "./ttm-prime-object.js";
 import { type VmwBo, vmwBoReference, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import { vmwGemObjectCreateWithHandle } from "./vmwgfx-gem.js";
 import {
   VmwResource,
+  type VmwUserResourceConv,
   vmwResourceInit,
   vmwResourceReference,
   vmwResourceUnreference,
+  vmwUserResourceLookupHandle,
 } from "./vmwgfx-resource.js";
 import {
   DRM_VMW_HANDLE_PRIME,
@@ -65,12 +81,14 @@ import {
   type DrmVmwSurfaceArg,
   drm_vmw_surface_flag_coherent,
   drm_vmw_surface_flag_create_buffer,
+  drm_vmw_surface_flag_scanout,
+  drm_vmw_surface_flag_shareable,
   SVGA3D_INVALID_ID,
 } from "./vmwgfx-uapi.js";
 
 /** Models DRM_VMW_MAX_MIP_LEVELS. */
 export const DRM_VMW_MAX_MIP_LEVELS = 24;
-/** Bytes per texel of every format in this model. */
+/** Bytes per texel of the formats the model does not size otherwise (vmwSurfaceBytesPerTexel()). */
 export const VMW_SURFACE_BYTES_PER_TEXEL = 4;
 
 /** The slab cache of user surfaces (kzalloc() in vmw_gb_surface_define()). */
@@ -93,6 +111,42 @@ export interface VmwSurfaceDevice {
   readonly tdev: import("./ttm-object.js").TtmObjectDevice;
   /** Models dev_priv->cmdbuf_mutex: protects res->guest_memory_bo. */
   readonly cmdbufMutex: Mutex;
+  /** Models dev_priv->has_mob: the device has guest-backed objects (MOBs). */
+  readonly hasMob: boolean;
+  /** The device's SVGA3D_DEVCAP_3D, what vmw_supports_3d() reads on a MOB device. */
+  readonly has3d: boolean;
+}
+
+/**
+ * Models vmw_supports_3d() (vmwgfx_cmd.c) on a guest-backed device: the device's 3D
+ * capability (the FIFO checks of a device without MOBs are not modeled).
+ * Locking: none. References: none.
+ */
+export function vmwSupports3d(vmw: VmwSurfaceDevice): boolean {
+  return vmw.hasMob && vmw.has3d;
+}
+
+/** Models SVGA3D_X8R8G8B8 (SVGA3dSurfaceFormat). */
+export const SVGA3D_X8R8G8B8 = 1;
+/** Models SVGA3D_R5G6B5. */
+export const SVGA3D_R5G6B5 = 3;
+/** Models SVGA3D_P8. */
+export const SVGA3D_P8 = 97;
+/** Models SVGA3D_SURFACE_HINT_TEXTURE (SVGA3dSurfaceAllFlags). */
+export const SVGA3D_SURFACE_HINT_TEXTURE = 1 << 5;
+/** Models SVGA3D_SURFACE_HINT_RENDERTARGET. */
+export const SVGA3D_SURFACE_HINT_RENDERTARGET = 1 << 6;
+/** Models SVGA3D_SURFACE_SCREENTARGET. */
+export const SVGA3D_SURFACE_SCREENTARGET = 1 << 16;
+
+/**
+ * Bytes per texel of a format (the pitchBytesPerBlock of vmw_surface_get_desc(), blocks of one
+ * texel): P8 1, R5G6B5 2, every other format 4 (the kernel's tables are not modeled).
+ */
+export function vmwSurfaceBytesPerTexel(format: number): number {
+  if (format === SVGA3D_P8) return 1;
+  if (format === SVGA3D_R5G6B5) return 2;
+  return VMW_SURFACE_BYTES_PER_TEXEL;
 }
 
 /**
@@ -139,26 +193,37 @@ async function vmwUserSurfaceFree(res: VmwResource): Promise<void> {
 /**
  * Models vmw_user_surface_base_release(), the prime object's release: drops the base object's
  * resource reference (the resource, and the surface's memory, may live on while the device
- * uses it).
- * Locking: none. References: drops one resource reference.
+ * uses it). A dumb buffer's surface never gets here since "drm/vmwgfx: Fix dumb buffer leak"
+ * (vmw_dumb_create() clears the base's release): WARN_ON if it does. Toggle
+ * `vmwgfx.dumb-buffer-leak`: the early return before the fix ("Dumb buffers own the resource
+ * and they'll unref the resource themselves"), which no path then does.
+ * Locking: none. References: drops one resource reference (none for a dumb buffer's, toggled).
  */
 async function vmwUserSurfaceBaseRelease(base: TtmBaseObject): Promise<void> {
   const srf = base as VmwUserSurface;
-  await vmwResourceUnreference(srf.res);
+  const res = srf.res;
+  const dumb = res.guestMemoryBo?.isDumb === true;
+  if (toggleEnabled(VMWGFX_DUMB_BUFFER_LEAK.name)) {
+    if (dumb) return;
+  } else {
+    warnOn(
+      dumb,
+      `vmw_user_surface_base_release(${srf.name}): WARN_ON(res && res->guest_memory_bo && res->guest_memory_bo->is_dumb)`,
+    );
+  }
+  await vmwResourceUnreference(res);
 }
 
-/**
- * Models ttm_base_object_type(): the driver type of a prime object, else the object type.
- * Locking: none. References: the caller's.
- */
-function ttmBaseObjectType(base: TtmBaseObject): number {
-  return base.objectType === TTM_PRIME_TYPE ? (base as TtmPrimeObject).realType : base.objectType;
-}
+/** Models user_surface_converter: user surfaces as resources. */
+export const userSurfaceConverter: VmwUserResourceConv = {
+  objectType: VMW_RES_SURFACE,
+  baseObjToRes: (base) => (base as VmwUserSurface).res,
+};
 
 /**
  * Models vmw_gb_surface_define_internal() (DRM_VMW_GB_SURFACE_CREATE): validates the request,
- * allocates the surface with its resource (guest memory size = width * height * depth * 4,
- * page aligned), attaches its guest memory (the user buffer `buffer_handle`: -ESRCH if unknown,
+ * allocates the surface with its resource (guest memory size = width * height * depth * bytes
+ * per texel, page aligned), attaches its guest memory (the user buffer `buffer_handle`: -ESRCH if unknown,
  * -EINVAL if too small; or a new buffer with a handle for create_buffer), publishes the surface
  * as a ttm prime object with a resource reference for the base, and replies with the handles,
  * sizes and the buffer's mmap offset. -EINVAL for more than 24 mip levels, or SM4/SM4.1/SM5
@@ -180,7 +245,7 @@ export async function vmwGbSurfaceDefineIoctl(
   if (req.mip_levels > DRM_VMW_MAX_MIP_LEVELS) return -EINVAL;
   const texels = req.width * Math.max(1, req.height) * Math.max(1, req.depth);
   if (texels === 0) return -EINVAL;
-  const size = Math.ceil((texels * VMW_SURFACE_BYTES_PER_TEXEL) / PAGE_SIZE) * PAGE_SIZE;
+  const size = Math.ceil((texels * vmwSurfaceBytesPerTexel(req.format)) / PAGE_SIZE) * PAGE_SIZE;
 
   // vmw_gb_surface_define(): the surface and its resource, one resource reference.
   const srf = kmalloc(vmwUserSurfaceCache, () => new VmwUserSurface());
@@ -385,4 +450,188 @@ export async function vmwSurfaceDestroyIoctl(
   tfile: TtmObjectFile,
 ): Promise<number> {
   return ttmRefObjectBaseUnref(tfile, arg.sid >>> 0);
+}
+
+/** vmw_fpriv(file)->tfile (vmwgfx-drv.ts owns struct vmw_fpriv). */
+function tfileOfFile(file: DrmFile): TtmObjectFile {
+  return (file.driverPriv as { tfile: TtmObjectFile | null }).tfile!;
+}
+
+/**
+ * Models vmw_format_bpp_to_svga(): the SVGA3D format of a dumb buffer's bpp: 8 P8, 16 R5G6B5,
+ * 32 X8R8G8B8 (B8G8R8X8_UNORM with an SM4 context, which the simulated device does not have);
+ * any other bpp gets a warning (drm_warn(): the model keeps no kernel log; not a splat) and
+ * X8R8G8B8, not an error.
+ * Locking: none. References: none.
+ */
+export function vmwFormatBppToSvga(bpp: number): number {
+  switch (bpp) {
+    case 8: // DRM_FORMAT_C8
+      return SVGA3D_P8;
+    case 16: // DRM_FORMAT_RGB565
+      return SVGA3D_R5G6B5;
+    case 32: // DRM_FORMAT_XRGB8888
+      return SVGA3D_X8R8G8B8;
+    default: // "Unsupported format bpp"
+      return SVGA3D_X8R8G8B8;
+  }
+}
+
+/**
+ * Whether vmw_dumb_create() takes the raw-buffer branch: v6.12's condition (no MOBs, or no 3D),
+ * or a toggle of a kernel older than "drm/vmwgfx: Fix handling of dumb buffers" (d6667f0ddf46,
+ * v6.11): those kernels' dumb buffers were raw buffers on every device, so with such a toggle on
+ * the dumb path is theirs.
+ */
+function vmwDumbCreateIsRaw(vmw: VmwSurfaceDevice): boolean {
+  if (!vmw.hasMob || !vmwSupports3d(vmw)) return true;
+  return PRE_SURFACE_DUMB_TOGGLES.some((t) => toggleEnabled(t.name));
+}
+
+/** The toggles of kernels before d6667f0ddf46 (all fixed in 2023). */
+const PRE_SURFACE_DUMB_TOGGLES = [
+  VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
+  VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_INVALID_GEM_PUT,
+  VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+];
+
+/**
+ * Models vmw_dumb_create() of v6.12.y (vmwgfx_surface.c, with the stable backport of
+ * "drm/vmwgfx: Fix dumb buffer leak", f42c09e614f1, in 6.12.34). The format comes first
+ * (vmwFormatBppToSvga()), then the branch:
+ *
+ * - Raw buffer (`!has_mob || !vmw_supports_3d()`, a device configured without 3D; or a toggle
+ *   of an older kernel, see vmwDumbCreateIsRaw()): cpp = DIV_ROUND_UP(bpp, 8), -EINVAL unless
+ *   cpp is 1, 2 or 4 ("Dumb buffers don't allow anything else. This is tested via IGT's
+ *   dumb_buffers"; nothing written or allocated), pitch = width * cpp, size = ALIGN(pitch *
+ *   height, PAGE_SIZE); a buffer with a handle, then the creation reference is dropped.
+ * - Surface (the simulated device: MOBs and 3D): a GB surface of that format, one mip level,
+ *   width x height x 1, flags HINT_TEXTURE | HINT_RENDERTARGET | SCREENTARGET (no BIND flags: no
+ *   DX screen-target format without SM4), drm flags scanout | shareable | create_buffer |
+ *   coherent, no user buffer, defined through vmwGbSurfaceDefineIoctl() (its error is returned);
+ *   handle = the reply's buffer handle, size = the reply's buffer size, pitch =
+ *   vmw_surface_calculate_pitch() (width * bytes per texel); then the surface is looked up by its
+ *   handle (vmw_user_resource_lookup_handle(), -EINVAL if gone), its buffer marked is_dumb with
+ *   dumb_surface = the surface, the buffer's GEM reference from the define dropped (the handle
+ *   holds the buffer, the buffer holds the surface's resource: vmwBoRelease()), the base
+ *   object's release cleared, the lookup's resource reference dropped and the surface's handle
+ *   unreferenced in the file (always, so no surface handle stays open).
+ *
+ * One departure, behind a toggle: v6.12.y drops the buffer's GEM reference right after setting
+ * dumb_surface, before it reads vbo->dumb_surface, drops the lookup's resource reference and
+ * unreferences the surface's handle; the buffer's GEM handle is public since the define, so a
+ * thread closing the guessed handle makes that put free the buffer (and drop the surface's
+ * resource reference) under vmw_dumb_create()'s feet (KASAN use-after-free of the buffer, or of
+ * the surface at the base unref). The model drops it last (a proposed fix); toggle
+ * `vmwgfx.dumb-put-before-last-use` is v6.12.y's order.
+ *
+ * Toggle `vmwgfx.dumb-buffer-leak` puts back v6.12 before the backport: no GEM put, the release
+ * kept, ttm_ref_object_base_unref() only on error (with the early return of
+ * vmwUserSurfaceBaseRelease()): buffer and surface leak.
+ *
+ * Not modeled of the surface branch: the coherent memory's dirty tracking (ttm_bo_reserve(),
+ * vmw_bo_dirty_add(), dirty_alloc: a coherent surface is a plain one here), the scanout checks
+ * and SCREENTARGET handling of vmw_gb_surface_define() (screen-target format, texture and STDU
+ * size limits), vmw_bo_add_detached_resource(), and the drm_warn()/drm_err() messages. The
+ * kernel computes in u32; through MODE_CREATE_DUMB nothing wraps (drm_mode_create_dumb() bounds
+ * width * cpp, height * stride and PAGE_ALIGN(size) by U32_MAX). No size check of its own: a
+ * zero size (a direct call only) is the 0-page mmap offset's -ENOSPC on the raw branch.
+ *
+ * Locking: none held; takes the locks of the calls. References: the handle keeps the buffer
+ * (and, on the surface branch, the buffer its surface).
+ */
+export async function vmwDumbCreate(
+  file: DrmFile,
+  dev: DrmDevice,
+  args: DrmModeCreateDumb,
+): Promise<number> {
+  const vmw = dev.driverPrivate as VmwSurfaceDevice;
+  const tfile = tfileOfFile(file);
+  const format = vmwFormatBppToSvga(args.bpp);
+  const bytesPerTexel = vmwSurfaceBytesPerTexel(format); // vmw_surface_get_desc(format)
+  const flags =
+    SVGA3D_SURFACE_HINT_TEXTURE | SVGA3D_SURFACE_HINT_RENDERTARGET | SVGA3D_SURFACE_SCREENTARGET;
+
+  // Without mob support (or 3D) a raw memory buffer: no surface coherency to support.
+  if (vmwDumbCreateIsRaw(vmw)) {
+    const cpp = Math.ceil(args.bpp / 8);
+    switch (cpp) {
+      case 1: // DRM_FORMAT_C8
+      case 2: // DRM_FORMAT_RGB565
+      case 4: // DRM_FORMAT_XRGB8888
+        break;
+      default:
+        // Dumb buffers don't allow anything else. This is tested via IGT's dumb_buffers
+        return -EINVAL;
+    }
+    args.pitch = args.width * cpp;
+    args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+    const r = await vmwGemObjectCreateWithHandle(dev, file, args.size);
+    if (isErr(r)) return r;
+    args.handle = r.handle;
+    // drop reference from allocate - handle holds it now
+    if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name)) await drmGemObjectPut(r.bo);
+    return 0;
+  }
+
+  const arg: DrmVmwGbSurfaceCreateArg = {
+    svga3d_flags: flags,
+    format,
+    mip_levels: 1,
+    drm_surface_flags:
+      drm_vmw_surface_flag_scanout |
+      drm_vmw_surface_flag_shareable |
+      drm_vmw_surface_flag_create_buffer |
+      drm_vmw_surface_flag_coherent,
+    multisample_count: 0,
+    autogen_filter: 0,
+    buffer_handle: SVGA3D_INVALID_ID,
+    array_size: 0,
+    width: args.width,
+    height: args.height,
+    depth: 1,
+    handle: 0,
+    backup_size: 0,
+    rep_buffer_handle: 0,
+    buffer_size: 0,
+    buffer_map_handle: 0,
+  };
+  let ret = await vmwGbSurfaceDefineIoctl(vmw, dev, arg, file, tfile);
+  if (ret !== 0) return ret; // "Unable to create a dumb buffer"
+
+  args.handle = arg.rep_buffer_handle;
+  args.size = arg.buffer_size;
+  args.pitch = args.width * bytesPerTexel; // vmw_surface_calculate_pitch(desc, &drm_size)
+
+  const leak = toggleEnabled(VMWGFX_DUMB_BUFFER_LEAK.name);
+  const putFirst = !leak && toggleEnabled(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
+  let vbo: VmwBo | null = null;
+  const res = await vmwUserResourceLookupHandle(tfile, arg.handle, userSurfaceConverter);
+  if (typeof res === "number") {
+    ret = res; // "Created resource handle doesn't exist!"
+  } else {
+    vbo = res.guestMemoryBo as VmwBo;
+    await point(`vbo->is_dumb = true (${vbo.name})`);
+    vbo.checkAccess("vmw_dumb_create");
+    vbo.isDumb = true;
+    vbo.dumbSurface = res.owner as VmwUserSurface;
+    if (!leak) {
+      // v6.12.y drops the define's GEM reference here (toggle); the default, last.
+      if (putFirst) await drmGemObjectPut(vbo);
+      // The surface is owned through the dumb buffer's GEM handle: no base release.
+      await point("usurf->prime.base.refcount_release = NULL");
+      vbo.checkAccess("vmw_dumb_create"); // container_of(vbo->dumb_surface, ...)
+      const usurf = vbo.dumbSurface as VmwUserSurface | null;
+      if (usurf === null)
+        bug(
+          "BUG: unable to handle page fault in vmw_dumb_create (usurf->prime.base.refcount_release = NULL: container_of() of the dumb_surface vmw_bo_release() cleared)",
+        );
+      usurf!.refcountRelease = null;
+    }
+    await vmwResourceUnreference(res);
+  }
+  if (!leak || ret !== 0) await ttmRefObjectBaseUnref(tfile, arg.handle);
+  if (vbo && !leak && !putFirst) await drmGemObjectPut(vbo);
+  return ret;
 }
