@@ -2,8 +2,8 @@
  * vmwgfx's historic lifetime races as scenarios (what `races.test.ts` and the stress harness
  * explore, exported as `@primetime/vmwgfx/scenarios`): each boots a kernel with one vmwgfx device
  * (test-machine.ts), runs an IGT-style process whose two threads race through the uapi, and
- * shuts the device down with a leak check. `VMWGFX_RACE_SCENARIOS` says which toggle each finds,
- * within how many PCT schedules, and how it shows.
+ * shuts the device down with a leak check. `VMWGFX_RACE_SCENARIOS` says which toggle (or known
+ * upstream window) each finds, within how many PCT schedules, and how it shows.
  */
 
 import {
@@ -255,7 +255,8 @@ export const dumbCreateExit = race(
 
 /**
  * A dumb buffer's creation races a GEM_CLOSE of the handle it is about to return (guessed: 1,
- * the first), as IGT's gem_flink_race and prime_self_import races do.
+ * the first), as IGT's gem_flink_race and prime_self_import races do: the reproducer of the known
+ * window vmwgfx.dumb-put-before-last-use (found with every fix switch off, clean with it on).
  */
 export const dumbCreateVsCloseGuessedHandle = race(
   async () => null,
@@ -275,19 +276,27 @@ export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
   readonly name: string;
   readonly description: string;
-  /** With every toggle off. */
+  /** With every toggle off and the known windows' fix switches on (baselineFixes()). */
   readonly expect: "clean";
   readonly scenario: Scenario;
   readonly kernelRef: string;
-  /** The toggles that make it fail. */
+  /** The toggles that make it fail (none for a known window's reproducer). */
   readonly finds: readonly string[];
+  /**
+   * The known upstream window (listKnownWindows(), KNOWN-WINDOWS.md) it reaches with every fix
+   * switch off, for a window's reproducer; `finds` is then empty.
+   */
+  readonly window?: string;
   /** PCT schedules within which it finds them (seed 7, depth 3, in races.test.ts: at most 300). */
   readonly schedules: number;
   /** How the bug shows. */
   readonly how: string;
 }
 
-/** Every vmwgfx race scenario, one per toggle of the package. */
+/**
+ * Every vmwgfx race scenario: one per toggle of the package, and one per known window (its
+ * reproducer, clean with the window's fix switch on).
+ */
 export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
   {
     name: "vmwgfx/reexport-vs-close",
@@ -373,7 +382,8 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     scenario: dumbCreateVsCloseGuessedHandle,
     kernelRef:
       "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c vmw_dumb_create(); vmwgfx_bo.c vmw_bo_release()",
-    finds: [VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name],
+    finds: [],
+    window: VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name,
     schedules: 300,
     how: "KASAN: slab-use-after-free in vmw_dumb_create (the buffer) or of the vmw_user_surface",
   },

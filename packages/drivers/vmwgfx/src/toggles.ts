@@ -2,10 +2,12 @@
  * vmwgfx's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what the
  * named fix removed, at the place the fixed and the buggy code part (`toggleEnabled()` there);
  * with every toggle off the driver is the fixed one, and the scenarios in races.test.ts are
- * clean.
+ * clean with the known windows' fix switches on (`baselineFixes()`). A known upstream window
+ * (`defineKnownWindow()`, KNOWN-WINDOWS.md) is a race current kernels still have: modeled as the
+ * kernel has it, its fix switch applies the proposed fix.
  */
 
-import { defineToggle } from "@primetime/sim";
+import { defineKnownWindow, defineToggle } from "@primetime/sim";
 
 /** ttm_prime_handle_to_fd() re-exporting through the non-refcounted pointer with get_dma_buf(). */
 export const VMWGFX_REEXPORT_PLAIN_GET = defineToggle({
@@ -126,27 +128,42 @@ export const VMWGFX_DUMB_BUFFER_LEAK = defineToggle({
     "fix (v6.16; stable 6.12.34 and 6.15.y, June 2025)",
 });
 
-/** v6.12.y's vmw_dumb_create() dropping the buffer's GEM reference before its last use. */
-export const VMWGFX_DUMB_PUT_BEFORE_LAST_USE = defineToggle({
+/**
+ * A window current kernels still have: vmw_dumb_create()'s surface branch (since "drm/vmwgfx: Fix
+ * dumb buffer leak", f42c09e614f1; unchanged in v6.18) drops the GEM reference the surface define
+ * took on the buffer right after setting is_dumb and dumb_surface, then still reads
+ * vbo->dumb_surface, drops the lookup's resource reference and unreferences the surface's handle.
+ * The buffer's GEM handle is public since the define, so a thread that closes the guessed handle
+ * in between makes that put the last one. With the switch off (the faithful default) the model
+ * does what the kernel does; on, it applies the proposed fix: the put after the last use.
+ */
+export const VMWGFX_DUMB_PUT_BEFORE_LAST_USE = defineKnownWindow({
   name: "vmwgfx.dumb-put-before-last-use",
-  description:
-    "vmw_dumb_create()'s surface branch (since 'drm/vmwgfx: Fix dumb buffer leak') drops the " +
-    "GEM reference the surface define took on the buffer right after marking it is_dumb, then " +
-    "reads vbo->dumb_surface, drops the lookup's resource reference and unreferences the " +
-    "surface's handle. The buffer's GEM handle is public since the define: a thread closing " +
-    "the guessed handle meanwhile makes that put the last one, and the buffer's release frees " +
-    "it and drops the surface's resource reference: the read of vbo is a use-after-free, or " +
-    "the lookup's unreference frees the surface before ttm_ref_object_base_unref() drops its " +
-    "base (KASAN use-after-free after kfree_rcu). The model's default drops the GEM reference " +
-    "last.",
-  fixedBy:
-    "drm/vmwgfx: drop the dumb buffer's GEM reference last in vmw_dumb_create() (proposed " +
-    "2026, no hash)",
+  what:
+    "vmw_dumb_create() drops the buffer's GEM reference (from the surface define) right after " +
+    "marking it is_dumb, before its last use of the buffer: a thread closing the guessed GEM " +
+    "handle meanwhile makes that put the last one, vmw_bo_release() frees the vmw_bo and drops " +
+    "the surface's resource reference, and vmw_dumb_create() then reads vbo->dumb_surface in " +
+    "freed memory (KASAN slab-use-after-free in vmw_dumb_create), or its vmw_resource_unreference() " +
+    "frees the surface before ttm_ref_object_base_unref() drops the surface's base (KASAN " +
+    "slab-use-after-free in kref_put after kfree_rcu)",
+  where:
+    "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c: vmw_dumb_create() (drm_gem_object_put(&vbo->tbo.base) " +
+    "after vbo->dumb_surface = vmw_res_to_srf(res), then container_of(vbo->dumb_surface, ...), " +
+    "vmw_resource_unreference(&res), ttm_ref_object_base_unref()) against DRM_IOCTL_GEM_CLOSE of " +
+    "the handle vmw_gb_surface_define_ext_ioctl() published (drm_gem_handle_delete() -> " +
+    "vmwgfx_bo.c vmw_bo_release())",
+  since: "drm/vmwgfx: Fix dumb buffer leak",
+  sinceCommit: "f42c09e614f1bda96f5690be8d0bb273234febbc",
+  kernels:
+    "v6.16 onwards (still in v6.18: linux-6.18.y vmwgfx_surface.c), stable 6.12.34+ and 6.15.y",
+  proposedFix:
+    "drop the buffer's GEM reference after the last use of vbo, after ttm_ref_object_base_unref() " +
+    "(proposed here; no posted patch known)",
   foundBy:
-    "races.test.ts: dumb-create-vs-close-guessed-handle (also IGT gem_flink_race/flink_close " +
-    "and prime_self_import/export-vs-gem_close-race on vmwgfx)",
-  kind: "proposed",
-  kernels: "every kernel with f42c09e614f1: v6.16+ (still in v6.18), stable 6.12.34+ and 6.15.y",
+    "races.test.ts: dumb-create-vs-close-guessed-handle (every toggle off: KASAN; with " +
+    "baselineFixes(): clean); IGT gem_flink_race/flink_close and " +
+    "prime_self_import/export-vs-gem_close-race on vmwgfx with the window open",
 });
 
 /** Every toggle of the package. */
@@ -158,5 +175,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_DUMB_BUFFER_LEAK,
-  VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
 ];
+
+/** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */
+export const VMWGFX_KNOWN_WINDOWS = [VMWGFX_DUMB_PUT_BEFORE_LAST_USE];

@@ -518,13 +518,14 @@ const PRE_SURFACE_DUMB_TOGGLES = [
  *   object's release cleared, the lookup's resource reference dropped and the surface's handle
  *   unreferenced in the file (always, so no surface handle stays open).
  *
- * One departure, behind a toggle: v6.12.y drops the buffer's GEM reference right after setting
- * dumb_surface, before it reads vbo->dumb_surface, drops the lookup's resource reference and
- * unreferences the surface's handle; the buffer's GEM handle is public since the define, so a
- * thread closing the guessed handle makes that put free the buffer (and drop the surface's
- * resource reference) under vmw_dumb_create()'s feet (KASAN use-after-free of the buffer, or of
- * the surface at the base unref). The model drops it last (a proposed fix); toggle
- * `vmwgfx.dumb-put-before-last-use` is v6.12.y's order.
+ * Known upstream window `vmwgfx.dumb-put-before-last-use` (KNOWN-WINDOWS.md), modeled as the
+ * kernel has it: the buffer's GEM reference is dropped right after setting dumb_surface, before
+ * vbo->dumb_surface is read, the lookup's resource reference dropped and the surface's handle
+ * unreferenced; the buffer's GEM handle is public since the define, so a thread closing the
+ * guessed handle makes that put free the buffer (and drop the surface's resource reference)
+ * under vmw_dumb_create()'s feet (KASAN use-after-free of the buffer, or of the surface at the
+ * base unref). Its fix switch (on in clean baselines, `baselineFixes()`) applies the proposed
+ * fix: the put after ttm_ref_object_base_unref(), the last use.
  *
  * Toggle `vmwgfx.dumb-buffer-leak` puts back v6.12 before the backport: no GEM put, the release
  * kept, ttm_ref_object_base_unref() only on error (with the early return of
@@ -605,7 +606,8 @@ export async function vmwDumbCreate(
   args.pitch = args.width * bytesPerTexel; // vmw_surface_calculate_pitch(desc, &drm_size)
 
   const leak = toggleEnabled(VMWGFX_DUMB_BUFFER_LEAK.name);
-  const putFirst = !leak && toggleEnabled(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
+  // The known window's fix switch: the GEM put after the last use of the buffer.
+  const putLast = !leak && toggleEnabled(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
   let vbo: VmwBo | null = null;
   const res = await vmwUserResourceLookupHandle(tfile, arg.handle, userSurfaceConverter);
   if (typeof res === "number") {
@@ -617,8 +619,8 @@ export async function vmwDumbCreate(
     vbo.isDumb = true;
     vbo.dumbSurface = res.owner as VmwUserSurface;
     if (!leak) {
-      // v6.12.y drops the define's GEM reference here (toggle); the default, last.
-      if (putFirst) await drmGemObjectPut(vbo);
+      // The kernel drops the define's GEM reference here (the known window); the fix, last.
+      if (!putLast) await drmGemObjectPut(vbo);
       // The surface is owned through the dumb buffer's GEM handle: no base release.
       await point("usurf->prime.base.refcount_release = NULL");
       vbo.checkAccess("vmw_dumb_create"); // container_of(vbo->dumb_surface, ...)
@@ -632,6 +634,6 @@ export async function vmwDumbCreate(
     await vmwResourceUnreference(res);
   }
   if (!leak || ret !== 0) await ttmRefObjectBaseUnref(tfile, arg.handle);
-  if (vbo && !leak && !putFirst) await drmGemObjectPut(vbo);
+  if (vbo && putLast) await drmGemObjectPut(vbo);
   return ret;
 }
