@@ -359,6 +359,26 @@ describe("the sharing scenarios", () => {
   }, 180_000);
 });
 
+describe("vmwgfx's dumb buffers: the known window vmwgfx.dumb-put-before-last-use", () => {
+  it("are clean with its fix switch on, and --open-windows finds it (its reproducer, IGT's flink_close)", async () => {
+    // KNOWN-WINDOWS.md: vmw_dumb_create() drops the buffer's GEM reference before its last use
+    // of the buffer in current kernels; clean baselines run with the fix (baselineFixes()).
+    const more = ["--seeds", "30", "--workers", "1", "--quiet", "--fail-fast"];
+    for (const args of [
+      ["run", "--scenario", "vmwgfx/dumb-create-vs-close-guessed-handle"],
+      ["run", "--scenario", "gem_flink_race/flink_close", "--drivers", "vmwgfx"],
+    ]) {
+      const fixed = await cli([...args, ...more]);
+      expect(fixed.code, fixed.out).toBe(0);
+      expect(fixed.out).toMatch(/30 schedules on 1 unit .*: nothing found/);
+      // Found at schedules 9 and 4 (seed 1).
+      const open = await cli([...args, ...more, "--open-windows"]);
+      expect(open.code, open.out).toBe(1);
+      expect(open.out).toMatch(/KASAN: slab-use-after-free in (vmw_dumb_create|kref_put)/);
+    }
+  }, 180_000);
+});
+
 describe("progress on a non-terminal", () => {
   it("plain lines while schedules run and while findings are minimized", async () => {
     const lines: string[] = [];
