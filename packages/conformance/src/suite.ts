@@ -17,7 +17,7 @@
  * without vitest (the stress harness) never load it.
  */
 
-import { listToggles } from "@primetime/sim";
+import { baselineFixes, listToggles } from "@primetime/sim";
 import { replay, sameBug } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { conformanceCases, findCase } from "./cases.js";
@@ -31,7 +31,11 @@ import {
 import { TOGGLE_CASES, UNFINDABLE_TOGGLES } from "./toggle-cases.js";
 
 export interface SuiteOptions {
-  /** Options for every case (over the cases' defaults). */
+  /**
+   * Options for every case (over the cases' defaults). Without `toggles`, every case runs with
+   * the known upstream windows' fix switches on (baselineFixes(): KNOWN-WINDOWS.md), as every
+   * clean baseline does.
+   */
   run?: CaseRunOptions;
   /** Schedules of the extra bounded DFS run of each race case; 0 skips it. Default 300. */
   dfsSchedules?: number;
@@ -52,16 +56,17 @@ export function defineConformanceSuite(
 ): void {
   const timeout = opts.timeout ?? 60_000;
   const dfs = opts.dfsSchedules ?? 300;
+  const run: CaseRunOptions = { ...opts.run, toggles: opts.run?.toggles ?? baselineFixes() };
   describe(`conformance: ${driver.name}`, () => {
     for (const c of conformanceCases(driver, others)) {
       it(c.name, { timeout }, async () => {
-        const r = await c.run(opts.run);
+        const r = await c.run(run);
         if (!r.passed) expect.fail(await formatCaseFailure(c, r));
       });
       if (c.race && dfs > 0) {
         it(`${c.name} (bounded dfs)`, { timeout }, async () => {
           const r = await c.run({
-            ...opts.run,
+            ...run,
             strategy: "dfs",
             schedules: dfs,
             preemptionBound: 1,
@@ -87,7 +92,9 @@ const DRM_STACK = /^(gem|prime|dma-buf|epoll)\./;
  * define is either in TOGGLE_CASES or in UNFINDABLE_TOGGLES; each of TOGGLE_CASES is found by its
  * case under PCT (seed 1) with the toggle on, the failure replays from its token, and the case is
  * clean with the toggle off; and with every toggle off, the race cases find nothing over 5 seeds
- * x 150 PCT schedules. A toggle whose case names a driver (`driver` of TOGGLE_CASES) is checked
+ * x 150 PCT schedules. Every run has the known upstream windows' fix switches on
+ * (baselineFixes(), KNOWN-WINDOWS.md), so that a window the case reaches is not taken for the
+ * toggle, nor for a failure of the all-off baseline. A toggle whose case names a driver (`driver` of TOGGLE_CASES) is checked
  * on that driver only; with `ownOnly`, only those toggles and their cases are checked, which
  * defineConformanceSuite() does for such a driver by itself.
  */
@@ -102,6 +109,7 @@ export function defineToggleChecks(
     const want = TOGGLE_CASES[name]?.driver;
     return opts.ownOnly ? want === driver.name : want === undefined || want === driver.name;
   };
+  const fixes = baselineFixes();
   const stackToggles = listToggles().filter((t) => DRM_STACK.test(t.name));
   const checked = stackToggles.filter((t) => onThisDriver(t.name));
   describe(`historic-bug toggles of the DRM stack on ${driver.name}`, () => {
@@ -128,7 +136,7 @@ export function defineToggleChecks(
       if (!tc) continue;
       it(`${t.name} is found by ${tc.case}`, { timeout }, async () => {
         const c = findCase(driver, tc.case);
-        const r = await c.run({ toggles: [t.name], schedules: tc.schedules });
+        const r = await c.run({ toggles: [t.name, ...fixes], schedules: tc.schedules });
         expect(r.passed, `${t.name} not found in ${r.schedules} schedules of ${tc.case}`).toBe(
           false,
         );
@@ -146,7 +154,7 @@ export function defineToggleChecks(
         const min = await replay(m.minimized.token, c.scenario(r.failedVariant ?? 0));
         expect(sameBug(r.failure!, min), m.table.text).toBe(true);
         // And the same case is clean with the toggle off, over the same schedules.
-        const clean = await c.run({ schedules: Math.min(tc.schedules, 100) });
+        const clean = await c.run({ toggles: fixes, schedules: Math.min(tc.schedules, 100) });
         expect(clean.passed, formatCaseResult(clean)).toBe(true);
       });
     }
@@ -159,7 +167,7 @@ export function defineToggleChecks(
     )) {
       it(`${c.name} finds nothing over 5 seeds x 150 PCT schedules`, { timeout }, async () => {
         for (const seed of [11, 12, 13, 14, 15]) {
-          const r = await c.run({ seed, schedules: 150 });
+          const r = await c.run({ seed, toggles: fixes, schedules: 150 });
           expect(r.passed, formatCaseResult(r)).toBe(true);
           expect(r.schedules).toBe(150);
         }
