@@ -78,20 +78,31 @@ export const VMWGFX_SURFACE_BO_TTM_REF_ONLY = defineToggle({
   kernels: "v6.2+ with a950b989ea29 until the fix (Sep 2023; stable v6.2+)",
 });
 
-/** ttm_prime_fd_to_handle() returning -ENOSYS for a foreign dma-buf without dma_buf_put(). */
+/**
+ * ttm_prime_fd_to_handle() returning -ENOSYS for a foreign dma-buf without dma_buf_put(): every
+ * kernel with ttm prime (65981f7681ab, v3.14) until "drm/vmwgfx: drop dma_buf reference on
+ * foreign-fd prime import" (Zack Rusin, posted 2026-05-05, merged for v7.2-rc6 with Cc: stable).
+ * Since "drm/vmwgfx: Fix prime import/export" (b32233acceff, v6.9) vmw_prime_fd_to_handle() tries
+ * it first for every import and falls back to GEM PRIME, so every GEM or foreign import leaked.
+ */
 export const VMWGFX_FD_TO_HANDLE_LEAK = defineToggle({
   name: "vmwgfx.fd-to-handle-enosys-leak",
   description:
     "ttm_prime_fd_to_handle() returns -ENOSYS for a dma-buf that is not a ttm prime " +
     "export without dropping the reference dma_buf_get() took; since 'drm/vmwgfx: Fix prime " +
-    "import/export' (Linux 6.10) every import of a GEM buffer's or another driver's dma-buf " +
-    "goes through it first, so each such import leaks a dma-buf (kmemleak at quiesce).",
-  fixedBy: "drm/vmwgfx: drop dma_buf reference on foreign-fd prime import (proposed 2026)",
+    "import/export' (b32233acceff, Linux 6.9) every import of a GEM buffer's or another " +
+    "driver's dma-buf goes through it first, so each such import leaks a dma-buf (kmemleak at " +
+    "quiesce).",
+  fixedBy: "drm/vmwgfx: drop dma_buf reference on foreign-fd prime import",
   foundBy: "races.test.ts: import-foreign (a vmwgfx buffer's and a system heap's dma-buf)",
-  kind: "proposed",
+  kind: "historic",
+  commit:
+    "f739416dc555 (hash not confirmed: read in two mainline-based trees' push logs, between " +
+    "v7.2-rc5 and v7.2-rc6; patch 20260505222728.519626-6-zack.rusin@broadcom.com)",
   kernels:
-    "every kernel with ttm prime (v3.14+); every GEM/foreign import leaks since 'drm/vmwgfx: " +
-    "Fix prime import/export' (2024) routed them through it",
+    "v3.14 (65981f7681ab, the fix's Fixes: tag) until v7.2-rc6 (July 2026; stable backports " +
+    "from August 2026, seen in 5.10.y, 6.1.y, 6.6.y and 7.1.y); every GEM/foreign import leaks " +
+    "since b32233acceff 'drm/vmwgfx: Fix prime import/export' (v6.9; stable 6.6.y, April 2024)",
 });
 
 /** vmw_gem_object_create_with_handle() writing to a buffer whose initialization failed. */

@@ -225,7 +225,7 @@ describe("ttm_prime_object", () => {
     expect(dmaBufLiveList()).toEqual([]);
   });
 
-  it("fd_to_handle of a dma-buf of other ops is -ENOSYS; the kernel's version leaks the dma-buf", async () => {
+  it("fd_to_handle of a dma-buf of other ops is -ENOSYS; v3.14-v7.1's version leaks the dma-buf", async () => {
     const foreign = async (p: Process, tdev: TtmObjectDevice) => {
       const f1 = ok(ttmObjectFileInit(tdev));
       const other = ok(ttmObjectDeviceInit(noOps, ttmPrimeDmabufRelease));

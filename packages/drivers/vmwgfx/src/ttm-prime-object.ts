@@ -108,9 +108,10 @@ export async function ttmPrimeDmabufRelease(dmabuf: DmaBuf): Promise<void> {
  * back the original handle). -EBADF / -EINVAL from dma_buf_get(); -ENOSYS for a dma-buf of other
  * ops (a GEM export, another driver's); -EPERM / -ENOMEM from the ref object.
  *
- * The -ENOSYS return leaks the dma_buf_get() reference in every kernel (toggle
- * `vmwgfx.fd-to-handle-enosys-leak`, on = that behaviour); the model's default is the proposed
- * fix, a dma_buf_put() first.
+ * The -ENOSYS return leaked the dma_buf_get() reference from v3.14 until "drm/vmwgfx: drop
+ * dma_buf reference on foreign-fd prime import" (v7.2-rc6, backported to the stable kernels),
+ * v6.12 included (toggle `vmwgfx.fd-to-handle-enosys-leak`, on = that behaviour); the model's
+ * default is the fixed code, whose error path goes through the same dma_buf_put().
  *
  * Locking: takes the fd table's lock, then the file's lock (ref object).
  * References: the temporary dma-buf reference is dropped; the ref object holds a base reference.
