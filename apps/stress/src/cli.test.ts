@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateRawSync } from "node:zlib";
+import { listKnownWindows } from "@primetime/sim";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
@@ -187,6 +188,16 @@ describe("list", () => {
       "prime.cache-without-lock",
     ])
       expect(r.out).toContain(w);
+    // The known upstream windows come last, each with its fix switch (KNOWN-WINDOWS.md).
+    const windows = r.out.slice(r.out.indexOf("known upstream windows"));
+    expect(windows.length).toBeGreaterThan(0);
+    for (const w of listKnownWindows()) {
+      expect(windows).toContain(`  ${w.name}  `);
+      expect(windows).toContain(`fix switch: ${w.proposedFix}`);
+    }
+    expect(listKnownWindows().map((w) => w.name)).toEqual(
+      expect.arrayContaining(["vmwgfx.dumb-put-before-last-use", "qxl.handle-create-leak"]),
+    );
   });
 });
 

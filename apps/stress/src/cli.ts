@@ -238,7 +238,9 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
 
   program
     .command("list")
-    .description("list the scenarios, the installed drivers and the historic-bug toggles")
+    .description(
+      "list the scenarios, the installed drivers, the historic-bug toggles and the known upstream windows",
+    )
     .action(async (_o: unknown, cmd: Command) => {
       setCode((await commands()).listAll(io, colorsFor(cmd, io)));
     });

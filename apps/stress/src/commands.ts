@@ -121,6 +121,20 @@ export function listAll(io: Io, c: Colors): number {
     io.log(`  ${c.bold(t.name)} ${c.dim(`[${t.kind}]`)}  ${t.description}`);
     io.log(c.dim(`    fixed by: ${fix}; kernels: ${t.kernels}; ${by}`));
   }
+  // Races the current kernels still have (KNOWN-WINDOWS.md): every run closes them with their
+  // fix switches (baselineFixes()); --open-windows leaves them open.
+  io.log(
+    c.bold("known upstream windows") +
+      c.dim("  (closed by their fix switches in every run; --open-windows opens them)"),
+  );
+  for (const w of listKnownWindows()) {
+    io.log(`  ${c.bold(w.name)}  ${w.what}`);
+    io.log(
+      c.dim(
+        `    where: ${w.where}; since ${w.sinceCommit} ("${w.since}"); kernels: ${w.kernels}; fix switch: ${w.proposedFix}; found by ${w.foundBy}`,
+      ),
+    );
+  }
   return EXIT.clean;
 }
 
