@@ -26,7 +26,7 @@ import {
   getDmaBuf,
   getDmaBufUnlessDoomed,
 } from "@primetime/dma-buf";
-import { ENOENT, ENOSYS, EPERM, isErr, type KmemCache, Mutex, PAGE_SIZE } from "@primetime/kernel";
+import { ENOENT, ENOSYS, EPERM, isErr, type KmemCache, Mutex, pageAlign } from "@primetime/kernel";
 import { bug, point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {
@@ -209,7 +209,7 @@ export async function ttmPrimeObjectInit(
   refcountRelease: TtmBaseRelease | null,
 ): Promise<number> {
   const shareable = type === VMW_RES_SURFACE;
-  prime.size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  prime.size = pageAlign(size);
   prime.realType = type;
   prime.dmaBuf = null;
   prime.primeRefcountRelease = refcountRelease;

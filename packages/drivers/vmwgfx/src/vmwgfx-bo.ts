@@ -62,7 +62,7 @@ import {
   kmalloc,
   lockdepAssertHeld,
   type Mutex,
-  PAGE_SIZE,
+  pageAlign,
 } from "@primetime/kernel";
 import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import type { Page } from "@primetime/simgpu";
@@ -293,7 +293,7 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
   const vmw = dev.driverPrivate as VmwBoDevice;
   const bo = kmalloc(vmwBoCache, newVmwBo, vmwGemObjectFuncs);
   if (isErr(bo)) return errPtr(ENOMEM);
-  const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  const aligned = pageAlign(size);
   drmGemPrivateObjectInit(dev, bo, aligned);
   const ret = await ttmBoInitValidate(
     vmw.bdev,
@@ -329,7 +329,7 @@ export async function vmwImportObjectCreate(
   await point("vmw_bo_create(ttm_bo_type_sg)");
   const bo = kmalloc(vmwBoCache, newVmwBo, vmwGemImportFuncs);
   if (isErr(bo)) return errPtr(ENOMEM);
-  drmGemPrivateObjectInit(dev, bo, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
+  drmGemPrivateObjectInit(dev, bo, pageAlign(size));
   bo.imported = true;
   bo.kref.init();
   bo.sgt = sgt;

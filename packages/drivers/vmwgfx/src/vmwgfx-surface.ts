@@ -38,7 +38,7 @@ import {
   kfreeRcu,
   kmalloc,
   type Mutex,
-  PAGE_SIZE,
+  pageAlign,
 } from "@primetime/kernel";
 import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
 import {
@@ -245,7 +245,7 @@ export async function vmwGbSurfaceDefineIoctl(
   if (req.mip_levels > DRM_VMW_MAX_MIP_LEVELS) return -EINVAL;
   const texels = req.width * Math.max(1, req.height) * Math.max(1, req.depth);
   if (texels === 0) return -EINVAL;
-  const size = Math.ceil((texels * vmwSurfaceBytesPerTexel(req.format)) / PAGE_SIZE) * PAGE_SIZE;
+  const size = pageAlign(texels * vmwSurfaceBytesPerTexel(req.format));
 
   // vmw_gb_surface_define(): the surface and its resource, one resource reference.
   const srf = kmalloc(vmwUserSurfaceCache, () => new VmwUserSurface());
@@ -567,7 +567,7 @@ export async function vmwDumbCreate(
         return -EINVAL;
     }
     args.pitch = args.width * cpp;
-    args.size = Math.ceil((args.pitch * args.height) / PAGE_SIZE) * PAGE_SIZE;
+    args.size = pageAlign(args.pitch * args.height);
     const r = await vmwGemObjectCreateWithHandle(dev, file, args.size);
     if (isErr(r)) return r;
     args.handle = r.handle;
