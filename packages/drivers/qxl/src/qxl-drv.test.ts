@@ -19,6 +19,7 @@ import {
   setFailslab,
 } from "@primetime/kernel";
 import { Simulation, sleep, spawn } from "@primetime/sim";
+import { splatText } from "@primetime/sim/testing";
 import { crc32 } from "@primetime/simgpu";
 import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
@@ -38,10 +39,13 @@ import {
   qxlAllocSurf,
   qxlExecDraw,
   qxlMap,
+  qxlSettle,
   qxlUpdateArea,
   runProcess,
   runQxl,
 } from "./test-machine.js";
+import { isKnownReapRecursion } from "./test-scenarios.js";
+import { QXL_DUAL_REFCOUNT } from "./toggles.js";
 
 describe("qxl driver", () => {
   it("fills a buffer on the GPU, checksums it on the GPU, reads it back through mmap", async () => {
@@ -283,5 +287,51 @@ describe("unload while TTM holds a delayed delete", () => {
     expect(r.splats.map((s) => [s.kind, s.message, s.object])).toEqual([
       ["refcount", "refcount_t: underflow; use-after-free.", expect.stringMatching(/^qxl_bo#\d+/)],
     ]);
+  });
+
+  it("the reaper's first pass evicts a busy surface and skips an idle one (v6.18's inverted test), with qxl.dual-refcount the other way round", async () => {
+    // Two usable ids (1, 2). A and B get them and go idle; A is drawn into again (busy: its
+    // release is on the ring); C then needs an id and the reaper's first pass decides which of
+    // A and B loses its surface. The surfaces' sizes tell them apart on the device.
+    const liveAfter = async (toggles: string[]) => {
+      let live: number[] = [];
+      const r = await runQxl(
+        async (m) => {
+          await runProcess(m, "client", async (p) => {
+            const fd = await openQxl(p, m);
+            const a = await qxlAllocSurf(p, fd, 32, 8); // 1 KiB of surface data
+            const b = await qxlAllocSurf(p, fd, 32, 16); // 2 KiB
+            const c = await qxlAllocSurf(p, fd, 32, 24); // 3 KiB
+            const fill = (h: number, size: number) =>
+              qxlExecDraw(p, fd, {
+                op: "fill",
+                size,
+                value: 7,
+                dst: { handle: h, offset: 0, surface: true },
+              });
+            expectRet(await fill(a, 1024), 0, "fill A");
+            expectRet(await fill(b, 2048), 0, "fill B");
+            await qxlSettle(m.kernel, m.qxl); // A and B idle
+            expectRet(await fill(a, 1024), 0, "fill A again"); // A busy
+            expectRet(await fill(c, 3072), 0, "fill C"); // reaps one of A, B
+            await qxlSettle(m.kernel, m.qxl);
+            live = m.qxl.qdev.hw.surfaces.flatMap((s) => (s ? [s.size] : [])).sort((x, y) => x - y);
+            await closeFd(p, fd);
+          });
+        },
+        { toggles, device: { nSurfaces: 3 } },
+      );
+      expect(
+        r.splats.filter((s) => !isKnownReapRecursion(s)),
+        splatText(r),
+      ).toEqual([]);
+      expect(r.outcome).toBe("ok");
+      return live;
+    };
+    // v6.18 (qxl_reap_surf(): ret = dma_resv_test_signaled(...); ret = ret ? -EBUSY : 0;): the
+    // busy A is evicted, the idle B keeps its surface.
+    expect(await liveAfter([])).toEqual([2048, 3072]);
+    // v3.10-v4.1 (ttm_bo_wait(no_wait = !stall)): the busy A is skipped, the idle B evicted.
+    expect(await liveAfter([QXL_DUAL_REFCOUNT.name])).toEqual([1024, 3072]);
   });
 });
