@@ -9,21 +9,31 @@ import {
 } from "@primetime/dma-buf";
 import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
+  EFAULT,
   ENOMEM,
   isErr,
   Kernel,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   MAP_SHARED,
   PAGE_SIZE,
   PROT_READ,
+  PROT_WRITE,
   SpinLock,
   setFailslab,
+  TASK_SIZE,
 } from "@primetime/kernel";
 import { Simulation, sleep, spawn } from "@primetime/sim";
 import { splatText } from "@primetime/sim/testing";
 import { crc32 } from "@primetime/simgpu";
 import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
-import { QXL_GEM_DOMAIN_CPU } from "./qxl-drm-uapi.js";
+import { QXL_CMD_DRAW } from "./qxl-dev.js";
+import {
+  DRM_IOCTL_QXL_EXECBUFFER,
+  encodeDrmQxlCommand,
+  QXL_GEM_DOMAIN_CPU,
+} from "./qxl-drm-uapi.js";
 import { createQxl, destroyQxl } from "./qxl-drv.js";
 import { qxlGemObjectCreate, qxlModeDumbCreate } from "./qxl-gem.js";
 import {
@@ -333,5 +343,49 @@ describe("unload while TTM holds a delayed delete", () => {
     expect(await liveAfter([])).toEqual([2048, 3072]);
     // v3.10-v4.1 (ttm_bo_wait(no_wait = !stall)): the busy A is skipped, the idle B evicted.
     expect(await liveAfter([QXL_DUAL_REFCOUNT.name])).toEqual([1024, 3072]);
+  });
+
+  it("EXECBUFFER checks the command's user range (access_ok(): -EFAULT) and the reloc array's size (kmalloc_array(): -ENOMEM) before allocating", async () => {
+    const rets: Record<string, number> = {};
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        const page = await p.mmap(
+          0,
+          2 * PAGE_SIZE,
+          PROT_READ | PROT_WRITE,
+          MAP_PRIVATE | MAP_ANONYMOUS,
+          -1,
+          0,
+        );
+        expect(page).toBeGreaterThan(0);
+        expectRet(await p.munmap(page + PAGE_SIZE, PAGE_SIZE), 0, "munmap"); // the relocs' page
+        const submit = async (command: number, relocsNum: number) => {
+          const c = encodeDrmQxlCommand({
+            command,
+            relocs: page + PAGE_SIZE, // unmapped: copying the first reloc faults
+            type: QXL_CMD_DRAW,
+            command_size: 16,
+            relocs_num: relocsNum,
+            pad: 0,
+          });
+          expectRet(await p.writeMemory(page, c), c.length, "store");
+          return p.ioctl(fd, DRM_IOCTL_QXL_EXECBUFFER, {
+            flags: 0,
+            commands_num: 1,
+            commands: page,
+          });
+        };
+        // 104,857 reloc infos of 40 bytes fit in KMALLOC_MAX_SIZE (4 MiB): the reloc copy faults
+        rets.fits = await submit(page + 512, 104_857);
+        // one more does not: kmalloc_array() fails before anything is copied
+        rets.tooMany = await submit(page + 512, 104_858);
+        // a command ending beyond user space fails access_ok() first, whatever relocs_num says
+        rets.kernelRange = await submit(TASK_SIZE - 8, 104_858);
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(rets).toEqual({ fits: -EFAULT, tooMany: -ENOMEM, kernelRange: -EFAULT });
   });
 });
