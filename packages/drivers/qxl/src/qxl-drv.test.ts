@@ -11,6 +11,7 @@ import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
   EFAULT,
   ENOMEM,
+  injectedFailures,
   isErr,
   Kernel,
   MAP_ANONYMOUS,
@@ -26,16 +27,18 @@ import {
 import { Simulation, sleep, spawn } from "@primetime/sim";
 import { splatText } from "@primetime/sim/testing";
 import { crc32 } from "@primetime/simgpu";
-import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
+import { TTM_PL_PRIV, ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import { QXL_CMD_DRAW } from "./qxl-dev.js";
 import {
   DRM_IOCTL_QXL_EXECBUFFER,
   encodeDrmQxlCommand,
   QXL_GEM_DOMAIN_CPU,
+  QXL_GEM_DOMAIN_SURFACE,
 } from "./qxl-drm-uapi.js";
 import { createQxl, destroyQxl } from "./qxl-drv.js";
 import { qxlGemObjectCreate, qxlModeDumbCreate } from "./qxl-gem.js";
+import { qxlTtmPlacementFromDomain } from "./qxl-object.js";
 import {
   closeFd,
   expectClean,
@@ -387,5 +390,51 @@ describe("unload while TTM holds a delayed delete", () => {
     });
     expectClean(r);
     expect(rets).toEqual({ fits: -EFAULT, tooMany: -ENOMEM, kernelRange: -EFAULT });
+  });
+
+  it("qxl_bo_move() notifies once: a failed copy out of the surface memory does not evict the surface again", async () => {
+    let ret = 0;
+    let releaseFailures = -1;
+    let stillSurfaced = false;
+    const r = await runQxl(
+      async (m) => {
+        await runProcess(m, "client", async (p) => {
+          const fd = await openQxl(p, m);
+          const h = await qxlAllocSurf(p, fd, 32, 8);
+          const fill = {
+            op: "fill",
+            size: 1024,
+            value: 1,
+            dst: { handle: h, offset: 0, surface: true },
+          } as const;
+          expectRet(await qxlExecDraw(p, fd, fill), 0, "fill");
+          await qxlSettle(m.kernel, m.qxl);
+          const bo = [...m.qxl.qdev.gemObjects].find((o) => o.domain === QXL_GEM_DOMAIN_SURFACE)!;
+          expect(bo.resource!.memType).toBe(TTM_PL_PRIV);
+          expect(bo.surfaceId).toBeGreaterThan(0);
+          // Move it to system memory with every release allocation (the DESTROY's) and the
+          // system pages failing: the notify's eviction fails, then the copy.
+          expectRet(await ttmBoReserve(bo, false, false), 0, "reserve");
+          setFailslab({ probability: 1, caches: ["qxl_release", "ttm_pool_alloc"] });
+          qxlTtmPlacementFromDomain(bo, QXL_GEM_DOMAIN_CPU);
+          ret = await ttmBoValidate(bo, bo.placement, {
+            interruptible: false,
+            noWaitGpu: false,
+            bytesMoved: 0,
+          });
+          setFailslab(null);
+          releaseFailures = injectedFailures().filter((f) => f.what === "qxl_release").length;
+          stillSurfaced = bo.surfaceId > 0 && bo.resource!.memType === TTM_PL_PRIV;
+          await ttmBoUnreserve(bo);
+          await closeFd(p, fd);
+        });
+      },
+      { device: { nSurfaces: 3 } },
+    );
+    expectClean(r);
+    expect(ret).toBe(-ENOMEM);
+    // one eviction attempt (qxl_bo_move_notify() before ttm_bo_wait_ctx()), none after the copy
+    expect(releaseFailures).toBe(1);
+    expect(stillSurfaced).toBe(true);
   });
 });
