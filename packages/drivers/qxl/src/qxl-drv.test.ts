@@ -9,6 +9,7 @@ import {
 } from "@primetime/dma-buf";
 import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
+  allocationCount,
   EFAULT,
   ENOMEM,
   injectedFailures,
@@ -27,7 +28,13 @@ import {
 import { Simulation, sleep, spawn } from "@primetime/sim";
 import { splatText } from "@primetime/sim/testing";
 import { crc32 } from "@primetime/simgpu";
-import { TTM_PL_PRIV, ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "@primetime/ttm";
+import {
+  TTM_PL_PRIV,
+  TTM_PL_VRAM,
+  ttmBoReserve,
+  ttmBoUnreserve,
+  ttmBoValidate,
+} from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import { QXL_CMD_DRAW } from "./qxl-dev.js";
 import {
@@ -35,6 +42,7 @@ import {
   encodeDrmQxlCommand,
   QXL_GEM_DOMAIN_CPU,
   QXL_GEM_DOMAIN_SURFACE,
+  QXL_GEM_DOMAIN_VRAM,
 } from "./qxl-drm-uapi.js";
 import { createQxl, destroyQxl } from "./qxl-drv.js";
 import { qxlGemObjectCreate, qxlModeDumbCreate } from "./qxl-gem.js";
@@ -436,5 +444,32 @@ describe("unload while TTM holds a delayed delete", () => {
     // one eviction attempt (qxl_bo_move_notify() before ttm_bo_wait_ctx()), none after the copy
     expect(releaseFailures).toBe(1);
     expect(stillSurfaced).toBe(true);
+  });
+
+  it("unload evicts VRAM (qxl_vram_evict()) before qxl_bo_force_delete(): a leftover VRAM object is moved to system pages first", async () => {
+    let pagesAllocated = -1;
+    let freed = false;
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const kernel = Kernel.boot();
+      const q = await createQxl(kernel);
+      // an object on qdev->gem.objects that nobody put (what a stranded handle creation leaves)
+      const bo = await qxlGemObjectCreate(q.qdev, 2 * PAGE_SIZE, QXL_GEM_DOMAIN_VRAM, false, null);
+      if (isErr(bo)) throw new Error("qxl_gem_object_create");
+      expect(bo.resource!.memType).toBe(TTM_PL_VRAM);
+      // count (never fail) the system page allocations of the unload
+      setFailslab({ caches: ["ttm_pool_alloc"] });
+      const before = allocationCount();
+      await destroyQxl(q);
+      pagesAllocated = allocationCount() - before;
+      setFailslab(null);
+      freed = bo.freed;
+      await kernel.checkLeaks();
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats.map((s) => s.message)).toEqual([]);
+    expect(freed).toBe(true);
+    // the eviction's move to TTM_PL_SYSTEM populated the object's pages; without it the force
+    // delete frees the object straight out of VRAM and TTM's fini finds nothing to evict
+    expect(pagesAllocated).toBe(1);
   });
 });
