@@ -34,6 +34,7 @@ import {
   ttmBoReserve,
   ttmBoUnreserve,
   ttmBoValidate,
+  ttmManagerType,
 } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import { QXL_CMD_DRAW } from "./qxl-dev.js";
@@ -47,6 +48,14 @@ import {
 import { createQxl, destroyQxl } from "./qxl-drv.js";
 import { qxlGemObjectCreate, qxlModeDumbCreate } from "./qxl-gem.js";
 import { qxlTtmPlacementFromDomain } from "./qxl-object.js";
+import {
+  QXL_RELEASE_DRAWABLE,
+  qxlAllocReleaseReserved,
+  qxlReleaseFenceBufferObjects,
+  qxlReleaseFree,
+  qxlReleaseListAdd,
+  qxlReleaseReserveList,
+} from "./qxl-release.js";
 import {
   closeFd,
   expectClean,
@@ -471,5 +480,39 @@ describe("unload while TTM holds a delayed delete", () => {
     // the eviction's move to TTM_PL_SYSTEM populated the object's pages; without it the force
     // delete frees the object straight out of VRAM and TTM's fini finds nothing to evict
     expect(pagesAllocated).toBe(1);
+  });
+
+  it("qxl_release_fence_buffer_objects() walks the release's list: its objects reach the LRU's tail in list order, whatever order drm_exec locked them in", async () => {
+    let order: string[] = [];
+    let want: string[] = [];
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        await qxlAlloc(p, fd, PAGE_SIZE);
+        await qxlAlloc(p, fd, 2 * PAGE_SIZE);
+        const qdev = m.qxl.qdev;
+        const a = [...qdev.gemObjects].find((o) => o.size === PAGE_SIZE)!;
+        const b = [...qdev.gemObjects].find((o) => o.size === 2 * PAGE_SIZE)!;
+        const rel = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_DRAWABLE);
+        if (isErr(rel)) throw new Error("qxl_alloc_release_reserved");
+        const release = rel.release;
+        expectRet(await qxlReleaseListAdd(release, a), 0, "list add A");
+        expectRet(await qxlReleaseListAdd(release, b), 0, "list add B");
+        expectRet(await qxlReleaseReserveList(qdev, release, true), 0, "reserve");
+        // drm_exec's order after a back-off on B: B first (locked slow), then the others
+        const table = release.exec.table!;
+        table.slots.splice(0, release.exec.numObjects, ...release.exec.objects.slice().reverse());
+        await qxlReleaseFenceBufferObjects(qdev, release);
+        want = release.bos.map((e) => e.bo.name).filter((n) => n === a.name || n === b.name);
+        order = ttmManagerType(qdev.mman, TTM_PL_VRAM)!
+          .lru.map((res) => res.bo!.name)
+          .filter((n) => n === a.name || n === b.name);
+        await qxlReleaseFree(qdev, release); // never pushed: signal it, drop its references
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(want).toHaveLength(2);
+    expect(order).toEqual(want);
   });
 });

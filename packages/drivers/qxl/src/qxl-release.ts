@@ -434,8 +434,9 @@ function assertReleaseReserved(release: QxlRelease): void {
 
 /**
  * Models qxl_release_fence_buffer_objects(): with more than the release bo on the list, the
- * release becomes a fence and every listed object's reservation gets it (DMA_RESV_USAGE_READ);
- * then the reservations are unlocked.
+ * release becomes a fence and every listed object's reservation gets it (DMA_RESV_USAGE_READ)
+ * and goes to its LRU's tail, in the order of the release's list; then the reservations are
+ * unlocked.
  * Locking: the reservations held (taken by qxlReleaseReserveList()); drops them.
  * References: each reservation takes a fence reference.
  */
@@ -457,7 +458,10 @@ export async function qxlReleaseFenceBufferObjects(
   // bits. This will break if we really allow exporting of dma-bufs.
   dmaFenceInit(release, qxlFenceOps, qdev.releaseLock, release.id | 0xf0000000, release.seqno);
   release.fenced = true;
-  for (const obj of release.exec.objects) {
+  // list_for_each_entry(entry, &release->bos, list): the release's list order, not drm_exec's
+  // locking order (after a back-off the contended object is locked first)
+  for (const entry of release.bos) {
+    const obj = entry.bo;
     await dmaResvAddFence(obj.resv, release, DmaResvUsage.READ);
     if (obj instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(obj);
   }
