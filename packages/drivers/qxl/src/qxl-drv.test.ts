@@ -6,6 +6,8 @@ import {
   dmaFenceSignal,
   dmaResvAddFence,
   dmaResvReserveFences,
+  dmaResvTestSignaled,
+  dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
 import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
@@ -37,7 +39,7 @@ import {
   ttmManagerType,
 } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
-import { QXL_CMD_DRAW } from "./qxl-dev.js";
+import { QXL_CMD_DRAW, QXL_IO_NOTIFY_OOM } from "./qxl-dev.js";
 import {
   DRM_IOCTL_QXL_EXECBUFFER,
   encodeDrmQxlCommand,
@@ -514,5 +516,43 @@ describe("unload while TTM holds a delayed delete", () => {
     expectClean(r);
     expect(want).toHaveLength(2);
     expect(order).toEqual(want);
+  });
+
+  it("a wait on a release's fence is qxl_fence_wait(): it asks the device for its releases (QXL_IO_NOTIFY_OOM) and sleeps on release_event", async () => {
+    let ret = 0;
+    let notifyOom = -1;
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        const h = await qxlAlloc(p, fd, PAGE_SIZE);
+        expectRet(
+          await qxlExecDraw(p, fd, {
+            op: "fill",
+            size: PAGE_SIZE,
+            value: 3,
+            dst: { handle: h, offset: 0 },
+          }),
+          0,
+          "fill",
+        );
+        const hw = m.qxl.qdev.hw;
+        const bo = [...m.qxl.qdev.gemObjects].find((o) => o.size === PAGE_SIZE)!;
+        // the fill's release is on the ring: the device has not run yet
+        expect(await dmaResvTestSignaled(bo.resv, DmaResvUsage.BOOKKEEP)).toBe(false);
+        let n = 0;
+        const outb = hw.outb.bind(hw);
+        hw.outb = (port: number, val?: number) => {
+          if (port === QXL_IO_NOTIFY_OOM) n++;
+          outb(port, val);
+        };
+        ret = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 15 * 1_000_000_000);
+        hw.outb = outb;
+        notifyOom = n;
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(ret).toBeGreaterThan(0);
+    expect(notifyOom).toBeGreaterThan(0);
   });
 });
