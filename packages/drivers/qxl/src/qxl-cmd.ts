@@ -251,7 +251,9 @@ async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Pro
 
 /**
  * Models qxl_io_update_area(): asks the device to bring `area` of the surface up to date.
- * -EINVAL for an area outside the surface.
+ * -EINVAL for an area outside the surface. `area` is a struct qxl_rect (int32_t fields) and the
+ * surface's width and height are uint32_t, so `left`/`top` are tested signed and `right`/`bottom`
+ * against the size as unsigned (C's usual arithmetic conversions).
  * Locking: takes update_area_mutex, then async_io_mutex. References: the caller holds `surf`.
  */
 export async function qxlIoUpdateArea(
@@ -262,7 +264,12 @@ export async function qxlIoUpdateArea(
   const surfaceId = surf.isPrimary ? 0 : surf.surfaceId;
   const surfaceWidth = surf.surf.width;
   const surfaceHeight = surf.surf.height;
-  if (area.left < 0 || area.top < 0 || area.right > surfaceWidth || area.bottom > surfaceHeight)
+  if (
+    area.left < 0 ||
+    area.top < 0 ||
+    area.right >>> 0 > surfaceWidth ||
+    area.bottom >>> 0 > surfaceHeight
+  )
     return -EINVAL;
   await qdev.updateAreaMutex.lock();
   qdev.hw.ram.updateArea = { ...area };
@@ -418,7 +425,8 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
  * Locking: as qxl_io_update_area(). References: the caller keeps `surf` valid.
  */
 async function qxlUpdateSurface(qdev: QxlDevice, surf: QxlBo): Promise<number> {
-  const rect = { left: 0, right: surf.surf.width, top: 0, bottom: surf.surf.height };
+  // struct qxl_rect: int32_t fields
+  const rect = { left: 0, right: surf.surf.width | 0, top: 0, bottom: surf.surf.height | 0 };
   for (;;) {
     const ret = await qxlIoUpdateArea(qdev, surf, rect);
     if (ret !== -ERESTARTSYS) return ret;

@@ -13,6 +13,7 @@ import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
   allocationCount,
   EFAULT,
+  EINVAL,
   ENOMEM,
   injectedFailures,
   isErr,
@@ -41,7 +42,9 @@ import {
 import { describe, expect, it } from "vitest";
 import { QXL_CMD_DRAW, QXL_IO_NOTIFY_OOM } from "./qxl-dev.js";
 import {
+  DRM_IOCTL_QXL_ALLOC_SURF,
   DRM_IOCTL_QXL_EXECBUFFER,
+  DRM_IOCTL_QXL_UPDATE_AREA,
   encodeDrmQxlCommand,
   QXL_GEM_DOMAIN_CPU,
   QXL_GEM_DOMAIN_SURFACE,
@@ -554,5 +557,30 @@ describe("unload while TTM holds a delayed delete", () => {
     expectClean(r);
     expect(ret).toBeGreaterThan(0);
     expect(notifyOom).toBeGreaterThan(0);
+  });
+
+  it("UPDATE_AREA's rect is a struct qxl_rect (int32_t): a left of 2^31 is negative, -EINVAL even on a surface wider than that", async () => {
+    const rets: number[] = [];
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        // ALLOC_SURF does not check the width against the stride: a 2^32 - 1 wide surface of one 64-byte row
+        const arg = { format: 32, width: 0xffff_ffff, height: 1, stride: 64, handle: 0, pad: 0 };
+        rets.push(await p.ioctl(fd, DRM_IOCTL_QXL_ALLOC_SURF, arg));
+        const area = (left: number, right: number) => ({
+          handle: arg.handle,
+          top: 0,
+          left,
+          bottom: 1,
+          right,
+          pad: 0,
+        });
+        rets.push(await p.ioctl(fd, DRM_IOCTL_QXL_UPDATE_AREA, area(0x8000_0000, 0x8000_0001)));
+        rets.push(await p.ioctl(fd, DRM_IOCTL_QXL_UPDATE_AREA, area(0, 16)));
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(rets).toEqual([0, -EINVAL, 0]);
   });
 });

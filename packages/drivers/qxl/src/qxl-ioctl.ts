@@ -432,7 +432,13 @@ async function qxlUpdateAreaIoctl(
   file: DrmFile,
 ): Promise<number> {
   const qdev = toQxl(dev);
-  const area = { left: data.left, top: data.top, right: data.right, bottom: data.bottom };
+  // struct qxl_rect has int32_t fields: the u32 arguments convert (a left of 2^31 is negative)
+  const area = {
+    left: data.left | 0,
+    top: data.top | 0,
+    right: data.right | 0,
+    bottom: data.bottom | 0,
+  };
   if (data.left >= data.right || data.top >= data.bottom) return -EINVAL;
   const gobj = await drmGemObjectLookup(file, data.handle);
   if (gobj === null) return -ENOENT;
