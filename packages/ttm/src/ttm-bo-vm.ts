@@ -52,8 +52,14 @@ import {
 } from "@primetime/kernel";
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
 import { TTM_MMAP_LOOKUP_PLAIN_GET } from "./toggles.js";
-import { type TtmBufferObject, ttmBoGet, ttmBoGetUnlessZero, ttmBoPut } from "./ttm-bo.js";
-import { ttmBoCpuPage, ttmBoCpuPageReserved } from "./ttm-bo-util.js";
+import {
+  type TtmBufferObject,
+  ttmBoGet,
+  ttmBoGetUnlessZero,
+  ttmBoPopulate,
+  ttmBoPut,
+} from "./ttm-bo.js";
+import { ttmBoCpuPageReserved, ttmMemIoReserve } from "./ttm-bo-util.js";
 import type { TtmDevice } from "./ttm-device.js";
 import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js";
 
@@ -93,12 +99,15 @@ async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
 export const TTM_BO_VM_NUM_PREFAULT = 16;
 
 /**
- * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, and maps the
- * page at `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()), then
- * speculatively the pages after it, up to `numPrefault` pages in all and no further than the
- * end of the VMA (a page already mapped is left as it is, as insert_pfn() does; a missing one
- * ends the prefault: only the first page's failure is an error). The faulting page, or
- * VM_FAULT_SIGBUS (past the end, io reservation failed), VM_FAULT_OOM (no pages).
+ * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, reserves the
+ * io space (VM_FAULT_SIGBUS if that fails), checks the offset (VM_FAULT_SIGBUS past the end),
+ * populates a ttm_tt placement (VM_FAULT_SIGBUS if that fails: the kernel's NOPAGE for
+ * -EINTR/-ERESTARTSYS/-EAGAIN needs a signal, which the model has not), and maps the page at
+ * `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()), VM_FAULT_OOM if
+ * the ttm_tt has no page there; then speculatively the pages after it, up to `numPrefault`
+ * pages in all and no further than the end of the VMA (a page already mapped is left as it is,
+ * as insert_pfn() does; a missing one ends the prefault: only the first page's failure is an
+ * error). The faulting page, or a VM_FAULT_* code.
  * Locking: the reservation and mmap_lock (read) held.
  * References: the VMA's.
  */
@@ -112,16 +121,21 @@ export async function ttmBoVmFaultReserved(
   // Wait for buffer data in transit, due to a pipelined move.
   const ret = await ttmBoVmFaultIdle(bo);
   if (ret) return ret;
+  // A BO without backing store (gutted): the kernel would dereference NULL here.
+  const mem = bo.resource;
+  if (!mem) return VM_FAULT_SIGBUS;
+  let err = await ttmMemIoReserve(bo.bdev, mem);
+  if (err) return VM_FAULT_SIGBUS;
   const nodeStart = drmVmaNodeStart(bo.vmaNode);
   let pageOffset = pgoff - nodeStart;
   const pageLast = vma.nrPages + vma.vmPgoff - nodeStart;
   if (pageOffset >= Math.ceil(bo.size / PAGE_SIZE) || pageOffset < 0) return VM_FAULT_SIGBUS;
-  const page = await ttmBoCpuPage(bo, pageOffset, {
-    interruptible: true,
-    noWaitGpu: false,
-    bytesMoved: 0,
-  });
-  if (typeof page === "number") return page === -EINVAL ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+  if (!mem.bus.isIomem) {
+    err = await ttmBoPopulate(bo, { interruptible: true, noWaitGpu: false, bytesMoved: 0 });
+    if (err) return VM_FAULT_SIGBUS;
+  }
+  const page = ttmBoCpuPageReserved(bo, pageOffset);
+  if (!page) return VM_FAULT_OOM;
   // vmf_insert_pfn_prot(), under the reservation: a racing move's unmap comes after it.
   let vpn = (vma.vmStart + (pgoff - vma.vmPgoff) * PAGE_SIZE) / PAGE_SIZE;
   vma.pages.set(vpn, page);
