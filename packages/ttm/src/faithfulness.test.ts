@@ -52,12 +52,13 @@ import {
 } from "./test-support.js";
 import {
   ttmBoInitReserved,
+  ttmBoInitValidate,
   ttmBoReserve,
   ttmBoSetBulkMove,
   ttmBoUnreserve,
   ttmBoValidate,
 } from "./ttm-bo.js";
-import { ttmBoMoveAccelCleanup, ttmBoMoveNull } from "./ttm-bo-util.js";
+import { ttmBoMoveAccelCleanup, ttmBoMoveMemcpy, ttmBoMoveNull } from "./ttm-bo-util.js";
 import { ttmBoVmFaultReserved } from "./ttm-bo-vm.js";
 import { ttmDeviceFini, ttmGlobalSwapout, ttmManagerType } from "./ttm-device.js";
 import {
@@ -75,6 +76,7 @@ import {
   ttmResourceCompatible,
   ttmResourceFree,
 } from "./ttm-resource.js";
+import { ttmBoType } from "./ttm-bo-type.js";
 import { ttmTtIsPopulated, ttmTtIsSwapped } from "./ttm-tt.js";
 
 const ctx = () => ({ interruptible: false, noWaitGpu: false, bytesMoved: 0 });
@@ -126,6 +128,42 @@ describe("ttm_bo_move_accel_cleanup", () => {
       await dmaFencePut(fence);
       await ttmBoUnreserve(bo);
       await drmGemObjectPut(bo);
+    });
+    expectClean(r);
+  });
+});
+
+describe("ttm_bo_move_memcpy", () => {
+  it("clears the destination for an unpopulated source only if its ttm_tt is ZERO_ALLOC (a kernel BO's is not)", async () => {
+    const r = await runTtm(async (m) => {
+      const seen: number[] = [];
+      for (const type of [ttmBoType.kernel, ttmBoType.device]) {
+        const bo = kmalloc(testBoCache, () => new TestBo(testGemFuncs));
+        if (isErr(bo)) throw new Error("kmalloc");
+        drmGemPrivateObjectInit(m.drm, bo, 4096);
+        const destroy = async (b: TestBo) => {
+          await drmGemObjectRelease(b);
+          kfree(b);
+        };
+        expect(
+          await ttmBoInitValidate(m.bdev, bo, type, SYSTEM, 1, false, null, (b) =>
+            destroy(b as TestBo),
+          ),
+        ).toBe(0);
+        await ttmBoReserve(bo, false, false);
+        expect(ttmTtIsPopulated(bo.ttm!)).toBe(false);
+        const vram = await ttmResourceAlloc(bo, ttmPlace(TTM_PL_VRAM));
+        if (typeof vram === "number") throw new Error(`alloc ${vram}`);
+        // What the VRAM range held before (another BO's bytes).
+        m.gpu.vram.page(vram.start).fill(0xab);
+        expect(await ttmBoMoveMemcpy(bo, ctx(), vram)).toBe(0);
+        expect(bo.resource).toBe(vram);
+        seen.push(m.gpu.vram.page(vram.start)[0]!);
+        await ttmBoUnreserve(bo);
+        await drmGemObjectPut(bo);
+      }
+      // The kernel BO's destination is left as it was; the device BO's is cleared.
+      expect(seen).toEqual([0xab, 0]);
     });
     expectClean(r);
   });

@@ -578,7 +578,9 @@ export function ttmBoCpuPageReserved(bo: TtmBufferObject, i: number): Uint8Array
 
 /**
  * Models ttm_bo_move_memcpy(): the CPU copy fallback of a driver's ->move: copies every page
- * from the old backing store to `dstMem` (or clears it when there is nothing to copy), then
+ * from the old backing store to `dstMem`, or, when there is nothing to copy (an unpopulated
+ * ttm_tt source), clears it, but only for a ttm_tt flagged ZERO_ALLOC (a BO with a ttm_tt
+ * without that flag, a kernel BO say, leaves the destination as it is), then
  * ttm_bo_move_sync_cleanup().
  * Locking: the reservation held.
  * References: as ttmBoMoveSyncCleanup().
@@ -602,6 +604,7 @@ export async function ttmBoMoveMemcpy(
     if (ret) return ret;
   }
   const clear = srcMan.useTt && (!ttm || !ttmTtIsPopulated(ttm));
+  const copy = !(clear && ttm && !(ttm.pageFlags & TTM_TT_FLAG_ZERO_ALLOC));
   const npages = Math.ceil(dstMem.size / PAGE_SIZE);
   // Read every source page first (a linear view of the old placement), then swap resources to
   // write the destination through the same accessor.
@@ -615,7 +618,7 @@ export async function ttmBoMoveMemcpy(
   }
   bo.resource = dstMem;
   ret = await ttmMemIoReserve(bdev, dstMem);
-  for (let i = 0; !ret && i < npages; i++) {
+  for (let i = 0; copy && !ret && i < npages; i++) {
     const p = await ttmBoCpuPage(bo, i, ctx);
     if (typeof p === "number") {
       ret = p;
