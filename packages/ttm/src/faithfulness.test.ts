@@ -17,6 +17,11 @@ import {
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
 import {
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+  type DrmModeCreateDumb,
+  type DrmModeMapDumb,
   drmDevPut,
   drmGemObjectPut,
   drmGemObjectRelease,
@@ -29,6 +34,9 @@ import {
   isErr,
   kfree,
   kmalloc,
+  MAP_SHARED,
+  O_RDWR,
+  PROT_READ,
   SpinLock,
   setFailslab,
   VM_FAULT_SIGBUS,
@@ -51,6 +59,7 @@ import {
   VRAM,
 } from "./test-support.js";
 import {
+  type TtmBufferObject,
   ttmBoInitReserved,
   ttmBoInitValidate,
   ttmBoReserve,
@@ -247,6 +256,58 @@ describe("ttm_bo_vm_fault_reserved", () => {
       await drmGemObjectPut(bo);
     });
     expectClean(r);
+  });
+});
+
+describe("ttm_bo_mmap_obj / ttm_bo_vm_open / ttm_bo_vm_close", () => {
+  it("a CPU mapping holds a GEM reference (v6.14+), not a TTM one: the GEM object outlives its handle until munmap", async () => {
+    const counts: Record<string, [number, number, boolean]> = {};
+    const r = await runTtm(
+      async (m) => {
+        const p = m.kernel.spawnProcess("user", async (proc) => {
+          const fd = await proc.open("/dev/dri/card0", O_RDWR);
+          const c: DrmModeCreateDumb = {
+            width: 1024,
+            height: 2,
+            bpp: 32,
+            flags: 0,
+            handle: 0,
+            pitch: 0,
+            size: 0,
+          };
+          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, c)).toBe(0);
+          const mp: DrmModeMapDumb = { handle: c.handle, pad: 0, offset: 0 };
+          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, mp)).toBe(0);
+          const addr = await proc.mmap(0, c.size, PROT_READ, MAP_SHARED, fd, mp.offset);
+          const bo = [...m.bdev.devMapping.iMmap][0]!.vmPrivateData as TtmBufferObject;
+          const snap = (k: string) => {
+            counts[k] = [bo.refcount.read(), bo.kref.read(), bo.freed || bo.deleted];
+          };
+          snap("mapped");
+          // A split (munmap of the second page) opens a copy (+1) and closes the part unmapped.
+          expect(await proc.munmap(addr + 4096, 4096)).toBe(0);
+          snap("split");
+          expect(await proc.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: c.handle, pad: 0 })).toBe(0);
+          snap("handle closed");
+          expect(await proc.munmap(addr, 4096)).toBe(0);
+          snap("unmapped");
+          expect(await proc.close(fd)).toBe(0);
+        });
+        expect(await p.wait()).toBe(0);
+      },
+      { register: true },
+    );
+    expectClean(r);
+    // [GEM count, TTM count, released]: the handle's and the VMA's GEM references; TTM's one
+    // (the GEM object's) until the last GEM reference goes at munmap: then ttm_bo_release()
+    // (the freshly cleared BO is still busy: resurrected with a count of 1 for its delayed
+    // destruction).
+    expect(counts).toEqual({
+      mapped: [2, 1, false],
+      split: [2, 1, false],
+      "handle closed": [1, 1, false],
+      unmapped: [0, 1, true],
+    });
   });
 });
 
