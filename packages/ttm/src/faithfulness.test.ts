@@ -45,8 +45,8 @@ import {
 import { Simulation, sleep, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
-  bootTtm,
   boAccess,
+  bootTtm,
   expectClean,
   runTtm,
   SYSTEM,
@@ -67,6 +67,7 @@ import {
   ttmBoUnreserve,
   ttmBoValidate,
 } from "./ttm-bo.js";
+import { ttmBoType } from "./ttm-bo-type.js";
 import { ttmBoMoveAccelCleanup, ttmBoMoveMemcpy, ttmBoMoveNull } from "./ttm-bo-util.js";
 import { ttmBoVmFaultReserved } from "./ttm-bo-vm.js";
 import { ttmDeviceFini, ttmGlobalSwapout, ttmManagerType } from "./ttm-device.js";
@@ -85,7 +86,6 @@ import {
   ttmResourceCompatible,
   ttmResourceFree,
 } from "./ttm-resource.js";
-import { ttmBoType } from "./ttm-bo-type.js";
 import { ttmTtIsPopulated, ttmTtIsSwapped } from "./ttm-tt.js";
 
 const ctx = () => ({ interruptible: false, noWaitGpu: false, bytesMoved: 0 });
