@@ -60,6 +60,7 @@ import {
   QXL_DUAL_REFCOUNT,
   QXL_REAP_RESERVE_WITHOUT_CTX,
   QXL_RELEASE_USE_AFTER_FREE,
+  QXL_RING_PUSH_NO_RECHECK,
 } from "./toggles.js";
 import { getLe64, setLe64 } from "./unaligned.js";
 
@@ -115,8 +116,13 @@ export async function qxlCheckIdle<T>(ring: QxlRing<T>): Promise<boolean> {
 }
 
 /**
- * Models qxl_ring_push(): waits for room (on ring->push_event, woken by the display interrupt),
- * writes the entry, and rings the doorbell if the device asked for one.
+ * Models qxl_ring_push(): if the ring is full, asks for an interrupt when the device consumes
+ * the next entry, waits (on ring->push_event, woken by the display interrupt) until
+ * qxl_check_header() sees room, retakes the lock; then writes the entry at
+ * `prod & (n_elements - 1)`, bumps prod and rings the doorbell if the device asked for one.
+ * The fullness test is an `if`, as in the kernel: it is not repeated after the wait, so two
+ * pushers woken for one free slot both push and the second overwrites the oldest unconsumed
+ * entry (known window `qxl.ring-push-no-recheck`; its fix switch tests again, `while`).
  * Locking: takes ring->lock; may sleep (not under it). References: none.
  */
 export async function qxlRingPush(
@@ -126,14 +132,17 @@ export async function qxlRingPush(
 ): Promise<number> {
   const h = ring.ring;
   await ring.lock.lock();
-  while (h.prod - h.cons === h.numItems) {
+  let full = h.prod - h.cons === h.numItems;
+  while (full) {
     h.notifyOnCons = h.cons + 1;
     await ring.lock.unlock();
     // wait_event(*ring->push_event, qxl_check_header(ring))
     while (!(await qxlCheckHeader(ring))) await ring.pushEvent!.wait("qxl_ring_push wait");
     await ring.lock.lock();
+    // v6.18: `if`, no second test. The fix switch of the known window tests again (`while`).
+    full = toggleEnabled(QXL_RING_PUSH_NO_RECHECK.name) && h.prod - h.cons === h.numItems;
   }
-  h.items[h.prod % h.numItems] = elt;
+  h.items[h.prod & (h.numItems - 1)] = elt;
   h.prod++;
   await point(`qxl_ring_push(${ring.name})`);
   if (h.prod === h.notifyOnProd) qdev.hw.outb(ring.prodNotify, 0);

@@ -241,6 +241,12 @@ export interface QxlHwOptions {
    * clock). Needs a running simulation.
    */
   spiceWorker?: boolean;
+  /**
+   * Entries of the command ring. Default (and QEMU's, fixed) QXL_COMMAND_RING_SIZE = 32. A
+   * smaller ring (a power of two, as the driver's index mask needs) is for tests that need the
+   * ring full with few submitters: a test device, not a QEMU setting.
+   */
+  cmdRingSize?: number;
 }
 
 /** The device's interrupt handler (the driver's qxl_irq_handler). */
@@ -284,6 +290,9 @@ export class QxlHw {
 
   constructor(opts: QxlHwOptions = {}) {
     this.name = opts.name ?? "qxl0";
+    const ringSize = opts.cmdRingSize ?? QXL_COMMAND_RING_SIZE;
+    if (!Number.isInteger(ringSize) || ringSize < 1 || (ringSize & (ringSize - 1)) !== 0)
+      throw new Error(`${this.name}: cmdRingSize ${ringSize} is not a power of two`);
     this.gpu = new SimGpu({
       name: this.name,
       vramPages: opts.vramPages ?? 512,
@@ -307,7 +316,7 @@ export class QxlHw {
       intMask: 0,
       updateArea: { top: 0, left: 0, bottom: 0, right: 0 },
       updateSurface: 0,
-      cmdRing: new QxlRingHeader<QxlCommandEntry>(QXL_COMMAND_RING_SIZE),
+      cmdRing: new QxlRingHeader<QxlCommandEntry>(ringSize),
       releaseRing: new QxlRingHeader<number>(QXL_RELEASE_RING_SIZE),
     };
     this.revision = opts.revision ?? 5;
@@ -487,11 +496,17 @@ export class QxlHw {
     try {
       const ring = this.ram.cmdRing;
       while (ring.cons !== ring.prod && this.gpu.ring.space >= 2) {
-        const idx = ring.cons % ring.numItems;
-        const entry = ring.items[idx]!;
-        ring.items[idx] = null;
+        // SPICE_RING_CONS_ITEM: the slot `cons & mask`, whatever it holds now. The device does
+        // not compare prod - cons with the ring's size: after the driver pushed one entry too
+        // many (known window qxl.ring-push-no-recheck) the overwritten command is never read
+        // and the slot's new one is read again at cons + num_items.
+        const entry = ring.items[ring.cons & (ring.numItems - 1)] ?? null;
         ring.cons++;
         this.commandsConsumed++;
+        if (entry === null) {
+          this.guestBug(`command ring slot ${(ring.cons - 1) & (ring.numItems - 1)} never written`);
+          continue;
+        }
         this.execute(entry);
       }
       // SPICE_RING_CONS_WAIT: ask for a doorbell when the driver produces the next entry.

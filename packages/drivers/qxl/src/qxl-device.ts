@@ -113,6 +113,11 @@ export class QxlDevice extends SlabObject {
   mman!: TtmDevice;
   /** The fence context of the releases. */
   fenceContext = 0;
+  /**
+   * The driver's DRM_ERROR() lines (printk at KERN_ERR), in order. The simulation's dmesg holds
+   * splats (WARN, KASAN, lockdep...) only; a DRM_ERROR is a plain log line, so it is kept here.
+   */
+  readonly drmErrors: string[] = [];
 
   constructor(hw: QxlHw, gcFunc: (qdev: QxlDevice) => Promise<unknown>) {
     super();

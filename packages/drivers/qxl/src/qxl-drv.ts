@@ -139,6 +139,8 @@ export interface CreateQxlOptions {
   sim?: Simulation | null;
   /** Runs the device as a spice worker thread (QxlHwOptions.spiceWorker). Default false. */
   spiceWorker?: boolean;
+  /** Command ring entries (QxlHwOptions.cmdRingSize, tests only). Default 32, as QEMU's. */
+  cmdRingSize?: number;
 }
 
 /** Device numbers, per simulation (names the device and its interrupt task). */
@@ -171,6 +173,7 @@ export async function createQxl(
     systemMemory: opts.systemMemory,
     sim: opts.sim,
     spiceWorker: opts.spiceWorker,
+    cmdRingSize: opts.cmdRingSize,
   });
   const qdev = kmalloc(qxlDeviceCache, newQxlDevice, hw);
   if (isErr(qdev)) throw new Error(`qxl: kmalloc(qxl_device) failed: ${qdev}`);

@@ -442,7 +442,9 @@ export async function qxlAllocReleaseReserved(
 }
 
 /**
- * Models qxl_release_from_id_locked(): the release of an id the device handed back, or null.
+ * Models qxl_release_from_id_locked(): the release of an id the device handed back, or null
+ * after `DRM_ERROR("failed to find id in release_idr\n")` (an id handed back twice: known window
+ * qxl.ring-push-no-recheck; logged in qdev.drmErrors, not a splat: the kernel only prints it).
  * Locking: takes release_idr_lock. References: none (the garbage collector owns it now).
  */
 export async function qxlReleaseFromIdLocked(
@@ -452,6 +454,10 @@ export async function qxlReleaseFromIdLocked(
   await qdev.releaseIdrLock.lock();
   const release = await qdev.releaseIdr.find(id);
   await qdev.releaseIdrLock.unlock();
+  if (!release) {
+    qdev.drmErrors.push("failed to find id in release_idr");
+    return null;
+  }
   return release;
 }
 

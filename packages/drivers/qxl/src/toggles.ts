@@ -114,6 +114,45 @@ export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
 });
 
 /**
+ * What current kernels do when two tasks push to a full command ring: qxl_ring_push() tests
+ * `prod - cons == num_items` once (`if`, not `while`), sleeps in wait_event() until
+ * qxl_check_header() sees room, retakes ring->lock and writes slot `prod & (n_elements - 1)`
+ * without testing again. Two pushers that both found the ring full are both woken when the
+ * device consumes one entry; each sees room before either pushed, so both push: the second
+ * writes over the oldest entry the device has not consumed (prod - cons becomes num_items + 1).
+ * The device reads entries by index from cons to prod, so the overwritten command is never
+ * executed (its release never comes back: its fence never signals, the release and the buffers
+ * it holds are never freed) and the slot's new command is executed twice (its release id comes
+ * back twice: the second time qxl_release_from_id_locked() finds nothing, DRM_ERROR, or a
+ * release that reused the id is freed while live). The switch rechecks after the wait (`while`).
+ */
+export const QXL_RING_PUSH_NO_RECHECK = defineKnownWindow({
+  name: "qxl.ring-push-no-recheck",
+  what:
+    "two tasks that found the command ring full are both woken when the device consumes one " +
+    "entry and both push without testing again: the second overwrites the oldest unconsumed " +
+    "entry (prod - cons = num_items + 1); that command is lost (its release never comes back: " +
+    "kmemleak of the release and its buffers' references, a fence that never signals) and the " +
+    "slot's command runs twice (its release id comes back twice: DRM_ERROR 'failed to find id " +
+    "in release_idr', or a live release freed when the id was reused)",
+  where:
+    "drivers/gpu/drm/qxl/qxl_cmd.c: qxl_ring_push() (`if (header->prod - header->cons == " +
+    "header->num_items)`, wait_event(*ring->push_event, qxl_check_header(ring)), then the " +
+    "write at `header->prod & (ring->n_elements - 1)` with no second test), from " +
+    "qxl_push_command_ring_release() (EXECBUFFER, surface create/destroy)",
+  since: "drm: add new QXL driver. (v1.4)",
+  sinceCommit: "f64122c1f6ad",
+  kernels: "every kernel with qxl (v3.10 onwards); still present in v6.18",
+  proposedFix:
+    "test again after retaking ring->lock (`while` instead of `if`) (proposed here; no posted " +
+    "patch known)",
+  foundBy:
+    "qxl-ring.test.ts (ringPushVsFullRing(3, 4): three processes pushing to a one-entry command " +
+    "ring of a spice-worker device; window open: the lost command's fence hangs TTM's delayed " +
+    "delete in 22 of 200 POS schedules; with baselineFixes(): clean)",
+});
+
+/**
  * The 2020 release use-after-free: the submitters pushed the command to the ring first and
  * called qxl_release_fence_buffer_objects() afterwards. The device (QEMU's spice worker, on
  * another CPU) can process the command at once, hand the release back and raise the interrupt,
