@@ -1,7 +1,8 @@
 /**
  * The concurrent scenarios qxl's tests explore (exported as @primetime/qxl/testing): surface
  * exhaustion against closing (the 2015 dual-refcount race), dumb creation against a guessing
- * GEM_CLOSE (the 2023 handle-creation race), and surface pressure with sharing.
+ * GEM_CLOSE (the 2023 handle-creation race), surface pressure with sharing, and pushers against
+ * a full command ring (the known window qxl.ring-push-no-recheck).
  */
 
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
@@ -15,11 +16,14 @@ import {
   openQxl,
   primeExport,
   primeImport,
+  type QxlMachine,
   qxlAlloc,
   qxlAllocSurf,
   qxlExecDraw,
   qxlMachineMain,
+  qxlPrepareDraw,
   qxlSettle,
+  qxlSubmitDraw,
   qxlUpdateArea,
 } from "./test-machine.js";
 
@@ -68,6 +72,20 @@ export function isKnownReapDeadlock(r: RunResult): boolean {
     if (resv.test(d.message)) return true;
   }
   return false;
+}
+
+/**
+ * What the known window `qxl.ring-push-no-recheck` shows first in `ringPushVsFullRing()`: the
+ * command overwritten in the ring never comes back, so its release's fence never signals and
+ * TTM's delayed delete of the buffer it names waits on release_event forever (qxl_fence_wait()),
+ * a hang at the end of the run when the workqueues are flushed. True for a deadlock whose splats
+ * are only such hung-work reports (one per buffer of a lost command).
+ */
+export function isKnownRingPushHang(r: RunResult): boolean {
+  if (r.outcome !== "deadlock") return false;
+  const hung =
+    /hung executing work ttm_bo_delayed_delete\(qxl_bo#\d+\) on workqueue ttm: waits on release_event/;
+  return r.splats.every((s) => s.kind === "deadlock") && r.splats.some((s) => hung.test(s.message));
 }
 
 /**
@@ -258,6 +276,61 @@ export const execbufferVsReleaseGc: Scenario = (sim) =>
     },
     { spiceWorker: true },
   );
+
+/**
+ * Pushers against a full command ring (known window qxl.ring-push-no-recheck): on a device
+ * running as a spice worker thread whose command ring has ONE entry (a test device: QEMU's ring
+ * has 32, which three submitters cannot fill), `procs` processes each draw into a buffer of their
+ * own (EXECBUFFER: one push each). When one draw sits unconsumed in the ring, the others find it
+ * full and wait; the worker consumes the entry and raises the display interrupt, both waiters see
+ * room and, without the fix, both push: the second overwrites the first's entry. Each process
+ * prepares its buffer and drawable, waits for the others, submits `draws` times, then closes its
+ * buffer and its file. `observe` receives the machine (for a test to inspect the driver's state).
+ */
+export function ringPushVsFullRing(
+  procs = 3,
+  draws = 1,
+  observe?: (m: QxlMachine) => void,
+): Scenario {
+  return (sim) =>
+    qxlMachineMain(
+      sim,
+      async (m) => {
+        observe?.(m);
+        // Every process prepares its buffer and its drawable first, then all submit together.
+        let ready = 0;
+        const go = new Completion("all prepared");
+        const ps = [];
+        for (let i = 0; i < procs; i++) {
+          ps.push(
+            m.kernel.spawnProcess(`p${i}`, async (p) => {
+              const fd = await openQxl(p, m);
+              const bo = await qxlAlloc(p, fd, 4096);
+              const page = await qxlPrepareDraw(p, {
+                op: "fill",
+                size: 64,
+                value: i + 1,
+                dst: { handle: bo, offset: 0 },
+              });
+              if (++ready === procs) go.completeAll();
+              await go.wait();
+              for (let d = 0; d < draws; d++) {
+                const ret = await qxlSubmitDraw(p, fd, page);
+                if (ret) m.sim.report("warn", `EXECBUFFER returned ${ret}`);
+              }
+              await gemClose(p, fd, bo);
+              await closeFd(p, fd);
+            }),
+          );
+        }
+        for (const p of ps) {
+          const code = await p.wait();
+          if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+        }
+      },
+      { spiceWorker: true, cmdRingSize: 1 },
+    );
+}
 
 /** One of qxl's race scenarios, in the shape of `@primetime/vmwgfx/scenarios`' for harnesses. */
 export interface QxlRaceScenario {
