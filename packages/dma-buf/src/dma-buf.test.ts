@@ -7,6 +7,7 @@ import {
   getFileUnlessDoomed,
   isErr,
   Kernel,
+  lockdepDependencies,
   MAP_SHARED,
   nrFreePages,
   O_CLOEXEC,
@@ -652,6 +653,22 @@ describe("dma-buf file operations", () => {
       await dmaBufPut(db);
       await dmaBufPut(db);
       await dmaBufPut(da);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
+  it("bufinfo reads a dma-buf's name under its name_lock, inside the reservation lock (dma_buf_debug_show())", async () => {
+    const exp = new TestExporter(1);
+    const r = await withKernel(async () => {
+      const d = await exp.export();
+      d.bufName = "scanout";
+      const list = await dmaBufDebugList();
+      expect(list.map((x) => x.name)).toEqual(["scanout"]);
+      const deps = lockdepDependencies().map((dep) => `${dep.from} -> ${dep.to}`);
+      expect(deps.filter((dep) => dep.endsWith("-> dmabuf_name_lock"))).toEqual([
+        "reservation_ww_class_mutex -> dmabuf_name_lock",
+      ]);
+      await dmaBufPut(d);
     });
     expect(splatLines(r)).toEqual([]);
   });
