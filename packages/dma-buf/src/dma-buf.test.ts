@@ -1,6 +1,7 @@
 import {
   EBADF,
   EBUSY,
+  EFAULT,
   EINVAL,
   ENOMEM,
   fileCount,
@@ -23,6 +24,7 @@ import {
   setFailslab,
   totalramPages,
 } from "@primetime/kernel";
+import { _IO, _IOW, _IOWR } from "@primetime/uapi";
 import { type RunResult, Simulation, type StrategySpec, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { dmaBufDebugList, dmaBufDebugShow, dmaBufLiveList } from "./bufinfo.js";
@@ -608,7 +610,18 @@ describe("dma-buf file operations", () => {
         expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, { ...ok, len: 0 })).toBe(-EINVAL);
         expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, { ...ok, fdFlags: 0o4000 })).toBe(-EINVAL);
         expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, { ...ok, heapFlags: 1 })).toBe(-EINVAL);
-        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC + 1, ok)).toBeLessThan(0);
+        // dma_heap_ioctl(): a command number past dma_heap_ioctl_cmds[] is -EINVAL, not -ENOTTY.
+        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC + 1, ok)).toBe(-EINVAL);
+        expect(await p.ioctl(heap, _IOWR("H", 7, 24), ok)).toBe(-EINVAL);
+        // An argument that cannot be copied in is -EFAULT.
+        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, null)).toBe(-EFAULT);
+        // Number 0 is ALLOC whatever the rest: without the write direction nothing is copied
+        // in (a zeroed struct: len 0, -EINVAL); without the read direction the fd is not
+        // copied back.
+        expect(await p.ioctl(heap, _IO("H", 0), ok)).toBe(-EINVAL);
+        const wOnly = { ...ok, len: DMA_BUF_PAGE_SIZE };
+        expect(await p.ioctl(heap, _IOW("H", 0, 24), wOnly)).toBe(0);
+        expect(wOnly.fd).toBe(0);
         await p.close(heap);
       });
       await p.wait();
