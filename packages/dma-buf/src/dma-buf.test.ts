@@ -54,6 +54,7 @@ import {
   type DmaHeapAllocationData,
   registerSystemHeap,
   type SystemHeapBuffer,
+  systemHeapAllocate,
 } from "./dma-heap.js";
 import {
   DmaResvUsage,
@@ -526,6 +527,24 @@ describe("dma-buf file operations", () => {
         await p.close(heap);
       });
       await p.wait();
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
+  it("the system heap maps an attachment's table again without refusing (system_heap_map_dma_buf())", async () => {
+    const r = await withKernel(async () => {
+      const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+      if (isErr(d)) throw new Error("alloc");
+      const a = await dmaBufAttach(d, { name: "display" });
+      if (isErr(a)) throw new Error("attach");
+      const s1 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.TO_DEVICE);
+      const s2 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.TO_DEVICE);
+      if (isErr(s1)) throw new Error("map");
+      expect(s2).toBe(s1);
+      await dmaBufUnmapAttachmentUnlocked(a, s1, DmaDataDirection.TO_DEVICE);
+      await dmaBufUnmapAttachmentUnlocked(a, s1, DmaDataDirection.TO_DEVICE);
+      await dmaBufDetach(d, a);
+      await dmaBufPut(d);
     });
     expect(splatLines(r)).toEqual([]);
   });

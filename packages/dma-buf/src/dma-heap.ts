@@ -14,7 +14,6 @@
 
 import {
   chargePages,
-  EBUSY,
   EFAULT,
   EINVAL,
   ENOMEM,
@@ -145,14 +144,14 @@ async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
 }
 
 /**
- * Models system_heap_map_dma_buf(): the attachment's table (dma_map_sgtable() is a no-op).
+ * Models system_heap_map_dma_buf(): the attachment's table (dma_map_sgtable() is a no-op), marked
+ * mapped. There is no check that it is mapped already: a second map returns the same table.
  * Locking: the reservation lock held.
  * References: the table stays the attachment's.
  */
 function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
   dmaResvAssertHeld(attachment.dmabuf.resv);
   const a = attachment.priv as DmaHeapAttachment;
-  if (a.mapped) return errPtr(EBUSY);
   a.mapped = true;
   return a.table;
 }
