@@ -24,8 +24,8 @@ import {
   setFailslab,
   totalramPages,
 } from "@primetime/kernel";
-import { _IO, _IOW, _IOWR } from "@primetime/uapi";
 import { type RunResult, Simulation, type StrategySpec, spawn } from "@primetime/sim";
+import { _IO, _IOW, _IOWR } from "@primetime/uapi";
 import { describe, expect, it } from "vitest";
 import { dmaBufDebugList, dmaBufDebugShow, dmaBufLiveList } from "./bufinfo.js";
 import {
