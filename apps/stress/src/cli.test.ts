@@ -1,9 +1,16 @@
 // End-to-end tests of the CLI through main(): the same code path as the primetime-stress bin,
 // with stdout and stderr captured. Budgets are small: the whole file runs in well under a minute.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateRawSync } from "node:zlib";
 import { listKnownWindows } from "@primetime/sim";
@@ -71,6 +78,10 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
   it.each([
     [["run", "--bogus"], /unknown option '--bogus'; accepted by run: --scenario/],
     [
+      ["list", "extra"],
+      /too many arguments for 'list'\. Expected 0 arguments but got 1; accepted by list/,
+    ],
+    [
       ["run", "--strategy", "nope"],
       /--strategy "nope".*portfolio\[:depth\].*random, pos, pct\[:depth\]/,
     ],
@@ -135,6 +146,35 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     }
   });
 
+  it("--json and --report where the file system refuses what the permission bits allow: exit 2 at once, nothing left", async () => {
+    // As root, /proc is writable by its mode bits but takes no new entry (ENOENT); Node 20's
+    // recursive mkdir never returned there. Not root: /proc is not writable. Exit 2 either way.
+    const run = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "5", "--workers", "1"];
+    if (existsSync("/proc/self")) {
+      for (const [flags, message] of [
+        [
+          ["--report", "/proc/primetime-report"],
+          /--report .*(cannot create \/proc\/primetime-report|not writable)/,
+        ],
+        [
+          ["--report", "/proc/primetime-report/sub"],
+          /--report .*(cannot create \/proc\/primetime-report|not writable)/,
+        ],
+        [["--json", "/proc/primetime.json"], /--json .*(cannot write it|not writable)/],
+      ] as const) {
+        expectUsage(await cli([...run, ...flags]), message);
+        expectUsage(await cli(["merge", join(dir, "w1.json"), ...flags]), message);
+      }
+    }
+    // The probes leave nothing behind when a later check refuses the run.
+    const json = join(dir, "probe", "r.json");
+    mkdirSync(dirname(json), { recursive: true });
+    const report = join(dir, "probe", "report", "deeper");
+    const noUnit = ["run", "--scenario", "surface-reaper", "--drivers", "vgem", "--seeds", "1"];
+    expectUsage(await cli([...noUnit, "--json", json, "--report", report]), /no unit to run/);
+    expect(readdirSync(dirname(json))).toEqual([]);
+  });
+
   it("merge: a file that is not a report", async () => {
     const file = join(dir, "truncated.json");
     writeFileSync(file, '{"schema": "primetime-stress/rep');
@@ -142,6 +182,10 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     expectUsage(await cli(["merge", join(dir, "missing.json")]), /merge: cannot read/);
     writeFileSync(file, '{"schema": "something-else"}');
     expectUsage(await cli(["merge", file]), /is not a primetime-stress report/);
+    expectUsage(await cli(["merge", dir]), /merge: cannot read/);
+    // A file without end: read up to the bound, then refused (it used to be read until memory ran out).
+    if (existsSync("/dev/zero"))
+      expectUsage(await cli(["merge", "/dev/zero"]), /merge: \/dev\/zero is larger than 256 MiB/);
   });
 
   it("a token with a valid checksum but impossible content, or a decompression bomb", async () => {

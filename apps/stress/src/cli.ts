@@ -302,7 +302,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         write(
           /accepted/.test(str)
             ? str
-            : `${str.trimEnd()}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
+            : `${str.trimEnd().replace(/\.$/, "")}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
         ),
     });
   }

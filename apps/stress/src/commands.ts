@@ -4,11 +4,15 @@
  */
 import {
   accessSync,
+  closeSync,
   constants,
   existsSync,
   mkdirSync,
-  readFileSync,
+  openSync,
+  readSync,
+  rmdirSync,
   statSync,
+  unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -197,7 +201,10 @@ const isDirectory = (p: string) => existsSync(p) && statSync(p).isDirectory();
  * Checks `--json <file>` and `--report <dir>` before anything runs, so a path that cannot be
  * written is bad usage (exit 2) at once, not an internal error after the campaign: the file's
  * directory must exist and be writable, and the report directory (created when missing) must not
- * be, or lie under, a file.
+ * be, or lie under, a file. Where the permission bits say yes but the file system says no (as
+ * root on /proc or /sys), a probe that leaves nothing behind decides: the JSON file is opened
+ * for appending (and removed again if it did not exist), the report directory's first missing
+ * component is created and removed.
  */
 export function checkOutputPaths(o: { json?: string; report?: string }): void {
   if (o.json !== undefined) {
@@ -211,6 +218,11 @@ export function checkOutputPaths(o: { json?: string; report?: string }): void {
       accessSync(dir, constants.W_OK);
     } catch {
       throw new UsageError(`--json "${o.json}": ${dir} is not writable; ${accepted}`);
+    }
+    try {
+      probeFile(o.json);
+    } catch (e) {
+      throw new UsageError(`--json "${o.json}": cannot write it (${errCode(e)}); ${accepted}`);
     }
   }
   if (o.report !== undefined) {
@@ -227,7 +239,46 @@ export function checkOutputPaths(o: { json?: string; report?: string }): void {
     } catch {
       throw new UsageError(`--report "${o.report}": ${p} is not writable; ${accepted}`);
     }
+    const missing = missingComponents(o.report)[0];
+    if (missing !== undefined) {
+      try {
+        mkdirSync(missing);
+        rmdirSync(missing);
+      } catch (e) {
+        throw new UsageError(
+          `--report "${o.report}": cannot create ${missing} (${errCode(e)}); ${accepted}`,
+        );
+      }
+    }
   }
+}
+
+/** The `code` of a Node file-system error (ENOENT, EACCES, …). */
+function errCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException)?.code ?? String(e);
+}
+
+/** Opens `file` for appending, and removes it again if that created it (it writes nothing). */
+function probeFile(file: string): void {
+  const existed = existsSync(file);
+  closeSync(openSync(file, "a"));
+  if (!existed) unlinkSync(file);
+}
+
+/** The directories of `dir` that do not exist yet, outermost first (`dir` last). */
+function missingComponents(dir: string): string[] {
+  const out: string[] = [];
+  for (let p = resolve(dir); !existsSync(p) && dirname(p) !== p; p = dirname(p)) out.unshift(p);
+  return out;
+}
+
+/**
+ * Creates the report directory one component at a time: Node 20's `mkdirSync(…, { recursive:
+ * true })` never returns when the file system answers ENOENT for a directory whose parent
+ * exists (as /proc does).
+ */
+function makeReportDir(dir: string): void {
+  for (const p of missingComponents(dir)) mkdirSync(p);
 }
 
 function writeJson(file: string, report: CampaignReport): void {
@@ -241,7 +292,7 @@ async function writeOutputs(
 ): Promise<void> {
   if (o.json) writeJson(o.json, report);
   if (o.report) {
-    mkdirSync(o.report, { recursive: true });
+    makeReportDir(o.report);
     writeJson(join(o.report, "report.json"), report);
     await writeHtmlReport(report, join(o.report, "index.html"));
     io.error(`report: ${join(o.report, "index.html")}`);
@@ -269,7 +320,7 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
   const units = planUnits(config);
   if (units.length === 0)
     throw new UsageError(
-      "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults)",
+      "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults); accepted: scenarios and drivers that fit (`primetime-stress list` says where each scenario runs)",
     );
   const expected = expectedSchedules(config, units.length);
   const workers = o.workers ?? defaultWorkers(expected, config.timeMs);
@@ -558,6 +609,33 @@ export async function bugsCommand(o: BugsFlags, io: Io, c: Colors): Promise<numb
 
 // --------------------------------------------------------------------------------------- merge
 
+/**
+ * The most `merge` reads of one file. A shard's report holds every finding's race tables and
+ * splats: a few MiB for a campaign full of findings. The bound keeps a wrong argument (a
+ * device such as /dev/zero, a huge log) from exhausting memory.
+ */
+export const MAX_REPORT_BYTES = 256 * 2 ** 20;
+
+/** `file` as UTF-8, read in chunks; a RangeError when it holds more than `max` bytes. */
+function readBounded(file: string, max: number): string {
+  const fd = openSync(file, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, max + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > max) throw new RangeError(`${file}: more than ${max} bytes`);
+      chunks.push(chunk.subarray(0, n));
+    }
+    return Buffer.concat(chunks, total).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function mergeCommand(
   files: string[],
   o: { json?: string; report?: string },
@@ -572,8 +650,10 @@ export async function mergeCommand(
   const reports = files.map((f) => {
     let text: string;
     try {
-      text = readFileSync(f, "utf8");
-    } catch {
+      text = readBounded(f, MAX_REPORT_BYTES);
+    } catch (e) {
+      if (e instanceof RangeError)
+        throw bad(`${f} is larger than ${MAX_REPORT_BYTES / 2 ** 20} MiB, no shard report is`);
       throw bad(`cannot read ${f}`);
     }
     let json: unknown;

@@ -23,6 +23,7 @@
 
 import type { DriverUnderTest } from "@primetime/gem";
 import { driverUnderTest as qxl } from "@primetime/qxl";
+import { findToggle, listToggles } from "@primetime/sim";
 import { applySearchV8Flags, decodeToken } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
@@ -67,11 +68,39 @@ for (let i = 0; i < argv.length; i++) {
   } else positional.push(a);
 }
 const [cmd = "campaign", a, b] = positional;
+/** The options some command takes: any other is bad usage, not silently ignored. */
+const OPTIONS = ["drivers", "strategies", "toggles", "feedback", "plan", "first-seeds", "token"];
+for (const k of options.keys())
+  if (!OPTIONS.includes(k)) {
+    process.stderr.write(`unknown option: --${k.slice(0, 20)} (--${OPTIONS.join(", --")})\n`);
+    usage();
+  }
+// Every toggle named must exist: a typo would otherwise end in an exception inside the hunt.
+const toggleNames = options.get("toggles")?.split(",");
+for (const t of toggleNames ?? [])
+  if (!findToggle(t)) {
+    process.stderr.write(
+      `unknown toggle: ${t.slice(0, 64)} (${listToggles()
+        .map((x) => x.name)
+        .join(", ")})\n`,
+    );
+    process.exit(2);
+  }
 
 function num(s: string | undefined, d: number): number {
   const n = s === undefined ? d : Number(s);
   if (!Number.isSafeInteger(n) || n < 0) {
     process.stderr.write(`not a count: ${String(s).slice(0, 20)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** A number of schedules (a campaign's, a hunt's budget): at least 1. */
+function budgetOf(s: string | undefined, d: number): number {
+  const n = num(s, d);
+  if (n === 0) {
+    process.stderr.write("not a budget: 0 (a positive number of schedules)\n");
     process.exit(2);
   }
   return n;
@@ -118,7 +147,7 @@ const feedbackOpt = options.get("feedback");
 if (feedbackOpt !== undefined && feedbackOpt !== "on" && feedbackOpt !== "off") usage();
 
 if (cmd === "campaign") {
-  const schedules = num(a, 1000);
+  const schedules = budgetOf(a, 1000);
   const firstSeed = num(b, 1);
   const t0 = performance.now();
   const st = await fuzzCampaign({
@@ -136,11 +165,11 @@ if (cmd === "campaign") {
   process.stdout.write(`${JSON.stringify({ ...st, seconds: (performance.now() - t0) / 1000 })}\n`);
   process.exit(st.failedSchedules === 0 ? 0 : 1);
 } else if (cmd === "toggles") {
-  const toggles = options.get("toggles")?.split(",");
+  const toggles = toggleNames;
   // Several first seeds give each toggle's distribution of first finds (a test budget should
   // cover it, not one seed's first find).
   const firstSeeds = (options.get("first-seeds") ?? "1").split(",").map((s) => num(s, 1));
-  const budget = num(a, 300);
+  const budget = budgetOf(a, 300);
   const finds = new Map<string, (number | null)[]>();
   for (const firstSeed of firstSeeds) {
     const res = await huntToggles(fuzz, {
@@ -169,7 +198,7 @@ if (cmd === "campaign") {
     }
   process.stdout.write(`CPU ${(process.cpuUsage().user / 1e6).toFixed(1)} s\n`);
 } else if (cmd === "windows") {
-  for (const h of await huntKnownWindows(num(a, 200))) {
+  for (const h of await huntKnownWindows(budgetOf(a, 200))) {
     process.stdout.write(
       `${h.window.name}: ${h.found ? `reached after ${h.schedules} schedules: ${h.found.splats[0]?.message}\n  token ${h.found.token}` : `not reached in ${h.schedules} schedules`}\n  with its fix switch: ${h.firedWithFix} failing schedules\n`,
     );
@@ -183,7 +212,7 @@ if (cmd === "campaign") {
       fuzz,
       token !== undefined
         ? { token }
-        : { seed: num(a, 1), strategy: strategies[0], toggles: options.get("toggles")?.split(",") },
+        : { seed: num(a, 1), strategy: strategies[0], toggles: toggleNames },
     );
   } catch (e) {
     process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);

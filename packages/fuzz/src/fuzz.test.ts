@@ -556,6 +556,29 @@ describe("the syscall log", () => {
     expect(bad.stderr).toMatch(/token/);
   }, 120_000);
 
+  it("cli: an unknown option or toggle, or a budget of 0, is a usage error before anything runs", () => {
+    const cli = (...args: string[]) =>
+      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
+        cwd: PACKAGE_DIR,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    for (const [args, message] of [
+      [
+        ["toggles", "10", "--toggles", "gem.nope"],
+        /^unknown toggle: gem\.nope \(.*gem\.open-drops-name-lock/,
+      ],
+      [["campaign", "5", "--bogus", "1"], /^unknown option: --bogus \(--drivers, /],
+      [["toggles", "0"], /^not a budget: 0/],
+      [["windows", "0"], /^not a budget: 0/],
+    ] as const) {
+      const r = cli(...args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(message);
+    }
+  }, 120_000);
+
   it("replays a token of the stress app's fuzz-fd-reuse scenario with its plan and sizes; cli log takes its drivers from it", async () => {
     expect(stressFuzzUnit("fuzz@qxl+vgem")).toMatchObject({
       scenario: "fuzz",

@@ -13,10 +13,11 @@ import { ttmTtIsPopulated } from "./ttm-tt.js";
 
 /**
  * Models drm_gem_ttm_mmap(): drm_gem_mmap() found the object and took a GEM reference for the
- * VMA; ttm_bo_mmap_obj() takes a TTM one instead ("ttm has its own object refcounting, so drop
- * gem reference to avoid double accounting counting").
+ * VMA; ttm_bo_mmap_obj() takes one of its own (a GEM one since v6.14), so the first is dropped
+ * ("ttm has its own object refcounting, so drop gem reference to avoid double accounting
+ * counting").
  * Locking: mmap_lock held.
- * References: the VMA holds a TTM reference; the GEM one is dropped.
+ * References: the VMA holds the GEM reference ttm_bo_mmap_obj() took.
  */
 export async function drmGemTtmMmap(gem: GemObject, vma: Vma): Promise<number> {
   mmapAssertLocked(vma.vmMm);

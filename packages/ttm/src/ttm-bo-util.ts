@@ -39,7 +39,6 @@ import {
   EINVAL,
   ENOMEM,
   ENOSPC,
-  ETIME,
   isErr,
   KmemCache,
   kfree,
@@ -70,7 +69,6 @@ import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.
 import {
   type TtmResource,
   type TtmResourceManager,
-  ttmResourceAddBulkMove,
   ttmResourceAssertHeld,
   ttmResourceFree,
   ttmResourceSetBo,
@@ -288,15 +286,16 @@ export async function ttmBoMoveNull(bo: TtmBufferObject, newMem: TtmResource): P
 }
 
 /**
- * Models ttm_bo_wait_free_node(): waits for the BO to idle, then frees the old backing store
- * (the ttm_tt too when the destination is fixed memory). 0, -ETIME.
+ * Models ttm_bo_wait_free_node(): waits (up to 15 s) for the BO to idle, then frees the old
+ * backing store (the ttm_tt too when the destination is fixed memory). 0, or -EBUSY when the
+ * wait timed out.
  * Locking: the reservation held.
  * References: the old resource is freed.
  */
 async function ttmBoWaitFreeNode(bo: TtmBufferObject, dstUseTt: boolean): Promise<number> {
   dmaResvAssertHeld(bo.resv);
   const ret = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 15_000_000_000);
-  if (ret === 0) return -ETIME;
+  if (ret === 0) return -EBUSY;
   if (ret < 0) return ret;
   if (!dstUseTt) await ttmBoTtDestroy(bo);
   const old = bo.resource;
@@ -347,10 +346,11 @@ async function ttmTransferedDestroy(bo: TtmBufferObject): Promise<void> {
 }
 
 /**
- * Models ttm_buffer_object_transfer(): a ghost copy of `bo` that takes over its resource (and
- * ttm_tt, for the caller to split), with its own reservation, trylocked, one fence slot
- * reserved, a TTM count of 1, pin count 0, no mmap offset, and a reference to `bo`. The ghost,
- * or -ENOMEM.
+ * Models ttm_buffer_object_transfer(): a ghost copy of `bo` with its own reservation,
+ * trylocked, and one fence slot reserved on it; only then does it take over `bo`'s resource
+ * (and ttm_tt, for the caller to split, and its place out of the bulk move), with a TTM count of
+ * 1, pin count 0, no mmap offset, and a reference to `bo`. The ghost, or -ENOMEM (`bo` keeps
+ * its resource).
  * Locking: `bo`'s reservation held; the ghost's is returned held.
  * References: the caller owns the ghost's one; the ghost holds one on `bo`.
  */
@@ -365,6 +365,7 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   fbo.size = bo.size;
   fbo.resource = bo.resource;
   fbo.ttm = bo.ttm;
+  fbo.bulkMove = bo.bulkMove;
   fbo.deleted = false;
   ttmGlobBoCountAdd(1);
   drmVmaNodeReset(fbo.vmaNode);
@@ -374,31 +375,23 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   fbo.resv = bo.type !== ttmBoType.sg ? fbo._resv : bo.resv;
   const locked = dmaResvTrylock(fbo._resv);
   warnOn(!locked, `ttm_buffer_object_transfer(${fbo.name}): WARN_ON(!trylock)`);
-  fbo.bulkMove = bo.bulkMove;
+  const ret = await dmaResvReserveFences(fbo._resv, 1);
+  if (ret) {
+    await dmaResvUnlock(fbo._resv);
+    // The kernel kfree()s the copy here (its _resv holds no fence list: the reservation of
+    // the slot is what failed). The model also gives back the bo_count it took, which the
+    // kernel's error path leaves incremented, so ttm_glob's count stays exact.
+    await dmaResvFini(fbo._resv);
+    ttmGlobBoCountAdd(-1);
+    kfree(fbo);
+    return ret;
+  }
   if (fbo.resource) {
     await ttmResourceSetBo(fbo.resource, fbo);
     bo.resource = null;
     await ttmBoSetBulkMove(fbo, null);
   } else {
     fbo.bulkMove = null;
-  }
-  const ret = await dmaResvReserveFences(fbo._resv, 1);
-  if (ret) {
-    // The kernel kfree()s the copy here; give the resource back to `bo` first.
-    if (fbo.resource) {
-      await ttmResourceSetBo(fbo.resource, bo);
-      bo.resource = fbo.resource;
-      if (bo.bulkMove) {
-        await bo.bdev.lruLock.lock();
-        ttmResourceAddBulkMove(bo.resource, bo);
-        await bo.bdev.lruLock.unlock();
-      }
-    }
-    await dmaResvUnlock(fbo._resv);
-    await dmaResvFini(fbo._resv);
-    ttmGlobBoCountAdd(-1);
-    kfree(fbo);
-    return ret;
   }
   await ttmBoGet(bo);
   fbo.orig = bo;
@@ -585,7 +578,9 @@ export function ttmBoCpuPageReserved(bo: TtmBufferObject, i: number): Uint8Array
 
 /**
  * Models ttm_bo_move_memcpy(): the CPU copy fallback of a driver's ->move: copies every page
- * from the old backing store to `dstMem` (or clears it when there is nothing to copy), then
+ * from the old backing store to `dstMem`, or, when there is nothing to copy (an unpopulated
+ * ttm_tt source), clears it, but only for a ttm_tt flagged ZERO_ALLOC (a BO with a ttm_tt
+ * without that flag, a kernel BO say, leaves the destination as it is), then
  * ttm_bo_move_sync_cleanup().
  * Locking: the reservation held.
  * References: as ttmBoMoveSyncCleanup().
@@ -609,6 +604,7 @@ export async function ttmBoMoveMemcpy(
     if (ret) return ret;
   }
   const clear = srcMan.useTt && (!ttm || !ttmTtIsPopulated(ttm));
+  const copy = !(clear && ttm && !(ttm.pageFlags & TTM_TT_FLAG_ZERO_ALLOC));
   const npages = Math.ceil(dstMem.size / PAGE_SIZE);
   // Read every source page first (a linear view of the old placement), then swap resources to
   // write the destination through the same accessor.
@@ -622,7 +618,7 @@ export async function ttmBoMoveMemcpy(
   }
   bo.resource = dstMem;
   ret = await ttmMemIoReserve(bdev, dstMem);
-  for (let i = 0; !ret && i < npages; i++) {
+  for (let i = 0; copy && !ret && i < npages; i++) {
     const p = await ttmBoCpuPage(bo, i, ctx);
     if (typeof p === "number") {
       ret = p;

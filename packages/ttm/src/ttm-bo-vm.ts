@@ -1,13 +1,15 @@
 /**
  * CPU mappings of buffer objects (drivers/gpu/drm/ttm/ttm_bo_vm.c): the mmap set-up, the VMA's
- * open/close keeping a TTM reference, and the fault handler, which takes the BO's reservation,
+ * open/close keeping a GEM reference (since v6.14: 39b1acfddfd5 "drm/ttm: use GEM references
+ * for VM mappings"), and the fault handler, which takes the BO's reservation,
  * waits for a pipelined move to finish (the KERNEL fences), reserves the io space and maps the
  * page of the BO's *current* placement: a ttm_tt page or VRAM through the BAR. A move zaps
  * every mapping first (ttm_bo_unmap_virtual()), so the next access faults again and sees the
  * bytes where they are now.
  *
  * Also the historic TTM mmap (ttm_bo_mmap(), removed in Linux 5.14 when drivers went through
- * drm_gem_mmap()): the lookup of the BO by its fake offset, with ttm_bo_get_unless_zero().
+ * drm_gem_mmap()): the lookup of the BO by its fake offset, with ttm_bo_get_unless_zero(), its
+ * VMAs holding TTM references as they did then.
  *
  * A fault maps up to TTM_BO_VM_NUM_PREFAULT pages from the faulting one on (to the end of the
  * VMA), as the kernel's speculative prefault does, all under the one reservation: a read of a
@@ -28,6 +30,8 @@ import {
   MAX_SCHEDULE_TIMEOUT,
 } from "@primetime/dma-buf";
 import {
+  drmGemObjectGet,
+  drmGemObjectPut,
   drmVmaNodeIsAllowed,
   drmVmaNodeStart,
   drmVmaOffsetLockLookup,
@@ -50,10 +54,16 @@ import {
   type Vma,
   type VmOperations,
 } from "@primetime/kernel";
-import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { point, toggleEnabled } from "@primetime/sim";
 import { TTM_MMAP_LOOKUP_PLAIN_GET } from "./toggles.js";
-import { type TtmBufferObject, ttmBoGet, ttmBoGetUnlessZero, ttmBoPut } from "./ttm-bo.js";
-import { ttmBoCpuPage, ttmBoCpuPageReserved } from "./ttm-bo-util.js";
+import {
+  type TtmBufferObject,
+  ttmBoGet,
+  ttmBoGetUnlessZero,
+  ttmBoPopulate,
+  ttmBoPut,
+} from "./ttm-bo.js";
+import { ttmBoCpuPageReserved, ttmMemIoReserve } from "./ttm-bo-util.js";
 import type { TtmDevice } from "./ttm-device.js";
 import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js";
 
@@ -93,12 +103,15 @@ async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
 export const TTM_BO_VM_NUM_PREFAULT = 16;
 
 /**
- * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, and maps the
- * page at `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()), then
- * speculatively the pages after it, up to `numPrefault` pages in all and no further than the
- * end of the VMA (a page already mapped is left as it is, as insert_pfn() does; a missing one
- * ends the prefault: only the first page's failure is an error). The faulting page, or
- * VM_FAULT_SIGBUS (past the end, io reservation failed), VM_FAULT_OOM (no pages).
+ * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, reserves the
+ * io space (VM_FAULT_SIGBUS if that fails), checks the offset (VM_FAULT_SIGBUS past the end),
+ * populates a ttm_tt placement (VM_FAULT_SIGBUS if that fails: the kernel's NOPAGE for
+ * -EINTR/-ERESTARTSYS/-EAGAIN needs a signal, which the model has not), and maps the page at
+ * `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()), VM_FAULT_OOM if
+ * the ttm_tt has no page there; then speculatively the pages after it, up to `numPrefault`
+ * pages in all and no further than the end of the VMA (a page already mapped is left as it is,
+ * as insert_pfn() does; a missing one ends the prefault: only the first page's failure is an
+ * error). The faulting page, or a VM_FAULT_* code.
  * Locking: the reservation and mmap_lock (read) held.
  * References: the VMA's.
  */
@@ -112,16 +125,21 @@ export async function ttmBoVmFaultReserved(
   // Wait for buffer data in transit, due to a pipelined move.
   const ret = await ttmBoVmFaultIdle(bo);
   if (ret) return ret;
+  // A BO without backing store (gutted): the kernel would dereference NULL here.
+  const mem = bo.resource;
+  if (!mem) return VM_FAULT_SIGBUS;
+  let err = await ttmMemIoReserve(bo.bdev, mem);
+  if (err) return VM_FAULT_SIGBUS;
   const nodeStart = drmVmaNodeStart(bo.vmaNode);
   let pageOffset = pgoff - nodeStart;
   const pageLast = vma.nrPages + vma.vmPgoff - nodeStart;
   if (pageOffset >= Math.ceil(bo.size / PAGE_SIZE) || pageOffset < 0) return VM_FAULT_SIGBUS;
-  const page = await ttmBoCpuPage(bo, pageOffset, {
-    interruptible: true,
-    noWaitGpu: false,
-    bytesMoved: 0,
-  });
-  if (typeof page === "number") return page === -EINVAL ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+  if (!mem.bus.isIomem) {
+    err = await ttmBoPopulate(bo, { interruptible: true, noWaitGpu: false, bytesMoved: 0 });
+    if (err) return VM_FAULT_SIGBUS;
+  }
+  const page = ttmBoCpuPageReserved(bo, pageOffset);
+  if (!page) return VM_FAULT_OOM;
   // vmf_insert_pfn_prot(), under the reservation: a racing move's unmap comes after it.
   let vpn = (vma.vmStart + (pgoff - vma.vmPgoff) * PAGE_SIZE) / PAGE_SIZE;
   vma.pages.set(vpn, page);
@@ -153,29 +171,32 @@ export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array 
 }
 
 /**
- * Models ttm_bo_vm_open(): a VMA copy (split, fork) takes its own TTM reference and joins the
+ * Models ttm_bo_vm_open(): a VMA copy (split, fork) takes its own GEM reference (since v6.14,
+ * 39b1acfddfd5 "drm/ttm: use GEM references for VM mappings"; a TTM one before) and joins the
  * device's address space.
  * Locking: mmap_lock held.
- * References: takes one.
+ * References: takes a GEM one.
  */
 export async function ttmBoVmOpen(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.add(vma);
-  await ttmBoGet(bo);
+  await drmGemObjectGet(bo);
 }
 
 /**
- * Models ttm_bo_vm_close(): the VMA goes away: drops its TTM reference.
+ * Models ttm_bo_vm_close(): the VMA goes away: drops its GEM reference (the last one frees the
+ * object through the driver's GEM ->free, which drops the TTM reference), then clears
+ * vm_private_data.
  * Locking: mmap_lock held.
- * References: drops one.
+ * References: drops a GEM one.
  */
 export async function ttmBoVmClose(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.delete(vma);
+  await drmGemObjectPut(bo);
   vma.vmPrivateData = null;
-  await ttmBoPut(bo);
 }
 
 /** Models ttm_bo_vm_ops. */
@@ -186,20 +207,53 @@ export const ttmBoVmOps: VmOperations = {
 };
 
 /**
+ * ttm_bo_vm_open() of the historic ttm_bo_mmap() (v3.8-v5.13): the VMA copy takes a TTM
+ * reference.
+ * Locking: mmap_lock held. References: takes a TTM one.
+ */
+async function ttmBoVmOpenHistoric(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
+  const bo = vma.vmPrivateData as TtmBufferObject;
+  bo.bdev.devMapping.iMmap.add(vma);
+  await ttmBoGet(bo);
+}
+
+/**
+ * ttm_bo_vm_close() of the historic ttm_bo_mmap(): drops the VMA's TTM reference.
+ * Locking: mmap_lock held. References: drops a TTM one.
+ */
+async function ttmBoVmCloseHistoric(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
+  const bo = vma.vmPrivateData as TtmBufferObject;
+  bo.bdev.devMapping.iMmap.delete(vma);
+  await ttmBoPut(bo);
+  vma.vmPrivateData = null;
+}
+
+/** The ttm_bo_vm_ops of the historic ttm_bo_mmap(): VMAs hold TTM references. */
+const ttmBoVmOpsHistoric: VmOperations = {
+  open: ttmBoVmOpenHistoric,
+  close: ttmBoVmCloseHistoric,
+  fault: ttmBoVmFault,
+};
+
+/**
  * Models ttm_bo_mmap_obj(): sets `vma` up to map `bo`: refuses copy-on-write mappings
- * (-EINVAL), takes a TTM reference for the VMA, installs ttm_bo_vm_ops unless the driver set
- * its own, and links the VMA into the device's address space (the DRM file's f_mapping is the
- * device's in the kernel; here TTM keeps that address space itself).
+ * (-EINVAL), takes a GEM reference for the VMA (since v6.14, 39b1acfddfd5; dropped by
+ * ttm_bo_vm_close()), installs ttm_bo_vm_ops unless the driver set its own, and links the VMA
+ * into the device's address space (the DRM file's f_mapping is the device's in the kernel;
+ * here TTM keeps that address space itself).
  * Locking: mmap_lock held.
- * References: the VMA takes one (dropped by ttm_bo_vm_close()).
+ * References: the VMA takes a GEM one.
  */
 export async function ttmBoMmapObj(vma: Vma, bo: TtmBufferObject): Promise<number> {
   mmapAssertLocked(vma.vmMm);
   // Enforce no COW since would have really strange behavior with it.
   if (!(vma.vmFlags & VM_SHARED) && vma.vmFlags & VM_MAYWRITE) return -EINVAL;
-  await ttmBoGet(bo);
+  await drmGemObjectGet(bo);
   // Drivers may want to override the vm_ops field. Otherwise we use TTM's default callbacks.
   if (!vma.vmOps) vma.vmOps = ttmBoVmOps;
+  // Note: We're transferring the bo reference to vma->vm_private_data here.
   vma.vmPrivateData = bo;
   vma.vmFlags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
   bo.bdev.devMapping.iMmap.add(vma);
@@ -234,22 +288,25 @@ export async function ttmBoVmLookup(
 }
 
 /**
- * Models the historic ttm_bo_mmap(): the driver's file ->mmap for BOs: lookup by offset,
- * permission check (`tag`, the DRM file: -EACCES), then ttm_bo_mmap_obj(); the lookup
- * reference becomes the VMA's. -EINVAL when no live BO is there.
+ * Models the historic ttm_bo_mmap() (v3.8-v5.13): the driver's file ->mmap for BOs: lookup by
+ * offset, permission check (`tag`, the DRM file: -EACCES), then ttm_bo_mmap_vma_setup(): the
+ * lookup's TTM reference becomes the VMA's, with that era's vm ops (TTM references in
+ * open/close). -EINVAL when no live BO is there.
  * Locking: mmap_lock held.
- * References: the VMA keeps the lookup's one.
+ * References: the VMA keeps the lookup's TTM one.
  */
 export async function ttmBoMmap(bdev: TtmDevice, tag: object, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
   const bo = await ttmBoVmLookup(bdev, vma.vmPgoff, vma.nrPages);
   if (!bo) return -EINVAL;
   if (!(await drmVmaNodeIsAllowed(bo.vmaNode, tag))) {
     await ttmBoPut(bo);
     return -EACCES;
   }
-  const ret = await ttmBoMmapObj(vma, bo);
-  // ttm_bo_mmap_obj() took the VMA's reference; the lookup's goes.
-  await ttmBoPut(bo);
-  warnOn(ret === 0 && vma.vmPrivateData !== bo, "ttm_bo_mmap: vm_private_data");
-  return ret;
+  // ttm_bo_mmap_vma_setup()
+  vma.vmOps = ttmBoVmOpsHistoric;
+  vma.vmPrivateData = bo;
+  vma.vmFlags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
+  bo.bdev.devMapping.iMmap.add(vma);
+  return 0;
 }

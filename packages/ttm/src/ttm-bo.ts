@@ -7,8 +7,9 @@
  * - `bo.kref` is TTM's own count, beside the embedded GEM object's `refcount`. The driver's GEM
  *   ->free drops the TTM reference its GEM object held (qxl, amdgpu: the GEM count is the main
  *   one); TTM-internal users hold TTM references: LRU walkers (ttm_bo_get_unless_zero(), the
- *   BO may be dying), CPU mappings (ttm_bo_vm_open/close), ghost objects (their `bo`), the
- *   delayed-delete work (the resurrected count).
+ *   BO may be dying), ghost objects (their `bo`), the delayed-delete work (the resurrected
+ *   count). CPU mappings hold GEM references (ttm_bo_mmap_obj(), ttm_bo_vm_open/close, since
+ *   v6.14).
  * - The last ttm_bo_put() runs ttm_bo_release(): an idle object whose reservation can be
  *   trylocked is torn down at once; a busy one (or one whose reservation is held elsewhere) is
  *   marked `deleted`, its count re-initialised to 1 with kref_init() (never kref_get() on 0),

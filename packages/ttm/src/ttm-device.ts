@@ -181,13 +181,19 @@ export function ttmDeviceInit(bdev: TtmDevice): number {
 }
 
 /**
- * Models ttm_device_fini(): drains the delayed deletes (every busy BO released so far is
- * destroyed once idle) and takes the SYSTEM manager out of service. The driver has finished
- * its own managers first (ttmRangeManFini()).
- * Locking: none held; may sleep.
+ * Models ttm_device_fini(): takes the device off the global device list first (under
+ * ttm_global_mutex, so ttm_global_swapout() no longer walks it), then drains the delayed
+ * deletes (every busy BO released so far is destroyed once idle) and takes the SYSTEM manager
+ * out of service. The driver has finished its own managers first (ttmRangeManFini()).
+ * Locking: none held; takes ttm_global_mutex; may sleep.
  * References: the global state loses a device.
  */
 export async function ttmDeviceFini(bdev: TtmDevice): Promise<void> {
+  const glob = ttmGlob.get();
+  await glob.mutex.lock();
+  const i = glob.deviceList.indexOf(bdev);
+  if (i >= 0) glob.deviceList.splice(i, 1);
+  await glob.mutex.unlock();
   if (bdev.wq) {
     await drainWorkqueue(bdev.wq);
     await destroyWorkqueue(bdev.wq);
@@ -198,11 +204,6 @@ export async function ttmDeviceFini(bdev: TtmDevice): Promise<void> {
     ttmResourceManagerSetUsed(man, false);
     ttmSetDriverManager(bdev, TTM_PL_SYSTEM, null);
   }
-  const glob = ttmGlob.get();
-  await glob.mutex.lock();
-  const i = glob.deviceList.indexOf(bdev);
-  if (i >= 0) glob.deviceList.splice(i, 1);
-  await glob.mutex.unlock();
   glob.devices--;
 }
 

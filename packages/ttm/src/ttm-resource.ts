@@ -33,6 +33,7 @@ import {
   TTM_PL_FLAG_CONTIGUOUS,
   TTM_PL_FLAG_DESIRED,
   TTM_PL_FLAG_FALLBACK,
+  TTM_PL_FLAG_TEMPORARY,
   type TtmPlace,
   type TtmPlacement,
 } from "./ttm-placement.js";
@@ -500,8 +501,9 @@ export function ttmResourceIntersects(
 }
 
 /**
- * Models ttm_resource_compatible(): does `res` already satisfy one of the placements? With
- * `evicting`, DESIRED places do not count (and FALLBACK ones do); without, the reverse.
+ * Models ttm_resource_compatible(): does `res` already satisfy one of the placements? A
+ * TEMPORARY resource (the bounce placement of a multihop move) never does. With `evicting`,
+ * DESIRED places do not count (and FALLBACK ones do); without, the reverse.
  * Locking: the owning BO's reservation held.
  * References: none.
  */
@@ -513,6 +515,7 @@ export function ttmResourceCompatible(
   ttmResourceAssertHeld(res);
   if (!res?.bo) return false;
   const bo = res.bo;
+  if (res.placement & TTM_PL_FLAG_TEMPORARY) return false;
   for (const place of placement.placement) {
     if (res.memType !== place.memType) continue;
     if (place.flags & (evicting ? TTM_PL_FLAG_DESIRED : TTM_PL_FLAG_FALLBACK)) continue;

@@ -188,7 +188,7 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
  * switch on) the same scenario is clean.
  */
 const DUMB_PUT_WINDOW_TOKEN =
-  "pt1.Y2TuXPngDdM5xgOzeC6veHGXTTmlNDdJN7koNbEkVbesWDc5J784VTe9NLW4ODVFNyMxLyUnlcGZmTBgwQJYkcCb-v67AA";
+  "pt1.Y2TuXPngDdM5xgOzeP5suPGXWzmlNDdJN7koNbEkVbesWDc5J784VTe9NLW4ODVFNyMxLyUnlcGZmTBgwQJYkYC5uFExAA";
 
 describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
   const name = "dumb-create-vs-close-guessed-handle";
