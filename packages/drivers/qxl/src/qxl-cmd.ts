@@ -56,7 +56,11 @@ import {
   qxlReleaseMap,
   qxlReleaseReserveList,
 } from "./qxl-release.js";
-import { QXL_REAP_RESERVE_WITHOUT_CTX, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
+import {
+  QXL_DUAL_REFCOUNT,
+  QXL_REAP_RESERVE_WITHOUT_CTX,
+  QXL_RELEASE_USE_AFTER_FREE,
+} from "./toggles.js";
 import { getLe64, setLe64 } from "./unaligned.js";
 
 /** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
@@ -247,7 +251,9 @@ async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Pro
 
 /**
  * Models qxl_io_update_area(): asks the device to bring `area` of the surface up to date.
- * -EINVAL for an area outside the surface.
+ * -EINVAL for an area outside the surface. `area` is a struct qxl_rect (int32_t fields) and the
+ * surface's width and height are uint32_t, so `left`/`top` are tested signed and `right`/`bottom`
+ * against the size as unsigned (C's usual arithmetic conversions).
  * Locking: takes update_area_mutex, then async_io_mutex. References: the caller holds `surf`.
  */
 export async function qxlIoUpdateArea(
@@ -258,7 +264,12 @@ export async function qxlIoUpdateArea(
   const surfaceId = surf.isPrimary ? 0 : surf.surfaceId;
   const surfaceWidth = surf.surf.width;
   const surfaceHeight = surf.surf.height;
-  if (area.left < 0 || area.top < 0 || area.right > surfaceWidth || area.bottom > surfaceHeight)
+  if (
+    area.left < 0 ||
+    area.top < 0 ||
+    area.right >>> 0 > surfaceWidth ||
+    area.bottom >>> 0 > surfaceHeight
+  )
     return -EINVAL;
   await qdev.updateAreaMutex.lock();
   qdev.hw.ram.updateArea = { ...area };
@@ -414,7 +425,8 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
  * Locking: as qxl_io_update_area(). References: the caller keeps `surf` valid.
  */
 async function qxlUpdateSurface(qdev: QxlDevice, surf: QxlBo): Promise<number> {
-  const rect = { left: 0, right: surf.surf.width, top: 0, bottom: surf.surf.height };
+  // struct qxl_rect: int32_t fields
+  const rect = { left: 0, right: surf.surf.width | 0, top: 0, bottom: surf.surf.height | 0 };
   for (;;) {
     const ret = await qxlIoUpdateArea(qdev, surf, rect);
     if (ret !== -ERESTARTSYS) return ret;
@@ -455,9 +467,18 @@ export async function qxlSurfaceEvict(
 }
 
 /**
- * Models qxl_reap_surf(): reserves the object found in the idr, checks (or, in the stall pass,
- * waits for) its idleness and evicts its surface. In the stall pass surf_evict_mutex is DROPPED
+ * Models qxl_reap_surf(): reserves the object found in the idr, tests (or, in the stall pass,
+ * waits for) its fences and evicts its surface. In the stall pass surf_evict_mutex is DROPPED
  * around the wait: the object is then protected by nothing but its reservation.
+ *
+ * The first pass is v6.18's test as written: `ret = dma_resv_test_signaled(resv, BOOKKEEP);
+ * ret = ret ? -EBUSY : 0;`, so it skips an IDLE surface (-EBUSY) and evicts a BUSY one (its
+ * pending command is already on the ring or about to be; the release keeps the object alive).
+ * That inversion came with "drm/qxl: stop using ttm_bo_wait" (dri-devel, 2022-11-25, "No
+ * functional change"; hash not confirmed); before it, `ttm_bo_wait(&surf->tbo, true, true,
+ * !stall)` returned -EBUSY for a busy surface. The kernels toggle `qxl.dual-refcount` puts back
+ * (v3.10-v4.1) had that test, so with that toggle on the first pass skips busy surfaces instead.
+ * A pass that evicts nothing is followed by the stall pass, which waits and evicts either way.
  * Locking: surf_evict_mutex held on entry and exit (released and retaken when `stall`).
  * References: NONE on `surf`: the idr's pointer is all the reaper has.
  */
@@ -476,7 +497,10 @@ async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promis
     const r = await dmaResvWaitTimeout(resv, DmaResvUsage.BOOKKEEP, true, 15 * HZ_NS);
     ret = r > 0 ? 0 : r === 0 ? -EBUSY : r;
   } else {
-    ret = (await dmaResvTestSignaled(resv, DmaResvUsage.BOOKKEEP)) ? 0 : -EBUSY;
+    const signaled = await dmaResvTestSignaled(resv, DmaResvUsage.BOOKKEEP);
+    // v6.18: ret = ret ? -EBUSY : 0; (before the 2022 conversion: -EBUSY while busy)
+    if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) ret = signaled ? 0 : -EBUSY;
+    else ret = signaled ? -EBUSY : 0;
   }
   if (stall) await qdev.surfEvictMutex.lock();
   if (ret) {

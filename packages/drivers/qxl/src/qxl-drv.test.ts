@@ -6,25 +6,61 @@ import {
   dmaFenceSignal,
   dmaResvAddFence,
   dmaResvReserveFences,
+  dmaResvTestSignaled,
+  dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
 import { type DrmFile, drmGemObjectPut } from "@primetime/gem";
 import {
+  allocationCount,
+  EFAULT,
+  EINVAL,
   ENOMEM,
+  injectedFailures,
   isErr,
   Kernel,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   MAP_SHARED,
   PAGE_SIZE,
   PROT_READ,
+  PROT_WRITE,
   SpinLock,
   setFailslab,
+  TASK_SIZE,
 } from "@primetime/kernel";
 import { Simulation, sleep, spawn } from "@primetime/sim";
+import { splatText } from "@primetime/sim/testing";
 import { crc32 } from "@primetime/simgpu";
-import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
+import {
+  TTM_PL_PRIV,
+  TTM_PL_VRAM,
+  ttmBoReserve,
+  ttmBoUnreserve,
+  ttmBoValidate,
+  ttmManagerType,
+} from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
-import { QXL_GEM_DOMAIN_CPU } from "./qxl-drm-uapi.js";
+import { QXL_CMD_DRAW, QXL_IO_NOTIFY_OOM } from "./qxl-dev.js";
+import {
+  DRM_IOCTL_QXL_ALLOC_SURF,
+  DRM_IOCTL_QXL_EXECBUFFER,
+  DRM_IOCTL_QXL_UPDATE_AREA,
+  encodeDrmQxlCommand,
+  QXL_GEM_DOMAIN_CPU,
+  QXL_GEM_DOMAIN_SURFACE,
+  QXL_GEM_DOMAIN_VRAM,
+} from "./qxl-drm-uapi.js";
 import { createQxl, destroyQxl } from "./qxl-drv.js";
 import { qxlGemObjectCreate, qxlModeDumbCreate } from "./qxl-gem.js";
+import { qxlTtmPlacementFromDomain } from "./qxl-object.js";
+import {
+  QXL_RELEASE_DRAWABLE,
+  qxlAllocReleaseReserved,
+  qxlReleaseFenceBufferObjects,
+  qxlReleaseFree,
+  qxlReleaseListAdd,
+  qxlReleaseReserveList,
+} from "./qxl-release.js";
 import {
   closeFd,
   expectClean,
@@ -38,10 +74,13 @@ import {
   qxlAllocSurf,
   qxlExecDraw,
   qxlMap,
+  qxlSettle,
   qxlUpdateArea,
   runProcess,
   runQxl,
 } from "./test-machine.js";
+import { isKnownReapRecursion } from "./test-scenarios.js";
+import { QXL_DUAL_REFCOUNT } from "./toggles.js";
 
 describe("qxl driver", () => {
   it("fills a buffer on the GPU, checksums it on the GPU, reads it back through mmap", async () => {
@@ -283,5 +322,265 @@ describe("unload while TTM holds a delayed delete", () => {
     expect(r.splats.map((s) => [s.kind, s.message, s.object])).toEqual([
       ["refcount", "refcount_t: underflow; use-after-free.", expect.stringMatching(/^qxl_bo#\d+/)],
     ]);
+  });
+
+  it("the reaper's first pass evicts a busy surface and skips an idle one (v6.18's inverted test), with qxl.dual-refcount the other way round", async () => {
+    // Two usable ids (1, 2). A and B get them and go idle; A is drawn into again (busy: its
+    // release is on the ring); C then needs an id and the reaper's first pass decides which of
+    // A and B loses its surface. The surfaces' sizes tell them apart on the device.
+    const liveAfter = async (toggles: string[]) => {
+      let live: number[] = [];
+      const r = await runQxl(
+        async (m) => {
+          await runProcess(m, "client", async (p) => {
+            const fd = await openQxl(p, m);
+            const a = await qxlAllocSurf(p, fd, 32, 8); // 1 KiB of surface data
+            const b = await qxlAllocSurf(p, fd, 32, 16); // 2 KiB
+            const c = await qxlAllocSurf(p, fd, 32, 24); // 3 KiB
+            const fill = (h: number, size: number) =>
+              qxlExecDraw(p, fd, {
+                op: "fill",
+                size,
+                value: 7,
+                dst: { handle: h, offset: 0, surface: true },
+              });
+            expectRet(await fill(a, 1024), 0, "fill A");
+            expectRet(await fill(b, 2048), 0, "fill B");
+            await qxlSettle(m.kernel, m.qxl); // A and B idle
+            expectRet(await fill(a, 1024), 0, "fill A again"); // A busy
+            expectRet(await fill(c, 3072), 0, "fill C"); // reaps one of A, B
+            await qxlSettle(m.kernel, m.qxl);
+            live = m.qxl.qdev.hw.surfaces.flatMap((s) => (s ? [s.size] : [])).sort((x, y) => x - y);
+            await closeFd(p, fd);
+          });
+        },
+        { toggles, device: { nSurfaces: 3 } },
+      );
+      expect(
+        r.splats.filter((s) => !isKnownReapRecursion(s)),
+        splatText(r),
+      ).toEqual([]);
+      expect(r.outcome).toBe("ok");
+      return live;
+    };
+    // v6.18 (qxl_reap_surf(): ret = dma_resv_test_signaled(...); ret = ret ? -EBUSY : 0;): the
+    // busy A is evicted, the idle B keeps its surface.
+    expect(await liveAfter([])).toEqual([2048, 3072]);
+    // v3.10-v4.1 (ttm_bo_wait(no_wait = !stall)): the busy A is skipped, the idle B evicted.
+    expect(await liveAfter([QXL_DUAL_REFCOUNT.name])).toEqual([1024, 3072]);
+  });
+
+  it("EXECBUFFER checks the command's user range (access_ok(): -EFAULT) and the reloc array's size (kmalloc_array(): -ENOMEM) before allocating", async () => {
+    const rets: Record<string, number> = {};
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        const page = await p.mmap(
+          0,
+          2 * PAGE_SIZE,
+          PROT_READ | PROT_WRITE,
+          MAP_PRIVATE | MAP_ANONYMOUS,
+          -1,
+          0,
+        );
+        expect(page).toBeGreaterThan(0);
+        expectRet(await p.munmap(page + PAGE_SIZE, PAGE_SIZE), 0, "munmap"); // the relocs' page
+        const submit = async (command: number, relocsNum: number) => {
+          const c = encodeDrmQxlCommand({
+            command,
+            relocs: page + PAGE_SIZE, // unmapped: copying the first reloc faults
+            type: QXL_CMD_DRAW,
+            command_size: 16,
+            relocs_num: relocsNum,
+            pad: 0,
+          });
+          expectRet(await p.writeMemory(page, c), c.length, "store");
+          return p.ioctl(fd, DRM_IOCTL_QXL_EXECBUFFER, {
+            flags: 0,
+            commands_num: 1,
+            commands: page,
+          });
+        };
+        // 104,857 reloc infos of 40 bytes fit in KMALLOC_MAX_SIZE (4 MiB): the reloc copy faults
+        rets.fits = await submit(page + 512, 104_857);
+        // one more does not: kmalloc_array() fails before anything is copied
+        rets.tooMany = await submit(page + 512, 104_858);
+        // a command ending beyond user space fails access_ok() first, whatever relocs_num says
+        rets.kernelRange = await submit(TASK_SIZE - 8, 104_858);
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(rets).toEqual({ fits: -EFAULT, tooMany: -ENOMEM, kernelRange: -EFAULT });
+  });
+
+  it("qxl_bo_move() notifies once: a failed copy out of the surface memory does not evict the surface again", async () => {
+    let ret = 0;
+    let releaseFailures = -1;
+    let stillSurfaced = false;
+    const r = await runQxl(
+      async (m) => {
+        await runProcess(m, "client", async (p) => {
+          const fd = await openQxl(p, m);
+          const h = await qxlAllocSurf(p, fd, 32, 8);
+          const fill = {
+            op: "fill",
+            size: 1024,
+            value: 1,
+            dst: { handle: h, offset: 0, surface: true },
+          } as const;
+          expectRet(await qxlExecDraw(p, fd, fill), 0, "fill");
+          await qxlSettle(m.kernel, m.qxl);
+          const bo = [...m.qxl.qdev.gemObjects].find((o) => o.domain === QXL_GEM_DOMAIN_SURFACE)!;
+          expect(bo.resource!.memType).toBe(TTM_PL_PRIV);
+          expect(bo.surfaceId).toBeGreaterThan(0);
+          // Move it to system memory with every release allocation (the DESTROY's) and the
+          // system pages failing: the notify's eviction fails, then the copy.
+          expectRet(await ttmBoReserve(bo, false, false), 0, "reserve");
+          setFailslab({ probability: 1, caches: ["qxl_release", "ttm_pool_alloc"] });
+          qxlTtmPlacementFromDomain(bo, QXL_GEM_DOMAIN_CPU);
+          ret = await ttmBoValidate(bo, bo.placement, {
+            interruptible: false,
+            noWaitGpu: false,
+            bytesMoved: 0,
+          });
+          setFailslab(null);
+          releaseFailures = injectedFailures().filter((f) => f.what === "qxl_release").length;
+          stillSurfaced = bo.surfaceId > 0 && bo.resource!.memType === TTM_PL_PRIV;
+          await ttmBoUnreserve(bo);
+          await closeFd(p, fd);
+        });
+      },
+      { device: { nSurfaces: 3 } },
+    );
+    expectClean(r);
+    expect(ret).toBe(-ENOMEM);
+    // one eviction attempt (qxl_bo_move_notify() before ttm_bo_wait_ctx()), none after the copy
+    expect(releaseFailures).toBe(1);
+    expect(stillSurfaced).toBe(true);
+  });
+
+  it("unload evicts VRAM (qxl_vram_evict()) before qxl_bo_force_delete(): a leftover VRAM object is moved to system pages first", async () => {
+    let pagesAllocated = -1;
+    let freed = false;
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const kernel = Kernel.boot();
+      const q = await createQxl(kernel);
+      // an object on qdev->gem.objects that nobody put (what a stranded handle creation leaves)
+      const bo = await qxlGemObjectCreate(q.qdev, 2 * PAGE_SIZE, QXL_GEM_DOMAIN_VRAM, false, null);
+      if (isErr(bo)) throw new Error("qxl_gem_object_create");
+      expect(bo.resource!.memType).toBe(TTM_PL_VRAM);
+      // count (never fail) the system page allocations of the unload
+      setFailslab({ caches: ["ttm_pool_alloc"] });
+      const before = allocationCount();
+      await destroyQxl(q);
+      pagesAllocated = allocationCount() - before;
+      setFailslab(null);
+      freed = bo.freed;
+      await kernel.checkLeaks();
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats.map((s) => s.message)).toEqual([]);
+    expect(freed).toBe(true);
+    // the eviction's move to TTM_PL_SYSTEM populated the object's pages; without it the force
+    // delete frees the object straight out of VRAM and TTM's fini finds nothing to evict
+    expect(pagesAllocated).toBe(1);
+  });
+
+  it("qxl_release_fence_buffer_objects() walks the release's list: its objects reach the LRU's tail in list order, whatever order drm_exec locked them in", async () => {
+    let order: string[] = [];
+    let want: string[] = [];
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        await qxlAlloc(p, fd, PAGE_SIZE);
+        await qxlAlloc(p, fd, 2 * PAGE_SIZE);
+        const qdev = m.qxl.qdev;
+        const a = [...qdev.gemObjects].find((o) => o.size === PAGE_SIZE)!;
+        const b = [...qdev.gemObjects].find((o) => o.size === 2 * PAGE_SIZE)!;
+        const rel = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_DRAWABLE);
+        if (isErr(rel)) throw new Error("qxl_alloc_release_reserved");
+        const release = rel.release;
+        expectRet(await qxlReleaseListAdd(release, a), 0, "list add A");
+        expectRet(await qxlReleaseListAdd(release, b), 0, "list add B");
+        expectRet(await qxlReleaseReserveList(qdev, release, true), 0, "reserve");
+        // drm_exec's order after a back-off on B: B first (locked slow), then the others
+        const table = release.exec.table!;
+        table.slots.splice(0, release.exec.numObjects, ...release.exec.objects.slice().reverse());
+        await qxlReleaseFenceBufferObjects(qdev, release);
+        want = release.bos.map((e) => e.bo.name).filter((n) => n === a.name || n === b.name);
+        order = ttmManagerType(qdev.mman, TTM_PL_VRAM)!
+          .lru.map((res) => res.bo!.name)
+          .filter((n) => n === a.name || n === b.name);
+        await qxlReleaseFree(qdev, release); // never pushed: signal it, drop its references
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(want).toHaveLength(2);
+    expect(order).toEqual(want);
+  });
+
+  it("a wait on a release's fence is qxl_fence_wait(): it asks the device for its releases (QXL_IO_NOTIFY_OOM) and sleeps on release_event", async () => {
+    let ret = 0;
+    let notifyOom = -1;
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        const h = await qxlAlloc(p, fd, PAGE_SIZE);
+        expectRet(
+          await qxlExecDraw(p, fd, {
+            op: "fill",
+            size: PAGE_SIZE,
+            value: 3,
+            dst: { handle: h, offset: 0 },
+          }),
+          0,
+          "fill",
+        );
+        const hw = m.qxl.qdev.hw;
+        const bo = [...m.qxl.qdev.gemObjects].find((o) => o.size === PAGE_SIZE)!;
+        // the fill's release is on the ring: the device has not run yet
+        expect(await dmaResvTestSignaled(bo.resv, DmaResvUsage.BOOKKEEP)).toBe(false);
+        let n = 0;
+        const outb = hw.outb.bind(hw);
+        hw.outb = (port: number, val?: number) => {
+          if (port === QXL_IO_NOTIFY_OOM) n++;
+          outb(port, val);
+        };
+        ret = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 15 * 1_000_000_000);
+        hw.outb = outb;
+        notifyOom = n;
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(ret).toBeGreaterThan(0);
+    expect(notifyOom).toBeGreaterThan(0);
+  });
+
+  it("UPDATE_AREA's rect is a struct qxl_rect (int32_t): a left of 2^31 is negative, -EINVAL even on a surface wider than that", async () => {
+    const rets: number[] = [];
+    const r = await runQxl(async (m) => {
+      await runProcess(m, "client", async (p) => {
+        const fd = await openQxl(p, m);
+        // ALLOC_SURF does not check the width against the stride: a 2^32 - 1 wide surface of one 64-byte row
+        const arg = { format: 32, width: 0xffff_ffff, height: 1, stride: 64, handle: 0, pad: 0 };
+        rets.push(await p.ioctl(fd, DRM_IOCTL_QXL_ALLOC_SURF, arg));
+        const area = (left: number, right: number) => ({
+          handle: arg.handle,
+          top: 0,
+          left,
+          bottom: 1,
+          right,
+          pad: 0,
+        });
+        rets.push(await p.ioctl(fd, DRM_IOCTL_QXL_UPDATE_AREA, area(0x8000_0000, 0x8000_0001)));
+        rets.push(await p.ioctl(fd, DRM_IOCTL_QXL_UPDATE_AREA, area(0, 16)));
+        await closeFd(p, fd);
+      });
+    });
+    expectClean(r);
+    expect(rets).toEqual([0, -EINVAL, 0]);
   });
 });

@@ -28,7 +28,13 @@ import { qxlModesetInit } from "./qxl-display.js";
 import { qxlModeDumbCreate, qxlModeDumbMmap } from "./qxl-gem.js";
 import { qxlIoctls } from "./qxl-ioctl.js";
 import { qxlIrqInit } from "./qxl-irq.js";
-import { qxlBoForceDelete, qxlBoUnpin, qxlBoUnref, qxlSurfEvict } from "./qxl-object.js";
+import {
+  qxlBoForceDelete,
+  qxlBoUnpin,
+  qxlBoUnref,
+  qxlSurfEvict,
+  qxlVramEvict,
+} from "./qxl-object.js";
 import { qxlGemPrimeImportSgTable } from "./qxl-prime.js";
 import { qxlTtmFini, qxlTtmInit } from "./qxl-ttm.js";
 
@@ -58,8 +64,8 @@ export async function qxlDeviceFiniReleaseBos(qdev: QxlDevice): Promise<void> {
 /**
  * Models qxl_drm_release() / qxl_device_fini(), the DRM device's ->release: gives the current
  * release bos back, asks the device to hand back what it holds and waits (1 s) for every
- * release, flushes the garbage collector, evicts the memory types, force-deletes what userspace
- * left, and tears TTM down.
+ * release, flushes the garbage collector, evicts the memory types (qxl_surf_evict(), then
+ * qxl_vram_evict()), force-deletes what userspace left, and tears TTM down.
  * Locking: none held; may sleep. References: the device's last.
  */
 async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
@@ -71,6 +77,7 @@ async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
   await waitEventTimeout(qdev.releaseEvent, () => qdev.releaseCount === 0, HZ_NS);
   await flushWork(qdev.gcWork);
   await qxlSurfEvict(qdev);
+  await qxlVramEvict(qdev);
   await qxlBoForceDelete(qdev);
   await qxlTtmFini(qdev);
   // free_irq(): a handler still running (the spice worker's completions raise it at any

@@ -194,8 +194,9 @@ export async function qxlModeDumbCreate(
 }
 
 /**
- * Models qxl_mode_dumb_mmap() (QXL_MAP and MODE_MAP_DUMB): the object's fake mmap offset.
- * -ENOENT for an unknown handle.
+ * Models drm_gem_ttm_dumb_map_offset(), qxl's ->dumb_map_offset and what QXL_MAP calls (v6.18;
+ * qxl_mode_dumb_mmap() in older kernels): the object's fake mmap offset. -ENOENT for an unknown
+ * handle. The import check is the model's (imports are a model extension: see the README).
  * Locking: none. References: a temporary lookup reference.
  */
 export async function qxlModeDumbMmap(

@@ -33,6 +33,7 @@ import {
   kmalloc,
   PAGE_SIZE,
   SlabObject,
+  TASK_SIZE,
 } from "@primetime/kernel";
 import { toggleEnabled } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoValidate } from "@primetime/ttm";
@@ -158,6 +159,20 @@ function relocAddress(qdev: QxlDevice, obj: QxlRelObj, offset: number): number {
     : qxlBoPhysicalAddress(qdev, obj, offset);
 }
 
+/** Models sizeof(struct qxl_reloc_info) on x86-64: int, pointer, u32, pointer, int (padded). */
+const QXL_RELOC_INFO_SIZE = 40;
+
+/** Models KMALLOC_MAX_SIZE on x86-64 (4 KiB pages): 1 << (MAX_PAGE_ORDER + PAGE_SHIFT). */
+const KMALLOC_MAX_SIZE = 1 << (10 + 12);
+
+/**
+ * Models access_ok() on x86-64 (__access_ok()): `addr + len` must not wrap and must stay at or
+ * below USER_PTR_MAX (TASK_SIZE_MAX). Only the range is checked, not whether it is mapped.
+ */
+function accessOk(addr: number, len: number): boolean {
+  return Number.isSafeInteger(addr) && addr >= 0 && addr + len <= TASK_SIZE;
+}
+
 /** The slab cache of reloc_info arrays (kmalloc_array() in the kernel). */
 export const qxlRelocInfoCache = new KmemCache("qxl_reloc_info");
 
@@ -230,7 +245,10 @@ async function qxlhwHandleToBo(
 }
 
 /**
- * Models qxl_process_single_command(). See the file comment.
+ * Models qxl_process_single_command(). See the file comment. Before anything is allocated:
+ * -EINVAL for a command that is not a DRAW or is larger than a page, -EFAULT when the command
+ * bytes are outside user space (access_ok()), -ENOMEM when kmalloc_array() of `relocs_num`
+ * reloc infos exceeds KMALLOC_MAX_SIZE (relocs_num > 104857).
  * Locking: none held on entry; reservations held between reserve and fence.
  * References: the pushed release holds every object it names until the device hands it back.
  */
@@ -253,6 +271,10 @@ async function qxlProcessSingleCommand(
   // The kernel copies up to a page from the release's slot, over the neighbouring releases of
   // the release bo (and past its end); the model refuses what does not fit in the slot.
   if (cmd.command_size > RELEASE_SIZE - QXL_RELEASE_INFO_SIZE) return -EINVAL;
+  if (!accessOk(cmd.command, cmd.command_size)) return -EFAULT;
+  // kmalloc_array(relocs_num, sizeof(struct qxl_reloc_info)): beyond KMALLOC_MAX_SIZE it is NULL
+  // (the page allocator's WARN_ON_ONCE for an order above MAX_PAGE_ORDER is not modeled)
+  if (cmd.relocs_num * QXL_RELOC_INFO_SIZE > KMALLOC_MAX_SIZE) return -ENOMEM;
   const relocInfo = kmalloc(qxlRelocInfoCache, newQxlRelocInfoArray);
   if (isErr(relocInfo)) return -ENOMEM;
   const r = await qxlAllocReleaseReserved(qdev, QXL_RELEASE_DRAWABLE);
@@ -410,7 +432,13 @@ async function qxlUpdateAreaIoctl(
   file: DrmFile,
 ): Promise<number> {
   const qdev = toQxl(dev);
-  const area = { left: data.left, top: data.top, right: data.right, bottom: data.bottom };
+  // struct qxl_rect has int32_t fields: the u32 arguments convert (a left of 2^31 is negative)
+  const area = {
+    left: data.left | 0,
+    top: data.top | 0,
+    right: data.right | 0,
+    bottom: data.bottom | 0,
+  };
   if (data.left >= data.right || data.top >= data.bottom) return -EINVAL;
   const gobj = await drmGemObjectLookup(file, data.handle);
   if (gobj === null) return -ENOENT;

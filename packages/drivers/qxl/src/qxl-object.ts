@@ -406,6 +406,15 @@ export async function qxlSurfEvict(qdev: QxlDevice): Promise<number> {
 }
 
 /**
+ * Models qxl_vram_evict(): evicts everything from the VRAM memory type.
+ * Locking: none held. References: none.
+ */
+export async function qxlVramEvict(qdev: QxlDevice): Promise<number> {
+  const man = ttmManagerType(qdev.mman, TTM_PL_VRAM)!;
+  return ttmResourceManagerEvictAll(qdev.mman, man);
+}
+
+/**
  * Models qxl_bo_force_delete(): at unload, drops the GEM reference of every object userspace
  * left behind (an error the kernel prints).
  * Locking: takes gem.mutex per object. References: drops one per object.

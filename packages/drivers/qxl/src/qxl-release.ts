@@ -17,11 +17,13 @@ import {
   type DmaFenceOps,
   DmaResvUsage,
   dmaFenceInit,
+  dmaFenceIsSignaled,
   dmaFencePut,
   dmaFenceSignal,
   dmaResvAddFence,
   dmaResvAssertHeld,
   dmaResvReserveFences,
+  MAX_SCHEDULE_TIMEOUT,
 } from "@primetime/dma-buf";
 import {
   DRM_EXEC_INTERRUPTIBLE_WAIT,
@@ -46,10 +48,10 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import { point, warnOn } from "@primetime/sim";
+import { now, point, warnOn } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
-import { QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
+import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
 import type { QxlDevice } from "./qxl-device.js";
 import { QXL_GEM_DOMAIN_VRAM } from "./qxl-drm-uapi.js";
 import {
@@ -143,10 +145,48 @@ function newQxlRelease(): QxlRelease {
   return new QxlRelease();
 }
 
+/**
+ * Models qxl_fence_wait(), qxl_fence_ops.wait: waits on the device's release_event (woken by
+ * qxl_garbage_collect() once it has freed what the device handed back), not on the fence's
+ * callback, and every evaluation of the condition that finds the fence unsignalled asks the
+ * device to hand its releases back (qxl_io_notify_oom()):
+ * `wait_event_timeout(qdev->release_event, (dma_fence_is_signaled(fence) ||
+ * (qxl_io_notify_oom(qdev), 0)), timeout)`. Never interruptible (`intr` is ignored). Returns 0
+ * on timeout, else `end - cur` (0 when the wake-up comes exactly at the end).
+ * Locking: none held; sleeps. References: the caller holds one on the fence.
+ */
+async function qxlFenceWait(fence: DmaFence, _intr: boolean, timeout: number): Promise<number> {
+  // container_of(fence->lock, struct qxl_device, release_lock)
+  const qdev = fence.lock!.owner as QxlDevice;
+  const start = now();
+  const forever = timeout >= MAX_SCHEDULE_TIMEOUT;
+  let remaining = timeout;
+  for (;;) {
+    // prepare_to_wait_event() comes before the condition in ___wait_event(): a wake-up after the
+    // test is not lost (here: no scheduling point between the test and the sleep)
+    if (await dmaFenceIsSignaled(fence)) break;
+    qdev.hw.outb(QXL_IO_NOTIFY_OOM);
+    if (forever) {
+      await qdev.releaseEvent.wait("qxl_fence_wait");
+      continue;
+    }
+    if (remaining <= 0) return 0;
+    const t0 = now();
+    await qdev.releaseEvent.waitTimeout(remaining, "qxl_fence_wait");
+    remaining -= now() - t0;
+  }
+  const elapsed = now() - start;
+  if (forever) return timeout - elapsed;
+  // wait_event_timeout() returned at least 1 (the condition held); time_after(cur, end)
+  if (elapsed > timeout) return 0;
+  return timeout - elapsed;
+}
+
 /** Models qxl_fence_ops. */
 const qxlFenceOps: DmaFenceOps = {
   getDriverName: () => "qxl",
   getTimelineName: () => "release",
+  wait: qxlFenceWait,
 };
 
 /**
@@ -434,8 +474,9 @@ function assertReleaseReserved(release: QxlRelease): void {
 
 /**
  * Models qxl_release_fence_buffer_objects(): with more than the release bo on the list, the
- * release becomes a fence and every listed object's reservation gets it (DMA_RESV_USAGE_READ);
- * then the reservations are unlocked.
+ * release becomes a fence and every listed object's reservation gets it (DMA_RESV_USAGE_READ)
+ * and goes to its LRU's tail, in the order of the release's list; then the reservations are
+ * unlocked.
  * Locking: the reservations held (taken by qxlReleaseReserveList()); drops them.
  * References: each reservation takes a fence reference.
  */
@@ -457,7 +498,10 @@ export async function qxlReleaseFenceBufferObjects(
   // bits. This will break if we really allow exporting of dma-bufs.
   dmaFenceInit(release, qxlFenceOps, qdev.releaseLock, release.id | 0xf0000000, release.seqno);
   release.fenced = true;
-  for (const obj of release.exec.objects) {
+  // list_for_each_entry(entry, &release->bos, list): the release's list order, not drm_exec's
+  // locking order (after a back-off the contended object is locked first)
+  for (const entry of release.bos) {
+    const obj = entry.bo;
     await dmaResvAddFence(obj.resv, release, DmaResvUsage.READ);
     if (obj instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(obj);
   }

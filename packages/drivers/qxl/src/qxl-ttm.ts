@@ -70,7 +70,9 @@ async function qxlBoMoveNotify(bo: TtmBufferObject, newMem: TtmResource | null):
 
 /**
  * Models qxl_bo_move(): a new object must first appear in system memory (multihop); a move out
- * of an unpopulated system placement needs no copy; anything else is ttm_bo_move_memcpy().
+ * of an unpopulated system placement needs no copy; anything else is ttm_bo_move_memcpy(),
+ * whose error is returned as is (v6.18 calls qxl_bo_move_notify() once, before the wait: no
+ * second notify on a failed copy).
  * Locking: the object reserved. References: `newMem` becomes the object's on success.
  */
 async function qxlBoMove(
@@ -91,15 +93,13 @@ async function qxlBoMove(
     return 0;
   }
   await qxlBoMoveNotify(bo, newMem);
-  let ret = await ttmBoWaitCtx(bo, ctx);
+  const ret = await ttmBoWaitCtx(bo, ctx);
   if (ret) return ret;
   if (oldMem.memType === TTM_PL_SYSTEM && bo.ttm === null) {
     await ttmBoMoveNull(bo, newMem);
     return 0;
   }
-  ret = await ttmBoMoveMemcpy(bo, ctx, newMem);
-  if (ret) await qxlBoMoveNotify(bo, newMem);
-  return ret;
+  return ttmBoMoveMemcpy(bo, ctx, newMem);
 }
 
 /**
