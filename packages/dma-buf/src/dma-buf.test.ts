@@ -1,10 +1,12 @@
 import {
+  allocationCount,
   EBADF,
   EFAULT,
   EINVAL,
   ENOMEM,
   fileCount,
   getFileUnlessDoomed,
+  injectedFailures,
   isErr,
   Kernel,
   lockdepDependencies,
@@ -534,6 +536,28 @@ describe("dma-buf file operations", () => {
       await p.wait();
     });
     expect(splatLines(r)).toEqual([]);
+  });
+
+  it("system_heap_attach() allocates the attachment before the table copy, and frees it if the copy fails", async () => {
+    for (const [nth, what] of [
+      [1, "dma_buf_attachment"],
+      [2, "dma_heap_attachment"],
+      [3, "sg_table"],
+    ] as const) {
+      const r = await withKernel(async () => {
+        const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+        if (isErr(d)) throw new Error("alloc");
+        // fail-nth counted from the attach on: dma_buf_dynamic_attach()'s kzalloc(attach), then
+        // system_heap_attach()'s kzalloc(a), then dup_sg_table().
+        setFailslab({ failNth: allocationCount() + nth });
+        const a = await dmaBufAttach(d, { name: "display" });
+        setFailslab(null);
+        expect(a).toBe(-ENOMEM);
+        expect(injectedFailures().map((f) => f.what)).toEqual([what]);
+        await dmaBufPut(d);
+      });
+      expect(splatLines(r)).toEqual([]);
+    }
   });
 
   it("the system heap maps an attachment's table again without refusing (system_heap_map_dma_buf())", async () => {

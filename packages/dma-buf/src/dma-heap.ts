@@ -94,35 +94,34 @@ export class SystemHeapBuffer extends SlabObject {
 export class DmaHeapAttachment extends SlabObject {
   /** Models a->mapped. */
   mapped = false;
+  /** Models a->table: set by system_heap_attach() once dup_sg_table() succeeded. */
+  table!: SgTable;
 
-  constructor(
-    readonly table: SgTable,
-    readonly dev: string,
-  ) {
+  constructor(readonly dev: string) {
     super();
   }
 }
 
 /**
- * Models system_heap_attach(): a private copy of the page table for the device.
+ * Models system_heap_attach(): the attachment (kzalloc), then a private copy of the page table
+ * for the device (dup_sg_table(), the attachment freed if it fails), added at the head of the
+ * buffer's list.
  * Locking: takes the buffer lock; may sleep.
  * References: the attachment owns its table.
  */
 async function systemHeapAttach(dmabuf: DmaBuf, attachment: DmaBufAttachment): Promise<number> {
   const buffer = dmabuf.priv as SystemHeapBuffer;
+  const a = kmalloc(dmaHeapAttachmentCache, () => new DmaHeapAttachment(attachment.dev.name));
+  if (isErr(a)) return -ENOMEM;
   const table = sgAllocTableFromPages(buffer.pages); // dup_sg_table()
-  if (isErr(table)) return -ENOMEM;
-  const a = kmalloc(
-    dmaHeapAttachmentCache,
-    () => new DmaHeapAttachment(table, attachment.dev.name),
-  );
-  if (isErr(a)) {
-    sgFreeTable(table);
+  if (isErr(table)) {
+    kfree(a);
     return -ENOMEM;
   }
+  a.table = table;
   attachment.priv = a;
   await buffer.lock.lock();
-  buffer.attachments.push(a);
+  buffer.attachments.unshift(a); // list_add()
   await buffer.lock.unlock();
   return 0;
 }
