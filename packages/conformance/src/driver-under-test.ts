@@ -25,12 +25,35 @@ import type { DrmFd, Mapping } from "@primetime/libdrm";
 
 export type { BoMapping, DriverUnderTest, DrmUserFd, RegisteredDevice };
 
+/**
+ * What the KMS cases (kms_addfb_basic, kms_fb_handle) need to know of a driver whose ->fb_create
+ * is not the GEM framebuffer helpers' (drm_gem_fb_create()). A driver descriptor may carry it as
+ * `kms` (structurally: the descriptor type is the DRM core's, which has no such field); a
+ * driver without it gets the GEM helpers' answers.
+ */
+export interface KmsUnderTest {
+  /**
+   * The errno of ADDFB2 for a handle the file does not have. Default "ENOENT"
+   * (drm_gem_fb_init_with_funcs()); vmwgfx's vmw_user_bo_lookup() says "ESRCH".
+   */
+  readonly unknownHandleErrno?: string;
+  /**
+   * Whether a framebuffer over a buffer of createBo() sets its drm_framebuffer's obj[], so that
+   * drm_framebuffer_init() takes a GEM handle reference of it (f6bfc9afc751). Default true (the
+   * GEM helpers); false for vmwgfx, whose dumb buffers give surface framebuffers without obj[]
+   * (vmw_kms_new_framebuffer_surface()). The kms_fb_handle cases need it (as IGT's igt_require()).
+   */
+  readonly fbHasObj?: boolean;
+}
+
 /** A device registered for a case, with the driver's helpers resolved. */
 export interface DeviceUnderTest {
   readonly driver: DriverUnderTest;
   readonly device: DrmDevice;
   readonly card: string;
   readonly render: string | null;
+  /** The driver's KMS answers (KmsUnderTest), defaults filled in. */
+  readonly kms: Required<KmsUnderTest>;
   createBo(drm: DrmFd, size: number): Promise<number>;
   mapBo(drm: DrmFd, handle: number, size: number): Promise<BoMapping>;
 }
@@ -62,11 +85,16 @@ export async function registerDevice(
   const device = reg.device;
   const card = reg.card ?? device.primary?.path;
   if (!card) throw new Error(`${driver.name}: the registered device has no primary node`);
+  const kms = (driver as { readonly kms?: KmsUnderTest }).kms;
   return {
     driver,
     device,
     card,
     render: reg.render !== undefined ? reg.render : (device.render?.path ?? null),
+    kms: {
+      unknownHandleErrno: kms?.unknownHandleErrno ?? "ENOENT",
+      fbHasObj: kms?.fbHasObj ?? true,
+    },
     createBo: driver.createBo ?? createDumbBo,
     mapBo: driver.mapBo ?? mapDumbBo,
   };

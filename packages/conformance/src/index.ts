@@ -18,6 +18,7 @@ export {
   createDumbBo,
   type DeviceUnderTest,
   type DriverUnderTest,
+  type KmsUnderTest,
   mapDumbBo,
   type RegisteredDevice,
   registerDevice,

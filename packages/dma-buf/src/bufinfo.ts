@@ -77,8 +77,11 @@ export interface DmaBufInfo {
 
 /**
  * The live dma-bufs, newest first, as dma_buf_debug_show() walks them: under the list mutex,
- * each read under its reservation lock.
- * Locking: takes the list mutex, then each reservation lock (the kernel's order).
+ * each read under its reservation lock, the line of its size, flags, count, exporter and name
+ * under its name_lock (as dma_buf_debug_show() prints it, against DMA_BUF_SET_NAME), then its
+ * fences and attachments.
+ * Locking: takes the list mutex, then each reservation lock and, inside it, its name_lock (the
+ * kernel's order).
  * References: none kept.
  */
 export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
@@ -87,8 +90,9 @@ export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
   const out: DmaBufInfo[] = [];
   for (const buf of [...l.head]) {
     await dmaResvLockInterruptible(buf.resv);
+    await buf.nameLock.lock();
     const file = buf.file!;
-    out.push({
+    const line = {
       object: buf.name,
       size: buf.size,
       flags: file.fFlags,
@@ -96,6 +100,10 @@ export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
       count: fileCount(file),
       expName: buf.expName,
       name: buf.bufName,
+    };
+    await buf.nameLock.unlock();
+    out.push({
+      ...line,
       fences: await dmaResvDescribe(buf.resv),
       attachments: buf.attachments.map((a) => a.dev.name),
     });

@@ -6,17 +6,19 @@
  * under the reservation lock; it takes no dma-buf reference: the importer holds its own (from
  * dma_buf_get()) for as long as it stays attached. dma_buf_map_attachment() asks the exporter for
  * the page table (->map_dma_buf), then waits for the buffer's KERNEL fences (moves, clears)
- * before handing it out; when the exporter sets cache_sgt_mapping, the first table is kept in
- * the attachment, returned to every later map in a compatible direction, and unmapped only at
- * dma_buf_detach(). The table holds the exporter's very pages: what the importer writes, the
- * exporter reads.
+ * before handing it out; every map is the exporter's, and every unmap goes back to it. The table
+ * holds the exporter's very pages: what the importer writes, the exporter reads.
+ *
+ * Version: since b72f66f22c0e ("dma-buf: drop caching of sg_tables", v6.15) the core keeps no
+ * mapping in the attachment (the ->cache_sgt_mapping flag, attach->sgt and attach->dir are gone):
+ * before, the first mapping of a cache_sgt_mapping exporter was returned to every later map and
+ * unmapped only at dma_buf_detach().
  *
  * Simplifications: importers are static (no importer_ops/move_notify, no pinning, no
  * peer-to-peer); a device is anything with a name.
  */
 
 import {
-  EBUSY,
   EINVAL,
   ENOMEM,
   type Errno,
@@ -58,16 +60,12 @@ export interface DmaBufDevice {
 export const dmaBufAttachmentCache = new KmemCache("dma_buf_attachment");
 
 /**
- * Models struct dma_buf_attachment.
+ * Models struct dma_buf_attachment (v6.15+: no cached sgt/dir).
  *
- * Locking: `sgt`/`dir` and list membership change under the reservation lock.
+ * Locking: list membership changes under the reservation lock.
  * References: none on the dma-buf (the importer holds its own).
  */
 export class DmaBufAttachment extends SlabObject {
-  /** Models attach->sgt: the cached mapping (cache_sgt_mapping exporters), or null. */
-  sgt: SgTable | null = null;
-  /** Models attach->dir: the direction of the cached mapping. */
-  dir: DmaDataDirection = DmaDataDirection.NONE;
   /** Models attach->priv: the exporter's per-attachment data. */
   priv: unknown = undefined;
   /** Models attach->importer_priv. */
@@ -115,9 +113,9 @@ export async function dmaBufAttach(
 }
 
 /**
- * Models dma_buf_detach(dmabuf, attach): unmaps a cached mapping, unlists the attachment under
- * the reservation lock, tells the exporter (->detach) and frees the attachment. A mismatched or
- * missing argument is a WARN and nothing happens.
+ * Models dma_buf_detach(dmabuf, attach): unlists the attachment under the reservation lock, tells
+ * the exporter (->detach) and frees the attachment (no cached mapping to unmap since
+ * b72f66f22c0e, v6.15). A mismatched or missing argument is a WARN and nothing happens.
  * Locking: takes the reservation lock; may sleep.
  * References: none change; the caller drops its dma-buf reference afterwards.
  */
@@ -136,10 +134,6 @@ export async function dmaBufDetach(
   const a = attach!;
   a.checkAccess("dma_buf_detach");
   await dmaResvLock(d.resv);
-  if (a.sgt) {
-    await d.ops.unmapDmaBuf(a, a.sgt, a.dir);
-    a.sgt = null;
-  }
   const i = d.attachments.indexOf(a);
   if (i >= 0) d.attachments.splice(i, 1);
   await dmaResvUnlock(d.resv);
@@ -175,11 +169,10 @@ async function mapDmaBuf(
 
 /**
  * Models dma_buf_map_attachment(attach, direction): the buffer's page table for the attachment's
- * device. With a cached mapping, returns it (-EBUSY for a different direction unless it was
- * bidirectional); otherwise maps through the exporter and, for cache_sgt_mapping exporters,
- * caches the result. -EINVAL (a WARN) without an attachment; the exporter's errno.
+ * device, mapped by the exporter each time (nothing cached since b72f66f22c0e, v6.15). -EINVAL
+ * (a WARN) without an attachment; the exporter's errno.
  * Locking: the reservation lock must be held (v6.2+); may sleep.
- * References: the table stays valid until dmaBufUnmapAttachment() (or detach, if cached).
+ * References: the table stays valid until dmaBufUnmapAttachment().
  */
 export async function dmaBufMapAttachment(
   attach: DmaBufAttachment | null,
@@ -190,17 +183,7 @@ export async function dmaBufMapAttachment(
   const a = attach!;
   a.checkAccess("dma_buf_map_attachment");
   dmaResvAssertHeld(a.dmabuf.resv);
-  if (a.sgt) {
-    // Two mappings with different directions for the same attachment are not allowed.
-    if (a.dir !== direction && a.dir !== DmaDataDirection.BIDIRECTIONAL) return errPtr(EBUSY);
-    return a.sgt;
-  }
-  const sgt = await mapDmaBuf(a, direction);
-  if (!isErr(sgt) && a.dmabuf.ops.cacheSgtMapping) {
-    a.sgt = sgt;
-    a.dir = direction;
-  }
-  return sgt;
+  return mapDmaBuf(a, direction);
 }
 
 /**
@@ -222,8 +205,9 @@ export async function dmaBufMapAttachmentUnlocked(
 }
 
 /**
- * Models dma_buf_unmap_attachment(attach, sgt, direction): gives a mapping back to the exporter.
- * The cached mapping stays until detach. A missing argument is a WARN.
+ * Models dma_buf_unmap_attachment(attach, sgt, direction): gives a mapping back to the exporter
+ * (->unmap_dma_buf; no cached mapping is kept back since b72f66f22c0e, v6.15). A missing argument
+ * is a WARN.
  * Locking: the reservation lock must be held; may sleep.
  * References: the table must not be used afterwards.
  */
@@ -236,7 +220,6 @@ export async function dmaBufUnmapAttachment(
   if (warnOn(!attach?.dmabuf || !sgt, "dma_buf_unmap_attachment: WARN_ON(!attach)")) return;
   const a = attach!;
   dmaResvAssertHeld(a.dmabuf.resv);
-  if (a.sgt === sgt) return;
   await a.dmabuf.ops.unmapDmaBuf(a, sgt!, direction);
 }
 

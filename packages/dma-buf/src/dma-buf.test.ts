@@ -1,12 +1,15 @@
 import {
+  allocationCount,
   EBADF,
-  EBUSY,
+  EFAULT,
   EINVAL,
   ENOMEM,
   fileCount,
   getFileUnlessDoomed,
+  injectedFailures,
   isErr,
   Kernel,
+  lockdepDependencies,
   MAP_SHARED,
   nrFreePages,
   O_CLOEXEC,
@@ -23,6 +26,7 @@ import {
   totalramPages,
 } from "@primetime/kernel";
 import { type RunResult, Simulation, type StrategySpec, spawn } from "@primetime/sim";
+import { _IO, _IOW, _IOWR } from "@primetime/uapi";
 import { describe, expect, it } from "vitest";
 import { dmaBufDebugList, dmaBufDebugShow, dmaBufLiveList } from "./bufinfo.js";
 import {
@@ -51,6 +55,7 @@ import {
   type DmaHeapAllocationData,
   registerSystemHeap,
   type SystemHeapBuffer,
+  systemHeapAllocate,
 } from "./dma-heap.js";
 import {
   DmaResvUsage,
@@ -427,7 +432,7 @@ describe("dma-buf attachments", () => {
     expect(splatLines(r)).toEqual([]);
   });
 
-  it("a cached mapping is reused, refuses another direction, and is unmapped at detach", async () => {
+  it("no mapping is cached (v6.15+): every map and unmap is the exporter's, even with cache_sgt_mapping set", async () => {
     const exp = new TestExporter(1);
     const r = await withKernel(async () => {
       const d = await exp.export(true);
@@ -435,13 +440,19 @@ describe("dma-buf attachments", () => {
       if (isErr(a)) throw new Error("attach");
       const s1 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.TO_DEVICE);
       const s2 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.TO_DEVICE);
-      expect(s2).toBe(s1);
-      expect(exp.maps).toBe(1);
-      expect(await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.FROM_DEVICE)).toBe(-EBUSY);
-      await dmaBufUnmapAttachmentUnlocked(a, s1 as SgTable, DmaDataDirection.TO_DEVICE);
-      expect(exp.unmaps).toBe(0); // cached: kept until detach
-      await dmaBufDetach(d, a);
+      if (isErr(s1) || isErr(s2)) throw new Error("map");
+      expect(exp.maps).toBe(2);
+      // Another direction is no longer refused with -EBUSY.
+      const s3 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.FROM_DEVICE);
+      if (isErr(s3)) throw new Error("map");
+      expect(exp.maps).toBe(3);
+      await dmaBufUnmapAttachmentUnlocked(a, s1, DmaDataDirection.TO_DEVICE);
       expect(exp.unmaps).toBe(1);
+      await dmaBufUnmapAttachmentUnlocked(a, s2, DmaDataDirection.TO_DEVICE);
+      await dmaBufUnmapAttachmentUnlocked(a, s3, DmaDataDirection.FROM_DEVICE);
+      expect(exp.unmaps).toBe(3);
+      await dmaBufDetach(d, a);
+      expect(exp.unmaps).toBe(3); // detach has nothing left to unmap
       await dmaBufPut(d);
     });
     expect(splatLines(r)).toEqual([]);
@@ -527,6 +538,46 @@ describe("dma-buf file operations", () => {
     expect(splatLines(r)).toEqual([]);
   });
 
+  it("system_heap_attach() allocates the attachment before the table copy, and frees it if the copy fails", async () => {
+    for (const [nth, what] of [
+      [1, "dma_buf_attachment"],
+      [2, "dma_heap_attachment"],
+      [3, "sg_table"],
+    ] as const) {
+      const r = await withKernel(async () => {
+        const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+        if (isErr(d)) throw new Error("alloc");
+        // fail-nth counted from the attach on: dma_buf_dynamic_attach()'s kzalloc(attach), then
+        // system_heap_attach()'s kzalloc(a), then dup_sg_table().
+        setFailslab({ failNth: allocationCount() + nth });
+        const a = await dmaBufAttach(d, { name: "display" });
+        setFailslab(null);
+        expect(a).toBe(-ENOMEM);
+        expect(injectedFailures().map((f) => f.what)).toEqual([what]);
+        await dmaBufPut(d);
+      });
+      expect(splatLines(r)).toEqual([]);
+    }
+  });
+
+  it("the system heap maps an attachment's table again without refusing (system_heap_map_dma_buf())", async () => {
+    const r = await withKernel(async () => {
+      const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+      if (isErr(d)) throw new Error("alloc");
+      const a = await dmaBufAttach(d, { name: "display" });
+      if (isErr(a)) throw new Error("attach");
+      const s1 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.TO_DEVICE);
+      const s2 = await dmaBufMapAttachmentUnlocked(a, DmaDataDirection.TO_DEVICE);
+      if (isErr(s1)) throw new Error("map");
+      expect(s2).toBe(s1);
+      await dmaBufUnmapAttachmentUnlocked(a, s1, DmaDataDirection.TO_DEVICE);
+      await dmaBufUnmapAttachmentUnlocked(a, s1, DmaDataDirection.TO_DEVICE);
+      await dmaBufDetach(d, a);
+      await dmaBufPut(d);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
   it("mmap of the fd maps the exporter's pages; an importer sees what userspace wrote", async () => {
     const r = await withKernel(async (k) => {
       const p = k.spawnProcess("app", async (p) => {
@@ -607,7 +658,18 @@ describe("dma-buf file operations", () => {
         expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, { ...ok, len: 0 })).toBe(-EINVAL);
         expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, { ...ok, fdFlags: 0o4000 })).toBe(-EINVAL);
         expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, { ...ok, heapFlags: 1 })).toBe(-EINVAL);
-        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC + 1, ok)).toBeLessThan(0);
+        // dma_heap_ioctl(): a command number past dma_heap_ioctl_cmds[] is -EINVAL, not -ENOTTY.
+        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC + 1, ok)).toBe(-EINVAL);
+        expect(await p.ioctl(heap, _IOWR("H", 7, 24), ok)).toBe(-EINVAL);
+        // An argument that cannot be copied in is -EFAULT.
+        expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, null)).toBe(-EFAULT);
+        // Number 0 is ALLOC whatever the rest: without the write direction nothing is copied
+        // in (a zeroed struct: len 0, -EINVAL); without the read direction the fd is not
+        // copied back.
+        expect(await p.ioctl(heap, _IO("H", 0), ok)).toBe(-EINVAL);
+        const wOnly = { ...ok, len: DMA_BUF_PAGE_SIZE };
+        expect(await p.ioctl(heap, _IOW("H", 0, 24), wOnly)).toBe(0);
+        expect(wOnly.fd).toBe(0);
         await p.close(heap);
       });
       await p.wait();
@@ -652,6 +714,22 @@ describe("dma-buf file operations", () => {
       await dmaBufPut(db);
       await dmaBufPut(db);
       await dmaBufPut(da);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
+  it("bufinfo reads a dma-buf's name under its name_lock, inside the reservation lock (dma_buf_debug_show())", async () => {
+    const exp = new TestExporter(1);
+    const r = await withKernel(async () => {
+      const d = await exp.export();
+      d.bufName = "scanout";
+      const list = await dmaBufDebugList();
+      expect(list.map((x) => x.name)).toEqual(["scanout"]);
+      const deps = lockdepDependencies().map((dep) => `${dep.from} -> ${dep.to}`);
+      expect(deps.filter((dep) => dep.endsWith("-> dmabuf_name_lock"))).toEqual([
+        "reservation_ww_class_mutex -> dmabuf_name_lock",
+      ]);
+      await dmaBufPut(d);
     });
     expect(splatLines(r)).toEqual([]);
   });

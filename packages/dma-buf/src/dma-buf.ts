@@ -71,8 +71,11 @@ import type { SgTable } from "./scatterlist.js";
  */
 export interface DmaBufOps {
   /**
-   * Models ->cache_sgt_mapping: the core keeps the first mapping of each attachment and returns
-   * it to later map calls; it is unmapped at detach.
+   * ->cache_sgt_mapping of kernels up to v6.14 (the core kept the first mapping of each
+   * attachment and returned it to later maps, unmapping it at detach). Removed by b72f66f22c0e
+   * ("dma-buf: drop caching of sg_tables", v6.15): the model ignores it; it stays in the type only
+   * so that an exporter still setting it compiles.
+   * @deprecated has no effect (v6.15+).
    */
   readonly cacheSgtMapping?: boolean;
   /** Models ->attach: vet the importing device; a negative errno refuses the attachment. */

@@ -3,12 +3,14 @@ import { rcuBarrier } from "@primetime/rcu";
 import { now, point, Simulation, sleep, spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
+  DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT,
   type DmaFence,
   DmaFenceCb,
   type DmaFenceOps,
   dmaFenceAddCallback,
   dmaFenceContextAlloc,
   dmaFenceCreate,
+  dmaFenceDefaultWait,
   dmaFenceEnableSwSignaling,
   dmaFenceGet,
   dmaFenceGetRcu,
@@ -137,6 +139,69 @@ describe("DmaFence", () => {
       expect(dmaFenceTestSignaledFlag(g)).toBe(true);
       await dmaFencePut(f);
       await dmaFencePut(g);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
+  it("dma_fence_enable_sw_signaling() of a signalled fence still sets ENABLE_SIGNAL (6ad9aa476ce2, v6.1)", async () => {
+    const r = await runThenScanLeaks(async () => {
+      const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1);
+      await dmaFenceSignal(f);
+      expect(f.flags & (1 << DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT)).toBe(0);
+      await dmaFenceEnableSwSignaling(f);
+      expect(f.flags & (1 << DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT)).not.toBe(0);
+      await dmaFencePut(f);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
+  it("dma_fence_wait_timeout() enables signalling before a driver's ->wait (b96fb1e724ae, v6.1)", async () => {
+    const r = await runThenScanLeaks(async () => {
+      const calls: string[] = [];
+      const o: DmaFenceOps = {
+        ...ops,
+        enableSignaling: () => {
+          calls.push("enable_signaling");
+          return true;
+        },
+        wait: async (fence, _intr, timeout) => {
+          calls.push("wait");
+          await dmaFenceSignal(fence);
+          return timeout;
+        },
+      };
+      const f = mustFence(new SpinLock("ring0_lock"), dmaFenceContextAlloc(1), 1, o);
+      expect(await dmaFenceWaitTimeout(f, false, 1000)).toBe(1000);
+      expect(calls).toEqual(["enable_signaling", "wait"]);
+      await dmaFencePut(f);
+    });
+    expect(splatLines(r)).toEqual([]);
+  });
+
+  it("dma_fence_default_wait() leaves enabling to its caller, dma_fence_wait_timeout() (b96fb1e724ae, v6.1)", async () => {
+    const r = await runThenScanLeaks(async () => {
+      let enabled = 0;
+      const o: DmaFenceOps = {
+        ...ops,
+        enableSignaling: () => {
+          enabled++;
+          return true;
+        },
+      };
+      const lock = new SpinLock("ring0_lock");
+      const ctx = dmaFenceContextAlloc(2);
+      const f = mustFence(lock, ctx, 1, o);
+      // Called directly (as a driver's ->wait may), with no time: no ->enable_signaling.
+      expect(await dmaFenceDefaultWait(f, false, 0)).toBe(0);
+      expect(enabled).toBe(0);
+      expect(f.flags & (1 << DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT)).toBe(0);
+      // Through dma_fence_wait_timeout(): enabled once, by the wait itself.
+      expect(await dmaFenceWaitTimeout(f, false, 0)).toBe(0);
+      expect(enabled).toBe(1);
+      await dmaFenceSignal(f);
+      expect(await dmaFenceWaitTimeout(f, false, 0)).toBe(1);
+      expect(enabled).toBe(1);
+      await dmaFencePut(f);
     });
     expect(splatLines(r)).toEqual([]);
   });

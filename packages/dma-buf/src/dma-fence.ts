@@ -478,16 +478,16 @@ async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> 
 
 /**
  * Models dma_fence_enable_sw_signaling(): asks the implementation to signal the fence as soon as
- * it completes (calls ->enable_signaling() once).
+ * it completes (calls ->enable_signaling() once). Since 6ad9aa476ce2 ("dma-buf: Remove the
+ * signaled bit status check", v6.1) there is no early return for a signalled fence: the lock is
+ * taken and __dma_fence_enable_signaling() sets ENABLE_SIGNAL in any case.
  * Locking: takes the fence lock.
  * References: the caller holds one.
  */
 export async function dmaFenceEnableSwSignaling(fence: DmaFence): Promise<void> {
-  await point(testSignaledLabel(fence));
-  fence.checkAccess("dma_fence_enable_sw_signaling");
-  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return;
   const lock = fenceLock(fence);
   await lock.lock();
+  fence.checkAccess("dma_fence_enable_sw_signaling");
   await dmaFenceEnableSignalingLocked(fence);
   await lock.unlock();
 }
@@ -594,10 +594,12 @@ export function dmaFenceSetError(fence: DmaFence, error: number): void {
 }
 
 /**
- * Models dma_fence_wait_timeout(fence, intr, timeout): sleeps until the fence signals or
- * `timeout` ns of virtual time pass. Returns the remaining time (> 0; 1 for a zero timeout on a
- * signalled fence), 0 on timeout, -EINVAL (a WARN) for a negative timeout.
- * Locking: may sleep (might_sleep()); no spinlock may be held.
+ * Models dma_fence_wait_timeout(fence, intr, timeout): enables signalling
+ * (dma_fence_enable_sw_signaling(), for every wait since b96fb1e724ae "dma-buf: dma_fence_wait
+ * must enable signaling", v6.1, also before a driver's ->wait), then sleeps until the fence
+ * signals or `timeout` ns of virtual time pass. Returns the remaining time (> 0; 1 for a zero
+ * timeout on a signalled fence), 0 on timeout, -EINVAL (a WARN) for a negative timeout.
+ * Locking: may sleep (might_sleep()); no spinlock may be held; takes the fence lock.
  * References: the caller must hold one for the whole wait.
  */
 export async function dmaFenceWaitTimeout(
@@ -608,6 +610,7 @@ export async function dmaFenceWaitTimeout(
   if (warnOn(timeout < 0, `dma_fence_wait_timeout(${fence.name}, ${timeout})`)) return -EINVAL;
   mightSleep(`dma_fence_wait_timeout(${fence.name})`);
   fence.checkAccess("dma_fence_wait_timeout");
+  await dmaFenceEnableSwSignaling(fence);
   if (fence.ops.wait) return fence.ops.wait(fence, intr, timeout);
   return dmaFenceDefaultWait(fence, intr, timeout);
 }
@@ -624,9 +627,12 @@ export async function dmaFenceWait(fence: DmaFence, intr: boolean): Promise<numb
 }
 
 /**
- * Models dma_fence_default_wait(): queues an on-stack callback that wakes the waiter (at the
- * head of the list, as list_add() does), then sleeps until the fence signals or the time is up,
- * dropping the fence lock while asleep.
+ * Models dma_fence_default_wait(): under the fence lock, returns at once if the fence signalled
+ * (or 0 for a zero timeout), else queues an on-stack callback that wakes the waiter (at the head
+ * of the list, as list_add() does), then sleeps until the fence signals or the time is up,
+ * dropping the fence lock while asleep. It does not enable signalling: dma_fence_wait_timeout()
+ * did (b96fb1e724ae, v6.1), and the SIGNALED test is made under the lock, not before it
+ * (3cc3dd73c420 "dma-buf: fix dma_fence_default_wait() signaling check", v6.1).
  *
  * The kernel sets the task state before it drops the lock, so a signal that lands between the
  * unlock and schedule() does not get lost. Here the SIGNALED test and going to sleep happen with
@@ -640,11 +646,10 @@ export async function dmaFenceDefaultWait(
   timeout: number,
 ): Promise<number> {
   let ret = timeout ? timeout : 1;
-  await point(testSignaledLabel(fence));
-  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return ret;
   const lock = fenceLock(fence);
   await lock.lock();
-  if (!(await dmaFenceEnableSignalingLocked(fence))) {
+  await point(testSignaledLabel(fence));
+  if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     await lock.unlock();
     return ret;
   }

@@ -14,10 +14,9 @@
 
 import {
   chargePages,
-  EBUSY,
+  EFAULT,
   EINVAL,
   ENOMEM,
-  ENOTTY,
   type Errno,
   errPtr,
   type File,
@@ -39,6 +38,10 @@ import {
   type Vma,
 } from "@primetime/kernel";
 import {
+  _IOC_DIR,
+  _IOC_NR,
+  _IOC_READ,
+  _IOC_WRITE,
   DMA_HEAP_IOCTL_ALLOC,
   DMA_HEAP_VALID_FD_FLAGS,
   type DmaHeapAllocationData,
@@ -91,35 +94,34 @@ export class SystemHeapBuffer extends SlabObject {
 export class DmaHeapAttachment extends SlabObject {
   /** Models a->mapped. */
   mapped = false;
+  /** Models a->table: set by system_heap_attach() once dup_sg_table() succeeded. */
+  table!: SgTable;
 
-  constructor(
-    readonly table: SgTable,
-    readonly dev: string,
-  ) {
+  constructor(readonly dev: string) {
     super();
   }
 }
 
 /**
- * Models system_heap_attach(): a private copy of the page table for the device.
+ * Models system_heap_attach(): the attachment (kzalloc), then a private copy of the page table
+ * for the device (dup_sg_table(), the attachment freed if it fails), added at the head of the
+ * buffer's list.
  * Locking: takes the buffer lock; may sleep.
  * References: the attachment owns its table.
  */
 async function systemHeapAttach(dmabuf: DmaBuf, attachment: DmaBufAttachment): Promise<number> {
   const buffer = dmabuf.priv as SystemHeapBuffer;
+  const a = kmalloc(dmaHeapAttachmentCache, () => new DmaHeapAttachment(attachment.dev.name));
+  if (isErr(a)) return -ENOMEM;
   const table = sgAllocTableFromPages(buffer.pages); // dup_sg_table()
-  if (isErr(table)) return -ENOMEM;
-  const a = kmalloc(
-    dmaHeapAttachmentCache,
-    () => new DmaHeapAttachment(table, attachment.dev.name),
-  );
-  if (isErr(a)) {
-    sgFreeTable(table);
+  if (isErr(table)) {
+    kfree(a);
     return -ENOMEM;
   }
+  a.table = table;
   attachment.priv = a;
   await buffer.lock.lock();
-  buffer.attachments.push(a);
+  buffer.attachments.unshift(a); // list_add()
   await buffer.lock.unlock();
   return 0;
 }
@@ -141,14 +143,14 @@ async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
 }
 
 /**
- * Models system_heap_map_dma_buf(): the attachment's table (dma_map_sgtable() is a no-op).
+ * Models system_heap_map_dma_buf(): the attachment's table (dma_map_sgtable() is a no-op), marked
+ * mapped. There is no check that it is mapped already: a second map returns the same table.
  * Locking: the reservation lock held.
  * References: the table stays the attachment's.
  */
 function systemHeapMapDmaBuf(attachment: DmaBufAttachment): SgTable | Errno {
   dmaResvAssertHeld(attachment.dmabuf.resv);
   const a = attachment.priv as DmaHeapAttachment;
-  if (a.mapped) return errPtr(EBUSY);
   a.mapped = true;
   return a.table;
 }
@@ -255,15 +257,30 @@ function isUInt(v: unknown, limit: number): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < limit;
 }
 
+/** Models dma_heap_ioctl_cmds[]: the kernel command for each command number. */
+const DMA_HEAP_IOCTL_CMDS = [DMA_HEAP_IOCTL_ALLOC] as const;
+
 /**
- * Models dma_heap_ioctl() with dma_heap_ioctl_allocate().
+ * Models dma_heap_ioctl() with dma_heap_ioctl_allocate(). The command's number (_IOC_NR) picks
+ * the kernel command from dma_heap_ioctl_cmds[]: a number past it is -EINVAL (there is no
+ * -ENOTTY path: every number in range is ALLOC, whatever the user command's type and size).
+ * The argument is read only if both commands have the write direction (else ALLOC sees a zeroed
+ * struct: len 0, -EINVAL), -EFAULT if it cannot be; the new fd is written back only if both have
+ * the read direction.
  * Locking: none held; may sleep.
  * References: the new fd owns the dma-buf.
  */
-async function dmaHeapIoctl(_file: File, cmd: number, arg: IoctlArg): Promise<number> {
-  if (cmd !== DMA_HEAP_IOCTL_ALLOC) return -ENOTTY;
-  const data = arg as Partial<DmaHeapAllocationData> | null;
-  if (typeof data !== "object" || data === null) return -EINVAL;
+async function dmaHeapIoctl(_file: File, ucmd: number, arg: IoctlArg): Promise<number> {
+  const nr = _IOC_NR(ucmd);
+  if (nr >= DMA_HEAP_IOCTL_CMDS.length) return -EINVAL;
+  const kcmd = DMA_HEAP_IOCTL_CMDS[nr]!;
+  const copyIn = (_IOC_DIR(ucmd) & _IOC_DIR(kcmd) & _IOC_WRITE) !== 0;
+  const copyOut = (_IOC_DIR(ucmd) & _IOC_DIR(kcmd) & _IOC_READ) !== 0;
+  if (copyIn && (typeof arg !== "object" || arg === null)) return -EFAULT;
+  // The kernel's copy of the struct (kdata): zeroed when not copied in.
+  const data: Partial<DmaHeapAllocationData> = copyIn
+    ? { ...(arg as Partial<DmaHeapAllocationData>) }
+    : {};
   const len = data.len ?? 0;
   const fdFlags = data.fdFlags ?? 0;
   const heapFlags = data.heapFlags ?? 0;
@@ -278,6 +295,8 @@ async function dmaHeapIoctl(_file: File, cmd: number, arg: IoctlArg): Promise<nu
   const fd = await dmaHeapBufferAlloc(len, fdFlags);
   if (fd < 0) return fd;
   data.fd = fd;
+  // copy_to_user() of kdata, when both commands have the read direction.
+  if (copyOut) (arg as Partial<DmaHeapAllocationData>).fd = fd;
   return 0;
 }
 

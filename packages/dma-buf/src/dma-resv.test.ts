@@ -1,6 +1,7 @@
 import {
   EALREADY,
   EDEADLK,
+  EINVAL,
   ENOMEM,
   kmemleakScan,
   SpinLock,
@@ -274,6 +275,20 @@ describe("DmaResv", () => {
       await dmaResvFini(resv);
     });
     expect(splatLines(r)).toEqual([]);
+  });
+
+  it("reserving no slot at all is a WARN and -EINVAL (a miscount in the caller)", async () => {
+    const r = await runThenScanLeaks(async () => {
+      const resv = new DmaResv();
+      await dmaResvLock(resv);
+      expect(await dmaResvReserveFences(resv, 0)).toBe(-EINVAL);
+      expect(await dmaResvReserveFences(resv, 1)).toBe(0);
+      await dmaResvUnlock(resv);
+      await dmaResvFini(resv);
+    });
+    expect(splatLines(r)).toEqual([
+      expect.stringContaining("dma_resv_reserve_fences(dma_resv.resv): WARN_ON(!num_fences)"),
+    ]);
   });
 
   it("reserve fails with -ENOMEM under failslab and changes nothing", async () => {

@@ -27,6 +27,7 @@
 import { RESOLVED } from "@primetime/atomics";
 import {
   defineWdClass,
+  EINVAL,
   ENOMEM,
   type Errno,
   errPtr,
@@ -339,15 +340,19 @@ function roundupPowOfTwo(n: number): number {
 }
 
 /**
- * Models dma_resv_reserve_fences(obj, num): makes room for `num` more fences. When the list is
- * full it allocates a bigger one (at least twice as big), copies the unsignalled fences over,
- * publishes it, drops the references of the signalled ones and frees the old list after a
- * grace period. Returns 0 or -ENOMEM.
+ * Models dma_resv_reserve_fences(obj, num): makes room for `num` more fences. Asking for none is
+ * a WARN and -EINVAL (a miscount in the caller; "dma-buf: add a warning when drv try to reserve 0
+ * fence slots", 2024). When the list is full it allocates a bigger one (at least twice as big),
+ * copies the unsignalled fences over, publishes it, drops the references of the signalled ones
+ * and frees the old list after a grace period. Returns 0, -EINVAL or -ENOMEM.
  * Locking: the reservation lock must be held; the reservation is lost at dmaResvUnlock().
  * References: the list's references move to the new list; signalled fences lose theirs.
  */
 export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<number> {
   dmaResvAssertHeld(obj);
+  // Driver and component code should never call this with num_fences = 0: it usually points
+  // to a bug in how the number of needed fences is computed.
+  if (warnOn(!num, `dma_resv_reserve_fences(${obj.name}): WARN_ON(!num_fences)`)) return -EINVAL;
   // Not a point (rcuDereferenceProtected()): the value itself, no promise. Below, each await is
   // skipped when its promise came back settled (the schedule is the same; see pointNow()).
   const old = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));

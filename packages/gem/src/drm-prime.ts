@@ -404,9 +404,11 @@ async function drmGemDmabufMmap(dmaBuf: DmaBuf, vma: Vma): Promise<number> {
   return drmGemPrimeMmap(dmaBuf.priv as GemObject, vma);
 }
 
-/** Models drm_gem_prime_dmabuf_ops: the dma_buf_ops of every GEM export. */
+/**
+ * Models drm_gem_prime_dmabuf_ops: the dma_buf_ops of every GEM export (without
+ * ->cache_sgt_mapping since b72f66f22c0e, "dma-buf: drop caching of sg_tables", v6.15).
+ */
 export const drmGemPrimeDmabufOps: DmaBufOps = {
-  cacheSgtMapping: true,
   attach: drmGemMapAttach,
   detach: drmGemMapDetach,
   mapDmaBuf: drmGemMapDmaBuf,

@@ -2,15 +2,27 @@
  * vmwgfx as a driver under test (`DriverUnderTest` of @primetime/gem): its buffers are dumb
  * buffers (GEM handles), so the suite's default `createBo`/`mapBo` fit it; surfaces, which have
  * their own handles, are exercised by the driver's own tests (vmw-ref-count.test.ts).
+ *
+ * Its ->fb_create is its own (vmw_kms_fb_create(), vmwgfx-kms.ts), so it tells the suite's KMS
+ * cases what differs from the GEM framebuffer helpers (`kms`, the conformance package's
+ * KmsUnderTest, given structurally): an unknown handle is -ESRCH (vmw_user_bo_lookup()), and a
+ * framebuffer over a dumb buffer of the default (3D) device is a surface framebuffer, which sets
+ * no drm_framebuffer obj[] and so holds no GEM handle reference.
  */
 
 import type { DriverUnderTest } from "@primetime/gem";
 import { createVmwgfx, VMWGFX_DRIVER_NAME } from "./vmwgfx-drv.js";
 
-export const driverUnderTest: DriverUnderTest = {
+/** The descriptor with vmwgfx's KMS answers for the conformance suite. */
+export type VmwgfxDriverUnderTest = DriverUnderTest & {
+  readonly kms: { readonly unknownHandleErrno: string; readonly fbHasObj: boolean };
+};
+
+export const driverUnderTest: VmwgfxDriverUnderTest = {
   name: VMWGFX_DRIVER_NAME,
   register: (kernel) => createVmwgfx(kernel),
+  kms: { unknownHandleErrno: "ESRCH", fbHasObj: false },
 };
 
 /** The same descriptor under a name that says which driver it is. */
-export const vmwgfxUnderTest: DriverUnderTest = driverUnderTest;
+export const vmwgfxUnderTest: VmwgfxDriverUnderTest = driverUnderTest;

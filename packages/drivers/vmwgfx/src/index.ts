@@ -11,6 +11,7 @@ export * from "./vmwgfx-bo.js";
 export * from "./vmwgfx-drv.js";
 export * from "./vmwgfx-execbuf.js";
 export * from "./vmwgfx-gem.js";
+export * from "./vmwgfx-kms.js";
 export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";
 export * from "./vmwgfx-surface.js";

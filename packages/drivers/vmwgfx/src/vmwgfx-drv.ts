@@ -9,15 +9,18 @@
  * close (vmw_postclose(), after the DRM core released the GEM handles) every ref object is
  * released. Per device: the ttm object device (the surface idr), freed with the device.
  *
- * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). No KMS, no FIFO or command buffer
- * manager, no contexts, shaders, streams or fences ioctls: their table entries are holes
+ * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
+ * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
+ * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or fences ioctls: their table entries are holes
  * (-EINVAL). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl()) only re-checks the command
  * numbers, which drm_ioctl() does here too.
  */
 
 import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
 import {
+  DRIVER_ATOMIC,
   DRIVER_GEM,
+  DRIVER_MODESET,
   DRIVER_RENDER,
   DRM_COMMAND_BASE,
   DRM_IO,
@@ -76,6 +79,7 @@ import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
 import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
 import { vmwDumbMapOffset, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
+import { type VmwDisplayUnitType, vmwKmsInit } from "./vmwgfx-kms.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
 import {
   vmwDumbCreate,
@@ -141,6 +145,17 @@ export class VmwPrivate extends SlabObject {
   readonly hasMob = true;
   /** The device's 3D capability (SVGA3D_DEVCAP_3D), what vmw_supports_3d() answers. */
   has3d = true;
+  /**
+   * Models texture_max_width / texture_max_height: read from the device (SVGA3D_DEVCAP_MAX_TEXTURE_*)
+   * on a guest-backed device; the simulated device answers 8192, the kernel's value without it.
+   */
+  readonly textureMaxWidth = 8192;
+  readonly textureMaxHeight = 8192;
+  /**
+   * Models active_display_unit: a guest-backed device's is the screen target unit
+   * (vmw_kms_stdu_init_display(); display units themselves are not modeled).
+   */
+  readonly activeDisplayUnit: VmwDisplayUnitType = "screen_target";
 
   constructor() {
     super(vmwPrivateCache);
@@ -330,7 +345,8 @@ function vmwIoctls(): DrmIoctlDesc[] {
 }
 
 /**
- * Models the vmwgfx struct drm_driver: GEM and a render node; per-file ttm object files; dumb
+ * Models the vmwgfx struct drm_driver: KMS (DRIVER_MODESET | DRIVER_ATOMIC, framebuffers only),
+ * GEM and a render node (DRIVER_CURSOR_HOTSPOT is not modeled); per-file ttm object files; dumb
  * buffers; PRIME routed by handle range (vmw_prime_handle_to_fd / _fd_to_handle) with foreign
  * imports through vmw_prime_import_sg_table().
  */
@@ -340,7 +356,7 @@ export const vmwDriver: DrmDriver = {
   major: 2,
   minor: 20,
   patchlevel: 0,
-  driverFeatures: DRIVER_GEM | DRIVER_RENDER,
+  driverFeatures: DRIVER_MODESET | DRIVER_RENDER | DRIVER_ATOMIC | DRIVER_GEM,
   ioctls: vmwIoctls(),
   open: vmwDriverOpen,
   postclose: vmwPostclose,
@@ -375,7 +391,7 @@ export interface VmwgfxDevice {
  * Models vmw_probe() + vmw_driver_load() (the parts kept): the private structure (has_mob, and
  * the 3D capability from `opts`) with its ttm
  * object device (surface handles from VMWGFX_NUM_MOB + 1, dma-buf ops vmw_prime_dmabuf_ops), the
- * DRM device, and its registration (/dev/dri/cardN, renderD(128+N)). Throws if the DRM core
+ * DRM device, vmw_kms_init()'s mode_config, and its registration (/dev/dri/cardN, renderD(128+N)). Throws if the DRM core
  * refuses (a bug, not an input error). Call it from a task of the kernel's simulation.
  * Locking: none; may sleep. References: the caller owns the device's creation reference
  * (destroyVmwgfx() drops it).
@@ -400,6 +416,7 @@ export async function createVmwgfx(
   vmw.fences = simgpuFenceDriverInit(vmw.gpu);
   vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);
+  vmwKmsInit(vmw, dev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     await drmDevPut(dev);

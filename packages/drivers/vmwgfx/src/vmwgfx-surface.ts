@@ -103,6 +103,10 @@ export interface VmwSurfaceMetadata {
   width: number;
   height: number;
   depth: number;
+  /** Models scanout (set from drm_vmw_surface_flag_scanout by the define). */
+  scanout: boolean;
+  /** Models num_sizes (1 for a GB surface: vmw_gb_surface_define_internal()). */
+  numSizes: number;
 }
 
 /** What the driver keeps per device for surfaces (parts of struct vmw_private). */
@@ -168,6 +172,8 @@ export class VmwUserSurface extends TtmPrimeObject {
     width: 0,
     height: 0,
     depth: 0,
+    scanout: false,
+    numSizes: 0,
   };
   /** Models master. */
   master: DrmMaster | null = null;
@@ -258,6 +264,8 @@ export async function vmwGbSurfaceDefineIoctl(
     width: req.width,
     height: req.height,
     depth: req.depth,
+    scanout: (req.drm_surface_flags & drm_vmw_surface_flag_scanout) !== 0,
+    numSizes: 1,
   };
   vmwResourceInit(srf.res, size, vmwUserSurfaceFree);
   if (drmIsPrimaryClient(file) && file.master) srf.master = await drmMasterGet(file.master);
