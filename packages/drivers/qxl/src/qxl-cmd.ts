@@ -23,7 +23,7 @@ import {
   dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
 import { EBUSY, EINVAL, flushWork, lockdepAssertHeld, scheduleWork } from "@primetime/kernel";
-import { now, point, sleep, toggleEnabled } from "@primetime/sim";
+import { bug, now, point, sleep, toggleEnabled } from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
@@ -173,6 +173,9 @@ async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
 
 /**
  * Models qxl_push_command_ring_release(): puts the release's command on the command ring.
+ * `release->release_bo` is NULL in a release the garbage collector already freed
+ * (qxl_release_free_list() clears it): qxl_bo_physical_address() then dereferences NULL, an
+ * oops (known window qxl.ring-push-no-recheck: an id handed back twice, reused by this release).
  * Locking: none held. References: the release (and the buffers it holds) now belongs to the
  * device until it hands it back on the release ring.
  */
@@ -181,7 +184,12 @@ export async function qxlPushCommandRingRelease(
   release: QxlRelease,
   type: number,
 ): Promise<number> {
-  const data = qxlBoPhysicalAddress(qdev, release.releaseBo!, release.releaseOffset);
+  const releaseBo = release.releaseBo;
+  if (releaseBo === null)
+    bug(
+      "BUG: kernel NULL pointer dereference in qxl_bo_physical_address(): release->release_bo is NULL",
+    );
+  const data = qxlBoPhysicalAddress(qdev, releaseBo, release.releaseOffset);
   return qxlRingPush(qdev, qdev.commandRing, { type, data });
 }
 
