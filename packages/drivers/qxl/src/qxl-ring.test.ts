@@ -6,7 +6,9 @@
  * read twice. What follows is the model's own doing, not asserted into it: the lost command's
  * release never comes back (its fence never signals: TTM's delayed delete of its buffer hangs in
  * qxl_fence_wait()), and the twice-read command's release id comes back twice
- * (qxl_release_from_id_locked(): DRM_ERROR "failed to find id in release_idr").
+ * (qxl_release_from_id_locked(): DRM_ERROR "failed to find id in release_idr"; or, when a new
+ * release reused the id in between, the collector frees that live release under its submitter:
+ * KASAN, then the oops of its push).
  */
 
 import { readFileSync } from "node:fs";
@@ -14,7 +16,11 @@ import { baselineFixes, formatSplat, type RunResult } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import type { QxlMachine } from "./test-machine.js";
-import { isKnownRingPushHang, ringPushVsFullRing } from "./test-scenarios.js";
+import {
+  isKnownRingPushHang,
+  isKnownRingPushReleaseUaf,
+  ringPushVsFullRing,
+} from "./test-scenarios.js";
 import { QXL_RING_PUSH_NO_RECHECK } from "./toggles.js";
 
 const text = (r: RunResult | null) =>
@@ -24,17 +30,18 @@ const text = (r: RunResult | null) =>
  * Three processes, four EXECBUFFERs each, on a spice-worker device with a one-entry command ring.
  * POS (seed 5): PCT (depth 3) and the random scheduler reach two pushers waiting at once but
  * not the interleaving of their two wake-ups (both checking for room before either pushes) in
- * 200 schedules; POS reaches it in 22 of 200.
+ * 200 schedules; POS reaches it in 21 of 200 (20 hangs, 1 use-after-free).
  */
 const POS = { strategy: "pos", schedules: 200, seed: 5 } as const;
 const SCENARIO = "qxl/ring-push-vs-full-ring";
 
 describe("qxl command ring: two pushers woken for one slot (toggles off)", () => {
-  it("window open: the lost command's hang, and nothing else, in 22 of 200 POS schedules (the first at 15); replays from KNOWN-WINDOWS.md's token", async () => {
+  it("window open: the lost command's hang in 20 of 200 POS schedules (the first at 18), a reused id's use-after-free in 1, nothing else; replays from KNOWN-WINDOWS.md's token", async () => {
     let n = 0;
     let first: RunResult | null = null;
     let firstAt = 0;
     let hangs = 0;
+    let uafs = 0;
     const res = await explore(ringPushVsFullRing(3, 4), {
       ...POS,
       scenario: SCENARIO,
@@ -43,6 +50,14 @@ describe("qxl command ring: two pushers woken for one slot (toggles off)", () =>
       onRun: (r) => {
         n++;
         if (r.outcome === "ok" && r.splats.length === 0) return;
+        if (isKnownRingPushReleaseUaf(r)) {
+          // then the push oopses on the freed release's NULLed release_bo (the task dies)
+          expect(r.splats[1]?.message, text(r)).toMatch(
+            /^BUG: kernel NULL pointer dereference in qxl_bo_physical_address\(\)/,
+          );
+          uafs++;
+          return;
+        }
         expect(isKnownRingPushHang(r), text(r)).toBe(true);
         hangs++;
         if (!first) {
@@ -52,13 +67,13 @@ describe("qxl command ring: two pushers woken for one slot (toggles off)", () =>
       },
     });
     expect(res.schedules).toBe(POS.schedules);
-    expect(hangs).toBe(22);
-    expect(firstAt).toBe(15);
+    expect([hangs, uafs]).toEqual([20, 1]);
+    expect(firstAt).toBe(18);
     const found = first as RunResult | null;
     expect(found).not.toBeNull();
     // Replayed, the driver's state shows why: every command was consumed and handed back (12
-    // pushes, 12 hand-backs), yet releases are left (the overwritten ones, never executed) and
-    // the garbage collector met ids it had already freed (the ones read twice).
+    // pushes, 12 hand-backs), yet a release is left (the overwritten one, never executed) and
+    // the garbage collector met an id it had already freed (the command read twice).
     let m: QxlMachine | undefined;
     const again = await replay(
       found!.token,
@@ -74,9 +89,9 @@ describe("qxl command ring: two pushers woken for one slot (toggles off)", () =>
     expect([ring.prod, ring.cons, qdev.hw.commandsConsumed, qdev.hw.releasesPushed]).toEqual([
       12, 12, 12, 12,
     ]);
-    expect(qdev.releaseCount).toBe(3);
+    expect(qdev.releaseCount).toBe(1);
     expect(qdev.releaseIdr.isEmpty()).toBe(false);
-    expect(qdev.drmErrors).toEqual(Array(3).fill("failed to find id in release_idr"));
+    expect(qdev.drmErrors).toEqual(["failed to find id in release_idr"]);
     expect(qdev.hw.guestBugs).toEqual([]);
     // KNOWN-WINDOWS.md quotes that token: still this search's first find.
     const md = readFileSync(new URL("../../../../KNOWN-WINDOWS.md", import.meta.url), "utf8");
@@ -84,6 +99,11 @@ describe("qxl command ring: two pushers woken for one slot (toggles off)", () =>
     expect(section.match(/pt1\.[A-Za-z0-9_-]+/)?.[0], "KNOWN-WINDOWS.md's token").toBe(
       found!.token,
     );
+    // and the figures it gives for this search
+    const prose = section.replace(/\s+/g, " ");
+    expect(prose).toContain(`in ${hangs + uafs} of ${POS.schedules} schedules`);
+    expect(prose).toContain(`the hang in ${hangs} (the first at schedule ${firstAt})`);
+    expect(prose).toContain(`use-after-free in ${uafs}.`);
   }, 300_000);
 
   it("with baselineFixes() (the recheck): the same 200 POS schedules are clean", async () => {

@@ -75,7 +75,7 @@ export function isKnownReapDeadlock(r: RunResult): boolean {
 }
 
 /**
- * What the known window `qxl.ring-push-no-recheck` shows first in `ringPushVsFullRing()`: the
+ * The hang the known window `qxl.ring-push-no-recheck` shows in `ringPushVsFullRing()`: the
  * command overwritten in the ring never comes back, so its release's fence never signals and
  * TTM's delayed delete of the buffer it names waits on release_event forever (qxl_fence_wait()),
  * a hang at the end of the run when the workqueues are flushed. True for a deadlock whose splats
@@ -86,6 +86,23 @@ export function isKnownRingPushHang(r: RunResult): boolean {
   const hung =
     /hung executing work ttm_bo_delayed_delete\(qxl_bo#\d+\) on workqueue ttm: waits on release_event/;
   return r.splats.every((s) => s.kind === "deadlock") && r.splats.some((s) => hung.test(s.message));
+}
+
+/**
+ * The other way the same window shows: the command read twice hands its release id back twice,
+ * and before the second time a new release reused the id, so qxl_garbage_collect() frees that
+ * live release while its submitter is between qxl_release_fence_buffer_objects() and the push:
+ * KASAN reports the use-after-free first. What follows is the oops of the push
+ * (qxl_bo_physical_address() on the NULLed release_bo) and the locks the dead task kept.
+ */
+export function isKnownRingPushReleaseUaf(r: RunResult): boolean {
+  const first = r.splats[0];
+  return (
+    first?.kind === "kasan" &&
+    first.message.startsWith(
+      "BUG: KASAN: slab-use-after-free in qxl_release_fence_buffer_objects\nAccess to qxl_release#",
+    )
+  );
 }
 
 /**

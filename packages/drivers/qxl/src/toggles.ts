@@ -149,7 +149,8 @@ export const QXL_RING_PUSH_NO_RECHECK = defineKnownWindow({
   foundBy:
     "qxl-ring.test.ts (ringPushVsFullRing(3, 4): three processes pushing to a one-entry command " +
     "ring of a spice-worker device; window open: the lost command's fence hangs TTM's delayed " +
-    "delete in 22 of 200 POS schedules; with baselineFixes(): clean)",
+    "delete in 20 of 200 POS schedules, a reused id's use-after-free in 1; with " +
+    "baselineFixes(): clean)",
 });
 
 /**
