@@ -18,10 +18,6 @@ import {
 } from "@primetime/dma-buf";
 import {
   DRM_IOCTL_GEM_CLOSE,
-  DRM_IOCTL_MODE_CREATE_DUMB,
-  DRM_IOCTL_MODE_MAP_DUMB,
-  type DrmModeCreateDumb,
-  type DrmModeMapDumb,
   drmDevPut,
   drmGemObjectPut,
   drmGemObjectRelease,
@@ -47,6 +43,7 @@ import { describe, expect, it } from "vitest";
 import {
   boAccess,
   bootTtm,
+  createMapDumb,
   expectClean,
   runTtm,
   SYSTEM,
@@ -266,19 +263,8 @@ describe("ttm_bo_mmap_obj / ttm_bo_vm_open / ttm_bo_vm_close", () => {
       async (m) => {
         const p = m.kernel.spawnProcess("user", async (proc) => {
           const fd = await proc.open("/dev/dri/card0", O_RDWR);
-          const c: DrmModeCreateDumb = {
-            width: 1024,
-            height: 2,
-            bpp: 32,
-            flags: 0,
-            handle: 0,
-            pitch: 0,
-            size: 0,
-          };
-          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, c)).toBe(0);
-          const mp: DrmModeMapDumb = { handle: c.handle, pad: 0, offset: 0 };
-          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, mp)).toBe(0);
-          const addr = await proc.mmap(0, c.size, PROT_READ, MAP_SHARED, fd, mp.offset);
+          const c = await createMapDumb(proc, fd, 2);
+          const addr = await proc.mmap(0, c.size, PROT_READ, MAP_SHARED, fd, c.offset);
           const bo = [...m.bdev.devMapping.iMmap][0]!.vmPrivateData as TtmBufferObject;
           const snap = (k: string) => {
             counts[k] = [bo.refcount.read(), bo.kref.read(), bo.freed || bo.deleted];

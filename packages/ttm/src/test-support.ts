@@ -15,12 +15,15 @@ import {
 import {
   DRIVER_GEM,
   DRIVER_RENDER,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
   type DrmDevice,
   type DrmDriver,
   type DrmFile,
   type DrmGemObjectFuncs,
   type DrmKernel,
   type DrmModeCreateDumb,
+  type DrmModeMapDumb,
   drmDevAlloc,
   drmDevPut,
   drmDevRegister,
@@ -31,7 +34,16 @@ import {
   drmGemPrivateObjectInit,
   type GemObject,
 } from "@primetime/gem";
-import { type Errno, isErr, Kernel, KmemCache, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
+import {
+  type Errno,
+  isErr,
+  Kernel,
+  KmemCache,
+  kfree,
+  kmalloc,
+  PAGE_SIZE,
+  type Process,
+} from "@primetime/kernel";
 import {
   currentSimulation,
   formatSplat,
@@ -347,3 +359,30 @@ export async function gpuChecksum(m: TtmMachine, bo: TtmBufferObject): Promise<n
 }
 
 export { crc32 };
+
+/**
+ * A dumb buffer of `pages` pages (1024 pixels of 32 bpp a row: one page a row) created on the
+ * card `fd` and given its mmap offset, through the ioctls as userspace does: its handle, size
+ * and fake offset. Throws if either ioctl fails.
+ */
+export async function createMapDumb(
+  proc: Process,
+  fd: number,
+  pages: number,
+): Promise<{ handle: number; size: number; offset: number }> {
+  const c: DrmModeCreateDumb = {
+    width: 1024,
+    height: pages,
+    bpp: 32,
+    flags: 0,
+    handle: 0,
+    pitch: 0,
+    size: 0,
+  };
+  const created = await proc.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, c);
+  if (created !== 0) throw new Error(`MODE_CREATE_DUMB: ${created}`);
+  const mp: DrmModeMapDumb = { handle: c.handle, pad: 0, offset: 0 };
+  const mapped = await proc.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, mp);
+  if (mapped !== 0) throw new Error(`MODE_MAP_DUMB: ${mapped}`);
+  return { handle: c.handle, size: c.size, offset: mp.offset };
+}

@@ -7,13 +7,7 @@ import {
   dmaResvAddFence,
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
-import {
-  DRM_IOCTL_MODE_CREATE_DUMB,
-  DRM_IOCTL_MODE_MAP_DUMB,
-  type DrmModeCreateDumb,
-  type DrmModeMapDumb,
-  drmGemObjectPut,
-} from "@primetime/gem";
+import { drmGemObjectPut } from "@primetime/gem";
 import {
   busyWorkqueues,
   flushWorkqueue,
@@ -27,7 +21,7 @@ import {
 } from "@primetime/kernel";
 import { spawn } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { expectClean, runTtm, SYSTEM, testBoCreate, VRAM } from "./test-support.js";
+import { createMapDumb, expectClean, runTtm, SYSTEM, testBoCreate, VRAM } from "./test-support.js";
 import { type TtmBufferObject, ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "./ttm-bo.js";
 import { TTM_BO_VM_NUM_PREFAULT } from "./ttm-bo-vm.js";
 import { ttmGlobBoCount } from "./ttm-device.js";
@@ -88,19 +82,8 @@ describe("CPU mappings", () => {
         const p = m.kernel.spawnProcess("user", async (proc) => {
           const fd = await proc.open("/dev/dri/card0", O_RDWR);
           // 20 pages (width 1024 at 32 bpp: one page a row).
-          const c: DrmModeCreateDumb = {
-            width: 1024,
-            height: 20,
-            bpp: 32,
-            flags: 0,
-            handle: 0,
-            pitch: 0,
-            size: 0,
-          };
-          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, c)).toBe(0);
-          const mp: DrmModeMapDumb = { handle: c.handle, pad: 0, offset: 0 };
-          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, mp)).toBe(0);
-          const whole = await proc.mmap(0, c.size, PROT_READ, MAP_SHARED, fd, mp.offset);
+          const c = await createMapDumb(proc, fd, 20);
+          const whole = await proc.mmap(0, c.size, PROT_READ, MAP_SHARED, fd, c.offset);
           const vmaOf = (addr: number) =>
             [...m.bdev.devMapping.iMmap].find((v) => v.vmStart === addr)!;
           // The first access maps pages 0-15; an access to page 16 faults in pages 16-19.
@@ -109,7 +92,7 @@ describe("CPU mappings", () => {
           expect(await proc.readMemory(whole + 16 * 4096, 1)).toHaveLength(1);
           expect(vmaOf(whole).pages.size).toBe(20);
           // A mapping of the first 3 pages only: a fault on page 1 maps pages 1 and 2, not past it.
-          const part = await proc.mmap(0, 3 * 4096, PROT_READ, MAP_SHARED, fd, mp.offset);
+          const part = await proc.mmap(0, 3 * 4096, PROT_READ, MAP_SHARED, fd, c.offset);
           expect(await proc.readMemory(part + 4096, 1)).toHaveLength(1);
           expect([...vmaOf(part).pages.keys()].map((vpn) => vpn - part / 4096)).toEqual([1, 2]);
           expect(await proc.munmap(whole, c.size)).toBe(0);
@@ -129,26 +112,8 @@ describe("CPU mappings", () => {
         const p = m.kernel.spawnProcess("user", async (proc) => {
           const fd = await proc.open("/dev/dri/card0", O_RDWR);
           expect(fd).toBeGreaterThanOrEqual(0);
-          const c: DrmModeCreateDumb = {
-            width: 1024,
-            height: 2,
-            bpp: 32,
-            flags: 0,
-            handle: 0,
-            pitch: 0,
-            size: 0,
-          };
-          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, c)).toBe(0);
-          const mp: DrmModeMapDumb = { handle: c.handle, pad: 0, offset: 0 };
-          expect(await proc.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, mp)).toBe(0);
-          const addr = await proc.mmap(
-            0,
-            c.size,
-            PROT_READ | PROT_WRITE,
-            MAP_SHARED,
-            fd,
-            mp.offset,
-          );
+          const c = await createMapDumb(proc, fd, 2);
+          const addr = await proc.mmap(0, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, c.offset);
           expect(addr).toBeGreaterThan(0);
           const data = new Uint8Array(c.size).map((_, i) => (i * 13) & 0xff);
           expect(await proc.writeMemory(addr, data)).toBe(c.size);
