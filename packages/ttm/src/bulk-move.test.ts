@@ -5,22 +5,19 @@
  */
 
 import { DmaResv, dmaResvFini, dmaResvLock } from "@primetime/dma-buf";
-import { drmGemObjectPut, drmGemObjectRelease, drmGemPrivateObjectInit } from "@primetime/gem";
-import { flushWorkqueue, isErr, kfree, kmalloc } from "@primetime/kernel";
+import { drmGemObjectPut } from "@primetime/gem";
+import { flushWorkqueue, isErr } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import {
   boAccess,
   expectClean,
   runTtm,
-  TestBo,
+  type TestBo,
   TT,
-  type TtmMachine,
-  testBoCache,
   testBoCreate,
-  testGemFuncs,
+  testVmBoCreate,
 } from "./test-support.js";
 import {
-  ttmBoInitReserved,
   ttmBoPin,
   ttmBoReserve,
   ttmBoSetBulkMove,
@@ -35,19 +32,6 @@ import { TtmLruBulkMove, ttmLruBulkMoveInit, ttmLruBulkMoveTail } from "./ttm-re
 const names = (lru: { bo: TestBo | null | { name: string } }[]) => lru.map((res) => res.bo!.name);
 const ctx = () => ({ interruptible: false, noWaitGpu: false, bytesMoved: 0 });
 
-/** A BO of `pages` pages in TT sharing the reservation `resv` (amdgpu's per-VM BOs). */
-async function vmBoCreate(m: TtmMachine, pages: number, resv: DmaResv): Promise<TestBo> {
-  const bo = kmalloc(testBoCache, () => new TestBo(testGemFuncs));
-  if (isErr(bo)) throw new Error("kmalloc");
-  drmGemPrivateObjectInit(m.drm, bo, pages * 4096);
-  const ret = await ttmBoInitReserved(m.bdev, bo, 0, TT, 1, ctx(), resv, async (b) => {
-    await drmGemObjectRelease(b);
-    kfree(b);
-  });
-  if (ret) throw new Error(`init ${ret}`);
-  return bo;
-}
-
 describe("bulk moves", () => {
   it("a bulk range moves to the LRU tail at once; eviction takes the others first; pins, moves and swapouts leave it", async () => {
     const r = await runTtm(
@@ -56,8 +40,8 @@ describe("bulk moves", () => {
         const bulk = new TtmLruBulkMove();
         ttmLruBulkMoveInit(bulk);
         await dmaResvLock(vmResv);
-        const a = await vmBoCreate(m, 1, vmResv);
-        const b = await vmBoCreate(m, 1, vmResv);
+        const a = await testVmBoCreate(m, 1, TT, vmResv);
+        const b = await testVmBoCreate(m, 1, TT, vmResv);
         await ttmBoSetBulkMove(a, bulk);
         await ttmBoSetBulkMove(b, bulk);
         await ttmBoUnreserve(a);

@@ -49,15 +49,14 @@ import {
   SYSTEM,
   TestBo,
   TT,
-  type TtmMachine,
   testBoCache,
   testBoCreate,
   testGemFuncs,
+  testVmBoCreate,
   VRAM,
 } from "./test-support.js";
 import {
   type TtmBufferObject,
-  ttmBoInitReserved,
   ttmBoInitValidate,
   ttmBoReserve,
   ttmBoSetBulkMove,
@@ -175,19 +174,6 @@ describe("ttm_bo_move_memcpy", () => {
   });
 });
 
-/** A BO of one page in VRAM sharing the reservation `resv` (amdgpu's per-VM BOs). */
-async function vmBoCreate(m: TtmMachine, resv: DmaResv): Promise<TestBo> {
-  const bo = kmalloc(testBoCache, () => new TestBo(testGemFuncs));
-  if (isErr(bo)) throw new Error("kmalloc");
-  drmGemPrivateObjectInit(m.drm, bo, 4096);
-  const ret = await ttmBoInitReserved(m.bdev, bo, 0, VRAM, 1, ctx(), resv, async (b) => {
-    await drmGemObjectRelease(b);
-    kfree(b);
-  });
-  if (ret) throw new Error(`init ${ret}`);
-  return bo;
-}
-
 describe("ttm_buffer_object_transfer", () => {
   it("reserves the ghost's fence slot before taking the resource over: a failure leaves the BO's bulk range as it was", async () => {
     let failedMoves = 0;
@@ -197,8 +183,8 @@ describe("ttm_buffer_object_transfer", () => {
         const bulk = new TtmLruBulkMove();
         ttmLruBulkMoveInit(bulk);
         await dmaResvLock(vmResv);
-        const a = await vmBoCreate(m, vmResv);
-        const b = await vmBoCreate(m, vmResv);
+        const a = await testVmBoCreate(m, 1, VRAM, vmResv);
+        const b = await testVmBoCreate(m, 1, VRAM, vmResv);
         await ttmBoSetBulkMove(a, bulk);
         await ttmBoSetBulkMove(b, bulk);
         const lru = ttmManagerType(m.bdev, TTM_PL_VRAM)!.lru;

@@ -6,6 +6,7 @@
  */
 
 import {
+  type DmaResv,
   DmaResvUsage,
   dmaFencePut,
   dmaFenceWait,
@@ -71,6 +72,7 @@ import { ttmResourceGpuAddress, ttmSimgpuIoMemReserve, ttmSimgpuMove } from "./s
 import {
   TtmBufferObject,
   ttmBoEvictionValuable,
+  ttmBoInitReserved,
   ttmBoInitValidate,
   ttmBoPut,
   ttmBoReserve,
@@ -185,6 +187,26 @@ export async function testBoCreate(
     testBoDestroy,
   );
   if (ret) return ret as Errno;
+  return bo;
+}
+
+/**
+ * Creates a BO of `pages` pages in `placement` sharing the reservation `resv` (amdgpu's per-VM
+ * BOs): kmalloc, drm_gem_private_object_init(), ttm_bo_init_reserved() with `resv`, which the
+ * caller holds. Throws if either fails.
+ */
+export async function testVmBoCreate(
+  m: TtmMachine,
+  pages: number,
+  placement: TtmPlacement,
+  resv: DmaResv,
+): Promise<TestBo> {
+  const bo = kmalloc(testBoCache, () => new TestBo(testGemFuncs));
+  if (isErr(bo)) throw new Error("kmalloc");
+  drmGemPrivateObjectInit(m.drm, bo, pages * PAGE_SIZE);
+  const ctx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 };
+  const ret = await ttmBoInitReserved(m.bdev, bo, 0, placement, 1, ctx, resv, testBoDestroy);
+  if (ret) throw new Error(`init ${ret}`);
   return bo;
 }
 
