@@ -121,6 +121,27 @@ describe("list helpers, one task", () => {
     ]);
   });
 
+  it("list_del_rcu() of a corrupted entry leaves it linked but poisons its prev (rculist.h)", async () => {
+    // list_del_rcu() is `__list_del_entry(entry); entry->prev = LIST_POISON2;`: the debug check
+    // makes __list_del_entry() return early, the poisoning after it still runs.
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const head = new ListHead<Item>("items");
+      const a = new Item(1);
+      const b = new Item(2);
+      await listAddTailRcu(a.node, head);
+      await listAddTailRcu(b.node, head);
+      b.node.prev = head; // corrupt: a's next no longer points back at a
+      await listDelRcu(a.node);
+      expect(a.node.prev).toBeNull(); // LIST_POISON2
+      expect(head.next).toBe(a.node); // not unlinked
+      await listDelRcu(a.node);
+    });
+    expect(r.splats.map((s) => [s.kind, s.message])).toEqual([
+      ["warn", "list_del corruption. next->prev should be item#1, but was items"],
+      ["warn", "list_del corruption, item#1->prev is LIST_POISON2"],
+    ]);
+  });
+
   it("list_replace_rcu() of a deleted entry is an oops", async () => {
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const head = new ListHead<Item>("items");

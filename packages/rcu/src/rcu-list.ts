@@ -104,16 +104,10 @@ export async function listAddTailRcu<T>(node: ListHead<T>, head: ListHead<T>): P
 }
 
 /**
- * Models list_del_rcu(entry): unlinks `node`; readers already on it still follow its `next`,
- * `prev` is poisoned. The entry must not be freed before a grace period (synchronizeRcu() or
- * callRcu()), nor added to a list again before one. A node deleted twice is a `warn` splat
- * "list_del corruption, ...->prev is LIST_POISON2" and nothing changes.
- * Locking: the update-side lock of the list.
- * References: the list's reference passes to the caller, to drop after a grace period.
+ * Models __list_del_entry(entry) (include/linux/list.h): CONFIG_DEBUG_LIST's check, then
+ * __list_del(entry->prev, entry->next); a corrupted entry is reported and left linked.
  */
-export async function listDelRcu<T>(node: ListHead<T>): Promise<void> {
-  await point(opLabel("list_del_rcu", node.name));
-  touch(node, "list_del_rcu");
+function listDelEntry<T>(node: ListHead<T>): void {
   if (!listDelEntryValid(node)) return;
   const prev = node.prev!;
   const next = node.next;
@@ -121,6 +115,23 @@ export async function listDelRcu<T>(node: ListHead<T>): Promise<void> {
   touch(next, "list_del_rcu");
   next.prev = prev;
   prev.next = next; // WRITE_ONCE(): readers skip the entry from now on
+}
+
+/**
+ * Models list_del_rcu(entry) (include/linux/rculist.h): `__list_del_entry(entry);
+ * entry->prev = LIST_POISON2;`. Unlinks `node`; readers already on it still follow its `next`,
+ * `prev` is poisoned. The entry must not be freed before a grace period (synchronizeRcu() or
+ * callRcu()), nor added to a list again before one. A corrupted entry (CONFIG_DEBUG_LIST's
+ * check fails: a `warn` splat "list_del corruption, ...") is not unlinked, but its `prev` is
+ * poisoned all the same, as the kernel's poisoning sits outside __list_del_entry(); so a node
+ * deleted twice reports "->prev is LIST_POISON2" and nothing else changes.
+ * Locking: the update-side lock of the list.
+ * References: the list's reference passes to the caller, to drop after a grace period.
+ */
+export async function listDelRcu<T>(node: ListHead<T>): Promise<void> {
+  await point(opLabel("list_del_rcu", node.name));
+  touch(node, "list_del_rcu");
+  listDelEntry(node);
   node.prev = null; // LIST_POISON2
 }
 
