@@ -50,6 +50,7 @@ export const MAP_SHARED_VALIDATE = 0x03;
 export const MAP_TYPE = 0x0f;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
 
@@ -64,6 +65,8 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_PFNMAP = 0x400;
 export const VM_IO = 0x4000;
+export const VM_ACCOUNT = 0x100000;
+export const VM_NORESERVE = 0x200000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_DONTDUMP = 0x4000000;
 
