@@ -337,8 +337,8 @@ describe("ww_mutex: lockdep", () => {
       "DEBUG_LOCKS_WARN_ON(ctx->acquired)",
     ]);
     expect(splatsOf(r, "lockdep")).toEqual([
-      "WARNING: lock held at task exit: leaker/2 still has locks held!",
-      "WARNING: lock held at task exit: main/1 still has locks held!",
+      "WARNING: leaker/2 still has locks held!",
+      "WARNING: main/1 still has locks held!",
     ]);
     expect(r.splats.find((s) => s.message.includes("leaker"))!.message).toContain(
       "(test_wd_class_acquire)",
