@@ -198,13 +198,17 @@ export class Vma extends SlabObject {
 
   /**
    * Models zap_vma_ptes(vma, address, size): drops the page-table entries of the range so the
-   * next access faults. Returns the number of entries dropped.
+   * next access faults. As in mm/memory.c it does nothing unless the vma is VM_PFNMAP and the
+   * whole range lies inside it (range_in_vma()). Returns the number of entries dropped (the
+   * kernel's returns nothing).
    * Locking: not checked (zap_vma_ptes() asserts nothing): the caller serializes against faults,
    * with mmap_lock or a lock of its own.
    */
   zapPtes(address: number, size: number): number {
-    const first = Math.floor(Math.max(address, this.vmStart) / PAGE_SIZE);
-    const last = Math.ceil(Math.min(address + size, this.vmEnd) / PAGE_SIZE);
+    if (address < this.vmStart || address + size > this.vmEnd || !(this.vmFlags & VM_PFNMAP))
+      return 0;
+    const first = Math.floor(address / PAGE_SIZE);
+    const last = Math.ceil((address + size) / PAGE_SIZE);
     let n = 0;
     for (let vpn = first; vpn < last; vpn++) {
       if (this.pages.delete(vpn)) n++;
