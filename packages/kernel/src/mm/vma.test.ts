@@ -1,6 +1,6 @@
 import { Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { EBUSY, EINVAL } from "../include/errno.js";
+import { EBUSY, EFAULT, EINVAL } from "../include/errno.js";
 import { MmStruct } from "./mm.js";
 import {
   AddressSpace,
@@ -24,8 +24,10 @@ describe("vma page tables", () => {
     expect(vma.pgoff).toBe(5);
     expect(vma.insertPage(0x10000, page(1))).toBe(0);
     expect(vma.insertPage(0x10000, page(2))).toBe(-EBUSY);
-    expect(vma.insertPage(0x13000, page(2))).toBe(-EINVAL);
-    expect(vma.insertPage(0x10001, page(2))).toBe(-EINVAL);
+    // vm_insert_page(): an address outside the vma is -EFAULT; an unaligned one maps its page.
+    expect(vma.insertPage(0x13000, page(2))).toBe(-EFAULT);
+    expect(vma.insertPage(0xf000, page(2))).toBe(-EFAULT);
+    expect(vma.insertPage(0x10001, page(2))).toBe(-EBUSY);
     expect(vma.insertPage(0x11000, new Uint8Array(10))).toBe(-EINVAL);
     expect(vma.insertPage(0x12000, page(3))).toBe(0);
     expect(vma.zapPtes(0x10000, PAGE_SIZE)).toBe(1);

@@ -16,7 +16,7 @@
  */
 
 import type { File } from "../fs/file.js";
-import { EBUSY, EINVAL } from "../include/errno.js";
+import { EBUSY, EFAULT, EINVAL } from "../include/errno.js";
 import type { MmStruct } from "./mm.js";
 import { mmapAssertLocked } from "./mmap-lock.js";
 import { unchargePages } from "./page-alloc.js";
@@ -180,17 +180,19 @@ export class Vma extends SlabObject {
   }
 
   /**
-   * Models vm_insert_page(vma, addr, page): maps `page` at user address `addr` (page aligned,
-   * inside the vma). 0, -EINVAL for an address outside the vma or a page that is not a PAGE_SIZE
-   * Uint8Array, -EBUSY if the address is already mapped. The driver keeps ownership of the page's memory.
+   * Models vm_insert_page(vma, addr, page): maps `page` at the user page holding `addr`
+   * (mm/memory.c: -EFAULT for an address outside the vma; insert_page() then takes the pte of
+   * addr's page, with no alignment check; -EBUSY if that pte is present). -EINVAL for a `page`
+   * that is not a PAGE_SIZE Uint8Array, or a non-integer address (values C could not pass). The
+   * driver keeps ownership of the page's memory.
    * Locking: mmap_lock held (from ->mmap or ->fault).
    */
   insertPage(addr: number, page: Uint8Array): number {
     mmapAssertLocked(this.vmMm);
-    if (!Number.isInteger(addr) || addr < this.vmStart || addr >= this.vmEnd) return -EINVAL;
-    if (offsetInPage(addr) !== 0) return -EINVAL;
+    if (!Number.isInteger(addr)) return -EINVAL;
+    if (addr < this.vmStart || addr >= this.vmEnd) return -EFAULT;
     if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) return -EINVAL;
-    const vpn = addr / PAGE_SIZE;
+    const vpn = Math.floor(addr / PAGE_SIZE);
     if (this.pages.has(vpn)) return -EBUSY;
     this.pages.set(vpn, page);
     return 0;
