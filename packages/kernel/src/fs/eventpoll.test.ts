@@ -222,6 +222,65 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
     clean(run);
   });
 
+  it("ep_done_scan() puts wakeups that came during a scan at the ready list's head, oldest first", async () => {
+    // L's ->poll, during epoll_wait()'s scan, wakes A then B: both go on the overflow list.
+    const heads = {
+      a: { entries: new Set<PollTableEntry>() },
+      b: { entries: new Set<PollTableEntry>() },
+    };
+    const ready = { a: 0, b: 0 };
+    let wakeDuringScan = false;
+    const lFops: FileOperations = {
+      async poll(file: File, pt: PollTable) {
+        await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
+        if (wakeDuringScan) {
+          wakeDuringScan = false;
+          ready.a = ready.b = EPOLLIN;
+          wakeUpPoll(heads.a, EPOLLIN);
+          wakeUpPoll(heads.b, EPOLLIN);
+        }
+        return EPOLLIN;
+      },
+    };
+    const fopsFor = (h: { entries: Set<PollTableEntry> }, key: "a" | "b"): FileOperations => ({
+      async poll(file: File, pt: PollTable) {
+        await pollWait(file, h, pt);
+        return ready[key];
+      },
+    });
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/l", lFops);
+        k.registerChrdev("/dev/a", fopsFor(heads.a, "a"));
+        k.registerChrdev("/dev/b", fopsFor(heads.b, "b"));
+      },
+      async (p) => {
+        const ep = await p.epollCreate1(0);
+        const l = await p.open("/dev/l", O_RDWR);
+        const a = await p.open("/dev/a", O_RDWR);
+        const b = await p.open("/dev/b", O_RDWR);
+        // L is level-triggered and ready; A and B are not ready when added.
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, l, { events: EPOLLIN, data: 1 })).toBe(0);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, a, { events: EPOLLIN, data: 2 })).toBe(0);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, b, { events: EPOLLIN, data: 3 })).toBe(0);
+        wakeDuringScan = true;
+        let out: EpollEvent[] = [];
+        expect(await p.epollWait(ep, out, 1, 0)).toBe(1);
+        expect(out.map((e) => e.data)).toEqual([1]);
+        // The kernel's ready list is now A, B (the overflow list, oldest first), then L (re-queued
+        // as level-triggered during the scan).
+        out = [];
+        expect(await p.epollWait(ep, out, 3, 0)).toBe(3);
+        expect(out.map((e) => e.data)).toEqual([2, 3, 1]);
+        await p.close(ep);
+        await p.close(l);
+        await p.close(a);
+        await p.close(b);
+      },
+    );
+    clean(run);
+  });
+
   it("ep_clear_and_put() drops the epoll file's eventpoll reference after unlocking ep->mtx (v6.16+)", async () => {
     const dev = evDevice();
     // For every drop of ep->refcount: was ep->mtx held, and what did the count go to.

@@ -673,7 +673,11 @@ async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
 /**
  * Models ep_done_scan(): the overflow list's items onto the ready list, the overflow list
  * inactive again, what is left of the transfer list back at the ready list's head, and a
- * wakeup if anything is ready. Locking: ep->mtx held; takes ep->lock.
+ * wakeup if anything is ready. The overflow list is walked from its head (the newest wakeup:
+ * ep_poll_callback() pushes there) and each item not already ready is list_add()ed at the
+ * ready list's head, so the ready list becomes: the transfer list's rest, the overflow items
+ * oldest first, then what was on the ready list (items a level-triggered scan re-queued).
+ * Locking: ep->mtx held; takes ep->lock.
  */
 async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
   lockdepAssertHeld(ep.mtx);
@@ -682,7 +686,8 @@ async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
     epi.onOvflist = false;
     if (!epi.onRdllist) {
       epi.onRdllist = true;
-      ep.rdllist.push(epi);
+      // list_add(&epi->rdllink, &ep->rdllist): at the head.
+      ep.rdllist.unshift(epi);
     }
   }
   ep.ovflist = null;
