@@ -1,4 +1,4 @@
-import type { Scenario } from "@primetime/sim";
+import { now, type Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
@@ -276,6 +276,37 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
         await p.close(l);
         await p.close(a);
         await p.close(b);
+      },
+    );
+    clean(run);
+  });
+
+  it("ep_poll(): a sleep that times out without a wakeup returns 0 without another ep_send_events()", async () => {
+    const dev = evDevice();
+    dev.state.ready = 0;
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const epfd = await p.epollCreate1(0);
+        const fd = await p.open("/dev/ev", O_RDWR);
+        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+        const ep = p.files.peek(epfd)!.privateData as EventPoll;
+        // ep_send_events() is the only taker of ep->mtx in epoll_wait().
+        let mtxTaken = 0;
+        const lock = ep.mtx.lock.bind(ep.mtx);
+        ep.mtx.lock = (...args: Parameters<typeof lock>) => {
+          mtxTaken++;
+          return lock(...args);
+        };
+        const polls = dev.state.polls;
+        const t0 = now();
+        expect(await p.epollWait(epfd, [], 1, 1_000_000)).toBe(0);
+        expect(now() - t0).toBeGreaterThanOrEqual(1_000_000);
+        expect({ mtxTaken, polls: dev.state.polls - polls }).toEqual({ mtxTaken: 0, polls: 0 });
+        await p.close(epfd);
+        await p.close(fd);
       },
     );
     clean(run);

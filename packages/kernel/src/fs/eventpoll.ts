@@ -752,7 +752,8 @@ async function epSendEvents(
 
 /**
  * Models ep_poll(): sends the ready events; with none, sleeps on ep->wq until woken or the
- * timeout passes (`timeoutNs` 0: no wait; negative: forever) and tries again. The count, 0 on
+ * timeout passes (`timeoutNs` 0: no wait; negative: forever) and tries again. A sleep that
+ * times out without a wakeup returns 0 without another ep_send_events(). The count, 0 on
  * timeout, -EFAULT.
  * Locking: none held on entry; sleeps.
  */
@@ -782,7 +783,9 @@ async function epPoll(
         if (!woken) timedOut = true;
       }
     }
-    eavail = true;
+    // "eavail = 1; ... if (timed_out) eavail = list_empty(&wait.entry);": a sleep that timed out
+    // without a wakeup (its wait entry still queued) sends nothing and returns 0.
+    eavail = !timedOut;
   }
 }
 
