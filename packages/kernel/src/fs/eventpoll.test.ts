@@ -312,6 +312,36 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
     clean(run);
   });
 
+  it("ep_send_events() takes ep->lock only to start and end the scan, not to re-queue a level-triggered item", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const epfd = await p.epollCreate1(0);
+        const fds = [await p.open("/dev/ev", O_RDWR), await p.open("/dev/ev", O_RDWR)];
+        for (const fd of fds)
+          expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: fd })).toBe(0);
+        const ep = p.files.peek(epfd)!.privateData as EventPoll;
+        let lockTaken = 0;
+        const lock = ep.lock.lock.bind(ep.lock);
+        ep.lock.lock = (...args: Parameters<typeof lock>) => {
+          lockTaken++;
+          return lock(...args);
+        };
+        const out: EpollEvent[] = [];
+        expect(await p.epollWait(epfd, out, 8, 0)).toBe(2);
+        // Both items stay ready (level-triggered): ep_start_scan() and ep_done_scan() only.
+        expect(lockTaken).toBe(2);
+        expect(await p.epollWait(epfd, [], 8, 0)).toBe(2);
+        await p.close(epfd);
+        for (const fd of fds) await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
   it("ep_clear_and_put() drops the epoll file's eventpoll reference after unlocking ep->mtx (v6.16+)", async () => {
     const dev = evDevice();
     // For every drop of ep->refcount: was ep->mtx held, and what did the count go to.

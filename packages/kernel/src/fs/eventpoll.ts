@@ -710,7 +710,7 @@ function epollPutUevent(events: EpollEvent[], i: number, revents: number, data: 
  * Models ep_send_events(): scans the ready list under ep->mtx, re-polls each item, and copies
  * out those still ready (up to `maxevents`); level-triggered items go back on the ready list,
  * EPOLLONESHOT ones are disarmed. The count, or -EFAULT if the first store faults.
- * Locking: takes ep->mtx and ep->lock.
+ * Locking: takes ep->mtx, and ep->lock only in ep_start_scan()/ep_done_scan().
  * References: each re-poll holds its file (ep_item_poll()).
  */
 async function epSendEvents(
@@ -738,10 +738,10 @@ async function epSendEvents(
     if (epi.event.events & EPOLLONESHOT) epi.event.events &= EP_PRIVATE_BITS;
     else if (!(epi.event.events & EPOLLET)) {
       // Level-triggered: back on the ready list, for the next epoll_wait() to poll again.
-      await ep.lock.lock();
+      // Without ep->lock, as the kernel: "At this point, no one can insert into ep->rdllist
+      // besides us": epoll_ctl() waits on ep->mtx and ep_poll_callback() queues on ovflist.
       epi.onRdllist = true;
       ep.rdllist.push(epi);
-      await ep.lock.unlock();
     }
   }
   for (const epi of txlist) epi.onRdllist = true;
