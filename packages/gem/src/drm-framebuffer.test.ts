@@ -203,6 +203,34 @@ describe("KMS framebuffers (ADDFB2, RMFB; drm_framebuffer.c of v6.18)", () => {
     expect(got).toEqual({ tooSmall: -EINVAL, fits: 1 });
   });
 
+  it("drm_fb_release() removes the file's framebuffers newest first (ADDFB2's list_add())", async () => {
+    const order: number[] = [];
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd);
+          const ids = [await addFb(p, fd, fbCmd(h)), await addFb(p, fd, fbCmd(h))];
+          for (const fb of drmFileOf(p, fd).fbs) {
+            const destroy = fb.funcs!.destroy;
+            const id = fb.base.id; // drm_framebuffer_free() unregisters it before ->destroy
+            fb.funcs = {
+              destroy: async (x) => {
+                order.push(id);
+                await destroy(x);
+              },
+            };
+          }
+          expect(ids).toEqual([1, 2]);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(order).toEqual([2, 1]);
+  });
+
   it("a framebuffer holds a handle reference: name and dma-buf outlive the last GEM_CLOSE", async () => {
     const got: Record<string, number | boolean> = {};
     const r = await runMachine(async (m) => {
