@@ -111,6 +111,13 @@ describe("drm_ioctl dispatch", () => {
         got.clientDropMaster = await p.ioctl(client, DRM_IOCTL_DROP_MASTER);
         got.masterDropMaster = await p.ioctl(card, DRM_IOCTL_DROP_MASTER);
         got.masterSetMaster = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
+        // drm_setmaster_ioctl(): another file became master meanwhile: -EBUSY
+        got.dropAgain = await p.ioctl(card, DRM_IOCTL_DROP_MASTER);
+        const next = await p.open("/dev/dri/card0", O_RDWR); // drm_master_open(): new master
+        got.setMasterBusy = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
+        got.formerDropMaster = await p.ioctl(card, DRM_IOCTL_DROP_MASTER); // was master: -EINVAL
+        await p.close(next);
+        got.setMasterAfterClose = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
         for (const fd of [card, client, render]) await p.close(fd);
       });
     });
@@ -132,9 +139,13 @@ describe("drm_ioctl dispatch", () => {
       shortStruct: 0,
       shortStructOut: { handle: 2, pitch: 4096, size: 77 }, // `size` was not copied in or out
       clientSetMaster: -EACCES,
-      clientDropMaster: -EINVAL,
+      clientDropMaster: -EACCES, // drm_master_check_perm(): never master
       masterDropMaster: 0,
       masterSetMaster: 0,
+      dropAgain: 0,
+      setMasterBusy: -EBUSY,
+      formerDropMaster: -EINVAL,
+      setMasterAfterClose: 0,
     });
   });
 
