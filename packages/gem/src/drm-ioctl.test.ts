@@ -22,6 +22,7 @@ import {
 import { KernelBug } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters, drmDevUnregister } from "./drm-device.js";
+import type { DrmDriver } from "./drm-driver.js";
 import { drmIoctl } from "./drm-ioctl.js";
 import {
   DRM_IOCTL_TINY_CREATE,
@@ -235,6 +236,37 @@ describe("drm_ioctl dispatch", () => {
     });
     expectClean(r);
     expect(got).toEqual({ ioctlAfterUnplug: -ENODEV, openAfterUnplug: -ENOENT });
+  });
+});
+
+describe("drm_release()", () => {
+  it("the last close runs no driver hook: struct drm_driver has no ->lastclose in v6.18", async () => {
+    let lastcloseCalls = 0;
+    let postcloseCalls = 0;
+    const base = tinyDriver("lastclose");
+    const driver = {
+      ...base,
+      postclose: async (dev, file) => {
+        postcloseCalls++;
+        await base.postclose!(dev, file);
+      },
+      // a hook drivers had up to v6.11 (drm_fb_helper_lastclose()); nothing calls it now
+      lastclose: async () => {
+        lastcloseCalls++;
+      },
+    } as DrmDriver;
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, driver, async () => {
+        await runProcess(m, "igt", async (p) => {
+          const a = await p.open("/dev/dri/card1", O_RDWR);
+          const b = await p.open("/dev/dri/renderD129", O_RDWR);
+          await p.close(a);
+          await p.close(b);
+        });
+      });
+    });
+    expectClean(r);
+    expect({ postcloseCalls, lastcloseCalls }).toEqual({ postcloseCalls: 2, lastcloseCalls: 0 });
   });
 });
 
