@@ -1,3 +1,4 @@
+import { dmaResvLock, dmaResvUnlock } from "@primetime/dma-buf";
 import {
   EBADF,
   EINVAL,
@@ -8,7 +9,6 @@ import {
   PROT_READ,
   SEEK_END,
 } from "@primetime/kernel";
-import { dmaResvLock, dmaResvUnlock } from "@primetime/dma-buf";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
 import { drmGemObjectLookup, drmGemObjectPut, type GemObject } from "./drm-gem.js";
