@@ -3,6 +3,7 @@ import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
+import { lockIsHeld } from "../locking/lockdep.js";
 import { clean, inProcess } from "../test-support.js";
 import {
   EPOLL_CLOEXEC,
@@ -13,6 +14,7 @@ import {
   EPOLLET,
   EPOLLONESHOT,
   type EpollEvent,
+  type EventPoll,
 } from "./eventpoll.js";
 import { type File, type FileOperations, fput, getFile, O_RDWR } from "./file.js";
 import {
@@ -218,6 +220,39 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
       },
     );
     clean(run);
+  });
+
+  it("ep_clear_and_put() drops the epoll file's eventpoll reference after unlocking ep->mtx (v6.16+)", async () => {
+    const dev = evDevice();
+    // For every drop of ep->refcount: was ep->mtx held, and what did the count go to.
+    const drops: { mtxHeld: boolean; to: number }[] = [];
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const epfd = await p.epollCreate1(0);
+        const fd = await p.open("/dev/ev", O_RDWR);
+        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+        const ep = p.files.peek(epfd)!.privateData as EventPoll;
+        const decAndTest = ep.refcount.decAndTest.bind(ep.refcount);
+        ep.refcount.decAndTest = () => {
+          const mtxHeld = lockIsHeld(ep.mtx);
+          const zero = decAndTest();
+          drops.push({ mtxHeld, to: zero ? 0 : ep.refcount.read() });
+          return zero;
+        };
+        await p.close(epfd);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+    // ep_remove_safe() drops the epitem's reference under ep->mtx (WARN_ON_ONCE if it were the
+    // last); ep_clear_and_put() drops the file's, the last, after mutex_unlock().
+    expect(drops).toEqual([
+      { mtxHeld: true, to: 1 },
+      { mtxHeld: false, to: 0 },
+    ]);
   });
 });
 

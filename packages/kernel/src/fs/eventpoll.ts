@@ -404,9 +404,11 @@ async function epFree(ep: EventPoll): Promise<void> {
 
 /**
  * Models ep_clear_and_put(): the epoll file's release: unhooks every epitem from its wait queues,
- * removes each (those a racing eventpoll_release_file() owns are left to it), and drops the
- * file's eventpoll reference.
- * Locking: takes ep->mtx.
+ * removes each (those a racing eventpoll_release_file() owns are left to it), unlocks ep->mtx,
+ * and only then drops the file's eventpoll reference (8c2e52ebbe88 "eventpoll: don't decrement
+ * ep refcount while still holding the ep mutex", v6.16: once the count is dropped, a racing
+ * eventpoll_release_file() may free the eventpoll, so nothing may touch ep->mtx after it).
+ * Locking: takes ep->mtx; the reference is dropped after unlocking it.
  * References: drops the epoll file's reference on the eventpoll (and each removed epitem's).
  */
 async function epClearAndPut(ep: EventPoll): Promise<void> {
@@ -419,9 +421,8 @@ async function epClearAndPut(ep: EventPoll): Promise<void> {
     await epRemoveSafe(ep, epi);
     await point("cond_resched");
   }
-  const dispose = ep.refcount.decAndTest();
   await ep.mtx.unlock();
-  if (dispose) await epFree(ep);
+  if (ep.refcount.decAndTest()) await epFree(ep);
 }
 
 /**
