@@ -10,10 +10,11 @@ import {
   O_RDWR,
   type Process,
 } from "@primetime/kernel";
+import { rcuAccessPointer } from "@primetime/rcu";
 import { type RunResult, type Scenario, Simulation, sleep } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
-import { type DmaBuf, dmaBufFd } from "./dma-buf.js";
+import { type DmaBuf, dmaBufFd, dmaBufPut } from "./dma-buf.js";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
@@ -27,7 +28,17 @@ import {
   DMA_BUF_SYNC_WRITE,
 } from "./dma-buf-ioctl.js";
 import { FENCE_CB_WITHOUT_REF } from "./dma-buf-poll.js";
+import { dmaFenceContextAlloc, dmaFencePut } from "./dma-fence.js";
+import { dmaFenceArrayCreate } from "./dma-fence-array.js";
+import { dmaFenceIsContainer } from "./dma-fence-unwrap.js";
 import { systemHeapAllocate } from "./dma-heap.js";
+import {
+  DmaResvUsage,
+  dmaResvAddFence,
+  dmaResvLock,
+  dmaResvReserveFences,
+  dmaResvUnlock,
+} from "./dma-resv.js";
 import { DMA_BUF_PAGE_SIZE } from "./scatterlist.js";
 import {
   registerSwSync,
@@ -37,7 +48,7 @@ import {
   SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF,
   type SwSyncCreateFenceData,
 } from "./sw-sync.js";
-import { SYNC_IOC_FILE_INFO, type SyncFileInfo } from "./sync-file.js";
+import { dmaFenceAllocatePrivateStub, SYNC_IOC_FILE_INFO, type SyncFileInfo } from "./sync-file.js";
 import { splatLines } from "./test-support.js";
 
 async function bufFd(): Promise<number> {
@@ -148,6 +159,62 @@ describe("DMA_BUF_IOCTL_IMPORT_SYNC_FILE / EXPORT_SYNC_FILE", () => {
     });
     expect(splatLines(r)).toEqual([]);
     expect(r.outcome).toBe("ok");
+  });
+
+  it("imports a container's fences one by one (dma_fence_unwrap_for_each()), not the container", async () => {
+    const seen: { n: number; containers: number; names: string[] } = {
+      n: 0,
+      containers: 0,
+      names: [],
+    };
+    const r = await runProcess(async (p) => {
+      const buf = await bufFd();
+      const other = await bufFd();
+      const a = await p.open(SW_SYNC_PATH, O_RDWR);
+      const b = await p.open(SW_SYNC_PATH, O_RDWR);
+      const w = await createFence(p, a, 1);
+      const rd = await createFence(p, b, 1);
+      const imp = DMA_BUF_IOCTL_IMPORT_SYNC_FILE;
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_WRITE, fd: w })).toBe(0);
+      expect(await p.ioctl(buf, imp, { flags: DMA_BUF_SYNC_READ, fd: rd })).toBe(0);
+      // A sync_file holding a dma_fence_array of the two fences...
+      const ex = { flags: DMA_BUF_SYNC_WRITE, fd: -1 };
+      expect(await p.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ex)).toBe(0);
+      // ...imported into another buffer: two slots reserved, the two sw_sync fences added.
+      expect(await p.ioctl(other, imp, { flags: DMA_BUF_SYNC_WRITE, fd: ex.fd })).toBe(0);
+      const list = (await rcuAccessPointer(dmaBufOfFd(p, other).resv.fences))!;
+      seen.n = list.numFences;
+      for (let i = 0; i < list.numFences; i++) {
+        const f = list.table[i]!.fence;
+        if (dmaFenceIsContainer(f)) seen.containers++;
+        seen.names.push(f.ops.getTimelineName(f));
+      }
+      expect(await p.ioctl(a, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      expect(await p.ioctl(b, SW_SYNC_IOC_INC, { value: 1 })).toBe(0);
+      for (const fd of [ex.fd, w, rd, a, b, buf, other]) expect(await p.close(fd)).toBe(0);
+    });
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+    expect(seen.n).toBe(2);
+    expect(seen.containers).toBe(0);
+  });
+
+  it("dma_resv_add_fence() WARNs on a container (drivers must add each fence)", async () => {
+    const r = await runProcess(async () => {
+      const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+      if (isErr(d)) throw new Error("alloc");
+      const f1 = await dmaFenceAllocatePrivateStub();
+      const f2 = await dmaFenceAllocatePrivateStub();
+      const array = dmaFenceArrayCreate([f1!, f2!], dmaFenceContextAlloc(1), 1);
+      if (array === null || typeof array === "number") throw new Error("array");
+      await dmaResvLock(d.resv);
+      expect(await dmaResvReserveFences(d.resv, 1)).toBe(0);
+      await dmaResvAddFence(d.resv, array, DmaResvUsage.READ);
+      await dmaResvUnlock(d.resv);
+      await dmaFencePut(array);
+      await dmaBufPut(d);
+    });
+    expect(splatLines(r).join("\n")).toMatch(/WARN_ON\(dma_fence_is_container\(/);
   });
 
   it("rejects bad flags, fds that are not sync_files, bad arguments and unknown commands", async () => {

@@ -14,8 +14,8 @@
  * name bufinfo (and the kernel's /proc fd links) show, under the dma-buf's name_lock.
  *
  * Several fences are exported as one dma_fence_array (dma_resv_get_singleton()); an imported
- * sync_file's fence is added as it is (the kernel unwraps containers first: not modelled, a
- * sync_file here holds one fence).
+ * sync_file's fence is unwrapped (dma_fence_unwrap_for_each()) and each fence it stands for is
+ * added.
  *
  * Simplifications: SET_NAME's `const char __user *` is the `name` field of the argument object
  * (user pointers are objects in this model).
@@ -54,6 +54,7 @@ import {
 import type { DmaBuf } from "./dma-buf.js";
 import { DmaDataDirection } from "./dma-buf-attachment.js";
 import { type DmaFence, dmaFencePut, MAX_SCHEDULE_TIMEOUT } from "./dma-fence.js";
+import { dmaFenceUnwrapForEach } from "./dma-fence-unwrap.js";
 import {
   DmaResvUsage,
   dmaResvAddFence,
@@ -219,13 +220,16 @@ export async function dmaBufExportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
 }
 
 /**
- * Models dma_buf_import_sync_file(): adds the fence of the sync_file at `fd` to the buffer's
- * reservation object as a write fence (DMA_BUF_SYNC_WRITE) or a read fence: under the
- * reservation lock, reserves a slot and adds it. -EFAULT for a bad argument, -EINVAL for bad
- * flags or an fd that is not a sync_file, the reservation's -ENOMEM.
- * Locking: takes the reservation lock.
- * References: the reservation object takes one on the fence (and drops its reference on a fence
- * it replaces); the temporary one from the sync_file is dropped.
+ * Models dma_buf_import_sync_file(): adds the fences of the sync_file at `fd` to the buffer's
+ * reservation object as write fences (DMA_BUF_SYNC_WRITE) or read fences. A container (the
+ * dma_fence_array of an EXPORT_SYNC_FILE of several fences, a syncobj's dma_fence_chain) is
+ * unwrapped: the fences it stands for are counted (dma_fence_unwrap_for_each()), then, if there
+ * are any, under the reservation lock that many slots are reserved and each fence is added.
+ * -EFAULT for a bad argument, -EINVAL for bad flags or an fd that is not a sync_file, the
+ * reservation's -ENOMEM.
+ * Locking: takes the reservation lock (only when there is a fence to add).
+ * References: the reservation object takes one on each fence added (and drops its reference on
+ * a fence it replaces); the temporary one from the sync_file is dropped.
  */
 export async function dmaBufImportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
   const a = syncFileArg(arg);
@@ -235,10 +239,17 @@ export async function dmaBufImportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
   const fence = await syncFileGetFence(a.fd!);
   if (!fence) return -EINVAL;
   const usage = a.flags & DMA_BUF_SYNC_WRITE ? DmaResvUsage.WRITE : DmaResvUsage.READ;
-  await dmaResvLock(dmabuf.resv);
-  const ret = await dmaResvReserveFences(dmabuf.resv, 1);
-  if (!ret) await dmaResvAddFence(dmabuf.resv, fence, usage);
-  await dmaResvUnlock(dmabuf.resv);
+  let numFences = 0;
+  await dmaFenceUnwrapForEach(fence, () => {
+    ++numFences;
+  });
+  let ret = 0;
+  if (numFences > 0) {
+    await dmaResvLock(dmabuf.resv);
+    ret = await dmaResvReserveFences(dmabuf.resv, numFences);
+    if (!ret) await dmaFenceUnwrapForEach(fence, (f) => dmaResvAddFence(dmabuf.resv, f, usage));
+    await dmaResvUnlock(dmabuf.resv);
+  }
   await dmaFencePut(fence);
   return ret;
 }

@@ -74,6 +74,7 @@ import {
   settledSignaled,
 } from "./dma-fence.js";
 import { dmaFenceArrayCreate } from "./dma-fence-array.js";
+import { dmaFenceIsContainer } from "./dma-fence-unwrap.js";
 
 /** `[i])`, the tail of a fence-slot label, built once per slot index. */
 const slotSuffixes: string[] = [];
@@ -397,7 +398,7 @@ export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<n
  * twice is valid and needs no second slot, since 95ba893c9f4f) whose usage is at least as
  * restrictive, or any signalled fence; otherwise it fills a reserved slot. Without one it is a
  * BUG (the task dies: the kernel's BUG_ON, or its NULL dereference when nothing was ever
- * reserved).
+ * reserved). A container (array or chain) WARNs and is added all the same.
  * Locking: the reservation lock must be held, and dmaResvReserveFences() called under it.
  * References: takes one on `fence`; drops the list's reference on a replaced fence.
  */
@@ -411,6 +412,9 @@ export async function dmaResvAddFence(
   const got = dmaFenceGetSettled(fence);
   if (got !== RESOLVED) await got;
   dmaResvAssertHeld(obj);
+  // Drivers should not add containers here, instead add each fence individually.
+  if (dmaFenceIsContainer(fence))
+    warnOn(true, `dma_resv_add_fence(${obj.name}): WARN_ON(dma_fence_is_container(${fence.name}))`);
   const list = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
   if (list === null)
     bug(

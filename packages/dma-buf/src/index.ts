@@ -10,6 +10,7 @@ export * from "./dma-buf-poll.js";
 export * from "./dma-fence.js";
 export * from "./dma-fence-array.js";
 export * from "./dma-fence-chain.js";
+export * from "./dma-fence-unwrap.js";
 export * from "./dma-heap.js";
 export * from "./dma-resv.js";
 export * from "./scatterlist.js";

@@ -9,12 +9,14 @@
  *
  * Faithfulness: no CAP_SYS_ADMIN (simulated processes are unprivileged, so no file starts out
  * authenticated unless it is the master), no leases; SET_MASTER is allowed to a file that was
- * master before (drm_master_check_perm()'s was_master rule), DROP_MASTER to the current master.
+ * master before (drm_master_check_perm()'s was_master rule: -EACCES otherwise, for DROP_MASTER
+ * too), DROP_MASTER to the current master.
  */
 
 import { Kref } from "@primetime/atomics";
 import {
   EACCES,
+  EBUSY,
   EINVAL,
   type Errno,
   Idr,
@@ -219,9 +221,22 @@ export async function drmAuthmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile)
 }
 
 /**
+ * Models drm_master_check_perm(): 0 for a file that was master before (the kernel also wants the
+ * same thread group as the file's opener; files are not checked against their pid here), else
+ * -EACCES (no simulated process has CAP_SYS_ADMIN).
+ * Locking: dev->master_mutex held.
+ * References: none.
+ */
+function drmMasterCheckPerm(dev: DrmDevice, file: DrmFile): number {
+  lockdepAssertHeld(dev.masterMutex);
+  if (file.wasMaster) return 0;
+  return -EACCES;
+}
+
+/**
  * Models drm_setmaster_ioctl(): SET_MASTER. -EACCES unless the file was master before
- * (drm_master_check_perm() without CAP_SYS_ADMIN); -EINVAL if the device has a master already
- * (0 if it is this file).
+ * (drm_master_check_perm() without CAP_SYS_ADMIN); 0 if it is the current master; -EBUSY if the
+ * device has another master; -EINVAL without a master structure.
  * Locking: takes dev->master_mutex.
  * References: dev->master takes a reference on the file's master.
  */
@@ -230,22 +245,30 @@ export async function drmSetmasterIoctl(
   _data: object,
   file: DrmFile,
 ): Promise<number> {
-  let ret = 0;
+  // guard(mutex)(&dev->master_mutex)
   await dev.masterMutex.lock();
-  if (!file.wasMaster) ret = -EACCES;
-  else if (drmIsCurrentMasterLocked(file)) ret = 0;
-  else if (dev.master) ret = -EINVAL;
-  else if (!file.master) ret = -EINVAL;
-  else {
-    file.isMaster = true;
-    dev.master = await drmMasterGet(file.master);
-  }
+  const ret = await drmSetmasterLocked(dev, file);
   await dev.masterMutex.unlock();
   return ret;
 }
 
+/** The body of drm_setmaster_ioctl() under its guard(mutex). */
+async function drmSetmasterLocked(dev: DrmDevice, file: DrmFile): Promise<number> {
+  const ret = drmMasterCheckPerm(dev, file);
+  if (ret) return ret;
+  if (drmIsCurrentMasterLocked(file)) return ret;
+  if (dev.master) return -EBUSY;
+  if (!file.master) return -EINVAL;
+  // drm_set_master() (a file that was master is still is_master in the kernel: the
+  // drm_new_set_master() branch needs CAP_SYS_ADMIN)
+  file.isMaster = true;
+  dev.master = await drmMasterGet(file.master);
+  return 0;
+}
+
 /**
- * Models drm_dropmaster_ioctl(): DROP_MASTER. -EINVAL unless the file is the current master.
+ * Models drm_dropmaster_ioctl(): DROP_MASTER. -EACCES unless the file was master before
+ * (drm_master_check_perm()), -EINVAL unless it is the current master.
  * Locking: takes dev->master_mutex.
  * References: drops dev->master's reference.
  */
@@ -254,10 +277,19 @@ export async function drmDropmasterIoctl(
   _data: object,
   file: DrmFile,
 ): Promise<number> {
-  let ret = 0;
+  // guard(mutex)(&dev->master_mutex)
   await dev.masterMutex.lock();
-  if (!drmIsCurrentMasterLocked(file)) ret = -EINVAL;
-  else await drmDropMaster(dev, file);
+  const ret = await drmDropmasterLocked(dev, file);
   await dev.masterMutex.unlock();
+  return ret;
+}
+
+/** The body of drm_dropmaster_ioctl() under its guard(mutex). */
+async function drmDropmasterLocked(dev: DrmDevice, file: DrmFile): Promise<number> {
+  const ret = drmMasterCheckPerm(dev, file);
+  if (ret) return ret;
+  if (!drmIsCurrentMasterLocked(file)) return -EINVAL;
+  if (!dev.master) return -EINVAL;
+  await drmDropMaster(dev, file);
   return ret;
 }

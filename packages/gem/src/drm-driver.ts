@@ -188,8 +188,6 @@ export interface DrmDriver {
   open?(dev: DrmDevice, file: DrmFile): Promise<number>;
   /** Models ->postclose: per-file tear-down after every handle is released. */
   postclose?(dev: DrmDevice, file: DrmFile): Promise<void>;
-  /** Models ->lastclose: the last file of the device was closed. */
-  lastclose?(dev: DrmDevice): Promise<void>;
   /** Models ->release: the last reference of the device is gone (drm_dev_put). */
   release?(dev: DrmDevice): Promise<void>;
   /**

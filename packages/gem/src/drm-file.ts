@@ -236,7 +236,9 @@ async function drmCloseHelper(filp: File): Promise<void> {
 }
 
 /**
- * Models drm_release(): the ->release of DRM nodes (the file's last fput).
+ * Models drm_release(): the ->release of DRM nodes (the file's last fput). The last close of
+ * the device runs drm_lastclose(), which only restores the in-kernel DRM clients (not
+ * modeled): struct drm_driver has no ->lastclose hook in v6.18.
  * Locking: none held.
  * References: drops the file's handles and its device reference.
  */
@@ -244,7 +246,7 @@ export async function drmRelease(_inode: Inode | null, filp: File): Promise<numb
   const file = filp.privateData as DrmFile;
   const dev = file.minor.dev;
   await drmCloseHelper(filp);
-  if (--dev.openCount === 0 && dev.driver.lastclose) await dev.driver.lastclose(dev);
+  --dev.openCount; // atomic_dec_and_test(): drm_lastclose() restores in-kernel clients only
   await drmDevPut(dev); // drm_minor_release()
   return 0;
 }

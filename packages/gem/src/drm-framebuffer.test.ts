@@ -174,6 +174,63 @@ describe("KMS framebuffers (ADDFB2, RMFB; drm_framebuffer.c of v6.18)", () => {
     });
   });
 
+  it("drm_gem_fb_init_with_funcs(): a subsampled plane's size rounds up (drm_format_info_plane_width/height)", async () => {
+    // NV12 1024 x 3 over one 4-page object (16384 bytes): plane 1 (CbCr, 2x2 subsampled) is
+    // DIV_ROUND_UP(3, 2) = 2 lines of DIV_ROUND_UP(1024, 2) = 512 two-byte pixels, so it needs
+    // (2 - 1) * pitch + 1024 + offset bytes: at offset 15360 that is 17408 > 16384 (-EINVAL);
+    // at offset 14336 it is 16384, which fits.
+    const got: Record<string, number> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd, 4);
+          const nv12 = (offset: number) =>
+            fbCmd(h, 3, {
+              pixel_format: DRM_FORMAT_NV12,
+              handles: [h, h, 0, 0],
+              pitches: [1024, 1024, 0, 0],
+              offsets: [0, offset, 0, 0],
+            });
+          got.tooSmall = await addFb(p, fd, nv12(15360));
+          got.fits = await addFb(p, fd, nv12(14336));
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({ tooSmall: -EINVAL, fits: 1 });
+  });
+
+  it("drm_fb_release() removes the file's framebuffers newest first (ADDFB2's list_add())", async () => {
+    const order: number[] = [];
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd);
+          const ids = [await addFb(p, fd, fbCmd(h)), await addFb(p, fd, fbCmd(h))];
+          for (const fb of drmFileOf(p, fd).fbs) {
+            const destroy = fb.funcs!.destroy;
+            const id = fb.base.id; // drm_framebuffer_free() unregisters it before ->destroy
+            fb.funcs = {
+              destroy: async (x) => {
+                order.push(id);
+                await destroy(x);
+              },
+            };
+          }
+          expect(ids).toEqual([1, 2]);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(order).toEqual([2, 1]);
+  });
+
   it("a framebuffer holds a handle reference: name and dma-buf outlive the last GEM_CLOSE", async () => {
     const got: Record<string, number | boolean> = {};
     const r = await runMachine(async (m) => {

@@ -138,6 +138,15 @@ function filpListAdd(fb: DrmFramebuffer, list: DrmFramebuffer[]): void {
 }
 
 /**
+ * Models list_add(&fb->filp_head, list): at the head, so that list_for_each_entry() (RMFB's
+ * search, drm_fb_release()) meets the newest framebuffer first.
+ */
+function filpListAddHead(fb: DrmFramebuffer, list: DrmFramebuffer[]): void {
+  list.unshift(fb);
+  fb.filpList = list;
+}
+
+/**
  * Models drm_framebuffer_read_refcount() (kref_read()).
  * Locking: none (a snapshot).
  * References: none.
@@ -370,7 +379,8 @@ export async function drmInternalFramebufferCreate(
 /**
  * Models drm_mode_addfb2() / drm_mode_addfb2_ioctl(): ADDFB2. -EOPNOTSUPP without
  * DRIVER_MODESET; otherwise a new framebuffer whose id is returned in `fb_id` and whose
- * reference is given to the file's `fbs` list (reaped at close).
+ * reference is given to the file's `fbs` list (list_add(): at its head, so drm_fb_release()
+ * reaps the newest first).
  * Locking: takes the file's fbs_lock.
  * References: the file's list keeps the creation reference.
  */
@@ -383,9 +393,9 @@ export async function drmModeAddfb2Ioctl(
   const fb = await drmInternalFramebufferCreate(dev, r, file);
   if (isErr(fb)) return fb;
   r.fb_id = fb.base.id;
-  // Transfer ownership to the filp for reaping on close
+  // Transfer ownership to the filp for reaping on close (list_add(): at the head)
   await file.fbsLock.lock();
-  filpListAdd(fb, file.fbs);
+  filpListAddHead(fb, file.fbs);
   await file.fbsLock.unlock();
   return 0;
 }

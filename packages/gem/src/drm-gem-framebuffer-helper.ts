@@ -12,7 +12,12 @@
 import { EINVAL, ENOENT, type Errno, isErr, kfree, kmalloc } from "@primetime/kernel";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
-import { type DrmFormatInfo, drmFormatInfoMinPitch } from "./drm-fourcc.js";
+import {
+  type DrmFormatInfo,
+  drmFormatInfoMinPitch,
+  drmFormatInfoPlaneHeight,
+  drmFormatInfoPlaneWidth,
+} from "./drm-fourcc.js";
 import {
   DrmFramebuffer,
   type DrmFramebufferFuncs,
@@ -59,7 +64,9 @@ async function drmGemFbInit(
 
 /**
  * Models drm_gem_fb_init_with_funcs(): looks up each plane's handle (-ENOENT for an unknown
- * one), checks the object is large enough for the plane (-EINVAL), and initializes `fb`. On
+ * one), checks the object is large enough for the plane (-EINVAL; the plane's width and height
+ * from drm_format_info_plane_width/height(), rounded up for subsampled planes), and initializes
+ * `fb`. On
  * error every object looked up is put again.
  * Locking: none held.
  * References: one object reference per plane, kept by the framebuffer.
@@ -75,8 +82,9 @@ export async function drmGemFbInitWithFuncs(
   const objs: GemObject[] = [];
   let ret = 0;
   for (let i = 0; i < info.numPlanes; i++) {
-    const width = Math.floor(cmd.width / (i ? info.hsub : 1));
-    const height = Math.floor(cmd.height / (i ? info.vsub : 1));
+    // drm_format_info_plane_width/height(): a subsampled plane's size rounds up.
+    const width = drmFormatInfoPlaneWidth(info, cmd.width, i);
+    const height = drmFormatInfoPlaneHeight(info, cmd.height, i);
     const obj = await drmGemObjectLookup(file, cmd.handles[i]!);
     if (!obj) {
       ret = -ENOENT; // Failed to lookup GEM object

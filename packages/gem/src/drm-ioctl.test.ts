@@ -22,6 +22,7 @@ import {
 import { KernelBug } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters, drmDevUnregister } from "./drm-device.js";
+import { DRIVER_GEM, DRIVER_MODESET, DRIVER_RENDER, type DrmDriver } from "./drm-driver.js";
 import { drmIoctl } from "./drm-ioctl.js";
 import {
   DRM_IOCTL_TINY_CREATE,
@@ -34,9 +35,19 @@ import {
   withExtraDevice,
 } from "./test-support.js";
 import {
+  DRM_CAP_ADDFB2_MODIFIERS,
+  DRM_CAP_ASYNC_PAGE_FLIP,
+  DRM_CAP_ATOMIC_ASYNC_PAGE_FLIP,
+  DRM_CAP_CRTC_IN_VBLANK_EVENT,
+  DRM_CAP_CURSOR_HEIGHT,
+  DRM_CAP_CURSOR_WIDTH,
   DRM_CAP_DUMB_BUFFER,
+  DRM_CAP_DUMB_PREFER_SHADOW,
+  DRM_CAP_DUMB_PREFERRED_DEPTH,
+  DRM_CAP_PAGE_FLIP_TARGET,
   DRM_CAP_PRIME,
   DRM_CAP_SYNCOBJ,
+  DRM_CAP_VBLANK_HIGH_CRTC,
   DRM_COMMAND_BASE,
   DRM_IO,
   DRM_IOCTL_DROP_MASTER,
@@ -111,6 +122,13 @@ describe("drm_ioctl dispatch", () => {
         got.clientDropMaster = await p.ioctl(client, DRM_IOCTL_DROP_MASTER);
         got.masterDropMaster = await p.ioctl(card, DRM_IOCTL_DROP_MASTER);
         got.masterSetMaster = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
+        // drm_setmaster_ioctl(): another file became master meanwhile: -EBUSY
+        got.dropAgain = await p.ioctl(card, DRM_IOCTL_DROP_MASTER);
+        const next = await p.open("/dev/dri/card0", O_RDWR); // drm_master_open(): new master
+        got.setMasterBusy = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
+        got.formerDropMaster = await p.ioctl(card, DRM_IOCTL_DROP_MASTER); // was master: -EINVAL
+        await p.close(next);
+        got.setMasterAfterClose = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
         for (const fd of [card, client, render]) await p.close(fd);
       });
     });
@@ -132,9 +150,13 @@ describe("drm_ioctl dispatch", () => {
       shortStruct: 0,
       shortStructOut: { handle: 2, pitch: 4096, size: 77 }, // `size` was not copied in or out
       clientSetMaster: -EACCES,
-      clientDropMaster: -EINVAL,
+      clientDropMaster: -EACCES, // drm_master_check_perm(): never master
       masterDropMaster: 0,
       masterSetMaster: 0,
+      dropAgain: 0,
+      setMasterBusy: -EBUSY,
+      formerDropMaster: -EINVAL,
+      setMasterAfterClose: 0,
     });
   });
 
@@ -224,6 +246,92 @@ describe("drm_ioctl dispatch", () => {
     });
     expectClean(r);
     expect(got).toEqual({ ioctlAfterUnplug: -ENODEV, openAfterUnplug: -ENOENT });
+  });
+});
+
+describe("drm_getcap() on a KMS driver (v6.18)", () => {
+  it("answers every KMS cap of v6.18 (mode_config fields at their defaults, no CRTCs); -EINVAL for an unknown one", async () => {
+    const got: Record<string, { ret: number; value: number }> = {};
+    const kms = {
+      ...tinyDriver("kmscap"),
+      driverFeatures: DRIVER_GEM | DRIVER_MODESET | DRIVER_RENDER,
+    };
+    const caps = {
+      dumb: DRM_CAP_DUMB_BUFFER,
+      vblankHighCrtc: DRM_CAP_VBLANK_HIGH_CRTC,
+      preferredDepth: DRM_CAP_DUMB_PREFERRED_DEPTH,
+      preferShadow: DRM_CAP_DUMB_PREFER_SHADOW,
+      asyncPageFlip: DRM_CAP_ASYNC_PAGE_FLIP,
+      pageFlipTarget: DRM_CAP_PAGE_FLIP_TARGET,
+      cursorWidth: DRM_CAP_CURSOR_WIDTH,
+      cursorHeight: DRM_CAP_CURSOR_HEIGHT,
+      modifiers: DRM_CAP_ADDFB2_MODIFIERS,
+      crtcInVblankEvent: DRM_CAP_CRTC_IN_VBLANK_EVENT,
+      atomicAsyncPageFlip: DRM_CAP_ATOMIC_ASYNC_PAGE_FLIP,
+      unknown: 0x999,
+    };
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kms, async (dev) => {
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          for (const [what, capability] of Object.entries(caps)) {
+            const cap = { capability, value: 42 };
+            got[what] = { ret: await p.ioctl(fd, DRM_IOCTL_GET_CAP, cap), value: cap.value };
+          }
+          dev.modeConfig.fbModifiersNotSupported = true;
+          const cap = { capability: DRM_CAP_ADDFB2_MODIFIERS, value: 42 };
+          got.noModifiers = { ret: await p.ioctl(fd, DRM_IOCTL_GET_CAP, cap), value: cap.value };
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      dumb: { ret: 0, value: 1 },
+      vblankHighCrtc: { ret: 0, value: 1 },
+      preferredDepth: { ret: 0, value: 0 },
+      preferShadow: { ret: 0, value: 0 },
+      asyncPageFlip: { ret: 0, value: 0 },
+      pageFlipTarget: { ret: 0, value: 1 },
+      cursorWidth: { ret: 0, value: 64 },
+      cursorHeight: { ret: 0, value: 64 },
+      modifiers: { ret: 0, value: 1 },
+      crtcInVblankEvent: { ret: 0, value: 1 },
+      atomicAsyncPageFlip: { ret: 0, value: 0 },
+      unknown: { ret: -EINVAL, value: 0 },
+      noModifiers: { ret: 0, value: 0 },
+    });
+  });
+});
+
+describe("drm_release()", () => {
+  it("the last close runs no driver hook: struct drm_driver has no ->lastclose in v6.18", async () => {
+    let lastcloseCalls = 0;
+    let postcloseCalls = 0;
+    const base = tinyDriver("lastclose");
+    const driver = {
+      ...base,
+      postclose: async (dev, file) => {
+        postcloseCalls++;
+        await base.postclose!(dev, file);
+      },
+      // a hook drivers had up to v6.11 (drm_fb_helper_lastclose()); nothing calls it now
+      lastclose: async () => {
+        lastcloseCalls++;
+      },
+    } as DrmDriver;
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, driver, async () => {
+        await runProcess(m, "igt", async (p) => {
+          const a = await p.open("/dev/dri/card1", O_RDWR);
+          const b = await p.open("/dev/dri/renderD129", O_RDWR);
+          await p.close(a);
+          await p.close(b);
+        });
+      });
+    });
+    expectClean(r);
+    expect({ postcloseCalls, lastcloseCalls }).toEqual({ postcloseCalls: 2, lastcloseCalls: 0 });
   });
 });
 

@@ -85,13 +85,21 @@ import {
 } from "./drm-syncobj.js";
 import {
   DRM_AUTH_LAYOUT,
+  DRM_CAP_ADDFB2_MODIFIERS,
+  DRM_CAP_ASYNC_PAGE_FLIP,
+  DRM_CAP_ATOMIC_ASYNC_PAGE_FLIP,
+  DRM_CAP_CRTC_IN_VBLANK_EVENT,
+  DRM_CAP_CURSOR_HEIGHT,
+  DRM_CAP_CURSOR_WIDTH,
   DRM_CAP_DUMB_BUFFER,
   DRM_CAP_DUMB_PREFER_SHADOW,
   DRM_CAP_DUMB_PREFERRED_DEPTH,
+  DRM_CAP_PAGE_FLIP_TARGET,
   DRM_CAP_PRIME,
   DRM_CAP_SYNCOBJ,
   DRM_CAP_SYNCOBJ_TIMELINE,
   DRM_CAP_TIMESTAMP_MONOTONIC,
+  DRM_CAP_VBLANK_HIGH_CRTC,
   DRM_COMMAND_BASE,
   DRM_COMMAND_END,
   DRM_GEM_CHANGE_HANDLE_LAYOUT,
@@ -260,7 +268,10 @@ function drmSetversionChecks(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): 
 /**
  * Models drm_getcap(): GET_CAP. TIMESTAMP_MONOTONIC, PRIME (import | export), SYNCOBJ(_TIMELINE)
  * for every driver; the other caps only for KMS drivers (-EOPNOTSUPP otherwise), -EINVAL for an
- * unknown one.
+ * unknown one. The KMS caps read mode_config fields this model keeps at drmm_mode_config_init()'s
+ * zeroes (preferred_depth, prefer_shadow, async_page_flip, cursor_width/height: no driver of the
+ * model sets them, nor does v6.18's qxl) and a CRTC list that is empty here (PAGE_FLIP_TARGET:
+ * 1 when no CRTC lacks ->page_flip_target).
  * Locking: none.
  * References: none.
  */
@@ -287,13 +298,36 @@ async function drmGetcap(dev: DrmDevice, req: DrmGetCap, _file: DrmFile): Promis
   switch (req.capability) {
     case DRM_CAP_DUMB_BUFFER:
       if (dev.driver.dumbCreate) req.value = 1;
-      return 0;
-    case DRM_CAP_DUMB_PREFERRED_DEPTH:
-    case DRM_CAP_DUMB_PREFER_SHADOW:
-      return 0;
+      break;
+    case DRM_CAP_VBLANK_HIGH_CRTC:
+      req.value = 1;
+      break;
+    case DRM_CAP_DUMB_PREFERRED_DEPTH: // mode_config.preferred_depth
+    case DRM_CAP_DUMB_PREFER_SHADOW: // mode_config.prefer_shadow
+    case DRM_CAP_ASYNC_PAGE_FLIP: // mode_config.async_page_flip
+      req.value = 0;
+      break;
+    case DRM_CAP_PAGE_FLIP_TARGET:
+      req.value = 1; // drm_for_each_crtc(): no CRTC without ->page_flip_target
+      break;
+    case DRM_CAP_CURSOR_WIDTH: // mode_config.cursor_width, else 64
+    case DRM_CAP_CURSOR_HEIGHT: // mode_config.cursor_height, else 64
+      req.value = 64;
+      break;
+    case DRM_CAP_ADDFB2_MODIFIERS:
+      req.value = dev.modeConfig.fbModifiersNotSupported ? 0 : 1;
+      break;
+    case DRM_CAP_CRTC_IN_VBLANK_EVENT:
+      req.value = 1;
+      break;
+    case DRM_CAP_ATOMIC_ASYNC_PAGE_FLIP:
+      // drm_core_check_feature(dev, DRIVER_ATOMIC) && mode_config.async_page_flip
+      req.value = 0;
+      break;
     default:
       return -EINVAL;
   }
+  return 0;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { dmaResvLock, dmaResvUnlock } from "@primetime/dma-buf";
 import {
   EBADF,
   EINVAL,
@@ -10,7 +11,8 @@ import {
 } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
-import { drmGemObjectLookup, drmGemObjectPut } from "./drm-gem.js";
+import { drmGemObjectLookup, drmGemObjectPut, type GemObject } from "./drm-gem.js";
+import { drmGemPrimeDmabufOps } from "./drm-prime.js";
 import {
   createBo,
   drmFileOf,
@@ -251,5 +253,29 @@ describe("PRIME (prime_self_import, prime_vgem)", () => {
       open: { objects: 3, handles: 6, dmaBufs: 3, primeEntries: 6 },
       afterExit: { objects: 0, handles: 0, dmaBufs: 0, primeEntries: 0, files: 0 },
     });
+  });
+
+  it("drm_gem_map_detach(): no ->unpin, no reservation lock (it returns before dma_resv_lock())", async () => {
+    // The tiny driver's objects have no ->pin/->unpin: the detach op must not take the object's
+    // reservation lock at all, so it completes while its caller holds that lock (the old model
+    // took it through drm_gem_unpin(): a recursive ww_mutex lock).
+    let detached = false;
+    const r = await runMachine(async (m) => {
+      await runProcess(m, "igt", async (p) => {
+        const fd = await p.open("/dev/dri/card0", O_RDWR);
+        const h = await createBo(p, fd);
+        const pfd = await handleToFd(p, fd, h);
+        const dmabuf = drmFileOf(p, fd).prime.handles.members()[0]!.dmaBuf;
+        const obj = dmabuf.priv as GemObject;
+        await dmaResvLock(obj.resv);
+        await drmGemPrimeDmabufOps.detach!(dmabuf, null as never);
+        detached = true;
+        await dmaResvUnlock(obj.resv);
+        await p.close(pfd);
+        await p.close(fd);
+      });
+    });
+    expectClean(r);
+    expect(detached).toBe(true);
   });
 });

@@ -310,12 +310,16 @@ async function drmGemMapAttach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promi
 }
 
 /**
- * Models drm_gem_map_detach(): drm_gem_unpin() (the reservation lock around ->unpin).
- * Locking: called by dma_buf_detach() after it dropped the reservation lock; takes it.
+ * Models drm_gem_map_detach(): nothing without ->unpin (it returns before taking the lock);
+ * else ->unpin under the object's reservation lock (dma_resv_lock(obj->resv, NULL), as
+ * drm_gem_unpin() does).
+ * Locking: called by dma_buf_detach() after it dropped the reservation lock; takes it only for
+ * ->unpin.
  * References: none.
  */
 async function drmGemMapDetach(dmaBuf: DmaBuf, _attach: DmaBufAttachment): Promise<void> {
   const obj = dmaBuf.priv as GemObject;
+  if (!obj.funcs.unpin) return;
   await drmGemUnpin(obj);
 }
 

@@ -951,8 +951,8 @@ async function drmSyncobjArrayWaitTimeout(
 
 /**
  * Models drm_syncobj_wait_ioctl() (drm_syncobj_array_wait() for binary syncobjs): SYNCOBJ_WAIT.
- * 0 with `first_signaled` set, -ETIME when the absolute `timeout_nsec` passes (0 polls),
- * -EINVAL for unknown flags, no handles or a syncobj without a fence (unless WAIT_FOR_SUBMIT),
+ * 0 with `first_signaled` set, -ETIME when the absolute `timeout_nsec` passes (0 polls), 0 at
+ * once for no handles, -EINVAL for unknown flags or a syncobj without a fence (unless WAIT_FOR_SUBMIT),
  * -ENOENT for a bad handle, -EFAULT for a bad `handles` pointer, -EOPNOTSUPP without
  * DRIVER_SYNCOBJ. WAIT_DEADLINE is accepted; its hint (dma_fence_set_deadline()) is not
  * modelled, no fence here has a set_deadline op.
@@ -974,7 +974,8 @@ export async function drmSyncobjWaitIoctl(
     )
   )
     return -EINVAL;
-  if (args.count_handles === 0) return -EINVAL;
+  // nothing to wait for (v6.18: 0, not -EINVAL; first_signaled is left alone)
+  if (args.count_handles === 0) return 0;
   const syncobjs = await drmSyncobjArrayFind(file, args.handles, args.count_handles);
   if (typeof syncobjs === "number") return syncobjs;
   // drm_syncobj_array_wait():
@@ -1062,7 +1063,8 @@ export async function drmSyncobjTimelineWaitIoctl(
     )
   )
     return -EINVAL;
-  if (args.count_handles === 0) return -EINVAL;
+  // nothing to wait for (v6.18: 0, not -EINVAL; first_signaled is left alone)
+  if (args.count_handles === 0) return 0;
   const syncobjs = await drmSyncobjArrayFind(file, args.handles, args.count_handles);
   if (typeof syncobjs === "number") return syncobjs;
   const first = { idx: 0xffff_ffff };

@@ -16,6 +16,13 @@ export {
 } from "./command.js";
 export { type DeviceClock, ManualClock, simulationClock } from "./device-clock.js";
 export {
+  DRM_MM_INSERT_BEST,
+  DRM_MM_INSERT_HIGH,
+  DRM_MM_INSERT_LOW,
+  DrmMm,
+  type DrmMmInsertMode,
+} from "./drm-mm.js";
+export {
   type CommandEntry,
   DEFAULT_TIMING,
   Engine,
@@ -46,6 +53,5 @@ export {
   type SystemMemoryOptions,
   writePages,
 } from "./page.js";
-export { PageRanges } from "./page-ranges.js";
 export { Ring } from "./ring.js";
-export { Vram } from "./vram.js";
+export { Vram, VramMm } from "./vram.js";

@@ -9,7 +9,7 @@ beforeEach(() => {
 });
 
 describe("Vram", () => {
-  it("allocates first fit, page aligned, and returns null when no hole fits", () => {
+  it("allocates as drm_mm_insert_node() (best fit), page aligned, and returns null when no hole fits", () => {
     const v = new Vram(8);
     expect(v.size).toBe(8 * PAGE_SIZE);
     const a = v.alloc(3)!;
@@ -20,9 +20,43 @@ describe("Vram", () => {
     expect(v.allocatedPages).toBe(8);
     v.free(a);
     expect(v.alloc(4)).toBeNull(); // only 3 free
-    expect(v.alloc(2)).toBe(0); // first fit: the lowest hole
+    expect(v.alloc(2)).toBe(0); // the only hole
     expect(v.freePages).toBe(1);
     expect(() => v.alloc(0)).toThrow(RangeError);
+  });
+
+  it("puts an allocation in the smallest hole that fits (DRM_MM_INSERT_BEST), not the lowest", () => {
+    const v = new Vram(10);
+    const a = v.alloc(3)!;
+    v.alloc(1);
+    const c = v.alloc(2)!;
+    v.alloc(4);
+    v.free(a);
+    v.free(c);
+    // Holes of 3 pages at 0 and of 2 at 4: first fit would take page 0.
+    expect(v.alloc(2)).toBe(4 * PAGE_SIZE);
+  });
+
+  it("carves disjoint drm_mm regions whose nodes bump the page generations", () => {
+    const v = new Vram(8);
+    const ram = v.region(0, 5);
+    const surf = v.region(5, 3);
+    expect(() => v.region(4, 2)).toThrow(/overlaps/);
+    expect(() => v.region(6, 4)).toThrow(RangeError);
+    expect(surf.insertNode(3)).toBe(5);
+    expect(surf.insertNode(1)).toBeLessThan(0); // -ENOSPC: the RAM region's pages are not its
+    expect(ram.insertNode(2)).toBe(0);
+    expect(v.allocatedPages).toBe(5);
+    expect(v.allocations()).toEqual([
+      { offset: 0, npages: 2 },
+      { offset: 5 * PAGE_SIZE, npages: 3 },
+    ]);
+    expect(v.generation(5) & 1).toBe(1);
+    expect(surf.removeNode(5)).toBe(3);
+    expect(v.generation(5)).toBe(2);
+    expect(v.isAllocated(5 * PAGE_SIZE)).toBe(false);
+    // The whole-VRAM allocator of alloc() cannot be made over carved regions.
+    expect(() => v.alloc(1)).toThrow(/overlaps/);
   });
 
   it("coalesces freed neighbours into one hole", () => {

@@ -4,6 +4,7 @@
  */
 
 import { report } from "@primetime/sim";
+import { DRM_MM_INSERT_BEST, DrmMm, type DrmMmInsertMode } from "./drm-mm.js";
 import {
   copyInPiece,
   copyOutPiece,
@@ -13,18 +14,53 @@ import {
   PAGE_SIZE,
   type PieceVisitor,
 } from "./page.js";
-import { PageRanges } from "./page-ranges.js";
 
 /** What an untouched VRAM page reads as (never written: reads only). */
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /**
- * VRAM of `pages` pages plus a range allocator over them.
+ * A drm_mm over a range of VRAM pages (page numbers are VRAM's): what a driver carves one
+ * region of device memory out of (a BAR, or the part of one a TTM memory type manages). Every
+ * node it inserts or removes bumps the generations of its pages (see Vram).
+ * Locking: none; synchronous (the driver serialises its allocator).
+ */
+export class VramMm extends DrmMm {
+  constructor(
+    private readonly vram: Vram,
+    firstPage: number,
+    npages: number,
+  ) {
+    super(firstPage, npages);
+  }
+
+  override insertNodeInRange(
+    size: number,
+    alignment: number,
+    rangeStart: number,
+    rangeEnd: number,
+    mode: DrmMmInsertMode,
+  ): number {
+    const start = super.insertNodeInRange(size, alignment, rangeStart, rangeEnd, mode);
+    if (start >= 0) this.vram.bumpGenerations(start, size);
+    return start;
+  }
+
+  override removeNode(start: number): number | undefined {
+    const size = super.removeNode(start);
+    if (size !== undefined) this.vram.bumpGenerations(start, size);
+    return size;
+  }
+}
+
+/**
+ * VRAM of `pages` pages, and the range allocators (drm_mm) drivers carve it with.
  *
- * The allocator is drm_mm reduced to first fit: `alloc(npages)` returns the byte offset of the
- * lowest free range that fits (page aligned), `free(offset)` gives it back and coalesces it with
- * its neighbours. Allocation does not clear the memory: a new buffer holds whatever the last one
- * left there, as on real hardware (drivers that care clear it with a fill command).
+ * `region(first, n)` is a drm_mm over pages `[first, first + n)` (a driver with two memory
+ * regions, such as qxl's RAM and surface BARs, carves two disjoint ones); `alloc(npages)` and
+ * `free(offset)` use one over the whole VRAM (made on first use), allocating as
+ * drm_mm_insert_node() does (DRM_MM_INSERT_BEST: the smallest hole that fits). Allocation does
+ * not clear the memory: a new buffer holds whatever the last one left there, as on real
+ * hardware (drivers that care clear it with a fill command).
  *
  * The bytes are kept per page, each backed (zeroed) when it is first written or handed out as a
  * view: a device of many pages of which a schedule touches a few costs those few (a qxl device
@@ -41,15 +77,49 @@ export class Vram {
   /** The bytes of each page, once touched. */
   private readonly backing: (Uint8Array | undefined)[];
   private readonly gens: Uint32Array;
-  /** Free and allocated page ranges (first fit, coalesced). */
-  private readonly ranges: PageRanges;
+  /** The drm_mm regions carved so far, disjoint. */
+  private readonly regions: VramMm[] = [];
+  /** The whole-VRAM drm_mm of alloc()/free(), made on first use. */
+  private whole: VramMm | null = null;
 
   constructor(pages: number) {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`bad VRAM page count ${pages}`);
     this.pages = pages;
     this.backing = new Array<Uint8Array | undefined>(pages);
     this.gens = new Uint32Array(pages);
-    this.ranges = new PageRanges(pages);
+  }
+
+  /**
+   * A drm_mm over pages `[firstPage, firstPage + npages)` (drm_mm_init()). Throws RangeError
+   * outside VRAM or over a region carved before (two allocators must not hand out one page).
+   */
+  region(firstPage: number, npages: number): VramMm {
+    if (
+      !Number.isInteger(firstPage) ||
+      !Number.isInteger(npages) ||
+      firstPage < 0 ||
+      npages < 0 ||
+      firstPage + npages > this.pages
+    )
+      throw new RangeError(`VRAM region ${firstPage}+${npages} outside ${this.pages} pages`);
+    for (const r of this.regions)
+      if (firstPage < r.start + r.size && r.start < firstPage + npages)
+        throw new RangeError(
+          `VRAM region ${firstPage}+${npages} overlaps the region ${r.start}+${r.size}`,
+        );
+    const mm = new VramMm(this, firstPage, npages);
+    this.regions.push(mm);
+    return mm;
+  }
+
+  /** Models the generation bump of an allocation or a free of `npages` pages at `start`. */
+  bumpGenerations(start: number, npages: number): void {
+    for (let p = start; p < start + npages; p++) this.gens[p]!++;
+  }
+
+  private wholeMm(): VramMm {
+    this.whole ??= this.region(0, this.pages);
+    return this.whole;
   }
 
   /**
@@ -93,34 +163,37 @@ export class Vram {
     return this.pages * PAGE_SIZE;
   }
 
+  /** Pages allocated in every region. */
   get allocatedPages(): number {
-    return this.ranges.used;
+    let n = 0;
+    for (const r of this.regions) n += r.used;
+    return n;
   }
 
   get freePages(): number {
-    return this.pages - this.ranges.used;
+    return this.pages - this.allocatedPages;
   }
 
-  /** Live allocations: byte offset and size in pages, by offset. */
+  /** Live allocations of every region: byte offset and size in pages, by offset. */
   allocations(): { offset: number; npages: number }[] {
-    return this.ranges
-      .allocations()
+    return this.regions
+      .flatMap((r) => r.allocations())
+      .sort((a, b) => a[0] - b[0])
       .map(([start, npages]) => ({ offset: start * PAGE_SIZE, npages }));
   }
 
   /**
-   * Models drm_mm_insert_node() in first-fit mode: the byte offset of `npages` contiguous free
-   * pages, or null when no hole is large enough (the driver's -ENOSPC, or its cue to evict).
+   * Models drm_mm_insert_node() on the whole VRAM: the byte offset of `npages` contiguous free
+   * pages in the smallest hole that fits (DRM_MM_INSERT_BEST), or null when none does (the
+   * driver's -ENOSPC, or its cue to evict).
    * Locking: none; synchronous (the driver serialises its allocator).
    * References: the range belongs to the caller until free().
    */
   alloc(npages: number): number | null {
     if (!Number.isInteger(npages) || npages < 1)
       throw new RangeError(`VRAM allocation of ${npages} pages`);
-    const start = this.ranges.insert(npages);
-    if (start === null) return null;
-    for (let p = start; p < start + npages; p++) this.gens[p]!++;
-    return start * PAGE_SIZE;
+    const start = this.wholeMm().insertNode(npages, 0, DRM_MM_INSERT_BEST);
+    return start < 0 ? null : start * PAGE_SIZE;
   }
 
   /**
@@ -133,14 +206,13 @@ export class Vram {
    */
   free(offset: number): boolean {
     const start = offset / PAGE_SIZE;
-    const npages = Number.isInteger(start) ? this.ranges.remove(start) : undefined;
+    const npages = Number.isInteger(start) ? this.wholeMm().removeNode(start) : undefined;
     if (npages === undefined) {
       report("warn", `VRAM free of offset 0x${offset.toString(16)}, which is not allocated`, {
         object: "vram",
       });
       return false;
     }
-    for (let p = start; p < start + npages; p++) this.gens[p]!++;
     return true;
   }
 

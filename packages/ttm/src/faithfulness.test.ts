@@ -69,10 +69,12 @@ import { ttmBoVmFaultReserved } from "./ttm-bo-vm.js";
 import { ttmDeviceFini, ttmGlobalSwapout, ttmManagerType } from "./ttm-device.js";
 import {
   TTM_PL_FLAG_TEMPORARY,
+  TTM_PL_FLAG_TOPDOWN,
   TTM_PL_SYSTEM,
   TTM_PL_TT,
   TTM_PL_VRAM,
   ttmPlace,
+  ttmPlacement,
 } from "./ttm-placement.js";
 import { ttmRangeManFini } from "./ttm-range-manager.js";
 import {
@@ -107,6 +109,43 @@ describe("ttm_resource_compatible", () => {
       await ttmBoUnreserve(bo);
       await drmGemObjectPut(bo);
     });
+    expectClean(r);
+  });
+});
+
+describe("ttm_range_man_alloc", () => {
+  it("places as drm_mm_insert_node_in_range(): TOPDOWN at the top, [fpfn, lpfn) clamped, else the smallest hole", async () => {
+    const r = await runTtm(
+      async (m) => {
+        const starts: number[] = [];
+        const bos: TestBo[] = [];
+        const create = async (pages: number, flags = 0, fpfn = 0, lpfn = 0) => {
+          const bo = await testBoCreate(
+            m,
+            pages * 4096,
+            ttmPlacement(ttmPlace(TTM_PL_VRAM, flags, fpfn, lpfn)),
+          );
+          if (isErr(bo)) throw new Error(`create: ${bo}`);
+          starts.push(bo.resource!.start);
+          bos.push(bo);
+          return bo;
+        };
+        // A small BO with TTM_PL_FLAG_TOPDOWN (qxl's placement for objects of one page) goes
+        // to the top of VRAM (DRM_MM_INSERT_HIGH), not the bottom.
+        await create(1, TTM_PL_FLAG_TOPDOWN);
+        // A place that starts at page 4: the hole clamped to it, not refused because the
+        // lowest hole starts below it.
+        await create(2, 0, 4, 8);
+        // Holes now [0,4) and [6,15): 7 pages fit only the second.
+        await create(7);
+        // Holes [0,4) and [13,15): 2 pages go to the smallest hole that fits (DRM_MM_INSERT_BEST),
+        // not the lowest (first fit would say 0).
+        await create(2);
+        expect(starts).toEqual([15, 4, 6, 13]);
+        for (const bo of bos) await drmGemObjectPut(bo);
+      },
+      { vramPages: 16 },
+    );
     expectClean(r);
   });
 });

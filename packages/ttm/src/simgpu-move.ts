@@ -43,6 +43,7 @@ import {
 } from "./ttm-bo-util.js";
 import { type TtmDevice, ttmManagerType } from "./ttm-device.js";
 import type { TtmPlace } from "./ttm-placement.js";
+import { TtmRangeManager } from "./ttm-range-manager.js";
 import { type TtmResource, ttmResourceAssertHeld } from "./ttm-resource.js";
 import { ttmTtIsPopulated, ttmTtIsSwapped } from "./ttm-tt.js";
 
@@ -58,7 +59,19 @@ export function ttmResourceGpuAddress(bo: TtmBufferObject, res: TtmResource): Gp
     if (!bo.ttm?.pages || !ttmTtIsPopulated(bo.ttm)) return null;
     return systemAddress(bo.ttm.pages as Page[]);
   }
-  return vramAddress(res.start * PAGE_SIZE);
+  return vramAddress(ttmSimgpuVramOffset(bo.bdev, res));
+}
+
+/**
+ * The byte offset in the device's VRAM of a fixed (non-use_tt) resource: its pages in its
+ * manager's drm_mm, from where that manager's region of VRAM begins (`VramDrmMm`; a driver's
+ * vram_base / surfaceram_base).
+ * Locking: the resource is stable (its BO reserved). References: none.
+ */
+export function ttmSimgpuVramOffset(bdev: TtmDevice, res: TtmResource): number {
+  const man = ttmManagerType(bdev, res.memType);
+  const first = man instanceof TtmRangeManager ? (man.mm.vramFirstPage ?? 0) : 0;
+  return (first + res.start) * PAGE_SIZE;
 }
 
 /**
@@ -71,7 +84,7 @@ export async function ttmSimgpuIoMemReserve(bdev: TtmDevice, mem: TtmResource): 
   const man = ttmManagerType(bdev, mem.memType);
   if (!man) return -EINVAL;
   if (man.useTt) return 0;
-  mem.bus.offset = SIMGPU_VRAM_BAR + mem.start * PAGE_SIZE;
+  mem.bus.offset = SIMGPU_VRAM_BAR + ttmSimgpuVramOffset(bdev, mem);
   mem.bus.isIomem = true;
   return 0;
 }
@@ -157,7 +170,7 @@ export async function ttmSimgpuMove(
     }
     // Clear the fixed memory on the engine (AMDGPU_GEM_CREATE_VRAM_CLEARED), then assign.
     const fence = await drv.submit([
-      { op: "fill", dst: vramAddress(newMem.start * PAGE_SIZE), size: bo.size, value: 0 },
+      { op: "fill", dst: vramAddress(ttmSimgpuVramOffset(bdev, newMem)), size: bo.size, value: 0 },
     ]);
     if (isErr(fence)) return fence;
     await dmaResvAddFence(bo.resv, fence, DmaResvUsage.KERNEL);
@@ -186,10 +199,10 @@ export async function ttmSimgpuMove(
   }
   const src = oldMan!.useTt
     ? ttmResourceGpuAddress(bo, oldMem!)
-    : vramAddress(oldMem!.start * PAGE_SIZE);
+    : vramAddress(ttmSimgpuVramOffset(bdev, oldMem!));
   const dst = newMan.useTt
     ? ttmResourceGpuAddress(bo, newMem)
-    : vramAddress(newMem.start * PAGE_SIZE);
+    : vramAddress(ttmSimgpuVramOffset(bdev, newMem));
   if (!src || !dst) return ttmBoMoveMemcpy(bo, ctx, newMem);
   ret = await ttmSimgpuBlit(bo, drv, [{ op: "copy", src, dst, size: bo.size }], evict, newMem);
   if (ret === -EINVAL) {

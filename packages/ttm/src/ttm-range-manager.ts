@@ -2,24 +2,30 @@
  * The range manager (drivers/gpu/drm/ttm/ttm_range_manager.c): a resource manager over a linear
  * range of pages, allocating with a drm_mm. Used for VRAM and for the TT aperture.
  *
- * The drm_mm of a VRAM manager is the simulated device's own VRAM allocator (`gpu.vram`,
- * first-fit: it fragments, and fails when no hole is large enough), so the device's MMU sees
- * exactly the ranges TTM hands out: a copy into a range TTM has freed faults. A TT aperture has
- * no memory of its own on this device (the engine reaches system pages directly), so its drm_mm
- * is a first-fit range allocator of the same kind (`DrmMmRanges`).
- *
- * Simplifications: DRM_MM_INSERT_BEST and _HIGH are both first fit; `fpfn`/`lpfn` limits are
- * honoured by refusing (-ENOSPC) a range first fit put outside them; alignment is one page.
+ * Its drm_mm is simgpu's (`DrmMm`, drivers/gpu/drm/drm_mm.c of v6.18): the smallest hole that
+ * fits (DRM_MM_INSERT_BEST), or the top of the highest (DRM_MM_INSERT_HIGH) for a
+ * TTM_PL_FLAG_TOPDOWN place, clamped to the place's `[fpfn, lpfn)` and aligned to the BO's
+ * `page_alignment`. A VRAM manager's drm_mm is a region of the simulated device's VRAM
+ * (`VramDrmMm`: its nodes bump the pages' generations), so the device's MMU sees exactly the
+ * ranges TTM hands out: a copy into a range TTM has freed faults. A TT aperture has no memory of
+ * its own on this device (the engine reaches system pages directly), so its drm_mm is a plain
+ * one (`DrmMmRanges`).
  */
 
 import { dmaResvAssertHeld } from "@primetime/dma-buf";
-import { ENOMEM, ENOSPC, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
+import { ENOMEM, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
 import { warnOn } from "@primetime/sim";
-import type { Vram } from "@primetime/simgpu";
-import { PAGE_SIZE, PageRanges } from "@primetime/simgpu";
+import type { Vram, VramMm } from "@primetime/simgpu";
+import {
+  DRM_MM_INSERT_BEST,
+  DRM_MM_INSERT_HIGH,
+  DrmMm,
+  type DrmMmInsertMode,
+  PAGE_SIZE,
+} from "@primetime/simgpu";
 import type { TtmBufferObject } from "./ttm-bo.js";
 import { type TtmDevice, ttmManagerType, ttmSetDriverManager } from "./ttm-device.js";
-import type { TtmPlace } from "./ttm-placement.js";
+import { TTM_PL_FLAG_TOPDOWN, type TtmPlace } from "./ttm-placement.js";
 import {
   TtmResource,
   TtmResourceManager,
@@ -31,59 +37,77 @@ import {
   ttmResourceManagerSetUsed,
 } from "./ttm-resource.js";
 
-/** The page allocator a range manager draws from (struct drm_mm, as far as TTM uses it). */
+/**
+ * The drm_mm of a range manager (struct drm_mm, as far as TTM uses it), in the manager's page
+ * numbers `[0, size)` (ttm_range_man_init() calls drm_mm_init(&rman->mm, 0, p_size)).
+ */
 export interface DrmMmAllocator {
-  /** Models drm_mm_insert_node_in_range(): the first page of `npages` free ones, or null. */
-  insert(npages: number): number | null;
-  /** Models drm_mm_remove_node(). */
-  remove(start: number): void;
+  /** Models drm_mm_insert_node_in_range(): the node's first page, or -ENOSPC. */
+  insertNodeInRange(
+    size: number,
+    alignment: number,
+    rangeStart: number,
+    rangeEnd: number,
+    mode: DrmMmInsertMode,
+  ): number;
+  /** Models drm_mm_remove_node(): the node's page count, or undefined if none starts there. */
+  removeNode(start: number): number | undefined;
   /** Pages allocated now (drm_mm_clean() is `used === 0`). */
   readonly used: number;
+  /** The device's VRAM page of the manager's page 0, for memory the engine reaches; else null. */
+  readonly vramFirstPage: number | null;
 }
 
-/** A first-fit drm_mm over `[0, size)` pages: the TT aperture's address space. */
-export class DrmMmRanges implements DrmMmAllocator {
-  private readonly ranges: PageRanges;
+/** A drm_mm over `[0, size)` pages with no device memory behind it: the TT aperture's. */
+export class DrmMmRanges extends DrmMm implements DrmMmAllocator {
+  readonly vramFirstPage = null;
 
-  constructor(readonly size: number) {
-    this.ranges = new PageRanges(size);
+  constructor(size: number) {
+    super(0, size);
+  }
+}
+
+/**
+ * The device's VRAM pages `[firstPage, firstPage + npages)` (all of it by default) as a range
+ * manager's drm_mm: a region of the device's VRAM (`Vram.region()`), in the manager's page
+ * numbers. A driver with two memory types in device memory (qxl's RAM and surface BARs) carves
+ * two disjoint regions.
+ */
+export class VramDrmMm implements DrmMmAllocator {
+  private readonly mm: VramMm;
+
+  constructor(
+    vram: Vram,
+    readonly vramFirstPage = 0,
+    npages = vram.pages - vramFirstPage,
+  ) {
+    this.mm = vram.region(vramFirstPage, npages);
   }
 
   get used(): number {
-    return this.ranges.used;
+    return this.mm.used;
   }
 
-  insert(npages: number): number | null {
-    return this.ranges.insert(npages);
+  insertNodeInRange(
+    size: number,
+    alignment: number,
+    rangeStart: number,
+    rangeEnd: number,
+    mode: DrmMmInsertMode,
+  ): number {
+    const first = this.vramFirstPage;
+    const start = this.mm.insertNodeInRange(
+      size,
+      alignment,
+      rangeStart + first,
+      rangeEnd + first,
+      mode,
+    );
+    return start < 0 ? start : start - first;
   }
 
-  remove(start: number): void {
-    if (this.ranges.remove(start) === undefined)
-      throw new Error(`drm_mm_remove_node: no node at page ${start}`);
-  }
-}
-
-/** The device's VRAM allocator seen as a drm_mm (pages instead of byte offsets). */
-export class VramDrmMm implements DrmMmAllocator {
-  private readonly nodes = new Map<number, number>();
-  used = 0;
-
-  constructor(readonly vram: Vram) {}
-
-  insert(npages: number): number | null {
-    const off = this.vram.alloc(npages);
-    if (off === null) return null;
-    this.nodes.set(off / PAGE_SIZE, npages);
-    this.used += npages;
-    return off / PAGE_SIZE;
-  }
-
-  remove(start: number): void {
-    const npages = this.nodes.get(start);
-    if (npages === undefined) throw new Error(`drm_mm_remove_node: no VRAM node at page ${start}`);
-    this.nodes.delete(start);
-    this.used -= npages;
-    this.vram.free(start * PAGE_SIZE);
+  removeNode(start: number): number | undefined {
+    return this.mm.removeNode(start + this.vramFirstPage);
   }
 }
 
@@ -115,8 +139,11 @@ export class TtmRangeManager extends TtmResourceManager {
 }
 
 /**
- * Models ttm_range_man_alloc(): a node in the range; the resource is initialised (and on the
- * LRU) before the drm_mm insertion, and finished again if it fails. -ENOMEM, -ENOSPC.
+ * Models ttm_range_man_alloc(): a node in the place's range `[fpfn, lpfn)` (lpfn 0: the whole
+ * manager), from the top for a TTM_PL_FLAG_TOPDOWN place (DRM_MM_INSERT_HIGH), else in the
+ * smallest hole that fits (DRM_MM_INSERT_BEST), aligned to the BO's page_alignment; the resource
+ * is initialised (and on the LRU) before the drm_mm insertion, and finished again if it fails.
+ * -ENOMEM, or drm_mm_insert_node_in_range()'s -ENOSPC.
  * Locking: the BO's reservation held; takes the manager's lock around the drm_mm.
  * References: the caller owns the resource.
  */
@@ -127,26 +154,29 @@ async function ttmRangeManAlloc(
 ): Promise<TtmResource | number> {
   dmaResvAssertHeld(bo.resv);
   const rman = man as TtmRangeManager;
+  const mm = rman.mm;
   let lpfn = place.lpfn;
   if (!lpfn) lpfn = man.size;
   const node = kmalloc(ttmRangeMgrNodeCache, newTtmRangeMgrNode);
   if (isErr(node)) return -ENOMEM;
+  let mode: DrmMmInsertMode = DRM_MM_INSERT_BEST;
+  if (place.flags & TTM_PL_FLAG_TOPDOWN) mode = DRM_MM_INSERT_HIGH;
   await ttmResourceInit(bo, place, node);
-  const npages = Math.ceil(node.size / PAGE_SIZE);
   await rman.lock.lock();
-  // drm_mm_insert_node_in_range(): a node of size 0 is -ENOSPC (a zero-sized object).
-  let start = npages > 0 ? rman.mm.insert(npages) : null;
-  if (start !== null && (start < place.fpfn || start + npages > lpfn)) {
-    rman.mm.remove(start);
-    start = null;
-  }
+  const ret = mm.insertNodeInRange(
+    Math.ceil(node.size / PAGE_SIZE),
+    bo.pageAlignment,
+    place.fpfn,
+    lpfn,
+    mode,
+  );
   await rman.lock.unlock();
-  if (start === null) {
+  if (ret < 0) {
     await ttmResourceFini(man, node);
     kfree(node);
-    return -ENOSPC;
+    return ret;
   }
-  node.start = start;
+  node.start = ret;
   return node;
 }
 
@@ -158,7 +188,8 @@ async function ttmRangeManAlloc(
 async function ttmRangeManFree(man: TtmResourceManager, res: TtmResource): Promise<void> {
   const rman = man as TtmRangeManager;
   await rman.lock.lock();
-  rman.mm.remove(res.start);
+  if (rman.mm.removeNode(res.start) === undefined)
+    throw new Error(`drm_mm_remove_node: no node at page ${res.start} of ${man.name}`);
   await rman.lock.unlock();
   await ttmResourceFini(man, res);
   kfree(res);

@@ -13,6 +13,9 @@ export interface ProgressSink {
   write(text: string): unknown;
 }
 
+/** How long a campaign runs before its time left is extrapolated from its rate. */
+const MIN_RATE_MS = 1000;
+
 export class CampaignProgress implements Progress {
   private done = 0;
   private failing = 0;
@@ -53,9 +56,14 @@ export class CampaignProgress implements Progress {
     const el = this.now() - this.start;
     let ms: number;
     if (this.timeMs !== null) ms = Math.max(0, this.timeMs - el);
-    else if (this.total && this.done > 0) ms = (el / this.done) * (this.total - this.done);
+    // Extrapolated from the rate so far, once there is one: the first schedules of a campaign
+    // include the JIT's warm-up (the first one alone would promise minutes for seconds' work).
+    else if (this.total && this.done > 0 && el >= MIN_RATE_MS)
+      ms = (el / this.done) * (this.total - this.done);
     else return "?";
-    return ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.ceil(ms / 1000)}s`;
+    const sec = Math.ceil(ms / 1000);
+    if (sec >= 600) return `${Math.round(sec / 60)}m`;
+    return sec >= 60 ? `${Math.floor(sec / 60)}m${sec % 60}s` : `${sec}s`;
   }
 
   private payload() {

@@ -25,9 +25,11 @@
  *   or drawing to a dead one, an address outside the memslots) is what QEMU calls a guest bug:
  *   logged in `guestBugs`, the command skipped and handed back. Tests assert none happen.
  *
- * Simplifications: one memslot window per BAR, both over the GPU's whole VRAM (the driver's TTM
- * placements VRAM and PRIV are ranges of it); the drawable is this model's own small command
- * (`QxlSimDraw`: fill, copy or checksum over physical addresses or a surface), not spice's
+ * Memory: the GPU's VRAM holds the RAM BAR (pages `[0, vramPages - surfacePages)`, the main
+ * memslot, TTM's VRAM) and after it the surface BAR (the surfaces memslot, TTM's PRIV); each
+ * memslot's offsets count from the start of its BAR, as QEMU's memslots map each BAR.
+ *
+ * Simplifications: the drawable is this model's own small command (`QxlSimDraw`: fill, copy or checksum over physical addresses or a surface), not spice's
  * QXLDrawable; no cursor ring, primary surface, monitors config or modes; commands are decoded
  * from device memory when consumed.
  */
@@ -221,8 +223,13 @@ interface Pending {
 export interface QxlHwOptions {
   /** Names the device (and its GPU's irq task). Default "qxl0". */
   name?: string;
-  /** Device memory in pages (the GPU's VRAM). Default 512. */
+  /** Device memory in pages (the GPU's VRAM): the RAM BAR, then the surface BAR. Default 512. */
   vramPages?: number;
+  /**
+   * Pages of the surface BAR (the surface memslot), the last ones of the device memory; the RAM
+   * BAR (the main memslot) is the rest. Default 0 (no surface BAR).
+   */
+  surfacePages?: number;
   /** Hardware surface slots (rom->n_surfaces). Default 16. */
   nSurfaces?: number;
   /** PCI revision (CLIENTCAP needs >= 4). Default 5. */
@@ -267,6 +274,9 @@ export class QxlHw {
   readonly rom: QxlRom;
   readonly ram: QxlRamHeader;
   readonly revision: number;
+  /** The surface BAR: its first page in the GPU's VRAM, and its size in pages. */
+  readonly surfaceBase: number;
+  readonly surfacePages: number;
   /** Hardware surface slots, indexed by id. */
   readonly surfaces: (HwSurface | null)[];
   /** QEMU's "guest bug" log: malformed commands the device refused. */
@@ -320,6 +330,12 @@ export class QxlHw {
       releaseRing: new QxlRingHeader<number>(QXL_RELEASE_RING_SIZE),
     };
     this.revision = opts.revision ?? 5;
+    const vramPages = opts.vramPages ?? 512;
+    const surfacePages = opts.surfacePages ?? 0;
+    if (!Number.isInteger(surfacePages) || surfacePages < 0 || surfacePages > vramPages)
+      throw new Error(`${this.name}: surfacePages ${surfacePages} outside ${vramPages} pages`);
+    this.surfacePages = surfacePages;
+    this.surfaceBase = vramPages - surfacePages;
     this.surfaces = new Array<HwSurface | null>(n).fill(null);
     // A bound module-level function, not a closure per device (V8 keeps its optimized code).
     this.gpu.onInterrupt(qxlHwInterrupt.bind(this));
@@ -349,7 +365,7 @@ export class QxlHw {
     }
   }
 
-  /** A physical address (QXLPHYSICAL) in memslot `slot` at VRAM offset `offset`. */
+  /** A physical address (QXLPHYSICAL) in memslot `slot` at offset `offset` of its BAR. */
   static physical(slot: number, offset: number): number {
     return slot * 2 ** QXL_SLOT_SHIFT + offset;
   }
@@ -358,9 +374,13 @@ export class QxlHw {
   translate(phys: number, size: number): number | null {
     const slot = Math.floor(phys / 2 ** QXL_SLOT_SHIFT);
     const off = phys - slot * 2 ** QXL_SLOT_SHIFT;
-    if (slot !== QXL_MAIN_SLOT && slot !== QXL_SURFACES_SLOT) return null;
-    if (off < 0 || off + size > this.gpu.vram.size) return null;
-    return off;
+    if (slot === QXL_MAIN_SLOT) {
+      if (off < 0 || off + size > this.surfaceBase * PAGE_SIZE) return null;
+      return off;
+    }
+    if (slot !== QXL_SURFACES_SLOT) return null;
+    if (off < 0 || off + size > this.surfacePages * PAGE_SIZE) return null;
+    return this.surfaceBase * PAGE_SIZE + off;
   }
 
   /** The engine address a physical address names (VRAM or a DMA window), or null. */

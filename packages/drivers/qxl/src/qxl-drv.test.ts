@@ -253,6 +253,46 @@ describe("qxl driver", () => {
     expect(rets).toEqual([-ENOMEM, -ENOMEM]);
   });
 
+  it("VRAM and the surface memory are two drm_mms over the two BARs: small objects go top-down, surfaces into the surface BAR", async () => {
+    const seen: { offset: number; npages: number }[][] = [];
+    const r = await runQxl(
+      async (m) => {
+        const vram = m.qxl.qdev.hw.gpu.vram;
+        await runProcess(m, "client", async (p) => {
+          const fd = await openQxl(p, m);
+          // qxl_ttm_placement_from_domain(): an object of one page is TTM_PL_FLAG_TOPDOWN, so
+          // it goes to the top of the RAM BAR (page 15 of 16), a larger one to the bottom.
+          const small = await qxlAlloc(p, fd, 4096);
+          const big = await qxlAlloc(p, fd, 4 * 4096);
+          seen.push(vram.allocations());
+          // The RAM BAR full: a surface of 8 pages (7 rows of 4096 bytes and the extra row
+          // qxl_alloc_surf_ioctl() adds) still fits the surface BAR (pages 16-23), whose drm_mm is
+          // its own (it used to share the RAM BAR's pages and found them taken).
+          const fill = await qxlAlloc(p, fd, 11 * 4096);
+          const surf = await qxlAllocSurf(p, fd, 1024, 7);
+          seen.push(vram.allocations());
+          for (const h of [small, big, fill, surf]) {
+            expect(h).toBeGreaterThan(0);
+            expectRet(await gemClose(p, fd, h), 0, "GEM_CLOSE");
+          }
+          await closeFd(p, fd);
+        });
+      },
+      { device: { vramPages: 16, surfacePages: 8 } },
+    );
+    expectClean(r);
+    expect(seen[0]).toEqual([
+      { offset: 0, npages: 4 },
+      { offset: 15 * 4096, npages: 1 },
+    ]);
+    expect(seen[1]).toEqual([
+      { offset: 0, npages: 4 },
+      { offset: 4 * 4096, npages: 11 },
+      { offset: 15 * 4096, npages: 1 },
+      { offset: 16 * 4096, npages: 8 },
+    ]);
+  });
+
   it("dumb_create has no zero-size check of its own: a zero size called directly is -ENOMEM, as qxl makes any creation failure", async () => {
     let direct = 0;
     const r = await runQxl(async (m) => {

@@ -167,6 +167,7 @@ export async function createQxl(
   const hw = new QxlHw({
     name: `qxl${devCounter.get().next++}`,
     vramPages: vramPages + surfacePages,
+    surfacePages,
     nSurfaces: opts.nSurfaces,
     clientCaps: opts.clientCaps,
     revision: opts.revision,

@@ -44,6 +44,7 @@ import {
   ttmBoValidate,
   ttmManagerType,
   ttmResourceManagerEvictAll,
+  ttmSimgpuVramOffset,
 } from "@primetime/ttm";
 import { qxlHwSurfaceAlloc, qxlSurfaceEvict, qxlSurfaceIdAlloc } from "./qxl-cmd.js";
 import { QXL_MAIN_SLOT, QXL_SURFACES_SLOT, QxlHw } from "./qxl-dev.js";
@@ -249,7 +250,7 @@ export function qxlBoPhysicalAddress(_qdev: QxlDevice, bo: QxlBo, offset: number
 export function qxlBoCpuView(qdev: QxlDevice, bo: QxlBo, offset: number, len: number): DataView {
   const res = bo.resource!;
   if (res.memType === TTM_PL_VRAM || res.memType === TTM_PL_PRIV) {
-    return qdev.hw.gpu.vram.view(res.start * PAGE_SIZE + offset, len);
+    return qdev.hw.gpu.vram.view(ttmSimgpuVramOffset(qdev.mman, res) + offset, len);
   }
   if ((offset % PAGE_SIZE) + len > PAGE_SIZE)
     throw new RangeError(`view [${offset}, +${len}) of ${bo.name} crosses a page boundary`);
@@ -266,7 +267,7 @@ export function qxlBoCpuView(qdev: QxlDevice, bo: QxlBo, offset: number, len: nu
 export function qxlBoCpuWrite(qdev: QxlDevice, bo: QxlBo, offset: number, bytes: Uint8Array): void {
   const res = bo.resource!;
   if (res.memType === TTM_PL_VRAM || res.memType === TTM_PL_PRIV) {
-    qdev.hw.gpu.vram.write(res.start * PAGE_SIZE + offset, bytes);
+    qdev.hw.gpu.vram.write(ttmSimgpuVramOffset(qdev.mman, res) + offset, bytes);
     return;
   }
   writePages(bo.ttm!.pages! as Page[], offset, bytes);

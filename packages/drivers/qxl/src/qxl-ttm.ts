@@ -122,8 +122,9 @@ export const qxlBoDriver: TtmDeviceFuncs = {
 };
 
 /**
- * Models qxl_ttm_init(): the TTM device over the GPU, a range manager for VRAM (`vramPages`)
- * and one for the surface memory (`surfacePages`), both drawing from the device memory.
+ * Models qxl_ttm_init(): the TTM device over the GPU, a range manager for VRAM (`vramPages`, the
+ * RAM BAR) and one for the surface memory (`surfacePages`, the surface BAR): two drm_mms over
+ * disjoint regions of the device memory.
  * Locking: none (device set-up). References: the device owns its managers.
  */
 export function qxlTtmInit(
@@ -136,9 +137,11 @@ export function qxlTtmInit(
   qdev.mman = bdev;
   let r = ttmDeviceInit(bdev);
   if (r) return r;
-  r = ttmRangeManInit(bdev, TTM_PL_VRAM, false, vramPages, new VramDrmMm(qdev.hw.gpu.vram));
+  const vram = qdev.hw.gpu.vram;
+  r = ttmRangeManInit(bdev, TTM_PL_VRAM, false, vramPages, new VramDrmMm(vram, 0, vramPages));
   if (r) return r;
-  return ttmRangeManInit(bdev, TTM_PL_PRIV, false, surfacePages, new VramDrmMm(qdev.hw.gpu.vram));
+  const surfaceram = new VramDrmMm(vram, qdev.hw.surfaceBase, surfacePages);
+  return ttmRangeManInit(bdev, TTM_PL_PRIV, false, surfacePages, surfaceram);
 }
 
 /**

@@ -1,8 +1,9 @@
-import type { Scenario } from "@primetime/sim";
+import { now, type Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
+import { lockIsHeld } from "../locking/lockdep.js";
 import { clean, inProcess } from "../test-support.js";
 import {
   EPOLL_CLOEXEC,
@@ -13,6 +14,7 @@ import {
   EPOLLET,
   EPOLLONESHOT,
   type EpollEvent,
+  type EventPoll,
 } from "./eventpoll.js";
 import { type File, type FileOperations, fput, getFile, O_RDWR } from "./file.js";
 import {
@@ -218,6 +220,159 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
       },
     );
     clean(run);
+  });
+
+  it("ep_done_scan() puts wakeups that came during a scan at the ready list's head, oldest first", async () => {
+    // L's ->poll, during epoll_wait()'s scan, wakes A then B: both go on the overflow list.
+    const heads = {
+      a: { entries: new Set<PollTableEntry>() },
+      b: { entries: new Set<PollTableEntry>() },
+    };
+    const ready = { a: 0, b: 0 };
+    let wakeDuringScan = false;
+    const lFops: FileOperations = {
+      async poll(file: File, pt: PollTable) {
+        await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
+        if (wakeDuringScan) {
+          wakeDuringScan = false;
+          ready.a = ready.b = EPOLLIN;
+          wakeUpPoll(heads.a, EPOLLIN);
+          wakeUpPoll(heads.b, EPOLLIN);
+        }
+        return EPOLLIN;
+      },
+    };
+    const fopsFor = (h: { entries: Set<PollTableEntry> }, key: "a" | "b"): FileOperations => ({
+      async poll(file: File, pt: PollTable) {
+        await pollWait(file, h, pt);
+        return ready[key];
+      },
+    });
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/l", lFops);
+        k.registerChrdev("/dev/a", fopsFor(heads.a, "a"));
+        k.registerChrdev("/dev/b", fopsFor(heads.b, "b"));
+      },
+      async (p) => {
+        const ep = await p.epollCreate1(0);
+        const l = await p.open("/dev/l", O_RDWR);
+        const a = await p.open("/dev/a", O_RDWR);
+        const b = await p.open("/dev/b", O_RDWR);
+        // L is level-triggered and ready; A and B are not ready when added.
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, l, { events: EPOLLIN, data: 1 })).toBe(0);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, a, { events: EPOLLIN, data: 2 })).toBe(0);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, b, { events: EPOLLIN, data: 3 })).toBe(0);
+        wakeDuringScan = true;
+        let out: EpollEvent[] = [];
+        expect(await p.epollWait(ep, out, 1, 0)).toBe(1);
+        expect(out.map((e) => e.data)).toEqual([1]);
+        // The kernel's ready list is now A, B (the overflow list, oldest first), then L (re-queued
+        // as level-triggered during the scan).
+        out = [];
+        expect(await p.epollWait(ep, out, 3, 0)).toBe(3);
+        expect(out.map((e) => e.data)).toEqual([2, 3, 1]);
+        await p.close(ep);
+        await p.close(l);
+        await p.close(a);
+        await p.close(b);
+      },
+    );
+    clean(run);
+  });
+
+  it("ep_poll(): a sleep that times out without a wakeup returns 0 without another ep_send_events()", async () => {
+    const dev = evDevice();
+    dev.state.ready = 0;
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const epfd = await p.epollCreate1(0);
+        const fd = await p.open("/dev/ev", O_RDWR);
+        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+        const ep = p.files.peek(epfd)!.privateData as EventPoll;
+        // ep_send_events() is the only taker of ep->mtx in epoll_wait().
+        let mtxTaken = 0;
+        const lock = ep.mtx.lock.bind(ep.mtx);
+        ep.mtx.lock = (...args: Parameters<typeof lock>) => {
+          mtxTaken++;
+          return lock(...args);
+        };
+        const polls = dev.state.polls;
+        const t0 = now();
+        expect(await p.epollWait(epfd, [], 1, 1_000_000)).toBe(0);
+        expect(now() - t0).toBeGreaterThanOrEqual(1_000_000);
+        expect({ mtxTaken, polls: dev.state.polls - polls }).toEqual({ mtxTaken: 0, polls: 0 });
+        await p.close(epfd);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
+  it("ep_send_events() takes ep->lock only to start and end the scan, not to re-queue a level-triggered item", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const epfd = await p.epollCreate1(0);
+        const fds = [await p.open("/dev/ev", O_RDWR), await p.open("/dev/ev", O_RDWR)];
+        for (const fd of fds)
+          expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: fd })).toBe(0);
+        const ep = p.files.peek(epfd)!.privateData as EventPoll;
+        let lockTaken = 0;
+        const lock = ep.lock.lock.bind(ep.lock);
+        ep.lock.lock = (...args: Parameters<typeof lock>) => {
+          lockTaken++;
+          return lock(...args);
+        };
+        const out: EpollEvent[] = [];
+        expect(await p.epollWait(epfd, out, 8, 0)).toBe(2);
+        // Both items stay ready (level-triggered): ep_start_scan() and ep_done_scan() only.
+        expect(lockTaken).toBe(2);
+        expect(await p.epollWait(epfd, [], 8, 0)).toBe(2);
+        await p.close(epfd);
+        for (const fd of fds) await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
+  it("ep_clear_and_put() drops the epoll file's eventpoll reference after unlocking ep->mtx (v6.16+)", async () => {
+    const dev = evDevice();
+    // For every drop of ep->refcount: was ep->mtx held, and what did the count go to.
+    const drops: { mtxHeld: boolean; to: number }[] = [];
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const epfd = await p.epollCreate1(0);
+        const fd = await p.open("/dev/ev", O_RDWR);
+        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+        const ep = p.files.peek(epfd)!.privateData as EventPoll;
+        const decAndTest = ep.refcount.decAndTest.bind(ep.refcount);
+        ep.refcount.decAndTest = () => {
+          const mtxHeld = lockIsHeld(ep.mtx);
+          const zero = decAndTest();
+          drops.push({ mtxHeld, to: zero ? 0 : ep.refcount.read() });
+          return zero;
+        };
+        await p.close(epfd);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+    // ep_remove_safe() drops the epitem's reference under ep->mtx (WARN_ON_ONCE if it were the
+    // last); ep_clear_and_put() drops the file's, the last, after mutex_unlock().
+    expect(drops).toEqual([
+      { mtxHeld: true, to: 1 },
+      { mtxHeld: false, to: 0 },
+    ]);
   });
 });
 

@@ -404,9 +404,11 @@ async function epFree(ep: EventPoll): Promise<void> {
 
 /**
  * Models ep_clear_and_put(): the epoll file's release: unhooks every epitem from its wait queues,
- * removes each (those a racing eventpoll_release_file() owns are left to it), and drops the
- * file's eventpoll reference.
- * Locking: takes ep->mtx.
+ * removes each (those a racing eventpoll_release_file() owns are left to it), unlocks ep->mtx,
+ * and only then drops the file's eventpoll reference (8c2e52ebbe88 "eventpoll: don't decrement
+ * ep refcount while still holding the ep mutex", v6.16: once the count is dropped, a racing
+ * eventpoll_release_file() may free the eventpoll, so nothing may touch ep->mtx after it).
+ * Locking: takes ep->mtx; the reference is dropped after unlocking it.
  * References: drops the epoll file's reference on the eventpoll (and each removed epitem's).
  */
 async function epClearAndPut(ep: EventPoll): Promise<void> {
@@ -419,9 +421,8 @@ async function epClearAndPut(ep: EventPoll): Promise<void> {
     await epRemoveSafe(ep, epi);
     await point("cond_resched");
   }
-  const dispose = ep.refcount.decAndTest();
   await ep.mtx.unlock();
-  if (dispose) await epFree(ep);
+  if (ep.refcount.decAndTest()) await epFree(ep);
 }
 
 /**
@@ -672,7 +673,11 @@ async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
 /**
  * Models ep_done_scan(): the overflow list's items onto the ready list, the overflow list
  * inactive again, what is left of the transfer list back at the ready list's head, and a
- * wakeup if anything is ready. Locking: ep->mtx held; takes ep->lock.
+ * wakeup if anything is ready. The overflow list is walked from its head (the newest wakeup:
+ * ep_poll_callback() pushes there) and each item not already ready is list_add()ed at the
+ * ready list's head, so the ready list becomes: the transfer list's rest, the overflow items
+ * oldest first, then what was on the ready list (items a level-triggered scan re-queued).
+ * Locking: ep->mtx held; takes ep->lock.
  */
 async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
   lockdepAssertHeld(ep.mtx);
@@ -681,7 +686,8 @@ async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
     epi.onOvflist = false;
     if (!epi.onRdllist) {
       epi.onRdllist = true;
-      ep.rdllist.push(epi);
+      // list_add(&epi->rdllink, &ep->rdllist): at the head.
+      ep.rdllist.unshift(epi);
     }
   }
   ep.ovflist = null;
@@ -704,7 +710,7 @@ function epollPutUevent(events: EpollEvent[], i: number, revents: number, data: 
  * Models ep_send_events(): scans the ready list under ep->mtx, re-polls each item, and copies
  * out those still ready (up to `maxevents`); level-triggered items go back on the ready list,
  * EPOLLONESHOT ones are disarmed. The count, or -EFAULT if the first store faults.
- * Locking: takes ep->mtx and ep->lock.
+ * Locking: takes ep->mtx, and ep->lock only in ep_start_scan()/ep_done_scan().
  * References: each re-poll holds its file (ep_item_poll()).
  */
 async function epSendEvents(
@@ -732,10 +738,10 @@ async function epSendEvents(
     if (epi.event.events & EPOLLONESHOT) epi.event.events &= EP_PRIVATE_BITS;
     else if (!(epi.event.events & EPOLLET)) {
       // Level-triggered: back on the ready list, for the next epoll_wait() to poll again.
-      await ep.lock.lock();
+      // Without ep->lock, as the kernel: "At this point, no one can insert into ep->rdllist
+      // besides us": epoll_ctl() waits on ep->mtx and ep_poll_callback() queues on ovflist.
       epi.onRdllist = true;
       ep.rdllist.push(epi);
-      await ep.lock.unlock();
     }
   }
   for (const epi of txlist) epi.onRdllist = true;
@@ -746,7 +752,8 @@ async function epSendEvents(
 
 /**
  * Models ep_poll(): sends the ready events; with none, sleeps on ep->wq until woken or the
- * timeout passes (`timeoutNs` 0: no wait; negative: forever) and tries again. The count, 0 on
+ * timeout passes (`timeoutNs` 0: no wait; negative: forever) and tries again. A sleep that
+ * times out without a wakeup returns 0 without another ep_send_events(). The count, 0 on
  * timeout, -EFAULT.
  * Locking: none held on entry; sleeps.
  */
@@ -776,7 +783,9 @@ async function epPoll(
         if (!woken) timedOut = true;
       }
     }
-    eavail = true;
+    // "eavail = 1; ... if (timed_out) eavail = list_empty(&wait.entry);": a sleep that timed out
+    // without a wakeup (its wait entry still queued) sends nothing and returns 0.
+    eavail = !timedOut;
   }
 }
 

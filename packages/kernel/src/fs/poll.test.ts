@@ -1,6 +1,7 @@
 import { now, sleep } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { EFAULT, EINVAL } from "../include/errno.js";
+import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import { clean, inProcess } from "../test-support.js";
 import { type File, type FileOperations, fileCount, O_RDWR } from "./file.js";
 import {
@@ -60,6 +61,31 @@ describe("poll(2)", () => {
         ]);
         expect(await p.poll([{ fd: "x" } as unknown as PollFd], 0)).toBe(-EFAULT);
         expect(await p.poll(null as unknown as PollFd[], 0)).toBe(-EFAULT);
+        await p.close(fd);
+      },
+    );
+    clean(run);
+  });
+
+  it("more fds than RLIMIT_NOFILE is EINVAL before anything is read or polled (do_sys_poll())", async () => {
+    const dev = evDevice();
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/ev", dev.fops);
+      },
+      async (p) => {
+        const fd = await p.open("/dev/ev", O_RDWR);
+        expect(await p.setrlimit(RLIMIT_NOFILE, 2)).toBe(0);
+        const three: PollFd[] = [0, 1, 2].map(() => ({ fd, events: EPOLLIN }));
+        // Checked before copy_from_user(): an unreadable entry does not make it EFAULT.
+        const unreadable = [...three, { fd: "x" }] as unknown as PollFd[];
+        expect(await p.poll(three, 0)).toBe(-EINVAL);
+        expect(await p.poll(unreadable, 0)).toBe(-EINVAL);
+        expect(dev.state.keys).toEqual([]);
+        expect(three.map((f) => f.revents)).toEqual([undefined, undefined, undefined]);
+        // nfds == RLIMIT_NOFILE is allowed.
+        expect(await p.poll(three.slice(1), 0)).toBe(0);
+        expect(dev.state.keys.length).toBe(2);
         await p.close(fd);
       },
     );

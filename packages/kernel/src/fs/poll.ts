@@ -19,7 +19,7 @@
 import { now, point, WaitQueue } from "@primetime/sim";
 import { EFAULT, EINVAL } from "../include/errno.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
-import { fget } from "./fdtable.js";
+import { currentFiles, fget, INR_OPEN_CUR } from "./fdtable.js";
 import { type File, fput, getFile } from "./file.js";
 
 /** Models EPOLLIN / POLLIN. */
@@ -200,6 +200,15 @@ async function doPollfd(pfd: PollFd, pt: PollTable): Promise<number> {
   }
 }
 
+/** poll(2)'s nfds: the pollfd array's length (0 when it is not an array or reading it faults). */
+function pollNfds(fds: unknown): number {
+  try {
+    return Array.isArray(fds) ? fds.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * copy_from_user() of the pollfd array: each entry's fd and events, read once, or null when the
  * array is malformed or reading it faults (an entry that is not an object, a field that is not
@@ -239,11 +248,14 @@ function copyReventsToUser(user: PollFd[], kfds: readonly { revents: number }[])
  * for a wanted event (or the timeout), then polls again. Writes each fd's `revents` back and
  * returns the number of fds with events, 0 on timeout, -EFAULT for a malformed array. An fd
  * that is not open (-EBADF from fget) counts, with EPOLLNVAL (that is not an error).
- * `timeoutNs`: 0 polls once without registering, negative waits forever.
+ * `timeoutNs`: 0 polls once without registering, negative waits forever. More fds than the
+ * caller's RLIMIT_NOFILE is -EINVAL, checked before anything is copied ("if (nfds >
+ * rlimit(RLIMIT_NOFILE)) return -EINVAL;").
  * Locking: none held on entry; sleeps between passes.
  * References: each registration holds its file until the call returns (poll_freewait()).
  */
 export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number> {
+  if (pollNfds(fds) > (currentFiles()?.rlimitNofile ?? INR_OPEN_CUR)) return -EINVAL;
   // copy_from_user()
   const kfds = copyPollFds(fds);
   if (kfds === null) return -EFAULT;
@@ -295,8 +307,8 @@ export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number
 /**
  * Models the poll(2) syscall: see doSysPoll(). -EBADF is never returned for the call (a bad fd
  * is EPOLLNVAL in its revents); -EINVAL for a timeout that is not an integer (1.5, NaN,
- * Infinity: a negative timeout is the way to wait forever); -EFAULT when the pollfd array cannot
- * be read or written back.
+ * Infinity: a negative timeout is the way to wait forever) or more fds than RLIMIT_NOFILE;
+ * -EFAULT when the pollfd array cannot be read or written back.
  * Locking: none held on entry.
  * References: see doSysPoll().
  */

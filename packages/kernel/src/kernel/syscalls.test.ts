@@ -21,6 +21,7 @@ import {
   EMFILE,
   ENODEV,
   ENOENT,
+  ENOMEM,
   ENOTTY,
   EPERM,
   ESPIPE,
@@ -121,6 +122,24 @@ describe("open and close", () => {
       async (p) => {
         for (const fd of [-1, 0, 1.5, 10_000, Number.NaN, "0" as unknown as number])
           expect(await p.close(fd)).toBe(-EBADF);
+      },
+    );
+    clean(run);
+  });
+
+  it("mmap of a bad fd is EBADF before a negative length or address is ENOMEM (ksys_mmap_pgoff() fgets first)", async () => {
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/x", {});
+      },
+      async (p) => {
+        const RW = PROT_READ | PROT_WRITE;
+        expect(await p.mmap(0, -1, RW, MAP_PRIVATE, 42, 0)).toBe(-EBADF);
+        expect(await p.mmap(-PAGE_SIZE, PAGE_SIZE, RW, MAP_PRIVATE, 42, 0)).toBe(-EBADF);
+        const fd = await p.open("/dev/x", O_RDWR);
+        expect(await p.mmap(0, -1, RW, MAP_PRIVATE, fd, 0)).toBe(-ENOMEM);
+        expect(await p.mmap(0, -1, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)).toBe(-ENOMEM);
+        await p.close(fd);
       },
     );
     clean(run);

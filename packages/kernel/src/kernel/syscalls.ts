@@ -481,9 +481,9 @@ async function sysLseekBody(
 
 /**
  * Models the mmap(2) syscall (x86-64 sys_mmap → ksys_mmap_pgoff()): an unaligned or negative
- * offset is -EINVAL, a negative length -ENOMEM (it is a huge size_t), a bad fd (without
- * MAP_ANONYMOUS) -EBADF; then do_mmap() under mmap_lock. The mapping's address, or a negative
- * errno.
+ * offset is -EINVAL; then, without MAP_ANONYMOUS, fget() of the fd (-EBADF); then a negative
+ * address or length is -ENOMEM (a huge unsigned long, which do_mmap() refuses); then do_mmap()
+ * under mmap_lock. The mapping's address, or a negative errno.
  * Locking: none held on entry; takes mmap_lock for writing (vm_mmap_pgoff()).
  * References: the fd's file reference is held for the call; the mapping takes its own.
  */
@@ -499,7 +499,6 @@ export function sysMmap(
   return syscall(p, "mmap", async () => {
     if (!isIntArg(addr) || !isIntArg(length) || !isIntArg(prot) || !isIntArg(flags)) return -EINVAL;
     if (!isIntArg(offset) || offset < 0 || offsetInPage(offset) !== 0) return -EINVAL;
-    if (addr < 0 || length < 0) return -ENOMEM;
     let file: File | null = null;
     if (!(flags & MAP_ANONYMOUS)) {
       if (!isFdArg(fd)) return -EBADF;
@@ -507,6 +506,9 @@ export function sysMmap(
       if (file === null) return -EBADF;
     }
     try {
+      // A negative address or length is a huge unsigned long: do_mmap()'s -ENOMEM, which
+      // ksys_mmap_pgoff() reaches only after fget() (a bad fd is -EBADF first).
+      if (addr < 0 || length < 0) return -ENOMEM;
       return await vmMmapPgoff(p.mm, file, addr, length, prot, flags, offset / PAGE_SIZE);
     } finally {
       if (file) await fput(file);

@@ -61,6 +61,23 @@ describe("Idr allocation", () => {
     expect(r.splats[0]!.message).toMatch(/idr_alloc\(neg\): bad range \[-1, 0\)/);
   });
 
+  it("allocCyclic has no negative-start check: the search starts at idr_next and never wraps", async () => {
+    // lib/idr.c idr_alloc_cyclic(): no WARN_ON_ONCE(start < 0) (idr_alloc() has one); `u32 id =
+    // idr->idr_next; if ((int)id < start) id = start;` and the wrap test `id > start` is unsigned.
+    const got: number[] = [];
+    const r = await run(async () => {
+      const idr = new Idr<Obj>("cyc-neg");
+      got.push(await idr.allocCyclic(obj("a"), -1, 0));
+      got.push(await idr.allocCyclic(obj("b"), -1, 0));
+      got.push(await idr.allocCyclic(obj("c"), -3, 2));
+      await idr.remove(0);
+      got.push(await idr.allocCyclic(obj("d"), -3, 3));
+    });
+    expect(r.splats).toEqual([]);
+    // 0, 1; then [.., 2) is full above idr_next (2) and no wrap: -ENOSPC; then 2 (0 stays free).
+    expect(got).toEqual([0, 1, -ENOSPC, 2]);
+  });
+
   it("removal frees the id: the lowest free one is reused first", async () => {
     const r = await run(async () => {
       const idr = new Idr<Obj>("reuse");

@@ -258,7 +258,10 @@ export class Idr<T extends object> {
   /**
    * Models idr_alloc_cyclic(): like alloc(), but the search starts after the id allocated last
    * (idr->idr_next) and wraps around to `start` once when the top of the range is full.
-   * Returns the id or -ENOSPC / -ENOMEM / -EINVAL as alloc() does.
+   * Unlike idr_alloc(), the kernel has no WARN_ON_ONCE(start < 0) here: a negative start is
+   * used as the kernel's u32/int arithmetic reads it (the search starts at idr_next and, `id >
+   * start` comparing as unsigned, never wraps). Returns the id or -ENOSPC / -ENOMEM, or -EINVAL
+   * (with a warning) for a non-integer argument, a JavaScript value the C ABI could not carry.
    * Locking: the caller holds the IDR's lock (asserted when the IDR names one).
    * References: none taken.
    */
@@ -267,17 +270,19 @@ export class Idr<T extends object> {
     this.assertWriter();
     if (
       this.warnOnce(
-        !Number.isInteger(start) || start < 0 || !Number.isInteger(end),
+        !Number.isInteger(start) || !Number.isInteger(end),
         `idr_alloc_cyclic(${this.name}): bad range [${start}, ${end})`,
       )
     )
       return -EINVAL;
     const max = Idr.maxOf(end);
-    // `(int)id < start`: idr_next may have gone past INT_MAX, which reads negative.
-    let id = this.next > IDR_INT_MAX || this.next < start ? start : this.next;
+    // u32 id = idr->idr_next; if ((int)id < start) id = start;
+    let id = this.next >>> 0;
+    if ((id | 0) < start) id = start >>> 0;
     let got = this.allocFrom(ptr, id, max);
-    if (got === -ENOSPC && id > start) {
-      id = start;
+    // (err == -ENOSPC) && (id > start): u32 against int compares as unsigned.
+    if (got === -ENOSPC && id > start >>> 0) {
+      id = start >>> 0;
       got = this.allocFrom(ptr, id, max);
     }
     if (got < 0) return got;

@@ -225,10 +225,10 @@ export function reportUnlockImbalance(
   });
 }
 
-/** Models debug_check_no_locks_held()'s report: `t` exits holding `held`. */
+/** Models print_held_locks_bug() (debug_check_no_locks_held()): `t` exits holding `held`. */
 export function reportLocksHeldAtExit(t: Task, held: readonly HeldLock[]): void {
   const lines = [
-    `WARNING: lock held at task exit: ${whoName(t)} still has locks held!`,
+    `WARNING: ${whoName(t)} still has locks held!`,
     "------------------------------------",
     printHeldLocks(t, held),
   ];

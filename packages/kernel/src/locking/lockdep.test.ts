@@ -243,7 +243,7 @@ describe("lockdep: held locks", () => {
     });
     const msgs = lockdepSplats(r).map((s) => s.message.split("\n")[0]);
     expect(msgs).toEqual([
-      expect.stringMatching(/^WARNING: lock held at task exit: t1\/\d+ still has locks held!$/),
+      expect.stringMatching(/^WARNING: t1\/\d+ still has locks held!$/),
       "WARNING: bad unlock balance detected!",
     ]);
     expect(lockdepSplats(r)[1]!.message).toMatch(/the lock is held by t1\/\d+/);
@@ -262,9 +262,7 @@ describe("lockdep: held locks", () => {
     expect(r.outcome).toBe("ok");
     const [s] = lockdepSplats(r);
     expect(s!.task).toBe("leaker");
-    expect(s!.message).toMatch(
-      /^WARNING: lock held at task exit: leaker\/\d+ still has locks held!/,
-    );
+    expect(s!.message).toMatch(/^WARNING: leaker\/\d+ still has locks held!\n-{36}\n/);
     expect(s!.message).toMatch(
       /2 locks held by leaker\/\d+:\n #0: \(object_name_lock\)\{\+\.\+\.\}-\{4:4\}, at: mutex_lock\(object_name_lock\) \[leaker\/\d+ step \d+\]\n #1: \(table_lock\)\{\+\.\+\.\}-\{2:2\}/,
     );

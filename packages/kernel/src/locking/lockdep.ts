@@ -14,7 +14,8 @@
  * - "WARNING: possible recursive locking detected" (same class twice without a nesting
  *   annotation);
  * - "WARNING: bad unlock balance detected!" (release of a lock the task does not hold);
- * - "WARNING: lock held at task exit: ..." (debug_check_no_locks_held() at do_exit());
+ * - "WARNING: t/3 still has locks held!" (print_held_locks_bug() from debug_check_no_locks_held()
+ *   at do_exit());
  * - "WARNING: lock held when returning to user space!" (lockdep_sys_exit());
  * - "WARNING: held lock freed!" (debug_check_no_locks_freed() from kfree()).
  * `lockdepAssertHeld()` fails with a `warn` splat, as lockdep_assert_held()'s WARN_ON does.

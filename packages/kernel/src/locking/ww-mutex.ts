@@ -299,12 +299,14 @@ export class WwMutex extends Mutex {
     label: string,
   ): Promise<number> {
     this.owner?.checkAccess?.(op);
+    // ww_mutex_lock() and __mutex_lock_common() call might_sleep() first: a lock that returns
+    // -EALREADY at once is still a sleeping call.
+    const me = lockContext();
+    this.beforeAcquire(me, label);
     if (ctx) {
       if (ctx === this.ctx) return RESOLVED_EALREADY;
       if (ctx.acquired === 0) ctx.wounded = false;
     }
-    const me = lockContext();
-    this.beforeAcquire(me, label);
     lockAcquire(this, { subclass, nestLock: ctx?.depMap ?? undefined });
     if (this.holderCtx === null) {
       this.holderCtx = me;

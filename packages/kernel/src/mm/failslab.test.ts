@@ -74,6 +74,21 @@ describe("failslab", () => {
     expect(b.seen).toBe(a.seen);
   });
 
+  it("fail-nth decides alone until the N-th call; the probability applies only after it", async () => {
+    // lib/fault-inject.c should_fail_ex(): `if (fail_nth) { fail_nth--; ...; if (!fail_nth) goto
+    // fail; return false; }` comes before the probability check.
+    let failed: boolean[] = [];
+    let nths: number[] = [];
+    const r = await new Simulation().run(() => {
+      setFailslab({ failNth: 4, probability: 1 });
+      failed = [1, 2, 3, 4, 5, 6].map(() => shouldFail("x"));
+      nths = injectedFailures().map((f) => f.nth);
+    });
+    expect(r.outcome).toBe("ok");
+    expect(failed).toEqual([false, false, false, true, true, true]);
+    expect(nths).toEqual([4, 5, 6]);
+  });
+
   it("defaults set outside a simulation apply to simulations started afterwards", async () => {
     setFailslab({ failNth: 1 });
     for (let i = 0; i < 2; i++) {

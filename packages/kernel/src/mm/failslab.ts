@@ -97,8 +97,11 @@ export function injectedFailures(): readonly InjectedFailure[] {
 }
 
 /**
- * Models should_fail() for a fallible call named `what` (a cache name for allocations): counts
- * the call if it is eligible and decides whether it fails. Kernel code marks its own fallible
+ * Models should_fail() / should_fail_ex() (lib/fault-inject.c) as should_failslab() calls it, for
+ * a fallible call named `what` (a cache name for allocations): counts the call if it is eligible
+ * (the cache filter comes first, as in should_failslab()) and decides whether it fails. Fail-nth
+ * comes before the probability: up to the N-th call only fail-nth decides; after it the
+ * probability applies. Kernel code marks its own fallible
  * calls with it (`if (shouldFail("idr_alloc")) return -ENOMEM;`), so fail-nth enumerates their
  * failures too.
  * Locking: none; no scheduling point.
@@ -109,8 +112,10 @@ export function shouldFail(what: string): boolean {
   if (cfg.caches && !cfg.caches.includes(what)) return false;
   const n = ++st.count;
   let fail = false;
-  if (cfg.failNth !== undefined && cfg.failNth === n) {
-    fail = true;
+  if (cfg.failNth !== undefined && n <= cfg.failNth) {
+    // should_fail_ex(): while current->fail_nth is set, it alone decides (the N-th call fails,
+    // the ones before it do not) and the probability is not consulted.
+    fail = n === cfg.failNth;
   } else if (cfg.probability !== undefined && cfg.probability > 0) {
     const sim = activeSimulation();
     fail = sim

@@ -1,7 +1,16 @@
 import { type RunResult, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { type File, type FileOperations, fileCount, O_RDONLY, O_RDWR } from "../fs/file.js";
-import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOMEM } from "../include/errno.js";
+import {
+  EACCES,
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENODEV,
+  ENOMEM,
+  EOPNOTSUPP,
+} from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { allocationCount, setFailslab } from "./failslab.js";
@@ -10,8 +19,10 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MAP_SHARED_VALIDATE,
   PAGE_SIZE,
   PROT_NONE,
   PROT_READ,
@@ -302,6 +313,24 @@ describe("mmap of a device", () => {
       expect(await p.readMemory(a, 1)).toEqual(new Uint8Array([2]));
       expect(p.mm.vmas.length).toBe(2);
       expect(st.closes).toBe(1);
+    });
+    clean(res);
+  });
+
+  it("MAP_SHARED_VALIDATE checks LEGACY_MAP_MASK: MAP_FIXED_NOREPLACE is not in it, MAP_NORESERVE is", async () => {
+    // do_mmap(): flags_mask = LEGACY_MAP_MASK; MAP_SHARED_VALIDATE: if (flags & ~flags_mask)
+    // return -EOPNOTSUPP. MAP_SHARED silently drops what is not in the mask.
+    const res = await withDevice(2, async (p) => {
+      const fd = await p.open("/dev/buf", O_RDWR);
+      const hint = MMAP_BASE - 16 * PAGE_SIZE;
+      const noreplace = MAP_SHARED_VALIDATE | MAP_FIXED_NOREPLACE;
+      expect(await p.mmap(hint, PAGE_SIZE, RW, noreplace, fd, 0)).toBe(-EOPNOTSUPP);
+      expect(await p.mmap(hint, PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0)).toBe(hint);
+      // -EEXIST comes first: the intersection is checked before the flags.
+      expect(await p.mmap(hint, PAGE_SIZE, RW, noreplace, fd, 0)).toBe(-EEXIST);
+      const a = await p.mmap(0, PAGE_SIZE, RW, MAP_SHARED_VALIDATE | MAP_NORESERVE, fd, 0);
+      expect(a).toBeGreaterThan(0);
+      expect(p.mm.vmas.length).toBe(2);
     });
     clean(res);
   });

@@ -37,6 +37,7 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -48,6 +49,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   pageAlign,
+  VM_ACCOUNT,
   VM_EXEC,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
@@ -55,6 +57,7 @@ import {
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
+  VM_NORESERVE,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
@@ -72,8 +75,14 @@ export const MMAP_BASE = 0x7f00_0000_0000;
 /** Models sysctl_max_map_count (DEFAULT_MAX_MAP_COUNT). */
 export const DEFAULT_MAX_MAP_COUNT = 65530;
 
-/** The mmap() flags that MAP_SHARED_VALIDATE accepts. */
-const MAP_KNOWN_FLAGS = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_POPULATE | MAP_FIXED_NOREPLACE;
+/**
+ * The flags of LEGACY_MAP_MASK (include/linux/mman.h) that the model knows: what MAP_SHARED keeps
+ * and MAP_SHARED_VALIDATE accepts. MAP_FIXED_NOREPLACE is not in the kernel's mask, so
+ * MAP_SHARED_VALIDATE | MAP_FIXED_NOREPLACE of a file is -EOPNOTSUPP (after the -EEXIST check).
+ * The other legacy flags (MAP_LOCKED, MAP_GROWSDOWN, MAP_HUGETLB, ...) are not modelled.
+ */
+const LEGACY_MAP_MASK =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE;
 
 /**
  * Models struct mm_struct: a process's address space, shared by its threads.
@@ -218,8 +227,8 @@ export async function doMmap(
     // The kernel's switch: MAP_SHARED falls through to MAP_SHARED_VALIDATE, both to MAP_PRIVATE.
     const type = flags & MAP_TYPE;
     if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
-      if (type === MAP_SHARED) flags &= MAP_KNOWN_FLAGS; // LEGACY_MAP_MASK: unknown flags ignored
-      if (flags & ~MAP_KNOWN_FLAGS) return -EOPNOTSUPP;
+      if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK; // unknown flags silently ignored
+      if (flags & ~LEGACY_MAP_MASK) return -EOPNOTSUPP;
       if (prot & PROT_WRITE && !(file.fMode & FMODE_WRITE)) return -EACCES;
       vmFlags |= VM_SHARED | VM_MAYSHARE;
       if (!(file.fMode & FMODE_WRITE)) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
@@ -241,13 +250,28 @@ export async function doMmap(
         return -EINVAL;
     }
   }
+  // MAP_NORESERVE is honoured: the policy is OVERCOMMIT_GUESS, not OVERCOMMIT_NEVER.
+  if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
   return mmapRegion(mm, file, addr, len, vmFlags, pgoff, (flags & MAP_FIXED) !== 0);
 }
 
 /**
- * Models mmap_region(): unmaps what a MAP_FIXED range covers, allocates the vma, takes the file
- * reference and calls the driver's ->mmap; on failure drops the reference and frees the vma
- * (vm_ops->close is not called: ->mmap cleans up after itself). Links the vma on success.
+ * Models accountable_mapping() (mm/vma.c): a private writable mapping, of a file or anonymous,
+ * is committed unless VM_NORESERVE; a shared or read-only private one is not (shared anonymous
+ * memory is committed by shmem_zero_setup() instead, see mmapRegion()).
+ */
+function accountableMapping(vmFlags: number): boolean {
+  return (vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE;
+}
+
+/**
+ * Models mmap_region() (__mmap_region(), __mmap_prepare(), __mmap_new_vma() of mm/vma.c):
+ * unmaps what a MAP_FIXED range covers; commits a private writable mapping
+ * (accountable_mapping(), security_vm_enough_memory_mm(): -ENOMEM); allocates the vma; for a
+ * file takes the file reference and calls the driver's ->mmap, on failure dropping the reference
+ * and freeing the vma (vm_ops->close is not called: ->mmap cleans up after itself); for shared
+ * anonymous memory commits it as shmem_zero_setup() does (shmem_acct_size(): unless
+ * VM_NORESERVE, -ENOMEM). Links the vma on success.
  *
  * Locking: mm->mmap_lock held for writing; ->mmap runs under it.
  * References: the vma holds one reference on `file`.
@@ -266,11 +290,21 @@ async function mmapRegion(
     const err = await doVmiMunmap(mm, addr, len);
     if (err < 0) return err;
   }
-  // accountable_mapping() + security_vm_enough_memory_mm(): anonymous memory is committed.
-  if (file === null && !vmEnoughMemory(len / PAGE_SIZE)) return -ENOMEM;
+  // __mmap_prepare(): a private writable mapping is committed before the vma is allocated.
+  if (accountableMapping(vmFlags)) {
+    if (!vmEnoughMemory(len / PAGE_SIZE)) return -ENOMEM;
+    vmFlags |= VM_ACCOUNT;
+  }
   await point("vm_area_alloc");
   const vma = kmalloc(vmAreaCachep, () => new Vma(mm, addr, addr + len, pgoff, vmFlags));
   if (isErr(vma)) return -ENOMEM;
+  if (file === null && vmFlags & VM_SHARED) {
+    // shmem_zero_setup() -> __shmem_file_setup(): shmem_acct_size() commits the whole object.
+    if (!(vmFlags & VM_NORESERVE) && !vmEnoughMemory(len / PAGE_SIZE)) {
+      kfree(vma);
+      return -ENOMEM;
+    }
+  }
   if (file) {
     vma.vmFile = await getFile(file);
     const error = await file.fOp.mmap!(file, vma);

@@ -12,7 +12,16 @@ import {
   totalramPages,
 } from "./page-alloc.js";
 import { ShmemFile } from "./shmem.js";
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from "./vma.js";
+import {
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PAGE_SIZE,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+} from "./vma.js";
 
 describe("lazy page arrays", () => {
   it("are arrays whose pages exist from their first touch", () => {
@@ -66,6 +75,33 @@ describe("the machine's RAM", () => {
     expect(r.outcome).toBe("ok");
   });
 
+  it("only private writable and shared anonymous mappings are committed (accountable_mapping), MAP_NORESERVE exempts", async () => {
+    // mm/vma.c accountable_mapping(): (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) ==
+    // VM_WRITE; shared anonymous memory goes through shmem_acct_size() (unless VM_NORESERVE).
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot(undefined, { ramBytes: 8 * PAGE_SIZE });
+      const p = k.spawnProcess("t", async (p) => {
+        const big = 2 ** 30;
+        const priv = MAP_PRIVATE | MAP_ANONYMOUS;
+        const shared = MAP_SHARED | MAP_ANONYMOUS;
+        // Reserving address space: PROT_NONE or read-only private memory commits nothing.
+        expect(await p.mmap(0, big, PROT_NONE, priv, -1, 0)).toBeGreaterThan(0);
+        expect(await p.mmap(0, big, PROT_READ, priv, -1, 0)).toBeGreaterThan(0);
+        expect(
+          await p.mmap(0, big, PROT_READ | PROT_WRITE, priv | MAP_NORESERVE, -1, 0),
+        ).toBeGreaterThan(0);
+        expect(await p.mmap(0, big, PROT_READ, shared | MAP_NORESERVE, -1, 0)).toBeGreaterThan(0);
+        expect(await p.mmap(0, big, PROT_READ | PROT_WRITE, priv, -1, 0)).toBe(-ENOMEM);
+        expect(await p.mmap(0, big, PROT_NONE, shared, -1, 0)).toBe(-ENOMEM);
+        expect(p.mm.vmas.length).toBe(4);
+        expect(ramPagesUsed()).toBe(0);
+      });
+      await p.wait();
+    });
+    expect(r.splats).toEqual([]);
+    expect(r.outcome).toBe("ok");
+  });
+
   it("anonymous memory: commit above RAM is ENOMEM, a fault past RAM is EFAULT, unmap frees", async () => {
     let leaks = -1;
     const r = await new Simulation({ seed: 1 }).run(async () => {
@@ -75,6 +111,9 @@ describe("the machine's RAM", () => {
         const rw = PROT_READ | PROT_WRITE;
         expect(await p.mmap(0, 2 ** 40, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)).toBe(-ENOMEM);
         expect(await p.mmap(0, 9 * PAGE_SIZE, rw, MAP_SHARED | MAP_ANONYMOUS, -1, 0)).toBe(-ENOMEM);
+        // Shared anonymous memory is committed whatever its protection (shmem_acct_size()).
+        const shRo = MAP_SHARED | MAP_ANONYMOUS;
+        expect(await p.mmap(0, 9 * PAGE_SIZE, PROT_READ, shRo, -1, 0)).toBe(-ENOMEM);
         const a = await p.mmap(0, 8 * PAGE_SIZE, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         const b = await p.mmap(0, 8 * PAGE_SIZE, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         expect(await p.writeMemory(a, new Uint8Array(6 * PAGE_SIZE).fill(1))).toBe(6 * PAGE_SIZE);

@@ -358,7 +358,8 @@ export function kfree(obj: SlabObject | null | undefined): void {
 
 /**
  * Models kmem_cache_free(): kfree() that also checks the object came from `cache`
- * (cache_from_obj(): a `warn` splat "Wrong slab cache", and the object is not freed).
+ * (cache_from_obj(): a `warn` splat "Wrong slab cache"; it returns the cache the object really
+ * belongs to, and kmem_cache_free() frees the object there: it is freed all the same).
  * Locking: none; not a scheduling point. References: as kfree().
  */
 export function kmemCacheFree(cache: KmemCache | string, obj: SlabObject): void {
@@ -372,7 +373,6 @@ export function kmemCacheFree(cache: KmemCache | string, obj: SlabObject): void 
         object: obj.name,
       },
     );
-    return;
   }
   freeObject(obj, "kmem_cache_free", null);
 }

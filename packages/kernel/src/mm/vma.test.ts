@@ -1,23 +1,33 @@
 import { Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { EBUSY, EINVAL } from "../include/errno.js";
+import { EBUSY, EFAULT, EINVAL } from "../include/errno.js";
 import { MmStruct } from "./mm.js";
-import { AddressSpace, offsetInPage, PAGE_SIZE, pageAlign, unmapMappingRange, Vma } from "./vma.js";
+import {
+  AddressSpace,
+  offsetInPage,
+  PAGE_SIZE,
+  pageAlign,
+  unmapMappingRange,
+  VM_PFNMAP,
+  Vma,
+} from "./vma.js";
 
 const page = (v: number) => new Uint8Array(PAGE_SIZE).fill(v);
 
 describe("vma page tables", () => {
   it("insertPage validates and maps; zapPtes drops entries", async () => {
     const mm = new MmStruct("mm");
-    const vma = new Vma(mm, 0x10000, 0x13000, 5, 0);
+    const vma = new Vma(mm, 0x10000, 0x13000, 5, VM_PFNMAP);
     await mm.mmapLock.writeLock(); // vm_insert_page() runs under mmap_lock (->mmap, ->fault)
     expect(vma.length).toBe(3 * PAGE_SIZE);
     expect(vma.nrPages).toBe(3);
     expect(vma.pgoff).toBe(5);
     expect(vma.insertPage(0x10000, page(1))).toBe(0);
     expect(vma.insertPage(0x10000, page(2))).toBe(-EBUSY);
-    expect(vma.insertPage(0x13000, page(2))).toBe(-EINVAL);
-    expect(vma.insertPage(0x10001, page(2))).toBe(-EINVAL);
+    // vm_insert_page(): an address outside the vma is -EFAULT; an unaligned one maps its page.
+    expect(vma.insertPage(0x13000, page(2))).toBe(-EFAULT);
+    expect(vma.insertPage(0xf000, page(2))).toBe(-EFAULT);
+    expect(vma.insertPage(0x10001, page(2))).toBe(-EBUSY);
     expect(vma.insertPage(0x11000, new Uint8Array(10))).toBe(-EINVAL);
     expect(vma.insertPage(0x12000, page(3))).toBe(0);
     expect(vma.zapPtes(0x10000, PAGE_SIZE)).toBe(1);
@@ -25,6 +35,24 @@ describe("vma page tables", () => {
     await mm.mmapLock.writeUnlock();
     vma.privateData = "p";
     expect(vma.vmPrivateData).toBe("p");
+  });
+
+  it("zapPtes only zaps a VM_PFNMAP vma, and only a range inside it (zap_vma_ptes())", async () => {
+    const mm = new MmStruct("mm");
+    const plain = new Vma(mm, 0x10000, 0x12000, 0, 0);
+    const pfn = new Vma(mm, 0x20000, 0x22000, 0, VM_PFNMAP);
+    await mm.mmapLock.writeLock();
+    for (const v of [plain, pfn])
+      for (let a = v.vmStart; a < v.vmEnd; a += PAGE_SIZE) v.insertPage(a, page(1));
+    await mm.mmapLock.writeUnlock();
+    expect(plain.zapPtes(0x10000, PAGE_SIZE)).toBe(0);
+    expect(plain.pages.size).toBe(2);
+    // Not contained in the vma: refused as a whole, nothing clamped.
+    expect(pfn.zapPtes(0x1f000, 2 * PAGE_SIZE)).toBe(0);
+    expect(pfn.zapPtes(0x21000, 2 * PAGE_SIZE)).toBe(0);
+    expect(pfn.pages.size).toBe(2);
+    expect(pfn.zapPtes(0x20000, 2 * PAGE_SIZE)).toBe(2);
+    expect(pfn.pages.size).toBe(0);
   });
 
   it("insertPage without mmap_lock is a lockdep_assert_held() warning", async () => {

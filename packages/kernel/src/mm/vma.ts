@@ -16,7 +16,7 @@
  */
 
 import type { File } from "../fs/file.js";
-import { EBUSY, EINVAL } from "../include/errno.js";
+import { EBUSY, EFAULT, EINVAL } from "../include/errno.js";
 import type { MmStruct } from "./mm.js";
 import { mmapAssertLocked } from "./mmap-lock.js";
 import { unchargePages } from "./page-alloc.js";
@@ -50,6 +50,7 @@ export const MAP_SHARED_VALIDATE = 0x03;
 export const MAP_TYPE = 0x0f;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
 
@@ -64,6 +65,8 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_PFNMAP = 0x400;
 export const VM_IO = 0x4000;
+export const VM_ACCOUNT = 0x100000;
+export const VM_NORESERVE = 0x200000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_DONTDUMP = 0x4000000;
 
@@ -177,17 +180,19 @@ export class Vma extends SlabObject {
   }
 
   /**
-   * Models vm_insert_page(vma, addr, page): maps `page` at user address `addr` (page aligned,
-   * inside the vma). 0, -EINVAL for an address outside the vma or a page that is not a PAGE_SIZE
-   * Uint8Array, -EBUSY if the address is already mapped. The driver keeps ownership of the page's memory.
+   * Models vm_insert_page(vma, addr, page): maps `page` at the user page holding `addr`
+   * (mm/memory.c: -EFAULT for an address outside the vma; insert_page() then takes the pte of
+   * addr's page, with no alignment check; -EBUSY if that pte is present). -EINVAL for a `page`
+   * that is not a PAGE_SIZE Uint8Array, or a non-integer address (values C could not pass). The
+   * driver keeps ownership of the page's memory.
    * Locking: mmap_lock held (from ->mmap or ->fault).
    */
   insertPage(addr: number, page: Uint8Array): number {
     mmapAssertLocked(this.vmMm);
-    if (!Number.isInteger(addr) || addr < this.vmStart || addr >= this.vmEnd) return -EINVAL;
-    if (offsetInPage(addr) !== 0) return -EINVAL;
+    if (!Number.isInteger(addr)) return -EINVAL;
+    if (addr < this.vmStart || addr >= this.vmEnd) return -EFAULT;
     if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) return -EINVAL;
-    const vpn = addr / PAGE_SIZE;
+    const vpn = Math.floor(addr / PAGE_SIZE);
     if (this.pages.has(vpn)) return -EBUSY;
     this.pages.set(vpn, page);
     return 0;
@@ -195,13 +200,17 @@ export class Vma extends SlabObject {
 
   /**
    * Models zap_vma_ptes(vma, address, size): drops the page-table entries of the range so the
-   * next access faults. Returns the number of entries dropped.
+   * next access faults. As in mm/memory.c it does nothing unless the vma is VM_PFNMAP and the
+   * whole range lies inside it (range_in_vma()). Returns the number of entries dropped (the
+   * kernel's returns nothing).
    * Locking: not checked (zap_vma_ptes() asserts nothing): the caller serializes against faults,
    * with mmap_lock or a lock of its own.
    */
   zapPtes(address: number, size: number): number {
-    const first = Math.floor(Math.max(address, this.vmStart) / PAGE_SIZE);
-    const last = Math.ceil(Math.min(address + size, this.vmEnd) / PAGE_SIZE);
+    if (address < this.vmStart || address + size > this.vmEnd || !(this.vmFlags & VM_PFNMAP))
+      return 0;
+    const first = Math.floor(address / PAGE_SIZE);
+    const last = Math.ceil((address + size) / PAGE_SIZE);
     let n = 0;
     for (let vpn = first; vpn < last; vpn++) {
       if (this.pages.delete(vpn)) n++;

@@ -1,0 +1,213 @@
+/**
+ * drm_mm, the DRM range allocator (drivers/gpu/drm/drm_mm.c, include/drm/drm_mm.h of Linux
+ * v6.18), over page numbers: the allocator a driver carves device memory out of (TTM's range
+ * manager, the device's VRAM).
+ *
+ * The kernel keeps the free space as holes, each the space after a node, indexed twice: by size
+ * (`holes_size`, an rbtree ordered by descending size, a new hole after the holes of equal size)
+ * and by address (`holes_addr`). drm_mm_insert_node_in_range() walks the holes in the order the
+ * mode asks for and takes the first that fits once clamped to the range and aligned:
+ * - DRM_MM_INSERT_BEST (drm_mm_insert_node()'s mode, TTM's default): the smallest hole that is
+ *   large enough (best_hole(): of equal sizes, the hole added last), then ever larger ones
+ *   (rb_prev() in the size tree); the node goes at the bottom of the hole.
+ * - DRM_MM_INSERT_LOW: holes by ascending address from the range's start, node at the bottom.
+ * - DRM_MM_INSERT_HIGH (TTM_PL_FLAG_TOPDOWN): holes by descending address from the range's end,
+ *   the node at the top of the hole.
+ * Removing a node merges its hole and the one before it into one hole, added anew (so it is the
+ * newest of its size), as drm_mm_remove_node() does with rm_hole()/add_hole().
+ *
+ * Here the holes are an array sorted by address, each with the sequence number of its add_hole();
+ * the size order is (size descending, sequence ascending), which is the in-order walk of the
+ * kernel's size tree (an rbtree keeps the in-order of its nodes through its rotations).
+ *
+ * Not modeled: colors and `color_adjust`, DRM_MM_INSERT_EVICT and _ONCE, the scan (eviction
+ * roster) API, drm_mm_reserve_node() and drm_mm_replace_node().
+ *
+ * Locking: none; synchronous (its owner serialises it: TTM's range manager takes its spinlock).
+ */
+
+import { ENOSPC } from "./errno.js";
+
+/** Models enum drm_mm_insert_mode (the three modes modeled; the kernel's values). */
+export const DRM_MM_INSERT_BEST = 0;
+export const DRM_MM_INSERT_LOW = 1;
+export const DRM_MM_INSERT_HIGH = 2;
+export type DrmMmInsertMode =
+  | typeof DRM_MM_INSERT_BEST
+  | typeof DRM_MM_INSERT_LOW
+  | typeof DRM_MM_INSERT_HIGH;
+
+/** A hole: free pages `[start, end)`, and when add_hole() added it. */
+interface Hole {
+  start: number;
+  end: number;
+  seq: number;
+}
+
+/** Models struct drm_mm over the pages `[start, start + size)`. */
+export class DrmMm {
+  /** Holes sorted by address, never adjacent (a node lies between any two). */
+  private readonly holes: Hole[] = [];
+  /** Nodes: first page -> page count. */
+  private readonly nodes = new Map<number, number>();
+  private usedPages = 0;
+  private seq = 0;
+
+  /** Models drm_mm_init(): one hole over the whole range (the head node's). */
+  constructor(
+    readonly start: number,
+    readonly size: number,
+  ) {
+    if (!Number.isInteger(start) || !Number.isInteger(size) || start < 0 || size < 0)
+      throw new RangeError(`drm_mm_init: bad range ${start}+${size}`);
+    if (size > 0) this.holes.push({ start, end: start + size, seq: this.seq++ });
+  }
+
+  /** Pages allocated now (drm_mm_clean() is `used === 0`). */
+  get used(): number {
+    return this.usedPages;
+  }
+
+  /** Models drm_mm_clean(): no node is allocated. */
+  clean(): boolean {
+    return this.nodes.size === 0;
+  }
+
+  /**
+   * Models drm_mm_insert_node_in_range(): a node of `size` pages aligned to `alignment` pages
+   * (0 or 1: none) inside `[rangeStart, rangeEnd)`, searched in `mode`'s order. Its first page,
+   * or -ENOSPC when no hole fits (a size of 0 included). The range must not be empty
+   * (DRM_MM_BUG_ON(range_start >= range_end)).
+   */
+  insertNodeInRange(
+    size: number,
+    alignment: number,
+    rangeStart: number,
+    rangeEnd: number,
+    mode: DrmMmInsertMode,
+  ): number {
+    if (rangeStart >= rangeEnd)
+      throw new RangeError(`drm_mm: empty range [${rangeStart}, ${rangeEnd})`);
+    if (size === 0 || rangeEnd - rangeStart < size) return -ENOSPC;
+    // The largest hole (rb_first_cached() of the size tree) is too small: nothing to search.
+    if (this.largestHole() < size) return -ENOSPC;
+    if (alignment <= 1) alignment = 0;
+    for (const hole of this.holeOrder(size, rangeStart, rangeEnd, mode)) {
+      const holeStart = hole.start;
+      const holeEnd = hole.end;
+      if (mode === DRM_MM_INSERT_LOW && holeStart >= rangeEnd) break;
+      if (mode === DRM_MM_INSERT_HIGH && holeEnd <= rangeStart) break;
+      let adjStart = Math.max(holeStart, rangeStart);
+      const adjEnd = Math.min(holeEnd, rangeEnd);
+      if (adjEnd <= adjStart || adjEnd - adjStart < size) continue;
+      if (mode === DRM_MM_INSERT_HIGH) adjStart = adjEnd - size;
+      if (alignment) {
+        const rem = adjStart % alignment;
+        if (rem) {
+          adjStart -= rem;
+          if (mode !== DRM_MM_INSERT_HIGH) adjStart += alignment;
+          if (
+            adjStart < Math.max(holeStart, rangeStart) ||
+            Math.min(holeEnd, rangeEnd) - adjStart < size
+          )
+            continue;
+          if (adjEnd <= adjStart || adjEnd - adjStart < size) continue;
+        }
+      }
+      this.nodes.set(adjStart, size);
+      this.usedPages += size;
+      // rm_hole(hole); the space before the node stays the hole's (added anew), the space
+      // after it becomes the node's hole, added after it.
+      const i = this.holes.indexOf(hole);
+      const parts: Hole[] = [];
+      if (adjStart > holeStart) parts.push({ start: holeStart, end: adjStart, seq: this.seq++ });
+      if (adjStart + size < holeEnd)
+        parts.push({ start: adjStart + size, end: holeEnd, seq: this.seq++ });
+      this.holes.splice(i, 1, ...parts);
+      return adjStart;
+    }
+    return -ENOSPC;
+  }
+
+  /**
+   * Models drm_mm_insert_node_generic() (drm_mm_insert_node() with `mode` BEST): anywhere in
+   * the allocator.
+   */
+  insertNode(size: number, alignment = 0, mode: DrmMmInsertMode = DRM_MM_INSERT_BEST): number {
+    if (this.size === 0) return -ENOSPC;
+    return this.insertNodeInRange(size, alignment, this.start, this.start + this.size, mode);
+  }
+
+  /**
+   * Models drm_mm_remove_node(): frees the node starting at page `start` and merges the space
+   * around it into one hole. Its page count, or undefined if no node starts there (the kernel's
+   * DRM_MM_BUG_ON(!node->allocated): the caller reports it).
+   */
+  removeNode(start: number): number | undefined {
+    const size = this.nodes.get(start);
+    if (size === undefined) return undefined;
+    this.nodes.delete(start);
+    this.usedPages -= size;
+    const end = start + size;
+    const h = this.holes;
+    let i = 0;
+    while (i < h.length && h[i]!.start < start) i++;
+    // rm_hole(node) (the hole after it), rm_hole(prev_node) (the hole before it), then
+    // add_hole(prev_node): one hole over the three, the newest.
+    let from = start;
+    let to = end;
+    let del = 0;
+    const prev = h[i - 1];
+    if (prev && prev.end === start) {
+      from = prev.start;
+      i--;
+      del++;
+    }
+    const next = h[i + del];
+    if (next && next.start === end) {
+      to = next.end;
+      del++;
+    }
+    h.splice(i, del, { start: from, end: to, seq: this.seq++ });
+    return size;
+  }
+
+  /** Live nodes as [first page, page count], by first page. */
+  allocations(): [number, number][] {
+    return [...this.nodes].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** The holes as [first page, page count], by address (drm_mm_for_each_hole()). */
+  holeList(): [number, number][] {
+    return this.holes.map((x) => [x.start, x.end - x.start]);
+  }
+
+  private largestHole(): number {
+    let max = 0;
+    for (const x of this.holes) if (x.end - x.start > max) max = x.end - x.start;
+    return max;
+  }
+
+  /**
+   * first_hole() and the next_hole() walk from it: BEST, from the smallest hole of at least
+   * `size` pages (the newest of equal sizes) through ever larger ones; LOW, by address from the
+   * hole at `rangeStart`; HIGH, by address downwards from the hole at `rangeEnd`.
+   */
+  private holeOrder(size: number, rangeStart: number, rangeEnd: number, mode: DrmMmInsertMode) {
+    const h = this.holes;
+    if (mode === DRM_MM_INSERT_BEST)
+      return h
+        .filter((x) => x.end - x.start >= size)
+        .sort((a, b) => a.end - a.start - (b.end - b.start) || b.seq - a.seq);
+    if (mode === DRM_MM_INSERT_LOW) {
+      // find_hole(mm, start): holes wholly below the range are skipped by the walk anyway.
+      let i = 0;
+      while (i < h.length && h[i]!.end < rangeStart) i++;
+      return h.slice(i);
+    }
+    // find_hole(mm, end) then rb_prev(): downwards from the last hole starting at or below end.
+    let i = h.length - 1;
+    while (i >= 0 && h[i]!.start > rangeEnd) i--;
+    return h.slice(0, i + 1).reverse();
+  }
+}
