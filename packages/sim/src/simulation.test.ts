@@ -34,7 +34,7 @@ describe("Simulation", () => {
 
   it("gives tasks names, ids, a parent and access to current", async () => {
     const seen: string[] = [];
-    await new Simulation().run(async () => {
+    const r = await new Simulation().run(async () => {
       const t = spawn("child", async () => {
         const me = currentTask()!;
         seen.push(`${me.name}[${me.id}] parent ${me.parent?.name}`);
@@ -46,6 +46,7 @@ describe("Simulation", () => {
       await t.join();
       expect(t.exited).toBe(true);
     });
+    expect(r.splats).toEqual([]);
     expect(seen).toEqual(["child[2] parent main", "grandchild parent child"]);
   });
 
