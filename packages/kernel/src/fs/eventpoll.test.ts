@@ -3,6 +3,7 @@ import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
+import type { Process } from "../kernel/process.js";
 import { lockIsHeld } from "../locking/lockdep.js";
 import { clean, inProcess } from "../test-support.js";
 import {
@@ -33,6 +34,13 @@ import {
  * and drops a file reference on every call, as dma_buf_poll() does for its fence callback
  * (get_file(), then dma_buf_poll_cb() with nothing to wait for: fput()).
  */
+/** inProcess() on a kernel with `dev` at /dev/ev. */
+function inEvProcess(dev: ReturnType<typeof evDevice>, body: (p: Process) => Promise<void>) {
+  return inProcess((k) => {
+    k.registerChrdev("/dev/ev", dev.fops);
+  }, body);
+}
+
 function evDevice(pinsFile = false) {
   const state = { ready: EPOLLIN, head: { entries: new Set<PollTableEntry>() }, polls: 0 };
   const fops: FileOperations = {
@@ -120,105 +128,90 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
 
   it("level-triggered items are reported on every wait, EPOLLET ones once per wakeup, EPOLLONESHOT until re-armed", async () => {
     const dev = evDevice();
-    const run = await inProcess(
-      (k) => {
-        k.registerChrdev("/dev/ev", dev.fops);
-      },
-      async (p) => {
-        const ep = await p.epollCreate1(0);
-        const lt = await p.open("/dev/ev", O_RDWR);
-        const et = await p.open("/dev/ev", O_RDWR);
-        const one = await p.open("/dev/ev", O_RDWR);
-        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, lt, { events: EPOLLIN, data: 10 })).toBe(0);
-        expect(
-          await p.epollCtl(ep, EPOLL_CTL_ADD, et, { events: EPOLLIN | EPOLLET, data: 20 }),
-        ).toBe(0);
-        expect(
-          await p.epollCtl(ep, EPOLL_CTL_ADD, one, { events: EPOLLIN | EPOLLONESHOT, data: 30 }),
-        ).toBe(0);
-        const data = async () => {
-          const out: EpollEvent[] = [];
-          const n = await p.epollWait(ep, out, 8, 0);
-          expect(n).toBe(out.length);
-          return out.map((e) => e.data).sort();
-        };
-        expect(await data()).toEqual([10, 20, 30]);
-        expect(await data()).toEqual([10]);
-        // A wakeup re-queues the edge-triggered item; the disarmed one-shot stays quiet.
-        wakeUpPoll(dev.state.head, EPOLLIN);
-        expect(await data()).toEqual([10, 20]);
-        expect(
-          await p.epollCtl(ep, EPOLL_CTL_MOD, one, { events: EPOLLIN | EPOLLONESHOT, data: 31 }),
-        ).toBe(0);
-        expect(await data()).toEqual([10, 31]);
-        // Not ready: nothing, and a timed wait times out.
-        dev.state.ready = 0;
-        expect(await data()).toEqual([]);
-        expect(await p.epollWait(ep, [], 8, 1000)).toBe(0);
-        await p.close(lt);
-        await p.close(et);
-        await p.close(one);
-        await p.close(ep);
-        expect(dev.state.head.entries.size).toBe(0);
-      },
-    );
+    const run = await inEvProcess(dev, async (p) => {
+      const ep = await p.epollCreate1(0);
+      const lt = await p.open("/dev/ev", O_RDWR);
+      const et = await p.open("/dev/ev", O_RDWR);
+      const one = await p.open("/dev/ev", O_RDWR);
+      expect(await p.epollCtl(ep, EPOLL_CTL_ADD, lt, { events: EPOLLIN, data: 10 })).toBe(0);
+      expect(await p.epollCtl(ep, EPOLL_CTL_ADD, et, { events: EPOLLIN | EPOLLET, data: 20 })).toBe(
+        0,
+      );
+      expect(
+        await p.epollCtl(ep, EPOLL_CTL_ADD, one, { events: EPOLLIN | EPOLLONESHOT, data: 30 }),
+      ).toBe(0);
+      const data = async () => {
+        const out: EpollEvent[] = [];
+        const n = await p.epollWait(ep, out, 8, 0);
+        expect(n).toBe(out.length);
+        return out.map((e) => e.data).sort();
+      };
+      expect(await data()).toEqual([10, 20, 30]);
+      expect(await data()).toEqual([10]);
+      // A wakeup re-queues the edge-triggered item; the disarmed one-shot stays quiet.
+      wakeUpPoll(dev.state.head, EPOLLIN);
+      expect(await data()).toEqual([10, 20]);
+      expect(
+        await p.epollCtl(ep, EPOLL_CTL_MOD, one, { events: EPOLLIN | EPOLLONESHOT, data: 31 }),
+      ).toBe(0);
+      expect(await data()).toEqual([10, 31]);
+      // Not ready: nothing, and a timed wait times out.
+      dev.state.ready = 0;
+      expect(await data()).toEqual([]);
+      expect(await p.epollWait(ep, [], 8, 1000)).toBe(0);
+      await p.close(lt);
+      await p.close(et);
+      await p.close(one);
+      await p.close(ep);
+      expect(dev.state.head.entries.size).toBe(0);
+    });
     clean(run);
   });
 
   it("a sleeping epoll_wait is woken by the watched file's wakeup and reports EPOLLERR|EPOLLHUP always", async () => {
     const dev = evDevice();
-    const run = await inProcess(
-      (k) => {
-        k.registerChrdev("/dev/ev", dev.fops);
-      },
-      async (p) => {
-        dev.state.ready = 0;
-        const ep = await p.epollCreate1(0);
-        const fd = await p.open("/dev/ev", O_RDWR);
-        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLOUT, data: 5 })).toBe(0);
-        const waker = p.spawnThread("waker", async () => {
-          dev.state.ready = EPOLLHUP;
-          wakeUpPoll(dev.state.head, EPOLLHUP);
-        });
-        const out: EpollEvent[] = [];
-        expect(await p.epollWait(ep, out, 1, -1)).toBe(1);
-        expect(out).toEqual([{ events: EPOLLHUP, data: 5 }]);
-        await waker.join();
-        expect(EPOLLERR & EPOLLHUP).toBe(0);
-        await p.close(fd);
-        await p.close(ep);
-      },
-    );
+    const run = await inEvProcess(dev, async (p) => {
+      dev.state.ready = 0;
+      const ep = await p.epollCreate1(0);
+      const fd = await p.open("/dev/ev", O_RDWR);
+      expect(await p.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLOUT, data: 5 })).toBe(0);
+      const waker = p.spawnThread("waker", async () => {
+        dev.state.ready = EPOLLHUP;
+        wakeUpPoll(dev.state.head, EPOLLHUP);
+      });
+      const out: EpollEvent[] = [];
+      expect(await p.epollWait(ep, out, 1, -1)).toBe(1);
+      expect(out).toEqual([{ events: EPOLLHUP, data: 5 }]);
+      await waker.join();
+      expect(EPOLLERR & EPOLLHUP).toBe(0);
+      await p.close(fd);
+      await p.close(ep);
+    });
     clean(run);
   });
 
   it("the watched file's last close removes its epitem (eventpoll_release()); closing the epoll fd frees the rest", async () => {
     const dev = evDevice();
-    const run = await inProcess(
-      (k) => {
-        k.registerChrdev("/dev/ev", dev.fops);
-      },
-      async (p) => {
-        const ep = await p.epollCreate1(0);
-        const a = await p.open("/dev/ev", O_RDWR);
-        const b = await p.open("/dev/ev", O_RDWR);
-        const dupA = await p.dup(a);
-        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, a, { events: EPOLLIN, data: 1 })).toBe(0);
-        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, b, { events: EPOLLIN, data: 2 })).toBe(0);
-        // Closing one fd of a file does not remove the item: the file lives on (dup).
-        await p.close(a);
-        let out: EpollEvent[] = [];
-        expect(await p.epollWait(ep, out, 8, 0)).toBe(2);
-        await p.close(dupA);
-        out = [];
-        expect(await p.epollWait(ep, out, 8, 0)).toBe(1);
-        expect(out).toEqual([{ events: EPOLLIN, data: 2 }]);
-        expect(dev.state.head.entries.size).toBe(1);
-        await p.close(ep);
-        expect(dev.state.head.entries.size).toBe(0);
-        await p.close(b);
-      },
-    );
+    const run = await inEvProcess(dev, async (p) => {
+      const ep = await p.epollCreate1(0);
+      const a = await p.open("/dev/ev", O_RDWR);
+      const b = await p.open("/dev/ev", O_RDWR);
+      const dupA = await p.dup(a);
+      expect(await p.epollCtl(ep, EPOLL_CTL_ADD, a, { events: EPOLLIN, data: 1 })).toBe(0);
+      expect(await p.epollCtl(ep, EPOLL_CTL_ADD, b, { events: EPOLLIN, data: 2 })).toBe(0);
+      // Closing one fd of a file does not remove the item: the file lives on (dup).
+      await p.close(a);
+      let out: EpollEvent[] = [];
+      expect(await p.epollWait(ep, out, 8, 0)).toBe(2);
+      await p.close(dupA);
+      out = [];
+      expect(await p.epollWait(ep, out, 8, 0)).toBe(1);
+      expect(out).toEqual([{ events: EPOLLIN, data: 2 }]);
+      expect(dev.state.head.entries.size).toBe(1);
+      await p.close(ep);
+      expect(dev.state.head.entries.size).toBe(0);
+      await p.close(b);
+    });
     clean(run);
   });
 
@@ -284,61 +277,51 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
   it("ep_poll(): a sleep that times out without a wakeup returns 0 without another ep_send_events()", async () => {
     const dev = evDevice();
     dev.state.ready = 0;
-    const run = await inProcess(
-      (k) => {
-        k.registerChrdev("/dev/ev", dev.fops);
-      },
-      async (p) => {
-        const epfd = await p.epollCreate1(0);
-        const fd = await p.open("/dev/ev", O_RDWR);
-        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
-        const ep = p.files.peek(epfd)!.privateData as EventPoll;
-        // ep_send_events() is the only taker of ep->mtx in epoll_wait().
-        let mtxTaken = 0;
-        const lock = ep.mtx.lock.bind(ep.mtx);
-        ep.mtx.lock = (...args: Parameters<typeof lock>) => {
-          mtxTaken++;
-          return lock(...args);
-        };
-        const polls = dev.state.polls;
-        const t0 = now();
-        expect(await p.epollWait(epfd, [], 1, 1_000_000)).toBe(0);
-        expect(now() - t0).toBeGreaterThanOrEqual(1_000_000);
-        expect({ mtxTaken, polls: dev.state.polls - polls }).toEqual({ mtxTaken: 0, polls: 0 });
-        await p.close(epfd);
-        await p.close(fd);
-      },
-    );
+    const run = await inEvProcess(dev, async (p) => {
+      const epfd = await p.epollCreate1(0);
+      const fd = await p.open("/dev/ev", O_RDWR);
+      expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+      const ep = p.files.peek(epfd)!.privateData as EventPoll;
+      // ep_send_events() is the only taker of ep->mtx in epoll_wait().
+      let mtxTaken = 0;
+      const lock = ep.mtx.lock.bind(ep.mtx);
+      ep.mtx.lock = (...args: Parameters<typeof lock>) => {
+        mtxTaken++;
+        return lock(...args);
+      };
+      const polls = dev.state.polls;
+      const t0 = now();
+      expect(await p.epollWait(epfd, [], 1, 1_000_000)).toBe(0);
+      expect(now() - t0).toBeGreaterThanOrEqual(1_000_000);
+      expect({ mtxTaken, polls: dev.state.polls - polls }).toEqual({ mtxTaken: 0, polls: 0 });
+      await p.close(epfd);
+      await p.close(fd);
+    });
     clean(run);
   });
 
   it("ep_send_events() takes ep->lock only to start and end the scan, not to re-queue a level-triggered item", async () => {
     const dev = evDevice();
-    const run = await inProcess(
-      (k) => {
-        k.registerChrdev("/dev/ev", dev.fops);
-      },
-      async (p) => {
-        const epfd = await p.epollCreate1(0);
-        const fds = [await p.open("/dev/ev", O_RDWR), await p.open("/dev/ev", O_RDWR)];
-        for (const fd of fds)
-          expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: fd })).toBe(0);
-        const ep = p.files.peek(epfd)!.privateData as EventPoll;
-        let lockTaken = 0;
-        const lock = ep.lock.lock.bind(ep.lock);
-        ep.lock.lock = (...args: Parameters<typeof lock>) => {
-          lockTaken++;
-          return lock(...args);
-        };
-        const out: EpollEvent[] = [];
-        expect(await p.epollWait(epfd, out, 8, 0)).toBe(2);
-        // Both items stay ready (level-triggered): ep_start_scan() and ep_done_scan() only.
-        expect(lockTaken).toBe(2);
-        expect(await p.epollWait(epfd, [], 8, 0)).toBe(2);
-        await p.close(epfd);
-        for (const fd of fds) await p.close(fd);
-      },
-    );
+    const run = await inEvProcess(dev, async (p) => {
+      const epfd = await p.epollCreate1(0);
+      const fds = [await p.open("/dev/ev", O_RDWR), await p.open("/dev/ev", O_RDWR)];
+      for (const fd of fds)
+        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: fd })).toBe(0);
+      const ep = p.files.peek(epfd)!.privateData as EventPoll;
+      let lockTaken = 0;
+      const lock = ep.lock.lock.bind(ep.lock);
+      ep.lock.lock = (...args: Parameters<typeof lock>) => {
+        lockTaken++;
+        return lock(...args);
+      };
+      const out: EpollEvent[] = [];
+      expect(await p.epollWait(epfd, out, 8, 0)).toBe(2);
+      // Both items stay ready (level-triggered): ep_start_scan() and ep_done_scan() only.
+      expect(lockTaken).toBe(2);
+      expect(await p.epollWait(epfd, [], 8, 0)).toBe(2);
+      await p.close(epfd);
+      for (const fd of fds) await p.close(fd);
+    });
     clean(run);
   });
 
@@ -346,26 +329,21 @@ describe("epoll_create1 / epoll_ctl / epoll_wait", () => {
     const dev = evDevice();
     // For every drop of ep->refcount: was ep->mtx held, and what did the count go to.
     const drops: { mtxHeld: boolean; to: number }[] = [];
-    const run = await inProcess(
-      (k) => {
-        k.registerChrdev("/dev/ev", dev.fops);
-      },
-      async (p) => {
-        const epfd = await p.epollCreate1(0);
-        const fd = await p.open("/dev/ev", O_RDWR);
-        expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
-        const ep = p.files.peek(epfd)!.privateData as EventPoll;
-        const decAndTest = ep.refcount.decAndTest.bind(ep.refcount);
-        ep.refcount.decAndTest = () => {
-          const mtxHeld = lockIsHeld(ep.mtx);
-          const zero = decAndTest();
-          drops.push({ mtxHeld, to: zero ? 0 : ep.refcount.read() });
-          return zero;
-        };
-        await p.close(epfd);
-        await p.close(fd);
-      },
-    );
+    const run = await inEvProcess(dev, async (p) => {
+      const epfd = await p.epollCreate1(0);
+      const fd = await p.open("/dev/ev", O_RDWR);
+      expect(await p.epollCtl(epfd, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+      const ep = p.files.peek(epfd)!.privateData as EventPoll;
+      const decAndTest = ep.refcount.decAndTest.bind(ep.refcount);
+      ep.refcount.decAndTest = () => {
+        const mtxHeld = lockIsHeld(ep.mtx);
+        const zero = decAndTest();
+        drops.push({ mtxHeld, to: zero ? 0 : ep.refcount.read() });
+        return zero;
+      };
+      await p.close(epfd);
+      await p.close(fd);
+    });
     clean(run);
     // ep_remove_safe() drops the epitem's reference under ep->mtx (WARN_ON_ONCE if it were the
     // last); ep_clear_and_put() drops the file's, the last, after mutex_unlock().
