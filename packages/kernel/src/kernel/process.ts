@@ -30,7 +30,10 @@ import { UnixSocket, unixReleaseSock } from "../net/scm.js";
 import {
   type SyscallProcess,
   sysClose,
+  sysCloseRange,
   sysDup,
+  sysDup2,
+  sysDup3,
   sysExit,
   sysIoctl,
   sysLseek,
@@ -258,6 +261,25 @@ export class Process implements SyscallProcess {
   /** dup(2): the lowest free fd, for the same file; -EBADF, -EMFILE. */
   dup(fd: number): Promise<number> {
     return sysDup(this, fd);
+  }
+
+  /** dup2(2): newfd, now for oldfd's file (what newfd held is closed); -EBADF, -EBUSY, -ENOMEM. */
+  dup2(oldfd: number, newfd: number): Promise<number> {
+    return sysDup2(this, oldfd, newfd);
+  }
+
+  /** dup3(2): dup2() with O_CLOEXEC in `flags`; -EINVAL (bad flags, oldfd == newfd), -EBADF, -EBUSY, -ENOMEM. */
+  dup3(oldfd: number, newfd: number, flags: number): Promise<number> {
+    return sysDup3(this, oldfd, newfd, flags);
+  }
+
+  /**
+   * close_range(2): closes (or, with CLOSE_RANGE_CLOEXEC, marks close-on-exec) the fds
+   * [fd, maxFd]; CLOSE_RANGE_UNSHARE gives the calling thread its own copy of a shared table
+   * first (`files` stays the table the process started with). 0, -EINVAL, -ENOMEM.
+   */
+  closeRange(fd: number, maxFd: number, flags = 0): Promise<number> {
+    return sysCloseRange(this, fd, maxFd, flags);
   }
 
   /** ioctl(2): the driver's result; `arg` is updated with the driver's output on success. */

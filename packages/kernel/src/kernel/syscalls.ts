@@ -26,10 +26,14 @@ import { pointNow, RESOLVED } from "@primetime/atomics";
 import { currentTask, KernelBug, point, report, warnOn } from "@primetime/sim";
 import {
   closeFd,
+  currentFiles,
+  doSysCloseRange,
+  doSysDup2,
   type FilesStruct,
   fdInstall,
   fget,
   getUnusedFdFlags,
+  ksysDup3,
   NR_OPEN,
   putUnusedFd,
 } from "../fs/fdtable.js";
@@ -360,6 +364,75 @@ async function sysDupBody(_p: SyscallProcess, fd: unknown): Promise<number> {
 }
 
 /**
+ * Models dup2(2) (SYSCALL_DEFINE2(dup2), fs/file.c): see doSysDup2(). newfd, -EBADF, -EBUSY,
+ * -ENOMEM. A value the C ABI could not carry is a bad fd (-EBADF).
+ * Locking: none held on entry; takes file_lock (ksys_dup3()).
+ * References: the new fd takes one on the file; the replaced file's is dropped.
+ */
+export function sysDup2(p: SyscallProcess, oldfd: unknown, newfd: unknown): Promise<number> {
+  return syscall(p, "dup2", sysDup2Body, oldfd, newfd) as Promise<number>;
+}
+
+/** sysDup2()'s body (no async frame). */
+function sysDup2Body(_p: SyscallProcess, oldfd: unknown, newfd: unknown): Promise<number> {
+  if (typeof oldfd !== "number" || typeof newfd !== "number") return Promise.resolve(-EBADF);
+  return doSysDup2(oldfd, newfd);
+}
+
+/**
+ * Models dup3(2) (SYSCALL_DEFINE3(dup3) -> ksys_dup3(), fs/file.c): see ksysDup3(). newfd,
+ * -EINVAL, -EBADF, -EBUSY, -ENOMEM.
+ * Locking: none held on entry; takes file_lock.
+ * References: the new fd takes one on the file; the replaced file's is dropped.
+ */
+export function sysDup3(
+  p: SyscallProcess,
+  oldfd: unknown,
+  newfd: unknown,
+  flags: unknown,
+): Promise<number> {
+  return syscall(p, "dup3", sysDup3Body, oldfd, newfd, flags) as Promise<number>;
+}
+
+/** sysDup3()'s body (no async frame). */
+function sysDup3Body(
+  _p: SyscallProcess,
+  oldfd: unknown,
+  newfd: unknown,
+  flags: unknown,
+): Promise<number> {
+  if (!isIntArg(flags)) return RESOLVED_EINVAL;
+  if (typeof oldfd !== "number" || typeof newfd !== "number") return Promise.resolve(-EBADF);
+  return ksysDup3(oldfd, newfd, flags);
+}
+
+/**
+ * Models close_range(2) (SYSCALL_DEFINE3(close_range), fs/file.c): see doSysCloseRange(). 0,
+ * -EINVAL, -ENOMEM. A value the C ABI could not carry is -EINVAL.
+ * Locking: none held on entry; takes file_lock.
+ * References: drops each closed fd's reference.
+ */
+export function sysCloseRange(
+  p: SyscallProcess,
+  fd: unknown,
+  maxFd: unknown,
+  flags: unknown,
+): Promise<number> {
+  return syscall(p, "close_range", sysCloseRangeBody, fd, maxFd, flags) as Promise<number>;
+}
+
+/** sysCloseRange()'s body (no async frame). */
+function sysCloseRangeBody(
+  _p: SyscallProcess,
+  fd: unknown,
+  maxFd: unknown,
+  flags: unknown,
+): Promise<number> {
+  if (!isIntArg(fd) || !isIntArg(maxFd) || !isIntArg(flags)) return RESOLVED_EINVAL;
+  return doSysCloseRange(fd, maxFd, flags);
+}
+
+/**
  * Models vfs_ioctl(): the driver's ->unlocked_ioctl, -ENOTTY without one or for
  * -ENOIOCTLCMD.
  * Locking: none held; the driver's ioctl may sleep.
@@ -379,7 +452,9 @@ function vfsIoctlRet(error: number): number {
 /** Models do_vfs_ioctl()'s generic commands: FIOCLEX and FIONCLEX; -ENOIOCTLCMD otherwise. */
 async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<number> {
   if (cmd !== FIOCLEX && cmd !== FIONCLEX) return -ENOIOCTLCMD;
-  const files = p.files;
+  // set_close_on_exec(): current->files, the thread's table (its own after close_range()'s
+  // CLOSE_RANGE_UNSHARE), not the table the process started with.
+  const files = currentFiles() ?? p.files;
   await files.fileLock.lock();
   if (fd < files.fdt.maxFds) files.fdt.closeOnExec[fd] = cmd === FIOCLEX;
   await files.fileLock.unlock();
