@@ -26,7 +26,7 @@ import { exitFiles, FilesStruct, setTaskFiles } from "../fs/fdtable.js";
 import { type PollFd, sysPoll } from "../fs/poll.js";
 import type { Kernel } from "../init/kernel.js";
 import { exitMm, MmStruct, setTaskMm } from "../mm/mm.js";
-import { UnixSocket, unixReleaseSock } from "../net/scm.js";
+import { type ScmRecvResult, UnixSocket, unixReleaseSock } from "../net/scm.js";
 import {
   type SyscallProcess,
   sysClose,
@@ -42,6 +42,7 @@ import {
   sysOpen,
   sysReadMemory,
   sysRecvFd,
+  sysRecvmsg,
   sysSendFd,
   sysSetrlimit,
   sysWriteMemory,
@@ -346,9 +347,25 @@ export class Process implements SyscallProcess {
     return sysSendFd(this, to, fd);
   }
 
-  /** recvmsg(2) of an SCM_RIGHTS message: a new fd, or -EAGAIN (nonblock), -EMFILE. */
+  /**
+   * recvmsg(2) of an SCM_RIGHTS message with room for one fd: the new fd, or -EAGAIN
+   * (nonblock); -EMFILE is the helper's report of a message truncated to no fd (MSG_CTRUNC).
+   */
   recvFd(opts?: { nonblock?: boolean; cloexec?: boolean }): Promise<number> {
     return sysRecvFd(this, opts);
+  }
+
+  /**
+   * recvmsg(2) of an SCM_RIGHTS message with room for `maxFds` fds (SCM_MAX_FD by default):
+   * `{fds, msgFlags}`, MSG_CTRUNC set when files were dropped (no room, no free fd); -EAGAIN
+   * (nonblock), -EFAULT, -EINVAL.
+   */
+  recvmsg(opts?: {
+    nonblock?: boolean;
+    cloexec?: boolean;
+    maxFds?: number;
+  }): Promise<ScmRecvResult | number> {
+    return sysRecvmsg(this, opts);
   }
 
   /** setrlimit(RLIMIT_NOFILE, limit): 0, -EINVAL, -EPERM. */

@@ -64,6 +64,7 @@ import {
   EEXIST,
   EFAULT,
   EINVAL,
+  EMFILE,
   ENOENT,
   ENOMEM,
   ENOTTY,
@@ -76,7 +77,7 @@ import type { Kernel } from "../init/kernel.js";
 import { lockdepCheckReturnToUser } from "../locking/lockdep.js";
 import { accessVm, type MmStruct, vmMmapPgoff, vmMunmap } from "../mm/mm.js";
 import { MAP_ANONYMOUS, offsetInPage, PAGE_SIZE } from "../mm/vma.js";
-import { scmRecvFds, scmSendFds, UnixSocket } from "../net/scm.js";
+import { SCM_MAX_FD, type ScmRecvResult, scmRecvFds, scmSendFds, UnixSocket } from "../net/scm.js";
 import { taskWorkRun } from "./task-work.js";
 
 /** Models RLIMIT_NOFILE. */
@@ -693,10 +694,61 @@ function peerSocket(to: unknown): UnixSocket | null {
   }
 }
 
+/** recvmsg()'s options: MSG_DONTWAIT, MSG_CMSG_CLOEXEC, and the room for fds in msg_control. */
+interface RecvmsgArgs {
+  nonblock: boolean;
+  cloexec: boolean;
+  maxFds: number;
+}
+
 /**
- * Receives one file sent with SCM_RIGHTS: a new fd (the lowest free one) for the same file.
- * Sleeps until a message arrives unless `nonblock` (-EAGAIN). -EMFILE when no fd is free (the
- * file is dropped, as with MSG_CTRUNC). `cloexec` sets close-on-exec on the new fd.
+ * Models copy_msghdr_from_user() for recvmsg(): the options are read once; null, a non-object or
+ * a field that cannot be read is -EFAULT; `maxFds` (the control buffer's room, read only when
+ * `withRoom`) must be an integer from 0 (-EINVAL otherwise), SCM_MAX_FD when absent.
+ */
+function recvmsgArgs(opts: unknown, withRoom: boolean): RecvmsgArgs | number {
+  try {
+    if (opts === null || typeof opts !== "object") return -EFAULT;
+    const o = opts as { nonblock?: unknown; cloexec?: unknown; maxFds?: unknown };
+    const maxFds = !withRoom ? 1 : o.maxFds === undefined ? SCM_MAX_FD : o.maxFds;
+    if (!isIntArg(maxFds) || maxFds < 0) return -EINVAL;
+    return { nonblock: Boolean(o.nonblock), cloexec: Boolean(o.cloexec), maxFds };
+  } catch {
+    return -EFAULT;
+  }
+}
+
+/**
+ * Models recvmsg(2) of an SCM_RIGHTS message (unix_stream_recvmsg() -> scm_detach_fds(), v6.18):
+ * `{fds, msgFlags}`: new fds (the lowest free ones) for the message's files, at most `maxFds`
+ * (room in the control buffer, SCM_MAX_FD by default); files that got no fd (no room, no free fd
+ * below RLIMIT_NOFILE, a table that cannot grow) are dropped and MSG_CTRUNC is set in msgFlags:
+ * the call still succeeds. Sleeps until a message arrives unless `nonblock` (-EAGAIN); `cloexec`
+ * (MSG_CMSG_CLOEXEC) sets close-on-exec on the new fds. -EFAULT, -EINVAL for bad options.
+ */
+export function sysRecvmsg(p: SyscallProcess, opts: unknown = {}): Promise<ScmRecvResult | number> {
+  return syscall(p, "recvmsg", sysRecvmsgBody, opts);
+}
+
+/** sysRecvmsg()'s body. */
+function sysRecvmsgBody(p: SyscallProcess, opts: unknown): Promise<ScmRecvResult | number> {
+  const args = recvmsgArgs(opts, true);
+  if (typeof args === "number") return Promise.resolve(args);
+  return scmRecvFds(p.socket, {
+    nonblock: args.nonblock,
+    oFlags: args.cloexec ? O_CLOEXEC : 0,
+    receiver: p,
+    maxFds: args.maxFds,
+  });
+}
+
+/**
+ * Receives one file sent with SCM_RIGHTS: recvmsg() with room for one fd, returning the new fd
+ * (the lowest free one) for the same file. Sleeps until a message arrives unless `nonblock`
+ * (-EAGAIN). A userspace helper's report: when recvmsg() delivered no fd (MSG_CTRUNC: no free
+ * fd, the file dropped) it returns -EMFILE, which recvmsg() itself does not (it succeeds);
+ * further files of a message carrying more are dropped by the kernel (MSG_CTRUNC).
+ * `cloexec` sets close-on-exec on the new fd.
  */
 export async function sysRecvFd(p: SyscallProcess, opts: unknown = {}): Promise<number> {
   return syscall(p, "recvmsg", sysRecvFdBody, opts) as Promise<number>;
@@ -704,28 +756,16 @@ export async function sysRecvFd(p: SyscallProcess, opts: unknown = {}): Promise<
 
 /** sysRecvFd()'s body. */
 async function sysRecvFdBody(p: SyscallProcess, opts: unknown): Promise<number> {
-  // copy_msghdr_from_user(): the options are read once; null, a non-object or a field that
-  // cannot be read is -EFAULT.
-  let nonblock: boolean;
-  let cloexec: boolean;
-  try {
-    if (opts === null || typeof opts !== "object") return -EFAULT;
-    const o = opts as { nonblock?: unknown; cloexec?: unknown };
-    nonblock = Boolean(o.nonblock);
-    cloexec = Boolean(o.cloexec);
-  } catch {
-    return -EFAULT;
-  }
+  const args = recvmsgArgs(opts, false);
+  if (typeof args === "number") return args;
   const r = await scmRecvFds(p.socket, {
-    nonblock,
-    oFlags: cloexec ? O_CLOEXEC : 0,
+    nonblock: args.nonblock,
+    oFlags: args.cloexec ? O_CLOEXEC : 0,
     receiver: p,
+    maxFds: args.maxFds,
   });
   if (typeof r === "number") return r;
-  // One fd per sendFd() message; a message sent another way could carry more: keep the first
-  // and close the rest, as a caller with room for one fd would.
-  for (const extra of r.slice(1)) await closeFd(extra);
-  return r[0]!;
+  return r.fds.length > 0 ? r.fds[0]! : -EMFILE;
 }
 
 /**
