@@ -593,8 +593,9 @@ export function sysMmap(
 }
 
 /**
- * Models munmap(2): vm_munmap(). 0 (also when nothing was mapped) or -EINVAL.
- * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
+ * Models munmap(2): __vm_munmap(addr, len, true). 0 (also when nothing was mapped) or -EINVAL.
+ * Locking: takes mmap_lock for writing, downgraded to reading before the vmas are closed.
+ * References: each removed vma drops its file's.
  */
 export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
   return syscall(p, "munmap", sysMunmapBody, addr, length) as Promise<number>;
@@ -607,7 +608,7 @@ export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Pr
 function sysMunmapBody(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
   return !isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0
     ? RESOLVED_EINVAL
-    : vmMunmap(p.mm, addr, length);
+    : vmMunmap(p.mm, addr, length, true);
 }
 
 /**
