@@ -94,10 +94,34 @@ import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js
  * References: the VMA's; a GEM one held across the wait without mmap_lock (the VMA may be
  * unmapped and the last handle closed meanwhile).
  */
-export async function ttmBoVmReserve(
+export function ttmBoVmReserve(bo: TtmBufferObject, vma: Vma, flags: number): Promise<number> {
+  return vmReserve(bo, vma, flags, GEM_REFS);
+}
+
+/**
+ * The references a fault holds on its BO while it waits without mmap_lock: GEM ones since v6.14
+ * (39b1acfddfd5 "drm/ttm: use GEM references for VM mappings"), TTM ones (ttm_bo_get() /
+ * ttm_bo_put()) before, as the historic ttm_bo_mmap()'s vm ops use.
+ */
+interface VmRefs {
+  get(bo: TtmBufferObject): Promise<void>;
+  put(bo: TtmBufferObject): Promise<void>;
+}
+
+const GEM_REFS: VmRefs = { get: drmGemObjectGet, put: drmGemObjectPut };
+const TTM_REFS: VmRefs = { get: ttmBoGet, put: ttmBoPut };
+
+/**
+ * ttmBoVmReserve() with the era's references (`refs`).
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: takes and drops one of `refs` across the wait.
+ */
+async function vmReserve(
   bo: TtmBufferObject,
   vma: Vma,
   flags: number,
+  refs: VmRefs,
 ): Promise<number> {
   mmapAssertLocked(vma.vmMm);
   // Work around locking order reversal in fault / nopfn between mmap_lock and bo_reserve:
@@ -108,10 +132,10 @@ export async function ttmBoVmReserve(
     // mmap_lock before waiting.
     if (faultFlagAllowRetryFirst(flags)) {
       if (!(flags & FAULT_FLAG_RETRY_NOWAIT)) {
-        await drmGemObjectGet(bo);
+        await refs.get(bo);
         await mmapReadUnlock(vma.vmMm);
         if (!(await dmaResvLockInterruptible(bo.resv, null))) await dmaResvUnlock(bo.resv);
-        await drmGemObjectPut(bo);
+        await refs.put(bo);
       }
       return VM_FAULT_RETRY;
     }
@@ -139,7 +163,12 @@ export async function ttmBoVmReserve(
  * FAULT_FLAG_RETRY_NOWAIT.
  * References: the VMA's; a GEM one across the wait without mmap_lock.
  */
-async function ttmBoVmFaultIdle(bo: TtmBufferObject, vma: Vma, flags: number): Promise<number> {
+async function ttmBoVmFaultIdle(
+  bo: TtmBufferObject,
+  vma: Vma,
+  flags: number,
+  refs: VmRefs,
+): Promise<number> {
   dmaResvAssertHeld(bo.resv);
   // Quick non-stalling check for idle.
   if (await dmaResvTestSignaled(bo.resv, DmaResvUsage.KERNEL)) return 0;
@@ -147,11 +176,11 @@ async function ttmBoVmFaultIdle(bo: TtmBufferObject, vma: Vma, flags: number): P
   // retry and this is the first attempt.
   if (faultFlagAllowRetryFirst(flags)) {
     if (flags & FAULT_FLAG_RETRY_NOWAIT) return VM_FAULT_RETRY;
-    await drmGemObjectGet(bo);
+    await refs.get(bo);
     await mmapReadUnlock(vma.vmMm);
     await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
     await dmaResvUnlock(bo.resv);
-    await drmGemObjectPut(bo);
+    await refs.put(bo);
     return VM_FAULT_RETRY;
   }
   // Ordinary wait.
@@ -179,16 +208,33 @@ export const TTM_BO_VM_NUM_PREFAULT = 16;
  * FAULT_FLAG_RETRY_NOWAIT.
  * References: the VMA's.
  */
-export async function ttmBoVmFaultReserved(
+export function ttmBoVmFaultReserved(
   vma: Vma,
   bo: TtmBufferObject,
   pgoff: number,
   flags = 0,
   numPrefault = TTM_BO_VM_NUM_PREFAULT,
 ): Promise<Uint8Array | number> {
+  return vmFaultReserved(vma, bo, pgoff, flags, numPrefault, GEM_REFS);
+}
+
+/**
+ * ttmBoVmFaultReserved() with the era's references (`refs`).
+ * Locking: the reservation and mmap_lock (read) held; both released on VM_FAULT_RETRY without
+ * FAULT_FLAG_RETRY_NOWAIT.
+ * References: the VMA's; one of `refs` across a wait without mmap_lock.
+ */
+async function vmFaultReserved(
+  vma: Vma,
+  bo: TtmBufferObject,
+  pgoff: number,
+  flags: number,
+  numPrefault: number,
+  refs: VmRefs,
+): Promise<Uint8Array | number> {
   dmaResvAssertHeld(bo.resv);
   // Wait for buffer data in transit, due to a pipelined move.
-  const ret = await ttmBoVmFaultIdle(bo, vma, flags);
+  const ret = await ttmBoVmFaultIdle(bo, vma, flags, refs);
   if (ret) return ret;
   // A BO without backing store (gutted): the kernel would dereference NULL here.
   const mem = bo.resource;
@@ -227,17 +273,28 @@ export async function ttmBoVmFaultReserved(
  * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
  * References: the VMA's.
  */
-export async function ttmBoVmFault(
+export function ttmBoVmFault(vma: Vma, pgoff: number, flags: number): Promise<Uint8Array | number> {
+  return vmFault(vma, pgoff, flags, GEM_REFS);
+}
+
+/**
+ * ttmBoVmFault() with the era's references (`refs`).
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: the VMA's; one of `refs` across a wait without mmap_lock.
+ */
+async function vmFault(
   vma: Vma,
   pgoff: number,
   flags: number,
+  refs: VmRefs,
 ): Promise<Uint8Array | number> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   if (!bo.checkAccess("ttm_bo_vm_fault")) return VM_FAULT_SIGBUS;
-  const ret = await ttmBoVmReserve(bo, vma, flags);
+  const ret = await vmReserve(bo, vma, flags, refs);
   if (ret) return ret;
-  const r = await ttmBoVmFaultReserved(vma, bo, pgoff, flags);
+  const r = await vmFaultReserved(vma, bo, pgoff, flags, TTM_BO_VM_NUM_PREFAULT, refs);
   if (r === VM_FAULT_RETRY && !(flags & FAULT_FLAG_RETRY_NOWAIT)) return r;
   await dmaResvUnlock(bo.resv);
   return r;
@@ -303,11 +360,26 @@ async function ttmBoVmCloseHistoric(vma: Vma): Promise<void> {
   vma.vmPrivateData = null;
 }
 
-/** The ttm_bo_vm_ops of the historic ttm_bo_mmap(): VMAs hold TTM references. */
+/**
+ * ttm_bo_vm_fault() of the historic ttm_bo_mmap(): a fault waiting without mmap_lock holds a
+ * TTM reference (ttm_bo_get(), as before v6.14's 39b1acfddfd5).
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: the VMA's; a TTM one across a wait without mmap_lock.
+ */
+function ttmBoVmFaultHistoric(
+  vma: Vma,
+  pgoff: number,
+  flags: number,
+): Promise<Uint8Array | number> {
+  return vmFault(vma, pgoff, flags, TTM_REFS);
+}
+
+/** The ttm_bo_vm_ops of the historic ttm_bo_mmap(): VMAs (and waiting faults) hold TTM references. */
 const ttmBoVmOpsHistoric: VmOperations = {
   open: ttmBoVmOpenHistoric,
   close: ttmBoVmCloseHistoric,
-  fault: ttmBoVmFault,
+  fault: ttmBoVmFaultHistoric,
 };
 
 /**
