@@ -21,6 +21,7 @@ import {
   ENOMEM,
   ENOSPC,
   Kernel,
+  MAP_PRIVATE,
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
@@ -289,7 +290,7 @@ describe("vgem", () => {
 });
 
 describe("vgem memory", () => {
-  it("a 65535x16384x32bpp dumb buffer is cheap: pages on first touch, ENOMEM past RAM, freed at close", async () => {
+  it("a 65535x16384x32bpp dumb buffer is cheap until mapped: drm_gem_shmem_mmap() gets every page, -ENOMEM past RAM", async () => {
     const r = await runVgem(async (p, m) => {
       const fdA = await openNode(p, m.a.card);
       const fdB = await openNode(p, m.b.card);
@@ -298,27 +299,65 @@ describe("vgem memory", () => {
       expect(arg.pitch).toBe(65535 * 4);
       expect(arg.size).toBe(65535 * 4 * 16384);
       expect(ramPagesUsed()).toBe(0);
-      const addr = await mapDumb(p, fdA, arg.handle, arg.size);
-      await p.writeMemory(addr + arg.size - 3, new Uint8Array([1, 2, 3]));
-      expect([...(await load(p, addr + arg.size - 4, 4))]).toEqual([0, 1, 2, 3]);
-      expect(ramPagesUsed()).toBe(1);
-      // Importing it elsewhere pins every page (drm_gem_get_pages()): more than RAM holds.
+      // Mapping it gets the whole pages array (drm_gem_get_pages()): more than RAM holds.
+      const map = { handle: arg.handle, pad: 0, offset: 0 };
+      expectRet(await p.ioctl(fdA, DRM_IOCTL_MODE_MAP_DUMB, map), 0, "MODE_MAP_DUMB");
+      const addr = await p.mmap(0, arg.size, PROT_READ | PROT_WRITE, MAP_SHARED, fdA, map.offset);
+      expect(addr).toBe(-ENOMEM);
+      // So do its dma-buf's mmap (drm_gem_prime_mmap() -> the object's mmap) and an import
+      // elsewhere (the attachment's pin).
       const exp: DrmPrimeHandle = { handle: arg.handle, flags: DRM_RDWR, fd: -1 };
       expectRet(await p.ioctl(fdA, DRM_IOCTL_PRIME_HANDLE_TO_FD, exp), 0, "export");
-      // The dma-buf (4 GiB: more than a 32-bit page count) maps the same pages.
-      const dmaAddr = await p.mmap(0, arg.size, PROT_READ | PROT_WRITE, MAP_SHARED, exp.fd, 0);
-      expect(dmaAddr).toBeGreaterThan(0);
-      expect([...(await load(p, dmaAddr + arg.size - 4, 4))]).toEqual([0, 1, 2, 3]);
-      expect(await p.munmap(dmaAddr, arg.size)).toBe(0);
+      expect(await p.mmap(0, arg.size, PROT_READ | PROT_WRITE, MAP_SHARED, exp.fd, 0)).toBe(
+        -ENOMEM,
+      );
       const imp: DrmPrimeHandle = { handle: 0, flags: 0, fd: exp.fd };
       expectRet(await p.ioctl(fdB, DRM_IOCTL_PRIME_FD_TO_HANDLE, imp), -ENOMEM, "import");
-      expect(ramPagesUsed()).toBe(1);
-      await p.munmap(addr, arg.size);
+      expect(ramPagesUsed()).toBe(0);
       await p.close(exp.fd);
       await p.close(fdA);
       await p.close(fdB);
     });
     expectClean(r);
+  });
+
+  it("mmap is drm_gem_shmem_mmap(): MAP_PRIVATE of a writable fd is -EINVAL (is_cow_mapping()), a mapping is a pages user, faults take the reservation lock", async () => {
+    const uses: number[] = [];
+    let name = "";
+    const r = await runVgem(async (p, m) => {
+      const fdA = await openNode(p, m.a.card);
+      const bo = await createDumb(p, fdA, 8192);
+      const file = p.files.fdt.fd[fdA]!.privateData as DrmFile;
+      const obj = (await drmGemObjectLookup(file, bo.handle)) as VgemObject;
+      name = obj.name;
+      const map = { handle: bo.handle, pad: 0, offset: 0 };
+      expectRet(await p.ioctl(fdA, DRM_IOCTL_MODE_MAP_DUMB, map), 0, "MODE_MAP_DUMB");
+      const priv = await p.mmap(0, 8192, PROT_READ, MAP_PRIVATE, fdA, map.offset);
+      expect(priv).toBe(-EINVAL);
+      uses.push(obj.pagesUseCount.read());
+      const addr = await p.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fdA, map.offset);
+      expect(addr).toBeGreaterThan(0);
+      uses.push(obj.pagesUseCount.read());
+      await p.writeMemory(addr + 4096, new Uint8Array([7]));
+      expect([...(await load(p, addr + 4096, 1))]).toEqual([7]);
+      // Unmapping the first page splits the VMA: the second part is a pages user of its own
+      // (drm_gem_shmem_vm_open()) until it goes too.
+      expect(await p.munmap(addr, 4096)).toBe(0);
+      uses.push(obj.pagesUseCount.read());
+      expect(await p.munmap(addr + 4096, 4096)).toBe(0);
+      uses.push(obj.pagesUseCount.read());
+      await drmGemObjectPut(obj);
+      await p.close(fdA);
+    });
+    expectClean(r);
+    expect(uses).toEqual([0, 1, 1, 0]);
+    // The write's fault of its page takes the reservation lock (drm_gem_shmem_fault()).
+    const labels: string[] = [];
+    for (let i = 1; i <= r.trace.length; i++) labels.push(r.trace.at(i).label);
+    const write = labels.indexOf("sys_user_write");
+    const next = labels.findIndex((l, i) => i > write && l.startsWith("sys_"));
+    expect(write).toBeGreaterThan(0);
+    expect(labels.slice(write, next)).toContain(`ww_mutex_lock(${name}.resv)`);
   });
 });
 

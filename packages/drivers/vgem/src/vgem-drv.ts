@@ -27,6 +27,7 @@
 import { RefcountT } from "@primetime/atomics";
 import {
   type DmaBufAttachment,
+  dmaBufMmap,
   dmaResvAssertHeld,
   dmaResvLock,
   dmaResvUnlock,
@@ -55,13 +56,15 @@ import {
   drmGemObjectPut,
   drmGemObjectRelease,
   drmGemPagesSgTable,
-  drmGemPageVmOps,
   drmGemPrivateObjectInit,
+  drmGemVmClose,
+  drmGemVmOpen,
   drmIoctlDef,
   drmPrimeGemDestroy,
   GemObject,
 } from "@primetime/gem";
 import {
+  EINVAL,
   type Errno,
   errPtr,
   isErr,
@@ -69,8 +72,17 @@ import {
   kfree,
   kmalloc,
   lockdepAssertHeld,
+  mmapAssertLocked,
   PAGE_SIZE,
   pageAlign,
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
+  VM_FAULT_SIGBUS,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_SHARED,
+  type Vma,
+  type VmOperations,
 } from "@primetime/kernel";
 import { opLabel, point, warnOn } from "@primetime/sim";
 import {
@@ -154,13 +166,16 @@ async function vgemGemFree(obj: GemObject): Promise<void> {
 }
 
 /**
- * Models drm_gem_shmem_get_pages_locked(): one more user of the pages array (the first gets it:
- * drm_gem_get_pages(); the model's pages are always there). 0.
+ * Models drm_gem_shmem_get_pages_locked(): one more user of the pages array; the first gets it
+ * with drm_gem_get_pages(), every page of the shmem file (-ENOMEM, and no user, when they do
+ * not fit in RAM). 0 or -ENOMEM.
  * Locking: the object's reservation lock held (asserted).
  */
 function drmGemShmemGetPagesLocked(obj: VgemObject): number {
   dmaResvAssertHeld(obj.resv);
   if (obj.pagesUseCount.incNotZero()) return 0;
+  const ret = obj.shmem ? obj.shmem.getPages() : 0;
+  if (ret) return ret;
   obj.pagesUseCount.set(1);
   return 0;
 }
@@ -203,19 +218,135 @@ async function vgemGemUnpin(obj: GemObject): Promise<void> {
 }
 
 /**
- * Models drm_gem_shmem_funcs as vgem uses them: free; get_sg_table for foreign importers
- * (drm_gem_shmem_get_sg_table(): the object's pages); mmap through vm_ops whose fault handler
- * maps `pages` (drm_gem_shmem_vm_ops), with drm_gem_vm_open/close keeping the mapping's object
- * reference; pin and unpin (drm_gem_shmem_object_pin()/_unpin(): a dma-buf attachment pins the
- * pages, under the reservation lock drm_gem_pin() takes). Not modeled: .mmap
- * (drm_gem_shmem_object_mmap(), see the README), vmap.
+ * Models is_cow_mapping() (include/linux/mm.h): a private mapping that may become writable,
+ * `(flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE` (MAP_PRIVATE of a file opened for
+ * writing).
+ */
+function isCowMapping(flags: number): boolean {
+  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+}
+
+/**
+ * Models drm_gem_shmem_object_mmap() -> drm_gem_shmem_mmap(): an import is mapped by its
+ * exporter (vm_private_data and vm_ops reset, dma_buf_mmap() at offset 0; on success the
+ * reference drm_gem_mmap_obj() took is dropped, the VMA holds the dma-buf's file instead); an
+ * object of its own refuses a copy-on-write mapping (-EINVAL), gets its pages under its
+ * reservation lock (a pages user for the VMA, dropped by drm_gem_shmem_vm_close(); -ENOMEM past
+ * RAM) and sets VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP (the write-combining page protection is
+ * not modeled). 0 or a negative errno.
+ * Locking: mmap_lock held (asserted); takes the object's reservation lock.
+ * References: an import's success drops the object reference drm_gem_mmap_obj() took.
+ */
+async function vgemGemMmap(obj: GemObject, vma: Vma): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
+  const vobj = obj as VgemObject;
+  if (obj.importAttach) {
+    // Reset both, so the VMA does not keep our vm_ops if the exporter's mmap sets none.
+    vma.vmPrivateData = null;
+    vma.vmOps = null;
+    const ret = await dmaBufMmap(obj.dmaBuf, vma, 0);
+    // Drop the reference drm_gem_mmap_obj() acquired.
+    if (!ret) await drmGemObjectPut(obj);
+    return ret;
+  }
+  if (isCowMapping(vma.vmFlags)) return -EINVAL;
+  await dmaResvLock(obj.resv);
+  const ret = drmGemShmemGetPagesLocked(vobj);
+  await dmaResvUnlock(obj.resv);
+  if (ret) return ret;
+  vma.vmFlags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+  return 0;
+}
+
+/**
+ * Models drm_gem_shmem_fault(): the page at the fault's offset within the VMA
+ * (`vmf->pgoff - vma->vm_pgoff`), under the object's reservation lock; VM_FAULT_SIGBUS past
+ * the object's end or without a pages array (drm_WARN_ON_ONCE). The huge-page path
+ * (drm_gem_shmem_try_map_pmd()) and madvise (vgem never purges) are not modeled. Unlike
+ * ttm_bo_vm_fault() it ignores vmf->flags: it never drops mmap_lock nor returns VM_FAULT_RETRY,
+ * it sleeps on the reservation lock with mmap_lock held (v6.18).
+ * Locking: mmap_lock held for reading (asserted); takes the reservation lock.
+ */
+async function drmGemShmemFault(
+  vma: Vma,
+  pgoff: number,
+  _flags: number,
+): Promise<Uint8Array | number> {
+  mmapAssertLocked(vma.vmMm);
+  const obj = vma.vmPrivateData as VgemObject;
+  if (!obj.checkAccess("drm_gem_shmem_fault")) return VM_FAULT_SIGBUS;
+  const numPages = obj.size / PAGE_SIZE;
+  // Offset to faulty address in the VMA.
+  const pageOffset = pgoff - vma.vmPgoff;
+  await dmaResvLock(obj.resv);
+  let ret: Uint8Array | number;
+  if (
+    pageOffset >= numPages ||
+    warnOn(obj.pagesUseCount.read() === 0, `${obj.name}: drm_WARN_ON_ONCE(!shmem->pages)`)
+  )
+    ret = VM_FAULT_SIGBUS;
+  else ret = obj.pages?.[pageOffset] ?? VM_FAULT_SIGBUS;
+  await dmaResvUnlock(obj.resv);
+  return ret;
+}
+
+/**
+ * Models drm_gem_shmem_vm_open(): a split or copied VMA takes another pages user under the
+ * reservation lock (drm_WARN_ON_ONCE if there was none), then drm_gem_vm_open()'s object
+ * reference. WARNs for an import (its VMAs are the exporter's).
+ * Locking: mmap_lock held (asserted); takes the reservation lock.
+ * References: takes an object reference.
+ */
+async function drmGemShmemVmOpen(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
+  const obj = vma.vmPrivateData as VgemObject;
+  warnOn(obj.importAttach !== null, `${obj.name}: drm_WARN_ON(drm_gem_is_imported())`);
+  await dmaResvLock(obj.resv);
+  warnOn(
+    !obj.pagesUseCount.incNotZero(),
+    `${obj.name}: drm_WARN_ON_ONCE(!refcount_inc_not_zero(&shmem->pages_use_count))`,
+  );
+  await dmaResvUnlock(obj.resv);
+  await drmGemVmOpen(vma);
+}
+
+/**
+ * Models drm_gem_shmem_vm_close(): the VMA's pages user put under the reservation lock, then
+ * drm_gem_vm_close()'s object reference.
+ * Locking: mmap_lock held (asserted); takes the reservation lock.
+ * References: drops an object reference.
+ */
+async function drmGemShmemVmClose(vma: Vma): Promise<void> {
+  mmapAssertLocked(vma.vmMm);
+  const obj = vma.vmPrivateData as VgemObject;
+  await dmaResvLock(obj.resv);
+  drmGemShmemPutPagesLocked(obj);
+  await dmaResvUnlock(obj.resv);
+  await drmGemVmClose(vma);
+}
+
+/** Models drm_gem_shmem_vm_ops. */
+const drmGemShmemVmOps: VmOperations = {
+  fault: drmGemShmemFault,
+  open: drmGemShmemVmOpen,
+  close: drmGemShmemVmClose,
+};
+
+/**
+ * Models drm_gem_shmem_funcs as vgem uses them: free; pin and unpin (drm_gem_shmem_object_pin()/
+ * _unpin(): a dma-buf attachment pins the pages, under the reservation lock drm_gem_pin()
+ * takes); get_sg_table for foreign importers (drm_gem_shmem_get_sg_table(): the object's
+ * pages); mmap (drm_gem_shmem_object_mmap()) with drm_gem_shmem_vm_ops, whose fault handler
+ * maps the pages under the reservation lock and whose open/close keep a pages user and the
+ * mapping's object reference. Not modeled: print_info, vmap/vunmap.
  */
 const vgemGemFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: vgemGemFree,
   pin: vgemGemPin,
   unpin: vgemGemUnpin,
   getSgTable: drmGemPagesSgTable,
-  vmOps: drmGemPageVmOps,
+  mmap: vgemGemMmap,
+  vmOps: drmGemShmemVmOps,
 });
 
 /**
