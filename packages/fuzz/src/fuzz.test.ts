@@ -592,9 +592,11 @@ describe("the syscall log", () => {
     expect(unit.drivers).toEqual(["vgem"]);
     expect(unit.options.plan).toEqual(planFromScenarioName(`fuzz plan=${STRESS_FD_REUSE_PLAN}`));
     // A run as the stress app's unit makes it (apps/stress scenarios/sharing/fuzz.ts): the
-    // fuzzer's default sizes, every process on the plan, the unit's name in the token.
+    // fuzzer's default sizes, every process on the plan, the unit's name in the token. (Seed 1:
+    // since vgem's mmap became drm_gem_shmem_mmap(), seed 7's run has no race GEM_CLOSE; seeds
+    // 1-3 do.)
     const original = await new Simulation({
-      seed: 7,
+      seed: 1,
       strategy: { kind: "pos" },
       toggles: baselineFixes(),
       scenario: "fuzz-fd-reuse@vgem",
@@ -650,16 +652,21 @@ describe("the syscall log", () => {
   // sequence); when vgem's objects got their pin/unpin and locked free, no run of the plan in
   // 480,000 showed it, so the token was ported: the old run's plan as the minimizer's guided
   // strategy takes it (each task's stretches anchored at its own labelled steps, each task's data
-  // choices), run on the new model, gives the same calls in the same order (3 steps more).
+  // choices), run on the new model, gives the same calls in the same order (3 steps more). When
+  // vgem's mmap became drm_gem_shmem_mmap() (a dma-buf's mmap no longer takes the temporary-file
+  // path; mmap and faults take the reservation lock), it was ported again: each anchor moved to
+  // its step's place in the task's new label sequence (aligned with the old one), two rounds; the
+  // new run has the same first 87 calls in the same order (the whole sequence below), 89 steps
+  // fewer.
   const STRAY_CLOSE_TOKEN =
-    "pt1.dVTbjhtFED11qn0Zry_jWU9AIC5J4IVlViEkQVoJKcADiL-wNhPvRl47sjda2Cce-I18QniCD-Ex38EPoOqeGc_Ys0d2d927prq6Onj7yb-jP_758N1f7_8enb58c3v7-evlfPX900dn58v1Ns9ebK5OFvlV5rmT_LfX6831yeWVbXp_kV-dnl_MV4s8u5ivXizzbJXflORtvlk_2N5k299X56ebfJnPt3m2vVys5svs5vL6Yv3mOtvkLz8qTQrVIr_O1ivv_ecEDnR0BVjAUShGKFRVnQPQ0QBhzySqanpVeloZtN69IvUOsA01X4ANo8egiqhQheh0Op0qUheQ9mO-EZBQQMAu2L0bPBMlRATS6_V6nMhzczKhyS2BvpDS7_f3Uu42uW5Vxb0DTND6zS3Z6Kd2OEUFlj0jMAqwXVU9GQpmJaG_qV9guYIYVPA-fh8MnDOJG_j84shvUYnSwT2Cfa5fhEdHR7tYgyOnIFCFdyHiHtgRkdBAZSc597VAVdS-hhgOh8NK-QDWYaBwxFGBoBk1scfv6ufLjWf-tkAByDFkHMBxEct-bHhXURqKWuACIU4gaNS4gdY7ZWHKsAYqONcCltHbQ9RbBPC3fIgnQgjEnsuEk8lkT-27xDdNRJ4BfRBl65D8WL6Sn8S04zGj4oM85_Ovw30G_Cj2mESt3QQQV0fM2CNwvr3i0GdxFMWxqUP7Rt4sGMSxRJGLIglCM_HioCuDFQfUGal3r34plpnY3WM6nU4rM0_VBa5VUI6-nb7FZV9qzLQVh5HlUPQBD4U8NGvgW_GjCCpF8ZPyEkCXJDvDIE6SxKT11CDtKU_1BxtvYQji-Pj4-K65XcEHl6Rk1E5zSXmqJDvQltYYUjrbEuAeAj8D3wnsNkGbJpAZZwVCPYHZPqi2GHV4zmzmvgAfA41yDsBTMJIhGONXYAQ8FxG1F0WbvzYFUzDVNLW_RSr3JlIzKNY2XZrauylIME1TCTTJe4b3Z_-9-h8";
+    "pt1.nVVLbhNBEH31uv0Z2xnbcQQIxC_AhjBWCD8pElIAIRC3sJKJE8mfyHYUyIol4gKsOAYrLsEVOAFblqi6Z8Yef5SIp5G7uqr6dVVXdbuA7zf_1j7_uPb767cvYfvw9Pz8zkmvM3j5bHt3vzccx9HBqL_VjfuRm23FH0-Go8nWcV8Hc7cb99v7R51BN46OOoODXhwN4rNUPI9Hw83xWTT-NNhvj-Je3BnH0fi4O-j0orPjydHwdBKN4sPrqUti6saTaDhwq3-GsKClTcAElkJRwcAYY6wFUDAewpJqjDFqN4ZONvRWtzwTzUpwGRKt9wA457YDGhEjNEIUCoVCxlYEZPlmjwUkDCBgESyuBnfFECICKZVKJdZlTxepUvUaQFlIKZfLc2EXk6GYHWJK6cWluS4NxdzSLSlGoDEzAAMPHY0xTvRHpQdBV6X30AhBVDK4NW6sVKxVja244BqBG4IU6QK7DU3S_Qir1eqUq1K1BgQyeusZF8GCiPj-SRvJ2kcCY8RoQkStVqtlxk1og4HCNa4l8Ja1PObm0zN0x43nrkygAGQICT0YJlz6Mb98dqucbYY8g2fzAlVKN1gO5xSmYqr0unCGLaVeQZNvFsCVexFPhRCI3pc66_X6nNm1i-uegNwFyiDSHiJ5Qx7KG1FrGDJI8nIzn8UM7G3gtehdEqN9J4DYWTTYcPAz12cN_wVBo6FW38ZB5qWjBIENAvFKdXH6xNjIb5CbWZltZPNANDbRHkCz2Wxmbs3_B2Sp2l4IXuyymMo8rnJRfRHxE3EvFYwkxVlPiwTa9Slkhcz1HKbEuVrfA94BLwR62KBeeixLQV-xV_pm-pcVLaDVmvlptVqr_yEuB0mFDW4o7H1wB8iFcTmmCtgGA6mBDXwA1oA9ETF6u6iPMuE3I3lF8fZP89c_";
 
   it("replays the stray GEM_CLOSE's token: a close through a reused fd number is no divergence", async () => {
     const { run, cls, log } = await fuzzLog(
       { ...fuzz, processes: 1, threads: 3, ops: 14 },
       { token: STRAY_CLOSE_TOKEN },
     );
-    expect(run.traceHash).toBe("d696572d");
+    expect(run.traceHash).toBe("e105c561");
     expect(cls).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hang: false });
     // What happened, as the log shows it (each call found after the previous one).
     const at = (re: RegExp, from = 0) =>
