@@ -42,7 +42,7 @@ import {
   WaitQueue,
   warnOn,
 } from "@primetime/sim";
-import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
+import { EBADF, EBUSY, EINVAL, EMFILE, ENOMEM, isErr } from "../include/errno.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
@@ -133,12 +133,27 @@ export class FilesStruct {
   /** Models files->resize_wait. */
   readonly resizeWait: WaitQueue;
   /**
-   * The owning process's RLIMIT_NOFILE (signal->rlim[RLIMIT_NOFILE] in the kernel; kept here
-   * because every process has exactly one table in this model).
+   * The owning process's RLIMIT_NOFILE (signal->rlim[RLIMIT_NOFILE] in the kernel): one cell per
+   * process, shared with the private table a thread gets from close_range(CLOSE_RANGE_UNSHARE)
+   * (dupFd()), so setrlimit() reaches every thread whatever table it uses.
    */
-  rlimitNofile = INR_OPEN_CUR;
+  readonly rlim: { nofile: number };
 
-  constructor(readonly name: string) {
+  /** The owning process's RLIMIT_NOFILE (signal->rlim[RLIMIT_NOFILE]). */
+  get rlimitNofile(): number {
+    return this.rlim.nofile;
+  }
+
+  set rlimitNofile(limit: number) {
+    this.rlim.nofile = limit;
+  }
+
+  /** `rlim`: the process's limit cell, when this table is a copy of one of its tables. */
+  constructor(
+    readonly name: string,
+    rlim?: { nofile: number },
+  ) {
+    this.rlim = rlim ?? { nofile: INR_OPEN_CUR };
     this.count = new Atomic(name, 1, "count");
     this.fileLock = new SpinLock("files->file_lock");
     this.fdtab = new FdTable(NR_OPEN_DEFAULT);
@@ -577,6 +592,263 @@ export async function closeFdFiles(files: FilesStruct, fd: number): Promise<numb
   if (unlocked !== RESOLVED) await unlocked;
   if (file === null) return -EBADF;
   return filpClose(file, files);
+}
+
+/** Models CLOSE_RANGE_UNSHARE (include/uapi/linux/close_range.h): unshare the table first. */
+export const CLOSE_RANGE_UNSHARE = 1 << 1;
+/** Models CLOSE_RANGE_CLOEXEC: set close-on-exec on the range instead of closing it. */
+export const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+/**
+ * A syscall's `unsigned int` argument: an integer a C int or unsigned int can carry, as the
+ * kernel sees it (-1 is 0xffffffff); null for a value the C ABI could not carry.
+ */
+function uintArg(v: number): number | null {
+  return Number.isInteger(v) && v >= -0x8000_0000 && v <= 0xffff_ffff ? v >>> 0 : null;
+}
+
+/**
+ * Models files_lookup_fd_locked() (include/linux/fdtable.h): the file installed at `fd`, without
+ * a reference; null for a free, reserved or out-of-range fd.
+ * Locking: file_lock held.
+ */
+function filesLookupFdLocked(files: FilesStruct, fd: number): File | null {
+  lockdepAssertHeld(files.fileLock);
+  const fdt = files.fdt;
+  return fd < fdt.maxFds ? fdt.fd[fd]! : null;
+}
+
+/**
+ * Models do_dup2(files, file, fd, flags) (fs/file.c, v6.18): installs a new reference to `file`
+ * at `fd` with close-on-exec from O_CLOEXEC, then, after dropping file_lock, closes the file
+ * that was installed there (filp_close()). -EBUSY when `fd` is reserved (open in the bitmap) but
+ * not yet installed: an open() of another thread between get_unused_fd_flags() and fd_install().
+ * The caller has made sure `fd` fits the table (expand_files()).
+ *
+ * Locking: file_lock held on entry; released before the old file is closed.
+ * References: takes one on `file` for the fd; drops the fd's reference on the replaced file.
+ */
+async function doDup2(files: FilesStruct, file: File, fd: number, flags: number): Promise<number> {
+  lockdepAssertHeld(files.fileLock);
+  const fdt = files.fdt;
+  const tofree = fdt.fd[fd]!;
+  if (tofree === null && fdt.openFds[fd]) {
+    await files.fileLock.unlock();
+    return -EBUSY;
+  }
+  await getFile(file);
+  fdt.fd[fd] = file;
+  // __set_open_fd(fd, fdt, flags & O_CLOEXEC)
+  fdt.openFds[fd] = true;
+  fdt.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
+  await files.fileLock.unlock();
+  if (tofree !== null) await filpClose(tofree, files);
+  return fd;
+}
+
+/**
+ * Models ksys_dup3(oldfd, newfd, flags) (fs/file.c, v6.18), dup3(2): makes `newfd` refer to the
+ * file at `oldfd`, closing what `newfd` held. In the kernel's order: -EINVAL for flags other
+ * than O_CLOEXEC, -EINVAL when oldfd == newfd, -EBADF when newfd is not below RLIMIT_NOFILE;
+ * then under file_lock the table grows to fit newfd (expand_files(), even when oldfd turns out
+ * bad) and oldfd is looked up: -EBADF for a bad oldfd, and for a table that cannot grow
+ * (-EMFILE), else expand_files()'s error (-ENOMEM); then do_dup2() (-EBUSY). The fds are the
+ * syscall's `unsigned int`s (-1 is 0xffffffff). Returns newfd.
+ *
+ * Locking: takes current->files->file_lock (dropped while the table grows and before the
+ * replaced file is closed).
+ * References: takes one on the file for newfd; drops the replaced file's.
+ */
+export async function ksysDup3(oldfd: number, newfd: number, flags: number): Promise<number> {
+  const files = currentFiles();
+  if (files === null) return -EBADF;
+  if (!Number.isInteger(flags) || (flags & ~O_CLOEXEC) !== 0) return -EINVAL;
+  const ofd = uintArg(oldfd);
+  const nfd = uintArg(newfd);
+  if (ofd !== null && ofd === nfd) return -EINVAL;
+  if (nfd === null || nfd >= files.rlimitNofile) return -EBADF;
+  await files.fileLock.lock();
+  const err = await expandFiles(files, nfd);
+  const file = ofd === null ? null : filesLookupFdLocked(files, ofd);
+  if (file === null || err === -EMFILE) {
+    await files.fileLock.unlock();
+    return -EBADF;
+  }
+  if (err < 0) {
+    await files.fileLock.unlock();
+    return err;
+  }
+  return doDup2(files, file, nfd, flags);
+}
+
+/**
+ * Models SYSCALL_DEFINE2(dup2) (fs/file.c, v6.18): ksys_dup3(oldfd, newfd, 0), except that
+ * oldfd == newfd returns oldfd if it is an installed fd (a lockless __fget_files_rcu() lookup
+ * whose reference is put at once), else -EBADF.
+ *
+ * Locking: none for oldfd == newfd (rcu_read_lock()); else ksysDup3()'s.
+ * References: as ksysDup3(); none kept for oldfd == newfd.
+ */
+export async function doSysDup2(oldfd: number, newfd: number): Promise<number> {
+  const ofd = uintArg(oldfd);
+  if (ofd !== null && ofd === uintArg(newfd)) {
+    const files = currentFiles();
+    if (files === null) return -EBADF;
+    const f = await fgetFiles(files, ofd);
+    if (f === null) return -EBADF;
+    await fput(f);
+    return ofd;
+  }
+  return ksysDup3(oldfd, newfd, 0);
+}
+
+/**
+ * Models __range_cloexec() (fs/file.c, v6.18): sets close-on-exec on every fd of [fd, maxFd]
+ * that fits the current table (open or not, as bitmap_set() does).
+ * Locking: takes file_lock.
+ */
+async function rangeCloexec(files: FilesStruct, fd: number, maxFd: number): Promise<void> {
+  await files.fileLock.lock();
+  const fdt = files.fdt;
+  const last = Math.min(fdt.maxFds - 1, maxFd);
+  for (let i = fd; i <= last; i++) fdt.closeOnExec[i] = true;
+  await files.fileLock.unlock();
+}
+
+/**
+ * Models __range_close() (fs/file.c, v6.18): closes every installed fd of [fd, maxFd], the upper
+ * bound cut to the table's last fd once at the start; file_lock is dropped around each
+ * filp_close() and cond_resched().
+ * Locking: takes file_lock, dropped around each close.
+ * References: drops each closed fd's reference.
+ */
+async function rangeClose(files: FilesStruct, fd: number, maxFd: number): Promise<void> {
+  await files.fileLock.lock();
+  const last = Math.min(maxFd, files.fdt.maxFds - 1);
+  for (let i = fd; i <= last; i++) {
+    const file = fileCloseFdLocked(files, i);
+    if (file !== null) {
+      await files.fileLock.unlock();
+      await filpClose(file, files);
+      await point("cond_resched");
+      await files.fileLock.lock();
+    }
+  }
+  await files.fileLock.unlock();
+}
+
+/** Models struct fd_range: the fds [from, to] close_range() is about to close. */
+interface FdRange {
+  from: number;
+  to: number;
+}
+
+/** Models find_last_bit(fdt->open_fds, size): the last open fd below `size`, or `size`. */
+function findLastOpenFd(fdt: FdTable, size: number): number {
+  for (let i = Math.min(size, fdt.maxFds) - 1; i >= 0; i--) if (fdt.openFds[i]) return i;
+  return size;
+}
+
+/**
+ * Models sane_fdtable_size() (fs/file.c, v6.18): how many slots a copy of `fdt` needs, a
+ * multiple of BITS_PER_LONG (NR_OPEN_DEFAULT); open fds inside `punchHole` (about to be closed)
+ * do not count when they are the last ones.
+ */
+function saneFdtableSize(fdt: FdTable, punchHole: FdRange | null): number {
+  let last = findLastOpenFd(fdt, fdt.maxFds);
+  if (last === fdt.maxFds) return NR_OPEN_DEFAULT;
+  if (punchHole !== null && punchHole.to >= last && punchHole.from <= last) {
+    last = findLastOpenFd(fdt, punchHole.from);
+    if (last === punchHole.from) return NR_OPEN_DEFAULT;
+  }
+  return Math.ceil((last + 1) / NR_OPEN_DEFAULT) * NR_OPEN_DEFAULT;
+}
+
+/**
+ * Models dup_fd(oldf, punch_hole) (fs/file.c, v6.18): a new table (one user) holding a reference
+ * to every file installed in `oldf`'s first sane_fdtable_size() slots, with their open and
+ * close-on-exec bits; a slot reserved but not yet installed is left free in the copy. A larger
+ * table is allocated with oldf's lock dropped, and the size is computed again. The process's
+ * RLIMIT_NOFILE cell is shared. -ENOMEM when a table allocation fails (the files_struct's own
+ * kmem_cache_alloc() is not modeled as failing).
+ *
+ * Locking: takes oldf->file_lock (dropped while a larger table is allocated).
+ * References: one on each copied file.
+ */
+async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<FilesStruct | number> {
+  const newf = new FilesStruct(`${oldf.name}(unshared)`, oldf.rlim);
+  let newFdt = newf.fdtab;
+  await oldf.fileLock.lock();
+  let oldFdt = oldf.fdt;
+  let openFiles = saneFdtableSize(oldFdt, punchHole);
+  while (openFiles > newFdt.maxFds) {
+    await oldf.fileLock.unlock();
+    if (newFdt !== newf.fdtab) kfree(newFdt);
+    // alloc_fdtable(open_files): v6.18 sizes it roundup_pow_of_two(open_files), which is
+    // allocFdtable(open_files - 1)'s size for these multiples of 64 above 64.
+    const fdt = allocFdtable(openFiles - 1);
+    if (fdt === null) return -ENOMEM;
+    newFdt = fdt;
+    await oldf.fileLock.lock();
+    oldFdt = oldf.fdt;
+    openFiles = saneFdtableSize(oldFdt, punchHole);
+  }
+  // copy_fd_bitmaps(new_fdt, old_fdt, open_files / BITS_PER_LONG)
+  for (let i = 0; i < openFiles; i++) {
+    newFdt.openFds[i] = oldFdt.openFds[i]!;
+    newFdt.closeOnExec[i] = oldFdt.closeOnExec[i]!;
+  }
+  for (let i = 0; i < openFiles; i++) {
+    const f = oldFdt.fd[i]!;
+    if (f !== null) await getFile(f);
+    else newFdt.openFds[i] = false;
+    newFdt.fd[i] = f;
+  }
+  await oldf.fileLock.unlock();
+  newf.fdt = newFdt;
+  return newf;
+}
+
+/**
+ * Models SYSCALL_DEFINE3(close_range) (fs/file.c, v6.18), close_range(2): -EINVAL for flags other
+ * than CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC or for fd > maxFd (both `unsigned int`s); with
+ * CLOSE_RANGE_UNSHARE and a table shared with other threads, the calling thread first gets a
+ * private copy (dup_fd(): the fds to be closed are not copied past the last one kept, unless
+ * CLOSE_RANGE_CLOEXEC), works on it, then installs it and puts the shared one. Then either sets
+ * close-on-exec on the range (CLOSE_RANGE_CLOEXEC) or closes every installed fd in it. 0, or
+ * dup_fd()'s -ENOMEM; errors of the individual closes are ignored.
+ *
+ * Locking: takes file_lock (of the shared table while copying it); task_lock() around the
+ * switch of current->files is not modeled.
+ * References: drops each closed fd's reference; an unshare takes one per copied file and drops
+ * the thread's use of the shared table.
+ */
+export async function doSysCloseRange(fd: number, maxFd: number, flags: number): Promise<number> {
+  const me = currentTask();
+  let curFds = currentFiles();
+  if (me === null || curFds === null) return -EBADF;
+  const uflags = uintArg(flags);
+  if (uflags === null || (uflags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) !== 0)
+    return -EINVAL;
+  const from = uintArg(fd);
+  const to = uintArg(maxFd);
+  if (from === null || to === null || from > to) return -EINVAL;
+  let fds: FilesStruct | null = null;
+  if (uflags & CLOSE_RANGE_UNSHARE && (await curFds.count.read()) > 1) {
+    // With CLOSE_RANGE_CLOEXEC every fd is copied: the caller still wants to use them.
+    const punchHole = uflags & CLOSE_RANGE_CLOEXEC ? null : { from, to };
+    const copy = await dupFd(curFds, punchHole);
+    if (typeof copy === "number") return copy;
+    fds = curFds;
+    curFds = copy;
+  }
+  if (uflags & CLOSE_RANGE_CLOEXEC) await rangeCloexec(curFds, from, to);
+  else await rangeClose(curFds, from, to);
+  if (fds !== null) {
+    setTaskFiles(me, curFds);
+    await putFilesStruct(fds);
+  }
+  return 0;
 }
 
 /**

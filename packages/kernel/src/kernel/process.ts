@@ -26,11 +26,14 @@ import { exitFiles, FilesStruct, setTaskFiles } from "../fs/fdtable.js";
 import { type PollFd, sysPoll } from "../fs/poll.js";
 import type { Kernel } from "../init/kernel.js";
 import { exitMm, MmStruct, setTaskMm } from "../mm/mm.js";
-import { UnixSocket, unixReleaseSock } from "../net/scm.js";
+import { type ScmRecvResult, UnixSocket, unixReleaseSock } from "../net/scm.js";
 import {
   type SyscallProcess,
   sysClose,
+  sysCloseRange,
   sysDup,
+  sysDup2,
+  sysDup3,
   sysExit,
   sysIoctl,
   sysLseek,
@@ -39,6 +42,7 @@ import {
   sysOpen,
   sysReadMemory,
   sysRecvFd,
+  sysRecvmsg,
   sysSendFd,
   sysSetrlimit,
   sysWriteMemory,
@@ -343,6 +347,25 @@ export class Process implements SyscallProcess {
     return sysDup(this, fd);
   }
 
+  /** dup2(2): newfd, now for oldfd's file (what newfd held is closed); -EBADF, -EBUSY, -ENOMEM. */
+  dup2(oldfd: number, newfd: number): Promise<number> {
+    return sysDup2(this, oldfd, newfd);
+  }
+
+  /** dup3(2): dup2() with O_CLOEXEC in `flags`; -EINVAL (bad flags, oldfd == newfd), -EBADF, -EBUSY, -ENOMEM. */
+  dup3(oldfd: number, newfd: number, flags: number): Promise<number> {
+    return sysDup3(this, oldfd, newfd, flags);
+  }
+
+  /**
+   * close_range(2): closes (or, with CLOSE_RANGE_CLOEXEC, marks close-on-exec) the fds
+   * [fd, maxFd]; CLOSE_RANGE_UNSHARE gives the calling thread its own copy of a shared table
+   * first (`files` stays the table the process started with). 0, -EINVAL, -ENOMEM.
+   */
+  closeRange(fd: number, maxFd: number, flags = 0): Promise<number> {
+    return sysCloseRange(this, fd, maxFd, flags);
+  }
+
   /** ioctl(2): the driver's result; `arg` is updated with the driver's output on success. */
   ioctl(fd: number, cmd: number, arg?: unknown): Promise<number> {
     return sysIoctl(this, fd, cmd, arg);
@@ -407,9 +430,25 @@ export class Process implements SyscallProcess {
     return sysSendFd(this, to, fd);
   }
 
-  /** recvmsg(2) of an SCM_RIGHTS message: a new fd, or -EAGAIN (nonblock), -EMFILE. */
+  /**
+   * recvmsg(2) of an SCM_RIGHTS message with room for one fd: the new fd, or -EAGAIN
+   * (nonblock); -EMFILE is the helper's report of a message truncated to no fd (MSG_CTRUNC).
+   */
   recvFd(opts?: { nonblock?: boolean; cloexec?: boolean }): Promise<number> {
     return sysRecvFd(this, opts);
+  }
+
+  /**
+   * recvmsg(2) of an SCM_RIGHTS message with room for `maxFds` fds (SCM_MAX_FD by default):
+   * `{fds, msgFlags}`, MSG_CTRUNC set when files were dropped (no room, no free fd); -EAGAIN
+   * (nonblock), -EFAULT, -EINVAL.
+   */
+  recvmsg(opts?: {
+    nonblock?: boolean;
+    cloexec?: boolean;
+    maxFds?: number;
+  }): Promise<ScmRecvResult | number> {
+    return sysRecvmsg(this, opts);
   }
 
   /** setrlimit(RLIMIT_NOFILE, limit): 0, -EINVAL, -EPERM. */

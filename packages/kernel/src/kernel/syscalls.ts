@@ -26,10 +26,14 @@ import { pointNow, RESOLVED } from "@primetime/atomics";
 import { currentTask, KernelBug, point, report, warnOn } from "@primetime/sim";
 import {
   closeFd,
+  currentFiles,
+  doSysCloseRange,
+  doSysDup2,
   type FilesStruct,
   fdInstall,
   fget,
   getUnusedFdFlags,
+  ksysDup3,
   NR_OPEN,
   putUnusedFd,
 } from "../fs/fdtable.js";
@@ -60,6 +64,7 @@ import {
   EEXIST,
   EFAULT,
   EINVAL,
+  EMFILE,
   ENOENT,
   ENOMEM,
   ENOTTY,
@@ -72,7 +77,7 @@ import type { Kernel } from "../init/kernel.js";
 import { lockdepCheckReturnToUser } from "../locking/lockdep.js";
 import { accessVm, type MmStruct, vmMmapPgoff, vmMunmap } from "../mm/mm.js";
 import { MAP_ANONYMOUS, offsetInPage, PAGE_SIZE } from "../mm/vma.js";
-import { scmRecvFds, scmSendFds, UnixSocket } from "../net/scm.js";
+import { SCM_MAX_FD, type ScmRecvResult, scmRecvFds, scmSendFds, UnixSocket } from "../net/scm.js";
 import { taskWorkRun } from "./task-work.js";
 
 /** Models RLIMIT_NOFILE. */
@@ -360,6 +365,75 @@ async function sysDupBody(_p: SyscallProcess, fd: unknown): Promise<number> {
 }
 
 /**
+ * Models dup2(2) (SYSCALL_DEFINE2(dup2), fs/file.c): see doSysDup2(). newfd, -EBADF, -EBUSY,
+ * -ENOMEM. A value the C ABI could not carry is a bad fd (-EBADF).
+ * Locking: none held on entry; takes file_lock (ksys_dup3()).
+ * References: the new fd takes one on the file; the replaced file's is dropped.
+ */
+export function sysDup2(p: SyscallProcess, oldfd: unknown, newfd: unknown): Promise<number> {
+  return syscall(p, "dup2", sysDup2Body, oldfd, newfd) as Promise<number>;
+}
+
+/** sysDup2()'s body (no async frame). */
+function sysDup2Body(_p: SyscallProcess, oldfd: unknown, newfd: unknown): Promise<number> {
+  if (typeof oldfd !== "number" || typeof newfd !== "number") return Promise.resolve(-EBADF);
+  return doSysDup2(oldfd, newfd);
+}
+
+/**
+ * Models dup3(2) (SYSCALL_DEFINE3(dup3) -> ksys_dup3(), fs/file.c): see ksysDup3(). newfd,
+ * -EINVAL, -EBADF, -EBUSY, -ENOMEM.
+ * Locking: none held on entry; takes file_lock.
+ * References: the new fd takes one on the file; the replaced file's is dropped.
+ */
+export function sysDup3(
+  p: SyscallProcess,
+  oldfd: unknown,
+  newfd: unknown,
+  flags: unknown,
+): Promise<number> {
+  return syscall(p, "dup3", sysDup3Body, oldfd, newfd, flags) as Promise<number>;
+}
+
+/** sysDup3()'s body (no async frame). */
+function sysDup3Body(
+  _p: SyscallProcess,
+  oldfd: unknown,
+  newfd: unknown,
+  flags: unknown,
+): Promise<number> {
+  if (!isIntArg(flags)) return RESOLVED_EINVAL;
+  if (typeof oldfd !== "number" || typeof newfd !== "number") return Promise.resolve(-EBADF);
+  return ksysDup3(oldfd, newfd, flags);
+}
+
+/**
+ * Models close_range(2) (SYSCALL_DEFINE3(close_range), fs/file.c): see doSysCloseRange(). 0,
+ * -EINVAL, -ENOMEM. A value the C ABI could not carry is -EINVAL.
+ * Locking: none held on entry; takes file_lock.
+ * References: drops each closed fd's reference.
+ */
+export function sysCloseRange(
+  p: SyscallProcess,
+  fd: unknown,
+  maxFd: unknown,
+  flags: unknown,
+): Promise<number> {
+  return syscall(p, "close_range", sysCloseRangeBody, fd, maxFd, flags) as Promise<number>;
+}
+
+/** sysCloseRange()'s body (no async frame). */
+function sysCloseRangeBody(
+  _p: SyscallProcess,
+  fd: unknown,
+  maxFd: unknown,
+  flags: unknown,
+): Promise<number> {
+  if (!isIntArg(fd) || !isIntArg(maxFd) || !isIntArg(flags)) return RESOLVED_EINVAL;
+  return doSysCloseRange(fd, maxFd, flags);
+}
+
+/**
  * Models vfs_ioctl(): the driver's ->unlocked_ioctl, -ENOTTY without one or for
  * -ENOIOCTLCMD.
  * Locking: none held; the driver's ioctl may sleep.
@@ -379,7 +453,9 @@ function vfsIoctlRet(error: number): number {
 /** Models do_vfs_ioctl()'s generic commands: FIOCLEX and FIONCLEX; -ENOIOCTLCMD otherwise. */
 async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<number> {
   if (cmd !== FIOCLEX && cmd !== FIONCLEX) return -ENOIOCTLCMD;
-  const files = p.files;
+  // set_close_on_exec(): current->files, the thread's table (its own after close_range()'s
+  // CLOSE_RANGE_UNSHARE), not the table the process started with.
+  const files = currentFiles() ?? p.files;
   await files.fileLock.lock();
   if (fd < files.fdt.maxFds) files.fdt.closeOnExec[fd] = cmd === FIOCLEX;
   await files.fileLock.unlock();
@@ -517,8 +593,9 @@ export function sysMmap(
 }
 
 /**
- * Models munmap(2): vm_munmap(). 0 (also when nothing was mapped) or -EINVAL.
- * Locking: takes mmap_lock for writing. References: each removed vma drops its file's.
+ * Models munmap(2): __vm_munmap(addr, len, true). 0 (also when nothing was mapped) or -EINVAL.
+ * Locking: takes mmap_lock for writing, downgraded to reading before the vmas are closed.
+ * References: each removed vma drops its file's.
  */
 export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
   return syscall(p, "munmap", sysMunmapBody, addr, length) as Promise<number>;
@@ -531,7 +608,7 @@ export function sysMunmap(p: SyscallProcess, addr: unknown, length: unknown): Pr
 function sysMunmapBody(p: SyscallProcess, addr: unknown, length: unknown): Promise<number> {
   return !isIntArg(addr) || !isIntArg(length) || addr < 0 || length < 0
     ? RESOLVED_EINVAL
-    : vmMunmap(p.mm, addr, length);
+    : vmMunmap(p.mm, addr, length, true);
 }
 
 /**
@@ -618,10 +695,61 @@ function peerSocket(to: unknown): UnixSocket | null {
   }
 }
 
+/** recvmsg()'s options: MSG_DONTWAIT, MSG_CMSG_CLOEXEC, and the room for fds in msg_control. */
+interface RecvmsgArgs {
+  nonblock: boolean;
+  cloexec: boolean;
+  maxFds: number;
+}
+
 /**
- * Receives one file sent with SCM_RIGHTS: a new fd (the lowest free one) for the same file.
- * Sleeps until a message arrives unless `nonblock` (-EAGAIN). -EMFILE when no fd is free (the
- * file is dropped, as with MSG_CTRUNC). `cloexec` sets close-on-exec on the new fd.
+ * Models copy_msghdr_from_user() for recvmsg(): the options are read once; null, a non-object or
+ * a field that cannot be read is -EFAULT; `maxFds` (the control buffer's room, read only when
+ * `withRoom`) must be an integer from 0 (-EINVAL otherwise), SCM_MAX_FD when absent.
+ */
+function recvmsgArgs(opts: unknown, withRoom: boolean): RecvmsgArgs | number {
+  try {
+    if (opts === null || typeof opts !== "object") return -EFAULT;
+    const o = opts as { nonblock?: unknown; cloexec?: unknown; maxFds?: unknown };
+    const maxFds = !withRoom ? 1 : o.maxFds === undefined ? SCM_MAX_FD : o.maxFds;
+    if (!isIntArg(maxFds) || maxFds < 0) return -EINVAL;
+    return { nonblock: Boolean(o.nonblock), cloexec: Boolean(o.cloexec), maxFds };
+  } catch {
+    return -EFAULT;
+  }
+}
+
+/**
+ * Models recvmsg(2) of an SCM_RIGHTS message (unix_stream_recvmsg() -> scm_detach_fds(), v6.18):
+ * `{fds, msgFlags}`: new fds (the lowest free ones) for the message's files, at most `maxFds`
+ * (room in the control buffer, SCM_MAX_FD by default); files that got no fd (no room, no free fd
+ * below RLIMIT_NOFILE, a table that cannot grow) are dropped and MSG_CTRUNC is set in msgFlags:
+ * the call still succeeds. Sleeps until a message arrives unless `nonblock` (-EAGAIN); `cloexec`
+ * (MSG_CMSG_CLOEXEC) sets close-on-exec on the new fds. -EFAULT, -EINVAL for bad options.
+ */
+export function sysRecvmsg(p: SyscallProcess, opts: unknown = {}): Promise<ScmRecvResult | number> {
+  return syscall(p, "recvmsg", sysRecvmsgBody, opts);
+}
+
+/** sysRecvmsg()'s body. */
+function sysRecvmsgBody(p: SyscallProcess, opts: unknown): Promise<ScmRecvResult | number> {
+  const args = recvmsgArgs(opts, true);
+  if (typeof args === "number") return Promise.resolve(args);
+  return scmRecvFds(p.socket, {
+    nonblock: args.nonblock,
+    oFlags: args.cloexec ? O_CLOEXEC : 0,
+    receiver: p,
+    maxFds: args.maxFds,
+  });
+}
+
+/**
+ * Receives one file sent with SCM_RIGHTS: recvmsg() with room for one fd, returning the new fd
+ * (the lowest free one) for the same file. Sleeps until a message arrives unless `nonblock`
+ * (-EAGAIN). A userspace helper's report: when recvmsg() delivered no fd (MSG_CTRUNC: no free
+ * fd, the file dropped) it returns -EMFILE, which recvmsg() itself does not (it succeeds);
+ * further files of a message carrying more are dropped by the kernel (MSG_CTRUNC).
+ * `cloexec` sets close-on-exec on the new fd.
  */
 export async function sysRecvFd(p: SyscallProcess, opts: unknown = {}): Promise<number> {
   return syscall(p, "recvmsg", sysRecvFdBody, opts) as Promise<number>;
@@ -629,28 +757,16 @@ export async function sysRecvFd(p: SyscallProcess, opts: unknown = {}): Promise<
 
 /** sysRecvFd()'s body. */
 async function sysRecvFdBody(p: SyscallProcess, opts: unknown): Promise<number> {
-  // copy_msghdr_from_user(): the options are read once; null, a non-object or a field that
-  // cannot be read is -EFAULT.
-  let nonblock: boolean;
-  let cloexec: boolean;
-  try {
-    if (opts === null || typeof opts !== "object") return -EFAULT;
-    const o = opts as { nonblock?: unknown; cloexec?: unknown };
-    nonblock = Boolean(o.nonblock);
-    cloexec = Boolean(o.cloexec);
-  } catch {
-    return -EFAULT;
-  }
+  const args = recvmsgArgs(opts, false);
+  if (typeof args === "number") return args;
   const r = await scmRecvFds(p.socket, {
-    nonblock,
-    oFlags: cloexec ? O_CLOEXEC : 0,
+    nonblock: args.nonblock,
+    oFlags: args.cloexec ? O_CLOEXEC : 0,
     receiver: p,
+    maxFds: args.maxFds,
   });
   if (typeof r === "number") return r;
-  // One fd per sendFd() message; a message sent another way could carry more: keep the first
-  // and close the rest, as a caller with room for one fd would.
-  for (const extra of r.slice(1)) await closeFd(extra);
-  return r[0]!;
+  return r.fds.length > 0 ? r.fds[0]! : -EMFILE;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type RunResult, Simulation } from "@primetime/sim";
+import { type RunResult, Simulation, WaitQueue } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { type File, type FileOperations, fileCount, O_RDONLY, O_RDWR } from "../fs/file.js";
 import {
@@ -259,6 +259,63 @@ describe("mmap of a device", () => {
     });
     clean(res);
     // exit unmapped the two remaining parts
+  });
+
+  it("munmap(2) closes the vmas and puts their files under mmap_lock downgraded to read: another thread's fault goes on", async () => {
+    // vm_ops->close of the unmapped vma sleeps until the other thread has faulted a page of
+    // another mapping (mmap_read_lock()). __vm_munmap(..., true) downgrades before remove_vma(),
+    // so the fault runs; with the write lock held through the close both threads would sleep.
+    const gateWq = new WaitQueue("fault done");
+    let faulted = false;
+    const seen: { writeLocked: boolean; fileCount: number }[] = [];
+    const fops: FileOperations = {
+      mmap: async (_f, vma: Vma) => {
+        vma.vmOps = {
+          close: async (v: Vma) => {
+            seen.push({
+              writeLocked: v.vmMm.mmapLock.writeLocked,
+              fileCount: fileCount(v.vmFile!),
+            });
+            gateWq.wakeAll();
+            while (!faulted) await gateWq.wait("wait for the fault");
+          },
+          fault: async () => new Uint8Array(PAGE_SIZE).fill(7),
+        };
+        return 0;
+      },
+    };
+    let leaks = -1;
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      k.registerChrdev("/dev/slowclose", fops);
+      const p = k.spawnProcess("t", async (p) => {
+        const fd = await p.open("/dev/slowclose", O_RDWR);
+        const a = await p.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0);
+        const b = await p.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0);
+        const other = p.spawnThread("faulter", async () => {
+          // Wait until the munmap is inside ->close, then fault b in.
+          while (seen.length === 0) await gateWq.wait("wait for the close");
+          expect(await p.readMemory(b, 1)).toEqual(new Uint8Array([7]));
+          faulted = true;
+          gateWq.wakeAll();
+        });
+        expect(await p.munmap(a, PAGE_SIZE)).toBe(0);
+        await other.join();
+        // The close ran under the read lock, before the vma's fput().
+        expect(seen[0]).toEqual({ writeLocked: false, fileCount: 3 });
+        expect(p.mm.mmapLock.holder).toBeNull();
+        // Nothing mapped there any more: 0, and the lock is dropped on that path too.
+        expect(await p.munmap(a, PAGE_SIZE)).toBe(0);
+        expect(p.mm.mmapLock.holder).toBeNull();
+        expect(await p.munmap(a + 1, PAGE_SIZE)).toBe(-EINVAL);
+        expect(p.mm.mmapLock.holder).toBeNull();
+        await p.close(fd);
+      });
+      await p.wait();
+      leaks = (await k.checkLeaks()).length;
+    });
+    expect(r.outcome).toBe("ok");
+    clean({ r, leaks });
   });
 
   it("splits of a vma of more than 2 GiB keep the file page offsets (no 32-bit arithmetic)", async () => {

@@ -30,7 +30,12 @@ import {
   EOVERFLOW,
   isErr,
 } from "../include/errno.js";
-import { MmapLock, mmapAssertLocked, mmapAssertWriteLocked } from "./mmap-lock.js";
+import {
+  MmapLock,
+  mmapAssertLocked,
+  mmapAssertWriteLocked,
+  mmapWriteDowngrade,
+} from "./mmap-lock.js";
 import { chargePages, unchargePages, vmEnoughMemory } from "./page-alloc.js";
 import { kfree, kmalloc } from "./slab.js";
 import {
@@ -393,11 +398,12 @@ async function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean)
 /**
  * Models remove_vma(): vm_ops->close, fput of the file, free. The page-table entries are gone
  * already (unmap_region()).
- * Locking: mmap_lock held for writing (munmap, and exit_mmap() of a dying mm).
+ * Locking: mmap_lock held, for reading after munmap(2)'s mmap_write_downgrade(), else for
+ * writing (exit_mmap(), an mmap() replacing a mapping).
  * References: drops the vma's file reference.
  */
 async function removeVma(vma: Vma): Promise<void> {
-  mmapAssertWriteLocked(vma.vmMm);
+  mmapAssertLocked(vma.vmMm);
   if (vma.vmOps?.close) await vma.vmOps.close(vma);
   const file = vma.vmFile;
   if (file) await fput(file);
@@ -405,19 +411,32 @@ async function removeVma(vma: Vma): Promise<void> {
 }
 
 /**
- * Models do_vmi_munmap(): unmaps [start, start + PAGE_ALIGN(len)): splits the vmas at the edges,
- * detaches the ones inside, zaps their pages and removes them. 0 (also when nothing is mapped
- * there), -EINVAL for a bad range, or a split's error (-ENOMEM).
- * Locking: mmap_lock held for writing.
+ * Models do_vmi_munmap() -> do_vmi_align_munmap() (mm/vma.c, v6.18): unmaps
+ * [start, start + PAGE_ALIGN(len)): splits the vmas at the edges and detaches the ones inside
+ * (vms_gather_munmap_vmas(), vma_iter_clear_gfp()), then vms_complete_munmap_vmas(): with
+ * `unlock` (munmap(2)) the mmap_lock is downgraded to reading first, the pages are zapped
+ * (vms_clear_ptes()) and each vma removed (remove_vma(): vm_ops->close, fput()) under the read
+ * lock, which is then dropped. 0 (also when nothing is mapped there: with `unlock` the lock is
+ * dropped then too), -EINVAL for a bad range, or a split's error (-ENOMEM): on an error the lock
+ * stays held for writing.
+ * Locking: mmap_lock held for writing; released on success when `unlock`.
  * References: drops each removed vma's file reference.
  */
-export async function doVmiMunmap(mm: MmStruct, start: number, len: number): Promise<number> {
+export async function doVmiMunmap(
+  mm: MmStruct,
+  start: number,
+  len: number,
+  unlock = false,
+): Promise<number> {
   mmapAssertWriteLocked(mm);
   if (offsetInPage(start) !== 0 || start > TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
   const end = start + pageAlign(len);
   if (end === start) return -EINVAL;
   let hit = mm.vmasIn(start, end);
-  if (hit.length === 0) return 0;
+  if (hit.length === 0) {
+    if (unlock) await mm.mmapLock.writeUnlock();
+    return 0;
+  }
   const first = hit[0]!;
   if (start > first.vmStart) {
     const err = await splitVma(mm, first, start, true);
@@ -430,6 +449,8 @@ export async function doVmiMunmap(mm: MmStruct, start: number, len: number): Pro
   }
   hit = mm.vmasIn(start, end);
   for (const v of hit) mm.unlink(v);
+  // vms_complete_munmap_vmas(): the point of no return.
+  if (unlock) mmapWriteDowngrade(mm);
   await point("unmap_region");
   for (const v of hit) {
     v.pages.clear();
@@ -437,18 +458,27 @@ export async function doVmiMunmap(mm: MmStruct, start: number, len: number): Pro
     v.cowPages.clear();
   }
   for (const v of hit) await removeVma(v);
+  if (unlock) await mm.mmapLock.readUnlock();
   return 0;
 }
 
 /**
- * Models vm_munmap(): do_vmi_munmap() under mmap_lock taken for writing.
- * Locking: takes mm->mmap_lock (write).
+ * Models __vm_munmap(start, len, unlock) (mm/vma.c, v6.18): do_vmi_munmap() under mmap_lock
+ * taken for writing, dropped here unless do_vmi_munmap() dropped it (`unlock` and success).
+ * munmap(2) passes `unlock` (the vmas are closed and their files put under the read lock);
+ * vm_munmap(), the in-kernel call, does not.
+ * Locking: takes mm->mmap_lock (write; downgraded to read when `unlock`).
  * References: see doVmiMunmap().
  */
-export async function vmMunmap(mm: MmStruct, start: number, len: number): Promise<number> {
+export async function vmMunmap(
+  mm: MmStruct,
+  start: number,
+  len: number,
+  unlock = false,
+): Promise<number> {
   await mm.mmapLock.writeLock();
-  const ret = await doVmiMunmap(mm, start, len);
-  await mm.mmapLock.writeUnlock();
+  const ret = await doVmiMunmap(mm, start, len, unlock);
+  if (ret || !unlock) await mm.mmapLock.writeUnlock();
   return ret;
 }
 

@@ -150,12 +150,34 @@ export class MmapLock implements LockdepLock {
     return RESOLVED;
   }
 
+  /** mmapWriteDowngrade()'s work: the writer becomes a reader; readers are woken. */
+  downgradeNow(): void {
+    const ctx = this.writer;
+    if (ctx === null) return;
+    this.writer = null;
+    this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
+    this.wq.wakeAll();
+  }
+
   /** writeUnlock()'s work. */
   private writeUnlockNow(): void {
     lockRelease(this, "mmap_write_unlock");
     this.writer = null;
     this.wq.wakeAll();
   }
+}
+
+/**
+ * Models mmap_write_downgrade() (downgrade_write()): the running task's write hold becomes a
+ * read hold, and waiting readers may take the lock (a waiting writer still waits). Not a
+ * scheduling point, for the reason a release is not one: it only lets other tasks do more, at
+ * their own points (ARCHITECTURE.md, "Scheduling points"). Lockdep keeps the held lock, as
+ * lock_downgrade() does.
+ * Locking: mmap_lock held for writing by the running task.
+ */
+export function mmapWriteDowngrade(mm: { readonly mmapLock: MmapLock }): void {
+  mmapAssertWriteLocked(mm);
+  mm.mmapLock.downgradeNow();
 }
 
 /**

@@ -25,6 +25,9 @@ import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 /** Models SCM_MAX_FD: the most fds one message carries. */
 export const SCM_MAX_FD = 253;
 
+/** Models MSG_CTRUNC (include/linux/socket.h): control data (fds) discarded. */
+export const MSG_CTRUNC = 8;
+
 /** The slab cache of in-flight fd lists. */
 export const scmFpListCache = new KmemCache("scm_fp_list");
 
@@ -114,14 +117,28 @@ export interface ScmRecvOptions {
   interrupted?: () => boolean;
   /** The receiving process: its group exit (a fatal signal) also stops the sleep with -EINTR. */
   receiver?: { readonly groupExiting: boolean };
+  /**
+   * Room for fds in the caller's control buffer (scm_max_fds(msg)); SCM_MAX_FD by default.
+   */
+  maxFds?: number;
+}
+
+/** What a receive delivered: the new fds and the message flags (MSG_CTRUNC). */
+export interface ScmRecvResult {
+  /** The new fds, in the message's order. */
+  fds: number[];
+  /** msg->msg_flags: MSG_CTRUNC when some of the message's files got no fd. */
+  msgFlags: number;
 }
 
 /**
- * Models unix_stream_recvmsg() + scm_detach_fds(): takes the oldest message off `sk` (sleeping
- * until one arrives unless `nonblock`), installs each file at a new fd of the current process,
- * then drops the message's references. Returns the new fds, or -EAGAIN, -EINTR, or the fd
- * allocation's error (-EMFILE) when not even the first file could be installed; files that
- * could not be installed are dropped, as the kernel does with MSG_CTRUNC.
+ * Models unix_stream_recvmsg() + scm_detach_fds() (net/core/scm.c, v6.18): takes the oldest
+ * message off `sk` (sleeping until one arrives unless `nonblock`), installs its files at new fds
+ * of the current process, at most `maxFds` of them (scm_max_fds()), stopping at the first that
+ * fails (scm_recv_one_fd(): -EMFILE without a free fd, -ENOMEM), then drops the message's
+ * references (__scm_destroy()). The failure is not returned: the receive succeeds and sets
+ * MSG_CTRUNC when fewer fds were installed than the message carried (or it carried files and
+ * there was no room). Returns the fds and flags, or -EAGAIN or -EINTR before a message is taken.
  *
  * Locking: takes `sk.lock`, then the current file table's lock.
  * References: each new fd holds a new reference; the message's are dropped.
@@ -129,7 +146,7 @@ export interface ScmRecvOptions {
 export async function scmRecvFds(
   sk: UnixSocket,
   opts: ScmRecvOptions = {},
-): Promise<number[] | number> {
+): Promise<ScmRecvResult | number> {
   let fpl: ScmFpList | undefined;
   for (;;) {
     await sk.lock.lock();
@@ -141,18 +158,18 @@ export async function scmRecvFds(
     await sk.wait.wait(`unix_stream_data_wait(${sk.name})`);
     if (opts.interrupted?.() || opts.receiver?.groupExiting) return -EINTR;
   }
+  const count = fpl.fp.length;
+  const fdmax = Math.min(opts.maxFds ?? SCM_MAX_FD, count);
   const fds: number[] = [];
-  let err = 0;
-  for (const file of fpl.fp) {
-    const fd = await receiveFd(file, opts.oFlags ?? 0);
-    if (fd < 0) {
-      err = fd;
-      break;
-    }
+  for (let i = 0; i < fdmax; i++) {
+    const fd = await receiveFd(fpl.fp[i]!, opts.oFlags ?? 0);
+    if (fd < 0) break;
     fds.push(fd);
   }
+  const msgFlags = fds.length < count || (count > 0 && fdmax <= 0) ? MSG_CTRUNC : 0;
+  // All the files that got an fd hold their own reference now: drop the message's.
   await scmDestroy(fpl);
-  return fds.length === 0 && err < 0 ? err : fds;
+  return { fds, msgFlags };
 }
 
 /**
