@@ -165,6 +165,13 @@ function childName(parent: string): string {
   return s;
 }
 
+/**
+ * What the hostile pollfd's `fd` getter throws (opHostile()): poll() catches it and returns
+ * -EFAULT without looking at it, so one error serves every run instead of an Error per call,
+ * whose construction captures a stack trace.
+ */
+const POLLFD_GETTER_ERROR = new Error("pollfd getter");
+
 /** Draws `s` (a range: `min + choose(max - min + 1, label)`). */
 function drawSize(s: FuzzSize, label: string): number {
   return typeof s === "number" ? s : s[0] + choose(s[1] - s[0] + 1, label);
@@ -1830,7 +1837,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         case 3: {
           const bad = {
             get fd(): number {
-              throw new Error("pollfd getter");
+              throw POLLFD_GETTER_ERROR;
             },
             events: 1,
           };
