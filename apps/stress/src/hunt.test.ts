@@ -147,12 +147,13 @@ describe("the DRM race scenarios", () => {
 describe("hunt()", () => {
   it("finds gem.open-drops-name-lock, replays it, and the scenario is clean with it off", async () => {
     const t = toggle("gem.open-drops-name-lock");
-    // Seed 7 finds it at schedule 104 (seeds 1-10 under PCT: 3 at 266, 5 at 173, 7 at 104, 9 at
-    // 298, 10 at 189, the others not within 300: a window of a few steps, see its TOGGLE_CASES
-    // budget).
-    const h = await hunt(t, huntSpec(t, { schedules: 120, seed: 7 }));
+    // Seed 1 finds it at schedule 13 (seeds 1-10 under PCT, since vgem's objects pin and unpin
+    // and free under their reservation lock: 1 at 13, 3 at 146, 4 at 137, 5 at 101, 8 at 120,
+    // 10 at 101, the others not within 300; before it, 7 at 104 was the one within 120: a window
+    // of a few steps, see its TOGGLE_CASES budget).
+    const h = await hunt(t, huntSpec(t, { schedules: 120, seed: 1 }));
     expect(h.scenario.name).toBe("gem_flink_race/flink_name");
-    expect(h.spec).toMatchObject({ strategy: "pct", depth: 3, seed: 7, schedules: 120 });
+    expect(h.spec).toMatchObject({ strategy: "pct", depth: 3, seed: 1, schedules: 120 });
     expect(h.found).toBe(true);
     expect(h.on.schedules).toBeLessThanOrEqual(120);
     expect(h.finding!.splats[0]!.kind).toBe("bug");
@@ -194,7 +195,7 @@ describe("hunt()", () => {
 describe("the race table of a conformance run", () => {
   it("leaves out the harness, keeps the task switches, elides the rest, marks the splat", async () => {
     const s = findScenario("gem_flink_race/flink_name")!;
-    const res = await search(s, { strategy: "pct", depth: 3, schedules: 120, seed: 7 }, undefined, [
+    const res = await search(s, { strategy: "pct", depth: 3, schedules: 120, seed: 1 }, undefined, [
       "gem.open-drops-name-lock",
     ]);
     expect(meetsExpectation(s, "buggy", res)).toBe(true);
@@ -219,7 +220,7 @@ describe("the demo's historic races", () => {
   it("hunts each toggle given, shows the first in full and one summary row each", async () => {
     const toggles = [toggle("gem.open-drops-name-lock"), toggle("prime.cache-remove-by-dma-buf")];
     const out: string[] = [];
-    const opts = { ...DEMO_DEFAULTS, seed: 7, huntSchedules: 120 };
+    const opts = { ...DEMO_DEFAULTS, seed: 1, huntSchedules: 120 };
     const code = await demo(opts, { log: (t) => out.push(t) }, plain, [], toggles);
     const text = out.join("\n");
     expect(code).toBe(0);

@@ -58,11 +58,12 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
   "fs.fget-no-recheck": {
     case: "fuzz-fd-reuse@vgem",
     // Only POS starves the fd lookup long enough (PCT and random never found it within 1,000 in
-    // the fuzz package). Schedules to the first find under the campaign's POS, base seeds 1-10:
-    // 591, 37, 403, 164, 1747, 87, 175, 60, 468, 38 (median 169.5, mean 377); the budget is
+    // the fuzz package). Schedules to the first find under the campaign's POS, base seeds 1-10
+    // (since vgem's objects pin and unpin and free under their reservation lock): 196, 453,
+    // 1219, 1122, 218, 217, 378, 447, 209, 52 (median 298, mean 451.1); the budget is
     // ceil(ln(1000) x mean), as the fuzz package's hunts are pinned.
     strategy: "pos",
-    schedules: 2605,
+    schedules: 3117,
     // About 180 schedules per CPU second: a hunt of it and its clean run would double the demo.
     demo: false,
     how: "an fd lookup racing close() returns the file a child's open() allocated in the freed file's memory: a GEM ioctl's result no file installed at that fd could give, or drm_ioctl() on a file not opened yet (BUG: kernel NULL pointer dereference)",

@@ -27,7 +27,7 @@ import {
   lockdepAssertHeld,
   SlabObject,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 import type { DrmAuth } from "./uapi.js";
@@ -112,21 +112,36 @@ export async function drmIsCurrentMaster(file: DrmFile): Promise<boolean> {
 }
 
 /**
- * Models drm_new_set_master(): makes `file` the master of a new master structure.
+ * Models drm_set_master(): the device's master becomes the file's (`dev->master =
+ * drm_master_get(fpriv->master)`), and the file was master. It leaves `is_master` alone (set by
+ * drm_new_set_master() only). No driver here has a `master_set` hook.
+ * Locking: dev->master_mutex held.
+ * References: dev->master takes one on the file's master.
+ */
+async function drmSetMaster(dev: DrmDevice, file: DrmFile, master: DrmMaster): Promise<void> {
+  lockdepAssertHeld(dev.masterMutex);
+  dev.master = await drmMasterGet(master);
+  file.wasMaster = true;
+}
+
+/**
+ * Models drm_new_set_master(): makes `file` the master of a new master structure, in the
+ * kernel's order: the new master replaces the file's, `is_master` and `authenticated` are set,
+ * drm_set_master(), and only then the old master's reference is dropped.
  * Locking: dev->master_mutex held.
  * References: dev->master and file->master each hold one on the new master.
  */
 async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
   lockdepAssertHeld(dev.masterMutex);
+  warnOn(file.isMaster, "drm_new_set_master: WARN_ON(fpriv->is_master)");
+  const old = file.master;
   const master = await drmMasterCreate(dev);
   if (isErr(master)) return master;
-  const old = file.master;
   file.master = master; // the creation reference
-  if (old) await drmMasterPut(old);
   file.isMaster = true;
-  file.wasMaster = true;
   file.authenticated = true;
-  dev.master = await drmMasterGet(master);
+  await drmSetMaster(dev, file, master);
+  if (old) await drmMasterPut(old);
   return 0;
 }
 
@@ -147,13 +162,15 @@ export async function drmMasterOpen(file: DrmFile): Promise<number> {
 }
 
 /**
- * Models drm_drop_master(): the device loses its master.
+ * Models drm_drop_master(): the device loses its master (drm_master_put(&dev->master)). The
+ * file keeps `is_master` (v6.18 drm_auth.c clears it nowhere: a file that dropped master and
+ * sets it again takes drm_set_master() with its own master, not drm_new_set_master()). No driver
+ * here has a `master_drop` hook.
  * Locking: dev->master_mutex held.
  * References: drops dev->master's master reference.
  */
-async function drmDropMaster(dev: DrmDevice, file: DrmFile): Promise<void> {
+async function drmDropMaster(dev: DrmDevice, _file: DrmFile): Promise<void> {
   lockdepAssertHeld(dev.masterMutex);
-  file.isMaster = false;
   const m = dev.master;
   dev.master = null;
   if (m) await drmMasterPut(m);
@@ -259,11 +276,12 @@ async function drmSetmasterLocked(dev: DrmDevice, file: DrmFile): Promise<number
   if (drmIsCurrentMasterLocked(file)) return ret;
   if (dev.master) return -EBUSY;
   if (!file.master) return -EINVAL;
-  // drm_set_master() (a file that was master is still is_master in the kernel: the
-  // drm_new_set_master() branch needs CAP_SYS_ADMIN)
-  file.isMaster = true;
-  dev.master = await drmMasterGet(file.master);
-  return 0;
+  // Reached by a file that was master but never is_master: only with CAP_SYS_ADMIN, which no
+  // simulated process has (drm_master_check_perm() refused it above).
+  if (!file.isMaster) return drmNewSetMaster(dev, file);
+  // no leases: file->master->lessor is NULL
+  await drmSetMaster(dev, file, file.master);
+  return ret;
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   DRM_IOCTL_TINY_CREATE,
   DRM_IOCTL_TINY_CREATE_AUTH,
   DRM_IOCTL_TINY_INVALID,
+  drmFileOf,
   expectClean,
   runMachine,
   runProcess,
@@ -157,6 +158,36 @@ describe("drm_ioctl dispatch", () => {
       setMasterBusy: -EBUSY,
       formerDropMaster: -EINVAL,
       setMasterAfterClose: 0,
+    });
+  });
+
+  it("DROP_MASTER keeps the file's is_master; SET_MASTER again takes drm_set_master() with the same master (v6.18 drm_auth.c)", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      const dev = m.devs[0]!;
+      await runProcess(m, "igt", async (p) => {
+        const card = await p.open("/dev/dri/card0", O_RDWR);
+        const priv = drmFileOf(p, card);
+        const master = priv.master;
+        got.drop = await p.ioctl(card, DRM_IOCTL_DROP_MASTER);
+        // drm_drop_master() is drm_master_put(&dev->master) and the driver's hook: no
+        // `fpriv->is_master = 0` anywhere in drm_auth.c
+        got.afterDrop = { isMaster: priv.isMaster, wasMaster: priv.wasMaster, dev: dev.master };
+        got.set = await p.ioctl(card, DRM_IOCTL_SET_MASTER);
+        got.afterSet = {
+          isMaster: priv.isMaster,
+          sameMaster: priv.master === master,
+          devMaster: dev.master === master,
+        };
+        await p.close(card);
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      drop: 0,
+      afterDrop: { isMaster: true, wasMaster: true, dev: null },
+      set: 0,
+      afterSet: { isMaster: true, sameMaster: true, devMaster: true },
     });
   });
 

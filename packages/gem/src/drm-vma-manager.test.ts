@@ -21,7 +21,7 @@ import {
 class Owner extends SlabObject {}
 
 describe("drm_vma_manager", () => {
-  it("allocates first fit, idempotently, reuses holes, and runs out with ENOSPC", async () => {
+  it("allocates idempotently, reuses holes, and runs out with ENOSPC", async () => {
     const got: Record<string, unknown> = {};
     const r = await new Simulation({ seed: 1 }).run(async () => {
       const mgr = new DrmVmaOffsetManager(DRM_FILE_PAGE_OFFSET_START, 10);
@@ -59,6 +59,50 @@ describe("drm_vma_manager", () => {
       lookupPastB: null,
       exactLookupInsideB: null,
       exactLookupC: true,
+    });
+  });
+
+  it("inserts as drm_mm_insert_node() does (DRM_MM_INSERT_BEST: the smallest hole that fits, not the lowest), and looks up through the drm_mm", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const mgr = new DrmVmaOffsetManager(DRM_FILE_PAGE_OFFSET_START, 10);
+      const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(() => new DrmVmaOffsetNode(new Owner()));
+      for (const [n, pages] of [
+        [a!, 3],
+        [b!, 1],
+        [c!, 2],
+        [d!, 4],
+      ] as const)
+        await drmVmaOffsetAdd(mgr, n, pages);
+      got.full = mgr.vmAddrSpaceMm.holeList();
+      await drmVmaOffsetRemove(mgr, a!);
+      await drmVmaOffsetRemove(mgr, c!);
+      got.removedC = { start: c!.start, size: c!.size, hasOffset: drmVmaNodeHasOffset(c!) };
+      // Holes of 3 pages at 0 and of 2 at 4: first fit would take page 0.
+      got.addE = await drmVmaOffsetAdd(mgr, e!, 2);
+      got.startE = e!.start - DRM_FILE_PAGE_OFFSET_START;
+      got.holes = mgr.vmAddrSpaceMm
+        .holeList()
+        .map(([start, n]) => [start - DRM_FILE_PAGE_OFFSET_START, n]);
+      await drmVmaOffsetLockLookup(mgr);
+      got.lookupInHole = await drmVmaOffsetLookupLocked(mgr, DRM_FILE_PAGE_OFFSET_START + 1, 1);
+      got.lookupE = (await drmVmaOffsetLookupLocked(mgr, e!.start + 1, 1)) === e;
+      got.lookupD = (await drmVmaOffsetLookupLocked(mgr, d!.start, 4)) === d;
+      got.lookupPastEnd = await drmVmaOffsetLookupLocked(mgr, d!.start + 4, 1);
+      await drmVmaOffsetUnlockLookup(mgr);
+    });
+    expect(r.outcome).toBe("ok");
+    expect(r.splats).toEqual([]);
+    expect(got).toEqual({
+      full: [],
+      removedC: { start: 0, size: 0, hasOffset: false },
+      addE: 0,
+      startE: 4,
+      holes: [[0, 3]],
+      lookupInHole: null,
+      lookupE: true,
+      lookupD: true,
+      lookupPastEnd: null,
     });
   });
 

@@ -7,15 +7,16 @@
  * file that has a handle), so a file cannot map an object by guessing its offset.
  *
  * Faithfulness: the manager's and the nodes' rwlock_t are modeled as spinlocks (readers exclude
- * each other: fewer interleavings, the same safety). drm_mm is a first-fit allocator over page
- * ranges here. The per-file entries are slab objects (`drm_vma_offset_file`), so an entry that
- * is never revoked is a kmemleak report, as in the kernel.
+ * each other: fewer interleavings, the same safety). The offset space is a drm_mm (`DrmMm`,
+ * drm-mm.ts) as in the kernel: drm_vma_offset_add() inserts with drm_mm_insert_node()
+ * (DRM_MM_INSERT_BEST: the smallest hole that fits), and the lookup walks its interval tree. The
+ * per-file entries are slab objects (`drm_vma_offset_file`), so an entry that is never revoked
+ * is a kmemleak report, as in the kernel.
  */
 
 import { pointNow, RESOLVED } from "@primetime/atomics";
 import {
   ENOMEM,
-  ENOSPC,
   isErr,
   KmemCache,
   kfree,
@@ -26,6 +27,7 @@ import {
   SpinLock,
 } from "@primetime/kernel";
 import { point } from "@primetime/sim";
+import { DRM_MM_INSERT_BEST, DrmMm } from "./drm-mm.js";
 
 /** Models DRM_FILE_PAGE_OFFSET_START (64-bit): the first fake page offset, 4 GiB in. */
 export const DRM_FILE_PAGE_OFFSET_START = Math.floor(0xffffffff / PAGE_SIZE) + 1;
@@ -47,17 +49,18 @@ export class DrmVmaOffsetFile extends SlabObject {
 }
 
 /**
- * Models struct drm_vma_offset_node, embedded in a GEM object: its range in the offset space (in
- * pages, 0 while unallocated) and the files allowed to map it.
+ * Models struct drm_vma_offset_node, embedded in a GEM object: its drm_mm node (`vm_node`: the
+ * range in the offset space, in pages, 0 while unallocated) and the files allowed to map it.
  *
  * Locking: `vmLock` protects `vmFiles`; the range is protected by the manager's lock.
  */
 export class DrmVmaOffsetNode {
   readonly vmLock: SpinLock;
-  /** drm_mm_node start (pages); meaningful while `allocated`. */
+  /** vm_node.start (pages), as drm_mm_insert_node() fills it; 0 while unallocated. */
   start = 0;
-  /** drm_mm_node size (pages). */
+  /** vm_node.size (pages). */
   size = 0;
+  /** drm_mm_node_allocated(&vm_node). */
   allocated = false;
   /** vm_files: allowed files by tag (the DrmFile). */
   readonly vmFiles = new Map<object, DrmVmaOffsetFile>();
@@ -77,62 +80,23 @@ export class DrmVmaOffsetNode {
  */
 export class DrmVmaOffsetManager {
   readonly vmLock = new SpinLock("drm_vma_offset_manager.vm_lock");
-  /** Allocated nodes sorted by start. */
-  private readonly nodes: DrmVmaOffsetNode[] = [];
+  /** vm_addr_space_mm: the offset space, its nodes embedded in the offset nodes. */
+  readonly vmAddrSpaceMm: DrmMm<DrmVmaOffsetNode>;
 
-  /** Models drm_vma_offset_manager_init(mgr, page_offset, size). */
+  /**
+   * Models drm_vma_offset_manager_init(mgr, page_offset, size): rwlock_init(), then
+   * drm_mm_init(&mgr->vm_addr_space_mm, page_offset, size).
+   */
   constructor(
     readonly pageOffset: number = DRM_FILE_PAGE_OFFSET_START,
     readonly pageSize: number = DRM_FILE_PAGE_OFFSET_SIZE,
-  ) {}
+  ) {
+    this.vmAddrSpaceMm = new DrmMm<DrmVmaOffsetNode>(pageOffset, pageSize);
+  }
 
   /** Allocated nodes (inspection, no scheduling point). */
   get count(): number {
-    return this.nodes.length;
-  }
-
-  /**
-   * drm_mm_insert_node() (drm_mm_insert_node_generic() -> drm_mm_insert_node_in_range() over the
-   * whole space): first fit, lowest address. -ENOSPC for a 0-page node (drm_mm_insert_node_in_range()
-   * refuses `size == 0` before it looks for a hole) and when no hole is large enough.
-   */
-  insertLocked(node: DrmVmaOffsetNode, pages: number): number {
-    // drm_mm_insert_node_in_range(): `if (unlikely(size == 0 || range_end - range_start < size))
-    // return -ENOSPC;` (the range is the whole space here, so only the size test can fire).
-    if (pages === 0) return -ENOSPC;
-    let at = this.pageOffset;
-    let i = 0;
-    for (; i < this.nodes.length; i++) {
-      const n = this.nodes[i]!;
-      if (n.start - at >= pages) break;
-      at = n.start + n.size;
-    }
-    if (at + pages > this.pageOffset + this.pageSize) return -ENOSPC;
-    node.start = at;
-    node.size = pages;
-    node.allocated = true;
-    this.nodes.splice(i, 0, node);
-    return 0;
-  }
-
-  /** drm_mm_remove_node(). */
-  removeLocked(node: DrmVmaOffsetNode): void {
-    const i = this.nodes.indexOf(node);
-    if (i >= 0) this.nodes.splice(i, 1);
-    node.allocated = false;
-    node.start = 0;
-    node.size = 0;
-  }
-
-  /** The node whose range contains [start, start + pages), or null. */
-  findLocked(start: number, pages: number): DrmVmaOffsetNode | null {
-    for (const n of this.nodes) {
-      if (n.start <= start && start < n.start + n.size) {
-        return start + pages <= n.start + n.size ? n : null;
-      }
-      if (n.start > start) break;
-    }
-    return null;
+    return this.vmAddrSpaceMm.allocations().length;
   }
 }
 
@@ -184,9 +148,11 @@ export function drmVmaNodeOffsetAddr(node: DrmVmaOffsetNode): number {
 }
 
 /**
- * Models drm_vma_offset_add(): allocates a range of `pages` for the node unless it has one
- * (idempotent). Returns 0 or -ENOSPC (no hole of `pages`, or `pages` is 0: drm_mm refuses an
- * empty node; a node that already has a range returns 0 whatever `pages` is).
+ * Models drm_vma_offset_add(): unless the node is allocated already (idempotent),
+ * drm_mm_insert_node(&mgr->vm_addr_space_mm, &node->vm_node, pages): DRM_MM_INSERT_BEST, the
+ * smallest hole of at least `pages` pages (the newest of equal ones), the node at its bottom.
+ * Returns 0 or -ENOSPC (no hole of `pages`, or `pages` is 0: drm_mm_insert_node_in_range()
+ * refuses an empty node; a node that already has a range returns 0 whatever `pages` is).
  *
  * Locking: takes mgr->vm_lock for writing.
  * References: none.
@@ -199,15 +165,25 @@ export async function drmVmaOffsetAdd(
   const locked = mgr.vmLock.lock();
   if (locked !== RESOLVED) await locked;
   let ret = 0;
-  if (!node.allocated) ret = mgr.insertLocked(node, pages);
+  if (!node.allocated) {
+    const start = mgr.vmAddrSpaceMm.insertNode(pages, 0, DRM_MM_INSERT_BEST, node);
+    if (start < 0) ret = start;
+    else {
+      // drm_mm_insert_node() fills the embedded node
+      node.start = start;
+      node.size = pages;
+      node.allocated = true;
+    }
+  }
   const unlocked = mgr.vmLock.unlock();
   if (unlocked !== RESOLVED) await unlocked;
   return ret;
 }
 
 /**
- * Models drm_vma_offset_remove(): frees the node's range (no-op if it has none). After it, a
- * lookup can no longer find the node.
+ * Models drm_vma_offset_remove(): if the node is allocated, drm_mm_remove_node() and the node
+ * zeroed (memset(&node->vm_node, 0, ...)); a no-op otherwise. After it, a lookup can no longer
+ * find the node.
  *
  * Locking: takes mgr->vm_lock for writing.
  * References: none.
@@ -218,7 +194,12 @@ export async function drmVmaOffsetRemove(
 ): Promise<void> {
   const locked = mgr.vmLock.lock();
   if (locked !== RESOLVED) await locked;
-  if (node.allocated) mgr.removeLocked(node);
+  if (node.allocated) {
+    mgr.vmAddrSpaceMm.removeNode(node.start);
+    node.start = 0;
+    node.size = 0;
+    node.allocated = false;
+  }
   const unlocked = mgr.vmLock.unlock();
   if (unlocked !== RESOLVED) await unlocked;
 }
@@ -242,7 +223,9 @@ export function drmVmaOffsetUnlockLookup(mgr: DrmVmaOffsetManager): Promise<void
 }
 
 /**
- * Models drm_vma_offset_lookup_locked(): the node whose range contains [start, start + pages).
+ * Models drm_vma_offset_lookup_locked(): walks the drm_mm's interval tree for the node with the
+ * largest start not above `start` (the best match), then verifies that it spans the requested
+ * area (`best->start + best->size < start + pages`: none). So `start` may point into a node.
  *
  * Locking: mgr->vm_lock held (drmVmaOffsetLockLookup()); the node's object may be dying, so the
  * caller must kref_get_unless_zero() it before dropping the lock.
@@ -255,7 +238,11 @@ export async function drmVmaOffsetLookupLocked(
 ): Promise<DrmVmaOffsetNode | null> {
   lockdepAssertHeld(mgr.vmLock);
   await point("drm_vma_offset_lookup_locked");
-  return mgr.findLocked(start, pages);
+  let best = mgr.vmAddrSpaceMm.intervalTreeFloor(start);
+  // verify that the node spans the requested area
+  if (best && best.start + best.size < start + pages) best = null;
+  if (!best) return null;
+  return best.owner ?? null; // container_of(best, struct drm_vma_offset_node, vm_node)
 }
 
 /**

@@ -17,6 +17,14 @@ export * from "./drm-gem.js";
 export * from "./drm-gem-framebuffer-helper.js";
 export * from "./drm-ioctl.js";
 export * from "./drm-minor.js";
+export {
+  DRM_MM_INSERT_BEST,
+  DRM_MM_INSERT_HIGH,
+  DRM_MM_INSERT_LOW,
+  DrmMm,
+  type DrmMmInsertMode,
+  type DrmMmNode,
+} from "./drm-mm.js";
 export * from "./drm-mmap.js";
 export * from "./drm-mode-config.js";
 export * from "./drm-mode-object.js";

@@ -43,8 +43,9 @@ function submitters(stats: Stats, workers = 3, rounds = 2): Scenario {
     const ringLock = new SimMutex("gpu0 ring");
     const completedOrder: number[] = [];
     const tasks = [];
+    const vr = gpu.vram.region(0, gpu.vram.pages);
     for (let w = 0; w < workers; w++) {
-      const vo = gpu.vram.alloc(2)!;
+      const vo = vr.claim(2 * w, 2); // the offsets drm_mm_insert_node() gave in an empty VRAM
       const pages = gpu.system.allocPages(2)!;
       tasks.push(
         spawn(`submitter${w}`, async () => {

@@ -58,7 +58,7 @@ describe("SimGpu commands", () => {
       const dst: Page[] = [b!, f!];
       const data = pattern(9000, 1);
       writePages(src, 1000, data);
-      const vo = gpu.vram.alloc(4)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 4);
       const csum = gpu.system.allocPage()!;
 
       const cmds: Command[] = [
@@ -101,7 +101,7 @@ describe("SimGpu commands", () => {
     await run(async () => {
       const gpu = new SimGpu({ vramPages: 1 });
       const irq = attach(gpu);
-      const vo = gpu.vram.alloc(1)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
       const data = pattern(100, 2);
       gpu.vram.write(vo, data);
       const s = gpu.submit([
@@ -118,7 +118,7 @@ describe("SimGpu timing", () => {
     await run(async (sim) => {
       const gpu = new SimGpu({ timing: { commandNs: 100, nsPerByte: 2, fenceNs: 10 } });
       const irq = attach(gpu);
-      const vo = gpu.vram.alloc(2)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 2);
       const small: Command = { op: "fill", dst: vramAddress(vo), size: 1000, value: 1 };
       const big: Command = { op: "fill", dst: vramAddress(vo), size: 3000, value: 2 };
       const copy: Command = {
@@ -148,7 +148,7 @@ describe("SimGpu timing", () => {
       const gpu = new SimGpu({ timing: { commandNs: 0, nsPerByte: 1, fenceNs: 0 } });
       const irq = attach(gpu);
       const [p] = gpu.system.allocPages(1)!;
-      const vo = gpu.vram.alloc(1)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
       writePages([p!], 0, pattern(1000, 3));
       const s = gpu.submit([
         { op: "copy", src: systemAddress([p!]), dst: vramAddress(vo), size: 1000 },
@@ -223,7 +223,7 @@ describe("SimGpu ring", () => {
     await run(async () => {
       const gpu = new SimGpu({ ringSize: 4 });
       const irq = attach(gpu);
-      const vo = gpu.vram.alloc(1)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
       const fill: Command = { op: "fill", dst: vramAddress(vo), size: 64, value: 9 };
       expect(gpu.submit([fill])).toBe(1);
       expect(gpu.submit([fill])).toBe(2);
@@ -300,7 +300,8 @@ describe("SimGpu faults", () => {
     await run(async () => {
       const gpu = new SimGpu({ vramPages: 4 });
       const irq = attach(gpu);
-      const vo = gpu.vram.alloc(2)!;
+      const vr = gpu.vram.region(0, gpu.vram.pages);
+      const vo = vr.claim(0, 2);
       const foreign = new SystemMemory({ pages: 1, name: "elsewhere" }).allocPage()!;
       const [mine] = gpu.system.allocPages(1)!;
       const s = gpu.submit([
@@ -310,7 +311,7 @@ describe("SimGpu faults", () => {
         { op: "checksum", src: systemAddress([foreign]), size: 8, result: vramAddress(vo) },
         { op: "fill", dst: systemAddress([mine!], PAGE_SIZE - 4), size: 8, value: 1 },
       ]);
-      gpu.vram.free(vo);
+      vr.release(0);
       await irq.wait(s);
       expect(gpu.faults.map((f) => [f.command, f.access, f.reason, f.offset])).toEqual([
         [0, "read", "freed", vo],
@@ -329,7 +330,7 @@ describe("SimGpu faults", () => {
     await run(async () => {
       const gpu = new SimGpu({ vramPages: 2, timing: { commandNs: 0, nsPerByte: 0, fenceNs: 0 } });
       const irq = attach(gpu);
-      const vo = gpu.vram.alloc(2)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 2);
       const s = gpu.submit([{ op: "fill", dst: vramAddress(vo), size: 2 ** 40, value: 1 }]);
       await irq.wait(s);
       expect(gpu.faults).toMatchObject([{ reason: "out-of-range", offset: 2 * PAGE_SIZE }]);

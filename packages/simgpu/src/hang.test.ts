@@ -47,7 +47,7 @@ describe("hang injection and reset", () => {
     await run(async (sim) => {
       const gpu = new SimGpu({ timing: TIMING });
       const drv = attach(gpu);
-      const vo = gpu.vram.alloc(1)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
       gpu.injectHang();
       const s = gpu.submit([{ op: "fill", dst: vramAddress(vo), size: 4096, value: 7 }]);
       expect(await drv.wait(s, 1_000_000)).toBe("timeout");
@@ -80,7 +80,7 @@ describe("hang injection and reset", () => {
     await run(async () => {
       const gpu = new SimGpu({ timing: TIMING });
       const drv = attach(gpu);
-      const vo = gpu.vram.alloc(1)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
       const fill = (v: number): Command => ({
         op: "fill",
         dst: vramAddress(vo),
@@ -109,8 +109,9 @@ describe("hang injection and reset", () => {
     await run(async () => {
       const gpu = new SimGpu({ timing: TIMING, vramPages: 2 });
       const drv = attach(gpu);
-      const a = gpu.vram.alloc(1)!;
-      const b = gpu.vram.alloc(1)!;
+      const vr = gpu.vram.region(0, gpu.vram.pages);
+      const a = vr.claim(0, 1);
+      const b = vr.claim(1, 1);
       const s = gpu.submit([
         { op: "fill", dst: vramAddress(a), size: 1000, value: 1 },
         { op: "fill", dst: vramAddress(b), size: 1000, value: 2 },
@@ -147,7 +148,7 @@ describe("hang injection and reset", () => {
     const r = await run(async (sim) => {
       const gpu = new SimGpu({ timing: TIMING });
       const drv = attach(gpu);
-      const vo = gpu.vram.alloc(1)!;
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
       let stop = false;
       const hangcheck = spawn(
         "hangcheck",

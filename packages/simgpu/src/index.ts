@@ -16,13 +16,6 @@ export {
 } from "./command.js";
 export { type DeviceClock, ManualClock, simulationClock } from "./device-clock.js";
 export {
-  DRM_MM_INSERT_BEST,
-  DRM_MM_INSERT_HIGH,
-  DRM_MM_INSERT_LOW,
-  DrmMm,
-  type DrmMmInsertMode,
-} from "./drm-mm.js";
-export {
   type CommandEntry,
   DEFAULT_TIMING,
   Engine,
@@ -54,4 +47,4 @@ export {
   writePages,
 } from "./page.js";
 export { Ring } from "./ring.js";
-export { Vram, VramMm } from "./vram.js";
+export { Vram, VramRegion } from "./vram.js";

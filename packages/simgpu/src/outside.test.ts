@@ -18,7 +18,7 @@ describe("SimGpu outside a simulation", () => {
     gpu.onInterrupt((st) => {
       seen.push(st);
     });
-    const vo = gpu.vram.alloc(1)!;
+    const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
     const s = gpu.submit([{ op: "fill", dst: vramAddress(vo), size: 1000, value: 4 }]);
     expect(s).toBe(1);
     expect(gpu.lastCompletedSeqno).toBe(1);
@@ -31,7 +31,7 @@ describe("SimGpu outside a simulation", () => {
 
   it("manual mode: nothing happens until tick() or runUntilIdle()", async () => {
     const gpu = new SimGpu({ timing: TIMING, outside: "manual" });
-    const vo = gpu.vram.alloc(1)!;
+    const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
     const fill: Command = { op: "fill", dst: vramAddress(vo), size: 1000, value: 5 };
     gpu.submit([fill]);
     gpu.submit([fill]);

@@ -9,75 +9,39 @@ beforeEach(() => {
 });
 
 describe("Vram", () => {
-  it("allocates as drm_mm_insert_node() (best fit), page aligned, and returns null when no hole fits", () => {
+  it("carves disjoint regions whose claimed ranges bump the page generations", () => {
     const v = new Vram(8);
     expect(v.size).toBe(8 * PAGE_SIZE);
-    const a = v.alloc(3)!;
-    const b = v.alloc(2)!;
-    const c = v.alloc(3)!;
-    expect([a, b, c]).toEqual([0, 3 * PAGE_SIZE, 5 * PAGE_SIZE]);
-    expect(v.alloc(1)).toBeNull();
-    expect(v.allocatedPages).toBe(8);
-    v.free(a);
-    expect(v.alloc(4)).toBeNull(); // only 3 free
-    expect(v.alloc(2)).toBe(0); // the only hole
-    expect(v.freePages).toBe(1);
-    expect(() => v.alloc(0)).toThrow(RangeError);
-  });
-
-  it("puts an allocation in the smallest hole that fits (DRM_MM_INSERT_BEST), not the lowest", () => {
-    const v = new Vram(10);
-    const a = v.alloc(3)!;
-    v.alloc(1);
-    const c = v.alloc(2)!;
-    v.alloc(4);
-    v.free(a);
-    v.free(c);
-    // Holes of 3 pages at 0 and of 2 at 4: first fit would take page 0.
-    expect(v.alloc(2)).toBe(4 * PAGE_SIZE);
-  });
-
-  it("carves disjoint drm_mm regions whose nodes bump the page generations", () => {
-    const v = new Vram(8);
     const ram = v.region(0, 5);
     const surf = v.region(5, 3);
     expect(() => v.region(4, 2)).toThrow(/overlaps/);
     expect(() => v.region(6, 4)).toThrow(RangeError);
-    expect(surf.insertNode(3)).toBe(5);
-    expect(surf.insertNode(1)).toBeLessThan(0); // -ENOSPC: the RAM region's pages are not its
-    expect(ram.insertNode(2)).toBe(0);
+    // region page numbers: the surface region's page 0 is VRAM page 5
+    expect(surf.claim(0, 3)).toBe(5 * PAGE_SIZE);
+    expect(() => surf.claim(2, 2)).toThrow(RangeError); // past the region's end
+    expect(ram.claim(0, 2)).toBe(0);
+    expect(() => ram.claim(1, 1)).toThrow(/allocated/); // a page handed out twice
     expect(v.allocatedPages).toBe(5);
+    expect(v.freePages).toBe(3);
     expect(v.allocations()).toEqual([
       { offset: 0, npages: 2 },
       { offset: 5 * PAGE_SIZE, npages: 3 },
     ]);
     expect(v.generation(5) & 1).toBe(1);
-    expect(surf.removeNode(5)).toBe(3);
+    expect(surf.release(0)).toBe(3);
     expect(v.generation(5)).toBe(2);
     expect(v.isAllocated(5 * PAGE_SIZE)).toBe(false);
-    // The whole-VRAM allocator of alloc() cannot be made over carved regions.
-    expect(() => v.alloc(1)).toThrow(/overlaps/);
+    expect(surf.used).toBe(0);
+    expect(ram.allocations()).toEqual([[0, 2]]);
   });
 
-  it("coalesces freed neighbours into one hole", () => {
-    const v = new Vram(6);
-    const a = v.alloc(2)!;
-    const b = v.alloc(2)!;
-    const c = v.alloc(2)!;
-    v.free(a);
-    v.free(c);
-    expect(v.alloc(4)).toBeNull();
-    v.free(b); // joins both sides
-    expect(v.alloc(6)).toBe(0);
-    expect(v.allocations()).toEqual([{ offset: 0, npages: 6 }]);
-  });
-
-  it("warns on a free of an offset that is not an allocation, freeing nothing", () => {
+  it("warns on a release of a page that starts no claimed range, releasing nothing", () => {
     const v = new Vram(4);
-    const a = v.alloc(2)!;
-    expect(v.free(a + PAGE_SIZE)).toBe(false);
-    expect(v.free(a)).toBe(true);
-    expect(v.free(a)).toBe(false);
+    const r = v.region(0, 4);
+    r.claim(0, 2);
+    expect(r.release(1)).toBeUndefined();
+    expect(r.release(0)).toBe(2);
+    expect(r.release(0)).toBeUndefined();
     expect(outsideDmesg.ofKind("warn")).toHaveLength(2);
     expect(outsideDmesg.splats[0]!.message).toMatch(/VRAM free of offset 0x1000/);
     expect(v.allocatedPages).toBe(0);
@@ -85,14 +49,15 @@ describe("Vram", () => {
 
   it("tracks page generations and keeps stale contents across reallocation", () => {
     const v = new Vram(2);
-    const a = v.alloc(1)!;
+    const r = v.region(0, 2);
+    const a = r.claim(0, 1);
     expect(v.generation(0)).toBe(1);
     expect(v.isAllocated(a, PAGE_SIZE)).toBe(true);
     expect(v.isAllocated(a, PAGE_SIZE + 1)).toBe(false);
     v.write(a + 10, Uint8Array.of(1, 2, 3));
-    v.free(a);
+    r.release(0);
     expect(v.generation(0)).toBe(2);
-    expect(v.alloc(1)).toBe(a);
+    expect(r.claim(0, 1)).toBe(a);
     expect(v.generation(0)).toBe(3);
     expect(v.read(a + 10, 3)).toEqual(Uint8Array.of(1, 2, 3));
     expect(() => v.read(2 * PAGE_SIZE - 1, 2)).toThrow(RangeError);

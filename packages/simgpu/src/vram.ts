@@ -1,10 +1,11 @@
 /**
- * The device's own memory: VRAM, a flat array of pages with real bytes, and the range allocator
- * the driver carves buffers out of.
+ * The device's own memory: VRAM, a flat array of pages with real bytes, and the device's record
+ * of which ranges of it the driver has allocated (for the generations its MMU checks). The
+ * allocator itself is the driver's: drm_mm is DRM core (`DrmMm` of `@primetime/gem`, owned by
+ * TTM's range manager), and this package, the device, depends on no DRM package.
  */
 
 import { report } from "@primetime/sim";
-import { DRM_MM_INSERT_BEST, DrmMm, type DrmMmInsertMode } from "./drm-mm.js";
 import {
   copyInPiece,
   copyOutPiece,
@@ -19,48 +20,90 @@ import {
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /**
- * A drm_mm over a range of VRAM pages (page numbers are VRAM's): what a driver carves one
- * region of device memory out of (a BAR, or the part of one a TTM memory type manages). Every
- * node it inserts or removes bumps the generations of its pages (see Vram).
+ * A range of VRAM pages one allocator of the driver hands out (a BAR, or the part of one a TTM
+ * memory type manages), and the ranges of it that are allocated now. It allocates nothing: the
+ * driver's allocator picks a range and reports it with claim(), and its free with release(); each
+ * bumps the generations of the range's pages (see Vram). Page numbers are the region's own
+ * (page 0 is VRAM page `start`), as a range manager's drm_mm counts from 0.
  * Locking: none; synchronous (the driver serialises its allocator).
  */
-export class VramMm extends DrmMm {
+export class VramRegion {
+  /** Allocated ranges: first page (the region's numbering) -> page count. */
+  private readonly live = new Map<number, number>();
+  private usedPages = 0;
+
   constructor(
     private readonly vram: Vram,
-    firstPage: number,
-    npages: number,
-  ) {
-    super(firstPage, npages);
+    readonly start: number,
+    readonly size: number,
+  ) {}
+
+  /** Pages allocated in the region now. */
+  get used(): number {
+    return this.usedPages;
   }
 
-  override insertNodeInRange(
-    size: number,
-    alignment: number,
-    rangeStart: number,
-    rangeEnd: number,
-    mode: DrmMmInsertMode,
-  ): number {
-    const start = super.insertNodeInRange(size, alignment, rangeStart, rangeEnd, mode);
-    if (start >= 0) this.vram.bumpGenerations(start, size);
-    return start;
+  /**
+   * The driver allocated pages `[page, page + npages)` of the region: their generations are
+   * bumped (odd: allocated). Returns the range's byte offset in VRAM. Throws RangeError outside
+   * the region or over a page that is allocated already (two buffers on one page: a driver bug).
+   */
+  claim(page: number, npages: number): number {
+    if (
+      !Number.isInteger(page) ||
+      !Number.isInteger(npages) ||
+      npages < 1 ||
+      page < 0 ||
+      page + npages > this.size
+    )
+      throw new RangeError(`VRAM claim of ${page}+${npages} outside the region of ${this.size}`);
+    const first = this.start + page;
+    for (let p = first; p < first + npages; p++)
+      if (this.vram.generation(p) & 1)
+        throw new RangeError(`VRAM claim of ${page}+${npages}: page ${p} is allocated`);
+    this.live.set(page, npages);
+    this.usedPages += npages;
+    this.vram.bumpGenerations(first, npages);
+    return first * PAGE_SIZE;
   }
 
-  override removeNode(start: number): number | undefined {
-    const size = super.removeNode(start);
-    if (size !== undefined) this.vram.bumpGenerations(start, size);
-    return size;
+  /**
+   * The driver freed the range that starts at `page` (as claimed): its generations are bumped
+   * (even: free), so commands already submitted against it fault. Its page count; a page that
+   * starts no allocated range is a driver bug: a `warn` splat, nothing freed, undefined.
+   */
+  release(page: number): number | undefined {
+    const npages = this.live.get(page);
+    if (npages === undefined) {
+      report(
+        "warn",
+        `VRAM free of offset 0x${((this.start + page) * PAGE_SIZE).toString(16)}, which is not allocated`,
+        { object: "vram" },
+      );
+      return undefined;
+    }
+    this.live.delete(page);
+    this.usedPages -= npages;
+    this.vram.bumpGenerations(this.start + page, npages);
+    return npages;
+  }
+
+  /** Allocated ranges as [VRAM page, page count], by page. */
+  allocations(): [number, number][] {
+    return [...this.live]
+      .map(([p, n]): [number, number] => [this.start + p, n])
+      .sort((a, b) => a[0] - b[0]);
   }
 }
 
 /**
- * VRAM of `pages` pages, and the range allocators (drm_mm) drivers carve it with.
+ * VRAM of `pages` pages, and the regions drivers carve it into.
  *
- * `region(first, n)` is a drm_mm over pages `[first, first + n)` (a driver with two memory
- * regions, such as qxl's RAM and surface BARs, carves two disjoint ones); `alloc(npages)` and
- * `free(offset)` use one over the whole VRAM (made on first use), allocating as
- * drm_mm_insert_node() does (DRM_MM_INSERT_BEST: the smallest hole that fits). Allocation does
- * not clear the memory: a new buffer holds whatever the last one left there, as on real
- * hardware (drivers that care clear it with a fill command).
+ * `region(first, n)` is pages `[first, first + n)` for one allocator of the driver (a driver
+ * with two memory regions, such as qxl's RAM and surface BARs, carves two disjoint ones); the
+ * allocator reports what it hands out (VramRegion.claim()/release()). Allocation does not clear
+ * the memory: a new buffer holds whatever the last one left there, as on real hardware (drivers
+ * that care clear it with a fill command).
  *
  * The bytes are kept per page, each backed (zeroed) when it is first written or handed out as a
  * view: a device of many pages of which a schedule touches a few costs those few (a qxl device
@@ -77,10 +120,8 @@ export class Vram {
   /** The bytes of each page, once touched. */
   private readonly backing: (Uint8Array | undefined)[];
   private readonly gens: Uint32Array;
-  /** The drm_mm regions carved so far, disjoint. */
-  private readonly regions: VramMm[] = [];
-  /** The whole-VRAM drm_mm of alloc()/free(), made on first use. */
-  private whole: VramMm | null = null;
+  /** The regions carved so far, disjoint. */
+  private readonly regions: VramRegion[] = [];
 
   constructor(pages: number) {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`bad VRAM page count ${pages}`);
@@ -90,10 +131,10 @@ export class Vram {
   }
 
   /**
-   * A drm_mm over pages `[firstPage, firstPage + npages)` (drm_mm_init()). Throws RangeError
-   * outside VRAM or over a region carved before (two allocators must not hand out one page).
+   * The region of pages `[firstPage, firstPage + npages)`. Throws RangeError outside VRAM or
+   * over a region carved before (two allocators must not hand out one page).
    */
-  region(firstPage: number, npages: number): VramMm {
+  region(firstPage: number, npages: number): VramRegion {
     if (
       !Number.isInteger(firstPage) ||
       !Number.isInteger(npages) ||
@@ -107,19 +148,14 @@ export class Vram {
         throw new RangeError(
           `VRAM region ${firstPage}+${npages} overlaps the region ${r.start}+${r.size}`,
         );
-    const mm = new VramMm(this, firstPage, npages);
-    this.regions.push(mm);
-    return mm;
+    const region = new VramRegion(this, firstPage, npages);
+    this.regions.push(region);
+    return region;
   }
 
   /** Models the generation bump of an allocation or a free of `npages` pages at `start`. */
   bumpGenerations(start: number, npages: number): void {
     for (let p = start; p < start + npages; p++) this.gens[p]!++;
-  }
-
-  private wholeMm(): VramMm {
-    this.whole ??= this.region(0, this.pages);
-    return this.whole;
   }
 
   /**
@@ -180,40 +216,6 @@ export class Vram {
       .flatMap((r) => r.allocations())
       .sort((a, b) => a[0] - b[0])
       .map(([start, npages]) => ({ offset: start * PAGE_SIZE, npages }));
-  }
-
-  /**
-   * Models drm_mm_insert_node() on the whole VRAM: the byte offset of `npages` contiguous free
-   * pages in the smallest hole that fits (DRM_MM_INSERT_BEST), or null when none does (the
-   * driver's -ENOSPC, or its cue to evict).
-   * Locking: none; synchronous (the driver serialises its allocator).
-   * References: the range belongs to the caller until free().
-   */
-  alloc(npages: number): number | null {
-    if (!Number.isInteger(npages) || npages < 1)
-      throw new RangeError(`VRAM allocation of ${npages} pages`);
-    const start = this.wholeMm().insertNode(npages, 0, DRM_MM_INSERT_BEST);
-    return start < 0 ? null : start * PAGE_SIZE;
-  }
-
-  /**
-   * Models drm_mm_remove_node(): returns the range at `offset` (as alloc() returned it) to the
-   * free space. An offset that is not the start of a live allocation is a driver bug: a `warn`
-   * splat, nothing freed, false.
-   * Locking: none; synchronous.
-   * References: drops the caller's ownership; commands already submitted against the range
-   * fault when they execute.
-   */
-  free(offset: number): boolean {
-    const start = offset / PAGE_SIZE;
-    const npages = Number.isInteger(start) ? this.wholeMm().removeNode(start) : undefined;
-    if (npages === undefined) {
-      report("warn", `VRAM free of offset 0x${offset.toString(16)}, which is not allocated`, {
-        object: "vram",
-      });
-      return false;
-    }
-    return true;
   }
 
   /** The generation of page `index` (odd while allocated). */

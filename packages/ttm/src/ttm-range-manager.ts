@@ -2,27 +2,29 @@
  * The range manager (drivers/gpu/drm/ttm/ttm_range_manager.c): a resource manager over a linear
  * range of pages, allocating with a drm_mm. Used for VRAM and for the TT aperture.
  *
- * Its drm_mm is simgpu's (`DrmMm`, drivers/gpu/drm/drm_mm.c of v6.18): the smallest hole that
- * fits (DRM_MM_INSERT_BEST), or the top of the highest (DRM_MM_INSERT_HIGH) for a
- * TTM_PL_FLAG_TOPDOWN place, clamped to the place's `[fpfn, lpfn)` and aligned to the BO's
- * `page_alignment`. A VRAM manager's drm_mm is a region of the simulated device's VRAM
- * (`VramDrmMm`: its nodes bump the pages' generations), so the device's MMU sees exactly the
- * ranges TTM hands out: a copy into a range TTM has freed faults. A TT aperture has no memory of
- * its own on this device (the engine reaches system pages directly), so its drm_mm is a plain
- * one (`DrmMmRanges`).
+ * Its drm_mm is the DRM core's (`DrmMm` of `@primetime/gem`, drivers/gpu/drm/drm_mm.c of
+ * v6.18) over the manager's pages `[0, size)`, as ttm_range_man_init_nocheck() makes it
+ * (drm_mm_init(&rman->mm, 0, p_size)): the smallest hole that fits (DRM_MM_INSERT_BEST), or the
+ * top of the highest (DRM_MM_INSERT_HIGH) for a TTM_PL_FLAG_TOPDOWN place, clamped to the place's
+ * `[fpfn, lpfn)` and aligned to the BO's `page_alignment` (in the manager's page numbers). A VRAM
+ * manager's pages are a region of the simulated device's VRAM (`VramDrmMm`: each node is
+ * reported to the device, `VramRegion.claim()`/`release()`, which bumps the pages'
+ * generations), so the device's MMU sees exactly the ranges TTM hands out: a copy into a range
+ * TTM has freed faults. A TT aperture has no memory of its own on this device (the engine
+ * reaches system pages directly), so its drm_mm is a plain one (`DrmMmRanges`).
  */
 
 import { dmaResvAssertHeld } from "@primetime/dma-buf";
-import { ENOMEM, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
-import { warnOn } from "@primetime/sim";
-import type { Vram, VramMm } from "@primetime/simgpu";
 import {
   DRM_MM_INSERT_BEST,
   DRM_MM_INSERT_HIGH,
   DrmMm,
   type DrmMmInsertMode,
-  PAGE_SIZE,
-} from "@primetime/simgpu";
+} from "@primetime/gem";
+import { ENOMEM, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
+import { warnOn } from "@primetime/sim";
+import type { Vram, VramRegion } from "@primetime/simgpu";
+import { PAGE_SIZE } from "@primetime/simgpu";
 import type { TtmBufferObject } from "./ttm-bo.js";
 import { type TtmDevice, ttmManagerType, ttmSetDriverManager } from "./ttm-device.js";
 import { TTM_PL_FLAG_TOPDOWN, type TtmPlace } from "./ttm-placement.js";
@@ -69,19 +71,22 @@ export class DrmMmRanges extends DrmMm implements DrmMmAllocator {
 
 /**
  * The device's VRAM pages `[firstPage, firstPage + npages)` (all of it by default) as a range
- * manager's drm_mm: a region of the device's VRAM (`Vram.region()`), in the manager's page
- * numbers. A driver with two memory types in device memory (qxl's RAM and surface BARs) carves
- * two disjoint regions.
+ * manager's drm_mm: a `DrmMm` over the manager's pages `[0, npages)` (drm_mm_init(&rman->mm, 0,
+ * p_size)), whose every insertion and removal is reported to the device's region of those pages
+ * (`Vram.region()`, `claim()`/`release()`: the generations the MMU checks). A driver with two
+ * memory types in device memory (qxl's RAM and surface BARs) carves two disjoint regions.
  */
 export class VramDrmMm implements DrmMmAllocator {
-  private readonly mm: VramMm;
+  private readonly mm: DrmMm;
+  private readonly region: VramRegion;
 
   constructor(
     vram: Vram,
     readonly vramFirstPage = 0,
     npages = vram.pages - vramFirstPage,
   ) {
-    this.mm = vram.region(vramFirstPage, npages);
+    this.region = vram.region(vramFirstPage, npages);
+    this.mm = new DrmMm(0, npages);
   }
 
   get used(): number {
@@ -95,19 +100,15 @@ export class VramDrmMm implements DrmMmAllocator {
     rangeEnd: number,
     mode: DrmMmInsertMode,
   ): number {
-    const first = this.vramFirstPage;
-    const start = this.mm.insertNodeInRange(
-      size,
-      alignment,
-      rangeStart + first,
-      rangeEnd + first,
-      mode,
-    );
-    return start < 0 ? start : start - first;
+    const start = this.mm.insertNodeInRange(size, alignment, rangeStart, rangeEnd, mode);
+    if (start >= 0) this.region.claim(start, size);
+    return start;
   }
 
   removeNode(start: number): number | undefined {
-    return this.mm.removeNode(start + this.vramFirstPage);
+    const size = this.mm.removeNode(start);
+    if (size !== undefined) this.region.release(start);
+    return size;
   }
 }
 

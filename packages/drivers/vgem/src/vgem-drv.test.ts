@@ -11,6 +11,8 @@ import {
   type DrmFile,
   type DrmPrimeHandle,
   type DrmVersion,
+  drmGemObjectLookup,
+  drmGemObjectPut,
 } from "@primetime/gem";
 import {
   EACCES,
@@ -36,7 +38,13 @@ import {
   openNode,
   runVgem,
 } from "./test-machine.js";
-import { createVgem, destroyVgem, vgemGemDumbCreate, vgemObjectCache } from "./vgem-drv.js";
+import {
+  createVgem,
+  destroyVgem,
+  type VgemObject,
+  vgemGemDumbCreate,
+  vgemObjectCache,
+} from "./vgem-drv.js";
 
 describe("vgem", () => {
   it("registers card and render nodes at the lowest free index, and says who it is", async () => {
@@ -206,6 +214,49 @@ describe("vgem", () => {
       await p.close(fdB);
     });
     expectClean(r);
+  });
+
+  it("a foreign import's attachment pins the exporter's pages under its reservation lock (drm_gem_shmem_object_pin()), the detach unpins them, the free takes the lock", async () => {
+    const counts: number[][] = [];
+    let name = "";
+    const r = await runVgem(async (p, m) => {
+      const fdA = await openNode(p, m.a.card);
+      const fdB = await openNode(p, m.b.card);
+      const bo = await createDumb(p, fdA, 8192);
+      const file = p.files.fdt.fd[fdA]!.privateData as DrmFile;
+      const obj = (await drmGemObjectLookup(file, bo.handle)) as VgemObject;
+      name = obj.name;
+      const now = () => counts.push([obj.pagesPinCount.read(), obj.pagesUseCount.read()]);
+      const exp: DrmPrimeHandle = { handle: bo.handle, flags: DRM_RDWR, fd: -1 };
+      expectRet(await p.ioctl(fdA, DRM_IOCTL_PRIME_HANDLE_TO_FD, exp), 0, "export");
+      now();
+      const imp: DrmPrimeHandle = { handle: 0, flags: 0, fd: exp.fd };
+      expectRet(await p.ioctl(fdB, DRM_IOCTL_PRIME_FD_TO_HANDLE, imp), 0, "import into B");
+      now();
+      expectRet(
+        await p.ioctl(fdB, DRM_IOCTL_GEM_CLOSE, { handle: imp.handle, pad: 0 }),
+        0,
+        "close the import",
+      );
+      now();
+      await drmGemObjectPut(obj);
+      await p.close(exp.fd);
+      await p.close(fdB);
+      await p.close(fdA);
+    });
+    expectClean(r);
+    // [pin count, use count]: none before the import, one each while B is attached, none after.
+    expect(counts).toEqual([
+      [0, 0],
+      [1, 1],
+      [0, 0],
+    ]);
+    // drm_gem_shmem_free() of an object of its own takes its reservation lock first thing.
+    const labels: string[] = [];
+    for (let i = 1; i <= r.trace.length; i++) labels.push(r.trace.at(i).label);
+    const free = labels.indexOf(`drm_gem_shmem_free(${name})`);
+    expect(free).toBeGreaterThan(0);
+    expect(labels[free + 1]).toBe(`ww_mutex_lock(${name}.resv)`);
   });
 
   it("frees its objects and the device once the last file and dma-buf are gone", async () => {

@@ -24,7 +24,14 @@
  * pages lazily; the difference is not observable here).
  */
 
-import type { DmaBufAttachment, SgTable } from "@primetime/dma-buf";
+import { RefcountT } from "@primetime/atomics";
+import {
+  type DmaBufAttachment,
+  dmaResvAssertHeld,
+  dmaResvLock,
+  dmaResvUnlock,
+  type SgTable,
+} from "@primetime/dma-buf";
 import {
   DRIVER_GEM,
   DRIVER_RENDER,
@@ -65,7 +72,7 @@ import {
   PAGE_SIZE,
   pageAlign,
 } from "@primetime/kernel";
-import { opLabel, point } from "@primetime/sim";
+import { opLabel, point, warnOn } from "@primetime/sim";
 import {
   type VgemFile,
   vgemFenceAttachIoctl,
@@ -106,6 +113,14 @@ export class VgemObject extends GemObject {
    * the exporter. Kept to document the choice: the simulated CPU is coherent anyway.
    */
   mapWc = true;
+  /**
+   * Models shmem->pages_use_count: holders of the pages array (a pin). The model's `pages` are the
+   * shmem file and stay; the count says whether the kernel's array would be there.
+   * Locking: changed under the object's reservation lock.
+   */
+  readonly pagesUseCount = new RefcountT(0);
+  /** Models shmem->pages_pin_count (a dma-buf attachment's pin). Locking: the reservation lock. */
+  readonly pagesPinCount = new RefcountT(0);
 }
 
 /** kmalloc()'s constructor call for a VgemObject (one function, not a closure per call). */
@@ -114,27 +129,91 @@ function newVgemObject(): VgemObject {
 }
 
 /**
- * Models drm_gem_shmem_free(): an import gives its page table and dma-buf back; then the GEM
- * core's release (flink name, reservation, mmap offset) and the kfree.
- * Locking: none; the last reference is gone. References: drops the import's dma-buf.
+ * Models drm_gem_shmem_free() / drm_gem_shmem_release(): an import gives its page table and
+ * dma-buf back; an object of its own puts its pages under its reservation lock if they are held
+ * (drm_gem_shmem_put_pages_locked()) and WARNs if a pin or a use is left; then the GEM core's
+ * release (flink name, reservation, mmap offset) and the kfree.
+ * Locking: none held; takes the object's reservation lock (not for an import).
+ * References: the last reference is gone; drops the import's dma-buf.
  */
 async function vgemGemFree(obj: GemObject): Promise<void> {
   const vobj = obj as VgemObject;
   await point(opLabel("drm_gem_shmem_free", obj.name));
-  if (obj.importAttach) await drmPrimeGemDestroy(obj, vobj.sgt);
+  if (obj.importAttach) {
+    await drmPrimeGemDestroy(obj, vobj.sgt);
+  } else {
+    await dmaResvLock(obj.resv);
+    if (vobj.pagesUseCount.read() > 0) drmGemShmemPutPagesLocked(vobj);
+    warnOn(vobj.pagesUseCount.read() !== 0, `${obj.name}: drm_WARN_ON(pages_use_count)`);
+    warnOn(vobj.pagesPinCount.read() !== 0, `${obj.name}: drm_WARN_ON(pages_pin_count)`);
+    await dmaResvUnlock(obj.resv);
+  }
   vobj.sgt = null;
   await drmGemObjectRelease(obj);
   kfree(obj);
 }
 
 /**
+ * Models drm_gem_shmem_get_pages_locked(): one more user of the pages array (the first gets it:
+ * drm_gem_get_pages(); the model's pages are always there). 0.
+ * Locking: the object's reservation lock held (asserted).
+ */
+function drmGemShmemGetPagesLocked(obj: VgemObject): number {
+  dmaResvAssertHeld(obj.resv);
+  if (obj.pagesUseCount.incNotZero()) return 0;
+  obj.pagesUseCount.set(1);
+  return 0;
+}
+
+/**
+ * Models drm_gem_shmem_put_pages_locked(): one user less; the last one would free the array
+ * (drm_gem_put_pages(): the shmem file keeps the contents, as the model's pages do).
+ * Locking: the object's reservation lock held (asserted).
+ */
+function drmGemShmemPutPagesLocked(obj: VgemObject): void {
+  dmaResvAssertHeld(obj.resv);
+  obj.pagesUseCount.decAndTest();
+}
+
+/**
+ * Models drm_gem_shmem_object_pin() -> drm_gem_shmem_pin_locked(): a dma-buf attachment pins
+ * the pages: the first pin gets them (drm_gem_shmem_get_pages_locked()), later ones count. A
+ * pin of an import WARNs (drm_WARN_ON(drm_gem_is_imported())). 0.
+ * Locking: the object's reservation lock held (drm_gem_pin() took it; asserted).
+ */
+async function vgemGemPin(obj: GemObject): Promise<number> {
+  const vobj = obj as VgemObject;
+  dmaResvAssertHeld(obj.resv);
+  warnOn(obj.importAttach !== null, `${obj.name}: drm_WARN_ON(drm_gem_is_imported())`);
+  if (vobj.pagesPinCount.incNotZero()) return 0;
+  const ret = drmGemShmemGetPagesLocked(vobj);
+  if (!ret) vobj.pagesPinCount.set(1);
+  return ret;
+}
+
+/**
+ * Models drm_gem_shmem_object_unpin() -> drm_gem_shmem_unpin_locked(): the last unpin puts the
+ * pages (drm_gem_shmem_put_pages_locked()).
+ * Locking: the object's reservation lock held (drm_gem_unpin() took it; asserted).
+ */
+async function vgemGemUnpin(obj: GemObject): Promise<void> {
+  const vobj = obj as VgemObject;
+  dmaResvAssertHeld(obj.resv);
+  if (vobj.pagesPinCount.decAndTest()) drmGemShmemPutPagesLocked(vobj);
+}
+
+/**
  * Models drm_gem_shmem_funcs as vgem uses them: free; get_sg_table for foreign importers
  * (drm_gem_shmem_get_sg_table(): the object's pages); mmap through vm_ops whose fault handler
  * maps `pages` (drm_gem_shmem_vm_ops), with drm_gem_vm_open/close keeping the mapping's object
- * reference. The pages never move, so pin/unpin have nothing to do and are left out.
+ * reference; pin and unpin (drm_gem_shmem_object_pin()/_unpin(): a dma-buf attachment pins the
+ * pages, under the reservation lock drm_gem_pin() takes). Not modeled: .mmap
+ * (drm_gem_shmem_object_mmap(), see the README), vmap.
  */
 const vgemGemFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
   free: vgemGemFree,
+  pin: vgemGemPin,
+  unpin: vgemGemUnpin,
   getSgTable: drmGemPagesSgTable,
   vmOps: drmGemPageVmOps,
 });

@@ -1,6 +1,6 @@
+import { ENOSPC } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import { DRM_MM_INSERT_BEST, DRM_MM_INSERT_HIGH, DRM_MM_INSERT_LOW, DrmMm } from "./drm-mm.js";
-import { ENOSPC } from "./errno.js";
 
 /** Nodes of 1 page at the given pages of a 16-page drm_mm, the rest removed: holes between. */
 function withHoles(keep: number[]): DrmMm {
@@ -106,5 +106,19 @@ describe("drm_mm (drm_mm_insert_node_in_range / drm_mm_remove_node)", () => {
     expect(() => new DrmMm(0, 8).insertNodeInRange(1, 0, 4, 4, DRM_MM_INSERT_BEST)).toThrow(
       RangeError,
     );
+  });
+
+  it("keeps each node's owner and finds the floor node down the interval tree", () => {
+    const mm = new DrmMm<string>(100, 10);
+    expect(mm.insertNode(2, 0, DRM_MM_INSERT_BEST, "a")).toBe(100);
+    expect(mm.insertNode(3, 0, DRM_MM_INSERT_BEST, "b")).toBe(102);
+    expect(mm.intervalTreeFloor(99)).toBeNull();
+    expect(mm.intervalTreeFloor(100)?.owner).toBe("a");
+    expect(mm.intervalTreeFloor(101)).toEqual({ start: 100, size: 2, owner: "a" });
+    expect(mm.intervalTreeFloor(102)?.owner).toBe("b");
+    // past the last node: still the floor node (the caller checks the span)
+    expect(mm.intervalTreeFloor(109)).toEqual({ start: 102, size: 3, owner: "b" });
+    mm.removeNode(100);
+    expect(mm.intervalTreeFloor(101)).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 /**
  * drm_mm, the DRM range allocator (drivers/gpu/drm/drm_mm.c, include/drm/drm_mm.h of Linux
- * v6.18), over page numbers: the allocator a driver carves device memory out of (TTM's range
- * manager, the device's VRAM).
+ * v6.18), over page numbers: DRM core, used by the mmap offset manager (drm_vma_manager.c's
+ * `vm_addr_space_mm`) and by TTM's range manager (the device memory a driver carves up).
  *
  * The kernel keeps the free space as holes, each the space after a node, indexed twice: by size
  * (`holes_size`, an rbtree ordered by descending size, a new hole after the holes of equal size)
@@ -18,15 +18,19 @@
  *
  * Here the holes are an array sorted by address, each with the sequence number of its add_hole();
  * the size order is (size descending, sequence ascending), which is the in-order walk of the
- * kernel's size tree (an rbtree keeps the in-order of its nodes through its rotations).
+ * kernel's size tree (an rbtree keeps the in-order of its nodes through its rotations). The
+ * allocated nodes are a map by first page, each with its owner (the structure the kernel's
+ * drm_mm_node is embedded in, what container_of() gives back); `intervalTreeFloor()` is the walk
+ * down `mm->interval_tree` (nodes keyed by start) that drm_vma_offset_lookup_locked() does.
  *
  * Not modeled: colors and `color_adjust`, DRM_MM_INSERT_EVICT and _ONCE, the scan (eviction
  * roster) API, drm_mm_reserve_node() and drm_mm_replace_node().
  *
- * Locking: none; synchronous (its owner serialises it: TTM's range manager takes its spinlock).
+ * Locking: none; synchronous (its owner serialises it: TTM's range manager takes its spinlock, the
+ * offset manager its vm_lock).
  */
 
-import { ENOSPC } from "./errno.js";
+import { ENOSPC } from "@primetime/kernel";
 
 /** Models enum drm_mm_insert_mode (the three modes modeled; the kernel's values). */
 export const DRM_MM_INSERT_BEST = 0;
@@ -44,12 +48,22 @@ interface Hole {
   seq: number;
 }
 
-/** Models struct drm_mm over the pages `[start, start + size)`. */
-export class DrmMm {
+/** An allocated node: its first page, its page count and its owner (container_of()). */
+export interface DrmMmNode<T> {
+  start: number;
+  size: number;
+  owner: T | undefined;
+}
+
+/**
+ * Models struct drm_mm over the pages `[start, start + size)`; `T` is the type of the
+ * structures its nodes are embedded in.
+ */
+export class DrmMm<T = undefined> {
   /** Holes sorted by address, never adjacent (a node lies between any two). */
   private readonly holes: Hole[] = [];
-  /** Nodes: first page -> page count. */
-  private readonly nodes = new Map<number, number>();
+  /** Nodes: first page -> the node. */
+  private readonly nodes = new Map<number, DrmMmNode<T>>();
   private usedPages = 0;
   private seq = 0;
 
@@ -75,9 +89,9 @@ export class DrmMm {
 
   /**
    * Models drm_mm_insert_node_in_range(): a node of `size` pages aligned to `alignment` pages
-   * (0 or 1: none) inside `[rangeStart, rangeEnd)`, searched in `mode`'s order. Its first page,
-   * or -ENOSPC when no hole fits (a size of 0 included). The range must not be empty
-   * (DRM_MM_BUG_ON(range_start >= range_end)).
+   * (0 or 1: none) inside `[rangeStart, rangeEnd)`, searched in `mode`'s order, embedded in
+   * `owner`. Its first page, or -ENOSPC when no hole fits (a size of 0 included). The range
+   * must not be empty (DRM_MM_BUG_ON(range_start >= range_end)).
    */
   insertNodeInRange(
     size: number,
@@ -85,6 +99,7 @@ export class DrmMm {
     rangeStart: number,
     rangeEnd: number,
     mode: DrmMmInsertMode,
+    owner?: T,
   ): number {
     if (rangeStart >= rangeEnd)
       throw new RangeError(`drm_mm: empty range [${rangeStart}, ${rangeEnd})`);
@@ -114,7 +129,7 @@ export class DrmMm {
           if (adjEnd <= adjStart || adjEnd - adjStart < size) continue;
         }
       }
-      this.nodes.set(adjStart, size);
+      this.nodes.set(adjStart, { start: adjStart, size, owner });
       this.usedPages += size;
       // rm_hole(hole); the space before the node stays the hole's (added anew), the space
       // after it becomes the node's hole, added after it.
@@ -133,9 +148,14 @@ export class DrmMm {
    * Models drm_mm_insert_node_generic() (drm_mm_insert_node() with `mode` BEST): anywhere in
    * the allocator.
    */
-  insertNode(size: number, alignment = 0, mode: DrmMmInsertMode = DRM_MM_INSERT_BEST): number {
+  insertNode(
+    size: number,
+    alignment = 0,
+    mode: DrmMmInsertMode = DRM_MM_INSERT_BEST,
+    owner?: T,
+  ): number {
     if (this.size === 0) return -ENOSPC;
-    return this.insertNodeInRange(size, alignment, this.start, this.start + this.size, mode);
+    return this.insertNodeInRange(size, alignment, this.start, this.start + this.size, mode, owner);
   }
 
   /**
@@ -144,8 +164,9 @@ export class DrmMm {
    * DRM_MM_BUG_ON(!node->allocated): the caller reports it).
    */
   removeNode(start: number): number | undefined {
-    const size = this.nodes.get(start);
-    if (size === undefined) return undefined;
+    const node = this.nodes.get(start);
+    if (node === undefined) return undefined;
+    const size = node.size;
     this.nodes.delete(start);
     this.usedPages -= size;
     const end = start + size;
@@ -174,7 +195,25 @@ export class DrmMm {
 
   /** Live nodes as [first page, page count], by first page. */
   allocations(): [number, number][] {
-    return [...this.nodes].sort((a, b) => a[0] - b[0]);
+    return [...this.nodes.values()]
+      .map((n): [number, number] => [n.start, n.size])
+      .sort((a, b) => a[0] - b[0]);
+  }
+
+  /**
+   * The walk down the interval tree (`mm->interval_tree.rb_root`, nodes keyed by start) of
+   * drm_vma_offset_lookup_locked(): right while `start >= node->start` (keeping that node as the
+   * best so far, stopping at an equal start), else left. The allocated node with the largest
+   * first page not above `start`, or null; whether it spans what the caller wants is the
+   * caller's check.
+   */
+  intervalTreeFloor(start: number): DrmMmNode<T> | null {
+    const exact = this.nodes.get(start);
+    if (exact) return exact;
+    let best: DrmMmNode<T> | null = null;
+    for (const n of this.nodes.values())
+      if (n.start <= start && (best === null || n.start > best.start)) best = n;
+    return best;
   }
 
   /** The holes as [first page, page count], by address (drm_mm_for_each_hole()). */
