@@ -15,15 +15,23 @@
  * VMA), as the kernel's speculative prefault does, all under the one reservation: a read of a
  * fresh mapping faults once per 16 pages, and a move's unmap still zaps them all.
  *
- * Simplifications: no VM_FAULT_RETRY (the model's fault path cannot drop mmap_lock): a
- * contended reservation is taken with a sleeping lock, the kernel's path when retrying is not
- * allowed; no dummy page for unplugged devices.
+ * VM_FAULT_RETRY (v6.15/v6.16 ttm_bo_vm.c, unchanged in v6.18): on the first attempt of a fault
+ * that allows retry, a contended reservation (ttm_bo_vm_reserve()) or a pipelined move still in
+ * flight (ttm_bo_vm_fault_idle()) is waited for with mmap_lock released, holding a GEM reference
+ * on the BO across the wait (since v6.14, 39b1acfddfd5; a TTM one before), and the fault returns
+ * VM_FAULT_RETRY; the core mm takes mmap_lock again and retries with FAULT_FLAG_TRIED, when
+ * the handler waits with mmap_lock held.
+ *
+ * Simplifications: no dummy page for unplugged devices (drm_dev_enter() is not modelled); no
+ * signals, so the interruptible waits never fail (the kernel's VM_FAULT_NOPAGE for a signal
+ * is unreachable).
  */
 
 import {
   DmaResvUsage,
   dmaResvAssertHeld,
-  dmaResvLock,
+  dmaResvLockInterruptible,
+  dmaResvTestSignaled,
   dmaResvTrylock,
   dmaResvUnlock,
   dmaResvWaitTimeout,
@@ -41,11 +49,16 @@ import {
 import {
   EACCES,
   EINVAL,
+  FAULT_FLAG_RETRY_NOWAIT,
+  faultFlagAllowRetryFirst,
   mmapAssertLocked,
+  mmapReadUnlock,
   PAGE_SIZE,
   VM_DONTDUMP,
   VM_DONTEXPAND,
+  VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
+  VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_IO,
   VM_MAYWRITE,
@@ -68,13 +81,66 @@ import type { TtmDevice } from "./ttm-device.js";
 import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js";
 
 /**
- * Models ttm_bo_vm_reserve(): takes the BO's reservation for a fault (trylock, else a sleeping
- * lock); refuses to fault imported pages (VM_FAULT_SIGBUS). 0 with the reservation held.
- * Locking: mmap_lock held for reading; takes the reservation.
- * References: the VMA's.
+ * Models ttm_bo_vm_reserve(bo, vmf) (v6.15/v6.16): takes the BO's reservation for the fault of
+ * `vma` with fault flags `flags` (vmf->flags). A trylock first; if the reservation is contended
+ * and this is the first attempt of a retryable fault (fault_flag_allow_retry_first()), then
+ * unless FAULT_FLAG_RETRY_NOWAIT it takes a GEM reference, releases mmap_lock, waits for the
+ * reservation (dma_resv_lock_interruptible(), then unlocks it at once) and drops the reference;
+ * either way VM_FAULT_RETRY without the reservation. Otherwise it sleeps on the reservation with
+ * mmap_lock held (VM_FAULT_NOPAGE if interrupted: no signals here). Then refuses to fault
+ * imported pages (VM_FAULT_SIGBUS). 0 with the reservation held.
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: the VMA's; a GEM one held across the wait without mmap_lock (the VMA may be
+ * unmapped and the last handle closed meanwhile).
  */
-export async function ttmBoVmReserve(bo: TtmBufferObject): Promise<number> {
-  if (!dmaResvTrylock(bo.resv)) await dmaResvLock(bo.resv);
+export function ttmBoVmReserve(bo: TtmBufferObject, vma: Vma, flags: number): Promise<number> {
+  return vmReserve(bo, vma, flags, GEM_REFS);
+}
+
+/**
+ * The references a fault holds on its BO while it waits without mmap_lock: GEM ones since v6.14
+ * (39b1acfddfd5 "drm/ttm: use GEM references for VM mappings"), TTM ones (ttm_bo_get() /
+ * ttm_bo_put()) before, as the historic ttm_bo_mmap()'s vm ops use.
+ */
+interface VmRefs {
+  get(bo: TtmBufferObject): Promise<void>;
+  put(bo: TtmBufferObject): Promise<void>;
+}
+
+const GEM_REFS: VmRefs = { get: drmGemObjectGet, put: drmGemObjectPut };
+const TTM_REFS: VmRefs = { get: ttmBoGet, put: ttmBoPut };
+
+/**
+ * ttmBoVmReserve() with the era's references (`refs`).
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: takes and drops one of `refs` across the wait.
+ */
+async function vmReserve(
+  bo: TtmBufferObject,
+  vma: Vma,
+  flags: number,
+  refs: VmRefs,
+): Promise<number> {
+  mmapAssertLocked(vma.vmMm);
+  // Work around locking order reversal in fault / nopfn between mmap_lock and bo_reserve:
+  // Perform a trylock operation for reserve, and if it fails, retry the fault after waiting
+  // for the buffer to become unreserved.
+  if (!dmaResvTrylock(bo.resv)) {
+    // If the fault allows retry and this is the first fault attempt, we try to release the
+    // mmap_lock before waiting.
+    if (faultFlagAllowRetryFirst(flags)) {
+      if (!(flags & FAULT_FLAG_RETRY_NOWAIT)) {
+        await refs.get(bo);
+        await mmapReadUnlock(vma.vmMm);
+        if (!(await dmaResvLockInterruptible(bo.resv, null))) await dmaResvUnlock(bo.resv);
+        await refs.put(bo);
+      }
+      return VM_FAULT_RETRY;
+    }
+    if (await dmaResvLockInterruptible(bo.resv, null)) return VM_FAULT_NOPAGE;
+  }
   // Refuse to fault imported pages. This should be handled (if at all) by redirecting mmap to
   // the exporter.
   if (bo.ttm && bo.ttm.pageFlags & TTM_TT_FLAG_EXTERNAL) {
@@ -87,13 +153,37 @@ export async function ttmBoVmReserve(bo: TtmBufferObject): Promise<number> {
 }
 
 /**
- * Models ttm_bo_vm_fault_idle(): waits for buffer data in transit (a pipelined move: the
- * KERNEL fences). VM_FAULT_SIGBUS if the wait fails.
- * Locking: the reservation held.
- * References: the VMA's.
+ * Models ttm_bo_vm_fault_idle(bo, vmf) (v6.15/v6.16): waits for buffer data in transit (a
+ * pipelined move: the KERNEL fences). 0 at once if they have signalled
+ * (dma_resv_test_signaled()). On the first attempt of a retryable fault: VM_FAULT_RETRY at once
+ * with FAULT_FLAG_RETRY_NOWAIT (reservation still held); otherwise it takes a GEM reference,
+ * releases mmap_lock, waits, unlocks the reservation, drops the reference and returns
+ * VM_FAULT_RETRY. Otherwise an ordinary wait with both locks held; VM_FAULT_SIGBUS if it fails.
+ * Locking: the reservation and mmap_lock (read) held; both released on VM_FAULT_RETRY without
+ * FAULT_FLAG_RETRY_NOWAIT.
+ * References: the VMA's; a GEM one across the wait without mmap_lock.
  */
-async function ttmBoVmFaultIdle(bo: TtmBufferObject): Promise<number> {
+async function ttmBoVmFaultIdle(
+  bo: TtmBufferObject,
+  vma: Vma,
+  flags: number,
+  refs: VmRefs,
+): Promise<number> {
   dmaResvAssertHeld(bo.resv);
+  // Quick non-stalling check for idle.
+  if (await dmaResvTestSignaled(bo.resv, DmaResvUsage.KERNEL)) return 0;
+  // If possible, avoid waiting for GPU with mmap_lock held. We only do this if the fault allows
+  // retry and this is the first attempt.
+  if (faultFlagAllowRetryFirst(flags)) {
+    if (flags & FAULT_FLAG_RETRY_NOWAIT) return VM_FAULT_RETRY;
+    await refs.get(bo);
+    await mmapReadUnlock(vma.vmMm);
+    await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
+    await dmaResvUnlock(bo.resv);
+    await refs.put(bo);
+    return VM_FAULT_RETRY;
+  }
+  // Ordinary wait.
   const err = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
   if (err < 0) return VM_FAULT_SIGBUS;
   return 0;
@@ -111,19 +201,40 @@ export const TTM_BO_VM_NUM_PREFAULT = 16;
  * the ttm_tt has no page there; then speculatively the pages after it, up to `numPrefault`
  * pages in all and no further than the end of the VMA (a page already mapped is left as it is,
  * as insert_pfn() does; a missing one ends the prefault: only the first page's failure is an
- * error). The faulting page, or a VM_FAULT_* code.
- * Locking: the reservation and mmap_lock (read) held.
+ * error). The faulting page, or a VM_FAULT_* code: VM_FAULT_RETRY from ttm_bo_vm_fault_idle()
+ * (a move in flight on the first attempt of a fault with `flags` allowing retry; 0, the
+ * default, is a fault that may not retry).
+ * Locking: the reservation and mmap_lock (read) held; both released on VM_FAULT_RETRY without
+ * FAULT_FLAG_RETRY_NOWAIT.
  * References: the VMA's.
  */
-export async function ttmBoVmFaultReserved(
+export function ttmBoVmFaultReserved(
   vma: Vma,
   bo: TtmBufferObject,
   pgoff: number,
+  flags = 0,
   numPrefault = TTM_BO_VM_NUM_PREFAULT,
+): Promise<Uint8Array | number> {
+  return vmFaultReserved(vma, bo, pgoff, flags, numPrefault, GEM_REFS);
+}
+
+/**
+ * ttmBoVmFaultReserved() with the era's references (`refs`).
+ * Locking: the reservation and mmap_lock (read) held; both released on VM_FAULT_RETRY without
+ * FAULT_FLAG_RETRY_NOWAIT.
+ * References: the VMA's; one of `refs` across a wait without mmap_lock.
+ */
+async function vmFaultReserved(
+  vma: Vma,
+  bo: TtmBufferObject,
+  pgoff: number,
+  flags: number,
+  numPrefault: number,
+  refs: VmRefs,
 ): Promise<Uint8Array | number> {
   dmaResvAssertHeld(bo.resv);
   // Wait for buffer data in transit, due to a pipelined move.
-  const ret = await ttmBoVmFaultIdle(bo);
+  const ret = await ttmBoVmFaultIdle(bo, vma, flags, refs);
   if (ret) return ret;
   // A BO without backing store (gutted): the kernel would dereference NULL here.
   const mem = bo.resource;
@@ -155,17 +266,36 @@ export async function ttmBoVmFaultReserved(
 }
 
 /**
- * Models ttm_bo_vm_fault(): reserve, fault, unreserve.
- * Locking: mmap_lock held for reading; takes the reservation.
+ * Models ttm_bo_vm_fault(vmf): reserve, fault, unreserve, for the fault of `vma` at `pgoff` with
+ * fault flags `flags` (vmf->flags); a VM_FAULT_RETRY of ttm_bo_vm_fault_reserved() without
+ * FAULT_FLAG_RETRY_NOWAIT has already dropped the reservation and mmap_lock.
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
  * References: the VMA's.
  */
-export async function ttmBoVmFault(vma: Vma, pgoff: number): Promise<Uint8Array | number> {
+export function ttmBoVmFault(vma: Vma, pgoff: number, flags: number): Promise<Uint8Array | number> {
+  return vmFault(vma, pgoff, flags, GEM_REFS);
+}
+
+/**
+ * ttmBoVmFault() with the era's references (`refs`).
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: the VMA's; one of `refs` across a wait without mmap_lock.
+ */
+async function vmFault(
+  vma: Vma,
+  pgoff: number,
+  flags: number,
+  refs: VmRefs,
+): Promise<Uint8Array | number> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   if (!bo.checkAccess("ttm_bo_vm_fault")) return VM_FAULT_SIGBUS;
-  const ret = await ttmBoVmReserve(bo);
+  const ret = await vmReserve(bo, vma, flags, refs);
   if (ret) return ret;
-  const r = await ttmBoVmFaultReserved(vma, bo, pgoff);
+  const r = await vmFaultReserved(vma, bo, pgoff, flags, TTM_BO_VM_NUM_PREFAULT, refs);
+  if (r === VM_FAULT_RETRY && !(flags & FAULT_FLAG_RETRY_NOWAIT)) return r;
   await dmaResvUnlock(bo.resv);
   return r;
 }
@@ -230,11 +360,26 @@ async function ttmBoVmCloseHistoric(vma: Vma): Promise<void> {
   vma.vmPrivateData = null;
 }
 
-/** The ttm_bo_vm_ops of the historic ttm_bo_mmap(): VMAs hold TTM references. */
+/**
+ * ttm_bo_vm_fault() of the historic ttm_bo_mmap(): a fault waiting without mmap_lock holds a
+ * TTM reference (ttm_bo_get(), as before v6.14's 39b1acfddfd5).
+ * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
+ * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
+ * References: the VMA's; a TTM one across a wait without mmap_lock.
+ */
+function ttmBoVmFaultHistoric(
+  vma: Vma,
+  pgoff: number,
+  flags: number,
+): Promise<Uint8Array | number> {
+  return vmFault(vma, pgoff, flags, TTM_REFS);
+}
+
+/** The ttm_bo_vm_ops of the historic ttm_bo_mmap(): VMAs (and waiting faults) hold TTM references. */
 const ttmBoVmOpsHistoric: VmOperations = {
   open: ttmBoVmOpenHistoric,
   close: ttmBoVmCloseHistoric,
-  fault: ttmBoVmFault,
+  fault: ttmBoVmFaultHistoric,
 };
 
 /**

@@ -14,8 +14,13 @@ import {
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { allocationCount, setFailslab } from "./failslab.js";
-import { MMAP_BASE } from "./mm.js";
+import { MMAP_BASE, vmMunmap } from "./mm.js";
+import { mmapReadUnlock } from "./mmap-lock.js";
 import {
+  FAULT_FLAG_DEFAULT,
+  FAULT_FLAG_TRIED,
+  FAULT_FLAG_WRITE,
+  faultFlagAllowRetryFirst,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -28,6 +33,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   unmapMappingRange,
+  VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   type Vma,
 } from "./vma.js";
@@ -358,6 +364,62 @@ describe("mmap of a device", () => {
       await p.wait();
       leaks = (await k.checkLeaks()).length;
     });
+    clean({ r, leaks });
+  });
+
+  it("a handler's VM_FAULT_RETRY (mmap_lock dropped): the fault retakes the lock, looks the vma up again and retries with FAULT_FLAG_TRIED (do_user_addr_fault())", async () => {
+    // The first attempt of each fault drops mmap_lock and asks for a retry, as
+    // ttm_bo_vm_reserve() does on a contended reservation; the retry maps the page. One fault's
+    // first attempt unmaps the vma meanwhile: its retry finds nothing there (-EFAULT) and
+    // touches neither the freed vma nor the lock it no longer holds.
+    const seen: number[] = [];
+    let unmapInFault = false;
+    const fops: FileOperations = {
+      mmap: async (_f, vma: Vma) => {
+        vma.vmOps = {
+          fault: async (v, _pgoff, flags) => {
+            seen.push(flags);
+            if (!faultFlagAllowRetryFirst(flags))
+              return new Uint8Array(PAGE_SIZE).fill(seen.length);
+            const mm = v.vmMm;
+            const start = v.vmStart;
+            const len = v.vmEnd - v.vmStart;
+            await mmapReadUnlock(mm);
+            if (unmapInFault) expect(await vmMunmap(mm, start, len)).toBe(0);
+            return VM_FAULT_RETRY;
+          },
+        };
+        return 0;
+      },
+    };
+    let leaks = -1;
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      k.registerChrdev("/dev/retry", fops);
+      const p = k.spawnProcess("t", async (p) => {
+        const fd = await p.open("/dev/retry", O_RDWR);
+        const a = await p.mmap(0, 2 * PAGE_SIZE, RW, MAP_SHARED, fd, 0);
+        expect(await p.readMemory(a, 1)).toEqual(new Uint8Array([2]));
+        expect(await p.writeMemory(a + PAGE_SIZE, new Uint8Array([5]))).toBe(1);
+        expect(seen).toEqual([
+          FAULT_FLAG_DEFAULT,
+          FAULT_FLAG_DEFAULT | FAULT_FLAG_TRIED,
+          FAULT_FLAG_DEFAULT | FAULT_FLAG_WRITE,
+          FAULT_FLAG_DEFAULT | FAULT_FLAG_WRITE | FAULT_FLAG_TRIED,
+        ]);
+        expect(p.mm.mmapLock.holder).toBeNull();
+        const b = await p.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0);
+        unmapInFault = true;
+        expect(await p.readMemory(b, 1)).toBe(-EFAULT);
+        expect(seen).toHaveLength(5);
+        expect(p.mm.vmas.map((v) => v.vmStart)).toEqual([a]);
+        expect(p.mm.mmapLock.holder).toBeNull();
+        await p.close(fd);
+      });
+      await p.wait();
+      leaks = (await k.checkLeaks()).length;
+    });
+    expect(r.outcome).toBe("ok");
     clean({ r, leaks });
   });
 

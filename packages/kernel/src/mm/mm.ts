@@ -7,7 +7,8 @@
  * munmap() splits vmas at the range's edges and removes what is inside: page-table entries
  * zapped, vmOps.close, fput of the file, vma freed. User reads and writes (`accessVm()`) go
  * through the page table and fault missing pages in from vmOps.fault (under mmap_lock for
- * reading), so userspace sees the driver's memory itself.
+ * reading; a handler may drop it and return VM_FAULT_RETRY, and the fault is retried with
+ * FAULT_FLAG_TRIED), so userspace sees the driver's memory itself.
  *
  * Faithfulness: addresses are chosen top-down below MMAP_BASE as x86-64 does, without
  * randomization; no page cache, no swap, no fork (so no anon_vma), no mremap/mprotect, no
@@ -39,6 +40,9 @@ import {
 import { chargePages, unchargePages, vmEnoughMemory } from "./page-alloc.js";
 import { kfree, kmalloc } from "./slab.js";
 import {
+  FAULT_FLAG_DEFAULT,
+  FAULT_FLAG_TRIED,
+  FAULT_FLAG_WRITE,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -57,6 +61,7 @@ import {
   VM_ACCOUNT,
   VM_EXEC,
   VM_FAULT_OOM,
+  VM_FAULT_RETRY,
   VM_FAULT_SIGBUS,
   VM_MAYEXEC,
   VM_MAYREAD,
@@ -484,15 +489,18 @@ export async function vmMunmap(
 
 /**
  * Models handle_mm_fault() for one page: the page-table entry for `vpn`, faulted in from
- * vmOps.fault (file mappings) or zero-filled (anonymous), with a private copy on a write to a
- * MAP_PRIVATE file mapping. A page, or a VM_FAULT_* code; a promise of one only when vmOps.fault
- * runs (a present page or an anonymous one is settled at once: no async frame per access).
- * Locking: mmap_lock held (read).
+ * vmOps.fault (file mappings, called with the fault's `flags`, vmf->flags) or zero-filled
+ * (anonymous), with a private copy on a write to a MAP_PRIVATE file mapping. A page, or a
+ * VM_FAULT_* code; a promise of one only when vmOps.fault runs (a present page or an anonymous
+ * one is settled at once: no async frame per access). On VM_FAULT_RETRY the handler has
+ * released mmap_lock (unless `flags` had FAULT_FLAG_RETRY_NOWAIT) and `vma` is not touched again.
+ * Locking: mmap_lock held (read); released by the handler on VM_FAULT_RETRY.
  */
 function handleMmFault(
   vma: Vma,
   vpn: number,
   write: boolean,
+  flags: number,
 ): Uint8Array | number | Promise<Uint8Array | number> {
   mmapAssertLocked(vma.vmMm);
   const page = vma.pages.get(vpn);
@@ -506,19 +514,24 @@ function handleMmFault(
   }
   const ops = vma.vmOps;
   if (!ops?.fault) return VM_FAULT_SIGBUS;
-  return faultIn(vma, vma.vmFile, ops as Required<Pick<VmOperations, "fault">>, vpn, write);
+  return faultIn(vma, vma.vmFile, ops as Required<Pick<VmOperations, "fault">>, vpn, write, flags);
 }
 
-/** handle_mm_fault()'s call of vmOps.fault for a page not yet in the page table. */
+/**
+ * handle_mm_fault()'s call of vmOps.fault (__do_fault()) for a page not yet in the page table.
+ * A VM_FAULT_* code returns at once: after VM_FAULT_RETRY mmap_lock may be gone and `vma` freed
+ * ("It is no longer safe to dereference vma-> after this point").
+ */
 async function faultIn(
   vma: Vma,
   file: File,
   ops: Required<Pick<VmOperations, "fault">>,
   vpn: number,
   write: boolean,
+  flags: number,
 ): Promise<Uint8Array | number> {
   const pgoff = vma.vmPgoff + (vpn - vma.vmStart / PAGE_SIZE);
-  const r = await ops.fault(vma, pgoff);
+  const r = await ops.fault(vma, pgoff, flags);
   if (typeof r === "number") return r === 0 ? VM_FAULT_SIGBUS : r;
   if (
     warnOn(
@@ -570,7 +583,21 @@ function vmaRefuses(vma: Vma, write: boolean): boolean {
  * (SIGSEGV/SIGBUS in a real process). A failed access may have copied part of the range.
  * One scheduling point per page: another task may change the memory between pages.
  *
- * Locking: takes mm->mmap_lock for reading around each page's fault and copy.
+ * Each page's fault is x86's do_user_addr_fault() on the mmap_lock path (v6.18
+ * arch/x86/mm/fault.c): lock_mm_and_find_vma() (mmap_read_lock(), the vma or -EFAULT),
+ * access_error(), handle_mm_fault() with FAULT_FLAG_DEFAULT (ALLOW_RETRY | KILLABLE |
+ * INTERRUPTIBLE, | WRITE for a store); on VM_FAULT_RETRY the handler has dropped mmap_lock, so
+ * `flags |= FAULT_FLAG_TRIED` and `goto retry`: the lock is taken again and the vma looked up
+ * again (it may be gone). Not modelled: the per-VMA-lock attempt before it (lock_vma_under_rcu(),
+ * v6.4+, user-mode faults only): for a vma whose vm_ops has no ->map_pages (every driver vma
+ * here) do_read_fault()/do_shared_fault()/do_cow_fault() return VM_FAULT_RETRY from
+ * vmf_can_call_fault() before ->fault, without VM_FAULT_MAJOR, so ->fault first runs on this
+ * path with these flags anyway; FAULT_FLAG_USER is not passed (this function also serves
+ * copy_from_user()/copy_to_user(), kernel-mode faults, and nothing here reads it); no signals,
+ * so no fault_signal_pending() exit.
+ *
+ * Locking: takes mm->mmap_lock for reading around each page's fault and copy (a fault handler
+ * may drop it and the fault then takes it again).
  * References: none.
  */
 export async function accessVm(
@@ -598,13 +625,24 @@ export async function accessVm(
     // goes on (pointNow(), RESOLVED): no awaits of settled promises in this per-page loop.
     const p = pointNow(accessLabel(write, cur));
     if (p !== null) await p;
-    const locked = lock.readLock();
-    if (locked !== RESOLVED) await locked;
-    const vma = mm.findVma(cur);
-    let page: Uint8Array | number | Promise<Uint8Array | number> = -EFAULT;
-    if (vma !== null && !accessError(mm, write, vma)) {
-      page = handleMmFault(vma, vpn, write);
-      if (page instanceof Promise) page = await page;
+    let flags = write ? FAULT_FLAG_DEFAULT | FAULT_FLAG_WRITE : FAULT_FLAG_DEFAULT;
+    let page: Uint8Array | number | Promise<Uint8Array | number>;
+    for (;;) {
+      // retry: lock_mm_and_find_vma()
+      const locked = lock.readLock();
+      if (locked !== RESOLVED) await locked;
+      const vma = mm.findVma(cur);
+      page = -EFAULT;
+      if (vma !== null && !accessError(mm, write, vma)) {
+        page = handleMmFault(vma, vpn, write, flags);
+        if (page instanceof Promise) page = await page;
+      }
+      // The handler released mmap_lock (FAULT_FLAG_RETRY_NOWAIT is never set here).
+      if (typeof page === "number" && page > 0 && page & VM_FAULT_RETRY) {
+        flags |= FAULT_FLAG_TRIED;
+        continue;
+      }
+      break;
     }
     if (typeof page === "number") {
       await lock.readUnlock();

@@ -168,6 +168,18 @@ export class MmapLock implements LockdepLock {
 }
 
 /**
+ * Models mmap_read_unlock(mm): releases the running task's read hold of `mm`'s mmap_lock (a
+ * fault handler that returns VM_FAULT_RETRY drops it this way). Not a scheduling point (a
+ * release, ARCHITECTURE.md "Scheduling points").
+ * Locking: mmap_lock held for reading by the running task; released.
+ */
+export function mmapReadUnlock(mm: { readonly mmapLock: MmapLock }): Promise<void> {
+  // up_read()'s lock_release(): releasing a lock the task does not hold is a lockdep report.
+  mmapAssertLocked(mm);
+  return mm.mmapLock.readUnlock();
+}
+
+/**
  * Models mmap_write_downgrade() (downgrade_write()): the running task's write hold becomes a
  * read hold, and waiting readers may take the lock (a waiting writer still waits). Not a
  * scheduling point, for the reason a release is not one: it only lets other tasks do more, at

@@ -74,6 +74,36 @@ export const VM_DONTDUMP = 0x4000000;
 export const VM_FAULT_OOM = 0x1;
 export const VM_FAULT_SIGBUS = 0x2;
 export const VM_FAULT_SIGSEGV = 0x40;
+/** Models VM_FAULT_NOPAGE: ->fault installed the pte itself (or a signal is pending). */
+export const VM_FAULT_NOPAGE = 0x100;
+/**
+ * Models VM_FAULT_RETRY: ->fault blocked; unless the fault had FAULT_FLAG_RETRY_NOWAIT, it has
+ * released mmap_lock, and the fault must be retried (with FAULT_FLAG_TRIED) from the lookup.
+ */
+export const VM_FAULT_RETRY = 0x400;
+
+/** Fault flags (enum fault_flag, include/linux/mm_types.h): vmf->flags. */
+export const FAULT_FLAG_WRITE = 1 << 0;
+export const FAULT_FLAG_MKWRITE = 1 << 1;
+export const FAULT_FLAG_ALLOW_RETRY = 1 << 2;
+export const FAULT_FLAG_RETRY_NOWAIT = 1 << 3;
+export const FAULT_FLAG_KILLABLE = 1 << 4;
+export const FAULT_FLAG_TRIED = 1 << 5;
+export const FAULT_FLAG_USER = 1 << 6;
+export const FAULT_FLAG_REMOTE = 1 << 7;
+export const FAULT_FLAG_INSTRUCTION = 1 << 8;
+export const FAULT_FLAG_INTERRUPTIBLE = 1 << 9;
+/** Models FAULT_FLAG_DEFAULT (include/linux/mm.h): what the arch fault handlers start with. */
+export const FAULT_FLAG_DEFAULT =
+  FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE | FAULT_FLAG_INTERRUPTIBLE;
+
+/**
+ * Models fault_flag_allow_retry_first() (include/linux/mm.h): the fault may be retried and this
+ * is its first attempt (ALLOW_RETRY without TRIED), so a handler may drop mmap_lock to wait.
+ */
+export function faultFlagAllowRetryFirst(flags: number): boolean {
+  return (flags & FAULT_FLAG_ALLOW_RETRY) !== 0 && (flags & FAULT_FLAG_TRIED) === 0;
+}
 
 /**
  * Models struct vm_operations_struct. Called with the mm's mmap_lock held (write for open/close
@@ -87,8 +117,11 @@ export interface VmOperations {
   /**
    * Models ->fault: the page at file page offset `pgoff` (vma.vmPgoff + page index), a
    * PAGE_SIZE Uint8Array shared with the driver, or a VM_FAULT_* code (SIGBUS, OOM...).
+   * `flags` is vmf->flags (FAULT_FLAG_*). A handler that returns VM_FAULT_RETRY for a fault
+   * without FAULT_FLAG_RETRY_NOWAIT has released mmap_lock and must not touch `vma` after that
+   * (another thread may unmap and free it).
    */
-  fault?(vma: Vma, pgoff: number): Promise<Uint8Array | number>;
+  fault?(vma: Vma, pgoff: number, flags: number): Promise<Uint8Array | number>;
   /** Models ->may_split: 0 to allow splitting at `addr`, or a negative errno. */
   maySplit?(vma: Vma, addr: number): number;
 }
