@@ -3,7 +3,7 @@
  * liveness check of the object the counter lives in.
  */
 
-import { type Owner, opLabel, point } from "@primetime/sim";
+import { fmtLabel, type Owner, opLabel, point } from "@primetime/sim";
 import { AtomicT } from "./atomic.js";
 
 /**
@@ -45,7 +45,10 @@ export class Atomic {
     if (this.field !== undefined) {
       if (owner !== this.labelOwner || this.labelName === "") {
         this.labelOwner = owner;
-        this.labelName = `${owner}.${this.field}`;
+        // One string per (owner, field) for the process, as opLabel() keeps one per label: a
+        // name built here for every counter would be a new string for opLabel() to hash and
+        // compare character by character at every operation of every run.
+        this.labelName = fmtLabel(owner, ".", this.field);
       }
       name = this.labelName;
     }

@@ -124,6 +124,54 @@ export function maxSize(s: FuzzSize): number {
   return typeof s === "number" ? s : s[1];
 }
 
+/**
+ * Process and thread names, the same strings in every run (`fuzz0`, `fuzz0-child` for the
+ * children its races fork, `t1` for its second thread): the kernel names the process's fd table,
+ * mm and threads after them, which end up in point labels, and the label caches (opLabel(),
+ * fmtLabel()) find a string they have met before by its identity, without hashing it again.
+ */
+const PROCESS_NAMES: string[] = [];
+const CHILD_NAMES = new Map<string, string>();
+
+function processName(i: number): string {
+  let s = PROCESS_NAMES[i];
+  if (s === undefined) {
+    s = `fuzz${i}`;
+    PROCESS_NAMES[i] = s;
+  }
+  return s;
+}
+
+const THREAD_NAMES: string[] = [];
+
+/** `t1`, `t2`...: a process's other threads, named once for every run (see PROCESS_NAMES). */
+function threadName(k: number): string {
+  let s = THREAD_NAMES[k];
+  if (s === undefined) {
+    s = `t${k}`;
+    THREAD_NAMES[k] = s;
+  }
+  return s;
+}
+
+function childName(parent: string): string {
+  let s = CHILD_NAMES.get(parent);
+  if (s === undefined) {
+    s = `${parent}-child`;
+    // Bounded: a caller with ever-new process names would otherwise grow it.
+    if (CHILD_NAMES.size >= 1024) CHILD_NAMES.clear();
+    CHILD_NAMES.set(parent, s);
+  }
+  return s;
+}
+
+/**
+ * What the hostile pollfd's `fd` getter throws (opHostile()): poll() catches it and returns
+ * -EFAULT without looking at it, so one error serves every run instead of an Error per call,
+ * whose construction captures a stack trace.
+ */
+const POLLFD_GETTER_ERROR = new Error("pollfd getter");
+
 /** Draws `s` (a range: `min + choose(max - min + 1, label)`). */
 function drawSize(s: FuzzSize, label: string): number {
   return typeof s === "number" ? s : s[0] + choose(s[1] - s[0] + 1, label);
@@ -391,7 +439,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         raceOps = RACE_OPS.filter((_, k) => choose(3, `fuzz race op ${k}`) === 0);
         if (raceOps.length === 0) raceOps = [RACE_OPS[choose(RACE_OPS.length, "fuzz race op")]!];
       }
-      const proc = kernel.spawnProcess(`fuzz${i}`, async (p0) => {
+      const proc = kernel.spawnProcess(processName(i), async (p0) => {
         const p = wrap(p0);
         const ps: ProcState = {
           ctxs: [],
@@ -427,7 +475,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         const main = mk(p);
         const others = Array.from({ length: nThreads - 1 }, (_, t) => {
           const c = mk(p);
-          return p.spawnThread(`t${t + 1}`, () => body(c));
+          return p.spawnThread(threadName(t + 1), () => body(c));
         });
         await body(main);
         for (const t of others) await t.join();
@@ -534,35 +582,46 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return ret;
     }
 
+    /**
+     * The operations step() draws from, with their weights, in the draw's order; the last slot
+     * (weight 1, not listed) is exit. One table for the run: a thread's process only changes the
+     * race weight, which step() reads from the thread.
+     */
+    const OP_TABLE: readonly (readonly [number, (ctx: ThreadCtx) => Promise<"ok">])[] = [
+      [2, opOpen],
+      [3, opCreate],
+      [2, opGemClose],
+      [2, opFlink],
+      [2, opGemOpen],
+      [3, opExport],
+      [2, opImport],
+      [1, opDup],
+      [1, opClose],
+      [1, opSend],
+      [1, opRecv],
+      [1, opGarbageIoctl],
+      [1, opHostile],
+      [1, opTouch],
+      [1, opFence],
+      [1, opPoll],
+      [2, opChangeHandle],
+    ];
+    /** The weights of OP_TABLE and the exit slot, without the race weight. */
+    let opTableWeight = 1;
+    for (const [w] of OP_TABLE) opTableWeight += w;
+
     /** One random operation of a thread; "exit" ends its process. */
     async function step(ctx: ThreadCtx): Promise<"ok" | "exit"> {
-      const table: [number, () => Promise<"ok">][] = [
-        [2, () => opOpen(ctx)],
-        [3, () => opCreate(ctx)],
-        [2, () => opGemClose(ctx)],
-        [2, () => opFlink(ctx)],
-        [2, () => opGemOpen(ctx)],
-        [3, () => opExport(ctx)],
-        [2, () => opImport(ctx)],
-        [1, () => opDup(ctx)],
-        [1, () => opClose(ctx)],
-        [1, () => opSend(ctx)],
-        [1, () => opRecv(ctx)],
-        [1, () => opGarbageIoctl(ctx)],
-        [1, () => opHostile(ctx)],
-        [1, () => opTouch(ctx)],
-        [1, () => opFence(ctx)],
-        [1, () => opPoll(ctx)],
-        [2, () => opChangeHandle(ctx)],
-        [ctx.proc.races, () => opRace(ctx)],
-      ];
-      let total = 1; // the last slot: exit
-      for (const [w] of table) total += w;
-      let c = choose(total, "fuzz op");
-      for (const [w, fn] of table) {
-        if (c < w) return fn();
+      // The same draw as over a table listing every operation, opRace last (weight: the
+      // process's races): built once for the run, not per operation (closures and arrays).
+      let c = choose(opTableWeight + ctx.proc.races, "fuzz op");
+      for (let i = 0; i < OP_TABLE.length; i++) {
+        const [w, fn] = OP_TABLE[i]!;
+        if (c < w) return fn(ctx);
         c -= w;
       }
+      if (c < ctx.proc.races) return opRace(ctx);
+      c -= ctx.proc.races;
       // Exit mid-way, rarely: the whole process goes, its other threads at their next
       // syscall boundary.
       if (choose(6, "fuzz exit") === 0) {
@@ -597,7 +656,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     function pickHandle(f: ModelFile, label: string): number | undefined {
       const live = [...f.live.keys()];
       if (live.length === 0) return undefined;
-      if (choose(3, `${label} hot`) !== 0) {
+      if (choose(3, label) !== 0) {
         const hot = live.filter((h) => {
           const b = f.live.get(h)!;
           return b === UNKNOWN_BUFFER || model.exported.has(b) || model.named.has(b);
@@ -1405,27 +1464,22 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const ops = ctx.proc.raceOps;
       const bs = ops.filter((o) => o !== "close-dmabuf" && o !== "close-drm");
       // A side repeats one operation (as IGT's race loops do) or mixes them.
-      const side = (list: readonly RaceOp[], label: string) => {
-        if (list.length === 0) return [];
-        const n = 1 + choose(4, `${label} length`);
-        const one = list[choose(list.length, label)]!;
-        const loop = choose(2, `${label} loop`) === 0;
-        return Array.from({ length: n }, () => (loop ? one : list[choose(list.length, label)]!));
-      };
-      const aOps = side(ops, "fuzz race a");
-      const bOps = side(bs, "fuzz race b");
+      const aOps = raceSideOps(ops, "fuzz race a");
+      const bOps = raceSideOps(bs, "fuzz race b");
       const closes = aOps.indexOf("close-dmabuf");
       for (let k = closes + 1; closes >= 0 && k < aOps.length; k++)
         if (aOps[k] === "close-dmabuf") aOps[k] = "poll";
-      const handleFor = (side: string) => {
+      const handleFor = () => {
         if (h === undefined) return undefined;
-        const same = [...f.live.entries()].filter(([, x]) => x === buf).map(([k]) => k);
-        return same.length > 1 && choose(2, `fuzz race ${side} other handle`) === 0
-          ? pick(same, `fuzz race ${side} handle`)
+        // The live handles of the same buffer, in the file's order.
+        const same: number[] = [];
+        for (const [k, x] of f.live) if (x === buf) same.push(k);
+        return same.length > 1 && choose(2, "fuzz race other handle") === 0
+          ? pick(same, "fuzz race handle")
           : h;
       };
-      const ha = handleFor("a");
-      const hb = handleFor("b");
+      const ha = handleFor();
+      const hb = handleFor();
       // The epoll fd both sides wait on, made before either runs.
       if (d && ctx.proc.epfd === null && [...aOps, ...bOps].includes("epoll-wait")) {
         const m = failMark();
@@ -1444,6 +1498,21 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       await raceSide(ctx, e, aOps, ha, d, trust);
       await other.join();
       return "ok";
+    }
+
+    /**
+     * The operations of one side of a race, drawn from `list`: one to four, one operation
+     * repeated (as IGT's race loops do) or a mix. `label` names the draws (the simulation does
+     * not record it: plain strings, not built per draw).
+     */
+    function raceSideOps(list: readonly RaceOp[], label: string): RaceOp[] {
+      if (list.length === 0) return [];
+      const n = 1 + choose(4, label);
+      const one = list[choose(list.length, label)]!;
+      const loop = choose(2, label) === 0;
+      const out: RaceOp[] = new Array(n);
+      for (let k = 0; k < n; k++) out[k] = loop ? one : list[choose(list.length, label)]!;
+      return out;
     }
 
     /**
@@ -1570,6 +1639,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       }
     }
 
+    /** The nodes childOpen() opens: sw_sync, then each device's card and render node. */
+    const childPaths = [SW_SYNC_PATH];
+    for (const d of devs) childPaths.push(d.card, ...(d.render === null ? [] : [d.render]));
+
     /**
      * A child process (fork() and exec() of a helper: its own fd table) opens a node of the
      * machine (a card or render node, or sw_sync) and closes it, once or twice, while the race
@@ -1577,11 +1650,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
      * closed (files are SLAB_TYPESAFE_BY_RCU: the filp slab reuses it at once).
      */
     async function childOpen(ctx: ThreadCtx) {
-      const paths = [SW_SYNC_PATH];
-      for (const d of devs) paths.push(d.card, ...(d.render === null ? [] : [d.render]));
+      const paths = childPaths;
       const rounds = 1 + choose(2, "fuzz child rounds");
-      const which = Array.from({ length: rounds }, () => choose(paths.length, "fuzz child node"));
-      const child = kernel.spawnProcess(`${ctx.p.name}-child`, async (c0) => {
+      const which: number[] = [];
+      for (let k = 0; k < rounds; k++) which.push(choose(paths.length, "fuzz child node"));
+      const child = kernel.spawnProcess(childName(ctx.p.name), async (c0) => {
         const c = wrap(c0);
         for (const k of which) {
           const m = failMark();
@@ -1764,7 +1837,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         case 3: {
           const bad = {
             get fd(): number {
-              throw new Error("pollfd getter");
+              throw POLLFD_GETTER_ERROR;
             },
             events: 1,
           };

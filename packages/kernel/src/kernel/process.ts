@@ -69,6 +69,88 @@ export function currentProcess(): Process | null {
   return t ? taskProcess.get(t) : null;
 }
 
+/** The names a process gives its resources (Process's constructor). */
+interface ProcessNames {
+  /** `name[pid]` */
+  readonly comm: string;
+  readonly files: string;
+  readonly mm: string;
+  readonly wait: string;
+}
+
+/**
+ * The names of process `pid` called `name`, the same strings for the same pair in every run:
+ * they end up in the point labels of the process's fd table and mm (`atomic_dec_and_test(
+ * fuzz0[3]->files.count)`), and a name built per process was a new string that opLabel() had to
+ * hash and compare character by character (searches meet the same few pairs run after run).
+ * Bounded like the label caches: past MAX_PROCESS_NAMES pairs it starts over.
+ */
+const MAX_PROCESS_NAMES = 1 << 14;
+let processNameCache = new Map<string, ProcessNames[]>();
+let processNameCount = 0;
+
+function processNames(name: string, pid: number): ProcessNames {
+  let byPid = processNameCache.get(name);
+  let n = byPid?.[pid];
+  if (n !== undefined) return n;
+  if (processNameCount >= MAX_PROCESS_NAMES) {
+    processNameCache = new Map();
+    processNameCount = 0;
+    byPid = undefined;
+  }
+  if (byPid === undefined) {
+    byPid = [];
+    processNameCache.set(name, byPid);
+  }
+  const comm = `${name}[${pid}]`;
+  n = { comm, files: `${comm}->files`, mm: `${comm}->mm`, wait: `wait for ${comm}` };
+  byPid[pid] = n;
+  processNameCount++;
+  return n;
+}
+
+/** `waitpid(pid)` labels by pid: one string per pid for every run (pids count from 1 in each). */
+const waitpidLabels: string[] = [];
+
+function waitpidLabel(pid: number): string {
+  if (pid >= MAX_PROCESS_NAMES) return `waitpid(${pid})`;
+  let s = waitpidLabels[pid];
+  if (s === undefined) {
+    s = `waitpid(${pid})`;
+    waitpidLabels[pid] = s;
+  }
+  return s;
+}
+
+/** Thread task names by process name and thread name (see threadName()). */
+let threadNameCache = new Map<string, Map<string, string>>();
+let threadNameCount = 0;
+
+/**
+ * `proc:thread`, the task name of a thread spawnThread() starts, the same string for the same
+ * pair in every run, as processNames() does for a process: the name goes into the labels of the
+ * thread's points (`task_work_add(fuzz0:race, ____fput(filp#3))`), which the label caches find
+ * by the strings' identity. Bounded like processNames().
+ */
+function threadName(proc: string, thread: string): string {
+  let byThread = threadNameCache.get(proc);
+  let s = byThread?.get(thread);
+  if (s !== undefined) return s;
+  if (threadNameCount >= MAX_PROCESS_NAMES) {
+    threadNameCache = new Map();
+    threadNameCount = 0;
+    byThread = undefined;
+  }
+  if (byThread === undefined) {
+    byThread = new Map();
+    threadNameCache.set(proc, byThread);
+  }
+  s = `${proc}:${thread}`;
+  byThread.set(thread, s);
+  threadNameCount++;
+  return s;
+}
+
 /**
  * Models a process (a thread group with its signal_struct, files_struct, mm_struct and a unix
  * socket). Create processes with `Kernel.spawnProcess()`.
@@ -99,10 +181,11 @@ export class Process implements SyscallProcess {
     readonly pid: number,
     readonly name: string,
   ) {
-    this.files = new FilesStruct(`${name}[${pid}]->files`);
-    this.mm = new MmStruct(`${name}[${pid}]->mm`);
-    this.socket = new UnixSocket(`${name}[${pid}]`);
-    this.exitWait = new WaitQueue(`wait for ${name}[${pid}]`);
+    const n = processNames(name, pid);
+    this.files = new FilesStruct(n.files);
+    this.mm = new MmStruct(n.mm);
+    this.socket = new UnixSocket(n.comm);
+    this.exitWait = new WaitQueue(n.wait);
   }
 
   /** True once a group exit started (exit(), kill(), the main thread returned, a crash). */
@@ -154,7 +237,7 @@ export class Process implements SyscallProcess {
    * dropped when it exits.
    */
   spawnThread(name: string, fn: ThreadFn): Task {
-    return this.startThread(`${this.name}:${name}`, fn, false);
+    return this.startThread(threadName(this.name, name), fn, false);
   }
 
   /** @internal Starts the main thread (Kernel.spawnProcess()). */
@@ -239,7 +322,7 @@ export class Process implements SyscallProcess {
    * Locking: sleeps until then; call it without locks held.
    */
   async wait(): Promise<number> {
-    while (this.state !== "dead") await this.exitWait.wait(`waitpid(${this.pid})`);
+    while (this.state !== "dead") await this.exitWait.wait(waitpidLabel(this.pid));
     return this.exitCode ?? 0;
   }
 

@@ -39,6 +39,8 @@ interface TaskWorks {
   exiting: boolean;
   /** task->task_works == &work_exited: task_work_add() fails from now on. */
   exited: boolean;
+  /** `task_work_add(<task>, `: the start of task_work_add()'s labels, once per task. */
+  addLabel: string;
 }
 
 const taskWorks = new TaskLocal<TaskWorks>(() => ({
@@ -46,6 +48,7 @@ const taskWorks = new TaskLocal<TaskWorks>(() => ({
   works: [],
   exiting: false,
   exited: false,
+  addLabel: "",
 }));
 
 /**
@@ -83,8 +86,11 @@ export async function taskWorkAdd(
   work: CallbackHead,
   _notify: number = TWA_RESUME,
 ): Promise<number> {
-  await point(fmtLabel(fmtLabel("task_work_add(", task.name, ", "), work.label ?? "work", ")"));
+  // The task's state is the model's bookkeeping (task->task_works is read after the point): its
+  // slot holds the label's first half, built once per task instead of at every call.
   const s = taskWorks.get(task);
+  if (s.addLabel === "") s.addLabel = fmtLabel("task_work_add(", task.name, ", ");
+  await point(fmtLabel(s.addLabel, work.label ?? "work", ")"));
   if (!isUserThread(task) || s.exited) return -ESRCH;
   s.works.push(work);
   return 0;

@@ -46,22 +46,27 @@ export class PosStrategy implements Strategy {
   pickTask(runnable: readonly Task[]): Task {
     // The event the last pick ran: its task's next event, and every pending event racing with
     // it (same label), draw again.
-    const ran = this.last ? (this.prioLabel[this.last.id] ?? null) : null;
+    // The arrays and the last pick in locals: draw() writes the arrays' elements, never the
+    // fields, so the loop loads each field once (the same tests, in the same order of tasks).
+    const last = this.last;
+    const prio = this.prio;
+    const prioLabel = this.prioLabel;
+    const yielding = this.yielding;
+    const ran = last ? (prioLabel[last.id] ?? null) : null;
     let best = runnable[0]!;
     let bestP = -1;
     for (let i = 0; i < runnable.length; i++) {
       const t = runnable[i]!;
-      const label = this.prioLabel[t.id];
+      const id = t.id;
       let p: number;
-      if (this.yielding[t.id] === true) p = -1;
-      else if (
-        label === undefined ||
-        t === this.last ||
-        label !== t.lastLabel ||
-        (ran !== null && label === ran)
-      )
-        p = this.draw(t);
-      else p = this.prio[t.id]!;
+      if (yielding[id] === true) p = -1;
+      else if (t === last) p = this.draw(t);
+      else {
+        const label = prioLabel[id];
+        if (label === undefined || label !== t.lastLabel || (ran !== null && label === ran))
+          p = this.draw(t);
+        else p = prio[id]!;
+      }
       if (p > bestP) {
         best = t;
         bestP = p;
