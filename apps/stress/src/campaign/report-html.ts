@@ -49,7 +49,9 @@ const refOp = (label: string) => GET.exec(label) ?? PUT.exec(label) ?? INIT.exec
 /**
  * The timeline of a replayed finding: the steps of the race its race table shows (the same rows,
  * `raceTable()` of the engine without the harness's tasks), and the reference counts of the
- * objects involved: the splat's objects, then those the race's rows get or put.
+ * objects involved: the splat's objects, then those the race's rows get or put, then (a long
+ * race shows only its table's rows, which may hold no get or put) those its steps between the
+ * rows get or put, each group busiest first, MAX_OBJECTS in all.
  */
 export function timelineOf(r: RunResult, hide: readonly string[] = []): Timeline {
   const trace = r.trace;
@@ -81,7 +83,7 @@ export function timelineOf(r: RunResult, hide: readonly string[] = []): Timeline
     }
     return [...seen].sort((a, b) => b[1] - a[1]).map(([o]) => o);
   };
-  for (const o of [...byFrequency(rows), ...byFrequency(shown)]) {
+  for (const o of [...byFrequency(rows), ...byFrequency(shown), ...byFrequency(span)]) {
     if (objectsOfInterest.size >= MAX_OBJECTS) break;
     objectsOfInterest.add(o);
   }
