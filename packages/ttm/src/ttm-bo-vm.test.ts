@@ -66,6 +66,23 @@ async function mapLogged(m: TtmMachine, proc: Process, fd: number, wq: WaitQueue
   return { addr, size: c.size, handle: c.handle, bo, log };
 }
 
+/**
+ * While a fault waits, the faulting process can still take mmap_lock for writing (an anonymous
+ * mmap() and munmap()): the fault waits without it.
+ */
+async function expectMmapLockFree(proc: Process): Promise<void> {
+  const anon = await proc.mmap(0, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  expect(anon).toBeGreaterThan(0);
+  expect(await proc.munmap(anon, 4096)).toBe(0);
+}
+
+/** The fault ran twice: VM_FAULT_RETRY without mmap_lock, then the page with FAULT_FLAG_TRIED. */
+function expectRetriedOnce(log: FaultLog | null): void {
+  expect(log!.flags).toEqual([FAULT_FLAG_DEFAULT, FAULT_FLAG_DEFAULT | FAULT_FLAG_TRIED]);
+  expect(log!.results).toEqual([VM_FAULT_RETRY, "page"]);
+  expect(log!.heldAfter).toEqual([false, true]);
+}
+
 describe("ttm_bo_vm_fault: VM_FAULT_RETRY (v6.15/v6.16 ttm_bo_vm.c)", () => {
   it("a contended reservation: the first attempt drops mmap_lock and returns VM_FAULT_RETRY, the retry carries FAULT_FLAG_TRIED and maps the page", async () => {
     let log: FaultLog | null = null;
@@ -93,9 +110,7 @@ describe("ttm_bo_vm_fault: VM_FAULT_RETRY (v6.15/v6.16 ttm_bo_vm.c)", () => {
           while (log.flags.length === 0) await wq.wait("fault entered");
           // The fault waits for the reservation: with mmap_lock held, this mmap() (the write
           // lock) would wait for it, and the holder for the mmap(): a deadlock.
-          const anon = await proc.mmap(0, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-          expect(anon).toBeGreaterThan(0);
-          expect(await proc.munmap(anon, 4096)).toBe(0);
+          await expectMmapLockFree(proc);
           release = true;
           wq.wakeAll();
           await faulter.join();
@@ -109,9 +124,7 @@ describe("ttm_bo_vm_fault: VM_FAULT_RETRY (v6.15/v6.16 ttm_bo_vm.c)", () => {
       { register: true },
     );
     expectClean(r);
-    expect(log!.flags).toEqual([FAULT_FLAG_DEFAULT, FAULT_FLAG_DEFAULT | FAULT_FLAG_TRIED]);
-    expect(log!.results).toEqual([VM_FAULT_RETRY, "page"]);
-    expect(log!.heldAfter).toEqual([false, true]);
+    expectRetriedOnce(log);
   });
 
   it("the GEM reference held across the drop keeps the BO alive while its VMA is unmapped and its last handle closed; the fault's put frees it", async () => {
@@ -208,9 +221,7 @@ describe("ttm_bo_vm_fault: VM_FAULT_RETRY (v6.15/v6.16 ttm_bo_vm.c)", () => {
           });
           while (log.flags.length === 0) await wq.wait("fault entered");
           // With mmap_lock held across the fence wait this mmap() would never get the lock.
-          const anon = await proc.mmap(0, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-          expect(anon).toBeGreaterThan(0);
-          expect(await proc.munmap(anon, 4096)).toBe(0);
+          await expectMmapLockFree(proc);
           await dmaFenceSignal(fence);
           await dmaFencePut(fence);
           await faulter.join();
@@ -223,8 +234,6 @@ describe("ttm_bo_vm_fault: VM_FAULT_RETRY (v6.15/v6.16 ttm_bo_vm.c)", () => {
       { register: true },
     );
     expectClean(r);
-    expect(log!.flags).toEqual([FAULT_FLAG_DEFAULT, FAULT_FLAG_DEFAULT | FAULT_FLAG_TRIED]);
-    expect(log!.results).toEqual([VM_FAULT_RETRY, "page"]);
-    expect(log!.heldAfter).toEqual([false, true]);
+    expectRetriedOnce(log);
   });
 });
