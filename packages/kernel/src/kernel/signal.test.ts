@@ -12,7 +12,18 @@ import {
 } from "../fs/poll.js";
 import { EINTR, ERESTARTNOHAND, ERESTARTSYS } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
+import { heldLocks } from "../locking/lockdep.js";
 import { Mutex } from "../locking/mutex.js";
+import {
+  defineWdClass,
+  WwAcquireCtx,
+  WwMutex,
+  wwAcquireFini,
+  wwAcquireInit,
+  wwMutexLock,
+  wwMutexLockInterruptible,
+  wwMutexUnlock,
+} from "../locking/ww-mutex.js";
 import { scmRecvFds } from "../net/scm.js";
 import { clean } from "../test-support.js";
 import { EXIT_KILLED, type Process } from "./process.js";
@@ -225,5 +236,55 @@ describe("fatal signals interrupt interruptible sleeps", () => {
     });
     clean({ r, leaks });
     expect(got.ret).toBe(1);
+  });
+
+  const wd = defineWdClass("signal_test_wd_class");
+
+  it("kill() wakes a thread asleep in ww_mutex_lock_interruptible(): -EINTR, no lock taken or recorded, the next waiter still gets it", async () => {
+    const got: { ret?: number; held?: number; acquired?: number } = {};
+    const res = await run(async (k) => {
+      const m = new WwMutex("obj", wd);
+      await wwMutexLock(m, null);
+      const p = k.spawnProcess("app", async (p) => {
+        const ctx = new WwAcquireCtx();
+        wwAcquireInit(ctx, wd);
+        got.ret = await wwMutexLockInterruptible(m, ctx);
+        got.acquired = ctx.acquired;
+        got.held = heldLocks().filter((l) => l === m).length;
+        wwAcquireFini(ctx);
+        await p.dup(0);
+      });
+      await untilAsleep(p.threads[0]!);
+      p.kill();
+      expect(await p.wait()).toBe(EXIT_KILLED);
+      await wwMutexUnlock(m);
+      // Nothing is left queued: the mutex is free and takes a new holder at once.
+      expect(await wwMutexLock(m, null)).toBe(0);
+      await wwMutexUnlock(m);
+    });
+    clean(res);
+    expect(got).toEqual({ ret: -EINTR, acquired: 0, held: 0 });
+  });
+
+  it("ww_mutex_lock() (TASK_UNINTERRUPTIBLE) is not interrupted: it takes the mutex once free", async () => {
+    const got: { ret?: number; asleep?: boolean } = {};
+    const res = await run(async (k) => {
+      const m = new WwMutex("obj", wd);
+      await wwMutexLock(m, null);
+      const p = k.spawnProcess("app", async (p) => {
+        got.ret = await wwMutexLock(m, null);
+        await wwMutexUnlock(m);
+        await p.dup(0);
+      });
+      const t = p.threads[0]!;
+      await untilAsleep(t);
+      p.kill();
+      for (let i = 0; i < 5; i++) await yieldCpu();
+      got.asleep = t.state === "blocked";
+      await wwMutexUnlock(m);
+      expect(await p.wait()).toBe(EXIT_KILLED);
+    });
+    clean(res);
+    expect(got).toEqual({ ret: 0, asleep: true });
   });
 });

@@ -101,7 +101,7 @@ export function dequeueSigkill(t: Task | null = currentTask()): void {
  * current) holds, when __schedule() leaves the task running (the sleep returns at once). A kill
  * during the sleep wakes it (TASK_INTERRUPTIBLE, TASK_KILLABLE): the caller rechecks its
  * condition and the signal, as the kernel's wait loops do.
- * Locking: the caller holds no spinlock (a sleep).
+ * Locking: may sleep; no spinlock may be held.
  */
 export function scheduleOn(wq: WaitQueue, state: number, label: string): Promise<void> {
   if (signalPendingState(state)) return Promise.resolve();
