@@ -30,8 +30,9 @@
  */
 
 import { Atomic, pointNow, RESOLVED } from "@primetime/atomics";
-import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
+import { rcuReadLock, rcuReadUnlock, synchronizeRcu } from "@primetime/rcu";
 import {
+  bug,
   currentTask,
   defineToggle,
   opLabel,
@@ -183,16 +184,20 @@ function findNextFd(fdt: FdTable, start: number): number {
 }
 
 /**
- * Models alloc_fdtable(nr): a table with more than `nr` slots, sized as the kernel does (a
- * power of two of 1024-byte pointer arrays), capped at NR_OPEN. null on allocation failure.
+ * Models alloc_fdtable(slots_wanted) (fs/file.c, v6.18): a table of roundup_pow_of_two(slots_wanted)
+ * slots (callers want more than the 64 embedded ones, so no 32-bit minimum applies), cut to
+ * sysctl_nr_open (NR_OPEN here, rounded down to BITS_PER_LONG): -EMFILE when that leaves fewer
+ * than `slotsWanted`, -ENOMEM when the allocation fails. (The INT_MAX / sizeof(struct file *)
+ * check cannot fire below NR_OPEN.)
  */
-function allocFdtable(nr: number): FdTable | null {
-  let n = Math.floor(nr / 128);
-  n = 2 ** Math.ceil(Math.log2(n + 1));
-  n *= 128;
-  if (n > NR_OPEN) n = NR_OPEN;
-  const fdt = kmalloc(fdtableCache, () => new FdTable(n));
-  return isErr(fdt) ? null : fdt;
+function allocFdtable(slotsWanted: number): FdTable | number {
+  let nr = 2 ** Math.ceil(Math.log2(slotsWanted));
+  if (nr > NR_OPEN) {
+    nr = NR_OPEN - (NR_OPEN % NR_OPEN_DEFAULT);
+    if (nr < slotsWanted) return -EMFILE;
+  }
+  const fdt = kmalloc(fdtableCache, () => new FdTable(nr));
+  return isErr(fdt) ? -ENOMEM : fdt;
 }
 
 /** Models copy_fdtable(): the old table's slots and bitmaps into the new one. */
@@ -205,31 +210,51 @@ function copyFdtable(nfdt: FdTable, ofdt: FdTable): void {
 }
 
 /**
- * Models expand_fdtable(): drops file_lock to allocate, retakes it, publishes the new table and
- * frees the old one (if grown) after a grace period. 1 on success, -ENOMEM, or -EMFILE.
- * Locking: called and returns with file_lock held; drops it in between.
+ * Models expand_fdtable(files, nr) (fs/file.c, v6.18): drops file_lock to allocate a table for
+ * fd `nr` (alloc_fdtable(nr + 1)); when other threads share the table (files->count > 1) waits
+ * for a grace period (synchronize_rcu(): "make sure all fd_install() have seen
+ * resize_in_progress or have finished their rcu_read_lock_sched() section"), so every lockless
+ * reader that was inside its read-side section when the resize began has left it before the new
+ * table is published; retakes the lock, then copies the current table into the new one,
+ * publishes it and frees the old one (if grown) after a grace period (call_rcu()). 0, or
+ * alloc_fdtable()'s -ENOMEM / -EMFILE. A table that grew meanwhile is the kernel's BUG_ON (it
+ * cannot: resize_in_progress excludes other resizes).
+ *
+ * Locking: file_lock held on entry and on return; dropped in between (synchronize_rcu() sleeps).
+ * References: none; the old table's memory goes to RCU.
  */
 async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
   lockdepAssertHeld(files.fileLock);
   await files.fileLock.unlock();
-  const newFdt = allocFdtable(nr);
+  const newFdt = allocFdtable(nr + 1);
+  if ((await files.count.read()) > 1) await synchronizeRcu();
   await files.fileLock.lock();
-  if (newFdt === null) return -ENOMEM;
-  if (newFdt.maxFds <= nr) {
-    kfree(newFdt);
-    return -EMFILE;
-  }
+  if (typeof newFdt === "number") return newFdt;
   const cur = files.fdt;
+  if (nr < cur.maxFds)
+    bug(`kernel BUG at fs/file.c: expand_fdtable(): BUG_ON(nr < cur_fdt->max_fds)`);
   copyFdtable(newFdt, cur);
   files.fdt = newFdt;
   if (cur !== files.fdtab) await kfreeRcu(cur);
-  return 1;
+  return 0;
 }
 
 /**
- * Models expand_files(): grows the table so that fd `nr` fits. 0: nothing done; 1: expanded
- * (the lock was dropped, the caller must look again); negative errno.
- * Locking: called and returns with file_lock held; may drop it and sleep.
+ * Models expand_files(files, nr) (fs/file.c, v6.18): grows the table so that fd `nr` fits. In
+ * the kernel's order: nothing to do when `nr` fits; else, while another thread's resize is in
+ * progress, drop file_lock, wait_event(resize_wait, !resize_in_progress), retake it and look
+ * again; only then -EMFILE for `nr` at or above sysctl_nr_open (NR_OPEN); then
+ * expand_fdtable() with resize_in_progress set, and wake_up_all(resize_wait). 0 (the lock may
+ * have been dropped: callers look again) or a negative errno.
+ *
+ * Order: v6.18 waits for a resize in progress before the sysctl_nr_open check. The difference
+ * shows only for `nr` >= NR_OPEN, which alloc_fd() (fd < RLIMIT_NOFILE <= NR_OPEN: setrlimit()
+ * refuses more) and ksys_dup3() (newfd < RLIMIT_NOFILE) never pass here; in the kernel it takes
+ * an RLIMIT_NOFILE left above a later-lowered sysctl_nr_open, here an allocFd() whose `end` is
+ * above NR_OPEN: such a caller waits for the resize, then fails.
+ *
+ * Locking: file_lock held on entry and on return; may drop it and sleep.
+ * References: none.
  */
 function expandFiles(files: FilesStruct, nr: number): number | Promise<number> {
   lockdepAssertHeld(files.fileLock);
@@ -240,22 +265,22 @@ function expandFiles(files: FilesStruct, nr: number): number | Promise<number> {
 
 /** expand_files() when the fd does not fit the table yet. */
 async function expandFilesSlow(files: FilesStruct, nr: number): Promise<number> {
-  let expanded = 0;
   for (;;) {
     const fdt = files.fdt;
-    if (nr < fdt.maxFds) return expanded;
+    if (nr < fdt.maxFds) return 0;
+    if (files.resizeInProgress) {
+      await files.fileLock.unlock();
+      while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
+      await files.fileLock.lock();
+      continue;
+    }
     if (nr >= NR_OPEN) return -EMFILE;
-    if (!files.resizeInProgress) break;
-    await files.fileLock.unlock();
-    expanded = 1;
-    while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
-    await files.fileLock.lock();
+    files.resizeInProgress = true;
+    const error = await expandFdtable(files, nr);
+    files.resizeInProgress = false;
+    files.resizeWait.wakeAll();
+    return error;
   }
-  files.resizeInProgress = true;
-  expanded = await expandFdtable(files, nr);
-  files.resizeInProgress = false;
-  files.resizeWait.wakeAll();
-  return expanded;
 }
 
 /**
@@ -285,16 +310,16 @@ export async function allocFd(
       error = -EMFILE;
       break;
     }
-    const expanded = expandFiles(files, fd);
-    error = typeof expanded === "number" ? expanded : await expanded;
-    if (error < 0) break;
-    if (error) continue;
-    const cur = files.fdt;
+    if (fd >= fdt.maxFds) {
+      error = await expandFiles(files, fd);
+      if (error < 0) break;
+      continue;
+    }
     if (start <= files.nextFd) files.nextFd = fd + 1;
-    cur.openFds[fd] = true;
-    cur.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
-    if (warnOn(cur.fd[fd] !== null, `alloc_fd: slot ${fd} not NULL!`)) cur.fd[fd] = null;
+    fdt.openFds[fd] = true;
+    fdt.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
     error = fd;
+    if (warnOn(fdt.fd[fd] !== null, `alloc_fd: slot ${fd} not NULL!`)) fdt.fd[fd] = null;
     break;
   }
   const unlocked = files.fileLock.unlock();
@@ -784,10 +809,8 @@ async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<File
   while (openFiles > newFdt.maxFds) {
     await oldf.fileLock.unlock();
     if (newFdt !== newf.fdtab) kfree(newFdt);
-    // alloc_fdtable(open_files): v6.18 sizes it roundup_pow_of_two(open_files), which is
-    // allocFdtable(open_files - 1)'s size for these multiples of 64 above 64.
-    const fdt = allocFdtable(openFiles - 1);
-    if (fdt === null) return -ENOMEM;
+    const fdt = allocFdtable(openFiles);
+    if (typeof fdt === "number") return fdt; // ERR_CAST(new_fdt)
     newFdt = fdt;
     await oldf.fileLock.lock();
     oldFdt = oldf.fdt;
