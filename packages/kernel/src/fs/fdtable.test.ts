@@ -140,15 +140,37 @@ describe("fd allocation", () => {
     expect(leaks).toBe(0);
   });
 
-  it("installing over a busy slot warns and drops the new file", async () => {
+  it("installing over a busy slot is v6.18's VFS_BUG_ON (CONFIG_DEBUG_VFS): an oops, the new file lost", async () => {
+    let after = "";
     const { r, leaks } = await inThread(async () => {
       const fd = await getUnusedFdFlags(0);
       await fdInstall(fd, await newFile());
       await fdInstall(fd, await newFile());
+      after = "not reached";
     });
-    expect(r.splats.map((s) => s.kind)).toEqual(["warn"]);
-    expect(r.splats[0]!.message).toContain("fd_install: slot 0 not NULL");
-    expect(leaks).toBe(0);
+    expect(after).toBe("");
+    expect(r.splats.map((s) => s.kind)).toEqual(["bug", "kmemleak"]);
+    expect(r.splats[0]!.message).toContain(
+      "fd_install(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[0]) != NULL)",
+    );
+    expect(leaks).toBe(1); // the reference the oopsing fd_install() was handed
+  });
+
+  it("alloc_fd() over a slot still holding a file is v6.18's VFS_BUG_ON (CONFIG_DEBUG_VFS): an oops", async () => {
+    // A driver that put_unused_fd()s an fd it already installed clears the open bit under a
+    // published file: the next allocation finds the slot taken.
+    let got = 0;
+    const { r } = await inThread(async () => {
+      const fd = await getUnusedFdFlags(0);
+      await fdInstall(fd, await newFile());
+      await putUnusedFd(fd);
+      got = await getUnusedFdFlags(0);
+    });
+    expect(got).toBe(0); // never returned
+    expect(r.splats[0]!.kind).toBe("bug");
+    expect(r.splats[0]!.message).toContain(
+      "alloc_fd(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[0]) != NULL)",
+    );
   });
 
   it("a task without a table gets EBADF and null", async () => {

@@ -24,9 +24,11 @@
  *
  * Faithfulness: fd_install(), close_fd() and the allocation paths take `file_lock` (the kernel's
  * fd_install() publishes under rcu_read_lock_sched() unless a resize is in progress; here it
- * always takes the lock, which orders it against expansion the same way). Growing the table
- * publishes the new one and frees the old one with kfree_rcu(), so a lockless lookup still
- * reading the old table stays safe.
+ * always takes the lock, which orders it against expansion the same way). Growing a table that
+ * other threads share waits for a grace period first (expand_fdtable()'s synchronize_rcu()),
+ * then publishes the new one and frees the old one with kfree_rcu(), so a lockless lookup still
+ * reading the old table stays safe. The kernel's VFS_BUG_ON()s (alloc_fd(), fd_install()) are
+ * BUG_ON()s: CONFIG_DEBUG_VFS is on, as the other debug options this model has.
  */
 
 import { Atomic, pointNow, RESOLVED } from "@primetime/atomics";
@@ -319,7 +321,12 @@ export async function allocFd(
     fdt.openFds[fd] = true;
     fdt.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
     error = fd;
-    if (warnOn(fdt.fd[fd] !== null, `alloc_fd: slot ${fd} not NULL!`)) fdt.fd[fd] = null;
+    // VFS_BUG_ON(): BUG_ON() under CONFIG_DEBUG_VFS, which this model has on (as its other
+    // debug checks: lockdep, DEBUG_MUTEXES, DEBUG_LIST); the oops keeps file_lock held.
+    if (fdt.fd[fd] !== null)
+      bug(
+        `kernel BUG at fs/file.c: alloc_fd(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[${fd}]) != NULL)`,
+      );
     break;
   }
   const unlocked = files.fileLock.unlock();
@@ -379,8 +386,12 @@ export async function putUnusedFd(fd: number): Promise<void> {
 }
 
 /**
- * Models fd_install(fd, file): publishes `file` at the reserved `fd`; from now on lookups and
- * close() see it. Installing over a non-empty slot is a BUG.
+ * Models fd_install(fd, file) (fs/file.c, v6.18): publishes `file` at the reserved `fd`; from now
+ * on lookups and close() see it. Installing over a non-empty slot is v6.18's
+ * VFS_BUG_ON(rcu_access_pointer(fdt->fd[fd]) != NULL): BUG_ON() under CONFIG_DEBUG_VFS, on in
+ * this model as in alloc_fd() (an oops: the thread dies, the caller's reference is lost). The
+ * kernel checks under rcu_read_lock_sched() (file_lock only while a resize is in progress), so
+ * the model drops file_lock before the oops.
  *
  * Locking: takes file_lock (the kernel publishes under rcu_read_lock_sched()).
  * References: consumes the caller's reference on `file` (the table owns it now).
@@ -397,14 +408,16 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
   const locked = files.fileLock.lock();
   if (locked !== RESOLVED) await locked;
   const fdt = files.fdt;
-  const busy = fdt.fd[fd] !== null;
-  if (!busy) fdt.fd[fd] = file;
+  if (fdt.fd[fd] !== null) {
+    await files.fileLock.unlock();
+    bug(
+      `kernel BUG at fs/file.c: fd_install(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[${fd}]) != NULL)`,
+      { object: file.name },
+    );
+  }
+  fdt.fd[fd] = file;
   const unlocked = files.fileLock.unlock();
   if (unlocked !== RESOLVED) await unlocked;
-  if (busy) {
-    await fput(file);
-    warnOn(true, `fd_install: slot ${fd} not NULL (BUG_ON in the kernel)`, { object: file.name });
-  }
 }
 
 /**
