@@ -17,6 +17,7 @@ import {
   fdtableCache,
   fget,
   fgetFiles,
+  filpClose,
   getUnusedFdFlags,
   NR_OPEN,
   NR_OPEN_DEFAULT,
@@ -171,6 +172,23 @@ describe("fd allocation", () => {
     expect(r.splats[0]!.message).toContain(
       "alloc_fd(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[0]) != NULL)",
     );
+  });
+
+  it("filp_close() of a file whose count is already 0: the VFS: Close warning, then the imbalanced put's", async () => {
+    let released = 0;
+    const { r, leaks } = await inThread(async () => {
+      const f = await allocFile({ release: async () => void released++ }, null, "f");
+      if (isErr(f)) throw new Error("alloc failed");
+      await fput(f); // the last reference: __fput() queued as task work
+      expect(await filpClose(f, null)).toBe(0); // no ->flush: the count is 0
+      expect(released).toBe(0);
+    });
+    expect(r.splats.map((s) => s.message)).toEqual([
+      "VFS: Close: file count is 0 (f_op=?)",
+      "imbalanced put on file reference count",
+    ]);
+    expect(released).toBe(1); // once, from the task work
+    expect(leaks).toBe(0);
   });
 
   it("a task without a table gets EBADF and null", async () => {

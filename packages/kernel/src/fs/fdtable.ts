@@ -586,10 +586,11 @@ function filpFlush(file: File, id: unknown): number | Promise<number> {
 }
 
 /**
- * Models filp_close(file, id): filp_flush() (->flush), then fput() of the reference the fd
- * held. As in the kernel since 6.6, the fput() happens even when filp_flush() found the count
- * already 0 (the put then underflows: a refcount splat, and the file leaks). Returns ->flush's
- * result (0 without one).
+ * Models filp_close(file, id) (fs/open.c, v6.18): filp_flush() (->flush), then the put of the
+ * reference the fd held (fput_close()). As in the kernel since 6.6, the put happens even when
+ * filp_flush() found the count already 0: from the dead zone it is __file_ref_put_badval()'s
+ * WARN_ONCE "imbalanced put on file reference count" (fs/file.c) and releases nothing. Returns
+ * ->flush's result (0 without one).
  *
  * Locking: no locks held; ->flush may sleep.
  * References: drops one (the fd's).
