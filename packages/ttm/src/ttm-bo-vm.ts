@@ -49,6 +49,7 @@ import {
 import {
   EACCES,
   EINVAL,
+  ERESTARTSYS,
   FAULT_FLAG_RETRY_NOWAIT,
   faultFlagAllowRetryFirst,
   mmapAssertLocked,
@@ -86,8 +87,10 @@ import { TTM_TT_FLAG_EXTERNAL, TTM_TT_FLAG_EXTERNAL_MAPPABLE } from "./ttm-tt.js
  * and this is the first attempt of a retryable fault (fault_flag_allow_retry_first()), then
  * unless FAULT_FLAG_RETRY_NOWAIT it takes a GEM reference, releases mmap_lock, waits for the
  * reservation (dma_resv_lock_interruptible(), then unlocks it at once) and drops the reference;
- * either way VM_FAULT_RETRY without the reservation. Otherwise it sleeps on the reservation with
- * mmap_lock held (VM_FAULT_NOPAGE if interrupted: no signals here). Then refuses to fault
+ * either way VM_FAULT_RETRY without the reservation (a kill during that wait: the lock fails
+ * with -EINTR, nothing to unlock; the fault path then sees the signal and does not retry).
+ * Otherwise it sleeps on the reservation with mmap_lock held (VM_FAULT_NOPAGE if interrupted by
+ * a signal: the access is retried, or the thread dies first). Then refuses to fault
  * imported pages (VM_FAULT_SIGBUS). 0 with the reservation held.
  * Locking: mmap_lock held for reading; takes the reservation; on VM_FAULT_RETRY (without
  * FAULT_FLAG_RETRY_NOWAIT) mmap_lock has been released.
@@ -157,8 +160,10 @@ async function vmReserve(
  * pipelined move: the KERNEL fences). 0 at once if they have signalled
  * (dma_resv_test_signaled()). On the first attempt of a retryable fault: VM_FAULT_RETRY at once
  * with FAULT_FLAG_RETRY_NOWAIT (reservation still held); otherwise it takes a GEM reference,
- * releases mmap_lock, waits, unlocks the reservation, drops the reference and returns
- * VM_FAULT_RETRY. Otherwise an ordinary wait with both locks held; VM_FAULT_SIGBUS if it fails.
+ * releases mmap_lock, waits (interruptibly; its result is ignored), unlocks the reservation,
+ * drops the reference and returns VM_FAULT_RETRY. Otherwise an ordinary interruptible wait with
+ * both locks held: "return (err != -ERESTARTSYS) ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;" if it
+ * fails (a kill: NOPAGE, the thread dies before the access is retried).
  * Locking: the reservation and mmap_lock (read) held; both released on VM_FAULT_RETRY without
  * FAULT_FLAG_RETRY_NOWAIT.
  * References: the VMA's; a GEM one across the wait without mmap_lock.
@@ -185,7 +190,7 @@ async function ttmBoVmFaultIdle(
   }
   // Ordinary wait.
   const err = await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
-  if (err < 0) return VM_FAULT_SIGBUS;
+  if (err < 0) return err !== -ERESTARTSYS ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
   return 0;
 }
 
@@ -196,7 +201,8 @@ export const TTM_BO_VM_NUM_PREFAULT = 16;
  * Models ttm_bo_vm_fault_reserved(): with the reservation held, waits for moves, reserves the
  * io space (VM_FAULT_SIGBUS if that fails), checks the offset (VM_FAULT_SIGBUS past the end),
  * populates a ttm_tt placement (VM_FAULT_SIGBUS if that fails: the kernel's NOPAGE for
- * -EINTR/-ERESTARTSYS/-EAGAIN needs a signal, which the model has not), and maps the page at
+ * -EINTR/-ERESTARTSYS/-EAGAIN is not modeled, the model's ttm_tt population never sleeps
+ * interruptibly and so never returns them), and maps the page at
  * `pgoff` of the BO's current placement into `vma` (vmf_insert_pfn_prot()), VM_FAULT_OOM if
  * the ttm_tt has no page there; then speculatively the pages after it, up to `numPrefault`
  * pages in all and no further than the end of the VMA (a page already mapped is left as it is,

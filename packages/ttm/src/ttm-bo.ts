@@ -55,10 +55,12 @@ import {
 } from "@primetime/gem";
 import {
   EBUSY,
+  EINTR,
   EINVAL,
   ENOENT,
   ENOMEM,
   ENOSPC,
+  ERESTARTSYS,
   kasanUnwrap,
   PAGE_SIZE,
   queueWork,
@@ -211,7 +213,9 @@ export function ttmBoAssertHeldOrDying(bo: TtmBufferObject | null): void {
 /**
  * Models ttm_bo_reserve(): trylock when `noWait` (-EBUSY; WARN and -EBUSY if a ticket is given
  * too), else lock, under the ww acquire context `ticket` if given: 0, or with a ticket -EDEADLK
- * (back off: unreserve everything the ticket holds, then ttmBoReserveSlowpath()) or -EALREADY.
+ * (back off: unreserve everything the ticket holds, then ttmBoReserveSlowpath()) or -EALREADY;
+ * an `interruptible` lock interrupted by a signal (-EINTR from dma_resv_lock_interruptible())
+ * returns -ERESTARTSYS.
  * Locking: takes the reservation.
  * References: the caller must hold a BO reference.
  */
@@ -228,12 +232,15 @@ export async function ttmBoReserve(
   const ret = interruptible
     ? await dmaResvLockInterruptible(bo.resv, ticket)
     : await dmaResvLock(bo.resv, ticket);
+  // "if (ret == -EINTR) return -ERESTARTSYS;"
+  if (ret === -EINTR) return -ERESTARTSYS;
   return ret;
 }
 
 /**
  * Models ttm_bo_reserve_slowpath(): after -EDEADLK, with everything else the ticket held
- * unreserved, waits for this reservation (dma_resv_lock_slow()). 0.
+ * unreserved, waits for this reservation (dma_resv_lock_slow()). 0, or -ERESTARTSYS when an
+ * `interruptible` wait is interrupted (-EINTR from dma_resv_lock_slow_interruptible()).
  * Locking: takes the reservation; `ticket` holds no other.
  * References: the caller must hold a BO reference.
  */
@@ -242,7 +249,10 @@ export async function ttmBoReserveSlowpath(
   interruptible: boolean,
   ticket: WwAcquireCtx,
 ): Promise<number> {
-  if (interruptible) return dmaResvLockSlowInterruptible(bo.resv, ticket);
+  if (interruptible) {
+    const ret = await dmaResvLockSlowInterruptible(bo.resv, ticket);
+    return ret === -EINTR ? -ERESTARTSYS : ret;
+  }
   await dmaResvLockSlow(bo.resv, ticket);
   return 0;
 }

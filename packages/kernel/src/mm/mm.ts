@@ -31,6 +31,7 @@ import {
   EOVERFLOW,
   isErr,
 } from "../include/errno.js";
+import { fatalSignalPending } from "../kernel/signal.js";
 import {
   MmapLock,
   mmapAssertLocked,
@@ -593,8 +594,10 @@ function vmaRefuses(vma: Vma, write: boolean): boolean {
  * here) do_read_fault()/do_shared_fault()/do_cow_fault() return VM_FAULT_RETRY from
  * vmf_can_call_fault() before ->fault, without VM_FAULT_MAJOR, so ->fault first runs on this
  * path with these flags anyway; FAULT_FLAG_USER is not passed (this function also serves
- * copy_from_user()/copy_to_user(), kernel-mode faults, and nothing here reads it); no signals,
- * so no fault_signal_pending() exit.
+ * copy_from_user()/copy_to_user(), kernel-mode faults, and nothing here reads it). After
+ * VM_FAULT_RETRY, fault_signal_pending() (VM_FAULT_RETRY and a fatal signal pending) ends the
+ * access without a retry: -EFAULT here (a user access's thread dies on its way out; a kernel
+ * access gets the exception fixup's -EFAULT).
  *
  * Locking: takes mm->mmap_lock for reading around each page's fault and copy (a fault handler
  * may drop it and the fault then takes it again).
@@ -639,6 +642,11 @@ export async function accessVm(
       }
       // The handler released mmap_lock (FAULT_FLAG_RETRY_NOWAIT is never set here).
       if (typeof page === "number" && page > 0 && page & VM_FAULT_RETRY) {
+        // fault_signal_pending(fault, regs): "Quick path to respond to signals. The core mm
+        // code has unlocked the mm for us if we get here." No retry: a user access returns to
+        // the signal (the thread dies), a kernel one (copy_from_user()) gets -EFAULT from
+        // kernelmode_fixup_or_oops().
+        if (fatalSignalPending()) return -EFAULT;
         flags |= FAULT_FLAG_TRIED;
         continue;
       }
