@@ -22,8 +22,16 @@ import {
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
-import { EBUSY, EINVAL, flushWork, lockdepAssertHeld, scheduleWork } from "@primetime/kernel";
-import { bug, now, point, sleep, toggleEnabled } from "@primetime/sim";
+import {
+  EBUSY,
+  EINVAL,
+  ERESTARTSYS,
+  flushWork,
+  lockdepAssertHeld,
+  scheduleWork,
+  signalPending,
+} from "@primetime/kernel";
+import { bug, now, point, sleep, TASK_INTERRUPTIBLE, toggleEnabled } from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
@@ -63,9 +71,6 @@ import {
   QXL_RING_PUSH_NO_RECHECK,
 } from "./toggles.js";
 import { getLe64, setLe64 } from "./unaligned.js";
-
-/** Models ERESTARTSYS (include/linux/errno.h): an interrupted wait the syscall restarts. */
-const ERESTARTSYS = 512;
 
 /** One second of virtual time (HZ jiffies). */
 export const HZ_NS = 1_000_000_000;
@@ -123,12 +128,15 @@ export async function qxlCheckIdle<T>(ring: QxlRing<T>): Promise<boolean> {
  * The fullness test is an `if`, as in the kernel: it is not repeated after the wait, so two
  * pushers woken for one free slot both push and the second overwrites the oldest unconsumed
  * entry (known window `qxl.ring-push-no-recheck`; its fix switch tests again, `while`).
+ * With `interruptible` the wait is wait_event_interruptible(): a fatal signal ends it with
+ * -ERESTARTSYS ("if (ret) return ret;": nothing pushed, ring->lock not held); else wait_event().
  * Locking: takes ring->lock; may sleep (not under it). References: none.
  */
 export async function qxlRingPush(
   qdev: QxlDevice,
   ring: QxlRing<QxlCommandEntry>,
   elt: QxlCommandEntry,
+  interruptible = false,
 ): Promise<number> {
   const h = ring.ring;
   await ring.lock.lock();
@@ -136,8 +144,17 @@ export async function qxlRingPush(
   while (full) {
     h.notifyOnCons = h.cons + 1;
     await ring.lock.unlock();
-    // wait_event(*ring->push_event, qxl_check_header(ring))
-    while (!(await qxlCheckHeader(ring))) await ring.pushEvent!.wait("qxl_ring_push wait");
+    if (interruptible) {
+      // wait_event_interruptible(*ring->push_event, qxl_check_header(ring)): the condition,
+      // then (prepare_to_wait_event()) -ERESTARTSYS for a pending signal, then the sleep.
+      while (!(await qxlCheckHeader(ring))) {
+        if (signalPending()) return -ERESTARTSYS;
+        await ring.pushEvent!.wait("qxl_ring_push wait", TASK_INTERRUPTIBLE);
+      }
+    } else {
+      // wait_event(*ring->push_event, qxl_check_header(ring))
+      while (!(await qxlCheckHeader(ring))) await ring.pushEvent!.wait("qxl_ring_push wait");
+    }
     await ring.lock.lock();
     // v6.18: `if`, no second test. The fix switch of the known window tests again (`while`).
     full = toggleEnabled(QXL_RING_PUSH_NO_RECHECK.name) && h.prod - h.cons === h.numItems;
@@ -172,7 +189,8 @@ async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
 }
 
 /**
- * Models qxl_push_command_ring_release(): puts the release's command on the command ring.
+ * Models qxl_push_command_ring_release(): puts the release's command on the command ring
+ * (qxl_ring_push() with `interruptible`: -ERESTARTSYS for a fatal signal while the ring is full).
  * `release->release_bo` is NULL in a release the garbage collector already freed
  * (qxl_release_free_list() clears it): qxl_bo_physical_address() then dereferences NULL, an
  * oops (known window qxl.ring-push-no-recheck: an id handed back twice, reused by this release).
@@ -183,6 +201,7 @@ export async function qxlPushCommandRingRelease(
   qdev: QxlDevice,
   release: QxlRelease,
   type: number,
+  interruptible = false,
 ): Promise<number> {
   const releaseBo = release.releaseBo;
   if (releaseBo === null)
@@ -190,7 +209,7 @@ export async function qxlPushCommandRingRelease(
       "BUG: kernel NULL pointer dereference in qxl_bo_physical_address(): release->release_bo is NULL",
     );
   const data = qxlBoPhysicalAddress(qdev, releaseBo, release.releaseOffset);
-  return qxlRingPush(qdev, qdev.commandRing, { type, data });
+  return qxlRingPush(qdev, qdev.commandRing, { type, data }, interruptible);
 }
 
 /**

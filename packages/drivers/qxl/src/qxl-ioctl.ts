@@ -367,13 +367,15 @@ async function qxlProcessCommandBody(
   }
   if (toggleEnabled(QXL_RELEASE_USE_AFTER_FREE.name)) {
     // v3.10-v5.6: push first, then fence a release the device may already have handed back.
-    const pushed = await qxlPushCommandRingRelease(qdev, release, cmd.type);
+    const pushed = await qxlPushCommandRingRelease(qdev, release, cmd.type, true);
     if (pushed) await qxlReleaseBackoffReserveList(release);
     else await qxlReleaseFenceBufferObjects(qdev, release);
     return pushed;
   }
   await qxlReleaseFenceBufferObjects(qdev, release);
-  return qxlPushCommandRingRelease(qdev, release, cmd.type);
+  // Interruptible: a killed submitter waiting for room gets -ERESTARTSYS and the caller frees
+  // the fenced release (qxl_release_free(): its fence signalled and put).
+  return qxlPushCommandRingRelease(qdev, release, cmd.type, true);
 }
 
 /**
