@@ -26,7 +26,16 @@ import {
   getDmaBuf,
   getDmaBufUnlessDoomed,
 } from "@primetime/dma-buf";
-import { ENOENT, ENOSYS, EPERM, isErr, type KmemCache, Mutex, pageAlign } from "@primetime/kernel";
+import {
+  ENOENT,
+  ENOSYS,
+  EPERM,
+  ERESTARTSYS,
+  isErr,
+  type KmemCache,
+  Mutex,
+  pageAlign,
+} from "@primetime/kernel";
 import { bug, point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {
@@ -135,7 +144,9 @@ export async function ttmPrimeFdToHandle(tfile: TtmObjectFile, fd: number): Prom
 /**
  * Models ttm_prime_handle_to_fd(): a dma-buf fd for the prime object the file opened as
  * `handle`. -ENOENT if the file has no such handle (or it is not a prime object, or it is
- * dying), -EPERM if it is not shareable. Under the prime mutex, the current export is reused
+ * dying), -EPERM if it is not shareable, -ERESTARTSYS if a fatal signal interrupts the wait for
+ * the prime mutex (mutex_lock_interruptible(); the lookup's reference is dropped). Under the
+ * prime mutex, the current export is reused
  * only if get_dma_buf_unless_doomed() revives a reference; otherwise a new dma-buf is exported
  * (it takes over the lookup's base reference) and recorded. Then dma_buf_fd(); on failure the
  * dma-buf reference is dropped.
@@ -155,7 +166,9 @@ export async function ttmPrimeHandleToFd(
     if (base === null || base.objectType !== TTM_PRIME_TYPE) return -ENOENT;
     const prime = base as TtmPrimeObject;
     if (!base.shareable) return -EPERM;
-    await prime.mutex.lock();
+    // "ret = mutex_lock_interruptible(&prime->mutex); if (unlikely(ret != 0)) { ret =
+    // -ERESTARTSYS; goto out_unref; }"
+    if (await prime.mutex.lockInterruptible()) return -ERESTARTSYS;
     await point(`dma_buf = prime->dma_buf (${prime.name})`);
     let dmaBuf = prime.dmaBuf;
     let reuse: boolean;

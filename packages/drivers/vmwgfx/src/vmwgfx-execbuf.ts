@@ -25,7 +25,7 @@ import {
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
 import type { DrmDevice, DrmFile } from "@primetime/gem";
-import { EINVAL, isErr, lockdepAssertHeld } from "@primetime/kernel";
+import { EINVAL, ERESTARTSYS, isErr, lockdepAssertHeld } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
@@ -167,7 +167,8 @@ async function vmwTranslateHandle(
  * Models vmw_execbuf_process() (DRM_VMW_EXECBUF, under cmdbuf_mutex): parse, translate every
  * handle (references on the validation list), reserve and validate the buffers, submit, fence
  * each buffer (write usage), unreserve, release the validation list. Returns 0 with the fence's
- * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -ENOMEM.
+ * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -ENOMEM, -ERESTARTSYS (a fatal
+ * signal while waiting for cmdbuf_mutex, taken with mutex_lock_interruptible()).
  * Locking: cmdbuf_mutex, then the buffers' reservations in a fixed order.
  * References: the validation list's, all dropped before returning; the reservations keep a
  * fence reference until it signals.
@@ -182,7 +183,9 @@ export async function vmwExecbufIoctl(
   const cmds = parsedCommands(arg.commands);
   if (!cmds) return -EINVAL;
   const sw: SwContext = { bos: new Map(), resources: [] };
-  await vmw.cmdbufMutex.lock();
+  // "ret = mutex_lock_interruptible(&dev_priv->cmdbuf_mutex); if (ret) { ret = -ERESTARTSYS;
+  // goto out_free_header; }": nothing taken yet here.
+  if (await vmw.cmdbufMutex.lockInterruptible()) return -ERESTARTSYS;
   let ret = 0;
   for (const c of cmds) {
     for (const h of c.op === "fill" ? [c.dst] : [c.src, c.dst]) {

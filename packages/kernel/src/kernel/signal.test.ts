@@ -287,4 +287,36 @@ describe("fatal signals interrupt interruptible sleeps", () => {
     clean(res);
     expect(got).toEqual({ ret: 0, asleep: true });
   });
+
+  it("mutex_lock_interruptible() and mutex_lock_killable() on a held mutex return -EINTR to the killed threads; lockdep holds nothing for them", async () => {
+    const got: Record<string, number> = {};
+    const res = await run(async (k) => {
+      const m = new Mutex("m");
+      await m.lock();
+      const p = k.spawnProcess("app", async (p) => {
+        const t2 = p.spawnThread("killable", async () => {
+          got.killable = await m.lockKillable();
+          got.killableHeld = heldLocks().length;
+          await p.dup(0);
+        });
+        got.interruptible = await m.lockInterruptible();
+        got.interruptibleHeld = heldLocks().length;
+        await t2.join();
+      });
+      while (p.threads.length < 2 || p.threads.some((t) => t.state !== "blocked")) await yieldCpu();
+      p.kill();
+      expect(await p.wait()).toBe(EXIT_KILLED);
+      await m.unlock();
+      // Nobody is left queued: the next lock is immediate.
+      expect(await m.lockInterruptible()).toBe(0);
+      await m.unlock();
+    });
+    clean(res);
+    expect(got).toEqual({
+      interruptible: -EINTR,
+      interruptibleHeld: 0,
+      killable: -EINTR,
+      killableHeld: 0,
+    });
+  });
 });

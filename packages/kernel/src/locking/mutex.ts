@@ -13,6 +13,7 @@
  * handoff). No signals, hence no mutex_lock_interruptible()/killable() variants.
  */
 
+import { TASK_INTERRUPTIBLE, TASK_KILLABLE } from "@primetime/sim";
 import type { LockContext } from "./lockdep.js";
 import { type LockNames, type LockOptions, OwnedLock } from "./owned-lock.js";
 import { mightSleep } from "./spinlock.js";
@@ -49,6 +50,27 @@ export class Mutex extends OwnedLock {
    */
   lock(): Promise<void> {
     return this.acquire(0);
+  }
+
+  /**
+   * Models mutex_lock_interruptible() (__mutex_lock(lock, TASK_INTERRUPTIBLE, ...)): as lock(),
+   * but a contended wait sleeps TASK_INTERRUPTIBLE and returns -EINTR when a signal is pending
+   * at a round that does not get the mutex (after the trylock, as __mutex_lock_common()'s
+   * signal_pending_state() check): the mutex is not taken, lockdep's acquire is released. 0
+   * once held.
+   * Locking: as mutex_lock().
+   */
+  lockInterruptible(): Promise<number> {
+    return this.acquireState("mutex_lock_interruptible", TASK_INTERRUPTIBLE);
+  }
+
+  /**
+   * Models mutex_lock_killable(): as lockInterruptible() in TASK_KILLABLE (only a fatal signal
+   * interrupts; the only kind modeled). 0 or -EINTR.
+   * Locking: as mutex_lock().
+   */
+  lockKillable(): Promise<number> {
+    return this.acquireState("mutex_lock_killable", TASK_KILLABLE);
   }
 
   /**

@@ -11,6 +11,8 @@
 
 import { pointNow, RESOLVED } from "@primetime/atomics";
 import { type Owner, opLabel, WaitQueue } from "@primetime/sim";
+import { EINTR } from "../include/errno.js";
+import { signalPendingState } from "../kernel/signal.js";
 import {
   type AcquireOptions,
   type LockClassKey,
@@ -27,6 +29,8 @@ import {
 const SUBCLASS_0: AcquireOptions = { subclass: 0 };
 /** lockAcquire()'s options for a trylock. */
 const TRYLOCK: AcquireOptions = { trylock: true };
+/** acquireState()'s settled result when the lock is free. */
+const RESOLVED_ZERO: Promise<number> = Promise.resolve(0);
 
 /** Options of a lock: the object it is embedded in, and an explicit lock class. */
 export interface LockOptions {
@@ -150,6 +154,53 @@ export abstract class OwnedLock implements LockdepLock {
       return RESOLVED;
     }
     return this.waitForLock(ctx, op, label);
+  }
+
+  /**
+   * The body of mutex_lock_interruptible() / mutex_lock_killable() (__mutex_lock(lock, state)):
+   * as acquire() with subclass 0, but a contended wait sleeps in `state`, and each round that
+   * does not get the lock checks signal_pending_state(state) first: -EINTR, the lockdep acquire
+   * released ("err: ... mutex_release()"). 0 once held. `op` names the call in its point label.
+   */
+  protected acquireState(op: string, state: number): Promise<number> {
+    const label = opLabel(op, this.name);
+    const p = pointNow(label);
+    const now = (): Promise<number> => {
+      this.owner?.checkAccess?.(op);
+      const ctx = lockContext();
+      this.beforeAcquire(ctx, label);
+      lockAcquire(this, SUBCLASS_0);
+      if (this.holderCtx === null) {
+        this.holderCtx = ctx;
+        return RESOLVED_ZERO;
+      }
+      return this.waitForLockState(ctx, op, label, state);
+    };
+    if (p !== null) return p.then(now);
+    try {
+      return now();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** acquireState()'s contended wait: the lock, or -EINTR for a signal `state` lets in. */
+  private async waitForLockState(
+    ctx: LockContext,
+    op: string,
+    label: string,
+    state: number,
+  ): Promise<number> {
+    while (this.holderCtx !== null) {
+      if (signalPendingState(state)) {
+        lockRelease(this);
+        return -EINTR;
+      }
+      await this.waitQueue.wait(`${label} ${this.names.waits}`, state);
+      this.owner?.checkAccess?.(op);
+    }
+    this.holderCtx = ctx;
+    return 0;
   }
 
   /** A contended acquire() waits until the lock is free, then takes it. */
