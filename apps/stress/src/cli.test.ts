@@ -17,6 +17,7 @@ import { listKnownWindows } from "@primetime/sim";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
+import { parseDuration } from "./campaign/config.js";
 import type { ProgressSink } from "./campaign/progress.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
 import { runSchedule } from "./campaign/schedule.js";
@@ -112,8 +113,60 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--shard", "1/0"], /--shard "1\/0"/],
     [["run", "--time", "0s"], /--time "0s" is not a duration/],
     [["run", "--faults", "p:2"], /0 < P <= 1/],
+    // A misspelt option: commander's suggestion on the same line.
+    [
+      ["run", "--sed", "1"],
+      /^error: unknown option '--sed' \(Did you mean --seed\?\); accepted by run: /,
+    ],
+    [["--frobnicate"], /unknown option '--frobnicate'; accepted by start \(the default command\)/],
+    [["help", "nope"], /unknown command "nope"; accepted commands: start/],
+    // An empty --bug names no toggle (it ran a campaign with every toggle off).
+    [["run", "--bug", "", "--scenario", "kref-put-mutex", "--seeds", "1"], /unknown toggle ""/],
+    // Under a millisecond is no time at all (it ran no schedule and found nothing).
+    [["run", "--time", "0.4ms", "--scenario", "kref-put-mutex"], /--time "0\.4ms".*at least 1ms/],
+    // What the message says is accepted is what is accepted.
+    [["run", "--shard", "1/1000000"], /--shard "1\/1000000".*1 <= i <= n <= 999999/],
+    [["run", "--faults", "nth:9999999999"], /1 <= N <= 999999999/],
   ])("%j", async (argv, message) => {
     expectUsage(await cli(argv as string[]), message as RegExp);
+  });
+
+  it("--time: a duration too long for a double is refused, not an endless campaign", () => {
+    expect(() => parseDuration(`${"9".repeat(400)}h`)).toThrow(/not a duration/);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("1.5ms")).toBe(2);
+  });
+
+  it("help help is the program's help", async () => {
+    const r = await cli(["help", "help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Usage: primetime-stress \[options\] \[command\]/);
+    expect(r.err).toBe("");
+  });
+
+  it("a token whose unit this harness does not have", async () => {
+    const t = {
+      strategy: "random" as const,
+      param: 0,
+      seed: 1,
+      steps: 0,
+      stepLimit: 1000,
+      traceHash: 0,
+      toggles: [] as string[],
+      choices: [] as number[],
+    };
+    for (const [scenario, message] of [
+      ["cross-share@nvidia+vgem", /unit "cross-share@nvidia\+vgem": unknown driver "nvidia"/],
+      ["cross-share@vgem", /cross-share runs on 2 driver\(s\), the key names 1/],
+      ["cross-share@vgem+vgem~nth:0", /unit "cross-share@vgem\+vgem~nth:0": --faults "nth:0"/],
+    ] as const) {
+      const token = encodeToken({ ...t, scenario });
+      expectUsage(await cli(["replay", token]), message);
+      expectUsage(await cli(["minimize", token]), message);
+    }
+    // A hunt's token names a scenario, not a unit: minimize says which tokens it takes.
+    const hunt = encodeToken({ ...t, scenario: "gem_flink_race/flink_close" });
+    expectUsage(await cli(["minimize", hunt]), /accepted: a token of run or bugs/);
   });
 
   it("a corrupt or truncated token", async () => {

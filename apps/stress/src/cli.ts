@@ -298,12 +298,15 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       writeOut: trimmed((t) => io.log(t)),
       writeErr: trimmed((t) => io.error(t)),
       // A bad value of a known option already says what the option accepts.
-      outputError: (str, write) =>
+      // One line: commander puts its "(Did you mean --seed?)" on a line of its own.
+      outputError: (str, write) => {
+        const line = str.trim().replace(/\s*\n\s*/g, " ");
         write(
-          /accepted/.test(str)
-            ? str
-            : `${str.trimEnd().replace(/\.$/, "")}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
-        ),
+          /accepted/.test(line)
+            ? `${line}\n`
+            : `${line.replace(/\.$/, "")}; accepted by ${cmd.name()}${cmd.name() === "start" ? " (the default command)" : ""}: ${accepted.join(", ") || "no option"}\n`,
+        );
+      },
     });
   }
   return program;
@@ -324,11 +327,17 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   try {
     const first = argv[0];
     const commands = [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), "help"];
-    if (first !== undefined && !first.startsWith("-") && !commands.includes(first))
+    // `help <command>` of a command that does not exist: commander would print the whole
+    // help on stderr; it is bad usage like any unknown command.
+    const named = first === "help" && argv[1] !== undefined ? argv[1] : first;
+    if (named !== undefined && !named.startsWith("-") && !commands.includes(named))
       throw new UsageError(
-        `unknown command "${short(first)}"; accepted commands: ${commands.join(", ")}`,
+        `unknown command "${short(named)}"; accepted commands: ${commands.join(", ")}`,
       );
-    await program.parseAsync([...argv], { from: "user" });
+    // `help help`: commander has no help of its help command (it prints the program's help as
+    // an error); the program's help it is.
+    const args = first === "help" && argv[1] === "help" ? ["--help", ...argv.slice(2)] : argv;
+    await program.parseAsync([...args], { from: "user" });
     return code;
   } catch (e) {
     io.progress?.(null);

@@ -166,9 +166,11 @@ export interface RunFlags {
 export function configFromFlags(o: RunFlags): CampaignConfig {
   if (o.seeds !== undefined && o.time !== undefined)
     throw new UsageError("--seeds and --time do not go together; accepted: one of them");
-  const bugs = o.bug
-    ? [...new Set(o.bug.split(",").map((b) => toggleNamed(b.trim()).name))].sort()
-    : [];
+  // `--bug ""` names no toggle: bad usage, not a campaign with every toggle off.
+  const bugs =
+    o.bug !== undefined
+      ? [...new Set(o.bug.split(",").map((b) => toggleNamed(b.trim()).name))].sort()
+      : [];
   return {
     scenarios: selectScenarios(o.scenario),
     drivers: selectDrivers(o.drivers),
@@ -379,6 +381,11 @@ function replayTarget(t: RunToken): {
   } catch (e) {
     const s = findScenario(t.scenario);
     if (s) return { name: s.name, body: s.scenario, hide: s.harnessTasks, scenario: null };
+    // A unit this harness does not have (a driver or scenario of another version, a damaged key).
+    if (e instanceof UsageError)
+      throw new UsageError(
+        `the replay token's unit "${short(t.scenario)}": ${e.message.replace(/; accepted.*$/, "")}; accepted: a token printed by run, replay, minimize, hunt or the demo of this version`,
+      );
     throw e;
   }
 }
@@ -457,7 +464,7 @@ export async function minimizeCommand(
   } catch (e) {
     if (e instanceof UsageError)
       throw new UsageError(
-        `minimize takes tokens of run and bugs (scenario@drivers); this one names "${short(t.scenario)}": ${e.message}`,
+        `the replay token's unit "${short(t.scenario)}": ${e.message.replace(/; accepted.*$/, "")}; accepted: a token of run or bugs (its unit is scenario@drivers; hunt and the demo print their findings minimized)`,
       );
     throw e;
   }
