@@ -241,6 +241,69 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
       expectUsage(await cli(["merge", "/dev/zero"]), /merge: \/dev\/zero is larger than 256 MiB/);
   });
 
+  it("merge: a damaged report is refused with the field named", async () => {
+    const good = join(dir, "good-shard.json");
+    const args = ["run", "--scenario", "kref-lookup-locked", "--seeds", "4", "--workers", "1"];
+    expect((await cli([...args, "--shard", "1/2", "--quiet", "--json", good])).code).toBe(0);
+    const report = readReport(good) as unknown as Record<string, Record<string, unknown>>;
+    const damaged = (name: string, edit: (r: Record<string, Record<string, unknown>>) => void) => {
+      const r = structuredClone(report);
+      edit(r);
+      const f = join(dir, name);
+      writeFileSync(f, JSON.stringify(r));
+      return f;
+    };
+    for (const [file, message] of [
+      // A shard count of 2^32: Array.from() of it threw "Invalid array length"; of 10^9 it
+      // allocated until V8 aborted.
+      [
+        damaged("shard-huge.json", (r) => {
+          r.config!.shard = "1/4294967296";
+        }),
+        /damaged report: config\.shard is not null or i\/n/,
+      ],
+      [
+        damaged("shard-number.json", (r) => {
+          r.config!.shard = 1;
+        }),
+        /damaged report: config\.shard/,
+      ],
+      [
+        damaged("no-timing.json", (r) => {
+          delete (r as Record<string, unknown>).timing;
+        }),
+        /damaged report: timing is not an object/,
+      ],
+      [
+        damaged("outcomes.json", (r) => {
+          (r.units as unknown as Record<string, unknown>[])[0]!.outcomes = null;
+        }),
+        /damaged report: units\[0\]\.outcomes/,
+      ],
+    ] as const)
+      expectUsage(await cli(["merge", file, good]), message);
+    // A shard of 999999 alone: refused before the missing shards are listed one by one.
+    const lone = damaged("shard-lone.json", (r) => {
+      r.config!.shard = "1/999999";
+    });
+    expectUsage(await cli(["merge", lone]), /shards 1\/999999 do not make a whole campaign/);
+  });
+
+  it("an output that cannot be written at the end: the results printed, one line, exit 3", async () => {
+    if (!existsSync("/dev/full")) return;
+    // /dev/full opens for writing (the check before the run passes) and fails each write (ENOSPC).
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    const r = await cli([...args, "--quiet", "--json", "/dev/full"]);
+    expect(r.code).toBe(3);
+    expect(r.out).toMatch(/^F1 kref-lookup-unlocked: kasan: /m);
+    expect(r.out).toMatch(/20 schedules on 1 unit .*: 1 finding$/);
+    expect(r.err.split("\n")).toEqual([
+      expect.stringMatching(
+        /^error: cannot write the JSON report \/dev\/full \(ENOSPC: no space left on device\); the results are above$/,
+      ),
+    ]);
+  });
+
   it("a token with a valid checksum but impossible content, or a decompression bomb", async () => {
     const t = {
       strategy: "random" as const,

@@ -29,6 +29,7 @@ import {
   DEMO_DEFAULTS,
   EXIT,
   HUNT_DEFAULTS,
+  OutputError,
   SCHEDULES_FOR_WORKERS,
   short,
   TIME_FOR_WORKERS_MS,
@@ -349,6 +350,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (e instanceof UsageError || e instanceof ReplayMismatchError) {
       io.error(`error: ${e.message}`);
       return EXIT.usage;
+    }
+    if (e instanceof OutputError) {
+      io.error(`error: ${e.message}`);
+      return EXIT.internal;
     }
     if (e instanceof ReplayTokenError) {
       io.error(`error: ${e.message}; accepted: a token printed by run, replay or hunt (pt1....)`);

@@ -47,7 +47,13 @@ import { runCampaign } from "./campaign/runner.js";
 import { formatSummaryTable, table } from "./campaign/summary.js";
 import { combinations, parseUnitKey, planUnits } from "./campaign/units.js";
 import type { Io } from "./cli.js";
-import { BUGS_DEFAULTS, EXIT, SCHEDULES_FOR_WORKERS, TIME_FOR_WORKERS_MS } from "./cli-defaults.js";
+import {
+  BUGS_DEFAULTS,
+  EXIT,
+  OutputError,
+  SCHEDULES_FOR_WORKERS,
+  TIME_FOR_WORKERS_MS,
+} from "./cli-defaults.js";
 import { installedDrivers } from "./drivers.js";
 import {
   baselineFixes,
@@ -287,17 +293,38 @@ function writeJson(file: string, report: CampaignReport): void {
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
 
+/** Runs `write`, turning a file-system error into an OutputError naming `what`. */
+async function writing(what: string, write: () => unknown): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (typeof code !== "string") throw e;
+    throw new OutputError(
+      `cannot write ${what} (${code}: ${(e as Error).message.replace(/^\w+: /, "").split(",")[0]}); the results are above`,
+    );
+  }
+}
+
+/**
+ * Writes `--json` and `--report`. Called once the results are printed: a write that fails
+ * (checkOutputPaths() passed, but the disk filled up or the directory went away) loses no finding.
+ */
 async function writeOutputs(
   report: CampaignReport,
   o: { json?: string; report?: string },
   io: Io,
 ): Promise<void> {
-  if (o.json) writeJson(o.json, report);
-  if (o.report) {
-    makeReportDir(o.report);
-    writeJson(join(o.report, "report.json"), report);
-    await writeHtmlReport(report, join(o.report, "index.html"));
-    io.error(`report: ${join(o.report, "index.html")}`);
+  const json = o.json;
+  if (json) await writing(`the JSON report ${json}`, () => writeJson(json, report));
+  const dir = o.report;
+  if (dir) {
+    await writing(`the report directory ${dir}`, () => makeReportDir(dir));
+    const file = join(dir, "report.json");
+    await writing(`the report ${file}`, () => writeJson(file, report));
+    const html = join(dir, "index.html");
+    await writing(`the report ${html}`, () => writeHtmlReport(report, html));
+    io.error(`report: ${html}`);
   }
 }
 
@@ -351,13 +378,13 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
           io.stderr?.write(`stress: minimizing finding ${done + 1}/${total} (${unit})\n`);
         };
   const report = await campaignReport(config, run, onFinding);
-  await writeOutputs(report, o, io);
   if (!o.quiet) io.log(formatSummaryTable(report, c));
   printFindings(report, io, c, o.quiet === true);
   const t = report.totals;
   io.log(
     `${t.schedules} schedule${t.schedules === 1 ? "" : "s"} on ${t.units} unit${t.units === 1 ? "" : "s"} in ${(run.elapsedMs / 1000).toFixed(1)} s (${report.timing.schedulesPerSecond}/s): ${t.findings === 0 ? c.green("nothing found") : c.red(`${t.findings} finding${t.findings === 1 ? "" : "s"}`)}`,
   );
+  await writeOutputs(report, o, io);
   return t.findings === 0 ? EXIT.clean : EXIT.findings;
 }
 
@@ -681,9 +708,9 @@ export async function mergeCommand(
   } catch (e) {
     throw bad(e instanceof Error ? e.message : String(e));
   }
-  await writeOutputs(merged, o, io);
   if (!o.json && !o.report) io.log(JSON.stringify(merged, null, 2));
   else io.log(formatSummaryTable(merged, c));
+  await writeOutputs(merged, o, io);
   return merged.totals.findings === 0 ? EXIT.clean : EXIT.findings;
 }
 
