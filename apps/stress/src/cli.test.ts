@@ -23,7 +23,7 @@ import { type CampaignReport, withoutTiming } from "./campaign/report.js";
 import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
 import { SCHEDULES_FOR_WORKERS } from "./cli-defaults.js";
-import { configFromFlags, defaultWorkers } from "./commands.js";
+import { configFromFlags, defaultWorkers, jobCount } from "./commands.js";
 import { installedDrivers } from "./drivers.js";
 import { huntableToggles } from "./toggles.js";
 
@@ -415,6 +415,34 @@ describe("run, replay, workers, shards, merge", () => {
     expect(readReport(json).timing.workers).toBe(1);
   });
 
+  it("--workers N starts no more threads than the campaign has jobs", async () => {
+    const base = { scenario: "gem_flink_race/*", strategy: "portfolio", drivers: "vgem" };
+    // Jobs of 16 schedule indices per unit (of the shard), or one per unit under DFS.
+    expect(jobCount(configFromFlags({ ...base, seeds: 60 }), 2)).toBe(8);
+    expect(jobCount(configFromFlags({ ...base, seeds: 60, shard: "2/3" }), 2)).toBe(4);
+    expect(jobCount(configFromFlags({ ...base, seeds: 1 }), 2)).toBe(2);
+    expect(jobCount(configFromFlags({ ...base, strategy: "dfs", seeds: 9 }), 5)).toBe(5);
+    expect(jobCount(configFromFlags({ ...base, strategy: "dfs", shard: "2/2" }), 5)).toBe(2);
+    expect(jobCount(configFromFlags({ ...base, time: "1m" }), 2)).toBe(Number.POSITIVE_INFINITY);
+    // One schedule is one job: --workers 8 started 7 worker threads that loaded the models for
+    // nothing.
+    const json = join(dir, "one-job.json");
+    const r = await cli([
+      "run",
+      "--scenario",
+      "kref-put-mutex",
+      "--seeds",
+      "1",
+      "--workers",
+      "8",
+      "--json",
+      json,
+    ]);
+    expect(r.code).toBe(0);
+    expect(readReport(json).timing.workers).toBe(1);
+    expect(r.err).toContain("1 worker (one per job: --workers 8 asked)");
+  });
+
   it("--workers 2 and 3 find the same, with the same tokens, as --workers 1", async () => {
     const one = join(dir, "one.json");
     const two = join(dir, "two.json");
@@ -605,6 +633,10 @@ describe("replay exit codes, --explain", () => {
     expect(r.out).toContain("<- kasan");
     // The rows are around the schedule's preemptions, as the minimizer's table shows them.
     expect(r.out).toMatch(/preemptions before the splat .*as `minimize` shows them/);
+    // The fix switches of the known upstream windows (on in every campaign) are not toggles.
+    const header = r.out.split("\n")[0]!;
+    expect(header).not.toContain("toggles on");
+    expect(header).toMatch(/; fix switches on: .*qxl\.handle-create-leak/);
     const clean = await runSchedule(
       configFromFlags({ scenario: "kref-lookup-locked", strategy: "pct:3", seeds: 1 }),
       "kref-lookup-locked",
@@ -614,6 +646,21 @@ describe("replay exit codes, --explain", () => {
     const ok = await cli(["replay", clean.run.token, "--explain"]);
     expect(ok.code).toBe(0);
     expect(ok.out).toContain("no splat");
+  });
+});
+
+describe("hunt", () => {
+  it("shows its progress (both searches) and says which defaults a toggle's case overrides", async () => {
+    const lines: (string | null)[] = [];
+    const io: Io = { log: () => {}, error: () => {}, color: false, progress: (l) => lines.push(l) };
+    const argv = ["hunt", "gem.flink-no-handle-count-check", "--schedules", "100"];
+    expect(await main(argv, io)).toBe(0);
+    // The search with every toggle off runs the whole budget; the line is cleared at the end.
+    expect(lines).toContain("hunt gem.flink-no-handle-count-check: pct:3, toggle off 100/100");
+    expect(lines.at(-1)).toBeNull();
+    const help = await cli(["hunt", "--help"]);
+    expect(help.out).toMatch(/a\s+toggle's\s+case\s+may\s+set\s+its\s+own\s+budget/);
+    expect(help.out).toMatch(/or\s+the\s+strategy\s+of\s+the\s+toggle's\s+case/);
   });
 });
 

@@ -277,7 +277,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .argument("<toggle>", "toggle name (see list)")
     .option(
       "--schedules <n>",
-      `schedules (default ${HUNT_DEFAULTS.schedules})`,
+      `schedules (default ${HUNT_DEFAULTS.schedules}; a toggle's case may set its own budget)`,
       integer("--schedules", 1),
     )
     .option(
@@ -286,7 +286,10 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       integer("--seed", 0, MAX_SEED),
     )
     .option("--depth <n>", `pct depth (default ${HUNT_DEFAULTS.depth})`, integer("--depth", 1))
-    .option("--strategy <name>", `search strategy (default pct): ${ACCEPTED_STRATEGIES}`)
+    .option(
+      "--strategy <name>",
+      `search strategy (default pct, or the strategy of the toggle's case, such as pos for fs.fget-no-recheck): ${ACCEPTED_STRATEGIES}`,
+    )
     .option("--full-trace", "show every step of the failing run")
     .action(async (name: string, o: HuntFlags, cmd: Command) => {
       setCode(await (await commands()).huntCommand(name, o, io, colorsFor(cmd, io)));

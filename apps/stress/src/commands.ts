@@ -43,7 +43,7 @@ import {
   mergeReports,
 } from "./campaign/report.js";
 import { writeHtmlReport } from "./campaign/report-html.js";
-import { runCampaign } from "./campaign/runner.js";
+import { CHUNK, runCampaign } from "./campaign/runner.js";
 import { formatSummaryTable, table } from "./campaign/summary.js";
 import { combinations, parseUnitKey, planUnits } from "./campaign/units.js";
 import type { Io } from "./cli.js";
@@ -58,6 +58,7 @@ import { installedDrivers } from "./drivers.js";
 import {
   baselineFixes,
   decodeToken,
+  listFixes,
   listKnownWindows,
   minimize,
   type RunResult,
@@ -67,7 +68,7 @@ import {
   sameBug,
   tokenPreemptions,
 } from "./engine.js";
-import { type Colors, formatRaceWindow, formatSplats } from "./format.js";
+import { type Colors, formatRaceWindow, formatSplats, progressEvery } from "./format.js";
 import { formatHunt, hunt, huntSpec } from "./hunt.js";
 import { findScenario } from "./scenarios/index.js";
 import { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
@@ -201,6 +202,20 @@ function expectedSchedules(c: CampaignConfig, units: number): number | null {
   const n = c.shard.count;
   const per = c.seeds > i ? Math.ceil((c.seeds - i) / n) : 0;
   return units * per;
+}
+
+/**
+ * How many jobs a campaign hands to its threads (Infinity for a --time campaign of sampling
+ * strategies, which runs round after round): each unit's schedule indices of its shard in jobs
+ * of CHUNK, or under DFS one job per unit of the shard.
+ */
+export function jobCount(c: CampaignConfig, units: number): number {
+  const i = c.shard ? c.shard.index - 1 : 0;
+  const n = c.shard ? c.shard.count : 1;
+  if (c.strategy.strategy === "dfs") return Math.max(1, Math.ceil((units - i) / n));
+  if (c.seeds === null) return Number.POSITIVE_INFINITY;
+  const indices = Math.max(0, Math.ceil((c.seeds - i) / n));
+  return Math.max(1, units * Math.ceil(indices / CHUNK));
 }
 
 const isDirectory = (p: string) => existsSync(p) && statSync(p).isDirectory();
@@ -352,10 +367,13 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
       "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults); accepted: scenarios and drivers that fit (`primetime-stress list` says where each scenario runs)",
     );
   const expected = expectedSchedules(config, units.length);
-  const workers = o.workers ?? defaultWorkers(expected, config.timeMs);
+  // No more threads than jobs: a thread without one would only start a V8 instance and load
+  // the models (some 25 MB and 0.2 s of CPU each) to do nothing.
+  const asked = o.workers ?? defaultWorkers(expected, config.timeMs);
+  const workers = Math.min(asked, jobCount(config, units.length));
   if (!o.quiet)
     io.error(
-      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenario${config.scenarios.length === 1 ? "" : "s"} x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
+      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenario${config.scenarios.length === 1 ? "" : "s"} x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}${workers < asked ? ` (one per job: --workers ${asked} asked)` : ""}`,
     );
   const progress =
     o.quiet || !io.stderr ? undefined : new CampaignProgress(io.stderr, expected, config.timeMs);
@@ -437,7 +455,14 @@ export async function replayCommand(
   if (t.scenario === "") throw new UsageError("the replay token names no scenario");
   const target = replayTarget(t);
   const r: RunResult = await replay(token, target.body, { scenario: t.scenario });
-  const on = t.toggles.length ? `, toggles on: ${t.toggles.join(", ")}` : "";
+  // A token carries the historic-bug toggles and the fix switches of the known upstream
+  // windows alike; the switches close races (every campaign turns them on), the toggles open them.
+  const fixes = new Set(listFixes().map((f) => f.name));
+  const toggles = t.toggles.filter((x) => !fixes.has(x));
+  const switches = t.toggles.filter((x) => fixes.has(x));
+  const on =
+    (toggles.length ? `; toggles on: ${toggles.join(", ")}` : "") +
+    (switches.length ? `; fix switches on: ${switches.join(", ")}` : "");
   io.log(
     `${c.bold(`replay of ${target.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices${on}`,
   );
@@ -739,15 +764,20 @@ export async function huntCommand(name: string, o: HuntFlags, io: Io, c: Colors)
   // A hunt is one search in this thread, so the engine's own portfolio (its members steered by
   // the runs before) is as deterministic here as every other strategy.
   const strategy = o.strategy === undefined ? {} : parseStrategy(o.strategy);
-  const report = await hunt(
-    t,
-    huntSpec(t, {
-      ...strategy,
-      schedules: o.schedules,
-      seed: o.seed,
-      depth: o.depth ?? strategy.depth,
-    }),
+  const spec = huntSpec(t, {
+    ...strategy,
+    schedules: o.schedules,
+    seed: o.seed,
+    depth: o.depth ?? strategy.depth,
+  });
+  // Progress on stderr, as the demo's hunts show it (a line that stays on a terminal, one at
+  // least every 2 s otherwise): a hunt's two searches take up to half a minute (fs.fget-no-recheck).
+  const show = io.progress ? (line: string) => io.progress?.(line) : undefined;
+  const label = `hunt ${t.name}: ${formatStrategy(spec)}, toggle`;
+  const report = await hunt(t, spec, (phase) =>
+    progressEvery(show, `${label} ${phase}`, spec.schedules),
   );
+  io.progress?.(null);
   io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
   if (report.finding) {
     // The engine's minimize(): the same bug with fewer preemptions and steps, as a race table
