@@ -1,6 +1,6 @@
 // End-to-end tests of the CLI through main(): the same code path as the primetime-stress bin,
 // with stdout and stderr captured. Budgets are small: the whole file runs in well under a minute.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -702,6 +702,21 @@ describe("the primetime-stress bin", () => {
     expect(ok.stdout).toContain("nothing found");
     expect(ok.stderr).toContain("stress: 1 unit");
   }, 180_000);
+
+  it("stdout closed early (| head): the status of SIGPIPE, not 0 (nothing found)", async () => {
+    const json = join(dir, "closed-pipe.json");
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    expect((await cli([...args, "--quiet", "--json", json])).code).toBe(1);
+    const token = readReport(json).findings[0]!.token;
+    const bin = new URL("../bin/primetime-stress.mjs", import.meta.url).pathname;
+    // The reader is gone before the replay (exit 1: splats) writes its first line.
+    const child = spawn(process.execPath, [bin, "replay", token], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    child.stdout.destroy();
+    const status = await new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    expect(status).toBe(141);
+  }, 60_000);
 });
 
 describe("minimize", () => {

@@ -41,6 +41,9 @@ import { type Colors, colorByDefault, palette } from "./format.js";
 
 export { BUGS_DEFAULTS, EXIT, UsageError };
 
+/** The exit status when stdout is closed early (`| head`): SIGPIPE's, 128 + 13. */
+export const EXIT_CLOSED_PIPE = 141;
+
 /**
  * The command bodies and what they need (models, drivers, scenarios), loaded when a command
  * runs, not for `--help`.
@@ -398,9 +401,10 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // `primetime-stress run | head` closes the pipe early: stop quietly.
+  // `primetime-stress run | head` closes the pipe early: stop quietly, with the status of a
+  // process SIGPIPE ended (128 + 13), not 0: the output cut off may have held a finding.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
+    if (e.code === "EPIPE") process.exit(EXIT_CLOSED_PIPE);
     throw e;
   });
   process.exitCode = await main(process.argv.slice(2));
