@@ -24,7 +24,7 @@ export function short(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
-export const ACCEPTED_STRATEGIES = `portfolio[:depth] (PCT at depth+1 and depth, POS and random in a fixed cycle), random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
+export const ACCEPTED_STRATEGIES = `portfolio[:depth] (PCT at depth+1 and depth, POS and random in a fixed cycle; depth as pct's), random, pos, pct[:depth] (1 <= depth <= 9999, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound 0-9999, default ${SEARCH_DEFAULTS.preemptionBound})`;
 
 /**
  * `run`'s defaults. The strategy is the portfolio (in its campaign flavour), as the engine's

@@ -127,6 +127,8 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     // What the message says is accepted is what is accepted.
     [["run", "--shard", "1/1000000"], /--shard "1\/1000000".*1 <= i <= n <= 999999/],
     [["run", "--faults", "nth:9999999999"], /1 <= N <= 999999999/],
+    [["run", "--strategy", "pct:10000"], /--strategy "pct:10000".*1 <= depth <= 9999/],
+    [["run", "--strategy", "dfs:10000"], /preemption bound 0-9999/],
   ])("%j", async (argv, message) => {
     expectUsage(await cli(argv as string[]), message as RegExp);
   });
