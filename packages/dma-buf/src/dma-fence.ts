@@ -17,8 +17,11 @@
  * MAX_SCHEDULE_TIMEOUT waits without a timer, so a wait that can never end is a deadlock report
  * rather than a very long sleep.
  *
- * Simplifications: no signals, so an interruptible wait never returns -ERESTARTSYS; no
- * dma_fence_begin/end_signalling() lockdep annotations (dma_fence_map); no fence arrays, chains,
+ * Signals: an interruptible wait (intr = true) sleeps TASK_INTERRUPTIBLE and returns
+ * -ERESTARTSYS when a fatal signal (@primetime/kernel's signalPending()) is pending; an
+ * uninterruptible one is not woken by it.
+ *
+ * Simplifications: no dma_fence_begin/end_signalling() lockdep annotations (dma_fence_map); no fence arrays, chains,
  * deadlines or tracepoints; callbacks may take scheduling points (they model other CPUs running
  * on) but must not sleep, as they run under the fence's spinlock.
  */
@@ -28,6 +31,7 @@ import {
   EDEADLK,
   EINVAL,
   ENOENT,
+  ERESTARTSYS,
   type Errno,
   isErr,
   KmemCache,
@@ -38,8 +42,22 @@ import {
   mightSleep,
   SlabObject,
   type SpinLock,
+  scheduleOn,
+  scheduleTimeoutOn,
+  signalPending,
 } from "@primetime/kernel";
-import { bug, fmtLabel, now, opLabel, point, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
+import {
+  bug,
+  fmtLabel,
+  now,
+  opLabel,
+  point,
+  SimLocal,
+  TASK_INTERRUPTIBLE,
+  TASK_UNINTERRUPTIBLE,
+  WaitQueue,
+  warnOn,
+} from "@primetime/sim";
 
 /** Models DMA_FENCE_FLAG_SIGNALED_BIT. */
 export const DMA_FENCE_FLAG_SIGNALED_BIT = 0;
@@ -598,7 +616,8 @@ export function dmaFenceSetError(fence: DmaFence, error: number): void {
  * (dma_fence_enable_sw_signaling(), for every wait since b96fb1e724ae "dma-buf: dma_fence_wait
  * must enable signaling", v6.1, also before a driver's ->wait), then sleeps until the fence
  * signals or `timeout` ns of virtual time pass. Returns the remaining time (> 0; 1 for a zero
- * timeout on a signalled fence), 0 on timeout, -EINVAL (a WARN) for a negative timeout.
+ * timeout on a signalled fence), 0 on timeout, -ERESTARTSYS (intr, a signal pending), -EINVAL
+ * (a WARN) for a negative timeout.
  * Locking: may sleep (might_sleep()); no spinlock may be held; takes the fence lock.
  * References: the caller must hold one for the whole wait.
  */
@@ -616,8 +635,8 @@ export async function dmaFenceWaitTimeout(
 }
 
 /**
- * Models dma_fence_wait(): waits without a timeout. Returns 0 once signalled (or the negative
- * error of a custom wait).
+ * Models dma_fence_wait(): waits without a timeout. Returns 0 once signalled, or -ERESTARTSYS
+ * (intr, interrupted), or the negative error of a custom wait ("ret < 0 ? ret : 0").
  * Locking: may sleep.
  * References: the caller must hold one.
  */
@@ -637,12 +656,19 @@ export async function dmaFenceWait(fence: DmaFence, intr: boolean): Promise<numb
  * The kernel sets the task state before it drops the lock, so a signal that lands between the
  * unlock and schedule() does not get lost. Here the SIGNALED test and going to sleep happen with
  * no scheduling point in between, which is the same guarantee.
+ *
+ * With `intr`: -ERESTARTSYS if a signal is pending before the callback is queued ("if (intr &&
+ * signal_pending(current)) { ret = -ERESTARTSYS; goto out; }", after the SIGNALED test and
+ * before the zero-timeout one), and the sleep is TASK_INTERRUPTIBLE: a kill wakes it, and back
+ * under the lock "if (ret > 0 && intr && signal_pending(current)) ret = -ERESTARTSYS;" ends the
+ * loop; the callback is unlinked and the lock dropped on that path as on the others. Without
+ * `intr` the sleep is TASK_UNINTERRUPTIBLE.
  * Locking: takes the fence lock; sleeps without it.
  * References: the caller holds one.
  */
 export async function dmaFenceDefaultWait(
   fence: DmaFence,
-  _intr: boolean,
+  intr: boolean,
   timeout: number,
 ): Promise<number> {
   let ret = timeout ? timeout : 1;
@@ -652,6 +678,10 @@ export async function dmaFenceDefaultWait(
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     await lock.unlock();
     return ret;
+  }
+  if (intr && signalPending()) {
+    await lock.unlock();
+    return -ERESTARTSYS;
   }
   if (!timeout) {
     await lock.unlock();
@@ -669,10 +699,12 @@ export async function dmaFenceDefaultWait(
   cb.func = wake;
   cb.fence = fence;
   fence.cbList.unshift(cb);
+  const state = intr ? TASK_INTERRUPTIBLE : TASK_UNINTERRUPTIBLE;
   while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {
     await lock.unlock();
-    ret = await scheduleTimeout(fence, wq, ret);
+    ret = await scheduleTimeout(fence, wq, ret, state);
     await lock.lock();
+    if (ret > 0 && intr && signalPending()) ret = -ERESTARTSYS;
   }
   if (cb.fence !== null) {
     const i = fence.cbList.indexOf(cb);
@@ -684,19 +716,26 @@ export async function dmaFenceDefaultWait(
 }
 
 /**
- * Models schedule_timeout() after __set_current_state(): returns at once if the fence signalled
- * since the lock was dropped; else sleeps on `wq` and returns the time left (0: timed out).
+ * Models schedule_timeout() after __set_current_state(state): returns at once if the fence
+ * signalled since the lock was dropped (its callback set the task running) or, in
+ * TASK_INTERRUPTIBLE, if a signal is pending (__schedule() does not sleep then); else sleeps on
+ * `wq` in `state` and returns the time left (0: timed out; a kill's wakeup leaves time left).
  * Locking: the fence lock dropped.
  * References: the caller holds one.
  */
-async function scheduleTimeout(fence: DmaFence, wq: WaitQueue, timeout: number): Promise<number> {
+async function scheduleTimeout(
+  fence: DmaFence,
+  wq: WaitQueue,
+  timeout: number,
+  state: number,
+): Promise<number> {
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return timeout;
   const label = `dma_fence_wait(${fence.name})`;
   if (timeout >= MAX_SCHEDULE_TIMEOUT) {
-    await wq.wait(label);
+    await scheduleOn(wq, state, label);
     return timeout;
   }
   const start = now();
-  if (!(await wq.waitTimeout(timeout, label))) return 0;
+  if (!(await scheduleTimeoutOn(wq, timeout, state, label))) return 0;
   return Math.max(0, timeout - (now() - start));
 }

@@ -238,8 +238,9 @@ export function dmaResvLock(obj: DmaResv, ctx: WwAcquireCtx | null = null): Prom
 }
 
 /**
- * Models dma_resv_lock_interruptible(obj, ctx): as dmaResvLock() (no signals here, so never
- * -EINTR).
+ * Models dma_resv_lock_interruptible(obj, ctx) (ww_mutex_lock_interruptible()): as
+ * dmaResvLock(), sleeping TASK_INTERRUPTIBLE: -EINTR when a fatal signal is pending while the
+ * lock is contended.
  * Locking: may sleep.
  * References: none.
  */
@@ -261,7 +262,8 @@ export function dmaResvLockSlow(obj: DmaResv, ctx: WwAcquireCtx): Promise<void> 
 }
 
 /**
- * Models dma_resv_lock_slow_interruptible(obj, ctx): as dmaResvLockSlow(); 0 (never -EINTR).
+ * Models dma_resv_lock_slow_interruptible(obj, ctx): as dmaResvLockSlow(); 0, or -EINTR for a
+ * signal (ww_mutex_lock_slow_interruptible()).
  * Locking: may sleep; `ctx` holds no reservation.
  * References: none.
  */
@@ -746,7 +748,8 @@ export async function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): Pr
 /**
  * Models dma_resv_wait_timeout(obj, usage, intr, timeout): waits for every fence of a usage at
  * most `usage`, sharing `timeout` (ns of virtual time; MAX_SCHEDULE_TIMEOUT for none). Returns
- * the time left (> 0; 1 with a zero timeout when all signalled), or 0 on timeout.
+ * the time left (> 0; 1 with a zero timeout when all signalled), 0 on timeout, or a fence
+ * wait's error (-ERESTARTSYS with `intr` and a signal), dropping the cursor's fence first.
  * Locking: may sleep; the reservation lock may be held (fences must not need it to signal).
  * References: the cursor holds each fence while waiting on it.
  */

@@ -5,6 +5,7 @@ import {
   ENOENT,
   EOPNOTSUPP,
   ETIME,
+  EXIT_KILLED,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   O_RDWR,
@@ -13,7 +14,7 @@ import {
   PROT_WRITE,
   type Process,
 } from "@primetime/kernel";
-import { now, sleep } from "@primetime/sim";
+import { now, sleep, yieldCpu } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { drmDevCounters } from "./drm-device.js";
 import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ } from "./drm-driver.js";
@@ -363,6 +364,36 @@ describe("drm_syncobj (binary, Linux v6.18)", () => {
     });
     expectClean(r);
     expect(got).toEqual({ pollSubmit: -ETIME, signal: 0, waitSubmit: 0 });
+  });
+});
+
+describe("drm_syncobj waits and fatal signals", () => {
+  it("a kill wakes a thread asleep in SYNCOBJ_WAIT long before its timeout; the wait's callback and references are gone", async () => {
+    const got: { end?: number; code?: number; after?: boolean } = {};
+    const r = await runMachine(async (m) => {
+      registerSwSync(m.kernel);
+      await withExtraDevice(m, syncDriver, async () => {
+        const p = m.kernel.spawnProcess("igt", async (p) => {
+          const s = await Sync.open(p);
+          const a = await s.create();
+          const { fence } = await swFence(p);
+          const imp = { handle: a, flags: DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE };
+          expect(await s.fdToHandle(fence, imp.flags, a)).toBe(a);
+          await s.wait([a], 0, now() + 1e9);
+          got.after = true;
+        });
+        const t = p.threads[0]!;
+        while (!t.exited && !(t.state === "blocked" && t.lastLabel.startsWith("drm_syncobj")))
+          await yieldCpu();
+        p.kill();
+        got.code = await p.wait();
+        got.end = now();
+      });
+    });
+    expectClean(r);
+    expect(got.code).toBe(EXIT_KILLED);
+    expect(got.after).toBeUndefined();
+    expect(got.end).toBeLessThan(1e9);
   });
 });
 

@@ -7,7 +7,8 @@
  * RESET and SIGNAL; and with DRIVER_SYNCOBJ_TIMELINE the timeline ioctls (TIMELINE_WAIT,
  * QUERY, TRANSFER, TIMELINE_SIGNAL): a point is a dma_fence_chain node (dma-buf's
  * dma-fence-chain.ts) appended by drm_syncobj_add_point(). Not modelled: SYNCOBJ_EVENTFD,
- * deadline hints, signals (-ERESTARTSYS).
+ * deadline hints. The waits sleep TASK_INTERRUPTIBLE: a fatal signal (@primetime/kernel's
+ * signal.ts) wakes them and they return -ERESTARTSYS after their cleanup.
  *
  * Who holds what:
  * - `refcount` (a kref): each handle (the file's syncobj_idr entry), each syncobj file (from
@@ -53,6 +54,7 @@ import {
   ENOENT,
   ENOMEM,
   EOPNOTSUPP,
+  ERESTARTSYS,
   ETIME,
   type File,
   type FileOperations,
@@ -71,9 +73,12 @@ import {
   putUnusedFd,
   SlabObject,
   SpinLock,
+  scheduleOn,
+  scheduleTimeoutOn,
+  signalPending,
 } from "@primetime/kernel";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { now, point, WaitQueue } from "@primetime/sim";
+import { now, point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import {
   DRM_SYNCOBJ_CREATE_SIGNALED,
   DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
@@ -157,17 +162,24 @@ class WaitTask {
 
   /**
    * Models schedule_timeout() in TASK_INTERRUPTIBLE: returns at once (time unchanged) if woken
-   * since the state was set; else sleeps until woken or `timeout` ns pass and returns the time
-   * left (0: timed out).
+   * since the state was set, or if a signal is pending (__schedule() does not sleep then); else
+   * sleeps until woken (a kill wakes it too) or `timeout` ns pass and returns the time left (0:
+   * timed out).
    */
   async scheduleTimeout(timeout: number): Promise<number> {
     if (this.woken) return timeout;
     if (timeout >= MAX_SCHEDULE_TIMEOUT - 1) {
-      await this.wq.wait("drm_syncobj_array_wait_timeout");
+      await scheduleOn(this.wq, TASK_INTERRUPTIBLE, "drm_syncobj_array_wait_timeout");
       return timeout;
     }
     const start = now();
-    if (!(await this.wq.waitTimeout(timeout, "drm_syncobj_array_wait_timeout"))) return 0;
+    const woken = await scheduleTimeoutOn(
+      this.wq,
+      timeout,
+      TASK_INTERRUPTIBLE,
+      "drm_syncobj_array_wait_timeout",
+    );
+    if (!woken) return 0;
     return Math.max(1, timeout - (now() - start));
   }
 }
@@ -846,8 +858,10 @@ export function drmTimeoutAbsToJiffies(timeoutNsec: number): number {
  * signalled (all with WAIT_ALL, else one: `first` is its index); otherwise queues
  * WAIT_FOR_SUBMIT waiters, then loops: count signalled fences (queueing a wake-up callback on
  * each unsignalled one), finish, or sleep until a callback or a submission wakes it, or the time
- * is up (-ETIME). Everything queued is removed and every fence reference dropped at the end.
- * Returns the time left (>= 0) or a negative errno.
+ * is up (-ETIME), or stop for a pending signal ("if (signal_pending(current)) { timeout =
+ * -ERESTARTSYS; goto done_waiting; }", after the timeout check). Everything queued is removed
+ * and every fence reference dropped at the end, on every path. Returns the time left (>= 0)
+ * or a negative errno.
  * Locking: sleeps; takes each syncobj's lock and each fence's lock.
  * References: one per entry's fence, dropped at cleanup.
  */
@@ -934,6 +948,10 @@ async function drmSyncobjArrayWaitTimeout(
       if (done || signaledCount === count) break;
       if (ret === 0) {
         ret = -ETIME;
+        break;
+      }
+      if (signalPending()) {
+        ret = -ERESTARTSYS;
         break;
       }
       ret = await task.scheduleTimeout(ret);

@@ -15,6 +15,7 @@ export * from "./fs/poll.js";
 export * from "./include/errno.js";
 export * from "./init/kernel.js";
 export * from "./kernel/process.js";
+export * from "./kernel/signal.js";
 export * from "./kernel/syscalls.js";
 export * from "./kernel/task-work.js";
 export * from "./kernel/workqueue.js";

@@ -81,4 +81,11 @@ export {
   toggleEnabled,
 } from "./toggles.js";
 export { type RecycleOptions, Trace, type TraceStep } from "./trace.js";
-export { WaitQueue } from "./wait-queue.js";
+export {
+  TASK_INTERRUPTIBLE,
+  TASK_KILLABLE,
+  TASK_UNINTERRUPTIBLE,
+  TASK_WAKEKILL,
+  WaitQueue,
+  wakeUpState,
+} from "./wait-queue.js";

@@ -314,6 +314,7 @@ export class Simulation {
     if (t.state !== "blocked" || this.status !== "running") return;
     t.state = "runnable";
     t.waitingOn = null;
+    t.sleepState = 0;
     const r = this.runnable;
     let i = r.length;
     while (i > 0 && r[i - 1]!.id > t.id) i--;

@@ -25,6 +25,11 @@ export class Task {
   resume: (() => void) | null = null;
   /** The wait queue the task sleeps on, for deadlock reports. */
   waitingOn: WaitQueue | null = null;
+  /**
+   * The sleep state of a blocked task (TASK_UNINTERRUPTIBLE, TASK_INTERRUPTIBLE, TASK_KILLABLE:
+   * see wait-queue.ts); 0 (TASK_RUNNING) otherwise.
+   */
+  sleepState = 0;
   /** Set when a timed wait expired instead of being woken. */
   timedOut = false;
   /** Label of the task's latest step. */

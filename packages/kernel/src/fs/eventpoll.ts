@@ -29,15 +29,36 @@
  *
  * Simplifications: no nested epoll (an epoll file has no ->poll here, so adding one to another
  * epoll set is -EPERM, where the kernel allows it with loop and path checks), no EPOLLWAKEUP
- * wakeup sources, no busy polling, no max_user_watches (-ENOSPC), no signals (-EINTR); the
- * epitems_head of a file's `f_ep` list is not a separate allocation; the timeout is in virtual
- * nanoseconds (negative: wait forever); `data` is a JS number.
+ * wakeup sources, no busy polling, no max_user_watches (-ENOSPC); the epitems_head of a file's
+ * `f_ep` list is not a separate allocation; the timeout is in virtual nanoseconds (negative:
+ * wait forever); `data` is a JS number. epoll_wait() sleeps TASK_INTERRUPTIBLE: a fatal signal
+ * (kernel/signal.ts) ends it with -EINTR (ep_poll()).
  */
 
 import { RefcountT } from "@primetime/atomics";
-import { bug, defineToggle, now, point, report, toggleEnabled, WaitQueue } from "@primetime/sim";
+import {
+  bug,
+  defineToggle,
+  now,
+  point,
+  report,
+  TASK_INTERRUPTIBLE,
+  toggleEnabled,
+  WaitQueue,
+} from "@primetime/sim";
 import { O_CLOEXEC, O_RDWR } from "@primetime/uapi";
-import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM, EPERM, isErr } from "../include/errno.js";
+import {
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINTR,
+  EINVAL,
+  ENOENT,
+  ENOMEM,
+  EPERM,
+  isErr,
+} from "../include/errno.js";
+import { scheduleOn, scheduleTimeoutOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { Mutex } from "../locking/mutex.js";
@@ -751,10 +772,12 @@ async function epSendEvents(
 }
 
 /**
- * Models ep_poll(): sends the ready events; with none, sleeps on ep->wq until woken or the
- * timeout passes (`timeoutNs` 0: no wait; negative: forever) and tries again. A sleep that
- * times out without a wakeup returns 0 without another ep_send_events(). The count, 0 on
- * timeout, -EFAULT.
+ * Models ep_poll(): sends the ready events; with none, sleeps (TASK_INTERRUPTIBLE) on ep->wq
+ * until woken or the timeout passes (`timeoutNs` 0: no wait; negative: forever) and tries
+ * again. A sleep that times out without a wakeup returns 0 without another ep_send_events().
+ * Before each sleep "if (signal_pending(current)) return -EINTR;" (after the timeout check, so
+ * a zero timeout returns 0); a signal during the sleep wakes it, and the next round first tries
+ * to send events (eavail = 1), then returns -EINTR. The count, 0 on timeout, -EFAULT, -EINTR.
  * Locking: none held on entry; sleeps.
  */
 async function epPoll(
@@ -772,14 +795,18 @@ async function epPoll(
       if (res) return res;
     }
     if (timedOut) return 0;
+    if (signalPending()) return -EINTR;
     await point("ep_poll");
     // Checked and queued atomically (under ep->lock in the kernel).
     eavail = epEventsAvailable(ep);
     if (!eavail) {
-      if (end === Number.POSITIVE_INFINITY) await ep.wq.wait("ep_poll");
+      // __set_current_state(TASK_INTERRUPTIBLE) ... schedule_hrtimeout_range(): no sleep with a
+      // signal pending (it may have come at the point above), and not timed out then.
+      if (end === Number.POSITIVE_INFINITY) await scheduleOn(ep.wq, TASK_INTERRUPTIBLE, "ep_poll");
       else {
         const left = end - now();
-        const woken = left > 0 && (await ep.wq.waitTimeout(left, "ep_poll"));
+        const woken =
+          left > 0 && (await scheduleTimeoutOn(ep.wq, left, TASK_INTERRUPTIBLE, "ep_poll"));
         if (!woken) timedOut = true;
       }
     }

@@ -1,5 +1,5 @@
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { point, type RunResult, type Scenario, Simulation } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EMFILE, ENOMEM, isErr } from "../include/errno.js";
@@ -16,7 +16,10 @@ import {
   fdInstall,
   fdtableCache,
   fget,
+  fgetFiles,
+  filpClose,
   getUnusedFdFlags,
+  NR_OPEN,
   NR_OPEN_DEFAULT,
   putUnusedFd,
   receiveFd,
@@ -138,14 +141,53 @@ describe("fd allocation", () => {
     expect(leaks).toBe(0);
   });
 
-  it("installing over a busy slot warns and drops the new file", async () => {
+  it("installing over a busy slot is v6.18's VFS_BUG_ON (CONFIG_DEBUG_VFS): an oops, the new file lost", async () => {
+    let after = "";
     const { r, leaks } = await inThread(async () => {
       const fd = await getUnusedFdFlags(0);
       await fdInstall(fd, await newFile());
       await fdInstall(fd, await newFile());
+      after = "not reached";
     });
-    expect(r.splats.map((s) => s.kind)).toEqual(["warn"]);
-    expect(r.splats[0]!.message).toContain("fd_install: slot 0 not NULL");
+    expect(after).toBe("");
+    expect(r.splats.map((s) => s.kind)).toEqual(["bug", "kmemleak"]);
+    expect(r.splats[0]!.message).toContain(
+      "fd_install(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[0]) != NULL)",
+    );
+    expect(leaks).toBe(1); // the reference the oopsing fd_install() was handed
+  });
+
+  it("alloc_fd() over a slot still holding a file is v6.18's VFS_BUG_ON (CONFIG_DEBUG_VFS): an oops", async () => {
+    // A driver that put_unused_fd()s an fd it already installed clears the open bit under a
+    // published file: the next allocation finds the slot taken.
+    let got = 0;
+    const { r } = await inThread(async () => {
+      const fd = await getUnusedFdFlags(0);
+      await fdInstall(fd, await newFile());
+      await putUnusedFd(fd);
+      got = await getUnusedFdFlags(0);
+    });
+    expect(got).toBe(0); // never returned
+    expect(r.splats[0]!.kind).toBe("bug");
+    expect(r.splats[0]!.message).toContain(
+      "alloc_fd(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[0]) != NULL)",
+    );
+  });
+
+  it("filp_close() of a file whose count is already 0: the VFS: Close warning, then the imbalanced put's", async () => {
+    let released = 0;
+    const { r, leaks } = await inThread(async () => {
+      const f = await allocFile({ release: async () => void released++ }, null, "f");
+      if (isErr(f)) throw new Error("alloc failed");
+      await fput(f); // the last reference: __fput() queued as task work
+      expect(await filpClose(f, null)).toBe(0); // no ->flush: the count is 0
+      expect(released).toBe(0);
+    });
+    expect(r.splats.map((s) => s.message)).toEqual([
+      "VFS: Close: file count is 0 (f_op=?)",
+      "imbalanced put on file reference count",
+    ]);
+    expect(released).toBe(1); // once, from the task work
     expect(leaks).toBe(0);
   });
 
@@ -171,6 +213,117 @@ describe("fd allocation", () => {
     expect(files.count.data.read()).toBe(1);
     expect(files.peek(0)).toBeNull();
     expect(files.peek(-1)).toBeNull();
+  });
+});
+
+describe("table growth with other threads (expand_files(), expand_fdtable(), v6.18)", () => {
+  /**
+   * Runs a process whose main thread fills the 64 embedded slots, waits until `other` (a second
+   * thread, so files->count is 2) says it is ready, then opens fd 64, which grows the table.
+   */
+  async function growWithThread(
+    seed: number,
+    other: (p: Process, ready: () => void, growing: () => boolean) => Promise<void>,
+  ) {
+    const r = await new Simulation({ seed }).run(async () => {
+      const k = Kernel.boot();
+      k.registerChrdev("/dev/x", {});
+      const p = k.spawnProcess("t", async (p) => {
+        for (let i = 0; i < NR_OPEN_DEFAULT; i++) await p.open("/dev/x", O_RDWR);
+        let isReady = false;
+        let done = false;
+        const t = p.spawnThread("other", () =>
+          other(
+            p,
+            () => {
+              isReady = true;
+            },
+            () => !done,
+          ),
+        );
+        while (!isReady) await point("wait for other");
+        expect(await p.open("/dev/x", O_RDWR)).toBe(NR_OPEN_DEFAULT);
+        done = true;
+        await t.join();
+      });
+      await p.wait();
+      expect(await k.checkLeaks()).toEqual([]);
+    });
+    return r;
+  }
+
+  it("a resize waits for a grace period when the table is shared (files->count > 1), not otherwise", async () => {
+    const syncs = (r: RunResult) =>
+      r.trace.steps().filter((s) => s.task.endsWith("t") && s.label === "synchronize_rcu").length;
+    const alone = await new Simulation({ seed: 1 }).run(async () => {
+      const k = Kernel.boot();
+      k.registerChrdev("/dev/x", {});
+      const p = k.spawnProcess("t", async (p) => {
+        for (let i = 0; i <= NR_OPEN_DEFAULT; i++) await p.open("/dev/x", O_RDWR);
+      });
+      await p.wait();
+    });
+    expect(alone.splats).toEqual([]);
+    expect(syncs(alone)).toBe(0);
+    const shared = await growWithThread(1, async (_p, ready, running) => {
+      ready();
+      while (running()) await point("idle");
+    });
+    expect(shared.splats).toEqual([]);
+    expect(syncs(shared)).toBe(1);
+  });
+
+  it("a lockless reader inside its read-side section when the resize begins keeps the old table published until it leaves", async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      let changedInside = 0;
+      let sawResize = false;
+      const r = await growWithThread(seed, async (p, ready, running) => {
+        const files = p.files;
+        await rcuReadLock();
+        const fdt = files.fdt;
+        ready();
+        // Spin inside the section (fget()s nest in it) until the resize has begun, then on.
+        for (let i = 0; running() && i < 200; i++) {
+          if (files.resizeInProgress) sawResize = true;
+          const f = await fgetFiles(files, 3);
+          if (f === null) throw new Error("fd 3 not found");
+          await fput(f);
+          if (files.fdt !== fdt) changedInside++;
+          await point("reader");
+        }
+        await rcuReadUnlock();
+      });
+      expect(r.splats.map((s) => s.message)).toEqual([]);
+      expect(sawResize).toBe(true);
+      // synchronize_rcu(): the new table is published only after the reader left.
+      expect(changedInside).toBe(0);
+    }
+  });
+
+  it("a caller past NR_OPEN waits for the resize in progress before failing with EMFILE (wait first, as v6.18)", async () => {
+    // allocFd()'s end above NR_OPEN stands for an RLIMIT_NOFILE above a sysctl_nr_open lowered
+    // later (setrlimit() here refuses more than NR_OPEN).
+    let caught = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      let result = 0;
+      let resizingAtReturn = true;
+      let calledDuringResize = false;
+      const r = await growWithThread(seed, async (p, ready, running) => {
+        const files = p.files;
+        ready();
+        while (!files.resizeInProgress && running()) await point("wait for the resize");
+        if (!files.resizeInProgress) return; // the resize was over before this thread ran
+        calledDuringResize = true;
+        result = await allocFd(files, NR_OPEN, NR_OPEN + 1, 0);
+        resizingAtReturn = files.resizeInProgress;
+      });
+      expect(r.splats.map((s) => s.message)).toEqual([]);
+      if (!calledDuringResize) continue;
+      caught++;
+      expect(result).toBe(-EMFILE);
+      expect(resizingAtReturn).toBe(false);
+    }
+    expect(caught).toBeGreaterThan(0);
   });
 });
 

@@ -24,14 +24,17 @@
  *
  * Faithfulness: fd_install(), close_fd() and the allocation paths take `file_lock` (the kernel's
  * fd_install() publishes under rcu_read_lock_sched() unless a resize is in progress; here it
- * always takes the lock, which orders it against expansion the same way). Growing the table
- * publishes the new one and frees the old one with kfree_rcu(), so a lockless lookup still
- * reading the old table stays safe.
+ * always takes the lock, which orders it against expansion the same way). Growing a table that
+ * other threads share waits for a grace period first (expand_fdtable()'s synchronize_rcu()),
+ * then publishes the new one and frees the old one with kfree_rcu(), so a lockless lookup still
+ * reading the old table stays safe. The kernel's VFS_BUG_ON()s (alloc_fd(), fd_install()) are
+ * BUG_ON()s: CONFIG_DEBUG_VFS is on, as the other debug options this model has.
  */
 
 import { Atomic, pointNow, RESOLVED } from "@primetime/atomics";
-import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
+import { rcuReadLock, rcuReadUnlock, synchronizeRcu } from "@primetime/rcu";
 import {
+  bug,
   currentTask,
   defineToggle,
   opLabel,
@@ -183,16 +186,20 @@ function findNextFd(fdt: FdTable, start: number): number {
 }
 
 /**
- * Models alloc_fdtable(nr): a table with more than `nr` slots, sized as the kernel does (a
- * power of two of 1024-byte pointer arrays), capped at NR_OPEN. null on allocation failure.
+ * Models alloc_fdtable(slots_wanted) (fs/file.c, v6.18): a table of roundup_pow_of_two(slots_wanted)
+ * slots (callers want more than the 64 embedded ones, so no 32-bit minimum applies), cut to
+ * sysctl_nr_open (NR_OPEN here, rounded down to BITS_PER_LONG): -EMFILE when that leaves fewer
+ * than `slotsWanted`, -ENOMEM when the allocation fails. (The INT_MAX / sizeof(struct file *)
+ * check cannot fire below NR_OPEN.)
  */
-function allocFdtable(nr: number): FdTable | null {
-  let n = Math.floor(nr / 128);
-  n = 2 ** Math.ceil(Math.log2(n + 1));
-  n *= 128;
-  if (n > NR_OPEN) n = NR_OPEN;
-  const fdt = kmalloc(fdtableCache, () => new FdTable(n));
-  return isErr(fdt) ? null : fdt;
+function allocFdtable(slotsWanted: number): FdTable | number {
+  let nr = 2 ** Math.ceil(Math.log2(slotsWanted));
+  if (nr > NR_OPEN) {
+    nr = NR_OPEN - (NR_OPEN % NR_OPEN_DEFAULT);
+    if (nr < slotsWanted) return -EMFILE;
+  }
+  const fdt = kmalloc(fdtableCache, () => new FdTable(nr));
+  return isErr(fdt) ? -ENOMEM : fdt;
 }
 
 /** Models copy_fdtable(): the old table's slots and bitmaps into the new one. */
@@ -205,31 +212,51 @@ function copyFdtable(nfdt: FdTable, ofdt: FdTable): void {
 }
 
 /**
- * Models expand_fdtable(): drops file_lock to allocate, retakes it, publishes the new table and
- * frees the old one (if grown) after a grace period. 1 on success, -ENOMEM, or -EMFILE.
- * Locking: called and returns with file_lock held; drops it in between.
+ * Models expand_fdtable(files, nr) (fs/file.c, v6.18): drops file_lock to allocate a table for
+ * fd `nr` (alloc_fdtable(nr + 1)); when other threads share the table (files->count > 1) waits
+ * for a grace period (synchronize_rcu(): "make sure all fd_install() have seen
+ * resize_in_progress or have finished their rcu_read_lock_sched() section"), so every lockless
+ * reader that was inside its read-side section when the resize began has left it before the new
+ * table is published; retakes the lock, then copies the current table into the new one,
+ * publishes it and frees the old one (if grown) after a grace period (call_rcu()). 0, or
+ * alloc_fdtable()'s -ENOMEM / -EMFILE. A table that grew meanwhile is the kernel's BUG_ON (it
+ * cannot: resize_in_progress excludes other resizes).
+ *
+ * Locking: file_lock held on entry and on return; dropped in between (synchronize_rcu() sleeps).
+ * References: none; the old table's memory goes to RCU.
  */
 async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
   lockdepAssertHeld(files.fileLock);
   await files.fileLock.unlock();
-  const newFdt = allocFdtable(nr);
+  const newFdt = allocFdtable(nr + 1);
+  if ((await files.count.read()) > 1) await synchronizeRcu();
   await files.fileLock.lock();
-  if (newFdt === null) return -ENOMEM;
-  if (newFdt.maxFds <= nr) {
-    kfree(newFdt);
-    return -EMFILE;
-  }
+  if (typeof newFdt === "number") return newFdt;
   const cur = files.fdt;
+  if (nr < cur.maxFds)
+    bug(`kernel BUG at fs/file.c: expand_fdtable(): BUG_ON(nr < cur_fdt->max_fds)`);
   copyFdtable(newFdt, cur);
   files.fdt = newFdt;
   if (cur !== files.fdtab) await kfreeRcu(cur);
-  return 1;
+  return 0;
 }
 
 /**
- * Models expand_files(): grows the table so that fd `nr` fits. 0: nothing done; 1: expanded
- * (the lock was dropped, the caller must look again); negative errno.
- * Locking: called and returns with file_lock held; may drop it and sleep.
+ * Models expand_files(files, nr) (fs/file.c, v6.18): grows the table so that fd `nr` fits. In
+ * the kernel's order: nothing to do when `nr` fits; else, while another thread's resize is in
+ * progress, drop file_lock, wait_event(resize_wait, !resize_in_progress), retake it and look
+ * again; only then -EMFILE for `nr` at or above sysctl_nr_open (NR_OPEN); then
+ * expand_fdtable() with resize_in_progress set, and wake_up_all(resize_wait). 0 (the lock may
+ * have been dropped: callers look again) or a negative errno.
+ *
+ * Order: v6.18 waits for a resize in progress before the sysctl_nr_open check. The difference
+ * shows only for `nr` >= NR_OPEN, which alloc_fd() (fd < RLIMIT_NOFILE <= NR_OPEN: setrlimit()
+ * refuses more) and ksys_dup3() (newfd < RLIMIT_NOFILE) never pass here; in the kernel it takes
+ * an RLIMIT_NOFILE left above a later-lowered sysctl_nr_open, here an allocFd() whose `end` is
+ * above NR_OPEN: such a caller waits for the resize, then fails.
+ *
+ * Locking: file_lock held on entry and on return; may drop it and sleep.
+ * References: none.
  */
 function expandFiles(files: FilesStruct, nr: number): number | Promise<number> {
   lockdepAssertHeld(files.fileLock);
@@ -240,22 +267,22 @@ function expandFiles(files: FilesStruct, nr: number): number | Promise<number> {
 
 /** expand_files() when the fd does not fit the table yet. */
 async function expandFilesSlow(files: FilesStruct, nr: number): Promise<number> {
-  let expanded = 0;
   for (;;) {
     const fdt = files.fdt;
-    if (nr < fdt.maxFds) return expanded;
+    if (nr < fdt.maxFds) return 0;
+    if (files.resizeInProgress) {
+      await files.fileLock.unlock();
+      while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
+      await files.fileLock.lock();
+      continue;
+    }
     if (nr >= NR_OPEN) return -EMFILE;
-    if (!files.resizeInProgress) break;
-    await files.fileLock.unlock();
-    expanded = 1;
-    while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
-    await files.fileLock.lock();
+    files.resizeInProgress = true;
+    const error = await expandFdtable(files, nr);
+    files.resizeInProgress = false;
+    files.resizeWait.wakeAll();
+    return error;
   }
-  files.resizeInProgress = true;
-  expanded = await expandFdtable(files, nr);
-  files.resizeInProgress = false;
-  files.resizeWait.wakeAll();
-  return expanded;
 }
 
 /**
@@ -285,16 +312,21 @@ export async function allocFd(
       error = -EMFILE;
       break;
     }
-    const expanded = expandFiles(files, fd);
-    error = typeof expanded === "number" ? expanded : await expanded;
-    if (error < 0) break;
-    if (error) continue;
-    const cur = files.fdt;
+    if (fd >= fdt.maxFds) {
+      error = await expandFiles(files, fd);
+      if (error < 0) break;
+      continue;
+    }
     if (start <= files.nextFd) files.nextFd = fd + 1;
-    cur.openFds[fd] = true;
-    cur.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
-    if (warnOn(cur.fd[fd] !== null, `alloc_fd: slot ${fd} not NULL!`)) cur.fd[fd] = null;
+    fdt.openFds[fd] = true;
+    fdt.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
     error = fd;
+    // VFS_BUG_ON(): BUG_ON() under CONFIG_DEBUG_VFS, which this model has on (as its other
+    // debug checks: lockdep, DEBUG_MUTEXES, DEBUG_LIST); the oops keeps file_lock held.
+    if (fdt.fd[fd] !== null)
+      bug(
+        `kernel BUG at fs/file.c: alloc_fd(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[${fd}]) != NULL)`,
+      );
     break;
   }
   const unlocked = files.fileLock.unlock();
@@ -354,8 +386,12 @@ export async function putUnusedFd(fd: number): Promise<void> {
 }
 
 /**
- * Models fd_install(fd, file): publishes `file` at the reserved `fd`; from now on lookups and
- * close() see it. Installing over a non-empty slot is a BUG.
+ * Models fd_install(fd, file) (fs/file.c, v6.18): publishes `file` at the reserved `fd`; from now
+ * on lookups and close() see it. Installing over a non-empty slot is v6.18's
+ * VFS_BUG_ON(rcu_access_pointer(fdt->fd[fd]) != NULL): BUG_ON() under CONFIG_DEBUG_VFS, on in
+ * this model as in alloc_fd() (an oops: the thread dies, the caller's reference is lost). The
+ * kernel checks under rcu_read_lock_sched() (file_lock only while a resize is in progress), so
+ * the model drops file_lock before the oops.
  *
  * Locking: takes file_lock (the kernel publishes under rcu_read_lock_sched()).
  * References: consumes the caller's reference on `file` (the table owns it now).
@@ -372,14 +408,16 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
   const locked = files.fileLock.lock();
   if (locked !== RESOLVED) await locked;
   const fdt = files.fdt;
-  const busy = fdt.fd[fd] !== null;
-  if (!busy) fdt.fd[fd] = file;
+  if (fdt.fd[fd] !== null) {
+    await files.fileLock.unlock();
+    bug(
+      `kernel BUG at fs/file.c: fd_install(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[${fd}]) != NULL)`,
+      { object: file.name },
+    );
+  }
+  fdt.fd[fd] = file;
   const unlocked = files.fileLock.unlock();
   if (unlocked !== RESOLVED) await unlocked;
-  if (busy) {
-    await fput(file);
-    warnOn(true, `fd_install: slot ${fd} not NULL (BUG_ON in the kernel)`, { object: file.name });
-  }
 }
 
 /**
@@ -548,10 +586,11 @@ function filpFlush(file: File, id: unknown): number | Promise<number> {
 }
 
 /**
- * Models filp_close(file, id): filp_flush() (->flush), then fput() of the reference the fd
- * held. As in the kernel since 6.6, the fput() happens even when filp_flush() found the count
- * already 0 (the put then underflows: a refcount splat, and the file leaks). Returns ->flush's
- * result (0 without one).
+ * Models filp_close(file, id) (fs/open.c, v6.18): filp_flush() (->flush), then the put of the
+ * reference the fd held (fput_close()). As in the kernel since 6.6, the put happens even when
+ * filp_flush() found the count already 0: from the dead zone it is __file_ref_put_badval()'s
+ * WARN_ONCE "imbalanced put on file reference count" (fs/file.c) and releases nothing. Returns
+ * ->flush's result (0 without one).
  *
  * Locking: no locks held; ->flush may sleep.
  * References: drops one (the fd's).
@@ -784,10 +823,8 @@ async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<File
   while (openFiles > newFdt.maxFds) {
     await oldf.fileLock.unlock();
     if (newFdt !== newf.fdtab) kfree(newFdt);
-    // alloc_fdtable(open_files): v6.18 sizes it roundup_pow_of_two(open_files), which is
-    // allocFdtable(open_files - 1)'s size for these multiples of 64 above 64.
-    const fdt = allocFdtable(openFiles - 1);
-    if (fdt === null) return -ENOMEM;
+    const fdt = allocFdtable(openFiles);
+    if (typeof fdt === "number") return fdt; // ERR_CAST(new_fdt)
     newFdt = fdt;
     await oldf.fileLock.lock();
     oldFdt = oldf.fdt;

@@ -123,7 +123,7 @@ describe("File references", () => {
     expect(r.splats).toEqual([]);
   });
 
-  it("getFile on a doomed file WARNs once and stays dead (v6.13+); using it after __fput is a KASAN UAF", async () => {
+  it("getFile on a doomed file WARNs once and stays dead (v6.13+), its put WARNs once too; using it after __fput is a KASAN UAF", async () => {
     const released: File[] = [];
     const r = await run(async () => {
       const f = await allocFile(counting(released), null, "victim");
@@ -132,7 +132,7 @@ describe("File references", () => {
       await getFile(f); // the bug: a plain get on a doomed file
       await getFile(f); // WARN_ONCE: the second says nothing
       expect(fileCount(f)).toBe(0); // not resurrected
-      await fput(f); // a put on the dead count releases nothing
+      await fput(f); // a put on the dead count releases nothing: WARN_ONCE "imbalanced put"
       expect(released.length).toBe(0);
       await flushDelayedFput(); // __fput runs anyway: it was queued
       expect(released.length).toBe(1);
@@ -140,10 +140,13 @@ describe("File references", () => {
       await fput(f); // the buggy user's put: touches freed memory
     });
     const kinds = r.splats.map((s) => s.kind);
-    expect(kinds).toEqual(["warn", "kasan"]);
+    expect(kinds).toEqual(["warn", "warn", "kasan"]);
     expect(r.splats[0]!.message).toBe("file_ref_inc() on a released file reference");
     expect(r.splats[0]!.object).toMatch(/^filp#/);
-    expect(r.splats[1]!.message).toContain("slab-use-after-free");
+    // __file_ref_put_badval() (fs/file.c, v6.18): the put from the dead zone.
+    expect(r.splats[1]!.message).toBe("imbalanced put on file reference count");
+    expect(r.splats[1]!.object).toMatch(/^filp#/);
+    expect(r.splats[2]!.message).toContain("slab-use-after-free");
   });
 
   it("getFileLegacy (get_file() up to v6.12) resurrects a doomed file: released twice", async () => {

@@ -372,13 +372,15 @@ export async function anonInodeGetfile(
 
 /** Models the once-flag of file_ref_inc()'s WARN_ONCE (per simulation, as per boot). */
 const fileRefIncWarned = new SimLocal<{ done: boolean }>(() => ({ done: false }));
+/** Models the once-flag of __file_ref_put_badval()'s WARN_ONCE (per simulation, as per boot). */
+const fileRefPutWarned = new SimLocal<{ done: boolean }>(() => ({ done: false }));
 
 /**
  * Models get_file() (file_ref_inc(), v6.13+): takes a reference on a file the caller already
  * holds a reference to (or reaches through a structure that holds one). Returns the file. On a
  * doomed file (count 0) it is WARN_ONCE "file_ref_inc() on a released file reference" and the
  * count stays dead: no reference is taken, the pending __fput() still frees the file, and the
- * stray reference's fput() does nothing. On a freed file it is a KASAN use-after-free.
+ * stray reference's fput() releases nothing (its own WARN_ONCE, "imbalanced put"). On a freed file it is a KASAN use-after-free.
  * With the historic toggle `epoll.item-poll-without-ref` on, it is getFileLegacy(): the
  * kernels that toggle re-creates (up to v6.9) incremented f_count without a check.
  *
@@ -495,7 +497,8 @@ export function fileRefGetNow(file: File): File | null {
  *   goes on the delayed-fput list, which a work item on the system workqueue drains (queued at
  *   once when the list was empty; the kernel's schedule_delayed_work(..., 1) waits a jiffy).
  * Until then the file is doomed (see the file comment). A put on a doomed file (whose count a
- * v6.13+ get_file() left dead) releases nothing.
+ * v6.13+ get_file() left dead) releases nothing and is __file_ref_put_badval()'s WARN_ONCE
+ * "imbalanced put on file reference count" (fs/file.c, v6.18).
  *
  * Locking: none; safe under spinlocks (the release never runs here).
  * References: drops one; the caller must not touch the file afterwards.
@@ -513,9 +516,18 @@ export function fput(file: File): Promise<void> {
 /** fput() after its point. */
 function fputNow(file: File): Promise<void> {
   if (!file.checkAccess("fput")) return RESOLVED;
-  // file_ref_put() on a released reference (a get_file() on the doomed file took none): the
-  // count stays in the dead zone and nothing is released.
-  if (file.fCount.read() === 0) return RESOLVED;
+  // file_ref_put() on a released reference (a get_file() on the doomed file took none, or a
+  // filp_close() of a file whose count was already 0): __file_ref_put_badval() (fs/file.c,
+  // v6.18) WARN_ONCEs "imbalanced put on file reference count" and puts the count back to
+  // FILE_REF_DEAD; nothing is released.
+  if (file.fCount.read() === 0) {
+    const once = fileRefPutWarned.get();
+    if (!once.done) {
+      once.done = true;
+      report("warn", "imbalanced put on file reference count", { object: file.name });
+    }
+    return RESOLVED;
+  }
   if (!file.fCount.decAndTest()) return RESOLVED;
   return fputDeferred(file);
 }

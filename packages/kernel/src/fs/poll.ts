@@ -12,12 +12,15 @@
  *
  * Simplifications: a wait queue head here is only the set of its poll entries (`entries`), with
  * no lock of its own (adding and removing are atomic between scheduling points); no
- * EPOLLPRI/busy polling, no signals (a poll is not interrupted, -ERESTARTNOHAND is not modeled),
- * no RLIMIT_NOFILE check on nfds; the timeout is in virtual nanoseconds (negative: wait forever).
+ * EPOLLPRI/busy polling; the timeout is in virtual nanoseconds (negative: wait forever). Signals:
+ * the sleep is TASK_INTERRUPTIBLE and a fatal signal (kernel/signal.ts) ends the poll with
+ * -ERESTARTNOHAND (sys_poll(): -ERESTART_RESTARTBLOCK), after the files are unregistered; the
+ * thread then dies on its way back to userspace.
  */
 
-import { now, point, WaitQueue } from "@primetime/sim";
-import { EFAULT, EINVAL } from "../include/errno.js";
+import { now, point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { EFAULT, EINVAL, ERESTART_RESTARTBLOCK, ERESTARTNOHAND } from "../include/errno.js";
+import { scheduleOn, scheduleTimeoutOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
 import { currentFiles, fget, INR_OPEN_CUR } from "./fdtable.js";
 import { type File, fput, getFile } from "./file.js";
@@ -244,9 +247,13 @@ function copyReventsToUser(user: PollFd[], kfds: readonly { revents: number }[])
 
 /**
  * Models do_sys_poll(ufds, nfds, end_time) -> do_poll(): polls every fd (do_pollfd()), and
- * while none is ready and the timeout has not passed, sleeps until a registered head is woken
- * for a wanted event (or the timeout), then polls again. Writes each fd's `revents` back and
- * returns the number of fds with events, 0 on timeout, -EFAULT for a malformed array. An fd
+ * while none is ready and the timeout has not passed, sleeps (TASK_INTERRUPTIBLE) until a
+ * registered head is woken for a wanted event (or the timeout), then polls again. Writes each
+ * fd's `revents` back and returns the number of fds with events, 0 on timeout, -EFAULT for a
+ * malformed array, -ERESTARTNOHAND when a pass finds nothing ready and a signal is pending (the
+ * check precedes the timeout's: "if (!count) { count = wait->error; if (signal_pending(current))
+ * count = -ERESTARTNOHAND; } if (count || timed_out) break;", so even a zero-timeout poll
+ * returns it); poll_freewait() and the revents copy happen on that path too. An fd
  * that is not open (-EBADF from fget) counts, with EPOLLNVAL (that is not an error).
  * `timeoutNs`: 0 polls once without registering, negative waits forever. More fds than the
  * caller's RLIMIT_NOFILE is -EINVAL, checked before anything is copied ("if (nfds >
@@ -282,14 +289,21 @@ export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number
       }
       // Registered on the first pass only.
       pt.qproc = null;
+      if (!count && signalPending()) count = -ERESTARTNOHAND;
       if (count || timedOut) break;
-      // poll_schedule_timeout(): sleep unless a wakeup arrived since the check.
+      // poll_schedule_timeout(wait, TASK_INTERRUPTIBLE, ...): sleep unless a wakeup arrived
+      // since the check (or a signal is pending: schedule() does not sleep then).
       if (!table.triggered) {
         if (left === Number.POSITIVE_INFINITY) {
-          await table.wq.wait("poll_schedule_timeout");
+          await scheduleOn(table.wq, TASK_INTERRUPTIBLE, "poll_schedule_timeout");
         } else {
           const start = now();
-          const woken = await table.wq.waitTimeout(left, "poll_schedule_timeout");
+          const woken = await scheduleTimeoutOn(
+            table.wq,
+            left,
+            TASK_INTERRUPTIBLE,
+            "poll_schedule_timeout",
+          );
           left = Math.max(0, left - (now() - start));
           if (!woken) timedOut = true;
         }
@@ -308,7 +322,10 @@ export async function doSysPoll(fds: unknown, timeoutNs: number): Promise<number
  * Models the poll(2) syscall: see doSysPoll(). -EBADF is never returned for the call (a bad fd
  * is EPOLLNVAL in its revents); -EINVAL for a timeout that is not an integer (1.5, NaN,
  * Infinity: a negative timeout is the way to wait forever) or more fds than RLIMIT_NOFILE;
- * -EFAULT when the pollfd array cannot be read or written back.
+ * -EFAULT when the pollfd array cannot be read or written back. do_sys_poll()'s
+ * -ERESTARTNOHAND becomes -ERESTART_RESTARTBLOCK (set_restart_fn(restart_block,
+ * do_restart_poll); the restart block itself is not modeled: only fatal signals exist, and the
+ * thread dies before any restart).
  * Locking: none held on entry.
  * References: see doSysPoll().
  */
@@ -323,5 +340,6 @@ export async function sysPoll(
 /** sysPoll()'s body (module-level: see SyscallBody). */
 async function sysPollBody(_p: SyscallProcess, fds: unknown, timeoutNs: unknown): Promise<number> {
   if (!Number.isInteger(timeoutNs)) return -EINVAL;
-  return doSysPoll(fds, timeoutNs as number);
+  const ret = await doSysPoll(fds, timeoutNs as number);
+  return ret === -ERESTARTNOHAND ? -ERESTART_RESTARTBLOCK : ret;
 }

@@ -40,6 +40,18 @@ export const EOPNOTSUPP = 95;
 export const ETIMEDOUT = 110;
 export const EALREADY = 114;
 export const ECANCELED = 125;
+/**
+ * Models ERESTARTSYS (include/linux/errno.h, kernel-internal): an interruptible wait ended by a
+ * signal; the syscall is restarted if the handler allows it. A fatal signal kills the thread on
+ * its way back to userspace, so userspace never sees this (nor the three below).
+ */
+export const ERESTARTSYS = 512;
+/** Models ERESTARTNOINTR: restart regardless of the handler. */
+export const ERESTARTNOINTR = 513;
+/** Models ERESTARTNOHAND: restart if there is no handler (do_poll()). */
+export const ERESTARTNOHAND = 514;
+/** Models ERESTART_RESTARTBLOCK: restart through restart_block (sys_poll()). */
+export const ERESTART_RESTARTBLOCK = 516;
 
 const NAMES: Record<number, string> = {
   [EPERM]: "EPERM",
@@ -78,6 +90,10 @@ const NAMES: Record<number, string> = {
   [ETIMEDOUT]: "ETIMEDOUT",
   [EALREADY]: "EALREADY",
   [ECANCELED]: "ECANCELED",
+  [ERESTARTSYS]: "ERESTARTSYS",
+  [ERESTARTNOINTR]: "ERESTARTNOINTR",
+  [ERESTARTNOHAND]: "ERESTARTNOHAND",
+  [ERESTART_RESTARTBLOCK]: "ERESTART_RESTARTBLOCK",
 };
 
 /** A negative errno carried where an object is expected (ERR_PTR). */

@@ -12,7 +12,10 @@
  * Exit (do_exit()): a thread exits when its function returns (pthread_exit), when it calls
  * exit() (exit_group: the whole process goes), when the process is exiting and the thread
  * reaches a syscall boundary (the fatal signal is acted on there), or when it oopses in the
- * kernel (BUG(): only that thread dies, with code 139 if it is the last). Each exiting thread drops its use of the mm and the fd table (the last one
+ * kernel (BUG(): only that thread dies, with code 139 if it is the last). A group exit queues
+ * SIGKILL on the threads (signal.ts): one asleep in an interruptible or killable wait (poll,
+ * epoll_wait, recvmsg, ...) wakes, its syscall unwinds with the wait's errno, and it dies on the
+ * way back to userspace. Each exiting thread drops its use of the mm and the fd table (the last one
  * unmaps every vma and closes every fd), the last thread also drops undelivered SCM_RIGHTS
  * files, then the thread runs its task work one last time (the deferred fputs of all those
  * closes). Returning from the main thread's function is exit(0), as returning from main() is.
@@ -27,6 +30,7 @@ import { type PollFd, sysPoll } from "../fs/poll.js";
 import type { Kernel } from "../init/kernel.js";
 import { exitMm, MmStruct, setTaskMm } from "../mm/mm.js";
 import { type ScmRecvResult, UnixSocket, unixReleaseSock } from "../net/scm.js";
+import { sendSigkill } from "./signal.js";
 import {
   type SyscallProcess,
   sysClose,
@@ -209,24 +213,36 @@ export class Process implements SyscallProcess {
   }
 
   /**
-   * Models the start of do_group_exit(): every thread dies at its next syscall boundary.
+   * Models the start of do_group_exit(code) by one of the process's threads (exit_group(), the
+   * main thread returning, a crash): SIGNAL_GROUP_EXIT with `code`, then zap_other_threads():
+   * SIGKILL on every other thread, in creation order, each woken from an interruptible or
+   * killable sleep (signal.ts, sendSigkill()); every thread dies at its next return to
+   * userspace. Called from a task that is not a thread of the process, no thread is skipped.
+   * No effect on an exiting process.
    * Locking: none (siglock is not modeled); not a scheduling point.
    */
   startGroupExit(code: number): void {
-    if (this.state !== "running") return;
-    this.state = "exiting";
-    this.exitCode = code;
-    // A thread sleeping in recvFd() must notice.
-    this.socket.wait.wakeAll();
+    this.signalGroupExit(code, currentTask());
   }
 
   /**
-   * Models kill(pid, SIGKILL): the process exits with EXIT_KILLED; its threads die at their next
-   * syscall boundary (a thread that never enters the kernel again never dies, as a thread
-   * spinning in userspace with the signal blocked would not). No effect on an exiting process.
+   * Models kill(pid, SIGKILL) -> complete_signal()'s fatal branch: the process exits with
+   * EXIT_KILLED, SIGKILL is queued on every thread (the caller's too, when it is one), in
+   * creation order, each woken from an interruptible or killable sleep; they die at their next
+   * return to userspace (a thread that never enters the kernel again never dies, as a thread
+   * spinning in userspace would not). No effect on an exiting process.
+   * Locking: none (siglock is not modeled); not a scheduling point.
    */
   kill(code: number = EXIT_KILLED): void {
-    this.startGroupExit(code);
+    this.signalGroupExit(code, null);
+  }
+
+  /** SIGNAL_GROUP_EXIT, then SIGKILL to every thread but `skip` (zap_other_threads()'s `p`). */
+  private signalGroupExit(code: number, skip: Task | null): void {
+    if (this.state !== "running") return;
+    this.state = "exiting";
+    this.exitCode = code;
+    for (const t of this.threads) if (t !== skip) sendSigkill(t);
   }
 
   /**

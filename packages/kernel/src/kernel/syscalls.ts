@@ -78,6 +78,7 @@ import { lockdepCheckReturnToUser } from "../locking/lockdep.js";
 import { accessVm, type MmStruct, vmMmapPgoff, vmMunmap } from "../mm/mm.js";
 import { MAP_ANONYMOUS, offsetInPage, PAGE_SIZE } from "../mm/vma.js";
 import { SCM_MAX_FD, type ScmRecvResult, scmRecvFds, scmSendFds, UnixSocket } from "../net/scm.js";
+import { dequeueSigkill } from "./signal.js";
 import { taskWorkRun } from "./task-work.js";
 
 /** Models RLIMIT_NOFILE. */
@@ -138,8 +139,18 @@ export function exitToUserMode(p: SyscallProcess): Promise<void> {
 
 /** exitToUserMode() after the task work: a pending group exit, then lockdep_sys_exit(). */
 function exitToUserModeChecks(p: SyscallProcess): void {
-  if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
+  if (p.groupExiting) groupExitSignal(p);
   lockdepCheckReturnToUser();
+}
+
+/**
+ * Models get_signal() on a thread of a group-exiting process: SIGKILL is dequeued ("Has this
+ * task already been marked for death?": sigdelset(&current->pending.signal, SIGKILL)) and the
+ * thread goes to do_group_exit() (ThreadExit; do_exit() runs with no signal pending).
+ */
+function groupExitSignal(p: SyscallProcess): never {
+  dequeueSigkill();
+  throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
 }
 
 /** Entry point labels by syscall name ("sys_ioctl"): one lookup, built once for the process. */
@@ -191,7 +202,7 @@ export function syscall<T, A = undefined, B = undefined, C = undefined>(
       );
       return Promise.resolve(-ESRCH);
     }
-    if (p.groupExiting) throw new ThreadExit(`${p.name}[${p.pid}] is exiting`);
+    if (p.groupExiting) groupExitSignal(p);
     entered = pointNow(sysLabel(name));
   } catch (e) {
     return Promise.reject(e);
@@ -738,7 +749,6 @@ function sysRecvmsgBody(p: SyscallProcess, opts: unknown): Promise<ScmRecvResult
   return scmRecvFds(p.socket, {
     nonblock: args.nonblock,
     oFlags: args.cloexec ? O_CLOEXEC : 0,
-    receiver: p,
     maxFds: args.maxFds,
   });
 }
@@ -762,7 +772,6 @@ async function sysRecvFdBody(p: SyscallProcess, opts: unknown): Promise<number> 
   const r = await scmRecvFds(p.socket, {
     nonblock: args.nonblock,
     oFlags: args.cloexec ? O_CLOEXEC : 0,
-    receiver: p,
     maxFds: args.maxFds,
   });
   if (typeof r === "number") return r;

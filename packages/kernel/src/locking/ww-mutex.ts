@@ -26,15 +26,25 @@
  * undetected, and CONFIG_PROVE_LOCKING catches it).
  *
  * Simplifications: no RT priorities in the age order (__ww_ctx_less() on stamps only), no
- * optimistic spinning and no handoff (a woken waiter competes with newcomers), no signals (the
- * _interruptible variants never return -EINTR), no CONFIG_DEBUG_WW_MUTEX_SLOWPATH deadlock
- * injection. A wounded holder is woken only if it is waiting on a ww_mutex (the kernel wakes it
+ * optimistic spinning and no handoff (a woken waiter competes with newcomers), no
+ * CONFIG_DEBUG_WW_MUTEX_SLOWPATH deadlock injection. Signals: the _interruptible variants sleep
+ * TASK_INTERRUPTIBLE and return -EINTR when a fatal signal (kernel/signal.ts) is pending at a
+ * round of the wait loop that does not get the mutex (__mutex_lock_common()'s
+ * signal_pending_state() check, after the trylock and before __ww_mutex_check_kill()). A wounded holder is woken only if it is waiting on a ww_mutex (the kernel wakes it
  * wherever it sleeps; elsewhere it notices the wound at its next contended ww_mutex_lock()).
  */
 
 import { pointNow, RESOLVED } from "@primetime/atomics";
-import { opLabel, SimLocal, WaitQueue, warnOn } from "@primetime/sim";
-import { EALREADY, EDEADLK } from "../include/errno.js";
+import {
+  opLabel,
+  SimLocal,
+  TASK_INTERRUPTIBLE,
+  TASK_UNINTERRUPTIBLE,
+  WaitQueue,
+  warnOn,
+} from "@primetime/sim";
+import { EALREADY, EDEADLK, EINTR } from "../include/errno.js";
+import { signalPendingState } from "../kernel/signal.js";
 import {
   LockClassKey,
   type LockContext,
@@ -278,14 +288,20 @@ export class WwMutex extends Mutex {
    * The body of __ww_mutex_lock() / __mutex_lock_common() with a w/w context: -EALREADY for a
    * mutex the context holds; lockdep acquire nested in the context; take the mutex if free, else
    * queue (wait-die may die right there), then loop: take it if free, die if the age rules say
-   * so (-EDEADLK), sleep.
+   * so (-EDEADLK), stop for a signal if `state` allows (-EINTR), sleep in `state`.
    * @internal
    */
-  wwLock(ctx: WwAcquireCtx | null, subclass: number, op: string, label: string): Promise<number> {
+  wwLock(
+    ctx: WwAcquireCtx | null,
+    subclass: number,
+    op: string,
+    label: string,
+    state: number = TASK_UNINTERRUPTIBLE,
+  ): Promise<number> {
     const p = pointNow(label);
-    if (p !== null) return p.then(() => this.wwLockNow(ctx, subclass, op, label));
+    if (p !== null) return p.then(() => this.wwLockNow(ctx, subclass, op, label, state));
     try {
-      return this.wwLockNow(ctx, subclass, op, label);
+      return this.wwLockNow(ctx, subclass, op, label, state);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -297,6 +313,7 @@ export class WwMutex extends Mutex {
     subclass: number,
     op: string,
     label: string,
+    state: number,
   ): Promise<number> {
     this.owner?.checkAccess?.(op);
     // ww_mutex_lock() and __mutex_lock_common() call might_sleep() first: a lock that returns
@@ -313,15 +330,20 @@ export class WwMutex extends Mutex {
       if (ctx) this.setContextFastpath(ctx);
       return RESOLVED_0;
     }
-    return this.wwLockWait(ctx, me, op, label);
+    return this.wwLockWait(ctx, me, op, label, state);
   }
 
-  /** wwLock() on a held mutex: queue (wait-die may die right there), then wait or die. */
+  /**
+   * wwLock() on a held mutex: queue (wait-die may die right there), then loop: take it if free,
+   * -EINTR if signal_pending_state(state) ("goto err": the waiter is removed and lockdep's
+   * acquire released), die if the age rules say so, sleep in `state`.
+   */
   private async wwLockWait(
     ctx: WwAcquireCtx | null,
     me: LockContext,
     op: string,
     label: string,
+    state: number,
   ): Promise<number> {
     const waiter: WwWaiter = {
       task: me,
@@ -338,6 +360,12 @@ export class WwMutex extends Mutex {
     }
     for (;;) {
       if (this.holderCtx === null) break;
+      // "Check for signals and kill conditions while holding wait_lock."
+      if (signalPendingState(state)) {
+        this.removeWaiter(waiter);
+        lockRelease(this);
+        return -EINTR;
+      }
       if (ctx) {
         const ret = this.checkKill(waiter, ctx);
         if (ret) {
@@ -347,7 +375,7 @@ export class WwMutex extends Mutex {
         }
         ctx.waiting = waiter;
       }
-      await waiter.wq.wait(`${label} sleeps`);
+      await waiter.wq.wait(`${label} sleeps`, state);
       if (ctx) ctx.waiting = null;
       this.owner?.checkAccess?.(op);
     }
@@ -524,14 +552,22 @@ function wwLockLabel(lock: WwMutex): string {
 }
 
 /**
- * Models ww_mutex_lock_interruptible(): as wwMutexLock() (no signals here, never -EINTR).
+ * Models ww_mutex_lock_interruptible(): as wwMutexLock(), sleeping TASK_INTERRUPTIBLE: -EINTR
+ * when a signal is pending while the mutex is contended (the lock is not taken, nothing is
+ * recorded in the context).
  * Locking: as wwMutexLock().
  * References: none.
  */
 export function wwMutexLockInterruptible(lock: WwMutex, ctx: WwAcquireCtx | null): Promise<number> {
   if (lock.labelLockInterruptible === "")
     lock.labelLockInterruptible = opLabel("ww_mutex_lock_interruptible", lock.name);
-  return lock.wwLock(ctx, 0, "ww_mutex_lock_interruptible", lock.labelLockInterruptible);
+  return lock.wwLock(
+    ctx,
+    0,
+    "ww_mutex_lock_interruptible",
+    lock.labelLockInterruptible,
+    TASK_INTERRUPTIBLE,
+  );
 }
 
 /**
@@ -546,7 +582,8 @@ export async function wwMutexLockSlow(lock: WwMutex, ctx: WwAcquireCtx): Promise
 }
 
 /**
- * Models ww_mutex_lock_slow_interruptible(): as wwMutexLockSlow(), returning 0 (never -EINTR).
+ * Models ww_mutex_lock_slow_interruptible(): as wwMutexLockSlow() (ww_mutex_lock_interruptible()
+ * of a context holding nothing, which never dies), returning 0, or -EINTR for a signal.
  * Locking: as wwMutexLockSlow().
  * References: none.
  */
@@ -557,6 +594,7 @@ export function wwMutexLockSlowInterruptible(lock: WwMutex, ctx: WwAcquireCtx): 
     0,
     "ww_mutex_lock_slow_interruptible",
     opLabel("ww_mutex_lock_slow_interruptible", lock.name),
+    TASK_INTERRUPTIBLE,
   );
 }
 

@@ -15,10 +15,11 @@
  * can't be sent over itself here, so there are no in-flight cycles).
  */
 
-import { point, WaitQueue } from "@primetime/sim";
+import { point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { fget, receiveFd } from "../fs/fdtable.js";
 import { type File, fput } from "../fs/file.js";
-import { EAGAIN, EBADF, EINTR, EINVAL, ENOMEM, EPIPE, isErr } from "../include/errno.js";
+import { EAGAIN, EBADF, EINVAL, ENOMEM, EPIPE, ERESTARTSYS, isErr } from "../include/errno.js";
+import { scheduleOn, signalPending } from "../kernel/signal.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 
@@ -113,10 +114,6 @@ export interface ScmRecvOptions {
   nonblock?: boolean;
   /** Flags for the new fds (O_CLOEXEC, as MSG_CMSG_CLOEXEC gives). */
   oFlags?: number;
-  /** A fatal signal is pending: stop sleeping with -EINTR. */
-  interrupted?: () => boolean;
-  /** The receiving process: its group exit (a fatal signal) also stops the sleep with -EINTR. */
-  receiver?: { readonly groupExiting: boolean };
   /**
    * Room for fds in the caller's control buffer (scm_max_fds(msg)); SCM_MAX_FD by default.
    */
@@ -138,7 +135,11 @@ export interface ScmRecvResult {
  * fails (scm_recv_one_fd(): -EMFILE without a free fd, -ENOMEM), then drops the message's
  * references (__scm_destroy()). The failure is not returned: the receive succeeds and sets
  * MSG_CTRUNC when fewer fds were installed than the message carried (or it carried files and
- * there was no room). Returns the fds and flags, or -EAGAIN or -EINTR before a message is taken.
+ * there was no room). Returns the fds and flags, or -EAGAIN or -ERESTARTSYS before a message is
+ * taken: unix_stream_data_wait() sleeps TASK_INTERRUPTIBLE (and does not sleep with a signal
+ * pending), and "if (signal_pending(current)) { err = sock_intr_errno(timeo); ... }" after it
+ * gives -ERESTARTSYS for a wait without SO_RCVTIMEO (timeo == MAX_SCHEDULE_TIMEOUT, the only
+ * kind here); nothing was taken, so nothing is unwound.
  *
  * Locking: takes `sk.lock`, then the current file table's lock.
  * References: each new fd holds a new reference; the message's are dropped.
@@ -154,9 +155,10 @@ export async function scmRecvFds(
     await sk.lock.unlock();
     if (fpl !== undefined) break;
     if (opts.nonblock) return -EAGAIN;
-    if (opts.interrupted?.() || opts.receiver?.groupExiting) return -EINTR;
-    await sk.wait.wait(`unix_stream_data_wait(${sk.name})`);
-    if (opts.interrupted?.() || opts.receiver?.groupExiting) return -EINTR;
+    // unix_stream_data_wait(): prepare_to_wait(TASK_INTERRUPTIBLE), then schedule_timeout()
+    // unless a signal is pending.
+    await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `unix_stream_data_wait(${sk.name})`);
+    if (signalPending()) return -ERESTARTSYS;
   }
   const count = fpl.fp.length;
   const fdmax = Math.min(opts.maxFds ?? SCM_MAX_FD, count);
