@@ -20,7 +20,8 @@
  *   `<!-- check-docs: count <registry> -->` is the registry's size;
  * - defaults: a table after `<!-- check-docs: defaults SEARCH_DEFAULTS -->` lists its options with
  *   the code's values.
- * And every workspace package has a README naming each of its dependencies, and every package under
+ * And every workspace package has a README naming each of its dependencies (and no workspace
+ * package its manifest does not declare in its Dependencies section), and every package under
  * `packages/` (drivers included) names the version it follows: `follows **Linux v6.18**`,
  * `follows **libdrm 2.4.125**`, `follows **IGT 2.1**` (bold, anywhere in the README, line breaks
  * allowed), or says `**No kernel counterpart**` for a package that models no kernel code as a whole.
@@ -764,14 +765,48 @@ export function checkToggleCommits(
 
 // ------------------------------------------------------------------------------- dependencies
 
+/** A package manifest's name and dependency fields, as checkDependencies() reads them. */
+export interface DependencyManifest {
+  readonly name?: string;
+  readonly dependencies?: Record<string, string>;
+  readonly devDependencies?: Record<string, string>;
+  readonly peerDependencies?: Record<string, string>;
+  readonly optionalDependencies?: Record<string, string>;
+}
+
+/**
+ * The Dependencies parts of a README: each section under a heading that starts with
+ * "Dependencies" (up to the next heading of the same or a higher level), and each paragraph
+ * that starts with "Dependencies" or "Dependency" (`Dependencies: \`typescript\` …`), as
+ * [start, end) offsets.
+ */
+export function dependencySections(readme: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of readme.matchAll(/^(#{1,6})[ \t]+Dependenc(?:y|ies)\b[^\n]*$/gm)) {
+    const start = m.index;
+    const level = m[1]!.length;
+    const next = new RegExp(`^#{1,${level}}[ \\t]`, "m").exec(readme.slice(start + m[0].length));
+    out.push([start, next ? start + m[0].length + next.index : readme.length]);
+  }
+  for (const m of readme.matchAll(/^Dependenc(?:y|ies)\b/gm)) {
+    const blank = /\n[ \t]*\n/.exec(readme.slice(m.index));
+    out.push([m.index, blank ? m.index + blank.index : readme.length]);
+  }
+  return out;
+}
+
 /**
  * A package's README says why it depends on what it depends on: every `dependencies` and
  * `peerDependencies` entry of its package.json is named in it (`@primetime/gem` or `gem` in
- * backticks). `readme` is null for a package without a README.
+ * backticks). Conversely, a workspace package its Dependencies section names in backticks
+ * (`` `@primetime/vgem` ``, a subpath such as `` `@primetime/sim/explore` `` too) must be one the
+ * manifest declares (`dependencies`, `devDependencies`, `peerDependencies` or
+ * `optionalDependencies`), or the package itself: a dependency dropped from package.json leaves
+ * no stale line behind. `readme` is null for a package without a README.
  */
 export function checkDependencies(
   dir: string,
-  manifest: { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> },
+  manifest: DependencyManifest,
   readme: string | null,
 ): DocProblem[] {
   const file = `${dir}/README.md`;
@@ -788,13 +823,34 @@ export function checkDependencies(
     ...Object.keys(manifest.dependencies ?? {}),
     ...Object.keys(manifest.peerDependencies ?? {}),
   ];
-  return deps
+  const problems: DocProblem[] = deps
     .filter((d) => !readme.includes(d) && !readme.includes(`\`${d.replace(/^@primetime\//, "")}\``))
     .map((d) => ({
       file,
       line: 1,
       message: `does not name its dependency ${d}: say in its Dependencies section why it is used`,
     }));
+  const declared = new Set([
+    ...(manifest.name === undefined ? [] : [manifest.name]),
+    ...deps,
+    ...Object.keys(manifest.devDependencies ?? {}),
+    ...Object.keys(manifest.optionalDependencies ?? {}),
+  ]);
+  const reported = new Set<string>();
+  for (const [start, end] of dependencySections(readme)) {
+    const section = readme.slice(start, end);
+    for (const m of section.matchAll(/`(@primetime\/[a-z0-9][a-z0-9._-]*)(?:\/[^`\s]*)?`/g)) {
+      const name = m[1]!;
+      if (declared.has(name) || reported.has(name)) continue;
+      reported.add(name);
+      problems.push({
+        file,
+        line: lineOf(readme, start + m.index),
+        message: `its Dependencies section names ${name}, which package.json does not declare: drop the line, or declare the dependency`,
+      });
+    }
+  }
+  return problems;
 }
 
 // ------------------------------------------------------------------------------ kernel version

@@ -14,9 +14,11 @@ import { staleBuild } from "./stale-build.mjs";
 
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 
-// `primetime-stress list | head` closes the pipe early: stop quietly.
+// `primetime-stress list | head` closes the pipe early: stop quietly, with the status of a
+// process SIGPIPE ended (128 + 13, EXIT_CLOSED_PIPE of cli.ts), not 0: the output cut off may
+// have held a finding.
 process.stdout.on("error", (e) => {
-  if (e.code === "EPIPE") process.exit(0);
+  if (e.code === "EPIPE") process.exit(141);
   throw e;
 });
 

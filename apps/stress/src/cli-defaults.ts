@@ -12,12 +12,19 @@ export const EXIT = { clean: 0, findings: 1, usage: 2, internal: 3 } as const;
 /** Bad input: one line saying what is accepted. */
 export class UsageError extends Error {}
 
+/**
+ * An output file (`--json`, `--report`) that could not be written once the results were there
+ * (a full disk, a directory removed meanwhile): one line, exit EXIT.internal, not a stack trace
+ * blamed on the harness. The results were printed before it.
+ */
+export class OutputError extends Error {}
+
 /** At most 40 characters of what the user typed, for error messages. */
 export function short(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
-export const ACCEPTED_STRATEGIES = `portfolio[:depth] (PCT at depth+1 and depth, POS and random in a fixed cycle), random, pos, pct[:depth] (depth >= 1, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound >= 0, default ${SEARCH_DEFAULTS.preemptionBound})`;
+export const ACCEPTED_STRATEGIES = `portfolio[:depth] (PCT at depth+1 and depth, POS and random in a fixed cycle; depth as pct's), random, pos, pct[:depth] (1 <= depth <= 9999, default ${SEARCH_DEFAULTS.depth}), dfs[:bound] (preemption bound 0-9999, default ${SEARCH_DEFAULTS.preemptionBound})`;
 
 /**
  * `run`'s defaults. The strategy is the portfolio (in its campaign flavour), as the engine's

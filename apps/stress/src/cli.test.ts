@@ -1,6 +1,6 @@
 // End-to-end tests of the CLI through main(): the same code path as the primetime-stress bin,
 // with stdout and stderr captured. Budgets are small: the whole file runs in well under a minute.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -17,12 +17,13 @@ import { listKnownWindows } from "@primetime/sim";
 import { encodeToken } from "@primetime/sim/explore";
 import { describe, expect, it, vi } from "vitest";
 import { planBugs } from "./campaign/bugs-matrix.js";
+import { parseDuration } from "./campaign/config.js";
 import type { ProgressSink } from "./campaign/progress.js";
 import { type CampaignReport, withoutTiming } from "./campaign/report.js";
 import { runSchedule } from "./campaign/schedule.js";
 import { type Io, main } from "./cli.js";
 import { SCHEDULES_FOR_WORKERS } from "./cli-defaults.js";
-import { configFromFlags, defaultWorkers } from "./commands.js";
+import { configFromFlags, defaultWorkers, jobCount } from "./commands.js";
 import { installedDrivers } from "./drivers.js";
 import { huntableToggles } from "./toggles.js";
 
@@ -112,8 +113,62 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     [["run", "--shard", "1/0"], /--shard "1\/0"/],
     [["run", "--time", "0s"], /--time "0s" is not a duration/],
     [["run", "--faults", "p:2"], /0 < P <= 1/],
+    // A misspelt option: commander's suggestion on the same line.
+    [
+      ["run", "--sed", "1"],
+      /^error: unknown option '--sed' \(Did you mean --seed\?\); accepted by run: /,
+    ],
+    [["--frobnicate"], /unknown option '--frobnicate'; accepted by start \(the default command\)/],
+    [["help", "nope"], /unknown command "nope"; accepted commands: start/],
+    // An empty --bug names no toggle (it ran a campaign with every toggle off).
+    [["run", "--bug", "", "--scenario", "kref-put-mutex", "--seeds", "1"], /unknown toggle ""/],
+    // Under a millisecond is no time at all (it ran no schedule and found nothing).
+    [["run", "--time", "0.4ms", "--scenario", "kref-put-mutex"], /--time "0\.4ms".*at least 1ms/],
+    // What the message says is accepted is what is accepted.
+    [["run", "--shard", "1/1000000"], /--shard "1\/1000000".*1 <= i <= n <= 999999/],
+    [["run", "--faults", "nth:9999999999"], /1 <= N <= 999999999/],
+    [["run", "--strategy", "pct:10000"], /--strategy "pct:10000".*1 <= depth <= 9999/],
+    [["run", "--strategy", "dfs:10000"], /preemption bound 0-9999/],
   ])("%j", async (argv, message) => {
     expectUsage(await cli(argv as string[]), message as RegExp);
+  });
+
+  it("--time: a duration too long for a double is refused, not an endless campaign", () => {
+    expect(() => parseDuration(`${"9".repeat(400)}h`)).toThrow(/not a duration/);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("1.5ms")).toBe(2);
+  });
+
+  it("help help is the program's help", async () => {
+    const r = await cli(["help", "help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Usage: primetime-stress \[options\] \[command\]/);
+    expect(r.err).toBe("");
+  });
+
+  it("a token whose unit this harness does not have", async () => {
+    const t = {
+      strategy: "random" as const,
+      param: 0,
+      seed: 1,
+      steps: 0,
+      stepLimit: 1000,
+      traceHash: 0,
+      toggles: [] as string[],
+      choices: [] as number[],
+    };
+    for (const [scenario, message] of [
+      ["cross-share@nvidia+vgem", /unit "cross-share@nvidia\+vgem": unknown driver "nvidia"/],
+      ["cross-share@vgem", /cross-share runs on 2 driver\(s\), the key names 1/],
+      ["cross-share@vgem+vgem~nth:0", /unit "cross-share@vgem\+vgem~nth:0": --faults "nth:0"/],
+    ] as const) {
+      const token = encodeToken({ ...t, scenario });
+      expectUsage(await cli(["replay", token]), message);
+      expectUsage(await cli(["minimize", token]), message);
+    }
+    // A hunt's token names a scenario, not a unit: minimize says which tokens it takes.
+    const hunt = encodeToken({ ...t, scenario: "gem_flink_race/flink_close" });
+    expectUsage(await cli(["minimize", hunt]), /accepted: a token of run or bugs/);
   });
 
   it("a corrupt or truncated token", async () => {
@@ -186,6 +241,69 @@ describe("bad usage: exit 2, one line saying what is accepted", () => {
     // A file without end: read up to the bound, then refused (it used to be read until memory ran out).
     if (existsSync("/dev/zero"))
       expectUsage(await cli(["merge", "/dev/zero"]), /merge: \/dev\/zero is larger than 256 MiB/);
+  });
+
+  it("merge: a damaged report is refused with the field named", async () => {
+    const good = join(dir, "good-shard.json");
+    const args = ["run", "--scenario", "kref-lookup-locked", "--seeds", "4", "--workers", "1"];
+    expect((await cli([...args, "--shard", "1/2", "--quiet", "--json", good])).code).toBe(0);
+    const report = readReport(good) as unknown as Record<string, Record<string, unknown>>;
+    const damaged = (name: string, edit: (r: Record<string, Record<string, unknown>>) => void) => {
+      const r = structuredClone(report);
+      edit(r);
+      const f = join(dir, name);
+      writeFileSync(f, JSON.stringify(r));
+      return f;
+    };
+    for (const [file, message] of [
+      // A shard count of 2^32: Array.from() of it threw "Invalid array length"; of 10^9 it
+      // allocated until V8 aborted.
+      [
+        damaged("shard-huge.json", (r) => {
+          r.config!.shard = "1/4294967296";
+        }),
+        /damaged report: config\.shard is not null or i\/n/,
+      ],
+      [
+        damaged("shard-number.json", (r) => {
+          r.config!.shard = 1;
+        }),
+        /damaged report: config\.shard/,
+      ],
+      [
+        damaged("no-timing.json", (r) => {
+          delete (r as Record<string, unknown>).timing;
+        }),
+        /damaged report: timing is not an object/,
+      ],
+      [
+        damaged("outcomes.json", (r) => {
+          (r.units as unknown as Record<string, unknown>[])[0]!.outcomes = null;
+        }),
+        /damaged report: units\[0\]\.outcomes/,
+      ],
+    ] as const)
+      expectUsage(await cli(["merge", file, good]), message);
+    // A shard of 999999 alone: refused before the missing shards are listed one by one.
+    const lone = damaged("shard-lone.json", (r) => {
+      r.config!.shard = "1/999999";
+    });
+    expectUsage(await cli(["merge", lone]), /shards 1\/999999 do not make a whole campaign/);
+  });
+
+  it("an output that cannot be written at the end: the results printed, one line, exit 3", async () => {
+    if (!existsSync("/dev/full")) return;
+    // /dev/full opens for writing (the check before the run passes) and fails each write (ENOSPC).
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    const r = await cli([...args, "--quiet", "--json", "/dev/full"]);
+    expect(r.code).toBe(3);
+    expect(r.out).toMatch(/^F1 kref-lookup-unlocked: kasan: /m);
+    expect(r.out).toMatch(/20 schedules on 1 unit .*: 1 finding$/);
+    expect(r.err.split("\n")).toEqual([
+      expect.stringMatching(
+        /^error: cannot write the JSON report \/dev\/full \(ENOSPC: no space left on device\); the results are above$/,
+      ),
+    ]);
   });
 
   it("a token with a valid checksum but impossible content, or a decompression bomb", async () => {
@@ -297,6 +415,34 @@ describe("run, replay, workers, shards, merge", () => {
     const r = await cli([...FLINK, "--json", json]);
     expect(r.code).toBe(1);
     expect(readReport(json).timing.workers).toBe(1);
+  });
+
+  it("--workers N starts no more threads than the campaign has jobs", async () => {
+    const base = { scenario: "gem_flink_race/*", strategy: "portfolio", drivers: "vgem" };
+    // Jobs of 16 schedule indices per unit (of the shard), or one per unit under DFS.
+    expect(jobCount(configFromFlags({ ...base, seeds: 60 }), 2)).toBe(8);
+    expect(jobCount(configFromFlags({ ...base, seeds: 60, shard: "2/3" }), 2)).toBe(4);
+    expect(jobCount(configFromFlags({ ...base, seeds: 1 }), 2)).toBe(2);
+    expect(jobCount(configFromFlags({ ...base, strategy: "dfs", seeds: 9 }), 5)).toBe(5);
+    expect(jobCount(configFromFlags({ ...base, strategy: "dfs", shard: "2/2" }), 5)).toBe(2);
+    expect(jobCount(configFromFlags({ ...base, time: "1m" }), 2)).toBe(Number.POSITIVE_INFINITY);
+    // One schedule is one job: --workers 8 started 7 worker threads that loaded the models for
+    // nothing.
+    const json = join(dir, "one-job.json");
+    const r = await cli([
+      "run",
+      "--scenario",
+      "kref-put-mutex",
+      "--seeds",
+      "1",
+      "--workers",
+      "8",
+      "--json",
+      json,
+    ]);
+    expect(r.code).toBe(0);
+    expect(readReport(json).timing.workers).toBe(1);
+    expect(r.err).toContain("1 worker (one per job: --workers 8 asked)");
   });
 
   it("--workers 2 and 3 find the same, with the same tokens, as --workers 1", async () => {
@@ -489,6 +635,10 @@ describe("replay exit codes, --explain", () => {
     expect(r.out).toContain("<- kasan");
     // The rows are around the schedule's preemptions, as the minimizer's table shows them.
     expect(r.out).toMatch(/preemptions before the splat .*as `minimize` shows them/);
+    // The fix switches of the known upstream windows (on in every campaign) are not toggles.
+    const header = r.out.split("\n")[0]!;
+    expect(header).not.toContain("toggles on");
+    expect(header).toMatch(/; fix switches on: .*qxl\.handle-create-leak/);
     const clean = await runSchedule(
       configFromFlags({ scenario: "kref-lookup-locked", strategy: "pct:3", seeds: 1 }),
       "kref-lookup-locked",
@@ -498,6 +648,21 @@ describe("replay exit codes, --explain", () => {
     const ok = await cli(["replay", clean.run.token, "--explain"]);
     expect(ok.code).toBe(0);
     expect(ok.out).toContain("no splat");
+  });
+});
+
+describe("hunt", () => {
+  it("shows its progress (both searches) and says which defaults a toggle's case overrides", async () => {
+    const lines: (string | null)[] = [];
+    const io: Io = { log: () => {}, error: () => {}, color: false, progress: (l) => lines.push(l) };
+    const argv = ["hunt", "gem.flink-no-handle-count-check", "--schedules", "100"];
+    expect(await main(argv, io)).toBe(0);
+    // The search with every toggle off runs the whole budget; the line is cleared at the end.
+    expect(lines).toContain("hunt gem.flink-no-handle-count-check: pct:3, toggle off 100/100");
+    expect(lines.at(-1)).toBeNull();
+    const help = await cli(["hunt", "--help"]);
+    expect(help.out).toMatch(/a\s+toggle's\s+case\s+may\s+set\s+its\s+own\s+budget/);
+    expect(help.out).toMatch(/or\s+the\s+strategy\s+of\s+the\s+toggle's\s+case/);
   });
 });
 
@@ -539,6 +704,21 @@ describe("the primetime-stress bin", () => {
     expect(ok.stdout).toContain("nothing found");
     expect(ok.stderr).toContain("stress: 1 unit");
   }, 180_000);
+
+  it("stdout closed early (| head): the status of SIGPIPE, not 0 (nothing found)", async () => {
+    const json = join(dir, "closed-pipe.json");
+    const args = ["run", "--scenario", "kref-lookup-unlocked", "--seeds", "20", "--workers", "1"];
+    expect((await cli([...args, "--quiet", "--json", json])).code).toBe(1);
+    const token = readReport(json).findings[0]!.token;
+    const bin = new URL("../bin/primetime-stress.mjs", import.meta.url).pathname;
+    // The reader is gone before the replay (exit 1: splats) writes its first line.
+    const child = spawn(process.execPath, [bin, "replay", token], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    child.stdout.destroy();
+    const status = await new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    expect(status).toBe(141);
+  }, 60_000);
 });
 
 describe("minimize", () => {

@@ -29,6 +29,7 @@ import {
   DEMO_DEFAULTS,
   EXIT,
   HUNT_DEFAULTS,
+  OutputError,
   SCHEDULES_FOR_WORKERS,
   short,
   TIME_FOR_WORKERS_MS,
@@ -39,6 +40,9 @@ import type { DemoOptions } from "./demo.js";
 import { type Colors, colorByDefault, palette } from "./format.js";
 
 export { BUGS_DEFAULTS, EXIT, UsageError };
+
+/** The exit status when stdout is closed early (`| head`): SIGPIPE's, 128 + 13. */
+export const EXIT_CLOSED_PIPE = 141;
 
 /**
  * The command bodies and what they need (models, drivers, scenarios), loaded when a command
@@ -276,7 +280,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .argument("<toggle>", "toggle name (see list)")
     .option(
       "--schedules <n>",
-      `schedules (default ${HUNT_DEFAULTS.schedules})`,
+      `schedules (default ${HUNT_DEFAULTS.schedules}; a toggle's case may set its own budget)`,
       integer("--schedules", 1),
     )
     .option(
@@ -285,7 +289,10 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       integer("--seed", 0, MAX_SEED),
     )
     .option("--depth <n>", `pct depth (default ${HUNT_DEFAULTS.depth})`, integer("--depth", 1))
-    .option("--strategy <name>", `search strategy (default pct): ${ACCEPTED_STRATEGIES}`)
+    .option(
+      "--strategy <name>",
+      `search strategy (default pct, or the strategy of the toggle's case, such as pos for fs.fget-no-recheck): ${ACCEPTED_STRATEGIES}`,
+    )
     .option("--full-trace", "show every step of the failing run")
     .action(async (name: string, o: HuntFlags, cmd: Command) => {
       setCode(await (await commands()).huntCommand(name, o, io, colorsFor(cmd, io)));
@@ -298,12 +305,15 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       writeOut: trimmed((t) => io.log(t)),
       writeErr: trimmed((t) => io.error(t)),
       // A bad value of a known option already says what the option accepts.
-      outputError: (str, write) =>
+      // One line: commander puts its "(Did you mean --seed?)" on a line of its own.
+      outputError: (str, write) => {
+        const line = str.trim().replace(/\s*\n\s*/g, " ");
         write(
-          /accepted/.test(str)
-            ? str
-            : `${str.trimEnd().replace(/\.$/, "")}; accepted by ${cmd.name()}: ${accepted.join(", ") || "no option"}\n`,
-        ),
+          /accepted/.test(line)
+            ? `${line}\n`
+            : `${line.replace(/\.$/, "")}; accepted by ${cmd.name()}${cmd.name() === "start" ? " (the default command)" : ""}: ${accepted.join(", ") || "no option"}\n`,
+        );
+      },
     });
   }
   return program;
@@ -324,11 +334,17 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   try {
     const first = argv[0];
     const commands = [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), "help"];
-    if (first !== undefined && !first.startsWith("-") && !commands.includes(first))
+    // `help <command>` of a command that does not exist: commander would print the whole
+    // help on stderr; it is bad usage like any unknown command.
+    const named = first === "help" && argv[1] !== undefined ? argv[1] : first;
+    if (named !== undefined && !named.startsWith("-") && !commands.includes(named))
       throw new UsageError(
-        `unknown command "${short(first)}"; accepted commands: ${commands.join(", ")}`,
+        `unknown command "${short(named)}"; accepted commands: ${commands.join(", ")}`,
       );
-    await program.parseAsync([...argv], { from: "user" });
+    // `help help`: commander has no help of its help command (it prints the program's help as
+    // an error); the program's help it is.
+    const args = first === "help" && argv[1] === "help" ? ["--help", ...argv.slice(2)] : argv;
+    await program.parseAsync([...args], { from: "user" });
     return code;
   } catch (e) {
     io.progress?.(null);
@@ -340,6 +356,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (e instanceof UsageError || e instanceof ReplayMismatchError) {
       io.error(`error: ${e.message}`);
       return EXIT.usage;
+    }
+    if (e instanceof OutputError) {
+      io.error(`error: ${e.message}`);
+      return EXIT.internal;
     }
     if (e instanceof ReplayTokenError) {
       io.error(`error: ${e.message}; accepted: a token printed by run, replay or hunt (pt1....)`);
@@ -381,9 +401,10 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // `primetime-stress run | head` closes the pipe early: stop quietly.
+  // `primetime-stress run | head` closes the pipe early: stop quietly, with the status of a
+  // process SIGPIPE ended (128 + 13), not 0: the output cut off may have held a finding.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
+    if (e.code === "EPIPE") process.exit(EXIT_CLOSED_PIPE);
     throw e;
   });
   process.exitCode = await main(process.argv.slice(2));

@@ -43,15 +43,22 @@ import {
   mergeReports,
 } from "./campaign/report.js";
 import { writeHtmlReport } from "./campaign/report-html.js";
-import { runCampaign } from "./campaign/runner.js";
+import { CHUNK, runCampaign } from "./campaign/runner.js";
 import { formatSummaryTable, table } from "./campaign/summary.js";
 import { combinations, parseUnitKey, planUnits } from "./campaign/units.js";
 import type { Io } from "./cli.js";
-import { BUGS_DEFAULTS, EXIT, SCHEDULES_FOR_WORKERS, TIME_FOR_WORKERS_MS } from "./cli-defaults.js";
+import {
+  BUGS_DEFAULTS,
+  EXIT,
+  OutputError,
+  SCHEDULES_FOR_WORKERS,
+  TIME_FOR_WORKERS_MS,
+} from "./cli-defaults.js";
 import { installedDrivers } from "./drivers.js";
 import {
   baselineFixes,
   decodeToken,
+  listFixes,
   listKnownWindows,
   minimize,
   type RunResult,
@@ -61,7 +68,7 @@ import {
   sameBug,
   tokenPreemptions,
 } from "./engine.js";
-import { type Colors, formatRaceWindow, formatSplats } from "./format.js";
+import { type Colors, formatRaceWindow, formatSplats, progressEvery } from "./format.js";
 import { formatHunt, hunt, huntSpec } from "./hunt.js";
 import { findScenario } from "./scenarios/index.js";
 import { findToggleEntry, huntableToggles, type ToggleEntry, toggleTable } from "./toggles.js";
@@ -166,9 +173,11 @@ export interface RunFlags {
 export function configFromFlags(o: RunFlags): CampaignConfig {
   if (o.seeds !== undefined && o.time !== undefined)
     throw new UsageError("--seeds and --time do not go together; accepted: one of them");
-  const bugs = o.bug
-    ? [...new Set(o.bug.split(",").map((b) => toggleNamed(b.trim()).name))].sort()
-    : [];
+  // `--bug ""` names no toggle: bad usage, not a campaign with every toggle off.
+  const bugs =
+    o.bug !== undefined
+      ? [...new Set(o.bug.split(",").map((b) => toggleNamed(b.trim()).name))].sort()
+      : [];
   return {
     scenarios: selectScenarios(o.scenario),
     drivers: selectDrivers(o.drivers),
@@ -193,6 +202,20 @@ function expectedSchedules(c: CampaignConfig, units: number): number | null {
   const n = c.shard.count;
   const per = c.seeds > i ? Math.ceil((c.seeds - i) / n) : 0;
   return units * per;
+}
+
+/**
+ * How many jobs a campaign hands to its threads (Infinity for a --time campaign of sampling
+ * strategies, which runs round after round): each unit's schedule indices of its shard in jobs
+ * of CHUNK, or under DFS one job per unit of the shard.
+ */
+export function jobCount(c: CampaignConfig, units: number): number {
+  const i = c.shard ? c.shard.index - 1 : 0;
+  const n = c.shard ? c.shard.count : 1;
+  if (c.strategy.strategy === "dfs") return Math.max(1, Math.ceil((units - i) / n));
+  if (c.seeds === null) return Number.POSITIVE_INFINITY;
+  const indices = Math.max(0, Math.ceil((c.seeds - i) / n));
+  return Math.max(1, units * Math.ceil(indices / CHUNK));
 }
 
 const isDirectory = (p: string) => existsSync(p) && statSync(p).isDirectory();
@@ -285,17 +308,38 @@ function writeJson(file: string, report: CampaignReport): void {
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
 
+/** Runs `write`, turning a file-system error into an OutputError naming `what`. */
+async function writing(what: string, write: () => unknown): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (typeof code !== "string") throw e;
+    throw new OutputError(
+      `cannot write ${what} (${code}: ${(e as Error).message.replace(/^\w+: /, "").split(",")[0]}); the results are above`,
+    );
+  }
+}
+
+/**
+ * Writes `--json` and `--report`. Called once the results are printed: a write that fails
+ * (checkOutputPaths() passed, but the disk filled up or the directory went away) loses no finding.
+ */
 async function writeOutputs(
   report: CampaignReport,
   o: { json?: string; report?: string },
   io: Io,
 ): Promise<void> {
-  if (o.json) writeJson(o.json, report);
-  if (o.report) {
-    makeReportDir(o.report);
-    writeJson(join(o.report, "report.json"), report);
-    await writeHtmlReport(report, join(o.report, "index.html"));
-    io.error(`report: ${join(o.report, "index.html")}`);
+  const json = o.json;
+  if (json) await writing(`the JSON report ${json}`, () => writeJson(json, report));
+  const dir = o.report;
+  if (dir) {
+    await writing(`the report directory ${dir}`, () => makeReportDir(dir));
+    const file = join(dir, "report.json");
+    await writing(`the report ${file}`, () => writeJson(file, report));
+    const html = join(dir, "index.html");
+    await writing(`the report ${html}`, () => writeHtmlReport(report, html));
+    io.error(`report: ${html}`);
   }
 }
 
@@ -323,10 +367,13 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
       "no unit to run: the scenarios selected fit none of the drivers selected (or none copes with --faults); accepted: scenarios and drivers that fit (`primetime-stress list` says where each scenario runs)",
     );
   const expected = expectedSchedules(config, units.length);
-  const workers = o.workers ?? defaultWorkers(expected, config.timeMs);
+  // No more threads than jobs: a thread without one would only start a V8 instance and load
+  // the models (some 25 MB and 0.2 s of CPU each) to do nothing.
+  const asked = o.workers ?? defaultWorkers(expected, config.timeMs);
+  const workers = Math.min(asked, jobCount(config, units.length));
   if (!o.quiet)
     io.error(
-      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenario${config.scenarios.length === 1 ? "" : "s"} x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}`,
+      `stress: ${units.length} unit${units.length === 1 ? "" : "s"} (${config.scenarios.length} scenario${config.scenarios.length === 1 ? "" : "s"} x drivers ${config.drivers.join(",")}), ${formatStrategy(config.strategy)}, ${config.seeds !== null ? `${config.seeds} seeds each` : `for ${o.time}`}${config.shard ? `, shard ${o.shard}` : ""}, ${workers} worker${workers === 1 ? "" : "s"}${workers < asked ? ` (one per job: --workers ${asked} asked)` : ""}`,
     );
   const progress =
     o.quiet || !io.stderr ? undefined : new CampaignProgress(io.stderr, expected, config.timeMs);
@@ -349,13 +396,13 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
           io.stderr?.write(`stress: minimizing finding ${done + 1}/${total} (${unit})\n`);
         };
   const report = await campaignReport(config, run, onFinding);
-  await writeOutputs(report, o, io);
   if (!o.quiet) io.log(formatSummaryTable(report, c));
   printFindings(report, io, c, o.quiet === true);
   const t = report.totals;
   io.log(
     `${t.schedules} schedule${t.schedules === 1 ? "" : "s"} on ${t.units} unit${t.units === 1 ? "" : "s"} in ${(run.elapsedMs / 1000).toFixed(1)} s (${report.timing.schedulesPerSecond}/s): ${t.findings === 0 ? c.green("nothing found") : c.red(`${t.findings} finding${t.findings === 1 ? "" : "s"}`)}`,
   );
+  await writeOutputs(report, o, io);
   return t.findings === 0 ? EXIT.clean : EXIT.findings;
 }
 
@@ -379,6 +426,11 @@ function replayTarget(t: RunToken): {
   } catch (e) {
     const s = findScenario(t.scenario);
     if (s) return { name: s.name, body: s.scenario, hide: s.harnessTasks, scenario: null };
+    // A unit this harness does not have (a driver or scenario of another version, a damaged key).
+    if (e instanceof UsageError)
+      throw new UsageError(
+        `the replay token's unit "${short(t.scenario)}": ${e.message.replace(/; accepted.*$/, "")}; accepted: a token printed by run, replay, minimize, hunt or the demo of this version`,
+      );
     throw e;
   }
 }
@@ -403,7 +455,14 @@ export async function replayCommand(
   if (t.scenario === "") throw new UsageError("the replay token names no scenario");
   const target = replayTarget(t);
   const r: RunResult = await replay(token, target.body, { scenario: t.scenario });
-  const on = t.toggles.length ? `, toggles on: ${t.toggles.join(", ")}` : "";
+  // A token carries the historic-bug toggles and the fix switches of the known upstream
+  // windows alike; the switches close races (every campaign turns them on), the toggles open them.
+  const fixes = new Set(listFixes().map((f) => f.name));
+  const toggles = t.toggles.filter((x) => !fixes.has(x));
+  const switches = t.toggles.filter((x) => fixes.has(x));
+  const on =
+    (toggles.length ? `; toggles on: ${toggles.join(", ")}` : "") +
+    (switches.length ? `; fix switches on: ${switches.join(", ")}` : "");
   io.log(
     `${c.bold(`replay of ${target.name}`)}: recorded by ${t.strategy} (seed ${t.seed}), ${t.steps} steps, ${t.choices.length} choices${on}`,
   );
@@ -457,7 +516,7 @@ export async function minimizeCommand(
   } catch (e) {
     if (e instanceof UsageError)
       throw new UsageError(
-        `minimize takes tokens of run and bugs (scenario@drivers); this one names "${short(t.scenario)}": ${e.message}`,
+        `the replay token's unit "${short(t.scenario)}": ${e.message.replace(/; accepted.*$/, "")}; accepted: a token of run or bugs (its unit is scenario@drivers; hunt and the demo print their findings minimized)`,
       );
     throw e;
   }
@@ -674,9 +733,9 @@ export async function mergeCommand(
   } catch (e) {
     throw bad(e instanceof Error ? e.message : String(e));
   }
-  await writeOutputs(merged, o, io);
   if (!o.json && !o.report) io.log(JSON.stringify(merged, null, 2));
   else io.log(formatSummaryTable(merged, c));
+  await writeOutputs(merged, o, io);
   return merged.totals.findings === 0 ? EXIT.clean : EXIT.findings;
 }
 
@@ -705,15 +764,20 @@ export async function huntCommand(name: string, o: HuntFlags, io: Io, c: Colors)
   // A hunt is one search in this thread, so the engine's own portfolio (its members steered by
   // the runs before) is as deterministic here as every other strategy.
   const strategy = o.strategy === undefined ? {} : parseStrategy(o.strategy);
-  const report = await hunt(
-    t,
-    huntSpec(t, {
-      ...strategy,
-      schedules: o.schedules,
-      seed: o.seed,
-      depth: o.depth ?? strategy.depth,
-    }),
+  const spec = huntSpec(t, {
+    ...strategy,
+    schedules: o.schedules,
+    seed: o.seed,
+    depth: o.depth ?? strategy.depth,
+  });
+  // Progress on stderr, as the demo's hunts show it (a line that stays on a terminal, one at
+  // least every 2 s otherwise): a hunt's two searches take up to half a minute (fs.fget-no-recheck).
+  const show = io.progress ? (line: string) => io.progress?.(line) : undefined;
+  const label = `hunt ${t.name}: ${formatStrategy(spec)}, toggle`;
+  const report = await hunt(t, spec, (phase) =>
+    progressEvery(show, `${label} ${phase}`, spec.schedules),
   );
+  io.progress?.(null);
   io.log(formatHunt(report, c, { fullTrace: o.fullTrace }));
   if (report.finding) {
     // The engine's minimize(): the same bug with fewer preemptions and steps, as a race table

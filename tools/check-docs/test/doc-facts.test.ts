@@ -348,6 +348,59 @@ describe("checkDependencies", () => {
       "1: the package has no README.md: write one (what it is, how to use it, its dependencies)",
     ]);
   });
+
+  const withDev = {
+    name: "@primetime/libdrm",
+    dependencies: { "@primetime/kernel": "workspace:*" },
+    devDependencies: { "@primetime/vitest-config": "workspace:*" },
+    peerDependencies: { "@primetime/sim": "workspace:*" },
+  };
+
+  it("passes a Dependencies section naming only declared packages, its own name and subpaths", () => {
+    const readme = [
+      "# @primetime/libdrm",
+      "",
+      "Uses `@primetime/vgem` in an example (not a Dependencies section).",
+      "",
+      "## Dependencies",
+      "",
+      "- `@primetime/kernel`: syscalls; `@primetime/sim` (peer), `@primetime/sim/explore` in tests.",
+      "- dev: `@primetime/vitest-config`; `@primetime/libdrm` itself is not a dependency.",
+      "",
+      "## Next",
+      "",
+      "`@primetime/gem` is free to be named here.",
+    ].join("\n");
+    expect(checkDependencies("packages/libdrm", withDev, readme)).toEqual([]);
+  });
+
+  it("fails on a workspace package the Dependencies section names but the manifest does not declare", () => {
+    const readme = [
+      "# x", // 1
+      "",
+      "## Dependencies", // 3
+      "",
+      "- `@primetime/kernel`, `@primetime/sim`.", // 5
+      "- dev: `@primetime/vgem`, the device the tests talk to.", // 6
+      "",
+      "### Dev only", // 8: a subsection is still the section
+      "",
+      "- `@primetime/conformance/vitest` and `@primetime/vgem` again.", // 10
+      "",
+      "## Tests", // 12
+      "",
+      "- `@primetime/qxl` is out of the section.",
+      "",
+      "Dependencies: `@primetime/vitest-config`, `@primetime/gem` (a paragraph form).", // 16
+      "",
+      "Dependency of nothing.", // 18
+    ].join("\n");
+    expect(lines(checkDependencies("packages/libdrm", withDev, readme))).toEqual([
+      "6: its Dependencies section names @primetime/vgem, which package.json does not declare: drop the line, or declare the dependency",
+      "10: its Dependencies section names @primetime/conformance, which package.json does not declare: drop the line, or declare the dependency",
+      "16: its Dependencies section names @primetime/gem, which package.json does not declare: drop the line, or declare the dependency",
+    ]);
+  });
 });
 
 describe("checkKernelVersion", () => {

@@ -60,11 +60,14 @@ export function parseDuration(text: string): number {
     total += Number(m[1]) * UNITS[m[2]!]!;
     matched = re.lastIndex;
   }
-  if (text.length === 0 || matched !== text.length || !(total > 0))
+  // In whole milliseconds, at least one: "0.1ms" would be a budget of 0 (a campaign of no
+  // schedule that reports nothing found), a number too long for a double an infinite one.
+  const ms = Math.round(total);
+  if (text.length === 0 || matched !== text.length || !(ms >= 1 && Number.isFinite(ms)))
     throw new UsageError(
-      `--time "${short(text)}" is not a duration; accepted: a positive number followed by ms, s, m or h, e.g. 90s, 5m, 1h30m`,
+      `--time "${short(text)}" is not a duration; accepted: a number followed by ms, s, m or h, at least 1ms in all, e.g. 90s, 5m, 1h30m`,
     );
-  return Math.round(total);
+  return ms;
 }
 
 /** "--shard i/n" with 1 <= i <= n. */
@@ -79,7 +82,7 @@ export function parseShard(text: string): Shard {
   const n = m ? Number(m[2]) : 0;
   if (!m || n < 1 || i < 1 || i > n)
     throw new UsageError(
-      `--shard "${short(text)}" is not accepted; accepted: i/n with 1 <= i <= n, e.g. 2/3`,
+      `--shard "${short(text)}" is not accepted; accepted: i/n with 1 <= i <= n <= 999999, e.g. 2/3`,
     );
   return { index: i, count: n };
 }
@@ -94,7 +97,7 @@ export function parseFaults(text: string): FaultSpec {
   const p = /^p:(0(?:\.\d+)?|1(?:\.0+)?|\.\d+)$/.exec(text);
   if (p && Number(p[1]) > 0) return { kind: "probability", p: Number(p[1]) };
   throw new UsageError(
-    `--faults "${short(text)}" is not accepted; accepted: nth:N (fail the N-th allocation of every schedule, N >= 1) or p:P (fail each allocation with probability 0 < P <= 1)`,
+    `--faults "${short(text)}" is not accepted; accepted: nth:N (fail the N-th allocation of every schedule, 1 <= N <= 999999999) or p:P (fail each allocation with probability 0 < P <= 1)`,
   );
 }
 

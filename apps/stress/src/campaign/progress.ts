@@ -1,8 +1,10 @@
 /**
  * Campaign progress on stderr: a cli-progress bar when stderr is a terminal (schedules done,
  * schedules/s, failing schedules, time left), otherwise a plain line at most every 2 s, so a CI
- * log is never silent for long. Driven by the schedules' ticks, not by a timer: with one worker
- * the schedules run on this thread.
+ * log is never silent for long. Driven by the schedules' ticks (with one worker the schedules
+ * run on this thread, which runs no timer meanwhile), and on a non-terminal also by a timer,
+ * for the start-up of a campaign on worker threads: every unit is calibrated before the first
+ * schedule is counted, seconds in which this thread yields between units.
  */
 import cliProgress from "cli-progress";
 import type { Progress } from "./runner.js";
@@ -20,8 +22,12 @@ export class CampaignProgress implements Progress {
   private done = 0;
   private failing = 0;
   private lastLine = 0;
+  /** When the first schedules were counted, and how many: the rate is measured from there. */
+  private first: { at: number; done: number } | null = null;
   private readonly start: number;
   private readonly bar: cliProgress.SingleBar | null;
+  /** A non-terminal's line when no schedule was counted for 2 s (see the file comment). */
+  private readonly timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
     private readonly sink: ProgressSink,
@@ -44,7 +50,13 @@ export class CampaignProgress implements Progress {
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(total ?? Math.max(1, Math.round((timeMs ?? 0) / 1000)), 0, this.payload());
-    } else this.bar = null;
+    } else {
+      this.bar = null;
+      this.timer = setInterval(() => {
+        if (this.now() - Math.max(this.lastLine, this.start) >= 2000) this.line();
+      }, 500);
+      this.timer.unref?.();
+    }
   }
 
   private rate(): number {
@@ -56,10 +68,17 @@ export class CampaignProgress implements Progress {
     const el = this.now() - this.start;
     let ms: number;
     if (this.timeMs !== null) ms = Math.max(0, this.timeMs - el);
-    // Extrapolated from the rate so far, once there is one: the first schedules of a campaign
-    // include the JIT's warm-up (the first one alone would promise minutes for seconds' work).
-    else if (this.total && this.done > 0 && el >= MIN_RATE_MS)
-      ms = (el / this.done) * (this.total - this.done);
+    // Extrapolated from the rate since the first schedules were counted, once it has been
+    // measured for a second: the time before them is start-up (threads, calibration, the JIT's
+    // warm-up), and the first ones alone would promise minutes, even hours, for seconds' work.
+    else if (
+      this.total &&
+      this.first &&
+      this.done > this.first.done &&
+      this.now() - this.first.at >= MIN_RATE_MS
+    )
+      ms =
+        ((this.now() - this.first.at) / (this.done - this.first.done)) * (this.total - this.done);
     else return "?";
     const sec = Math.ceil(ms / 1000);
     if (sec >= 600) return `${Math.round(sec / 60)}m`;
@@ -71,6 +90,7 @@ export class CampaignProgress implements Progress {
   }
 
   tick(schedules: number, failing: number): void {
+    this.first ??= { at: this.now(), done: this.done + schedules };
     this.done += schedules;
     this.failing += failing;
     if (this.bar) {
@@ -80,17 +100,20 @@ export class CampaignProgress implements Progress {
         this.bar.setTotal(Math.max(value, Math.round((this.timeMs ?? 0) / 1000)));
       return;
     }
-    const t = this.now();
-    if (t - this.lastLine >= 2000) {
-      this.lastLine = t;
-      const of = this.total === null ? "" : `/${this.total}`;
-      this.sink.write(
-        `stress: ${this.done}${of} schedules, ${this.rate()}/s, ${this.failing} failing, ${this.left()} left\n`,
-      );
-    }
+    if (this.now() - this.lastLine >= 2000) this.line();
+  }
+
+  /** The plain line of a non-terminal. */
+  private line(): void {
+    this.lastLine = this.now();
+    const of = this.total === null ? "" : `/${this.total}`;
+    this.sink.write(
+      `stress: ${this.done}${of} schedules, ${this.rate()}/s, ${this.failing} failing, ${this.left()} left\n`,
+    );
   }
 
   stop(): void {
+    if (this.timer) clearInterval(this.timer);
     this.bar?.stop();
   }
 }

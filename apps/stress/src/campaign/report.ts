@@ -269,8 +269,62 @@ export function checkReport(x: unknown, where: string): CampaignReport {
     );
   if (!Array.isArray(r.units) || !Array.isArray(r.findings) || !r.config)
     throw new Error(`${where} is a truncated report`);
+  // Every field merge reads, with its type: a damaged or hand-edited report is refused here
+  // with the field named, not with a TypeError (or an allocation of its shard count) later.
+  const bad = (field: string, what: string) =>
+    new Error(`${where} is a damaged report: ${field} is not ${what}`);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const fields = (o: unknown, at: string, want: Record<string, (v: unknown) => boolean>) => {
+    if (!isObject(o)) throw bad(at, "an object");
+    for (const [k, ok] of Object.entries(want))
+      if (!ok(o[k])) throw bad(`${at}.${k}`, `what this version writes there`);
+  };
+  const str = (v: unknown) => typeof v === "string";
+  const num = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  const bool = (v: unknown) => typeof v === "boolean";
+  if (!isObject(r.config)) throw bad("config", "an object");
+  const shard = r.config.shard;
+  if (shard !== null && !(typeof shard === "string" && SHARD_RE.test(shard)))
+    throw bad("config.shard", "null or i/n with 1 <= i <= n <= 999999");
+  if (typeof shard === "string") {
+    const [i, n] = shard.split("/").map(Number) as [number, number];
+    if (i < 1 || i > n) throw bad("config.shard", "null or i/n with 1 <= i <= n <= 999999");
+  }
+  r.units.forEach((u, k) => {
+    fields(u, `units[${k}]`, {
+      unit: str,
+      schedules: count,
+      failingSchedules: count,
+      outcomes: isObject,
+      complete: bool,
+    });
+    fields(u.steps, `units[${k}].steps`, { total: count, min: num, max: num });
+    for (const [o, v] of Object.entries(u.outcomes))
+      if (!count(v)) throw bad(`units[${k}].outcomes.${o}`, "a count");
+  });
+  r.findings.forEach((f, k) => {
+    fields(f, `findings[${k}]`, {
+      unit: str,
+      signature: str,
+      index: count,
+      seed: num,
+      token: str,
+      schedules: count,
+      outcome: str,
+      firstSplat: str,
+      splats: Array.isArray,
+      raceTable: str,
+      minimized: (v) => v === null || isObject(v),
+    });
+  });
+  fields(r.timing, "timing", { elapsedMs: num, workers: count, stoppedEarly: bool });
   return r as CampaignReport;
 }
+
+/** A report's `config.shard` (formatShard()), digits as parseShard() takes them. */
+const SHARD_RE = /^\d{1,6}\/\d{1,6}$/;
 
 /**
  * Merges the reports of the shards of one campaign into the report of the unsplit campaign.
@@ -285,6 +339,10 @@ export async function mergeReports(reports: readonly CampaignReport[]): Promise<
   for (const r of reports)
     if (strip(r) !== base)
       throw new Error("the reports are of different campaigns (their configurations differ)");
+  if (shards.length !== n)
+    throw new Error(
+      `shards ${shards.map((s) => s ?? "none").join(", ")} do not make a whole campaign; accepted: the reports of shards 1/${n} .. ${n}/${n} of one campaign, each once`,
+    );
   const seen = new Set(shards);
   const want = Array.from({ length: n }, (_, i) =>
     n === 1 && !shards[0] ? null : `${i + 1}/${n}`,
