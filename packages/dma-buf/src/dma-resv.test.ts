@@ -319,7 +319,11 @@ describe("DmaResv", () => {
       const t0 = now();
       expect(await dmaResvWaitTimeout(resv, DmaResvUsage.WRITE, true, 500)).toBe(0);
       expect(now() - t0).toBe(500);
+      // A zero timeout only tests: dma_fence_wait_timeout(fence, intr, 0) for each fence, no
+      // sleep ("if (timeout) timeout = ret;" keeps passing 0).
+      const t1 = now();
       expect(await dmaResvWaitTimeout(resv, DmaResvUsage.WRITE, true, 0)).toBe(0);
+      expect(now()).toBe(t1);
       const irq = spawn("irq", async () => {
         await sleep(100);
         await dmaFenceSignal(w);

@@ -749,7 +749,9 @@ export async function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): Pr
  * Models dma_resv_wait_timeout(obj, usage, intr, timeout): waits for every fence of a usage at
  * most `usage`, sharing `timeout` (ns of virtual time; MAX_SCHEDULE_TIMEOUT for none). Returns
  * the time left (> 0; 1 with a zero timeout when all signalled), 0 on timeout, or a fence
- * wait's error (-ERESTARTSYS with `intr` and a signal), dropping the cursor's fence first.
+ * wait's error (-ERESTARTSYS with `intr` and a signal), dropping the cursor's fence first. Each
+ * fence gets what is left of `timeout` ("ret = dma_fence_wait_timeout(fence, intr, timeout); ...
+ * if (timeout) timeout = ret;"): a zero timeout tests every fence without sleeping.
  * Locking: may sleep; the reservation lock may be held (fences must not need it to signal).
  * References: the cursor holds each fence while waiting on it.
  */
@@ -762,11 +764,13 @@ export async function dmaResvWaitTimeout(
   let ret = timeout ? timeout : 1;
   const cursor = new DmaResvIter(obj, usage);
   for (let f = await cursor.first(); f; f = await cursor.next()) {
-    ret = await dmaFenceWaitTimeout(f, intr, ret);
+    ret = await dmaFenceWaitTimeout(f, intr, timeout);
     if (ret <= 0) {
       await cursor.end();
       return ret;
     }
+    // Even for zero timeout the return value is 1
+    if (timeout) timeout = ret;
   }
   await cursor.end();
   return ret;
