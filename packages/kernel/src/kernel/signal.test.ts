@@ -10,7 +10,7 @@ import {
   pollWait,
   wakeUpPoll,
 } from "../fs/poll.js";
-import { EINTR, ERESTARTNOHAND, ERESTARTSYS } from "../include/errno.js";
+import { EFAULT, EINTR, ERESTARTNOHAND, ERESTARTSYS } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import { heldLocks } from "../locking/lockdep.js";
 import { Mutex } from "../locking/mutex.js";
@@ -24,6 +24,8 @@ import {
   wwMutexLockInterruptible,
   wwMutexUnlock,
 } from "../locking/ww-mutex.js";
+import { accessVm, vmMmapPgoff, vmMunmap } from "../mm/mm.js";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE } from "../mm/vma.js";
 import { scmRecvFds } from "../net/scm.js";
 import { clean } from "../test-support.js";
 import { EXIT_KILLED, type Process } from "./process.js";
@@ -318,5 +320,81 @@ describe("fatal signals interrupt interruptible sleeps", () => {
       killable: -EINTR,
       killableHeld: 0,
     });
+  });
+
+  /**
+   * A process whose main thread stays in userspace until `go` while thread "t2" runs `prepare`,
+   * then `call` (a kernel-level call needing mmap_lock, which the test takes for writing once
+   * `prepare` is done): t2 is killed while it waits for the lock; what `call` returned is
+   * recorded.
+   */
+  async function mmapLockKill<T>(
+    prepare: (p: Process) => Promise<T>,
+    call: (p: Process, prepared: T) => Promise<unknown>,
+  ): Promise<unknown> {
+    const got: { ret?: unknown } = {};
+    const res = await run(async (k) => {
+      let go = false;
+      let ready = false;
+      let t2: Task | null = null;
+      const p = k.spawnProcess("app", async (p) => {
+        t2 = p.spawnThread("t2", async () => {
+          const prepared = await prepare(p);
+          ready = true;
+          while (!go) await yieldCpu();
+          got.ret = await call(p, prepared);
+        });
+        while (!go) await yieldCpu();
+        while (!(t2 as Task).exited) await yieldCpu();
+        await p.dup(0);
+      });
+      while (!ready) await yieldCpu();
+      await p.mm.mmapLock.writeLock();
+      go = true;
+      await untilAsleep(t2!);
+      p.kill();
+      while (!(t2 as unknown as Task).exited) await yieldCpu();
+      await p.mm.mmapLock.writeUnlock();
+      expect(await p.wait()).toBe(EXIT_KILLED);
+    });
+    clean(res);
+    return got.ret;
+  }
+
+  const nothing = async (): Promise<null> => null;
+
+  it("munmap()'s __vm_munmap() waiting for mmap_lock: mmap_write_lock_killable() fails, -EINTR", async () => {
+    expect(await mmapLockKill(nothing, (p) => vmMunmap(p.mm, 0x10000, PAGE_SIZE, true))).toBe(
+      -EINTR,
+    );
+  });
+
+  it("mmap()'s vm_mmap_pgoff() waiting for mmap_lock: mmap_write_lock_killable() fails, -EINTR", async () => {
+    expect(
+      await mmapLockKill(nothing, (p) =>
+        vmMmapPgoff(p.mm, null, 0, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, 0),
+      ),
+    ).toBe(-EINTR);
+  });
+
+  it("a page fault waiting for mmap_lock: get_mmap_lock_carefully()'s mmap_read_lock_killable() fails, no page is touched", async () => {
+    expect(
+      await mmapLockKill(
+        (p) =>
+          vmMmapPgoff(
+            p.mm,
+            null,
+            0,
+            PAGE_SIZE,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            0,
+          ),
+        (p, addr) => {
+          expect(addr).toBeGreaterThan(0);
+          return accessVm(p.mm, addr, 1, null);
+        },
+      ),
+    ).toBe(-EFAULT);
   });
 });

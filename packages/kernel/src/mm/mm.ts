@@ -24,6 +24,7 @@ import {
   EACCES,
   EEXIST,
   EFAULT,
+  EINTR,
   EINVAL,
   ENODEV,
   ENOMEM,
@@ -33,6 +34,7 @@ import {
 } from "../include/errno.js";
 import { fatalSignalPending } from "../kernel/signal.js";
 import {
+  MMAP_LOCK_TAKEN,
   MmapLock,
   mmapAssertLocked,
   mmapAssertWriteLocked,
@@ -334,7 +336,8 @@ async function mmapRegion(
 }
 
 /**
- * Models vm_mmap_pgoff(): do_mmap() under mmap_lock taken for writing.
+ * Models vm_mmap_pgoff(): do_mmap() under mmap_lock taken for writing, killably ("if
+ * (mmap_write_lock_killable(mm)) return -EINTR;": a fatal signal while waiting for the lock).
  * Locking: takes mm->mmap_lock (write).
  * References: see doMmap().
  */
@@ -347,7 +350,7 @@ export async function vmMmapPgoff(
   flags: number,
   pgoff: number,
 ): Promise<number> {
-  await mm.mmapLock.writeLock();
+  if (await mm.mmapLock.writeLockKillable()) return -EINTR;
   const ret = await doMmap(mm, file, addr, len, prot, flags, pgoff);
   await mm.mmapLock.writeUnlock();
   return ret;
@@ -472,7 +475,8 @@ export async function doVmiMunmap(
  * Models __vm_munmap(start, len, unlock) (mm/vma.c, v6.18): do_vmi_munmap() under mmap_lock
  * taken for writing, dropped here unless do_vmi_munmap() dropped it (`unlock` and success).
  * munmap(2) passes `unlock` (the vmas are closed and their files put under the read lock);
- * vm_munmap(), the in-kernel call, does not.
+ * vm_munmap(), the in-kernel call, does not. The lock is taken killably: -EINTR for a fatal
+ * signal while waiting for it ("if (mmap_write_lock_killable(mm)) return -EINTR;").
  * Locking: takes mm->mmap_lock (write; downgraded to read when `unlock`).
  * References: see doVmiMunmap().
  */
@@ -482,7 +486,7 @@ export async function vmMunmap(
   len: number,
   unlock = false,
 ): Promise<number> {
-  await mm.mmapLock.writeLock();
+  if (await mm.mmapLock.writeLockKillable()) return -EINTR;
   const ret = await doVmiMunmap(mm, start, len, unlock);
   if (ret || !unlock) await mm.mmapLock.writeUnlock();
   return ret;
@@ -631,9 +635,11 @@ export async function accessVm(
     let flags = write ? FAULT_FLAG_DEFAULT | FAULT_FLAG_WRITE : FAULT_FLAG_DEFAULT;
     let page: Uint8Array | number | Promise<Uint8Array | number>;
     for (;;) {
-      // retry: lock_mm_and_find_vma()
-      const locked = lock.readLock();
-      if (locked !== RESOLVED) await locked;
+      // retry: lock_mm_and_find_vma(): get_mmap_lock_carefully() (a trylock, then
+      // mmap_read_lock_killable(): a fatal signal fails it, bad_area_nosemaphore(): -EFAULT
+      // here, the thread dies on its way out)
+      const locked = lock.readLockKillable();
+      if (locked !== MMAP_LOCK_TAKEN && (await locked) !== 0) return -EFAULT;
       const vma = mm.findVma(cur);
       page = -EFAULT;
       if (vma !== null && !accessError(mm, write, vma)) {

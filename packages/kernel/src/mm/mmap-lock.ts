@@ -6,14 +6,22 @@
  * Lockdep sees it as one sleeping lock class, "mm->mmap_lock": drivers' ->mmap, ->fault and
  * vm_ops->close run under it, so the locks they take are ordered after it, as in the kernel.
  *
+ * Killable variants (mmap_read_lock_killable(), mmap_write_lock_killable(): down_*_killable(),
+ * TASK_KILLABLE, -EINTR for a fatal signal, the lockdep acquire released) are what v6.18's
+ * vm_mmap_pgoff(), __vm_munmap() and the page fault's get_mmap_lock_carefully() take; their point
+ * keeps the plain variant's label (`mmap_read_lock`, `mmap_write_lock`): the step is the same
+ * acquire, and the traces of every run that never meets a kill stay as they were.
+ *
  * Simplifications: no writer preference (a waiting writer does not block new readers), no
- * killable/trylock variants, no per-VMA locks; the read side is not distinguished from the write
+ * trylock variants, no per-VMA locks; the read side is not distinguished from the write
  * side for lockdep (both are an exclusive acquire of the class, which reports the same
  * recursion and the same orderings a kernel with lockdep does for a rwsem held for read).
  */
 
 import { pointNow, RESOLVED } from "@primetime/atomics";
-import { WaitQueue } from "@primetime/sim";
+import { TASK_KILLABLE, WaitQueue } from "@primetime/sim";
+import { EINTR } from "../include/errno.js";
+import { signalPendingState } from "../kernel/signal.js";
 import {
   type LockContext,
   type LockdepLock,
@@ -25,6 +33,13 @@ import {
   lockRelease,
 } from "../locking/lockdep.js";
 import { mightSleep } from "../locking/spinlock.js";
+
+/**
+ * The killable acquires' settled result when the lock was free and the running task went on at
+ * its point (callers on hot paths compare with it to skip an await).
+ */
+export const MMAP_LOCK_TAKEN: Promise<number> = Promise.resolve(0);
+const RESOLVED_ZERO = MMAP_LOCK_TAKEN;
 
 /** Models struct rw_semaphore mmap_lock. */
 export class MmapLock implements LockdepLock {
@@ -86,6 +101,71 @@ export class MmapLock implements LockdepLock {
   private async readLockWait(ctx: LockContext): Promise<void> {
     while (this.writer !== null) await this.wq.wait("mmap_read_lock sleeps");
     this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
+  }
+
+  /**
+   * Models mmap_read_lock_killable() (down_read_killable()): as readLock(), but a reader that
+   * finds a writer sleeps TASK_KILLABLE and gives up with -EINTR when a fatal signal is pending
+   * ("rwsem_release(); return -EINTR;"). 0 once held. Locking: may sleep.
+   */
+  readLockKillable(): Promise<number> {
+    const p = pointNow("mmap_read_lock");
+    if (p !== null) return p.then(() => this.readLockKillableNow());
+    try {
+      return this.readLockKillableNow();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** readLockKillable() after its point. */
+  private readLockKillableNow(): Promise<number> {
+    mightSleep("mmap_read_lock");
+    const ctx = lockContext();
+    lockAcquire(this);
+    if (this.writer !== null) return this.lockKillableWait(ctx, false);
+    this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
+    return RESOLVED_ZERO;
+  }
+
+  /**
+   * Models mmap_write_lock_killable() (down_write_killable()): as writeLock(), sleeping
+   * TASK_KILLABLE; -EINTR for a fatal signal (the lockdep acquire released). 0 once held.
+   * Locking: may sleep.
+   */
+  writeLockKillable(): Promise<number> {
+    const p = pointNow("mmap_write_lock");
+    if (p !== null) return p.then(() => this.writeLockKillableNow());
+    try {
+      return this.writeLockKillableNow();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** writeLockKillable() after its point. */
+  private writeLockKillableNow(): Promise<number> {
+    mightSleep("mmap_write_lock");
+    const ctx = lockContext();
+    lockAcquire(this);
+    if (this.writer !== null || this.readers.size > 0) return this.lockKillableWait(ctx, true);
+    this.writer = ctx;
+    return RESOLVED_ZERO;
+  }
+
+  /** The killable variants' wait: the lock (for writing if `write`), or -EINTR. */
+  private async lockKillableWait(ctx: LockContext, write: boolean): Promise<number> {
+    const label = write ? "mmap_write_lock sleeps" : "mmap_read_lock sleeps";
+    while (this.writer !== null || (write && this.readers.size > 0)) {
+      if (signalPendingState(TASK_KILLABLE)) {
+        lockRelease(this);
+        return -EINTR;
+      }
+      await this.wq.wait(label, TASK_KILLABLE);
+    }
+    if (write) this.writer = ctx;
+    else this.readers.set(ctx, (this.readers.get(ctx) ?? 0) + 1);
+    return 0;
   }
 
   /**
