@@ -579,6 +579,14 @@ describe("the syscall log", () => {
         /^unknown toggle: gem\.nope \(.*gem\.open-drops-name-lock/,
       ],
       [["campaign", "5", "--bogus", "1"], /^unknown option: --bogus \(--drivers, /],
+      [
+        ["toggles", "10", "--toggles", "vmwgfx.dumb-buffer-leak"],
+        /^vmwgfx\.dumb-buffer-leak is in vmwgfx's code, which --drivers vgem does not run/,
+      ],
+      [
+        ["toggles", "10", "--drivers", "vmwgfx+vgem", "--toggles", "qxl.handle-create-uaf"],
+        /^qxl\.handle-create-uaf is in qxl's code, which --drivers vmwgfx\+vgem does not run/,
+      ],
       [["toggles", "0"], /^not a budget: 0/],
       [["windows", "0"], /^not a budget: 0/],
     ] as const) {
