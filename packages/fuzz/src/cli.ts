@@ -12,7 +12,9 @@
  *
  * Options: `--drivers vgem|qxl|vmwgfx|a+b` (default vgem; two names: the two devices, e.g.
  * qxl+vgem), `--strategies pct,random,pos,portfolio` (cycled; default pct,random),
- * `--toggles a,b` (toggles: which to hunt; default every toggle of the packages loaded),
+ * `--toggles a,b` (toggles: which to hunt; default every toggle of the packages loaded whose
+ * code the drivers run: a qxl, vmwgfx or TTM toggle only with qxl or vmwgfx among them; naming
+ * one the drivers do not run is a usage error),
  * `--plan "30:a+b 0:*"` (every run's swarm plan, one word per process, as plan.ts writes it;
  * default: drawn from each run's seed), `--first-seeds a,b` (toggles: hunt from each first seed, then print each toggle's distribution
  * of first finds; default 1).
@@ -165,11 +167,39 @@ if (cmd === "campaign") {
   process.stdout.write(`${JSON.stringify({ ...st, seconds: (performance.now() - t0) / 1000 })}\n`);
   process.exit(st.failedSchedules === 0 ? 0 : 1);
 } else if (cmd === "toggles") {
-  const toggles = toggleNames;
+  // A driver's toggle (and TTM's, which only qxl and vmwgfx use) is in code no other driver runs:
+  // hunting it without its driver would spend the whole budget to report "not found".
+  const driverNames = drivers.map((d) => d.name);
+  const needs = (t: string): string[] | null =>
+    t.startsWith("qxl.")
+      ? ["qxl"]
+      : t.startsWith("vmwgfx.")
+        ? ["vmwgfx"]
+        : t.startsWith("ttm.")
+          ? ["qxl", "vmwgfx"]
+          : null;
+  const reachable = (t: string) => needs(t)?.some((n) => driverNames.includes(n)) ?? true;
+  for (const t of toggleNames ?? [])
+    if (!reachable(t)) {
+      process.stderr.write(
+        `${t.slice(0, 64)} is in ${needs(t)!.join(" or ")}'s code, which --drivers ${driverNames.join("+")} does not run (e.g. --drivers ${needs(t)![0]}+vgem)\n`,
+      );
+      process.exit(2);
+    }
+  const budget = budgetOf(a, 300);
+  const left = toggleNames ? [] : listToggles().filter((t) => !reachable(t.name));
+  if (left.length > 0)
+    process.stdout.write(
+      `not hunted (their driver is not among --drivers ${driverNames.join("+")}): ${left.map((t) => t.name).join(", ")}\n`,
+    );
+  const toggles =
+    toggleNames ??
+    listToggles()
+      .map((t) => t.name)
+      .filter(reachable);
   // Several first seeds give each toggle's distribution of first finds (a test budget should
   // cover it, not one seed's first find).
   const firstSeeds = (options.get("first-seeds") ?? "1").split(",").map((s) => num(s, 1));
-  const budget = budgetOf(a, 300);
   const finds = new Map<string, (number | null)[]>();
   for (const firstSeed of firstSeeds) {
     const res = await huntToggles(fuzz, {

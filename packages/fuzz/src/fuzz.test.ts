@@ -391,6 +391,15 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
       drivers: [vmwgfx, vgem],
     },
     {
+      // Every dumb buffer vmwgfx (MOBs and 3D) creates outlives its file and process, surface
+      // and all: the first schedule that creates one leaks it (the device's GEM counters).
+      toggle: "vmwgfx.dumb-buffer-leak",
+      finds: [1, 1, 1, 1, 1],
+      seed: 1,
+      splat: /vmwgfx: GEM state leaked: objects/,
+      drivers: [vmwgfx, vgem],
+    },
+    {
       // Only with allocations failing (failslab from the end of the boot, as the stress app's
       // --faults starts it): a CREATE_DUMB whose TTM allocation fails writes the destroyed BO.
       toggle: "vmwgfx.bo-access-after-failed-init",
@@ -570,6 +579,14 @@ describe("the syscall log", () => {
         /^unknown toggle: gem\.nope \(.*gem\.open-drops-name-lock/,
       ],
       [["campaign", "5", "--bogus", "1"], /^unknown option: --bogus \(--drivers, /],
+      [
+        ["toggles", "10", "--toggles", "vmwgfx.dumb-buffer-leak"],
+        /^vmwgfx\.dumb-buffer-leak is in vmwgfx's code, which --drivers vgem does not run/,
+      ],
+      [
+        ["toggles", "10", "--drivers", "vmwgfx+vgem", "--toggles", "qxl.handle-create-uaf"],
+        /^qxl\.handle-create-uaf is in qxl's code, which --drivers vmwgfx\+vgem does not run/,
+      ],
       [["toggles", "0"], /^not a budget: 0/],
       [["windows", "0"], /^not a budget: 0/],
     ] as const) {
