@@ -1,9 +1,11 @@
 /**
  * The historic races of the layers below (ARCHITECTURE.md section 5) and the conformance case that
  * finds each one: with the toggle on, the case fails under PCT (seed 1, its default depth) within
- * `schedules` schedules; with every toggle off it passes. toggles.test.ts checks both for every
- * toggle the DRM core (@primetime/gem: gem.*, prime.*), @primetime/dma-buf (dma-buf.*) and the
- * VFS of @primetime/kernel (epoll.*) define.
+ * `schedules` schedules; with every toggle off it passes. defineToggleChecks() (suite.ts), which
+ * a driver's conformance tests register (vgem's conformance.test.ts, `toggles: true`), checks
+ * both for every toggle the DRM core (@primetime/gem: gem.*, prime.*), @primetime/dma-buf
+ * (dma-buf.*) and the VFS of @primetime/kernel (epoll.*) define; toggle-cases.test.ts checks
+ * this record against the toggles defined and the root README's table.
  */
 
 export interface ToggleCase {
