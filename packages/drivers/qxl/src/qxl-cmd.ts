@@ -191,9 +191,10 @@ async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
 /**
  * Models qxl_push_command_ring_release(): puts the release's command on the command ring
  * (qxl_ring_push() with `interruptible`: -ERESTARTSYS for a fatal signal while the ring is full).
- * `release->release_bo` is NULL in a release the garbage collector already freed
- * (qxl_release_free_list() clears it): qxl_bo_physical_address() then dereferences NULL, an
- * oops (known window qxl.ring-push-no-recheck: an id handed back twice, reused by this release).
+ * A release the garbage collector already freed (known window qxl.ring-push-no-recheck: an id
+ * handed back twice, reused by this release): the read of `release->release_bo` is KASAN's
+ * use-after-free, and release_bo, NULL (qxl_release_free_list() clears it), makes
+ * qxl_bo_physical_address() dereference NULL, an oops.
  * Locking: none held. References: the release (and the buffers it holds) now belongs to the
  * device until it hands it back on the release ring.
  */
@@ -203,6 +204,7 @@ export async function qxlPushCommandRingRelease(
   type: number,
   interruptible = false,
 ): Promise<number> {
+  release.checkAccess("qxl_push_command_ring_release");
   const releaseBo = release.releaseBo;
   if (releaseBo === null)
     bug(

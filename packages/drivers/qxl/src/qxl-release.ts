@@ -48,7 +48,7 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import { now, point, warnOn } from "@primetime/sim";
+import { bug, now, point, warnOn } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
@@ -260,10 +260,12 @@ async function qxlReleaseBoAlloc(qdev: QxlDevice, priority: number): Promise<Qxl
 
 /**
  * Models qxl_release_list_add(): puts `bo` on the release's list (once), taking a reference.
- * 0 or -ENOMEM.
+ * 0 or -ENOMEM. Walking `release->bos` of a release the garbage collector already freed (known
+ * window qxl.ring-push-no-recheck) is KASAN's use-after-free.
  * Locking: none. References: takes one on `bo`.
  */
 export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlRelObj): Promise<number> {
+  release.checkAccess("qxl_release_list_add");
   for (const entry of release.bos) if (entry.bo === bo) return 0;
   const entry = kmalloc(qxlBoListCache, newQxlBoList, bo);
   if (isErr(entry)) return -ENOMEM;
@@ -306,6 +308,9 @@ export async function qxlReleaseReserveList(
   release: QxlRelease,
   noIntr: boolean,
 ): Promise<number> {
+  // release->bos of a release the garbage collector already freed (known window
+  // qxl.ring-push-no-recheck): KASAN's use-after-free
+  release.checkAccess("qxl_release_reserve_list");
   // if only one object on the release its the release itself since these objects are pinned
   // no need to reserve
   if (release.bos.length === 1) return 0;
@@ -462,12 +467,23 @@ export async function qxlReleaseFromIdLocked(
 }
 
 /**
- * Models qxl_release_map(): the release's slot in its (pinned, VRAM) release bo, as bytes
- * starting with the release info; writable by the CPU, read by the device.
+ * Models qxl_release_map() (drivers/gpu/drm/qxl/qxl_release.c, v6.18): the release's slot in its
+ * (pinned, VRAM) release bo, as bytes starting with the release info; writable by the CPU, read
+ * by the device. `struct qxl_bo *bo = release->release_bo;` then qxl_bo_kmap_atomic_page(qdev,
+ * bo, ...), which dereferences `bo->tbo.resource`. Its caller may hold a release the garbage
+ * collector already freed (known window qxl.ring-push-no-recheck: an id handed back twice, reused
+ * by this release): the read of release_bo is then KASAN's use-after-free, and release_bo, which
+ * qxl_release_free_list() set to NULL, an oops in qxl_bo_kmap_atomic_page().
  * Locking: none (the release bo is pinned). References: the release holds the release bo.
  */
 export function qxlReleaseMap(qdev: QxlDevice, release: QxlRelease): DataView {
-  return qxlBoCpuView(qdev, release.releaseBo!, release.releaseOffset, 64);
+  release.checkAccess("qxl_release_map");
+  const bo = release.releaseBo;
+  if (bo === null)
+    bug(
+      "BUG: kernel NULL pointer dereference in qxl_bo_kmap_atomic_page(): release->release_bo is NULL",
+    );
+  return qxlBoCpuView(qdev, bo, release.releaseOffset, 64);
 }
 
 /**

@@ -91,17 +91,42 @@ export function isKnownRingPushHang(r: RunResult): boolean {
 /**
  * The other way the same window shows: the command read twice hands its release id back twice,
  * and before the second time a new release reused the id, so qxl_garbage_collect() frees that
- * live release while its submitter is between qxl_release_fence_buffer_objects() and the push:
- * KASAN reports the use-after-free first. What follows is the oops of the push
- * (qxl_bo_physical_address() on the NULLed release_bo) and the locks the dead task kept.
+ * live release while its submitter still uses it: KASAN reports the use-after-free first, at
+ * the submitter's next access to the release. Two places are known: between
+ * qxl_release_fence_buffer_objects() and the push (KASAN there, then the oops of the push:
+ * qxl_bo_physical_address() on the NULLed release_bo), and between qxl_alloc_release_reserved()'s
+ * idr_alloc() and its qxl_release_map() (KASAN in qxl_release_map, then the oops of
+ * qxl_bo_kmap_atomic_page() on the NULLed release_bo). What follows is the locks the dead task
+ * kept, and the lost command's hang.
  */
 export function isKnownRingPushReleaseUaf(r: RunResult): boolean {
   const first = r.splats[0];
   return (
     first?.kind === "kasan" &&
-    first.message.startsWith(
-      "BUG: KASAN: slab-use-after-free in qxl_release_fence_buffer_objects\nAccess to qxl_release#",
+    /^BUG: KASAN: slab-use-after-free in (qxl_release_fence_buffer_objects|qxl_release_map)\nAccess to qxl_release#/.test(
+      first.message,
     )
+  );
+}
+
+/**
+ * The third way the same window shows: no hang, a leak at unload. The twice-read command's id
+ * comes back twice; the second time qxl_garbage_collect() finds nothing
+ * (qxl_release_from_id_locked(): "failed to find id in release_idr") and stops walking that
+ * release chain (`if (release == NULL) break;`), so the releases the device chained behind it,
+ * and the lost command's, are never freed: they keep their buffers, so no TTM delayed delete
+ * waits on their fences; qxl_device_fini()'s wait for release_count == 0 times out (HZ) and the
+ * idr is destroyed. True for a run that ends ok whose splats are only kmemleak reports of those
+ * objects (releases, their list entries, the buffers with their range nodes and fence lists),
+ * at least one of them a release.
+ */
+export function isKnownRingPushUnloadLeak(r: RunResult): boolean {
+  if (r.outcome !== "ok" || r.splats.length === 0) return false;
+  const leaked =
+    /^unreferenced object (qxl_release|qxl_bo_list|qxl_bo|ttm_range_mgr_node|dma_resv_list)#\d+ /;
+  return (
+    r.splats.every((s) => s.kind === "kmemleak" && leaked.test(s.message)) &&
+    r.splats.some((s) => s.message.startsWith("unreferenced object qxl_release#"))
   );
 }
 

@@ -188,7 +188,7 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
  * switch on) the same scenario is clean.
  */
 const DUMB_PUT_WINDOW_TOKEN =
-  "pt1.Y2TuXPngDdM5xgOzeP5suPGXWzmlNDdJN7koNbEkVbesWDc5J784VTe9NLW4ODVFNyMxLyUnlcGZmTBgwQJYkYC5uFExAA";
+  "pt1.Y2Tecmj2BbYLjAdm8TSde_WQVTmlNDdJN7koNbEkVbesWDc5J784VTe9NLW4ODVFNyMxLyUnlcGJmRBgwQZYkcAEbzk7AA";
 
 describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
   const name = "dumb-create-vs-close-guessed-handle";
@@ -215,8 +215,8 @@ describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
     const f = res.firstFailure;
     expect(f, `no failure in ${res.schedules} schedules`).not.toBeNull();
     expect(splatText(f!)).toMatch(finds);
-    // PCT seed 7 reaches it at schedule 6 (seed 1: 11); 41 of 300 schedules reach it.
-    expect(res.schedules).toBe(6);
+    // PCT seed 7 reaches it at schedule 4 (seed 1: 2); 52 of 300 schedules reach it.
+    expect(res.schedules).toBe(4);
     expect(f!.token).toBe(DUMB_PUT_WINDOW_TOKEN);
     const again = await replay(DUMB_PUT_WINDOW_TOKEN, dumbCreateVsCloseGuessedHandle);
     expect(again.traceHash).toBe(f!.traceHash);

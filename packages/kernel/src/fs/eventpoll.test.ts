@@ -1,4 +1,4 @@
-import { now, type Scenario } from "@primetime/sim";
+import { now, point, type Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from "../include/errno.js";
@@ -17,7 +17,7 @@ import {
   type EpollEvent,
   type EventPoll,
 } from "./eventpoll.js";
-import { type File, type FileOperations, fput, getFile, O_RDWR } from "./file.js";
+import { type File, type FileOperations, fileCount, fput, getFile, O_RDWR } from "./file.js";
 import {
   EPOLLERR,
   EPOLLHUP,
@@ -408,5 +408,91 @@ describe(`historic toggle ${EPOLL_ITEM_POLL_WITHOUT_REF.name}`, () => {
       expect(res.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
       expect(res.schedules).toBe(150);
     }
+  });
+});
+
+describe("fdget(): epoll_ctl and epoll_wait borrow their fds when the table has one user (v6.18 CLASS(fd, f))", () => {
+  it("single-threaded: EPOLL_CTL_ADD polls the target on the table's reference alone, and no fd lookup takes a reference", async () => {
+    const seen: number[] = [];
+    const fops: FileOperations = {
+      async poll(file: File, pt: PollTable) {
+        seen.push(fileCount(file));
+        await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
+        return 0;
+      },
+    };
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/c", fops);
+      },
+      async (p) => {
+        const ep = await p.epollCreate1(0);
+        const fd = await p.open("/dev/c", O_RDWR);
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+        expect(await p.epollWait(ep, [], 1, 0)).toBe(0);
+        expect(await p.epollCtl(ep, EPOLL_CTL_DEL, fd)).toBe(0);
+        await p.close(fd);
+        await p.close(ep);
+      },
+    );
+    clean(run);
+    // The table's reference and ep_item_poll()'s epi_fget(); do_epoll_ctl()'s fget() would have
+    // made it 3 during ep_insert()'s ep_item_poll().
+    expect(seen[0]).toBe(2);
+    const labels = run.r.trace
+      .steps()
+      .filter((s) => s.task === "t")
+      .map((s) => s.label);
+    // epi_fget() is an inc-not-zero step of its own ("epi_fget(...)"), not a file_ref_get.
+    expect(labels.filter((l) => l.startsWith("file_ref_get("))).toEqual([]);
+    expect(labels.filter((l) => l === "rcu_read_lock")).toEqual([]);
+  });
+
+  it("do_epoll_wait() looks the epfd up before ep_check_params(): a closed epfd is EBADF even with a bad maxevents", async () => {
+    const run = await inProcess(
+      () => {},
+      async (p) => {
+        expect(await p.epollWait(99, [], 0, 0)).toBe(-EBADF);
+        expect(await p.epollWait(99, Object.freeze([]) as unknown as EpollEvent[], 1, 0)).toBe(
+          -EBADF,
+        );
+        const ep = await p.epollCreate1(0);
+        expect(await p.epollWait(ep, [], 0, 0)).toBe(-EINVAL);
+        await p.close(ep);
+      },
+    );
+    clean(run);
+  });
+
+  it("with a second thread sharing the table: counted references (CLONED_FD), dropped by fdput()", async () => {
+    const seen: number[] = [];
+    const fops: FileOperations = {
+      async poll(file: File, pt: PollTable) {
+        seen.push(fileCount(file));
+        await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
+        return 0;
+      },
+    };
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/c", fops);
+      },
+      async (p) => {
+        const ep = await p.epollCreate1(0);
+        const fd = await p.open("/dev/c", O_RDWR);
+        let done = false;
+        const t2 = p.spawnThread("t2", async () => {
+          while (!done) await point("t2 waits");
+        });
+        expect(await p.epollCtl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN, data: 1 })).toBe(0);
+        done = true;
+        await t2.join();
+        await p.close(fd);
+        await p.close(ep);
+      },
+    );
+    clean(run);
+    // The table's, tf's CLONED_FD and ep_item_poll()'s epi_fget().
+    expect(seen[0]).toBe(3);
   });
 });

@@ -64,7 +64,7 @@ import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { Mutex } from "../locking/mutex.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
-import { fdInstall, fget, getUnusedFdFlags, putUnusedFd } from "./fdtable.js";
+import { fdget, fdInstall, fdput, getUnusedFdFlags, putUnusedFd } from "./fdtable.js";
 import { anonInodeGetfile, type File, type FileOperations, fileOperations, fput } from "./file.js";
 import {
   DEFAULT_POLLMASK,
@@ -603,12 +603,15 @@ function copyEpollEvent(event: unknown): EpollEvent | null {
 }
 
 /**
- * Models do_epoll_ctl(epfd, op, fd, epds): ADD (-EEXIST if watched), DEL and MOD (-ENOENT if
- * not); -EBADF for a closed epfd or fd, -EPERM for a target without ->poll (and, here, an epoll
- * target), -EINVAL for an epfd that is not an epoll file, the epoll file itself as target, a bad
- * op or EPOLLEXCLUSIVE misuse. ADD and MOD always add EPOLLERR | EPOLLHUP to the events.
+ * Models do_epoll_ctl(epfd, op, fd, epds) (fs/eventpoll.c, v6.18): `CLASS(fd, f)(epfd)` and
+ * `CLASS(fd, tf)(fd)`, i.e. fdget() of each (-EBADF for a closed epfd or fd); then ADD (-EEXIST
+ * if watched), DEL and MOD (-ENOENT if not); -EPERM for a target without ->poll (and, here, an
+ * epoll target), -EINVAL for an epfd that is not an epoll file, the epoll file itself as target,
+ * a bad op or EPOLLEXCLUSIVE misuse. ADD and MOD always add EPOLLERR | EPOLLHUP to the events.
+ * fdput() of tf, then of f, at the end (the classes' destructors, in reverse order).
  * Locking: takes ep->mtx.
- * References: holds both files for the call (fdget()).
+ * References: fdget()'s: none when the process's fd table has one user (BORROWED_FDs), else one
+ * on each file for the call (CLONED_FDs), dropped by fdput().
  */
 export async function doEpollCtl(
   epfd: number,
@@ -616,17 +619,17 @@ export async function doEpollCtl(
   fd: number,
   epds: EpollEvent | null,
 ): Promise<number> {
-  const f = await fget(epfd);
-  if (!f) return -EBADF;
+  const f = await fdget(epfd);
+  if (f.file === null) return -EBADF;
   let error: number;
-  const tf = await fget(fd);
-  if (!tf) {
+  const tf = await fdget(fd);
+  if (tf.file === null) {
     error = -EBADF;
   } else {
-    error = await epollCtlFiles(f, tf, op, fd, epds);
-    await fput(tf);
+    error = await epollCtlFiles(f.file, tf.file, op, fd, epds);
+    await fdput(tf);
   }
-  await fput(f);
+  await fdput(f);
   return error;
 }
 
@@ -829,11 +832,13 @@ function eventsAccessOk(events: unknown): boolean {
 }
 
 /**
- * Models do_epoll_wait(epfd, events, maxevents, timeout): -EINVAL for maxevents out of
- * (0, EP_MAX_EVENTS] or an epfd that is not an epoll file, -EFAULT for an events array that
- * cannot be written, -EBADF for a closed epfd; else ep_poll().
+ * Models do_epoll_wait(epfd, events, maxevents, timeout) (fs/eventpoll.c, v6.18):
+ * `CLASS(fd, f)(epfd)`, i.e. fdget() (-EBADF for a closed epfd) first, then ep_check_params():
+ * -EINVAL for maxevents out of (0, EP_MAX_EVENTS], -EFAULT for an events array that cannot be
+ * written, -EINVAL for an epfd that is not an epoll file; else ep_poll(); fdput() at the end.
  * Locking: none held on entry.
- * References: holds the epoll file for the call (fdget()).
+ * References: fdget()'s: none when the process's fd table has one user (a BORROWED_FD), else one
+ * on the epoll file for the call (CLONED_FD), dropped by fdput().
  */
 export async function doEpollWait(
   epfd: number,
@@ -841,16 +846,27 @@ export async function doEpollWait(
   maxevents: number,
   timeoutNs: number,
 ): Promise<number> {
+  const f = await fdget(epfd);
+  const file = f.file;
+  if (file === null) return -EBADF;
+  const error =
+    epCheckParams(file, events, maxevents) ||
+    (await epPoll(file.privateData as EventPoll, events as EpollEvent[], maxevents, timeoutNs));
+  await fdput(f);
+  return error;
+}
+
+/**
+ * Models ep_check_params(file, evs, maxevents) (fs/eventpoll.c, v6.18): -EINVAL for maxevents
+ * out of (0, EP_MAX_EVENTS], -EFAULT when the events array cannot be written (access_ok()),
+ * -EINVAL for a file that is not an epoll file; else 0.
+ * Locking: none. References: the caller holds the file (fdget()).
+ */
+function epCheckParams(file: File, events: unknown, maxevents: number): number {
   if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) return -EINVAL;
   if (!eventsAccessOk(events)) return -EFAULT;
-  const f = await fget(epfd);
-  if (!f) return -EBADF;
-  let error: number;
-  if (!isFileEpoll(f)) error = -EINVAL;
-  else
-    error = await epPoll(f.privateData as EventPoll, events as EpollEvent[], maxevents, timeoutNs);
-  await fput(f);
-  return error;
+  if (!isFileEpoll(file)) return -EINVAL;
+  return 0;
 }
 
 /**

@@ -397,7 +397,7 @@ describe("dup2 racing a lockless fget (__fget_files_rcu()'s re-check)", () => {
 
   it(`${FGET_NO_RECHECK.name}: the lookup takes a reference on the replaced file's recycled memory (PCT), and replays`, async () => {
     // The looker preempted between its slot load and file_ref_get(), then the dup2, its
-    // __fput() of /dev/x and q's open must all run: seed 1 finds it at schedule 769.
+    // __fput() of /dev/x and q's open must all run: seed 1 finds it at schedule 996.
     const on = await explore(lookupVsDup2VsOtherOpen, {
       strategy: "pct",
       schedules: 3000,

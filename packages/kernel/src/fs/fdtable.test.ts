@@ -528,8 +528,10 @@ describe("file recycling (SLAB_TYPESAFE_BY_RCU) and the re-check", () => {
   it(`${FGET_NO_RECHECK.name}: the lookup returns a recycled file of another process (PCT), and replays`, async () => {
     // A one-step window (between the slot load and file_ref_get()) that PCT must preempt, then
     // the close's __fput() and the other process's open must both run: seeds 1-10 find it at
-    // schedules 240, 1638, 1477, 824, 4325, 1040, 987, 269, 266 and 297 (mean 1136; 1778, 1009,
-    // 20, 78, 88, 17, 1413, 260, 1664, 56, mean 638, while lock releases were scheduling points).
+    // schedules 336, 790, 291, 159, 676, 2959, 62, 2047, 335 and 154 (mean 780.9, since ioctl(2)
+    // reads files->count in fdget(); 240, 1638, 1477, 824, 4325, 1040, 987, 269, 266, 297, mean
+    // 1136, before; 1778, 1009, 20, 78, 88, 17, 1413, 260, 1664, 56, mean 638, while lock
+    // releases were scheduling points).
     const on = await explore(lookupVsCloseVsOtherOpen, {
       strategy: "pct",
       schedules: 2000,

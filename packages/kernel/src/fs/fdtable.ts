@@ -421,8 +421,9 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
 }
 
 /**
- * Models fget(fd) / fdget(): the file installed at `fd` in the current process with a new
- * reference, or null (bad, free or reserved fd). Drop it with fput().
+ * Models fget(fd) (fs/file.c, v6.18): the file installed at `fd` in the current process with a
+ * new reference, or null (bad, free or reserved fd). Drop it with fput(). Always counted: a
+ * syscall that borrows the fd for its duration uses fdget() instead.
  *
  * Locking: none; an RCU read-side section around the lockless lookup (see fgetFiles()).
  * References: takes one on the file returned.
@@ -435,6 +436,128 @@ export function fget(fd: number): Promise<File | null> {
 
 /** fget()'s "no file", as a settled promise. */
 const RESOLVED_NULL: Promise<null> = Promise.resolve(null);
+
+/** Models FDPUT_FPUT (include/linux/file.h): fdput() drops the reference (a CLONED_FD). */
+export const FDPUT_FPUT = 1;
+/** Models FDPUT_POS_UNLOCK (include/linux/file.h): fdput_pos() unlocks f_pos_lock. */
+export const FDPUT_POS_UNLOCK = 2;
+
+/**
+ * Models struct fd (include/linux/file.h, v6.18): a looked-up file (fd_file(); null for
+ * EMPTY_FD, fd_empty()) and the FDPUT_* bits saying what fdput() must undo. A BORROWED_FD holds
+ * no reference: the caller runs on the reference its own fd table holds.
+ */
+export interface Fd {
+  /** fd_file(f): the file, or null (fd_empty(f)). */
+  readonly file: File | null;
+  /** The FDPUT_FPUT / FDPUT_POS_UNLOCK bits of `word`. */
+  readonly flags: number;
+}
+
+/** Models EMPTY_FD: no file (a bad, free or reserved fd). */
+export const EMPTY_FD: Fd = Object.freeze({ file: null, flags: 0 });
+
+/** Models BORROWED_FD(f): the file without a reference of its own (fdput() does nothing). */
+export function borrowedFd(file: File): Fd {
+  return { file, flags: 0 };
+}
+
+/** Models CLONED_FD(f): the file with a reference fdput() drops (FDPUT_FPUT). */
+export function clonedFd(file: File): Fd {
+  return { file, flags: FDPUT_FPUT };
+}
+
+/** EMPTY_FD as a settled promise. */
+const RESOLVED_EMPTY_FD: Promise<Fd> = Promise.resolve(EMPTY_FD);
+
+/**
+ * Models fdget(fd) (fs/file.c, v6.18): __fget_light(fd, FMODE_PATH). What `CLASS(fd, f)(fd)`
+ * declares; drop it with fdput() (the class's destructor).
+ *
+ * Locking: none (see fgetLight()).
+ * References: a CLONED_FD holds one, a BORROWED_FD none.
+ */
+export function fdget(fd: number): Promise<Fd> {
+  return fgetLight(fd);
+}
+
+/**
+ * Models __fget_light(fd, mask) (fs/file.c, v6.18): when the current table has one user
+ * (atomic_read_acquire(&files->count) == 1), files_lookup_fd_raw() without a reference, a
+ * BORROWED_FD: no other task can close the fd while the caller runs, as only the caller's own
+ * threads share the table and it has none. Otherwise __fget_files() (a counted lookup, see
+ * fgetFiles()), a CLONED_FD. EMPTY_FD for a bad, free or reserved fd, or a task without a table.
+ * The read of files->count is a scheduling point (an atomic_read() of shared state, as in
+ * expand_fdtable() and close_range()); the slot load after it is not: with one user nobody else
+ * can change the table. The FMODE_PATH mask is not modeled (no O_PATH files here, and fget()'s
+ * lookup does not model it either).
+ *
+ * Locking: none; the counted path takes rcu_read_lock() around its walk.
+ * References: a CLONED_FD holds one on the file, a BORROWED_FD none.
+ */
+export function fgetLight(fd: number): Promise<Fd> {
+  const files = currentFiles();
+  if (files === null || !Number.isInteger(fd) || fd < 0) return RESOLVED_EMPTY_FD;
+  return files.count.read().then((users) => fgetLightCount(files, fd, users));
+}
+
+/** fgetLight() after its read of files->count. */
+function fgetLightCount(files: FilesStruct, fd: number, users: number): Fd | Promise<Fd> {
+  if (users === 1) {
+    // files_lookup_fd_raw(): the slot, no reference.
+    const file = filesLookupFdRaw(files, fd);
+    return file === null ? EMPTY_FD : borrowedFd(file);
+  }
+  return fgetFiles(files, fd).then(clonedFdOrEmpty);
+}
+
+/** __fget_light()'s counted path: CLONED_FD(file), or EMPTY_FD. */
+function clonedFdOrEmpty(file: File | null): Fd {
+  return file === null ? EMPTY_FD : clonedFd(file);
+}
+
+/**
+ * Models files_lookup_fd_raw(files, fd) (include/linux/fdtable.h, v6.18): the file at `fd`, or
+ * null; rcu_dereference_raw() of the slot, no reference, no lock (the caller is the table's only
+ * user, holds file_lock, or is in an RCU read-side section).
+ */
+function filesLookupFdRaw(files: FilesStruct, fd: number): File | null {
+  const fdt = files.fdt;
+  return fd < fdt.maxFds ? fdt.fd[fd]! : null;
+}
+
+/**
+ * Models fdput(f) (include/linux/file.h, v6.18): fput() of a CLONED_FD (FDPUT_FPUT); nothing
+ * for a BORROWED_FD or EMPTY_FD.
+ *
+ * Locking: none. References: drops the CLONED_FD's.
+ */
+export function fdput(f: Fd): Promise<void> {
+  return f.flags & FDPUT_FPUT ? fput(f.file!) : RESOLVED;
+}
+
+/**
+ * Models fdget_pos(fd) (fs/file.c, v6.18): fdget(), then f_pos_lock when
+ * file_needs_f_pos_lock() (FDPUT_POS_UNLOCK). That needs FMODE_ATOMIC_POS, which only
+ * do_dentry_open() sets, on regular files and directories; this model's files are character
+ * devices and anonymous-inode files, so it never is set and fdget_pos() is fdget() here
+ * (f_pos_lock is not modeled).
+ *
+ * Locking: none (no f_pos_lock, see above). References: as fdget().
+ */
+export function fdgetPos(fd: number): Promise<Fd> {
+  return fdget(fd);
+}
+
+/**
+ * Models fdput_pos(f) (include/linux/file.h, v6.18): unlock f_pos_lock if FDPUT_POS_UNLOCK (never
+ * set here, see fdgetPos()), then fdput().
+ *
+ * Locking: none. References: as fdput().
+ */
+export function fdputPos(f: Fd): Promise<void> {
+  return fdput(f);
+}
 
 /**
  * Models __fget_files() -> __fget_files_rcu() (v6.7+): the lockless lookup of `fd` in `files`.

@@ -1,6 +1,7 @@
-import { now, sleep } from "@primetime/sim";
+import { now, point, sleep } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { EFAULT, EINVAL } from "../include/errno.js";
+import type { Kernel } from "../init/kernel.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import { clean, inProcess } from "../test-support.js";
 import { type File, type FileOperations, fileCount, O_RDWR } from "./file.js";
@@ -219,5 +220,58 @@ describe("poll(2)", () => {
       },
     );
     clean(run);
+  });
+});
+
+describe("fdget(): do_pollfd() borrows the fd when the table has one user (v6.18 CLASS(fd, f))", () => {
+  /** /dev/c: its ->poll records the file's count as it sees it, and registers nothing. */
+  function counting(seen: number[]) {
+    return (k: Kernel) => {
+      k.registerChrdev("/dev/c", {
+        poll: async (f) => {
+          seen.push(fileCount(f));
+          return EPOLLIN;
+        },
+      });
+    };
+  }
+
+  it("single-threaded: ->poll runs on the table's reference alone (BORROWED_FD), no file_ref_get", async () => {
+    const seen: number[] = [];
+    const run = await inProcess(counting(seen), async (p) => {
+      const fd = await p.open("/dev/c", O_RDWR);
+      const fds: PollFd[] = [
+        { fd, events: EPOLLIN },
+        { fd: fd + 1, events: EPOLLIN },
+      ];
+      expect(await p.poll(fds, 0)).toBe(2);
+      expect(fds.map((f) => f.revents)).toEqual([EPOLLIN, EPOLLNVAL]);
+    });
+    clean(run);
+    // fget() would have made it 2 for the call.
+    expect(seen).toEqual([1]);
+    const labels = run.r.trace
+      .steps()
+      .filter((s) => s.task === "t")
+      .map((s) => s.label);
+    expect(labels.filter((l) => l.startsWith("file_ref_get("))).toEqual([]);
+    expect(labels.filter((l) => l === "rcu_read_lock")).toEqual([]);
+  });
+
+  it("with a second thread sharing the table: a counted reference for the call (CLONED_FD), dropped by fdput()", async () => {
+    const seen: number[] = [];
+    const run = await inProcess(counting(seen), async (p) => {
+      const fd = await p.open("/dev/c", O_RDWR);
+      let done = false;
+      const t2 = p.spawnThread("t2", async () => {
+        while (!done) await point("t2 waits");
+      });
+      expect(await p.poll([{ fd, events: EPOLLIN }], 0)).toBe(1);
+      done = true;
+      await t2.join();
+      expect(await p.poll([{ fd, events: EPOLLIN }], 0)).toBe(1);
+    });
+    clean(run);
+    expect(seen).toEqual([2, 1]);
   });
 });

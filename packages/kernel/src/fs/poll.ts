@@ -22,7 +22,7 @@ import { now, point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { EFAULT, EINVAL, ERESTART_RESTARTBLOCK, ERESTARTNOHAND } from "../include/errno.js";
 import { scheduleOn, scheduleTimeoutOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
-import { currentFiles, fget, INR_OPEN_CUR } from "./fdtable.js";
+import { currentFiles, fdget, fdput, INR_OPEN_CUR } from "./fdtable.js";
 import { type File, fput, getFile } from "./file.js";
 
 /** Models EPOLLIN / POLLIN. */
@@ -184,22 +184,27 @@ class PollWqueues {
 }
 
 /**
- * Models do_pollfd(): the fd's ready events among those asked (plus EPOLLERR/EPOLLHUP, always
- * reported), EPOLLNVAL for an fd that is not open, 0 for a negative fd.
+ * Models do_pollfd() (fs/select.c, v6.18): 0 for a negative fd, then `CLASS(fd, f)(fd)`, i.e.
+ * fdget() (EPOLLNVAL for an fd that is not open), then vfs_poll(): the fd's ready events among
+ * those asked (plus EPOLLERR/EPOLLHUP, always reported); fdput() at the end (the class's
+ * destructor).
  * Locking: may sleep in ->poll.
- * References: holds the fd's file for the call (fdget()).
+ * References: fdget()'s: none when the process's fd table has one user (a BORROWED_FD), else one
+ * on the file for the call (CLONED_FD), dropped by fdput(). A registration takes its own
+ * (__pollwait()'s get_file()).
  */
 async function doPollfd(pfd: PollFd, pt: PollTable): Promise<number> {
   if (pfd.fd < 0) return 0;
-  const file = await fget(pfd.fd);
-  if (!file) return EPOLLNVAL;
+  const f = await fdget(pfd.fd);
+  const file = f.file;
+  if (file === null) return EPOLLNVAL;
   try {
     const filter = (pfd.events & 0xffff) | EPOLLERR | EPOLLHUP;
     if (!file.fOp.poll) return DEFAULT_POLLMASK & filter;
     pt.key = filter;
     return (await file.fOp.poll(file, pt)) & filter;
   } finally {
-    await fput(file);
+    await fdput(f);
   }
 }
 
@@ -254,7 +259,7 @@ function copyReventsToUser(user: PollFd[], kfds: readonly { revents: number }[])
  * check precedes the timeout's: "if (!count) { count = wait->error; if (signal_pending(current))
  * count = -ERESTARTNOHAND; } if (count || timed_out) break;", so even a zero-timeout poll
  * returns it); poll_freewait() and the revents copy happen on that path too. An fd
- * that is not open (-EBADF from fget) counts, with EPOLLNVAL (that is not an error).
+ * that is not open (EMPTY_FD from fdget()) counts, with EPOLLNVAL (that is not an error).
  * `timeoutNs`: 0 polls once without registering, negative waits forever. More fds than the
  * caller's RLIMIT_NOFILE is -EINVAL, checked before anything is copied ("if (nfds >
  * rlimit(RLIMIT_NOFILE)) return -EINVAL;").

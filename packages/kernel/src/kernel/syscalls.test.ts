@@ -1,4 +1,4 @@
-import { bug, Simulation } from "@primetime/sim";
+import { bug, point, Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   type File,
@@ -291,6 +291,76 @@ describe("lseek", () => {
       },
     );
     clean(run);
+  });
+});
+
+describe("fdget(): ioctl and lseek borrow the fd when the table has one user (v6.18 __fget_light())", () => {
+  /** The labels of the steps of the process's main thread "t" (its syscalls). */
+  function mainLabels(run: Awaited<ReturnType<typeof inProcess>>): string[] {
+    return run.r.trace
+      .steps()
+      .filter((s) => s.task === "t")
+      .map((s) => s.label);
+  }
+
+  /** /dev/x: its ioctl and llseek record the file's count as they see it. */
+  function counting(seen: number[]) {
+    return (k: Kernel) =>
+      k.registerChrdev("/dev/x", {
+        unlockedIoctl: async (f) => {
+          seen.push(fileCount(f));
+          return 0;
+        },
+        llseek: async (f) => {
+          seen.push(fileCount(f));
+          return 0;
+        },
+      });
+  }
+
+  it("single-threaded: no reference for the call (BORROWED_FD), no file_ref_get or fput steps", async () => {
+    const seen: number[] = [];
+    const run = await inProcess(counting(seen), async (p) => {
+      const fd = await p.open("/dev/x", O_RDWR);
+      expect(await p.ioctl(fd, CMD, {})).toBe(0);
+      expect(await p.lseek(fd, 0, SEEK_SET)).toBe(0);
+      expect(await p.ioctl(fd + 1, CMD, {})).toBe(-EBADF);
+      expect(await p.lseek(fd + 1, 0, SEEK_SET)).toBe(-EBADF);
+    });
+    clean(run);
+    // Only the fd's reference: fget() would have made it 2 for the call.
+    expect(seen).toEqual([1, 1]);
+    const labels = mainLabels(run);
+    expect(labels.filter((l) => l.startsWith("file_ref_get("))).toEqual([]);
+    expect(labels.filter((l) => l === "rcu_read_lock")).toEqual([]);
+    // One atomic_read(files->count) per lookup; the only fput is close's at exit.
+    expect(
+      labels.filter((l) => l.startsWith("atomic_read(") && l.endsWith(".count)")),
+    ).toHaveLength(4);
+  });
+
+  it("with a second thread sharing the table (CLONE_FILES): a counted reference (CLONED_FD), dropped by fdput()", async () => {
+    const seen: number[] = [];
+    const run = await inProcess(counting(seen), async (p) => {
+      const fd = await p.open("/dev/x", O_RDWR);
+      let done = false;
+      const t2 = p.spawnThread("t2", async () => {
+        while (!done) await point("t2 waits");
+      });
+      expect(p.files.count.data.read()).toBe(2);
+      expect(await p.ioctl(fd, CMD, {})).toBe(0);
+      expect(await p.lseek(fd, 0, SEEK_SET)).toBe(0);
+      done = true;
+      await t2.join();
+      // The thread is gone: one user again, borrowed again.
+      expect(p.files.count.data.read()).toBe(1);
+      expect(await p.ioctl(fd, CMD, {})).toBe(0);
+    });
+    clean(run);
+    expect(seen).toEqual([2, 2, 1]);
+    const labels = mainLabels(run);
+    expect(labels.filter((l) => l.startsWith("file_ref_get("))).toHaveLength(2);
+    expect(labels.filter((l) => l.startsWith("fput("))).toHaveLength(2 + 1); // + close at exit
   });
 });
 

@@ -11,8 +11,9 @@
  * - never throws for bad input or a failing driver: an unexpected JS exception inside the kernel
  *   is reported as a `bug` splat and the syscall returns -EFAULT. A BUG() (KernelBug) oopses the
  *   thread instead: it dies as in the kernel, and the process's other threads go on. Either way
- *   the syscall layer still drops the file reference it took for the call (fdput()), so that one
- *   bug is not followed by a cascade of leak reports (the kernel would leak it after an oops);
+ *   the syscall layer still drops the file reference it took for the call (fdput() of a
+ *   CLONED_FD: a BORROWED_FD holds none), so that one bug is not followed by a cascade of leak
+ *   reports (the kernel would leak it after an oops);
  * - returns to userspace through `exitToUserMode()`: the thread's task work runs (deferred
  *   fputs), a lock still held is a lockdep splat, and a thread whose process is exiting dies
  *   there (the syscall never returns: the thread unwinds with `ThreadExit`, which the process
@@ -30,7 +31,11 @@ import {
   doSysCloseRange,
   doSysDup2,
   type FilesStruct,
+  fdget,
+  fdgetPos,
   fdInstall,
+  fdput,
+  fdputPos,
   fget,
   getUnusedFdFlags,
   ksysDup3,
@@ -474,12 +479,15 @@ async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<n
 }
 
 /**
- * Models the ioctl(2) syscall: fdget (-EBADF), the generic commands (which ignore `arg`), then
- * copy_from_user of the argument (-EFAULT) and the driver's ioctl; the kernel copy is written
- * back to `arg` when the driver returns >= 0.
+ * Models the ioctl(2) syscall (SYSCALL_DEFINE3(ioctl), fs/ioctl.c, v6.18): `CLASS(fd, f)(fd)`,
+ * i.e. fdget() (-EBADF), the generic commands (which ignore `arg`), then copy_from_user of the
+ * argument (-EFAULT) and the driver's ioctl; the kernel copy is written back to `arg` when the
+ * driver returns >= 0; fdput() at the end.
  * `cmd` is taken as an unsigned 32-bit number (a negative int32 is the same command).
  * Locking: none held on entry; the driver's ioctl may sleep.
- * References: holds an fget() reference on the file for the call (fdput() at the end).
+ * References: fdget()'s: none when the process's fd table has one user (a BORROWED_FD: no
+ * other thread can close the fd meanwhile), else a reference on the file for the call
+ * (CLONED_FD), dropped by fdput().
  */
 export function sysIoctl(
   p: SyscallProcess,
@@ -498,7 +506,8 @@ async function sysIoctlBody(
   arg: unknown,
 ): Promise<number> {
   if (!isFdArg(fd)) return -EBADF;
-  const file = await fget(fd);
+  const f = await fdget(fd);
+  const file = f.file;
   if (file === null) return -EBADF;
   try {
     if (!isIntArg(cmd) || cmd < -0x8000_0000 || cmd > 0xffff_ffff) return -EINVAL;
@@ -518,8 +527,9 @@ async function sysIoctlBody(
     if (error >= 0 && copyToUser(arg, kdata) < 0) error = -EFAULT;
     return error;
   } finally {
-    // fput() gives RESOLVED itself when the point kept the task and nothing was released.
-    const put = fput(file);
+    // fdput() gives RESOLVED itself for a BORROWED_FD, and fput() when the point kept the task
+    // and nothing was released.
+    const put = fdput(f);
     if (put !== RESOLVED) await put;
   }
 }
@@ -534,8 +544,12 @@ export function vfsLlseek(file: File, offset: number, whence: number): Promise<n
 }
 
 /**
- * Models ksys_lseek(): the new position, -EBADF, -EINVAL (bad whence), -ESPIPE.
- * Locking: none held on entry. References: holds an fget() reference for the call.
+ * Models ksys_lseek() (fs/read_write.c, v6.18): `CLASS(fd_pos, f)(fd)`, i.e. fdget_pos()
+ * (-EBADF), then -EINVAL for a bad whence, else vfs_llseek(): the new position, -ESPIPE, or the
+ * driver's error; fdput_pos() at the end.
+ * Locking: none held on entry (fdget_pos() takes no f_pos_lock here, see fdgetPos()).
+ * References: fdget()'s: none with one user of the fd table (BORROWED_FD), else one for the
+ * call (CLONED_FD), dropped by fdput_pos().
  */
 export function sysLseek(
   p: SyscallProcess,
@@ -554,21 +568,25 @@ async function sysLseekBody(
   whence: unknown,
 ): Promise<number> {
   if (!isFdArg(fd)) return -EBADF;
-  const file = await fget(fd);
+  const f = await fdgetPos(fd);
+  const file = f.file;
   if (file === null) return -EBADF;
   try {
     if (!isIntArg(offset) || !isIntArg(whence) || whence < 0 || whence > SEEK_MAX) return -EINVAL;
     return await vfsLlseek(file, offset, whence);
   } finally {
-    // fput() gives RESOLVED itself when the point kept the task and nothing was released.
-    const put = fput(file);
+    // fdput_pos() gives RESOLVED itself for a BORROWED_FD, and fput() when the point kept the
+    // task and nothing was released.
+    const put = fdputPos(f);
     if (put !== RESOLVED) await put;
   }
 }
 
 /**
- * Models the mmap(2) syscall (x86-64 sys_mmap → ksys_mmap_pgoff()): an unaligned or negative
- * offset is -EINVAL; then, without MAP_ANONYMOUS, fget() of the fd (-EBADF); then a negative
+ * Models the mmap(2) syscall (x86-64 sys_mmap → ksys_mmap_pgoff(), mm/mmap.c, v6.18): an
+ * unaligned or negative offset is -EINVAL; then, without MAP_ANONYMOUS, fget() of the fd
+ * (-EBADF; a counted reference even in a single-threaded process, as v6.18's
+ * ksys_mmap_pgoff() takes, not fdget()); then a negative
  * address or length is -ENOMEM (a huge unsigned long, which do_mmap() refuses); then do_mmap()
  * under mmap_lock. The mapping's address, or a negative errno.
  * Locking: none held on entry; takes mmap_lock for writing (vm_mmap_pgoff()).
