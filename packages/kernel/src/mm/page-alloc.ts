@@ -105,7 +105,7 @@ export function lazyPageArray(n: number, firstTouch: FirstTouch = alwaysTouch): 
   target.length = n;
   const handler = new LazyPageHandler(n, firstTouch);
   const proxy = new Proxy(target, handler);
-  residency.set(proxy, handler.present);
+  residency.set(proxy, handler);
   return proxy;
 }
 
@@ -140,6 +140,11 @@ class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
   get(t: Uint8Array[], key: string | symbol, receiver: unknown): unknown {
     const i = this.indexOf(key);
     if (i < 0) return Reflect.get(t, key, receiver);
+    return this.touch(i);
+  }
+
+  /** Page `i` (a valid index), brought into being on its first touch; undefined if refused. */
+  touch(i: number): Uint8Array | undefined {
     let page = this.present.get(i);
     if (page === undefined) {
       if (!this.firstTouch(i)) return undefined;
@@ -147,6 +152,12 @@ class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
       this.present.set(i, page);
     }
     return page;
+  }
+
+  /** Every page in index order, as `pages[i]` for each i would: false at the first refused. */
+  touchAll(): boolean {
+    for (let i = 0; i < this.n; i++) if (this.touch(i) === undefined) return false;
+    return true;
   }
 
   has(t: Uint8Array[], key: string | symbol): boolean {
@@ -162,12 +173,25 @@ class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
   }
 }
 
-const residency = new WeakMap<readonly Uint8Array[], ReadonlyMap<number, Uint8Array>>();
+const residency = new WeakMap<readonly Uint8Array[], LazyPageHandler>();
 
 /**
  * The number of pages of a `lazyPageArray()` that exist on the host (touched at least once),
  * without touching any; for an ordinary array, its length.
  */
 export function residentPages(pages: readonly Uint8Array[]): number {
-  return residency.get(pages)?.size ?? pages.length;
+  return residency.get(pages)?.present.size ?? pages.length;
+}
+
+/**
+ * Touches every page of `pages` in index order, as `for (i) if (!pages[i]) ...` does, and says
+ * whether every page exists now (false at the first page whose first touch is refused, with the
+ * pages after it untouched). On a `lazyPageArray()` it goes to the pages directly, not through
+ * the proxy's property lookup with a string key per page.
+ */
+export function touchAllPages(pages: readonly Uint8Array[]): boolean {
+  const lazy = residency.get(pages);
+  if (lazy !== undefined) return lazy.touchAll();
+  for (let i = 0; i < pages.length; i++) if (!pages[i]) return false;
+  return true;
 }

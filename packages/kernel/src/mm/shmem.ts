@@ -16,6 +16,7 @@ import {
   lazyPageArray,
   nrFreePages,
   residentPages,
+  touchAllPages,
   unchargePages,
 } from "./page-alloc.js";
 import { PAGE_SIZE } from "./vma.js";
@@ -64,8 +65,7 @@ export class ShmemFile {
     const n = pages.length;
     const missing = n - residentPages(pages);
     if (missing > nrFreePages()) return -ENOMEM;
-    for (let i = 0; i < n; i++) if (!pages[i]) return -ENOMEM;
-    return 0;
+    return touchAllPages(pages) ? 0 : -ENOMEM;
   }
 
   /** @internal A page's first touch: charge it to RAM (false when RAM is exhausted). */
