@@ -189,10 +189,16 @@ export class Idr<T extends object> {
     if (this.lock) lockdepAssertHeld(this.lock);
   }
 
-  private warnOnce(cond: boolean, message: string): boolean {
+  /**
+   * WARN_ON_ONCE(cond) for a bad range passed to `op` ("idr_alloc"): the message,
+   * `op(name): bad range [start, end)`, is built only when the warning fires.
+   */
+  private warnOnceRange(cond: boolean, op: string, start: number, end: number): boolean {
     if (cond && !this.warned) {
       this.warned = true;
-      report("warn", message, { object: `idr ${this.name}` });
+      report("warn", `${op}(${this.name}): bad range [${start}, ${end})`, {
+        object: `idr ${this.name}`,
+      });
     }
     return cond;
   }
@@ -246,9 +252,11 @@ export class Idr<T extends object> {
   private allocNow(ptr: T | null, start: number, end: number): number {
     this.assertWriter();
     if (
-      this.warnOnce(
+      this.warnOnceRange(
         !Number.isInteger(start) || start < 0 || !Number.isInteger(end),
-        `idr_alloc(${this.name}): bad range [${start}, ${end})`,
+        "idr_alloc",
+        start,
+        end,
       )
     )
       return -EINVAL;
@@ -269,9 +277,11 @@ export class Idr<T extends object> {
     await point(this.label("idr_alloc_cyclic"));
     this.assertWriter();
     if (
-      this.warnOnce(
+      this.warnOnceRange(
         !Number.isInteger(start) || !Number.isInteger(end),
-        `idr_alloc_cyclic(${this.name}): bad range [${start}, ${end})`,
+        "idr_alloc_cyclic",
+        start,
+        end,
       )
     )
       return -EINVAL;
