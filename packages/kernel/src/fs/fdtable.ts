@@ -398,9 +398,11 @@ export async function putUnusedFd(fd: number): Promise<void> {
  */
 export function fdInstall(fd: number, file: File): Promise<void> {
   const files = currentFiles();
-  if (warnOn(files === null, `fd_install(${fd}, ${file.name}) by a task without an fd table`))
+  if (files === null) {
+    warnOn(true, `fd_install(${fd}, ${file.name}) by a task without an fd table`);
     return fput(file);
-  return fdInstallFiles(files!, fd, file);
+  }
+  return fdInstallFiles(files, fd, file);
 }
 
 /** fd_install() into a given table (the process layer's version of it). */
@@ -699,12 +701,12 @@ function fileCloseFdLocked(files: FilesStruct, fd: number): File | null {
  * CHECK_DATA_CORRUPTION: a `warn` splat, and no ->flush). ->flush's result, or 0.
  */
 function filpFlush(file: File, id: unknown): number | Promise<number> {
-  if (
-    warnOn(fileCount(file) === 0, `VFS: Close: file count is 0 (f_op=${file.fOp.owner ?? "?"})`, {
+  if (fileCount(file) === 0) {
+    warnOn(true, `VFS: Close: file count is 0 (f_op=${file.fOp.owner ?? "?"})`, {
       object: file.name,
-    })
-  )
+    });
     return 0;
+  }
   return file.fOp.flush ? file.fOp.flush(file, id) : 0;
 }
 
