@@ -111,11 +111,23 @@ export function taskWorkRun(): Promise<void> {
   if (task === null) return RESOLVED;
   const s = taskWorks.get(task);
   const p = pointNow("task_work_run");
-  if (p !== null) return p.then(() => taskWorkRunFrom(s));
+  if (p !== null) return p.then(() => taskWorkRunAfterPoint(s));
   // The common case, nothing queued, settles at once.
   if (s.works.length === 0) {
     if (s.exiting) s.exited = true;
     return RESOLVED;
+  }
+  return taskWorkRunFrom(s);
+}
+
+/**
+ * taskWorkRun() after its point when the task was switched out there: nothing queued (the
+ * common case) settles at once, as on the fast path, with no async frame.
+ */
+function taskWorkRunAfterPoint(s: TaskWorks): Promise<void> | undefined {
+  if (s.works.length === 0) {
+    if (s.exiting) s.exited = true;
+    return undefined;
   }
   return taskWorkRunFrom(s);
 }
