@@ -27,7 +27,7 @@ import {
   SlabObject,
   SpinLock,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { opLabel, point } from "@primetime/sim";
 import { type DrmMaster, drmMasterOpen, drmMasterRelease } from "./drm-auth.js";
 import { type DrmDevice, drmDevPut } from "./drm-device.js";
 import { DRIVER_GEM, DRIVER_MODESET, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
@@ -165,7 +165,7 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
  */
 export async function drmFileFree(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
-  await point(`drm_file_free(${file.name})`);
+  await point(opLabel("drm_file_free", file.name));
   if (drmCoreCheckFeature(dev, DRIVER_MODESET)) await drmFbRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_SYNCOBJ)) await drmSyncobjRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_GEM)) await drmGemRelease(dev, file);

@@ -179,9 +179,11 @@ export function drmGemObjectInit(dev: DrmDevice, obj: GemObject, size: number): 
  * References: none.
  */
 export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
-  warnOn(obj.dmaBuf !== null, `drm_gem_object_release(${obj.name}): obj->dma_buf still set`, {
-    object: obj.name,
-  });
+  // The message and its options are built only when the WARN fires.
+  if (obj.dmaBuf !== null)
+    warnOn(true, `drm_gem_object_release(${obj.name}): obj->dma_buf still set`, {
+      object: obj.name,
+    });
   obj.pages = null;
   // fput(obj->filp): the shmem file's last reference frees its pages.
   obj.shmem?.release();
@@ -198,7 +200,10 @@ export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
  */
 export async function drmGemObjectFree(obj: GemObject): Promise<void> {
   await point(opLabel("drm_gem_object_free", obj.name));
-  if (warnOn(!obj.funcs.free, `drm_gem_object_free(${obj.name}): no funcs->free`)) return;
+  if (!obj.funcs.free) {
+    warnOn(true, `drm_gem_object_free(${obj.name}): no funcs->free`);
+    return;
+  }
   await obj.funcs.free(obj);
 }
 
@@ -296,8 +301,10 @@ async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
 export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<void> {
   const dev = obj.dev;
   await point(fmtLabel("READ_ONCE(", obj.name, ".handle_count)"));
-  if (warnOn(obj.handleCount === 0, `${obj.name}: handle_count already 0`, { object: obj.name }))
+  if (obj.handleCount === 0) {
+    warnOn(true, `${obj.name}: handle_count already 0`, { object: obj.name });
     return;
+  }
   let final = false;
   await dev.objectNameLock.lock();
   if (--obj.handleCount === 0) {
@@ -429,7 +436,7 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
     // mirrors drm_gem_handle_delete() to avoid races
     await file.tableLock.lock();
     const old = await file.objectIdr.replace(obj, handle);
-    warnOn(old !== null, `drm_gem_handle_create_tail: handle ${handle} was not reserved`);
+    if (old !== null) warnOn(true, `drm_gem_handle_create_tail: handle ${handle} was not reserved`);
     await file.tableLock.unlock();
   }
   return handle;
