@@ -355,7 +355,10 @@ export async function dmaResvReserveFences(obj: DmaResv, num: number): Promise<n
   dmaResvAssertHeld(obj);
   // Driver and component code should never call this with num_fences = 0: it usually points
   // to a bug in how the number of needed fences is computed.
-  if (warnOn(!num, `dma_resv_reserve_fences(${obj.name}): WARN_ON(!num_fences)`)) return -EINVAL;
+  if (!num) {
+    warnOn(true, `dma_resv_reserve_fences(${obj.name}): WARN_ON(!num_fences)`);
+    return -EINVAL;
+  }
   // Not a point (rcuDereferenceProtected()): the value itself, no promise. Below, each await is
   // skipped when its promise came back settled (the schedule is the same; see pointNow()).
   const old = rcuDereferenceProtectedSettled(obj.fences, heldCond(obj));
