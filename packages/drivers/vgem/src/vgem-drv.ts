@@ -156,8 +156,9 @@ async function vgemGemFree(obj: GemObject): Promise<void> {
   } else {
     await dmaResvLock(obj.resv);
     if (vobj.pagesUseCount.read() > 0) drmGemShmemPutPagesLocked(vobj);
-    warnOn(vobj.pagesUseCount.read() !== 0, `${obj.name}: drm_WARN_ON(pages_use_count)`);
-    warnOn(vobj.pagesPinCount.read() !== 0, `${obj.name}: drm_WARN_ON(pages_pin_count)`);
+    // The messages are built only when the WARN fires (as every warnOn() below).
+    if (vobj.pagesUseCount.read() !== 0) warnOn(true, `${obj.name}: drm_WARN_ON(pages_use_count)`);
+    if (vobj.pagesPinCount.read() !== 0) warnOn(true, `${obj.name}: drm_WARN_ON(pages_pin_count)`);
     await dmaResvUnlock(obj.resv);
   }
   vobj.sgt = null;
@@ -199,7 +200,7 @@ function drmGemShmemPutPagesLocked(obj: VgemObject): void {
 async function vgemGemPin(obj: GemObject): Promise<number> {
   const vobj = obj as VgemObject;
   dmaResvAssertHeld(obj.resv);
-  warnOn(obj.importAttach !== null, `${obj.name}: drm_WARN_ON(drm_gem_is_imported())`);
+  if (obj.importAttach !== null) warnOn(true, `${obj.name}: drm_WARN_ON(drm_gem_is_imported())`);
   if (vobj.pagesPinCount.incNotZero()) return 0;
   const ret = drmGemShmemGetPagesLocked(vobj);
   if (!ret) vobj.pagesPinCount.set(1);
@@ -282,7 +283,7 @@ async function drmGemShmemFault(
   let ret: Uint8Array | number;
   if (
     pageOffset >= numPages ||
-    warnOn(obj.pagesUseCount.read() === 0, `${obj.name}: drm_WARN_ON_ONCE(!shmem->pages)`)
+    (obj.pagesUseCount.read() === 0 && warnOn(true, `${obj.name}: drm_WARN_ON_ONCE(!shmem->pages)`))
   )
     ret = VM_FAULT_SIGBUS;
   else ret = obj.pages?.[pageOffset] ?? VM_FAULT_SIGBUS;
@@ -300,12 +301,10 @@ async function drmGemShmemFault(
 async function drmGemShmemVmOpen(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const obj = vma.vmPrivateData as VgemObject;
-  warnOn(obj.importAttach !== null, `${obj.name}: drm_WARN_ON(drm_gem_is_imported())`);
+  if (obj.importAttach !== null) warnOn(true, `${obj.name}: drm_WARN_ON(drm_gem_is_imported())`);
   await dmaResvLock(obj.resv);
-  warnOn(
-    !obj.pagesUseCount.incNotZero(),
-    `${obj.name}: drm_WARN_ON_ONCE(!refcount_inc_not_zero(&shmem->pages_use_count))`,
-  );
+  if (!obj.pagesUseCount.incNotZero())
+    warnOn(true, `${obj.name}: drm_WARN_ON_ONCE(!refcount_inc_not_zero(&shmem->pages_use_count))`);
   await dmaResvUnlock(obj.resv);
   await drmGemVmOpen(vma);
 }

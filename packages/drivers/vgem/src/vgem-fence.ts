@@ -46,7 +46,7 @@ import {
   Mutex,
   SpinLock,
 } from "@primetime/kernel";
-import { currentSimulation, point, type Task, type Timer, yieldCpu } from "@primetime/sim";
+import { currentSimulation, opLabel, point, type Task, type Timer, yieldCpu } from "@primetime/sim";
 import { type DrmVgemFenceAttach, type DrmVgemFenceSignal, VGEM_FENCE_WRITE } from "./vgem-uapi.js";
 
 /** Models VGEM_FENCE_TIMEOUT (10 * HZ): 10 s of virtual time, in ns. */
@@ -137,7 +137,7 @@ function modTimer(fence: VgemFence, delay: number): void {
  * References: none.
  */
 async function timerDeleteSync(fence: VgemFence): Promise<void> {
-  await point(`timer_delete_sync(${fence.name})`);
+  await point(opLabel("timer_delete_sync", fence.name));
   fence.timer?.cancel();
   fence.timer = null;
   while (fence.handler !== null && !fence.handler.exited)
