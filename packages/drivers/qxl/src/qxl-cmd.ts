@@ -31,7 +31,7 @@ import {
   scheduleWork,
   signalPending,
 } from "@primetime/kernel";
-import { bug, now, point, sleep, TASK_INTERRUPTIBLE, toggleEnabled } from "@primetime/sim";
+import { bug, now, opLabel, point, sleep, TASK_INTERRUPTIBLE, toggleEnabled } from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
@@ -161,7 +161,7 @@ export async function qxlRingPush(
   }
   h.items[h.prod & (h.numItems - 1)] = elt;
   h.prod++;
-  await point(`qxl_ring_push(${ring.name})`);
+  await point(opLabel("qxl_ring_push", ring.name));
   if (h.prod === h.notifyOnProd) qdev.hw.outb(ring.prodNotify, 0);
   await ring.lock.unlock();
   return 0;

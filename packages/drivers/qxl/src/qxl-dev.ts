@@ -34,7 +34,7 @@
  * from device memory when consumed.
  */
 
-import { point, type Simulation, WaitQueue } from "@primetime/sim";
+import { fmtLabel, point, type Simulation, WaitQueue } from "@primetime/sim";
 import {
   type Command,
   type GpuAddress,
@@ -436,10 +436,11 @@ export class QxlHw {
    */
   private async spiceWorkerMain(): Promise<void> {
     for (;;) {
-      while (!this.workPending()) await this.worker!.wait(`spice/${this.name} idle`);
-      await point(`spice/${this.name}: consume the command ring`);
+      // The labels are built once per device name (fmtLabel()), not at every command.
+      while (!this.workPending()) await this.worker!.wait(fmtLabel("spice/", this.name, " idle"));
+      await point(fmtLabel("spice/", this.name, ": consume the command ring"));
       this.consume();
-      await point(`spice/${this.name}: execute`);
+      await point(fmtLabel("spice/", this.name, ": execute"));
       this.gpu.runUntilIdle();
     }
   }

@@ -16,7 +16,7 @@ import {
   type GemObject,
 } from "@primetime/gem";
 import { EINVAL, ENOENT, ENOMEM, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
-import { point, toggleEnabled } from "@primetime/sim";
+import { opLabel, point, toggleEnabled } from "@primetime/sim";
 import { ttmBoPut } from "@primetime/ttm";
 import { qxlSurfaceEvict } from "./qxl-cmd.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";
@@ -52,7 +52,7 @@ export const SPICE_SURFACE_FMT_32_xRGB = 32;
  */
 export async function qxlGemObjectFree(gobj: GemObject): Promise<void> {
   const qobj = toQxlBo(gobj);
-  await point(`qxl_gem_object_free(${qobj.name})`);
+  await point(opLabel("qxl_gem_object_free", qobj.name));
   if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) {
     await qxlBoUnref(qobj);
     return;
