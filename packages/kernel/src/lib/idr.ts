@@ -128,6 +128,9 @@ class IdRuns {
   }
 
   clear(): void {
+    // Setting an array's length is a call into V8's runtime even when it is already 0: an IDR
+    // torn down empty (the common case, its ids removed one by one before) skips it.
+    if (this.lo.length === 0) return;
     this.lo.length = 0;
     this.hi.length = 0;
   }
@@ -454,6 +457,7 @@ export class Idr<T extends object> {
   /** destroy() after its point. */
   private destroyNow(): void {
     this.ids.clear();
-    this.slots.clear();
+    // Map.clear() makes a new table even for an empty map.
+    if (this.slots.size !== 0) this.slots.clear();
   }
 }
