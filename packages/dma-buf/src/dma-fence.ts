@@ -243,7 +243,7 @@ export function dmaFenceInit(
     bug("dma_fence_init: BUG_ON(!ops || !ops->get_driver_name || !ops->get_timeline_name)");
   fence.refcount.init();
   fence.ops = ops;
-  fence.cbList.length = 0;
+  if (fence.cbList.length !== 0) fence.cbList.length = 0; // setting length calls into V8's runtime
   fence.lock = lock;
   fence.context = context;
   fence.seqno = seqno;
