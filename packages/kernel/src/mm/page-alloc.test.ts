@@ -10,6 +10,7 @@ import {
   ramPagesUsed,
   residentPages,
   totalramPages,
+  touchAllPages,
 } from "./page-alloc.js";
 import { ShmemFile } from "./shmem.js";
 import {
@@ -47,6 +48,29 @@ describe("lazy page arrays", () => {
     const refused = lazyPageArray(2, () => false);
     expect(refused[0]).toBeUndefined();
     expect(() => lazyPageArray(-1)).toThrow(RangeError);
+  });
+
+  it("touchAllPages() touches every page in index order, as pages[i] would, up to a refusal", () => {
+    const order: number[] = [];
+    const pages = lazyPageArray(5, (i) => {
+      order.push(i);
+      return i !== 3;
+    });
+    const kept = pages[1]!;
+    kept[0] = 9;
+    order.length = 0;
+    expect(touchAllPages(pages)).toBe(false);
+    // Page 1 existed (no first touch again); page 3 was refused and page 4 never touched.
+    expect(order).toEqual([0, 2, 3]);
+    expect(residentPages(pages)).toBe(3);
+    expect(pages[1]).toBe(kept);
+    expect(pages[1]![0]).toBe(9);
+    const all = lazyPageArray(3);
+    expect(touchAllPages(all)).toBe(true);
+    expect(residentPages(all)).toBe(3);
+    // An ordinary array: its elements' truthiness.
+    expect(touchAllPages([new Uint8Array(PAGE_SIZE)])).toBe(true);
+    expect(touchAllPages([undefined as unknown as Uint8Array])).toBe(false);
   });
 });
 
