@@ -96,6 +96,8 @@ import {
   ttmResourceDelBulkMove,
   ttmResourceFree,
   ttmResourceIntersects,
+  ttmResourceCursorFini,
+  ttmResourceCursorInit,
   ttmResourceManagerFirst,
   ttmResourceManagerUsed,
   ttmResourceMoveToLruTail,
@@ -595,7 +597,9 @@ export async function ttmBoEvictFirst(
 ): Promise<number> {
   let ret = 0;
   await bdev.lruLock.lock();
-  const res = ttmResourceManagerFirst(man);
+  const cursor = ttmResourceCursorInit(man);
+  const res = ttmResourceManagerFirst(cursor);
+  ttmResourceCursorFini(cursor);
   if (!res) {
     await bdev.lruLock.unlock();
     return -ENOENT;
@@ -658,11 +662,11 @@ async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<numb
   let lret: number;
   if (bo.pinCount || !bo.bdev.funcs.evictionValuable(bo, ew.place)) return 0;
   if (bo.deleted) {
-    lret = await ttmBoWaitCtx(bo, walk.ctx);
+    lret = await ttmBoWaitCtx(bo, walk.arg.ctx);
     if (!lret) await ttmBoCleanupMemtypeUse(bo);
     await ttmBoEvictDeletedExtraPut(bo);
   } else {
-    lret = await ttmBoEvict(bo, walk.ctx);
+    lret = await ttmBoEvict(bo, walk.arg.ctx);
   }
   if (!lret) {
     ew.evicted++;
@@ -698,21 +702,21 @@ async function ttmBoEvictAlloc(
   dmaResvAssertHeld(evictor.resv);
   const ew: TtmBoEvictWalk = {
     processBo: ttmBoEvictCb,
-    ctx,
-    ticket,
-    trylockOnly: true,
+    arg: { ctx, ticket, trylockOnly: false },
     place,
     evictor,
     res: null,
     evicted: 0,
   };
+  ew.arg.trylockOnly = true;
   let lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+  // (dmem cgroups' low-limit second pass not modelled)
   if (!lret && ticket) {
     // If ticket-locking, repeat while making progress.
-    ew.trylockOnly = false;
+    ew.arg.trylockOnly = false;
     do {
       // The walk may clear the evict_walk.walk.ticket field
-      ew.ticket = ticket;
+      ew.arg.ticket = ticket;
       ew.evicted = 0;
       lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
     } while (!lret && ew.evicted);
@@ -743,7 +747,7 @@ type TtmBoSwapoutWalk = TtmLruWalk;
  */
 async function ttmBoSwapoutCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
   dmaResvAssertHeld(bo.resv);
-  const ret = await ttmBoSwapoutOne(walk.ctx, bo);
+  const ret = await ttmBoSwapoutOne(walk.arg.ctx, bo);
   // Consider -ENOMEM and -ENOSPC non-fatal.
   if (ret === -ENOMEM || ret === -ENOSPC) return -EBUSY;
   return ret;
@@ -825,9 +829,7 @@ export async function ttmBoSwapout(
 ): Promise<number> {
   const walk: TtmBoSwapoutWalk = {
     processBo: ttmBoSwapoutCb,
-    ctx,
-    ticket: null,
-    trylockOnly: true,
+    arg: { ctx, ticket: null, trylockOnly: true },
   };
   return ttmLruWalkForEvict(walk, bdev, man, target);
 }
