@@ -1,5 +1,5 @@
 /**
- * Faithfulness checks against the kernel (Linux v6.15/v6.16, read in the 6.17/6.18 trees; see
+ * Faithfulness checks against the kernel (Linux v6.18, read in the 6.18.35 stable tree; see
  * the README's "Kernel version"): one test per departure the audit fixed, each failing on the
  * code before the fix.
  */

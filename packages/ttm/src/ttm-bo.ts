@@ -16,8 +16,8 @@
  *   and destroyed by `delayedDelete` work once its bookkeep fences signal.
  * - `bo.resource` and `bo.ttm` change only under the BO's reservation (`bo.resv`).
  *
- * Follows Linux mainline of mid-2025 (v6.15/v6.16: per-BO delayed_delete work, the
- * ttm_lru_walk eviction, ttm_bo_internal.h; before the ttm_bo_fini()/GEM-refcount series).
+ * Follows Linux v6.18 (per-BO delayed_delete work, the ttm_lru_walk eviction over a
+ * ttm_bo_lru_cursor, ttm_bo_internal.h; before the ttm_bo_fini()/GEM-refcount series of v6.19).
  */
 
 import { Kref } from "@primetime/atomics";
@@ -93,11 +93,11 @@ import {
   ttmResourceAddBulkMove,
   ttmResourceAlloc,
   ttmResourceCompatible,
+  ttmResourceCursorFini,
+  ttmResourceCursorInit,
   ttmResourceDelBulkMove,
   ttmResourceFree,
   ttmResourceIntersects,
-  ttmResourceCursorFini,
-  ttmResourceCursorInit,
   ttmResourceManagerFirst,
   ttmResourceManagerUsed,
   ttmResourceMoveToLruTail,
