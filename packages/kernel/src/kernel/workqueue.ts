@@ -58,7 +58,6 @@ import {
   WaitQueue,
 } from "@primetime/sim";
 import { ENOENT } from "../include/errno.js";
-import { kasanReport } from "../mm/kasan/kasan.js";
 import {
   formatHeldLocks,
   heldLocks,
@@ -68,6 +67,7 @@ import {
   lockRelease,
 } from "../locking/lockdep.js";
 import { mightSleep, preemptCount } from "../locking/spinlock.js";
+import { kasanReport } from "../mm/kasan/kasan.js";
 
 /** WQ_DFL_ACTIVE: the default max_active of a workqueue. */
 export const WQ_DFL_ACTIVE = 256;
