@@ -33,7 +33,7 @@ import {
   UNKNOWN_BUFFER,
 } from "./model.js";
 import { planFromScenarioName, planScenarioName } from "./plan.js";
-import { formatSyscallLog, formatValue, ioctlName } from "./syscall-log.js";
+import { formatSyscallLog, formatValue, ioctlName, type SyscallLogEntry } from "./syscall-log.js";
 
 const fuzz = { drivers: [vgem] };
 const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -195,6 +195,165 @@ describe("the model's fd lives", () => {
     // Once a sync_file may have been at fd 3 during the call, -ENOTTY is its answer.
     t.installed(3, { kind: "sync-file" }, 7, 9);
     expect(check([use(-ENOTTY, 6, 10)])).toEqual([]);
+  });
+});
+
+describe("dup2, dup3 and close_range", () => {
+  const EBADF = 9;
+  const EBUSY = 16;
+  const EINVAL = 22;
+  const ENOTTY = 25;
+
+  it("fd model: a dup's life names what its source named during the call; close_range() ends the range's lives; -EBUSY only while an install may reserve", () => {
+    let now = 0;
+    const t = new FdTableModel(() => now);
+    const card = new ModelFile(3000, 0, true);
+    t.installed(3, { kind: "drm", file: card }, 1, 2);
+    t.installed(4, { kind: "dmabuf", buf: 7 }, 1, 2);
+    // dup2(4, 3) in [5, 6]: fd 3's DRM file closes, fd 3 names what fd 4 named meanwhile.
+    t.closed(3, 5, 6);
+    t.installedDup(3, 4, 5, 6);
+    expect(t.candidates(3, 7, 8)!.map((o) => o.kind)).toEqual(["dmabuf"]);
+    expect(t.candidates(3, 3, 5)!.map((o) => o.kind)).toEqual(["drm", "dmabuf"]);
+    // A DRM ioctl through fd 3 after the dup2 answered -ENOTTY (a dma-buf): no divergence; a
+    // DRM answer is one.
+    const use = (result: number): FdUse => ({
+      table: t,
+      fd: 3,
+      start: 7,
+      ret: 8,
+      result,
+      what: `GEM_CLOSE(1) = ${result}`,
+      fits: drmIoctlFits(result, -ENOTTY),
+    });
+    const out: string[] = [];
+    checkFdUses([use(-ENOTTY), use(0)], -EBADF, (w) => out.push(w));
+    expect(out).toEqual([
+      "GEM_CLOSE(1) = 0 on fd 3: a result no file installed at fd 3 could give (it held a dma-buf of buffer 7 meanwhile)",
+    ]);
+    // A dup of a number that held nothing names nothing; close_range(3, ~0U) ends both lives.
+    t.installedDup(9, 8, 9, 10);
+    expect(t.candidates(9, 11, 12)).toEqual([]);
+    t.closedRange(3, 0xffff_ffff, 13, 14);
+    expect(t.candidates(3, 15, 16)).toEqual([]);
+    expect(t.candidates(4, 15, 16)).toEqual([]);
+    // -EBUSY: an fd-installing call other than the dup itself overlapped it.
+    const dup = t.begin(20);
+    expect(t.mayReserve(20, 21, dup)).toBe(false);
+    const open = t.begin(21);
+    now = 22;
+    t.end(open);
+    expect(t.mayReserve(20, 25, dup)).toBe(true);
+    expect(t.mayReserve(30, 31, dup)).toBe(false);
+    t.end(dup);
+  });
+
+  /** The calls of seeds 1-80 (PCT and random alternating), and whether any run failed. */
+  let logged: Promise<{ calls: SyscallLogEntry[]; failed: string[] }> | undefined;
+  const runs = () => {
+    logged ??= (async () => {
+      const calls: SyscallLogEntry[] = [];
+      const failed: string[] = [];
+      for (let seed = 1; seed <= 80; seed++) {
+        const { cls, log } = await fuzzLog(fuzz, {
+          seed,
+          strategy: seed % 2 === 0 ? "pct" : "random",
+        });
+        if (cls.divergences + cls.splats + cls.exceptions + cls.leaks > 0 || cls.hang)
+          failed.push(`seed ${seed}: ${JSON.stringify(cls).slice(0, 300)}`);
+        calls.push(...log);
+      }
+      return { calls, failed };
+    })();
+    return logged;
+  };
+
+  it("the fuzzer issues each with valid and invalid arguments and gets the kernel's results", async () => {
+    const { calls } = await runs();
+    const seen = new Map<string, number>();
+    const count = (k: string) => seen.set(k, (seen.get(k) ?? 0) + 1);
+    /** The process's fds that another of its tasks installed last (open, dup, dup2/3, recvFd). */
+    const owner = new Map<string, string>();
+    for (const e of calls) {
+      const r = e.result === undefined ? undefined : Number(e.result.split(" ")[0]);
+      const key = (fd: number) => `${e.process}/${fd}`;
+      let m = /^dup([23])\((-?\d+), (-?\d+)(?:, (\S+))?\)$/.exec(e.call);
+      if (m && r !== undefined) {
+        const [old, nfd] = [Number(m[2]), Number(m[3])];
+        const flags = m[4] === undefined ? 0 : Number(m[4]);
+        const three = m[1] === "3";
+        const name = `dup${m[1]}`;
+        if (three && (flags & ~0x80000) !== 0) {
+          expect(r, e.call).toBe(-EINVAL);
+          count(`${name} bad flags`);
+        } else if (three && old === nfd) {
+          expect(r, e.call).toBe(-EINVAL);
+          count(`${name} same fd`);
+        } else if (nfd < 0 || nfd >= 1024) {
+          expect(r, e.call).toBe(-EBADF);
+          count(`${name} newfd >= RLIMIT_NOFILE`);
+        } else if (old >= 900) {
+          expect(r, e.call).toBe(-EBADF);
+          count(`${name} never-open oldfd`);
+        } else if (old === nfd) {
+          expect([old, -EBADF], e.call).toContain(r);
+          count(`dup2 same fd ${r === old ? "open" : "closed"}`);
+        } else {
+          // newfd, or -EBADF (oldfd closed), -EBUSY (newfd reserved by another thread's open).
+          expect([nfd, -EBADF, -EBUSY], e.call).toContain(r);
+          const other = owner.get(key(nfd));
+          const onto = r === nfd && other !== undefined && other !== e.task;
+          count(`${name} ${r === nfd ? "ok" : r}${onto ? " onto another task's fd" : ""}`);
+        }
+        if (r === nfd) owner.set(key(nfd), e.task);
+        continue;
+      }
+      m = /^closeRange\((\d+), (\d+), (\d+)\)$/.exec(e.call);
+      if (m && r !== undefined) {
+        const [first, last, flags] = [Number(m[1]), Number(m[2]), Number(m[3])];
+        if ((flags & ~6) !== 0) {
+          expect(r, e.call).toBe(-EINVAL);
+          count("close_range bad flags");
+        } else if (first > last) {
+          expect(r, e.call).toBe(-EINVAL);
+          count("close_range first > last");
+        } else {
+          expect(r, e.call).toBe(0);
+          count(`close_range flags ${flags}${last === 0xffff_ffff ? " to ~0U" : ""}`);
+        }
+        continue;
+      }
+      if (/^(open|dup|recvFd)\(/.test(e.call) && r !== undefined && r >= 0)
+        owner.set(key(r), e.task);
+      m = /^close\((\d+)\)$/.exec(e.call);
+      if (m && r === 0) owner.delete(key(Number(m[1])));
+    }
+    const keys = [...seen.keys()];
+    for (const k of [
+      "dup2 ok",
+      "dup2 ok onto another task's fd",
+      "dup2 same fd open",
+      "dup2 newfd >= RLIMIT_NOFILE",
+      "dup2 never-open oldfd",
+      "dup3 ok",
+      "dup3 ok onto another task's fd",
+      "dup3 bad flags",
+      "dup3 same fd",
+      "dup3 newfd >= RLIMIT_NOFILE",
+      "close_range flags 0",
+      "close_range flags 4",
+      "close_range flags 2",
+      "close_range flags 6",
+      "close_range bad flags",
+      "close_range first > last",
+    ])
+      expect(keys, `${k} (seen: ${JSON.stringify([...seen])})`).toContain(k);
+  });
+
+  it("a fuzz run with them (80 seeds, every toggle off) shows no divergence", async () => {
+    const { calls, failed } = await runs();
+    expect(failed).toEqual([]);
+    expect(calls.filter((e) => /^(dup[23]|closeRange)\(/.test(e.call)).length).toBeGreaterThan(200);
   });
 });
 
