@@ -651,6 +651,23 @@ describe("replay exit codes, --explain", () => {
   });
 });
 
+describe("replay --explain boots with kasan_multi_shot", () => {
+  it("prints every KASAN report of the same schedule; without --explain only the first", async () => {
+    const hunt = await cli(["hunt", "gem.change-handle-lookup-before-lock", "--schedules", "100"]);
+    const token = hunt.out.match(/pt1\.[A-Za-z0-9._~-]+/)?.[0];
+    expect(token, hunt.out).toBeDefined();
+    const kasan = (out: string) => out.split("\n").filter((l) => /\] kasan: BUG: KASAN: /.test(l));
+    const trace = (out: string) => out.match(/trace ([0-9a-f]+)/)?.[1];
+    const plain = await cli(["replay", token!]);
+    const explained = await cli(["replay", token!, "--explain"]);
+    expect(trace(explained.out)).toBe(trace(plain.out));
+    expect(kasan(plain.out)).toHaveLength(1);
+    expect(kasan(explained.out).length).toBeGreaterThan(1);
+    // The option is the replay's: a later replay prints the first report only again.
+    expect(kasan((await cli(["replay", token!])).out)).toEqual(kasan(plain.out));
+  });
+});
+
 describe("hunt", () => {
   it("shows its progress (both searches) and says which defaults a toggle's case overrides", async () => {
     const lines: (string | null)[] = [];

@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { kasanMultiShot, setKasanMultiShot } from "@primetime/kernel";
 import { type MatrixRun, planBugs } from "./campaign/bugs-matrix.js";
 import type { CampaignScenario } from "./campaign/campaign-scenario.js";
 import {
@@ -446,6 +447,23 @@ const SPLAT_MEANING: Record<string, string> = {
 };
 
 export async function replayCommand(
+  token: string,
+  o: { explain?: boolean; fullTrace?: boolean },
+  io: Io,
+  c: Colors,
+): Promise<number> {
+  if (!o.explain) return replayShow(token, o, io, c);
+  // --explain boots the replay with kasan_multi_shot: every KASAN report, not only the first.
+  const was = kasanMultiShot();
+  setKasanMultiShot(true);
+  try {
+    return await replayShow(token, o, io, c);
+  } finally {
+    setKasanMultiShot(was);
+  }
+}
+
+async function replayShow(
   token: string,
   o: { explain?: boolean; fullTrace?: boolean },
   io: Io,

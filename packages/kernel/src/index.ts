@@ -81,10 +81,15 @@ export {
 export {
   type KasanBugType,
   kasanFull,
+  kasanMultiShot,
   kasanProxy,
   kasanReport,
+  kasanRestoreMultiShot,
+  kasanSaveEnableMultiShot,
+  kasanSetMultiShot,
   kasanUnwrap,
   setKasanFull,
+  setKasanMultiShot,
 } from "./mm/kasan/kasan.js";
 export { type KmemleakScanOptions, kmemleakNotLeak, kmemleakScan } from "./mm/kmemleak.js";
 export * from "./mm/mm.js";

@@ -34,6 +34,7 @@ import {
   systemUnboundWq,
   systemWq,
 } from "../kernel/workqueue.js";
+import { kasanSetMultiShot } from "../mm/kasan/kasan.js";
 import { type KmemleakScanOptions, kmemleakScan } from "../mm/kmemleak.js";
 import { setTotalRam } from "../mm/page-alloc.js";
 import { liveObjectCount, type SlabObject } from "../mm/slab.js";
@@ -42,6 +43,11 @@ import { liveObjectCount, type SlabObject } from "../mm/slab.js";
 export interface KernelOptions {
   /** The machine's RAM in bytes (default DEFAULT_RAM_BYTES, 256 MiB; see mm/page-alloc.ts). */
   ramBytes?: number;
+  /**
+   * The `kasan_multi_shot` boot parameter (mm/kasan/report.c): every KASAN report of this boot
+   * prints, not only the first.
+   */
+  kasanMultiShot?: boolean;
 }
 
 const booted = new SimLocal<{ kernel: Kernel | null }>(() => ({ kernel: null }));
@@ -73,10 +79,12 @@ export class Kernel {
   /**
    * Boots a kernel on `sim` (default: the running simulation) and makes it the simulation's
    * kernel (`Kernel.current()`). `opts.ramBytes` sizes the machine's RAM (RangeError if it is
-   * not an integer of at least a page).
+   * not an integer of at least a page); `opts.kasanMultiShot` is the `kasan_multi_shot`
+   * parameter (kasan_set_multi_shot()).
    */
   static boot(sim: Simulation | null = currentSimulation(), opts: KernelOptions = {}): Kernel {
     if (opts.ramBytes !== undefined) setTotalRam(opts.ramBytes, sim);
+    if (opts.kasanMultiShot) kasanSetMultiShot(sim);
     const k = new Kernel(sim);
     booted.get(sim).kernel = k;
     return k;

@@ -2,6 +2,7 @@ import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
 import { point, type RunResult, Simulation, sleep, spawn } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
+import { kasanSaveEnableMultiShot } from "../mm/kasan/kasan.js";
 import { kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { Mutex } from "./mutex.js";
 import { inAtomic, mightSleep, preemptCount, SpinLock } from "./spinlock.js";
@@ -163,6 +164,7 @@ describe("SpinLock", () => {
       readonly lock = new SpinLock("fence_lock", { owner: this });
     }
     const r = await run(async () => {
+      kasanSaveEnableMultiShot(); // every report, as KASAN's own tests run (kasan_multi_shot)
       const f = kmalloc("dma_fence", () => new Fence()) as Fence;
       kfree(f);
       expect(f.lock.tryLock()).toBe(true);

@@ -4,7 +4,7 @@ import { type RunResult, Simulation, type Splat, spawn } from "@primetime/sim";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Errno, isErr } from "../include/errno.js";
 import { Mutex } from "../locking/mutex.js";
-import { kasanUnwrap, setKasanFull } from "./kasan/kasan.js";
+import { kasanSaveEnableMultiShot, kasanUnwrap, setKasanFull } from "./kasan/kasan.js";
 import {
   KmemCache,
   kfree,
@@ -137,6 +137,7 @@ describe("kmalloc / kfree", () => {
 describe("KASAN", () => {
   it("reports a use after free from a primitive, with alloc and free sites", async () => {
     const r = await run(async () => {
+      kasanSaveEnableMultiShot(); // every report, as KASAN's own tests run (kasan_multi_shot)
       const b = alloc();
       b.kref.init();
       const t = spawn("closer", async () => {
@@ -191,6 +192,7 @@ describe("KASAN", () => {
 
   it("reports an invalid free of static memory and of a non-object", async () => {
     const r = await run(() => {
+      kasanSaveEnableMultiShot(); // every report, as KASAN's own tests run (kasan_multi_shot)
       const onStack = new Buf("dma_buf");
       expect(onStack.name).toBe("dma_buf#1");
       kfree(onStack);
@@ -229,6 +231,7 @@ describe("KASAN", () => {
   it("full mode checks every property read and write of a freed object", async () => {
     setKasanFull(true);
     const r = await run(() => {
+      kasanSaveEnableMultiShot(); // every report, as KASAN's own tests run (kasan_multi_shot)
       const b = alloc();
       expect(kasanUnwrap(b)).not.toBe(b); // a proxy
       expect(b).toBeInstanceOf(Buf);
@@ -289,6 +292,7 @@ describe("kfree_rcu", () => {
 
   it("reports a double kfree_rcu() and a kfree_rcu() of freed memory", async () => {
     const r = await run(async () => {
+      kasanSaveEnableMultiShot(); // every report, as KASAN's own tests run (kasan_multi_shot)
       const a = alloc();
       await kfreeRcu(a);
       await kfreeRcu(a);

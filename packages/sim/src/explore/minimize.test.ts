@@ -65,6 +65,57 @@ const crowdedLostUpdate = async () => {
     report("warn", `lost update: counter is ${shared.n}, expected ${shared.ran}`);
 };
 
+/**
+ * A lost update that is reported only when two bystanders' steps run in a consistent order: for
+ * each pair (x, y), x's `a` and `c` each run before or after y's `b` and `d` alike (both before
+ * or both after). A preemption that puts one of them on the other side of y's step can go only
+ * together with the one that puts the other there: in a round of the minimizer, removing the
+ * later of the two fails while the earlier is there, so the later one goes in the next round.
+ * The main task first draws 300 data choices (nearly all non-zero) that the bug ignores.
+ */
+const orderedLostUpdate = async () => {
+  let draws = 0;
+  for (let i = 0; i < 300; i++) draws += choose(10);
+  const shared = { n: 0 };
+  const consistent: boolean[] = [];
+  const tasks = [];
+  for (let k = 0; k < 3; k++) {
+    const seen = { b: false, d: false };
+    let aFirst = false;
+    tasks.push(
+      spawn(`x${k}`, async () => {
+        for (let i = 0; i < 6; i++) await point(`x${k}: work ${i}`);
+        await point(`x${k}: a`);
+        aFirst = !seen.b;
+        for (let i = 0; i < 6; i++) await point(`x${k}: more ${i}`);
+        await point(`x${k}: c`);
+        consistent[k] = aFirst === !seen.d;
+      }),
+      spawn(`y${k}`, async () => {
+        for (let i = 0; i < 6; i++) await point(`y${k}: work ${i}`);
+        await point(`y${k}: b`);
+        seen.b = true;
+        for (let i = 0; i < 6; i++) await point(`y${k}: more ${i}`);
+        await point(`y${k}: d`);
+        seen.d = true;
+      }),
+    );
+  }
+  for (let k = 0; k < 2; k++)
+    tasks.push(
+      spawn(`inc${k}`, async () => {
+        for (let i = 0; i < 6; i++) await point(`inc${k}: work ${i}`);
+        await point("load(counter)");
+        const v = shared.n;
+        await point("store(counter)");
+        shared.n = v + 1;
+      }),
+    );
+  for (const t of tasks) await t.join();
+  if (draws >= 0 && shared.n !== 2 && consistent.every(Boolean))
+    report("warn", `lost update: counter is ${shared.n}, expected 2`);
+};
+
 describe("minimize", () => {
   it("shrinks a random walk's finding to one preemption that replays to the same bug", async () => {
     const res = await explore(noisyLostUpdate, { strategy: "random", schedules: 200, seed: 3 });
@@ -115,6 +166,53 @@ describe("minimize", () => {
       expect(table.rows.length).toBeLessThanOrEqual(12);
       expect(table.rows.filter((x) => x.label === "store(counter)")).toHaveLength(2);
     }
+  });
+
+  it("spends the budget on preemptions before data choices: a second round clears what the first left", async () => {
+    // Each of these random-walk findings (77-88 preemptions) keeps 2 preemptions after the
+    // first round of passes 1-2; the minimizer that zeroed the 300 data choices in between ran
+    // out of its 200 runs there (it reached 1 preemption only after 309-327 runs).
+    for (const seed of [6, 7, 11]) {
+      const found = (
+        await explore(orderedLostUpdate, { strategy: "random", schedules: 2000, seed })
+      ).firstFailure!;
+      expect(found, `seed ${seed}`).not.toBeNull();
+      const m = await minimize(found.token, orderedLostUpdate);
+      expect(m.preemptions.before, `seed ${seed}`).toBeGreaterThanOrEqual(70);
+      expect(m.preemptions.after, `seed ${seed}`).toBe(1);
+      expect(m.runs).toBeLessThanOrEqual(200);
+      const again = await replay(m.token, orderedLostUpdate);
+      expect(sameBug(found, again)).toBe(true);
+      expect(again.traceHash).toBe(m.run.traceHash);
+    }
+  });
+
+  it("scale: a budget grown by the preemptions of the schedule, within its bound", async () => {
+    const found = (
+      await explore(orderedLostUpdate, { strategy: "random", schedules: 2000, seed: 6 })
+    ).firstFailure!;
+    const fixed = await minimize(found.token, orderedLostUpdate, { budget: 20 });
+    expect(fixed.runs).toBe(20);
+    const scaled = await minimize(found.token, orderedLostUpdate, {
+      budget: 20,
+      scale: { perPreemption: 0.5, max: 50 },
+    });
+    // 20 + 0.5 x its 70-odd preemptions, bounded by 50.
+    expect(scaled.preemptions.before).toBeGreaterThanOrEqual(70);
+    expect(scaled.runs).toBe(50);
+    expect(scaled.preemptions.after).toBeLessThan(fixed.preemptions.after);
+    const again = await minimize(found.token, orderedLostUpdate, {
+      budget: 20,
+      scale: { perPreemption: 0.5, max: 50 },
+    });
+    expect(again.token).toBe(scaled.token);
+    expect(sameBug(found, await replay(scaled.token, orderedLostUpdate))).toBe(true);
+    // A bound below the budget does not shrink it.
+    const low = await minimize(found.token, orderedLostUpdate, {
+      budget: 20,
+      scale: { perPreemption: 1, max: 10 },
+    });
+    expect(low.runs).toBe(20);
   });
 
   it("is deterministic and tries no plan twice", async () => {

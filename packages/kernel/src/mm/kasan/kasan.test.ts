@@ -1,8 +1,18 @@
 import { Simulation } from "@primetime/sim";
 import { afterEach, describe, expect, it } from "vitest";
 import { isErr } from "../../include/errno.js";
+import { Kernel } from "../../init/kernel.js";
 import { kfree, kmalloc, liveObjects, SlabObject } from "../slab.js";
-import { kasanFull, kasanReport, kasanUnwrap, setKasanFull } from "./kasan.js";
+import {
+  kasanFull,
+  kasanMultiShot,
+  kasanReport,
+  kasanRestoreMultiShot,
+  kasanSaveEnableMultiShot,
+  kasanUnwrap,
+  setKasanFull,
+  setKasanMultiShot,
+} from "./kasan.js";
 
 class Node extends SlabObject {
   next: Node | null = null;
@@ -16,21 +26,97 @@ class Node extends SlabObject {
 afterEach(() => setKasanFull(false));
 
 describe("kasanReport", () => {
-  it("reports each (type, object, operation) once per simulation", async () => {
+  const firstLines = (r: { splats: readonly { message: string }[] }): string[] =>
+    r.splats.map((s) => s.message.split("\n")[0]!);
+
+  it("prints the first report of a simulation only (report_enabled()); a new simulation reports again", async () => {
     const target = { name: "thing#1" };
     for (let i = 0; i < 2; i++) {
       const r = await new Simulation().run(() => {
+        expect(kasanMultiShot()).toBe(false);
         expect(kasanReport("slab-use-after-free", target, "read")).toBe(true);
         expect(kasanReport("slab-use-after-free", target, "read")).toBe(false);
-        expect(kasanReport("slab-use-after-free", target, "write")).toBe(true);
-        expect(kasanReport("double-free", target, "kfree")).toBe(true);
+        expect(kasanReport("slab-use-after-free", target, "write")).toBe(false);
+        expect(kasanReport("double-free", target, "kfree")).toBe(false);
       });
-      expect(r.splats.map((s) => s.message.split("\n")[0])).toEqual([
-        "BUG: KASAN: slab-use-after-free in read",
-        "BUG: KASAN: slab-use-after-free in write",
-        "BUG: KASAN: double-free in kfree",
-      ]);
+      expect(firstLines(r)).toEqual(["BUG: KASAN: slab-use-after-free in read"]);
     }
+  });
+
+  it("a silent report does not stop the access: a double free after it still frees nothing", async () => {
+    const r = await new Simulation().run(() => {
+      const a = kmalloc("node", () => new Node()) as Node;
+      const b = kmalloc("node", () => new Node()) as Node;
+      kfree(a);
+      expect(a.checkAccess("kref_get")).toBe(false); // reported
+      expect(a.checkAccess("kref_get")).toBe(false); // silent, still a freed object
+      kfree(a); // a silent double free: changes nothing
+      expect(liveObjects()).toEqual([b]);
+      kfree(b);
+      expect(liveObjects()).toEqual([]);
+    });
+    expect(firstLines(r)).toEqual(["BUG: KASAN: slab-use-after-free in kref_get"]);
+  });
+
+  it("with kasan_multi_shot every report prints, the same access again included", async () => {
+    const target = { name: "thing#1" };
+    const body = (): void => {
+      expect(kasanMultiShot()).toBe(true);
+      expect(kasanReport("slab-use-after-free", target, "read")).toBe(true);
+      expect(kasanReport("slab-use-after-free", target, "read")).toBe(true);
+      expect(kasanReport("double-free", target, "kfree")).toBe(true);
+    };
+    const all = [
+      "BUG: KASAN: slab-use-after-free in read",
+      "BUG: KASAN: slab-use-after-free in read",
+      "BUG: KASAN: double-free in kfree",
+    ];
+    // Set in the simulation, at boot (the kernel's command line), or as the default outside.
+    const inside = await new Simulation().run(() => {
+      setKasanMultiShot(true);
+      body();
+    });
+    expect(firstLines(inside)).toEqual(all);
+    const sim = new Simulation();
+    Kernel.boot(sim, { kasanMultiShot: true });
+    expect(firstLines(await sim.run(body))).toEqual(all);
+    setKasanMultiShot(true);
+    try {
+      expect(firstLines(await new Simulation().run(body))).toEqual(all);
+    } finally {
+      setKasanMultiShot(false);
+    }
+    // Set inside a simulation, it stays with that simulation.
+    const after = await new Simulation().run(() => {
+      expect(kasanMultiShot()).toBe(false);
+      kasanReport("slab-use-after-free", target, "read");
+      kasanReport("slab-use-after-free", target, "read");
+    });
+    expect(after.splats).toHaveLength(1);
+  });
+
+  it("kasan_save_enable_multi_shot() / kasan_restore_multi_shot() bracket a stretch of every report", async () => {
+    const target = { name: "thing#1" };
+    const r = await new Simulation().run(() => {
+      const was = kasanSaveEnableMultiShot();
+      expect(was).toBe(false);
+      expect(kasanReport("slab-use-after-free", target, "a")).toBe(true);
+      expect(kasanReport("slab-use-after-free", target, "b")).toBe(true);
+      kasanRestoreMultiShot(was);
+      expect(kasanMultiShot()).toBe(false);
+      // Multi-shot reports leave KASAN_BIT_REPORTED clear: the next one is the boot's first.
+      expect(kasanReport("slab-use-after-free", target, "c")).toBe(true);
+      expect(kasanReport("slab-use-after-free", target, "d")).toBe(false);
+      setKasanMultiShot(true);
+      expect(kasanSaveEnableMultiShot()).toBe(true);
+      kasanRestoreMultiShot(true);
+      expect(kasanMultiShot()).toBe(true);
+    });
+    expect(firstLines(r)).toEqual([
+      "BUG: KASAN: slab-use-after-free in a",
+      "BUG: KASAN: slab-use-after-free in b",
+      "BUG: KASAN: slab-use-after-free in c",
+    ]);
   });
 });
 
@@ -38,6 +124,7 @@ describe("full KASAN", () => {
   it("is off by default and only affects objects allocated while on", async () => {
     expect(kasanFull()).toBe(false);
     const r = await new Simulation().run(() => {
+      kasanSaveEnableMultiShot(); // every report, as KASAN's own tests run (kasan_multi_shot)
       const plain = kmalloc("node", () => new Node()) as Node;
       setKasanFull(true);
       const checked = kmalloc("node", () => new Node()) as Node;
@@ -59,6 +146,23 @@ describe("full KASAN", () => {
       "Read of node#2 (Node.bump)",
       "Read of node#2 (Node.value)",
       "Write of node#2 (Node.value)",
+    ]);
+  });
+
+  it("with multi-shot, one assignment is one Write report (set, not set and defineProperty)", async () => {
+    setKasanFull(true);
+    const r = await new Simulation().run(() => {
+      kasanSaveEnableMultiShot();
+      const n = kmalloc("node", () => new Node()) as Node;
+      kfree(n);
+      n.value = 1;
+      n.value = 2;
+      Object.defineProperty(n, "next", { value: null }); // a direct define is a write too
+    });
+    expect(r.splats.map((s) => s.message.split("\n")[1]!.split(" by")[0])).toEqual([
+      "Write of node#1 (Node.value)",
+      "Write of node#1 (Node.value)",
+      "Write of node#1 (Node.next)",
     ]);
   });
 

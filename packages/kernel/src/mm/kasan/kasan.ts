@@ -10,15 +10,29 @@
  * - full mode (`setKasanFull(true)`): kmalloc() returns a Proxy that checks every property read
  *   and write of the object. Slower; meant for replaying a failure and explaining it.
  *
+ * Reports follow v6.18's report_enabled(): one KASAN report per boot (a simulation is a boot),
+ * later ones print nothing while the access goes on; with `kasan_multi_shot`
+ * (`setKasanMultiShot(true)`, `Kernel.boot(sim, { kasanMultiShot: true })`) every report prints,
+ * repeated ones included.
+ *
  * Simplifications: no shadow memory, sizes or addresses: an "address" is the object's name
- * (cache name and sequence number). The kernel reports only the first bug unless
- * kasan_multi_shot is set; this model reports each distinct (bug type, object, operation) once
- * per simulation. Full-mode caveats: the proxy is what kmalloc() returns and what callers must
- * keep (the object's constructor sees the raw object, so identity checks must not mix the two);
- * subclasses must not use JavaScript `#private` fields (proxies cannot forward them).
+ * (cache name and sequence number). Not modeled: `panic_on_warn` and `kasan.fault=` (the model
+ * never panics after a report: the default `kasan.fault=report`). Full-mode caveats: the proxy is
+ * what kmalloc() returns and what callers must keep (the object's constructor sees the raw
+ * object, so identity checks must not mix the two); subclasses must not use JavaScript
+ * `#private` fields (proxies cannot forward them).
  */
 
-import { currentTask, here, report, SimLocal, type Site, site } from "@primetime/sim";
+import {
+  activeSimulation,
+  currentTask,
+  here,
+  report,
+  SimLocal,
+  type Simulation,
+  type Site,
+  site,
+} from "@primetime/sim";
 import type { SlabObject } from "../slab.js";
 
 /** The bug types KASAN prints after "BUG: KASAN: ". */
@@ -78,6 +92,10 @@ export function kasanProxy<T extends SlabObject>(obj: T): T {
     kasanReport("slab-use-after-free", raw, `${cls}.${String(prop)}`, access);
   };
   anyProxy = true;
+  // An assignment through the proxy reaches the `set` trap and then, for a data property, this
+  // proxy's `defineProperty` trap (OrdinarySet defines the value on the receiver): one write,
+  // one check. `setting` is the property an assignment is storing right now.
+  let setting: PropertyKey | null = null;
   const proxy = new Proxy(raw, {
     get(target, prop, receiver) {
       check(prop, "Read");
@@ -85,10 +103,17 @@ export function kasanProxy<T extends SlabObject>(obj: T): T {
     },
     set(target, prop, value, receiver) {
       check(prop, "Write");
-      return Reflect.set(target, prop, value, receiver);
+      const outer = setting;
+      setting = prop;
+      try {
+        return Reflect.set(target, prop, value, receiver);
+      } finally {
+        setting = outer;
+      }
     },
     defineProperty(target, prop, desc) {
-      check(prop, "Write");
+      if (prop === setting) setting = null;
+      else check(prop, "Write");
       return Reflect.defineProperty(target, prop, desc);
     },
     deleteProperty(target, prop) {
@@ -100,7 +125,78 @@ export function kasanProxy<T extends SlabObject>(obj: T): T {
   return proxy as T;
 }
 
-const REPORTED = new SimLocal<Set<string>>(() => new Set());
+/** The kernel's `kasan_flags` (mm/kasan/report.c): per boot, so per simulation. */
+interface KasanFlags {
+  /** KASAN_BIT_REPORTED: a report was printed in this boot. */
+  reported: boolean;
+  /** KASAN_BIT_MULTI_SHOT: every report prints. */
+  multiShot: boolean;
+}
+
+/** The multi-shot bit new simulations boot with (setKasanMultiShot() outside a simulation). */
+let multiShotDefault = false;
+
+const FLAGS = new SimLocal<KasanFlags>(() => ({ reported: false, multiShot: multiShotDefault }));
+
+/**
+ * Turns `kasan_multi_shot` on or off. Inside a running simulation it applies to that
+ * simulation (that boot) from now on; outside one it sets the default for every simulation
+ * started afterwards (a replay that should print every report), and for kernel code used
+ * outside simulations. The kernel sets the bit from the command line only
+ * (kasan_set_multi_shot()) and, in its KASAN tests, with kasan_save_enable_multi_shot().
+ */
+export function setKasanMultiShot(on: boolean): void {
+  if (activeSimulation() === null) multiShotDefault = on;
+  FLAGS.get().multiShot = on;
+}
+
+/** Whether `kasan_multi_shot` is on in the running simulation. */
+export function kasanMultiShot(): boolean {
+  return FLAGS.get().multiShot;
+}
+
+/**
+ * Models kasan_set_multi_shot(), the `kasan_multi_shot` boot parameter's __setup() handler:
+ * `set_bit(KASAN_BIT_MULTI_SHOT, &kasan_flags)` for the boot of `sim` (Kernel.boot()'s
+ * `kasanMultiShot` option).
+ * Locking: none.
+ */
+export function kasanSetMultiShot(sim: Simulation | null = activeSimulation()): void {
+  FLAGS.get(sim).multiShot = true;
+}
+
+/**
+ * Models kasan_save_enable_multi_shot(): `test_and_set_bit(KASAN_BIT_MULTI_SHOT, &kasan_flags)`,
+ * for the running simulation. Returns whether multi-shot was on before (hand it to
+ * kasanRestoreMultiShot()). The kernel has it for its KASAN tests only.
+ * Locking: none.
+ */
+export function kasanSaveEnableMultiShot(): boolean {
+  const f = FLAGS.get();
+  const was = f.multiShot;
+  f.multiShot = true;
+  return was;
+}
+
+/**
+ * Models kasan_restore_multi_shot(): `if (!enabled) clear_bit(KASAN_BIT_MULTI_SHOT, ...)`.
+ * Locking: none.
+ */
+export function kasanRestoreMultiShot(enabled: boolean): void {
+  if (!enabled) FLAGS.get().multiShot = false;
+}
+
+/**
+ * Models report_enabled(): with KASAN_BIT_MULTI_SHOT every report is enabled; otherwise only
+ * the first of the boot (`!test_and_set_bit(KASAN_BIT_REPORTED, &kasan_flags)`).
+ */
+function reportEnabled(): boolean {
+  const f = FLAGS.get();
+  if (f.multiShot) return true;
+  const was = f.reported;
+  f.reported = true;
+  return !was;
+}
 
 function who(): string {
   const t = currentTask();
@@ -120,15 +216,19 @@ interface KasanTarget {
 }
 
 /**
- * Models kasan_report() / kasan_report_invalid_free(): a `kasan` splat
- * "BUG: KASAN: <type> in <op>", with the allocation and free sites of the object (and the
- * kfree_rcu() that queued the free, if any), as KASAN prints the alloc and free stacks.
+ * Models kasan_report() / kasan_report_invalid_free(): unless report_enabled() says no (a report
+ * was already printed in this simulation and `kasan_multi_shot` is off: nothing is printed and
+ * the result is false), a `kasan` splat "BUG: KASAN: <type> in <op>", with the allocation and
+ * free sites of the object (and the kfree_rcu() that queued the free, if any), as KASAN prints
+ * the alloc and free stacks. The caller's access or free goes on (or is skipped) the same either
+ * way. The caller checks what the kernel's report_suppressed_sw() covers (slab metadata) first.
  *
  * @param op the operation that touched the object (`kref_get`, `mutex_lock`, `kfree`...), or a
  *   property (`GemObject.handleCount`) in full mode
  * @param access for a property access in full mode: "Read" or "Write"
  * @param queued where a kfree_rcu() queued the free ("Last potentially related work creation")
- * Locking: none. Returns whether a splat was reported (false: already reported in this run).
+ * Locking: none (the kernel's report_lock serializes printing; here a report has no scheduling
+ * point). Returns whether a splat was reported (false: suppressed, as kasan_report()'s `ret`).
  */
 export function kasanReport(
   type: KasanBugType,
@@ -137,10 +237,7 @@ export function kasanReport(
   access?: "Read" | "Write",
   queued?: Site | null,
 ): boolean {
-  const key = `${type}|${obj.name}|${op}|${access ?? ""}`;
-  const seen = REPORTED.get();
-  if (seen.has(key)) return false;
-  seen.add(key);
+  if (!reportEnabled()) return false;
   const lines = [`BUG: KASAN: ${type} in ${op}`];
   if (type === "slab-use-after-free") {
     lines.push(
