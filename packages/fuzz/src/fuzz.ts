@@ -2,8 +2,9 @@
  * The fuzz workload: several processes, each with a few threads, issue random sequences of
  * syscalls on the devices of the driver(s) under test, with valid and invalid arguments: open
  * card and render nodes, create dumb buffers, GEM_CLOSE, GEM_FLINK and GEM_OPEN, PRIME export
- * and import on the same and on the other device, dup and close, SCM_RIGHTS fd passing between
- * processes, CPU mappings, garbage ioctls and hostile syscall arguments, and exit mid-way.
+ * and import on the same and on the other device, dup, dup2, dup3, close and close_range,
+ * SCM_RIGHTS fd passing between processes, CPU mappings, garbage ioctls and hostile syscall
+ * arguments, and exit mid-way.
  * Every choice is drawn with the simulation's `choose()`, so a run is replayed exactly by its
  * token, and the scheduler interleaves the threads at every scheduling point of the kernel.
  *
@@ -13,9 +14,11 @@
  * kernel returns is checked against what each process should see. Nothing in here is specific
  * to a race or a toggle.
  *
- * A thread owns the fds it opened (it alone closes them); with some probability an operation
- * uses a sibling thread's DRM fd instead, which marks that file shared: its handles may then
- * change under the owner, and only the interleaving-proof checks apply to it.
+ * A thread owns the fds it opened (it alone closes them with close(); a sibling's dup2(), dup3()
+ * or close_range() may close them under it, which takes them out of its list: clobber()); with
+ * some probability an operation uses a sibling thread's DRM fd instead, which marks that file
+ * shared: its handles may then change under the owner, and only the interleaving-proof checks
+ * apply to it.
  */
 
 import { registerSwSync, SW_SYNC_PATH } from "@primetime/dma-buf";
