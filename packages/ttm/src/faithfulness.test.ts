@@ -1,5 +1,5 @@
 /**
- * Faithfulness checks against the kernel (Linux v6.15/v6.16, read in the 6.17/6.18 trees; see
+ * Faithfulness checks against the kernel (Linux v6.18, read in the 6.18.35 stable tree; see
  * the README's "Kernel version"): one test per departure the audit fixed, each failing on the
  * code before the fix.
  */
@@ -13,6 +13,7 @@ import {
   dmaFenceSignal,
   dmaResvAddFence,
   dmaResvFini,
+  dmaResvIsLocked,
   dmaResvLock,
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
@@ -60,6 +61,7 @@ import {
   ttmBoInitValidate,
   ttmBoReserve,
   ttmBoSetBulkMove,
+  ttmBoSwapout,
   ttmBoUnreserve,
   ttmBoValidate,
 } from "./ttm-bo.js";
@@ -362,5 +364,37 @@ describe("ttm_device_fini", () => {
     expectClean(r);
     expect(swapped).toBe(0);
     expect(ySwapped).toBe(false);
+  });
+});
+
+describe("ttm_lru_walk_for_evict (v6.18: ttm_bo_lru_cursor)", () => {
+  it("leaving the walk runs ttm_bo_lru_cursor_fini(): the last BO is unlocked and put, then lru_lock is taken for ttm_resource_cursor_fini()", async () => {
+    // At each lru_lock acquisition after the walk's BO was processed: is its reservation held,
+    // and its TTM count (the walk's reference dropped: back to 1).
+    const seen: { locked: boolean; kref: number }[] = [];
+    let swapped = -1;
+    const r = await runTtm(
+      async (m) => {
+        const y = await testBoCreate(m, 4096, TT);
+        if (isErr(y)) throw new Error("create y");
+        expect(await boAccess(y, 0, new Uint8Array([9]), true)).toBe(0);
+        const lruLock = m.bdev.lruLock;
+        const lock = lruLock.lock.bind(lruLock);
+        let processed = false;
+        lruLock.lock = () => {
+          if (processed) seen.push({ locked: dmaResvIsLocked(y.resv), kref: y.kref.read() });
+          else if (dmaResvIsLocked(y.resv) && y.kref.read() === 2) processed = true;
+          return lock();
+        };
+        // One page: the walk breaks after swapping y out.
+        swapped = await ttmBoSwapout(m.bdev, ctx(), ttmManagerType(m.bdev, TTM_PL_TT)!, 1);
+        lruLock.lock = lock;
+        await drmGemObjectPut(y);
+      },
+      { ttPages: 8 },
+    );
+    expectClean(r);
+    expect(swapped).toBe(1);
+    expect(seen.at(-1)).toEqual({ locked: false, kref: 1 });
   });
 });

@@ -61,7 +61,7 @@ export const TTM_LRU_WALK_PLAIN_GET = defineToggle({
     "walks (ttm_mem_evict_first(), ttm_bo_lru_cursor)",
   foundBy: "ttm races.test.ts: eviction-vs-release under pct",
   kind: "hypothetical",
-  kernels: "none (modifies the v6.15 ttm_lru_walk_for_evict())",
+  kernels: "none (modifies v6.18's __ttm_bo_lru_cursor_next(), the LRU walk's cursor)",
 });
 
 /** The eviction walk takes a plain reference on a busy BO before waiting for its lock. */
@@ -76,9 +76,9 @@ export const TTM_EVICT_BUSY_PLAIN_GET = defineToggle({
     "its own ttm_bo_release() holds the reservation while it frees the backing store, still " +
     "on the LRU. The get on the zero count is refcount 'addition on 0', and the waiter then " +
     "locks and puts a BO that is freed (use-after-free). Fixed by taking only a list " +
-    "reference; in v6.15 the same place is ttm_lru_walk_for_evict()'s ticket path, which " +
-    "takes ttm_bo_get_unless_zero() before ttm_lru_walk_ticketlock(): the toggle puts the " +
-    "plain get back there.",
+    "reference; in v6.18 the same place is the ticket path of the LRU walk's cursor " +
+    "(__ttm_bo_lru_cursor_next()), which takes ttm_bo_get_unless_zero() before " +
+    "ttm_lru_walk_ticketlock(): the toggle puts the plain get back there.",
   fixedBy: "drm/ttm: fix busy reference in ttm_mem_evict_first",
   foundBy: "ttm races.test.ts: evict-busy-vs-release under pct",
   kind: "historic",

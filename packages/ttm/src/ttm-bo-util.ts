@@ -43,6 +43,7 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   type WwAcquireCtx,
 } from "@primetime/kernel";
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
@@ -68,9 +69,14 @@ import { type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.js";
 import {
   type TtmResource,
+  type TtmResourceCursor,
   type TtmResourceManager,
   ttmResourceAssertHeld,
+  ttmResourceCursorFini,
+  ttmResourceCursorInit,
   ttmResourceFree,
+  ttmResourceManagerFirst,
+  ttmResourceManagerNext,
   ttmResourceSetBo,
 } from "./ttm-resource.js";
 import {
@@ -132,42 +138,79 @@ export async function ttmBoMoveToLruTailUnlocked(bo: TtmBufferObject): Promise<v
   await bo.bdev.lruLock.unlock();
 }
 
-/** Models struct ttm_lru_walk (+ struct ttm_lru_walk_arg). */
+/** Models struct ttm_lru_walk_arg: the common part of the variants of BO LRU walk. */
+export interface TtmLruWalkArg {
+  /** Models ctx. */
+  ctx: TtmOperationCtx;
+  /**
+   * Models ticket: the caller's ww acquire context; a BO that cannot be trylocked is then
+   * locked with it (once per walk: the walk clears it after a ticketlock). null: trylock only.
+   */
+  ticket: WwAcquireCtx | null;
+  /** Models trylock_only. */
+  trylockOnly: boolean;
+}
+
+/** Models struct ttm_lru_walk (its ops->process_bo inline). */
 export interface TtmLruWalk {
   /**
    * Models ops->process_bo: called with the BO locked and referenced; returns the progress
    * (> 0), 0 (skipped), or -errno (-EBUSY / -EALREADY: skip; others end the walk).
    */
   processBo(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number>;
-  /** Models arg.ctx. */
-  ctx: TtmOperationCtx;
-  /**
-   * Models arg.ticket: the caller's ww acquire context; a BO that cannot be trylocked is then
-   * locked with it (once per walk: the walk clears it after a ticketlock). null: trylock only.
-   */
-  ticket: WwAcquireCtx | null;
-  /** Models arg.trylock_only. */
-  trylockOnly: boolean;
+  /** Models arg: common BO LRU walk arguments. */
+  arg: TtmLruWalkArg;
+}
+
+/** Models struct ttm_bo_lru_cursor. */
+export interface TtmBoLruCursor {
+  /** Models res_curs: the embedded struct ttm_resource_cursor. */
+  resCurs: TtmResourceCursor;
+  /** Models bo: the BO the cursor holds a reference on (and maybe its lock), or null. */
+  bo: TtmBufferObject | null;
+  /** Models needs_unlock: valid iff `bo`: its reservation needs unlocking. */
+  needsUnlock: boolean;
+  /** Models arg. */
+  arg: TtmLruWalkArg;
+}
+
+/**
+ * Models ttm_lru_walk_trylock(): trylocks the reservation of `bo` (under lru_lock, before any
+ * reference is taken). Not modelled: the ctx->resv / allow_res_evict case (a BO sharing the
+ * caller's locked reservation), which this model has no users of.
+ * Locking: bdev.lruLock held (asserted).
+ * References: none.
+ */
+function ttmLruWalkTrylock(curs: TtmBoLruCursor, bo: TtmBufferObject): boolean {
+  lockdepAssertHeld(bo.bdev.lruLock);
+  curs.needsUnlock = false;
+  if (dmaResvTrylock(bo.resv)) {
+    curs.needsUnlock = true;
+    return true;
+  }
+  return false;
 }
 
 /**
  * Models ttm_lru_walk_ticketlock(): sleeps for the reservation of `bo` with the walk's ticket.
  * On success the walk reverts to trylocking (only a single ticketlock per walk: ticketlocks are
  * prone to -EDEADLK); -EDEADLK becomes -ENOSPC (the caller needs to exit its ww transaction);
- * -EALREADY (the ticket already holds it) is returned as is.
+ * -EALREADY (the ticket already holds it) and an interrupted wait's errno are returned as is.
  * Locking: the caller holds a reference on `bo`, not lru_lock; may sleep.
  * References: none taken.
  */
-async function ttmLruWalkTicketlock(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
+async function ttmLruWalkTicketlock(curs: TtmBoLruCursor, bo: TtmBufferObject): Promise<number> {
+  const arg = curs.arg;
   const resv = bo.resv;
-  let ret = walk.ctx.interruptible
-    ? await dmaResvLockInterruptible(resv, walk.ticket)
-    : await dmaResvLock(resv, walk.ticket);
+  let ret = arg.ctx.interruptible
+    ? await dmaResvLockInterruptible(resv, arg.ticket)
+    : await dmaResvLock(resv, arg.ticket);
   if (!ret) {
+    curs.needsUnlock = true;
     // Only a single ticketlock per loop. Ticketlocks are prone to return -EDEADLK causing the
     // eviction to fail, so after waiting for the ticketlock, revert back to trylocking for
     // this walk.
-    walk.ticket = null;
+    arg.ticket = null;
   } else if (ret === -EDEADLK) {
     // Caller needs to exit the ww transaction.
     ret = -ENOSPC;
@@ -176,78 +219,159 @@ async function ttmLruWalkTicketlock(walk: TtmLruWalk, bo: TtmBufferObject): Prom
 }
 
 /**
- * Models ttm_lru_walk_for_evict() (Linux v6.15, before the guarded cursor rework): walks the
- * manager's LRU from its least recently used end. For each resource, under lru_lock: trylock its
- * BO's reservation; if that fails, skip the BO unless the walk has a ticket (and may wait);
- * take a reference with ttm_bo_get_unless_zero() (a BO whose count is zero is being released:
- * skipped); drop lru_lock; ticketlock a BO that was not trylocked; re-check that the BO still
- * has a resource of that memory type, and call `processBo`. Stops once `target` progress is
- * made or on an error. Returns the progress or the error.
+ * Models ttm_lru_walk_for_evict() (Linux v6.18: the loop is ttm_bo_lru_for_each_reserved_guarded()
+ * over a ttm_bo_lru_cursor): for each BO the cursor returns locked and referenced, call
+ * `processBo`; -EBUSY / -EALREADY count as 0; stop once `target` progress is made or on an
+ * error. Leaving the loop (break or end) runs ttm_bo_lru_cursor_fini(), which unlocks and puts
+ * the last BO, then finishes the resource cursor under lru_lock. The progress, the process
+ * error, or the cursor's error (a ticketlock's -ENOSPC / -EINTR / -ERESTARTSYS).
+ * Locking: none held on entry; the cursor takes lru_lock and the reservations.
+ * References: the cursor's one on the BO being processed, dropped before the next.
+ */
+export async function ttmLruWalkForEvict(
+  walk: TtmLruWalk,
+  _bdev: TtmDevice,
+  man: TtmResourceManager,
+  target: number,
+): Promise<number> {
+  let progress = 0;
+  // scoped_guard(ttm_bo_lru_cursor, ...): init, and fini on leaving the scope.
+  const cursor = ttmBoLruCursorInit(man, walk.arg);
+  let bo: TtmBufferObject | number | null;
+  for (
+    bo = await ttmBoLruCursorFirst(cursor);
+    bo !== null && typeof bo !== "number";
+    bo = await ttmBoLruCursorNext(cursor)
+  ) {
+    let lret = await walk.processBo(walk, bo);
+    if (lret === -EBUSY || lret === -EALREADY) lret = 0;
+    progress = lret < 0 ? lret : progress + lret;
+    if (progress < 0 || progress >= target) break;
+  }
+  await ttmBoLruCursorFini(cursor);
+  if (typeof bo === "number") return bo;
+  return progress;
+}
+
+/**
+ * Models ttm_bo_lru_cursor_cleanup_bo(): unlocks the cursor's BO if it locked it, and drops
+ * its reference.
+ * Locking: not lru_lock. References: drops the cursor's one.
+ */
+async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
+  const bo = curs.bo;
+  if (bo) {
+    if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
+    await ttmBoPut(bo);
+    curs.bo = null;
+  }
+}
+
+/**
+ * Models ttm_bo_lru_cursor_fini(): cleans up the cursor's BO, then finishes the resource
+ * cursor under lru_lock.
+ * Locking: takes lru_lock. References: drops the cursor's one, if any.
+ */
+export async function ttmBoLruCursorFini(curs: TtmBoLruCursor): Promise<void> {
+  const lruLock = curs.resCurs.man.bdev.lruLock;
+  await ttmBoLruCursorCleanupBo(curs);
+  await lruLock.lock();
+  ttmResourceCursorFini(curs.resCurs);
+  await lruLock.unlock();
+}
+
+/**
+ * Models ttm_bo_lru_cursor_init(): a cursor over `man`'s LRU governed by `arg`. Does not fail.
+ * Locking: none. References: none.
+ */
+export function ttmBoLruCursorInit(man: TtmResourceManager, arg: TtmLruWalkArg): TtmBoLruCursor {
+  return { resCurs: ttmResourceCursorInit(man), bo: null, needsUnlock: false, arg };
+}
+
+/**
+ * Models __ttm_bo_lru_cursor_next(): drops the previous BO, then under lru_lock takes the next
+ * resource: trylock its BO's reservation; if that fails, skip the BO unless the walk has a
+ * ticket (and may wait, and is not trylock-only); take a reference with
+ * ttm_bo_get_unless_zero() (a BO whose count is zero is being released: unlocked and skipped);
+ * drop lru_lock; ticketlock a BO that was not trylocked; return it if it still has a resource
+ * of that memory type, else clean it up and go on (on a ticketlock error other than -EALREADY,
+ * return the error). The locked, referenced BO, null at the end of the LRU, or -errno.
  *
  * Toggles: `ttm.lru-walk-plain-get`: the reference on a trylocked BO is a plain ttm_bo_get();
  * `ttm.evict-busy-plain-get`: the reference on a BO the walk could not trylock (busy: locked
  * by someone else, to be ticketlocked) is a plain ttm_bo_get(), as ttm_mem_evict_first() of
  * v5.3 took it on its busy BO before ttm_mem_evict_wait_busy().
  *
- * Locking: takes lru_lock around each step, and the reservations it trylocks or ticketlocks.
- * References: one on the BO being processed, dropped (with its reservation) before the next.
+ * Locking: takes lru_lock, and the reservation of the BO it returns (trylock or ticketlock).
+ * References: one on the BO it returns (the cursor's), dropped by the next call or the fini.
  */
-export async function ttmLruWalkForEvict(
-  walk: TtmLruWalk,
-  bdev: TtmDevice,
-  man: TtmResourceManager,
-  target: number,
-): Promise<number> {
-  let progress = 0;
-  // The kernel's cursor keeps its place with a hitch in the list; a visited set does the same
-  // for a list that may be reordered while the lock is dropped.
-  const visited = new Set<TtmResource>();
+async function ttmBoLruCursorNextInner(
+  curs: TtmBoLruCursor,
+): Promise<TtmBufferObject | number | null> {
+  const lruLock = curs.resCurs.man.bdev.lruLock;
+  let res: TtmResource | null = null;
+  let bo: TtmBufferObject | null = null;
+  const arg = curs.arg;
+  let first = !curs.bo;
+  await ttmBoLruCursorCleanupBo(curs);
+  await lruLock.lock();
   for (;;) {
-    let bo: TtmBufferObject | null = null;
-    let bolocked = false;
-    let memType = -1;
-    await bdev.lruLock.lock();
-    for (const res of man.lru) {
-      if (visited.has(res)) continue;
-      visited.add(res);
-      const cand = res.bo!;
-      await point(`ttm_lru_walk_trylock(${cand.name})`);
-      // Attempt a trylock before taking a reference on the bo, since if we do it the other way
-      // around, and the trylock fails, we need to drop the lru lock to put the bo.
-      const locked = dmaResvTrylock(cand.resv);
-      if (!locked && (!walk.ticket || walk.ctx.noWaitGpu || walk.trylockOnly)) continue;
-      if (locked ? toggleLruPlainGet() : toggleEvictBusyPlainGet()) {
-        await ttmBoGet(cand);
-      } else if (!(await ttmBoGetUnlessZero(cand))) {
-        if (locked) await dmaResvUnlock(cand.resv);
-        continue;
-      }
-      memType = res.memType;
-      bo = cand;
-      bolocked = locked;
-      break;
+    let ret = 0;
+    let boLocked = false;
+    if (first) {
+      res = ttmResourceManagerFirst(curs.resCurs);
+      first = false;
+    } else {
+      res = ttmResourceManagerNext(curs.resCurs);
     }
-    await bdev.lruLock.unlock();
-    if (bo === null) break;
-    let needsUnlock = bolocked;
-    let lret = 0;
-    if (!bolocked) {
-      lret = await ttmLruWalkTicketlock(walk, bo);
-      needsUnlock = lret === 0;
+    if (!res) break;
+    bo = res.bo!;
+    await point(`ttm_lru_walk_trylock(${bo.name})`);
+    if (ttmLruWalkTrylock(curs, bo)) boLocked = true;
+    else if (!arg.ticket || arg.ctx.noWaitGpu || arg.trylockOnly) continue;
+    if (boLocked ? toggleLruPlainGet() : toggleEvictBusyPlainGet()) {
+      await ttmBoGet(bo);
+    } else if (!(await ttmBoGetUnlessZero(bo))) {
+      if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
+      continue;
     }
+    const memType = res.memType;
+    await lruLock.unlock();
+    if (!boLocked) ret = await ttmLruWalkTicketlock(curs, bo);
     // Note that in between the release of the lru lock and the ticketlock, the bo may have
     // switched resource, and also memory type, since the resource may have been freed and
     // allocated again with a different memory type. In that case, just skip it.
-    if (!lret && bo.resource && bo.resource.memType === memType) {
-      lret = await walk.processBo(walk, bo);
-    }
-    if (needsUnlock) await dmaResvUnlock(bo.resv);
-    await ttmBoPut(bo);
-    if (lret === -EBUSY || lret === -EALREADY) lret = 0;
-    progress = lret < 0 ? lret : progress + lret;
-    if (progress < 0 || progress >= target) break;
+    curs.bo = bo;
+    if (!ret && bo.resource && bo.resource.memType === memType) return bo;
+    await ttmBoLruCursorCleanupBo(curs);
+    if (ret && ret !== -EALREADY) return ret;
+    await lruLock.lock();
   }
-  return progress;
+  await lruLock.unlock();
+  return res ? bo : null;
+}
+
+/**
+ * Models ttm_bo_lru_cursor_next(): the next BO of the walk, locked and referenced; null when
+ * the walk should end, or -errno.
+ * Locking: as __ttm_bo_lru_cursor_next(). References: the cursor's one on the BO returned.
+ */
+export async function ttmBoLruCursorNext(
+  curs: TtmBoLruCursor,
+): Promise<TtmBufferObject | number | null> {
+  return ttmBoLruCursorNextInner(curs);
+}
+
+/**
+ * Models ttm_bo_lru_cursor_first(): drops any BO the cursor holds and starts the walk at the
+ * head of the LRU.
+ * Locking: as __ttm_bo_lru_cursor_next(). References: the cursor's one on the BO returned.
+ */
+export async function ttmBoLruCursorFirst(
+  curs: TtmBoLruCursor,
+): Promise<TtmBufferObject | number | null> {
+  await ttmBoLruCursorCleanupBo(curs);
+  return ttmBoLruCursorNextInner(curs);
 }
 
 function toggleLruPlainGet(): boolean {

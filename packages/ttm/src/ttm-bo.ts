@@ -16,8 +16,8 @@
  *   and destroyed by `delayedDelete` work once its bookkeep fences signal.
  * - `bo.resource` and `bo.ttm` change only under the BO's reservation (`bo.resv`).
  *
- * Follows Linux mainline of mid-2025 (v6.15/v6.16: per-BO delayed_delete work, the
- * ttm_lru_walk eviction, ttm_bo_internal.h; before the ttm_bo_fini()/GEM-refcount series).
+ * Follows Linux v6.18 (per-BO delayed_delete work, the ttm_lru_walk eviction over a
+ * ttm_bo_lru_cursor, ttm_bo_internal.h; before the ttm_bo_fini()/GEM-refcount series of v6.19).
  */
 
 import { Kref } from "@primetime/atomics";
@@ -93,6 +93,8 @@ import {
   ttmResourceAddBulkMove,
   ttmResourceAlloc,
   ttmResourceCompatible,
+  ttmResourceCursorFini,
+  ttmResourceCursorInit,
   ttmResourceDelBulkMove,
   ttmResourceFree,
   ttmResourceIntersects,
@@ -595,7 +597,9 @@ export async function ttmBoEvictFirst(
 ): Promise<number> {
   let ret = 0;
   await bdev.lruLock.lock();
-  const res = ttmResourceManagerFirst(man);
+  const cursor = ttmResourceCursorInit(man);
+  const res = ttmResourceManagerFirst(cursor);
+  ttmResourceCursorFini(cursor);
   if (!res) {
     await bdev.lruLock.unlock();
     return -ENOENT;
@@ -658,11 +662,11 @@ async function ttmBoEvictCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<numb
   let lret: number;
   if (bo.pinCount || !bo.bdev.funcs.evictionValuable(bo, ew.place)) return 0;
   if (bo.deleted) {
-    lret = await ttmBoWaitCtx(bo, walk.ctx);
+    lret = await ttmBoWaitCtx(bo, walk.arg.ctx);
     if (!lret) await ttmBoCleanupMemtypeUse(bo);
     await ttmBoEvictDeletedExtraPut(bo);
   } else {
-    lret = await ttmBoEvict(bo, walk.ctx);
+    lret = await ttmBoEvict(bo, walk.arg.ctx);
   }
   if (!lret) {
     ew.evicted++;
@@ -698,21 +702,21 @@ async function ttmBoEvictAlloc(
   dmaResvAssertHeld(evictor.resv);
   const ew: TtmBoEvictWalk = {
     processBo: ttmBoEvictCb,
-    ctx,
-    ticket,
-    trylockOnly: true,
+    arg: { ctx, ticket, trylockOnly: false },
     place,
     evictor,
     res: null,
     evicted: 0,
   };
+  ew.arg.trylockOnly = true;
   let lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
+  // (dmem cgroups' low-limit second pass not modelled)
   if (!lret && ticket) {
     // If ticket-locking, repeat while making progress.
-    ew.trylockOnly = false;
+    ew.arg.trylockOnly = false;
     do {
       // The walk may clear the evict_walk.walk.ticket field
-      ew.ticket = ticket;
+      ew.arg.ticket = ticket;
       ew.evicted = 0;
       lret = await ttmLruWalkForEvict(ew, bdev, man, 1);
     } while (!lret && ew.evicted);
@@ -743,7 +747,7 @@ type TtmBoSwapoutWalk = TtmLruWalk;
  */
 async function ttmBoSwapoutCb(walk: TtmLruWalk, bo: TtmBufferObject): Promise<number> {
   dmaResvAssertHeld(bo.resv);
-  const ret = await ttmBoSwapoutOne(walk.ctx, bo);
+  const ret = await ttmBoSwapoutOne(walk.arg.ctx, bo);
   // Consider -ENOMEM and -ENOSPC non-fatal.
   if (ret === -ENOMEM || ret === -ENOSPC) return -EBUSY;
   return ret;
@@ -825,9 +829,7 @@ export async function ttmBoSwapout(
 ): Promise<number> {
   const walk: TtmBoSwapoutWalk = {
     processBo: ttmBoSwapoutCb,
-    ctx,
-    ticket: null,
-    trylockOnly: true,
+    arg: { ctx, ticket: null, trylockOnly: true },
   };
   return ttmLruWalkForEvict(walk, bdev, man, target);
 }

@@ -18,8 +18,9 @@
  * kept as one contiguous range per memory type on the LRU, which ttm_lru_bulk_move_tail() moves
  * to the tail at once.
  *
- * Simplifications: one LRU priority (TTM_MAX_BO_PRIORITY is 1), no dmem cgroup accounting, no
- * LRU cursors (the walks keep their place differently, so no bulk cursor adjustment).
+ * Simplifications: one LRU priority (TTM_MAX_BO_PRIORITY is 1), no dmem cgroup accounting; LRU
+ * cursors keep their place with a set of visited resources instead of a hitch (so no bulk cursor
+ * adjustment).
  */
 
 import type { DmaFence } from "@primetime/dma-buf";
@@ -528,13 +529,59 @@ export function ttmResourceCompatible(
 }
 
 /**
- * Models ttm_resource_manager_first() under lru_lock: the least recently used resource.
+ * Models struct ttm_resource_cursor: a place in a manager's LRU. The kernel keeps it with a
+ * hitch (an LRU item moved along the list); the model keeps the set of resources already
+ * returned, so a resource moved to the tail while the lock was dropped is not returned again
+ * (one priority; no bulk-move adjustment of cursors).
+ * Locking: used under bdev.lruLock. References: none.
+ */
+export class TtmResourceCursor {
+  readonly visited = new Set<TtmResource>();
+  constructor(readonly man: TtmResourceManager) {}
+}
+
+/**
+ * Models ttm_resource_cursor_init(): a cursor over `man`'s LRU, on no list yet.
+ * Locking: none needed. References: none.
+ */
+export function ttmResourceCursorInit(man: TtmResourceManager): TtmResourceCursor {
+  return new TtmResourceCursor(man);
+}
+
+/**
+ * Models ttm_resource_cursor_fini(): pulls the cursor off the list it was on.
+ * Locking: bdev.lruLock held (asserted). References: none.
+ */
+export function ttmResourceCursorFini(cursor: TtmResourceCursor): void {
+  lockdepAssertHeld(cursor.man.bdev.lruLock);
+  cursor.visited.clear();
+}
+
+/**
+ * Models ttm_resource_manager_first(): puts the cursor at the head of the manager's LRU and
+ * returns the least recently used resource.
  * Locking: bdev.lruLock held (asserted).
  * References: none (the caller must pin what it finds before dropping the lock).
  */
-export function ttmResourceManagerFirst(man: TtmResourceManager): TtmResource | null {
-  lockdepAssertHeld(man.bdev.lruLock);
-  return man.lru[0] ?? null;
+export function ttmResourceManagerFirst(cursor: TtmResourceCursor): TtmResource | null {
+  lockdepAssertHeld(cursor.man.bdev.lruLock);
+  cursor.visited.clear();
+  return ttmResourceManagerNext(cursor);
+}
+
+/**
+ * Models ttm_resource_manager_next(): the next resource after the cursor's place.
+ * Locking: bdev.lruLock held (asserted).
+ * References: none.
+ */
+export function ttmResourceManagerNext(cursor: TtmResourceCursor): TtmResource | null {
+  lockdepAssertHeld(cursor.man.bdev.lruLock);
+  for (const res of cursor.man.lru) {
+    if (cursor.visited.has(res)) continue;
+    cursor.visited.add(res);
+    return res;
+  }
+  return null;
 }
 
 /**
