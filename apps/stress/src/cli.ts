@@ -209,7 +209,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       "shrink a finding's schedule (fewer preemptions and steps, same bug); print its race table and new token; exit 1 when it shows the bug",
     )
     .argument("<token>", "a replay token of run or bugs (pt1....)")
-    .option("--budget <n>", "runs at most (default 200)", integer("--budget", 1, 100_000))
+    .option(
+      "--budget <n>",
+      "runs at most (default 200 plus one per preemption of the finding, 400 at most)",
+      integer("--budget", 1, 100_000),
+    )
     .action(async (token: string, o: { budget?: number }, cmd: Command) => {
       setCode(await (await commands()).minimizeCommand(token, o, io, colorsFor(cmd, io)));
     });

@@ -33,7 +33,7 @@ import {
   short,
   UsageError,
 } from "./campaign/config.js";
-import { MINIMIZE_BUDGET, minimizeFinding } from "./campaign/minimize.js";
+import { MINIMIZE_BUDGET, MINIMIZE_SCALE, minimizeFinding } from "./campaign/minimize.js";
 import { CampaignProgress } from "./campaign/progress.js";
 import { CAMPAIGN_SCENARIOS } from "./campaign/registry.js";
 import {
@@ -384,7 +384,7 @@ export async function runCommand(o: RunFlags, io: Io, c: Colors): Promise<number
   } finally {
     progress?.stop();
   }
-  // Each finding is replayed and minimized (up to MINIMIZE_BUDGET runs) before the report:
+  // Each finding is replayed and minimized (MINIMIZE_BUDGET runs, scaled by MINIMIZE_SCALE) before the report:
   // a plain line at least every 2 s, as during the campaign, so a long list is not silent.
   let lastLine = Number.NEGATIVE_INFINITY;
   const onFinding: FindingProgress | undefined =
@@ -804,6 +804,7 @@ export async function huntCommand(name: string, o: HuntFlags, io: Io, c: Colors)
     const known = s.withoutKnownReports;
     const m = await minimize(report.finding.token, s.scenario, {
       budget: MINIMIZE_BUDGET,
+      scale: MINIMIZE_SCALE,
       isSameBug: known ? (a, b) => sameBug(known(a), known(b)) : undefined,
     });
     const rt = raceTable(m.run, { hide: s.harnessTasks, focus: m.preemptionSteps, width: 100 });

@@ -31,7 +31,7 @@ export const TTM_MMAP_LOOKUP_PLAIN_GET = defineToggle({
   kind: "hypothetical",
   kernels:
     "none as such: v2.6.31-v3.7 took the plain get but held bdev->vm_lock around every unref; " +
-    "from v3.8 the lookup takes kref_get_unless_zero() (modifies the v6.15 model's ttm_bo_vm_lookup())",
+    "from v3.8 the lookup takes kref_get_unless_zero() (modifies the model's historic ttm_bo_vm_lookup())",
 });
 
 /** ttm_bo_release() resurrects a busy BO with kref_get() instead of kref_init(). */
@@ -45,7 +45,7 @@ export const TTM_RELEASE_RESURRECT_WITH_GET = defineToggle({
   fixedBy: "hypothetical (title and hash not confirmed): the kref_init() of ttm_bo_release()",
   foundBy: "ttm races.test.ts: busy release",
   kind: "hypothetical",
-  kernels: "none (modifies the v6.15 ttm_bo_release())",
+  kernels: "none (modifies v6.18's ttm_bo_release())",
 });
 
 /** The LRU walk takes a plain reference on the BOs it finds. */

@@ -67,6 +67,7 @@ import {
   lockRelease,
 } from "../locking/lockdep.js";
 import { mightSleep, preemptCount } from "../locking/spinlock.js";
+import { kasanReport } from "../mm/kasan/kasan.js";
 
 /** WQ_DFL_ACTIVE: the default max_active of a workqueue. */
 export const WQ_DFL_ACTIVE = 256;
@@ -551,10 +552,14 @@ function isChainedWork(wq: Workqueue): boolean {
 function queueWorkLocked(wq: Workqueue, work: WorkStruct, st: WorkState): void {
   const pool = poolOf(wq);
   if (pool.destroyed) {
-    report("kasan", `use-after-free: queue_work() of ${work.name} on destroyed ${wq}`, {
-      object: `${wq}`,
-      sites: [{ role: "freed", ...pool.destroyed }],
-    });
+    // destroy_workqueue() freed the workqueue (rcu_free_wq()): __queue_work()'s read of
+    // wq->flags is a use-after-free, reported as KASAN reports it (the boot's first report only,
+    // unless kasan_multi_shot). The item is not queued.
+    kasanReport(
+      "slab-use-after-free",
+      { name: `${wq}`, freeSite: pool.destroyed },
+      `__queue_work() of ${work.name}`,
+    );
     return;
   }
   if (pool.draining > 0 && !isChainedWork(wq)) {
