@@ -488,7 +488,7 @@ describe("bugs", () => {
     expect(r.out).toContain("every toggle found within its budget, baseline clean");
     // A case with a strategy of its own: POS, its budget, and its baseline under POS.
     expect(r.out).toMatch(
-      /fs\.fget-no-recheck\s*│\s*fuzz-fd-reuse@vgem \(pos, budget 3199\)\s*│\s*found at schedule 252\s/,
+      /fs\.fget-no-recheck\s*│\s*fuzz-fd-reuse@vgem \(pos, budget 2688\)\s*│\s*found at schedule 227\s/,
     );
     expect(r.out).toMatch(
       /every toggle off\)\s*│\s*fuzz-fd-reuse@vgem \(pos\)\s*│\s*clean in 25\s/,

@@ -91,7 +91,7 @@ describe("toggles", () => {
       scenario: "fuzz-fd-reuse@vgem",
       drivers: ["vgem"],
       strategy: "pos",
-      schedules: 3199,
+      schedules: 2688,
     });
     expect(doc.toggles.find((t) => t.name === "qxl.dual-refcount")?.foundBy).toMatchObject({
       scenario: "surface-reaper@qxl+qxl",

@@ -59,11 +59,11 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     case: "fuzz-fd-reuse@vgem",
     // Only POS starves the fd lookup long enough (PCT and random never found it within 1,000 in
     // the fuzz package). Schedules to the first find under the campaign's POS, base seeds 1-10
-    // (since ioctl(2) and lseek(2) look fds up with v6.18's fdget()): 253, 142, 694, 314, 1320,
-    // 491, 363, 804, 213, 36 (median 338.5, mean 463.0); the budget is ceil(ln(1000) x mean), as
-    // the fuzz package's hunts are pinned.
+    // (since the fuzzer's dup2(), dup3() and close_range()): 228, 157, 165, 490, 154, 448, 444,
+    // 1170, 364, 271 (median 317.5, mean 389.1); the budget is ceil(ln(1000) x mean), as the
+    // fuzz package's hunts are pinned.
     strategy: "pos",
-    schedules: 3199,
+    schedules: 2688,
     // About 180 schedules per CPU second: a hunt of it and its clean run would double the demo.
     demo: false,
     how: "an fd lookup racing close() returns the file a child's open() allocated in the freed file's memory: a GEM ioctl's result no file installed at that fd could give, or drm_ioctl() on a file not opened yet (BUG: kernel NULL pointer dereference)",

@@ -38,9 +38,16 @@ export type FdObject =
   /** An epoll instance. */
   | { readonly kind: "epoll" };
 
-/** One life of an fd number: it named `obj` no earlier than `start` and no later than `end`. */
+/**
+ * One life of an fd number: it named `obj` no earlier than `start` and no later than `end`. A
+ * life made by dup(), dup2() or dup3() names instead whatever fd `src` named at some instant of
+ * the call that made it (`obj` null): the kernel looks `src` up during the call, and another
+ * thread may close or replace it meanwhile.
+ */
 export interface FdLife {
-  readonly obj: FdObject;
+  readonly obj: FdObject | null;
+  /** The fd the call duplicated (a dup's life), resolved when the life is checked. */
+  readonly src?: number;
   /** When the call that installed it started (a tick of the model's clock). */
   readonly start: number;
   /** When that call returned. */
@@ -55,21 +62,39 @@ export class FdTableModel {
   /** From this tick on, an fd of the process may name an object the model does not know. */
   private unknownSince = Number.POSITIVE_INFINITY;
   /** fd-installing calls begun and not yet recorded (their start ticks). */
-  private readonly pending = new Set<{ readonly start: number }>();
+  private readonly pending = new Set<{ readonly start: number; end: number }>();
+  /** Every fd-installing call begun: from its start to when it was recorded (see mayReserve()). */
+  private readonly windows: { readonly start: number; end: number }[] = [];
+
+  /** `clock`: the model's clock, read when a call is recorded (end()). */
+  constructor(private readonly clock: () => number = () => Number.POSITIVE_INFINITY) {}
 
   /**
    * An fd-installing call starts at `start`: until `end()`, the fd it may install is unknown.
    * Returns the handle to pass to `end()` once the call's result is recorded.
    */
   begin(start: number): { readonly start: number } {
-    const p = { start };
+    const p = { start, end: Number.POSITIVE_INFINITY };
     this.pending.add(p);
+    this.windows.push(p);
     return p;
   }
 
   /** The call `begin()` announced is recorded (its fd installed, or it installed none). */
   end(p: { readonly start: number }): void {
-    this.pending.delete(p);
+    const w = p as { readonly start: number; end: number };
+    if (this.pending.delete(w)) w.end = this.clock();
+  }
+
+  /**
+   * True if an fd number of the process may have been reserved but not yet installed at some
+   * instant in [start, ret]: an fd-installing call (get_unused_fd_flags() ... fd_install())
+   * other than `except` overlapped it, or one the model cannot name may have. dup2() and dup3() onto such a number
+   * fail with -EBUSY (do_dup2()).
+   */
+  mayReserve(start: number, ret: number, except?: { readonly start: number } | null): boolean {
+    if (this.unknownSince <= ret) return true;
+    return this.windows.some((w) => w !== except && w.start <= ret && w.end >= start);
   }
 
   /** A call that ran in [start, ret] installed `obj` at `fd`. */
@@ -83,6 +108,19 @@ export class FdTableModel {
   }
 
   /**
+   * A dup(), dup2() or dup3() that ran in [start, ret] installed at `fd` whatever `src` named at
+   * some instant of the call.
+   */
+  installedDup(fd: number, src: number, start: number, ret: number): void {
+    let list = this.lives.get(fd);
+    if (!list) {
+      list = [];
+      this.lives.set(fd, list);
+    }
+    list.push({ obj: null, src, start, ret, end: Number.POSITIVE_INFINITY });
+  }
+
+  /**
    * A close(`fd`) that ran in [start, ret] (whatever it returned): after it, the fd no longer
    * names what it named when the close started. Lives made by calls that had not returned by
    * then stay open.
@@ -90,6 +128,14 @@ export class FdTableModel {
   closed(fd: number, start: number, ret: number): void {
     for (const l of this.lives.get(fd) ?? [])
       if (l.ret < start && l.end === Number.POSITIVE_INFINITY) l.end = ret;
+  }
+
+  /**
+   * A close_range() of [first, last] that ran in [start, ret] and returned 0: every fd of the
+   * range is closed as by close() (__range_close()).
+   */
+  closedRange(first: number, last: number, start: number, ret: number): void {
+    for (const fd of this.lives.keys()) if (fd >= first && fd <= last) this.closed(fd, start, ret);
   }
 
   /** A call that started at `since` may have installed an fd the model cannot name. */
@@ -101,12 +147,24 @@ export class FdTableModel {
    * Every object `fd` may have named at some instant in [start, ret], or null if the process
    * may have had fds the model does not know by then.
    */
-  candidates(fd: number, start: number, ret: number): FdObject[] | null {
+  candidates(fd: number, start: number, ret: number, depth = 0): FdObject[] | null {
     if (this.unknownSince <= ret) return null;
     for (const p of this.pending) if (p.start <= ret) return null;
-    return (this.lives.get(fd) ?? [])
-      .filter((l) => l.start <= ret && l.end >= start)
-      .map((l) => l.obj);
+    const out: FdObject[] = [];
+    for (const l of this.lives.get(fd) ?? []) {
+      if (l.start > ret || l.end < start) continue;
+      if (l.obj !== null) {
+        out.push(l.obj);
+        continue;
+      }
+      // A dup's life: what its source named during the dup (a chain of dups too deep to follow
+      // names nothing for sure).
+      if (depth >= 8) return null;
+      const src = this.candidates(l.src!, l.start, l.ret, depth + 1);
+      if (src === null) return null;
+      out.push(...src);
+    }
+    return out;
   }
 }
 

@@ -2,8 +2,9 @@
  * The fuzz workload: several processes, each with a few threads, issue random sequences of
  * syscalls on the devices of the driver(s) under test, with valid and invalid arguments: open
  * card and render nodes, create dumb buffers, GEM_CLOSE, GEM_FLINK and GEM_OPEN, PRIME export
- * and import on the same and on the other device, dup and close, SCM_RIGHTS fd passing between
- * processes, CPU mappings, garbage ioctls and hostile syscall arguments, and exit mid-way.
+ * and import on the same and on the other device, dup, dup2, dup3, close and close_range,
+ * SCM_RIGHTS fd passing between processes, CPU mappings, garbage ioctls and hostile syscall
+ * arguments, and exit mid-way.
  * Every choice is drawn with the simulation's `choose()`, so a run is replayed exactly by its
  * token, and the scheduler interleaves the threads at every scheduling point of the kernel.
  *
@@ -13,18 +14,23 @@
  * kernel returns is checked against what each process should see. Nothing in here is specific
  * to a race or a toggle.
  *
- * A thread owns the fds it opened (it alone closes them); with some probability an operation
- * uses a sibling thread's DRM fd instead, which marks that file shared: its handles may then
- * change under the owner, and only the interleaving-proof checks apply to it.
+ * A thread owns the fds it opened (it alone closes them with close(); a sibling's dup2(), dup3()
+ * or close_range() may close them under it, which takes them out of its list: clobber()); with
+ * some probability an operation uses a sibling thread's DRM fd instead, which marks that file
+ * shared: its handles may then change under the owner, and only the interleaving-proof checks
+ * apply to it.
  */
 
 import { registerSwSync, SW_SYNC_PATH } from "@primetime/dma-buf";
 import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import { type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import {
+  CLOSE_RANGE_CLOEXEC,
+  CLOSE_RANGE_UNSHARE,
   EACCES,
   EAGAIN,
   EBADF,
+  EBUSY,
   EEXIST,
   EFAULT,
   EINTR,
@@ -38,6 +44,7 @@ import {
   EPIPE,
   EPOLL_CTL_ADD,
   type EpollEvent,
+  INR_OPEN_CUR,
   injectedFailures,
   Kernel,
   liveObjects,
@@ -63,6 +70,7 @@ import {
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_RDWR,
+  O_CLOEXEC,
   O_RDWR,
   SEEK_END,
   SW_SYNC_IOC_CREATE_FENCE,
@@ -179,7 +187,7 @@ function drawSize(s: FuzzSize, label: string): number {
 
 /** One process's swarm plan (see FuzzOptions.plan). */
 export interface FuzzProcessPlan {
-  /** The weight of a race among the thread's other operations (which weigh 28; 0: never). */
+  /** The weight of a race among the thread's other operations (which weigh 31; 0: never). */
   readonly races: number;
   /** The operations its races pair (an empty list: all of them). */
   readonly raceOps: readonly RaceOp[];
@@ -230,6 +238,30 @@ interface ProcState {
   epfd: number | null;
   /** What each fd number of the process has named, and when (fd-model.ts). */
   readonly fdm: FdTableModel;
+  /**
+   * The dup2()/dup3() and close_range() calls of the process's threads that may close fds, from
+   * when they start (`ret` infinite until they return): an fd installed while one of them ran,
+   * at a number it covers, may have been closed or replaced under the thread that installed it
+   * (lostFd()), which then neither keeps it, nor closes it, nor takes what it reads through it
+   * as evidence.
+   */
+  readonly clobbers: FdRange[];
+  /**
+   * fd numbers a close() of the fuzzer is closing, or an SCM_RIGHTS send is sending, now (their
+   * counts): dup2() and close_range() never target them, or the close would take the file they
+   * put there, or the send would pass another file than the one the sender means.
+   */
+  readonly busy: Map<number, number>;
+  /** The dma-buf fds races hold out of every thread's list (opRace): clobber() marks them too. */
+  readonly held: Set<FdEntry>;
+}
+
+/** The fds [first, last] a call that ran in [start, ret] may have closed (ret infinite until it returns). */
+interface FdRange {
+  readonly first: number;
+  readonly last: number;
+  readonly start: number;
+  ret: number;
 }
 
 interface ThreadCtx {
@@ -237,6 +269,15 @@ interface ThreadCtx {
   readonly fds: FdEntry[];
   readonly siblings: ThreadCtx[];
   readonly proc: ProcState;
+  /** The thread is at its last operation (step()): close_range(CLOSE_RANGE_UNSHARE) only then. */
+  last: boolean;
+  /**
+   * A close_range(CLOSE_RANGE_UNSHARE) may have given the thread a table of its own: its calls
+   * no longer reach the process's table (it only signals the timeline after that).
+   */
+  unshared: boolean;
+  /** The fd numbers this thread closed last (closeFd(), at most 4): dup2()'s closed oldfd. */
+  readonly closedFds: number[];
 }
 
 /**
@@ -451,13 +492,17 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           staleFds: new Set(),
           endTick: Number.POSITIVE_INFINITY,
           epfd: null,
-          fdm: new FdTableModel(),
+          fdm: new FdTableModel(() => model.tick()),
+          clobbers: [],
+          busy: new Map(),
+          held: new Set(),
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
           await opOpen(ctx, true);
           await opCreate(ctx);
           for (let k = 0; k < nOps; k++) {
+            ctx.last = k === nOps - 1;
             const r = await step(ctx);
             if (r === "exit") {
               exited = true;
@@ -468,7 +513,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           if (ps.timeline !== null && ps.points > ps.signalled) await doSignal(ctx, true);
         };
         const mk = (tp: Process): ThreadCtx => {
-          const c: ThreadCtx = { p: tp, fds: [], siblings: ps.ctxs, proc: ps };
+          const c: ThreadCtx = {
+            p: tp,
+            fds: [],
+            siblings: ps.ctxs,
+            proc: ps,
+            last: false,
+            unshared: false,
+            closedFds: [],
+          };
           ps.ctxs.push(c);
           return c;
         };
@@ -496,12 +549,6 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       typeof ret === "number" &&
       ALLOC_ERRNOS.includes(ret) &&
       (injectedFailures().length > mark || nrFreePages() < LOW_RAM_PAGES);
-
-    /** What an fd entry of a thread names (fd-model.ts). */
-    const objOf = (e: FdEntry): FdObject =>
-      e.kind === "drm"
-        ? { kind: "drm", file: e.file! }
-        : { kind: "dmabuf", buf: e.buf ?? UNKNOWN_BUFFER };
 
     /**
      * Records, for the end of the run, a call on `fd` of the thread's process that ran in
@@ -576,10 +623,87 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
 
     /** close(`fd`) of a file the thread made, recorded in the process's fd model. */
     async function closeFd(ctx: ThreadCtx, fd: number): Promise<number> {
+      busy(ctx.proc, fd, 1);
       const c0 = model.tick();
       const ret = await ctx.p.close(fd);
       ctx.proc.fdm.closed(fd, c0, model.tick());
+      busy(ctx.proc, fd, -1);
+      ctx.closedFds.push(fd);
+      if (ctx.closedFds.length > 4) ctx.closedFds.shift();
       return ret;
+    }
+
+    /** A call that must not have its fd closed or replaced under it starts (+1) or ends (-1). */
+    function busy(ps: ProcState, fd: number, by: 1 | -1) {
+      const n = (ps.busy.get(fd) ?? 0) + by;
+      if (n === 0) ps.busy.delete(fd);
+      else ps.busy.set(fd, n);
+    }
+
+    /**
+     * True if an fd a call that started at `since` installed at `fd` may have been closed or
+     * replaced since by a dup2()/dup3() or close_range() of another thread (other than `self`):
+     * the thread that installed it no longer knows what the number names.
+     */
+    function lostFd(ps: ProcState, fd: number, since: number, self?: FdRange): boolean {
+      for (const c of ps.clobbers)
+        if (c !== self && c.first <= fd && fd <= c.last && c.ret >= since) return true;
+      return false;
+    }
+
+    /**
+     * A dup2()/dup3() onto, or a close_range() of, the fds [first, last] starts (recorded before
+     * the call): every fd of a thread's list in the range leaves it, closed, as opClose() does
+     * (a DRM number goes stale if another thread may call through it: its owner, if it is not
+     * this thread, or a sibling it was shared with), and so do the dma-buf fds races hold.
+     * Returns the record; the caller sets its `ret` when the call returns.
+     */
+    function clobber(ctx: ThreadCtx, first: number, last: number): FdRange {
+      const ps = ctx.proc;
+      const rec: FdRange = { first, last, start: model.tick(), ret: Number.POSITIVE_INFINITY };
+      ps.clobbers.push(rec);
+      for (const c of ps.ctxs) {
+        for (let i = c.fds.length - 1; i >= 0; i--) {
+          const e = c.fds[i]!;
+          if (e.fd < first || e.fd > last) continue;
+          c.fds.splice(i, 1);
+          e.closed = true;
+          if (e.file) {
+            e.file.goneAt = Math.min(e.file.goneAt, rec.start);
+            if (c !== ctx || e.file.shared) ps.staleFds.add(e.fd);
+            // Its owner's calls through the number may have reached the file or not: the file
+            // (open at its other fds) gets only the checks that hold for shared files.
+            if (c !== ctx) e.file.shared = true;
+          }
+        }
+      }
+      for (const e of ps.held)
+        if (e.fd >= first && e.fd <= last) {
+          ps.held.delete(e);
+          e.closed = true;
+        }
+      return rec;
+    }
+
+    /**
+     * The fd numbers dup2()/dup3() and close_range() leave alone: the process's epoll fd and
+     * sw_sync timeline (their users count on them staying open), and numbers being closed.
+     */
+    function untouchable(ps: ProcState): number[] {
+      const out = [...ps.busy.keys()];
+      if (ps.epfd !== null) out.push(ps.epfd);
+      if (ps.timeline !== null) out.push(ps.timeline);
+      return out.sort((a, b) => a - b);
+    }
+
+    /** The highest fd number the process's userspace knows of (-1: none). */
+    function highestFd(ps: ProcState): number {
+      let n = -1;
+      for (const c of ps.ctxs) for (const e of c.fds) n = Math.max(n, e.fd);
+      for (const e of ps.held) n = Math.max(n, e.fd);
+      for (const x of ps.staleFds) n = Math.max(n, x);
+      for (const x of untouchable(ps)) n = Math.max(n, x);
+      return n;
     }
 
     /**
@@ -605,6 +729,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       [1, opFence],
       [1, opPoll],
       [2, opChangeHandle],
+      [1, opDup2],
+      [1, opDup3],
+      [1, opCloseRange],
     ];
     /** The weights of OP_TABLE and the exit slot, without the race weight. */
     let opTableWeight = 1;
@@ -741,7 +868,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       fileProc.set(file, ctx.proc);
       ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
       ctx.proc.fdm.end(pend);
-      ctx.fds.push({ fd, kind: "drm", file });
+      // (A sibling's dup2() or close_range() may have taken the number meanwhile: not ours.)
+      if (!lostFd(ctx.proc, fd, t0)) ctx.fds.push({ fd, kind: "drm", file });
       return "ok";
     }
 
@@ -799,7 +927,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       }
       const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, map.offset);
       if (addr < 0) {
-        if (!f.shared && own && !allocFailed(addr, m))
+        if (!f.shared && own && !e.closed && !allocFailed(addr, m))
           model.diverge(`mmap of a new buffer = ${addr}`);
         model.ambiguous.add(b.id);
         return arg.handle;
@@ -951,7 +1079,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       f.addHandle(open.handle, strict ? buf : UNKNOWN_BUFFER);
       f.bind(open.handle, strict ? buf : UNKNOWN_BUFFER, s0, s1, { name: arg.name });
       const st = await stampOfHandle(ctx.p, e.fd, open.handle);
-      if (f.shared) return;
+      if (f.shared || e.closed) return;
       if (st && buf !== UNKNOWN_BUFFER && st.id !== buf)
         model.diverge(`GEM_OPEN(name ${arg.name} of buffer ${buf}) opened buffer ${st.id}`);
       const size = model.buffers.get(buf)?.size;
@@ -1000,7 +1128,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const b = f.bind(arg.handle, UNKNOWN_BUFFER, t0, t1, { name });
       if (choose(2, "fuzz open then flink") === 0) await doFlink(ctx, e, own, arg.handle, false);
       const st = await stampOfHandle(ctx.p, e.fd, arg.handle);
-      if (st && own && !f.shared) {
+      // (e.closed: a sibling's dup2() or close_range() may have put another file at the fd.)
+      if (st && own && !f.shared && !e.closed) {
         names.push({
           dev: f.dev,
           name,
@@ -1083,7 +1212,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (ret === 0 && e.closed) {
         ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, t1);
         ctx.proc.fdm.end(pend);
-        await closeFd(ctx, arg.fd);
+        if (!lostFd(ctx.proc, arg.fd, t0)) await closeFd(ctx, arg.fd);
       }
       if (e.closed) return null;
       if (ret !== 0) {
@@ -1091,14 +1220,18 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
         return null;
       }
-      const st = await stampAt(ctx.p, arg.fd, 0, PAGE);
+      let st = await stampAt(ctx.p, arg.fd, 0, PAGE);
+      const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
+      await ctx.p.lseek(arg.fd, 0, 0);
+      // A sibling's dup2() or close_range() may have closed or replaced the fd meanwhile: what
+      // was read through it may be another file's, and the number is no longer this thread's.
+      const lost = lostFd(ctx.proc, arg.fd, t0);
+      if (lost) st = null;
       // (The stamp is the dma-buf's own bytes: whatever handle the export reached, it is the
       // buffer this fd names.)
       ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
       ctx.proc.fdm.end(pend);
       entries.push({ f, handle: h, buf: st?.id ?? UNKNOWN_BUFFER, start: t0, ret: t1 });
-      const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
-      await ctx.p.lseek(arg.fd, 0, 0);
       if (st) {
         const b = model.buffers.get(st.id);
         const strict = own && !f.shared;
@@ -1110,6 +1243,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         model.exported.add(st.id);
         if (strict) f.primeAdd(st.id, h);
       }
+      if (lost) return null;
       if (!keep || ctx.fds.length >= MAX_FDS_PER_THREAD) {
         await closeFd(ctx, arg.fd);
         return null;
@@ -1145,7 +1279,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       drmUse(ctx, e, t0, t1, ret, `PRIME_FD_TO_HANDLE(fd ${d.fd})`);
       if (e.closed) return null;
       if (ret !== 0) return null;
-      const buf = trust && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
+      // (Evaluated after the call: a sibling's dup2() or close_range() of `d` marked it.)
+      const buf = trust && !d.closed && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
       f.addHandle(arg.handle, buf);
       f.bind(arg.handle, buf, t0, t1, { fresh: false });
       const entry: PrimeEntryObservation = { f, handle: arg.handle, buf, start: t0, ret: t1 };
@@ -1174,7 +1309,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, re)) === 0) {
           ctx.proc.fdm.installed(re.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, r0, model.tick());
           st = await stampAt(ctx.p, re.fd, 0, PAGE);
-          await closeFd(ctx, re.fd);
+          // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: not ours.)
+          if (lostFd(ctx.proc, re.fd, r0)) st = null;
+          else await closeFd(ctx, re.fd);
         }
         ctx.proc.fdm.end(pend);
       }
@@ -1193,7 +1330,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           (o) => o.kind === "dmabuf" && (o.buf === id || o.buf === UNKNOWN_BUFFER),
         );
       }
-      if (st && buf !== UNKNOWN_BUFFER && st.id !== buf && own && !f.shared)
+      if (st && buf !== UNKNOWN_BUFFER && st.id !== buf && own && !f.shared && !e.closed)
         model.diverge(
           `PRIME import of a dma-buf of buffer ${buf} gave a handle to buffer ${st.id}`,
         );
@@ -1232,18 +1369,265 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t1 = model.tick();
       ctx.proc.fdm.end(pend);
       if (fd < 0) {
-        if (fd !== -EMFILE && !allocFailed(fd, m))
+        // (-EBADF: a sibling's dup2() or close_range() closed it meanwhile.)
+        if (fd !== -EMFILE && !(fd === -EBADF && e.closed) && !allocFailed(fd, m))
           model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
         return "ok";
       }
-      ctx.proc.fdm.installed(fd, objOf(e), t0, t1);
+      // (What e.fd named during the call: a sibling's dup2() or close_range() may replace it.)
+      ctx.proc.fdm.installedDup(fd, e.fd, t0, t1);
       // A sibling (or a race side) that used the file this number named may still be calling
       // through it: its calls reach the dup'd file unrecorded, as for a file opened there.
       if (e.kind === "drm" && ctx.proc.staleFds.has(fd)) {
         e.file!.shared = true;
         strayFiles.add(e.file!);
       }
-      ctx.fds.push({ ...e, fd });
+      if (!e.closed && !lostFd(ctx.proc, fd, t0)) ctx.fds.push({ ...e, fd });
+      return "ok";
+    }
+
+    async function opDup2(ctx: ThreadCtx): Promise<"ok"> {
+      return doDup2(ctx, false);
+    }
+
+    async function opDup3(ctx: ThreadCtx): Promise<"ok"> {
+      return doDup2(ctx, true);
+    }
+
+    /**
+     * dup2(old, new), or (`three`) dup3(old, new, flags), of an fd of this thread: onto another
+     * of its fds (a DRM file, a dma-buf), onto a sibling's fd (a number another thread may be
+     * calling through), onto a number closed while a sibling may still call through it, onto a
+     * free number (just above those in use, where the table must grow, the last one below
+     * RLIMIT_NOFILE), onto itself; from a number this thread closed or one never open; onto a
+     * number at or above RLIMIT_NOFILE; dup3 with flags other than O_CLOEXEC. The kernel's
+     * results (ksys_dup3(), SYSCALL_DEFINE2(dup2), do_dup2(), v6.18): newfd; -EINVAL for dup3's
+     * bad flags or oldfd == newfd; -EBADF for newfd >= RLIMIT_NOFILE or an oldfd with no file;
+     * dup2(fd, fd): fd if open, else -EBADF; -EBUSY while an open() of another thread has
+     * reserved newfd; -ENOMEM if the table could not grow. The fd newfd held is closed: it leaves
+     * its thread's list as with close() (clobber()), and a DRM number another thread may call
+     * through makes the dup'd file stray (its calls reach it unrecorded).
+     */
+    async function doDup2(ctx: ThreadCtx, three: boolean): Promise<"ok"> {
+      const ps = ctx.proc;
+      const e = pick(ctx.fds, three ? "fuzz dup3 old" : "fuzz dup2 old");
+      if (!e) return "ok";
+      const busy = untouchable(ps);
+      const free = (n: number) => !busy.includes(n);
+      let old = e.fd;
+      /** Whether `old` is `e` (else a closed or never-open number). */
+      let known = true;
+      let nfd = e.fd;
+      let flags = 0;
+      /** The call's result by its arguments alone (-EINVAL, -EBADF), if they settle it. */
+      let settled: number | null = null;
+      switch (choose(8, "fuzz dup2 kind")) {
+        case 0: {
+          // Onto another fd of this thread (a DRM file or a dma-buf in use).
+          const o = pick(
+            ctx.fds.filter((x) => x !== e && free(x.fd)),
+            "fuzz dup2 own",
+          );
+          if (o) nfd = o.fd;
+          break;
+        }
+        case 1: {
+          // Onto a sibling's fd: a number another thread may be calling through.
+          const sib: number[] = [];
+          for (const c of ps.ctxs)
+            if (c !== ctx) for (const x of c.fds) if (free(x.fd)) sib.push(x.fd);
+          const n = pick(sib, "fuzz dup2 sibling");
+          if (n !== undefined) nfd = n;
+          break;
+        }
+        case 2: {
+          // Onto a DRM number closed while another thread may still call through it (or any
+          // number in use, if there is none).
+          const n = pick([...ps.staleFds].filter(free), "fuzz dup2 stale");
+          nfd = n ?? highestFd(ps) + 1;
+          break;
+        }
+        case 3:
+          // Onto a free number: just above those in use, where the table must grow (past
+          // NR_OPEN_DEFAULT), or the last one below RLIMIT_NOFILE.
+          nfd = [highestFd(ps) + 1, 64, INR_OPEN_CUR - 1][choose(3, "fuzz dup2 free")]!;
+          if (!free(nfd)) nfd = highestFd(ps) + 1;
+          break;
+        case 4:
+          // Onto itself.
+          break;
+        case 5: {
+          // From a number this thread closed (another thread may have got it since: then the
+          // call dups what it names) onto a free one, or from one never open.
+          const c = ctx.closedFds.length > 0 && choose(2, "fuzz dup2 closed") === 0;
+          known = false;
+          if (c) {
+            // dup2(fd, fd) of it: fd if another thread got the number since, else -EBADF.
+            old = ctx.closedFds[ctx.closedFds.length - 1]!;
+            nfd = choose(2, "fuzz dup2 closed onto") === 0 ? old : highestFd(ps) + 1;
+            if (!free(nfd) || !free(old)) return "ok";
+          } else {
+            old = 900 + choose(50, "fuzz dup2 never");
+            settled = -EBADF;
+          }
+          break;
+        }
+        case 6:
+          // Onto a number at or above RLIMIT_NOFILE (-1 is 0xffffffff).
+          nfd = [INR_OPEN_CUR, INR_OPEN_CUR + 7, -1][choose(3, "fuzz dup2 rlimit")]!;
+          settled = -EBADF;
+          break;
+        default:
+          // dup3: flags other than O_CLOEXEC; dup2: onto another fd of this thread.
+          if (three) {
+            flags = [1, 0o4000, O_CLOEXEC | 1, 0x8000_0000][choose(4, "fuzz dup3 bad flags")]!;
+          } else {
+            const o = pick(
+              ctx.fds.filter((x) => x !== e && free(x.fd)),
+              "fuzz dup2 own",
+            );
+            if (o) nfd = o.fd;
+          }
+      }
+      if (three && flags === 0 && choose(2, "fuzz dup3 cloexec") === 0) flags = O_CLOEXEC;
+      // ksys_dup3()'s order: the flags, oldfd == newfd, then newfd against RLIMIT_NOFILE.
+      if (three && (flags & ~O_CLOEXEC) !== 0) settled = -EINVAL;
+      else if (three && old === nfd) settled = -EINVAL;
+      else if (nfd < 0 || nfd >= INR_OPEN_CUR) settled = -EBADF;
+      const same = old === nfd;
+      // The fds newfd held close (recorded before the call), unless the arguments fail it or
+      // nothing is replaced (dup2(fd, fd)).
+      let stray = false;
+      let rec: FdRange | undefined;
+      if (settled === null && !same) {
+        const hit = ps.ctxs.find((c) => c.fds.some((x) => x.fd === nfd));
+        const he = hit?.fds.find((x) => x.fd === nfd);
+        stray =
+          ps.staleFds.has(nfd) ||
+          (he !== undefined && he.kind === "drm" && (hit !== ctx || he.file!.shared));
+        // The dup'd DRM file gets the stray calls of whoever still calls through newfd.
+        if (stray && known && e.kind === "drm") {
+          e.file!.shared = true;
+          strayFiles.add(e.file!);
+        }
+        rec = clobber(ctx, nfd, nfd);
+      }
+      const m = failMark();
+      const t0 = model.tick();
+      const pend = settled === null && !same ? ps.fdm.begin(t0) : null;
+      const ret = three ? await ctx.p.dup3(old, nfd, flags) : await ctx.p.dup2(old, nfd);
+      const t1 = model.tick();
+      if (rec) rec.ret = t1;
+      const call = three ? `dup3(${old}, ${nfd}, ${flags.toString(8)})` : `dup2(${old}, ${nfd})`;
+      if (settled !== null) {
+        if (ret !== settled) model.diverge(`${call} = ${ret}, expected ${settled}`);
+        return "ok";
+      }
+      // A success means oldfd named a file at some instant of the call.
+      if (ret !== -EBADF) fdUse(ctx, old, t0, t1, ret, `${call} = ${ret}`, () => true);
+      // oldfd surely named a file throughout: this thread's, and no sibling took it meanwhile.
+      const sure = known && !e.closed;
+      const ok =
+        ret === nfd ||
+        (ret === -EBADF && !sure) ||
+        (ret === -EBUSY && !same && ps.fdm.mayReserve(t0, t1, pend)) ||
+        allocFailed(ret, m);
+      if (!ok) model.diverge(`${call} = ${ret}`);
+      if (pend === null) return "ok";
+      if (ret === nfd) {
+        ps.fdm.closed(nfd, t0, t1);
+        ps.fdm.installedDup(nfd, old, t0, t1);
+      }
+      ps.fdm.end(pend);
+      // The new fd is this thread's if it surely names e's file (else it stays open, unused).
+      if (ret === nfd && sure && !lostFd(ps, nfd, t0, rec) && ctx.fds.length < MAX_FDS_PER_THREAD)
+        ctx.fds.push({ ...e, fd: nfd });
+      return "ok";
+    }
+
+    /**
+     * close_range(first, last, flags): one fd of this thread, every fd from its lowest to its
+     * highest (other threads' fds between included), a sibling's fd and the next number, from
+     * one of its fds to ~0U; or first > last. Flags: none, CLOSE_RANGE_CLOEXEC,
+     * CLOSE_RANGE_UNSHARE (with or without CLOEXEC; only as the thread's last operation: the
+     * thread may get a table of its own, on which the model does not follow it), or bad ones.
+     * The range never includes the process's epoll fd or sw_sync timeline (their users count on
+     * them staying open) or a number a close() or send is using: it is cut short before them.
+     * The kernel's results (SYSCALL_DEFINE3(close_range) -> __close_range(), v6.18): -EINVAL for
+     * flags other than CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC or first > last, checked in that
+     * order; else 0 (or dup_fd()'s -ENOMEM with CLOSE_RANGE_UNSHARE), every fd of the range
+     * closed (clobber(), as dup2()'s implicit close) or, with CLOSE_RANGE_CLOEXEC, only marked
+     * close-on-exec (the fuzzer never execs with them).
+     */
+    async function opCloseRange(ctx: ThreadCtx): Promise<"ok"> {
+      const ps = ctx.proc;
+      const own = ctx.fds.map((x) => x.fd);
+      if (own.length === 0) return "ok";
+      let first: number;
+      let last: number;
+      switch (choose(5, "fuzz close_range range")) {
+        case 0:
+          first = pick(own, "fuzz close_range fd")!;
+          last = first;
+          break;
+        case 1:
+          first = Math.min(...own);
+          last = Math.max(...own);
+          break;
+        case 2: {
+          const sib: number[] = [];
+          for (const c of ps.ctxs) if (c !== ctx) for (const x of c.fds) sib.push(x.fd);
+          first = pick(sib.length > 0 ? sib : own, "fuzz close_range sibling")!;
+          last = first + 1;
+          break;
+        }
+        case 3:
+          first = pick(own, "fuzz close_range fd")!;
+          last = 0xffff_ffff;
+          break;
+        default:
+          last = pick(own, "fuzz close_range fd")!;
+          first = last + 1 + choose(2, "fuzz close_range inverted");
+      }
+      const fk = choose(8, "fuzz close_range flags");
+      let flags = [0, 0, 0, 0, CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE][fk] ?? 0;
+      if (fk === 6) flags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
+      if (fk === 7) flags = [1, 1 << 3, 0x8000_0000][choose(3, "fuzz close_range bad")]!;
+      const badFlags = (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) !== 0;
+      // (The thread goes on with the process's table unless this is its last operation.)
+      if (!badFlags && !ctx.last) flags &= ~CLOSE_RANGE_UNSHARE;
+      const settled = badFlags || first > last ? -EINVAL : null;
+      const unshare = (flags & CLOSE_RANGE_UNSHARE) !== 0;
+      const closes = settled === null && (flags & CLOSE_RANGE_CLOEXEC) === 0;
+      if (closes) {
+        // Cut the range short before a number it must leave alone.
+        for (const n of untouchable(ps)) {
+          if (n < first || n > last) continue;
+          if (n > first) {
+            last = n - 1;
+            break;
+          }
+          first = n + 1;
+        }
+        if (first > last) return "ok";
+      }
+      // Closing in the process's table (not a copy of the thread's own: CLOSE_RANGE_UNSHARE
+      // leaves the shared table alone when other threads use it, and when none does, no other
+      // call of the process follows).
+      const rec = closes && !unshare ? clobber(ctx, first, last) : undefined;
+      if (unshare && settled === null) ctx.unshared = true;
+      const m = failMark();
+      const t0 = model.tick();
+      const ret = await ctx.p.closeRange(first, last, flags);
+      const t1 = model.tick();
+      if (rec) rec.ret = t1;
+      const call = `close_range(${first}, ${last}, ${flags})`;
+      if (settled !== null) {
+        if (ret !== settled) model.diverge(`${call} = ${ret}, expected ${settled}`);
+        return "ok";
+      }
+      if (ret !== 0 && !(unshare && allocFailed(ret, m))) model.diverge(`${call} = ${ret}`);
+      if (rec && ret === 0) ps.fdm.closedRange(first, last, t0, t1);
       return "ok";
     }
 
@@ -1274,7 +1658,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       );
       if (!to) return "ok";
       const m = failMark();
+      busy(ctx.proc, d.fd, 1);
       const ret = await ctx.p.sendFd(to, d.fd);
+      busy(ctx.proc, d.fd, -1);
       if (ret !== 0 && ret !== -EPIPE && !allocFailed(ret, m)) model.diverge(`sendFd = ${ret}`);
       return "ok";
     }
@@ -1293,7 +1679,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       }
       const size = await ctx.p.lseek(fd, 0, SEEK_END);
       await ctx.p.lseek(fd, 0, 0);
-      const st = await stampAt(ctx.p, fd, 0, PAGE);
+      let st = await stampAt(ctx.p, fd, 0, PAGE);
+      // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
+      const lost = lostFd(ctx.proc, fd, t0);
+      if (lost) st = null;
       // (Only dma-buf fds are ever sent.)
       ctx.proc.fdm.installed(fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
       ctx.proc.fdm.end(pend);
@@ -1305,6 +1694,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         else if (size !== b.size)
           model.diverge(`received dma-buf of buffer ${st.id} has size ${size}, not ${b.size}`);
       }
+      if (lost) return "ok";
       if (ctx.fds.length >= MAX_FDS_PER_THREAD) {
         await closeFd(ctx, fd);
         return "ok";
@@ -1327,6 +1717,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return null;
       }
       ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
+      // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
+      if (lostFd(ctx.proc, fd, t0)) return null;
       // (A sibling may have opened one meanwhile: the process keeps the last; the other fd is
       // closed by the exit.)
       ctx.proc.timeline = fd;
@@ -1372,9 +1764,17 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       });
       const what = `DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`;
       fdUse(ctx, d.fd, i0, model.tick(), imp, what, dmabufIoctlFits(imp, -ENOTTY));
-      if (trust && imp !== 0 && imp !== -EBADF && imp !== -EINVAL && !allocFailed(imp, m))
+      // (`d.closed`: a sibling's dup2() or close_range() took the fd meanwhile.)
+      if (
+        trust &&
+        !d.closed &&
+        imp !== 0 &&
+        imp !== -EBADF &&
+        imp !== -EINVAL &&
+        !allocFailed(imp, m)
+      )
         model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
-      await closeFd(ctx, data.fence ?? -1);
+      if (!lostFd(ctx.proc, data.fence ?? -1, c0)) await closeFd(ctx, data.fence ?? -1);
       if (signal) await doSignal(ctx, false);
     }
 
@@ -1387,7 +1787,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       ctx.proc.signalled += by;
       const m = failMark();
       const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_INC, { value: by });
-      if (r !== 0 && r !== -EBADF && !allocFailed(r, m))
+      // (A thread whose close_range(CLOSE_RANGE_UNSHARE) gave it a table of its own may find
+      // another file at the number, or none.)
+      if (r !== 0 && r !== -EBADF && !ctx.unshared && !allocFailed(r, m))
         model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
     }
 
@@ -1488,15 +1890,21 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         const fd = await ctx.p.epollCreate1(0);
         if (fd >= 0) ctx.proc.fdm.installed(fd, { kind: "epoll" }, t0, model.tick());
         ctx.proc.fdm.end(pend);
-        if (fd >= 0) ctx.proc.epfd = fd;
-        else if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`epoll_create1(0) = ${fd}`);
+        // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
+        if (fd >= 0) {
+          if (!lostFd(ctx.proc, fd, t0)) ctx.proc.epfd = fd;
+        } else if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`epoll_create1(0) = ${fd}`);
       }
       // The fd is out of this thread's list before either side runs: nobody else picks it.
       const trust = closes < 0;
-      if (!trust && d) ctx.fds.splice(ctx.fds.indexOf(d), 1);
+      if (!trust && d) {
+        ctx.fds.splice(ctx.fds.indexOf(d), 1);
+        ctx.proc.held.add(d);
+      }
       const other = ctx.p.spawnThread("race", () => raceSide(ctx, e, bOps, hb, d, trust));
       await raceSide(ctx, e, aOps, ha, d, trust);
       await other.join();
+      if (d) ctx.proc.held.delete(d);
       return "ok";
     }
 
@@ -1631,7 +2039,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           }
           return null;
         case "close-dmabuf":
-          if (d) {
+          // (Not if a sibling's dup2() or close_range() closed it already: the number may name
+          // another thread's file by now.)
+          if (d && !d.closed) {
+            ctx.proc.held.delete(d);
             const ret = await closeFd(ctx, d.fd);
             if (ret !== 0) model.diverge(`close(${d.fd}) of an open dma-buf fd = ${ret}`);
           }
