@@ -17,16 +17,22 @@
  * one the drivers do not run is a usage error),
  * `--plan "30:a+b 0:*"` (every run's swarm plan, one word per process, as plan.ts writes it;
  * default: drawn from each run's seed), `--first-seeds a,b` (toggles: hunt from each first seed, then print each toggle's distribution
- * of first finds; default 1).
+ * of first finds; default 1),
+ * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
+ * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
+ * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
+ * token records it as the stress app's unit names do, `fuzz~p:0.02`, so `log --token`
+ * replays it).
  *
  * The drivers are dev dependencies of this package: the library itself takes the drivers as a
  * parameter (`fuzzCampaign({ fuzz: { drivers } })`), as the stress app does.
  */
 
 import type { DriverUnderTest } from "@primetime/gem";
+import { allocationCount, setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
 import { findToggle, listToggles } from "@primetime/sim";
-import { applySearchV8Flags, decodeToken } from "@primetime/sim/explore";
+import { applySearchV8Flags, decodeToken, encodeToken } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import {
@@ -53,7 +59,8 @@ function usage(): never {
       "  | log <seed> | log --token <token> (a run's syscall log; a seed runs the first strategy)\n" +
       "  [--drivers vgem|qxl|vmwgfx|a+b] [--strategies pct,random,pos,portfolio] [--toggles a,b]\n" +
       "  [--feedback on|off] (feedback-driven race pairs; default off)\n" +
-      "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n",
+      "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n" +
+      "  [--faults nth:N|p:P] (campaign, toggles, log: fault injection from the end of the boot)\n",
   );
   process.exit(2);
 }
@@ -71,7 +78,16 @@ for (let i = 0; i < argv.length; i++) {
 }
 const [cmd = "campaign", a, b] = positional;
 /** The options some command takes: any other is bad usage, not silently ignored. */
-const OPTIONS = ["drivers", "strategies", "toggles", "feedback", "plan", "first-seeds", "token"];
+const OPTIONS = [
+  "drivers",
+  "strategies",
+  "toggles",
+  "feedback",
+  "plan",
+  "first-seeds",
+  "token",
+  "faults",
+];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
     process.stderr.write(`unknown option: --${k.slice(0, 20)} (--${OPTIONS.join(", --")})\n`);
@@ -108,16 +124,90 @@ function budgetOf(s: string | undefined, d: number): number {
   return n;
 }
 
+/**
+ * `--faults`: fault injection, with the stress app's `run --faults` grammar and message
+ * (apps/stress src/campaign/config.ts, parseFaults(); an app this package may not import).
+ */
+type FaultSpec =
+  | { readonly kind: "nth"; readonly nth: number }
+  | { readonly kind: "probability"; readonly p: number };
+
+/** The spec `text` gives; a usage error (one line, exit 2) if it gives none. */
+function parseFaults(text: string): FaultSpec {
+  const nth = /^nth:(\d{1,9})$/.exec(text);
+  if (nth && Number(nth[1]) >= 1) return { kind: "nth", nth: Number(nth[1]) };
+  const p = /^p:(0(?:\.\d+)?|1(?:\.0+)?|\.\d+)$/.exec(text);
+  if (p && Number(p[1]) > 0) return { kind: "probability", p: Number(p[1]) };
+  process.stderr.write(
+    `--faults "${text.slice(0, 20)}" is not accepted; accepted: nth:N (fail the N-th allocation of every schedule, 1 <= N <= 999999999) or p:P (fail each allocation with probability 0 < P <= 1)\n`,
+  );
+  process.exit(2);
+}
+
+/** "nth:3", "p:0.02": as the stress app writes a spec in its unit names. */
+function formatFaults(f: FaultSpec): string {
+  return f.kind === "nth" ? `nth:${f.nth}` : `p:${f.p}`;
+}
+
+/**
+ * Starts fault injection in the running simulation at the end of the boot (the fuzzer's
+ * `afterBoot`), as the stress app's fuzz units do (apps/stress scenarios/sharing/machine.ts,
+ * startFaults()): `nth:N` fails the N-th allocation from then on, `p:P` each one with
+ * probability P (setFailslab() of @primetime/kernel).
+ */
+function startFaults(f: FaultSpec): void {
+  setFailslab(f.kind === "nth" ? { failNth: allocationCount() + f.nth } : { probability: f.p });
+}
+
+/** A token's scenario name without its fault spec (`fuzz~p:0.02`, `fuzz@vgem+vgem~nth:3`). */
+function splitFaults(scenario: string): { scenario: string; faults?: string } {
+  const m = /^(.*)~([^~]*)$/.exec(scenario);
+  return m ? { scenario: m[1]!, faults: m[2]! } : { scenario };
+}
+
+const faultsOpt = options.get("faults");
+let faults = faultsOpt === undefined ? null : parseFaults(faultsOpt);
+if (faults && cmd === "windows") {
+  process.stderr.write(
+    "--faults is not taken by windows (accepted by campaign, toggles and log)\n",
+  );
+  process.exit(2);
+}
+
 // A stress token of a fuzz scenario names its unit's drivers (`fuzz-fd-reuse@vgem`): the default.
+// A token of a run with fault injection names its spec (`fuzz~p:0.02`, `fuzz@vgem+vgem~p:0.05`):
+// the replay injects the same faults, and runs the token without it (the scenario name is a label).
 const tokenOpt = options.get("token");
 let tokenDrivers: string | undefined;
+let token = tokenOpt;
 if (cmd === "log" && tokenOpt !== undefined) {
   try {
-    tokenDrivers = stressFuzzUnit(decodeToken(tokenOpt).scenario)?.drivers.join("+");
+    const t = decodeToken(tokenOpt);
+    const split = splitFaults(t.scenario);
+    if (split.faults !== undefined) {
+      const recorded = parseFaults(split.faults);
+      if (faults && formatFaults(faults) !== formatFaults(recorded)) {
+        process.stderr.write(
+          `--faults ${formatFaults(faults)} is not the token's (${formatFaults(recorded)}): a token replays with the faults it recorded (accepted: no --faults, or --faults ${formatFaults(recorded)})\n`,
+        );
+        process.exit(2);
+      }
+      faults = recorded;
+      token = encodeToken({ ...t, scenario: split.scenario });
+    }
+    tokenDrivers = stressFuzzUnit(split.scenario)?.drivers.join("+");
   } catch (e) {
     process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
     process.exit(2);
   }
+}
+/** A run's token as this CLI prints it: with the fault spec in its scenario name. */
+function withFaults(t: string): string;
+function withFaults(t: string | undefined): string | undefined;
+function withFaults(t: string | undefined): string | undefined {
+  if (!faults || t === undefined) return t;
+  const d = decodeToken(t);
+  return encodeToken({ ...d, scenario: `${d.scenario}~${formatFaults(faults)}` });
 }
 const drivers = (options.get("drivers") ?? tokenDrivers ?? "vgem").split("+").map((n) => {
   const d = DRIVERS[n];
@@ -144,7 +234,8 @@ try {
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(2);
 }
-const fuzz = { drivers, plan };
+const spec = faults;
+const fuzz = { drivers, plan, afterBoot: spec ? () => startFaults(spec) : undefined };
 const feedbackOpt = options.get("feedback");
 if (feedbackOpt !== undefined && feedbackOpt !== "on" && feedbackOpt !== "off") usage();
 
@@ -164,7 +255,10 @@ if (cmd === "campaign") {
         `${s.schedules} schedules, ${s.syscalls} syscalls, ${s.steps} steps, ${s.failedSchedules} failing (splats ${s.splats}, exceptions ${s.exceptions}, leaks ${s.leaks}, divergences ${s.divergences}, hangs ${s.hangs}), ${((performance.now() - t0) / 1000).toFixed(0)} s, CPU ${(process.cpuUsage().user / 1e6).toFixed(0)} s\n`,
       ),
   });
-  process.stdout.write(`${JSON.stringify({ ...st, seconds: (performance.now() - t0) / 1000 })}\n`);
+  const failures = st.failures.map((f) => ({ ...f, token: withFaults(f.token) }));
+  process.stdout.write(
+    `${JSON.stringify({ ...st, failures, seconds: (performance.now() - t0) / 1000 })}\n`,
+  );
   process.exit(st.failedSchedules === 0 ? 0 : 1);
 } else if (cmd === "toggles") {
   // A driver's toggle (and TTM's, which only qxl and vmwgfx use) is in code no other driver runs:
@@ -214,7 +308,7 @@ if (cmd === "campaign") {
       list.push(h.found ? h.schedules : null);
       finds.set(h.toggle, list);
       process.stdout.write(
-        `${h.toggle}${firstSeeds.length > 1 ? ` (first seed ${firstSeed})` : ""}: ${h.found ? `found after ${h.schedules} schedules: ${h.first?.split("\n")[0]}\n  token ${h.token}` : `not found in ${h.schedules} schedules`}\n`,
+        `${h.toggle}${firstSeeds.length > 1 ? ` (first seed ${firstSeed})` : ""}: ${h.found ? `found after ${h.schedules} schedules: ${h.first?.split("\n")[0]}\n  token ${withFaults(h.token)}` : `not found in ${h.schedules} schedules`}\n`,
       );
     }
   }
@@ -234,7 +328,6 @@ if (cmd === "campaign") {
     );
   }
 } else if (cmd === "log") {
-  const token = options.get("token");
   if (token === undefined && a === undefined) usage();
   let res: Awaited<ReturnType<typeof fuzzLog>>;
   try {

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
 import { baselineFixes, type RunResult, Simulation } from "@primetime/sim";
-import { replay } from "@primetime/sim/explore";
+import { decodeToken, encodeToken, replay } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import { describe, expect, it } from "vitest";
@@ -601,8 +601,8 @@ describe("fuzzing vgem; the toggles found on each driver", () => {
       // Only with allocations failing (failslab from the end of the boot, as the stress app's
       // --faults starts it): a CREATE_DUMB whose TTM allocation fails writes the destroyed BO.
       toggle: "vmwgfx.bo-access-after-failed-init",
-      finds: [1, 1, 2, 1, 1],
-      seed: 1,
+      finds: [2, 5, 4, 5, 1],
+      seed: 200001,
       splat: /KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/,
       drivers: [vmwgfx, vgem],
       afterBoot: () => setFailslab({ probability: 0.02 }),
@@ -795,6 +795,110 @@ describe("the syscall log", () => {
       expect(r.stderr).toMatch(message);
     }
   }, 120_000);
+
+  it("cli --faults: a spec it does not accept is one line saying what is, exit 2, before anything runs", () => {
+    const cli = (...args: string[]) =>
+      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
+        cwd: PACKAGE_DIR,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    // The stress app's `run --faults` grammar and message (apps/stress campaign/config.ts).
+    const accepted =
+      /^--faults "[^"\n]*" is not accepted; accepted: nth:N \(fail the N-th allocation of every schedule, 1 <= N <= 999999999\) or p:P \(fail each allocation with probability 0 < P <= 1\)\n$/;
+    for (const args of [
+      ["campaign", "5", "--faults", "sometimes"],
+      ["toggles", "5", "--faults", "p:2"],
+      ["toggles", "5", "--faults", "p:0"],
+      ["log", "1", "--faults", "nth:0"],
+      ["log", "1", "--faults", "nth:9999999999"],
+      ["campaign", "5", "--faults", "p:-0.5"],
+    ]) {
+      const r = cli(...args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stdout, args.join(" ")).toBe("");
+      expect(r.stderr, args.join(" ")).toMatch(accepted);
+    }
+    // windows hunts fixed scenarios of its own: it takes no fault injection.
+    const w = cli("windows", "1", "--faults", "p:0.1");
+    expect(w.status).toBe(2);
+    expect(w.stdout).toBe("");
+    expect(w.stderr).toBe(
+      "--faults is not taken by windows (accepted by campaign, toggles and log)\n",
+    );
+  }, 120_000);
+
+  it("cli --faults: fault injection from the end of the boot, the spec in the tokens, and log --token replays the run", async () => {
+    const cli = (...args: string[]) =>
+      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
+        cwd: PACKAGE_DIR,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    // The failslab cell (README.md): the toggle test's hunt, from the CLI.
+    const hunt = cli(
+      "toggles",
+      "24",
+      "--drivers",
+      "vmwgfx+vgem",
+      "--toggles",
+      "vmwgfx.bo-access-after-failed-init",
+      "--faults",
+      "p:0.02",
+    );
+    expect(hunt.stderr).toBe("");
+    expect(hunt.stdout).toMatch(
+      /^vmwgfx\.bo-access-after-failed-init: found after \d+ schedules: BUG: KASAN: slab-use-after-free in vmw_gem_object_create_with_handle\n/,
+    );
+    const token = /token (pt1\.\S+)/.exec(hunt.stdout)![1]!;
+    const t = decodeToken(token);
+    expect(t.scenario).toBe("fuzz~p:0.02");
+    expect(t.toggles).toContain("vmwgfx.bo-access-after-failed-init");
+    const steps = `, ${t.steps} steps, trace ${(t.traceHash >>> 0).toString(16).padStart(8, "0")};`;
+    // The same run from the token alone (its toggles and its faults)...
+    const log = cli("log", "--token", token, "--drivers", "vmwgfx+vgem");
+    expect(log.stderr).toBe("");
+    expect(log.status).toBe(1);
+    expect(log.stdout).toContain(steps);
+    expect(log.stdout).toMatch(/KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/);
+    // ... and the library's run with the fuzz test's failslab (setFailslab() in afterBoot).
+    const lib = await fuzzLog(
+      { drivers: [vmwgfx, vgem], afterBoot: () => setFailslab({ probability: 0.02 }) },
+      { token: encodeToken({ ...t, scenario: "fuzz" }) },
+    );
+    expect(lib.run.steps).toBe(t.steps);
+    // --faults may repeat the token's spec, not change it.
+    expect(
+      cli("log", "--token", token, "--drivers", "vmwgfx+vgem", "--faults", "p:0.02").status,
+    ).toBe(1);
+    const other = cli("log", "--token", token, "--drivers", "vmwgfx+vgem", "--faults", "p:0.05");
+    expect(other.status).toBe(2);
+    expect(other.stdout).toBe("");
+    expect(other.stderr).toMatch(/^--faults p:0\.05 is not the token's \(p:0\.02\).*\n$/);
+    // A token of the stress app's fuzz unit under --faults (`fuzz@vgem+vgem~p:0.05`, its
+    // injection started by startFaults() in afterBoot) replays with its drivers and faults.
+    const original = await new Simulation({
+      seed: 3,
+      strategy: { kind: "random" },
+      toggles: baselineFixes(),
+      scenario: "fuzz@vgem+vgem~p:0.05",
+      stepLimit: 400_000,
+    }).run(
+      fuzzScenario({
+        drivers: [vgem, vgem],
+        ...STRESS_FUZZ_SIZES,
+        afterBoot: () => setFailslab({ probability: 0.05 }),
+      }),
+    );
+    const stress = cli("log", "--token", original.token);
+    expect(stress.stderr).toBe("");
+    expect(stress.stdout).toContain(`, ${original.steps} steps, trace ${original.traceHash};`);
+    // fail-nth counts from the end of the boot (the stress app's startFaults()): nth:1 fails the
+    // workload's first allocation.
+    const nth = cli("log", "1", "--faults", "nth:1");
+    expect(nth.stderr).toBe("");
+    expect(nth.stdout.match(/ = -12\b/g)).toHaveLength(1);
+  }, 180_000);
 
   it("replays a token of the stress app's fuzz-fd-reuse scenario with its plan and sizes; cli log takes its drivers from it", async () => {
     expect(stressFuzzUnit("fuzz@qxl+vgem")).toMatchObject({
