@@ -38,6 +38,13 @@ import { formatSyscallLog, formatValue, ioctlName, type SyscallLogEntry } from "
 const fuzz = { drivers: [vgem] };
 const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const TSX = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
+/** The fuzz CLI from the sources, as `pnpm cli` runs it: its status, stdout and stderr. */
+const fuzzCli = (...args: string[]) =>
+  spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
+    cwd: PACKAGE_DIR,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
 
 /**
  * A hunt's budget from first finds measured from several first seeds: about 7 times their mean
@@ -744,12 +751,7 @@ describe("the syscall log", () => {
   });
 
   it("cli log prints a seed's calls, then the run's outcome; a bad token is a usage error", () => {
-    const cli = (...args: string[]) =>
-      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", "log", ...args], {
-        cwd: PACKAGE_DIR,
-        encoding: "utf8",
-        timeout: 60_000,
-      });
+    const cli = (...args: string[]) => fuzzCli("log", ...args);
     const ok = cli("11", "--strategies", "pct");
     expect(ok.stderr).toBe("");
     expect(ok.status).toBe(0);
@@ -766,12 +768,7 @@ describe("the syscall log", () => {
   }, 120_000);
 
   it("cli: an unknown option or toggle, or a budget of 0, is a usage error before anything runs", () => {
-    const cli = (...args: string[]) =>
-      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
-        cwd: PACKAGE_DIR,
-        encoding: "utf8",
-        timeout: 60_000,
-      });
+    const cli = fuzzCli;
     for (const [args, message] of [
       [
         ["toggles", "10", "--toggles", "gem.nope"],
@@ -797,12 +794,7 @@ describe("the syscall log", () => {
   }, 120_000);
 
   it("cli --faults: a spec it does not accept is one line saying what is, exit 2, before anything runs", () => {
-    const cli = (...args: string[]) =>
-      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
-        cwd: PACKAGE_DIR,
-        encoding: "utf8",
-        timeout: 60_000,
-      });
+    const cli = fuzzCli;
     // The stress app's `run --faults` grammar and message (apps/stress campaign/config.ts).
     const accepted =
       /^--faults "[^"\n]*" is not accepted; accepted: nth:N \(fail the N-th allocation of every schedule, 1 <= N <= 999999999\) or p:P \(fail each allocation with probability 0 < P <= 1\)\n$/;
@@ -829,12 +821,7 @@ describe("the syscall log", () => {
   }, 120_000);
 
   it("cli --faults: fault injection from the end of the boot, the spec in the tokens, and log --token replays the run", async () => {
-    const cli = (...args: string[]) =>
-      spawnSync(TSX, ["--conditions=@primetime/source", "src/cli.ts", ...args], {
-        cwd: PACKAGE_DIR,
-        encoding: "utf8",
-        timeout: 60_000,
-      });
+    const cli = fuzzCli;
     // The failslab cell (README.md): the toggle test's hunt, from the CLI.
     const hunt = cli(
       "toggles",
