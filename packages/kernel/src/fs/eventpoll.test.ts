@@ -411,16 +411,21 @@ describe(`historic toggle ${EPOLL_ITEM_POLL_WITHOUT_REF.name}`, () => {
   });
 });
 
+/** A device whose ->poll() records the file's reference count each time it is called. */
+function countingPollFops(seen: number[]): FileOperations {
+  return {
+    async poll(file: File, pt: PollTable) {
+      seen.push(fileCount(file));
+      await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
+      return 0;
+    },
+  };
+}
+
 describe("fdget(): epoll_ctl and epoll_wait borrow their fds when the table has one user (v6.18 CLASS(fd, f))", () => {
   it("single-threaded: EPOLL_CTL_ADD polls the target on the table's reference alone, and no fd lookup takes a reference", async () => {
     const seen: number[] = [];
-    const fops: FileOperations = {
-      async poll(file: File, pt: PollTable) {
-        seen.push(fileCount(file));
-        await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
-        return 0;
-      },
-    };
+    const fops = countingPollFops(seen);
     const run = await inProcess(
       (k) => {
         k.registerChrdev("/dev/c", fops);
@@ -466,13 +471,7 @@ describe("fdget(): epoll_ctl and epoll_wait borrow their fds when the table has 
 
   it("with a second thread sharing the table: counted references (CLONED_FD), dropped by fdput()", async () => {
     const seen: number[] = [];
-    const fops: FileOperations = {
-      async poll(file: File, pt: PollTable) {
-        seen.push(fileCount(file));
-        await pollWait(file, { entries: new Set<PollTableEntry>() }, pt);
-        return 0;
-      },
-    };
+    const fops = countingPollFops(seen);
     const run = await inProcess(
       (k) => {
         k.registerChrdev("/dev/c", fops);
