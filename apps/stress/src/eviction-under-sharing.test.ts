@@ -5,8 +5,11 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Simulation } from "@primetime/sim";
+import { decodeToken, GuidedStrategy } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import type { CampaignReport } from "./campaign/report.js";
+import { parseUnitKey, unitBody } from "./campaign/units.js";
 import { type Io, main } from "./cli.js";
 import { installedDrivers } from "./drivers.js";
 import { evictionStats } from "./scenarios/sharing/eviction-under-sharing.js";
@@ -35,4 +38,32 @@ describe("eviction-under-sharing", () => {
     expect(evictionStats.runs).toBeGreaterThanOrEqual(rep.units.length * 6);
     expect(evictionStats.evicted).toBeGreaterThan(evictionStats.runs / 2);
   }, 300_000);
+
+  // A soak campaign's false alarm (`run --scenario all --strategy pct:4 --seeds 1500 --seed
+  // 1100001`, every toggle off: eviction-under-sharing@qxl+vgem, schedule 1143, seed 511985964;
+  // minimized to this token): the importer's PRIME_FD_TO_HANDLE failed with -ENOMEM and the
+  // importer crashed on it ("unhandled exception in importer"). Its attach pins the qxl buffer in
+  // VRAM while the exporter fills it: the pin evicts one buffer, still finds no room, and the
+  // trylock-only walk (no ww ticket) finds nothing more by the time it goes on (the exporter
+  // has closed its buffers meanwhile), so v6.18's ttm_bo_evict_alloc() returns -EBUSY,
+  // ttm_bo_alloc_resource() -ENOSPC and ttm_bo_validate() -ENOMEM: the kernel's answer, which
+  // the importer now takes as "not shared". The token's choices are followed by the
+  // minimizer's guided strategy (a replay would stop where the importer now goes on).
+  const ENOMEM_IMPORT_TOKEN =
+    "pt1.7ZC_SgNBEMZ3lWgTLEVECNrKXC1Wvspm77vdJXu7l_1zd9r6BAqC-AzW1oIv4MPYipJwSWcVkRT-imFmvplhZkbs-f7ugz_uvT6N314-bw8maI1MxjvKrkSgqEUwTl3Ne3veKtT7pwp1IbVwCqSFKy3IoVu5Nwj-cN7bYohlgEggCzE7WaQDREMBEaEFdSZpnxPJ1B8tReMUNTlqcp4CpIacncWO4rWTRYCFiKBolBN23RtQHa9KBkkhkXfLVSZt3amqL8pcT6nJiaaofABZERPliK8RY4wzvjC7_2wbO5vw01C25m-P-U34Rp8Z4Jzzi4fL928";
+
+  it("an import whose pin finds no room in VRAM (-ENOMEM) is refused, not a crash", async () => {
+    const t = decodeToken(ENOMEM_IMPORT_TOKEN);
+    Object.assign(evictionStats, { evicted: 0, runs: 0, refused: 0 });
+    const run = await new Simulation({
+      seed: t.seed,
+      strategy: new GuidedStrategy({ steps: [], data: [], choices: t.choices }),
+      stepLimit: t.stepLimit,
+      scenario: t.scenario,
+      toggles: t.toggles,
+    }).run(unitBody(parseUnitKey(t.scenario)));
+    expect(run.splats.map((s) => s.message)).toEqual([]);
+    expect(run.outcome).toBe("ok");
+    expect(evictionStats.refused).toBe(1);
+  });
 });
