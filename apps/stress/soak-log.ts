@@ -1,0 +1,13 @@
+import { readFileSync } from "node:fs";
+import { formatSyscallLog, fuzzScenario, type SyscallLogEntry } from "@primetime/fuzz";
+import { decodeToken, replay } from "@primetime/sim/explore";
+import { parseUnitKey } from "./src/campaign/units.js";
+import { FUZZ_SIZES } from "./src/scenarios/sharing/fuzz.js";
+import { sizedForSharing } from "./src/scenarios/sharing/sized-devices.js";
+const token = readFileSync(process.argv[2]!, "utf8").trim();
+const t = decodeToken(token);
+const u = parseUnitKey(t.scenario);
+const log: SyscallLogEntry[] = [];
+const r = await replay(token, fuzzScenario({ drivers: u.drivers.map(sizedForSharing), ...FUZZ_SIZES, syscallLog: log }), { toggles: t.toggles });
+console.log(formatSyscallLog(log));
+console.log(r.outcome, r.steps, r.splats.map((s) => s.message).join("\n"));
