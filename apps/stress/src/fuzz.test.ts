@@ -158,4 +158,21 @@ describe("fuzz", () => {
     expect(out.join("\n")).not.toMatch(/fuzz divergence/);
     expect(code, out.join("\n")).toBe(0);
   }, 60_000);
+
+  // Another (`run --scenario fuzz,fuzz-fd-reuse --time 5m --strategy portfolio --seed 1800001`:
+  // fuzz@qxl+qxl, schedule 4070, seed 936588981; minimized to this token). fuzz1:t2's
+  // GEM_CLOSE(0x7fffffff), a number no handle can have until a GEM_CHANGE_HANDLE moves one there,
+  // was in flight when its process's main thread, on t2's fd, moved handle 1 to 0x7fffffff; the
+  // close then closed it (0), and the model, which had decided "never valid" when the close
+  // started, expected -EINVAL. It now decides after the call.
+  const CLOSE_VS_CHANGE_TOKEN =
+    "pt1.1ZJPSsNAFMbfm_yZKEVxo1aEouBKJmfwAh5imr4kxTRpJ0kTewCvIHgGQTduxQN05cJbeAdJbP60CCm68rf6vvneDPMNY8DL5_JVezTfHnp3z-9Pes9NF4urWR5czvKAn3k0sR1fhh4JX4ajgERIWSUXpKLDWR7YK-8okgmJgOTNabGsSE6FopjUnEQ2TvwoTYST5MdlOA49MU1jX4SRUOT45Nycx5mIb0PHVhSQjEnEYy-UQb1XkXtSjawijxIRheVVBvNJ5rm5PUonQzFNEzEkN1IkAhknIo3pngODH0AAxgCBISL7ntDAAKMBwTT-jo6wxVQnHKAPYCJgabUaBKjkPg7KrppetGEMtDXKimswjp0jwGpgzbR0v9jHAeBIB72mWKz0Ti0PDH2DXdwr044XMAHMLdDaDTbb_BYOvKH8K41pB92ac84ssGrKwxrTDrq1ZVnsX4KI-LG8vvgC";
+
+  it("a GEM_CLOSE of INT_MAX racing a GEM_CHANGE_HANDLE to INT_MAX may close it", async () => {
+    const out: string[] = [];
+    const io: Io = { log: (t) => out.push(t), error: (t) => out.push(t), color: false };
+    const code = await main(["replay", CLOSE_VS_CHANGE_TOKEN], io);
+    expect(out.join("\n")).not.toMatch(/fuzz divergence/);
+    expect(code, out.join("\n")).toBe(0);
+  }, 60_000);
 });
