@@ -374,8 +374,10 @@ export async function vmwUserBoUnref(bo: VmwBo | null): Promise<void> {
 }
 
 /**
- * Models vmw_bo_unref_ioctl() (DRM_VMW_HANDLE_CLOSE / UNREF_DMABUF): deletes the GEM handle and
- * returns 0 whatever happened (IGT vmw_ref_count mob_repeated_unref relies on it).
+ * Models vmw_bo_unref_ioctl() (DRM_VMW_HANDLE_CLOSE / UNREF_DMABUF) of v6.12: "return
+ * drm_gem_handle_delete(file_priv, arg->handle);", so a handle the file does not have is
+ * -EINVAL (the v5.17-era body, "drm_gem_handle_delete(); return 0;", answered 0 whatever
+ * happened, as the older IGT vmw_ref_count mob_repeated_unref asserted).
  * Locking: see drmGemHandleDelete(). References: the handle's.
  */
 export async function vmwBoUnrefIoctl(
@@ -383,8 +385,7 @@ export async function vmwBoUnrefIoctl(
   arg: DrmVmwHandleCloseArg,
   file: DrmFile,
 ): Promise<number> {
-  await drmGemHandleDelete(file, arg.handle);
-  return 0;
+  return drmGemHandleDelete(file, arg.handle);
 }
 
 /**
