@@ -238,25 +238,40 @@ const vmwGemImportFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
 });
 
 /**
- * Models vmw_gem_object_pin() (v6.10+: "drm/gem: Acquire reservation lock in
- * drm_gem_{pin/unpin}()"): vmw_bo_pin_reserved(vbo, true); drm_gem_pin() holds the reservation.
+ * Models vmw_bo_pin_reserved() (vmwgfx_bo.c): pins or unpins the buffer where it is, and only
+ * when its pinned state changes ("if (pin == !!bo->pin_count) return;"): a second pin of a
+ * pinned buffer does not count, and one unpin unpins it whatever the number of pins before. The
+ * ttm_bo_validate() into the buffer's current placement (no_wait_gpu; BUG_ON if it fails or
+ * moves the buffer) is not modeled: a placed buffer stays where it is.
+ * Locking: the reservation held (asserted: dma_resv_assert_held()). References: the caller's.
+ */
+export async function vmwBoPinReserved(bo: VmwBo, pin: boolean): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
+  if (pin === (bo.pinCount !== 0)) return;
+  if (pin) await ttmBoPin(bo);
+  else await ttmBoUnpin(bo);
+}
+
+/**
+ * Models vmw_gem_object_pin(): vmw_bo_pin_reserved(vbo, true), 0 (drm_gem_pin() holds the
+ * reservation since v6.10's "drm/gem: Acquire reservation lock in drm_gem_{pin/unpin}()").
  * Locking: the reservation held (asserted). References: the caller's.
  */
 async function vmwGemObjectPin(obj: GemObject): Promise<number> {
   const bo = obj as VmwBo;
   dmaResvAssertHeld(bo.resv);
-  await ttmBoPin(bo);
+  await vmwBoPinReserved(bo, true);
   return 0;
 }
 
 /**
- * Models vmw_gem_object_unpin() (v6.10+): vmw_bo_pin_reserved(vbo, false).
+ * Models vmw_gem_object_unpin(): vmw_bo_pin_reserved(vbo, false).
  * Locking: the reservation held (asserted). References: none.
  */
 async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
   const bo = obj as VmwBo;
   dmaResvAssertHeld(bo.resv);
-  await ttmBoUnpin(bo);
+  await vmwBoPinReserved(bo, false);
 }
 
 /**
