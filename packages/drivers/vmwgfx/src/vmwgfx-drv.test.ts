@@ -1,14 +1,15 @@
 /**
  * vmwgfx's ioctl entry points against v6.12's vmwgfx_drv.c and vmwgfx_execbuf.c:
  * vmw_generic_ioctl() (the ->unlocked_ioctl: a driver command must match the table's encoding,
- * EXECBUF excepted).
+ * EXECBUF excepted) and vmw_execbuf_ioctl()'s version and flags checks.
  */
 
 import { DRM_COMMAND_BASE, DRM_IOR, DRM_IOW, DRM_IOWR } from "@primetime/gem";
-import { EINVAL } from "@primetime/kernel";
+import { EINVAL, type Process } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
 import { expectClean, mobCreate, ok, openNode, runVmw, type VmwMob } from "./test-machine.js";
 import {
+  DRM_IOCTL_VMW_EXECBUF,
   DRM_VMW_ALLOC_BO,
   DRM_VMW_ALLOC_BO_LAYOUT,
   DRM_VMW_HANDLE_CLOSE,
@@ -25,6 +26,12 @@ function allocArg(size: number) {
     cur_gmr_offset: 0,
     rep_pad64: 0,
   };
+}
+
+async function execbufV(p: Process, fd: number, commands: string, version: number, flags = 0) {
+  const arg = { commands, version, flags, fence_seqno: 0 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg);
+  return ret < 0 ? ret : 0;
 }
 
 describe("vmw_generic_ioctl()", () => {
@@ -52,5 +59,25 @@ describe("vmw_generic_ioctl()", () => {
       }),
     );
     expect(rets).toEqual([-EINVAL, -EINVAL, -EINVAL, -EINVAL, 0]);
+  });
+});
+
+describe("vmw_execbuf_ioctl()", () => {
+  it("runs versions 1 and 2, refuses 0 and 3 (-EINVAL), ignores flags it does not know", async () => {
+    const rets: number[] = [];
+    expectClean(
+      await runVmw(async (p, m) => {
+        const fd = await openNode(p, m.vmw.render);
+        const mob = ok<VmwMob>(await mobCreate(p, fd, 4096), "mob");
+        const cmd = `fill ${mob.handle} 7`;
+        rets.push(await execbufV(p, fd, cmd, 1));
+        rets.push(await execbufV(p, fd, cmd, 2));
+        rets.push(await execbufV(p, fd, cmd, 0));
+        rets.push(await execbufV(p, fd, cmd, 3));
+        rets.push(await execbufV(p, fd, cmd, 2, 1 << 4));
+        await p.close(fd);
+      }),
+    );
+    expect(rets).toEqual([0, 0, -EINVAL, -EINVAL, 0]);
   });
 });

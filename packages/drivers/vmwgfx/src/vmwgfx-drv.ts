@@ -289,6 +289,27 @@ function hole(nr: number): DrmIoctlDesc {
   return drmIoctlDef(DRM_IO(DRM_COMMAND_BASE + nr), null, 0, null, `VMW_${nr}`);
 }
 
+/** Models DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD and DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD. */
+const DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD = 1 << 0;
+const DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD = 1 << 1;
+
+/**
+ * Models vmw_execbuf_ioctl() (vmwgfx_execbuf.c), the DRM_VMW_EXECBUF entry: -EINVAL for a
+ * version 0 or above DRM_VMW_EXECBUF_VERSION (versions 1 and 2 run: a version 1 request gets
+ * context_handle = -1, and the reduced struct here has no context), then
+ * vmw_execbuf_process(). Flags the kernel does not know are ignored, as there; the fence-fd
+ * flags (IMPORT_FENCE_FD's wait on a sync_file, EXPORT_FENCE_FD's sync_file) are not modeled and
+ * answer -EINVAL.
+ * Locking: none held. References: see vmwExecbufIoctl().
+ */
+function vmwExecbufIoctlEntry(dev: DrmDevice, arg: DrmVmwExecbufArg, file: DrmFile): Promise<number> {
+  // Incorrect execbuf version.
+  if (arg.version > DRM_VMW_EXECBUF_VERSION || arg.version === 0) return Promise.resolve(-EINVAL);
+  if (arg.flags & (DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD | DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD))
+    return Promise.resolve(-EINVAL);
+  return vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file));
+}
+
 /** Models vmw_ioctls[] (the implemented entries; the others are holes). */
 function vmwIoctls(): DrmIoctlDesc[] {
   const table: DrmIoctlDesc[] = [];
@@ -317,10 +338,7 @@ function vmwIoctls(): DrmIoctlDesc[] {
   );
   table[DRM_VMW_EXECBUF] = drmIoctlDef(
     DRM_IOCTL_VMW_EXECBUF,
-    (dev: DrmDevice, arg: DrmVmwExecbufArg, file: DrmFile) =>
-      arg.version !== DRM_VMW_EXECBUF_VERSION || arg.flags !== 0
-        ? Promise.resolve(-EINVAL)
-        : vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file)),
+    vmwExecbufIoctlEntry,
     DRM_RENDER_ALLOW,
     DRM_VMW_EXECBUF_LAYOUT,
     "VMW_EXECBUF",

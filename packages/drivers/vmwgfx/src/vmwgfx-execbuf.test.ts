@@ -82,9 +82,11 @@ describe("DRM_VMW_EXECBUF", () => {
         expect(await execbuf(p, fd, `fill ${a.handle} 300`)).toBe(-22);
         expect(await execbuf(p, fd, "fill 99 1")).toBe(-3); // -ESRCH
         expect(await execbuf(p, fd, "fill 60000 1")).toBe(-22); // no such surface
-        const arg = { commands: `fill ${a.handle} 1`, version: 1, flags: 0, fence_seqno: 0 };
+        // vmw_execbuf_ioctl(): version 0 or above DRM_VMW_EXECBUF_VERSION (2) is -EINVAL.
+        const arg = { commands: `fill ${a.handle} 1`, version: 3, flags: 0, fence_seqno: 0 };
         const { DRM_IOCTL_VMW_EXECBUF } = await import("./vmwgfx-uapi.js");
         expect(await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg)).toBe(-22);
+        expect(await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, { ...arg, version: 0 })).toBe(-22);
         await p.close(fd);
       }),
     );
