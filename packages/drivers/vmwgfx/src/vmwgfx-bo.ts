@@ -53,6 +53,7 @@ import {
   EBUSY,
   EINVAL,
   ENOMEM,
+  ERESTARTSYS,
   type Errno,
   ESRCH,
   errPtr,
@@ -104,7 +105,8 @@ export const vmwBoCache = new KmemCache("vmw_bo");
 /**
  * Models struct vmw_bo (its tbo's GEM object is the class itself).
  *
- * Locking: `cpuWriters` atomic; the rest set at creation.
+ * Locking: `cpuWriters` atomic (SYNCCPU grabs minus releases, may go negative); the rest set at
+ * creation.
  * References: `refcount` (GEM) and `tboKref` (TTM), see the file comment.
  */
 export class VmwBo extends TtmBufferObject {
@@ -454,10 +456,30 @@ async function synccpuUnrefLookup(bo: VmwBo): Promise<void> {
 }
 
 /**
+ * Models vmw_user_bo_synccpu_release(): looks the handle up (-ESRCH) and, without allow_cs,
+ * uncounts a CPU writer (atomic_dec(): unconditionally, so a release without a grab leaves the
+ * count negative, and non-zero), then drops the lookup reference.
+ * Locking: none held. References: a lookup reference, dropped.
+ */
+async function vmwUserBoSynccpuRelease(
+  file: DrmFile,
+  handle: number,
+  flags: number,
+): Promise<number> {
+  const bo = await vmwUserBoLookup(file, handle);
+  if (isErr(bo)) return bo;
+  if (!(flags & drm_vmw_synccpu_allow_cs)) bo.cpuWriters--;
+  await vmwUserBoUnref(bo);
+  return 0;
+}
+
+/**
  * Models vmw_user_bo_synccpu_ioctl() (DRM_VMW_SYNCCPU): -EINVAL for flags without read/write or
- * with unknown bits, or an unknown op. Grab: look the handle up (-ESRCH), wait for idle
- * (-EBUSY with dontblock), count a CPU writer, drop the lookup reference. Release: look it up,
- * uncount the writer, drop the reference.
+ * with unknown bits, or an unknown op. Grab: look the handle up (-ESRCH), wait for idle, count a
+ * CPU writer, drop the lookup reference; a grab that failed with -ERESTARTSYS (a fatal signal in
+ * its reservation or wait) or -EBUSY (dontblock) answers -EBUSY, any other error as is. Release:
+ * vmwUserBoSynccpuRelease(). A counted CPU writer makes EXECBUF of the buffer -EBUSY
+ * (vmw_validation_bo_validate_single()).
  * Locking: none held; may sleep. References: a lookup reference, dropped.
  */
 export async function vmwUserBoSynccpuIoctl(
@@ -478,15 +500,13 @@ export async function vmwUserBoSynccpuIoctl(
     if (toggleEnabled(VMWGFX_INVALID_GEM_PUT.name)) await vmwBoReference(bo);
     const ret = await vmwUserBoSynccpuGrab(bo, arg.flags);
     await synccpuUnrefLookup(bo);
-    if (ret !== 0) return ret === -EBUSY ? -EBUSY : ret;
+    if (ret !== 0) {
+      if (ret === -ERESTARTSYS || ret === -EBUSY) return -EBUSY;
+      return ret; // "Failed synccpu grab on handle"
+    }
     return 0;
   }
-  if (arg.op === drm_vmw_synccpu_release) {
-    const bo = await vmwUserBoLookup(file, arg.handle);
-    if (isErr(bo)) return bo;
-    if (!(arg.flags & drm_vmw_synccpu_allow_cs) && bo.cpuWriters > 0) bo.cpuWriters--;
-    await vmwUserBoUnref(bo);
-    return 0;
-  }
-  return -EINVAL;
+  if (arg.op === drm_vmw_synccpu_release)
+    return vmwUserBoSynccpuRelease(file, arg.handle, arg.flags);
+  return -EINVAL; // Invalid synccpu operation.
 }

@@ -14,7 +14,8 @@
  *
  * Faithfulness: Linux v6.12 vmw_execbuf_process() / vmw_translate_mob_ptr() /
  * vmw_cmd_res_check() / vmw_validation_*: -EINVAL for a bad command or an unknown surface, -ESRCH
- * for an unknown buffer handle (vmw_user_bo_lookup()). Buffers are reserved in a fixed global
+ * for an unknown buffer handle (vmw_user_bo_lookup()), -EBUSY for a buffer with a SYNCCPU CPU
+ * writer (vmw_validation_bo_validate_single()). Buffers are reserved in a fixed global
  * order instead of with a ww_acquire_ctx (no -EDEADLK backoff needed).
  */
 
@@ -25,7 +26,7 @@ import {
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
 import type { DrmDevice, DrmFile } from "@primetime/gem";
-import { EINVAL, ERESTARTSYS, isErr, lockdepAssertHeld } from "@primetime/kernel";
+import { EBUSY, EINVAL, ERESTARTSYS, isErr, lockdepAssertHeld } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
@@ -167,7 +168,8 @@ async function vmwTranslateHandle(
  * Models vmw_execbuf_process() (DRM_VMW_EXECBUF, under cmdbuf_mutex): parse, translate every
  * handle (references on the validation list), reserve and validate the buffers, submit, fence
  * each buffer (write usage), unreserve, release the validation list. Returns 0 with the fence's
- * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -ENOMEM, -ERESTARTSYS (a fatal
+ * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -EBUSY (a buffer grabbed by SYNCCPU
+ * without allow_cs), -ENOMEM, -ERESTARTSYS (a fatal
  * signal while waiting for cmdbuf_mutex, taken with mutex_lock_interruptible()).
  * Locking: cmdbuf_mutex, then the buffers' reservations in a fixed order.
  * References: the validation list's, all dropped before returning; the reservations keep a
@@ -210,6 +212,12 @@ export async function vmwExecbufIoctl(
       reserved.push(bo);
       ret = await dmaResvReserveFences(bo.resv, 1);
       if (ret) break;
+      // vmw_validation_bo_validate_single(): a buffer grabbed for CPU access (SYNCCPU without
+      // allow_cs) is not validated: "if (atomic_read(&vbo->cpu_writers)) return -EBUSY;".
+      if (bo.cpuWriters !== 0) {
+        ret = -EBUSY;
+        break;
+      }
       if (bo.ttm && !ttmTtIsPopulated(bo.ttm))
         ret = await ttmBoPopulate(bo, { interruptible: true, noWaitGpu: false, bytesMoved: 0 });
       if (ret) break;
