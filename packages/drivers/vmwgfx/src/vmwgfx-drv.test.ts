@@ -31,7 +31,7 @@ function allocArg(size: number) {
 async function execbufV(p: Process, fd: number, commands: string, version: number, flags = 0) {
   const arg = { commands, version, flags, fence_seqno: 0 };
   const ret = await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg);
-  return ret < 0 ? ret : 0;
+  return Math.min(ret, 0);
 }
 
 describe("vmw_generic_ioctl()", () => {
@@ -47,13 +47,19 @@ describe("vmw_generic_ioctl()", () => {
         // The right size, read-only direction.
         rets.push(await p.ioctl(fd, DRM_IOR(nr, DRM_VMW_ALLOC_BO_LAYOUT), allocArg(4096)));
         // HANDLE_CLOSE as DRM_IOWR instead of DRM_IOW.
-        const close = DRM_IOWR(DRM_COMMAND_BASE + DRM_VMW_HANDLE_CLOSE, DRM_VMW_HANDLE_CLOSE_LAYOUT);
+        const close = DRM_IOWR(
+          DRM_COMMAND_BASE + DRM_VMW_HANDLE_CLOSE,
+          DRM_VMW_HANDLE_CLOSE_LAYOUT,
+        );
         rets.push(await p.ioctl(fd, close, { handle: 1, pad64: 0 }));
         // A number past the driver range and the core table (drm_ioctl_flags() false).
         rets.push(await p.ioctl(fd, 0xdeadbeef, null));
         // The table's own encodings work.
         const mob = ok<VmwMob>(await mobCreate(p, fd, 4096), "mob");
-        const closeOk = DRM_IOW(DRM_COMMAND_BASE + DRM_VMW_HANDLE_CLOSE, DRM_VMW_HANDLE_CLOSE_LAYOUT);
+        const closeOk = DRM_IOW(
+          DRM_COMMAND_BASE + DRM_VMW_HANDLE_CLOSE,
+          DRM_VMW_HANDLE_CLOSE_LAYOUT,
+        );
         rets.push(await p.ioctl(fd, closeOk, { handle: mob.handle, pad64: 0 }));
         await p.close(fd);
       }),

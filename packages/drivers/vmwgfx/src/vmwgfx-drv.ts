@@ -302,7 +302,11 @@ const DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD = 1 << 1;
  * answer -EINVAL.
  * Locking: none held. References: see vmwExecbufIoctl().
  */
-function vmwExecbufIoctlEntry(dev: DrmDevice, arg: DrmVmwExecbufArg, file: DrmFile): Promise<number> {
+function vmwExecbufIoctlEntry(
+  dev: DrmDevice,
+  arg: DrmVmwExecbufArg,
+  file: DrmFile,
+): Promise<number> {
   // Incorrect execbuf version.
   if (arg.version > DRM_VMW_EXECBUF_VERSION || arg.version === 0) return Promise.resolve(-EINVAL);
   if (arg.flags & (DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD | DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD))

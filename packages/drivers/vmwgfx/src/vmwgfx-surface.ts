@@ -167,7 +167,7 @@ export function vmwSurfaceBytesPerTexel(format: number): number {
 /** Models clamped_umul32() (vmw_surface_cache.h): a * b, U32_MAX if it overflows. */
 function clampedUmul32(a: number, b: number): number {
   const tmp = a * b;
-  return tmp > U32_MAX ? U32_MAX : tmp;
+  return Math.min(tmp, U32_MAX);
 }
 
 /**
