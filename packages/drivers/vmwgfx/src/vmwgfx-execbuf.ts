@@ -131,7 +131,8 @@ interface SwContext {
  * (-ESRCH if its count already hit 0).
  * Locking: cmdbuf_mutex held by the submitter. References: takes a TTM one per new buffer.
  */
-async function vmwValidationAddBo(sw: SwContext, bo: VmwBo): Promise<number> {
+async function vmwValidationAddBo(vmw: VmwPrivate, sw: SwContext, bo: VmwBo): Promise<number> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
   if (sw.boList.includes(bo)) return 0;
   const got = bo.imported
     ? (await bo.kref.getUnlessZero())
@@ -178,7 +179,7 @@ async function vmwTranslateHandle(
       if (!bo) ret = -EINVAL;
       else {
         sw.resources.push(await vmwResourceReference(res));
-        ret = await vmwValidationAddBo(sw, bo);
+        ret = await vmwValidationAddBo(vmw, sw, bo);
         if (ret === 0) sw.bos.set(handle, bo);
       }
     }
@@ -187,7 +188,7 @@ async function vmwTranslateHandle(
   }
   const bo = await vmwUserBoLookup(file, handle);
   if (isErr(bo)) return bo;
-  const ret = await vmwValidationAddBo(sw, bo);
+  const ret = await vmwValidationAddBo(vmw, sw, bo);
   if (ret === 0) sw.bos.set(handle, bo);
   await vmwUserBoUnref(bo);
   return ret;
