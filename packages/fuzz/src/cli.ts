@@ -196,6 +196,13 @@ if (cmd === "log" && tokenOpt !== undefined) {
       token = encodeToken({ ...t, scenario: split.scenario });
     }
     tokenDrivers = stressFuzzUnit(split.scenario)?.drivers.join("+");
+    const driversOpt = options.get("drivers");
+    if (tokenDrivers !== undefined && driversOpt !== undefined && driversOpt !== tokenDrivers) {
+      process.stderr.write(
+        `--drivers ${driversOpt.slice(0, 40)} is not the token's (${tokenDrivers}, from its unit ${split.scenario}): a stress token replays on its unit's drivers in their order (accepted: no --drivers, or --drivers ${tokenDrivers})\n`,
+      );
+      process.exit(2);
+    }
   } catch (e) {
     process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
     process.exit(2);
