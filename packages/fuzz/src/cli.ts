@@ -345,7 +345,13 @@ if (cmd === "campaign") {
         : { seed: num(a, 1), strategy: strategies[0], toggles: toggleNames },
     );
   } catch (e) {
-    process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
+    const msg = (e as Error).message.slice(0, 300);
+    // This package's tokens do not name their drivers: a mismatch is most likely other drivers.
+    const hint =
+      token !== undefined && tokenDrivers === undefined && /does not match this scenario/.test(msg)
+        ? ` (replayed on --drivers ${drivers.map((d) => d.name).join("+")}: a token replays only on the drivers, in their order, of the run that printed it)`
+        : "";
+    process.stderr.write(`${msg}${hint}\n`);
     process.exit(2);
   }
   const { run, cls, log } = res;

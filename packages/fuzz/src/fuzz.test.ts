@@ -854,6 +854,13 @@ describe("the syscall log", () => {
       { token: encodeToken({ ...t, scenario: "fuzz" }) },
     );
     expect(lib.run.steps).toBe(t.steps);
+    // This package's tokens do not name their drivers: replayed on others, the mismatch says so.
+    const wrong = cli("log", "--token", token, "--drivers", "vgem+vmwgfx");
+    expect(wrong.status).toBe(2);
+    expect(wrong.stdout).toBe("");
+    expect(wrong.stderr).toMatch(
+      /does not match this scenario.* \(replayed on --drivers vgem\+vmwgfx: a token replays only on the drivers, in their order, of the run that printed it\)\n$/,
+    );
     // --faults may repeat the token's spec, not change it.
     expect(
       cli("log", "--token", token, "--drivers", "vmwgfx+vgem", "--faults", "p:0.02").status,
