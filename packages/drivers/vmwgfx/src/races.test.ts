@@ -262,8 +262,9 @@ describe("vmwgfx uapi errors", () => {
         expect(await surfaceRef(p, fd, tiny.handle)).toBe(-22);
         // unref of a surface never opened: -EINVAL
         expect(await surfaceUnref(p, fd, 54321)).toBe(-22);
-        // PRIME export of unknown handles: GEM -ENOENT below the MOB range, ttm -ENOENT above
-        expect(await handleToFd(p, fd, 999)).toBe(-2);
+        // PRIME export of unknown handles: below the MOB range vmw_prime_handle_to_fd() looks the
+        // buffer up first (vmw_user_bo_lookup(): -ESRCH), ttm prime above it (-ENOENT)
+        expect(await handleToFd(p, fd, 999)).toBe(-3);
         expect(await handleToFd(p, fd, 60000)).toBe(-2);
         // SYNCCPU: bad flags -EINVAL, bad op -EINVAL, bad handle -ESRCH
         const sync = (op: number, flags: number, handle: number) =>
