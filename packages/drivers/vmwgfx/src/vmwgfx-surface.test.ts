@@ -7,6 +7,7 @@
 
 import { DRM_IOCTL_MODE_CREATE_DUMB, type DrmModeCreateDumb } from "@primetime/gem";
 import { EINVAL, type Process } from "@primetime/kernel";
+import { baselineFixes } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { expectClean, openNode, runVmw } from "./test-machine.js";
 import { SVGA3D_SURFACE_CUBEMAP, vmwSurfaceGetSerializedSizeExtended } from "./vmwgfx-surface.js";
@@ -51,22 +52,27 @@ describe("vmw_gb_surface_define_internal()", () => {
   it("refuses a dumb buffer as a surface's guest memory (-EINVAL, 'Can't backup surface with a dumb buffer')", async () => {
     let ret = 0;
     expectClean(
-      await runVmw(async (p, m) => {
-        const fd = await openNode(p, m.vmw.card);
-        const dumb: DrmModeCreateDumb = {
-          width: 64,
-          height: 64,
-          bpp: 32,
-          flags: 0,
-          handle: 0,
-          pitch: 0,
-          size: 0,
-        };
-        expect(await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, dumb)).toBe(0);
-        // 16 x 16 x 4 bytes fit the 16 KiB buffer: only is_dumb refuses it.
-        ret = await define(p, fd, defineArg({ buffer_handle: dumb.handle }));
-        await p.close(fd);
-      }),
+      await runVmw(
+        async (p, m) => {
+          const fd = await openNode(p, m.vmw.card);
+          const dumb: DrmModeCreateDumb = {
+            width: 64,
+            height: 64,
+            bpp: 32,
+            flags: 0,
+            handle: 0,
+            pitch: 0,
+            size: 0,
+          };
+          expect(await p.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, dumb)).toBe(0);
+          // 16 x 16 x 4 bytes fit the 16 KiB buffer: only is_dumb refuses it.
+          ret = await define(p, fd, defineArg({ buffer_handle: dumb.handle }));
+          await p.close(fd);
+          // With the known window vmwgfx.surface-define-einval-leak closed (baselineFixes(), as in
+          // every clean baseline): v6.12.19 leaks the surface on this exit (vmwgfx-leaks.test.ts).
+        },
+        { toggles: baselineFixes() },
+      ),
     );
     expect(ret).toBe(-EINVAL);
   });

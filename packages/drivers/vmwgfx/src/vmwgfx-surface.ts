@@ -48,6 +48,7 @@ import {
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+  VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
 } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -283,7 +284,11 @@ export const userSurfaceConverter: VmwUserResourceConv = {
  * user buffer `buffer_handle`: -ESRCH if unknown, -EINVAL for a dumb buffer's ("Can't backup
  * surface with a dumb buffer", is_dumb: v6.12) or one too small; or a new buffer with a handle
  * for create_buffer), publishes the surface as a ttm prime object with a resource reference for
- * the base, and replies with the handles, sizes and the buffer's mmap offset. -EINVAL for SM4,
+ * the base, and replies with the handles, sizes and the buffer's mmap offset. The dumb and
+ * too-small -EINVAL exits leave the new surface and its master reference leaked, as v6.12.19 and
+ * v6.18.35 do (`goto out_unlock` past vmw_resource_unreference(&res)): the known window
+ * `vmwgfx.surface-define-einval-leak`, whose fix switch unreferences the resource there as the
+ * other error exits do. -EINVAL for SM4,
  * SM4.1 or SM5 features, more than 24 mip levels, or an autogen filter other than
  * SVGA3D_TEX_FILTER_NONE (vmw_gb_surface_define()). vmw_gb_surface_define()'s format checks
  * (the screen-target format and texture size limits of a scanout surface, a format without a
@@ -346,10 +351,14 @@ export async function vmwGbSurfaceDefineIoctl(
       // Can't backup surface with a dumb buffer.
       await vmwUserBoUnref(bo);
       ret = -EINVAL;
+      // goto out_unlock: the surface is not unreferenced (the known window, but for its fix)
+      if (!toggleEnabled(VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name)) return ret;
     } else if (bo.size < res.guestMemorySize) {
       // Surface backup buffer too small.
       await vmwUserBoUnref(bo);
       ret = -EINVAL;
+      // goto out_unlock: the surface is not unreferenced (the known window, but for its fix)
+      if (!toggleEnabled(VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name)) return ret;
     } else {
       res.guestMemoryBo = await surfaceTakeBo(bo);
       backupHandle = req.buffer_handle;
@@ -358,16 +367,12 @@ export async function vmwGbSurfaceDefineIoctl(
     req.drm_surface_flags &
     (drm_vmw_surface_flag_create_buffer | drm_vmw_surface_flag_coherent)
   ) {
+    // *p_vbo is res->guest_memory_bo: the creation reference is the surface's, also when the
+    // handle could not be created (the resource's release below drops it then).
     const r = await vmwGemObjectCreateWithHandle(dev, file, res.guestMemorySize);
-    if (isErr(r)) {
-      ret = r;
-    } else {
-      // The creation reference is the surface's.
-      res.guestMemoryBo = toggleEnabled(VMWGFX_SURFACE_BO_TTM_REF_ONLY.name)
-        ? await surfaceTakeBo(r.bo)
-        : r.bo;
-      backupHandle = r.handle;
-    }
+    ret = r.ret;
+    res.guestMemoryBo = r.ret === 0 && r.bo ? await surfaceTakeBo(r.bo) : r.bo;
+    if (r.ret === 0) backupHandle = r.handle;
   }
   if (ret !== 0) {
     await vmwResourceUnreference(res);
@@ -646,11 +651,12 @@ export async function vmwDumbCreate(
     args.pitch = args.width * cpp;
     args.size = pageAlign(args.pitch * args.height);
     const r = await vmwGemObjectCreateWithHandle(dev, file, args.size);
-    if (isErr(r)) return r;
-    args.handle = r.handle;
-    // drop reference from allocate - handle holds it now
-    if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name)) await drmGemObjectPut(r.bo);
-    return 0;
+    if (r.ret === 0) args.handle = r.handle;
+    // drop reference from allocate - handle holds it now (unconditionally: also on an error,
+    // drm_gem_object_put() of a NULL vbo doing nothing)
+    if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name) && r.bo)
+      await drmGemObjectPut(r.bo);
+    return r.ret;
   }
 
   const arg: DrmVmwGbSurfaceCreateArg = {
