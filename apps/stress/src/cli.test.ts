@@ -580,6 +580,33 @@ describe("vmwgfx's dumb buffers: the known window vmwgfx.dumb-put-before-last-us
   }, 180_000);
 });
 
+describe("vmwgfx's error-path windows (alloc-bo-handle-leak, surface-define-einval-leak, import-sg-table-null)", () => {
+  it("are clean with their fix switches on, and --open-windows finds each at once (their reproducers)", async () => {
+    // KNOWN-WINDOWS.md: v6.12.19 and v6.18.35 leak a buffer whose handle could not be created
+    // (ALLOC_BO) and a surface refused with -EINVAL (GB_SURFACE_CREATE), and dereference the NULL
+    // of a failed PRIME import; clean baselines run with the fixes (baselineFixes()).
+    const more = ["--seeds", "3", "--workers", "1", "--quiet", "--fail-fast"];
+    for (const [scenario, finds] of [
+      ["vmwgfx/alloc-bo-handle-failslab", /kmemleak: unreferenced object vmw_bo/],
+      [
+        "vmwgfx/surface-define-einval",
+        /kmemleak: unreferenced object (drm_master|vmw_user_surface)/,
+      ],
+      [
+        "vmwgfx/import-failslab",
+        /BUG: kernel NULL pointer dereference in drm_gem_prime_import_dev/,
+      ],
+    ] as const) {
+      const args = ["run", "--scenario", scenario];
+      const fixed = await cli([...args, ...more]);
+      expect(fixed.code, fixed.out).toBe(0);
+      const open = await cli([...args, ...more, "--open-windows"]);
+      expect(open.code, open.out).toBe(1);
+      expect(open.out).toMatch(finds);
+    }
+  }, 180_000);
+});
+
 describe("progress on a non-terminal", () => {
   it("plain lines while schedules run and while findings are minimized", async () => {
     const lines: string[] = [];

@@ -46,6 +46,21 @@ export interface KmsUnderTest {
   readonly fbHasObj?: boolean;
 }
 
+/**
+ * What the PRIME cases need to know of a driver whose ->prime_handle_to_fd is not the DRM core's
+ * drm_gem_prime_handle_to_fd(). A driver descriptor may carry it as `prime` (structurally, as
+ * `kms`); a driver without it gets the core's answers.
+ */
+export interface PrimeUnderTest {
+  /**
+   * The errno of PRIME_HANDLE_TO_FD for a GEM handle the file does not have. Default "ENOENT"
+   * (drm_gem_prime_handle_to_fd()'s lookup); vmwgfx's vmw_prime_handle_to_fd() looks a buffer
+   * handle up with vmw_user_bo_lookup() first: "ESRCH". A handle closed between such a driver's
+   * lookup and the core's still gives the core's ENOENT.
+   */
+  readonly unknownHandleErrno?: string;
+}
+
 /** A device registered for a case, with the driver's helpers resolved. */
 export interface DeviceUnderTest {
   readonly driver: DriverUnderTest;
@@ -54,6 +69,8 @@ export interface DeviceUnderTest {
   readonly render: string | null;
   /** The driver's KMS answers (KmsUnderTest), defaults filled in. */
   readonly kms: Required<KmsUnderTest>;
+  /** The driver's PRIME answers (PrimeUnderTest), defaults filled in. */
+  readonly prime: Required<PrimeUnderTest>;
   createBo(drm: DrmFd, size: number): Promise<number>;
   mapBo(drm: DrmFd, handle: number, size: number): Promise<BoMapping>;
 }
@@ -86,6 +103,7 @@ export async function registerDevice(
   const card = reg.card ?? device.primary?.path;
   if (!card) throw new Error(`${driver.name}: the registered device has no primary node`);
   const kms = (driver as { readonly kms?: KmsUnderTest }).kms;
+  const prime = (driver as { readonly prime?: PrimeUnderTest }).prime;
   return {
     driver,
     device,
@@ -95,6 +113,7 @@ export async function registerDevice(
       unknownHandleErrno: kms?.unknownHandleErrno ?? "ENOENT",
       fbHasObj: kms?.fbHasObj ?? true,
     },
+    prime: { unknownHandleErrno: prime?.unknownHandleErrno ?? "ENOENT" },
     createBo: driver.createBo ?? createDumbBo,
     mapBo: driver.mapBo ?? mapDumbBo,
   };

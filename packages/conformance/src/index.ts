@@ -20,6 +20,7 @@ export {
   type DriverUnderTest,
   type KmsUnderTest,
   mapDumbBo,
+  type PrimeUnderTest,
   type RegisteredDevice,
   registerDevice,
 } from "./driver-under-test.js";

@@ -196,6 +196,13 @@ if (cmd === "log" && tokenOpt !== undefined) {
       token = encodeToken({ ...t, scenario: split.scenario });
     }
     tokenDrivers = stressFuzzUnit(split.scenario)?.drivers.join("+");
+    const driversOpt = options.get("drivers");
+    if (tokenDrivers !== undefined && driversOpt !== undefined && driversOpt !== tokenDrivers) {
+      process.stderr.write(
+        `--drivers ${driversOpt.slice(0, 40)} is not the token's (${tokenDrivers}, from its unit ${split.scenario}): a stress token replays on its unit's drivers in their order (accepted: no --drivers, or --drivers ${tokenDrivers})\n`,
+      );
+      process.exit(2);
+    }
   } catch (e) {
     process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
     process.exit(2);
@@ -338,7 +345,13 @@ if (cmd === "campaign") {
         : { seed: num(a, 1), strategy: strategies[0], toggles: toggleNames },
     );
   } catch (e) {
-    process.stderr.write(`${(e as Error).message.slice(0, 300)}\n`);
+    const msg = (e as Error).message.slice(0, 300);
+    // This package's tokens do not name their drivers: a mismatch is most likely other drivers.
+    const hint =
+      token !== undefined && tokenDrivers === undefined && /does not match this scenario/.test(msg)
+        ? ` (replayed on --drivers ${drivers.map((d) => d.name).join("+")}: a token replays only on the drivers, in their order, of the run that printed it)`
+        : "";
+    process.stderr.write(`${msg}${hint}\n`);
     process.exit(2);
   }
   const { run, cls, log } = res;

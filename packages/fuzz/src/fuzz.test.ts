@@ -854,6 +854,13 @@ describe("the syscall log", () => {
       { token: encodeToken({ ...t, scenario: "fuzz" }) },
     );
     expect(lib.run.steps).toBe(t.steps);
+    // This package's tokens do not name their drivers: replayed on others, the mismatch says so.
+    const wrong = cli("log", "--token", token, "--drivers", "vgem+vmwgfx");
+    expect(wrong.status).toBe(2);
+    expect(wrong.stdout).toBe("");
+    expect(wrong.stderr).toMatch(
+      /does not match this scenario.* \(replayed on --drivers vgem\+vmwgfx: a token replays only on the drivers, in their order, of the run that printed it\)\n$/,
+    );
     // --faults may repeat the token's spec, not change it.
     expect(
       cli("log", "--token", token, "--drivers", "vmwgfx+vgem", "--faults", "p:0.02").status,
@@ -880,6 +887,15 @@ describe("the syscall log", () => {
     const stress = cli("log", "--token", original.token);
     expect(stress.stderr).toBe("");
     expect(stress.stdout).toContain(`, ${original.steps} steps, trace ${original.traceHash};`);
+    // --drivers may repeat the unit's drivers, not change them or their order (the run would
+    // differ: a usage error, not a replay that fails half-way).
+    expect(cli("log", "--token", original.token, "--drivers", "vgem+vgem").status).toBe(0);
+    const reordered = cli("log", "--token", original.token, "--drivers", "vmwgfx+vgem");
+    expect(reordered.status).toBe(2);
+    expect(reordered.stdout).toBe("");
+    expect(reordered.stderr).toMatch(
+      /^--drivers vmwgfx\+vgem is not the token's \(vgem\+vgem, from its unit fuzz@vgem\+vgem\).*\n$/,
+    );
     // fail-nth counts from the end of the boot (the stress app's startFaults()): nth:1 fails the
     // workload's first allocation.
     const nth = cli("log", "1", "--faults", "nth:1");

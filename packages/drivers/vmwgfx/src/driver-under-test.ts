@@ -8,6 +8,10 @@
  * KmsUnderTest, given structurally): an unknown handle is -ESRCH (vmw_user_bo_lookup()), and a
  * framebuffer over a dumb buffer of the default (3D) device is a surface framebuffer, which sets
  * no drm_framebuffer obj[] and so holds no GEM handle reference.
+ *
+ * Its ->prime_handle_to_fd is its own too (vmw_prime_handle_to_fd(), vmwgfx-prime.ts): a buffer
+ * handle is looked up with vmw_user_bo_lookup() before GEM PRIME, so a handle the file does not
+ * have is -ESRCH (`prime`, the conformance package's PrimeUnderTest, given structurally).
  */
 
 import type { DriverUnderTest } from "@primetime/gem";
@@ -16,12 +20,14 @@ import { createVmwgfx, VMWGFX_DRIVER_NAME } from "./vmwgfx-drv.js";
 /** The descriptor with vmwgfx's KMS answers for the conformance suite. */
 export type VmwgfxDriverUnderTest = DriverUnderTest & {
   readonly kms: { readonly unknownHandleErrno: string; readonly fbHasObj: boolean };
+  readonly prime: { readonly unknownHandleErrno: string };
 };
 
 export const driverUnderTest: VmwgfxDriverUnderTest = {
   name: VMWGFX_DRIVER_NAME,
   register: (kernel) => createVmwgfx(kernel),
   kms: { unknownHandleErrno: "ESRCH", fbHasObj: false },
+  prime: { unknownHandleErrno: "ESRCH" },
 };
 
 /** The same descriptor under a name that says which driver it is. */

@@ -195,7 +195,7 @@ describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
   const finds = /KASAN: slab-use-after-free in (vmw_dumb_create|kref_put)/;
 
   it("is a known window with a fix switch, on in baselineFixes(), not a historic toggle", () => {
-    expect(VMWGFX_KNOWN_WINDOWS.map((w) => w.name)).toEqual([VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name]);
+    expect(VMWGFX_KNOWN_WINDOWS.map((w) => w.name)).toContain(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
     expect(listKnownWindows().map((w) => w.name)).toContain(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
     expect(baselineFixes()).toContain(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
     expect(VMWGFX_TOGGLES.map((t) => t.name)).not.toContain(VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name);
@@ -248,32 +248,39 @@ describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
 describe("vmwgfx uapi errors", () => {
   it("bad handles and arguments get the kernel's errno and change nothing", async () => {
     expectClean(
-      await runVmw(async (p, m) => {
-        const fd = await openNode(p, m.vmw.render);
-        // ALLOC_BO of size 0: no size check in vmw_gem_object_create_ioctl() or vmw_bo_init();
-        // ttm_bo_init_reserved()'s drm_vma_offset_add() of 0 pages is drm_mm's -ENOSPC.
-        expect(await mobCreate(p, fd, 0)).toBe(-28);
-        // surface with an unknown buffer handle: -ESRCH; too small a buffer: -EINVAL
-        const tiny = ok(await mobCreate(p, fd, 4096), "mob");
-        expect(await surfaceCreate(p, fd, 16, { handle: 77, mapHandle: 0, size: 0 })).toBe(-3);
-        expect(await surfaceCreate(p, fd, 4096, tiny)).toBe(-22);
-        // surface ref of an unknown sid: -EINVAL; of a buffer handle: -EINVAL
-        expect(await surfaceRef(p, fd, 12345)).toBe(-22);
-        expect(await surfaceRef(p, fd, tiny.handle)).toBe(-22);
-        // unref of a surface never opened: -EINVAL
-        expect(await surfaceUnref(p, fd, 54321)).toBe(-22);
-        // PRIME export of unknown handles: GEM -ENOENT below the MOB range, ttm -ENOENT above
-        expect(await handleToFd(p, fd, 999)).toBe(-2);
-        expect(await handleToFd(p, fd, 60000)).toBe(-2);
-        // SYNCCPU: bad flags -EINVAL, bad op -EINVAL, bad handle -ESRCH
-        const sync = (op: number, flags: number, handle: number) =>
-          p.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, { op, flags, handle, pad64: 0 });
-        expect(await sync(drm_vmw_synccpu_grab, 0, tiny.handle)).toBe(-22);
-        expect(await sync(7, drm_vmw_synccpu_read, tiny.handle)).toBe(-22);
-        expect(await sync(drm_vmw_synccpu_grab, drm_vmw_synccpu_read, 4242)).toBe(-3);
-        expect(await handleClose(p, fd, tiny.handle)).toBe(0);
-        await p.close(fd);
-      }),
+      await runVmw(
+        async (p, m) => {
+          const fd = await openNode(p, m.vmw.render);
+          // ALLOC_BO of size 0: no size check in vmw_gem_object_create_ioctl() or vmw_bo_init();
+          // ttm_bo_init_reserved()'s drm_vma_offset_add() of 0 pages is drm_mm's -ENOSPC.
+          expect(await mobCreate(p, fd, 0)).toBe(-28);
+          // surface with an unknown buffer handle: -ESRCH; too small a buffer: -EINVAL
+          const tiny = ok(await mobCreate(p, fd, 4096), "mob");
+          expect(await surfaceCreate(p, fd, 16, { handle: 77, mapHandle: 0, size: 0 })).toBe(-3);
+          expect(await surfaceCreate(p, fd, 4096, tiny)).toBe(-22);
+          // surface ref of an unknown sid: -EINVAL; of a buffer handle: -EINVAL
+          expect(await surfaceRef(p, fd, 12345)).toBe(-22);
+          expect(await surfaceRef(p, fd, tiny.handle)).toBe(-22);
+          // unref of a surface never opened: -EINVAL
+          expect(await surfaceUnref(p, fd, 54321)).toBe(-22);
+          // PRIME export of unknown handles: below the MOB range vmw_prime_handle_to_fd() looks the
+          // buffer up first (vmw_user_bo_lookup(): -ESRCH), ttm prime above it (-ENOENT)
+          expect(await handleToFd(p, fd, 999)).toBe(-3);
+          expect(await handleToFd(p, fd, 60000)).toBe(-2);
+          // SYNCCPU: bad flags -EINVAL, bad op -EINVAL, bad handle -ESRCH
+          const sync = (op: number, flags: number, handle: number) =>
+            p.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, { op, flags, handle, pad64: 0 });
+          expect(await sync(drm_vmw_synccpu_grab, 0, tiny.handle)).toBe(-22);
+          expect(await sync(7, drm_vmw_synccpu_read, tiny.handle)).toBe(-22);
+          expect(await sync(drm_vmw_synccpu_grab, drm_vmw_synccpu_read, 4242)).toBe(-3);
+          expect(await handleClose(p, fd, tiny.handle)).toBe(0);
+          await p.close(fd);
+          // The too-small buffer's -EINVAL leaks the surface in v6.12.19 (the known window
+          // vmwgfx.surface-define-einval-leak, vmwgfx-leaks.test.ts): closed here, as in every
+          // clean baseline (baselineFixes()).
+        },
+        { toggles: baselineFixes() },
+      ),
     );
   });
 

@@ -32,14 +32,17 @@ import {
   surfaceUnref,
 } from "./test-machine.js";
 import {
+  VMWGFX_ALLOC_BO_HANDLE_LEAK,
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
+  VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+  VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
 } from "./toggles.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
@@ -271,6 +274,98 @@ export const dumbCreateVsCloseGuessedHandle = race(
   "card",
 );
 
+/**
+ * ALLOC_BO while every idr allocation fails (drm_gem_handle_create()'s handle slot): both
+ * threads' ALLOC_BO return -ENOMEM. The reproducer of the known window vmwgfx.alloc-bo-handle-leak:
+ * with it open both buffers leak (kmemleak at shutdown), with its fix switch nothing does.
+ */
+export const allocBoHandleFailslab = race(
+  async () => {
+    setFailslab({ probability: 1, caches: ["idr_alloc"] });
+    return null;
+  },
+  async (q, fd) => {
+    const r = await mobCreate(q, fd, 4096);
+    igtAssert(r === -12, `ALLOC_BO with idr_alloc failing: ${JSON.stringify(r)}`);
+  },
+  async (q, fd) => {
+    const r = await mobCreate(q, fd, 8192);
+    igtAssert(r === -12, `ALLOC_BO with idr_alloc failing: ${JSON.stringify(r)}`);
+  },
+  async () => {
+    setFailslab(null);
+  },
+);
+
+/**
+ * GB_SURFACE_CREATE refused with -EINVAL for its guest memory: thread a gives a buffer too small
+ * for the surface, thread b a dumb buffer's handle (on the card node: a master's file, so each
+ * surface also takes a master reference). The reproducer of the known window
+ * vmwgfx.surface-define-einval-leak: with it open both surfaces leak (kmemleak at shutdown), with
+ * its fix switch nothing does. No race is needed.
+ */
+export const surfaceDefineEinval = race(
+  async (p, fd) => {
+    const tiny = ok(await mobCreate(p, fd, 4096), "mob");
+    const dumb = await dumbCreate(p, fd, 64);
+    igtAssert(dumb > 0, `dumb create: ${dumb}`);
+    return { tiny, dumb };
+  },
+  async (q, fd, st) => {
+    // 2048 texels of 4 bytes: 8 KiB of guest memory, more than the 4 KiB buffer.
+    const r = await surfaceCreate(q, fd, 2048, st.tiny);
+    igtAssert(r === -22, `surface over a too small buffer: ${JSON.stringify(r)}`);
+  },
+  async (q, fd, st) => {
+    const r = await surfaceCreate(q, fd, 16, { handle: st.dumb, mapHandle: 0, size: 0 });
+    igtAssert(r === -22, `surface over a dumb buffer: ${JSON.stringify(r)}`);
+  },
+  async (p, fd, st) => {
+    await handleClose(p, fd, st.tiny.handle);
+    await handleClose(p, fd, st.dumb);
+  },
+  "card",
+);
+
+/**
+ * PRIME_FD_TO_HANDLE of a system-heap dma-buf while every vmw_bo allocation fails: ttm prime
+ * refuses the foreign dma-buf (-ENOSYS), GEM PRIME imports it through
+ * ->gem_prime_import_sg_table, whose vmw_bo_create() fails. The reproducer of the known window
+ * vmwgfx.import-sg-table-null: with it open, the NULL vmw_prime_import_sg_table() returns is
+ * dereferenced (an oops); with its fix switch the import is -ENOMEM and nothing is left.
+ */
+export const importFailslab: Scenario = async (sim) => {
+  const m = await bootVmw(sim);
+  registerSystemHeap(m.kernel);
+  const proc = m.kernel.spawnProcess("igt", async (p) => {
+    const fd = await openNode(p, m.vmw.render);
+    const heap = await p.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
+    const data: DmaHeapAllocationData = {
+      len: 4096,
+      fd: 0,
+      fdFlags: O_RDWR | O_CLOEXEC,
+      heapFlags: 0,
+    };
+    igtAssert((await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data)) === 0, "heap alloc");
+    setFailslab({ probability: 1, caches: ["vmw_bo"] });
+    const ta = p.spawnThread("a", async (q) => {
+      const h = await fdToHandle(q, fd, data.fd);
+      igtAssert(h === -12, `import with vmw_bo allocations failing: ${h}`);
+    });
+    const tb = p.spawnThread("b", async (q) => {
+      await q.close(heap);
+    });
+    await ta.join();
+    await tb.join();
+    setFailslab(null);
+    await p.close(data.fd);
+    await p.close(fd);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+  await shutdownVmw(m);
+};
+
 /** A race scenario of vmwgfx and the toggle it finds (the shape of TTM's race scenarios). */
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
@@ -295,7 +390,8 @@ export interface VmwgfxRaceScenario {
 
 /**
  * Every vmwgfx race scenario: one per toggle of the package, and one per known window (its
- * reproducer, clean with the window's fix switch on).
+ * reproducer, clean with the window's fix switch on; the allocation-failure and -EINVAL
+ * windows need no race, their two threads just both reach them).
  */
 export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
   {
@@ -386,5 +482,43 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     window: VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name,
     schedules: 300,
     how: "KASAN: slab-use-after-free in vmw_dumb_create (the buffer) or of the vmw_user_surface",
+  },
+  {
+    name: "vmwgfx/alloc-bo-handle-failslab",
+    description:
+      "ALLOC_BO while drm_gem_handle_create()'s idr allocation fails: -ENOMEM, nothing leaks",
+    expect: "clean",
+    scenario: allocBoHandleFailslab,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_gem.c vmw_gem_object_create_with_handle(), vmw_gem_object_create_ioctl()",
+    finds: [],
+    window: VMWGFX_ALLOC_BO_HANDLE_LEAK.name,
+    schedules: 300,
+    how: "kmemleak: an unreferenced vmw_bo",
+  },
+  {
+    name: "vmwgfx/surface-define-einval",
+    description:
+      "GB_SURFACE_CREATE over a too small buffer and over a dumb buffer: -EINVAL, nothing leaks",
+    expect: "clean",
+    scenario: surfaceDefineEinval,
+    kernelRef: "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c vmw_gb_surface_define_internal()",
+    finds: [],
+    window: VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name,
+    schedules: 300,
+    how: "kmemleak: an unreferenced vmw_user_surface",
+  },
+  {
+    name: "vmwgfx/import-failslab",
+    description:
+      "PRIME import of a system heap's dma-buf while vmw_bo allocations fail: -ENOMEM, nothing leaks",
+    expect: "clean",
+    scenario: importFailslab,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_gem.c vmw_prime_import_sg_table(); drivers/gpu/drm/drm_prime.c drm_gem_prime_import_dev()",
+    finds: [],
+    window: VMWGFX_IMPORT_SG_TABLE_NULL.name,
+    schedules: 300,
+    how: "BUG: kernel NULL pointer dereference in drm_gem_prime_import_dev()",
   },
 ];

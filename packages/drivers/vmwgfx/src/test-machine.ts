@@ -136,7 +136,7 @@ export async function mobCreate(p: Process, fd: number, size: number): Promise<V
   return { handle: arg.handle, mapHandle: arg.map_handle, size };
 }
 
-/** DRM_VMW_HANDLE_CLOSE of a buffer handle (always 0 in the kernel). */
+/** DRM_VMW_HANDLE_CLOSE of a buffer handle (-EINVAL for a handle the file does not have). */
 export function handleClose(p: Process, fd: number, handle: number): Promise<number> {
   return p.ioctl(fd, DRM_IOCTL_VMW_HANDLE_CLOSE, { handle, pad64: 0 });
 }

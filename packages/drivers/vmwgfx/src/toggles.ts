@@ -177,6 +177,111 @@ export const VMWGFX_DUMB_PUT_BEFORE_LAST_USE = defineKnownWindow({
     "prime_self_import/export-vs-gem_close-race on vmwgfx with the window open",
 });
 
+/**
+ * A leak current kernels still have: vmw_gem_object_create_with_handle() returns
+ * drm_gem_handle_create()'s error with the buffer still holding its creation reference (in
+ * *p_vbo), and vmw_gem_object_create_ioctl() (DRM_VMW_ALLOC_BO) then returns without its put
+ * (`goto out_no_bo`): the vmw_bo, with no handle, leaks. Its other callers drop it (the raw dumb
+ * branch's unconditional drm_gem_object_put(), the surface define's vmw_resource_unreference()).
+ * With the switch off (the faithful default) the model does the same; on, it applies the
+ * proposed fix: the put, and a NULL *p_vbo, in vmw_gem_object_create_with_handle().
+ */
+export const VMWGFX_ALLOC_BO_HANDLE_LEAK = defineKnownWindow({
+  name: "vmwgfx.alloc-bo-handle-leak",
+  what:
+    "a failed drm_gem_handle_create() (its idr slot or the vma node's file entry) in " +
+    "DRM_VMW_ALLOC_BO leaves the buffer's creation reference held: " +
+    "vmw_gem_object_create_with_handle() returns the error with the buffer in *p_vbo and " +
+    "vmw_gem_object_create_ioctl() jumps past its drm_gem_object_put() (goto out_no_bo), so the " +
+    "vmw_bo, reachable by no handle, leaks (kmemleak)",
+  where:
+    "drivers/gpu/drm/vmwgfx/vmwgfx_gem.c: vmw_gem_object_create_with_handle() (`ret = " +
+    "drm_gem_handle_create(...); out_no_bo: return ret;`) and vmw_gem_object_create_ioctl() " +
+    "(`if (ret) goto out_no_bo;` before the put)",
+  since: "drm/vmwgfx: Do not drop the reference to the handle too soon",
+  sinceCommit: "a950b989ea29",
+  kernels:
+    "since the fix that moved the put out of vmw_gem_object_create_with_handle() (Feb 2023; " +
+    "stable v5.17+), still in v6.12.19 and v6.18.35 (linux-6.18.y vmwgfx_gem.c)",
+  proposedFix:
+    "in vmw_gem_object_create_with_handle(), drop the creation reference and set *p_vbo to NULL " +
+    "when drm_gem_handle_create() fails (the raw dumb branch's put and the surface define's " +
+    "resource release then find NULL) (proposed here; no posted patch known)",
+  foundBy:
+    "vmwgfx-leaks.test.ts (ALLOC_BO under fail-nth: kmemleak of the vmw_bo for each failure in " +
+    "drm_gem_handle_create() with the switch off, none with it on); stress `run --scenario " +
+    "vmwgfx/alloc-bo-handle-failslab --open-windows`",
+});
+
+/**
+ * A leak current kernels still have: vmw_gb_surface_define_internal() (GB_SURFACE_CREATE) refuses
+ * a given buffer that is a dumb buffer or too small with -EINVAL through `goto out_unlock`, past
+ * the vmw_resource_unreference(&res) of its other error exits: the new user surface (its
+ * resource reference is the only one) and the master reference it took leak. No race is needed.
+ * With the switch off (the faithful default) the model does the same; on, it applies the
+ * proposed fix: the resource unreference on those exits too.
+ */
+export const VMWGFX_SURFACE_DEFINE_EINVAL_LEAK = defineKnownWindow({
+  name: "vmwgfx.surface-define-einval-leak",
+  what:
+    "GB_SURFACE_CREATE with buffer_handle naming a dumb buffer or a buffer smaller than the " +
+    "surface's guest memory returns -EINVAL without vmw_resource_unreference(&res): the " +
+    "vmw_user_surface just defined (one resource reference, no handle yet) and its master " +
+    "reference leak (kmemleak)",
+  where:
+    "drivers/gpu/drm/vmwgfx/vmwgfx_surface.c: vmw_gb_surface_define_internal() (\"Can't backup " +
+    'surface with a dumb buffer." and "Surface backup buffer too small.": ' +
+    "vmw_user_bo_unref(&res->guest_memory_bo); ret = -EINVAL; goto out_unlock;)",
+  since:
+    "the guest-backed surface define's too-small check (dumb-buffer exit: d6667f0ddf46, v6.11)",
+  sinceCommit:
+    "hash not confirmed (the too-small exit is in the earliest vmw_gb_surface_define_ioctl() " +
+    "text read, a v4.x tree; the dumb exit came with d6667f0ddf46 'drm/vmwgfx: Fix handling of " +
+    "dumb buffers')",
+  kernels:
+    "every kernel with GB surfaces read (v4.x text onwards), still in v6.12.19 and v6.18.35 " +
+    "(linux-6.18.y vmwgfx_surface.c)",
+  proposedFix:
+    "vmw_resource_unreference(&res) before `goto out_unlock` on the two -EINVAL exits, as the " +
+    "function's other error exits do (proposed here; no posted patch known)",
+  foundBy:
+    "vmwgfx-leaks.test.ts (GB_SURFACE_CREATE over a too-small and over a dumb buffer: kmemleak of " +
+    "the vmw_user_surface with the switch off, clean with it on); stress `run --scenario " +
+    "vmwgfx/surface-define-einval --open-windows`",
+});
+
+/**
+ * An oops current kernels still have: vmw_prime_import_sg_table() (since "drm/vmwgfx: Fix prime
+ * import/export") returns NULL, not an ERR_PTR, when vmw_bo_create() fails, and its caller
+ * drm_gem_prime_import_dev() checks only IS_ERR(obj) before `obj->import_attach = attach`: a
+ * NULL pointer dereference. With the switch off (the faithful default) the model oopses there;
+ * on, it applies the proposed fix: return ERR_PTR(ret).
+ */
+export const VMWGFX_IMPORT_SG_TABLE_NULL = defineKnownWindow({
+  name: "vmwgfx.import-sg-table-null",
+  what:
+    "a PRIME import of a foreign dma-buf (or another device's GEM export) whose vmw_bo_create() " +
+    "fails (an allocation failure) gets NULL from vmw_prime_import_sg_table(), which " +
+    "drm_gem_prime_import_dev() does not catch (IS_ERR() only): 'BUG: kernel NULL pointer " +
+    "dereference' at obj->import_attach = attach",
+  where:
+    "drivers/gpu/drm/vmwgfx/vmwgfx_gem.c: vmw_prime_import_sg_table() (`struct drm_gem_object " +
+    "*gem = NULL; ... if (ret != 0) goto out_no_bo; ... return gem;`) under " +
+    "drivers/gpu/drm/drm_prime.c: drm_gem_prime_import_dev() (`if (IS_ERR(obj)) ...; " +
+    "obj->import_attach = attach;`)",
+  since: "drm/vmwgfx: Fix prime import/export",
+  sinceCommit: "b32233acceff",
+  kernels: "v6.9 onwards (stable 6.6.y), still in v6.12.19 and v6.18.35 (linux-6.18.y)",
+  proposedFix:
+    "return ERR_PTR(ret) from vmw_prime_import_sg_table() when vmw_bo_create() fails (after " +
+    "dma_resv_unlock()), so the core unmaps, detaches and drops the dma-buf (proposed here; no " +
+    "posted patch known)",
+  foundBy:
+    "vmwgfx-leaks.test.ts (PRIME_FD_TO_HANDLE of a system-heap dma-buf with the vmw_bo " +
+    "allocation failing: the oops with the switch off, -ENOMEM and nothing left with it on); " +
+    "stress `run --scenario vmwgfx/import-failslab --open-windows`",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
@@ -189,4 +294,9 @@ export const VMWGFX_TOGGLES = [
 ];
 
 /** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */
-export const VMWGFX_KNOWN_WINDOWS = [VMWGFX_DUMB_PUT_BEFORE_LAST_USE];
+export const VMWGFX_KNOWN_WINDOWS = [
+  VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
+  VMWGFX_ALLOC_BO_HANDLE_LEAK,
+  VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
+  VMWGFX_IMPORT_SG_TABLE_NULL,
+];

@@ -53,6 +53,7 @@ import {
   EBUSY,
   EINVAL,
   ENOMEM,
+  ERESTARTSYS,
   type Errno,
   ESRCH,
   errPtr,
@@ -104,7 +105,8 @@ export const vmwBoCache = new KmemCache("vmw_bo");
 /**
  * Models struct vmw_bo (its tbo's GEM object is the class itself).
  *
- * Locking: `cpuWriters` atomic; the rest set at creation.
+ * Locking: `cpuWriters` atomic (SYNCCPU grabs minus releases, may go negative); the rest set at
+ * creation.
  * References: `refcount` (GEM) and `tboKref` (TTM), see the file comment.
  */
 export class VmwBo extends TtmBufferObject {
@@ -238,25 +240,40 @@ const vmwGemImportFuncs: DrmGemObjectFuncs = drmGemObjectFuncs({
 });
 
 /**
- * Models vmw_gem_object_pin() (v6.10+: "drm/gem: Acquire reservation lock in
- * drm_gem_{pin/unpin}()"): vmw_bo_pin_reserved(vbo, true); drm_gem_pin() holds the reservation.
+ * Models vmw_bo_pin_reserved() (vmwgfx_bo.c): pins or unpins the buffer where it is, and only
+ * when its pinned state changes ("if (pin == !!bo->pin_count) return;"): a second pin of a
+ * pinned buffer does not count, and one unpin unpins it whatever the number of pins before. The
+ * ttm_bo_validate() into the buffer's current placement (no_wait_gpu; BUG_ON if it fails or
+ * moves the buffer) is not modeled: a placed buffer stays where it is.
+ * Locking: the reservation held (asserted: dma_resv_assert_held()). References: the caller's.
+ */
+export async function vmwBoPinReserved(bo: VmwBo, pin: boolean): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
+  if (pin === (bo.pinCount !== 0)) return;
+  if (pin) await ttmBoPin(bo);
+  else await ttmBoUnpin(bo);
+}
+
+/**
+ * Models vmw_gem_object_pin(): vmw_bo_pin_reserved(vbo, true), 0 (drm_gem_pin() holds the
+ * reservation since v6.10's "drm/gem: Acquire reservation lock in drm_gem_{pin/unpin}()").
  * Locking: the reservation held (asserted). References: the caller's.
  */
 async function vmwGemObjectPin(obj: GemObject): Promise<number> {
   const bo = obj as VmwBo;
   dmaResvAssertHeld(bo.resv);
-  await ttmBoPin(bo);
+  await vmwBoPinReserved(bo, true);
   return 0;
 }
 
 /**
- * Models vmw_gem_object_unpin() (v6.10+): vmw_bo_pin_reserved(vbo, false).
+ * Models vmw_gem_object_unpin(): vmw_bo_pin_reserved(vbo, false).
  * Locking: the reservation held (asserted). References: none.
  */
 async function vmwGemObjectUnpin(obj: GemObject): Promise<void> {
   const bo = obj as VmwBo;
   dmaResvAssertHeld(bo.resv);
-  await ttmBoUnpin(bo);
+  await vmwBoPinReserved(bo, false);
 }
 
 /**
@@ -374,8 +391,10 @@ export async function vmwUserBoUnref(bo: VmwBo | null): Promise<void> {
 }
 
 /**
- * Models vmw_bo_unref_ioctl() (DRM_VMW_HANDLE_CLOSE / UNREF_DMABUF): deletes the GEM handle and
- * returns 0 whatever happened (IGT vmw_ref_count mob_repeated_unref relies on it).
+ * Models vmw_bo_unref_ioctl() (DRM_VMW_HANDLE_CLOSE / UNREF_DMABUF) of v6.12: "return
+ * drm_gem_handle_delete(file_priv, arg->handle);", so a handle the file does not have is
+ * -EINVAL (the v5.17-era body, "drm_gem_handle_delete(); return 0;", answered 0 whatever
+ * happened, as the older IGT vmw_ref_count mob_repeated_unref asserted).
  * Locking: see drmGemHandleDelete(). References: the handle's.
  */
 export async function vmwBoUnrefIoctl(
@@ -383,8 +402,7 @@ export async function vmwBoUnrefIoctl(
   arg: DrmVmwHandleCloseArg,
   file: DrmFile,
 ): Promise<number> {
-  await drmGemHandleDelete(file, arg.handle);
-  return 0;
+  return drmGemHandleDelete(file, arg.handle);
 }
 
 /**
@@ -438,10 +456,30 @@ async function synccpuUnrefLookup(bo: VmwBo): Promise<void> {
 }
 
 /**
+ * Models vmw_user_bo_synccpu_release(): looks the handle up (-ESRCH) and, without allow_cs,
+ * uncounts a CPU writer (atomic_dec(): unconditionally, so a release without a grab leaves the
+ * count negative, and non-zero), then drops the lookup reference.
+ * Locking: none held. References: a lookup reference, dropped.
+ */
+async function vmwUserBoSynccpuRelease(
+  file: DrmFile,
+  handle: number,
+  flags: number,
+): Promise<number> {
+  const bo = await vmwUserBoLookup(file, handle);
+  if (isErr(bo)) return bo;
+  if (!(flags & drm_vmw_synccpu_allow_cs)) bo.cpuWriters--;
+  await vmwUserBoUnref(bo);
+  return 0;
+}
+
+/**
  * Models vmw_user_bo_synccpu_ioctl() (DRM_VMW_SYNCCPU): -EINVAL for flags without read/write or
- * with unknown bits, or an unknown op. Grab: look the handle up (-ESRCH), wait for idle
- * (-EBUSY with dontblock), count a CPU writer, drop the lookup reference. Release: look it up,
- * uncount the writer, drop the reference.
+ * with unknown bits, or an unknown op. Grab: look the handle up (-ESRCH), wait for idle, count a
+ * CPU writer, drop the lookup reference; a grab that failed with -ERESTARTSYS (a fatal signal in
+ * its reservation or wait) or -EBUSY (dontblock) answers -EBUSY, any other error as is. Release:
+ * vmwUserBoSynccpuRelease(). A counted CPU writer makes EXECBUF of the buffer -EBUSY
+ * (vmw_validation_bo_validate_single()).
  * Locking: none held; may sleep. References: a lookup reference, dropped.
  */
 export async function vmwUserBoSynccpuIoctl(
@@ -462,15 +500,13 @@ export async function vmwUserBoSynccpuIoctl(
     if (toggleEnabled(VMWGFX_INVALID_GEM_PUT.name)) await vmwBoReference(bo);
     const ret = await vmwUserBoSynccpuGrab(bo, arg.flags);
     await synccpuUnrefLookup(bo);
-    if (ret !== 0) return ret === -EBUSY ? -EBUSY : ret;
+    if (ret !== 0) {
+      if (ret === -ERESTARTSYS || ret === -EBUSY) return -EBUSY;
+      return ret; // "Failed synccpu grab on handle"
+    }
     return 0;
   }
-  if (arg.op === drm_vmw_synccpu_release) {
-    const bo = await vmwUserBoLookup(file, arg.handle);
-    if (isErr(bo)) return bo;
-    if (!(arg.flags & drm_vmw_synccpu_allow_cs) && bo.cpuWriters > 0) bo.cpuWriters--;
-    await vmwUserBoUnref(bo);
-    return 0;
-  }
-  return -EINVAL;
+  if (arg.op === drm_vmw_synccpu_release)
+    return vmwUserBoSynccpuRelease(file, arg.handle, arg.flags);
+  return -EINVAL; // Invalid synccpu operation.
 }

@@ -12,8 +12,9 @@
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
  * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or fences ioctls: their table entries are holes
- * (-EINVAL). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl()) only re-checks the command
- * numbers, which drm_ioctl() does here too.
+ * (-EINVAL). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
+ * refuses a driver ioctl whose command differs from the table's (size or direction) with
+ * -EINVAL, EXECBUF excepted, before drm_ioctl() runs.
  */
 
 import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
@@ -23,7 +24,10 @@ import {
   DRIVER_MODESET,
   DRIVER_RENDER,
   DRM_COMMAND_BASE,
+  DRM_COMMAND_END,
+  DRM_CORE_IOCTL_COUNT,
   DRM_IO,
+  DRM_IOCTL_NR,
   DRM_RENDER_ALLOW,
   type DrmDevice,
   type DrmDriver,
@@ -34,11 +38,14 @@ import {
   drmDevPut,
   drmDevRegister,
   drmDevUnregister,
+  drmIoctl,
   drmIoctlDef,
 } from "@primetime/gem";
 import {
   EINVAL,
   ENOMEM,
+  type File,
+  type IoctlArg,
   isErr,
   KmemCache,
   kfree,
@@ -282,6 +289,31 @@ function hole(nr: number): DrmIoctlDesc {
   return drmIoctlDef(DRM_IO(DRM_COMMAND_BASE + nr), null, 0, null, `VMW_${nr}`);
 }
 
+/** Models DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD and DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD. */
+const DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD = 1 << 0;
+const DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD = 1 << 1;
+
+/**
+ * Models vmw_execbuf_ioctl() (vmwgfx_execbuf.c), the DRM_VMW_EXECBUF entry: -EINVAL for a
+ * version 0 or above DRM_VMW_EXECBUF_VERSION (versions 1 and 2 run: a version 1 request gets
+ * context_handle = -1, and the reduced struct here has no context), then
+ * vmw_execbuf_process(). Flags the kernel does not know are ignored, as there; the fence-fd
+ * flags (IMPORT_FENCE_FD's wait on a sync_file, EXPORT_FENCE_FD's sync_file) are not modeled and
+ * answer -EINVAL.
+ * Locking: none held. References: see vmwExecbufIoctl().
+ */
+function vmwExecbufIoctlEntry(
+  dev: DrmDevice,
+  arg: DrmVmwExecbufArg,
+  file: DrmFile,
+): Promise<number> {
+  // Incorrect execbuf version.
+  if (arg.version > DRM_VMW_EXECBUF_VERSION || arg.version === 0) return Promise.resolve(-EINVAL);
+  if (arg.flags & (DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD | DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD))
+    return Promise.resolve(-EINVAL);
+  return vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file));
+}
+
 /** Models vmw_ioctls[] (the implemented entries; the others are holes). */
 function vmwIoctls(): DrmIoctlDesc[] {
   const table: DrmIoctlDesc[] = [];
@@ -310,10 +342,7 @@ function vmwIoctls(): DrmIoctlDesc[] {
   );
   table[DRM_VMW_EXECBUF] = drmIoctlDef(
     DRM_IOCTL_VMW_EXECBUF,
-    (dev: DrmDevice, arg: DrmVmwExecbufArg, file: DrmFile) =>
-      arg.version !== DRM_VMW_EXECBUF_VERSION || arg.flags !== 0
-        ? Promise.resolve(-EINVAL)
-        : vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file)),
+    vmwExecbufIoctlEntry,
     DRM_RENDER_ALLOW,
     DRM_VMW_EXECBUF_LAYOUT,
     "VMW_EXECBUF",
@@ -344,6 +373,30 @@ function vmwIoctls(): DrmIoctlDesc[] {
   return table;
 }
 
+/** The driver's ioctl table (vmw_ioctls[], static in the kernel too). */
+const VMW_IOCTLS: readonly DrmIoctlDesc[] = vmwIoctls();
+
+/**
+ * Models vmw_generic_ioctl() as vmw_unlocked_ioctl() calls it (vmwgfx_drv.c), the ->unlocked_ioctl
+ * of vmwgfx's nodes: for a driver ioctl of the table, EXECBUF goes straight to drm_ioctl() (its
+ * argument grew across versions), any other whose command is not exactly the table's (the
+ * struct size or the direction differs) is "Invalid command format" -EINVAL; a number beyond the
+ * table and the driver range is -EINVAL unless drm_ioctl_flags() knows it (a core ioctl number).
+ * Then drm_ioctl(). (The DRM_VMW_UPDATE_LAYOUT master check is not modeled: its entry is a hole.)
+ * Locking: none held. References: the syscall holds the file.
+ */
+export function vmwUnlockedIoctl(filp: File, cmd: number, arg: IoctlArg): Promise<number> {
+  const nr = DRM_IOCTL_NR(cmd);
+  if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END && nr < DRM_COMMAND_BASE + VMW_IOCTLS.length) {
+    const ioctl = VMW_IOCTLS[nr - DRM_COMMAND_BASE]!;
+    if (nr === DRM_COMMAND_BASE + DRM_VMW_EXECBUF) return drmIoctl(filp, cmd, arg);
+    if (ioctl.cmd >>> 0 !== cmd >>> 0) return Promise.resolve(-EINVAL); // out_io_encoding
+  } else if (nr >= DRM_CORE_IOCTL_COUNT) {
+    return Promise.resolve(-EINVAL); // !drm_ioctl_flags(nr, &flags)
+  }
+  return drmIoctl(filp, cmd, arg);
+}
+
 /**
  * Models the vmwgfx struct drm_driver: KMS (DRIVER_MODESET | DRIVER_ATOMIC, framebuffers only),
  * GEM and a render node (DRIVER_CURSOR_HOTSPOT is not modeled); per-file ttm object files; dumb
@@ -357,7 +410,7 @@ export const vmwDriver: DrmDriver = {
   minor: 20,
   patchlevel: 0,
   driverFeatures: DRIVER_MODESET | DRIVER_RENDER | DRIVER_ATOMIC | DRIVER_GEM,
-  ioctls: vmwIoctls(),
+  ioctls: VMW_IOCTLS,
   open: vmwDriverOpen,
   postclose: vmwPostclose,
   release: vmwDriverRelease,
@@ -367,6 +420,8 @@ export const vmwDriver: DrmDriver = {
     vmwPrimeHandleToFd(dev, file, handle, flags, tfileOf(file)),
   primeFdToHandle: (dev, file, fd) => vmwPrimeFdToHandle(dev, file, fd, tfileOf(file)),
   gemPrimeImportSgTable: vmwPrimeImportSgTable,
+  // vmwgfx_driver_fops: drm's, with vmw_unlocked_ioctl() as ->unlocked_ioctl.
+  fops: { unlockedIoctl: vmwUnlockedIoctl },
 };
 
 /** How the simulated SVGA device is configured. */

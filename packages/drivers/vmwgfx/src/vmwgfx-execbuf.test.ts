@@ -4,9 +4,11 @@
  * against the surface's and buffer's last references.
  */
 
-import { flushWorkqueue } from "@primetime/kernel";
+import type { DrmFile } from "@primetime/gem";
+import { flushWorkqueue, isErr, type Process } from "@primetime/kernel";
+import { Simulation, type Task, yieldCpu } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
-import { ttmGlobBoCount } from "@primetime/ttm";
+import { ttmBoReserve, ttmBoUnreserve, ttmGlobBoCount } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import {
   bootVmw,
@@ -25,6 +27,7 @@ import {
   surfaceUnref,
   synccpuRead,
 } from "./test-machine.js";
+import { type VmwBo, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import { vmwPriv } from "./vmwgfx-drv.js";
 
 describe("DRM_VMW_EXECBUF", () => {
@@ -82,9 +85,11 @@ describe("DRM_VMW_EXECBUF", () => {
         expect(await execbuf(p, fd, `fill ${a.handle} 300`)).toBe(-22);
         expect(await execbuf(p, fd, "fill 99 1")).toBe(-3); // -ESRCH
         expect(await execbuf(p, fd, "fill 60000 1")).toBe(-22); // no such surface
-        const arg = { commands: `fill ${a.handle} 1`, version: 1, flags: 0, fence_seqno: 0 };
+        // vmw_execbuf_ioctl(): version 0 or above DRM_VMW_EXECBUF_VERSION (2) is -EINVAL.
+        const arg = { commands: `fill ${a.handle} 1`, version: 3, flags: 0, fence_seqno: 0 };
         const { DRM_IOCTL_VMW_EXECBUF } = await import("./vmwgfx-uapi.js");
         expect(await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg)).toBe(-22);
+        expect(await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, { ...arg, version: 0 })).toBe(-22);
         await p.close(fd);
       }),
     );
@@ -127,5 +132,42 @@ describe("DRM_VMW_EXECBUF", () => {
       schedules: 100,
     });
     expect(dfs.firstFailure ? splatText(dfs.firstFailure) : "").toBe("");
+  });
+
+  it("the validation list holds a TTM reference, and the lookup's GEM reference is gone before the reservation (vmw_translate_mob_ptr())", async () => {
+    const counts: { gem?: number; ttm?: number; ret?: number } = {};
+    const sim = new Simulation({ seed: 1 });
+    const r = await sim.run(async () => {
+      const m = await bootVmw(sim);
+      let bo: VmwBo | null = null;
+      let go = false;
+      const p = m.kernel.spawnProcess("client", async (p: Process) => {
+        const fd = await openNode(p, m.vmw.render);
+        const mob = ok(await mobCreate(p, fd, 4096), "mob");
+        const file = p.files.peek(fd)!.privateData as DrmFile;
+        const b = await vmwUserBoLookup(file, mob.handle);
+        if (isErr(b)) throw new Error(`lookup ${b}`);
+        bo = b;
+        while (!go) await yieldCpu();
+        counts.ret = Math.min(await execbuf(p, fd, `fill ${mob.handle} 9`), 0);
+        await p.close(fd);
+      });
+      while (bo === null) await yieldCpu();
+      const held = bo as VmwBo;
+      // The test holds a GEM reference of its own (the lookup above): the handle's plus it is 2.
+      expect(await ttmBoReserve(held, false, false, null)).toBe(0);
+      go = true;
+      const t: Task = p.threads[0]!;
+      while (t.state !== "blocked") await yieldCpu();
+      counts.gem = held.refcount.read();
+      counts.ttm = held.kref.read();
+      await ttmBoUnreserve(held);
+      expect(await p.wait()).toBe(0);
+      await vmwUserBoUnref(held);
+      await shutdownVmw(m);
+    });
+    expectClean(r);
+    // GEM: the handle and the test's lookup; TTM: the GEM side's and the validation list's.
+    expect(counts).toEqual({ gem: 2, ttm: 2, ret: 0 });
   });
 });

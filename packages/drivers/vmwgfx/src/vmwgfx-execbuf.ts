@@ -14,7 +14,8 @@
  *
  * Faithfulness: Linux v6.12 vmw_execbuf_process() / vmw_translate_mob_ptr() /
  * vmw_cmd_res_check() / vmw_validation_*: -EINVAL for a bad command or an unknown surface, -ESRCH
- * for an unknown buffer handle (vmw_user_bo_lookup()). Buffers are reserved in a fixed global
+ * for an unknown buffer handle (vmw_user_bo_lookup()), -EBUSY for a buffer with a SYNCCPU CPU
+ * writer (vmw_validation_bo_validate_single()). Buffers are reserved in a fixed global
  * order instead of with a ww_acquire_ctx (no -EDEADLK backoff needed).
  */
 
@@ -25,10 +26,11 @@ import {
   dmaResvReserveFences,
 } from "@primetime/dma-buf";
 import type { DrmDevice, DrmFile } from "@primetime/gem";
-import { EINVAL, ERESTARTSYS, isErr, lockdepAssertHeld } from "@primetime/kernel";
+import { EBUSY, EINVAL, ERESTARTSYS, ESRCH, isErr, lockdepAssertHeld } from "@primetime/kernel";
 import { point } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
+  ttmBoGetUnlessZero,
   ttmBoPopulate,
   ttmBoUnreserve,
   ttmResourceGpuAddress,
@@ -43,7 +45,7 @@ import {
   VMWGFX_NUM_MOB,
 } from "./ttm-object.js";
 import type { TtmPrimeObject } from "./ttm-prime-object.js";
-import { type VmwBo, vmwUserBoLookup, vmwUserBoRef, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import { type VmwBo, vmwBoUnreference, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
   type VmwResource,
@@ -111,21 +113,47 @@ function byName(a: VmwBo, b: VmwBo): number {
 }
 
 /**
- * Models struct vmw_sw_context's validation state: the buffers (one GEM reference each) and the
- * resources (one reference each) the submission uses, by handle.
+ * Models struct vmw_sw_context's validation state: the buffers on the validation list (one TTM
+ * reference each, ttm_bo_get_unless_zero(), whatever number of handles name them), the buffer of
+ * each handle the commands name, and the resources (one reference each).
  */
 interface SwContext {
+  /** Models ctx->bo_list: each buffer once, holding a TTM reference. */
+  boList: VmwBo[];
+  /** The buffer each command handle translates to (a relocation). */
   bos: Map<number, VmwBo>;
   resources: VmwResource[];
 }
 
 /**
- * Models vmw_translate_mob_ptr() / vmw_cmd_res_check() for one handle: the buffer it names, added
- * to the validation list with a reference. A surface handle (above VMWGFX_NUM_MOB) must be one the
- * file has opened (ttm_base_object_lookup()); its resource is referenced and its guest memory
- * buffer used. -EINVAL (unknown surface, or one without guest memory), -ESRCH (unknown buffer).
+ * Models vmw_validation_add_bo(): a buffer not yet on the validation list
+ * (vmw_validation_find_bo_dup()) goes on it with a TTM reference, ttm_bo_get_unless_zero()
+ * (-ESRCH if its count already hit 0).
+ * Locking: cmdbuf_mutex held by the submitter. References: takes a TTM one per new buffer.
+ */
+async function vmwValidationAddBo(vmw: VmwPrivate, sw: SwContext, bo: VmwBo): Promise<number> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
+  if (sw.boList.includes(bo)) return 0;
+  const got = bo.imported
+    ? (await bo.kref.getUnlessZero())
+      ? bo
+      : null
+    : await ttmBoGetUnlessZero(bo);
+  if (!got) return -ESRCH;
+  sw.boList.push(bo);
+  return 0;
+}
+
+/**
+ * Models vmw_translate_mob_ptr() / vmw_cmd_res_check() for one handle: the buffer it names,
+ * added to the validation list (vmwValidationAddBo(): a TTM reference). A buffer handle is looked
+ * up with vmw_user_bo_lookup() (-ESRCH), added, and the lookup's GEM reference dropped at once
+ * ("tmp_bo = vmw_bo; vmw_user_bo_unref(&tmp_bo);"). A surface handle (above VMWGFX_NUM_MOB) must
+ * be one the file has opened (ttm_base_object_lookup()); its resource is referenced and its guest
+ * memory buffer added (the kernel adds it in vmw_resources_reserve(), still under cmdbuf_mutex).
+ * -EINVAL (unknown surface, or one without guest memory), -ESRCH (unknown buffer).
  * Locking: the file's lock (lookup), table_lock (GEM lookup), cmdbuf_mutex held by the caller.
- * References: takes one on what it adds.
+ * References: a TTM one per buffer added, one per resource.
  */
 async function vmwTranslateHandle(
   vmw: VmwPrivate,
@@ -151,7 +179,8 @@ async function vmwTranslateHandle(
       if (!bo) ret = -EINVAL;
       else {
         sw.resources.push(await vmwResourceReference(res));
-        sw.bos.set(handle, await vmwUserBoRef(bo));
+        ret = await vmwValidationAddBo(vmw, sw, bo);
+        if (ret === 0) sw.bos.set(handle, bo);
       }
     }
     await ttmBaseObjectUnref(base);
@@ -159,19 +188,22 @@ async function vmwTranslateHandle(
   }
   const bo = await vmwUserBoLookup(file, handle);
   if (isErr(bo)) return bo;
-  sw.bos.set(handle, bo);
-  return 0;
+  const ret = await vmwValidationAddBo(vmw, sw, bo);
+  if (ret === 0) sw.bos.set(handle, bo);
+  await vmwUserBoUnref(bo);
+  return ret;
 }
 
 /**
  * Models vmw_execbuf_process() (DRM_VMW_EXECBUF, under cmdbuf_mutex): parse, translate every
  * handle (references on the validation list), reserve and validate the buffers, submit, fence
  * each buffer (write usage), unreserve, release the validation list. Returns 0 with the fence's
- * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -ENOMEM, -ERESTARTSYS (a fatal
+ * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -EBUSY (a buffer grabbed by SYNCCPU
+ * without allow_cs), -ENOMEM, -ERESTARTSYS (a fatal
  * signal while waiting for cmdbuf_mutex, taken with mutex_lock_interruptible()).
  * Locking: cmdbuf_mutex, then the buffers' reservations in a fixed order.
- * References: the validation list's, all dropped before returning; the reservations keep a
- * fence reference until it signals.
+ * References: the validation list's (TTM on the buffers), all dropped after cmdbuf_mutex is
+ * released; the reservations keep a fence reference until it signals.
  */
 export async function vmwExecbufIoctl(
   vmw: VmwPrivate,
@@ -182,7 +214,7 @@ export async function vmwExecbufIoctl(
 ): Promise<number> {
   const cmds = parsedCommands(arg.commands);
   if (!cmds) return -EINVAL;
-  const sw: SwContext = { bos: new Map(), resources: [] };
+  const sw: SwContext = { boList: [], bos: new Map(), resources: [] };
   // "ret = mutex_lock_interruptible(&dev_priv->cmdbuf_mutex); if (ret) { ret = -ERESTARTSYS;
   // goto out_free_header; }": nothing taken yet here.
   if (await vmw.cmdbufMutex.lockInterruptible()) return -ERESTARTSYS;
@@ -192,7 +224,7 @@ export async function vmwExecbufIoctl(
       if (ret === 0) ret = await vmwTranslateHandle(vmw, sw, file, tfile, h);
     }
   }
-  const bos = [...new Set(sw.bos.values())].sort(byName);
+  const bos = [...sw.boList].sort(byName);
   const reserved: VmwBo[] = [];
   if (ret === 0) {
     for (const bo of bos) {
@@ -210,6 +242,12 @@ export async function vmwExecbufIoctl(
       reserved.push(bo);
       ret = await dmaResvReserveFences(bo.resv, 1);
       if (ret) break;
+      // vmw_validation_bo_validate_single(): a buffer grabbed for CPU access (SYNCCPU without
+      // allow_cs) is not validated: "if (atomic_read(&vbo->cpu_writers)) return -EBUSY;".
+      if (bo.cpuWriters !== 0) {
+        ret = -EBUSY;
+        break;
+      }
       if (bo.ttm && !ttmTtIsPopulated(bo.ttm))
         ret = await ttmBoPopulate(bo, { interruptible: true, noWaitGpu: false, bytesMoved: 0 });
       if (ret) break;
@@ -249,8 +287,8 @@ export async function vmwExecbufIoctl(
   }
   for (const bo of reserved) await ttmBoUnreserve(bo);
   await vmw.cmdbufMutex.unlock();
-  // vmw_validation_unref_lists()
-  for (const bo of sw.bos.values()) await vmwUserBoUnref(bo);
+  // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources.
+  for (const bo of sw.boList) await vmwBoUnreference(bo);
   for (const res of sw.resources) await vmwResourceUnreference(res);
   return ret;
 }

@@ -19,10 +19,11 @@ import {
   drmGemPrimeFdToHandle,
   drmGemPrimeHandleToFd,
 } from "@primetime/gem";
-import { ENOSYS, type Errno, errPtr } from "@primetime/kernel";
+import { ENOSYS, type Errno, errPtr, isErr } from "@primetime/kernel";
 import type { TtmDriverDmaBufOps, TtmObjectFile } from "./ttm-object.js";
 import { VMWGFX_NUM_MOB } from "./ttm-object.js";
 import { ttmPrimeFdToHandle, ttmPrimeHandleToFd } from "./ttm-prime-object.js";
+import { vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 
 /** Models vmw_prime_map_attach(): surfaces cannot be attached by another device. */
 function vmwPrimeMapAttach(): number {
@@ -67,10 +68,17 @@ export async function vmwPrimeFdToHandle(
 }
 
 /**
- * Models vmw_prime_handle_to_fd(), the driver's ->prime_handle_to_fd: a handle above
- * VMWGFX_NUM_MOB is a surface (ttm prime), any other a GEM buffer (GEM PRIME).
- * Locking: see ttmPrimeHandleToFd(), drmGemPrimeHandleToFd().
- * References: the new fd owns a dma-buf reference. Returns the fd or a negative errno.
+ * Models vmw_prime_handle_to_fd(), the driver's ->prime_handle_to_fd (v6.12.19, the same in
+ * v6.18.35): a handle above VMWGFX_NUM_MOB is a surface (ttm prime); any other is first looked
+ * up as a buffer with vmw_user_bo_lookup() (a GEM reference; -ESRCH for a handle the file does
+ * not have, before GEM PRIME is asked), exported through GEM PRIME (which looks the handle up
+ * again: -ENOENT if it was closed meanwhile), and the lookup's reference dropped
+ * (vmw_user_bo_unref()) after the export. A buffer that is not a dumb buffer would first be
+ * offered to vmw_lookup_surface_handle_for_buffer() (its surface's ttm prime export if it backs
+ * one): not modeled, it finds no surface here, so every buffer goes to GEM PRIME.
+ * Locking: see ttmPrimeHandleToFd(), vmwUserBoLookup(), drmGemPrimeHandleToFd().
+ * References: the new fd owns a dma-buf reference; the lookup's GEM reference is held across the
+ * export. Returns the fd or a negative errno.
  */
 export async function vmwPrimeHandleToFd(
   dev: DrmDevice,
@@ -80,5 +88,10 @@ export async function vmwPrimeHandleToFd(
   tfile: TtmObjectFile,
 ): Promise<number> {
   if (handle > VMWGFX_NUM_MOB) return ttmPrimeHandleToFd(tfile, handle, flags);
-  return drmGemPrimeHandleToFd(dev, file, handle, flags);
+  const vbo = await vmwUserBoLookup(file, handle);
+  if (isErr(vbo)) return vbo;
+  // vbo->is_dumb, or no surface for the buffer (vmw_lookup_surface_handle_for_buffer()): GEM PRIME.
+  const ret = await drmGemPrimeHandleToFd(dev, file, handle, flags);
+  await vmwUserBoUnref(vbo);
+  return ret;
 }

@@ -48,6 +48,7 @@ import {
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
+  VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
 } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -142,6 +143,17 @@ export const SVGA3D_SURFACE_HINT_TEXTURE = 1 << 5;
 export const SVGA3D_SURFACE_HINT_RENDERTARGET = 1 << 6;
 /** Models SVGA3D_SURFACE_SCREENTARGET. */
 export const SVGA3D_SURFACE_SCREENTARGET = 1 << 16;
+/** Models SVGA3D_SURFACE_CUBEMAP: six faces (SVGA3D_MAX_SURFACE_FACES layers). */
+export const SVGA3D_SURFACE_CUBEMAP = 1 << 0;
+/** Models SVGA3D_SURFACE_BIND_STREAM_OUTPUT. */
+export const SVGA3D_SURFACE_BIND_STREAM_OUTPUT = 1 << 26;
+/** Models SVGA3D_MAX_SURFACE_FACES. */
+export const SVGA3D_MAX_SURFACE_FACES = 6;
+/** Models SVGA3D_TEX_FILTER_NONE (SVGA3dTextureFilter). */
+export const SVGA3D_TEX_FILTER_NONE = 0;
+/** Models sizeof(SVGA3dDXSOState) (svga3d_dx.h: four uint32, packed). */
+const SVGA3D_DX_SO_STATE_SIZE = 16;
+const U32_MAX = 0xffffffff;
 
 /**
  * Bytes per texel of a format (the pitchBytesPerBlock of vmw_surface_get_desc(), blocks of one
@@ -151,6 +163,44 @@ export function vmwSurfaceBytesPerTexel(format: number): number {
   if (format === SVGA3D_P8) return 1;
   if (format === SVGA3D_R5G6B5) return 2;
   return VMW_SURFACE_BYTES_PER_TEXEL;
+}
+
+/** Models clamped_umul32() (vmw_surface_cache.h): a * b, U32_MAX if it overflows. */
+function clampedUmul32(a: number, b: number): number {
+  const tmp = a * b;
+  return Math.min(tmp, U32_MAX);
+}
+
+/**
+ * Models vmw_surface_get_serialized_size_extended() (vmw_surface_cache.h) for the formats the
+ * model sizes (blocks of one texel, vmwSurfaceBytesPerTexel()): for each mip level the
+ * vmw_surface_get_mip_size() (each dimension `max(base >> mip, 1)`) image of `vmw_surface_
+ * get_image_buffer_size()` (height * pitch * depth, clamped), summed in u32, times the layers
+ * (u32), times max(1, samples) clamped to U32_MAX. No page alignment (the buffer's size is
+ * aligned by vmw_bo_init(), the dma-buf's by ttm_prime_object_init()).
+ * Locking: none. References: none.
+ */
+export function vmwSurfaceGetSerializedSizeExtended(
+  format: number,
+  width: number,
+  height: number,
+  depth: number,
+  numMipLevels: number,
+  numLayers: number,
+  numSamples: number,
+): number {
+  const bpt = vmwSurfaceBytesPerTexel(format);
+  let total = 0;
+  for (let mip = 0; mip < numMipLevels; mip++) {
+    const w = Math.max(width >>> mip, 1);
+    const h = Math.max(height >>> mip, 1);
+    const d = Math.max(depth >>> mip, 1);
+    const pitch = (w * bpt) >>> 0; // vmw_surface_calculate_pitch(): blocks.width * pitchBytesPerBlock
+    const image = clampedUmul32(clampedUmul32(h, pitch), d);
+    total = (total + image) >>> 0;
+  }
+  const serialized = Number((BigInt(total) * BigInt(numLayers >>> 0)) & 0xffffffffn);
+  return Math.min(serialized * Math.max(1, numSamples), U32_MAX);
 }
 
 /**
@@ -227,13 +277,22 @@ export const userSurfaceConverter: VmwUserResourceConv = {
 };
 
 /**
- * Models vmw_gb_surface_define_internal() (DRM_VMW_GB_SURFACE_CREATE): validates the request,
- * allocates the surface with its resource (guest memory size = width * height * depth * bytes
- * per texel, page aligned), attaches its guest memory (the user buffer `buffer_handle`: -ESRCH if unknown,
- * -EINVAL if too small; or a new buffer with a handle for create_buffer), publishes the surface
- * as a ttm prime object with a resource reference for the base, and replies with the handles,
- * sizes and the buffer's mmap offset. -EINVAL for more than 24 mip levels, or SM4/SM4.1/SM5
- * features.
+ * Models vmw_gb_surface_define_internal() (DRM_VMW_GB_SURFACE_CREATE) with the part of
+ * vmw_gb_surface_define() kept: validates the request, allocates the surface with its resource
+ * (guest memory size: vmwSurfaceGetSerializedSizeExtended() over the mip levels, six layers for a
+ * cubemap, plus sizeof(SVGA3dDXSOState) for BIND_STREAM_OUTPUT), attaches its guest memory (the
+ * user buffer `buffer_handle`: -ESRCH if unknown, -EINVAL for a dumb buffer's ("Can't backup
+ * surface with a dumb buffer", is_dumb: v6.12) or one too small; or a new buffer with a handle
+ * for create_buffer), publishes the surface as a ttm prime object with a resource reference for
+ * the base, and replies with the handles, sizes and the buffer's mmap offset. The dumb and
+ * too-small -EINVAL exits leave the new surface and its master reference leaked, as v6.12.19 and
+ * v6.18.35 do (`goto out_unlock` past vmw_resource_unreference(&res)): the known window
+ * `vmwgfx.surface-define-einval-leak`, whose fix switch unreferences the resource there as the
+ * other error exits do. -EINVAL for SM4,
+ * SM4.1 or SM5 features, more than 24 mip levels, or an autogen filter other than
+ * SVGA3D_TEX_FILTER_NONE (vmw_gb_surface_define()). vmw_gb_surface_define()'s format checks
+ * (the screen-target format and texture size limits of a scanout surface, a format without a
+ * block description) are not modeled.
  *
  * References: the surface keeps a GEM reference to its buffer (the lookup's, or the creation
  * one); toggle `vmwgfx.surface-bo-ttm-ref-only`: a TTM one instead, as before 91398b413d03.
@@ -248,14 +307,25 @@ export async function vmwGbSurfaceDefineIoctl(
 ): Promise<number> {
   if (req.array_size > 0) return -EINVAL; // SM4 surface not supported
   if (req.multisample_count !== 0) return -EINVAL; // SM4.1 surface not supported
-  if (req.mip_levels > DRM_VMW_MAX_MIP_LEVELS) return -EINVAL;
-  const texels = req.width * Math.max(1, req.height) * Math.max(1, req.depth);
-  if (texels === 0) return -EINVAL;
-  const size = pageAlign(texels * vmwSurfaceBytesPerTexel(req.format));
+  if (req.mip_levels > DRM_VMW_MAX_MIP_LEVELS) return -EINVAL; // Invalid mip level.
 
-  // vmw_gb_surface_define(): the surface and its resource, one resource reference.
+  // vmw_gb_surface_define(): the checks (num_sizes is 1 and sizes NULL here), then the surface
+  // and its resource, one resource reference.
+  if (req.autogen_filter !== SVGA3D_TEX_FILTER_NONE) return -EINVAL;
   const srf = kmalloc(vmwUserSurfaceCache, () => new VmwUserSurface());
   if (isErr(srf)) return srf;
+  // array_size is refused above; a cubemap has six faces.
+  const numLayers = req.svga3d_flags & SVGA3D_SURFACE_CUBEMAP ? SVGA3D_MAX_SURFACE_FACES : 1;
+  let size = vmwSurfaceGetSerializedSizeExtended(
+    req.format,
+    req.width,
+    req.height,
+    req.depth,
+    req.mip_levels,
+    numLayers,
+    1,
+  );
+  if (req.svga3d_flags & SVGA3D_SURFACE_BIND_STREAM_OUTPUT) size += SVGA3D_DX_SO_STATE_SIZE;
   srf.metadata = {
     flags: req.svga3d_flags,
     format: req.format,
@@ -277,10 +347,18 @@ export async function vmwGbSurfaceDefineIoctl(
     const bo = await vmwUserBoLookup(file, req.buffer_handle);
     if (isErr(bo)) {
       ret = bo;
+    } else if (bo.isDumb) {
+      // Can't backup surface with a dumb buffer.
+      await vmwUserBoUnref(bo);
+      ret = -EINVAL;
+      // goto out_unlock: the surface is not unreferenced (the known window, but for its fix)
+      if (!toggleEnabled(VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name)) return ret;
     } else if (bo.size < res.guestMemorySize) {
       // Surface backup buffer too small.
       await vmwUserBoUnref(bo);
       ret = -EINVAL;
+      // goto out_unlock: the surface is not unreferenced (the known window, but for its fix)
+      if (!toggleEnabled(VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name)) return ret;
     } else {
       res.guestMemoryBo = await surfaceTakeBo(bo);
       backupHandle = req.buffer_handle;
@@ -289,16 +367,12 @@ export async function vmwGbSurfaceDefineIoctl(
     req.drm_surface_flags &
     (drm_vmw_surface_flag_create_buffer | drm_vmw_surface_flag_coherent)
   ) {
+    // *p_vbo is res->guest_memory_bo: the creation reference is the surface's, also when the
+    // handle could not be created (the resource's release below drops it then).
     const r = await vmwGemObjectCreateWithHandle(dev, file, res.guestMemorySize);
-    if (isErr(r)) {
-      ret = r;
-    } else {
-      // The creation reference is the surface's.
-      res.guestMemoryBo = toggleEnabled(VMWGFX_SURFACE_BO_TTM_REF_ONLY.name)
-        ? await surfaceTakeBo(r.bo)
-        : r.bo;
-      backupHandle = r.handle;
-    }
+    ret = r.ret;
+    res.guestMemoryBo = r.ret === 0 && r.bo ? await surfaceTakeBo(r.bo) : r.bo;
+    if (r.ret === 0) backupHandle = r.handle;
   }
   if (ret !== 0) {
     await vmwResourceUnreference(res);
@@ -577,11 +651,12 @@ export async function vmwDumbCreate(
     args.pitch = args.width * cpp;
     args.size = pageAlign(args.pitch * args.height);
     const r = await vmwGemObjectCreateWithHandle(dev, file, args.size);
-    if (isErr(r)) return r;
-    args.handle = r.handle;
-    // drop reference from allocate - handle holds it now
-    if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name)) await drmGemObjectPut(r.bo);
-    return 0;
+    if (r.ret === 0) args.handle = r.handle;
+    // drop reference from allocate - handle holds it now (unconditionally: also on an error,
+    // drm_gem_object_put() of a NULL vbo doing nothing)
+    if (!toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name) && r.bo)
+      await drmGemObjectPut(r.bo);
+    return r.ret;
   }
 
   const arg: DrmVmwGbSurfaceCreateArg = {
