@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
 import { baselineFixes, type RunResult, Simulation } from "@primetime/sim";
-import { decodeToken, encodeToken, GuidedStrategy, replay } from "@primetime/sim/explore";
+import { decodeToken, encodeToken, replay } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
 import { describe, expect, it } from "vitest";
@@ -1076,42 +1076,6 @@ describe("fuzzing with allocations failing", () => {
     });
     expect(st.divergences).toBeGreaterThan(0);
     expect(st.failures.some((f) => f.first.startsWith(DIVERGENCE_PREFIX))).toBe(true);
-  });
-});
-
-describe("the process's sw_sync timeline", () => {
-  // A soak campaign's false alarm (`cli campaign 10000 990001 --drivers vmwgfx+vmwgfx
-  // --strategies pct,random,pos`, every toggle off: seed 991940, random): fuzz1's main thread
-  // and its race thread both opened /dev/sw_sync on first use (fds 5 and 4). The main thread set
-  // the process's timeline to 5 and called SW_SYNC_IOC_CREATE_FENCE on it; the race thread's
-  // open returned next and made 4 the process's timeline, so 5 was no longer left alone, and a
-  // sibling's dup2(2, 5) put a DRM file there before the main thread's ioctl looked the fd up:
-  // -ENOTTY, taken for a divergence. Now the first timeline stays the process's. The token's
-  // choices are followed by the minimizer's guided strategy (the fixed fuzzer draws other dup2
-  // targets, where a replay would stop).
-  const TWO_TIMELINES_TOKEN =
-    "pt1.PVdJjhzJEYwwXyJY6ZlkZmVWziZqBQQIKN60AfqD3tDDKS4YTnPUTQ6pOQk66zOCoB9Ir9BJZ31CMC9yUN25h7u5-Rql_Ovff_jbz__yz0_--o___PehPnv7_fftp88v3zx5-uLm9vnl_OLm9qtXl_Pt5d3Hy-8vd69Pf3r_6smH-6d3l5s3l_Ory83XX_Dx3eXm2_Pd5f5y993l_O7lmxev3745P33z_pN8-fL2-fnbt_cvzrevz3eXpy8uT7_-2f278_2fb58-ubu8utzcX873L5_f3rz6Ye3d5dlnHz_58Or55c359W1C-fF337x7_uz9k6_efvPl-du3b85fXp69vrucX93cvzm_vb_87xdSUYBSS6ngZUVeVD7kTam15iWf5amU68uixauqwq26SjVYKxA43FXMYDBxmLXmEDQ0UWnajBJUmplVGBym0tybwdVNIGpaCrQ1L1UcraIqVBII0FQoUc2sqas0UQW0SePRRKjWRNCaUzZaa2IQb6owh0JaU3U0b82aqkmjEJi2ptTuZk34whTW1JpbawRO6blW1FOC8d9UiNUbXEzMLG13hSLtUbcGUbTE1VxcaE6j9jwYqNtMungTl95pY1d1c2mUbmhNXEXgZuje3ZpI7-JGM5x2gSyLComEAEqRLtZIl4pSqbYO997QVRyqXbRTqpo356PeTCnLW4OY9m7iLk0AktTEtCm5FdqSdJqk4c2NhAAqYqJc3-nI3lpXsttdTUXIiJu7mdI-KqMTyYxCCBXeJLHCXBgvog3uDARRYaQIsaLRo3Cn1WifSzGGlCvjj5e40tIe1NLkWEXc5EG1JmmKi7hTszwstQylVnhzd8lYpEMZbk7rNeO1kYSrLwiM7AgNbAy4wsjUZuSQjqd1PtYC16at1CoMbvymllK0QphCvTUnOL590EzbAyXL1h54MwYsI7qtpUJdyICJqzZGjmZaEQbDG4xaYyCKGfltM_jUtfEEhYG80xoRY7w3Rq64M6oS4zUIGIWZWqJkV5RKCaPW2plPCupljDSTDGg3o1eYgQz_zGCyJwxkZiWfMGjAnKIIJUduztwTpofRlSKHUovkDcOLoSAnnmiqqvfWTay7UgTTK0lozqRxy8D0nsiz3PTG8GbsIa2UB9QIVbqMnjJe0HzWDAWY4GBSGxrS7Y2B6M06rJv3xgDMpBB1Fsw0j9Ayw-k5IQJN1zBKSBV56NI7k9GS8Qz5BohXAVpnMDJxGpeqqbO0sW4wJuAkjm8lP1PXsZbKDGkZ-eTXJUOXDmcSNSJiPVLawQoCMGfTNWguGQEG-10ptEOLSC0sdlUFB8ZoVc1k80HEgUEGZpoMqWHAgO42NBmGwYeBfA-9Wevd0x_m6YTeBnjWvYH5Rl6sy2N2EEFWdh0QtQ0tIkxdBhELwIe2PKz18woMrTdWQRtYm1SCS4YsATEM0YehSQy9dw9rIc0HVWnDICW7gEcYATK1o7G8h8cw8BjF2RdUBa4xQH1gSSBNLZoPQygGSLBfIIZwH5j_g6i2NmgbXAKDuwdiAIYBzNGQiqFRoUMG9yEkWtDZAwbPSITI0DwGJL-IFiLRpUfXOJD6qt6BMXwU1xEuEaOMI3EKqytYsyEOCa4nPNb0MUZI7-MIfjvypxFASGhEhGKMcRwBHzF21XDxKKFcPJZa6iis8t6147PCyHAdVTrrGQgWKhgj-EdwMaq4lJHBFqMuNag2RCXY-SCjiPM7ULOM-H0t12JHZTIq9LF-XosjXKdSKjuUT6O7TsAU7OrsAuy0rPKuHiN0VJ98zEcak0OnUSfXiYbENIFrR52mERHqHkQ_hY4-hU4xjSxUgXGcnAyNGKfwmKZpGikPgE8-gVr4hY6UP8akU5_6OHqoaj8Acuj8KQ4TOcbk_XDAocfh4H5QRY9DEDNvKHaKmDQOgSyUEdPBD_ZptVLdwmiCBswmiyncaIYZTQqzqGYImAfsERAs5Sz0rA0eZr-qtRQRrVqq0nPucHY1up8UuJo_zOGNNUSZ8001ikU8RDx01YeaojSxcFFWenIMuiiuPiDHgEUYOWS5glkoIq7jThTjFBnmHhbZT_ILz7UI9n1XxqzzJcukXudHdd5xWlOCDTaNcLVwignmK4c8araAZcnVVJuye2hY9A7vbA3dNTjFeeRQYhYR8CB0GsiOE3E1UbOba6jnN4hqkEIULPkWnIA61zKMrWsnpP5Br0WOG2FRaLKTGadzLccXtU_K48ohWrSalQLLAboIHqHUJRZfdGG9xzXJ1OdlcccMRSyxoEdfNBZoKJaYSUJ37x51Ro-IBa2Un5Ss2CziVVCLVa1HeEX44j4j4hg0d16AeVngcZx11uOs4ccFy7IE9HjU44z5uByPcYz5eE2T5agEMx_n4xLzMZZlOS7K2rEcl4U1xSP6ssSshANgwcKlrkssSuBLeEef53lBzxyeGV7oqnMwvMm6-qJ-LB7zI-42RGONqsy10KGUnSXxR-QxnMVGfV4RjnnmtiRCP61zGVefA6x0usqDUmZf_bHu1aHrOtNbs8_iMtNz8-zrPM_rKg5erj7LSgptntfZ5xmyinAVD6sXrMLSIDJDZhfMYmydkG3bZN3cfVt9XTm48DNsvPJtc2yrrC4rfN2YVit7dsfmvvUuK6dxvtjWDUTjkHVbsa1briI-kRWrrGz1XLWB465v3An5tq0O3zivbyDGddvcS1k32TbfVq7BuvEFL1dK2fiGXYRKXKh9XalgTcnbyjsQyyOUcoJscjqdTu6n7XRy_kRwkpP4RrwZ6Kfcggl0E5XTJqJcJKcTCqRKP21bl5NubOG6bRB0NlrRazuDdCHi03YiAhVsGyWSZHYAeaT6iJ1ar-fcPskj2G-5KWXEgCM1-MleDbrn_m_P-ZzjOfd8uSfiULDvuqvuwo0fddjOEwsR61HOx_suhn23HbbvgO152qFyvWfRoqQcJw3d1Hp-ITuHHN1lV-ucKtnk926i2rUL53PtPdXv2AW6E1yyIGya2JWfg0XHdnSD9c5Ku--7ZsHlmZxTG3fYedp36K7GgnuFa9jzoRoUO-Hartj3PQdT6rc93-UFS1UhBdjrThFpIMvzTr3GlZRAfrruO3pucHjsQCcWCvsAc7_GRLZvLlM-2rPY84Z_O7nka1513bXvu4EU7T0ZYV0m63YleM9CnYgtzTYuvNqpVzFk8mrWB_cgfbeTlDyb9ew5HfveTQk71SSVZju3cDt9ni6mHhpDAegU0RPG3gkY_TqaANpRk-zOTxgJ9JmmZ9gFEoxd2bA9vUVIqukvTYyWXqVbUioJ6WkA6U6PfbDL7Ao5SdOe3zNY-kdCjCj2RH71NLj3RE0ust-mdTQzwdiVWz5MNi3XEPwv6xfc9VqiMKDXTX5dCm_p8p7H_PFJ__Ag_z8-4tsfXnSg9pef_v2P_wc";
-
-  it("two threads opening it at once both use the first, which dup2() leaves alone", async () => {
-    const t = decodeToken(TWO_TIMELINES_TOKEN);
-    const log: SyscallLogEntry[] = [];
-    const run = await new Simulation({
-      seed: t.seed,
-      strategy: new GuidedStrategy({ steps: [], data: [], choices: t.choices }),
-      stepLimit: t.stepLimit,
-      scenario: t.scenario,
-      toggles: t.toggles,
-    }).run(fuzzScenario({ drivers: [vmwgfx, vmwgfx], syscallLog: log }));
-    const opens = log.filter(
-      (e) => /^fuzz1/.test(e.task) && e.call.startsWith('open("/dev/sw_sync"'),
-    );
-    expect(opens.length).toBeGreaterThanOrEqual(2);
-    expect(
-      log.filter(
-        (e) => e.call.includes("SW_SYNC_IOC_CREATE_FENCE") && /^-25\b/.test(e.result ?? ""),
-      ),
-    ).toEqual([]);
-    expect(classifyRun(run)).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0 });
   });
 });
 

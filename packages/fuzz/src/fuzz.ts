@@ -537,19 +537,6 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       procs.push(proc);
     }
 
-    /**
-     * Handle-making calls (CREATE_DUMB, GEM_OPEN, PRIME_FD_TO_HANDLE, GEM_CHANGE_HANDLE) not
-     * returned yet, by file. One whose thread died inside it (its process exited) never returns:
-     * the handle it may have made, or moved, was never recorded, so the end-of-run checks of
-     * that file's handles (which count on every life of every handle being recorded) skip it.
-     */
-    const unreturned = new Map<ModelFile, number>();
-    async function creating<T>(f: ModelFile, call: () => Promise<T>): Promise<T> {
-      unreturned.set(f, (unreturned.get(f) ?? 0) + 1);
-      const r = await call();
-      unreturned.set(f, unreturned.get(f)! - 1);
-      return r;
-    }
     /** A mark for allocFailed(): the allocation failures injected so far. */
     const failMark = () => injectedFailures().length;
     /**
@@ -909,7 +896,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       };
       const m = failMark();
       const t0 = model.tick();
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg));
+      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, "CREATE_DUMB");
       if (e.closed) return null;
@@ -1095,7 +1082,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // The name of an object this file still holds must open that very object.
       const open = { name: arg.name, handle: 0, size: 0 };
       const s0 = model.tick();
-      const r2 = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open));
+      const r2 = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open);
       const s1 = model.tick();
       drmUse(ctx, e, s0, s1, r2, `GEM_OPEN(${arg.name})`);
       if (e.closed) return;
@@ -1139,7 +1126,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const arg = { name, handle: 0, size: 0 };
       const m = failMark();
       const t0 = model.tick();
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg));
+      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, `GEM_OPEN(${name})`);
       if (e.closed) return null;
@@ -1304,7 +1291,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const f = e.file!;
       const arg = { handle: 0, flags: 0, fd: d.fd };
       const t0 = model.tick();
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg));
+      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, `PRIME_FD_TO_HANDLE(fd ${d.fd})`);
       if (e.closed) return null;
@@ -1749,10 +1736,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
       // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
       if (lostFd(ctx.proc, fd, t0)) return null;
-      // (A sibling may have opened one meanwhile: the process keeps the first, which its opener
-      // may be using already and dup2()/close_range() leave alone only while it is the
-      // process's; this fd is closed by the exit.)
-      if (ctx.proc.timeline !== null) return ctx.proc.timeline;
+      // (A sibling may have opened one meanwhile: the process keeps the last; the other fd is
+      // closed by the exit.)
       ctx.proc.timeline = fd;
       ctx.proc.points = 0;
       ctx.proc.signalled = 0;
@@ -2181,7 +2166,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const rec: CloseObservation = { f, handle: h, start: t0, ret: Number.POSITIVE_INFINITY };
       closes.push(rec);
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg));
+      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg);
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, `GEM_CHANGE_HANDLE(${h} -> ${n})`);
       f.closeReturned(h, t1);
@@ -2330,8 +2315,6 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
     // What each fd reached: every fd's every life is recorded by now (fd-model.ts).
     checkFdUses(fdUses, -EBADF, (what) => model.diverge(what));
-    // (A file whose handle-making call never returned may hold a handle life nobody recorded.)
-    for (const [f, n] of unreturned) if (n > 0) f.chaos = true;
     // Deferred checks of handles: every life of every handle is recorded by now. A call reached
     // a buffer some life that may have been live then named; a flink of a handle whose only
     // possible life had a name gave that name (an object keeps its name while it has a handle).
