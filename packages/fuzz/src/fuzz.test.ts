@@ -1079,6 +1079,44 @@ describe("fuzzing with allocations failing", () => {
   });
 });
 
+describe("the process's sw_sync timeline", () => {
+  // A soak campaign's false alarm (`cli campaign 10000 990001 --drivers vmwgfx+vmwgfx
+  // --strategies pct,random,pos`, every toggle off: seed 991940, random): fuzz1's main thread
+  // and its race thread both opened /dev/sw_sync on first use (fds 5 and 4). The main thread set
+  // the process's timeline to 5 and called SW_SYNC_IOC_CREATE_FENCE on it; the race thread's
+  // open returned next and made 4 the process's timeline, so 5 was no longer left alone, and a
+  // sibling's dup2(2, 5) put a DRM file there before the main thread's ioctl looked the fd up:
+  // -ENOTTY, taken for a divergence. Now the first timeline opened stays the process's, so every
+  // sw_sync ioctl of a process goes through one fd, the one dup2()/close_range() leave alone.
+  // No token: processes racing fences open the timeline from two threads at once in most runs
+  // (the runs below are scanned for it; the test says so if none does).
+  it("two threads opening it at once both use the first: one timeline fd per process", async () => {
+    let overlapping = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const log: SyscallLogEntry[] = [];
+      const plan: FuzzProcessPlan[] = [{ races: 60, raceOps: ["fence"] }];
+      const r = await fuzzOne({ drivers: [vgem], plan, syscallLog: log }, seed, "random");
+      expect(r.cls, `seed ${seed}`).toMatchObject({ divergences: 0, splats: 0, exceptions: 0 });
+      const byProc = new Map<string, SyscallLogEntry[]>();
+      for (const e of log) byProc.set(e.process, [...(byProc.get(e.process) ?? []), e]);
+      for (const [proc, calls] of byProc) {
+        const opens = calls
+          .filter((e) => e.call.startsWith('open("/dev/sw_sync"') && e.ret !== undefined)
+          .sort((a, b) => a.ret! - b.ret!);
+        // Two opens in flight at once, the later returning after the earlier one's fd was taken.
+        if (opens.length >= 2 && opens[1]!.start < opens[0]!.ret!) overlapping++;
+        const fds = new Set(
+          calls
+            .filter((e) => /SW_SYNC_IOC_(CREATE_FENCE|INC)/.test(e.call))
+            .map((e) => /^ioctl\((-?\d+),/.exec(e.call)![1]),
+        );
+        expect(fds.size, `seed ${seed} ${proc}: sw_sync ioctls on fds ${[...fds]}`).toBeLessThan(2);
+      }
+    }
+    expect(overlapping, "no run opened a timeline from two threads at once").toBeGreaterThan(0);
+  }, 60_000);
+});
+
 describe("feedback-driven race pairs", () => {
   it("plans round-trip through the scenario name; a bad plan is a RangeError", () => {
     const plan: FuzzProcessPlan[] = [

@@ -1736,8 +1736,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
       // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
       if (lostFd(ctx.proc, fd, t0)) return null;
-      // (A sibling may have opened one meanwhile: the process keeps the last; the other fd is
-      // closed by the exit.)
+      // (A sibling may have opened one meanwhile: the process keeps the first, which its opener
+      // may be using already and dup2()/close_range() leave alone only while it is the
+      // process's; this fd is closed by the exit.)
+      if (ctx.proc.timeline !== null) return ctx.proc.timeline;
       ctx.proc.timeline = fd;
       ctx.proc.points = 0;
       ctx.proc.signalled = 0;
