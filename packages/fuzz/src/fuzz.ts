@@ -85,7 +85,16 @@ import {
   FdTableModel,
   type FdUse,
 } from "./fd-model.js";
-import { FuzzModel, ModelFile, readStamp, STAMP_BYTES, stampOf, UNKNOWN_BUFFER } from "./model.js";
+import {
+  checkHandleObservations,
+  FuzzModel,
+  type HandleObservation,
+  ModelFile,
+  readStamp,
+  STAMP_BYTES,
+  stampOf,
+  UNKNOWN_BUFFER,
+} from "./model.js";
 import { loggedProcess, type SyscallLogEntry } from "./syscall-log.js";
 
 /** The shape of one fuzz run. */
@@ -278,20 +287,6 @@ interface ThreadCtx {
   unshared: boolean;
   /** The fd numbers this thread closed last (closeFd(), at most 4): dup2()'s closed oldfd. */
   readonly closedFds: number[];
-}
-
-/**
- * A call on a handle that ran in [start, ret] (ticks) and reached buffer `buf` or got flink name
- * `name`, checked once the run is over against every life of the handle (model.ts).
- */
-interface HandleObservation {
-  readonly f: ModelFile;
-  readonly handle: number;
-  readonly start: number;
-  readonly ret: number;
-  readonly buf?: number;
-  readonly name?: number;
-  readonly what: string;
 }
 
 /**
@@ -537,6 +532,19 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       procs.push(proc);
     }
 
+    /**
+     * Files that handle-making calls (CREATE_DUMB, GEM_OPEN, PRIME_FD_TO_HANDLE,
+     * GEM_CHANGE_HANDLE) ran on: each counts its calls not returned yet (ModelFile.makeStarts()),
+     * so that the end of the run can tell one whose thread died inside it (runEnded()).
+     */
+    const makers = new Set<ModelFile>();
+    async function creating<T>(f: ModelFile, call: () => Promise<T>): Promise<T> {
+      makers.add(f);
+      f.makeStarts();
+      const r = await call();
+      f.makeReturned();
+      return r;
+    }
     /** A mark for allocFailed(): the allocation failures injected so far. */
     const failMark = () => injectedFailures().length;
     /**
@@ -896,7 +904,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       };
       const m = failMark();
       const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg);
+      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg));
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, "CREATE_DUMB");
       if (e.closed) return null;
@@ -1082,7 +1090,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // The name of an object this file still holds must open that very object.
       const open = { name: arg.name, handle: 0, size: 0 };
       const s0 = model.tick();
-      const r2 = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open);
+      const r2 = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open));
       const s1 = model.tick();
       drmUse(ctx, e, s0, s1, r2, `GEM_OPEN(${arg.name})`);
       if (e.closed) return;
@@ -1126,7 +1134,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const arg = { name, handle: 0, size: 0 };
       const m = failMark();
       const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg);
+      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg));
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, `GEM_OPEN(${name})`);
       if (e.closed) return null;
@@ -1291,7 +1299,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const f = e.file!;
       const arg = { handle: 0, flags: 0, fd: d.fd };
       const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
+      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg));
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, `PRIME_FD_TO_HANDLE(fd ${d.fd})`);
       if (e.closed) return null;
@@ -2168,7 +2176,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const t0 = model.tick();
       const rec: CloseObservation = { f, handle: h, start: t0, ret: Number.POSITIVE_INFINITY };
       closes.push(rec);
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg);
+      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg));
       const t1 = model.tick();
       drmUse(ctx, e, t0, t1, ret, `GEM_CHANGE_HANDLE(${h} -> ${n})`);
       f.closeReturned(h, t1);
@@ -2317,32 +2325,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
     // What each fd reached: every fd's every life is recorded by now (fd-model.ts).
     checkFdUses(fdUses, -EBADF, (what) => model.diverge(what));
+    // (A file whose handle-making call never returned may hold a handle life nobody recorded.)
+    for (const f of makers) f.runEnded();
     // Deferred checks of handles: every life of every handle is recorded by now. A call reached
     // a buffer some life that may have been live then named; a flink of a handle whose only
     // possible life had a name gave that name (an object keeps its name while it has a handle).
-    handleObs.sort((a, b) => a.ret - b.ret);
-    for (const o of handleObs) {
-      // (A stray file may have handles made or closed by calls recorded on another file.)
-      if (strayFiles.has(o.f)) continue;
-      const ov = o.f.overlapping(o.handle, o.start, o.ret);
-      if (!ov || ov.length === 0) continue;
-      if (o.buf !== undefined) {
-        const buf = o.buf;
-        // (A binding's buffer is what the call that made it returned, even if that buffer's own
-        // stamp may have gone elsewhere; the stamp read is unambiguous, stampAt() saw to it.)
-        if (ov.some((b) => b.buf === buf || b.buf === UNKNOWN_BUFFER)) continue;
-        model.diverge(
-          `${o.what} of handle ${o.handle} reached buffer ${buf}; the handle named ${ov.map((b) => b.buf).join(", ")} meanwhile`,
-        );
-      } else if (o.name !== undefined && ov.length === 1) {
-        const b = ov[0]!;
-        if (b.name !== undefined && b.name !== o.name)
-          model.diverge(
-            `GEM_FLINK of handle ${o.handle} gave name ${o.name}; its object had name ${b.name} and a handle throughout`,
-          );
-        b.name = o.name;
-      }
-    }
+    checkHandleObservations(
+      handleObs,
+      (f) => strayFiles.has(f),
+      (what) => model.diverge(what),
+    );
     // The PRIME cache: an import of buffer X's dma-buf returns a handle with an entry for it
     // (drm_prime_lookup_buf_handle()) if the file surely had one throughout the import: an
     // export or import of handle h gave X's dma-buf before the import started, and no GEM_CLOSE

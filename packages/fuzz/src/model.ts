@@ -195,6 +195,11 @@ export class ModelFile {
    * type and may create handles the model never sees, so no claim about its handles is made.
    */
   chaos = false;
+  /**
+   * Handle-making calls (CREATE_DUMB, GEM_OPEN, PRIME_FD_TO_HANDLE, GEM_CHANGE_HANDLE) on this
+   * file that started and have not returned yet (makeStarts(), makeReturned()).
+   */
+  private making = 0;
   /** GEM_CLOSE calls on this file not returned yet, by handle number. */
   private readonly closing = new Map<number, number>();
   /** When the last GEM_CLOSE of each handle number returned (a tick). */
@@ -267,6 +272,27 @@ export class ModelFile {
   madeBefore(handle: number, t: number): number[] | null {
     if (this.chaos) return null;
     return (this.bindings.get(handle) ?? []).filter((b) => b.ret < t).map((b) => b.start);
+  }
+
+  /** A handle-making call on this file starts. */
+  makeStarts(): void {
+    this.making++;
+  }
+
+  /** A handle-making call on this file returned (and recorded what it made). */
+  makeReturned(): void {
+    this.making--;
+  }
+
+  /**
+   * The run is over. A handle-making call that has not returned never will: its thread died
+   * inside it when its process exited, so the handle it may have made, or moved, was never
+   * recorded, and the end-of-run checks of this file's handles (which count on every life of
+   * every handle being recorded) could take that life's object for another's: no claim about
+   * the file's handles is made from then on, as after garbage arguments.
+   */
+  runEnded(): void {
+    if (this.making > 0) this.chaos = true;
   }
 
   /** A GEM_CLOSE of `handle` starts. */
@@ -365,5 +391,57 @@ export class ModelFile {
   /** True if `handle` has ever named buffer `buf` in this file. */
   handleHasNamed(handle: number, buf: number): boolean {
     return this.history.get(handle)?.has(buf) ?? false;
+  }
+}
+
+/**
+ * A call on a handle that ran in [start, ret] (ticks) and reached buffer `buf` or got flink name
+ * `name`, checked once the run is over against every life of the handle
+ * (checkHandleObservations()).
+ */
+export interface HandleObservation {
+  readonly f: ModelFile;
+  readonly handle: number;
+  readonly start: number;
+  readonly ret: number;
+  readonly buf?: number;
+  readonly name?: number;
+  readonly what: string;
+}
+
+/**
+ * The end-of-run checks of handle observations (after every file's runEnded()): every life of
+ * every handle is recorded by now. A call reached a buffer some life that may have been live
+ * then named; a flink of a handle whose only possible life had a name gave that name (an object
+ * keeps its name while it has a handle). `skip`: files left out (stray files, whose handles
+ * calls recorded on another file may have made or closed). Sorts `obs` by return.
+ */
+export function checkHandleObservations(
+  obs: HandleObservation[],
+  skip: (f: ModelFile) => boolean,
+  diverge: (what: string) => void,
+): void {
+  obs.sort((a, b) => a.ret - b.ret);
+  for (const o of obs) {
+    // (A stray file may have handles made or closed by calls recorded on another file.)
+    if (skip(o.f)) continue;
+    const ov = o.f.overlapping(o.handle, o.start, o.ret);
+    if (!ov || ov.length === 0) continue;
+    if (o.buf !== undefined) {
+      const buf = o.buf;
+      // (A binding's buffer is what the call that made it returned, even if that buffer's own
+      // stamp may have gone elsewhere; the stamp read is unambiguous, stampAt() saw to it.)
+      if (ov.some((b) => b.buf === buf || b.buf === UNKNOWN_BUFFER)) continue;
+      diverge(
+        `${o.what} of handle ${o.handle} reached buffer ${buf}; the handle named ${ov.map((b) => b.buf).join(", ")} meanwhile`,
+      );
+    } else if (o.name !== undefined && ov.length === 1) {
+      const b = ov[0]!;
+      if (b.name !== undefined && b.name !== o.name)
+        diverge(
+          `GEM_FLINK of handle ${o.handle} gave name ${o.name}; its object had name ${b.name} and a handle throughout`,
+        );
+      b.name = o.name;
+    }
   }
 }
