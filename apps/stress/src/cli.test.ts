@@ -607,6 +607,31 @@ describe("vmwgfx's error-path windows (alloc-bo-handle-leak, surface-define-einv
   }, 180_000);
 });
 
+describe("vmwgfx's known window vmwgfx.base-object-init-tfile-leak", () => {
+  it("a fault-injected vmwgfx fuzz campaign is clean with its fix switch on, and --open-windows finds the ttm_object_file leak (and its reproducer at once)", async () => {
+    // KNOWN-WINDOWS.md: v6.12.19's and v6.18.35's ttm_base_object_init() keep the
+    // ttm_object_file reference of base->tfile when idr_alloc() or ttm_ref_object_add() fails
+    // (every vmwgfx soak campaign with faults reported it); clean baselines run with the fix
+    // (baselineFixes()). Seed 1 of the fuzz campaign: 8 of 40 schedules leak with it open.
+    const more = ["--workers", "1", "--quiet"];
+    const fuzz = ["run", "--scenario", "fuzz", "--drivers", "vmwgfx", "--faults", "p:0.02"];
+    const fixed = await cli([...fuzz, "--seeds", "40", ...more]);
+    expect(fixed.code, fixed.out).toBe(0);
+    expect(fixed.out).toMatch(/40 schedules on 1 unit .*: nothing found/);
+    const open = await cli([...fuzz, "--seeds", "40", ...more, "--open-windows"]);
+    expect(open.code, open.out).toBe(1);
+    expect(open.out).toMatch(
+      /fuzz@vmwgfx\+vmwgfx~p:0\.02: kmemleak: unreferenced object ttm_object_file#/,
+    );
+    const repro = ["run", "--scenario", "vmwgfx/surface-tfile-failslab", "--seeds", "3"];
+    const reproFixed = await cli([...repro, ...more, "--fail-fast"]);
+    expect(reproFixed.code, reproFixed.out).toBe(0);
+    const reproOpen = await cli([...repro, ...more, "--fail-fast", "--open-windows"]);
+    expect(reproOpen.code, reproOpen.out).toBe(1);
+    expect(reproOpen.out).toMatch(/kmemleak: unreferenced object ttm_object_file#/);
+  }, 180_000);
+});
+
 describe("progress on a non-terminal", () => {
   it("plain lines while schedules run and while findings are minimized", async () => {
     const lines: string[] = [];

@@ -33,6 +33,7 @@ import {
 } from "./test-machine.js";
 import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
+  VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
@@ -366,6 +367,34 @@ export const importFailslab: Scenario = async (sim) => {
   await shutdownVmw(m);
 };
 
+/**
+ * GB_SURFACE_CREATE over a given buffer (no create_buffer, so no GEM handle is made) while every
+ * ttm_ref_object allocation fails: in both threads ttm_base_object_init() allocates the handle,
+ * fails in ttm_ref_object_add() and removes the handle again (out_err1); both return -ENOMEM.
+ * The reproducer of the known window vmwgfx.base-object-init-tfile-leak: with it open the file
+ * reference each failure kept leaks the ttm_object_file (kmemleak at shutdown), with its fix
+ * switch nothing does.
+ */
+export const surfaceTfileFailslab = race(
+  async (p, fd) => {
+    const mobs = [ok(await mobCreate(p, fd, 4096), "mob"), ok(await mobCreate(p, fd, 4096), "mob")];
+    setFailslab({ probability: 1, caches: ["ttm_ref_object"] });
+    return mobs;
+  },
+  async (q, fd, mobs) => {
+    const r = await surfaceCreate(q, fd, 16, mobs[0]!);
+    igtAssert(r === -12, `surface with ttm_ref_object failing: ${JSON.stringify(r)}`);
+  },
+  async (q, fd, mobs) => {
+    const r = await surfaceCreate(q, fd, 16, mobs[1]!);
+    igtAssert(r === -12, `surface with ttm_ref_object failing: ${JSON.stringify(r)}`);
+  },
+  async (p, fd, mobs) => {
+    setFailslab(null);
+    for (const m of mobs) await handleClose(p, fd, m.handle);
+  },
+);
+
 /** A race scenario of vmwgfx and the toggle it finds (the shape of TTM's race scenarios). */
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
@@ -520,5 +549,18 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     window: VMWGFX_IMPORT_SG_TABLE_NULL.name,
     schedules: 300,
     how: "BUG: kernel NULL pointer dereference in drm_gem_prime_import_dev()",
+  },
+  {
+    name: "vmwgfx/surface-tfile-failslab",
+    description:
+      "GB_SURFACE_CREATE while the creator's ttm_ref_object allocation fails: -ENOMEM, nothing leaks",
+    expect: "clean",
+    scenario: surfaceTfileFailslab,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_base_object_init(); vmwgfx_surface.c vmw_gb_surface_define_internal()",
+    finds: [],
+    window: VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name,
+    schedules: 300,
+    how: "kmemleak: an unreferenced ttm_object_file",
   },
 ];

@@ -282,6 +282,51 @@ export const VMWGFX_IMPORT_SG_TABLE_NULL = defineKnownWindow({
     "stress `run --scenario vmwgfx/import-failslab --open-windows`",
 });
 
+/**
+ * A leak current kernels still have: ttm_base_object_init() (ttm_object.c) takes
+ * `base->tfile = ttm_object_file_ref(tfile)` first and returns the errors of idr_alloc()
+ * (`return ret;`) and of ttm_ref_object_add() (`goto out_err1`, which only idr_remove()s) without
+ * dropping it. Only ttm_release_base() drops it, when the base's kref reaches 0, and the callers
+ * free the object on these errors through their own release (a surface: vmw_resource_unreference()
+ * -> vmw_user_surface_free() -> ttm_prime_object_kfree()), which never touches base->tfile: the
+ * ttm_object_file outlives the DRM file (kmemleak). With the switch off (the faithful default)
+ * the model does the same; on, it applies the posted fix: ttm_object_file_unref(&base->tfile)
+ * at the end of both error paths.
+ */
+export const VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK = defineKnownWindow({
+  name: "vmwgfx.base-object-init-tfile-leak",
+  what:
+    "a failed idr_alloc() of the handle or kmalloc() of the creator's ref object in " +
+    "ttm_base_object_init() (GB_SURFACE_CREATE, MODE_CREATE_DUMB's surface) returns the error " +
+    "with the ttm_object_file reference it took for base->tfile still held; the caller frees " +
+    "the object without it, so the file's ttm_object_file is never freed (kmemleak after the " +
+    "DRM file's close)",
+  where:
+    "drivers/gpu/drm/vmwgfx/ttm_object.c: ttm_base_object_init() (`base->tfile = " +
+    "ttm_object_file_ref(tfile);` ... `if (ret < 0) return ret;` after idr_alloc(), and " +
+    "`out_err1: spin_lock(); idr_remove(); spin_unlock(); return ret;` after " +
+    "ttm_ref_object_add()), via ttm_prime_object_init() from vmwgfx_surface.c " +
+    "vmw_gb_surface_define_internal() (its error exit: two vmw_resource_unreference())",
+  since: "drm/ttm, drm/vmwgfx: Move the lock- and object functionality to the vmwgfx driver",
+  sinceCommit:
+    "0b8762e997df (hash not confirmed: taken from the posted fix's Fixes: tag, not checked " +
+    "against the kernel history)",
+  kernels:
+    "every idr-based ttm_object.c read: 6.12.19 and 6.18.35 (linux-6.18.y), the same lines in " +
+    "both",
+  proposedFix:
+    "ttm_object_file_unref(&base->tfile) at the end of both error paths, after idr_alloc()'s " +
+    "failure and after out_err1's idr_remove(), as WenTao Liang's posted patch " +
+    '"drm/vmwgfx: ttm_base_object_init: fix tfile reference leak on error paths" (dri-devel ' +
+    "and stable, 2026-06-26) does; not merged in the trees read",
+  patch: "20260626145946.49620-1-vulab@iscas.ac.cn",
+  foundBy:
+    "vmwgfx-leaks.test.ts (GB_SURFACE_CREATE under fail-nth: kmemleak of the ttm_object_file " +
+    "for the handle's idr_alloc and the ref object's allocation with the switch off, none with " +
+    "it on); stress `run --scenario vmwgfx/surface-tfile-failslab --open-windows`; every " +
+    "fault-injected vmwgfx campaign without the switch",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
@@ -299,4 +344,5 @@ export const VMWGFX_KNOWN_WINDOWS = [
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
   VMWGFX_IMPORT_SG_TABLE_NULL,
+  VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
 ];

@@ -44,7 +44,8 @@ import {
   SpinLock,
 } from "@primetime/kernel";
 import { rcuLockdepWarn, rcuReadLock, rcuReadLockHeld, rcuReadUnlock } from "@primetime/rcu";
-import { point, warnOn } from "@primetime/sim";
+import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK } from "./toggles.js";
 
 // ---- enum ttm_object_type and the vmwgfx types ---------------------------------------------------
 
@@ -246,8 +247,15 @@ async function ttmTfileFindRef(tfile: TtmObjectFile, key: number): Promise<TtmRe
  * the guessed handle may release it. On failure the handle is removed again and the error
  * returned (the caller still owns its reference and must release the object itself).
  *
+ * A known window (`vmwgfx.base-object-init-tfile-leak`, KNOWN-WINDOWS.md): v6.12.19 and v6.18.35
+ * return both errors (idr_alloc()'s `return ret;`, out_err1 after ttm_ref_object_add()) with
+ * the file reference of `base->tfile` still held, and no caller drops it (only
+ * ttm_release_base() does, at a kref the error never puts): the ttm_object_file leaks. With the
+ * fix switch on, both paths end with ttm_object_file_unref(&base->tfile), as the posted fix.
+ *
  * Locking: takes object_lock, then the file's lock (in ttm_ref_object_add()).
- * References: the creator's ref object owns the object on success.
+ * References: the creator's ref object owns the object on success; on failure the file
+ * reference stays in `base.tfile` (the window) or is dropped (its fix switch).
  */
 export async function ttmBaseObjectInit(
   tfile: TtmObjectFile,
@@ -265,17 +273,34 @@ export async function ttmBaseObjectInit(
   await tdev.objectLock.lock();
   const id = await tdev.idr.alloc(base, 1, 0);
   await tdev.objectLock.unlock();
-  if (id < 0) return id;
+  if (id < 0) {
+    // v6.12.19/v6.18.35: `return ret;` with base->tfile's reference held (the window).
+    if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
+    return id;
+  }
   base.handle = id;
   const ret = await ttmRefObjectAdd(tfile, base, null, false);
   if (ret !== 0) {
+    // out_err1:
     await tdev.objectLock.lock();
     await tdev.idr.remove(base.handle);
     await tdev.objectLock.unlock();
+    if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
     return ret;
   }
   await ttmBaseObjectUnref(base);
   return 0;
+}
+
+/**
+ * Models ttm_object_file_unref(&base->tfile) (the inline helper on a base's pointer): clears
+ * the pointer, then drops the file reference it held, freeing the file at 0.
+ * Locking: none (no spinlock held). References: drops base.tfile's.
+ */
+async function ttmBaseObjectTfileUnref(base: TtmBaseObject): Promise<void> {
+  const tfile = base.tfile!;
+  base.tfile = null;
+  await ttmObjectFileUnref(tfile);
 }
 
 /**
