@@ -457,6 +457,11 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const fileProc = new Map<ModelFile, ProcState>();
     /** Files opened at an fd number a sibling may still call through (unrecorded calls). */
     const strayFiles = new Set<ModelFile>();
+    /** Marks `f` stray (also for its own untouchedSince(): see ModelFile.stray). */
+    const markStray = (f: ModelFile) => {
+      f.stray = true;
+      strayFiles.add(f);
+    };
     let exited = false;
     const procs: Process[] = [];
     /** Child processes the races forked (waited for before the end-of-run checks). */
@@ -871,7 +876,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // so the exclusive-file checks do not apply to it.
       if (ctx.proc.staleFds.has(fd)) {
         file.shared = true;
-        strayFiles.add(file);
+        markStray(file);
       }
       fileProc.set(file, ctx.proc);
       ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
@@ -955,7 +960,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         await ctx.p.munmap(addr, PAGE);
         return arg.handle;
       }
+      // On a stray file a sibling's GEM_CHANGE_HANDLE through a stale fd may have moved the
+      // object away unrecorded and another creation taken the number: the stamp is still
+      // written (the same syscalls, so schedules stay), but it is never evidence.
+      if (!f.namesItsObject(arg.handle, t0)) model.ambiguous.add(b.id);
       const w = await ctx.p.writeMemory(addr, stampOf(b.id, b.size / PAGE));
+      if (!f.namesItsObject(arg.handle, t0)) model.ambiguous.add(b.id);
       if (w !== STAMP_BYTES) {
         // Unstamped (its page could not be allocated): the buffer is never evidence.
         model.ambiguous.add(b.id);
@@ -1405,7 +1415,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // through it: its calls reach the dup'd file unrecorded, as for a file opened there.
       if (e.kind === "drm" && ctx.proc.staleFds.has(fd)) {
         e.file!.shared = true;
-        strayFiles.add(e.file!);
+        markStray(e.file!);
       }
       if (!e.closed && !lostFd(ctx.proc, fd, t0)) ctx.fds.push({ ...e, fd });
       return "ok";
@@ -1533,7 +1543,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         // The dup'd DRM file gets the stray calls of whoever still calls through newfd.
         if (stray && known && e.kind === "drm") {
           e.file!.shared = true;
-          strayFiles.add(e.file!);
+          markStray(e.file!);
         }
         rec = clobber(ctx, nfd, nfd);
       }

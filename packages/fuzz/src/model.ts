@@ -196,6 +196,13 @@ export class ModelFile {
    */
   chaos = false;
   /**
+   * Set once the file was put at an fd number a sibling may still call through (an open() or a
+   * dup onto a stale number): that sibling's GEM_CLOSE or GEM_CHANGE_HANDLE, recorded on the file
+   * the number named before, may reach this one, so no handle a creation returns is known to
+   * name the object it made (namesItsObject()).
+   */
+  stray = false;
+  /**
    * Handle-making calls (CREATE_DUMB, GEM_OPEN, PRIME_FD_TO_HANDLE, GEM_CHANGE_HANDLE) on this
    * file that started and have not returned yet (makeStarts(), makeReturned()).
    */
@@ -295,6 +302,18 @@ export class ModelFile {
     if (this.making > 0) this.chaos = true;
   }
 
+  /**
+   * True if `handle`, returned by a handle-making call that started at tick `since`, surely
+   * still names the object that call made: untouchedSince(), and the file is not `stray` (a
+   * sibling's GEM_CHANGE_HANDLE through the stale fd, recorded on the file the number named
+   * before, may have moved the object away unseen, and another creation taken the freed number:
+   * v6.18 drm_gem_change_handle_ioctl() idr_remove()s the old handle, and
+   * drm_gem_handle_create_tail()'s idr_alloc() gives the lowest free one).
+   */
+  namesItsObject(handle: number, since: number): boolean {
+    return !this.stray && this.untouchedSince(handle, since);
+  }
+
   /** A GEM_CLOSE of `handle` starts. */
   closeStarts(handle: number): void {
     this.closing.set(handle, (this.closing.get(handle) ?? 0) + 1);
@@ -307,8 +326,10 @@ export class ModelFile {
   }
 
   /**
-   * True if no GEM_CLOSE of `handle` may have run since tick `since` (none in flight, the last
-   * one returned before): a handle made after `since` still names the object it was made for.
+   * True if no GEM_CLOSE or GEM_CHANGE_HANDLE of `handle` recorded on this file may have run
+   * since tick `since` (none in flight, the last one returned before): a handle made after
+   * `since` still names the object it was made for, unless the file is `stray`
+   * (namesItsObject()).
    */
   untouchedSince(handle: number, since: number): boolean {
     return (
