@@ -6,14 +6,9 @@
  * upstream window) each finds, within how many PCT schedules, and how it shows.
  */
 
-import {
-  DMA_HEAP_IOCTL_ALLOC,
-  DMA_HEAP_SYSTEM_PATH,
-  type DmaHeapAllocationData,
-  registerSystemHeap,
-} from "@primetime/dma-buf";
+import { registerSystemHeap } from "@primetime/dma-buf";
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
-import { O_CLOEXEC, O_RDWR, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
+import { type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
@@ -30,6 +25,7 @@ import {
   surfaceMob,
   surfaceRef,
   surfaceUnref,
+  systemHeapDmabuf,
 } from "./test-machine.js";
 import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
@@ -191,17 +187,10 @@ export const importForeign: Scenario = async (sim) => {
       igtAssert((await fdToHandle(q, fd1, dmabuf)) === mob.handle, "self-import gives the handle");
     });
     const tb = p.spawnThread("b", async (q) => {
-      const heap = await q.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
-      const data: DmaHeapAllocationData = {
-        len: 4096,
-        fd: 0,
-        fdFlags: O_RDWR | O_CLOEXEC,
-        heapFlags: 0,
-      };
-      igtAssert((await q.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data)) === 0, "heap alloc");
-      const h = await fdToHandle(q, fd2, data.fd);
+      const { heap, dmabuf: heapBuf } = await systemHeapDmabuf(q);
+      const h = await fdToHandle(q, fd2, heapBuf);
       igtAssert(h > 0, `import of a heap dma-buf: ${h}`);
-      await q.close(data.fd);
+      await q.close(heapBuf);
       await q.close(heap);
     });
     await ta.join();
@@ -340,17 +329,10 @@ export const importFailslab: Scenario = async (sim) => {
   registerSystemHeap(m.kernel);
   const proc = m.kernel.spawnProcess("igt", async (p) => {
     const fd = await openNode(p, m.vmw.render);
-    const heap = await p.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
-    const data: DmaHeapAllocationData = {
-      len: 4096,
-      fd: 0,
-      fdFlags: O_RDWR | O_CLOEXEC,
-      heapFlags: 0,
-    };
-    igtAssert((await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data)) === 0, "heap alloc");
+    const { heap, dmabuf } = await systemHeapDmabuf(p);
     setFailslab({ probability: 1, caches: ["vmw_bo"] });
     const ta = p.spawnThread("a", async (q) => {
-      const h = await fdToHandle(q, fd, data.fd);
+      const h = await fdToHandle(q, fd, dmabuf);
       igtAssert(h === -12, `import with vmw_bo allocations failing: ${h}`);
     });
     const tb = p.spawnThread("b", async (q) => {
@@ -359,7 +341,7 @@ export const importFailslab: Scenario = async (sim) => {
     await ta.join();
     await tb.join();
     setFailslab(null);
-    await p.close(data.fd);
+    await p.close(dmabuf);
     await p.close(fd);
   });
   const code = await proc.wait();

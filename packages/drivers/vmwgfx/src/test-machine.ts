@@ -6,13 +6,26 @@
  */
 
 import {
+  DMA_HEAP_IOCTL_ALLOC,
+  DMA_HEAP_SYSTEM_PATH,
+  type DmaHeapAllocationData,
+} from "@primetime/dma-buf";
+import {
   DRM_CLOEXEC,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_RDWR,
   type DrmPrimeHandle,
 } from "@primetime/gem";
-import { Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@primetime/kernel";
+import {
+  Kernel,
+  MAP_SHARED,
+  O_CLOEXEC,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
 import { formatSplat, type RunResult, Simulation, sleep } from "@primetime/sim";
 import {
@@ -223,6 +236,24 @@ export async function fdToHandle(p: Process, fd: number, dmabufFd: number): Prom
   const arg: DrmPrimeHandle = { handle: 0, flags: 0, fd: dmabufFd };
   const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
   return ret < 0 ? ret : arg.handle;
+}
+
+/**
+ * A page of the system heap as a dma-buf, a buffer of no GEM driver (the system heap must be
+ * registered: registerSystemHeap()): opens the heap and DMA_HEAP_IOCTL_ALLOC, which must succeed.
+ * Returns the heap's fd and the dma-buf's.
+ */
+export async function systemHeapDmabuf(p: Process): Promise<{ heap: number; dmabuf: number }> {
+  const heap = await p.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
+  const data: DmaHeapAllocationData = {
+    len: 4096,
+    fd: 0,
+    fdFlags: O_RDWR | O_CLOEXEC,
+    heapFlags: 0,
+  };
+  const ret = await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data);
+  if (ret !== 0) throw new Error(`DMA_HEAP_IOCTL_ALLOC of the system heap: ${ret}`);
+  return { heap, dmabuf: data.fd };
 }
 
 /** vmw_ioctl_mob_map() + memcpy in: writes `bytes` at the start of the buffer. */

@@ -9,19 +9,12 @@
  * when its idr_alloc() or its ref object's allocation fails (`vmwgfx.base-object-init-tfile-leak`).
  */
 
-import {
-  DMA_HEAP_IOCTL_ALLOC,
-  DMA_HEAP_SYSTEM_PATH,
-  type DmaHeapAllocationData,
-  registerSystemHeap,
-} from "@primetime/dma-buf";
+import { registerSystemHeap } from "@primetime/dma-buf";
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
 import {
   allocationCount,
   ENOMEM,
   injectedFailures,
-  O_CLOEXEC,
-  O_RDWR,
   type Process,
   setFailslab,
 } from "@primetime/kernel";
@@ -38,6 +31,7 @@ import {
   runVmw,
   splatText,
   surfaceCreate,
+  systemHeapDmabuf,
 } from "./test-machine.js";
 import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
@@ -228,18 +222,11 @@ describe("known window vmwgfx.import-sg-table-null (vmw_bo_create() failing in a
     return runVmw(async (p, m) => {
       registerSystemHeap(m.kernel);
       const fd = await openNode(p, m.vmw.render);
-      const heap = await p.open(DMA_HEAP_SYSTEM_PATH, O_RDWR);
-      const data: DmaHeapAllocationData = {
-        len: 4096,
-        fd: 0,
-        fdFlags: O_RDWR | O_CLOEXEC,
-        heapFlags: 0,
-      };
-      expect(await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data)).toBe(0);
+      const { heap, dmabuf } = await systemHeapDmabuf(p);
       setFailslab({ probability: 1, caches: ["vmw_bo"] });
-      ret = await fdToHandle(p, fd, data.fd);
+      ret = await fdToHandle(p, fd, dmabuf);
       setFailslab(null);
-      await p.close(data.fd);
+      await p.close(dmabuf);
       await p.close(heap);
       await p.close(fd);
     }, sim).then((r) => ({ ret, r }));
