@@ -15,9 +15,11 @@ import {
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_RDWR,
+  type DrmFile,
   type DrmPrimeHandle,
 } from "@primetime/gem";
 import {
+  isErr,
   Kernel,
   MAP_SHARED,
   O_CLOEXEC,
@@ -27,7 +29,9 @@ import {
   type Process,
 } from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
-import { formatSplat, type RunResult, Simulation, sleep } from "@primetime/sim";
+import { formatSplat, type RunResult, Simulation, sleep, yieldCpu } from "@primetime/sim";
+import { ttmBoReserve } from "@primetime/ttm";
+import { type VmwBo, vmwUserBoLookup } from "./vmwgfx-bo.js";
 import {
   createVmwgfx,
   destroyVmwgfx,
@@ -133,9 +137,9 @@ export interface VmwMob {
   size: number;
 }
 
-/** vmw_ioctl_mob_create(): DRM_VMW_ALLOC_BO. Returns the mob, or -errno. */
-export async function mobCreate(p: Process, fd: number, size: number): Promise<VmwMob | number> {
-  const arg: DrmVmwAllocBoArg = {
+/** DRM_VMW_ALLOC_BO's argument for a buffer of `size` bytes, its outputs cleared. */
+export function allocBoArg(size: number): DrmVmwAllocBoArg {
+  return {
     size,
     pad64: 0,
     map_handle: 0,
@@ -144,6 +148,11 @@ export async function mobCreate(p: Process, fd: number, size: number): Promise<V
     cur_gmr_offset: 0,
     rep_pad64: 0,
   };
+}
+
+/** vmw_ioctl_mob_create(): DRM_VMW_ALLOC_BO. Returns the mob, or -errno. */
+export async function mobCreate(p: Process, fd: number, size: number): Promise<VmwMob | number> {
+  const arg = allocBoArg(size);
   const ret = await p.ioctl(fd, DRM_IOCTL_VMW_ALLOC_BO, arg);
   if (ret < 0) return ret;
   return { handle: arg.handle, mapHandle: arg.map_handle, size };
@@ -310,4 +319,37 @@ export async function synccpuRead(p: Process, fd: number, handle: number): Promi
   if (ret < 0) return ret;
   arg.op = drm_vmw_synccpu_release;
   return p.ioctl(fd, DRM_IOCTL_VMW_SYNCCPU, arg);
+}
+
+/**
+ * A client process blocked on a reservation the test holds: the client creates a mob of a page,
+ * the test looks it up (vmwUserBoLookup(): a GEM reference of the test's) and reserves it
+ * (ttm_bo_reserve()), then the client runs `call` on it, which must block on that reservation.
+ * Resolves once the client's thread is blocked, with the process and the reserved buffer; the
+ * caller unreserves it and drops its reference (vmwUserBoUnref()).
+ */
+export async function clientBlockedOnReservation(
+  m: VmwMachine,
+  call: (p: Process, fd: number, mob: VmwMob, file: DrmFile) => Promise<void>,
+): Promise<{ p: Process; bo: VmwBo }> {
+  let bo: VmwBo | null = null;
+  let go = false;
+  const p = m.kernel.spawnProcess("client", async (p: Process) => {
+    const fd = await openNode(p, m.vmw.render);
+    const mob = ok(await mobCreate(p, fd, 4096), "mob");
+    const file = p.files.peek(fd)!.privateData as DrmFile;
+    const b = await vmwUserBoLookup(file, mob.handle);
+    if (isErr(b)) throw new Error(`lookup ${b}`);
+    bo = b;
+    while (!go) await yieldCpu();
+    await call(p, fd, mob, file);
+  });
+  while (bo === null) await yieldCpu();
+  const held = bo as VmwBo;
+  const reserved = await ttmBoReserve(held, false, false, null);
+  if (reserved !== 0) throw new Error(`ttm_bo_reserve: ${reserved}`);
+  go = true;
+  const t = p.threads[0]!;
+  while (t.state !== "blocked") await yieldCpu();
+  return { p, bo: held };
 }

@@ -6,13 +6,13 @@
  */
 
 import { dmaBufAttach, dmaBufDetach, dmaBufGet, dmaBufPut } from "@primetime/dma-buf";
-import type { DrmFile } from "@primetime/gem";
 import { EBUSY, EXIT_KILLED, isErr, type Process } from "@primetime/kernel";
-import { Simulation, type Task, yieldCpu } from "@primetime/sim";
-import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
+import { Simulation } from "@primetime/sim";
+import { ttmBoUnreserve } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import {
   bootVmw,
+  clientBlockedOnReservation,
   execbuf,
   expectClean,
   handleToFd,
@@ -23,7 +23,7 @@ import {
   shutdownVmw,
   type VmwMob,
 } from "./test-machine.js";
-import { type VmwBo, vmwUserBoLookup, vmwUserBoSynccpuIoctl, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import { type VmwBo, vmwUserBoSynccpuIoctl, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
   drm_vmw_synccpu_grab,
@@ -90,16 +90,7 @@ describe("SYNCCPU's CPU writers (vmw_user_bo_synccpu_ioctl())", () => {
     const sim = new Simulation({ seed: 1 });
     const r = await sim.run(async () => {
       const m = await bootVmw(sim);
-      let bo: VmwBo | null = null;
-      let go = false;
-      const p = m.kernel.spawnProcess("client", async (p: Process) => {
-        const fd = await openNode(p, m.vmw.render);
-        const mob = ok<VmwMob>(await mobCreate(p, fd, 4096), "mob");
-        const file = p.files.peek(fd)!.privateData as DrmFile;
-        const b = await vmwUserBoLookup(file, mob.handle);
-        if (isErr(b)) throw new Error(`lookup ${b}`);
-        bo = b;
-        while (!go) await yieldCpu();
+      const { p, bo } = await clientBlockedOnReservation(m, async (p, _fd, mob, file) => {
         const arg = {
           op: drm_vmw_synccpu_grab,
           flags: drm_vmw_synccpu_write,
@@ -109,16 +100,10 @@ describe("SYNCCPU's CPU writers (vmw_user_bo_synccpu_ioctl())", () => {
         got.ret = await vmwUserBoSynccpuIoctl(m.vmw.device, arg, file);
         await p.dup(0);
       });
-      while (bo === null) await yieldCpu();
-      const held = bo as VmwBo;
-      expect(await ttmBoReserve(held, false, false, null)).toBe(0);
-      go = true;
-      const t: Task = p.threads[0]!;
-      while (t.state !== "blocked") await yieldCpu();
       p.kill();
       got.code = await p.wait();
-      await ttmBoUnreserve(held);
-      await vmwUserBoUnref(held);
+      await ttmBoUnreserve(bo);
+      await vmwUserBoUnref(bo);
       await shutdownVmw(m);
     });
     expectClean(r);

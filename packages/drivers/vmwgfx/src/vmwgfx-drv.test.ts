@@ -7,7 +7,15 @@
 import { DRM_COMMAND_BASE, DRM_IOR, DRM_IOW, DRM_IOWR } from "@primetime/gem";
 import { EINVAL, type Process } from "@primetime/kernel";
 import { describe, expect, it } from "vitest";
-import { expectClean, mobCreate, ok, openNode, runVmw, type VmwMob } from "./test-machine.js";
+import {
+  allocBoArg,
+  expectClean,
+  mobCreate,
+  ok,
+  openNode,
+  runVmw,
+  type VmwMob,
+} from "./test-machine.js";
 import {
   DRM_IOCTL_VMW_EXECBUF,
   DRM_VMW_ALLOC_BO,
@@ -15,18 +23,6 @@ import {
   DRM_VMW_HANDLE_CLOSE,
   DRM_VMW_HANDLE_CLOSE_LAYOUT,
 } from "./vmwgfx-uapi.js";
-
-function allocArg(size: number) {
-  return {
-    size,
-    pad64: 0,
-    map_handle: 0,
-    handle: 0,
-    cur_gmr_id: 0,
-    cur_gmr_offset: 0,
-    rep_pad64: 0,
-  };
-}
 
 async function execbufV(p: Process, fd: number, commands: string, version: number, flags = 0) {
   const arg = { commands, version, flags, fence_seqno: 0 };
@@ -43,9 +39,9 @@ describe("vmw_generic_ioctl()", () => {
         const nr = DRM_COMMAND_BASE + DRM_VMW_ALLOC_BO;
         // ALLOC_BO with the request half only (a shorter struct): "Invalid command format".
         const short = DRM_IOWR(nr, DRM_VMW_ALLOC_BO_LAYOUT.slice(0, 2));
-        rets.push(await p.ioctl(fd, short, allocArg(4096)));
+        rets.push(await p.ioctl(fd, short, allocBoArg(4096)));
         // The right size, read-only direction.
-        rets.push(await p.ioctl(fd, DRM_IOR(nr, DRM_VMW_ALLOC_BO_LAYOUT), allocArg(4096)));
+        rets.push(await p.ioctl(fd, DRM_IOR(nr, DRM_VMW_ALLOC_BO_LAYOUT), allocBoArg(4096)));
         // HANDLE_CLOSE as DRM_IOWR instead of DRM_IOW.
         const close = DRM_IOWR(
           DRM_COMMAND_BASE + DRM_VMW_HANDLE_CLOSE,

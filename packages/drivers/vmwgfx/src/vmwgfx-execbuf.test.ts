@@ -4,14 +4,14 @@
  * against the surface's and buffer's last references.
  */
 
-import type { DrmFile } from "@primetime/gem";
-import { flushWorkqueue, isErr, type Process } from "@primetime/kernel";
-import { Simulation, type Task, yieldCpu } from "@primetime/sim";
+import { flushWorkqueue } from "@primetime/kernel";
+import { Simulation } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
-import { ttmBoReserve, ttmBoUnreserve, ttmGlobBoCount } from "@primetime/ttm";
+import { ttmBoUnreserve, ttmGlobBoCount } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import {
   bootVmw,
+  clientBlockedOnReservation,
   execbuf,
   expectClean,
   handleClose,
@@ -27,7 +27,7 @@ import {
   surfaceUnref,
   synccpuRead,
 } from "./test-machine.js";
-import { type VmwBo, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import { vmwUserBoUnref } from "./vmwgfx-bo.js";
 import { vmwPriv } from "./vmwgfx-drv.js";
 
 describe("DRM_VMW_EXECBUF", () => {
@@ -139,31 +139,16 @@ describe("DRM_VMW_EXECBUF", () => {
     const sim = new Simulation({ seed: 1 });
     const r = await sim.run(async () => {
       const m = await bootVmw(sim);
-      let bo: VmwBo | null = null;
-      let go = false;
-      const p = m.kernel.spawnProcess("client", async (p: Process) => {
-        const fd = await openNode(p, m.vmw.render);
-        const mob = ok(await mobCreate(p, fd, 4096), "mob");
-        const file = p.files.peek(fd)!.privateData as DrmFile;
-        const b = await vmwUserBoLookup(file, mob.handle);
-        if (isErr(b)) throw new Error(`lookup ${b}`);
-        bo = b;
-        while (!go) await yieldCpu();
+      // The test holds a GEM reference of its own (the lookup): the handle's plus it is 2.
+      const { p, bo } = await clientBlockedOnReservation(m, async (p, fd, mob) => {
         counts.ret = Math.min(await execbuf(p, fd, `fill ${mob.handle} 9`), 0);
         await p.close(fd);
       });
-      while (bo === null) await yieldCpu();
-      const held = bo as VmwBo;
-      // The test holds a GEM reference of its own (the lookup above): the handle's plus it is 2.
-      expect(await ttmBoReserve(held, false, false, null)).toBe(0);
-      go = true;
-      const t: Task = p.threads[0]!;
-      while (t.state !== "blocked") await yieldCpu();
-      counts.gem = held.refcount.read();
-      counts.ttm = held.kref.read();
-      await ttmBoUnreserve(held);
+      counts.gem = bo.refcount.read();
+      counts.ttm = bo.kref.read();
+      await ttmBoUnreserve(bo);
       expect(await p.wait()).toBe(0);
-      await vmwUserBoUnref(held);
+      await vmwUserBoUnref(bo);
       await shutdownVmw(m);
     });
     expectClean(r);
