@@ -38,6 +38,8 @@ export const EOVERFLOW = 75;
 export const EBADFD = 77;
 /** Socket operation on non-socket. */
 export const ENOTSOCK = 88;
+/** Protocol not supported. */
+export const EPROTONOSUPPORT = 93;
 /** Socket type not supported. */
 export const ESOCKTNOSUPPORT = 94;
 export const EOPNOTSUPP = 95;

@@ -479,7 +479,8 @@ export class Process implements SyscallProcess {
   /**
    * socketpair(2): two connected unix stream sockets, `[fd1, fd2]` (AF_UNIX, SOCK_STREAM by
    * default; SOCK_CLOEXEC/SOCK_NONBLOCK may be or-ed into `type`); -EINVAL, -EMFILE,
-   * -EAFNOSUPPORT, -ESOCKTNOSUPPORT (SOCK_DGRAM and SOCK_SEQPACKET are not modelled), -ENOMEM.
+   * -EAFNOSUPPORT, -EPROTONOSUPPORT, -ESOCKTNOSUPPORT (SOCK_DGRAM and SOCK_SEQPACKET are not
+   * modelled), -ENOMEM.
    */
   socketpair(
     family: number = AF_UNIX,

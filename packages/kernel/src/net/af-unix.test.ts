@@ -10,6 +10,7 @@ import {
   EMFILE,
   ENOTSOCK,
   EPIPE,
+  EPROTONOSUPPORT,
   ESOCKTNOSUPPORT,
 } from "../include/errno.js";
 import type { UnixSock } from "../include/net/af-unix.js";
@@ -143,7 +144,9 @@ describe("unix sockets as files", () => {
         expect(await p.socketpair(2, SOCK_STREAM, 0)).toBe(-EAFNOSUPPORT);
         expect(await p.socketpair(AF_UNIX, SOCK_DGRAM, 0)).toBe(-ESOCKTNOSUPPORT);
         expect(await p.socketpair(AF_UNIX, SOCK_STREAM | 0x10000000, 0)).toBe(-EINVAL);
-        expect(await p.socketpair(AF_UNIX, SOCK_STREAM, 6)).toBe(-EINVAL);
+        expect(await p.socketpair(AF_UNIX, SOCK_STREAM, 6)).toBe(-EPROTONOSUPPORT);
+        expect(await p.socketpair(AF_UNIX, 12, 0)).toBe(-EINVAL);
+        expect(await p.socketpair(AF_UNIX, 4, 0)).toBe(-ESOCKTNOSUPPORT);
         expect(p.files.peek(0)).toBeNull();
         const fd = await p.open("/dev/d", O_RDWR);
         const file = p.files.peek(fd)!;

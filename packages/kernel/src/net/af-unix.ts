@@ -36,6 +36,7 @@ import {
   ENOTCONN,
   ENOTSOCK,
   EPIPE,
+  EPROTONOSUPPORT,
   ERESTARTSYS,
   ESOCKTNOSUPPORT,
   ETOOMANYREFS,
@@ -83,6 +84,8 @@ export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 /** Models SOCK_SEQPACKET. */
 export const SOCK_SEQPACKET = 5;
+/** Models SOCK_MAX. */
+export const SOCK_MAX = 10;
 /** Models SOCK_TYPE_MASK. */
 export const SOCK_TYPE_MASK = 0xf;
 /** Models SOCK_CLOEXEC (= O_CLOEXEC). */
@@ -300,8 +303,9 @@ async function sockAllocFile(sk: UnixSock, flags: number): Promise<File | number
  * Models __sys_socketpair() for AF_UNIX SOCK_STREAM: two unused fds, two sockets joined by
  * unix_socketpair(), their files, then both fds installed. Returns [fd1, fd2], or -EINVAL (flags
  * other than SOCK_CLOEXEC|SOCK_NONBLOCK), -EMFILE (no free fd: the first is put back),
- * -EAFNOSUPPORT (not AF_UNIX: the only family here), -ESOCKTNOSUPPORT (a type other than
- * SOCK_STREAM; see the file comment), -EINVAL (a protocol other than 0 or PF_UNIX), -ENOMEM.
+ * -EAFNOSUPPORT (not AF_UNIX: the only family here), -EINVAL (a type at or above SOCK_MAX),
+ * -EPROTONOSUPPORT (a protocol other than 0 or PF_UNIX), -ESOCKTNOSUPPORT (a type other than
+ * SOCK_STREAM; see the file comment), -ENOMEM.
  * Nothing is left behind on failure.
  *
  * Locking: takes file_lock. References: each fd holds its file, each file its socket.
@@ -326,9 +330,11 @@ export async function sysSocketpairBody(
     await putUnusedFd(fd1);
     return err;
   };
-  // sock_create() -> __sock_create(): the family, then unix_create()'s type and protocol.
+  // sock_create() -> __sock_create(): the family (only AF_UNIX exists here), the type's range;
+  // then unix_create(): the protocol, the type (SOCK_STREAM only here, see the file comment).
   if (family !== AF_UNIX) return out(-EAFNOSUPPORT);
-  if (protocol !== 0 && protocol !== AF_UNIX) return out(-EINVAL);
+  if (stype >= SOCK_MAX) return out(-EINVAL);
+  if (protocol !== 0 && protocol !== AF_UNIX) return out(-EPROTONOSUPPORT);
   if (stype !== SOCK_STREAM) return out(-ESOCKTNOSUPPORT);
   await point("sock_create");
   const ska = unixCreate();
