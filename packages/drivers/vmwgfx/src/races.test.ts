@@ -20,6 +20,7 @@ import {
   allocVsCloseGuessedHandle,
   dumbCreateExit,
   dumbCreateVsCloseGuessedHandle,
+  execbufExportFenceFault,
   importForeign,
   reexportVsClose,
   surfaceRefVsBoClose,
@@ -45,6 +46,7 @@ import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
+  VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
@@ -112,6 +114,14 @@ const CASES: ToggleCase[] = [
     name: "dumb-create-exit",
     scenario: dumbCreateExit,
     finds: /kmemleak.*vmw_bo.*vmw_user_surface|kmemleak.*vmw_user_surface.*vmw_bo/s,
+  },
+  {
+    toggle: VMWGFX_EXECBUF_STALE_FENCE_FD.name,
+    name: "execbuf-export-fence-fault",
+    scenario: execbufExportFenceFault,
+    // The stale fd's file freed under a close() (KASAN), or, when thread b closes the installed fd
+    // first, the copy's error path putting a reference it no longer owns.
+    finds: /KASAN: slab-use-after-free in (filp_close|fput)|imbalanced put on file reference count/,
   },
 ];
 

@@ -12,7 +12,9 @@ import { type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
+  execbufFence,
   fdToHandle,
+  fenceRepPage,
   handleClose,
   handleToFd,
   mobCreate,
@@ -33,6 +35,7 @@ import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
+  VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_IMPORT_SG_TABLE_NULL,
@@ -43,6 +46,7 @@ import {
 } from "./toggles.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
+  DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
   drm_vmw_synccpu_grab,
   drm_vmw_synccpu_read,
   drm_vmw_synccpu_release,
@@ -244,6 +248,40 @@ export const dumbCreateExit = race(
   },
   async () => {},
   "card",
+);
+
+/**
+ * CVE-2022-22942's trigger (Mathias Krause's report): thread a submits with
+ * DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD and a fence_rep in a read-only page, so the kernel's copy of
+ * the fence_rep faults; thread b closes the fd the export reserves (guessed: the lowest free one)
+ * meanwhile, and the process then closes it again and allocates a new fd. The fixed kernel never
+ * installs the sync_file there (-EFAULT, the fd given back: both closes -EBADF, the next fd is that
+ * one). With vmwgfx.execbuf-stale-fence-fd on, the fd table keeps an entry to the freed sync_file
+ * file: the close reaches it (KASAN), or the next allocation finds the slot taken (VFS_BUG_ON).
+ */
+export const execbufExportFenceFault = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 4096), "mob");
+    const ro = await fenceRepPage(p, true);
+    const probe = await p.dup(fd);
+    igtAssert(probe >= 0 && (await p.close(probe)) === 0, "probe fd");
+    return { mob, ro, probe };
+  },
+  async (q, fd, st) => {
+    const flags = DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD;
+    await execbufFence(q, fd, `fill ${st.mob.handle} 1`, { fenceRep: st.ro, flags });
+  },
+  async (q, _fd, st) => {
+    await q.close(st.probe);
+  },
+  async (p, fd, st) => {
+    const closed = await p.close(st.probe);
+    const next = await p.dup(fd);
+    igtAssert(closed === -9, `close of the reserved fd: ${closed}`);
+    igtAssert(next === st.probe, `the next fd: ${next}`);
+    await p.close(next);
+    await handleClose(p, fd, st.mob.handle);
+  },
 );
 
 /**
@@ -480,6 +518,18 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     finds: [VMWGFX_DUMB_BUFFER_LEAK.name],
     schedules: 300,
     how: "kmemleak: an unreferenced vmw_bo and vmw_user_surface",
+  },
+  {
+    name: "vmwgfx/execbuf-export-fence-fault",
+    description:
+      "EXECBUF exporting its fence as a sync_file fd with a fence_rep that faults, the reserved fd closed meanwhile and after",
+    expect: "clean",
+    scenario: execbufExportFenceFault,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c vmw_execbuf_process(), vmw_execbuf_copy_fence_user()",
+    finds: [VMWGFX_EXECBUF_STALE_FENCE_FD.name],
+    schedules: 300,
+    how: "KASAN: slab-use-after-free in filp_close (the sync_file's file through the stale fd), or an imbalanced put on file reference count",
   },
   {
     name: "vmwgfx/dumb-create-vs-close-guessed-handle",

@@ -21,6 +21,8 @@ import {
 import {
   isErr,
   Kernel,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   MAP_SHARED,
   O_CLOEXEC,
   O_RDWR,
@@ -41,21 +43,32 @@ import {
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_SIGNALED,
+  DRM_IOCTL_VMW_FENCE_UNREF,
+  DRM_IOCTL_VMW_FENCE_WAIT,
   DRM_IOCTL_VMW_GB_SURFACE_CREATE,
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_VMW_EXECBUF_VERSION,
+  DRM_VMW_FENCE_REP_SIZE,
   DRM_VMW_HANDLE_LEGACY,
+  DRM_VMW_WAIT_OPTION_UNREF,
   type DrmVmwAllocBoArg,
+  type DrmVmwExecbufArg,
+  type DrmVmwFenceRep,
+  type DrmVmwFenceSignaledArg,
+  type DrmVmwFenceWaitArg,
   type DrmVmwGbSurfaceCreateArg,
   type DrmVmwGbSurfaceRefArg,
+  decodeDrmVmwFenceRep,
   drm_vmw_surface_flag_create_buffer,
   drm_vmw_surface_flag_shareable,
   drm_vmw_synccpu_grab,
   drm_vmw_synccpu_read,
   drm_vmw_synccpu_release,
+  encodeDrmVmwFenceRep,
   SVGA3D_INVALID_ID,
 } from "./vmwgfx-uapi.js";
 
@@ -310,6 +323,89 @@ export async function execbuf(p: Process, fd: number, commands: string): Promise
   const arg = { commands, version: DRM_VMW_EXECBUF_VERSION, flags: 0, fence_seqno: 0 };
   const ret = await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg);
   return ret < 0 ? ret : arg.fence_seqno;
+}
+
+/**
+ * A page of anonymous memory for a struct drm_vmw_fence_rep, preset as Mesa does (`error` =
+ * -EFAULT, `fd` = -1); `readOnly` maps a zeroed page PROT_READ instead, so the kernel's
+ * copy_to_user() faults. Returns its address.
+ */
+export async function fenceRepPage(p: Process, readOnly = false): Promise<number> {
+  const prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE;
+  const addr = await p.mmap(0, 4096, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (addr < 0) throw new Error(`mmap = ${addr}`);
+  if (readOnly) return addr;
+  const preset = { handle: 0, mask: 0, seqno: 0, passed_seqno: 0, fd: -1, error: -14 };
+  const w = await p.writeMemory(addr, encodeDrmVmwFenceRep(preset));
+  if (w < 0) throw new Error(`store = ${w}`);
+  return addr;
+}
+
+/** The struct drm_vmw_fence_rep userspace reads back at `addr`. */
+export async function readFenceRep(p: Process, addr: number): Promise<DrmVmwFenceRep> {
+  const r = await p.readMemory(addr, DRM_VMW_FENCE_REP_SIZE);
+  if (typeof r === "number") throw new Error(`load = ${r}`);
+  return decodeDrmVmwFenceRep(r);
+}
+
+/**
+ * DRM_VMW_EXECBUF of a command string with a fence_rep address (0: none), flags and an
+ * imported fence fd; returns the ioctl's result and the argument (fence_seqno).
+ */
+export async function execbufFence(
+  p: Process,
+  fd: number,
+  commands: string,
+  opts: { fenceRep?: number; flags?: number; importedFenceFd?: number } = {},
+): Promise<{ ret: number; arg: DrmVmwExecbufArg }> {
+  const arg: DrmVmwExecbufArg = {
+    commands,
+    version: DRM_VMW_EXECBUF_VERSION,
+    flags: opts.flags ?? 0,
+    fence_seqno: 0,
+    fence_rep: opts.fenceRep ?? 0,
+    context_handle: 0,
+    imported_fence_fd: opts.importedFenceFd ?? -1,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_EXECBUF, arg);
+  return { ret, arg };
+}
+
+/** DRM_VMW_FENCE_WAIT of `handle` (timeout in µs, `unref`: DRM_VMW_WAIT_OPTION_UNREF). */
+export async function fenceWait(
+  p: Process,
+  fd: number,
+  handle: number,
+  opts: { timeoutUs?: number; unref?: boolean; arg?: DrmVmwFenceWaitArg } = {},
+): Promise<{ ret: number; arg: DrmVmwFenceWaitArg }> {
+  const arg: DrmVmwFenceWaitArg = opts.arg ?? {
+    handle,
+    cookie_valid: 0,
+    kernel_cookie: 0,
+    timeout_us: opts.timeoutUs ?? 10_000_000,
+    lazy: 0,
+    flags: 1,
+    wait_options: opts.unref ? DRM_VMW_WAIT_OPTION_UNREF : 0,
+    pad64: 0,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_FENCE_WAIT, arg);
+  return { ret, arg };
+}
+
+/** DRM_VMW_FENCE_SIGNALED of `handle`. */
+export async function fenceSignaled(
+  p: Process,
+  fd: number,
+  handle: number,
+): Promise<{ ret: number; arg: DrmVmwFenceSignaledArg }> {
+  const arg = { handle, flags: 1, signaled: -1, passed_seqno: 0, signaled_flags: 0, pad64: 0 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_FENCE_SIGNALED, arg);
+  return { ret, arg };
+}
+
+/** DRM_VMW_FENCE_UNREF of `handle`: 0 or -errno. */
+export function fenceUnref(p: Process, fd: number, handle: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_VMW_FENCE_UNREF, { handle, pad64: 0 });
 }
 
 /** SYNCCPU grab (waits for the GPU) then release, for reading; returns 0 or -errno. */

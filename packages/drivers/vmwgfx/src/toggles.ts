@@ -140,6 +140,34 @@ export const VMWGFX_DUMB_BUFFER_LEAK = defineToggle({
 });
 
 /**
+ * vmw_execbuf_process() as before "drm/vmwgfx: Fix stale file descriptors on failed usercopy"
+ * (CVE-2022-22942): the exported fence's sync_file was fd_install()ed before the fence_rep was
+ * copied to userspace, and a failed copy then fput() the file and put_unused_fd() the fd as if
+ * it had never been installed.
+ */
+export const VMWGFX_EXECBUF_STALE_FENCE_FD = defineToggle({
+  name: "vmwgfx.execbuf-stale-fence-fd",
+  description:
+    "DRM_VMW_EXECBUF with DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD fd_install()s the fence's " +
+    "sync_file before vmw_execbuf_copy_fence_user() writes the fence_rep; when that copy faults, " +
+    "the copy's error path fput()s the sync_file's file (the installed fd's only reference: the " +
+    "file is freed at the syscall's return) and put_unused_fd()s the fd, which only clears it " +
+    "in the open-fd bitmap: the fd table keeps a stale entry pointing at the freed file. " +
+    "Userspace that uses or closes that fd reaches the freed file (KASAN use-after-free), and " +
+    "the next fd allocation finds the slot occupied (the fd table's VFS_BUG_ON).",
+  fixedBy: "drm/vmwgfx: Fix stale file descriptors on failed usercopy",
+  foundBy:
+    "races.test.ts: execbuf-export-fence-fault (EXECBUF exporting its fence with a fence_rep " +
+    "that faults, then a close() of the fd it reserved)",
+  kind: "historic",
+  commit: "a0f90c881570",
+  kernels:
+    "v4.14 (c906965dee22 'drm/vmwgfx: Add export fence to file descriptor support', the fix's " +
+    "Fixes: tag; hash not confirmed) until v5.17-rc2 (Jan 2022; stable 4.14.264, 4.19.227, " +
+    "5.4.175, 5.10.95, 5.15.18, 5.16.4); CVE-2022-22942",
+});
+
+/**
  * A window current kernels still have: vmw_dumb_create()'s surface branch (since "drm/vmwgfx: Fix
  * dumb buffer leak", f42c09e614f1; unchanged in v6.18) drops the GEM reference the surface define
  * took on the buffer right after setting is_dumb and dumb_surface, then still reads
@@ -336,6 +364,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_DUMB_BUFFER_LEAK,
+  VMWGFX_EXECBUF_STALE_FENCE_FD,
 ];
 
 /** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */

@@ -11,13 +11,14 @@
  *
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
- * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or fences ioctls: their table entries are holes
- * (-EINVAL). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
+ * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or
+ * fence events (DRM_VMW_FENCE_EVENT): their table entries are holes (-EINVAL). The fence ioctls
+ * FENCE_WAIT, FENCE_SIGNALED and FENCE_UNREF are vmwgfx-fence.ts's. vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
  * refuses a driver ioctl whose command differs from the table's (size or direction) with
  * -EINVAL, EXECBUF excepted, before drm_ioctl() runs.
  */
 
-import { dmaFenceGet, dmaFencePut, dmaFenceWait } from "@primetime/dma-buf";
+import { dmaFenceGet, dmaFencePut, dmaFenceWait, syncFileGetFence } from "@primetime/dma-buf";
 import {
   DRIVER_ATOMIC,
   DRIVER_GEM,
@@ -85,6 +86,15 @@ import {
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
 import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
+import {
+  type VmwFenceManager,
+  vmwFenceFifoDown,
+  vmwFenceManagerInit,
+  vmwFenceManagerTakedown,
+  vmwFenceObjSignaledIoctl,
+  vmwFenceObjUnrefIoctl,
+  vmwFenceObjWaitIoctl,
+} from "./vmwgfx-fence.js";
 import { vmwDumbMapOffset, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
 import { type VmwDisplayUnitType, vmwKmsInit } from "./vmwgfx-kms.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
@@ -97,6 +107,9 @@ import {
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_SIGNALED,
+  DRM_IOCTL_VMW_FENCE_UNREF,
+  DRM_IOCTL_VMW_FENCE_WAIT,
   DRM_IOCTL_VMW_GB_SURFACE_CREATE,
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
@@ -105,8 +118,15 @@ import {
   DRM_VMW_ALLOC_BO,
   DRM_VMW_ALLOC_BO_LAYOUT,
   DRM_VMW_EXECBUF,
+  DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD,
   DRM_VMW_EXECBUF_LAYOUT,
   DRM_VMW_EXECBUF_VERSION,
+  DRM_VMW_FENCE_ARG_LAYOUT,
+  DRM_VMW_FENCE_SIGNALED,
+  DRM_VMW_FENCE_SIGNALED_LAYOUT,
+  DRM_VMW_FENCE_UNREF,
+  DRM_VMW_FENCE_WAIT,
+  DRM_VMW_FENCE_WAIT_LAYOUT,
   DRM_VMW_GB_SURFACE_CREATE,
   DRM_VMW_GB_SURFACE_CREATE_LAYOUT,
   DRM_VMW_GB_SURFACE_REF,
@@ -119,6 +139,9 @@ import {
   DRM_VMW_SYNCCPU_LAYOUT,
   DRM_VMW_UNREF_SURFACE,
   type DrmVmwExecbufArg,
+  type DrmVmwFenceArg,
+  type DrmVmwFenceSignaledArg,
+  type DrmVmwFenceWaitArg,
   type DrmVmwGbSurfaceCreateArg,
   type DrmVmwGbSurfaceRefArg,
   type DrmVmwSurfaceArg,
@@ -144,8 +167,21 @@ export class VmwPrivate extends SlabObject {
   bdev!: TtmDevice;
   /** The simulated SVGA device (its engine runs EXECBUF's commands). */
   gpu!: SimGpu;
-  /** The device's fence driver (GPU seqnos as dma_fences, hang recovery). */
+  /**
+   * The device's fence driver (GPU seqnos as dma_fences, hang recovery): vmw_cmd_send_fence()'s
+   * submission, the fence register's interrupt, and the fences of TTM moves and of submissions
+   * without a fence object (vmwgfx-execbuf.ts).
+   */
   fences!: SimgpuFenceDriver;
+  /** Models fman: the fence manager of the vmw fence objects (vmwgfx-fence.ts). */
+  fman!: VmwFenceManager;
+  /** Models last_read_seqno (updated by vmw_update_seqno()). */
+  lastReadSeqno = 0;
+  /**
+   * Whether a vmw fence object was ever made: the model runs vmw_fence_fifo_down() at teardown
+   * only then, to keep the teardown steps of devices that never made one.
+   */
+  fenceObjectsCreated = false;
   /** Models cmdbuf_mutex. */
   readonly cmdbufMutex: Mutex;
   /** Models has_mob: guest-backed objects (every surface here is guest-backed). */
@@ -243,8 +279,10 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
     await dmaFenceWait(fence, false);
     await dmaFencePut(fence);
   }
+  if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   await ttmDeviceFini(vmw.bdev);
   await vmw.fences.fini();
+  vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
   kfree(vmw);
 }
@@ -289,18 +327,15 @@ function hole(nr: number): DrmIoctlDesc {
   return drmIoctlDef(DRM_IO(DRM_COMMAND_BASE + nr), null, 0, null, `VMW_${nr}`);
 }
 
-/** Models DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD and DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD. */
-const DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD = 1 << 0;
-const DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD = 1 << 1;
-
 /**
  * Models vmw_execbuf_ioctl() (vmwgfx_execbuf.c), the DRM_VMW_EXECBUF entry: -EINVAL for a
  * version 0 or above DRM_VMW_EXECBUF_VERSION (versions 1 and 2 run: a version 1 request gets
- * context_handle = -1, and the reduced struct here has no context), then
- * vmw_execbuf_process(). Flags the kernel does not know are ignored, as there; the fence-fd
- * flags (IMPORT_FENCE_FD's wait on a sync_file, EXPORT_FENCE_FD's sync_file) are not modeled and
- * answer -EINVAL.
- * Locking: none held. References: see vmwExecbufIoctl().
+ * context_handle = -1); with DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD, the fence of the sync_file at
+ * `imported_fence_fd` (sync_file_get_fence(): -EINVAL for an fd that is not one) is waited for,
+ * interruptibly (-ERESTARTSYS), before vmw_execbuf_process() runs, and put at the end. Flags the
+ * kernel does not know are ignored, as there.
+ * Locking: none held; the import waits without locks. References: a temporary one on the
+ * imported fence; see vmwExecbufIoctl().
  */
 function vmwExecbufIoctlEntry(
   dev: DrmDevice,
@@ -309,9 +344,29 @@ function vmwExecbufIoctlEntry(
 ): Promise<number> {
   // Incorrect execbuf version.
   if (arg.version > DRM_VMW_EXECBUF_VERSION || arg.version === 0) return Promise.resolve(-EINVAL);
-  if (arg.flags & (DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD | DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD))
-    return Promise.resolve(-EINVAL);
+  if (arg.version === 1) arg.context_handle = 0xffffffff;
+  // If imported a fence FD from elsewhere, then wait on it
+  if (arg.flags & DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD) return vmwExecbufImported(dev, arg, file);
   return vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file));
+}
+
+/**
+ * vmw_execbuf_ioctl() with DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD: sync_file_get_fence() (-EINVAL),
+ * dma_fence_wait(in_fence, true) (its error), vmw_execbuf_process(), dma_fence_put().
+ * Locking: none held. References: a temporary one on the imported fence.
+ */
+async function vmwExecbufImported(
+  dev: DrmDevice,
+  arg: DrmVmwExecbufArg,
+  file: DrmFile,
+): Promise<number> {
+  const inFence = await syncFileGetFence(arg.imported_fence_fd ?? -1);
+  if (!inFence) return -EINVAL; // "Cannot get imported fence"
+  let ret = await dmaFenceWait(inFence, true);
+  if (ret === 0) ret = await vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file));
+  // out:
+  await dmaFencePut(inFence);
+  return ret;
 }
 
 /** Models vmw_ioctls[] (the implemented entries; the others are holes). */
@@ -346,6 +401,30 @@ function vmwIoctls(): DrmIoctlDesc[] {
     DRM_RENDER_ALLOW,
     DRM_VMW_EXECBUF_LAYOUT,
     "VMW_EXECBUF",
+  );
+  table[DRM_VMW_FENCE_WAIT] = drmIoctlDef(
+    DRM_IOCTL_VMW_FENCE_WAIT,
+    (_dev: DrmDevice, arg: DrmVmwFenceWaitArg, file: DrmFile) =>
+      vmwFenceObjWaitIoctl(arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_FENCE_WAIT_LAYOUT,
+    "VMW_FENCE_WAIT",
+  );
+  table[DRM_VMW_FENCE_SIGNALED] = drmIoctlDef(
+    DRM_IOCTL_VMW_FENCE_SIGNALED,
+    (dev: DrmDevice, arg: DrmVmwFenceSignaledArg, file: DrmFile) =>
+      vmwFenceObjSignaledIoctl(vmwPriv(dev), arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_FENCE_SIGNALED_LAYOUT,
+    "VMW_FENCE_SIGNALED",
+  );
+  table[DRM_VMW_FENCE_UNREF] = drmIoctlDef(
+    DRM_IOCTL_VMW_FENCE_UNREF,
+    (_dev: DrmDevice, arg: DrmVmwFenceArg, file: DrmFile) =>
+      vmwFenceObjUnrefIoctl(arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_FENCE_ARG_LAYOUT,
+    "VMW_FENCE_UNREF",
   );
   table[DRM_VMW_GB_SURFACE_CREATE] = drmIoctlDef(
     DRM_IOCTL_VMW_GB_SURFACE_CREATE,
@@ -469,6 +548,7 @@ export async function createVmwgfx(
     systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
   });
   vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  vmw.fman = vmwFenceManagerInit(vmw);
   vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);
   vmwKmsInit(vmw, dev);

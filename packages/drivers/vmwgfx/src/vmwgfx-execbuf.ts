@@ -9,8 +9,16 @@
  *
  * The command stream is SVGA3D in the kernel; here it is a string of `;`-separated commands the
  * simulated engine runs: `fill <handle> <byte>` (the whole buffer) and `copy <src> <dst>` (the
- * smaller size). The reply is the fence's seqno (the kernel writes a struct drm_vmw_fence_rep to
- * the user's `fence_rep` pointer and makes a fence object handle).
+ * smaller size). The reply is the fence's seqno in `fence_seqno` (the model's own field) and,
+ * when the caller passes a `fence_rep` address, the kernel's struct drm_vmw_fence_rep written there
+ * with a user fence object's handle (vmwgfx-fence.ts), and with DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD
+ * a sync_file fd of the fence.
+ *
+ * Fences: a submission with a `fence_rep` or EXPORT_FENCE_FD gets a vmw fence object
+ * (vmw_execbuf_fence_commands(): vmw_user_fence_create() with a fence_rep, else vmw_fence_create())
+ * of the submission's device seqno, and its buffers are fenced with it. A submission with neither
+ * (the kernel's vmw_fence_create() kernel fence) is fenced with the device fence driver's fence of
+ * the same seqno, as before fence objects were modeled, so its steps are unchanged.
  *
  * Faithfulness: Linux v6.12 vmw_execbuf_process() / vmw_translate_mob_ptr() /
  * vmw_cmd_res_check() / vmw_validation_*: -EINVAL for a bad command or an unknown surface, -ESRCH
@@ -20,14 +28,33 @@
  */
 
 import {
+  type DmaFence,
   DmaResvUsage,
   dmaFencePut,
+  dmaFenceWait,
   dmaResvAddFence,
   dmaResvReserveFences,
+  type SyncFile,
+  syncFileCreate,
 } from "@primetime/dma-buf";
 import type { DrmDevice, DrmFile } from "@primetime/gem";
-import { EBUSY, EINVAL, ERESTARTSYS, ESRCH, isErr, lockdepAssertHeld } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import {
+  accessVm,
+  currentMm,
+  EBUSY,
+  EFAULT,
+  EINVAL,
+  ERESTARTSYS,
+  ESRCH,
+  fdInstall,
+  fput,
+  getUnusedFdFlags,
+  isErr,
+  lockdepAssertHeld,
+  O_CLOEXEC,
+  putUnusedFd,
+} from "@primetime/kernel";
+import { bug, point, toggleEnabled } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
   ttmBoGetUnlessZero,
@@ -36,11 +63,13 @@ import {
   ttmResourceGpuAddress,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
+import { VMWGFX_EXECBUF_STALE_FENCE_FD } from "./toggles.js";
 import {
   TTM_PRIME_TYPE,
   type TtmObjectFile,
   ttmBaseObjectLookup,
   ttmBaseObjectUnref,
+  ttmRefObjectBaseUnref,
   VMW_RES_SURFACE,
   VMWGFX_NUM_MOB,
 } from "./ttm-object.js";
@@ -48,12 +77,26 @@ import type { TtmPrimeObject } from "./ttm-prime-object.js";
 import { type VmwBo, vmwBoUnreference, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
+  VMW_FENCE_WAIT_TIMEOUT,
+  type VmwFenceObj,
+  vmwFenceCreate,
+  vmwFenceIrqArm,
+  vmwFenceObjUnreference,
+  vmwFenceObjWait,
+  vmwUpdateSeqno,
+  vmwUserFenceCreate,
+} from "./vmwgfx-fence.js";
+import {
   type VmwResource,
   vmwResourceReference,
   vmwResourceUnreference,
 } from "./vmwgfx-resource.js";
 import type { VmwUserSurface } from "./vmwgfx-surface.js";
-import type { DrmVmwExecbufArg } from "./vmwgfx-uapi.js";
+import {
+  DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
+  type DrmVmwExecbufArg,
+  encodeDrmVmwFenceRep,
+} from "./vmwgfx-uapi.js";
 
 /** The buffers one submission may use (lockdep subclasses of the reservation class). */
 export const VMW_EXECBUF_MAX_BOS = 8;
@@ -194,13 +237,183 @@ async function vmwTranslateHandle(
   return ret;
 }
 
+/** What vmw_execbuf_fence_commands() returns: its error, the fence (null on failure), the handle. */
+interface FencedSubmission {
+  ret: number;
+  fence: VmwFenceObj | null;
+  handle: number;
+}
+
 /**
- * Models vmw_execbuf_process() (DRM_VMW_EXECBUF, under cmdbuf_mutex): parse, translate every
- * handle (references on the validation list), reserve and validate the buffers, submit, fence
- * each buffer (write usage), unreserve, release the validation list. Returns 0 with the fence's
- * seqno in `fence_seqno`, or -EINVAL (bad stream), -ESRCH, -EBUSY (a buffer grabbed by SYNCCPU
- * without allow_cs), -ENOMEM, -ERESTARTSYS (a fatal
- * signal while waiting for cmdbuf_mutex, taken with mutex_lock_interruptible()).
+ * Models vmw_execbuf_fence_commands() after vmw_cmd_send_fence() (the device fence `hw` of the
+ * submission carries its seqno): a user fence object with a handle in the file when `wantHandle`
+ * (a fence_rep was given), else a kernel fence object; the device's fence interrupt is armed for
+ * it (vmwFenceIrqArm()). If the creation fails, vmw_fallback_wait() waits for the seqno (the
+ * device fence here, uninterruptibly) and the fence is NULL; the error is returned (for
+ * fence_rep.error).
+ * Locking: cmdbuf_mutex held. References: the caller owns one on the fence.
+ */
+async function vmwExecbufFenceCommands(
+  vmw: VmwPrivate,
+  tfile: TtmObjectFile,
+  hw: DmaFence,
+  wantHandle: boolean,
+): Promise<FencedSubmission> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
+  const seqno = hw.seqno;
+  vmw.fenceObjectsCreated = true;
+  const made = wantHandle
+    ? await vmwUserFenceCreate(tfile, vmw.fman, seqno)
+    : await vmwFenceCreate(vmw.fman, seqno);
+  if (isErr(made)) {
+    await dmaFenceWait(hw, false);
+    return { ret: made, fence: null, handle: 0 };
+  }
+  const fence = "handle" in made ? made.fence : made;
+  await vmwFenceIrqArm(vmw.fman, hw);
+  return { ret: 0, fence, handle: "handle" in made ? made.handle : 0 };
+}
+
+/**
+ * Models copy_to_user() of `bytes` to the user address `addr` of the calling process (its mm):
+ * 0, or the number of bytes not copied (an unmapped or read-only page faults).
+ * Locking: takes mmap_lock for reading (accessVm()). References: none.
+ */
+async function copyToUserBytes(addr: number, bytes: Uint8Array): Promise<number> {
+  const mm = currentMm();
+  if (mm === null || !Number.isSafeInteger(addr) || addr < 0) return bytes.length;
+  const r = await accessVm(mm, addr, bytes.length, bytes);
+  return r === bytes.length ? 0 : bytes.length;
+}
+
+/**
+ * Models vmw_execbuf_copy_fence_user(): nothing without a fence_rep address; else a struct
+ * drm_vmw_fence_rep with `error` = the fence creation's result and `fd` = the exported fd (-1 if
+ * none) and, if the fence exists, its handle, seqno and the device's passed seqno
+ * (vmw_update_seqno()), copied to the user; if the copy fails while the fence is fine, userspace
+ * has lost its handle: ttm_ref_object_base_unref() of it and an uninterruptible wait for the
+ * fence (VMW_FENCE_WAIT_TIMEOUT). Returns -EFAULT if the copy failed, else 0.
+ *
+ * With `vmwgfx.execbuf-stale-fence-fd` on, the code before a0f90c881570: the caller has already
+ * fd_install()ed the sync_file, and a failed copy also fput()s the sync_file's file and
+ * put_unused_fd()s its fd (`sync_file` passed in), leaving the installed fd pointing at a file
+ * that is about to be freed; the function returned void (the caller's `ret` stays 0).
+ * Locking: cmdbuf_mutex held (the caller's); takes mmap_lock for the copy, the file's lock for the
+ * unref. References: the failed copy drops the file's open of the handle.
+ */
+async function vmwExecbufCopyFenceUser(
+  vmw: VmwPrivate,
+  tfile: TtmObjectFile,
+  ret: number,
+  userFenceRep: number,
+  fence: VmwFenceObj | null,
+  fenceHandle: number,
+  outFenceFd: number,
+  syncFile: SyncFile | null,
+): Promise<number> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
+  if (!userFenceRep) return 0;
+  const fenceRep = { handle: 0, mask: 0, seqno: 0, passed_seqno: 0, fd: outFenceFd, error: ret };
+  if (ret === 0) {
+    if (fence === null) bug("kernel BUG at vmwgfx_execbuf.c: BUG_ON(fence == NULL)");
+    fenceRep.handle = fenceHandle;
+    fenceRep.seqno = fence.seqno;
+    await vmwUpdateSeqno(vmw);
+    fenceRep.passed_seqno = vmw.lastReadSeqno;
+  }
+  // copy_to_user errors will be detected by user space not seeing fence_rep::error filled in.
+  const notCopied = await copyToUserBytes(userFenceRep, encodeDrmVmwFenceRep(fenceRep));
+  // User-space lost the fence object. We need to sync and unreference the handle.
+  if (notCopied !== 0 && fenceRep.error === 0) {
+    if (toggleEnabled(VMWGFX_EXECBUF_STALE_FENCE_FD.name)) {
+      if (syncFile) await fput(syncFile.file!);
+      if (fenceRep.fd !== -1) {
+        await putUnusedFd(fenceRep.fd);
+        fenceRep.fd = -1;
+      }
+    }
+    await ttmRefObjectBaseUnref(tfile, fenceHandle);
+    await vmwFenceObjWait(fence!, false, false, VMW_FENCE_WAIT_TIMEOUT);
+  }
+  return notCopied ? -EFAULT : 0;
+}
+
+/**
+ * Models vmw_execbuf_process()'s fence part after the buffers are fenced and unreserved:
+ * EXPORT_FENCE_FD's sync_file_create() (on failure: put_unused_fd(), fd -1, and a wait for the
+ * fence), vmw_execbuf_copy_fence_user(), then the sync_file's file fd_install()ed at the reserved
+ * fd only if the copy succeeded, else fput() and put_unused_fd() (6.12.19's order, since
+ * a0f90c881570 "drm/vmwgfx: Fix stale file descriptors on failed usercopy"); the fence reference
+ * dropped. Returns the copy's result (0 or -EFAULT). With `vmwgfx.execbuf-stale-fence-fd` on, the
+ * order before that fix: fd_install() right after sync_file_create(), the failed copy's cleanup
+ * inside vmw_execbuf_copy_fence_user(), and 0 returned whatever the copy did.
+ * Locking: cmdbuf_mutex held. References: consumes the caller's fence reference; the installed
+ * fd owns the sync_file's file, which holds a fence reference.
+ */
+async function vmwExecbufFenceOut(
+  vmw: VmwPrivate,
+  tfile: TtmObjectFile,
+  flags: number,
+  userFenceRep: number,
+  sub: FencedSubmission,
+  outFenceFd: number,
+): Promise<number> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
+  const stale = toggleEnabled(VMWGFX_EXECBUF_STALE_FENCE_FD.name);
+  const fence = sub.fence;
+  let fd = outFenceFd;
+  let syncFile: SyncFile | null = null;
+  // If anything fails here, give up trying to export the fence and do a sync since the user mode
+  // will not be able to sync the fence itself.
+  if (flags & DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD) {
+    // The kernel passes &fence->base, NULL's when the fence creation failed: not modeled, the
+    // export then fails as a failed sync_file_create().
+    syncFile = fence ? await syncFileCreate(fence) : null;
+    if (!syncFile) {
+      await putUnusedFd(fd);
+      fd = -1;
+      if (fence) await vmwFenceObjWait(fence, false, false, VMW_FENCE_WAIT_TIMEOUT);
+    } else if (stale) {
+      // Before a0f90c881570: "Link the fence with the FD created earlier" at once.
+      await fdInstall(fd, syncFile.file!);
+    }
+  }
+  let ret = await vmwExecbufCopyFenceUser(
+    vmw,
+    tfile,
+    sub.ret,
+    userFenceRep,
+    fence,
+    sub.handle,
+    fd,
+    stale ? syncFile : null,
+  );
+  if (stale) {
+    ret = 0; // vmw_execbuf_copy_fence_user() returned void
+  } else if (syncFile) {
+    if (ret) {
+      // usercopy of fence failed, put the file object
+      await fput(syncFile.file!);
+      await putUnusedFd(fd);
+    } else {
+      // Link the fence with the FD created earlier
+      await fdInstall(fd, syncFile.file!);
+    }
+  }
+  await vmwFenceObjUnreference(fence);
+  return ret;
+}
+
+/**
+ * Models vmw_execbuf_process() (DRM_VMW_EXECBUF, under cmdbuf_mutex): EXPORT_FENCE_FD's
+ * get_unused_fd_flags(O_CLOEXEC) first, then parse, translate every handle (references on the
+ * validation list), reserve and validate the buffers, submit, fence each buffer (write usage),
+ * unreserve, the fence part (vmwExecbufFenceOut(): sync_file, fence_rep, fd_install), release the
+ * validation list. Returns 0 with the fence's seqno in `fence_seqno`, or -EINVAL (bad stream),
+ * -ESRCH, -EBUSY (a buffer grabbed by SYNCCPU without allow_cs), -ENOMEM, -EMFILE (no fd for the
+ * export), -EFAULT (the fence_rep could not be written: the submission ran), -ERESTARTSYS (a fatal
+ * signal while waiting for cmdbuf_mutex, taken with mutex_lock_interruptible()). A failed fence
+ * object creation is not an error of the ioctl: it goes to fence_rep.error.
  * Locking: cmdbuf_mutex, then the buffers' reservations in a fixed order.
  * References: the validation list's (TTM on the buffers), all dropped after cmdbuf_mutex is
  * released; the reservations keep a fence reference until it signals.
@@ -212,12 +425,35 @@ export async function vmwExecbufIoctl(
   file: DrmFile,
   tfile: TtmObjectFile,
 ): Promise<number> {
+  const flags = arg.flags;
+  const userFenceRep = arg.fence_rep ?? 0;
+  let outFenceFd = -1;
+  if (flags & DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD) {
+    outFenceFd = await getUnusedFdFlags(O_CLOEXEC);
+    if (outFenceFd < 0) return outFenceFd; // "Failed to get a fence fd."
+  }
+  const ret = await vmwExecbufProcess(vmw, arg, file, tfile, flags, userFenceRep, outFenceFd);
+  // out_free_fence_fd: (the fence part consumed the fd on success)
+  if (ret.freeFd && outFenceFd >= 0) await putUnusedFd(outFenceFd);
+  return ret.ret;
+}
+
+/** vmwExecbufIoctl()'s body: its result and whether the reserved fd is still to be put. */
+async function vmwExecbufProcess(
+  vmw: VmwPrivate,
+  arg: DrmVmwExecbufArg,
+  file: DrmFile,
+  tfile: TtmObjectFile,
+  flags: number,
+  userFenceRep: number,
+  outFenceFd: number,
+): Promise<{ ret: number; freeFd: boolean }> {
   const cmds = parsedCommands(arg.commands);
-  if (!cmds) return -EINVAL;
+  if (!cmds) return { ret: -EINVAL, freeFd: true };
   const sw: SwContext = { boList: [], bos: new Map(), resources: [] };
   // "ret = mutex_lock_interruptible(&dev_priv->cmdbuf_mutex); if (ret) { ret = -ERESTARTSYS;
   // goto out_free_header; }": nothing taken yet here.
-  if (await vmw.cmdbufMutex.lockInterruptible()) return -ERESTARTSYS;
+  if (await vmw.cmdbufMutex.lockInterruptible()) return { ret: -ERESTARTSYS, freeFd: true };
   let ret = 0;
   for (const c of cmds) {
     for (const h of c.op === "fill" ? [c.dst] : [c.src, c.dst]) {
@@ -253,6 +489,7 @@ export async function vmwExecbufIoctl(
       if (ret) break;
     }
   }
+  let fenced: FencedSubmission | null = null;
   if (ret === 0) {
     const gpuCmds: Command[] = [];
     for (const c of cmds) {
@@ -279,16 +516,26 @@ export async function vmwExecbufIoctl(
     const fence = await vmw.fences.submit(gpuCmds);
     if (isErr(fence)) {
       ret = fence;
-    } else {
+    } else if (!userFenceRep && !(flags & DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD)) {
       for (const bo of reserved) await dmaResvAddFence(bo.resv, fence, DmaResvUsage.WRITE);
+      arg.fence_seqno = fence.seqno;
+      await dmaFencePut(fence);
+    } else {
+      fenced = await vmwExecbufFenceCommands(vmw, tfile, fence, userFenceRep !== 0);
+      // vmw_validation_bo_fence(): the vmw fence (the device fence, already waited for, when its
+      // creation failed: the kernel's NULL fence is not modeled).
+      const f = fenced.fence ?? fence;
+      for (const bo of reserved) await dmaResvAddFence(bo.resv, f, DmaResvUsage.WRITE);
       arg.fence_seqno = fence.seqno;
       await dmaFencePut(fence);
     }
   }
   for (const bo of reserved) await ttmBoUnreserve(bo);
+  if (fenced !== null)
+    ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   await vmw.cmdbufMutex.unlock();
   // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources.
   for (const bo of sw.boList) await vmwBoUnreference(bo);
   for (const res of sw.resources) await vmwResourceUnreference(res);
-  return ret;
+  return { ret, freeFd: fenced === null };
 }

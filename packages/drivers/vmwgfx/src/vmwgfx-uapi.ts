@@ -1,7 +1,8 @@
 /**
  * vmwgfx's uapi (include/uapi/drm/vmwgfx_drm.h), the part this model implements: buffer
  * objects (ALLOC_BO, HANDLE_CLOSE, SYNCCPU), guest-backed surfaces (GB_SURFACE_CREATE,
- * GB_SURFACE_REF, UNREF_SURFACE) and a small EXECBUF.
+ * GB_SURFACE_REF, UNREF_SURFACE), a small EXECBUF with its struct drm_vmw_fence_rep and fence-fd
+ * flags, and the fence object ioctls (FENCE_WAIT, FENCE_SIGNALED, FENCE_UNREF).
  *
  * The structs are plain objects with the uapi field names. The kernel's unions of a request and
  * a reply (`union drm_vmw_alloc_bo_arg { req; rep; }`) are flattened into one struct holding
@@ -19,6 +20,14 @@ export const DRM_VMW_HANDLE_CLOSE = 2;
 export const DRM_VMW_UNREF_SURFACE = 10;
 /** Models DRM_VMW_EXECBUF. */
 export const DRM_VMW_EXECBUF = 12;
+/** Models DRM_VMW_FENCE_WAIT. */
+export const DRM_VMW_FENCE_WAIT = 14;
+/** Models DRM_VMW_FENCE_SIGNALED. */
+export const DRM_VMW_FENCE_SIGNALED = 15;
+/** Models DRM_VMW_FENCE_UNREF. */
+export const DRM_VMW_FENCE_UNREF = 16;
+/** Models DRM_VMW_FENCE_EVENT (not modeled: its table entry is a hole). */
+export const DRM_VMW_FENCE_EVENT = 17;
 /** Models DRM_VMW_GB_SURFACE_CREATE. */
 export const DRM_VMW_GB_SURFACE_CREATE = 23;
 /** Models DRM_VMW_GB_SURFACE_REF. */
@@ -147,22 +156,135 @@ export const DRM_VMW_GB_SURFACE_REF_LAYOUT: DrmStructLayout = [
 
 /**
  * struct drm_vmw_execbuf_arg, reduced: `commands` is the command stream as text (see
- * vmwgfx-execbuf.ts), `fence_seqno` the reply (the kernel's drm_vmw_fence_rep.seqno).
+ * vmwgfx-execbuf.ts, instead of the kernel's user pointer and command_size), `fence_seqno` the
+ * model's own reply (the seqno of the submission's fence, as drm_vmw_fence_rep.seqno has it), then
+ * the kernel's fields: `fence_rep` (the user address of a struct drm_vmw_fence_rep, 0 for none),
+ * `context_handle` and `imported_fence_fd` (read with DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD).
  */
 export interface DrmVmwExecbufArg {
   commands: string;
   version: number;
   flags: number;
   fence_seqno: number;
+  fence_rep?: number;
+  context_handle?: number;
+  imported_fence_fd?: number;
 }
 export const DRM_VMW_EXECBUF_LAYOUT: DrmStructLayout = [
   ["commands", "str"],
   ["version", "u32"],
   ["flags", "u32"],
   ["fence_seqno", "u32"],
+  ["fence_rep", "u64"],
+  ["context_handle", "u32"],
+  ["imported_fence_fd", "s32"],
 ];
 /** Models DRM_VMW_EXECBUF_VERSION. */
 export const DRM_VMW_EXECBUF_VERSION = 2;
+/** Models DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD: wait on the sync_file at imported_fence_fd. */
+export const DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD = 1 << 0;
+/** Models DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD: hand the fence out as a sync_file fd. */
+export const DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD = 1 << 1;
+
+/**
+ * struct drm_vmw_fence_rep: what EXECBUF writes to the user's `fence_rep` address (24 bytes,
+ * six 32-bit fields, little endian): the fence object `handle`, `mask`, `seqno`, the device's
+ * `passed_seqno`, the exported sync_file `fd` (-1 if none) and `error` (the fence creation's;
+ * userspace presets it to -EFAULT to notice a failed copy).
+ */
+export interface DrmVmwFenceRep {
+  handle: number;
+  mask: number;
+  seqno: number;
+  passed_seqno: number;
+  fd: number;
+  error: number;
+}
+/** sizeof(struct drm_vmw_fence_rep). */
+export const DRM_VMW_FENCE_REP_SIZE = 24;
+
+/** The bytes of a struct drm_vmw_fence_rep (copy_to_user()'s source). */
+export function encodeDrmVmwFenceRep(rep: DrmVmwFenceRep): Uint8Array {
+  const b = new Uint8Array(DRM_VMW_FENCE_REP_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, rep.handle >>> 0, true);
+  v.setUint32(4, rep.mask >>> 0, true);
+  v.setUint32(8, rep.seqno >>> 0, true);
+  v.setUint32(12, rep.passed_seqno >>> 0, true);
+  v.setInt32(16, rep.fd | 0, true);
+  v.setInt32(20, rep.error | 0, true);
+  return b;
+}
+
+/** A struct drm_vmw_fence_rep read back from its bytes (userspace's view). */
+export function decodeDrmVmwFenceRep(b: Uint8Array): DrmVmwFenceRep {
+  const v = new DataView(b.buffer, b.byteOffset, DRM_VMW_FENCE_REP_SIZE);
+  return {
+    handle: v.getUint32(0, true),
+    mask: v.getUint32(4, true),
+    seqno: v.getUint32(8, true),
+    passed_seqno: v.getUint32(12, true),
+    fd: v.getInt32(16, true),
+    error: v.getInt32(20, true),
+  };
+}
+
+/** Models DRM_VMW_FENCE_FLAG_EXEC. */
+export const DRM_VMW_FENCE_FLAG_EXEC = 1 << 0;
+/** Models DRM_VMW_FENCE_FLAG_QUERY. */
+export const DRM_VMW_FENCE_FLAG_QUERY = 1 << 1;
+/** Models DRM_VMW_WAIT_OPTION_UNREF: unreference the handle after a successful wait. */
+export const DRM_VMW_WAIT_OPTION_UNREF = 1 << 0;
+
+/** struct drm_vmw_fence_wait_arg. */
+export interface DrmVmwFenceWaitArg {
+  handle: number;
+  cookie_valid: number;
+  kernel_cookie: number;
+  timeout_us: number;
+  lazy: number;
+  flags: number;
+  wait_options: number;
+  pad64: number;
+}
+export const DRM_VMW_FENCE_WAIT_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["cookie_valid", "s32"],
+  ["kernel_cookie", "u64"],
+  ["timeout_us", "u64"],
+  ["lazy", "s32"],
+  ["flags", "s32"],
+  ["wait_options", "s32"],
+  ["pad64", "s32"],
+];
+
+/** struct drm_vmw_fence_signaled_arg. */
+export interface DrmVmwFenceSignaledArg {
+  handle: number;
+  flags: number;
+  signaled: number;
+  passed_seqno: number;
+  signaled_flags: number;
+  pad64: number;
+}
+export const DRM_VMW_FENCE_SIGNALED_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["flags", "u32"],
+  ["signaled", "s32"],
+  ["passed_seqno", "u32"],
+  ["signaled_flags", "u32"],
+  ["pad64", "u32"],
+];
+
+/** struct drm_vmw_fence_arg. */
+export interface DrmVmwFenceArg {
+  handle: number;
+  pad64: number;
+}
+export const DRM_VMW_FENCE_ARG_LAYOUT: DrmStructLayout = [
+  ["handle", "u32"],
+  ["pad64", "u32"],
+];
 
 /** struct drm_vmw_synccpu_arg. */
 export interface DrmVmwSynccpuArg {
@@ -207,6 +329,21 @@ export const DRM_IOCTL_VMW_GB_SURFACE_REF = DRM_IOWR(
 export const DRM_IOCTL_VMW_EXECBUF = DRM_IOWR(
   DRM_COMMAND_BASE + DRM_VMW_EXECBUF,
   DRM_VMW_EXECBUF_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_FENCE_WAIT. */
+export const DRM_IOCTL_VMW_FENCE_WAIT = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_FENCE_WAIT,
+  DRM_VMW_FENCE_WAIT_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_FENCE_SIGNALED. */
+export const DRM_IOCTL_VMW_FENCE_SIGNALED = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_FENCE_SIGNALED,
+  DRM_VMW_FENCE_SIGNALED_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_FENCE_UNREF. */
+export const DRM_IOCTL_VMW_FENCE_UNREF = DRM_IOW(
+  DRM_COMMAND_BASE + DRM_VMW_FENCE_UNREF,
+  DRM_VMW_FENCE_ARG_LAYOUT,
 );
 /** Models DRM_IOCTL_VMW_SYNCCPU. */
 export const DRM_IOCTL_VMW_SYNCCPU = DRM_IOW(
