@@ -28,6 +28,7 @@ export interface ToggleLayer {
 export const TOGGLE_LAYERS: Readonly<Record<string, ToggleLayer>> = {
   epoll: { layer: "kernel (files, epoll)", package: "@primetime/kernel" },
   fs: { layer: "kernel (files, epoll)", package: "@primetime/kernel" },
+  unix: { layer: "kernel (unix sockets)", package: "@primetime/kernel" },
   "dma-buf": { layer: "dma-buf", package: "@primetime/dma-buf" },
   gem: { layer: "DRM core (GEM)", package: "@primetime/gem" },
   prime: { layer: "DRM core (PRIME)", package: "@primetime/gem" },

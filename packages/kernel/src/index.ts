@@ -2,7 +2,7 @@
  * @primetime/kernel: core kernel services (see README.md). The directories follow the kernel
  * tree: mm/ (slab, mm/kasan, kmemleak, failslab, mm_struct, VMAs, mmap_lock), fs/ (files, fd
  * tables, character devices, ioctl, poll), locking/ (mutex, ww_mutex, spinlock, lockdep and its reports),
- * lib/ (idr), kernel/ (processes, syscalls, task work, workqueues), net/ (SCM_RIGHTS), init/ (the
+ * lib/ (idr), kernel/ (processes, syscalls, task work, workqueues), net/ (SCM_RIGHTS, unix sockets and their garbage collector), init/ (the
  * Kernel machine) and include/ (errno). Each concept lives in its own file.
  */
 
@@ -13,6 +13,7 @@ export * from "./fs/file.js";
 export * from "./fs/ioctl.js";
 export * from "./fs/poll.js";
 export * from "./include/errno.js";
+export * from "./include/net/af-unix.js";
 export * from "./init/kernel.js";
 export * from "./kernel/process.js";
 export * from "./kernel/signal.js";
@@ -110,4 +111,6 @@ export {
   slabStats,
 } from "./mm/slab.js";
 export * from "./mm/vma.js";
+export * from "./net/af-unix.js";
+export * from "./net/garbage.js";
 export * from "./net/scm.js";

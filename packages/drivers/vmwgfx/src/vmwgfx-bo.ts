@@ -25,6 +25,7 @@
  */
 
 import {
+  type DmaResv,
   DmaResvUsage,
   dmaResvAssertHeld,
   dmaResvTestSignaled,
@@ -334,13 +335,18 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
 
 /**
  * Models vmw_prime_import_sg_table()'s buffer (see the file comment): a buffer over the foreign
- * dma-buf's pages, one GEM reference holding one count of its own.
- * Locking: object_name_lock held by the core's import. References: the caller owns the GEM one.
+ * dma-buf's pages, one GEM reference holding one count of its own. `resv` is the dma-buf's
+ * reservation object, which the kernel passes to vmw_bo_create() (`.resv`, `.keep_resv = true`):
+ * ttm_bo_init_reserved() (v6.12.19 ttm_bo.c) asserts a passed reservation held
+ * (`dma_resv_assert_held(resv)`, after the mmap offset), as this does.
+ * Locking: object_name_lock held by the core's import; `resv` held (asserted: dma_resv_assert_held()).
+ * References: the caller owns the GEM one.
  */
 export async function vmwImportObjectCreate(
   dev: DrmDevice,
   size: number,
   sgt: SgTable,
+  resv: DmaResv,
 ): Promise<VmwBo | Errno> {
   lockdepAssertHeld(dev.objectNameLock);
   await point("vmw_bo_create(ttm_bo_type_sg)");
@@ -357,6 +363,8 @@ export async function vmwImportObjectCreate(
     await drmGemObjectPut(bo);
     return errPtr(ret);
   }
+  // ttm_bo_init_reserved(): passed reservation objects should already be locked.
+  dmaResvAssertHeld(resv);
   bo.gemFuncsSet = true;
   return bo;
 }

@@ -10,7 +10,12 @@
  * between (toggle `vmwgfx.handle-ref-dropped-too-soon`).
  */
 
-import type { DmaBufAttachment, SgTable } from "@primetime/dma-buf";
+import {
+  type DmaBufAttachment,
+  dmaResvLock,
+  dmaResvUnlock,
+  type SgTable,
+} from "@primetime/dma-buf";
 import {
   type DrmDevice,
   type DrmFile,
@@ -115,17 +120,23 @@ export async function vmwGemObjectCreateIoctl(
 /**
  * Models vmw_prime_import_sg_table() (since "drm/vmwgfx: Fix prime import/export", 2024): a
  * buffer object over a foreign dma-buf's pages, sharing its reservation object (the core sets
- * obj->resv and the attachment).
+ * obj->resv and the attachment). As in v6.12.19's vmwgfx_gem.c, vmw_bo_create() runs with the
+ * dma-buf's reservation held (`dma_resv_lock(params.resv, NULL)` before it, `dma_resv_unlock()`
+ * at `out_no_bo`): the buffer is created reserved on the exporter's reservation object
+ * (`.resv = attach->dmabuf->resv`, `.keep_resv = true`), which ttm_bo_init_reserved() asserts,
+ * so an import waits for whoever holds the exporter's reservation.
  *
  * When vmw_bo_create() fails the kernel returns `gem`, still NULL (`goto out_no_bo`), not an
  * ERR_PTR, and drm_gem_prime_import_dev() checks only IS_ERR(obj) before storing
  * `obj->import_attach = attach`: a NULL pointer dereference, an oops (the known window
  * `vmwgfx.import-sg-table-null`, as v6.12.19 and v6.18.35 have it). The core is
- * @primetime/gem's, whose callback returns `GemObject | Errno`, so the oops is reported here, as
- * the callback returns: nothing runs between that return and the core's store (no scheduling
- * point), so the task dies at the same step. With the window's fix switch the errno is returned
- * (the proposed ERR_PTR(ret)) and the core unmaps, detaches and drops the dma-buf.
- * Locking: object_name_lock held by the core's import.
+ * @primetime/gem's, whose callback returns `GemObject | Errno`, so the oops is reported here,
+ * after the unlock, as the callback returns: nothing runs between that return and the core's
+ * store (no scheduling point), so the task dies at the same step. With the window's fix switch
+ * the errno is returned (the proposed ERR_PTR(ret)) and the core unmaps, detaches and drops the
+ * dma-buf.
+ * Locking: object_name_lock held by the core's import; takes and releases the dma-buf's
+ * reservation (non-interruptible, no acquire context).
  * References: returns a buffer with one GEM reference; the core records the attachment, which
  * the buffer's release gives back.
  */
@@ -135,9 +146,13 @@ export async function vmwPrimeImportSgTable(
   sgt: SgTable,
 ): Promise<GemObject | Errno> {
   lockdepAssertHeld(dev.objectNameLock);
-  const vbo = await vmwImportObjectCreate(dev, attach.dmabuf.size, sgt);
+  const resv = attach.dmabuf.resv;
+  await dmaResvLock(resv, null);
+  const vbo = await vmwImportObjectCreate(dev, attach.dmabuf.size, sgt, resv);
+  // out_no_bo:
+  await dmaResvUnlock(resv);
   if (isErr(vbo) && !toggleEnabled(VMWGFX_IMPORT_SG_TABLE_NULL.name)) {
-    // out_no_bo: return gem; (NULL) -> drm_gem_prime_import_dev(): obj->import_attach = attach
+    // return gem; (NULL) -> drm_gem_prime_import_dev(): obj->import_attach = attach
     bug(
       "BUG: kernel NULL pointer dereference in drm_gem_prime_import_dev(): obj->import_attach = " +
         `attach on the NULL vmw_prime_import_sg_table() returned (vmw_bo_create() failed: ${vbo})`,

@@ -36,7 +36,19 @@ export const ENODATA = 61;
 export const ETIME = 62;
 export const EOVERFLOW = 75;
 export const EBADFD = 77;
+/** Socket operation on non-socket. */
+export const ENOTSOCK = 88;
+/** Protocol not supported. */
+export const EPROTONOSUPPORT = 93;
+/** Socket type not supported. */
+export const ESOCKTNOSUPPORT = 94;
 export const EOPNOTSUPP = 95;
+/** Address family not supported by protocol. */
+export const EAFNOSUPPORT = 97;
+/** Transport endpoint is not connected. */
+export const ENOTCONN = 107;
+/** Too many references: cannot splice. */
+export const ETOOMANYREFS = 109;
 export const ETIMEDOUT = 110;
 export const EALREADY = 114;
 export const ECANCELED = 125;

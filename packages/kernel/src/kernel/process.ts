@@ -29,7 +29,16 @@ import { exitFiles, FilesStruct, setTaskFiles } from "../fs/fdtable.js";
 import { type PollFd, sysPoll } from "../fs/poll.js";
 import type { Kernel } from "../init/kernel.js";
 import { exitMm, MmStruct, setTaskMm } from "../mm/mm.js";
-import { type ScmRecvResult, UnixSocket, unixReleaseSock } from "../net/scm.js";
+import {
+  AF_UNIX,
+  SOCK_STREAM,
+  sysRecvmsgFds,
+  sysSendmsgFds,
+  sysSocketpair,
+  type UnixRecvOptions,
+  type UnixRecvResult,
+} from "../net/af-unix.js";
+import { type ScmRecvResult, UnixSocket, unixReleaseQueue } from "../net/scm.js";
 import { sendSigkill } from "./signal.js";
 import {
   type SyscallProcess,
@@ -323,7 +332,7 @@ export class Process implements SyscallProcess {
     const last = --this.live === 0;
     await exitMm(task);
     await exitFiles(task);
-    if (last) await unixReleaseSock(this.socket);
+    if (last) await unixReleaseQueue(this.socket);
     await exitTaskWork();
     if (--this.unreaped === 0) {
       this.state = "dead";
@@ -465,6 +474,38 @@ export class Process implements SyscallProcess {
     maxFds?: number;
   }): Promise<ScmRecvResult | number> {
     return sysRecvmsg(this, opts);
+  }
+
+  /**
+   * socketpair(2): two connected unix stream sockets, `[fd1, fd2]` (AF_UNIX, SOCK_STREAM by
+   * default; SOCK_CLOEXEC/SOCK_NONBLOCK may be or-ed into `type`); -EINVAL, -EMFILE,
+   * -EAFNOSUPPORT, -EPROTONOSUPPORT, -ESOCKTNOSUPPORT (SOCK_DGRAM and SOCK_SEQPACKET are not
+   * modelled), -ENOMEM.
+   */
+  socketpair(
+    family: number = AF_UNIX,
+    type: number = SOCK_STREAM,
+    protocol = 0,
+  ): Promise<[number, number] | number> {
+    return sysSocketpair(this, family, type, protocol);
+  }
+
+  /**
+   * sendmsg(2) on unix socket `fd` of one message carrying the files at `fds` (SCM_RIGHTS; an
+   * empty list sends a message without files): 0; -EBADF, -ENOTSOCK, -EFAULT, -EINVAL,
+   * -ENOTCONN, -EPIPE, -ETOOMANYREFS, -ENOMEM.
+   */
+  sendmsgFds(fd: number, fds: readonly number[]): Promise<number> {
+    return sysSendmsgFds(this, fd, fds);
+  }
+
+  /**
+   * recvmsg(2) on unix socket `fd` of one message: `{fds, msgFlags}` (`peek`: MSG_PEEK, the
+   * message stays queued and the fds are new ones for the same files); -EBADF, -ENOTSOCK,
+   * -EAGAIN, -EFAULT, -EINVAL; `{fds: []}` at end of file.
+   */
+  recvmsgFds(fd: number, opts: UnixRecvOptions = {}): Promise<UnixRecvResult | number> {
+    return sysRecvmsgFds(this, fd, opts);
   }
 
   /** setrlimit(RLIMIT_NOFILE, limit): 0, -EINVAL, -EPERM. */

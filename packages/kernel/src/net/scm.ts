@@ -11,13 +11,15 @@
  * still queued drops their references (skb_queue_purge() at unix_release_sock()).
  *
  * Faithfulness: one message holds one scm_fp_list, allocated once (the kernel allocates the list,
- * then the skb, then a duplicate of the list); no data bytes, no unix garbage collector (a file
- * can't be sent over itself here, so there are no in-flight cycles).
+ * then the skb, then a duplicate of the list); no data bytes. These per-process queues carry no
+ * socket files, so they form no in-flight cycles; unix sockets as files, whose fds can be sent
+ * over themselves, and the garbage collector of such cycles are af-unix.ts and garbage.ts, which
+ * use scmFpCopy(), scmFpDup() and scmDestroy() from here.
  */
 
 import { point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { fget, receiveFd } from "../fs/fdtable.js";
-import { type File, fput } from "../fs/file.js";
+import { type File, fput, getFile } from "../fs/file.js";
 import { EAGAIN, EBADF, EINVAL, ENOMEM, EPIPE, ERESTARTSYS, isErr } from "../include/errno.js";
 import { scheduleOn, signalPending } from "../kernel/signal.js";
 import { SpinLock } from "../locking/spinlock.js";
@@ -39,6 +41,70 @@ export const scmFpListCache = new KmemCache("scm_fp_list");
 export class ScmFpList extends SlabObject {
   /** Models fpl->fp[0..count). */
   readonly fp: File[] = [];
+  /**
+   * Models fpl->count_unix: how many of `fp` are unix sockets (unix_get_socket()), counted by
+   * scm_fp_copy(). The per-process queues below never count any (they send no socket files).
+   */
+  countUnix = 0;
+  /** Models fpl->inflight (CONFIG_UNIX): unix_add_edges() put the list's edges in the graph. */
+  inflight = false;
+  /** Models fpl->dead: the garbage collector is purging the skb that holds the list. */
+  dead = false;
+  /** Models fpl->edges: one edge per unix socket of `fp` (garbage.ts), null until prepared. */
+  edges: SlabObject | null = null;
+  /** Models fpl->vertices: vertices allocated by unix_prepare_fpl() and not yet used or freed. */
+  readonly vertices: SlabObject[] = [];
+}
+
+/**
+ * Models scm_fp_copy() (net/core/scm.c, v6.18) for a socket's sendmsg(): a new list with a
+ * reference on the file at each of `fds` (fget_raw()), counting the unix sockets among them
+ * (`isUnixSocket`, unix_get_socket()). -EINVAL for more than SCM_MAX_FD, -ENOMEM, -EBADF for a
+ * bad fd (the references taken so far are dropped by the caller's scm_destroy(): here, before
+ * returning). An empty `fds` is no list (null): "if (num <= 0) return 0".
+ *
+ * Locking: takes the current file table's lock for each fget().
+ * References: the list holds one reference per file.
+ */
+export async function scmFpCopy(
+  fds: readonly number[],
+  isUnixSocket: (f: File) => boolean,
+): Promise<ScmFpList | null | number> {
+  if (fds.length <= 0) return null;
+  if (fds.length > SCM_MAX_FD) return -EINVAL;
+  await point("scm_fp_copy");
+  const fpl = kmalloc(scmFpListCache, () => new ScmFpList());
+  if (isErr(fpl)) return -ENOMEM;
+  for (const fd of fds) {
+    const file = Number.isInteger(fd) && fd >= 0 ? await fget(fd) : null;
+    if (file === null) {
+      await scmDestroy(fpl);
+      return -EBADF;
+    }
+    if (isUnixSocket(file)) fpl.countUnix++;
+    fpl.fp.push(file);
+  }
+  return fpl;
+}
+
+/**
+ * Models scm_fp_dup() (net/core/scm.c, v6.18): a copy of `fpl` (kmemdup()) with a new reference
+ * on each of its files (get_file()), not in flight (inflight false, no edges, no vertices). Null
+ * when the copy cannot be allocated (the peeker then gets no fds).
+ *
+ * Locking: none; the caller keeps the skb holding `fpl` from being freed (u->iolock against
+ * other readers; nothing against the garbage collector: see unix_peek_fpl()).
+ * References: the copy holds one new reference per file.
+ */
+export async function scmFpDup(fpl: ScmFpList): Promise<ScmFpList | null> {
+  await point("scm_fp_dup");
+  fpl.checkAccess("scm_fp_dup");
+  const copy = kmalloc(scmFpListCache, () => new ScmFpList());
+  if (isErr(copy)) return null;
+  copy.countUnix = fpl.countUnix;
+  const files = fpl.fp.slice();
+  for (const f of files) copy.fp.push(await getFile(f));
+  return copy;
 }
 
 /**
@@ -68,8 +134,13 @@ export class UnixSocket {
   }
 }
 
-/** Models __scm_destroy(): drops every file reference of a message and frees it. */
-async function scmDestroy(fpl: ScmFpList): Promise<void> {
+/**
+ * Models __scm_destroy(): drops every file reference of a message and frees it.
+ *
+ * Locking: none held (fput() may defer the release, never runs it here).
+ * References: drops the list's reference on each file.
+ */
+export async function scmDestroy(fpl: ScmFpList): Promise<void> {
   const files = fpl.fp.splice(0);
   for (const f of files) await fput(f);
   kfree(fpl);
@@ -175,13 +246,14 @@ export async function scmRecvFds(
 }
 
 /**
- * Models unix_release_sock()'s purge of the receive queue: marks the socket dead (senders get
+ * The per-process queue's part of unix_release_sock() (af-unix.ts models the function for
+ * socket files): the purge of the receive queue: marks the socket dead (senders get
  * -EPIPE from now on) and drops every queued message's file references.
  *
  * Locking: takes `sk.lock`.
  * References: drops the references of every undelivered message.
  */
-export async function unixReleaseSock(sk: UnixSocket): Promise<void> {
+export async function unixReleaseQueue(sk: UnixSocket): Promise<void> {
   await sk.lock.lock();
   sk.dead = true;
   const msgs = sk.queue.splice(0);

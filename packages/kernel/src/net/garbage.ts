@@ -1,0 +1,670 @@
+/**
+ * The garbage collector for AF_UNIX sockets (net/unix/garbage.c, Linux v6.18, read in the
+ * 6.18.35 stable tree): Kuniyuki Iwashima's collector of v6.10, a graph whose vertices are the
+ * unix sockets whose fds are in flight and whose edges go from such a socket to the socket whose
+ * receive queue holds its fd; Tarjan's algorithm finds the strongly connected components, and an
+ * SCC every vertex of which is referenced only by the in-flight skbs of the SCC itself (file
+ * count == out-degree, no edge leaving it) is garbage: the collector splices the receive queues
+ * of its sockets into a hitlist and purges it, dropping the in-flight file references that kept
+ * the cycle alive.
+ *
+ * MSG_PEEK gives the peeker new fds for the files of a queued skb (scm_fp_dup(): get_file())
+ * without taking anything the collector holds. Between the collector's unix_vertex_dead() of two
+ * sockets of an SCC, a peek can take a reference to the first (already judged dead) and a
+ * close() can drop the last user fd of the second: the SCC looks dead while one of its sockets
+ * has a live fd, and the collector purges the receive queue of a socket in use. unix_peek_fpl()
+ * bumps the unix_peek_seq seqcount while the collector runs, and unix_scc_dead() defers an SCC
+ * whose check a peek overlapped ("af_unix: Give up GC if MSG_PEEK intervened.", e5b31d988a41,
+ * v7.0-rc4, in 6.18.y). The historic toggle `unix.gc-peek-no-seqcount` removes that check.
+ *
+ * Faithfulness: one user (fpl->user): the per-user in-flight count is the machine's; no embryo
+ * sockets (u->listener is always null, unix_update_edges() is modelled but never called by a
+ * syscall here); the TCP_LISTEN branch of unix_collect_skb() is not modelled. Lists are arrays
+ * (list_move_tail() moves an element to the end of another). The collector's work item runs on
+ * system_unbound_wq (v6.18's system_dfl_wq, the renamed unbound queue).
+ */
+
+import { defineToggle, opLabel, point, SimLocal, toggleEnabled } from "@primetime/sim";
+import { type File, fileCount } from "../fs/file.js";
+import { ENOMEM, isErr } from "../include/errno.js";
+import {
+  type SkBuff,
+  skbDequeue,
+  skbQueueSpliceInit,
+  type UnixSock,
+} from "../include/net/af-unix.js";
+import { flushWork, queueWork, systemUnboundWq, WorkStruct } from "../kernel/workqueue.js";
+import { lockdepAssertHeld } from "../locking/lockdep.js";
+import { SpinLock } from "../locking/spinlock.js";
+import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
+import { SCM_MAX_FD, type ScmFpList } from "./scm.js";
+
+/** The historic toggle: see unixSccDead(). */
+export const UNIX_GC_PEEK_NO_SEQCOUNT = defineToggle({
+  name: "unix.gc-peek-no-seqcount",
+  description:
+    "unix_scc_dead() without the unix_peek_seq retry and unix_peek_fds() without unix_peek_fpl(), as from v6.10 (the new collector; " +
+    '118f457da9ed "af_unix: Remove lock dance in unix_peek_fds()." dropped the unix_gc_lock dance that CVE-2021-0920\'s fix cbcf01128d0a had added) ' +
+    "until the fix: a recvmsg(MSG_PEEK) that takes a reference to a socket of an SCC after unix_vertex_dead() judged it, followed by a close() of " +
+    "the SCC's last user fd before the next vertex is judged, makes the collector purge the receive queue of a socket the peeker holds an fd to. " +
+    "A reader of that socket that has taken its head skb under unix_state_lock() (not the queue lock) then uses the skb the collector frees: " +
+    "KASAN use-after-free (or double-free) on the skb, and the files it carries are put twice.",
+  fixedBy: "af_unix: Give up GC if MSG_PEEK intervened.",
+  commit: "e5b31d988a41549037b8d8721a3c3cae893d8670",
+  kind: "historic",
+  kernels:
+    "v6.10 up to v7.0-rc3 (fixed in v7.0-rc4; queued for 6.18.y, April 2026; the 6.12, 6.6 and 6.1 backports of the v6.10 collector needed their own)",
+  foundBy:
+    "packages/kernel src/net/garbage.test.ts (an SCC of two sockets in flight, a peek and a close racing the collector, and a read of the peeked socket)",
+});
+
+/** Models struct unix_edge: `predecessor`'s fd is in flight in `successor`'s receive queue. */
+export interface UnixEdge {
+  predecessor: UnixSock;
+  successor: UnixSock;
+}
+
+/** The cache of vertices (kmalloc() in unix_prepare_fpl()). */
+export const unixVertexCache = new KmemCache("unix_vertex");
+/** The cache of edge arrays (kvmalloc_array() in unix_prepare_fpl()). */
+export const unixEdgesCache = new KmemCache("unix_edge");
+
+/**
+ * Models struct unix_vertex: a socket whose fd is in flight.
+ *
+ * Locking: unix_gc_lock.
+ * References: none; owned by the socket (u->vertex) while in flight, else by an fpl's list.
+ */
+export class UnixVertex extends SlabObject {
+  /** Models vertex->edges: this socket's in-flight fds, one edge each. */
+  readonly edges: UnixEdge[] = [];
+  /** Models vertex->scc_entry: the vertices of its SCC as the last full walk grouped them. */
+  scc: UnixVertex[] = [];
+  /** Models out_degree. */
+  outDegree = 0;
+  /** Models index (Tarjan's index, or the unvisited/grouped marks). */
+  index = 0;
+  /** Models scc_index (Tarjan's lowlink). */
+  sccIndex = 0;
+}
+
+/** The edge array of an fpl (kvmalloc_array()). */
+class UnixEdges extends SlabObject {
+  readonly edges: UnixEdge[] = [];
+}
+
+/** Models UNIX_GRAPH_NOT_CYCLIC, UNIX_GRAPH_MAYBE_CYCLIC, UNIX_GRAPH_CYCLIC. */
+export const UNIX_GRAPH_NOT_CYCLIC = 0;
+export const UNIX_GRAPH_MAYBE_CYCLIC = 1;
+export const UNIX_GRAPH_CYCLIC = 2;
+
+/** Models UNIX_VERTEX_INDEX_MARK1, _MARK2, _START. */
+const UNIX_VERTEX_INDEX_MARK1 = 0;
+const UNIX_VERTEX_INDEX_MARK2 = 1;
+const UNIX_VERTEX_INDEX_START = 2;
+
+/** Models UNIX_INFLIGHT_TRIGGER_GC. */
+export const UNIX_INFLIGHT_TRIGGER_GC = 16000;
+/** Models UNIX_INFLIGHT_SANE_USER. */
+export const UNIX_INFLIGHT_SANE_USER = SCM_MAX_FD * 8;
+
+/** The collector's globals (static in garbage.c), per simulation. */
+interface UnixGc {
+  /** Models unix_gc_lock. */
+  readonly lock: SpinLock;
+  /** Models unix_peek_lock (static in unix_peek_fpl()). */
+  readonly peekLock: SpinLock;
+  /** Models unix_tot_inflight. */
+  totInflight: number;
+  /** Models fpl->user->unix_inflight for the one user. */
+  userInflight: number;
+  /** Models unix_graph_state. */
+  graphState: number;
+  /** Models unix_unvisited_vertices. */
+  unvisited: UnixVertex[];
+  /** Models unix_visited_vertices. */
+  visited: UnixVertex[];
+  /** Models unix_vertex_unvisited_index. */
+  unvisitedIndex: number;
+  /** Models unix_vertex_grouped_index. */
+  groupedIndex: number;
+  /** Models unix_vertex_max_scc_index. */
+  maxSccIndex: number;
+  /** Models unix_graph_cyclic_sccs. */
+  cyclicSccs: number;
+  /** Models gc_in_progress. */
+  inProgress: boolean;
+  /** Models unix_peek_seq's sequence (even: no writer). */
+  peekSeq: number;
+  /** Models unix_gc_work. */
+  readonly work: WorkStruct;
+  /** Dead SCCs collected so far (inspection). */
+  collected: number;
+}
+
+const gcState = new SimLocal<UnixGc>(() => ({
+  lock: new SpinLock("unix_gc_lock"),
+  peekLock: new SpinLock("unix_peek_lock"),
+  totInflight: 0,
+  userInflight: 0,
+  graphState: UNIX_GRAPH_NOT_CYCLIC,
+  unvisited: [],
+  visited: [],
+  unvisitedIndex: UNIX_VERTEX_INDEX_MARK1,
+  groupedIndex: UNIX_VERTEX_INDEX_MARK2,
+  maxSccIndex: UNIX_VERTEX_INDEX_START,
+  cyclicSccs: 0,
+  inProgress: false,
+  peekSeq: 0,
+  work: new WorkStruct(() => unixGcWork(), "unix_gc_work"),
+  collected: 0,
+}));
+
+/** What the collector's state is (inspection for tests, no scheduling point). */
+export function unixGcStats(): {
+  totInflight: number;
+  graphState: number;
+  vertices: number;
+  inProgress: boolean;
+  collected: number;
+} {
+  const g = gcState.get();
+  return {
+    totInflight: g.totInflight,
+    graphState: g.graphState,
+    vertices: g.unvisited.length + g.visited.length,
+    inProgress: g.inProgress,
+    collected: g.collected,
+  };
+}
+
+/** The socket a file is, set by af-unix.ts (a registry instead of an import cycle). */
+const socketOfFile = new WeakMap<object, UnixSock>();
+
+/** Marks `file` as the file of unix socket `u` (sock_alloc_file() of a unix socket). */
+export function unixSetSocketFile(file: File, u: UnixSock): void {
+  socketOfFile.set(file, u);
+}
+
+/**
+ * Models unix_get_socket(): the unix socket a file is, or null (not a socket, or not PF_UNIX).
+ * Locking: none. References: none taken.
+ */
+export function unixGetSocket(file: File): UnixSock | null {
+  return socketOfFile.get(file) ?? null;
+}
+
+/** Models unix_edge_successor(): the successor's vertex (no embryos: never the listener's). */
+function unixEdgeSuccessor(edge: UnixEdge): UnixVertex | null {
+  return edge.successor.vertex as UnixVertex | null;
+}
+
+/** Models unix_update_graph(): a new edge into an in-flight socket may close a cycle. */
+function unixUpdateGraph(g: UnixGc, vertex: UnixVertex | null): void {
+  if (vertex === null) return;
+  g.graphState = UNIX_GRAPH_MAYBE_CYCLIC;
+}
+
+/** Removes `x` from `list` (list_del()), if it is there. */
+function listDel<T>(list: T[], x: T): void {
+  const i = list.indexOf(x);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/**
+ * Models unix_add_edge(): gives the predecessor a vertex (one of the fpl's) if it has none yet,
+ * and adds the edge to it.
+ * Locking: unix_gc_lock held.
+ */
+function unixAddEdge(g: UnixGc, fpl: ScmFpList, edge: UnixEdge): void {
+  lockdepAssertHeld(g.lock);
+  let vertex = edge.predecessor.vertex as UnixVertex | null;
+  if (vertex === null) {
+    vertex = fpl.vertices[0] as UnixVertex;
+    vertex.index = g.unvisitedIndex;
+    vertex.sccIndex = ++g.maxSccIndex;
+    vertex.outDegree = 0;
+    vertex.edges.length = 0;
+    vertex.scc = [vertex];
+    fpl.vertices.shift();
+    g.unvisited.push(vertex);
+    edge.predecessor.vertex = vertex;
+  }
+  vertex.outDegree++;
+  vertex.edges.push(edge);
+  unixUpdateGraph(g, unixEdgeSuccessor(edge));
+}
+
+/**
+ * Models unix_del_edge(): removes the edge; a vertex left without edges goes back to the fpl
+ * (freed with it).
+ * Locking: unix_gc_lock held.
+ */
+function unixDelEdge(g: UnixGc, fpl: ScmFpList, edge: UnixEdge): void {
+  lockdepAssertHeld(g.lock);
+  const vertex = edge.predecessor.vertex as UnixVertex;
+  if (!fpl.dead) unixUpdateGraph(g, unixEdgeSuccessor(edge));
+  listDel(vertex.edges, edge);
+  vertex.outDegree--;
+  if (vertex.outDegree === 0) {
+    edge.predecessor.vertex = null;
+    listDel(g.unvisited, vertex);
+    listDel(g.visited, vertex);
+    fpl.vertices.push(vertex);
+  }
+}
+
+/** Models unix_free_vertices(): frees the vertices the fpl still owns. */
+function unixFreeVertices(fpl: ScmFpList): void {
+  for (const v of fpl.vertices.splice(0)) kfree(v as UnixVertex);
+}
+
+/**
+ * Models unix_add_edges(): puts the fpl's unix sockets in flight towards `receiver` (an edge
+ * each), counts them in unix_tot_inflight and the receiver's nr_unix_fds, and the user's
+ * in-flight files; then frees the vertices it did not need.
+ *
+ * Locking: takes unix_gc_lock; called under the receiver's unix_state_lock().
+ * References: none (the skb holds the files).
+ */
+export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<void> {
+  const g = gcState.get();
+  await g.lock.lock();
+  if (fpl.countUnix > 0) {
+    const edges = (fpl.edges as UnixEdges | null)?.edges ?? [];
+    let i = 0;
+    let j = 0;
+    do {
+      const inflight = unixGetSocket(fpl.fp[j++]!);
+      if (inflight === null) continue;
+      const edge: UnixEdge = { predecessor: inflight, successor: receiver };
+      edges[i++] = edge;
+      unixAddEdge(g, fpl, edge);
+    } while (i < fpl.countUnix);
+    receiver.nrUnixFds += fpl.countUnix;
+    g.totInflight += fpl.countUnix;
+  }
+  g.userInflight += fpl.fp.length;
+  await g.lock.unlock();
+  fpl.inflight = true;
+  unixFreeVertices(fpl);
+}
+
+/**
+ * Models unix_del_edges(): takes the fpl's edges out of the graph (a live receiver's
+ * nr_unix_fds with them, not a dead fpl's: the collector is purging it) and its files out of
+ * the in-flight counts.
+ *
+ * Locking: takes unix_gc_lock.
+ * References: none.
+ */
+export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
+  const g = gcState.get();
+  await g.lock.lock();
+  if (fpl.countUnix > 0) {
+    const edges = (fpl.edges as UnixEdges).edges;
+    let i = 0;
+    do {
+      unixDelEdge(g, fpl, edges[i++]!);
+    } while (i < fpl.countUnix);
+    if (!fpl.dead) edges[0]!.successor.nrUnixFds -= fpl.countUnix;
+    g.totInflight -= fpl.countUnix;
+  }
+  g.userInflight -= fpl.fp.length;
+  await g.lock.unlock();
+  fpl.inflight = false;
+}
+
+/**
+ * Models unix_update_edges(): an embryo socket accepted: its listener no longer stands for it.
+ * No syscall here creates embryos (no listen/accept), so `u.listener` is always null.
+ *
+ * Locking: called under `u`'s unix_state_lock(); takes unix_gc_lock when fds are in flight to it.
+ */
+export async function unixUpdateEdges(u: UnixSock): Promise<void> {
+  if (u.nrUnixFds === 0 || u.listener === null) return;
+  const g = gcState.get();
+  await g.lock.lock();
+  unixUpdateGraph(g, u.listener.vertex as UnixVertex | null);
+  await g.lock.unlock();
+}
+
+/**
+ * Models unix_prepare_fpl(): a vertex per unix socket of the fpl and the edge array, allocated
+ * before the skb is queued (GFP_KERNEL). 0 or -ENOMEM (what was allocated is freed).
+ * Locking: none; may sleep. References: none.
+ */
+export async function unixPrepareFpl(fpl: ScmFpList): Promise<number> {
+  if (fpl.countUnix === 0) return 0;
+  await point("unix_prepare_fpl");
+  for (let i = 0; i < fpl.countUnix; i++) {
+    const vertex = kmalloc(unixVertexCache, () => new UnixVertex());
+    if (isErr(vertex)) {
+      unixFreeVertices(fpl);
+      return -ENOMEM;
+    }
+    fpl.vertices.unshift(vertex);
+  }
+  const edges = kmalloc(unixEdgesCache, () => new UnixEdges());
+  if (isErr(edges)) {
+    unixFreeVertices(fpl);
+    return -ENOMEM;
+  }
+  fpl.edges = edges;
+  return 0;
+}
+
+/**
+ * Models unix_destroy_fpl(): an fpl leaving its skb: out of the graph if it was in flight, then
+ * its edge array and remaining vertices freed.
+ * Locking: none held; takes unix_gc_lock through unixDelEdges(). References: none.
+ */
+export async function unixDestroyFpl(fpl: ScmFpList): Promise<void> {
+  if (fpl.inflight) await unixDelEdges(fpl);
+  if (fpl.edges !== null) kfree(fpl.edges);
+  fpl.edges = null;
+  unixFreeVertices(fpl);
+}
+
+/**
+ * Models unix_peek_fpl(): a MSG_PEEK took references to the files of `fpl` (scm_fp_dup()); if
+ * the collector is running, invalidate its current SCC check (raw_write_seqcount_barrier() on
+ * unix_peek_seq under unix_peek_lock). With `unix.gc-peek-no-seqcount` on, nothing: the kernels
+ * before the fix had no such function.
+ *
+ * Locking: takes unix_peek_lock. References: none.
+ */
+export async function unixPeekFpl(fpl: ScmFpList | null): Promise<void> {
+  if (toggleEnabled(UNIX_GC_PEEK_NO_SEQCOUNT.name)) return;
+  if (fpl === null || fpl.countUnix === 0) return;
+  const g = gcState.get();
+  await point("READ_ONCE(gc_in_progress)");
+  if (!g.inProgress) return;
+  await g.peekLock.lock();
+  await point("raw_write_seqcount_barrier(unix_peek_seq)");
+  g.peekSeq += 2;
+  await g.peekLock.unlock();
+}
+
+/**
+ * Models unix_vertex_dead(): every edge of the vertex stays inside its SCC, and the socket's file
+ * count equals its out-degree (no fd holds it: "If not close()d, total_ref > out_degree"). The
+ * file count is read without any lock the peeker or close() takes: a scheduling point.
+ * Locking: unix_gc_lock held.
+ */
+async function unixVertexDead(g: UnixGc, vertex: UnixVertex): Promise<boolean> {
+  lockdepAssertHeld(g.lock);
+  for (const edge of vertex.edges) {
+    const next = unixEdgeSuccessor(edge);
+    if (next === null) return false;
+    if (next.sccIndex !== vertex.sccIndex) return false;
+  }
+  const u = vertex.edges[0]!.predecessor;
+  const file = u.file as File;
+  await point(opLabel("file_count", file.name));
+  const totalRef = fileCount(file);
+  if (totalRef !== vertex.outDegree) return false;
+  return true;
+}
+
+/**
+ * Models unix_scc_dead(): marks the SCC's vertices visited (and grouped, for the full walk) and
+ * checks each with unix_vertex_dead(); "If MSG_PEEK intervened, defer this SCC to the next
+ * round": a peek during the check (unix_peek_seq moved) makes it not dead. Toggle
+ * `unix.gc-peek-no-seqcount` (historic, before e5b31d988a41): no seqcount, the check stands.
+ * `scc` is in the kernel's list_for_each_entry_reverse() order.
+ * Locking: unix_gc_lock held.
+ */
+async function unixSccDead(g: UnixGc, scc: readonly UnixVertex[], fast: boolean): Promise<boolean> {
+  lockdepAssertHeld(g.lock);
+  const noSeq = toggleEnabled(UNIX_GC_PEEK_NO_SEQCOUNT.name);
+  let seq = 0;
+  if (!noSeq) {
+    await point("read_seqcount_begin(unix_peek_seq)");
+    seq = g.peekSeq;
+  }
+  let sccDead = true;
+  for (const vertex of scc) {
+    listDel(g.unvisited, vertex);
+    listDel(g.visited, vertex);
+    g.visited.push(vertex);
+    if (!fast) vertex.index = g.groupedIndex;
+    if (sccDead) sccDead = await unixVertexDead(g, vertex);
+  }
+  if (!noSeq) {
+    await point("read_seqcount_retry(unix_peek_seq)");
+    if (g.peekSeq !== seq) return false;
+  }
+  return sccDead;
+}
+
+/**
+ * Models unix_collect_skb(): splices the receive queue of every socket of a dead SCC into the
+ * hitlist (no listeners here).
+ * Locking: unix_gc_lock held; takes each socket's sk_receive_queue.lock.
+ */
+async function unixCollectSkb(
+  g: UnixGc,
+  scc: readonly UnixVertex[],
+  hitlist: SkBuff[],
+): Promise<void> {
+  lockdepAssertHeld(g.lock);
+  for (const vertex of scc) {
+    const u = vertex.edges[0]!.predecessor;
+    await u.queueLock.lock();
+    await point(opLabel("skb_queue_splice_init", u.name));
+    skbQueueSpliceInit(u.receiveQueue, hitlist);
+    await u.queueLock.unlock();
+  }
+  g.collected++;
+}
+
+/**
+ * Models unix_scc_cyclic(): more than one vertex, or a vertex with an edge to itself.
+ * Locking: unix_gc_lock held.
+ */
+function unixSccCyclic(g: UnixGc, scc: readonly UnixVertex[]): boolean {
+  lockdepAssertHeld(g.lock);
+  if (scc.length !== 1) return true;
+  const vertex = scc[0]!;
+  return vertex.edges.some((edge) => unixEdgeSuccessor(edge) === vertex);
+}
+
+/**
+ * Models __unix_walk_scc(): Tarjan's algorithm from `start`, iterative as the kernel's (a vertex
+ * stack, an edge stack for the backtracking); each SCC found is collected if dead, else counted
+ * if cyclic. Returns the cyclic SCCs found.
+ * Locking: unix_gc_lock held.
+ */
+async function unixWalkSccFrom(
+  g: UnixGc,
+  start: UnixVertex,
+  lastIndex: { value: number },
+  hitlist: SkBuff[],
+): Promise<number> {
+  lockdepAssertHeld(g.lock);
+  let cyclicSccs = 0;
+  const vertexStack: UnixVertex[] = [];
+  const edgeStack: UnixEdge[] = [];
+  let vertex = start;
+  let from = 0;
+  let push = true;
+  for (;;) {
+    if (push) {
+      // next_vertex: push to vertex_stack, mark on-stack.
+      vertexStack.push(vertex);
+      vertex.index = lastIndex.value;
+      vertex.sccIndex = lastIndex.value;
+      lastIndex.value++;
+      from = 0;
+      push = false;
+    }
+    let descended = false;
+    for (let i = from; i < vertex.edges.length; i++) {
+      const edge = vertex.edges[i]!;
+      const next = unixEdgeSuccessor(edge);
+      if (next === null) continue;
+      if (next.index === g.unvisitedIndex) {
+        edgeStack.push(edge);
+        vertex = next;
+        descended = true;
+        break;
+      }
+      if (next.index !== g.groupedIndex) vertex.sccIndex = Math.min(vertex.sccIndex, next.sccIndex);
+    }
+    if (descended) {
+      push = true;
+      continue;
+    }
+    if (vertex.index === vertex.sccIndex) {
+      // SCC finalised: the vertices pushed since `vertex`, `vertex` first (the kernel's
+      // list_for_each_entry_reverse() order of the cut list).
+      const scc = vertexStack.splice(vertexStack.lastIndexOf(vertex));
+      for (const v of scc) v.scc = scc;
+      if (await unixSccDead(g, scc, false)) {
+        await unixCollectSkb(g, scc, hitlist);
+      } else {
+        if (g.maxSccIndex < vertex.sccIndex) g.maxSccIndex = vertex.sccIndex;
+        if (unixSccCyclic(g, scc)) cyclicSccs++;
+      }
+    }
+    const edge = edgeStack.pop();
+    if (edge === undefined) return cyclicSccs;
+    // prev_vertex: back to the predecessor, propagate the smaller scc_index.
+    const next = vertex;
+    vertex = edge.predecessor.vertex as UnixVertex;
+    vertex.sccIndex = Math.min(vertex.sccIndex, next.sccIndex);
+    from = vertex.edges.indexOf(edge) + 1;
+  }
+}
+
+/**
+ * Models unix_walk_scc(): the full walk over every in-flight vertex.
+ * Locking: unix_gc_lock held.
+ */
+async function unixWalkScc(g: UnixGc, hitlist: SkBuff[]): Promise<void> {
+  lockdepAssertHeld(g.lock);
+  const lastIndex = { value: UNIX_VERTEX_INDEX_START };
+  let cyclicSccs = 0;
+  g.maxSccIndex = UNIX_VERTEX_INDEX_START;
+  while (g.unvisited.length > 0) {
+    cyclicSccs += await unixWalkSccFrom(g, g.unvisited[0]!, lastIndex, hitlist);
+  }
+  g.unvisited = g.visited;
+  g.visited = [];
+  const t = g.unvisitedIndex;
+  g.unvisitedIndex = g.groupedIndex;
+  g.groupedIndex = t;
+  g.cyclicSccs = cyclicSccs;
+  g.graphState = cyclicSccs ? UNIX_GRAPH_CYCLIC : UNIX_GRAPH_NOT_CYCLIC;
+}
+
+/**
+ * Models unix_walk_scc_fast(): the graph has not changed since the last full walk but for
+ * deleted edges: re-check the SCCs that walk grouped.
+ * Locking: unix_gc_lock held.
+ */
+async function unixWalkSccFast(g: UnixGc, hitlist: SkBuff[]): Promise<void> {
+  lockdepAssertHeld(g.lock);
+  let cyclicSccs = g.cyclicSccs;
+  while (g.unvisited.length > 0) {
+    const vertex = g.unvisited[0]!;
+    // list_add(&scc, &vertex->scc_entry), walked in reverse: `vertex`, then the ring backwards.
+    const ring = vertex.scc.includes(vertex) ? vertex.scc : [vertex];
+    const at = ring.indexOf(vertex);
+    const scc = [...ring.slice(0, at + 1).reverse(), ...ring.slice(at + 1).reverse()];
+    if (await unixSccDead(g, scc, true)) {
+      cyclicSccs--;
+      await unixCollectSkb(g, scc, hitlist);
+    }
+  }
+  g.unvisited = g.visited;
+  g.visited = [];
+  g.cyclicSccs = cyclicSccs;
+  g.graphState = cyclicSccs ? UNIX_GRAPH_CYCLIC : UNIX_GRAPH_NOT_CYCLIC;
+}
+
+/**
+ * Frees a socket buffer: kfree_skb() (af-unix.ts registers it, so that the collector's purge
+ * runs the skb's destructor).
+ */
+let kfreeSkbImpl: ((skb: SkBuff) => Promise<void>) | null = null;
+
+/** Registers kfree_skb() for the purge (af-unix.ts, at load). */
+export function unixGcSetKfreeSkb(fn: (skb: SkBuff) => Promise<void>): void {
+  kfreeSkbImpl = fn;
+}
+
+/**
+ * Models __unix_gc(), the work item: under unix_gc_lock, the fast or full walk collects the
+ * dead SCCs' skbs into the hitlist; then, unlocked, marks their fpls dead and purges the hitlist
+ * (kfree_skb(): unix_destruct_scm() drops the in-flight file references); gc_in_progress false.
+ *
+ * Locking: takes unix_gc_lock (and the queue locks inside it); the purge runs unlocked.
+ * References: drops the references of every skb collected.
+ */
+async function unixGcWork(): Promise<void> {
+  const g = gcState.get();
+  await g.lock.lock();
+  if (g.graphState === UNIX_GRAPH_NOT_CYCLIC) {
+    await g.lock.unlock();
+  } else {
+    const hitlist: SkBuff[] = [];
+    if (g.graphState === UNIX_GRAPH_CYCLIC) await unixWalkSccFast(g, hitlist);
+    else await unixWalkScc(g, hitlist);
+    await g.lock.unlock();
+    // skb_queue_walk(&hitlist, skb): the list as it is at each step (nobody else should touch it).
+    for (let i = 0; i < hitlist.length; i++) {
+      const skb = hitlist[i]!;
+      await point(opLabel("UNIXCB(skb).fp->dead", skb.name));
+      skb.checkAccess("__unix_gc");
+      if (skb.fp !== null) skb.fp.dead = true;
+    }
+    // __skb_queue_purge_reason(&hitlist, SKB_DROP_REASON_SOCKET_CLOSE): __skb_dequeue() and
+    // kfree_skb_reason() until the list is empty.
+    for (;;) {
+      await point("__skb_dequeue(hitlist)");
+      const skb = skbDequeue(hitlist);
+      if (skb === undefined) break;
+      await (kfreeSkbImpl as (skb: SkBuff) => Promise<void>)(skb);
+    }
+  }
+  await point("WRITE_ONCE(gc_in_progress, false)");
+  g.inProgress = false;
+}
+
+/**
+ * Models unix_gc(): gc_in_progress, then the work item queued on the unbound system workqueue.
+ * Locking: none. References: none.
+ */
+export async function unixGc(): Promise<void> {
+  const g = gcState.get();
+  await point("WRITE_ONCE(gc_in_progress, true)");
+  g.inProgress = true;
+  await queueWork(systemUnboundWq(), g.work);
+}
+
+/**
+ * Models wait_for_unix_gc(): a sender with too much in flight forces a collection (more than
+ * UNIX_INFLIGHT_TRIGGER_GC sockets in flight), and a user with UNIX_INFLIGHT_SANE_USER files in
+ * flight that sends a socket waits for a running one (flush_work()).
+ * Locking: none held; may sleep. References: none.
+ */
+export async function waitForUnixGc(fpl: ScmFpList | null): Promise<void> {
+  const g = gcState.get();
+  await point("READ_ONCE(unix_tot_inflight)");
+  if (g.totInflight > UNIX_INFLIGHT_TRIGGER_GC && !g.inProgress) await unixGc();
+  if (fpl === null || fpl.countUnix === 0 || g.userInflight < UNIX_INFLIGHT_SANE_USER) return;
+  if (g.inProgress) await flushWork(g.work);
+}
+
+/** Models READ_ONCE(current_user()->unix_inflight) (too_many_unix_fds()). */
+export function unixUserInflight(): number {
+  return gcState.get().userInflight;
+}
+
+/** Models READ_ONCE(unix_tot_inflight) (unix_release_sock()'s trigger). */
+export async function unixTotInflight(): Promise<number> {
+  await point("READ_ONCE(unix_tot_inflight)");
+  return gcState.get().totInflight;
+}
