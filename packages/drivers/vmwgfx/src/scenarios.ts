@@ -12,6 +12,7 @@ import { type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
+  execbuf,
   execbufFence,
   fdToHandle,
   fenceRepPage,
@@ -40,6 +41,7 @@ import {
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_INVALID_GEM_PUT,
+  VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
@@ -416,6 +418,36 @@ export const surfaceTfileFailslab = race(
 );
 
 /** A race scenario of vmwgfx and the toggle it finds (the shape of TTM's race scenarios). */
+/**
+ * IGT's vmwgfx execution_buffer stress reduced to its shape: thread a submits work on a surface
+ * three times (EXECBUF `fill`), thread b drops the surface's only handle (UNREF_SURFACE); the
+ * buffer's handle is closed after. Each submission sees the live surface (a seqno) or its handle
+ * gone (-EINVAL from v6.12's lookup; -ESRCH from the reference-free lookup before a309c7194e8a).
+ * With vmwgfx.lookup-under-rcu on, a submission's reference-free lookup can load the ref object's
+ * `obj` after b's ttm_ref_object_release() cleared it: -ESRCH from inside the RCU read-side
+ * section it never leaves, so the next submission sleeps on cmdbuf_mutex inside it (RCU lockdep:
+ * illegal context switch) or the thread exits holding it.
+ */
+export const execbufVsSurfaceUnref = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 16 * 4096), "mob");
+    const s = ok(await surfaceCreate(p, fd, 1024, mob), "surface");
+    return { mob, s };
+  },
+  async (q, fd, st) => {
+    for (let i = 0; i < 3; i++) {
+      const r = await execbuf(q, fd, `fill ${st.s.handle} ${i}`);
+      igtAssert(r > 0 || r === -22 || r === -3, `execbuf: ${r}`);
+    }
+  },
+  async (q, fd, st) => {
+    await surfaceUnref(q, fd, st.s.handle);
+  },
+  async (p, fd, st) => {
+    await handleClose(p, fd, st.mob.handle);
+  },
+);
+
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
   readonly name: string;
@@ -530,6 +562,18 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     finds: [VMWGFX_EXECBUF_STALE_FENCE_FD.name],
     schedules: 300,
     how: "KASAN: slab-use-after-free in filp_close (the sync_file's file through the stale fd), or an imbalanced put on file reference count",
+  },
+  {
+    name: "vmwgfx/execbuf-vs-surface-unref",
+    description:
+      "EXECBUF naming a surface while another thread unreferences the surface's handle (IGT vmwgfx execution_buffer's shape)",
+    expect: "clean",
+    scenario: execbufVsSurfaceUnref,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_base_object_lookup(), ttm_ref_object_release(); vmwgfx_execbuf.c vmw_cmd_res_check()",
+    finds: [VMWGFX_LOOKUP_UNDER_RCU.name],
+    schedules: 300,
+    how: "RCU lockdep: Illegal context switch in RCU read-side critical section (the next EXECBUF's cmdbuf_mutex), or rcu_read_lock still held at the thread's exit",
   },
   {
     name: "vmwgfx/dumb-create-vs-close-guessed-handle",
