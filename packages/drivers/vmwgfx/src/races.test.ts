@@ -22,6 +22,7 @@ import {
   dumbCreateExit,
   dumbCreateVsCloseGuessedHandle,
   execbufExportFenceFault,
+  execbufFenceWaitVsUnref,
   execbufVsSurfaceUnref,
   importForeign,
   reexportVsClose,
@@ -130,12 +131,9 @@ const CASES: ToggleCase[] = [
   },
   {
     toggle: VMWGFX_LOOKUP_UNDER_RCU.name,
-    name: "execbuf-vs-surface-unref",
-    scenario: execbufVsSurfaceUnref,
-    // First: the leaked read-side section of the reference-free lookup's -ESRCH (not the NULL
-    // dereference of ttm_base_object_lookup(), which EXECBUF does not call with the toggle on).
-    finds:
-      /^\[step \d+\] rcu: (Illegal context switch in RCU read-side critical section|still has locks held!.*rcu_read_lock)/,
+    name: "execbuf-fence-wait-vs-unref",
+    scenario: execbufFenceWaitVsUnref,
+    finds: /^\[step \d+\] bug: BUG: kernel NULL pointer dereference in ttm_base_object_lookup\(\)/,
   },
 ];
 
@@ -206,12 +204,12 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
 });
 
 /**
- * vmwgfx.lookup-under-rcu beyond EXECBUF: every ttm_base_object_lookup() of the kernels before
- * a309c7194e8a walked the file's hash under RCU only and loaded ref->obj, which
- * ttm_ref_object_release() clears. A PRIME export of a surface (ttm_prime_handle_to_fd()'s
- * lookup) racing UNREF_SURFACE of its only handle then dereferences NULL: an oops. With the toggle
- * off (the lookup under the file's lock) the same race, and the EXECBUF one over more schedules
- * than the table's baseline, are clean.
+ * vmwgfx.lookup-under-rcu beyond the table's case: EXECBUF's own reference-free surface lookup
+ * racing UNREF_SURFACE (execbufVsSurfaceUnref) returns -ESRCH from inside the RCU read-side
+ * section it leaks (RCU lockdep); every other ttm_base_object_lookup() caller oopses as FENCE_WAIT
+ * does in the table's case, e.g. a PRIME export of a surface (ttm_prime_handle_to_fd()) racing
+ * UNREF_SURFACE. With the toggle off (the lookups under the file's lock, with references) the
+ * three races are clean over 300 schedules each.
  */
 describe("vmwgfx.lookup-under-rcu: ttm_base_object_lookup() and EXECBUF's lookups under RCU", () => {
   const exportVsUnref: Scenario = async (sim) => {
@@ -253,10 +251,27 @@ describe("vmwgfx.lookup-under-rcu: ttm_base_object_lookup() and EXECBUF's lookup
     );
   });
 
-  it("with the toggle off both races are clean (pct, 300 schedules each)", async () => {
+  it("EXECBUF's reference-free lookup racing UNREF_SURFACE leaks its RCU read-side section (pct)", async () => {
+    const res = await explore(execbufVsSurfaceUnref, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      toggles: [VMWGFX_LOOKUP_UNDER_RCU.name],
+      scenario: "execbuf-vs-surface-unref",
+    });
+    const f = res.firstFailure;
+    expect(f, `no failure in ${res.schedules} schedules`).not.toBeNull();
+    expect(splatText(f!)).toMatch(
+      /^\[step \d+\] rcu: (Illegal context switch in RCU read-side critical section|still has locks held!.*rcu_read_lock)/,
+    );
+  });
+
+  it("with the toggle off the three races are clean (pct, 300 schedules each)", async () => {
     for (const [name, scenario] of [
       ["export-vs-surface-unref", exportVsUnref],
       ["execbuf-vs-surface-unref", execbufVsSurfaceUnref],
+      ["execbuf-fence-wait-vs-unref", execbufFenceWaitVsUnref],
     ] as const) {
       const res = await explore(scenario, {
         strategy: "pct",

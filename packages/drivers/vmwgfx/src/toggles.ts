@@ -183,8 +183,8 @@ export const VMWGFX_LOOKUP_UNDER_RCU = defineToggle({
     "it and returns to userspace holding it.",
   fixedBy: "drm/vmwgfx: Remove rcu locks from user resources",
   foundBy:
-    "races.test.ts: execbuf-vs-surface-unref (EXECBUF naming a surface while another thread " +
-    "unreferences its handle)",
+    "races.test.ts: execbuf-fence-wait-vs-unref (two threads submitting; one waits for its " +
+    "fence by handle while the other unreferences the handle)",
   kind: "historic",
   commit: "a309c7194e8a",
   kernels:
