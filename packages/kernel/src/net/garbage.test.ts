@@ -2,16 +2,20 @@ import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { type FileOperations, fileCount, O_RDWR } from "../fs/file.js";
+import { ETOOMANYREFS } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
+import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import type { UnixRecvResult } from "./af-unix.js";
 import {
   UNIX_GC_PEEK_NO_SEQCOUNT,
   UNIX_GRAPH_CYCLIC,
   UNIX_GRAPH_NOT_CYCLIC,
+  UNIX_INFLIGHT_SANE_USER,
   unixGcStats,
   unixGetSocket,
 } from "./garbage.js";
+import { SCM_MAX_FD } from "./scm.js";
 
 function device() {
   const st = { releases: 0 };
@@ -51,6 +55,12 @@ async function inProcess(
   expect(r.splats.map((s) => s.message)).toEqual([]);
   expect(r.outcome).toBe("ok");
   return { r, leaks, after };
+}
+
+/** Closes a fresh socketpair without returning to userspace in between: unix_gc() queued. */
+async function kickGcNoWait(p: Process): Promise<void> {
+  const [x, y] = pair(await p.socketpair());
+  await p.closeRange(x, y);
 }
 
 /** Closes a fresh socketpair: its release runs unix_gc() while sockets are in flight. */
@@ -137,6 +147,59 @@ describe("the unix garbage collector (v6.18)", () => {
     expect(after.collected).toBe(1);
     expect(after.vertices).toBe(0);
     expect(leaks).toBe(0);
+  });
+});
+
+describe("in-flight limits (too_many_unix_fds(), wait_for_unix_gc())", () => {
+  it("a send beyond RLIMIT_NOFILE files in flight is -ETOOMANYREFS and changes nothing", async () => {
+    const { leaks } = await inProcess(async (p) => {
+      const [a, b] = pair(await p.socketpair());
+      expect(await p.setrlimit(RLIMIT_NOFILE, 8)).toBe(0);
+      expect(await p.sendmsgFds(a, [a, a, a, a, a])).toBe(0);
+      expect(await p.sendmsgFds(a, [b, b, b, b])).toBe(0); // 9 in flight: more than 8
+      const file = p.files.peek(a)!;
+      const count = fileCount(file);
+      expect(await p.sendmsgFds(a, [a])).toBe(-ETOOMANYREFS);
+      expect(fileCount(file)).toBe(count);
+      expect(unixGcStats().totInflight).toBe(9);
+      expect(unixGetSocket(p.files.peek(b)!)!.receiveQueue).toHaveLength(2);
+      for (const x of [a, b]) expect(await p.close(x)).toBe(0);
+      await kickGc(p); // both are garbage now: only the next collection frees them
+    });
+    expect(leaks).toBe(0);
+  });
+
+  /**
+   * A user with UNIX_INFLIGHT_SANE_USER files in flight queues a collection (a socketpair's
+   * release) and sends a socket's fd: wait_for_unix_gc() flushes the collection first, so on
+   * every schedule it is over when the send returns.
+   */
+  const saneUserSend: Scenario = async () => {
+    const k = Kernel.boot();
+    const p = k.spawnProcess("t", async (p) => {
+      await p.setrlimit(RLIMIT_NOFILE, 4096);
+      const [a, b] = pair(await p.socketpair());
+      const many = new Array<number>(SCM_MAX_FD).fill(a);
+      for (let i = 0; i < UNIX_INFLIGHT_SANE_USER / SCM_MAX_FD; i++) await p.sendmsgFds(b, many);
+      if (unixGcStats().totInflight !== UNIX_INFLIGHT_SANE_USER) throw new Error("not in flight");
+      await kickGcNoWait(p); // unix_gc(): gc_in_progress, the work queued
+      const before = unixGcStats().inProgress;
+      if ((await p.sendmsgFds(b, [b])) !== 0) throw new Error("send failed");
+      if (before && unixGcStats().inProgress)
+        throw new Error("the send returned while the collection it had to wait for still ran");
+      for (const x of [a, b]) await p.close(x);
+      await kickGc(p);
+    });
+    await p.wait();
+    const leaks = await k.checkLeaks();
+    if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  };
+
+  it("a user with UNIX_INFLIGHT_SANE_USER files in flight waits for a running collection to send a socket", async () => {
+    // Without the flush_work(), PCT seed 1 finds a send returning before the collection ends.
+    const r = await explore(saneUserSend, { strategy: "pct", schedules: 30, seed: 1 });
+    expect(r.firstFailure?.splats.map((x) => x.message) ?? []).toEqual([]);
+    expect(r.schedules).toBe(30);
   });
 });
 
