@@ -62,8 +62,12 @@ export {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SW_SYNC_PATH,
+  SYNC_IOC_FILE_INFO,
+  type SyncFileStatus,
   swSyncCreateFence,
   swSyncCreateTimeline,
   swSyncInc,
+  syncFenceStatus,
+  syncFileInfo,
 } from "./sync.js";
 export { checkRet, isSysError, SysError, type SysErrorDetails } from "./sys-error.js";

@@ -20,6 +20,8 @@ import {
   O_RDWR,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
+  SYNC_IOC_FILE_INFO,
+  type SyncFileInfo,
 } from "@primetime/uapi";
 import { checkNumber, checkObject } from "./args.js";
 import type { UserProcess } from "./libc.js";
@@ -36,6 +38,7 @@ export {
   DMA_BUF_SYNC_WRITE,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
+  SYNC_IOC_FILE_INFO,
 } from "@primetime/uapi";
 
 /** A process that can also poll(2) (@primetime/kernel's Process). */
@@ -190,4 +193,36 @@ export async function dmaBufExportSyncFile(
     request: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE",
   });
   return arg.fd;
+}
+
+/** What SYNC_IOC_FILE_INFO reports of a sync_file (struct sync_file_info without its fence array). */
+export interface SyncFileStatus {
+  /** The sync_file's name (the fence's driver name for a sync_file of one fence). */
+  readonly name: string;
+  /** 1 signalled, 0 active, < 0 signalled with that error. */
+  readonly status: number;
+  readonly numFences: number;
+}
+
+/**
+ * SYNC_IOC_FILE_INFO of the sync_file `fd` with a zeroed struct sync_file_info (num_fences 0:
+ * no per-fence array asked for), as IGT's sync_fence_status() (lib/sw_sync.c) calls it; returns
+ * the name, status and fence count. Throws SysError (ENOTTY: not a sync_file; EINVAL).
+ */
+export async function syncFileInfo(proc: UserProcess, fd: number): Promise<SyncFileStatus> {
+  checkNumber(fd, "fd");
+  const info: SyncFileInfo = { name: "", status: 0, flags: 0, num_fences: 0, pad: 0 };
+  checkRet(await proc.ioctl(fd, SYNC_IOC_FILE_INFO, info), "ioctl", {
+    request: "SYNC_IOC_FILE_INFO",
+  });
+  return { name: info.name ?? "", status: info.status ?? 0, numFences: info.num_fences ?? 0 };
+}
+
+/**
+ * IGT's sync_fence_status() (lib/sw_sync.c): the status SYNC_IOC_FILE_INFO reports for the
+ * sync_file `fd` (1 signalled, 0 active, < 0 an error the fence was signalled with). Throws
+ * SysError where IGT returns -errno.
+ */
+export async function syncFenceStatus(proc: UserProcess, fd: number): Promise<number> {
+  return (await syncFileInfo(proc, fd)).status;
 }

@@ -1,81 +1,346 @@
 /**
- * fence-wait: an exporter process on the first driver shares a buffer with importer processes
- * on the second driver and attaches its "GPU work" to it as a write fence (a sw_sync point
- * imported with DMA_BUF_IOCTL_IMPORT_SYNC_FILE, as a driver's job fence would be). The importers
- * wait for it: with poll(POLLIN) on the dma-buf, or by exporting a sync_file
- * (DMA_BUF_IOCTL_EXPORT_SYNC_FILE) and polling that. GPU hangs are injected from the seed: the
- * exporter's job never completes and the exporter process dies, which releases its sw_sync
- * timeline and so signals the stuck fence with an error, as a GPU reset does; otherwise the job
- * completes (the timeline advances) at a point drawn by the scheduler. 1-2 importers.
+ * fence-wait: an exporter process on the first driver shares a buffer with 1-2 importer processes
+ * on the second driver and puts its GPU job on it; the importers wait for the job's fence while
+ * GPU hangs are injected (drawn from the seed). The job is the exporter driver's own where the
+ * driver has GPU fences, a sw_sync point where it has none:
  *
- * What must hold: every waiter wakes up (no lost wakeup: poll returns ready before its virtual
- * timeout), the buffer is readable afterwards, and everything is freed, fences and callbacks
- * included, once every process has exited.
+ * - vmwgfx: the job is a DRM_VMW_EXECBUF filling the shared buffer, with a drm_vmw_fence_rep and
+ *   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD (vmw_execbuf_process(): a user fence object, its handle
+ *   in the fence_rep, the job's fence as a sync_file fd, the buffer fenced with it, WRITE usage).
+ *   The exporter passes the sync_file to the importers besides the dma-buf (SCM_RIGHTS), waits
+ *   with DRM_VMW_FENCE_WAIT on its handle and drops the handle (drawn: FENCE_UNREF, FENCE_WAIT's
+ *   DRM_VMW_WAIT_OPTION_UNREF, or the file's close). A hang is the device's: the simulated GPU
+ *   stalls on the job (`injectHang()` of @primetime/simgpu, the way its tests and TTM's inject
+ *   one) and the device fence driver's hangcheck resets it, signalling the lost job's fence with
+ *   -ETIME. The hung job is an EXECBUF without fence_rep or EXPORT_FENCE_FD: its fence is then the
+ *   device fence driver's, which the reset signals (a vmw fence object of a lost seqno is not: see
+ *   the stress README), and the exporter passes the dma-buf's exported sync_file of it
+ *   (DMA_BUF_IOCTL_EXPORT_SYNC_FILE) instead. The exporter itself waits for it by poll and checks
+ *   SYNC_IOC_FILE_INFO's status is -ETIME.
+ * - qxl: the job is a QXL_DRAW_FILL through DRM_IOCTL_QXL_EXECBUFFER (gpu-paths.ts); its release's
+ *   fence is in the buffer's reservation with READ usage (qxl_release_fence_buffer_objects()), so
+ *   importers wait for every fence (poll POLLOUT, an exported sync_file of DMA_BUF_SYNC_WRITE).
+ *   The qxl device has no reset (Linux 6.12.19's qxl has no hang recovery): a hang there is the
+ *   second kind, below, on top of the draw.
+ * - others (vgem): the job is a sw_sync point imported into the dma-buf as a write fence
+ *   (DMA_BUF_IOCTL_IMPORT_SYNC_FILE); a hang is the exporter process dying with the job
+ *   unfinished: its sw_sync timeline's release signals the fence with -ENOENT, as a reset would.
+ *
+ * Importers wait (drawn per importer) by poll on the dma-buf, by exporting a sync_file from it
+ * and polling that, and with a vmwgfx exporter also by polling the passed sync_file or (a vmwgfx
+ * importer) by an EXECBUF with DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD of it.
+ *
+ * What must hold: every waiter wakes (no lost wakeup: its poll is ready, or its EXECBUF returns,
+ * before its virtual timeout); a hung job's fence carries an error where userspace sees it
+ * (SYNC_IOC_FILE_INFO of a sync_file holding it); a completed job's sync_file reads signalled;
+ * the buffer is readable through the dma-buf afterwards, holding the job's fill when it
+ * completed; and everything is freed, fences and callbacks included, once every process has
+ * exited (the machine's leak checks).
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
-import type { Process } from "@primetime/kernel";
 import {
+  ETIME,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from "@primetime/kernel";
+import {
+  checkRet,
   close,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_WRITE,
+  type DrmFd,
   dmaBufExportSyncFile,
   dmaBufImportSyncFile,
+  Mapping,
   poll,
+  readDmaBuf,
   recvFd,
   sendFd,
   swSyncCreateFence,
   swSyncCreateTimeline,
   swSyncInc,
+  syncFileInfo,
 } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
+import {
+  DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_UNREF,
+  DRM_IOCTL_VMW_FENCE_WAIT,
+  DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
+  DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD,
+  DRM_VMW_EXECBUF_VERSION,
+  DRM_VMW_FENCE_REP_SIZE,
+  DRM_VMW_WAIT_OPTION_UNREF,
+  type DrmVmwExecbufArg,
+  decodeDrmVmwFenceRep,
+  encodeDrmVmwFenceRep,
+  vmwPriv,
+} from "@primetime/vmwgfx";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
+import { gpuPathOf } from "./gpu-paths.js";
 import { bootMachine, check, type Machine, openDevice, size } from "./machine.js";
 
 const PAGE = 4096;
-/** POLLIN (include/uapi/asm-generic/poll.h). */
+/** POLLIN (include/uapi/asm-generic/poll.h): a sync_file signalled; a dma-buf's write fences. */
 const POLLIN = 0x001;
+/** POLLOUT: on a dma-buf, every fence of its reservation has signalled. */
+const POLLOUT = 0x004;
 /** How long a waiter waits, in virtual ns: far beyond any work of the scenario. */
 const WAIT_NS = 5_000_000_000;
+
+/** How an importer waits for the job (drawn per importer). */
+const WAIT_DMABUF = 0; // poll on the dma-buf (implicit sync)
+const WAIT_EXPORTED = 1; // DMA_BUF_IOCTL_EXPORT_SYNC_FILE, then poll on that sync_file
+const WAIT_PASSED = 2; // poll on the sync_file the exporter passed (vmwgfx exporter)
+const WAIT_EXECBUF = 3; // EXECBUF with IMPORT_FENCE_FD of the passed sync_file (vmwgfx on both sides)
+const WAYS = ["dma-buf poll", "exported sync_file", "passed sync_file", "IMPORT_FENCE_FD"];
+
+/**
+ * How the vmwgfx exporter drops its fence handle (drawn): FENCE_UNREF after the wait,
+ * FENCE_WAIT's DRM_VMW_WAIT_OPTION_UNREF, or nothing (the file's close releases it).
+ */
+const DROP_UNREF = 0;
+const DROP_WAIT_OPTION = 1;
+
+/** Whose GPU job the exporter runs (see the file comment). */
+type JobKind = "vmwgfx" | "qxl" | "sw_sync";
+
+/** The job kind of an exporter on `dev`. */
+function jobKindOf(dev: DeviceUnderTest): JobKind {
+  const name = dev.driver.name;
+  return name === "vmwgfx" || name === "qxl" ? name : "sw_sync";
+}
 
 /** What a fence-wait run drew and booted: the state its processes share. */
 interface FenceWaitRun {
   readonly m: Machine;
   readonly devA: DeviceUnderTest;
   readonly devB: DeviceUnderTest;
+  readonly job: JobKind;
   readonly hang: boolean;
-  /** How importer i waits: 0 poll on the dma-buf, 1 poll on an exported sync_file. */
+  /** How importer i waits (WAIT_*). */
   readonly how: readonly number[];
+  /** The shared buffer's size (a GPU job's: 1-4 pages, drawn; a sw_sync job's: a page). */
+  readonly len: number;
+  /** The byte the GPU job fills the buffer with (drawn). */
+  readonly value: number;
+  /** How the vmwgfx exporter drops its fence handle (DROP_*, or 2: the file's close). */
+  readonly drop: number;
   readonly importers: Process[];
 }
 
 /**
- * Importer `i`: receives the dma-buf, imports it and waits for the write fence. Module-level,
- * with the run's state as an argument (see Machine.process).
+ * What the runs of this process saw, for the tests (as cross-share's gpuStats): the waits that
+ * completed their checks, by `<job>[/hang]:<way>` ("exporter" for the vmwgfx exporter's own
+ * wait); the statuses of hung jobs' fences userspace read, by `<job>:<status>`; contents checked
+ * after a completed GPU job, by job; how the vmwgfx exporter dropped its fence handle.
+ */
+export const fenceWaitStats: {
+  waits: Record<string, number>;
+  hungStatus: Record<string, number>;
+  contents: Record<string, number>;
+  drops: Record<string, number>;
+} = { waits: {}, hungStatus: {}, contents: {}, drops: {} };
+
+/** Adds one to `rec[key]`. */
+function bump(rec: Record<string, number>, key: string): void {
+  rec[key] = (rec[key] ?? 0) + 1;
+}
+
+/** Counts a wait that passed its checks (see fenceWaitStats). */
+function countWait(r: FenceWaitRun, way: string): void {
+  bump(fenceWaitStats.waits, `${r.job}${r.hang ? "/hang" : ""}:${way}`);
+}
+
+// ------------------------------------------------------------------------- vmwgfx userspace
+
+/** DRM_VMW_ALLOC_BO of `len` bytes: the handle (what vmwgfx's userspace allocates with). */
+async function vmwAllocBo(fd: DrmFd, len: number): Promise<number> {
+  const arg = {
+    size: len,
+    pad64: 0,
+    map_handle: 0,
+    handle: 0,
+    cur_gmr_id: 0,
+    cur_gmr_offset: 0,
+    rep_pad64: 0,
+  };
+  await fd.ioctl(DRM_IOCTL_VMW_ALLOC_BO, arg, "VMW_ALLOC_BO");
+  return arg.handle;
+}
+
+/** DRM_VMW_EXECBUF of `commands` (version 2) with a fence_rep address, flags, an in-fence fd. */
+async function vmwExecbuf(
+  fd: DrmFd,
+  commands: string,
+  fenceRep: number,
+  flags: number,
+  importedFenceFd: number,
+): Promise<void> {
+  const arg: DrmVmwExecbufArg = {
+    commands,
+    version: DRM_VMW_EXECBUF_VERSION,
+    flags,
+    fence_seqno: 0,
+    fence_rep: fenceRep,
+    context_handle: 0,
+    imported_fence_fd: importedFenceFd,
+  };
+  await fd.ioctl(DRM_IOCTL_VMW_EXECBUF, arg, "VMW_EXECBUF");
+}
+
+/**
+ * A page of anonymous memory for the kernel's struct drm_vmw_fence_rep, preset as Mesa's
+ * vmwgfx winsys does (`error` = -EFAULT, `fd` = -1: a copy that never happened shows).
+ */
+async function fenceRepPage(p: Process): Promise<Mapping> {
+  const addr = checkRet(
+    await p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+    "mmap",
+  );
+  const page = new Mapping(p, addr, PAGE);
+  const preset = { handle: 0, mask: 0, seqno: 0, passed_seqno: 0, fd: -1, error: -14 };
+  await page.write(encodeDrmVmwFenceRep(preset));
+  return page;
+}
+
+/** DRM_VMW_FENCE_WAIT of `handle` for up to WAIT_NS (DRM_VMW_WAIT_OPTION_UNREF if `unref`). */
+async function vmwFenceWait(fd: DrmFd, handle: number, unref: boolean): Promise<void> {
+  const arg = {
+    handle,
+    cookie_valid: 0,
+    kernel_cookie: 0,
+    timeout_us: WAIT_NS / 1000,
+    lazy: 0,
+    flags: 1, // DRM_VMW_FENCE_FLAG_EXEC
+    wait_options: unref ? DRM_VMW_WAIT_OPTION_UNREF : 0,
+    pad64: 0,
+  };
+  await fd.ioctl(DRM_IOCTL_VMW_FENCE_WAIT, arg, "VMW_FENCE_WAIT");
+}
+
+// -------------------------------------------------------------------------------- waiting
+
+/** poll(2) of one fd for `events` until WAIT_NS; a userspace check fails if it never gets ready. */
+async function waitReady(p: Process, fd: number, events: number, what: string): Promise<void> {
+  const fds = [{ fd, events, revents: 0 }];
+  const ready = await poll(p, fds, WAIT_NS);
+  check(
+    ready === 1 && (fds[0]!.revents & events) !== 0,
+    `${what}: poll gave ${ready} (revents ${fds[0]!.revents}): the fence's completion was lost`,
+  );
+}
+
+/**
+ * The driver name of the hung job's fence (what SYNC_IOC_FILE_INFO names a sync_file of it
+ * alone): a vmwgfx device hang's is the device fence driver's (@primetime/ttm's simgpu fences);
+ * the dying process's is its sw_sync point's.
+ */
+function hungFenceName(r: FenceWaitRun): string {
+  return r.job === "vmwgfx" ? "simgpu" : "sw_sync";
+}
+
+/**
+ * Checks the status SYNC_IOC_FILE_INFO reports for the sync_file `syncFd` after its fence
+ * signalled. Without a hang: signalled without error (1). With one, a sync_file passed by the
+ * exporter holds the hung job's fence: the reset's -ETIME. One exported from the dma-buf holds
+ * the fences still unsignalled at the export: the hung job's (alone, or with a qxl draw's in a
+ * dma_fence_array, which takes the first error of its fences), which must carry an error; or only
+ * fences that complete (a qxl draw's; a signalled stub when none was left), which must not.
+ */
+async function checkStatus(
+  p: Process,
+  r: FenceWaitRun,
+  syncFd: number,
+  exported: boolean,
+  what: string,
+): Promise<void> {
+  const info = await syncFileInfo(p, syncFd);
+  const holdsHungJob =
+    r.hang && (!exported || info.name === hungFenceName(r) || info.name === "dma_fence_array");
+  if (holdsHungJob) bump(fenceWaitStats.hungStatus, `${r.job}:${info.status}`);
+  if (holdsHungJob && !exported)
+    check(
+      info.status === -ETIME,
+      `${what}: the hung job's sync_file (${info.name}) has status ${info.status}, not -ETIME`,
+    );
+  else if (holdsHungJob)
+    check(
+      info.status < 0,
+      `${what}: the hung job's sync_file (${info.name}) has status ${info.status}, no error`,
+    );
+  else check(info.status === 1, `${what}: the sync_file (${info.name}) has status ${info.status}`);
+}
+
+/**
+ * Importer `i`: receives the dma-buf (and, from a vmwgfx exporter, the job's sync_file), imports
+ * the buffer, waits for the job the way it drew, checks the fence's status where it has a
+ * sync_file, then reads the buffer through the dma-buf. Module-level, with the run's state as an
+ * argument (see Machine.process).
  */
 async function fenceWaitImporter(
   p: Process,
   { r, i }: { readonly r: FenceWaitRun; readonly i: number },
 ): Promise<void> {
-  const { m, devB, how } = r;
+  const { m, devB, how, job, hang } = r;
+  const what = `importer${i} (${WAYS[how[i]!]})`;
   const fd = await openDevice(m, p, devB);
   const dmaBuf = await recvFd(p, { cloexec: true });
+  const passed = job === "vmwgfx" ? await recvFd(p, { cloexec: true }) : -1;
   const handle = await fd.primeFdToHandle(dmaBuf);
-  let waitFd = dmaBuf;
-  if (how[i] === 1) waitFd = await dmaBufExportSyncFile(p, dmaBuf, DMA_BUF_SYNC_READ);
-  const fds = [{ fd: waitFd, events: POLLIN, revents: 0 }];
-  const ready = await poll(p, fds, WAIT_NS);
-  check(
-    ready === 1 && (fds[0]!.revents & POLLIN) !== 0,
-    `importer${i}: ${how[i] === 1 ? "sync_file" : "dma-buf"} poll gave ${ready} (revents ${fds[0]!.revents}): the fence's completion was lost`,
-  );
-  if (waitFd !== dmaBuf) await close(p, waitFd);
+  // qxl fences its buffers with READ usage: a reader of its draw waits for every fence.
+  const readUsageJob = job === "qxl";
+  switch (how[i]) {
+    case WAIT_DMABUF:
+      await waitReady(p, dmaBuf, readUsageJob ? POLLOUT : POLLIN, what);
+      break;
+    case WAIT_EXPORTED: {
+      const flags = readUsageJob ? DMA_BUF_SYNC_WRITE : DMA_BUF_SYNC_READ;
+      const syncFd = await dmaBufExportSyncFile(p, dmaBuf, flags);
+      await waitReady(p, syncFd, POLLIN, what);
+      await checkStatus(p, r, syncFd, true, what);
+      await close(p, syncFd);
+      break;
+    }
+    case WAIT_PASSED:
+      await waitReady(p, passed, POLLIN, what);
+      await checkStatus(p, r, passed, false, what);
+      break;
+    case WAIT_EXECBUF: {
+      // The importer's own job waits for the exporter's (vmw_execbuf_ioctl(): dma_fence_wait()
+      // of the imported fence before the submission): once the ioctl returns, it has signalled.
+      const own = await vmwAllocBo(fd, PAGE);
+      await vmwExecbuf(fd, `fill ${own} 0`, 0, DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD, passed);
+      await checkStatus(p, r, passed, false, what);
+      await fd.gemClose(own);
+      break;
+    }
+  }
+  const bytes = await readDmaBuf(p, dmaBuf, 0, r.len);
+  check(bytes.length === r.len, `${what}: read ${bytes.length} bytes of ${r.len}`);
+  if (job !== "sw_sync" && !hang) {
+    const bad = bytes.findIndex((b) => b !== r.value);
+    check(
+      bad < 0,
+      `${what}: byte ${bad} is ${bytes[bad]} after the job's fence signalled, not its fill ${r.value}`,
+    );
+    bump(fenceWaitStats.contents, job);
+  }
+  countWait(r, WAYS[how[i]!]!);
+  if (passed >= 0) await close(p, passed);
   await fd.gemClose(handle);
   await close(p, dmaBuf);
   await fd.close();
 }
 
-/** The exporter: shares a buffer carrying its job's write fence, then completes the job or hangs. */
-async function fenceWaitExporter(p: Process, r: FenceWaitRun): Promise<void> {
+// ------------------------------------------------------------------------------- exporters
+
+/** The exporter without GPU fences: a sw_sync job; a hang kills the process (see the file comment). */
+async function swSyncExporter(p: Process, r: FenceWaitRun): Promise<void> {
   const { m, devA } = r;
   const fd = await openDevice(m, p, devA);
   const handle = await devA.createBo(fd, PAGE);
@@ -95,12 +360,107 @@ async function fenceWaitExporter(p: Process, r: FenceWaitRun): Promise<void> {
   await fd.close();
 }
 
+/**
+ * The qxl exporter: a fill draw of the shared buffer; a hang adds a sw_sync job that never
+ * completes and kills the process (qxl has no reset).
+ */
+async function qxlExporter(p: Process, r: FenceWaitRun): Promise<void> {
+  const { m, devA } = r;
+  const fd = await openDevice(m, p, devA);
+  const client = gpuPathOf(devA)!.client(devA, fd);
+  const handle = await devA.createBo(fd, r.len);
+  const dmaBuf = await fd.primeHandleToFd(handle);
+  await client.fill(handle, r.len, r.value);
+  let timeline = -1;
+  if (r.hang) {
+    timeline = await swSyncCreateTimeline(p);
+    const job = await swSyncCreateFence(p, timeline, 1);
+    await dmaBufImportSyncFile(p, dmaBuf, job, DMA_BUF_SYNC_WRITE);
+    await close(p, job);
+  }
+  for (const imp of r.importers) await sendFd(p, imp, dmaBuf);
+  await close(p, dmaBuf);
+  await fd.gemClose(handle);
+  if (r.hang) await p.exit(1);
+  await client.close();
+  await fd.close();
+}
+
+/**
+ * The vmwgfx exporter: an EXECBUF fill of the shared buffer exporting its fence as a sync_file,
+ * passed to the importers with the dma-buf, waited for with FENCE_WAIT; or, on a hang, the
+ * device stalls on the job and its hangcheck's reset signals it with -ETIME (see the file
+ * comment).
+ */
+async function vmwgfxExporter(p: Process, r: FenceWaitRun): Promise<void> {
+  const { m, devA } = r;
+  const fd = await openDevice(m, p, devA);
+  const handle = await vmwAllocBo(fd, r.len);
+  const dmaBuf = await fd.primeHandleToFd(handle);
+  const fill = `fill ${handle} ${r.value}`;
+  let syncFd: number;
+  let fenceHandle = 0;
+  let rep: Mapping | null = null;
+  if (r.hang) {
+    // The fault injector: the device stalls before the job, which never completes.
+    vmwPriv(devA.device).gpu.injectHang();
+    await vmwExecbuf(fd, fill, 0, 0, -1);
+    // The job's fence (the device is hung: not signalled yet), as a sync_file.
+    syncFd = await dmaBufExportSyncFile(p, dmaBuf, DMA_BUF_SYNC_WRITE);
+  } else {
+    rep = await fenceRepPage(p);
+    await vmwExecbuf(fd, fill, rep.addr, DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD, -1);
+    const fence = decodeDrmVmwFenceRep(await rep.read(0, DRM_VMW_FENCE_REP_SIZE));
+    check(
+      fence.error === 0 && fence.fd >= 0 && fence.handle !== 0,
+      `exporter: EXECBUF's fence_rep has error ${fence.error}, fd ${fence.fd}, handle ${fence.handle}`,
+    );
+    syncFd = fence.fd;
+    fenceHandle = fence.handle;
+  }
+  for (const imp of r.importers) {
+    await sendFd(p, imp, dmaBuf);
+    await sendFd(p, imp, syncFd);
+  }
+  await close(p, dmaBuf);
+  await fd.gemClose(handle);
+  if (r.hang) {
+    await waitReady(p, syncFd, POLLIN, "exporter (hung job)");
+    const info = await syncFileInfo(p, syncFd);
+    check(
+      info.status === -ETIME,
+      `exporter: the hung job's fence has status ${info.status} after the reset, not -ETIME`,
+    );
+    bump(fenceWaitStats.hungStatus, `vmwgfx:${info.status}`);
+  } else {
+    await vmwFenceWait(fd, fenceHandle, r.drop === DROP_WAIT_OPTION);
+    await checkStatus(p, r, syncFd, false, "exporter");
+    if (r.drop === DROP_UNREF)
+      await fd.ioctl(
+        DRM_IOCTL_VMW_FENCE_UNREF,
+        { handle: fenceHandle, pad64: 0 },
+        "VMW_FENCE_UNREF",
+      );
+    await rep!.unmap();
+    bump(fenceWaitStats.drops, ["FENCE_UNREF", "WAIT_OPTION_UNREF", "close"][r.drop]!);
+  }
+  countWait(r, "exporter");
+  await close(p, syncFd);
+  await fd.close();
+}
+
+const EXPORTERS: Readonly<Record<JobKind, (p: Process, r: FenceWaitRun) => Promise<void>>> = {
+  vmwgfx: vmwgfxExporter,
+  qxl: qxlExporter,
+  sw_sync: swSyncExporter,
+};
+
 export const FENCE_WAIT: CampaignScenario = {
   name: "fence-wait",
   description:
-    "importers wait on the exporter's write fence (poll on the dma-buf or on an exported sync_file) while GPU hangs are injected",
+    "importers wait on the exporter's job fence (vmwgfx EXECBUF's exported sync_file, qxl's draw, else sw_sync) by dma-buf poll, sync_file poll or IMPORT_FENCE_FD, while GPU hangs are injected (a device reset, or the exporter dying)",
   kernelRef:
-    "drivers/dma-buf/dma-buf.c (dma_buf_poll, DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE), drivers/dma-buf/sw_sync.c, dma-resv.c",
+    "drivers/dma-buf/dma-buf.c (dma_buf_poll, DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE), sync_file.c, sw_sync.c, dma-resv.c; drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c, vmwgfx_fence.c; qxl_release.c",
   expect: "clean",
   arity: 2,
   faultTolerant: false,
@@ -108,14 +468,21 @@ export const FENCE_WAIT: CampaignScenario = {
     return async (sim) => {
       const m = await bootMachine(sim, drivers, opts.faults);
       const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
+      const job = jobKindOf(devA);
       const waiters = size(1, 2, "importers");
       const hang = choose(2, "gpu hang") === 1;
+      // sw_sync: the two ways of any dma-buf (the draws of the scenario before GPU jobs).
+      const ways = job === "vmwgfx" ? (devB.driver.name === "vmwgfx" ? 4 : 3) : 2;
       const how: number[] = [];
-      for (let i = 0; i < waiters; i++) how.push(choose(2, `wait[${i}]`));
-      const r: FenceWaitRun = { m, devA, devB, hang, how, importers: [] };
+      for (let i = 0; i < waiters; i++) how.push(choose(ways, `wait[${i}]`));
+      const gpu = job !== "sw_sync";
+      const len = gpu ? size(1, 4, "pages") * PAGE : PAGE;
+      const value = gpu ? size(1, 255, "fill byte") : 0;
+      const drop = job === "vmwgfx" && !hang ? choose(3, "fence handle drop") : 0;
+      const r: FenceWaitRun = { m, devA, devB, job, hang, how, len, value, drop, importers: [] };
       for (let i = 0; i < waiters; i++)
         r.importers.push(m.process(`importer${i}`, fenceWaitImporter, { r, i }));
-      const exporter = m.process("exporter", fenceWaitExporter, r);
+      const exporter = m.process("exporter", EXPORTERS[job], r);
       await m.finish([exporter, ...r.importers]);
     };
   },
