@@ -12,7 +12,7 @@ import { decodeToken, replay } from "@primetime/sim/explore";
 import { RaceFeedback } from "./feedback.js";
 import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario, maxSize } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
-import { planFromScenarioName, planScenarioName } from "./plan.js";
+import { planFromScenarioName, planScenarioName, socketsFromScenarioName } from "./plan.js";
 import type { SyscallLogEntry } from "./syscall-log.js";
 
 /** What one run's oracles said, by class. */
@@ -72,7 +72,7 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: planScenarioName(opts.plan),
+    scenario: planScenarioName(opts.plan, opts.sockets),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
@@ -91,8 +91,10 @@ export function fuzzReplay(
   token: string,
   toggles: readonly string[] = baselineFixes(),
 ): Promise<RunResult> {
-  const plan = planFromScenarioName(decodeToken(token).scenario);
-  return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan }), { toggles });
+  const scenario = decodeToken(token).scenario;
+  const plan = planFromScenarioName(scenario);
+  const sockets = socketsFromScenarioName(scenario) || opts.sockets;
+  return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets }), { toggles });
 }
 
 /**
@@ -159,6 +161,7 @@ export async function fuzzLog(
       ...opts,
       ...unit?.options,
       plan: unit?.options.plan ?? planFromScenarioName(t.scenario) ?? opts.plan,
+      sockets: socketsFromScenarioName(t.scenario) || opts.sockets,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

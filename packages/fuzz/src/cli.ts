@@ -18,6 +18,9 @@
  * `--plan "30:a+b 0:*"` (every run's swarm plan, one word per process, as plan.ts writes it;
  * default: drawn from each run's seed), `--first-seeds a,b` (toggles: hunt from each first seed, then print each toggle's distribution
  * of first finds; default 1),
+ * `--sockets on|off` (campaign, toggles, log: unix socket operations, socketpair(2), sendmsg(2)
+ * and recvmsg(2) with SCM_RIGHTS, in every run; default off; a run's token records it in its
+ * scenario name, `fuzz +unix`, so `log --token` replays it without the option),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -60,7 +63,8 @@ function usage(): never {
       "  [--drivers vgem|qxl|vmwgfx|a+b] [--strategies pct,random,pos,portfolio] [--toggles a,b]\n" +
       "  [--feedback on|off] (feedback-driven race pairs; default off)\n" +
       "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n" +
-      "  [--faults nth:N|p:P] (campaign, toggles, log: fault injection from the end of the boot)\n",
+      "  [--faults nth:N|p:P] (campaign, toggles, log: fault injection from the end of the boot)\n" +
+      "  [--sockets on|off] (unix socket operations: socketpair, sendmsg, recvmsg; default off)\n",
   );
   process.exit(2);
 }
@@ -87,6 +91,7 @@ const OPTIONS = [
   "first-seeds",
   "token",
   "faults",
+  "sockets",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -241,8 +246,15 @@ try {
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(2);
 }
+const socketsOpt = options.get("sockets");
+if (socketsOpt !== undefined && socketsOpt !== "on" && socketsOpt !== "off") usage();
 const spec = faults;
-const fuzz = { drivers, plan, afterBoot: spec ? () => startFaults(spec) : undefined };
+const fuzz = {
+  drivers,
+  plan,
+  sockets: socketsOpt === "on",
+  afterBoot: spec ? () => startFaults(spec) : undefined,
+};
 const feedbackOpt = options.get("feedback");
 if (feedbackOpt !== undefined && feedbackOpt !== "on" && feedbackOpt !== "off") usage();
 

@@ -36,7 +36,21 @@ export type FdObject =
   /** A sw_sync timeline (open of the sw_sync node): no ->poll. */
   | { readonly kind: "timeline" }
   /** An epoll instance. */
-  | { readonly kind: "epoll" };
+  | { readonly kind: "epoll" }
+  /** One end of a unix stream socket pair (socketpair(2)): no ioctl, mmap, llseek or ->poll. */
+  | { readonly kind: "socket"; readonly sock: SockModel };
+
+/** One end of a socket pair the fuzzer made, as its userspace knows it (`peer`: the other end). */
+export interface SockModel {
+  readonly id: number;
+  peer: SockModel | null;
+}
+
+/**
+ * What an fd a receive installed may name, resolved once the run is over (the objects of every
+ * message that may have been queued where the receive read; null: some of it is unknown).
+ */
+export type FdResolver = () => FdObject[] | null;
 
 /**
  * One life of an fd number: it named `obj` no earlier than `start` and no later than `end`. A
@@ -46,6 +60,12 @@ export type FdObject =
  */
 export interface FdLife {
   readonly obj: FdObject | null;
+  /**
+   * A receive's life (`obj` null): what `via` resolves to once the run is over, computed once
+   * (`cached`; a resolution that reaches itself again is unknown).
+   */
+  readonly via?: FdResolver;
+  cached?: FdObject[] | null | "busy";
   /** The fd the call duplicated (a dup's life), resolved when the life is checked. */
   readonly src?: number;
   /** When the call that installed it started (a tick of the model's clock). */
@@ -121,6 +141,19 @@ export class FdTableModel {
   }
 
   /**
+   * A receive (recvmsg(2) on a socket, or of the process's SCM_RIGHTS queue) that ran in
+   * [start, ret] installed at `fd` one of the files `via` resolves to at the end of the run.
+   */
+  installedVia(fd: number, via: FdResolver, start: number, ret: number): void {
+    let list = this.lives.get(fd);
+    if (!list) {
+      list = [];
+      this.lives.set(fd, list);
+    }
+    list.push({ obj: null, via, start, ret, end: Number.POSITIVE_INFINITY });
+  }
+
+  /**
    * A close(`fd`) that ran in [start, ret] (whatever it returned): after it, the fd no longer
    * names what it named when the close started. Lives made by calls that had not returned by
    * then stay open.
@@ -155,6 +188,16 @@ export class FdTableModel {
       if (l.start > ret || l.end < start) continue;
       if (l.obj !== null) {
         out.push(l.obj);
+        continue;
+      }
+      if (l.via !== undefined) {
+        if (l.cached === "busy") return null;
+        if (l.cached === undefined) {
+          l.cached = "busy";
+          l.cached = l.via();
+        }
+        if (l.cached === null) return null;
+        out.push(...l.cached);
         continue;
       }
       // A dup's life: what its source named during the dup (a chain of dups too deep to follow

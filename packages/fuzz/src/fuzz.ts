@@ -4,7 +4,9 @@
  * card and render nodes, create dumb buffers, GEM_CLOSE, GEM_FLINK and GEM_OPEN, PRIME export
  * and import on the same and on the other device, dup, dup2, dup3, close and close_range,
  * SCM_RIGHTS fd passing between processes, CPU mappings, garbage ioctls and hostile syscall
- * arguments, and exit mid-way.
+ * arguments, and exit mid-way; with `sockets`, unix stream socket pairs, sendmsg(2) with
+ * SCM_RIGHTS of any fd and recvmsg(2), so that in-flight cycles form for the unix garbage
+ * collector (socket-model.ts).
  * Every choice is drawn with the simulation's `choose()`, so a run is replayed exactly by its
  * token, and the scheduler interleaves the threads at every scheduling point of the kernel.
  *
@@ -25,6 +27,7 @@ import { registerSwSync, SW_SYNC_PATH } from "@primetime/dma-buf";
 import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import { type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import {
+  AF_UNIX,
   CLOSE_RANGE_CLOEXEC,
   CLOSE_RANGE_UNSHARE,
   EACCES,
@@ -44,6 +47,7 @@ import {
   EPIPE,
   EPOLL_CTL_ADD,
   type EpollEvent,
+  ESPIPE,
   INR_OPEN_CUR,
   injectedFailures,
   Kernel,
@@ -53,7 +57,11 @@ import {
   PROT_READ,
   PROT_WRITE,
   type Process,
+  SCM_MAX_FD,
   type SlabObject,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
 } from "@primetime/kernel";
 import { choose, type Simulation } from "@primetime/sim";
 import {
@@ -84,6 +92,7 @@ import {
   type FdObject,
   FdTableModel,
   type FdUse,
+  type SockModel,
 } from "./fd-model.js";
 import {
   checkHandleObservations,
@@ -95,6 +104,17 @@ import {
   stampOf,
   UNKNOWN_BUFFER,
 } from "./model.js";
+import {
+  BAD_FAMILIES,
+  BAD_PROTOCOLS,
+  BAD_TYPE_FLAGS,
+  BAD_TYPES,
+  HOSTILE_RECV,
+  recvmsgVerdict,
+  sendmsgVerdict,
+  socketCallFits,
+  socketpairExpected,
+} from "./socket-model.js";
 import { loggedProcess, type SyscallLogEntry } from "./syscall-log.js";
 
 /** The shape of one fuzz run. */
@@ -131,6 +151,14 @@ export interface FuzzOptions {
    * the step counter and nothing else: the run's schedule is the same with or without it.
    */
   readonly syscallLog?: SyscallLogEntry[];
+  /**
+   * Unix stream sockets as files (default false): socketpair(2), sendmsg(2) with SCM_RIGHTS of
+   * any fd the thread holds, recvmsg(2) with and without MSG_PEEK, close of socket fds, and
+   * socket fds passed to other processes over their SCM_RIGHTS queues (socket-model.ts). Their
+   * operations come after the others in the draw (OP_TABLE), so a run without them draws as
+   * before; the run's scenario name records the option (plan.ts), so a token replays it.
+   */
+  readonly sockets?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -222,6 +250,39 @@ interface FdEntry {
   closed?: boolean;
 }
 
+/**
+ * An fd a thread holds outside its DRM and dma-buf list (socket operations only): an end of a
+ * socket pair it made (`sock` known), or a file a receive gave it (`sock` null: any file a
+ * message may have carried). Only this thread closes it; dup2() and close_range() leave it alone
+ * (untouchable()).
+ */
+interface ExtraFd {
+  readonly fd: number;
+  readonly sock: SockModel | null;
+  /** The thread's fd of the other end of the same pair, while it holds both. */
+  peer: ExtraFd | null;
+  /** Made with SOCK_NONBLOCK (a received file: not known, so always received with MSG_DONTWAIT). */
+  readonly nonblock: boolean;
+}
+
+/** A sendmsg(2) of the fuzzer on socket fd `fd` carrying `fds`, in [start, ret]. */
+interface SockSend {
+  readonly table: FdTableModel;
+  readonly fd: number;
+  readonly fds: readonly number[];
+  readonly start: number;
+  ret: number;
+}
+
+/** An SCM_RIGHTS send of `fd` to process `to`'s queue (Process.sendFd()), in [start, ret]. */
+interface ProcSend {
+  readonly to: number;
+  readonly table: FdTableModel;
+  readonly fd: number;
+  readonly start: number;
+  ret: number;
+}
+
 /** What the threads of one process share. */
 interface ProcState {
   readonly ctxs: ThreadCtx[];
@@ -287,6 +348,8 @@ interface ThreadCtx {
   unshared: boolean;
   /** The fd numbers this thread closed last (closeFd(), at most 4): dup2()'s closed oldfd. */
   readonly closedFds: number[];
+  /** Socket fds and received files (socket operations only: ExtraFd). */
+  readonly extra: ExtraFd[];
 }
 
 /**
@@ -370,6 +433,10 @@ async function registerNodes(driver: DriverUnderTest, kernel: Kernel): Promise<D
 
 const PAGE = 4096;
 const MAX_FDS_PER_THREAD = 10;
+/** The process that starts the unix garbage collection after the others exited (sockets only). */
+const GC_TRIGGER_NAME = "fuzz-gc";
+/** Socket fds and received files a thread keeps (socket operations; the rest it closes). */
+const MAX_EXTRA_PER_THREAD = 8;
 /** poll(2) events of a dma-buf (include/uapi/asm-generic/poll.h). */
 const POLLIN = 0x001;
 const POLLOUT = 0x004;
@@ -453,6 +520,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const holders: NameHolder[] = [];
     const nameCalls: NameCall[] = [];
     const fdUses: FdUse[] = [];
+    /** Socket operations: the sendmsg() calls, the sends to processes' queues, the pairs made. */
+    const sockSends: SockSend[] = [];
+    const procSends: ProcSend[] = [];
+    let sockIds = 0;
+    /** Files passed by sendmsg() calls begun so far (a bound on the user's files in flight). */
+    let sockFdsSent = 0;
     /** The process whose thread opened each DRM file (its exit releases the file). */
     const fileProc = new Map<ModelFile, ProcState>();
     /** Files opened at an fd number a sibling may still call through (unrecorded calls). */
@@ -501,6 +574,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           // Something to work on: a card fd and a buffer.
           await opOpen(ctx, true);
           await opCreate(ctx);
+          // With socket operations, a socket pair too.
+          if (opts.sockets) await opSocketpair(ctx, true);
           for (let k = 0; k < nOps; k++) {
             ctx.last = k === nOps - 1;
             const r = await step(ctx);
@@ -521,6 +596,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
             last: false,
             unshared: false,
             closedFds: [],
+            extra: [],
           };
           ps.ctxs.push(c);
           return c;
@@ -704,6 +780,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
      */
     function untouchable(ps: ProcState): number[] {
       const out = [...ps.busy.keys()];
+      for (const c of ps.ctxs) for (const x of c.extra) out.push(x.fd);
       if (ps.epfd !== null) out.push(ps.epfd);
       if (ps.timeline !== null) out.push(ps.timeline);
       return out.sort((a, b) => a - b);
@@ -745,6 +822,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       [1, opDup2],
       [1, opDup3],
       [1, opCloseRange],
+      // Socket operations (opts.sockets), after every other: without them the draw is as before.
+      ...(opts.sockets
+        ? ([
+            [3, opSocketpair],
+            [6, opSockSend],
+            [6, opSockRecv],
+            [2, opSockPass],
+            [2, opSockClose],
+          ] as const)
+        : []),
     ];
     /** The weights of OP_TABLE and the exit slot, without the race weight. */
     let opTableWeight = 1;
@@ -1694,7 +1781,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (!to) return "ok";
       const m = failMark();
       busy(ctx.proc, d.fd, 1);
+      const rec = procSend(ctx, to, d.fd);
       const ret = await ctx.p.sendFd(to, d.fd);
+      if (rec) rec.ret = model.tick();
       busy(ctx.proc, d.fd, -1);
       if (ret !== 0 && ret !== -EPIPE && !allocFailed(ret, m)) model.diverge(`sendFd = ${ret}`);
       return "ok";
@@ -1718,7 +1807,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
       const lost = lostFd(ctx.proc, fd, t0);
       if (lost) st = null;
-      // (Only dma-buf fds are ever sent.)
+      // With socket operations, socket fds are sent too (opSockPass): a file that cannot seek
+      // (-ESPIPE: a socket; a dma-buf always can) is one of the files sent to the process.
+      if (opts.sockets && (lost || size === -ESPIPE)) {
+        ctx.proc.fdm.installedVia(fd, viaProcQueue(ctx.p.pid, t1), t0, t1);
+        ctx.proc.fdm.end(pend);
+        if (!lost) await keepExtra(ctx, { fd, sock: null, peer: null, nonblock: false });
+        return "ok";
+      }
+      // (Only dma-buf fds are ever sent, without socket operations.)
       ctx.proc.fdm.installed(fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
       ctx.proc.fdm.end(pend);
       if (st) {
@@ -1735,6 +1832,373 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         return "ok";
       }
       ctx.fds.push({ fd, kind: "dmabuf", buf: st?.id });
+      return "ok";
+    }
+
+    /** Records an SCM_RIGHTS send of `fd` to `to`'s queue (socket operations only). */
+    function procSend(ctx: ThreadCtx, to: Process, fd: number): ProcSend | null {
+      if (!opts.sockets) return null;
+      const rec: ProcSend = {
+        to: to.pid,
+        table: ctx.proc.fdm,
+        fd,
+        start: model.tick(),
+        ret: Number.POSITIVE_INFINITY,
+      };
+      procSends.push(rec);
+      return rec;
+    }
+
+    /**
+     * What a receive of process `pid`'s queue that returned at `ret` may have installed: any
+     * file a send to that queue begun before then passed (resolved at the end of the run).
+     */
+    function viaProcQueue(pid: number, ret: number) {
+      return (): FdObject[] | null => {
+        const out: FdObject[] = [];
+        for (const s of procSends) {
+          if (s.to !== pid || s.start > ret) continue;
+          const c = s.table.candidates(s.fd, s.start, s.ret);
+          if (c === null) return null;
+          out.push(...c);
+        }
+        return out;
+      };
+    }
+
+    /** The socket ends `fd` of `table` may have named in [start, ret] (null: unknown). */
+    function sockEnds(table: FdTableModel, fd: number, start: number, ret: number) {
+      const c = table.candidates(fd, start, ret);
+      if (c === null) return null;
+      const out: SockModel[] = [];
+      for (const o of c) if (o.kind === "socket") out.push(o.sock);
+      return out;
+    }
+
+    /**
+     * What a recvmsg() on `fd` of `table` in [start, ret] may have installed: any file of a
+     * sendmsg() begun before `ret` on the other end of a socket `fd` may have named (the
+     * message was queued on the peer of the sender's socket: unix_peer()).
+     */
+    function viaSocket(table: FdTableModel, fd: number, start: number, ret: number) {
+      return (): FdObject[] | null => {
+        const ends = sockEnds(table, fd, start, ret);
+        if (ends === null) return null;
+        const out: FdObject[] = [];
+        for (const s of sockSends) {
+          if (s.start > ret) continue;
+          const from = sockEnds(s.table, s.fd, s.start, s.ret);
+          if (from === null) return null;
+          if (!from.some((e) => e.peer !== null && ends.includes(e.peer))) continue;
+          for (const x of s.fds) {
+            const c = s.table.candidates(x, s.start, s.ret);
+            if (c === null) return null;
+            out.push(...c);
+          }
+        }
+        return out;
+      };
+    }
+
+    /** Keeps a received file in the thread's extra fds, or closes it if the thread has enough. */
+    async function keepExtra(ctx: ThreadCtx, x: ExtraFd): Promise<void> {
+      if (ctx.extra.length < MAX_EXTRA_PER_THREAD) {
+        ctx.extra.push(x);
+        return;
+      }
+      const ret = await closeFd(ctx, x.fd);
+      if (ret !== 0) model.diverge(`close(${x.fd}) of a received fd = ${ret}`);
+    }
+
+    /**
+     * socketpair(2) (__sys_socketpair() of v6.18): AF_UNIX SOCK_STREAM, with SOCK_CLOEXEC,
+     * SOCK_NONBLOCK, protocol 0 or PF_UNIX; or a bad family, type, protocol or flag
+     * (socketpairExpected()), one time in three. The two new fds are ends of one pair in the fd
+     * model. (`valid`: a good one, as each thread's first.)
+     */
+    async function opSocketpair(ctx: ThreadCtx, valid = false): Promise<"ok"> {
+      if (ctx.extra.length + 2 > MAX_EXTRA_PER_THREAD) return "ok";
+      let family: number = AF_UNIX;
+      let type: number = SOCK_STREAM;
+      let protocol = 0;
+      switch (valid ? 4 : choose(12, "fuzz socketpair kind")) {
+        case 0:
+          family = BAD_FAMILIES[choose(BAD_FAMILIES.length, "fuzz socketpair family")]!;
+          break;
+        case 1:
+          type = BAD_TYPES[choose(BAD_TYPES.length, "fuzz socketpair type")]!;
+          break;
+        case 2:
+          protocol = BAD_PROTOCOLS[choose(BAD_PROTOCOLS.length, "fuzz socketpair protocol")]!;
+          break;
+        case 3:
+          type |= BAD_TYPE_FLAGS[choose(BAD_TYPE_FLAGS.length, "fuzz socketpair bad flag")]!;
+          break;
+        default:
+          if (choose(3, "fuzz socketpair pf") === 0) protocol = AF_UNIX;
+      }
+      const fl = choose(4, "fuzz socketpair flags");
+      if (fl & 1) type |= SOCK_CLOEXEC;
+      if (fl & 2) type |= SOCK_NONBLOCK;
+      const expected = socketpairExpected(family, type, protocol);
+      const call = `socketpair(${family}, ${type}, ${protocol})`;
+      const ps = ctx.proc;
+      const m = failMark();
+      const t0 = model.tick();
+      const pend = ps.fdm.begin(t0);
+      const ret = await ctx.p.socketpair(family, type, protocol);
+      const t1 = model.tick();
+      if (typeof ret === "number" || expected !== "pair") {
+        ps.fdm.end(pend);
+        if (ret !== expected && !(expected === "pair" && allocFailed(ret, m)))
+          model.diverge(`${call} = ${ret}, expected ${expected === "pair" ? "two fds" : expected}`);
+        return "ok";
+      }
+      const [a, b] = ret;
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a === b) {
+        ps.fdm.end(pend);
+        model.diverge(`${call} = [${a}, ${b}]`);
+        return "ok";
+      }
+      const sa: SockModel = { id: sockIds++, peer: null };
+      const sb: SockModel = { id: sockIds++, peer: sa };
+      sa.peer = sb;
+      ps.fdm.installed(a, { kind: "socket", sock: sa }, t0, t1);
+      ps.fdm.installed(b, { kind: "socket", sock: sb }, t0, t1);
+      ps.fdm.end(pend);
+      // (A sibling's dup2() or close_range() may have closed or replaced one meanwhile: left to
+      // the exit.)
+      const nonblock = (type & SOCK_NONBLOCK) !== 0;
+      const xa: ExtraFd | null = lostFd(ps, a, t0)
+        ? null
+        : { fd: a, sock: sa, peer: null, nonblock };
+      const xb: ExtraFd | null = lostFd(ps, b, t0)
+        ? null
+        : { fd: b, sock: sb, peer: null, nonblock };
+      if (xa && xb) {
+        xa.peer = xb;
+        xb.peer = xa;
+      }
+      if (xa) ctx.extra.push(xa);
+      if (xb) ctx.extra.push(xb);
+      return "ok";
+    }
+
+    /** Every fd the thread holds: its DRM files and dma-bufs, sockets and received files. */
+    function heldFds(ctx: ThreadCtx): number[] {
+      const out = ctx.fds.map((e) => e.fd);
+      for (const x of ctx.extra) out.push(x.fd);
+      if (ctx.proc.timeline !== null) out.push(ctx.proc.timeline);
+      if (ctx.proc.epfd !== null) out.push(ctx.proc.epfd);
+      return out;
+    }
+
+    /**
+     * The fd a socket call goes to: usually one of the thread's sockets or received files, else
+     * a DRM or dma-buf fd (-ENOTSOCK) or a number never open (-EBADF). `x`: the extra fd.
+     */
+    function sockTarget(ctx: ThreadCtx, label: string): { fd: number; x?: ExtraFd } | null {
+      const k = choose(10, label);
+      if (k === 0) {
+        const e = pick(ctx.fds, `${label} other`);
+        return e ? { fd: e.fd } : null;
+      }
+      if (k === 1) return { fd: 4000 + choose(50, `${label} never`) };
+      const x = pick(ctx.extra, label);
+      return x ? { fd: x.fd, x } : null;
+    }
+
+    /**
+     * sendmsg(2) with SCM_RIGHTS (unix_stream_sendmsg() of v6.18): no fds, one or two of any the
+     * thread holds, the socket's own fd, its pair's other end, every socket of the thread (the
+     * in-flight cycles the garbage collector takes), a never-open or a closed fd, SCM_MAX_FD + 1
+     * fds (-EINVAL) or SCM_MAX_FD of one; on a DRM or dma-buf fd (-ENOTSOCK) or a never-open one.
+     */
+    async function opSockSend(ctx: ThreadCtx): Promise<"ok"> {
+      const tg = sockTarget(ctx, "fuzz sendmsg fd");
+      if (!tg) return "ok";
+      const held = heldFds(ctx);
+      const any = (label: string) => pick(held, label) ?? tg.fd;
+      let fds: number[];
+      let neverOpen = false;
+      let closedOne = false;
+      switch (choose(12, "fuzz sendmsg payload")) {
+        case 0:
+          fds = [];
+          break;
+        case 1:
+          fds = [any("fuzz sendmsg any")];
+          break;
+        case 2:
+          fds = [any("fuzz sendmsg any"), any("fuzz sendmsg any")];
+          break;
+        case 3:
+          fds = [tg.fd];
+          break;
+        case 4:
+          fds = tg.x?.peer ? [tg.x.peer.fd] : [tg.fd];
+          if (tg.x?.peer && choose(2, "fuzz sendmsg both") === 0) fds.push(tg.fd);
+          break;
+        case 5:
+        case 6:
+          fds = ctx.extra.map((x) => x.fd);
+          if (fds.length === 0) fds = [tg.fd];
+          break;
+        case 7:
+          fds = [any("fuzz sendmsg any"), 4000 + choose(50, "fuzz sendmsg never")];
+          neverOpen = true;
+          break;
+        case 8: {
+          const c = pick(ctx.closedFds, "fuzz sendmsg closed");
+          fds = c === undefined ? [tg.fd] : [c];
+          closedOne = c !== undefined;
+          break;
+        }
+        case 9:
+          fds = new Array<number>(SCM_MAX_FD + 1).fill(tg.fd);
+          break;
+        case 10:
+          fds = new Array<number>(SCM_MAX_FD).fill(any("fuzz sendmsg any"));
+          break;
+        default:
+          fds = [tg.fd, tg.fd];
+      }
+      const ps = ctx.proc;
+      // The sent DRM and dma-buf fds are out of dup2()'s and close_range()'s reach meanwhile.
+      const own = new Set(ctx.fds.map((e) => e.fd));
+      const busied = [...new Set(fds)].filter((x) => own.has(x));
+      for (const x of busied) busy(ps, x, 1);
+      const extras = new Set(heldFds(ctx).filter((x) => !own.has(x)));
+      const m = failMark();
+      const t0 = model.tick();
+      const rec: SockSend = {
+        table: ps.fdm,
+        fd: tg.fd,
+        fds,
+        start: t0,
+        ret: Number.POSITIVE_INFINITY,
+      };
+      if (fds.length <= SCM_MAX_FD) {
+        sockSends.push(rec);
+        sockFdsSent += fds.length;
+      }
+      const ret = await ctx.p.sendmsgFds(tg.fd, fds);
+      const t1 = model.tick();
+      rec.ret = t1;
+      for (const x of busied) busy(ps, x, -1);
+      const call = `sendmsg(${tg.fd}, SCM_RIGHTS [${fds.length > 4 ? `${fds.length} fds` : fds.join(", ")}])`;
+      // (A DRM or dma-buf fd of the thread may be closed by a sibling's race meanwhile.)
+      const why = sendmsgVerdict(ret, {
+        sockSure: tg.x?.sock != null,
+        count: fds.length,
+        neverOpen,
+        allSure: !closedOne && fds.every((x) => extras.has(x)),
+        peerAlive: tg.x?.peer != null,
+        sentBefore: sockFdsSent - (fds.length <= SCM_MAX_FD ? fds.length : 0),
+        rlimit: INR_OPEN_CUR,
+        allocMayFail: allocFailed(-ENOMEM, m),
+      });
+      if (why !== null) model.diverge(`${call} = ${ret}: ${why}`);
+      if (tg.x === undefined || tg.x.sock === null)
+        fdUse(ctx, tg.fd, t0, t1, ret, `${call} = ${ret}`, socketCallFits(ret));
+      if (ret === 0)
+        for (const x of new Set(fds)) fdUse(ctx, x, t0, t1, 0, `${call} = 0 (fd ${x})`, () => true);
+      return "ok";
+    }
+
+    /**
+     * recvmsg(2) of one message (unix_stream_read_generic() and scm_detach_fds() of v6.18), with
+     * or without MSG_PEEK and MSG_CMSG_CLOEXEC, room for every fd or for 1 or 0 (MSG_CTRUNC),
+     * never blocking (MSG_DONTWAIT, or a SOCK_NONBLOCK socket without it); or with hostile
+     * options (-EFAULT, -EINVAL, before the fd is looked up); on a DRM or dma-buf fd
+     * (-ENOTSOCK) or a never-open one. The new fds are lives of the fd model that name any file
+     * a message queued on the socket may have carried; the thread keeps a few and closes the rest.
+     */
+    async function opSockRecv(ctx: ThreadCtx): Promise<"ok"> {
+      const tg = sockTarget(ctx, "fuzz recvmsg fd");
+      if (!tg) return "ok";
+      const ps = ctx.proc;
+      if (choose(16, "fuzz recvmsg hostile") === 0) {
+        const [arg, errno] = HOSTILE_RECV[choose(HOSTILE_RECV.length, "fuzz recvmsg bad")]!;
+        const r = await ctx.p.recvmsgFds(tg.fd, arg as { maxFds?: number });
+        if (r !== errno)
+          model.diverge(`recvmsg(${tg.fd}, hostile) = ${JSON.stringify(r)}, expected ${errno}`);
+        return "ok";
+      }
+      const peek = choose(3, "fuzz recvmsg peek") === 0;
+      const cloexec = choose(2, "fuzz recvmsg cloexec") === 0;
+      const maxFds = [undefined, undefined, 1, 0][choose(4, "fuzz recvmsg room")];
+      // Never blocking: MSG_DONTWAIT, or a SOCK_NONBLOCK socket (then half the time without it).
+      const nonblock = !tg.x?.nonblock || choose(2, "fuzz recvmsg dontwait") === 0;
+      const m = failMark();
+      const t0 = model.tick();
+      const pend = ps.fdm.begin(t0);
+      const r = await ctx.p.recvmsgFds(tg.fd, { peek, nonblock, cloexec, maxFds });
+      const t1 = model.tick();
+      const call = `recvmsg(${tg.fd}${peek ? ", MSG_PEEK" : ""})`;
+      const why = recvmsgVerdict(r, {
+        sockSure: tg.x?.sock != null,
+        maxFds: maxFds ?? SCM_MAX_FD,
+        nonblock: true,
+        allocMayFail: allocFailed(-ENOMEM, m),
+      });
+      const shown =
+        typeof r === "number"
+          ? String(r)
+          : `${r.fds.length <= 4 ? `[${r.fds.join(", ")}]` : `${r.fds.length} fds`}${r.msgFlags === 0 ? "" : `, msg_flags ${r.msgFlags}`}`;
+      if (why !== null) model.diverge(`${call} = ${shown}: ${why}`);
+      const res = typeof r === "number" ? r : 0;
+      if (tg.x === undefined || tg.x.sock === null)
+        fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
+      if (typeof r === "number") {
+        ps.fdm.end(pend);
+        return "ok";
+      }
+      const via = viaSocket(ps.fdm, tg.fd, t0, t1);
+      for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
+      ps.fdm.end(pend);
+      for (const fd of r.fds) {
+        // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
+        if (lostFd(ps, fd, t0)) continue;
+        await keepExtra(ctx, { fd, sock: null, peer: null, nonblock: false });
+      }
+      return "ok";
+    }
+
+    /**
+     * A socket fd (or any received file) of the thread sent to another process's SCM_RIGHTS
+     * queue (Process.sendFd()): how the ends of one pair reach other processes, whose sends
+     * over them then make in-flight cycles across processes. 0, or -EPIPE (the receiver exited).
+     */
+    async function opSockPass(ctx: ThreadCtx): Promise<"ok"> {
+      const x = pick(ctx.extra, "fuzz pass fd");
+      if (!x || procs.length < 2) return "ok";
+      const to = pick(
+        procs.filter((q) => q.pid !== ctx.p.pid),
+        "fuzz pass to",
+      );
+      if (!to) return "ok";
+      const m = failMark();
+      const rec = procSend(ctx, to, x.fd)!;
+      const ret = await ctx.p.sendFd(to, x.fd);
+      rec.ret = model.tick();
+      if (ret !== 0 && ret !== -EPIPE && !allocFailed(ret, m))
+        model.diverge(`sendFd(${x.fd}) of a socket = ${ret}`);
+      return "ok";
+    }
+
+    /**
+     * close(2) of a socket fd or a received file of the thread: a socket's last close releases
+     * it (unix_release_sock(): its queue purged, the garbage collector run while sockets are in
+     * flight). 0.
+     */
+    async function opSockClose(ctx: ThreadCtx): Promise<"ok"> {
+      const x = pick(ctx.extra, "fuzz sock close");
+      if (!x) return "ok";
+      ctx.extra.splice(ctx.extra.indexOf(x), 1);
+      if (x.peer) x.peer.peer = null;
+      const ret = await closeFd(ctx, x.fd);
+      if (ret !== 0) model.diverge(`close(${x.fd}) of a socket or received fd = ${ret}`);
       return "ok";
     }
 
@@ -2321,6 +2785,26 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
 
     for (const proc of procs) await proc.wait();
     for (const child of children) await child.wait();
+    if (opts.sockets) {
+      // Sockets left in flight in each other's queues (a cycle whose fds were all closed) wait
+      // for the next unix garbage collection, which the release of any unix socket starts while
+      // sockets are in flight (unix_release_sock(): unix_gc() when unix_tot_inflight is not 0).
+      // A last process makes and closes a pair, as any later user of unix sockets would;
+      // kernel.quiesce() below runs the collection. Everything must then be freed.
+      const gc = kernel.spawnProcess(GC_TRIGGER_NAME, async (p0) => {
+        const p = wrap(p0);
+        const pair = await p.socketpair(AF_UNIX, SOCK_STREAM, 0);
+        if (typeof pair === "number") {
+          model.diverge(`socketpair() of the last process = ${pair}`);
+          return;
+        }
+        for (const fd of pair) {
+          const r = await p.close(fd);
+          if (r !== 0) model.diverge(`close(${fd}) of the last process's socket = ${r}`);
+        }
+      });
+      await gc.wait();
+    }
     // kernel.quiesce() flushes the system workqueues; a driver's own (TTM's delayed delete on
     // vmwgfx and qxl) may finish a release after it returns: settle until the device counters
     // stop changing (a few rounds at most) before calling what is left a leak.

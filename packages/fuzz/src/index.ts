@@ -40,7 +40,15 @@ export {
   STAMP_BYTES,
   stampOf,
 } from "./model.js";
-export { planFromScenarioName, planScenarioName } from "./plan.js";
+export { planFromScenarioName, planScenarioName, socketsFromScenarioName } from "./plan.js";
+export {
+  type RecvKnowledge,
+  recvmsgVerdict,
+  type SendKnowledge,
+  sendmsgVerdict,
+  socketCallFits,
+  socketpairExpected,
+} from "./socket-model.js";
 export {
   formatSyscallLog,
   ioctlName,

@@ -8,21 +8,38 @@
 import { type FuzzProcessPlan, RACE_OPS, type RaceOp } from "./fuzz.js";
 
 const PREFIX = "fuzz plan=";
+/** The scenario name's suffix of a run with socket operations (FuzzOptions.sockets). */
+const SOCKETS_SUFFIX = " +unix";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
-/** The scenario name of a run with `plan` ("fuzz" without one). */
-export function planScenarioName(plan: readonly FuzzProcessPlan[] | undefined): string {
-  if (!plan || plan.length === 0) return "fuzz";
+/**
+ * The scenario name of a run with `plan` ("fuzz" without one), and with socket operations
+ * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`).
+ */
+export function planScenarioName(
+  plan: readonly FuzzProcessPlan[] | undefined,
+  sockets = false,
+): string {
+  const tail = sockets ? SOCKETS_SUFFIX : "";
+  if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
-  return `${PREFIX}${words.join(" ")}`;
+  return `${PREFIX}${words.join(" ")}${tail}`;
+}
+
+/** Whether a scenario name records socket operations (planScenarioName()). */
+export function socketsFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(SOCKETS_SUFFIX);
 }
 
 /**
  * The plan a scenario name records: undefined for a run without one ("fuzz", or a name that is
  * not the fuzzer's); a RangeError for a plan that does not parse.
  */
-export function planFromScenarioName(name: string): FuzzProcessPlan[] | undefined {
+export function planFromScenarioName(scenario: string): FuzzProcessPlan[] | undefined {
+  const name = scenario.endsWith(SOCKETS_SUFFIX)
+    ? scenario.slice(0, -SOCKETS_SUFFIX.length)
+    : scenario;
   if (!name.startsWith(PREFIX)) return undefined;
   if (name.length > MAX_PLAN_TEXT) throw new RangeError("fuzz plan: too long");
   const out: FuzzProcessPlan[] = [];

@@ -9,7 +9,15 @@
  * run takes exactly the schedule of an unlogged one (same steps, same trace hash: tested).
  */
 
-import type { Process } from "@primetime/kernel";
+import {
+  AF_UNIX,
+  MSG_CTRUNC,
+  type Process,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOCK_TYPE_MASK,
+} from "@primetime/kernel";
 import { currentSimulation, currentTask } from "@primetime/sim";
 import * as uapi from "@primetime/uapi";
 
@@ -48,6 +56,9 @@ const SYSCALLS = new Set([
   "epollWait",
   "sendFd",
   "recvFd",
+  "socketpair",
+  "sendmsgFds",
+  "recvmsgFds",
   "setrlimit",
   "readMemory",
   "writeMemory",
@@ -111,8 +122,54 @@ export function formatValue(v: unknown, depth = 0): string {
   return `{${parts.join(", ")}}`;
 }
 
+/** socketpair(2)'s family and type as the C source writes them (`AF_UNIX`, `SOCK_STREAM|SOCK_CLOEXEC`). */
+function socketArg(i: number, v: unknown): string {
+  if (typeof v !== "number" || !Number.isInteger(v)) return formatValue(v);
+  if (i === 0) return v === AF_UNIX ? "AF_UNIX" : String(v);
+  if (i !== 1) return String(v);
+  const t = v & SOCK_TYPE_MASK;
+  const parts = [t === SOCK_STREAM ? "SOCK_STREAM" : String(t)];
+  if (v & SOCK_CLOEXEC) parts.push("SOCK_CLOEXEC");
+  if (v & SOCK_NONBLOCK) parts.push("SOCK_NONBLOCK");
+  const rest = v & ~(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (rest !== 0) parts.push(`0x${(rest >>> 0).toString(16)}`);
+  return parts.join("|");
+}
+
+/** sendmsg()'s fd list: SCM_RIGHTS [a, b], or its length when long. */
+function scmRights(v: unknown): string {
+  if (!Array.isArray(v)) return formatValue(v);
+  const same = v.length > 8 && v.every((x) => x === v[0]);
+  return `SCM_RIGHTS ${same ? `[${formatValue(v[0])} x ${v.length}]` : formatValue(v)}`;
+}
+
+/** recvmsg()'s options as flags: MSG_PEEK|MSG_DONTWAIT|MSG_CMSG_CLOEXEC, room for fds. */
+function recvFlags(v: unknown): string {
+  if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype)
+    return formatValue(v);
+  const d = Object.getOwnPropertyDescriptors(v);
+  const val = (k: string) => ("value" in (d[k] ?? {}) ? d[k]!.value : undefined);
+  if (Object.values(d).some((x) => !("value" in x))) return formatValue(v);
+  const flags: string[] = [];
+  if (val("peek")) flags.push("MSG_PEEK");
+  if (val("nonblock")) flags.push("MSG_DONTWAIT");
+  if (val("cloexec")) flags.push("MSG_CMSG_CLOEXEC");
+  const room = val("maxFds");
+  return `${flags.length > 0 ? flags.join("|") : "0"}${room === undefined ? "" : `, room ${formatValue(room)}`}`;
+}
+
 function formatCall(name: string, args: unknown[]): string {
-  const shown = args.map((a, i) => (name === "ioctl" && i === 1 ? ioctlName(a) : formatValue(a)));
+  const shown = args.map((a, i) =>
+    name === "ioctl" && i === 1
+      ? ioctlName(a)
+      : name === "socketpair"
+        ? socketArg(i, a)
+        : name === "sendmsgFds" && i === 1
+          ? scmRights(a)
+          : name === "recvmsgFds" && i === 1
+            ? recvFlags(a)
+            : formatValue(a),
+  );
   return `${name}(${shown.join(", ")})`;
 }
 
@@ -121,6 +178,10 @@ function formatResult(name: string, args: unknown[], ret: unknown): string {
   // An ioctl writes its output into its argument (only on success, as the kernel copies out).
   if (name === "ioctl" && args[2] !== undefined && typeof args[2] === "object")
     r += ` ${formatValue(args[2])}`;
+  if (name === "recvmsgFds" && ret !== null && typeof ret === "object") {
+    const o = ret as { fds?: unknown; msgFlags?: unknown };
+    return `{fds: ${formatValue(o.fds)}, msgFlags: ${o.msgFlags === MSG_CTRUNC ? "MSG_CTRUNC" : formatValue(o.msgFlags)}}`;
+  }
   if (name === "epollWait" || name === "poll")
     r += ` ${formatValue(args[name === "poll" ? 0 : 1])}`;
   return r;
