@@ -263,3 +263,64 @@ describe(UNIX_GC_PEEK_NO_SEQCOUNT.name, () => {
     }
   });
 });
+
+/**
+ * peekVsGc with a second process whose socketpairs' releases run unix_gc() while the first
+ * collection runs: v6.18.35's unix_gc() sets gc_in_progress and re-queues the running work item,
+ * whose end then writes gc_in_progress false, so the re-queued walk runs with it false and a
+ * peek during it skips unix_peek_fpl()'s seqcount barrier (the window d82ba05263c6 closes).
+ * `multiShot`: every KASAN report of the run prints.
+ */
+function requeuedGcVsPeek(multiShot = false): Scenario {
+  return async () => {
+    const k = Kernel.boot(undefined, { kasanMultiShot: multiShot });
+    const p = k.spawnProcess("t", async (p) => {
+      const [a, a2] = pair(await p.socketpair());
+      const [b, b2] = pair(await p.socketpair());
+      await p.sendmsgFds(b2, [a]); // A in flight in B's queue
+      await p.sendmsgFds(a2, [b]); // B in flight in A's queue
+      await p.close(a);
+      await p.close(a2);
+      await p.close(b2);
+      const peeked = await p.recvmsgFds(b, { peek: true, nonblock: true });
+      await p.close(b);
+      if (typeof peeked === "number") return;
+      for (const fd of peeked.fds) {
+        const got = await p.recvmsgFds(fd, { nonblock: true });
+        if (typeof got !== "number") for (const x of got.fds) await p.close(x);
+        await p.close(fd);
+      }
+    });
+    const q = k.spawnProcess("kick", async (q) => {
+      for (let i = 0; i < 3; i++) await kickGc(q);
+    });
+    await p.wait();
+    await q.wait();
+    const leaks = await k.checkLeaks();
+    if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  };
+}
+
+describe("a reader's unix_del_edges() after the collector's purge (window open)", () => {
+  it("is KASAN on the freed scm_fp_list and edge array, and recvmsg() returns", async () => {
+    // POS seed 2 reaches it at schedule 599 (the model threw a TypeError out of recvmsg() there,
+    // with u->iolock and unix_gc_lock held); earlier finds are the window's purge of the skb.
+    const r = await explore(requeuedGcVsPeek(true), {
+      strategy: "pos",
+      schedules: 1000,
+      seed: 2,
+      isFailure: (x) => x.splats.some((s) => /unix_del_edge|unexpected/.test(s.message)),
+    });
+    const f = r.firstFailure as RunResult | null;
+    expect(f).not.toBeNull();
+    const lines = f!.splats.map((s) => `${s.kind}: ${s.message.split("\n")[0]} [${s.object}]`);
+    expect(lines.filter((l) => /unix_del_edges/.test(l))).toEqual([
+      "kasan: BUG: KASAN: slab-use-after-free in unix_del_edges [scm_fp_list#2]",
+      "kasan: BUG: KASAN: slab-use-after-free in unix_del_edges [unix_edge#2]",
+    ]);
+    expect(lines.filter((l) => /^(bug|lockdep|sleep|warn)/.test(l))).toEqual([]);
+    expect(f!.outcome).toBe("ok");
+    const again = await replay(f!.token, requeuedGcVsPeek(true));
+    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+});

@@ -24,7 +24,7 @@
  * system_unbound_wq (v6.18's system_dfl_wq, the renamed unbound queue).
  */
 
-import { defineToggle, opLabel, point, SimLocal, toggleEnabled } from "@primetime/sim";
+import { bug, defineToggle, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
 import { type File, fileCount } from "../fs/file.js";
 import { ENOMEM, isErr } from "../include/errno.js";
 import {
@@ -237,14 +237,29 @@ function unixAddEdge(g: UnixGc, fpl: ScmFpList, edge: UnixEdge): void {
 
 /**
  * Models unix_del_edge(): removes the edge; a vertex left without edges goes back to the fpl
- * (freed with it).
+ * (freed with it). An edge deleted twice (two unix_del_edges() of one fpl: a reader's
+ * scm_stat_del() and the collector's purge, while a collection runs outside the peek seqcount)
+ * is CONFIG_DEBUG_LIST's "list_del corruption" (a `warn`; the entry is left alone), then, if its
+ * socket is no longer in flight, the NULL `vertex->out_degree--`: an oops. `name` names the edge.
  * Locking: unix_gc_lock held.
  */
-function unixDelEdge(g: UnixGc, fpl: ScmFpList, edge: UnixEdge): void {
+function unixDelEdge(g: UnixGc, fpl: ScmFpList, edge: UnixEdge, name: string): void {
   lockdepAssertHeld(g.lock);
-  const vertex = edge.predecessor.vertex as UnixVertex;
+  const vertex = edge.predecessor.vertex as UnixVertex | null;
   if (!fpl.dead) unixUpdateGraph(g, unixEdgeSuccessor(edge));
-  listDel(vertex.edges, edge);
+  // list_del(&edge->vertex_entry) with CONFIG_DEBUG_LIST: an edge deleted before (its entry is
+  // LIST_POISON1) is reported and left alone (__list_del_entry_valid_or_report()).
+  if (vertex === null || !vertex.edges.includes(edge)) {
+    report("warn", `list_del corruption, ${name}->next is LIST_POISON1 (dead000000000100)`, {
+      object: name,
+    });
+  } else {
+    listDel(vertex.edges, edge);
+  }
+  if (vertex === null)
+    bug(
+      `BUG: kernel NULL pointer dereference in unix_del_edge(): ${name}->predecessor->vertex is NULL`,
+    );
   vertex.outDegree--;
   if (vertex.outDegree === 0) {
     edge.predecessor.vertex = null;
@@ -295,17 +310,30 @@ export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<
  * nr_unix_fds with them, not a dead fpl's: the collector is purging it) and its files out of
  * the in-flight counts.
  *
+ * A reader's scm_stat_del() that loaded UNIXCB(skb).fp before the collector purged the skb
+ * reaches here after unix_destroy_fpl() kvfree()d `fpl->edges` (and maybe after
+ * __scm_destroy() freed the fpl): KASAN reports the read of the freed scm_fp_list and of the
+ * freed edge array (slab-use-after-free: kvmalloc_array() of a few edges is a kmalloc()). What
+ * the kernel does next with the stale array (list_del() of entries the collector already
+ * deleted) is not modelled: the model skips the freed array's edges and tot_inflight, and the
+ * syscall goes on (the user's in-flight count is dropped at `out:` as the kernel does).
+ *
  * Locking: takes unix_gc_lock.
  * References: none.
  */
 export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
   const g = gcState.get();
   await g.lock.lock();
-  if (fpl.countUnix > 0) {
-    const edges = (fpl.edges as UnixEdges).edges;
+  fpl.checkAccess("unix_del_edges");
+  const array = fpl.edges as UnixEdges | null;
+  // fpl->edges after unix_destroy_fpl()'s kvfree(): KASAN reports the read of the freed array
+  // and the walk is not modelled past it (see the doc comment).
+  if (fpl.countUnix > 0 && array !== null && array.checkAccess("unix_del_edges")) {
+    const edges = array.edges;
     let i = 0;
     do {
-      unixDelEdge(g, fpl, edges[i++]!);
+      unixDelEdge(g, fpl, edges[i]!, `${array.name}[${i}]`);
+      i++;
     } while (i < fpl.countUnix);
     if (!fpl.dead) edges[0]!.successor.nrUnixFds -= fpl.countUnix;
     g.totInflight -= fpl.countUnix;
@@ -361,8 +389,8 @@ export async function unixPrepareFpl(fpl: ScmFpList): Promise<number> {
  */
 export async function unixDestroyFpl(fpl: ScmFpList): Promise<void> {
   if (fpl.inflight) await unixDelEdges(fpl);
+  // kvfree(fpl->edges): the pointer stays, dangling, as the kernel leaves it.
   if (fpl.edges !== null) kfree(fpl.edges);
-  fpl.edges = null;
   unixFreeVertices(fpl);
 }
 
