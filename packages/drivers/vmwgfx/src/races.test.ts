@@ -12,6 +12,7 @@ import {
   drmGemObjectLookup,
   drmGemObjectPut,
 } from "@primetime/gem";
+import { ENOENT } from "@primetime/kernel";
 import { baselineFixes, listKnownWindows, type RunResult, type Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
@@ -21,6 +22,8 @@ import {
   dumbCreateExit,
   dumbCreateVsCloseGuessedHandle,
   execbufExportFenceFault,
+  execbufFenceWaitVsUnref,
+  execbufVsSurfaceUnref,
   importForeign,
   reexportVsClose,
   surfaceRefVsBoClose,
@@ -28,6 +31,7 @@ import {
   VMWGFX_RACE_SCENARIOS,
 } from "./scenarios.js";
 import {
+  bootVmw,
   expectClean,
   handleClose,
   handleToFd,
@@ -37,6 +41,7 @@ import {
   ok,
   openNode,
   runVmw,
+  shutdownVmw,
   splatText,
   surfaceCreate,
   surfaceRef,
@@ -51,6 +56,7 @@ import {
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_KNOWN_WINDOWS,
+  VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_TOGGLES,
@@ -123,6 +129,12 @@ const CASES: ToggleCase[] = [
     // first, the copy's error path putting a reference it no longer owns.
     finds: /KASAN: slab-use-after-free in (filp_close|fput)|imbalanced put on file reference count/,
   },
+  {
+    toggle: VMWGFX_LOOKUP_UNDER_RCU.name,
+    name: "execbuf-fence-wait-vs-unref",
+    scenario: execbufFenceWaitVsUnref,
+    finds: /^\[step \d+\] bug: BUG: kernel NULL pointer dereference in ttm_base_object_lookup\(\)/,
+  },
 ];
 
 function failureText(r: RunResult | null): string {
@@ -189,6 +201,90 @@ describe("vmwgfx historic races: each toggle is found, the fixed driver is clean
       expect(failureText(res.firstFailure)).toBe("");
     });
   }
+});
+
+/**
+ * vmwgfx.lookup-under-rcu beyond the table's case: EXECBUF's own reference-free surface lookup
+ * racing UNREF_SURFACE (execbufVsSurfaceUnref) returns -ESRCH from inside the RCU read-side
+ * section it leaks (RCU lockdep); every other ttm_base_object_lookup() caller oopses as FENCE_WAIT
+ * does in the table's case, e.g. a PRIME export of a surface (ttm_prime_handle_to_fd()) racing
+ * UNREF_SURFACE. With the toggle off (the lookups under the file's lock, with references) the
+ * three races are clean over 300 schedules each.
+ */
+describe("vmwgfx.lookup-under-rcu: ttm_base_object_lookup() and EXECBUF's lookups under RCU", () => {
+  const exportVsUnref: Scenario = async (sim) => {
+    const m = await bootVmw(sim);
+    const proc = m.kernel.spawnProcess("igt", async (p) => {
+      const fd = await openNode(p, m.vmw.render);
+      const s = ok(await surfaceCreate(p, fd, 1024, null), "surface");
+      const ta = p.spawnThread("a", async (q) => {
+        const r = await handleToFd(q, fd, s.handle);
+        if (r >= 0) await q.close(r);
+        else if (r !== -ENOENT) throw new Error(`export: ${r}`);
+      });
+      const tb = p.spawnThread("b", async (q) => {
+        expect(await surfaceUnref(q, fd, s.handle)).toBe(0);
+      });
+      await ta.join();
+      await tb.join();
+      await p.close(fd);
+    });
+    const code = await proc.wait();
+    if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+    await shutdownVmw(m);
+  };
+
+  it("a PRIME export racing UNREF_SURFACE loads the NULL ref->obj: an oops (pct)", async () => {
+    const res = await explore(exportVsUnref, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      toggles: [VMWGFX_LOOKUP_UNDER_RCU.name],
+      scenario: "export-vs-surface-unref",
+    });
+    const f = res.firstFailure;
+    expect(f, `no failure in ${res.schedules} schedules`).not.toBeNull();
+    expect(f!.splats[0]?.kind).toBe("bug");
+    expect(f!.splats[0]?.message).toMatch(
+      /^BUG: kernel NULL pointer dereference in ttm_base_object_lookup\(\)/,
+    );
+  });
+
+  it("EXECBUF's reference-free lookup racing UNREF_SURFACE leaks its RCU read-side section (pct)", async () => {
+    const res = await explore(execbufVsSurfaceUnref, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      toggles: [VMWGFX_LOOKUP_UNDER_RCU.name],
+      scenario: "execbuf-vs-surface-unref",
+    });
+    const f = res.firstFailure;
+    expect(f, `no failure in ${res.schedules} schedules`).not.toBeNull();
+    expect(splatText(f!)).toMatch(
+      /^\[step \d+\] rcu: (Illegal context switch in RCU read-side critical section|still has locks held!.*rcu_read_lock)/,
+    );
+  });
+
+  it("with the toggle off the three races are clean (pct, 300 schedules each)", async () => {
+    for (const [name, scenario] of [
+      ["export-vs-surface-unref", exportVsUnref],
+      ["execbuf-vs-surface-unref", execbufVsSurfaceUnref],
+      ["execbuf-fence-wait-vs-unref", execbufFenceWaitVsUnref],
+    ] as const) {
+      const res = await explore(scenario, {
+        strategy: "pct",
+        depth: 3,
+        schedules: 300,
+        seed: 3,
+        toggles: baselineFixes(),
+        scenario: name,
+      });
+      expect(failureText(res.firstFailure)).toBe("");
+      expect(res.schedules).toBe(300);
+    }
+  });
 });
 
 /**

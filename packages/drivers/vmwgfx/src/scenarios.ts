@@ -12,9 +12,13 @@ import { type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
+  execbuf,
   execbufFence,
   fdToHandle,
   fenceRepPage,
+  fenceSignaled,
+  fenceUnref,
+  fenceWait,
   handleClose,
   handleToFd,
   mobCreate,
@@ -22,6 +26,7 @@ import {
   mobWrite,
   ok,
   openNode,
+  readFenceRep,
   shutdownVmw,
   surfaceCreate,
   surfaceMob,
@@ -40,10 +45,12 @@ import {
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_INVALID_GEM_PUT,
+  VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
 } from "./toggles.js";
+import { VMWGFX_NUM_MOB } from "./ttm-object.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
@@ -416,6 +423,78 @@ export const surfaceTfileFailslab = race(
 );
 
 /** A race scenario of vmwgfx and the toggle it finds (the shape of TTM's race scenarios). */
+/**
+ * Two threads submitting command buffers, as IGT's vmwgfx execution_buffer stress does: thread a
+ * submits with a fence_rep and waits for its fence by handle (FENCE_WAIT: vmw_fence_obj_lookup(),
+ * that is ttm_base_object_lookup()); thread b submits too, then unreferences the fence handle a's
+ * submission gets (guessed: the device's first ttm handle, VMWGFX_NUM_MOB + 1, as no other ttm
+ * object exists). The wait sees the fence (0) or its handle gone (-EINVAL), the unref 0 or
+ * -EINVAL (before the handle exists, or after the wait's own unref). With vmwgfx.lookup-under-rcu
+ * on, the wait's lookup can load the ref object's `obj` after b's ttm_ref_object_release()
+ * cleared it: a NULL pointer dereference in ttm_base_object_lookup(), an oops.
+ */
+export const execbufFenceWaitVsUnref = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 65536), "mob");
+    return { mob, page: await fenceRepPage(p) };
+  },
+  async (q, fd, st) => {
+    const r = await execbufFence(q, fd, `fill ${st.mob.handle} 1`, { fenceRep: st.page });
+    igtAssert(r.ret === 0, `execbuf: ${r.ret}`);
+    const { handle } = await readFenceRep(q, st.page);
+    igtAssert(handle === VMWGFX_NUM_MOB + 1, `the fence handle: ${handle}`);
+    for (let i = 0; i < 3; i++) {
+      const sig = await fenceSignaled(q, fd, handle);
+      igtAssert(sig.ret === 0 || sig.ret === -22, `fence signaled: ${sig.ret}`);
+    }
+    const w = await fenceWait(q, fd, handle);
+    igtAssert(w.ret === 0 || w.ret === -22, `fence wait: ${w.ret}`);
+  },
+  async (q, fd, st) => {
+    const r = await execbufFence(q, fd, `fill ${st.mob.handle} 2`);
+    igtAssert(r.ret === 0, `execbuf: ${r.ret}`);
+    const u = await fenceUnref(q, fd, VMWGFX_NUM_MOB + 1);
+    igtAssert(u === 0 || u === -22, `fence unref: ${u}`);
+  },
+  async (p, fd, st) => {
+    const u = await fenceUnref(p, fd, VMWGFX_NUM_MOB + 1);
+    igtAssert(u === 0 || u === -22, `fence unref: ${u}`);
+    await handleClose(p, fd, st.mob.handle);
+  },
+);
+
+/**
+ * IGT's vmwgfx execution_buffer stress reduced to its shape: thread a submits work on a surface
+ * three times (EXECBUF `fill`), thread b drops the surface's only handle (UNREF_SURFACE); the
+ * buffer's handle is closed after. Each submission sees the live surface (a seqno) or its handle
+ * gone (-EINVAL from v6.12's lookup; -ESRCH from the reference-free lookup before a309c7194e8a).
+ * With vmwgfx.lookup-under-rcu on, a submission's reference-free lookup can load the ref object's
+ * `obj` after b's ttm_ref_object_release() cleared it: -ESRCH from inside the RCU read-side
+ * section it never leaves, so the next submission sleeps on cmdbuf_mutex inside it (RCU lockdep:
+ * illegal context switch) or the thread exits holding it (the `rcu` splat kind, which the stress
+ * harness's driver races do not count: races.test.ts runs it, the harness hunts the toggle with
+ * execbufFenceWaitVsUnref).
+ */
+export const execbufVsSurfaceUnref = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 16 * 4096), "mob");
+    const s = ok(await surfaceCreate(p, fd, 1024, mob), "surface");
+    return { mob, s };
+  },
+  async (q, fd, st) => {
+    for (let i = 0; i < 3; i++) {
+      const r = await execbuf(q, fd, `fill ${st.s.handle} ${i}`);
+      igtAssert(r > 0 || r === -22 || r === -3, `execbuf: ${r}`);
+    }
+  },
+  async (q, fd, st) => {
+    await surfaceUnref(q, fd, st.s.handle);
+  },
+  async (p, fd, st) => {
+    await handleClose(p, fd, st.mob.handle);
+  },
+);
+
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
   readonly name: string;
@@ -530,6 +609,18 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     finds: [VMWGFX_EXECBUF_STALE_FENCE_FD.name],
     schedules: 300,
     how: "KASAN: slab-use-after-free in filp_close (the sync_file's file through the stale fd), or an imbalanced put on file reference count",
+  },
+  {
+    name: "vmwgfx/execbuf-fence-wait-vs-unref",
+    description:
+      "two threads submit command buffers; one polls and waits for its fence by handle while the other unreferences that handle (IGT vmwgfx execution_buffer's shape)",
+    expect: "clean",
+    scenario: execbufFenceWaitVsUnref,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_base_object_lookup(), ttm_ref_object_release(); vmwgfx_fence.c vmw_fence_obj_lookup()",
+    finds: [VMWGFX_LOOKUP_UNDER_RCU.name],
+    schedules: 300,
+    how: "BUG: kernel NULL pointer dereference in ttm_base_object_lookup() (the ref->obj a racing release cleared)",
   },
   {
     name: "vmwgfx/dumb-create-vs-close-guessed-handle",

@@ -167,6 +167,33 @@ export const VMWGFX_EXECBUF_STALE_FENCE_FD = defineToggle({
     "5.4.175, 5.10.95, 5.15.18, 5.16.4); CVE-2022-22942",
 });
 
+/** ttm_base_object_lookup() and EXECBUF's reference-free lookups under rcu_read_lock() only. */
+export const VMWGFX_LOOKUP_UNDER_RCU = defineToggle({
+  name: "vmwgfx.lookup-under-rcu",
+  description:
+    "ttm_base_object_lookup() walks the file's ref-object hash under rcu_read_lock() only, and " +
+    "EXECBUF looks up the surfaces its command stream names without a reference " +
+    "(ttm_base_object_noref_lookup(), vmw_user_resource_noref_lookup_handle(), " +
+    "vmw_execbuf_res_noref_val_add(): a reference is taken only when the resource goes on the " +
+    "validation list). Both read ref->obj, which ttm_ref_object_release() (a racing " +
+    "UNREF_SURFACE or close) sets to NULL after unhashing the ref and dropping the file's lock: " +
+    "ttm_base_object_lookup() then dereferences NULL in kref_get_unless_zero() (an oops), and " +
+    "the reference-free path returns -ESRCH from inside the read-side section it never leaves " +
+    "(ttm_base_object_noref_lookup() returns with rcu_read_lock() held), so EXECBUF sleeps in " +
+    "it and returns to userspace holding it.",
+  fixedBy: "drm/vmwgfx: Remove rcu locks from user resources",
+  foundBy:
+    "races.test.ts: execbuf-fence-wait-vs-unref (two threads submitting; one waits for its " +
+    "fence by handle while the other unreferences the handle)",
+  kind: "historic",
+  commit: "a309c7194e8a",
+  kernels:
+    "v4.20-era (Sept 2018: 'drm/vmwgfx: Look up objects without taking a reference', " +
+    "e14c02e6b699 in the fix's Fixes: tag, and 'drm/vmwgfx: Make user resource lookups " +
+    "reference-free during validation', hash not confirmed) until v6.2 (the fix was posted in " +
+    "Dec 2022; stable 6.1.y in Jan 2023, a 5.10.y backport posted in Sep 2024)",
+});
+
 /**
  * A window current kernels still have: vmw_dumb_create()'s surface branch (since "drm/vmwgfx: Fix
  * dumb buffer leak", f42c09e614f1; unchanged in v6.18) drops the GEM reference the surface define
@@ -365,6 +392,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
+  VMWGFX_LOOKUP_UNDER_RCU,
 ];
 
 /** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */

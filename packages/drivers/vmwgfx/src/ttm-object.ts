@@ -44,8 +44,8 @@ import {
   SpinLock,
 } from "@primetime/kernel";
 import { rcuLockdepWarn, rcuReadLock, rcuReadLockHeld, rcuReadUnlock } from "@primetime/rcu";
-import { point, toggleEnabled, warnOn } from "@primetime/sim";
-import { VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK } from "./toggles.js";
+import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK, VMWGFX_LOOKUP_UNDER_RCU } from "./toggles.js";
 
 // ---- enum ttm_object_type and the vmwgfx types ---------------------------------------------------
 
@@ -333,13 +333,24 @@ export async function ttmBaseObjectUnref(base: TtmBaseObject): Promise<void> {
 /**
  * Models ttm_base_object_lookup(): the base object the file has opened under `key`, with a new
  * reference, or null (no ref object for that handle in this file, or the object is dying).
- * Locking: takes the file's lock (v6.12; older kernels walked the hash under RCU).
+ *
+ * With `vmwgfx.lookup-under-rcu` on, the lookup before "drm/vmwgfx: Remove rcu locks from user
+ * resources" (a309c7194e8a; the 5.10 and 6.1 stable diffs' context lines): the file's hash is
+ * walked under rcu_read_lock() only, and `base = ref->obj` is read with no lock against
+ * ttm_ref_object_release(), which unhashes the ref under the file's lock, drops the lock and
+ * then sets ref->obj to NULL (ttm_base_object_unref(&ref->obj)) before the ref's kfree_rcu(). A
+ * lookup that found the ref before the unhash and loads ref->obj after the NULL store
+ * dereferences NULL in kref_get_unless_zero(&base->refcount): an oops (`bug`). The load gets a
+ * scheduling point of its own there (another CPU's release can run between the hash walk and it);
+ * under the file's lock (the default) it is a load the lock protects.
+ * Locking: takes the file's lock (v6.12; the toggle: rcu_read_lock()).
  * References: takes one (kref_get_unless_zero()).
  */
 export async function ttmBaseObjectLookup(
   tfile: TtmObjectFile,
   key: number,
 ): Promise<TtmBaseObject | null> {
+  if (toggleEnabled(VMWGFX_LOOKUP_UNDER_RCU.name)) return ttmBaseObjectLookupRcu(tfile, key);
   let base: TtmBaseObject | null = null;
   await tfile.lock.lock();
   const ref = await ttmTfileFindRef(tfile, key);
@@ -349,6 +360,83 @@ export async function ttmBaseObjectLookup(
   }
   await tfile.lock.unlock();
   return base;
+}
+
+/**
+ * Models ttm_base_object_lookup() before a309c7194e8a (`vmwgfx.lookup-under-rcu`): see
+ * ttmBaseObjectLookup().
+ * Locking: takes rcu_read_lock(). References: takes one (kref_get_unless_zero()).
+ */
+async function ttmBaseObjectLookupRcu(
+  tfile: TtmObjectFile,
+  key: number,
+): Promise<TtmBaseObject | null> {
+  let base: TtmBaseObject | null = null;
+  await rcuReadLock();
+  const ref = await ttmTfileFindRefRcu(tfile, key);
+  if (!isErr(ref)) {
+    base = await ttmRefObjectObjRcu(ref);
+    if (base === null) {
+      bug(
+        "BUG: kernel NULL pointer dereference in ttm_base_object_lookup(): " +
+          `kref_get_unless_zero(&base->refcount) on the NULL ${ref.name}->obj ` +
+          "(ttm_ref_object_release() cleared it after the lookup found the ref under RCU)",
+        { object: ref.name },
+      );
+    }
+    if (!(await base.refcount.getUnlessZero())) base = null;
+  }
+  rcuReadUnlock();
+  return base;
+}
+
+/**
+ * The `ref->obj` load of the lookups under RCU (`vmwgfx.lookup-under-rcu`): the ref found by the
+ * hash walk lives until a grace period after its release (kfree_rcu()), but its `obj` field is
+ * cleared by ttm_ref_object_release() on another CPU without any lock the reader holds, so the
+ * load is a scheduling point.
+ * Locking: rcu_read_lock() held (asserted). References: none taken.
+ */
+async function ttmRefObjectObjRcu(ref: TtmRefObject): Promise<TtmBaseObject | null> {
+  rcuReadLockAssertHeld("ttm_ref_object->obj");
+  await point(`${ref.name}->obj`);
+  ref.checkAccess("ttm_ref_object->obj");
+  return ref.obj;
+}
+
+/**
+ * Models ttm_base_object_noref_lookup() (v4.20-era until a309c7194e8a "drm/vmwgfx: Remove rcu
+ * locks from user resources", which deleted it; `vmwgfx.lookup-under-rcu`): the base object of
+ * the ref the file holds for `key`, without a reference. Not found: rcu_read_unlock() and null.
+ * Found: `return ...->obj` with rcu_read_lock() still held (`__release(RCU)`): the pointer is
+ * valid only until ttm_base_object_noref_release(), and the object may be doomed (a persistent
+ * use needs kref_get_unless_zero()). The loaded ref->obj may also be the NULL a racing
+ * ttm_ref_object_release() stored (see ttmBaseObjectLookup()): the caller cannot tell it from
+ * "not found" and returns without leaving the read-side section, as the kernel's callers did.
+ * Locking: takes rcu_read_lock(); returns with it held unless the ref was not found.
+ * References: none.
+ */
+export async function ttmBaseObjectNorefLookup(
+  tfile: TtmObjectFile,
+  key: number,
+): Promise<TtmBaseObject | null> {
+  await rcuReadLock();
+  const ref = await ttmTfileFindRefRcu(tfile, key);
+  if (isErr(ref)) {
+    rcuReadUnlock();
+    return null;
+  }
+  return ttmRefObjectObjRcu(ref);
+}
+
+/**
+ * Models ttm_base_object_noref_release(): rcu_read_unlock() (`__acquire(RCU)`), ending what a
+ * successful ttmBaseObjectNorefLookup() left open.
+ * Locking: rcu_read_lock() held by the lookup. References: none.
+ */
+export function ttmBaseObjectNorefRelease(): void {
+  rcuReadLockAssertHeld("ttm_base_object_noref_release");
+  rcuReadUnlock();
 }
 
 /**

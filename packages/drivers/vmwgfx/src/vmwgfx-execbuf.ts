@@ -63,11 +63,12 @@ import {
   ttmResourceGpuAddress,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
-import { VMWGFX_EXECBUF_STALE_FENCE_FD } from "./toggles.js";
+import { VMWGFX_EXECBUF_STALE_FENCE_FD, VMWGFX_LOOKUP_UNDER_RCU } from "./toggles.js";
 import {
   TTM_PRIME_TYPE,
   type TtmObjectFile,
   ttmBaseObjectLookup,
+  ttmBaseObjectNorefRelease,
   ttmBaseObjectUnref,
   ttmRefObjectBaseUnref,
   VMW_RES_SURFACE,
@@ -89,9 +90,11 @@ import {
 import {
   type VmwResource,
   vmwResourceReference,
+  vmwResourceReferenceUnlessDoomed,
   vmwResourceUnreference,
+  vmwUserResourceNorefLookupHandle,
 } from "./vmwgfx-resource.js";
-import type { VmwUserSurface } from "./vmwgfx-surface.js";
+import { userSurfaceConverter, type VmwUserSurface } from "./vmwgfx-surface.js";
 import {
   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
   type DrmVmwExecbufArg,
@@ -188,6 +191,43 @@ async function vmwValidationAddBo(vmw: VmwPrivate, sw: SwContext, bo: VmwBo): Pr
 }
 
 /**
+ * Models vmw_cmd_res_check()'s lookup of a surface handle before "drm/vmwgfx: Remove rcu locks
+ * from user resources" (a309c7194e8a; `vmwgfx.lookup-under-rcu`), as its 5.10 stable diff shows
+ * the removed lines: vmw_user_resource_noref_lookup_handle() (-ESRCH, -EINVAL; no reference,
+ * rcu_read_lock() held on success), then vmw_execbuf_res_noref_val_add(), where
+ * vmw_validation_add_resource() takes the validation list's reference with
+ * vmw_resource_reference_unless_doomed() (-ESRCH for a doomed resource) and
+ * vmw_user_resource_noref_release() ends the read-side section. The guest memory buffer then goes
+ * on the list as in vmwTranslateHandle(). Not modeled: the validation node a doomed resource
+ * leaves in the device's duplicate hashtable after its arena is freed (fixed separately by
+ * "drm/vmwgfx: Fix Use-after-free in validation", 2025): the model's validation list has no such
+ * table.
+ * Locking: cmdbuf_mutex held; rcu_read_lock() from the lookup to the release.
+ * References: one resource reference on the list, a TTM one on the buffer.
+ */
+async function vmwCmdResCheckNoref(
+  vmw: VmwPrivate,
+  sw: SwContext,
+  tfile: TtmObjectFile,
+  handle: number,
+): Promise<number> {
+  lockdepAssertHeld(vmw.cmdbufMutex);
+  const res = await vmwUserResourceNorefLookupHandle(tfile, handle, userSurfaceConverter);
+  if (typeof res === "number") return res;
+  // vmw_execbuf_res_noref_val_add() -> vmw_validation_add_resource()
+  const got = await vmwResourceReferenceUnlessDoomed(res);
+  // vmw_user_resource_noref_release()
+  ttmBaseObjectNorefRelease();
+  if (!got) return -ESRCH;
+  sw.resources.push(got);
+  const bo = got.guestMemoryBo;
+  if (!bo) return -EINVAL;
+  const ret = await vmwValidationAddBo(vmw, sw, bo);
+  if (ret === 0) sw.bos.set(handle, bo);
+  return ret;
+}
+
+/**
  * Models vmw_translate_mob_ptr() / vmw_cmd_res_check() for one handle: the buffer it names,
  * added to the validation list (vmwValidationAddBo(): a TTM reference). A buffer handle is looked
  * up with vmw_user_bo_lookup() (-ESRCH), added, and the lookup's GEM reference dropped at once
@@ -208,6 +248,8 @@ async function vmwTranslateHandle(
   lockdepAssertHeld(vmw.cmdbufMutex);
   if (sw.bos.has(handle)) return 0;
   if (handle > VMWGFX_NUM_MOB) {
+    if (toggleEnabled(VMWGFX_LOOKUP_UNDER_RCU.name))
+      return vmwCmdResCheckNoref(vmw, sw, tfile, handle);
     const base = await ttmBaseObjectLookup(tfile, handle);
     if (!base) return -EINVAL;
     let ret = 0;

@@ -19,13 +19,15 @@
  */
 
 import { Kref } from "@primetime/atomics";
-import { EINVAL } from "@primetime/kernel";
+import { EINVAL, ESRCH } from "@primetime/kernel";
 import { type Owner, point, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
 import {
   type TtmBaseObject,
   type TtmObjectFile,
   ttmBaseObjectLookup,
+  ttmBaseObjectNorefLookup,
+  ttmBaseObjectNorefRelease,
   ttmBaseObjectUnref,
 } from "./ttm-object.js";
 import { ttmBaseObjectType } from "./ttm-prime-object.js";
@@ -73,6 +75,19 @@ export function vmwResourceInit(
 export async function vmwResourceReference(res: VmwResource): Promise<VmwResource> {
   await res.kref.get();
   return res;
+}
+
+/**
+ * Models vmw_resource_reference_unless_doomed(): `kref_get_unless_zero(&res->kref) ? res : NULL`,
+ * the reference vmw_validation_add_resource() takes on a resource found without one (v6.12.19,
+ * `vmwgfx_resource.c`).
+ * Locking: none (the caller keeps the resource's memory alive, e.g. under RCU).
+ * References: takes one unless the count already hit 0.
+ */
+export async function vmwResourceReferenceUnlessDoomed(
+  res: VmwResource,
+): Promise<VmwResource | null> {
+  return (await res.kref.getUnlessZero()) ? res : null;
 }
 
 /**
@@ -130,4 +145,27 @@ export async function vmwUserResourceLookupHandle(
   }
   await ttmBaseObjectUnref(base);
   return ret;
+}
+
+/**
+ * Models vmw_user_resource_noref_lookup_handle() (removed by a309c7194e8a, "drm/vmwgfx: Remove
+ * rcu locks from user resources"; `vmwgfx.lookup-under-rcu`): the resource behind `handle`
+ * without a reference, through ttm_base_object_noref_lookup(): -ESRCH if that returns NULL (no
+ * such handle, read-side section left; or the NULL ref->obj of a racing release, section still
+ * held, as in the kernel), -EINVAL (after ttm_base_object_noref_release()) for another type.
+ * Locking: on success returns under rcu_read_lock() (vmw_user_resource_noref_release() ends it).
+ * References: none.
+ */
+export async function vmwUserResourceNorefLookupHandle(
+  tfile: TtmObjectFile,
+  handle: number,
+  converter: VmwUserResourceConv,
+): Promise<VmwResource | number> {
+  const base = await ttmBaseObjectNorefLookup(tfile, handle);
+  if (!base) return -ESRCH;
+  if (ttmBaseObjectType(base) !== converter.objectType) {
+    ttmBaseObjectNorefRelease();
+    return -EINVAL;
+  }
+  return converter.baseObjToRes(base);
 }
