@@ -179,7 +179,8 @@ const swContexts = new WeakMap<VmwPrivate, VmwSwContext>();
 /**
  * Models &dev_priv->ctx: the device's struct vmw_sw_context, its res_ht hash_init()ed at load
  * (vmw_driver_load()); made at the device's first submission here.
- * Locking: cmdbuf_mutex held. References: none.
+ * Locking: none (DECLARE_VAL_CONTEXT() takes its address before cmdbuf_mutex; its table is used
+ * under it). References: none.
  */
 export function vmwSwContext(vmw: VmwPrivate): VmwSwContext {
   let sw = swContexts.get(vmw);
