@@ -305,7 +305,7 @@ export async function demo(
     else if (!t.inDemo)
       out.log(
         c.dim(
-          `not in the demo: ${t.name}: too slow for it; \`bugs\` and \`hunt ${t.name}\` hunt it in ${t.scenario}${t.strategy ? ` under ${t.strategy}` : ""} (at most ${t.schedules} schedules)`,
+          `not in the demo: ${t.name}: \`bugs\` and \`hunt ${t.name}\` hunt it in ${t.scenario}${t.strategy ? ` under ${t.strategy}` : ""} (at most ${t.schedules} schedules)`,
         ),
       );
   }
