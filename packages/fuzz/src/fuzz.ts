@@ -2166,12 +2166,17 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     }
 
     /**
-     * A socket fd (or any received file) of the thread sent to another process's SCM_RIGHTS
-     * queue (Process.sendFd()): how the ends of one pair reach other processes, whose sends
-     * over them then make in-flight cycles across processes. 0, or -EPIPE (the receiver exited).
+     * A socket fd of a pair the thread made sent to another process's SCM_RIGHTS queue
+     * (Process.sendFd()): how the ends of one pair reach other processes, whose sends over them
+     * then make in-flight cycles across processes. 0, or -EPIPE (the receiver exited). (Only
+     * sockets and, from opSend(), dma-bufs go through these queues: the receiver tells them
+     * apart by llseek(), which a socket refuses; a received file could be anything.)
      */
     async function opSockPass(ctx: ThreadCtx): Promise<"ok"> {
-      const x = pick(ctx.extra, "fuzz pass fd");
+      const x = pick(
+        ctx.extra.filter((e) => e.sock !== null),
+        "fuzz pass fd",
+      );
       if (!x || procs.length < 2) return "ok";
       const to = pick(
         procs.filter((q) => q.pid !== ctx.p.pid),

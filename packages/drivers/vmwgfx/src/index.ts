@@ -16,3 +16,4 @@ export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";
 export * from "./vmwgfx-surface.js";
 export * from "./vmwgfx-uapi.js";
+export * from "./vmwgfx-validation.js";

@@ -45,7 +45,6 @@ import {
   EFAULT,
   EINVAL,
   ERESTARTSYS,
-  ESRCH,
   fdInstall,
   fput,
   getUnusedFdFlags,
@@ -57,7 +56,6 @@ import {
 import { bug, point, toggleEnabled } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
-  ttmBoGetUnlessZero,
   ttmBoPopulate,
   ttmBoUnreserve,
   ttmResourceGpuAddress,
@@ -75,7 +73,7 @@ import {
   VMWGFX_NUM_MOB,
 } from "./ttm-object.js";
 import type { TtmPrimeObject } from "./ttm-prime-object.js";
-import { type VmwBo, vmwBoUnreference, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import { type VmwBo, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
   VMW_FENCE_WAIT_TIMEOUT,
@@ -87,19 +85,21 @@ import {
   vmwUpdateSeqno,
   vmwUserFenceCreate,
 } from "./vmwgfx-fence.js";
-import {
-  type VmwResource,
-  vmwResourceReference,
-  vmwResourceReferenceUnlessDoomed,
-  vmwResourceUnreference,
-  vmwUserResourceNorefLookupHandle,
-} from "./vmwgfx-resource.js";
+import { vmwResourceReference, vmwUserResourceNorefLookupHandle } from "./vmwgfx-resource.js";
 import { userSurfaceConverter, type VmwUserSurface } from "./vmwgfx-surface.js";
 import {
   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
   type DrmVmwExecbufArg,
   encodeDrmVmwFenceRep,
 } from "./vmwgfx-uapi.js";
+import {
+  VmwValidationContext,
+  vmwSwContext,
+  vmwValidationAddBo,
+  vmwValidationAddResource,
+  vmwValidationDropHt,
+  vmwValidationUnrefLists,
+} from "./vmwgfx-validation.js";
 
 /** The buffers one submission may use (lockdep subclasses of the reservation class). */
 export const VMW_EXECBUF_MAX_BOS = 8;
@@ -159,35 +159,16 @@ function byName(a: VmwBo, b: VmwBo): number {
 }
 
 /**
- * Models struct vmw_sw_context's validation state: the buffers on the validation list (one TTM
- * reference each, ttm_bo_get_unless_zero(), whatever number of handles name them), the buffer of
- * each handle the commands name, and the resources (one reference each).
+ * What one submission keeps besides its validation context: the buffer each command handle
+ * translates to (the kernel's relocations), and the context (vmwgfx-validation.ts: the buffers
+ * and resources on its lists, their nodes hashed into the device's res_ht until
+ * vmw_validation_drop_ht()).
  */
 interface SwContext {
-  /** Models ctx->bo_list: each buffer once, holding a TTM reference. */
-  boList: VmwBo[];
+  /** Models sw_context->ctx: DECLARE_VAL_CONTEXT(val_ctx, sw_context, 1). */
+  ctx: VmwValidationContext;
   /** The buffer each command handle translates to (a relocation). */
   bos: Map<number, VmwBo>;
-  resources: VmwResource[];
-}
-
-/**
- * Models vmw_validation_add_bo(): a buffer not yet on the validation list
- * (vmw_validation_find_bo_dup()) goes on it with a TTM reference, ttm_bo_get_unless_zero()
- * (-ESRCH if its count already hit 0).
- * Locking: cmdbuf_mutex held by the submitter. References: takes a TTM one per new buffer.
- */
-async function vmwValidationAddBo(vmw: VmwPrivate, sw: SwContext, bo: VmwBo): Promise<number> {
-  lockdepAssertHeld(vmw.cmdbufMutex);
-  if (sw.boList.includes(bo)) return 0;
-  const got = bo.imported
-    ? (await bo.kref.getUnlessZero())
-      ? bo
-      : null
-    : await ttmBoGetUnlessZero(bo);
-  if (!got) return -ESRCH;
-  sw.boList.push(bo);
-  return 0;
 }
 
 /**
@@ -195,13 +176,11 @@ async function vmwValidationAddBo(vmw: VmwPrivate, sw: SwContext, bo: VmwBo): Pr
  * from user resources" (a309c7194e8a; `vmwgfx.lookup-under-rcu`), as its 5.10 stable diff shows
  * the removed lines: vmw_user_resource_noref_lookup_handle() (-ESRCH, -EINVAL; no reference,
  * rcu_read_lock() held on success), then vmw_execbuf_res_noref_val_add(), where
- * vmw_validation_add_resource() takes the validation list's reference with
- * vmw_resource_reference_unless_doomed() (-ESRCH for a doomed resource) and
+ * vmw_validation_add_resource() (vmwgfx-validation.ts) takes the validation list's reference with
+ * vmw_resource_reference_unless_doomed() (-ESRCH for a doomed resource, its node unhashed as
+ * since dfe1323ab3c8 "drm/vmwgfx: Fix Use-after-free in validation") and
  * vmw_user_resource_noref_release() ends the read-side section. The guest memory buffer then goes
- * on the list as in vmwTranslateHandle(). Not modeled: the validation node a doomed resource
- * leaves in the device's duplicate hashtable after its arena is freed (fixed separately by
- * "drm/vmwgfx: Fix Use-after-free in validation", 2025): the model's validation list has no such
- * table.
+ * on the list as in vmwTranslateHandle().
  * Locking: cmdbuf_mutex held; rcu_read_lock() from the lookup to the release.
  * References: one resource reference on the list, a TTM one on the buffer.
  */
@@ -215,25 +194,27 @@ async function vmwCmdResCheckNoref(
   const res = await vmwUserResourceNorefLookupHandle(tfile, handle, userSurfaceConverter);
   if (typeof res === "number") return res;
   // vmw_execbuf_res_noref_val_add() -> vmw_validation_add_resource()
-  const got = await vmwResourceReferenceUnlessDoomed(res);
+  const added = await vmwValidationAddResource(sw.ctx, res);
   // vmw_user_resource_noref_release()
   ttmBaseObjectNorefRelease();
-  if (!got) return -ESRCH;
-  sw.resources.push(got);
-  const bo = got.guestMemoryBo;
+  if (added) return added;
+  const bo = res.guestMemoryBo;
   if (!bo) return -EINVAL;
-  const ret = await vmwValidationAddBo(vmw, sw, bo);
+  const ret = await vmwValidationAddBo(sw.ctx, bo);
   if (ret === 0) sw.bos.set(handle, bo);
   return ret;
 }
 
 /**
  * Models vmw_translate_mob_ptr() / vmw_cmd_res_check() for one handle: the buffer it names,
- * added to the validation list (vmwValidationAddBo(): a TTM reference). A buffer handle is looked
+ * added to the validation list (vmw_validation_add_bo(): a TTM reference). A buffer handle is looked
  * up with vmw_user_bo_lookup() (-ESRCH), added, and the lookup's GEM reference dropped at once
  * ("tmp_bo = vmw_bo; vmw_user_bo_unref(&tmp_bo);"). A surface handle (above VMWGFX_NUM_MOB) must
- * be one the file has opened (ttm_base_object_lookup()); its resource is referenced and its guest
- * memory buffer added (the kernel adds it in vmw_resources_reserve(), still under cmdbuf_mutex).
+ * be one the file has opened (ttm_base_object_lookup()); its resource goes on the list
+ * (vmw_validation_add_resource(), with the lookup's reference: the kernel's kref_get() of
+ * vmw_user_resource_lookup_handle(), kref_get_unless_zero() of the add, and the lookup's
+ * vmw_resource_unreference() are one kref_get() here, which the base object's reference keeps from
+ * finding the count at 0) and its guest memory buffer added (the kernel adds it in vmw_resources_reserve(), still under cmdbuf_mutex).
  * -EINVAL (unknown surface, or one without guest memory), -ESRCH (unknown buffer).
  * Locking: the file's lock (lookup), table_lock (GEM lookup), cmdbuf_mutex held by the caller.
  * References: a TTM one per buffer added, one per resource.
@@ -263,8 +244,8 @@ async function vmwTranslateHandle(
       const bo = res.guestMemoryBo;
       if (!bo) ret = -EINVAL;
       else {
-        sw.resources.push(await vmwResourceReference(res));
-        ret = await vmwValidationAddBo(vmw, sw, bo);
+        ret = await vmwValidationAddResource(sw.ctx, res, vmwResourceReference);
+        if (ret === 0) ret = await vmwValidationAddBo(sw.ctx, bo);
         if (ret === 0) sw.bos.set(handle, bo);
       }
     }
@@ -273,7 +254,7 @@ async function vmwTranslateHandle(
   }
   const bo = await vmwUserBoLookup(file, handle);
   if (isErr(bo)) return bo;
-  const ret = await vmwValidationAddBo(vmw, sw, bo);
+  const ret = await vmwValidationAddBo(sw.ctx, bo);
   if (ret === 0) sw.bos.set(handle, bo);
   await vmwUserBoUnref(bo);
   return ret;
@@ -492,7 +473,10 @@ async function vmwExecbufProcess(
 ): Promise<{ ret: number; freeFd: boolean }> {
   const cmds = parsedCommands(arg.commands);
   if (!cmds) return { ret: -EINVAL, freeFd: true };
-  const sw: SwContext = { boList: [], bos: new Map(), resources: [] };
+  const sw: SwContext = {
+    ctx: new VmwValidationContext(vmw, vmwSwContext(vmw), true),
+    bos: new Map(),
+  };
   // "ret = mutex_lock_interruptible(&dev_priv->cmdbuf_mutex); if (ret) { ret = -ERESTARTSYS;
   // goto out_free_header; }": nothing taken yet here.
   if (await vmw.cmdbufMutex.lockInterruptible()) return { ret: -ERESTARTSYS, freeFd: true };
@@ -502,7 +486,7 @@ async function vmwExecbufProcess(
       if (ret === 0) ret = await vmwTranslateHandle(vmw, sw, file, tfile, h);
     }
   }
-  const bos = [...sw.boList].sort(byName);
+  const bos = sw.ctx.boList.map((n) => n.bo!).sort(byName);
   const reserved: VmwBo[] = [];
   if (ret === 0) {
     for (const bo of bos) {
@@ -531,6 +515,9 @@ async function vmwExecbufProcess(
       if (ret) break;
     }
   }
+  // vmw_validation_drop_ht() once the buffers are validated (the error paths drop it at
+  // out_unlock, below).
+  if (ret === 0) vmwValidationDropHt(sw.ctx);
   let fenced: FencedSubmission | null = null;
   if (ret === 0) {
     const gpuCmds: Command[] = [];
@@ -575,9 +562,10 @@ async function vmwExecbufProcess(
   for (const bo of reserved) await ttmBoUnreserve(bo);
   if (fenced !== null)
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
+  // out_unlock: vmw_validation_drop_ht() (already dropped on success)
+  vmwValidationDropHt(sw.ctx);
   await vmw.cmdbufMutex.unlock();
-  // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources.
-  for (const bo of sw.boList) await vmwBoUnreference(bo);
-  for (const res of sw.resources) await vmwResourceUnreference(res);
+  // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources, then the arena.
+  await vmwValidationUnrefLists(sw.ctx);
   return { ret, freeFd: fenced === null };
 }
