@@ -1,14 +1,16 @@
-import { type RunResult, type Scenario, Simulation } from "@primetime/sim";
+import { baselineFixes, type RunResult, type Scenario, Simulation } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { type FileOperations, fileCount, O_RDWR } from "../fs/file.js";
 import { ETOOMANYREFS } from "../include/errno.js";
+import type { UnixSock } from "../include/net/af-unix.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import type { UnixRecvResult } from "./af-unix.js";
 import {
   UNIX_GC_PEEK_NO_SEQCOUNT,
+  UNIX_GC_SCC_INDEX_NOT_UNIFORM,
   UNIX_GRAPH_CYCLIC,
   UNIX_GRAPH_NOT_CYCLIC,
   UNIX_INFLIGHT_SANE_USER,
@@ -322,5 +324,72 @@ describe("a reader's unix_del_edges() after the collector's purge (window open)"
     expect(f!.outcome).toBe("ok");
     const again = await replay(f!.token, requeuedGcVsPeek(true));
     expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+});
+
+/**
+ * The SCC of fuzzunix's seed 101851 (pos, 30 ops), built with socketpair(), sendmsg() and
+ * close(): three in-flight sockets S15, S17, S18 (the first end of three pairs) and the edges
+ * 15->17, 17->18, 18->17, 17->15 in that order (S17's edge to S18 before its edge to S15), S15
+ * made a vertex first so the full walk starts there; S15 also carries /dev/d's file. Every fd is
+ * closed; the pairs' releases queue the collector, the quiesce runs it. Returns the sockets'
+ * scc_index after the walk, the collector's stats, the device's releases and kmemleak's caches.
+ */
+async function sccIndexNotUniform(toggles: readonly string[]) {
+  const { st, fops } = device();
+  let sccIndex: number[] = [];
+  let after = unixGcStats();
+  let leaked: string[] = [];
+  const r = await new Simulation({ seed: 1, toggles }).run(async () => {
+    const k = Kernel.boot();
+    k.registerChrdev("/dev/d", fops);
+    const p = k.spawnProcess("t", async (p) => {
+      const [s15, b15] = pair(await p.socketpair());
+      const [s17, b17] = pair(await p.socketpair());
+      const [s18, b18] = pair(await p.socketpair());
+      const fd = await p.open("/dev/d", O_RDWR);
+      const socks = [s15, s17, s18].map((x) => unixGetSocket(p.files.peek(x)!) as UnixSock);
+      expect(await p.sendmsgFds(b17, [s15, fd])).toBe(0); // 15->17 (and /dev/d in S17's queue)
+      expect(await p.sendmsgFds(b18, [s17])).toBe(0); // 17->18
+      expect(await p.sendmsgFds(b17, [s18])).toBe(0); // 18->17
+      expect(await p.sendmsgFds(b15, [s17])).toBe(0); // 17->15
+      for (const x of [fd, s15, s17, s18, b15, b17, b18]) expect(await p.close(x)).toBe(0);
+      await k.quiesce();
+      sccIndex = socks.map((u) => (u.vertex as { sccIndex: number } | null)?.sccIndex ?? -1);
+      after = unixGcStats();
+    });
+    await p.wait();
+    await k.checkLeaks();
+  });
+  // kmemleak's reports are the only splats: "unreferenced object <cache>#<n> (size ...)".
+  const objects = r.splats.map((s) => /^unreferenced object (\S+)#\d+ /.exec(s.message)?.[1]);
+  expect(r.splats.filter((_, i) => objects[i] === undefined).map((s) => s.message)).toEqual([]);
+  leaked = [...new Set(objects as string[])].sort();
+  expect(r.outcome).toBe("ok");
+  return { sccIndex, after, releases: st.releases, leaked };
+}
+
+describe(`known window ${UNIX_GC_SCC_INDEX_NOT_UNIFORM.name}`, () => {
+  it("v6.18.35's walk leaves one SCC's members with different scc_index: never dead, it leaks", async () => {
+    const { sccIndex, after, releases, leaked } = await sccIndexNotUniform([]);
+    // DFS from 15: 15 (2) -> 17 (3) -> 18 (4); 18->17 gives 18 3, back in 17 its edge to 15
+    // gives 17 2, 15 stays 2 and is the root: {15, 17, 18} with scc_index 2, 2, 3.
+    expect(sccIndex).toEqual([2, 2, 3]);
+    expect(after.collected).toBe(0);
+    expect(after.totInflight).toBe(4); // S15, S17 twice, S18
+    expect(after.graphState).toBe(UNIX_GRAPH_CYCLIC);
+    expect(releases).toBe(0);
+    expect(leaked).toEqual(expect.arrayContaining(["UNIX", "scm_fp_list", "unix_vertex"]));
+    expect(leaked.some((c) => /skbuff/.test(c))).toBe(true);
+  });
+
+  it("with the fix switch (baselineFixes()) every member gets the root's scc_index: collected", async () => {
+    expect(baselineFixes()).toContain(UNIX_GC_SCC_INDEX_NOT_UNIFORM.name);
+    const { after, releases, leaked } = await sccIndexNotUniform(baselineFixes());
+    expect(after.collected).toBe(1);
+    expect(after.totInflight).toBe(0);
+    expect(after.vertices).toBe(0);
+    expect(releases).toBe(1);
+    expect(leaked).toEqual([]);
   });
 });

@@ -24,7 +24,16 @@
  * system_unbound_wq (v6.18's system_dfl_wq, the renamed unbound queue).
  */
 
-import { bug, defineToggle, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
+import {
+  bug,
+  defineKnownWindow,
+  defineToggle,
+  opLabel,
+  point,
+  report,
+  SimLocal,
+  toggleEnabled,
+} from "@primetime/sim";
 import { type File, fileCount } from "../fs/file.js";
 import { ENOMEM, isErr } from "../include/errno.js";
 import {
@@ -415,6 +424,45 @@ export async function unixPeekFpl(fpl: ScmFpList | null): Promise<void> {
 }
 
 /**
+ * The window v6.18.35 still has: __unix_walk_scc() propagates the smaller scc_index only along
+ * the edges it walks (Tarjan's lowlink), so the members of one SCC can end the walk with
+ * different scc_index values: with edges 15->17, 17->18, 18->17, 17->15 walked from 15, 18
+ * keeps 3 while 15 and 17 end with 2. unix_vertex_dead() takes a member's edge to a member with
+ * another scc_index for an edge "received by an inflight socket in another SCC": the SCC is
+ * never judged dead, and its sockets and the files in flight in them leak. The fix switch gives
+ * every member the root's scc_index when the SCC is finalised (proposed here).
+ */
+export const UNIX_GC_SCC_INDEX_NOT_UNIFORM = defineKnownWindow({
+  name: "unix.gc-scc-index-not-uniform",
+  what:
+    "a dead SCC whose members ended the Tarjan walk with different scc_index values (the smaller " +
+    "index propagates only along the edges walked) is never judged dead: unix_vertex_dead() sees " +
+    "an edge between two of its members as an edge to another SCC, so the collector leaves the " +
+    "cycle in flight and kmemleak reports its sockets, skbs, scm_fp_lists, vertices and edges, " +
+    "and the files they carry",
+  where:
+    "net/unix/garbage.c: __unix_walk_scc() (vertex->scc_index = min(vertex->scc_index, " +
+    "next_vertex->scc_index) on the back edge and on backtracking; the SCC finalised when " +
+    "vertex->index == vertex->scc_index, its members' scc_index left as they are) against " +
+    "unix_vertex_dead() (next_vertex->scc_index != vertex->scc_index: not dead); " +
+    "unix_walk_scc_fast() reuses the stored scc_index",
+  since: "af_unix: Detect dead SCC.",
+  sinceCommit: "a15702d8b3aad8ce5268c565bd29f0e02fd2db83",
+  kernels:
+    "the v6.10 collector (af_unix: Replace garbage collection algorithm.) and its stable " +
+    "backports; v6.18.35 has it (garbage.c read); no upstream report or fix found",
+  proposedFix:
+    "when __unix_walk_scc() finalises an SCC, give every vertex of it the root's scc_index " +
+    "(list_for_each_entry(v, &scc, scc_entry) v->scc_index = vertex->scc_index;) before " +
+    "unix_scc_dead(), so that equal scc_index means the same SCC in unix_vertex_dead() and in " +
+    "the fast walk (proposed here)",
+  foundBy:
+    "packages/kernel src/net/garbage.test.ts (sccIndexNotUniform: three sockets, edges " +
+    "15->17, 17->18, 18->17, 17->15, every fd closed; kmemleak at quiesce); the fuzzer's " +
+    "sockets option (fuzzunix: 2 of 1,500 schedules at 30 ops)",
+});
+
+/**
  * Models unix_vertex_dead(): every edge of the vertex stays inside its SCC, and the socket's file
  * count equals its out-degree (no fd holds it: "If not close()d, total_ref > out_degree"). The
  * file count is read without any lock the peeker or close() takes: a scheduling point.
@@ -501,7 +549,9 @@ function unixSccCyclic(g: UnixGc, scc: readonly UnixVertex[]): boolean {
 /**
  * Models __unix_walk_scc(): Tarjan's algorithm from `start`, iterative as the kernel's (a vertex
  * stack, an edge stack for the backtracking); each SCC found is collected if dead, else counted
- * if cyclic. Returns the cyclic SCCs found.
+ * if cyclic. Returns the cyclic SCCs found. A finalised SCC's members keep the scc_index the walk
+ * left them (not all the root's: known window `unix.gc-scc-index-not-uniform`, whose fix switch
+ * sets the root's on every member before unix_scc_dead()).
  * Locking: unix_gc_lock held.
  */
 async function unixWalkSccFrom(
@@ -549,6 +599,10 @@ async function unixWalkSccFrom(
       // list_for_each_entry_reverse() order of the cut list).
       const scc = vertexStack.splice(vertexStack.lastIndexOf(vertex));
       for (const v of scc) v.scc = scc;
+      // v6.18.35 leaves each member's scc_index as the walk left it (known window
+      // `unix.gc-scc-index-not-uniform`); the fix switch gives them the root's.
+      if (toggleEnabled(UNIX_GC_SCC_INDEX_NOT_UNIFORM.name))
+        for (const v of scc) v.sccIndex = vertex.sccIndex;
       if (await unixSccDead(g, scc, false)) {
         await unixCollectSkb(g, scc, hitlist);
       } else {
