@@ -40,11 +40,12 @@ export const KERNEL_SOCK_MAX = 11;
 
 /**
  * The arguments the fuzzer gives socketpair(2) when it means a bad one: families outside
- * [0, NPROTO) (an unregistered family inside the range fails after the type check, and the
- * kernel model has AF_UNIX only), types unix_create() refuses (0, SOCK_RDM, SOCK_DCCP) or at or
+ * [0, NPROTO) (a family inside the range but not registered fails after the type check:
+ * socketpairExpected() has that order, the fuzzer does not draw one), types unix_create() refuses (0, SOCK_RDM, SOCK_DCCP) or at or
  * above SOCK_MAX (11, the mask's 15), protocols other than 0 and PF_UNIX, flag bits other than
  * SOCK_CLOEXEC and SOCK_NONBLOCK. Never SOCK_DGRAM, SOCK_SEQPACKET or SOCK_RAW (the kernel model
- * refuses what the kernel accepts: not modelled) nor SOCK_PACKET (10: see socketpairExpected()).
+ * refuses what the kernel accepts: not modelled) nor SOCK_PACKET (10: in range, -ESOCKTNOSUPPORT
+ * from unix_create(); not drawn, so that the draws of existing tokens stay as they are).
  */
 export const BAD_FAMILIES = [-1, 1000] as const;
 export const BAD_TYPES = [0, 4, 6, 11, 15] as const;
@@ -54,11 +55,11 @@ export const BAD_TYPE_FLAGS = [1 << 8, 1 << 20] as const;
 /**
  * socketpair(family, type, protocol)'s result by its arguments, in __sys_socketpair()'s order:
  * flags other than SOCK_CLOEXEC | SOCK_NONBLOCK (-EINVAL, before any fd is reserved); then, in
- * __sock_create(), a family outside [0, NPROTO) (-EAFNOSUPPORT) and a type at or above SOCK_MAX
- * (-EINVAL); in unix_create(), a protocol other than 0 or PF_UNIX (-EPROTONOSUPPORT) and a type
+ * __sock_create(), a family outside [0, NPROTO) (-EAFNOSUPPORT), a type at or above SOCK_MAX
+ * (-EINVAL), then the family lookup (-EAFNOSUPPORT: the kernel model registers AF_UNIX only); in
+ * unix_create(), a protocol other than 0 or PF_UNIX (-EPROTONOSUPPORT) and a type
  * other than SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW (-ESOCKTNOSUPPORT). "pair": the
- * call succeeds (or fails an allocation, or -EMFILE with a full table). `family` other than
- * AF_UNIX is taken to be outside the range (the fuzzer gives no other).
+ * call succeeds (or fails an allocation, or -EMFILE with a full table).
  */
 export function socketpairExpected(
   family: number,
@@ -68,8 +69,9 @@ export function socketpairExpected(
   const flags = type & ~SOCK_TYPE_MASK;
   if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
   const t = type & SOCK_TYPE_MASK;
-  if (family !== AF_UNIX) return -EAFNOSUPPORT;
+  if (family < 0 || family >= NPROTO) return -EAFNOSUPPORT;
   if (t >= KERNEL_SOCK_MAX) return -EINVAL;
+  if (family !== AF_UNIX) return -EAFNOSUPPORT;
   if (protocol !== 0 && protocol !== AF_UNIX) return -EPROTONOSUPPORT;
   if (t !== SOCK_STREAM) return -ESOCKTNOSUPPORT;
   return "pair";

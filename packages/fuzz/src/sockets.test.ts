@@ -66,6 +66,14 @@ describe("the socket syscalls' reference model (socket-model.ts)", () => {
     // SOCK_MAX is SOCK_PACKET + 1 = 11 (include/linux/net.h): the type's range before the protocol.
     expect(socketpairExpected(AF_UNIX, 11, 2)).toBe(-EINVAL);
     expect(socketpairExpected(AF_UNIX, 15, 0)).toBe(-EINVAL);
+    // SOCK_PACKET (10) is in range: unix_create() refuses it.
+    expect(socketpairExpected(AF_UNIX, 10, 0)).toBe(-ESOCKTNOSUPPORT);
+    // A family inside [0, NPROTO) that is not registered: after the type's range check.
+    expect(socketpairExpected(2, 11, 0)).toBe(-EINVAL);
+    expect(socketpairExpected(45, 15, 2)).toBe(-EINVAL);
+    expect(socketpairExpected(46, 15, 2)).toBe(-EAFNOSUPPORT);
+    expect(socketpairExpected(2, S, 0)).toBe(-EAFNOSUPPORT);
+    expect(socketpairExpected(2, 0, 2)).toBe(-EAFNOSUPPORT);
     expect(socketpairExpected(AF_UNIX, 0, 2)).toBe(-EPROTONOSUPPORT);
     expect(socketpairExpected(AF_UNIX, S, -1)).toBe(-EPROTONOSUPPORT);
     expect(socketpairExpected(AF_UNIX, 0, 0)).toBe(-ESOCKTNOSUPPORT);

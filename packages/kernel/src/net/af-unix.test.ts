@@ -181,6 +181,28 @@ describe("unix sockets as files", () => {
     expect(leaks).toBe(0);
   });
 
+  it("socketpair()'s checks in __sys_socketpair()'s and __sock_create()'s order (6.18.35)", async () => {
+    const { leaks } = await inProcess(async (p) => {
+      // SOCK_MAX is SOCK_PACKET + 1 = 11: SOCK_PACKET (10) is in range, unix_create() refuses it.
+      expect(await p.socketpair(AF_UNIX, 10, 0)).toBe(-ESOCKTNOSUPPORT);
+      expect(await p.socketpair(AF_UNIX, 11, 0)).toBe(-EINVAL);
+      // A family outside [0, NPROTO) before the type's range; one inside it (but not
+      // registered: AF_INET here) after the type's range.
+      expect(await p.socketpair(-1, 12, 0)).toBe(-EAFNOSUPPORT);
+      expect(await p.socketpair(46, 12, 0)).toBe(-EAFNOSUPPORT);
+      expect(await p.socketpair(2, 12, 0)).toBe(-EINVAL);
+      expect(await p.socketpair(45, 11, 0)).toBe(-EINVAL);
+      expect(await p.socketpair(2, SOCK_STREAM, 6)).toBe(-EAFNOSUPPORT);
+      // The flags before anything; the fds reserved before sock_create()'s checks.
+      expect(await p.socketpair(-1, SOCK_STREAM | 0x10000000, 0)).toBe(-EINVAL);
+      expect(await p.setrlimit(RLIMIT_NOFILE, 1)).toBe(0);
+      expect(await p.socketpair(-1, 12, 0)).toBe(-EMFILE);
+      expect(await p.socketpair(AF_UNIX, 10, 0)).toBe(-EMFILE);
+      expect(p.files.peek(0)).toBeNull();
+    });
+    expect(leaks).toBe(0);
+  });
+
   it("a receiver blocked in recvmsg() wakes up with the fds another process sent", async () => {
     const { leaks } = await inProcess(async (p) => {
       const [a, b] = pair(await p.socketpair());

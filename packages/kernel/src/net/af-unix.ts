@@ -84,8 +84,10 @@ export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 /** Models SOCK_SEQPACKET. */
 export const SOCK_SEQPACKET = 5;
-/** Models SOCK_MAX. */
-export const SOCK_MAX = 10;
+/** Models SOCK_MAX of include/linux/net.h: SOCK_PACKET (10) + 1. */
+export const SOCK_MAX = 11;
+/** Models NPROTO (= AF_MAX, include/linux/socket.h): the families __sock_create() takes. */
+export const NPROTO = 46;
 /** Models SOCK_TYPE_MASK. */
 export const SOCK_TYPE_MASK = 0xf;
 /** Models SOCK_CLOEXEC (= O_CLOEXEC). */
@@ -302,9 +304,10 @@ async function sockAllocFile(sk: UnixSock, flags: number): Promise<File | number
 /**
  * Models __sys_socketpair() for AF_UNIX SOCK_STREAM: two unused fds, two sockets joined by
  * unix_socketpair(), their files, then both fds installed. Returns [fd1, fd2], or -EINVAL (flags
- * other than SOCK_CLOEXEC|SOCK_NONBLOCK), -EMFILE (no free fd: the first is put back),
- * -EAFNOSUPPORT (not AF_UNIX: the only family here), -EINVAL (a type at or above SOCK_MAX),
- * -EPROTONOSUPPORT (a protocol other than 0 or PF_UNIX), -ESOCKTNOSUPPORT (a type other than
+ * other than SOCK_CLOEXEC|SOCK_NONBLOCK), -EMFILE (no free fd: the first is put back), then
+ * __sock_create()'s -EAFNOSUPPORT (a family outside [0, NPROTO)) before its -EINVAL (a type at or
+ * above SOCK_MAX), then its family lookup (-EAFNOSUPPORT: AF_UNIX is the only family here),
+ * then unix_create()'s -EPROTONOSUPPORT (a protocol other than 0 or PF_UNIX), -ESOCKTNOSUPPORT (a type other than
  * SOCK_STREAM; see the file comment), -ENOMEM.
  * Nothing is left behind on failure.
  *
@@ -330,10 +333,12 @@ export async function sysSocketpairBody(
     await putUnusedFd(fd1);
     return err;
   };
-  // sock_create() -> __sock_create(): the family (only AF_UNIX exists here), the type's range;
-  // then unix_create(): the protocol, the type (SOCK_STREAM only here, see the file comment).
-  if (family !== AF_UNIX) return out(-EAFNOSUPPORT);
+  // sock_create() -> __sock_create(): the family's range, the type's range, then the family
+  // lookup (only AF_UNIX is registered here); then unix_create(): the protocol, the type
+  // (SOCK_STREAM only here, see the file comment).
+  if (family < 0 || family >= NPROTO) return out(-EAFNOSUPPORT);
   if (stype >= SOCK_MAX) return out(-EINVAL);
+  if (family !== AF_UNIX) return out(-EAFNOSUPPORT);
   if (protocol !== 0 && protocol !== AF_UNIX) return out(-EPROTONOSUPPORT);
   if (stype !== SOCK_STREAM) return out(-ESOCKTNOSUPPORT);
   await point("sock_create");
