@@ -71,13 +71,14 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
   "unix.gc-peek-no-seqcount": {
     case: "unix-gc-peek@vgem+vgem",
     // The collector must be preempted between judging the two sockets of an SCC while the
-    // compositor peeks one and closes the other: POS finds it, PCT rarely (pct:3 seed 1 at
-    // schedule 1131, seeds 2-3 not within 3,000; the portfolio's seed 1 at 2433). Schedules to
-    // the first find under the campaign's POS, base seeds 1-10: 4, 234, 42, 374, 10, 32, 671,
-    // 10, 92, 160 (median 67, mean 162.9); the budget is ceil(ln(1000) x mean), as for
-    // fs.fget-no-recheck.
+    // compositor peeks one and closes the other: POS finds it, PCT rarely (with one client:
+    // pct:3 seed 1 at schedule 1131, seeds 2-3 not within 3,000; the portfolio's seed 1 at
+    // 2433). Schedules to the first find under the campaign's POS, base seeds 1-10, with 2-3
+    // clients and the fix switch of unix.gc-requeued-not-in-progress on (baselineFixes()):
+    // 11, 53, 330, 175, 10, 27, 1, 14, 140, 50 (median 38.5, mean 81.1); the budget is
+    // ceil(ln(1000) x mean), as for fs.fget-no-recheck.
     strategy: "pos",
-    schedules: 1126,
+    schedules: 561,
     // The demo hunts the DRM stack's races (the root README counts them); this race of the
     // kernel's unix sockets is hunted by `bugs` and `hunt`.
     demo: false,

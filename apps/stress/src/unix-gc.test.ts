@@ -2,7 +2,8 @@
  * The unix-gc scenarios (unix sockets as files and the unix garbage collector of v6.18) through
  * the CLI and the campaign runner: clean on every ordered driver pair with every toggle off,
  * doing what they say (sockets in flight over themselves and each other, the collector purging
- * cycles, MSG_PEEK), and unix-gc-peek finding `unix.gc-peek-no-seqcount` under POS.
+ * cycles, MSG_PEEK), unix-gc-peek finding `unix.gc-peek-no-seqcount` under POS, and
+ * `--open-windows` opening the known window `unix.gc-requeued-not-in-progress`.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -119,10 +120,30 @@ describe("unix-gc", () => {
     expect(r.code, r.out).toBe(1);
     const f = report(json).findings[0]!;
     expect(f.unit).toBe("unix-gc-peek@vgem+vgem");
-    // The collector frees an skb the compositor's read holds (or marks one it already freed).
-    expect(f.signature).toMatch(/KASAN: slab-use-after-free/);
+    // The collector frees the skb (and its fpl) the compositor's read holds: the first find is
+    // the read's unix_del_edges() on the freed scm_fp_list.
+    expect(f.signature).toMatch(/KASAN: slab-use-after-free in unix_del_edges/);
+    expect(f.firstSplat).toMatch(/scm_fp_list#/);
+    // POS, base seed 1: the first find (schedule 11) is what `bugs` reports.
+    expect(f.index).toBe(11);
+  }, 120_000);
+
+  it("unix-gc-peek is clean with the fix switch of unix.gc-requeued-not-in-progress, and --open-windows finds the window", async () => {
+    // KNOWN-WINDOWS.md: v6.18.35 lets a collection re-queued during another walk with
+    // gc_in_progress false, so the compositor's peek skips unix_peek_fpl()'s barrier; clean
+    // runs have the fix switch on (baselineFixes()). POS seed 1 opens it at schedule 98 (the
+    // compositor's read of an skb the collector freed).
+    const args = ["run", "--scenario", "unix-gc-peek", "--drivers", "vgem", "--strategy", "pos"];
+    const more = ["--seeds", "300", "--fail-fast", "--workers", "1", "--quiet"];
+    const fixed = await cli([...args, ...more]);
+    expect(fixed.code, fixed.out).toBe(0);
+    const json = join(dir, "window.json");
+    const open = await cli([...args, ...more, "--open-windows", "--json", json]);
+    expect(open.code, open.out).toBe(1);
+    const f = report(json).findings[0]!;
+    expect(f.unit).toBe("unix-gc-peek@vgem+vgem");
+    expect(f.index).toBe(98);
+    expect(f.signature).toMatch(/KASAN: slab-use-after-free in unix_detach_fds/);
     expect(f.firstSplat).toMatch(/skbuff_head_cache#/);
-    // POS, base seed 1: the first find (schedule 4) is what `bugs` reports.
-    expect(f.index).toBe(4);
   }, 120_000);
 });

@@ -10,6 +10,7 @@ import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import type { UnixRecvResult } from "./af-unix.js";
 import {
   UNIX_GC_PEEK_NO_SEQCOUNT,
+  UNIX_GC_REQUEUED_NOT_IN_PROGRESS,
   UNIX_GC_SCC_INDEX_NOT_UNIFORM,
   UNIX_GRAPH_CYCLIC,
   UNIX_GRAPH_NOT_CYCLIC,
@@ -324,6 +325,37 @@ describe("a reader's unix_del_edges() after the collector's purge (window open)"
     expect(f!.outcome).toBe("ok");
     const again = await replay(f!.token, requeuedGcVsPeek(true));
     expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+});
+
+describe(UNIX_GC_REQUEUED_NOT_IN_PROGRESS.name, () => {
+  it("with every toggle off a re-queued collection purges the SCC under the peeker (POS), and replays", async () => {
+    // POS seeds 1-3 find it at schedules 84, 14 and 111.
+    const open = await explore(requeuedGcVsPeek(), { strategy: "pos", schedules: 500, seed: 1 });
+    const f = open.firstFailure as RunResult | null;
+    expect(f).not.toBeNull();
+    const first = f!.splats[0]!;
+    expect(first.kind).toBe("kasan");
+    expect(first.message).toMatch(
+      /^BUG: KASAN: slab-use-after-free in (__unix_gc|unix_detach_fds)/,
+    );
+    expect(first.object).toMatch(/^skbuff_head_cache#/);
+    const again = await replay(f!.token, requeuedGcVsPeek());
+    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+
+  it("with the fix switch (baselineFixes()) the same program is clean", async () => {
+    expect(baselineFixes()).toContain(UNIX_GC_REQUEUED_NOT_IN_PROGRESS.name);
+    for (const seed of [1, 2, 3]) {
+      const pos = await explore(requeuedGcVsPeek(), {
+        strategy: "pos",
+        schedules: 300,
+        seed,
+        toggles: baselineFixes(),
+      });
+      expect(pos.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+      expect(pos.schedules).toBe(300);
+    }
   });
 });
 

@@ -67,6 +67,44 @@ export const UNIX_GC_PEEK_NO_SEQCOUNT = defineToggle({
     "packages/kernel src/net/garbage.test.ts (an SCC of two sockets in flight, a peek and a close racing the collector, and a read of the peeked socket)",
 });
 
+/**
+ * The window v6.18.35 still has: unix_gc() sets gc_in_progress and queues the work item, and
+ * __unix_gc() clears it at its end. A unix_gc() while __unix_gc() runs re-queues the work; the
+ * running one then writes gc_in_progress false, and the re-queued one walks the graph with it
+ * false, so a MSG_PEEK during that walk skips unix_peek_fpl()'s seqcount barrier and an SCC it
+ * took a reference into can be judged dead and purged under the peeker. The fix switch sets
+ * gc_in_progress at the top of __unix_gc(), as d82ba05263c6's 6.12 stable backport does (the
+ * mainline fix moved the set from the callers, v7.1's unix_schedule_gc(), into unix_gc()).
+ */
+export const UNIX_GC_REQUEUED_NOT_IN_PROGRESS = defineKnownWindow({
+  name: "unix.gc-requeued-not-in-progress",
+  what:
+    "a collection re-queued while one runs walks the graph with gc_in_progress false (the running " +
+    "one cleared it at its end), so a MSG_PEEK during the walk does not bump unix_peek_seq: an SCC " +
+    "judged dead around the peek and a close() is purged while the peeker holds an fd to one of " +
+    "its sockets, and a reader of that socket uses the skb the collector frees: KASAN " +
+    "slab-use-after-free (in __unix_gc, unix_detach_fds or unix_del_edges), with every toggle off",
+  where:
+    "net/unix/garbage.c: unix_gc() (WRITE_ONCE(gc_in_progress, true), then queue_work() of a " +
+    "running work item: re-queued) against __unix_gc()'s closing WRITE_ONCE(gc_in_progress, " +
+    "false); unix_peek_fpl() (returns when !READ_ONCE(gc_in_progress)) from unix_peek_fds() in " +
+    "unix_stream_read_generic()",
+  since: "af_unix: Run GC on only one CPU.",
+  sinceCommit: "8b90a9f819dc",
+  kernels:
+    "the collectors with unix_peek_fpl() (e5b31d988a41 and its stable backports) before " +
+    "d82ba05263c6; v6.18.35 has it (fixed in 6.18.38, 6.12.95, 6.6.144 and 6.1.183 per " +
+    "CVE-2026-53361's OSV record)",
+  proposedFix:
+    "WRITE_ONCE(gc_in_progress, true) at the top of __unix_gc(), before unix_gc_lock, as the " +
+    'stable backports of d82ba05263c69fa2437fe93e4e561cc40f4c03af ("af_unix: Set gc_in_progress ' +
+    'to true in unix_gc().", Kuniyuki Iwashima, reported by Igor Ushakov) do',
+  patch: "20260501073945.1884564-1-kuniyu@google.com",
+  foundBy:
+    "packages/kernel src/net/garbage.test.ts (requeuedGcVsPeek: an SCC of two sockets, a peek " +
+    "and a close, and a second process whose socketpairs' releases re-queue the collector; POS)",
+});
+
 /** Models struct unix_edge: `predecessor`'s fd is in flight in `successor`'s receive queue. */
 export interface UnixEdge {
   predecessor: UnixSock;
@@ -681,12 +719,20 @@ export function unixGcSetKfreeSkb(fn: (skb: SkBuff) => Promise<void>): void {
  * Models __unix_gc(), the work item: under unix_gc_lock, the fast or full walk collects the
  * dead SCCs' skbs into the hitlist; then, unlocked, marks their fpls dead and purges the hitlist
  * (kfree_skb(): unix_destruct_scm() drops the in-flight file references); gc_in_progress false.
+ * v6.18.35 does not set gc_in_progress here: a run re-queued by a unix_gc() during the previous
+ * one walks with it false (known window `unix.gc-requeued-not-in-progress`; its fix switch sets it
+ * first, as d82ba05263c6's stable backports do).
  *
  * Locking: takes unix_gc_lock (and the queue locks inside it); the purge runs unlocked.
  * References: drops the references of every skb collected.
  */
 async function unixGcWork(): Promise<void> {
   const g = gcState.get();
+  if (toggleEnabled(UNIX_GC_REQUEUED_NOT_IN_PROGRESS.name)) {
+    // The fix (d82ba05263c6's stable backports): a re-queued run is in progress too.
+    await point("WRITE_ONCE(gc_in_progress, true)");
+    g.inProgress = true;
+  }
   await g.lock.lock();
   if (g.graphState === UNIX_GRAPH_NOT_CYCLIC) {
     await g.lock.unlock();

@@ -34,9 +34,17 @@
  * process has exited and the collector has run, every socket, dma-buf and GEM object is freed
  * (kmemleak, the devices' GEM counters).
  *
- * `unix-gc-peek` is its focused variant: every client passes a `pair` and the compositor peeks
- * every one, nobody exits abruptly and no orphan cycle is drawn: the shape the collector's
- * MSG_PEEK race needs, in each run (the hunt of `unix.gc-peek-no-seqcount`).
+ * `unix-gc-peek` is its focused variant: 2-3 clients, every one passing a `pair` that the
+ * compositor peeks, nobody exits abruptly and no orphan cycle is drawn: the shape the collector's
+ * MSG_PEEK race needs, in each run (the hunt of `unix.gc-peek-no-seqcount`). A client closes its
+ * pair's other ends only once the compositor has hung up (so a minimized find keeps few
+ * preemptions: drawn close orders kept 8, of which the race table shows 4).
+ *
+ * Peeks of any shape and several clients' collections overlapping are clean only with the known
+ * window `unix.gc-requeued-not-in-progress` closed (KNOWN-WINDOWS.md; v6.18.35 lets a collection
+ * re-queued during another walk with gc_in_progress false, so a peek then skips unix_peek_fpl()'s
+ * barrier): clean runs have its fix switch on, as every baseline (baselineFixes()), and
+ * `run --open-windows` finds it here.
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import { EAGAIN, EPIPE, type Process, type UnixRecvResult } from "@primetime/kernel";
@@ -293,7 +301,7 @@ function unixGcScenario(focused: boolean): CampaignScenario {
   return {
     name: focused ? "unix-gc-peek" : "unix-gc",
     description: focused
-      ? "unix-gc with every client passing two sockets sent over each other and the compositor peeking each: the MSG_PEEK-vs-collector shape in every run"
+      ? "unix-gc with 2-3 clients each passing two sockets sent over each other and the compositor peeking each: the MSG_PEEK-vs-collector shape in every run"
       : "clients pass dma-buf frames to a compositor over unix socket files, with sockets in flight over themselves and each other; MSG_PEEK, abrupt exits and the unix garbage collector",
     kernelRef:
       "net/unix/af_unix.c, net/unix/garbage.c (unix_gc, unix_peek_fpl, unix_scc_dead), net/core/scm.c, drivers/dma-buf/dma-buf.c, drivers/gpu/drm/drm_prime.c",
@@ -306,7 +314,7 @@ function unixGcScenario(focused: boolean): CampaignScenario {
       return async (sim) => {
         const m = await bootMachine(sim, drivers, opts.faults);
         const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
-        const n = focused ? 1 : size(2, 3, "clients");
+        const n = size(2, 3, "clients");
         const plans: ClientPlan[] = [];
         for (let i = 0; i < n; i++) {
           if (focused) {
@@ -322,8 +330,7 @@ function unixGcScenario(focused: boolean): CampaignScenario {
             continue;
           }
           const shape = choose(3, `shape[${i}]`);
-          // A pair's message is read without MSG_PEEK here (see the file comment).
-          const peek = shape !== PAIR && choose(2, `peek[${i}]`) === 1;
+          const peek = choose(2, `peek[${i}]`) === 1;
           const orphan = choose(2, `orphan[${i}]`) === 1;
           const crash = choose(3, `crash[${i}]`);
           const pages = size(1, 2, `pages[${i}]`);
