@@ -3,8 +3,11 @@
  */
 import { type RunResult, Simulation } from "@primetime/sim";
 import { expect } from "vitest";
+import type { FileOperations } from "./fs/file.js";
 import { Kernel } from "./init/kernel.js";
 import type { Process } from "./kernel/process.js";
+import type { UnixRecvResult } from "./net/af-unix.js";
+import { unixGcStats } from "./net/garbage.js";
 
 /** One process run to its end in a fresh kernel, and what was left behind. */
 export interface Run {
@@ -38,4 +41,50 @@ export function clean(run: Pick<Run, "r" | "leaks">): void {
   expect(run.r.splats.map((s) => s.message)).toEqual([]);
   expect(run.r.outcome).toBe("ok");
   expect(run.leaks).toBe(0);
+}
+
+/** A device whose files count their releases: `st.releases`, and the `fops` to register. */
+export function countingDevice(): { st: { releases: number }; fops: FileOperations } {
+  const st = { releases: 0 };
+  const fops: FileOperations = {
+    release: async () => {
+      st.releases++;
+    },
+  };
+  return { st, fops };
+}
+
+/** socketpair()'s fds, or a thrown error naming its errno. */
+export function socketPair(r: [number, number] | number): [number, number] {
+  if (typeof r === "number") throw new Error(`socketpair() = ${r}`);
+  return r;
+}
+
+/** recvmsg()'s result, or a thrown error naming its errno. */
+export function recvResult(r: UnixRecvResult | number): UnixRecvResult {
+  if (typeof r === "number") throw new Error(`recvmsg() = ${r}`);
+  return r;
+}
+
+/**
+ * Runs `body` as process "t" in a fresh seed-1 kernel after `setup`; expects no splat and an "ok"
+ * outcome, and returns the run, kmemleak's count after quiesce and the unix GC's stats then.
+ */
+export async function unixInProcess(
+  body: (p: Process, k: Kernel) => Promise<void>,
+  setup: (k: Kernel) => void = () => {},
+): Promise<{ r: RunResult; leaks: number; after: ReturnType<typeof unixGcStats> }> {
+  let leaks = -1;
+  let after = unixGcStats();
+  const r = await new Simulation({ seed: 1 }).run(async () => {
+    const k = Kernel.boot();
+    setup(k);
+    const p = k.spawnProcess("t", (p) => body(p, k));
+    await p.wait();
+    leaks = (await k.checkLeaks()).length;
+    after = unixGcStats();
+  });
+  expect(r.splats.map((s) => s.message)).toEqual([]);
+  expect(r.outcome).toBe("ok");
+  return { r, leaks, after };
 }

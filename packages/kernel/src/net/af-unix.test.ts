@@ -1,6 +1,5 @@
-import { Simulation } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
-import { type FileOperations, fileCount, O_RDWR } from "../fs/file.js";
+import { fileCount, O_RDWR } from "../fs/file.js";
 import {
   EAFNOSUPPORT,
   EAGAIN,
@@ -14,50 +13,17 @@ import {
   ESOCKTNOSUPPORT,
 } from "../include/errno.js";
 import type { UnixSock } from "../include/net/af-unix.js";
-import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
-import { AF_UNIX, SOCK_DGRAM, SOCK_STREAM, type UnixRecvResult } from "./af-unix.js";
+import {
+  countingDevice as device,
+  unixInProcess as inProcess,
+  recvResult as msg,
+  socketPair as pair,
+} from "../test-support.js";
+import { AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from "./af-unix.js";
 import { unixGcStats, unixGetSocket } from "./garbage.js";
 import { MSG_CTRUNC } from "./scm.js";
-
-function device() {
-  const st = { releases: 0 };
-  const fops: FileOperations = {
-    release: async () => {
-      st.releases++;
-    },
-  };
-  return { st, fops };
-}
-
-/** Runs `body` as process "t" in a fresh kernel; returns the splats and kmemleak's count. */
-async function inProcess(
-  body: (p: Process, k: Kernel) => Promise<void>,
-  setup: (k: Kernel) => void = () => {},
-) {
-  let leaks = -1;
-  const r = await new Simulation({ seed: 1 }).run(async () => {
-    const k = Kernel.boot();
-    setup(k);
-    const p = k.spawnProcess("t", (p) => body(p, k));
-    await p.wait();
-    leaks = (await k.checkLeaks()).length;
-  });
-  expect(r.splats.map((s) => s.message)).toEqual([]);
-  expect(r.outcome).toBe("ok");
-  return { r, leaks };
-}
-
-function pair(r: [number, number] | number): [number, number] {
-  if (typeof r === "number") throw new Error(`socketpair() = ${r}`);
-  return r;
-}
-
-function msg(r: UnixRecvResult | number): UnixRecvResult {
-  if (typeof r === "number") throw new Error(`recvmsg() = ${r}`);
-  return r;
-}
 
 function sockOf(p: Process, fd: number): UnixSock {
   const s = unixGetSocket(p.files.peek(fd)!);

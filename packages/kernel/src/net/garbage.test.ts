@@ -1,13 +1,18 @@
 import { baselineFixes, type RunResult, type Scenario, Simulation } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
-import { type FileOperations, fileCount, O_RDWR } from "../fs/file.js";
+import { fileCount, O_RDWR } from "../fs/file.js";
 import { ETOOMANYREFS } from "../include/errno.js";
 import type { UnixSock } from "../include/net/af-unix.js";
 import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
-import type { UnixRecvResult } from "./af-unix.js";
+import {
+  countingDevice as device,
+  unixInProcess as inProcess,
+  recvResult as msg,
+  socketPair as pair,
+} from "../test-support.js";
 import {
   UNIX_GC_PEEK_NO_SEQCOUNT,
   UNIX_GC_REQUEUED_NOT_IN_PROGRESS,
@@ -19,46 +24,6 @@ import {
   unixGetSocket,
 } from "./garbage.js";
 import { SCM_MAX_FD } from "./scm.js";
-
-function device() {
-  const st = { releases: 0 };
-  const fops: FileOperations = {
-    release: async () => {
-      st.releases++;
-    },
-  };
-  return { st, fops };
-}
-
-function pair(r: [number, number] | number): [number, number] {
-  if (typeof r === "number") throw new Error(`socketpair() = ${r}`);
-  return r;
-}
-
-function msg(r: UnixRecvResult | number): UnixRecvResult {
-  if (typeof r === "number") throw new Error(`recvmsg() = ${r}`);
-  return r;
-}
-
-/** Runs `body` as process "t"; returns the run, kmemleak's count after quiesce, the GC's stats. */
-async function inProcess(
-  body: (p: Process, k: Kernel) => Promise<void>,
-  setup: (k: Kernel) => void = () => {},
-) {
-  let leaks = -1;
-  let after = unixGcStats();
-  const r = await new Simulation({ seed: 1 }).run(async () => {
-    const k = Kernel.boot();
-    setup(k);
-    const p = k.spawnProcess("t", (p) => body(p, k));
-    await p.wait();
-    leaks = (await k.checkLeaks()).length;
-    after = unixGcStats();
-  });
-  expect(r.splats.map((s) => s.message)).toEqual([]);
-  expect(r.outcome).toBe("ok");
-  return { r, leaks, after };
-}
 
 /** Closes a fresh socketpair without returning to userspace in between: unix_gc() queued. */
 async function kickGcNoWait(p: Process): Promise<void> {
