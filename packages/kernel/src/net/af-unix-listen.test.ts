@@ -1,4 +1,5 @@
-import { type RunResult, Simulation, yieldCpu } from "@primetime/sim";
+import { baselineFixes, type RunResult, type Scenario, Simulation, yieldCpu } from "@primetime/sim";
+import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { O_RDWR } from "../fs/file.js";
 import {
@@ -34,6 +35,7 @@ import {
   SOCK_STREAM,
   SOCKADDR_STORAGE_SIZE,
   SOCKADDR_UN_SIZE,
+  UNIX_GC_EMBRYO_QUEUED_LATE,
 } from "./af-unix.js";
 import {
   UNIX_GC_EMBRYO_SUCCESSOR_NOT_LISTENER,
@@ -209,6 +211,7 @@ describe("socket(), bind(), listen(), connect(), accept() of unix stream sockets
       },
       (k) => k.registerChrdev("/dev/d", fops),
     );
+    expect(st.releases).toBe(1);
     expect(leaks).toBe(0);
   });
 
@@ -368,5 +371,72 @@ describe(UNIX_GC_EMBRYO_SUCCESSOR_NOT_LISTENER.name, () => {
 
   it("v6.18.35's unix_edge_successor() collects it", async () => {
     expect(await listenerInOwnEmbryo([])).toEqual([]);
+  });
+});
+
+/**
+ * The race of known window `unix.gc-embryo-queued-late`: thread "connect" connects to listener L
+ * while thread "send" sends L's fd over the connecting socket (into the embryo, once connect()
+ * has published it as the socket's peer), closes L and runs the collector (a socketpair's
+ * release). If the collector walks before connect() queues the embryo on L, it judges L's SCC
+ * (L's fd in flight into an embryo of L: an edge from L to L) dead, finds no embryo on L's queue
+ * and marks the graph not cyclic: the cycle is never collected.
+ */
+const connectVsGc: Scenario = async () => {
+  const k = Kernel.boot();
+  const p = k.spawnProcess("t", async (p) => {
+    const l = await listener(p, "srv");
+    const c = await sock(p);
+    const t1 = p.spawnThread("connect", async () => {
+      await p.connect(c, abstract("srv").addr);
+    });
+    const t2 = p.spawnThread("send", async () => {
+      let r = -1;
+      for (let i = 0; i < 4 && r !== 0; i++) r = await p.sendmsgFds(c, [l]);
+      await p.close(l);
+      const [x, y] = pair(await p.socketpair());
+      await p.close(x);
+      await p.close(y);
+    });
+    await t1.join();
+    await t2.join();
+    await p.close(c);
+  });
+  await p.wait();
+  const leaks = await k.checkLeaks();
+  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+};
+
+describe(`known window ${UNIX_GC_EMBRYO_QUEUED_LATE.name}`, () => {
+  it("v6.18.35: the collector runs between connect()'s publishing of the embryo and its queueing: kmemleak (PCT), and replays", async () => {
+    // PCT seeds 1-10 find it at schedules 11, 11, 51, 56, 27, 16, 119, 647, 458, 74; POS seeds 1-3 not within 2,000.
+    const r = await explore(connectVsGc, { strategy: "pct", schedules: 500, seed: 1 });
+    const f = r.firstFailure as RunResult | null;
+    expect(f).not.toBeNull();
+    // kmemleak's reports, then the scenario's own throw counting them.
+    expect(f!.splats[0]!.kind).toBe("kmemleak");
+    expect(f!.splats.filter((s) => s.kind !== "kmemleak").map((s) => s.message)).toEqual([
+      expect.stringMatching(/: \d+ leaks$/),
+    ]);
+    const objects = f!.splats.map((s) => /^unreferenced object (\S+)#\d+ /.exec(s.message)?.[1]);
+    expect(objects).toEqual(expect.arrayContaining(["UNIX", "skbuff_head_cache", "scm_fp_list"]));
+    const again = await replay(f!.token, connectVsGc);
+    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+
+  it("with the fix switch (baselineFixes()): the embryo is queued before it is published, clean", async () => {
+    expect(baselineFixes()).toContain(UNIX_GC_EMBRYO_QUEUED_LATE.name);
+    for (const strategy of ["pct", "pos"] as const) {
+      for (const seed of [1, 2, 3]) {
+        const r = await explore(connectVsGc, {
+          strategy,
+          schedules: 300,
+          seed,
+          toggles: baselineFixes(),
+        });
+        expect(r.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+        expect(r.schedules).toBe(300);
+      }
+    }
   });
 });

@@ -25,7 +25,14 @@
  * unchanged.
  */
 
-import { opLabel, point, SimLocal, TASK_INTERRUPTIBLE } from "@primetime/sim";
+import {
+  defineKnownWindow,
+  opLabel,
+  point,
+  SimLocal,
+  TASK_INTERRUPTIBLE,
+  toggleEnabled,
+} from "@primetime/sim";
 import { O_CLOEXEC, O_NONBLOCK } from "@primetime/uapi";
 import {
   fdget,
@@ -702,6 +709,54 @@ async function unixWaitForPeer(other: UnixSock): Promise<void> {
 }
 
 /**
+ * The window v6.18.35 has between unix_stream_connect() and the collector: the connecting socket
+ * can send into the embryo as soon as unix_peer(sk) points at it, while the skb carrying the
+ * embryo is queued on the listener only after that. The collector's view of the embryo's
+ * in-flight fds already goes through u->listener, so an SCC with the listener can be judged dead
+ * and collected before the embryo is on the listener's queue: unix_collect_skb() splices no embryo
+ * queue, the SCC is no longer counted as cyclic, and later collections skip the graph. The old
+ * collector's form of this race was CVE-2024-26923 (47d8ac011fe1), fixed by a unix_state_lock()
+ * flip of candidate listeners in unix_gc(); the v6.10 collector has no such flip.
+ */
+export const UNIX_GC_EMBRYO_QUEUED_LATE = defineKnownWindow({
+  name: "unix.gc-embryo-queued-late",
+  what:
+    "a listener whose only reference is in flight in its own embryo's queue (sent by the connecting " +
+    "socket while connect() has not yet queued the embryo on the listener) is judged dead and " +
+    "collected with nothing to collect: the embryo is not on the listener's queue yet, the graph is " +
+    "marked not cyclic and no later collection looks again; kmemleak reports the listener, the " +
+    "embryo, the connect() skb, the skb carrying the listener's fd and its scm_fp_list, and the " +
+    "listener's name stays bound",
+  where:
+    "net/unix/af_unix.c: unix_stream_connect() (unix_peer(sk) = newsk; unix_state_unlock(sk); then " +
+    "__skb_queue_tail(&other->sk_receive_queue, skb)) and unix_stream_sendmsg() into the embryo, " +
+    "against net/unix/garbage.c: unix_edge_successor() (the embryo's listener), unix_vertex_dead(), " +
+    "unix_collect_skb()'s TCP_LISTEN walk of the listener's queue and __unix_walk_scc()'s " +
+    "cyclic count",
+  since: "af_unix: Replace garbage collection algorithm.",
+  sinceCommit: "4090fa373f0e763c43610853d2774b5979915959",
+  kernels:
+    "v6.10 onwards with the new collector (and the stable trees it was backported to); v6.18.35 " +
+    "has it (af_unix.c and garbage.c read); no upstream report or fix found",
+  proposedFix:
+    "queue the embryo's skb on the listener (under its receive queue lock, still under both " +
+    "unix_state_lock()s) before publishing unix_peer(sk) = newsk, so nothing can be sent into an " +
+    "embryo that is not on its listener's queue (proposed here)",
+  foundBy:
+    "packages/kernel src/net/af-unix-listen.test.ts (connectVsGc: a connect() and a thread " +
+    "sending the listener's fd into the new embryo, closing it and running the collector; PCT)",
+});
+
+/** Models the queueing of the embryo's skb: __skb_queue_tail() under the listener's queue lock. */
+async function unixQueueEmbryo(other: UnixSock, skb: SkBuff): Promise<void> {
+  lockdepAssertHeld(other.lock);
+  await other.queueLock.lock();
+  await point(opLabel("__skb_queue_tail", other.name));
+  skbQueueTail(other.receiveQueue, skb);
+  await other.queueLock.unlock();
+}
+
+/**
  * Models unix_stream_connect(): unix_validate_addr() (-EINVAL); the embryo `newsk` created
  * before any lock (unix_create1(): -ENOMEM) and the skb that will carry it, charged to it
  * (sock_wmalloc(): -ENOMEM); the listener found (unix_find_other(): -ECONNREFUSED, -ENOENT for a
@@ -712,7 +767,8 @@ async function unixWaitForPeer(other: UnixSock): Promise<void> {
  * embryo holds the socket (sock_hold(sk), its peer), is TCP_ESTABLISHED, its listener set
  * (u->listener) and the listener's address shared; the socket becomes TCP_ESTABLISHED and holds
  * the embryo (sock_hold(newsk), its peer); after the socket's lock, the skb is queued on the
- * listener under its queue lock, the listener's lock dropped, its readers woken (sk_data_ready())
+ * listener under its queue lock (before publishing the peer with the fix switch of known window
+ * `unix.gc-embryo-queued-late`), the listener's lock dropped, its readers woken (sk_data_ready())
  * and the lookup's reference dropped. Failures drop the listener's reference, consume the skb and
  * release the embryo (unix_release_sock(newsk, 0)).
  *
@@ -789,14 +845,16 @@ export async function unixStreamConnect(
     const addr = other.addr as UnixAddress;
     await addr.refcnt.get(); // refcount_inc(&otheru->addr->refcnt)
     newsk.addr = addr;
+    // Known window unix.gc-embryo-queued-late: once unix_peer(sk) is the embryo, the socket can
+    // send fds into it, and a collection judging the listener's SCC dead before the skb below
+    // is queued collects no embryo queue. The fix switch queues the skb first.
+    const queueFirst = toggleEnabled(UNIX_GC_EMBRYO_QUEUED_LATE.name);
+    if (queueFirst) await unixQueueEmbryo(other, skb);
     sk.state = TCP_ESTABLISHED;
     await newsk.refcnt.get(); // sock_hold(newsk)
     sk.peer = newsk;
     await sk.lock.unlock();
-    await other.queueLock.lock();
-    await point(opLabel("__skb_queue_tail", other.name));
-    skbQueueTail(other.receiveQueue, skb);
-    await other.queueLock.unlock();
+    if (!queueFirst) await unixQueueEmbryo(other, skb);
     await other.lock.unlock();
     other.wait.wakeOne(); // sk_data_ready()
     await sockPut(other);
