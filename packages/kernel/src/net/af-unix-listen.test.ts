@@ -13,6 +13,7 @@ import {
   EISCONN,
   EMFILE,
   ENOENT,
+  ENOTCONN,
   ENOTSOCK,
   ESOCKTNOSUPPORT,
 } from "../include/errno.js";
@@ -212,6 +213,22 @@ describe("socket(), bind(), listen(), connect(), accept() of unix stream sockets
       (k) => k.registerChrdev("/dev/d", fops),
     );
     expect(st.releases).toBe(1);
+    expect(leaks).toBe(0);
+  });
+
+  it("recvmsg() on an unconnected socket or a listener is -EINVAL and leaves its embryos queued; sendmsg() is -ENOTCONN", async () => {
+    const { leaks } = await inProcess(async (p) => {
+      const a = await sock(p);
+      expect(await p.recvmsgFds(a, { nonblock: true })).toBe(-EINVAL);
+      expect(await p.sendmsgFds(a, [])).toBe(-ENOTCONN);
+      const l = await listener(p, "srv");
+      expect(await p.connect(a, abstract("srv").addr)).toBe(0);
+      expect(await p.recvmsgFds(l, { nonblock: true })).toBe(-EINVAL);
+      expect(await p.sendmsgFds(l, [])).toBe(-ENOTCONN);
+      expect(sockOf(p, l).receiveQueue).toHaveLength(1);
+      const s = await p.accept(l);
+      for (const f of [a, l, s]) expect(await p.close(f)).toBe(0);
+    });
     expect(leaks).toBe(0);
   });
 

@@ -1032,7 +1032,8 @@ export interface UnixRecvOptions {
 }
 
 /**
- * Models unix_stream_read_generic() of one skb and scm_recv_unix() -> scm_detach_fds(): under
+ * Models unix_stream_read_generic() of one skb and scm_recv_unix() -> scm_detach_fds(): -EINVAL
+ * unless the socket is connected (TCP_ESTABLISHED: not a new or listening socket); under
  * u->iolock, the head skb is taken under unix_state_lock() (skb_peek(), not the queue lock);
  * without one, -EAGAIN (nonblocking), 0 fds at end of file (the peer shut down), or a
  * TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a signal). Then, unlocked: without MSG_PEEK,
@@ -1048,6 +1049,10 @@ export async function unixStreamRecvmsg(
   sk: UnixSock,
   opts: UnixRecvOptions,
 ): Promise<UnixRecvResult | number> {
+  // READ_ONCE(sk->sk_state) != TCP_ESTABLISHED: -EINVAL (an unconnected socket, a listener). No
+  // scheduling point: while the caller holds the file only this socket's own connect() or
+  // listen() can change the state, and either order gives an answer the kernel can give.
+  if (sk.state !== TCP_ESTABLISHED) return -EINVAL;
   let skb: SkBuff | undefined;
   for (;;) {
     await sk.iolock.lock();
