@@ -391,6 +391,35 @@ describe(UNIX_GC_EMBRYO_SUCCESSOR_NOT_LISTENER.name, () => {
   });
 });
 
+/** A blocking accept() in one thread and a connect() in another: no schedule loses the wakeup. */
+const acceptVsConnect: Scenario = async () => {
+  const k = Kernel.boot();
+  const p = k.spawnProcess("t", async (p) => {
+    const l = await listener(p, "srv");
+    const c = await sock(p);
+    let s = -1;
+    const t = p.spawnThread("accept", async () => {
+      s = await p.accept(l);
+    });
+    if ((await p.connect(c, abstract("srv").addr)) !== 0) throw new Error("connect() failed");
+    await t.join();
+    if (s < 0) throw new Error(`accept() = ${s}`);
+    for (const f of [s, c, l]) await p.close(f);
+  });
+  await p.wait();
+  const leaks = await k.checkLeaks();
+  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+};
+
+describe("a blocking accept()", () => {
+  it("is woken by the connect() that queues its embryo on every schedule (no lost wakeup: PCT)", async () => {
+    // Before the empty-queue check and the sleep were one step, PCT seed 1 deadlocked here.
+    const pct = await explore(acceptVsConnect, { strategy: "pct", schedules: 200, seed: 1 });
+    expect(pct.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+    expect(pct.schedules).toBe(200);
+  });
+});
+
 /**
  * The race of known window `unix.gc-embryo-queued-late`: thread "connect" connects to listener L
  * while thread "send" sends L's fd over the connecting socket (into the embryo, once connect()

@@ -881,8 +881,9 @@ async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff 
     await sk.queueLock.unlock();
     if (skb !== undefined) return skb;
     if (nonblock) return -EAGAIN; // __skb_recv_datagram(): timeo == 0
-    // __skb_wait_for_more_packets()
-    await point(opLabel("READ_ONCE(sk->sk_shutdown)", sk.name));
+    // __skb_wait_for_more_packets(): the kernel queues itself on sk_wq (prepare_to_wait_exclusive())
+    // before these checks, so a connect() queueing after the empty queue was seen wakes it; here
+    // the checks and the sleep are one step (no scheduling point between them) for the same reason.
     if (sk.shutdown & RCV_SHUTDOWN) return null;
     if (signalPending()) return -ERESTARTSYS; // sock_intr_errno()
     await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `__skb_wait_for_more_packets(${sk.name})`);
