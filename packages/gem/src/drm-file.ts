@@ -521,6 +521,7 @@ export async function drmEventCancelFree(dev: DrmDevice, p: DrmPendingEvent): Pr
 
 /** list_del(&e->pending_link). Locking: event_lock held. */
 function removePending(filePriv: DrmFile, e: DrmPendingEvent): void {
+  lockdepAssertHeld(filePriv.dev.eventLock);
   const i = filePriv.pendingEventList.indexOf(e);
   if (i >= 0) filePriv.pendingEventList.splice(i, 1);
 }

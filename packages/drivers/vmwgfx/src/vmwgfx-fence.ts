@@ -679,8 +679,9 @@ export const vmwEventFencePendingCache = new KmemCache("vmw_event_fence_pending"
 /**
  * Models vmw_fences_perform_actions(): for each action of `list` (in order), the manager's
  * pending count drops, its seq_passed runs, and it goes to the tail of the cleanup list.
- * Locking: fman->lock held (every caller but vmw_fence_fifo_down()'s failed wait, which holds
- * nothing, as in the kernel). References: the actions keep their fence references.
+ * Locking: fman->lock, when called from __vmw_fences_update() or vmw_fence_obj_add_action();
+ * vmw_fence_fifo_down()'s failed wait calls it without, as in the kernel.
+ * References: the actions keep their fence references.
  */
 async function vmwFencesPerformActions(
   fman: VmwFenceManager,
@@ -852,8 +853,9 @@ export class VmwEventFenceAction extends SlabObject implements VmwFenceAction {
  * is already gone; else, under the device's event_lock, the event is stamped (tv_sec, tv_usec of
  * the monotonic clock) if asked, sent to its file (drm_send_event_locked(): freed if the file was
  * closed) and forgotten.
- * Locking: fman->lock held (atomic context); takes event_lock. References: the event passes to
- * its file's event list.
+ * Locking: as vmw_fences_perform_actions() (atomic context, fman->lock when called from the
+ * fence update); takes event_lock.
+ * References: the event passes to its file's event list.
  */
 async function vmwEventFenceActionSeqPassed(action: VmwFenceAction): Promise<void> {
   const eaction = action as VmwEventFenceAction;
