@@ -85,6 +85,12 @@ import {
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
+import {
+  type VmwCmdbufMan,
+  vmwCmdbufManCreate,
+  vmwCmdbufManDestroy,
+  vmwThreadFnCmdbuf,
+} from "./vmwgfx-cmdbuf.js";
 import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
 import {
   type VmwFenceManager,
@@ -168,11 +174,13 @@ export class VmwPrivate extends SlabObject {
   /** The simulated SVGA device (its engine runs EXECBUF's commands). */
   gpu!: SimGpu;
   /**
-   * The device's fence driver (GPU seqnos as dma_fences, hang recovery): vmw_cmd_send_fence()'s
-   * submission, the fence register's interrupt, and the fences of TTM moves and of submissions
-   * without a fence object (vmwgfx-execbuf.ts).
+   * The device's fence driver (GPU seqnos as dma_fences): vmw_cmd_send_fence()'s submission, the
+   * fence register's interrupt, and the fences of TTM moves and of submissions without a fence
+   * object (vmwgfx-execbuf.ts). Without a hangcheck: vmwgfx never resets the SVGA device.
    */
   fences!: SimgpuFenceDriver;
+  /** Models cman: the command-buffer manager, which restarts past a device command error. */
+  cman!: VmwCmdbufMan;
   /** Models fman: the fence manager of the vmw fence objects (vmwgfx-fence.ts). */
   fman!: VmwFenceManager;
   /** Models last_read_seqno (updated by vmw_update_seqno()). */
@@ -281,6 +289,7 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   }
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   await ttmDeviceFini(vmw.bdev);
+  await vmwCmdbufManDestroy(vmw.cman);
   await vmw.fences.fini();
   vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
@@ -547,7 +556,13 @@ export async function createVmwgfx(
     vramPages: 16,
     systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
   });
-  vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  // vmwgfx has no hangcheck and never resets the device; its interrupt thread's command-buffer
+  // half (vmw_thread_fn()) runs after the fence half.
+  vmw.cman = vmwCmdbufManCreate(vmw);
+  vmw.fences = simgpuFenceDriverInit(vmw.gpu, {
+    hangcheckNs: null,
+    onInterrupt: vmwThreadFnCmdbuf.bind(null, vmw),
+  });
   vmw.fman = vmwFenceManagerInit(vmw);
   vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);
