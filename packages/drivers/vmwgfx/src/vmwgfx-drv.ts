@@ -11,7 +11,8 @@
  *
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
- * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or
+ * CRTCs, planes or scanout), no FIFO, the command buffer manager only for a device command error
+ * (vmwgfx-cmdbuf.ts; no hangcheck or reset: Linux has none), no contexts, shaders, streams or
  * fence events (DRM_VMW_FENCE_EVENT): their table entries are holes (-EINVAL). The fence ioctls
  * FENCE_WAIT, FENCE_SIGNALED and FENCE_UNREF are vmwgfx-fence.ts's. vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
  * refuses a driver ioctl whose command differs from the table's (size or direction) with
