@@ -11,7 +11,8 @@
  *
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
- * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders or streams:
+ * CRTCs, planes or scanout), no FIFO, the command buffer manager only for a device command error
+ * (vmwgfx-cmdbuf.ts; no hangcheck or reset: Linux has none), no contexts, shaders or streams:
  * their table entries are holes (-EINVAL). The fence ioctls FENCE_WAIT, FENCE_SIGNALED,
  * FENCE_UNREF and FENCE_EVENT are vmwgfx-fence.ts's (the DRM fd's events are the DRM core's
  * drm_read()/drm_poll()). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
@@ -86,6 +87,12 @@ import {
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
+import {
+  type VmwCmdbufMan,
+  vmwCmdbufManCreate,
+  vmwCmdbufManDestroy,
+  vmwThreadFnCmdbuf,
+} from "./vmwgfx-cmdbuf.js";
 import {
   vmwExecbufCopyFenceUser,
   vmwExecbufFenceCommands,
@@ -180,11 +187,13 @@ export class VmwPrivate extends SlabObject {
   /** The simulated SVGA device (its engine runs EXECBUF's commands). */
   gpu!: SimGpu;
   /**
-   * The device's fence driver (GPU seqnos as dma_fences, hang recovery): vmw_cmd_send_fence()'s
-   * submission, the fence register's interrupt, and the fences of TTM moves and of submissions
-   * without a fence object (vmwgfx-execbuf.ts).
+   * The device's fence driver (GPU seqnos as dma_fences): vmw_cmd_send_fence()'s submission, the
+   * fence register's interrupt, and the fences of TTM moves and of submissions without a fence
+   * object (vmwgfx-execbuf.ts). Without a hangcheck: vmwgfx never resets the SVGA device.
    */
   fences!: SimgpuFenceDriver;
+  /** Models cman: the command-buffer manager, which restarts past a device command error. */
+  cman!: VmwCmdbufMan;
   /** Models fman: the fence manager of the vmw fence objects (vmwgfx-fence.ts). */
   fman!: VmwFenceManager;
   /** Models last_read_seqno (updated by vmw_update_seqno()). */
@@ -293,6 +302,7 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   }
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   await ttmDeviceFini(vmw.bdev);
+  await vmwCmdbufManDestroy(vmw.cman);
   await vmw.fences.fini();
   await vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
@@ -595,7 +605,13 @@ export async function createVmwgfx(
     vramPages: 16,
     systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
   });
-  vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  // vmwgfx has no hangcheck and never resets the device; its interrupt thread's command-buffer
+  // half (vmw_thread_fn()) runs after the fence half.
+  vmw.cman = vmwCmdbufManCreate(vmw);
+  vmw.fences = simgpuFenceDriverInit(vmw.gpu, {
+    hangcheckNs: null,
+    onInterrupt: vmwThreadFnCmdbuf.bind(null, vmw),
+  });
   vmw.fman = vmwFenceManagerInit(vmw);
   vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);
