@@ -8,6 +8,7 @@ export * from "./toggles.js";
 export * from "./ttm-object.js";
 export * from "./ttm-prime-object.js";
 export * from "./vmwgfx-bo.js";
+export * from "./vmwgfx-cmdbuf.js";
 export * from "./vmwgfx-drv.js";
 export * from "./vmwgfx-execbuf.js";
 export * from "./vmwgfx-gem.js";

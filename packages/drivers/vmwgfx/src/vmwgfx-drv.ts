@@ -11,9 +11,11 @@
  *
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
- * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or
- * fence events (DRM_VMW_FENCE_EVENT): their table entries are holes (-EINVAL). The fence ioctls
- * FENCE_WAIT, FENCE_SIGNALED and FENCE_UNREF are vmwgfx-fence.ts's. vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
+ * CRTCs, planes or scanout), no FIFO, the command buffer manager only for a device command error
+ * (vmwgfx-cmdbuf.ts; no hangcheck or reset: Linux has none), no contexts, shaders or streams:
+ * their table entries are holes (-EINVAL). The fence ioctls FENCE_WAIT, FENCE_SIGNALED,
+ * FENCE_UNREF and FENCE_EVENT are vmwgfx-fence.ts's (the DRM fd's events are the DRM core's
+ * drm_read()/drm_poll()). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
  * refuses a driver ioctl whose command differs from the table's (size or direction) with
  * -EINVAL, EXECBUF excepted, before drm_ioctl() runs.
  */
@@ -85,9 +87,20 @@ import {
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
-import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
+import {
+  type VmwCmdbufMan,
+  vmwCmdbufManCreate,
+  vmwCmdbufManDestroy,
+  vmwThreadFnCmdbuf,
+} from "./vmwgfx-cmdbuf.js";
+import {
+  vmwExecbufCopyFenceUser,
+  vmwExecbufFenceCommands,
+  vmwExecbufIoctl,
+} from "./vmwgfx-execbuf.js";
 import {
   type VmwFenceManager,
+  vmwFenceEventIoctl,
   vmwFenceFifoDown,
   vmwFenceManagerInit,
   vmwFenceManagerTakedown,
@@ -107,6 +120,7 @@ import {
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_EVENT,
   DRM_IOCTL_VMW_FENCE_SIGNALED,
   DRM_IOCTL_VMW_FENCE_UNREF,
   DRM_IOCTL_VMW_FENCE_WAIT,
@@ -122,6 +136,8 @@ import {
   DRM_VMW_EXECBUF_LAYOUT,
   DRM_VMW_EXECBUF_VERSION,
   DRM_VMW_FENCE_ARG_LAYOUT,
+  DRM_VMW_FENCE_EVENT,
+  DRM_VMW_FENCE_EVENT_LAYOUT,
   DRM_VMW_FENCE_SIGNALED,
   DRM_VMW_FENCE_SIGNALED_LAYOUT,
   DRM_VMW_FENCE_UNREF,
@@ -140,6 +156,7 @@ import {
   DRM_VMW_UNREF_SURFACE,
   type DrmVmwExecbufArg,
   type DrmVmwFenceArg,
+  type DrmVmwFenceEventArg,
   type DrmVmwFenceSignaledArg,
   type DrmVmwFenceWaitArg,
   type DrmVmwGbSurfaceCreateArg,
@@ -161,6 +178,8 @@ export const vmwFprivCache = new KmemCache("vmw_fpriv");
  * Locking: `cmdbufMutex` protects surfaces' guest_memory_bo. References: owns `tdev`.
  */
 export class VmwPrivate extends SlabObject {
+  /** Models drm: the DRM device (embedded in the kernel's vmw_private). */
+  drm!: DrmDevice;
   /** Models tdev. */
   tdev!: TtmObjectDevice;
   /** Models bdev: the TTM device of the buffer objects. */
@@ -168,11 +187,13 @@ export class VmwPrivate extends SlabObject {
   /** The simulated SVGA device (its engine runs EXECBUF's commands). */
   gpu!: SimGpu;
   /**
-   * The device's fence driver (GPU seqnos as dma_fences, hang recovery): vmw_cmd_send_fence()'s
-   * submission, the fence register's interrupt, and the fences of TTM moves and of submissions
-   * without a fence object (vmwgfx-execbuf.ts).
+   * The device's fence driver (GPU seqnos as dma_fences): vmw_cmd_send_fence()'s submission, the
+   * fence register's interrupt, and the fences of TTM moves and of submissions without a fence
+   * object (vmwgfx-execbuf.ts). Without a hangcheck: vmwgfx never resets the SVGA device.
    */
   fences!: SimgpuFenceDriver;
+  /** Models cman: the command-buffer manager, which restarts past a device command error. */
+  cman!: VmwCmdbufMan;
   /** Models fman: the fence manager of the vmw fence objects (vmwgfx-fence.ts). */
   fman!: VmwFenceManager;
   /** Models last_read_seqno (updated by vmw_update_seqno()). */
@@ -281,8 +302,9 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   }
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   await ttmDeviceFini(vmw.bdev);
+  await vmwCmdbufManDestroy(vmw.cman);
   await vmw.fences.fini();
-  vmwFenceManagerTakedown(vmw.fman);
+  await vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
   kfree(vmw);
 }
@@ -369,6 +391,34 @@ async function vmwExecbufImported(
   return ret;
 }
 
+/**
+ * The DRM_VMW_FENCE_EVENT entry: vmw_fence_event_ioctl() (vmwgfx-fence.ts) with the execbuf
+ * helpers it calls: vmw_execbuf_fence_commands() for a new fence (vmw_cmd_send_fence(): a
+ * fence-only batch on the device, whose seqno the new fence carries; a failed submission is the
+ * ioctl's error here, where the kernel goes on with a fallback wait), and
+ * vmw_execbuf_copy_fence_user() (no fence fd).
+ * Locking: none held. References: see vmwFenceEventIoctl().
+ */
+function vmwFenceEventIoctlEntry(
+  dev: DrmDevice,
+  arg: DrmVmwFenceEventArg,
+  file: DrmFile,
+): Promise<number> {
+  const vmw = vmwPriv(dev);
+  const tfile = tfileOf(file);
+  return vmwFenceEventIoctl(file, tfile, arg, {
+    async fenceCommands(wantHandle) {
+      const hw = await vmw.fences.submit([]);
+      if (isErr(hw)) return { ret: hw, fence: null, handle: 0 };
+      const made = await vmwExecbufFenceCommands(vmw, tfile, hw, wantHandle);
+      await dmaFencePut(hw);
+      return made;
+    },
+    copyFenceUser: (userFenceRep, fence, handle) =>
+      vmwExecbufCopyFenceUser(vmw, tfile, 0, userFenceRep, fence, handle, -1, null),
+  });
+}
+
 /** Models vmw_ioctls[] (the implemented entries; the others are holes). */
 function vmwIoctls(): DrmIoctlDesc[] {
   const table: DrmIoctlDesc[] = [];
@@ -425,6 +475,13 @@ function vmwIoctls(): DrmIoctlDesc[] {
     DRM_RENDER_ALLOW,
     DRM_VMW_FENCE_ARG_LAYOUT,
     "VMW_FENCE_UNREF",
+  );
+  table[DRM_VMW_FENCE_EVENT] = drmIoctlDef(
+    DRM_IOCTL_VMW_FENCE_EVENT,
+    vmwFenceEventIoctlEntry,
+    DRM_RENDER_ALLOW,
+    DRM_VMW_FENCE_EVENT_LAYOUT,
+    "VMW_FENCE_EVENT",
   );
   table[DRM_VMW_GB_SURFACE_CREATE] = drmIoctlDef(
     DRM_IOCTL_VMW_GB_SURFACE_CREATE,
@@ -542,12 +599,19 @@ export async function createVmwgfx(
   vmw.tdev = tdev;
   const dev = await drmDevAlloc(vmwDriver, { devName: "vmwgfx", driverPrivate: vmw });
   if (isErr(dev)) throw new Error(`vmwgfx: drm_dev_alloc failed: ${dev}`);
+  vmw.drm = dev;
   vmw.gpu = new SimGpu({
     name: `svga${dev.name.replace(/\D/g, "")}`,
     vramPages: 16,
     systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
   });
-  vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  // vmwgfx has no hangcheck and never resets the device; its interrupt thread's command-buffer
+  // half (vmw_thread_fn()) runs after the fence half.
+  vmw.cman = vmwCmdbufManCreate(vmw);
+  vmw.fences = simgpuFenceDriverInit(vmw.gpu, {
+    hangcheckNs: null,
+    onInterrupt: vmwThreadFnCmdbuf.bind(null, vmw),
+  });
   vmw.fman = vmwFenceManagerInit(vmw);
   vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);

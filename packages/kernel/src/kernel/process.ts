@@ -58,6 +58,7 @@ import {
   sysMmap,
   sysMunmap,
   sysOpen,
+  sysRead,
   sysReadMemory,
   sysRecvFd,
   sysRecvmsg,
@@ -421,6 +422,14 @@ export class Process implements SyscallProcess {
   /** lseek(2): the new offset, or -EBADF, -EINVAL, -ESPIPE. */
   lseek(fd: number, offset: number, whence: number): Promise<number> {
     return sysLseek(this, fd, offset, whence);
+  }
+
+  /**
+   * read(2) of at most `count` bytes into the process's memory at `buf`: the bytes read, or
+   * -EBADF, -EINVAL (the file cannot be read), -EFAULT, or the file's own errno (-EAGAIN...).
+   */
+  read(fd: number, buf: number, count: number): Promise<number> {
+    return sysRead(this, fd, buf, count);
   }
 
   /**
