@@ -149,12 +149,13 @@ function vmwBindingDrop(bi: VmwCtxBindinfo): void {
 
 /**
  * Models vmw_binding_add(): tracks binding `bi` in `cbs` at `slot` (replacing what the slot
- * held), at the head of its list, on no resource's binding_head yet.
+ * held), at the head of its list, on no resource's binding_head yet. A binding of no resource
+ * (SVGA3D_INVALID_ID) is tracked too: its commit unbinds the slot (vmw_binding_transfer()).
  * Locking: the state's (cmdbuf_mutex for EXECBUF's staged state). References: none taken.
  */
 export function vmwBindingAdd(
   cbs: VmwCtxBindingState,
-  bi: { ctx: VmwResource; res: VmwResource; bt: VmwCtxBindingType },
+  bi: { ctx: VmwResource; res: VmwResource | null; bt: VmwCtxBindingType },
   _shaderSlot: number,
   slot: number,
 ): void {

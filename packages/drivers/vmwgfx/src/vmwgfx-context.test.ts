@@ -183,6 +183,14 @@ describe("EXECBUF commands naming a context", () => {
       await surfaceUnref(p, fd, s.handle);
       await m.kernel.quiesce();
       seen.killed = uctx.cbs!.list.length;
+      // SETRENDERTARGET of SVGA3D_INVALID_ID unbinds the slot.
+      const s2 = ok(await surfaceCreate(p, fd, 1024, mob), "surface 2");
+      seen.rebind = (await execbuf(p, fd, `setrendertarget ${cid} 3 ${s2.handle}`)) > 0 ? 1 : 0;
+      seen.rebound = uctx.cbs!.list.length;
+      seen.unbind =
+        (await execbuf(p, fd, `setrendertarget ${cid} 3 ${SVGA3D_INVALID_ID}`)) > 0 ? 1 : 0;
+      seen.unbound = uctx.cbs!.list.length;
+      await surfaceUnref(p, fd, s2.handle);
       seen.afterKill = (await execbuf(p, fd, `clear ${cid}`)) > 0 ? 1 : 0;
       await contextUnref(p, fd, cid);
       await handleClose(p, fd, mob.handle);
@@ -197,6 +205,10 @@ describe("EXECBUF commands naming a context", () => {
       again: 1,
       stillBound: 1,
       killed: 0,
+      rebind: 1,
+      rebound: 1,
+      unbind: 1,
+      unbound: 0,
       afterKill: 1,
     });
   });

@@ -436,8 +436,8 @@ async function vmwCmdCidCheck(
 /**
  * Models vmw_cmd_set_render_target_check(): -EINVAL for a type past SVGA3D_RT_MAX; the context
  * and the surface checked (vmw_cmd_res_check()); on a device with MOBs, the render-target
- * binding staged in the context's node (vmw_binding_add() at slot `type`; -EINVAL if the cache
- * lost the context's node).
+ * binding staged in the context's node (vmw_binding_add() at slot `type`, of no surface for
+ * SVGA3D_INVALID_ID: the commit unbinds the slot; -EINVAL if the cache lost the context's node).
  * Locking: cmdbuf_mutex held. References: see vmwCmdResCheck(); the binding takes none.
  */
 async function vmwCmdSetRenderTargetCheck(
@@ -467,8 +467,7 @@ async function vmwCmdSetRenderTargetCheck(
   if (vmw.hasMob) {
     const node = vmwExecbufInfoFromRes(st, ctx.res!);
     if (!node) return -EINVAL;
-    if (srf.res)
-      vmwBindingAdd(node.staged!, { ctx: ctx.res!, res: srf.res, bt: "rt" }, 0, cmd.type);
+    vmwBindingAdd(node.staged!, { ctx: ctx.res!, res: srf.res, bt: "rt" }, 0, cmd.type);
   }
   return 0;
 }
