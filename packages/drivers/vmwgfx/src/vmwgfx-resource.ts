@@ -12,7 +12,8 @@
  * Keep a gem reference to user bos in surfaces" (toggle `vmwgfx.surface-bo-ttm-ref-only`): a GEM
  * reference since (vmw_user_bo_ref() / vmw_user_bo_unref()), a TTM one before.
  *
- * Faithfulness: Linux v6.12, reduced to what surfaces need: no hardware id, no eviction, no
+ * Faithfulness: Linux v6.12, reduced to what surfaces and contexts need: a device id for GB
+ * contexts only (vmwgfx-context.ts), the binding kill of vmw_resource_release(), no eviction, no
  * dirty tracking, no validation reservation (the kernel's resource_lock and cmdbuf_mutex
  * protect guest_memory_bo against a concurrent switch; nothing switches it here but the
  * resource's own creation and release).

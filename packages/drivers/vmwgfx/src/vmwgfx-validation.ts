@@ -18,14 +18,16 @@
  * vmw_validation_add_bo(), vmw_validation_add_resource(), vmw_validation_drop_ht(),
  * vmw_validation_unref_lists()) with two later fixes, as read in v6.18.35: the -ESRCH path of
  * vmw_validation_add_resource() unhashes its node (hash_del_rcu(), dfe1323ab3c8 "drm/vmwgfx: Fix
- * Use-after-free in validation"), and vmw_validation_drop_ht()'s resource_ctx_list loop unhashes
- * `val`, not `entry` (228c5d44dffe "drm/vmwgfx: Fix copy-paste typo in validation"; 6.12.19
- * unhashes the bo_list cursor there, leaving context nodes hashed: not a toggle, see the README). vmw_validation_add_bo() is 6.12.19's
- * (ttm_bo_get_unless_zero(), -ESRCH with the node still hashed; 6.18.35 takes
+ * Use-after-free in validation"; the toggle vmwgfx.validation-doomed-node-hashed puts 6.12.19's
+ * back), and vmw_validation_drop_ht()'s resource_ctx_list loop unhashes `val`, not `entry`
+ * (228c5d44dffe "drm/vmwgfx: Fix copy-paste typo in validation"; 6.12.19 unhashes the bo_list
+ * cursor there, leaving context nodes hashed: not a toggle, see the README).
+ * vmw_validation_add_bo() is 6.12.19's (ttm_bo_get_unless_zero(), -ESRCH with the node still hashed; 6.18.35 takes
  * vmw_bo_reference() there, which cannot fail). Not modeled: merge_dups off and a context
- * without sw_context (the list walks), priv_size and the private area, dirty tracking,
- * first_usage, new_guest_memory_bo, resource reservation and validation, the relocation lists
- * carved from the same arena; a node's size is a fixed share of a page (VMW_VALIDATION_NODE_SIZE).
+ * without sw_context (the list walks), the private area's contents (EXECBUF keeps a context's:
+ * vmwgfx-execbuf-cmd.ts; its size is taken from the arena), dirty tracking,
+ * new_guest_memory_bo, resource reservation and validation, the relocation lists carved from the
+ * same arena; a node's size is a fixed share of a page (VMW_VALIDATION_NODE_SIZE).
  * The hash of a key is hash_long() of a number the table gives each object it is asked about (the
  * kernel hashes the pointer).
  */
