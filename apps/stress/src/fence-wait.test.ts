@@ -1,9 +1,10 @@
 /**
  * fence-wait on the drivers' own job fences: a vmwgfx exporter's EXECBUF exports its fence as a
  * sync_file (EXPORT_FENCE_FD) that importers poll or hand to their own EXECBUF (IMPORT_FENCE_FD),
- * a qxl exporter's draw fences the buffer, a vgem exporter keeps its sw_sync point; hangs are a
- * vmwgfx device hang (the hangcheck's reset signals the job's fence with -ETIME) or the exporter
- * dying. Every ordered pair runs clean over 360 schedules with every toggle off, and each path
+ * a qxl exporter's draw fences the buffer, a vgem exporter keeps its sw_sync point; faults are
+ * the vmwgfx device's (a command error the command-buffer manager restarts past, or a stall whose
+ * FENCE_WAIT times out with -EBUSY: vmwgfx never resets the device, no fence gets an error) or
+ * the exporter dying. Every ordered pair runs clean over 360 schedules with every toggle off, and each path
  * really ran with its checks passed (a broken path fails its userspace check: a splat).
  */
 import { baselineFixes } from "@primetime/sim";
@@ -46,6 +47,7 @@ beforeAll(async () => {
     fenceWaitStats.hungStatus = {};
     fenceWaitStats.contents = {};
     fenceWaitStats.drops = {};
+    fenceWaitStats.busy = {};
     for (let i = 0; i < SCHEDULES; i++) {
       const { run } = await runSchedule(config, `fence-wait@${pair}`, i);
       if (run.outcome !== "ok" || run.splats.length > 0)
@@ -92,25 +94,34 @@ describe("fence-wait", () => {
     expect(n(byPair.get("vmwgfx+vgem")!.waits, "vmwgfx:IMPORT_FENCE_FD")).toBe(0);
   });
 
-  it("IMPORT_FENCE_FD: a vmwgfx importer's EXECBUF waits for the exporter's job (also a hung one)", () => {
+  it("IMPORT_FENCE_FD: a vmwgfx importer's EXECBUF waits for the exporter's job (also one under a device fault)", () => {
     const s = byPair.get("vmwgfx+vmwgfx")!;
     expect(n(s.waits, "vmwgfx:IMPORT_FENCE_FD")).toBeGreaterThan(0);
-    expect(n(s.waits, "vmwgfx/hang:IMPORT_FENCE_FD")).toBeGreaterThan(0);
+    expect(
+      n(s.waits, "vmwgfx/error:IMPORT_FENCE_FD") + n(s.waits, "vmwgfx/stall:IMPORT_FENCE_FD"),
+    ).toBeGreaterThan(0);
     // The importers' submissions went through vmw_execbuf_ioctl()'s dma_fence_wait().
     expect(vmwSteps.get("importer:vmw_execbuf_submit_fifo") ?? 0).toBeGreaterThan(0);
   });
 
-  it("a device hang: every waiter wakes, and the job's fence carries the reset's -ETIME", () => {
+  it("a vmwgfx device fault: every waiter wakes, no fence carries an error, a stall's FENCE_WAIT times out with -EBUSY", () => {
     for (const pair of ["vmwgfx+vgem", "vmwgfx+qxl", "vmwgfx+vmwgfx"]) {
       const s = byPair.get(pair)!;
-      // The exporter's check and the importers' passed sync_files: -ETIME (62) and nothing else.
-      expect(n(s.hungStatus, "vmwgfx:-62"), pair).toBeGreaterThan(
-        n(s.waits, "vmwgfx/hang:exporter"),
-      );
-      expect(Object.keys(s.hungStatus), pair).toEqual(["vmwgfx:-62"]);
-      expect(n(s.waits, "vmwgfx/hang:exporter"), pair).toBeGreaterThan(0);
-      expect(n(s.waits, "vmwgfx/hang:dma-buf poll"), pair).toBeGreaterThan(0);
-      expect(n(s.waits, "vmwgfx/hang:passed sync_file"), pair).toBeGreaterThan(0);
+      // vmwgfx has no hangcheck and no reset: every sync_file userspace read after a fault is
+      // signalled without an error (1), never the old reset's -ETIME.
+      expect(Object.keys(s.hungStatus).sort(), pair).toEqual(["vmwgfx/error:1", "vmwgfx/stall:1"]);
+      for (const fault of ["error", "stall"]) {
+        expect(n(s.waits, `vmwgfx/${fault}:exporter`), `${pair} ${fault}`).toBeGreaterThan(0);
+        expect(n(s.waits, `vmwgfx/${fault}:dma-buf poll`), `${pair} ${fault}`).toBeGreaterThan(0);
+        expect(n(s.waits, `vmwgfx/${fault}:passed sync_file`), `${pair} ${fault}`).toBeGreaterThan(
+          0,
+        );
+        // The importers read the buffer: zeros after a refused fill, the fill after a stall.
+        expect(n(s.contents, `vmwgfx/${fault}`), `${pair} ${fault}`).toBeGreaterThan(0);
+      }
+      // Each stalled job's exporter saw its short FENCE_WAIT time out with -EBUSY first.
+      expect(n(s.busy, "FENCE_WAIT"), pair).toBe(n(s.waits, "vmwgfx/stall:exporter"));
+      expect(n(s.waits, "vmwgfx/hang:exporter"), pair).toBe(0);
     }
   });
 

@@ -1,7 +1,8 @@
 /**
  * The engine: executes the ring's entries one at a time, in order, each taking virtual time
  * proportional to its size; writes the fence seqno at the end of each submission; stalls when a
- * hang is injected; drops everything on reset.
+ * hang is injected (for good, or for a while); stops at an injected command error until the
+ * driver restarts it past the faulty command; drops everything on reset.
  */
 
 import type { Timer } from "@primetime/sim";
@@ -56,12 +57,30 @@ export interface FenceEntry {
 
 export type RingEntry = CommandEntry | FenceEntry;
 
+/**
+ * A command the device refused (an injected command error): the command wrote nothing and the
+ * engine stopped there, with the rest of its submission still queued, until restart() or reset().
+ * The device's counterpart of an SVGA command buffer's SVGA_CB_STATUS_COMMAND_ERROR with its
+ * errorOffset.
+ */
+export interface CommandError {
+  /** Seqno of the submission the command belongs to. */
+  readonly seqno: number;
+  /** Index of the command in its submission. */
+  readonly command: number;
+  readonly op: CommandOp;
+  /** Virtual time of the error. */
+  readonly time: number;
+}
+
 /** What the engine tells the rest of the device. */
 export interface EngineSink {
   /** A fence packet completed: the fence register now reads `seqno`. */
   fence(seqno: number): void;
   /** A command (or the fence write) faulted. */
   fault(f: GpuFault): void;
+  /** A command was refused with a command error: the engine stopped. */
+  error(e: CommandError): void;
 }
 
 /** Cost in virtual ns of one ring entry. */
@@ -78,7 +97,9 @@ export function entryNs(e: RingEntry, t: GpuTiming): number {
  * command applies atomically at its completion time (source read, checks, destination written, at
  * one instant). So a buffer the host changes or frees while a command is in flight is seen as it
  * is at completion. A command that faults writes nothing; the engine reports the fault and goes
- * on with the next entry (the submission's fence is still written).
+ * on with the next entry (the submission's fence is still written). A command refused with an
+ * injected command error writes nothing either, but the engine stops after it (`commandError`)
+ * until restart(), which goes on with the next entry, or reset().
  */
 export class Engine {
   /** The fence register: the seqno of the last submission whose fence packet completed. */
@@ -89,6 +110,13 @@ export class Engine {
   commandsExecuted = 0;
   private stalled = false;
   private hangAt: number | null = null;
+  /** How long a pending hang (`hangAt`) lasts: null for good. */
+  private hangForNs: number | null = null;
+  /** The timer that ends a hang of limited length. */
+  private resumeTimer: Timer | null = null;
+  private errorArmed = false;
+  private stoppedAt: CommandError | null = null;
+  private readonly onResume = this.resume.bind(this);
   private timer: Timer | null = null;
   private fenceMapping: Mapping | null = null;
   /** The entry whose completion `timer` is pending. */
@@ -112,6 +140,11 @@ export class Engine {
     return this.stalled;
   }
 
+  /** The command error the engine stopped at, or null. */
+  get commandError(): CommandError | null {
+    return this.stoppedAt;
+  }
+
   /** True while an entry is executing (its completion is pending on the clock). */
   get running(): boolean {
     return this.timer !== null;
@@ -124,7 +157,7 @@ export class Engine {
 
   /** Starts the entry at the ring head if the engine is idle and not hung (the doorbell). */
   kick(): void {
-    if (this.timer !== null || this.stalled) return;
+    if (this.timer !== null || this.stalled || this.stoppedAt !== null) return;
     const e = this.ring.peek();
     if (!e) return;
     this.inflight = e;
@@ -132,32 +165,74 @@ export class Engine {
   }
 
   /**
-   * Stalls the engine: now (`after` 0 or omitted: an entry in flight never completes), or once
-   * `after` more submissions have completed.
+   * Stalls the engine: now (`after` 0 or omitted: an entry in flight never completes, and starts
+   * over when the stall ends), or once `after` more submissions have completed; for good
+   * (`forNs` null or omitted), or for `forNs` ns of device time, after which it resumes by itself.
    */
-  injectHang(after = 0): void {
+  injectHang(after = 0, forNs: number | null = null): void {
     if (!Number.isInteger(after) || after < 0)
       throw new RangeError(`hang after ${after} submissions`);
+    if (forNs !== null && (!Number.isSafeInteger(forNs) || forNs < 0))
+      throw new RangeError(`hang for ${forNs} ns`);
     if (after > 0) {
       this.hangAt = this.fencesWritten + after;
+      this.hangForNs = forNs;
       return;
     }
     this.hangAt = null;
-    this.stalled = true;
+    this.stall(forNs);
     this.timer?.cancel();
     this.timer = null;
+    this.inflight = null;
+  }
+
+  /** Makes the next command executed fail with a command error (see CommandError). */
+  injectCommandError(): void {
+    this.errorArmed = true;
   }
 
   /**
-   * Drops the entry in flight and everything queued, clears any hang (injected or pending) and
-   * leaves the engine idle. Returns the dropped entries, oldest first.
+   * Goes on after a command error with the entry after the faulty command (the rest of its
+   * submission, then what was queued behind it). False if the engine was not stopped by one.
+   */
+  restart(): boolean {
+    if (this.stoppedAt === null) return false;
+    this.stoppedAt = null;
+    this.kick();
+    return true;
+  }
+
+  /**
+   * Drops the entry in flight and everything queued, clears any hang (injected or pending, for
+   * good or for a while) and command error, and leaves the engine idle. Returns the dropped
+   * entries, oldest first.
    */
   reset(): RingEntry[] {
     this.timer?.cancel();
     this.timer = null;
+    this.inflight = null;
+    this.resumeTimer?.cancel();
+    this.resumeTimer = null;
     this.stalled = false;
     this.hangAt = null;
+    this.hangForNs = null;
+    this.errorArmed = false;
+    this.stoppedAt = null;
     return this.ring.drain();
+  }
+
+  /** Stalls now, for good or for `forNs` (a timer then resumes). */
+  private stall(forNs: number | null): void {
+    this.stalled = true;
+    this.resumeTimer?.cancel();
+    this.resumeTimer = forNs === null ? null : this.clock.addTimer(forNs, this.onResume);
+  }
+
+  /** The end of a stall of limited length: the engine takes its work up again. */
+  private resume(): void {
+    this.resumeTimer = null;
+    this.stalled = false;
+    this.kick();
   }
 
   /** The in-flight entry's timer fired (a cancelled timer never fires). */
@@ -187,7 +262,8 @@ export class Engine {
     }
     if (this.hangAt !== null && this.fencesWritten >= this.hangAt) {
       this.hangAt = null;
-      this.stalled = true;
+      this.stall(this.hangForNs);
+      this.hangForNs = null;
     }
     this.sink.fence(e.seqno);
   }
@@ -195,6 +271,12 @@ export class Engine {
   private execute(e: CommandEntry): void {
     this.commandsExecuted++;
     const c = e.command;
+    if (this.errorArmed) {
+      this.errorArmed = false;
+      this.stoppedAt = { seqno: e.seqno, command: e.index, op: c.op, time: this.clock.now };
+      this.sink.error(this.stoppedAt);
+      return;
+    }
     const src = e.src;
     const dst = e.dst!;
     if (src) {

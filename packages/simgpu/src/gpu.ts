@@ -8,6 +8,7 @@ import { activeSimulation, type Simulation } from "@primetime/sim";
 import { type Command, type GpuAddress, validateCommand } from "./command.js";
 import { type DeviceClock, ManualClock, simulationClock } from "./device-clock.js";
 import {
+  type CommandError,
   DEFAULT_TIMING,
   Engine,
   type GpuFault,
@@ -90,6 +91,7 @@ export class SimGpu {
   private readonly irq: InterruptLine;
   private readonly faultLog: GpuFault[] = [];
   private readonly resetLog: ResetReport[] = [];
+  private readonly errorLog: CommandError[] = [];
   private submitted = 0;
 
   constructor(opts: SimGpuOptions = {}) {
@@ -119,6 +121,10 @@ export class SimGpu {
       fault: (f) => {
         this.faultLog.push(f);
         this.irq.raiseFault(f);
+      },
+      error: (e) => {
+        this.errorLog.push(e);
+        this.irq.raiseError(e);
       },
     });
   }
@@ -161,6 +167,19 @@ export class SimGpu {
   /** Every fault so far, oldest first. */
   get faults(): readonly GpuFault[] {
     return this.faultLog;
+  }
+
+  /** Every command error so far, oldest first. */
+  get commandErrors(): readonly CommandError[] {
+    return this.errorLog;
+  }
+
+  /**
+   * The command error the engine is stopped at (the status a driver reads after the error
+   * interrupt: which submission, which command), or null while it is not stopped by one.
+   */
+  get commandError(): CommandError | null {
+    return this.engine.commandError;
   }
 
   /** Every reset so far, oldest first. */
@@ -244,15 +263,40 @@ export class SimGpu {
    * Makes the engine stop making progress: now (no argument, or `afterSubmissions: 0`: the entry
    * in flight never completes), or once `afterSubmissions` more submissions have completed. While
    * hung the device accepts submissions but completes nothing, raises no interrupt and the fence
-   * register stands still, until reset().
+   * register stands still, until reset(); or, with `forNs`, for that many ns of device time (a
+   * device that is slow for a while: the host did not run it), after which it takes its work up
+   * again by itself, the entry that was in flight started over. A RangeError for a negative or
+   * fractional count or length.
    */
-  injectHang(opts: { afterSubmissions?: number } = {}): void {
-    this.engine.injectHang(opts.afterSubmissions ?? 0);
+  injectHang(opts: { afterSubmissions?: number; forNs?: number } = {}): void {
+    this.engine.injectHang(opts.afterSubmissions ?? 0, opts.forNs ?? null);
+  }
+
+  /**
+   * Makes the next command the engine executes fail with a command error: it writes nothing, the
+   * engine stops there (`commandError`, the rest of its submission and everything behind it
+   * still queued, the fence register still) and raises an error interrupt carrying the error
+   * (`status.errors`). It stays stopped until the driver restarts it past the faulty command
+   * (restart()) or resets it.
+   */
+  injectCommandError(): void {
+    this.engine.injectCommandError();
+  }
+
+  /**
+   * Restarts an engine stopped by a command error with the entry after the faulty command: the
+   * rest of the submission (its fence packet included) and what is queued behind it. False,
+   * changing nothing, if the engine is not stopped by one.
+   * Locking: none; the driver serialises it with its submissions. No scheduling point.
+   */
+  restart(): boolean {
+    this.checkContext("restart");
+    return this.engine.restart();
   }
 
   /**
    * Resets the engine: drops the entry in flight and all queued work (their seqnos are lost: they
-   * will never complete), clears any hang, and raises a reset interrupt carrying the report.
+   * will never complete), clears any hang and command error, and raises a reset interrupt carrying the report.
    * Commands of a partly executed batch that had completed keep their effects. The engine is idle
    * and takes new submissions at once; seqnos keep counting up.
    * Locking: none; the driver quiesces its submitters first. No scheduling point.

@@ -1,6 +1,7 @@
 import { formatSplat, type RunResult, Simulation, sleep, spawn, WaitQueue } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import { type Command, vramAddress } from "./command.js";
+import type { CommandError } from "./engine.js";
 import { SimGpu } from "./gpu.js";
 import type { InterruptStatus } from "./irq.js";
 
@@ -16,9 +17,11 @@ function attach(gpu: SimGpu) {
   const wq = new WaitQueue(`${gpu.name} fences`);
   const statuses: InterruptStatus[] = [];
   const lost = new Set<number>();
+  const errors: CommandError[] = [];
   gpu.onInterrupt((st) => {
     statuses.push(st);
     for (const r of st.resets) for (const s of r.lost) lost.add(s);
+    errors.push(...st.errors);
     wq.wakeAll();
   });
   /** "done", "lost" (dropped by a reset) or "timeout". */
@@ -37,7 +40,7 @@ function attach(gpu: SimGpu) {
     while (statuses.length === n) await wq.wait("wait interrupt");
     return statuses.at(-1)!;
   }
-  return { statuses, lost, wait, nextInterrupt };
+  return { statuses, lost, errors, wait, nextInterrupt };
 }
 
 const TIMING = { commandNs: 100, nsPerByte: 1, fenceNs: 10 };
@@ -62,7 +65,7 @@ describe("hang injection and reset", () => {
       const r = gpu.reset();
       expect(r).toEqual({ lost: [1], wasHung: true, seqno: 0, time: 1_000_000 });
       const st = await drv.nextInterrupt();
-      expect(st).toEqual({ fence: false, seqno: 0, faults: [], resets: [r] });
+      expect(st).toEqual({ fence: false, seqno: 0, faults: [], resets: [r], errors: [] });
       expect(await drv.wait(s)).toBe("lost");
       expect([gpu.hung, gpu.busy]).toEqual([false, false]);
 
@@ -188,5 +191,103 @@ describe("hang injection and reset", () => {
       expect(sim.now).toBeGreaterThanOrEqual(3 * period);
     });
     expect(r.time).toBe(4 * period);
+  });
+
+  it("a hang for a while: the engine stands still, then resumes by itself and completes the work", async () => {
+    await run(async (sim) => {
+      const gpu = new SimGpu({ timing: TIMING });
+      const drv = attach(gpu);
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
+      gpu.injectHang({ forNs: 1_000_000 });
+      const s = gpu.submit([{ op: "fill", dst: vramAddress(vo), size: 4096, value: 7 }]);
+      expect(await drv.wait(s, 500_000)).toBe("timeout");
+      expect([gpu.hung, gpu.busy, gpu.lastCompletedSeqno]).toEqual([true, true, 0]);
+      expect(drv.statuses).toEqual([]);
+      // At 1 ms the stall ends; the fill runs in full from then on.
+      expect(await drv.wait(s)).toBe("done");
+      expect(sim.now).toBe(1_000_000 + 100 + 4096 + 10);
+      expect([gpu.hung, gpu.busy]).toEqual([false, false]);
+      expect(gpu.vram.read(vo, 4096).every((x) => x === 7)).toBe(true);
+      expect(gpu.resets).toEqual([]);
+    });
+  });
+
+  it("a hang for a while after a number of submissions; a reset meanwhile cancels its end", async () => {
+    await run(async (sim) => {
+      const gpu = new SimGpu({ timing: TIMING });
+      const drv = attach(gpu);
+      gpu.injectHang({ afterSubmissions: 1, forNs: 50_000 });
+      const [a, b] = [gpu.submit([]), gpu.submit([])];
+      expect(await drv.wait(a)).toBe("done");
+      const stuckAt = sim.now;
+      expect(await drv.wait(b)).toBe("done");
+      expect(sim.now).toBe(stuckAt + 50_000 + 10);
+      gpu.injectHang({ forNs: 50_000 });
+      const c = gpu.submit([]);
+      expect(gpu.reset().lost).toEqual([c]);
+      gpu.injectHang();
+      await sleep(100_000); // the cancelled end of the first stall does not end this one
+      expect(gpu.hung).toBe(true);
+      gpu.reset();
+    });
+  });
+
+  it("rejects a stall of a negative or fractional length", () => {
+    const gpu = new SimGpu({ sim: null });
+    expect(() => gpu.injectHang({ forNs: -1 })).toThrow(RangeError);
+    expect(() => gpu.injectHang({ forNs: 0.5 })).toThrow(RangeError);
+  });
+});
+
+describe("command errors", () => {
+  it("stop the engine at the faulty command, which writes nothing; a restart runs the rest of the batch and its fence", async () => {
+    await run(async (sim) => {
+      const gpu = new SimGpu({ timing: TIMING, vramPages: 2 });
+      const drv = attach(gpu);
+      const vr = gpu.vram.region(0, gpu.vram.pages);
+      const a = vr.claim(0, 1);
+      const b = vr.claim(1, 1);
+      gpu.injectCommandError();
+      const s = gpu.submit([
+        { op: "fill", dst: vramAddress(a), size: 1000, value: 1 },
+        { op: "fill", dst: vramAddress(b), size: 1000, value: 2 },
+      ]);
+      const st = await drv.nextInterrupt();
+      const err = { seqno: s, command: 0, op: "fill", time: 1100 };
+      expect(st).toEqual({ fence: false, seqno: 0, faults: [], resets: [], errors: [err] });
+      expect(gpu.commandError).toEqual(err);
+      // Stopped, not hung: nothing runs until the driver restarts the engine.
+      await sleep(1_000_000);
+      expect([gpu.hung, gpu.busy, gpu.lastCompletedSeqno]).toEqual([false, true, 0]);
+      expect(gpu.vram.read(a, 1000).every((x) => x === 0)).toBe(true);
+      expect(gpu.restart()).toBe(true);
+      expect(gpu.commandError).toBe(null);
+      expect(await drv.wait(s)).toBe("done");
+      expect(sim.now).toBe(1_001_100 + 1100 + 10);
+      expect(gpu.vram.read(a, 1000).every((x) => x === 0)).toBe(true);
+      expect(gpu.vram.read(b, 1000).every((x) => x === 2)).toBe(true);
+      expect([gpu.executedCommands, gpu.completedSubmissions]).toEqual([2, 1]);
+      // Only the next command errs; a restart of a running engine does nothing.
+      expect(gpu.restart()).toBe(false);
+      expect(
+        await drv.wait(gpu.submit([{ op: "fill", dst: vramAddress(a), size: 8, value: 3 }])),
+      ).toBe("done");
+      expect(gpu.vram.read(a, 1)[0]).toBe(3);
+      expect(drv.errors).toEqual([err]);
+    });
+  });
+
+  it("a reset clears a command error and drops the rest of the batch", async () => {
+    await run(async () => {
+      const gpu = new SimGpu({ timing: TIMING });
+      const drv = attach(gpu);
+      const vo = gpu.vram.region(0, gpu.vram.pages).claim(0, 1);
+      gpu.injectCommandError();
+      const s = gpu.submit([{ op: "fill", dst: vramAddress(vo), size: 8, value: 1 }]);
+      await drv.nextInterrupt();
+      expect(gpu.reset()).toMatchObject({ lost: [s], wasHung: false });
+      expect([gpu.commandError, gpu.busy]).toEqual([null, false]);
+      expect(await drv.wait(gpu.submit([]))).toBe("done");
+    });
   });
 });

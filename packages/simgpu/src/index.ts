@@ -17,6 +17,7 @@ export {
 export { type DeviceClock, ManualClock, simulationClock } from "./device-clock.js";
 export {
   type CommandEntry,
+  type CommandError,
   DEFAULT_TIMING,
   Engine,
   type EngineSink,

@@ -11,7 +11,7 @@
  */
 
 import { report, type Simulation } from "@primetime/sim";
-import type { GpuFault } from "./engine.js";
+import type { CommandError, GpuFault } from "./engine.js";
 
 /** What a reset did (gpu.reset()). */
 export interface ResetReport {
@@ -38,6 +38,8 @@ export interface InterruptStatus {
   readonly faults: readonly GpuFault[];
   /** Resets, oldest first. */
   readonly resets: readonly ResetReport[];
+  /** Command errors, oldest first: the engine stopped at the latest until restarted. */
+  readonly errors: readonly CommandError[];
 }
 
 /**
@@ -56,6 +58,7 @@ export class InterruptLine {
   private fence = false;
   private faults: GpuFault[] = [];
   private resets: ResetReport[] = [];
+  private errors: CommandError[] = [];
   /** A handler task (or, outside a simulation, a handler loop) is pending or running. */
   private active = false;
   private outsideLoop: Promise<void> | null = null;
@@ -74,7 +77,7 @@ export class InterruptLine {
 
   /** True while status is latched and not yet read by a handler. */
   get pending(): boolean {
-    return this.fence || this.faults.length > 0 || this.resets.length > 0;
+    return this.fence || this.faults.length > 0 || this.resets.length > 0 || this.errors.length > 0;
   }
 
   /**
@@ -101,6 +104,11 @@ export class InterruptLine {
     this.deliver();
   }
 
+  raiseError(e: CommandError): void {
+    this.errors.push(e);
+    this.deliver();
+  }
+
   /** Outside a simulation: resolves when every latched interrupt has been handled. */
   async flush(): Promise<void> {
     while (this.outsideLoop) await this.outsideLoop;
@@ -113,10 +121,12 @@ export class InterruptLine {
       seqno: this.readSeqno(),
       faults: this.faults,
       resets: this.resets,
+      errors: this.errors,
     };
     this.fence = false;
     this.faults = [];
     this.resets = [];
+    this.errors = [];
     this.deliveries++;
     return s;
   }

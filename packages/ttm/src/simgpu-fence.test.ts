@@ -2,13 +2,15 @@ import {
   DmaResvUsage,
   dmaFencePut,
   dmaFenceWait,
+  dmaFenceWaitTimeout,
   dmaResvWaitTimeout,
   MAX_SCHEDULE_TIMEOUT,
 } from "@primetime/dma-buf";
 import { drmGemObjectPut } from "@primetime/gem";
 import { flushWorkqueue, isErr } from "@primetime/kernel";
-import { vramAddress } from "@primetime/simgpu";
+import { type InterruptStatus, SimGpu, vramAddress } from "@primetime/simgpu";
 import { describe, expect, it } from "vitest";
+import { simgpuFenceDriverInit } from "./simgpu-fence.js";
 import { boAccess, expectClean, runTtm, TT, testBoCreate, VRAM } from "./test-support.js";
 import { ttmBoReserve, ttmBoUnreserve, ttmBoValidate } from "./ttm-bo.js";
 import { ttmGlobBoCount } from "./ttm-device.js";
@@ -70,6 +72,49 @@ describe("the GPU's fences as dma_fences", () => {
       expect(g.error).toBe(0);
       await dmaFencePut(g);
       await drmGemObjectPut(bo);
+    });
+    expectClean(r);
+  });
+
+  it("without a hangcheck (hangcheckNs null) a stalled engine is left alone: waits time out, the fence signals without error once the device goes on", async () => {
+    const r = await runTtm(
+      async (m) => {
+        m.gpu.injectHang({ forNs: 10_000_000 });
+        const f = await m.fences.submit([{ op: "fill", dst: vramAddress(0), size: 16, value: 1 }]);
+        if (isErr(f)) throw new Error("submit");
+        // Far beyond the default hangcheck period (2 ms): no reset, no error.
+        expect(await dmaFenceWaitTimeout(f, false, 5_000_000)).toBe(0);
+        expect([m.fences.resets, f.error, m.gpu.resets.length]).toEqual([0, 0, 0]);
+        expect(await dmaFenceWait(f, false)).toBe(0);
+        expect(f.error).toBe(0);
+        expect(m.fences.fencesLost).toBe(0);
+        await dmaFencePut(f);
+      },
+      { hangcheckNs: null },
+    );
+    expectClean(r);
+  });
+
+  it("hands every interrupt status to the driver's own handler after the fences (a command error among them)", async () => {
+    const r = await runTtm(async () => {
+      const gpu = new SimGpu({ name: "gpu9", vramPages: 1 });
+      const seen: InterruptStatus[] = [];
+      const fences = simgpuFenceDriverInit(gpu, {
+        hangcheckNs: null,
+        onInterrupt: async (st) => {
+          seen.push(st);
+          if (st.errors.length > 0) gpu.restart();
+        },
+      });
+      gpu.injectCommandError();
+      const f = await fences.submit([{ op: "fill", dst: vramAddress(0), size: 16, value: 1 }]);
+      if (isErr(f)) throw new Error("submit");
+      expect(await dmaFenceWait(f, false)).toBe(0);
+      expect(f.error).toBe(0);
+      expect(seen.flatMap((st) => st.errors.map((e) => [e.seqno, e.command]))).toEqual([[1, 0]]);
+      expect(gpu.vram.read(0, 16).every((b) => b === 0)).toBe(true);
+      await dmaFencePut(f);
+      await fences.fini();
     });
     expectClean(r);
   });

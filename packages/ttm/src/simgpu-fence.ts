@@ -8,7 +8,12 @@
  * Hang recovery, as a driver's hangcheck/timeout handler does it (drm_sched_job_timedout()
  * then a GPU reset): a delayed work checks that the engine made progress while fences were
  * pending; if not, it resets the device, and every fence of a lost batch is signalled with
- * -ETIME (the guilty job's error in drm_sched), so no waiter waits forever.
+ * -ETIME (the guilty job's error in drm_sched), so no waiter waits forever. A driver whose kernel
+ * counterpart has no such recovery (vmwgfx: the SVGA device is never reset) runs the fence driver
+ * without it (`hangcheckNs: null`): a stalled device then leaves its fences unsignalled, without
+ * error, until it goes on by itself. A driver with interrupt sources of its own besides the fences
+ * (vmwgfx's command-buffer errors) passes `onInterrupt`, which the handler calls with every status
+ * after signalling the fences.
  *
  * Lives in `@primetime/ttm` because the device must not know DRM (ARCHITECTURE.md section 4) and TTM
  * is the lowest layer that needs GPU work in a reservation object (its moves).
@@ -42,13 +47,27 @@ import {
   systemWq,
 } from "@primetime/kernel";
 import { point, WaitQueue } from "@primetime/sim";
-import type { Command, InterruptStatus, SimGpu } from "@primetime/simgpu";
+import type { Command, InterruptHandler, InterruptStatus, SimGpu } from "@primetime/simgpu";
 
 /** The slab cache of GPU fences (struct amdgpu_fence). */
 export const simgpuFenceCache = new KmemCache("simgpu_fence");
 
 /** Default hangcheck period: virtual ns without progress before the engine is reset. */
 export const SIMGPU_HANGCHECK_NS = 2_000_000;
+
+/** How a driver sets its fence driver up (simgpuFenceDriverInit()). */
+export interface SimgpuFenceDriverOptions {
+  /**
+   * The hangcheck period in virtual ns (default SIMGPU_HANGCHECK_NS); null: no hangcheck (the
+   * device is never reset, a stalled one's fences wait for it).
+   */
+  readonly hangcheckNs?: number | null;
+  /**
+   * The driver's own part of the interrupt handler, called with every status after the fences
+   * it completed are signalled (in the irq task: it may reach points, must not sleep).
+   */
+  readonly onInterrupt?: InterruptHandler | null;
+}
 
 /**
  * The fence driver of one engine (struct amdgpu_fence_driver).
@@ -83,10 +102,17 @@ export class SimgpuFenceDriver {
   private readonly submitLabel: string;
   readonly ops: DmaFenceOps;
 
+  /** The hangcheck period in virtual ns, or null: no hangcheck. */
+  readonly hangcheckNs: number | null;
+  /** The driver's own part of the interrupt handler, or null. */
+  private readonly driverIrq: InterruptHandler | null;
+
   constructor(
     readonly gpu: SimGpu,
-    readonly hangcheckNs = SIMGPU_HANGCHECK_NS,
+    opts: SimgpuFenceDriverOptions = {},
   ) {
+    this.hangcheckNs = opts.hangcheckNs === undefined ? SIMGPU_HANGCHECK_NS : opts.hangcheckNs;
+    this.driverIrq = opts.onInterrupt ?? null;
     this.context = dmaFenceContextAlloc(1);
     this.lock = new SpinLock(`${gpu.name}.fence_lock`);
     this.ringLock = new Mutex(`${gpu.name}.ring_lock`);
@@ -103,7 +129,8 @@ export class SimgpuFenceDriver {
 
   /**
    * The interrupt handler (amdgpu_fence_process()): signals, in order, every pending fence the
-   * fence register has passed, then wakes submitters waiting for ring space.
+   * fence register has passed, then wakes submitters waiting for ring space, then calls the
+   * driver's own part (`onInterrupt`) with the status.
    * Locking: irq context (must not sleep); takes the fence lock.
    * References: drops `pending`'s reference of each signalled fence.
    */
@@ -120,6 +147,7 @@ export class SimgpuFenceDriver {
     await this.lock.unlock();
     for (const f of done) await dmaFencePut(f);
     this.ringSpace.wakeAll();
+    if (this.driverIrq) await this.driverIrq(status);
     if (--this.inIrq === 0) this.irqIdle.wakeAll();
   }
 
@@ -159,6 +187,7 @@ export class SimgpuFenceDriver {
   }
 
   private async arm(): Promise<void> {
+    if (this.hangcheckNs === null) return;
     if (this.armed || this.stopped || this.pending.size === 0) return;
     this.armed = true;
     await queueDelayedWork(systemWq(), this.hangcheck, this.hangcheckNs);
@@ -205,7 +234,8 @@ export class SimgpuFenceDriver {
 
   /**
    * Driver unload (amdgpu_fence_driver_hw_fini()): waits until every pending fence has signalled
-   * (amdgpu_fence_wait_empty(); a hung engine is reset by the hangcheck meanwhile), then stops
+   * (amdgpu_fence_wait_empty(); a hung engine is reset by the hangcheck meanwhile; without a
+   * hangcheck a stalled device is waited for), then stops
    * the hangcheck and unregisters the interrupt handler.
    * Locking: may sleep.
    * References: a temporary one on the fence waited for.
@@ -235,10 +265,14 @@ function newSimgpuFence(): DmaFence {
 
 /**
  * Creates the fence driver of `gpu` and registers its interrupt handler (request_irq()).
+ * `opts`: a hangcheck period in virtual ns, or the options (SimgpuFenceDriverOptions).
  * Locking: none (driver load). References: the driver owns it until fini().
  */
-export function simgpuFenceDriverInit(gpu: SimGpu, hangcheckNs?: number): SimgpuFenceDriver {
-  const drv = new SimgpuFenceDriver(gpu, hangcheckNs);
+export function simgpuFenceDriverInit(
+  gpu: SimGpu,
+  opts?: number | SimgpuFenceDriverOptions,
+): SimgpuFenceDriver {
+  const drv = new SimgpuFenceDriver(gpu, typeof opts === "number" ? { hangcheckNs: opts } : opts);
   // The method bound to the driver: the same promise, one function for the process.
   gpu.onInterrupt(drv.irq.bind(drv));
   return drv;

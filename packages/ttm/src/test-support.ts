@@ -248,8 +248,8 @@ export interface RunTtmOptions extends Omit<SimulationOptions, "seed"> {
   systemPages?: number;
   /** Register the DRM device (nodes, userspace access). */
   register?: boolean;
-  /** The fence driver's hangcheck period (virtual ns). */
-  hangcheckNs?: number;
+  /** The fence driver's hangcheck period (virtual ns); null: no hangcheck. */
+  hangcheckNs?: number | null;
   /** ttm_tt_mgr_init()'s page limit: populating past it swaps other BOs out. */
   ttPagesLimit?: number;
 }
@@ -271,7 +271,7 @@ export async function bootTtm(opts: RunTtmOptions = {}): Promise<TtmMachine> {
   ttmDeviceInit(bdev);
   ttmRangeManInit(bdev, TTM_PL_VRAM, false, vramPages, new VramDrmMm(gpu.vram));
   ttmRangeManInit(bdev, TTM_PL_TT, true, ttPages);
-  const fences = simgpuFenceDriverInit(gpu, opts.hangcheckNs);
+  const fences = simgpuFenceDriverInit(gpu, { hangcheckNs: opts.hangcheckNs });
   holder.fences = fences;
   const m: TtmMachine = { sim, kernel, gpu, drm, bdev, fences, registered: register };
   machines.set(drm, m);

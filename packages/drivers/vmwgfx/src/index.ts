@@ -9,6 +9,7 @@ export * from "./ttm-object.js";
 export * from "./ttm-prime-object.js";
 export * from "./vmwgfx-binding.js";
 export * from "./vmwgfx-bo.js";
+export * from "./vmwgfx-cmdbuf.js";
 export * from "./vmwgfx-context.js";
 export * from "./vmwgfx-drv.js";
 export * from "./vmwgfx-execbuf.js";

@@ -305,7 +305,7 @@ describe("vmwgfx.lookup-under-rcu: ttm_base_object_lookup() and EXECBUF's lookup
  * switch on) the same scenario is clean.
  */
 const DUMB_PUT_WINDOW_TOKEN =
-  "pt1.Y2Tecmj2BbYLjAdm8TSde_WQVTmlNDdJN7koNbEkVbesWDc5J784VTe9NLW4ODVFNyMxLyUnlcGJmRBgwQZYkcAEbzk7AA";
+  "pt1.Y2Tecmj2BbaLjAdm8fz4tuIDu3JKaW6SbnJRamJJqm5ZsW5yTn5xqm56aWpxcWqKbkZiXkpOKoMTMyHAgg2wIoEjdVHiAA";
 
 describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
   const name = "dumb-create-vs-close-guessed-handle";

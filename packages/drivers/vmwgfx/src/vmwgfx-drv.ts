@@ -11,7 +11,8 @@
  *
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
- * CRTCs, planes or scanout), no FIFO or command buffer manager, no contexts, shaders, streams or
+ * CRTCs, planes or scanout), no FIFO, the command buffer manager only for a device command error
+ * (vmwgfx-cmdbuf.ts; no hangcheck or reset: Linux has none), no contexts, shaders, streams or
  * fence events (DRM_VMW_FENCE_EVENT): their table entries are holes (-EINVAL). The fence ioctls
  * FENCE_WAIT, FENCE_SIGNALED and FENCE_UNREF are vmwgfx-fence.ts's. vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
  * refuses a driver ioctl whose command differs from the table's (size or direction) with
@@ -85,6 +86,12 @@ import {
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
+import {
+  type VmwCmdbufMan,
+  vmwCmdbufManCreate,
+  vmwCmdbufManDestroy,
+  vmwThreadFnCmdbuf,
+} from "./vmwgfx-cmdbuf.js";
 import {
   vmwContextDefineIoctl,
   vmwContextDestroyIoctl,
@@ -183,11 +190,13 @@ export class VmwPrivate extends SlabObject {
   /** The simulated SVGA device (its engine runs EXECBUF's commands). */
   gpu!: SimGpu;
   /**
-   * The device's fence driver (GPU seqnos as dma_fences, hang recovery): vmw_cmd_send_fence()'s
-   * submission, the fence register's interrupt, and the fences of TTM moves and of submissions
-   * without a fence object (vmwgfx-execbuf.ts).
+   * The device's fence driver (GPU seqnos as dma_fences): vmw_cmd_send_fence()'s submission, the
+   * fence register's interrupt, and the fences of TTM moves and of submissions without a fence
+   * object (vmwgfx-execbuf.ts). Without a hangcheck: vmwgfx never resets the SVGA device.
    */
   fences!: SimgpuFenceDriver;
+  /** Models cman: the command-buffer manager, which restarts past a device command error. */
+  cman!: VmwCmdbufMan;
   /** Models fman: the fence manager of the vmw fence objects (vmwgfx-fence.ts). */
   fman!: VmwFenceManager;
   /** Models last_read_seqno (updated by vmw_update_seqno()). */
@@ -296,6 +305,7 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   }
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   await ttmDeviceFini(vmw.bdev);
+  await vmwCmdbufManDestroy(vmw.cman);
   await vmw.fences.fini();
   vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
@@ -591,7 +601,13 @@ export async function createVmwgfx(
     vramPages: 16,
     systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
   });
-  vmw.fences = simgpuFenceDriverInit(vmw.gpu);
+  // vmwgfx has no hangcheck and never resets the device; its interrupt thread's command-buffer
+  // half (vmw_thread_fn()) runs after the fence half.
+  vmw.cman = vmwCmdbufManCreate(vmw);
+  vmw.fences = simgpuFenceDriverInit(vmw.gpu, {
+    hangcheckNs: null,
+    onInterrupt: vmwThreadFnCmdbuf.bind(null, vmw),
+  });
   vmw.fman = vmwFenceManagerInit(vmw);
   vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);

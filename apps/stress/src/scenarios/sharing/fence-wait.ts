@@ -1,7 +1,7 @@
 /**
  * fence-wait: an exporter process on the first driver shares a buffer with 1-2 importer processes
  * on the second driver and puts its GPU job on it; the importers wait for the job's fence while
- * GPU hangs are injected (drawn from the seed). The job is the exporter driver's own where the
+ * GPU faults are injected (drawn from the seed). The job is the exporter driver's own where the
  * driver has GPU fences, a sw_sync point where it has none:
  *
  * - vmwgfx: the job is a DRM_VMW_EXECBUF filling the shared buffer, with a drm_vmw_fence_rep and
@@ -9,14 +9,17 @@
  *   in the fence_rep, the job's fence as a sync_file fd, the buffer fenced with it, WRITE usage).
  *   The exporter passes the sync_file to the importers besides the dma-buf (SCM_RIGHTS), waits
  *   with DRM_VMW_FENCE_WAIT on its handle and drops the handle (drawn: FENCE_UNREF, FENCE_WAIT's
- *   DRM_VMW_WAIT_OPTION_UNREF, or the file's close). A hang is the device's: the simulated GPU
- *   stalls on the job (`injectHang()` of @primetime/simgpu, the way its tests and TTM's inject
- *   one) and the device fence driver's hangcheck resets it, signalling the lost job's fence with
- *   -ETIME. The hung job is an EXECBUF without fence_rep or EXPORT_FENCE_FD: its fence is then the
- *   device fence driver's, which the reset signals (a vmw fence object of a lost seqno is not: see
- *   the stress README), and the exporter passes the dma-buf's exported sync_file of it
- *   (DMA_BUF_IOCTL_EXPORT_SYNC_FILE) instead. The exporter itself waits for it by poll and checks
- *   SYNC_IOC_FILE_INFO's status is -ETIME.
+ *   DRM_VMW_WAIT_OPTION_UNREF, or the file's close). A fault is the SVGA device's, and vmwgfx
+ *   (Linux 6.12.19) has no hangcheck and never resets the device, so no fence gets an error
+ *   (drawn, injected into @primetime/simgpu before the EXECBUF):
+ *   - a command error: the device refuses the job's fill (`injectCommandError()`: it writes
+ *     nothing, the device stops); the command-buffer manager restarts the buffer past it
+ *     (vmw_cmdbuf_work_func()), the job's fence is written and signals without an error: every
+ *     waiter wakes, the sync_files read signalled (1), the buffer holds what it held before (zeros);
+ *   - a stall: the device makes no progress for STALL_NS (`injectHang({ forNs })`), then goes on;
+ *     the exporter's first FENCE_WAIT, with a timeout shorter than the stall, gets -EBUSY
+ *     (vmw_fence_obj_wait()) and keeps its handle even with DRM_VMW_WAIT_OPTION_UNREF; its second
+ *     waits for the job, which completes: signalled (1), the buffer holds the fill.
  * - qxl: the job is a QXL_DRAW_FILL through DRM_IOCTL_QXL_EXECBUFFER (gpu-paths.ts); its release's
  *   fence is in the buffer's reservation with READ usage (qxl_release_fence_buffer_objects()), so
  *   importers wait for every fence (poll POLLOUT, an exported sync_file of DMA_BUF_SYNC_WRITE).
@@ -31,15 +34,16 @@
  * importer) by an EXECBUF with DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD of it.
  *
  * What must hold: every waiter wakes (no lost wakeup: its poll is ready, or its EXECBUF returns,
- * before its virtual timeout); a hung job's fence carries an error where userspace sees it
- * (SYNC_IOC_FILE_INFO of a sync_file holding it); a completed job's sync_file reads signalled;
- * the buffer is readable through the dma-buf afterwards, holding the job's fill when it
- * completed; and everything is freed, fences and callbacks included, once every process has
+ * before its virtual timeout); a hung job's fence (the dying exporter's sw_sync point) carries an
+ * error where userspace sees it (SYNC_IOC_FILE_INFO of a sync_file holding it); a completed job's
+ * sync_file reads signalled, a vmwgfx job's after a device fault too; the buffer is readable
+ * through the dma-buf afterwards, holding the job's fill when it ran (zeros when the device
+ * refused it); and everything is freed, fences and callbacks included, once every process has
  * exited (the machine's leak checks).
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
 import {
-  ETIME,
+  EBUSY,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   PROT_READ,
@@ -54,6 +58,7 @@ import {
   type DrmFd,
   dmaBufExportSyncFile,
   dmaBufImportSyncFile,
+  isSysError,
   Mapping,
   poll,
   readDmaBuf,
@@ -68,6 +73,7 @@ import { choose } from "@primetime/sim";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_SIGNALED,
   DRM_IOCTL_VMW_FENCE_UNREF,
   DRM_IOCTL_VMW_FENCE_WAIT,
   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
@@ -91,6 +97,10 @@ const POLLIN = 0x001;
 const POLLOUT = 0x004;
 /** How long a waiter waits, in virtual ns: far beyond any work of the scenario. */
 const WAIT_NS = 5_000_000_000;
+/** How long a stalled vmwgfx device makes no progress, in virtual ns. */
+const STALL_NS = 10_000_000;
+/** The timeout of the vmwgfx exporter's first FENCE_WAIT on a stalled device: shorter than the stall. */
+const SHORT_WAIT_US = 1000;
 
 /** How an importer waits for the job (drawn per importer). */
 const WAIT_DMABUF = 0; // poll on the dma-buf (implicit sync)
@@ -109,6 +119,10 @@ const DROP_WAIT_OPTION = 1;
 /** Whose GPU job the exporter runs (see the file comment). */
 type JobKind = "vmwgfx" | "qxl" | "sw_sync";
 
+/** The SVGA device's fault under a vmwgfx job (drawn; see the file comment). */
+type VmwFault = "error" | "stall";
+const VMW_FAULTS: readonly VmwFault[] = ["error", "stall"];
+
 /** The job kind of an exporter on `dev`. */
 function jobKindOf(dev: DeviceUnderTest): JobKind {
   const name = dev.driver.name;
@@ -121,7 +135,10 @@ interface FenceWaitRun {
   readonly devA: DeviceUnderTest;
   readonly devB: DeviceUnderTest;
   readonly job: JobKind;
+  /** A fault is injected: the vmwgfx device's (`fault`), or the exporter dying (other jobs). */
   readonly hang: boolean;
+  /** The vmwgfx device's fault when `hang` (null otherwise, and for other jobs). */
+  readonly fault: VmwFault | null;
   /** How importer i waits (WAIT_*). */
   readonly how: readonly number[];
   /** The shared buffer's size (a GPU job's: 1-4 pages, drawn; a sw_sync job's: a page). */
@@ -135,25 +152,32 @@ interface FenceWaitRun {
 
 /**
  * What the runs of this process saw, for the tests (as cross-share's gpuStats): the waits that
- * completed their checks, by `<job>[/hang]:<way>` ("exporter" for the vmwgfx exporter's own
- * wait); the statuses of hung jobs' fences userspace read, by `<job>:<status>`; contents checked
- * after a completed GPU job, by job; how the vmwgfx exporter dropped its fence handle.
+ * completed their checks, by `<job>[/hang|/error|/stall]:<way>` ("exporter" for the vmwgfx
+ * exporter's own wait); the statuses of faulted jobs' fences userspace read, by
+ * `<job>[/error|/stall]:<status>`; contents checked after a GPU job, by job (and fault); how the
+ * vmwgfx exporter dropped its fence handle; its FENCE_WAITs that timed out with -EBUSY.
  */
 export const fenceWaitStats: {
   waits: Record<string, number>;
   hungStatus: Record<string, number>;
   contents: Record<string, number>;
   drops: Record<string, number>;
-} = { waits: {}, hungStatus: {}, contents: {}, drops: {} };
+  busy: Record<string, number>;
+} = { waits: {}, hungStatus: {}, contents: {}, drops: {}, busy: {} };
 
 /** Adds one to `rec[key]`. */
 function bump(rec: Record<string, number>, key: string): void {
   rec[key] = (rec[key] ?? 0) + 1;
 }
 
+/** The run's job and fault as the stats name them: `<job>`, `<job>/hang`, `vmwgfx/<fault>`. */
+function jobKey(r: FenceWaitRun): string {
+  return r.hang ? `${r.job}/${r.fault ?? "hang"}` : r.job;
+}
+
 /** Counts a wait that passed its checks (see fenceWaitStats). */
 function countWait(r: FenceWaitRun, way: string): void {
-  bump(fenceWaitStats.waits, `${r.job}${r.hang ? "/hang" : ""}:${way}`);
+  bump(fenceWaitStats.waits, `${jobKey(r)}:${way}`);
 }
 
 // ------------------------------------------------------------------------- vmwgfx userspace
@@ -208,13 +232,21 @@ async function fenceRepPage(p: Process): Promise<Mapping> {
   return page;
 }
 
-/** DRM_VMW_FENCE_WAIT of `handle` for up to WAIT_NS (DRM_VMW_WAIT_OPTION_UNREF if `unref`). */
-async function vmwFenceWait(fd: DrmFd, handle: number, unref: boolean): Promise<void> {
+/**
+ * DRM_VMW_FENCE_WAIT of `handle` for up to `timeoutUs` (default WAIT_NS), with
+ * DRM_VMW_WAIT_OPTION_UNREF if `unref`; a fresh call (cookie_valid 0: a new deadline).
+ */
+async function vmwFenceWait(
+  fd: DrmFd,
+  handle: number,
+  unref: boolean,
+  timeoutUs = WAIT_NS / 1000,
+): Promise<void> {
   const arg = {
     handle,
     cookie_valid: 0,
     kernel_cookie: 0,
-    timeout_us: WAIT_NS / 1000,
+    timeout_us: timeoutUs,
     lazy: 0,
     flags: 1, // DRM_VMW_FENCE_FLAG_EXEC
     wait_options: unref ? DRM_VMW_WAIT_OPTION_UNREF : 0,
@@ -236,44 +268,32 @@ async function waitReady(p: Process, fd: number, events: number, what: string): 
 }
 
 /**
- * The driver name of the hung job's fence (what SYNC_IOC_FILE_INFO names a sync_file of it
- * alone): a vmwgfx device hang's is the device fence driver's (@primetime/ttm's simgpu fences);
- * the dying process's is its sw_sync point's.
- */
-function hungFenceName(r: FenceWaitRun): string {
-  return r.job === "vmwgfx" ? "simgpu" : "sw_sync";
-}
-
-/**
  * Checks the status SYNC_IOC_FILE_INFO reports for the sync_file `syncFd` after its fence
- * signalled. Without a hang: signalled without error (1). With one, a sync_file passed by the
- * exporter holds the hung job's fence: the reset's -ETIME. One exported from the dma-buf holds
- * the fences still unsignalled at the export: the hung job's (alone, or with a qxl draw's in a
- * dma_fence_array, which takes the first error of its fences), which must carry an error; or only
- * fences that complete (a qxl draw's; a signalled stub when none was left), which must not.
+ * signalled. Without a fault, and after a vmwgfx device fault (vmwgfx signals no fence with an
+ * error: see the file comment): signalled without error (1). With the exporter dying, a sync_file
+ * exported from the dma-buf holds the fences still unsignalled at the export: the dead exporter's
+ * sw_sync point (alone, or with a qxl draw's in a dma_fence_array, which takes the first error of
+ * its fences), which must carry an error; or only fences that complete (a qxl draw's; a signalled
+ * stub when none was left), which must not.
  */
 async function checkStatus(
   p: Process,
   r: FenceWaitRun,
   syncFd: number,
-  exported: boolean,
   what: string,
 ): Promise<void> {
   const info = await syncFileInfo(p, syncFd);
-  const holdsHungJob =
-    r.hang && (!exported || info.name === hungFenceName(r) || info.name === "dma_fence_array");
-  if (holdsHungJob) bump(fenceWaitStats.hungStatus, `${r.job}:${info.status}`);
-  if (holdsHungJob && !exported)
-    check(
-      info.status === -ETIME,
-      `${what}: the hung job's sync_file (${info.name}) has status ${info.status}, not -ETIME`,
-    );
-  else if (holdsHungJob)
+  if (r.fault !== null) bump(fenceWaitStats.hungStatus, `${jobKey(r)}:${info.status}`);
+  const holdsDeadJob =
+    r.hang && r.fault === null && (info.name === "sw_sync" || info.name === "dma_fence_array");
+  if (holdsDeadJob) {
+    bump(fenceWaitStats.hungStatus, `${r.job}:${info.status}`);
     check(
       info.status < 0,
       `${what}: the hung job's sync_file (${info.name}) has status ${info.status}, no error`,
     );
-  else check(info.status === 1, `${what}: the sync_file (${info.name}) has status ${info.status}`);
+  } else
+    check(info.status === 1, `${what}: the sync_file (${info.name}) has status ${info.status}`);
 }
 
 /**
@@ -286,7 +306,7 @@ async function fenceWaitImporter(
   p: Process,
   { r, i }: { readonly r: FenceWaitRun; readonly i: number },
 ): Promise<void> {
-  const { m, devB, how, job, hang } = r;
+  const { m, devB, how, job } = r;
   const what = `importer${i} (${WAYS[how[i]!]})`;
   const fd = await openDevice(m, p, devB);
   const dmaBuf = await recvFd(p, { cloexec: true });
@@ -302,33 +322,35 @@ async function fenceWaitImporter(
       const flags = readUsageJob ? DMA_BUF_SYNC_WRITE : DMA_BUF_SYNC_READ;
       const syncFd = await dmaBufExportSyncFile(p, dmaBuf, flags);
       await waitReady(p, syncFd, POLLIN, what);
-      await checkStatus(p, r, syncFd, true, what);
+      await checkStatus(p, r, syncFd, what);
       await close(p, syncFd);
       break;
     }
     case WAIT_PASSED:
       await waitReady(p, passed, POLLIN, what);
-      await checkStatus(p, r, passed, false, what);
+      await checkStatus(p, r, passed, what);
       break;
     case WAIT_EXECBUF: {
       // The importer's own job waits for the exporter's (vmw_execbuf_ioctl(): dma_fence_wait()
       // of the imported fence before the submission): once the ioctl returns, it has signalled.
       const own = await vmwAllocBo(fd, PAGE);
       await vmwExecbuf(fd, `fill ${own} 0`, 0, DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD, passed);
-      await checkStatus(p, r, passed, false, what);
+      await checkStatus(p, r, passed, what);
       await fd.gemClose(own);
       break;
     }
   }
   const bytes = await readDmaBuf(p, dmaBuf, 0, r.len);
   check(bytes.length === r.len, `${what}: read ${bytes.length} bytes of ${r.len}`);
-  if (job !== "sw_sync" && !hang) {
-    const bad = bytes.findIndex((b) => b !== r.value);
+  if (job !== "sw_sync" && (!r.hang || r.fault !== null)) {
+    // A fill the device refused (a command error) wrote nothing: the new buffer's zeros.
+    const want = r.fault === "error" ? 0 : r.value;
+    const bad = bytes.findIndex((b) => b !== want);
     check(
       bad < 0,
-      `${what}: byte ${bad} is ${bytes[bad]} after the job's fence signalled, not its fill ${r.value}`,
+      `${what}: byte ${bad} is ${bytes[bad]} after the job's fence signalled, not ${want}`,
     );
-    bump(fenceWaitStats.contents, job);
+    bump(fenceWaitStats.contents, jobKey(r));
   }
   countWait(r, WAYS[how[i]!]!);
   if (passed >= 0) await close(p, passed);
@@ -388,8 +410,8 @@ async function qxlExporter(p: Process, r: FenceWaitRun): Promise<void> {
 
 /**
  * The vmwgfx exporter: an EXECBUF fill of the shared buffer exporting its fence as a sync_file,
- * passed to the importers with the dma-buf, waited for with FENCE_WAIT; or, on a hang, the
- * device stalls on the job and its hangcheck's reset signals it with -ETIME (see the file
+ * passed to the importers with the dma-buf, waited for with FENCE_WAIT; a device fault injected
+ * first (a command error, or a stall, whose first FENCE_WAIT times out with -EBUSY: see the file
  * comment).
  */
 async function vmwgfxExporter(p: Process, r: FenceWaitRun): Promise<void> {
@@ -397,53 +419,64 @@ async function vmwgfxExporter(p: Process, r: FenceWaitRun): Promise<void> {
   const fd = await openDevice(m, p, devA);
   const handle = await vmwAllocBo(fd, r.len);
   const dmaBuf = await fd.primeHandleToFd(handle);
-  const fill = `fill ${handle} ${r.value}`;
-  let syncFd: number;
-  let fenceHandle = 0;
-  let rep: Mapping | null = null;
-  if (r.hang) {
-    // The fault injector: the device stalls before the job, which never completes.
-    vmwPriv(devA.device).gpu.injectHang();
-    await vmwExecbuf(fd, fill, 0, 0, -1);
-    // The job's fence (the device is hung: not signalled yet), as a sync_file.
-    syncFd = await dmaBufExportSyncFile(p, dmaBuf, DMA_BUF_SYNC_WRITE);
-  } else {
-    rep = await fenceRepPage(p);
-    await vmwExecbuf(fd, fill, rep.addr, DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD, -1);
-    const fence = decodeDrmVmwFenceRep(await rep.read(0, DRM_VMW_FENCE_REP_SIZE));
-    check(
-      fence.error === 0 && fence.fd >= 0 && fence.handle !== 0,
-      `exporter: EXECBUF's fence_rep has error ${fence.error}, fd ${fence.fd}, handle ${fence.handle}`,
-    );
-    syncFd = fence.fd;
-    fenceHandle = fence.handle;
-  }
+  const gpu = vmwPriv(devA.device).gpu;
+  // The fault injector: the device refuses the fill, or stops for a while, before the job.
+  if (r.fault === "error") gpu.injectCommandError();
+  else if (r.fault === "stall") gpu.injectHang({ forNs: STALL_NS });
+  const rep = await fenceRepPage(p);
+  await vmwExecbuf(
+    fd,
+    `fill ${handle} ${r.value}`,
+    rep.addr,
+    DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
+    -1,
+  );
+  const fence = decodeDrmVmwFenceRep(await rep.read(0, DRM_VMW_FENCE_REP_SIZE));
+  check(
+    fence.error === 0 && fence.fd >= 0 && fence.handle !== 0,
+    `exporter: EXECBUF's fence_rep has error ${fence.error}, fd ${fence.fd}, handle ${fence.handle}`,
+  );
+  const syncFd = fence.fd;
   for (const imp of r.importers) {
     await sendFd(p, imp, dmaBuf);
     await sendFd(p, imp, syncFd);
   }
   await close(p, dmaBuf);
   await fd.gemClose(handle);
-  if (r.hang) {
-    await waitReady(p, syncFd, POLLIN, "exporter (hung job)");
-    const info = await syncFileInfo(p, syncFd);
-    check(
-      info.status === -ETIME,
-      `exporter: the hung job's fence has status ${info.status} after the reset, not -ETIME`,
-    );
-    bump(fenceWaitStats.hungStatus, `vmwgfx:${info.status}`);
-  } else {
-    await vmwFenceWait(fd, fenceHandle, r.drop === DROP_WAIT_OPTION);
-    await checkStatus(p, r, syncFd, false, "exporter");
-    if (r.drop === DROP_UNREF)
-      await fd.ioctl(
-        DRM_IOCTL_VMW_FENCE_UNREF,
-        { handle: fenceHandle, pad64: 0 },
-        "VMW_FENCE_UNREF",
-      );
-    await rep!.unmap();
-    bump(fenceWaitStats.drops, ["FENCE_UNREF", "WAIT_OPTION_UNREF", "close"][r.drop]!);
+  const unref = r.drop === DROP_WAIT_OPTION;
+  if (r.fault === "stall") {
+    // The device has not gone on yet (virtual time stands while the exporter runs): the wait
+    // times out, -EBUSY, and a failed wait keeps the handle whatever its options.
+    let ret = 0;
+    try {
+      await vmwFenceWait(fd, fence.handle, unref, SHORT_WAIT_US);
+    } catch (e) {
+      if (!isSysError(e, "EBUSY")) throw e;
+      ret = -EBUSY;
+    }
+    check(ret === -EBUSY, `exporter: FENCE_WAIT on the stalled device returned ${ret}, not -EBUSY`);
+    const sig = {
+      handle: fence.handle,
+      flags: 1,
+      signaled: -1,
+      passed_seqno: 0,
+      signaled_flags: 0,
+      pad64: 0,
+    };
+    await fd.ioctl(DRM_IOCTL_VMW_FENCE_SIGNALED, sig, "VMW_FENCE_SIGNALED");
+    check(sig.signaled === 0, `exporter: FENCE_SIGNALED after the timeout says ${sig.signaled}`);
+    bump(fenceWaitStats.busy, "FENCE_WAIT");
   }
+  await vmwFenceWait(fd, fence.handle, unref);
+  await checkStatus(p, r, syncFd, "exporter");
+  if (r.drop === DROP_UNREF)
+    await fd.ioctl(
+      DRM_IOCTL_VMW_FENCE_UNREF,
+      { handle: fence.handle, pad64: 0 },
+      "VMW_FENCE_UNREF",
+    );
+  await rep.unmap();
+  bump(fenceWaitStats.drops, ["FENCE_UNREF", "WAIT_OPTION_UNREF", "close"][r.drop]!);
   countWait(r, "exporter");
   await close(p, syncFd);
   await fd.close();
@@ -458,9 +491,9 @@ const EXPORTERS: Readonly<Record<JobKind, (p: Process, r: FenceWaitRun) => Promi
 export const FENCE_WAIT: CampaignScenario = {
   name: "fence-wait",
   description:
-    "importers wait on the exporter's job fence (vmwgfx EXECBUF's exported sync_file, qxl's draw, else sw_sync) by dma-buf poll, sync_file poll or IMPORT_FENCE_FD, while GPU hangs are injected (a device reset, or the exporter dying)",
+    "importers wait on the exporter's job fence (vmwgfx EXECBUF's exported sync_file, qxl's draw, else sw_sync) by dma-buf poll, sync_file poll or IMPORT_FENCE_FD, while faults are injected (a vmwgfx device command error or stall, or the exporter dying)",
   kernelRef:
-    "drivers/dma-buf/dma-buf.c (dma_buf_poll, DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE), sync_file.c, sw_sync.c, dma-resv.c; drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c, vmwgfx_fence.c; qxl_release.c",
+    "drivers/dma-buf/dma-buf.c (dma_buf_poll, DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE), sync_file.c, sw_sync.c, dma-resv.c; drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c, vmwgfx_fence.c, vmwgfx_cmdbuf.c, vmwgfx_irq.c; qxl_release.c",
   expect: "clean",
   arity: 2,
   faultTolerant: false,
@@ -471,6 +504,7 @@ export const FENCE_WAIT: CampaignScenario = {
       const job = jobKindOf(devA);
       const waiters = size(1, 2, "importers");
       const hang = choose(2, "gpu hang") === 1;
+      const fault = job === "vmwgfx" && hang ? VMW_FAULTS[choose(2, "device fault")]! : null;
       // sw_sync: the two ways of any dma-buf (the draws of the scenario before GPU jobs).
       const ways = job === "vmwgfx" ? (devB.driver.name === "vmwgfx" ? 4 : 3) : 2;
       const how: number[] = [];
@@ -478,8 +512,20 @@ export const FENCE_WAIT: CampaignScenario = {
       const gpu = job !== "sw_sync";
       const len = gpu ? size(1, 4, "pages") * PAGE : PAGE;
       const value = gpu ? size(1, 255, "fill byte") : 0;
-      const drop = job === "vmwgfx" && !hang ? choose(3, "fence handle drop") : 0;
-      const r: FenceWaitRun = { m, devA, devB, job, hang, how, len, value, drop, importers: [] };
+      const drop = job === "vmwgfx" ? choose(3, "fence handle drop") : 0;
+      const r: FenceWaitRun = {
+        m,
+        devA,
+        devB,
+        job,
+        hang,
+        fault,
+        how,
+        len,
+        value,
+        drop,
+        importers: [],
+      };
       for (let i = 0; i < waiters; i++)
         r.importers.push(m.process(`importer${i}`, fenceWaitImporter, { r, i }));
       const exporter = m.process("exporter", EXPORTERS[job], r);
