@@ -121,6 +121,11 @@ describe("fence-wait", () => {
       }
       // Each stalled job's exporter saw its short FENCE_WAIT time out with -EBUSY first.
       expect(n(s.busy, "FENCE_WAIT"), pair).toBe(n(s.waits, "vmwgfx/stall:exporter"));
+      // Importers polling a sync_file saw a short poll time out first.
+      expect(n(s.busy, "poll"), pair).toBe(
+        n(s.waits, "vmwgfx/stall:passed sync_file") + n(s.waits, "vmwgfx/stall:exported sync_file"),
+      );
+      expect(n(s.busy, "poll"), pair).toBeGreaterThan(0);
       expect(n(s.waits, "vmwgfx/hang:exporter"), pair).toBe(0);
     }
   });

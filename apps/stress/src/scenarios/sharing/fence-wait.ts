@@ -19,7 +19,8 @@
  *   - a stall: the device makes no progress for STALL_NS (`injectHang({ forNs })`), then goes on;
  *     the exporter's first FENCE_WAIT, with a timeout shorter than the stall, gets -EBUSY
  *     (vmw_fence_obj_wait()) and keeps its handle even with DRM_VMW_WAIT_OPTION_UNREF; its second
- *     waits for the job, which completes: signalled (1), the buffer holds the fill.
+ *     waits for the job, which completes: signalled (1), the buffer holds the fill; an importer
+ *     polling a sync_file polls it first for SHORT_POLL_NS, which times out (0).
  * - qxl: the job is a QXL_DRAW_FILL through DRM_IOCTL_QXL_EXECBUFFER (gpu-paths.ts); its release's
  *   fence is in the buffer's reservation with READ usage (qxl_release_fence_buffer_objects()), so
  *   importers wait for every fence (poll POLLOUT, an exported sync_file of DMA_BUF_SYNC_WRITE).
@@ -97,6 +98,12 @@ const POLLIN = 0x001;
 const POLLOUT = 0x004;
 /** How long a waiter waits, in virtual ns: far beyond any work of the scenario. */
 const WAIT_NS = 5_000_000_000;
+/**
+ * How long an importer's first poll of a sync_file lasts on a stalled vmwgfx device, in virtual
+ * ns: it starts before 1 ms has passed since the stall began (the exporter's first FENCE_WAIT is
+ * the only timed sleep before it), so it ends long before the stall.
+ */
+const SHORT_POLL_NS = 100_000;
 /** How long a stalled vmwgfx device makes no progress, in virtual ns. */
 const STALL_NS = 10_000_000;
 /** The timeout of the vmwgfx exporter's first FENCE_WAIT on a stalled device: shorter than the stall. */
@@ -155,7 +162,8 @@ interface FenceWaitRun {
  * completed their checks, by `<job>[/hang|/error|/stall]:<way>` ("exporter" for the vmwgfx
  * exporter's own wait); the statuses of faulted jobs' fences userspace read, by
  * `<job>[/error|/stall]:<status>`; contents checked after a GPU job, by job (and fault); how the
- * vmwgfx exporter dropped its fence handle; its FENCE_WAITs that timed out with -EBUSY.
+ * vmwgfx exporter dropped its fence handle; its FENCE_WAITs that timed out with -EBUSY and the
+ * importers' polls that timed out, on a stalled device.
  */
 export const fenceWaitStats: {
   waits: Record<string, number>;
@@ -268,6 +276,17 @@ async function waitReady(p: Process, fd: number, events: number, what: string): 
 }
 
 /**
+ * poll(2) of a sync_file for SHORT_POLL_NS while the vmwgfx device is stalled: the job's fence
+ * has not signalled, so the poll sleeps and times out (0); a userspace check fails otherwise.
+ */
+async function pollTimesOut(p: Process, fd: number, what: string): Promise<void> {
+  const fds = [{ fd, events: POLLIN, revents: 0 }];
+  const ready = await poll(p, fds, SHORT_POLL_NS);
+  check(ready === 0, `${what}: poll on the stalled device gave ${ready}, not a timeout`);
+  bump(fenceWaitStats.busy, "poll");
+}
+
+/**
  * Checks the status SYNC_IOC_FILE_INFO reports for the sync_file `syncFd` after its fence
  * signalled. Without a fault, and after a vmwgfx device fault (vmwgfx signals no fence with an
  * error: see the file comment): signalled without error (1). With the exporter dying, a sync_file
@@ -321,12 +340,14 @@ async function fenceWaitImporter(
     case WAIT_EXPORTED: {
       const flags = readUsageJob ? DMA_BUF_SYNC_WRITE : DMA_BUF_SYNC_READ;
       const syncFd = await dmaBufExportSyncFile(p, dmaBuf, flags);
+      if (r.fault === "stall") await pollTimesOut(p, syncFd, what);
       await waitReady(p, syncFd, POLLIN, what);
       await checkStatus(p, r, syncFd, what);
       await close(p, syncFd);
       break;
     }
     case WAIT_PASSED:
+      if (r.fault === "stall") await pollTimesOut(p, passed, what);
       await waitReady(p, passed, POLLIN, what);
       await checkStatus(p, r, passed, what);
       break;
