@@ -23,6 +23,7 @@ import {
   kmalloc,
   Mutex,
   SlabObject,
+  SpinLock,
 } from "@primetime/kernel";
 import { point, report } from "@primetime/sim";
 import type { DrmMaster } from "./drm-auth.js";
@@ -102,6 +103,11 @@ export class DrmDevice extends SlabObject {
   readonly filelistMutex: Mutex;
   /** Models filelist. */
   readonly filelist = new Set<DrmFile>();
+  /**
+   * Models event_lock: protects every file's `eventSpace`, `pendingEventList` and `eventList`
+   * and each pending event's `filePriv` (drm_file.c's event machinery).
+   */
+  readonly eventLock: SpinLock;
   /** Models open_count. */
   openCount = 0;
   /** Models mode_config: the KMS state (framebuffers); a KMS driver sets its funcs and limits. */
@@ -133,6 +139,7 @@ export class DrmDevice extends SlabObject {
     });
     this.masterMutex = new Mutex("master_mutex", { owner: this });
     this.filelistMutex = new Mutex("filelist_mutex", { owner: this });
+    this.eventLock = new SpinLock("event_lock", { owner: this });
     this.modeConfig = new DrmModeConfig(this);
   }
 }

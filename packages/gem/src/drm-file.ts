@@ -8,10 +8,29 @@
  * handle (and with it the file's
  * PRIME cache entries), the master state, the driver's per-file state (->postclose), and checks
  * that the PRIME cache is empty; then the device reference is dropped.
+ *
+ * DRM events (drm_file.c's event machinery, v6.18): a driver reserves room for an event in the
+ * file's 4 KiB `event_space` and puts it on the file's `pending_event_list`
+ * (drm_event_reserve_init()); when the asynchronous work completes it sends it
+ * (drm_send_event()): the event moves to the file's `event_list` and readers and pollers on
+ * `event_wait` are woken; userspace reads whole events from the fd (drm_read()) and polls it
+ * for EPOLLIN (drm_poll()). All of it is under the device's `event_lock`. When the file closes
+ * first, drm_events_release() unlinks its pending events (`e->file_priv = NULL`: a later send
+ * frees them) and frees the unread ones. Not modeled: the event's `completion` (KMS commits'),
+ * and drm_send_event_timestamp_locked()'s timestamp (the fence is signalled with the current
+ * virtual time either way).
  */
 
+import { type DmaFence, dmaFencePut, dmaFenceSignal } from "@primetime/dma-buf";
 import {
+  accessVm,
+  currentMm,
+  EAGAIN,
   EBUSY,
+  EFAULT,
+  ENOMEM,
+  EPOLLIN,
+  EPOLLRDNORM,
   type Errno,
   type File,
   type FileOperations,
@@ -22,12 +41,20 @@ import {
   KmemCache,
   kfree,
   kmalloc,
+  lockdepAssertHeld,
   Mutex,
   O_EXCL,
+  O_NONBLOCK,
+  type PollTable,
+  type PollTableEntry,
+  type PollWaitHead,
+  pollWait,
   SlabObject,
   SpinLock,
+  waitEventInterruptible,
+  wakeUpPoll,
 } from "@primetime/kernel";
-import { opLabel, point } from "@primetime/sim";
+import { opLabel, point, WaitQueue, warnOn } from "@primetime/sim";
 import { type DrmMaster, drmMasterOpen, drmMasterRelease } from "./drm-auth.js";
 import { type DrmDevice, drmDevPut } from "./drm-device.js";
 import { DRIVER_GEM, DRIVER_MODESET, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
@@ -50,6 +77,53 @@ import { type DrmSyncobj, drmSyncobjRelease } from "./drm-syncobj.js";
 
 /** The slab cache of struct drm_file. */
 export const drmFileCache = new KmemCache("drm_file");
+
+/**
+ * Models struct drm_event, the header of every event userspace reads (`type`, `length` in
+ * bytes, the whole event's), with the event's bytes as drm_read() copies them (the driver's
+ * struct, whose first member the header is).
+ */
+export interface DrmEvent {
+  readonly type: number;
+  readonly length: number;
+  /** The event's `length` bytes, little-endian, starting with the header. */
+  bytes(): Uint8Array;
+}
+
+/**
+ * Models struct drm_pending_event: the kernel's tracking of one event (the driver embeds it as
+ * the first member of its own kmalloc()ed struct, here a subclass with its own slab cache).
+ * Locking: `filePriv` and the list memberships are protected by the device's event_lock.
+ * References: `fence` holds a fence reference (dropped when the event is sent or cancelled); the
+ * event holds none on its file (drm_events_release() unlinks it instead).
+ */
+export class DrmPendingEvent extends SlabObject {
+  /** Models event: the event's data. */
+  event: DrmEvent | null = null;
+  /** Models file_priv: the file to deliver to; NULL once that file is closed. */
+  filePriv: DrmFile | null = null;
+  /** Models fence: signalled when the event is sent (out-fences of KMS commits). */
+  fence: DmaFence | null = null;
+}
+
+/**
+ * Models a file's event_wait (wait_queue_head_t): the poll(2) entries registered on it
+ * (drm_poll()) and the readers asleep in drm_read()'s wait_event_interruptible().
+ */
+export class DrmEventWait implements PollWaitHead {
+  readonly entries = new Set<PollTableEntry>();
+  readonly readers = new WaitQueue("drm_file.event_wait");
+}
+
+/**
+ * Models wake_up_interruptible_poll(&file_priv->event_wait, key): the pollers waiting for `key`
+ * and every reader.
+ * Locking: any; not a scheduling point.
+ */
+function wakeUpInterruptiblePoll(wait: DrmEventWait, key: number): void {
+  wakeUpPoll(wait, key);
+  wait.readers.wakeAll();
+}
 
 /**
  * Models struct drm_file.
@@ -90,6 +164,16 @@ export class DrmFile extends SlabObject {
   readonly fbs: DrmFramebuffer[] = [];
   /** Models driver_priv. */
   driverPriv: unknown = undefined;
+  /** Models event_space: bytes left for events (4096 at open), under event_lock. */
+  eventSpace = 4096;
+  /** Models pending_event_list: events reserved and not yet sent, under event_lock. */
+  readonly pendingEventList: DrmPendingEvent[] = [];
+  /** Models event_list: events sent and not yet read, oldest first, under event_lock. */
+  readonly eventList: DrmPendingEvent[] = [];
+  /** Models event_wait. */
+  readonly eventWait = new DrmEventWait();
+  /** Models event_read_lock: serializes drm_read(). */
+  readonly eventReadLock: Mutex;
 
   constructor(minor: DrmMinor) {
     super();
@@ -101,6 +185,7 @@ export class DrmFile extends SlabObject {
     this.syncobjTableLock = new SpinLock("syncobj_table_lock", { owner: this });
     this.syncobjIdr = new Idr<DrmSyncobj>("syncobj_idr", { lock: this.syncobjTableLock, base: 1 });
     this.fbsLock = new Mutex("fbs_lock", { owner: this });
+    this.eventReadLock = new Mutex("event_read_lock", { owner: this });
   }
 
   /** The device (minor->dev). */
@@ -155,7 +240,38 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 }
 
 /**
- * Models drm_file_free(): releases everything the file holds: its framebuffers (KMS drivers,
+ * Models drm_events_release() (at the start of drm_file_free()): under event_lock, every
+ * pending event of the file is unlinked from it (`filePriv` = NULL: whoever sends it later
+ * frees it, drm_send_event_helper()) and every sent, unread event is freed.
+ *
+ * The kernel takes event_lock even for a file without events. The model skips the lock and its
+ * scheduling point when both lists are empty, which changes no outcome: nothing can add to them
+ * any more (a reservation needs an ioctl on this file, which has no users left; a send needs a
+ * pending event of it), so the loads are of state no other task can change and an acquire
+ * followed by a release with nothing between them commutes with whatever another task does
+ * (ARCHITECTURE.md section 1). So the steps of a schedule whose files never had events stay as
+ * they were.
+ * Locking: takes the device's event_lock (when the file has events).
+ * References: frees the unread events.
+ */
+async function drmEventsRelease(file: DrmFile): Promise<void> {
+  const dev = file.minor.dev;
+  if (file.pendingEventList.length === 0 && file.eventList.length === 0) return;
+  await dev.eventLock.lock();
+  // Unlink pending events
+  for (const e of file.pendingEventList.splice(0)) {
+    await point(opLabel("drm_events_release: e->file_priv = NULL", e.name));
+    e.checkAccess("drm_events_release");
+    e.filePriv = null;
+  }
+  // Remove unconsumed events
+  for (const e of file.eventList.splice(0)) kfree(e);
+  await dev.eventLock.unlock();
+}
+
+/**
+ * Models drm_file_free(): releases everything the file holds: its events (drm_events_release()),
+ * its framebuffers (KMS drivers,
  * drm_fb_release()), every sync object handle, every GEM handle (which removes
  * their PRIME cache entries), the master state, the driver's per-file state, then checks the
  * PRIME cache is empty and frees the file.
@@ -166,12 +282,14 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 export async function drmFileFree(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
   await point(opLabel("drm_file_free", file.name));
+  await drmEventsRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_MODESET)) await drmFbRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_SYNCOBJ)) await drmSyncobjRelease(file);
   if (drmCoreCheckFeature(dev, DRIVER_GEM)) await drmGemRelease(dev, file);
   if (drmIsPrimaryClient(file)) await drmMasterRelease(file);
   if (dev.driver.postclose) await dev.driver.postclose(dev, file);
   drmPrimeDestroyFilePrivate(file.prime);
+  warnOn(file.eventList.length !== 0, "WARN_ON(!list_empty(&file->event_list))");
   dev.counters.files--;
   kfree(file);
 }
@@ -251,6 +369,225 @@ export async function drmRelease(_inode: Inode | null, filp: File): Promise<numb
   return 0;
 }
 
+/**
+ * Models copy_to_user() of an event's bytes to `addr` in the current process: 0 or -EFAULT.
+ * Locking: may fault (takes mmap_lock); no spinlock held. References: none.
+ */
+async function copyEventToUser(addr: number, bytes: Uint8Array): Promise<number> {
+  const mm = currentMm();
+  if (!mm || !Number.isSafeInteger(addr) || addr < 0) return -EFAULT;
+  const ret = await accessVm(mm, addr, bytes.length, bytes);
+  return typeof ret === "number" && ret < 0 ? -EFAULT : 0;
+}
+
+/**
+ * Models drm_read(), the ->read of DRM nodes: whole events only, oldest first, into the user
+ * buffer `buf` of `count` bytes; the number of bytes read (a short read stops before the first
+ * event that does not fit). With no event: -EAGAIN for O_NONBLOCK, else it sleeps
+ * (wait_event_interruptible() on event_wait, event_read_lock dropped) until one is sent;
+ * -ERESTARTSYS if a signal ends the sleep, -EINTR if one interrupts event_read_lock. An event
+ * that does not fit is put back at the head (event_space taken again) and the wait queue woken;
+ * if it is the first, the read returns 0, as the kernel's (`ret` is 0 then, whatever the
+ * kernel-doc says about -EINVAL: that is userspace's reading of a 0). A failed copy puts the
+ * event back too and gives -EFAULT if nothing was read yet. `buf`'s range is checked by vfs_read().
+ * Locking: takes event_read_lock, then event_lock around each dequeue and put-back; copies with
+ * event_read_lock held.
+ * References: frees each event read.
+ */
+export async function drmRead(filp: File, buf: number, count: number): Promise<number> {
+  const filePriv = filp.privateData as DrmFile;
+  const dev = filePriv.minor.dev;
+  let ret = await filePriv.eventReadLock.lockInterruptible();
+  if (ret) return ret;
+  for (;;) {
+    let e: DrmPendingEvent | null = null;
+    await dev.eventLock.lock(); // spin_lock_irq()
+    if (filePriv.eventList.length > 0) {
+      e = filePriv.eventList.shift()!;
+      filePriv.eventSpace += e.event!.length;
+    }
+    await dev.eventLock.unlock();
+    if (e === null) {
+      if (ret) break;
+      if (filp.fFlags & O_NONBLOCK) {
+        ret = -EAGAIN;
+        break;
+      }
+      await filePriv.eventReadLock.unlock();
+      ret = await waitEventInterruptible(
+        filePriv.eventWait.readers,
+        () => filePriv.eventList.length > 0,
+        "drm_read",
+      );
+      if (ret >= 0) ret = await filePriv.eventReadLock.lockInterruptible();
+      if (ret) return ret;
+    } else {
+      await point(opLabel("drm_read", e.name));
+      e.checkAccess("drm_read");
+      const length = e.event!.length;
+      let putBack = length > count - ret;
+      if (!putBack && (await copyEventToUser(buf + ret, e.event!.bytes())) !== 0) {
+        if (ret === 0) ret = -EFAULT;
+        putBack = true;
+      }
+      if (putBack) {
+        // put_back_event:
+        await dev.eventLock.lock();
+        filePriv.eventSpace -= length;
+        filePriv.eventList.unshift(e); // list_add()
+        await dev.eventLock.unlock();
+        wakeUpInterruptiblePoll(filePriv.eventWait, EPOLLIN | EPOLLRDNORM);
+        break;
+      }
+      ret += length;
+      kfree(e);
+    }
+  }
+  await filePriv.eventReadLock.unlock();
+  return ret;
+}
+
+/**
+ * Models drm_poll(), the ->poll of DRM nodes: registers on event_wait; EPOLLIN | EPOLLRDNORM
+ * while an event is waiting to be read.
+ * Locking: none (the list is read without event_lock, as in the kernel).
+ * References: the registration holds the file (poll_wait()).
+ */
+export async function drmPoll(filp: File, pt: PollTable | null): Promise<number> {
+  const filePriv = filp.privateData as DrmFile;
+  let mask = 0;
+  await pollWait(filp, filePriv.eventWait, pt);
+  if (filePriv.eventList.length > 0) mask |= EPOLLIN | EPOLLRDNORM;
+  return mask;
+}
+
+/**
+ * Models drm_event_reserve_init_locked(): -ENOMEM if the file's event_space has no room for
+ * `e`; else the room is taken, `p` gets `e` and is added at the head of the file's
+ * pending_event_list, and linked to the file.
+ * Locking: event_lock held.
+ * References: none (the event holds none on the file).
+ */
+export function drmEventReserveInitLocked(
+  dev: DrmDevice,
+  filePriv: DrmFile,
+  p: DrmPendingEvent,
+  e: DrmEvent,
+): number {
+  lockdepAssertHeld(dev.eventLock);
+  if (filePriv.eventSpace < e.length) return -ENOMEM;
+  filePriv.eventSpace -= e.length;
+  p.event = e;
+  filePriv.pendingEventList.unshift(p); // list_add()
+  p.filePriv = filePriv;
+  return 0;
+}
+
+/**
+ * Models drm_event_reserve_init(): drm_event_reserve_init_locked() under event_lock. 0 or
+ * -ENOMEM.
+ * Locking: takes event_lock.
+ * References: none.
+ */
+export async function drmEventReserveInit(
+  dev: DrmDevice,
+  filePriv: DrmFile,
+  p: DrmPendingEvent,
+  e: DrmEvent,
+): Promise<number> {
+  await dev.eventLock.lock(); // spin_lock_irqsave()
+  const ret = drmEventReserveInitLocked(dev, filePriv, p, e);
+  await dev.eventLock.unlock();
+  return ret;
+}
+
+/**
+ * Models drm_event_cancel_free(): an event that will not be sent: under event_lock, if it is
+ * still linked to its file, the room is given back and it leaves the pending list; then its
+ * fence reference is dropped and it is freed.
+ * Locking: takes event_lock.
+ * References: drops the event's fence reference; frees the event.
+ */
+export async function drmEventCancelFree(dev: DrmDevice, p: DrmPendingEvent): Promise<void> {
+  await dev.eventLock.lock();
+  if (p.filePriv) {
+    p.filePriv.eventSpace += p.event!.length;
+    removePending(p.filePriv, p);
+  }
+  await dev.eventLock.unlock();
+  if (p.fence) await dmaFencePut(p.fence);
+  kfree(p);
+}
+
+/** list_del(&e->pending_link). Locking: event_lock held. */
+function removePending(filePriv: DrmFile, e: DrmPendingEvent): void {
+  lockdepAssertHeld(filePriv.dev.eventLock);
+  const i = filePriv.pendingEventList.indexOf(e);
+  if (i >= 0) filePriv.pendingEventList.splice(i, 1);
+}
+
+/**
+ * Models drm_send_event_helper(): signals and puts the event's fence, if any; frees the event if
+ * its file is gone (`filePriv` NULL); else moves it from the file's pending list to the tail of
+ * its event_list and wakes the file's readers and pollers (EPOLLIN | EPOLLRDNORM). The event's
+ * `completion` is not modeled.
+ * Locking: event_lock held (assert_spin_locked()).
+ * References: drops the event's fence reference; the event passes to the file's list, or is freed.
+ */
+async function drmSendEventHelper(dev: DrmDevice, e: DrmPendingEvent): Promise<void> {
+  lockdepAssertHeld(dev.eventLock);
+  await point(opLabel("drm_send_event", e.name));
+  e.checkAccess("drm_send_event_helper");
+  if (e.fence) {
+    await dmaFenceSignal(e.fence);
+    await dmaFencePut(e.fence);
+  }
+  const filePriv = e.filePriv;
+  if (!filePriv) {
+    kfree(e);
+    return;
+  }
+  filePriv.checkAccess("drm_send_event_helper");
+  removePending(filePriv, e);
+  filePriv.eventList.push(e); // list_add_tail()
+  wakeUpInterruptiblePoll(filePriv.eventWait, EPOLLIN | EPOLLRDNORM);
+}
+
+/**
+ * Models drm_send_event_timestamp_locked(): drm_send_event_helper() (the timestamp given to the
+ * event's fence is not modeled: see the file comment).
+ * Locking: event_lock held.
+ * References: as drm_send_event_helper().
+ */
+export function drmSendEventTimestampLocked(
+  dev: DrmDevice,
+  e: DrmPendingEvent,
+  _timestamp: number,
+): Promise<void> {
+  return drmSendEventHelper(dev, e);
+}
+
+/**
+ * Models drm_send_event_locked(): sends `e` (initialized with drm_event_reserve_init()) to its
+ * file, or frees it if the file was closed.
+ * Locking: event_lock held.
+ * References: as drm_send_event_helper().
+ */
+export function drmSendEventLocked(dev: DrmDevice, e: DrmPendingEvent): Promise<void> {
+  return drmSendEventHelper(dev, e);
+}
+
+/**
+ * Models drm_send_event(): drm_send_event_locked() under event_lock.
+ * Locking: takes event_lock.
+ * References: as drm_send_event_helper().
+ */
+export async function drmSendEvent(dev: DrmDevice, e: DrmPendingEvent): Promise<void> {
+  await dev.eventLock.lock(); // spin_lock_irqsave()
+  await drmSendEventHelper(dev, e);
+  await dev.eventLock.unlock();
+}
+
 /** Models noop_llseek(): the position, unchanged (a module-level function, not one per call). */
 async function drmNoopLlseek(file: File): Promise<number> {
   return file.fPos;
@@ -258,7 +595,7 @@ async function drmNoopLlseek(file: File): Promise<number> {
 
 /**
  * Models DEFINE_DRM_GEM_FOPS: the file operations of a DRM node (drm_open, drm_release,
- * drm_ioctl, drm_gem_mmap, noop_llseek), with the driver's overrides.
+ * drm_ioctl, drm_gem_mmap, noop_llseek, drm_read, drm_poll), with the driver's overrides.
  * Locking: none.
  * References: none.
  */
@@ -270,6 +607,8 @@ export function drmFops(dev: DrmDevice): FileOperations {
     unlockedIoctl: drmIoctl,
     mmap: drmGemMmap,
     llseek: drmNoopLlseek,
+    read: drmRead,
+    poll: drmPoll,
     ...dev.driver.fops,
   });
 }

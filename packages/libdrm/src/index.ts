@@ -31,6 +31,16 @@ export {
   setMaster,
   writeBuffer,
 } from "./drm.js";
+export {
+  DRM_EVENT_HEADER_SIZE,
+  type DrmEventContext,
+  type DrmEventRecord,
+  drmHandleEvent,
+  drmReadEvents,
+  parseDrmEvents,
+  type ReadProcess,
+  read,
+} from "./drm-event.js";
 export { DrmFd, recvDrmFd } from "./drm-fd.js";
 export {
   close,

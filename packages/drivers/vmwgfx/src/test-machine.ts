@@ -45,6 +45,7 @@ import {
   DRM_IOCTL_VMW_CREATE_CONTEXT,
   DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_EVENT,
   DRM_IOCTL_VMW_FENCE_SIGNALED,
   DRM_IOCTL_VMW_FENCE_UNREF,
   DRM_IOCTL_VMW_FENCE_WAIT,
@@ -54,17 +55,21 @@ import {
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_IOCTL_VMW_UNREF_CONTEXT,
   DRM_IOCTL_VMW_UNREF_SURFACE,
+  DRM_VMW_EVENT_FENCE_SIZE,
   DRM_VMW_EXECBUF_VERSION,
   DRM_VMW_FENCE_REP_SIZE,
   DRM_VMW_HANDLE_LEGACY,
   DRM_VMW_WAIT_OPTION_UNREF,
   type DrmVmwAllocBoArg,
+  type DrmVmwEventFence,
   type DrmVmwExecbufArg,
+  type DrmVmwFenceEventArg,
   type DrmVmwFenceRep,
   type DrmVmwFenceSignaledArg,
   type DrmVmwFenceWaitArg,
   type DrmVmwGbSurfaceCreateArg,
   type DrmVmwGbSurfaceRefArg,
+  decodeDrmVmwEventFence,
   decodeDrmVmwFenceRep,
   drm_vmw_surface_flag_create_buffer,
   drm_vmw_surface_flag_shareable,
@@ -451,6 +456,47 @@ export async function clientBlockedOnReservation(
   const t = p.threads[0]!;
   while (t.state !== "blocked") await yieldCpu();
   return { p, bo: held };
+}
+
+/**
+ * DRM_VMW_FENCE_EVENT: an event with `userData` when the fence `handle` (0: a new fence)
+ * signals; `fenceRep` (0: none) receives the fence's struct drm_vmw_fence_rep. 0 or -errno.
+ */
+export function fenceEvent(
+  p: Process,
+  fd: number,
+  opts: { handle?: number; fenceRep?: number; userData?: bigint; flags?: number } = {},
+): Promise<number> {
+  const arg: DrmVmwFenceEventArg = {
+    fence_rep: opts.fenceRep ?? 0,
+    user_data: opts.userData ?? 0n,
+    handle: opts.handle ?? 0,
+    flags: opts.flags ?? 0,
+  };
+  return p.ioctl(fd, DRM_IOCTL_VMW_FENCE_EVENT, arg);
+}
+
+/**
+ * read(2) of at most `count` bytes of DRM events from `fd` into a fresh anonymous page: the
+ * read's result and the fence events it returned.
+ */
+export async function readFenceEvents(
+  p: Process,
+  fd: number,
+  count = 4096,
+): Promise<{ ret: number; events: DrmVmwEventFence[] }> {
+  const buf = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf < 0) throw new Error(`mmap = ${buf}`);
+  const ret = await p.read(fd, buf, count);
+  const events: DrmVmwEventFence[] = [];
+  if (ret > 0) {
+    const bytes = await p.readMemory(buf, ret);
+    if (typeof bytes === "number") throw new Error(`load = ${bytes}`);
+    for (let off = 0; off + DRM_VMW_EVENT_FENCE_SIZE <= ret; off += DRM_VMW_EVENT_FENCE_SIZE)
+      events.push(decodeDrmVmwEventFence(bytes, off));
+  }
+  await p.munmap(buf, 4096);
+  return { ret, events };
 }
 
 /** DRM_VMW_CREATE_CONTEXT: the new context's handle, or the negative errno. */

@@ -12,9 +12,10 @@
  * Faithfulness: Linux v6.12 (VMWGFX_DRIVER_MAJOR 2, MINOR 20). KMS only as far as ADDFB2's
  * framebuffers over buffers and surfaces (vmwgfx-kms.ts: vmw_kms_fb_create(); no display units,
  * CRTCs, planes or scanout), no FIFO, the command buffer manager only for a device command error
- * (vmwgfx-cmdbuf.ts; no hangcheck or reset: Linux has none), no contexts, shaders, streams or
- * fence events (DRM_VMW_FENCE_EVENT): their table entries are holes (-EINVAL). The fence ioctls
- * FENCE_WAIT, FENCE_SIGNALED and FENCE_UNREF are vmwgfx-fence.ts's. vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
+ * (vmwgfx-cmdbuf.ts; no hangcheck or reset: Linux has none), no contexts, shaders or streams:
+ * their table entries are holes (-EINVAL). The fence ioctls FENCE_WAIT, FENCE_SIGNALED,
+ * FENCE_UNREF and FENCE_EVENT are vmwgfx-fence.ts's (the DRM fd's events are the DRM core's
+ * drm_read()/drm_poll()). vmwgfx's drm_ioctl wrapper (vmw_generic_ioctl(), the file's ->unlocked_ioctl)
  * refuses a driver ioctl whose command differs from the table's (size or direction) with
  * -EINVAL, EXECBUF excepted, before drm_ioctl() runs.
  */
@@ -97,9 +98,14 @@ import {
   vmwContextDestroyIoctl,
   vmwExtendedContextDefineIoctl,
 } from "./vmwgfx-context.js";
-import { vmwExecbufIoctl } from "./vmwgfx-execbuf.js";
+import {
+  vmwExecbufCopyFenceUser,
+  vmwExecbufFenceCommands,
+  vmwExecbufIoctl,
+} from "./vmwgfx-execbuf.js";
 import {
   type VmwFenceManager,
+  vmwFenceEventIoctl,
   vmwFenceFifoDown,
   vmwFenceManagerInit,
   vmwFenceManagerTakedown,
@@ -121,6 +127,7 @@ import {
   DRM_IOCTL_VMW_CREATE_CONTEXT,
   DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_EVENT,
   DRM_IOCTL_VMW_FENCE_SIGNALED,
   DRM_IOCTL_VMW_FENCE_UNREF,
   DRM_IOCTL_VMW_FENCE_WAIT,
@@ -141,6 +148,8 @@ import {
   DRM_VMW_EXECBUF_VERSION,
   DRM_VMW_EXTENDED_CONTEXT_ARG_LAYOUT,
   DRM_VMW_FENCE_ARG_LAYOUT,
+  DRM_VMW_FENCE_EVENT,
+  DRM_VMW_FENCE_EVENT_LAYOUT,
   DRM_VMW_FENCE_SIGNALED,
   DRM_VMW_FENCE_SIGNALED_LAYOUT,
   DRM_VMW_FENCE_UNREF,
@@ -162,6 +171,7 @@ import {
   type DrmVmwExecbufArg,
   type DrmVmwExtendedContextArg,
   type DrmVmwFenceArg,
+  type DrmVmwFenceEventArg,
   type DrmVmwFenceSignaledArg,
   type DrmVmwFenceWaitArg,
   type DrmVmwGbSurfaceCreateArg,
@@ -183,6 +193,8 @@ export const vmwFprivCache = new KmemCache("vmw_fpriv");
  * Locking: `cmdbufMutex` protects surfaces' guest_memory_bo. References: owns `tdev`.
  */
 export class VmwPrivate extends SlabObject {
+  /** Models drm: the DRM device (embedded in the kernel's vmw_private). */
+  drm!: DrmDevice;
   /** Models tdev. */
   tdev!: TtmObjectDevice;
   /** Models bdev: the TTM device of the buffer objects. */
@@ -307,7 +319,7 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   await ttmDeviceFini(vmw.bdev);
   await vmwCmdbufManDestroy(vmw.cman);
   await vmw.fences.fini();
-  vmwFenceManagerTakedown(vmw.fman);
+  await vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
   kfree(vmw);
 }
@@ -394,6 +406,34 @@ async function vmwExecbufImported(
   return ret;
 }
 
+/**
+ * The DRM_VMW_FENCE_EVENT entry: vmw_fence_event_ioctl() (vmwgfx-fence.ts) with the execbuf
+ * helpers it calls: vmw_execbuf_fence_commands() for a new fence (vmw_cmd_send_fence(): a
+ * fence-only batch on the device, whose seqno the new fence carries; a failed submission is the
+ * ioctl's error here, where the kernel goes on with a fallback wait), and
+ * vmw_execbuf_copy_fence_user() (no fence fd).
+ * Locking: none held. References: see vmwFenceEventIoctl().
+ */
+function vmwFenceEventIoctlEntry(
+  dev: DrmDevice,
+  arg: DrmVmwFenceEventArg,
+  file: DrmFile,
+): Promise<number> {
+  const vmw = vmwPriv(dev);
+  const tfile = tfileOf(file);
+  return vmwFenceEventIoctl(file, tfile, arg, {
+    async fenceCommands(wantHandle) {
+      const hw = await vmw.fences.submit([]);
+      if (isErr(hw)) return { ret: hw, fence: null, handle: 0 };
+      const made = await vmwExecbufFenceCommands(vmw, tfile, hw, wantHandle);
+      await dmaFencePut(hw);
+      return made;
+    },
+    copyFenceUser: (userFenceRep, fence, handle) =>
+      vmwExecbufCopyFenceUser(vmw, tfile, 0, userFenceRep, fence, handle, -1, null),
+  });
+}
+
 /** Models vmw_ioctls[] (the implemented entries; the others are holes). */
 function vmwIoctls(): DrmIoctlDesc[] {
   const table: DrmIoctlDesc[] = [];
@@ -450,6 +490,13 @@ function vmwIoctls(): DrmIoctlDesc[] {
     DRM_RENDER_ALLOW,
     DRM_VMW_FENCE_ARG_LAYOUT,
     "VMW_FENCE_UNREF",
+  );
+  table[DRM_VMW_FENCE_EVENT] = drmIoctlDef(
+    DRM_IOCTL_VMW_FENCE_EVENT,
+    vmwFenceEventIoctlEntry,
+    DRM_RENDER_ALLOW,
+    DRM_VMW_FENCE_EVENT_LAYOUT,
+    "VMW_FENCE_EVENT",
   );
   table[DRM_VMW_GB_SURFACE_CREATE] = drmIoctlDef(
     DRM_IOCTL_VMW_GB_SURFACE_CREATE,
@@ -596,6 +643,7 @@ export async function createVmwgfx(
   vmw.tdev = tdev;
   const dev = await drmDevAlloc(vmwDriver, { devName: "vmwgfx", driverPrivate: vmw });
   if (isErr(dev)) throw new Error(`vmwgfx: drm_dev_alloc failed: ${dev}`);
+  vmw.drm = dev;
   vmw.gpu = new SimGpu({
     name: `svga${dev.name.replace(/\D/g, "")}`,
     vramPages: 16,

@@ -280,7 +280,7 @@ async function vmwTranslateHandle(
 }
 
 /** What vmw_execbuf_fence_commands() returns: its error, the fence (null on failure), the handle. */
-interface FencedSubmission {
+export interface FencedSubmission {
   ret: number;
   fence: VmwFenceObj | null;
   handle: number;
@@ -292,16 +292,17 @@ interface FencedSubmission {
  * (a fence_rep was given), else a kernel fence object; the device's fence interrupt is armed for
  * it (vmwFenceIrqArm()). If the creation fails, vmw_fallback_wait() waits for the seqno (the
  * device fence here, uninterruptibly) and the fence is NULL; the error is returned (for
- * fence_rep.error).
- * Locking: cmdbuf_mutex held. References: the caller owns one on the fence.
+ * fence_rep.error). Also DRM_VMW_FENCE_EVENT's for a new fence (vmwgfx-drv.ts submits the
+ * fence-only batch, vmw_cmd_send_fence()).
+ * Locking: none required (EXECBUF holds cmdbuf_mutex, FENCE_EVENT nothing), as in the kernel.
+ * References: the caller owns one on the fence.
  */
-async function vmwExecbufFenceCommands(
+export async function vmwExecbufFenceCommands(
   vmw: VmwPrivate,
   tfile: TtmObjectFile,
   hw: DmaFence,
   wantHandle: boolean,
 ): Promise<FencedSubmission> {
-  lockdepAssertHeld(vmw.cmdbufMutex);
   const seqno = hw.seqno;
   vmw.fenceObjectsCreated = true;
   const made = wantHandle
@@ -340,10 +341,11 @@ async function copyToUserBytes(addr: number, bytes: Uint8Array): Promise<number>
  * fd_install()ed the sync_file, and a failed copy also fput()s the sync_file's file and
  * put_unused_fd()s its fd (`sync_file` passed in), leaving the installed fd pointing at a file
  * that is about to be freed; the function returned void (the caller's `ret` stays 0).
- * Locking: cmdbuf_mutex held (the caller's); takes mmap_lock for the copy, the file's lock for the
- * unref. References: the failed copy drops the file's open of the handle.
+ * Locking: none required (EXECBUF holds cmdbuf_mutex, FENCE_EVENT nothing, as in the kernel);
+ * takes mmap_lock for the copy, the file's lock for the unref.
+ * References: the failed copy drops the file's open of the handle.
  */
-async function vmwExecbufCopyFenceUser(
+export async function vmwExecbufCopyFenceUser(
   vmw: VmwPrivate,
   tfile: TtmObjectFile,
   ret: number,
@@ -353,7 +355,6 @@ async function vmwExecbufCopyFenceUser(
   outFenceFd: number,
   syncFile: SyncFile | null,
 ): Promise<number> {
-  lockdepAssertHeld(vmw.cmdbufMutex);
   if (!userFenceRep) return 0;
   const fenceRep = { handle: 0, mask: 0, seqno: 0, passed_seqno: 0, fd: outFenceFd, error: ret };
   if (ret === 0) {

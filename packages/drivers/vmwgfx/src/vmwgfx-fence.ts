@@ -24,9 +24,23 @@
  * vmwFenceIrqArm() for each vmw fence created: it runs vmw_fences_update() from the interrupt task
  * under the device fence's lock (the kernel runs it in the irq thread).
  *
- * Simplifications: no fence actions (DRM_VMW_FENCE_EVENT and its vmw_event_fence_action, the
- * goal-seqno interrupt, the cleanup work: no action is ever attached, so vmw_fence_goal_new_locked()
- * and vmw_fences_perform_actions() have nothing to do); vmw_fence_wait(), the driver's ->wait
+ * **Fence actions** (vmwgfx_fence.c's second half): DRM_VMW_FENCE_EVENT attaches a
+ * vmw_event_fence_action to a fence (vmw_fence_obj_add_action(): at once performed if the fence
+ * has signalled, else on the fence's `seq_passed_actions` with the device's fence goal set to
+ * it); when __vmw_fences_update() signals the fence, vmw_fences_perform_actions() runs each
+ * action's seq_passed (the event is sent to its DRM file, drm_send_event_locked(), stamped with
+ * the time with DRM_VMW_FE_FLAG_REQ_TIME) and moves it to the manager's cleanup list, which the
+ * manager's work (vmw_fence_work_func(), on the system workqueue) empties: each action's cleanup
+ * drops the fence reference the action held and frees it. The event itself holds no reference on
+ * its DRM file: a file closed first unlinks it (drm_events_release()) and the send frees it. As
+ * in v6.12, an action attached to a fence that has already signalled is performed at once but
+ * its cleanup waits on the cleanup list for the next __vmw_fences_update() (none schedules the
+ * work on that path).
+ *
+ * Simplifications: the fence goal (SVGA_REG_FENCE_GOAL) is a field of the manager here (the
+ * simulated device has no such register: the per-fence interrupt above already runs
+ * vmw_fences_update() for every fence, the goal interrupt's job), and vmw_goal_waiter_add() /
+ * _remove() count goal waiters without an interrupt mask; vmw_fence_wait(), the driver's ->wait
  * (its seqno-waiter interrupt and __vmw_fences_update() before each sleep), is the default wait
  * here: the interrupt callback above signals the fence; a vmw_user_fence is two objects in the
  * model (the base object, kmalloc()ed, and its embedded fence, whose liveness is the base's); the
@@ -44,6 +58,7 @@ import {
   dmaFenceGet,
   dmaFenceInit,
   dmaFenceIsSignaled,
+  dmaFenceIsSignaledLocked,
   dmaFencePut,
   dmaFenceSignal,
   dmaFenceSignalLocked,
@@ -51,6 +66,16 @@ import {
   dmaFenceWaitTimeout,
 } from "@primetime/dma-buf";
 import {
+  type DrmDevice,
+  type DrmEvent,
+  type DrmFile,
+  DrmPendingEvent,
+  drmEventCancelFree,
+  drmEventReserveInit,
+  drmSendEventLocked,
+} from "@primetime/gem";
+import {
+  cancelWorkSync,
   EBUSY,
   EINVAL,
   ENOENT,
@@ -63,9 +88,13 @@ import {
   kfreeRcu,
   kmalloc,
   lockdepAssertHeld,
+  Mutex,
+  SlabObject,
   SpinLock,
+  scheduleWork,
+  WorkStruct,
 } from "@primetime/kernel";
-import { bug, now, point } from "@primetime/sim";
+import { bug, now, opLabel, point } from "@primetime/sim";
 import {
   TTM_DRIVER_TYPE0,
   type TtmBaseObject,
@@ -74,14 +103,21 @@ import {
   ttmBaseObjectInit,
   ttmBaseObjectLookup,
   ttmBaseObjectUnref,
+  ttmRefObjectAdd,
   ttmRefObjectBaseUnref,
 } from "./ttm-object.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
+  DRM_VMW_EVENT_FENCE_SIGNALED,
+  DRM_VMW_EVENT_FENCE_SIZE,
+  DRM_VMW_FE_FLAG_REQ_TIME,
   DRM_VMW_WAIT_OPTION_UNREF,
+  type DrmVmwEventFence,
   type DrmVmwFenceArg,
+  type DrmVmwFenceEventArg,
   type DrmVmwFenceSignaledArg,
   type DrmVmwFenceWaitArg,
+  encodeDrmVmwEventFence,
 } from "./vmwgfx-uapi.js";
 
 /** Models VMW_RES_FENCE (enum vmw_res_type in vmwgfx_drv.h: TTM_DRIVER_TYPE0 + 3). */
@@ -102,23 +138,67 @@ function seqnoPassed(passed: number, seqno: number): boolean {
   return (passed - seqno) >>> 0 < VMW_FENCE_WRAP;
 }
 
+/** Models enum vmw_action_type: VMW_ACTION_EVENT, VMW_ACTION_MAX. */
+export const VMW_ACTION_EVENT = 0;
+const VMW_ACTION_MAX = 1;
+
+/**
+ * Models struct vmw_fence_action: run `seqPassed` when the fence's seqno has passed (under the
+ * manager's lock), then `cleanup` from the manager's work.
+ * Locking: list membership (a fence's seq_passed_actions, the cleanup list) under fman->lock.
+ */
+export interface VmwFenceAction {
+  readonly type: number;
+  readonly seqPassed: ((action: VmwFenceAction) => Promise<void>) | null;
+  readonly cleanup: ((action: VmwFenceAction) => Promise<void>) | null;
+}
+
 /**
  * Models struct vmw_fence_manager (the parts kept).
- * Locking: `lock` (every fence's dma_fence lock) protects `fenceList` and `fifoDown`.
- * References: the list holds none (a fence unlists itself at its release).
+ * Locking: `lock` (every fence's dma_fence lock) protects `fenceList`, `fifoDown`,
+ * `cleanupList`, `pendingActions`, `seqnoValid` and the fences' action lists; `goalIrqMutex`
+ * protects `goalIrqOn` (and must be held to set `seqnoValid`).
+ * References: the list holds none (a fence unlists itself at its release); each action holds a
+ * fence reference until its cleanup.
  */
 export class VmwFenceManager {
   /** Models fman->lock. */
   readonly lock: SpinLock;
   /** Models fman->fence_list: unsignalled fences, in seqno order. */
   readonly fenceList: VmwFenceObj[] = [];
+  /** Models fman->work: vmw_fence_work_func(). */
+  readonly work: WorkStruct;
   /** Models fman->fifo_down: fences cannot be created while true. */
   fifoDown = true;
+  /** Models fman->cleanup_list: actions performed, waiting for their cleanup. */
+  readonly cleanupList: VmwFenceAction[] = [];
+  /** Models fman->pending_actions[]: actions attached and not yet performed, per type. */
+  readonly pendingActions: number[] = new Array<number>(VMW_ACTION_MAX).fill(0);
+  /** Models fman->goal_irq_mutex. */
+  readonly goalIrqMutex: Mutex;
+  /** Models fman->goal_irq_on (goal_irq_mutex). */
+  goalIrqOn = false;
+  /** Models fman->seqno_valid: the device's fence goal is a fence with actions (fman->lock). */
+  seqnoValid = false;
   /** Models fman->ctx. */
   readonly ctx: number;
+  /**
+   * The device's fence goal register (SVGA_REG_FENCE_GOAL, vmw_fence_goal_read()/_write()): the
+   * simulated device has none, so the manager keeps the value (see the file comment).
+   */
+  fenceGoal = 0;
+  /** Models dev_priv->goal_queue_waiters (vmw_goal_waiter_add()/_remove()). */
+  goalQueueWaiters = 0;
+  /**
+   * Whether an action was ever attached: the model cancels the work at takedown only then, to keep
+   * the teardown steps of devices that never had one (their work was never queued).
+   */
+  actionsUsed = false;
 
   constructor(readonly devPriv: VmwPrivate) {
     this.lock = new SpinLock("vmw_fence_manager.lock");
+    this.work = new WorkStruct(vmwFenceWorkFunc.bind(null, this), "vmw_fence_work_func");
+    this.goalIrqMutex = new Mutex("vmw_fence_manager.goal_irq_mutex");
     this.ctx = dmaFenceContextAlloc(1);
   }
 }
@@ -136,6 +216,8 @@ export class VmwFenceObj extends DmaFence {
   destroy: ((fence: VmwFenceObj) => Promise<void>) | null = null;
   /** The manager (fman_from_fence(): container_of(fence->base.lock, ...)). */
   fman: VmwFenceManager | null = null;
+  /** Models fence->seq_passed_actions (fman->lock). */
+  readonly seqPassedActions: VmwFenceAction[] = [];
 
   constructor(readonly container: VmwUserFence | null = null) {
     super(container ? "vmw_user_fence.fence" : vmwFenceObjCache);
@@ -232,15 +314,17 @@ export function vmwFenceManagerInit(vmw: VmwPrivate): VmwFenceManager {
 }
 
 /**
- * Models vmw_fence_manager_takedown(): BUG_ON() if fences are still listed (no cleanup work is
- * modeled, so there is none to cancel). Called once the device's interrupts are gone, so nothing
- * else can reach the list: the load needs no lock.
- * Locking: none. References: none.
+ * Models vmw_fence_manager_takedown(): cancel_work_sync() of the cleanup work (only if an action
+ * was ever attached: see `actionsUsed`), then BUG_ON() if fences or actions waiting for their
+ * cleanup are still listed. Called once the device's interrupts are gone, so nothing else can
+ * reach the lists: the loads need no lock (the kernel takes fman->lock around them).
+ * Locking: none held. References: none.
  */
-export function vmwFenceManagerTakedown(fman: VmwFenceManager): void {
-  if (fman.fenceList.length > 0)
+export async function vmwFenceManagerTakedown(fman: VmwFenceManager): Promise<void> {
+  if (fman.actionsUsed) await cancelWorkSync(fman.work);
+  if (fman.fenceList.length > 0 || fman.cleanupList.length > 0)
     bug(
-      `kernel BUG at vmwgfx_fence.c: vmw_fence_manager_takedown(): BUG_ON(!lists_empty) (${fman.fenceList.length} fences listed)`,
+      `kernel BUG at vmwgfx_fence.c: vmw_fence_manager_takedown(): BUG_ON(!lists_empty) (${fman.fenceList.length} fences, ${fman.cleanupList.length} actions listed)`,
     );
 }
 
@@ -248,7 +332,7 @@ export function vmwFenceManagerTakedown(fman: VmwFenceManager): void {
  * Models vmw_fence_fifo_down() (at driver unload): marks the fifo down, then, for each fence still
  * listed (the newest first, restarting after each since the lock is dropped), takes a reference,
  * waits for it (uninterruptibly, VMW_FENCE_WAIT_TIMEOUT) and, if that fails, unlists and signals
- * it; BUG_ON() if it is still listed.
+ * it and performs its actions; BUG_ON() if it is still listed.
  * Locking: takes fman->lock, dropped around each wait. References: a temporary one per fence.
  */
 export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
@@ -264,6 +348,8 @@ export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
       removeFromList(fman, fence);
       await fman.lock.unlock();
       await dmaFenceSignal(fence);
+      // The kernel splices and performs the actions here without fman->lock.
+      await vmwFencesPerformActions(fman, fence.seqPassedActions.splice(0));
     }
     if (fence.onList)
       bug("kernel BUG at vmwgfx_fence.c: vmw_fence_fifo_down(): BUG_ON(!list_empty(&fence->head))");
@@ -301,18 +387,31 @@ async function vmwFenceObjInit(
 
 /**
  * Models __vmw_fences_update(): signals, in list order, every fence whose seqno the device has
- * passed, unlisting it (no actions: see the file comment).
+ * passed, unlisting it and performing its actions; then, if the fence goal was updated
+ * (vmw_fence_goal_new_locked()) and the device moved meanwhile, runs again; last, schedules the
+ * cleanup work if actions wait for it.
  * Locking: fman->lock held. References: the list holds none; the fences are alive while listed.
  */
 async function vmwFencesUpdateLocked(fman: VmwFenceManager): Promise<void> {
   lockdepAssertHeld(fman.lock);
-  const seqno = vmwFenceRead(fman.devPriv);
-  while (fman.fenceList.length > 0) {
-    const fence = fman.fenceList[0]!;
-    if (!seqnoPassed(seqno, fence.seqno)) break;
-    removeFromList(fman, fence);
-    await dmaFenceSignalLocked(fence);
+  let seqno = vmwFenceRead(fman.devPriv);
+  for (;;) {
+    // rerun:
+    while (fman.fenceList.length > 0) {
+      const fence = fman.fenceList[0]!;
+      if (!seqnoPassed(seqno, fence.seqno)) break;
+      removeFromList(fman, fence);
+      await dmaFenceSignalLocked(fence);
+      await vmwFencesPerformActions(fman, fence.seqPassedActions.splice(0));
+    }
+    // Rerun if the fence goal seqno was updated, and the hardware might have raced with that
+    // update, so that we missed a fence_goal irq.
+    if (!vmwFenceGoalNewLocked(fman, seqno)) break;
+    const newSeqno = vmwFenceRead(fman.devPriv);
+    if (newSeqno === seqno) break;
+    seqno = newSeqno;
   }
+  if (fman.cleanupList.length > 0) await scheduleWork(fman.work);
 }
 
 /**
@@ -569,4 +668,367 @@ export async function vmwFenceObjSignaledIoctl(
  */
 export function vmwFenceObjUnrefIoctl(arg: DrmVmwFenceArg, tfile: TtmObjectFile): Promise<number> {
   return ttmRefObjectBaseUnref(tfile, arg.handle);
+}
+
+// ---- Fence actions and DRM_VMW_FENCE_EVENT (vmwgfx_fence.c) -----------------------------------
+
+/** The slab caches of fence events: the actions and the pending DRM events. */
+export const vmwEventFenceActionCache = new KmemCache("vmw_event_fence_action");
+export const vmwEventFencePendingCache = new KmemCache("vmw_event_fence_pending");
+
+/**
+ * Models vmw_fences_perform_actions(): for each action of `list` (in order), the manager's
+ * pending count drops, its seq_passed runs, and it goes to the tail of the cleanup list.
+ * Locking: fman->lock, when called from __vmw_fences_update() or vmw_fence_obj_add_action();
+ * vmw_fence_fifo_down()'s failed wait calls it without, as in the kernel.
+ * References: the actions keep their fence references.
+ */
+async function vmwFencesPerformActions(
+  fman: VmwFenceManager,
+  list: VmwFenceAction[],
+): Promise<void> {
+  for (const action of list) {
+    fman.pendingActions[action.type]!--;
+    if (action.seqPassed !== null) await action.seqPassed(action);
+    // Add the cleanup action to the cleanup list so that it will be performed by a worker task.
+    fman.cleanupList.push(action);
+  }
+}
+
+/**
+ * Models vmw_fence_work_func(), the manager's work: repeatedly, under goal_irq_mutex and the
+ * manager's lock, takes the whole cleanup list and reads seqno_valid; turns the goal interrupt
+ * off if no goal is valid; stops when the list was empty, else runs each action's cleanup
+ * (outside the lock: only this work touches the taken actions).
+ * Locking: takes goal_irq_mutex, then fman->lock. References: each cleanup drops its action's.
+ */
+async function vmwFenceWorkFunc(fman: VmwFenceManager): Promise<void> {
+  for (;;) {
+    await fman.goalIrqMutex.lock();
+    await fman.lock.lock();
+    const list = fman.cleanupList.splice(0);
+    const seqnoValid = fman.seqnoValid;
+    await fman.lock.unlock();
+    await point("vmw_fence_work_func: goal_irq_on");
+    if (!seqnoValid && fman.goalIrqOn) {
+      fman.goalIrqOn = false;
+      fman.goalQueueWaiters--; // vmw_goal_waiter_remove()
+    }
+    await fman.goalIrqMutex.unlock();
+    if (list.length === 0) return;
+    for (const action of list) if (action.cleanup !== null) await action.cleanup(action);
+  }
+}
+
+/**
+ * Models vmw_fence_goal_new_locked(): if the goal is valid and the device has passed it, the
+ * goal becomes the seqno of the first listed fence with actions (invalid if there is none); true
+ * if the goal was updated.
+ * Locking: fman->lock held. References: none.
+ */
+function vmwFenceGoalNewLocked(fman: VmwFenceManager, passedSeqno: number): boolean {
+  lockdepAssertHeld(fman.lock);
+  if (!fman.seqnoValid) return false;
+  const goalSeqno = fman.fenceGoal;
+  if (!seqnoPassed(passedSeqno, goalSeqno)) return false;
+  fman.seqnoValid = false;
+  for (const fence of fman.fenceList) {
+    if (fence.seqPassedActions.length > 0) {
+      fman.seqnoValid = true;
+      fman.fenceGoal = fence.seqno; // vmw_fence_goal_write()
+      break;
+    }
+  }
+  return true;
+}
+
+/**
+ * Models vmw_fence_goal_check_locked(): unless the fence has signalled or a valid goal is at or
+ * before it, the goal becomes the fence's seqno (seqno_valid set); true if it was updated.
+ * Locking: fman->lock and goal_irq_mutex held. References: the caller's on `fence`.
+ */
+async function vmwFenceGoalCheckLocked(fence: VmwFenceObj): Promise<boolean> {
+  const fman = fmanFromFence(fence);
+  lockdepAssertHeld(fman.lock);
+  if (await dmaFenceIsSignaledLocked(fence)) return false;
+  const goalSeqno = fman.fenceGoal;
+  if (fman.seqnoValid && seqnoPassed(goalSeqno, fence.seqno)) return false;
+  fman.fenceGoal = fence.seqno; // vmw_fence_goal_write()
+  fman.seqnoValid = true;
+  return true;
+}
+
+/**
+ * Models vmw_fence_obj_add_action(): under goal_irq_mutex and the manager's lock, counts the
+ * action pending; performs it at once if the fence has signalled, else adds it to the fence's
+ * seq_passed_actions and checks the fence goal; if the goal changed, turns the goal interrupt on
+ * (once) and runs vmw_fences_update(). The action may have run when this returns.
+ * Locking: takes goal_irq_mutex, then fman->lock. References: the action keeps its own.
+ */
+async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction): Promise<void> {
+  const fman = fmanFromFence(fence);
+  let runUpdate = false;
+  fman.actionsUsed = true;
+  await fman.goalIrqMutex.lock();
+  await fman.lock.lock();
+  fman.pendingActions[action.type]!++;
+  if (await dmaFenceIsSignaledLocked(fence)) {
+    await vmwFencesPerformActions(fman, [action]);
+  } else {
+    fence.seqPassedActions.push(action);
+    // This function may set fman::seqno_valid, so it must be run with the goal_irq_mutex held.
+    runUpdate = await vmwFenceGoalCheckLocked(fence);
+  }
+  await fman.lock.unlock();
+  if (runUpdate) {
+    await point("vmw_fence_obj_add_action: goal_irq_on");
+    if (!fman.goalIrqOn) {
+      fman.goalIrqOn = true;
+      fman.goalQueueWaiters++; // vmw_goal_waiter_add()
+    }
+    await vmwFencesUpdate(fman);
+  }
+  await fman.goalIrqMutex.unlock();
+}
+
+/**
+ * Models struct vmw_event_fence_pending: a drm_pending_event and the struct drm_vmw_event_fence
+ * it delivers (kzalloc()ed together; `tv_sec`/`tv_usec` written by the action when the fence
+ * signals with DRM_VMW_FE_FLAG_REQ_TIME).
+ * Locking: as drm_pending_event. References: as drm_pending_event (none on the file).
+ */
+export class VmwEventFencePending extends DrmPendingEvent {
+  /** Models event: the struct drm_vmw_event_fence. */
+  readonly data: DrmVmwEventFence;
+
+  constructor(userData: bigint) {
+    super(vmwEventFencePendingCache);
+    this.data = {
+      type: DRM_VMW_EVENT_FENCE_SIGNALED,
+      length: DRM_VMW_EVENT_FENCE_SIZE,
+      user_data: userData,
+      tv_sec: 0,
+      tv_usec: 0,
+    };
+  }
+}
+
+/** The struct drm_event view of a fence event: its header and bytes (read by drm_read()). */
+function vmwEventFenceDrmEvent(pending: VmwEventFencePending): DrmEvent {
+  const data = pending.data;
+  return {
+    type: data.type,
+    length: data.length,
+    bytes: () => encodeDrmVmwEventFence(data),
+  };
+}
+
+/**
+ * Models struct vmw_event_fence_action: the action, the pending event it sends, a referenced
+ * fence (kept alive while the action hangs on it), the DRM device, and where to write the time
+ * (`tv`: the event's struct, or null without DRM_VMW_FE_FLAG_REQ_TIME).
+ * Locking: `event` is read and cleared under the device's event_lock (in seq_passed).
+ * References: holds one fence reference (dropped by the cleanup).
+ */
+export class VmwEventFenceAction extends SlabObject implements VmwFenceAction {
+  readonly type = VMW_ACTION_EVENT;
+  readonly seqPassed = vmwEventFenceActionSeqPassed;
+  readonly cleanup = vmwEventFenceActionCleanup;
+  /** Models event. */
+  event: VmwEventFencePending | null = null;
+  /** Models fence: a referenced pointer. */
+  fence: VmwFenceObj | null = null;
+  /** Models dev. */
+  dev: DrmDevice | null = null;
+  /** Models tv_sec / tv_usec: the struct they point into, or null. */
+  tv: VmwEventFencePending | null = null;
+
+  constructor() {
+    super(vmwEventFenceActionCache);
+  }
+}
+
+/**
+ * Models vmw_event_fence_action_seq_passed(): the fence's seqno has passed: nothing if the event
+ * is already gone; else, under the device's event_lock, the event is stamped (tv_sec, tv_usec of
+ * the monotonic clock) if asked, sent to its file (drm_send_event_locked(): freed if the file was
+ * closed) and forgotten.
+ * Locking: as vmw_fences_perform_actions() (atomic context, fman->lock when called from the
+ * fence update); takes event_lock.
+ * References: the event passes to its file's event list.
+ */
+async function vmwEventFenceActionSeqPassed(action: VmwFenceAction): Promise<void> {
+  const eaction = action as VmwEventFenceAction;
+  await point(opLabel("vmw_event_fence_action_seq_passed", eaction.name));
+  eaction.checkAccess("vmw_event_fence_action_seq_passed");
+  const dev = eaction.dev!;
+  const event = eaction.event;
+  if (event === null) return;
+  await dev.eventLock.lock(); // spin_lock_irq()
+  if (eaction.tv !== null) {
+    // ktime_get_ts64(): monotonic time, so no y2038 overflow
+    const t = now();
+    eaction.tv.checkAccess("vmw_event_fence_action_seq_passed: tv_sec");
+    eaction.tv.data.tv_sec = Math.floor(t / 1_000_000_000);
+    eaction.tv.data.tv_usec = Math.floor((t % 1_000_000_000) / 1000);
+  }
+  await drmSendEventLocked(dev, event);
+  eaction.event = null;
+  await dev.eventLock.unlock();
+}
+
+/**
+ * Models vmw_event_fence_action_cleanup(), the action's destructor (from the manager's work):
+ * drops the action's fence reference and frees it.
+ * Locking: none held. References: drops the fence reference.
+ */
+async function vmwEventFenceActionCleanup(action: VmwFenceAction): Promise<void> {
+  const eaction = action as VmwEventFenceAction;
+  await point(opLabel("vmw_event_fence_action_cleanup", eaction.name));
+  eaction.checkAccess("vmw_event_fence_action_cleanup");
+  const fence = eaction.fence;
+  eaction.fence = null;
+  await vmwFenceObjUnreference(fence);
+  kfree(eaction);
+}
+
+/**
+ * Models vmw_event_fence_action_queue(): a vmw_event_fence_action for `event` on `fence` (with a
+ * fence reference of its own), attached with vmw_fence_obj_add_action() (which may send the
+ * event before this returns). -ENOMEM, and then the caller frees the event.
+ * Locking: takes goal_irq_mutex, fman->lock (vmw_fence_obj_add_action()).
+ * References: the action takes one on `fence`; the event passes to the action.
+ */
+export async function vmwEventFenceActionQueue(
+  _filePriv: DrmFile,
+  fence: VmwFenceObj,
+  event: VmwEventFencePending,
+  tv: VmwEventFencePending | null,
+  _interruptible: boolean,
+): Promise<number> {
+  const fman = fmanFromFence(fence);
+  const eaction = kmalloc(vmwEventFenceActionCache, () => new VmwEventFenceAction());
+  if (isErr(eaction)) return -ENOMEM;
+  eaction.event = event;
+  eaction.fence = await vmwFenceObjReference(fence);
+  eaction.dev = fman.devPriv.drm;
+  eaction.tv = tv;
+  await vmwFenceObjAddAction(fence, eaction);
+  return 0;
+}
+
+/**
+ * Models vmw_event_fence_action_create(): a vmw_event_fence_pending (type
+ * DRM_VMW_EVENT_FENCE_SIGNALED, 24 bytes, `user_data`), its space reserved in the file
+ * (drm_event_reserve_init(): -ENOMEM when the file's 4 KiB are taken, the event freed), then
+ * queued on the fence with the time stamp if DRM_VMW_FE_FLAG_REQ_TIME; a failed queue cancels
+ * the event (drm_event_cancel_free()). 0, -ENOMEM.
+ * Locking: takes event_lock, then goal_irq_mutex and fman->lock.
+ * References: the event passes to the action.
+ */
+async function vmwEventFenceActionCreate(
+  filePriv: DrmFile,
+  fence: VmwFenceObj,
+  flags: number,
+  userData: bigint,
+  interruptible: boolean,
+): Promise<number> {
+  const fman = fmanFromFence(fence);
+  const dev = fman.devPriv.drm;
+  const event = kmalloc(vmwEventFencePendingCache, () => new VmwEventFencePending(userData));
+  if (isErr(event)) return -ENOMEM; // "Failed to allocate an event."
+  let ret = await drmEventReserveInit(dev, filePriv, event, vmwEventFenceDrmEvent(event));
+  if (ret !== 0) {
+    // "Failed to allocate event space for this file."
+    kfree(event);
+    return ret;
+  }
+  ret = await vmwEventFenceActionQueue(
+    filePriv,
+    fence,
+    event,
+    flags & DRM_VMW_FE_FLAG_REQ_TIME ? event : null,
+    interruptible,
+  );
+  if (ret !== 0) {
+    // out_no_queue:
+    await drmEventCancelFree(dev, event);
+    return ret;
+  }
+  return 0;
+}
+
+/** What vmw_fence_event_ioctl() needs of the execbuf code (vmwgfx_execbuf.c). */
+export interface VmwFenceEventExecbuf {
+  /**
+   * vmw_execbuf_fence_commands(): a new fence (a user fence with a handle if `wantHandle`), or
+   * its error.
+   */
+  fenceCommands(
+    wantHandle: boolean,
+  ): Promise<{ ret: number; fence: VmwFenceObj | null; handle: number }>;
+  /** vmw_execbuf_copy_fence_user() with ret 0 and no fence fd. */
+  copyFenceUser(userFenceRep: number, fence: VmwFenceObj, handle: number): Promise<unknown>;
+}
+
+/**
+ * Models vmw_fence_event_ioctl() (DRM_VMW_FENCE_EVENT): the fence is the file's fence object
+ * `handle` (vmw_fence_obj_lookup(): -EINVAL; with a `fence_rep`, the file opens it once more,
+ * ttm_ref_object_add()) or, for handle 0, a new one (vmw_execbuf_fence_commands(): a new device
+ * seqno; a user fence with a handle if `fence_rep` is given); an event is attached to it
+ * (vmw_event_fence_action_create(): -ENOMEM when the file's event space is full, undoing the
+ * extra open); the fence_rep is written (vmw_execbuf_copy_fence_user(), whose failure is not the
+ * ioctl's: it unrefs the handle and waits for the fence) and the ioctl's fence reference
+ * dropped. The event is delivered on the DRM fd once the fence signals.
+ * Locking: none held; takes the file's object lock, event_lock, goal_irq_mutex, fman->lock.
+ * References: a temporary fence reference; the action holds its own until its cleanup.
+ */
+export async function vmwFenceEventIoctl(
+  filePriv: DrmFile,
+  tfile: TtmObjectFile,
+  arg: DrmVmwFenceEventArg,
+  execbuf: VmwFenceEventExecbuf,
+): Promise<number> {
+  let fence: VmwFenceObj | null = null;
+  const userFenceRep = arg.fence_rep;
+  let handle = 0;
+  let ret: number;
+  // Look up an existing fence object, and if user-space wants a new reference, add one.
+  if (arg.handle) {
+    const base = await vmwFenceObjLookup(tfile, arg.handle);
+    if (isErr(base)) return base;
+    fence = base.fence;
+    await vmwFenceObjReference(fence);
+    if (userFenceRep) {
+      ret = await ttmRefObjectAdd(tfile, base, null, false);
+      if (ret !== 0) {
+        // "Failed to reference a fence object."
+        await ttmBaseObjectUnref(base);
+        await vmwFenceObjUnreference(fence);
+        return ret;
+      }
+      handle = base.handle;
+    }
+    await ttmBaseObjectUnref(base);
+  }
+  // Create a new fence object.
+  if (!fence) {
+    const made = await execbuf.fenceCommands(userFenceRep !== 0);
+    if (made.ret !== 0) return made.ret; // "Fence event failed to create fence."
+    fence = made.fence;
+    handle = made.handle;
+  }
+  if (fence === null) bug("kernel BUG at vmwgfx_fence.c: BUG_ON(fence == NULL)");
+  ret = await vmwEventFenceActionCreate(filePriv, fence, arg.flags, BigInt(arg.user_data), true);
+  if (ret !== 0) {
+    // "Failed to attach event to fence."
+    // out_no_create:
+    if (userFenceRep) await ttmRefObjectBaseUnref(tfile, handle);
+    // out_no_ref_obj:
+    await vmwFenceObjUnreference(fence);
+    return ret;
+  }
+  await execbuf.copyFenceUser(userFenceRep, fence, handle);
+  await vmwFenceObjUnreference(fence);
+  return 0;
 }

@@ -2,8 +2,9 @@
  * vmwgfx's uapi (include/uapi/drm/vmwgfx_drm.h), the part this model implements: buffer
  * objects (ALLOC_BO, HANDLE_CLOSE, SYNCCPU), guest-backed surfaces (GB_SURFACE_CREATE,
  * GB_SURFACE_REF, UNREF_SURFACE), a small EXECBUF with its struct drm_vmw_fence_rep and fence-fd
- * flags, the fence object ioctls (FENCE_WAIT, FENCE_SIGNALED, FENCE_UNREF), and contexts
- * (CREATE_CONTEXT, UNREF_CONTEXT, CREATE_EXTENDED_CONTEXT).
+ * flags, the fence object ioctls (FENCE_WAIT, FENCE_SIGNALED, FENCE_UNREF), fence events
+ * (FENCE_EVENT, struct drm_vmw_event_fence), and contexts (CREATE_CONTEXT, UNREF_CONTEXT,
+ * CREATE_EXTENDED_CONTEXT).
  *
  * The structs are plain objects with the uapi field names. The kernel's unions of a request and
  * a reply (`union drm_vmw_alloc_bo_arg { req; rep; }`) are flattened into one struct holding
@@ -27,7 +28,7 @@ export const DRM_VMW_FENCE_WAIT = 14;
 export const DRM_VMW_FENCE_SIGNALED = 15;
 /** Models DRM_VMW_FENCE_UNREF. */
 export const DRM_VMW_FENCE_UNREF = 16;
-/** Models DRM_VMW_FENCE_EVENT (not modeled: its table entry is a hole). */
+/** Models DRM_VMW_FENCE_EVENT. */
 export const DRM_VMW_FENCE_EVENT = 17;
 /** Models DRM_VMW_GB_SURFACE_CREATE. */
 export const DRM_VMW_GB_SURFACE_CREATE = 23;
@@ -232,6 +233,67 @@ export function decodeDrmVmwFenceRep(b: Uint8Array): DrmVmwFenceRep {
   };
 }
 
+/** Models DRM_VMW_EVENT_FENCE_SIGNALED: the type of a fence event. */
+export const DRM_VMW_EVENT_FENCE_SIGNALED = 0x80000000;
+/** Models DRM_VMW_FE_FLAG_REQ_TIME: stamp the event with the time the fence signalled. */
+export const DRM_VMW_FE_FLAG_REQ_TIME = 1 << 0;
+
+/**
+ * struct drm_vmw_event_fence: the event read from the DRM fd (24 bytes: struct drm_event
+ * `type`, `length`, then `user_data`, `tv_sec`, `tv_usec`, little endian).
+ */
+export interface DrmVmwEventFence {
+  type: number;
+  length: number;
+  user_data: bigint;
+  tv_sec: number;
+  tv_usec: number;
+}
+/** sizeof(struct drm_vmw_event_fence). */
+export const DRM_VMW_EVENT_FENCE_SIZE = 24;
+
+/** The bytes of a struct drm_vmw_event_fence. */
+export function encodeDrmVmwEventFence(e: DrmVmwEventFence): Uint8Array {
+  const b = new Uint8Array(DRM_VMW_EVENT_FENCE_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, e.type >>> 0, true);
+  v.setUint32(4, e.length >>> 0, true);
+  v.setBigUint64(8, BigInt.asUintN(64, e.user_data), true);
+  v.setUint32(16, e.tv_sec >>> 0, true);
+  v.setUint32(20, e.tv_usec >>> 0, true);
+  return b;
+}
+
+/** A struct drm_vmw_event_fence read back from its bytes at `offset` (userspace's view). */
+export function decodeDrmVmwEventFence(b: Uint8Array, offset = 0): DrmVmwEventFence {
+  const v = new DataView(b.buffer, b.byteOffset + offset, DRM_VMW_EVENT_FENCE_SIZE);
+  return {
+    type: v.getUint32(0, true),
+    length: v.getUint32(4, true),
+    user_data: v.getBigUint64(8, true),
+    tv_sec: v.getUint32(16, true),
+    tv_usec: v.getUint32(20, true),
+  };
+}
+
+/**
+ * struct drm_vmw_fence_event_arg: `fence_rep` (the user address of a struct drm_vmw_fence_rep
+ * for the fence's handle, 0 for none), `user_data` (copied into the event), `handle` (an
+ * existing fence object, 0 for a new fence), `flags` (DRM_VMW_FE_FLAG_REQ_TIME).
+ */
+export interface DrmVmwFenceEventArg {
+  fence_rep: number;
+  user_data: bigint | number;
+  handle: number;
+  flags: number;
+}
+export const DRM_VMW_FENCE_EVENT_LAYOUT: DrmStructLayout = [
+  ["fence_rep", "u64"],
+  ["user_data", "u64"],
+  ["handle", "u32"],
+  ["flags", "u32"],
+];
+
 /** Models DRM_VMW_FENCE_FLAG_EXEC. */
 export const DRM_VMW_FENCE_FLAG_EXEC = 1 << 0;
 /** Models DRM_VMW_FENCE_FLAG_QUERY. */
@@ -347,6 +409,11 @@ export const DRM_IOCTL_VMW_FENCE_SIGNALED = DRM_IOWR(
 export const DRM_IOCTL_VMW_FENCE_UNREF = DRM_IOW(
   DRM_COMMAND_BASE + DRM_VMW_FENCE_UNREF,
   DRM_VMW_FENCE_ARG_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_FENCE_EVENT. */
+export const DRM_IOCTL_VMW_FENCE_EVENT = DRM_IOW(
+  DRM_COMMAND_BASE + DRM_VMW_FENCE_EVENT,
+  DRM_VMW_FENCE_EVENT_LAYOUT,
 );
 /** Models DRM_IOCTL_VMW_SYNCCPU. */
 export const DRM_IOCTL_VMW_SYNCCPU = DRM_IOW(

@@ -117,6 +117,11 @@ export interface FileOperations {
   mmap?(file: File, vma: Vma): Promise<number>;
   /** Models ->llseek: the new position or a negative errno; updates file.fPos. */
   llseek?(file: File, offset: number, whence: number): Promise<number>;
+  /**
+   * Models ->read(file, buf, count, ppos): copies at most `count` bytes to the user address
+   * `buf` of the current process (copy_to_user()); the number of bytes read or a negative errno.
+   */
+  read?(file: File, buf: number, count: number): Promise<number>;
   /** Models ->poll: registers on wait queues with pollWait() and returns the ready EPOLL* events. */
   poll?(file: File, pt: PollTable): Promise<number>;
 }
@@ -139,6 +144,7 @@ export function fileOperations<T extends FileOperations>(ops: T): T {
     unlockedIoctl: ops.unlockedIoctl,
     mmap: ops.mmap,
     llseek: ops.llseek,
+    read: ops.read,
     poll: ops.poll,
   };
   for (const k of Object.keys(ops))

@@ -9,6 +9,7 @@ import {
   O_EXCL,
   O_RDONLY,
   O_RDWR,
+  O_WRONLY,
   SEEK_END,
   SEEK_SET,
 } from "../fs/file.js";
@@ -32,7 +33,7 @@ import { Mutex } from "../locking/mutex.js";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE } from "../mm/vma.js";
 import { clean, inProcess } from "../test-support.js";
 import type { Process } from "./process.js";
-import { RLIMIT_NOFILE } from "./syscalls.js";
+import { MAX_RW_COUNT, RLIMIT_NOFILE } from "./syscalls.js";
 
 /** Boots a kernel, lets `setup` register devices, runs `body` as a process, checks leaks. */
 
@@ -288,6 +289,42 @@ describe("lseek", () => {
         expect(await p.lseek(s, 0.5, SEEK_SET)).toBe(-EINVAL);
         expect(await p.lseek(n, 0, SEEK_SET)).toBe(-ESPIPE);
         expect(await p.lseek(77, 0, SEEK_SET)).toBe(-EBADF);
+      },
+    );
+    clean(run);
+  });
+});
+
+describe("read", () => {
+  it("calls ->read with the user buffer; EBADF, EINVAL without ->read, EFAULT, O_WRONLY", async () => {
+    const seen: [number, number][] = [];
+    const run = await inProcess(
+      (k) => {
+        k.registerChrdev("/dev/r", {
+          read: async (_f, buf, count) => {
+            seen.push([buf, count]);
+            return Math.min(count, 3);
+          },
+        });
+        k.registerChrdev("/dev/none", {});
+      },
+      async (p) => {
+        const r = await p.open("/dev/r", O_RDWR);
+        const w = await p.open("/dev/r", O_WRONLY);
+        const n = await p.open("/dev/none", O_RDWR);
+        expect(await p.read(r, 4096, 10)).toBe(3);
+        expect(await p.read(r, 4096, 0x8000_0000)).toBe(3);
+        expect(seen).toEqual([
+          [4096, 10],
+          [4096, MAX_RW_COUNT],
+        ]);
+        expect(await p.read(77, 4096, 10)).toBe(-EBADF);
+        expect(await p.read(w, 4096, 10)).toBe(-EBADF);
+        expect(await p.read(n, 4096, 10)).toBe(-EINVAL);
+        expect(await p.read(r, -1, 10)).toBe(-EFAULT);
+        expect(await p.read(r, 4096, -1)).toBe(-EFAULT);
+        expect(await p.read(r, 4096, 1.5)).toBe(-EFAULT);
+        expect(seen.length).toBe(2);
       },
     );
     clean(run);

@@ -47,6 +47,7 @@ import {
   type File,
   FMODE_LSEEK,
   FMODE_OPENED,
+  FMODE_READ,
   fput,
   NO_FILE_OPERATIONS,
   O_CLOEXEC,
@@ -577,6 +578,62 @@ async function sysLseekBody(
   } finally {
     // fdput_pos() gives RESOLVED itself for a BORROWED_FD, and fput() when the point kept the
     // task and nothing was released.
+    const put = fdputPos(f);
+    if (put !== RESOLVED) await put;
+  }
+}
+
+/** Models MAX_RW_COUNT (INT_MAX & PAGE_MASK): the most one read(2) transfers. */
+export const MAX_RW_COUNT = 0x7fff_f000;
+
+/**
+ * Models vfs_read() (fs/read_write.c, v6.18) for a file with ->read: -EBADF if the file is not
+ * open for reading (FMODE_READ), -EINVAL if it cannot be read (FMODE_CAN_READ, which
+ * do_dentry_open() sets for a readable file with ->read or ->read_iter: here, an f_op without
+ * ->read), -EFAULT if the buffer is not a user range (access_ok()), then the count clipped to
+ * MAX_RW_COUNT and ->read(). rw_verify_area() has nothing to refuse here (no position is used:
+ * every file with ->read in the model reads like a pipe) and fsnotify is not modeled.
+ * Locking: none held. References: the caller holds one on `file`.
+ */
+export function vfsRead(file: File, buf: number, count: number): Promise<number> {
+  if (!(file.fMode & FMODE_READ)) return Promise.resolve(-EBADF);
+  if (!file.fOp.read) return RESOLVED_EINVAL;
+  if (buf < 0 || count < 0 || !Number.isSafeInteger(buf + count)) return RESOLVED_EFAULT;
+  return file.fOp.read(file, buf, Math.min(count, MAX_RW_COUNT));
+}
+
+/**
+ * Models the read(2) syscall, ksys_read() (fs/read_write.c, v6.18): `CLASS(fd_pos, f)(fd)`
+ * (-EBADF for an fd that is not open), then vfs_read() into the user buffer at `buf` (an address
+ * of the process's memory) of `count` bytes: the bytes read (0 and short reads are the file's
+ * business), or -EBADF, -EINVAL, -EFAULT, -EAGAIN, -ERESTARTSYS as ->read returns them. A `buf`
+ * or `count` that is not an integer is a bad user range: -EFAULT (a negative size_t is huge).
+ * Locking: none held on entry. References: fdget_pos()'s, dropped by fdput_pos().
+ */
+export function sysRead(
+  p: SyscallProcess,
+  fd: unknown,
+  buf: unknown,
+  count: unknown,
+): Promise<number> {
+  return syscall(p, "read", sysReadBody, fd, buf, count) as Promise<number>;
+}
+
+/** sysRead()'s body. */
+async function sysReadBody(
+  _p: SyscallProcess,
+  fd: unknown,
+  buf: unknown,
+  count: unknown,
+): Promise<number> {
+  if (!isFdArg(fd)) return -EBADF;
+  const f = await fdgetPos(fd);
+  const file = f.file;
+  if (file === null) return -EBADF;
+  try {
+    if (!isIntArg(buf) || !isIntArg(count)) return -EFAULT;
+    return await vfsRead(file, buf, count);
+  } finally {
     const put = fdputPos(f);
     if (put !== RESOLVED) await put;
   }
