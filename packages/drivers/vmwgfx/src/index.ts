@@ -12,6 +12,7 @@ export * from "./vmwgfx-cmdbuf.js";
 export * from "./vmwgfx-drv.js";
 export * from "./vmwgfx-execbuf.js";
 export * from "./vmwgfx-gem.js";
+export * from "./vmwgfx-irq.js";
 export * from "./vmwgfx-kms.js";
 export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";

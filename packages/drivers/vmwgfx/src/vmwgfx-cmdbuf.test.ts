@@ -18,15 +18,15 @@ import {
   dmaFencePut,
   SYNC_IOC_FILE_INFO,
 } from "@primetime/dma-buf";
-import { EBUSY, EPOLLIN, type Process } from "@primetime/kernel";
+import { EBUSY, ENOMEM, EPOLLIN, type Process, setFailslab } from "@primetime/kernel";
 import { now } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   execbuf,
   execbufFence,
   expectClean,
-  fenceRepPage,
   fenceEvent,
+  fenceRepPage,
   fenceSignaled,
   fenceWait,
   mobCreate,
@@ -39,7 +39,7 @@ import {
   type VmwMob,
 } from "./test-machine.js";
 import { vmwCmdbufWarnings } from "./vmwgfx-cmdbuf.js";
-import { vmwPriv } from "./vmwgfx-drv.js";
+import { vmwDrmErrors, vmwPriv } from "./vmwgfx-drv.js";
 import { VMW_FENCE_WAIT_TIMEOUT } from "./vmwgfx-fence.js";
 import { DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD } from "./vmwgfx-uapi.js";
 
@@ -207,5 +207,31 @@ describe("a device stalled for good: unload gives up on it (vmw_fence_fifo_down(
     // No splat (expectClean) and no log line: the kernel prints nothing on this path
     // (vmw_fence_obj_wait()'s timeout is fifo_down's cue; vmw_cmdbuf_idle()'s is ignored).
     expect(log).toEqual([]);
+  });
+});
+
+describe("vmw_fallback_wait(): a fence object that cannot be made waits for its seqno, at most VMW_FENCE_WAIT_TIMEOUT", () => {
+  it("on a device stalled for good, FENCE_EVENT's new fence fails to be made: the fallback wait gives up after 5 s with DRM_ERROR 'SVGA device lockup.' and the ioctl returns -ENOMEM; unload completes", async () => {
+    let log: readonly string[] = [];
+    const r = await runVmw(async (p, m) => {
+      const vmw = vmwPriv(m.vmw.device);
+      const fd = await openNode(p, m.vmw.render);
+      const page = await fenceRepPage(p);
+      vmw.gpu.injectHang();
+      setFailslab({ probability: 1, caches: ["vmw_user_fence"] });
+      const t0 = now();
+      const ret = await fenceEvent(p, fd, { fenceRep: page, userData: 5n });
+      const waited = now() - t0;
+      setFailslab(null);
+      expect(ret).toBe(-ENOMEM);
+      expect(waited).toBeGreaterThanOrEqual(VMW_FENCE_WAIT_TIMEOUT);
+      expect(waited).toBeLessThan(2 * VMW_FENCE_WAIT_TIMEOUT);
+      expect(vmw.fences.pending.size).toBe(1);
+      expect(vmw.gpu.hung).toBe(true);
+      log = vmwDrmErrors(vmw);
+      await p.close(fd);
+    });
+    expectClean(r);
+    expect(log).toEqual(["[drm:vmw_fallback_wait] *ERROR* SVGA device lockup."]);
   });
 });

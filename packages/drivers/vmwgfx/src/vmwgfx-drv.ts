@@ -199,6 +199,11 @@ export class VmwPrivate extends SlabObject {
   /** Models last_read_seqno (updated by vmw_update_seqno()). */
   lastReadSeqno = 0;
   /**
+   * The driver's DRM_ERROR() lines (printk at KERN_ERR), oldest first: plain log lines, not splats
+   * (as qxl keeps its own): vmw_fallback_wait()'s "SVGA device lockup.".
+   */
+  readonly drmErrors: string[] = [];
+  /**
    * Whether a vmw fence object was ever made: the model runs vmw_fence_fifo_down() at teardown
    * only then, to keep the teardown steps of devices that never made one.
    */
@@ -238,6 +243,11 @@ export class VmwFpriv extends SlabObject {
   constructor() {
     super(vmwFprivCache);
   }
+}
+
+/** The DRM_ERROR() lines the device's driver printed, oldest first. */
+export function vmwDrmErrors(vmw: VmwPrivate): readonly string[] {
+  return vmw.drmErrors;
 }
 
 /** Models vmw_priv(dev). */
