@@ -84,6 +84,14 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     demo: false,
     how: "BUG: KASAN: slab-use-after-free on an skb: the collector judged a socket dead before the compositor's MSG_PEEK took a reference to it and the other socket of the cycle after the compositor closed it, and purged the queue the compositor reads (or the message is gone: recvmsg() gives no fds)",
   },
+  "unix.gc-embryo-successor-not-listener": {
+    case: "unix-gc-listen@vgem+vgem",
+    // No race: every run ends with the listener's fd in flight in its own embryo's queue, which
+    // only the listener redirect lets the collector judge dead; the first schedule finds it.
+    schedules: 5,
+    demo: false,
+    how: "kmemleak: unreferenced object UNIX# (and the skbs, the scm_fp_list, the vertex): the collector never judges the listener whose fd sits in its own embryo's queue dead",
+  },
 };
 
 /**

@@ -37,6 +37,7 @@ describe("unix-gc", () => {
   it.each([
     ["unix-gc", "portfolio"],
     ["unix-gc-peek", "pos"],
+    ["unix-gc-listen", "portfolio"],
   ])(
     "%s is clean with every toggle off on every ordered driver pair (%s, 300 schedules each)",
     async (scenario, strategy) => {
@@ -145,5 +146,55 @@ describe("unix-gc", () => {
     expect(f.index).toBe(98);
     expect(f.signature).toMatch(/KASAN: slab-use-after-free in unix_detach_fds/);
     expect(f.firstSplat).toMatch(/skbuff_head_cache#/);
+  }, 120_000);
+
+  it("unix-gc-listen connects, accepts (frames maybe sent into the embryo first) and the collector frees the listener's cycle", async () => {
+    const config = configFromFlags({
+      scenario: "unix-gc-listen",
+      drivers: "vgem",
+      strategy: "pct:3",
+      seeds: 1,
+    });
+    let accepts = 0;
+    let purges = 0;
+    const clients = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const { run } = await runSchedule(config, "unix-gc-listen@vgem+vgem", i);
+      expect(run.splats, `schedule ${i}`).toEqual([]);
+      const connects = count(run, "sys_connect");
+      accepts += count(run, "sys_accept4");
+      // The listener's cycle is collected: one dead SCC, the embryo's queue spliced.
+      purges += count(run, "skb_queue_splice_init");
+      clients.add(connects - 1);
+      expect(count(run, "sys_accept4"), `schedule ${i}`).toBe(connects - 1);
+    }
+    expect(accepts).toBeGreaterThan(20);
+    expect(purges).toBeGreaterThanOrEqual(20);
+    expect(clients.size).toBeGreaterThan(1);
+  }, 120_000);
+
+  it("unix-gc-listen finds unix.gc-embryo-successor-not-listener within its budget (kmemleak)", async () => {
+    const tc = CAMPAIGN_TOGGLE_UNITS["unix.gc-embryo-successor-not-listener"]!;
+    expect(tc).toMatchObject({ case: "unix-gc-listen@vgem+vgem" });
+    const json = join(dir, "listen-toggle.json");
+    const r = await cli(
+      ["run", "--scenario", "unix-gc-listen", "--drivers", "vgem"].concat([
+        "--bug",
+        "unix.gc-embryo-successor-not-listener",
+        "--seeds",
+        String(tc.schedules),
+        "--fail-fast",
+        "--workers",
+        "1",
+        "--quiet",
+        "--json",
+        json,
+      ]),
+    );
+    expect(r.code, r.out).toBe(1);
+    const f = report(json).findings[0]!;
+    expect(f.unit).toBe("unix-gc-listen@vgem+vgem");
+    expect(f.signature).toMatch(/unreferenced object/);
+    expect(f.index).toBe(0);
   }, 120_000);
 });

@@ -45,11 +45,17 @@ export const ESOCKTNOSUPPORT = 94;
 export const EOPNOTSUPP = 95;
 /** Address family not supported by protocol. */
 export const EAFNOSUPPORT = 97;
+/** Address already in use. */
+export const EADDRINUSE = 98;
+/** Transport endpoint is already connected. */
+export const EISCONN = 106;
 /** Transport endpoint is not connected. */
 export const ENOTCONN = 107;
 /** Too many references: cannot splice. */
 export const ETOOMANYREFS = 109;
 export const ETIMEDOUT = 110;
+/** Connection refused. */
+export const ECONNREFUSED = 111;
 export const EALREADY = 114;
 export const ECANCELED = 125;
 /**
@@ -99,7 +105,10 @@ const NAMES: Record<number, string> = {
   [EOVERFLOW]: "EOVERFLOW",
   [EBADFD]: "EBADFD",
   [EOPNOTSUPP]: "EOPNOTSUPP",
+  [EADDRINUSE]: "EADDRINUSE",
+  [EISCONN]: "EISCONN",
   [ETIMEDOUT]: "ETIMEDOUT",
+  [ECONNREFUSED]: "ECONNREFUSED",
   [EALREADY]: "EALREADY",
   [ECANCELED]: "ECANCELED",
   [ERESTARTSYS]: "ERESTARTSYS",

@@ -32,8 +32,13 @@ import { exitMm, MmStruct, setTaskMm } from "../mm/mm.js";
 import {
   AF_UNIX,
   SOCK_STREAM,
+  sysAccept4,
+  sysBind,
+  sysConnect,
+  sysListen,
   sysRecvmsgFds,
   sysSendmsgFds,
+  sysSocket,
   sysSocketpair,
   type UnixRecvOptions,
   type UnixRecvResult,
@@ -497,6 +502,46 @@ export class Process implements SyscallProcess {
     protocol = 0,
   ): Promise<[number, number] | number> {
     return sysSocketpair(this, family, type, protocol);
+  }
+
+  /**
+   * socket(2): a new unix stream socket's fd (AF_UNIX, SOCK_STREAM by default; SOCK_CLOEXEC and
+   * SOCK_NONBLOCK may be or-ed into `type`); -EINVAL, -EMFILE, -EAFNOSUPPORT, -EPROTONOSUPPORT,
+   * -ESOCKTNOSUPPORT, -ENOMEM. (Named so because `socket` is the process's own SCM_RIGHTS queue.)
+   */
+  openSocket(family: number = AF_UNIX, type: number = SOCK_STREAM, protocol = 0): Promise<number> {
+    return sysSocket(this, family, type, protocol);
+  }
+
+  /**
+   * bind(2) of unix socket `fd` to the struct sockaddr_un in `addr` (its first `addrlen` bytes;
+   * see sockaddrUnAbstract()): 0; -EBADF, -ENOTSOCK, -EINVAL, -EFAULT, -EADDRINUSE, -ENOENT
+   * (pathnames: no filesystem), -ENOSPC, -ENOMEM.
+   */
+  bind(fd: number, addr: Uint8Array, addrlen: number = addr.length): Promise<number> {
+    return sysBind(this, fd, addr, addrlen);
+  }
+
+  /** listen(2) on bound unix socket `fd`: 0; -EBADF, -ENOTSOCK, -EINVAL. */
+  listen(fd: number, backlog: number): Promise<number> {
+    return sysListen(this, fd, backlog);
+  }
+
+  /**
+   * connect(2) of unix stream socket `fd` to the listener bound at `addr`: 0; -EBADF, -EINVAL,
+   * -EFAULT, -ENOTSOCK, -ECONNREFUSED, -ENOENT, -EAGAIN (O_NONBLOCK, backlog full), -EISCONN,
+   * -ENOMEM. A blocking connect() waits while the backlog is full.
+   */
+  connect(fd: number, addr: Uint8Array, addrlen: number = addr.length): Promise<number> {
+    return sysConnect(this, fd, addr, addrlen);
+  }
+
+  /**
+   * accept4(2) on listening unix socket `fd` (SOCK_CLOEXEC/SOCK_NONBLOCK in `flags`): the new
+   * connected socket's fd; -EBADF, -EINVAL, -EMFILE, -ENOTSOCK, -EAGAIN, -ENOMEM.
+   */
+  accept(fd: number, flags = 0): Promise<number> {
+    return sysAccept4(this, fd, flags);
   }
 
   /**

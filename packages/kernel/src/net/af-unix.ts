@@ -1,21 +1,38 @@
 /**
  * Unix stream sockets as files (net/unix/af_unix.c, net/socket.c, Linux v6.18, read in the
- * 6.18.35 stable tree): socketpair(2), sendmsg(2) with SCM_RIGHTS of any file (socket files
- * included, so a socket's fd can be in flight in its own queue), recvmsg(2) with or without
- * MSG_PEEK, and the release of a socket's file (sock_close() -> unix_release() ->
- * unix_release_sock(): the peer shut down, the receive queue purged, the garbage collector run
- * when sockets are in flight). The fds in flight are the garbage collector's graph (garbage.ts).
+ * 6.18.35 stable tree): socket(2) and socketpair(2), bind(2) to abstract names (a per-net table of
+ * bound sockets), listen(2), connect(2) (unix_stream_connect(): the embryo socket, queued on the
+ * listener in an skb, until accept(2) grafts it onto a new file), sendmsg(2) with SCM_RIGHTS of
+ * any file (socket files included, so a socket's fd can be in flight in its own queue, or in an
+ * embryo's), recvmsg(2) with or without MSG_PEEK, and the release of a socket's file (sock_close()
+ * -> unix_release() -> unix_release_sock(): the peer shut down, the receive queue purged (a
+ * listener's embryos released with it), the garbage collector run when sockets are in flight).
+ * The fds in flight are the garbage collector's graph (garbage.ts).
  *
- * Faithfulness: SOCK_STREAM pairs only (SOCK_DGRAM and SOCK_SEQPACKET are refused with
- * -ESOCKTNOSUPPORT, which the kernel gives only for unknown types); no bind/connect/listen/accept
- * (so no embryos), no data bytes (one sendmsg() is one skb; a recvmsg() reads one skb, as the
- * kernel's stream read stops after an skb with fds), no OOB, no SCM_CREDENTIALS/SO_PEERCRED,
- * SO_PASSRIGHTS always on, no send buffer limit (sendmsg() never blocks), no SIGPIPE, no poll.
+ * Faithfulness: SOCK_STREAM only (SOCK_DGRAM and SOCK_SEQPACKET are refused with
+ * -ESOCKTNOSUPPORT, which the kernel gives only for unknown types); one network namespace per
+ * simulation; abstract names only: the model has no filesystem, so a pathname bind() or connect()
+ * fails as a lookup in a missing directory does (-ENOENT); autobind (bind() of a bare sun_family)
+ * numbers names from 0 where the kernel starts at a random number; no unix_nr_socks limit
+ * (-ENFILE), no SO_SNDTIMEO (a blocking connect() waits without a timeout), no sk_err
+ * (ECONNRESET), no getname (accept() returns no address), no shutdown(2), no data bytes (one
+ * sendmsg() is one skb; a recvmsg() reads one skb, as the kernel's stream read stops after an skb
+ * with fds), no OOB, no SCM_CREDENTIALS/SO_PEERCRED (prepare_peercred() and friends are left
+ * out), SO_PASSRIGHTS always on, no send buffer limit (sendmsg() never blocks), no SIGPIPE, no
+ * poll. lock_set_cmp_fn()'s orderings of two unix_state_lock()s (listener, then the connecting
+ * socket) and of two receive queue locks (listener, then embryo) are lockdep subclasses here.
  * The per-process SCM_RIGHTS queues of scm.ts (Process.sendFd()/recvmsg()) are separate and
  * unchanged.
  */
 
-import { opLabel, point, TASK_INTERRUPTIBLE } from "@primetime/sim";
+import {
+  defineKnownWindow,
+  opLabel,
+  point,
+  SimLocal,
+  TASK_INTERRUPTIBLE,
+  toggleEnabled,
+} from "@primetime/sim";
 import { O_CLOEXEC, O_NONBLOCK } from "@primetime/uapi";
 import {
   fdget,
@@ -27,12 +44,17 @@ import {
 } from "../fs/fdtable.js";
 import { allocFile, type File, fileOperations, fput, O_RDWR } from "../fs/file.js";
 import {
+  EADDRINUSE,
   EAFNOSUPPORT,
   EAGAIN,
   EBADF,
+  ECONNREFUSED,
   EFAULT,
   EINVAL,
+  EISCONN,
+  ENOENT,
   ENOMEM,
+  ENOSPC,
   ENOTCONN,
   ENOTSOCK,
   EPIPE,
@@ -53,12 +75,16 @@ import {
   skbuffHeadCache,
   TCP_CLOSE,
   TCP_ESTABLISHED,
+  TCP_LISTEN,
+  UnixAddress,
   UnixSock,
+  unixAddressCache,
   unixSockCache,
 } from "../include/net/af-unix.js";
 import { scheduleOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
+import { SpinLock } from "../locking/spinlock.js";
 import { kfree, kmalloc } from "../mm/slab.js";
 import {
   unixAddEdges,
@@ -71,6 +97,7 @@ import {
   unixPrepareFpl,
   unixSetSocketFile,
   unixTotInflight,
+  unixUpdateEdges,
   unixUserInflight,
   waitForUnixGc,
 } from "./garbage.js";
@@ -101,9 +128,78 @@ export const MSG_DONTWAIT = 0x40;
 /** Models MSG_CMSG_CLOEXEC. */
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 
-/** Models sk_free() once sk_refcnt is gone (sk_destruct(): unix_sock_destructor()). */
-async function skFree(sk: UnixSock): Promise<void> {
+/** Models offsetof(struct sockaddr_un, sun_path). */
+export const SUN_PATH_OFFSET = 2;
+/** Models sizeof(struct sockaddr_un). */
+export const SOCKADDR_UN_SIZE = 110;
+/** Models sizeof(struct sockaddr_storage) (move_addr_to_kernel()'s limit). */
+export const SOCKADDR_STORAGE_SIZE = 128;
+/** Models net.core.somaxconn's default (SOMAXCONN). */
+export const SOMAXCONN = 4096;
+/** Models net.unix.max_dgram_qlen's default: a new socket's sk_max_ack_backlog. */
+export const UNIX_MAX_DGRAM_QLEN = 10;
+
+/**
+ * A struct sockaddr_un with an abstract name (sun_path[0] = 0, then `name`'s bytes), as
+ * userspace builds it: the bytes and the length to pass to bind() or connect().
+ */
+export function sockaddrUnAbstract(name: string): { addr: Uint8Array; len: number } {
+  const addr = new Uint8Array(SUN_PATH_OFFSET + 1 + name.length);
+  addr[0] = AF_UNIX & 0xff;
+  addr[1] = AF_UNIX >> 8;
+  for (let i = 0; i < name.length; i++) addr[SUN_PATH_OFFSET + 1 + i] = name.charCodeAt(i) & 0xff;
+  return { addr, len: addr.length };
+}
+
+/**
+ * The per-net unix socket table (net->unx.table, net/unix/af_unix.c) of the simulation's one
+ * network namespace: the bound sockets by name. One lock stands for the hash buckets' locks
+ * (unix_table_double_lock() of two buckets is one acquisition here).
+ */
+interface UnixNet {
+  /** Models net->unx.table.locks[]. */
+  readonly lock: SpinLock;
+  /** Models the bound sockets' hash chains: abstract name -> socket. */
+  readonly bound: Map<string, UnixSock>;
+  /** Models unix_autobind()'s ordernum start (get_random_u32() in the kernel; see the file comment). */
+  ordernum: number;
+}
+
+const unixNet = new SimLocal<UnixNet>(() => ({
+  lock: new SpinLock("&net->unx.table.locks[i]"),
+  bound: new Map(),
+  ordernum: 0,
+}));
+
+/**
+ * Models unix_sock_destructor() + __sk_free(): the address's reference dropped, the socket freed.
+ * Locking: none. References: drops `sk`'s on its address.
+ */
+async function unixSockDestructor(sk: UnixSock): Promise<void> {
+  const addr = sk.addr;
+  if (addr !== null) await addr.refcnt.put(() => kfree(addr)); // unix_release_addr()
   kfree(sk);
+}
+
+/**
+ * Models sk_free(): sk_refcnt is gone; the socket is freed once sk_wmem_alloc also drops to 0
+ * (a connect() skb still queued on a listener keeps its embryo's memory). With no skb charged
+ * (sk_wmem_alloc 1) no other task can reach the socket any more, so the last decrement is no
+ * scheduling point (ARCHITECTURE.md section 1: an object nobody else can see).
+ */
+async function skFree(sk: UnixSock): Promise<void> {
+  if (sk.wmemAlloc.read() === 1) return unixSockDestructor(sk);
+  await sk.wmemAlloc.put(() => unixSockDestructor(sk));
+}
+
+/**
+ * Models sock_wfree() of a connect() skb (sock_wmalloc(newsk)): drops its charge on the embryo's
+ * sk_wmem_alloc, freeing the embryo if its sk_refcnt is gone. Locking: none.
+ */
+async function sockWfree(skb: SkBuff): Promise<void> {
+  const sk = skb.sk;
+  if (sk === null) return;
+  await sk.wmemAlloc.put(() => unixSockDestructor(sk));
 }
 
 /**
@@ -211,11 +307,13 @@ function sockFromFile(file: File): UnixSock | null {
 }
 
 /**
- * Models sock_close() -> __sock_release() -> unix_release(): the file's ->release.
+ * Models sock_close() -> __sock_release() -> unix_release(): the file's ->release; a file
+ * accept() allocated but never grafted a socket onto has none ("if (!sk) return 0").
  * Locking: none held. References: drops the file's socket reference (unix_release_sock()).
  */
 async function unixSockClose(_inode: unknown, file: File): Promise<number> {
-  const sk = file.privateData as UnixSock;
+  const sk = file.privateData as UnixSock | null;
+  if (sk === null) return 0;
   await unixReleaseSock(sk, false);
   return 0;
 }
@@ -224,24 +322,48 @@ async function unixSockClose(_inode: unknown, file: File): Promise<number> {
 export const unixSocketFops = fileOperations({ owner: "af_unix", release: unixSockClose });
 
 /**
- * Models unix_release_sock(sk, embrion): orphans the socket and closes it (SHUTDOWN_MASK,
- * TCP_CLOSE, no peer) under unix_state_lock(); shuts the peer down (ECONNRESET when data was
- * unread: not modelled) and drops the peer's reference; purges the receive queue (kfree_skb():
- * the destructors drop the in-flight files); drops the socket's own reference; then runs the
- * garbage collector if any socket is in flight ("if (READ_ONCE(unix_tot_inflight)) unix_gc()").
- *
- * Locking: takes `sk`'s and the peer's unix_state_lock(), the receive queue's lock.
- * References: drops the socket file's reference on `sk` and `sk`'s on its peer.
+ * Models unix_remove_socket(): a bound socket leaves the net's table (connect() no longer finds
+ * it). The kernel also unhashes unbound sockets from the unbound buckets, which nothing here
+ * looks up: the model keeps no unbound table, and an unbound socket's removal takes no lock.
+ * Locking: takes the table lock. References: none (the table holds none here: see
+ * unix_find_abstract()).
  */
-export async function unixReleaseSock(sk: UnixSock, _embrion: boolean): Promise<void> {
+async function unixRemoveSocket(sk: UnixSock): Promise<void> {
+  if (sk.addr === null) return; // u->addr is set before the socket is hashed by name
+  const net = unixNet.get();
+  await net.lock.lock();
+  const addr = sk.addr;
+  if (addr !== null && net.bound.get(addr.path) === sk) net.bound.delete(addr.path);
+  await net.lock.unlock();
+}
+
+/**
+ * Models unix_release_sock(sk, embrion): out of the net's table (unix_remove_socket()); orphans
+ * the socket and closes it (SHUTDOWN_MASK, TCP_CLOSE, no peer) under unix_state_lock(), keeping
+ * its state; wakes connect()s waiting on its backlog (peer_wait); shuts the peer down
+ * (ECONNRESET when data was unread or `embrion`: sk_err is not modelled) and drops the peer's
+ * reference; purges the receive queue (kfree_skb(): the destructors drop the in-flight files),
+ * and for a listener releases each queued embryo first (unix_release_sock(skb->sk, 1)); drops
+ * the socket's own reference; then runs the garbage collector if any socket is in flight
+ * ("if (READ_ONCE(unix_tot_inflight)) unix_gc()").
+ *
+ * Locking: takes the table lock, `sk`'s and the peer's unix_state_lock(), the receive queue's
+ * lock. References: drops the socket file's (or an embryo's own) reference on `sk` and `sk`'s on
+ * its peer.
+ */
+export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<void> {
+  void embrion; // sk_err = ECONNRESET on the peer: not modelled
+  await unixRemoveSocket(sk);
   await sk.lock.lock();
   sk.dead = true; // sock_orphan()
   sk.file = null;
   sk.shutdown = SHUTDOWN_MASK;
+  const state = sk.state;
   sk.state = TCP_CLOSE;
   const skpair = sk.peer;
   sk.peer = null;
   await sk.lock.unlock();
+  sk.peerWait.wakeAll(); // wake_up_interruptible_all(&u->peer_wait)
   sk.wait.wakeAll();
   if (skpair !== null) {
     await skpair.lock.lock();
@@ -256,6 +378,7 @@ export async function unixReleaseSock(sk: UnixSock, _embrion: boolean): Promise<
     const skb = skbDequeue(sk.receiveQueue); // skb_dequeue()
     await sk.queueLock.unlock();
     if (skb === undefined) break;
+    if (state === TCP_LISTEN && skb.sk !== null) await unixReleaseSock(skb.sk, true);
     await kfreeSkb(skb);
   }
   await sockPut(sk);
@@ -270,6 +393,8 @@ function unixCreate(): UnixSock | number {
   const sk = kmalloc(unixSockCache, () => new UnixSock());
   if (isErr(sk)) return -ENOMEM;
   sk.refcnt.init();
+  sk.wmemAlloc.init(); // refcount_set(&sk->sk_wmem_alloc, 1) in sock_init_data()
+  sk.maxAckBacklog = UNIX_MAX_DGRAM_QLEN;
   return sk;
 }
 
@@ -285,6 +410,20 @@ async function unixSocketpair(ska: UnixSock, skb: UnixSock): Promise<void> {
   skb.peer = ska;
   ska.state = TCP_ESTABLISHED;
   skb.state = TCP_ESTABLISHED;
+}
+
+/**
+ * The argument checks of sock_create() -> __sock_create(): the family's range, the type's range,
+ * then the family lookup (only AF_UNIX is registered here); then unix_create()'s: the protocol,
+ * the type (SOCK_STREAM only here, see the file comment). 0 or the errno.
+ */
+function sockCreateCheck(family: number, stype: number, protocol: number): number {
+  if (family < 0 || family >= NPROTO) return -EAFNOSUPPORT;
+  if (stype >= SOCK_MAX) return -EINVAL;
+  if (family !== AF_UNIX) return -EAFNOSUPPORT;
+  if (protocol !== 0 && protocol !== AF_UNIX) return -EPROTONOSUPPORT;
+  if (stype !== SOCK_STREAM) return -ESOCKTNOSUPPORT;
+  return 0;
 }
 
 /** Models sock_alloc_file(): the socket's file ("socket:[N]"), or -ENOMEM. */
@@ -333,14 +472,8 @@ export async function sysSocketpairBody(
     await putUnusedFd(fd1);
     return err;
   };
-  // sock_create() -> __sock_create(): the family's range, the type's range, then the family
-  // lookup (only AF_UNIX is registered here); then unix_create(): the protocol, the type
-  // (SOCK_STREAM only here, see the file comment).
-  if (family < 0 || family >= NPROTO) return out(-EAFNOSUPPORT);
-  if (stype >= SOCK_MAX) return out(-EINVAL);
-  if (family !== AF_UNIX) return out(-EAFNOSUPPORT);
-  if (protocol !== 0 && protocol !== AF_UNIX) return out(-EPROTONOSUPPORT);
-  if (stype !== SOCK_STREAM) return out(-ESOCKTNOSUPPORT);
+  const err = sockCreateCheck(family, stype, protocol);
+  if (err < 0) return out(err);
   await point("sock_create");
   const ska = unixCreate();
   if (typeof ska === "number") return out(ska);
@@ -365,6 +498,462 @@ export async function sysSocketpairBody(
   await fdInstall(fd1, f1);
   await fdInstall(fd2, f2);
   return [fd1, fd2];
+}
+
+/**
+ * Models __sys_socket() for AF_UNIX SOCK_STREAM: __sys_socket_create() (-EINVAL for flags other
+ * than SOCK_CLOEXEC|SOCK_NONBLOCK, then sock_create()'s checks as socketpair()'s, unix_create1()'s
+ * -ENOMEM), then sock_map_fd(): an unused fd (-EMFILE: the socket is released), the file
+ * (-ENOMEM: released with it), the fd installed. Returns the fd.
+ *
+ * Locking: takes file_lock. References: the fd holds the file, the file the socket.
+ */
+export async function sysSocketBody(
+  family: number,
+  type: number,
+  protocol: number,
+): Promise<number> {
+  const flags = type & ~SOCK_TYPE_MASK;
+  if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
+  const err = sockCreateCheck(family, type & SOCK_TYPE_MASK, protocol);
+  if (err < 0) return err;
+  await point("sock_create");
+  const sk = unixCreate();
+  if (typeof sk === "number") return sk;
+  const fd = await getUnusedFdFlags(flags);
+  if (fd < 0) {
+    await unixReleaseSock(sk, false); // sock_release()
+    return fd;
+  }
+  const f = await sockAllocFile(sk, flags);
+  if (typeof f === "number") {
+    await unixReleaseSock(sk, false); // sock_alloc_file()'s sock_release()
+    await putUnusedFd(fd);
+    return f;
+  }
+  await fdInstall(fd, f);
+  return fd;
+}
+
+/**
+ * Models move_addr_to_kernel(): -EINVAL for a length outside [0, sizeof(sockaddr_storage)],
+ * -EFAULT when the buffer is not readable for that length; else the bytes (none for length 0).
+ */
+function moveAddrToKernel(uaddr: unknown, ulen: unknown): Uint8Array | number {
+  if (typeof ulen !== "number" || !Number.isInteger(ulen)) return -EINVAL;
+  if (ulen < 0 || ulen > SOCKADDR_STORAGE_SIZE) return -EINVAL;
+  const kaddr = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+  if (ulen === 0) return kaddr.subarray(0, 0);
+  try {
+    if (!(uaddr instanceof Uint8Array) || uaddr.length < ulen) return -EFAULT;
+    kaddr.set(uaddr.subarray(0, ulen));
+  } catch {
+    return -EFAULT;
+  }
+  return kaddr.subarray(0, ulen);
+}
+
+/** sun_family of a kernel copy of a sockaddr (0 when too short to hold one). */
+function sunFamily(a: Uint8Array): number {
+  return a.length >= SUN_PATH_OFFSET ? a[0]! | (a[1]! << 8) : 0;
+}
+
+/** sun_path[0..len-2] as a string of byte values (the table's key). */
+function sunPath(a: Uint8Array): string {
+  return String.fromCharCode(...a.subarray(SUN_PATH_OFFSET));
+}
+
+/**
+ * Models unix_validate_addr(): -EINVAL unless the length leaves room for a path byte and fits a
+ * sockaddr_un, and the family is AF_UNIX.
+ */
+function unixValidateAddr(a: Uint8Array): number {
+  if (a.length <= SUN_PATH_OFFSET || a.length > SOCKADDR_UN_SIZE) return -EINVAL;
+  if (sunFamily(a) !== AF_UNIX) return -EINVAL;
+  return 0;
+}
+
+/** Models unix_create_addr(): a new address with one reference, or null (-ENOMEM). */
+function unixCreateAddr(path: string): UnixAddress | null {
+  const addr = kmalloc(unixAddressCache, () => new UnixAddress());
+  if (isErr(addr)) return null;
+  addr.refcnt.init();
+  addr.len = SUN_PATH_OFFSET + path.length;
+  addr.path = path;
+  return addr;
+}
+
+/**
+ * Models unix_bind_abstract() (and unix_autobind()'s name search, `auto`): the address, then
+ * under u->bindlock (mutex_lock_interruptible(): -EINTR on a signal) -EINVAL if
+ * the socket is bound already; under the table lock -EADDRINUSE if the name is taken, else the
+ * socket is hashed under it (__unix_set_addr_hash()). Autobind tries "\0%05x" names from the
+ * net's counter and gives -ENOSPC when all 2^20 are taken; it returns 0 when already bound.
+ *
+ * Locking: takes u->bindlock, then the table lock. References: the socket owns the address's.
+ */
+async function unixBindAbstract(sk: UnixSock, path: string | null): Promise<number> {
+  const auto = path === null;
+  const net = unixNet.get();
+  const addr = unixCreateAddr(path ?? "\0xxxxx");
+  if (addr === null) return -ENOMEM;
+  const release = async (err: number): Promise<number> => {
+    await addr.refcnt.put(() => kfree(addr)); // unix_release_addr()
+    return err;
+  };
+  const err = await sk.bindlock.lockInterruptible();
+  if (err < 0) return release(err);
+  if (sk.addr !== null) {
+    await sk.bindlock.unlock();
+    return release(auto ? 0 : -EINVAL);
+  }
+  await net.lock.lock();
+  if (auto) {
+    const first = net.ordernum & 0xfffff;
+    let n = first;
+    for (;;) {
+      addr.path = `\0${n.toString(16).padStart(5, "0")}`;
+      n = (n + 1) & 0xfffff;
+      if (!net.bound.has(addr.path)) break;
+      if (n === first) {
+        await net.lock.unlock();
+        await sk.bindlock.unlock();
+        return release(-ENOSPC);
+      }
+    }
+    net.ordernum = n;
+  } else if (net.bound.has(addr.path)) {
+    await net.lock.unlock();
+    await sk.bindlock.unlock();
+    return release(-EADDRINUSE);
+  }
+  await point(opLabel("__unix_set_addr_hash", sk.name));
+  sk.addr = addr;
+  net.bound.set(addr.path, sk);
+  await net.lock.unlock();
+  await sk.bindlock.unlock();
+  return 0;
+}
+
+/**
+ * Models unix_bind(): a bare sun_family (length == offsetof(sun_path)) autobinds; else
+ * unix_validate_addr() (-EINVAL), then a pathname (-ENOENT here: no filesystem, see the file
+ * comment) or an abstract name (unix_bind_abstract(): -EINVAL when bound, -EADDRINUSE, -ENOMEM).
+ */
+async function unixBind(sk: UnixSock, a: Uint8Array): Promise<number> {
+  if (a.length === SUN_PATH_OFFSET && sunFamily(a) === AF_UNIX) return unixBindAbstract(sk, null);
+  const err = unixValidateAddr(a);
+  if (err < 0) return err;
+  if (a[SUN_PATH_OFFSET] !== 0) return -ENOENT; // unix_bind_bsd(): no filesystem here
+  return unixBindAbstract(sk, sunPath(a));
+}
+
+/**
+ * Models unix_listen() after __sys_listen_socket() capped the backlog at somaxconn (an unsigned
+ * compare: a negative backlog becomes somaxconn): -EINVAL on an unbound socket, or, under
+ * unix_state_lock(), one neither closed nor listening (a connected socket); else the backlog
+ * (a larger one wakes connect()s waiting on peer_wait) and TCP_LISTEN.
+ *
+ * Locking: takes unix_state_lock(). References: none.
+ */
+async function unixListen(sk: UnixSock, backlog: number): Promise<number> {
+  if (backlog < 0 || backlog > SOMAXCONN) backlog = SOMAXCONN;
+  await point(opLabel("READ_ONCE(u->addr)", sk.name));
+  if (sk.addr === null) return -EINVAL;
+  await sk.lock.lock();
+  if (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN) {
+    await sk.lock.unlock();
+    return -EINVAL;
+  }
+  if (backlog > sk.maxAckBacklog) sk.peerWait.wakeAll();
+  sk.maxAckBacklog = backlog;
+  sk.state = TCP_LISTEN;
+  await sk.lock.unlock();
+  return 0;
+}
+
+/**
+ * Models unix_find_abstract() -> unix_find_socket_byname(): the socket bound to `path`, with a
+ * reference (sock_hold() under the table lock), or -ECONNREFUSED.
+ * Locking: takes the table lock. References: the caller owns the returned socket's.
+ */
+async function unixFindAbstract(path: string): Promise<UnixSock | number> {
+  const net = unixNet.get();
+  await net.lock.lock();
+  const sk = net.bound.get(path);
+  if (sk === undefined) {
+    await net.lock.unlock();
+    return -ECONNREFUSED;
+  }
+  await sk.refcnt.get(); // sock_hold()
+  await net.lock.unlock();
+  return sk;
+}
+
+/** Models unix_recvq_full_lockless(): more skbs queued than the backlog. */
+function unixRecvqFull(sk: UnixSock): boolean {
+  return sk.receiveQueue.length > sk.maxAckBacklog;
+}
+
+/**
+ * Models unix_wait_for_peer(): an exclusive TASK_INTERRUPTIBLE sleep on the listener's peer_wait
+ * if it is still alive, open and full, after dropping its unix_state_lock().
+ * Locking: `other`'s unix_state_lock() held on entry, released.
+ */
+async function unixWaitForPeer(other: UnixSock): Promise<void> {
+  lockdepAssertHeld(other.lock);
+  const sched = !other.dead && !(other.shutdown & RCV_SHUTDOWN) && unixRecvqFull(other);
+  await other.lock.unlock();
+  if (sched)
+    await scheduleOn(other.peerWait, TASK_INTERRUPTIBLE, `unix_wait_for_peer(${other.name})`);
+}
+
+/**
+ * The window v6.18.35 has between unix_stream_connect() and the collector: the connecting socket
+ * can send into the embryo as soon as unix_peer(sk) points at it, while the skb carrying the
+ * embryo is queued on the listener only after that. The collector's view of the embryo's
+ * in-flight fds already goes through u->listener, so an SCC with the listener can be judged dead
+ * and collected before the embryo is on the listener's queue: unix_collect_skb() splices no embryo
+ * queue, the SCC is no longer counted as cyclic, and later collections skip the graph. The old
+ * collector's form of this race was CVE-2024-26923 (47d8ac011fe1), fixed by a unix_state_lock()
+ * flip of candidate listeners in unix_gc(); the v6.10 collector has no such flip.
+ */
+export const UNIX_GC_EMBRYO_QUEUED_LATE = defineKnownWindow({
+  name: "unix.gc-embryo-queued-late",
+  what:
+    "a listener whose only reference is in flight in its own embryo's queue (sent by the connecting " +
+    "socket while connect() has not yet queued the embryo on the listener) is judged dead and " +
+    "collected with nothing to collect: the embryo is not on the listener's queue yet, the graph is " +
+    "marked not cyclic and no later collection looks again; kmemleak reports the listener, the " +
+    "embryo, the connect() skb, the skb carrying the listener's fd and its scm_fp_list, and the " +
+    "listener's name stays bound",
+  where:
+    "net/unix/af_unix.c: unix_stream_connect() (unix_peer(sk) = newsk; unix_state_unlock(sk); then " +
+    "__skb_queue_tail(&other->sk_receive_queue, skb)) and unix_stream_sendmsg() into the embryo, " +
+    "against net/unix/garbage.c: unix_edge_successor() (the embryo's listener), unix_vertex_dead(), " +
+    "unix_collect_skb()'s TCP_LISTEN walk of the listener's queue and __unix_walk_scc()'s " +
+    "cyclic count",
+  since: "af_unix: Replace garbage collection algorithm.",
+  sinceCommit: "4090fa373f0e763c43610853d2774b5979915959",
+  kernels:
+    "v6.10 onwards with the new collector (and the stable trees it was backported to); v6.18.35 " +
+    "has it (af_unix.c and garbage.c read); no upstream report or fix found",
+  proposedFix:
+    "queue the embryo's skb on the listener (under its receive queue lock, still under both " +
+    "unix_state_lock()s) before publishing unix_peer(sk) = newsk, so nothing can be sent into an " +
+    "embryo that is not on its listener's queue (proposed here)",
+  foundBy:
+    "packages/kernel src/net/af-unix-listen.test.ts (connectVsGc: a connect() and a thread " +
+    "sending the listener's fd into the new embryo, closing it and running the collector; PCT)",
+});
+
+/** Models the queueing of the embryo's skb: __skb_queue_tail() under the listener's queue lock. */
+async function unixQueueEmbryo(other: UnixSock, skb: SkBuff): Promise<void> {
+  lockdepAssertHeld(other.lock);
+  await other.queueLock.lock();
+  await point(opLabel("__skb_queue_tail", other.name));
+  skbQueueTail(other.receiveQueue, skb);
+  await other.queueLock.unlock();
+}
+
+/**
+ * Models unix_stream_connect(): unix_validate_addr() (-EINVAL); the embryo `newsk` created
+ * before any lock (unix_create1(): -ENOMEM) and the skb that will carry it, charged to it
+ * (sock_wmalloc(): -ENOMEM); the listener found (unix_find_other(): -ECONNREFUSED, -ENOENT for a
+ * pathname) and locked: a dead one is looked up again; -ECONNREFUSED if it is not listening or
+ * shut down for reading; a full backlog gives -EAGAIN (nonblocking) or a sleep on its peer_wait,
+ * then the lookup again (-ERESTARTSYS on a signal); -EISCONN (connected) or -EINVAL (listening)
+ * from the socket's state, read before and again under its unix_state_lock(). Then: the
+ * embryo holds the socket (sock_hold(sk), its peer), is TCP_ESTABLISHED, its listener set
+ * (u->listener) and the listener's address shared; the socket becomes TCP_ESTABLISHED and holds
+ * the embryo (sock_hold(newsk), its peer); after the socket's lock, the skb is queued on the
+ * listener under its queue lock (before publishing the peer with the fix switch of known window
+ * `unix.gc-embryo-queued-late`), the listener's lock dropped, its readers woken (sk_data_ready())
+ * and the lookup's reference dropped. Failures drop the listener's reference, consume the skb and
+ * release the embryo (unix_release_sock(newsk, 0)).
+ *
+ * Locking: takes the table lock, the listener's unix_state_lock() then the socket's (nested),
+ * the listener's receive queue lock. References: see above; the queued skb owns the embryo's
+ * initial reference until accept() or the listener's release.
+ */
+export async function unixStreamConnect(
+  sk: UnixSock,
+  a: Uint8Array,
+  nonblock: boolean,
+): Promise<number> {
+  let err = unixValidateAddr(a);
+  if (err < 0) return err;
+  const newsk = unixCreate();
+  if (typeof newsk === "number") return newsk;
+  await point(opLabel("unix_create1", newsk.name));
+  const skb = kmalloc(skbuffHeadCache, () => new SkBuff());
+  if (isErr(skb)) {
+    await unixReleaseSock(newsk, false);
+    return -ENOMEM;
+  }
+  await newsk.wmemAlloc.get(); // sock_wmalloc(): skb_set_owner_w()
+  skb.sk = newsk;
+  skb.destructor = sockWfree;
+  const outFreeSkb = async (e: number): Promise<number> => {
+    await kfreeSkb(skb); // consume_skb()
+    await unixReleaseSock(newsk, false);
+    return e;
+  };
+  let other: UnixSock;
+  for (;;) {
+    // restart: unix_find_other()
+    if (a[SUN_PATH_OFFSET] !== 0) return outFreeSkb(-ENOENT); // unix_find_bsd(): no filesystem
+    const found = await unixFindAbstract(sunPath(a));
+    if (typeof found === "number") return outFreeSkb(found);
+    other = found;
+    await other.lock.lock();
+    if (other.dead) {
+      await other.lock.unlock();
+      await sockPut(other);
+      continue;
+    }
+    if (other.state !== TCP_LISTEN || other.shutdown & RCV_SHUTDOWN) {
+      err = -ECONNREFUSED;
+      break;
+    }
+    if (unixRecvqFull(other)) {
+      if (nonblock) {
+        err = -EAGAIN;
+        break;
+      }
+      await unixWaitForPeer(other);
+      await sockPut(other);
+      if (signalPending()) return outFreeSkb(-ERESTARTSYS); // sock_intr_errno()
+      continue;
+    }
+    await point(opLabel("READ_ONCE(sk->sk_state)", sk.name));
+    if (sk.state !== TCP_CLOSE) {
+      err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
+      break;
+    }
+    await sk.lock.lockNested(1);
+    if (sk.state !== TCP_CLOSE) {
+      err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
+      await sk.lock.unlock();
+      break;
+    }
+    // The way is open.
+    await sk.refcnt.get(); // sock_hold(sk)
+    newsk.peer = sk;
+    newsk.state = TCP_ESTABLISHED;
+    newsk.listener = other;
+    const addr = other.addr as UnixAddress;
+    await addr.refcnt.get(); // refcount_inc(&otheru->addr->refcnt)
+    newsk.addr = addr;
+    // Known window unix.gc-embryo-queued-late: once unix_peer(sk) is the embryo, the socket can
+    // send fds into it, and a collection judging the listener's SCC dead before the skb below
+    // is queued collects no embryo queue. The fix switch queues the skb first.
+    const queueFirst = toggleEnabled(UNIX_GC_EMBRYO_QUEUED_LATE.name);
+    if (queueFirst) await unixQueueEmbryo(other, skb);
+    sk.state = TCP_ESTABLISHED;
+    await newsk.refcnt.get(); // sock_hold(newsk)
+    sk.peer = newsk;
+    await sk.lock.unlock();
+    if (!queueFirst) await unixQueueEmbryo(other, skb);
+    await other.lock.unlock();
+    other.wait.wakeOne(); // sk_data_ready()
+    await sockPut(other);
+    return 0;
+  }
+  // out_unlock
+  await other.lock.unlock();
+  await sockPut(other);
+  return outFreeSkb(err);
+}
+
+/**
+ * Models skb_recv_datagram() on a listener, as unix_accept() calls it: the head skb dequeued
+ * under the queue lock; without one, -EAGAIN (nonblocking), null with no error once the
+ * listener is shut down for reading, else a TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a signal).
+ * A wakeup goes round again (the queue first, then the signal).
+ * Locking: takes the receive queue lock. References: the caller owns the skb.
+ */
+async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff | number | null> {
+  for (;;) {
+    await sk.queueLock.lock();
+    await point(opLabel("__skb_try_recv_datagram", sk.name));
+    const skb = skbDequeue(sk.receiveQueue);
+    await sk.queueLock.unlock();
+    if (skb !== undefined) return skb;
+    if (nonblock) return -EAGAIN; // __skb_recv_datagram(): timeo == 0
+    // __skb_wait_for_more_packets(): the kernel queues itself on sk_wq (prepare_to_wait_exclusive())
+    // before these checks, so a connect() queueing after the empty queue was seen wakes it; here
+    // the checks and the sleep are one step (no scheduling point between them) for the same reason.
+    if (sk.shutdown & RCV_SHUTDOWN) return null;
+    if (signalPending()) return -ERESTARTSYS; // sock_intr_errno()
+    await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `__skb_wait_for_more_packets(${sk.name})`);
+  }
+}
+
+/**
+ * Models unix_accept(): -EINVAL unless the socket is listening; the head skb of its queue
+ * (skb_recv_datagram(): -EAGAIN, -ERESTARTSYS; -EINVAL once shut down) carries the embryo
+ * (skb->sk), the skb is consumed (sock_wfree()) and connect()s waiting on the backlog woken;
+ * under the embryo's unix_state_lock(), unix_update_edges() (u->listener cleared, the graph
+ * told when fds are in flight to it) and sock_graft() onto the new file.
+ *
+ * Locking: takes the listener's receive queue lock, the embryo's unix_state_lock(), unix_gc_lock.
+ * References: the embryo's initial reference becomes the new file's.
+ */
+async function unixAccept(sk: UnixSock, newfile: File, nonblock: boolean): Promise<number> {
+  await point(opLabel("READ_ONCE(sk->sk_state)", sk.name));
+  if (sk.state !== TCP_LISTEN) return -EINVAL;
+  const skb = await skbRecvDatagram(sk, nonblock);
+  if (skb === null) return -EINVAL;
+  if (typeof skb === "number") return skb;
+  const tsk = skb.sk as UnixSock;
+  await kfreeSkb(skb); // skb_free_datagram(): consume_skb()
+  sk.peerWait.wakeOne(); // wake_up_interruptible(&unix_sk(sk)->peer_wait)
+  await tsk.lock.lock();
+  await unixUpdateEdges(tsk);
+  // sock_graft(tsk, newsock)
+  tsk.file = newfile;
+  newfile.privateData = tsk;
+  unixSetSocketFile(newfile, tsk);
+  await tsk.lock.unlock();
+  return 0;
+}
+
+/**
+ * Models __sys_accept4_file() + do_accept() on a unix socket: -EINVAL for flags other than
+ * SOCK_CLOEXEC|SOCK_NONBLOCK, an unused fd (-EMFILE), -ENOTSOCK, the new socket's file
+ * (sock_alloc_file(): -ENOMEM), then unix_accept() with the listener file's O_NONBLOCK: on
+ * failure the new file is put and the fd returned. Returns the new fd.
+ *
+ * Locking: takes file_lock. References: the fd holds the new file, the file the accepted socket.
+ */
+async function sysAccept4File(file: File, flags: number): Promise<number> {
+  if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
+  const newfd = await getUnusedFdFlags(flags);
+  if (newfd < 0) return newfd;
+  const sk = sockFromFile(file);
+  if (sk === null) {
+    await putUnusedFd(newfd);
+    return -ENOTSOCK;
+  }
+  const newfile = await allocFile(
+    unixSocketFops,
+    null,
+    "socket:[accept]",
+    O_RDWR | (flags & O_NONBLOCK),
+  );
+  if (isErr(newfile)) {
+    await putUnusedFd(newfd);
+    return newfile;
+  }
+  const err = await unixAccept(sk, newfile, (file.fFlags & O_NONBLOCK) !== 0);
+  if (err < 0) {
+    await fput(newfile);
+    await putUnusedFd(newfd);
+    return err;
+  }
+  await fdInstall(newfd, newfile);
+  return newfd;
 }
 
 /**
@@ -444,7 +1033,8 @@ export interface UnixRecvOptions {
 }
 
 /**
- * Models unix_stream_read_generic() of one skb and scm_recv_unix() -> scm_detach_fds(): under
+ * Models unix_stream_read_generic() of one skb and scm_recv_unix() -> scm_detach_fds(): -EINVAL
+ * unless the socket is connected (TCP_ESTABLISHED: not a new or listening socket); under
  * u->iolock, the head skb is taken under unix_state_lock() (skb_peek(), not the queue lock);
  * without one, -EAGAIN (nonblocking), 0 fds at end of file (the peer shut down), or a
  * TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a signal). Then, unlocked: without MSG_PEEK,
@@ -460,6 +1050,10 @@ export async function unixStreamRecvmsg(
   sk: UnixSock,
   opts: UnixRecvOptions,
 ): Promise<UnixRecvResult | number> {
+  // READ_ONCE(sk->sk_state) != TCP_ESTABLISHED: -EINVAL (an unconnected socket, a listener). No
+  // scheduling point: while the caller holds the file only this socket's own connect() or
+  // listen() can change the state, and either order gives an answer the kernel can give.
+  if (sk.state !== TCP_ESTABLISHED) return -EINVAL;
   let skb: SkBuff | undefined;
   for (;;) {
     await sk.iolock.lock();
@@ -621,4 +1215,132 @@ export function sysRecvmsgFds(
     fd,
     opts,
   );
+}
+
+/** Looks up fd `fd` (fdget(): -EBADF), runs `fn` on its file, then fdput(). */
+async function withFile<T>(
+  fd: unknown,
+  fn: (file: File) => Promise<T | number>,
+): Promise<T | number> {
+  if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) return -EBADF;
+  const f = await fdget(fd);
+  if (f.file === null) return -EBADF;
+  try {
+    return await fn(f.file);
+  } finally {
+    await fdput(f);
+  }
+}
+
+/**
+ * The socket(2) syscall: see sysSocketBody(); -EINVAL for arguments that are not integers.
+ */
+export function sysSocket(
+  p: SyscallProcess,
+  family: unknown,
+  type: unknown,
+  protocol: unknown,
+): Promise<number> {
+  return syscall(
+    p,
+    "socket",
+    async (_p, a: unknown, b: unknown, c: unknown) => {
+      if (!Number.isInteger(a) || !Number.isInteger(b) || !Number.isInteger(c)) return -EINVAL;
+      return sysSocketBody(a as number, b as number, c as number);
+    },
+    family,
+    type,
+    protocol,
+  ) as Promise<number>;
+}
+
+/**
+ * The bind(2) syscall (__sys_bind()): -EBADF, -ENOTSOCK, then move_addr_to_kernel()'s -EINVAL
+ * and -EFAULT (`addr` a Uint8Array of at least `addrlen` bytes: a struct sockaddr_un, see
+ * sockaddrUnAbstract()), then unix_bind()'s -EINVAL, -EADDRINUSE, -ENOENT, -ENOSPC, -ENOMEM.
+ */
+export function sysBind(
+  p: SyscallProcess,
+  fd: unknown,
+  addr: unknown,
+  addrlen: unknown,
+): Promise<number> {
+  return syscall(
+    p,
+    "bind",
+    async (_p, a: unknown, b: unknown, c: unknown) =>
+      withSocket(a, async (sk) => {
+        const k = moveAddrToKernel(b, c);
+        if (typeof k === "number") return k;
+        return unixBind(sk, k);
+      }),
+    fd,
+    addr,
+    addrlen,
+  ) as Promise<number>;
+}
+
+/**
+ * The listen(2) syscall (__sys_listen()): -EBADF, -ENOTSOCK, then unix_listen()'s -EINVAL (not
+ * bound, or connected); -EINVAL for a backlog that is not an integer.
+ */
+export function sysListen(p: SyscallProcess, fd: unknown, backlog: unknown): Promise<number> {
+  return syscall(
+    p,
+    "listen",
+    async (_p, a: unknown, b: unknown) =>
+      withSocket(a, async (sk) => {
+        if (typeof b !== "number" || !Number.isInteger(b)) return -EINVAL;
+        return unixListen(sk, b);
+      }),
+    fd,
+    backlog,
+  ) as Promise<number>;
+}
+
+/**
+ * The connect(2) syscall (__sys_connect()): -EBADF, move_addr_to_kernel()'s -EINVAL and -EFAULT,
+ * -ENOTSOCK, then unix_stream_connect() with the file's O_NONBLOCK: -EINVAL, -ECONNREFUSED,
+ * -ENOENT, -EAGAIN, -EISCONN, -ENOMEM.
+ */
+export function sysConnect(
+  p: SyscallProcess,
+  fd: unknown,
+  addr: unknown,
+  addrlen: unknown,
+): Promise<number> {
+  return syscall(
+    p,
+    "connect",
+    async (_p, a: unknown, b: unknown, c: unknown) =>
+      withFile(a, async (file) => {
+        const k = moveAddrToKernel(b, c);
+        if (typeof k === "number") return k;
+        const sk = sockFromFile(file);
+        if (sk === null) return -ENOTSOCK;
+        return unixStreamConnect(sk, k, (file.fFlags & O_NONBLOCK) !== 0);
+      }),
+    fd,
+    addr,
+    addrlen,
+  ) as Promise<number>;
+}
+
+/**
+ * The accept4(2) syscall (accept(2) with flags 0; no peer address): -EBADF, then
+ * sysAccept4File()'s -EINVAL, -EMFILE, -ENOTSOCK, -ENOMEM and unix_accept()'s -EINVAL (not
+ * listening), -EAGAIN; -EINVAL for flags that are not an integer. Returns the new fd.
+ */
+export function sysAccept4(p: SyscallProcess, fd: unknown, flags: unknown): Promise<number> {
+  return syscall(
+    p,
+    "accept4",
+    async (_p, a: unknown, b: unknown) =>
+      withFile(a, async (file) => {
+        if (typeof b !== "number" || !Number.isInteger(b)) return -EINVAL;
+        return sysAccept4File(file, b);
+      }),
+    fd,
+    flags,
+  ) as Promise<number>;
 }

@@ -17,9 +17,13 @@
  * whose check a peek overlapped ("af_unix: Give up GC if MSG_PEEK intervened.", e5b31d988a41,
  * v7.0-rc4, in 6.18.y). The historic toggle `unix.gc-peek-no-seqcount` removes that check.
  *
- * Faithfulness: one user (fpl->user): the per-user in-flight count is the machine's; no embryo
- * sockets (u->listener is always null, unix_update_edges() is modelled but never called by a
- * syscall here); the TCP_LISTEN branch of unix_collect_skb() is not modelled. Lists are arrays
+ * Embryos: a socket connect() created waits on its listener's queue until accept(); fds sent to
+ * it are in flight in its queue, but only the listener's fd reaches them, so an edge into an
+ * embryo counts as an edge into its listener (unix_edge_successor() follows u->listener),
+ * accept() clears u->listener (unix_update_edges()), and a dead listener's SCC collects its
+ * embryos' queues (unix_collect_skb()'s TCP_LISTEN branch).
+ *
+ * Faithfulness: one user (fpl->user): the per-user in-flight count is the machine's. Lists are arrays
  * (list_move_tail() moves an element to the end of another). The collector's work item runs on
  * system_unbound_wq (v6.18's system_dfl_wq, the renamed unbound queue).
  */
@@ -40,6 +44,7 @@ import {
   type SkBuff,
   skbDequeue,
   skbQueueSpliceInit,
+  TCP_LISTEN,
   type UnixSock,
 } from "../include/net/af-unix.js";
 import { flushWork, queueWork, systemUnboundWq, WorkStruct } from "../kernel/workqueue.js";
@@ -65,6 +70,31 @@ export const UNIX_GC_PEEK_NO_SEQCOUNT = defineToggle({
     "v6.10 up to v7.0-rc3 (fixed in v7.0-rc4; queued for 6.18.y, April 2026; the 6.12, 6.6 and 6.1 backports of the v6.10 collector needed their own)",
   foundBy:
     "packages/kernel src/net/garbage.test.ts (an SCC of two sockets in flight, a peek and a close racing the collector, and a read of the peeked socket)",
+});
+
+/**
+ * A hypothetical toggle: the v6.10 collector without the listener redirect of
+ * unix_edge_successor(). No released kernel ran it: the series that brought the collector
+ * (v6.10-rc1) added u->listener ("af_unix: Save listener for embryo socket.") and
+ * unix_edge_successor() with unix_update_edges() ("af_unix: Fix up unix_edge.successor for
+ * embryo socket.", dcf70df2048d) before "af_unix: Replace garbage collection algorithm."
+ * switched the collector on. It shows what the redirect is for.
+ */
+export const UNIX_GC_EMBRYO_SUCCESSOR_NOT_LISTENER = defineToggle({
+  name: "unix.gc-embryo-successor-not-listener",
+  description:
+    "unix_edge_successor() returns the embryo's own vertex instead of its listener's: an fd in flight in an embryo's queue " +
+    "(sent by the connecting socket before accept()) then points at a socket that is never in flight, so a listener whose " +
+    "last fd sits in its own embryo's queue is never judged dead: kmemleak reports the listener, the embryo, the skbs and " +
+    "the scm_fp_list once every fd is closed.",
+  fixedBy: "af_unix: Fix up unix_edge.successor for embryo socket.",
+  commit: "dcf70df2048d27c5d186f013f101a4aefd63aa41",
+  kind: "hypothetical",
+  kernels:
+    "none released: the state between ad081928a8b0 and dcf70df2048d in net-next (March 2024), where the old collector still ran; " +
+    "the v6.10 collector has the redirect from its first release",
+  foundBy:
+    "packages/kernel src/net/af-unix-listen.test.ts (a listener's fd sent into its own embryo, every fd closed; kmemleak at quiesce)",
 });
 
 /**
@@ -241,8 +271,15 @@ export function unixGetSocket(file: File): UnixSock | null {
   return socketOfFile.get(file) ?? null;
 }
 
-/** Models unix_edge_successor(): the successor's vertex (no embryos: never the listener's). */
+/**
+ * Models unix_edge_successor(): the successor's vertex, or for an embryo its listener's ("If an
+ * embryo socket has a fd, the listener indirectly holds the fd's refcnt."). Toggle
+ * `unix.gc-embryo-successor-not-listener` (hypothetical): the embryo's own vertex.
+ */
 function unixEdgeSuccessor(edge: UnixEdge): UnixVertex | null {
+  const listener = edge.successor.listener;
+  if (listener !== null && !toggleEnabled(UNIX_GC_EMBRYO_SUCCESSOR_NOT_LISTENER.name))
+    return listener.vertex as UnixVertex | null;
   return edge.successor.vertex as UnixVertex | null;
 }
 
@@ -391,16 +428,25 @@ export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
 }
 
 /**
- * Models unix_update_edges(): an embryo socket accepted: its listener no longer stands for it.
- * No syscall here creates embryos (no listen/accept), so `u.listener` is always null.
+ * Models unix_update_edges(): an embryo socket accepted (unix_accept()): its listener no longer
+ * stands for it. Without unix socket fds in flight to it the graph has no edge into it and the
+ * listener is cleared without unix_gc_lock; else, under it, the graph is told that the edges
+ * into the embryo moved (unix_update_graph() of the listener's vertex) and the listener cleared.
  *
- * Locking: called under `u`'s unix_state_lock(); takes unix_gc_lock when fds are in flight to it.
+ * Locking: `u`'s unix_state_lock() held (nr_unix_fds changes only under it); takes unix_gc_lock
+ * when fds are in flight to it.
  */
 export async function unixUpdateEdges(u: UnixSock): Promise<void> {
-  if (u.nrUnixFds === 0 || u.listener === null) return;
+  lockdepAssertHeld(u.lock);
+  if (u.nrUnixFds === 0) {
+    u.listener = null;
+    return;
+  }
   const g = gcState.get();
   await g.lock.lock();
-  unixUpdateGraph(g, u.listener.vertex as UnixVertex | null);
+  const listener = u.listener as UnixSock;
+  unixUpdateGraph(g, listener.vertex as UnixVertex | null);
+  u.listener = null;
   await g.lock.unlock();
 }
 
@@ -554,7 +600,9 @@ async function unixSccDead(g: UnixGc, scc: readonly UnixVertex[], fast: boolean)
 
 /**
  * Models unix_collect_skb(): splices the receive queue of every socket of a dead SCC into the
- * hitlist (no listeners here).
+ * hitlist; for a listener, the receive queues of the embryos its queue holds (skb->sk), each
+ * under its own queue lock inside the listener's (a lockdep subclass here: the kernel's
+ * unix_recvq_lock_cmp_fn()). The listener's own skbs stay: its release frees them.
  * Locking: unix_gc_lock held; takes each socket's sk_receive_queue.lock.
  */
 async function unixCollectSkb(
@@ -566,8 +614,18 @@ async function unixCollectSkb(
   for (const vertex of scc) {
     const u = vertex.edges[0]!.predecessor;
     await u.queueLock.lock();
-    await point(opLabel("skb_queue_splice_init", u.name));
-    skbQueueSpliceInit(u.receiveQueue, hitlist);
+    if (u.state === TCP_LISTEN) {
+      for (const skb of u.receiveQueue) {
+        const embryo = skb.sk as UnixSock;
+        await embryo.queueLock.lockNested(1);
+        await point(opLabel("skb_queue_splice_init", embryo.name));
+        skbQueueSpliceInit(embryo.receiveQueue, hitlist);
+        await embryo.queueLock.unlock();
+      }
+    } else {
+      await point(opLabel("skb_queue_splice_init", u.name));
+      skbQueueSpliceInit(u.receiveQueue, hitlist);
+    }
     await u.queueLock.unlock();
   }
   g.collected++;

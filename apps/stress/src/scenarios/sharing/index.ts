@@ -6,7 +6,7 @@ import { FENCE_WAIT } from "./fence-wait.js";
 import { FUZZ, FUZZ_FD_REUSE } from "./fuzz.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
 import { SURFACE_REAPER } from "./surface-reaper.js";
-import { UNIX_GC, UNIX_GC_PEEK } from "./unix-gc.js";
+import { UNIX_GC, UNIX_GC_LISTEN, UNIX_GC_PEEK } from "./unix-gc.js";
 
 /** The cross-driver sharing workloads (see README.md). */
 export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
@@ -20,4 +20,5 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   FUZZ_FD_REUSE,
   UNIX_GC,
   UNIX_GC_PEEK,
+  UNIX_GC_LISTEN,
 ];

@@ -40,6 +40,18 @@
  * pair's other ends only once the compositor has hung up (so a minimized find keeps few
  * preemptions: drawn close orders kept 8, of which the race table shows 4).
  *
+ * `unix-gc-listen` is the listening-socket variant (bind(2), listen(2), connect(2), accept(2) of
+ * @primetime/kernel, 6.18.35's unix_stream_connect()/unix_accept()): the compositor binds an
+ * abstract name and listens, hands each client the listening fd over the per-process queue (as a
+ * client forked after listen() inherits it; the client closes it), and each client connects and
+ * sends its frame over the new connection, maybe before the compositor accepts it (the frame
+ * then waits in the embryo's queue). The compositor accepts every connection and checks each
+ * frame against the clients' patterns (accept order is not client order); then it restarts
+ * badly: it connects to its own listener and sends the listening fd over that connection (a
+ * hand-off to a successor that never accepts), and closes both. The listener's fd is then in
+ * flight in its own embryo's queue: garbage the collector reaches only through u->listener
+ * (unix_edge_successor()), and whose collection releases the embryo with the listener.
+ *
  * Peeks of any shape and several clients' collections overlapping are clean only with the known
  * window `unix.gc-requeued-not-in-progress` closed (KNOWN-WINDOWS.md; v6.18.35 lets a collection
  * re-queued during another walk with gc_in_progress false, so a peek then skips unix_peek_fpl()'s
@@ -47,7 +59,13 @@
  * `run --open-windows` finds it here.
  */
 import type { DeviceUnderTest } from "@primetime/conformance";
-import { EAGAIN, EPIPE, type Process, type UnixRecvResult } from "@primetime/kernel";
+import {
+  EAGAIN,
+  EPIPE,
+  type Process,
+  sockaddrUnAbstract,
+  type UnixRecvResult,
+} from "@primetime/kernel";
 import { recvFd } from "@primetime/libdrm";
 import { choose } from "@primetime/sim";
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
@@ -349,5 +367,122 @@ function unixGcScenario(focused: boolean): CampaignScenario {
   };
 }
 
+/** The listening-socket variant's state (see the file comment). */
+interface UnixGcListenRun {
+  readonly m: Machine;
+  readonly devA: DeviceUnderTest;
+  readonly devB: DeviceUnderTest;
+  readonly n: number;
+  readonly base: number;
+  readonly clients: Process[];
+}
+
+/** The compositor's abstract name. */
+const LISTEN_NAME = "primetime-compositor";
+
+/** A syscall that must give a new fd here: the fd. */
+function fdOf(r: number, what: string): number {
+  check(r >= 0, `${what} = ${r}`);
+  return r;
+}
+
+/**
+ * The listening compositor: bind, listen, the listening fd handed to every client, each
+ * connection accepted and its frame checked, then the hand-off of the listening fd into its own
+ * embryo (see the file comment).
+ */
+async function unixGcListenCompositor(p: Process, r: UnixGcListenRun): Promise<void> {
+  const who = "compositor (listening)";
+  const fd = await openDevice(r.m, p, r.devB);
+  const { addr } = sockaddrUnAbstract(LISTEN_NAME);
+  const l = fdOf(await p.openSocket(), `${who}: socket()`);
+  check((await p.bind(l, addr)) === 0, `${who}: bind()`);
+  check((await p.listen(l, r.n)) === 0, `${who}: listen()`);
+  for (const c of r.clients) {
+    const sent = await p.sendFd(c, l);
+    check(sent === 0, `${who}: handing a client the listening fd = ${sent}`);
+  }
+  const unclaimed = new Set(Array.from({ length: r.n }, (_, i) => i));
+  for (let k = 0; k < r.n; k++) {
+    const s = fdOf(await p.accept(l, 0), `${who}: accept()`);
+    const [frame] = (await recvFds(p, s, 1, who, { block: true })) as [number];
+    const handle = await fd.primeFdToHandle(frame);
+    const view = await importerView(r.devB, fd, handle, frame, PAGE);
+    const sum = checksum(await view.read());
+    const i = [...unclaimed].find((j) => expectedChecksum(patternOf(r.base, j), PAGE) === sum);
+    check(i !== undefined, `${who}: an accepted connection's frame is no client's`);
+    unclaimed.delete(i);
+    await view.unmap();
+    await fd.gemClose(handle);
+    await closeFd(p, frame, who);
+    await closeFd(p, s, who);
+  }
+  // The hand-off that never completes: the listening fd in flight in its own embryo's queue.
+  const c = fdOf(await p.openSocket(), `${who}: socket()`);
+  check((await p.connect(c, addr)) === 0, `${who}: connect() to itself`);
+  await sendmsgFds(p, c, [l], who);
+  await closeFd(p, l, who);
+  await closeFd(p, c, who);
+  await fd.close();
+}
+
+/** A client of the listening compositor: its frame over a connection it makes itself. */
+async function unixGcListenClient(
+  p: Process,
+  { r, i }: { readonly r: UnixGcListenRun; readonly i: number },
+): Promise<void> {
+  const who = `client${i}`;
+  const fd = await openDevice(r.m, p, r.devA);
+  const handle = await r.devA.createBo(fd, PAGE);
+  const map = await r.devA.mapBo(fd, handle, PAGE);
+  await map.fill(patternOf(r.base, i));
+  const dmaBuf = await fd.primeHandleToFd(handle);
+  const inherited = await recvFd(p, { cloexec: true });
+  const conn = fdOf(await p.openSocket(), `${who}: socket()`);
+  const connected = await p.connect(conn, sockaddrUnAbstract(LISTEN_NAME).addr);
+  check(connected === 0, `${who}: connect() = ${connected}`);
+  await closeFd(p, inherited, who);
+  await sendmsgFds(p, conn, [dmaBuf], who);
+  const steps: Step[] = [{ fd: dmaBuf }, { unmap: true }, { gemClose: handle }, { fd: conn }];
+  for (const s of shuffle(steps, `${who} close order`)) {
+    if ("fd" in s) await closeFd(p, s.fd, who);
+    else if ("unmap" in s) await map.unmap();
+    else await fd.gemClose(s.gemClose);
+  }
+  await fd.close();
+}
+
+/** The listening-socket variant (see the file comment). */
+function unixGcListenScenario(): CampaignScenario {
+  return {
+    name: "unix-gc-listen",
+    description:
+      "unix-gc over a listening socket: clients connect() to the compositor's abstract name and send their frames, maybe into the embryo before accept(); the compositor then hands its listening fd into its own embryo: a cycle only u->listener lets the collector see",
+    kernelRef:
+      "net/unix/af_unix.c (unix_bind, unix_listen, unix_stream_connect, unix_accept, unix_release_sock), net/unix/garbage.c (unix_edge_successor, unix_update_edges, unix_collect_skb), drivers/dma-buf/dma-buf.c",
+    expect: "clean",
+    arity: 2,
+    faultTolerant: false,
+    harnessTasks: ["main", "drm-master0", "drm-master1", "gc-trigger"],
+    build(drivers, opts) {
+      return async (sim) => {
+        const m = await bootMachine(sim, drivers, opts.faults);
+        const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
+        const n = size(1, 3, "clients");
+        const base = choose(256, "pattern");
+        const r: UnixGcListenRun = { m, devA, devB, n, base, clients: [] };
+        for (let i = 0; i < n; i++)
+          r.clients.push(m.process(`client${i}`, unixGcListenClient, { r, i }));
+        const compositor = m.process("compositor", unixGcListenCompositor, r);
+        const procs = [compositor, ...r.clients];
+        for (const q of procs) await q.wait();
+        const trigger = m.process("gc-trigger", unixGcTrigger);
+        await m.finish([...procs, trigger]);
+      };
+    },
+  };
+}
+
 export const UNIX_GC: CampaignScenario = unixGcScenario(false);
+export const UNIX_GC_LISTEN: CampaignScenario = unixGcListenScenario();
 export const UNIX_GC_PEEK: CampaignScenario = unixGcScenario(true);

@@ -3,9 +3,12 @@
  * include/net/sock.h, Linux v6.18), and struct sk_buff as a unix socket's queue holds it
  * (include/linux/skbuff.h, UNIXCB() of net/unix/af_unix.h).
  *
- * Faithfulness: a stream socket only (socketpair(AF_UNIX, SOCK_STREAM)); an skb carries no data
- * bytes, only its SCM_RIGHTS list (one sendmsg() is one skb); no listen/accept (embryos), no OOB
- * skb, no credentials or peer credentials, no send buffer accounting (sk_wmem_alloc).
+ * Faithfulness: a stream socket only (socket()/socketpair() of AF_UNIX, SOCK_STREAM); an skb
+ * carries no data bytes, only its SCM_RIGHTS list (one sendmsg() is one skb), or, on a listener's
+ * queue, the embryo socket connect() created (skb->sk); abstract addresses only (struct
+ * unix_address without a path); no OOB skb, no credentials or peer credentials; sk_wmem_alloc
+ * counts only the connect() skb's charge on its embryo (sock_wmalloc()), so that the embryo
+ * outlives its sk_refcnt while that skb is queued, as the kernel's sk_free() defers __sk_free().
  */
 
 import { Kref } from "@primetime/atomics";
@@ -26,11 +29,30 @@ export const SHUTDOWN_MASK = 3;
 export const TCP_ESTABLISHED = 1;
 /** Models TCP_CLOSE. */
 export const TCP_CLOSE = 7;
+/** Models TCP_LISTEN: a socket listen() made a listener. */
+export const TCP_LISTEN = 10;
 
 /** The slab cache of unix sockets (the "UNIX" cache of unix_proto). */
 export const unixSockCache = new KmemCache("UNIX");
 /** The slab cache of socket buffers (skbuff_head_cache). */
 export const skbuffHeadCache = new KmemCache("skbuff_head_cache");
+/** The kmalloc cache of socket addresses (unix_create_addr()'s kmalloc()). */
+export const unixAddressCache = new KmemCache("unix_address");
+
+/**
+ * Models struct unix_address: a bound name (abstract here: sun_path starts with a NUL byte),
+ * shared by a listener and the sockets accept() gives (refcount_inc() in unix_stream_connect()).
+ *
+ * Locking: immutable once published. References: `refcnt`, one per socket whose u->addr it is.
+ */
+export class UnixAddress extends SlabObject {
+  /** Models addr->refcnt. */
+  readonly refcnt = new Kref(this);
+  /** Models addr->len: sizeof(sun_family) + the bytes of sun_path used. */
+  len = 0;
+  /** Models addr->name->sun_path[0..len-2] as a string of byte values (leading NUL included). */
+  path = "";
+}
 
 /**
  * Models the vertex of a socket in flight (struct unix_vertex, net/unix/garbage.c); garbage.ts
@@ -43,15 +65,22 @@ export interface UnixVertexRef {
 /**
  * Models struct unix_sock (with its struct sock and struct socket).
  *
- * Locking: `lock` (unix_state_lock()) protects `peer`, `state`, `shutdown`, `dead`;
- * `queueLock` (sk_receive_queue.lock) protects `receiveQueue`; `iolock` serialises readers;
- * `vertex` and `nrUnixFds` are the garbage collector's, under unix_gc_lock.
- * References: `refcnt` (sk_refcnt) counts the socket file's (sock_init_data()) and the peer's
- * (sock_hold() in unix_socketpair()); each queued skb holds its files (its ScmFpList).
+ * Locking: `lock` (unix_state_lock()) protects `peer`, `state`, `shutdown`, `dead`,
+ * `maxAckBacklog`, `listener`; `queueLock` (sk_receive_queue.lock) protects `receiveQueue`;
+ * `iolock` serialises readers; `bindlock` serialises bind(); `addr` is set once under `bindlock`
+ * and the net's table lock; `vertex` and `nrUnixFds` are the garbage collector's, under
+ * unix_gc_lock (nrUnixFds also under unix_state_lock()).
+ * References: `refcnt` (sk_refcnt) counts the socket file's (sock_init_data(); an embryo's is
+ * the accept()ed file's to be), the peer's (sock_hold() in unix_socketpair() and
+ * unix_stream_connect()) and transient lookups' (unix_find_abstract()); `wmemAlloc`
+ * (sk_wmem_alloc) is 1 while sk_refcnt is held plus one per sock_wmalloc()ed skb; each queued
+ * skb holds its files (its ScmFpList), a connect() skb its embryo's sk_wmem_alloc.
  */
 export class UnixSock extends SlabObject {
   /** Models sk_refcnt. */
   readonly refcnt = new Kref(this);
+  /** Models sk_wmem_alloc: __sk_free() once it drops to 0 (see the file comment). */
+  readonly wmemAlloc = new Kref(this);
   /** Models sk_receive_queue. */
   readonly receiveQueue: SkBuff[] = [];
   /** Models sk_receive_queue.lock (class af_unix_sk_receive_queue_lock_key). */
@@ -62,6 +91,14 @@ export class UnixSock extends SlabObject {
   readonly iolock: Mutex;
   /** Models sk_wq: readers sleep here (sk_data_ready() wakes them). */
   readonly wait: WaitQueue;
+  /** Models u->peer_wait: connect() sleeps here while this listener's backlog is full. */
+  readonly peerWait: WaitQueue;
+  /** Models u->bindlock. */
+  readonly bindlock: Mutex;
+  /** Models u->addr: the bound name, or null. */
+  addr: UnixAddress | null = null;
+  /** Models sk_max_ack_backlog (sysctl_max_dgram_qlen until listen()). */
+  maxAckBacklog = 10;
   /** Models unix_peer(sk). */
   peer: UnixSock | null = null;
   /** Models sk_state. */
@@ -74,8 +111,11 @@ export class UnixSock extends SlabObject {
   file: File | null = null;
   /** Models u->vertex: this socket's vertex while its fd is in flight (garbage.ts). */
   vertex: UnixVertexRef | null = null;
-  /** Models u->listener: always null here (no embryo sockets). */
-  readonly listener: UnixSock | null = null;
+  /**
+   * Models u->listener: for an embryo (a socket connect() created and queued on a listener),
+   * that listener, until unix_accept()'s unix_update_edges() clears it.
+   */
+  listener: UnixSock | null = null;
   /** Models u->scm_stat.nr_fds. */
   nrFds = 0;
   /** Models u->scm_stat.nr_unix_fds: unix socket fds in flight to this socket. */
@@ -87,6 +127,8 @@ export class UnixSock extends SlabObject {
     this.lock = new SpinLock("&u->lock", { owner: this });
     this.iolock = new Mutex("&u->iolock", { owner: this });
     this.wait = new WaitQueue(`${this.name} sk_wq`);
+    this.peerWait = new WaitQueue(`${this.name} peer_wait`);
+    this.bindlock = new Mutex("&u->bindlock", { owner: this });
   }
 }
 
@@ -106,7 +148,12 @@ export class SkBuff extends SlabObject {
    * names, as the kernel's pointer surgery does.
    */
   list: SkBuff[] | null = null;
-  /** Models skb->destructor (unix_destruct_scm()), run by kfree_skb()/consume_skb(). */
+  /**
+   * Models skb->sk of a connect() skb on a listener's queue (sock_wmalloc(newsk)): the embryo
+   * it carries, whose sk_wmem_alloc it holds. Null for a sendmsg() skb here.
+   */
+  sk: UnixSock | null = null;
+  /** Models skb->destructor (unix_destruct_scm(), or sock_wfree()), run by kfree_skb()/consume_skb(). */
   destructor: ((skb: SkBuff) => Promise<void>) | null = null;
 }
 
