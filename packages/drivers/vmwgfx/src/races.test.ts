@@ -12,7 +12,7 @@ import {
   drmGemObjectLookup,
   drmGemObjectPut,
 } from "@primetime/gem";
-import { ENOENT } from "@primetime/kernel";
+import { ENOENT, ESRCH } from "@primetime/kernel";
 import { baselineFixes, listKnownWindows, type RunResult, type Scenario } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
@@ -21,6 +21,7 @@ import {
   allocVsCloseGuessedHandle,
   dumbCreateExit,
   dumbCreateVsCloseGuessedHandle,
+  execbufContextVsSurfaceUnref,
   execbufExportFenceFault,
   execbufFenceWaitVsUnref,
   execbufVsSurfaceUnref,
@@ -32,6 +33,9 @@ import {
 } from "./scenarios.js";
 import {
   bootVmw,
+  contextCreate,
+  contextUnref,
+  execbuf,
   expectClean,
   handleClose,
   handleToFd,
@@ -60,6 +64,7 @@ import {
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_TOGGLES,
+  VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
 } from "./toggles.js";
 import type { VmwBo } from "./vmwgfx-bo.js";
 import type { VmwFpriv } from "./vmwgfx-drv.js";
@@ -134,6 +139,12 @@ const CASES: ToggleCase[] = [
     name: "execbuf-fence-wait-vs-unref",
     scenario: execbufFenceWaitVsUnref,
     finds: /^\[step \d+\] bug: BUG: kernel NULL pointer dereference in ttm_base_object_lookup\(\)/,
+  },
+  {
+    toggle: VMWGFX_VALIDATION_DOOMED_NODE_HASHED.name,
+    name: "execbuf-context-vs-surface-unref",
+    scenario: execbufContextVsSurfaceUnref,
+    finds: /KASAN: slab-use-after-free in vmw_validation_find_res_dup[\s\S]*vmw_validation_page/,
   },
 ];
 
@@ -531,5 +542,63 @@ describe("vmwgfx uapi errors", () => {
         await p.close(fd2);
       }),
     );
+  });
+});
+
+/**
+ * vmwgfx.validation-doomed-node-hashed on the schedules that find it: execbufContextVsSurfaceUnref
+ * with what each submission returned recorded. With the toggle on, PCT seed 7 finds the KASAN
+ * report (at schedule 52 before the command-buffer manager's merge); the same schedules with the
+ * fix (every toggle off) reach the doomed surface's -ESRCH too (the fix's path: hash_del_rcu()
+ * before the arena is freed) and are clean.
+ */
+describe("vmwgfx.validation-doomed-node-hashed: the doomed surface's node in res_ht", () => {
+  const rets: number[] = [];
+  const recorded: Scenario = async (sim) => {
+    const m = await bootVmw(sim);
+    const proc = m.kernel.spawnProcess("igt", async (p) => {
+      const fd = await openNode(p, m.vmw.render);
+      const mob = ok(await mobCreate(p, fd, 16 * 4096), "mob");
+      const s = ok(await surfaceCreate(p, fd, 1024, mob), "surface");
+      const cid = await contextCreate(p, fd);
+      if ((await execbuf(p, fd, `setrendertarget ${cid} 2 ${s.handle}`)) <= 0)
+        throw new Error("bind");
+      const ta = p.spawnThread("a", async (q) => {
+        for (let i = 0; i < 2; i++) rets.push(await execbuf(q, fd, `clear ${cid}`));
+      });
+      const tb = p.spawnThread("b", async (q) => {
+        await surfaceUnref(q, fd, s.handle);
+      });
+      await ta.join();
+      await tb.join();
+      await contextUnref(p, fd, cid);
+      await handleClose(p, fd, mob.handle);
+      await p.close(fd);
+    });
+    await proc.wait();
+    await shutdownVmw(m);
+  };
+  const search = (toggles: string[], schedules: number) =>
+    explore(recorded, {
+      strategy: "pct",
+      depth: 3,
+      schedules,
+      seed: 7,
+      toggles,
+      scenario: "execbuf-context-vs-surface-unref",
+    });
+
+  it("PCT seed 7 finds it (KASAN in vmw_validation_find_res_dup); its schedules with the fix reach the -ESRCH and are clean", async () => {
+    const res = await search([VMWGFX_VALIDATION_DOOMED_NODE_HASHED.name], 300);
+    expect(res.firstFailure, "no failure").not.toBeNull();
+    expect(splatText(res.firstFailure!)).toMatch(
+      /KASAN: slab-use-after-free in vmw_validation_find_res_dup[\s\S]*vmw_validation_page/,
+    );
+    rets.length = 0;
+    const fixed = await search(baselineFixes(), res.schedules);
+    expect(failureText(fixed.firstFailure)).toBe("");
+    expect(fixed.schedules).toBe(res.schedules);
+    expect(rets.filter((r) => r === -ESRCH).length).toBeGreaterThan(0);
+    expect(rets.every((r) => r > 0 || r === -ESRCH)).toBe(true);
   });
 });

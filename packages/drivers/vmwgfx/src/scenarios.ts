@@ -12,6 +12,8 @@ import { type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
+  contextCreate,
+  contextUnref,
   execbuf,
   execbufFence,
   fdToHandle,
@@ -49,6 +51,7 @@ import {
   VMWGFX_REEXPORT_PLAIN_GET,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
+  VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
 } from "./toggles.js";
 import { VMWGFX_NUM_MOB } from "./ttm-object.js";
 import {
@@ -495,6 +498,42 @@ export const execbufVsSurfaceUnref = race(
   },
 );
 
+/**
+ * A context with a surface bound as its render target (SETRENDERTARGET, committed by a first
+ * submission): thread a submits to the context twice (`clear <cid>`), thread b drops the
+ * surface's only handle (UNREF_SURFACE). The binding holds no reference: once b's release has the
+ * surface's kref at 0 and before it kills the binding (vmw_resource_release(), binding_mutex), a
+ * submission's vmw_cmd_ctx_first_setup() meets the doomed surface on the context's binding list
+ * and gets -ESRCH from vmw_validation_add_resource(). Each submission sees a seqno or that -ESRCH.
+ * With vmwgfx.validation-doomed-node-hashed on (6.12.19), that node stays in the device's res_ht
+ * after the arena page it lives in is freed, and the second submission's
+ * vmw_validation_find_res_dup() of the same surface walks it: a KASAN slab-use-after-free.
+ */
+export const execbufContextVsSurfaceUnref = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 16 * 4096), "mob");
+    const s = ok(await surfaceCreate(p, fd, 1024, mob), "surface");
+    const cid = await contextCreate(p, fd);
+    igtAssert(cid > VMWGFX_NUM_MOB, `context: ${cid}`);
+    const r = await execbuf(p, fd, `setrendertarget ${cid} 2 ${s.handle}`);
+    igtAssert(r > 0, `bind: ${r}`);
+    return { mob, s, cid };
+  },
+  async (q, fd, st) => {
+    for (let i = 0; i < 2; i++) {
+      const r = await execbuf(q, fd, `clear ${st.cid}`);
+      igtAssert(r > 0 || r === -3, `execbuf: ${r}`);
+    }
+  },
+  async (q, fd, st) => {
+    await surfaceUnref(q, fd, st.s.handle);
+  },
+  async (p, fd, st) => {
+    await contextUnref(p, fd, st.cid);
+    await handleClose(p, fd, st.mob.handle);
+  },
+);
+
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
   readonly name: string;
@@ -621,6 +660,20 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     finds: [VMWGFX_LOOKUP_UNDER_RCU.name],
     schedules: 300,
     how: "BUG: kernel NULL pointer dereference in ttm_base_object_lookup() (the ref->obj a racing release cleared)",
+  },
+  {
+    name: "vmwgfx/execbuf-context-vs-surface-unref",
+    description:
+      "two submissions to a context race UNREF_SURFACE of the surface bound to it as a render target (the binding holds no reference)",
+    expect: "clean",
+    scenario: execbufContextVsSurfaceUnref,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_validation.c vmw_validation_add_resource(), vmw_validation_find_res_dup(); vmwgfx_execbuf.c vmw_resource_context_res_add(); vmwgfx_resource.c vmw_resource_release()",
+    finds: [VMWGFX_VALIDATION_DOOMED_NODE_HASHED.name],
+    // PCT depth 3, seeds 1-10: first detection at 64, 10, 36, 72, 26, 176, 177, 51, 15, 59
+    // (mean 68.6); the budget is ceil(ln(1000) x mean), as the harness's other budgets.
+    schedules: 474,
+    how: "KASAN: slab-use-after-free in vmw_validation_find_res_dup (the res_ht node of a doomed resource, in a freed vmw_validation_page)",
   },
   {
     name: "vmwgfx/dumb-create-vs-close-guessed-handle",

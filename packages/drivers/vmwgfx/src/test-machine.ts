@@ -42,6 +42,8 @@ import {
 } from "./vmwgfx-drv.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_CREATE_CONTEXT,
+  DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
   DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_FENCE_EVENT,
   DRM_IOCTL_VMW_FENCE_SIGNALED,
@@ -51,6 +53,7 @@ import {
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
   DRM_IOCTL_VMW_SYNCCPU,
+  DRM_IOCTL_VMW_UNREF_CONTEXT,
   DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_VMW_EVENT_FENCE_SIZE,
   DRM_VMW_EXECBUF_VERSION,
@@ -494,4 +497,23 @@ export async function readFenceEvents(
   }
   await p.munmap(buf, 4096);
   return { ret, events };
+}
+
+/** DRM_VMW_CREATE_CONTEXT: the new context's handle, or the negative errno. */
+export async function contextCreate(p: Process, fd: number): Promise<number> {
+  const arg = { cid: 0, pad64: 0 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_CREATE_CONTEXT, arg);
+  return ret < 0 ? ret : arg.cid;
+}
+
+/** DRM_VMW_CREATE_EXTENDED_CONTEXT of `req`: the handle, or the negative errno. */
+export async function contextCreateExtended(p: Process, fd: number, req: number): Promise<number> {
+  const arg = { req, cid: 0, pad64: 0 };
+  const ret = await p.ioctl(fd, DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT, arg);
+  return ret < 0 ? ret : arg.cid;
+}
+
+/** DRM_VMW_UNREF_CONTEXT of `cid`. */
+export function contextUnref(p: Process, fd: number, cid: number): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_VMW_UNREF_CONTEXT, { cid, pad64: 0 });
 }

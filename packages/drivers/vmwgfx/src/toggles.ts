@@ -194,6 +194,33 @@ export const VMWGFX_LOOKUP_UNDER_RCU = defineToggle({
     "Dec 2022; stable 6.1.y in Jan 2023, a 5.10.y backport posted in Sep 2024)",
 });
 
+/** vmw_validation_add_resource()'s -ESRCH for a doomed resource, its node left in res_ht. */
+export const VMWGFX_VALIDATION_DOOMED_NODE_HASHED = defineToggle({
+  name: "vmwgfx.validation-doomed-node-hashed",
+  description:
+    "vmw_validation_add_resource() hashes its new node into the device's res_ht (hash_add_rcu()) " +
+    "before vmw_resource_reference_unless_doomed(), and returns -ESRCH for a doomed resource " +
+    "(kref at 0) without hash_del_rcu(): the node is on no validation list, so " +
+    "vmw_validation_drop_ht() leaves it hashed and vmw_validation_mem_free() frees the arena " +
+    "page it lives in. A context's bindings hold no reference, so a surface whose last " +
+    "reference is gone stays on its context's binding list until vmw_resource_release() kills " +
+    "the bindings under binding_mutex; an EXECBUF naming the context meanwhile " +
+    "(vmw_cmd_ctx_first_setup() -> vmw_resource_context_res_add()) meets the doomed surface, " +
+    "and the next submission's vmw_validation_find_res_dup() of it walks the stale node (KASAN " +
+    "slab-use-after-free of the freed arena page).",
+  fixedBy: "drm/vmwgfx: Fix Use-after-free in validation",
+  foundBy:
+    "races.test.ts: execbuf-context-vs-surface-unref (one thread submits to a context twice, " +
+    "the other drops the last handle of the surface bound to it as a render target)",
+  kind: "historic",
+  commit: "dfe1323ab3c8",
+  kernels:
+    "v4.20-era (the validation context's res_ht, 'drm/vmwgfx: Use a validation context " +
+    "allocator for relocations and validations', hash not confirmed) until the fix (Ian Forbes, " +
+    "Sept 2025, v6.18-era; hash from the mainline shortlog; in 6.1.157 among other stable " +
+    "trees); 6.12.19 has the bug",
+});
+
 /**
  * A window current kernels still have: vmw_dumb_create()'s surface branch (since "drm/vmwgfx: Fix
  * dumb buffer leak", f42c09e614f1; unchanged in v6.18) drops the GEM reference the surface define
@@ -393,6 +420,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_LOOKUP_UNDER_RCU,
+  VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
 ];
 
 /** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */

@@ -94,6 +94,11 @@ import {
   vmwThreadFnCmdbuf,
 } from "./vmwgfx-cmdbuf.js";
 import {
+  vmwContextDefineIoctl,
+  vmwContextDestroyIoctl,
+  vmwExtendedContextDefineIoctl,
+} from "./vmwgfx-context.js";
+import {
   vmwExecbufCopyFenceUser,
   vmwExecbufFenceCommands,
   vmwExecbufIoctl,
@@ -119,6 +124,8 @@ import {
 } from "./vmwgfx-surface.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
+  DRM_IOCTL_VMW_CREATE_CONTEXT,
+  DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
   DRM_IOCTL_VMW_EXECBUF,
   DRM_IOCTL_VMW_FENCE_EVENT,
   DRM_IOCTL_VMW_FENCE_SIGNALED,
@@ -128,13 +135,18 @@ import {
   DRM_IOCTL_VMW_GB_SURFACE_REF,
   DRM_IOCTL_VMW_HANDLE_CLOSE,
   DRM_IOCTL_VMW_SYNCCPU,
+  DRM_IOCTL_VMW_UNREF_CONTEXT,
   DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_VMW_ALLOC_BO,
   DRM_VMW_ALLOC_BO_LAYOUT,
+  DRM_VMW_CONTEXT_ARG_LAYOUT,
+  DRM_VMW_CREATE_CONTEXT,
+  DRM_VMW_CREATE_EXTENDED_CONTEXT,
   DRM_VMW_EXECBUF,
   DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD,
   DRM_VMW_EXECBUF_LAYOUT,
   DRM_VMW_EXECBUF_VERSION,
+  DRM_VMW_EXTENDED_CONTEXT_ARG_LAYOUT,
   DRM_VMW_FENCE_ARG_LAYOUT,
   DRM_VMW_FENCE_EVENT,
   DRM_VMW_FENCE_EVENT_LAYOUT,
@@ -153,8 +165,11 @@ import {
   DRM_VMW_SURFACE_ARG_LAYOUT,
   DRM_VMW_SYNCCPU,
   DRM_VMW_SYNCCPU_LAYOUT,
+  DRM_VMW_UNREF_CONTEXT,
   DRM_VMW_UNREF_SURFACE,
+  type DrmVmwContextArg,
   type DrmVmwExecbufArg,
+  type DrmVmwExtendedContextArg,
   type DrmVmwFenceArg,
   type DrmVmwFenceEventArg,
   type DrmVmwFenceSignaledArg,
@@ -519,7 +534,36 @@ function vmwIoctls(): DrmIoctlDesc[] {
     DRM_VMW_SYNCCPU_LAYOUT,
     "VMW_SYNCCPU",
   );
+  vmwContextIoctls(table);
   return table;
+}
+
+/** The context entries of vmw_ioctls[] (vmwgfx-context.ts): each DRM_RENDER_ALLOW. */
+function vmwContextIoctls(table: DrmIoctlDesc[]): void {
+  table[DRM_VMW_CREATE_CONTEXT] = drmIoctlDef(
+    DRM_IOCTL_VMW_CREATE_CONTEXT,
+    (dev: DrmDevice, arg: DrmVmwContextArg, file: DrmFile) =>
+      vmwContextDefineIoctl(vmwPriv(dev), arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_CONTEXT_ARG_LAYOUT,
+    "VMW_CREATE_CONTEXT",
+  );
+  table[DRM_VMW_UNREF_CONTEXT] = drmIoctlDef(
+    DRM_IOCTL_VMW_UNREF_CONTEXT,
+    (_dev: DrmDevice, arg: DrmVmwContextArg, file: DrmFile) =>
+      vmwContextDestroyIoctl(arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_CONTEXT_ARG_LAYOUT,
+    "VMW_UNREF_CONTEXT",
+  );
+  table[DRM_VMW_CREATE_EXTENDED_CONTEXT] = drmIoctlDef(
+    DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
+    (dev: DrmDevice, arg: DrmVmwExtendedContextArg, file: DrmFile) =>
+      vmwExtendedContextDefineIoctl(vmwPriv(dev), arg, tfileOf(file)),
+    DRM_RENDER_ALLOW,
+    DRM_VMW_EXTENDED_CONTEXT_ARG_LAYOUT,
+    "VMW_CREATE_EXTENDED_CONTEXT",
+  );
 }
 
 /** The driver's ioctl table (vmw_ioctls[], static in the kernel too). */

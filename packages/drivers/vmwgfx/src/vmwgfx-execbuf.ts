@@ -75,6 +75,16 @@ import type { TtmPrimeObject } from "./ttm-prime-object.js";
 import { type VmwBo, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
+  parseSvga3dCommand,
+  type Svga3dCmd,
+  type VmwExecbufResState,
+  vmwCmdCheckSvga3d,
+  vmwExecbufBindingsCommit,
+  vmwExecbufResState,
+  vmwExecbufStagedReset,
+  vmwValidationResValidate,
+} from "./vmwgfx-execbuf-cmd.js";
+import {
   VMW_FENCE_WAIT_TIMEOUT,
   type VmwFenceObj,
   vmwFenceCreate,
@@ -104,10 +114,11 @@ import {
 /** The buffers one submission may use (lockdep subclasses of the reservation class). */
 export const VMW_EXECBUF_MAX_BOS = 8;
 
-/** One parsed command. */
+/** One parsed command (an SVGA3D command naming a context: vmwgfx-execbuf-cmd.ts). */
 type ExecCmd =
   | { op: "fill"; dst: number; value: number }
-  | { op: "copy"; src: number; dst: number };
+  | { op: "copy"; src: number; dst: number }
+  | Svga3dCmd;
 
 /** Whitespace between the words of a command (what `\s` matches). */
 const WORDS = /\s+/;
@@ -123,6 +134,12 @@ function parseCommands(text: string): ExecCmd[] | null {
   for (const part of text.split(";")) {
     const w = simple ? part.split(" ") : part.trim().split(WORDS);
     if (w.length === 1 && w[0] === "") continue;
+    const svga = parseSvga3dCommand(w);
+    if (svga === null) return null;
+    if (svga !== undefined) {
+      out.push(svga);
+      continue;
+    }
     if (w.length !== 3) return null;
     const a = Number(w[1]);
     const b = Number(w[2]);
@@ -169,6 +186,8 @@ interface SwContext {
   ctx: VmwValidationContext;
   /** The buffer each command handle translates to (a relocation). */
   bos: Map<number, VmwBo>;
+  /** The resource cache and first-used contexts (vmwgfx-execbuf-cmd.ts). */
+  res: VmwExecbufResState;
 }
 
 /**
@@ -478,12 +497,19 @@ async function vmwExecbufProcess(
   const sw: SwContext = {
     ctx: new VmwValidationContext(vmw, vmwSwContext(vmw), true),
     bos: new Map(),
+    res: vmwExecbufResState(),
   };
   // "ret = mutex_lock_interruptible(&dev_priv->cmdbuf_mutex); if (ret) { ret = -ERESTARTSYS;
   // goto out_free_header; }": nothing taken yet here.
   if (await vmw.cmdbufMutex.lockInterruptible()) return { ret: -ERESTARTSYS, freeFd: true };
   let ret = 0;
+  const swc = sw.ctx.swContext!;
+  vmwExecbufStagedReset(vmw, swc);
   for (const c of cmds) {
+    if (c.op === "svga3d") {
+      if (ret === 0) ret = await vmwCmdCheckSvga3d(vmw, sw.ctx, sw.res, tfile, c);
+      continue;
+    }
     for (const h of c.op === "fill" ? [c.dst] : [c.src, c.dst]) {
       if (ret === 0) ret = await vmwTranslateHandle(vmw, sw, file, tfile, h);
     }
@@ -517,6 +543,8 @@ async function vmwExecbufProcess(
       if (ret) break;
     }
   }
+  // vmw_validation_res_validate(): a context first validated gets its device id.
+  if (ret === 0) ret = await vmwValidationResValidate(vmw, sw.ctx);
   // vmw_validation_drop_ht() once the buffers are validated (the error paths drop it at
   // out_unlock, below).
   if (ret === 0) vmwValidationDropHt(sw.ctx);
@@ -524,6 +552,7 @@ async function vmwExecbufProcess(
   if (ret === 0) {
     const gpuCmds: Command[] = [];
     for (const c of cmds) {
+      if (c.op === "svga3d") continue; // the simulated engine runs buffer commands only
       if (c.op === "fill") {
         const bo = sw.bos.get(c.dst)!;
         gpuCmds.push({
@@ -561,6 +590,8 @@ async function vmwExecbufProcess(
       await dmaFencePut(fence);
     }
   }
+  // vmw_execbuf_bindings_commit(): after the submission, or backing off at out_err_nores.
+  vmwExecbufBindingsCommit(vmw, swc, sw.res, ret !== 0);
   for (const bo of reserved) await ttmBoUnreserve(bo);
   if (fenced !== null)
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);

@@ -12,7 +12,8 @@
  * Keep a gem reference to user bos in surfaces" (toggle `vmwgfx.surface-bo-ttm-ref-only`): a GEM
  * reference since (vmw_user_bo_ref() / vmw_user_bo_unref()), a TTM one before.
  *
- * Faithfulness: Linux v6.12, reduced to what surfaces need: no hardware id, no eviction, no
+ * Faithfulness: Linux v6.12, reduced to what surfaces and contexts need: a device id for GB
+ * contexts only (vmwgfx-context.ts), the binding kill of vmw_resource_release(), no eviction, no
  * dirty tracking, no validation reservation (the kernel's resource_lock and cmdbuf_mutex
  * protect guest_memory_bo against a concurrent switch; nothing switches it here but the
  * resource's own creation and release).
@@ -31,7 +32,16 @@ import {
   ttmBaseObjectUnref,
 } from "./ttm-object.js";
 import { ttmBaseObjectType } from "./ttm-prime-object.js";
+import {
+  type VmwCtxBindinfo,
+  vmwBindingMutexIfUsed,
+  vmwBindingResListKill,
+} from "./vmwgfx-binding.js";
 import { type VmwBo, vmwBoUnreference, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import type { VmwPrivate } from "./vmwgfx-drv.js";
+
+/** Models enum vmw_res_type (the kinds modeled). */
+export type VmwResType = "context" | "surface";
 
 /**
  * Models struct vmw_resource.
@@ -48,6 +58,21 @@ export class VmwResource {
   guestMemorySize = 0;
   /** Models res_free: frees the embedding object. */
   resFree: ((res: VmwResource) => Promise<void>) | null = null;
+  /** Models dev_priv (set by vmw_resource_init(); null for a resource made outside a device). */
+  devPriv: VmwPrivate | null = null;
+  /** Models func->res_type (vmw_res_type()). */
+  resType: VmwResType = "surface";
+  /** Models id: the device id (-1: none yet; GB contexts get one when first validated). */
+  id = -1;
+  /** Models hw_destroy. */
+  hwDestroy: ((res: VmwResource) => Promise<void>) | null = null;
+  /**
+   * Models func->create (vmw_resource_do_validate() calls it while the id is -1), null for the
+   * kinds whose creation is not modeled there (surfaces).
+   */
+  create: ((res: VmwResource) => Promise<number>) | null = null;
+  /** Models binding_head: the context bindings that name this resource (binding_mutex). */
+  readonly bindingHead: VmwCtxBindinfo[] = [];
 
   constructor(readonly owner: Owner) {
     this.kref = new Kref(owner);
@@ -55,17 +80,23 @@ export class VmwResource {
 }
 
 /**
- * Models vmw_resource_init() (the part kept): one reference (the creator's).
+ * Models vmw_resource_init() (the part kept): one reference (the creator's), the device, the
+ * type and res_free; the id stays -1 (`delay_id`: GB resources get one at their creation).
  * Locking: none; not yet visible. References: the caller owns it.
  */
 export function vmwResourceInit(
   res: VmwResource,
   guestMemorySize: number,
   resFree: (res: VmwResource) => Promise<void>,
+  devPriv: VmwPrivate | null = null,
+  resType: VmwResType = "surface",
 ): void {
   res.kref.init();
   res.guestMemorySize = guestMemorySize;
   res.resFree = resFree;
+  res.devPriv = devPriv;
+  res.resType = resType;
+  res.id = -1;
 }
 
 /**
@@ -92,9 +123,14 @@ export async function vmwResourceReferenceUnlessDoomed(
 
 /**
  * Models vmw_resource_release(): drops the guest memory buffer's reference (vmw_user_bo_unref(),
- * or the TTM vmw_bo_unreference() with the toggle) and frees the resource (res_free).
- * Locking: the kernel takes resource_lock and reserves the buffer; nothing else can reach the
- * resource here. References: consumes it.
+ * or the TTM vmw_bo_unreference() with the toggle); then, for a resource with a hw_destroy, the
+ * bindings that name it killed under binding_mutex (vmw_binding_res_list_kill()) and hw_destroy;
+ * then res_free. Until the kill, a context's binding list still names the resource, whose kref
+ * is already 0 (vmw_resource_context_res_add() may meet it: vmwgfx-execbuf-cmd.ts). The binding
+ * step runs on a device that made a context (a binding state), so the steps of the others stay
+ * as they were; the kernel takes binding_mutex on every release with a hw_destroy.
+ * Locking: the kernel takes resource_lock and reserves the buffer (not modeled); takes
+ * binding_mutex. References: consumes it.
  */
 async function vmwResourceRelease(res: VmwResource): Promise<void> {
   await point(`vmw_resource_release(${res.owner.name})`);
@@ -103,6 +139,15 @@ async function vmwResourceRelease(res: VmwResource): Promise<void> {
   if (bo) {
     if (toggleEnabled(VMWGFX_SURFACE_BO_TTM_REF_ONLY.name)) await vmwBoUnreference(bo);
     else await vmwUserBoUnref(bo);
+  }
+  if (res.hwDestroy) {
+    const bindingMutex = res.devPriv ? vmwBindingMutexIfUsed(res.devPriv) : null;
+    if (bindingMutex && res.devPriv) {
+      await bindingMutex.lock();
+      vmwBindingResListKill(res.devPriv, res.bindingHead);
+      await bindingMutex.unlock();
+    }
+    await res.hwDestroy(res);
   }
   if (res.resFree) await res.resFree(res);
 }

@@ -66,6 +66,7 @@ import {
   ttmPrimeObjectInit,
 } from "./ttm-prime-object.js";
 import { type VmwBo, vmwBoReference, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import type { VmwPrivate } from "./vmwgfx-drv.js";
 import { vmwGemObjectCreateWithHandle } from "./vmwgfx-gem.js";
 import {
   VmwResource,
@@ -270,6 +271,16 @@ async function vmwUserSurfaceBaseRelease(base: TtmBaseObject): Promise<void> {
   await vmwResourceUnreference(res);
 }
 
+/**
+ * Models vmw_hw_surface_destroy() on a guest-backed device (vmw_gb_surface_destroy(): under
+ * cmdbuf_mutex and binding_mutex, the views destroyed, the bindings scrubbed, DESTROY_GB_SURFACE
+ * sent and the id released): not modeled, surfaces have no device id here; it only makes
+ * vmw_resource_release() kill the surface's context bindings first, as it does for every
+ * resource with a hw_destroy.
+ * Locking: none. References: none.
+ */
+async function vmwHwSurfaceDestroy(_res: VmwResource): Promise<void> {}
+
 /** Models user_surface_converter: user surfaces as resources. */
 export const userSurfaceConverter: VmwUserResourceConv = {
   objectType: VMW_RES_SURFACE,
@@ -337,7 +348,8 @@ export async function vmwGbSurfaceDefineIoctl(
     scanout: (req.drm_surface_flags & drm_vmw_surface_flag_scanout) !== 0,
     numSizes: 1,
   };
-  vmwResourceInit(srf.res, size, vmwUserSurfaceFree);
+  vmwResourceInit(srf.res, size, vmwUserSurfaceFree, dev.driverPrivate as VmwPrivate, "surface");
+  srf.res.hwDestroy = vmwHwSurfaceDestroy;
   if (drmIsPrimaryClient(file) && file.master) srf.master = await drmMasterGet(file.master);
   const res = srf.res;
   let ret = 0;

@@ -2,8 +2,9 @@
  * vmwgfx's uapi (include/uapi/drm/vmwgfx_drm.h), the part this model implements: buffer
  * objects (ALLOC_BO, HANDLE_CLOSE, SYNCCPU), guest-backed surfaces (GB_SURFACE_CREATE,
  * GB_SURFACE_REF, UNREF_SURFACE), a small EXECBUF with its struct drm_vmw_fence_rep and fence-fd
- * flags, the fence object ioctls (FENCE_WAIT, FENCE_SIGNALED, FENCE_UNREF) and fence events
- * (FENCE_EVENT, struct drm_vmw_event_fence).
+ * flags, the fence object ioctls (FENCE_WAIT, FENCE_SIGNALED, FENCE_UNREF), fence events
+ * (FENCE_EVENT, struct drm_vmw_event_fence), and contexts (CREATE_CONTEXT, UNREF_CONTEXT,
+ * CREATE_EXTENDED_CONTEXT).
  *
  * The structs are plain objects with the uapi field names. The kernel's unions of a request and
  * a reply (`union drm_vmw_alloc_bo_arg { req; rep; }`) are flattened into one struct holding
@@ -11,7 +12,7 @@
  * so the command numbers carry the flattened size rather than the union's.
  */
 
-import { DRM_COMMAND_BASE, DRM_IOW, DRM_IOWR, type DrmStructLayout } from "@primetime/gem";
+import { DRM_COMMAND_BASE, DRM_IOR, DRM_IOW, DRM_IOWR, type DrmStructLayout } from "@primetime/gem";
 
 /** Models DRM_VMW_ALLOC_BO (= DRM_VMW_ALLOC_DMABUF). */
 export const DRM_VMW_ALLOC_BO = 1;
@@ -35,8 +36,10 @@ export const DRM_VMW_GB_SURFACE_CREATE = 23;
 export const DRM_VMW_GB_SURFACE_REF = 24;
 /** Models DRM_VMW_SYNCCPU. */
 export const DRM_VMW_SYNCCPU = 25;
-/** The number of entries of the driver's ioctl table (DRM_VMW_SYNCCPU + 1 here). */
-export const DRM_VMW_NUM_IOCTLS = DRM_VMW_SYNCCPU + 1;
+/** Models DRM_VMW_CREATE_EXTENDED_CONTEXT. */
+export const DRM_VMW_CREATE_EXTENDED_CONTEXT = 26;
+/** The number of entries of the driver's ioctl table (DRM_VMW_CREATE_EXTENDED_CONTEXT + 1 here). */
+export const DRM_VMW_NUM_IOCTLS = DRM_VMW_CREATE_EXTENDED_CONTEXT + 1;
 
 /** Models SVGA3D_INVALID_ID: "no buffer" in buffer_handle. */
 export const SVGA3D_INVALID_ID = 0xffffffff;
@@ -416,4 +419,54 @@ export const DRM_IOCTL_VMW_FENCE_EVENT = DRM_IOW(
 export const DRM_IOCTL_VMW_SYNCCPU = DRM_IOW(
   DRM_COMMAND_BASE + DRM_VMW_SYNCCPU,
   DRM_VMW_SYNCCPU_LAYOUT,
+);
+
+/** Models DRM_VMW_CREATE_CONTEXT. */
+export const DRM_VMW_CREATE_CONTEXT = 7;
+/** Models DRM_VMW_UNREF_CONTEXT. */
+export const DRM_VMW_UNREF_CONTEXT = 8;
+
+/** struct drm_vmw_context_arg: out of CREATE_CONTEXT, into UNREF_CONTEXT. */
+export interface DrmVmwContextArg {
+  cid: number;
+  pad64: number;
+}
+export const DRM_VMW_CONTEXT_ARG_LAYOUT: DrmStructLayout = [
+  ["cid", "s32"],
+  ["pad64", "u32"],
+];
+
+/** Models enum drm_vmw_extended_context. */
+export const drm_vmw_context_legacy = 0;
+export const drm_vmw_context_dx = 1;
+
+/**
+ * union drm_vmw_extended_context_arg, flattened: the request `req` (enum drm_vmw_extended_context)
+ * and the reply `rep` (struct drm_vmw_context_arg: `cid`, `pad64`).
+ */
+export interface DrmVmwExtendedContextArg {
+  req: number;
+  cid: number;
+  pad64: number;
+}
+export const DRM_VMW_EXTENDED_CONTEXT_ARG_LAYOUT: DrmStructLayout = [
+  ["req", "u32"],
+  ["cid", "s32"],
+  ["pad64", "u32"],
+];
+
+/** Models DRM_IOCTL_VMW_CREATE_CONTEXT. */
+export const DRM_IOCTL_VMW_CREATE_CONTEXT = DRM_IOR(
+  DRM_COMMAND_BASE + DRM_VMW_CREATE_CONTEXT,
+  DRM_VMW_CONTEXT_ARG_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_UNREF_CONTEXT. */
+export const DRM_IOCTL_VMW_UNREF_CONTEXT = DRM_IOW(
+  DRM_COMMAND_BASE + DRM_VMW_UNREF_CONTEXT,
+  DRM_VMW_CONTEXT_ARG_LAYOUT,
+);
+/** Models DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT. */
+export const DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT = DRM_IOWR(
+  DRM_COMMAND_BASE + DRM_VMW_CREATE_EXTENDED_CONTEXT,
+  DRM_VMW_EXTENDED_CONTEXT_ARG_LAYOUT,
 );

@@ -113,7 +113,13 @@ describe("vmwgfx validation context", () => {
       const ctx = new VmwValidationContext(vmw, vmwSwContext(vmw), true);
       // 6.12.19's -ESRCH path: the node hashed, the reference not taken, no hash_del_rcu()
       const page = vmwValidationMemAlloc(ctx, VMW_VALIDATION_NODE_SIZE)!;
-      const node: VmwValidationResNode = { kind: "res", key: res, page, res: null };
+      const node: VmwValidationResNode = {
+        kind: "res",
+        key: res,
+        page,
+        res: null,
+        firstUsage: false,
+      };
       vmwSwContext(vmw).resHt.add(node);
       vmwValidationDropHt(ctx); // walks the lists: the node is on none of them
       await vmw.cmdbufMutex.unlock();

@@ -18,14 +18,16 @@
  * vmw_validation_add_bo(), vmw_validation_add_resource(), vmw_validation_drop_ht(),
  * vmw_validation_unref_lists()) with two later fixes, as read in v6.18.35: the -ESRCH path of
  * vmw_validation_add_resource() unhashes its node (hash_del_rcu(), dfe1323ab3c8 "drm/vmwgfx: Fix
- * Use-after-free in validation"), and vmw_validation_drop_ht()'s resource_ctx_list loop unhashes
- * `val`, not `entry` (228c5d44dffe "drm/vmwgfx: Fix copy-paste typo in validation"; no context
- * resources are modeled, so that list stays empty). vmw_validation_add_bo() is 6.12.19's
- * (ttm_bo_get_unless_zero(), -ESRCH with the node still hashed; 6.18.35 takes
+ * Use-after-free in validation"; the toggle vmwgfx.validation-doomed-node-hashed puts 6.12.19's
+ * back), and vmw_validation_drop_ht()'s resource_ctx_list loop unhashes `val`, not `entry`
+ * (228c5d44dffe "drm/vmwgfx: Fix copy-paste typo in validation"; 6.12.19 unhashes the bo_list
+ * cursor there, leaving context nodes hashed: not a toggle, see the README).
+ * vmw_validation_add_bo() is 6.12.19's (ttm_bo_get_unless_zero(), -ESRCH with the node still hashed; 6.18.35 takes
  * vmw_bo_reference() there, which cannot fail). Not modeled: merge_dups off and a context
- * without sw_context (the list walks), priv_size and the private area, dirty tracking,
- * first_usage, new_guest_memory_bo, resource reservation and validation, the relocation lists
- * carved from the same arena; a node's size is a fixed share of a page (VMW_VALIDATION_NODE_SIZE).
+ * without sw_context (the list walks), the private area's contents (EXECBUF keeps a context's:
+ * vmwgfx-execbuf-cmd.ts; its size is taken from the arena), dirty tracking,
+ * new_guest_memory_bo, resource reservation and validation, the relocation lists carved from the
+ * same arena; a node's size is a fixed share of a page (VMW_VALIDATION_NODE_SIZE).
  * The hash of a key is hash_long() of a number the table gives each object it is asked about (the
  * kernel hashes the pointer).
  */
@@ -41,7 +43,9 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
+import { toggleEnabled } from "@primetime/sim";
 import { ttmBoGetUnlessZero } from "@primetime/ttm";
+import { VMWGFX_VALIDATION_DOOMED_NODE_HASHED } from "./toggles.js";
 import { type VmwBo, vmwBoUnreference } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
@@ -89,10 +93,16 @@ export interface VmwValidationBoNode extends HashItem {
   bo: VmwBo | null;
 }
 
-/** Models struct vmw_validation_res_node (res: the reference, null if the resource was doomed). */
+/**
+ * Models struct vmw_validation_res_node (res: the reference, null if the resource was doomed;
+ * first_usage; the private area a context's node carries, struct vmw_ctx_validation_info, is
+ * EXECBUF's and kept by it: vmwgfx-execbuf-cmd.ts).
+ */
 export interface VmwValidationResNode extends HashItem {
   readonly kind: "res";
   res: VmwResource | null;
+  /** Models first_usage. */
+  firstUsage: boolean;
 }
 
 type Node = VmwValidationBoNode | VmwValidationResNode;
@@ -201,7 +211,7 @@ export class VmwValidationContext {
   swContext: VmwSwContext | null;
   /** Models resource_list. */
   readonly resourceList: VmwValidationResNode[] = [];
-  /** Models resource_ctx_list (contexts and cotables: none are modeled). */
+  /** Models resource_ctx_list (contexts; cotables are not modeled). */
   readonly resourceCtxList: VmwValidationResNode[] = [];
   /** Models bo_list. */
   readonly boList: VmwValidationBoNode[] = [];
@@ -330,14 +340,16 @@ export type VmwResourceRef = (res: VmwResource) => Promise<VmwResource | null>;
 
 /**
  * Models vmw_validation_add_resource(): a resource already on the context is found
- * (vmw_validation_find_res_dup()) and not added again; else a node from the arena (-ENOMEM),
- * hashed into res_ht (hash_add_rcu()) when there is a sw_context, then
- * vmw_resource_reference_unless_doomed(): a doomed resource (its kref at 0) gets -ESRCH, and
- * its node is unhashed first (hash_del_rcu(), since dfe1323ab3c8 "drm/vmwgfx: Fix Use-after-free
- * in validation": before it, the node stayed in the device's table after the arena was freed);
- * else the node goes on resource_list (every modeled resource is a surface).
- * `ref` takes the reference (default vmwResourceReferenceUnlessDoomed()); EXECBUF's referenced
- * lookup passes its own (see vmwgfx-execbuf.ts).
+ * (vmw_validation_find_res_dup(); first_usage cleared) and not added again; else a node from the
+ * arena (-ENOMEM; a context's node carries EXECBUF's private area, `privSize`), hashed into res_ht
+ * (hash_add_rcu()) when there is a sw_context, then vmw_resource_reference_unless_doomed(): a
+ * doomed resource (its kref at 0) gets -ESRCH, and its node is unhashed first (hash_del_rcu(),
+ * since dfe1323ab3c8 "drm/vmwgfx: Fix Use-after-free in validation"; with
+ * `vmwgfx.validation-doomed-node-hashed` on, 6.12.19's code: the node stays in the device's
+ * table, on no list, and the arena is freed under it); else first_usage set and the node on
+ * resource_ctx_list (a context: list_add(), at the head) or resource_list (list_add_tail()).
+ * `ref` takes the reference (default vmwResourceReferenceUnlessDoomed()); EXECBUF's surface
+ * lookup passes its own (see vmwgfx-execbuf.ts). `out.firstUsage` gets the node's first_usage.
  * Locking: cmdbuf_mutex held when the context has a sw_context. References: takes one on the
  * resource for the list.
  */
@@ -345,19 +357,31 @@ export async function vmwValidationAddResource(
   ctx: VmwValidationContext,
   res: VmwResource,
   ref: VmwResourceRef = vmwResourceReferenceUnlessDoomed,
+  out: { firstUsage: boolean; node: VmwValidationResNode | null } | null = null,
+  privSize = 0,
 ): Promise<number> {
   let node = vmwValidationFindResDup(ctx, res);
-  if (node) return 0;
-  const page = vmwValidationMemAlloc(ctx, VMW_VALIDATION_NODE_SIZE);
-  if (!page) return -ENOMEM;
-  node = { kind: "res", key: res, page, res: null };
-  if (ctx.swContext) ctx.swContext.resHt.add(node);
-  node.res = await ref(res);
-  if (!node.res) {
-    ctx.swContext?.resHt.del(node);
-    return -ESRCH;
+  if (node) {
+    node.firstUsage = false;
+  } else {
+    const page = vmwValidationMemAlloc(ctx, VMW_VALIDATION_NODE_SIZE + privSize);
+    if (!page) return -ENOMEM;
+    node = { kind: "res", key: res, page, res: null, firstUsage: false };
+    if (ctx.swContext) ctx.swContext.resHt.add(node);
+    node.res = await ref(res);
+    if (!node.res) {
+      if (!toggleEnabled(VMWGFX_VALIDATION_DOOMED_NODE_HASHED.name)) ctx.swContext?.resHt.del(node);
+      return -ESRCH;
+    }
+    node.firstUsage = true;
+    if (!ctx.vmw.hasMob) ctx.resourceList.push(node);
+    else if (res.resType === "context") ctx.resourceCtxList.unshift(node);
+    else ctx.resourceList.push(node);
   }
-  ctx.resourceList.push(node);
+  if (out) {
+    out.firstUsage = node.firstUsage;
+    out.node = node;
+  }
   return 0;
 }
 
