@@ -18,9 +18,10 @@
  * `--plan "30:a+b 0:*"` (every run's swarm plan, one word per process, as plan.ts writes it;
  * default: drawn from each run's seed), `--first-seeds a,b` (toggles: hunt from each first seed, then print each toggle's distribution
  * of first finds; default 1),
- * `--sockets on|off` (campaign, toggles, log: unix socket operations, socketpair(2), sendmsg(2)
- * and recvmsg(2) with SCM_RIGHTS, in every run; default off; a run's token records it in its
- * scenario name, `fuzz +unix`, so `log --token` replays it without the option),
+ * `--sockets on|off|listen` (campaign, toggles, log: unix socket operations, socketpair(2),
+ * sendmsg(2) and recvmsg(2) with SCM_RIGHTS, in every run; `listen` adds socket(2), bind(2),
+ * listen(2), connect(2) and accept4(2); default off; a run's token records it in its scenario
+ * name, `fuzz +unix` or `fuzz +unix+listen`, so `log --token` replays it without the option),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -64,7 +65,8 @@ function usage(): never {
       "  [--feedback on|off] (feedback-driven race pairs; default off)\n" +
       "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n" +
       "  [--faults nth:N|p:P] (campaign, toggles, log: fault injection from the end of the boot)\n" +
-      "  [--sockets on|off] (unix socket operations: socketpair, sendmsg, recvmsg; default off)\n",
+      "  [--sockets on|off|listen] (unix socket operations: socketpair, sendmsg, recvmsg;\n" +
+      "    listen: also socket, bind, listen, connect, accept4; default off)\n",
   );
   process.exit(2);
 }
@@ -247,12 +249,18 @@ try {
   process.exit(2);
 }
 const socketsOpt = options.get("sockets");
-if (socketsOpt !== undefined && socketsOpt !== "on" && socketsOpt !== "off") usage();
+if (
+  socketsOpt !== undefined &&
+  socketsOpt !== "on" &&
+  socketsOpt !== "off" &&
+  socketsOpt !== "listen"
+)
+  usage();
 const spec = faults;
 const fuzz = {
   drivers,
   plan,
-  sockets: socketsOpt === "on",
+  sockets: socketsOpt === "listen" ? ("listen" as const) : socketsOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

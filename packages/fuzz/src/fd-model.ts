@@ -44,6 +44,12 @@ export type FdObject =
 export interface SockModel {
   readonly id: number;
   peer: SockModel | null;
+  /**
+   * Its peer is not known for sure (`--sockets listen`: an embryo another thread's connect()
+   * made, an accepted socket of a listener others may connect to): receives on it, and sends
+   * from it, name nothing for sure.
+   */
+  readonly loose?: boolean;
 }
 
 /**

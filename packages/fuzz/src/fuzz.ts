@@ -42,6 +42,7 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
+  ENOTSOCK,
   ENOTTY,
   EPERM,
   EPIPE,
@@ -62,6 +63,8 @@ import {
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
+  SOMAXCONN,
+  sockaddrUnAbstract,
 } from "@primetime/kernel";
 import { choose, type Simulation } from "@primetime/sim";
 import {
@@ -105,14 +108,28 @@ import {
   UNKNOWN_BUFFER,
 } from "./model.js";
 import {
+  type AddrKind,
+  acceptExpected,
+  addrErrno,
+  BAD_ACCEPT_FLAGS,
   BAD_FAMILIES,
   BAD_PROTOCOLS,
   BAD_TYPE_FLAGS,
   BAD_TYPES,
+  bindExpected,
+  type Conn,
+  type ConnectTarget,
+  connectExpected,
   HOSTILE_RECV,
+  INRANGE_FAMILIES,
+  type ListenKnown,
+  listenExpected,
+  type NameState,
   recvmsgVerdict,
+  SOCK_PACKET,
   sendmsgVerdict,
   socketCallFits,
+  socketExpected,
   socketpairExpected,
 } from "./socket-model.js";
 import { loggedProcess, type SyscallLogEntry } from "./syscall-log.js";
@@ -157,8 +174,11 @@ export interface FuzzOptions {
    * socket fds passed to other processes over their SCM_RIGHTS queues (socket-model.ts). Their
    * operations come after the others in the draw (OP_TABLE), so a run without them draws as
    * before; the run's scenario name records the option (plan.ts), so a token replays it.
+   * `"listen"` (`cli --sockets listen`, token `fuzz +unix+listen`): those and, after them in the
+   * draw, socket(2), bind(2) of abstract names, listen(2), connect(2) and accept4(2), each thread
+   * starting with a listener of its own (socket-model.ts, "Listening sockets").
    */
-  readonly sockets?: boolean;
+  readonly sockets?: boolean | "listen";
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -263,6 +283,25 @@ interface ExtraFd {
   peer: ExtraFd | null;
   /** Made with SOCK_NONBLOCK (a received file: not known, so always received with MSG_DONTWAIT). */
   readonly nonblock: boolean;
+  /** What the thread knows of its own socket (`sockets: "listen"`; a received file: none). */
+  ls?: LSock;
+}
+
+/**
+ * One of the thread's own sockets as the listen operations know it (`sockets: "listen"`).
+ * Once it escaped (its fd sent over a socket or to a process) others may bind, listen, connect
+ * or accept on it: the thread then knows nothing of its state (known() is null).
+ */
+interface LSock {
+  state: "close" | "listen" | "est";
+  bound: boolean;
+  /** The name it bound (the thread's own or the shared one), if any. */
+  name: string | null;
+  escaped: boolean;
+  /** sk_max_ack_backlog. */
+  backlog: number;
+  /** The embryos queued on it, oldest first; null: others may connect or accept. */
+  queue: SockModel[] | null;
 }
 
 /** A sendmsg(2) of the fuzzer on socket fd `fd` carrying `fds`, in [start, ret]. */
@@ -350,6 +389,13 @@ interface ThreadCtx {
   readonly closedFds: number[];
   /** Socket fds and received files (socket operations only: ExtraFd). */
   readonly extra: ExtraFd[];
+  /**
+   * The thread's own abstract names (`sockets: "listen"`): bound to one of its sockets, or
+   * "unknown" (a bound socket that escaped was closed: it may live on in flight); absent: free.
+   */
+  readonly names: Map<string, LSock | "unknown">;
+  /** The thread's number in the run (its abstract names: `fz<n>.<k>`). */
+  readonly lid: number;
 }
 
 /**
@@ -524,6 +570,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const sockSends: SockSend[] = [];
     const procSends: ProcSend[] = [];
     let sockIds = 0;
+    /** Threads made so far (ThreadCtx.lid). */
+    let threadIds = 0;
     /** Files passed by sendmsg() calls begun so far (a bound on the user's files in flight). */
     let sockFdsSent = 0;
     /** The process whose thread opened each DRM file (its exit releases the file). */
@@ -576,6 +624,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           await opCreate(ctx);
           // With socket operations, a socket pair too.
           if (opts.sockets) await opSocketpair(ctx, true);
+          // With listening sockets, a listener of its own too (socket(), bind(), listen()).
+          if (opts.sockets === "listen") await listenerSetup(ctx);
           for (let k = 0; k < nOps; k++) {
             ctx.last = k === nOps - 1;
             const r = await step(ctx);
@@ -597,6 +647,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
             unshared: false,
             closedFds: [],
             extra: [],
+            names: new Map(),
+            lid: threadIds++,
           };
           ps.ctxs.push(c);
           return c;
@@ -830,6 +882,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
             [6, opSockRecv],
             [2, opSockPass],
             [2, opSockClose],
+          ] as const)
+        : []),
+      // Listening sockets (opts.sockets "listen"), after those: a "+unix" run draws as before.
+      ...(opts.sockets === "listen"
+        ? ([
+            [2, opSocket],
+            [2, opBind],
+            [2, opListen],
+            [6, opConnect],
+            [6, opAccept],
           ] as const)
         : []),
     ];
@@ -1883,12 +1945,12 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     function viaSocket(table: FdTableModel, fd: number, start: number, ret: number) {
       return (): FdObject[] | null => {
         const ends = sockEnds(table, fd, start, ret);
-        if (ends === null) return null;
+        if (ends === null || ends.some((e) => e.loose)) return null;
         const out: FdObject[] = [];
         for (const s of sockSends) {
           if (s.start > ret) continue;
           const from = sockEnds(s.table, s.fd, s.start, s.ret);
-          if (from === null) return null;
+          if (from === null || from.some((e) => e.loose)) return null;
           if (!from.some((e) => e.peer !== null && ends.includes(e.peer))) continue;
           for (const x of s.fds) {
             const c = s.table.candidates(x, s.start, s.ret);
@@ -1971,10 +2033,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const nonblock = (type & SOCK_NONBLOCK) !== 0;
       const xa: ExtraFd | null = lostFd(ps, a, t0)
         ? null
-        : { fd: a, sock: sa, peer: null, nonblock };
+        : { fd: a, sock: sa, peer: null, nonblock, ls: estSock() };
       const xb: ExtraFd | null = lostFd(ps, b, t0)
         ? null
-        : { fd: b, sock: sb, peer: null, nonblock };
+        : { fd: b, sock: sb, peer: null, nonblock, ls: estSock() };
       if (xa && xb) {
         xa.peer = xb;
         xb.peer = xa;
@@ -2069,6 +2131,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const busied = [...new Set(fds)].filter((x) => own.has(x));
       for (const x of busied) busy(ps, x, 1);
       const extras = new Set(heldFds(ctx).filter((x) => !own.has(x)));
+      markEscaped(ctx, fds);
+      const conn = connOf(tg.x);
       const m = failMark();
       const t0 = model.tick();
       const rec: SockSend = {
@@ -2097,6 +2161,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         sentBefore: sockFdsSent - (fds.length <= SCM_MAX_FD ? fds.length : 0),
         rlimit: INR_OPEN_CUR,
         allocMayFail: allocFailed(-ENOMEM, m),
+        conn,
       });
       if (why !== null) model.diverge(`${call} = ${ret}: ${why}`);
       if (tg.x === undefined || tg.x.sock === null)
@@ -2130,6 +2195,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       const maxFds = [undefined, undefined, 1, 0][choose(4, "fuzz recvmsg room")];
       // Never blocking: MSG_DONTWAIT, or a SOCK_NONBLOCK socket (then half the time without it).
       const nonblock = !tg.x?.nonblock || choose(2, "fuzz recvmsg dontwait") === 0;
+      const conn = connOf(tg.x);
       const m = failMark();
       const t0 = model.tick();
       const pend = ps.fdm.begin(t0);
@@ -2141,6 +2207,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         maxFds: maxFds ?? SCM_MAX_FD,
         nonblock: true,
         allocMayFail: allocFailed(-ENOMEM, m),
+        conn,
       });
       const shown =
         typeof r === "number"
@@ -2183,6 +2250,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         "fuzz pass to",
       );
       if (!to) return "ok";
+      markEscaped(ctx, [x.fd]);
       const m = failMark();
       const rec = procSend(ctx, to, x.fd)!;
       const ret = await ctx.p.sendFd(to, x.fd);
@@ -2203,7 +2271,456 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       ctx.extra.splice(ctx.extra.indexOf(x), 1);
       if (x.peer) x.peer.peer = null;
       const ret = await closeFd(ctx, x.fd);
+      if (x.ls?.name != null && ctx.names.get(x.ls.name) === x.ls)
+        if (x.ls.escaped || ctx.proc.staleFds.has(x.fd))
+          // unix_release_sock() -> unix_remove_socket() frees the name with the last reference:
+          // this close's, unless the socket escaped or a sibling may call through the number.
+          ctx.names.set(x.ls.name, "unknown");
+        else ctx.names.delete(x.ls.name);
       if (ret !== 0) model.diverge(`close(${x.fd}) of a socket or received fd = ${ret}`);
+      return "ok";
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Listening sockets (opts.sockets "listen"): socket(2), bind(2), listen(2), connect(2),
+    // accept4(2), with socket-model.ts predicting each result from what the thread knows. Names
+    // are abstract: three of the thread's own (`fz<lid>.<k>`: its binds collide, -EADDRINUSE,
+    // and it knows who listens there) and one shared by the run (`fz*`: binds and connects of
+    // other threads collide; only loose verdicts). Nothing sleeps: connect() and accept4() are
+    // drawn only where they cannot block (an O_NONBLOCK socket, or a listener whose queue the
+    // thread knows), since a sleep nobody ends would end the run as a deadlock.
+
+    /** The name space: the thread's own names and the shared one. */
+    const SHARED_NAME = "fz*";
+    function ownName(ctx: ThreadCtx, k: number): string {
+      return `fz${ctx.lid}.${k}`;
+    }
+
+    /** A connected socket's state (a pair's end, an accepted socket). */
+    function estSock(bound = false): LSock {
+      return { state: "est", bound, name: null, escaped: false, backlog: 0, queue: null };
+    }
+
+    /** What the thread surely knows of `x`'s socket (null: a received file, or it escaped). */
+    function known(x: ExtraFd | undefined): ListenKnown | null {
+      return x?.ls && !x.ls.escaped ? x.ls : null;
+    }
+
+    /** Whether `x` is connected, for sendmsg()'s and recvmsg()'s verdicts (socket-model.ts Conn). */
+    function connOf(x: ExtraFd | undefined): Conn {
+      if (opts.sockets !== "listen") return "yes";
+      const k = known(x);
+      if (k === null) return x?.ls?.state === "est" ? "yes" : "maybe";
+      return k.state === "est" ? "yes" : "no";
+    }
+
+    /** Sockets of the thread whose fds go out over a socket or to a process: they escape. */
+    function markEscaped(ctx: ThreadCtx, fds: readonly number[]) {
+      for (const x of ctx.extra)
+        if (x.ls && fds.includes(x.fd)) {
+          x.ls.escaped = true;
+          x.ls.queue = null;
+        }
+    }
+
+    /** What the thread knows of `name`'s binding. */
+    function nameState(ctx: ThreadCtx, name: string): NameState {
+      if (name === SHARED_NAME) return "unknown";
+      const b = ctx.names.get(name);
+      return b === undefined ? "free" : b === "unknown" ? "unknown" : "bound";
+    }
+
+    /** An address of `kind` for `name`: the bytes and the length passed. */
+    function addrOf(kind: AddrKind, name: string): { addr: Uint8Array; len: number } {
+      const a = sockaddrUnAbstract(name);
+      switch (kind) {
+        case "auto":
+          return { addr: a.addr, len: 2 };
+        case "path": {
+          const p = sockaddrUnAbstract("/fz");
+          p.addr[2] = "/".charCodeAt(0);
+          return p;
+        }
+        case "len-long":
+          return { addr: new Uint8Array(129), len: 129 };
+        case "len-sun": {
+          const b = new Uint8Array(111);
+          b.set(a.addr);
+          return { addr: b, len: 111 };
+        }
+        case "len-short":
+          return { addr: a.addr, len: 1 };
+        case "family": {
+          const b = a.addr.slice();
+          b[0] = 2;
+          return { addr: b, len: a.len };
+        }
+        case "fault":
+          return { addr: a.addr.subarray(0, 3), len: a.len };
+        default:
+          return a;
+      }
+    }
+
+    /** The socket fd a listen operation goes to (sockTarget(): sometimes not a socket). */
+    function listenTarget(ctx: ThreadCtx, label: string) {
+      return sockTarget(ctx, label);
+    }
+
+    /** Checks a listen operation's result against `allowed`; a non-socket fd by its file. */
+    function checkListenOp(
+      ctx: ThreadCtx,
+      tg: { fd: number; x?: ExtraFd },
+      call: string,
+      ret: number,
+      allowed: readonly number[],
+      m: number,
+      t0: number,
+      t1: number,
+      preSock: number | null = null,
+    ) {
+      if (tg.x === undefined || tg.x.sock === null) {
+        // (move_addr_to_kernel()'s errno comes before connect()'s socket lookup: any file.)
+        const fits = ret === preSock ? () => true : socketCallFits(ret);
+        fdUse(ctx, tg.fd, t0, t1, ret, `${call} = ${ret}`, fits);
+        if (ret === -EBADF || ret === -ENOTSOCK) return;
+      }
+      if (!allowed.includes(ret) && !allocFailed(ret, m))
+        model.diverge(`${call} = ${ret}, expected ${allowed.join(" or ")}`);
+    }
+
+    /**
+     * socket(2) (__sys_socket() of v6.18): AF_UNIX SOCK_STREAM with SOCK_CLOEXEC and
+     * SOCK_NONBLOCK, protocol 0 or PF_UNIX; or, one time in three, a bad family (outside the
+     * range, or in it and not AF_UNIX), type (SOCK_PACKET among them), protocol or flag, with
+     * socketExpected()'s errno. The new socket is unconnected and unbound.
+     */
+    async function opSocket(ctx: ThreadCtx): Promise<"ok"> {
+      await newSocket(ctx, choose(3, "fuzz socket valid") !== 0);
+      return "ok";
+    }
+
+    async function newSocket(ctx: ThreadCtx, valid: boolean): Promise<ExtraFd | null> {
+      if (ctx.extra.length + 1 > MAX_EXTRA_PER_THREAD) return null;
+      let family: number = AF_UNIX;
+      let type: number = SOCK_STREAM;
+      let protocol = 0;
+      switch (valid ? 6 : choose(6, "fuzz socket kind")) {
+        case 0:
+          family = BAD_FAMILIES[choose(BAD_FAMILIES.length, "fuzz socket family")]!;
+          break;
+        case 1:
+          family = INRANGE_FAMILIES[choose(INRANGE_FAMILIES.length, "fuzz socket family in")]!;
+          break;
+        case 2:
+          type = [...BAD_TYPES, SOCK_PACKET][choose(BAD_TYPES.length + 1, "fuzz socket type")]!;
+          break;
+        case 3:
+          protocol = BAD_PROTOCOLS[choose(BAD_PROTOCOLS.length, "fuzz socket protocol")]!;
+          break;
+        case 4:
+          type |= BAD_TYPE_FLAGS[choose(BAD_TYPE_FLAGS.length, "fuzz socket bad flag")]!;
+          break;
+        default:
+          if (choose(3, "fuzz socket pf") === 0) protocol = AF_UNIX;
+      }
+      const fl = choose(4, "fuzz socket flags");
+      if (fl & 1) type |= SOCK_CLOEXEC;
+      if (fl & 2) type |= SOCK_NONBLOCK;
+      const expected = socketExpected(family, type, protocol);
+      const call = `socket(${family}, ${type}, ${protocol})`;
+      const ps = ctx.proc;
+      const m = failMark();
+      const t0 = model.tick();
+      const pend = ps.fdm.begin(t0);
+      const fd = await ctx.p.openSocket(family, type, protocol);
+      const t1 = model.tick();
+      if (fd < 0 || expected !== "fd") {
+        ps.fdm.end(pend);
+        if (fd !== expected && !(expected === "fd" && allocFailed(fd, m)))
+          model.diverge(`${call} = ${fd}, expected ${expected === "fd" ? "an fd" : expected}`);
+        return null;
+      }
+      const sock: SockModel = { id: sockIds++, peer: null };
+      ps.fdm.installed(fd, { kind: "socket", sock }, t0, t1);
+      ps.fdm.end(pend);
+      // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
+      if (lostFd(ps, fd, t0)) return null;
+      const x: ExtraFd = {
+        fd,
+        sock,
+        peer: null,
+        nonblock: (type & SOCK_NONBLOCK) !== 0,
+        ls: { state: "close", bound: false, name: null, escaped: false, backlog: 0, queue: null },
+      };
+      ctx.extra.push(x);
+      return x;
+    }
+
+    /** The names bind() and connect() draw: the thread's own three, or the shared one. */
+    function drawName(ctx: ThreadCtx, label: string): string {
+      const k = choose(5, label);
+      return k < 3 ? ownName(ctx, k) : k === 3 ? SHARED_NAME : ownName(ctx, 0);
+    }
+
+    /**
+     * bind(2) (__sys_bind(), unix_bind() of v6.18) of one of the thread's sockets (or another
+     * fd) to an abstract name of the small name space (taken ones: -EADDRINUSE), a bare family
+     * (autobind), or a bad address (bindExpected()).
+     */
+    async function opBind(ctx: ThreadCtx): Promise<"ok"> {
+      const tg = listenTarget(ctx, "fuzz bind fd");
+      if (!tg) return "ok";
+      const kinds: AddrKind[] = [
+        "name",
+        "name",
+        "name",
+        "name",
+        "auto",
+        "len-long",
+        "len-sun",
+        "len-short",
+        "family",
+        "fault",
+      ];
+      const kind = kinds[choose(kinds.length, "fuzz bind addr")]!;
+      const name = drawName(ctx, "fuzz bind name");
+      const k = known(tg.x);
+      const allowed = bindExpected(kind, k, nameState(ctx, name));
+      const { addr, len } = addrOf(kind, name);
+      const m = failMark();
+      const t0 = model.tick();
+      const ret = await ctx.p.bind(tg.fd, addr, len);
+      const t1 = model.tick();
+      checkListenOp(
+        ctx,
+        tg,
+        `bind(${tg.fd}, ${kind} ${JSON.stringify(name)})`,
+        ret,
+        allowed,
+        m,
+        t0,
+        t1,
+      );
+      if (ret === 0 && tg.x?.ls && (kind === "name" || kind === "auto")) {
+        const ls = tg.x.ls;
+        if (kind === "name" && !ls.bound) {
+          ls.name = name;
+          if (name !== SHARED_NAME) ctx.names.set(name, k === null ? "unknown" : ls);
+        }
+        ls.bound = true;
+      } else if (ret === 0 && kind === "name" && name !== SHARED_NAME)
+        ctx.names.set(name, "unknown"); // a received file of unknown fate holds it
+      return "ok";
+    }
+
+    /** listen(2) (unix_listen() of v6.18) with a backlog of 0, 1, 2, -1 or 5 (listenExpected()). */
+    async function opListen(ctx: ThreadCtx): Promise<"ok"> {
+      const tg = listenTarget(ctx, "fuzz listen fd");
+      if (!tg) return "ok";
+      const backlog = [0, 1, 2, -1, 5][choose(5, "fuzz listen backlog")]!;
+      await doListen(ctx, tg, backlog);
+      return "ok";
+    }
+
+    async function doListen(ctx: ThreadCtx, tg: { fd: number; x?: ExtraFd }, backlog: number) {
+      const k = known(tg.x);
+      const allowed = listenExpected(k);
+      const m = failMark();
+      const t0 = model.tick();
+      const ret = await ctx.p.listen(tg.fd, backlog);
+      const t1 = model.tick();
+      checkListenOp(ctx, tg, `listen(${tg.fd}, ${backlog})`, ret, allowed, m, t0, t1);
+      const ls = tg.x?.ls;
+      if (ret === 0 && ls) {
+        if (ls.state !== "listen")
+          ls.queue = ls.escaped || ls.name === SHARED_NAME || ls.name === null ? null : [];
+        ls.state = "listen";
+        ls.backlog = backlog < 0 || backlog > SOMAXCONN ? SOMAXCONN : backlog;
+      }
+    }
+
+    /** Each thread's first listener: a socket bound to its first name, listening. */
+    async function listenerSetup(ctx: ThreadCtx): Promise<void> {
+      const x = await newSocket(ctx, true);
+      if (!x) return;
+      const name = ownName(ctx, 0);
+      const { addr, len } = addrOf("name", name);
+      const m = failMark();
+      const ret = await ctx.p.bind(x.fd, addr, len);
+      if (ret !== 0) {
+        if (!allocFailed(ret, m)) model.diverge(`bind(${x.fd}, ${JSON.stringify(name)}) = ${ret}`);
+        return;
+      }
+      x.ls!.bound = true;
+      x.ls!.name = name;
+      ctx.names.set(name, x.ls!);
+      await doListen(ctx, { fd: x.fd, x }, 1 + choose(2, "fuzz setup backlog"));
+    }
+
+    /** Where a connect() to `name` ends up, as the thread knows it. */
+    function targetOf(ctx: ThreadCtx, name: string): ConnectTarget {
+      if (name === SHARED_NAME) return { kind: "unknown" };
+      const b = ctx.names.get(name);
+      if (b === undefined) return { kind: "none" };
+      if (b === "unknown" || b.escaped) return { kind: "unknown" };
+      if (b.state !== "listen") return { kind: "listener", listening: false, full: false };
+      if (b.queue === null) return { kind: "unknown" };
+      return { kind: "listener", listening: true, full: b.queue.length > b.backlog };
+    }
+
+    /**
+     * connect(2) (__sys_connect(), unix_stream_connect() of v6.18) of one of the thread's
+     * sockets (or another fd) to a name of the name space, a pathname (-ENOENT) or a bad address
+     * (connectExpected()). Never one that could sleep: a socket the thread did not make
+     * O_NONBLOCK only connects where the answer is known without waiting (a name nothing is
+     * bound to, its own listener with room, a bad address). A new connection's embryo joins the
+     * listener's queue in the model, its peer the connecting socket.
+     */
+    async function opConnect(ctx: ThreadCtx): Promise<"ok"> {
+      // Half the time a new socket of its own (a client), else any socket fd of the thread.
+      let tg: { fd: number; x?: ExtraFd } | null;
+      if (choose(2, "fuzz connect new") === 0) {
+        const x = await newSocket(ctx, true);
+        tg = x ? { fd: x.fd, x } : null;
+      } else tg = listenTarget(ctx, "fuzz connect fd");
+      if (!tg) return "ok";
+      const kinds: AddrKind[] = [
+        "name",
+        "name",
+        "name",
+        "name",
+        "name",
+        "path",
+        "auto",
+        "len-long",
+        "len-sun",
+        "family",
+        "fault",
+      ];
+      const kind = kinds[choose(kinds.length, "fuzz connect addr")]!;
+      // Half the time the name of one of the thread's listeners, else any of the name space.
+      const lname = pick(
+        ctx.extra.filter((e) => e.ls?.state === "listen" && e.ls.name !== null),
+        "fuzz connect listener",
+      )?.ls?.name;
+      const name =
+        lname != null && choose(2, "fuzz connect to listener") === 0
+          ? lname
+          : drawName(ctx, "fuzz connect name");
+      const target = targetOf(ctx, name);
+      const k = known(tg.x);
+      const allowed = connectExpected(kind, k, target);
+      // A connect() that may have to wait for room (-EAGAIN without O_NONBLOCK): not drawn.
+      const mayWait = allowed.includes(-EAGAIN) || (tg.x === undefined && kind === "name");
+      if (mayWait && !(tg.x?.ls && tg.x.nonblock)) return "ok";
+      const { addr, len } = addrOf(kind, name);
+      const m = failMark();
+      const t0 = model.tick();
+      const ret = await ctx.p.connect(tg.fd, addr, len);
+      const t1 = model.tick();
+      const preSock = kind === "len-long" || kind === "fault" ? addrErrno(kind, "connect") : null;
+      checkListenOp(
+        ctx,
+        tg,
+        `connect(${tg.fd}, ${kind} ${JSON.stringify(name)})`,
+        ret,
+        allowed,
+        m,
+        t0,
+        t1,
+        preSock,
+      );
+      if (ret !== 0) return "ok";
+      const b = name === SHARED_NAME ? undefined : ctx.names.get(name);
+      const queue = b !== undefined && b !== "unknown" ? b.queue : null;
+      const client = tg.x?.ls && k !== null ? tg.x : undefined;
+      const embryo: SockModel = {
+        id: sockIds++,
+        peer: client?.sock ?? null,
+        loose: client === undefined || queue === null,
+      };
+      if (queue !== null) queue.push(embryo);
+      if (client?.sock && client.ls) {
+        client.sock.peer = embryo;
+        client.ls.state = "est";
+      } else if (tg.x?.ls) tg.x.ls.state = "est";
+      return "ok";
+    }
+
+    /**
+     * accept4(2) (__sys_accept4_file(), unix_accept() of v6.18) on one of the thread's sockets,
+     * with SOCK_CLOEXEC, SOCK_NONBLOCK or bad flags (-EINVAL), never where it could sleep: on an
+     * O_NONBLOCK listener, or one whose queue the thread knows (acceptExpected()). The accepted
+     * socket is the oldest embryo in the model (its peer the connecting socket).
+     */
+    async function opAccept(ctx: ThreadCtx): Promise<"ok"> {
+      const k0 = choose(10, "fuzz accept fd");
+      let tg: { fd: number; x?: ExtraFd } | null;
+      if (k0 === 0) tg = { fd: 4000 + choose(50, "fuzz accept never") };
+      else {
+        // A listener of the thread two times in three, else any socket of its own.
+        const listening = ctx.extra.filter((e) => e.ls?.state === "listen");
+        const x = pick(
+          k0 < 7 && listening.length > 0 ? listening : ctx.extra.filter((e) => e.ls),
+          "fuzz accept sock",
+        );
+        tg = x ? { fd: x.fd, x } : null;
+      }
+      if (!tg) return "ok";
+      const fk = choose(6, "fuzz accept flags");
+      const bad = fk === 5;
+      const flags = bad
+        ? BAD_ACCEPT_FLAGS[choose(BAD_ACCEPT_FLAGS.length, "fuzz accept bad flag")]!
+        : (fk & 1 ? SOCK_CLOEXEC : 0) | (fk & 2 ? SOCK_NONBLOCK : 0);
+      const x = tg.x;
+      const k = known(x);
+      const queue = k !== null && x?.ls ? x.ls.queue : null;
+      const allowed: readonly (number | "fd")[] =
+        x === undefined ? [-EBADF] : acceptExpected(bad, k, queue === null ? null : queue.length);
+      // An accept() that may sleep (an empty queue, a listener file without O_NONBLOCK): not drawn.
+      if (allowed.includes(-EAGAIN) && !x?.nonblock) return "ok";
+      const ps = ctx.proc;
+      const m = failMark();
+      const t0 = model.tick();
+      const pend = ps.fdm.begin(t0);
+      const fd = await ctx.p.accept(tg.fd, flags);
+      const t1 = model.tick();
+      const call = `accept4(${tg.fd}, ${flags})`;
+      if (fd < 0) {
+        ps.fdm.end(pend);
+        if (!allowed.includes(fd) && !allocFailed(fd, m))
+          model.diverge(`${call} = ${fd}, expected ${allowed.join(" or ")}`);
+        return "ok";
+      }
+      if (!allowed.includes("fd")) {
+        ps.fdm.end(pend);
+        model.diverge(`${call} = ${fd}, expected ${allowed.join(" or ")}`);
+        return "ok";
+      }
+      const embryo = queue?.shift();
+      const sock: SockModel = embryo ?? { id: sockIds++, peer: null, loose: true };
+      ps.fdm.installed(fd, { kind: "socket", sock }, t0, t1);
+      ps.fdm.end(pend);
+      if (lostFd(ps, fd, t0)) return "ok";
+      const nx: ExtraFd = {
+        fd,
+        sock,
+        peer: null,
+        nonblock: (flags & SOCK_NONBLOCK) !== 0,
+        ls: estSock(true),
+      };
+      // (A thread that holds enough fds closes the accepted one at once: keepExtra().)
+      if (ctx.extra.length >= MAX_EXTRA_PER_THREAD) {
+        await keepExtra(ctx, nx);
+        return "ok";
+      }
+      const client = sock.peer ? ctx.extra.find((e) => e.sock === sock.peer) : undefined;
+      if (client && client.peer === null) {
+        client.peer = nx;
+        nx.peer = client;
+      }
+      ctx.extra.push(nx);
       return "ok";
     }
 

@@ -10,26 +10,34 @@ import { type FuzzProcessPlan, RACE_OPS, type RaceOp } from "./fuzz.js";
 const PREFIX = "fuzz plan=";
 /** The scenario name's suffix of a run with socket operations (FuzzOptions.sockets). */
 const SOCKETS_SUFFIX = " +unix";
+/** The suffix of a run with listening sockets too (FuzzOptions.sockets "listen"). */
+const LISTEN_SUFFIX = " +unix+listen";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
 /**
  * The scenario name of a run with `plan` ("fuzz" without one), and with socket operations
- * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`).
+ * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`; "listen": " +unix+listen",
+ * `fuzz +unix+listen`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
-  sockets = false,
+  sockets: boolean | "listen" = false,
 ): string {
-  const tail = sockets ? SOCKETS_SUFFIX : "";
+  const tail = sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "";
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
 }
 
-/** Whether a scenario name records socket operations (planScenarioName()). */
-export function socketsFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && name.endsWith(SOCKETS_SUFFIX);
+/**
+ * The socket operations a scenario name records (planScenarioName()): "listen", true (socket
+ * pairs only) or false.
+ */
+export function socketsFromScenarioName(name: string): boolean | "listen" {
+  if (!name.startsWith("fuzz")) return false;
+  if (name.endsWith(LISTEN_SUFFIX)) return "listen";
+  return name.endsWith(SOCKETS_SUFFIX);
 }
 
 /**
@@ -37,9 +45,11 @@ export function socketsFromScenarioName(name: string): boolean {
  * not the fuzzer's); a RangeError for a plan that does not parse.
  */
 export function planFromScenarioName(scenario: string): FuzzProcessPlan[] | undefined {
-  const name = scenario.endsWith(SOCKETS_SUFFIX)
-    ? scenario.slice(0, -SOCKETS_SUFFIX.length)
-    : scenario;
+  const name = scenario.endsWith(LISTEN_SUFFIX)
+    ? scenario.slice(0, -LISTEN_SUFFIX.length)
+    : scenario.endsWith(SOCKETS_SUFFIX)
+      ? scenario.slice(0, -SOCKETS_SUFFIX.length)
+      : scenario;
   if (!name.startsWith(PREFIX)) return undefined;
   if (name.length > MAX_PLAN_TEXT) throw new RangeError("fuzz plan: too long");
   const out: FuzzProcessPlan[] = [];

@@ -14,11 +14,16 @@
 
 import {
   AF_UNIX,
+  EADDRINUSE,
   EAFNOSUPPORT,
   EAGAIN,
   EBADF,
+  ECONNREFUSED,
   EFAULT,
   EINVAL,
+  EISCONN,
+  ENOENT,
+  ENOTCONN,
   ENOTSOCK,
   EPIPE,
   EPROTONOSUPPORT,
@@ -98,7 +103,16 @@ export interface SendKnowledge {
   readonly rlimit: number;
   /** An allocation may have failed during the call (-ENOMEM legitimate). */
   readonly allocMayFail: boolean;
+  /**
+   * Whether the socket is connected (`--sockets listen` only; default "yes"): "no" for a new
+   * socket or a listener of the thread (-ENOTCONN after scm_send()'s checks), "maybe" for a
+   * file whose state the thread does not know (a received one).
+   */
+  readonly conn?: Conn;
 }
+
+/** What the thread knows of a socket's connection: see SendKnowledge.conn. */
+export type Conn = "yes" | "no" | "maybe";
 
 /**
  * Whether sendmsg(fd, SCM_RIGHTS of `count` fds) may return `ret` (unix_stream_sendmsg() of
@@ -119,6 +133,10 @@ export function sendmsgVerdict(ret: number, k: SendKnowledge): string | null {
     return ret === -EINVAL ? null : `${k.count} fds are over SCM_MAX_FD: -EINVAL`;
   if (k.allocMayFail && ret < 0) return null;
   if (k.neverOpen && k.count <= SCM_MAX_FD) return "a never-open fd passed: -EBADF";
+  // unix_stream_sendmsg(): after scm_send() and wait_for_unix_gc(), no unix_peer(sk): -ENOTCONN.
+  const conn = k.conn ?? "yes";
+  if (ret === -ENOTCONN) return conn === "yes" ? "the socket is connected" : null;
+  if (conn === "no" && k.sockSure) return "the socket is not connected: -ENOTCONN";
   switch (ret) {
     case 0:
       return k.count > SCM_MAX_FD ? "over SCM_MAX_FD" : null;
@@ -145,6 +163,11 @@ export interface RecvKnowledge {
   readonly nonblock: boolean;
   /** An allocation may have failed (an fd table that could not grow: fewer fds, MSG_CTRUNC). */
   readonly allocMayFail: boolean;
+  /**
+   * Whether the socket is connected (default "yes"): unix_stream_read_generic() refuses a socket
+   * that is not TCP_ESTABLISHED (a new socket, a listener) with -EINVAL before anything else.
+   */
+  readonly conn?: Conn;
 }
 
 /** A recvmsg(2) result: the new fds and the message flags, or an errno. */
@@ -159,12 +182,16 @@ export type RecvResult = { readonly fds: readonly number[]; readonly msgFlags: n
  * fill RLIMIT_NOFILE). Returns null if it may, else why not.
  */
 export function recvmsgVerdict(r: RecvResult, k: RecvKnowledge): string | null {
+  const conn = k.conn ?? "yes";
   if (typeof r === "number") {
     if (r === -EBADF || r === -ENOTSOCK)
       return k.sockSure ? "the fd is this thread's socket" : null;
+    if (r === -EINVAL && conn !== "yes") return null;
+    if (conn === "no" && k.sockSure) return "the socket is not connected: -EINVAL";
     if (r === -EAGAIN) return k.nonblock ? null : "a blocking receive";
     return k.allocMayFail ? null : "not an errno of recvmsg() here";
   }
+  if (conn === "no" && k.sockSure) return "a message from a socket that is not connected";
   if (r.msgFlags !== 0 && r.msgFlags !== MSG_CTRUNC) return `msg_flags ${r.msgFlags}`;
   if (r.fds.length > k.maxFds) return `${r.fds.length} fds, room for ${k.maxFds}`;
   if (new Set(r.fds).size !== r.fds.length || r.fds.some((x) => !Number.isInteger(x) || x < 0))
@@ -184,3 +211,170 @@ export const HOSTILE_RECV: readonly [unknown, number][] = [
   [null, -EFAULT],
   [{ maxFds: -1 }, -EINVAL],
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Listening sockets (`sockets: "listen"`, `cli --sockets listen`): socket(2), bind(2), listen(2),
+// connect(2), accept4(2), read in the 6.18.35 stable tree: net/socket.c __sys_socket_create(),
+// __sock_create(), __sys_bind(), move_addr_to_kernel(), __sys_listen_socket(), __sys_connect(),
+// __sys_connect_file(), __sys_accept4(), __sys_accept4_file(), do_accept(); net/unix/af_unix.c
+// unix_create(), unix_bind(), unix_validate_addr(), unix_autobind(), unix_bind_abstract(),
+// unix_listen(), unix_stream_connect(), unix_find_other(), unix_recvq_full_lockless(),
+// unix_accept().
+
+/** AF_INET, AF_NETLINK and the last family below AF_MAX: in range, not registered here. */
+export const INRANGE_FAMILIES = [2, 16, 45] as const;
+/** SOCK_PACKET (include/linux/net.h): below SOCK_MAX, refused by unix_create(). */
+export const SOCK_PACKET = 10;
+
+/**
+ * socket(family, type, protocol)'s result by its arguments: __sys_socket_create()'s flag check
+ * (-EINVAL), then sock_create()'s and unix_create()'s, in socketpair()'s order
+ * (socketpairExpected()). An in-range family other than AF_UNIX is -EAFNOSUPPORT here: the
+ * kernel model registers AF_UNIX only (a kernel without those families built gives the same).
+ * "fd": a new socket (or an allocation failure).
+ */
+export function socketExpected(family: number, type: number, protocol: number): number | "fd" {
+  const r = socketpairExpected(family, type, protocol);
+  return r === "pair" ? "fd" : r;
+}
+
+/**
+ * The addresses bind(2) and connect(2) are given: an abstract name (`name`), a bare sun_family
+ * (`auto`: length offsetof(sun_path), autobind for bind()), a pathname (`path`, connect() only:
+ * no such file), a length above sizeof(sockaddr_storage) (`len-long`, 129), above
+ * sizeof(sockaddr_un) (`len-sun`, 111), too short for a family (`len-short`, 1), a family other
+ * than AF_UNIX (`family`), a length longer than the buffer (`fault`).
+ */
+export type AddrKind =
+  | "name"
+  | "auto"
+  | "path"
+  | "len-long"
+  | "len-sun"
+  | "len-short"
+  | "family"
+  | "fault";
+
+/**
+ * The errno an address gives before any socket state is looked at (null: none):
+ * move_addr_to_kernel() (-EINVAL for a length above sizeof(sockaddr_storage), -EFAULT), then
+ * unix_bind()'s autobind test and unix_validate_addr() (-EINVAL), or for connect()
+ * unix_validate_addr() (a bare family is too short: -EINVAL); a pathname connect() fails in
+ * unix_find_other() (unix_find_bsd(): kern_path() -ENOENT), after the address checks and before
+ * the listener's.
+ */
+export function addrErrno(kind: AddrKind, op: "bind" | "connect"): number | null {
+  switch (kind) {
+    case "fault":
+      return -EFAULT;
+    case "len-long":
+    case "len-sun":
+    case "len-short":
+    case "family":
+      return -EINVAL;
+    case "auto":
+      return op === "bind" ? null : -EINVAL;
+    case "path":
+      return -ENOENT;
+    default:
+      return null;
+  }
+}
+
+/** What the thread surely knows of one of its own sockets (null: nothing, e.g. it escaped). */
+export interface ListenKnown {
+  /** TCP_CLOSE (socket()), TCP_LISTEN, TCP_ESTABLISHED (a pair's end, connected, accepted). */
+  readonly state: "close" | "listen" | "est";
+  /** It has an address: bound, autobound, or accepted (the listener's address). */
+  readonly bound: boolean;
+}
+
+/** What the thread knows of an abstract name: free, bound to a live socket, or either. */
+export type NameState = "free" | "bound" | "unknown";
+
+/**
+ * bind(2)'s possible results on a socket fd (after __sys_bind()'s -EBADF and -ENOTSOCK):
+ * addrErrno(); autobind 0 (bound or not); unix_bind_abstract(): -EINVAL when the socket has an
+ * address (under u->bindlock, before the table), -EADDRINUSE when the name is taken, else 0.
+ */
+export function bindExpected(
+  kind: AddrKind,
+  k: ListenKnown | null,
+  name: NameState,
+): readonly number[] {
+  const e = addrErrno(kind, "bind");
+  if (e !== null) return [e];
+  if (kind === "auto") return [0];
+  if (k === null) return [0, -EINVAL, -EADDRINUSE];
+  if (k.bound) return [-EINVAL];
+  if (name === "free") return [0];
+  if (name === "bound") return [-EADDRINUSE];
+  return [0, -EADDRINUSE];
+}
+
+/**
+ * listen(2)'s possible results (unix_listen()): -EINVAL without an address, -EINVAL unless
+ * TCP_CLOSE or TCP_LISTEN (a connected socket), else 0 (any backlog: __sys_listen_socket() caps
+ * it at somaxconn as an unsigned value).
+ */
+export function listenExpected(k: ListenKnown | null): readonly number[] {
+  if (k === null) return [0, -EINVAL];
+  if (!k.bound || k.state === "est") return [-EINVAL];
+  return [0];
+}
+
+/**
+ * What the thread knows of the socket bound at a connect()'s name: nothing bound
+ * (-ECONNREFUSED), a socket of its own whose state and backlog it knows, or nothing sure.
+ */
+export type ConnectTarget =
+  | { readonly kind: "none" }
+  | { readonly kind: "listener"; readonly listening: boolean; readonly full: boolean }
+  | { readonly kind: "unknown" };
+
+/**
+ * connect(2)'s possible results (__sys_connect(): -EBADF, move_addr_to_kernel(), -ENOTSOCK; then
+ * unix_stream_connect()): addrErrno(); unix_find_other(): -ECONNREFUSED for a name nothing is
+ * bound to; the listener's checks: -ECONNREFUSED unless TCP_LISTEN, -EAGAIN when its backlog is
+ * full (unix_recvq_full_lockless(): more embryos queued than sk_max_ack_backlog; the fuzzer
+ * draws such a connect() only on an O_NONBLOCK socket); only then the connecting socket's state:
+ * -EISCONN when connected, -EINVAL when listening; else 0.
+ */
+export function connectExpected(
+  kind: AddrKind,
+  k: ListenKnown | null,
+  target: ConnectTarget,
+): readonly number[] {
+  const e = addrErrno(kind, "connect");
+  if (e !== null) return [e];
+  const out: number[] = [];
+  if (target.kind === "none") return [-ECONNREFUSED];
+  if (target.kind === "unknown") out.push(-ECONNREFUSED, -EAGAIN);
+  else if (!target.listening) return [-ECONNREFUSED];
+  else if (target.full) return [-EAGAIN];
+  if (k === null) out.push(0, -EISCONN, -EINVAL);
+  else out.push(k.state === "close" ? 0 : k.state === "est" ? -EISCONN : -EINVAL);
+  return out;
+}
+
+/** accept4()'s flag bits the fuzzer draws as bad ones (anything but SOCK_CLOEXEC|SOCK_NONBLOCK). */
+export const BAD_ACCEPT_FLAGS = [1, 1 << 20] as const;
+
+/**
+ * accept4(2)'s possible results on a socket fd ("fd": a new socket): __sys_accept4_file()'s
+ * -EINVAL for bad flags (before the fd and the socket); unix_accept()'s -EINVAL unless
+ * TCP_LISTEN; skb_recv_datagram(): an embryo if one is queued, else -EAGAIN (an O_NONBLOCK
+ * listener file; the fuzzer never accepts where it could sleep). `queued` null: the thread does
+ * not know (others may connect or accept).
+ */
+export function acceptExpected(
+  badFlags: boolean,
+  k: ListenKnown | null,
+  queued: number | null,
+): readonly (number | "fd")[] {
+  if (badFlags) return [-EINVAL];
+  if (k === null) return ["fd", -EINVAL, -EAGAIN];
+  if (k.state !== "listen") return [-EINVAL];
+  if (queued === null) return ["fd", -EAGAIN];
+  return queued > 0 ? ["fd"] : [-EAGAIN];
+}

@@ -59,6 +59,11 @@ const SYSCALLS = new Set([
   "socketpair",
   "sendmsgFds",
   "recvmsgFds",
+  "openSocket",
+  "bind",
+  "listen",
+  "connect",
+  "accept",
   "setrlimit",
   "readMemory",
   "writeMemory",
@@ -158,17 +163,31 @@ function recvFlags(v: unknown): string {
   return `${flags.length > 0 ? flags.join("|") : "0"}${room === undefined ? "" : `, room ${formatValue(room)}`}`;
 }
 
+/**
+ * A struct sockaddr_un as C would write it: `{AF_UNIX, "\0name"}` (an abstract name's leading
+ * NUL as `\0`), or its bytes' count when it is not one.
+ */
+function sockaddrArg(a: unknown): string {
+  if (!(a instanceof Uint8Array) || a.length < 2) return formatValue(a);
+  const family = a[0]! | (a[1]! << 8);
+  let path = "";
+  for (const b of a.subarray(2, 2 + 40)) path += b === 0 ? "\\0" : String.fromCharCode(b);
+  return `{${family === 1 ? "AF_UNIX" : family}, "${path}"}`;
+}
+
 function formatCall(name: string, args: unknown[]): string {
   const shown = args.map((a, i) =>
     name === "ioctl" && i === 1
       ? ioctlName(a)
-      : name === "socketpair"
+      : name === "socketpair" || name === "openSocket"
         ? socketArg(i, a)
-        : name === "sendmsgFds" && i === 1
-          ? scmRights(a)
-          : name === "recvmsgFds" && i === 1
-            ? recvFlags(a)
-            : formatValue(a),
+        : (name === "bind" || name === "connect") && i === 1
+          ? sockaddrArg(a)
+          : name === "sendmsgFds" && i === 1
+            ? scmRights(a)
+            : name === "recvmsgFds" && i === 1
+              ? recvFlags(a)
+              : formatValue(a),
   );
   return `${name}(${shown.join(", ")})`;
 }
