@@ -21,12 +21,15 @@
  * Use-after-free in validation"; the toggle vmwgfx.validation-doomed-node-hashed puts 6.12.19's
  * back), and vmw_validation_drop_ht()'s resource_ctx_list loop unhashes `val`, not `entry`
  * (228c5d44dffe "drm/vmwgfx: Fix copy-paste typo in validation"; 6.12.19 unhashes the bo_list
- * cursor there, leaving context nodes hashed: not a toggle, see the README).
+ * cursor there, but vmw_validation_res_reserve()/_unreserve() have always spliced
+ * resource_ctx_list onto resource_list before EXECBUF drops the table, so that loop walks nothing
+ * and the typo has no effect: not a toggle, see the README).
  * vmw_validation_add_bo() is 6.12.19's (ttm_bo_get_unless_zero(), -ESRCH with the node still hashed; 6.18.35 takes
  * vmw_bo_reference() there, which cannot fail). Not modeled: merge_dups off and a context
  * without sw_context (the list walks), the private area's contents (EXECBUF keeps a context's:
  * vmwgfx-execbuf-cmd.ts; its size is taken from the arena), dirty tracking,
- * new_guest_memory_bo, resource reservation and validation, the relocation lists carved from the
+ * new_guest_memory_bo, resource reservation and validation (only their splice of
+ * resource_ctx_list is), the relocation lists carved from the
  * same arena; a node's size is a fixed share of a page (VMW_VALIDATION_NODE_SIZE).
  * The hash of a key is hash_long() of a number the table gives each object it is asked about (the
  * kernel hashes the pointer).
