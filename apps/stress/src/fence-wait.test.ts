@@ -48,6 +48,7 @@ beforeAll(async () => {
     fenceWaitStats.contents = {};
     fenceWaitStats.drops = {};
     fenceWaitStats.busy = {};
+    fenceWaitStats.events = {};
     for (let i = 0; i < SCHEDULES; i++) {
       const { run } = await runSchedule(config, `fence-wait@${pair}`, i);
       if (run.outcome !== "ok" || run.splats.length > 0)
@@ -120,7 +121,14 @@ describe("fence-wait", () => {
         expect(n(s.contents, `vmwgfx/${fault}`), `${pair} ${fault}`).toBeGreaterThan(0);
       }
       // Each stalled job's exporter saw its short FENCE_WAIT time out with -EBUSY first.
-      expect(n(s.busy, "FENCE_WAIT"), pair).toBe(n(s.waits, "vmwgfx/stall:exporter"));
+      // (Its wait then went on by FENCE_WAIT or a read event, "exporter", or it dropped its
+      // event by closing its DRM fd, "exporter event dropped", or by exiting.)
+      expect(n(s.busy, "FENCE_WAIT"), pair).toBe(
+        n(s.waits, "vmwgfx/stall:exporter") +
+          n(s.waits, "vmwgfx/stall:exporter event dropped") +
+          n(s.events, "vmwgfx/stall:exit") +
+          n(s.events, "vmwgfx/stall:exit REQ_TIME"),
+      );
       // Importers polling a sync_file saw a short poll time out first.
       expect(n(s.busy, "poll"), pair).toBe(
         n(s.waits, "vmwgfx/stall:passed sync_file") + n(s.waits, "vmwgfx/stall:exported sync_file"),
@@ -128,6 +136,32 @@ describe("fence-wait", () => {
       expect(n(s.busy, "poll"), pair).toBeGreaterThan(0);
       expect(n(s.waits, "vmwgfx/hang:exporter"), pair).toBe(0);
     }
+  });
+
+  it("a vmwgfx exporter's DRM event: FENCE_EVENT on its handle, poll(2) and read(2) of its DRM fd (type, user_data, REQ_TIME stamp checked), or the fd closed or the process exited with the event pending", () => {
+    const all: Record<string, number> = {};
+    for (const pair of ["vmwgfx+vgem", "vmwgfx+qxl", "vmwgfx+vmwgfx"]) {
+      const s = byPair.get(pair)!;
+      for (const [k, v] of Object.entries(s.events)) all[k] = (all[k] ?? 0) + v;
+      // Every exporter that kept its event read it after its checks passed; one that closed or
+      // exited first still saw its job complete (its sync_file, or the importers' checks).
+      const read = Object.entries(s.events)
+        .filter(([k]) => k.includes(":read"))
+        .reduce((a, [, v]) => a + v, 0);
+      expect(read, pair).toBeGreaterThan(0);
+      expect(n(s.waits, "vmwgfx:exporter event dropped"), pair).toBe(
+        n(s.events, "vmwgfx:close") + n(s.events, "vmwgfx:close REQ_TIME"),
+      );
+    }
+    const ends = new Set(Object.keys(all).map((k) => k.split(":")[1]!.split(" ")[0]));
+    expect([...ends].sort()).toEqual(["close", "exit", "read"]);
+    // REQ_TIME stamps were checked, and events were read after both device faults.
+    expect(Object.keys(all).some((k) => k.endsWith(":read REQ_TIME"))).toBe(true);
+    expect(Object.keys(all).some((k) => k.startsWith("vmwgfx/stall:read"))).toBe(true);
+    expect(Object.keys(all).some((k) => k.startsWith("vmwgfx/error:read"))).toBe(true);
+    // Nothing but a vmwgfx exporter asks for events.
+    for (const pair of PAIRS.filter((p) => !p.startsWith("vmwgfx+")))
+      expect(byPair.get(pair)!.events, pair).toEqual({});
   });
 
   it("qxl's draw fence is waited for through the dma-buf; a dying exporter's sw_sync job signals -ENOENT", () => {

@@ -1,5 +1,6 @@
 import {
   DmaResvUsage,
+  dmaFenceIsSignaled,
   dmaFencePut,
   dmaFenceWait,
   dmaFenceWaitTimeout,
@@ -8,6 +9,7 @@ import {
 } from "@primetime/dma-buf";
 import { drmGemObjectPut } from "@primetime/gem";
 import { flushWorkqueue, isErr } from "@primetime/kernel";
+import { now } from "@primetime/sim";
 import { type InterruptStatus, SimGpu, vramAddress } from "@primetime/simgpu";
 import { describe, expect, it } from "vitest";
 import { simgpuFenceDriverInit } from "./simgpu-fence.js";
@@ -115,6 +117,35 @@ describe("the GPU's fences as dma_fences", () => {
       expect(gpu.vram.read(0, 16).every((b) => b === 0)).toBe(true);
       await dmaFencePut(f);
       await fences.fini();
+    });
+    expectClean(r);
+  });
+
+  it("fini({ waitNs }) of a device stalled for good: waits that long for each pending fence, then signals it without an error (a driver's unload that gives up, vmw_fence_fifo_down())", async () => {
+    const r = await runTtm(async () => {
+      const gpu = new SimGpu({ name: "gpu10", vramPages: 1 });
+      const fences = simgpuFenceDriverInit(gpu, { hangcheckNs: null });
+      gpu.injectHang();
+      const cmd = { op: "fill", dst: vramAddress(0), size: 16, value: 1 } as const;
+      const f1 = await fences.submit([cmd]);
+      const f2 = await fences.submit([cmd]);
+      if (isErr(f1) || isErr(f2)) throw new Error("submit");
+      const t0 = now();
+      await fences.fini({ waitNs: 1_000_000 });
+      // The newest first, as amdgpu_fence_wait_empty() waits for the last: one wait of 1 ms,
+      // then both are signalled; no reset, no error.
+      expect(now() - t0).toBe(1_000_000);
+      expect([await dmaFenceIsSignaled(f1), await dmaFenceIsSignaled(f2)]).toEqual([true, true]);
+      expect([f1.error, f2.error, fences.resets, fences.fencesLost, gpu.hung]).toEqual([
+        0,
+        0,
+        0,
+        0,
+        true,
+      ]);
+      expect(fences.pending.size).toBe(0);
+      await dmaFencePut(f1);
+      await dmaFencePut(f2);
     });
     expectClean(r);
   });

@@ -29,6 +29,7 @@ import {
   dmaFenceSetError,
   dmaFenceSignalLocked,
   dmaFenceWait,
+  dmaFenceWaitTimeout,
 } from "@primetime/dma-buf";
 import {
   cancelDelayedWorkSync,
@@ -186,6 +187,24 @@ export class SimgpuFenceDriver {
     await this.arm();
   }
 
+  /**
+   * fini()'s end of a wait that timed out: every pending fence up to `last` is unlisted and
+   * signalled without an error, in order, as the interrupt handler would have.
+   * Locking: takes the fence lock. References: drops `pending`'s reference of each.
+   */
+  private async giveUp(last: DmaFence): Promise<void> {
+    await this.lock.lock();
+    const done: DmaFence[] = [];
+    for (const [seqno, fence] of this.pending) {
+      if (seqno > last.seqno) break;
+      this.pending.delete(seqno);
+      await dmaFenceSignalLocked(fence);
+      done.push(fence);
+    }
+    await this.lock.unlock();
+    for (const f of done) await dmaFencePut(f);
+  }
+
   private async arm(): Promise<void> {
     if (this.hangcheckNs === null) return;
     if (this.armed || this.stopped || this.pending.size === 0) return;
@@ -236,18 +255,26 @@ export class SimgpuFenceDriver {
    * Driver unload (amdgpu_fence_driver_hw_fini()): waits until every pending fence has signalled
    * (amdgpu_fence_wait_empty(); a hung engine is reset by the hangcheck meanwhile; without a
    * hangcheck a stalled device is waited for), then stops
-   * the hangcheck and unregisters the interrupt handler.
-   * Locking: may sleep.
-   * References: a temporary one on the fence waited for.
+   * the hangcheck and unregisters the interrupt handler. With `waitNs`, the unload of a driver
+   * that gives up on a stalled device (vmwgfx's vmw_fence_fifo_down(), which waits
+   * VMW_FENCE_WAIT_TIMEOUT per fence, then signals it): each wait lasts at most `waitNs`, and a
+   * fence still pending after it is unlisted and signalled without an error (the device never
+   * wrote its seqno; nothing is reset).
+   * Locking: may sleep; takes the fence lock.
+   * References: a temporary one on the fence waited for; drops `pending`'s of a fence given up on.
    */
-  async fini(): Promise<void> {
+  async fini(opts: { waitNs?: number } = {}): Promise<void> {
     for (;;) {
       await this.lock.lock();
       const last = [...this.pending.values()].at(-1) ?? null;
       if (last) await last.refcount.get();
       await this.lock.unlock();
       if (!last) break;
-      await dmaFenceWait(last, false);
+      if (opts.waitNs === undefined) {
+        await dmaFenceWait(last, false);
+      } else if ((await dmaFenceWaitTimeout(last, false, opts.waitNs)) === 0) {
+        await this.giveUp(last);
+      }
       await dmaFencePut(last);
     }
     this.stopped = true;

@@ -15,6 +15,7 @@ export * from "./vmwgfx-drv.js";
 export * from "./vmwgfx-execbuf.js";
 export * from "./vmwgfx-execbuf-cmd.js";
 export * from "./vmwgfx-gem.js";
+export * from "./vmwgfx-irq.js";
 export * from "./vmwgfx-kms.js";
 export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";

@@ -11,13 +11,21 @@
  *   fence with an error, and once the device goes on the fence signals as usual.
  */
 
-import { dmaFenceGet, dmaFencePut, SYNC_IOC_FILE_INFO } from "@primetime/dma-buf";
-import { EBUSY, EPOLLIN, type Process } from "@primetime/kernel";
+import {
+  DmaFenceCb,
+  dmaFenceAddCallback,
+  dmaFenceGet,
+  dmaFencePut,
+  SYNC_IOC_FILE_INFO,
+} from "@primetime/dma-buf";
+import { EBUSY, ENOMEM, EPOLLIN, type Process, setFailslab } from "@primetime/kernel";
+import { now } from "@primetime/sim";
 import { describe, expect, it } from "vitest";
 import {
   execbuf,
   execbufFence,
   expectClean,
+  fenceEvent,
   fenceRepPage,
   fenceSignaled,
   fenceWait,
@@ -31,7 +39,8 @@ import {
   type VmwMob,
 } from "./test-machine.js";
 import { vmwCmdbufWarnings } from "./vmwgfx-cmdbuf.js";
-import { vmwPriv } from "./vmwgfx-drv.js";
+import { vmwDrmErrors, vmwPriv } from "./vmwgfx-drv.js";
+import { VMW_FENCE_WAIT_TIMEOUT } from "./vmwgfx-fence.js";
 import { DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD } from "./vmwgfx-uapi.js";
 
 /** SYNC_IOC_FILE_INFO of a sync_file fd: its driver name and status. */
@@ -159,5 +168,70 @@ describe("a stalled device: no hangcheck, no reset", () => {
         await p.close(fd);
       }),
     );
+  });
+});
+
+describe("a device stalled for good: unload gives up on it (vmw_fence_fifo_down(), vmw_cmdbuf_idle())", () => {
+  it("teardown completes: each fence is waited VMW_FENCE_WAIT_TIMEOUT, then signalled without an error; its pending event is dropped with its closed file; nothing is reset", async () => {
+    const signalled: { seqno: number; error: number; at: number }[] = [];
+    let closedAt = -1;
+    let devicePending = -1;
+    let log: readonly string[] = ["not run"];
+    const r = await runVmw(async (p, m) => {
+      const vmw = vmwPriv(m.vmw.device);
+      const fd = await openNode(p, m.vmw.render);
+      const page = await fenceRepPage(p);
+      vmw.gpu.injectHang();
+      // A new fence (a fence-only submission) with an event: no buffer waits on it, so nothing
+      // but the unload's fence_fifo_down signals it.
+      expect(await fenceEvent(p, fd, { fenceRep: page, userData: 77n })).toBe(0);
+      const rep = await readFenceRep(p, page);
+      const fence = vmw.fman.fenceList.find((f) => f.seqno === rep.seqno)!;
+      expect(
+        await dmaFenceAddCallback(fence, new DmaFenceCb("test"), (f) => {
+          signalled.push({ seqno: f.seqno, error: f.error, at: now() });
+        }),
+      ).toBe(0);
+      expect((await fenceWait(p, fd, rep.handle, { timeoutUs: 1000 })).ret).toBe(-EBUSY);
+      expect(await p.poll([{ fd, events: EPOLLIN, revents: 0 }], 1_000_000)).toBe(0);
+      devicePending = vmw.fences.pending.size;
+      log = vmw.cman.log;
+      closedAt = now();
+      await p.close(fd);
+    });
+    expectClean(r);
+    expect(devicePending).toBe(1);
+    expect(signalled).toHaveLength(1);
+    expect(signalled[0]!.error).toBe(0);
+    expect(signalled[0]!.at - closedAt).toBeGreaterThanOrEqual(VMW_FENCE_WAIT_TIMEOUT);
+    // No splat (expectClean) and no log line: the kernel prints nothing on this path
+    // (vmw_fence_obj_wait()'s timeout is fifo_down's cue; vmw_cmdbuf_idle()'s is ignored).
+    expect(log).toEqual([]);
+  });
+});
+
+describe("vmw_fallback_wait(): a fence object that cannot be made waits for its seqno, at most VMW_FENCE_WAIT_TIMEOUT", () => {
+  it("on a device stalled for good, FENCE_EVENT's new fence fails to be made: the fallback wait gives up after 5 s with DRM_ERROR 'SVGA device lockup.' and the ioctl returns -ENOMEM; unload completes", async () => {
+    let log: readonly string[] = [];
+    const r = await runVmw(async (p, m) => {
+      const vmw = vmwPriv(m.vmw.device);
+      const fd = await openNode(p, m.vmw.render);
+      const page = await fenceRepPage(p);
+      vmw.gpu.injectHang();
+      setFailslab({ probability: 1, caches: ["vmw_user_fence"] });
+      const t0 = now();
+      const ret = await fenceEvent(p, fd, { fenceRep: page, userData: 5n });
+      const waited = now() - t0;
+      setFailslab(null);
+      expect(ret).toBe(-ENOMEM);
+      expect(waited).toBeGreaterThanOrEqual(VMW_FENCE_WAIT_TIMEOUT);
+      expect(waited).toBeLessThan(2 * VMW_FENCE_WAIT_TIMEOUT);
+      expect(vmw.fences.pending.size).toBe(1);
+      expect(vmw.gpu.hung).toBe(true);
+      log = vmwDrmErrors(vmw);
+      await p.close(fd);
+    });
+    expectClean(r);
+    expect(log).toEqual(["[drm:vmw_fallback_wait] *ERROR* SVGA device lockup."]);
   });
 });

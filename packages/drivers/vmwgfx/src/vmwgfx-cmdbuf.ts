@@ -29,15 +29,17 @@
  * qxl keeps its DRM_ERROR lines).
  */
 
+import { dmaFenceGet, dmaFencePut, dmaFenceWaitTimeout } from "@primetime/dma-buf";
 import {
   cancelWorkSync,
+  EBUSY,
   lockdepAssertHeld,
   Mutex,
   SpinLock,
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { SimLocal } from "@primetime/sim";
+import { now, SimLocal } from "@primetime/sim";
 import type { CommandError, InterruptStatus } from "@primetime/simgpu";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 
@@ -93,12 +95,43 @@ export function vmwCmdbufManCreate(vmw: VmwPrivate): VmwCmdbufMan {
   return new VmwCmdbufMan(vmw);
 }
 
+/** Models the 10*HZ vmw_cmdbuf_man_destroy() gives vmw_cmdbuf_idle(): 10 s of virtual time, in ns. */
+export const VMW_CMDBUF_DESTROY_IDLE_TIMEOUT = 10_000_000_000;
+
 /**
- * Models vmw_cmdbuf_man_destroy() (the parts kept): cancel_work_sync() of the error work. Called
- * once the device is idle (every fence signalled), as vmw_cmdbuf_idle() has waited in the kernel.
+ * Models vmw_cmdbuf_idle(): waits, at most `timeout` ns in all, for the manager to be idle
+ * (vmw_cmdbuf_man_idle(): no buffer left on the device). The model's buffers on the device are
+ * the device fence driver's pending submissions (the file comment), so it waits for each fence
+ * pending when it starts, in order, with what is left of the timeout. 0 once idle; -EBUSY if the
+ * time ran out first (a stalled device); -ERESTARTSYS if `interruptible` and a signal came.
+ * Locking: none held; sleeps. References: a temporary one on each fence waited for.
+ */
+export async function vmwCmdbufIdle(
+  man: VmwCmdbufMan,
+  interruptible: boolean,
+  timeout: number,
+): Promise<number> {
+  const deadline = now() + timeout;
+  for (const fence of [...man.devPriv.fences.pending.values()]) {
+    await dmaFenceGet(fence);
+    const ret = await dmaFenceWaitTimeout(fence, interruptible, Math.max(deadline - now(), 0));
+    await dmaFencePut(fence);
+    if (ret < 0) return ret;
+    if (ret === 0) return -EBUSY;
+  }
+  return 0;
+}
+
+/**
+ * Models vmw_cmdbuf_man_destroy() (the parts kept): vmw_cmdbuf_idle(man, false, 10*HZ), whose
+ * result is ignored (a device stalled for good is given up on after 10 s, with no message), then
+ * cancel_work_sync() of the error work. Not modeled: vmw_cmdbuf_startstop()'s stop of the
+ * contexts (a device command; its "Failed stopping command buffer contexts." needs the device's
+ * answer, which the simulated device does not give) and the pools.
  * Locking: none held; may sleep. References: none.
  */
 export async function vmwCmdbufManDestroy(man: VmwCmdbufMan): Promise<void> {
+  await vmwCmdbufIdle(man, false, VMW_CMDBUF_DESTROY_IDLE_TIMEOUT);
   await cancelWorkSync(man.work);
 }
 

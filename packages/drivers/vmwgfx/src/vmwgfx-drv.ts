@@ -20,7 +20,7 @@
  * -EINVAL, EXECBUF excepted, before drm_ioctl() runs.
  */
 
-import { dmaFenceGet, dmaFencePut, dmaFenceWait, syncFileGetFence } from "@primetime/dma-buf";
+import { dmaFencePut, dmaFenceWait, syncFileGetFence } from "@primetime/dma-buf";
 import {
   DRIVER_ATOMIC,
   DRIVER_GEM,
@@ -214,6 +214,11 @@ export class VmwPrivate extends SlabObject {
   /** Models last_read_seqno (updated by vmw_update_seqno()). */
   lastReadSeqno = 0;
   /**
+   * The driver's DRM_ERROR() lines (printk at KERN_ERR), oldest first: plain log lines, not splats
+   * (as qxl keeps its own): vmw_fallback_wait()'s "SVGA device lockup.".
+   */
+  readonly drmErrors: string[] = [];
+  /**
    * Whether a vmw fence object was ever made: the model runs vmw_fence_fifo_down() at teardown
    * only then, to keep the teardown steps of devices that never made one.
    */
@@ -253,6 +258,11 @@ export class VmwFpriv extends SlabObject {
   constructor() {
     super(vmwFprivCache);
   }
+}
+
+/** The DRM_ERROR() lines the device's driver printed, oldest first. */
+export function vmwDrmErrors(vmw: VmwPrivate): readonly string[] {
+  return vmw.drmErrors;
 }
 
 /** Models vmw_priv(dev). */
@@ -303,22 +313,25 @@ async function vmwPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
 }
 
 /**
- * Models the end of vmw_driver_unload() / the devres release: the ttm object device (WARN if
- * surfaces are left) and the private structure.
+ * Models the end of vmw_driver_unload() / the devres release: vmw_fence_fifo_down() (each listed
+ * fence waited VMW_FENCE_WAIT_TIMEOUT, then signalled without an error if the device never got
+ * there), ttm_device_fini(), vmw_cmdbuf_man_destroy() (vmw_cmdbuf_idle() for at most 10 s), the
+ * fence manager's takedown, the ttm object device (WARN if surfaces are left) and the private
+ * structure. A device stalled for good delays the unload by those timeouts and no more. The
+ * model's order is kept from before: fifo_down runs before ttm_device_fini(), which the kernel's
+ * vmw_driver_unload() runs first.
  * Locking: none; the device's last reference is gone. References: consumes both.
  */
 async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   const vmw = vmwPriv(dev);
-  // vmw_fence_fifo_down(): let the device finish what was submitted.
-  for (const fence of [...vmw.fences.pending.values()]) {
-    await dmaFenceGet(fence);
-    await dmaFenceWait(fence, false);
-    await dmaFencePut(fence);
-  }
+  // vmw_fence_fifo_down(): each fence waited VMW_FENCE_WAIT_TIMEOUT, then signalled anyway.
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   await ttmDeviceFini(vmw.bdev);
+  // vmw_cmdbuf_idle(man, false, 10*HZ): the device is given 10 s to finish what was submitted.
   await vmwCmdbufManDestroy(vmw.cman);
-  await vmw.fences.fini();
+  // The device fence driver is the model's (no kernel counterpart): what a stalled device left
+  // pending is signalled without an error, as vmw_fence_fifo_down() signalled the vmw fences.
+  await vmw.fences.fini({ waitNs: 0 });
   await vmwFenceManagerTakedown(vmw.fman);
   await ttmObjectDeviceRelease(vmw.tdev);
   kfree(vmw);

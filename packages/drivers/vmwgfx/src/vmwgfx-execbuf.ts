@@ -31,7 +31,6 @@ import {
   type DmaFence,
   DmaResvUsage,
   dmaFencePut,
-  dmaFenceWait,
   dmaResvAddFence,
   dmaResvReserveFences,
   type SyncFile,
@@ -95,6 +94,7 @@ import {
   vmwUpdateSeqno,
   vmwUserFenceCreate,
 } from "./vmwgfx-fence.js";
+import { vmwFallbackWait } from "./vmwgfx-irq.js";
 import { vmwResourceReference, vmwUserResourceNorefLookupHandle } from "./vmwgfx-resource.js";
 import { userSurfaceConverter, type VmwUserSurface } from "./vmwgfx-surface.js";
 import {
@@ -292,8 +292,9 @@ export interface FencedSubmission {
  * Models vmw_execbuf_fence_commands() after vmw_cmd_send_fence() (the device fence `hw` of the
  * submission carries its seqno): a user fence object with a handle in the file when `wantHandle`
  * (a fence_rep was given), else a kernel fence object; the device's fence interrupt is armed for
- * it (vmwFenceIrqArm()). If the creation fails, vmw_fallback_wait() waits for the seqno (the
- * device fence here, uninterruptibly) and the fence is NULL; the error is returned (for
+ * it (vmwFenceIrqArm()). If the creation fails, vmw_fallback_wait() waits for the seqno
+ * (uninterruptibly, at most VMW_FENCE_WAIT_TIMEOUT: "SVGA device lockup." on a stalled device) and
+ * the fence is NULL; the error is returned (for
  * fence_rep.error). Also DRM_VMW_FENCE_EVENT's for a new fence (vmwgfx-drv.ts submits the
  * fence-only batch, vmw_cmd_send_fence()).
  * Locking: none required (EXECBUF holds cmdbuf_mutex, FENCE_EVENT nothing), as in the kernel.
@@ -311,7 +312,7 @@ export async function vmwExecbufFenceCommands(
     ? await vmwUserFenceCreate(tfile, vmw.fman, seqno)
     : await vmwFenceCreate(vmw.fman, seqno);
   if (isErr(made)) {
-    await dmaFenceWait(hw, false);
+    await vmwFallbackWait(vmw, false, false, seqno, false, VMW_FENCE_WAIT_TIMEOUT, hw);
     return { ret: made, fence: null, handle: 0 };
   }
   const fence = "handle" in made ? made.fence : made;

@@ -39,6 +39,7 @@ import {
   UNIX_GC_EMBRYO_QUEUED_LATE,
 } from "./af-unix.js";
 import {
+  UNIX_GC_EDGE_BEFORE_QUEUE,
   UNIX_GC_EMBRYO_SUCCESSOR_NOT_LISTENER,
   UNIX_GRAPH_NOT_CYCLIC,
   unixGcStats,
@@ -468,6 +469,19 @@ describe(`known window ${UNIX_GC_EMBRYO_QUEUED_LATE.name}`, () => {
     expect(objects).toEqual(expect.arrayContaining(["UNIX", "skbuff_head_cache", "scm_fp_list"]));
     const again = await replay(f!.token, connectVsGc);
     expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+
+  it("unix.gc-edge-before-queue's fix switch alone closes it too: the SCC is deferred until the embryo is queued", async () => {
+    for (const seed of [1, 2, 3]) {
+      const r = await explore(connectVsGc, {
+        strategy: "pct",
+        schedules: 300,
+        seed,
+        toggles: [UNIX_GC_EDGE_BEFORE_QUEUE.name],
+      });
+      expect(r.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+      expect(r.schedules).toBe(300);
+    }
   });
 
   it("with the fix switch (baselineFixes()): the embryo is queued before it is published, clean", async () => {

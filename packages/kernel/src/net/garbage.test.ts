@@ -14,6 +14,7 @@ import {
   socketPair as pair,
 } from "../test-support.js";
 import {
+  UNIX_GC_EDGE_BEFORE_QUEUE,
   UNIX_GC_PEEK_NO_SEQCOUNT,
   UNIX_GC_REQUEUED_NOT_IN_PROGRESS,
   UNIX_GC_SCC_INDEX_NOT_UNIFORM,
@@ -388,5 +389,66 @@ describe(`known window ${UNIX_GC_SCC_INDEX_NOT_UNIFORM.name}`, () => {
     expect(after.vertices).toBe(0);
     expect(releases).toBe(1);
     expect(leaked).toEqual([]);
+  });
+});
+
+/**
+ * The race of known window `unix.gc-edge-before-queue`: thread "send" sends A's fd over A's own
+ * pair (into A's queue) while thread "close" closes A and runs the collector (a socketpair's
+ * release). If the collection falls between the send's unix_add_edges() and its
+ * __skb_queue_tail(), {A} (an edge to itself, file count 1 == out-degree 1) is judged dead with
+ * its queue still empty: nothing is collected, the graph is marked not cyclic, and A, B and the
+ * skb leak.
+ */
+const sendVsGc: Scenario = async () => {
+  const k = Kernel.boot();
+  const p = k.spawnProcess("t", async (p) => {
+    const [a, b] = pair(await p.socketpair());
+    const t1 = p.spawnThread("send", async () => {
+      await p.sendmsgFds(b, [a]);
+    });
+    const t2 = p.spawnThread("close", async () => {
+      await p.close(a);
+      await kickGc(p);
+    });
+    await t1.join();
+    await t2.join();
+    await p.close(b);
+  });
+  await p.wait();
+  const leaks = await k.checkLeaks();
+  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+};
+
+describe(`known window ${UNIX_GC_EDGE_BEFORE_QUEUE.name}`, () => {
+  it("v6.18.35: a collection between a send's unix_add_edges() and its queueing leaks the cycle (kmemleak; PCT), and replays", async () => {
+    // PCT seeds 1-2 find it at schedules 46 and 228; POS seeds 1-2 at 562 and 14.
+    const r = await explore(sendVsGc, { strategy: "pct", schedules: 500, seed: 1 });
+    const f = r.firstFailure as RunResult | null;
+    expect(f).not.toBeNull();
+    expect(f!.splats[0]!.kind).toBe("kmemleak");
+    expect(f!.splats.filter((s) => s.kind !== "kmemleak").map((s) => s.message)).toEqual([
+      expect.stringMatching(/: \d+ leaks$/),
+    ]);
+    const objects = f!.splats.map((s) => /^unreferenced object (\S+)#\d+ /.exec(s.message)?.[1]);
+    expect(objects).toEqual(expect.arrayContaining(["UNIX", "skbuff_head_cache", "scm_fp_list"]));
+    const again = await replay(f!.token, sendVsGc);
+    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+  });
+
+  it("with the fix switch (baselineFixes()): the SCC is deferred until its skb is queued, clean", async () => {
+    expect(baselineFixes()).toContain(UNIX_GC_EDGE_BEFORE_QUEUE.name);
+    for (const strategy of ["pct", "pos"] as const) {
+      for (const seed of [1, 2, 3]) {
+        const r = await explore(sendVsGc, {
+          strategy,
+          schedules: 300,
+          seed,
+          toggles: baselineFixes(),
+        });
+        expect(r.firstFailure?.splats.map((s) => s.message) ?? []).toEqual([]);
+        expect(r.schedules).toBe(300);
+      }
+    }
   });
 });

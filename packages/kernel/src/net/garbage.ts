@@ -44,6 +44,7 @@ import {
   type SkBuff,
   skbDequeue,
   skbQueueSpliceInit,
+  skbQueueTail,
   TCP_LISTEN,
   type UnixSock,
 } from "../include/net/af-unix.js";
@@ -599,18 +600,84 @@ async function unixSccDead(g: UnixGc, scc: readonly UnixVertex[], fast: boolean)
 }
 
 /**
+ * The window v6.18.35 has between unix_stream_sendmsg() and the collector: scm_stat_add() puts
+ * the fpl's edges in the graph (unix_add_edges(), under unix_gc_lock) before __skb_queue_tail()
+ * queues the skb, both under the receiver's unix_state_lock(), which the collector does not take.
+ * A thread closing the last fd of the socket being sent and a collection between the two make
+ * its SCC dead with the skb not yet on any queue: unix_collect_skb() collects nothing of it, the
+ * SCC is not counted as cyclic, and later collections skip the graph. 7c349ed09031 removed the
+ * duplicate file references (scm_fp_dup()) that used to keep such a socket's file count above
+ * its in-flight count until the skb was queued.
+ */
+export const UNIX_GC_EDGE_BEFORE_QUEUE = defineKnownWindow({
+  name: "unix.gc-edge-before-queue",
+  what:
+    "a cycle whose last fd is closed while a sendmsg() of it has added its edge but not yet queued its " +
+    "skb is judged dead and collected with the skb missing: the graph is marked not cyclic and no later " +
+    "collection looks again; kmemleak reports the sockets, the skb, its scm_fp_list and the vertex",
+  where:
+    "net/unix/af_unix.c: unix_stream_sendmsg() (scm_stat_add() -> unix_add_edges(), then " +
+    "__skb_queue_tail(), under unix_state_lock(other)) against net/unix/garbage.c: unix_vertex_dead() " +
+    "(file count == out-degree), unix_collect_skb() and __unix_walk_scc()'s cyclic count",
+  since: "af_unix: Remove scm_fp_dup() in unix_attach_fds().",
+  sinceCommit: "7c349ed090318b1c88a3e5dff3b24f732296edce",
+  kernels:
+    "v6.10 onwards (the series after the new collector; its stable backports); v6.18.35 has it " +
+    "(af_unix.c and garbage.c read); no upstream report or fix found",
+  proposedFix:
+    "unix_collect_skb() counts, in the skbs it takes off the SCC's queues (and its listeners' " +
+    "embryos'), the edges whose predecessor is in the SCC; fewer than the SCC's out-degrees mean " +
+    "an skb is still on its way to a queue: the skbs go back to their queues and the SCC counts as " +
+    "cyclic, for the next collection (proposed here); it also defers the SCC of known window " +
+    "unix.gc-embryo-queued-late",
+  foundBy:
+    "packages/kernel src/net/garbage.test.ts (sendVsGc: a thread sending a socket's fd over its " +
+    "own pair while another closes it and runs the collector; PCT, POS)",
+});
+
+/** The edges of `skbs`' fpls whose predecessor is a vertex of `members`. */
+function edgesFrom(skbs: readonly SkBuff[], members: ReadonlySet<UnixVertex>): number {
+  let n = 0;
+  for (const skb of skbs) {
+    const fpl = skb.fp;
+    const array = fpl?.edges as UnixEdges | null | undefined;
+    if (fpl === null || array === null || array === undefined) continue;
+    for (let i = 0; i < fpl.countUnix; i++) {
+      const v = array.edges[i]?.predecessor.vertex as UnixVertex | null | undefined;
+      if (v && members.has(v)) n++;
+    }
+  }
+  return n;
+}
+
+/**
  * Models unix_collect_skb(): splices the receive queue of every socket of a dead SCC into the
  * hitlist; for a listener, the receive queues of the embryos its queue holds (skb->sk), each
  * under its own queue lock inside the listener's (a lockdep subclass here: the kernel's
- * unix_recvq_lock_cmp_fn()). The listener's own skbs stay: its release frees them.
+ * unix_recvq_lock_cmp_fn()). The listener's own skbs stay: its release frees them. Returns true.
+ * With the fix switch of known window `unix.gc-edge-before-queue`, the skbs taken are checked
+ * to carry every edge of the SCC; if not, they go back to the head of their queues and it
+ * returns false (the SCC is deferred).
  * Locking: unix_gc_lock held; takes each socket's sk_receive_queue.lock.
  */
 async function unixCollectSkb(
   g: UnixGc,
   scc: readonly UnixVertex[],
   hitlist: SkBuff[],
-): Promise<void> {
+): Promise<boolean> {
   lockdepAssertHeld(g.lock);
+  const check = toggleEnabled(UNIX_GC_EDGE_BEFORE_QUEUE.name);
+  // Without the check the queues go straight to the hitlist, as v6.18.35's code does.
+  const taken: { owner: UnixSock; skbs: SkBuff[] }[] = [];
+  const take = (owner: UnixSock): void => {
+    if (!check) {
+      skbQueueSpliceInit(owner.receiveQueue, hitlist);
+      return;
+    }
+    const skbs: SkBuff[] = [];
+    skbQueueSpliceInit(owner.receiveQueue, skbs);
+    taken.push({ owner, skbs });
+  };
   for (const vertex of scc) {
     const u = vertex.edges[0]!.predecessor;
     await u.queueLock.lock();
@@ -619,16 +686,37 @@ async function unixCollectSkb(
         const embryo = skb.sk as UnixSock;
         await embryo.queueLock.lockNested(1);
         await point(opLabel("skb_queue_splice_init", embryo.name));
-        skbQueueSpliceInit(embryo.receiveQueue, hitlist);
+        take(embryo);
         await embryo.queueLock.unlock();
       }
     } else {
       await point(opLabel("skb_queue_splice_init", u.name));
-      skbQueueSpliceInit(u.receiveQueue, hitlist);
+      take(u);
     }
     await u.queueLock.unlock();
   }
+  if (check) {
+    const members = new Set(scc);
+    const expected = scc.reduce((n, v) => n + v.outDegree, 0);
+    const found = edgesFrom(
+      taken.flatMap((t) => t.skbs),
+      members,
+    );
+    if (found !== expected) {
+      // An skb of the SCC is not queued yet: put back what was taken, at the queues' heads.
+      for (const t of taken) {
+        await t.owner.queueLock.lock();
+        await point(opLabel("skb_queue_splice", t.owner.name));
+        const rest = t.owner.receiveQueue.splice(0);
+        for (const skb of [...t.skbs, ...rest]) skbQueueTail(t.owner.receiveQueue, skb);
+        await t.owner.queueLock.unlock();
+      }
+      return false;
+    }
+    for (const t of taken) for (const skb of t.skbs.splice(0)) skbQueueTail(hitlist, skb);
+  }
   g.collected++;
+  return true;
 }
 
 /**
@@ -699,8 +787,8 @@ async function unixWalkSccFrom(
       // `unix.gc-scc-index-not-uniform`); the fix switch gives them the root's.
       if (toggleEnabled(UNIX_GC_SCC_INDEX_NOT_UNIFORM.name))
         for (const v of scc) v.sccIndex = vertex.sccIndex;
-      if (await unixSccDead(g, scc, false)) {
-        await unixCollectSkb(g, scc, hitlist);
+      if ((await unixSccDead(g, scc, false)) && (await unixCollectSkb(g, scc, hitlist))) {
+        // collected
       } else {
         if (g.maxSccIndex < vertex.sccIndex) g.maxSccIndex = vertex.sccIndex;
         if (unixSccCyclic(g, scc)) cyclicSccs++;
@@ -751,9 +839,8 @@ async function unixWalkSccFast(g: UnixGc, hitlist: SkBuff[]): Promise<void> {
     const ring = vertex.scc.includes(vertex) ? vertex.scc : [vertex];
     const at = ring.indexOf(vertex);
     const scc = [...ring.slice(0, at + 1).reverse(), ...ring.slice(at + 1).reverse()];
-    if (await unixSccDead(g, scc, true)) {
+    if ((await unixSccDead(g, scc, true)) && (await unixCollectSkb(g, scc, hitlist))) {
       cyclicSccs--;
-      await unixCollectSkb(g, scc, hitlist);
     }
   }
   g.unvisited = g.visited;

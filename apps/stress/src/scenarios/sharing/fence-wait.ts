@@ -21,6 +21,15 @@
  *     (vmw_fence_obj_wait()) and keeps its handle even with DRM_VMW_WAIT_OPTION_UNREF; its second
  *     waits for the job, which completes: signalled (1), the buffer holds the fill; an importer
  *     polling a sync_file polls it first for SHORT_POLL_NS, which times out (0).
+ *   The exporter's own wait is drawn: FENCE_WAIT, or a DRM event (DRM_VMW_FENCE_EVENT on its
+ *   handle, with a fence_rep and, drawn, DRM_VMW_FE_FLAG_REQ_TIME: vmw_fence_event_ioctl()
+ *   answers with the same fence's handle and seqno and fd -1), which it waits for by poll(2) of
+ *   its DRM fd and reads with read(2) through libdrm (drmReadEvents(): one event of type
+ *   DRM_VMW_EVENT_FENCE_SIGNALED carrying its user_data, stamped with the time the fence
+ *   signalled if asked, zeros if not); or, drawn, the exporter closes its DRM fd, or exits, right
+ *   after asking, so the file's drm_events_release() races the fence action's seq_passed (the
+ *   event sent to a file that is gone is freed) and its cleanup (vmw_fence_work_func()); the
+ *   exporter that closed goes on waiting on its sync_file.
  * - qxl: the job is a QXL_DRAW_FILL through DRM_IOCTL_QXL_EXECBUFFER (gpu-paths.ts); its release's
  *   fence is in the buffer's reservation with READ usage (qxl_release_fence_buffer_objects()), so
  *   importers wait for every fence (poll POLLOUT, an exported sync_file of DMA_BUF_SYNC_WRITE).
@@ -59,6 +68,7 @@ import {
   type DrmFd,
   dmaBufExportSyncFile,
   dmaBufImportSyncFile,
+  drmReadEvents,
   isSysError,
   Mapping,
   poll,
@@ -70,19 +80,24 @@ import {
   swSyncInc,
   syncFileInfo,
 } from "@primetime/libdrm";
-import { choose } from "@primetime/sim";
+import { choose, now } from "@primetime/sim";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_EXECBUF,
+  DRM_IOCTL_VMW_FENCE_EVENT,
   DRM_IOCTL_VMW_FENCE_SIGNALED,
   DRM_IOCTL_VMW_FENCE_UNREF,
   DRM_IOCTL_VMW_FENCE_WAIT,
+  DRM_VMW_EVENT_FENCE_SIGNALED,
+  DRM_VMW_EVENT_FENCE_SIZE,
   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
   DRM_VMW_EXECBUF_FLAG_IMPORT_FENCE_FD,
   DRM_VMW_EXECBUF_VERSION,
+  DRM_VMW_FE_FLAG_REQ_TIME,
   DRM_VMW_FENCE_REP_SIZE,
   DRM_VMW_WAIT_OPTION_UNREF,
   type DrmVmwExecbufArg,
+  decodeDrmVmwEventFence,
   decodeDrmVmwFenceRep,
   encodeDrmVmwFenceRep,
   vmwPriv,
@@ -123,6 +138,20 @@ const WAYS = ["dma-buf poll", "exported sync_file", "passed sync_file", "IMPORT_
 const DROP_UNREF = 0;
 const DROP_WAIT_OPTION = 1;
 
+/**
+ * How the vmwgfx exporter that asked for a DRM event ends it (drawn): it reads the event after
+ * polling its DRM fd, it closes the DRM fd right after asking, or it exits right after asking.
+ */
+const EVENT_READ = 0;
+const EVENT_CLOSE = 1;
+const EVENT_EXIT = 2;
+const EVENT_ENDS = ["read", "close", "exit"];
+/**
+ * The user_data of the exporter's fence event: a tag and the run's fill byte, 53 bits (the model's
+ * drm_ioctl() copies a u64 field exactly up to Number.MAX_SAFE_INTEGER: @primetime/uapi's drm.ts).
+ */
+const EVENT_USER_DATA_TAG = 0x1f_e0ce_0000_0000n;
+
 /** Whose GPU job the exporter runs (see the file comment). */
 type JobKind = "vmwgfx" | "qxl" | "sw_sync";
 
@@ -154,6 +183,12 @@ interface FenceWaitRun {
   readonly value: number;
   /** How the vmwgfx exporter drops its fence handle (DROP_*, or 2: the file's close). */
   readonly drop: number;
+  /** The vmwgfx exporter waits with a DRM event (DRM_VMW_FENCE_EVENT) instead of FENCE_WAIT. */
+  readonly event: boolean;
+  /** How the exporter ends its event (EVENT_*; EVENT_READ when it has none). */
+  readonly eventEnd: number;
+  /** The exporter's event asks for DRM_VMW_FE_FLAG_REQ_TIME. */
+  readonly reqTime: boolean;
   readonly importers: Process[];
 }
 
@@ -163,7 +198,8 @@ interface FenceWaitRun {
  * exporter's own wait); the statuses of faulted jobs' fences userspace read, by
  * `<job>[/error|/stall]:<status>`; contents checked after a GPU job, by job (and fault); how the
  * vmwgfx exporter dropped its fence handle; its FENCE_WAITs that timed out with -EBUSY and the
- * importers' polls that timed out, on a stalled device.
+ * importers' polls that timed out, on a stalled device; the exporter's DRM events, by
+ * `<job key>:<end>[ REQ_TIME]` (the read ones counted once their checks passed).
  */
 export const fenceWaitStats: {
   waits: Record<string, number>;
@@ -171,7 +207,8 @@ export const fenceWaitStats: {
   contents: Record<string, number>;
   drops: Record<string, number>;
   busy: Record<string, number>;
-} = { waits: {}, hungStatus: {}, contents: {}, drops: {}, busy: {} };
+  events: Record<string, number>;
+} = { waits: {}, hungStatus: {}, contents: {}, drops: {}, busy: {}, events: {} };
 
 /** Adds one to `rec[key]`. */
 function bump(rec: Record<string, number>, key: string): void {
@@ -441,6 +478,9 @@ async function vmwgfxExporter(p: Process, r: FenceWaitRun): Promise<void> {
   const handle = await vmwAllocBo(fd, r.len);
   const dmaBuf = await fd.primeHandleToFd(handle);
   const gpu = vmwPriv(devA.device).gpu;
+  // The harness's clock (virtual time; userspace's CLOCK_MONOTONIC, which the model's processes
+  // cannot read): what a REQ_TIME event's stamp is checked against.
+  const injected = now();
   // The fault injector: the device refuses the fill, or stops for a while, before the job.
   if (r.fault === "error") gpu.injectCommandError();
   else if (r.fault === "stall") gpu.injectHang({ forNs: STALL_NS });
@@ -488,7 +528,20 @@ async function vmwgfxExporter(p: Process, r: FenceWaitRun): Promise<void> {
     check(sig.signaled === 0, `exporter: FENCE_SIGNALED after the timeout says ${sig.signaled}`);
     bump(fenceWaitStats.busy, "FENCE_WAIT");
   }
-  await vmwFenceWait(fd, fence.handle, unref);
+  if (r.event) {
+    if (!(await vmwEventWait(p, r, fd, rep, fence, injected))) {
+      // The DRM fd is closed (or the process exits, which closes it) with the event pending:
+      // the exporter goes on waiting on its sync_file.
+      await rep.unmap();
+      await waitReady(p, syncFd, POLLIN, "exporter (event dropped)");
+      await checkStatus(p, r, syncFd, "exporter");
+      countWait(r, "exporter event dropped");
+      await close(p, syncFd);
+      return;
+    }
+    // The handle is dropped as drawn: WAIT_OPTION_UNREF by a FENCE_WAIT of a signalled fence.
+    if (unref) await vmwFenceWait(fd, fence.handle, true);
+  } else await vmwFenceWait(fd, fence.handle, unref);
   await checkStatus(p, r, syncFd, "exporter");
   if (r.drop === DROP_UNREF)
     await fd.ioctl(
@@ -503,6 +556,71 @@ async function vmwgfxExporter(p: Process, r: FenceWaitRun): Promise<void> {
   await fd.close();
 }
 
+/**
+ * The vmwgfx exporter's DRM event for its job's fence: DRM_VMW_FENCE_EVENT on the handle with a
+ * fence_rep (preset as for EXECBUF) and the run's user_data, REQ_TIME if drawn; the fence_rep
+ * must name the same fence (its handle, its seqno) with fd -1 and error 0. Then, as drawn, the
+ * event is waited for by poll(2) of the DRM fd and read (one DRM_VMW_EVENT_FENCE_SIGNALED event
+ * of 24 bytes with the user_data; with REQ_TIME stamped between the fault's injection, or
+ * STALL_NS after it on a stalled device, and now; without, zeros): true; or the DRM fd is closed
+ * at once, or the process exits (closing it): false (the exit does not return).
+ */
+async function vmwEventWait(
+  p: Process,
+  r: FenceWaitRun,
+  fd: DrmFd,
+  rep: Mapping,
+  fence: { readonly handle: number; readonly seqno: number },
+  injected: number,
+): Promise<boolean> {
+  const what = "exporter (FENCE_EVENT)";
+  const key = `${jobKey(r)}:${EVENT_ENDS[r.eventEnd]}${r.reqTime ? " REQ_TIME" : ""}`;
+  const userData = EVENT_USER_DATA_TAG | BigInt(r.value);
+  const preset = { handle: 0, mask: 0, seqno: 0, passed_seqno: 0, fd: -1, error: -14 };
+  await rep.write(encodeDrmVmwFenceRep(preset));
+  const arg = {
+    fence_rep: rep.addr,
+    user_data: userData,
+    handle: fence.handle,
+    flags: r.reqTime ? DRM_VMW_FE_FLAG_REQ_TIME : 0,
+  };
+  await fd.ioctl(DRM_IOCTL_VMW_FENCE_EVENT, arg, "VMW_FENCE_EVENT");
+  const got = decodeDrmVmwFenceRep(await rep.read(0, DRM_VMW_FENCE_REP_SIZE));
+  check(
+    got.error === 0 && got.fd === -1 && got.handle === fence.handle && got.seqno === fence.seqno,
+    `${what}: fence_rep has error ${got.error}, fd ${got.fd}, handle ${got.handle} (want ${fence.handle}), seqno ${got.seqno} (want ${fence.seqno})`,
+  );
+  if (r.eventEnd === EVENT_CLOSE) {
+    bump(fenceWaitStats.events, key);
+    await fd.close();
+    return false;
+  }
+  if (r.eventEnd === EVENT_EXIT) {
+    bump(fenceWaitStats.events, key);
+    await p.exit(0);
+  }
+  await waitReady(p, fd.fd, POLLIN, what);
+  const events = await drmReadEvents(p, fd.fd);
+  check(events.length === 1, `${what}: read ${events.length} events, not 1`);
+  const e = decodeDrmVmwEventFence(events[0]!.bytes);
+  check(
+    e.type === DRM_VMW_EVENT_FENCE_SIGNALED &&
+      e.length === DRM_VMW_EVENT_FENCE_SIZE &&
+      e.user_data === userData,
+    `${what}: event type ${e.type}, length ${e.length}, user_data ${e.user_data} (want ${userData})`,
+  );
+  const stampUs = e.tv_sec * 1_000_000 + e.tv_usec;
+  if (r.reqTime) {
+    const from = injected + (r.fault === "stall" ? STALL_NS : 0);
+    check(
+      e.tv_usec < 1_000_000 && stampUs >= Math.floor(from / 1000) && stampUs <= now() / 1000,
+      `${what}: REQ_TIME stamp ${e.tv_sec}.${e.tv_usec} outside [${from} ns, ${now()} ns]`,
+    );
+  } else check(stampUs === 0, `${what}: stamped ${e.tv_sec}.${e.tv_usec} without REQ_TIME`);
+  bump(fenceWaitStats.events, key);
+  return true;
+}
+
 const EXPORTERS: Readonly<Record<JobKind, (p: Process, r: FenceWaitRun) => Promise<void>>> = {
   vmwgfx: vmwgfxExporter,
   qxl: qxlExporter,
@@ -512,9 +630,9 @@ const EXPORTERS: Readonly<Record<JobKind, (p: Process, r: FenceWaitRun) => Promi
 export const FENCE_WAIT: CampaignScenario = {
   name: "fence-wait",
   description:
-    "importers wait on the exporter's job fence (vmwgfx EXECBUF's exported sync_file, qxl's draw, else sw_sync) by dma-buf poll, sync_file poll or IMPORT_FENCE_FD, while faults are injected (a vmwgfx device command error or stall, or the exporter dying)",
+    "importers wait on the exporter's job fence (vmwgfx EXECBUF's exported sync_file, qxl's draw, else sw_sync) by dma-buf poll, sync_file poll or IMPORT_FENCE_FD (a vmwgfx exporter by FENCE_WAIT or a FENCE_EVENT it reads, or drops by closing or exiting), while faults are injected (a vmwgfx device command error or stall, or the exporter dying)",
   kernelRef:
-    "drivers/dma-buf/dma-buf.c (dma_buf_poll, DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE), sync_file.c, sw_sync.c, dma-resv.c; drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c, vmwgfx_fence.c, vmwgfx_cmdbuf.c, vmwgfx_irq.c; qxl_release.c",
+    "drivers/dma-buf/dma-buf.c (dma_buf_poll, DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE), sync_file.c, sw_sync.c, dma-resv.c; drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c, vmwgfx_fence.c (DRM_VMW_FENCE_EVENT), vmwgfx_cmdbuf.c, vmwgfx_irq.c; drivers/gpu/drm/drm_file.c (drm_read, drm_poll, drm_events_release); qxl_release.c",
   expect: "clean",
   arity: 2,
   faultTolerant: false,
@@ -534,6 +652,10 @@ export const FENCE_WAIT: CampaignScenario = {
       const len = gpu ? size(1, 4, "pages") * PAGE : PAGE;
       const value = gpu ? size(1, 255, "fill byte") : 0;
       const drop = job === "vmwgfx" ? choose(3, "fence handle drop") : 0;
+      // Drawn after the draws the scenario had before events (their values per seed kept).
+      const event = job === "vmwgfx" && choose(2, "exporter wait") === 1;
+      const eventEnd = event ? choose(3, "event end") : EVENT_READ;
+      const reqTime = event && choose(2, "REQ_TIME") === 1;
       const r: FenceWaitRun = {
         m,
         devA,
@@ -545,6 +667,9 @@ export const FENCE_WAIT: CampaignScenario = {
         len,
         value,
         drop,
+        event,
+        eventEnd,
+        reqTime,
         importers: [],
       };
       for (let i = 0; i < waiters; i++)
