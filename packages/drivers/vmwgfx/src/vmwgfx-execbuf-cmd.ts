@@ -491,8 +491,9 @@ export async function vmwCmdCheckSvga3d(
 }
 
 /**
- * Models vmw_validation_res_validate()'s part for contexts: each context on resource_ctx_list
- * without a device id is created (vmw_resource_validate() -> vmw_resource_do_validate() ->
+ * Models vmw_validation_res_validate()'s part for contexts: each context on resource_list
+ * (spliced there from resource_ctx_list by vmw_validation_res_reserve()) without a device id is
+ * created (vmw_resource_validate() -> vmw_resource_do_validate() ->
  * func->create(): vmw_gb_context_create(), -EBUSY when the ids run out).
  * Locking: cmdbuf_mutex held. References: none.
  */
@@ -501,7 +502,7 @@ export async function vmwValidationResValidate(
   val: VmwValidationContext,
 ): Promise<number> {
   lockdepAssertHeld(vmw.cmdbufMutex);
-  for (const node of [...val.resourceCtxList, ...val.resourceList]) {
+  for (const node of val.resourceList) {
     const res = node.res!;
     if (res.create && res.id === -1) {
       const ret = await res.create(res);

@@ -108,6 +108,8 @@ import {
   vmwValidationAddBo,
   vmwValidationAddResource,
   vmwValidationDropHt,
+  vmwValidationResReserve,
+  vmwValidationResUnreserve,
   vmwValidationUnrefLists,
 } from "./vmwgfx-validation.js";
 
@@ -514,6 +516,10 @@ async function vmwExecbufProcess(
       if (ret === 0) ret = await vmwTranslateHandle(vmw, sw, file, tfile, h);
     }
   }
+  // vmw_resources_reserve() -> vmw_validation_res_reserve(), or vmw_validation_res_unreserve()
+  // at out_err_nores: either way resource_ctx_list goes onto resource_list's head first.
+  if (ret === 0) vmwValidationResReserve(sw.ctx);
+  else vmwValidationResUnreserve(sw.ctx);
   const bos = sw.ctx.boList.map((n) => n.bo!).sort(byName);
   const reserved: VmwBo[] = [];
   if (ret === 0) {

@@ -30,6 +30,8 @@ import {
   vmwValidationDropHt,
   vmwValidationFindResDup,
   vmwValidationMemAlloc,
+  vmwValidationResReserve,
+  vmwValidationResUnreserve,
   vmwValidationUnrefLists,
 } from "./vmwgfx-validation.js";
 
@@ -133,5 +135,40 @@ describe("vmwgfx validation context", () => {
     expect(splatText(r)).toMatch(
       /KASAN: slab-use-after-free in vmw_validation_find_res_dup[\s\S]*vmw_validation_page#1/,
     );
+  });
+
+  it("resource_ctx_list is spliced onto resource_list's head before vmw_validation_drop_ht(), so its loop walks nothing (228c5d44dffe's typo is dead in 6.12.19)", async () => {
+    const seen: { ctxList: number; order: string[]; size: number }[] = [];
+    const r = await runVmw(async (_p, m) => {
+      const vmw = vmwPriv(m.vmw.device);
+      for (const reserve of [true, false]) {
+        const surf = new VmwResource(vmw);
+        vmwResourceInit(surf, 0, async () => {});
+        const cx = new VmwResource(vmw);
+        vmwResourceInit(cx, 0, async () => {}, null, "context");
+        await vmw.cmdbufMutex.lock();
+        const ctx = new VmwValidationContext(vmw, vmwSwContext(vmw), true);
+        await vmwValidationAddResource(ctx, surf);
+        await vmwValidationAddResource(ctx, cx);
+        // vmw_resources_reserve() on success, vmw_validation_res_unreserve() at out_err_nores
+        if (reserve) vmwValidationResReserve(ctx);
+        else vmwValidationResUnreserve(ctx);
+        seen.push({
+          ctxList: ctx.resourceCtxList.length,
+          order: ctx.resourceList.map((n) => n.res!.resType),
+          size: vmwSwContext(vmw).resHt.size,
+        });
+        vmwValidationDropHt(ctx);
+        await vmw.cmdbufMutex.unlock();
+        await vmwValidationUnrefLists(ctx);
+        await vmwResourceUnreference(surf);
+        await vmwResourceUnreference(cx);
+      }
+    });
+    expectClean(r);
+    expect(seen).toEqual([
+      { ctxList: 0, order: ["context", "surface"], size: 2 },
+      { ctxList: 0, order: ["context", "surface"], size: 2 },
+    ]);
   });
 });

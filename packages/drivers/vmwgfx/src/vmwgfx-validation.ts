@@ -21,12 +21,15 @@
  * Use-after-free in validation"; the toggle vmwgfx.validation-doomed-node-hashed puts 6.12.19's
  * back), and vmw_validation_drop_ht()'s resource_ctx_list loop unhashes `val`, not `entry`
  * (228c5d44dffe "drm/vmwgfx: Fix copy-paste typo in validation"; 6.12.19 unhashes the bo_list
- * cursor there, leaving context nodes hashed: not a toggle, see the README).
+ * cursor there, but vmw_validation_res_reserve()/_unreserve() have always spliced
+ * resource_ctx_list onto resource_list before EXECBUF drops the table, so that loop walks nothing
+ * and the typo has no effect: not a toggle, see the README).
  * vmw_validation_add_bo() is 6.12.19's (ttm_bo_get_unless_zero(), -ESRCH with the node still hashed; 6.18.35 takes
  * vmw_bo_reference() there, which cannot fail). Not modeled: merge_dups off and a context
  * without sw_context (the list walks), the private area's contents (EXECBUF keeps a context's:
  * vmwgfx-execbuf-cmd.ts; its size is taken from the arena), dirty tracking,
- * new_guest_memory_bo, resource reservation and validation, the relocation lists carved from the
+ * new_guest_memory_bo, resource reservation and validation (only their splice of
+ * resource_ctx_list is), the relocation lists carved from the
  * same arena; a node's size is a fixed share of a page (VMW_VALIDATION_NODE_SIZE).
  * The hash of a key is hash_long() of a number the table gives each object it is asked about (the
  * kernel hashes the pointer).
@@ -386,6 +389,32 @@ export async function vmwValidationAddResource(
 }
 
 /**
+ * Models vmw_validation_res_reserve()'s first step: resource_ctx_list spliced onto the head of
+ * resource_list (list_splice_init()), so that the contexts are reserved first. The reservation
+ * itself (vmw_resource_reserve(), the guest-memory buffers) is not modeled. EXECBUF calls it
+ * through vmw_resources_reserve() after the commands are checked, before the buffers are reserved
+ * and before vmw_validation_drop_ht(): in 6.12.19 resource_ctx_list is therefore always empty when
+ * vmw_validation_drop_ht() walks it, which is why that loop's copy-paste typo (228c5d44dffe) was
+ * never reached.
+ * Locking: cmdbuf_mutex held when the context has a sw_context. References: none.
+ */
+export function vmwValidationResReserve(ctx: VmwValidationContext): void {
+  if (ctx.swContext) lockdepAssertHeld(ctx.vmw.cmdbufMutex);
+  ctx.resourceList.unshift(...ctx.resourceCtxList.splice(0));
+}
+
+/**
+ * Models vmw_validation_res_unreserve()'s first step, as EXECBUF's out_err_nores runs it: the
+ * same list_splice_init() of resource_ctx_list onto the head of resource_list (a no-op after
+ * vmw_validation_res_reserve()); the unreservation of reserved resources is not modeled.
+ * Locking: cmdbuf_mutex held when the context has a sw_context. References: none.
+ */
+export function vmwValidationResUnreserve(ctx: VmwValidationContext): void {
+  if (ctx.swContext) lockdepAssertHeld(ctx.vmw.cmdbufMutex);
+  ctx.resourceList.unshift(...ctx.resourceCtxList.splice(0));
+}
+
+/**
  * Models vmw_validation_drop_ht(): every node on bo_list, resource_list and resource_ctx_list
  * unhashed (hash_del_rcu()), and the context's sw_context cleared; nothing without one.
  * Locking: cmdbuf_mutex held when the context has a sw_context. References: none.
@@ -414,7 +443,7 @@ export async function vmwValidationUnrefLists(ctx: VmwValidationContext): Promis
     entry.bo = null;
     await vmwBoUnreference(bo);
   }
-  ctx.resourceList.push(...ctx.resourceCtxList.splice(0));
+  ctx.resourceList.unshift(...ctx.resourceCtxList.splice(0));
   for (const val of ctx.resourceList) await vmwResourceUnreference(val.res!);
   ctx.boList.length = 0;
   ctx.resourceList.length = 0;
