@@ -427,7 +427,8 @@ describe("a blocking accept()", () => {
  * has published it as the socket's peer), closes L and runs the collector (a socketpair's
  * release). If the collector walks before connect() queues the embryo on L, it judges L's SCC
  * (L's fd in flight into an embryo of L: an edge from L to L) dead, finds no embryo on L's queue
- * and marks the graph not cyclic: the cycle is never collected.
+ * and marks the graph not cyclic: no later collection walks it unless an edge change marks it
+ * maybe cyclic again, and none comes in this run.
  */
 const connectVsGc: Scenario = async () => {
   const k = Kernel.boot();
