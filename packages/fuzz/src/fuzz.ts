@@ -34,6 +34,7 @@ import {
   EAGAIN,
   EBADF,
   EBUSY,
+  ECONNRESET,
   EEXIST,
   EFAULT,
   EINTR,
@@ -285,6 +286,8 @@ interface ExtraFd {
   readonly nonblock: boolean;
   /** What the thread knows of its own socket (`sockets: "listen"`; a received file: none). */
   ls?: LSock;
+  /** A recvmsg() through it returned -ECONNRESET: its sk_err is consumed for good. */
+  reset?: boolean;
 }
 
 /**
@@ -2208,7 +2211,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         nonblock: true,
         allocMayFail: allocFailed(-ENOMEM, m),
         conn,
+        peerAlive: tg.x?.peer != null,
+        resetSeen: tg.x?.reset === true,
       });
+      if (r === -ECONNRESET && tg.x !== undefined) tg.x.reset = true;
       const shown =
         typeof r === "number"
           ? String(r)

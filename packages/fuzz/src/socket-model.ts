@@ -19,6 +19,7 @@ import {
   EAGAIN,
   EBADF,
   ECONNREFUSED,
+  ECONNRESET,
   EFAULT,
   EINVAL,
   EISCONN,
@@ -168,6 +169,16 @@ export interface RecvKnowledge {
    * that is not TCP_ESTABLISHED (a new socket, a listener) with -EINVAL before anything else.
    */
   readonly conn?: Conn;
+  /**
+   * The thread holds the peer end's fd throughout (default false): the peer is not released, so
+   * its unix_release_sock() has not set this socket's sk_err (no -ECONNRESET).
+   */
+  readonly peerAlive?: boolean;
+  /**
+   * A receive through this fd already returned -ECONNRESET (default false): sk_err was consumed
+   * (sock_error()'s xchg()), and only the release of the socket's one peer sets it, so never again.
+   */
+  readonly resetSeen?: boolean;
 }
 
 /** A recvmsg(2) result: the new fds and the message flags, or an errno. */
@@ -176,7 +187,10 @@ export type RecvResult = { readonly fds: readonly number[]; readonly msgFlags: n
 /**
  * Whether recvmsg() may return `r` (unix_stream_read_generic() of one skb, scm_recv_unix() ->
  * scm_detach_fds() of v6.18): -EBADF and -ENOTSOCK only from an fd that may not be a socket,
- * -EAGAIN only nonblocking; a message: at most `maxFds` new fds, distinct and non-negative,
+ * -EAGAIN only nonblocking; -ECONNRESET (sock_error(), with an empty queue, before end of file)
+ * only on a connected socket whose peer may have been released (unix_release_sock() sets sk_err
+ * when the peer's queue held an skb, or the peer was an embryo released with its listener), and
+ * at most once per socket (the read consumes it: later reads give end of file); a message: at most `maxFds` new fds, distinct and non-negative,
  * msg_flags 0 or MSG_CTRUNC, and MSG_CTRUNC with fewer than `maxFds` only when an fd could not
  * be installed (receive_fd() failed: the table could not grow; the fuzzer's processes never
  * fill RLIMIT_NOFILE). Returns null if it may, else why not.
@@ -189,6 +203,12 @@ export function recvmsgVerdict(r: RecvResult, k: RecvKnowledge): string | null {
     if (r === -EINVAL && conn !== "yes") return null;
     if (conn === "no" && k.sockSure) return "the socket is not connected: -EINVAL";
     if (r === -EAGAIN) return k.nonblock ? null : "a blocking receive";
+    if (r === -ECONNRESET) {
+      if (k.peerAlive) return "the peer's fd is held throughout: no sk_err";
+      return k.resetSeen
+        ? "-ECONNRESET was already read on this socket (sk_err is set once)"
+        : null;
+    }
     return k.allocMayFail ? null : "not an errno of recvmsg() here";
   }
   if (conn === "no" && k.sockSure) return "a message from a socket that is not connected";

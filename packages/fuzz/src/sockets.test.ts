@@ -5,6 +5,7 @@ import {
   EAFNOSUPPORT,
   EAGAIN,
   EBADF,
+  ECONNRESET,
   EFAULT,
   EINVAL,
   ENOMEM,
@@ -150,6 +151,21 @@ describe("the socket syscalls' reference model (socket-model.ts)", () => {
       expect(recvmsgVerdict(wrong, recv({})), String(wrong)).not.toBeNull();
     expect(recvmsgVerdict(-EAGAIN, recv({ nonblock: false }))).not.toBeNull();
     expect(recvmsgVerdict(-ENOTSOCK, recv({ sockSure: false }))).toBeNull();
+  });
+
+  it("recvmsg(): -ECONNRESET once, and only where the peer may have been released (sk_err)", () => {
+    // unix_release_sock() of a peer with unread data (or of an embryo with its listener) sets
+    // sk_err; the next read on an empty queue gets it (sock_error() before RCV_SHUTDOWN), then
+    // end of file.
+    expect(recvmsgVerdict(-ECONNRESET, recv({}))).toBeNull();
+    expect(recvmsgVerdict(-ECONNRESET, recv({ conn: "maybe", sockSure: false }))).toBeNull();
+    expect(recvmsgVerdict({ fds: [], msgFlags: 0 }, recv({ resetSeen: true }))).toBeNull();
+    // Not while the thread holds the peer's fd, not twice, not on an unconnected socket.
+    expect(recvmsgVerdict(-ECONNRESET, recv({ peerAlive: true }))).not.toBeNull();
+    expect(recvmsgVerdict(-ECONNRESET, recv({ resetSeen: true }))).not.toBeNull();
+    expect(recvmsgVerdict(-ECONNRESET, recv({ conn: "no" }))).not.toBeNull();
+    // A sender gets -EPIPE (SEND_SHUTDOWN first), never -ECONNRESET here.
+    expect(sendmsgVerdict(-ECONNRESET, send({ peerAlive: false }))).not.toBeNull();
   });
 
   it("fd model: a received fd names what a message on its socket carried; -ENOTSOCK only from a non-socket", () => {

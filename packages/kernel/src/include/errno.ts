@@ -51,6 +51,8 @@ export const EADDRINUSE = 98;
 export const EISCONN = 106;
 /** Transport endpoint is not connected. */
 export const ENOTCONN = 107;
+/** Connection reset by peer. */
+export const ECONNRESET = 104;
 /** Too many references: cannot splice. */
 export const ETOOMANYREFS = 109;
 export const ETIMEDOUT = 110;
@@ -106,6 +108,7 @@ const NAMES: Record<number, string> = {
   [EBADFD]: "EBADFD",
   [EOPNOTSUPP]: "EOPNOTSUPP",
   [EADDRINUSE]: "EADDRINUSE",
+  [ECONNRESET]: "ECONNRESET",
   [EISCONN]: "EISCONN",
   [ETIMEDOUT]: "ETIMEDOUT",
   [ECONNREFUSED]: "ECONNREFUSED",

@@ -556,7 +556,8 @@ export class Process implements SyscallProcess {
   /**
    * recvmsg(2) on unix socket `fd` of one message: `{fds, msgFlags}` (`peek`: MSG_PEEK, the
    * message stays queued and the fds are new ones for the same files); -EBADF, -ENOTSOCK,
-   * -EAGAIN, -EFAULT, -EINVAL; `{fds: []}` at end of file.
+   * -EAGAIN, -EFAULT, -EINVAL; -ECONNRESET once, before end of file, after the peer's release
+   * with unread data (or an embryo's with its listener); `{fds: []}` at end of file.
    */
   recvmsgFds(fd: number, opts: UnixRecvOptions = {}): Promise<UnixRecvResult | number> {
     return sysRecvmsgFds(this, fd, opts);

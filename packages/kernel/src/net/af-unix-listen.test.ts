@@ -8,6 +8,7 @@ import {
   EAGAIN,
   EBADF,
   ECONNREFUSED,
+  ECONNRESET,
   EFAULT,
   EINVAL,
   EISCONN,
@@ -289,7 +290,7 @@ describe("socket(), bind(), listen(), connect(), accept() of unix stream sockets
     expect(leaks).toBe(0);
   });
 
-  it("a listener closed with embryos queued releases them; their clients see the shutdown", async () => {
+  it("a listener closed with embryos queued releases them; their clients see the shutdown and -ECONNRESET once", async () => {
     const { leaks } = await inProcess(async (p) => {
       const l = await listener(p, "srv");
       const c1 = await sock(p);
@@ -299,7 +300,13 @@ describe("socket(), bind(), listen(), connect(), accept() of unix stream sockets
       expect(await p.sendmsgFds(c1, [])).toBe(0);
       expect(await p.close(l)).toBe(0);
       expect(sockOf(p, c1).peer).not.toBeNull(); // still linked (released lazily), shut down
-      expect(await p.sendmsgFds(c1, [])).toBe(-32); // EPIPE: the embryo is dead
+      // unix_release_sock(embryo, 1): the client's sk_err is ECONNRESET, queue or not.
+      expect(sockOf(p, c1).err).toBe(ECONNRESET);
+      expect(sockOf(p, c2).err).toBe(ECONNRESET);
+      expect(await p.sendmsgFds(c1, [])).toBe(-32); // EPIPE: SEND_SHUTDOWN before sk_err
+      expect(await p.recvmsgFds(c1, { nonblock: true })).toBe(-ECONNRESET);
+      expect(msg(await p.recvmsgFds(c1, { nonblock: true }))).toEqual({ fds: [], msgFlags: 0 });
+      expect(await p.recvmsgFds(c2, { nonblock: true })).toBe(-ECONNRESET);
       expect(msg(await p.recvmsgFds(c2, { nonblock: true }))).toEqual({ fds: [], msgFlags: 0 });
       // The name is free again.
       const l2 = await listener(p, "srv");

@@ -1,9 +1,12 @@
+import type { Scenario } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { fileCount, O_RDWR } from "../fs/file.js";
 import {
   EAFNOSUPPORT,
   EAGAIN,
   EBADF,
+  ECONNRESET,
   EFAULT,
   EINVAL,
   EMFILE,
@@ -13,6 +16,7 @@ import {
   ESOCKTNOSUPPORT,
 } from "../include/errno.js";
 import type { UnixSock } from "../include/net/af-unix.js";
+import { Kernel } from "../init/kernel.js";
 import type { Process } from "../kernel/process.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import {
@@ -185,3 +189,100 @@ describe("unix sockets as files", () => {
     expect(leaks).toBe(0);
   });
 });
+
+describe("sk_err: ECONNRESET after a peer's release (unix_release_sock(), 6.18.35)", () => {
+  it("a peer closed with unread data: the queued message, then -ECONNRESET once, then end of file", async () => {
+    const { leaks } = await inProcess(async (p) => {
+      const [a, b] = pair(await p.socketpair());
+      expect(await p.sendmsgFds(b, [])).toBe(0); // queued on a, read after the reset
+      expect(await p.sendmsgFds(a, [])).toBe(0); // queued on b, never read: b closes with it
+      expect(await p.close(b)).toBe(0);
+      expect(sockOf(p, a).err).toBe(ECONNRESET);
+      // The sender's checks: SEND_SHUTDOWN (-EPIPE) before any sock_error(), which stays pending.
+      expect(await p.sendmsgFds(a, [])).toBe(-EPIPE);
+      expect(sockOf(p, a).err).toBe(ECONNRESET);
+      // What is queued first, then sock_error() (before RCV_SHUTDOWN), consumed, then end of file.
+      expect(msg(await p.recvmsgFds(a, { nonblock: true }))).toEqual({ fds: [], msgFlags: 0 });
+      expect(sockOf(p, a).receiveQueue).toHaveLength(0);
+      expect(await p.recvmsgFds(a, { nonblock: true })).toBe(-ECONNRESET);
+      expect(sockOf(p, a).err).toBe(0);
+      expect(msg(await p.recvmsgFds(a, { nonblock: true }))).toEqual({ fds: [], msgFlags: 0 });
+      expect(msg(await p.recvmsgFds(a))).toEqual({ fds: [], msgFlags: 0 });
+      expect(await p.sendmsgFds(a, [])).toBe(-EPIPE);
+      expect(await p.close(a)).toBe(0);
+    });
+    expect(leaks).toBe(0);
+  });
+
+  it("a peer closed with an empty queue: no sk_err, end of file only", async () => {
+    const { leaks } = await inProcess(async (p) => {
+      const [a, b] = pair(await p.socketpair());
+      expect(await p.sendmsgFds(b, [])).toBe(0); // queued on a: a's own queue does not count
+      expect(await p.close(b)).toBe(0);
+      expect(sockOf(p, a).err).toBe(0);
+      expect(msg(await p.recvmsgFds(a, { nonblock: true }))).toEqual({ fds: [], msgFlags: 0 });
+      expect(msg(await p.recvmsgFds(a, { nonblock: true }))).toEqual({ fds: [], msgFlags: 0 });
+      expect(await p.sendmsgFds(a, [])).toBe(-EPIPE);
+      expect(await p.close(a)).toBe(0);
+    });
+    expect(leaks).toBe(0);
+  });
+
+  it("unread files count as unread data; a reader in a blocking recvmsg() gets -ECONNRESET", async () => {
+    const { st, fops } = device();
+    const { leaks } = await inProcess(
+      async (p) => {
+        const [a, b] = pair(await p.socketpair());
+        const fd = await p.open("/dev/d", O_RDWR);
+        const got: (number | string)[] = [];
+        const rx = p.spawnThread("rx", async () => {
+          const r = await p.recvmsgFds(a);
+          got.push(typeof r === "number" ? r : `${r.fds.length} fds`);
+        });
+        expect(await p.sendmsgFds(a, [fd])).toBe(0); // the device file in flight to b
+        expect(await p.close(fd)).toBe(0);
+        expect(await p.close(b)).toBe(0); // b's queue purged: the file released
+        await rx.join();
+        expect(got).toEqual([-ECONNRESET]);
+        expect(st.releases).toBe(1);
+        expect(msg(await p.recvmsgFds(a))).toEqual({ fds: [], msgFlags: 0 });
+        expect(await p.close(a)).toBe(0);
+      },
+      (k) => k.registerChrdev("/dev/d", fops),
+    );
+    expect(leaks).toBe(0);
+  });
+
+  it("a blocking recvmsg() against the peer's send and close: -ECONNRESET on every schedule (PCT)", async () => {
+    const res = await explore(recvVsReset, { strategy: "pct", schedules: 100, seed: 1 });
+    const f = res.firstFailure;
+    expect(
+      f == null ? null : { outcome: f.outcome, splats: f.splats.map((s) => s.message) },
+    ).toBeNull();
+    expect(res.schedules).toBe(100);
+  });
+});
+
+/**
+ * A reader asleep (or about to be) in recvmsg() on `a` while another thread queues a message on
+ * `a`'s peer and closes it unread: the release wakes the reader, whose sock_error() gives
+ * -ECONNRESET, whichever runs first.
+ */
+const recvVsReset: Scenario = async () => {
+  const k = Kernel.boot();
+  const p = k.spawnProcess("t", async (p) => {
+    const [a, b] = pair(await p.socketpair());
+    let r: unknown = null;
+    const t = p.spawnThread("rx", async () => {
+      r = await p.recvmsgFds(a);
+    });
+    if ((await p.sendmsgFds(a, [])) !== 0) throw new Error("sendmsg() failed");
+    await p.close(b);
+    await t.join();
+    if (r !== -ECONNRESET) throw new Error(`recvmsg() = ${JSON.stringify(r)}`);
+    await p.close(a);
+  });
+  await p.wait();
+  const leaks = await k.checkLeaks();
+  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+};

@@ -9,20 +9,26 @@
  * listener's embryos released with it), the garbage collector run when sockets are in flight).
  * The fds in flight are the garbage collector's graph (garbage.ts).
  *
- * Faithfulness: SOCK_STREAM only (SOCK_DGRAM and SOCK_SEQPACKET are refused with
- * -ESOCKTNOSUPPORT, which the kernel gives only for unknown types); one network namespace per
- * simulation; abstract names only: the model has no filesystem, so a pathname bind() or connect()
- * fails as a lookup in a missing directory does (-ENOENT); autobind (bind() of a bare sun_family)
- * numbers names from 0 where the kernel starts at a random number; no unix_nr_socks limit
- * (-ENFILE), no SO_SNDTIMEO (a blocking connect() waits without a timeout), no sk_err
- * (ECONNRESET), no getname (accept() returns no address), no shutdown(2), no data bytes (one
- * sendmsg() is one skb; a recvmsg() reads one skb, as the kernel's stream read stops after an skb
- * with fds), no OOB, no SCM_CREDENTIALS/SO_PEERCRED (prepare_peercred() and friends are left
- * out), SO_PASSRIGHTS always on, no send buffer limit (sendmsg() never blocks), no SIGPIPE, no
- * poll. lock_set_cmp_fn()'s orderings of two unix_state_lock()s (listener, then the connecting
- * socket) and of two receive queue locks (listener, then embryo) are lockdep subclasses here.
- * The per-process SCM_RIGHTS queues of scm.ts (Process.sendFd()/recvmsg()) are separate and
- * unchanged.
+ * Faithfulness: SOCK_STREAM only (SOCK_DGRAM and SOCK_SEQPACKET are refused with -ESOCKTNOSUPPORT,
+ * which the kernel gives only for unknown types); one network namespace per simulation; abstract
+ * names only: the model has no filesystem, so a pathname bind() or connect() fails as a lookup in a
+ * missing directory does (-ENOENT); autobind (bind() of a bare sun_family) numbers names from 0
+ * where the kernel starts at a random number; no unix_nr_socks limit (-ENFILE), no SO_SNDTIMEO (a
+ * blocking connect() waits without a timeout), no getname (accept() returns no address), no
+ * shutdown(2), no data bytes (one sendmsg() is one skb; a recvmsg() reads one skb, as the kernel's
+ * stream read stops after an skb with fds), no OOB, no SCM_CREDENTIALS/SO_PEERCRED
+ * (prepare_peercred() and friends are left out), SO_PASSRIGHTS always on, no send buffer limit
+ * (sendmsg() never blocks), no SIGPIPE, no poll. sk_err is modelled as the kernel sets and reads it
+ * on these paths: unix_release_sock() sets the peer's to ECONNRESET when its own receive queue held
+ * an skb or it is an embryo; a reader with an empty queue gets it once (sock_error() before
+ * RCV_SHUTDOWN: the queued skbs, then -ECONNRESET, then end of file); a sender gets -EPIPE first
+ * (SEND_SHUTDOWN, set with it), and sock_alloc_send_pskb()'s sock_error() runs in the same step as
+ * unix_stream_sendmsg()'s shutdown check, so a release between the two (the kernel's -ECONNRESET
+ * from sendmsg()) is not reached; unix_accept()'s skb_recv_datagram() calls sock_error() too (a
+ * listener's sk_err is never set: it has no peer). lock_set_cmp_fn()'s orderings of two
+ * unix_state_lock()s (listener, then the connecting socket) and of two receive queue locks
+ * (listener, then embryo) are lockdep subclasses here. The per-process SCM_RIGHTS queues of scm.ts
+ * (Process.sendFd()/recvmsg()) are separate and unchanged.
  */
 
 import {
@@ -49,6 +55,7 @@ import {
   EAGAIN,
   EBADF,
   ECONNREFUSED,
+  ECONNRESET,
   EFAULT,
   EINVAL,
   EISCONN,
@@ -81,6 +88,7 @@ import {
   unixAddressCache,
   unixSockCache,
 } from "../include/net/af-unix.js";
+import { sockError } from "../include/net/sock.js";
 import { scheduleOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
@@ -338,21 +346,21 @@ async function unixRemoveSocket(sk: UnixSock): Promise<void> {
 }
 
 /**
- * Models unix_release_sock(sk, embrion): out of the net's table (unix_remove_socket()); orphans
- * the socket and closes it (SHUTDOWN_MASK, TCP_CLOSE, no peer) under unix_state_lock(), keeping
- * its state; wakes connect()s waiting on its backlog (peer_wait); shuts the peer down
- * (ECONNRESET when data was unread or `embrion`: sk_err is not modelled) and drops the peer's
- * reference; purges the receive queue (kfree_skb(): the destructors drop the in-flight files),
- * and for a listener releases each queued embryo first (unix_release_sock(skb->sk, 1)); drops
- * the socket's own reference; then runs the garbage collector if any socket is in flight
- * ("if (READ_ONCE(unix_tot_inflight)) unix_gc()").
+ * Models unix_release_sock(sk, embrion): out of the net's table (unix_remove_socket()); orphans the
+ * socket and closes it (SHUTDOWN_MASK, TCP_CLOSE, no peer) under unix_state_lock(), keeping its
+ * state; wakes connect()s waiting on its backlog (peer_wait); peeks at its receive queue
+ * (skb_peek(), no lock), then under the peer's unix_state_lock() shuts the peer down and sets its
+ * sk_err to ECONNRESET when an skb was queued or `embrion` (an embryo released with its listener),
+ * wakes it (sk_state_change()) and drops the peer's reference; purges the receive queue
+ * (kfree_skb(): the destructors drop the in-flight files), and for a listener releases each queued
+ * embryo first (unix_release_sock(skb->sk, 1)); drops the socket's own reference; then runs the
+ * garbage collector if any socket is in flight ("if (READ_ONCE(unix_tot_inflight)) unix_gc()").
  *
  * Locking: takes the table lock, `sk`'s and the peer's unix_state_lock(), the receive queue's
  * lock. References: drops the socket file's (or an embryo's own) reference on `sk` and `sk`'s on
  * its peer.
  */
 export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<void> {
-  void embrion; // sk_err = ECONNRESET on the peer: not modelled
   await unixRemoveSocket(sk);
   await sk.lock.lock();
   sk.dead = true; // sock_orphan()
@@ -366,9 +374,16 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
   sk.peerWait.wakeAll(); // wake_up_interruptible_all(&u->peer_wait)
   sk.wait.wakeAll();
   if (skpair !== null) {
+    // skb_peek(&sk->sk_receive_queue), no lock and no scheduling point of its own: `sk` is dead
+    // and has no peer since the step above, so no sendmsg() or connect() queues on it any more
+    // (both check SOCK_DEAD under its unix_state_lock()), and no reader takes from it (a reader
+    // holds the file whose last reference this is; an embryo has none): the queue can only change
+    // under this task, and the load commutes with what other tasks do (ARCHITECTURE.md section 1).
+    const unread = sk.receiveQueue[0] !== undefined;
     await skpair.lock.lock();
     await point(opLabel("WRITE_ONCE(skpair->sk_shutdown)", skpair.name));
     skpair.shutdown = SHUTDOWN_MASK;
+    if (unread || embrion) skpair.err = ECONNRESET; // WRITE_ONCE(skpair->sk_err, ECONNRESET)
     await skpair.lock.unlock();
     skpair.wait.wakeAll(); // sk_state_change()
     await sockPut(skpair);
@@ -867,14 +882,19 @@ export async function unixStreamConnect(
 }
 
 /**
- * Models skb_recv_datagram() on a listener, as unix_accept() calls it: the head skb dequeued
- * under the queue lock; without one, -EAGAIN (nonblocking), null with no error once the
+ * Models skb_recv_datagram() on a listener, as unix_accept() calls it: sock_error()
+ * (__skb_try_recv_datagram()), the head skb dequeued under the queue lock; without one, -EAGAIN
+ * (nonblocking), sock_error() again (__skb_wait_for_more_packets()), null with no error once the
  * listener is shut down for reading, else a TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a signal).
- * A wakeup goes round again (the queue first, then the signal).
+ * A wakeup goes round again (the queue first, then the signal). The sock_error() calls give 0: a
+ * listener has no peer, and only a peer's release sets sk_err (they read it in the step of the
+ * previous point, lockless as the kernel does).
  * Locking: takes the receive queue lock. References: the caller owns the skb.
  */
 async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff | number | null> {
   for (;;) {
+    const error = sockError(sk); // __skb_try_recv_datagram(): sock_error() first
+    if (error !== 0) return error;
     await sk.queueLock.lock();
     await point(opLabel("__skb_try_recv_datagram", sk.name));
     const skb = skbDequeue(sk.receiveQueue);
@@ -884,6 +904,8 @@ async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff 
     // __skb_wait_for_more_packets(): the kernel queues itself on sk_wq (prepare_to_wait_exclusive())
     // before these checks, so a connect() queueing after the empty queue was seen wakes it; here
     // the checks and the sleep are one step (no scheduling point between them) for the same reason.
+    const err = sockError(sk); // "Socket errors?"
+    if (err !== 0) return err;
     if (sk.shutdown & RCV_SHUTDOWN) return null;
     if (signalPending()) return -ERESTARTSYS; // sock_intr_errno()
     await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `__skb_wait_for_more_packets(${sk.name})`);
@@ -960,7 +982,8 @@ async function sysAccept4File(file: File, flags: number): Promise<number> {
  * Models unix_stream_sendmsg() of one skb carrying the files at `fds` (SCM_RIGHTS; none: a
  * message without control data): scm_send() (scm_fp_copy(): -EINVAL above SCM_MAX_FD, -EBADF,
  * -ENOMEM), wait_for_unix_gc(), -ENOTCONN without a peer, -EPIPE when this end is shut down for
- * sending; the skb (-ENOMEM), unix_scm_to_skb() -> unix_attach_fds() (-ETOOMANYREFS, -ENOMEM);
+ * sending (before sk_err: a reset peer gives -EPIPE and leaves sk_err for the reader); the skb
+ * (sock_alloc_send_pskb(): sock_error(), -EPIPE, -ENOMEM), unix_scm_to_skb() -> unix_attach_fds() (-ETOOMANYREFS, -ENOMEM);
  * under the peer's unix_state_lock(): -EPIPE if it is dead or shut down for receiving, else
  * scm_stat_add() (unix_add_edges()) and the skb queued; the peer's readers woken. Returns 0.
  * On failure every reference taken is dropped and nothing is queued.
@@ -984,8 +1007,8 @@ export async function unixStreamSendmsg(
   const other = sk.peer;
   if (other === null) return scmDestroyAll(-ENOTCONN);
   if (sk.shutdown & SEND_SHUTDOWN) return scmDestroyAll(-EPIPE);
-  const skb = kmalloc(skbuffHeadCache, () => new SkBuff());
-  if (isErr(skb)) return scmDestroyAll(-ENOMEM);
+  const skb = sockAllocSendPskb(sk);
+  if (typeof skb === "number") return scmDestroyAll(skb);
   skb.destructor = unixDestructScm;
   if (fpl !== null) {
     const err = await unixAttachFds(p, fpl, skb, unixUserInflight());
@@ -1012,6 +1035,24 @@ export async function unixStreamSendmsg(
   return 0;
 }
 
+/**
+ * Models sock_alloc_send_pskb() (net/core/sock.c) as unix_stream_sendmsg() calls it: sock_error()
+ * (-ECONNRESET, consumed), -EPIPE when shut down for sending, then the skb (-ENOMEM). No send
+ * buffer here, so it never waits for room (no -EAGAIN, no sock_wait_for_wmem()). It runs in
+ * unix_stream_sendmsg()'s step after its own SEND_SHUTDOWN check (no scheduling point between
+ * them; see the file comment), so sock_error() gives 0 here: a peer's release sets sk_err with
+ * SHUTDOWN_MASK, in one step under this socket's unix_state_lock().
+ * Locking: none (lockless reads, as the kernel's). References: none; the caller owns the skb.
+ */
+function sockAllocSendPskb(sk: UnixSock): SkBuff | number {
+  const err = sockError(sk);
+  if (err !== 0) return err;
+  if (sk.shutdown & SEND_SHUTDOWN) return -EPIPE;
+  const skb = kmalloc(skbuffHeadCache, () => new SkBuff());
+  if (isErr(skb)) return -ENOMEM;
+  return skb;
+}
+
 /** What a socket receive delivered: the new fds and the message flags. */
 export interface UnixRecvResult {
   /** The new fds, in the message's order (empty for a message without files). */
@@ -1035,9 +1076,12 @@ export interface UnixRecvOptions {
 /**
  * Models unix_stream_read_generic() of one skb and scm_recv_unix() -> scm_detach_fds(): -EINVAL
  * unless the socket is connected (TCP_ESTABLISHED: not a new or listening socket); under
- * u->iolock, the head skb is taken under unix_state_lock() (skb_peek(), not the queue lock);
- * without one, -EAGAIN (nonblocking), 0 fds at end of file (the peer shut down), or a
- * TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a signal). Then, unlocked: without MSG_PEEK,
+ * u->iolock, the head skb is taken under unix_state_lock() (skb_peek(), not the queue lock;
+ * -ECONNRESET first if the socket itself is dead, which a reader holding its file never sees);
+ * without one, in POSIX 1003.1g's order: sock_error() (-ECONNRESET once after a peer's release
+ * with unread data or an embryo's with its listener: sk_err is consumed), 0 fds at end of file
+ * (the peer shut down), -EAGAIN (nonblocking), or a TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a
+ * signal). Then, unlocked: without MSG_PEEK,
  * scm_stat_del() and unix_detach_fds() take the files, and the skb is unlinked under the queue
  * lock and consumed; with MSG_PEEK, unix_peek_fds() copies the files with new references and
  * the skb stays. After u->iolock, the files get fds (at most `maxFds`; MSG_CTRUNC for the rest)
@@ -1058,14 +1102,22 @@ export async function unixStreamRecvmsg(
   for (;;) {
     await sk.iolock.lock();
     await sk.lock.lock();
+    if (sk.dead) {
+      await sk.lock.unlock();
+      await sk.iolock.unlock();
+      return -ECONNRESET;
+    }
     skb = sk.receiveQueue[0];
     if (skb !== undefined) {
       await sk.lock.unlock();
       break;
     }
+    // sock_error() under unix_state_lock(), which the peer's release writes sk_err under.
+    const err = sockError(sk);
     const shut = (sk.shutdown & RCV_SHUTDOWN) !== 0;
     await sk.lock.unlock();
     await sk.iolock.unlock();
+    if (err !== 0) return err;
     if (shut) return { fds: [], msgFlags: 0 };
     if (opts.nonblock) return -EAGAIN;
     await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `unix_stream_data_wait(${sk.name})`);
@@ -1183,7 +1235,8 @@ export function sysSendmsgFds(p: SyscallProcess, fd: unknown, fds: unknown): Pro
 
 /**
  * The recvmsg(2) syscall on a unix socket fd (see unixStreamRecvmsg()): `{fds, msgFlags}`, or
- * -EBADF, -ENOTSOCK, -EAGAIN, -EFAULT (options not an object), -EINVAL (bad maxFds).
+ * -EBADF, -ENOTSOCK, -EAGAIN, -EFAULT (options not an object), -EINVAL (bad maxFds), -ECONNRESET
+ * (sk_err, once).
  */
 export function sysRecvmsgFds(
   p: SyscallProcess,

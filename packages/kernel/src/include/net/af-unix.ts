@@ -66,10 +66,12 @@ export interface UnixVertexRef {
  * Models struct unix_sock (with its struct sock and struct socket).
  *
  * Locking: `lock` (unix_state_lock()) protects `peer`, `state`, `shutdown`, `dead`,
- * `maxAckBacklog`, `listener`; `queueLock` (sk_receive_queue.lock) protects `receiveQueue`;
- * `iolock` serialises readers; `bindlock` serialises bind(); `addr` is set once under `bindlock`
- * and the net's table lock; `vertex` and `nrUnixFds` are the garbage collector's, under
- * unix_gc_lock (nrUnixFds also under unix_state_lock()).
+ * `maxAckBacklog`, `listener`, and `err` (written under it by the peer's release; sock_error() also
+ * reads it without it, as the kernel's data_race() read and xchg() do); `queueLock`
+ * (sk_receive_queue.lock) protects `receiveQueue`; `iolock` serialises readers; `bindlock`
+ * serialises bind(); `addr` is set once under `bindlock` and the net's table lock; `vertex` and
+ * `nrUnixFds` are the garbage collector's, under unix_gc_lock (nrUnixFds also under
+ * unix_state_lock()).
  * References: `refcnt` (sk_refcnt) counts the socket file's (sock_init_data(); an embryo's is
  * the accept()ed file's to be), the peer's (sock_hold() in unix_socketpair() and
  * unix_stream_connect()) and transient lookups' (unix_find_abstract()); `wmemAlloc`
@@ -105,6 +107,11 @@ export class UnixSock extends SlabObject {
   state = TCP_CLOSE;
   /** Models sk_shutdown. */
   shutdown = 0;
+  /**
+   * Models sk_err: a pending socket error, positive (ECONNRESET, set by the peer's
+   * unix_release_sock()), 0 for none; sock_error() (include/net/sock.ts) consumes it.
+   */
+  err = 0;
   /** Models SOCK_DEAD (sock_orphan()). */
   dead = false;
   /** Models sk->sk_socket->file: the socket's file, null once orphaned. */
