@@ -88,3 +88,29 @@ export async function unixInProcess(
   expect(r.outcome).toBe("ok");
   return { r, leaks, after };
 }
+
+/**
+ * A scenario's own leak check: throws "<n> leaks" when kmemleak reports anything, so that a
+ * search counts the schedule as failing.
+ */
+export async function throwOnLeaks(k: Kernel): Promise<void> {
+  const leaks = await k.checkLeaks();
+  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+}
+
+/**
+ * The unix collector's leak windows, found: the search's first failure `f` exists, its first
+ * splat is kmemleak's, its only other splat is the scenario's "<n> leaks" throw (throwOnLeaks()),
+ * and its unreferenced objects include the cycle's socket, skb and fd list. Returns `f`, whose
+ * token the caller replays (the search API is for tests only: ARCHITECTURE.md section 4).
+ */
+export function expectCycleLeak(f: RunResult | null): RunResult {
+  expect(f).not.toBeNull();
+  expect(f!.splats[0]!.kind).toBe("kmemleak");
+  expect(f!.splats.filter((s) => s.kind !== "kmemleak").map((s) => s.message)).toEqual([
+    expect.stringMatching(/: \d+ leaks$/),
+  ]);
+  const objects = f!.splats.map((s) => /^unreferenced object (\S+)#\d+ /.exec(s.message)?.[1]);
+  expect(objects).toEqual(expect.arrayContaining(["UNIX", "skbuff_head_cache", "scm_fp_list"]));
+  return f!;
+}

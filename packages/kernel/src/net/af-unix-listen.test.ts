@@ -24,9 +24,11 @@ import type { Process } from "../kernel/process.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import {
   countingDevice as device,
+  expectCycleLeak,
   unixInProcess as inProcess,
   recvResult as msg,
   socketPair as pair,
+  throwOnLeaks,
 } from "../test-support.js";
 import {
   AF_UNIX,
@@ -415,8 +417,7 @@ const acceptVsConnect: Scenario = async () => {
     for (const f of [s, c, l]) await p.close(f);
   });
   await p.wait();
-  const leaks = await k.checkLeaks();
-  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  await throwOnLeaks(k);
 };
 
 describe("a blocking accept()", () => {
@@ -458,25 +459,16 @@ const connectVsGc: Scenario = async () => {
     await p.close(c);
   });
   await p.wait();
-  const leaks = await k.checkLeaks();
-  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  await throwOnLeaks(k);
 };
 
 describe(`known window ${UNIX_GC_EMBRYO_QUEUED_LATE.name}`, () => {
   it("v6.18.35: the collector runs between connect()'s publishing of the embryo and its queueing: kmemleak (PCT), and replays", async () => {
     // PCT seeds 1-10 find it at schedules 11, 11, 51, 56, 27, 16, 119, 647, 458, 74; POS seeds 1-3 not within 2,000.
     const r = await explore(connectVsGc, { strategy: "pct", schedules: 500, seed: 1 });
-    const f = r.firstFailure as RunResult | null;
-    expect(f).not.toBeNull();
-    // kmemleak's reports, then the scenario's own throw counting them.
-    expect(f!.splats[0]!.kind).toBe("kmemleak");
-    expect(f!.splats.filter((s) => s.kind !== "kmemleak").map((s) => s.message)).toEqual([
-      expect.stringMatching(/: \d+ leaks$/),
-    ]);
-    const objects = f!.splats.map((s) => /^unreferenced object (\S+)#\d+ /.exec(s.message)?.[1]);
-    expect(objects).toEqual(expect.arrayContaining(["UNIX", "skbuff_head_cache", "scm_fp_list"]));
-    const again = await replay(f!.token, connectVsGc);
-    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+    const f = expectCycleLeak(r.firstFailure as RunResult | null);
+    const again = await replay(f.token, connectVsGc);
+    expect(again.splats.map((s) => s.message)).toEqual(f.splats.map((s) => s.message));
   });
 
   it("unix.gc-edge-before-queue's fix switch alone closes it too: the SCC is deferred until the embryo is queued", async () => {

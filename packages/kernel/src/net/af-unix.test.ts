@@ -24,6 +24,7 @@ import {
   unixInProcess as inProcess,
   recvResult as msg,
   socketPair as pair,
+  throwOnLeaks,
 } from "../test-support.js";
 import { AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from "./af-unix.js";
 import { unixGcStats, unixGetSocket } from "./garbage.js";
@@ -283,6 +284,5 @@ const recvVsReset: Scenario = async () => {
     await p.close(a);
   });
   await p.wait();
-  const leaks = await k.checkLeaks();
-  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  await throwOnLeaks(k);
 };

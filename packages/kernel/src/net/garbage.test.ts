@@ -9,9 +9,11 @@ import type { Process } from "../kernel/process.js";
 import { RLIMIT_NOFILE } from "../kernel/syscalls.js";
 import {
   countingDevice as device,
+  expectCycleLeak,
   unixInProcess as inProcess,
   recvResult as msg,
   socketPair as pair,
+  throwOnLeaks,
 } from "../test-support.js";
 import {
   UNIX_GC_EDGE_BEFORE_QUEUE,
@@ -160,8 +162,7 @@ describe("in-flight limits (too_many_unix_fds(), wait_for_unix_gc())", () => {
       await kickGc(p);
     });
     await p.wait();
-    const leaks = await k.checkLeaks();
-    if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+    await throwOnLeaks(k);
   };
 
   it("a user with UNIX_INFLIGHT_SANE_USER files in flight waits for a running collection to send a socket", async () => {
@@ -199,8 +200,7 @@ const peekVsGc: Scenario = async () => {
     }
   });
   await p.wait();
-  const leaks = await k.checkLeaks();
-  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  await throwOnLeaks(k);
 };
 
 describe(UNIX_GC_PEEK_NO_SEQCOUNT.name, () => {
@@ -265,8 +265,7 @@ function requeuedGcVsPeek(multiShot = false): Scenario {
     });
     await p.wait();
     await q.wait();
-    const leaks = await k.checkLeaks();
-    if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+    await throwOnLeaks(k);
   };
 }
 
@@ -416,24 +415,16 @@ const sendVsGc: Scenario = async () => {
     await p.close(b);
   });
   await p.wait();
-  const leaks = await k.checkLeaks();
-  if (leaks.length > 0) throw new Error(`${leaks.length} leaks`);
+  await throwOnLeaks(k);
 };
 
 describe(`known window ${UNIX_GC_EDGE_BEFORE_QUEUE.name}`, () => {
   it("v6.18.35: a collection between a send's unix_add_edges() and its queueing leaks the cycle (kmemleak; PCT), and replays", async () => {
     // PCT seeds 1-2 find it at schedules 46 and 228; POS seeds 1-2 at 562 and 14.
     const r = await explore(sendVsGc, { strategy: "pct", schedules: 500, seed: 1 });
-    const f = r.firstFailure as RunResult | null;
-    expect(f).not.toBeNull();
-    expect(f!.splats[0]!.kind).toBe("kmemleak");
-    expect(f!.splats.filter((s) => s.kind !== "kmemleak").map((s) => s.message)).toEqual([
-      expect.stringMatching(/: \d+ leaks$/),
-    ]);
-    const objects = f!.splats.map((s) => /^unreferenced object (\S+)#\d+ /.exec(s.message)?.[1]);
-    expect(objects).toEqual(expect.arrayContaining(["UNIX", "skbuff_head_cache", "scm_fp_list"]));
-    const again = await replay(f!.token, sendVsGc);
-    expect(again.splats.map((s) => s.message)).toEqual(f!.splats.map((s) => s.message));
+    const f = expectCycleLeak(r.firstFailure as RunResult | null);
+    const again = await replay(f.token, sendVsGc);
+    expect(again.splats.map((s) => s.message)).toEqual(f.splats.map((s) => s.message));
   });
 
   it("with the fix switch (baselineFixes()): the SCC is deferred until its skb is queued, clean", async () => {
