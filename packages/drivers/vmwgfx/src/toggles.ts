@@ -167,6 +167,36 @@ export const VMWGFX_EXECBUF_STALE_FENCE_FD = defineToggle({
     "5.15.18, 5.16.4); CVE-2022-22942",
 });
 
+/**
+ * vmw_fence_obj_destroy() as before "drm/vmwgfx: Fix a deadlock in dma buf fence polling": the
+ * fence's ->release takes fman->lock to unlist the fence whether or not it is still listed.
+ */
+export const VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS = defineToggle({
+  name: "vmwgfx.fence-destroy-always-locks",
+  description:
+    "vmw_fence_obj_destroy(), the vmw fence's ->release, takes fman->lock for its list_del_init() " +
+    "even when the fence is no longer listed. Every vmw fence is signalled by " +
+    "__vmw_fences_update() with fman->lock held (it is the fence's lock: vmw_fence_wait(), " +
+    "vmw_fences_update() from the fence interrupt's thread or vmw_fence_obj_signaled()), which " +
+    "unlists the fence and runs its callbacks; dma_buf_poll_cb() drops the fence reference " +
+    "dma_buf_poll() took, so when a poller's callback holds the last one (the fence's handle " +
+    "unreferenced and the fence replaced in the buffer's reservation object meanwhile) the " +
+    "release runs inside the signal and spins on the lock its own CPU holds: lockdep's " +
+    "'possible recursive locking detected', then a hung CPU (KDE stalls in the fix's message).",
+  fixedBy: "drm/vmwgfx: Fix a deadlock in dma buf fence polling",
+  foundBy:
+    "races.test.ts: dmabuf-poll-vs-fence-replace (one thread polls an exported buffer's " +
+    "dma-buf while the other unreferences the fence handle of the buffer's submission and " +
+    "submits again to the buffer)",
+  kind: "historic",
+  commit: "e58337100721",
+  kernels:
+    "v3.17 ('drm/vmwgfx: rework to new fence interface, v2', 2298e804e96e, the fix's Fixes: " +
+    "tag) until v6.11 (Zack Rusin, July 2024; stable 6.10.4 in Aug 2024 and 5.10.238 in June " +
+    "2025, tagged for v6.2+); reachable through dma_buf_poll() since its callback drops a fence " +
+    "reference (6b51b02a3a0a, v5.16)",
+});
+
 /** ttm_base_object_lookup() and EXECBUF's reference-free lookups under rcu_read_lock() only. */
 export const VMWGFX_LOOKUP_UNDER_RCU = defineToggle({
   name: "vmwgfx.lookup-under-rcu",
@@ -421,6 +451,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
+  VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS,
   VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
 ];

@@ -94,7 +94,8 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point } from "@primetime/sim";
+import { bug, now, opLabel, point, toggleEnabled } from "@primetime/sim";
+import { VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS } from "./toggles.js";
 import {
   TTM_DRIVER_TYPE0,
   type TtmBaseObject,
@@ -255,12 +256,27 @@ function vmwFenceRead(vmw: VmwPrivate): number {
 
 /**
  * Models vmw_fence_obj_destroy(), the fence's ->release: unlists the fence if it is still listed
- * (under the manager's lock), then its destructor.
- * Locking: takes fman->lock. References: consumes the fence.
+ * (under the manager's lock), then its destructor. A fence that signalled was unlisted by
+ * __vmw_fences_update() already, so a release from inside the signal (a callback dropping the
+ * last reference, under fman->lock) takes no lock.
+ *
+ * With `vmwgfx.fence-destroy-always-locks` on, the code before e58337100721 ("drm/vmwgfx: Fix a
+ * deadlock in dma buf fence polling"): spin_lock(&fman->lock) and list_del_init() whether or not
+ * the fence is listed (that code also decremented fman->num_fence_objects, a count nothing read:
+ * not modeled), so a release from a signal callback recurses on the lock the signaller holds.
+ * Locking: takes fman->lock (must not be held: with the toggle, even for an unlisted fence).
+ * References: consumes the fence.
  */
 async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   const fence = f as VmwFenceObj;
   const fman = fmanFromFence(fence);
+  if (toggleEnabled(VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name)) {
+    await fman.lock.lock();
+    removeFromList(fman, fence);
+    await fman.lock.unlock();
+    await fence.destroy!(fence);
+    return;
+  }
   await point(`list_empty(${fence.name}.head)`);
   if (fence.onList) {
     await fman.lock.lock();
