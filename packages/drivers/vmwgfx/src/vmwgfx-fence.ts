@@ -37,6 +37,11 @@
  * its cleanup waits on the cleanup list for the next __vmw_fences_update() (none schedules the
  * work on that path).
  *
+ * Historic toggle `vmwgfx.fence-destroy-always-locks` (e58337100721, "drm/vmwgfx: Fix a deadlock
+ * in dma buf fence polling", v6.11): the fence's release takes fman->lock even for a fence
+ * __vmw_fences_update() has already unlisted, which a signal callback dropping the last reference
+ * (dma_buf_poll_cb()) reaches with that lock held (see vmwFenceObjDestroy()).
+ *
  * Simplifications: the fence goal (SVGA_REG_FENCE_GOAL) is a field of the manager here (the
  * simulated device has no such register: the per-fence interrupt above already runs
  * vmw_fences_update() for every fence, the goal interrupt's job), and vmw_goal_waiter_add() /
