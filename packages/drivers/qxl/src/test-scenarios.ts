@@ -1,8 +1,9 @@
 /**
  * The concurrent scenarios qxl's tests explore (exported as @primetime/qxl/testing): surface
  * exhaustion against closing (the 2015 dual-refcount race), dumb creation against a guessing
- * GEM_CLOSE (the 2023 handle-creation race), surface pressure with sharing, and pushers against
- * a full command ring (the known window qxl.ring-push-no-recheck).
+ * GEM_CLOSE (the 2023 handle-creation race), draws that retire a release page (the 2021 release
+ * bo pin leak), surface pressure with sharing, and pushers against a full command ring (the known
+ * window qxl.ring-push-no-recheck).
  */
 
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
