@@ -446,8 +446,8 @@ export const VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX = defineKnownWindow({
     "it 'to avoid deadlocks in resource destruction paths' (proposed here; no posted patch known)",
   foundBy:
     "@primetime/fuzz with the drivers' private ioctls (private.test.ts: vmwgfx, p/r from first " +
-    "seed 1, with every other fix switch on); stress `run --scenario fuzz-private --drivers " +
-    "vmwgfx --open-windows`",
+    "seed 1, with every other fix switch on); vmwgfx-leaks.test.ts; stress `run --scenario " +
+    "vmwgfx/fence-copy-vs-dumb-munmap --open-windows`",
 });
 
 /** Every toggle of the package. */
