@@ -408,8 +408,8 @@ const speed: {
   /** The children ran the compiled dist/ ("built") or the sources through tsx ("sources"). */
   from: string;
   /**
-   * The same campaign BENCH_SPEEDUP_LONG schedules per unit long (default 1800: 54,000
-   * schedules), BENCH_SPEEDUP_LONG_ROUNDS rounds (default 2; 0 skips it), and what the two
+   * The same campaign BENCH_SPEEDUP_LONG schedules per unit long (default 7200: 216,000
+   * schedules), BENCH_SPEEDUP_LONG_ROUNDS rounds (default 1; 0 skips it), and what the two
    * lengths say together (null when skipped).
    */
   long: SpeedupByLength | null;
@@ -563,9 +563,11 @@ if (PARTS.has("speedup")) {
       `\n  warm, at best x${speed.warmIdleBound}: the same from the second halves' CPU per schedule (approximate: 2 workers split the units differently)`,
   );
 
-  // The same campaign, longer: where the second V8 instance's warm-up stops mattering.
-  const longPerUnit = Number(process.env.BENCH_SPEEDUP_LONG ?? 1800);
-  const longRounds = Number(process.env.BENCH_SPEEDUP_LONG_ROUNDS ?? 2);
+  // The same campaign, longer: where the second V8 instance's warm-up stops mattering. Default
+  // 7,200 schedules per unit (216,000, about 4 minutes on one worker, a `run --time 4m`), once: the
+  // length by which the earlier sessions' fits put x1.7, measured rather than extrapolated.
+  const longPerUnit = Number(process.env.BENCH_SPEEDUP_LONG ?? 7200);
+  const longRounds = Number(process.env.BENCH_SPEEDUP_LONG_ROUNDS ?? 1);
   if (longRounds > 0 && longPerUnit > perUnit) {
     console.log(`\nthe same, ${longPerUnit} schedules per unit:`);
     const runs: { one: WorkersRun; two: WorkersRun }[] = [];
