@@ -88,9 +88,9 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     case: "dmabuf-readlink@vgem+vgem",
     // A reader must be between its path_get() and dmabuffs_dname()'s name_lock while the last
     // reference's __fput() runs. Schedules to the first find under PCT depth 3 (hunt), seeds
-    // 1-10: 179, 17, 14, 27, 49, 248, 246, 14, 9, 114 (median 38, mean 91.7); under the
-    // campaign's portfolio (bugs), seed 1: schedule 39. Every pair of drivers finds it (1,000
-    // portfolio schedules: 4-17 failing per pair).
+    // 1-10: 179, 17, 14, 27, 49, 248, 246, 14, 9, 114 (median 38, mean 91.7); a campaign
+    // under pct:3, base seed 1, at schedule 244; the campaign's portfolio (bugs), seed 1, at 39.
+    // Every pair of drivers finds it (1,000 portfolio schedules: 4-17 failing per pair).
     schedules: 300,
     // The demo hunts the DRM stack's races (the root README counts them); this race of the
     // dma-buf core's file and dentry is hunted by `bugs` and `hunt`.
