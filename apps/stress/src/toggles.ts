@@ -92,8 +92,8 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     // under pct:3, base seed 1, at schedule 244; the campaign's portfolio (bugs), seed 1, at 39.
     // Every pair of drivers finds it (1,000 portfolio schedules: 4-17 failing per pair).
     schedules: 300,
-    // The demo hunts the DRM stack's races (the root README counts them); this race of the
-    // dma-buf core's file and dentry is hunted by `bugs` and `hunt`.
+    // Left out of the demo, whose hunts and length the root README and the bench count (the
+    // demo's cases are the conformance suite's and the drivers'): `bugs` and `hunt` run it.
     demo: false,
     how: "BUG: KASAN: slab-use-after-free in spin_lock (dmabuffs_dname()'s name_lock): a reader's readlink of the dma-buf's /proc/<pid>/fd entry took the dentry, the last close's __fput() freed the dma_buf in the file's ->release, and ->d_dname read it through d_fsdata",
   },
