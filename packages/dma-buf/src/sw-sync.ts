@@ -139,7 +139,8 @@ export const SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF = defineKnownWindow({
   sinceCommit: "6b51b02a3a0a",
   kernels:
     "v5.16 onwards through the dma-buf poll callback (dma_fence_chain_cb() drops the signalled " +
-    "fence's reference too, since dma_fence_chain in v5.2; hash not confirmed); still present in " +
+    "fence's reference too, since 7bf60c52e093 'dma-buf: add new dma_fence_chain container v7', " +
+    "v5.2); still present in " +
     "the sw_sync.c this model follows",
   proposedFix:
     "take a reference on each listed point (dma_fence_get_rcu(), skipping one already being " +

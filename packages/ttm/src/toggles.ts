@@ -91,7 +91,8 @@ export const TTM_EVICT_BUSY_PLAIN_GET = defineToggle({
 export const TTM_GHOST_RESV_NOT_FINI = defineToggle({
   name: "ttm.ghost-resv-not-fini",
   description:
-    "Historic (fixed in Linux 5.15-rc7, backported to 5.14.y and 5.10.y): " +
+    "Historic (fixed in Linux 5.15-rc7, backported to 5.14.16; the 5.10.y and 5.4.y backports " +
+    "were reverted in 5.10.78 and 5.4.158): " +
     "ttm_transfered_destroy(), the destroy of a ghost object (ttm_buffer_object_transfer()), " +
     "freed the ghost without dma_resv_fini() on its own reservation, so the fence list of " +
     "every pipelined move's ghost, and the move fence it references, leaked (kernel bugzilla " +
@@ -102,7 +103,8 @@ export const TTM_GHOST_RESV_NOT_FINI = defineToggle({
   kind: "historic",
   commit: "0db55f9a1baf",
   kernels:
-    "up to v5.15-rc6 (where the leak began is not confirmed; fixed in v5.15-rc7, 5.14.y and 5.10.y)",
+    "up to v5.15-rc6 (where the leak began is not confirmed; fixed in v5.15-rc7 and 5.14.16; the " +
+    "5.10.y and 5.4.y backports were reverted in 5.10.78 and 5.4.158)",
 });
 
 /** Eviction of a deleted BO drops a reference the delayed-delete list no longer holds. */

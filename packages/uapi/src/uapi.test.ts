@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import * as uapi from "./index.js";
 import {
   _IOC_DIR,
   _IOC_NR,
@@ -145,6 +146,98 @@ describe("ioctl numbers", () => {
       SW_SYNC_CREATE_FENCE: 0xc0285700,
       SW_SYNC_INC: 0x40045701,
     });
+  });
+
+  // qxl_drm.h's DRM_IOCTL_QXL_* macros: DRM_IOWR/DRM_IOW(DRM_COMMAND_BASE + nr, struct), i.e.
+  // dir << 30 | sizeof(struct) << 16 | 'd' << 8 | (0x40 + nr), the struct sizes of x86-64.
+  it("qxl_drm.h: every request number is the C macro's", () => {
+    const ioc = (dir: number, size: number, nr: number) =>
+      ((dir << 30) | (size << 16) | (0x64 << 8) | (0x40 + nr)) >>> 0;
+    const W = 1;
+    const RW = 3;
+    expect({
+      ALLOC: uapi.DRM_IOCTL_QXL_ALLOC,
+      MAP: uapi.DRM_IOCTL_QXL_MAP,
+      EXECBUFFER: uapi.DRM_IOCTL_QXL_EXECBUFFER,
+      UPDATE_AREA: uapi.DRM_IOCTL_QXL_UPDATE_AREA,
+      GETPARAM: uapi.DRM_IOCTL_QXL_GETPARAM,
+      CLIENTCAP: uapi.DRM_IOCTL_QXL_CLIENTCAP,
+      ALLOC_SURF: uapi.DRM_IOCTL_QXL_ALLOC_SURF,
+    }).toEqual({
+      ALLOC: ioc(RW, 8, 0), // struct drm_qxl_alloc { __u32 size; __u32 handle; }
+      MAP: ioc(RW, 16, 1), // { __u64 offset; __u32 handle; __u32 pad; }
+      EXECBUFFER: ioc(W, 16, 2), // { __u32 flags; __u32 commands_num; __u64 commands; }
+      UPDATE_AREA: ioc(W, 24, 3), // six __u32
+      GETPARAM: ioc(RW, 16, 4), // { __u64 param; __u64 value; }
+      CLIENTCAP: ioc(W, 8, 5), // { __u32 index; __u32 pad; }
+      ALLOC_SURF: ioc(RW, 24, 6), // five __u32 and an __s32
+    });
+    expect(uapi.DRM_IOCTL_QXL_ALLOC).toBe(0xc0086440);
+    // The arrays EXECBUFFER points at: struct drm_qxl_command and struct drm_qxl_reloc, 32 bytes.
+    const cmd = {
+      command: 0x1000_0000_1234,
+      relocs: 0x2000,
+      type: 1,
+      command_size: 48,
+      relocs_num: 2,
+      pad: 0,
+    };
+    const cb = uapi.encodeDrmQxlCommand(cmd);
+    expect(cb.byteLength).toBe(uapi.DRM_QXL_COMMAND_SIZE);
+    expect(uapi.decodeDrmQxlCommand(cb)).toEqual(cmd);
+    expect([...cb.subarray(16, 20)]).toEqual([1, 0, 0, 0]);
+    const reloc = {
+      src_offset: 8,
+      dst_offset: 16,
+      src_handle: 3,
+      dst_handle: 0,
+      reloc_type: uapi.QXL_RELOC_TYPE_BO,
+      pad: 0,
+    };
+    expect(uapi.decodeDrmQxlReloc(uapi.encodeDrmQxlReloc(reloc))).toEqual(reloc);
+    expect(() => uapi.decodeDrmQxlReloc(new Uint8Array(31))).toThrow(RangeError);
+  });
+
+  // vmwgfx_drv.c's DRM_IOCTL_VMW_* macros over vmwgfx_drm.h's numbers and structs.
+  it("vmwgfx_drm.h: the request numbers of plain structs are the C macros'", () => {
+    const ioc = (dir: number, size: number, nr: number) =>
+      ((dir << 30) | (size << 16) | (0x64 << 8) | (0x40 + nr)) >>> 0;
+    const W = 1;
+    const R = 2;
+    const RW = 3;
+    expect({
+      CREATE_CONTEXT: uapi.DRM_IOCTL_VMW_CREATE_CONTEXT,
+      UNREF_CONTEXT: uapi.DRM_IOCTL_VMW_UNREF_CONTEXT,
+      HANDLE_CLOSE: uapi.DRM_IOCTL_VMW_HANDLE_CLOSE,
+      UNREF_SURFACE: uapi.DRM_IOCTL_VMW_UNREF_SURFACE,
+      FENCE_WAIT: uapi.DRM_IOCTL_VMW_FENCE_WAIT,
+      FENCE_SIGNALED: uapi.DRM_IOCTL_VMW_FENCE_SIGNALED,
+      FENCE_UNREF: uapi.DRM_IOCTL_VMW_FENCE_UNREF,
+      FENCE_EVENT: uapi.DRM_IOCTL_VMW_FENCE_EVENT,
+      SYNCCPU: uapi.DRM_IOCTL_VMW_SYNCCPU,
+    }).toEqual({
+      CREATE_CONTEXT: ioc(R, 8, 7), // DRM_IOR(.., struct drm_vmw_context_arg { __s32 cid; __u32 pad64; })
+      UNREF_CONTEXT: ioc(W, 8, 8),
+      HANDLE_CLOSE: ioc(W, 8, 2), // struct drm_vmw_unref_dmabuf_arg
+      UNREF_SURFACE: ioc(W, 8, 10), // struct drm_vmw_surface_arg
+      FENCE_WAIT: ioc(RW, 40, 14), // __u32, __s32, __u64, __u64, four __s32
+      FENCE_SIGNALED: ioc(RW, 24, 15),
+      FENCE_UNREF: ioc(W, 8, 16),
+      FENCE_EVENT: ioc(W, 24, 17), // __u64 fence_rep, __u64 user_data, __u32 handle, __u32 flags
+      SYNCCPU: ioc(W, 16, 25),
+    });
+    expect(uapi.DRM_IOCTL_VMW_CREATE_CONTEXT).toBe(0x80086447);
+    // The flattened unions (and EXECBUF's text command stream) keep the kernel's command number
+    // and direction; only _IOC_SIZE is the flattened struct's (see vmwgfx-drm.ts).
+    for (const [cmd, dir, nr] of [
+      [uapi.DRM_IOCTL_VMW_ALLOC_BO, RW, 1],
+      [uapi.DRM_IOCTL_VMW_GB_SURFACE_CREATE, RW, 23],
+      [uapi.DRM_IOCTL_VMW_GB_SURFACE_REF, RW, 24],
+      [uapi.DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT, RW, 26],
+    ] as const) {
+      expect([_IOC_DIR(cmd), _IOC_TYPE(cmd), _IOC_NR(cmd)]).toEqual([dir, 0x64, 0x40 + nr]);
+    }
+    expect(_IOC_NR(uapi.DRM_IOCTL_VMW_EXECBUF)).toBe(0x40 + 12);
   });
 
   it("decodes what it encodes, and refuses fields out of range", () => {

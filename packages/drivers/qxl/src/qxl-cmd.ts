@@ -512,10 +512,11 @@ export async function qxlSurfaceEvict(
  * The first pass is v6.18's test as written: `ret = dma_resv_test_signaled(resv, BOOKKEEP);
  * ret = ret ? -EBUSY : 0;`, so it skips an IDLE surface (-EBUSY) and evicts a BUSY one (its
  * pending command is already on the ring or about to be; the release keeps the object alive).
- * That inversion came with "drm/qxl: stop using ttm_bo_wait" (dri-devel, 2022-11-25, "No
- * functional change"; hash not confirmed); before it, `ttm_bo_wait(&surf->tbo, true, true,
- * !stall)` returned -EBUSY for a busy surface. The kernels toggle `qxl.dual-refcount` puts back
- * (v3.10-v4.1) had that test, so with that toggle on the first pass skips busy surfaces instead.
+ * That inversion came with 678e5b2258e8 "drm/qxl: stop using ttm_bo_wait" (dri-devel, 2022-11-25,
+ * "No functional change"; in drm-misc-next in January 2023); before it, `ttm_bo_wait(&surf->tbo,
+ * true, true, !stall)` returned -EBUSY for a busy surface. The kernels toggle `qxl.dual-refcount`
+ * puts back (v3.10-v4.1) had that test, so with that toggle on the first pass skips busy surfaces
+ * instead.
  * A pass that evicts nothing is followed by the stall pass, which waits and evicts either way.
  * Locking: surf_evict_mutex held on entry and exit (released and retaken when `stall`).
  * References: NONE on `surf`: the idr's pointer is all the reaper has.

@@ -19,6 +19,7 @@ import { describe, expect, it } from "vitest";
 import {
   allocFailslab,
   allocVsCloseGuessedHandle,
+  dmabufPollVsFenceReplace,
   dumbCreateExit,
   dumbCreateVsCloseGuessedHandle,
   execbufContextVsSurfaceUnref,
@@ -57,6 +58,7 @@ import {
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_FD_TO_HANDLE_LEAK,
+  VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_KNOWN_WINDOWS,
@@ -139,6 +141,15 @@ const CASES: ToggleCase[] = [
     name: "execbuf-fence-wait-vs-unref",
     scenario: execbufFenceWaitVsUnref,
     finds: /^\[step \d+\] bug: BUG: kernel NULL pointer dereference in ttm_base_object_lookup\(\)/,
+  },
+  {
+    toggle: VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name,
+    name: "dmabuf-poll-vs-fence-replace",
+    scenario: dmabufPollVsFenceReplace,
+    // The fence interrupt's thread signals the fence under fman->lock, and the poll callback's
+    // dma_fence_put() releases it there: the release takes the same lock again.
+    finds:
+      /^\[step \d+\] lockdep: WARNING: possible recursive locking detected\n-+\nirq\/svga\d+\/\d+ is trying to acquire lock:\n \(vmw_fence_manager\.lock\)/,
   },
   {
     toggle: VMWGFX_VALIDATION_DOOMED_NODE_HASHED.name,

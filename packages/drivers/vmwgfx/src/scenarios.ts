@@ -8,7 +8,7 @@
 
 import { registerSystemHeap } from "@primetime/dma-buf";
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
-import { type Process, SEEK_END, setFailslab } from "@primetime/kernel";
+import { EPOLLIN, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
@@ -44,6 +44,7 @@ import {
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_FD_TO_HANDLE_LEAK,
+  VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_INVALID_GEM_PUT,
@@ -534,6 +535,48 @@ export const execbufContextVsSurfaceUnref = race(
   },
 );
 
+/**
+ * A buffer exported as a dma-buf and polled while its fence is replaced (KDE's shape in the fix's
+ * message): the setup submits a fill of the buffer with a fence_rep (a user fence F1 in the
+ * buffer's reservation object) and exports the buffer (PRIME_HANDLE_TO_FD); thread a polls the
+ * dma-buf fd for EPOLLIN until the writers are done (dma_buf_poll() queues its callback on the first
+ * unsignalled write fence, with a reference); thread b unreferences F1's handle (FENCE_UNREF) and
+ * submits another fill with a fence_rep, whose fence F2, of the same fence context, replaces F1
+ * in the reservation object. When a's callback went on F1 before the replacement, it holds F1's
+ * last reference when __vmw_fences_update() signals F1 under fman->lock, and dma_buf_poll_cb()'s
+ * dma_fence_put() releases F1 there. The fixed vmw_fence_obj_destroy() finds F1 unlisted and takes
+ * no lock; with vmwgfx.fence-destroy-always-locks on it takes fman->lock again: lockdep's possible
+ * recursive locking, then the signalling task never gets the lock (a deadlock).
+ */
+export const dmabufPollVsFenceReplace = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 65536), "mob");
+    const page = await fenceRepPage(p);
+    const r = await execbufFence(p, fd, `fill ${mob.handle} 1`, { fenceRep: page });
+    igtAssert(r.ret === 0, `execbuf: ${r.ret}`);
+    const first = (await readFenceRep(p, page)).handle;
+    const dmabuf = await handleToFd(p, fd, mob.handle);
+    igtAssert(dmabuf >= 0, `export: ${dmabuf}`);
+    return { mob, page, first, dmabuf };
+  },
+  async (q, _fd, st) => {
+    const pfd = [{ fd: st.dmabuf, events: EPOLLIN, revents: 0 }];
+    const n = await q.poll(pfd, -1);
+    igtAssert(n === 1 && (pfd[0]!.revents & EPOLLIN) !== 0, `poll: ${n} ${pfd[0]!.revents}`);
+  },
+  async (q, fd, st) => {
+    igtAssert((await fenceUnref(q, fd, st.first)) === 0, "fence unref");
+    const r = await execbufFence(q, fd, `fill ${st.mob.handle} 2`, { fenceRep: st.page });
+    igtAssert(r.ret === 0, `execbuf: ${r.ret}`);
+  },
+  async (p, fd, st) => {
+    const second = (await readFenceRep(p, st.page)).handle;
+    igtAssert((await fenceWait(p, fd, second, { unref: true })).ret === 0, "fence wait");
+    await p.close(st.dmabuf);
+    await handleClose(p, fd, st.mob.handle);
+  },
+);
+
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
   readonly name: string;
@@ -675,6 +718,20 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     // the budget is ceil(ln(1000) x mean), as the harness's other budgets.
     schedules: 501,
     how: "KASAN: slab-use-after-free in vmw_validation_find_res_dup (the res_ht node of a doomed resource, in a freed vmw_validation_page)",
+  },
+  {
+    name: "vmwgfx/dmabuf-poll-vs-fence-replace",
+    description:
+      "a poll of a buffer's dma-buf races the unref of its fence's handle and a second submission that replaces the fence",
+    expect: "clean",
+    scenario: dmabufPollVsFenceReplace,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_fence.c vmw_fence_obj_destroy(), __vmw_fences_update(); drivers/dma-buf/dma-buf.c dma_buf_poll_cb()",
+    finds: [VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name],
+    // PCT depth 3, seeds 1-10: first detection at 1, 2, 1, 1, 1, 3, 1, 1, 1, 1 (mean 1.3): the
+    // poll arms on the first fence unless the second submission comes first.
+    schedules: 300,
+    how: "lockdep: possible recursive locking detected (vmw_fence_manager.lock, taken by the fence's release inside its signal), then a deadlock",
   },
   {
     name: "vmwgfx/dumb-create-vs-close-guessed-handle",

@@ -96,13 +96,13 @@ export const VMWGFX_FD_TO_HANDLE_LEAK = defineToggle({
   fixedBy: "drm/vmwgfx: drop dma_buf reference on foreign-fd prime import",
   foundBy: "races.test.ts: import-foreign (a vmwgfx buffer's and a system heap's dma-buf)",
   kind: "historic",
-  commit:
-    "f739416dc555 (hash not confirmed: read in two mainline-based trees' push logs, between " +
-    "v7.2-rc5 and v7.2-rc6; patch 20260505222728.519626-6-zack.rusin@broadcom.com)",
+  commit: "f739416dc555",
   kernels:
-    "v3.14 (65981f7681ab, the fix's Fixes: tag) until v7.2-rc6 (July 2026; stable backports " +
-    "from August 2026, seen in 5.10.y, 6.1.y, 6.6.y and 7.1.y); every GEM/foreign import leaks " +
-    "since b32233acceff 'drm/vmwgfx: Fix prime import/export' (v6.9; stable 6.6.y, April 2024)",
+    "v3.14 (65981f7681ab, the fix's Fixes: tag) until v7.2-rc6 (July 2026: merged between " +
+    "v7.2-rc5 and v7.2-rc6, patch 20260505222728.519626-6-zack.rusin@broadcom.com; stable " +
+    "backports from August 2026, seen in 5.10.y, 6.1.y, 6.6.y and 7.1.y); every GEM/foreign " +
+    "import leaks since b32233acceff 'drm/vmwgfx: Fix prime import/export' (v6.9; stable " +
+    "6.6.y, April 2024)",
 });
 
 /** vmw_gem_object_create_with_handle() writing to a buffer whose initialization failed. */
@@ -163,8 +163,38 @@ export const VMWGFX_EXECBUF_STALE_FENCE_FD = defineToggle({
   commit: "a0f90c881570",
   kernels:
     "v4.14 (c906965dee22 'drm/vmwgfx: Add export fence to file descriptor support', the fix's " +
-    "Fixes: tag; hash not confirmed) until v5.17-rc2 (Jan 2022; stable 4.14.264, 4.19.227, " +
-    "5.4.175, 5.10.95, 5.15.18, 5.16.4); CVE-2022-22942",
+    "Fixes: tag) until v5.17-rc2 (Jan 2022; stable 4.14.264, 4.19.227, 5.4.175, 5.10.95, " +
+    "5.15.18, 5.16.4); CVE-2022-22942",
+});
+
+/**
+ * vmw_fence_obj_destroy() as before "drm/vmwgfx: Fix a deadlock in dma buf fence polling": the
+ * fence's ->release takes fman->lock to unlist the fence whether or not it is still listed.
+ */
+export const VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS = defineToggle({
+  name: "vmwgfx.fence-destroy-always-locks",
+  description:
+    "vmw_fence_obj_destroy(), the vmw fence's ->release, takes fman->lock for its list_del_init() " +
+    "even when the fence is no longer listed. Every vmw fence is signalled by " +
+    "__vmw_fences_update() with fman->lock held (it is the fence's lock: vmw_fence_wait(), " +
+    "vmw_fences_update() from the fence interrupt's thread or vmw_fence_obj_signaled()), which " +
+    "unlists the fence and runs its callbacks; dma_buf_poll_cb() drops the fence reference " +
+    "dma_buf_poll() took, so when a poller's callback holds the last one (the fence's handle " +
+    "unreferenced and the fence replaced in the buffer's reservation object meanwhile) the " +
+    "release runs inside the signal and spins on the lock its own CPU holds: lockdep's " +
+    "'possible recursive locking detected', then a hung CPU (KDE stalls in the fix's message).",
+  fixedBy: "drm/vmwgfx: Fix a deadlock in dma buf fence polling",
+  foundBy:
+    "races.test.ts: dmabuf-poll-vs-fence-replace (one thread polls an exported buffer's " +
+    "dma-buf while the other unreferences the fence handle of the buffer's submission and " +
+    "submits again to the buffer)",
+  kind: "historic",
+  commit: "e58337100721",
+  kernels:
+    "v3.17 ('drm/vmwgfx: rework to new fence interface, v2', 2298e804e96e, the fix's Fixes: " +
+    "tag) until v6.11 (Zack Rusin, July 2024; stable 6.10.4 in Aug 2024 and 5.10.238 in June " +
+    "2025, tagged for v6.2+); reachable through dma_buf_poll() since its callback drops a fence " +
+    "reference (6b51b02a3a0a, v5.16)",
 });
 
 /** ttm_base_object_lookup() and EXECBUF's reference-free lookups under rcu_read_lock() only. */
@@ -190,7 +220,7 @@ export const VMWGFX_LOOKUP_UNDER_RCU = defineToggle({
   kernels:
     "v4.20-era (Sept 2018: 'drm/vmwgfx: Look up objects without taking a reference', " +
     "e14c02e6b699 in the fix's Fixes: tag, and 'drm/vmwgfx: Make user resource lookups " +
-    "reference-free during validation', hash not confirmed) until v6.2 (the fix was posted in " +
+    "reference-free during validation', 94af7630f637) until v6.2 (the fix was posted in " +
     "Dec 2022; stable 6.1.y in Jan 2023, a 5.10.y backport posted in Sep 2024)",
 });
 
@@ -215,10 +245,11 @@ export const VMWGFX_VALIDATION_DOOMED_NODE_HASHED = defineToggle({
   kind: "historic",
   commit: "dfe1323ab3c8",
   kernels:
-    "v4.20-era (the validation context's res_ht, 'drm/vmwgfx: Use a validation context " +
-    "allocator for relocations and validations', hash not confirmed) until the fix (Ian Forbes, " +
-    "Sept 2025, v6.18-era; hash from the mainline shortlog; in 6.1.157 among other stable " +
-    "trees); 6.12.19 has the bug",
+    "v4.20-era ('drm/vmwgfx: Adapt validation code for reference-free lookups', 64ad2abfe9a6 " +
+    "in the fix's Fixes: tag; the arena allocator came with fc18afcf5fb2 'drm/vmwgfx: Use a " +
+    "validation context allocator for relocations and validations') until the fix (Ian Forbes, " +
+    "Sept 2025, merged for v6.18; stable 5.4.301, 5.10.246, 5.15.195, 6.1.157, 6.6.113, " +
+    "6.12.54 and 6.17.4, Oct 2025); 6.12.19 has the bug",
 });
 
 /**
@@ -391,8 +422,9 @@ export const VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK = defineKnownWindow({
     "vmw_gb_surface_define_internal() (its error exit: two vmw_resource_unreference())",
   since: "drm/ttm, drm/vmwgfx: Move the lock- and object functionality to the vmwgfx driver",
   sinceCommit:
-    "0b8762e997df (hash not confirmed: taken from the posted fix's Fixes: tag, not checked " +
-    "against the kernel history)",
+    "0b8762e997df (hash not confirmed: only the Fixes: tags of WenTao Liang's posted patches " +
+    "quote it, this one withdrawn by its author on 2026-06-28; no commit page, stable queue or " +
+    "merged commit found)",
   kernels:
     "every idr-based ttm_object.c read: 6.12.19 and 6.18.35 (linux-6.18.y), the same lines in " +
     "both",
@@ -419,6 +451,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_FD_TO_HANDLE_LEAK,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
+  VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS,
   VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
 ];

@@ -19,6 +19,7 @@ import {
   fenceSignaled,
   fenceUnref,
   fenceWait,
+  handleToFd,
   mobCreate,
   mobRead,
   ok,
@@ -31,6 +32,7 @@ import {
   surfaceUnref,
   type VmwMob,
 } from "./test-machine.js";
+import { VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS } from "./toggles.js";
 import { VMWGFX_NUM_MOB } from "./ttm-object.js";
 import { type VmwFpriv, vmwPriv } from "./vmwgfx-drv.js";
 import {
@@ -336,5 +338,62 @@ describe("FENCE_UNREF racing FENCE_WAIT on the same handle", () => {
       expect(res.firstFailure ? splatText(res.firstFailure) : "").toBe("");
       expect(res.schedules).toBe(schedules);
     }
+  });
+});
+
+/**
+ * The fence's release from inside its signal (e58337100721, "drm/vmwgfx: Fix a deadlock in dma
+ * buf fence polling"): a poll of a buffer's dma-buf queues dma_buf_poll_cb() on the buffer's
+ * fence with a reference; the fence's handle is unreferenced and a second submission replaces the
+ * fence in the reservation object, so the callback's reference is the last when
+ * __vmw_fences_update() signals the fence under fman->lock, and the release runs there.
+ */
+async function pollHoldsLastFenceRef(p: Process, m: { vmw: { render: string; device: unknown } }) {
+  const { fd, mob } = await setup(p, m.vmw.render);
+  const page = await fenceRepPage(p);
+  expect((await execbufFence(p, fd, `fill ${mob.handle} 1`, { fenceRep: page })).ret).toBe(0);
+  const first = (await readFenceRep(p, page)).handle;
+  const dmabuf = await handleToFd(p, fd, mob.handle);
+  expect(dmabuf).toBeGreaterThanOrEqual(0);
+  const pfd = [{ fd: dmabuf, events: EPOLLIN, revents: 0 }];
+  expect(await p.poll(pfd, 0)).toBe(0); // dma_buf_poll() queues its callback on the fence
+  const fman = vmwPriv(m.vmw.device as never).fman;
+  const fence = fman.fenceList[0]!;
+  expect(await fenceUnref(p, fd, first)).toBe(0); // the base object's reference
+  expect((await execbufFence(p, fd, `fill ${mob.handle} 2`, { fenceRep: page })).ret).toBe(0);
+  // Replaced in the reservation object: the poll callback's reference is the only one left.
+  expect(fence.refcount.read()).toBe(1);
+  expect(fman.fenceList).toContain(fence); // not signalled yet
+  expect(await p.poll(pfd, -1)).toBe(1); // woken by the callback, then the writers are done
+  expect(fman.fenceList).not.toContain(fence);
+  const second = (await readFenceRep(p, page)).handle;
+  expect((await fenceWait(p, fd, second, { unref: true })).ret).toBe(0);
+  expect([...(await mobRead(p, fd, mob, 2))]).toEqual([2, 2]);
+  // Released by the callback's put (the dma-buf is still open), freed after a grace period.
+  expect(fence.container!.freed).toBe(true);
+  await p.close(dmabuf);
+  await p.close(fd);
+}
+
+describe("a dma-buf poller's callback drops a vmw fence's last reference", () => {
+  it("the release inside the signal finds the fence unlisted and takes no lock: clean", async () => {
+    expectClean(await runVmw((p, m) => pollHoldsLastFenceRef(p, m)));
+  });
+
+  it("with vmwgfx.fence-destroy-always-locks the release takes fman->lock again: recursive locking, a deadlock", async () => {
+    const r = await runVmw(
+      async (p, m) => {
+        await pollHoldsLastFenceRef(p, m);
+      },
+      { toggles: [VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name] },
+    );
+    expect(r.outcome).toBe("deadlock");
+    expect(r.splats[0]!.kind).toBe("lockdep");
+    expect(splatText(r)).toMatch(
+      /WARNING: possible recursive locking detected[\s\S]*irq\/svga\d+\/\d+ is trying to acquire lock:\n \(vmw_fence_manager\.lock\)/,
+    );
+    expect(splatText(r)).toMatch(
+      /deadlock: .*waits on spinlock vmw_fence_manager\.lock held by irq/,
+    );
   });
 });

@@ -37,6 +37,11 @@
  * its cleanup waits on the cleanup list for the next __vmw_fences_update() (none schedules the
  * work on that path).
  *
+ * Historic toggle `vmwgfx.fence-destroy-always-locks` (e58337100721, "drm/vmwgfx: Fix a deadlock
+ * in dma buf fence polling", v6.11): the fence's release takes fman->lock even for a fence
+ * __vmw_fences_update() has already unlisted, which a signal callback dropping the last reference
+ * (dma_buf_poll_cb()) reaches with that lock held (see vmwFenceObjDestroy()).
+ *
  * Simplifications: the fence goal (SVGA_REG_FENCE_GOAL) is a field of the manager here (the
  * simulated device has no such register: the per-fence interrupt above already runs
  * vmw_fences_update() for every fence, the goal interrupt's job), and vmw_goal_waiter_add() /
@@ -94,7 +99,8 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point } from "@primetime/sim";
+import { bug, now, opLabel, point, toggleEnabled } from "@primetime/sim";
+import { VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS } from "./toggles.js";
 import {
   TTM_DRIVER_TYPE0,
   type TtmBaseObject,
@@ -255,12 +261,27 @@ function vmwFenceRead(vmw: VmwPrivate): number {
 
 /**
  * Models vmw_fence_obj_destroy(), the fence's ->release: unlists the fence if it is still listed
- * (under the manager's lock), then its destructor.
- * Locking: takes fman->lock. References: consumes the fence.
+ * (under the manager's lock), then its destructor. A fence that signalled was unlisted by
+ * __vmw_fences_update() already, so a release from inside the signal (a callback dropping the
+ * last reference, under fman->lock) takes no lock.
+ *
+ * With `vmwgfx.fence-destroy-always-locks` on, the code before e58337100721 ("drm/vmwgfx: Fix a
+ * deadlock in dma buf fence polling"): spin_lock(&fman->lock) and list_del_init() whether or not
+ * the fence is listed (that code also decremented fman->num_fence_objects, a count nothing read:
+ * not modeled), so a release from a signal callback recurses on the lock the signaller holds.
+ * Locking: takes fman->lock (must not be held: with the toggle, even for an unlisted fence).
+ * References: consumes the fence.
  */
 async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   const fence = f as VmwFenceObj;
   const fman = fmanFromFence(fence);
+  if (toggleEnabled(VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name)) {
+    await fman.lock.lock();
+    removeFromList(fman, fence);
+    await fman.lock.unlock();
+    await fence.destroy!(fence);
+    return;
+  }
   await point(`list_empty(${fence.name}.head)`);
   if (fence.onList) {
     await fman.lock.lock();

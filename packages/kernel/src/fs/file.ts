@@ -20,8 +20,8 @@
  * Faithfulness: the counter is a refcount_t (RefcountT) with the dead zone of file_ref_t
  * modelled by the two functions above, not the bias-by-one encoding. Files are freed with
  * kfree() at the end of __fput(), so a late access through the freed File is always a KASAN
- * report. The kernel's files are SLAB_TYPESAFE_BY_RCU (since v6.7, "file: convert to
- * SLAB_TYPESAFE_BY_RCU", hash not confirmed): a freed file's memory may be handed to the next
+ * report. The kernel's files are SLAB_TYPESAFE_BY_RCU (since v6.7, 0ede61d8589c "file: convert to
+ * SLAB_TYPESAFE_BY_RCU"): a freed file's memory may be handed to the next
  * alloc_empty_file() at once, while an RCU reader still holds a pointer to it. The model keeps
  * that memory apart from the File object: each file occupies a slot of the filp cache (`addr`),
  * a freed file's slot goes back on the cache's freelist and is reused, last freed first, by the
