@@ -12,7 +12,12 @@ import { decodeToken, replay } from "@primetime/sim/explore";
 import { RaceFeedback } from "./feedback.js";
 import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario, maxSize } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
-import { planFromScenarioName, planScenarioName, socketsFromScenarioName } from "./plan.js";
+import {
+  planFromScenarioName,
+  planScenarioName,
+  privateFromScenarioName,
+  socketsFromScenarioName,
+} from "./plan.js";
 import type { SyscallLogEntry } from "./syscall-log.js";
 
 /** What one run's oracles said, by class. */
@@ -72,7 +77,7 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: planScenarioName(opts.plan, opts.sockets),
+    scenario: planScenarioName(opts.plan, opts.sockets, opts.private),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
@@ -94,7 +99,10 @@ export function fuzzReplay(
   const scenario = decodeToken(token).scenario;
   const plan = planFromScenarioName(scenario);
   const sockets = socketsFromScenarioName(scenario) || opts.sockets;
-  return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets }), { toggles });
+  const priv = privateFromScenarioName(scenario) || opts.private;
+  return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv }), {
+    toggles,
+  });
 }
 
 /**
@@ -116,24 +124,27 @@ export const STRESS_FD_REUSE_PLAN = "30:close-drm+gem-close+child-open";
 
 /** What a token of one of the stress app's fuzz scenarios replays with (stressFuzzUnit()). */
 export interface StressFuzzUnit {
-  /** The stress scenario: `fuzz` or `fuzz-fd-reuse`. */
+  /** The stress scenario: `fuzz`, `fuzz-private` or `fuzz-fd-reuse`. */
   readonly scenario: string;
   /** The unit's drivers by name, in order (`fuzz@qxl+vgem`: qxl, vgem). */
   readonly drivers: readonly string[];
   /** The workload options the scenario adds to the drivers: its sizes and its plan. */
-  readonly options: Pick<FuzzOptions, "processes" | "threads" | "ops" | "plan">;
+  readonly options: Pick<FuzzOptions, "processes" | "threads" | "ops" | "plan" | "private">;
 }
 
 /**
  * The stress unit a token's scenario name records, for the stress app's fuzz scenarios: `fuzz@a+b`
- * draws its sizes as STRESS_FUZZ_SIZES; `fuzz-fd-reuse@d` runs the default sizes with every
- * process on STRESS_FD_REUSE_PLAN. Null for any other name.
+ * draws its sizes as STRESS_FUZZ_SIZES; `fuzz-private@a+b` too, with the drivers' private
+ * ioctls (FuzzOptions.private); `fuzz-fd-reuse@d` runs the default sizes with every process on
+ * STRESS_FD_REUSE_PLAN. Null for any other name.
  */
 export function stressFuzzUnit(scenario: string): StressFuzzUnit | null {
-  const m = /^(fuzz|fuzz-fd-reuse)@([^@\s]+)$/.exec(scenario);
+  const m = /^(fuzz|fuzz-fd-reuse|fuzz-private)@([^@\s]+)$/.exec(scenario);
   if (!m) return null;
   const drivers = m[2]!.split("+");
   if (m[1] === "fuzz") return { scenario: "fuzz", drivers, options: { ...STRESS_FUZZ_SIZES } };
+  if (m[1] === "fuzz-private")
+    return { scenario: "fuzz-private", drivers, options: { ...STRESS_FUZZ_SIZES, private: true } };
   return {
     scenario: "fuzz-fd-reuse",
     drivers,
@@ -162,6 +173,7 @@ export async function fuzzLog(
       ...unit?.options,
       plan: unit?.options.plan ?? planFromScenarioName(t.scenario) ?? opts.plan,
       sockets: socketsFromScenarioName(t.scenario) || opts.sockets,
+      private: unit?.options.private || privateFromScenarioName(t.scenario) || opts.private,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

@@ -22,6 +22,9 @@
  * sendmsg(2) and recvmsg(2) with SCM_RIGHTS, in every run; `listen` adds socket(2), bind(2),
  * listen(2), connect(2) and accept4(2); default off; a run's token records it in its scenario
  * name, `fuzz +unix` or `fuzz +unix+listen`, so `log --token` replays it without the option),
+ * `--private on|off` (campaign, toggles, log: the drivers' private ioctls on qxl and vmwgfx
+ * devices, from @primetime/uapi's qxl_drm.h and vmwgfx_drm.h; default off; recorded as
+ * `fuzz +priv`, so `log --token` replays it without the option),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -66,7 +69,8 @@ function usage(): never {
       "  [--plan '30:gem-open+create-flink-close 0:*'] (every run's swarm plan; default drawn)\n" +
       "  [--faults nth:N|p:P] (campaign, toggles, log: fault injection from the end of the boot)\n" +
       "  [--sockets on|off|listen] (unix socket operations: socketpair, sendmsg, recvmsg;\n" +
-      "    listen: also socket, bind, listen, connect, accept4; default off)\n",
+      "    listen: also socket, bind, listen, connect, accept4; default off)\n" +
+      "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n",
   );
   process.exit(2);
 }
@@ -94,6 +98,7 @@ const OPTIONS = [
   "token",
   "faults",
   "sockets",
+  "private",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -256,11 +261,14 @@ if (
   socketsOpt !== "listen"
 )
   usage();
+const privateOpt = options.get("private");
+if (privateOpt !== undefined && privateOpt !== "on" && privateOpt !== "off") usage();
 const spec = faults;
 const fuzz = {
   drivers,
   plan,
   sockets: socketsOpt === "listen" ? ("listen" as const) : socketsOpt === "on",
+  private: privateOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

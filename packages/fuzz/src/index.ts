@@ -40,7 +40,12 @@ export {
   STAMP_BYTES,
   stampOf,
 } from "./model.js";
-export { planFromScenarioName, planScenarioName, socketsFromScenarioName } from "./plan.js";
+export {
+  planFromScenarioName,
+  planScenarioName,
+  privateFromScenarioName,
+  socketsFromScenarioName,
+} from "./plan.js";
 export {
   type RecvKnowledge,
   recvmsgVerdict,

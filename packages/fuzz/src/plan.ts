@@ -12,19 +12,25 @@ const PREFIX = "fuzz plan=";
 const SOCKETS_SUFFIX = " +unix";
 /** The suffix of a run with listening sockets too (FuzzOptions.sockets "listen"). */
 const LISTEN_SUFFIX = " +unix+listen";
+/** The suffix of a run with the drivers' private ioctls (FuzzOptions.private), after any other. */
+const PRIVATE_SUFFIX = " +priv";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
 /**
  * The scenario name of a run with `plan` ("fuzz" without one), and with socket operations
  * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`; "listen": " +unix+listen",
- * `fuzz +unix+listen`).
+ * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
+ * `fuzz +unix +priv`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
   sockets: boolean | "listen" = false,
+  priv = false,
 ): string {
-  const tail = sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "";
+  const tail =
+    (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
+    (priv ? PRIVATE_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
@@ -34,8 +40,9 @@ export function planScenarioName(
  * The socket operations a scenario name records (planScenarioName()): "listen", true (socket
  * pairs only) or false.
  */
-export function socketsFromScenarioName(name: string): boolean | "listen" {
-  if (!name.startsWith("fuzz")) return false;
+export function socketsFromScenarioName(scenario: string): boolean | "listen" {
+  if (!scenario.startsWith("fuzz")) return false;
+  const name = withoutPrivate(scenario);
   if (name.endsWith(LISTEN_SUFFIX)) return "listen";
   return name.endsWith(SOCKETS_SUFFIX);
 }
@@ -45,11 +52,12 @@ export function socketsFromScenarioName(name: string): boolean | "listen" {
  * not the fuzzer's); a RangeError for a plan that does not parse.
  */
 export function planFromScenarioName(scenario: string): FuzzProcessPlan[] | undefined {
-  const name = scenario.endsWith(LISTEN_SUFFIX)
-    ? scenario.slice(0, -LISTEN_SUFFIX.length)
-    : scenario.endsWith(SOCKETS_SUFFIX)
-      ? scenario.slice(0, -SOCKETS_SUFFIX.length)
-      : scenario;
+  const bare = withoutPrivate(scenario);
+  const name = bare.endsWith(LISTEN_SUFFIX)
+    ? bare.slice(0, -LISTEN_SUFFIX.length)
+    : bare.endsWith(SOCKETS_SUFFIX)
+      ? bare.slice(0, -SOCKETS_SUFFIX.length)
+      : bare;
   if (!name.startsWith(PREFIX)) return undefined;
   if (name.length > MAX_PLAN_TEXT) throw new RangeError("fuzz plan: too long");
   const out: FuzzProcessPlan[] = [];
@@ -66,4 +74,14 @@ export function planFromScenarioName(scenario: string): FuzzProcessPlan[] | unde
     out.push({ races: Number(m[1]), raceOps: ops as RaceOp[] });
   }
   return out;
+}
+
+/** Whether a scenario name records the drivers' private ioctls (planScenarioName()'s " +priv"). */
+export function privateFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(PRIVATE_SUFFIX);
+}
+
+/** `scenario` without its " +priv" suffix. */
+function withoutPrivate(scenario: string): string {
+  return scenario.endsWith(PRIVATE_SUFFIX) ? scenario.slice(0, -PRIVATE_SUFFIX.length) : scenario;
 }

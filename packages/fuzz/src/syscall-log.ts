@@ -70,15 +70,23 @@ const SYSCALLS = new Set([
   "exit",
 ]);
 
-/** ioctl request numbers by name (the uapi's DRM, dma-buf and sw_sync ioctls). */
+/**
+ * ioctl request numbers by name (the uapi's DRM, dma-buf and sw_sync ioctls, and the drivers'
+ * private ones). Driver ioctls share the range from DRM_COMMAND_BASE, so two drivers' requests
+ * may have one number (vgem's FENCE_ATTACH is qxl's MAP): such a number is named by every request
+ * it can be, joined with `|`.
+ */
 let ioctlNames: Map<number, string> | null = null;
 
 /** The name of ioctl request `cmd`, or its number in hex. */
 export function ioctlName(cmd: unknown): string {
   if (ioctlNames === null) {
     ioctlNames = new Map();
-    for (const [k, v] of Object.entries(uapi))
-      if (typeof v === "number" && /_IOC(TL)?_/.test(k) && !ioctlNames.has(v)) ioctlNames.set(v, k);
+    for (const [k, v] of Object.entries(uapi)) {
+      if (typeof v !== "number" || !/_IOC(TL)?_/.test(k)) continue;
+      const had = ioctlNames.get(v);
+      ioctlNames.set(v, had === undefined ? k : `${had}|${k}`);
+    }
   }
   if (typeof cmd !== "number") return formatValue(cmd);
   return ioctlNames.get(cmd) ?? `0x${(cmd >>> 0).toString(16)}`;

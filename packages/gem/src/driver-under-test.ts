@@ -74,6 +74,15 @@ export interface DriverUnderTest {
    * MODE_MAP_DUMB and mmap() of the DRM fd.
    */
   mapBo?(drm: DrmUserFd, handle: number, size: number): Promise<BoMapping>;
+  /**
+   * Before a leak check of a device that stays loaded (a harness's end of run, in the
+   * simulation's main task, every process gone): waits until the device has finished and handed
+   * back what userspace submitted, and gives back the device state only unloading the driver
+   * frees, so that what is left is what userspace leaked. qxl: its releases (the device hands
+   * them back) and the cached release bos later commands sub-allocate from (qxl_device_fini()
+   * frees them). Default: nothing to do.
+   */
+  settle?(kernel: Kernel, device: DrmDevice): Promise<void>;
 }
 
 /** True if `v` looks like a DriverUnderTest (for registries that load driver packages). */

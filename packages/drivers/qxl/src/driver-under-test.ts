@@ -5,8 +5,9 @@
  */
 
 import type { DriverUnderTest } from "@primetime/gem";
+import { toQxl } from "./qxl-device.js";
 import { DRM_IOCTL_QXL_ALLOC, DRM_IOCTL_QXL_MAP } from "./qxl-drm-uapi.js";
-import { createQxl, QXL_DRIVER_NAME } from "./qxl-drv.js";
+import { createQxl, QXL_DRIVER_NAME, qxlDeviceFiniReleaseBos, qxlSettleDevice } from "./qxl-drv.js";
 
 export const driverUnderTest: DriverUnderTest = {
   name: QXL_DRIVER_NAME,
@@ -20,6 +21,13 @@ export const driverUnderTest: DriverUnderTest = {
     const arg = { offset: 0, handle, pad: 0 };
     await drm.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
     return drm.mmap(arg.offset, size);
+  },
+  // The releases the device has not handed back, and the cached release bos (device state
+  // until qxl_device_fini()), before a leak check of the live device.
+  async settle(kernel, device) {
+    const qdev = toQxl(device);
+    await qxlSettleDevice(kernel, qdev);
+    await qxlDeviceFiniReleaseBos(qdev);
   },
 };
 

@@ -18,8 +18,8 @@ import {
   drmDevRegister,
   drmDevUnregister,
 } from "@primetime/gem";
-import { flushWork, isErr, kfree, kmalloc } from "@primetime/kernel";
-import { SimLocal, type Simulation } from "@primetime/sim";
+import { flushWork, isErr, type Kernel, kfree, kmalloc } from "@primetime/kernel";
+import { SimLocal, type Simulation, sleep } from "@primetime/sim";
 import type { SystemMemory } from "@primetime/simgpu";
 import { HZ_NS, qxlGarbageCollect, waitEventTimeout } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QxlHw } from "./qxl-dev.js";
@@ -58,6 +58,30 @@ export async function qxlDeviceFiniReleaseBos(qdev: QxlDevice): Promise<void> {
     await qxlBoUnref(bo);
     qdev.currentReleaseBoOffset[curIdx] = 0;
     qdev.currentReleaseBo[curIdx] = null;
+  }
+}
+
+/**
+ * Waits (in virtual time) until the device is idle and has handed every release back, and the
+ * garbage collector has freed them: what unloading the driver needs (qxl_device_fini() waits
+ * for the releases, but its count misses the DESTROY commands' releases, as in the kernel). Not
+ * a kernel function: a harness's wait before it checks a live device for leaks (tests, the
+ * stress app's settle, `driverUnderTest.settle`).
+ * Locking: none held; may sleep. References: none.
+ */
+export async function qxlSettleDevice(kernel: Kernel, qdev: QxlDevice): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    await kernel.quiesce();
+    const ring = qdev.hw.ram.cmdRing;
+    const rel = qdev.hw.ram.releaseRing;
+    if (
+      ring.prod === ring.cons &&
+      rel.prod === rel.cons &&
+      !qdev.hw.gpu.busy &&
+      qdev.releaseIdr.isEmpty()
+    )
+      return;
+    await sleep(100_000, "qxl settle");
   }
 }
 

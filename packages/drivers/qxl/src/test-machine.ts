@@ -32,7 +32,6 @@ import {
   type RunResult,
   Simulation,
   type StrategySpec,
-  sleep,
   WaitQueue,
 } from "@primetime/sim";
 import {
@@ -58,7 +57,13 @@ import {
   QXL_RELOC_TYPE_BO,
   QXL_RELOC_TYPE_SURF,
 } from "./qxl-drm-uapi.js";
-import { type CreateQxlOptions, createQxl, destroyQxl, type QxlDeviceHandle } from "./qxl-drv.js";
+import {
+  type CreateQxlOptions,
+  createQxl,
+  destroyQxl,
+  type QxlDeviceHandle,
+  qxlSettleDevice,
+} from "./qxl-drv.js";
 import { putUnalignedLe32, putUnalignedLe64 } from "./unaligned.js";
 
 export interface QxlMachine {
@@ -154,21 +159,8 @@ export async function qxlMachineMain(
  * garbage collector has freed them: what unloading the driver needs (qxl_device_fini() waits
  * for the releases, but its count misses the DESTROY commands' releases, as in the kernel).
  */
-export async function qxlSettle(kernel: Kernel, qxl: QxlDeviceHandle): Promise<void> {
-  const qdev = qxl.qdev;
-  for (let i = 0; i < 1000; i++) {
-    await kernel.quiesce();
-    const ring = qdev.hw.ram.cmdRing;
-    const rel = qdev.hw.ram.releaseRing;
-    if (
-      ring.prod === ring.cons &&
-      rel.prod === rel.cons &&
-      !qdev.hw.gpu.busy &&
-      qdev.releaseIdr.isEmpty()
-    )
-      return;
-    await sleep(100_000, "qxl settle");
-  }
+export function qxlSettle(kernel: Kernel, qxl: QxlDeviceHandle): Promise<void> {
+  return qxlSettleDevice(kernel, qxl.qdev);
 }
 
 /** Spawns a process running `fn` and waits for it; a non-zero exit is a warn splat. */

@@ -15,7 +15,8 @@
  */
 
 import type { DriverUnderTest } from "@primetime/gem";
-import { createVmwgfx, VMWGFX_DRIVER_NAME } from "./vmwgfx-drv.js";
+import { sleep } from "@primetime/sim";
+import { createVmwgfx, VMWGFX_DRIVER_NAME, vmwPriv } from "./vmwgfx-drv.js";
 
 /** The descriptor with vmwgfx's KMS answers for the conformance suite. */
 export type VmwgfxDriverUnderTest = DriverUnderTest & {
@@ -28,6 +29,18 @@ export const driverUnderTest: VmwgfxDriverUnderTest = {
   register: (kernel) => createVmwgfx(kernel),
   kms: { unknownHandleErrno: "ESRCH", fbHasObj: false },
   prime: { unknownHandleErrno: "ESRCH" },
+  // Before a leak check of the live device: the GPU finishes what EXECBUF submitted (its
+  // fences signal; a process killed mid-way leaves busy buffers to TTM's delayed delete), then
+  // the interrupt task runs (the sleep is that barrier), as the stress app's settle does.
+  async settle(kernel, device) {
+    const gpu = vmwPriv(device).gpu;
+    for (let i = 0; i < 1000; i++) {
+      await kernel.quiesce();
+      await sleep(i === 0 ? 1000 : 100_000, "synchronize_irq");
+      if (!gpu.busy) break;
+    }
+    await kernel.quiesce();
+  },
 };
 
 /** The same descriptor under a name that says which driver it is. */

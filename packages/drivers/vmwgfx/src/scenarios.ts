@@ -7,8 +7,20 @@
  */
 
 import { registerSystemHeap } from "@primetime/dma-buf";
-import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
-import { EPOLLIN, type Process, SEEK_END, setFailslab } from "@primetime/kernel";
+import {
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_MAP_DUMB,
+} from "@primetime/gem";
+import {
+  EPOLLIN,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SEEK_END,
+  setFailslab,
+} from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import {
   bootVmw,
@@ -44,6 +56,7 @@ import {
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_FD_TO_HANDLE_LEAK,
+  VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
   VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
   VMWGFX_IMPORT_SG_TABLE_NULL,
@@ -362,6 +375,41 @@ export const surfaceDefineEinval = race(
   async (p, fd, st) => {
     await handleClose(p, fd, st.tiny.handle);
     await handleClose(p, fd, st.dumb);
+  },
+  "card",
+);
+
+/**
+ * EXECBUF with a fence_rep (its copy to userspace under cmdbuf_mutex) while another thread
+ * munmap()s the last mapping of a dumb buffer whose handle is closed (the buffer's release under
+ * mmap_lock takes cmdbuf_mutex to detach its surface). The reproducer of the known window
+ * vmwgfx.fence-copy-under-cmdbuf-mutex: lockdep sees both orders in every interleaving; with the
+ * fix switch the fence_rep is written after cmdbuf_mutex is released.
+ */
+export const fenceCopyVsDumbMunmap = race(
+  async (p, fd) => {
+    const mob = ok(await mobCreate(p, fd, 4096), "mob");
+    const dumb = await dumbCreate(p, fd, 64);
+    igtAssert(dumb > 0, `dumb create: ${dumb}`);
+    const map = { handle: dumb, pad: 0, offset: 0 };
+    igtAssert((await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, map)) === 0, "map dumb");
+    const addr = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, map.offset);
+    igtAssert(addr >= 0, `mmap: ${addr}`);
+    // The mapping holds the buffer now: its last reference goes with the munmap().
+    igtAssert((await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: dumb, pad: 0 })) === 0, "close");
+    return { mob, addr, rep: await fenceRepPage(p) };
+  },
+  async (q, fd, st) => {
+    const { ret } = await execbufFence(q, fd, `fill ${st.mob.handle} 7`, { fenceRep: st.rep });
+    igtAssert(ret === 0, `execbuf: ${ret}`);
+  },
+  async (q, _fd, st) => {
+    igtAssert((await q.munmap(st.addr, 4096)) === 0, "munmap");
+  },
+  async (p, fd, st) => {
+    const rep = await readFenceRep(p, st.rep);
+    await fenceUnref(p, fd, rep.handle);
+    await handleClose(p, fd, st.mob.handle);
   },
   "card",
 );
@@ -770,6 +818,19 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     window: VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name,
     schedules: 300,
     how: "kmemleak: an unreferenced vmw_user_surface",
+  },
+  {
+    name: "vmwgfx/fence-copy-vs-dumb-munmap",
+    description:
+      "EXECBUF writing its fence_rep while another thread unmaps the last mapping of a closed dumb buffer: no lock-order inversion",
+    expect: "clean",
+    scenario: fenceCopyVsDumbMunmap,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c vmw_execbuf_process(); vmwgfx_bo.c vmw_bo_release()",
+    finds: [],
+    window: VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name,
+    schedules: 300,
+    how: "lockdep: possible circular locking dependency (cmdbuf_mutex and mmap_lock)",
   },
   {
     name: "vmwgfx/import-failslab",

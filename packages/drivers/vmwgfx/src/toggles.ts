@@ -441,6 +441,47 @@ export const VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK = defineKnownWindow({
     "fault-injected vmwgfx campaign without the switch",
 });
 
+/**
+ * A lock-order inversion current kernels still have: vmw_execbuf_process() writes the fence_rep
+ * (vmw_execbuf_copy_fence_user(): copy_to_user(), which may fault and take mmap_lock) with
+ * cmdbuf_mutex held, and the release of a dumb buffer (vmw_bo_release()'s dumb branch, since
+ * "drm/vmwgfx: Fix handling of dumb buffers") takes cmdbuf_mutex, which a munmap() of the
+ * buffer's last mapping does with mmap_lock held (vma close -> the last put). With the switch off
+ * (the faithful default) lockdep reports the cycle; on, it applies the proposed fix: the fence
+ * part (the fence_rep copy and the sync_file's fd_install()) after cmdbuf_mutex is released.
+ */
+export const VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX = defineKnownWindow({
+  name: "vmwgfx.fence-copy-under-cmdbuf-mutex",
+  what:
+    "EXECBUF copies its struct drm_vmw_fence_rep to userspace with cmdbuf_mutex held " +
+    "(cmdbuf_mutex -> mmap_lock: the copy may fault), and a munmap() that drops the last " +
+    "reference of a dumb buffer runs vmw_bo_release(), which takes cmdbuf_mutex to detach the " +
+    "buffer from its surface (mmap_lock -> cmdbuf_mutex): 'WARNING: possible circular locking " +
+    "dependency detected'; two threads of one process (one submitting with a fence_rep page not " +
+    "yet faulted in, one unmapping the closed dumb buffer) deadlock where the fault takes " +
+    "mmap_lock",
+  where:
+    "drivers/gpu/drm/vmwgfx/vmwgfx_execbuf.c: vmw_execbuf_process() (vmw_execbuf_copy_fence_user() " +
+    "before mutex_unlock(&dev_priv->cmdbuf_mutex)) against vmwgfx_bo.c vmw_bo_release() " +
+    "(mutex_lock(&res->dev_priv->cmdbuf_mutex) for a dumb buffer's surface) under munmap()'s " +
+    "mmap_lock (vma close, the buffer's last put)",
+  since: "drm/vmwgfx: Fix handling of dumb buffers",
+  sinceCommit:
+    "d6667f0ddf46 (hash not confirmed: as cited by f42c09e614f1's Fixes: tag; the copy under " +
+    "the mutex is older)",
+  kernels:
+    "v6.11 and 6.10.4+ onwards, still in v6.12.19 and v6.18.35 (linux-6.18.y vmwgfx_execbuf.c, " +
+    "vmwgfx_bo.c)",
+  proposedFix:
+    "in vmw_execbuf_process(), copy the fence_rep and fd_install() the sync_file after " +
+    "mutex_unlock(&dev_priv->cmdbuf_mutex), as the resources are already unreferenced outside " +
+    "it 'to avoid deadlocks in resource destruction paths' (proposed here; no posted patch known)",
+  foundBy:
+    "@primetime/fuzz with the drivers' private ioctls (private.test.ts: vmwgfx, p/r from first " +
+    "seed 1, with every other fix switch on); vmwgfx-leaks.test.ts; stress `run --scenario " +
+    "vmwgfx/fence-copy-vs-dumb-munmap --open-windows`",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
@@ -463,4 +504,5 @@ export const VMWGFX_KNOWN_WINDOWS = [
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
   VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
+  VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
 ];

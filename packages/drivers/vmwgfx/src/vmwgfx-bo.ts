@@ -29,6 +29,7 @@ import {
   DmaResvUsage,
   dmaResvAssertHeld,
   dmaResvTestSignaled,
+  dmaResvUnlock,
   dmaResvWaitTimeout,
   type SgTable,
   sgAllocTableFromPages,
@@ -438,7 +439,11 @@ async function vmwUserBoSynccpuGrab(bo: VmwBo, flags: number): Promise<number> {
   if (ret) return ret;
   ret = await ttmBoWaitCtx(bo, { interruptible: true, noWaitGpu: nonblock, bytesMoved: 0 });
   if (ret === 0) bo.cpuWriters++;
-  await ttmBoUnreserve(bo);
+  // A PRIME import is the model's reduced sg buffer (vmwImportObjectCreate(): no TTM device,
+  // resource or LRU): ttm_bo_unreserve()'s move of its resource to the LRU tail has nothing to
+  // move, only the reservation (the exporter's) is released.
+  if (bo.imported) await dmaResvUnlock(bo.resv);
+  else await ttmBoUnreserve(bo);
   return ret;
 }
 

@@ -60,7 +60,11 @@ import {
   ttmResourceGpuAddress,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
-import { VMWGFX_EXECBUF_STALE_FENCE_FD, VMWGFX_LOOKUP_UNDER_RCU } from "./toggles.js";
+import {
+  VMWGFX_EXECBUF_STALE_FENCE_FD,
+  VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
+  VMWGFX_LOOKUP_UNDER_RCU,
+} from "./toggles.js";
 import {
   TTM_PRIME_TYPE,
   type TtmObjectFile,
@@ -393,8 +397,10 @@ export async function vmwExecbufCopyFenceUser(
  * dropped. Returns the copy's result (0 or -EFAULT). With `vmwgfx.execbuf-stale-fence-fd` on, the
  * order before that fix: fd_install() right after sync_file_create(), the failed copy's cleanup
  * inside vmw_execbuf_copy_fence_user(), and 0 returned whatever the copy did.
- * Locking: cmdbuf_mutex held. References: consumes the caller's fence reference; the installed
- * fd owns the sync_file's file, which holds a fence reference.
+ * With the fix switch of the known window `vmwgfx.fence-copy-under-cmdbuf-mutex` on, the caller
+ * runs it after releasing cmdbuf_mutex (the proposed fix: no user copy under it).
+ * Locking: cmdbuf_mutex held (not with that fix switch). References: consumes the caller's fence
+ * reference; the installed fd owns the sync_file's file, which holds a fence reference.
  */
 async function vmwExecbufFenceOut(
   vmw: VmwPrivate,
@@ -404,7 +410,7 @@ async function vmwExecbufFenceOut(
   sub: FencedSubmission,
   outFenceFd: number,
 ): Promise<number> {
-  lockdepAssertHeld(vmw.cmdbufMutex);
+  if (!toggleEnabled(VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name)) lockdepAssertHeld(vmw.cmdbufMutex);
   const stale = toggleEnabled(VMWGFX_EXECBUF_STALE_FENCE_FD.name);
   const fence = sub.fence;
   let fd = outFenceFd;
@@ -599,11 +605,16 @@ async function vmwExecbufProcess(
   // vmw_execbuf_bindings_commit(): after the submission, or backing off at out_err_nores.
   vmwExecbufBindingsCommit(vmw, swc, sw.res, ret !== 0);
   for (const bo of reserved) await ttmBoUnreserve(bo);
-  if (fenced !== null)
+  // The fence part copies to userspace (the fence_rep): under cmdbuf_mutex as the kernel does,
+  // or after it with the fix switch of `vmwgfx.fence-copy-under-cmdbuf-mutex`.
+  const fenceAfterUnlock = toggleEnabled(VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name);
+  if (fenced !== null && !fenceAfterUnlock)
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   // out_unlock: vmw_validation_drop_ht() (already dropped on success)
   vmwValidationDropHt(sw.ctx);
   await vmw.cmdbufMutex.unlock();
+  if (fenced !== null && fenceAfterUnlock)
+    ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources, then the arena.
   await vmwValidationUnrefLists(sw.ctx);
   return { ret, freeFd: fenced === null };

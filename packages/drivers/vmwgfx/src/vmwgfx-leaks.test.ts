@@ -37,6 +37,7 @@ import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
   VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
+  VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
   VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_KNOWN_WINDOWS,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
@@ -249,13 +250,14 @@ describe("known window vmwgfx.import-sg-table-null (vmw_bo_create() failing in a
 });
 
 describe("the known windows of the package", () => {
-  it("are the five, each with a fix switch on in baselineFixes(), none a historic toggle, each with its reproducer", () => {
+  it("are the six, each with a fix switch on in baselineFixes(), none a historic toggle, each with its reproducer", () => {
     const names = [
       VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name,
       VMWGFX_ALLOC_BO_HANDLE_LEAK.name,
       VMWGFX_SURFACE_DEFINE_EINVAL_LEAK.name,
       VMWGFX_IMPORT_SG_TABLE_NULL.name,
       VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name,
+      VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name,
     ];
     expect(VMWGFX_KNOWN_WINDOWS.map((w) => w.name)).toEqual(names);
     for (const n of names) {
@@ -276,6 +278,10 @@ describe("the known windows of the package", () => {
       /bug: BUG: kernel NULL pointer dereference in drm_gem_prime_import_dev\(\)/,
     ],
     [VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name, /kmemleak: unreferenced object ttm_object_file#/],
+    [
+      VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name,
+      /lockdep: WARNING: possible circular locking dependency detected[\s\S]*cmdbuf_mutex/,
+    ],
   ] as const) {
     it(`${window}: its reproducer finds it at the first schedule with every switch off, and is clean with baselineFixes()`, async () => {
       const s = VMWGFX_RACE_SCENARIOS.find((x) => x.window === window)!;

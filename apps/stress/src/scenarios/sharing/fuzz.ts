@@ -64,6 +64,38 @@ export const FUZZ: CampaignScenario = {
 };
 
 /**
+ * fuzz-private: the fuzz workload with the drivers' private ioctls (`FuzzOptions.private`): on a
+ * qxl or vmwgfx device, qxl's ALLOC, MAP, GETPARAM, CLIENTCAP, ALLOC_SURF, UPDATE_AREA and
+ * EXECBUFFER and vmwgfx's ALLOC_BO, HANDLE_CLOSE, SYNCCPU, surfaces, EXECBUF, fences and
+ * contexts, from @primetime/uapi's headers alone, with valid and invalid arguments; their
+ * handles join the generic operations (GEM_CLOSE, FLINK, PRIME). The sizes are `fuzz`'s, drawn
+ * from the seed; the scenario name is the token's unit (`fuzz-private@qxl+vgem`), so the fuzz
+ * package's `cli log --token` replays it with the option. `fuzz` itself draws as before.
+ */
+export const FUZZ_PRIVATE: CampaignScenario = {
+  name: "fuzz-private",
+  description:
+    "the fuzz workload with the drivers' private ioctls (qxl: ALLOC, MAP, GETPARAM, CLIENTCAP, ALLOC_SURF, UPDATE_AREA, EXECBUFFER; vmwgfx: ALLOC_BO, HANDLE_CLOSE, SYNCCPU, surfaces, EXECBUF, fences, contexts) on both devices: every syscall returns 0 or -errno and agrees with the fuzzer's reference model",
+  kernelRef:
+    "drivers/gpu/drm/qxl/qxl_ioctl.c, drivers/gpu/drm/vmwgfx/vmwgfx_drv.c (the ioctl table), include/uapi/drm/qxl_drm.h, vmwgfx_drm.h; the workload of @primetime/fuzz",
+  expect: "clean",
+  arity: 2,
+  harnessTasks: ["main"],
+  faultTolerant: true,
+  build(drivers, { faults }) {
+    return async (sim) => {
+      const opts: FuzzOptions = {
+        drivers: drivers.map(sizedForSharing),
+        ...FUZZ_SIZES,
+        private: true,
+        afterBoot: faults ? () => startFaults(faults) : undefined,
+      };
+      await fuzzScenario(opts)(sim);
+    };
+  },
+};
+
+/**
  * The swarm plan of `fuzz-fd-reuse`, as the fuzz package writes plans: every process races at
  * weight 30, pairing close() of its card fd with GEM_CLOSE through that number and a child
  * process's opens (which reuse the fd number, and the freed file's memory). The fuzz package's

@@ -1,0 +1,265 @@
+import { driverUnderTest as qxl } from "@primetime/qxl";
+import { baselineFixes } from "@primetime/sim";
+import { decodeToken } from "@primetime/sim/explore";
+import {
+  decodeDrmQxlCommand,
+  decodeDrmQxlReloc,
+  QXL_RELOC_TYPE_BO,
+  QXL_RELOC_TYPE_SURF,
+} from "@primetime/uapi";
+import { driverUnderTest as vgem } from "@primetime/vgem";
+import { driverUnderTest as vmwgfx } from "@primetime/vmwgfx";
+import { describe, expect, it } from "vitest";
+import {
+  fuzzCampaign,
+  fuzzLog,
+  fuzzOne,
+  fuzzReplay,
+  huntToggles,
+  stressFuzzUnit,
+} from "./campaign.js";
+import type { FuzzOptions } from "./fuzz.js";
+import {
+  planFromScenarioName,
+  planScenarioName,
+  privateFromScenarioName,
+  socketsFromScenarioName,
+} from "./plan.js";
+import {
+  privateDriver,
+  QXL_CMD_DRAW,
+  QXL_DRAW_FILL,
+  QXL_DRAW_SIZE,
+  QXL_FILL_OFFSET,
+  qxlCommandAt,
+  qxlCommandPage,
+} from "./private-ioctls.js";
+import { ioctlName, type SyscallLogEntry } from "./syscall-log.js";
+
+/** The syscall logs of seeds `first`..`last` (PCT) of a private-ioctl run on `drivers`. */
+async function logs(
+  drivers: FuzzOptions["drivers"],
+  first: number,
+  last: number,
+): Promise<SyscallLogEntry[]> {
+  const out: SyscallLogEntry[] = [];
+  for (let seed = first; seed <= last; seed++) {
+    const { log, cls } = await fuzzLog({ drivers, private: true }, { seed, strategy: "pct" });
+    expect(cls, `seed ${seed}`).toMatchObject({ splats: 0, divergences: 0, leaks: 0 });
+    out.push(...log);
+  }
+  return out;
+}
+
+/** The results (the errno or 0, as text) of the calls whose text matches `re`. */
+function results(log: readonly SyscallLogEntry[], re: RegExp): Set<string> {
+  return new Set(log.filter((e) => re.test(e.call)).map((e) => e.result!.split(" ")[0]!));
+}
+
+/**
+ * The vmwgfx toggles the private ioctls reach (README.md's table: p/r on vmwgfx+vgem, first finds
+ * from the first seeds 1, 100001, 200001, 300001, 400001), each hunted from its median's seed.
+ */
+const FOUND: readonly { toggle: string; finds: number[]; seed: number; splat: RegExp }[] = [
+  {
+    toggle: "vmwgfx.invalid-gem-put",
+    finds: [18, 13, 3, 12, 6],
+    seed: 300001,
+    splat: /NULL pointer dereference.*vmw_user_bo_synccpu_ioctl/,
+  },
+  {
+    toggle: "vmwgfx.handle-ref-dropped-too-soon",
+    finds: [4, 4, 6, 2, 2],
+    seed: 1,
+    splat: /KASAN: slab-use-after-free/,
+  },
+  {
+    // With the toggle, EXECBUF's reference-free lookup of an unknown surface returns -ESRCH
+    // from inside its read-side section, where the kernel (and the reference model) say -EINVAL.
+    toggle: "vmwgfx.lookup-under-rcu",
+    finds: [23, 10, 1, 40, 6],
+    seed: 100001,
+    splat: /divergence: VMW_EXECBUF\(fill \d+ 1\) = -3, expected -22|rcu|NULL pointer/,
+  },
+  {
+    // ALLOC_BO of size 0: ttm_bo_init_reserved() fails (the 0-page mmap offset) and frees the
+    // buffer, which the code before 1a6897921f52 then writes: no fault injection needed.
+    toggle: "vmwgfx.bo-access-after-failed-init",
+    finds: [15, 34, 7, 4, 5],
+    seed: 200001,
+    splat: /KASAN: slab-use-after-free in vmw_gem_object_create_with_handle/,
+  },
+];
+
+describe("the drivers' private ioctls (FuzzOptions.private)", () => {
+  it("scenario names record the option (` +priv`, last), and the stress unit fuzz-private@a+b turns it on", () => {
+    expect(planScenarioName(undefined, false, true)).toBe("fuzz +priv");
+    expect(planScenarioName(undefined, true, true)).toBe("fuzz +unix +priv");
+    expect(planScenarioName(undefined, "listen", true)).toBe("fuzz +unix+listen +priv");
+    const plan = planFromScenarioName("fuzz plan=30:gem-close+flink +unix +priv");
+    expect(plan).toEqual([{ races: 30, raceOps: ["gem-close", "flink"] }]);
+    expect(planScenarioName(plan, true, true)).toBe("fuzz plan=30:gem-close+flink +unix +priv");
+    expect(privateFromScenarioName("fuzz plan=30:* +priv")).toBe(true);
+    expect(privateFromScenarioName("fuzz +unix")).toBe(false);
+    expect(socketsFromScenarioName("fuzz +unix+listen +priv")).toBe("listen");
+    expect(socketsFromScenarioName("fuzz +priv")).toBe(false);
+    expect(stressFuzzUnit("fuzz-private@qxl+vgem")?.options.private).toBe(true);
+    expect(stressFuzzUnit("fuzz@qxl+vgem")?.options.private).toBeUndefined();
+    // The driver comes from the device's name, as DRM_IOCTL_VERSION reports it.
+    expect([privateDriver("qxl"), privateDriver("vmwgfx"), privateDriver("vgem")]).toEqual([
+      "qxl",
+      "vmwgfx",
+      null,
+    ]);
+    // Driver ioctls share numbers: the syscall log names every request a number can be.
+    expect(ioctlName(0xc0106441)).toBe("DRM_IOCTL_QXL_MAP|DRM_IOCTL_VGEM_FENCE_ATTACH");
+  });
+
+  it("a qxl command page is what qxl_execbuffer_ioctl() copies: the command, its relocations, the drawable", () => {
+    const page = 0x7eff_ffff_f000;
+    const b = qxlCommandPage(page, {
+      type: QXL_CMD_DRAW,
+      op: QXL_DRAW_FILL,
+      relocs: [
+        { type: QXL_RELOC_TYPE_BO, handle: 3 },
+        { type: QXL_RELOC_TYPE_SURF, handle: 5 },
+      ],
+      commandSize: QXL_DRAW_SIZE,
+    });
+    const at = qxlCommandAt(page) - page;
+    const cmd = decodeDrmQxlCommand(b.subarray(at));
+    expect(cmd).toMatchObject({ type: QXL_CMD_DRAW, command_size: 32, relocs_num: 2 });
+    const r0 = decodeDrmQxlReloc(b.subarray(cmd.relocs - page));
+    const r1 = decodeDrmQxlReloc(b.subarray(cmd.relocs - page + 32));
+    // The address of (handle 3 + 64) into the drawable's dst (16 + 16: after the release info),
+    // handle 5's surface id into its surfaceId (16 + 12); never a write into a buffer's stamp.
+    expect(r0).toMatchObject({ src_handle: 3, src_offset: QXL_FILL_OFFSET, dst_handle: 0 });
+    expect(r0.dst_offset).toBe(32);
+    expect(r1).toMatchObject({ src_handle: 5, reloc_type: QXL_RELOC_TYPE_SURF, dst_offset: 28 });
+  });
+
+  it("reaches each qxl ioctl on qxl+vgem (seeds 1-40), and bad arguments get the kernel's errno", async () => {
+    const log = await logs([qxl, vgem], 1, 40);
+    for (const name of ["ALLOC", "MAP", "GETPARAM", "ALLOC_SURF", "UPDATE_AREA", "EXECBUFFER"]) {
+      expect(results(log, new RegExp(`DRM_IOCTL_QXL_${name}\\b`)), name).toContain("0");
+    }
+    // CLIENTCAP: the simulated device sets no client capability bit.
+    expect(results(log, /DRM_IOCTL_QXL_CLIENTCAP/)).toContain("-38");
+    // -13: a primary client that is not authenticated (every qxl ioctl is DRM_AUTH).
+    const only = (re: RegExp, ok: string[]) => {
+      const r = results(log, re);
+      expect(r.size, String(re)).toBeGreaterThan(0);
+      for (const x of r) expect([...ok, "-13"], String(re)).toContain(x);
+    };
+    only(/QXL_ALLOC, \{size: 0,/, ["-22"]);
+    only(/QXL_GETPARAM, \{param: (0|3|0x10000000000),/, ["-22"]);
+    only(/QXL_CLIENTCAP, \{index: (464|1000|0xffffffff),/, ["-38"]);
+    only(/QXL_EXECBUFFER, \{flags: 0, commands_num: [12], commands: 0\}/, ["-14"]);
+    only(/QXL_EXECBUFFER, \{flags: 0, commands_num: 0,/, ["0"]);
+    only(/QXL_MAP\S*, \{offset: 0, handle: 0x7fffff00/, ["-2"]);
+    only(/QXL_UPDATE_AREA, \{handle: \w+, top: 0, left: 8,/, ["-22"]);
+    // Handles ALLOC made are used by the generic operations too (export, close).
+    const made = log
+      .filter((e) => /QXL_ALLOC(_SURF)?, /.test(e.call) && e.result?.startsWith("0 "))
+      .map((e) => `${e.process}:${/handle: (\d+)\}$/.exec(e.result!)?.[1]}`);
+    expect(made.length).toBeGreaterThan(5);
+  }, 300_000);
+
+  it("reaches each vmwgfx ioctl on vmwgfx+vgem (seeds 1-60), and bad arguments get the kernel's errno", async () => {
+    const log = await logs([vmwgfx, vgem], 1, 60);
+    for (const name of [
+      "ALLOC_BO",
+      "SYNCCPU",
+      "GB_SURFACE_CREATE",
+      "EXECBUF",
+      "CREATE_CONTEXT",
+      "UNREF_CONTEXT",
+    ])
+      expect(results(log, new RegExp(`DRM_IOCTL_VMW_${name}\\b`)), name).toContain("0");
+    for (const name of [
+      "HANDLE_CLOSE",
+      "GB_SURFACE_REF",
+      "UNREF_SURFACE",
+      "FENCE_WAIT",
+      "FENCE_SIGNALED",
+      "FENCE_UNREF",
+      "CREATE_EXTENDED_CONTEXT",
+    ])
+      expect(results(log, new RegExp(`DRM_IOCTL_VMW_${name}\\b`)).size, name).toBeGreaterThan(0);
+    const only = (re: RegExp, ok: string[]) => {
+      const r = results(log, re);
+      expect(r.size, String(re)).toBeGreaterThan(0);
+      for (const x of r) expect([...ok, "-13"], String(re)).toContain(x);
+    };
+    only(/VMW_ALLOC_BO, \{size: 0,/, ["-28"]);
+    only(/VMW_SYNCCPU, \{op: \d+, flags: (0|256),/, ["-22"]);
+    only(/VMW_EXECBUF, \{commands: "bogus 1"/, ["-22"]);
+    only(/VMW_EXECBUF, \{commands: "fill 50000 1"/, ["-3"]);
+    only(/VMW_UNREF_CONTEXT, \{cid: 0x7ffffe00/, ["-22"]);
+    only(/VMW_FENCE_UNREF, \{handle: 0x7ffffe00/, ["-22"]);
+    only(/VMW_CREATE_EXTENDED_CONTEXT, \{req: 7,/, ["-22"]);
+  }, 300_000);
+
+  it("a +priv token replays from its scenario name alone; without the option a run issues no private ioctl", async () => {
+    const opts: FuzzOptions = { drivers: [vmwgfx, vgem], private: true };
+    const one = await fuzzOne(opts, 7, "pct");
+    expect(one.failed).toBe(false);
+    expect(decodeToken(one.run.token).scenario).toBe("fuzz +priv");
+    const again = await fuzzReplay({ drivers: [vmwgfx, vgem] }, one.run.token);
+    expect(again.outcome).toBe("ok");
+    expect(again.traceHash).toBe(one.run.traceHash);
+    expect(again.steps).toBe(one.run.steps);
+    // The same seed without the option: the run of before, no driver ioctl, named `fuzz`.
+    const plain = await fuzzLog({ drivers: [vmwgfx, vgem] }, { seed: 7, strategy: "pct" });
+    expect(plain.log.some((e) => /DRM_IOCTL_(QXL|VMW)_/.test(e.call))).toBe(false);
+    expect(decodeToken(plain.run.token).scenario).toBe("fuzz");
+    // A stress token of fuzz-private@qxl+vgem names its option: log --token replays it.
+    const unit = stressFuzzUnit("fuzz-private@qxl+vgem")!;
+    expect(unit.options).toMatchObject({ private: true, processes: [2, 3] });
+  }, 120_000);
+
+  it("with every toggle off finds nothing: 150 schedules on each of qxl, vmwgfx, qxl+vgem, vmwgfx+vgem and qxl+vmwgfx", async () => {
+    for (const drivers of [[qxl], [vmwgfx], [qxl, vgem], [vmwgfx, vgem], [qxl, vmwgfx]]) {
+      const st = await fuzzCampaign({ fuzz: { drivers, private: true }, schedules: 150 });
+      expect(st.failures, drivers.map((d) => d.name).join("+")).toEqual([]);
+      expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
+    }
+  }, 600_000);
+
+  /**
+   * README.md ("Toggles found without scenario-specific code"): each hunted from the first seed
+   * whose first find was the median of five (1, 100001, 200001, 300001, 400001; p/r on
+   * vmwgfx+vgem), with a budget of ceil(ln(1000) x mean first find).
+   */
+  const budgetOf = (finds: readonly number[]) =>
+    Math.ceil(Math.log(1000) * (finds.reduce((a, b) => a + b, 0) / finds.length));
+  for (const f of FOUND) {
+    const budget = budgetOf(f.finds);
+    it(`finds ${f.toggle} within ${budget} schedules from seed ${f.seed} (vmwgfx+vgem, p/r)`, async () => {
+      const [h] = await huntToggles(
+        { drivers: [vmwgfx, vgem], private: true },
+        { budget, toggles: [f.toggle], firstSeed: f.seed },
+      );
+      expect(h?.found).toBe(true);
+      expect(h?.first).toMatch(f.splat);
+    }, 300_000);
+  }
+
+  it("finds the known window vmwgfx.fence-copy-under-cmdbuf-mutex with its fix switch off (vmwgfx, p/r), and the same schedules are clean with it on", async () => {
+    // README.md and KNOWN-WINDOWS.md: first finds 48, 424, 570, 328 and 148 from the five first
+    // seeds; first seed 1, at schedule 48.
+    const window = "vmwgfx.fence-copy-under-cmdbuf-mutex";
+    const open = baselineFixes().filter((t) => t !== window);
+    const fuzz = { drivers: [vmwgfx], private: true };
+    const st = await fuzzCampaign({
+      fuzz,
+      schedules: budgetOf([48, 424, 570, 328, 148]),
+      toggles: open,
+      stopAtFirst: true,
+    });
+    expect(st.failures[0]?.seed).toBe(48);
+    expect(st.failures[0]?.first).toMatch(/possible circular locking dependency/);
+    const fixed = await fuzzCampaign({ fuzz, schedules: 60 });
+    expect(fixed.failures).toEqual([]);
+  }, 300_000);
+});
