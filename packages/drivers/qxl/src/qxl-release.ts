@@ -48,7 +48,7 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, warnOn } from "@primetime/sim";
+import { bug, now, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
@@ -65,6 +65,7 @@ import {
   qxlTtmPlacementFromDomain,
 } from "./qxl-object.js";
 import type { QxlImportObject } from "./qxl-prime.js";
+import { QXL_RELEASE_BO_PIN_LEAK } from "./toggles.js";
 import { setLe64 } from "./unaligned.js";
 
 /** Models QXL_RELEASE_DRAWABLE. */
@@ -384,6 +385,8 @@ export async function qxlAllocSurfaceReleaseReserved(
  * bo of its kind (a new pinned page when the current one is full; the full one is unpinned and
  * released), its id written into the slot's release info. Returns the release and the release
  * bo (not referenced for the caller beyond the release's own), or a negative errno.
+ * Toggle `qxl.release-bo-pin-leak`: the full page is put under release_mutex without being
+ * unpinned, as v5.11 did.
  * Locking: takes release_mutex. References: the release holds its release bo.
  */
 export async function qxlAllocReleaseReserved(
@@ -410,7 +413,13 @@ export async function qxlAllocReleaseReserved(
   await qdev.releaseMutex.lock();
   let freeBo: QxlBo | null = null;
   if (qdev.currentReleaseBoOffset[curIdx]! + 1 >= releasesPerBo[curIdx]!) {
-    freeBo = qdev.currentReleaseBo[curIdx]!;
+    if (toggleEnabled(QXL_RELEASE_BO_PIN_LEAK.name)) {
+      // v5.11, before "drm/qxl: unpin release objects": the full page is put here, under
+      // release_mutex, still pinned (qxl_bo_unref(&qdev->current_release_bo[cur_idx])).
+      await qxlBoUnref(qdev.currentReleaseBo[curIdx]!);
+    } else {
+      freeBo = qdev.currentReleaseBo[curIdx]!;
+    }
     qdev.currentReleaseBoOffset[curIdx] = 0;
     qdev.currentReleaseBo[curIdx] = null;
   }

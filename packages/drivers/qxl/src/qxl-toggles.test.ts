@@ -12,9 +12,15 @@ import {
   dumbCreateVsClose,
   execbufferVsReleaseGc,
   isKnownReapRecursion,
+  releaseBoRollover,
   surfaceReapVsClose,
 } from "./test-scenarios.js";
-import { QXL_DUAL_REFCOUNT, QXL_HANDLE_CREATE_UAF, QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
+import {
+  QXL_DUAL_REFCOUNT,
+  QXL_HANDLE_CREATE_UAF,
+  QXL_RELEASE_BO_PIN_LEAK,
+  QXL_RELEASE_USE_AFTER_FREE,
+} from "./toggles.js";
 
 const text = (r: RunResult | null) => (r ? r.splats.map((s) => formatSplat(s)).join("\n") : "none");
 
@@ -48,6 +54,13 @@ const CASES: ToggleCase[] = [
     scenario: execbufferVsReleaseGc,
     finds: /KASAN: slab-use-after-free in qxl_release_fence_buffer_objects/,
     schedules: 200,
+  },
+  {
+    toggle: QXL_RELEASE_BO_PIN_LEAK.name,
+    name: "qxl/release-bo-rollover",
+    scenario: releaseBoRollover,
+    finds: /ttm_bo_release\(qxl_bo#\d+\): WARN_ON_ONCE\(bo->pin_count\)/,
+    schedules: 20,
   },
 ];
 

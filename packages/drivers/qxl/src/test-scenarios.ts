@@ -1,8 +1,9 @@
 /**
  * The concurrent scenarios qxl's tests explore (exported as @primetime/qxl/testing): surface
  * exhaustion against closing (the 2015 dual-refcount race), dumb creation against a guessing
- * GEM_CLOSE (the 2023 handle-creation race), surface pressure with sharing, and pushers against
- * a full command ring (the known window qxl.ring-push-no-recheck).
+ * GEM_CLOSE (the 2023 handle-creation race), draws that retire a release page (the 2021 release
+ * bo pin leak), surface pressure with sharing, and pushers against a full command ring (the known
+ * window qxl.ring-push-no-recheck).
  */
 
 import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
@@ -320,6 +321,35 @@ export const execbufferVsReleaseGc: Scenario = (sim) =>
   );
 
 /**
+ * The 2021 release bo pin leak (qxl.release-bo-pin-leak): one process draws into an object 17
+ * times in a row (EXECBUFFER). A release page holds 16 drawables, and qxl_alloc_release_reserved()
+ * starts a new page at the 16th, so the first page is retired. The device hands every release
+ * back, and gc_work drops the first page's last reference when it frees the last release in it.
+ * That page must be unpinned by then.
+ */
+export const releaseBoRollover: Scenario = (sim) =>
+  qxlMachineMain(sim, async (m) => {
+    const proc = m.kernel.spawnProcess("client", async (p) => {
+      const fd = await openQxl(p, m);
+      const bo = await qxlAlloc(p, fd, 8192);
+      const page = await qxlPrepareDraw(p, {
+        op: "fill",
+        size: 256,
+        value: 7,
+        dst: { handle: bo, offset: 0 },
+      });
+      for (let i = 0; i < 17; i++) {
+        const ret = await qxlSubmitDraw(p, fd, page);
+        if (ret) m.sim.report("warn", `EXECBUFFER returned ${ret}`);
+      }
+      await gemClose(p, fd, bo);
+      await closeFd(p, fd);
+    });
+    const code = await proc.wait();
+    if (code !== 0) m.sim.report("warn", `process exited with ${code}`);
+  });
+
+/**
  * Pushers against a full command ring (known window qxl.ring-push-no-recheck): on a device
  * running as a spice worker thread whose command ring has ONE entry (a test device: QEMU's ring
  * has 32, which three submitters cannot fill), `procs` processes each draw into a buffer of their
@@ -417,5 +447,17 @@ export const QXL_RACE_SCENARIOS: readonly QxlRaceScenario[] = [
     finds: ["qxl.release-use-after-free"],
     schedules: 200,
     how: "KASAN: slab-use-after-free in qxl_release_fence_buffer_objects",
+  },
+  {
+    name: "qxl/release-bo-rollover",
+    description:
+      "17 EXECBUFFER draws in a row: the first release page is retired at the 16th, and freed once the device has handed its releases back",
+    expect: "clean",
+    scenario: releaseBoRollover,
+    kernelRef:
+      "drivers/gpu/drm/qxl/qxl_release.c qxl_alloc_release_reserved(); drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_release()",
+    finds: ["qxl.release-bo-pin-leak"],
+    schedules: 20,
+    how: "WARNING in ttm_bo_release: WARN_ON_ONCE(bo->pin_count) on the retired release page",
   },
 ];

@@ -171,3 +171,29 @@ export const QXL_RELEASE_USE_AFTER_FREE = defineToggle({
   commit: "933db73351d359f74b14f4af095808260aff11f9",
   kernels: "v3.10-v5.6 (fixed for v5.7, backported to stable)",
 });
+
+/**
+ * The 2021 release bo pin leak. "drm/qxl: switch over to the new pin interface" (9d36d4320462,
+ * v5.11) made qxl_bo_create(..., pinned = true, ...) take a TTM pin count, but
+ * qxl_alloc_release_reserved() still retired a full release bo with a plain
+ * qxl_bo_unref(&qdev->current_release_bo[cur_idx]) under release_mutex, without unpinning it. Once
+ * the garbage collector freed the last release in that page, TTM released a BO that was still
+ * pinned. Kernels from v5.12-rc (57fcd550eb15, "drm/ttm: Warn on pinning without holding a
+ * reference", briefly in 5.11.9) warn on it in ttm_bo_release(). v6.18's TTM, which the model
+ * follows, warns with WARN_ON_ONCE(bo->pin_count) at the top of ttm_bo_release(); its FIXME
+ * comment, "QXL is triggering this", is about this same bug. The hash is the one cited in the
+ * Fixes: tag of "drm/qxl: fix lockdep issue in qxl_alloc_release_reserved". The copy in v5.12
+ * that went through drm-misc-fixes (e8dd3506dcf3, seen in a merge log) is unconfirmed.
+ */
+export const QXL_RELEASE_BO_PIN_LEAK = defineToggle({
+  name: "qxl.release-bo-pin-leak",
+  description:
+    "qxl_alloc_release_reserved() retires a full release bo with qxl_bo_unref() under release_mutex and no qxl_bo_unpin(): the page's last reference goes when gc frees its last release, and TTM releases a BO that is still pinned",
+  fixedBy: "drm/qxl: unpin release objects",
+  foundBy:
+    "qxl-toggles.test.ts: release-bo-rollover (17 draws in a row: the first release page is retired, then freed)",
+  kind: "historic",
+  commit: "65ffea3c6e738f37bb15ff3ee480415c793df893",
+  kernels:
+    "v5.11 (since 'drm/qxl: switch over to the new pin interface', 9d36d4320462); fixed for v5.12 through drm-misc-fixes",
+});
