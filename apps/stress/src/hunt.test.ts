@@ -33,11 +33,11 @@ function toggle(name: string) {
 }
 
 describe("the toggle table", () => {
-  it("has the 13 gem/prime toggles and the dma-buf one, each with its case or why none", () => {
+  it("has the 13 gem/prime toggles and the two dma-buf ones, each with its case or why none", () => {
     const table = toggleTable();
     expect(table.map((t) => t.name)).toEqual(listToggles().map((t) => t.name));
     expect(table.filter((t) => /^(gem|prime)\./.test(t.name)).length).toBeGreaterThanOrEqual(13);
-    expect(table.filter((t) => t.name.startsWith("dma-buf."))).toHaveLength(1);
+    expect(table.filter((t) => t.name.startsWith("dma-buf."))).toHaveLength(2);
     for (const t of table) {
       expect(t.fixedBy.length).toBeGreaterThan(0);
       expect(t.kernels.length).toBeGreaterThan(0);
@@ -68,13 +68,14 @@ describe("the toggle table", () => {
         ...Object.keys(CAMPAIGN_TOGGLE_UNITS),
       ].sort(),
     );
-    // The demo hunts them all but the one too slow for it and the kernel's unix socket toggles
-    // (bugs and hunt run them, the two races under POS).
+    // The demo hunts them all but the one too slow for it, the kernel's unix socket toggles and
+    // the dma-buf dentry's (bugs and hunt run them, the two unix races under POS).
     expect(
       huntableToggles()
         .filter((t) => !demoToggles().some((d) => d.name === t.name))
         .map((t) => [t.name, t.strategy]),
     ).toEqual([
+      ["dma-buf.release-in-fops", null],
       ["fs.fget-no-recheck", "pos"],
       ["unix.gc-embryo-successor-not-listener", null],
       ["unix.gc-peek-no-seqcount", "pos"],

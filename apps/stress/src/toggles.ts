@@ -84,6 +84,19 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     demo: false,
     how: "BUG: KASAN: slab-use-after-free on an skb: the collector judged a socket dead before the compositor's MSG_PEEK took a reference to it and the other socket of the cycle after the compositor closed it, and purged the queue the compositor reads (or the message is gone: recvmsg() gives no fds)",
   },
+  "dma-buf.release-in-fops": {
+    case: "dmabuf-readlink@vgem+vgem",
+    // A reader must be between its path_get() and dmabuffs_dname()'s name_lock while the last
+    // reference's __fput() runs. Schedules to the first find under PCT depth 3 (hunt), seeds
+    // 1-10: 179, 17, 14, 27, 49, 248, 246, 14, 9, 114 (median 38, mean 91.7); a campaign
+    // under pct:3, base seed 1, at schedule 244; the campaign's portfolio (bugs), seed 1, at 39.
+    // Every pair of drivers finds it (1,000 portfolio schedules: 4-17 failing per pair).
+    schedules: 300,
+    // Left out of the demo, whose hunts and length the root README and the bench count (the
+    // demo's cases are the conformance suite's and the drivers'): `bugs` and `hunt` run it.
+    demo: false,
+    how: "BUG: KASAN: slab-use-after-free in spin_lock (dmabuffs_dname()'s name_lock): a reader's readlink of the dma-buf's /proc/<pid>/fd entry took the dentry, the last close's __fput() freed the dma_buf in the file's ->release, and ->d_dname read it through d_fsdata",
+  },
   "unix.gc-embryo-successor-not-listener": {
     case: "unix-gc-listen@vgem+vgem",
     // No race: every run ends with the listener's fd in flight in its own embryo's queue, which

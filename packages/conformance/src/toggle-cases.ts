@@ -116,4 +116,7 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
 /**
  * Toggles no conformance case can find, and why (reported rather than faked).
  */
-export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {};
+export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {
+  "dma-buf.release-in-fops":
+    "no case of the suite readlinks a dma-buf's /proc/<pid>/fd entry (IGT has no such test): @primetime/dma-buf's src/dma-buf-dentry.test.ts finds it, and the stress harness's dmabuf-readlink scenario (`bugs`, `hunt`)",
+};

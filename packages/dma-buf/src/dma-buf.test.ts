@@ -148,7 +148,8 @@ describe("dma-buf lifecycle", () => {
         const d = await exp.export();
         const file = d.file!;
         expect(isDmaBufFile(file)).toBe(true);
-        expect(file.path).toBe("anon_inode:dmabuf");
+        expect(file.path).toBe("/dmabuf");
+        expect(file.fPath?.dentry.dFsdata).toBe(d);
         expect(file.privateData).toBe(d);
         expect(fileCount(file)).toBe(1);
         const fd = await dmaBufFd(d, O_CLOEXEC);

@@ -2,32 +2,43 @@
  * struct dma_buf (drivers/dma-buf/dma-buf.c, include/linux/dma-buf.h): a buffer shared across
  * drivers and processes through a file.
  *
- * The exporter wraps its buffer with dma_buf_export(): the dma-buf gets an anonymous file
- * ("anon_inode:dmabuf", dmaBufFops, private_data = the dma-buf) whose reference count *is* the
- * dma-buf's: the export returns with one reference (the caller's), dma_buf_fd() installs the
- * file in the current process consuming it, dma_buf_get(fd) takes one from an fd,
- * get_dma_buf() takes another (get_file()), dma_buf_put() drops one (fput()).
+ * The exporter wraps its buffer with dma_buf_export(): the dma-buf gets a file on the dmabuf
+ * pseudo filesystem (dma_buf_getfile(): an inode of its own, a dentry "dmabuf" whose d_fsdata is
+ * the dma-buf and whose d_op is dma_buf_dentry_ops, dmaBufFops, private_data = the dma-buf) whose
+ * reference count *is* the dma-buf's: the export returns with one reference (the caller's),
+ * dma_buf_fd() installs the file in the current process consuming it, dma_buf_get(fd) takes one
+ * from an fd, get_dma_buf() takes another (get_file()), dma_buf_put() drops one (fput()).
  *
  * Release: the last fput() only dooms the file: __fput() runs later (task work on the way back
  * to userspace, or the delayed-fput work from a kernel thread). Then the file's ->release,
- * dma_buf_file_release(), takes the dma-buf off the debug list, and the dentry's ->d_release,
- * dma_buf_release(), calls the exporter's ->release, finalises the embedded reservation object
- * and frees the dma-buf. Between the last fput() and __fput() the dma-buf is doomed: a pointer to
- * it that holds no reference (an exporter's cache of its export, obj->dma_buf in GEM) still finds
- * it; only an inc-not-zero on the file (getFileUnlessDoomed()) may revive a reference from such
- * a pointer. A plain get_dma_buf() there is, since v6.13, the WARN "file_ref_inc() on a released
+ * dma_buf_file_release(), takes the dma-buf off the list, and __fput()'s dput() of the file's
+ * dentry, if it was the dentry's last reference, calls ->d_release, dma_buf_release(): the
+ * exporter's ->release, the embedded reservation object's finalisation and the free of the
+ * dma-buf. A path reference on the dentry (readlink(2) of /proc/<pid>/fd/<n>: proc_fd_link())
+ * outlives the file: the dma-buf then lives until that reference's path_put(), so the dentry's
+ * ->d_dname, dmabuffs_dname(), which reads the dma-buf through d_fsdata, never reads a freed one
+ * (4ab59c3c638c, v5.8; the toggle `dma-buf.release-in-fops` puts the release back in the file's
+ * ->release). Between the last fput() and __fput() the dma-buf is doomed: a pointer to it that
+ * holds no reference (an exporter's cache of its export, obj->dma_buf in GEM) still finds it;
+ * only an inc-not-zero on the file (getFileUnlessDoomed()) may revive a reference from such a
+ * pointer. A plain get_dma_buf() there is, since v6.13, the WARN "file_ref_inc() on a released
  * file reference" (the dma-buf stays dead and is freed under its new holder); up to v6.12 it
  * resurrected the file silently (getDmaBufLegacy()), and the dma-buf was released twice.
  *
- * Simplifications: no dmabuf pseudo-filesystem, dentry or per-buffer inode: the file's ->release
- * runs both dma_buf_file_release() and what d_release would run right after it; no exporter
- * module references, no sysfs statistics, no vmap (the ioctls, SYNC, SET_NAME and the sync_file
- * ones, are in dma-buf-ioctl.ts), no dynamic (move_notify) importers, pin/unpin or peer-to-peer.
+ * Simplifications: the pseudo filesystem's mount and superblock are not modeled (see
+ * @primetime/kernel fs/dcache.ts for the dentry's); no inode numbers (bufinfo names the dma-buf
+ * instead), no exporter module references, no sysfs statistics, no vmap (the ioctls, SYNC,
+ * SET_NAME and the sync_file ones, are in dma-buf-ioctl.ts), no dynamic (move_notify) importers,
+ * pin/unpin or peer-to-peer.
  */
 
 import { RESOLVED } from "@primetime/atomics";
 import {
-  anonInodeGetfile,
+  allocAnonInode,
+  allocFilePseudo,
+  type Dentry,
+  type DentryOperations,
+  dynamicDname,
   EBADF,
   EINVAL,
   ENOMEM,
@@ -49,6 +60,8 @@ import {
   kfree,
   kmalloc,
   mmapAssertWriteLocked,
+  O_ACCMODE,
+  O_NONBLOCK,
   PAGE_SIZE,
   type PollTable,
   SEEK_END,
@@ -57,7 +70,7 @@ import {
   SpinLock,
   type Vma,
 } from "@primetime/kernel";
-import { bug, fmtLabel, opLabel, point, warnOn } from "@primetime/sim";
+import { bug, defineToggle, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
 import { dmaBufListAdd, dmaBufListDel } from "./bufinfo.js";
 import type { DmaBufAttachment, DmaDataDirection } from "./dma-buf-attachment.js";
 import { dmaBufIoctl } from "./dma-buf-ioctl.js";
@@ -122,6 +135,24 @@ export interface DmaBufExportInfo {
 
 /** The slab cache of dma-bufs (kzalloc() in dma_buf_export()). */
 export const dmaBufCache = new KmemCache("dma_buf");
+
+/** The historic bug: dma_buf_release() as the file's ->release (see dmaBufFileRelease()). */
+export const RELEASE_IN_FOPS = defineToggle({
+  name: "dma-buf.release-in-fops",
+  description:
+    "dma_buf_release() is the dma-buf file's ->release again, as before the fix: the last fput()'s __fput() frees the dma_buf while the file's dentry, " +
+    "whose d_fsdata still names it, lives on in a path reference readlink(2) of /proc/<pid>/fd/<n> took (proc_fd_link(): path_get(), then fput() of the file). " +
+    "The readlink's d_path() then calls ->d_dname, dmabuffs_dname(), on the freed dma_buf: BUG: KASAN: slab-use-after-free (syzbot+3643a18836bce555bff6, " +
+    "reported by Charan Teja Reddy). The kernels it applies to read the name under dma_resv_lock(dmabuf->resv), v6.18's under dmabuf->name_lock (\"dmabuf: use " +
+    "spinlock to access dmabuf->name\", July 2020): the model keeps v6.18's lock, taken in the freed dma_buf as the resv lock was, at the same first access of it.",
+  fixedBy: "dma-buf: Move dma_buf_release() from fops to dentry_ops",
+  kind: "historic",
+  commit: "4ab59c3c638c",
+  kernels:
+    'v5.3-v5.7 (from bb2bb9030425 "dma-buf: add DMA_BUF_SET_NAME ioctls", v5.3, which gave the dentry its d_dname; fixed in v5.8-rc, marked Cc: stable 5.3+: which stable releases took it not confirmed)',
+  foundBy:
+    "packages/dma-buf src/dma-buf-dentry.test.ts (readlink of the fd racing its close); and the stress harness's detection matrix, apps/stress `bugs` (dmabuf-readlink)",
+});
 
 /**
  * Models struct dma_buf.
@@ -202,7 +233,8 @@ export function isDmaBufFile(file: File): boolean {
  * Models dma_buf_export(exp_info): wraps the exporter's buffer in a new dma-buf with its file.
  * Missing priv, ops, map_dma_buf, unmap_dma_buf or release is a WARN and -EINVAL. The file is
  * created first (as in v6.x: dma_buf_getfile()), then the dma-buf; an allocation failure is
- * -ENOMEM and undoes the rest. On success the dma-buf is on the debug list.
+ * -ENOMEM and undoes the rest. The file's dentry gets the dma-buf as its d_fsdata with the file's
+ * private_data. On success the dma-buf is on the debug list.
  * Locking: takes the debug-list mutex; may sleep.
  * References: returns the dma-buf with one reference (the file's count is 1), owned by the
  * caller: hand it to dmaBufFd() or drop it with dmaBufPut().
@@ -216,7 +248,7 @@ export async function dmaBufExport(expInfo: DmaBufExportInfo): Promise<DmaBuf | 
     )
   )
     return errPtr(EINVAL);
-  const file = await anonInodeGetfile("dmabuf", dmaBufFops, null, expInfo.flags);
+  const file = await dmaBufGetfile(expInfo.size, expInfo.flags);
   if (isErr(file)) return file;
   const dmabuf = kmalloc(dmaBufCache, () => new DmaBuf());
   if (isErr(dmabuf)) {
@@ -236,6 +268,9 @@ export async function dmaBufExport(expInfo: DmaBufExportInfo): Promise<DmaBuf | 
   }
   await point(fmtLabel("file->private_data = ", dmabuf.name, ""));
   file.privateData = dmabuf;
+  const dentry = file.fPath!.dentry;
+  dentry.dFsdata = dmabuf;
+  dentry.label = `dentry of ${dmabuf.name}`;
   dmabuf.file = file;
   await dmaBufListAdd(dmabuf);
   return dmabuf;
@@ -325,30 +360,122 @@ export async function getDmaBufUnlessDoomed(dmabuf: DmaBuf): Promise<boolean> {
 }
 
 /**
- * Models dma_buf_file_release(), the file's ->release, followed by dma_buf_release(), the
- * dentry's ->d_release that runs next in __fput(): takes the dma-buf off the debug list, checks
- * that no poll callback is still armed (a BUG: someone dropped a reference a pending callback
- * relied on), calls the exporter's ->release, finalises an embedded reservation object, warns if
- * attachments remain, and frees the dma-buf. A file whose export failed half-way (no dma-buf
- * yet) releases nothing.
- * Locking: runs from __fput(): may sleep; takes the debug-list mutex.
- * References: consumes the dma-buf; the file is freed by __fput() afterwards.
+ * Models dma_buf_getfile(size, flags) (v6.18): alloc_anon_inode() on the dma_buf_fs mount (an
+ * inode of its own; its size and unique inode number are not modeled), then
+ * alloc_file_pseudo(inode, dma_buf_mnt, "dmabuf", flags & (O_ACCMODE | O_NONBLOCK),
+ * &dma_buf_fops): the file and its dentry, whose d_op is dma_buf_dentry_ops. -ENOMEM.
+ * Locking: none; may sleep.
+ * References: returns the file with one reference, owned by the caller.
+ */
+async function dmaBufGetfile(_size: number, flags: number): Promise<File | Errno> {
+  const inode = allocAnonInode("dmabuf");
+  return allocFilePseudo(
+    inode,
+    "dmabuf",
+    flags & (O_ACCMODE | O_NONBLOCK),
+    dmaBufFops,
+    dmaBufDentryOps,
+  );
+}
+
+/**
+ * Models dmabuffs_dname(dentry, buffer, buflen), dma_buf_dentry_ops' ->d_dname (v6.18): the
+ * dma-buf is the dentry's d_fsdata; its name is copied under its name_lock (strscpy() into a
+ * DMA_BUF_NAME_LEN buffer) and the result is dynamic_dname(buffer, buflen, "/%s:%s",
+ * dentry->d_name.name, name or ""): "/dmabuf:<name>", "/dmabuf:" without one.
+ * Locking: takes dmabuf->name_lock (a spinlock: d_path() callers may hold others).
+ * References: none; reads the dma-buf through d_fsdata, which holds none: its caller's path
+ * reference on the dentry is what keeps the dma-buf alive (dma_buf_release() is ->d_release).
+ */
+export async function dmabuffsDname(dentry: Dentry, buflen: number): Promise<string | Errno> {
+  const dmabuf = dentry.dFsdata as DmaBuf;
+  await dmabuf.nameLock.lock();
+  const name = dmabuf.bufName;
+  await dmabuf.nameLock.unlock();
+  return dynamicDname(`/${dentry.dName}:${name ?? ""}`, buflen);
+}
+
+/** Models dma_buf_dentry_ops (the dma_buf_fs superblock's s_d_op, set by init_pseudo()). */
+export const dmaBufDentryOps: DentryOperations = {
+  dDname: (dentry, buflen) => dmabuffsDname(dentry, buflen),
+  dRelease: (dentry) => dmaBufDentryRelease(dentry),
+};
+
+/**
+ * Models dma_buf_file_release(), the file's ->release (v6.18): takes the dma-buf off the list
+ * (a file whose export failed half-way has none: nothing). The dma-buf itself is freed by the
+ * dentry's ->d_release, dma_buf_release(), when __fput()'s dput() (or a later path_put()) drops
+ * the dentry's last reference.
+ *
+ * Toggle `dma-buf.release-in-fops` (historic, RELEASE_IN_FOPS): dma_buf_release() is this
+ * ->release, as up to v5.7: the dma-buf is freed here, whoever still holds the dentry.
+ * Locking: runs from __fput(): may sleep; takes the list mutex.
+ * References: the toggle's release consumes the dma-buf; the file is freed by __fput()
+ * afterwards.
  */
 async function dmaBufFileRelease(file: File): Promise<number> {
   if (!isDmaBufFile(file)) return -EINVAL;
   const dmabuf = file.privateData as DmaBuf | null;
+  if (toggleEnabled(RELEASE_IN_FOPS.name)) {
+    await dmaBufReleaseV57(dmabuf);
+    return 0;
+  }
   await dmaBufListDel(dmabuf);
-  await dmaBufRelease(dmabuf);
   return 0;
 }
 
 /**
- * Models dma_buf_release() (dentry ->d_release); see dmaBufFileRelease().
- * Locking: from __fput(); may sleep.
+ * Models dma_buf_release(dentry), dma_buf_dentry_ops' ->d_release (v6.18): the dma-buf is the
+ * dentry's d_fsdata (none: an export that failed before setting it, nothing to do); then
+ * dmaBufRelease(). With the toggle `dma-buf.release-in-fops` on, the file's ->release freed the
+ * dma-buf already and the dentry has no ->d_release to run (the v5.7 dma_buf_dentry_ops had only
+ * ->d_dname).
+ * Locking: from the dentry's last dput(): may sleep.
  * References: consumes the dma-buf.
  */
-async function dmaBufRelease(dmabuf: DmaBuf | null): Promise<void> {
+async function dmaBufDentryRelease(dentry: Dentry): Promise<void> {
+  if (toggleEnabled(RELEASE_IN_FOPS.name)) return;
+  const dmabuf = dentry.dFsdata as DmaBuf | undefined;
   if (!dmabuf) return;
+  await dmaBufRelease(dmabuf);
+}
+
+/**
+ * Models dma_buf_release() of v5.3-v5.7, the file's ->release (the toggle
+ * `dma-buf.release-in-fops`): the BUG_ON of an armed poll callback, the exporter's ->release,
+ * then the list removal (under db_list.lock), the embedded reservation object's finalisation,
+ * the attachments WARN and the free, in that order.
+ * Locking: from __fput(); may sleep; takes the list mutex.
+ * References: consumes the dma-buf.
+ */
+async function dmaBufReleaseV57(dmabuf: DmaBuf | null): Promise<void> {
+  if (!dmabuf) return;
+  await point(opLabel("dma_buf_release", dmabuf.name));
+  dmabuf.checkAccess("dma_buf_release");
+  if (dmabuf.cbIn.active || dmabuf.cbOut.active)
+    bug(
+      `kernel BUG at drivers/dma-buf/dma-buf.c: dma_buf_release(${dmabuf.name}): BUG_ON(dmabuf->cb_shared.active || dmabuf->cb_excl.active)`,
+    );
+  await dmabuf.ops.release(dmabuf);
+  await dmaBufListDel(dmabuf);
+  if (dmabuf.ownResv) await dmaResvFini(dmabuf.resv);
+  warnOn(
+    dmabuf.attachments.length > 0,
+    `dma_buf_release(${dmabuf.name}): WARN_ON(!list_empty(&dmabuf->attachments))`,
+    { object: dmabuf.name },
+  );
+  kfree(dmabuf);
+}
+
+/**
+ * Models the body of dma_buf_release() (v6.18, ->d_release; see dmaBufDentryRelease()): checks
+ * that no poll callback is still armed (a BUG: someone dropped a reference a pending callback
+ * relied on), calls the exporter's ->release, finalises an embedded reservation object, warns if
+ * attachments remain, and frees the dma-buf (and its name).
+ * Locking: from the dentry's last dput(): may sleep.
+ * References: consumes the dma-buf.
+ */
+async function dmaBufRelease(dmabuf: DmaBuf): Promise<void> {
   await point(opLabel("dma_buf_release", dmabuf.name));
   dmabuf.checkAccess("dma_buf_release");
   // If this fires, a poll callback still relies on a reference that was dropped, or

@@ -7,11 +7,14 @@
  */
 
 export * from "./fs/chrdev.js";
+export * from "./fs/d-path.js";
+export * from "./fs/dcache.js";
 export * from "./fs/eventpoll.js";
 export * from "./fs/fdtable.js";
 export * from "./fs/file.js";
 export * from "./fs/ioctl.js";
 export * from "./fs/poll.js";
+export * from "./fs/proc/fd.js";
 export * from "./include/errno.js";
 export * from "./include/net/af-unix.js";
 export * from "./init/kernel.js";

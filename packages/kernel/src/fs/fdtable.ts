@@ -349,6 +349,14 @@ export function setTaskFiles(task: Task, files: FilesStruct | null): void {
   taskFiles.set(task, files);
 }
 
+/**
+ * Models task->files of another task (fget_task()'s load, under task_lock() in the kernel): its
+ * table, or null once exit_files() has detached it.
+ */
+export function taskFilesOf(task: Task): FilesStruct | null {
+  return taskFiles.get(task);
+}
+
 /** Models current->files: the running task's table, or null (not a process thread, exited). */
 export function currentFiles(): FilesStruct | null {
   const t = currentTask();

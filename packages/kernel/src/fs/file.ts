@@ -41,6 +41,7 @@ import { mightSleep, SpinLock } from "../locking/spinlock.js";
 import { kasanUnwrap } from "../mm/kasan/kasan.js";
 import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { AddressSpace, type Vma } from "../mm/vma.js";
+import { type DentryOperations, dAllocPseudo, dputNoPoint, type Path } from "./dcache.js";
 import { EPOLL_ITEM_POLL_WITHOUT_REF, type EpItem, eventpollRelease } from "./eventpoll.js";
 import type { IoctlArg } from "./ioctl.js";
 import type { PollTable } from "./poll.js";
@@ -192,6 +193,12 @@ export class File extends SlabObject {
   fInode: Inode | null = null;
   /** Models f_path: the path, or "anon_inode:[name]" for an anonymous file. */
   path = "";
+  /**
+   * Models f_path's dentry reference, for a pseudo file (allocFilePseudo()): the dentry whose
+   * count the file holds one of, dropped by __fput() after ->release. Null for every other file
+   * (see dcache.ts: only pseudo files have a dentry here).
+   */
+  fPath: Path | null = null;
   /**
    * Models f_mapping: where mmaps of this file are tracked (the inode's mapping by default; a
    * driver may point it at a shared one, as DRM does with its device's anonymous inode).
@@ -355,6 +362,54 @@ export async function allocFile(
   f.fMode |= FMODE_OPENED;
   if (fops.llseek) f.fMode |= FMODE_LSEEK;
   return f;
+}
+
+/**
+ * Models alloc_file_pseudo(inode, mnt, name, flags, fops) (fs/file_table.c, v6.18) on a pseudo
+ * filesystem whose superblock's d_op is `dOp` (init_pseudo()'s ctx->dops): d_alloc_pseudo() of a
+ * dentry called `name` with `inode`, then the file on that path (alloc_file()), already opened
+ * (FMODE_OPENED), its f_path holding the dentry's one reference. The file's `path` string is
+ * "/<name>" until ->d_dname names it. -ENOMEM if the file cannot be allocated (the dentry is then
+ * put: path_put(), which calls ->d_release with no d_fsdata set yet). Only the access mode and
+ * O_NONBLOCK of `flags` should be passed (dma_buf_getfile() masks them).
+ *
+ * Locking: none; may sleep.
+ * References: returns the file with one reference, owned by the caller; the file holds the
+ * dentry.
+ */
+export async function allocFilePseudo(
+  inode: Inode,
+  name: string,
+  flags: number,
+  fops: FileOperations,
+  dOp: DentryOperations | null,
+): Promise<File | Errno> {
+  const dentry = dAllocPseudo(name, dOp, inode);
+  const f = await allocFile(fops, null, `/${name}`, flags);
+  if (isErr(f)) {
+    await dputNoPoint(dentry);
+    return f;
+  }
+  f.fInode = inode;
+  f.fMapping = inode.iMapping;
+  f.fPath = { dentry };
+  dentry.label = `dentry of ${f.name}`;
+  return f;
+}
+
+/**
+ * Models alloc_anon_inode(sb) for a pseudo filesystem that gives each file an inode of its own
+ * (dma_buf_getfile()): a new inode with a mapping of its own, named `name` for reports.
+ * Locking: none. References: the caller's (the file's, once it is created on it).
+ */
+export function allocAnonInode(name: string): Inode {
+  return {
+    path: name,
+    iRdev: 0,
+    iFop: null,
+    iPrivate: undefined,
+    iMapping: new AddressSpace(name),
+  };
 }
 
 /**
@@ -566,8 +621,9 @@ function fileFree(file: File): void {
 
 /**
  * Models __fput(): the release of a file whose last reference is gone: if the open had
- * succeeded, might_sleep(), eventpoll_release() (the epitems watching it) and ->release; then
- * frees the file. Runs from task work, the
+ * succeeded, might_sleep(), eventpoll_release() (the epitems watching it), ->release and, for a
+ * pseudo file, dput() of its dentry (whose last reference calls ->d_release); then frees the
+ * file. Runs from task work, the
  * delayed-fput work, or flushDelayedFput().
  *
  * Locking: may sleep (a `sleep` splat when called atomic); called without locks held.
@@ -581,6 +637,9 @@ export async function fputFinal(file: File): Promise<void> {
     // "The function eventpoll_release() should be the first called in the file cleanup chain."
     await eventpollRelease(file);
     if (file.fOp.release) await file.fOp.release(file.fInode, file);
+    // dput(dentry) after ->release: the path's reference (pseudo files only; see dcache.ts for
+    // why it has no point of its own).
+    if (file.fPath !== null) await dputNoPoint(file.fPath.dentry);
   }
   fileFree(file);
 }

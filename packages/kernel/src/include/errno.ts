@@ -30,6 +30,7 @@ export const ESPIPE = 29;
 export const EPIPE = 32;
 export const ERANGE = 34;
 export const EDEADLK = 35;
+export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
 export const ENODATA = 61;
@@ -100,6 +101,7 @@ const NAMES: Record<number, string> = {
   [EPIPE]: "EPIPE",
   [ERANGE]: "ERANGE",
   [EDEADLK]: "EDEADLK",
+  [ENAMETOOLONG]: "ENAMETOOLONG",
   [ENOSYS]: "ENOSYS",
   [ENOTEMPTY]: "ENOTEMPTY",
   [ENODATA]: "ENODATA",

@@ -59,6 +59,7 @@ import {
   sysMunmap,
   sysOpen,
   sysRead,
+  sysReadlink,
   sysReadMemory,
   sysRecvFd,
   sysRecvmsg,
@@ -430,6 +431,15 @@ export class Process implements SyscallProcess {
    */
   read(fd: number, buf: number, count: number): Promise<number> {
     return sysRead(this, fd, buf, count);
+  }
+
+  /**
+   * readlink(2) of `path` into the process's memory at `buf`, at most `bufsiz` bytes: the bytes
+   * copied (no NUL), or -EINVAL (`bufsiz` <= 0, not a symlink), -ENOENT, -EFAULT, -ENOMEM,
+   * -ENAMETOOLONG. The model's symlinks are /proc/<pid>/fd/<n> and /proc/self/fd/<n>.
+   */
+  readlink(path: string, buf: number, bufsiz: number): Promise<number> {
+    return sysReadlink(this, path, buf, bufsiz);
   }
 
   /**

@@ -41,6 +41,7 @@ import {
   ksysDup3,
   NR_OPEN,
   putUnusedFd,
+  taskFilesOf,
 } from "../fs/fdtable.js";
 import {
   allocEmptyFile,
@@ -65,6 +66,7 @@ import {
   ioctlBindUserArg,
   ioctlUnbindUserArg,
 } from "../fs/ioctl.js";
+import { procPidReadlink } from "../fs/proc/fd.js";
 import {
   EBADF,
   EEXIST,
@@ -637,6 +639,54 @@ async function sysReadBody(
     const put = fdputPos(f);
     if (put !== RESOLVED) await put;
   }
+}
+
+/** The fd entries of procfs: /proc/<pid>/fd/<n> and /proc/self/fd/<n>. */
+const PROC_FD_PATH = /^\/proc\/(self|[1-9][0-9]*)\/fd\/(0|[1-9][0-9]*)$/;
+
+/**
+ * Models readlink(2) (SYSCALL_DEFINE3(readlink) -> do_readlinkat(AT_FDCWD, ...), fs/stat.c,
+ * v6.18) of the paths the model has: `bufsiz` <= 0 (or not an integer) is -EINVAL before
+ * anything else; a path that is not a string cannot be read (getname(): -EFAULT); a device node
+ * is not a symlink (-EINVAL); /proc/<pid>/fd/<n> (or /proc/self/fd/<n>) of a live process is
+ * proc_pid_readlink() (fs/proc/fd.ts): the name of the file at fd <n> of the process's main
+ * thread, at most `bufsiz` bytes of it copied to the user buffer `buf` without a NUL, and their
+ * number returned; -ENOENT for a process that does not exist or has been reaped, a thread whose
+ * files are gone, an fd that is not open, and any other path; -EFAULT for a buffer that cannot
+ * be written; -ENOMEM, -ENAMETOOLONG from d_path().
+ * Locking: none held. References: the path's, taken and dropped inside (see procFdLink()).
+ */
+export function sysReadlink(
+  p: SyscallProcess,
+  path: unknown,
+  buf: unknown,
+  bufsiz: unknown,
+): Promise<number> {
+  return syscall(p, "readlink", sysReadlinkBody, path, buf, bufsiz) as Promise<number>;
+}
+
+/** sysReadlink()'s body. */
+function sysReadlinkBody(
+  p: SyscallProcess,
+  path: unknown,
+  buf: unknown,
+  bufsiz: unknown,
+): Promise<number> | number {
+  if (!isIntArg(bufsiz) || bufsiz <= 0) return -EINVAL;
+  if (typeof path !== "string") return -EFAULT;
+  const m = PROC_FD_PATH.exec(path);
+  if (m === null) return p.kernel.chrdevs.lookup(path) !== null ? -EINVAL : -ENOENT;
+  const target = p.kernel.processes.get(m[1] === "self" ? p.pid : Number(m[1]));
+  if (target === undefined || target.state === "dead") return -ENOENT;
+  const leader = target.threads[0];
+  const files = leader === undefined ? null : taskFilesOf(leader);
+  const fd = Number(m[2]);
+  if (!Number.isSafeInteger(fd)) return -ENOENT;
+  const copy = (bytes: Uint8Array): Promise<number> =>
+    isIntArg(buf) && buf >= 0
+      ? accessVm(p.mm, buf, bytes.length, bytes).then((r) => (typeof r === "number" ? r : 0))
+      : RESOLVED_EFAULT;
+  return procPidReadlink(files, fd, copy, bufsiz);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { CampaignScenario } from "../../campaign/campaign-scenario.js";
 import { COMPOSITOR } from "./compositor.js";
 import { CROSS_SHARE } from "./cross-share.js";
+import { DMABUF_READLINK } from "./dmabuf-readlink.js";
 import { EVICTION_UNDER_SHARING } from "./eviction-under-sharing.js";
 import { FENCE_WAIT } from "./fence-wait.js";
 import { FUZZ, FUZZ_FD_REUSE, FUZZ_PRIVATE } from "./fuzz.js";
@@ -22,4 +23,5 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   UNIX_GC,
   UNIX_GC_PEEK,
   UNIX_GC_LISTEN,
+  DMABUF_READLINK,
 ];

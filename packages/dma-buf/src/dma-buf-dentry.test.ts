@@ -1,0 +1,156 @@
+import {
+  isErr,
+  Kernel,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  O_CLOEXEC,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from "@primetime/kernel";
+import { findToggle, type Scenario, Simulation } from "@primetime/sim";
+import { explore } from "@primetime/sim/explore";
+import { describe, expect, it } from "vitest";
+import { dmaBufLiveList } from "./bufinfo.js";
+import { dmaBufFd, RELEASE_IN_FOPS } from "./dma-buf.js";
+import { DMA_BUF_SET_NAME_B } from "./dma-buf-ioctl.js";
+import { systemHeapAllocate } from "./dma-heap.js";
+import { DMA_BUF_PAGE_SIZE } from "./scatterlist.js";
+import { splatLines } from "./test-support.js";
+
+/** A new system-heap dma-buf installed at an fd of the current process. */
+async function bufFd(): Promise<number> {
+  const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+  if (isErr(d)) throw new Error("alloc");
+  const fd = await dmaBufFd(d, O_CLOEXEC);
+  expect(fd).toBeGreaterThanOrEqual(0);
+  return fd;
+}
+
+/** A user buffer of one page in `p`. */
+async function userBuffer(p: Process): Promise<number> {
+  return p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+/** readlink(2) of `path` in `p`: the link's text, or the errno. */
+async function readlink(p: Process, buf: number, path: string): Promise<string | number> {
+  const n = await p.readlink(path, buf, 256);
+  if (n < 0) return n;
+  const bytes = await p.readMemory(buf, n);
+  if (typeof bytes === "number") return bytes;
+  return new TextDecoder().decode(bytes);
+}
+
+/** Runs `body` as process "t" of a fresh kernel, then checks for leaks. */
+function processScenario(body: (p: Process) => Promise<void>): Scenario {
+  return async (sim) => {
+    const k = Kernel.boot();
+    const p = k.spawnProcess("t", body);
+    const code = await p.wait();
+    if (code !== 0) sim.report("warn", `process exited with ${code}`);
+    await k.checkLeaks();
+    if (dmaBufLiveList().length) sim.report("warn", "dma-buf left on the list");
+  };
+}
+
+describe("dmabuffs_dname() through readlink(2) of /proc/<pid>/fd/<n>", () => {
+  it('names the dma-buf "/dmabuf:" without a name, "/dmabuf:<name>" after SET_NAME', async () => {
+    const out: unknown[] = [];
+    const r = await new Simulation({ seed: 1 }).run(
+      processScenario(async (p) => {
+        const buf = await userBuffer(p);
+        const fd = await bufFd();
+        const path = `/proc/${p.pid}/fd/${fd}`;
+        out.push(await readlink(p, buf, path));
+        expect(await p.ioctl(fd, DMA_BUF_SET_NAME_B, { name: "scanout" })).toBe(0);
+        out.push(await readlink(p, buf, path));
+        out.push(await readlink(p, buf, `/proc/self/fd/${fd}`));
+        expect(await p.close(fd)).toBe(0);
+        out.push(await readlink(p, buf, path));
+      }),
+    );
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+    expect(out).toEqual(["/dmabuf:", "/dmabuf:scanout", "/dmabuf:scanout", -2]);
+  });
+});
+
+/**
+ * One thread readlinks the dma-buf's /proc entry while another closes its fd (the fd's is the
+ * dma-buf's only reference).
+ */
+
+const readlinkVsClose: Scenario = processScenario(async (p) => {
+  const buf = await userBuffer(p);
+  const fd = await bufFd();
+  expect(await p.ioctl(fd, DMA_BUF_SET_NAME_B, { name: "scanout" })).toBe(0);
+  const reader = p.spawnThread("reader", async () => {
+    const got = await readlink(p, buf, `/proc/${p.pid}/fd/${fd}`);
+    // Before the close: the name; after it: no such fd.
+    if (got !== "/dmabuf:scanout" && got !== -2) throw new Error(`readlink gave ${got}`);
+  });
+  const closer = p.spawnThread("closer", async () => {
+    expect(await p.close(fd)).toBe(0);
+  });
+  await reader.join();
+  await closer.join();
+});
+
+describe("toggle dma-buf.release-in-fops", () => {
+  it("is declared with its fix", () => {
+    expect(findToggle("dma-buf.release-in-fops")).toBe(RELEASE_IN_FOPS);
+    expect(RELEASE_IN_FOPS.kind).toBe("historic");
+    expect(RELEASE_IN_FOPS.commit).toBe("4ab59c3c638c");
+    expect(RELEASE_IN_FOPS.fixedBy).toBe("dma-buf: Move dma_buf_release() from fops to dentry_ops");
+  });
+
+  it("on: PCT finds dmabuffs_dname() on the dma_buf the last close freed (KASAN)", async () => {
+    const res = await explore(readlinkVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 100,
+      seed: 1,
+      toggles: [RELEASE_IN_FOPS.name],
+      scenario: "readlink-vs-close",
+    });
+    // PCT depth 3 finds it at schedule 31 of seed 1 (seeds 2-5: 32, 20, 150, 93).
+    expect(res.firstFailure).not.toBeNull();
+    expect(res.schedules).toBeLessThanOrEqual(100);
+    const lines = splatLines(res.firstFailure!);
+    expect(lines[0]).toMatch(
+      /^\[step \d+\] kasan: BUG: KASAN: slab-use-after-free in spin_lock\nAccess to dma_buf#1 by task t:reader\/\d+\n/,
+    );
+    // Freed by the closer's __fput() (the file's ->release), not by the reader's path_put().
+    expect(lines[0]).toMatch(/\nFreed by task t:closer\/\d+ at step \d+:\n/);
+    // A race: some schedules of the same search are clean.
+    const all = await explore(readlinkVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 100,
+      seed: 1,
+      stopOnFailure: false,
+      toggles: [RELEASE_IN_FOPS.name],
+    });
+    expect(all.failures.length).toBeGreaterThan(0);
+    expect(all.failures.length).toBeLessThan(all.schedules);
+  });
+
+  it("off: the same schedules, and more, are clean (the dentry keeps the dma-buf)", async () => {
+    for (const [strategy, schedules, seed] of [
+      ["pct", 100, 1],
+      ["pct", 300, 7],
+      ["random", 200, 11],
+    ] as const) {
+      const res = await explore(readlinkVsClose, {
+        strategy,
+        depth: 3,
+        schedules,
+        seed,
+        stopOnFailure: false,
+        scenario: "readlink-vs-close",
+      });
+      expect(res.failures.map((f) => splatLines(f).concat(f.outcome))).toEqual([]);
+    }
+  });
+});
