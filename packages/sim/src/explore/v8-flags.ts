@@ -44,8 +44,8 @@ export function applySearchV8Flags(): void {
  * the flag, on the stress harness's speed-up campaign (alternated pairs of runs, CPU seconds, at
  * a load average of 10-21): 9,000 schedules, median difference -2.0 s on one worker (-9 %) and
  * -1.9 s on two (-7 %); 18,000 schedules, -1.4 and -3.3 s on one, -3.1 and -1.8 s on two. The
- * helper threads do 1.2-1.8 s less, the threads running schedules no more (apps/stress README,
- * "Where the CPU goes, by thread"). A quarter of the default (230) compiled less but ran slower.
+ * helper threads do 1.2-1.8 s less, the threads running schedules no more (apps/stress
+ * bench/HISTORY.md, "Where the CPU goes, by thread"). A quarter of the default (230) compiled less but ran slower.
  */
 export const CAMPAIGN_V8_FLAGS: readonly string[] = ["--max-inlined-bytecode-size-cumulative=460"];
 
