@@ -196,13 +196,21 @@ describe("Simulation", () => {
   });
 
   it("detects a task that escapes the simulation", async () => {
+    // Something outside the simulation that settles only after the run: a real timer here (it
+    // was a 5 ms setTimeout) made the test depend on the machine's load, since an expired timer
+    // runs before the watchdog's setImmediate when the run starts from a check phase.
+    let release!: () => void;
+    const outside = new Promise<void>((res) => {
+      release = res;
+    });
     const r = await new Simulation().run(async () => {
       spawn("escaper", async () => {
         await point("before");
-        await new Promise((res) => setTimeout(res, 5));
+        await outside;
         await point("after");
       });
     });
+    release();
     expect(r.outcome).toBe("escape");
     expect(r.splats[0]!.kind).toBe("escape");
     expect(r.splats[0]!.message).toMatch(
