@@ -4055,115 +4055,178 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       if (now === settled) break;
       settled = now;
     }
-    for (const [i, d] of devs.entries()) drmDevCheckLeaks(d.device, baselines[i]!);
+    checkDeviceLeaks(devs, baselines);
     await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
-    // What each fd reached: every fd's every life is recorded by now (fd-model.ts).
-    checkFdUses(fdUses, -EBADF, (what) => model.diverge(what));
-    // (A file whose handle-making call never returned may hold a handle life nobody recorded.)
-    for (const f of makers) f.runEnded();
-    // Deferred checks of handles: every life of every handle is recorded by now. A call reached
-    // a buffer some life that may have been live then named; a flink of a handle whose only
-    // possible life had a name gave that name (an object keeps its name while it has a handle).
-    checkHandleObservations(
+    endOfRunChecks({
+      model,
+      fdUses,
+      makers,
       handleObs,
-      (f) => strayFiles.has(f),
-      (what) => model.diverge(what),
+      strayFiles,
+      imports,
+      entries,
+      closes,
+      corePrime,
+      fileProc,
+      nameCalls,
+      holders,
+      names,
+      exited,
+    });
+  };
+}
+
+/** The device counters after the run, each against its baseline (IGT's leak check). */
+function checkDeviceLeaks(
+  devs: readonly DeviceNodes[],
+  baselines: readonly ReturnType<typeof drmDevCounters>[],
+) {
+  for (let i = 0; i < devs.length; i++) drmDevCheckLeaks(devs[i]!.device, baselines[i]!);
+}
+
+/** What fuzzScenario()'s end-of-run checks read of the run. */
+interface EndOfRun {
+  readonly model: FuzzModel;
+  readonly fdUses: readonly FdUse[];
+  readonly makers: ReadonlySet<ModelFile>;
+  readonly handleObs: HandleObservation[];
+  readonly strayFiles: ReadonlySet<ModelFile>;
+  readonly imports: readonly PrimeEntryObservation[];
+  readonly entries: readonly PrimeEntryObservation[];
+  readonly closes: readonly CloseObservation[];
+  readonly corePrime: readonly boolean[];
+  readonly fileProc: ReadonlyMap<ModelFile, ProcState>;
+  readonly nameCalls: readonly NameCall[];
+  readonly holders: readonly NameHolder[];
+  readonly names: readonly NameObservation[];
+  readonly exited: boolean;
+}
+
+/**
+ * fuzzScenario()'s deferred checks, once the machine is quiesced and its leaks checked: every
+ * life of every fd and handle is recorded by now. A function of its own, not a part of the
+ * scenario's closure: its loops would make that closure (thousands of bytecodes, every
+ * operation's closure made in it) hot enough for V8 to optimize it, for about a second of
+ * compilation each time, and again after each deoptimization (CPU that the search then lacks).
+ */
+function endOfRunChecks(run: EndOfRun): void {
+  const {
+    model,
+    fdUses,
+    makers,
+    handleObs,
+    strayFiles,
+    imports,
+    entries,
+    closes,
+    corePrime,
+    fileProc,
+    nameCalls,
+    holders,
+    names,
+    exited,
+  } = run;
+  // What each fd reached: every fd's every life is recorded by now (fd-model.ts).
+  checkFdUses(fdUses, -EBADF, (what) => model.diverge(what));
+  // (A file whose handle-making call never returned may hold a handle life nobody recorded.)
+  for (const f of makers) f.runEnded();
+  // Deferred checks of handles: every life of every handle is recorded by now. A call reached
+  // a buffer some life that may have been live then named; a flink of a handle whose only
+  // possible life had a name gave that name (an object keeps its name while it has a handle).
+  checkHandleObservations(
+    handleObs,
+    (f) => strayFiles.has(f),
+    (what) => model.diverge(what),
+  );
+  // The PRIME cache: an import of buffer X's dma-buf returns a handle with an entry for it
+  // (drm_prime_lookup_buf_handle()) if the file surely had one throughout the import: an
+  // export or import of handle h gave X's dma-buf before the import started, and no GEM_CLOSE
+  // of h may have run since that call started. (Several entries for one dma-buf: any of them.)
+  // Not in a stray file (opened at an fd number a sibling may still call through): a race's
+  // GEM_CLOSE through the number it last knew reaches such a file unrecorded (the model
+  // records it on the closed file), and drm_gem_object_release_handle() drops the closed
+  // handle's entry, so the next import makes a new handle, as the kernel should.
+  for (const io of imports) {
+    if (io.f.chaos || strayFiles.has(io.f) || !corePrime[io.f.dev]) continue;
+    const sure = entries.some(
+      (e) =>
+        e.f === io.f &&
+        e.buf === io.buf &&
+        e.ret < io.start &&
+        e.handle !== io.handle &&
+        !closes.some(
+          (c) => c.f === io.f && c.handle === e.handle && c.ret > e.start && c.start < io.ret,
+        ),
     );
-    // The PRIME cache: an import of buffer X's dma-buf returns a handle with an entry for it
-    // (drm_prime_lookup_buf_handle()) if the file surely had one throughout the import: an
-    // export or import of handle h gave X's dma-buf before the import started, and no GEM_CLOSE
-    // of h may have run since that call started. (Several entries for one dma-buf: any of them.)
-    // Not in a stray file (opened at an fd number a sibling may still call through): a race's
-    // GEM_CLOSE through the number it last knew reaches such a file unrecorded (the model
-    // records it on the closed file), and drm_gem_object_release_handle() drops the closed
-    // handle's entry, so the next import makes a new handle, as the kernel should.
-    for (const io of imports) {
-      if (io.f.chaos || strayFiles.has(io.f) || !corePrime[io.f.dev]) continue;
-      const sure = entries.some(
-        (e) =>
-          e.f === io.f &&
-          e.buf === io.buf &&
-          e.ret < io.start &&
-          e.handle !== io.handle &&
-          !closes.some(
-            (c) => c.f === io.f && c.handle === e.handle && c.ret > e.start && c.start < io.ret,
-          ),
+    if (!sure) continue;
+    const possible = entries.some(
+      (e) =>
+        e !== io &&
+        e.f === io.f &&
+        e.handle === io.handle &&
+        (e.buf === io.buf || e.buf === UNKNOWN_BUFFER) &&
+        e.start < io.ret,
+    );
+    if (!possible)
+      model.diverge(
+        `PRIME import of buffer ${io.buf}'s dma-buf gave handle ${io.handle}, which has no PRIME cache entry for it, while another handle had one`,
       );
-      if (!sure) continue;
-      const possible = entries.some(
-        (e) =>
-          e !== io &&
-          e.f === io.f &&
-          e.handle === io.handle &&
-          (e.buf === io.buf || e.buf === UNKNOWN_BUFFER) &&
-          e.start < io.ret,
-      );
-      if (!possible)
+  }
+  // Names: an object keeps its flink name while it has a handle (drm_gem_object_handle_free()
+  // removes it when the last one goes). So while a handle that GEM_OPEN(N) made, or whose
+  // GEM_FLINK gave N, surely lives (its file and process are not going, no GEM_CLOSE or
+  // GEM_CHANGE_HANDLE of its number may have run since the call that showed it, no garbage
+  // or stray call could reach the file), GEM_OPEN(N) on the device succeeds and opens that
+  // object, and GEM_FLINK of that handle succeeds and gives N.
+  const surelyLive = (hd: NameHolder, until: number) =>
+    !hd.f.chaos &&
+    !strayFiles.has(hd.f) &&
+    hd.f.goneAt > until &&
+    (fileProc.get(hd.f)?.endTick ?? Number.NEGATIVE_INFINITY) > until &&
+    !closes.some(
+      (c) => c.f === hd.f && c.handle === hd.handle && c.ret > hd.start && c.start < until,
+    );
+  for (const c of nameCalls) {
+    for (const hd of holders) {
+      if (hd.ret >= c.start || hd.f.dev !== c.f.dev) continue;
+      if (c.kind === "open" ? hd.name !== c.name : hd.f !== c.f || hd.handle !== c.handle) continue;
+      if (!surelyLive(hd, c.ret)) continue;
+      const held = `while handle ${hd.handle} from ${hd.what} held its object`;
+      if (c.result !== 0) {
+        if (c.excused) break;
         model.diverge(
-          `PRIME import of buffer ${io.buf}'s dma-buf gave handle ${io.handle}, which has no PRIME cache entry for it, while another handle had one`,
+          c.kind === "open"
+            ? `GEM_OPEN(name ${c.name}) = ${c.result} ${held}`
+            : `GEM_FLINK of handle ${c.handle} = ${c.result} ${held} (name ${hd.name})`,
         );
-    }
-    // Names: an object keeps its flink name while it has a handle (drm_gem_object_handle_free()
-    // removes it when the last one goes). So while a handle that GEM_OPEN(N) made, or whose
-    // GEM_FLINK gave N, surely lives (its file and process are not going, no GEM_CLOSE or
-    // GEM_CHANGE_HANDLE of its number may have run since the call that showed it, no garbage
-    // or stray call could reach the file), GEM_OPEN(N) on the device succeeds and opens that
-    // object, and GEM_FLINK of that handle succeeds and gives N.
-    const surelyLive = (hd: NameHolder, until: number) =>
-      !hd.f.chaos &&
-      !strayFiles.has(hd.f) &&
-      hd.f.goneAt > until &&
-      (fileProc.get(hd.f)?.endTick ?? Number.NEGATIVE_INFINITY) > until &&
-      !closes.some(
-        (c) => c.f === hd.f && c.handle === hd.handle && c.ret > hd.start && c.start < until,
-      );
-    for (const c of nameCalls) {
-      for (const hd of holders) {
-        if (hd.ret >= c.start || hd.f.dev !== c.f.dev) continue;
-        if (c.kind === "open" ? hd.name !== c.name : hd.f !== c.f || hd.handle !== c.handle)
-          continue;
-        if (!surelyLive(hd, c.ret)) continue;
-        const held = `while handle ${hd.handle} from ${hd.what} held its object`;
-        if (c.result !== 0) {
-          if (c.excused) break;
-          model.diverge(
-            c.kind === "open"
-              ? `GEM_OPEN(name ${c.name}) = ${c.result} ${held}`
-              : `GEM_FLINK of handle ${c.handle} = ${c.result} ${held} (name ${hd.name})`,
-          );
-          break;
-        }
-        if (c.kind === "flink" && c.name !== hd.name) {
-          model.diverge(
-            `GEM_FLINK of handle ${c.handle} gave name ${c.name} ${held} (name ${hd.name})`,
-          );
-          break;
-        }
-        if (
-          c.kind === "open" &&
-          c.buf !== UNKNOWN_BUFFER &&
-          hd.buf !== UNKNOWN_BUFFER &&
-          !model.ambiguous.has(hd.buf) &&
-          c.buf !== hd.buf
-        ) {
-          model.diverge(
-            `GEM_OPEN(name ${c.name}) opened buffer ${c.buf} ${held} (buffer ${hd.buf})`,
-          );
-          break;
-        }
+        break;
+      }
+      if (c.kind === "flink" && c.name !== hd.name) {
+        model.diverge(
+          `GEM_FLINK of handle ${c.handle} gave name ${c.name} ${held} (name ${hd.name})`,
+        );
+        break;
+      }
+      if (
+        c.kind === "open" &&
+        c.buf !== UNKNOWN_BUFFER &&
+        hd.buf !== UNKNOWN_BUFFER &&
+        !model.ambiguous.has(hd.buf) &&
+        c.buf !== hd.buf
+      ) {
+        model.diverge(`GEM_OPEN(name ${c.name}) opened buffer ${c.buf} ${held} (buffer ${hd.buf})`);
+        break;
       }
     }
-    // Deferred checks: every flink is recorded by now (unless a thread died inside its flink,
-    // in a run with an exit: then a name may have been given without the model knowing).
-    for (const o of names) {
-      if (!exited && !model.nameHasNamed(o.dev, o.name, o.buf))
-        model.diverge(
-          `GEM_OPEN(name ${o.name}) opened buffer ${o.buf}, never flinked as ${o.name}`,
-        );
-      if (o.size >= 0 && o.reported !== o.size)
-        model.diverge(
-          `GEM_OPEN(name ${o.name}) reported size ${o.reported}, buffer ${o.buf} has ${o.size}`,
-        );
-    }
-  };
+  }
+  // Deferred checks: every flink is recorded by now (unless a thread died inside its flink,
+  // in a run with an exit: then a name may have been given without the model knowing).
+  for (const o of names) {
+    if (!exited && !model.nameHasNamed(o.dev, o.name, o.buf))
+      model.diverge(`GEM_OPEN(name ${o.name}) opened buffer ${o.buf}, never flinked as ${o.name}`);
+    if (o.size >= 0 && o.reported !== o.size)
+      model.diverge(
+        `GEM_OPEN(name ${o.name}) reported size ${o.reported}, buffer ${o.buf} has ${o.size}`,
+      );
+  }
 }
