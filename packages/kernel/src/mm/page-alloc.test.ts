@@ -5,7 +5,6 @@ import { EFAULT, ENOMEM } from "../include/errno.js";
 import { Kernel } from "../init/kernel.js";
 import {
   DEFAULT_RAM_BYTES,
-  hostPages,
   lazyPageArray,
   nrFreePages,
   ramPagesUsed,
@@ -72,44 +71,6 @@ describe("lazy page arrays", () => {
     // An ordinary array: its elements' truthiness.
     expect(touchAllPages([new Uint8Array(PAGE_SIZE)])).toBe(true);
     expect(touchAllPages([undefined as unknown as Uint8Array])).toBe(false);
-  });
-
-  it("touchAllPages() charges the pages it brings into being and leaves their bytes to their first access", () => {
-    let touches = 0;
-    const pages = lazyPageArray(4, () => {
-      touches++;
-      return true;
-    });
-    pages[2]![0] = 5;
-    expect(touchAllPages(pages)).toBe(true);
-    expect(touches).toBe(4);
-    expect(residentPages(pages)).toBe(4);
-    // Only page 2 was accessed: the others exist, with no host bytes yet.
-    expect(hostPages(pages)).toBe(1);
-    expect(pages[0]).toEqual(new Uint8Array(PAGE_SIZE));
-    expect(pages[2]![0]).toBe(5);
-    expect(hostPages(pages)).toBe(2);
-    // A charged page is not touched again, neither by an access nor by another pinning.
-    expect(touchAllPages(pages)).toBe(true);
-    pages[3]![1] = 6;
-    expect(touches).toBe(4);
-    expect(residentPages(pages)).toBe(4);
-    // Storing a page at a charged index replaces it, and it stays charged.
-    const mine = new Uint8Array(PAGE_SIZE);
-    pages[1] = mine;
-    expect(pages[1]).toBe(mine);
-    expect(residentPages(pages)).toBe(4);
-    expect(hostPages(pages)).toBe(4);
-    expect(hostPages([new Uint8Array(PAGE_SIZE)])).toBe(1);
-    // A refusal stops the pinning; the pages after it are touched by the next one.
-    let refuse = 2;
-    const part = lazyPageArray(4, (i) => i !== refuse);
-    expect(touchAllPages(part)).toBe(false);
-    expect(residentPages(part)).toBe(2);
-    refuse = -1;
-    expect(touchAllPages(part)).toBe(true);
-    expect(residentPages(part)).toBe(4);
-    expect(hostPages(part)).toBe(0);
   });
 });
 

@@ -11,8 +11,7 @@
  *
  * Host memory follows touch, not charge: a page's 4096 bytes are allocated the first time
  * something reads or writes them (`lazyPageArray()`), so a large object that is never touched
- * costs nothing, whatever its simulated size; pinning every page (`touchAllPages()`, as
- * drm_gem_get_pages() does) charges them and leaves their bytes to their first access.
+ * costs nothing, whatever its simulated size.
  *
  * Faithfulness: one zone, no watermarks, no reclaim, no swap, no OOM killer (the allocation that
  * does not fit fails); overcommit follows OVERCOMMIT_GUESS (`vmEnoughMemory()`). The accounting
@@ -120,26 +119,13 @@ function alwaysTouch(): boolean {
  * live as long as the process, so V8 keeps their optimized code), its state the instance's.
  */
 class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
-  /** The pages whose bytes exist on the host, by index. */
+  /** The pages that exist, by index. */
   readonly present = new Map<number, Uint8Array>();
-  /**
-   * Every page below this index exists (charged): touchAll() brought it into being, or it is in
-   * `present`. A page below it and not in `present` has no host bytes yet (touchAll() charges
-   * without allocating): its first access allocates them, zeroed, without a first touch.
-   */
-  private chargedBelow = 0;
-  /** The pages below `chargedBelow` not in `present` (charged, no host bytes yet). */
-  private unbacked = 0;
 
   constructor(
     private readonly n: number,
     private readonly firstTouch: FirstTouch,
   ) {}
-
-  /** The pages that exist (touched at least once, with host bytes or not). */
-  get resident(): number {
-    return this.present.size + this.unbacked;
-  }
 
   /** The page index `key` names, or -1 when it is not one. */
   private indexOf(key: string | symbol): number {
@@ -161,29 +147,16 @@ class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
   touch(i: number): Uint8Array | undefined {
     let page = this.present.get(i);
     if (page === undefined) {
-      // A page touchAll() charged exists already: only its bytes are new.
-      if (i < this.chargedBelow) this.unbacked--;
-      else if (!this.firstTouch(i)) return undefined;
+      if (!this.firstTouch(i)) return undefined;
       page = new Uint8Array(PAGE_SIZE);
       this.present.set(i, page);
     }
     return page;
   }
 
-  /**
-   * Every page in index order, as `pages[i]` for each i would (the same first touches, in the
-   * same order): false at the first refused. The pages it brings into being get their host
-   * bytes at their first access, not here (a pinning that nobody reads through costs no host
-   * memory).
-   */
+  /** Every page in index order, as `pages[i]` for each i would: false at the first refused. */
   touchAll(): boolean {
-    for (let i = this.chargedBelow; i < this.n; i++) {
-      if (!this.present.has(i)) {
-        if (!this.firstTouch(i)) return false;
-        this.unbacked++;
-      }
-      this.chargedBelow = i + 1;
-    }
+    for (let i = 0; i < this.n; i++) if (this.touch(i) === undefined) return false;
     return true;
   }
 
@@ -195,7 +168,6 @@ class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
     const i = this.indexOf(key);
     if (i < 0) return key === "length" ? false : Reflect.set(t, key, value, receiver);
     if (!(value instanceof Uint8Array) || value.length !== PAGE_SIZE) return false;
-    if (i < this.chargedBelow && !this.present.has(i)) this.unbacked--;
     this.present.set(i, value);
     return true;
   }
@@ -204,19 +176,10 @@ class LazyPageHandler implements ProxyHandler<Uint8Array[]> {
 const residency = new WeakMap<readonly Uint8Array[], LazyPageHandler>();
 
 /**
- * The number of pages of a `lazyPageArray()` that exist (touched at least once, by an access or
- * by `touchAllPages()`), without touching any; for an ordinary array, its length.
+ * The number of pages of a `lazyPageArray()` that exist on the host (touched at least once),
+ * without touching any; for an ordinary array, its length.
  */
 export function residentPages(pages: readonly Uint8Array[]): number {
-  return residency.get(pages)?.resident ?? pages.length;
-}
-
-/**
- * The number of pages of a `lazyPageArray()` whose bytes exist on the host (accessed at least
- * once), without touching any; for an ordinary array, its length. At most `residentPages()`:
- * a page `touchAllPages()` brought into being gets its bytes at its first access.
- */
-export function hostPages(pages: readonly Uint8Array[]): number {
   return residency.get(pages)?.present.size ?? pages.length;
 }
 
@@ -224,8 +187,7 @@ export function hostPages(pages: readonly Uint8Array[]): number {
  * Touches every page of `pages` in index order, as `for (i) if (!pages[i]) ...` does, and says
  * whether every page exists now (false at the first page whose first touch is refused, with the
  * pages after it untouched). On a `lazyPageArray()` it goes to the pages directly, not through
- * the proxy's property lookup with a string key per page, and allocates no host bytes: each page
- * gets them (zeroed) at its first access, as it would have them zeroed now.
+ * the proxy's property lookup with a string key per page.
  */
 export function touchAllPages(pages: readonly Uint8Array[]): boolean {
   const lazy = residency.get(pages);
