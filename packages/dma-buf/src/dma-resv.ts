@@ -633,8 +633,21 @@ export class DmaResvIter {
    * Locking: none.
    * References: drops the cursor's.
    */
-  async end(): Promise<void> {
-    await dmaFencePut(this.fence);
+  end(): Promise<void> {
+    // No async frame: RESOLVED when the put kept the task and was not the last (callers skip
+    // their await), else the cursor is cleared once the put is done, as before.
+    try {
+      const put = dmaFencePut(this.fence);
+      if (put !== RESOLVED) return put.then(() => this.ended());
+      this.fence = null;
+      return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** end() after its put. */
+  private ended(): void {
     this.fence = null;
   }
 }
@@ -653,7 +666,8 @@ export async function* dmaResvForEachFenceUnlocked(
   try {
     for (let f = await cursor.first(); f; f = await cursor.next()) yield f;
   } finally {
-    await cursor.end();
+    const ended = cursor.end();
+    if (ended !== RESOLVED) await ended;
   }
 }
 
@@ -699,7 +713,8 @@ export async function dmaResvGetFences(
     }
     fences.push(await dmaFenceGet(f));
   }
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   return fences;
 }
 
@@ -719,7 +734,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
       await dmaResvListFree(list);
       const fresh = dmaResvListAlloc(Math.max(1, cursor.numFences));
       if (isErr(fresh)) {
-        await cursor.end();
+        const ended = cursor.end();
+        if (ended !== RESOLVED) await ended;
         return fresh;
       }
       list = fresh;
@@ -729,7 +745,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
     if (list.numFences >= list.maxFences) list.maxFences = list.numFences + 1;
     list.table[list.numFences++] = { fence: f, usage: cursor.fenceUsage };
   }
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   const old = await rcuReplacePointer(dst.fences, list, heldCond(dst));
   await dmaResvListFree(old);
   return 0;
@@ -744,7 +761,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
 export async function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): Promise<boolean> {
   const cursor = new DmaResvIter(obj, usage);
   const f = await cursor.first();
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   return f === null;
 }
 
@@ -769,13 +787,15 @@ export async function dmaResvWaitTimeout(
   for (let f = await cursor.first(); f; f = await cursor.next()) {
     ret = await dmaFenceWaitTimeout(f, intr, timeout);
     if (ret <= 0) {
-      await cursor.end();
+      const ended = cursor.end();
+      if (ended !== RESOLVED) await ended;
       return ret;
     }
     // Even for zero timeout the return value is 1
     if (timeout) timeout = ret;
   }
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   return ret;
 }
 
