@@ -505,7 +505,8 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 30_000_000_000);
     }
     if (bdev.funcs.releaseNotify) await bdev.funcs.releaseNotify(bo);
-    await drmVmaOffsetRemove(bdev.vmaManager, bo.vmaNode);
+    const removed = drmVmaOffsetRemove(bdev.vmaManager, bo.vmaNode);
+    if (removed !== RESOLVED) await removed;
     const free = ttmMemIoFree(bdev, bo.resource);
     if (free !== RESOLVED) await free;
     if (
