@@ -752,8 +752,10 @@ export async function ttmBoMoveMemcpy(
   dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   const srcMem = bo.resource;
-  if (warnOn(!srcMem, `ttm_bo_move_memcpy(${bo.name}): WARN_ON(!src_mem)`) || !srcMem)
+  if (!srcMem) {
+    warnOn(true, `ttm_bo_move_memcpy(${bo.name}): WARN_ON(!src_mem)`);
     return -EINVAL;
+  }
   const dstMan = ttmManagerType(bdev, dstMem.memType)!;
   const srcMan = ttmManagerType(bdev, srcMem.memType)!;
   const ttm = bo.ttm;

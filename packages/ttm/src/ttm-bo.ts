@@ -240,7 +240,8 @@ export async function ttmBoReserve(
   ticket: WwAcquireCtx | null = null,
 ): Promise<number> {
   if (noWait) {
-    if (warnOn(ticket !== null, `ttm_bo_reserve(${bo.name}): WARN_ON(ticket)`)) return -EBUSY;
+    if (ticket !== null && warnOn(true, `ttm_bo_reserve(${bo.name}): WARN_ON(ticket)`))
+      return -EBUSY;
     return dmaResvTrylock(bo.resv) ? 0 : -EBUSY;
   }
   const ret = interruptible

@@ -135,9 +135,10 @@ export async function qxlTtmBoDestroy(tbo: TtmBufferObject): Promise<void> {
   const bo = toQxlBo(tbo);
   const qdev = toQxl(bo.dev);
   await qxlSurfaceEvict(qdev, bo, false);
-  warnOn(bo.mapCount > 0, `qxl_ttm_bo_destroy(${bo.name}): WARN_ON_ONCE(bo->map_count > 0)`, {
-    object: bo.name,
-  });
+  if (bo.mapCount > 0)
+    warnOn(true, `qxl_ttm_bo_destroy(${bo.name}): WARN_ON_ONCE(bo->map_count > 0)`, {
+      object: bo.name,
+    });
   await qdev.gemMutex.lock();
   qdev.gemObjects.delete(bo);
   await qdev.gemMutex.unlock();
