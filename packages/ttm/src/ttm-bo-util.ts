@@ -103,10 +103,9 @@ export const SIMGPU_VRAM_BAR = 0xd000_0000;
  */
 export function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null): Promise<number> {
   // No async frame: nothing here is a point, so a reservation already made (or a driver without
-  // ->io_mem_reserve) gives a settled promise, and a throw (the assertion's oops) a rejected one,
-  // as from the async function this was.
+  // ->io_mem_reserve) gives a settled promise.
+  ttmResourceAssertHeld(mem);
   try {
-    ttmResourceAssertHeld(mem);
     if (!mem) return RESOLVED_0;
     if (!mem.bus.offset) {
       if (!bdev.funcs.ioMemReserve) return RESOLVED_0;
@@ -130,8 +129,8 @@ const RESOLVED_0: Promise<number> = Promise.resolve(0);
 export function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Promise<void> {
   // RESOLVED when there is nothing to free or the driver has no ->io_mem_free (no async frame;
   // callers skip their await on it), else the driver's free, then the offset cleared.
+  ttmBoAssertHeldOrDying(mem?.bo ?? null);
   try {
-    ttmBoAssertHeldOrDying(mem?.bo ?? null);
     if (!mem) return RESOLVED;
     if (!mem.bus.offset) return RESOLVED;
     if (bdev.funcs.ioMemFree) return ttmMemIoFreeDriver(bdev, mem);
@@ -155,22 +154,13 @@ async function ttmMemIoFreeDriver(bdev: TtmDevice, mem: TtmResource): Promise<vo
  * Locking: the reservation held; takes lru_lock.
  * References: none.
  */
-export function ttmBoMoveToLruTailUnlocked(bo: TtmBufferObject): Promise<void> {
-  // No async frame: when spin_lock()'s point keeps the task and the lock is free (a settled
-  // RESOLVED), the move and the unlock run at once, in the same order and at the same point.
-  try {
-    const lock = bo.bdev.lruLock.lock();
-    if (lock !== RESOLVED) return lock.then(() => moveToLruTailLocked(bo));
-    return moveToLruTailLocked(bo);
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-/** ttmBoMoveToLruTailUnlocked() once lru_lock is held: the move, then spin_unlock(). */
-function moveToLruTailLocked(bo: TtmBufferObject): Promise<void> {
+export async function ttmBoMoveToLruTailUnlocked(bo: TtmBufferObject): Promise<void> {
+  // No await of a settled promise (spin_lock()'s point kept the task and the lock was free).
+  const lock = bo.bdev.lruLock.lock();
+  if (lock !== RESOLVED) await lock;
   ttmBoMoveToLruTail(bo);
-  return bo.bdev.lruLock.unlock();
+  const unlock = bo.bdev.lruLock.unlock();
+  if (unlock !== RESOLVED) await unlock;
 }
 
 /** Models struct ttm_lru_walk_arg: the common part of the variants of BO LRU walk. */

@@ -277,16 +277,11 @@ export async function ttmBoReserveSlowpath(
  * Locking: the reservation held; takes lru_lock.
  * References: none.
  */
-export function ttmBoUnreserve(bo: TtmBufferObject): Promise<void> {
-  // No async frame: RESOLVED when the LRU bump kept the task (see ttmBoMoveToLruTailUnlocked()),
-  // then dma_resv_unlock(), which is no point; a throw becomes a rejected promise.
-  try {
-    const lru = ttmBoMoveToLruTailUnlocked(bo);
-    if (lru !== RESOLVED) return lru.then(() => dmaResvUnlock(bo.resv));
-    return dmaResvUnlock(bo.resv);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+export async function ttmBoUnreserve(bo: TtmBufferObject): Promise<void> {
+  await ttmBoMoveToLruTailUnlocked(bo);
+  // dma_resv_unlock() is no point: its promise is settled.
+  const unlock = dmaResvUnlock(bo.resv);
+  if (unlock !== RESOLVED) await unlock;
 }
 
 /**
@@ -1123,9 +1118,10 @@ export async function ttmBoInitValidate(
  */
 export function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
   // No async frame: RESOLVED when the task goes on at the point and the io reservation needs no
-  // driver call (the same schedule, see pointNow()); a throw becomes a rejected promise.
+  // driver call (the same schedule, see pointNow()); a throw after the assertion becomes a
+  // rejected promise.
+  dmaResvAssertHeld(bo.resv);
   try {
-    dmaResvAssertHeld(bo.resv);
     const bdev = bo.bdev;
     // Kept on the raw object after the first use: the simulator's field, not the BO's.
     const raw = kasanUnwrap(bo);

@@ -539,10 +539,7 @@ export async function qxlReleaseFenceBufferObjects(
   for (const entry of release.bos) {
     const obj = entry.bo;
     await dmaResvAddFence(obj.resv, release, DmaResvUsage.READ);
-    if (obj instanceof QxlBo) {
-      const lru = ttmBoMoveToLruTailUnlocked(obj);
-      if (lru !== RESOLVED) await lru;
-    }
+    if (obj instanceof QxlBo) await ttmBoMoveToLruTailUnlocked(obj);
   }
   await drmExecFini(release.exec);
 }
