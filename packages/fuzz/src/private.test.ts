@@ -1,3 +1,4 @@
+import { setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
 import { baselineFixes } from "@primetime/sim";
 import { decodeToken } from "@primetime/sim/explore";
@@ -55,6 +56,15 @@ async function logs(
 function results(log: readonly SyscallLogEntry[], re: RegExp): Set<string> {
   return new Set(log.filter((e) => re.test(e.call)).map((e) => e.result!.split(" ")[0]!));
 }
+
+/**
+ * A `fuzz +priv` run under `--faults p:0.02` (vmwgfx+vgem, first seed 1001, seed 1197, pct) in
+ * which GB_SURFACE_CREATE with a buffer of its own failed with -ENOMEM after making the buffer's
+ * handle: the model took GEM_CHANGE_HANDLE's -ENOSPC onto it for a divergence before it learnt
+ * that such a failure may leave a handle.
+ */
+const SURFACE_ENOMEM =
+  "pt1.xVVdbttGEP5ml6Qsio6TOD-26saK0cAPyQpBHvPUq1DUkGJDkcqStGUjKNoz9AI9QPvYM_S9h-g5giWXlAzLhZOi6AcuOfvNN7OzyxFF8vfhz_s__XH0159__7b_KK6vryevVzq9-HH1_u307buHLxNeTqNFmCesFmE-z1jlfNmZ16yLZx_X2dTOI81hxSrj8MOJoTWHK6W5ZH3B6jKtFkVdqahaHzXONE_Uqi4XKi-U5mjB0Yez8lKVV3k01ZxxWLIq0yQPsz5WczzuJNaVcKWKvCnluM7T9TSJFM8TVjOOC83qY801j3vPcqavipacqyyseNK5NFs2LyqV5mqli0RzWX7bCcooUmk-53WjqPM0LvTym4vlZRKvp2GWFZGaFd3RmDM4s76Z2Ukx-4EjkzitVBWnVnJqJfN6OVOruuqqzsKyUnXJ31l_zHnEKipWV6rO56xVtJzP6lgt64rXXQ3pclXoSpWJqsKZeVN1lr20vrLWcRixmnOc5qw4zS_CrCnh1wNYkAAECRAJAQFBJGRrC0Ewg0iQMdFwhhAEw0pJUkK2YwNIKTpIk9zyJOUbQJo1yRkMBgP5BJDOJvAV8PgZvQAe0Ct6Qs6NrBOQB89cHjyYRw94Xr-gR3B6Fn0ELAVvy3l_7NB21Atyie61IG1Fj8kVW0mPiWjL_Ry4udVTEO0L0QsevwaENJdDPvk-_Hb4vpk1gO_3h-KDMNjwzd3Kb-EO_hhE5GzmB3RKb5o2oKYdxI0c2JHrrgW3JcJx4LTDcRzTlLI1LYXOdQt38AIk3H-XYo_OQIrOXfOraOGcD9CZQ1AvJaDbgLGc57TZUedy5HA4HHqH5nVPiHzTrfI_xkiMdgE72Q5fEzMajfxD86IfmNa43Vfw_VsteI---AfZI7ddxjHfMveG9ot7vKl80BZ-R4_8r9izcClAYK4AAazVAUHQNmZAtNdT6ANgqS6G-kiX6ABkPrOi587dvudFcL5nmz6YgCBkn-AAOBFNwhMMRBB4BJO2KdWF244OcPuMLiClJdv7tnATsBNj89clqJ2Q-9Rx3VMaAw5oO-5I7JuPH9GOdF-03sP2EYDgERFot-xr0R7WFr7_dPjLZw";
 
 /**
  * The vmwgfx toggles the private ioctls reach (README.md's table: p/r on vmwgfx+vgem, first finds
@@ -145,7 +155,8 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
     }
     // CLIENTCAP: the simulated device sets no client capability bit.
     expect(results(log, /DRM_IOCTL_QXL_CLIENTCAP/)).toContain("-38");
-    // -13: a primary client that is not authenticated (every qxl ioctl is DRM_AUTH).
+    // -13: a primary client the display server did not authenticate (every qxl ioctl is
+    // DRM_AUTH).
     const only = (re: RegExp, ok: string[]) => {
       const r = results(log, re);
       expect(r.size, String(re)).toBeGreaterThan(0);
@@ -164,6 +175,58 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
       .map((e) => `${e.process}:${/handle: (\d+)\}$/.exec(e.result!)?.[1]}`);
     expect(made.length).toBeGreaterThan(5);
   }, 300_000);
+
+  it("authenticates its clients: a qxl ioctl that got -EACCES succeeds on the same fd once the display server authenticated it (qxl+vgem, seed 34)", async () => {
+    const { log, cls } = await fuzzLog(
+      { drivers: [qxl, vgem], private: true },
+      { seed: 34, strategy: "pct" },
+    );
+    expect(cls).toMatchObject({ splats: 0, divergences: 0, leaks: 0, hang: false });
+    // The server opened both cards first (their master), before any client.
+    expect(log[0]).toMatchObject({ call: 'open("/dev/dri/card0", 2)', result: "0" });
+    expect(log[0]!.process).toMatch(/^fuzz-xorg\[/);
+    const mine = log.filter((e) => e.process.startsWith("fuzz0["));
+    const at = (re: RegExp, from: number) => mine.findIndex((e, i) => i > from && re.test(e.call));
+    const refused = at(/^ioctl\(3, DRM_IOCTL_QXL_ALLOC_SURF/, -1);
+    expect(mine[refused]?.result).toMatch(/^-13 /);
+    const got = at(/^ioctl\(3, DRM_IOCTL_GET_MAGIC/, refused);
+    const magic = /magic: (\d+)\}$/.exec(mine[got]!.result!)![1];
+    const granted = log.find(
+      (e) =>
+        e.seq > mine[got]!.seq &&
+        e.process.startsWith("fuzz-xorg[") &&
+        e.call.includes(`DRM_IOCTL_AUTH_MAGIC, {magic: ${magic}}`),
+    );
+    expect(granted?.result).toMatch(/^0 /);
+    const after = at(/^ioctl\(3, DRM_IOCTL_QXL_ALLOC_SURF/, got);
+    expect(mine[after]?.result).toMatch(/^0 /);
+    // No fd 3 of fuzz0 was closed or replaced in between.
+    const between = mine.slice(refused + 1, after).map((e) => e.call);
+    expect(between.filter((c) => /^(close\(3\)|dup[23]\(\d+, 3|closeRange)/.test(c))).toEqual([]);
+  }, 120_000);
+
+  it("a vmwgfx surface with its own buffer that fails for want of memory leaves the model making no claim about the file's handles (a soak's token under --faults p:0.02)", async () => {
+    const { log, cls } = await fuzzLog(
+      {
+        drivers: [vmwgfx, vgem],
+        private: true,
+        afterBoot: () => setFailslab({ probability: 0.02 }),
+      },
+      { token: SURFACE_ENOMEM },
+    );
+    expect(cls).toMatchObject({ splats: 0, divergences: 0, leaks: 0, hang: false });
+    expect(
+      log.some(
+        (e) =>
+          /VMW_GB_SURFACE_CREATE.*drm_surface_flags: 5/.test(e.call) &&
+          e.result?.startsWith("-12 "),
+      ),
+    ).toBe(true);
+    // The kernel left the backup buffer's handle (2): a GEM_CHANGE_HANDLE onto it is -ENOSPC.
+    expect(
+      log.find((e) => /GEM_CHANGE_HANDLE, \{handle: 1, new_handle: 2\}/.test(e.call))?.result,
+    ).toMatch(/^-28 /);
+  }, 120_000);
 
   it("reaches each vmwgfx ioctl on vmwgfx+vgem (seeds 1-60), and bad arguments get the kernel's errno", async () => {
     const log = await logs([vmwgfx, vgem], 1, 60);
