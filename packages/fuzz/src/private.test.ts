@@ -309,6 +309,18 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
     }, 300_000);
   }
 
+  it("finds qxl.dual-refcount with its clients authenticated (qxl+qxl, seed 832 random: the 832nd p/r schedule from first seed 1), and the same seed is clean without the toggle", async () => {
+    // README.md's table: a p/r hunt on qxl+qxl from first seed 1 finds it at 832 (ALLOC_SURF
+    // and EXECBUFFER's SURF relocations by authenticated clients run the surface ids out, and
+    // the reaper reaches a buffer whose counts are gone).
+    const fuzz: FuzzOptions = { drivers: [qxl, qxl], private: true };
+    const on = await fuzzOne(fuzz, 832, "random", [...baselineFixes(), "qxl.dual-refcount"]);
+    expect(on.failed).toBe(true);
+    expect(on.run.splats[0]?.message).toMatch(/refcount_t: addition on 0; use-after-free/);
+    const off = await fuzzOne(fuzz, 832, "random");
+    expect(off.failed).toBe(false);
+  }, 120_000);
+
   it("finds the known window vmwgfx.fence-copy-under-cmdbuf-mutex with its fix switch off (vmwgfx, p/r), and the same schedules are clean with it on", async () => {
     // README.md and KNOWN-WINDOWS.md: first finds 260, 62, 104, 122 and 214 from the five first
     // seeds (with the display server); first seed 1, at schedule 260.
