@@ -1,4 +1,5 @@
 import {
+  flushDelayedFput,
   isErr,
   Kernel,
   MAP_ANONYMOUS,
@@ -8,12 +9,20 @@ import {
   PROT_READ,
   PROT_WRITE,
   type Process,
+  pathGet,
+  pathPut,
 } from "@primetime/kernel";
 import { findToggle, type Scenario, Simulation } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import { dmaBufLiveList } from "./bufinfo.js";
-import { dmaBufFd, RELEASE_IN_FOPS } from "./dma-buf.js";
+import {
+  DMA_BUF_RELEASE_AFTER_FILE_FREE,
+  dmaBufFd,
+  dmaBufPut,
+  getDmaBufUnlessDoomed,
+  RELEASE_IN_FOPS,
+} from "./dma-buf.js";
 import { DMA_BUF_SET_NAME_B } from "./dma-buf-ioctl.js";
 import { systemHeapAllocate } from "./dma-heap.js";
 import { DMA_BUF_PAGE_SIZE } from "./scatterlist.js";
@@ -152,5 +161,54 @@ describe("toggle dma-buf.release-in-fops", () => {
       });
       expect(res.failures.map((f) => splatLines(f).concat(f.outcome))).toEqual([]);
     }
+  });
+});
+
+/**
+ * The known window dma-buf.release-after-file-free at the dma-buf level: a path reference on the
+ * dentry (what readlink(2)'s proc_fd_link() holds) outlives the file, so the file is freed while
+ * the dma-buf, and a cache its exporter's ->release clears, live on. get_dma_buf_unless_doomed()
+ * through such a cache then reads the freed file; with the fix switch on, dma_buf_file_release()
+ * has cleared dmabuf->file and the get (get_file_active()) finds nothing.
+ */
+describe("known window dma-buf.release-after-file-free", () => {
+  async function afterFileFree(toggles: string[]) {
+    const seen: { file: unknown; got: boolean | null } = { file: undefined, got: null };
+    const r = await new Simulation({ seed: 1, toggles }).run(async () => {
+      const d = await systemHeapAllocate(DMA_BUF_PAGE_SIZE, O_RDWR);
+      if (isErr(d)) throw new Error("alloc");
+      const file = d.file!;
+      const path = file.fPath!;
+      await pathGet(path);
+      await dmaBufPut(d);
+      await flushDelayedFput();
+      expect(file.freed).toBe(true);
+      expect(d.freed).toBe(false);
+      seen.file = d.file;
+      seen.got = await getDmaBufUnlessDoomed(d);
+      await pathPut(path);
+      expect(d.freed).toBe(true);
+    });
+    return { r, seen };
+  }
+
+  it("is declared as a known window with a fix switch", () => {
+    expect(findToggle(DMA_BUF_RELEASE_AFTER_FILE_FREE.name)?.fixSwitch).toBe(true);
+    expect(DMA_BUF_RELEASE_AFTER_FILE_FREE.sinceCommit).toBe(RELEASE_IN_FOPS.commit);
+  });
+
+  it("open: get_dma_buf_unless_doomed() reads the freed file (KASAN)", async () => {
+    const { r, seen } = await afterFileFree([]);
+    expect(splatLines(r).join("\n")).toMatch(
+      /KASAN: slab-use-after-free in get_file_unless_doomed/,
+    );
+    expect(seen.got).toBe(false);
+  });
+
+  it("fixed: dma_buf_file_release() cleared dmabuf->file, the get finds nothing, clean", async () => {
+    const { r, seen } = await afterFileFree([DMA_BUF_RELEASE_AFTER_FILE_FREE.name]);
+    expect(splatLines(r)).toEqual([]);
+    expect(seen.file).toBeNull();
+    expect(seen.got).toBe(false);
   });
 });

@@ -21,7 +21,9 @@
  * ->release). Between the last fput() and __fput() the dma-buf is doomed: a pointer to it that
  * holds no reference (an exporter's cache of its export, obj->dma_buf in GEM) still finds it;
  * only an inc-not-zero on the file (getFileUnlessDoomed()) may revive a reference from such a
- * pointer. A plain get_dma_buf() there is, since v6.13, the WARN "file_ref_inc() on a released
+ * pointer, and only while the file is not yet freed: a pointer its exporter clears from ->release
+ * (->d_release) outlives the file when a path reference keeps the dentry (the known window
+ * `dma-buf.release-after-file-free`, see getDmaBufUnlessDoomed()). A plain get_dma_buf() there is, since v6.13, the WARN "file_ref_inc() on a released
  * file reference" (the dma-buf stays dead and is freed under its new holder); up to v6.12 it
  * resurrected the file silently (getDmaBufLegacy()), and the dma-buf was released twice.
  *
@@ -52,6 +54,7 @@ import {
   fileOperations,
   fput,
   getFile,
+  getFileActive,
   getFileLegacy,
   getFileUnlessDoomed,
   getUnusedFdFlags,
@@ -70,7 +73,16 @@ import {
   SpinLock,
   type Vma,
 } from "@primetime/kernel";
-import { bug, defineToggle, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import {
+  bug,
+  defineKnownWindow,
+  defineToggle,
+  fmtLabel,
+  opLabel,
+  point,
+  toggleEnabled,
+  warnOn,
+} from "@primetime/sim";
 import { dmaBufListAdd, dmaBufListDel } from "./bufinfo.js";
 import type { DmaBufAttachment, DmaDataDirection } from "./dma-buf-attachment.js";
 import { dmaBufIoctl } from "./dma-buf-ioctl.js";
@@ -152,6 +164,52 @@ export const RELEASE_IN_FOPS = defineToggle({
     'v5.3-v5.7 (from bb2bb9030425 "dma-buf: add DMA_BUF_SET_NAME ioctls", v5.3, which gave the dentry its d_dname; fixed in v5.8-rc, marked Cc: stable 5.3+: which stable releases took it not confirmed)',
   foundBy:
     "packages/dma-buf src/dma-buf-dentry.test.ts (readlink of the fd racing its close); and the stress harness's detection matrix, apps/stress `bugs` (dmabuf-readlink)",
+});
+
+/**
+ * The window current kernels have since 4ab59c3c638c moved dma_buf_release() (and with it the
+ * exporter's ->release) to the dentry's ->d_release: a path reference on the dentry (readlink(2)
+ * of /proc/<pid>/fd/<n>, an O_PATH open of it) lets __fput() free the file first, and a pointer
+ * that an exporter's ->release clears (vmwgfx's prime->dma_buf) still names the dma-buf, whose
+ * `file` is freed. The switch applies the proposed fix: dma_buf_file_release() clears
+ * dmabuf->file (Matt Evans's posted patch), and vmwgfx's get_dma_buf_unless_doomed() takes its
+ * reference with get_file_active(&dmabuf->file) (getDmaBufUnlessDoomed()).
+ */
+export const DMA_BUF_RELEASE_AFTER_FILE_FREE = defineKnownWindow({
+  name: "dma-buf.release-after-file-free",
+  what:
+    "a PRIME re-export of a vmwgfx surface (ttm_prime_handle_to_fd()) finds the dma-buf through " +
+    "prime->dma_buf, which ttm_prime_dmabuf_release() clears only from the dentry's ->d_release, " +
+    "after __fput() freed the dma-buf's file while a readlink(2) of /proc/<pid>/fd/<n> held the " +
+    "dentry: get_dma_buf_unless_doomed() increments the freed file's count (KASAN " +
+    "slab-use-after-free in a kernel with SLUB_RCU_DEBUG once a grace period passed; without it " +
+    "the filp slot may already be another file, which the re-export then takes a reference on " +
+    "and installs at the new fd)",
+  where:
+    "drivers/gpu/drm/vmwgfx/ttm_object.c: ttm_prime_handle_to_fd() (get_dma_buf_unless_doomed(): " +
+    "atomic_long_inc_not_zero(&dmabuf->file->f_count) in 6.12, file_ref_get(&dmabuf->file->f_ref) " +
+    "in 6.18, under prime->mutex) against fs/file_table.c __fput() (dput() of the dentry, then " +
+    "file_free()) and drivers/dma-buf/dma-buf.c dma_buf_release() (->d_release: the exporter's " +
+    "->release, ttm_prime_dmabuf_release(), clears prime->dma_buf) from fs/proc/base.c " +
+    "proc_pid_readlink()'s path_put() (fs/proc/fd.c proc_fd_link(): path_get(), then fput())",
+  since: "dma-buf: Move dma_buf_release() from fops to dentry_ops",
+  sinceCommit: "4ab59c3c638c",
+  kernels:
+    "v5.8 onwards (vmwgfx's ttm prime code since v3.14); 6.12.19 and 6.18.35 have it. Up to v6.6 " +
+    "files were freed after a grace period (call_rcu()), so the get reads freed slab memory; " +
+    "from v6.7 (0ede61d8589c, SLAB_TYPESAFE_BY_RCU) the memory may be a recycled file at once",
+  proposedFix:
+    'dma_buf_file_release() sets dmabuf->file to NULL ("dma-buf: Annul dmabuf->file on file ' +
+    "release\", Matt Evans, posted for the same stale pointer in vfio-pci's dma-buf code; not " +
+    "merged as far as we know), and get_dma_buf_unless_doomed() takes its reference with " +
+    "get_file_active(&dmabuf->file) (the vmwgfx half, proposed here: with the posted patch alone " +
+    "vmwgfx would dereference the NULL dmabuf->file)",
+  patch: "f8efaabd-c06e-4f04-8cfa-489c148e37ba@ozlabs.org",
+  foundBy:
+    "packages/drivers/vmwgfx src/races.test.ts (prime-readlink-vs-close: a readlink of the " +
+    "dma-buf's fd, its close and a re-export of the surface; every toggle off: KASAN in " +
+    "get_file_unless_doomed; with baselineFixes(): clean); stress `run --scenario " +
+    "vmwgfx/prime-readlink-vs-close --open-windows`",
 });
 
 /**
@@ -328,7 +386,17 @@ export function dmaBufPut(dmabuf: DmaBuf | null): Promise<void> {
  * References: takes one; the caller must already hold one (or the pointer's owner does).
  */
 export function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
-  return getFile(dmabuf.file!).then(() => dmabuf);
+  if (dmabuf.file === null) dmaBufFileNull("get_dma_buf", dmabuf);
+  return getFile(dmabuf.file).then(() => dmabuf);
+}
+
+/**
+ * get_file(dmabuf->file) with dmabuf->file NULL: with DMA_BUF_RELEASE_AFTER_FILE_FREE's fix on,
+ * dma_buf_file_release() cleared it, and only a caller that holds no reference (a historic
+ * toggle's get_dma_buf() on a cached pointer) can get here: the kernel's oops.
+ */
+function dmaBufFileNull(fn: string, dmabuf: DmaBuf): never {
+  bug(`BUG: kernel NULL pointer dereference in ${fn}(${dmabuf.name}): dmabuf->file is NULL`);
 }
 
 /**
@@ -340,22 +408,36 @@ export function getDmaBuf(dmabuf: DmaBuf): Promise<DmaBuf> {
  * References: takes one, even on a doomed dma-buf.
  */
 export async function getDmaBufLegacy(dmabuf: DmaBuf): Promise<DmaBuf> {
-  await getFileLegacy(dmabuf.file!);
+  if (dmabuf.file === null) dmaBufFileNull("get_dma_buf", dmabuf);
+  await getFileLegacy(dmabuf.file);
   return dmabuf;
 }
 
 /**
  * Models get_dma_buf_unless_doomed() (proposed for include/linux/dma-buf.h in 2013, kept local to
- * vmwgfx's ttm_object.c ever since): get_file_unless_doomed() on the dma-buf's file. For an
- * exporter that keeps a pointer to its dma-buf *without* a reference (to avoid a reference cycle
- * between its object and the dma-buf) and clears that pointer from its ->release under a lock of
- * its own: holding that lock, the memory is still valid, but the count may already be 0 (the last
- * fput() ran, __fput() has not yet), and only an inc-not-zero may revive a reference. False means
- * the dma-buf is doomed: no reference was taken and the caller must export a new one.
+ * vmwgfx's ttm_object.c ever since): get_file_unless_doomed() on the dma-buf's file
+ * (atomic_long_inc_not_zero(&dmabuf->file->f_count) in 6.12, file_ref_get(&dmabuf->file->f_ref)
+ * in 6.18). For an exporter that keeps a pointer to its dma-buf *without* a reference (to avoid a
+ * reference cycle between its object and the dma-buf) and clears that pointer from its ->release
+ * under a lock of its own: holding that lock, the dma-buf is still allocated, but the count may
+ * already be 0 (the last fput() ran, __fput() has not yet), and only an inc-not-zero may revive a
+ * reference. False means the dma-buf is doomed: no reference was taken and the caller must export
+ * a new one.
+ *
+ * The premise that the file is still allocated too has not held since v5.8: the exporter's
+ * ->release runs from the dentry's ->d_release, and a path reference on the dentry (readlink(2)
+ * of /proc/<pid>/fd/<n>) lets __fput() free the file before it; the get then reads the freed file
+ * (known window DMA_BUF_RELEASE_AFTER_FILE_FREE: KASAN here, through the file's liveness check).
+ * With its fix switch on, dma_buf_file_release() has cleared dmabuf->file before the file could
+ * be freed, and the reference is taken with get_file_active(&dmabuf->file) (proposed here): under
+ * RCU, a NULL pointer or a file whose count reads zero (doomed, freed, or recycled and reloaded as
+ * NULL) is no reference.
  * Locking: the lock the exporter's ->release takes to clear the caller's pointer.
  * References: takes one when it returns true.
  */
 export async function getDmaBufUnlessDoomed(dmabuf: DmaBuf): Promise<boolean> {
+  if (toggleEnabled(DMA_BUF_RELEASE_AFTER_FILE_FREE.name))
+    return (await getFileActive(() => dmabuf.file)) !== null;
   return getFileUnlessDoomed(dmabuf.file!);
 }
 
@@ -408,7 +490,9 @@ export const dmaBufDentryOps: DentryOperations = {
  * the dentry's last reference.
  *
  * Toggle `dma-buf.release-in-fops` (historic, RELEASE_IN_FOPS): dma_buf_release() is this
- * ->release, as up to v5.7: the dma-buf is freed here, whoever still holds the dentry.
+ * ->release, as up to v5.7: the dma-buf is freed here, whoever still holds the dentry. The fix
+ * switch of the known window `dma-buf.release-after-file-free` (DMA_BUF_RELEASE_AFTER_FILE_FREE)
+ * clears dmabuf->file after the list removal, as the posted fix does.
  * Locking: runs from __fput(): may sleep; takes the list mutex.
  * References: the toggle's release consumes the dma-buf; the file is freed by __fput()
  * afterwards.
@@ -421,6 +505,12 @@ async function dmaBufFileRelease(file: File): Promise<number> {
     return 0;
   }
   await dmaBufListDel(dmabuf);
+  // The fix switch of DMA_BUF_RELEASE_AFTER_FILE_FREE (Matt Evans's posted "dma-buf: Annul
+  // dmabuf->file on file release", with the NULL check a failed export's file needs): the file
+  // is about to be freed (__fput()'s file_free()), and the dma-buf may outlive it. The store
+  // has no point of its own: the list removal's lock is the last point, and nothing between it
+  // and here touches what another task does (the store is as if under dmabuf_list_mutex).
+  if (dmabuf !== null && toggleEnabled(DMA_BUF_RELEASE_AFTER_FILE_FREE.name)) dmabuf.file = null;
   return 0;
 }
 

@@ -5,6 +5,7 @@
  * and nothing leaks after quiesce.
  */
 
+import { DMA_BUF_RELEASE_AFTER_FILE_FREE } from "@primetime/dma-buf";
 import {
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
@@ -27,6 +28,7 @@ import {
   execbufFenceWaitVsUnref,
   execbufVsSurfaceUnref,
   importForeign,
+  primeReadlinkVsClose,
   reexportVsClose,
   surfaceRefVsBoClose,
   synccpu,
@@ -370,6 +372,100 @@ describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
       scenario: name,
     });
     expect(failureText(dfs.firstFailure)).toBe("");
+  });
+});
+
+/**
+ * The known upstream window dma-buf.release-after-file-free (KNOWN-WINDOWS.md), through vmwgfx's
+ * cached prime->dma_buf: a readlink(2) of the dma-buf's /proc/<pid>/fd/<n> holds the dentry
+ * (proc_fd_link(): path_get(), then fput()), so the close's __fput() frees the file while the
+ * dma-buf, and ttm_prime_dmabuf_release()'s clearing of prime->dma_buf, wait for the reader's
+ * path_put(). A re-export in between reads the freed file in get_dma_buf_unless_doomed(). The
+ * token below is the hunt's first find, quoted in KNOWN-WINDOWS.md.
+ */
+const PRIME_READLINK_WINDOW_TOKEN =
+  "pt1.Y2S--6NjIXMz04FZPA-3f37CLV5QlJmbqluUmpiSk5mXrVtWrJuck1-cyuDLDAMsKICVaMCGBLjvH_QBAA";
+
+describe("known upstream window dma-buf.release-after-file-free: vmwgfx's prime->dma_buf", () => {
+  const name = "prime-readlink-vs-close";
+  const window = DMA_BUF_RELEASE_AFTER_FILE_FREE.name;
+
+  it("is a known window with a fix switch, on in baselineFixes(), reproduced by prime-readlink-vs-close", () => {
+    expect(listKnownWindows().map((w) => w.name)).toContain(window);
+    expect(baselineFixes()).toContain(window);
+    expect(VMWGFX_TOGGLES.map((t) => t.name)).not.toContain(window);
+    const s = VMWGFX_RACE_SCENARIOS.find((x) => x.window === window);
+    expect(s?.scenario).toBe(primeReadlinkVsClose);
+    expect(s?.finds).toEqual([]);
+  });
+
+  it("is found with every toggle and switch off (pct): KASAN on the freed file, and the token is still the first find", async () => {
+    const res = await explore(primeReadlinkVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      scenario: name,
+    });
+    const f = res.firstFailure;
+    expect(f, `no failure in ${res.schedules} schedules`).not.toBeNull();
+    // The re-export's get of the file the close freed, while the reader still holds the dentry.
+    expect(splatText(f!)).toMatch(
+      /KASAN: slab-use-after-free in get_file_unless_doomed\nAccess to filp#\d+ by task igt:exporter[\s\S]*Freed by task igt:closer/,
+    );
+    // PCT seed 7 reaches it at schedule 5 (seeds 1, 2, 3: 59, 47, 56).
+    expect(res.schedules).toBe(5);
+    expect(f!.token).toBe(PRIME_READLINK_WINDOW_TOKEN);
+    const again = await replay(PRIME_READLINK_WINDOW_TOKEN, primeReadlinkVsClose);
+    expect(again.traceHash).toBe(f!.traceHash);
+    expect(splatText(again)).toBe(splatText(f!));
+  });
+
+  it("is clean with its fix switch on (baselineFixes(): pct and bounded DFS), reaching the NULL dmabuf->file", async () => {
+    // Runs where the exporter read prime->dma_buf before the reader's path_put() released the
+    // dma-buf and found its file pointer cleared (rcu_read_lock, then a new export at once): the
+    // window, closed by the fix.
+    let reached = 0;
+    const count = (r: RunResult) => {
+      const steps = r.trace.steps();
+      const exp = steps.filter((s) => s.task === "igt:exporter").map((s) => s.label);
+      const a = exp.findIndex((l) => l.startsWith("dma_buf = prime->dma_buf"));
+      const readAt = steps.findIndex(
+        (s) => s.task === "igt:exporter" && s.label.startsWith("dma_buf = prime->dma_buf"),
+      );
+      const released = steps.findIndex(
+        (s) => s.task === "igt:reader" && s.label.startsWith("dma_buf_release("),
+      );
+      if (
+        released > readAt &&
+        exp[a + 1] === "rcu_read_lock" &&
+        exp[a + 2]?.startsWith("file->private_data = ")
+      )
+        reached++;
+    };
+    const pct = await explore(primeReadlinkVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      toggles: baselineFixes(),
+      scenario: name,
+      onRun: count,
+    });
+    expect(failureText(pct.firstFailure)).toBe("");
+    expect(pct.schedules).toBe(300);
+    const dfs = await explore(primeReadlinkVsClose, {
+      strategy: "dfs",
+      preemptionBound: 2,
+      schedules: 300,
+      toggles: baselineFixes(),
+      scenario: name,
+      onRun: count,
+    });
+    expect(failureText(dfs.firstFailure)).toBe("");
+    expect(dfs.schedules).toBe(300);
+    // 4 of the 300 PCT schedules (the first 300 DFS schedules, bound 2, preempt elsewhere).
+    expect(reached).toBe(4);
   });
 });
 

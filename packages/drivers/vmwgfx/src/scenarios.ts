@@ -6,14 +6,17 @@
  * upstream window) each finds, within how many PCT schedules, and how it shows.
  */
 
-import { registerSystemHeap } from "@primetime/dma-buf";
+import { DMA_BUF_RELEASE_AFTER_FILE_FREE, registerSystemHeap } from "@primetime/dma-buf";
 import {
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
 } from "@primetime/gem";
 import {
+  ENOENT,
   EPOLLIN,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
@@ -128,6 +131,48 @@ export const reexportVsClose = race(
     await q.close(fd2);
   },
 );
+
+/**
+ * PRIME re-export against a readlink that outlives the dma-buf's file: a surface's dma-buf fd is
+ * readlinked (/proc/<pid>/fd/<n>, as ls -l or lsof do) by thread "reader", closed by thread
+ * "closer", and the surface exported again by thread "exporter". The readlink holds the dentry,
+ * not the file (proc_fd_link()): when the close's __fput() frees the file first, the dma-buf and
+ * the prime object's cached `prime->dma_buf` live on until the reader's path_put() runs
+ * ->d_release (dma_buf_release() -> ttm_prime_dmabuf_release()), and a re-export in between finds
+ * the dma-buf through that pointer and reads its freed file (get_dma_buf_unless_doomed()). The
+ * exporter must get a working fd to a dma-buf of the surface's size; each readlink names the
+ * dma-buf ("/dmabuf:") or finds the fd closed.
+ */
+export const primeReadlinkVsClose: Scenario = async (sim) => {
+  const m = await bootVmw(sim);
+  const proc = m.kernel.spawnProcess("igt", async (p) => {
+    const fd = await openNode(p, m.vmw.render);
+    const s = ok(await surfaceCreate(p, fd, 1024, null), "surface");
+    const dmabuf = ok(await handleToFd(p, fd, s.handle), "export");
+    const buf = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    igtAssert(buf > 0, `mmap: ${buf}`);
+    const reader = p.spawnThread("reader", async (q) => {
+      const n = await q.readlink(`/proc/${p.pid}/fd/${dmabuf}`, buf, 256);
+      igtAssert(n === -ENOENT || n === "/dmabuf:".length, `readlink: ${n}`);
+    });
+    const closer = p.spawnThread("closer", async (q) => {
+      await q.close(dmabuf);
+    });
+    const exporter = p.spawnThread("exporter", async (q) => {
+      const fd2 = await handleToFd(q, fd, s.handle);
+      igtAssert(fd2 >= 0, `re-export returned ${fd2}`);
+      igtAssert((await q.lseek(fd2, 0, SEEK_END)) === 4096, "the re-exported dma-buf's size");
+      await q.close(fd2);
+    });
+    await reader.join();
+    await closer.join();
+    await exporter.join();
+    await p.close(fd);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+  await shutdownVmw(m);
+};
 
 /**
  * "Do not drop the reference to the handle too soon": thread a allocates a buffer; thread b
@@ -662,6 +707,20 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     finds: [VMWGFX_REEXPORT_PLAIN_GET.name],
     schedules: 300,
     how: "refcount_t: addition on 0; use-after-free (a file count brought back from 0)",
+  },
+  {
+    name: "vmwgfx/prime-readlink-vs-close",
+    description:
+      "a readlink of a surface's dma-buf fd holds its dentry across the fd's last close while the surface is exported again",
+    expect: "clean",
+    scenario: primeReadlinkVsClose,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_prime_handle_to_fd(), ttm_prime_dmabuf_release(); drivers/dma-buf/dma-buf.c dma_buf_release(), dma_buf_file_release(); fs/file_table.c __fput(); fs/proc/fd.c proc_fd_link()",
+    finds: [],
+    window: DMA_BUF_RELEASE_AFTER_FILE_FREE.name,
+    // PCT depth 3, every switch off: seed 7 at schedule 5 (seeds 1, 2, 3: 59, 47, 56).
+    schedules: 300,
+    how: "KASAN: slab-use-after-free in get_file_unless_doomed (the dma-buf's freed file, through prime->dma_buf)",
   },
   {
     name: "vmwgfx/alloc-bo-vs-close-guessed-handle",

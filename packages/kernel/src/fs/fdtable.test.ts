@@ -18,6 +18,7 @@ import {
   fget,
   fgetFiles,
   filpClose,
+  getFileActive,
   getUnusedFdFlags,
   NR_OPEN,
   NR_OPEN_DEFAULT,
@@ -488,6 +489,40 @@ describe("file recycling (SLAB_TYPESAFE_BY_RCU) and the re-check", () => {
       await rcuReadUnlock();
       expect(fileCount(c)).toBe(2);
       for (const f of [c, c, b]) await fput(f);
+      await flushDelayedFput();
+    });
+    expect(r.splats.map((s) => s.message)).toEqual([]);
+  });
+
+  it("get_file_active(): a reference through a pointer that is cleared before the file is freed, never on a recycled file", async () => {
+    const r = await new Simulation({ seed: 1 }).run(async () => {
+      const slot: { file: File | null } = { file: await newFile() };
+      const a = slot.file!;
+      // A live file: a reference on it.
+      expect(await getFileActive(() => slot.file)).toBe(a);
+      expect(fileCount(a)).toBe(2);
+      await fput(a);
+      // No file: nothing.
+      slot.file = null;
+      expect(await getFileActive(() => slot.file)).toBeNull();
+      // A doomed file (count 0, __fput() pending): the get fails.
+      slot.file = a;
+      await fput(a);
+      expect(await getFileActive(() => slot.file)).toBeNull();
+      // Freed, the pointer cleared first, the memory recycled: nothing, and the new file keeps
+      // its one reference (the get that reached it was dropped).
+      slot.file = null;
+      await flushDelayedFput();
+      const c = await newFile();
+      expect(fileAt(a)).toBe(c);
+      expect(await getFileActive(() => slot.file)).toBeNull();
+      expect(fileCount(c)).toBe(1);
+      // What the clearing is for: a stale pointer still set finds the recycled file.
+      slot.file = a;
+      expect(await getFileActive(() => slot.file)).toBe(c);
+      expect(fileCount(c)).toBe(2);
+      await fput(c);
+      await fput(c);
       await flushDelayedFput();
     });
     expect(r.splats.map((s) => s.message)).toEqual([]);

@@ -1084,3 +1084,38 @@ export async function exitFiles(task: Task): Promise<void> {
   taskFiles.set(task, null);
   await putFilesStruct(files);
 }
+
+/**
+ * Models get_file_active(f) (fs/file.c, v6.18) and the __get_file_rcu() it calls: a reference on
+ * the file the pointer `*f` names, for a pointer that holds no reference of its own but is
+ * cleared (or changed) before that file is freed. Under rcu_read_lock(): load the pointer (null:
+ * no file); file_ref_get() on the file living at that memory (files are SLAB_TYPESAFE_BY_RCU: a
+ * freed one reads zero, one recycled since is another file: fileRefGetRcu()); fail if it reads
+ * zero; then load the pointer again: if it no longer names that file (it was cleared before the
+ * free, so the memory may have been reused), drop the reference (fput()) and fail.
+ * get_file_active() maps __get_file_rcu()'s -EAGAIN to NULL without retrying, as here.
+ * `load` is the pointer's load (rcu_dereference_raw(*f)); pointers compare as addresses
+ * (fileAt()), as in fgetFilesRcu().
+ *
+ * Locking: takes and drops rcu_read_lock().
+ * References: one on the file returned; none on failure.
+ */
+export async function getFileActive(load: () => File | null): Promise<File | null> {
+  await rcuReadLock();
+  try {
+    const file = load();
+    if (file === null) return null;
+    // file_ref_get(): its point is the window between the load and the get.
+    const got = await fileRefGetRcu(file);
+    if (got === null) return null;
+    // "If the pointers don't match the file has been reallocated by SLAB_TYPESAFE_BY_RCU."
+    const reloaded = load();
+    if (reloaded === null || fileAt(reloaded) !== got) {
+      await fput(got);
+      return null;
+    }
+    return got;
+  } finally {
+    await rcuReadUnlock();
+  }
+}
