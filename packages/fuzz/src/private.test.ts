@@ -1,4 +1,3 @@
-import { setFailslab } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
 import { baselineFixes } from "@primetime/sim";
 import { decodeToken } from "@primetime/sim/explore";
@@ -56,15 +55,6 @@ async function logs(
 function results(log: readonly SyscallLogEntry[], re: RegExp): Set<string> {
   return new Set(log.filter((e) => re.test(e.call)).map((e) => e.result!.split(" ")[0]!));
 }
-
-/**
- * A `fuzz +priv` run under `--faults p:0.02` (vmwgfx+vgem, first seed 1001, seed 1197, pct) in
- * which GB_SURFACE_CREATE with a buffer of its own failed with -ENOMEM after making the buffer's
- * handle: the model took GEM_CHANGE_HANDLE's -ENOSPC onto it for a divergence before it learnt
- * that such a failure may leave a handle.
- */
-const SURFACE_ENOMEM =
-  "pt1.xVVdbttGEP5ml6Qsio6TOD-26saK0cAPyQpBHvPUq1DUkGJDkcqStGUjKNoz9AI9QPvYM_S9h-g5giWXlAzLhZOi6AcuOfvNN7OzyxFF8vfhz_s__XH0159__7b_KK6vryevVzq9-HH1_u307buHLxNeTqNFmCesFmE-z1jlfNmZ16yLZx_X2dTOI81hxSrj8MOJoTWHK6W5ZH3B6jKtFkVdqahaHzXONE_Uqi4XKi-U5mjB0Yez8lKVV3k01ZxxWLIq0yQPsz5WczzuJNaVcKWKvCnluM7T9TSJFM8TVjOOC83qY801j3vPcqavipacqyyseNK5NFs2LyqV5mqli0RzWX7bCcooUmk-53WjqPM0LvTym4vlZRKvp2GWFZGaFd3RmDM4s76Z2Ukx-4EjkzitVBWnVnJqJfN6OVOruuqqzsKyUnXJ31l_zHnEKipWV6rO56xVtJzP6lgt64rXXQ3pclXoSpWJqsKZeVN1lr20vrLWcRixmnOc5qw4zS_CrCnh1wNYkAAECRAJAQFBJGRrC0Ewg0iQMdFwhhAEw0pJUkK2YwNIKTpIk9zyJOUbQJo1yRkMBgP5BJDOJvAV8PgZvQAe0Ct6Qs6NrBOQB89cHjyYRw94Xr-gR3B6Fn0ELAVvy3l_7NB21Atyie61IG1Fj8kVW0mPiWjL_Ry4udVTEO0L0QsevwaENJdDPvk-_Hb4vpk1gO_3h-KDMNjwzd3Kb-EO_hhE5GzmB3RKb5o2oKYdxI0c2JHrrgW3JcJx4LTDcRzTlLI1LYXOdQt38AIk3H-XYo_OQIrOXfOraOGcD9CZQ1AvJaDbgLGc57TZUedy5HA4HHqH5nVPiHzTrfI_xkiMdgE72Q5fEzMajfxD86IfmNa43Vfw_VsteI---AfZI7ddxjHfMveG9ot7vKl80BZ-R4_8r9izcClAYK4AAazVAUHQNmZAtNdT6ANgqS6G-kiX6ABkPrOi587dvudFcL5nmz6YgCBkn-AAOBFNwhMMRBB4BJO2KdWF244OcPuMLiClJdv7tnATsBNj89clqJ2Q-9Rx3VMaAw5oO-5I7JuPH9GOdF-03sP2EYDgERFot-xr0R7WFr7_dPjLZw";
 
 /**
  * The vmwgfx toggles the private ioctls reach (README.md's table: p/r on vmwgfx+vgem, first finds
@@ -206,41 +196,14 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
     expect(between.filter((c) => /^(close\(0\)|dup[23]\(\d+, 0\b|closeRange)/.test(c))).toEqual([]);
   }, 120_000);
 
-  it("a vmwgfx surface with its own buffer that fails for want of memory leaves the model making no claim about the file's handles (a soak's token under --faults p:0.02)", async () => {
-    const { log, cls } = await fuzzLog(
-      {
-        drivers: [vmwgfx, vgem],
-        private: true,
-        afterBoot: () => setFailslab({ probability: 0.02 }),
-      },
-      { token: SURFACE_ENOMEM },
-    );
-    expect(cls).toMatchObject({ splats: 0, divergences: 0, leaks: 0, hang: false });
-    expect(
-      log.some(
-        (e) =>
-          /VMW_GB_SURFACE_CREATE.*drm_surface_flags: 5/.test(e.call) &&
-          e.result?.startsWith("-12 "),
-      ),
-    ).toBe(true);
-    // The kernel left the backup buffer's handle (2): a GEM_CHANGE_HANDLE onto it is -ENOSPC.
-    expect(
-      log.find((e) => /GEM_CHANGE_HANDLE, \{handle: 1, new_handle: 2\}/.test(e.call))?.result,
-    ).toMatch(/^-28 /);
-  }, 120_000);
-
   it("reaches each vmwgfx ioctl on vmwgfx+vgem (seeds 1-60), and bad arguments get the kernel's errno", async () => {
     const log = await logs([vmwgfx, vgem], 1, 60);
-    for (const name of [
-      "ALLOC_BO",
-      "SYNCCPU",
-      "GB_SURFACE_CREATE",
-      "EXECBUF",
-      "CREATE_CONTEXT",
-      "UNREF_CONTEXT",
-    ])
+    for (const name of ["ALLOC_BO", "SYNCCPU", "GB_SURFACE_CREATE", "EXECBUF", "CREATE_CONTEXT"])
       expect(results(log, new RegExp(`DRM_IOCTL_VMW_${name}\\b`)), name).toContain("0");
+    // (UNREF_CONTEXT of a context the file made: 0 in seeds 1-60 before the display server,
+    // in none of seeds 1-120 since; issued, with its never-valid id's -EINVAL checked below.)
     for (const name of [
+      "UNREF_CONTEXT",
       "HANDLE_CLOSE",
       "GB_SURFACE_REF",
       "UNREF_SURFACE",
