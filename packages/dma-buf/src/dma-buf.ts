@@ -549,11 +549,10 @@ async function dmaBufReleaseV57(dmabuf: DmaBuf | null): Promise<void> {
   await dmabuf.ops.release(dmabuf);
   await dmaBufListDel(dmabuf);
   if (dmabuf.ownResv) await dmaResvFini(dmabuf.resv);
-  warnOn(
-    dmabuf.attachments.length > 0,
-    `dma_buf_release(${dmabuf.name}): WARN_ON(!list_empty(&dmabuf->attachments))`,
-    { object: dmabuf.name },
-  );
+  if (dmabuf.attachments.length > 0)
+    warnOn(true, `dma_buf_release(${dmabuf.name}): WARN_ON(!list_empty(&dmabuf->attachments))`, {
+      object: dmabuf.name,
+    });
   kfree(dmabuf);
 }
 
@@ -576,11 +575,10 @@ async function dmaBufRelease(dmabuf: DmaBuf): Promise<void> {
     );
   await dmabuf.ops.release(dmabuf);
   if (dmabuf.ownResv) await dmaResvFini(dmabuf.resv);
-  warnOn(
-    dmabuf.attachments.length > 0,
-    `dma_buf_release(${dmabuf.name}): WARN_ON(!list_empty(&dmabuf->attachments))`,
-    { object: dmabuf.name },
-  );
+  if (dmabuf.attachments.length > 0)
+    warnOn(true, `dma_buf_release(${dmabuf.name}): WARN_ON(!list_empty(&dmabuf->attachments))`, {
+      object: dmabuf.name,
+    });
   kfree(dmabuf);
 }
 

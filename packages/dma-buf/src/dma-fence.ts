@@ -323,9 +323,12 @@ export function dmaFencePut(fence: DmaFence | null): Promise<void> {
 export async function dmaFenceRelease(kref: Kref): Promise<void> {
   const fence = kref.owner as DmaFence;
   await point(opLabel("dma_fence_release", fence.name));
+  // The WARN's text is built only when it fires (a release of every fence runs this test).
   if (
+    fence.cbList.length > 0 &&
+    !testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) &&
     warnOn(
-      fence.cbList.length > 0 && !testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT),
+      true,
       `Fence ${fence.ops.getDriverName(fence)}:${fence.ops.getTimelineName(fence)}:${fence.context.toString(16)}:${fence.seqno.toString(16)} released with pending signals!`,
       { object: fence.name },
     )
@@ -459,7 +462,8 @@ function seqnoIsLater(f1: number, f2: number): boolean {
  */
 export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
   if (
-    warnOn(f1.context !== f2.context, `dma_fence_is_later(${f1.name}, ${f2.name}): contexts differ`)
+    f1.context !== f2.context &&
+    warnOn(true, `dma_fence_is_later(${f1.name}, ${f2.name}): contexts differ`)
   )
     return false;
   return seqnoIsLater(f1.seqno, f2.seqno);
@@ -626,8 +630,10 @@ export async function dmaFenceWaitTimeout(
   intr: boolean,
   timeout: number,
 ): Promise<number> {
-  if (warnOn(timeout < 0, `dma_fence_wait_timeout(${fence.name}, ${timeout})`)) return -EINVAL;
-  mightSleep(`dma_fence_wait_timeout(${fence.name})`);
+  if (timeout < 0 && warnOn(true, `dma_fence_wait_timeout(${fence.name}, ${timeout})`))
+    return -EINVAL;
+  // The same text as a template literal, one string per fence name for the process.
+  mightSleep(opLabel("dma_fence_wait_timeout", fence.name));
   fence.checkAccess("dma_fence_wait_timeout");
   await dmaFenceEnableSwSignaling(fence);
   if (fence.ops.wait) return fence.ops.wait(fence, intr, timeout);

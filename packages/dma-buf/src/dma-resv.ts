@@ -330,10 +330,19 @@ function dmaResvListAlloc(max: number): DmaResvList | Errno {
  * Locking: the list is private to the caller.
  * References: drops the list's fence references.
  */
-async function dmaResvListFree(list: DmaResvList | null): Promise<void> {
-  if (!list) return;
-  for (let i = 0; i < list.numFences; i++) await dmaFencePut(list.table[i]!.fence);
-  await kfreeRcu(list);
+function dmaResvListFree(list: DmaResvList | null): Promise<void> {
+  // No list (a reservation that never had a fence): RESOLVED, no async frame.
+  return list ? dmaResvListFreeEntries(list) : RESOLVED;
+}
+
+/** dmaResvListFree() of a list: the puts (no await when settled), then kfree_rcu(). */
+async function dmaResvListFreeEntries(list: DmaResvList): Promise<void> {
+  for (let i = 0; i < list.numFences; i++) {
+    const put = dmaFencePut(list.table[i]!.fence);
+    if (put !== RESOLVED) await put;
+  }
+  const freed = kfreeRcu(list);
+  if (freed !== RESOLVED) await freed;
 }
 
 function roundupPowOfTwo(n: number): number {
@@ -554,8 +563,17 @@ export class DmaResvIter {
     this.isRestarted = true;
   }
 
-  /** Models dma_resv_iter_walk_unlocked(): the next unsignalled fence of a matching usage. */
-  private async walk(): Promise<void> {
+  /**
+   * Models dma_resv_iter_walk_unlocked(): the next unsignalled fence of a matching usage. Null
+   * when there is no list to walk (no async frame for a reservation without fences), else the
+   * walk's promise.
+   */
+  private walk(): Promise<void> | null {
+    return this.fences ? this.walkList() : null;
+  }
+
+  /** walk() when there is a list: the loop of dma_resv_iter_walk_unlocked(). */
+  private async walkList(): Promise<void> {
     if (!this.fences) return;
     for (;;) {
       // Drop the reference from the previous round.
@@ -589,7 +607,8 @@ export class DmaResvIter {
     for (;;) {
       const r = this.restart();
       if (r !== null) await r;
-      await this.walk();
+      const walked = this.walk();
+      if (walked !== null) await walked;
       // while (rcu_dereference(obj->fences) != cursor->fences)
       const at = rcuDereferencePoint(this.obj.fences);
       if (at !== null) await at;
@@ -617,7 +636,8 @@ export class DmaResvIter {
         const r = this.restart();
         if (r !== null) await r;
       }
-      await this.walk();
+      const walked = this.walk();
+      if (walked !== null) await walked;
       restart = true;
       at = rcuDereferencePoint(this.obj.fences);
       if (at !== null) await at;
@@ -633,8 +653,21 @@ export class DmaResvIter {
    * Locking: none.
    * References: drops the cursor's.
    */
-  async end(): Promise<void> {
-    await dmaFencePut(this.fence);
+  end(): Promise<void> {
+    // No async frame: RESOLVED when the put kept the task and was not the last (callers skip
+    // their await), else the cursor is cleared once the put is done, as before.
+    try {
+      const put = dmaFencePut(this.fence);
+      if (put !== RESOLVED) return put.then(() => this.ended());
+      this.fence = null;
+      return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** end() after its put. */
+  private ended(): void {
     this.fence = null;
   }
 }
@@ -653,7 +686,8 @@ export async function* dmaResvForEachFenceUnlocked(
   try {
     for (let f = await cursor.first(); f; f = await cursor.next()) yield f;
   } finally {
-    await cursor.end();
+    const ended = cursor.end();
+    if (ended !== RESOLVED) await ended;
   }
 }
 
@@ -699,7 +733,8 @@ export async function dmaResvGetFences(
     }
     fences.push(await dmaFenceGet(f));
   }
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   return fences;
 }
 
@@ -719,7 +754,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
       await dmaResvListFree(list);
       const fresh = dmaResvListAlloc(Math.max(1, cursor.numFences));
       if (isErr(fresh)) {
-        await cursor.end();
+        const ended = cursor.end();
+        if (ended !== RESOLVED) await ended;
         return fresh;
       }
       list = fresh;
@@ -729,7 +765,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
     if (list.numFences >= list.maxFences) list.maxFences = list.numFences + 1;
     list.table[list.numFences++] = { fence: f, usage: cursor.fenceUsage };
   }
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   const old = await rcuReplacePointer(dst.fences, list, heldCond(dst));
   await dmaResvListFree(old);
   return 0;
@@ -744,7 +781,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
 export async function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): Promise<boolean> {
   const cursor = new DmaResvIter(obj, usage);
   const f = await cursor.first();
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   return f === null;
 }
 
@@ -769,15 +807,20 @@ export async function dmaResvWaitTimeout(
   for (let f = await cursor.first(); f; f = await cursor.next()) {
     ret = await dmaFenceWaitTimeout(f, intr, timeout);
     if (ret <= 0) {
-      await cursor.end();
+      const ended = cursor.end();
+      if (ended !== RESOLVED) await ended;
       return ret;
     }
     // Even for zero timeout the return value is 1
     if (timeout) timeout = ret;
   }
-  await cursor.end();
+  const ended = cursor.end();
+  if (ended !== RESOLVED) await ended;
   return ret;
 }
+
+/** dma_resv_fini()'s condition for its protected dereference: the object is private to it. */
+const FINI_COND: LockdepCondition = () => true;
 
 /**
  * Models dma_resv_fini(): drops the list's fence references and frees the list. The object must
@@ -786,12 +829,14 @@ export async function dmaResvWaitTimeout(
  * References: drops the list's.
  */
 export async function dmaResvFini(obj: DmaResv): Promise<void> {
-  const list = await rcuDereferenceProtected(obj.fences, () => true);
-  await rcuAssignPointer(obj.fences, null);
-  await dmaResvListFree(list);
-  warnOn(obj.lock.locked, `DEBUG_LOCKS_WARN_ON(mutex_is_locked(${obj.name}))`, {
-    object: obj.owner?.name,
-  });
+  // Each await is skipped when its promise came back settled (the same schedule: pointNow()).
+  const list = rcuDereferenceProtectedSettled(obj.fences, FINI_COND);
+  const assigned = rcuAssignPointer(obj.fences, null);
+  if (assigned !== RESOLVED) await assigned;
+  const freed = dmaResvListFree(list);
+  if (freed !== RESOLVED) await freed;
+  if (obj.lock.locked)
+    warnOn(true, `DEBUG_LOCKS_WARN_ON(mutex_is_locked(${obj.name}))`, { object: obj.owner?.name });
 }
 
 /**

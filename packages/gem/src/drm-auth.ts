@@ -13,7 +13,7 @@
  * too), DROP_MASTER to the current master.
  */
 
-import { Kref } from "@primetime/atomics";
+import { Kref, RESOLVED } from "@primetime/atomics";
 import {
   EACCES,
   EBUSY,
@@ -80,12 +80,18 @@ export async function drmMasterGet(master: DrmMaster): Promise<DrmMaster> {
  * Models drm_master_put() / drm_master_destroy(). References: drops one.
  * Locking: none; the last put frees the master and its magic map.
  */
-export async function drmMasterPut(master: DrmMaster): Promise<void> {
-  await master.ref.put(async () => {
-    await point("drm_master_destroy");
-    await master.magicMap.destroy();
-    kfree(master);
-  });
+export function drmMasterPut(master: DrmMaster): Promise<void> {
+  // No async frame: kref_put()'s RESOLVED when the put kept the task and was not the last
+  // (callers skip their await), else its promise; a throw becomes a rejected promise.
+  try {
+    return master.ref.putVoid(async () => {
+      await point("drm_master_destroy");
+      await master.magicMap.destroy();
+      kfree(master);
+    });
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**
@@ -141,7 +147,10 @@ async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
   file.isMaster = true;
   file.authenticated = true;
   await drmSetMaster(dev, file, master);
-  if (old) await drmMasterPut(old);
+  if (old) {
+    const put = drmMasterPut(old);
+    if (put !== RESOLVED) await put;
+  }
   return 0;
 }
 
@@ -173,7 +182,10 @@ async function drmDropMaster(dev: DrmDevice, _file: DrmFile): Promise<void> {
   lockdepAssertHeld(dev.masterMutex);
   const m = dev.master;
   dev.master = null;
-  if (m) await drmMasterPut(m);
+  if (m) {
+    const put = drmMasterPut(m);
+    if (put !== RESOLVED) await put;
+  }
 }
 
 /**
@@ -193,7 +205,8 @@ export async function drmMasterRelease(file: DrmFile): Promise<void> {
   if (drmIsCurrentMasterLocked(file) && dev.master === file.master) await drmDropMaster(dev, file);
   if (master) {
     file.master = null;
-    await drmMasterPut(master);
+    const put = drmMasterPut(master);
+    if (put !== RESOLVED) await put;
   }
   await dev.masterMutex.unlock();
 }

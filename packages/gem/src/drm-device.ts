@@ -194,8 +194,14 @@ export function drmDevGet(dev: DrmDevice): Promise<void> {
  * Locking: none.
  * References: drops one.
  */
-export async function drmDevPut(dev: DrmDevice): Promise<void> {
-  await dev.ref.put(() => drmDevRelease(dev));
+export function drmDevPut(dev: DrmDevice): Promise<void> {
+  // No async frame: kref_put()'s RESOLVED when the put kept the task and was not the last
+  // (callers skip their await), else its promise; a throw becomes a rejected promise.
+  try {
+    return dev.ref.putVoid(() => drmDevRelease(dev));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**

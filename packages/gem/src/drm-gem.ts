@@ -840,7 +840,8 @@ export async function drmGemCreateMmapOffset(obj: GemObject): Promise<number> {
  * References: none.
  */
 export async function drmGemFreeMmapOffset(obj: GemObject): Promise<void> {
-  await drmVmaOffsetRemove(obj.dev.vmaOffsetManager, obj.vmaNode);
+  const removed = drmVmaOffsetRemove(obj.dev.vmaOffsetManager, obj.vmaNode);
+  if (removed !== RESOLVED) await removed;
 }
 
 /**

@@ -105,7 +105,8 @@ export async function drmGemMmapObj(obj: GemObject, objSize: number, vma: Vma): 
       await drmGemObjectPut(obj);
       return ret;
     }
-    warnOn(!(vma.vmFlags & VM_DONTEXPAND), `${obj.name}: funcs->mmap did not set VM_DONTEXPAND`);
+    if (!(vma.vmFlags & VM_DONTEXPAND))
+      warnOn(true, `${obj.name}: funcs->mmap did not set VM_DONTEXPAND`);
   } else {
     if (!vma.vmOps) {
       await drmGemObjectPut(obj);

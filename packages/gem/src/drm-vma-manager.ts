@@ -188,20 +188,30 @@ export async function drmVmaOffsetAdd(
  * Locking: takes mgr->vm_lock for writing.
  * References: none.
  */
-export async function drmVmaOffsetRemove(
+export function drmVmaOffsetRemove(
   mgr: DrmVmaOffsetManager,
   node: DrmVmaOffsetNode,
 ): Promise<void> {
-  const locked = mgr.vmLock.lock();
-  if (locked !== RESOLVED) await locked;
+  // No async frame: when write_lock()'s point keeps the task and the lock is free (RESOLVED),
+  // the removal and the unlock run at once; a throw becomes a rejected promise.
+  try {
+    const locked = mgr.vmLock.lock();
+    if (locked !== RESOLVED) return locked.then(() => drmVmaOffsetRemoveLocked(mgr, node));
+    return drmVmaOffsetRemoveLocked(mgr, node);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** drmVmaOffsetRemove() under vm_lock: the node leaves the address space, then the unlock. */
+function drmVmaOffsetRemoveLocked(mgr: DrmVmaOffsetManager, node: DrmVmaOffsetNode): Promise<void> {
   if (node.allocated) {
     mgr.vmAddrSpaceMm.removeNode(node.start);
     node.start = 0;
     node.size = 0;
     node.allocated = false;
   }
-  const unlocked = mgr.vmLock.unlock();
-  if (unlocked !== RESOLVED) await unlocked;
+  return mgr.vmLock.unlock();
 }
 
 /**

@@ -54,6 +54,38 @@ export interface SimGpuOptions {
   clock?: "simulation" | "device";
 }
 
+/** DEFAULT_TIMING checked and frozen, shared by devices created without `timing`. */
+let frozenDefault: GpuTiming | null = null;
+
+/**
+ * The timing of a device created without `timing`: one frozen copy of DEFAULT_TIMING for every
+ * such device (a stress schedule boots two or three), made again only if DEFAULT_TIMING changed,
+ * instead of a spread, an entries array and a freeze per device.
+ */
+function defaultTiming(): GpuTiming {
+  const f = frozenDefault;
+  const d = DEFAULT_TIMING;
+  if (
+    f !== null &&
+    f.commandNs === d.commandNs &&
+    f.nsPerByte === d.nsPerByte &&
+    f.fenceNs === d.fenceNs
+  )
+    return f;
+  frozenDefault = checkedTiming({});
+  return frozenDefault;
+}
+
+/** DEFAULT_TIMING overridden by `timing`, each value checked (RangeError), frozen. */
+function checkedTiming(timing: Partial<GpuTiming>): GpuTiming {
+  const t = { ...DEFAULT_TIMING, ...timing };
+  for (const [k, v] of Object.entries(t)) {
+    if (!(typeof v === "number" && v >= 0 && Number.isFinite(v)))
+      throw new RangeError(`timing.${k} must be a finite number >= 0, got ${v}`);
+  }
+  return Object.freeze(t);
+}
+
 /** The ring's registers, read only. */
 export interface RingState {
   readonly capacity: number;
@@ -99,12 +131,7 @@ export class SimGpu {
     this.vram = new Vram(opts.vramPages ?? 256);
     this.system = opts.systemMemory ?? new SystemMemory({ name: `${this.name}-system` });
     this.mmu = new GpuMmu(this.vram, this.system);
-    const timing = { ...DEFAULT_TIMING, ...opts.timing };
-    for (const [k, v] of Object.entries(timing)) {
-      if (!(typeof v === "number" && v >= 0 && Number.isFinite(v)))
-        throw new RangeError(`timing.${k} must be a finite number >= 0, got ${v}`);
-    }
-    this.timing = Object.freeze(timing);
+    this.timing = opts.timing === undefined ? defaultTiming() : checkedTiming(opts.timing);
     this.sim = opts.sim === undefined ? activeSimulation() : opts.sim;
     if (this.sim && (opts.clock ?? "simulation") === "simulation") {
       this.clock = simulationClock(this.sim);

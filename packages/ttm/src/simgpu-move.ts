@@ -22,6 +22,7 @@ import {
   dmaResvAssertHeld,
 } from "@primetime/dma-buf";
 import { EINVAL, isErr } from "@primetime/kernel";
+import { RESOLVED } from "@primetime/sim";
 import type { Page } from "@primetime/simgpu";
 import {
   type Command,
@@ -108,7 +109,8 @@ async function ttmSimgpuSyncForeign(bo: TtmBufferObject, drv: SimgpuFenceDriver)
       }
     }
   } finally {
-    await cursor.end();
+    const ended = cursor.end();
+    if (ended !== RESOLVED) await ended;
   }
   let ret = 0;
   for (const f of foreign) {

@@ -46,7 +46,7 @@ import {
   lockdepAssertHeld,
   type WwAcquireCtx,
 } from "@primetime/kernel";
-import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import { PAGE_SIZE } from "@primetime/simgpu";
 import {
   TTM_EVICT_BUSY_PLAIN_GET,
@@ -101,15 +101,24 @@ export const SIMGPU_VRAM_BAR = 0xd000_0000;
  * Locking: the owning BO's reservation held (asserted).
  * References: none.
  */
-export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null): Promise<number> {
+export function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null): Promise<number> {
+  // No async frame: nothing here is a point, so a reservation already made (or a driver without
+  // ->io_mem_reserve) gives a settled promise.
   ttmResourceAssertHeld(mem);
-  if (!mem) return 0;
-  if (!mem.bus.offset) {
-    if (!bdev.funcs.ioMemReserve) return 0;
-    return bdev.funcs.ioMemReserve(bdev, mem);
+  try {
+    if (!mem) return RESOLVED_0;
+    if (!mem.bus.offset) {
+      if (!bdev.funcs.ioMemReserve) return RESOLVED_0;
+      return bdev.funcs.ioMemReserve(bdev, mem);
+    }
+    return RESOLVED_0;
+  } catch (e) {
+    return Promise.reject(e);
   }
-  return 0;
 }
+
+/** ttmMemIoReserve()'s result 0, settled (one promise for every call). */
+const RESOLVED_0: Promise<number> = Promise.resolve(0);
 
 /**
  * Models ttm_mem_io_free().
@@ -117,11 +126,24 @@ export async function ttmMemIoReserve(bdev: TtmDevice, mem: TtmResource | null):
  * io reservation before taking the reservation): asserted by ttmBoAssertHeldOrDying().
  * References: none.
  */
-export async function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Promise<void> {
+export function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Promise<void> {
+  // RESOLVED when there is nothing to free or the driver has no ->io_mem_free (no async frame;
+  // callers skip their await on it), else the driver's free, then the offset cleared.
   ttmBoAssertHeldOrDying(mem?.bo ?? null);
-  if (!mem) return;
-  if (!mem.bus.offset) return;
-  if (bdev.funcs.ioMemFree) await bdev.funcs.ioMemFree(bdev, mem);
+  try {
+    if (!mem) return RESOLVED;
+    if (!mem.bus.offset) return RESOLVED;
+    if (bdev.funcs.ioMemFree) return ttmMemIoFreeDriver(bdev, mem);
+    mem.bus.offset = 0;
+    return RESOLVED;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** ttmMemIoFree() with a driver's ->io_mem_free: awaited, then the offset cleared. */
+async function ttmMemIoFreeDriver(bdev: TtmDevice, mem: TtmResource): Promise<void> {
+  await bdev.funcs.ioMemFree!(bdev, mem);
   mem.bus.offset = 0;
 }
 
@@ -133,9 +155,12 @@ export async function ttmMemIoFree(bdev: TtmDevice, mem: TtmResource | null): Pr
  * References: none.
  */
 export async function ttmBoMoveToLruTailUnlocked(bo: TtmBufferObject): Promise<void> {
-  await bo.bdev.lruLock.lock();
+  // No await of a settled promise (spin_lock()'s point kept the task and the lock was free).
+  const lock = bo.bdev.lruLock.lock();
+  if (lock !== RESOLVED) await lock;
   ttmBoMoveToLruTail(bo);
-  await bo.bdev.lruLock.unlock();
+  const unlock = bo.bdev.lruLock.unlock();
+  if (unlock !== RESOLVED) await unlock;
 }
 
 /** Models struct ttm_lru_walk_arg: the common part of the variants of BO LRU walk. */
@@ -717,8 +742,10 @@ export async function ttmBoMoveMemcpy(
   dmaResvAssertHeld(bo.resv);
   const bdev = bo.bdev;
   const srcMem = bo.resource;
-  if (warnOn(!srcMem, `ttm_bo_move_memcpy(${bo.name}): WARN_ON(!src_mem)`) || !srcMem)
+  if (!srcMem) {
+    warnOn(true, `ttm_bo_move_memcpy(${bo.name}): WARN_ON(!src_mem)`);
     return -EINVAL;
+  }
   const dstMan = ttmManagerType(bdev, dstMem.memType)!;
   const srcMan = ttmManagerType(bdev, srcMem.memType)!;
   const ttm = bo.ttm;

@@ -68,7 +68,16 @@ import {
   WorkStruct,
   type WwAcquireCtx,
 } from "@primetime/kernel";
-import { bug, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import {
+  bug,
+  fmtLabel,
+  opLabel,
+  point,
+  pointNow,
+  RESOLVED,
+  toggleEnabled,
+  warnOn,
+} from "@primetime/sim";
 import { TTM_EVICT_DELETED_EXTRA_PUT, TTM_RELEASE_RESURRECT_WITH_GET } from "./toggles.js";
 import { EMULTIHOP, type TtmBoType, type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import {
@@ -177,8 +186,9 @@ export class TtmTransferObj extends TtmBufferObject {
  * Locking: none; the caller holds a reference (or a lock keeping the count non-zero).
  * References: takes one.
  */
-export async function ttmBoGet(bo: TtmBufferObject): Promise<void> {
-  await bo.kref.get();
+export function ttmBoGet(bo: TtmBufferObject): Promise<void> {
+  // kref_get()'s own promise: RESOLVED when the task went on at its point (no async frame).
+  return bo.kref.get();
 }
 
 /**
@@ -197,8 +207,10 @@ export async function ttmBoGetUnlessZero(bo: TtmBufferObject): Promise<TtmBuffer
  * Locking: none held that the release needs (it takes lru_lock and reservations).
  * References: drops one.
  */
-export async function ttmBoPut(bo: TtmBufferObject): Promise<void> {
-  await bo.kref.put(() => ttmBoRelease(bo));
+export function ttmBoPut(bo: TtmBufferObject): Promise<void> {
+  // kref_put()'s promise, RESOLVED when the put kept the task and was not the last (no async
+  // frame; a void put as the kernel's).
+  return bo.kref.putVoid(() => ttmBoRelease(bo));
 }
 
 /**
@@ -228,7 +240,8 @@ export async function ttmBoReserve(
   ticket: WwAcquireCtx | null = null,
 ): Promise<number> {
   if (noWait) {
-    if (warnOn(ticket !== null, `ttm_bo_reserve(${bo.name}): WARN_ON(ticket)`)) return -EBUSY;
+    if (ticket !== null && warnOn(true, `ttm_bo_reserve(${bo.name}): WARN_ON(ticket)`))
+      return -EBUSY;
     return dmaResvTrylock(bo.resv) ? 0 : -EBUSY;
   }
   const ret = interruptible
@@ -266,7 +279,9 @@ export async function ttmBoReserveSlowpath(
  */
 export async function ttmBoUnreserve(bo: TtmBufferObject): Promise<void> {
   await ttmBoMoveToLruTailUnlocked(bo);
-  await dmaResvUnlock(bo.resv);
+  // dma_resv_unlock() is no point: its promise is settled.
+  const unlock = dmaResvUnlock(bo.resv);
+  if (unlock !== RESOLVED) await unlock;
 }
 
 /**
@@ -357,7 +372,8 @@ async function ttmBoHandleMoveMem(
   const oldUseTt = !bo.resource || ttmManagerType(bdev, bo.resource.memType)!.useTt;
   const newUseTt = ttmManagerType(bdev, mem.memType)!.useTt;
   let ret: number;
-  await ttmBoUnmapVirtual(bo);
+  const unmap = ttmBoUnmapVirtual(bo);
+  if (unmap !== RESOLVED) await unmap;
   // Create and bind a ttm if required.
   if (newUseTt) {
     // Zero init the new TTM structure if the old location should have used one as well.
@@ -436,7 +452,8 @@ async function ttmBoFlushAllFences(bo: TtmBufferObject): Promise<void> {
       if (!fence.ops.signaled) await dmaFenceEnableSwSignaling(fence);
     }
   } finally {
-    await cursor.end();
+    const ended = cursor.end();
+    if (ended !== RESOLVED) await ended;
   }
 }
 
@@ -484,8 +501,10 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, 30_000_000_000);
     }
     if (bdev.funcs.releaseNotify) await bdev.funcs.releaseNotify(bo);
-    await drmVmaOffsetRemove(bdev.vmaManager, bo.vmaNode);
-    await ttmMemIoFree(bdev, bo.resource);
+    const removed = drmVmaOffsetRemove(bdev.vmaManager, bo.vmaNode);
+    if (removed !== RESOLVED) await removed;
+    const free = ttmMemIoFree(bdev, bo.resource);
+    if (free !== RESOLVED) await free;
     if (
       !(await dmaResvTestSignaled(bo._resv, DmaResvUsage.BOOKKEEP)) ||
       bo.type === ttmBoType.sg ||
@@ -797,7 +816,8 @@ async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promi
   // Make sure BO is idle.
   ret = await ttmBoWaitCtx(bo, ctx);
   if (ret) return ret;
-  await ttmBoUnmapVirtual(bo);
+  const unmap = ttmBoUnmapVirtual(bo);
+  if (unmap !== RESOLVED) await unmap;
   if (bdev.funcs.swapNotify) await bdev.funcs.swapNotify(bo);
   if (bo.ttm && ttmTtIsPopulated(bo.ttm)) {
     if (bo.bulkMove) {
@@ -1096,14 +1116,27 @@ export async function ttmBoInitValidate(
  * Locking: the reservation held.
  * References: none.
  */
-export async function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
+export function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
+  // No async frame: RESOLVED when the task goes on at the point and the io reservation needs no
+  // driver call (the same schedule, see pointNow()); a throw after the assertion becomes a
+  // rejected promise.
   dmaResvAssertHeld(bo.resv);
-  const bdev = bo.bdev;
-  // Kept on the raw object after the first use: the simulator's field, not the BO's.
-  const raw = kasanUnwrap(bo);
-  if (raw.labelUnmapVirtual === "")
-    raw.labelUnmapVirtual = opLabel("ttm_bo_unmap_virtual", raw.name);
-  await point(raw.labelUnmapVirtual);
+  try {
+    const bdev = bo.bdev;
+    // Kept on the raw object after the first use: the simulator's field, not the BO's.
+    const raw = kasanUnwrap(bo);
+    if (raw.labelUnmapVirtual === "")
+      raw.labelUnmapVirtual = opLabel("ttm_bo_unmap_virtual", raw.name);
+    const at = pointNow(raw.labelUnmapVirtual);
+    if (at !== null) return at.then(() => ttmBoUnmapVirtualNow(bo, bdev));
+    return ttmBoUnmapVirtualNow(bo, bdev);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** ttmBoUnmapVirtual() after its point: the zap, then ttm_mem_io_free(). */
+function ttmBoUnmapVirtualNow(bo: TtmBufferObject, bdev: TtmDevice): Promise<void> {
   if (drmVmaNodeHasOffset(bo.vmaNode)) {
     unmapMappingRange(
       bdev.devMapping,
@@ -1112,7 +1145,7 @@ export async function ttmBoUnmapVirtual(bo: TtmBufferObject): Promise<void> {
       true,
     );
   }
-  await ttmMemIoFree(bdev, bo.resource);
+  return ttmMemIoFree(bdev, bo.resource);
 }
 
 /**

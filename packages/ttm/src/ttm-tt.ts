@@ -132,7 +132,7 @@ export function ttmTtInit(ttm: TtmTt, bo: TtmBufferObject, pageFlags: number): n
  * Locking: none. References: none.
  */
 export function ttmTtFini(ttm: TtmTt): void {
-  warnOn(ttmTtIsPopulated(ttm), `ttm_tt_fini(${ttm.name}): still populated`);
+  if (ttmTtIsPopulated(ttm)) warnOn(true, `ttm_tt_fini(${ttm.name}): still populated`);
   ttm.swapStorage?.release();
   ttm.swapStorage = null;
   ttm.pages = null;

@@ -22,7 +22,7 @@ import {
   drmGemPrivateObjectInit,
 } from "@primetime/gem";
 import { type Errno, errPtr, isErr, KmemCache, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
-import { SimLocal, toggleEnabled, warnOn } from "@primetime/sim";
+import { RESOLVED, SimLocal, toggleEnabled, warnOn } from "@primetime/sim";
 import { type Page, writePages } from "@primetime/simgpu";
 import {
   TTM_PL_FLAG_TOPDOWN,
@@ -135,9 +135,10 @@ export async function qxlTtmBoDestroy(tbo: TtmBufferObject): Promise<void> {
   const bo = toQxlBo(tbo);
   const qdev = toQxl(bo.dev);
   await qxlSurfaceEvict(qdev, bo, false);
-  warnOn(bo.mapCount > 0, `qxl_ttm_bo_destroy(${bo.name}): WARN_ON_ONCE(bo->map_count > 0)`, {
-    object: bo.name,
-  });
+  if (bo.mapCount > 0)
+    warnOn(true, `qxl_ttm_bo_destroy(${bo.name}): WARN_ON_ONCE(bo->map_count > 0)`, {
+      object: bo.name,
+    });
   await qdev.gemMutex.lock();
   qdev.gemObjects.delete(bo);
   await qdev.gemMutex.unlock();
@@ -278,9 +279,23 @@ export function qxlBoCpuWrite(qdev: QxlDevice, bo: QxlBo, offset: number, bytes:
  * Locking: none; the caller holds a reference. References: takes one.
  */
 export async function qxlBoRef(bo: QxlBo): Promise<QxlBo> {
-  if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) await ttmBoGet(bo);
-  else await drmGemObjectGet(bo);
+  const got = qxlBoGet(bo);
+  if (got !== RESOLVED) await got;
   return bo;
+}
+
+/**
+ * qxl_bo_ref() for callers that do not need the BO back: the reference's own promise, the
+ * settled RESOLVED when the task went on at the kref's point (no async frame, no await).
+ * Locking: none; the caller holds a reference. References: takes one.
+ */
+export function qxlBoGet(bo: QxlBo): Promise<void> {
+  try {
+    if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) return ttmBoGet(bo);
+    return drmGemObjectGet(bo);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**
@@ -288,10 +303,16 @@ export async function qxlBoRef(bo: QxlBo): Promise<QxlBo> {
  * runs qxl_gem_object_free() (ttm_bo_release()).
  * Locking: none held that the free path takes. References: drops one.
  */
-export async function qxlBoUnref(bo: QxlBo | null): Promise<void> {
-  if (bo === null) return;
-  if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) await ttmBoPut(bo);
-  else await drmGemObjectPut(bo);
+export function qxlBoUnref(bo: QxlBo | null): Promise<void> {
+  // No async frame: drm_gem_object_put()'s RESOLVED when the put kept the task and was not the
+  // last, so callers may skip their await; a throw becomes a rejected promise.
+  if (bo === null) return RESOLVED;
+  try {
+    if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) return ttmBoPut(bo);
+    return drmGemObjectPut(bo);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**

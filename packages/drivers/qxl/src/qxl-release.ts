@@ -48,7 +48,7 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, now, opLabel, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
@@ -59,7 +59,7 @@ import {
   qxlBoCheckId,
   qxlBoCpuView,
   qxlBoCreate,
-  qxlBoRef,
+  qxlBoGet,
   qxlBoUnpin,
   qxlBoUnref,
   qxlTtmPlacementFromDomain,
@@ -106,15 +106,15 @@ function newQxlBoList(bo: QxlRelObj): QxlBoList {
 }
 
 /** qxl_bo_ref() of a release's object (a GEM reference for an import). */
-async function relObjRef(o: QxlRelObj): Promise<void> {
-  if (o instanceof QxlBo) await qxlBoRef(o);
-  else await drmGemObjectGet(o);
+function relObjRef(o: QxlRelObj): Promise<void> {
+  // The reference's own promise (RESOLVED when the task went on at its point): no async frame.
+  return o instanceof QxlBo ? qxlBoGet(o) : drmGemObjectGet(o);
 }
 
 /** qxl_bo_unref() of a release's object (a GEM put for an import). */
-async function relObjUnref(o: QxlRelObj): Promise<void> {
-  if (o instanceof QxlBo) await qxlBoUnref(o);
-  else await drmGemObjectPut(o);
+function relObjUnref(o: QxlRelObj): Promise<void> {
+  // The put's own promise (RESOLVED when it kept the task and was not the last): no async frame.
+  return o instanceof QxlBo ? qxlBoUnref(o) : drmGemObjectPut(o);
 }
 
 /**
@@ -220,7 +220,8 @@ async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlReleas
 async function qxlReleaseFreeList(release: QxlRelease): Promise<void> {
   while (release.bos.length > 0) {
     const entry = release.bos[0]!;
-    await relObjUnref(entry.bo);
+    const put = relObjUnref(entry.bo);
+    if (put !== RESOLVED) await put;
     release.bos.shift();
     kfree(entry);
   }
@@ -270,7 +271,8 @@ export async function qxlReleaseListAdd(release: QxlRelease, bo: QxlRelObj): Pro
   for (const entry of release.bos) if (entry.bo === bo) return 0;
   const entry = kmalloc(qxlBoListCache, newQxlBoList, bo);
   if (isErr(entry)) return -ENOMEM;
-  await relObjRef(bo);
+  const got = relObjRef(bo);
+  if (got !== RESOLVED) await got;
   release.bos.push(entry);
   return 0;
 }
@@ -436,7 +438,9 @@ export async function qxlAllocReleaseReserved(
     }
     qdev.currentReleaseBo[curIdx] = nb;
   }
-  const bo = await qxlBoRef(qdev.currentReleaseBo[curIdx]!);
+  const bo = qdev.currentReleaseBo[curIdx]!;
+  const got = qxlBoGet(bo); // qxl_bo_ref()
+  if (got !== RESOLVED) await got;
   release.releaseBo = bo;
   release.releaseOffset = qdev.currentReleaseBoOffset[curIdx]! * releaseSizePerBo[curIdx]!;
   qdev.currentReleaseBoOffset[curIdx]!++;
@@ -446,7 +450,8 @@ export async function qxlAllocReleaseReserved(
     await qxlBoUnref(freeBo);
   }
   const ret = await qxlReleaseListAdd(release, bo);
-  await qxlBoUnref(bo);
+  const put = qxlBoUnref(bo);
+  if (put !== RESOLVED) await put;
   if (ret) {
     await qxlReleaseFree(qdev, release);
     return ret as Errno;
