@@ -10,7 +10,7 @@
  */
 import type { DriverUnderTest } from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
-import { createQxl, QXL_DRIVER_NAME } from "@primetime/qxl";
+import { createQxl, drawQxlConfig, QXL_DRIVER_NAME } from "@primetime/qxl";
 import { findDriver } from "../../drivers.js";
 
 /** VRAM and surface memory pages of the qxl devices of the sharing scenarios. */
@@ -23,10 +23,21 @@ export const SHARING_QXL_PAGES = { vramPages: 64, surfacePages: 64 } as const;
  */
 export function sizedForSharing(d: DriverUnderTest): DriverUnderTest {
   if (d.name !== QXL_DRIVER_NAME || findDriver(d.name) !== d) return d;
-  return { ...d, register: registerSharingQxl };
+  return { ...d, register: registerSharingQxl, registerDrawn: registerDrawnSharingQxl };
 }
 
 /** qxl's registration at the sharing scenarios' size (module-level: see Machine.process). */
 function registerSharingQxl(kernel: Kernel): ReturnType<DriverUnderTest["register"]> {
   return createQxl(kernel, SHARING_QXL_PAGES);
+}
+
+/**
+ * qxl's drawn registration (DriverUnderTest.registerDrawn: the surface slots and the spice worker
+ * drawn per run, the private fuzz runs) at the sharing scenarios' size.
+ */
+function registerDrawnSharingQxl(
+  kernel: Kernel,
+  draw: (n: number, label: string) => number,
+): ReturnType<DriverUnderTest["register"]> {
+  return createQxl(kernel, drawQxlConfig(draw, SHARING_QXL_PAGES));
 }
