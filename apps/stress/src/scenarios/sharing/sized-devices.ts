@@ -6,7 +6,9 @@
  * pressure TTM evicts, which is a path of the model like any other. (The size was first chosen
  * for speed, when a device's VRAM was one array zeroed at every boot; simgpu now backs VRAM page
  * by page as it is touched, so the size no longer costs time, and it is kept because schedules
- * depend on it.) Other drivers are registered as they are.
+ * depend on it.) Its drawn registration (DriverUnderTest.registerDrawn: the private fuzz runs
+ * draw the surface slots and the spice worker) keeps the same size. Other drivers are registered
+ * as they are.
  */
 import type { DriverUnderTest } from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
