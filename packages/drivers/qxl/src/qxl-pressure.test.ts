@@ -177,4 +177,61 @@ describe("qxl surface pressure (toggles off)", () => {
       others: [],
     });
   });
+
+  it("every id held by the submitter's own release: the window deadlocks on itself, and the fix switch's trylock leaves qxl_surface_id_alloc() spinning (livelock)", async () => {
+    // One usable id (nSurfaces 2), held by A; a draw copying A into a new surface C reserves A,
+    // validates C and reaps. Window open: qxl_bo_reserve(A) waits for the submitter itself
+    // (lockdep's recursion report, then the deadlock). Fix switch: the trylock skips A in both
+    // passes, qxl_reap_surface_id() returns 0 with nothing reaped and qxl_surface_id_alloc()'s
+    // `goto again` retries forever: the proposed fix alone turns the deadlock into a livelock
+    // (with three slots, a draw whose relocations name two surfaces with ids into a third does
+    // the same).
+    const outcome = async (toggles: string[]) => {
+      const rets: number[] = [];
+      const r = await runQxl(
+        async (m) => {
+          const proc = m.kernel.spawnProcess("client", async (p) => {
+            const fd = await openQxl(p, m);
+            const [a, c] = [await qxlAllocSurf(p, fd, 32, 32), await qxlAllocSurf(p, fd, 32, 32)];
+            rets.push(
+              await qxlExecDraw(p, fd, {
+                op: "fill",
+                size: 1024,
+                value: 1,
+                dst: { handle: a!, offset: 0, surface: true },
+              }),
+            );
+            rets.push(
+              await qxlExecDraw(p, fd, {
+                op: "copy",
+                size: 1024,
+                src: { handle: a!, offset: 0 },
+                dst: { handle: c!, offset: 0, surface: true },
+              }),
+            );
+            await closeFd(p, fd);
+          });
+          await proc.wait();
+        },
+        { toggles, device: { nSurfaces: 2 } },
+      );
+      return {
+        rets,
+        outcome: r.outcome,
+        recursion: r.splats.filter(isKnownReapRecursion).length,
+        others: r.splats
+          .filter((s) => !isKnownReapRecursion(s))
+          .map((s) => s.message.split(";").pop()!.trim()),
+      };
+    };
+    expect(await outcome([])).toEqual({
+      rets: [0],
+      outcome: "deadlock",
+      recursion: 1,
+      others: ["client[3] waits on ww_mutex qxl_bo#1.resv held by client[3]"],
+    });
+    const fixed = await outcome(baselineFixes());
+    expect(fixed).toMatchObject({ rets: [0], outcome: "livelock", recursion: 0 });
+    expect(fixed.others.join("\n")).toMatch(/possible livelock \(runnable: client\[3\]\)/);
+  });
 });

@@ -98,7 +98,8 @@ export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
     "drivers/gpu/drm/qxl/qxl_cmd.c: qxl_reap_surf() (qxl_bo_reserve()) under " +
     "qxl_reap_surface_id() (surf_evict_mutex), called from qxl_surface_id_alloc() <- " +
     "qxl_bo_check_id() <- qxl_release_validate_bo() inside qxl_release_reserve_list() " +
-    "(drivers/gpu/drm/qxl/qxl_release.c, drm_exec since v6.6) or qxl_update_area_ioctl() " +
+    "(drivers/gpu/drm/qxl/qxl_release.c, ttm_eu in v6.12.19, drm_exec in v6.18.35) or " +
+    "qxl_update_area_ioctl() " +
     "(qxl_ioctl.c, under qxl_bo_reserve())",
   since: "qxl: convert qxl driver to proper use for reservations",
   sinceCommit: "8002db6336dd",
