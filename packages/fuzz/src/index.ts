@@ -40,7 +40,9 @@ export {
   STAMP_BYTES,
   stampOf,
 } from "./model.js";
+export { KmsFuzz, NEVER_FB } from "./kms.js";
 export {
+  kmsFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,
