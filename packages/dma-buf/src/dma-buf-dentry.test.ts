@@ -5,6 +5,7 @@ import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   O_CLOEXEC,
+  O_PATH,
   O_RDWR,
   PROT_READ,
   PROT_WRITE,
@@ -18,7 +19,9 @@ import { describe, expect, it } from "vitest";
 import { dmaBufLiveList } from "./bufinfo.js";
 import {
   DMA_BUF_RELEASE_AFTER_FILE_FREE,
+  type DmaBuf,
   dmaBufFd,
+  dmaBufGet,
   dmaBufPut,
   getDmaBufUnlessDoomed,
   RELEASE_IN_FOPS,
@@ -210,5 +213,52 @@ describe("known window dma-buf.release-after-file-free", () => {
     expect(splatLines(r)).toEqual([]);
     expect(seen.file).toBeNull();
     expect(seen.got).toBe(false);
+  });
+});
+
+/**
+ * The window's holder kept at will: open("/proc/<pid>/fd/<n>", O_PATH) follows the magic link to
+ * the dma-buf's dentry (do_o_path(), nd_jump_link()) and its file holds that dentry, not the
+ * dma-buf's file, until the O_PATH fd is closed. No race is needed: the fd's close frees the file,
+ * the dma-buf lives on (unlisted, still named), and get_dma_buf_unless_doomed() reads the freed file.
+ */
+describe("an O_PATH fd on the dma-buf's /proc/<pid>/fd/<n>", () => {
+  async function opathHolder(toggles: string[]) {
+    const out: unknown[] = [];
+    const r = await new Simulation({ seed: 1, toggles }).run(
+      processScenario(async (p) => {
+        const buf = await userBuffer(p);
+        const fd = await bufFd();
+        const d = (await dmaBufGet(fd)) as DmaBuf;
+        const file = d.file!;
+        await dmaBufPut(d);
+        const opath = await p.open(`/proc/${p.pid}/fd/${fd}`, O_PATH | O_CLOEXEC);
+        // fget()'s FMODE_PATH mask: dma_buf_get() of the O_PATH fd finds no file.
+        out.push(await dmaBufGet(opath));
+        expect(await p.close(fd)).toBe(0);
+        // dma_buf_file_release() unlisted it; ->d_release has not run.
+        out.push(file.freed, dmaBufLiveList().includes(d), d.freed);
+        out.push(await readlink(p, buf, `/proc/self/fd/${opath}`));
+        out.push(await getDmaBufUnlessDoomed(d));
+        expect(await p.close(opath)).toBe(0);
+        out.push(d.freed);
+      }),
+    );
+    return { r, out };
+  }
+
+  it("open: keeps the dma-buf after its file is freed, and the get reads the freed file (KASAN)", async () => {
+    const { r, out } = await opathHolder([]);
+    expect(splatLines(r).join("\n")).toMatch(
+      /KASAN: slab-use-after-free in get_file_unless_doomed/,
+    );
+    expect(out).toEqual([-9, true, false, false, "/dmabuf:", false, true]);
+  });
+
+  it("fixed: the get finds dmabuf->file cleared; the O_PATH fd's close releases the dma-buf, clean", async () => {
+    const { r, out } = await opathHolder([DMA_BUF_RELEASE_AFTER_FILE_FREE.name]);
+    expect(splatLines(r)).toEqual([]);
+    expect(r.outcome).toBe("ok");
+    expect(out).toEqual([-9, true, false, false, "/dmabuf:", false, true]);
   });
 });

@@ -180,7 +180,8 @@ export const DMA_BUF_RELEASE_AFTER_FILE_FREE = defineKnownWindow({
   what:
     "a PRIME re-export of a vmwgfx surface (ttm_prime_handle_to_fd()) finds the dma-buf through " +
     "prime->dma_buf, which ttm_prime_dmabuf_release() clears only from the dentry's ->d_release, " +
-    "after __fput() freed the dma-buf's file while a readlink(2) of /proc/<pid>/fd/<n> held the " +
+    "after __fput() freed the dma-buf's file while a readlink(2) of /proc/<pid>/fd/<n> (for one " +
+    "syscall) or an O_PATH fd opened on it (for as long as the fd stays open) held the " +
     "dentry: get_dma_buf_unless_doomed() increments the freed file's count (KASAN " +
     "slab-use-after-free in a kernel with SLUB_RCU_DEBUG once a grace period passed; without it " +
     "the filp slot may already be another file, which the re-export then takes a reference on " +
@@ -191,7 +192,10 @@ export const DMA_BUF_RELEASE_AFTER_FILE_FREE = defineKnownWindow({
     "in 6.18, under prime->mutex) against fs/file_table.c __fput() (dput() of the dentry, then " +
     "file_free()) and drivers/dma-buf/dma-buf.c dma_buf_release() (->d_release: the exporter's " +
     "->release, ttm_prime_dmabuf_release(), clears prime->dma_buf) from fs/proc/base.c " +
-    "proc_pid_readlink()'s path_put() (fs/proc/fd.c proc_fd_link(): path_get(), then fput())",
+    "proc_pid_readlink()'s path_put() (fs/proc/fd.c proc_fd_link(): path_get(), then fput()), " +
+    "or from the __fput() of an O_PATH file (fs/namei.c do_o_path(): the walk follows the link " +
+    "through proc_pid_get_link() and nd_jump_link(); fs/open.c do_dentry_open(): path_get() of " +
+    "the dentry into the FMODE_PATH file)",
   since: "dma-buf: Move dma_buf_release() from fops to dentry_ops",
   sinceCommit: "4ab59c3c638c",
   kernels:
@@ -209,7 +213,9 @@ export const DMA_BUF_RELEASE_AFTER_FILE_FREE = defineKnownWindow({
     "packages/drivers/vmwgfx src/races.test.ts (prime-readlink-vs-close: a readlink of the " +
     "dma-buf's fd, its close and a re-export of the surface; every toggle off: KASAN in " +
     "get_file_unless_doomed; with baselineFixes(): clean); stress `run --scenario " +
-    "vmwgfx/prime-readlink-vs-close --open-windows`",
+    "vmwgfx/prime-readlink-vs-close --open-windows`; prime-opath-vs-close (an O_PATH fd on the " +
+    "dma-buf's /proc entry, the close, then the re-export: every schedule whose O_PATH open " +
+    "precedes the close), src/dma-buf-dentry.test.ts (the same without a race)",
 });
 
 /**

@@ -264,3 +264,13 @@ describe("ioctl numbers", () => {
     expect(() => _IOWR("d", 1, 1 << 14)).toThrow(RangeError);
   });
 });
+
+// include/uapi/asm-generic/fcntl.h (x86-64 uses the generic values): the O_PATH family of open(2).
+describe("open flags", () => {
+  it("O_DIRECTORY, O_NOFOLLOW and O_PATH are the header's octal values", () => {
+    expect(uapi.O_DIRECTORY).toBe(0o200000);
+    expect(uapi.O_NOFOLLOW).toBe(0o400000);
+    expect(uapi.O_PATH).toBe(0o10000000);
+    expect(uapi.O_PATH & (uapi.O_ACCMODE | uapi.O_CLOEXEC | uapi.O_NONBLOCK)).toBe(0);
+  });
+});

@@ -28,6 +28,7 @@ import {
   execbufFenceWaitVsUnref,
   execbufVsSurfaceUnref,
   importForeign,
+  primeOpathVsClose,
   primeReadlinkVsClose,
   reexportVsClose,
   surfaceRefVsBoClose,
@@ -466,6 +467,111 @@ describe("known upstream window dma-buf.release-after-file-free: vmwgfx's prime-
     expect(dfs.schedules).toBe(300);
     // 4 of the 300 PCT schedules (the first 300 DFS schedules, bound 2, preempt elsewhere).
     expect(reached).toBe(4);
+  });
+});
+
+/**
+ * The same window held open at will: an O_PATH fd opened on the dma-buf's /proc/<pid>/fd/<n>
+ * (do_o_path(): the walk follows the magic link, the O_PATH file holds the dentry) keeps the
+ * dma-buf, and prime->dma_buf, alive after the fd's last close until the O_PATH fd is closed. The
+ * re-export runs after both threads joined: it races nothing, and every schedule whose O_PATH
+ * open came before the close reads the freed file. Token: PCT seed 7's first find.
+ */
+const PRIME_OPATH_WINDOW_TOKEN =
+  "pt1.Y2R-sunXDsYmpgOzeN5cOXmMX6SgKDM3VTe_ILEkQ7esWDc5J784lUGehRkdMLEiAY5d-hkA";
+
+describe("known upstream window dma-buf.release-after-file-free: an O_PATH holder", () => {
+  const name = "prime-opath-vs-close";
+  const window = DMA_BUF_RELEASE_AFTER_FILE_FREE.name;
+
+  /** Whether the main thread's re-export read prime->dma_buf and found dmabuf->file NULL. */
+  const reachedCleared = (r: RunResult): boolean => {
+    const exp = r.trace
+      .steps()
+      .filter((s) => s.task === "igt")
+      .map((s) => s.label);
+    return exp.some(
+      (l, a) =>
+        l.startsWith("dma_buf = prime->dma_buf") &&
+        exp[a + 1] === "rcu_read_lock" &&
+        (exp[a + 2]?.startsWith("file->private_data = ") ?? false),
+    );
+  };
+
+  it("is the window's second reproducer: prime-opath-vs-close, no toggle of its own", () => {
+    const s = VMWGFX_RACE_SCENARIOS.find((x) => x.name === `vmwgfx/${name}`);
+    expect(s?.scenario).toBe(primeOpathVsClose);
+    expect(s?.window).toBe(window);
+    expect(s?.finds).toEqual([]);
+  });
+
+  it("is found with every toggle and switch off (pct): KASAN on the freed file, in 136 of 300 schedules, and replays", async () => {
+    const res = await explore(primeOpathVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      scenario: name,
+    });
+    const f = res.firstFailure;
+    expect(f, `no failure in ${res.schedules} schedules`).not.toBeNull();
+    // The main thread's re-export, after both threads joined, gets the file the closer freed.
+    expect(splatText(f!)).toMatch(
+      /KASAN: slab-use-after-free in get_file_unless_doomed\nAccess to filp#\d+ by task igt\/\d+[\s\S]*Freed by task igt:closer/,
+    );
+    // PCT seed 7 reaches it at schedule 3 (seeds 1, 2, 3: at their first).
+    expect(res.schedules).toBe(3);
+    expect(f!.token).toBe(PRIME_OPATH_WINDOW_TOKEN);
+    const again = await replay(PRIME_OPATH_WINDOW_TOKEN, primeOpathVsClose);
+    expect(again.traceHash).toBe(f!.traceHash);
+    expect(splatText(again)).toBe(splatText(f!));
+    // Not a race of the re-export: every schedule whose O_PATH open precedes the close finds it.
+    let kasan = 0;
+    await explore(primeOpathVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      scenario: name,
+      isFailure: () => false,
+      onRun: (r) => {
+        if (r.splats.some((x) => x.kind === "kasan")) kasan++;
+      },
+    });
+    expect(kasan).toBe(136);
+  });
+
+  it("is clean with its fix switch on (baselineFixes(): pct and bounded DFS), reaching the NULL dmabuf->file", async () => {
+    let reached = 0;
+    const count = (r: RunResult) => {
+      if (reachedCleared(r)) reached++;
+    };
+    const pct = await explore(primeOpathVsClose, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 300,
+      seed: 7,
+      toggles: baselineFixes(),
+      scenario: name,
+      onRun: count,
+    });
+    expect(failureText(pct.firstFailure)).toBe("");
+    expect(pct.schedules).toBe(300);
+    // The same 136 schedules as with the switch off: the fix's path, not a missed window.
+    expect(reached).toBe(136);
+    reached = 0;
+    const dfs = await explore(primeOpathVsClose, {
+      strategy: "dfs",
+      preemptionBound: 2,
+      schedules: 300,
+      toggles: baselineFixes(),
+      scenario: name,
+      onRun: count,
+    });
+    expect(failureText(dfs.firstFailure)).toBe("");
+    expect(dfs.schedules).toBe(300);
+    // DFS's first 300 schedules all run the holder's open before the close.
+    expect(reached).toBe(300);
   });
 });
 

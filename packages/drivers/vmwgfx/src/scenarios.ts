@@ -18,6 +18,8 @@ import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
+  O_CLOEXEC,
+  O_PATH,
   PROT_READ,
   PROT_WRITE,
   type Process,
@@ -167,6 +169,47 @@ export const primeReadlinkVsClose: Scenario = async (sim) => {
     await reader.join();
     await closer.join();
     await exporter.join();
+    await p.close(fd);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+  await shutdownVmw(m);
+};
+
+/**
+ * PRIME re-export after an O_PATH open of the dma-buf's /proc/<pid>/fd/<n>: thread "holder"
+ * opens the link with O_PATH (path_openat() -> do_o_path(): the walk follows the magic link,
+ * proc_fd_link()'s path_get(), and vfs_open() gives the O_PATH file its own reference on the
+ * dma-buf's dentry, not on its file) while thread "closer" closes the dma-buf's only fd. Then the
+ * main thread exports the surface again and only after that closes the O_PATH fd. Unlike a
+ * readlink, whose path reference lasts one syscall, the O_PATH fd holds the dentry for as long as
+ * the process keeps it open: when the holder's open came first, the close's __fput() frees the
+ * file, the dma-buf and `prime->dma_buf` live on until the O_PATH fd's close runs ->d_release,
+ * and the re-export, which races nothing, reads the freed file (get_dma_buf_unless_doomed()) on
+ * every such schedule. The re-export must give a working fd to a dma-buf of the surface's size;
+ * the O_PATH open succeeds or finds the fd closed.
+ */
+export const primeOpathVsClose: Scenario = async (sim) => {
+  const m = await bootVmw(sim);
+  const proc = m.kernel.spawnProcess("igt", async (p) => {
+    const fd = await openNode(p, m.vmw.render);
+    const s = ok(await surfaceCreate(p, fd, 1024, null), "surface");
+    const dmabuf = ok(await handleToFd(p, fd, s.handle), "export");
+    let opath = -1;
+    const holder = p.spawnThread("holder", async (q) => {
+      opath = await q.open(`/proc/${p.pid}/fd/${dmabuf}`, O_PATH | O_CLOEXEC);
+      igtAssert(opath >= 0 || opath === -ENOENT, `open(O_PATH): ${opath}`);
+    });
+    const closer = p.spawnThread("closer", async (q) => {
+      await q.close(dmabuf);
+    });
+    await holder.join();
+    await closer.join();
+    const fd2 = await handleToFd(p, fd, s.handle);
+    igtAssert(fd2 >= 0, `re-export returned ${fd2}`);
+    igtAssert((await p.lseek(fd2, 0, SEEK_END)) === 4096, "the re-exported dma-buf's size");
+    await p.close(fd2);
+    if (opath >= 0) await p.close(opath);
     await p.close(fd);
   });
   const code = await proc.wait();
@@ -721,6 +764,21 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     // PCT depth 3, every switch off: seed 7 at schedule 5 (seeds 1, 2, 3: 59, 47, 56).
     schedules: 300,
     how: "KASAN: slab-use-after-free in get_file_unless_doomed (the dma-buf's freed file, through prime->dma_buf)",
+  },
+  {
+    name: "vmwgfx/prime-opath-vs-close",
+    description:
+      "an O_PATH fd opened on a surface's dma-buf /proc/<pid>/fd/<n> holds its dentry across the fd's last close; the surface is exported again before the O_PATH fd is closed",
+    expect: "clean",
+    scenario: primeOpathVsClose,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/ttm_object.c ttm_prime_handle_to_fd(), ttm_prime_dmabuf_release(); drivers/dma-buf/dma-buf.c dma_buf_release(), dma_buf_file_release(); fs/namei.c do_o_path(), nd_jump_link(); fs/open.c do_dentry_open(); fs/proc/base.c proc_pid_get_link(); fs/proc/fd.c proc_fd_link(); fs/file_table.c __fput()",
+    finds: [],
+    window: DMA_BUF_RELEASE_AFTER_FILE_FREE.name,
+    // PCT depth 3, every switch off: found at the first schedule of seeds 1, 2, 3 and 7 (every
+    // schedule whose O_PATH open precedes the close).
+    schedules: 300,
+    how: "KASAN: slab-use-after-free in get_file_unless_doomed (the dma-buf's freed file, through prime->dma_buf; the O_PATH fd holds the dentry)",
   },
   {
     name: "vmwgfx/alloc-bo-vs-close-guessed-handle",

@@ -51,6 +51,7 @@ import { SpinLock } from "../locking/spinlock.js";
 import { KmemCache, kfree, kfreeRcu, kmalloc, SlabObject } from "../mm/slab.js";
 import {
   type File,
+  FMODE_PATH,
   fileAt,
   fileCount,
   fileRefGetNow,
@@ -431,14 +432,41 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
 }
 
 /**
- * Models fget(fd) (fs/file.c, v6.18): the file installed at `fd` in the current process with a
- * new reference, or null (bad, free or reserved fd). Drop it with fput(). Always counted: a
- * syscall that borrows the fd for its duration uses fdget() instead.
+ * Models fget(fd) (fs/file.c, v6.18: __fget(fd, FMODE_PATH)): the file installed at `fd` in the
+ * current process with a new reference, or null (bad, free or reserved fd, or an O_PATH file:
+ * see fgetMaskPath()). Drop it with fput(). Always counted: a syscall that borrows the fd for its
+ * duration uses fdget() instead.
  *
  * Locking: none; an RCU read-side section around the lockless lookup (see fgetFiles()).
  * References: takes one on the file returned.
  */
 export function fget(fd: number): Promise<File | null> {
+  const files = currentFiles();
+  if (files === null) return RESOLVED_NULL;
+  return fgetFiles(files, fd).then(fgetMaskPath);
+}
+
+/**
+ * Models the FMODE_PATH mask of __fget_files_rcu() (fs/file.c, v6.12 and v6.18): "This isn't
+ * the file we're looking for or we're not allowed to get a reference to it": an O_PATH file's
+ * reference is dropped (fput()) and the lookup gives NULL. The kernel drops it inside the
+ * read-side section, here just after it: rcu_read_unlock() is no scheduling point (ARCHITECTURE.md
+ * section 1, "Scheduling points") and the reference held keeps the file either way.
+ * Locking: none. References: drops the lookup's on an O_PATH file.
+ */
+function fgetMaskPath(file: File | null): File | null | Promise<null> {
+  if (file === null || !(file.fMode & FMODE_PATH)) return file;
+  return fput(file).then(() => null);
+}
+
+/**
+ * Models fget_raw(fd) (fs/file.c: __fget(fd, 0)): fget() without the FMODE_PATH mask, so an
+ * O_PATH file is returned too (what dup(2) and SCM_RIGHTS' scm_fp_copy() use).
+ *
+ * Locking: none; an RCU read-side section around the lockless lookup (see fgetFiles()).
+ * References: takes one on the file returned.
+ */
+export function fgetRaw(fd: number): Promise<File | null> {
   const files = currentFiles();
   if (files === null) return RESOLVED_NULL;
   return fgetFiles(files, fd);
@@ -499,8 +527,8 @@ export function fdget(fd: number): Promise<Fd> {
  * fgetFiles()), a CLONED_FD. EMPTY_FD for a bad, free or reserved fd, or a task without a table.
  * The read of files->count is a scheduling point (an atomic_read() of shared state, as in
  * expand_fdtable() and close_range()); the slot load after it is not: with one user nobody else
- * can change the table. The FMODE_PATH mask is not modeled (no O_PATH files here, and fget()'s
- * lookup does not model it either).
+ * can change the table. The FMODE_PATH mask: an O_PATH file is EMPTY_FD (the counted path drops
+ * its reference first, as fgetMaskPath()).
  *
  * Locking: none; the counted path takes rcu_read_lock() around its walk.
  * References: a CLONED_FD holds one on the file, a BORROWED_FD none.
@@ -516,14 +544,16 @@ function fgetLightCount(files: FilesStruct, fd: number, users: number): Fd | Pro
   if (users === 1) {
     // files_lookup_fd_raw(): the slot, no reference.
     const file = filesLookupFdRaw(files, fd);
-    return file === null ? EMPTY_FD : borrowedFd(file);
+    return file === null || file.fMode & FMODE_PATH ? EMPTY_FD : borrowedFd(file);
   }
   return fgetFiles(files, fd).then(clonedFdOrEmpty);
 }
 
-/** __fget_light()'s counted path: CLONED_FD(file), or EMPTY_FD. */
-function clonedFdOrEmpty(file: File | null): Fd {
-  return file === null ? EMPTY_FD : clonedFd(file);
+/** __fget_light()'s counted path: CLONED_FD(file), or EMPTY_FD (an O_PATH file's put first). */
+function clonedFdOrEmpty(file: File | null): Fd | Promise<Fd> {
+  if (file === null) return EMPTY_FD;
+  if (file.fMode & FMODE_PATH) return fput(file).then(() => EMPTY_FD);
+  return clonedFd(file);
 }
 
 /**

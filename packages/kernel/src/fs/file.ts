@@ -54,6 +54,11 @@ export const FMODE_WRITE = 0x2;
 export const FMODE_LSEEK = 0x4;
 /** Models FMODE_OPENED: ->open succeeded, so __fput() must call ->release. */
 export const FMODE_OPENED = 0x80000;
+/**
+ * Models FMODE_PATH: an O_PATH file (do_dentry_open()): it holds its f_path and nothing else;
+ * fget() and fdget() refuse it (their FMODE_PATH mask), fget_raw() and close() do not.
+ */
+export const FMODE_PATH = 0x4000;
 
 /** Open flags (include/uapi/asm-generic/fcntl.h, from @primetime/uapi). */
 export {
@@ -61,9 +66,12 @@ export {
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECTORY,
   O_EXCL,
   O_NOCTTY,
+  O_NOFOLLOW,
   O_NONBLOCK,
+  O_PATH,
   O_RDONLY,
   O_RDWR,
   O_TRUNC,

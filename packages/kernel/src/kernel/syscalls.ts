@@ -37,6 +37,7 @@ import {
   fdput,
   fdputPos,
   fget,
+  fgetRaw,
   getUnusedFdFlags,
   ksysDup3,
   NR_OPEN,
@@ -54,6 +55,7 @@ import {
   O_CLOEXEC,
   O_CREAT,
   O_EXCL,
+  O_PATH,
   SEEK_MAX,
 } from "../fs/file.js";
 import {
@@ -66,6 +68,7 @@ import {
   ioctlBindUserArg,
   ioctlUnbindUserArg,
 } from "../fs/ioctl.js";
+import { type PathTarget, pathOpenatOPath } from "../fs/namei.js";
 import { procPidReadlink } from "../fs/proc/fd.js";
 import {
   EBADF,
@@ -320,9 +323,34 @@ export async function doFilpOpen(
 }
 
 /**
+ * The model's name for `path` (fs/namei.ts's PathTarget): a character device node, an fd entry
+ * of procfs (/proc/<pid>/fd/<n> or /proc/self/fd/<n>: the table of the named process's main
+ * thread, null when it has none any more), or null (no such name, a dead or reaped process, an fd
+ * number past any table).
+ */
+function pathTargetOf(p: SyscallProcess, path: string): PathTarget {
+  const inode = p.kernel.chrdevs.lookup(path);
+  if (inode !== null) return { kind: "chrdev", name: path, inode };
+  const m = PROC_FD_PATH.exec(path);
+  if (m === null) return null;
+  const target = p.kernel.processes.get(m[1] === "self" ? p.pid : Number(m[1]));
+  if (target === undefined || target.state === "dead") return null;
+  const fd = Number(m[2]);
+  if (!Number.isSafeInteger(fd)) return null;
+  const leader = target.threads[0];
+  const files = leader === undefined ? null : taskFilesOf(leader);
+  return { kind: "proc-fd", name: path, files, fd };
+}
+
+/**
  * Models do_sys_open(): reserves an fd first (-EMFILE wins over -ENOENT, as in the kernel),
  * opens the file, installs it. The new fd or a negative errno. Open flags other than the
- * access mode, O_CREAT|O_EXCL and O_CLOEXEC are accepted and ignored.
+ * access mode, O_CREAT|O_EXCL, O_CLOEXEC and O_PATH are accepted and ignored. With O_PATH
+ * (build_open_how(): every flag but O_PATH_FLAGS dropped) the open is path_openat()'s O_PATH
+ * branch (fs/namei.ts): a device node or /proc/<pid>/fd/<n>, whose magic link it follows unless
+ * O_NOFOLLOW, gives an FMODE_PATH file holding the path it reached (-ENOENT for an fd that is not
+ * open or a process that is gone, -ENOTDIR for O_DIRECTORY); without O_PATH a /proc path is
+ * -ENOENT (not modeled).
  * Locking: none held on entry; takes file_lock (fd reservation, install); ->open may sleep.
  * References: the new fd owns the file's first reference; a failed open gives the fd back.
  */
@@ -337,7 +365,10 @@ async function sysOpenBody(p: SyscallProcess, path: unknown, flags: unknown): Pr
   if (path.length === 0) return -ENOENT;
   const fd = await getUnusedFdFlags(flags);
   if (fd < 0) return fd;
-  const f = await doFilpOpen(p.kernel, path, flags);
+  const f =
+    flags & O_PATH
+      ? await pathOpenatOPath(pathTargetOf(p, path), flags)
+      : await doFilpOpen(p.kernel, path, flags);
   if (typeof f === "number") {
     await putUnusedFd(fd);
     return f;
@@ -363,10 +394,10 @@ function sysCloseBody(_p: SyscallProcess, fd: unknown): Promise<number> {
 }
 
 /**
- * Models ksys_dup(): the lowest free fd now refers to the same file. The new fd, -EBADF, or
- * get_unused_fd_flags()'s error.
- * Locking: none held on entry; takes file_lock (fget(), fd reservation, install).
- * References: the new fd keeps the reference fget() took; on failure it is dropped.
+ * Models ksys_dup(): the lowest free fd now refers to the same file (an O_PATH file too:
+ * fget_raw()). The new fd, -EBADF, or get_unused_fd_flags()'s error.
+ * Locking: none held on entry; takes file_lock (fget_raw(), fd reservation, install).
+ * References: the new fd keeps the reference fget_raw() took; on failure it is dropped.
  */
 export function sysDup(p: SyscallProcess, fd: unknown): Promise<number> {
   return syscall(p, "dup", sysDupBody, fd) as Promise<number>;
@@ -375,7 +406,7 @@ export function sysDup(p: SyscallProcess, fd: unknown): Promise<number> {
 /** sysDup()'s body. */
 async function sysDupBody(_p: SyscallProcess, fd: unknown): Promise<number> {
   if (!isFdArg(fd)) return -EBADF;
-  const file = await fget(fd);
+  const file = await fgetRaw(fd);
   if (file === null) return -EBADF;
   const ret = await getUnusedFdFlags(0);
   if (ret >= 0) await fdInstall(ret, file);

@@ -3,7 +3,7 @@
  *
  * Every process has one receive queue (`UnixSocket`), standing for the receiving end of a unix
  * socket its peers send on. Sending fds copies them into a message (`ScmFpList`), taking a file
- * reference for each (scm_fp_copy() does fget()); the message sits in the receiver's queue
+ * reference for each (scm_fp_copy() does fget_raw()); the message sits in the receiver's queue
  * holding those references, so the files stay alive while in flight even if the sender closes
  * its fds or exits. Receiving installs each file at the lowest free fd of the receiver (a new
  * reference, receive_fd()) and then drops the message's references (__scm_destroy()): the
@@ -18,7 +18,7 @@
  */
 
 import { point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
-import { fget, receiveFd } from "../fs/fdtable.js";
+import { fgetRaw, receiveFd } from "../fs/fdtable.js";
 import { type File, fput, getFile } from "../fs/file.js";
 import { EAGAIN, EBADF, EINVAL, ENOMEM, EPIPE, ERESTARTSYS, isErr } from "../include/errno.js";
 import { scheduleOn, signalPending } from "../kernel/signal.js";
@@ -63,7 +63,7 @@ export class ScmFpList extends SlabObject {
  * bad fd (the references taken so far are dropped by the caller's scm_destroy(): here, before
  * returning). An empty `fds` is no list (null): "if (num <= 0) return 0".
  *
- * Locking: takes the current file table's lock for each fget().
+ * Locking: takes the current file table's lock for each fget_raw().
  * References: the list holds one reference per file.
  */
 export async function scmFpCopy(
@@ -76,7 +76,7 @@ export async function scmFpCopy(
   const fpl = kmalloc(scmFpListCache, () => new ScmFpList());
   if (isErr(fpl)) return -ENOMEM;
   for (const fd of fds) {
-    const file = Number.isInteger(fd) && fd >= 0 ? await fget(fd) : null;
+    const file = Number.isInteger(fd) && fd >= 0 ? await fgetRaw(fd) : null;
     if (file === null) {
       await scmDestroy(fpl);
       return -EBADF;
@@ -152,7 +152,7 @@ export async function scmDestroy(fpl: ScmFpList): Promise<void> {
  * more than SCM_MAX_FD), -ENOMEM, -EBADF (a bad fd: nothing is sent), or -EPIPE (the receiver
  * is gone). Nothing is queued on failure and every reference taken is dropped.
  *
- * Locking: takes the current file table's lock for each fget(), then `to.lock`.
+ * Locking: takes the current file table's lock for each fget_raw(), then `to.lock`.
  * References: the queued message holds one reference per file.
  */
 export async function scmSendFds(to: UnixSocket, fds: readonly number[]): Promise<number> {
@@ -161,7 +161,7 @@ export async function scmSendFds(to: UnixSocket, fds: readonly number[]): Promis
   const fpl = kmalloc(scmFpListCache, () => new ScmFpList());
   if (isErr(fpl)) return -ENOMEM;
   for (const fd of fds) {
-    const file = Number.isInteger(fd) && fd >= 0 ? await fget(fd) : null;
+    const file = Number.isInteger(fd) && fd >= 0 ? await fgetRaw(fd) : null;
     if (file === null) {
       await scmDestroy(fpl);
       return -EBADF;

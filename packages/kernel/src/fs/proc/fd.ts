@@ -1,13 +1,16 @@
 /**
  * readlink(2) of /proc/<pid>/fd/<n>: proc_fd_link() (fs/proc/fd.c), proc_pid_readlink() and
- * do_proc_readlink() (fs/proc/base.c), Linux v6.18.
+ * do_proc_readlink() (fs/proc/base.c), Linux v6.18; and what open(2) of such an entry walks
+ * through: tid_fd_mode() (the entry's lookup) and proc_pid_get_link() (the magic link that
+ * nd_jump_link() follows, fs/namei.ts).
  *
  * proc_fd_link() looks the file up in the task's fd table with a reference (fget_task()), takes
  * a reference on its path (path_get(&file->f_path)) and drops the file's at once (fput()). What
  * the readlink holds from then on is the dentry, not the file: the file may be closed and freed
  * while d_path() runs the dentry's ->d_dname, which must find everything it reads through the
  * dentry still alive (dma-buf: the dma_buf its d_fsdata names, which its ->d_release frees since
- * v5.8).
+ * v5.8). An open(2) with O_PATH that follows the link keeps that path reference for as long as
+ * the O_PATH fd stays open (fs/namei.ts, fs/open.ts): the readlink's window, held at will.
  *
  * Simplifications: no procfs inodes or dentries of their own: the lookup of the name and
  * proc_fd_access_allowed() (the caller may always ptrace its own uid's processes here) are folded
@@ -21,7 +24,7 @@ import { shouldFail } from "../../mm/failslab.js";
 import { dPath } from "../d-path.js";
 import { type Path, pathGet, pathPut } from "../dcache.js";
 import { type FilesStruct, fgetFiles } from "../fdtable.js";
-import { fput } from "../file.js";
+import { fput, type Inode } from "../file.js";
 
 /** Models PATH_MAX: the size of do_proc_readlink()'s buffer. */
 export const PATH_MAX = 4096;
@@ -31,6 +34,8 @@ export interface ProcFdLink {
   readonly path: Path | null;
   /** The file's path string: what d_path() prints of a file without a dentry of its own. */
   readonly name: string;
+  /** The file's inode (f_inode): what the path names for a file without a dentry of its own. */
+  readonly inode: Inode | null;
 }
 
 /**
@@ -49,8 +54,40 @@ export async function procFdLink(
   const path = file.fPath;
   if (path !== null) await pathGet(path);
   const name = file.path;
+  const inode = file.fInode;
   await fput(file);
-  return { path, name };
+  return { path, name, inode };
+}
+
+/**
+ * Models tid_fd_mode(task, fd, &mode) (fs/proc/fd.c), as the lookup of the fd entry
+ * (proc_lookupfd_common() -> proc_fd_instantiate()) and its revalidation (tid_fd_revalidate())
+ * call it: fget_task() (v6.18; v6.12 the same lookup as task_lookup_fdget_rcu() under
+ * rcu_read_lock()), the file's f_mode, fput(). The mode, or -ENOENT when the task has no files
+ * any more or the fd is not open (the entry does not exist).
+ * Locking: none held. References: takes and drops the file's.
+ */
+export async function tidFdMode(files: FilesStruct | null, fd: number): Promise<number> {
+  if (files === null) return -ENOENT;
+  const file = await fgetFiles(files, fd);
+  if (file === null) return -ENOENT;
+  const mode = file.fMode;
+  await fput(file);
+  return mode;
+}
+
+/**
+ * Models proc_pid_get_link() (fs/proc/base.c, the fd entry's ->get_link, v6.12 and v6.18) up to
+ * nd_jump_link(), which the caller does with the result (fs/namei.ts): proc_fd_access_allowed()
+ * (ptrace_may_access(): always allowed here, see the file comment; the kernel's -EACCES), then
+ * proc_fd_link(): the path of the file at `fd` with a reference, or -ENOENT. Nothing here looks
+ * at what the path is: a pseudo filesystem's dentry (dma-buf's, on its kern_mount()ed dma_buf_mnt)
+ * is followed like any other.
+ * Locking: none held (no RCU walk: a dentry is given, so no -ECHILD). References: on success the
+ * caller holds the path's reference (nd_jump_link() moves it into the walk).
+ */
+export function procPidGetLink(files: FilesStruct | null, fd: number): Promise<ProcFdLink | Errno> {
+  return procFdLink(files, fd);
 }
 
 /**
