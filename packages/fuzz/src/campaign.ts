@@ -13,9 +13,9 @@ import { RaceFeedback } from "./feedback.js";
 import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario, maxSize } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
 import {
+  kmsFromScenarioName,
   planFromScenarioName,
   planScenarioName,
-  kmsFromScenarioName,
   privateFromScenarioName,
   socketsFromScenarioName,
 } from "./plan.js";

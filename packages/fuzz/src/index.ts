@@ -30,6 +30,7 @@ export {
   RACE_OPS,
   type RaceOp,
 } from "./fuzz.js";
+export { KmsFuzz, NEVER_FB } from "./kms.js";
 export { huntKnownWindows, swSyncCloseVsIncScenario, type WindowHunt } from "./known-windows.js";
 export {
   DIVERGENCE_PREFIX,
@@ -40,7 +41,6 @@ export {
   STAMP_BYTES,
   stampOf,
 } from "./model.js";
-export { KmsFuzz, NEVER_FB } from "./kms.js";
 export {
   kmsFromScenarioName,
   planFromScenarioName,
