@@ -576,8 +576,20 @@ interface NameObservation {
   readonly reported: number;
 }
 
-async function registerNodes(driver: DriverUnderTest, kernel: Kernel): Promise<DeviceNodes> {
-  const r = await driver.register(kernel);
+/**
+ * Registers one device of `driver`; with `drawn` (private runs), with a configuration drawn from
+ * the seed when the driver offers one (DriverUnderTest.registerDrawn: qxl's surface slots and
+ * spice worker), so that a run's device is one of the settings the real device allows.
+ */
+async function registerNodes(
+  driver: DriverUnderTest,
+  kernel: Kernel,
+  drawn = false,
+): Promise<DeviceNodes> {
+  const r =
+    drawn && driver.registerDrawn
+      ? await driver.registerDrawn(kernel, choose)
+      : await driver.register(kernel);
   const reg: RegisteredDevice = "device" in r && !("driver" in r) ? r : { device: r as DrmDevice };
   const device = reg.device;
   const card = reg.card ?? device.primary?.path;
@@ -620,6 +632,14 @@ const BIG_HANDLES = [INT_MAX - 1, INT_MAX, INT_MAX + 1, 0xffff_ffff];
  * keeps the -EACCES paths and the model's check of them busy.
  */
 const AUTH_RATES = [2, 3, 4, 4] as const;
+/**
+ * The longest burst of qxl EXECBUFFER calls a private run draws (2 to this many): one burst of
+ * single commands can fill a drawable release page (16 slots: the 17th release retires it,
+ * qxl_alloc_release_reserved()).
+ */
+const QXL_BURST_MAX = 17;
+/** Commands per qxl EXECBUFFER call, drawn from (one twice as often). */
+const QXL_COMMANDS_PER_CALL = [1, 1, 2, 4] as const;
 /** poll(2) timeouts drawn from, in virtual ns. */
 const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
 /** A core DRM_AUTH ioctl (GEM_FLINK, GEM_OPEN): judged on the files of every device. */
@@ -670,7 +690,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     const kernel = Kernel.boot(undefined, opts.ramBytes ? { ramBytes: opts.ramBytes } : {});
     const devs: DeviceNodes[] = [];
     for (let i = 0; i < 2; i++)
-      devs.push(await registerNodes(opts.drivers[i % opts.drivers.length]!, kernel));
+      devs.push(
+        await registerNodes(opts.drivers[i % opts.drivers.length]!, kernel, opts.private === true),
+      );
     registerSwSync(kernel);
     // The PRIME cache's semantics are the core's (drm_gem_prime_fd_to_handle()); a driver with
     // its own PRIME ioctls (vmwgfx: ttm prime objects, base->handle) has its own.
@@ -3663,10 +3685,15 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
 
-    /** One of qxl's seven ioctls (qxl_ioctl.c), with valid and invalid arguments. */
+    /**
+     * One of qxl's seven ioctls (qxl_ioctl.c), with valid and invalid arguments; or a burst of
+     * EXECBUFFER calls (a client drawing frame after frame: release pages fill and roll over), or
+     * a surface's churn (ALLOC_SURF, a draw naming it, which gives it a hardware surface id, and
+     * half the time its GEM_CLOSE).
+     */
     async function opQxl(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
       const f = e.file!;
-      switch (choose(8, "fuzz qxl op")) {
+      switch (choose(10, "fuzz qxl op")) {
         case 0: {
           // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
           const bad = choose(6, "fuzz qxl alloc bad") === 0;
@@ -3683,8 +3710,10 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_MAP, arg, `QXL_MAP(${h})`, {
             handle: { h, noSuch: -ENOENT },
           });
+          // (An offset only from a file still at the fd: a sibling's dup2() onto it may have
+          // put a vgem file there, whose VGEM_FENCE_ATTACH has QXL_MAP's request number.)
           if (never) privExpect(e, `QXL_MAP(${h})`, r.ret, [-ENOENT], r.m);
-          else if (r.ret === 0 && !(arg.offset > 0))
+          else if (r.ret === 0 && !(arg.offset > 0) && !e.closed)
             model.diverge(`QXL_MAP(${h}) gave offset ${arg.offset}`);
           return "ok";
         }
@@ -3743,9 +3772,38 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           else if (never) privExpect(e, what, r.ret, [-ENOENT], r.m);
           return "ok";
         }
+        case 8:
+          return qxlExecbuffer(ctx, e, 2 + choose(QXL_BURST_MAX - 1, "fuzz qxl burst"));
+        case 9:
+          return qxlSurfaceChurn(ctx, e, own);
         default:
-          return qxlExecbuffer(ctx, e);
+          return qxlExecbuffer(ctx, e, 1);
       }
+    }
+
+    /**
+     * A surface's life as a client leads it: ALLOC_SURF, then an EXECBUFFER whose drawable names
+     * it by a SURF relocation (its first validation gives it a hardware surface id: under few
+     * slots, qxl_surface_id_alloc() runs the reaper), then half the time GEM_CLOSE of it.
+     */
+    async function qxlSurfaceChurn(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
+      const arg = {
+        format: SPICE_SURFACE_FMT_32_XRGB,
+        width: 64,
+        height: 15,
+        stride: 256,
+        handle: 0,
+        pad: 0,
+      };
+      const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC_SURF, arg, "QXL_ALLOC_SURF", {
+        make: true,
+      });
+      if (r.ret !== 0) return "ok";
+      privHandle(e, own, arg.handle, r.t0, r.t1, true);
+      await qxlExecbuffer(ctx, e, 1, arg.handle);
+      if (choose(2, "fuzz qxl churn close") === 0)
+        await doGemClose(ctx, e, own, arg.handle, null, false);
+      return "ok";
     }
 
     /**
@@ -3754,9 +3812,14 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
      * and garbage (a NULL `commands`: -EFAULT; a refused command type, an oversized command, an
      * unknown relocation type: -EINVAL; no command at all: 0).
      */
-    async function qxlExecbuffer(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
+    async function qxlExecbuffer(
+      ctx: ThreadCtx,
+      e: FdEntry,
+      calls: number,
+      surface?: number,
+    ): Promise<"ok"> {
       const f = e.file!;
-      const kind = choose(8, "fuzz qxl exec kind");
+      const kind = surface !== undefined ? 3 : choose(8, "fuzz qxl exec kind");
       if (kind === 0) {
         const arg = { flags: 0, commands_num: 1 + choose(2, "fuzz qxl exec n"), commands: 0 };
         const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, "QXL_EXECBUFFER(NULL)");
@@ -3771,7 +3834,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       }
       const relocs: QxlFuzzReloc[] = [];
       let never = false;
-      const n = choose(3, "fuzz qxl relocs");
+      if (surface !== undefined) relocs.push({ type: QXL_RELOC_TYPE_SURF, handle: surface });
+      const n = choose(surface !== undefined ? 2 : 3, "fuzz qxl relocs");
       for (let i = 0; i < n; i++) {
         const l = privLookupHandle(f, "fuzz qxl reloc handle");
         never ||= l.never;
@@ -3786,16 +3850,21 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         commandSize: garbage === 1 ? PAGE + 1 : QXL_DRAW_SIZE,
         badRelocType: garbage === 2,
       };
+      // Commands per call: mostly one, sometimes several (each its own release).
+      const count = QXL_COMMANDS_PER_CALL[choose(QXL_COMMANDS_PER_CALL.length, "fuzz qxl cmds")]!;
       const page = await anonPage(ctx);
       if (page < 0) return "ok";
-      const w = await ctx.p.writeMemory(page, qxlCommandPage(page, c));
-      if (w >= 0) {
-        const arg = { flags: 0, commands_num: 1, commands: qxlCommandAt(page) };
-        const what = `QXL_EXECBUFFER(${c.type}, relocs ${relocs.map((x) => x.handle).join(",")}${garbage >= 0 ? `, garbage ${garbage}` : ""})`;
+      const w = await ctx.p.writeMemory(page, qxlCommandPage(page, c, count));
+      // The same drawing `calls` times (a burst, as a client drawing frame after frame), until a
+      // call fails.
+      for (let k = 0; w >= 0 && k < calls; k++) {
+        const arg = { flags: 0, commands_num: count, commands: qxlCommandAt(page) };
+        const what = `QXL_EXECBUFFER(${c.type}${count > 1 ? ` x${count}` : ""}, relocs ${relocs.map((x) => x.handle).join(",")}${garbage >= 0 ? `, garbage ${garbage}` : ""})`;
         const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, what);
         // Before any handle is looked up: the command's type and size; the relocations in order.
         if (garbage === 0 || garbage === 1) privExpect(e, what, r.ret, [-EINVAL], r.m);
         else if (never || garbage === 2) privExpect(e, what, r.ret, [-EINVAL], r.m);
+        if (r.ret !== 0) break;
       }
       await ctx.p.munmap(page, PAGE);
       return "ok";

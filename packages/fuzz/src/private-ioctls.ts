@@ -109,12 +109,14 @@ export interface QxlFuzzCommand {
 
 /**
  * The bytes of a command page at user address `page`: the drawable at +0, its relocations at
- * +256, the struct drm_qxl_command at +1024 (what `commands` points at). A BO relocation writes
+ * +256, `count` copies of the struct drm_qxl_command at +1024 (what `commands` points at: an
+ * EXECBUFFER of `count` commands, each the same drawing, each with a release of its own; at most
+ * QXL_MAX_COMMANDS_PER_PAGE). A BO relocation writes
  * the address of (handle + QXL_FILL_OFFSET) into `dst`; a SURF relocation writes the handle's
  * surface id into `surfaceId` (and `dst` is QXL_FILL_OFFSET inside the surface).
  */
-export function qxlCommandPage(page: number, c: QxlFuzzCommand): Uint8Array {
-  const b = new Uint8Array(PAGE_COMMAND_AT + DRM_QXL_COMMAND_SIZE);
+export function qxlCommandPage(page: number, c: QxlFuzzCommand, count = 1): Uint8Array {
+  const b = new Uint8Array(PAGE_COMMAND_AT + count * DRM_QXL_COMMAND_SIZE);
   const v = new DataView(b.buffer);
   v.setUint32(PAGE_CMD_AT + QXL_DRAW.op, c.op, true);
   v.setUint32(PAGE_CMD_AT + QXL_DRAW.value, 0x3c, true);
@@ -150,21 +152,24 @@ export function qxlCommandPage(page: number, c: QxlFuzzCommand): Uint8Array {
     });
   for (let i = 0; i < relocs.length; i++)
     b.set(encodeDrmQxlReloc(relocs[i]!), PAGE_RELOCS_AT + i * DRM_QXL_RELOC_SIZE);
-  b.set(
-    encodeDrmQxlCommand({
-      command: page + PAGE_CMD_AT,
-      relocs: page + PAGE_RELOCS_AT,
-      type: c.type,
-      command_size: c.commandSize,
-      relocs_num: relocs.length,
-      pad: 0,
-    }),
-    PAGE_COMMAND_AT,
-  );
+  const command = encodeDrmQxlCommand({
+    command: page + PAGE_CMD_AT,
+    relocs: page + PAGE_RELOCS_AT,
+    type: c.type,
+    command_size: c.commandSize,
+    relocs_num: relocs.length,
+    pad: 0,
+  });
+  for (let i = 0; i < count; i++) b.set(command, PAGE_COMMAND_AT + i * DRM_QXL_COMMAND_SIZE);
   return b;
 }
 
-/** The user address of the struct drm_qxl_command on a command page at `page`. */
+/** The most commands a command page holds (the rest of the page past PAGE_COMMAND_AT). */
+export const QXL_MAX_COMMANDS_PER_PAGE = Math.floor(
+  (4096 - PAGE_COMMAND_AT) / DRM_QXL_COMMAND_SIZE,
+);
+
+/** The user address of the (first) struct drm_qxl_command on a command page at `page`. */
 export function qxlCommandAt(page: number): number {
   return page + PAGE_COMMAND_AT;
 }

@@ -65,6 +65,16 @@ export interface DriverUnderTest {
    */
   register(kernel: Kernel): Promise<DrmDevice | RegisteredDevice> | DrmDevice | RegisteredDevice;
   /**
+   * As `register`, with the device's configuration drawn through `draw` (`draw(n, label)`: a
+   * recorded choice in [0, n), the simulation's `choose()`) among the settings the real device
+   * lets its user pick (qxl: QEMU's `num_surfaces`, the spice worker thread), so that a fuzzer
+   * varies them per run and its tokens replay them. Default: none (a harness calls `register`).
+   */
+  registerDrawn?(
+    kernel: Kernel,
+    draw: (n: number, label: string) => number,
+  ): Promise<DrmDevice | RegisteredDevice> | DrmDevice | RegisteredDevice;
+  /**
    * Creates a buffer object of `size` bytes (a multiple of 4096) on `drm` and returns its
    * handle. Default (conformance): a 1024-pixel-wide 32 bpp dumb buffer.
    */

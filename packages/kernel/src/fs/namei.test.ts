@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR } from "../include/errno.js";
+import { EBADF, EEXIST, EFAULT, EINVAL, ELOOP, ENOENT, ENOTDIR, ENXIO } from "../include/errno.js";
 import type { Process } from "../kernel/process.js";
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../mm/vma.js";
 import { clean, inProcess } from "../test-support.js";
@@ -201,5 +201,74 @@ describe("open(2) with O_PATH of /proc/<pid>/fd/<n> (path_openat(), do_o_path(),
     );
     clean(run);
     expect(fs.released).toEqual(["d"]);
+  });
+});
+
+describe("open(2) of /proc/<pid>/fd/<n> without O_PATH (open_last_lookups(), do_open())", () => {
+  it("follows the link and opens a device node anew (->open again), a pseudo file not (-ENXIO: no_open)", async () => {
+    const fs = pseudoFs();
+    let opens = 0;
+    let releases = 0;
+    const run = await inProcess(
+      (k) =>
+        k.registerChrdev("/dev/x", {
+          open: async () => {
+            opens++;
+            return 0;
+          },
+          release: async () => {
+            releases++;
+          },
+        }),
+      async (p) => {
+        const dev = await p.open("/dev/x", O_RDWR);
+        const again = await p.open(`/proc/self/fd/${dev}`, O_RDWR | O_CLOEXEC);
+        expect(again).toBe(dev + 1);
+        expect(opens).toBe(2);
+        expect(await p.close(again)).toBe(0);
+        expect(releases).toBe(1);
+        const [fd, f] = await installPseudo(fs.ops, "e");
+        expect(await p.open(`/proc/${p.pid}/fd/${fd}`, O_RDWR)).toBe(-ENXIO);
+        // The walk's path reference is put; the file and its fd are as they were.
+        expect(f.fPath!.dentry.dCount).toBe(1);
+        expect(fileCount(f)).toBe(1);
+        expect(await p.open("/dev/x", O_RDWR)).toBe(fd + 1);
+        expect(await p.close(fd + 1)).toBe(0);
+        expect(await p.close(fd)).toBe(0);
+        expect(await p.close(dev)).toBe(0);
+      },
+    );
+    clean(run);
+    expect(fs.released).toEqual(["e"]);
+    expect(opens).toBe(3);
+    expect(releases).toBe(3);
+  });
+
+  it("returns the kernel's errnos and changes nothing", async () => {
+    const fs = pseudoFs();
+    const run = await inProcess(
+      () => {},
+      async (p) => {
+        const [fd, f] = await installPseudo(fs.ops, "g");
+        const path = `/proc/self/fd/${fd}`;
+        // The entry's lookup fails first, O_CREAT or not.
+        expect(await p.open(`/proc/self/fd/${fd + 3}`, O_RDWR)).toBe(-ENOENT);
+        expect(await p.open(`/proc/self/fd/${fd + 3}`, O_RDWR | O_CREAT)).toBe(-ENOENT);
+        expect(await p.open("/proc/4242/fd/0", O_RDWR)).toBe(-ENOENT);
+        // do_open(): O_CREAT|O_EXCL on an existing entry; O_DIRECTORY; may_open() of the symlink.
+        expect(await p.open(path, O_RDWR | O_CREAT | O_EXCL)).toBe(-EEXIST);
+        expect(await p.open(path, O_RDWR | O_DIRECTORY)).toBe(-ENOTDIR);
+        expect(await p.open(path, O_RDWR | O_NOFOLLOW)).toBe(-ELOOP);
+        expect(f.fPath!.dentry.dCount).toBe(1);
+        expect(fileCount(f)).toBe(1);
+        // No fd was used up.
+        const opath = await p.open(path, O_PATH);
+        expect(opath).toBe(fd + 1);
+        expect(await p.close(opath)).toBe(0);
+        expect(await p.close(fd)).toBe(0);
+      },
+    );
+    clean(run);
+    expect(fs.released).toEqual(["g"]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Path walks of open(2) with O_PATH (fs/namei.c, Linux v6.12.19 and v6.18.35): path_openat()'s
  * O_PATH branch, do_o_path(), path_lookupat() over the names the model has, and nd_jump_link(),
- * which follows procfs's magic links.
+ * which follows procfs's magic links; and an open of /proc/<pid>/fd/<n> without O_PATH
+ * (open_last_lookups(), do_open()), which follows the same link and opens what it names anew.
  *
  * An open of /proc/<pid>/fd/<n> without O_NOFOLLOW follows the entry's ->get_link,
  * proc_pid_get_link() (fs/proc/fd.ts): proc_fd_link() gives the path of the file at that fd with
@@ -22,7 +23,7 @@
  * O_PATH file holds no path, only the entry's name.
  */
 
-import { ENOENT, ENOTDIR, type Errno, errPtr, isErr } from "../include/errno.js";
+import { EEXIST, ELOOP, ENOENT, ENOTDIR, type Errno, errPtr, isErr } from "../include/errno.js";
 import { pathPut } from "./dcache.js";
 import type { FilesStruct } from "./fdtable.js";
 import {
@@ -31,11 +32,13 @@ import {
   fput,
   type Inode,
   O_CLOEXEC,
+  O_CREAT,
   O_DIRECTORY,
+  O_EXCL,
   O_NOFOLLOW,
   O_PATH,
 } from "./file.js";
-import { vfsOpenPath, type WalkedPath } from "./open.js";
+import { doDentryOpen, vfsOpenPath, type WalkedPath } from "./open.js";
 import { procPidGetLink, tidFdMode } from "./proc/fd.js";
 
 /** Models O_PATH_FLAGS (fs/open.c): the flags open(2) keeps beside O_PATH (build_open_how()). */
@@ -128,4 +131,62 @@ export async function pathOpenatOPath(target: PathTarget, flags: number): Promis
     return error;
   }
   return file;
+}
+
+/**
+ * Models path_openat() without O_PATH of an fd entry of procfs (`target`, as the syscall layer
+ * resolves /proc/<pid>/fd/<n>): alloc_empty_file() (-ENOMEM), then open_last_lookups(): the
+ * entry's lookup (tid_fd_mode(): -ENOENT for an fd that is not open, O_CREAT or not: the
+ * directory's ->lookup fails before any create), and, unless O_NOFOLLOW (which O_CREAT|O_EXCL
+ * implies, build_open_flags()), the magic link followed (proc_pid_get_link(), nd_jump_link());
+ * then do_open(): O_CREAT|O_EXCL on the existing entry -EEXIST, O_DIRECTORY on what is no
+ * directory -ENOTDIR, may_open() of the symlink itself (O_NOFOLLOW) -ELOOP, else vfs_open() of
+ * the target: do_dentry_open() runs the inode's ->open (fs/open.ts: a device node's ->open again;
+ * -ENXIO, no_open(), for a dma-buf's, an anonymous inode's, a socket's). The walk's path is put
+ * (terminate_walk()). The new file with one reference, or a negative errno (the file freed).
+ * A null target (no such process) is -ENOENT.
+ * Locking: none held; ->open may sleep. References: the caller owns the returned file's.
+ */
+export async function pathOpenatProcLink(
+  target: PathTarget,
+  flags: number,
+): Promise<File | number> {
+  const file = await allocEmptyFile(flags & ~O_CLOEXEC);
+  if (isErr(file)) return file;
+  const error = await openProcLink(target, flags, file);
+  return error < 0 ? error : file;
+}
+
+/** pathOpenatProcLink() after the allocation: 0, or the errno with `file` put. */
+async function openProcLink(target: PathTarget, flags: number, file: File): Promise<number> {
+  if (target === null || target.kind !== "proc-fd") {
+    await fput(file);
+    return -ENOENT;
+  }
+  const mode = await tidFdMode(target.files, target.fd);
+  if (mode < 0) {
+    await fput(file);
+    return mode;
+  }
+  const excl = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
+  let walked: WalkedPath | null = null;
+  if (!excl && !(flags & O_NOFOLLOW)) {
+    const link = await procPidGetLink(target.files, target.fd);
+    if (isErr(link)) {
+      await fput(file);
+      return link;
+    }
+    ndJumpLink(link);
+    walked = link;
+  }
+  let error: number;
+  if (excl) error = -EEXIST;
+  else if (flags & O_DIRECTORY) error = -ENOTDIR;
+  // may_open() of the procfs symlink itself (S_IFLNK).
+  else if (walked === null || walked.inode === null) error = -ELOOP;
+  else error = await doDentryOpen(file, walked.name, walked.inode);
+  // terminate_walk(), then path_openat()'s fput() of the file that did not open.
+  if (walked?.path) await pathPut(walked.path);
+  if (error < 0) await fput(file);
+  return error;
 }

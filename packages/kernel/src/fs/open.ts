@@ -1,6 +1,6 @@
 /**
  * Opening a file on a path (fs/open.c, Linux v6.12.19 and v6.18.35): vfs_open() and
- * do_dentry_open(), as far as an O_PATH open needs them.
+ * do_dentry_open(), for an O_PATH file and for the inodes the model has.
  *
  * An O_PATH file is a path and nothing more: do_dentry_open() takes a reference on the path
  * (path_get(&f->f_path)), sets f_inode and f_mapping from the dentry's inode, and, for O_PATH,
@@ -10,15 +10,27 @@
  * dma_buf_release()). fget() and fdget() refuse an FMODE_PATH file (fdtable.ts), so read(2),
  * ioctl(2) and mmap(2) on it are -EBADF; close(2), dup(2) and SCM_RIGHTS take it.
  *
- * Simplifications: only the O_PATH branch is modeled (a full open of a path goes through
- * doFilpOpen() in kernel/syscalls.ts, which has character devices only); no mount reference
+ * Without O_PATH, do_dentry_open() calls the inode's ->open: a character device's (chrdev_open()
+ * and the driver's, here the node's `iFop.open`); every other inode the model has (a dma-buf's
+ * from alloc_anon_inode(), the anonymous inode, a socket's) got `no_open_fops` from
+ * inode_init_always() (fs/inode.c), whose ->open, no_open(), is -ENXIO.
+ *
+ * Simplifications: no mount reference
  * (one mount per pseudo filesystem, see dcache.ts), no fsnotify mode (v6.18's
  * file_set_fsnotify_mode()), no f_wb_err/f_sb_err sampling.
  */
 
+import { ENXIO } from "../include/errno.js";
 import type { Path } from "./dcache.js";
 import { pathGet } from "./dcache.js";
-import { type File, FMODE_OPENED, FMODE_PATH, type Inode, NO_FILE_OPERATIONS } from "./file.js";
+import {
+  type File,
+  FMODE_LSEEK,
+  FMODE_OPENED,
+  FMODE_PATH,
+  type Inode,
+  NO_FILE_OPERATIONS,
+} from "./file.js";
 
 /**
  * What a path walk reached (fs/namei.ts): the path with the walk's reference (a pseudo file's
@@ -49,5 +61,33 @@ export async function vfsOpenPath(walked: WalkedPath, file: File): Promise<numbe
   if (walked.inode !== null) file.fMapping = walked.inode.iMapping;
   file.fMode = FMODE_PATH | FMODE_OPENED;
   file.fOp = NO_FILE_OPERATIONS;
+  return 0;
+}
+
+/**
+ * Models do_dentry_open(file, NULL) of a file that is not O_PATH, on the inode `inode` named
+ * `name` (the model's path string): f_inode, f_mapping, f_op = the inode's i_fop, FMODE_LSEEK
+ * when it has ->llseek, then ->open; FMODE_OPENED once it succeeded. An inode without i_fop here
+ * (not a character device) has no_open_fops: -ENXIO. 0 or the errno; on error the caller puts
+ * the file (path_openat()'s fput(), after the walk's path_put(): the file is not FMODE_OPENED,
+ * so it is freed at once, without ->release). The file's own path_get() before ->open and
+ * cleanup_file()'s path_put() after a failed one are not modeled: the model's device files have
+ * no dentry, and on every other inode the open fails at once (-ENXIO) with nothing in between.
+ * Locking: none held; ->open may sleep. References: none taken or dropped here.
+ */
+export async function doDentryOpen(file: File, name: string, inode: Inode): Promise<number> {
+  file.path = name;
+  file.fInode = inode;
+  file.fMapping = inode.iMapping;
+  const fops = inode.iFop;
+  // no_open(): -ENXIO.
+  if (fops === null) return -ENXIO;
+  file.fOp = fops;
+  if (fops.llseek) file.fMode |= FMODE_LSEEK;
+  if (fops.open) {
+    const err = await fops.open(inode, file);
+    if (err < 0) return err;
+  }
+  file.fMode |= FMODE_OPENED;
   return 0;
 }

@@ -33,6 +33,7 @@ export const EDEADLK = 35;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
+export const ELOOP = 40;
 export const ENODATA = 61;
 export const ETIME = 62;
 export const EOVERFLOW = 75;
@@ -104,6 +105,7 @@ const NAMES: Record<number, string> = {
   [ENAMETOOLONG]: "ENAMETOOLONG",
   [ENOSYS]: "ENOSYS",
   [ENOTEMPTY]: "ENOTEMPTY",
+  [ELOOP]: "ELOOP",
   [ENODATA]: "ENODATA",
   [ETIME]: "ETIME",
   [EOVERFLOW]: "EOVERFLOW",

@@ -48,10 +48,8 @@ import {
   allocEmptyFile,
   type File,
   FMODE_LSEEK,
-  FMODE_OPENED,
   FMODE_READ,
   fput,
-  NO_FILE_OPERATIONS,
   O_CLOEXEC,
   O_CREAT,
   O_EXCL,
@@ -68,7 +66,8 @@ import {
   ioctlBindUserArg,
   ioctlUnbindUserArg,
 } from "../fs/ioctl.js";
-import { type PathTarget, pathOpenatOPath } from "../fs/namei.js";
+import { type PathTarget, pathOpenatOPath, pathOpenatProcLink } from "../fs/namei.js";
+import { doDentryOpen } from "../fs/open.js";
 import { procPidReadlink } from "../fs/proc/fd.js";
 import {
   EBADF,
@@ -305,20 +304,11 @@ export async function doFilpOpen(
   if ((flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) return -EEXIST;
   const f = await allocEmptyFile(flags);
   if (isErr(f)) return f;
-  f.path = path;
-  f.fInode = inode;
-  f.fMapping = inode.iMapping;
-  const fops = inode.iFop ?? NO_FILE_OPERATIONS;
-  f.fOp = fops;
-  if (fops.llseek) f.fMode |= FMODE_LSEEK;
-  if (fops.open) {
-    const err = await fops.open(inode, f);
-    if (err < 0) {
-      await fput(f);
-      return err;
-    }
+  const err = await doDentryOpen(f, path, inode);
+  if (err < 0) {
+    await fput(f);
+    return err;
   }
-  f.fMode |= FMODE_OPENED;
   return f;
 }
 
@@ -349,8 +339,9 @@ function pathTargetOf(p: SyscallProcess, path: string): PathTarget {
  * (build_open_how(): every flag but O_PATH_FLAGS dropped) the open is path_openat()'s O_PATH
  * branch (fs/namei.ts): a device node or /proc/<pid>/fd/<n>, whose magic link it follows unless
  * O_NOFOLLOW, gives an FMODE_PATH file holding the path it reached (-ENOENT for an fd that is not
- * open or a process that is gone, -ENOTDIR for O_DIRECTORY); without O_PATH a /proc path is
- * -ENOENT (not modeled).
+ * open or a process that is gone, -ENOTDIR for O_DIRECTORY). Without O_PATH, /proc/<pid>/fd/<n>
+ * is followed and what it names opened anew (pathOpenatProcLink(): a device node's ->open again,
+ * -ENXIO for any other file; -EEXIST, -ELOOP, -ENOTDIR, -ENOENT).
  * Locking: none held on entry; takes file_lock (fd reservation, install); ->open may sleep.
  * References: the new fd owns the file's first reference; a failed open gives the fd back.
  */
@@ -368,7 +359,9 @@ async function sysOpenBody(p: SyscallProcess, path: unknown, flags: unknown): Pr
   const f =
     flags & O_PATH
       ? await pathOpenatOPath(pathTargetOf(p, path), flags)
-      : await doFilpOpen(p.kernel, path, flags);
+      : PROC_FD_PATH.test(path)
+        ? await pathOpenatProcLink(pathTargetOf(p, path), flags)
+        : await doFilpOpen(p.kernel, path, flags);
   if (typeof f === "number") {
     await putUnusedFd(fd);
     return f;

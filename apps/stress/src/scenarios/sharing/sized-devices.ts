@@ -6,11 +6,13 @@
  * pressure TTM evicts, which is a path of the model like any other. (The size was first chosen
  * for speed, when a device's VRAM was one array zeroed at every boot; simgpu now backs VRAM page
  * by page as it is touched, so the size no longer costs time, and it is kept because schedules
- * depend on it.) Other drivers are registered as they are.
+ * depend on it.) Its drawn registration (DriverUnderTest.registerDrawn: the private fuzz runs
+ * draw the surface slots and the spice worker) keeps the same size. Other drivers are registered
+ * as they are.
  */
 import type { DriverUnderTest } from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
-import { createQxl, QXL_DRIVER_NAME } from "@primetime/qxl";
+import { createQxl, drawQxlConfig, QXL_DRIVER_NAME } from "@primetime/qxl";
 import { findDriver } from "../../drivers.js";
 
 /** VRAM and surface memory pages of the qxl devices of the sharing scenarios. */
@@ -23,10 +25,21 @@ export const SHARING_QXL_PAGES = { vramPages: 64, surfacePages: 64 } as const;
  */
 export function sizedForSharing(d: DriverUnderTest): DriverUnderTest {
   if (d.name !== QXL_DRIVER_NAME || findDriver(d.name) !== d) return d;
-  return { ...d, register: registerSharingQxl };
+  return { ...d, register: registerSharingQxl, registerDrawn: registerDrawnSharingQxl };
 }
 
 /** qxl's registration at the sharing scenarios' size (module-level: see Machine.process). */
 function registerSharingQxl(kernel: Kernel): ReturnType<DriverUnderTest["register"]> {
   return createQxl(kernel, SHARING_QXL_PAGES);
+}
+
+/**
+ * qxl's drawn registration (DriverUnderTest.registerDrawn: the surface slots and the spice worker
+ * drawn per run, the private fuzz runs) at the sharing scenarios' size.
+ */
+function registerDrawnSharingQxl(
+  kernel: Kernel,
+  draw: (n: number, label: string) => number,
+): ReturnType<DriverUnderTest["register"]> {
+  return createQxl(kernel, drawQxlConfig(draw, SHARING_QXL_PAGES));
 }
