@@ -13,6 +13,7 @@ import { RaceFeedback } from "./feedback.js";
 import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario, maxSize } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
 import {
+  kmsFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,
@@ -77,7 +78,7 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: planScenarioName(opts.plan, opts.sockets, opts.private),
+    scenario: planScenarioName(opts.plan, opts.sockets, opts.private, opts.kms),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
@@ -100,9 +101,12 @@ export function fuzzReplay(
   const plan = planFromScenarioName(scenario);
   const sockets = socketsFromScenarioName(scenario) || opts.sockets;
   const priv = privateFromScenarioName(scenario) || opts.private;
-  return replay(token, fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv }), {
-    toggles,
-  });
+  const kms = kmsFromScenarioName(scenario) || opts.kms;
+  return replay(
+    token,
+    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms }),
+    { toggles },
+  );
 }
 
 /**
@@ -124,27 +128,30 @@ export const STRESS_FD_REUSE_PLAN = "30:close-drm+gem-close+child-open";
 
 /** What a token of one of the stress app's fuzz scenarios replays with (stressFuzzUnit()). */
 export interface StressFuzzUnit {
-  /** The stress scenario: `fuzz`, `fuzz-private` or `fuzz-fd-reuse`. */
+  /** The stress scenario: `fuzz`, `fuzz-private`, `fuzz-kms` or `fuzz-fd-reuse`. */
   readonly scenario: string;
   /** The unit's drivers by name, in order (`fuzz@qxl+vgem`: qxl, vgem). */
   readonly drivers: readonly string[];
   /** The workload options the scenario adds to the drivers: its sizes and its plan. */
-  readonly options: Pick<FuzzOptions, "processes" | "threads" | "ops" | "plan" | "private">;
+  readonly options: Pick<FuzzOptions, "processes" | "threads" | "ops" | "plan" | "private" | "kms">;
 }
 
 /**
  * The stress unit a token's scenario name records, for the stress app's fuzz scenarios: `fuzz@a+b`
  * draws its sizes as STRESS_FUZZ_SIZES; `fuzz-private@a+b` too, with the drivers' private
- * ioctls (FuzzOptions.private); `fuzz-fd-reuse@d` runs the default sizes with every process on
+ * ioctls (FuzzOptions.private); `fuzz-kms@a+b` too, with KMS framebuffers (FuzzOptions.kms);
+ * `fuzz-fd-reuse@d` runs the default sizes with every process on
  * STRESS_FD_REUSE_PLAN. Null for any other name.
  */
 export function stressFuzzUnit(scenario: string): StressFuzzUnit | null {
-  const m = /^(fuzz|fuzz-fd-reuse|fuzz-private)@([^@\s]+)$/.exec(scenario);
+  const m = /^(fuzz|fuzz-fd-reuse|fuzz-private|fuzz-kms)@([^@\s]+)$/.exec(scenario);
   if (!m) return null;
   const drivers = m[2]!.split("+");
   if (m[1] === "fuzz") return { scenario: "fuzz", drivers, options: { ...STRESS_FUZZ_SIZES } };
   if (m[1] === "fuzz-private")
     return { scenario: "fuzz-private", drivers, options: { ...STRESS_FUZZ_SIZES, private: true } };
+  if (m[1] === "fuzz-kms")
+    return { scenario: "fuzz-kms", drivers, options: { ...STRESS_FUZZ_SIZES, kms: true } };
   return {
     scenario: "fuzz-fd-reuse",
     drivers,
@@ -174,6 +181,7 @@ export async function fuzzLog(
       plan: unit?.options.plan ?? planFromScenarioName(t.scenario) ?? opts.plan,
       sockets: socketsFromScenarioName(t.scenario) || opts.sockets,
       private: unit?.options.private || privateFromScenarioName(t.scenario) || opts.private,
+      kms: unit?.options.kms || kmsFromScenarioName(t.scenario) || opts.kms,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

@@ -25,6 +25,9 @@
  * `--private on|off` (campaign, toggles, log: the drivers' private ioctls on qxl and vmwgfx
  * devices, from @primetime/uapi's qxl_drm.h and vmwgfx_drm.h; default off; recorded as
  * `fuzz +priv`, so `log --token` replays it without the option),
+ * `--kms on|off` (campaign, toggles, log: KMS framebuffers, ADDFB2, RMFB, CLOSEFB, GETFB and
+ * GETFB2 from clients and from the display server as the compositor; default off; recorded as
+ * `fuzz +kms`),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -70,7 +73,8 @@ function usage(): never {
       "  [--faults nth:N|p:P] (campaign, toggles, log: fault injection from the end of the boot)\n" +
       "  [--sockets on|off|listen] (unix socket operations: socketpair, sendmsg, recvmsg;\n" +
       "    listen: also socket, bind, listen, connect, accept4; default off)\n" +
-      "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n",
+      "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n" +
+      "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n",
   );
   process.exit(2);
 }
@@ -99,6 +103,7 @@ const OPTIONS = [
   "faults",
   "sockets",
   "private",
+  "kms",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -263,12 +268,15 @@ if (
   usage();
 const privateOpt = options.get("private");
 if (privateOpt !== undefined && privateOpt !== "on" && privateOpt !== "off") usage();
+const kmsOpt = options.get("kms");
+if (kmsOpt !== undefined && kmsOpt !== "on" && kmsOpt !== "off") usage();
 const spec = faults;
 const fuzz = {
   drivers,
   plan,
   sockets: socketsOpt === "listen" ? ("listen" as const) : socketsOpt === "on",
   private: privateOpt === "on",
+  kms: kmsOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

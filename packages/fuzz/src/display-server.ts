@@ -7,7 +7,9 @@
  * DROP_MASTER / SET_MASTER (a VT switch: logind pausing and resuming the device). Clients hand it
  * their requests out of band (a queue and a completion: the userspace IPC of a socket round trip,
  * with no syscall of the model's), so the only syscalls it adds are the ones a display server
- * makes: open(2) of each card, the three ioctls, close(2) at the end.
+ * makes: open(2) of each card, the three ioctls, close(2) at the end; with `FuzzOptions.kms` it
+ * is also the compositor that makes framebuffers of its clients' buffers (a "call" request:
+ * kms.ts's work, GEM_OPEN by flink name, ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2, GEM_CLOSE).
  *
  * It also keeps what userspace knows for sure about its mastership (the reference model's side,
  * auth-model.ts): nothing but its own calls changes whether it is the current master (while it
@@ -35,8 +37,18 @@ export const DISPLAY_SERVER_NAME = "fuzz-xorg";
  */
 export const GARBAGE_MAGICS = [0, 0x7fff_ffff, 0xffff_ffff] as const;
 
-/** What a client asks the display server to do on device `dev`. */
-export type ServerRequestKind = "auth" | "drop" | "set";
+/**
+ * What a client asks the display server to do on device `dev`; "call": a compositor's work with a
+ * client's buffer (`FuzzOptions.kms`, kms.ts: open it by name, make a framebuffer of it...).
+ */
+export type ServerRequestKind = "auth" | "drop" | "set" | "call";
+
+/**
+ * A compositor's work on one device, run on the server's thread with its fd of the device and
+ * its mastership as the model knows it (`ServerDevice.master`, which only the server's own
+ * DROP_MASTER and SET_MASTER change: unchanged during the work).
+ */
+export type ServerWork = (p: Process, fd: number, master: boolean | null) => Promise<void>;
 
 /** One request, with the server's answer once `done` completes. */
 export interface ServerRequest {
@@ -56,6 +68,8 @@ export interface ServerRequest {
   master: boolean | null;
   /** The server had no fd for the device (its open failed): no call was made. */
   noFd: boolean;
+  /** The work of a "call" request. */
+  readonly work?: ServerWork;
   readonly done: Completion;
 }
 
@@ -136,6 +150,10 @@ export class DisplayServer {
       r.noFd = true;
       return;
     }
+    if (r.kind === "call") {
+      await r.work!(p, d.fd, d.master);
+      return;
+    }
     const before = d.master;
     if (r.kind !== "auth") d.master = null;
     r.start = this.clock();
@@ -157,7 +175,12 @@ export class DisplayServer {
   }
 
   /** A client's round trip: the request is served in turn; returns it with the server's answer. */
-  async request(kind: ServerRequestKind, dev: number, magic = 0): Promise<ServerRequest> {
+  async request(
+    kind: ServerRequestKind,
+    dev: number,
+    magic = 0,
+    work?: ServerWork,
+  ): Promise<ServerRequest> {
     const r: ServerRequest = {
       kind,
       dev,
@@ -167,6 +190,7 @@ export class DisplayServer {
       end: 0,
       master: null,
       noFd: false,
+      work,
       done: new Completion("fuzz-xorg reply"),
     };
     this.queue.push(r);
@@ -217,5 +241,7 @@ export function serverExpected(r: ServerRequest): readonly number[] {
       return r.master === true ? [0] : r.master === false ? [-EINVAL] : [0, -EINVAL];
     case "set":
       return r.master === true ? [0] : [0, -EBUSY];
+    case "call":
+      return [0];
   }
 }

@@ -25,7 +25,7 @@
 
 import { registerSwSync, SW_SYNC_PATH } from "@primetime/dma-buf";
 import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
-import { type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
+import { DRIVER_MODESET, type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import {
   AF_UNIX,
   CLOSE_RANGE_CLOEXEC,
@@ -155,6 +155,7 @@ import {
   type FdUse,
   type SockModel,
 } from "./fd-model.js";
+import { KmsFuzz } from "./kms.js";
 import {
   checkHandleObservations,
   FuzzModel,
@@ -275,6 +276,14 @@ export interface FuzzOptions {
    * garbage magics, and DROP_MASTER/SET_MASTER (auth-model.ts says what the model checks).
    */
   readonly private?: boolean;
+  /**
+   * KMS framebuffers (default false; `cli --kms on`, token `fuzz +kms`, after any other suffix):
+   * ADDFB2, RMFB, CLOSEFB, GETFB and GETFB2 from clients, and the display server (started as
+   * with `private`) as the compositor that makes framebuffers of its clients' buffers by flink
+   * name (kms.ts). One more operation, after every other in the draw (OP_TABLE), so a run
+   * without it draws as before.
+   */
+  readonly kms?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -635,6 +644,8 @@ const QXL_COMMANDS_PER_CALL = [1, 1, 2, 4] as const;
 const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
 /** A core DRM_AUTH ioctl (GEM_FLINK, GEM_OPEN): judged on the files of every device. */
 const CORE_AUTH: AuthIoctl = {};
+/** An ioctl that is not DRM_AUTH on any device (the KMS ioctls: flags 0). */
+const NOT_DRM_AUTH: AuthIoctl = { devs: new Set() };
 
 /**
  * The operations a race pairs (see opRace): two threads of one process run one each, at once,
@@ -718,15 +729,16 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       strayFiles.add(f);
     };
     let exited = false;
-    // With the private ioctls, a display server is each device's DRM master and authenticates
-    // the clients (display-server.ts); it opens the cards before any client runs. Without them,
-    // nothing of it runs: the run's steps and draws are as before.
-    const server = opts.private
-      ? new DisplayServer(
-          devs.map((d) => d.card),
-          () => model.tick(),
-        )
-      : null;
+    // With the private ioctls or KMS, a display server is each device's DRM master and
+    // authenticates the clients (display-server.ts); it opens the cards before any client runs.
+    // Without them, nothing of it runs: the run's steps and draws are as before.
+    const server =
+      opts.private || opts.kms
+        ? new DisplayServer(
+            devs.map((d) => d.card),
+            () => model.tick(),
+          )
+        : null;
     if (server) await server.start(kernel, wrap);
     const auth = new AuthModel();
     /** The qxl devices' indexes: every qxl ioctl is DRM_AUTH. */
@@ -1062,6 +1074,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
             [3, opAuth],
           ] as const)
         : []),
+      // KMS framebuffers (opts.kms, kms.ts), last: a run without them draws as before.
+      ...(opts.kms ? ([[4, opKms]] as const) : []),
     ];
     /** The weights of OP_TABLE and the exit slot, without the race weight. */
     let opTableWeight = 1;
@@ -1586,7 +1600,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         buf: own && !f.shared ? buf : UNKNOWN_BUFFER,
         what: `GEM_FLINK of handle ${h}`,
       });
-      if (!own || !reopen) return;
+      if (!own || !reopen) return arg.name;
       // The name of an object this file still holds must open that very object.
       const open = { name: arg.name, handle: 0, size: 0 };
       const s0 = model.tick();
@@ -4321,6 +4335,42 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
       return "ok";
     }
 
+    // ---- KMS framebuffers (opts.kms; kms.ts) -------------------------------------------------
+
+    const kms =
+      opts.kms && server
+        ? new KmsFuzz<ThreadCtx>({
+            devs: devs.map((d) => ({
+              driver: d.device.driver.name,
+              modeset: (d.device.driver.driverFeatures & DRIVER_MODESET) !== 0,
+            })),
+            server,
+            tick: () => model.tick(),
+            diverge: (what) => model.diverge(what),
+            failMark,
+            allocFailed,
+            pickDrm: (ctx) => pickDrm(ctx),
+            proc: (ctx) => ctx.p,
+            ioctl: (ctx, e, cmd, arg, what, make) =>
+              privIoctl(ctx, e as FdEntry, cmd, arg, what, { make, auth: NOT_DRM_AUTH }),
+            lookupHandle: (f, label) => privLookupHandle(f as ModelFile, label),
+            joinHandle: (e, own, h, t0, t1) => privHandle(e as FdEntry, own, h, t0, t1, true),
+            knownNames: (dev) => model.knownNames.filter(([d]) => d === dev).map(([, n]) => n),
+            flink: async (ctx, e, own, label) => {
+              const h = pickHandle((e as FdEntry).file!, label);
+              if (h === undefined) return null;
+              return (await doFlink(ctx, e as FdEntry, own, h, false)) ?? null;
+            },
+            underServer: (f) => auth.underServer(f as ModelFile),
+            nameOpens: () =>
+              nameCalls.filter((c) => c.kind === "open").map((c) => ({ ...c, dev: c.f.dev })),
+          })
+        : null;
+    /** A KMS framebuffer operation (opts.kms). */
+    function opKms(ctx: ThreadCtx): Promise<"ok"> {
+      return kms!.op(ctx);
+    }
+
     for (const proc of procs) await proc.wait();
     for (const child of children) await child.wait();
     // Every client is done: the display server closes its cards and exits.
@@ -4368,6 +4418,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     // Which files each GET_MAGIC may have reached is known once every fd's every life is
     // recorded (fd-model.ts, auth-model.ts): by now, before the fd uses are checked.
     auth.resolve();
+    kms?.check();
     endOfRunChecks({
       model,
       fdUses,

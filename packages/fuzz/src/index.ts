@@ -30,6 +30,7 @@ export {
   RACE_OPS,
   type RaceOp,
 } from "./fuzz.js";
+export { KmsFuzz, NEVER_FB } from "./kms.js";
 export { huntKnownWindows, swSyncCloseVsIncScenario, type WindowHunt } from "./known-windows.js";
 export {
   DIVERGENCE_PREFIX,
@@ -41,6 +42,7 @@ export {
   stampOf,
 } from "./model.js";
 export {
+  kmsFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,

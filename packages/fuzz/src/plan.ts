@@ -14,6 +14,8 @@ const SOCKETS_SUFFIX = " +unix";
 const LISTEN_SUFFIX = " +unix+listen";
 /** The suffix of a run with the drivers' private ioctls (FuzzOptions.private), after any other. */
 const PRIVATE_SUFFIX = " +priv";
+/** The suffix of a run with KMS framebuffers (FuzzOptions.kms), after any other. */
+const KMS_SUFFIX = " +kms";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
@@ -21,16 +23,19 @@ const MAX_PLAN_TEXT = 4096;
  * The scenario name of a run with `plan` ("fuzz" without one), and with socket operations
  * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`; "listen": " +unix+listen",
  * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
- * `fuzz +unix +priv`).
+ * `fuzz +unix +priv`), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
+ * `fuzz +priv +kms`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
   sockets: boolean | "listen" = false,
   priv = false,
+  kms = false,
 ): string {
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
-    (priv ? PRIVATE_SUFFIX : "");
+    (priv ? PRIVATE_SUFFIX : "") +
+    (kms ? KMS_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
@@ -78,10 +83,21 @@ export function planFromScenarioName(scenario: string): FuzzProcessPlan[] | unde
 
 /** Whether a scenario name records the drivers' private ioctls (planScenarioName()'s " +priv"). */
 export function privateFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && name.endsWith(PRIVATE_SUFFIX);
+  return name.startsWith("fuzz") && withoutKms(name).endsWith(PRIVATE_SUFFIX);
 }
 
-/** `scenario` without its " +priv" suffix. */
+/** Whether a scenario name records KMS framebuffers (planScenarioName()'s " +kms"). */
+export function kmsFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(KMS_SUFFIX);
+}
+
+/** `scenario` without its " +kms" suffix. */
+function withoutKms(scenario: string): string {
+  return scenario.endsWith(KMS_SUFFIX) ? scenario.slice(0, -KMS_SUFFIX.length) : scenario;
+}
+
+/** `scenario` without its " +kms" and " +priv" suffixes. */
 function withoutPrivate(scenario: string): string {
-  return scenario.endsWith(PRIVATE_SUFFIX) ? scenario.slice(0, -PRIVATE_SUFFIX.length) : scenario;
+  const s = withoutKms(scenario);
+  return s.endsWith(PRIVATE_SUFFIX) ? s.slice(0, -PRIVATE_SUFFIX.length) : s;
 }

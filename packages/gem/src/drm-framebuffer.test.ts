@@ -1,11 +1,15 @@
 import {
+  allocationCount,
   EACCES,
   EINVAL,
   ENOENT,
+  ENOMEM,
   EOPNOTSUPP,
   ERANGE,
+  injectedFailures,
   O_RDWR,
   type Process,
+  setFailslab,
 } from "@primetime/kernel";
 import { DRM_FORMAT_NV12, DRM_FORMAT_XRGB8888 } from "@primetime/uapi";
 import { describe, expect, it } from "vitest";
@@ -29,9 +33,14 @@ import {
 } from "./test-support.js";
 import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
 import {
+  DRM_IOCTL_DROP_MASTER,
   DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_CLOSEFB,
+  DRM_IOCTL_MODE_GETFB,
+  DRM_IOCTL_MODE_GETFB2,
   DRM_IOCTL_MODE_RMFB,
   DRM_MODE_FB_MODIFIERS,
+  type DrmModeFbCmd,
   type DrmModeFbCmd2,
 } from "./uapi.js";
 
@@ -72,6 +81,33 @@ async function addFb(p: Process, fd: number, cmd: DrmModeFbCmd2): Promise<number
 /** RMFB: 0 or -errno. */
 function rmFb(p: Process, fd: number, fbId: number): Promise<number> {
   return p.ioctl(fd, DRM_IOCTL_MODE_RMFB, { fb_id: fbId });
+}
+
+/** CLOSEFB: 0 or -errno. */
+function closeFb(p: Process, fd: number, fbId: number, pad = 0): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_MODE_CLOSEFB, { fb_id: fbId, pad });
+}
+
+/** GETFB: the struct as the kernel filled it, or -errno. */
+async function getFb(p: Process, fd: number, fbId: number): Promise<DrmModeFbCmd | number> {
+  const r: DrmModeFbCmd = {
+    fb_id: fbId,
+    width: 0,
+    height: 0,
+    pitch: 0,
+    bpp: 0,
+    depth: 0,
+    handle: 0,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_GETFB, r);
+  return ret < 0 ? ret : r;
+}
+
+/** GETFB2: the struct as the kernel filled it, or -errno. */
+async function getFb2(p: Process, fd: number, fbId: number): Promise<DrmModeFbCmd2 | number> {
+  const r = fbCmd(0, 0, { fb_id: fbId, width: 0, pixel_format: 0, pitches: [0, 0, 0, 0] });
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_GETFB2, r);
+  return ret < 0 ? ret : r;
 }
 
 /** The object of `handle` in `fd`'s file (looked up under table_lock, no reference). */
@@ -171,6 +207,170 @@ describe("KMS framebuffers (ADDFB2, RMFB; drm_framebuffer.c of v6.18)", () => {
       rm: 0,
       rmAgain: -ENOENT,
       close: 0,
+    });
+  });
+
+  it("CLOSEFB, GETFB, GETFB2 (v6.12 and v6.18): errno, handles for the current master only", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const plain = await p.open("/dev/dri/card0", O_RDWR);
+          got.noModesetClose = await closeFb(p, plain, 1);
+          got.noModesetGet = await getFb(p, plain, 1);
+          // drm_mode_getfb2_ioctl() returns -EINVAL, not -EOPNOTSUPP, without DRIVER_MODESET
+          got.noModesetGet2 = await getFb2(p, plain, 1);
+          await p.close(plain);
+
+          const fd = await p.open("/dev/dri/card1", O_RDWR); // the first opener: master
+          const other = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd, 4);
+          const fb = await addFb(p, fd, fbCmd(h, 4));
+          got.getUnknown = await getFb(p, fd, 77);
+          got.get2Unknown = await getFb2(p, other, 77);
+          const mine = (await getFb(p, fd, fb)) as DrmModeFbCmd;
+          got.master = mine;
+          got.sameObject = (await objectOf(p, fd, mine.handle)) === (await objectOf(p, fd, h));
+          got.countAfterGetfb = await handleCount(p, fd, h);
+          got.nonMaster = await getFb(p, other, fb);
+          const mine2 = (await getFb2(p, fd, fb)) as DrmModeFbCmd2;
+          got.master2 = mine2;
+          got.nonMaster2 = await getFb2(p, other, fb);
+          got.closeMine = await gemClose(p, fd, mine.handle);
+          got.closeMine2 = await gemClose(p, fd, mine2.handles[0]!);
+          // After DROP_MASTER the file gets handle 0 like any other.
+          got.drop = await p.ioctl(fd, DRM_IOCTL_DROP_MASTER, {});
+          got.dropped = ((await getFb(p, fd, fb)) as DrmModeFbCmd).handle;
+
+          const nv12 = await addFb(
+            p,
+            fd,
+            fbCmd(h, 4, {
+              pixel_format: DRM_FORMAT_NV12,
+              handles: [h, h, 0, 0],
+              pitches: [1024, 1024, 0, 0],
+              offsets: [0, 8192, 0, 0],
+            }),
+          );
+          got.getNv12 = await getFb(p, fd, nv12);
+          got.closePad = await closeFb(p, fd, fb, 1);
+          got.closeOther = await closeFb(p, other, fb);
+          got.closeUnknown = await closeFb(p, fd, 77);
+          got.close = await closeFb(p, fd, fb);
+          got.closeAgain = await closeFb(p, fd, fb);
+          // No plane scans it out: the file's reference was the last, the id is gone.
+          got.getClosed = await getFb(p, other, fb);
+          await p.close(other);
+          await p.close(fd); // drm_fb_release() reaps the NV12 framebuffer
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      noModesetClose: -EOPNOTSUPP,
+      noModesetGet: -EOPNOTSUPP,
+      noModesetGet2: -EINVAL,
+      getUnknown: -ENOENT,
+      get2Unknown: -ENOENT,
+      master: { fb_id: 1, width: 1024, height: 4, pitch: 4096, bpp: 32, depth: 24, handle: 2 },
+      sameObject: true,
+      // userspace's handle, the framebuffer's handle reference and GETFB's new handle
+      countAfterGetfb: 3,
+      nonMaster: { fb_id: 1, width: 1024, height: 4, pitch: 4096, bpp: 32, depth: 24, handle: 0 },
+      master2: fbCmd(3, 4, { fb_id: 1, flags: DRM_MODE_FB_MODIFIERS }),
+      nonMaster2: fbCmd(0, 4, { fb_id: 1, flags: DRM_MODE_FB_MODIFIERS }),
+      closeMine: 0,
+      closeMine2: 0,
+      drop: 0,
+      dropped: 0,
+      getNv12: -EINVAL,
+      closePad: -EINVAL,
+      closeOther: -ENOENT,
+      closeUnknown: -ENOENT,
+      close: 0,
+      closeAgain: -ENOENT,
+      getClosed: -ENOENT,
+    });
+  });
+
+  it("GETFB2 of a two-plane framebuffer over one object: one handle for both planes", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd, 4);
+          const nv12 = await addFb(
+            p,
+            fd,
+            fbCmd(h, 4, {
+              pixel_format: DRM_FORMAT_NV12,
+              handles: [h, h, 0, 0],
+              pitches: [1024, 1024, 0, 0],
+              offsets: [0, 8192, 0, 0],
+            }),
+          );
+          const r2 = (await getFb2(p, fd, nv12)) as DrmModeFbCmd2;
+          got.handles = r2.handles;
+          got.pitches = r2.pitches;
+          got.offsets = r2.offsets;
+          // the framebuffer's two handle references (one per plane), h, and GETFB2's one
+          got.count = await handleCount(p, fd, h);
+          got.close = await gemClose(p, fd, r2.handles[0]!);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      handles: [2, 2, 0, 0],
+      pitches: [1024, 1024, 0, 0],
+      offsets: [0, 8192, 0, 0],
+      count: 4,
+      close: 0,
+    });
+  });
+
+  it("GETFB2 whose second handle creation fails deletes the first (its error path)", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const luma = await createBo(p, fd, 4);
+          const chroma = await createBo(p, fd, 4);
+          const nv12 = await addFb(
+            p,
+            fd,
+            fbCmd(luma, 4, {
+              pixel_format: DRM_FORMAT_NV12,
+              handles: [luma, chroma, 0, 0],
+              pitches: [1024, 1024, 0, 0],
+            }),
+          );
+          // the second idr_alloc() from here on (plane 1's handle) fails
+          setFailslab({ failNth: allocationCount() + 2, caches: ["idr_alloc"] });
+          got.getfb2 = await getFb2(p, fd, nv12);
+          setFailslab(null);
+          got.injected = injectedFailures().map((f) => f.what);
+          got.lumaCount = await handleCount(p, fd, luma);
+          got.chromaCount = await handleCount(p, fd, chroma);
+          got.deletedHandle = await gemClose(p, fd, 3);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      getfb2: -ENOMEM,
+      injected: ["idr_alloc"],
+      // userspace's and the framebuffer's: GETFB2's handle of plane 0 was deleted again
+      lumaCount: 2,
+      chromaCount: 2,
+      deletedHandle: -EINVAL,
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * KMS framebuffers (drivers/gpu/drm/drm_framebuffer.c, include/drm/drm_framebuffer.h of Linux
- * v6.18): DRM_IOCTL_MODE_ADDFB2 and RMFB, the framebuffer's mode object and refcount, and its
- * reaping when the file that created it is closed (drm_fb_release()).
+ * v6.18): DRM_IOCTL_MODE_ADDFB2, RMFB, CLOSEFB (v6.8+), GETFB and GETFB2, the framebuffer's
+ * mode object and refcount, and its reaping when the file that created it is closed
+ * (drm_fb_release()). CLOSEFB, GETFB and GETFB2 read the same in v6.12.19 and v6.18.35.
  *
  * Who holds what:
  * - `base.refcount` (a kref, released by drm_framebuffer_free()): the creator until it gives
@@ -22,6 +23,7 @@
 
 import {
   EINVAL,
+  ENODEV,
   ENOENT,
   EOPNOTSUPP,
   ERANGE,
@@ -35,6 +37,7 @@ import {
 } from "@primetime/kernel";
 import { point, toggleEnabled, warnOn } from "@primetime/sim";
 import { DRM_MODE_FB_INTERLACED, DRM_MODE_FB_MODIFIERS } from "@primetime/uapi";
+import { drmIsCurrentMaster } from "./drm-auth.js";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
@@ -46,6 +49,8 @@ import {
   drmFormatInfoPlaneWidth,
 } from "./drm-fourcc.js";
 import {
+  drmGemHandleCreate,
+  drmGemHandleDelete,
   drmGemObjectHandleGetIfExistsUnlocked,
   drmGemObjectHandlePutUnlocked,
   type GemObject,
@@ -61,7 +66,7 @@ import {
   drmModeObjectUnregister,
 } from "./drm-mode-object.js";
 import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
-import type { DrmModeFbCmd2, DrmModeRmfb } from "./uapi.js";
+import type { DrmModeClosefb, DrmModeFbCmd, DrmModeFbCmd2, DrmModeRmfb } from "./uapi.js";
 
 /** Models DRM_FORMAT_MAX_PLANES. */
 export const DRM_FORMAT_MAX_PLANES = 4;
@@ -81,6 +86,12 @@ export interface DrmFramebufferFuncs {
    * drmFramebufferCleanup() and free it.
    */
   destroy(fb: DrmFramebuffer): Promise<void>;
+  /**
+   * Models ->create_handle (optional): a new GEM handle of `file` for the framebuffer's buffer
+   * (GETFB, and GETFB2 of a framebuffer without `obj[0]`); returns the handle or a negative
+   * errno, as drm_gem_handle_create() does.
+   */
+  createHandle?(fb: DrmFramebuffer, file: DrmFile): Promise<number>;
 }
 
 /**
@@ -499,4 +510,166 @@ export async function drmFbRelease(file: DrmFile): Promise<void> {
     await scheduleWork(work);
     await flushWork(work);
   }
+}
+
+/**
+ * Models drm_mode_closefb_ioctl(): CLOSEFB (v6.8+; in v6.12 and v6.18). Like RMFB, but the
+ * framebuffer is only taken off the file's list: planes still scanning it out keep it (none are
+ * modeled). -EOPNOTSUPP without DRIVER_MODESET, -EINVAL for a non-zero `pad`, -ENOENT for an id
+ * that is no framebuffer or one this file did not create.
+ * Locking: takes idr_mutex (the lookup), then the file's fbs_lock.
+ * References: drops the file list's reference and the lookup's.
+ */
+export async function drmModeClosefbIoctl(
+  dev: DrmDevice,
+  r: DrmModeClosefb,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  if (r.pad) return -EINVAL;
+  const fb = await drmFramebufferLookup(dev, file, r.fb_id);
+  if (!fb) return -ENOENT;
+  const ret = await drmModeClosefb(fb, file);
+  await drmFramebufferPut(fb);
+  return ret;
+}
+
+/**
+ * Models drm_format_info_bpp() for plane 0 of the model's formats (one-pixel blocks: cpp * 8).
+ * Locking: none. References: none.
+ */
+function drmFormatInfoBpp(info: DrmFormatInfo, plane: number): number {
+  if (plane >= info.numPlanes) return 0;
+  return info.cpp[plane]! * 8;
+}
+
+/**
+ * Models drm_mode_getfb(): GETFB, the size, depth, bpp and pitch of any framebuffer of the
+ * device (not only the file's own: the lookup checks no owner), and a new GEM handle of its
+ * buffer (->create_handle) for the current master only: GETFB is unprivileged, so any other
+ * file gets handle 0 and success (no simulated process has CAP_SYS_ADMIN). -EOPNOTSUPP without
+ * DRIVER_MODESET, -ENOENT for an unknown id, -EINVAL for a multi-planar framebuffer (GETFB2's),
+ * -ENODEV without ->create_handle, else the handle creation's errno.
+ * Locking: takes idr_mutex (the lookup), master_mutex (drm_is_current_master()), then the
+ * handle creation's object_name_lock and table_lock.
+ * References: the lookup's, dropped at the end; a new handle holds a handle count.
+ */
+export async function drmModeGetfb(
+  dev: DrmDevice,
+  r: DrmModeFbCmd,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  const fb = await drmFramebufferLookup(dev, file, r.fb_id);
+  if (!fb) return -ENOENT;
+  let ret = 0;
+  if (fb.format!.numPlanes > 1) {
+    // Multi-planar framebuffers need getfb2.
+    ret = -EINVAL;
+  } else if (!fb.funcs!.createHandle) {
+    ret = -ENODEV;
+  } else {
+    r.height = fb.height;
+    r.width = fb.width;
+    r.depth = fb.format!.depth;
+    r.bpp = drmFormatInfoBpp(fb.format!, 0);
+    r.pitch = fb.pitches[0]!;
+    // GET_FB() is an unprivileged ioctl so we must not return a buffer-handle to non-master
+    // processes! (capable(CAP_SYS_ADMIN) is false for every simulated process.)
+    if (!(await drmIsCurrentMaster(file))) {
+      r.handle = 0;
+    } else {
+      const handle = await fb.funcs!.createHandle(fb, file);
+      if (handle < 0) ret = handle;
+      else r.handle = handle;
+    }
+  }
+  await drmFramebufferPut(fb);
+  return ret;
+}
+
+/**
+ * Models drm_mode_getfb2_ioctl(): GETFB2, the framebuffer's size, format, flags
+ * (DRM_MODE_FB_MODIFIERS unless the device does not support modifiers), per-plane pitches,
+ * offsets and modifiers, and for the current master a new GEM handle per plane
+ * (drm_gem_handle_create() of `obj[i]`, the same handle for a plane reusing an earlier plane's
+ * object; ->create_handle for a framebuffer without `obj[0]`); any other file gets handles 0 and
+ * success. On a failed handle creation every handle created so far is deleted again
+ * (drm_gem_handle_delete(); on -ENODEV, reached before `handles[]` is cleared, the kernel
+ * deletes the handles userspace passed in). -EINVAL (not -EOPNOTSUPP) without DRIVER_MODESET, -ENOENT for an
+ * unknown id, -ENODEV for a framebuffer without `obj[0]` that is multi-planar or has no
+ * ->create_handle.
+ * Locking: takes idr_mutex (the lookup), master_mutex, then the handle creations' locks.
+ * References: the lookup's, dropped at the end; each new handle holds a handle count.
+ */
+export async function drmModeGetfb2Ioctl(
+  dev: DrmDevice,
+  r: DrmModeFbCmd2,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EINVAL;
+  const fb = await drmFramebufferLookup(dev, file, r.fb_id);
+  if (!fb) return -ENOENT;
+  let ret = 0;
+  const info = fb.format!;
+  // For multi-plane framebuffers, we require the driver to place the GEM objects directly in
+  // the drm_framebuffer. For single-plane framebuffers, we can fall back to create_handle.
+  if (!fb.obj[0] && (info.numPlanes > 1 || !fb.funcs!.createHandle)) {
+    ret = -ENODEV;
+  } else {
+    r.height = fb.height;
+    r.width = fb.width;
+    r.pixel_format = info.format;
+    r.flags = 0;
+    if (!dev.modeConfig.fbModifiersNotSupported) r.flags |= DRM_MODE_FB_MODIFIERS;
+    for (let i = 0; i < DRM_FORMAT_MAX_PLANES; i++) {
+      r.handles[i] = 0;
+      r.pitches[i] = 0;
+      r.offsets[i] = 0;
+      r.modifier[i] = 0;
+    }
+    for (let i = 0; i < info.numPlanes; i++) {
+      r.pitches[i] = fb.pitches[i]!;
+      r.offsets[i] = fb.offsets[i]!;
+      if (!dev.modeConfig.fbModifiersNotSupported) r.modifier[i] = fb.modifier;
+    }
+    // GET_FB2() is an unprivileged ioctl: handles (0) only for non masters/root.
+    if (await drmIsCurrentMaster(file)) {
+      for (let i = 0; i < info.numPlanes; i++) {
+        // If we reuse the same object for multiple planes, also return the same handle.
+        for (let j = 0; j < i; j++) {
+          if (fb.obj[i] === fb.obj[j]) {
+            r.handles[i] = r.handles[j]!;
+            break;
+          }
+        }
+        if (r.handles[i]) continue;
+        let handle: number;
+        if (fb.obj[i]) {
+          handle = await drmGemHandleCreate(file, fb.obj[i]!);
+        } else {
+          warnOn(i > 0, "drm_mode_getfb2_ioctl: create_handle for a plane > 0");
+          handle = await fb.funcs!.createHandle!(fb, file);
+        }
+        if (handle < 0) {
+          ret = handle;
+          break;
+        }
+        r.handles[i] = handle;
+      }
+    }
+  }
+  if (ret !== 0) {
+    // Delete any previously-created handles on failure. (On -ENODEV `handles[]` is still what
+    // userspace passed in, and the kernel deletes those handles of the file all the same.)
+    for (let i = 0; i < DRM_FORMAT_MAX_PLANES; i++) {
+      if (r.handles[i]) await drmGemHandleDelete(file, r.handles[i]!);
+      // Zero out any handles identical to the one we just deleted.
+      for (let j = i + 1; j < DRM_FORMAT_MAX_PLANES; j++) {
+        if (r.handles[j] === r.handles[i]) r.handles[j] = 0;
+      }
+    }
+  }
+  await drmFramebufferPut(fb);
+  return ret;
 }

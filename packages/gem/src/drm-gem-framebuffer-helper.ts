@@ -26,7 +26,12 @@ import {
   drmFramebufferInit,
   drmHelperModeFillFbStruct,
 } from "./drm-framebuffer.js";
-import { drmGemObjectLookup, drmGemObjectPut, type GemObject } from "./drm-gem.js";
+import {
+  drmGemHandleCreate,
+  drmGemObjectLookup,
+  drmGemObjectPut,
+  type GemObject,
+} from "./drm-gem.js";
 import type { DrmModeFbCmd2 } from "./uapi.js";
 
 /**
@@ -40,8 +45,24 @@ export async function drmGemFbDestroy(fb: DrmFramebuffer): Promise<void> {
   kfree(fb);
 }
 
-/** Models drm_gem_fb_funcs (drm_gem_fb_create()'s; qxl's qxl_fb_funcs destroys the same way). */
-export const drmGemFbFuncs: DrmFramebufferFuncs = { destroy: drmGemFbDestroy };
+/**
+ * Models drm_gem_fb_create_handle(): a new handle of `file` for plane 0's object
+ * (drm_gem_handle_create()).
+ * Locking: none held; takes the handle creation's locks.
+ * References: the new handle holds a handle count.
+ */
+export function drmGemFbCreateHandle(fb: DrmFramebuffer, file: DrmFile): Promise<number> {
+  return drmGemHandleCreate(file, fb.obj[0]!);
+}
+
+/**
+ * Models drm_gem_fb_funcs (drm_gem_fb_create()'s; qxl's qxl_fb_funcs destroys and creates
+ * handles the same way).
+ */
+export const drmGemFbFuncs: DrmFramebufferFuncs = {
+  destroy: drmGemFbDestroy,
+  createHandle: drmGemFbCreateHandle,
+};
 
 /**
  * Models drm_gem_fb_init(): fills the framebuffer from the request, sets its objects and calls

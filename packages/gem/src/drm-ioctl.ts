@@ -62,7 +62,13 @@ import {
   drmModeMmapDumbIoctl,
 } from "./drm-dumb.js";
 import { type DrmFile, drmIsRenderClient } from "./drm-file.js";
-import { drmModeAddfb2Ioctl, drmModeRmfbIoctl } from "./drm-framebuffer.js";
+import {
+  drmModeAddfb2Ioctl,
+  drmModeClosefbIoctl,
+  drmModeGetfb,
+  drmModeGetfb2Ioctl,
+  drmModeRmfbIoctl,
+} from "./drm-framebuffer.js";
 import {
   drmGemChangeHandleIoctl,
   drmGemCloseIoctl,
@@ -119,8 +125,11 @@ import {
   DRM_IOCTL_GET_CAP,
   DRM_IOCTL_GET_MAGIC,
   DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_CLOSEFB,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
+  DRM_IOCTL_MODE_GETFB,
+  DRM_IOCTL_MODE_GETFB2,
   DRM_IOCTL_MODE_MAP_DUMB,
   DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_NR,
@@ -142,8 +151,10 @@ import {
   DRM_IOCTL_SYNCOBJ_WAIT,
   DRM_IOCTL_TYPE,
   DRM_IOCTL_VERSION,
+  DRM_MODE_CLOSEFB_LAYOUT,
   DRM_MODE_CREATE_DUMB_LAYOUT,
   DRM_MODE_DESTROY_DUMB_LAYOUT,
+  DRM_MODE_FB_CMD_LAYOUT,
   DRM_MODE_FB_CMD2_LAYOUT,
   DRM_MODE_MAP_DUMB_LAYOUT,
   DRM_MODE_RMFB_LAYOUT,
@@ -484,7 +495,22 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       DRM_SYNCOBJ_TIMELINE_ARRAY_LAYOUT,
       "SYNCOBJ_TIMELINE_SIGNAL",
     ),
+    drmIoctlDef(DRM_IOCTL_MODE_GETFB, drmModeGetfb, 0, DRM_MODE_FB_CMD_LAYOUT, "MODE_GETFB"),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_GETFB2,
+      drmModeGetfb2Ioctl,
+      0,
+      DRM_MODE_FB_CMD2_LAYOUT,
+      "MODE_GETFB2",
+    ),
     drmIoctlDef(DRM_IOCTL_MODE_RMFB, drmModeRmfbIoctl, 0, DRM_MODE_RMFB_LAYOUT, "MODE_RMFB"),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_CLOSEFB,
+      drmModeClosefbIoctl,
+      0,
+      DRM_MODE_CLOSEFB_LAYOUT,
+      "MODE_CLOSEFB",
+    ),
     drmIoctlDef(
       DRM_IOCTL_MODE_ADDFB2,
       drmModeAddfb2Ioctl,

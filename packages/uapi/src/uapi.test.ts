@@ -19,8 +19,11 @@ import {
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
   DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_CLOSEFB,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
+  DRM_IOCTL_MODE_GETFB,
+  DRM_IOCTL_MODE_GETFB2,
   DRM_IOCTL_MODE_MAP_DUMB,
   DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
@@ -79,6 +82,9 @@ describe("ioctl numbers", () => {
       SYNCOBJ_TIMELINE_SIGNAL: DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL,
       MODE_ADDFB2: DRM_IOCTL_MODE_ADDFB2,
       MODE_RMFB: DRM_IOCTL_MODE_RMFB,
+      MODE_GETFB: DRM_IOCTL_MODE_GETFB,
+      MODE_GETFB2: DRM_IOCTL_MODE_GETFB2,
+      MODE_CLOSEFB: DRM_IOCTL_MODE_CLOSEFB,
     }).toEqual({
       VERSION: 0xc0406400,
       GEM_CLOSE: 0x40086409,
@@ -109,6 +115,11 @@ describe("ioctl numbers", () => {
       SYNCOBJ_TIMELINE_SIGNAL: 0xc01864cd,
       MODE_ADDFB2: 0xc06864b8,
       MODE_RMFB: 0xc00464af,
+      // struct drm_mode_fb_cmd: 7 u32 (28 bytes); GETFB2 takes drm_mode_fb_cmd2; struct
+      // drm_mode_closefb: 2 u32
+      MODE_GETFB: 0xc01c64ad,
+      MODE_GETFB2: 0xc06864ce,
+      MODE_CLOSEFB: 0xc00864d0,
     });
     expect(drmStructSize(DRM_VERSION_LAYOUT)).toBe(64);
     expect(drmStructSlots(DRM_MODE_FB_CMD2_LAYOUT).slots.map((s) => [s.name, s.offset])).toEqual([

@@ -14,13 +14,17 @@ import {
   type DrmFramebufferFuncs,
   type DrmModeConfigFuncs,
   type DrmModeFbCmd2,
+  drmGemFbCreateHandle,
   drmGemFbCreateWithFuncs,
   drmGemFbDestroy,
 } from "@primetime/gem";
 import type { Errno } from "@primetime/kernel";
 
-/** Models qxl_fb_funcs (its ->dirty and ->create_handle are not modeled). */
-const qxlFbFuncs: DrmFramebufferFuncs = { destroy: drmGemFbDestroy };
+/** Models qxl_fb_funcs (its ->dirty is not modeled). */
+const qxlFbFuncs: DrmFramebufferFuncs = {
+  destroy: drmGemFbDestroy,
+  createHandle: drmGemFbCreateHandle,
+};
 
 /**
  * Models qxl_user_framebuffer_create(): drm_gem_fb_create_with_funcs() with qxl_fb_funcs.

@@ -32,6 +32,7 @@ import {
   type DrmModeFbCmd2,
   drmFramebufferCleanup,
   drmFramebufferInit,
+  drmGemHandleCreate,
   drmHelperModeFillFbStruct,
 } from "@primetime/gem";
 import {
@@ -243,8 +244,27 @@ async function vmwFramebufferSurfaceDestroy(fb: DrmFramebuffer): Promise<void> {
   kfree(vfbs);
 }
 
-/** Models vmw_framebuffer_surface_funcs (->create_handle and ->dirty are not modeled). */
-const vmwFramebufferSurfaceFuncs: DrmFramebufferFuncs = { destroy: vmwFramebufferSurfaceDestroy };
+/**
+ * Models vmw_framebuffer_surface_create_handle() of v6.12: a GEM handle of the surface's buffer
+ * (vmw_user_object_buffer()), -EINVAL with a WARN if it has none.
+ * Locking: none held; takes the handle creation's locks.
+ * References: the new handle holds a handle count.
+ */
+async function vmwFramebufferSurfaceCreateHandle(
+  fb: DrmFramebuffer,
+  file: DrmFile,
+): Promise<number> {
+  const vfbs = fb as VmwFramebufferSurface;
+  const bo = vmwUserObjectBuffer(vfbs.uo);
+  if (warnOn(!bo, "vmw_framebuffer_surface_create_handle: no buffer")) return -EINVAL;
+  return drmGemHandleCreate(file, bo!);
+}
+
+/** Models vmw_framebuffer_surface_funcs (->dirty is not modeled). */
+const vmwFramebufferSurfaceFuncs: DrmFramebufferFuncs = {
+  destroy: vmwFramebufferSurfaceDestroy,
+  createHandle: vmwFramebufferSurfaceCreateHandle,
+};
 
 /**
  * Models vmw_kms_new_framebuffer_surface(): -ENOSYS on the legacy display unit; -EINVAL for a
@@ -310,8 +330,21 @@ async function vmwFramebufferBoDestroy(fb: DrmFramebuffer): Promise<void> {
   kfree(vfbd);
 }
 
-/** Models vmw_framebuffer_bo_funcs (->create_handle and ->dirty are not modeled). */
-const vmwFramebufferBoFuncs: DrmFramebufferFuncs = { destroy: vmwFramebufferBoDestroy };
+/**
+ * Models vmw_framebuffer_bo_create_handle() of v6.12: a GEM handle of the framebuffer's buffer.
+ * Locking: none held; takes the handle creation's locks.
+ * References: the new handle holds a handle count.
+ */
+function vmwFramebufferBoCreateHandle(fb: DrmFramebuffer, file: DrmFile): Promise<number> {
+  const vfbd = fb as VmwFramebufferBo;
+  return drmGemHandleCreate(file, vfbd.buffer!);
+}
+
+/** Models vmw_framebuffer_bo_funcs (->dirty is not modeled). */
+const vmwFramebufferBoFuncs: DrmFramebufferFuncs = {
+  destroy: vmwFramebufferBoDestroy,
+  createHandle: vmwFramebufferBoCreateHandle,
+};
 
 /**
  * Models vmw_kms_new_framebuffer_bo() of v6.12: -EINVAL if height * pitches[0] exceeds the

@@ -89,6 +89,13 @@ export const NR_OPEN = 1024 * 1024;
 /** Models the default RLIMIT_NOFILE soft limit (INR_OPEN_CUR). */
 export const INR_OPEN_CUR = 1024;
 
+/**
+ * The empty slots and bitmap of an embedded table, copied by FdTable's constructor: packed
+ * arrays (Array.from()), so the copies are packed too.
+ */
+const NO_FILES: readonly (File | null)[] = Array.from({ length: NR_OPEN_DEFAULT }, () => null);
+const NO_BITS: readonly boolean[] = Array.from({ length: NR_OPEN_DEFAULT }, () => false);
+
 /** The slab cache of grown fd tables (alloc_fdtable()). */
 export const fdtableCache = new KmemCache("fdtable");
 
@@ -108,9 +115,13 @@ export class FdTable extends SlabObject {
   constructor(maxFds: number) {
     super(fdtableCache);
     this.maxFds = maxFds;
-    this.fd = new Array<File | null>(maxFds).fill(null);
-    this.openFds = new Array<boolean>(maxFds).fill(false);
-    this.closeOnExec = new Array<boolean>(maxFds).fill(false);
+    // Every files_struct embeds a table of NR_OPEN_DEFAULT slots (one per process: about forty
+    // per fuzz-fd-reuse run): copies of prebuilt empty arrays rather than fill() over a new
+    // holey one each.
+    const embedded = maxFds === NR_OPEN_DEFAULT;
+    this.fd = embedded ? NO_FILES.slice() : new Array<File | null>(maxFds).fill(null);
+    this.openFds = embedded ? NO_BITS.slice() : new Array<boolean>(maxFds).fill(false);
+    this.closeOnExec = embedded ? NO_BITS.slice() : new Array<boolean>(maxFds).fill(false);
   }
 }
 
@@ -134,8 +145,8 @@ export class FilesStruct {
   nextFd = 0;
   /** Models files->resize_in_progress. */
   resizeInProgress = false;
-  /** Models files->resize_wait. */
-  readonly resizeWait: WaitQueue;
+  /** files->resize_wait, made on first use (see resizeWait). */
+  private resizeWaitQueue: WaitQueue | null = null;
   /**
    * The owning process's RLIMIT_NOFILE (signal->rlim[RLIMIT_NOFILE] in the kernel): one cell per
    * process, shared with the private table a thread gets from close_range(CLOSE_RANGE_UNSHARE)
@@ -162,7 +173,15 @@ export class FilesStruct {
     this.fileLock = new SpinLock("files->file_lock");
     this.fdtab = new FdTable(NR_OPEN_DEFAULT);
     this.fdt = this.fdtab;
-    this.resizeWait = new WaitQueue(`${name}->resize_wait`);
+  }
+
+  /**
+   * Models files->resize_wait. Made on first use: only a table being grown while another
+   * thread allocates waits on it or wakes it, and a fuzz run starts about forty processes.
+   */
+  get resizeWait(): WaitQueue {
+    this.resizeWaitQueue ??= new WaitQueue(`${this.name}->resize_wait`);
+    return this.resizeWaitQueue;
   }
 
   /** The installed fds, ascending (inspection, no scheduling point). */

@@ -118,14 +118,27 @@ export class UnixSocket {
   readonly queue: ScmFpList[] = [];
   /** Models sk_receive_queue.lock. */
   readonly lock: SpinLock;
-  /** Models sk_wq: receivers sleep here. */
-  readonly wait: WaitQueue;
+  /** sk_wq, made on first use (see wait). */
+  private waitQueue: WaitQueue | null = null;
   /** RCV_SHUTDOWN: the socket was released; sending fails with -EPIPE. */
   dead = false;
 
   constructor(readonly name: string) {
     this.lock = new SpinLock("sk_receive_queue.lock");
-    this.wait = new WaitQueue(`${name} receive queue`);
+  }
+
+  /**
+   * Models sk_wq: receivers sleep here. Made on first use: every process has a socket, and most
+   * of a fuzz run's processes (its children) never receive or wake a receiver.
+   */
+  get wait(): WaitQueue {
+    this.waitQueue ??= new WaitQueue(`${this.name} receive queue`);
+    return this.waitQueue;
+  }
+
+  /** wake_up_all() of sk_wq: wakes every sleeping receiver (none if none ever slept). */
+  wakeAllReceivers(): void {
+    this.waitQueue?.wakeAll();
   }
 
   /** Messages waiting (inspection, no scheduling point). */
@@ -258,6 +271,6 @@ export async function unixReleaseQueue(sk: UnixSocket): Promise<void> {
   sk.dead = true;
   const msgs = sk.queue.splice(0);
   await sk.lock.unlock();
-  sk.wait.wakeAll();
+  sk.wakeAllReceivers();
   for (const m of msgs) await scmDestroy(m);
 }

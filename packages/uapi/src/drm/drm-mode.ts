@@ -1,7 +1,8 @@
 /**
  * include/uapi/drm/drm_mode.h, the parts in use: the dumb-buffer structs of
  * DRM_IOCTL_MODE_CREATE_DUMB, MAP_DUMB and DESTROY_DUMB, and the framebuffer structs of
- * DRM_IOCTL_MODE_ADDFB2 and RMFB (their ioctl numbers are in drm.ts, as in drm.h).
+ * DRM_IOCTL_MODE_ADDFB2, RMFB, GETFB, GETFB2 and CLOSEFB (their ioctl numbers are in drm.ts, as in
+ * drm.h).
  */
 
 import type { DrmStructLayout } from "./drm.js";
@@ -44,6 +45,29 @@ export interface DrmModeDestroyDumb {
 }
 export const DRM_MODE_DESTROY_DUMB_LAYOUT: DrmStructLayout = [["handle", "u32"]];
 
+/**
+ * struct drm_mode_fb_cmd (GETFB; also legacy ADDFB's, not modeled): in `fb_id`; out `width`,
+ * `height`, `pitch`, `bpp`, `depth` and `handle` (0 for a file that is not the current master).
+ */
+export interface DrmModeFbCmd {
+  fb_id: number;
+  width: number;
+  height: number;
+  pitch: number;
+  bpp: number;
+  depth: number;
+  handle: number;
+}
+export const DRM_MODE_FB_CMD_LAYOUT: DrmStructLayout = [
+  ["fb_id", "u32"],
+  ["width", "u32"],
+  ["height", "u32"],
+  ["pitch", "u32"],
+  ["bpp", "u32"],
+  ["depth", "u32"],
+  ["handle", "u32"],
+];
+
 /** Models DRM_MODE_FB_INTERLACED: the framebuffer is interlaced (drm_mode_fb_cmd2.flags). */
 export const DRM_MODE_FB_INTERLACED = 1 << 0;
 /** Models DRM_MODE_FB_MODIFIERS: `modifier[]` is valid (drm_mode_fb_cmd2.flags). */
@@ -82,3 +106,13 @@ export interface DrmModeRmfb {
   fb_id: number;
 }
 export const DRM_MODE_RMFB_LAYOUT: DrmStructLayout = [["fb_id", "u32"]];
+
+/** struct drm_mode_closefb (CLOSEFB, v6.8+): in `fb_id`; `pad` must be zero. */
+export interface DrmModeClosefb {
+  fb_id: number;
+  pad: number;
+}
+export const DRM_MODE_CLOSEFB_LAYOUT: DrmStructLayout = [
+  ["fb_id", "u32"],
+  ["pad", "u32"],
+];

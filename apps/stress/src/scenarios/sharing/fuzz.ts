@@ -96,6 +96,39 @@ export const FUZZ_PRIVATE: CampaignScenario = {
 };
 
 /**
+ * fuzz-kms: the fuzz workload with KMS framebuffers (`FuzzOptions.kms`): ADDFB2, RMFB, CLOSEFB,
+ * GETFB and GETFB2 from clients (valid and bad arguments, live, closed and never-valid handles,
+ * their own, another file's and stale framebuffer ids), and the display server, each device's
+ * DRM master, as the compositor: it opens the buffers its clients name (GEM_OPEN of a flink
+ * name), makes framebuffers of them, closes its handles, describes and removes them. The model
+ * checks each result, and that a framebuffer keeps its buffer's flink name (v6.16's handle
+ * reference: `gem.fb-without-handle-ref` takes it away). The sizes are `fuzz`'s; the scenario
+ * name is the token's unit (`fuzz-kms@qxl+qxl`). `fuzz` itself draws as before.
+ */
+export const FUZZ_KMS: CampaignScenario = {
+  name: "fuzz-kms",
+  description:
+    "the fuzz workload with KMS framebuffers (ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2) from clients and from a display server that makes framebuffers of its clients' buffers by flink name: every syscall returns 0 or -errno and agrees with the fuzzer's reference model",
+  kernelRef:
+    "drivers/gpu/drm/drm_framebuffer.c, drm_gem_framebuffer_helper.c, drm_ioctl.c, drm_auth.c; the workload of @primetime/fuzz",
+  expect: "clean",
+  arity: 2,
+  harnessTasks: ["main"],
+  faultTolerant: true,
+  build(drivers, { faults }) {
+    return async (sim) => {
+      const opts: FuzzOptions = {
+        drivers: drivers.map(sizedForSharing),
+        ...FUZZ_SIZES,
+        kms: true,
+        afterBoot: faults ? () => startFaults(faults) : undefined,
+      };
+      await fuzzScenario(opts)(sim);
+    };
+  },
+};
+
+/**
  * The swarm plan of `fuzz-fd-reuse`, as the fuzz package writes plans: every process races at
  * weight 30, pairing close() of its card fd with GEM_CLOSE through that number and a child
  * process's opens (which reuse the fd number, and the freed file's memory). The fuzz package's

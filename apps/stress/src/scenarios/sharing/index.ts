@@ -4,7 +4,7 @@ import { CROSS_SHARE } from "./cross-share.js";
 import { DMABUF_READLINK } from "./dmabuf-readlink.js";
 import { EVICTION_UNDER_SHARING } from "./eviction-under-sharing.js";
 import { FENCE_WAIT } from "./fence-wait.js";
-import { FUZZ, FUZZ_FD_REUSE, FUZZ_PRIVATE } from "./fuzz.js";
+import { FUZZ, FUZZ_FD_REUSE, FUZZ_KMS, FUZZ_PRIVATE } from "./fuzz.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
 import { SURFACE_REAPER } from "./surface-reaper.js";
 import { UNIX_GC, UNIX_GC_LISTEN, UNIX_GC_PEEK } from "./unix-gc.js";
@@ -19,6 +19,7 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   EVICTION_UNDER_SHARING,
   FUZZ,
   FUZZ_PRIVATE,
+  FUZZ_KMS,
   FUZZ_FD_REUSE,
   UNIX_GC,
   UNIX_GC_PEEK,

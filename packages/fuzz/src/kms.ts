@@ -1,0 +1,602 @@
+/**
+ * KMS framebuffers in the fuzz workload (`FuzzOptions.kms`, `cli --kms on`, token `fuzz +kms`):
+ * ADDFB2, RMFB, CLOSEFB, GETFB and GETFB2, from clients and from the display server as the
+ * compositor, with what the reference model expects of each. Kernel counterpart:
+ * drivers/gpu/drm/drm_framebuffer.c (drm_mode_addfb2(), drm_mode_rmfb(), drm_mode_closefb_ioctl(),
+ * drm_mode_getfb(), drm_mode_getfb2_ioctl(), drm_fb_release()), drm_gem_framebuffer_helper.c
+ * and drm_ioctl.c (drm_ioctl_permit()) of **6.12.19** and **6.18.35**: the same code for these
+ * ioctls but drm_framebuffer_init()'s GEM handle references, which v6.16 added (f6bfc9afc751).
+ *
+ * What the operations do (the draw `fuzz kms op`):
+ * - **present**: a client hands the display server (display-server.ts, the DRM master) the flink
+ *   name of a buffer (one of its handles flinked then, or a name known on the device), as DRI2
+ *   clients do; the server opens it (GEM_OPEN), makes a framebuffer of
+ *   it (ADDFB2, 64 pixels wide, as many lines as the buffer holds, at most 64) and, half the
+ *   time, closes its handle at once, as compositors do once the framebuffer holds the buffer;
+ * - the server's RMFB or CLOSEFB of one of its framebuffers (0) or of an id it removed (-ENOENT),
+ *   its GETFB or GETFB2 of one (a new handle while it is the current master, closed again; 0
+ *   while it is not), and its GEM_OPEN again of a framebuffer's name;
+ * - a client's ADDFB2 on one of its DRM fds of a live, closed or never-valid handle (and handle
+ *   0), with valid arguments and with bad flags, a zero width, an unknown format or a short
+ *   pitch (-EINVAL before the handle is looked up);
+ * - a client's RMFB or CLOSEFB (with a non-zero `pad`: -EINVAL) of its own framebuffer, one it
+ *   removed, the server's (another file's: -ENOENT) or a never-valid id;
+ * - a client's GETFB or GETFB2 of the server's framebuffers, its own, or a never-valid id.
+ *
+ * Expected, whatever the device: -EACCES through a render node (the KMS ioctls are not
+ * DRM_RENDER_ALLOW), -EOPNOTSUPP without DRIVER_MODESET (vgem; GETFB2: -EINVAL); then the
+ * arguments' errno; -ENOENT for a never-valid id and for one the file did not create (RMFB,
+ * CLOSEFB); a client's own framebuffer in a file no other thread used: 0. GETFB/GETFB2 give a
+ * handle only to the current master: a file opened while the server was surely master
+ * (auth-model.ts) never is, so it gets handle 0. The server's calls run one at a time on a file
+ * nobody else uses, so its results are known exactly: its framebuffers live from ADDFB2's return
+ * to its own RMFB/CLOSEFB (or the close of its fd at the end).
+ *
+ * **The framebuffer's name check** (end of run): since f6bfc9afc751 (v6.16) a framebuffer holds
+ * a GEM handle reference of each plane's object that had a handle when it was made, so the
+ * object keeps its flink name while the framebuffer lives, whoever closes the other handles. The
+ * server's framebuffer made of a name it had just opened (its handle held throughout ADDFB2)
+ * therefore keeps that name from ADDFB2's return until its removal starts: every GEM_OPEN of the
+ * name on the device in between, the clients' and the server's, succeeds (unless it was excused:
+ * -EACCES, an allocation failure). Only on qxl, whose ->fb_create is the GEM framebuffer
+ * helpers': vmwgfx's surface framebuffers (a dumb buffer's) set no `obj[0]` and take no handle
+ * reference in the kernel either, so a name may go under them.
+ */
+
+import { EACCES, EINVAL, ENOENT, EOPNOTSUPP, ESRCH, type Process } from "@primetime/kernel";
+import { choose } from "@primetime/sim";
+import {
+  DRM_FORMAT_XRGB8888,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_CLOSEFB,
+  DRM_IOCTL_MODE_GETFB,
+  DRM_IOCTL_MODE_GETFB2,
+  DRM_IOCTL_MODE_RMFB,
+  type DrmModeFbCmd,
+  type DrmModeFbCmd2,
+} from "@primetime/uapi";
+import type { DisplayServer } from "./display-server.js";
+
+/** A framebuffer id no file ever has (the mode object idr hands out the lowest free id). */
+export const NEVER_FB = 0x7fff_fff0;
+/** Every framebuffer the fuzzer makes is this wide (XRGB8888: pitch 256). */
+const FB_WIDTH = 64;
+const FB_PITCH = FB_WIDTH * 4;
+
+/** What the operations need to know of a DRM file of the model (model.ts's ModelFile). */
+export interface KmsFile {
+  readonly dev: number;
+  readonly primary: boolean;
+  /** Another thread may call through it (a sibling's fd). */
+  readonly shared: boolean;
+  /** Calls the model does not record may reach it (a stray fd number, garbage ioctls). */
+  readonly stray: boolean;
+  readonly chaos: boolean;
+}
+
+/** Only the thread that opened `f` calls through it, and the model records every call. */
+function alone(f: KmsFile): boolean {
+  return !f.shared && !f.stray && !f.chaos;
+}
+
+/** What the operations need of an fd of a thread (fuzz.ts's FdEntry of a DRM file). */
+export interface KmsFd {
+  readonly fd: number;
+  readonly file?: KmsFile;
+  readonly closed?: boolean;
+}
+
+/** A call's result and when it ran (ticks), with its allocation-failure mark. */
+export interface KmsCall {
+  readonly ret: number;
+  readonly t0: number;
+  readonly t1: number;
+  readonly m: number;
+}
+
+/** What kms.ts uses of the fuzz run (fuzz.ts's closure), for threads of type C. */
+export interface KmsHooks<C> {
+  /** Each device: its driver's name and whether it has DRIVER_MODESET. */
+  readonly devs: readonly { readonly driver: string; readonly modeset: boolean }[];
+  readonly server: DisplayServer;
+  readonly tick: () => number;
+  readonly diverge: (what: string) => void;
+  readonly failMark: () => number;
+  readonly allocFailed: (ret: number, mark: number) => boolean;
+  /** A DRM fd of the thread (or a sibling's). */
+  readonly pickDrm: (ctx: C) => { e: KmsFd; own: boolean } | null;
+  /** A thread's process. */
+  readonly proc: (ctx: C) => Process;
+  /**
+   * A DRM ioctl through `e` (recorded for the fd checks: -ENOTTY only from a file that is not
+   * DRM's); `make`: it may make a handle (GETFB, GETFB2).
+   */
+  readonly ioctl: (
+    ctx: C,
+    e: KmsFd,
+    cmd: number,
+    arg: object,
+    what: string,
+    make?: boolean,
+  ) => Promise<KmsCall>;
+  /** A handle for a lookup: live, closed or never valid (`never`: surely no handle of the file). */
+  readonly lookupHandle: (f: KmsFile, label: string) => { h: number; never: boolean };
+  /** A handle GETFB/GETFB2 gave a client: it joins the file's handles (a buffer of unknown id). */
+  readonly joinHandle: (e: KmsFd, own: boolean, h: number, t0: number, t1: number) => void;
+  /** The flink names known on device `dev`. */
+  readonly knownNames: (dev: number) => number[];
+  /** GEM_FLINK of a live handle of `e`'s file (recorded as every flink): the name, or null. */
+  readonly flink: (ctx: C, e: KmsFd, own: boolean, label: string) => Promise<number | null>;
+  /** The file was opened while the server was surely master: it never is the current master. */
+  readonly underServer: (f: KmsFile) => boolean;
+  /** The GEM_OPEN calls of the clients, for the name check (fuzz.ts's NameCall). */
+  readonly nameOpens: () => readonly KmsNameOpen[];
+}
+
+/** A GEM_OPEN(name) on device `dev` that ran in [start, ret]. */
+export interface KmsNameOpen {
+  readonly dev: number;
+  readonly name: number;
+  readonly start: number;
+  readonly ret: number;
+  readonly result: number;
+  /** It may legitimately fail (-EACCES, an allocation failure). */
+  readonly excused: boolean;
+}
+
+/** One of the display server's framebuffers. */
+interface ServerFb {
+  readonly dev: number;
+  readonly id: number;
+  /** The flink name it was made of. */
+  readonly name: number;
+  /** ADDFB2's return (tick). */
+  readonly made: number;
+  /** When its RMFB/CLOSEFB started (infinite while it lives; the server's close at the end). */
+  gone: number;
+  /** It holds a GEM handle reference (qxl: drm_gem_fb_create_with_funcs()). */
+  readonly holdsName: boolean;
+  /** Its height (lines of FB_PITCH bytes). */
+  readonly height: number;
+}
+
+/** A client's GETFB/GETFB2 of a server framebuffer, checked once the run is over. */
+interface ClientGet {
+  readonly fb: ServerFb;
+  readonly what: string;
+  readonly call: KmsCall;
+}
+
+/** The framebuffers a client file made, and the ids it removed. */
+interface FileFbs {
+  readonly live: number[];
+  readonly gone: number[];
+}
+
+/**
+ * The KMS part of one fuzz run: its operations (op()) and the end-of-run checks (check()).
+ */
+export class KmsFuzz<C> {
+  private readonly serverFbs: ServerFb[] = [];
+  /** Ids of the server's framebuffers it removed, per device. */
+  private readonly serverGone: number[][];
+  private readonly serverOpens: KmsNameOpen[] = [];
+  private readonly clientGets: ClientGet[] = [];
+  private readonly files = new Map<KmsFile, FileFbs>();
+
+  constructor(private readonly h: KmsHooks<C>) {
+    this.serverGone = h.devs.map(() => []);
+  }
+
+  private fbsOf(f: KmsFile): FileFbs {
+    let s = this.files.get(f);
+    if (s === undefined) {
+      s = { live: [], gone: [] };
+      this.files.set(f, s);
+    }
+    return s;
+  }
+
+  private liveServerFbs(dev: number): ServerFb[] {
+    return this.serverFbs.filter((fb) => fb.dev === dev && fb.gone === Number.POSITIVE_INFINITY);
+  }
+
+  /** `ret` must be one of `want` (or an allocation failure's errno). */
+  private expect(what: string, ret: number, want: readonly number[], m: number): void {
+    if (want.includes(ret) || this.h.allocFailed(ret, m)) return;
+    this.h.diverge(`${what} = ${ret}, expected ${want.join(" or ")}`);
+  }
+
+  /**
+   * The errno the device and node decide before the arguments: -EACCES on a render node,
+   * -EOPNOTSUPP without DRIVER_MODESET (`noModeset`: GETFB2's -EINVAL); null if neither.
+   */
+  private gate(f: KmsFile, noModeset = -EOPNOTSUPP): number | null {
+    if (!f.primary) return -EACCES;
+    if (!this.h.devs[f.dev]!.modeset) return noModeset;
+    return null;
+  }
+
+  /** One KMS operation of a thread. */
+  async op(ctx: C): Promise<"ok"> {
+    switch (choose(8, "fuzz kms op")) {
+      case 0:
+      case 1:
+        return this.present(ctx);
+      case 2:
+        return this.serverRemove(ctx);
+      case 3:
+        return this.serverGet(ctx);
+      case 4:
+        return this.clientAdd(ctx);
+      case 5:
+        return this.clientRemove(ctx);
+      case 6:
+        return this.clientGet(ctx);
+      default:
+        return this.serverReopen(ctx);
+    }
+  }
+
+  /** The device of one of the thread's DRM fds (the one a client's buffer is on), or null. */
+  private pickDev(ctx: C): number | null {
+    const pk = this.h.pickDrm(ctx);
+    return pk ? pk.e.file!.dev : null;
+  }
+
+  /** The server's GEM_OPEN(name): its handle and size, or null; recorded for the name check. */
+  private async serverOpen(p: Process, fd: number, dev: number, name: number) {
+    const arg = { name, handle: 0, size: 0 };
+    const m = this.h.failMark();
+    const start = this.h.tick();
+    const ret = await p.ioctl(fd, DRM_IOCTL_GEM_OPEN, arg);
+    const end = this.h.tick();
+    const excused = this.h.allocFailed(ret, m);
+    this.serverOpens.push({ dev, name, start, ret: end, result: ret, excused });
+    // The server is authenticated (the master's file): 0, or -ENOENT for a name gone meanwhile.
+    this.expect(`the display server's GEM_OPEN(name ${name})`, ret, [0, -ENOENT], m);
+    return ret === 0 ? arg : null;
+  }
+
+  /** The server's GEM_CLOSE of a handle of its own: 0. */
+  private async serverClose(p: Process, fd: number, handle: number): Promise<void> {
+    const ret = await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
+    if (ret !== 0) this.h.diverge(`the display server's GEM_CLOSE(${handle}) = ${ret}`);
+  }
+
+  /** A client hands the server a buffer's name; the server makes a framebuffer of it. */
+  private async present(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    if (!pk) return "ok";
+    const dev = pk.e.file!.dev;
+    // The client's buffer: flinked now (DRI2's way), or a name already known on the device.
+    const names = this.h.knownNames(dev);
+    const name =
+      names.length === 0 || choose(2, "fuzz kms flink") === 0
+        ? await this.h.flink(ctx, pk.e, pk.own, "fuzz kms flink handle")
+        : names[choose(names.length, "fuzz kms name")]!;
+    if (name === null) return "ok";
+    const closeAfter = choose(2, "fuzz kms close after addfb") === 0;
+    await this.h.server.request("call", dev, 0, async (p, fd) => {
+      const o = await this.serverOpen(p, fd, dev, name);
+      if (!o) return;
+      const height = Math.min(64, Math.floor(o.size / FB_PITCH));
+      const cmd = fbCmd(o.handle, height);
+      const m = this.h.failMark();
+      const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, cmd);
+      const made = this.h.tick();
+      const d = this.h.devs[dev]!;
+      const what = `the display server's ADDFB2 of name ${name} (${FB_WIDTH}x${height})`;
+      if (!d.modeset) this.expect(what, ret, [-EOPNOTSUPP], m);
+      // (A buffer of less than one line: drm_gem_fb_init_with_funcs()'s size check, -EINVAL;
+      // the framebuffer is then 0 lines high, which drm_internal_framebuffer_create() refuses.)
+      else if (height === 0) this.expect(what, ret, [-EINVAL], m);
+      // vmwgfx: a dumb buffer's surface may be smaller than the framebuffer (-EINVAL).
+      else this.expect(what, ret, d.driver === "qxl" ? [0] : [0, -EINVAL], m);
+      if (ret === 0) {
+        if (!(cmd.fb_id > 0)) this.h.diverge(`${what} gave framebuffer id ${cmd.fb_id}`);
+        this.serverFbs.push({
+          dev,
+          id: cmd.fb_id,
+          name,
+          made,
+          gone: Number.POSITIVE_INFINITY,
+          holdsName: d.driver === "qxl",
+          height,
+        });
+      }
+      if (closeAfter || ret !== 0) await this.serverClose(p, fd, o.handle);
+    });
+    return "ok";
+  }
+
+  /**
+   * The server's RMFB or CLOSEFB of one of its framebuffers (0) or of an id it removed (-ENOENT).
+   * The server picks when it serves the request: another client's request may have removed one.
+   */
+  private async serverRemove(ctx: C): Promise<"ok"> {
+    const dev = this.pickDev(ctx);
+    if (dev === null) return "ok";
+    await this.h.server.request("call", dev, 0, async (p, fd) => {
+      const live = this.liveServerFbs(dev);
+      const gone = this.serverGone[dev]!.filter((id) => !live.some((fb) => fb.id === id));
+      const stale = live.length === 0 || (gone.length > 0 && choose(4, "fuzz kms stale") === 0);
+      const fb = stale ? null : live[choose(live.length, "fuzz kms server fb")]!;
+      const id = fb
+        ? fb.id
+        : gone.length > 0
+          ? gone[choose(gone.length, "fuzz kms gone")]!
+          : NEVER_FB;
+      const closefb = choose(2, "fuzz kms closefb") === 0;
+      const m = this.h.failMark();
+      if (fb) fb.gone = this.h.tick();
+      const ret = closefb
+        ? await p.ioctl(fd, DRM_IOCTL_MODE_CLOSEFB, { fb_id: id, pad: 0 })
+        : await p.ioctl(fd, DRM_IOCTL_MODE_RMFB, { fb_id: id });
+      const what = `the display server's ${closefb ? "CLOSEFB" : "RMFB"}(${id})`;
+      if (!this.h.devs[dev]!.modeset) this.expect(what, ret, [-EOPNOTSUPP], m);
+      else this.expect(what, ret, fb ? [0] : [-ENOENT], m);
+      if (fb && ret === 0) this.serverGone[dev]!.push(id);
+      else if (fb) fb.gone = Number.POSITIVE_INFINITY;
+    });
+    return "ok";
+  }
+
+  /**
+   * The server's GETFB or GETFB2 of one of its framebuffers: its size and format, and a new
+   * handle (closed at once) exactly while it is the current master; of a never-valid id: -ENOENT.
+   */
+  private async serverGet(ctx: C): Promise<"ok"> {
+    const dev = this.pickDev(ctx);
+    if (dev === null) return "ok";
+    await this.h.server.request("call", dev, 0, async (p, fd, master) => {
+      const live = this.liveServerFbs(dev);
+      const fb = live.length > 0 ? live[choose(live.length, "fuzz kms server fb")]! : null;
+      const two = choose(2, "fuzz kms getfb2") === 0;
+      const id = fb ? fb.id : NEVER_FB;
+      const m = this.h.failMark();
+      const what = `the display server's ${two ? "GETFB2" : "GETFB"}(${id})`;
+      const r = two ? getfb2Arg(id) : getfbArg(id);
+      const ret = await p.ioctl(fd, two ? DRM_IOCTL_MODE_GETFB2 : DRM_IOCTL_MODE_GETFB, r);
+      const modeset = this.h.devs[dev]!.modeset;
+      if (!modeset) {
+        this.expect(what, ret, [two ? -EINVAL : -EOPNOTSUPP], m);
+        return;
+      }
+      this.expect(what, ret, fb ? [0] : [-ENOENT], m);
+      if (ret !== 0 || !fb) return;
+      const handle = "handle" in r ? r.handle : r.handles[0]!;
+      const width = r.width;
+      const height = r.height;
+      if (width !== FB_WIDTH || height !== fb.height)
+        this.h.diverge(`${what} described ${width}x${height}, made ${FB_WIDTH}x${fb.height}`);
+      if (master === true && !(handle > 0))
+        this.h.diverge(`${what} as master gave handle ${handle}`);
+      if (master === false && handle !== 0)
+        this.h.diverge(`${what} while not master gave handle ${handle}`);
+      if (handle > 0) await this.serverClose(p, fd, handle);
+    });
+    return "ok";
+  }
+
+  /** The server opens a live framebuffer's name again (and closes the handle). */
+  private async serverReopen(ctx: C): Promise<"ok"> {
+    const dev = this.pickDev(ctx);
+    if (dev === null) return "ok";
+    await this.h.server.request("call", dev, 0, async (p, fd) => {
+      const live = this.liveServerFbs(dev);
+      if (live.length === 0) return;
+      const fb = live[choose(live.length, "fuzz kms server fb")]!;
+      const o = await this.serverOpen(p, fd, dev, fb.name);
+      if (o) await this.serverClose(p, fd, o.handle);
+    });
+    return "ok";
+  }
+
+  /** A client's ADDFB2 of a live, closed or never-valid handle, with valid or bad arguments. */
+  private async clientAdd(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e, own } = pk;
+    const f = e.file!;
+    const { h, never } = this.h.lookupHandle(f, "fuzz kms addfb handle");
+    const kind = choose(9, "fuzz kms addfb args");
+    const height = 1 + choose(4, "fuzz kms height");
+    const cmd = fbCmd(h, height);
+    let bad: string | null = null;
+    if (kind === 4) {
+      cmd.flags = 0x80;
+      bad = "bad flags";
+    } else if (kind === 5) {
+      cmd.width = 0;
+      bad = "width 0";
+    } else if (kind === 6) {
+      cmd.pixel_format = 0x2020_2020;
+      bad = "unknown format";
+    } else if (kind === 7) {
+      cmd.pitches[0] = FB_PITCH - 4;
+      bad = "short pitch";
+    } else if (kind === 8) {
+      cmd.handles[0] = 0;
+      bad = "handle 0";
+    }
+    const what = `ADDFB2(${cmd.handles[0]}${bad ? `, ${bad}` : ""})`;
+    const r = await this.h.ioctl(ctx, e, DRM_IOCTL_MODE_ADDFB2, cmd, what);
+    if (e.closed) return "ok";
+    const gate = this.gate(f);
+    const driver = this.h.devs[f.dev]!.driver;
+    if (gate !== null) this.expect(what, r.ret, [gate], r.m);
+    else if (bad) this.expect(what, r.ret, [-EINVAL], r.m);
+    // A handle the file never had: the GEM helpers' lookup (-ENOENT), vmwgfx's
+    // vmw_user_object_lookup() (-ESRCH).
+    else if (never) this.expect(what, r.ret, [driver === "vmwgfx" ? -ESRCH : -ENOENT], r.m);
+    if (r.ret === 0) {
+      if (!(cmd.fb_id > 0)) this.h.diverge(`${what} gave framebuffer id ${cmd.fb_id}`);
+      const s = this.fbsOf(f);
+      if (own && alone(f) && s.live.includes(cmd.fb_id))
+        this.h.diverge(`${what} gave framebuffer ${cmd.fb_id}, which the file still has`);
+      s.live.push(cmd.fb_id);
+      const g = s.gone.indexOf(cmd.fb_id);
+      if (g >= 0) s.gone.splice(g, 1);
+    }
+    return "ok";
+  }
+
+  /**
+   * A client's RMFB or CLOSEFB of its own framebuffer, one it removed, one of the server's, or a
+   * never-valid id; CLOSEFB with a non-zero pad (-EINVAL).
+   */
+  private async clientRemove(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e, own } = pk;
+    const f = e.file!;
+    const s = this.fbsOf(f);
+    const target = this.clientTarget(f, s, "fuzz kms rm target");
+    const closefb = choose(2, "fuzz kms closefb") === 0;
+    const pad = closefb && choose(6, "fuzz kms closefb pad") === 0 ? 1 : 0;
+    const name = closefb ? "CLOSEFB" : "RMFB";
+    const what = `${name}(${target.id}${pad ? ", pad 1" : ""}) of ${target.kind}`;
+    const arg = closefb ? { fb_id: target.id, pad } : { fb_id: target.id };
+    const r = await this.h.ioctl(
+      ctx,
+      e,
+      closefb ? DRM_IOCTL_MODE_CLOSEFB : DRM_IOCTL_MODE_RMFB,
+      arg,
+      what,
+    );
+    if (e.closed) return "ok";
+    const mine = s.live.includes(target.id);
+    const gate = this.gate(f);
+    if (gate !== null) this.expect(what, r.ret, [gate], r.m);
+    else if (pad) this.expect(what, r.ret, [-EINVAL], r.m);
+    // In a file no other thread used, the file's framebuffers are the ones its thread made.
+    else if (own && alone(f)) this.expect(what, r.ret, mine ? [0] : [-ENOENT], r.m);
+    else if (!mine && target.kind !== "server") this.expect(what, r.ret, [-ENOENT, 0], r.m);
+    if (r.ret === 0 || (mine && r.ret === -ENOENT)) {
+      const i = s.live.indexOf(target.id);
+      if (i >= 0) s.live.splice(i, 1);
+      s.gone.push(target.id);
+    }
+    return "ok";
+  }
+
+  /** A framebuffer id for a client's call: its own, one it removed, the server's, or never valid. */
+  private clientTarget(
+    f: KmsFile,
+    s: FileFbs,
+    label: string,
+  ): { id: number; kind: "own" | "removed" | "server" | "never"; fb?: ServerFb } {
+    const k = choose(4, label);
+    if (k === 0 && s.live.length > 0)
+      return { id: s.live[choose(s.live.length, label)]!, kind: "own" };
+    if (k === 1 && s.gone.length > 0)
+      return { id: s.gone[choose(s.gone.length, label)]!, kind: "removed" };
+    const theirs = this.serverFbs.filter((fb) => fb.dev === f.dev);
+    if (k === 2 && theirs.length > 0) {
+      const fb = theirs[choose(theirs.length, label)]!;
+      return { id: fb.id, kind: "server", fb };
+    }
+    return { id: NEVER_FB, kind: "never" };
+  }
+
+  /** A client's GETFB or GETFB2: of the server's framebuffers, its own, or a never-valid id. */
+  private async clientGet(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e, own } = pk;
+    const f = e.file!;
+    const s = this.fbsOf(f);
+    const target = this.clientTarget(f, s, "fuzz kms get target");
+    const two = choose(2, "fuzz kms getfb2") === 0;
+    const what = `${two ? "GETFB2" : "GETFB"}(${target.id}) of ${target.kind}`;
+    const r = two ? getfb2Arg(target.id) : getfbArg(target.id);
+    const call = await this.h.ioctl(
+      ctx,
+      e,
+      two ? DRM_IOCTL_MODE_GETFB2 : DRM_IOCTL_MODE_GETFB,
+      r,
+      what,
+      true,
+    );
+    if (e.closed) return "ok";
+    const gate = this.gate(f, two ? -EINVAL : -EOPNOTSUPP);
+    if (gate !== null) {
+      this.expect(what, call.ret, [gate], call.m);
+      return "ok";
+    }
+    if (target.kind === "never") this.expect(what, call.ret, [-ENOENT], call.m);
+    // Any framebuffer of the device is described to any file: its own one surely lives.
+    if (target.kind === "own" && own && alone(f)) this.expect(what, call.ret, [0], call.m);
+    if (target.fb) this.clientGets.push({ fb: target.fb, what, call });
+    if (call.ret !== 0) return "ok";
+    const handle = "handle" in r ? r.handle : r.handles[0]!;
+    if (target.fb && (r.width !== FB_WIDTH || r.height !== target.fb.height)) {
+      // The id may have been reused by another framebuffer once the server removed it.
+      if (target.fb.gone > call.t1)
+        this.h.diverge(
+          `${what} described ${r.width}x${r.height}, made ${FB_WIDTH}x${target.fb.height}`,
+        );
+    }
+    if (handle !== 0) {
+      if (this.h.underServer(f))
+        this.h.diverge(`${what} gave handle ${handle} to a file that never was master`);
+      else this.h.joinHandle(e, own, handle, call.t0, call.t1);
+    }
+    return "ok";
+  }
+
+  /**
+   * The end-of-run checks: a client's GETFB/GETFB2 of a server framebuffer that surely lived
+   * throughout the call succeeds; and the framebuffer's name check (file comment).
+   */
+  check(): void {
+    for (const g of this.clientGets) {
+      const { fb, call } = g;
+      if (call.ret === -ENOENT && fb.made < call.t0 && fb.gone > call.t1)
+        this.h.diverge(`${g.what} = -ENOENT while the display server's framebuffer ${fb.id} lived`);
+    }
+    const opens = [...this.h.nameOpens(), ...this.serverOpens];
+    for (const o of opens) {
+      if (o.result === 0 || o.excused) continue;
+      const fb = this.serverFbs.find(
+        (x) =>
+          x.holdsName && x.dev === o.dev && x.name === o.name && x.made < o.start && x.gone > o.ret,
+      );
+      if (fb)
+        this.h.diverge(
+          `GEM_OPEN(name ${o.name}) = ${o.result} while framebuffer ${fb.id} of the display server held its object`,
+        );
+    }
+  }
+}
+
+/** ADDFB2 of an XRGB8888 framebuffer FB_WIDTH x `height` over `handle`. */
+function fbCmd(handle: number, height: number): DrmModeFbCmd2 {
+  return {
+    fb_id: 0,
+    width: FB_WIDTH,
+    height,
+    pixel_format: DRM_FORMAT_XRGB8888,
+    flags: 0,
+    handles: [handle, 0, 0, 0],
+    pitches: [FB_PITCH, 0, 0, 0],
+    offsets: [0, 0, 0, 0],
+    modifier: [0, 0, 0, 0],
+  };
+}
+
+function getfbArg(id: number): DrmModeFbCmd {
+  return { fb_id: id, width: 0, height: 0, pitch: 0, bpp: 0, depth: 0, handle: 0 };
+}
+
+function getfb2Arg(id: number): DrmModeFbCmd2 {
+  const r = fbCmd(0, 0);
+  r.fb_id = id;
+  r.width = 0;
+  r.pixel_format = 0;
+  r.pitches[0] = 0;
+  return r;
+}
