@@ -19,14 +19,18 @@
 import {
   type DmaResv,
   DmaResvUsage,
+  dmaResvLockingCtx,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
 import {
   EBUSY,
+  EDEADLK,
   EINVAL,
+  ENOSPC,
   ERESTARTSYS,
   flushWork,
+  lockContext,
   lockdepAssertHeld,
   scheduleWork,
   signalPending,
@@ -319,7 +323,8 @@ export async function qxlIoUpdateArea(
 
 /**
  * Models qxl_surface_id_alloc(): reserves an id (a NULL entry) in surf_id_idr; an id at or
- * beyond the device's slot count is given back and the reaper frees two before retrying.
+ * beyond the device's slot count is given back and the reaper frees two before retrying (with the
+ * fix switch of qxl.reap-reserve-without-ctx, the reaper's -ENOSPC is returned instead).
  * Locking: takes surf_id_idr_lock (never across the reaper). References: the idr will point at
  * `surf` without a reference.
  */
@@ -334,7 +339,10 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
       await qdev.surfIdIdrLock.lock();
       await qdev.surfIdIdr.remove(handle);
       await qdev.surfIdIdrLock.unlock();
-      await qxlReapSurfaceId(qdev, 2);
+      const reaped = await qxlReapSurfaceId(qdev, 2);
+      // Known window qxl.reap-reserve-without-ctx, its fix switch: the reaper could reserve none
+      // of the ids because the caller's own acquire context holds them all (proposed here).
+      if (reaped < 0) return reaped;
       // `goto again`: when nothing could be reaped (every id is reserved: surfaces whose DESTROY
       // the device has not handed back yet) the kernel spins here while the device, on its own
       // CPU, completes those commands. The model's device only advances when no task can run, so
@@ -524,10 +532,15 @@ export async function qxlSurfaceEvict(
 async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promise<number> {
   lockdepAssertHeld(qdev.surfEvictMutex);
   // Known window qxl.reap-reserve-without-ctx: its fix switch trylocks instead (-EBUSY: skip).
-  let ret = toggleEnabled(QXL_REAP_RESERVE_WITHOUT_CTX.name)
-    ? await ttmBoReserve(surf, true, true)
-    : await qxlBoReserve(surf);
-  if (ret) return ret;
+  const fixed = toggleEnabled(QXL_REAP_RESERVE_WITHOUT_CTX.name);
+  let ret = fixed ? await ttmBoReserve(surf, true, true) : await qxlBoReserve(surf);
+  if (ret) {
+    // The fix switch (proposed here): a surface the caller's own acquire context holds (it is in
+    // the release being validated) can never be reaped by this task: -EDEADLK tells the reaper.
+    const ctx = dmaResvLockingCtx(surf.resv);
+    if (fixed && ret === -EBUSY && ctx !== null && ctx.task === lockContext()) return -EDEADLK;
+    return ret;
+  }
   if (stall) await qdev.surfEvictMutex.unlock();
   await point("qxl_reap_surf: waiting for the surface to go idle");
   qxlBoAccess(surf, "qxl_reap_surf: surf->tbo.base.resv");
@@ -554,13 +567,19 @@ async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promis
 /**
  * Models qxl_reap_surface_id(): walks the surface ids from the one allocated last, evicting
  * idle surfaces until `maxToReap` are gone; if none was idle, walks again waiting for each
- * (stall). Then lets the device's releases come back (the ids are freed with them).
+ * (stall). Then lets the device's releases come back (the ids are freed with them). Returns 0 as
+ * the kernel's does; with the fix switch of known window qxl.reap-reserve-without-ctx (proposed
+ * here), -ENOSPC when the stall pass reaped nothing and found an id held by the caller's own
+ * acquire context (qxl_surface_id_alloc() then gives up instead of retrying forever: the caller
+ * may not wait for others while it holds reservations).
  * Locking: takes surf_evict_mutex; the idr lookups under surf_id_idr_lock.
  * References: none taken on the objects it finds (see the file comment).
  */
 export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Promise<number> {
   let numReaped = 0;
   let stall = false;
+  /** Fix switch: ids whose surface the caller's own acquire context holds (stall pass). */
+  let ownHeld = 0;
   await qdev.surfEvictMutex.lock();
   for (;;) {
     await qdev.surfIdIdrLock.lock();
@@ -576,6 +595,7 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
       await qdev.surfIdIdrLock.unlock();
       if (!objptr) continue;
       const ret = await qxlReapSurf(qdev, objptr, stall);
+      if (stall && ret === -EDEADLK) ownHeld++;
       if (ret === 0) numReaped++;
       if (numReaped >= maxToReap) break;
     }
@@ -590,6 +610,10 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
     await sleep(500_000); // usleep_range(500, 1000)
     await qxlQueueGarbageCollect(qdev, true);
   }
+  // Fix switch of qxl.reap-reserve-without-ctx (proposed here): nothing reaped and some id held
+  // by the caller's own acquire context: the caller may not wait while holding reservations (two
+  // submitters each holding a surface the other's reaper needs would spin forever), so give up.
+  if (numReaped === 0 && ownHeld > 0) return -ENOSPC;
   return 0;
 }
 

@@ -81,7 +81,10 @@ export const QXL_HANDLE_CREATE_LEAK = defineKnownWindow({
  * wait-die protocol, a second submitter holding that surface's reservation under its own drm_exec
  * and waiting for surf_evict_mutex deadlocks with the reaper (reservation -> surf_evict_mutex
  * against surf_evict_mutex -> reservation). The switch applies a proposed fix: the reaper only
- * trylocks (ttm_bo_reserve(no_wait = true)) and skips a surface it cannot reserve.
+ * trylocks (ttm_bo_reserve(no_wait = true)) and skips a surface it cannot reserve; and when it
+ * reaped nothing and one of the surfaces it skipped is reserved by the caller's own acquire
+ * context (dma_resv_locking_ctx(resv)->task == current), qxl_surface_id_alloc() gives up with
+ * -ENOSPC (a trylock alone leaves its `goto again` spinning forever).
  */
 export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
   name: "qxl.reap-reserve-without-ctx",
@@ -107,7 +110,9 @@ export const QXL_REAP_RESERVE_WITHOUT_CTX = defineKnownWindow({
     "from the 2013 conversion of qxl_release_reserve_list() to ww reservations (v3.12, as far as " +
     "the Fixes: tags that cite it tell) onwards; still present in v6.18 with drm_exec",
   proposedFix:
-    "reserve in qxl_reap_surf() with ttm_bo_reserve(no_wait = true) and skip a busy surface " +
+    "reserve in qxl_reap_surf() with ttm_bo_reserve(no_wait = true) and skip a busy surface; " +
+    "when nothing was reaped and a skipped surface is reserved by the caller's own acquire " +
+    "context, qxl_surface_id_alloc() returns -ENOSPC instead of retrying forever " +
     "(proposed here; no posted patch known)",
   foundBy:
     "qxl-pressure.test.ts (surface pressure, every toggle off, the window open: only this " +
