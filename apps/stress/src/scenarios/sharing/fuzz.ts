@@ -37,6 +37,24 @@ import { sizedForSharing } from "./sized-devices.js";
  */
 export const FUZZ_SIZES = STRESS_FUZZ_SIZES;
 
+/**
+ * The build of a fuzz scenario: the fuzzer on the unit's drivers at the sharing scenarios' sizes,
+ * with `options` (workload sizes, a plan, the private ioctls, KMS). Fault injection starts once
+ * the devices are registered, as in the other sharing scenarios (bootMachine): it hits the
+ * workload, not the boot.
+ */
+function buildFuzz(options: Omit<FuzzOptions, "drivers" | "afterBoot">): CampaignScenario["build"] {
+  return (drivers, { faults }) =>
+    async (sim) => {
+      const opts: FuzzOptions = {
+        drivers: drivers.map(sizedForSharing),
+        ...options,
+        afterBoot: faults ? () => startFaults(faults) : undefined,
+      };
+      await fuzzScenario(opts)(sim);
+    };
+}
+
 export const FUZZ: CampaignScenario = {
   name: "fuzz",
   description:
@@ -49,18 +67,7 @@ export const FUZZ: CampaignScenario = {
   // The fuzzer's model accepts the errno a failing allocation gives (-ENOMEM, -EFAULT for a
   // user access whose page could not be allocated, ...) wherever an allocation failed meanwhile.
   faultTolerant: true,
-  build(drivers, { faults }) {
-    return async (sim) => {
-      const opts: FuzzOptions = {
-        drivers: drivers.map(sizedForSharing),
-        ...FUZZ_SIZES,
-        // Fault injection starts once the devices are registered, as in the other sharing
-        // scenarios (bootMachine): it hits the workload, not the boot.
-        afterBoot: faults ? () => startFaults(faults) : undefined,
-      };
-      await fuzzScenario(opts)(sim);
-    };
-  },
+  build: buildFuzz(FUZZ_SIZES),
 };
 
 /**
@@ -82,17 +89,7 @@ export const FUZZ_PRIVATE: CampaignScenario = {
   arity: 2,
   harnessTasks: ["main"],
   faultTolerant: true,
-  build(drivers, { faults }) {
-    return async (sim) => {
-      const opts: FuzzOptions = {
-        drivers: drivers.map(sizedForSharing),
-        ...FUZZ_SIZES,
-        private: true,
-        afterBoot: faults ? () => startFaults(faults) : undefined,
-      };
-      await fuzzScenario(opts)(sim);
-    };
-  },
+  build: buildFuzz({ ...FUZZ_SIZES, private: true }),
 };
 
 /**
@@ -115,17 +112,7 @@ export const FUZZ_KMS: CampaignScenario = {
   arity: 2,
   harnessTasks: ["main"],
   faultTolerant: true,
-  build(drivers, { faults }) {
-    return async (sim) => {
-      const opts: FuzzOptions = {
-        drivers: drivers.map(sizedForSharing),
-        ...FUZZ_SIZES,
-        kms: true,
-        afterBoot: faults ? () => startFaults(faults) : undefined,
-      };
-      await fuzzScenario(opts)(sim);
-    };
-  },
+  build: buildFuzz({ ...FUZZ_SIZES, kms: true }),
 };
 
 /**
@@ -159,14 +146,5 @@ export const FUZZ_FD_REUSE: CampaignScenario = {
   harnessTasks: ["main"],
   faultTolerant: true,
   finds: ["fs.fget-no-recheck"],
-  build(drivers, { faults }) {
-    return async (sim) => {
-      const opts: FuzzOptions = {
-        drivers: drivers.map(sizedForSharing),
-        plan: FD_REUSE,
-        afterBoot: faults ? () => startFaults(faults) : undefined,
-      };
-      await fuzzScenario(opts)(sim);
-    };
-  },
+  build: buildFuzz({ plan: FD_REUSE }),
 };
