@@ -31,6 +31,14 @@ export interface RegisteredDevice {
   readonly card?: string;
   /** The render node, if any; default: the device's render minor. */
   readonly render?: string | null;
+  /**
+   * The device's own memory is small (a drawn configuration: qxl's VRAM of a few buffers'
+   * worth), so the driver's allocations and validations in it may fail for want of room
+   * (TTM: ttm_bo_validate()'s -ENOMEM) and other buffers get evicted. A fuzzer's reference
+   * model accepts that -ENOMEM from the calls that place buffers in device memory, on this
+   * device only. Default false: the device holds more than any workload makes.
+   */
+  readonly scarceMemory?: boolean;
 }
 
 /** A CPU mapping of a buffer object, as userspace sees it (libdrm's `Mapping` is one). */

@@ -147,6 +147,9 @@ export interface QxlDeviceHandle {
   readonly render: null;
 }
 
+/** The pages of a device's VRAM memory type when CreateQxlOptions.vramPages is not given (4 MiB). */
+export const QXL_DEFAULT_VRAM_PAGES = 1024;
+
 export interface CreateQxlOptions {
   /** Hardware surface slots (rom->n_surfaces, ids 1 .. n-1 usable). Default 16. */
   nSurfaces?: number;
@@ -186,7 +189,7 @@ export async function createQxl(
   kernel: DrmKernel,
   opts: CreateQxlOptions = {},
 ): Promise<QxlDeviceHandle> {
-  const vramPages = opts.vramPages ?? 1024;
+  const vramPages = opts.vramPages ?? QXL_DEFAULT_VRAM_PAGES;
   const surfacePages = opts.surfacePages ?? 256;
   const hw = new QxlHw({
     name: `qxl${devCounter.get().next++}`,

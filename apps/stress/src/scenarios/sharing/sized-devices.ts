@@ -7,12 +7,13 @@
  * for speed, when a device's VRAM was one array zeroed at every boot; simgpu now backs VRAM page
  * by page as it is touched, so the size no longer costs time, and it is kept because schedules
  * depend on it.) Its drawn registration (DriverUnderTest.registerDrawn: the private fuzz runs
- * draw the surface slots and the spice worker) keeps the same size. Other drivers are registered
- * as they are.
+ * draw the surface slots, the spice worker and, one run in four, a small VRAM) keeps the same
+ * size otherwise, and says its memory is scarce (RegisteredDevice.scarceMemory: 64 pages are
+ * less than qxl's default). Other drivers are registered as they are.
  */
 import type { DriverUnderTest } from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
-import { createQxl, drawQxlConfig, QXL_DRIVER_NAME } from "@primetime/qxl";
+import { createQxl, QXL_DRIVER_NAME, registerDrawnQxl } from "@primetime/qxl";
 import { findDriver } from "../../drivers.js";
 
 /** VRAM and surface memory pages of the qxl devices of the sharing scenarios. */
@@ -34,12 +35,12 @@ function registerSharingQxl(kernel: Kernel): ReturnType<DriverUnderTest["registe
 }
 
 /**
- * qxl's drawn registration (DriverUnderTest.registerDrawn: the surface slots and the spice worker
- * drawn per run, the private fuzz runs) at the sharing scenarios' size.
+ * qxl's drawn registration (DriverUnderTest.registerDrawn: the surface slots, the spice worker
+ * and sometimes a small VRAM drawn per run, the private fuzz runs) at the sharing scenarios' size.
  */
 function registerDrawnSharingQxl(
   kernel: Kernel,
   draw: (n: number, label: string) => number,
 ): ReturnType<DriverUnderTest["register"]> {
-  return createQxl(kernel, drawQxlConfig(draw, SHARING_QXL_PAGES));
+  return registerDrawnQxl(kernel, draw, SHARING_QXL_PAGES);
 }

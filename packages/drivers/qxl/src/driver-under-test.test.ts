@@ -1,0 +1,124 @@
+/**
+ * qxl's drawn configuration (DriverUnderTest.registerDrawn, the fuzzer's private runs): the
+ * draws in their order, and what a small drawn VRAM does to QXL_ALLOC: buffers past its size
+ * evict the older ones to system memory (qxl_evict_flags()) with their contents, and a buffer
+ * larger than the whole VRAM is refused with ttm_bo_validate()'s -ENOMEM.
+ */
+
+import { ENOMEM, Kernel } from "@primetime/kernel";
+import { Simulation } from "@primetime/sim";
+import { TTM_PL_VRAM, ttmManagerType } from "@primetime/ttm";
+import { describe, expect, it } from "vitest";
+import {
+  drawQxlConfig,
+  QXL_DRAWN_SURFACES,
+  QXL_DRAWN_VRAM_PAGES,
+  QXL_SMALL_SURFACE_PAGES,
+  registerDrawnQxl,
+} from "./driver-under-test.js";
+import {
+  expectClean,
+  load,
+  openQxl,
+  qxlAlloc,
+  qxlMap,
+  runProcess,
+  runQxl,
+} from "./test-machine.js";
+
+const PAGE = 4096;
+/** The small VRAM QXL_DRAWN_VRAM_PAGES offers. */
+const SMALL = QXL_DRAWN_VRAM_PAGES[QXL_DRAWN_VRAM_PAGES.length - 1]!;
+
+/** A draw function answering `picks` in order, recording the labels asked. */
+function scripted(picks: number[], labels: string[]) {
+  return (n: number, label: string) => {
+    labels.push(label);
+    const v = picks.shift() ?? 0;
+    if (v >= n) throw new RangeError(`${label}: ${v} >= ${n}`);
+    return v;
+  };
+}
+
+describe("drawQxlConfig", () => {
+  it("draws the surface slots, the spice worker, then the VRAM: the harness's size or a small one", () => {
+    const labels: string[] = [];
+    const keep = drawQxlConfig(scripted([2, 1, 0], labels), { vramPages: 64, surfacePages: 64 });
+    expect(labels).toEqual(["qxl num_surfaces", "qxl spice worker", "qxl vram"]);
+    expect(keep).toEqual({
+      vramPages: 64,
+      surfacePages: 64,
+      nSurfaces: QXL_DRAWN_SURFACES[2],
+      spiceWorker: true,
+    });
+    const small = drawQxlConfig(scripted([0, 0, QXL_DRAWN_VRAM_PAGES.length - 1], []), {
+      vramPages: 64,
+      surfacePages: 64,
+    });
+    expect(small).toMatchObject({
+      vramPages: SMALL,
+      surfacePages: QXL_SMALL_SURFACE_PAGES,
+      spiceWorker: false,
+    });
+    // The default size three times in four.
+    expect(QXL_DRAWN_VRAM_PAGES.filter((v) => v === null)).toHaveLength(3);
+  });
+
+  it("registerDrawnQxl says the memory is scarce below the default VRAM only", async () => {
+    const scarce: (boolean | undefined)[] = [];
+    const sim = new Simulation({ seed: 1 });
+    const r = await sim.run(async () => {
+      const kernel = Kernel.boot();
+      for (const [vram, base] of [
+        [0, {}],
+        [3, {}],
+        [0, { vramPages: 64, surfacePages: 64 }],
+      ] as const) {
+        const d = await registerDrawnQxl(kernel, scripted([0, 0, vram], []), base);
+        scarce.push(d.scarceMemory);
+      }
+    });
+    expect(r.outcome).toBe("ok");
+    expect(scarce).toEqual([false, true, true]);
+  });
+});
+
+describe("a small drawn VRAM", () => {
+  it("QXL_ALLOC past it evicts older buffers to system memory with their contents; one larger than it is -ENOMEM", async () => {
+    const seen = { vramBytes: -1, tooBig: 0, sums: [] as number[] };
+    const r = await runQxl(
+      async (m) => {
+        await runProcess(m, "client", async (p) => {
+          const fd = await openQxl(p, m);
+          const handles: number[] = [];
+          const maps: number[] = [];
+          // Five buffers of 4 pages each: 20 pages through a VRAM of 12.
+          for (let i = 0; i < 5; i++) {
+            const h = await qxlAlloc(p, fd, 4 * PAGE);
+            expect(h).toBeGreaterThan(0);
+            const addr = await qxlMap(p, fd, h, 4 * PAGE);
+            expect(await p.writeMemory(addr, new Uint8Array(4 * PAGE).fill(0x10 + i))).toBe(
+              4 * PAGE,
+            );
+            handles.push(h);
+            maps.push(addr);
+          }
+          // Twenty pages made, at most twelve of them in VRAM: the others were evicted.
+          seen.vramBytes = ttmManagerType(m.qxl.qdev.mman, TTM_PL_VRAM)!.usage;
+          for (const addr of maps) {
+            const bytes = await load(p, addr, 4 * PAGE);
+            seen.sums.push(bytes.reduce((a, b) => a + b, 0));
+          }
+          seen.tooBig = await qxlAlloc(p, fd, (SMALL + 1) * PAGE);
+          await p.close(fd);
+        });
+      },
+      { device: { vramPages: SMALL, surfacePages: QXL_SMALL_SURFACE_PAGES } },
+    );
+    expectClean(r);
+    expect(seen.vramBytes).toBeGreaterThan(0);
+    expect(seen.vramBytes).toBeLessThanOrEqual(SMALL * PAGE);
+    expect(seen.sums).toEqual([0, 1, 2, 3, 4].map((i) => (0x10 + i) * 4 * PAGE));
+    expect(seen.tooBig).toBe(-ENOMEM);
+  });
+});
