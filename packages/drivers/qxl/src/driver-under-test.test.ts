@@ -11,9 +11,10 @@ import { TTM_PL_VRAM, ttmManagerType } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import {
   drawQxlConfig,
+  QXL_DRAWN_CONFIGS,
   QXL_DRAWN_SURFACES,
-  QXL_DRAWN_VRAM_PAGES,
   QXL_SMALL_SURFACE_PAGES,
+  QXL_SMALL_VRAM_PAGES,
   registerDrawnQxl,
 } from "./driver-under-test.js";
 import {
@@ -27,8 +28,7 @@ import {
 } from "./test-machine.js";
 
 const PAGE = 4096;
-/** The small VRAM QXL_DRAWN_VRAM_PAGES offers. */
-const SMALL = QXL_DRAWN_VRAM_PAGES[QXL_DRAWN_VRAM_PAGES.length - 1]!;
+const SMALL = QXL_SMALL_VRAM_PAGES;
 
 /** A draw function answering `picks` in order, recording the labels asked. */
 function scripted(picks: number[], labels: string[]) {
@@ -41,27 +41,24 @@ function scripted(picks: number[], labels: string[]) {
 }
 
 describe("drawQxlConfig", () => {
-  it("draws the surface slots, the spice worker, then the VRAM: the harness's size or a small one", () => {
+  it("one draw gives the surface slots and the VRAM (values 0-3: the harness's size, as before the VRAM was drawn; the last quarter a small VRAM), then the spice worker", () => {
     const labels: string[] = [];
-    const keep = drawQxlConfig(scripted([2, 1, 0], labels), { vramPages: 64, surfacePages: 64 });
-    expect(labels).toEqual(["qxl num_surfaces", "qxl spice worker", "qxl vram"]);
-    expect(keep).toEqual({
-      vramPages: 64,
-      surfacePages: 64,
-      nSurfaces: QXL_DRAWN_SURFACES[2],
-      spiceWorker: true,
-    });
-    const small = drawQxlConfig(scripted([0, 0, QXL_DRAWN_VRAM_PAGES.length - 1], []), {
-      vramPages: 64,
-      surfacePages: 64,
-    });
-    expect(small).toMatchObject({
-      vramPages: SMALL,
-      surfacePages: QXL_SMALL_SURFACE_PAGES,
-      spiceWorker: false,
-    });
-    // The default size three times in four.
-    expect(QXL_DRAWN_VRAM_PAGES.filter((v) => v === null)).toHaveLength(3);
+    const base = { vramPages: 64, surfacePages: 64 };
+    const all = [];
+    for (let k = 0; k < QXL_DRAWN_CONFIGS; k++)
+      all.push(drawQxlConfig(scripted([k, k & 1], labels), base));
+    expect(labels.slice(0, 2)).toEqual(["qxl num_surfaces", "qxl spice worker"]);
+    for (let k = 0; k < 4; k++)
+      expect(all[k]).toEqual({
+        ...base,
+        nSurfaces: QXL_DRAWN_SURFACES[k],
+        spiceWorker: (k & 1) === 1,
+      });
+    const small = all.filter((c) => c.vramPages === SMALL);
+    expect(small).toHaveLength(QXL_DRAWN_CONFIGS / 4);
+    expect(small.every((c) => c.surfacePages === QXL_SMALL_SURFACE_PAGES)).toBe(true);
+    expect(small.map((c) => c.nSurfaces)).toEqual([...QXL_DRAWN_SURFACES]);
+    expect(all.filter((c) => c.vramPages === 64)).toHaveLength((QXL_DRAWN_CONFIGS * 3) / 4);
   });
 
   it("registerDrawnQxl says the memory is scarce below the default VRAM only", async () => {
@@ -71,10 +68,10 @@ describe("drawQxlConfig", () => {
       const kernel = Kernel.boot();
       for (const [vram, base] of [
         [0, {}],
-        [3, {}],
+        [QXL_DRAWN_CONFIGS - 1, {}],
         [0, { vramPages: 64, surfacePages: 64 }],
       ] as const) {
-        const d = await registerDrawnQxl(kernel, scripted([0, 0, vram], []), base);
+        const d = await registerDrawnQxl(kernel, scripted([vram, 0], []), base);
         scarce.push(d.scarceMemory);
       }
     });

@@ -26,13 +26,13 @@ import {
 export const QXL_DRAWN_SURFACES = [16, 16, 4, 3] as const;
 
 /**
- * The VRAM a drawn device gets, in pages of its RAM bar's VRAM memory type (QEMU's
- * `-device qxl,vram_size_mb=N,ram_size_mb=N`): `null` keeps the harness's size (`base`, or
- * QXL_DEFAULT_VRAM_PAGES), three times in four; otherwise 12 pages, a few buffers' worth (QXL_ALLOC
- * takes 1-4 pages, each release bo one), so that allocations evict (ttm_bo_mem_space() ->
- * ttm_bo_evict_alloc()) and sometimes fail with ttm_bo_validate()'s -ENOMEM.
+ * The VRAM of a drawn device with a small one, in pages of its RAM bar's VRAM memory type (QEMU's
+ * `-device qxl,vram_size_mb=N,ram_size_mb=N`, scaled down as the simulated device is): a few
+ * buffers' worth (QXL_ALLOC takes 1-4 pages, each release bo one), so that allocations evict
+ * (ttm_bo_mem_space() -> ttm_bo_evict_alloc()) and sometimes fail with ttm_bo_validate()'s
+ * -ENOMEM. Other drawn devices keep the harness's size (`base`, or QXL_DEFAULT_VRAM_PAGES).
  */
-export const QXL_DRAWN_VRAM_PAGES = [null, null, null, 12] as const;
+export const QXL_SMALL_VRAM_PAGES = 12;
 
 /**
  * The surface memory a drawn device with a small VRAM gets (pages of the surface bar): ALLOC_SURF's
@@ -41,27 +41,35 @@ export const QXL_DRAWN_VRAM_PAGES = [null, null, null, 12] as const;
 export const QXL_SMALL_SURFACE_PAGES = 4;
 
 /**
+ * The one draw of the surface slot count and the VRAM size: QXL_DRAWN_SURFACES[i % 4], with a
+ * small VRAM (QXL_SMALL_VRAM_PAGES) for the last quarter of the values. Values 0-3 are the
+ * draws of the runs before the VRAM was drawn (then `draw(4, ...)`): a token recorded then
+ * replays the same device.
+ */
+export const QXL_DRAWN_CONFIGS = 4 * QXL_DRAWN_SURFACES.length;
+
+/**
  * A qxl device configuration drawn through `draw` (DriverUnderTest.registerDrawn): the surface
- * slot count (QXL_DRAWN_SURFACES) and, half the time, the device run as QEMU runs it with spice:
- * its worker in a thread of its own (`spiceWorker`), which consumes commands and hands releases
- * back concurrently with the CPUs; then the VRAM size (QXL_DRAWN_VRAM_PAGES: a small VRAM comes
- * with QXL_SMALL_SURFACE_PAGES of surface memory). `base`: sizes the harness gives (VRAM pages),
- * kept unless the small size is drawn. The draws' labels are "qxl num_surfaces", "qxl spice
- * worker" and "qxl vram".
+ * slot count (QXL_DRAWN_SURFACES) and, one device in four, a small VRAM (QXL_SMALL_VRAM_PAGES with
+ * QXL_SMALL_SURFACE_PAGES of surface memory), in one draw (QXL_DRAWN_CONFIGS); then, half the
+ * time, the device run as QEMU runs it with spice: its worker in a thread of its own
+ * (`spiceWorker`), which consumes commands and hands releases back concurrently with the CPUs.
+ * `base`: sizes the harness gives (VRAM pages), kept unless the small VRAM is drawn. The draws'
+ * labels are "qxl num_surfaces" and "qxl spice worker".
  */
 export function drawQxlConfig(
   draw: (n: number, label: string) => number,
   base: CreateQxlOptions = {},
 ): CreateQxlOptions {
-  const nSurfaces = QXL_DRAWN_SURFACES[draw(QXL_DRAWN_SURFACES.length, "qxl num_surfaces")]!;
+  const k = draw(QXL_DRAWN_CONFIGS, "qxl num_surfaces");
+  const nSurfaces = QXL_DRAWN_SURFACES[k % QXL_DRAWN_SURFACES.length]!;
   const spiceWorker = draw(2, "qxl spice worker") === 1;
-  const vram = QXL_DRAWN_VRAM_PAGES[draw(QXL_DRAWN_VRAM_PAGES.length, "qxl vram")]!;
-  if (vram === null) return { ...base, nSurfaces, spiceWorker };
+  if (k < QXL_DRAWN_CONFIGS - QXL_DRAWN_SURFACES.length) return { ...base, nSurfaces, spiceWorker };
   return {
     ...base,
     nSurfaces,
     spiceWorker,
-    vramPages: vram,
+    vramPages: QXL_SMALL_VRAM_PAGES,
     surfacePages: QXL_SMALL_SURFACE_PAGES,
   };
 }

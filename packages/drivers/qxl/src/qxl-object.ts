@@ -102,6 +102,12 @@ export class QxlBo extends TtmBufferObject {
   isPrimary = false;
   /** Models is_dumb. */
   isDumb = false;
+  /**
+   * A release page (qxl_release_bo_alloc()): the fix switch of the known window
+   * qxl.retired-release-bo-evictable never evicts one (qxlEvictionValuable()). Not in v6.18's
+   * struct qxl_bo: the proposed fix's.
+   */
+  isReleaseBo = false;
   /** Position in the model's global reservation order. */
   readonly seq = nextObjSeq();
 }

@@ -257,7 +257,10 @@ export async function qxlReleaseFree(qdev: QxlDevice, release: QxlRelease): Prom
  */
 async function qxlReleaseBoAlloc(qdev: QxlDevice, priority: number): Promise<QxlBo | Errno> {
   // pin releases bo's they are too messy to evict
-  return qxlBoCreate(qdev, PAGE_SIZE, false, true, QXL_GEM_DOMAIN_VRAM, priority, null);
+  const bo = await qxlBoCreate(qdev, PAGE_SIZE, false, true, QXL_GEM_DOMAIN_VRAM, priority, null);
+  // (The proposed fix of qxl.retired-release-bo-evictable marks it: see qxlEvictionValuable().)
+  if (!isErr(bo)) bo.isReleaseBo = true;
+  return bo;
 }
 
 /**

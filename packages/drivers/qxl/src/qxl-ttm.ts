@@ -6,6 +6,7 @@
  */
 
 import type { DrmVmaOffsetManager } from "@primetime/gem";
+import { toggleEnabled } from "@primetime/sim";
 import {
   TTM_PL_FLAG_TEMPORARY,
   TTM_PL_PRIV,
@@ -36,6 +37,7 @@ import type { QxlDevice } from "./qxl-device.js";
 import { toQxl } from "./qxl-device.js";
 import { QXL_GEM_DOMAIN_CPU } from "./qxl-drm-uapi.js";
 import { qxlTtmBoIsQxlBo, qxlTtmPlacementFromDomain, toQxlBo } from "./qxl-object.js";
+import { QXL_RETIRED_RELEASE_BO_EVICTABLE } from "./toggles.js";
 
 /** Models EMULTIHOP (asm-generic/errno.h): the move needs a bounce through another placement. */
 const EMULTIHOP = 72;
@@ -110,11 +112,29 @@ async function qxlBoDeleteMemNotify(bo: TtmBufferObject): Promise<void> {
   await qxlBoMoveNotify(bo, null);
 }
 
+/**
+ * Models qxl_bo_driver.eviction_valuable, which v6.18 leaves to ttm_bo_eviction_valuable(). With
+ * the fix switch of the known window qxl.retired-release-bo-evictable on, a release page is never
+ * worth evicting: a retired one is unpinned while releases in it that were never fenced may
+ * still be on the device's ring (proposed fix; see toggles.ts).
+ * Locking: the object's reservation held (asserted by ttm_bo_eviction_valuable()).
+ * References: the caller holds one.
+ */
+export function qxlEvictionValuable(bo: TtmBufferObject, place: TtmPlace): boolean {
+  if (
+    qxlTtmBoIsQxlBo(bo) &&
+    toQxlBo(bo).isReleaseBo &&
+    toggleEnabled(QXL_RETIRED_RELEASE_BO_EVICTABLE.name)
+  )
+    return false;
+  return ttmBoEvictionValuable(bo, place);
+}
+
 /** Models qxl_bo_driver. */
 export const qxlBoDriver: TtmDeviceFuncs = {
   ttmTtCreate: ttmTtCreateDefault,
   ttmTtDestroy: ttmTtDestroyDefault,
-  evictionValuable: ttmBoEvictionValuable,
+  evictionValuable: qxlEvictionValuable,
   evictFlags: qxlEvictFlags,
   move: qxlBoMove,
   ioMemReserve: ttmSimgpuIoMemReserve,

@@ -203,3 +203,44 @@ export const QXL_RELEASE_BO_PIN_LEAK = defineToggle({
   kernels:
     "v5.11 (since 'drm/qxl: switch over to the new pin interface', 9d36d4320462); fixed for v5.12 through drm-misc-fixes",
 });
+
+/**
+ * A retired release bo is evictable while the device may still read releases in it. Release
+ * pages are pinned in VRAM while current ("pin releases bo's they are too messy to evict");
+ * qxl_alloc_release_reserved() unpins a full one when it retires it (65ffea3c6e73). Its releases
+ * keep a reference, not a pin, and a release whose only object is its release bo (a surface
+ * command's, a drawable without relocations) is neither reserved nor fenced
+ * (qxl_release_fence_buffer_objects(): "if only one object on the release its the release itself
+ * since these objects are pinned no need to reserve"). Under VRAM pressure TTM evicts the page
+ * to system memory while such a command is still on the ring: the device reads the command, and
+ * writes the release back (its id, the free list's `next`), at a VRAM range TTM has handed to
+ * another object. Here the device finds garbage there, hands back no valid id, and the releases
+ * never come back: kmemleak reports them, with their release bo, once the run is over.
+ */
+export const QXL_RETIRED_RELEASE_BO_EVICTABLE = defineKnownWindow({
+  name: "qxl.retired-release-bo-evictable",
+  what:
+    "a full release bo, unpinned when qxl_alloc_release_reserved() retires it, is evicted from " +
+    "VRAM while a release in it whose only object is the release bo (never reserved nor fenced) " +
+    "is still on the device's ring: the device reads the command and writes the release back at " +
+    "a VRAM range TTM gave to another object; the release is never handed back (kmemleak: " +
+    "qxl_release, qxl_bo_list and the release bo), and the other object's bytes are the device's",
+  where:
+    "drivers/gpu/drm/qxl/qxl_release.c: qxl_alloc_release_reserved() (qxl_bo_unpin(free_bo) of " +
+    "the retired page) and qxl_release_fence_buffer_objects() (returns early for a singular " +
+    "release->bos); drivers/gpu/drm/ttm/ttm_bo.c: ttm_bo_evict_alloc() evicting the unpinned page " +
+    "(ttm_bo_eviction_valuable(), qxl's ->eviction_valuable) for a VRAM allocation",
+  since: "drm/qxl: unpin release objects",
+  sinceCommit: "65ffea3c6e738f37bb15ff3ee480415c793df893",
+  kernels:
+    "from v5.12 (the unpin of the retired page; before it the page stayed pinned, the leak of " +
+    "qxl.release-bo-pin-leak) onwards, as v6.12.19 and v6.18.35 have it",
+  proposedFix:
+    "qxl's ->eviction_valuable refuses a release bo (a page that was ever a current release bo): " +
+    "it is never evicted, and its VRAM comes back when the garbage collector frees its last " +
+    "release (proposed here; no posted patch known)",
+  foundBy:
+    "qxl-release-evict.test.ts (a drawable without relocations in a retired release page, then " +
+    "allocations past a small VRAM: the release leaks; with baselineFixes() clean); the fuzzer's " +
+    "private runs on a small drawn VRAM",
+});
