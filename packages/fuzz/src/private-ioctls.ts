@@ -212,3 +212,34 @@ export interface PrivFile {
   readonly contexts: number[];
   readonly gone: number[];
 }
+
+/** -ENOMEM (include/uapi/asm-generic/errno-base.h). */
+const ENOMEM = 12;
+
+/**
+ * What a QXL_ALLOC of a valid size may return besides what every call may (-EACCES, an
+ * allocation failure's errno): 0, and on a device whose VRAM is small (DeviceNodes.scarce,
+ * RegisteredDevice.scarceMemory) -ENOMEM: qxl_alloc_ioctl() -> qxl_gem_object_create() ->
+ * qxl_bo_create() -> ttm_bo_init_reserved() -> ttm_bo_validate(), whose -ENOSPC from
+ * ttm_bo_mem_space() (nothing fits in VRAM, the only placement of QXL_GEM_DOMAIN_VRAM, even after
+ * evicting what the LRU walk could lock) becomes -ENOMEM "for backward compatibility with
+ * userspace" (v6.12.19 and v6.18.35 alike). On a device of ample VRAM it is a divergence.
+ */
+export function qxlAllocExpect(scarce: boolean): readonly number[] {
+  return scarce ? [0, -ENOMEM] : [0];
+}
+
+/**
+ * The handle a creation in a file holding `live` is about to get, as a racing thread guesses it
+ * (the file's object_idr hands out the lowest free id from 1: idr_alloc(..., 1, 0)): the lowest
+ * free one (`lowest`), or one above the highest live one (right after a run of creations).
+ */
+export function qxlGuessHandle(live: Iterable<number>, lowest: boolean): number {
+  const held = new Set(live);
+  if (lowest) {
+    let g = 1;
+    while (held.has(g)) g++;
+    return g;
+  }
+  return Math.max(0, ...held) + 1;
+}
