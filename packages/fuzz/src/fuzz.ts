@@ -28,13 +28,8 @@ import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import { DRIVER_MODESET, type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import {
   AF_UNIX,
-  CLOSE_RANGE_CLOEXEC,
-  CLOSE_RANGE_UNSHARE,
   EACCES,
-  EAGAIN,
   EBADF,
-  EBUSY,
-  ECONNRESET,
   EEXIST,
   EFAULT,
   EINTR,
@@ -43,33 +38,20 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
-  ENOSYS,
-  ENOTSOCK,
   ENOTTY,
   EPERM,
-  EPIPE,
   EPOLL_CTL_ADD,
   type EpollEvent,
-  ESPIPE,
-  ESRCH,
-  INR_OPEN_CUR,
   injectedFailures,
   Kernel,
   liveObjects,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
   MAP_SHARED,
   nrFreePages,
   PROT_READ,
   PROT_WRITE,
   type Process,
-  SCM_MAX_FD,
   type SlabObject,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
   SOCK_STREAM,
-  SOMAXCONN,
-  sockaddrUnAbstract,
 } from "@primetime/kernel";
 import { choose, type Simulation } from "@primetime/sim";
 import {
@@ -88,52 +70,10 @@ import {
   DRM_IOCTL_MODE_MAP_DUMB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
-  DRM_IOCTL_QXL_ALLOC,
-  DRM_IOCTL_QXL_ALLOC_SURF,
-  DRM_IOCTL_QXL_CLIENTCAP,
-  DRM_IOCTL_QXL_EXECBUFFER,
-  DRM_IOCTL_QXL_GETPARAM,
-  DRM_IOCTL_QXL_MAP,
-  DRM_IOCTL_QXL_UPDATE_AREA,
   DRM_IOCTL_SET_MASTER,
-  DRM_IOCTL_VMW_ALLOC_BO,
-  DRM_IOCTL_VMW_CREATE_CONTEXT,
-  DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
-  DRM_IOCTL_VMW_EXECBUF,
-  DRM_IOCTL_VMW_FENCE_SIGNALED,
-  DRM_IOCTL_VMW_FENCE_UNREF,
-  DRM_IOCTL_VMW_FENCE_WAIT,
-  DRM_IOCTL_VMW_GB_SURFACE_CREATE,
-  DRM_IOCTL_VMW_GB_SURFACE_REF,
-  DRM_IOCTL_VMW_HANDLE_CLOSE,
-  DRM_IOCTL_VMW_SYNCCPU,
-  DRM_IOCTL_VMW_UNREF_CONTEXT,
-  DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_RDWR,
-  DRM_VMW_EXECBUF_VERSION,
-  DRM_VMW_FENCE_FLAG_EXEC,
-  DRM_VMW_FENCE_REP_SIZE,
-  DRM_VMW_HANDLE_LEGACY,
-  DRM_VMW_WAIT_OPTION_UNREF,
-  type DrmVmwExecbufArg,
-  type DrmVmwGbSurfaceCreateArg,
-  type DrmVmwGbSurfaceRefArg,
-  decodeDrmVmwFenceRep,
-  drm_vmw_context_dx,
-  drm_vmw_context_legacy,
-  drm_vmw_surface_flag_create_buffer,
-  drm_vmw_surface_flag_shareable,
-  drm_vmw_synccpu_dontblock,
-  drm_vmw_synccpu_grab,
-  drm_vmw_synccpu_read,
-  drm_vmw_synccpu_release,
-  drm_vmw_synccpu_write,
-  O_CLOEXEC,
   O_RDWR,
-  QXL_RELOC_TYPE_BO,
-  QXL_RELOC_TYPE_SURF,
   SEEK_END,
-  SVGA3D_INVALID_ID,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   type SwSyncCreateFenceData,
@@ -155,6 +95,27 @@ import {
   type FdUse,
   type SockModel,
 } from "./fd-model.js";
+import {
+  busy,
+  lostFd,
+  opClose,
+  opCloseRange,
+  opDup,
+  opDup2,
+  opDup3,
+  opRecv,
+  opSend,
+} from "./fuzz-ops-fd.js";
+import {
+  listenerSetup,
+  opAccept,
+  opBind,
+  opConnect,
+  opListen,
+  opSocket,
+} from "./fuzz-ops-listen.js";
+import { opPrivate, privHandle, privIoctl, privLookupHandle } from "./fuzz-ops-private.js";
+import { opSockClose, opSocketpair, opSockPass, opSockRecv, opSockSend } from "./fuzz-ops-sock.js";
 import { KmsFuzz } from "./kms.js";
 import {
   checkHandleObservations,
@@ -166,54 +127,7 @@ import {
   stampOf,
   UNKNOWN_BUFFER,
 } from "./model.js";
-import {
-  NEVER_BO,
-  NEVER_HANDLE,
-  NEVER_OBJECT,
-  type PrivFile,
-  privateDriver,
-  QXL_CLIENTCAP_END,
-  QXL_CLIENTCAP_INDEXES,
-  QXL_CMD_DRAW,
-  QXL_CMD_SURFACE,
-  QXL_DRAW_FILL,
-  QXL_DRAW_SIZE,
-  QXL_MAX_RES,
-  QXL_PARAMS,
-  type QxlFuzzCommand,
-  type QxlFuzzReloc,
-  qxlCommandAt,
-  qxlCommandPage,
-  SPICE_SURFACE_FMT_32_XRGB,
-  VMW_SURFACE_FORMAT,
-  vmwClear,
-  vmwFill,
-} from "./private-ioctls.js";
-import {
-  type AddrKind,
-  acceptExpected,
-  addrErrno,
-  BAD_ACCEPT_FLAGS,
-  BAD_FAMILIES,
-  BAD_PROTOCOLS,
-  BAD_TYPE_FLAGS,
-  BAD_TYPES,
-  bindExpected,
-  type Conn,
-  type ConnectTarget,
-  connectExpected,
-  HOSTILE_RECV,
-  INRANGE_FAMILIES,
-  type ListenKnown,
-  listenExpected,
-  type NameState,
-  recvmsgVerdict,
-  SOCK_PACKET,
-  sendmsgVerdict,
-  socketCallFits,
-  socketExpected,
-  socketpairExpected,
-} from "./socket-model.js";
+import { type PrivFile, privateDriver } from "./private-ioctls.js";
 import { loggedProcess, type SyscallLogEntry } from "./syscall-log.js";
 
 /** The shape of one fuzz run. */
@@ -361,7 +275,7 @@ interface DeviceNodes {
   readonly render: string | null;
 }
 
-interface FdEntry {
+export interface FdEntry {
   readonly fd: number;
   readonly kind: "drm" | "dmabuf";
   /** The DRM file (kind "drm"). */
@@ -381,7 +295,7 @@ interface FdEntry {
  * message may have carried). Only this thread closes it; dup2() and close_range() leave it alone
  * (untouchable()).
  */
-interface ExtraFd {
+export interface ExtraFd {
   readonly fd: number;
   readonly sock: SockModel | null;
   /** The thread's fd of the other end of the same pair, while it holds both. */
@@ -399,7 +313,7 @@ interface ExtraFd {
  * Once it escaped (its fd sent over a socket or to a process) others may bind, listen, connect
  * or accept on it: the thread then knows nothing of its state (known() is null).
  */
-interface LSock {
+export interface LSock {
   state: "close" | "listen" | "est";
   bound: boolean;
   /** The name it bound (the thread's own or the shared one), if any. */
@@ -412,7 +326,7 @@ interface LSock {
 }
 
 /** A sendmsg(2) of the fuzzer on socket fd `fd` carrying `fds`, in [start, ret]. */
-interface SockSend {
+export interface SockSend {
   readonly table: FdTableModel;
   readonly fd: number;
   readonly fds: readonly number[];
@@ -421,7 +335,7 @@ interface SockSend {
 }
 
 /** An SCM_RIGHTS send of `fd` to process `to`'s queue (Process.sendFd()), in [start, ret]. */
-interface ProcSend {
+export interface ProcSend {
   readonly to: number;
   readonly table: FdTableModel;
   readonly fd: number;
@@ -430,7 +344,7 @@ interface ProcSend {
 }
 
 /** What the threads of one process share. */
-interface ProcState {
+export interface ProcState {
   readonly ctxs: ThreadCtx[];
   /** The process's sw_sync timeline fd (opened on first use), its points and its value. */
   timeline: number | null;
@@ -478,14 +392,14 @@ interface ProcState {
 }
 
 /** The fds [first, last] a call that ran in [start, ret] may have closed (ret infinite until it returns). */
-interface FdRange {
+export interface FdRange {
   readonly first: number;
   readonly last: number;
   readonly start: number;
   ret: number;
 }
 
-interface ThreadCtx {
+export interface ThreadCtx {
   readonly p: Process;
   readonly fds: FdEntry[];
   readonly siblings: ThreadCtx[];
@@ -601,12 +515,12 @@ async function registerNodes(
   };
 }
 
-const PAGE = 4096;
-const MAX_FDS_PER_THREAD = 10;
+export const PAGE = 4096;
+export const MAX_FDS_PER_THREAD = 10;
 /** The process that starts the unix garbage collection after the others exited (sockets only). */
 const GC_TRIGGER_NAME = "fuzz-gc";
 /** Socket fds and received files a thread keeps (socket operations; the rest it closes). */
-const MAX_EXTRA_PER_THREAD = 8;
+export const MAX_EXTRA_PER_THREAD = 8;
 /** poll(2) events of a dma-buf (include/uapi/asm-generic/poll.h). */
 const POLLIN = 0x001;
 const POLLOUT = 0x004;
@@ -637,9 +551,9 @@ const AUTH_RATES = [2, 3, 4, 4] as const;
  * single commands can fill a drawable release page (16 slots: the 17th release retires it,
  * qxl_alloc_release_reserved()).
  */
-const QXL_BURST_MAX = 17;
+export const QXL_BURST_MAX = 17;
 /** Commands per qxl EXECBUFFER call, drawn from (one twice as often). */
-const QXL_COMMANDS_PER_CALL = [1, 1, 2, 4] as const;
+export const QXL_COMMANDS_PER_CALL = [1, 1, 2, 4] as const;
 /** poll(2) timeouts drawn from, in virtual ns. */
 const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
 /** A core DRM_AUTH ioctl (GEM_FLINK, GEM_OPEN): judged on the files of every device. */
@@ -694,7 +608,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
  * thousands of lines per schedule. Made per schedule by the function fuzzScenario() returns;
  * run() is that schedule, in the order the closure ran it.
  */
-class FuzzRun {
+export class FuzzRun {
   kernel!: Kernel;
   devs!: DeviceNodes[];
   corePrime!: boolean[];
@@ -867,9 +781,9 @@ class FuzzRun {
           await this.opOpen(ctx, true);
           await this.opCreate(ctx);
           // With socket operations, a socket pair too.
-          if (this.opts.sockets) await this.opSocketpair(ctx, true);
+          if (this.opts.sockets) await opSocketpair(this, ctx, true);
           // With listening sockets, a listener of its own too (socket(), bind(), listen()).
-          if (this.opts.sockets === "listen") await this.listenerSetup(ctx);
+          if (this.opts.sockets === "listen") await listenerSetup(this, ctx);
           for (let k = 0; k < nOps; k++) {
             ctx.last = k === nOps - 1;
             const r = await this.step(ctx);
@@ -919,44 +833,44 @@ class FuzzRun {
       [2, this.opGemOpen.bind(this)],
       [3, this.opExport.bind(this)],
       [2, this.opImport.bind(this)],
-      [1, this.opDup.bind(this)],
-      [1, this.opClose.bind(this)],
-      [1, this.opSend.bind(this)],
-      [1, this.opRecv.bind(this)],
+      [1, opDup.bind(null, this)],
+      [1, opClose.bind(null, this)],
+      [1, opSend.bind(null, this)],
+      [1, opRecv.bind(null, this)],
       [1, this.opGarbageIoctl.bind(this)],
       [1, this.opHostile.bind(this)],
       [1, this.opTouch.bind(this)],
       [1, this.opFence.bind(this)],
       [1, this.opPoll.bind(this)],
       [2, this.opChangeHandle.bind(this)],
-      [1, this.opDup2.bind(this)],
-      [1, this.opDup3.bind(this)],
-      [1, this.opCloseRange.bind(this)],
+      [1, opDup2.bind(null, this)],
+      [1, opDup3.bind(null, this)],
+      [1, opCloseRange.bind(null, this)],
       // Socket operations (opts.sockets), after every other: without them the draw is as before.
       ...(this.opts.sockets
         ? ([
-            [3, this.opSocketpair.bind(this)],
-            [6, this.opSockSend.bind(this)],
-            [6, this.opSockRecv.bind(this)],
-            [2, this.opSockPass.bind(this)],
-            [2, this.opSockClose.bind(this)],
+            [3, opSocketpair.bind(null, this)],
+            [6, opSockSend.bind(null, this)],
+            [6, opSockRecv.bind(null, this)],
+            [2, opSockPass.bind(null, this)],
+            [2, opSockClose.bind(null, this)],
           ] as const)
         : []),
       // Listening sockets (opts.sockets "listen"), after those: a "+unix" run draws as before.
       ...(this.opts.sockets === "listen"
         ? ([
-            [2, this.opSocket.bind(this)],
-            [2, this.opBind.bind(this)],
-            [2, this.opListen.bind(this)],
-            [6, this.opConnect.bind(this)],
-            [6, this.opAccept.bind(this)],
+            [2, opSocket.bind(null, this)],
+            [2, opBind.bind(null, this)],
+            [2, opListen.bind(null, this)],
+            [6, opConnect.bind(null, this)],
+            [6, opAccept.bind(null, this)],
           ] as const)
         : []),
       // Driver-private ioctls (opts.private), after those: a run without them draws as before;
       // and, with them, DRM authentication (GET_MAGIC, AUTH_MAGIC, DROP/SET_MASTER).
       ...(this.opts.private
         ? ([
-            [8, this.opPrivate.bind(this)],
+            [8, opPrivate.bind(null, this)],
             [3, this.opAuth.bind(this)],
           ] as const)
         : []),
@@ -1003,9 +917,9 @@ class FuzzRun {
             pickDrm: (ctx) => this.pickDrm(ctx),
             proc: (ctx) => ctx.p,
             ioctl: (ctx, e, cmd, arg, what, make) =>
-              this.privIoctl(ctx, e as FdEntry, cmd, arg, what, { make, auth: NOT_DRM_AUTH }),
-            lookupHandle: (f, label) => this.privLookupHandle(f as ModelFile, label),
-            joinHandle: (e, own, h, t0, t1) => this.privHandle(e as FdEntry, own, h, t0, t1, true),
+              privIoctl(this, ctx, e as FdEntry, cmd, arg, what, { make, auth: NOT_DRM_AUTH }),
+            lookupHandle: (f, label) => privLookupHandle(this, f as ModelFile, label),
+            joinHandle: (e, own, h, t0, t1) => privHandle(this, e as FdEntry, own, h, t0, t1, true),
             knownNames: (dev) => this.model.knownNames.filter(([d]) => d === dev).map(([, n]) => n),
             flink: async (ctx, e, own, label) => {
               const h = this.pickHandle((e as FdEntry).file!, label);
@@ -1093,6 +1007,7 @@ class FuzzRun {
     this.strayFiles.add(f);
   }
 
+  /** Runs `call`, a handle-making call on `f`, counted among `f`'s calls not returned yet (makers). */
   async creating<T>(f: ModelFile, call: () => Promise<T>): Promise<T> {
     this.makers.add(f);
     f.makeStarts();
@@ -1197,88 +1112,14 @@ class FuzzRun {
 
   /** close(`fd`) of a file the thread made, recorded in the process's fd model. */
   async closeFd(ctx: ThreadCtx, fd: number): Promise<number> {
-    this.busy(ctx.proc, fd, 1);
+    busy(this, ctx.proc, fd, 1);
     const c0 = this.model.tick();
     const ret = await ctx.p.close(fd);
     ctx.proc.fdm.closed(fd, c0, this.model.tick());
-    this.busy(ctx.proc, fd, -1);
+    busy(this, ctx.proc, fd, -1);
     ctx.closedFds.push(fd);
     if (ctx.closedFds.length > 4) ctx.closedFds.shift();
     return ret;
-  }
-
-  /** A call that must not have its fd closed or replaced under it starts (+1) or ends (-1). */
-  busy(ps: ProcState, fd: number, by: 1 | -1) {
-    const n = (ps.busy.get(fd) ?? 0) + by;
-    if (n === 0) ps.busy.delete(fd);
-    else ps.busy.set(fd, n);
-  }
-
-  /**
-   * True if an fd a call that started at `since` installed at `fd` may have been closed or
-   * replaced since by a dup2()/dup3() or close_range() of another thread (other than `self`):
-   * the thread that installed it no longer knows what the number names.
-   */
-  lostFd(ps: ProcState, fd: number, since: number, self?: FdRange): boolean {
-    for (const c of ps.clobbers)
-      if (c !== self && c.first <= fd && fd <= c.last && c.ret >= since) return true;
-    return false;
-  }
-
-  /**
-   * A dup2()/dup3() onto, or a close_range() of, the fds [first, last] starts (recorded before
-   * the call): every fd of a thread's list in the range leaves it, closed, as opClose() does
-   * (a DRM number goes stale if another thread may call through it: its owner, if it is not
-   * this thread, or a sibling it was shared with), and so do the dma-buf fds races hold.
-   * Returns the record; the caller sets its `ret` when the call returns.
-   */
-  clobber(ctx: ThreadCtx, first: number, last: number): FdRange {
-    const ps = ctx.proc;
-    const rec: FdRange = { first, last, start: this.model.tick(), ret: Number.POSITIVE_INFINITY };
-    ps.clobbers.push(rec);
-    for (const c of ps.ctxs) {
-      for (let i = c.fds.length - 1; i >= 0; i--) {
-        const e = c.fds[i]!;
-        if (e.fd < first || e.fd > last) continue;
-        c.fds.splice(i, 1);
-        e.closed = true;
-        if (e.file) {
-          e.file.goneAt = Math.min(e.file.goneAt, rec.start);
-          if (c !== ctx || e.file.shared) ps.staleFds.add(e.fd);
-          // Its owner's calls through the number may have reached the file or not: the file
-          // (open at its other fds) gets only the checks that hold for shared files.
-          if (c !== ctx) e.file.shared = true;
-        }
-      }
-    }
-    for (const e of ps.held)
-      if (e.fd >= first && e.fd <= last) {
-        ps.held.delete(e);
-        e.closed = true;
-      }
-    return rec;
-  }
-
-  /**
-   * The fd numbers dup2()/dup3() and close_range() leave alone: the process's epoll fd and
-   * sw_sync timeline (their users count on them staying open), and numbers being closed.
-   */
-  untouchable(ps: ProcState): number[] {
-    const out = [...ps.busy.keys()];
-    for (const c of ps.ctxs) for (const x of c.extra) out.push(x.fd);
-    if (ps.epfd !== null) out.push(ps.epfd);
-    if (ps.timeline !== null) out.push(ps.timeline);
-    return out.sort((a, b) => a - b);
-  }
-
-  /** The highest fd number the process's userspace knows of (-1: none). */
-  highestFd(ps: ProcState): number {
-    let n = -1;
-    for (const c of ps.ctxs) for (const e of c.fds) n = Math.max(n, e.fd);
-    for (const e of ps.held) n = Math.max(n, e.fd);
-    for (const x of ps.staleFds) n = Math.max(n, x);
-    for (const x of this.untouchable(ps)) n = Math.max(n, x);
-    return n;
   }
 
   /** One random operation of a thread; "exit" ends its process. */
@@ -1303,6 +1144,7 @@ class FuzzRun {
     return "ok";
   }
 
+  /** One element of `list`, drawn under `label`; undefined (and no draw) if it is empty. */
   pick<T>(list: readonly T[], label: string): T | undefined {
     return list.length === 0 ? undefined : list[choose(list.length, label)];
   }
@@ -1386,6 +1228,10 @@ class FuzzRun {
     this.handleObs.push(o);
   }
 
+  /**
+   * open(2) of a device's card node (always with `card`) or, sometimes, its render node; the new
+   * DRM fd joins the thread's list (-EMFILE when the table is full).
+   */
   async opOpen(ctx: ThreadCtx, card = false): Promise<"ok"> {
     if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
     const dev = choose(this.devs.length, "fuzz dev");
@@ -1416,7 +1262,7 @@ class FuzzRun {
     ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
     ctx.proc.fdm.end(pend);
     // (A sibling's dup2() or close_range() may have taken the number meanwhile: not ours.)
-    if (this.lostFd(ctx.proc, fd, t0)) return "ok";
+    if (lostFd(this, ctx.proc, fd, t0)) return "ok";
     const e: FdEntry = { fd, kind: "drm", file };
     ctx.fds.push(e);
     // As a DRM client does (libdrm's drmGetMagic(), then its display server's drmAuthMagic()),
@@ -1582,6 +1428,7 @@ class FuzzRun {
     return "ok";
   }
 
+  /** CREATE_DUMB on a primary DRM fd of the thread (opening one first if it has none). */
   async opCreate(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx, true);
     if (!pk) return this.opOpen(ctx);
@@ -1671,6 +1518,7 @@ class FuzzRun {
     return arg.handle;
   }
 
+  /** GEM_CLOSE of a never-valid handle (-EINVAL), of a closed one, or of a live one. */
   async opGemClose(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx);
     if (!pk) return "ok";
@@ -1750,6 +1598,7 @@ class FuzzRun {
     return ret;
   }
 
+  /** GEM_FLINK of a handle of a primary DRM fd of the thread, and GEM_OPEN of the name. */
   async opFlink(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx, true);
     if (!pk) return "ok";
@@ -1828,6 +1677,7 @@ class FuzzRun {
       this.model.diverge(`GEM_OPEN(name ${arg.name}) size ${open.size}, buffer ${buf} has ${size}`);
   }
 
+  /** GEM_OPEN of a flink name known on the device or, sometimes, of one never given. */
   async opGemOpen(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx, true);
     if (!pk) return "ok";
@@ -1914,6 +1764,7 @@ class FuzzRun {
     return { call, holder };
   }
 
+  /** PRIME_HANDLE_TO_FD of a handle of a DRM fd of the thread; the dma-buf fd is kept. */
   async opExport(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx);
     if (!pk) return "ok";
@@ -1948,7 +1799,7 @@ class FuzzRun {
     if (ret === 0 && e.closed) {
       ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, t1);
       ctx.proc.fdm.end(pend);
-      if (!this.lostFd(ctx.proc, arg.fd, t0)) await this.closeFd(ctx, arg.fd);
+      if (!lostFd(this, ctx.proc, arg.fd, t0)) await this.closeFd(ctx, arg.fd);
     }
     if (e.closed) return null;
     if (ret !== 0) {
@@ -1961,7 +1812,7 @@ class FuzzRun {
     await ctx.p.lseek(arg.fd, 0, 0);
     // A sibling's dup2() or close_range() may have closed or replaced the fd meanwhile: what
     // was read through it may be another file's, and the number is no longer this thread's.
-    const lost = this.lostFd(ctx.proc, arg.fd, t0);
+    const lost = lostFd(this, ctx.proc, arg.fd, t0);
     if (lost) st = null;
     // (The stamp is the dma-buf's own bytes: whatever handle the export reached, it is the
     // buffer this fd names.)
@@ -1991,6 +1842,7 @@ class FuzzRun {
     return entry;
   }
 
+  /** PRIME_FD_TO_HANDLE of one of the thread's dma-buf fds, on the same device or the other. */
   async opImport(ctx: ThreadCtx): Promise<"ok"> {
     const d = this.ownDmabuf(ctx);
     const pk = this.pickDrm(ctx);
@@ -2053,7 +1905,7 @@ class FuzzRun {
         );
         st = await this.stampAt(ctx.p, re.fd, 0, PAGE);
         // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: not ours.)
-        if (this.lostFd(ctx.proc, re.fd, r0)) st = null;
+        if (lostFd(this, ctx.proc, re.fd, r0)) st = null;
         else await this.closeFd(ctx, re.fd);
       }
       ctx.proc.fdm.end(pend);
@@ -2107,1190 +1959,6 @@ class FuzzRun {
     if (st) this.observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "MAP_DUMB" });
   }
 
-  async opDup(ctx: ThreadCtx): Promise<"ok"> {
-    if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
-    const e = this.pick(ctx.fds, "fuzz dup fd");
-    if (!e) return "ok";
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = ctx.proc.fdm.begin(t0);
-    const fd = await ctx.p.dup(e.fd);
-    const t1 = this.model.tick();
-    ctx.proc.fdm.end(pend);
-    if (fd < 0) {
-      // (-EBADF: a sibling's dup2() or close_range() closed it meanwhile.)
-      if (fd !== -EMFILE && !(fd === -EBADF && e.closed) && !this.allocFailed(fd, m))
-        this.model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
-      return "ok";
-    }
-    // (What e.fd named during the call: a sibling's dup2() or close_range() may replace it.)
-    ctx.proc.fdm.installedDup(fd, e.fd, t0, t1);
-    // A sibling (or a race side) that used the file this number named may still be calling
-    // through it: its calls reach the dup'd file unrecorded, as for a file opened there.
-    if (e.kind === "drm" && ctx.proc.staleFds.has(fd)) {
-      e.file!.shared = true;
-      this.markStray(e.file!);
-    }
-    if (!e.closed && !this.lostFd(ctx.proc, fd, t0)) ctx.fds.push({ ...e, fd });
-    return "ok";
-  }
-
-  async opDup2(ctx: ThreadCtx): Promise<"ok"> {
-    return this.doDup2(ctx, false);
-  }
-
-  async opDup3(ctx: ThreadCtx): Promise<"ok"> {
-    return this.doDup2(ctx, true);
-  }
-
-  /**
-   * dup2(old, new), or (`three`) dup3(old, new, flags), of an fd of this thread: onto another
-   * of its fds (a DRM file, a dma-buf), onto a sibling's fd (a number another thread may be
-   * calling through), onto a number closed while a sibling may still call through it, onto a
-   * free number (just above those in use, where the table must grow, the last one below
-   * RLIMIT_NOFILE), onto itself; from a number this thread closed or one never open; onto a
-   * number at or above RLIMIT_NOFILE; dup3 with flags other than O_CLOEXEC. The kernel's
-   * results (ksys_dup3(), SYSCALL_DEFINE2(dup2), do_dup2(), v6.18): newfd; -EINVAL for dup3's
-   * bad flags or oldfd == newfd; -EBADF for newfd >= RLIMIT_NOFILE or an oldfd with no file;
-   * dup2(fd, fd): fd if open, else -EBADF; -EBUSY while an open() of another thread has
-   * reserved newfd; -ENOMEM if the table could not grow. The fd newfd held is closed: it leaves
-   * its thread's list as with close() (clobber()), and a DRM number another thread may call
-   * through makes the dup'd file stray (its calls reach it unrecorded).
-   */
-  async doDup2(ctx: ThreadCtx, three: boolean): Promise<"ok"> {
-    const ps = ctx.proc;
-    const e = this.pick(ctx.fds, three ? "fuzz dup3 old" : "fuzz dup2 old");
-    if (!e) return "ok";
-    const busy = this.untouchable(ps);
-    const free = (n: number) => !busy.includes(n);
-    let old = e.fd;
-    /** Whether `old` is `e` (else a closed or never-open number). */
-    let known = true;
-    let nfd = e.fd;
-    let flags = 0;
-    /** The call's result by its arguments alone (-EINVAL, -EBADF), if they settle it. */
-    let settled: number | null = null;
-    switch (choose(8, "fuzz dup2 kind")) {
-      case 0: {
-        // Onto another fd of this thread (a DRM file or a dma-buf in use).
-        const o = this.pick(
-          ctx.fds.filter((x) => x !== e && free(x.fd)),
-          "fuzz dup2 own",
-        );
-        if (o) nfd = o.fd;
-        break;
-      }
-      case 1: {
-        // Onto a sibling's fd: a number another thread may be calling through.
-        const sib: number[] = [];
-        for (const c of ps.ctxs)
-          if (c !== ctx) for (const x of c.fds) if (free(x.fd)) sib.push(x.fd);
-        const n = this.pick(sib, "fuzz dup2 sibling");
-        if (n !== undefined) nfd = n;
-        break;
-      }
-      case 2: {
-        // Onto a DRM number closed while another thread may still call through it (or any
-        // number in use, if there is none).
-        const n = this.pick([...ps.staleFds].filter(free), "fuzz dup2 stale");
-        nfd = n ?? this.highestFd(ps) + 1;
-        break;
-      }
-      case 3:
-        // Onto a free number: just above those in use, where the table must grow (past
-        // NR_OPEN_DEFAULT), or the last one below RLIMIT_NOFILE.
-        nfd = [this.highestFd(ps) + 1, 64, INR_OPEN_CUR - 1][choose(3, "fuzz dup2 free")]!;
-        if (!free(nfd)) nfd = this.highestFd(ps) + 1;
-        break;
-      case 4:
-        // Onto itself.
-        break;
-      case 5: {
-        // From a number this thread closed (another thread may have got it since: then the
-        // call dups what it names) onto a free one, or from one never open.
-        const c = ctx.closedFds.length > 0 && choose(2, "fuzz dup2 closed") === 0;
-        known = false;
-        if (c) {
-          // dup2(fd, fd) of it: fd if another thread got the number since, else -EBADF.
-          old = ctx.closedFds[ctx.closedFds.length - 1]!;
-          nfd = choose(2, "fuzz dup2 closed onto") === 0 ? old : this.highestFd(ps) + 1;
-          if (!free(nfd) || !free(old)) return "ok";
-        } else {
-          old = 900 + choose(50, "fuzz dup2 never");
-          settled = -EBADF;
-        }
-        break;
-      }
-      case 6:
-        // Onto a number at or above RLIMIT_NOFILE (-1 is 0xffffffff).
-        nfd = [INR_OPEN_CUR, INR_OPEN_CUR + 7, -1][choose(3, "fuzz dup2 rlimit")]!;
-        settled = -EBADF;
-        break;
-      default:
-        // dup3: flags other than O_CLOEXEC; dup2: onto another fd of this thread.
-        if (three) {
-          flags = [1, 0o4000, O_CLOEXEC | 1, 0x8000_0000][choose(4, "fuzz dup3 bad flags")]!;
-        } else {
-          const o = this.pick(
-            ctx.fds.filter((x) => x !== e && free(x.fd)),
-            "fuzz dup2 own",
-          );
-          if (o) nfd = o.fd;
-        }
-    }
-    if (three && flags === 0 && choose(2, "fuzz dup3 cloexec") === 0) flags = O_CLOEXEC;
-    // ksys_dup3()'s order: the flags, oldfd == newfd, then newfd against RLIMIT_NOFILE.
-    if (three && (flags & ~O_CLOEXEC) !== 0) settled = -EINVAL;
-    else if (three && old === nfd) settled = -EINVAL;
-    else if (nfd < 0 || nfd >= INR_OPEN_CUR) settled = -EBADF;
-    const same = old === nfd;
-    // The fds newfd held close (recorded before the call), unless the arguments fail it or
-    // nothing is replaced (dup2(fd, fd)).
-    let stray = false;
-    let rec: FdRange | undefined;
-    if (settled === null && !same) {
-      const hit = ps.ctxs.find((c) => c.fds.some((x) => x.fd === nfd));
-      const he = hit?.fds.find((x) => x.fd === nfd);
-      stray =
-        ps.staleFds.has(nfd) ||
-        (he !== undefined && he.kind === "drm" && (hit !== ctx || he.file!.shared));
-      // The dup'd DRM file gets the stray calls of whoever still calls through newfd.
-      if (stray && known && e.kind === "drm") {
-        e.file!.shared = true;
-        this.markStray(e.file!);
-      }
-      rec = this.clobber(ctx, nfd, nfd);
-    }
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = settled === null && !same ? ps.fdm.begin(t0) : null;
-    const ret = three ? await ctx.p.dup3(old, nfd, flags) : await ctx.p.dup2(old, nfd);
-    const t1 = this.model.tick();
-    if (rec) rec.ret = t1;
-    const call = three ? `dup3(${old}, ${nfd}, ${flags.toString(8)})` : `dup2(${old}, ${nfd})`;
-    if (settled !== null) {
-      if (ret !== settled) this.model.diverge(`${call} = ${ret}, expected ${settled}`);
-      return "ok";
-    }
-    // A success means oldfd named a file at some instant of the call.
-    if (ret !== -EBADF) this.fdUse(ctx, old, t0, t1, ret, `${call} = ${ret}`, () => true);
-    // oldfd surely named a file throughout: this thread's, and no sibling took it meanwhile.
-    const sure = known && !e.closed;
-    const ok =
-      ret === nfd ||
-      (ret === -EBADF && !sure) ||
-      (ret === -EBUSY && !same && ps.fdm.mayReserve(t0, t1, pend)) ||
-      this.allocFailed(ret, m);
-    if (!ok) this.model.diverge(`${call} = ${ret}`);
-    if (pend === null) return "ok";
-    if (ret === nfd) {
-      ps.fdm.closed(nfd, t0, t1);
-      ps.fdm.installedDup(nfd, old, t0, t1);
-    }
-    ps.fdm.end(pend);
-    // The new fd is this thread's if it surely names e's file (else it stays open, unused).
-    if (
-      ret === nfd &&
-      sure &&
-      !this.lostFd(ps, nfd, t0, rec) &&
-      ctx.fds.length < MAX_FDS_PER_THREAD
-    )
-      ctx.fds.push({ ...e, fd: nfd });
-    return "ok";
-  }
-
-  /**
-   * close_range(first, last, flags): one fd of this thread, every fd from its lowest to its
-   * highest (other threads' fds between included), a sibling's fd and the next number, from
-   * one of its fds to ~0U; or first > last. Flags: none, CLOSE_RANGE_CLOEXEC,
-   * CLOSE_RANGE_UNSHARE (with or without CLOEXEC; only as the thread's last operation: the
-   * thread may get a table of its own, on which the model does not follow it), or bad ones.
-   * The range never includes the process's epoll fd or sw_sync timeline (their users count on
-   * them staying open) or a number a close() or send is using: it is cut short before them.
-   * The kernel's results (SYSCALL_DEFINE3(close_range) -> __close_range(), v6.18): -EINVAL for
-   * flags other than CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC or first > last, checked in that
-   * order; else 0 (or dup_fd()'s -ENOMEM with CLOSE_RANGE_UNSHARE), every fd of the range
-   * closed (clobber(), as dup2()'s implicit close) or, with CLOSE_RANGE_CLOEXEC, only marked
-   * close-on-exec (the fuzzer never execs with them).
-   */
-  async opCloseRange(ctx: ThreadCtx): Promise<"ok"> {
-    const ps = ctx.proc;
-    const own = ctx.fds.map((x) => x.fd);
-    if (own.length === 0) return "ok";
-    let first: number;
-    let last: number;
-    switch (choose(5, "fuzz close_range range")) {
-      case 0:
-        first = this.pick(own, "fuzz close_range fd")!;
-        last = first;
-        break;
-      case 1:
-        first = Math.min(...own);
-        last = Math.max(...own);
-        break;
-      case 2: {
-        const sib: number[] = [];
-        for (const c of ps.ctxs) if (c !== ctx) for (const x of c.fds) sib.push(x.fd);
-        first = this.pick(sib.length > 0 ? sib : own, "fuzz close_range sibling")!;
-        last = first + 1;
-        break;
-      }
-      case 3:
-        first = this.pick(own, "fuzz close_range fd")!;
-        last = 0xffff_ffff;
-        break;
-      default:
-        last = this.pick(own, "fuzz close_range fd")!;
-        first = last + 1 + choose(2, "fuzz close_range inverted");
-    }
-    const fk = choose(8, "fuzz close_range flags");
-    let flags = [0, 0, 0, 0, CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE][fk] ?? 0;
-    if (fk === 6) flags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
-    if (fk === 7) flags = [1, 1 << 3, 0x8000_0000][choose(3, "fuzz close_range bad")]!;
-    const badFlags = (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) !== 0;
-    // (The thread goes on with the process's table unless this is its last operation.)
-    if (!badFlags && !ctx.last) flags &= ~CLOSE_RANGE_UNSHARE;
-    const settled = badFlags || first > last ? -EINVAL : null;
-    const unshare = (flags & CLOSE_RANGE_UNSHARE) !== 0;
-    const closes = settled === null && (flags & CLOSE_RANGE_CLOEXEC) === 0;
-    if (closes) {
-      // Cut the range short before a number it must leave alone.
-      for (const n of this.untouchable(ps)) {
-        if (n < first || n > last) continue;
-        if (n > first) {
-          last = n - 1;
-          break;
-        }
-        first = n + 1;
-      }
-      if (first > last) return "ok";
-    }
-    // Closing in the process's table (not a copy of the thread's own: CLOSE_RANGE_UNSHARE
-    // leaves the shared table alone when other threads use it, and when none does, no other
-    // call of the process follows).
-    const rec = closes && !unshare ? this.clobber(ctx, first, last) : undefined;
-    if (unshare && settled === null) ctx.unshared = true;
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const ret = await ctx.p.closeRange(first, last, flags);
-    const t1 = this.model.tick();
-    if (rec) rec.ret = t1;
-    const call = `close_range(${first}, ${last}, ${flags})`;
-    if (settled !== null) {
-      if (ret !== settled) this.model.diverge(`${call} = ${ret}, expected ${settled}`);
-      return "ok";
-    }
-    if (ret !== 0 && !(unshare && this.allocFailed(ret, m))) this.model.diverge(`${call} = ${ret}`);
-    if (rec && ret === 0) ps.fdm.closedRange(first, last, t0, t1);
-    return "ok";
-  }
-
-  async opClose(ctx: ThreadCtx): Promise<"ok"> {
-    if (choose(6, "fuzz close bad") === 0) {
-      const ret = await ctx.p.close(4000 + choose(50, "fuzz bad fd"));
-      if (ret !== -EBADF) this.model.diverge(`close(bad fd) = ${ret}`);
-      return "ok";
-    }
-    const e = this.pick(ctx.fds, "fuzz close fd");
-    if (!e) return "ok";
-    ctx.fds.splice(ctx.fds.indexOf(e), 1);
-    e.closed = true;
-    // (With a dup of it open the file lives on; the model does not count on that.)
-    if (e.file) e.file.goneAt = Math.min(e.file.goneAt, this.model.tick());
-    if (e.kind === "drm" && e.file!.shared) ctx.proc.staleFds.add(e.fd);
-    const ret = await this.closeFd(ctx, e.fd);
-    if (ret !== 0) this.model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
-    return "ok";
-  }
-
-  async opSend(ctx: ThreadCtx): Promise<"ok"> {
-    const d = this.ownDmabuf(ctx);
-    if (!d || this.procs.length < 2) return "ok";
-    const to = this.pick(
-      this.procs.filter((q) => q.pid !== ctx.p.pid),
-      "fuzz send to",
-    );
-    if (!to) return "ok";
-    const m = this.failMark();
-    this.busy(ctx.proc, d.fd, 1);
-    const rec = this.procSend(ctx, to, d.fd);
-    const ret = await ctx.p.sendFd(to, d.fd);
-    if (rec) rec.ret = this.model.tick();
-    this.busy(ctx.proc, d.fd, -1);
-    if (ret !== 0 && ret !== -EPIPE && !this.allocFailed(ret, m))
-      this.model.diverge(`sendFd = ${ret}`);
-    return "ok";
-  }
-
-  async opRecv(ctx: ThreadCtx): Promise<"ok"> {
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = ctx.proc.fdm.begin(t0);
-    const fd = await ctx.p.recvFd({ nonblock: true, cloexec: choose(2, "fuzz cloexec") === 0 });
-    const t1 = this.model.tick();
-    if (fd < 0) {
-      ctx.proc.fdm.end(pend);
-      if (fd !== -EAGAIN && fd !== -EMFILE && !this.allocFailed(fd, m))
-        this.model.diverge(`recvFd = ${fd}`);
-      return "ok";
-    }
-    const size = await ctx.p.lseek(fd, 0, SEEK_END);
-    await ctx.p.lseek(fd, 0, 0);
-    let st = await this.stampAt(ctx.p, fd, 0, PAGE);
-    // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
-    const lost = this.lostFd(ctx.proc, fd, t0);
-    if (lost) st = null;
-    // With socket operations, socket fds are sent too (opSockPass): a file that cannot seek
-    // (-ESPIPE: a socket; a dma-buf always can) is one of the files sent to the process.
-    if (this.opts.sockets && (lost || size === -ESPIPE)) {
-      ctx.proc.fdm.installedVia(fd, this.viaProcQueue(ctx.p.pid, t1), t0, t1);
-      ctx.proc.fdm.end(pend);
-      if (!lost) await this.keepExtra(ctx, { fd, sock: null, peer: null, nonblock: false });
-      return "ok";
-    }
-    // (Only dma-buf fds are ever sent, without socket operations.)
-    ctx.proc.fdm.installed(fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
-    ctx.proc.fdm.end(pend);
-    if (st) {
-      // (An export may have happened before its buffer was stamped: membership in the model's
-      // exported set proves nothing; the size does.)
-      const b = this.model.buffers.get(st.id);
-      if (!b) this.model.diverge(`received a dma-buf stamped ${st.id}, which is no buffer`);
-      else if (size !== b.size)
-        this.model.diverge(`received dma-buf of buffer ${st.id} has size ${size}, not ${b.size}`);
-    }
-    if (lost) return "ok";
-    if (ctx.fds.length >= MAX_FDS_PER_THREAD) {
-      await this.closeFd(ctx, fd);
-      return "ok";
-    }
-    ctx.fds.push({ fd, kind: "dmabuf", buf: st?.id });
-    return "ok";
-  }
-
-  /** Records an SCM_RIGHTS send of `fd` to `to`'s queue (socket operations only). */
-  procSend(ctx: ThreadCtx, to: Process, fd: number): ProcSend | null {
-    if (!this.opts.sockets) return null;
-    const rec: ProcSend = {
-      to: to.pid,
-      table: ctx.proc.fdm,
-      fd,
-      start: this.model.tick(),
-      ret: Number.POSITIVE_INFINITY,
-    };
-    this.procSends.push(rec);
-    return rec;
-  }
-
-  /**
-   * What a receive of process `pid`'s queue that returned at `ret` may have installed: any
-   * file a send to that queue begun before then passed (resolved at the end of the run).
-   */
-  viaProcQueue(pid: number, ret: number) {
-    return (): FdObject[] | null => {
-      const out: FdObject[] = [];
-      for (const s of this.procSends) {
-        if (s.to !== pid || s.start > ret) continue;
-        const c = s.table.candidates(s.fd, s.start, s.ret);
-        if (c === null) return null;
-        out.push(...c);
-      }
-      return out;
-    };
-  }
-
-  /** The socket ends `fd` of `table` may have named in [start, ret] (null: unknown). */
-  sockEnds(table: FdTableModel, fd: number, start: number, ret: number) {
-    const c = table.candidates(fd, start, ret);
-    if (c === null) return null;
-    const out: SockModel[] = [];
-    for (const o of c) if (o.kind === "socket") out.push(o.sock);
-    return out;
-  }
-
-  /**
-   * What a recvmsg() on `fd` of `table` in [start, ret] may have installed: any file of a
-   * sendmsg() begun before `ret` on the other end of a socket `fd` may have named (the
-   * message was queued on the peer of the sender's socket: unix_peer()).
-   */
-  viaSocket(table: FdTableModel, fd: number, start: number, ret: number) {
-    return (): FdObject[] | null => {
-      const ends = this.sockEnds(table, fd, start, ret);
-      if (ends === null || ends.some((e) => e.loose)) return null;
-      const out: FdObject[] = [];
-      for (const s of this.sockSends) {
-        if (s.start > ret) continue;
-        const from = this.sockEnds(s.table, s.fd, s.start, s.ret);
-        if (from === null || from.some((e) => e.loose)) return null;
-        if (!from.some((e) => e.peer !== null && ends.includes(e.peer))) continue;
-        for (const x of s.fds) {
-          const c = s.table.candidates(x, s.start, s.ret);
-          if (c === null) return null;
-          out.push(...c);
-        }
-      }
-      return out;
-    };
-  }
-
-  /** Keeps a received file in the thread's extra fds, or closes it if the thread has enough. */
-  async keepExtra(ctx: ThreadCtx, x: ExtraFd): Promise<void> {
-    if (ctx.extra.length < MAX_EXTRA_PER_THREAD) {
-      ctx.extra.push(x);
-      return;
-    }
-    const ret = await this.closeFd(ctx, x.fd);
-    if (ret !== 0) this.model.diverge(`close(${x.fd}) of a received fd = ${ret}`);
-  }
-
-  /**
-   * socketpair(2) (__sys_socketpair() of v6.18): AF_UNIX SOCK_STREAM, with SOCK_CLOEXEC,
-   * SOCK_NONBLOCK, protocol 0 or PF_UNIX; or a bad family, type, protocol or flag
-   * (socketpairExpected()), one time in three. The two new fds are ends of one pair in the fd
-   * model. (`valid`: a good one, as each thread's first.)
-   */
-  async opSocketpair(ctx: ThreadCtx, valid = false): Promise<"ok"> {
-    if (ctx.extra.length + 2 > MAX_EXTRA_PER_THREAD) return "ok";
-    let family: number = AF_UNIX;
-    let type: number = SOCK_STREAM;
-    let protocol = 0;
-    switch (valid ? 4 : choose(12, "fuzz socketpair kind")) {
-      case 0:
-        family = BAD_FAMILIES[choose(BAD_FAMILIES.length, "fuzz socketpair family")]!;
-        break;
-      case 1:
-        type = BAD_TYPES[choose(BAD_TYPES.length, "fuzz socketpair type")]!;
-        break;
-      case 2:
-        protocol = BAD_PROTOCOLS[choose(BAD_PROTOCOLS.length, "fuzz socketpair protocol")]!;
-        break;
-      case 3:
-        type |= BAD_TYPE_FLAGS[choose(BAD_TYPE_FLAGS.length, "fuzz socketpair bad flag")]!;
-        break;
-      default:
-        if (choose(3, "fuzz socketpair pf") === 0) protocol = AF_UNIX;
-    }
-    const fl = choose(4, "fuzz socketpair flags");
-    if (fl & 1) type |= SOCK_CLOEXEC;
-    if (fl & 2) type |= SOCK_NONBLOCK;
-    const expected = socketpairExpected(family, type, protocol);
-    const call = `socketpair(${family}, ${type}, ${protocol})`;
-    const ps = ctx.proc;
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = ps.fdm.begin(t0);
-    const ret = await ctx.p.socketpair(family, type, protocol);
-    const t1 = this.model.tick();
-    if (typeof ret === "number" || expected !== "pair") {
-      ps.fdm.end(pend);
-      if (ret !== expected && !(expected === "pair" && this.allocFailed(ret, m)))
-        this.model.diverge(
-          `${call} = ${ret}, expected ${expected === "pair" ? "two fds" : expected}`,
-        );
-      return "ok";
-    }
-    const [a, b] = ret;
-    if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a === b) {
-      ps.fdm.end(pend);
-      this.model.diverge(`${call} = [${a}, ${b}]`);
-      return "ok";
-    }
-    const sa: SockModel = { id: this.sockIds++, peer: null };
-    const sb: SockModel = { id: this.sockIds++, peer: sa };
-    sa.peer = sb;
-    ps.fdm.installed(a, { kind: "socket", sock: sa }, t0, t1);
-    ps.fdm.installed(b, { kind: "socket", sock: sb }, t0, t1);
-    ps.fdm.end(pend);
-    // (A sibling's dup2() or close_range() may have closed or replaced one meanwhile: left to
-    // the exit.)
-    const nonblock = (type & SOCK_NONBLOCK) !== 0;
-    const xa: ExtraFd | null = this.lostFd(ps, a, t0)
-      ? null
-      : { fd: a, sock: sa, peer: null, nonblock, ls: this.estSock() };
-    const xb: ExtraFd | null = this.lostFd(ps, b, t0)
-      ? null
-      : { fd: b, sock: sb, peer: null, nonblock, ls: this.estSock() };
-    if (xa && xb) {
-      xa.peer = xb;
-      xb.peer = xa;
-    }
-    if (xa) ctx.extra.push(xa);
-    if (xb) ctx.extra.push(xb);
-    return "ok";
-  }
-
-  /** Every fd the thread holds: its DRM files and dma-bufs, sockets and received files. */
-  heldFds(ctx: ThreadCtx): number[] {
-    const out = ctx.fds.map((e) => e.fd);
-    for (const x of ctx.extra) out.push(x.fd);
-    if (ctx.proc.timeline !== null) out.push(ctx.proc.timeline);
-    if (ctx.proc.epfd !== null) out.push(ctx.proc.epfd);
-    return out;
-  }
-
-  /**
-   * The fd a socket call goes to: usually one of the thread's sockets or received files, else
-   * a DRM or dma-buf fd (-ENOTSOCK) or a number never open (-EBADF). `x`: the extra fd.
-   */
-  sockTarget(ctx: ThreadCtx, label: string): { fd: number; x?: ExtraFd } | null {
-    const k = choose(10, label);
-    if (k === 0) {
-      const e = this.pick(ctx.fds, `${label} other`);
-      return e ? { fd: e.fd } : null;
-    }
-    if (k === 1) return { fd: 4000 + choose(50, `${label} never`) };
-    const x = this.pick(ctx.extra, label);
-    return x ? { fd: x.fd, x } : null;
-  }
-
-  /**
-   * sendmsg(2) with SCM_RIGHTS (unix_stream_sendmsg() of v6.18): no fds, one or two of any the
-   * thread holds, the socket's own fd, its pair's other end, every socket of the thread (the
-   * in-flight cycles the garbage collector takes), a never-open or a closed fd, SCM_MAX_FD + 1
-   * fds (-EINVAL) or SCM_MAX_FD of one; on a DRM or dma-buf fd (-ENOTSOCK) or a never-open one.
-   */
-  async opSockSend(ctx: ThreadCtx): Promise<"ok"> {
-    const tg = this.sockTarget(ctx, "fuzz sendmsg fd");
-    if (!tg) return "ok";
-    const held = this.heldFds(ctx);
-    const any = (label: string) => this.pick(held, label) ?? tg.fd;
-    let fds: number[];
-    let neverOpen = false;
-    let closedOne = false;
-    switch (choose(12, "fuzz sendmsg payload")) {
-      case 0:
-        fds = [];
-        break;
-      case 1:
-        fds = [any("fuzz sendmsg any")];
-        break;
-      case 2:
-        fds = [any("fuzz sendmsg any"), any("fuzz sendmsg any")];
-        break;
-      case 3:
-        fds = [tg.fd];
-        break;
-      case 4:
-        fds = tg.x?.peer ? [tg.x.peer.fd] : [tg.fd];
-        if (tg.x?.peer && choose(2, "fuzz sendmsg both") === 0) fds.push(tg.fd);
-        break;
-      case 5:
-      case 6:
-        fds = ctx.extra.map((x) => x.fd);
-        if (fds.length === 0) fds = [tg.fd];
-        break;
-      case 7:
-        fds = [any("fuzz sendmsg any"), 4000 + choose(50, "fuzz sendmsg never")];
-        neverOpen = true;
-        break;
-      case 8: {
-        const c = this.pick(ctx.closedFds, "fuzz sendmsg closed");
-        fds = c === undefined ? [tg.fd] : [c];
-        closedOne = c !== undefined;
-        break;
-      }
-      case 9:
-        fds = new Array<number>(SCM_MAX_FD + 1).fill(tg.fd);
-        break;
-      case 10:
-        fds = new Array<number>(SCM_MAX_FD).fill(any("fuzz sendmsg any"));
-        break;
-      default:
-        fds = [tg.fd, tg.fd];
-    }
-    const ps = ctx.proc;
-    // The sent DRM and dma-buf fds are out of dup2()'s and close_range()'s reach meanwhile.
-    const own = new Set(ctx.fds.map((e) => e.fd));
-    const busied = [...new Set(fds)].filter((x) => own.has(x));
-    for (const x of busied) this.busy(ps, x, 1);
-    const extras = new Set(this.heldFds(ctx).filter((x) => !own.has(x)));
-    this.markEscaped(ctx, fds);
-    const conn = this.connOf(tg.x);
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const rec: SockSend = {
-      table: ps.fdm,
-      fd: tg.fd,
-      fds,
-      start: t0,
-      ret: Number.POSITIVE_INFINITY,
-    };
-    if (fds.length <= SCM_MAX_FD) {
-      this.sockSends.push(rec);
-      this.sockFdsSent += fds.length;
-    }
-    const ret = await ctx.p.sendmsgFds(tg.fd, fds);
-    const t1 = this.model.tick();
-    rec.ret = t1;
-    for (const x of busied) this.busy(ps, x, -1);
-    const call = `sendmsg(${tg.fd}, SCM_RIGHTS [${fds.length > 4 ? `${fds.length} fds` : fds.join(", ")}])`;
-    // (A DRM or dma-buf fd of the thread may be closed by a sibling's race meanwhile.)
-    const why = sendmsgVerdict(ret, {
-      sockSure: tg.x?.sock != null,
-      count: fds.length,
-      neverOpen,
-      allSure: !closedOne && fds.every((x) => extras.has(x)),
-      peerAlive: tg.x?.peer != null,
-      sentBefore: this.sockFdsSent - (fds.length <= SCM_MAX_FD ? fds.length : 0),
-      rlimit: INR_OPEN_CUR,
-      allocMayFail: this.allocFailed(-ENOMEM, m),
-      conn,
-    });
-    if (why !== null) this.model.diverge(`${call} = ${ret}: ${why}`);
-    if (tg.x === undefined || tg.x.sock === null)
-      this.fdUse(ctx, tg.fd, t0, t1, ret, `${call} = ${ret}`, socketCallFits(ret));
-    if (ret === 0)
-      for (const x of new Set(fds))
-        this.fdUse(ctx, x, t0, t1, 0, `${call} = 0 (fd ${x})`, () => true);
-    return "ok";
-  }
-
-  /**
-   * recvmsg(2) of one message (unix_stream_read_generic() and scm_detach_fds() of v6.18), with
-   * or without MSG_PEEK and MSG_CMSG_CLOEXEC, room for every fd or for 1 or 0 (MSG_CTRUNC),
-   * never blocking (MSG_DONTWAIT, or a SOCK_NONBLOCK socket without it); or with hostile
-   * options (-EFAULT, -EINVAL, before the fd is looked up); on a DRM or dma-buf fd
-   * (-ENOTSOCK) or a never-open one. The new fds are lives of the fd model that name any file
-   * a message queued on the socket may have carried; the thread keeps a few and closes the rest.
-   */
-  async opSockRecv(ctx: ThreadCtx): Promise<"ok"> {
-    const tg = this.sockTarget(ctx, "fuzz recvmsg fd");
-    if (!tg) return "ok";
-    const ps = ctx.proc;
-    if (choose(16, "fuzz recvmsg hostile") === 0) {
-      const [arg, errno] = HOSTILE_RECV[choose(HOSTILE_RECV.length, "fuzz recvmsg bad")]!;
-      const r = await ctx.p.recvmsgFds(tg.fd, arg as { maxFds?: number });
-      if (r !== errno)
-        this.model.diverge(`recvmsg(${tg.fd}, hostile) = ${JSON.stringify(r)}, expected ${errno}`);
-      return "ok";
-    }
-    const peek = choose(3, "fuzz recvmsg peek") === 0;
-    const cloexec = choose(2, "fuzz recvmsg cloexec") === 0;
-    const maxFds = [undefined, undefined, 1, 0][choose(4, "fuzz recvmsg room")];
-    // Never blocking: MSG_DONTWAIT, or a SOCK_NONBLOCK socket (then half the time without it).
-    const nonblock = !tg.x?.nonblock || choose(2, "fuzz recvmsg dontwait") === 0;
-    const conn = this.connOf(tg.x);
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = ps.fdm.begin(t0);
-    const r = await ctx.p.recvmsgFds(tg.fd, { peek, nonblock, cloexec, maxFds });
-    const t1 = this.model.tick();
-    const call = `recvmsg(${tg.fd}${peek ? ", MSG_PEEK" : ""})`;
-    const why = recvmsgVerdict(r, {
-      sockSure: tg.x?.sock != null,
-      maxFds: maxFds ?? SCM_MAX_FD,
-      nonblock: true,
-      allocMayFail: this.allocFailed(-ENOMEM, m),
-      conn,
-      peerAlive: tg.x?.peer != null,
-      resetSeen: tg.x?.reset === true,
-    });
-    if (r === -ECONNRESET && tg.x !== undefined) tg.x.reset = true;
-    const shown =
-      typeof r === "number"
-        ? String(r)
-        : `${r.fds.length <= 4 ? `[${r.fds.join(", ")}]` : `${r.fds.length} fds`}${r.msgFlags === 0 ? "" : `, msg_flags ${r.msgFlags}`}`;
-    if (why !== null) this.model.diverge(`${call} = ${shown}: ${why}`);
-    const res = typeof r === "number" ? r : 0;
-    if (tg.x === undefined || tg.x.sock === null)
-      this.fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
-    if (typeof r === "number") {
-      ps.fdm.end(pend);
-      return "ok";
-    }
-    const via = this.viaSocket(ps.fdm, tg.fd, t0, t1);
-    for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
-    ps.fdm.end(pend);
-    for (const fd of r.fds) {
-      // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
-      if (this.lostFd(ps, fd, t0)) continue;
-      await this.keepExtra(ctx, { fd, sock: null, peer: null, nonblock: false });
-    }
-    return "ok";
-  }
-
-  /**
-   * A socket fd of a pair the thread made sent to another process's SCM_RIGHTS queue
-   * (Process.sendFd()): how the ends of one pair reach other processes, whose sends over them
-   * then make in-flight cycles across processes. 0, or -EPIPE (the receiver exited). (Only
-   * sockets and, from opSend(), dma-bufs go through these queues: the receiver tells them
-   * apart by llseek(), which a socket refuses; a received file could be anything.)
-   */
-  async opSockPass(ctx: ThreadCtx): Promise<"ok"> {
-    const x = this.pick(
-      ctx.extra.filter((e) => e.sock !== null),
-      "fuzz pass fd",
-    );
-    if (!x || this.procs.length < 2) return "ok";
-    const to = this.pick(
-      this.procs.filter((q) => q.pid !== ctx.p.pid),
-      "fuzz pass to",
-    );
-    if (!to) return "ok";
-    this.markEscaped(ctx, [x.fd]);
-    const m = this.failMark();
-    const rec = this.procSend(ctx, to, x.fd)!;
-    const ret = await ctx.p.sendFd(to, x.fd);
-    rec.ret = this.model.tick();
-    if (ret !== 0 && ret !== -EPIPE && !this.allocFailed(ret, m))
-      this.model.diverge(`sendFd(${x.fd}) of a socket = ${ret}`);
-    return "ok";
-  }
-
-  /**
-   * close(2) of a socket fd or a received file of the thread: a socket's last close releases
-   * it (unix_release_sock(): its queue purged, the garbage collector run while sockets are in
-   * flight). 0.
-   */
-  async opSockClose(ctx: ThreadCtx): Promise<"ok"> {
-    const x = this.pick(ctx.extra, "fuzz sock close");
-    if (!x) return "ok";
-    ctx.extra.splice(ctx.extra.indexOf(x), 1);
-    if (x.peer) x.peer.peer = null;
-    const ret = await this.closeFd(ctx, x.fd);
-    if (x.ls?.name != null && ctx.names.get(x.ls.name) === x.ls)
-      if (x.ls.escaped || ctx.proc.staleFds.has(x.fd))
-        // unix_release_sock() -> unix_remove_socket() frees the name with the last reference:
-        // this close's, unless the socket escaped or a sibling may call through the number.
-        ctx.names.set(x.ls.name, "unknown");
-      else ctx.names.delete(x.ls.name);
-    if (ret !== 0) this.model.diverge(`close(${x.fd}) of a socket or received fd = ${ret}`);
-    return "ok";
-  }
-
-  ownName(ctx: ThreadCtx, k: number): string {
-    return `fz${ctx.lid}.${k}`;
-  }
-
-  /** A connected socket's state (a pair's end, an accepted socket). */
-  estSock(bound = false): LSock {
-    return { state: "est", bound, name: null, escaped: false, backlog: 0, queue: null };
-  }
-
-  /** What the thread surely knows of `x`'s socket (null: a received file, or it escaped). */
-  known(x: ExtraFd | undefined): ListenKnown | null {
-    return x?.ls && !x.ls.escaped ? x.ls : null;
-  }
-
-  /** Whether `x` is connected, for sendmsg()'s and recvmsg()'s verdicts (socket-model.ts Conn). */
-  connOf(x: ExtraFd | undefined): Conn {
-    if (this.opts.sockets !== "listen") return "yes";
-    const k = this.known(x);
-    if (k === null) return x?.ls?.state === "est" ? "yes" : "maybe";
-    return k.state === "est" ? "yes" : "no";
-  }
-
-  /** Sockets of the thread whose fds go out over a socket or to a process: they escape. */
-  markEscaped(ctx: ThreadCtx, fds: readonly number[]) {
-    for (const x of ctx.extra)
-      if (x.ls && fds.includes(x.fd)) {
-        x.ls.escaped = true;
-        x.ls.queue = null;
-      }
-  }
-
-  /** What the thread knows of `name`'s binding. */
-  nameState(ctx: ThreadCtx, name: string): NameState {
-    if (name === this.SHARED_NAME) return "unknown";
-    const b = ctx.names.get(name);
-    return b === undefined ? "free" : b === "unknown" ? "unknown" : "bound";
-  }
-
-  /** An address of `kind` for `name`: the bytes and the length passed. */
-  addrOf(kind: AddrKind, name: string): { addr: Uint8Array; len: number } {
-    const a = sockaddrUnAbstract(name);
-    switch (kind) {
-      case "auto":
-        return { addr: a.addr, len: 2 };
-      case "path": {
-        const p = sockaddrUnAbstract("/fz");
-        p.addr[2] = "/".charCodeAt(0);
-        return p;
-      }
-      case "len-long":
-        return { addr: new Uint8Array(129), len: 129 };
-      case "len-sun": {
-        const b = new Uint8Array(111);
-        b.set(a.addr);
-        return { addr: b, len: 111 };
-      }
-      case "len-short":
-        return { addr: a.addr, len: 1 };
-      case "family": {
-        const b = a.addr.slice();
-        b[0] = 2;
-        return { addr: b, len: a.len };
-      }
-      case "fault":
-        return { addr: a.addr.subarray(0, 3), len: a.len };
-      default:
-        return a;
-    }
-  }
-
-  /** The socket fd a listen operation goes to (sockTarget(): sometimes not a socket). */
-  listenTarget(ctx: ThreadCtx, label: string) {
-    return this.sockTarget(ctx, label);
-  }
-
-  /** Checks a listen operation's result against `allowed`; a non-socket fd by its file. */
-  checkListenOp(
-    ctx: ThreadCtx,
-    tg: { fd: number; x?: ExtraFd },
-    call: string,
-    ret: number,
-    allowed: readonly number[],
-    m: number,
-    t0: number,
-    t1: number,
-    preSock: number | null = null,
-  ) {
-    if (tg.x === undefined || tg.x.sock === null) {
-      // (move_addr_to_kernel()'s errno comes before connect()'s socket lookup: any file.)
-      const fits = ret === preSock ? () => true : socketCallFits(ret);
-      this.fdUse(ctx, tg.fd, t0, t1, ret, `${call} = ${ret}`, fits);
-      if (ret === -EBADF || ret === -ENOTSOCK) return;
-    }
-    if (!allowed.includes(ret) && !this.allocFailed(ret, m))
-      this.model.diverge(`${call} = ${ret}, expected ${allowed.join(" or ")}`);
-  }
-
-  /**
-   * socket(2) (__sys_socket() of v6.18): AF_UNIX SOCK_STREAM with SOCK_CLOEXEC and
-   * SOCK_NONBLOCK, protocol 0 or PF_UNIX; or, one time in three, a bad family (outside the
-   * range, or in it and not AF_UNIX), type (SOCK_PACKET among them), protocol or flag, with
-   * socketExpected()'s errno. The new socket is unconnected and unbound.
-   */
-  async opSocket(ctx: ThreadCtx): Promise<"ok"> {
-    await this.newSocket(ctx, choose(3, "fuzz socket valid") !== 0);
-    return "ok";
-  }
-
-  async newSocket(ctx: ThreadCtx, valid: boolean): Promise<ExtraFd | null> {
-    if (ctx.extra.length + 1 > MAX_EXTRA_PER_THREAD) return null;
-    let family: number = AF_UNIX;
-    let type: number = SOCK_STREAM;
-    let protocol = 0;
-    switch (valid ? 6 : choose(6, "fuzz socket kind")) {
-      case 0:
-        family = BAD_FAMILIES[choose(BAD_FAMILIES.length, "fuzz socket family")]!;
-        break;
-      case 1:
-        family = INRANGE_FAMILIES[choose(INRANGE_FAMILIES.length, "fuzz socket family in")]!;
-        break;
-      case 2:
-        type = [...BAD_TYPES, SOCK_PACKET][choose(BAD_TYPES.length + 1, "fuzz socket type")]!;
-        break;
-      case 3:
-        protocol = BAD_PROTOCOLS[choose(BAD_PROTOCOLS.length, "fuzz socket protocol")]!;
-        break;
-      case 4:
-        type |= BAD_TYPE_FLAGS[choose(BAD_TYPE_FLAGS.length, "fuzz socket bad flag")]!;
-        break;
-      default:
-        if (choose(3, "fuzz socket pf") === 0) protocol = AF_UNIX;
-    }
-    const fl = choose(4, "fuzz socket flags");
-    if (fl & 1) type |= SOCK_CLOEXEC;
-    if (fl & 2) type |= SOCK_NONBLOCK;
-    const expected = socketExpected(family, type, protocol);
-    const call = `socket(${family}, ${type}, ${protocol})`;
-    const ps = ctx.proc;
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = ps.fdm.begin(t0);
-    const fd = await ctx.p.openSocket(family, type, protocol);
-    const t1 = this.model.tick();
-    if (fd < 0 || expected !== "fd") {
-      ps.fdm.end(pend);
-      if (fd !== expected && !(expected === "fd" && this.allocFailed(fd, m)))
-        this.model.diverge(`${call} = ${fd}, expected ${expected === "fd" ? "an fd" : expected}`);
-      return null;
-    }
-    const sock: SockModel = { id: this.sockIds++, peer: null };
-    ps.fdm.installed(fd, { kind: "socket", sock }, t0, t1);
-    ps.fdm.end(pend);
-    // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
-    if (this.lostFd(ps, fd, t0)) return null;
-    const x: ExtraFd = {
-      fd,
-      sock,
-      peer: null,
-      nonblock: (type & SOCK_NONBLOCK) !== 0,
-      ls: { state: "close", bound: false, name: null, escaped: false, backlog: 0, queue: null },
-    };
-    ctx.extra.push(x);
-    return x;
-  }
-
-  /** The names bind() and connect() draw: the thread's own three, or the shared one. */
-  drawName(ctx: ThreadCtx, label: string): string {
-    const k = choose(5, label);
-    return k < 3 ? this.ownName(ctx, k) : k === 3 ? this.SHARED_NAME : this.ownName(ctx, 0);
-  }
-
-  /**
-   * bind(2) (__sys_bind(), unix_bind() of v6.18) of one of the thread's sockets (or another
-   * fd) to an abstract name of the small name space (taken ones: -EADDRINUSE), a bare family
-   * (autobind), or a bad address (bindExpected()).
-   */
-  async opBind(ctx: ThreadCtx): Promise<"ok"> {
-    const tg = this.listenTarget(ctx, "fuzz bind fd");
-    if (!tg) return "ok";
-    const kinds: AddrKind[] = [
-      "name",
-      "name",
-      "name",
-      "name",
-      "auto",
-      "len-long",
-      "len-sun",
-      "len-short",
-      "family",
-      "fault",
-    ];
-    const kind = kinds[choose(kinds.length, "fuzz bind addr")]!;
-    const name = this.drawName(ctx, "fuzz bind name");
-    const k = this.known(tg.x);
-    const allowed = bindExpected(kind, k, this.nameState(ctx, name));
-    const { addr, len } = this.addrOf(kind, name);
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const ret = await ctx.p.bind(tg.fd, addr, len);
-    const t1 = this.model.tick();
-    this.checkListenOp(
-      ctx,
-      tg,
-      `bind(${tg.fd}, ${kind} ${JSON.stringify(name)})`,
-      ret,
-      allowed,
-      m,
-      t0,
-      t1,
-    );
-    if (ret === 0 && tg.x?.ls && (kind === "name" || kind === "auto")) {
-      const ls = tg.x.ls;
-      if (kind === "name" && !ls.bound) {
-        ls.name = name;
-        if (name !== this.SHARED_NAME) ctx.names.set(name, k === null ? "unknown" : ls);
-      }
-      ls.bound = true;
-    } else if (ret === 0 && kind === "name" && name !== this.SHARED_NAME)
-      ctx.names.set(name, "unknown"); // a received file of unknown fate holds it
-    return "ok";
-  }
-
-  /** listen(2) (unix_listen() of v6.18) with a backlog of 0, 1, 2, -1 or 5 (listenExpected()). */
-  async opListen(ctx: ThreadCtx): Promise<"ok"> {
-    const tg = this.listenTarget(ctx, "fuzz listen fd");
-    if (!tg) return "ok";
-    const backlog = [0, 1, 2, -1, 5][choose(5, "fuzz listen backlog")]!;
-    await this.doListen(ctx, tg, backlog);
-    return "ok";
-  }
-
-  async doListen(ctx: ThreadCtx, tg: { fd: number; x?: ExtraFd }, backlog: number) {
-    const k = this.known(tg.x);
-    const allowed = listenExpected(k);
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const ret = await ctx.p.listen(tg.fd, backlog);
-    const t1 = this.model.tick();
-    this.checkListenOp(ctx, tg, `listen(${tg.fd}, ${backlog})`, ret, allowed, m, t0, t1);
-    const ls = tg.x?.ls;
-    if (ret === 0 && ls) {
-      if (ls.state !== "listen")
-        ls.queue = ls.escaped || ls.name === this.SHARED_NAME || ls.name === null ? null : [];
-      ls.state = "listen";
-      ls.backlog = backlog < 0 || backlog > SOMAXCONN ? SOMAXCONN : backlog;
-    }
-  }
-
-  /** Each thread's first listener: a socket bound to its first name, listening. */
-  async listenerSetup(ctx: ThreadCtx): Promise<void> {
-    const x = await this.newSocket(ctx, true);
-    if (!x) return;
-    const name = this.ownName(ctx, 0);
-    const { addr, len } = this.addrOf("name", name);
-    const m = this.failMark();
-    const ret = await ctx.p.bind(x.fd, addr, len);
-    if (ret !== 0) {
-      if (!this.allocFailed(ret, m))
-        this.model.diverge(`bind(${x.fd}, ${JSON.stringify(name)}) = ${ret}`);
-      return;
-    }
-    x.ls!.bound = true;
-    x.ls!.name = name;
-    ctx.names.set(name, x.ls!);
-    await this.doListen(ctx, { fd: x.fd, x }, 1 + choose(2, "fuzz setup backlog"));
-  }
-
-  /** Where a connect() to `name` ends up, as the thread knows it. */
-  targetOf(ctx: ThreadCtx, name: string): ConnectTarget {
-    if (name === this.SHARED_NAME) return { kind: "unknown" };
-    const b = ctx.names.get(name);
-    if (b === undefined) return { kind: "none" };
-    if (b === "unknown" || b.escaped) return { kind: "unknown" };
-    if (b.state !== "listen") return { kind: "listener", listening: false, full: false };
-    if (b.queue === null) return { kind: "unknown" };
-    return { kind: "listener", listening: true, full: b.queue.length > b.backlog };
-  }
-
-  /**
-   * connect(2) (__sys_connect(), unix_stream_connect() of v6.18) of one of the thread's
-   * sockets (or another fd) to a name of the name space, a pathname (-ENOENT) or a bad address
-   * (connectExpected()). Never one that could sleep: a socket the thread did not make
-   * O_NONBLOCK only connects where the answer is known without waiting (a name nothing is
-   * bound to, its own listener with room, a bad address). A new connection's embryo joins the
-   * listener's queue in the model, its peer the connecting socket.
-   */
-  async opConnect(ctx: ThreadCtx): Promise<"ok"> {
-    // Half the time a new socket of its own (a client), else any socket fd of the thread.
-    let tg: { fd: number; x?: ExtraFd } | null;
-    if (choose(2, "fuzz connect new") === 0) {
-      const x = await this.newSocket(ctx, true);
-      tg = x ? { fd: x.fd, x } : null;
-    } else tg = this.listenTarget(ctx, "fuzz connect fd");
-    if (!tg) return "ok";
-    const kinds: AddrKind[] = [
-      "name",
-      "name",
-      "name",
-      "name",
-      "name",
-      "path",
-      "auto",
-      "len-long",
-      "len-sun",
-      "family",
-      "fault",
-    ];
-    const kind = kinds[choose(kinds.length, "fuzz connect addr")]!;
-    // Half the time the name of one of the thread's listeners, else any of the name space.
-    const lname = this.pick(
-      ctx.extra.filter((e) => e.ls?.state === "listen" && e.ls.name !== null),
-      "fuzz connect listener",
-    )?.ls?.name;
-    const name =
-      lname != null && choose(2, "fuzz connect to listener") === 0
-        ? lname
-        : this.drawName(ctx, "fuzz connect name");
-    const target = this.targetOf(ctx, name);
-    const k = this.known(tg.x);
-    const allowed = connectExpected(kind, k, target);
-    // A connect() that may have to wait for room (-EAGAIN without O_NONBLOCK): not drawn.
-    const mayWait = allowed.includes(-EAGAIN) || (tg.x === undefined && kind === "name");
-    if (mayWait && !(tg.x?.ls && tg.x.nonblock)) return "ok";
-    const { addr, len } = this.addrOf(kind, name);
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const ret = await ctx.p.connect(tg.fd, addr, len);
-    const t1 = this.model.tick();
-    const preSock = kind === "len-long" || kind === "fault" ? addrErrno(kind, "connect") : null;
-    this.checkListenOp(
-      ctx,
-      tg,
-      `connect(${tg.fd}, ${kind} ${JSON.stringify(name)})`,
-      ret,
-      allowed,
-      m,
-      t0,
-      t1,
-      preSock,
-    );
-    if (ret !== 0) return "ok";
-    const b = name === this.SHARED_NAME ? undefined : ctx.names.get(name);
-    const queue = b !== undefined && b !== "unknown" ? b.queue : null;
-    const client = tg.x?.ls && k !== null ? tg.x : undefined;
-    const embryo: SockModel = {
-      id: this.sockIds++,
-      peer: client?.sock ?? null,
-      loose: client === undefined || queue === null,
-    };
-    if (queue !== null) queue.push(embryo);
-    if (client?.sock && client.ls) {
-      client.sock.peer = embryo;
-      client.ls.state = "est";
-    } else if (tg.x?.ls) tg.x.ls.state = "est";
-    return "ok";
-  }
-
-  /**
-   * accept4(2) (__sys_accept4_file(), unix_accept() of v6.18) on one of the thread's sockets,
-   * with SOCK_CLOEXEC, SOCK_NONBLOCK or bad flags (-EINVAL), never where it could sleep: on an
-   * O_NONBLOCK listener, or one whose queue the thread knows (acceptExpected()). The accepted
-   * socket is the oldest embryo in the model (its peer the connecting socket).
-   */
-  async opAccept(ctx: ThreadCtx): Promise<"ok"> {
-    const k0 = choose(10, "fuzz accept fd");
-    let tg: { fd: number; x?: ExtraFd } | null;
-    if (k0 === 0) tg = { fd: 4000 + choose(50, "fuzz accept never") };
-    else {
-      // A listener of the thread two times in three, else any socket of its own.
-      const listening = ctx.extra.filter((e) => e.ls?.state === "listen");
-      const x = this.pick(
-        k0 < 7 && listening.length > 0 ? listening : ctx.extra.filter((e) => e.ls),
-        "fuzz accept sock",
-      );
-      tg = x ? { fd: x.fd, x } : null;
-    }
-    if (!tg) return "ok";
-    const fk = choose(6, "fuzz accept flags");
-    const bad = fk === 5;
-    const flags = bad
-      ? BAD_ACCEPT_FLAGS[choose(BAD_ACCEPT_FLAGS.length, "fuzz accept bad flag")]!
-      : (fk & 1 ? SOCK_CLOEXEC : 0) | (fk & 2 ? SOCK_NONBLOCK : 0);
-    const x = tg.x;
-    const k = this.known(x);
-    const queue = k !== null && x?.ls ? x.ls.queue : null;
-    const allowed: readonly (number | "fd")[] =
-      x === undefined ? [-EBADF] : acceptExpected(bad, k, queue === null ? null : queue.length);
-    // An accept() that may sleep (an empty queue, a listener file without O_NONBLOCK): not drawn.
-    if (allowed.includes(-EAGAIN) && !x?.nonblock) return "ok";
-    const ps = ctx.proc;
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const pend = ps.fdm.begin(t0);
-    const fd = await ctx.p.accept(tg.fd, flags);
-    const t1 = this.model.tick();
-    const call = `accept4(${tg.fd}, ${flags})`;
-    if (fd < 0) {
-      ps.fdm.end(pend);
-      if (!allowed.includes(fd) && !this.allocFailed(fd, m))
-        this.model.diverge(`${call} = ${fd}, expected ${allowed.join(" or ")}`);
-      return "ok";
-    }
-    if (!allowed.includes("fd")) {
-      ps.fdm.end(pend);
-      this.model.diverge(`${call} = ${fd}, expected ${allowed.join(" or ")}`);
-      return "ok";
-    }
-    const embryo = queue?.shift();
-    const sock: SockModel = embryo ?? { id: this.sockIds++, peer: null, loose: true };
-    ps.fdm.installed(fd, { kind: "socket", sock }, t0, t1);
-    ps.fdm.end(pend);
-    if (this.lostFd(ps, fd, t0)) return "ok";
-    const nx: ExtraFd = {
-      fd,
-      sock,
-      peer: null,
-      nonblock: (flags & SOCK_NONBLOCK) !== 0,
-      ls: this.estSock(true),
-    };
-    // (A thread that holds enough fds closes the accepted one at once: keepExtra().)
-    if (ctx.extra.length >= MAX_EXTRA_PER_THREAD) {
-      await this.keepExtra(ctx, nx);
-      return "ok";
-    }
-    const client = sock.peer ? ctx.extra.find((e) => e.sock === sock.peer) : undefined;
-    if (client && client.peer === null) {
-      client.peer = nx;
-      nx.peer = client;
-    }
-    ctx.extra.push(nx);
-    return "ok";
-  }
-
   /** The process's sw_sync timeline, opened on first use (null if it cannot be). */
   async timeline(ctx: ThreadCtx): Promise<number | null> {
     if (ctx.proc.timeline !== null) return ctx.proc.timeline;
@@ -3307,7 +1975,7 @@ class FuzzRun {
     }
     ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
     // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
-    if (this.lostFd(ctx.proc, fd, t0)) return null;
+    if (lostFd(this, ctx.proc, fd, t0)) return null;
     // (A sibling may have opened one meanwhile: the process keeps the first, which its opener
     // may be using already and dup2()/close_range() leave alone only while it is the
     // process's; this fd is closed by the exit.)
@@ -3318,6 +1986,7 @@ class FuzzRun {
     return fd;
   }
 
+  /** A sw_sync fence on one of the thread's dma-bufs, signalled at once half the time. */
   async opFence(ctx: ThreadCtx): Promise<"ok"> {
     const d = this.ownDmabuf(ctx);
     if (d) await this.doFence(ctx, d, choose(2, "fuzz fence then signal") === 0, true);
@@ -3365,7 +2034,7 @@ class FuzzRun {
       !this.allocFailed(imp, m)
     )
       this.model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
-    if (!this.lostFd(ctx.proc, data.fence ?? -1, c0)) await this.closeFd(ctx, data.fence ?? -1);
+    if (!lostFd(this, ctx.proc, data.fence ?? -1, c0)) await this.closeFd(ctx, data.fence ?? -1);
     if (signal) await this.doSignal(ctx, false);
   }
 
@@ -3384,6 +2053,7 @@ class FuzzRun {
       this.model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
   }
 
+  /** poll(2) of one of the thread's dma-buf fds or, a third of the time, SW_SYNC_IOC_INC. */
   async opPoll(ctx: ThreadCtx): Promise<"ok"> {
     if (choose(3, "fuzz poll or signal") === 0) {
       await this.doSignal(ctx, false);
@@ -3483,7 +2153,7 @@ class FuzzRun {
       ctx.proc.fdm.end(pend);
       // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
       if (fd >= 0) {
-        if (!this.lostFd(ctx.proc, fd, t0)) ctx.proc.epfd = fd;
+        if (!lostFd(this, ctx.proc, fd, t0)) ctx.proc.epfd = fd;
       } else if (fd !== -EMFILE && !this.allocFailed(fd, m))
         this.model.diverge(`epoll_create1(0) = ${fd}`);
     }
@@ -3539,6 +2209,10 @@ class FuzzRun {
     }
   }
 
+  /**
+   * One race side's operation `op` on the shared DRM fd `e`, handle `h` and dma-buf fd `d` (see
+   * RACE_OPS); a handle it made, or null.
+   */
   async raceOp(
     ctx: ThreadCtx,
     e: FdEntry,
@@ -3669,6 +2343,7 @@ class FuzzRun {
     await child.wait();
   }
 
+  /** GEM_CHANGE_HANDLE of a live, closed or never-valid handle (newHandleFor()'s target). */
   async opChangeHandle(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx);
     if (!pk) return "ok";
@@ -3773,670 +2448,7 @@ class FuzzRun {
     return n;
   }
 
-  privOf(f: ModelFile): PrivFile {
-    let s = this.privFiles.get(f);
-    if (s === undefined) {
-      s = { bos: [], surfaces: [], fences: [], contexts: [], gone: [] };
-      this.privFiles.set(f, s);
-    }
-    return s;
-  }
-
-  /** Takes one `h` out of `list` (a handle given back). */
-  dropOne(list: number[], h: number, gone: number[]) {
-    const i = list.indexOf(h);
-    if (i >= 0) list.splice(i, 1);
-    if (!list.includes(h) && !gone.includes(h)) gone.push(h);
-  }
-
-  /** A driver-private ioctl on a DRM fd, by the driver its device runs. */
-  async opPrivate(ctx: ThreadCtx): Promise<"ok"> {
-    const pk = this.pickDrm(ctx);
-    if (!pk) return "ok";
-    const drv = privateDriver(this.devs[pk.e.file!.dev]!.device.driver.name);
-    if (drv === "qxl") return this.opQxl(ctx, pk.e, pk.own);
-    if (drv === "vmwgfx") return this.opVmw(ctx, pk.e, pk.own);
-    return "ok";
-  }
-
-  /**
-   * One private ioctl through `e` (recorded for the fd checks: -ENOTTY only from a file that is
-   * not DRM's; with `handle`, "no such handle" only if it did not surely live throughout), and
-   * the oracle every call has: 0 or a negative errno (a value for none of them). `make`: a
-   * handle-making call (creating()).
-   */
-  async privIoctl(
-    ctx: ThreadCtx,
-    e: FdEntry,
-    cmd: number,
-    arg: object,
-    what: string,
-    opts: { make?: boolean; handle?: { h: number; noSuch: number }; auth?: AuthIoctl } = {},
-  ): Promise<{ ret: number; t0: number; t1: number; m: number }> {
-    const m = this.failMark();
-    const t0 = this.model.tick();
-    const call = () => ctx.p.ioctl(e.fd, cmd, arg);
-    const ret = opts.make ? await this.creating(e.file!, call) : await call();
-    const t1 = this.model.tick();
-    if (typeof ret !== "number" || !Number.isInteger(ret) || ret > 0)
-      this.model.diverge(`${what} returned ${String(ret)}`);
-    // (Every qxl ioctl is DRM_AUTH; vmwgfx's the fuzzer issues are DRM_RENDER_ALLOW only.)
-    const authIo = opts.auth ?? (this.qxlDevs.devs!.has(e.file!.dev) ? this.qxlDevs : undefined);
-    this.drmUse(ctx, e, t0, t1, ret, what, opts.handle, authIo);
-    return { ret, t0, t1, m };
-  }
-
-  /**
-   * Checks a result the arguments alone decide (a bad flag, a never-valid handle), in any file
-   * still at the fd: one of `want`, or -EACCES (DRM_AUTH on a primary client that is not
-   * authenticated), or an allocation failure's errno.
-   */
-  privExpect(e: FdEntry, what: string, ret: number, want: readonly number[], m: number) {
-    if (e.closed || want.includes(ret) || ret === -EACCES || this.allocFailed(ret, m)) return;
-    this.model.diverge(`${what} = ${ret}, expected ${want.join(" or ")}`);
-  }
-
-  /**
-   * A GEM handle a private creation returned: joins the file's handle bookkeeping (GEM_CLOSE,
-   * FLINK, PRIME export and GEM_CHANGE_HANDLE pick it), naming a buffer the model cannot tell
-   * (UNKNOWN_BUFFER: never stamped, so no stamp read through it is evidence). `fresh`: the call
-   * made a new handle, which must not be one the file holds (in a file no other thread used).
-   */
-  privHandle(e: FdEntry, own: boolean, h: number, t0: number, t1: number, fresh: boolean) {
-    const f = e.file!;
-    if (e.closed) return;
-    if (fresh && own && !f.shared && f.live.has(h))
-      this.model.diverge(`private creation returned handle ${h}, still live in this file`);
-    if (!fresh && f.live.has(h)) return;
-    f.addHandle(h, UNKNOWN_BUFFER);
-    f.bind(h, UNKNOWN_BUFFER, t0, t1, { fresh });
-    this.privOf(f).bos.push(h);
-  }
-
-  /** A handle for a lookup: live (weighted to shared), closed, or never valid. */
-  privLookupHandle(f: ModelFile, label: string): { h: number; never: boolean } {
-    const k = choose(6, label);
-    if (k === 0) return { h: NEVER_HANDLE, never: !f.changeTargets.has(NEVER_HANDLE) };
-    if (k === 1 && f.closed.size > 0)
-      return { h: this.pick([...f.closed], `${label} closed`)!, never: false };
-    const h = this.pickHandle(f, label);
-    return h === undefined ? { h: NEVER_HANDLE, never: true } : { h, never: false };
-  }
-
-  /** privLookupHandle(), or half the time a live handle a private creation of the file made. */
-  privBoHandle(f: ModelFile, label: string): { h: number; never: boolean } {
-    const bos = this.privOf(f).bos.filter((h) => f.live.has(h));
-    if (bos.length > 0 && choose(2, `${label} private`) === 0)
-      return { h: this.pick(bos, label)!, never: false };
-    return this.privLookupHandle(f, label);
-  }
-
-  /** A page of anonymous memory of the thread's, for a command stream or a reply; or < 0. */
-  anonPage(ctx: ThreadCtx): Promise<number> {
-    return ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  }
-
-  /**
-   * One of qxl's seven ioctls (qxl_ioctl.c), with valid and invalid arguments; or a burst of
-   * EXECBUFFER calls (a client drawing frame after frame: release pages fill and roll over), or
-   * a surface's churn (ALLOC_SURF, a draw naming it, which gives it a hardware surface id, and
-   * half the time its GEM_CLOSE).
-   */
-  async opQxl(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-    const f = e.file!;
-    switch (choose(10, "fuzz qxl op")) {
-      case 0: {
-        // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
-        const bad = choose(6, "fuzz qxl alloc bad") === 0;
-        const arg = { size: bad ? 0 : PAGE * (1 + choose(4, "fuzz qxl pages")), handle: 0 };
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC, arg, "QXL_ALLOC", {
-          make: true,
-        });
-        if (bad) this.privExpect(e, "QXL_ALLOC(size 0)", r.ret, [-EINVAL], r.m);
-        else if (r.ret === 0) this.privHandle(e, own, arg.handle, r.t0, r.t1, true);
-        return "ok";
-      }
-      case 1: {
-        // MAP: the mmap offset of a live, closed or never-valid handle.
-        const { h, never } = this.privLookupHandle(f, "fuzz qxl map handle");
-        const arg = { offset: 0, handle: h, pad: 0 };
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_MAP, arg, `QXL_MAP(${h})`, {
-          handle: { h, noSuch: -ENOENT },
-        });
-        // (An offset only from a file still at the fd: a sibling's dup2() onto it may have
-        // put a vgem file there, whose VGEM_FENCE_ATTACH has QXL_MAP's request number.)
-        if (never) this.privExpect(e, `QXL_MAP(${h})`, r.ret, [-ENOENT], r.m);
-        else if (r.ret === 0 && !(arg.offset > 0) && !e.closed)
-          this.model.diverge(`QXL_MAP(${h}) gave offset ${arg.offset}`);
-        return "ok";
-      }
-      case 2: {
-        // GETPARAM: the two parameters, and unknown ones (-EINVAL).
-        const param = QXL_PARAMS[choose(QXL_PARAMS.length, "fuzz qxl param")]!;
-        const arg = { param, value: 0 };
-        const what = `QXL_GETPARAM(${param})`;
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_GETPARAM, arg, what);
-        if (param !== 1 && param !== 2) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else {
-          this.privExpect(e, what, r.ret, [0], r.m);
-          if (r.ret === 0 && param === 2 && arg.value !== QXL_MAX_RES && !e.closed)
-            this.model.diverge(`${what} = ${arg.value}, not QXL_MAX_RES (${QXL_MAX_RES})`);
-        }
-        return "ok";
-      }
-      case 3: {
-        // CLIENTCAP: a bit of the device's client capabilities; past the array -ENOSYS.
-        const index = QXL_CLIENTCAP_INDEXES[choose(QXL_CLIENTCAP_INDEXES.length, "fuzz qxl cap")]!;
-        const what = `QXL_CLIENTCAP(${index})`;
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_CLIENTCAP, { index, pad: 0 }, what);
-        this.privExpect(e, what, r.ret, index >= QXL_CLIENTCAP_END ? [-ENOSYS] : [0, -ENOSYS], r.m);
-        return "ok";
-      }
-      case 4: {
-        // ALLOC_SURF: a 64-texel-wide surface of one or two pages (top-down or bottom-up).
-        const rows = choose(2, "fuzz qxl surf rows") === 0 ? 15 : 31;
-        const stride = choose(2, "fuzz qxl surf stride") === 0 ? 256 : -256;
-        const arg = {
-          format: SPICE_SURFACE_FMT_32_XRGB,
-          width: 64,
-          height: rows,
-          stride,
-          handle: 0,
-          pad: 0,
-        };
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC_SURF, arg, "QXL_ALLOC_SURF", {
-          make: true,
-        });
-        if (r.ret === 0) this.privHandle(e, own, arg.handle, r.t0, r.t1, true);
-        return "ok";
-      }
-      case 5: {
-        // UPDATE_AREA of a handle: an empty area is -EINVAL before any lookup; a never-valid
-        // handle -ENOENT.
-        const { h, never } = this.privLookupHandle(f, "fuzz qxl update handle");
-        const empty = choose(5, "fuzz qxl update empty") === 0;
-        const arg = { handle: h, top: 0, left: empty ? 8 : 0, bottom: 4, right: 8, pad: 0 };
-        const what = `QXL_UPDATE_AREA(${h}${empty ? ", empty" : ""})`;
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_UPDATE_AREA, arg, what, {
-          handle: empty ? undefined : { h, noSuch: -ENOENT },
-        });
-        if (empty) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (never) this.privExpect(e, what, r.ret, [-ENOENT], r.m);
-        return "ok";
-      }
-      case 8:
-        return this.qxlExecbuffer(ctx, e, 2 + choose(QXL_BURST_MAX - 1, "fuzz qxl burst"));
-      case 9:
-        return this.qxlSurfaceChurn(ctx, e, own);
-      default:
-        return this.qxlExecbuffer(ctx, e, 1);
-    }
-  }
-
-  /**
-   * A surface's life as a client leads it: ALLOC_SURF, then an EXECBUFFER whose drawable names
-   * it by a SURF relocation (its first validation gives it a hardware surface id: under few
-   * slots, qxl_surface_id_alloc() runs the reaper), then half the time GEM_CLOSE of it.
-   */
-  async qxlSurfaceChurn(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-    const arg = {
-      format: SPICE_SURFACE_FMT_32_XRGB,
-      width: 64,
-      height: 15,
-      stride: 256,
-      handle: 0,
-      pad: 0,
-    };
-    const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC_SURF, arg, "QXL_ALLOC_SURF", {
-      make: true,
-    });
-    if (r.ret !== 0) return "ok";
-    this.privHandle(e, own, arg.handle, r.t0, r.t1, true);
-    await this.qxlExecbuffer(ctx, e, 1, arg.handle);
-    if (choose(2, "fuzz qxl churn close") === 0)
-      await this.doGemClose(ctx, e, own, arg.handle, null, false);
-    return "ok";
-  }
-
-  /**
-   * qxl EXECBUFFER of one DRAW command from a page of the thread's: relocations to live
-   * handles (a buffer's address, a surface's id), to closed and never-valid ones (-EINVAL),
-   * and garbage (a NULL `commands`: -EFAULT; a refused command type, an oversized command, an
-   * unknown relocation type: -EINVAL; no command at all: 0).
-   */
-  async qxlExecbuffer(ctx: ThreadCtx, e: FdEntry, calls: number, surface?: number): Promise<"ok"> {
-    const f = e.file!;
-    const kind = surface !== undefined ? 3 : choose(8, "fuzz qxl exec kind");
-    if (kind === 0) {
-      const arg = { flags: 0, commands_num: 1 + choose(2, "fuzz qxl exec n"), commands: 0 };
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, "QXL_EXECBUFFER(NULL)");
-      this.privExpect(e, "QXL_EXECBUFFER(NULL commands)", r.ret, [-EFAULT], r.m);
-      return "ok";
-    }
-    if (kind === 1) {
-      const arg = { flags: 0, commands_num: 0, commands: 0 };
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, "QXL_EXECBUFFER(0)");
-      this.privExpect(e, "QXL_EXECBUFFER(no command)", r.ret, [0], r.m);
-      return "ok";
-    }
-    const relocs: QxlFuzzReloc[] = [];
-    let never = false;
-    if (surface !== undefined) relocs.push({ type: QXL_RELOC_TYPE_SURF, handle: surface });
-    const n = choose(surface !== undefined ? 2 : 3, "fuzz qxl relocs");
-    for (let i = 0; i < n; i++) {
-      const l = this.privLookupHandle(f, "fuzz qxl reloc handle");
-      never ||= l.never;
-      const surf = choose(3, "fuzz qxl reloc surf") === 0;
-      relocs.push({ type: surf ? QXL_RELOC_TYPE_SURF : QXL_RELOC_TYPE_BO, handle: l.h });
-    }
-    const garbage = kind === 2 ? choose(3, "fuzz qxl exec garbage") : -1;
-    const c: QxlFuzzCommand = {
-      type: garbage === 0 ? QXL_CMD_SURFACE : QXL_CMD_DRAW,
-      op: choose(2, "fuzz qxl draw op") === 0 ? QXL_DRAW_FILL : 0,
-      relocs,
-      commandSize: garbage === 1 ? PAGE + 1 : QXL_DRAW_SIZE,
-      badRelocType: garbage === 2,
-    };
-    // Commands per call: mostly one, sometimes several (each its own release).
-    const count = QXL_COMMANDS_PER_CALL[choose(QXL_COMMANDS_PER_CALL.length, "fuzz qxl cmds")]!;
-    const page = await this.anonPage(ctx);
-    if (page < 0) return "ok";
-    const w = await ctx.p.writeMemory(page, qxlCommandPage(page, c, count));
-    // The same drawing `calls` times (a burst, as a client drawing frame after frame), until a
-    // call fails.
-    for (let k = 0; w >= 0 && k < calls; k++) {
-      const arg = { flags: 0, commands_num: count, commands: qxlCommandAt(page) };
-      const what = `QXL_EXECBUFFER(${c.type}${count > 1 ? ` x${count}` : ""}, relocs ${relocs.map((x) => x.handle).join(",")}${garbage >= 0 ? `, garbage ${garbage}` : ""})`;
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, what);
-      // Before any handle is looked up: the command's type and size; the relocations in order.
-      if (garbage === 0 || garbage === 1) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      else if (never || garbage === 2) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      if (r.ret !== 0) break;
-    }
-    await ctx.p.munmap(page, PAGE);
-    return "ok";
-  }
-
-  /** One of vmwgfx's ioctls (vmwgfx_drv.c's table), with valid and invalid arguments. */
-  async opVmw(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-    const f = e.file!;
-    const ps = this.privOf(f);
-    // ALLOC_BO, HANDLE_CLOSE, SYNCCPU x2, surfaces x5 (create x2, ref, unref, export),
-    // EXECBUF x2, fences x2, contexts x2.
-    switch (choose(14, "fuzz vmw op")) {
-      case 0: {
-        // ALLOC_BO: a buffer of whole pages; size 0 has no mmap offset (-ENOSPC).
-        const bad = choose(6, "fuzz vmw alloc bad") === 0;
-        const arg = {
-          size: bad ? 0 : PAGE * (1 + choose(4, "fuzz vmw pages")),
-          pad64: 0,
-          map_handle: 0,
-          handle: 0,
-          cur_gmr_id: 0,
-          cur_gmr_offset: 0,
-          rep_pad64: 0,
-        };
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_ALLOC_BO, arg, "VMW_ALLOC_BO", {
-          make: true,
-        });
-        if (bad) this.privExpect(e, "VMW_ALLOC_BO(size 0)", r.ret, [-ENOSPC], r.m);
-        else if (r.ret === 0) this.privHandle(e, own, arg.handle, r.t0, r.t1, true);
-        return "ok";
-      }
-      case 1: {
-        // HANDLE_CLOSE (= UNREF_DMABUF): drm_gem_handle_delete(), GEM_CLOSE's errno.
-        const { h, never } = this.privLookupHandle(f, "fuzz vmw close handle");
-        const expect = never ? -EINVAL : f.live.has(h) ? 0 : f.closed.has(h) ? -EINVAL : null;
-        await this.doGemClose(
-          ctx,
-          e,
-          own,
-          h,
-          expect,
-          never,
-          DRM_IOCTL_VMW_HANDLE_CLOSE,
-          "VMW_HANDLE_CLOSE",
-        );
-        return "ok";
-      }
-      case 2:
-      case 3: {
-        // SYNCCPU grab or release of a buffer (half the time one a private creation made),
-        // with good and bad flags and ops.
-        const { h, never } = this.privBoHandle(f, "fuzz vmw sync handle");
-        const badFlags = choose(6, "fuzz vmw sync bad flags") === 0;
-        const badOp = choose(8, "fuzz vmw sync bad op") === 0;
-        const rw = [
-          drm_vmw_synccpu_read,
-          drm_vmw_synccpu_write,
-          drm_vmw_synccpu_read | drm_vmw_synccpu_write,
-        ][choose(3, "fuzz vmw sync rw")]!;
-        const flags = badFlags
-          ? [0, 0x100][choose(2, "fuzz vmw sync bad")]!
-          : rw | (choose(2, "fuzz vmw sync dontblock") === 0 ? drm_vmw_synccpu_dontblock : 0);
-        const op = badOp
-          ? 7
-          : choose(2, "fuzz vmw sync op") === 0
-            ? drm_vmw_synccpu_grab
-            : drm_vmw_synccpu_release;
-        const what = `VMW_SYNCCPU(${h}, op ${op}, flags ${flags})`;
-        const r = await this.privIoctl(
-          ctx,
-          e,
-          DRM_IOCTL_VMW_SYNCCPU,
-          { op, flags, handle: h, pad64: 0 },
-          what,
-        );
-        if (badFlags || badOp) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (never) this.privExpect(e, what, r.ret, [-ESRCH], r.m);
-        return "ok";
-      }
-      case 4:
-      case 5:
-        return this.vmwSurfaceCreate(ctx, e, own);
-      case 6: {
-        // GB_SURFACE_REF of a surface handle (this file's, another file's, a gone or never one).
-        const k = choose(4, "fuzz vmw ref which");
-        const sid =
-          k === 0
-            ? NEVER_OBJECT
-            : k === 1
-              ? (this.pick(this.devSurfaces[f.dev]!, "fuzz vmw ref dev sid") ?? NEVER_OBJECT)
-              : k === 2
-                ? (this.pick(ps.gone, "fuzz vmw ref gone sid") ?? NEVER_OBJECT)
-                : (this.pick(ps.surfaces, "fuzz vmw ref sid") ?? NEVER_OBJECT);
-        const arg = { sid, handle_type: DRM_VMW_HANDLE_LEGACY } as DrmVmwGbSurfaceRefArg;
-        const what = `VMW_GB_SURFACE_REF(${sid})`;
-        const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_GB_SURFACE_REF, arg, what, {
-          make: true,
-        });
-        if (sid === NEVER_OBJECT) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-        if (r.ret === 0 && !e.closed) {
-          ps.surfaces.push(sid);
-          if (arg.rep_buffer_handle !== SVGA3D_INVALID_ID)
-            this.privHandle(e, own, arg.rep_buffer_handle, r.t0, r.t1, false);
-        }
-        return "ok";
-      }
-      case 7: {
-        // UNREF_SURFACE: one open less; a handle the file has not opened is -EINVAL.
-        const sid =
-          choose(4, "fuzz vmw unref never") === 0
-            ? NEVER_OBJECT
-            : (this.pick(ps.surfaces, "fuzz vmw unref sid") ?? NEVER_OBJECT);
-        const what = `VMW_UNREF_SURFACE(${sid})`;
-        const r = await this.privIoctl(
-          ctx,
-          e,
-          DRM_IOCTL_VMW_UNREF_SURFACE,
-          { sid, handle_type: DRM_VMW_HANDLE_LEGACY },
-          what,
-        );
-        if (sid === NEVER_OBJECT) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (r.ret === 0) this.dropOne(ps.surfaces, sid, ps.gone);
-        return "ok";
-      }
-      case 8:
-        return this.vmwSurfaceExport(ctx, e);
-      case 9:
-      case 10:
-        return this.vmwExecbuf(ctx, e);
-      case 11:
-        return this.vmwFence(ctx, e);
-      default:
-        return this.vmwContext(ctx, e);
-    }
-  }
-
-  /**
-   * GB_SURFACE_CREATE: a small surface with a buffer of its own (create_buffer), over a live
-   * buffer of the file (its guest memory: too small, or a dumb buffer's, is -EINVAL), or with
-   * arguments the driver refuses before anything is made (an SM4 array, a multisample count,
-   * an autogen filter: -EINVAL; an unknown buffer handle: -ESRCH).
-   */
-  async vmwSurfaceCreate(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-    const f = e.file!;
-    const ps = this.privOf(f);
-    // 0-2: a buffer of its own; 3: over a buffer a private creation made; 4: over any live
-    // buffer; 5: an SM4 array and a multisample count; 6: an autogen filter; 7: an unknown
-    // buffer.
-    const k = choose(8, "fuzz vmw surface kind");
-    const kind = k <= 2 ? 0 : k - 2;
-    const bos = ps.bos.filter((h) => f.live.has(h));
-    const given =
-      kind === 1
-        ? this.pick(bos, "fuzz vmw surface own bo")
-        : kind === 2
-          ? this.pickHandle(f, "fuzz vmw surface bo")
-          : undefined;
-    const arg: DrmVmwGbSurfaceCreateArg = {
-      svga3d_flags: 0,
-      format: VMW_SURFACE_FORMAT,
-      mip_levels: 1,
-      drm_surface_flags:
-        drm_vmw_surface_flag_shareable |
-        (given === undefined ? drm_vmw_surface_flag_create_buffer : 0),
-      multisample_count: kind === 3 ? 4 : 0,
-      autogen_filter: kind === 4 ? 1 : 0,
-      buffer_handle: kind === 5 ? NEVER_HANDLE : (given ?? SVGA3D_INVALID_ID),
-      array_size: kind === 3 ? 2 : 0,
-      width: 16 * (1 + choose(4, "fuzz vmw surface width")),
-      height: 1,
-      depth: 1,
-      handle: 0,
-      backup_size: 0,
-      rep_buffer_handle: 0,
-      buffer_size: 0,
-      buffer_map_handle: 0,
-    };
-    if (kind === 5) arg.drm_surface_flags = drm_vmw_surface_flag_shareable;
-    const what = `VMW_GB_SURFACE_CREATE(kind ${kind}${given !== undefined ? `, bo ${given}` : ""})`;
-    const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_GB_SURFACE_CREATE, arg, what, {
-      make: true,
-    });
-    if (kind === 3 || kind === 4) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-    // (kind 1 or 2 over a buffer too small for the surface, or a dumb buffer's: -EINVAL.)
-    else if (kind === 5 && !f.changeTargets.has(NEVER_HANDLE))
-      this.privExpect(e, what, r.ret, [-ESRCH], r.m);
-    // A surface with a buffer of its own that failed for want of memory may have left the
-    // buffer's GEM handle in the file (vmw_gb_surface_define_internal() creates it before
-    // ttm_prime_object_init() fails, as for a dumb buffer: doCreate()): no claim about the
-    // file's handles from then on (a soak under `--faults p:0.02` got GEM_CHANGE_HANDLE to
-    // that number -ENOSPC).
-    if (r.ret !== 0 && this.allocFailed(r.ret, r.m)) {
-      f.shared = true;
-      f.chaos = true;
-    }
-    if (r.ret !== 0 || e.closed) return "ok";
-    ps.surfaces.push(arg.handle);
-    this.devSurfaces[f.dev]!.push(arg.handle);
-    if (arg.rep_buffer_handle !== SVGA3D_INVALID_ID)
-      this.privHandle(e, own, arg.rep_buffer_handle, r.t0, r.t1, given === undefined);
-    return "ok";
-  }
-
-  /**
-   * PRIME_HANDLE_TO_FD of a surface handle (vmwgfx routes handles above VMWGFX_NUM_MOB to its
-   * TTM prime objects: ttm_prime_handle_to_fd()), sometimes twice (the second a re-export of the
-   * cached dma-buf); the dma-buf fds are closed again at once, so another thread's export of
-   * the same surface may race their last close.
-   */
-  async vmwSurfaceExport(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-    const ps = this.privOf(e.file!);
-    const sid = this.pick(ps.surfaces, "fuzz vmw export sid") ?? NEVER_OBJECT;
-    const times = 1 + choose(2, "fuzz vmw export twice");
-    const fds: number[] = [];
-    for (let i = 0; i < times; i++) {
-      const arg = { handle: sid, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
-      const t0 = this.model.tick();
-      const pend = ctx.proc.fdm.begin(t0);
-      const r = await this.privIoctl(
-        ctx,
-        e,
-        DRM_IOCTL_PRIME_HANDLE_TO_FD,
-        arg,
-        `PRIME_HANDLE_TO_FD(surface ${sid})`,
-      );
-      if (r.ret === 0) {
-        ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, r.t1);
-        if (!this.lostFd(ctx.proc, arg.fd, t0)) fds.push(arg.fd);
-      }
-      ctx.proc.fdm.end(pend);
-    }
-    for (const fd of fds) {
-      const ret = await this.closeFd(ctx, fd);
-      if (ret !== 0 && !this.lostFd(ctx.proc, fd, 0))
-        this.model.diverge(`close(${fd}) of a surface's dma-buf = ${ret}`);
-    }
-    return "ok";
-  }
-
-  /**
-   * EXECBUF of a command stream: a GPU fill of one of the file's buffers (whole: a fill with
-   * one byte can spoil a stamp, never forge one) or of a surface's, a context's `clear`; with a
-   * fence_rep page (a fence object handle for the fence ioctls) or without; and garbage (an
-   * unknown command: -EINVAL; a never-valid buffer: -ESRCH).
-   */
-  async vmwExecbuf(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-    const f = e.file!;
-    const ps = this.privOf(f);
-    const kind = choose(6, "fuzz vmw exec kind");
-    let commands: string;
-    let expect: number | null = null;
-    if (kind === 0) {
-      commands = "bogus 1";
-      expect = -EINVAL;
-    } else if (kind === 1) {
-      // An unknown buffer (-ESRCH), or a number vmwgfx takes for a surface: unknown, -EINVAL.
-      const low = choose(2, "fuzz vmw exec never") === 0;
-      const h = low ? NEVER_BO : NEVER_HANDLE;
-      commands = vmwFill(h, 1);
-      if (!f.changeTargets.has(h)) expect = low ? -ESRCH : -EINVAL;
-    } else if (kind === 2 && ps.contexts.length > 0) {
-      commands = vmwClear(this.pick(ps.contexts, "fuzz vmw exec cid")!);
-    } else if (kind === 3 && ps.surfaces.length > 0) {
-      commands = vmwFill(this.pick(ps.surfaces, "fuzz vmw exec sid")!, 0x11);
-    } else {
-      const h = this.pickHandle(f, "fuzz vmw exec bo");
-      if (h === undefined) return "ok";
-      commands = vmwFill(h, 0x22);
-    }
-    const withRep = choose(2, "fuzz vmw exec rep") === 0;
-    const page = withRep ? await this.anonPage(ctx) : 0;
-    if (page < 0) return "ok";
-    const arg: DrmVmwExecbufArg = {
-      commands,
-      version: DRM_VMW_EXECBUF_VERSION,
-      flags: 0,
-      fence_seqno: 0,
-      fence_rep: page,
-      context_handle: 0,
-      imported_fence_fd: -1,
-    };
-    const what = `VMW_EXECBUF(${commands})`;
-    const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_EXECBUF, arg, what);
-    if (expect !== null) this.privExpect(e, what, r.ret, [expect], r.m);
-    if (r.ret === 0 && withRep && !e.closed) {
-      const rep = await ctx.p.readMemory(page, DRM_VMW_FENCE_REP_SIZE);
-      if (typeof rep !== "number") {
-        const fr = decodeDrmVmwFenceRep(rep);
-        if (fr.error === 0 && fr.handle !== 0) ps.fences.push(fr.handle);
-      }
-    }
-    if (withRep) await ctx.p.munmap(page, PAGE);
-    return "ok";
-  }
-
-  /** FENCE_WAIT (sometimes with DRM_VMW_WAIT_OPTION_UNREF), FENCE_SIGNALED or FENCE_UNREF. */
-  async vmwFence(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-    const ps = this.privOf(e.file!);
-    const k = choose(4, "fuzz vmw fence which");
-    const h =
-      k === 0
-        ? NEVER_OBJECT
-        : k === 1
-          ? (this.pick(ps.gone, "fuzz vmw fence gone") ?? NEVER_OBJECT)
-          : (this.pick(ps.fences, "fuzz vmw fence") ?? NEVER_OBJECT);
-    const op = choose(3, "fuzz vmw fence op");
-    if (op === 0) {
-      const unref = choose(2, "fuzz vmw fence unref") === 0;
-      const arg = {
-        handle: h,
-        cookie_valid: 0,
-        kernel_cookie: 0,
-        timeout_us: [0, 1000, 100_000][choose(3, "fuzz vmw fence timeout")]!,
-        lazy: 0,
-        flags: DRM_VMW_FENCE_FLAG_EXEC,
-        wait_options: unref ? DRM_VMW_WAIT_OPTION_UNREF : 0,
-        pad64: 0,
-      };
-      const what = `VMW_FENCE_WAIT(${h}${unref ? ", unref" : ""})`;
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_FENCE_WAIT, arg, what);
-      if (h === NEVER_OBJECT) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      else if (r.ret === 0 && unref) this.dropOne(ps.fences, h, ps.gone);
-    } else if (op === 1) {
-      const arg = {
-        handle: h,
-        flags: DRM_VMW_FENCE_FLAG_EXEC,
-        signaled: -1,
-        passed_seqno: 0,
-        signaled_flags: 0,
-        pad64: 0,
-      };
-      const what = `VMW_FENCE_SIGNALED(${h})`;
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_FENCE_SIGNALED, arg, what);
-      if (h === NEVER_OBJECT) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      else if (r.ret === 0 && arg.signaled !== 0 && arg.signaled !== 1)
-        this.model.diverge(`${what}: signaled = ${arg.signaled}`);
-    } else {
-      const what = `VMW_FENCE_UNREF(${h})`;
-      const r = await this.privIoctl(
-        ctx,
-        e,
-        DRM_IOCTL_VMW_FENCE_UNREF,
-        { handle: h, pad64: 0 },
-        what,
-      );
-      if (h === NEVER_OBJECT) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      else if (r.ret === 0) this.dropOne(ps.fences, h, ps.gone);
-    }
-    return "ok";
-  }
-
-  /** CREATE_CONTEXT, CREATE_EXTENDED_CONTEXT (legacy; DX and unknown kinds: -EINVAL), UNREF_CONTEXT. */
-  async vmwContext(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-    const ps = this.privOf(e.file!);
-    const op = choose(4, "fuzz vmw ctx op");
-    if (op === 0) {
-      const arg = { cid: 0, pad64: 0 };
-      const r = await this.privIoctl(
-        ctx,
-        e,
-        DRM_IOCTL_VMW_CREATE_CONTEXT,
-        arg,
-        "VMW_CREATE_CONTEXT",
-      );
-      if (r.ret === 0 && !e.closed) ps.contexts.push(arg.cid);
-    } else if (op === 1) {
-      const req = [drm_vmw_context_legacy, drm_vmw_context_dx, 7][choose(3, "fuzz vmw ctx req")]!;
-      const arg = { req, cid: 0, pad64: 0 };
-      const what = `VMW_CREATE_EXTENDED_CONTEXT(${req})`;
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT, arg, what);
-      if (req === 7) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      if (r.ret === 0 && !e.closed) ps.contexts.push(arg.cid);
-    } else {
-      const cid =
-        choose(4, "fuzz vmw ctx never") === 0
-          ? NEVER_OBJECT
-          : (this.pick(ps.contexts, "fuzz vmw ctx cid") ?? NEVER_OBJECT);
-      const what = `VMW_UNREF_CONTEXT(${cid})`;
-      const r = await this.privIoctl(ctx, e, DRM_IOCTL_VMW_UNREF_CONTEXT, { cid, pad64: 0 }, what);
-      if (cid === NEVER_OBJECT) this.privExpect(e, what, r.ret, [-EINVAL], r.m);
-      else if (r.ret === 0) this.dropOne(ps.contexts, cid, ps.gone);
-    }
-    return "ok";
-  }
-
+  /** A DRM ioctl with garbage arguments (wrong types, out-of-range values, unknown requests). */
   async opGarbageIoctl(ctx: ThreadCtx): Promise<"ok"> {
     const pk = this.pickDrm(ctx);
     const fd = pk?.e.fd ?? 4095;
@@ -4478,6 +2490,10 @@ class FuzzRun {
     return "ok";
   }
 
+  /**
+   * A syscall with hostile arguments: readMemory(addr, 2**40), recvFd(null), sendFd() to a
+   * non-process, a pollfd whose getter throws, a fractional poll timeout.
+   */
   async opHostile(ctx: ThreadCtx): Promise<"ok"> {
     const p = ctx.p;
     const m = this.failMark();
@@ -4521,6 +2537,7 @@ class FuzzRun {
     }
   }
 
+  /** CPU access: MAP_DUMB and a read through the mapping, or writes past a dma-buf's stamp through its mmap. */
   async opTouch(ctx: ThreadCtx): Promise<"ok"> {
     if (choose(3, "fuzz touch handle") === 0) {
       const pk = this.pickDrm(ctx);
