@@ -76,6 +76,12 @@ import {
   type ThreadCtx,
 } from "./fuzz.js";
 import { lostFd } from "./fuzz-ops-fd.js";
+import {
+  qxlAllocBurst,
+  qxlAllocResult,
+  qxlCreateGuessClose,
+  qxlEvictRace,
+} from "./fuzz-ops-qxl-vram.js";
 import { type ModelFile, UNKNOWN_BUFFER } from "./model.js";
 import {
   NEVER_BO,
@@ -237,7 +243,8 @@ export function anonPage(_run: FuzzRun, ctx: ThreadCtx): Promise<number> {
  */
 export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
   const f = e.file!;
-  switch (choose(10, "fuzz qxl op")) {
+  // (10-14: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning.)
+  switch (choose(15, "fuzz qxl op")) {
     case 0: {
       // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
       const bad = choose(6, "fuzz qxl alloc bad") === 0;
@@ -246,7 +253,7 @@ export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boole
         make: true,
       });
       if (bad) privExpect(run, e, "QXL_ALLOC(size 0)", r.ret, [-EINVAL], r.m);
-      else if (r.ret === 0) privHandle(run, e, own, arg.handle, r.t0, r.t1, true);
+      else qxlAllocResult(run, e, own, arg.handle, r);
       return "ok";
     }
     case 1: {
@@ -321,6 +328,14 @@ export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boole
       return qxlExecbuffer(run, ctx, e, 2 + choose(QXL_BURST_MAX - 1, "fuzz qxl burst"));
     case 9:
       return qxlSurfaceChurn(run, ctx, e, own);
+    case 10:
+      return qxlCreateGuessClose(run, ctx, e);
+    case 11:
+    case 12:
+      return qxlAllocBurst(run, ctx, e, own);
+    case 13:
+    case 14:
+      return qxlEvictRace(run, ctx, e, own);
     default:
       return qxlExecbuffer(run, ctx, e, 1);
   }

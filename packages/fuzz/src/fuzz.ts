@@ -269,10 +269,12 @@ export interface FuzzProcessPlan {
   readonly raceOps: readonly RaceOp[];
 }
 
-interface DeviceNodes {
+export interface DeviceNodes {
   readonly device: DrmDevice;
   readonly card: string;
   readonly render: string | null;
+  /** The drawn device's own memory is small (RegisteredDevice.scarceMemory). */
+  readonly scarce: boolean;
 }
 
 export interface FdEntry {
@@ -512,6 +514,7 @@ async function registerNodes(
     device,
     card,
     render: reg.render !== undefined ? reg.render : (device.render?.path ?? null),
+    scarce: reg.scarceMemory === true,
   };
 }
 
