@@ -240,7 +240,6 @@ export const QXL_RETIRED_RELEASE_BO_EVICTABLE = defineKnownWindow({
     "it is never evicted, and its VRAM comes back when the garbage collector frees its last " +
     "release (proposed here; no posted patch known)",
   foundBy:
-    "qxl-release-evict.test.ts (a drawable without relocations in a retired release page, then " +
-    "allocations past a small VRAM: the release leaks; with baselineFixes() clean); the fuzzer's " +
-    "private runs on a small drawn VRAM",
+    "@primetime/fuzz private.test.ts (the private qxl workload on a small drawn VRAM, qxl+qxl seed " +
+    "458 random: the releases leak with the window open; clean with baselineFixes())",
 });
