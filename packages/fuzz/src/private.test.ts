@@ -64,6 +64,45 @@ function results(log: readonly SyscallLogEntry[], re: RegExp): Set<string> {
 }
 
 /**
+ * In a run's log, a client's qxl ioctl refused with -EACCES on fd N, then its GET_MAGIC on N,
+ * the display server's AUTH_MAGIC of that magic granted, and a later qxl ioctl of the client on
+ * N succeeding, with N neither closed nor replaced in between (dup2/dup3 onto it, close_range);
+ * null if no client shows it.
+ */
+function authPattern(log: readonly SyscallLogEntry[]) {
+  const procs = new Set(log.filter((e) => /^fuzz\d+\[/.test(e.process)).map((e) => e.process));
+  for (const proc of procs) {
+    const mine = log.filter((e) => e.process === proc);
+    for (let i = 0; i < mine.length; i++) {
+      const m0 = /^ioctl\((\d+), DRM_IOCTL_QXL_/.exec(mine[i]!.call);
+      if (!m0 || !/^-13 /.test(mine[i]!.result ?? "")) continue;
+      const fd = m0[1];
+      const gotI = mine.findIndex(
+        (e, j) => j > i && e.call.startsWith(`ioctl(${fd}, DRM_IOCTL_GET_MAGIC`),
+      );
+      const magic = gotI < 0 ? null : /magic: (\d+)\}$/.exec(mine[gotI]!.result ?? "");
+      if (!magic) continue;
+      const granted = log.find(
+        (e) =>
+          e.seq > mine[gotI]!.seq &&
+          e.process.startsWith("fuzz-xorg[") &&
+          e.call.includes(`DRM_IOCTL_AUTH_MAGIC, {magic: ${magic[1]}}`),
+      );
+      if (!granted || !/^0 /.test(granted.result ?? "")) continue;
+      const afterI = mine.findIndex(
+        (e, j) => j > gotI && e.call.startsWith(`ioctl(${fd}, DRM_IOCTL_QXL_`),
+      );
+      if (afterI < 0 || mine[afterI]!.seq <= granted.seq) continue;
+      if (!/^0 /.test(mine[afterI]!.result ?? "")) continue;
+      const moved = new RegExp(`^(close\\(${fd}\\)|dup[23]\\(\\d+, ${fd}\\b|closeRange)`);
+      if (mine.slice(i + 1, afterI).some((e) => moved.test(e.call))) continue;
+      return { proc, fd, refused: mine[i]!, got: mine[gotI]!, granted, after: mine[afterI]! };
+    }
+  }
+  return null;
+}
+
+/**
  * The vmwgfx toggles the private ioctls reach (README.md's table: p/r on vmwgfx+vgem, first finds
  * from the first seeds 1, 100001, 200001, 300001, 400001), each hunted from its median's seed.
  */
@@ -175,34 +214,26 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
     expect(made.length).toBeGreaterThan(5);
   }, 300_000);
 
-  it("authenticates its clients: a qxl ioctl that got -EACCES succeeds on the same fd once the display server authenticated it (qxl+qxl, seed 148)", async () => {
+  it("authenticates its clients: a qxl ioctl that got -EACCES succeeds on the same fd once the display server authenticated it (qxl+qxl, seed 35)", async () => {
+    // (Seed 35, fuzz1's fd 1, since the small drawn VRAM and the qxl operations added with it:
+    // the first of seeds 1-200 with the pattern in any client; seed 148, fuzz0's fd 0, before.)
     const { log, cls } = await fuzzLog(
       { drivers: [qxl, qxl], private: true },
-      { seed: 148, strategy: "pct" },
+      { seed: 35, strategy: "pct" },
     );
     expect(cls).toMatchObject({ splats: 0, divergences: 0, leaks: 0, hang: false });
     // The server opened both cards first (their master), before any client.
     expect(log[0]).toMatchObject({ call: 'open("/dev/dri/card0", 2)', result: "0" });
     expect(log[0]!.process).toMatch(/^fuzz-xorg\[/);
-    const mine = log.filter((e) => e.process.startsWith("fuzz0["));
-    const at = (re: RegExp, from: number) => mine.findIndex((e, i) => i > from && re.test(e.call));
-    const refused = at(/^ioctl\(0, DRM_IOCTL_QXL_/, -1);
-    expect(mine[refused]?.result).toMatch(/^-13 /);
-    const got = at(/^ioctl\(0, DRM_IOCTL_GET_MAGIC/, refused);
-    const magic = /magic: (\d+)\}$/.exec(mine[got]!.result!)![1];
-    const granted = log.find(
-      (e) =>
-        e.seq > mine[got]!.seq &&
-        e.process.startsWith("fuzz-xorg[") &&
-        e.call.includes(`DRM_IOCTL_AUTH_MAGIC, {magic: ${magic}}`),
-    );
-    expect(granted?.result).toMatch(/^0 /);
-    const after = at(/^ioctl\(0, DRM_IOCTL_QXL_/, got);
-    expect(mine[after]!.seq).toBeGreaterThan(granted!.seq);
-    expect(mine[after]?.result).toMatch(/^0 /);
-    // fd 0 of fuzz0 was neither closed nor replaced in between.
-    const between = mine.slice(refused + 1, after).map((e) => e.call);
-    expect(between.filter((c) => /^(close\(0\)|dup[23]\(\d+, 0\b|closeRange)/.test(c))).toEqual([]);
+    const found = authPattern(log);
+    expect(found).not.toBeNull();
+    const { refused, got, granted, after } = found!;
+    expect(refused.result).toMatch(/^-13 /);
+    expect(got.seq).toBeGreaterThan(refused.seq);
+    expect(granted.result).toMatch(/^0 /);
+    expect(after.seq).toBeGreaterThan(granted.seq);
+    expect(after.result).toMatch(/^0 /);
+    expect(found!.proc).toMatch(/^fuzz1\[/);
   }, 120_000);
 
   it("reaches each vmwgfx ioctl on vmwgfx+vgem (seeds 1-60), and bad arguments get the kernel's errno", async () => {
