@@ -5,6 +5,7 @@
  * surface of an object leaving the surface memory (also on delete: delete_mem_notify).
  */
 
+import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import type { DrmVmaOffsetManager } from "@primetime/gem";
 import { toggleEnabled } from "@primetime/sim";
 import {
@@ -117,10 +118,11 @@ async function qxlBoDeleteMemNotify(bo: TtmBufferObject): Promise<void> {
  * the fix switch of the known window qxl.retired-release-bo-evictable on, a release page is never
  * worth evicting: a retired one is unpinned while releases in it that were never fenced may
  * still be on the device's ring (proposed fix; see toggles.ts).
- * Locking: the object's reservation held (asserted by ttm_bo_eviction_valuable()).
+ * Locking: the object's reservation held (asserted).
  * References: the caller holds one.
  */
 export function qxlEvictionValuable(bo: TtmBufferObject, place: TtmPlace): boolean {
+  dmaResvAssertHeld(bo.resv);
   if (
     qxlTtmBoIsQxlBo(bo) &&
     toQxlBo(bo).isReleaseBo &&
