@@ -322,7 +322,8 @@ export function dmaFencePut(fence: DmaFence | null): Promise<void> {
  */
 export async function dmaFenceRelease(kref: Kref): Promise<void> {
   const fence = kref.owner as DmaFence;
-  await point(opLabel("dma_fence_release", fence.name));
+  const atPoint = pointNow(opLabel("dma_fence_release", fence.name));
+  if (atPoint !== null) await atPoint;
   // The WARN's text is built only when it fires (a release of every fence runs this test).
   if (
     fence.cbList.length > 0 &&
@@ -360,7 +361,8 @@ export async function dmaFenceFree(fence: DmaFence): Promise<void> {
  */
 export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
   lockdepAssertHeld(fenceLock(fence));
-  await point(fmtLabel("test_and_set_bit(SIGNALED, ", fence.name, ")"));
+  const atPoint = pointNow(fmtLabel("test_and_set_bit(SIGNALED, ", fence.name, ")"));
+  if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_signal_locked");
   if (testAndSetBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return -EINVAL;
   // Stash the cb_list before replacing it with the timestamp.
@@ -397,7 +399,8 @@ export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
  * References: the caller holds one.
  */
 export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean> {
-  await point(testSignaledLabel(fence));
+  const atPoint = pointNow(testSignaledLabel(fence));
+  if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_is_signaled_locked");
   lockdepAssertHeld(fenceLock(fence));
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
@@ -488,7 +491,8 @@ export function dmaFenceIsLaterOrSame(f1: DmaFence, f2: DmaFence): boolean {
  */
 async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> {
   lockdepAssertHeld(fenceLock(fence));
-  await point(fmtLabel("test_and_set_bit(ENABLE_SIGNAL, ", fence.name, ")"));
+  const atPoint = pointNow(fmtLabel("test_and_set_bit(ENABLE_SIGNAL, ", fence.name, ")"));
+  if (atPoint !== null) await atPoint;
   const wasSet = testAndSetBit(fence, DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT);
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return false;
   if (!wasSet && fence.ops.enableSignaling && !(await fence.ops.enableSignaling(fence))) {
@@ -533,7 +537,8 @@ export async function dmaFenceAddCallback(
 ): Promise<number> {
   if (warnOn(!fence || !func, "dma_fence_add_callback: WARN_ON(!fence || !func)")) return -EINVAL;
   const f = fence as DmaFence;
-  await point(testSignaledLabel(f));
+  const atPoint = pointNow(testSignaledLabel(f));
+  if (atPoint !== null) await atPoint;
   f.checkAccess("dma_fence_add_callback");
   if (testBit(f, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     cb.fence = null;
@@ -562,7 +567,8 @@ export async function dmaFenceAddCallback(
  * use-after-free.
  */
 export async function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): Promise<boolean> {
-  await point(opLabel("dma_fence_remove_callback", fence.name));
+  const atPoint = pointNow(opLabel("dma_fence_remove_callback", fence.name));
+  if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_remove_callback");
   const lock = fenceLock(fence);
   await lock.lock();
@@ -680,7 +686,8 @@ export async function dmaFenceDefaultWait(
   let ret = timeout ? timeout : 1;
   const lock = fenceLock(fence);
   await lock.lock();
-  await point(testSignaledLabel(fence));
+  const atPoint = pointNow(testSignaledLabel(fence));
+  if (atPoint !== null) await atPoint;
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     await lock.unlock();
     return ret;

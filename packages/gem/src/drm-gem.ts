@@ -40,7 +40,7 @@ import {
   ShmemFile,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, opLabel, point, pointNow, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
@@ -199,7 +199,8 @@ export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
  * References: the object's last reference is gone.
  */
 export async function drmGemObjectFree(obj: GemObject): Promise<void> {
-  await point(opLabel("drm_gem_object_free", obj.name));
+  const atPoint = pointNow(opLabel("drm_gem_object_free", obj.name));
+  if (atPoint !== null) await atPoint;
   if (!obj.funcs.free) {
     warnOn(true, `drm_gem_object_free(${obj.name}): no funcs->free`);
     return;
@@ -300,7 +301,8 @@ async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
  */
 export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<void> {
   const dev = obj.dev;
-  await point(fmtLabel("READ_ONCE(", obj.name, ".handle_count)"));
+  const atPoint = pointNow(fmtLabel("READ_ONCE(", obj.name, ".handle_count)"));
+  if (atPoint !== null) await atPoint;
   if (obj.handleCount === 0) {
     warnOn(true, `${obj.name}: handle_count already 0`, { object: obj.name });
     return;

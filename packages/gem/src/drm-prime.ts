@@ -206,7 +206,8 @@ export async function drmPrimeAddBufHandle(
   handle: number,
 ): Promise<number> {
   lockdepAssertHeld(prime.lock);
-  await point("kmalloc(drm_prime_member)");
+  const atPoint = pointNow("kmalloc(drm_prime_member)");
+  if (atPoint !== null) await atPoint;
   const member = kmalloc(drmPrimeMemberCache, () => new DrmPrimeMember(dmaBuf, handle));
   if (isErr(member)) return member;
   await getDmaBuf(dmaBuf);
@@ -226,7 +227,8 @@ export async function drmPrimeLookupBufByHandle(
   handle: number,
 ): Promise<DmaBuf | null> {
   lockdepAssertHeld(prime.lock);
-  await point("drm_prime_lookup_buf_by_handle");
+  const atPoint = pointNow("drm_prime_lookup_buf_by_handle");
+  if (atPoint !== null) await atPoint;
   return prime.handles.find(handle)?.dmaBuf ?? null;
 }
 
@@ -240,7 +242,8 @@ export async function drmPrimeLookupBufHandle(
   dmaBuf: DmaBuf,
 ): Promise<number> {
   lockdepAssertHeld(prime.lock);
-  await point("drm_prime_lookup_buf_handle");
+  const atPoint = pointNow("drm_prime_lookup_buf_handle");
+  if (atPoint !== null) await atPoint;
   const m = prime.dmabufs.find(dmaBuf);
   return m ? m.handle : -ENOENT;
 }
@@ -269,7 +272,8 @@ export async function drmPrimeRemoveBufHandle(
   handle: number,
 ): Promise<void> {
   if (!toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name)) lockdepAssertHeld(prime.lock);
-  await point("drm_prime_remove_buf_handle");
+  const atPoint = pointNow("drm_prime_remove_buf_handle");
+  if (atPoint !== null) await atPoint;
   const m = prime.handles.find(handle);
   if (m) await drmPrimeEraseMember(prime, m);
 }
@@ -285,7 +289,8 @@ export async function drmPrimeRemoveBufHandle(
 export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): Promise<void> {
   const prime = file.prime;
   await prime.lock.lock();
-  await point(fmtLabel("READ_ONCE(", obj.name, ".dma_buf)"));
+  const atPoint = pointNow(fmtLabel("READ_ONCE(", obj.name, ".dma_buf)"));
+  if (atPoint !== null) await atPoint;
   if (obj.dmaBuf) {
     const m = prime.dmabufs.find(obj.dmaBuf);
     if (m) await drmPrimeEraseMember(prime, m);
@@ -361,7 +366,8 @@ export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
   const dev = obj.dev;
   if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name)) {
     // v3.5-v3.11: "if (obj->export_dma_buf == dma_buf) obj->export_dma_buf = NULL;"
-    await point(fmtLabel("", obj.name, ".export_dma_buf = NULL"));
+    const atPoint = pointNow(fmtLabel("", obj.name, ".export_dma_buf = NULL"));
+    if (atPoint !== null) await atPoint;
     if (obj.exportDmaBuf === dmaBuf) obj.exportDmaBuf = null;
   }
   dev.counters.dmaBufs--;
@@ -616,7 +622,8 @@ async function drmGemPrimeHandleToDmabufV311(
   let dmaBuf: DmaBuf | Errno;
   // re-export the original imported object
   const imported = obj.importAttach?.dmabuf ?? null;
-  await point(fmtLabel("READ(", obj.name, ".export_dma_buf)"));
+  const atPoint = pointNow(fmtLabel("READ(", obj.name, ".export_dma_buf)"));
+  if (atPoint !== null) await atPoint;
   const reuse = imported ?? obj.exportDmaBuf;
   if (reuse) {
     // out_have_obj: get_dma_buf(dmabuf)

@@ -534,7 +534,8 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
     await dmaResvUnlock(bo.resv);
   }
   ttmGlobBoCountAdd(-1);
-  await point(fmtLabel("ttm_bo_release(", bo.name, "): destroy"));
+  const atPoint = pointNow(fmtLabel("ttm_bo_release(", bo.name, "): destroy"));
+  if (atPoint !== null) await atPoint;
   if (bo.destroy) await bo.destroy(bo);
 }
 

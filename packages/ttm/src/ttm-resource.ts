@@ -26,7 +26,7 @@
 import type { DmaFence } from "@primetime/dma-buf";
 import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
-import { fmtLabel, point, warnOn } from "@primetime/sim";
+import { fmtLabel, point, pointNow, warnOn } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmDevice } from "./ttm-device.js";
@@ -396,7 +396,8 @@ export async function ttmResourceAlloc(
 ): Promise<TtmResource | number> {
   dmaResvAssertHeld(bo.resv);
   const man = ttmManagerTypeOf(bo.bdev, place.memType);
-  await point(fmtLabel("ttm_resource_alloc(", bo.name, man.labelSuffix));
+  const atPoint = pointNow(fmtLabel("ttm_resource_alloc(", bo.name, man.labelSuffix));
+  if (atPoint !== null) await atPoint;
   const res = await man.func.alloc(man, bo, place);
   if (typeof res === "number") return res;
   // The kernel takes lru_lock here unconditionally; without a bulk move its critical section
@@ -598,7 +599,8 @@ export async function ttmResourceManagerEvictAll(
   let ret: number;
   do {
     ret = await ttmBoEvictFirst(bdev, man, ctx);
-    await point(`cond_resched(${man.name} evict_all)`);
+    const atPoint = pointNow(`cond_resched(${man.name} evict_all)`);
+    if (atPoint !== null) await atPoint;
   } while (!ret);
   if (ret && ret !== -ENOENT) return ret;
   await man.moveLock.lock();

@@ -35,7 +35,16 @@ import {
   scheduleWork,
   signalPending,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, sleep, TASK_INTERRUPTIBLE, toggleEnabled } from "@primetime/sim";
+import {
+  bug,
+  now,
+  opLabel,
+  point,
+  pointNow,
+  sleep,
+  TASK_INTERRUPTIBLE,
+  toggleEnabled,
+} from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
@@ -165,7 +174,8 @@ export async function qxlRingPush(
   }
   h.items[h.prod & (h.numItems - 1)] = elt;
   h.prod++;
-  await point(opLabel("qxl_ring_push", ring.name));
+  const atPoint = pointNow(opLabel("qxl_ring_push", ring.name));
+  if (atPoint !== null) await atPoint;
   if (h.prod === h.notifyOnProd) qdev.hw.outb(ring.prodNotify, 0);
   await ring.lock.unlock();
   return 0;
@@ -542,7 +552,8 @@ async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promis
     return ret;
   }
   if (stall) await qdev.surfEvictMutex.unlock();
-  await point("qxl_reap_surf: waiting for the surface to go idle");
+  const atPoint = pointNow("qxl_reap_surf: waiting for the surface to go idle");
+  if (atPoint !== null) await atPoint;
   qxlBoAccess(surf, "qxl_reap_surf: surf->tbo.base.resv");
   const resv: DmaResv = surf.resv;
   if (stall) {

@@ -16,7 +16,7 @@ import {
   type GemObject,
 } from "@primetime/gem";
 import { EINVAL, ENOENT, ENOMEM, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
-import { opLabel, point, toggleEnabled } from "@primetime/sim";
+import { opLabel, point, pointNow, toggleEnabled } from "@primetime/sim";
 import { ttmBoPut } from "@primetime/ttm";
 import { qxlSurfaceEvict } from "./qxl-cmd.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";
@@ -52,7 +52,8 @@ export const SPICE_SURFACE_FMT_32_xRGB = 32;
  */
 export async function qxlGemObjectFree(gobj: GemObject): Promise<void> {
   const qobj = toQxlBo(gobj);
-  await point(opLabel("qxl_gem_object_free", qobj.name));
+  const atPoint = pointNow(opLabel("qxl_gem_object_free", qobj.name));
+  if (atPoint !== null) await atPoint;
   if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) {
     await qxlBoUnref(qobj);
     return;
@@ -183,7 +184,8 @@ export async function qxlModeDumbCreate(
   const r = await qxlGemObjectCreateWithHandle(qdev, file, QXL_GEM_DOMAIN_CPU, size, surf, true);
   if (isErr(r)) return r;
   const qobj = r.obj!;
-  await point("qxl_mode_dumb_create: qobj->is_dumb = true");
+  const atPoint = pointNow("qxl_mode_dumb_create: qobj->is_dumb = true");
+  if (atPoint !== null) await atPoint;
   qxlBoAccess(qobj, "qxl_mode_dumb_create: qobj->is_dumb");
   qobj.isDumb = true;
   if (!toggleEnabled(QXL_HANDLE_CREATE_UAF.name)) await drmGemObjectPut(qobj);

@@ -48,7 +48,16 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
+import {
+  bug,
+  now,
+  opLabel,
+  point,
+  pointNow,
+  RESOLVED,
+  toggleEnabled,
+  warnOn,
+} from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
@@ -524,7 +533,8 @@ export async function qxlReleaseFenceBufferObjects(
   // first (qxl.release-use-after-free), the device may have handed the release back and gc_work
   // freed it. The ring lock's unlock before it is no point (a release is a left mover:
   // ARCHITECTURE.md, "Scheduling points"), so this access must be one.
-  await point(opLabel("qxl_release_fence_buffer_objects", String(release.id)));
+  const atPoint = pointNow(opLabel("qxl_release_fence_buffer_objects", String(release.id)));
+  if (atPoint !== null) await atPoint;
   release.checkAccess("qxl_release_fence_buffer_objects");
   assertReleaseReserved(release);
   // if only one object on the release its the release itself since these objects are pinned
