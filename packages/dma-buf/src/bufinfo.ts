@@ -37,7 +37,7 @@ export async function dmaBufListAdd(dmabuf: DmaBuf): Promise<void> {
   const l = dbList.get();
   await l.lock.lock();
   l.head.unshift(dmabuf);
-  await l.lock.unlock();
+  l.lock.unlockNow();
 }
 
 /**
@@ -52,7 +52,7 @@ export async function dmaBufListDel(dmabuf: DmaBuf | null): Promise<void> {
   await l.lock.lock();
   const i = l.head.indexOf(dmabuf);
   if (i >= 0) l.head.splice(i, 1);
-  await l.lock.unlock();
+  l.lock.unlockNow();
 }
 
 /** One dma-buf as bufinfo shows it. */
@@ -101,7 +101,7 @@ export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
       expName: buf.expName,
       name: buf.bufName,
     };
-    await buf.nameLock.unlock();
+    buf.nameLock.unlockNow();
     out.push({
       ...line,
       fences: await dmaResvDescribe(buf.resv),
@@ -109,7 +109,7 @@ export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
     });
     await dmaResvUnlock(buf.resv);
   }
-  await l.lock.unlock();
+  l.lock.unlockNow();
   return out;
 }
 

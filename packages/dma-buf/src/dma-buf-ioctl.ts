@@ -172,7 +172,7 @@ async function dmaBufSetName(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
   if (name.length + 1 > DMA_BUF_NAME_LEN) return -EINVAL; // strndup_user(): too long
   await dmabuf.nameLock.lock();
   dmabuf.bufName = name;
-  await dmabuf.nameLock.unlock();
+  dmabuf.nameLock.unlockNow();
   return 0;
 }
 

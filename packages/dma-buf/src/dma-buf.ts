@@ -479,7 +479,7 @@ export async function dmabuffsDname(dentry: Dentry, buflen: number): Promise<str
   const dmabuf = dentry.dFsdata as DmaBuf;
   await dmabuf.nameLock.lock();
   const name = dmabuf.bufName;
-  await dmabuf.nameLock.unlock();
+  dmabuf.nameLock.unlockNow();
   return dynamicDname(`/${dentry.dName}:${name ?? ""}`, buflen);
 }
 

@@ -338,7 +338,7 @@ export async function dmaFenceRelease(kref: Kref): Promise<void> {
     await lock.lock();
     fence.error = -EDEADLK;
     await dmaFenceSignalLocked(fence);
-    await lock.unlock();
+    lock.unlockNow();
   }
   if (fence.ops.release) await fence.ops.release(fence);
   else await dmaFenceFree(fence);
@@ -388,7 +388,7 @@ export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
   const lock = fenceLock(fence);
   await lock.lock();
   const ret = await dmaFenceSignalLocked(fence);
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 
@@ -515,7 +515,7 @@ export async function dmaFenceEnableSwSignaling(fence: DmaFence): Promise<void> 
   await lock.lock();
   fence.checkAccess("dma_fence_enable_sw_signaling");
   await dmaFenceEnableSignalingLocked(fence);
-  await lock.unlock();
+  lock.unlockNow();
 }
 
 /**
@@ -555,7 +555,7 @@ export async function dmaFenceAddCallback(
     cb.fence = null;
     ret = -ENOENT;
   }
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 
@@ -578,7 +578,7 @@ export async function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): P
     if (i >= 0) fence.cbList.splice(i, 1);
     cb.fence = null;
   }
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 
@@ -602,7 +602,7 @@ export async function dmaFenceGetStatus(fence: DmaFence): Promise<number> {
   const lock = fenceLock(fence);
   await lock.lock();
   const status = await dmaFenceGetStatusLocked(fence);
-  await lock.unlock();
+  lock.unlockNow();
   return status;
 }
 
@@ -689,15 +689,15 @@ export async function dmaFenceDefaultWait(
   const atPoint = pointNow(testSignaledLabel(fence));
   if (atPoint !== null) await atPoint;
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
-    await lock.unlock();
+    lock.unlockNow();
     return ret;
   }
   if (intr && signalPending()) {
-    await lock.unlock();
+    lock.unlockNow();
     return -ERESTARTSYS;
   }
   if (!timeout) {
-    await lock.unlock();
+    lock.unlockNow();
     return 0;
   }
   const wq = new WaitQueue(`dma_fence ${fence.name}`);
@@ -714,7 +714,7 @@ export async function dmaFenceDefaultWait(
   fence.cbList.unshift(cb);
   const state = intr ? TASK_INTERRUPTIBLE : TASK_UNINTERRUPTIBLE;
   while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {
-    await lock.unlock();
+    lock.unlockNow();
     ret = await scheduleTimeout(fence, wq, ret, state);
     await lock.lock();
     if (ret > 0 && intr && signalPending()) ret = -ERESTARTSYS;
@@ -724,7 +724,7 @@ export async function dmaFenceDefaultWait(
     if (i >= 0) fence.cbList.splice(i, 1);
     cb.fence = null;
   }
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 

@@ -122,7 +122,7 @@ async function systemHeapAttach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
   attachment.priv = a;
   await buffer.lock.lock();
   buffer.attachments.unshift(a); // list_add()
-  await buffer.lock.unlock();
+  buffer.lock.unlockNow();
   return 0;
 }
 
@@ -137,7 +137,7 @@ async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
   await buffer.lock.lock();
   const i = buffer.attachments.indexOf(a);
   if (i >= 0) buffer.attachments.splice(i, 1);
-  await buffer.lock.unlock();
+  buffer.lock.unlockNow();
   sgFreeTable(a.table);
   kfree(a);
 }

@@ -246,7 +246,7 @@ async function timelineFenceRelease(pt: SyncPt): Promise<void> {
     parent.ptList.splice(parent.ptList.indexOf(pt), 1);
     pt.linked = false;
   }
-  await parent.lock.unlock();
+  parent.lock.unlockNow();
   await syncTimelinePut(parent);
   await dmaFenceFree(pt);
 }
@@ -283,7 +283,7 @@ async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void>
     signalled.push(pt);
     await dmaFenceSignalLocked(pt);
   }
-  await obj.lock.unlock();
+  obj.lock.unlockNow();
   for (const pt of signalled) await dmaFencePut(pt);
 }
 
@@ -308,7 +308,7 @@ async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | 
       if (other.seqno < value) continue;
       if (other.seqno > value) break;
       if (await dmaFenceGetRcu(other)) {
-        await obj.lock.unlock();
+        obj.lock.unlockNow();
         // The kernel frees it under the lock; here after, as the freed fence points at the
         // held lock (lockdep's held-lock-freed check would flag it).
         await syncTimelinePut(obj);
@@ -319,7 +319,7 @@ async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | 
     obj.ptList.splice(i, 0, pt);
     pt.linked = true;
   }
-  await obj.lock.unlock();
+  obj.lock.unlockNow();
   return pt;
 }
 
@@ -358,7 +358,7 @@ async function swSyncRelease(file: File): Promise<number> {
     dmaFenceSetError(pt, -ENOENT);
     await dmaFenceSignalLocked(pt);
   }
-  await obj.lock.unlock();
+  obj.lock.unlockNow();
   for (const pt of held) await dmaFencePut(pt);
   await syncTimelinePut(obj);
   return 0;

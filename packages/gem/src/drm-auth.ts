@@ -113,7 +113,7 @@ export async function drmIsCurrentMaster(file: DrmFile): Promise<boolean> {
   const dev = file.minor.dev;
   await dev.masterMutex.lock();
   const ret = drmIsCurrentMasterLocked(file);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 
@@ -166,7 +166,7 @@ export async function drmMasterOpen(file: DrmFile): Promise<number> {
   await dev.masterMutex.lock();
   if (dev.master === null) ret = await drmNewSetMaster(dev, file);
   else file.master = await drmMasterGet(dev.master);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 
@@ -208,7 +208,7 @@ export async function drmMasterRelease(file: DrmFile): Promise<void> {
     const put = drmMasterPut(master);
     if (put !== RESOLVED) await put;
   }
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
 }
 
 /**
@@ -228,7 +228,7 @@ export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile):
     }
   }
   data.magic = file.magic;
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return Math.min(ret, 0);
 }
 
@@ -246,7 +246,7 @@ export async function drmAuthmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile)
     target.authenticated = true;
     await master.magicMap.replace(null, data.magic);
   }
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return target ? 0 : -EINVAL;
 }
 
@@ -278,7 +278,7 @@ export async function drmSetmasterIoctl(
   // guard(mutex)(&dev->master_mutex)
   await dev.masterMutex.lock();
   const ret = await drmSetmasterLocked(dev, file);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 
@@ -311,7 +311,7 @@ export async function drmDropmasterIoctl(
   // guard(mutex)(&dev->master_mutex)
   await dev.masterMutex.lock();
   const ret = await drmDropmasterLocked(dev, file);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 

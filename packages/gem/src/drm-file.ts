@@ -266,7 +266,7 @@ async function drmEventsRelease(file: DrmFile): Promise<void> {
   }
   // Remove unconsumed events
   for (const e of file.eventList.splice(0)) kfree(e);
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
 }
 
 /**
@@ -316,7 +316,7 @@ async function drmOpenHelper(filp: File, minor: DrmMinor): Promise<number> {
   priv.filp = filp;
   await dev.filelistMutex.lock();
   dev.filelist.add(priv);
-  await dev.filelistMutex.unlock();
+  dev.filelistMutex.unlockNow();
   return 0;
 }
 
@@ -349,7 +349,7 @@ async function drmCloseHelper(filp: File): Promise<void> {
   const dev = file.minor.dev;
   await dev.filelistMutex.lock();
   dev.filelist.delete(file);
-  await dev.filelistMutex.unlock();
+  dev.filelistMutex.unlockNow();
   await drmFileFree(file);
 }
 
@@ -406,14 +406,14 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
       e = filePriv.eventList.shift()!;
       filePriv.eventSpace += e.event!.length;
     }
-    await dev.eventLock.unlock();
+    dev.eventLock.unlockNow();
     if (e === null) {
       if (ret) break;
       if (filp.fFlags & O_NONBLOCK) {
         ret = -EAGAIN;
         break;
       }
-      await filePriv.eventReadLock.unlock();
+      filePriv.eventReadLock.unlockNow();
       ret = await waitEventInterruptible(
         filePriv.eventWait.readers,
         () => filePriv.eventList.length > 0,
@@ -435,7 +435,7 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
         await dev.eventLock.lock();
         filePriv.eventSpace -= length;
         filePriv.eventList.unshift(e); // list_add()
-        await dev.eventLock.unlock();
+        dev.eventLock.unlockNow();
         wakeUpInterruptiblePoll(filePriv.eventWait, EPOLLIN | EPOLLRDNORM);
         break;
       }
@@ -443,7 +443,7 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
       kfree(e);
     }
   }
-  await filePriv.eventReadLock.unlock();
+  filePriv.eventReadLock.unlockNow();
   return ret;
 }
 
@@ -497,7 +497,7 @@ export async function drmEventReserveInit(
 ): Promise<number> {
   await dev.eventLock.lock(); // spin_lock_irqsave()
   const ret = drmEventReserveInitLocked(dev, filePriv, p, e);
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
   return ret;
 }
 
@@ -514,7 +514,7 @@ export async function drmEventCancelFree(dev: DrmDevice, p: DrmPendingEvent): Pr
     p.filePriv.eventSpace += p.event!.length;
     removePending(p.filePriv, p);
   }
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
   if (p.fence) await dmaFencePut(p.fence);
   kfree(p);
 }
@@ -585,7 +585,7 @@ export function drmSendEventLocked(dev: DrmDevice, e: DrmPendingEvent): Promise<
 export async function drmSendEvent(dev: DrmDevice, e: DrmPendingEvent): Promise<void> {
   await dev.eventLock.lock(); // spin_lock_irqsave()
   await drmSendEventHelper(dev, e);
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
 }
 
 /** Models noop_llseek(): the position, unchanged (a module-level function, not one per call). */

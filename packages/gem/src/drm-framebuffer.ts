@@ -247,7 +247,7 @@ export async function drmFramebufferInit(
   await config.fbLock.lock();
   config.numFb++;
   config.fbList.add(fb);
-  await config.fbLock.unlock();
+  config.fbLock.unlockNow();
   await drmModeObjectRegister(dev, fb.base);
   return 0;
 }
@@ -268,7 +268,7 @@ export async function drmFramebufferCleanup(fb: DrmFramebuffer): Promise<void> {
   await config.fbLock.lock();
   config.fbList.delete(fb);
   config.numFb--;
-  await config.fbLock.unlock();
+  config.fbLock.unlockNow();
 }
 
 /**
@@ -407,7 +407,7 @@ export async function drmModeAddfb2Ioctl(
   // Transfer ownership to the filp for reaping on close (list_add(): at the head)
   await file.fbsLock.lock();
   filpListAddHead(fb, file.fbs);
-  await file.fbsLock.unlock();
+  file.fbsLock.unlockNow();
   return 0;
 }
 
@@ -421,11 +421,11 @@ async function drmModeClosefb(fb: DrmFramebuffer, file: DrmFile): Promise<number
   await file.fbsLock.lock();
   const found = file.fbs.includes(fb);
   if (!found) {
-    await file.fbsLock.unlock();
+    file.fbsLock.unlockNow();
     return -ENOENT;
   }
   filpListDel(fb);
-  await file.fbsLock.unlock();
+  file.fbsLock.unlockNow();
   // Drop the reference that was stored in the fbs list
   await drmFramebufferPut(fb);
   return 0;

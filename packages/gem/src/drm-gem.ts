@@ -254,11 +254,11 @@ export async function drmGemObjectHandleGetIfExistsUnlocked(obj: GemObject): Pro
   // First ref taken during GEM object creation, if any. Some drivers set up internal
   // framebuffers with GEM objects that do not have a GEM handle. Hence, this counter can be zero.
   if (!obj.handleCount) {
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     return false;
   }
   await drmGemObjectHandleGet(obj);
-  await dev.objectNameLock.unlock();
+  dev.objectNameLock.unlockNow();
   return true;
 }
 
@@ -314,7 +314,7 @@ export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<voi
     await drmGemObjectExportedDmaBufFree(obj);
     final = true;
   }
-  await dev.objectNameLock.unlock();
+  dev.objectNameLock.unlockNow();
   if (final) await drmGemObjectPut(obj);
 }
 
@@ -367,24 +367,24 @@ export async function drmGemHandleDelete(file: DrmFile, handle: number): Promise
     await file.tableLock.lock();
     const obj = await file.objectIdr.find(handle);
     if (obj === null) {
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return -EINVAL;
     }
     await file.objectIdr.remove(handle);
     file.minor.dev.counters.handles--;
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     await drmGemObjectReleaseHandle(handle, obj, file);
     return 0;
   }
   await file.tableLock.lock();
   const obj = await file.objectIdr.replace(null, handle);
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
   if (obj === null || isErr(obj)) return -EINVAL;
   await drmGemObjectReleaseHandle(handle, obj, file);
   await file.tableLock.lock();
   await file.objectIdr.remove(handle);
   file.minor.dev.counters.handles--;
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
   return 0;
 }
 
@@ -412,8 +412,8 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
   await file.tableLock.lock();
   let ret = await file.objectIdr.alloc(early ? obj : null, 1, 0);
   if (ret >= 0) dev.counters.handles++;
-  await file.tableLock.unlock();
-  await dev.objectNameLock.unlock();
+  file.tableLock.unlockNow();
+  dev.objectNameLock.unlockNow();
   if (ret < 0) {
     await drmGemObjectHandlePutUnlocked(obj);
     return ret;
@@ -429,7 +429,7 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
     await file.tableLock.lock();
     await file.objectIdr.remove(handle);
     dev.counters.handles--;
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     await drmGemObjectHandlePutUnlocked(obj);
     return ret;
   }
@@ -439,7 +439,7 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
     await file.tableLock.lock();
     const old = await file.objectIdr.replace(obj, handle);
     if (old !== null) warnOn(true, `drm_gem_handle_create_tail: handle ${handle} was not reserved`);
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
   }
   return handle;
 }
@@ -528,7 +528,7 @@ export async function drmGemFlinkIoctl(
     args.name = obj.flinkName;
     ret = 0;
   }
-  await dev.objectNameLock.unlock();
+  dev.objectNameLock.unlockNow();
   await drmGemObjectPut(obj);
   return ret;
 }
@@ -555,12 +555,12 @@ export async function drmGemOpenIoctl(
   if (obj) {
     await drmGemObjectGet(obj);
   } else {
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     return -ENOENT;
   }
   let ret: number;
   if (toggleEnabled(GEM_OPEN_DROPS_NAME_LOCK.name)) {
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     ret = await drmGemHandleCreate(file, obj);
   } else {
     // drm_gem_handle_create_tail unlocks dev->object_name_lock.
@@ -648,7 +648,7 @@ export async function drmGemChangeHandleIoctl(
   await file.tableLock.lock();
   ret = await file.objectIdr.alloc(null, newHandle, newHandle + 1);
   if (ret < 0) {
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     await prime.lock.unlock(); // out_unlock
     return ret;
   }
@@ -657,11 +657,11 @@ export async function drmGemChangeHandleIoctl(
   if (obj === null || isErr(obj)) {
     await file.objectIdr.remove(newHandle);
     dev.counters.handles--;
-    await file.tableLock.unlock();
-    await prime.lock.unlock();
+    file.tableLock.unlockNow();
+    prime.lock.unlockNow();
     return -ENOENT;
   }
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
 
   if (obj.dmaBuf) {
     ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, newHandle);
@@ -670,8 +670,8 @@ export async function drmGemChangeHandleIoctl(
       await file.objectIdr.remove(newHandle);
       dev.counters.handles--;
       await file.objectIdr.replace(obj, args.handle);
-      await file.tableLock.unlock();
-      await prime.lock.unlock();
+      file.tableLock.unlockNow();
+      prime.lock.unlockNow();
       return ret;
     }
     await drmPrimeRemoveBufHandle(prime, args.handle);
@@ -681,7 +681,7 @@ export async function drmGemChangeHandleIoctl(
   await file.objectIdr.remove(args.handle);
   dev.counters.handles--;
   const old = await file.objectIdr.replace(obj, newHandle);
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
   warnOn(old !== null, `drm_gem_change_handle_ioctl: handle ${newHandle} was not reserved`);
   await prime.lock.unlock(); // out_unlock
   return ret;
@@ -722,7 +722,7 @@ async function drmGemChangeHandleHistoric(
     return ret;
   };
   const outUnlock = async (ret: number): Promise<number> => {
-    await prime.lock.unlock();
+    prime.lock.unlockNow();
     return out(ret);
   };
   if (args.handle === handle) return out(0);
@@ -733,11 +733,11 @@ async function drmGemChangeHandleHistoric(
   let ret = await file.objectIdr.alloc(obj, handle, handle + 1);
   if (ret >= 0) dev.counters.handles++;
   if (stage < 2) {
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     if (ret < 0) return outUnlock(ret);
   } else {
     if (ret < 0) {
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return outUnlock(ret);
     }
     // 5e28b7b94408: "idrobj = idr_replace(..., NULL, handle)" where handle is the new one.
@@ -746,12 +746,12 @@ async function drmGemChangeHandleHistoric(
       await file.objectIdr.replace(idrobj as GemObject | null, handle);
       await file.objectIdr.remove(args.new_handle);
       dev.counters.handles--;
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return outUnlock(-ENOENT);
     }
     // 7164d78559b0: the old handle too, result unchecked.
     if (stage >= 4) await file.objectIdr.replace(null, args.handle);
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     // 5e28b7b94408 kept "if (ret < 0) goto out_unlock;" (dc366607c41c removed it): ret >= 0.
   }
 
@@ -771,7 +771,7 @@ async function drmGemChangeHandleHistoric(
       } else if (stage === 4) {
         await file.objectIdr.replace(obj, args.handle);
       }
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return outUnlock(ret);
     }
     await drmPrimeRemoveBufHandle(prime, args.handle);
@@ -783,10 +783,10 @@ async function drmGemChangeHandleHistoric(
   if (stage >= 3) {
     // dc366607c41c: "idrobj = idr_replace(..., obj, handle);"
     const idrobj = await file.objectIdr.replace(obj, handle);
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     warnOn(idrobj !== null, `drm_gem_change_handle_ioctl: handle ${handle} was not reserved`);
   } else {
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
   }
   return outUnlock(ret);
 }

@@ -248,7 +248,7 @@ async function drmSetversion(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): 
   sv.drm_di_minor = DRM_IF_MINOR;
   sv.drm_dd_major = dev.driver.major;
   sv.drm_dd_minor = dev.driver.minor;
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return retcode;
 }
 

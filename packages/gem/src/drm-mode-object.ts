@@ -67,7 +67,7 @@ export async function drmModeObjectAdd(
       obj.refcount.init();
     }
   }
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
   return Math.min(ret, 0);
 }
 
@@ -80,7 +80,7 @@ export async function drmModeObjectRegister(dev: DrmDevice, obj: DrmModeObject):
   const config = dev.modeConfig;
   await config.idrMutex.lock();
   await config.objectIdr.replace(obj, obj.id);
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
 }
 
 /**
@@ -96,7 +96,7 @@ export async function drmModeObjectUnregister(dev: DrmDevice, obj: DrmModeObject
     await config.objectIdr.remove(obj.id);
     obj.id = 0;
   }
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
 }
 
 /**
@@ -120,7 +120,7 @@ export async function drmModeObjectFind(
   if (obj?.freeCb) {
     if (!(await obj.refcount.getUnlessZero())) obj = null;
   }
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
   return obj;
 }
 

@@ -295,7 +295,7 @@ export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): P
     const m = prime.dmabufs.find(obj.dmaBuf);
     if (m) await drmPrimeEraseMember(prime, m);
   }
-  await prime.lock.unlock();
+  prime.lock.unlockNow();
 }
 
 // ---- dma_buf_ops for GEM exports ----------------------------------------------------------------
@@ -577,7 +577,7 @@ export async function drmGemPrimeHandleToDmabuf(
     // does not miss it. (On an export failure there is no dma-buf: goto out.)
     let ret = 0;
     if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     if (ret && !isErr(dmaBuf)) {
       await dmaBufPut(dmaBuf);
       dmaBuf = errPtr(ret);
@@ -644,7 +644,7 @@ async function drmGemPrimeHandleToDmabufV311(
     }
   }
   await drmGemObjectPut(obj);
-  await file.prime.lock.unlock();
+  file.prime.lock.unlockNow();
   return dmaBuf;
 }
 
@@ -781,7 +781,7 @@ export async function drmGemPrimeFdToHandle(
   await prime.lock.lock();
   let ret = await drmPrimeLookupBufHandle(prime, dmaBuf);
   if (ret >= 0) {
-    await prime.lock.unlock();
+    prime.lock.unlockNow();
     await dmaBufPut(dmaBuf);
     return ret;
   }
@@ -791,8 +791,8 @@ export async function drmGemPrimeFdToHandle(
     ? await dev.driver.gemPrimeImport(dev, dmaBuf)
     : await drmGemPrimeImport(dev, dmaBuf);
   if (isErr(obj)) {
-    await dev.objectNameLock.unlock();
-    await prime.lock.unlock();
+    dev.objectNameLock.unlockNow();
+    prime.lock.unlockNow();
     await dmaBufPut(dmaBuf);
     return obj;
   }
@@ -806,12 +806,12 @@ export async function drmGemPrimeFdToHandle(
   const handle = await drmGemHandleCreateTail(file, obj);
   await drmGemObjectPut(obj);
   if (handle < 0) {
-    await prime.lock.unlock();
+    prime.lock.unlockNow();
     await dmaBufPut(dmaBuf);
     return handle;
   }
   ret = await drmPrimeAddBufHandle(prime, dmaBuf, handle);
-  await prime.lock.unlock();
+  prime.lock.unlockNow();
   if (ret) {
     // if the driver attached, the free-object path detaches
     await drmGemHandleDelete(file, handle);

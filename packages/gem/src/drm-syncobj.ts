@@ -235,7 +235,7 @@ export async function drmSyncobjFind(file: DrmFile, handle: number): Promise<Drm
   // Check if we currently have a reference on the object
   const syncobj = await file.syncobjIdr.find(handle);
   if (syncobj) await drmSyncobjGet(syncobj);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   return syncobj;
 }
 
@@ -302,7 +302,7 @@ export async function drmSyncobjReplaceFence(
   if (fence !== oldFence) {
     for (const cur of [...syncobj.cbList]) await syncobjWaitSyncobjFunc(syncobj, cur);
   }
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
   await dmaFencePut(oldFence);
 }
 
@@ -333,7 +333,7 @@ export async function drmSyncobjAddPoint(
   await point(`rcu_assign_pointer(${syncobj.name}.fence)`);
   syncobj.fence = chain;
   for (const cur of [...syncobj.cbList]) await syncobjWaitSyncobjFunc(syncobj, cur);
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
   // Walk the chain once to trigger garbage collection
   await dmaFenceChainForEach(prev, () => true);
   await dmaFencePut(prev);
@@ -446,7 +446,7 @@ export async function drmSyncobjGetHandle(file: DrmFile, syncobj: DrmSyncobj): P
   await drmSyncobjGet(syncobj);
   await file.syncobjTableLock.lock();
   const ret = await file.syncobjIdr.alloc(syncobj, 1, 0);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   if (ret < 0) {
     await drmSyncobjPut(syncobj);
     return ret;
@@ -471,7 +471,7 @@ async function drmSyncobjCreateAsHandle(file: DrmFile, flags: number): Promise<n
 async function drmSyncobjDestroy(file: DrmFile, handle: number): Promise<number> {
   await file.syncobjTableLock.lock();
   const syncobj = await file.syncobjIdr.remove(handle);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   if (!syncobj) return -EINVAL;
   await drmSyncobjPut(syncobj);
   return 0;
@@ -538,7 +538,7 @@ async function drmSyncobjFdToHandle(file: DrmFile, fd: number): Promise<number> 
   await drmSyncobjGet(syncobj);
   await file.syncobjTableLock.lock();
   let ret = await file.syncobjIdr.alloc(syncobj, 1, 0);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   if (ret <= 0) {
     await drmSyncobjPut(syncobj);
     if (ret === 0) ret = -EINVAL;
@@ -819,7 +819,7 @@ async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
   } else {
     wait.fence = pf.fence ?? (await dmaFenceGetStub());
   }
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
 }
 
 /**
@@ -833,7 +833,7 @@ async function drmSyncobjRemoveWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntry)
   const i = syncobj.cbList.indexOf(wait);
   if (i >= 0) syncobj.cbList.splice(i, 1);
   wait.onList = false;
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
 }
 
 /**

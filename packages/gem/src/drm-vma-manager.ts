@@ -331,6 +331,6 @@ export async function drmVmaNodeRevoke(node: DrmVmaOffsetNode, tag: object): Pro
 export async function drmVmaNodeIsAllowed(node: DrmVmaOffsetNode, tag: object): Promise<boolean> {
   await node.vmLock.lock();
   const ok = node.vmFiles.has(tag);
-  await node.vmLock.unlock();
+  node.vmLock.unlockNow();
   return ok;
 }

@@ -145,7 +145,7 @@ export class SimgpuFenceDriver {
       await dmaFenceSignalLocked(fence);
       done.push(fence);
     }
-    await this.lock.unlock();
+    this.lock.unlockNow();
     for (const f of done) await dmaFencePut(f);
     this.ringSpace.wakeAll();
     if (this.driverIrq) await this.driverIrq(status);
@@ -178,10 +178,10 @@ export class SimgpuFenceDriver {
         await dmaFenceSignalLocked(f);
         lost.push(f);
       }
-      await this.lock.unlock();
+      this.lock.unlockNow();
       this.fencesLost += lost.length;
     }
-    await this.ringLock.unlock();
+    this.ringLock.unlockNow();
     for (const f of lost) await dmaFencePut(f);
     this.ringSpace.wakeAll();
     await this.arm();
@@ -201,7 +201,7 @@ export class SimgpuFenceDriver {
       await dmaFenceSignalLocked(fence);
       done.push(fence);
     }
-    await this.lock.unlock();
+    this.lock.unlockNow();
     for (const f of done) await dmaFencePut(f);
   }
 
@@ -229,14 +229,14 @@ export class SimgpuFenceDriver {
       await point(this.submitLabel);
       seqno = this.gpu.submit(commands);
       if (seqno !== -EBUSY) break;
-      await this.ringLock.unlock();
+      this.ringLock.unlockNow();
       // No scheduling point between the check and the sleep: the wake-up cannot be lost.
       if (this.gpu.ring.space < commands.length + 1)
         await this.ringSpace.wait(`${this.gpu.name}: wait for ring space`);
       await this.ringLock.lock();
     }
     if (seqno < 0) {
-      await this.ringLock.unlock();
+      this.ringLock.unlockNow();
       dmaFenceInit(fence, this.ops, this.lock, this.context, 0);
       await dmaFencePut(fence);
       return errPtr(seqno);
@@ -245,8 +245,8 @@ export class SimgpuFenceDriver {
     await fence.refcount.get(); // the pending list's
     await this.lock.lock();
     this.pending.set(seqno, fence);
-    await this.lock.unlock();
-    await this.ringLock.unlock();
+    this.lock.unlockNow();
+    this.ringLock.unlockNow();
     await this.arm();
     return fence;
   }
@@ -268,7 +268,7 @@ export class SimgpuFenceDriver {
       await this.lock.lock();
       const last = [...this.pending.values()].at(-1) ?? null;
       if (last) await last.refcount.get();
-      await this.lock.unlock();
+      this.lock.unlockNow();
       if (!last) break;
       if (opts.waitNs === undefined) {
         await dmaFenceWait(last, false);

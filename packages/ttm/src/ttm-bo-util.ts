@@ -302,7 +302,7 @@ export async function ttmBoLruCursorFini(curs: TtmBoLruCursor): Promise<void> {
   await ttmBoLruCursorCleanupBo(curs);
   await lruLock.lock();
   ttmResourceCursorFini(curs.resCurs);
-  await lruLock.unlock();
+  lruLock.unlockNow();
 }
 
 /**
@@ -361,7 +361,7 @@ async function ttmBoLruCursorNextInner(
       continue;
     }
     const memType = res.memType;
-    await lruLock.unlock();
+    lruLock.unlockNow();
     if (!boLocked) ret = await ttmLruWalkTicketlock(curs, bo);
     // Note that in between the release of the lru lock and the ticketlock, the bo may have
     // switched resource, and also memory type, since the resource may have been freed and
@@ -372,7 +372,7 @@ async function ttmBoLruCursorNextInner(
     if (ret && ret !== -EALREADY) return ret;
     await lruLock.lock();
   }
-  await lruLock.unlock();
+  lruLock.unlockNow();
   return res ? bo : null;
 }
 
@@ -593,7 +593,7 @@ async function ttmBoMovePipelineEvict(bo: TtmBufferObject, fence: DmaFence): Pro
     await dmaFencePut(from.move);
     from.move = await dmaFenceGet(fence);
   }
-  await from.moveLock.unlock();
+  from.moveLock.unlockNow();
   const old = bo.resource;
   bo.resource = null;
   await ttmResourceFree(old);

@@ -311,7 +311,7 @@ export async function ttmBoSetBulkMove(
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   bo.bulkMove = bulk;
   if (bo.resource) ttmResourceAddBulkMove(bo.resource, bo);
-  await bo.bdev.lruLock.unlock();
+  bo.bdev.lruLock.unlockNow();
 }
 
 // ---- backing store --------------------------------------------------------------------------
@@ -347,7 +347,7 @@ export async function ttmBoPopulate(bo: TtmBufferObject, ctx: TtmOperationCtx): 
     await bo.bdev.lruLock.lock();
     ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   return 0;
 }
@@ -433,7 +433,7 @@ async function ttmBoIndividualizeResv(bo: TtmBufferObject): Promise<number> {
     // The only tricky case is the trylock on the resv object while holding the lru_lock.
     await bo.bdev.lruLock.lock();
     bo.resv = bo._resv;
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   return r;
 }
@@ -522,7 +522,7 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       }
       if (toggleEnabled(TTM_RELEASE_RESURRECT_WITH_GET.name)) await bo.kref.get();
       else bo.kref.init();
-      await bdev.lruLock.unlock();
+      bdev.lruLock.unlockNow();
       bo.delayedDelete = new WorkStruct(
         () => ttmBoDelayedDelete(bo),
         `ttm_bo_delayed_delete(${bo.name})`,
@@ -621,16 +621,16 @@ export async function ttmBoEvictFirst(
   const res = ttmResourceManagerFirst(cursor);
   ttmResourceCursorFini(cursor);
   if (!res) {
-    await bdev.lruLock.unlock();
+    bdev.lruLock.unlockNow();
     return -ENOENT;
   }
   const bo = res.bo!;
   if (!(await ttmBoGetUnlessZero(bo))) {
-    await bdev.lruLock.unlock();
+    bdev.lruLock.unlockNow();
     return ret;
   }
   const memType = res.memType;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
   ret = await ttmBoReserve(bo, ctx.interruptible, ctx.noWaitGpu);
   if (ret) {
     await ttmBoPut(bo);
@@ -825,13 +825,13 @@ async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promi
       // (lru_lock only for a BO in a bulk: see ttmResourceAlloc())
       await bdev.lruLock.lock();
       ttmResourceDelBulkMove(bo.resource!, bo);
-      await bdev.lruLock.unlock();
+      bdev.lruLock.unlockNow();
     }
     ret = await ttmTtSwapout(bdev, bo.ttm);
     await bdev.lruLock.lock();
     if (ret < 0) ttmResourceAddBulkMove(bo.resource!, bo);
     ttmResourceMoveToLruTail(bo.resource!);
-    await bdev.lruLock.unlock();
+    bdev.lruLock.unlockNow();
   }
   return ret;
 }
@@ -870,7 +870,7 @@ export async function ttmBoPin(bo: TtmBufferObject): Promise<void> {
   await bo.bdev.lruLock.lock();
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   if (!bo.pinCount++ && bo.resource) ttmResourceMoveToLruTail(bo.resource);
-  await bo.bdev.lruLock.unlock();
+  bo.bdev.lruLock.unlockNow();
 }
 
 /**
@@ -891,7 +891,7 @@ export async function ttmBoUnpin(bo: TtmBufferObject): Promise<void> {
     ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
   }
-  await bo.bdev.lruLock.unlock();
+  bo.bdev.lruLock.unlockNow();
 }
 
 // ---- placement ------------------------------------------------------------------------------
@@ -911,7 +911,7 @@ async function ttmBoAddMoveFence(
   dmaResvAssertHeld(bo.resv);
   await man.moveLock.lock();
   const fence = await dmaFenceGet(man.move);
-  await man.moveLock.unlock();
+  man.moveLock.unlockNow();
   if (!fence) return 0;
   if (noWaitGpu) {
     const ret = (await dmaFenceIsSignaled(fence)) ? 0 : -EBUSY;

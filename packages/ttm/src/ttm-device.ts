@@ -193,7 +193,7 @@ export async function ttmDeviceFini(bdev: TtmDevice): Promise<void> {
   await glob.mutex.lock();
   const i = glob.deviceList.indexOf(bdev);
   if (i >= 0) glob.deviceList.splice(i, 1);
-  await glob.mutex.unlock();
+  glob.mutex.unlockNow();
   if (bdev.wq) {
     await drainWorkqueue(bdev.wq);
     await destroyWorkqueue(bdev.wq);
@@ -246,6 +246,6 @@ export async function ttmGlobalSwapout(ctx: TtmOperationCtx): Promise<number> {
       break;
     }
   }
-  await glob.mutex.unlock();
+  glob.mutex.unlockNow();
   return ret;
 }

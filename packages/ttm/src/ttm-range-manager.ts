@@ -171,7 +171,7 @@ async function ttmRangeManAlloc(
     lpfn,
     mode,
   );
-  await rman.lock.unlock();
+  rman.lock.unlockNow();
   if (ret < 0) {
     await ttmResourceFini(man, node);
     kfree(node);
@@ -191,7 +191,7 @@ async function ttmRangeManFree(man: TtmResourceManager, res: TtmResource): Promi
   await rman.lock.lock();
   if (rman.mm.removeNode(res.start) === undefined)
     throw new Error(`drm_mm_remove_node: no node at page ${res.start} of ${man.name}`);
-  await rman.lock.unlock();
+  rman.lock.unlockNow();
   await ttmResourceFini(man, res);
   kfree(res);
 }
@@ -269,7 +269,7 @@ export async function ttmRangeManFini(bdev: TtmDevice, type: number): Promise<nu
   await rman.lock.lock();
   // drm_mm_takedown(): WARNs if nodes are left.
   const left = rman.mm.used;
-  await rman.lock.unlock();
+  rman.lock.unlockNow();
   warnOn(left !== 0, `drm_mm_takedown: ${man.name} still has ${left} pages allocated`);
   await ttmResourceManagerCleanup(man);
   ttmSetDriverManager(bdev, type, null);

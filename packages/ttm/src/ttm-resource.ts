@@ -315,7 +315,7 @@ export function ttmResourceManagerUsed(man: TtmResourceManager): boolean {
 export async function ttmResourceManagerUsage(man: TtmResourceManager): Promise<number> {
   await man.bdev.lruLock.lock();
   const usage = man.usage;
-  await man.bdev.lruLock.unlock();
+  man.bdev.lruLock.unlockNow();
   return usage;
 }
 
@@ -368,7 +368,7 @@ export async function ttmResourceInit(
   if (ttmResourceUnevictable(res, bo)) listAddTail(res, bdev.unevictable);
   else listAddTail(res, man.lru);
   man.usage += res.size;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
 }
 
 /**
@@ -381,7 +381,7 @@ export async function ttmResourceFini(man: TtmResourceManager, res: TtmResource)
   await bdev.lruLock.lock();
   listDel(res);
   man.usage -= res.size;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
 }
 
 /**
@@ -406,7 +406,7 @@ export async function ttmResourceAlloc(
   if (bo.bulkMove) {
     await bo.bdev.lruLock.lock();
     ttmResourceAddBulkMove(res, bo);
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   return res;
 }
@@ -424,7 +424,7 @@ export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
     // As in ttmResourceAlloc(): only a BO in a bulk has anything to do under lru_lock.
     await bo.bdev.lruLock.lock();
     ttmResourceDelBulkMove(res, bo);
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   const man = ttmManagerTypeOf(bo.bdev, res.memType);
   await man.func.free(man, res);
@@ -481,7 +481,7 @@ export async function ttmResourceSetBo(res: TtmResource, bo: TtmBufferObject): P
   const bdev = bo.bdev;
   await bdev.lruLock.lock();
   res.bo = bo;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
 }
 
 /**
@@ -605,7 +605,7 @@ export async function ttmResourceManagerEvictAll(
   if (ret && ret !== -ENOENT) return ret;
   await man.moveLock.lock();
   const fence = await dmaFenceGet(man.move);
-  await man.moveLock.unlock();
+  man.moveLock.unlockNow();
   if (fence) {
     ret = await dmaFenceWait(fence, false);
     await dmaFencePut(fence);

@@ -117,7 +117,7 @@ async function qxlCheckHeader<T>(ring: QxlRing<T>): Promise<boolean> {
   const h = ring.ring;
   const ret = h.prod - h.cons < h.numItems;
   if (!ret) h.notifyOnCons = h.cons + 1;
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return ret;
 }
 
@@ -129,7 +129,7 @@ export async function qxlCheckIdle<T>(ring: QxlRing<T>): Promise<boolean> {
   await ring.lock.lock();
   const h = ring.ring;
   const ret = h.prod === h.cons;
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return ret;
 }
 
@@ -156,7 +156,7 @@ export async function qxlRingPush(
   let full = h.prod - h.cons === h.numItems;
   while (full) {
     h.notifyOnCons = h.cons + 1;
-    await ring.lock.unlock();
+    ring.lock.unlockNow();
     if (interruptible) {
       // wait_event_interruptible(*ring->push_event, qxl_check_header(ring)): the condition,
       // then (prepare_to_wait_event()) -ERESTARTSYS for a pending signal, then the sleep.
@@ -177,7 +177,7 @@ export async function qxlRingPush(
   const atPoint = pointNow(opLabel("qxl_ring_push", ring.name));
   if (atPoint !== null) await atPoint;
   if (h.prod === h.notifyOnProd) qdev.hw.outb(ring.prodNotify, 0);
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return 0;
 }
 
@@ -191,14 +191,14 @@ async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
   const h = ring.ring;
   if (h.cons === h.prod) {
     h.notifyOnProd = h.cons + 1;
-    await ring.lock.unlock();
+    ring.lock.unlockNow();
     return null;
   }
   const idx = h.cons % h.numItems;
   const elt = h.items[idx] as T;
   h.items[idx] = null;
   h.cons++;
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return elt;
 }
 
@@ -297,7 +297,7 @@ async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Pro
   }
   void sent;
   if (ret > 0) ret = 0;
-  await qdev.asyncIoMutex.unlock();
+  qdev.asyncIoMutex.unlockNow();
   return ret;
 }
 
@@ -327,7 +327,7 @@ export async function qxlIoUpdateArea(
   qdev.hw.ram.updateArea = { ...area };
   qdev.hw.ram.updateSurface = surfaceId;
   const ret = await waitForIoCmdUser(qdev, 0, QXL_IO_UPDATE_AREA_ASYNC);
-  await qdev.updateAreaMutex.unlock();
+  qdev.updateAreaMutex.unlockNow();
   return ret;
 }
 
@@ -342,13 +342,13 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
   for (;;) {
     await qdev.surfIdIdrLock.lock();
     const idrRet = await qdev.surfIdIdr.alloc(null, 1, 0);
-    await qdev.surfIdIdrLock.unlock();
+    qdev.surfIdIdrLock.unlockNow();
     if (idrRet < 0) return idrRet;
     const handle = idrRet;
     if (handle >= qdev.hw.rom.nSurfaces) {
       await qdev.surfIdIdrLock.lock();
       await qdev.surfIdIdr.remove(handle);
-      await qdev.surfIdIdrLock.unlock();
+      qdev.surfIdIdrLock.unlockNow();
       const reaped = await qxlReapSurfaceId(qdev, 2);
       // Known window qxl.reap-reserve-without-ctx, its fix switch: the reaper could reserve none
       // of the ids because the caller's own acquire context holds them all (proposed here).
@@ -363,7 +363,7 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
     surf.surfaceId = handle;
     await qdev.surfIdIdrLock.lock();
     qdev.lastAllocedSurfId = handle;
-    await qdev.surfIdIdrLock.unlock();
+    qdev.surfIdIdrLock.unlockNow();
     return 0;
   }
 }
@@ -376,7 +376,7 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
 export async function qxlSurfaceIdDealloc(qdev: QxlDevice, surfaceId: number): Promise<void> {
   await qdev.surfIdIdrLock.lock();
   await qdev.surfIdIdr.remove(surfaceId);
-  await qdev.surfIdIdrLock.unlock();
+  qdev.surfIdIdrLock.unlockNow();
 }
 
 function writeSurfaceCmd(
@@ -429,7 +429,7 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
   surf.hwSurfAlloc = true;
   await qdev.surfIdIdrLock.lock();
   await qdev.surfIdIdr.replace(surf, surf.surfaceId);
-  await qdev.surfIdIdrLock.unlock();
+  qdev.surfIdIdrLock.unlockNow();
   return 0;
 }
 
@@ -465,7 +465,7 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
   // remove the surface from the idr, but not the surface id yet
   await qdev.surfIdIdrLock.lock();
   await qdev.surfIdIdr.replace(null, surf.surfaceId);
-  await qdev.surfIdIdrLock.unlock();
+  qdev.surfIdIdrLock.unlockNow();
   surf.hwSurfAlloc = false;
   const id = surf.surfaceId;
   surf.surfaceId = 0;
@@ -519,7 +519,7 @@ export async function qxlSurfaceEvict(
 ): Promise<void> {
   await qdev.surfEvictMutex.lock();
   await qxlSurfaceEvictLocked(qdev, surf, doUpdateArea);
-  await qdev.surfEvictMutex.unlock();
+  qdev.surfEvictMutex.unlockNow();
 }
 
 /**
@@ -595,7 +595,7 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
   for (;;) {
     await qdev.surfIdIdrLock.lock();
     const start = qdev.lastAllocedSurfId + 1;
-    await qdev.surfIdIdrLock.unlock();
+    qdev.surfIdIdrLock.unlockNow();
     const n = qdev.hw.rom.nSurfaces;
     for (let i = start; i < start + n; i++) {
       const surfid = i % n;
@@ -603,7 +603,7 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
       // its makes the idr lookup atomic with the eviction
       await qdev.surfIdIdrLock.lock();
       const objptr = await qdev.surfIdIdr.find(surfid);
-      await qdev.surfIdIdrLock.unlock();
+      qdev.surfIdIdrLock.unlockNow();
       if (!objptr) continue;
       const ret = await qxlReapSurf(qdev, objptr, stall);
       if (stall && ret === -EDEADLK) ownHeld++;
@@ -616,7 +616,7 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
     }
     break;
   }
-  await qdev.surfEvictMutex.unlock();
+  qdev.surfEvictMutex.unlockNow();
   if (numReaped) {
     await sleep(500_000); // usleep_range(500, 1000)
     await qxlQueueGarbageCollect(qdev, true);

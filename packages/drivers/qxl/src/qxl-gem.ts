@@ -100,7 +100,7 @@ export async function qxlGemObjectCreate(
   if (isErr(qbo)) return qbo;
   await qdev.gemMutex.lock();
   qdev.gemObjects.add(qbo);
-  await qdev.gemMutex.unlock();
+  qdev.gemMutex.unlockNow();
   return qbo;
 }
 

@@ -141,7 +141,7 @@ export async function qxlTtmBoDestroy(tbo: TtmBufferObject): Promise<void> {
     });
   await qdev.gemMutex.lock();
   qdev.gemObjects.delete(bo);
-  await qdev.gemMutex.unlock();
+  qdev.gemMutex.unlockNow();
   await drmGemObjectRelease(bo);
   kfree(bo);
 }
@@ -445,7 +445,7 @@ export async function qxlBoForceDelete(qdev: QxlDevice): Promise<void> {
   for (const bo of [...qdev.gemObjects]) {
     await qdev.gemMutex.lock();
     qdev.gemObjects.delete(bo);
-    await qdev.gemMutex.unlock();
+    qdev.gemMutex.unlockNow();
     await drmGemObjectPut(bo);
   }
 }

@@ -213,7 +213,7 @@ async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlReleas
   await qdev.releaseIdrLock.lock();
   const handle = await qdev.releaseIdr.alloc(release, 1, 0);
   release.seqno = ++qdev.releaseSeqno;
-  await qdev.releaseIdrLock.unlock();
+  qdev.releaseIdrLock.unlockNow();
   if (handle < 0) {
     kfree(release);
     return handle as Errno;
@@ -247,7 +247,7 @@ export async function qxlReleaseFree(qdev: QxlDevice, release: QxlRelease): Prom
   if (release.surfaceReleaseId) await qxlSurfaceIdDealloc(qdev, release.surfaceReleaseId);
   await qdev.releaseIdrLock.lock();
   await qdev.releaseIdr.remove(release.id);
-  await qdev.releaseIdrLock.unlock();
+  qdev.releaseIdrLock.unlockNow();
   if (release.fenced) {
     warnOn(release.bos.length === 0, `qxl_release_free: WARN_ON(list_empty(&release->bos))`);
     await qxlReleaseFreeList(release);
@@ -437,7 +437,7 @@ export async function qxlAllocReleaseReserved(
   if (!qdev.currentReleaseBo[curIdx]) {
     const nb = await qxlReleaseBoAlloc(qdev, priority);
     if (isErr(nb)) {
-      await qdev.releaseMutex.unlock();
+      qdev.releaseMutex.unlockNow();
       if (freeBo) {
         await qxlBoUnpin(freeBo);
         await qxlBoUnref(freeBo);
@@ -453,7 +453,7 @@ export async function qxlAllocReleaseReserved(
   release.releaseBo = bo;
   release.releaseOffset = qdev.currentReleaseBoOffset[curIdx]! * releaseSizePerBo[curIdx]!;
   qdev.currentReleaseBoOffset[curIdx]!++;
-  await qdev.releaseMutex.unlock();
+  qdev.releaseMutex.unlockNow();
   if (freeBo) {
     await qxlBoUnpin(freeBo);
     await qxlBoUnref(freeBo);
@@ -481,7 +481,7 @@ export async function qxlReleaseFromIdLocked(
 ): Promise<QxlRelease | null> {
   await qdev.releaseIdrLock.lock();
   const release = await qdev.releaseIdr.find(id);
-  await qdev.releaseIdrLock.unlock();
+  qdev.releaseIdrLock.unlockNow();
   if (!release) {
     qdev.drmErrors.push("failed to find id in release_idr");
     return null;

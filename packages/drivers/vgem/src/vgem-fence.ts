@@ -206,7 +206,7 @@ export async function vgemFenceAttachIoctl(
       if (ret === 0) {
         await vfile.fenceMutex.lock();
         ret = await vfile.fenceIdr.alloc(fence, 1, 0);
-        await vfile.fenceMutex.unlock();
+        vfile.fenceMutex.unlockNow();
         if (ret > 0) {
           arg.out_fence = ret;
           ret = 0;
@@ -240,7 +240,7 @@ export async function vgemFenceSignalIoctl(
   if (arg.flags) return -EINVAL;
   await vfile.fenceMutex.lock();
   const fence = await vfile.fenceIdr.replace(null, arg.fence);
-  await vfile.fenceMutex.unlock();
+  vfile.fenceMutex.unlockNow();
   if (!fence) return -ENOENT;
   if (isErr(fence)) return fence;
   if (await dmaFenceIsSignaled(fence)) ret = -ETIMEDOUT;

@@ -272,7 +272,7 @@ export async function ttmBaseObjectInit(
   base.refcount.init();
   await tdev.objectLock.lock();
   const id = await tdev.idr.alloc(base, 1, 0);
-  await tdev.objectLock.unlock();
+  tdev.objectLock.unlockNow();
   if (id < 0) {
     // v6.12.19/v6.18.35: `return ret;` with base->tfile's reference held (the window).
     if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
@@ -284,7 +284,7 @@ export async function ttmBaseObjectInit(
     // out_err1:
     await tdev.objectLock.lock();
     await tdev.idr.remove(base.handle);
-    await tdev.objectLock.unlock();
+    tdev.objectLock.unlockNow();
     if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
     return ret;
   }
@@ -315,7 +315,7 @@ async function ttmReleaseBase(base: TtmBaseObject): Promise<void> {
   const tdev = tfile.tdev;
   await tdev.objectLock.lock();
   await tdev.idr.remove(base.handle);
-  await tdev.objectLock.unlock();
+  tdev.objectLock.unlockNow();
   base.tfile = null;
   await ttmObjectFileUnref(tfile);
   if (base.refcountRelease) await base.refcountRelease(base);
@@ -358,7 +358,7 @@ export async function ttmBaseObjectLookup(
     base = ref.obj!;
     if (!(await base.refcount.getUnlessZero())) base = null;
   }
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   return base;
 }
 
@@ -506,7 +506,7 @@ export async function ttmRefObjectAdd(
     ret = 0;
     tfile.refList.push(ref);
     await base.refcount.get();
-    await tfile.lock.unlock();
+    tfile.lock.unlockNow();
     if (existed) existed.value = false;
   }
   return ret;
@@ -532,7 +532,7 @@ async function ttmRefObjectRelease(ref: TtmRefObject): Promise<void> {
   }
   const i = tfile.refList.indexOf(ref);
   if (i >= 0) tfile.refList.splice(i, 1);
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   const base = ref.obj!;
   ref.obj = null;
   await ttmBaseObjectUnref(base);
@@ -551,11 +551,11 @@ export async function ttmRefObjectBaseUnref(tfile: TtmObjectFile, key: number): 
   await tfile.lock.lock();
   const ref = await ttmTfileFindRef(tfile, key);
   if (isErr(ref)) {
-    await tfile.lock.unlock();
+    tfile.lock.unlockNow();
     return -EINVAL;
   }
   await ref.kref.put(() => ttmRefObjectRelease(ref));
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   return 0;
 }
 
@@ -572,7 +572,7 @@ export async function ttmObjectFileRelease(tfile: TtmObjectFile): Promise<void> 
     const ref = tfile.refList[0]!;
     await ttmRefObjectRelease(ref);
   }
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   await ttmObjectFileUnref(tfile);
 }
 

@@ -107,7 +107,7 @@ export async function ttmPrimeDmabufRelease(dmabuf: DmaBuf): Promise<void> {
   await prime.mutex.lock();
   await point(`prime->dma_buf == ${dmabuf.name}?`);
   if (prime.dmaBuf === dmabuf) prime.dmaBuf = null;
-  await prime.mutex.unlock();
+  prime.mutex.unlockNow();
   await ttmBaseObjectUnref(prime);
 }
 
@@ -189,7 +189,7 @@ export async function ttmPrimeHandleToFd(
         priv: prime,
       });
       if (isErr(exported)) {
-        await prime.mutex.unlock();
+        prime.mutex.unlockNow();
         return exported;
       }
       // dma_buf has taken the base object reference
@@ -197,7 +197,7 @@ export async function ttmPrimeHandleToFd(
       dmaBuf = exported;
       prime.dmaBuf = exported;
     }
-    await prime.mutex.unlock();
+    prime.mutex.unlockNow();
     const fd = await dmaBufFd(dmaBuf, flags);
     if (fd < 0) await dmaBufPut(dmaBuf);
     return fd;

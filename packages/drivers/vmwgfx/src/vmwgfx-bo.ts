@@ -201,7 +201,7 @@ async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
       await vmw.cmdbufMutex.lock();
       await point(`res->guest_memory_bo = NULL (${res.owner.name})`);
       res.guestMemoryBo = null;
-      await vmw.cmdbufMutex.unlock();
+      vmw.cmdbufMutex.unlockNow();
     }
     const dumbSurface = bo.dumbSurface;
     bo.dumbSurface = null; // vmw_surface_unreference(&vbo->dumb_surface)

@@ -170,7 +170,7 @@ export async function vmwCmdbufIrqthread(
 ): Promise<void> {
   await man.lock.lock();
   await vmwCmdbufCtxProcess(man, errors);
-  await man.lock.unlock();
+  man.lock.unlockNow();
 }
 
 /**
@@ -204,7 +204,7 @@ export async function vmwCmdbufWorkFunc(man: VmwCmdbufMan): Promise<void> {
     // global_block = true; vmw_cmd_describe() knows every command of the model's stream.
     restartHead.push(entry);
   }
-  await man.lock.unlock();
+  man.lock.unlockNow();
   // Preempting the other contexts (global_block) has nothing to do: one context (file comment).
   await man.lock.lock();
   for (const _entry of restartHead) {
@@ -212,8 +212,8 @@ export async function vmwCmdbufWorkFunc(man: VmwCmdbufMan): Promise<void> {
     // goes back to the device from its new start.
     if (man.devPriv.gpu.restart()) man.restarts++;
   }
-  await man.lock.unlock();
-  await man.errorMutex.unlock();
+  man.lock.unlockNow();
+  man.errorMutex.unlockNow();
 }
 
 /** The kernel log lines of the device's command-buffer manager (its WARN_ONCE), oldest first. */

@@ -230,8 +230,8 @@ async function vmwHwContextDestroy(res: VmwResource): Promise<void> {
   await bindingMutex.lock();
   if (uctx.cbs) vmwBindingStateKill(uctx.cbs);
   vmwGbContextDestroy(res);
-  await bindingMutex.unlock();
-  await vmw.cmdbufMutex.unlock();
+  bindingMutex.unlockNow();
+  vmw.cmdbufMutex.unlockNow();
 }
 
 /**

@@ -350,7 +350,7 @@ async function vmwResourceContextResAdd(
     ret = await vmwExecbufResValAdd(vmw, val, st, entry.res!, true);
     if (ret !== 0) break;
   }
-  await bindingMutex.unlock();
+  bindingMutex.unlockNow();
   return ret;
 }
 

@@ -612,7 +612,7 @@ async function vmwExecbufProcess(
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   // out_unlock: vmw_validation_drop_ht() (already dropped on success)
   vmwValidationDropHt(sw.ctx);
-  await vmw.cmdbufMutex.unlock();
+  vmw.cmdbufMutex.unlockNow();
   if (fenced !== null && fenceAfterUnlock)
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources, then the arena.

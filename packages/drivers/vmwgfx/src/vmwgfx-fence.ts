@@ -278,7 +278,7 @@ async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   if (toggleEnabled(VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name)) {
     await fman.lock.lock();
     removeFromList(fman, fence);
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
     await fence.destroy!(fence);
     return;
   }
@@ -286,7 +286,7 @@ async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   if (fence.onList) {
     await fman.lock.lock();
     removeFromList(fman, fence);
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
   }
   await fence.destroy!(fence);
 }
@@ -362,12 +362,12 @@ export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
   while (fman.fenceList.length > 0) {
     const fence = fman.fenceList.at(-1)!;
     await dmaFenceGet(fence);
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
     const ret = await vmwFenceObjWait(fence, false, false, VMW_FENCE_WAIT_TIMEOUT);
     if (ret !== 0) {
       await fman.lock.lock();
       removeFromList(fman, fence);
-      await fman.lock.unlock();
+      fman.lock.unlockNow();
       await dmaFenceSignal(fence);
       // The kernel splices and performs the actions here without fman->lock.
       await vmwFencesPerformActions(fman, fence.seqPassedActions.splice(0));
@@ -377,7 +377,7 @@ export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
     await dmaFencePut(fence);
     await fman.lock.lock();
   }
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
 }
 
 /**
@@ -402,7 +402,7 @@ async function vmwFenceObjInit(
     fman.fenceList.push(fence);
     fence.onList = true;
   }
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
   return ret;
 }
 
@@ -442,7 +442,7 @@ async function vmwFencesUpdateLocked(fman: VmwFenceManager): Promise<void> {
 export async function vmwFencesUpdate(fman: VmwFenceManager): Promise<void> {
   await fman.lock.lock();
   await vmwFencesUpdateLocked(fman);
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
 }
 
 /**
@@ -676,7 +676,7 @@ export async function vmwFenceObjSignaledIoctl(
   arg.signaled_flags = arg.flags;
   await fman.lock.lock();
   arg.passed_seqno = vmw.lastReadSeqno;
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
   await ttmBaseObjectUnref(base);
   return 0;
 }
@@ -729,13 +729,13 @@ async function vmwFenceWorkFunc(fman: VmwFenceManager): Promise<void> {
     await fman.lock.lock();
     const list = fman.cleanupList.splice(0);
     const seqnoValid = fman.seqnoValid;
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
     await point("vmw_fence_work_func: goal_irq_on");
     if (!seqnoValid && fman.goalIrqOn) {
       fman.goalIrqOn = false;
       fman.goalQueueWaiters--; // vmw_goal_waiter_remove()
     }
-    await fman.goalIrqMutex.unlock();
+    fman.goalIrqMutex.unlockNow();
     if (list.length === 0) return;
     for (const action of list) if (action.cleanup !== null) await action.cleanup(action);
   }
@@ -800,7 +800,7 @@ async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction):
     // This function may set fman::seqno_valid, so it must be run with the goal_irq_mutex held.
     runUpdate = await vmwFenceGoalCheckLocked(fence);
   }
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
   if (runUpdate) {
     await point("vmw_fence_obj_add_action: goal_irq_on");
     if (!fman.goalIrqOn) {
@@ -809,7 +809,7 @@ async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction):
     }
     await vmwFencesUpdate(fman);
   }
-  await fman.goalIrqMutex.unlock();
+  fman.goalIrqMutex.unlockNow();
 }
 
 /**
@@ -895,7 +895,7 @@ async function vmwEventFenceActionSeqPassed(action: VmwFenceAction): Promise<voi
   }
   await drmSendEventLocked(dev, event);
   eaction.event = null;
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
 }
 
 /**

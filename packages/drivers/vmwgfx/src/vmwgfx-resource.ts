@@ -145,7 +145,7 @@ async function vmwResourceRelease(res: VmwResource): Promise<void> {
     if (bindingMutex && res.devPriv) {
       await bindingMutex.lock();
       vmwBindingResListKill(res.devPriv, res.bindingHead);
-      await bindingMutex.unlock();
+      bindingMutex.unlockNow();
     }
     await res.hwDestroy(res);
   }

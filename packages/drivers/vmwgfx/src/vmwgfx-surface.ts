@@ -508,7 +508,7 @@ export async function vmwGbSurfaceReferenceIoctl(
     await vmw.cmdbufMutex.lock(); // Protect res->guest_memory_bo
     const bo = srf.res.guestMemoryBo!;
     const backupHandle = await drmGemHandleCreate(file, bo);
-    await vmw.cmdbufMutex.unlock();
+    vmw.cmdbufMutex.unlockNow();
     if (backupHandle < 0) return backupHandle;
     const m = srf.metadata;
     arg.svga3d_flags = m.flags;

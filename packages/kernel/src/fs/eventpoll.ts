@@ -360,7 +360,7 @@ async function attachEpitem(file: File, epi: EpItem): Promise<void> {
   await file.fLock.lock();
   if (file.fEp === null) file.fEp = [];
   file.fEp.push(epi);
-  await file.fLock.unlock();
+  file.fLock.unlockNow();
 }
 
 /**
@@ -378,7 +378,7 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
   // sync with eventpoll_release_file()
   await file.fLock.lock();
   if (epi.dying && !force) {
-    await file.fLock.unlock();
+    file.fLock.unlockNow();
     return false;
   }
   // head = file->f_ep; head->first: a file whose f_ep list is already gone is a NULL pointer
@@ -390,7 +390,7 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
   const i = head.indexOf(epi);
   if (i >= 0) head.splice(i, 1);
   if (head.length === 0) file.fEp = null;
-  await file.fLock.unlock();
+  file.fLock.unlockNow();
   ep.rbr.get(file)?.delete(epi.ffd.fd);
   if (ep.rbr.get(file)?.size === 0) ep.rbr.delete(file);
   await ep.lock.lock();
@@ -399,7 +399,7 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
     ep.ovflist?.splice(ep.ovflist.indexOf(epi), 1);
     epi.onOvflist = false;
   }
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
   await kfreeRcu(epi);
   return true;
 }
@@ -442,7 +442,7 @@ async function epClearAndPut(ep: EventPoll): Promise<void> {
     await epRemoveSafe(ep, epi);
     await point("cond_resched");
   }
-  await ep.mtx.unlock();
+  ep.mtx.unlockNow();
   if (ep.refcount.decAndTest()) await epFree(ep);
 }
 
@@ -460,15 +460,15 @@ export async function eventpollRelease(file: File): Promise<void> {
     await file.fLock.lock();
     const epi = file.fEp?.[0];
     if (!epi) {
-      await file.fLock.unlock();
+      file.fLock.unlockNow();
       return;
     }
     epi.dying = true;
-    await file.fLock.unlock();
+    file.fLock.unlockNow();
     const ep = epi.ep;
     await ep.mtx.lock();
     const dispose = await epRemove(ep, epi, true);
-    await ep.mtx.unlock();
+    ep.mtx.unlockNow();
     if (dispose && ep.refcount.decAndTest()) await epFree(ep);
   }
 }
@@ -511,7 +511,7 @@ async function epInsert(
     ep.rdllist.push(epi);
     if (ep.wq.waiting) ep.wq.wakeOne();
   }
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
   return 0;
 }
 
@@ -532,7 +532,7 @@ async function epModify(ep: EventPoll, epi: EpItem, event: EpollEvent): Promise<
       ep.rdllist.push(epi);
       if (ep.wq.waiting) ep.wq.wakeOne();
     }
-    await ep.lock.unlock();
+    ep.lock.unlockNow();
   }
   return 0;
 }
@@ -677,7 +677,7 @@ async function epollCtlFiles(
       } else error = -ENOENT;
       break;
   }
-  await ep.mtx.unlock();
+  ep.mtx.unlockNow();
   return error;
 }
 
@@ -690,7 +690,7 @@ async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
   await ep.lock.lock();
   const txlist = ep.rdllist.splice(0);
   ep.ovflist = [];
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
   return txlist;
 }
 
@@ -717,7 +717,7 @@ async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
   ep.ovflist = null;
   ep.rdllist.unshift(...txlist);
   if (ep.rdllist.length && ep.wq.waiting) ep.wq.wakeOne();
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
 }
 
 /** epoll_put_uevent(): false when the store faults. */
@@ -770,7 +770,7 @@ async function epSendEvents(
   }
   for (const epi of txlist) epi.onRdllist = true;
   await epDoneScan(ep, txlist);
-  await ep.mtx.unlock();
+  ep.mtx.unlockNow();
   return res;
 }
 

@@ -247,7 +247,7 @@ function copyFdtable(nfdt: FdTable, ofdt: FdTable): void {
  */
 async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
   lockdepAssertHeld(files.fileLock);
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
   const newFdt = allocFdtable(nr + 1);
   if ((await files.count.read()) > 1) await synchronizeRcu();
   await files.fileLock.lock();
@@ -291,7 +291,7 @@ async function expandFilesSlow(files: FilesStruct, nr: number): Promise<number> 
     const fdt = files.fdt;
     if (nr < fdt.maxFds) return 0;
     if (files.resizeInProgress) {
-      await files.fileLock.unlock();
+      files.fileLock.unlockNow();
       while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
       await files.fileLock.lock();
       continue;
@@ -410,7 +410,7 @@ export async function putUnusedFd(fd: number): Promise<void> {
   if (files === null) return;
   await files.fileLock.lock();
   putUnusedFdLocked(files, fd);
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
 }
 
 /**
@@ -439,7 +439,7 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
   if (locked !== RESOLVED) await locked;
   const fdt = files.fdt;
   if (fdt.fd[fd] !== null) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     bug(
       `kernel BUG at fs/file.c: fd_install(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[${fd}]) != NULL)`,
       { object: file.name },
@@ -854,7 +854,7 @@ async function doDup2(files: FilesStruct, file: File, fd: number, flags: number)
   const fdt = files.fdt;
   const tofree = fdt.fd[fd]!;
   if (tofree === null && fdt.openFds[fd]) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     return -EBUSY;
   }
   await getFile(file);
@@ -862,7 +862,7 @@ async function doDup2(files: FilesStruct, file: File, fd: number, flags: number)
   // __set_open_fd(fd, fdt, flags & O_CLOEXEC)
   fdt.openFds[fd] = true;
   fdt.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
   if (tofree !== null) await filpClose(tofree, files);
   return fd;
 }
@@ -892,11 +892,11 @@ export async function ksysDup3(oldfd: number, newfd: number, flags: number): Pro
   const err = await expandFiles(files, nfd);
   const file = ofd === null ? null : filesLookupFdLocked(files, ofd);
   if (file === null || err === -EMFILE) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     return -EBADF;
   }
   if (err < 0) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     return err;
   }
   return doDup2(files, file, nfd, flags);
@@ -933,7 +933,7 @@ async function rangeCloexec(files: FilesStruct, fd: number, maxFd: number): Prom
   const fdt = files.fdt;
   const last = Math.min(fdt.maxFds - 1, maxFd);
   for (let i = fd; i <= last; i++) fdt.closeOnExec[i] = true;
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
 }
 
 /**
@@ -949,13 +949,13 @@ async function rangeClose(files: FilesStruct, fd: number, maxFd: number): Promis
   for (let i = fd; i <= last; i++) {
     const file = fileCloseFdLocked(files, i);
     if (file !== null) {
-      await files.fileLock.unlock();
+      files.fileLock.unlockNow();
       await filpClose(file, files);
       await point("cond_resched");
       await files.fileLock.lock();
     }
   }
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
 }
 
 /** Models struct fd_range: the fds [from, to] close_range() is about to close. */
@@ -1003,7 +1003,7 @@ async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<File
   let oldFdt = oldf.fdt;
   let openFiles = saneFdtableSize(oldFdt, punchHole);
   while (openFiles > newFdt.maxFds) {
-    await oldf.fileLock.unlock();
+    oldf.fileLock.unlockNow();
     if (newFdt !== newf.fdtab) kfree(newFdt);
     const fdt = allocFdtable(openFiles);
     if (typeof fdt === "number") return fdt; // ERR_CAST(new_fdt)
@@ -1023,7 +1023,7 @@ async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<File
     else newFdt.openFds[i] = false;
     newFdt.fd[i] = f;
   }
-  await oldf.fileLock.unlock();
+  oldf.fileLock.unlockNow();
   newf.fdt = newFdt;
   return newf;
 }

@@ -501,7 +501,7 @@ async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<n
   const files = currentFiles() ?? p.files;
   await files.fileLock.lock();
   if (fd < files.fdt.maxFds) files.fdt.closeOnExec[fd] = cmd === FIOCLEX;
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
   return 0;
 }
 

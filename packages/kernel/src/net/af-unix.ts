@@ -342,7 +342,7 @@ async function unixRemoveSocket(sk: UnixSock): Promise<void> {
   await net.lock.lock();
   const addr = sk.addr;
   if (addr !== null && net.bound.get(addr.path) === sk) net.bound.delete(addr.path);
-  await net.lock.unlock();
+  net.lock.unlockNow();
 }
 
 /**
@@ -370,7 +370,7 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
   sk.state = TCP_CLOSE;
   const skpair = sk.peer;
   sk.peer = null;
-  await sk.lock.unlock();
+  sk.lock.unlockNow();
   sk.peerWait.wakeAll(); // wake_up_interruptible_all(&u->peer_wait)
   sk.wait.wakeAll();
   if (skpair !== null) {
@@ -384,14 +384,14 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
     await point(opLabel("WRITE_ONCE(skpair->sk_shutdown)", skpair.name));
     skpair.shutdown = SHUTDOWN_MASK;
     if (unread || embrion) skpair.err = ECONNRESET; // WRITE_ONCE(skpair->sk_err, ECONNRESET)
-    await skpair.lock.unlock();
+    skpair.lock.unlockNow();
     skpair.wait.wakeAll(); // sk_state_change()
     await sockPut(skpair);
   }
   for (;;) {
     await sk.queueLock.lock();
     const skb = skbDequeue(sk.receiveQueue); // skb_dequeue()
-    await sk.queueLock.unlock();
+    sk.queueLock.unlockNow();
     if (skb === undefined) break;
     if (state === TCP_LISTEN && skb.sk !== null) await unixReleaseSock(skb.sk, true);
     await kfreeSkb(skb);
@@ -619,7 +619,7 @@ async function unixBindAbstract(sk: UnixSock, path: string | null): Promise<numb
   const err = await sk.bindlock.lockInterruptible();
   if (err < 0) return release(err);
   if (sk.addr !== null) {
-    await sk.bindlock.unlock();
+    sk.bindlock.unlockNow();
     return release(auto ? 0 : -EINVAL);
   }
   await net.lock.lock();
@@ -631,22 +631,22 @@ async function unixBindAbstract(sk: UnixSock, path: string | null): Promise<numb
       n = (n + 1) & 0xfffff;
       if (!net.bound.has(addr.path)) break;
       if (n === first) {
-        await net.lock.unlock();
-        await sk.bindlock.unlock();
+        net.lock.unlockNow();
+        sk.bindlock.unlockNow();
         return release(-ENOSPC);
       }
     }
     net.ordernum = n;
   } else if (net.bound.has(addr.path)) {
-    await net.lock.unlock();
-    await sk.bindlock.unlock();
+    net.lock.unlockNow();
+    sk.bindlock.unlockNow();
     return release(-EADDRINUSE);
   }
   await point(opLabel("__unix_set_addr_hash", sk.name));
   sk.addr = addr;
   net.bound.set(addr.path, sk);
-  await net.lock.unlock();
-  await sk.bindlock.unlock();
+  net.lock.unlockNow();
+  sk.bindlock.unlockNow();
   return 0;
 }
 
@@ -677,13 +677,13 @@ async function unixListen(sk: UnixSock, backlog: number): Promise<number> {
   if (sk.addr === null) return -EINVAL;
   await sk.lock.lock();
   if (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN) {
-    await sk.lock.unlock();
+    sk.lock.unlockNow();
     return -EINVAL;
   }
   if (backlog > sk.maxAckBacklog) sk.peerWait.wakeAll();
   sk.maxAckBacklog = backlog;
   sk.state = TCP_LISTEN;
-  await sk.lock.unlock();
+  sk.lock.unlockNow();
   return 0;
 }
 
@@ -697,11 +697,11 @@ async function unixFindAbstract(path: string): Promise<UnixSock | number> {
   await net.lock.lock();
   const sk = net.bound.get(path);
   if (sk === undefined) {
-    await net.lock.unlock();
+    net.lock.unlockNow();
     return -ECONNREFUSED;
   }
   await sk.refcnt.get(); // sock_hold()
-  await net.lock.unlock();
+  net.lock.unlockNow();
   return sk;
 }
 
@@ -718,7 +718,7 @@ function unixRecvqFull(sk: UnixSock): boolean {
 async function unixWaitForPeer(other: UnixSock): Promise<void> {
   lockdepAssertHeld(other.lock);
   const sched = !other.dead && !(other.shutdown & RCV_SHUTDOWN) && unixRecvqFull(other);
-  await other.lock.unlock();
+  other.lock.unlockNow();
   if (sched)
     await scheduleOn(other.peerWait, TASK_INTERRUPTIBLE, `unix_wait_for_peer(${other.name})`);
 }
@@ -768,7 +768,7 @@ async function unixQueueEmbryo(other: UnixSock, skb: SkBuff): Promise<void> {
   await other.queueLock.lock();
   await point(opLabel("__skb_queue_tail", other.name));
   skbQueueTail(other.receiveQueue, skb);
-  await other.queueLock.unlock();
+  other.queueLock.unlockNow();
 }
 
 /**
@@ -823,7 +823,7 @@ export async function unixStreamConnect(
     other = found;
     await other.lock.lock();
     if (other.dead) {
-      await other.lock.unlock();
+      other.lock.unlockNow();
       await sockPut(other);
       continue;
     }
@@ -849,7 +849,7 @@ export async function unixStreamConnect(
     await sk.lock.lockNested(1);
     if (sk.state !== TCP_CLOSE) {
       err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
-      await sk.lock.unlock();
+      sk.lock.unlockNow();
       break;
     }
     // The way is open.
@@ -868,15 +868,15 @@ export async function unixStreamConnect(
     sk.state = TCP_ESTABLISHED;
     await newsk.refcnt.get(); // sock_hold(newsk)
     sk.peer = newsk;
-    await sk.lock.unlock();
+    sk.lock.unlockNow();
     if (!queueFirst) await unixQueueEmbryo(other, skb);
-    await other.lock.unlock();
+    other.lock.unlockNow();
     other.wait.wakeOne(); // sk_data_ready()
     await sockPut(other);
     return 0;
   }
   // out_unlock
-  await other.lock.unlock();
+  other.lock.unlockNow();
   await sockPut(other);
   return outFreeSkb(err);
 }
@@ -898,7 +898,7 @@ async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff 
     await sk.queueLock.lock();
     await point(opLabel("__skb_try_recv_datagram", sk.name));
     const skb = skbDequeue(sk.receiveQueue);
-    await sk.queueLock.unlock();
+    sk.queueLock.unlockNow();
     if (skb !== undefined) return skb;
     if (nonblock) return -EAGAIN; // __skb_recv_datagram(): timeo == 0
     // __skb_wait_for_more_packets(): the kernel queues itself on sk_wq (prepare_to_wait_exclusive())
@@ -937,7 +937,7 @@ async function unixAccept(sk: UnixSock, newfile: File, nonblock: boolean): Promi
   tsk.file = newfile;
   newfile.privateData = tsk;
   unixSetSocketFile(newfile, tsk);
-  await tsk.lock.unlock();
+  tsk.lock.unlockNow();
   return 0;
 }
 
@@ -1021,7 +1021,7 @@ export async function unixStreamSendmsg(
   }
   await other.lock.lock();
   if (other.dead || other.shutdown & RCV_SHUTDOWN) {
-    await other.lock.unlock();
+    other.lock.unlockNow();
     await kfreeSkb(skb);
     return -EPIPE;
   }
@@ -1029,8 +1029,8 @@ export async function unixStreamSendmsg(
   await other.queueLock.lock();
   await point(opLabel("__skb_queue_tail", other.name));
   skbQueueTail(other.receiveQueue, skb);
-  await other.queueLock.unlock();
-  await other.lock.unlock();
+  other.queueLock.unlockNow();
+  other.lock.unlockNow();
   other.wait.wakeOne(); // sk_data_ready()
   return 0;
 }
@@ -1103,20 +1103,20 @@ export async function unixStreamRecvmsg(
     await sk.iolock.lock();
     await sk.lock.lock();
     if (sk.dead) {
-      await sk.lock.unlock();
-      await sk.iolock.unlock();
+      sk.lock.unlockNow();
+      sk.iolock.unlockNow();
       return -ECONNRESET;
     }
     skb = sk.receiveQueue[0];
     if (skb !== undefined) {
-      await sk.lock.unlock();
+      sk.lock.unlockNow();
       break;
     }
     // sock_error() under unix_state_lock(), which the peer's release writes sk_err under.
     const err = sockError(sk);
     const shut = (sk.shutdown & RCV_SHUTDOWN) !== 0;
-    await sk.lock.unlock();
-    await sk.iolock.unlock();
+    sk.lock.unlockNow();
+    sk.iolock.unlockNow();
     if (err !== 0) return err;
     if (shut) return { fds: [], msgFlags: 0 };
     if (opts.nonblock) return -EAGAIN;
@@ -1133,12 +1133,12 @@ export async function unixStreamRecvmsg(
     await point(opLabel("__skb_unlink", skb.name));
     skb.checkAccess("__skb_unlink");
     skbUnlink(skb, sk.receiveQueue);
-    await sk.queueLock.unlock();
+    sk.queueLock.unlockNow();
     await kfreeSkb(skb); // consume_skb()
   } else {
     fpl = await unixPeekFds(sk, skb);
   }
-  await sk.iolock.unlock();
+  sk.iolock.unlockNow();
   return scmDetachFds(fpl, opts);
 }
 

@@ -385,7 +385,7 @@ export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<
     g.totInflight += fpl.countUnix;
   }
   g.userInflight += fpl.fp.length;
-  await g.lock.unlock();
+  g.lock.unlockNow();
   fpl.inflight = true;
   unixFreeVertices(fpl);
 }
@@ -424,7 +424,7 @@ export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
     g.totInflight -= fpl.countUnix;
   }
   g.userInflight -= fpl.fp.length;
-  await g.lock.unlock();
+  g.lock.unlockNow();
   fpl.inflight = false;
 }
 
@@ -448,7 +448,7 @@ export async function unixUpdateEdges(u: UnixSock): Promise<void> {
   const listener = u.listener as UnixSock;
   unixUpdateGraph(g, listener.vertex as UnixVertex | null);
   u.listener = null;
-  await g.lock.unlock();
+  g.lock.unlockNow();
 }
 
 /**
@@ -505,7 +505,7 @@ export async function unixPeekFpl(fpl: ScmFpList | null): Promise<void> {
   await g.peekLock.lock();
   await point("raw_write_seqcount_barrier(unix_peek_seq)");
   g.peekSeq += 2;
-  await g.peekLock.unlock();
+  g.peekLock.unlockNow();
 }
 
 /**
@@ -687,13 +687,13 @@ async function unixCollectSkb(
         await embryo.queueLock.lockNested(1);
         await point(opLabel("skb_queue_splice_init", embryo.name));
         take(embryo);
-        await embryo.queueLock.unlock();
+        embryo.queueLock.unlockNow();
       }
     } else {
       await point(opLabel("skb_queue_splice_init", u.name));
       take(u);
     }
-    await u.queueLock.unlock();
+    u.queueLock.unlockNow();
   }
   if (check) {
     const members = new Set(scc);
@@ -709,7 +709,7 @@ async function unixCollectSkb(
         await point(opLabel("skb_queue_splice", t.owner.name));
         const rest = t.owner.receiveQueue.splice(0);
         for (const skb of [...t.skbs, ...rest]) skbQueueTail(t.owner.receiveQueue, skb);
-        await t.owner.queueLock.unlock();
+        t.owner.queueLock.unlockNow();
       }
       return false;
     }
@@ -880,12 +880,12 @@ async function unixGcWork(): Promise<void> {
   }
   await g.lock.lock();
   if (g.graphState === UNIX_GRAPH_NOT_CYCLIC) {
-    await g.lock.unlock();
+    g.lock.unlockNow();
   } else {
     const hitlist: SkBuff[] = [];
     if (g.graphState === UNIX_GRAPH_CYCLIC) await unixWalkSccFast(g, hitlist);
     else await unixWalkScc(g, hitlist);
-    await g.lock.unlock();
+    g.lock.unlockNow();
     // skb_queue_walk(&hitlist, skb): the list as it is at each step (nobody else should touch it).
     for (let i = 0; i < hitlist.length; i++) {
       const skb = hitlist[i]!;

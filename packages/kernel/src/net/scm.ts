@@ -183,12 +183,12 @@ export async function scmSendFds(to: UnixSocket, fds: readonly number[]): Promis
   }
   await to.lock.lock();
   if (to.dead) {
-    await to.lock.unlock();
+    to.lock.unlockNow();
     await scmDestroy(fpl);
     return -EPIPE;
   }
   to.queue.push(fpl);
-  await to.lock.unlock();
+  to.lock.unlockNow();
   to.wait.wakeOne();
   return 0;
 }
@@ -236,7 +236,7 @@ export async function scmRecvFds(
   for (;;) {
     await sk.lock.lock();
     fpl = sk.queue.shift();
-    await sk.lock.unlock();
+    sk.lock.unlockNow();
     if (fpl !== undefined) break;
     if (opts.nonblock) return -EAGAIN;
     // unix_stream_data_wait(): prepare_to_wait(TASK_INTERRUPTIBLE), then schedule_timeout()
@@ -270,7 +270,7 @@ export async function unixReleaseQueue(sk: UnixSocket): Promise<void> {
   await sk.lock.lock();
   sk.dead = true;
   const msgs = sk.queue.splice(0);
-  await sk.lock.unlock();
+  sk.lock.unlockNow();
   sk.wakeAllReceivers();
   for (const m of msgs) await scmDestroy(m);
 }
