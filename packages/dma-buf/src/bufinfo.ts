@@ -11,7 +11,7 @@
  */
 
 import { fileCount, Mutex } from "@primetime/kernel";
-import { SimLocal } from "@primetime/sim";
+import { RESOLVED, SimLocal } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import { dmaResvDescribe, dmaResvLockInterruptible, dmaResvUnlock } from "./dma-resv.js";
 
@@ -35,7 +35,8 @@ const dbList = new SimLocal<DmaBufList>(() => ({
  */
 export async function dmaBufListAdd(dmabuf: DmaBuf): Promise<void> {
   const l = dbList.get();
-  await l.lock.lock();
+  const lockTaken = l.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   l.head.unshift(dmabuf);
   l.lock.unlockNow();
 }
@@ -49,7 +50,8 @@ export async function dmaBufListAdd(dmabuf: DmaBuf): Promise<void> {
 export async function dmaBufListDel(dmabuf: DmaBuf | null): Promise<void> {
   if (!dmabuf) return;
   const l = dbList.get();
-  await l.lock.lock();
+  const lockTaken2 = l.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const i = l.head.indexOf(dmabuf);
   if (i >= 0) l.head.splice(i, 1);
   l.lock.unlockNow();
@@ -86,11 +88,13 @@ export interface DmaBufInfo {
  */
 export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
   const l = dbList.get();
-  await l.lock.lock();
+  const lockTaken3 = l.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   const out: DmaBufInfo[] = [];
   for (const buf of [...l.head]) {
     await dmaResvLockInterruptible(buf.resv);
-    await buf.nameLock.lock();
+    const nameLockTaken = buf.nameLock.lock();
+    if (nameLockTaken !== RESOLVED) await nameLockTaken;
     const file = buf.file!;
     const line = {
       object: buf.name,

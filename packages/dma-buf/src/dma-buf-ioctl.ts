@@ -34,7 +34,7 @@ import {
   O_CLOEXEC,
   putUnusedFd,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
@@ -170,7 +170,8 @@ async function dmaBufSetName(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
   const name = (arg as DmaBufSetNameArg).name;
   if (typeof name !== "string") return -EFAULT;
   if (name.length + 1 > DMA_BUF_NAME_LEN) return -EINVAL; // strndup_user(): too long
-  await dmabuf.nameLock.lock();
+  const nameLockTaken = dmabuf.nameLock.lock();
+  if (nameLockTaken !== RESOLVED) await nameLockTaken;
   dmabuf.bufName = name;
   dmabuf.nameLock.unlockNow();
   return 0;

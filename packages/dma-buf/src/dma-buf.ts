@@ -477,7 +477,8 @@ async function dmaBufGetfile(_size: number, flags: number): Promise<File | Errno
  */
 export async function dmabuffsDname(dentry: Dentry, buflen: number): Promise<string | Errno> {
   const dmabuf = dentry.dFsdata as DmaBuf;
-  await dmabuf.nameLock.lock();
+  const nameLockTaken = dmabuf.nameLock.lock();
+  if (nameLockTaken !== RESOLVED) await nameLockTaken;
   const name = dmabuf.bufName;
   dmabuf.nameLock.unlockNow();
   return dynamicDname(`/${dentry.dName}:${name ?? ""}`, buflen);

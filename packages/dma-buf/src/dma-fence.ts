@@ -335,7 +335,8 @@ export async function dmaFenceRelease(kref: Kref): Promise<void> {
     )
   ) {
     const lock = fenceLock(fence);
-    await lock.lock();
+    const lockTaken = lock.lock();
+    if (lockTaken !== RESOLVED) await lockTaken;
     fence.error = -EDEADLK;
     await dmaFenceSignalLocked(fence);
     lock.unlockNow();
@@ -386,7 +387,8 @@ export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
 export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
   if (warnOn(!fence, "dma_fence_signal: WARN_ON(!fence)") || !fence) return -EINVAL;
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken2 = lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const ret = await dmaFenceSignalLocked(fence);
   lock.unlockNow();
   return ret;
@@ -512,7 +514,8 @@ async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> 
  */
 export async function dmaFenceEnableSwSignaling(fence: DmaFence): Promise<void> {
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken3 = lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   fence.checkAccess("dma_fence_enable_sw_signaling");
   await dmaFenceEnableSignalingLocked(fence);
   lock.unlockNow();
@@ -545,7 +548,8 @@ export async function dmaFenceAddCallback(
     return -ENOENT;
   }
   const lock = fenceLock(f);
-  await lock.lock();
+  const lockTaken4 = lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   let ret = 0;
   if (await dmaFenceEnableSignalingLocked(f)) {
     cb.func = func;
@@ -571,7 +575,8 @@ export async function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): P
   if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_remove_callback");
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken5 = lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   const ret = cb.fence === fence;
   if (ret) {
     const i = fence.cbList.indexOf(cb);
@@ -600,7 +605,8 @@ export async function dmaFenceGetStatusLocked(fence: DmaFence): Promise<number> 
  */
 export async function dmaFenceGetStatus(fence: DmaFence): Promise<number> {
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken6 = lock.lock();
+  if (lockTaken6 !== RESOLVED) await lockTaken6;
   const status = await dmaFenceGetStatusLocked(fence);
   lock.unlockNow();
   return status;
@@ -685,7 +691,8 @@ export async function dmaFenceDefaultWait(
 ): Promise<number> {
   let ret = timeout ? timeout : 1;
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken7 = lock.lock();
+  if (lockTaken7 !== RESOLVED) await lockTaken7;
   const atPoint = pointNow(testSignaledLabel(fence));
   if (atPoint !== null) await atPoint;
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
@@ -716,7 +723,8 @@ export async function dmaFenceDefaultWait(
   while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {
     lock.unlockNow();
     ret = await scheduleTimeout(fence, wq, ret, state);
-    await lock.lock();
+    const lockTaken8 = lock.lock();
+    if (lockTaken8 !== RESOLVED) await lockTaken8;
     if (ret > 0 && intr && signalPending()) ret = -ERESTARTSYS;
   }
   if (cb.fence !== null) {

@@ -57,7 +57,7 @@ import {
   SlabObject,
   SpinLock,
 } from "@primetime/kernel";
-import { defineKnownWindow, point, toggleEnabled } from "@primetime/sim";
+import { defineKnownWindow, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
@@ -241,7 +241,8 @@ async function syncTimelinePut(obj: SyncTimeline): Promise<void> {
  */
 async function timelineFenceRelease(pt: SyncPt): Promise<void> {
   const parent = pt.parent;
-  await parent.lock.lock();
+  const lockTaken = parent.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   if (pt.linked) {
     parent.ptList.splice(parent.ptList.indexOf(pt), 1);
     pt.linked = false;
@@ -264,7 +265,8 @@ async function timelineFenceRelease(pt: SyncPt): Promise<void> {
 async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void> {
   const signalled: SyncPt[] = [];
   const fixed = toggleEnabled(SW_SYNC_SIGNAL_GET_ON_ZERO.name);
-  await obj.lock.lock();
+  const lockTaken2 = obj.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   obj.value += inc;
   let i = 0;
   while (i < obj.ptList.length) {
@@ -300,7 +302,8 @@ async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | 
   if (isErr(pt)) return null;
   await obj.kref.get();
   dmaFenceInit(pt, timelineFenceOps, obj.lock, obj.context, value);
-  await obj.lock.lock();
+  const lockTaken3 = obj.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   if (!(await dmaFenceIsSignaledLocked(pt))) {
     let i = 0;
     for (; i < obj.ptList.length; i++) {
@@ -349,7 +352,8 @@ async function swSyncRelease(file: File): Promise<number> {
   const obj = file.privateData as SyncTimeline;
   const fixed = toggleEnabled(SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF.name);
   const held: SyncPt[] = [];
-  await obj.lock.lock();
+  const lockTaken4 = obj.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   for (const pt of [...obj.ptList]) {
     if (fixed) {
       if (!(await dmaFenceGetRcu(pt))) continue;

@@ -111,7 +111,8 @@ export function drmIsCurrentMasterLocked(file: DrmFile): boolean {
  */
 export async function drmIsCurrentMaster(file: DrmFile): Promise<boolean> {
   const dev = file.minor.dev;
-  await dev.masterMutex.lock();
+  const masterMutexTaken = dev.masterMutex.lock();
+  if (masterMutexTaken !== RESOLVED) await masterMutexTaken;
   const ret = drmIsCurrentMasterLocked(file);
   dev.masterMutex.unlockNow();
   return ret;
@@ -163,7 +164,8 @@ async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
 export async function drmMasterOpen(file: DrmFile): Promise<number> {
   const dev = file.minor.dev;
   let ret = 0;
-  await dev.masterMutex.lock();
+  const masterMutexTaken2 = dev.masterMutex.lock();
+  if (masterMutexTaken2 !== RESOLVED) await masterMutexTaken2;
   if (dev.master === null) ret = await drmNewSetMaster(dev, file);
   else file.master = await drmMasterGet(dev.master);
   dev.masterMutex.unlockNow();
@@ -196,7 +198,8 @@ async function drmDropMaster(dev: DrmDevice, _file: DrmFile): Promise<void> {
  */
 export async function drmMasterRelease(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
-  await dev.masterMutex.lock();
+  const masterMutexTaken3 = dev.masterMutex.lock();
+  if (masterMutexTaken3 !== RESOLVED) await masterMutexTaken3;
   const master = file.master;
   if (file.magic && master) {
     await master.magicMap.remove(file.magic);
@@ -219,7 +222,8 @@ export async function drmMasterRelease(file: DrmFile): Promise<void> {
  */
 export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile): Promise<number> {
   let ret = 0;
-  await dev.masterMutex.lock();
+  const masterMutexTaken4 = dev.masterMutex.lock();
+  if (masterMutexTaken4 !== RESOLVED) await masterMutexTaken4;
   if (!file.magic) {
     if (file.master === null) ret = -EINVAL;
     else {
@@ -239,7 +243,8 @@ export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile):
  * References: none.
  */
 export async function drmAuthmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile): Promise<number> {
-  await dev.masterMutex.lock();
+  const masterMutexTaken5 = dev.masterMutex.lock();
+  if (masterMutexTaken5 !== RESOLVED) await masterMutexTaken5;
   const master = file.master;
   const target = master ? await master.magicMap.find(data.magic) : null;
   if (target && master) {
@@ -276,7 +281,8 @@ export async function drmSetmasterIoctl(
   file: DrmFile,
 ): Promise<number> {
   // guard(mutex)(&dev->master_mutex)
-  await dev.masterMutex.lock();
+  const masterMutexTaken6 = dev.masterMutex.lock();
+  if (masterMutexTaken6 !== RESOLVED) await masterMutexTaken6;
   const ret = await drmSetmasterLocked(dev, file);
   dev.masterMutex.unlockNow();
   return ret;
@@ -309,7 +315,8 @@ export async function drmDropmasterIoctl(
   file: DrmFile,
 ): Promise<number> {
   // guard(mutex)(&dev->master_mutex)
-  await dev.masterMutex.lock();
+  const masterMutexTaken7 = dev.masterMutex.lock();
+  if (masterMutexTaken7 !== RESOLVED) await masterMutexTaken7;
   const ret = await drmDropmasterLocked(dev, file);
   dev.masterMutex.unlockNow();
   return ret;

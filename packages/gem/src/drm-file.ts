@@ -54,7 +54,7 @@ import {
   waitEventInterruptible,
   wakeUpPoll,
 } from "@primetime/kernel";
-import { opLabel, point, WaitQueue, warnOn } from "@primetime/sim";
+import { opLabel, point, RESOLVED, WaitQueue, warnOn } from "@primetime/sim";
 import { type DrmMaster, drmMasterOpen, drmMasterRelease } from "./drm-auth.js";
 import { type DrmDevice, drmDevPut } from "./drm-device.js";
 import { DRIVER_GEM, DRIVER_MODESET, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
@@ -257,7 +257,8 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 async function drmEventsRelease(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
   if (file.pendingEventList.length === 0 && file.eventList.length === 0) return;
-  await dev.eventLock.lock();
+  const eventLockTaken = dev.eventLock.lock();
+  if (eventLockTaken !== RESOLVED) await eventLockTaken;
   // Unlink pending events
   for (const e of file.pendingEventList.splice(0)) {
     await point(opLabel("drm_events_release: e->file_priv = NULL", e.name));
@@ -314,7 +315,8 @@ async function drmOpenHelper(filp: File, minor: DrmMinor): Promise<number> {
   }
   filp.privateData = priv;
   priv.filp = filp;
-  await dev.filelistMutex.lock();
+  const filelistMutexTaken = dev.filelistMutex.lock();
+  if (filelistMutexTaken !== RESOLVED) await filelistMutexTaken;
   dev.filelist.add(priv);
   dev.filelistMutex.unlockNow();
   return 0;
@@ -347,7 +349,8 @@ export async function drmOpen(inode: Inode, filp: File): Promise<number> {
 async function drmCloseHelper(filp: File): Promise<void> {
   const file = filp.privateData as DrmFile;
   const dev = file.minor.dev;
-  await dev.filelistMutex.lock();
+  const filelistMutexTaken2 = dev.filelistMutex.lock();
+  if (filelistMutexTaken2 !== RESOLVED) await filelistMutexTaken2;
   dev.filelist.delete(file);
   dev.filelistMutex.unlockNow();
   await drmFileFree(file);
@@ -432,7 +435,8 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
       }
       if (putBack) {
         // put_back_event:
-        await dev.eventLock.lock();
+        const eventLockTaken2 = dev.eventLock.lock();
+        if (eventLockTaken2 !== RESOLVED) await eventLockTaken2;
         filePriv.eventSpace -= length;
         filePriv.eventList.unshift(e); // list_add()
         dev.eventLock.unlockNow();
@@ -509,7 +513,8 @@ export async function drmEventReserveInit(
  * References: drops the event's fence reference; frees the event.
  */
 export async function drmEventCancelFree(dev: DrmDevice, p: DrmPendingEvent): Promise<void> {
-  await dev.eventLock.lock();
+  const eventLockTaken3 = dev.eventLock.lock();
+  if (eventLockTaken3 !== RESOLVED) await eventLockTaken3;
   if (p.filePriv) {
     p.filePriv.eventSpace += p.event!.length;
     removePending(p.filePriv, p);

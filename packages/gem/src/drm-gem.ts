@@ -250,7 +250,8 @@ export async function drmGemObjectHandleGet(obj: GemObject): Promise<void> {
  */
 export async function drmGemObjectHandleGetIfExistsUnlocked(obj: GemObject): Promise<boolean> {
   const dev = obj.dev;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken = dev.objectNameLock.lock();
+  if (objectNameLockTaken !== RESOLVED) await objectNameLockTaken;
   // First ref taken during GEM object creation, if any. Some drivers set up internal
   // framebuffers with GEM objects that do not have a GEM handle. Hence, this counter can be zero.
   if (!obj.handleCount) {
@@ -308,7 +309,8 @@ export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<voi
     return;
   }
   let final = false;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken2 = dev.objectNameLock.lock();
+  if (objectNameLockTaken2 !== RESOLVED) await objectNameLockTaken2;
   if (--obj.handleCount === 0) {
     await drmGemObjectHandleFree(obj);
     await drmGemObjectExportedDmaBufFree(obj);
@@ -364,7 +366,8 @@ export async function drmGemObjectReleaseHandle(
  */
 export async function drmGemHandleDelete(file: DrmFile, handle: number): Promise<number> {
   if (toggleEnabled(GEM_HANDLE_ID_REUSED_BEFORE_RELEASE.name)) {
-    await file.tableLock.lock();
+    const tableLockTaken = file.tableLock.lock();
+    if (tableLockTaken !== RESOLVED) await tableLockTaken;
     const obj = await file.objectIdr.find(handle);
     if (obj === null) {
       file.tableLock.unlockNow();
@@ -376,12 +379,14 @@ export async function drmGemHandleDelete(file: DrmFile, handle: number): Promise
     await drmGemObjectReleaseHandle(handle, obj, file);
     return 0;
   }
-  await file.tableLock.lock();
+  const tableLockTaken2 = file.tableLock.lock();
+  if (tableLockTaken2 !== RESOLVED) await tableLockTaken2;
   const obj = await file.objectIdr.replace(null, handle);
   file.tableLock.unlockNow();
   if (obj === null || isErr(obj)) return -EINVAL;
   await drmGemObjectReleaseHandle(handle, obj, file);
-  await file.tableLock.lock();
+  const tableLockTaken3 = file.tableLock.lock();
+  if (tableLockTaken3 !== RESOLVED) await tableLockTaken3;
   await file.objectIdr.remove(handle);
   file.minor.dev.counters.handles--;
   file.tableLock.unlockNow();
@@ -409,7 +414,8 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
   if (obj.handleCount++ === 0) await drmGemObjectGet(obj);
   const early = toggleEnabled(GEM_HANDLE_PUBLISHED_BEFORE_OPEN.name);
 
-  await file.tableLock.lock();
+  const tableLockTaken4 = file.tableLock.lock();
+  if (tableLockTaken4 !== RESOLVED) await tableLockTaken4;
   let ret = await file.objectIdr.alloc(early ? obj : null, 1, 0);
   if (ret >= 0) dev.counters.handles++;
   file.tableLock.unlockNow();
@@ -426,7 +432,8 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
     if (ret) await drmVmaNodeRevoke(obj.vmaNode, file);
   }
   if (ret) {
-    await file.tableLock.lock();
+    const tableLockTaken5 = file.tableLock.lock();
+    if (tableLockTaken5 !== RESOLVED) await tableLockTaken5;
     await file.objectIdr.remove(handle);
     dev.counters.handles--;
     file.tableLock.unlockNow();
@@ -436,7 +443,8 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
 
   if (!early) {
     // mirrors drm_gem_handle_delete() to avoid races
-    await file.tableLock.lock();
+    const tableLockTaken6 = file.tableLock.lock();
+    if (tableLockTaken6 !== RESOLVED) await tableLockTaken6;
     const old = await file.objectIdr.replace(obj, handle);
     if (old !== null) warnOn(true, `drm_gem_handle_create_tail: handle ${handle} was not reserved`);
     file.tableLock.unlockNow();
@@ -453,7 +461,8 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
  * References: the handle takes a handle count; the caller keeps its own reference.
  */
 export async function drmGemHandleCreate(file: DrmFile, obj: GemObject): Promise<number> {
-  await obj.dev.objectNameLock.lock();
+  const objectNameLockTaken3 = obj.dev.objectNameLock.lock();
+  if (objectNameLockTaken3 !== RESOLVED) await objectNameLockTaken3;
   return drmGemHandleCreateTail(file, obj);
 }
 
@@ -513,7 +522,8 @@ export async function drmGemFlinkIoctl(
   const obj = await drmGemObjectLookup(file, args.handle);
   if (obj === null) return -ENOENT;
   let ret = 0;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken4 = dev.objectNameLock.lock();
+  if (objectNameLockTaken4 !== RESOLVED) await objectNameLockTaken4;
   // prevent races with concurrent gem_close.
   if (obj.handleCount === 0 && !toggleEnabled(GEM_FLINK_NO_HANDLE_COUNT_CHECK.name)) {
     ret = -ENOENT;
@@ -550,7 +560,8 @@ export async function drmGemOpenIoctl(
   file: DrmFile,
 ): Promise<number> {
   if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken5 = dev.objectNameLock.lock();
+  if (objectNameLockTaken5 !== RESOLVED) await objectNameLockTaken5;
   const obj = await dev.objectNameIdr.find(args.name);
   if (obj) {
     await drmGemObjectGet(obj);
@@ -644,8 +655,10 @@ export async function drmGemChangeHandleIoctl(
 
   const prime = file.prime;
   let ret: number;
-  await prime.lock.lock();
-  await file.tableLock.lock();
+  const lockTaken = prime.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
+  const tableLockTaken7 = file.tableLock.lock();
+  if (tableLockTaken7 !== RESOLVED) await tableLockTaken7;
   ret = await file.objectIdr.alloc(null, newHandle, newHandle + 1);
   if (ret < 0) {
     file.tableLock.unlockNow();
@@ -666,7 +679,8 @@ export async function drmGemChangeHandleIoctl(
   if (obj.dmaBuf) {
     ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, newHandle);
     if (ret < 0) {
-      await file.tableLock.lock();
+      const tableLockTaken8 = file.tableLock.lock();
+      if (tableLockTaken8 !== RESOLVED) await tableLockTaken8;
       await file.objectIdr.remove(newHandle);
       dev.counters.handles--;
       await file.objectIdr.replace(obj, args.handle);
@@ -677,7 +691,8 @@ export async function drmGemChangeHandleIoctl(
     await drmPrimeRemoveBufHandle(prime, args.handle);
   }
   ret = 0;
-  await file.tableLock.lock();
+  const tableLockTaken9 = file.tableLock.lock();
+  if (tableLockTaken9 !== RESOLVED) await tableLockTaken9;
   await file.objectIdr.remove(args.handle);
   dev.counters.handles--;
   const old = await file.objectIdr.replace(obj, newHandle);
@@ -728,8 +743,10 @@ async function drmGemChangeHandleHistoric(
   if (args.handle === handle) return out(0);
   if (newHandleZeroRejected(args)) return out(-EINVAL);
 
-  await prime.lock.lock();
-  await file.tableLock.lock();
+  const lockTaken2 = prime.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
+  const tableLockTaken10 = file.tableLock.lock();
+  if (tableLockTaken10 !== RESOLVED) await tableLockTaken10;
   let ret = await file.objectIdr.alloc(obj, handle, handle + 1);
   if (ret >= 0) dev.counters.handles++;
   if (stage < 2) {
@@ -758,7 +775,8 @@ async function drmGemChangeHandleHistoric(
   if (obj.dmaBuf) {
     ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, handle);
     if (ret < 0) {
-      await file.tableLock.lock();
+      const tableLockTaken11 = file.tableLock.lock();
+      if (tableLockTaken11 !== RESOLVED) await tableLockTaken11;
       await file.objectIdr.remove(handle);
       dev.counters.handles--;
       if (stage === 2) {
@@ -777,7 +795,8 @@ async function drmGemChangeHandleHistoric(
     await drmPrimeRemoveBufHandle(prime, args.handle);
   }
   ret = 0;
-  await file.tableLock.lock();
+  const tableLockTaken12 = file.tableLock.lock();
+  if (tableLockTaken12 !== RESOLVED) await tableLockTaken12;
   await file.objectIdr.remove(args.handle);
   dev.counters.handles--;
   if (stage >= 3) {

@@ -35,7 +35,7 @@ import {
   ioctlUserArg,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { bug, point, pointNow } from "@primetime/sim";
+import { bug, point, pointNow, RESOLVED } from "@primetime/sim";
 import {
   drmAuthmagic,
   drmDropmasterIoctl,
@@ -241,7 +241,8 @@ function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
  * References: none.
  */
 async function drmSetversion(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): Promise<number> {
-  await dev.masterMutex.lock();
+  const masterMutexTaken = dev.masterMutex.lock();
+  if (masterMutexTaken !== RESOLVED) await masterMutexTaken;
   const retcode = drmSetversionChecks(dev, sv, file);
   // done:
   sv.drm_di_major = DRM_IF_MAJOR;

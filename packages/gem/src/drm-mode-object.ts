@@ -8,6 +8,7 @@
  */
 
 import { Kref } from "@primetime/atomics";
+import { RESOLVED } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 
@@ -55,7 +56,8 @@ export async function drmModeObjectAdd(
   freeCb: (() => Promise<void>) | null,
 ): Promise<number> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken = config.idrMutex.lock();
+  if (idrMutexTaken !== RESOLVED) await idrMutexTaken;
   const ret = await config.objectIdr.alloc(registerObj ? obj : null, 1, 0);
   if (ret >= 0) {
     // Set up the object linking under the protection of the idr lock so that other users
@@ -78,7 +80,8 @@ export async function drmModeObjectAdd(
  */
 export async function drmModeObjectRegister(dev: DrmDevice, obj: DrmModeObject): Promise<void> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken2 = config.idrMutex.lock();
+  if (idrMutexTaken2 !== RESOLVED) await idrMutexTaken2;
   await config.objectIdr.replace(obj, obj.id);
   config.idrMutex.unlockNow();
 }
@@ -91,7 +94,8 @@ export async function drmModeObjectRegister(dev: DrmDevice, obj: DrmModeObject):
  */
 export async function drmModeObjectUnregister(dev: DrmDevice, obj: DrmModeObject): Promise<void> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken3 = config.idrMutex.lock();
+  if (idrMutexTaken3 !== RESOLVED) await idrMutexTaken3;
   if (obj.id) {
     await config.objectIdr.remove(obj.id);
     obj.id = 0;
@@ -113,7 +117,8 @@ export async function drmModeObjectFind(
   type: number,
 ): Promise<DrmModeObject | null> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken4 = config.idrMutex.lock();
+  if (idrMutexTaken4 !== RESOLVED) await idrMutexTaken4;
   let obj = await config.objectIdr.find(id);
   if (obj && type !== DRM_MODE_OBJECT_ANY && obj.type !== type) obj = null;
   if (obj && obj.id !== id) obj = null;

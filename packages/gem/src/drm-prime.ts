@@ -288,7 +288,8 @@ export async function drmPrimeRemoveBufHandle(
  */
 export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): Promise<void> {
   const prime = file.prime;
-  await prime.lock.lock();
+  const lockTaken = prime.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const atPoint = pointNow(fmtLabel("READ_ONCE(", obj.name, ".dma_buf)"));
   if (atPoint !== null) await atPoint;
   if (obj.dmaBuf) {
@@ -561,7 +562,8 @@ export async function drmGemPrimeHandleToDmabuf(
 ): Promise<DmaBuf | Errno> {
   if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
     return drmGemPrimeHandleToDmabufV311(dev, file, handle, flags);
-  await file.prime.lock.lock();
+  const lockTaken2 = file.prime.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const obj = await drmGemObjectLookup(file, handle);
   if (!obj) {
     await file.prime.lock.unlock(); // out_unlock
@@ -571,7 +573,8 @@ export async function drmGemPrimeHandleToDmabuf(
   if (dmaBuf) {
     await getDmaBuf(dmaBuf); // goto out
   } else {
-    await dev.objectNameLock.lock();
+    const objectNameLockTaken = dev.objectNameLock.lock();
+    if (objectNameLockTaken !== RESOLVED) await objectNameLockTaken;
     dmaBuf = await drmGemPrimeDmabufOf(dev, obj, flags);
     // out_have_obj: add the cache entry under object_name_lock, so that a racing GEM_CLOSE
     // does not miss it. (On an export failure there is no dma-buf: goto out.)
@@ -618,7 +621,8 @@ async function drmGemPrimeHandleToDmabufV311(
 ): Promise<DmaBuf | Errno> {
   const obj = await drmGemObjectLookup(file, handle);
   if (!obj) return errPtr(ENOENT);
-  await file.prime.lock.lock();
+  const lockTaken3 = file.prime.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   let dmaBuf: DmaBuf | Errno;
   // re-export the original imported object
   const imported = obj.importAttach?.dmabuf ?? null;
@@ -778,7 +782,8 @@ export async function drmGemPrimeFdToHandle(
   const dmaBuf = await dmaBufGet(fd);
   if (isErr(dmaBuf)) return dmaBuf;
   const prime = file.prime;
-  await prime.lock.lock();
+  const lockTaken4 = prime.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   let ret = await drmPrimeLookupBufHandle(prime, dmaBuf);
   if (ret >= 0) {
     prime.lock.unlockNow();
@@ -786,7 +791,8 @@ export async function drmGemPrimeFdToHandle(
     return ret;
   }
   // never seen this one, need to import
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken2 = dev.objectNameLock.lock();
+  if (objectNameLockTaken2 !== RESOLVED) await objectNameLockTaken2;
   const obj = dev.driver.gemPrimeImport
     ? await dev.driver.gemPrimeImport(dev, dmaBuf)
     : await drmGemPrimeImport(dev, dmaBuf);

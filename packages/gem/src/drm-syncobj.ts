@@ -78,7 +78,7 @@ import {
   signalPending,
 } from "@primetime/kernel";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { now, point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { now, point, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import {
   DRM_SYNCOBJ_CREATE_SIGNALED,
   DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
@@ -231,7 +231,8 @@ async function drmSyncobjFree(syncobj: DrmSyncobj): Promise<void> {
  * References: returns one (the caller puts it).
  */
 export async function drmSyncobjFind(file: DrmFile, handle: number): Promise<DrmSyncobj | null> {
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken !== RESOLVED) await syncobjTableLockTaken;
   // Check if we currently have a reference on the object
   const syncobj = await file.syncobjIdr.find(handle);
   if (syncobj) await drmSyncobjGet(syncobj);
@@ -295,7 +296,8 @@ export async function drmSyncobjReplaceFence(
   fence: DmaFence | null,
 ): Promise<void> {
   if (fence) await dmaFenceGet(fence);
-  await syncobj.lock.lock();
+  const lockTaken = syncobj.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const oldFence = syncobj.fence;
   await point(`rcu_assign_pointer(${syncobj.name}.fence)`);
   syncobj.fence = fence;
@@ -323,7 +325,8 @@ export async function drmSyncobjAddPoint(
   pt: number,
 ): Promise<void> {
   await dmaFenceGet(fence);
-  await syncobj.lock.lock();
+  const lockTaken2 = syncobj.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const prev = await drmSyncobjFenceGet(syncobj);
   // You are adding an unorder point to timeline, which could cause payload returned from
   // query_ioctl is 0! (the kernel only logs it)
@@ -444,7 +447,8 @@ export async function drmSyncobjCreate(
 export async function drmSyncobjGetHandle(file: DrmFile, syncobj: DrmSyncobj): Promise<number> {
   // take a reference to put in the idr
   await drmSyncobjGet(syncobj);
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken2 = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken2 !== RESOLVED) await syncobjTableLockTaken2;
   const ret = await file.syncobjIdr.alloc(syncobj, 1, 0);
   file.syncobjTableLock.unlockNow();
   if (ret < 0) {
@@ -469,7 +473,8 @@ async function drmSyncobjCreateAsHandle(file: DrmFile, flags: number): Promise<n
  * References: drops the handle's.
  */
 async function drmSyncobjDestroy(file: DrmFile, handle: number): Promise<number> {
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken3 = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken3 !== RESOLVED) await syncobjTableLockTaken3;
   const syncobj = await file.syncobjIdr.remove(handle);
   file.syncobjTableLock.unlockNow();
   if (!syncobj) return -EINVAL;
@@ -536,7 +541,8 @@ async function drmSyncobjFdToHandle(file: DrmFile, fd: number): Promise<number> 
   // take a reference to put in the idr
   const syncobj = f.privateData as DrmSyncobj;
   await drmSyncobjGet(syncobj);
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken4 = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken4 !== RESOLVED) await syncobjTableLockTaken4;
   let ret = await file.syncobjIdr.alloc(syncobj, 1, 0);
   file.syncobjTableLock.unlockNow();
   if (ret <= 0) {
@@ -808,7 +814,8 @@ async function drmSyncobjArrayFree(syncobjs: DrmSyncobj[]): Promise<void> {
  */
 async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntry): Promise<void> {
   if (wait.fence) return;
-  await syncobj.lock.lock();
+  const lockTaken3 = syncobj.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   // We've already tried once to get a fence and failed.  Now that we have the lock, try one
   // more time just to be sure we don't add a callback when a fence has already been set.
   const pf = { fence: await dmaFenceGet(syncobj.fence) };
@@ -829,7 +836,8 @@ async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
  */
 async function drmSyncobjRemoveWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntry): Promise<void> {
   if (!wait.onList) return;
-  await syncobj.lock.lock();
+  const lockTaken4 = syncobj.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   const i = syncobj.cbList.indexOf(wait);
   if (i >= 0) syncobj.cbList.splice(i, 1);
   wait.onList = false;

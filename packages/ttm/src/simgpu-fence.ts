@@ -47,7 +47,7 @@ import {
   SpinLock,
   systemWq,
 } from "@primetime/kernel";
-import { point, WaitQueue } from "@primetime/sim";
+import { point, RESOLVED, WaitQueue } from "@primetime/sim";
 import type { Command, InterruptHandler, InterruptStatus, SimGpu } from "@primetime/simgpu";
 
 /** The slab cache of GPU fences (struct amdgpu_fence). */
@@ -137,7 +137,8 @@ export class SimgpuFenceDriver {
    */
   async irq(status: InterruptStatus): Promise<void> {
     this.inIrq++;
-    await this.lock.lock();
+    const lockTaken = this.lock.lock();
+    if (lockTaken !== RESOLVED) await lockTaken;
     const done: DmaFence[] = [];
     for (const [seqno, fence] of this.pending) {
       if (!this.gpu.seqnoPassed(seqno) && seqno > status.seqno) break;
@@ -161,7 +162,8 @@ export class SimgpuFenceDriver {
   private async hangcheckWork(): Promise<void> {
     this.armed = false;
     if (this.stopped) return;
-    await this.ringLock.lock();
+    const ringLockTaken = this.ringLock.lock();
+    if (ringLockTaken !== RESOLVED) await ringLockTaken;
     const seqno = this.gpu.lastCompletedSeqno;
     const stuck = this.pending.size > 0 && seqno === this.lastSeen && this.gpu.busy;
     this.lastSeen = seqno;
@@ -169,7 +171,8 @@ export class SimgpuFenceDriver {
     if (stuck) {
       const report = this.gpu.reset();
       this.resets++;
-      await this.lock.lock();
+      const lockTaken2 = this.lock.lock();
+      if (lockTaken2 !== RESOLVED) await lockTaken2;
       for (const s of report.lost) {
         const f = this.pending.get(s);
         if (!f) continue;
@@ -193,7 +196,8 @@ export class SimgpuFenceDriver {
    * Locking: takes the fence lock. References: drops `pending`'s reference of each.
    */
   private async giveUp(last: DmaFence): Promise<void> {
-    await this.lock.lock();
+    const lockTaken3 = this.lock.lock();
+    if (lockTaken3 !== RESOLVED) await lockTaken3;
     const done: DmaFence[] = [];
     for (const [seqno, fence] of this.pending) {
       if (seqno > last.seqno) break;
@@ -223,7 +227,8 @@ export class SimgpuFenceDriver {
   async submit(commands: readonly Command[]): Promise<DmaFence | Errno> {
     const fence = kmalloc(simgpuFenceCache, newSimgpuFence);
     if (isErr(fence)) return errPtr(ENOMEM);
-    await this.ringLock.lock();
+    const ringLockTaken2 = this.ringLock.lock();
+    if (ringLockTaken2 !== RESOLVED) await ringLockTaken2;
     let seqno: number;
     for (;;) {
       await point(this.submitLabel);
@@ -233,7 +238,8 @@ export class SimgpuFenceDriver {
       // No scheduling point between the check and the sleep: the wake-up cannot be lost.
       if (this.gpu.ring.space < commands.length + 1)
         await this.ringSpace.wait(`${this.gpu.name}: wait for ring space`);
-      await this.ringLock.lock();
+      const ringLockTaken3 = this.ringLock.lock();
+      if (ringLockTaken3 !== RESOLVED) await ringLockTaken3;
     }
     if (seqno < 0) {
       this.ringLock.unlockNow();
@@ -243,7 +249,8 @@ export class SimgpuFenceDriver {
     }
     dmaFenceInit(fence, this.ops, this.lock, this.context, seqno);
     await fence.refcount.get(); // the pending list's
-    await this.lock.lock();
+    const lockTaken4 = this.lock.lock();
+    if (lockTaken4 !== RESOLVED) await lockTaken4;
     this.pending.set(seqno, fence);
     this.lock.unlockNow();
     this.ringLock.unlockNow();
@@ -265,7 +272,8 @@ export class SimgpuFenceDriver {
    */
   async fini(opts: { waitNs?: number } = {}): Promise<void> {
     for (;;) {
-      await this.lock.lock();
+      const lockTaken5 = this.lock.lock();
+      if (lockTaken5 !== RESOLVED) await lockTaken5;
       const last = [...this.pending.values()].at(-1) ?? null;
       if (last) await last.refcount.get();
       this.lock.unlockNow();

@@ -300,7 +300,8 @@ async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
 export async function ttmBoLruCursorFini(curs: TtmBoLruCursor): Promise<void> {
   const lruLock = curs.resCurs.man.bdev.lruLock;
   await ttmBoLruCursorCleanupBo(curs);
-  await lruLock.lock();
+  const lruLockTaken = lruLock.lock();
+  if (lruLockTaken !== RESOLVED) await lruLockTaken;
   ttmResourceCursorFini(curs.resCurs);
   lruLock.unlockNow();
 }
@@ -339,7 +340,8 @@ async function ttmBoLruCursorNextInner(
   const arg = curs.arg;
   let first = !curs.bo;
   await ttmBoLruCursorCleanupBo(curs);
-  await lruLock.lock();
+  const lruLockTaken2 = lruLock.lock();
+  if (lruLockTaken2 !== RESOLVED) await lruLockTaken2;
   for (;;) {
     let ret = 0;
     let boLocked = false;
@@ -370,7 +372,8 @@ async function ttmBoLruCursorNextInner(
     if (!ret && bo.resource && bo.resource.memType === memType) return bo;
     await ttmBoLruCursorCleanupBo(curs);
     if (ret && ret !== -EALREADY) return ret;
-    await lruLock.lock();
+    const lruLockTaken3 = lruLock.lock();
+    if (lruLockTaken3 !== RESOLVED) await lruLockTaken3;
   }
   lruLock.unlockNow();
   return res ? bo : null;
@@ -588,7 +591,8 @@ async function ttmBoMoveToGhost(
 async function ttmBoMovePipelineEvict(bo: TtmBufferObject, fence: DmaFence): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   const from = ttmManagerType(bo.bdev, bo.resource!.memType)!;
-  await from.moveLock.lock();
+  const moveLockTaken = from.moveLock.lock();
+  if (moveLockTaken !== RESOLVED) await moveLockTaken;
   if (!from.move || dmaFenceIsLater(fence, from.move)) {
     await dmaFencePut(from.move);
     from.move = await dmaFenceGet(fence);

@@ -307,7 +307,8 @@ export async function ttmBoSetBulkMove(
 ): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   if (bo.bulkMove === bulk) return;
-  await bo.bdev.lruLock.lock();
+  const lruLockTaken = bo.bdev.lruLock.lock();
+  if (lruLockTaken !== RESOLVED) await lruLockTaken;
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   bo.bulkMove = bulk;
   if (bo.resource) ttmResourceAddBulkMove(bo.resource, bo);
@@ -344,7 +345,8 @@ export async function ttmBoPopulate(bo: TtmBufferObject, ctx: TtmOperationCtx): 
   const ret = await ttmTtPopulate(bo.bdev, tt, ctx);
   if (ret) return ret;
   if (swapped && !ttmTtIsSwapped(tt) && !bo.pinCount && bo.resource) {
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken2 = bo.bdev.lruLock.lock();
+    if (lruLockTaken2 !== RESOLVED) await lruLockTaken2;
     ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
     bo.bdev.lruLock.unlockNow();
@@ -431,7 +433,8 @@ async function ttmBoIndividualizeResv(bo: TtmBufferObject): Promise<number> {
   if (bo.type !== ttmBoType.sg) {
     // This works because the BO is about to be destroyed and nobody reference it any more.
     // The only tricky case is the trylock on the resv object while holding the lru_lock.
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken3 = bo.bdev.lruLock.lock();
+    if (lruLockTaken3 !== RESOLVED) await lruLockTaken3;
     bo.resv = bo._resv;
     bo.bdev.lruLock.unlockNow();
   }
@@ -513,7 +516,8 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       // The BO is not idle, resurrect it for delayed destroy
       await ttmBoFlushAllFences(bo);
       bo.deleted = true;
-      await bdev.lruLock.lock();
+      const lruLockTaken4 = bdev.lruLock.lock();
+      if (lruLockTaken4 !== RESOLVED) await lruLockTaken4;
       // Make pinned bos immediately available to shrinkers, now that they are queued for
       // destruction. (FIXME in the kernel: QXL is triggering this.)
       if (bo.pinCount) {
@@ -616,7 +620,8 @@ export async function ttmBoEvictFirst(
   ctx: TtmOperationCtx,
 ): Promise<number> {
   let ret = 0;
-  await bdev.lruLock.lock();
+  const lruLockTaken5 = bdev.lruLock.lock();
+  if (lruLockTaken5 !== RESOLVED) await lruLockTaken5;
   const cursor = ttmResourceCursorInit(man);
   const res = ttmResourceManagerFirst(cursor);
   ttmResourceCursorFini(cursor);
@@ -823,12 +828,14 @@ async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promi
   if (bo.ttm && ttmTtIsPopulated(bo.ttm)) {
     if (bo.bulkMove) {
       // (lru_lock only for a BO in a bulk: see ttmResourceAlloc())
-      await bdev.lruLock.lock();
+      const lruLockTaken6 = bdev.lruLock.lock();
+      if (lruLockTaken6 !== RESOLVED) await lruLockTaken6;
       ttmResourceDelBulkMove(bo.resource!, bo);
       bdev.lruLock.unlockNow();
     }
     ret = await ttmTtSwapout(bdev, bo.ttm);
-    await bdev.lruLock.lock();
+    const lruLockTaken7 = bdev.lruLock.lock();
+    if (lruLockTaken7 !== RESOLVED) await lruLockTaken7;
     if (ret < 0) ttmResourceAddBulkMove(bo.resource!, bo);
     ttmResourceMoveToLruTail(bo.resource!);
     bdev.lruLock.unlockNow();
@@ -867,7 +874,8 @@ export async function ttmBoPin(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   if (bo.kref.read() === 0)
     warnOn(true, `ttm_bo_pin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
-  await bo.bdev.lruLock.lock();
+  const lruLockTaken8 = bo.bdev.lruLock.lock();
+  if (lruLockTaken8 !== RESOLVED) await lruLockTaken8;
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   if (!bo.pinCount++ && bo.resource) ttmResourceMoveToLruTail(bo.resource);
   bo.bdev.lruLock.unlockNow();
@@ -886,7 +894,8 @@ export async function ttmBoUnpin(bo: TtmBufferObject): Promise<void> {
     warnOn(true, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!bo->pin_count)`);
     return;
   }
-  await bo.bdev.lruLock.lock();
+  const lruLockTaken9 = bo.bdev.lruLock.lock();
+  if (lruLockTaken9 !== RESOLVED) await lruLockTaken9;
   if (!--bo.pinCount && bo.resource) {
     ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
@@ -909,7 +918,8 @@ async function ttmBoAddMoveFence(
   noWaitGpu: boolean,
 ): Promise<number> {
   dmaResvAssertHeld(bo.resv);
-  await man.moveLock.lock();
+  const moveLockTaken = man.moveLock.lock();
+  if (moveLockTaken !== RESOLVED) await moveLockTaken;
   const fence = await dmaFenceGet(man.move);
   man.moveLock.unlockNow();
   if (!fence) return 0;

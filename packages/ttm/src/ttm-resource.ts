@@ -26,7 +26,7 @@
 import type { DmaFence } from "@primetime/dma-buf";
 import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
-import { fmtLabel, point, pointNow, warnOn } from "@primetime/sim";
+import { fmtLabel, point, pointNow, RESOLVED, warnOn } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmDevice } from "./ttm-device.js";
@@ -313,7 +313,8 @@ export function ttmResourceManagerUsed(man: TtmResourceManager): boolean {
  * References: none.
  */
 export async function ttmResourceManagerUsage(man: TtmResourceManager): Promise<number> {
-  await man.bdev.lruLock.lock();
+  const lruLockTaken = man.bdev.lruLock.lock();
+  if (lruLockTaken !== RESOLVED) await lruLockTaken;
   const usage = man.usage;
   man.bdev.lruLock.unlockNow();
   return usage;
@@ -364,7 +365,8 @@ export async function ttmResourceInit(
   res.bo = bo;
   const bdev = bo.bdev;
   const man = ttmManagerTypeOf(bdev, place.memType);
-  await bdev.lruLock.lock();
+  const lruLockTaken2 = bdev.lruLock.lock();
+  if (lruLockTaken2 !== RESOLVED) await lruLockTaken2;
   if (ttmResourceUnevictable(res, bo)) listAddTail(res, bdev.unevictable);
   else listAddTail(res, man.lru);
   man.usage += res.size;
@@ -378,7 +380,8 @@ export async function ttmResourceInit(
  */
 export async function ttmResourceFini(man: TtmResourceManager, res: TtmResource): Promise<void> {
   const bdev = man.bdev;
-  await bdev.lruLock.lock();
+  const lruLockTaken3 = bdev.lruLock.lock();
+  if (lruLockTaken3 !== RESOLVED) await lruLockTaken3;
   listDel(res);
   man.usage -= res.size;
   bdev.lruLock.unlockNow();
@@ -404,7 +407,8 @@ export async function ttmResourceAlloc(
   // does nothing (bo->bulk_move only changes under the reservation we hold), so the model
   // takes it only for a BO in a bulk and adds no scheduling points otherwise.
   if (bo.bulkMove) {
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken4 = bo.bdev.lruLock.lock();
+    if (lruLockTaken4 !== RESOLVED) await lruLockTaken4;
     ttmResourceAddBulkMove(res, bo);
     bo.bdev.lruLock.unlockNow();
   }
@@ -422,7 +426,8 @@ export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
   const bo = res.bo!;
   if (bo.bulkMove) {
     // As in ttmResourceAlloc(): only a BO in a bulk has anything to do under lru_lock.
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken5 = bo.bdev.lruLock.lock();
+    if (lruLockTaken5 !== RESOLVED) await lruLockTaken5;
     ttmResourceDelBulkMove(res, bo);
     bo.bdev.lruLock.unlockNow();
   }
@@ -479,7 +484,8 @@ function ttmResourceIsSwapped(res: TtmResource, bo: TtmBufferObject): boolean {
  */
 export async function ttmResourceSetBo(res: TtmResource, bo: TtmBufferObject): Promise<void> {
   const bdev = bo.bdev;
-  await bdev.lruLock.lock();
+  const lruLockTaken6 = bdev.lruLock.lock();
+  if (lruLockTaken6 !== RESOLVED) await lruLockTaken6;
   res.bo = bo;
   bdev.lruLock.unlockNow();
 }
@@ -603,7 +609,8 @@ export async function ttmResourceManagerEvictAll(
     if (atPoint !== null) await atPoint;
   } while (!ret);
   if (ret && ret !== -ENOENT) return ret;
-  await man.moveLock.lock();
+  const moveLockTaken = man.moveLock.lock();
+  if (moveLockTaken !== RESOLVED) await moveLockTaken;
   const fence = await dmaFenceGet(man.move);
   man.moveLock.unlockNow();
   if (fence) {

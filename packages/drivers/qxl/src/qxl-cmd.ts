@@ -41,6 +41,7 @@ import {
   opLabel,
   point,
   pointNow,
+  RESOLVED,
   sleep,
   TASK_INTERRUPTIBLE,
   toggleEnabled,
@@ -113,7 +114,8 @@ export async function waitEventTimeout(
  * Locking: takes ring->lock. References: none.
  */
 async function qxlCheckHeader<T>(ring: QxlRing<T>): Promise<boolean> {
-  await ring.lock.lock();
+  const lockTaken = ring.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const h = ring.ring;
   const ret = h.prod - h.cons < h.numItems;
   if (!ret) h.notifyOnCons = h.cons + 1;
@@ -126,7 +128,8 @@ async function qxlCheckHeader<T>(ring: QxlRing<T>): Promise<boolean> {
  * Locking: takes ring->lock. References: none.
  */
 export async function qxlCheckIdle<T>(ring: QxlRing<T>): Promise<boolean> {
-  await ring.lock.lock();
+  const lockTaken2 = ring.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const h = ring.ring;
   const ret = h.prod === h.cons;
   ring.lock.unlockNow();
@@ -152,7 +155,8 @@ export async function qxlRingPush(
   interruptible = false,
 ): Promise<number> {
   const h = ring.ring;
-  await ring.lock.lock();
+  const lockTaken3 = ring.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   let full = h.prod - h.cons === h.numItems;
   while (full) {
     h.notifyOnCons = h.cons + 1;
@@ -168,7 +172,8 @@ export async function qxlRingPush(
       // wait_event(*ring->push_event, qxl_check_header(ring))
       while (!(await qxlCheckHeader(ring))) await ring.pushEvent!.wait("qxl_ring_push wait");
     }
-    await ring.lock.lock();
+    const lockTaken4 = ring.lock.lock();
+    if (lockTaken4 !== RESOLVED) await lockTaken4;
     // v6.18: `if`, no second test. The fix switch of the known window tests again (`while`).
     full = toggleEnabled(QXL_RING_PUSH_NO_RECHECK.name) && h.prod - h.cons === h.numItems;
   }
@@ -187,7 +192,8 @@ export async function qxlRingPush(
  * Locking: takes ring->lock. References: none.
  */
 async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
-  await ring.lock.lock();
+  const lockTaken5 = ring.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   const h = ring.ring;
   if (h.cons === h.prod) {
     h.notifyOnProd = h.cons + 1;
@@ -278,7 +284,8 @@ export async function qxlGarbageCollect(qdev: QxlDevice): Promise<number> {
  * Locking: takes async_io_mutex. References: none.
  */
 async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Promise<number> {
-  await qdev.asyncIoMutex.lock();
+  const asyncIoMutexTaken = qdev.asyncIoMutex.lock();
+  if (asyncIoMutexTaken !== RESOLVED) await asyncIoMutexTaken;
   let ret = 1;
   let irqNum = qdev.irqReceivedIoCmd;
   let sent = false;
@@ -323,7 +330,8 @@ export async function qxlIoUpdateArea(
     area.bottom >>> 0 > surfaceHeight
   )
     return -EINVAL;
-  await qdev.updateAreaMutex.lock();
+  const updateAreaMutexTaken = qdev.updateAreaMutex.lock();
+  if (updateAreaMutexTaken !== RESOLVED) await updateAreaMutexTaken;
   qdev.hw.ram.updateArea = { ...area };
   qdev.hw.ram.updateSurface = surfaceId;
   const ret = await waitForIoCmdUser(qdev, 0, QXL_IO_UPDATE_AREA_ASYNC);
@@ -340,13 +348,15 @@ export async function qxlIoUpdateArea(
  */
 export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
   for (;;) {
-    await qdev.surfIdIdrLock.lock();
+    const surfIdIdrLockTaken = qdev.surfIdIdrLock.lock();
+    if (surfIdIdrLockTaken !== RESOLVED) await surfIdIdrLockTaken;
     const idrRet = await qdev.surfIdIdr.alloc(null, 1, 0);
     qdev.surfIdIdrLock.unlockNow();
     if (idrRet < 0) return idrRet;
     const handle = idrRet;
     if (handle >= qdev.hw.rom.nSurfaces) {
-      await qdev.surfIdIdrLock.lock();
+      const surfIdIdrLockTaken2 = qdev.surfIdIdrLock.lock();
+      if (surfIdIdrLockTaken2 !== RESOLVED) await surfIdIdrLockTaken2;
       await qdev.surfIdIdr.remove(handle);
       qdev.surfIdIdrLock.unlockNow();
       const reaped = await qxlReapSurfaceId(qdev, 2);
@@ -361,7 +371,8 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
       continue;
     }
     surf.surfaceId = handle;
-    await qdev.surfIdIdrLock.lock();
+    const surfIdIdrLockTaken3 = qdev.surfIdIdrLock.lock();
+    if (surfIdIdrLockTaken3 !== RESOLVED) await surfIdIdrLockTaken3;
     qdev.lastAllocedSurfId = handle;
     qdev.surfIdIdrLock.unlockNow();
     return 0;
@@ -374,7 +385,8 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
  * Locking: takes surf_id_idr_lock. References: none.
  */
 export async function qxlSurfaceIdDealloc(qdev: QxlDevice, surfaceId: number): Promise<void> {
-  await qdev.surfIdIdrLock.lock();
+  const surfIdIdrLockTaken4 = qdev.surfIdIdrLock.lock();
+  if (surfIdIdrLockTaken4 !== RESOLVED) await surfIdIdrLockTaken4;
   await qdev.surfIdIdr.remove(surfaceId);
   qdev.surfIdIdrLock.unlockNow();
 }
@@ -427,7 +439,8 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
   // we ask to destroy the surface and it would never signal otherwise
   await qxlFenceAndPush(qdev, release);
   surf.hwSurfAlloc = true;
-  await qdev.surfIdIdrLock.lock();
+  const surfIdIdrLockTaken5 = qdev.surfIdIdrLock.lock();
+  if (surfIdIdrLockTaken5 !== RESOLVED) await surfIdIdrLockTaken5;
   await qdev.surfIdIdr.replace(surf, surf.surfaceId);
   qdev.surfIdIdrLock.unlockNow();
   return 0;
@@ -463,7 +476,8 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
   const release = r;
   surf.surfCreate = null;
   // remove the surface from the idr, but not the surface id yet
-  await qdev.surfIdIdrLock.lock();
+  const surfIdIdrLockTaken6 = qdev.surfIdIdrLock.lock();
+  if (surfIdIdrLockTaken6 !== RESOLVED) await surfIdIdrLockTaken6;
   await qdev.surfIdIdr.replace(null, surf.surfaceId);
   qdev.surfIdIdrLock.unlockNow();
   surf.hwSurfAlloc = false;
@@ -517,7 +531,8 @@ export async function qxlSurfaceEvict(
   surf: QxlBo,
   doUpdateArea: boolean,
 ): Promise<void> {
-  await qdev.surfEvictMutex.lock();
+  const surfEvictMutexTaken = qdev.surfEvictMutex.lock();
+  if (surfEvictMutexTaken !== RESOLVED) await surfEvictMutexTaken;
   await qxlSurfaceEvictLocked(qdev, surf, doUpdateArea);
   qdev.surfEvictMutex.unlockNow();
 }
@@ -591,9 +606,11 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
   let stall = false;
   /** Fix switch: ids whose surface the caller's own acquire context holds (stall pass). */
   let ownHeld = 0;
-  await qdev.surfEvictMutex.lock();
+  const surfEvictMutexTaken2 = qdev.surfEvictMutex.lock();
+  if (surfEvictMutexTaken2 !== RESOLVED) await surfEvictMutexTaken2;
   for (;;) {
-    await qdev.surfIdIdrLock.lock();
+    const surfIdIdrLockTaken7 = qdev.surfIdIdrLock.lock();
+    if (surfIdIdrLockTaken7 !== RESOLVED) await surfIdIdrLockTaken7;
     const start = qdev.lastAllocedSurfId + 1;
     qdev.surfIdIdrLock.unlockNow();
     const n = qdev.hw.rom.nSurfaces;
@@ -601,7 +618,8 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
       const surfid = i % n;
       // this avoids the case where the objects is in the idr but has been evicted half way -
       // its makes the idr lookup atomic with the eviction
-      await qdev.surfIdIdrLock.lock();
+      const surfIdIdrLockTaken8 = qdev.surfIdIdrLock.lock();
+      if (surfIdIdrLockTaken8 !== RESOLVED) await surfIdIdrLockTaken8;
       const objptr = await qdev.surfIdIdr.find(surfid);
       qdev.surfIdIdrLock.unlockNow();
       if (!objptr) continue;

@@ -16,7 +16,7 @@ import {
   type GemObject,
 } from "@primetime/gem";
 import { EINVAL, ENOENT, ENOMEM, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
-import { opLabel, point, pointNow, toggleEnabled } from "@primetime/sim";
+import { opLabel, point, pointNow, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { ttmBoPut } from "@primetime/ttm";
 import { qxlSurfaceEvict } from "./qxl-cmd.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";
@@ -98,7 +98,8 @@ export async function qxlGemObjectCreate(
 ): Promise<QxlBo | Errno> {
   const qbo = await qxlBoCreate(qdev, size, kernel, false, initialDomain, 0, surf);
   if (isErr(qbo)) return qbo;
-  await qdev.gemMutex.lock();
+  const gemMutexTaken = qdev.gemMutex.lock();
+  if (gemMutexTaken !== RESOLVED) await gemMutexTaken;
   qdev.gemObjects.add(qbo);
   qdev.gemMutex.unlockNow();
   return qbo;

@@ -210,7 +210,8 @@ async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlReleas
   release.type = type;
   release.releaseOffset = 0;
   release.surfaceReleaseId = 0;
-  await qdev.releaseIdrLock.lock();
+  const releaseIdrLockTaken = qdev.releaseIdrLock.lock();
+  if (releaseIdrLockTaken !== RESOLVED) await releaseIdrLockTaken;
   const handle = await qdev.releaseIdr.alloc(release, 1, 0);
   release.seqno = ++qdev.releaseSeqno;
   qdev.releaseIdrLock.unlockNow();
@@ -245,7 +246,8 @@ async function qxlReleaseFreeList(release: QxlRelease): Promise<void> {
  */
 export async function qxlReleaseFree(qdev: QxlDevice, release: QxlRelease): Promise<void> {
   if (release.surfaceReleaseId) await qxlSurfaceIdDealloc(qdev, release.surfaceReleaseId);
-  await qdev.releaseIdrLock.lock();
+  const releaseIdrLockTaken2 = qdev.releaseIdrLock.lock();
+  if (releaseIdrLockTaken2 !== RESOLVED) await releaseIdrLockTaken2;
   await qdev.releaseIdr.remove(release.id);
   qdev.releaseIdrLock.unlockNow();
   if (release.fenced) {
@@ -421,7 +423,8 @@ export async function qxlAllocReleaseReserved(
   const release = await qxlReleaseAlloc(qdev, type);
   if (isErr(release)) return release;
   qdev.releaseCount++;
-  await qdev.releaseMutex.lock();
+  const releaseMutexTaken = qdev.releaseMutex.lock();
+  if (releaseMutexTaken !== RESOLVED) await releaseMutexTaken;
   let freeBo: QxlBo | null = null;
   if (qdev.currentReleaseBoOffset[curIdx]! + 1 >= releasesPerBo[curIdx]!) {
     if (toggleEnabled(QXL_RELEASE_BO_PIN_LEAK.name)) {
@@ -479,7 +482,8 @@ export async function qxlReleaseFromIdLocked(
   qdev: QxlDevice,
   id: number,
 ): Promise<QxlRelease | null> {
-  await qdev.releaseIdrLock.lock();
+  const releaseIdrLockTaken3 = qdev.releaseIdrLock.lock();
+  if (releaseIdrLockTaken3 !== RESOLVED) await releaseIdrLockTaken3;
   const release = await qdev.releaseIdr.find(id);
   qdev.releaseIdrLock.unlockNow();
   if (!release) {

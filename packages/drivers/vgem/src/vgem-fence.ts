@@ -46,7 +46,15 @@ import {
   Mutex,
   SpinLock,
 } from "@primetime/kernel";
-import { currentSimulation, opLabel, point, type Task, type Timer, yieldCpu } from "@primetime/sim";
+import {
+  currentSimulation,
+  opLabel,
+  point,
+  RESOLVED,
+  type Task,
+  type Timer,
+  yieldCpu,
+} from "@primetime/sim";
 import { type DrmVgemFenceAttach, type DrmVgemFenceSignal, VGEM_FENCE_WRITE } from "./vgem-uapi.js";
 
 /** Models VGEM_FENCE_TIMEOUT (10 * HZ): 10 s of virtual time, in ns. */
@@ -204,7 +212,8 @@ export async function vgemFenceAttachIoctl(
       await dmaResvUnlock(resv);
       // Record the fence in our idr for later signaling.
       if (ret === 0) {
-        await vfile.fenceMutex.lock();
+        const fenceMutexTaken = vfile.fenceMutex.lock();
+        if (fenceMutexTaken !== RESOLVED) await fenceMutexTaken;
         ret = await vfile.fenceIdr.alloc(fence, 1, 0);
         vfile.fenceMutex.unlockNow();
         if (ret > 0) {
@@ -238,7 +247,8 @@ export async function vgemFenceSignalIoctl(
   const vfile = file.driverPriv as VgemFile;
   let ret = 0;
   if (arg.flags) return -EINVAL;
-  await vfile.fenceMutex.lock();
+  const fenceMutexTaken2 = vfile.fenceMutex.lock();
+  if (fenceMutexTaken2 !== RESOLVED) await fenceMutexTaken2;
   const fence = await vfile.fenceIdr.replace(null, arg.fence);
   vfile.fenceMutex.unlockNow();
   if (!fence) return -ENOENT;

@@ -44,7 +44,7 @@ import {
   SpinLock,
 } from "@primetime/kernel";
 import { rcuLockdepWarn, rcuReadLock, rcuReadLockHeld, rcuReadUnlock } from "@primetime/rcu";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import { VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK, VMWGFX_LOOKUP_UNDER_RCU } from "./toggles.js";
 
 // ---- enum ttm_object_type and the vmwgfx types ---------------------------------------------------
@@ -270,7 +270,8 @@ export async function ttmBaseObjectInit(
   base.refcountRelease = refcountRelease;
   base.objectType = objectType;
   base.refcount.init();
-  await tdev.objectLock.lock();
+  const objectLockTaken = tdev.objectLock.lock();
+  if (objectLockTaken !== RESOLVED) await objectLockTaken;
   const id = await tdev.idr.alloc(base, 1, 0);
   tdev.objectLock.unlockNow();
   if (id < 0) {
@@ -282,7 +283,8 @@ export async function ttmBaseObjectInit(
   const ret = await ttmRefObjectAdd(tfile, base, null, false);
   if (ret !== 0) {
     // out_err1:
-    await tdev.objectLock.lock();
+    const objectLockTaken2 = tdev.objectLock.lock();
+    if (objectLockTaken2 !== RESOLVED) await objectLockTaken2;
     await tdev.idr.remove(base.handle);
     tdev.objectLock.unlockNow();
     if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
@@ -313,7 +315,8 @@ async function ttmBaseObjectTfileUnref(base: TtmBaseObject): Promise<void> {
 async function ttmReleaseBase(base: TtmBaseObject): Promise<void> {
   const tfile = base.tfile!;
   const tdev = tfile.tdev;
-  await tdev.objectLock.lock();
+  const objectLockTaken3 = tdev.objectLock.lock();
+  if (objectLockTaken3 !== RESOLVED) await objectLockTaken3;
   await tdev.idr.remove(base.handle);
   tdev.objectLock.unlockNow();
   base.tfile = null;
@@ -352,7 +355,8 @@ export async function ttmBaseObjectLookup(
 ): Promise<TtmBaseObject | null> {
   if (toggleEnabled(VMWGFX_LOOKUP_UNDER_RCU.name)) return ttmBaseObjectLookupRcu(tfile, key);
   let base: TtmBaseObject | null = null;
-  await tfile.lock.lock();
+  const lockTaken = tfile.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const ref = await ttmTfileFindRef(tfile, key);
   if (!isErr(ref)) {
     base = ref.obj!;
@@ -500,7 +504,8 @@ export async function ttmRefObjectAdd(
     ref.obj = base;
     ref.tfile = tfile;
     ref.kref.init();
-    await tfile.lock.lock();
+    const lockTaken2 = tfile.lock.lock();
+    if (lockTaken2 !== RESOLVED) await lockTaken2;
     await point(`hash_add_rcu(${tfile.name}, ${ref.key})`);
     if (!tfile.refHash.has(ref.key)) tfile.refHash.set(ref.key, ref);
     ret = 0;
@@ -537,7 +542,8 @@ async function ttmRefObjectRelease(ref: TtmRefObject): Promise<void> {
   ref.obj = null;
   await ttmBaseObjectUnref(base);
   await kfreeRcu(ref);
-  await tfile.lock.lock();
+  const lockTaken3 = tfile.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
 }
 
 /**
@@ -548,7 +554,8 @@ async function ttmRefObjectRelease(ref: TtmRefObject): Promise<void> {
  * References: drops one ref-object count.
  */
 export async function ttmRefObjectBaseUnref(tfile: TtmObjectFile, key: number): Promise<number> {
-  await tfile.lock.lock();
+  const lockTaken4 = tfile.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   const ref = await ttmTfileFindRef(tfile, key);
   if (isErr(ref)) {
     tfile.lock.unlockNow();
@@ -567,7 +574,8 @@ export async function ttmRefObjectBaseUnref(tfile: TtmObjectFile, key: number): 
  * References: drops every ref object's base reference and the file's initial reference.
  */
 export async function ttmObjectFileRelease(tfile: TtmObjectFile): Promise<void> {
-  await tfile.lock.lock();
+  const lockTaken5 = tfile.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   while (tfile.refList.length > 0) {
     const ref = tfile.refList[0]!;
     await ttmRefObjectRelease(ref);

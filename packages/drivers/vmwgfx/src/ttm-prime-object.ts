@@ -36,7 +36,7 @@ import {
   Mutex,
   pageAlign,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {
   TTM_PRIME_TYPE,
@@ -104,7 +104,8 @@ export async function ttmPrimeDmabufRelease(dmabuf: DmaBuf): Promise<void> {
   prime.checkAccess("ttm_prime_dmabuf_release");
   const tdev = prime.tfile!.tdev;
   if (tdev.dmabufRelease) await tdev.dmabufRelease(dmabuf);
-  await prime.mutex.lock();
+  const mutexTaken = prime.mutex.lock();
+  if (mutexTaken !== RESOLVED) await mutexTaken;
   await point(`prime->dma_buf == ${dmabuf.name}?`);
   if (prime.dmaBuf === dmabuf) prime.dmaBuf = null;
   prime.mutex.unlockNow();

@@ -67,7 +67,7 @@ import {
   type Mutex,
   pageAlign,
 } from "@primetime/kernel";
-import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, opLabel, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import type { Page } from "@primetime/simgpu";
 import {
   drmGemTtmMmap,
@@ -198,7 +198,8 @@ async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
     if (res.guestMemoryBo) {
       // Reserve and switch the backing mob.
       const vmw = bo.dev.driverPrivate as VmwBoDevice;
-      await vmw.cmdbufMutex.lock();
+      const cmdbufMutexTaken = vmw.cmdbufMutex.lock();
+      if (cmdbufMutexTaken !== RESOLVED) await cmdbufMutexTaken;
       await point(`res->guest_memory_bo = NULL (${res.owner.name})`);
       res.guestMemoryBo = null;
       vmw.cmdbufMutex.unlockNow();

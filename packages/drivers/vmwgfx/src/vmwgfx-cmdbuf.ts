@@ -39,7 +39,7 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { now, SimLocal } from "@primetime/sim";
+import { now, RESOLVED, SimLocal } from "@primetime/sim";
 import type { CommandError, InterruptStatus } from "@primetime/simgpu";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 
@@ -168,7 +168,8 @@ export async function vmwCmdbufIrqthread(
   man: VmwCmdbufMan,
   errors: readonly CommandError[],
 ): Promise<void> {
-  await man.lock.lock();
+  const lockTaken = man.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   await vmwCmdbufCtxProcess(man, errors);
   man.lock.unlockNow();
 }
@@ -197,8 +198,10 @@ export async function vmwThreadFnCmdbuf(vmw: VmwPrivate, status: InterruptStatus
  */
 export async function vmwCmdbufWorkFunc(man: VmwCmdbufMan): Promise<void> {
   const restartHead: VmwCmdbufHeader[] = [];
-  await man.errorMutex.lock();
-  await man.lock.lock();
+  const errorMutexTaken = man.errorMutex.lock();
+  if (errorMutexTaken !== RESOLVED) await errorMutexTaken;
+  const lockTaken2 = man.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   while (man.error.length > 0) {
     const entry = man.error.shift()!;
     // global_block = true; vmw_cmd_describe() knows every command of the model's stream.
@@ -206,7 +209,8 @@ export async function vmwCmdbufWorkFunc(man: VmwCmdbufMan): Promise<void> {
   }
   man.lock.unlockNow();
   // Preempting the other contexts (global_block) has nothing to do: one context (file comment).
-  await man.lock.lock();
+  const lockTaken3 = man.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   for (const _entry of restartHead) {
     // list_splice_init(&restart_head[i], &ctx->submitted); vmw_cmdbuf_man_process(): the buffer
     // goes back to the device from its new start.

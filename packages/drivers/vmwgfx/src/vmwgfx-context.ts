@@ -39,7 +39,7 @@ import {
   kmalloc,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import {
   TtmBaseObject,
   type TtmObjectFile,
@@ -225,9 +225,11 @@ function vmwGbContextDestroy(res: VmwResource): number {
 async function vmwHwContextDestroy(res: VmwResource): Promise<void> {
   const uctx = res.owner as VmwUserContext;
   const vmw = res.devPriv!;
-  await vmw.cmdbufMutex.lock();
+  const cmdbufMutexTaken = vmw.cmdbufMutex.lock();
+  if (cmdbufMutexTaken !== RESOLVED) await cmdbufMutexTaken;
   const bindingMutex = vmwBindingMutex(vmw);
-  await bindingMutex.lock();
+  const bindingMutexTaken = bindingMutex.lock();
+  if (bindingMutexTaken !== RESOLVED) await bindingMutexTaken;
   if (uctx.cbs) vmwBindingStateKill(uctx.cbs);
   vmwGbContextDestroy(res);
   bindingMutex.unlockNow();

@@ -99,7 +99,7 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, toggleEnabled } from "@primetime/sim";
+import { bug, now, opLabel, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS } from "./toggles.js";
 import {
   TTM_DRIVER_TYPE0,
@@ -276,7 +276,8 @@ async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   const fence = f as VmwFenceObj;
   const fman = fmanFromFence(fence);
   if (toggleEnabled(VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name)) {
-    await fman.lock.lock();
+    const lockTaken = fman.lock.lock();
+    if (lockTaken !== RESOLVED) await lockTaken;
     removeFromList(fman, fence);
     fman.lock.unlockNow();
     await fence.destroy!(fence);
@@ -284,7 +285,8 @@ async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   }
   await point(`list_empty(${fence.name}.head)`);
   if (fence.onList) {
-    await fman.lock.lock();
+    const lockTaken2 = fman.lock.lock();
+    if (lockTaken2 !== RESOLVED) await lockTaken2;
     removeFromList(fman, fence);
     fman.lock.unlockNow();
   }
@@ -357,7 +359,8 @@ export async function vmwFenceManagerTakedown(fman: VmwFenceManager): Promise<vo
  * Locking: takes fman->lock, dropped around each wait. References: a temporary one per fence.
  */
 export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
-  await fman.lock.lock();
+  const lockTaken3 = fman.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   fman.fifoDown = true;
   while (fman.fenceList.length > 0) {
     const fence = fman.fenceList.at(-1)!;
@@ -365,7 +368,8 @@ export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
     fman.lock.unlockNow();
     const ret = await vmwFenceObjWait(fence, false, false, VMW_FENCE_WAIT_TIMEOUT);
     if (ret !== 0) {
-      await fman.lock.lock();
+      const lockTaken4 = fman.lock.lock();
+      if (lockTaken4 !== RESOLVED) await lockTaken4;
       removeFromList(fman, fence);
       fman.lock.unlockNow();
       await dmaFenceSignal(fence);
@@ -375,7 +379,8 @@ export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
     if (fence.onList)
       bug("kernel BUG at vmwgfx_fence.c: vmw_fence_fifo_down(): BUG_ON(!list_empty(&fence->head))");
     await dmaFencePut(fence);
-    await fman.lock.lock();
+    const lockTaken5 = fman.lock.lock();
+    if (lockTaken5 !== RESOLVED) await lockTaken5;
   }
   fman.lock.unlockNow();
 }
@@ -395,7 +400,8 @@ async function vmwFenceObjInit(
   dmaFenceInit(fence, vmwFenceOps, fman.lock, fman.ctx, seqno);
   fence.fman = fman;
   fence.destroy = destroy;
-  await fman.lock.lock();
+  const lockTaken6 = fman.lock.lock();
+  if (lockTaken6 !== RESOLVED) await lockTaken6;
   if (fman.fifoDown) {
     ret = -EBUSY;
   } else {
@@ -440,7 +446,8 @@ async function vmwFencesUpdateLocked(fman: VmwFenceManager): Promise<void> {
  * Locking: takes fman->lock. References: none.
  */
 export async function vmwFencesUpdate(fman: VmwFenceManager): Promise<void> {
-  await fman.lock.lock();
+  const lockTaken7 = fman.lock.lock();
+  if (lockTaken7 !== RESOLVED) await lockTaken7;
   await vmwFencesUpdateLocked(fman);
   fman.lock.unlockNow();
 }
@@ -674,7 +681,8 @@ export async function vmwFenceObjSignaledIoctl(
   const fman = fmanFromFence(fence);
   arg.signaled = (await vmwFenceObjSignaled(fence)) ? 1 : 0;
   arg.signaled_flags = arg.flags;
-  await fman.lock.lock();
+  const lockTaken8 = fman.lock.lock();
+  if (lockTaken8 !== RESOLVED) await lockTaken8;
   arg.passed_seqno = vmw.lastReadSeqno;
   fman.lock.unlockNow();
   await ttmBaseObjectUnref(base);
@@ -725,8 +733,10 @@ async function vmwFencesPerformActions(
  */
 async function vmwFenceWorkFunc(fman: VmwFenceManager): Promise<void> {
   for (;;) {
-    await fman.goalIrqMutex.lock();
-    await fman.lock.lock();
+    const goalIrqMutexTaken = fman.goalIrqMutex.lock();
+    if (goalIrqMutexTaken !== RESOLVED) await goalIrqMutexTaken;
+    const lockTaken9 = fman.lock.lock();
+    if (lockTaken9 !== RESOLVED) await lockTaken9;
     const list = fman.cleanupList.splice(0);
     const seqnoValid = fman.seqnoValid;
     fman.lock.unlockNow();
@@ -790,8 +800,10 @@ async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction):
   const fman = fmanFromFence(fence);
   let runUpdate = false;
   fman.actionsUsed = true;
-  await fman.goalIrqMutex.lock();
-  await fman.lock.lock();
+  const goalIrqMutexTaken2 = fman.goalIrqMutex.lock();
+  if (goalIrqMutexTaken2 !== RESOLVED) await goalIrqMutexTaken2;
+  const lockTaken10 = fman.lock.lock();
+  if (lockTaken10 !== RESOLVED) await lockTaken10;
   fman.pendingActions[action.type]!++;
   if (await dmaFenceIsSignaledLocked(fence)) {
     await vmwFencesPerformActions(fman, [action]);

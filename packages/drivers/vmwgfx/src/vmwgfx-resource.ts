@@ -21,7 +21,7 @@
 
 import { Kref } from "@primetime/atomics";
 import { EINVAL, ESRCH } from "@primetime/kernel";
-import { type Owner, point, toggleEnabled } from "@primetime/sim";
+import { type Owner, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -143,7 +143,8 @@ async function vmwResourceRelease(res: VmwResource): Promise<void> {
   if (res.hwDestroy) {
     const bindingMutex = res.devPriv ? vmwBindingMutexIfUsed(res.devPriv) : null;
     if (bindingMutex && res.devPriv) {
-      await bindingMutex.lock();
+      const bindingMutexTaken = bindingMutex.lock();
+      if (bindingMutexTaken !== RESOLVED) await bindingMutexTaken;
       vmwBindingResListKill(res.devPriv, res.bindingHead);
       bindingMutex.unlockNow();
     }

@@ -41,6 +41,7 @@ import {
   defineToggle,
   now,
   point,
+  RESOLVED,
   report,
   TASK_INTERRUPTIBLE,
   toggleEnabled,
@@ -357,7 +358,8 @@ async function epItemPoll(epi: EpItem, pt: PollTable): Promise<number> {
  * Locking: takes the file's f_lock.
  */
 async function attachEpitem(file: File, epi: EpItem): Promise<void> {
-  await file.fLock.lock();
+  const fLockTaken = file.fLock.lock();
+  if (fLockTaken !== RESOLVED) await fLockTaken;
   if (file.fEp === null) file.fEp = [];
   file.fEp.push(epi);
   file.fLock.unlockNow();
@@ -376,7 +378,8 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
   const file = epi.ffd.file;
   await epUnregisterPollwait(ep, epi);
   // sync with eventpoll_release_file()
-  await file.fLock.lock();
+  const fLockTaken2 = file.fLock.lock();
+  if (fLockTaken2 !== RESOLVED) await fLockTaken2;
   if (epi.dying && !force) {
     file.fLock.unlockNow();
     return false;
@@ -393,7 +396,8 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
   file.fLock.unlockNow();
   ep.rbr.get(file)?.delete(epi.ffd.fd);
   if (ep.rbr.get(file)?.size === 0) ep.rbr.delete(file);
-  await ep.lock.lock();
+  const lockTaken = ep.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   rdllistDel(ep, epi);
   if (epi.onOvflist) {
     ep.ovflist?.splice(ep.ovflist.indexOf(epi), 1);
@@ -433,7 +437,8 @@ async function epFree(ep: EventPoll): Promise<void> {
  * References: drops the epoll file's reference on the eventpoll (and each removed epitem's).
  */
 async function epClearAndPut(ep: EventPoll): Promise<void> {
-  await ep.mtx.lock();
+  const mtxTaken = ep.mtx.lock();
+  if (mtxTaken !== RESOLVED) await mtxTaken;
   for (const epi of ep.items()) {
     await epUnregisterPollwait(ep, epi);
     await point("cond_resched");
@@ -457,7 +462,8 @@ export async function eventpollRelease(file: File): Promise<void> {
   // The fast path: "if (likely(!READ_ONCE(file->f_ep))) return;".
   if (file.fEp === null) return;
   for (;;) {
-    await file.fLock.lock();
+    const fLockTaken3 = file.fLock.lock();
+    if (fLockTaken3 !== RESOLVED) await fLockTaken3;
     const epi = file.fEp?.[0];
     if (!epi) {
       file.fLock.unlockNow();
@@ -466,7 +472,8 @@ export async function eventpollRelease(file: File): Promise<void> {
     epi.dying = true;
     file.fLock.unlockNow();
     const ep = epi.ep;
-    await ep.mtx.lock();
+    const mtxTaken2 = ep.mtx.lock();
+    if (mtxTaken2 !== RESOLVED) await mtxTaken2;
     const dispose = await epRemove(ep, epi, true);
     ep.mtx.unlockNow();
     if (dispose && ep.refcount.decAndTest()) await epFree(ep);
@@ -505,7 +512,8 @@ async function epInsert(
     await epRemoveSafe(ep, epi);
     return -ENOMEM;
   }
-  await ep.lock.lock();
+  const lockTaken2 = ep.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   if (revents && !epi.onRdllist) {
     epi.onRdllist = true;
     ep.rdllist.push(epi);
@@ -526,7 +534,8 @@ async function epModify(ep: EventPoll, epi: EpItem, event: EpollEvent): Promise<
   epi.event.data = event.data;
   const pt: PollTable = { qproc: null, key: 0 };
   if (await epItemPoll(epi, pt)) {
-    await ep.lock.lock();
+    const lockTaken3 = ep.lock.lock();
+    if (lockTaken3 !== RESOLVED) await lockTaken3;
     if (!epi.onRdllist) {
       epi.onRdllist = true;
       ep.rdllist.push(epi);
@@ -651,7 +660,8 @@ async function epollCtlFiles(
     if (op === EPOLL_CTL_ADD && epds.events & ~EPOLLEXCLUSIVE_OK_BITS) return -EINVAL;
   }
   const ep = f.privateData as EventPoll;
-  await ep.mtx.lock();
+  const mtxTaken3 = ep.mtx.lock();
+  if (mtxTaken3 !== RESOLVED) await mtxTaken3;
   const epi = epFind(ep, tf, fd);
   let error = -EINVAL;
   switch (op) {
@@ -687,7 +697,8 @@ async function epollCtlFiles(
  */
 async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
   lockdepAssertHeld(ep.mtx);
-  await ep.lock.lock();
+  const lockTaken4 = ep.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   const txlist = ep.rdllist.splice(0);
   ep.ovflist = [];
   ep.lock.unlockNow();
@@ -705,7 +716,8 @@ async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
  */
 async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
   lockdepAssertHeld(ep.mtx);
-  await ep.lock.lock();
+  const lockTaken5 = ep.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   for (const epi of ep.ovflist ?? []) {
     epi.onOvflist = false;
     if (!epi.onRdllist) {
@@ -744,7 +756,8 @@ async function epSendEvents(
 ): Promise<number> {
   let res = 0;
   const pt: PollTable = { qproc: null, key: 0 };
-  await ep.mtx.lock();
+  const mtxTaken4 = ep.mtx.lock();
+  if (mtxTaken4 !== RESOLVED) await mtxTaken4;
   const txlist = await epStartScan(ep);
   while (txlist.length) {
     if (res >= maxevents) break;

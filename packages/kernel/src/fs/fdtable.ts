@@ -250,7 +250,8 @@ async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
   files.fileLock.unlockNow();
   const newFdt = allocFdtable(nr + 1);
   if ((await files.count.read()) > 1) await synchronizeRcu();
-  await files.fileLock.lock();
+  const fileLockTaken = files.fileLock.lock();
+  if (fileLockTaken !== RESOLVED) await fileLockTaken;
   if (typeof newFdt === "number") return newFdt;
   const cur = files.fdt;
   if (nr < cur.maxFds)
@@ -293,7 +294,8 @@ async function expandFilesSlow(files: FilesStruct, nr: number): Promise<number> 
     if (files.resizeInProgress) {
       files.fileLock.unlockNow();
       while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
-      await files.fileLock.lock();
+      const fileLockTaken2 = files.fileLock.lock();
+      if (fileLockTaken2 !== RESOLVED) await fileLockTaken2;
       continue;
     }
     if (nr >= NR_OPEN) return -EMFILE;
@@ -408,7 +410,8 @@ const RESOLVED_EBADF: Promise<number> = Promise.resolve(-EBADF);
 export async function putUnusedFd(fd: number): Promise<void> {
   const files = currentFiles();
   if (files === null) return;
-  await files.fileLock.lock();
+  const fileLockTaken3 = files.fileLock.lock();
+  if (fileLockTaken3 !== RESOLVED) await fileLockTaken3;
   putUnusedFdLocked(files, fd);
   files.fileLock.unlockNow();
 }
@@ -888,7 +891,8 @@ export async function ksysDup3(oldfd: number, newfd: number, flags: number): Pro
   const nfd = uintArg(newfd);
   if (ofd !== null && ofd === nfd) return -EINVAL;
   if (nfd === null || nfd >= files.rlimitNofile) return -EBADF;
-  await files.fileLock.lock();
+  const fileLockTaken4 = files.fileLock.lock();
+  if (fileLockTaken4 !== RESOLVED) await fileLockTaken4;
   const err = await expandFiles(files, nfd);
   const file = ofd === null ? null : filesLookupFdLocked(files, ofd);
   if (file === null || err === -EMFILE) {
@@ -929,7 +933,8 @@ export async function doSysDup2(oldfd: number, newfd: number): Promise<number> {
  * Locking: takes file_lock.
  */
 async function rangeCloexec(files: FilesStruct, fd: number, maxFd: number): Promise<void> {
-  await files.fileLock.lock();
+  const fileLockTaken5 = files.fileLock.lock();
+  if (fileLockTaken5 !== RESOLVED) await fileLockTaken5;
   const fdt = files.fdt;
   const last = Math.min(fdt.maxFds - 1, maxFd);
   for (let i = fd; i <= last; i++) fdt.closeOnExec[i] = true;
@@ -944,7 +949,8 @@ async function rangeCloexec(files: FilesStruct, fd: number, maxFd: number): Prom
  * References: drops each closed fd's reference.
  */
 async function rangeClose(files: FilesStruct, fd: number, maxFd: number): Promise<void> {
-  await files.fileLock.lock();
+  const fileLockTaken6 = files.fileLock.lock();
+  if (fileLockTaken6 !== RESOLVED) await fileLockTaken6;
   const last = Math.min(maxFd, files.fdt.maxFds - 1);
   for (let i = fd; i <= last; i++) {
     const file = fileCloseFdLocked(files, i);
@@ -952,7 +958,8 @@ async function rangeClose(files: FilesStruct, fd: number, maxFd: number): Promis
       files.fileLock.unlockNow();
       await filpClose(file, files);
       await point("cond_resched");
-      await files.fileLock.lock();
+      const fileLockTaken7 = files.fileLock.lock();
+      if (fileLockTaken7 !== RESOLVED) await fileLockTaken7;
     }
   }
   files.fileLock.unlockNow();
@@ -999,7 +1006,8 @@ function saneFdtableSize(fdt: FdTable, punchHole: FdRange | null): number {
 async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<FilesStruct | number> {
   const newf = new FilesStruct(`${oldf.name}(unshared)`, oldf.rlim);
   let newFdt = newf.fdtab;
-  await oldf.fileLock.lock();
+  const fileLockTaken8 = oldf.fileLock.lock();
+  if (fileLockTaken8 !== RESOLVED) await fileLockTaken8;
   let oldFdt = oldf.fdt;
   let openFiles = saneFdtableSize(oldFdt, punchHole);
   while (openFiles > newFdt.maxFds) {
@@ -1008,7 +1016,8 @@ async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<File
     const fdt = allocFdtable(openFiles);
     if (typeof fdt === "number") return fdt; // ERR_CAST(new_fdt)
     newFdt = fdt;
-    await oldf.fileLock.lock();
+    const fileLockTaken9 = oldf.fileLock.lock();
+    if (fileLockTaken9 !== RESOLVED) await fileLockTaken9;
     oldFdt = oldf.fdt;
     openFiles = saneFdtableSize(oldFdt, punchHole);
   }

@@ -499,7 +499,8 @@ async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<n
   // set_close_on_exec(): current->files, the thread's table (its own after close_range()'s
   // CLOSE_RANGE_UNSHARE), not the table the process started with.
   const files = currentFiles() ?? p.files;
-  await files.fileLock.lock();
+  const fileLockTaken = files.fileLock.lock();
+  if (fileLockTaken !== RESOLVED) await fileLockTaken;
   if (fd < files.fdt.maxFds) files.fdt.closeOnExec[fd] = cmd === FIOCLEX;
   files.fileLock.unlockNow();
   return 0;

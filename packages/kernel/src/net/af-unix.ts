@@ -35,6 +35,7 @@ import {
   defineKnownWindow,
   opLabel,
   point,
+  RESOLVED,
   SimLocal,
   TASK_INTERRUPTIBLE,
   toggleEnabled,
@@ -339,7 +340,8 @@ export const unixSocketFops = fileOperations({ owner: "af_unix", release: unixSo
 async function unixRemoveSocket(sk: UnixSock): Promise<void> {
   if (sk.addr === null) return; // u->addr is set before the socket is hashed by name
   const net = unixNet.get();
-  await net.lock.lock();
+  const lockTaken = net.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const addr = sk.addr;
   if (addr !== null && net.bound.get(addr.path) === sk) net.bound.delete(addr.path);
   net.lock.unlockNow();
@@ -362,7 +364,8 @@ async function unixRemoveSocket(sk: UnixSock): Promise<void> {
  */
 export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<void> {
   await unixRemoveSocket(sk);
-  await sk.lock.lock();
+  const lockTaken2 = sk.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   sk.dead = true; // sock_orphan()
   sk.file = null;
   sk.shutdown = SHUTDOWN_MASK;
@@ -380,7 +383,8 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
     // holds the file whose last reference this is; an embryo has none): the queue can only change
     // under this task, and the load commutes with what other tasks do (ARCHITECTURE.md section 1).
     const unread = sk.receiveQueue[0] !== undefined;
-    await skpair.lock.lock();
+    const lockTaken3 = skpair.lock.lock();
+    if (lockTaken3 !== RESOLVED) await lockTaken3;
     await point(opLabel("WRITE_ONCE(skpair->sk_shutdown)", skpair.name));
     skpair.shutdown = SHUTDOWN_MASK;
     if (unread || embrion) skpair.err = ECONNRESET; // WRITE_ONCE(skpair->sk_err, ECONNRESET)
@@ -389,7 +393,8 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
     await sockPut(skpair);
   }
   for (;;) {
-    await sk.queueLock.lock();
+    const queueLockTaken = sk.queueLock.lock();
+    if (queueLockTaken !== RESOLVED) await queueLockTaken;
     const skb = skbDequeue(sk.receiveQueue); // skb_dequeue()
     sk.queueLock.unlockNow();
     if (skb === undefined) break;
@@ -622,7 +627,8 @@ async function unixBindAbstract(sk: UnixSock, path: string | null): Promise<numb
     sk.bindlock.unlockNow();
     return release(auto ? 0 : -EINVAL);
   }
-  await net.lock.lock();
+  const lockTaken4 = net.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   if (auto) {
     const first = net.ordernum & 0xfffff;
     let n = first;
@@ -675,7 +681,8 @@ async function unixListen(sk: UnixSock, backlog: number): Promise<number> {
   if (backlog < 0 || backlog > SOMAXCONN) backlog = SOMAXCONN;
   await point(opLabel("READ_ONCE(u->addr)", sk.name));
   if (sk.addr === null) return -EINVAL;
-  await sk.lock.lock();
+  const lockTaken5 = sk.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   if (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN) {
     sk.lock.unlockNow();
     return -EINVAL;
@@ -694,7 +701,8 @@ async function unixListen(sk: UnixSock, backlog: number): Promise<number> {
  */
 async function unixFindAbstract(path: string): Promise<UnixSock | number> {
   const net = unixNet.get();
-  await net.lock.lock();
+  const lockTaken6 = net.lock.lock();
+  if (lockTaken6 !== RESOLVED) await lockTaken6;
   const sk = net.bound.get(path);
   if (sk === undefined) {
     net.lock.unlockNow();
@@ -765,7 +773,8 @@ export const UNIX_GC_EMBRYO_QUEUED_LATE = defineKnownWindow({
 /** Models the queueing of the embryo's skb: __skb_queue_tail() under the listener's queue lock. */
 async function unixQueueEmbryo(other: UnixSock, skb: SkBuff): Promise<void> {
   lockdepAssertHeld(other.lock);
-  await other.queueLock.lock();
+  const queueLockTaken2 = other.queueLock.lock();
+  if (queueLockTaken2 !== RESOLVED) await queueLockTaken2;
   await point(opLabel("__skb_queue_tail", other.name));
   skbQueueTail(other.receiveQueue, skb);
   other.queueLock.unlockNow();
@@ -821,7 +830,8 @@ export async function unixStreamConnect(
     const found = await unixFindAbstract(sunPath(a));
     if (typeof found === "number") return outFreeSkb(found);
     other = found;
-    await other.lock.lock();
+    const lockTaken7 = other.lock.lock();
+    if (lockTaken7 !== RESOLVED) await lockTaken7;
     if (other.dead) {
       other.lock.unlockNow();
       await sockPut(other);
@@ -895,7 +905,8 @@ async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff 
   for (;;) {
     const error = sockError(sk); // __skb_try_recv_datagram(): sock_error() first
     if (error !== 0) return error;
-    await sk.queueLock.lock();
+    const queueLockTaken3 = sk.queueLock.lock();
+    if (queueLockTaken3 !== RESOLVED) await queueLockTaken3;
     await point(opLabel("__skb_try_recv_datagram", sk.name));
     const skb = skbDequeue(sk.receiveQueue);
     sk.queueLock.unlockNow();
@@ -931,7 +942,8 @@ async function unixAccept(sk: UnixSock, newfile: File, nonblock: boolean): Promi
   const tsk = skb.sk as UnixSock;
   await kfreeSkb(skb); // skb_free_datagram(): consume_skb()
   sk.peerWait.wakeOne(); // wake_up_interruptible(&unix_sk(sk)->peer_wait)
-  await tsk.lock.lock();
+  const lockTaken8 = tsk.lock.lock();
+  if (lockTaken8 !== RESOLVED) await lockTaken8;
   await unixUpdateEdges(tsk);
   // sock_graft(tsk, newsock)
   tsk.file = newfile;
@@ -1019,14 +1031,16 @@ export async function unixStreamSendmsg(
       return err;
     }
   }
-  await other.lock.lock();
+  const lockTaken9 = other.lock.lock();
+  if (lockTaken9 !== RESOLVED) await lockTaken9;
   if (other.dead || other.shutdown & RCV_SHUTDOWN) {
     other.lock.unlockNow();
     await kfreeSkb(skb);
     return -EPIPE;
   }
   await scmStatAdd(other, skb);
-  await other.queueLock.lock();
+  const queueLockTaken4 = other.queueLock.lock();
+  if (queueLockTaken4 !== RESOLVED) await queueLockTaken4;
   await point(opLabel("__skb_queue_tail", other.name));
   skbQueueTail(other.receiveQueue, skb);
   other.queueLock.unlockNow();
@@ -1100,8 +1114,10 @@ export async function unixStreamRecvmsg(
   if (sk.state !== TCP_ESTABLISHED) return -EINVAL;
   let skb: SkBuff | undefined;
   for (;;) {
-    await sk.iolock.lock();
-    await sk.lock.lock();
+    const iolockTaken = sk.iolock.lock();
+    if (iolockTaken !== RESOLVED) await iolockTaken;
+    const lockTaken10 = sk.lock.lock();
+    if (lockTaken10 !== RESOLVED) await lockTaken10;
     if (sk.dead) {
       sk.lock.unlockNow();
       sk.iolock.unlockNow();
@@ -1129,7 +1145,8 @@ export async function unixStreamRecvmsg(
     skb.checkAccess("unix_stream_read_generic");
     if (skb.fp !== null) await scmStatDel(sk, skb);
     fpl = skb.fp !== null ? await unixDetachFds(skb) : null;
-    await sk.queueLock.lock();
+    const queueLockTaken5 = sk.queueLock.lock();
+    if (queueLockTaken5 !== RESOLVED) await queueLockTaken5;
     await point(opLabel("__skb_unlink", skb.name));
     skb.checkAccess("__skb_unlink");
     skbUnlink(skb, sk.receiveQueue);

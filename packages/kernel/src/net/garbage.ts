@@ -34,6 +34,7 @@ import {
   defineToggle,
   opLabel,
   point,
+  RESOLVED,
   report,
   SimLocal,
   toggleEnabled,
@@ -369,7 +370,8 @@ function unixFreeVertices(fpl: ScmFpList): void {
  */
 export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<void> {
   const g = gcState.get();
-  await g.lock.lock();
+  const lockTaken = g.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   if (fpl.countUnix > 0) {
     const edges = (fpl.edges as UnixEdges | null)?.edges ?? [];
     let i = 0;
@@ -408,7 +410,8 @@ export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<
  */
 export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
   const g = gcState.get();
-  await g.lock.lock();
+  const lockTaken2 = g.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   fpl.checkAccess("unix_del_edges");
   const array = fpl.edges as UnixEdges | null;
   // fpl->edges after unix_destroy_fpl()'s kvfree(): KASAN reports the read of the freed array
@@ -444,7 +447,8 @@ export async function unixUpdateEdges(u: UnixSock): Promise<void> {
     return;
   }
   const g = gcState.get();
-  await g.lock.lock();
+  const lockTaken3 = g.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   const listener = u.listener as UnixSock;
   unixUpdateGraph(g, listener.vertex as UnixVertex | null);
   u.listener = null;
@@ -502,7 +506,8 @@ export async function unixPeekFpl(fpl: ScmFpList | null): Promise<void> {
   const g = gcState.get();
   await point("READ_ONCE(gc_in_progress)");
   if (!g.inProgress) return;
-  await g.peekLock.lock();
+  const peekLockTaken = g.peekLock.lock();
+  if (peekLockTaken !== RESOLVED) await peekLockTaken;
   await point("raw_write_seqcount_barrier(unix_peek_seq)");
   g.peekSeq += 2;
   g.peekLock.unlockNow();
@@ -680,7 +685,8 @@ async function unixCollectSkb(
   };
   for (const vertex of scc) {
     const u = vertex.edges[0]!.predecessor;
-    await u.queueLock.lock();
+    const queueLockTaken = u.queueLock.lock();
+    if (queueLockTaken !== RESOLVED) await queueLockTaken;
     if (u.state === TCP_LISTEN) {
       for (const skb of u.receiveQueue) {
         const embryo = skb.sk as UnixSock;
@@ -705,7 +711,8 @@ async function unixCollectSkb(
     if (found !== expected) {
       // An skb of the SCC is not queued yet: put back what was taken, at the queues' heads.
       for (const t of taken) {
-        await t.owner.queueLock.lock();
+        const queueLockTaken2 = t.owner.queueLock.lock();
+        if (queueLockTaken2 !== RESOLVED) await queueLockTaken2;
         await point(opLabel("skb_queue_splice", t.owner.name));
         const rest = t.owner.receiveQueue.splice(0);
         for (const skb of [...t.skbs, ...rest]) skbQueueTail(t.owner.receiveQueue, skb);
@@ -878,7 +885,8 @@ async function unixGcWork(): Promise<void> {
     await point("WRITE_ONCE(gc_in_progress, true)");
     g.inProgress = true;
   }
-  await g.lock.lock();
+  const lockTaken4 = g.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   if (g.graphState === UNIX_GRAPH_NOT_CYCLIC) {
     g.lock.unlockNow();
   } else {
