@@ -111,7 +111,8 @@ export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
       fences: await dmaResvDescribe(buf.resv),
       attachments: buf.attachments.map((a) => a.dev.name),
     });
-    await dmaResvUnlock(buf.resv);
+    const dmaResvUnlockDone = dmaResvUnlock(buf.resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   }
   l.lock.unlockNow();
   return out;

@@ -209,14 +209,16 @@ export async function dmaBufExportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
     return -ENOMEM;
   }
   const syncFile = await syncFileCreate(fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone = dmaFencePut(fence);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   fence = null;
   if (!syncFile) {
     await putUnusedFd(fd);
     return -ENOMEM;
   }
   a.fd = fd;
-  await fdInstall(fd, syncFile.file!);
+  const fdInstallDone = fdInstall(fd, syncFile.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return 0;
 }
 
@@ -249,9 +251,11 @@ export async function dmaBufImportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
     await dmaResvLock(dmabuf.resv);
     ret = await dmaResvReserveFences(dmabuf.resv, numFences);
     if (!ret) await dmaFenceUnwrapForEach(fence, (f) => dmaResvAddFence(dmabuf.resv, f, usage));
-    await dmaResvUnlock(dmabuf.resv);
+    const dmaResvUnlockDone = dmaResvUnlock(dmabuf.resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   }
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 

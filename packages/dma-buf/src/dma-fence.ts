@@ -351,7 +351,8 @@ export async function dmaFenceRelease(kref: Kref): Promise<void> {
  * References: consumes the fence.
  */
 export async function dmaFenceFree(fence: DmaFence): Promise<void> {
-  await kfreeRcu(fence);
+  const kfreeRcuDone = kfreeRcu(fence);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**

@@ -300,7 +300,8 @@ async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void>
 async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | null> {
   const pt = kmalloc(dmaFenceCache, () => new SyncPt(obj));
   if (isErr(pt)) return null;
-  await obj.kref.get();
+  const getDone = obj.kref.get();
+  if (getDone !== RESOLVED) await getDone;
   dmaFenceInit(pt, timelineFenceOps, obj.lock, obj.context, value);
   const lockTaken3 = obj.lock.lock();
   if (lockTaken3 !== RESOLVED) await lockTaken3;
@@ -395,13 +396,15 @@ async function swSyncIoctlCreateFence(obj: SyncTimeline, arg: IoctlArg): Promise
     return -ENOMEM;
   }
   const syncFile = await syncFileCreate(pt);
-  await dmaFencePut(pt);
+  const dmaFencePutDone = dmaFencePut(pt);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   if (!syncFile) {
     await putUnusedFd(fd);
     return -ENOMEM;
   }
   data.fence = fd;
-  await fdInstall(fd, syncFile.file!);
+  const fdInstallDone = fdInstall(fd, syncFile.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return 0;
 }
 

@@ -72,7 +72,8 @@ export async function drmMasterCreate(dev: DrmDevice): Promise<DrmMaster | Errno
  * Locking: none; the caller holds a master reference or master_mutex.
  */
 export async function drmMasterGet(master: DrmMaster): Promise<DrmMaster> {
-  await master.ref.get();
+  const getDone = master.ref.get();
+  if (getDone !== RESOLVED) await getDone;
   return master;
 }
 

@@ -545,7 +545,8 @@ async function drmSendEventHelper(dev: DrmDevice, e: DrmPendingEvent): Promise<v
   e.checkAccess("drm_send_event_helper");
   if (e.fence) {
     await dmaFenceSignal(e.fence);
-    await dmaFencePut(e.fence);
+    const dmaFencePutDone = dmaFencePut(e.fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
   const filePriv = e.filePriv;
   if (!filePriv) {

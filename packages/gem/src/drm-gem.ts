@@ -287,7 +287,8 @@ async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
   lockdepAssertHeld(obj.dev.objectNameLock);
   // Unbreak the reference cycle if we have an exported dma_buf.
   if (obj.dmaBuf) {
-    await dmaBufPut(obj.dmaBuf);
+    const dmaBufPutDone = dmaBufPut(obj.dmaBuf);
+    if (dmaBufPutDone !== RESOLVED) await dmaBufPutDone;
     obj.dmaBuf = null;
   }
 }
@@ -539,7 +540,8 @@ export async function drmGemFlinkIoctl(
     ret = 0;
   }
   dev.objectNameLock.unlockNow();
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   return ret;
 }
 
@@ -564,7 +566,8 @@ export async function drmGemOpenIoctl(
   if (objectNameLockTaken5 !== RESOLVED) await objectNameLockTaken5;
   const obj = await dev.objectNameIdr.find(args.name);
   if (obj) {
-    await drmGemObjectGet(obj);
+    const drmGemObjectGetDone = drmGemObjectGet(obj);
+    if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
   } else {
     dev.objectNameLock.unlockNow();
     return -ENOENT;
@@ -582,7 +585,8 @@ export async function drmGemOpenIoctl(
     args.size = obj.size;
     ret = 0;
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone2 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
   return ret;
 }
 
@@ -886,7 +890,8 @@ export async function drmGemDumbMapOffset(
     ret = await drmGemCreateMmapOffset(obj);
     if (ret === 0) ret = drmVmaNodeOffsetAddr(obj.vmaNode);
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone3 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
   return ret;
 }
 
@@ -922,7 +927,8 @@ export async function drmGemUnpinLocked(obj: GemObject): Promise<void> {
 export async function drmGemPin(obj: GemObject): Promise<number> {
   await dmaResvLock(obj.resv);
   const ret = await drmGemPinLocked(obj);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   return ret;
 }
 
@@ -934,5 +940,6 @@ export async function drmGemPin(obj: GemObject): Promise<number> {
 export async function drmGemUnpin(obj: GemObject): Promise<void> {
   await dmaResvLock(obj.resv);
   await drmGemUnpinLocked(obj);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone2 = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
 }

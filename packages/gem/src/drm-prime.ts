@@ -253,7 +253,8 @@ async function drmPrimeEraseMember(prime: DrmPrimeFilePrivate, m: DrmPrimeMember
   await prime.handles.erase(m);
   await prime.dmabufs.erase(m);
   prime.dev.counters.primeEntries--;
-  await dmaBufPut(m.dmaBuf);
+  const dmaBufPutDone = dmaBufPut(m.dmaBuf);
+  if (dmaBufPutDone !== RESOLVED) await dmaBufPutDone;
   kfree(m);
 }
 
@@ -373,8 +374,10 @@ export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
   }
   dev.counters.dmaBufs--;
   // drop the reference on the export fd holds
-  await drmGemObjectPut(obj);
-  await drmDevPut(dev);
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
+  const drmDevPutDone = drmDevPut(dev);
+  if (drmDevPutDone !== RESOLVED) await drmDevPutDone;
 }
 
 /**
@@ -389,10 +392,12 @@ export async function drmGemPrimeMmap(obj: GemObject, vma: Vma): Promise<number>
   vma.vmPgoff += drmVmaNodeStart(obj.vmaNode);
   if (obj.funcs.mmap) {
     vma.vmOps = obj.funcs.vmOps ?? null;
-    await drmGemObjectGet(obj);
+    const drmGemObjectGetDone = drmGemObjectGet(obj);
+    if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
     const ret = await obj.funcs.mmap(obj, vma);
     if (ret) {
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone2 = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
       return ret;
     }
     vma.vmPrivateData = obj;
@@ -471,8 +476,10 @@ export async function drmGemDmabufExport(
     resv: obj.resv,
   });
   if (isErr(dmaBuf)) return dmaBuf;
-  await drmDevGet(dev);
-  await drmGemObjectGet(obj);
+  const drmDevGetDone = drmDevGet(dev);
+  if (drmDevGetDone !== RESOLVED) await drmDevGetDone;
+  const drmGemObjectGetDone2 = drmGemObjectGet(obj);
+  if (drmGemObjectGetDone2 !== RESOLVED) await drmGemObjectGetDone2;
   dev.counters.dmaBufs++;
   return dmaBuf;
 }
@@ -582,7 +589,8 @@ export async function drmGemPrimeHandleToDmabuf(
     if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
     dev.objectNameLock.unlockNow();
     if (ret && !isErr(dmaBuf)) {
-      await dmaBufPut(dmaBuf);
+      const dmaBufPutDone2 = dmaBufPut(dmaBuf);
+      if (dmaBufPutDone2 !== RESOLVED) await dmaBufPutDone2;
       dmaBuf = errPtr(ret);
     }
   }
@@ -642,12 +650,14 @@ async function drmGemPrimeHandleToDmabufV311(
       if (ret) {
         // fail_put_dmabuf: clear NOT to be checked when releasing dma_buf
         obj.exportDmaBuf = null;
-        await dmaBufPut(dmaBuf);
+        const dmaBufPutDone3 = dmaBufPut(dmaBuf);
+        if (dmaBufPutDone3 !== RESOLVED) await dmaBufPutDone3;
         dmaBuf = errPtr(ret);
       }
     }
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone3 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
   file.prime.lock.unlockNow();
   return dmaBuf;
 }
@@ -678,7 +688,8 @@ export async function drmGemPrimeHandleToFd(
     await putUnusedFd(fd);
     return dmaBuf;
   }
-  await fdInstall(fd, dmaBuf.file!);
+  const fdInstallDone = fdInstall(fd, dmaBuf.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -705,7 +716,8 @@ export async function drmGemPrimeImportDev(
     const obj = dmaBuf.priv as GemObject;
     if (obj.dev === dev) {
       // Importing our own export increases the refcount of the GEM object, not the dma-buf's.
-      await drmGemObjectGet(obj);
+      const drmGemObjectGetDone3 = drmGemObjectGet(obj);
+      if (drmGemObjectGetDone3 !== RESOLVED) await drmGemObjectGetDone3;
       return obj;
     }
   }
@@ -728,7 +740,8 @@ export async function drmGemPrimeImportDev(
     await dmaBufUnmapAttachmentUnlocked(attach, sgt, DMA_BIDIRECTIONAL);
   }
   await dmaBufDetach(dmaBuf, attach);
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone4 = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone4 !== RESOLVED) await dmaBufPutDone4;
   return errPtr(ret);
 }
 
@@ -757,7 +770,8 @@ export async function drmPrimeGemDestroy(obj: GemObject, sg: SgTable | null): Pr
   const dmaBuf = attach.dmabuf;
   await dmaBufDetach(dmaBuf, attach);
   // remove the reference
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone5 = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone5 !== RESOLVED) await dmaBufPutDone5;
 }
 
 /**
@@ -787,7 +801,8 @@ export async function drmGemPrimeFdToHandle(
   let ret = await drmPrimeLookupBufHandle(prime, dmaBuf);
   if (ret >= 0) {
     prime.lock.unlockNow();
-    await dmaBufPut(dmaBuf);
+    const dmaBufPutDone6 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone6 !== RESOLVED) await dmaBufPutDone6;
     return ret;
   }
   // never seen this one, need to import
@@ -799,7 +814,8 @@ export async function drmGemPrimeFdToHandle(
   if (isErr(obj)) {
     dev.objectNameLock.unlockNow();
     prime.lock.unlockNow();
-    await dmaBufPut(dmaBuf);
+    const dmaBufPutDone7 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone7 !== RESOLVED) await dmaBufPutDone7;
     return obj;
   }
   if (obj.dmaBuf) {
@@ -810,10 +826,12 @@ export async function drmGemPrimeFdToHandle(
   }
   // drm_gem_handle_create_tail() unconditionally unlocks object_name_lock.
   const handle = await drmGemHandleCreateTail(file, obj);
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone4 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone4 !== RESOLVED) await drmGemObjectPutDone4;
   if (handle < 0) {
     prime.lock.unlockNow();
-    await dmaBufPut(dmaBuf);
+    const dmaBufPutDone8 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone8 !== RESOLVED) await dmaBufPutDone8;
     return handle;
   }
   ret = await drmPrimeAddBufHandle(prime, dmaBuf, handle);
@@ -821,10 +839,12 @@ export async function drmGemPrimeFdToHandle(
   if (ret) {
     // if the driver attached, the free-object path detaches
     await drmGemHandleDelete(file, handle);
-    await dmaBufPut(dmaBuf);
+    const dmaBufPutDone9 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone9 !== RESOLVED) await dmaBufPutDone9;
     return ret;
   }
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone10 = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone10 !== RESOLVED) await dmaBufPutDone10;
   return handle;
 }
 

@@ -203,7 +203,8 @@ async function dmaFenceGetStub(): Promise<DmaFence> {
  * References: takes one.
  */
 export async function drmSyncobjGet(syncobj: DrmSyncobj): Promise<void> {
-  await syncobj.refcount.get();
+  const getDone = syncobj.refcount.get();
+  if (getDone !== RESOLVED) await getDone;
 }
 
 /**
@@ -248,7 +249,8 @@ export async function drmSyncobjFind(file: DrmFile, handle: number): Promise<Drm
  * References: returns one.
  */
 export async function drmSyncobjFenceGet(syncobj: DrmSyncobj): Promise<DmaFence | null> {
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   let fence: DmaFence | null;
   for (;;) {
     await point(`rcu_dereference(${syncobj.name}.fence)`);
@@ -257,9 +259,11 @@ export async function drmSyncobjFenceGet(syncobj: DrmSyncobj): Promise<DmaFence 
     if (!(await dmaFenceGetRcu(fence))) continue;
     await point(`rcu_access_pointer(${syncobj.name}.fence)`);
     if (fence === syncobj.fence) break;
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
-  await rcuReadUnlock();
+  const rcuReadUnlockDone = rcuReadUnlock();
+  if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   return fence;
 }
 
@@ -274,7 +278,8 @@ async function syncobjWaitSyncobjFunc(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
   // This happens inside the syncobj lock
   const pf = { fence: await dmaFenceGet(syncobj.fence) };
   if (!pf.fence || (await dmaFenceChainFindSeqno(pf, wait.point))) {
-    await dmaFencePut(pf.fence);
+    const dmaFencePutDone2 = dmaFencePut(pf.fence);
+    if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     return;
   }
   wait.fence = pf.fence ?? (await dmaFenceGetStub());
@@ -305,7 +310,8 @@ export async function drmSyncobjReplaceFence(
     for (const cur of [...syncobj.cbList]) await syncobjWaitSyncobjFunc(syncobj, cur);
   }
   syncobj.lock.unlockNow();
-  await dmaFencePut(oldFence);
+  const dmaFencePutDone3 = dmaFencePut(oldFence);
+  if (dmaFencePutDone3 !== RESOLVED) await dmaFencePutDone3;
 }
 
 /**
@@ -339,7 +345,8 @@ export async function drmSyncobjAddPoint(
   syncobj.lock.unlockNow();
   // Walk the chain once to trigger garbage collection
   await dmaFenceChainForEach(prev, () => true);
-  await dmaFencePut(prev);
+  const dmaFencePutDone4 = dmaFencePut(prev);
+  if (dmaFencePutDone4 !== RESOLVED) await dmaFencePutDone4;
 }
 
 /**
@@ -352,7 +359,8 @@ async function drmSyncobjAssignNullHandle(syncobj: DrmSyncobj): Promise<number> 
   const fence = await dmaFenceAllocatePrivateStub();
   if (!fence) return -ENOMEM;
   await drmSyncobjReplaceFence(syncobj, fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone5 = dmaFencePut(fence);
+  if (dmaFencePutDone5 !== RESOLVED) await dmaFencePutDone5;
   return 0;
 }
 
@@ -387,7 +395,8 @@ export async function drmSyncobjFindFence(
         ret = pf.fence ?? (await dmaFenceGetStub());
         break out;
       }
-      await dmaFencePut(pf.fence);
+      const dmaFencePutDone6 = dmaFencePut(pf.fence);
+      if (dmaFencePutDone6 !== RESOLVED) await dmaFencePutDone6;
     }
     ret = -EINVAL;
     if (!(flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT)) break out;
@@ -512,7 +521,8 @@ export async function drmSyncobjGetFd(syncobj: DrmSyncobj): Promise<number> {
     return file;
   }
   await drmSyncobjGet(syncobj);
-  await fdInstall(fd, file);
+  const fdInstallDone = fdInstall(fd, file);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -535,7 +545,8 @@ async function drmSyncobjFdToHandle(file: DrmFile, fd: number): Promise<number> 
   const f = await fget(fd);
   if (!f) return -EINVAL;
   if (f.fOp !== drmSyncobjFileFops) {
-    await fput(f);
+    const fputDone = fput(f);
+    if (fputDone !== RESOLVED) await fputDone;
     return -EINVAL;
   }
   // take a reference to put in the idr
@@ -549,7 +560,8 @@ async function drmSyncobjFdToHandle(file: DrmFile, fd: number): Promise<number> 
     await drmSyncobjPut(syncobj);
     if (ret === 0) ret = -EINVAL;
   }
-  await fput(f);
+  const fputDone2 = fput(f);
+  if (fputDone2 !== RESOLVED) await fputDone2;
   return ret;
 }
 
@@ -570,7 +582,8 @@ async function drmSyncobjImportSyncFileFence(
   if (!fence) return -EINVAL;
   const syncobj = await drmSyncobjFind(file, handle);
   if (!syncobj) {
-    await dmaFencePut(fence);
+    const dmaFencePutDone7 = dmaFencePut(fence);
+    if (dmaFencePutDone7 !== RESOLVED) await dmaFencePutDone7;
     return -ENOENT;
   }
   if (point) {
@@ -580,7 +593,8 @@ async function drmSyncobjImportSyncFileFence(
   } else {
     await drmSyncobjReplaceFence(syncobj, fence);
   }
-  await dmaFencePut(fence);
+  const dmaFencePutDone8 = dmaFencePut(fence);
+  if (dmaFencePutDone8 !== RESOLVED) await dmaFencePutDone8;
   await drmSyncobjPut(syncobj);
   return 0;
 }
@@ -604,12 +618,14 @@ async function drmSyncobjExportSyncFile(
     return fence;
   }
   const syncFile = await syncFileCreate(fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone9 = dmaFencePut(fence);
+  if (dmaFencePutDone9 !== RESOLVED) await dmaFencePutDone9;
   if (!syncFile) {
     await putUnusedFd(fd);
     return -EINVAL;
   }
-  await fdInstall(fd, syncFile.file!);
+  const fdInstallDone2 = fdInstall(fd, syncFile.file!);
+  if (fdInstallDone2 !== RESOLVED) await fdInstallDone2;
   return fd;
 }
 
@@ -820,7 +836,8 @@ async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
   // more time just to be sure we don't add a callback when a fence has already been set.
   const pf = { fence: await dmaFenceGet(syncobj.fence) };
   if (!pf.fence || (await dmaFenceChainFindSeqno(pf, wait.point))) {
-    await dmaFencePut(pf.fence);
+    const dmaFencePutDone10 = dmaFencePut(pf.fence);
+    if (dmaFencePutDone10 !== RESOLVED) await dmaFencePutDone10;
     syncobj.cbList.push(wait);
     wait.onList = true;
   } else {
@@ -908,7 +925,8 @@ async function drmSyncobjArrayWaitTimeout(
     for (let i = 0; i < count; i++) {
       const pf = { fence: await drmSyncobjFenceGet(syncobjs[i]!) };
       if (!pf.fence || (await dmaFenceChainFindSeqno(pf, points[i]!))) {
-        await dmaFencePut(pf.fence);
+        const dmaFencePutDone11 = dmaFencePut(pf.fence);
+        if (dmaFencePutDone11 !== RESOLVED) await dmaFencePutDone11;
         if (forSubmit || available) continue;
         ret = -EINVAL;
         break cleanup;
@@ -970,7 +988,8 @@ async function drmSyncobjArrayWaitTimeout(
     const e = entries[i]!;
     await drmSyncobjRemoveWait(syncobjs[i]!, e);
     if (e.fenceCb.func && e.fence) await dmaFenceRemoveCallback(e.fence, e.fenceCb);
-    await dmaFencePut(e.fence);
+    const dmaFencePutDone12 = dmaFencePut(e.fence);
+    if (dmaFencePutDone12 !== RESOLVED) await dmaFencePutDone12;
   }
   return ret;
 }
@@ -1136,16 +1155,19 @@ export async function drmSyncobjQueryIoctl(
         await dmaFenceChainForEach(fence, async (iter) => {
           // It is most likely that timeline has unorder points.
           if (iter.context !== fence.context) return false;
-          await dmaFencePut(lastSignaled);
+          const dmaFencePutDone13 = dmaFencePut(lastSignaled);
+          if (dmaFencePutDone13 !== RESOLVED) await dmaFencePutDone13;
           lastSignaled = await dmaFenceGet(iter);
           return true;
         });
         const last = lastSignaled as DmaFence;
         pt = (await dmaFenceIsSignaled(last)) ? last.seqno : toDmaFenceChain(last)!.prevSeqno;
       }
-      await dmaFencePut(lastSignaled);
+      const dmaFencePutDone14 = dmaFencePut(lastSignaled);
+      if (dmaFencePutDone14 !== RESOLVED) await dmaFencePutDone14;
     }
-    await dmaFencePut(fence);
+    const dmaFencePutDone15 = dmaFencePut(fence);
+    if (dmaFencePutDone15 !== RESOLVED) await dmaFencePutDone15;
     ret = await copyPointToUser(args.points + i * 8, pt);
     if (ret) break;
   }
@@ -1197,7 +1219,8 @@ export async function drmSyncobjTimelineSignalIoctl(
     for (let i = 0; i < args.count_handles; i++) {
       const fence = await dmaFenceGetStub();
       await drmSyncobjAddPoint(syncobjs[i]!, chains[i]!, fence, points[i]!);
-      await dmaFencePut(fence);
+      const dmaFencePutDone16 = dmaFencePut(fence);
+      if (dmaFencePutDone16 !== RESOLVED) await dmaFencePutDone16;
     }
   }
   await drmSyncobjArrayFree(syncobjs);
@@ -1248,14 +1271,16 @@ async function drmSyncobjTransferToTimeline(
     ret = tmp;
   } else {
     const fence = await dmaFenceUnwrapMergeOne(tmp);
-    await dmaFencePut(tmp);
+    const dmaFencePutDone17 = dmaFencePut(tmp);
+    if (dmaFencePutDone17 !== RESOLVED) await dmaFencePutDone17;
     if (!fence) {
       ret = -ENOMEM;
     } else {
       const chain = dmaFenceChainAlloc();
       if (!chain) ret = -ENOMEM;
       else await drmSyncobjAddPoint(timeline, chain, fence, args.dst_point);
-      await dmaFencePut(fence);
+      const dmaFencePutDone18 = dmaFencePut(fence);
+      if (dmaFencePutDone18 !== RESOLVED) await dmaFencePutDone18;
     }
   }
   await drmSyncobjPut(timeline);
@@ -1280,7 +1305,8 @@ async function drmSyncobjTransferToBinary(
     ret = fence;
   } else {
     await drmSyncobjReplaceFence(binary, fence);
-    await dmaFencePut(fence);
+    const dmaFencePutDone19 = dmaFencePut(fence);
+    if (dmaFencePutDone19 !== RESOLVED) await dmaFencePutDone19;
   }
   await drmSyncobjPut(binary);
   return ret;

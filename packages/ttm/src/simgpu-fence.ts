@@ -244,7 +244,8 @@ export class SimgpuFenceDriver {
     if (seqno < 0) {
       this.ringLock.unlockNow();
       dmaFenceInit(fence, this.ops, this.lock, this.context, 0);
-      await dmaFencePut(fence);
+      const dmaFencePutDone = dmaFencePut(fence);
+      if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
       return errPtr(seqno);
     }
     dmaFenceInit(fence, this.ops, this.lock, this.context, seqno);
@@ -283,7 +284,8 @@ export class SimgpuFenceDriver {
       } else if ((await dmaFenceWaitTimeout(last, false, opts.waitNs)) === 0) {
         await this.giveUp(last);
       }
-      await dmaFencePut(last);
+      const dmaFencePutDone2 = dmaFencePut(last);
+      if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     }
     this.stopped = true;
     await cancelDelayedWorkSync(this.hangcheck);

@@ -287,7 +287,8 @@ async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
   const bo = curs.bo;
   if (bo) {
     if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
-    await ttmBoPut(bo);
+    const ttmBoPutDone = ttmBoPut(bo);
+    if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
     curs.bo = null;
   }
 }
@@ -357,7 +358,8 @@ async function ttmBoLruCursorNextInner(
     if (ttmLruWalkTrylock(curs, bo)) boLocked = true;
     else if (!arg.ticket || arg.ctx.noWaitGpu || arg.trylockOnly) continue;
     if (boLocked ? toggleLruPlainGet() : toggleEvictBusyPlainGet()) {
-      await ttmBoGet(bo);
+      const ttmBoGetDone = ttmBoGet(bo);
+      if (ttmBoGetDone !== RESOLVED) await ttmBoGetDone;
     } else if (!(await ttmBoGetUnlessZero(bo))) {
       if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
       continue;
@@ -529,7 +531,8 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   warnOn(!locked, `ttm_buffer_object_transfer(${fbo.name}): WARN_ON(!trylock)`);
   const ret = await dmaResvReserveFences(fbo._resv, 1);
   if (ret) {
-    await dmaResvUnlock(fbo._resv);
+    const dmaResvUnlockDone = dmaResvUnlock(fbo._resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
     // The kernel kfree()s the copy here (its _resv holds no fence list: the reservation of
     // the slot is what failed). The model also gives back the bo_count it took, which the
     // kernel's error path leaves incremented, so ttm_glob's count stays exact.
@@ -545,7 +548,8 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   } else {
     fbo.bulkMove = null;
   }
-  await ttmBoGet(bo);
+  const ttmBoGetDone2 = ttmBoGet(bo);
+  if (ttmBoGetDone2 !== RESOLVED) await ttmBoGetDone2;
   fbo.orig = bo;
   await ttmBoMoveToLruTailUnlocked(fbo);
   return fbo;
@@ -577,8 +581,10 @@ async function ttmBoMoveToGhost(
     bo.ttm = null;
     if (ghost.ttm) ghost.ttm.bo = ghost;
   }
-  await dmaResvUnlock(ghost._resv);
-  await ttmBoPut(ghost);
+  const dmaResvUnlockDone2 = dmaResvUnlock(ghost._resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
+  const ttmBoPutDone2 = ttmBoPut(ghost);
+  if (ttmBoPutDone2 !== RESOLVED) await ttmBoPutDone2;
   return 0;
 }
 
@@ -594,7 +600,8 @@ async function ttmBoMovePipelineEvict(bo: TtmBufferObject, fence: DmaFence): Pro
   const moveLockTaken = from.moveLock.lock();
   if (moveLockTaken !== RESOLVED) await moveLockTaken;
   if (!from.move || dmaFenceIsLater(fence, from.move)) {
-    await dmaFencePut(from.move);
+    const dmaFencePutDone = dmaFencePut(from.move);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     from.move = await dmaFenceGet(fence);
   }
   from.moveLock.unlockNow();
@@ -670,8 +677,10 @@ export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number>
   ret = await dmaResvCopyFences(ghost._resv, bo.resv);
   // Last resort, wait for the BO to be idle when we are OOM
   if (ret) await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
-  await dmaResvUnlock(ghost._resv);
-  await ttmBoPut(ghost);
+  const dmaResvUnlockDone3 = dmaResvUnlock(ghost._resv);
+  if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
+  const ttmBoPutDone3 = ttmBoPut(ghost);
+  if (ttmBoPutDone3 !== RESOLVED) await ttmBoPutDone3;
   bo.ttm = ttm;
   return 0;
 }

@@ -268,7 +268,8 @@ export async function ttmBoReserveSlowpath(
     const ret = await dmaResvLockSlowInterruptible(bo.resv, ticket);
     return ret === -EINTR ? -ERESTARTSYS : ret;
   }
-  await dmaResvLockSlow(bo.resv, ticket);
+  const dmaResvLockSlowDone = dmaResvLockSlow(bo.resv, ticket);
+  if (dmaResvLockSlowDone !== RESOLVED) await dmaResvLockSlowDone;
   return 0;
 }
 
@@ -428,7 +429,8 @@ async function ttmBoIndividualizeResv(bo: TtmBufferObject): Promise<number> {
   if (bo.resv === bo._resv) return 0;
   if (!dmaResvTrylock(bo._resv)) bug(`ttm_bo_individualize_resv(${bo.name}): BUG_ON(!trylock)`);
   const r = await dmaResvCopyFences(bo._resv, bo.resv);
-  await dmaResvUnlock(bo._resv);
+  const dmaResvUnlockDone = dmaResvUnlock(bo._resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   if (r) return r;
   if (bo.type !== ttmBoType.sg) {
     // This works because the BO is about to be destroyed and nobody reference it any more.
@@ -470,8 +472,10 @@ async function ttmBoDelayedDelete(bo: TtmBufferObject): Promise<void> {
   await dmaResvWaitTimeout(bo._resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
   await dmaResvLock(bo.resv);
   await ttmBoCleanupMemtypeUse(bo);
-  await dmaResvUnlock(bo.resv);
-  await ttmBoPut(bo);
+  const dmaResvUnlockDone2 = dmaResvUnlock(bo.resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
+  const ttmBoPutDone = ttmBoPut(bo);
+  if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
 }
 
 /**
@@ -535,7 +539,8 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       return;
     }
     await ttmBoCleanupMemtypeUse(bo);
-    await dmaResvUnlock(bo.resv);
+    const dmaResvUnlockDone3 = dmaResvUnlock(bo.resv);
+    if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
   }
   ttmGlobBoCountAdd(-1);
   const atPoint = pointNow(fmtLabel("ttm_bo_release(", bo.name, "): destroy"));
@@ -638,7 +643,8 @@ export async function ttmBoEvictFirst(
   bdev.lruLock.unlockNow();
   ret = await ttmBoReserve(bo, ctx.interruptible, ctx.noWaitGpu);
   if (ret) {
-    await ttmBoPut(bo);
+    const ttmBoPutDone2 = ttmBoPut(bo);
+    if (ttmBoPutDone2 !== RESOLVED) await ttmBoPutDone2;
     return ret;
   }
   if (bo.resource && bo.resource.memType === memType) {
@@ -650,8 +656,10 @@ export async function ttmBoEvictFirst(
       ret = await ttmBoEvict(bo, ctx);
     }
   }
-  await dmaResvUnlock(bo.resv);
-  await ttmBoPut(bo);
+  const dmaResvUnlockDone4 = dmaResvUnlock(bo.resv);
+  if (dmaResvUnlockDone4 !== RESOLVED) await dmaResvUnlockDone4;
+  const ttmBoPutDone3 = ttmBoPut(bo);
+  if (ttmBoPutDone3 !== RESOLVED) await ttmBoPutDone3;
   return ret;
 }
 
@@ -925,12 +933,14 @@ async function ttmBoAddMoveFence(
   if (!fence) return 0;
   if (noWaitGpu) {
     const ret = (await dmaFenceIsSignaled(fence)) ? 0 : -EBUSY;
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     return ret;
   }
   await dmaResvAddFence(bo.resv, fence, DmaResvUsage.KERNEL);
   const ret = await dmaResvReserveFences(bo.resv, 1);
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 
@@ -1080,7 +1090,8 @@ export async function ttmBoInitReserved(
   if (bo.type === ttmBoType.device || bo.type === ttmBoType.sg) {
     ret = await drmVmaOffsetAdd(bdev.vmaManager, bo.vmaNode, Math.ceil(bo.size / PAGE_SIZE));
     if (ret) {
-      await ttmBoPut(bo);
+      const ttmBoPutDone4 = ttmBoPut(bo);
+      if (ttmBoPutDone4 !== RESOLVED) await ttmBoPutDone4;
       return ret;
     }
   }
@@ -1092,7 +1103,8 @@ export async function ttmBoInitReserved(
   ret = await ttmBoValidate(bo, placement, ctx);
   if (ret) {
     if (!resv) await dmaResvUnlock(bo.resv);
-    await ttmBoPut(bo);
+    const ttmBoPutDone5 = ttmBoPut(bo);
+    if (ttmBoPutDone5 !== RESOLVED) await ttmBoPutDone5;
     return ret;
   }
   return 0;

@@ -326,7 +326,8 @@ export async function ttmResourceManagerUsage(man: TtmResourceManager): Promise<
  * References: drops `move`'s.
  */
 export async function ttmResourceManagerCleanup(man: TtmResourceManager): Promise<void> {
-  await dmaFencePut(man.move);
+  const dmaFencePutDone = dmaFencePut(man.move);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   man.move = null;
 }
 
@@ -615,7 +616,8 @@ export async function ttmResourceManagerEvictAll(
   man.moveLock.unlockNow();
   if (fence) {
     ret = await dmaFenceWait(fence, false);
-    await dmaFencePut(fence);
+    const dmaFencePutDone2 = dmaFencePut(fence);
+    if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     if (ret) return ret;
   }
   return 0;

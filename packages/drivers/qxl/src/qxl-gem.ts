@@ -55,12 +55,14 @@ export async function qxlGemObjectFree(gobj: GemObject): Promise<void> {
   const atPoint = pointNow(opLabel("qxl_gem_object_free", qobj.name));
   if (atPoint !== null) await atPoint;
   if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) {
-    await qxlBoUnref(qobj);
+    const qxlBoUnrefDone = qxlBoUnref(qobj);
+    if (qxlBoUnrefDone !== RESOLVED) await qxlBoUnrefDone;
     return;
   }
   const qdev = toQxl(gobj.dev);
   await qxlSurfaceEvict(qdev, qobj, false);
-  await ttmBoPut(qobj);
+  const ttmBoPutDone = ttmBoPut(qobj);
+  if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
 }
 
 /** Models qxl_gem_object_open(): nothing to do. */
@@ -136,12 +138,14 @@ export async function qxlGemObjectCreateWithHandle(
   }
   if (toggleEnabled(QXL_HANDLE_CREATE_UAF.name)) {
     // drop reference from allocate - handle holds it now
-    await drmGemObjectPut(localGobj);
+    const drmGemObjectPutDone = drmGemObjectPut(localGobj);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
     return { handle: r, obj: wantObj ? localGobj : null };
   }
   if (wantObj) return { handle: r, obj: localGobj };
   // drop reference from allocate - handle holds it now
-  await drmGemObjectPut(localGobj);
+  const drmGemObjectPutDone2 = drmGemObjectPut(localGobj);
+  if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
   return { handle: r, obj: null };
 }
 
@@ -211,10 +215,12 @@ export async function qxlModeDumbMmap(
   if (gobj === null) return -ENOENT;
   // Don't allow imported objects to be mapped (drm_gem_dumb_map_offset())
   if (gobj.importAttach) {
-    await drmGemObjectPut(gobj);
+    const drmGemObjectPutDone3 = drmGemObjectPut(gobj);
+    if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
     return -EINVAL;
   }
   const offset = drmVmaNodeOffsetAddr(gobj.vmaNode);
-  await drmGemObjectPut(gobj);
+  const drmGemObjectPutDone4 = drmGemObjectPut(gobj);
+  if (drmGemObjectPutDone4 !== RESOLVED) await drmGemObjectPutDone4;
   return offset;
 }

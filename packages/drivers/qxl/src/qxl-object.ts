@@ -448,7 +448,8 @@ export async function qxlBoForceDelete(qdev: QxlDevice): Promise<void> {
     if (gemMutexTaken2 !== RESOLVED) await gemMutexTaken2;
     qdev.gemObjects.delete(bo);
     qdev.gemMutex.unlockNow();
-    await drmGemObjectPut(bo);
+    const drmGemObjectPutDone = drmGemObjectPut(bo);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   }
 }
 

@@ -254,7 +254,8 @@ export async function qxlReleaseFree(qdev: QxlDevice, release: QxlRelease): Prom
     warnOn(release.bos.length === 0, `qxl_release_free: WARN_ON(list_empty(&release->bos))`);
     await qxlReleaseFreeList(release);
     await dmaFenceSignal(release);
-    await dmaFencePut(release);
+    const dmaFencePutDone = dmaFencePut(release);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   } else {
     await qxlReleaseFreeList(release);
     kfree(release);
@@ -430,7 +431,8 @@ export async function qxlAllocReleaseReserved(
     if (toggleEnabled(QXL_RELEASE_BO_PIN_LEAK.name)) {
       // v5.11, before "drm/qxl: unpin release objects": the full page is put here, under
       // release_mutex, still pinned (qxl_bo_unref(&qdev->current_release_bo[cur_idx])).
-      await qxlBoUnref(qdev.currentReleaseBo[curIdx]!);
+      const qxlBoUnrefDone = qxlBoUnref(qdev.currentReleaseBo[curIdx]!);
+      if (qxlBoUnrefDone !== RESOLVED) await qxlBoUnrefDone;
     } else {
       freeBo = qdev.currentReleaseBo[curIdx]!;
     }
@@ -443,7 +445,8 @@ export async function qxlAllocReleaseReserved(
       qdev.releaseMutex.unlockNow();
       if (freeBo) {
         await qxlBoUnpin(freeBo);
-        await qxlBoUnref(freeBo);
+        const qxlBoUnrefDone2 = qxlBoUnref(freeBo);
+        if (qxlBoUnrefDone2 !== RESOLVED) await qxlBoUnrefDone2;
       }
       await qxlReleaseFree(qdev, release);
       return nb;
@@ -459,7 +462,8 @@ export async function qxlAllocReleaseReserved(
   qdev.releaseMutex.unlockNow();
   if (freeBo) {
     await qxlBoUnpin(freeBo);
-    await qxlBoUnref(freeBo);
+    const qxlBoUnrefDone3 = qxlBoUnref(freeBo);
+    if (qxlBoUnrefDone3 !== RESOLVED) await qxlBoUnrefDone3;
   }
   const ret = await qxlReleaseListAdd(release, bo);
   const put = qxlBoUnref(bo);

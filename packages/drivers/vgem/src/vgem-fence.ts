@@ -209,7 +209,8 @@ export async function vgemFenceAttachIoctl(
           arg.flags & VGEM_FENCE_WRITE ? DmaResvUsage.WRITE : DmaResvUsage.READ,
         );
       }
-      await dmaResvUnlock(resv);
+      const dmaResvUnlockDone = dmaResvUnlock(resv);
+      if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
       // Record the fence in our idr for later signaling.
       if (ret === 0) {
         const fenceMutexTaken = vfile.fenceMutex.lock();
@@ -224,10 +225,12 @@ export async function vgemFenceAttachIoctl(
     }
     if (ret) {
       await dmaFenceSignal(fence);
-      await dmaFencePut(fence);
+      const dmaFencePutDone = dmaFencePut(fence);
+      if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     }
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   return ret;
 }
 
@@ -255,7 +258,8 @@ export async function vgemFenceSignalIoctl(
   if (isErr(fence)) return fence;
   if (await dmaFenceIsSignaled(fence)) ret = -ETIMEDOUT;
   await dmaFenceSignal(fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 
@@ -276,7 +280,8 @@ export function vgemFenceOpen(): VgemFile {
 export async function vgemFenceClose(vfile: VgemFile): Promise<void> {
   await vfile.fenceIdr.forEach(async (_id, fence) => {
     await dmaFenceSignal(fence);
-    await dmaFencePut(fence);
+    const dmaFencePutDone3 = dmaFencePut(fence);
+    if (dmaFencePutDone3 !== RESOLVED) await dmaFencePutDone3;
   });
   await vfile.fenceIdr.destroy();
 }

@@ -187,7 +187,8 @@ export class TtmRefObject extends SlabObject {
  * Locking: none; the caller holds a reference. References: takes one.
  */
 async function ttmObjectFileRef(tfile: TtmObjectFile): Promise<TtmObjectFile> {
-  await tfile.refcount.get();
+  const getDone = tfile.refcount.get();
+  if (getDone !== RESOLVED) await getDone;
   return tfile;
 }
 
@@ -376,7 +377,8 @@ async function ttmBaseObjectLookupRcu(
   key: number,
 ): Promise<TtmBaseObject | null> {
   let base: TtmBaseObject | null = null;
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   const ref = await ttmTfileFindRefRcu(tfile, key);
   if (!isErr(ref)) {
     base = await ttmRefObjectObjRcu(ref);
@@ -424,7 +426,8 @@ export async function ttmBaseObjectNorefLookup(
   tfile: TtmObjectFile,
   key: number,
 ): Promise<TtmBaseObject | null> {
-  await rcuReadLock();
+  const rcuReadLockDone2 = rcuReadLock();
+  if (rcuReadLockDone2 !== RESOLVED) await rcuReadLockDone2;
   const ref = await ttmTfileFindRefRcu(tfile, key);
   if (isErr(ref)) {
     rcuReadUnlock();
@@ -456,10 +459,12 @@ export async function ttmBaseObjectLookupForRef(
   tdev: TtmObjectDevice,
   key: number,
 ): Promise<TtmBaseObject | null> {
-  await rcuReadLock();
+  const rcuReadLockDone3 = rcuReadLock();
+  if (rcuReadLockDone3 !== RESOLVED) await rcuReadLockDone3;
   let base = await tdev.idr.find(key);
   if (base && !(await base.refcount.getUnlessZero())) base = null;
-  await rcuReadUnlock();
+  const rcuReadUnlockDone = rcuReadUnlock();
+  if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   return base;
 }
 
@@ -487,16 +492,19 @@ export async function ttmRefObjectAdd(
   if (base.tfile !== tfile && !base.shareable) return -EPERM;
   if (existed) existed.value = true;
   while (ret === -EINVAL) {
-    await rcuReadLock();
+    const rcuReadLockDone4 = rcuReadLock();
+    if (rcuReadLockDone4 !== RESOLVED) await rcuReadLockDone4;
     const found = await ttmTfileFindRefRcu(tfile, base.handle);
     if (!isErr(found)) {
       if (await found.kref.getUnlessZero()) {
-        await rcuReadUnlock();
+        const rcuReadUnlockDone2 = rcuReadUnlock();
+        if (rcuReadUnlockDone2 !== RESOLVED) await rcuReadUnlockDone2;
         ret = 0;
         break;
       }
     }
-    await rcuReadUnlock();
+    const rcuReadUnlockDone3 = rcuReadUnlock();
+    if (rcuReadUnlockDone3 !== RESOLVED) await rcuReadUnlockDone3;
     if (requireExisted) return -EPERM;
     const ref = kmalloc(ttmRefObjectCache, () => new TtmRefObject());
     if (isErr(ref)) return -ENOMEM;
@@ -510,7 +518,8 @@ export async function ttmRefObjectAdd(
     if (!tfile.refHash.has(ref.key)) tfile.refHash.set(ref.key, ref);
     ret = 0;
     tfile.refList.push(ref);
-    await base.refcount.get();
+    const getDone2 = base.refcount.get();
+    if (getDone2 !== RESOLVED) await getDone2;
     tfile.lock.unlockNow();
     if (existed) existed.value = false;
   }
@@ -541,7 +550,8 @@ async function ttmRefObjectRelease(ref: TtmRefObject): Promise<void> {
   const base = ref.obj!;
   ref.obj = null;
   await ttmBaseObjectUnref(base);
-  await kfreeRcu(ref);
+  const kfreeRcuDone = kfreeRcu(ref);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
   const lockTaken3 = tfile.lock.lock();
   if (lockTaken3 !== RESOLVED) await lockTaken3;
 }

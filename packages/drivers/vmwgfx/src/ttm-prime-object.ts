@@ -138,7 +138,8 @@ export async function ttmPrimeFdToHandle(tfile: TtmObjectFile, fd: number): Prom
   const prime = dmaBuf.priv as TtmPrimeObject;
   const handle = prime.handle;
   const ret = await ttmRefObjectAdd(tfile, prime, null, false);
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone !== RESOLVED) await dmaBufPutDone;
   return ret < 0 ? ret : handle;
 }
 

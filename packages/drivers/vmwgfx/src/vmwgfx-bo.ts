@@ -362,7 +362,8 @@ export async function vmwImportObjectCreate(
   // ttm_bo_init_reserved() gives sg BOs an mmap offset too.
   const ret = await drmGemCreateMmapOffset(bo);
   if (ret) {
-    await drmGemObjectPut(bo);
+    const drmGemObjectPutDone = drmGemObjectPut(bo);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
     return errPtr(ret);
   }
   // ttm_bo_init_reserved(): passed reservation objects should already be locked.
@@ -388,7 +389,8 @@ export async function vmwUserBoLookup(file: DrmFile, handle: number): Promise<Vm
  * Locking: none; the caller holds a reference. References: takes a GEM one.
  */
 export async function vmwUserBoRef(bo: VmwBo): Promise<VmwBo> {
-  await drmGemObjectGet(bo);
+  const drmGemObjectGetDone = drmGemObjectGet(bo);
+  if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
   return bo;
 }
 

@@ -115,7 +115,8 @@ export async function vmwCmdbufIdle(
   for (const fence of [...man.devPriv.fences.pending.values()]) {
     await dmaFenceGet(fence);
     const ret = await dmaFenceWaitTimeout(fence, interruptible, Math.max(deadline - now(), 0));
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     if (ret < 0) return ret;
     if (ret === 0) return -EBUSY;
   }

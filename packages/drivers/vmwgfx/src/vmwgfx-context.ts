@@ -247,7 +247,8 @@ async function vmwUserContextFree(res: VmwResource): Promise<void> {
   const ctx = res.owner as VmwUserContext;
   if (ctx.cbs) vmwBindingStateFree(ctx.cbs);
   ctx.cbs = null;
-  await kfreeRcu(ctx);
+  const kfreeRcuDone = kfreeRcu(ctx);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**

@@ -378,7 +378,8 @@ export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
     }
     if (fence.onList)
       bug("kernel BUG at vmwgfx_fence.c: vmw_fence_fifo_down(): BUG_ON(!list_empty(&fence->head))");
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     const lockTaken5 = fman.lock.lock();
     if (lockTaken5 !== RESOLVED) await lockTaken5;
   }
@@ -553,7 +554,8 @@ export async function vmwFenceCreate(
  * Locking: none. References: consumes the fence.
  */
 async function vmwUserFenceDestroy(fence: VmwFenceObj): Promise<void> {
-  await kfreeRcu(fence.container!);
+  const kfreeRcuDone = kfreeRcu(fence.container!);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**
@@ -563,7 +565,8 @@ async function vmwUserFenceDestroy(fence: VmwFenceObj): Promise<void> {
  */
 export async function vmwUserFenceBaseRelease(base: TtmBaseObject): Promise<void> {
   const ufence = base as VmwUserFence;
-  await vmwFenceObjUnreference(ufence.fence);
+  const vmwFenceObjUnreferenceDone = vmwFenceObjUnreference(ufence.fence);
+  if (vmwFenceObjUnreferenceDone !== RESOLVED) await vmwFenceObjUnreferenceDone;
 }
 
 /** A user fence object and its handle, what vmw_user_fence_create() returns through pointers. */
@@ -599,9 +602,11 @@ export async function vmwUserFenceCreate(
   const ret = await ttmBaseObjectInit(tfile, ufence, false, VMW_RES_FENCE, vmwUserFenceBaseRelease);
   if (ret !== 0) {
     // Free the base object's reference
-    await vmwFenceObjUnreference(tmp);
+    const vmwFenceObjUnreferenceDone2 = vmwFenceObjUnreference(tmp);
+    if (vmwFenceObjUnreferenceDone2 !== RESOLVED) await vmwFenceObjUnreferenceDone2;
     // out_err:
-    await vmwFenceObjUnreference(ufence.fence);
+    const vmwFenceObjUnreferenceDone3 = vmwFenceObjUnreference(ufence.fence);
+    if (vmwFenceObjUnreferenceDone3 !== RESOLVED) await vmwFenceObjUnreferenceDone3;
     return errPtr(ret);
   }
   return { fence: ufence.fence, handle: ufence.handle };
@@ -905,7 +910,8 @@ async function vmwEventFenceActionSeqPassed(action: VmwFenceAction): Promise<voi
     eaction.tv.data.tv_sec = Math.floor(t / 1_000_000_000);
     eaction.tv.data.tv_usec = Math.floor((t % 1_000_000_000) / 1000);
   }
-  await drmSendEventLocked(dev, event);
+  const drmSendEventLockedDone = drmSendEventLocked(dev, event);
+  if (drmSendEventLockedDone !== RESOLVED) await drmSendEventLockedDone;
   eaction.event = null;
   dev.eventLock.unlockNow();
 }
@@ -921,7 +927,8 @@ async function vmwEventFenceActionCleanup(action: VmwFenceAction): Promise<void>
   eaction.checkAccess("vmw_event_fence_action_cleanup");
   const fence = eaction.fence;
   eaction.fence = null;
-  await vmwFenceObjUnreference(fence);
+  const vmwFenceObjUnreferenceDone4 = vmwFenceObjUnreference(fence);
+  if (vmwFenceObjUnreferenceDone4 !== RESOLVED) await vmwFenceObjUnreferenceDone4;
   kfree(eaction);
 }
 
@@ -1037,7 +1044,8 @@ export async function vmwFenceEventIoctl(
       if (ret !== 0) {
         // "Failed to reference a fence object."
         await ttmBaseObjectUnref(base);
-        await vmwFenceObjUnreference(fence);
+        const vmwFenceObjUnreferenceDone5 = vmwFenceObjUnreference(fence);
+        if (vmwFenceObjUnreferenceDone5 !== RESOLVED) await vmwFenceObjUnreferenceDone5;
         return ret;
       }
       handle = base.handle;
@@ -1058,10 +1066,12 @@ export async function vmwFenceEventIoctl(
     // out_no_create:
     if (userFenceRep) await ttmRefObjectBaseUnref(tfile, handle);
     // out_no_ref_obj:
-    await vmwFenceObjUnreference(fence);
+    const vmwFenceObjUnreferenceDone6 = vmwFenceObjUnreference(fence);
+    if (vmwFenceObjUnreferenceDone6 !== RESOLVED) await vmwFenceObjUnreferenceDone6;
     return ret;
   }
   await execbuf.copyFenceUser(userFenceRep, fence, handle);
-  await vmwFenceObjUnreference(fence);
+  const vmwFenceObjUnreferenceDone7 = vmwFenceObjUnreference(fence);
+  if (vmwFenceObjUnreferenceDone7 !== RESOLVED) await vmwFenceObjUnreferenceDone7;
   return 0;
 }

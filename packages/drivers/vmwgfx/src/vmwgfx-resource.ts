@@ -104,7 +104,8 @@ export function vmwResourceInit(
  * Locking: none; the caller holds a reference. References: takes one.
  */
 export async function vmwResourceReference(res: VmwResource): Promise<VmwResource> {
-  await res.kref.get();
+  const getDone = res.kref.get();
+  if (getDone !== RESOLVED) await getDone;
   return res;
 }
 

@@ -40,7 +40,7 @@ import {
   type Mutex,
   pageAlign,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_DUMB_BUFFER_LEAK,
@@ -244,7 +244,8 @@ async function vmwUserSurfaceFree(res: VmwResource): Promise<void> {
   const srf = res.owner as VmwUserSurface;
   if (srf.master) await drmMasterPut(srf.master);
   srf.master = null;
-  await kfreeRcu(srf);
+  const kfreeRcuDone = kfreeRcu(srf);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**

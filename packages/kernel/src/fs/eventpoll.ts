@@ -404,7 +404,8 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
     epi.onOvflist = false;
   }
   ep.lock.unlockNow();
-  await kfreeRcu(epi);
+  const kfreeRcuDone = kfreeRcu(epi);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
   return true;
 }
 
@@ -424,7 +425,8 @@ async function epRemoveSafe(ep: EventPoll, epi: EpItem): Promise<void> {
 
 /** Models ep_free(): the eventpoll freed after a grace period. */
 async function epFree(ep: EventPoll): Promise<void> {
-  await kfreeRcu(ep);
+  const kfreeRcuDone2 = kfreeRcu(ep);
+  if (kfreeRcuDone2 !== RESOLVED) await kfreeRcuDone2;
 }
 
 /**
@@ -591,7 +593,8 @@ export async function doEpollCreate(flags: number): Promise<number> {
     return file;
   }
   ep.file = file;
-  await fdInstall(fd, file);
+  const fdInstallDone = fdInstall(fd, file);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -636,9 +639,11 @@ export async function doEpollCtl(
     error = -EBADF;
   } else {
     error = await epollCtlFiles(f.file, tf.file, op, fd, epds);
-    await fdput(tf);
+    const fdputDone = fdput(tf);
+    if (fdputDone !== RESOLVED) await fdputDone;
   }
-  await fdput(f);
+  const fdputDone2 = fdput(f);
+  if (fdputDone2 !== RESOLVED) await fdputDone2;
   return error;
 }
 
@@ -865,7 +870,8 @@ export async function doEpollWait(
   const error =
     epCheckParams(file, events, maxevents) ||
     (await epPoll(file.privateData as EventPoll, events as EpollEvent[], maxevents, timeoutNs));
-  await fdput(f);
+  const fdputDone3 = fdput(f);
+  if (fdputDone3 !== RESOLVED) await fdputDone3;
   return error;
 }
 

@@ -665,7 +665,8 @@ async function fgetFilesUnlockAfter(lookup: Promise<File | null>): Promise<File 
   try {
     return await lookup;
   } finally {
-    await rcuReadUnlock();
+    const rcuReadUnlockDone = rcuReadUnlock();
+    if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   }
 }
 
@@ -700,7 +701,8 @@ async function fgetFilesRcuRecheck(
   if (toggleEnabled(FGET_NO_RECHECK.name)) return got;
   const now = fdt.fd[fd]!;
   if (now === null || fileAt(now) !== got || files.fdt !== fdt) {
-    await fput(got);
+    const fputDone = fput(got);
+    if (fputDone !== RESOLVED) await fputDone;
     return fgetFilesRcu(files, fd);
   }
   return got;
@@ -732,7 +734,8 @@ async function fgetFilesRcu(files: FilesStruct, fd: number): Promise<File | null
     // us: put our reference and try again.
     const now = fdt.fd[fd]!;
     if (now === null || fileAt(now) !== got || files.fdt !== fdt) {
-      await fput(got);
+      const fputDone2 = fput(got);
+      if (fputDone2 !== RESOLVED) await fputDone2;
       continue;
     }
     return got;
@@ -921,7 +924,8 @@ export async function doSysDup2(oldfd: number, newfd: number): Promise<number> {
     if (files === null) return -EBADF;
     const f = await fgetFiles(files, ofd);
     if (f === null) return -EBADF;
-    await fput(f);
+    const fputDone3 = fput(f);
+    if (fputDone3 !== RESOLVED) await fputDone3;
     return ofd;
   }
   return ksysDup3(oldfd, newfd, 0);
@@ -1090,7 +1094,8 @@ export async function doSysCloseRange(fd: number, maxFd: number, flags: number):
 export async function receiveFd(file: File, oFlags: number): Promise<number> {
   const newFd = await getUnusedFdFlags(oFlags);
   if (newFd < 0) return newFd;
-  await fdInstall(newFd, await getFile(file));
+  const fdInstallDone = fdInstall(newFd, await getFile(file));
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return newFd;
 }
 
@@ -1159,7 +1164,8 @@ export async function exitFiles(task: Task): Promise<void> {
  * References: one on the file returned; none on failure.
  */
 export async function getFileActive(load: () => File | null): Promise<File | null> {
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   try {
     const file = load();
     if (file === null) return null;
@@ -1169,11 +1175,13 @@ export async function getFileActive(load: () => File | null): Promise<File | nul
     // "If the pointers don't match the file has been reallocated by SLAB_TYPESAFE_BY_RCU."
     const reloaded = load();
     if (reloaded === null || fileAt(reloaded) !== got) {
-      await fput(got);
+      const fputDone4 = fput(got);
+      if (fputDone4 !== RESOLVED) await fputDone4;
       return null;
     }
     return got;
   } finally {
-    await rcuReadUnlock();
+    const rcuReadUnlockDone2 = rcuReadUnlock();
+    if (rcuReadUnlockDone2 !== RESOLVED) await rcuReadUnlockDone2;
   }
 }

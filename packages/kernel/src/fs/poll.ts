@@ -18,7 +18,7 @@
  * thread then dies on its way back to userspace.
  */
 
-import { now, point, pointNow, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { now, point, pointNow, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { EFAULT, EINVAL, ERESTART_RESTARTBLOCK, ERESTARTNOHAND } from "../include/errno.js";
 import { scheduleOn, scheduleTimeoutOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
@@ -180,7 +180,8 @@ class PollWqueues {
       const atPoint = pointNow("remove_wait_queue(poll)");
       if (atPoint !== null) await atPoint;
       head.entries.delete(entry);
-      await fput(file);
+      const fputDone = fput(file);
+      if (fputDone !== RESOLVED) await fputDone;
     }
   }
 }
@@ -206,7 +207,8 @@ async function doPollfd(pfd: PollFd, pt: PollTable): Promise<number> {
     pt.key = filter;
     return (await file.fOp.poll(file, pt)) & filter;
   } finally {
-    await fdput(f);
+    const fdputDone = fdput(f);
+    if (fdputDone !== RESOLVED) await fdputDone;
   }
 }
 

@@ -306,7 +306,8 @@ export async function doFilpOpen(
   if (isErr(f)) return f;
   const err = await doDentryOpen(f, path, inode);
   if (err < 0) {
-    await fput(f);
+    const fputDone = fput(f);
+    if (fputDone !== RESOLVED) await fputDone;
     return err;
   }
   return f;
@@ -366,7 +367,8 @@ async function sysOpenBody(p: SyscallProcess, path: unknown, flags: unknown): Pr
     await putUnusedFd(fd);
     return f;
   }
-  await fdInstall(fd, f);
+  const fdInstallDone = fdInstall(fd, f);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 

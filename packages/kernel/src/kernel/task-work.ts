@@ -163,5 +163,6 @@ export async function exitTaskWork(): Promise<void> {
   const task = currentTask();
   if (task === null) return;
   taskWorks.get(task).exiting = true;
-  await taskWorkRun();
+  const taskWorkRunDone = taskWorkRun();
+  if (taskWorkRunDone !== RESOLVED) await taskWorkRunDone;
 }

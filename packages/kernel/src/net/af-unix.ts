@@ -424,8 +424,10 @@ function unixCreate(): UnixSock | number {
  * Locking: none (the sockets are not published yet). References: takes one on each.
  */
 async function unixSocketpair(ska: UnixSock, skb: UnixSock): Promise<void> {
-  await ska.refcnt.get();
-  await skb.refcnt.get();
+  const getDone = ska.refcnt.get();
+  if (getDone !== RESOLVED) await getDone;
+  const getDone2 = skb.refcnt.get();
+  if (getDone2 !== RESOLVED) await getDone2;
   ska.peer = skb;
   skb.peer = ska;
   ska.state = TCP_ESTABLISHED;
@@ -512,11 +514,14 @@ export async function sysSocketpairBody(
   const f2 = await sockAllocFile(skb, flags);
   if (typeof f2 === "number") {
     await unixReleaseSock(skb, false);
-    await fput(f1);
+    const fputDone = fput(f1);
+    if (fputDone !== RESOLVED) await fputDone;
     return out(f2);
   }
-  await fdInstall(fd1, f1);
-  await fdInstall(fd2, f2);
+  const fdInstallDone = fdInstall(fd1, f1);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
+  const fdInstallDone2 = fdInstall(fd2, f2);
+  if (fdInstallDone2 !== RESOLVED) await fdInstallDone2;
   return [fd1, fd2];
 }
 
@@ -551,7 +556,8 @@ export async function sysSocketBody(
     await putUnusedFd(fd);
     return f;
   }
-  await fdInstall(fd, f);
+  const fdInstallDone3 = fdInstall(fd, f);
+  if (fdInstallDone3 !== RESOLVED) await fdInstallDone3;
   return fd;
 }
 
@@ -856,7 +862,8 @@ export async function unixStreamConnect(
       err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
       break;
     }
-    await sk.lock.lockNested(1);
+    const lockNestedDone = sk.lock.lockNested(1);
+    if (lockNestedDone !== RESOLVED) await lockNestedDone;
     if (sk.state !== TCP_CLOSE) {
       err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
       sk.lock.unlockNow();
@@ -982,11 +989,13 @@ async function sysAccept4File(file: File, flags: number): Promise<number> {
   }
   const err = await unixAccept(sk, newfile, (file.fFlags & O_NONBLOCK) !== 0);
   if (err < 0) {
-    await fput(newfile);
+    const fputDone2 = fput(newfile);
+    if (fputDone2 !== RESOLVED) await fputDone2;
     await putUnusedFd(newfd);
     return err;
   }
-  await fdInstall(newfd, newfile);
+  const fdInstallDone4 = fdInstall(newfd, newfile);
+  if (fdInstallDone4 !== RESOLVED) await fdInstallDone4;
   return newfd;
 }
 
@@ -1195,7 +1204,8 @@ async function withSocket<T>(
     if (sk === null) return -ENOTSOCK;
     return await fn(sk, f.file);
   } finally {
-    await fdput(f);
+    const fdputDone = fdput(f);
+    if (fdputDone !== RESOLVED) await fdputDone;
   }
 }
 
@@ -1298,7 +1308,8 @@ async function withFile<T>(
   try {
     return await fn(f.file);
   } finally {
-    await fdput(f);
+    const fdputDone2 = fdput(f);
+    if (fdputDone2 !== RESOLVED) await fdputDone2;
   }
 }
 

@@ -690,7 +690,8 @@ async function unixCollectSkb(
     if (u.state === TCP_LISTEN) {
       for (const skb of u.receiveQueue) {
         const embryo = skb.sk as UnixSock;
-        await embryo.queueLock.lockNested(1);
+        const lockNestedDone = embryo.queueLock.lockNested(1);
+        if (lockNestedDone !== RESOLVED) await lockNestedDone;
         await point(opLabel("skb_queue_splice_init", embryo.name));
         take(embryo);
         embryo.queueLock.unlockNow();
