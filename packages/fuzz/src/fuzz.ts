@@ -105,6 +105,7 @@ import {
   opDup3,
   opRecv,
   opSend,
+  procSend,
 } from "./fuzz-ops-fd.js";
 import {
   listenerSetup,
@@ -929,6 +930,30 @@ export class FuzzRun {
             underServer: (f) => this.auth.underServer(f as ModelFile),
             nameOpens: () =>
               this.nameCalls.filter((c) => c.kind === "open").map((c) => ({ ...c, dev: c.f.dev })),
+            exportDmabuf: async (ctx, e, own) => {
+              const h = this.pickHandle((e as FdEntry).file!, "fuzz kms prime handle");
+              return h === undefined ? null : this.doExport(ctx, e as FdEntry, own, h, true);
+            },
+            bufferSize: (buf) => this.model.buffers.get(buf)?.size ?? null,
+            sendDmabuf: async (ctx, to, d) => {
+              const m = this.failMark();
+              const t0 = this.model.tick();
+              busy(this, ctx.proc, d.fd, 1);
+              const rec = procSend(this, ctx, to, d.fd);
+              const ret = await ctx.p.sendFd(to, d.fd);
+              if (rec) rec.ret = this.model.tick();
+              busy(this, ctx.proc, d.fd, -1);
+              return { ret, m, trusted: !d.closed && !lostFd(this, ctx.proc, d.fd, t0) };
+            },
+            closeDmabuf: async (ctx, d) => {
+              const e = d as FdEntry;
+              const i = ctx.fds.indexOf(e);
+              if (i < 0 || e.closed) return;
+              ctx.fds.splice(i, 1);
+              e.closed = true;
+              const ret = await this.closeFd(ctx, e.fd);
+              if (ret !== 0) this.model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
+            },
           })
         : null;
 
