@@ -28,13 +28,8 @@ import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import { DRIVER_MODESET, type DrmDevice, drmDevCheckLeaks, drmDevCounters } from "@primetime/gem";
 import {
   AF_UNIX,
-  CLOSE_RANGE_CLOEXEC,
-  CLOSE_RANGE_UNSHARE,
   EACCES,
-  EAGAIN,
   EBADF,
-  EBUSY,
-  ECONNRESET,
   EEXIST,
   EFAULT,
   EINTR,
@@ -43,33 +38,20 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
-  ENOSYS,
-  ENOTSOCK,
   ENOTTY,
   EPERM,
-  EPIPE,
   EPOLL_CTL_ADD,
   type EpollEvent,
-  ESPIPE,
-  ESRCH,
-  INR_OPEN_CUR,
   injectedFailures,
   Kernel,
   liveObjects,
-  MAP_ANONYMOUS,
-  MAP_PRIVATE,
   MAP_SHARED,
   nrFreePages,
   PROT_READ,
   PROT_WRITE,
   type Process,
-  SCM_MAX_FD,
   type SlabObject,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
   SOCK_STREAM,
-  SOMAXCONN,
-  sockaddrUnAbstract,
 } from "@primetime/kernel";
 import { choose, type Simulation } from "@primetime/sim";
 import {
@@ -88,52 +70,10 @@ import {
   DRM_IOCTL_MODE_MAP_DUMB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
-  DRM_IOCTL_QXL_ALLOC,
-  DRM_IOCTL_QXL_ALLOC_SURF,
-  DRM_IOCTL_QXL_CLIENTCAP,
-  DRM_IOCTL_QXL_EXECBUFFER,
-  DRM_IOCTL_QXL_GETPARAM,
-  DRM_IOCTL_QXL_MAP,
-  DRM_IOCTL_QXL_UPDATE_AREA,
   DRM_IOCTL_SET_MASTER,
-  DRM_IOCTL_VMW_ALLOC_BO,
-  DRM_IOCTL_VMW_CREATE_CONTEXT,
-  DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT,
-  DRM_IOCTL_VMW_EXECBUF,
-  DRM_IOCTL_VMW_FENCE_SIGNALED,
-  DRM_IOCTL_VMW_FENCE_UNREF,
-  DRM_IOCTL_VMW_FENCE_WAIT,
-  DRM_IOCTL_VMW_GB_SURFACE_CREATE,
-  DRM_IOCTL_VMW_GB_SURFACE_REF,
-  DRM_IOCTL_VMW_HANDLE_CLOSE,
-  DRM_IOCTL_VMW_SYNCCPU,
-  DRM_IOCTL_VMW_UNREF_CONTEXT,
-  DRM_IOCTL_VMW_UNREF_SURFACE,
   DRM_RDWR,
-  DRM_VMW_EXECBUF_VERSION,
-  DRM_VMW_FENCE_FLAG_EXEC,
-  DRM_VMW_FENCE_REP_SIZE,
-  DRM_VMW_HANDLE_LEGACY,
-  DRM_VMW_WAIT_OPTION_UNREF,
-  type DrmVmwExecbufArg,
-  type DrmVmwGbSurfaceCreateArg,
-  type DrmVmwGbSurfaceRefArg,
-  decodeDrmVmwFenceRep,
-  drm_vmw_context_dx,
-  drm_vmw_context_legacy,
-  drm_vmw_surface_flag_create_buffer,
-  drm_vmw_surface_flag_shareable,
-  drm_vmw_synccpu_dontblock,
-  drm_vmw_synccpu_grab,
-  drm_vmw_synccpu_read,
-  drm_vmw_synccpu_release,
-  drm_vmw_synccpu_write,
-  O_CLOEXEC,
   O_RDWR,
-  QXL_RELOC_TYPE_BO,
-  QXL_RELOC_TYPE_SURF,
   SEEK_END,
-  SVGA3D_INVALID_ID,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   type SwSyncCreateFenceData,
@@ -155,6 +95,27 @@ import {
   type FdUse,
   type SockModel,
 } from "./fd-model.js";
+import {
+  busy,
+  lostFd,
+  opClose,
+  opCloseRange,
+  opDup,
+  opDup2,
+  opDup3,
+  opRecv,
+  opSend,
+} from "./fuzz-ops-fd.js";
+import {
+  listenerSetup,
+  opAccept,
+  opBind,
+  opConnect,
+  opListen,
+  opSocket,
+} from "./fuzz-ops-listen.js";
+import { opPrivate, privHandle, privIoctl, privLookupHandle } from "./fuzz-ops-private.js";
+import { opSockClose, opSocketpair, opSockPass, opSockRecv, opSockSend } from "./fuzz-ops-sock.js";
 import { KmsFuzz } from "./kms.js";
 import {
   checkHandleObservations,
@@ -166,54 +127,7 @@ import {
   stampOf,
   UNKNOWN_BUFFER,
 } from "./model.js";
-import {
-  NEVER_BO,
-  NEVER_HANDLE,
-  NEVER_OBJECT,
-  type PrivFile,
-  privateDriver,
-  QXL_CLIENTCAP_END,
-  QXL_CLIENTCAP_INDEXES,
-  QXL_CMD_DRAW,
-  QXL_CMD_SURFACE,
-  QXL_DRAW_FILL,
-  QXL_DRAW_SIZE,
-  QXL_MAX_RES,
-  QXL_PARAMS,
-  type QxlFuzzCommand,
-  type QxlFuzzReloc,
-  qxlCommandAt,
-  qxlCommandPage,
-  SPICE_SURFACE_FMT_32_XRGB,
-  VMW_SURFACE_FORMAT,
-  vmwClear,
-  vmwFill,
-} from "./private-ioctls.js";
-import {
-  type AddrKind,
-  acceptExpected,
-  addrErrno,
-  BAD_ACCEPT_FLAGS,
-  BAD_FAMILIES,
-  BAD_PROTOCOLS,
-  BAD_TYPE_FLAGS,
-  BAD_TYPES,
-  bindExpected,
-  type Conn,
-  type ConnectTarget,
-  connectExpected,
-  HOSTILE_RECV,
-  INRANGE_FAMILIES,
-  type ListenKnown,
-  listenExpected,
-  type NameState,
-  recvmsgVerdict,
-  SOCK_PACKET,
-  sendmsgVerdict,
-  socketCallFits,
-  socketExpected,
-  socketpairExpected,
-} from "./socket-model.js";
+import { type PrivFile, privateDriver } from "./private-ioctls.js";
 import { loggedProcess, type SyscallLogEntry } from "./syscall-log.js";
 
 /** The shape of one fuzz run. */
@@ -361,7 +275,7 @@ interface DeviceNodes {
   readonly render: string | null;
 }
 
-interface FdEntry {
+export interface FdEntry {
   readonly fd: number;
   readonly kind: "drm" | "dmabuf";
   /** The DRM file (kind "drm"). */
@@ -381,7 +295,7 @@ interface FdEntry {
  * message may have carried). Only this thread closes it; dup2() and close_range() leave it alone
  * (untouchable()).
  */
-interface ExtraFd {
+export interface ExtraFd {
   readonly fd: number;
   readonly sock: SockModel | null;
   /** The thread's fd of the other end of the same pair, while it holds both. */
@@ -399,7 +313,7 @@ interface ExtraFd {
  * Once it escaped (its fd sent over a socket or to a process) others may bind, listen, connect
  * or accept on it: the thread then knows nothing of its state (known() is null).
  */
-interface LSock {
+export interface LSock {
   state: "close" | "listen" | "est";
   bound: boolean;
   /** The name it bound (the thread's own or the shared one), if any. */
@@ -412,7 +326,7 @@ interface LSock {
 }
 
 /** A sendmsg(2) of the fuzzer on socket fd `fd` carrying `fds`, in [start, ret]. */
-interface SockSend {
+export interface SockSend {
   readonly table: FdTableModel;
   readonly fd: number;
   readonly fds: readonly number[];
@@ -421,7 +335,7 @@ interface SockSend {
 }
 
 /** An SCM_RIGHTS send of `fd` to process `to`'s queue (Process.sendFd()), in [start, ret]. */
-interface ProcSend {
+export interface ProcSend {
   readonly to: number;
   readonly table: FdTableModel;
   readonly fd: number;
@@ -430,7 +344,7 @@ interface ProcSend {
 }
 
 /** What the threads of one process share. */
-interface ProcState {
+export interface ProcState {
   readonly ctxs: ThreadCtx[];
   /** The process's sw_sync timeline fd (opened on first use), its points and its value. */
   timeline: number | null;
@@ -478,14 +392,14 @@ interface ProcState {
 }
 
 /** The fds [first, last] a call that ran in [start, ret] may have closed (ret infinite until it returns). */
-interface FdRange {
+export interface FdRange {
   readonly first: number;
   readonly last: number;
   readonly start: number;
   ret: number;
 }
 
-interface ThreadCtx {
+export interface ThreadCtx {
   readonly p: Process;
   readonly fds: FdEntry[];
   readonly siblings: ThreadCtx[];
@@ -601,12 +515,12 @@ async function registerNodes(
   };
 }
 
-const PAGE = 4096;
-const MAX_FDS_PER_THREAD = 10;
+export const PAGE = 4096;
+export const MAX_FDS_PER_THREAD = 10;
 /** The process that starts the unix garbage collection after the others exited (sockets only). */
 const GC_TRIGGER_NAME = "fuzz-gc";
 /** Socket fds and received files a thread keeps (socket operations; the rest it closes). */
-const MAX_EXTRA_PER_THREAD = 8;
+export const MAX_EXTRA_PER_THREAD = 8;
 /** poll(2) events of a dma-buf (include/uapi/asm-generic/poll.h). */
 const POLLIN = 0x001;
 const POLLOUT = 0x004;
@@ -637,9 +551,9 @@ const AUTH_RATES = [2, 3, 4, 4] as const;
  * single commands can fill a drawable release page (16 slots: the 17th release retires it,
  * qxl_alloc_release_reserved()).
  */
-const QXL_BURST_MAX = 17;
+export const QXL_BURST_MAX = 17;
 /** Commands per qxl EXECBUFFER call, drawn from (one twice as often). */
-const QXL_COMMANDS_PER_CALL = [1, 1, 2, 4] as const;
+export const QXL_COMMANDS_PER_CALL = [1, 1, 2, 4] as const;
 /** poll(2) timeouts drawn from, in virtual ns. */
 const POLL_TIMEOUTS = [0, 1_000_000, 50_000_000];
 /** A core DRM_AUTH ioctl (GEM_FLINK, GEM_OPEN): judged on the files of every device. */
@@ -683,79 +597,155 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
   const log = opts.syscallLog;
   /** `p` as the workload calls it: logged if a syscall log is wanted. */
   const wrap = (p: Process) => (log ? loggedProcess(p, log) : p);
-  return async () => {
-    const nProc = drawSize(opts.processes ?? 3, "fuzz processes");
-    const nThreads = drawSize(opts.threads ?? 2, "fuzz threads");
-    const nOps = drawSize(opts.ops ?? 10, "fuzz ops");
-    const kernel = Kernel.boot(undefined, opts.ramBytes ? { ramBytes: opts.ramBytes } : {});
-    const devs: DeviceNodes[] = [];
+  return () => new FuzzRun(opts, wrap).run();
+}
+
+/**
+ * One schedule of the fuzz scenario (fuzzScenario()): the run's state (the reference model, the
+ * observations the end-of-run checks read, the processes, the display server...) as fields, and
+ * every operation, the reference model's checks, the display server's requests and the process
+ * tree as methods, so that V8 compiles and optimizes each on its own instead of one closure of
+ * thousands of lines per schedule. Made per schedule by the function fuzzScenario() returns;
+ * run() is that schedule, in the order the closure ran it.
+ */
+export class FuzzRun {
+  kernel!: Kernel;
+  devs!: DeviceNodes[];
+  corePrime!: boolean[];
+  model!: FuzzModel;
+  names!: NameObservation[];
+  handleObs!: HandleObservation[];
+  closes!: CloseObservation[];
+  entries!: PrimeEntryObservation[];
+  imports!: PrimeEntryObservation[];
+  holders!: NameHolder[];
+  nameCalls!: NameCall[];
+  fdUses!: FdUse[];
+  /** Socket operations: the sendmsg() calls, the sends to processes' queues, the pairs made. */
+  sockSends!: SockSend[];
+  procSends!: ProcSend[];
+  sockIds!: number;
+  /** Files passed by sendmsg() calls begun so far (a bound on the user's files in flight). */
+  sockFdsSent!: number;
+  /** The process whose thread opened each DRM file (its exit releases the file). */
+  fileProc!: Map<ModelFile, ProcState>;
+  /** Files opened at an fd number a sibling may still call through (unrecorded calls). */
+  strayFiles!: Set<ModelFile>;
+  exited!: boolean;
+  server!: DisplayServer | null;
+  auth!: AuthModel;
+  /** The qxl devices' indexes: every qxl ioctl is DRM_AUTH. */
+  qxlDevs!: AuthIoctl;
+  /** Every magic GET_MAGIC returned on each device (the stale magics AUTH_MAGIC is given). */
+  magics!: number[][];
+  procs!: Process[];
+  /** Child processes the races forked (waited for before the end-of-run checks). */
+  children!: Process[];
+  /**
+   * Files that handle-making calls (CREATE_DUMB, GEM_OPEN, PRIME_FD_TO_HANDLE,
+   * GEM_CHANGE_HANDLE) ran on: each counts its calls not returned yet (ModelFile.makeStarts()),
+   * so that the end of the run can tell one whose thread died inside it (runEnded()).
+   */
+  makers!: Set<ModelFile>;
+  /**
+   * The operations step() draws from, with their weights, in the draw's order; the last slot
+   * (weight 1, not listed) is exit. One table for the run: a thread's process only changes the
+   * race weight, which step() reads from the thread.
+   */
+  OP_TABLE!: readonly (readonly [number, (ctx: ThreadCtx) => Promise<"ok">])[];
+  /** The weights of OP_TABLE and the exit slot, without the race weight. */
+  opTableWeight!: number;
+  /** The name space: the thread's own names and the shared one. */
+  SHARED_NAME!: "fz*";
+  /** The nodes childOpen() opens: sw_sync, then each device's card and render node. */
+  childPaths!: string[];
+  /**
+   * What the private ioctls made in one DRM file, for later calls on it by any thread: vmwgfx
+   * surface, fence and context handles (ttm base objects, not GEM handles: they stay out of the
+   * file's GEM bookkeeping), and the GEM handles the private creations made (`bos`: the ones a
+   * GPU fill may target). An entry per open (a surface referenced twice is listed twice).
+   */
+  privFiles!: Map<ModelFile, PrivFile>;
+  /** Every surface handle any file of a device got (GB_SURFACE_REF takes them by number). */
+  devSurfaces!: number[][];
+  kms!: KmsFuzz<ThreadCtx> | null;
+
+  constructor(
+    /** The scenario's options. */
+    readonly opts: FuzzOptions,
+    /** `p` as the workload calls it: logged if a syscall log is wanted. */
+    readonly wrap: (p: Process) => Process,
+  ) {}
+
+  /** The schedule: boot, the processes, then the end-of-run checks. */
+  async run(): Promise<void> {
+    const nProc = drawSize(this.opts.processes ?? 3, "fuzz processes");
+    const nThreads = drawSize(this.opts.threads ?? 2, "fuzz threads");
+    const nOps = drawSize(this.opts.ops ?? 10, "fuzz ops");
+    this.kernel = Kernel.boot(
+      undefined,
+      this.opts.ramBytes ? { ramBytes: this.opts.ramBytes } : {},
+    );
+    this.devs = [];
     for (let i = 0; i < 2; i++)
-      devs.push(
-        await registerNodes(opts.drivers[i % opts.drivers.length]!, kernel, opts.private === true),
+      this.devs.push(
+        await registerNodes(
+          this.opts.drivers[i % this.opts.drivers.length]!,
+          this.kernel,
+          this.opts.private === true,
+        ),
       );
-    registerSwSync(kernel);
+    registerSwSync(this.kernel);
     // The PRIME cache's semantics are the core's (drm_gem_prime_fd_to_handle()); a driver with
     // its own PRIME ioctls (vmwgfx: ttm prime objects, base->handle) has its own.
-    const corePrime = devs.map(
+    this.corePrime = this.devs.map(
       (d) => !d.device.driver.primeFdToHandle && !d.device.driver.primeHandleToFd,
     );
-    opts.afterBoot?.();
-    const baselines = devs.map((d) => drmDevCounters(d.device));
+    this.opts.afterBoot?.();
+    const baselines = this.devs.map((d) => drmDevCounters(d.device));
     const survivors = new Set<SlabObject>(liveObjects());
-    const model = new FuzzModel();
-    const names: NameObservation[] = [];
-    const handleObs: HandleObservation[] = [];
-    const closes: CloseObservation[] = [];
-    const entries: PrimeEntryObservation[] = [];
-    const imports: PrimeEntryObservation[] = [];
-    const holders: NameHolder[] = [];
-    const nameCalls: NameCall[] = [];
-    const fdUses: FdUse[] = [];
-    /** Socket operations: the sendmsg() calls, the sends to processes' queues, the pairs made. */
-    const sockSends: SockSend[] = [];
-    const procSends: ProcSend[] = [];
-    let sockIds = 0;
+    this.model = new FuzzModel();
+    this.names = [];
+    this.handleObs = [];
+    this.closes = [];
+    this.entries = [];
+    this.imports = [];
+    this.holders = [];
+    this.nameCalls = [];
+    this.fdUses = [];
+    this.sockSends = [];
+    this.procSends = [];
+    this.sockIds = 0;
     /** Threads made so far (ThreadCtx.lid). */
     let threadIds = 0;
-    /** Files passed by sendmsg() calls begun so far (a bound on the user's files in flight). */
-    let sockFdsSent = 0;
-    /** The process whose thread opened each DRM file (its exit releases the file). */
-    const fileProc = new Map<ModelFile, ProcState>();
-    /** Files opened at an fd number a sibling may still call through (unrecorded calls). */
-    const strayFiles = new Set<ModelFile>();
-    /** Marks `f` stray (also for its own untouchedSince(): see ModelFile.stray). */
-    const markStray = (f: ModelFile) => {
-      f.stray = true;
-      strayFiles.add(f);
-    };
-    let exited = false;
+    this.sockFdsSent = 0;
+    this.fileProc = new Map<ModelFile, ProcState>();
+    this.strayFiles = new Set<ModelFile>();
+    this.exited = false;
     // With the private ioctls or KMS, a display server is each device's DRM master and
     // authenticates the clients (display-server.ts); it opens the cards before any client runs.
     // Without them, nothing of it runs: the run's steps and draws are as before.
-    const server =
-      opts.private || opts.kms
+    this.server =
+      this.opts.private || this.opts.kms
         ? new DisplayServer(
-            devs.map((d) => d.card),
-            () => model.tick(),
+            this.devs.map((d) => d.card),
+            () => this.model.tick(),
           )
         : null;
-    if (server) await server.start(kernel, wrap);
-    const auth = new AuthModel();
-    /** The qxl devices' indexes: every qxl ioctl is DRM_AUTH. */
-    const qxlDevs: AuthIoctl = {
+    if (this.server) await this.server.start(this.kernel, this.wrap);
+    this.auth = new AuthModel();
+    this.qxlDevs = {
       devs: new Set(
-        devs.flatMap((d, i) => (privateDriver(d.device.driver.name) === "qxl" ? [i] : [])),
+        this.devs.flatMap((d, i) => (privateDriver(d.device.driver.name) === "qxl" ? [i] : [])),
       ),
     };
-    /** Every magic GET_MAGIC returned on each device (the stale magics AUTH_MAGIC is given). */
-    const magics: number[][] = devs.map(() => []);
-    const procs: Process[] = [];
-    /** Child processes the races forked (waited for before the end-of-run checks). */
-    const children: Process[] = [];
+    this.magics = this.devs.map(() => []);
+    this.procs = [];
+    this.children = [];
     for (let i = 0; i < nProc; i++) {
       // Swarm testing: each process races often or not at all, and pairs only a few of the
       // operations, so that a run concentrates on some combinations instead of diluting all.
-      const planned = opts.plan?.[i % opts.plan.length];
+      const planned = this.opts.plan?.[i % this.opts.plan.length];
       let races: number;
       let raceOps: readonly RaceOp[];
       if (planned) {
@@ -767,9 +757,9 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         if (raceOps.length === 0) raceOps = [RACE_OPS[choose(RACE_OPS.length, "fuzz race op")]!];
       }
       // With the private ioctls, how often the process's new primary files get authenticated.
-      const authRate = server ? AUTH_RATES[choose(AUTH_RATES.length, "fuzz auth rate")]! : 0;
-      const proc = kernel.spawnProcess(processName(i), async (p0) => {
-        const p = wrap(p0);
+      const authRate = this.server ? AUTH_RATES[choose(AUTH_RATES.length, "fuzz auth rate")]! : 0;
+      const proc = this.kernel.spawnProcess(processName(i), async (p0) => {
+        const p = this.wrap(p0);
         const ps: ProcState = {
           ctxs: [],
           timeline: null,
@@ -780,7 +770,7 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
           staleFds: new Set(),
           endTick: Number.POSITIVE_INFINITY,
           epfd: null,
-          fdm: new FdTableModel(() => model.tick()),
+          fdm: new FdTableModel(() => this.model.tick()),
           clobbers: [],
           busy: new Map(),
           held: new Set(),
@@ -788,22 +778,22 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
-          await opOpen(ctx, true);
-          await opCreate(ctx);
+          await this.opOpen(ctx, true);
+          await this.opCreate(ctx);
           // With socket operations, a socket pair too.
-          if (opts.sockets) await opSocketpair(ctx, true);
+          if (this.opts.sockets) await opSocketpair(this, ctx, true);
           // With listening sockets, a listener of its own too (socket(), bind(), listen()).
-          if (opts.sockets === "listen") await listenerSetup(ctx);
+          if (this.opts.sockets === "listen") await listenerSetup(this, ctx);
           for (let k = 0; k < nOps; k++) {
             ctx.last = k === nOps - 1;
-            const r = await step(ctx);
+            const r = await this.step(ctx);
             if (r === "exit") {
-              exited = true;
+              this.exited = true;
               return;
             }
           }
           // Signal what this process's timeline still owes, so nobody waits for the exit.
-          if (ps.timeline !== null && ps.points > ps.signalled) await doSignal(ctx, true);
+          if (ps.timeline !== null && ps.points > ps.signalled) await this.doSignal(ctx, true);
         };
         const mk = (tp: Process): ThreadCtx => {
           const c: ThreadCtx = {
@@ -828,1816 +818,67 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
         });
         await body(main);
         for (const t of others) await t.join();
-        ps.endTick = Math.min(ps.endTick, model.tick());
+        ps.endTick = Math.min(ps.endTick, this.model.tick());
       });
-      procs.push(proc);
+      this.procs.push(proc);
     }
 
-    /**
-     * Files that handle-making calls (CREATE_DUMB, GEM_OPEN, PRIME_FD_TO_HANDLE,
-     * GEM_CHANGE_HANDLE) ran on: each counts its calls not returned yet (ModelFile.makeStarts()),
-     * so that the end of the run can tell one whose thread died inside it (runEnded()).
-     */
-    const makers = new Set<ModelFile>();
-    async function creating<T>(f: ModelFile, call: () => Promise<T>): Promise<T> {
-      makers.add(f);
-      f.makeStarts();
-      const r = await call();
-      f.makeReturned();
-      return r;
-    }
-    /** A mark for allocFailed(): the allocation failures injected so far. */
-    const failMark = () => injectedFailures().length;
-    /**
-     * True if `ret` is what a syscall returns when an allocation inside it failed, and one may
-     * have failed since `mark`: a failure was injected (failslab, fail-nth: the stress app's
-     * `--faults`), or free RAM is nearly gone. Then the call's failure is legitimate; without
-     * one, the same errno is a divergence.
-     */
-    const allocFailed = (ret: unknown, mark: number) =>
-      typeof ret === "number" &&
-      ALLOC_ERRNOS.includes(ret) &&
-      (injectedFailures().length > mark || nrFreePages() < LOW_RAM_PAGES);
+    this.makers = new Set<ModelFile>();
 
-    /**
-     * Records, for the end of the run, a call on `fd` of the thread's process that ran in
-     * [start, ret], returned `result`, and could only have come from an object `fits` accepts.
-     */
-    function fdUse(
-      ctx: ThreadCtx,
-      fd: number,
-      start: number,
-      ret: number,
-      result: number,
-      what: string,
-      fits: (o: FdObject) => boolean,
-    ) {
-      fdUses.push({ table: ctx.proc.fdm, fd, start, ret, result, what, fits });
-    }
-
-    /**
-     * A DRM ioctl through `e` (see fdUse()): -ENOTTY only from a file that is not DRM's. With
-     * `handle`, an ioctl on that handle whose result `noSuch` says the file has no such handle:
-     * not from `e`'s file if the handle surely lived in it throughout the call (a call that
-     * reached the file holds a reference on it, so its handles stay until the call returns, even
-     * if the fd is closed meanwhile). With `authIo` (a DRM_AUTH ioctl, in a run with the display
-     * server), -EACCES only from a file not surely authenticated, and anything else only from one
-     * that may have been (auth-model.ts).
-     */
-    function drmUse(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      start: number,
-      ret: number,
-      result: number,
-      what: string,
-      handle?: { h: number; noSuch: number; self?: CloseObservation },
-      authIo?: AuthIoctl,
-    ) {
-      const f = e.file!;
-      const kind = drmIoctlFits(result, -ENOTTY);
-      let fits =
-        handle === undefined || result !== handle.noSuch
-          ? kind
-          : (o: FdObject) =>
-              kind(o) &&
-              !(
-                o.kind === "drm" &&
-                o.file === f &&
-                surelyHeld(f, handle.h, start, ret, handle.self)
-              );
-      if (authIo && server) fits = auth.authFits(fits, result, -EACCES, start, ret, authIo);
-      fdUse(ctx, e.fd, start, ret, result, `${what} = ${result}`, fits);
-    }
-
-    /**
-     * True if `handle` of `f` surely lived throughout [start, ret] (checked at the end of the
-     * run): a call that made it returned before `start`, and no GEM_CLOSE or GEM_CHANGE_HANDLE
-     * of the number that may have run after that call began started before `ret` (no garbage
-     * or stray call could reach the file). `self`: the checked call's own record, if it is one.
-     */
-    function surelyHeld(
-      f: ModelFile,
-      handle: number,
-      start: number,
-      ret: number,
-      self?: CloseObservation,
-    ): boolean {
-      if (strayFiles.has(f)) return false;
-      const made = f.madeBefore(handle, start);
-      if (made === null) return false;
-      return made.some(
-        (s) =>
-          !closes.some(
-            (c) => c !== self && c.f === f && c.handle === handle && c.ret > s && c.start < ret,
-          ),
-      );
-    }
-
-    /** close(`fd`) of a file the thread made, recorded in the process's fd model. */
-    async function closeFd(ctx: ThreadCtx, fd: number): Promise<number> {
-      busy(ctx.proc, fd, 1);
-      const c0 = model.tick();
-      const ret = await ctx.p.close(fd);
-      ctx.proc.fdm.closed(fd, c0, model.tick());
-      busy(ctx.proc, fd, -1);
-      ctx.closedFds.push(fd);
-      if (ctx.closedFds.length > 4) ctx.closedFds.shift();
-      return ret;
-    }
-
-    /** A call that must not have its fd closed or replaced under it starts (+1) or ends (-1). */
-    function busy(ps: ProcState, fd: number, by: 1 | -1) {
-      const n = (ps.busy.get(fd) ?? 0) + by;
-      if (n === 0) ps.busy.delete(fd);
-      else ps.busy.set(fd, n);
-    }
-
-    /**
-     * True if an fd a call that started at `since` installed at `fd` may have been closed or
-     * replaced since by a dup2()/dup3() or close_range() of another thread (other than `self`):
-     * the thread that installed it no longer knows what the number names.
-     */
-    function lostFd(ps: ProcState, fd: number, since: number, self?: FdRange): boolean {
-      for (const c of ps.clobbers)
-        if (c !== self && c.first <= fd && fd <= c.last && c.ret >= since) return true;
-      return false;
-    }
-
-    /**
-     * A dup2()/dup3() onto, or a close_range() of, the fds [first, last] starts (recorded before
-     * the call): every fd of a thread's list in the range leaves it, closed, as opClose() does
-     * (a DRM number goes stale if another thread may call through it: its owner, if it is not
-     * this thread, or a sibling it was shared with), and so do the dma-buf fds races hold.
-     * Returns the record; the caller sets its `ret` when the call returns.
-     */
-    function clobber(ctx: ThreadCtx, first: number, last: number): FdRange {
-      const ps = ctx.proc;
-      const rec: FdRange = { first, last, start: model.tick(), ret: Number.POSITIVE_INFINITY };
-      ps.clobbers.push(rec);
-      for (const c of ps.ctxs) {
-        for (let i = c.fds.length - 1; i >= 0; i--) {
-          const e = c.fds[i]!;
-          if (e.fd < first || e.fd > last) continue;
-          c.fds.splice(i, 1);
-          e.closed = true;
-          if (e.file) {
-            e.file.goneAt = Math.min(e.file.goneAt, rec.start);
-            if (c !== ctx || e.file.shared) ps.staleFds.add(e.fd);
-            // Its owner's calls through the number may have reached the file or not: the file
-            // (open at its other fds) gets only the checks that hold for shared files.
-            if (c !== ctx) e.file.shared = true;
-          }
-        }
-      }
-      for (const e of ps.held)
-        if (e.fd >= first && e.fd <= last) {
-          ps.held.delete(e);
-          e.closed = true;
-        }
-      return rec;
-    }
-
-    /**
-     * The fd numbers dup2()/dup3() and close_range() leave alone: the process's epoll fd and
-     * sw_sync timeline (their users count on them staying open), and numbers being closed.
-     */
-    function untouchable(ps: ProcState): number[] {
-      const out = [...ps.busy.keys()];
-      for (const c of ps.ctxs) for (const x of c.extra) out.push(x.fd);
-      if (ps.epfd !== null) out.push(ps.epfd);
-      if (ps.timeline !== null) out.push(ps.timeline);
-      return out.sort((a, b) => a - b);
-    }
-
-    /** The highest fd number the process's userspace knows of (-1: none). */
-    function highestFd(ps: ProcState): number {
-      let n = -1;
-      for (const c of ps.ctxs) for (const e of c.fds) n = Math.max(n, e.fd);
-      for (const e of ps.held) n = Math.max(n, e.fd);
-      for (const x of ps.staleFds) n = Math.max(n, x);
-      for (const x of untouchable(ps)) n = Math.max(n, x);
-      return n;
-    }
-
-    /**
-     * The operations step() draws from, with their weights, in the draw's order; the last slot
-     * (weight 1, not listed) is exit. One table for the run: a thread's process only changes the
-     * race weight, which step() reads from the thread.
-     */
-    const OP_TABLE: readonly (readonly [number, (ctx: ThreadCtx) => Promise<"ok">])[] = [
-      [2, opOpen],
-      [3, opCreate],
-      [2, opGemClose],
-      [2, opFlink],
-      [2, opGemOpen],
-      [3, opExport],
-      [2, opImport],
-      [1, opDup],
-      [1, opClose],
-      [1, opSend],
-      [1, opRecv],
-      [1, opGarbageIoctl],
-      [1, opHostile],
-      [1, opTouch],
-      [1, opFence],
-      [1, opPoll],
-      [2, opChangeHandle],
-      [1, opDup2],
-      [1, opDup3],
-      [1, opCloseRange],
+    this.OP_TABLE = [
+      [2, this.opOpen.bind(this)],
+      [3, this.opCreate.bind(this)],
+      [2, this.opGemClose.bind(this)],
+      [2, this.opFlink.bind(this)],
+      [2, this.opGemOpen.bind(this)],
+      [3, this.opExport.bind(this)],
+      [2, this.opImport.bind(this)],
+      [1, opDup.bind(null, this)],
+      [1, opClose.bind(null, this)],
+      [1, opSend.bind(null, this)],
+      [1, opRecv.bind(null, this)],
+      [1, this.opGarbageIoctl.bind(this)],
+      [1, this.opHostile.bind(this)],
+      [1, this.opTouch.bind(this)],
+      [1, this.opFence.bind(this)],
+      [1, this.opPoll.bind(this)],
+      [2, this.opChangeHandle.bind(this)],
+      [1, opDup2.bind(null, this)],
+      [1, opDup3.bind(null, this)],
+      [1, opCloseRange.bind(null, this)],
       // Socket operations (opts.sockets), after every other: without them the draw is as before.
-      ...(opts.sockets
+      ...(this.opts.sockets
         ? ([
-            [3, opSocketpair],
-            [6, opSockSend],
-            [6, opSockRecv],
-            [2, opSockPass],
-            [2, opSockClose],
+            [3, opSocketpair.bind(null, this)],
+            [6, opSockSend.bind(null, this)],
+            [6, opSockRecv.bind(null, this)],
+            [2, opSockPass.bind(null, this)],
+            [2, opSockClose.bind(null, this)],
           ] as const)
         : []),
       // Listening sockets (opts.sockets "listen"), after those: a "+unix" run draws as before.
-      ...(opts.sockets === "listen"
+      ...(this.opts.sockets === "listen"
         ? ([
-            [2, opSocket],
-            [2, opBind],
-            [2, opListen],
-            [6, opConnect],
-            [6, opAccept],
+            [2, opSocket.bind(null, this)],
+            [2, opBind.bind(null, this)],
+            [2, opListen.bind(null, this)],
+            [6, opConnect.bind(null, this)],
+            [6, opAccept.bind(null, this)],
           ] as const)
         : []),
       // Driver-private ioctls (opts.private), after those: a run without them draws as before;
       // and, with them, DRM authentication (GET_MAGIC, AUTH_MAGIC, DROP/SET_MASTER).
-      ...(opts.private
+      ...(this.opts.private
         ? ([
-            [8, opPrivate],
-            [3, opAuth],
+            [8, opPrivate.bind(null, this)],
+            [3, this.opAuth.bind(this)],
           ] as const)
         : []),
       // KMS framebuffers (opts.kms, kms.ts), last: a run without them draws as before.
-      ...(opts.kms ? ([[4, opKms]] as const) : []),
+      ...(this.opts.kms ? ([[4, this.opKms.bind(this)]] as const) : []),
     ];
-    /** The weights of OP_TABLE and the exit slot, without the race weight. */
-    let opTableWeight = 1;
-    for (const [w] of OP_TABLE) opTableWeight += w;
-
-    /** One random operation of a thread; "exit" ends its process. */
-    async function step(ctx: ThreadCtx): Promise<"ok" | "exit"> {
-      // The same draw as over a table listing every operation, opRace last (weight: the
-      // process's races): built once for the run, not per operation (closures and arrays).
-      let c = choose(opTableWeight + ctx.proc.races, "fuzz op");
-      for (let i = 0; i < OP_TABLE.length; i++) {
-        const [w, fn] = OP_TABLE[i]!;
-        if (c < w) return fn(ctx);
-        c -= w;
-      }
-      if (c < ctx.proc.races) return opRace(ctx);
-      c -= ctx.proc.races;
-      // Exit mid-way, rarely: the whole process goes, its other threads at their next
-      // syscall boundary.
-      if (choose(6, "fuzz exit") === 0) {
-        exited = true;
-        ctx.proc.endTick = Math.min(ctx.proc.endTick, model.tick());
-        await ctx.p.exit(choose(3, "fuzz exit code"));
-      }
-      return "ok";
-    }
-
-    function pick<T>(list: readonly T[], label: string): T | undefined {
-      return list.length === 0 ? undefined : list[choose(list.length, label)];
-    }
-
-    /** A DRM fd of this thread (or, sometimes, of a sibling: the file becomes shared). */
-    function pickDrm(ctx: ThreadCtx, primaryOnly = false): { e: FdEntry; own: boolean } | null {
-      let owner = ctx;
-      if (ctx.siblings.length > 1 && choose(2, "fuzz sibling fd") === 0)
-        owner = pick(ctx.siblings, "fuzz sibling") ?? ctx;
-      const list = owner.fds.filter((e) => e.kind === "drm" && (!primaryOnly || e.file!.primary));
-      const e = pick(list, "fuzz drm fd");
-      if (!e) return null;
-      const own = owner === ctx;
-      if (!own) e.file!.shared = true;
-      return { e, own };
-    }
-
-    /**
-     * A live handle of `f`, weighted towards handles of buffers already shared in some way (a
-     * flink name, a dma-buf, an import or open whose buffer the model could not tell).
-     */
-    function pickHandle(f: ModelFile, label: string): number | undefined {
-      const live = [...f.live.keys()];
-      if (live.length === 0) return undefined;
-      if (choose(3, label) !== 0) {
-        const hot = live.filter((h) => {
-          const b = f.live.get(h)!;
-          return b === UNKNOWN_BUFFER || model.exported.has(b) || model.named.has(b);
-        });
-        if (hot.length > 0) return pick(hot, label);
-      }
-      return pick(live, label);
-    }
-
-    /** A dma-buf fd of this thread, preferably one of buffer `buf`. */
-    function ownDmabuf(ctx: ThreadCtx, buf?: number): FdEntry | undefined {
-      const all = ctx.fds.filter((e) => e.kind === "dmabuf");
-      if (buf !== undefined && choose(4, "fuzz dmabuf of buffer") !== 0) {
-        const same = all.filter((e) => e.buf === buf);
-        if (same.length > 0) return pick(same, "fuzz dmabuf fd");
-      }
-      return pick(all, "fuzz dmabuf fd");
-    }
-
-    /**
-     * Maps `len` bytes of `fd` at `offset`, reads the stamp, unmaps. null on any failure, or if
-     * `held` says, once the mapping exists, that the object may not be the one meant.
-     */
-    async function stampAt(
-      p: Process,
-      fd: number,
-      offset: number,
-      len: number,
-      held: () => boolean = () => true,
-    ) {
-      const addr = await p.mmap(0, len, PROT_READ, MAP_SHARED, fd, offset);
-      if (addr < 0) return null;
-      if (!held()) {
-        await p.munmap(addr, len);
-        return null;
-      }
-      const bytes = await p.readMemory(addr, STAMP_BYTES);
-      await p.munmap(addr, len);
-      const st = typeof bytes === "number" ? null : readStamp(bytes);
-      // A stamp that may be on the wrong object names nothing for sure.
-      return st && !model.ambiguous.has(st.id) ? st : null;
-    }
-
-    /** The stamp of the object `handle` names in `fd`'s file (MAP_DUMB + mmap). */
-    async function stampOfHandle(p: Process, fd: number, handle: number) {
-      const arg = { handle, pad: 0, offset: 0 };
-      if ((await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, arg)) !== 0) return null;
-      return stampAt(p, fd, arg.offset, PAGE);
-    }
-
-    /**
-     * Records, for the end of the run, that a call on `handle` of `f` that ran in [start, ret]
-     * reached buffer `buf` (an export or a mapping) or got flink name `name`.
-     */
-    function observe(o: HandleObservation) {
-      handleObs.push(o);
-    }
-
-    async function opOpen(ctx: ThreadCtx, card = false): Promise<"ok"> {
-      if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
-      const dev = choose(devs.length, "fuzz dev");
-      const d = devs[dev]!;
-      const primary = card || d.render === null || choose(3, "fuzz node") !== 0;
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ctx.proc.fdm.begin(t0);
-      const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR);
-      const t1 = model.tick();
-      if (fd < 0) {
-        ctx.proc.fdm.end(pend);
-        if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${d.card}) = ${fd}`);
-        return "ok";
-      }
-      const file = new ModelFile(fd * 1000 + dev, dev, primary);
-      // A sibling that used the file this number named may still be calling through it: its
-      // calls reach this file unrecorded (a GEM_CLOSE of a guessed handle closes one of ours),
-      // so the exclusive-file checks do not apply to it.
-      if (ctx.proc.staleFds.has(fd)) {
-        file.shared = true;
-        markStray(file);
-      }
-      fileProc.set(file, ctx.proc);
-      // Under the display server's mastership from before the open: the server's master, no
-      // mastership or authentication of its own (auth-model.ts).
-      if (server && primary) auth.opened(file, server.masterSince(dev, t0));
-      ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
-      ctx.proc.fdm.end(pend);
-      // (A sibling's dup2() or close_range() may have taken the number meanwhile: not ours.)
-      if (lostFd(ctx.proc, fd, t0)) return "ok";
-      const e: FdEntry = { fd, kind: "drm", file };
-      ctx.fds.push(e);
-      // As a DRM client does (libdrm's drmGetMagic(), then its display server's drmAuthMagic()),
-      // at the rate its process drew.
-      const rate = ctx.proc.authRate;
-      if (server && primary && rate > 0 && (rate === 4 || choose(4, "fuzz auth") < rate))
-        await doAuth(ctx, e);
-      return "ok";
-    }
-
-    /**
-     * GET_MAGIC through `e` (any DRM file: a render client gets -EACCES, GET_MAGIC is not
-     * DRM_RENDER_ALLOW); checked through the fd model: 0 only from a primary file (with a magic
-     * of at least 1), -EACCES only from a render one, an allocation failure's errno only after
-     * one. A file keeps its magic while open: through an fd that surely named it, the same magic
-     * every time. Returns the magic, or null.
-     */
-    async function doGetMagic(ctx: ThreadCtx, e: FdEntry): Promise<number | null> {
-      const f = e.file!;
-      const arg = { magic: 0 };
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GET_MAGIC, arg);
-      const t1 = model.tick();
-      auth.getMagic(ctx.proc.fdm, e.fd, t0, t1);
-      auth.magicStarts(f, t0);
-      const kind = drmIoctlFits(ret, -ENOTTY);
-      fdUse(ctx, e.fd, t0, t1, ret, `GET_MAGIC = ${ret}`, (o) => {
-        if (!kind(o)) return false;
-        if (o.kind !== "drm") return true;
-        return o.file.primary ? ret === 0 || allocFailed(ret, m) : ret === -EACCES;
-      });
-      if (ret !== 0) return null;
-      if (!(arg.magic >= 1 && arg.magic <= INT_MAX))
-        model.diverge(`GET_MAGIC gave magic ${arg.magic}`);
-      magics[f.dev]!.push(arg.magic);
-      if (!e.closed && !f.stray) {
-        const before = auth.sawMagic(f, arg.magic);
-        if (before !== null)
-          model.diverge(`GET_MAGIC gave magic ${arg.magic}; the same file's gave ${before}`);
-      }
-      return arg.magic;
-    }
-
-    /**
-     * A request to the display server, with the results the kernel can give it checked
-     * (serverExpected(); the callers narrow AUTH_MAGIC down).
-     */
-    async function ask(kind: ServerRequestKind, dev: number, magic = 0): Promise<ServerRequest> {
-      const r = await server!.request(kind, dev, magic);
-      if (!r.noFd && !serverExpected(r).includes(r.ret))
-        model.diverge(
-          `the display server's ${kind === "auth" ? `AUTH_MAGIC(${magic})` : kind === "drop" ? "DROP_MASTER" : "SET_MASTER"} = ${r.ret} (${r.master === true ? "as master" : r.master === false ? "not master" : "mastership unknown"})`,
-        );
-      return r;
-    }
-
-    /**
-     * Authenticates the file of `e` as a client does: GET_MAGIC through it, then the display
-     * server's AUTH_MAGIC of that magic. Certain (auth-model.ts): with the server surely master
-     * throughout, a file opened under its master and open throughout, whose magic no other
-     * AUTH_MAGIC running or begun since the file's first GET_MAGIC started was given, is
-     * authenticated: 0. A 0
-     * for such a file's magic (the magic map's entry is the file's while it is open) makes it
-     * surely authenticated from then on.
-     */
-    async function doAuth(ctx: ThreadCtx, e: FdEntry): Promise<void> {
-      const f = e.file!;
-      const magic = await doGetMagic(ctx, e);
-      if (magic === null) return;
-      const r = await ask("auth", f.dev, magic);
-      if (r.noFd) return;
-      const mine = r.master === true && auth.underServer(f) && !e.closed && !f.stray;
-      if (!mine) return;
-      if (r.ret === 0) {
-        auth.authenticated(f, r.end);
-        return;
-      }
-      // Another AUTH_MAGIC of the same number that had not returned when the file's first
-      // GET_MAGIC started may have found the file's entry and used it up.
-      const first = auth.firstMagicStart(f);
-      const consumed = server!.devs[f.dev]!.auths.some(
-        (o) => o !== r && o.magic === magic && o.end >= first,
-      );
-      if (!consumed)
-        model.diverge(
-          `the display server's AUTH_MAGIC(${magic}) of a client's own magic = ${r.ret}, expected 0`,
-        );
-    }
-
-    /**
-     * DRM authentication as a syscall among the others (private runs): a client's authentication
-     * (GET_MAGIC and the server's AUTH_MAGIC) of one of its primary files, GET_MAGIC alone, the
-     * server's AUTH_MAGIC of a stale magic (any GET_MAGIC gave on the device: 0 or -EINVAL) or of
-     * a garbage one (-EINVAL as master), a client's own AUTH_MAGIC (DRM_MASTER: -EACCES from a file
-     * opened under the server's master, or a render one), the server's DROP_MASTER and
-     * SET_MASTER (a VT switch), and a client's own DROP_MASTER or SET_MASTER (-EACCES from a file
-     * that was never master: drm_master_check_perm()).
-     */
-    async function opAuth(ctx: ThreadCtx): Promise<"ok"> {
-      const k = choose(10, "fuzz auth op");
-      if (k <= 2) {
-        const pk = pickDrm(ctx, true);
-        if (pk) await doAuth(ctx, pk.e);
-        return "ok";
-      }
-      if (k === 3) {
-        const pk = pickDrm(ctx);
-        if (pk) await doGetMagic(ctx, pk.e);
-        return "ok";
-      }
-      if (k === 4 || k === 5) {
-        const dev = choose(devs.length, "fuzz auth dev");
-        const stale = k === 4 && magics[dev]!.length > 0;
-        const magic = stale
-          ? pick(magics[dev]!, "fuzz stale magic")!
-          : GARBAGE_MAGICS[choose(GARBAGE_MAGICS.length, "fuzz garbage magic")]!;
-        const r = await ask("auth", dev, magic);
-        if (!stale && !r.noFd && r.master === true && r.ret !== -EINVAL)
-          model.diverge(`the display server's AUTH_MAGIC(${magic}) of a garbage magic = ${r.ret}`);
-        return "ok";
-      }
-      if (k === 7 || k === 8) {
-        await ask(k === 7 ? "drop" : "set", choose(devs.length, "fuzz master dev"));
-        return "ok";
-      }
-      // A client's own AUTH_MAGIC (k 6), DROP_MASTER or SET_MASTER (k 9) through its DRM fd.
-      const pk = pickDrm(ctx);
-      if (!pk) return "ok";
-      const { e } = pk;
-      let cmd: number;
-      let arg: object | undefined;
-      let what: string;
-      if (k === 6) {
-        const known = magics[e.file!.dev]!;
-        const magic =
-          known.length > 0 && choose(2, "fuzz own auth magic") === 0
-            ? pick(known, "fuzz own auth known")!
-            : GARBAGE_MAGICS[choose(GARBAGE_MAGICS.length, "fuzz own auth garbage")]!;
-        cmd = DRM_IOCTL_AUTH_MAGIC;
-        arg = { magic };
-        what = `AUTH_MAGIC(${magic})`;
-      } else {
-        const drop = choose(2, "fuzz own master op") === 0;
-        cmd = drop ? DRM_IOCTL_DROP_MASTER : DRM_IOCTL_SET_MASTER;
-        what = drop ? "DROP_MASTER" : "SET_MASTER";
-      }
-      const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, cmd, arg);
-      const t1 = model.tick();
-      // A file opened under the server's master never was master (nor is it the current one),
-      // and a render client never is: -EACCES (drm_ioctl_permit()'s DRM_MASTER check for
-      // AUTH_MAGIC, drm_master_check_perm() for the other two). Others: not judged.
-      const kind = drmIoctlFits(ret, -ENOTTY);
-      fdUse(ctx, e.fd, t0, t1, ret, `${what} = ${ret}`, (o) => {
-        if (!kind(o)) return false;
-        if (o.kind !== "drm") return true;
-        if (!o.file.primary || auth.underServer(o.file)) return ret === -EACCES;
-        return true;
-      });
-      return "ok";
-    }
-
-    async function opCreate(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx, true);
-      if (!pk) return opOpen(ctx);
-      await doCreate(ctx, pk.e, pk.own);
-      return "ok";
-    }
-
-    /** CREATE_DUMB (sometimes invalid) and the new buffer's stamp; its handle or null. */
-    async function doCreate(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<number | null> {
-      const f = e.file!;
-      const pages = 1 + choose(4, "fuzz pages");
-      const invalid = choose(10, "fuzz create invalid") === 0;
-      const arg = {
-        width: invalid ? 0 : 1024,
-        height: pages,
-        bpp: 32,
-        flags: 0,
-        handle: 0,
-        pitch: 0,
-        size: 0,
-      };
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg));
-      const t1 = model.tick();
-      drmUse(ctx, e, t0, t1, ret, "CREATE_DUMB");
-      if (e.closed) return null;
-      if (invalid) {
-        if (ret >= 0) model.diverge(`CREATE_DUMB with width 0 succeeded (${ret})`);
-        return null;
-      }
-      if (ret !== 0) {
-        if (allocFailed(ret, m)) {
-          // A driver may fail after it made the handle, and leave it: vmwgfx's surface-backed
-          // dumb buffer (v6.18 vmw_dumb_create() -> vmw_gb_surface_define_internal()) creates
-          // the backup buffer's GEM handle (vmw_gem_object_create_with_handle()), then returns
-          // ttm_prime_object_init()'s -ENOMEM with that handle still in the file. So the file
-          // may hold a handle the model never sees, as after garbage arguments.
-          f.shared = true;
-          f.chaos = true;
-        } else if (ret !== -ENOSPC && own && !f.shared) model.diverge(`CREATE_DUMB = ${ret}`);
-        return null;
-      }
-      if (!f.shared && own && f.live.has(arg.handle))
-        model.diverge(`CREATE_DUMB returned handle ${arg.handle}, still live in this file`);
-      const b = model.addBuffer(arg.size, f.dev);
-      f.addHandle(arg.handle, b.id);
-      f.bind(arg.handle, b.id, t0, t1);
-      // Stamp it before anything can share it (unless the number is being closed already: then
-      // it may name another object by now, and the creator goes on at once).
-      if (e.closed || !f.untouchedSince(arg.handle, t0)) {
-        model.ambiguous.add(b.id);
-        return arg.handle;
-      }
-      const map = { handle: arg.handle, pad: 0, offset: 0 };
-      if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, map)) !== 0) {
-        model.ambiguous.add(b.id);
-        return arg.handle;
-      }
-      const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, map.offset);
-      if (addr < 0) {
-        if (!f.shared && own && !e.closed && !allocFailed(addr, m))
-          model.diverge(`mmap of a new buffer = ${addr}`);
-        model.ambiguous.add(b.id);
-        return arg.handle;
-      }
-      // Another thread may have closed the handle and got it back for another object before
-      // MAP_DUMB: unless no GEM_CLOSE of that number ran since the creation began (and no
-      // garbage touched the file), the mapping may be of another object.
-      if (e.closed || !f.untouchedSince(arg.handle, t0)) {
-        model.ambiguous.add(b.id);
-        await ctx.p.munmap(addr, PAGE);
-        return arg.handle;
-      }
-      // On a stray file a sibling's GEM_CHANGE_HANDLE through a stale fd may have moved the
-      // object away unrecorded and another creation taken the number: the stamp is still
-      // written (the same syscalls, so schedules stay), but it is never evidence.
-      if (!f.namesItsObject(arg.handle, t0)) model.ambiguous.add(b.id);
-      const w = await ctx.p.writeMemory(addr, stampOf(b.id, b.size / PAGE));
-      if (!f.namesItsObject(arg.handle, t0)) model.ambiguous.add(b.id);
-      if (w !== STAMP_BYTES) {
-        // Unstamped (its page could not be allocated): the buffer is never evidence.
-        model.ambiguous.add(b.id);
-        if (!allocFailed(w, m)) model.diverge(`stamp store = ${w}`);
-      }
-      await ctx.p.munmap(addr, PAGE);
-      return arg.handle;
-    }
-
-    async function opGemClose(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx);
-      if (!pk) return "ok";
-      const { e, own } = pk;
-      const f = e.file!;
-      const kind = choose(4, "fuzz close kind");
-      if (kind === 0) {
-        const handle = [0, 0x7fffffff, 0xffffffff][choose(3, "fuzz bad handle")]!;
-        // (INT_MAX is a valid handle once a GEM_CHANGE_HANDLE may have moved one there.)
-        const never = !f.changeTargets.has(handle);
-        await doGemClose(ctx, e, own, handle, never ? -EINVAL : null, never);
-      } else if (kind === 1 && f.closed.size > 0) {
-        const handle = pick([...f.closed], "fuzz closed handle")!;
-        await doGemClose(ctx, e, own, handle, -EINVAL, false);
-      } else {
-        const h = pickHandle(f, "fuzz live handle");
-        if (h !== undefined) await doGemClose(ctx, e, own, h, 0, false);
-      }
-      return "ok";
-    }
-
-    /**
-     * GEM_CLOSE of `handle`; `expect` is checked on a file this thread owns alone. `cmd`: another
-     * request that deletes a GEM handle as GEM_CLOSE does (vmwgfx's HANDLE_CLOSE,
-     * drm_gem_handle_delete(): the same errno), named `label`.
-     */
-    async function doGemClose(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      own: boolean,
-      handle: number,
-      expect: number | null,
-      neverValid: boolean,
-      cmd: number = DRM_IOCTL_GEM_CLOSE,
-      label = "GEM_CLOSE",
-    ) {
-      const f = e.file!;
-      f.closeStarts(handle);
-      const c0 = model.tick();
-      // (Recorded at once: also through an fd closed meanwhile, which may have reached this
-      // file first, and if the thread dies inside the call.)
-      const rec: CloseObservation = { f, handle, start: c0, ret: Number.POSITIVE_INFINITY };
-      closes.push(rec);
-      const ret = await ctx.p.ioctl(
-        e.fd,
-        cmd,
-        cmd === DRM_IOCTL_GEM_CLOSE ? { handle, pad: 0 } : { handle, pad64: 0 },
-      );
-      const c1 = model.tick();
-      drmUse(ctx, e, c0, c1, ret, `${label}(${handle})`, {
-        h: handle,
-        noSuch: -EINVAL,
-        self: rec,
-      });
-      f.closeReturned(handle, c1);
-      rec.ret = c1;
-      if (e.closed) return ret;
-      // Evaluated after the call: a sibling that started using the file meanwhile marked it.
-      const strict = own && !f.shared;
-      // Likewise: a never-valid number (INT_MAX) stops being one once a GEM_CHANGE_HANDLE to it
-      // starts, also a sibling's that starts while this close is in flight.
-      const never = neverValid && !f.changeTargets.has(handle);
-      const madeValid = neverValid && !never;
-      if (
-        expect !== null &&
-        !madeValid &&
-        (strict || (never && own)) &&
-        ret !== expect &&
-        ret !== -EACCES
-      )
-        model.diverge(`${label}(${handle}) = ${ret}, expected ${expect}`);
-      if (ret === 0 || f.live.has(handle)) {
-        f.live.delete(handle);
-        f.closed.add(handle);
-      }
-      if (ret === 0) f.primeForget(handle);
-      return ret;
-    }
-
-    async function opFlink(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx, true);
-      if (!pk) return "ok";
-      const h = pickHandle(pk.e.file!, "fuzz flink handle");
-      if (h !== undefined) await doFlink(ctx, pk.e, pk.own, h, true);
-      return "ok";
-    }
-
-    /**
-     * GEM_FLINK of `handle`. An object keeps its name while it has a handle, so the flink of a
-     * handle whose only possible life has a known name must return that name. With `reopen`, the
-     * name of an object this file still holds is opened and must give that very object.
-     */
-    async function doFlink(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, reopen: boolean) {
-      const f = e.file!;
-      const buf = f.live.get(h) ?? UNKNOWN_BUFFER;
-      const arg = { handle: h, name: 0 };
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
-      const t1 = model.tick();
-      drmUse(ctx, e, t0, t1, ret, `GEM_FLINK(${h})`, { h, noSuch: -ENOENT }, CORE_AUTH);
-      if (e.closed) return;
-      const excused = ret === -EACCES || ret === -ENOSPC || allocFailed(ret, m);
-      nameCalls.push({
-        kind: "flink",
-        f,
-        name: arg.name,
-        handle: h,
-        start: t0,
-        ret: t1,
-        result: ret,
-        excused,
-        buf: UNKNOWN_BUFFER,
-      });
-      if (ret !== 0) {
-        if (own && !f.shared && ret !== -EACCES && ret !== -ENOSPC && !allocFailed(ret, m))
-          model.diverge(`GEM_FLINK of live handle ${h} = ${ret}`);
-        return;
-      }
-      // (Through a shared file the handle may have named another buffer by then.)
-      model.addName(f.dev, arg.name, own && !f.shared ? buf : UNKNOWN_BUFFER);
-      observe({ f, handle: h, start: t0, ret: t1, name: arg.name, what: "GEM_FLINK" });
-      holders.push({
-        f,
-        handle: h,
-        name: arg.name,
-        start: t0,
-        ret: t1,
-        buf: own && !f.shared ? buf : UNKNOWN_BUFFER,
-        what: `GEM_FLINK of handle ${h}`,
-      });
-      if (!own || !reopen) return arg.name;
-      // The name of an object this file still holds must open that very object.
-      const open = { name: arg.name, handle: 0, size: 0 };
-      const s0 = model.tick();
-      const r2 = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open));
-      const s1 = model.tick();
-      drmUse(ctx, e, s0, s1, r2, `GEM_OPEN(${arg.name})`, undefined, CORE_AUTH);
-      if (e.closed) return;
-      const strict = !f.shared;
-      recordOpen(f, arg.name, s0, s1, r2, m, open.handle, strict ? buf : UNKNOWN_BUFFER);
-      if (r2 !== 0) {
-        if (!f.shared && r2 !== -EACCES && r2 !== -ENOSPC && !allocFailed(r2, m))
-          model.diverge(`GEM_OPEN of name ${arg.name} just made for a live handle = ${r2}`);
-        return;
-      }
-      f.addHandle(open.handle, strict ? buf : UNKNOWN_BUFFER);
-      f.bind(open.handle, strict ? buf : UNKNOWN_BUFFER, s0, s1, { name: arg.name });
-      const st = await stampOfHandle(ctx.p, e.fd, open.handle);
-      if (f.shared || e.closed) return;
-      if (st && buf !== UNKNOWN_BUFFER && st.id !== buf)
-        model.diverge(`GEM_OPEN(name ${arg.name} of buffer ${buf}) opened buffer ${st.id}`);
-      const size = model.buffers.get(buf)?.size;
-      if (size !== undefined && open.size !== size)
-        model.diverge(`GEM_OPEN(name ${arg.name}) size ${open.size}, buffer ${buf} has ${size}`);
-    }
-
-    async function opGemOpen(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx, true);
-      if (!pk) return "ok";
-      const f = pk.e.file!;
-      const cands = model.knownNames.filter(([dev]) => dev === f.dev);
-      const known = pick(cands, "fuzz name");
-      const name = known && choose(6, "fuzz bad name") !== 0 ? known[1] : 0x7ffffff0;
-      await doGemOpen(ctx, pk.e, pk.own, name);
-      return "ok";
-    }
-
-    /** GEM_OPEN of `name`; sometimes GEM_FLINK of the new handle (it must give `name` back). */
-    async function doGemOpen(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      own: boolean,
-      name: number,
-    ): Promise<number | null> {
-      const f = e.file!;
-      const arg = { name, handle: 0, size: 0 };
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg));
-      const t1 = model.tick();
-      drmUse(ctx, e, t0, t1, ret, `GEM_OPEN(${name})`, undefined, CORE_AUTH);
-      if (e.closed) return null;
-      // (Its buffer, read below, is not known yet: GEM_OPEN's buffer is checked by `names`.)
-      const rec =
-        name === 0x7ffffff0
-          ? null
-          : recordOpen(f, name, t0, t1, ret, m, arg.handle, UNKNOWN_BUFFER);
-      if (name === 0x7ffffff0) {
-        if (own && ret !== -ENOENT && ret !== -EACCES)
-          model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
-        return null;
-      }
-      if (ret !== 0) return null;
-      f.addHandle(arg.handle, UNKNOWN_BUFFER);
-      const b = f.bind(arg.handle, UNKNOWN_BUFFER, t0, t1, { name });
-      if (choose(2, "fuzz open then flink") === 0) await doFlink(ctx, e, own, arg.handle, false);
-      const st = await stampOfHandle(ctx.p, e.fd, arg.handle);
-      // (e.closed: a sibling's dup2() or close_range() may have put another file at the fd.)
-      if (st && own && !f.shared && !e.closed) {
-        names.push({
-          dev: f.dev,
-          name,
-          buf: st.id,
-          size: model.buffers.get(st.id)?.size ?? -1,
-          reported: arg.size,
-        });
-        f.addHandle(arg.handle, st.id);
-        b.buf = st.id;
-        if (rec) {
-          rec.call.buf = st.id;
-          if (rec.holder) rec.holder.buf = st.id;
-        }
-      }
-      return arg.handle;
-    }
-
-    /**
-     * Records a GEM_OPEN(name) that ran in [start, ret] for the end-of-run name checks and, if it
-     * made `handle`, that handle as a holder of the name.
-     */
-    function recordOpen(
-      f: ModelFile,
-      name: number,
-      start: number,
-      ret: number,
-      result: number,
-      mark: number,
-      handle: number,
-      buf: number,
-    ) {
-      const excused = result === -EACCES || allocFailed(result, mark);
-      const call: NameCall = { kind: "open", f, name, start, ret, result, excused, buf };
-      nameCalls.push(call);
-      if (result !== 0) return { call };
-      const holder: NameHolder = {
-        f,
-        handle,
-        name,
-        start,
-        ret,
-        buf,
-        what: `GEM_OPEN(name ${name})`,
-      };
-      holders.push(holder);
-      return { call, holder };
-    }
-
-    async function opExport(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx);
-      if (!pk) return "ok";
-      const h = pickHandle(pk.e.file!, "fuzz export handle");
-      if (h !== undefined) await doExport(ctx, pk.e, pk.own, h, true);
-      return "ok";
-    }
-
-    /** PRIME_HANDLE_TO_FD of `h`; the new dma-buf fd is kept (if `keep` and there is room). */
-    async function doExport(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, keep: boolean) {
-      const f = e.file!;
-      const arg = { handle: h, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ctx.proc.fdm.begin(t0);
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
-      const t1 = model.tick();
-      if (ret !== 0) ctx.proc.fdm.end(pend);
-      // (A driver with PRIME ioctls of its own may route a handle by its number: vmwgfx takes
-      // handles above VMWGFX_NUM_MOB for TTM prime objects, so a GEM handle moved there by
-      // GEM_CHANGE_HANDLE does not export. The core routes none.)
-      const routed = !corePrime[f.dev] && f.changeTargets.has(h);
-      drmUse(
-        ctx,
-        e,
-        t0,
-        t1,
-        ret,
-        `PRIME_HANDLE_TO_FD(${h})`,
-        routed ? undefined : { h, noSuch: -ENOENT },
-      );
-      if (ret === 0 && e.closed) {
-        ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, t1);
-        ctx.proc.fdm.end(pend);
-        if (!lostFd(ctx.proc, arg.fd, t0)) await closeFd(ctx, arg.fd);
-      }
-      if (e.closed) return null;
-      if (ret !== 0) {
-        if (own && !f.shared && ret !== -EMFILE && !allocFailed(ret, m) && !routed)
-          model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
-        return null;
-      }
-      let st = await stampAt(ctx.p, arg.fd, 0, PAGE);
-      const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
-      await ctx.p.lseek(arg.fd, 0, 0);
-      // A sibling's dup2() or close_range() may have closed or replaced the fd meanwhile: what
-      // was read through it may be another file's, and the number is no longer this thread's.
-      const lost = lostFd(ctx.proc, arg.fd, t0);
-      if (lost) st = null;
-      // (The stamp is the dma-buf's own bytes: whatever handle the export reached, it is the
-      // buffer this fd names.)
-      ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
-      ctx.proc.fdm.end(pend);
-      entries.push({ f, handle: h, buf: st?.id ?? UNKNOWN_BUFFER, start: t0, ret: t1 });
-      if (st) {
-        const b = model.buffers.get(st.id);
-        const strict = own && !f.shared;
-        if (strict && !f.handleHasNamed(h, st.id) && !f.handleHasNamed(h, UNKNOWN_BUFFER))
-          model.diverge(`PRIME export of handle ${h} gave buffer ${st.id}, which it never named`);
-        observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "PRIME export" });
-        if (b && size !== b.size)
-          model.diverge(`dma-buf of buffer ${st.id} has size ${size}, the buffer ${b.size}`);
-        model.exported.add(st.id);
-        if (strict) f.primeAdd(st.id, h);
-      }
-      if (lost) return null;
-      if (!keep || ctx.fds.length >= MAX_FDS_PER_THREAD) {
-        await closeFd(ctx, arg.fd);
-        return null;
-      }
-      const entry: FdEntry = { fd: arg.fd, kind: "dmabuf", buf: st?.id };
-      ctx.fds.push(entry);
-      return entry;
-    }
-
-    async function opImport(ctx: ThreadCtx): Promise<"ok"> {
-      const d = ownDmabuf(ctx);
-      const pk = pickDrm(ctx);
-      if (d && pk) await doImport(ctx, pk.e, pk.own, d, true);
-      return "ok";
-    }
-
-    /**
-     * PRIME_FD_TO_HANDLE of `d` (`trust`: the fd surely still is `d`). An import of a dma-buf the
-     * file has a PRIME cache entry for returns that entry's handle.
-     */
-    async function doImport(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      own: boolean,
-      d: FdEntry,
-      trust: boolean,
-    ): Promise<number | null> {
-      const f = e.file!;
-      const arg = { handle: 0, flags: 0, fd: d.fd };
-      const t0 = model.tick();
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg));
-      const t1 = model.tick();
-      drmUse(ctx, e, t0, t1, ret, `PRIME_FD_TO_HANDLE(fd ${d.fd})`);
-      if (e.closed) return null;
-      if (ret !== 0) return null;
-      // (Evaluated after the call: a sibling's dup2() or close_range() of `d` marked it.)
-      const buf = trust && !d.closed && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
-      f.addHandle(arg.handle, buf);
-      f.bind(arg.handle, buf, t0, t1, { fresh: false });
-      const entry: PrimeEntryObservation = { f, handle: arg.handle, buf, start: t0, ret: t1 };
-      entries.push(entry);
-      if (buf !== UNKNOWN_BUFFER) imports.push(entry);
-      if (
-        buf !== UNKNOWN_BUFFER &&
-        own &&
-        !f.shared &&
-        corePrime[f.dev] &&
-        !f.primeUnsure.has(buf)
-      ) {
-        const cached = f.prime.get(buf);
-        if (cached && cached.size > 0 && !cached.has(arg.handle))
-          model.diverge(
-            `PRIME import of buffer ${buf}'s dma-buf gave handle ${arg.handle}, not its cached handle ${[...cached].join("/")}`,
-          );
-        f.primeAdd(buf, arg.handle);
-      }
-      // What does the new handle name? Natively: map it; foreign: re-export it and map that.
-      let st = await stampOfHandle(ctx.p, e.fd, arg.handle);
-      if (!st) {
-        const re = { handle: arg.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
-        const r0 = model.tick();
-        const pend = ctx.proc.fdm.begin(r0);
-        if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, re)) === 0) {
-          ctx.proc.fdm.installed(re.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, r0, model.tick());
-          st = await stampAt(ctx.p, re.fd, 0, PAGE);
-          // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: not ours.)
-          if (lostFd(ctx.proc, re.fd, r0)) st = null;
-          else await closeFd(ctx, re.fd);
-        }
-        ctx.proc.fdm.end(pend);
-      }
-      // The buffer the dma-buf fd reached, if the handle surely named the imported object until
-      // its stamp was read (no GEM_CLOSE or GEM_CHANGE_HANDLE of its number since the import
-      // began, no garbage or stray call could reach the file): it must be one the fd held.
-      if (st && !e.closed && !f.chaos && !strayFiles.has(f) && f.untouchedSince(arg.handle, t0)) {
-        const id = st.id;
-        fdUse(
-          ctx,
-          d.fd,
-          t0,
-          t1,
-          ret,
-          `PRIME_FD_TO_HANDLE reached buffer ${id}`,
-          (o) => o.kind === "dmabuf" && (o.buf === id || o.buf === UNKNOWN_BUFFER),
-        );
-      }
-      if (st && buf !== UNKNOWN_BUFFER && st.id !== buf && own && !f.shared && !e.closed)
-        model.diverge(
-          `PRIME import of a dma-buf of buffer ${buf} gave a handle to buffer ${st.id}`,
-        );
-      return arg.handle;
-    }
-
-    /** MAP_DUMB of `h` and a read of the stamp through the mapping (checked like an export). */
-    async function doMap(ctx: ThreadCtx, e: FdEntry, h: number) {
-      const f = e.file!;
-      const arg = { handle: h, pad: 0, offset: 0 };
-      const t0 = model.tick();
-      const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
-      const t1 = model.tick();
-      drmUse(ctx, e, t0, t1, ret, `MAP_DUMB(${h})`, { h, noSuch: -ENOENT });
-      if (ret !== 0 || e.closed) return;
-      // The offset names the handle's object only while it lives: once a GEM_CLOSE of the handle
-      // may have freed it, the offset may belong to a newer object (drm_vma_offset_manager).
-      const st = await stampAt(
-        ctx.p,
-        e.fd,
-        arg.offset,
-        PAGE,
-        () => !e.closed && f.untouchedSince(h, t0),
-      );
-      if (st) observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "MAP_DUMB" });
-    }
-
-    async function opDup(ctx: ThreadCtx): Promise<"ok"> {
-      if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
-      const e = pick(ctx.fds, "fuzz dup fd");
-      if (!e) return "ok";
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ctx.proc.fdm.begin(t0);
-      const fd = await ctx.p.dup(e.fd);
-      const t1 = model.tick();
-      ctx.proc.fdm.end(pend);
-      if (fd < 0) {
-        // (-EBADF: a sibling's dup2() or close_range() closed it meanwhile.)
-        if (fd !== -EMFILE && !(fd === -EBADF && e.closed) && !allocFailed(fd, m))
-          model.diverge(`dup(${e.fd}) of an open fd = ${fd}`);
-        return "ok";
-      }
-      // (What e.fd named during the call: a sibling's dup2() or close_range() may replace it.)
-      ctx.proc.fdm.installedDup(fd, e.fd, t0, t1);
-      // A sibling (or a race side) that used the file this number named may still be calling
-      // through it: its calls reach the dup'd file unrecorded, as for a file opened there.
-      if (e.kind === "drm" && ctx.proc.staleFds.has(fd)) {
-        e.file!.shared = true;
-        markStray(e.file!);
-      }
-      if (!e.closed && !lostFd(ctx.proc, fd, t0)) ctx.fds.push({ ...e, fd });
-      return "ok";
-    }
-
-    async function opDup2(ctx: ThreadCtx): Promise<"ok"> {
-      return doDup2(ctx, false);
-    }
-
-    async function opDup3(ctx: ThreadCtx): Promise<"ok"> {
-      return doDup2(ctx, true);
-    }
-
-    /**
-     * dup2(old, new), or (`three`) dup3(old, new, flags), of an fd of this thread: onto another
-     * of its fds (a DRM file, a dma-buf), onto a sibling's fd (a number another thread may be
-     * calling through), onto a number closed while a sibling may still call through it, onto a
-     * free number (just above those in use, where the table must grow, the last one below
-     * RLIMIT_NOFILE), onto itself; from a number this thread closed or one never open; onto a
-     * number at or above RLIMIT_NOFILE; dup3 with flags other than O_CLOEXEC. The kernel's
-     * results (ksys_dup3(), SYSCALL_DEFINE2(dup2), do_dup2(), v6.18): newfd; -EINVAL for dup3's
-     * bad flags or oldfd == newfd; -EBADF for newfd >= RLIMIT_NOFILE or an oldfd with no file;
-     * dup2(fd, fd): fd if open, else -EBADF; -EBUSY while an open() of another thread has
-     * reserved newfd; -ENOMEM if the table could not grow. The fd newfd held is closed: it leaves
-     * its thread's list as with close() (clobber()), and a DRM number another thread may call
-     * through makes the dup'd file stray (its calls reach it unrecorded).
-     */
-    async function doDup2(ctx: ThreadCtx, three: boolean): Promise<"ok"> {
-      const ps = ctx.proc;
-      const e = pick(ctx.fds, three ? "fuzz dup3 old" : "fuzz dup2 old");
-      if (!e) return "ok";
-      const busy = untouchable(ps);
-      const free = (n: number) => !busy.includes(n);
-      let old = e.fd;
-      /** Whether `old` is `e` (else a closed or never-open number). */
-      let known = true;
-      let nfd = e.fd;
-      let flags = 0;
-      /** The call's result by its arguments alone (-EINVAL, -EBADF), if they settle it. */
-      let settled: number | null = null;
-      switch (choose(8, "fuzz dup2 kind")) {
-        case 0: {
-          // Onto another fd of this thread (a DRM file or a dma-buf in use).
-          const o = pick(
-            ctx.fds.filter((x) => x !== e && free(x.fd)),
-            "fuzz dup2 own",
-          );
-          if (o) nfd = o.fd;
-          break;
-        }
-        case 1: {
-          // Onto a sibling's fd: a number another thread may be calling through.
-          const sib: number[] = [];
-          for (const c of ps.ctxs)
-            if (c !== ctx) for (const x of c.fds) if (free(x.fd)) sib.push(x.fd);
-          const n = pick(sib, "fuzz dup2 sibling");
-          if (n !== undefined) nfd = n;
-          break;
-        }
-        case 2: {
-          // Onto a DRM number closed while another thread may still call through it (or any
-          // number in use, if there is none).
-          const n = pick([...ps.staleFds].filter(free), "fuzz dup2 stale");
-          nfd = n ?? highestFd(ps) + 1;
-          break;
-        }
-        case 3:
-          // Onto a free number: just above those in use, where the table must grow (past
-          // NR_OPEN_DEFAULT), or the last one below RLIMIT_NOFILE.
-          nfd = [highestFd(ps) + 1, 64, INR_OPEN_CUR - 1][choose(3, "fuzz dup2 free")]!;
-          if (!free(nfd)) nfd = highestFd(ps) + 1;
-          break;
-        case 4:
-          // Onto itself.
-          break;
-        case 5: {
-          // From a number this thread closed (another thread may have got it since: then the
-          // call dups what it names) onto a free one, or from one never open.
-          const c = ctx.closedFds.length > 0 && choose(2, "fuzz dup2 closed") === 0;
-          known = false;
-          if (c) {
-            // dup2(fd, fd) of it: fd if another thread got the number since, else -EBADF.
-            old = ctx.closedFds[ctx.closedFds.length - 1]!;
-            nfd = choose(2, "fuzz dup2 closed onto") === 0 ? old : highestFd(ps) + 1;
-            if (!free(nfd) || !free(old)) return "ok";
-          } else {
-            old = 900 + choose(50, "fuzz dup2 never");
-            settled = -EBADF;
-          }
-          break;
-        }
-        case 6:
-          // Onto a number at or above RLIMIT_NOFILE (-1 is 0xffffffff).
-          nfd = [INR_OPEN_CUR, INR_OPEN_CUR + 7, -1][choose(3, "fuzz dup2 rlimit")]!;
-          settled = -EBADF;
-          break;
-        default:
-          // dup3: flags other than O_CLOEXEC; dup2: onto another fd of this thread.
-          if (three) {
-            flags = [1, 0o4000, O_CLOEXEC | 1, 0x8000_0000][choose(4, "fuzz dup3 bad flags")]!;
-          } else {
-            const o = pick(
-              ctx.fds.filter((x) => x !== e && free(x.fd)),
-              "fuzz dup2 own",
-            );
-            if (o) nfd = o.fd;
-          }
-      }
-      if (three && flags === 0 && choose(2, "fuzz dup3 cloexec") === 0) flags = O_CLOEXEC;
-      // ksys_dup3()'s order: the flags, oldfd == newfd, then newfd against RLIMIT_NOFILE.
-      if (three && (flags & ~O_CLOEXEC) !== 0) settled = -EINVAL;
-      else if (three && old === nfd) settled = -EINVAL;
-      else if (nfd < 0 || nfd >= INR_OPEN_CUR) settled = -EBADF;
-      const same = old === nfd;
-      // The fds newfd held close (recorded before the call), unless the arguments fail it or
-      // nothing is replaced (dup2(fd, fd)).
-      let stray = false;
-      let rec: FdRange | undefined;
-      if (settled === null && !same) {
-        const hit = ps.ctxs.find((c) => c.fds.some((x) => x.fd === nfd));
-        const he = hit?.fds.find((x) => x.fd === nfd);
-        stray =
-          ps.staleFds.has(nfd) ||
-          (he !== undefined && he.kind === "drm" && (hit !== ctx || he.file!.shared));
-        // The dup'd DRM file gets the stray calls of whoever still calls through newfd.
-        if (stray && known && e.kind === "drm") {
-          e.file!.shared = true;
-          markStray(e.file!);
-        }
-        rec = clobber(ctx, nfd, nfd);
-      }
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = settled === null && !same ? ps.fdm.begin(t0) : null;
-      const ret = three ? await ctx.p.dup3(old, nfd, flags) : await ctx.p.dup2(old, nfd);
-      const t1 = model.tick();
-      if (rec) rec.ret = t1;
-      const call = three ? `dup3(${old}, ${nfd}, ${flags.toString(8)})` : `dup2(${old}, ${nfd})`;
-      if (settled !== null) {
-        if (ret !== settled) model.diverge(`${call} = ${ret}, expected ${settled}`);
-        return "ok";
-      }
-      // A success means oldfd named a file at some instant of the call.
-      if (ret !== -EBADF) fdUse(ctx, old, t0, t1, ret, `${call} = ${ret}`, () => true);
-      // oldfd surely named a file throughout: this thread's, and no sibling took it meanwhile.
-      const sure = known && !e.closed;
-      const ok =
-        ret === nfd ||
-        (ret === -EBADF && !sure) ||
-        (ret === -EBUSY && !same && ps.fdm.mayReserve(t0, t1, pend)) ||
-        allocFailed(ret, m);
-      if (!ok) model.diverge(`${call} = ${ret}`);
-      if (pend === null) return "ok";
-      if (ret === nfd) {
-        ps.fdm.closed(nfd, t0, t1);
-        ps.fdm.installedDup(nfd, old, t0, t1);
-      }
-      ps.fdm.end(pend);
-      // The new fd is this thread's if it surely names e's file (else it stays open, unused).
-      if (ret === nfd && sure && !lostFd(ps, nfd, t0, rec) && ctx.fds.length < MAX_FDS_PER_THREAD)
-        ctx.fds.push({ ...e, fd: nfd });
-      return "ok";
-    }
-
-    /**
-     * close_range(first, last, flags): one fd of this thread, every fd from its lowest to its
-     * highest (other threads' fds between included), a sibling's fd and the next number, from
-     * one of its fds to ~0U; or first > last. Flags: none, CLOSE_RANGE_CLOEXEC,
-     * CLOSE_RANGE_UNSHARE (with or without CLOEXEC; only as the thread's last operation: the
-     * thread may get a table of its own, on which the model does not follow it), or bad ones.
-     * The range never includes the process's epoll fd or sw_sync timeline (their users count on
-     * them staying open) or a number a close() or send is using: it is cut short before them.
-     * The kernel's results (SYSCALL_DEFINE3(close_range) -> __close_range(), v6.18): -EINVAL for
-     * flags other than CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC or first > last, checked in that
-     * order; else 0 (or dup_fd()'s -ENOMEM with CLOSE_RANGE_UNSHARE), every fd of the range
-     * closed (clobber(), as dup2()'s implicit close) or, with CLOSE_RANGE_CLOEXEC, only marked
-     * close-on-exec (the fuzzer never execs with them).
-     */
-    async function opCloseRange(ctx: ThreadCtx): Promise<"ok"> {
-      const ps = ctx.proc;
-      const own = ctx.fds.map((x) => x.fd);
-      if (own.length === 0) return "ok";
-      let first: number;
-      let last: number;
-      switch (choose(5, "fuzz close_range range")) {
-        case 0:
-          first = pick(own, "fuzz close_range fd")!;
-          last = first;
-          break;
-        case 1:
-          first = Math.min(...own);
-          last = Math.max(...own);
-          break;
-        case 2: {
-          const sib: number[] = [];
-          for (const c of ps.ctxs) if (c !== ctx) for (const x of c.fds) sib.push(x.fd);
-          first = pick(sib.length > 0 ? sib : own, "fuzz close_range sibling")!;
-          last = first + 1;
-          break;
-        }
-        case 3:
-          first = pick(own, "fuzz close_range fd")!;
-          last = 0xffff_ffff;
-          break;
-        default:
-          last = pick(own, "fuzz close_range fd")!;
-          first = last + 1 + choose(2, "fuzz close_range inverted");
-      }
-      const fk = choose(8, "fuzz close_range flags");
-      let flags = [0, 0, 0, 0, CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE][fk] ?? 0;
-      if (fk === 6) flags = CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC;
-      if (fk === 7) flags = [1, 1 << 3, 0x8000_0000][choose(3, "fuzz close_range bad")]!;
-      const badFlags = (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) !== 0;
-      // (The thread goes on with the process's table unless this is its last operation.)
-      if (!badFlags && !ctx.last) flags &= ~CLOSE_RANGE_UNSHARE;
-      const settled = badFlags || first > last ? -EINVAL : null;
-      const unshare = (flags & CLOSE_RANGE_UNSHARE) !== 0;
-      const closes = settled === null && (flags & CLOSE_RANGE_CLOEXEC) === 0;
-      if (closes) {
-        // Cut the range short before a number it must leave alone.
-        for (const n of untouchable(ps)) {
-          if (n < first || n > last) continue;
-          if (n > first) {
-            last = n - 1;
-            break;
-          }
-          first = n + 1;
-        }
-        if (first > last) return "ok";
-      }
-      // Closing in the process's table (not a copy of the thread's own: CLOSE_RANGE_UNSHARE
-      // leaves the shared table alone when other threads use it, and when none does, no other
-      // call of the process follows).
-      const rec = closes && !unshare ? clobber(ctx, first, last) : undefined;
-      if (unshare && settled === null) ctx.unshared = true;
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await ctx.p.closeRange(first, last, flags);
-      const t1 = model.tick();
-      if (rec) rec.ret = t1;
-      const call = `close_range(${first}, ${last}, ${flags})`;
-      if (settled !== null) {
-        if (ret !== settled) model.diverge(`${call} = ${ret}, expected ${settled}`);
-        return "ok";
-      }
-      if (ret !== 0 && !(unshare && allocFailed(ret, m))) model.diverge(`${call} = ${ret}`);
-      if (rec && ret === 0) ps.fdm.closedRange(first, last, t0, t1);
-      return "ok";
-    }
-
-    async function opClose(ctx: ThreadCtx): Promise<"ok"> {
-      if (choose(6, "fuzz close bad") === 0) {
-        const ret = await ctx.p.close(4000 + choose(50, "fuzz bad fd"));
-        if (ret !== -EBADF) model.diverge(`close(bad fd) = ${ret}`);
-        return "ok";
-      }
-      const e = pick(ctx.fds, "fuzz close fd");
-      if (!e) return "ok";
-      ctx.fds.splice(ctx.fds.indexOf(e), 1);
-      e.closed = true;
-      // (With a dup of it open the file lives on; the model does not count on that.)
-      if (e.file) e.file.goneAt = Math.min(e.file.goneAt, model.tick());
-      if (e.kind === "drm" && e.file!.shared) ctx.proc.staleFds.add(e.fd);
-      const ret = await closeFd(ctx, e.fd);
-      if (ret !== 0) model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
-      return "ok";
-    }
-
-    async function opSend(ctx: ThreadCtx): Promise<"ok"> {
-      const d = ownDmabuf(ctx);
-      if (!d || procs.length < 2) return "ok";
-      const to = pick(
-        procs.filter((q) => q.pid !== ctx.p.pid),
-        "fuzz send to",
-      );
-      if (!to) return "ok";
-      const m = failMark();
-      busy(ctx.proc, d.fd, 1);
-      const rec = procSend(ctx, to, d.fd);
-      const ret = await ctx.p.sendFd(to, d.fd);
-      if (rec) rec.ret = model.tick();
-      busy(ctx.proc, d.fd, -1);
-      if (ret !== 0 && ret !== -EPIPE && !allocFailed(ret, m)) model.diverge(`sendFd = ${ret}`);
-      return "ok";
-    }
-
-    async function opRecv(ctx: ThreadCtx): Promise<"ok"> {
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ctx.proc.fdm.begin(t0);
-      const fd = await ctx.p.recvFd({ nonblock: true, cloexec: choose(2, "fuzz cloexec") === 0 });
-      const t1 = model.tick();
-      if (fd < 0) {
-        ctx.proc.fdm.end(pend);
-        if (fd !== -EAGAIN && fd !== -EMFILE && !allocFailed(fd, m))
-          model.diverge(`recvFd = ${fd}`);
-        return "ok";
-      }
-      const size = await ctx.p.lseek(fd, 0, SEEK_END);
-      await ctx.p.lseek(fd, 0, 0);
-      let st = await stampAt(ctx.p, fd, 0, PAGE);
-      // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
-      const lost = lostFd(ctx.proc, fd, t0);
-      if (lost) st = null;
-      // With socket operations, socket fds are sent too (opSockPass): a file that cannot seek
-      // (-ESPIPE: a socket; a dma-buf always can) is one of the files sent to the process.
-      if (opts.sockets && (lost || size === -ESPIPE)) {
-        ctx.proc.fdm.installedVia(fd, viaProcQueue(ctx.p.pid, t1), t0, t1);
-        ctx.proc.fdm.end(pend);
-        if (!lost) await keepExtra(ctx, { fd, sock: null, peer: null, nonblock: false });
-        return "ok";
-      }
-      // (Only dma-buf fds are ever sent, without socket operations.)
-      ctx.proc.fdm.installed(fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
-      ctx.proc.fdm.end(pend);
-      if (st) {
-        // (An export may have happened before its buffer was stamped: membership in the model's
-        // exported set proves nothing; the size does.)
-        const b = model.buffers.get(st.id);
-        if (!b) model.diverge(`received a dma-buf stamped ${st.id}, which is no buffer`);
-        else if (size !== b.size)
-          model.diverge(`received dma-buf of buffer ${st.id} has size ${size}, not ${b.size}`);
-      }
-      if (lost) return "ok";
-      if (ctx.fds.length >= MAX_FDS_PER_THREAD) {
-        await closeFd(ctx, fd);
-        return "ok";
-      }
-      ctx.fds.push({ fd, kind: "dmabuf", buf: st?.id });
-      return "ok";
-    }
-
-    /** Records an SCM_RIGHTS send of `fd` to `to`'s queue (socket operations only). */
-    function procSend(ctx: ThreadCtx, to: Process, fd: number): ProcSend | null {
-      if (!opts.sockets) return null;
-      const rec: ProcSend = {
-        to: to.pid,
-        table: ctx.proc.fdm,
-        fd,
-        start: model.tick(),
-        ret: Number.POSITIVE_INFINITY,
-      };
-      procSends.push(rec);
-      return rec;
-    }
-
-    /**
-     * What a receive of process `pid`'s queue that returned at `ret` may have installed: any
-     * file a send to that queue begun before then passed (resolved at the end of the run).
-     */
-    function viaProcQueue(pid: number, ret: number) {
-      return (): FdObject[] | null => {
-        const out: FdObject[] = [];
-        for (const s of procSends) {
-          if (s.to !== pid || s.start > ret) continue;
-          const c = s.table.candidates(s.fd, s.start, s.ret);
-          if (c === null) return null;
-          out.push(...c);
-        }
-        return out;
-      };
-    }
-
-    /** The socket ends `fd` of `table` may have named in [start, ret] (null: unknown). */
-    function sockEnds(table: FdTableModel, fd: number, start: number, ret: number) {
-      const c = table.candidates(fd, start, ret);
-      if (c === null) return null;
-      const out: SockModel[] = [];
-      for (const o of c) if (o.kind === "socket") out.push(o.sock);
-      return out;
-    }
-
-    /**
-     * What a recvmsg() on `fd` of `table` in [start, ret] may have installed: any file of a
-     * sendmsg() begun before `ret` on the other end of a socket `fd` may have named (the
-     * message was queued on the peer of the sender's socket: unix_peer()).
-     */
-    function viaSocket(table: FdTableModel, fd: number, start: number, ret: number) {
-      return (): FdObject[] | null => {
-        const ends = sockEnds(table, fd, start, ret);
-        if (ends === null || ends.some((e) => e.loose)) return null;
-        const out: FdObject[] = [];
-        for (const s of sockSends) {
-          if (s.start > ret) continue;
-          const from = sockEnds(s.table, s.fd, s.start, s.ret);
-          if (from === null || from.some((e) => e.loose)) return null;
-          if (!from.some((e) => e.peer !== null && ends.includes(e.peer))) continue;
-          for (const x of s.fds) {
-            const c = s.table.candidates(x, s.start, s.ret);
-            if (c === null) return null;
-            out.push(...c);
-          }
-        }
-        return out;
-      };
-    }
-
-    /** Keeps a received file in the thread's extra fds, or closes it if the thread has enough. */
-    async function keepExtra(ctx: ThreadCtx, x: ExtraFd): Promise<void> {
-      if (ctx.extra.length < MAX_EXTRA_PER_THREAD) {
-        ctx.extra.push(x);
-        return;
-      }
-      const ret = await closeFd(ctx, x.fd);
-      if (ret !== 0) model.diverge(`close(${x.fd}) of a received fd = ${ret}`);
-    }
-
-    /**
-     * socketpair(2) (__sys_socketpair() of v6.18): AF_UNIX SOCK_STREAM, with SOCK_CLOEXEC,
-     * SOCK_NONBLOCK, protocol 0 or PF_UNIX; or a bad family, type, protocol or flag
-     * (socketpairExpected()), one time in three. The two new fds are ends of one pair in the fd
-     * model. (`valid`: a good one, as each thread's first.)
-     */
-    async function opSocketpair(ctx: ThreadCtx, valid = false): Promise<"ok"> {
-      if (ctx.extra.length + 2 > MAX_EXTRA_PER_THREAD) return "ok";
-      let family: number = AF_UNIX;
-      let type: number = SOCK_STREAM;
-      let protocol = 0;
-      switch (valid ? 4 : choose(12, "fuzz socketpair kind")) {
-        case 0:
-          family = BAD_FAMILIES[choose(BAD_FAMILIES.length, "fuzz socketpair family")]!;
-          break;
-        case 1:
-          type = BAD_TYPES[choose(BAD_TYPES.length, "fuzz socketpair type")]!;
-          break;
-        case 2:
-          protocol = BAD_PROTOCOLS[choose(BAD_PROTOCOLS.length, "fuzz socketpair protocol")]!;
-          break;
-        case 3:
-          type |= BAD_TYPE_FLAGS[choose(BAD_TYPE_FLAGS.length, "fuzz socketpair bad flag")]!;
-          break;
-        default:
-          if (choose(3, "fuzz socketpair pf") === 0) protocol = AF_UNIX;
-      }
-      const fl = choose(4, "fuzz socketpair flags");
-      if (fl & 1) type |= SOCK_CLOEXEC;
-      if (fl & 2) type |= SOCK_NONBLOCK;
-      const expected = socketpairExpected(family, type, protocol);
-      const call = `socketpair(${family}, ${type}, ${protocol})`;
-      const ps = ctx.proc;
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ps.fdm.begin(t0);
-      const ret = await ctx.p.socketpair(family, type, protocol);
-      const t1 = model.tick();
-      if (typeof ret === "number" || expected !== "pair") {
-        ps.fdm.end(pend);
-        if (ret !== expected && !(expected === "pair" && allocFailed(ret, m)))
-          model.diverge(`${call} = ${ret}, expected ${expected === "pair" ? "two fds" : expected}`);
-        return "ok";
-      }
-      const [a, b] = ret;
-      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a === b) {
-        ps.fdm.end(pend);
-        model.diverge(`${call} = [${a}, ${b}]`);
-        return "ok";
-      }
-      const sa: SockModel = { id: sockIds++, peer: null };
-      const sb: SockModel = { id: sockIds++, peer: sa };
-      sa.peer = sb;
-      ps.fdm.installed(a, { kind: "socket", sock: sa }, t0, t1);
-      ps.fdm.installed(b, { kind: "socket", sock: sb }, t0, t1);
-      ps.fdm.end(pend);
-      // (A sibling's dup2() or close_range() may have closed or replaced one meanwhile: left to
-      // the exit.)
-      const nonblock = (type & SOCK_NONBLOCK) !== 0;
-      const xa: ExtraFd | null = lostFd(ps, a, t0)
-        ? null
-        : { fd: a, sock: sa, peer: null, nonblock, ls: estSock() };
-      const xb: ExtraFd | null = lostFd(ps, b, t0)
-        ? null
-        : { fd: b, sock: sb, peer: null, nonblock, ls: estSock() };
-      if (xa && xb) {
-        xa.peer = xb;
-        xb.peer = xa;
-      }
-      if (xa) ctx.extra.push(xa);
-      if (xb) ctx.extra.push(xb);
-      return "ok";
-    }
-
-    /** Every fd the thread holds: its DRM files and dma-bufs, sockets and received files. */
-    function heldFds(ctx: ThreadCtx): number[] {
-      const out = ctx.fds.map((e) => e.fd);
-      for (const x of ctx.extra) out.push(x.fd);
-      if (ctx.proc.timeline !== null) out.push(ctx.proc.timeline);
-      if (ctx.proc.epfd !== null) out.push(ctx.proc.epfd);
-      return out;
-    }
-
-    /**
-     * The fd a socket call goes to: usually one of the thread's sockets or received files, else
-     * a DRM or dma-buf fd (-ENOTSOCK) or a number never open (-EBADF). `x`: the extra fd.
-     */
-    function sockTarget(ctx: ThreadCtx, label: string): { fd: number; x?: ExtraFd } | null {
-      const k = choose(10, label);
-      if (k === 0) {
-        const e = pick(ctx.fds, `${label} other`);
-        return e ? { fd: e.fd } : null;
-      }
-      if (k === 1) return { fd: 4000 + choose(50, `${label} never`) };
-      const x = pick(ctx.extra, label);
-      return x ? { fd: x.fd, x } : null;
-    }
-
-    /**
-     * sendmsg(2) with SCM_RIGHTS (unix_stream_sendmsg() of v6.18): no fds, one or two of any the
-     * thread holds, the socket's own fd, its pair's other end, every socket of the thread (the
-     * in-flight cycles the garbage collector takes), a never-open or a closed fd, SCM_MAX_FD + 1
-     * fds (-EINVAL) or SCM_MAX_FD of one; on a DRM or dma-buf fd (-ENOTSOCK) or a never-open one.
-     */
-    async function opSockSend(ctx: ThreadCtx): Promise<"ok"> {
-      const tg = sockTarget(ctx, "fuzz sendmsg fd");
-      if (!tg) return "ok";
-      const held = heldFds(ctx);
-      const any = (label: string) => pick(held, label) ?? tg.fd;
-      let fds: number[];
-      let neverOpen = false;
-      let closedOne = false;
-      switch (choose(12, "fuzz sendmsg payload")) {
-        case 0:
-          fds = [];
-          break;
-        case 1:
-          fds = [any("fuzz sendmsg any")];
-          break;
-        case 2:
-          fds = [any("fuzz sendmsg any"), any("fuzz sendmsg any")];
-          break;
-        case 3:
-          fds = [tg.fd];
-          break;
-        case 4:
-          fds = tg.x?.peer ? [tg.x.peer.fd] : [tg.fd];
-          if (tg.x?.peer && choose(2, "fuzz sendmsg both") === 0) fds.push(tg.fd);
-          break;
-        case 5:
-        case 6:
-          fds = ctx.extra.map((x) => x.fd);
-          if (fds.length === 0) fds = [tg.fd];
-          break;
-        case 7:
-          fds = [any("fuzz sendmsg any"), 4000 + choose(50, "fuzz sendmsg never")];
-          neverOpen = true;
-          break;
-        case 8: {
-          const c = pick(ctx.closedFds, "fuzz sendmsg closed");
-          fds = c === undefined ? [tg.fd] : [c];
-          closedOne = c !== undefined;
-          break;
-        }
-        case 9:
-          fds = new Array<number>(SCM_MAX_FD + 1).fill(tg.fd);
-          break;
-        case 10:
-          fds = new Array<number>(SCM_MAX_FD).fill(any("fuzz sendmsg any"));
-          break;
-        default:
-          fds = [tg.fd, tg.fd];
-      }
-      const ps = ctx.proc;
-      // The sent DRM and dma-buf fds are out of dup2()'s and close_range()'s reach meanwhile.
-      const own = new Set(ctx.fds.map((e) => e.fd));
-      const busied = [...new Set(fds)].filter((x) => own.has(x));
-      for (const x of busied) busy(ps, x, 1);
-      const extras = new Set(heldFds(ctx).filter((x) => !own.has(x)));
-      markEscaped(ctx, fds);
-      const conn = connOf(tg.x);
-      const m = failMark();
-      const t0 = model.tick();
-      const rec: SockSend = {
-        table: ps.fdm,
-        fd: tg.fd,
-        fds,
-        start: t0,
-        ret: Number.POSITIVE_INFINITY,
-      };
-      if (fds.length <= SCM_MAX_FD) {
-        sockSends.push(rec);
-        sockFdsSent += fds.length;
-      }
-      const ret = await ctx.p.sendmsgFds(tg.fd, fds);
-      const t1 = model.tick();
-      rec.ret = t1;
-      for (const x of busied) busy(ps, x, -1);
-      const call = `sendmsg(${tg.fd}, SCM_RIGHTS [${fds.length > 4 ? `${fds.length} fds` : fds.join(", ")}])`;
-      // (A DRM or dma-buf fd of the thread may be closed by a sibling's race meanwhile.)
-      const why = sendmsgVerdict(ret, {
-        sockSure: tg.x?.sock != null,
-        count: fds.length,
-        neverOpen,
-        allSure: !closedOne && fds.every((x) => extras.has(x)),
-        peerAlive: tg.x?.peer != null,
-        sentBefore: sockFdsSent - (fds.length <= SCM_MAX_FD ? fds.length : 0),
-        rlimit: INR_OPEN_CUR,
-        allocMayFail: allocFailed(-ENOMEM, m),
-        conn,
-      });
-      if (why !== null) model.diverge(`${call} = ${ret}: ${why}`);
-      if (tg.x === undefined || tg.x.sock === null)
-        fdUse(ctx, tg.fd, t0, t1, ret, `${call} = ${ret}`, socketCallFits(ret));
-      if (ret === 0)
-        for (const x of new Set(fds)) fdUse(ctx, x, t0, t1, 0, `${call} = 0 (fd ${x})`, () => true);
-      return "ok";
-    }
-
-    /**
-     * recvmsg(2) of one message (unix_stream_read_generic() and scm_detach_fds() of v6.18), with
-     * or without MSG_PEEK and MSG_CMSG_CLOEXEC, room for every fd or for 1 or 0 (MSG_CTRUNC),
-     * never blocking (MSG_DONTWAIT, or a SOCK_NONBLOCK socket without it); or with hostile
-     * options (-EFAULT, -EINVAL, before the fd is looked up); on a DRM or dma-buf fd
-     * (-ENOTSOCK) or a never-open one. The new fds are lives of the fd model that name any file
-     * a message queued on the socket may have carried; the thread keeps a few and closes the rest.
-     */
-    async function opSockRecv(ctx: ThreadCtx): Promise<"ok"> {
-      const tg = sockTarget(ctx, "fuzz recvmsg fd");
-      if (!tg) return "ok";
-      const ps = ctx.proc;
-      if (choose(16, "fuzz recvmsg hostile") === 0) {
-        const [arg, errno] = HOSTILE_RECV[choose(HOSTILE_RECV.length, "fuzz recvmsg bad")]!;
-        const r = await ctx.p.recvmsgFds(tg.fd, arg as { maxFds?: number });
-        if (r !== errno)
-          model.diverge(`recvmsg(${tg.fd}, hostile) = ${JSON.stringify(r)}, expected ${errno}`);
-        return "ok";
-      }
-      const peek = choose(3, "fuzz recvmsg peek") === 0;
-      const cloexec = choose(2, "fuzz recvmsg cloexec") === 0;
-      const maxFds = [undefined, undefined, 1, 0][choose(4, "fuzz recvmsg room")];
-      // Never blocking: MSG_DONTWAIT, or a SOCK_NONBLOCK socket (then half the time without it).
-      const nonblock = !tg.x?.nonblock || choose(2, "fuzz recvmsg dontwait") === 0;
-      const conn = connOf(tg.x);
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ps.fdm.begin(t0);
-      const r = await ctx.p.recvmsgFds(tg.fd, { peek, nonblock, cloexec, maxFds });
-      const t1 = model.tick();
-      const call = `recvmsg(${tg.fd}${peek ? ", MSG_PEEK" : ""})`;
-      const why = recvmsgVerdict(r, {
-        sockSure: tg.x?.sock != null,
-        maxFds: maxFds ?? SCM_MAX_FD,
-        nonblock: true,
-        allocMayFail: allocFailed(-ENOMEM, m),
-        conn,
-        peerAlive: tg.x?.peer != null,
-        resetSeen: tg.x?.reset === true,
-      });
-      if (r === -ECONNRESET && tg.x !== undefined) tg.x.reset = true;
-      const shown =
-        typeof r === "number"
-          ? String(r)
-          : `${r.fds.length <= 4 ? `[${r.fds.join(", ")}]` : `${r.fds.length} fds`}${r.msgFlags === 0 ? "" : `, msg_flags ${r.msgFlags}`}`;
-      if (why !== null) model.diverge(`${call} = ${shown}: ${why}`);
-      const res = typeof r === "number" ? r : 0;
-      if (tg.x === undefined || tg.x.sock === null)
-        fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
-      if (typeof r === "number") {
-        ps.fdm.end(pend);
-        return "ok";
-      }
-      const via = viaSocket(ps.fdm, tg.fd, t0, t1);
-      for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
-      ps.fdm.end(pend);
-      for (const fd of r.fds) {
-        // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
-        if (lostFd(ps, fd, t0)) continue;
-        await keepExtra(ctx, { fd, sock: null, peer: null, nonblock: false });
-      }
-      return "ok";
-    }
-
-    /**
-     * A socket fd of a pair the thread made sent to another process's SCM_RIGHTS queue
-     * (Process.sendFd()): how the ends of one pair reach other processes, whose sends over them
-     * then make in-flight cycles across processes. 0, or -EPIPE (the receiver exited). (Only
-     * sockets and, from opSend(), dma-bufs go through these queues: the receiver tells them
-     * apart by llseek(), which a socket refuses; a received file could be anything.)
-     */
-    async function opSockPass(ctx: ThreadCtx): Promise<"ok"> {
-      const x = pick(
-        ctx.extra.filter((e) => e.sock !== null),
-        "fuzz pass fd",
-      );
-      if (!x || procs.length < 2) return "ok";
-      const to = pick(
-        procs.filter((q) => q.pid !== ctx.p.pid),
-        "fuzz pass to",
-      );
-      if (!to) return "ok";
-      markEscaped(ctx, [x.fd]);
-      const m = failMark();
-      const rec = procSend(ctx, to, x.fd)!;
-      const ret = await ctx.p.sendFd(to, x.fd);
-      rec.ret = model.tick();
-      if (ret !== 0 && ret !== -EPIPE && !allocFailed(ret, m))
-        model.diverge(`sendFd(${x.fd}) of a socket = ${ret}`);
-      return "ok";
-    }
-
-    /**
-     * close(2) of a socket fd or a received file of the thread: a socket's last close releases
-     * it (unix_release_sock(): its queue purged, the garbage collector run while sockets are in
-     * flight). 0.
-     */
-    async function opSockClose(ctx: ThreadCtx): Promise<"ok"> {
-      const x = pick(ctx.extra, "fuzz sock close");
-      if (!x) return "ok";
-      ctx.extra.splice(ctx.extra.indexOf(x), 1);
-      if (x.peer) x.peer.peer = null;
-      const ret = await closeFd(ctx, x.fd);
-      if (x.ls?.name != null && ctx.names.get(x.ls.name) === x.ls)
-        if (x.ls.escaped || ctx.proc.staleFds.has(x.fd))
-          // unix_release_sock() -> unix_remove_socket() frees the name with the last reference:
-          // this close's, unless the socket escaped or a sibling may call through the number.
-          ctx.names.set(x.ls.name, "unknown");
-        else ctx.names.delete(x.ls.name);
-      if (ret !== 0) model.diverge(`close(${x.fd}) of a socket or received fd = ${ret}`);
-      return "ok";
-    }
+    this.opTableWeight = 1;
+    for (const [w] of this.OP_TABLE) this.opTableWeight += w;
 
     // -----------------------------------------------------------------------------------------
     // Listening sockets (opts.sockets "listen"): socket(2), bind(2), listen(2), connect(2),
@@ -2648,1749 +889,69 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     // drawn only where they cannot block (an O_NONBLOCK socket, or a listener whose queue the
     // thread knows), since a sleep nobody ends would end the run as a deadlock.
 
-    /** The name space: the thread's own names and the shared one. */
-    const SHARED_NAME = "fz*";
-    function ownName(ctx: ThreadCtx, k: number): string {
-      return `fz${ctx.lid}.${k}`;
-    }
+    this.SHARED_NAME = "fz*";
 
-    /** A connected socket's state (a pair's end, an accepted socket). */
-    function estSock(bound = false): LSock {
-      return { state: "est", bound, name: null, escaped: false, backlog: 0, queue: null };
-    }
-
-    /** What the thread surely knows of `x`'s socket (null: a received file, or it escaped). */
-    function known(x: ExtraFd | undefined): ListenKnown | null {
-      return x?.ls && !x.ls.escaped ? x.ls : null;
-    }
-
-    /** Whether `x` is connected, for sendmsg()'s and recvmsg()'s verdicts (socket-model.ts Conn). */
-    function connOf(x: ExtraFd | undefined): Conn {
-      if (opts.sockets !== "listen") return "yes";
-      const k = known(x);
-      if (k === null) return x?.ls?.state === "est" ? "yes" : "maybe";
-      return k.state === "est" ? "yes" : "no";
-    }
-
-    /** Sockets of the thread whose fds go out over a socket or to a process: they escape. */
-    function markEscaped(ctx: ThreadCtx, fds: readonly number[]) {
-      for (const x of ctx.extra)
-        if (x.ls && fds.includes(x.fd)) {
-          x.ls.escaped = true;
-          x.ls.queue = null;
-        }
-    }
-
-    /** What the thread knows of `name`'s binding. */
-    function nameState(ctx: ThreadCtx, name: string): NameState {
-      if (name === SHARED_NAME) return "unknown";
-      const b = ctx.names.get(name);
-      return b === undefined ? "free" : b === "unknown" ? "unknown" : "bound";
-    }
-
-    /** An address of `kind` for `name`: the bytes and the length passed. */
-    function addrOf(kind: AddrKind, name: string): { addr: Uint8Array; len: number } {
-      const a = sockaddrUnAbstract(name);
-      switch (kind) {
-        case "auto":
-          return { addr: a.addr, len: 2 };
-        case "path": {
-          const p = sockaddrUnAbstract("/fz");
-          p.addr[2] = "/".charCodeAt(0);
-          return p;
-        }
-        case "len-long":
-          return { addr: new Uint8Array(129), len: 129 };
-        case "len-sun": {
-          const b = new Uint8Array(111);
-          b.set(a.addr);
-          return { addr: b, len: 111 };
-        }
-        case "len-short":
-          return { addr: a.addr, len: 1 };
-        case "family": {
-          const b = a.addr.slice();
-          b[0] = 2;
-          return { addr: b, len: a.len };
-        }
-        case "fault":
-          return { addr: a.addr.subarray(0, 3), len: a.len };
-        default:
-          return a;
-      }
-    }
-
-    /** The socket fd a listen operation goes to (sockTarget(): sometimes not a socket). */
-    function listenTarget(ctx: ThreadCtx, label: string) {
-      return sockTarget(ctx, label);
-    }
-
-    /** Checks a listen operation's result against `allowed`; a non-socket fd by its file. */
-    function checkListenOp(
-      ctx: ThreadCtx,
-      tg: { fd: number; x?: ExtraFd },
-      call: string,
-      ret: number,
-      allowed: readonly number[],
-      m: number,
-      t0: number,
-      t1: number,
-      preSock: number | null = null,
-    ) {
-      if (tg.x === undefined || tg.x.sock === null) {
-        // (move_addr_to_kernel()'s errno comes before connect()'s socket lookup: any file.)
-        const fits = ret === preSock ? () => true : socketCallFits(ret);
-        fdUse(ctx, tg.fd, t0, t1, ret, `${call} = ${ret}`, fits);
-        if (ret === -EBADF || ret === -ENOTSOCK) return;
-      }
-      if (!allowed.includes(ret) && !allocFailed(ret, m))
-        model.diverge(`${call} = ${ret}, expected ${allowed.join(" or ")}`);
-    }
-
-    /**
-     * socket(2) (__sys_socket() of v6.18): AF_UNIX SOCK_STREAM with SOCK_CLOEXEC and
-     * SOCK_NONBLOCK, protocol 0 or PF_UNIX; or, one time in three, a bad family (outside the
-     * range, or in it and not AF_UNIX), type (SOCK_PACKET among them), protocol or flag, with
-     * socketExpected()'s errno. The new socket is unconnected and unbound.
-     */
-    async function opSocket(ctx: ThreadCtx): Promise<"ok"> {
-      await newSocket(ctx, choose(3, "fuzz socket valid") !== 0);
-      return "ok";
-    }
-
-    async function newSocket(ctx: ThreadCtx, valid: boolean): Promise<ExtraFd | null> {
-      if (ctx.extra.length + 1 > MAX_EXTRA_PER_THREAD) return null;
-      let family: number = AF_UNIX;
-      let type: number = SOCK_STREAM;
-      let protocol = 0;
-      switch (valid ? 6 : choose(6, "fuzz socket kind")) {
-        case 0:
-          family = BAD_FAMILIES[choose(BAD_FAMILIES.length, "fuzz socket family")]!;
-          break;
-        case 1:
-          family = INRANGE_FAMILIES[choose(INRANGE_FAMILIES.length, "fuzz socket family in")]!;
-          break;
-        case 2:
-          type = [...BAD_TYPES, SOCK_PACKET][choose(BAD_TYPES.length + 1, "fuzz socket type")]!;
-          break;
-        case 3:
-          protocol = BAD_PROTOCOLS[choose(BAD_PROTOCOLS.length, "fuzz socket protocol")]!;
-          break;
-        case 4:
-          type |= BAD_TYPE_FLAGS[choose(BAD_TYPE_FLAGS.length, "fuzz socket bad flag")]!;
-          break;
-        default:
-          if (choose(3, "fuzz socket pf") === 0) protocol = AF_UNIX;
-      }
-      const fl = choose(4, "fuzz socket flags");
-      if (fl & 1) type |= SOCK_CLOEXEC;
-      if (fl & 2) type |= SOCK_NONBLOCK;
-      const expected = socketExpected(family, type, protocol);
-      const call = `socket(${family}, ${type}, ${protocol})`;
-      const ps = ctx.proc;
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ps.fdm.begin(t0);
-      const fd = await ctx.p.openSocket(family, type, protocol);
-      const t1 = model.tick();
-      if (fd < 0 || expected !== "fd") {
-        ps.fdm.end(pend);
-        if (fd !== expected && !(expected === "fd" && allocFailed(fd, m)))
-          model.diverge(`${call} = ${fd}, expected ${expected === "fd" ? "an fd" : expected}`);
-        return null;
-      }
-      const sock: SockModel = { id: sockIds++, peer: null };
-      ps.fdm.installed(fd, { kind: "socket", sock }, t0, t1);
-      ps.fdm.end(pend);
-      // (A sibling's dup2() or close_range() may have closed or replaced it meanwhile.)
-      if (lostFd(ps, fd, t0)) return null;
-      const x: ExtraFd = {
-        fd,
-        sock,
-        peer: null,
-        nonblock: (type & SOCK_NONBLOCK) !== 0,
-        ls: { state: "close", bound: false, name: null, escaped: false, backlog: 0, queue: null },
-      };
-      ctx.extra.push(x);
-      return x;
-    }
-
-    /** The names bind() and connect() draw: the thread's own three, or the shared one. */
-    function drawName(ctx: ThreadCtx, label: string): string {
-      const k = choose(5, label);
-      return k < 3 ? ownName(ctx, k) : k === 3 ? SHARED_NAME : ownName(ctx, 0);
-    }
-
-    /**
-     * bind(2) (__sys_bind(), unix_bind() of v6.18) of one of the thread's sockets (or another
-     * fd) to an abstract name of the small name space (taken ones: -EADDRINUSE), a bare family
-     * (autobind), or a bad address (bindExpected()).
-     */
-    async function opBind(ctx: ThreadCtx): Promise<"ok"> {
-      const tg = listenTarget(ctx, "fuzz bind fd");
-      if (!tg) return "ok";
-      const kinds: AddrKind[] = [
-        "name",
-        "name",
-        "name",
-        "name",
-        "auto",
-        "len-long",
-        "len-sun",
-        "len-short",
-        "family",
-        "fault",
-      ];
-      const kind = kinds[choose(kinds.length, "fuzz bind addr")]!;
-      const name = drawName(ctx, "fuzz bind name");
-      const k = known(tg.x);
-      const allowed = bindExpected(kind, k, nameState(ctx, name));
-      const { addr, len } = addrOf(kind, name);
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await ctx.p.bind(tg.fd, addr, len);
-      const t1 = model.tick();
-      checkListenOp(
-        ctx,
-        tg,
-        `bind(${tg.fd}, ${kind} ${JSON.stringify(name)})`,
-        ret,
-        allowed,
-        m,
-        t0,
-        t1,
-      );
-      if (ret === 0 && tg.x?.ls && (kind === "name" || kind === "auto")) {
-        const ls = tg.x.ls;
-        if (kind === "name" && !ls.bound) {
-          ls.name = name;
-          if (name !== SHARED_NAME) ctx.names.set(name, k === null ? "unknown" : ls);
-        }
-        ls.bound = true;
-      } else if (ret === 0 && kind === "name" && name !== SHARED_NAME)
-        ctx.names.set(name, "unknown"); // a received file of unknown fate holds it
-      return "ok";
-    }
-
-    /** listen(2) (unix_listen() of v6.18) with a backlog of 0, 1, 2, -1 or 5 (listenExpected()). */
-    async function opListen(ctx: ThreadCtx): Promise<"ok"> {
-      const tg = listenTarget(ctx, "fuzz listen fd");
-      if (!tg) return "ok";
-      const backlog = [0, 1, 2, -1, 5][choose(5, "fuzz listen backlog")]!;
-      await doListen(ctx, tg, backlog);
-      return "ok";
-    }
-
-    async function doListen(ctx: ThreadCtx, tg: { fd: number; x?: ExtraFd }, backlog: number) {
-      const k = known(tg.x);
-      const allowed = listenExpected(k);
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await ctx.p.listen(tg.fd, backlog);
-      const t1 = model.tick();
-      checkListenOp(ctx, tg, `listen(${tg.fd}, ${backlog})`, ret, allowed, m, t0, t1);
-      const ls = tg.x?.ls;
-      if (ret === 0 && ls) {
-        if (ls.state !== "listen")
-          ls.queue = ls.escaped || ls.name === SHARED_NAME || ls.name === null ? null : [];
-        ls.state = "listen";
-        ls.backlog = backlog < 0 || backlog > SOMAXCONN ? SOMAXCONN : backlog;
-      }
-    }
-
-    /** Each thread's first listener: a socket bound to its first name, listening. */
-    async function listenerSetup(ctx: ThreadCtx): Promise<void> {
-      const x = await newSocket(ctx, true);
-      if (!x) return;
-      const name = ownName(ctx, 0);
-      const { addr, len } = addrOf("name", name);
-      const m = failMark();
-      const ret = await ctx.p.bind(x.fd, addr, len);
-      if (ret !== 0) {
-        if (!allocFailed(ret, m)) model.diverge(`bind(${x.fd}, ${JSON.stringify(name)}) = ${ret}`);
-        return;
-      }
-      x.ls!.bound = true;
-      x.ls!.name = name;
-      ctx.names.set(name, x.ls!);
-      await doListen(ctx, { fd: x.fd, x }, 1 + choose(2, "fuzz setup backlog"));
-    }
-
-    /** Where a connect() to `name` ends up, as the thread knows it. */
-    function targetOf(ctx: ThreadCtx, name: string): ConnectTarget {
-      if (name === SHARED_NAME) return { kind: "unknown" };
-      const b = ctx.names.get(name);
-      if (b === undefined) return { kind: "none" };
-      if (b === "unknown" || b.escaped) return { kind: "unknown" };
-      if (b.state !== "listen") return { kind: "listener", listening: false, full: false };
-      if (b.queue === null) return { kind: "unknown" };
-      return { kind: "listener", listening: true, full: b.queue.length > b.backlog };
-    }
-
-    /**
-     * connect(2) (__sys_connect(), unix_stream_connect() of v6.18) of one of the thread's
-     * sockets (or another fd) to a name of the name space, a pathname (-ENOENT) or a bad address
-     * (connectExpected()). Never one that could sleep: a socket the thread did not make
-     * O_NONBLOCK only connects where the answer is known without waiting (a name nothing is
-     * bound to, its own listener with room, a bad address). A new connection's embryo joins the
-     * listener's queue in the model, its peer the connecting socket.
-     */
-    async function opConnect(ctx: ThreadCtx): Promise<"ok"> {
-      // Half the time a new socket of its own (a client), else any socket fd of the thread.
-      let tg: { fd: number; x?: ExtraFd } | null;
-      if (choose(2, "fuzz connect new") === 0) {
-        const x = await newSocket(ctx, true);
-        tg = x ? { fd: x.fd, x } : null;
-      } else tg = listenTarget(ctx, "fuzz connect fd");
-      if (!tg) return "ok";
-      const kinds: AddrKind[] = [
-        "name",
-        "name",
-        "name",
-        "name",
-        "name",
-        "path",
-        "auto",
-        "len-long",
-        "len-sun",
-        "family",
-        "fault",
-      ];
-      const kind = kinds[choose(kinds.length, "fuzz connect addr")]!;
-      // Half the time the name of one of the thread's listeners, else any of the name space.
-      const lname = pick(
-        ctx.extra.filter((e) => e.ls?.state === "listen" && e.ls.name !== null),
-        "fuzz connect listener",
-      )?.ls?.name;
-      const name =
-        lname != null && choose(2, "fuzz connect to listener") === 0
-          ? lname
-          : drawName(ctx, "fuzz connect name");
-      const target = targetOf(ctx, name);
-      const k = known(tg.x);
-      const allowed = connectExpected(kind, k, target);
-      // A connect() that may have to wait for room (-EAGAIN without O_NONBLOCK): not drawn.
-      const mayWait = allowed.includes(-EAGAIN) || (tg.x === undefined && kind === "name");
-      if (mayWait && !(tg.x?.ls && tg.x.nonblock)) return "ok";
-      const { addr, len } = addrOf(kind, name);
-      const m = failMark();
-      const t0 = model.tick();
-      const ret = await ctx.p.connect(tg.fd, addr, len);
-      const t1 = model.tick();
-      const preSock = kind === "len-long" || kind === "fault" ? addrErrno(kind, "connect") : null;
-      checkListenOp(
-        ctx,
-        tg,
-        `connect(${tg.fd}, ${kind} ${JSON.stringify(name)})`,
-        ret,
-        allowed,
-        m,
-        t0,
-        t1,
-        preSock,
-      );
-      if (ret !== 0) return "ok";
-      const b = name === SHARED_NAME ? undefined : ctx.names.get(name);
-      const queue = b !== undefined && b !== "unknown" ? b.queue : null;
-      const client = tg.x?.ls && k !== null ? tg.x : undefined;
-      const embryo: SockModel = {
-        id: sockIds++,
-        peer: client?.sock ?? null,
-        loose: client === undefined || queue === null,
-      };
-      if (queue !== null) queue.push(embryo);
-      if (client?.sock && client.ls) {
-        client.sock.peer = embryo;
-        client.ls.state = "est";
-      } else if (tg.x?.ls) tg.x.ls.state = "est";
-      return "ok";
-    }
-
-    /**
-     * accept4(2) (__sys_accept4_file(), unix_accept() of v6.18) on one of the thread's sockets,
-     * with SOCK_CLOEXEC, SOCK_NONBLOCK or bad flags (-EINVAL), never where it could sleep: on an
-     * O_NONBLOCK listener, or one whose queue the thread knows (acceptExpected()). The accepted
-     * socket is the oldest embryo in the model (its peer the connecting socket).
-     */
-    async function opAccept(ctx: ThreadCtx): Promise<"ok"> {
-      const k0 = choose(10, "fuzz accept fd");
-      let tg: { fd: number; x?: ExtraFd } | null;
-      if (k0 === 0) tg = { fd: 4000 + choose(50, "fuzz accept never") };
-      else {
-        // A listener of the thread two times in three, else any socket of its own.
-        const listening = ctx.extra.filter((e) => e.ls?.state === "listen");
-        const x = pick(
-          k0 < 7 && listening.length > 0 ? listening : ctx.extra.filter((e) => e.ls),
-          "fuzz accept sock",
-        );
-        tg = x ? { fd: x.fd, x } : null;
-      }
-      if (!tg) return "ok";
-      const fk = choose(6, "fuzz accept flags");
-      const bad = fk === 5;
-      const flags = bad
-        ? BAD_ACCEPT_FLAGS[choose(BAD_ACCEPT_FLAGS.length, "fuzz accept bad flag")]!
-        : (fk & 1 ? SOCK_CLOEXEC : 0) | (fk & 2 ? SOCK_NONBLOCK : 0);
-      const x = tg.x;
-      const k = known(x);
-      const queue = k !== null && x?.ls ? x.ls.queue : null;
-      const allowed: readonly (number | "fd")[] =
-        x === undefined ? [-EBADF] : acceptExpected(bad, k, queue === null ? null : queue.length);
-      // An accept() that may sleep (an empty queue, a listener file without O_NONBLOCK): not drawn.
-      if (allowed.includes(-EAGAIN) && !x?.nonblock) return "ok";
-      const ps = ctx.proc;
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ps.fdm.begin(t0);
-      const fd = await ctx.p.accept(tg.fd, flags);
-      const t1 = model.tick();
-      const call = `accept4(${tg.fd}, ${flags})`;
-      if (fd < 0) {
-        ps.fdm.end(pend);
-        if (!allowed.includes(fd) && !allocFailed(fd, m))
-          model.diverge(`${call} = ${fd}, expected ${allowed.join(" or ")}`);
-        return "ok";
-      }
-      if (!allowed.includes("fd")) {
-        ps.fdm.end(pend);
-        model.diverge(`${call} = ${fd}, expected ${allowed.join(" or ")}`);
-        return "ok";
-      }
-      const embryo = queue?.shift();
-      const sock: SockModel = embryo ?? { id: sockIds++, peer: null, loose: true };
-      ps.fdm.installed(fd, { kind: "socket", sock }, t0, t1);
-      ps.fdm.end(pend);
-      if (lostFd(ps, fd, t0)) return "ok";
-      const nx: ExtraFd = {
-        fd,
-        sock,
-        peer: null,
-        nonblock: (flags & SOCK_NONBLOCK) !== 0,
-        ls: estSock(true),
-      };
-      // (A thread that holds enough fds closes the accepted one at once: keepExtra().)
-      if (ctx.extra.length >= MAX_EXTRA_PER_THREAD) {
-        await keepExtra(ctx, nx);
-        return "ok";
-      }
-      const client = sock.peer ? ctx.extra.find((e) => e.sock === sock.peer) : undefined;
-      if (client && client.peer === null) {
-        client.peer = nx;
-        nx.peer = client;
-      }
-      ctx.extra.push(nx);
-      return "ok";
-    }
-
-    /** The process's sw_sync timeline, opened on first use (null if it cannot be). */
-    async function timeline(ctx: ThreadCtx): Promise<number | null> {
-      if (ctx.proc.timeline !== null) return ctx.proc.timeline;
-      const m = failMark();
-      const t0 = model.tick();
-      const pend = ctx.proc.fdm.begin(t0);
-      const fd = await ctx.p.open(SW_SYNC_PATH, O_RDWR);
-      const t1 = model.tick();
-      ctx.proc.fdm.end(pend);
-      if (fd < 0) {
-        if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
-        return null;
-      }
-      ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
-      // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
-      if (lostFd(ctx.proc, fd, t0)) return null;
-      // (A sibling may have opened one meanwhile: the process keeps the first, which its opener
-      // may be using already and dup2()/close_range() leave alone only while it is the
-      // process's; this fd is closed by the exit.)
-      if (ctx.proc.timeline !== null) return ctx.proc.timeline;
-      ctx.proc.timeline = fd;
-      ctx.proc.points = 0;
-      ctx.proc.signalled = 0;
-      return fd;
-    }
-
-    async function opFence(ctx: ThreadCtx): Promise<"ok"> {
-      const d = ownDmabuf(ctx);
-      if (d) await doFence(ctx, d, choose(2, "fuzz fence then signal") === 0, true);
-      return "ok";
-    }
-
-    /**
-     * A new point of the process's timeline becomes an implicit fence of the dma-buf `d`
-     * (SW_SYNC_IOC_CREATE_FENCE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE as a write or read fence, then
-     * the sync_file is closed: the dma-buf's reservation object holds the only reference).
-     * With `signal`, the timeline is advanced afterwards. (`trust`: the fd surely still is `d`.)
-     */
-    async function doFence(ctx: ThreadCtx, d: FdEntry, signal: boolean, trust: boolean) {
-      const tl = await timeline(ctx);
-      if (tl === null) return;
-      const value = ++ctx.proc.points;
-      const data: SwSyncCreateFenceData = { value, name: "fuzz", fence: -1 };
-      const m = failMark();
-      const c0 = model.tick();
-      const pend = ctx.proc.fdm.begin(c0);
-      const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
-      const c1 = model.tick();
-      ctx.proc.fdm.end(pend);
-      if (r !== 0) {
-        if (r !== -EMFILE && r !== -EBADF && !allocFailed(r, m))
-          model.diverge(`SW_SYNC_IOC_CREATE_FENCE = ${r}`);
-        return;
-      }
-      ctx.proc.fdm.installed(data.fence ?? -1, { kind: "sync-file" }, c0, c1);
-      const flags = choose(3, "fuzz fence kind") === 0 ? DMA_BUF_SYNC_READ : DMA_BUF_SYNC_WRITE;
-      const i0 = model.tick();
-      const imp = await ctx.p.ioctl(d.fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, {
-        flags,
-        fd: data.fence ?? -1,
-      });
-      const what = `DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`;
-      fdUse(ctx, d.fd, i0, model.tick(), imp, what, dmabufIoctlFits(imp, -ENOTTY));
-      // (`d.closed`: a sibling's dup2() or close_range() took the fd meanwhile.)
-      if (
-        trust &&
-        !d.closed &&
-        imp !== 0 &&
-        imp !== -EBADF &&
-        imp !== -EINVAL &&
-        !allocFailed(imp, m)
-      )
-        model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
-      if (!lostFd(ctx.proc, data.fence ?? -1, c0)) await closeFd(ctx, data.fence ?? -1);
-      if (signal) await doSignal(ctx, false);
-    }
-
-    /** SW_SYNC_IOC_INC of the process's timeline: by 1 or 2, or (`all`) to its last point. */
-    async function doSignal(ctx: ThreadCtx, all: boolean) {
-      const tl = ctx.proc.timeline;
-      if (tl === null) return;
-      const by = all ? ctx.proc.points - ctx.proc.signalled : 1 + choose(2, "fuzz signal by");
-      if (by <= 0) return;
-      ctx.proc.signalled += by;
-      const m = failMark();
-      const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_INC, { value: by });
-      // (A thread whose close_range(CLOSE_RANGE_UNSHARE) gave it a table of its own may find
-      // another file at the number, or none.)
-      if (r !== 0 && r !== -EBADF && !ctx.unshared && !allocFailed(r, m))
-        model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
-    }
-
-    async function opPoll(ctx: ThreadCtx): Promise<"ok"> {
-      if (choose(3, "fuzz poll or signal") === 0) {
-        await doSignal(ctx, false);
-        return "ok";
-      }
-      const d = ownDmabuf(ctx);
-      if (d) await doPoll(ctx, d);
-      return "ok";
-    }
-
-    /** poll(2) of the dma-buf `d` for POLLIN or POLLOUT, with a timeout. */
-    async function doPoll(ctx: ThreadCtx, d: FdEntry) {
-      const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz poll events")]!;
-      const fds = [{ fd: d.fd, events, revents: 0 }];
-      const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz poll timeout")]!;
-      const m = failMark();
-      const r = await ctx.p.poll(fds, timeout);
-      if (!Number.isInteger(r) || r > 1 || (r < 0 && r !== -EINTR && !allocFailed(r, m)))
-        model.diverge(`poll(dma-buf, ${events}) = ${r}`);
-    }
-
-    /**
-     * epoll_ctl(EPOLL_CTL_ADD) of a dma-buf fd to the process's epoll fd, then epoll_wait() on it
-     * without waiting (or briefly): the path on which epoll re-polls a dma-buf through its epitem,
-     * which a racing close() of the fd may have doomed. The fd may be closed by the other side
-     * (-EBADF) or already watched (-EEXIST); the wait reports at most the fds it watches.
-     */
-    async function doEpollWait(ctx: ThreadCtx, d: FdEntry) {
-      const epfd = ctx.proc.epfd;
-      if (epfd === null) return;
-      const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz epoll events")]!;
-      let m = failMark();
-      const t0 = model.tick();
-      const r = await ctx.p.epollCtl(epfd, EPOLL_CTL_ADD, d.fd, { events, data: d.fd });
-      // -EPERM: a target without ->poll (a sw_sync timeline) or an epoll set; 0 or -EEXIST: one
-      // with ->poll (in the set already: the fd's file was added before).
-      // (DRM files: either, as a driver may or may not have ->poll.)
-      const polls = (o: FdObject) => o.kind === "dmabuf" || o.kind === "sync-file";
-      const pollless = (o: FdObject) => o.kind === "timeline" || o.kind === "epoll";
-      fdUse(ctx, d.fd, t0, model.tick(), r, `epoll_ctl(ADD) = ${r}`, (o) =>
-        r === -EPERM ? !polls(o) : r === 0 || r === -EEXIST ? !pollless(o) : true,
-      );
-      // (-EPERM: the number was closed and now names a file without poll, a sw_sync timeline.)
-      if (r !== 0 && r !== -EEXIST && r !== -EBADF && r !== -EPERM && !allocFailed(r, m))
-        model.diverge(`epoll_ctl(ADD, dma-buf ${d.fd}) = ${r}`);
-      const out: EpollEvent[] = [];
-      const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz epoll timeout")]!;
-      m = failMark();
-      const n = await ctx.p.epollWait(epfd, out, 4, timeout);
-      if (!Number.isInteger(n) || n > 4 || (n < 0 && n !== -EINTR && !allocFailed(n, m)))
-        model.diverge(`epoll_wait() = ${n}`);
-    }
-
-    /**
-     * Two threads of the process on one object at once: the current thread and a new one each
-     * run one operation (RACE_OPS) on the same DRM file, on a handle of it (each side may take
-     * another handle of the same buffer), and on a dma-buf fd of this thread (of that buffer if
-     * there is one). The file is shared from then on: only interleaving-proof checks apply.
-     */
-    async function opRace(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx);
-      if (!pk) return "ok";
-      const { e } = pk;
-      const f = e.file!;
-      f.shared = true;
-      const h = pickHandle(f, "fuzz race handle");
-      const buf = h === undefined ? undefined : f.live.get(h);
-      const d = ownDmabuf(ctx, buf);
-      // Each side runs one to four of the process's race operations (only side a closes the
-      // dma-buf fd, at most once).
-      const ops = ctx.proc.raceOps;
-      const bs = ops.filter((o) => o !== "close-dmabuf" && o !== "close-drm");
-      // A side repeats one operation (as IGT's race loops do) or mixes them.
-      const aOps = raceSideOps(ops, "fuzz race a");
-      const bOps = raceSideOps(bs, "fuzz race b");
-      const closes = aOps.indexOf("close-dmabuf");
-      for (let k = closes + 1; closes >= 0 && k < aOps.length; k++)
-        if (aOps[k] === "close-dmabuf") aOps[k] = "poll";
-      const handleFor = () => {
-        if (h === undefined) return undefined;
-        // The live handles of the same buffer, in the file's order.
-        const same: number[] = [];
-        for (const [k, x] of f.live) if (x === buf) same.push(k);
-        return same.length > 1 && choose(2, "fuzz race other handle") === 0
-          ? pick(same, "fuzz race handle")
-          : h;
-      };
-      const ha = handleFor();
-      const hb = handleFor();
-      // The epoll fd both sides wait on, made before either runs.
-      if (d && ctx.proc.epfd === null && [...aOps, ...bOps].includes("epoll-wait")) {
-        const m = failMark();
-        const t0 = model.tick();
-        const pend = ctx.proc.fdm.begin(t0);
-        const fd = await ctx.p.epollCreate1(0);
-        if (fd >= 0) ctx.proc.fdm.installed(fd, { kind: "epoll" }, t0, model.tick());
-        ctx.proc.fdm.end(pend);
-        // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
-        if (fd >= 0) {
-          if (!lostFd(ctx.proc, fd, t0)) ctx.proc.epfd = fd;
-        } else if (fd !== -EMFILE && !allocFailed(fd, m)) model.diverge(`epoll_create1(0) = ${fd}`);
-      }
-      // The fd is out of this thread's list before either side runs: nobody else picks it.
-      const trust = closes < 0;
-      if (!trust && d) {
-        ctx.fds.splice(ctx.fds.indexOf(d), 1);
-        ctx.proc.held.add(d);
-      }
-      const other = ctx.p.spawnThread("race", () => raceSide(ctx, e, bOps, hb, d, trust));
-      await raceSide(ctx, e, aOps, ha, d, trust);
-      await other.join();
-      if (d) ctx.proc.held.delete(d);
-      return "ok";
-    }
-
-    /**
-     * The operations of one side of a race, drawn from `list`: one to four, one operation
-     * repeated (as IGT's race loops do) or a mix. `label` names the draws (the simulation does
-     * not record it: plain strings, not built per draw).
-     */
-    function raceSideOps(list: readonly RaceOp[], label: string): RaceOp[] {
-      if (list.length === 0) return [];
-      const n = 1 + choose(4, label);
-      const one = list[choose(list.length, label)]!;
-      const loop = choose(2, label) === 0;
-      const out: RaceOp[] = new Array(n);
-      for (let k = 0; k < n; k++) out[k] = loop ? one : list[choose(list.length, label)]!;
-      return out;
-    }
-
-    /**
-     * One side of a race: its operations in turn, each on the side's current handle (the last
-     * one it made, at first the race's) or, sometimes, on any live handle of the file (the other
-     * side's new ones included).
-     */
-    async function raceSide(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      ops: readonly RaceOp[],
-      h: number | undefined,
-      d: FdEntry | undefined,
-      trust: boolean,
-    ) {
-      let cur = h;
-      for (const op of ops) {
-        const target =
-          cur === undefined || choose(3, "fuzz race retarget") === 0
-            ? pickHandle(e.file!, "fuzz race handle")
-            : cur;
-        const made = await raceOp(ctx, e, op, target, d, trust);
-        if (made !== null) cur = made;
-      }
-    }
-
-    async function raceOp(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      op: RaceOp,
-      h: number | undefined,
-      d: FdEntry | undefined,
-      trust: boolean,
-    ): Promise<number | null> {
-      const f = e.file!;
-      switch (op) {
-        case "gem-close":
-          if (h !== undefined) await doGemClose(ctx, e, false, h, null, false);
-          return null;
-        case "flink":
-          if (h !== undefined) await doFlink(ctx, e, false, h, false);
-          return null;
-        case "gem-open": {
-          const buf = h === undefined ? undefined : f.live.get(h);
-          const own = buf === undefined ? [] : model.namesOf(f.dev, buf);
-          const any = model.knownNames.filter(([dev]) => dev === f.dev).map(([, n]) => n);
-          // The buffer's own names; else, half the time, the name given last on the device
-          // (names are reused lowest first: it is the one a concurrent FLINK is likely to give
-          // again); else any name known.
-          const name =
-            own.length === 0 && any.length > 0 && choose(2, "fuzz race last name") === 0
-              ? model.lastNames.get(f.dev)
-              : pick(own.length > 0 ? own : any, "fuzz race name");
-          return name === undefined ? null : doGemOpen(ctx, e, false, name);
-        }
-        case "export":
-          if (h !== undefined) await doExport(ctx, e, false, h, true);
-          return null;
-        case "export-close":
-          if (h !== undefined) await doExport(ctx, e, false, h, false);
-          return null;
-        case "import":
-          return d ? doImport(ctx, e, false, d, trust) : null;
-        case "map":
-          if (h !== undefined) await doMap(ctx, e, h);
-          return null;
-        case "create":
-          return doCreate(ctx, e, false);
-        case "create-export": {
-          const nh = await doCreate(ctx, e, false);
-          if (nh !== null) await doExport(ctx, e, false, nh, true);
-          return nh;
-        }
-        case "create-flink-close": {
-          // A buffer shared by name whose creator lets go of it at once: the name lives as long
-          // as another handle (a GEM_OPEN of it) holds the object.
-          const nh = await doCreate(ctx, e, false);
-          if (nh === null) return null;
-          await doFlink(ctx, e, false, nh, false);
-          await doGemClose(ctx, e, false, nh, null, false);
-          return null;
-        }
-        case "guess-close": {
-          // The handle a concurrent creation is about to get: the lowest free id, or the next.
-          const live = new Set(f.live.keys());
-          let g = 1;
-          if (choose(2, "fuzz guess") === 0) while (live.has(g)) g++;
-          else g = Math.max(0, ...live) + 1;
-          await doGemClose(ctx, e, false, g, null, false);
-          return null;
-        }
-        case "poll":
-          if (d) await doPoll(ctx, d);
-          return null;
-        case "epoll-wait":
-          if (d) await doEpollWait(ctx, d);
-          return null;
-        case "fence":
-          if (d) await doFence(ctx, d, choose(2, "fuzz race fence signal") === 0, trust);
-          return null;
-        case "change-handle":
-          return h === undefined ? null : doChangeHandle(ctx, e, false, h, newHandleFor(f, h));
-        case "child-open":
-          await childOpen(ctx);
-          return null;
-        case "close-drm":
-          // close() of the race's DRM fd while the other side calls through it (only side a,
-          // and only an fd of this thread: it leaves the thread's list first, as opClose does).
-          if (ctx.fds.includes(e)) {
-            ctx.fds.splice(ctx.fds.indexOf(e), 1);
-            e.closed = true;
-            f.goneAt = Math.min(f.goneAt, model.tick());
-            ctx.proc.staleFds.add(e.fd);
-            const ret = await closeFd(ctx, e.fd);
-            if (ret !== 0) model.diverge(`close(${e.fd}) of an open DRM fd = ${ret}`);
-          }
-          return null;
-        case "close-dmabuf":
-          // (Not if a sibling's dup2() or close_range() closed it already: the number may name
-          // another thread's file by now.)
-          if (d && !d.closed) {
-            ctx.proc.held.delete(d);
-            const ret = await closeFd(ctx, d.fd);
-            if (ret !== 0) model.diverge(`close(${d.fd}) of an open dma-buf fd = ${ret}`);
-          }
-          return null;
-      }
-    }
-
-    /** The nodes childOpen() opens: sw_sync, then each device's card and render node. */
-    const childPaths = [SW_SYNC_PATH];
-    for (const d of devs) childPaths.push(d.card, ...(d.render === null ? [] : [d.render]));
-
-    /**
-     * A child process (fork() and exec() of a helper: its own fd table) opens a node of the
-     * machine (a card or render node, or sw_sync) and closes it, once or twice, while the race
-     * goes on; the side waits for it. Its files may take the memory of a file this process just
-     * closed (files are SLAB_TYPESAFE_BY_RCU: the filp slab reuses it at once).
-     */
-    async function childOpen(ctx: ThreadCtx) {
-      const paths = childPaths;
-      const rounds = 1 + choose(2, "fuzz child rounds");
-      const which: number[] = [];
-      for (let k = 0; k < rounds; k++) which.push(choose(paths.length, "fuzz child node"));
-      const child = kernel.spawnProcess(childName(ctx.p.name), async (c0) => {
-        const c = wrap(c0);
-        for (const k of which) {
-          const m = failMark();
-          const fd = await c.open(paths[k]!, O_RDWR);
-          if (fd >= 0) await c.close(fd);
-          else if (fd !== -EMFILE && !allocFailed(fd, m))
-            model.diverge(`open(${paths[k]}) in a child = ${fd}`);
-        }
-      });
-      children.push(child);
-      await child.wait();
-    }
-
-    async function opChangeHandle(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx);
-      if (!pk) return "ok";
-      const f = pk.e.file!;
-      // The handle to move: a live one mostly, sometimes a closed or a never-valid number.
-      let h: number | undefined;
-      const kind = choose(6, "fuzz change old");
-      if (kind === 0 && f.closed.size > 0) h = pick([...f.closed], "fuzz change closed");
-      else if (kind === 1) h = [0, INT_MAX, 0xffff_ffff][choose(3, "fuzz change bad old")]!;
-      else h = pickHandle(f, "fuzz change handle");
-      if (h !== undefined) await doChangeHandle(ctx, pk.e, pk.own, h, newHandleFor(f, h));
-      return "ok";
-    }
-
-    /**
-     * A new handle number for GEM_CHANGE_HANDLE of `h`: the lowest free number or one just above
-     * the highest live one (what a creation would get next), a live number (taken) or `h`
-     * itself, a number closed before, or one at the top of the u32 range (around INT_MAX). Never
-     * 0: the modeled body (1a4f03d22fb6) mishandles it, a defect of that kernel rather than a
-     * race (README.md), which would fill every clean baseline.
-     */
-    function newHandleFor(f: ModelFile, h: number): number {
-      const live = [...f.live.keys()];
-      switch (choose(8, "fuzz change new")) {
-        case 0:
-        case 1: {
-          let n = 1;
-          while (f.live.has(n)) n++;
-          return n;
-        }
-        case 2:
-        case 3:
-          return Math.min(INT_MAX, Math.max(0, ...live) + 1 + choose(4, "fuzz change above"));
-        case 4:
-          return pick(live, "fuzz change taken") ?? h;
-        case 5:
-          return h;
-        case 6:
-          return pick([...f.closed], "fuzz change reuse") ?? Math.min(h + 1, INT_MAX);
-        default:
-          return BIG_HANDLES[choose(BIG_HANDLES.length, "fuzz change big")]!;
-      }
-    }
-
-    /**
-     * GEM_CHANGE_HANDLE of `h` to `n`: on success the model moves the handle's state (buffer,
-     * flink name, PRIME cache entries) to `n`. In a file this thread owns alone the errno is the
-     * kernel's exactly: -EINVAL for n > INT_MAX, 0 for n == h (no lookup since 1a4f03d22fb6;
-     * -ENOENT before it, for a dead h), -ENOSPC if n is live, -ENOENT if h is not (of both, the
-     * current code reports -ENOSPC, the bodies before 1a4f03d22fb6 -ENOENT), or an allocation
-     * failure's; otherwise 0. In a shared file: -EINVAL exactly when n > INT_MAX, 0 when n == h,
-     * and nothing outside {0, -ENOENT, -ENOSPC} or an allocation failure's.
-     */
-    async function doChangeHandle(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      own: boolean,
-      h: number,
-      n: number,
-    ): Promise<number | null> {
-      const f = e.file!;
-      const arg = { handle: h, new_handle: n };
-      f.changeTargets.add(n);
-      // The old number is given up like a GEM_CLOSE gives it up: stamps and mappings made
-      // through it meanwhile are not trusted, and it may come back for another object.
-      f.closeStarts(h);
-      const m = failMark();
-      const t0 = model.tick();
-      const rec: CloseObservation = { f, handle: h, start: t0, ret: Number.POSITIVE_INFINITY };
-      closes.push(rec);
-      const ret = await creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg));
-      const t1 = model.tick();
-      drmUse(ctx, e, t0, t1, ret, `GEM_CHANGE_HANDLE(${h} -> ${n})`);
-      f.closeReturned(h, t1);
-      rec.ret = t1;
-      if (e.closed) return null;
-      const strict = own && !f.shared;
-      const what = `GEM_CHANGE_HANDLE(${h} -> ${n}) = ${ret}`;
-      if (n > INT_MAX || h === n) {
-        // Decided before any lookup or allocation. (A dead h == n: the bodies before
-        // 1a4f03d22fb6 looked h up first, -ENOENT; the model cannot tell h dead in a shared file.)
-        const want = n > INT_MAX ? -EINVAL : 0;
-        const also = h === n && (!strict || !f.live.has(h)) ? -ENOENT : want;
-        if (ret !== want && ret !== also) model.diverge(`${what}, expected ${want}`);
-        return null;
-      }
-      if (allocFailed(ret, m)) return null;
-      if (strict) {
-        const taken = f.live.has(n);
-        const dead = !f.live.has(h);
-        const ok = taken || dead ? [taken ? -ENOSPC : -ENOENT, dead ? -ENOENT : -ENOSPC] : [0];
-        if (!ok.includes(ret)) model.diverge(`${what}, expected ${ok.join(" or ")}`);
-      } else if (ret !== 0 && ret !== -ENOENT && ret !== -ENOSPC) model.diverge(what);
-      if (ret !== 0) return null;
-      const buf = f.live.get(h) ?? UNKNOWN_BUFFER;
-      // The new handle gets a PRIME cache entry if the object has a dma-buf: surely if the file
-      // has an entry for the buffer, else maybe (another file's export): an import may return
-      // it from now on.
-      const sure = f.moveHandle(h, n, t0, t1, strict);
-      if (!f.chaos)
-        entries.push({ f, handle: n, buf: sure ? buf : UNKNOWN_BUFFER, start: t0, ret: t1 });
-      return n;
-    }
+    this.childPaths = [SW_SYNC_PATH];
+    for (const d of this.devs)
+      this.childPaths.push(d.card, ...(d.render === null ? [] : [d.render]));
 
     // ---- Driver-private ioctls (opts.private; private-ioctls.ts) ---------------------------
 
-    /**
-     * What the private ioctls made in one DRM file, for later calls on it by any thread: vmwgfx
-     * surface, fence and context handles (ttm base objects, not GEM handles: they stay out of the
-     * file's GEM bookkeeping), and the GEM handles the private creations made (`bos`: the ones a
-     * GPU fill may target). An entry per open (a surface referenced twice is listed twice).
-     */
-    const privFiles = new Map<ModelFile, PrivFile>();
-    function privOf(f: ModelFile): PrivFile {
-      let s = privFiles.get(f);
-      if (s === undefined) {
-        s = { bos: [], surfaces: [], fences: [], contexts: [], gone: [] };
-        privFiles.set(f, s);
-      }
-      return s;
-    }
-    /** Every surface handle any file of a device got (GB_SURFACE_REF takes them by number). */
-    const devSurfaces: number[][] = devs.map(() => []);
-
-    /** Takes one `h` out of `list` (a handle given back). */
-    function dropOne(list: number[], h: number, gone: number[]) {
-      const i = list.indexOf(h);
-      if (i >= 0) list.splice(i, 1);
-      if (!list.includes(h) && !gone.includes(h)) gone.push(h);
-    }
-
-    /** A driver-private ioctl on a DRM fd, by the driver its device runs. */
-    async function opPrivate(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx);
-      if (!pk) return "ok";
-      const drv = privateDriver(devs[pk.e.file!.dev]!.device.driver.name);
-      if (drv === "qxl") return opQxl(ctx, pk.e, pk.own);
-      if (drv === "vmwgfx") return opVmw(ctx, pk.e, pk.own);
-      return "ok";
-    }
-
-    /**
-     * One private ioctl through `e` (recorded for the fd checks: -ENOTTY only from a file that is
-     * not DRM's; with `handle`, "no such handle" only if it did not surely live throughout), and
-     * the oracle every call has: 0 or a negative errno (a value for none of them). `make`: a
-     * handle-making call (creating()).
-     */
-    async function privIoctl(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      cmd: number,
-      arg: object,
-      what: string,
-      opts: { make?: boolean; handle?: { h: number; noSuch: number }; auth?: AuthIoctl } = {},
-    ): Promise<{ ret: number; t0: number; t1: number; m: number }> {
-      const m = failMark();
-      const t0 = model.tick();
-      const call = () => ctx.p.ioctl(e.fd, cmd, arg);
-      const ret = opts.make ? await creating(e.file!, call) : await call();
-      const t1 = model.tick();
-      if (typeof ret !== "number" || !Number.isInteger(ret) || ret > 0)
-        model.diverge(`${what} returned ${String(ret)}`);
-      // (Every qxl ioctl is DRM_AUTH; vmwgfx's the fuzzer issues are DRM_RENDER_ALLOW only.)
-      const authIo = opts.auth ?? (qxlDevs.devs!.has(e.file!.dev) ? qxlDevs : undefined);
-      drmUse(ctx, e, t0, t1, ret, what, opts.handle, authIo);
-      return { ret, t0, t1, m };
-    }
-
-    /**
-     * Checks a result the arguments alone decide (a bad flag, a never-valid handle), in any file
-     * still at the fd: one of `want`, or -EACCES (DRM_AUTH on a primary client that is not
-     * authenticated), or an allocation failure's errno.
-     */
-    function privExpect(e: FdEntry, what: string, ret: number, want: readonly number[], m: number) {
-      if (e.closed || want.includes(ret) || ret === -EACCES || allocFailed(ret, m)) return;
-      model.diverge(`${what} = ${ret}, expected ${want.join(" or ")}`);
-    }
-
-    /**
-     * A GEM handle a private creation returned: joins the file's handle bookkeeping (GEM_CLOSE,
-     * FLINK, PRIME export and GEM_CHANGE_HANDLE pick it), naming a buffer the model cannot tell
-     * (UNKNOWN_BUFFER: never stamped, so no stamp read through it is evidence). `fresh`: the call
-     * made a new handle, which must not be one the file holds (in a file no other thread used).
-     */
-    function privHandle(
-      e: FdEntry,
-      own: boolean,
-      h: number,
-      t0: number,
-      t1: number,
-      fresh: boolean,
-    ) {
-      const f = e.file!;
-      if (e.closed) return;
-      if (fresh && own && !f.shared && f.live.has(h))
-        model.diverge(`private creation returned handle ${h}, still live in this file`);
-      if (!fresh && f.live.has(h)) return;
-      f.addHandle(h, UNKNOWN_BUFFER);
-      f.bind(h, UNKNOWN_BUFFER, t0, t1, { fresh });
-      privOf(f).bos.push(h);
-    }
-
-    /** A handle for a lookup: live (weighted to shared), closed, or never valid. */
-    function privLookupHandle(f: ModelFile, label: string): { h: number; never: boolean } {
-      const k = choose(6, label);
-      if (k === 0) return { h: NEVER_HANDLE, never: !f.changeTargets.has(NEVER_HANDLE) };
-      if (k === 1 && f.closed.size > 0)
-        return { h: pick([...f.closed], `${label} closed`)!, never: false };
-      const h = pickHandle(f, label);
-      return h === undefined ? { h: NEVER_HANDLE, never: true } : { h, never: false };
-    }
-
-    /** privLookupHandle(), or half the time a live handle a private creation of the file made. */
-    function privBoHandle(f: ModelFile, label: string): { h: number; never: boolean } {
-      const bos = privOf(f).bos.filter((h) => f.live.has(h));
-      if (bos.length > 0 && choose(2, `${label} private`) === 0)
-        return { h: pick(bos, label)!, never: false };
-      return privLookupHandle(f, label);
-    }
-
-    /** A page of anonymous memory of the thread's, for a command stream or a reply; or < 0. */
-    function anonPage(ctx: ThreadCtx): Promise<number> {
-      return ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    }
-
-    /**
-     * One of qxl's seven ioctls (qxl_ioctl.c), with valid and invalid arguments; or a burst of
-     * EXECBUFFER calls (a client drawing frame after frame: release pages fill and roll over), or
-     * a surface's churn (ALLOC_SURF, a draw naming it, which gives it a hardware surface id, and
-     * half the time its GEM_CLOSE).
-     */
-    async function opQxl(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-      const f = e.file!;
-      switch (choose(10, "fuzz qxl op")) {
-        case 0: {
-          // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
-          const bad = choose(6, "fuzz qxl alloc bad") === 0;
-          const arg = { size: bad ? 0 : PAGE * (1 + choose(4, "fuzz qxl pages")), handle: 0 };
-          const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC, arg, "QXL_ALLOC", { make: true });
-          if (bad) privExpect(e, "QXL_ALLOC(size 0)", r.ret, [-EINVAL], r.m);
-          else if (r.ret === 0) privHandle(e, own, arg.handle, r.t0, r.t1, true);
-          return "ok";
-        }
-        case 1: {
-          // MAP: the mmap offset of a live, closed or never-valid handle.
-          const { h, never } = privLookupHandle(f, "fuzz qxl map handle");
-          const arg = { offset: 0, handle: h, pad: 0 };
-          const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_MAP, arg, `QXL_MAP(${h})`, {
-            handle: { h, noSuch: -ENOENT },
-          });
-          // (An offset only from a file still at the fd: a sibling's dup2() onto it may have
-          // put a vgem file there, whose VGEM_FENCE_ATTACH has QXL_MAP's request number.)
-          if (never) privExpect(e, `QXL_MAP(${h})`, r.ret, [-ENOENT], r.m);
-          else if (r.ret === 0 && !(arg.offset > 0) && !e.closed)
-            model.diverge(`QXL_MAP(${h}) gave offset ${arg.offset}`);
-          return "ok";
-        }
-        case 2: {
-          // GETPARAM: the two parameters, and unknown ones (-EINVAL).
-          const param = QXL_PARAMS[choose(QXL_PARAMS.length, "fuzz qxl param")]!;
-          const arg = { param, value: 0 };
-          const what = `QXL_GETPARAM(${param})`;
-          const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_GETPARAM, arg, what);
-          if (param !== 1 && param !== 2) privExpect(e, what, r.ret, [-EINVAL], r.m);
-          else {
-            privExpect(e, what, r.ret, [0], r.m);
-            if (r.ret === 0 && param === 2 && arg.value !== QXL_MAX_RES && !e.closed)
-              model.diverge(`${what} = ${arg.value}, not QXL_MAX_RES (${QXL_MAX_RES})`);
-          }
-          return "ok";
-        }
-        case 3: {
-          // CLIENTCAP: a bit of the device's client capabilities; past the array -ENOSYS.
-          const index =
-            QXL_CLIENTCAP_INDEXES[choose(QXL_CLIENTCAP_INDEXES.length, "fuzz qxl cap")]!;
-          const what = `QXL_CLIENTCAP(${index})`;
-          const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_CLIENTCAP, { index, pad: 0 }, what);
-          privExpect(e, what, r.ret, index >= QXL_CLIENTCAP_END ? [-ENOSYS] : [0, -ENOSYS], r.m);
-          return "ok";
-        }
-        case 4: {
-          // ALLOC_SURF: a 64-texel-wide surface of one or two pages (top-down or bottom-up).
-          const rows = choose(2, "fuzz qxl surf rows") === 0 ? 15 : 31;
-          const stride = choose(2, "fuzz qxl surf stride") === 0 ? 256 : -256;
-          const arg = {
-            format: SPICE_SURFACE_FMT_32_XRGB,
-            width: 64,
-            height: rows,
-            stride,
-            handle: 0,
-            pad: 0,
-          };
-          const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC_SURF, arg, "QXL_ALLOC_SURF", {
-            make: true,
-          });
-          if (r.ret === 0) privHandle(e, own, arg.handle, r.t0, r.t1, true);
-          return "ok";
-        }
-        case 5: {
-          // UPDATE_AREA of a handle: an empty area is -EINVAL before any lookup; a never-valid
-          // handle -ENOENT.
-          const { h, never } = privLookupHandle(f, "fuzz qxl update handle");
-          const empty = choose(5, "fuzz qxl update empty") === 0;
-          const arg = { handle: h, top: 0, left: empty ? 8 : 0, bottom: 4, right: 8, pad: 0 };
-          const what = `QXL_UPDATE_AREA(${h}${empty ? ", empty" : ""})`;
-          const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_UPDATE_AREA, arg, what, {
-            handle: empty ? undefined : { h, noSuch: -ENOENT },
-          });
-          if (empty) privExpect(e, what, r.ret, [-EINVAL], r.m);
-          else if (never) privExpect(e, what, r.ret, [-ENOENT], r.m);
-          return "ok";
-        }
-        case 8:
-          return qxlExecbuffer(ctx, e, 2 + choose(QXL_BURST_MAX - 1, "fuzz qxl burst"));
-        case 9:
-          return qxlSurfaceChurn(ctx, e, own);
-        default:
-          return qxlExecbuffer(ctx, e, 1);
-      }
-    }
-
-    /**
-     * A surface's life as a client leads it: ALLOC_SURF, then an EXECBUFFER whose drawable names
-     * it by a SURF relocation (its first validation gives it a hardware surface id: under few
-     * slots, qxl_surface_id_alloc() runs the reaper), then half the time GEM_CLOSE of it.
-     */
-    async function qxlSurfaceChurn(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-      const arg = {
-        format: SPICE_SURFACE_FMT_32_XRGB,
-        width: 64,
-        height: 15,
-        stride: 256,
-        handle: 0,
-        pad: 0,
-      };
-      const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_ALLOC_SURF, arg, "QXL_ALLOC_SURF", {
-        make: true,
-      });
-      if (r.ret !== 0) return "ok";
-      privHandle(e, own, arg.handle, r.t0, r.t1, true);
-      await qxlExecbuffer(ctx, e, 1, arg.handle);
-      if (choose(2, "fuzz qxl churn close") === 0)
-        await doGemClose(ctx, e, own, arg.handle, null, false);
-      return "ok";
-    }
-
-    /**
-     * qxl EXECBUFFER of one DRAW command from a page of the thread's: relocations to live
-     * handles (a buffer's address, a surface's id), to closed and never-valid ones (-EINVAL),
-     * and garbage (a NULL `commands`: -EFAULT; a refused command type, an oversized command, an
-     * unknown relocation type: -EINVAL; no command at all: 0).
-     */
-    async function qxlExecbuffer(
-      ctx: ThreadCtx,
-      e: FdEntry,
-      calls: number,
-      surface?: number,
-    ): Promise<"ok"> {
-      const f = e.file!;
-      const kind = surface !== undefined ? 3 : choose(8, "fuzz qxl exec kind");
-      if (kind === 0) {
-        const arg = { flags: 0, commands_num: 1 + choose(2, "fuzz qxl exec n"), commands: 0 };
-        const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, "QXL_EXECBUFFER(NULL)");
-        privExpect(e, "QXL_EXECBUFFER(NULL commands)", r.ret, [-EFAULT], r.m);
-        return "ok";
-      }
-      if (kind === 1) {
-        const arg = { flags: 0, commands_num: 0, commands: 0 };
-        const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, "QXL_EXECBUFFER(0)");
-        privExpect(e, "QXL_EXECBUFFER(no command)", r.ret, [0], r.m);
-        return "ok";
-      }
-      const relocs: QxlFuzzReloc[] = [];
-      let never = false;
-      if (surface !== undefined) relocs.push({ type: QXL_RELOC_TYPE_SURF, handle: surface });
-      const n = choose(surface !== undefined ? 2 : 3, "fuzz qxl relocs");
-      for (let i = 0; i < n; i++) {
-        const l = privLookupHandle(f, "fuzz qxl reloc handle");
-        never ||= l.never;
-        const surf = choose(3, "fuzz qxl reloc surf") === 0;
-        relocs.push({ type: surf ? QXL_RELOC_TYPE_SURF : QXL_RELOC_TYPE_BO, handle: l.h });
-      }
-      const garbage = kind === 2 ? choose(3, "fuzz qxl exec garbage") : -1;
-      const c: QxlFuzzCommand = {
-        type: garbage === 0 ? QXL_CMD_SURFACE : QXL_CMD_DRAW,
-        op: choose(2, "fuzz qxl draw op") === 0 ? QXL_DRAW_FILL : 0,
-        relocs,
-        commandSize: garbage === 1 ? PAGE + 1 : QXL_DRAW_SIZE,
-        badRelocType: garbage === 2,
-      };
-      // Commands per call: mostly one, sometimes several (each its own release).
-      const count = QXL_COMMANDS_PER_CALL[choose(QXL_COMMANDS_PER_CALL.length, "fuzz qxl cmds")]!;
-      const page = await anonPage(ctx);
-      if (page < 0) return "ok";
-      const w = await ctx.p.writeMemory(page, qxlCommandPage(page, c, count));
-      // The same drawing `calls` times (a burst, as a client drawing frame after frame), until a
-      // call fails.
-      for (let k = 0; w >= 0 && k < calls; k++) {
-        const arg = { flags: 0, commands_num: count, commands: qxlCommandAt(page) };
-        const what = `QXL_EXECBUFFER(${c.type}${count > 1 ? ` x${count}` : ""}, relocs ${relocs.map((x) => x.handle).join(",")}${garbage >= 0 ? `, garbage ${garbage}` : ""})`;
-        const r = await privIoctl(ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, what);
-        // Before any handle is looked up: the command's type and size; the relocations in order.
-        if (garbage === 0 || garbage === 1) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (never || garbage === 2) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        if (r.ret !== 0) break;
-      }
-      await ctx.p.munmap(page, PAGE);
-      return "ok";
-    }
-
-    /** One of vmwgfx's ioctls (vmwgfx_drv.c's table), with valid and invalid arguments. */
-    async function opVmw(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-      const f = e.file!;
-      const ps = privOf(f);
-      // ALLOC_BO, HANDLE_CLOSE, SYNCCPU x2, surfaces x5 (create x2, ref, unref, export),
-      // EXECBUF x2, fences x2, contexts x2.
-      switch (choose(14, "fuzz vmw op")) {
-        case 0: {
-          // ALLOC_BO: a buffer of whole pages; size 0 has no mmap offset (-ENOSPC).
-          const bad = choose(6, "fuzz vmw alloc bad") === 0;
-          const arg = {
-            size: bad ? 0 : PAGE * (1 + choose(4, "fuzz vmw pages")),
-            pad64: 0,
-            map_handle: 0,
-            handle: 0,
-            cur_gmr_id: 0,
-            cur_gmr_offset: 0,
-            rep_pad64: 0,
-          };
-          const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_ALLOC_BO, arg, "VMW_ALLOC_BO", {
-            make: true,
-          });
-          if (bad) privExpect(e, "VMW_ALLOC_BO(size 0)", r.ret, [-ENOSPC], r.m);
-          else if (r.ret === 0) privHandle(e, own, arg.handle, r.t0, r.t1, true);
-          return "ok";
-        }
-        case 1: {
-          // HANDLE_CLOSE (= UNREF_DMABUF): drm_gem_handle_delete(), GEM_CLOSE's errno.
-          const { h, never } = privLookupHandle(f, "fuzz vmw close handle");
-          const expect = never ? -EINVAL : f.live.has(h) ? 0 : f.closed.has(h) ? -EINVAL : null;
-          await doGemClose(
-            ctx,
-            e,
-            own,
-            h,
-            expect,
-            never,
-            DRM_IOCTL_VMW_HANDLE_CLOSE,
-            "VMW_HANDLE_CLOSE",
-          );
-          return "ok";
-        }
-        case 2:
-        case 3: {
-          // SYNCCPU grab or release of a buffer (half the time one a private creation made),
-          // with good and bad flags and ops.
-          const { h, never } = privBoHandle(f, "fuzz vmw sync handle");
-          const badFlags = choose(6, "fuzz vmw sync bad flags") === 0;
-          const badOp = choose(8, "fuzz vmw sync bad op") === 0;
-          const rw = [
-            drm_vmw_synccpu_read,
-            drm_vmw_synccpu_write,
-            drm_vmw_synccpu_read | drm_vmw_synccpu_write,
-          ][choose(3, "fuzz vmw sync rw")]!;
-          const flags = badFlags
-            ? [0, 0x100][choose(2, "fuzz vmw sync bad")]!
-            : rw | (choose(2, "fuzz vmw sync dontblock") === 0 ? drm_vmw_synccpu_dontblock : 0);
-          const op = badOp
-            ? 7
-            : choose(2, "fuzz vmw sync op") === 0
-              ? drm_vmw_synccpu_grab
-              : drm_vmw_synccpu_release;
-          const what = `VMW_SYNCCPU(${h}, op ${op}, flags ${flags})`;
-          const r = await privIoctl(
-            ctx,
-            e,
-            DRM_IOCTL_VMW_SYNCCPU,
-            { op, flags, handle: h, pad64: 0 },
-            what,
-          );
-          if (badFlags || badOp) privExpect(e, what, r.ret, [-EINVAL], r.m);
-          else if (never) privExpect(e, what, r.ret, [-ESRCH], r.m);
-          return "ok";
-        }
-        case 4:
-        case 5:
-          return vmwSurfaceCreate(ctx, e, own);
-        case 6: {
-          // GB_SURFACE_REF of a surface handle (this file's, another file's, a gone or never one).
-          const k = choose(4, "fuzz vmw ref which");
-          const sid =
-            k === 0
-              ? NEVER_OBJECT
-              : k === 1
-                ? (pick(devSurfaces[f.dev]!, "fuzz vmw ref dev sid") ?? NEVER_OBJECT)
-                : k === 2
-                  ? (pick(ps.gone, "fuzz vmw ref gone sid") ?? NEVER_OBJECT)
-                  : (pick(ps.surfaces, "fuzz vmw ref sid") ?? NEVER_OBJECT);
-          const arg = { sid, handle_type: DRM_VMW_HANDLE_LEGACY } as DrmVmwGbSurfaceRefArg;
-          const what = `VMW_GB_SURFACE_REF(${sid})`;
-          const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_GB_SURFACE_REF, arg, what, {
-            make: true,
-          });
-          if (sid === NEVER_OBJECT) privExpect(e, what, r.ret, [-EINVAL], r.m);
-          if (r.ret === 0 && !e.closed) {
-            ps.surfaces.push(sid);
-            if (arg.rep_buffer_handle !== SVGA3D_INVALID_ID)
-              privHandle(e, own, arg.rep_buffer_handle, r.t0, r.t1, false);
-          }
-          return "ok";
-        }
-        case 7: {
-          // UNREF_SURFACE: one open less; a handle the file has not opened is -EINVAL.
-          const sid =
-            choose(4, "fuzz vmw unref never") === 0
-              ? NEVER_OBJECT
-              : (pick(ps.surfaces, "fuzz vmw unref sid") ?? NEVER_OBJECT);
-          const what = `VMW_UNREF_SURFACE(${sid})`;
-          const r = await privIoctl(
-            ctx,
-            e,
-            DRM_IOCTL_VMW_UNREF_SURFACE,
-            { sid, handle_type: DRM_VMW_HANDLE_LEGACY },
-            what,
-          );
-          if (sid === NEVER_OBJECT) privExpect(e, what, r.ret, [-EINVAL], r.m);
-          else if (r.ret === 0) dropOne(ps.surfaces, sid, ps.gone);
-          return "ok";
-        }
-        case 8:
-          return vmwSurfaceExport(ctx, e);
-        case 9:
-        case 10:
-          return vmwExecbuf(ctx, e);
-        case 11:
-          return vmwFence(ctx, e);
-        default:
-          return vmwContext(ctx, e);
-      }
-    }
-
-    /**
-     * GB_SURFACE_CREATE: a small surface with a buffer of its own (create_buffer), over a live
-     * buffer of the file (its guest memory: too small, or a dumb buffer's, is -EINVAL), or with
-     * arguments the driver refuses before anything is made (an SM4 array, a multisample count,
-     * an autogen filter: -EINVAL; an unknown buffer handle: -ESRCH).
-     */
-    async function vmwSurfaceCreate(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
-      const f = e.file!;
-      const ps = privOf(f);
-      // 0-2: a buffer of its own; 3: over a buffer a private creation made; 4: over any live
-      // buffer; 5: an SM4 array and a multisample count; 6: an autogen filter; 7: an unknown
-      // buffer.
-      const k = choose(8, "fuzz vmw surface kind");
-      const kind = k <= 2 ? 0 : k - 2;
-      const bos = ps.bos.filter((h) => f.live.has(h));
-      const given =
-        kind === 1
-          ? pick(bos, "fuzz vmw surface own bo")
-          : kind === 2
-            ? pickHandle(f, "fuzz vmw surface bo")
-            : undefined;
-      const arg: DrmVmwGbSurfaceCreateArg = {
-        svga3d_flags: 0,
-        format: VMW_SURFACE_FORMAT,
-        mip_levels: 1,
-        drm_surface_flags:
-          drm_vmw_surface_flag_shareable |
-          (given === undefined ? drm_vmw_surface_flag_create_buffer : 0),
-        multisample_count: kind === 3 ? 4 : 0,
-        autogen_filter: kind === 4 ? 1 : 0,
-        buffer_handle: kind === 5 ? NEVER_HANDLE : (given ?? SVGA3D_INVALID_ID),
-        array_size: kind === 3 ? 2 : 0,
-        width: 16 * (1 + choose(4, "fuzz vmw surface width")),
-        height: 1,
-        depth: 1,
-        handle: 0,
-        backup_size: 0,
-        rep_buffer_handle: 0,
-        buffer_size: 0,
-        buffer_map_handle: 0,
-      };
-      if (kind === 5) arg.drm_surface_flags = drm_vmw_surface_flag_shareable;
-      const what = `VMW_GB_SURFACE_CREATE(kind ${kind}${given !== undefined ? `, bo ${given}` : ""})`;
-      const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_GB_SURFACE_CREATE, arg, what, { make: true });
-      if (kind === 3 || kind === 4) privExpect(e, what, r.ret, [-EINVAL], r.m);
-      // (kind 1 or 2 over a buffer too small for the surface, or a dumb buffer's: -EINVAL.)
-      else if (kind === 5 && !f.changeTargets.has(NEVER_HANDLE))
-        privExpect(e, what, r.ret, [-ESRCH], r.m);
-      // A surface with a buffer of its own that failed for want of memory may have left the
-      // buffer's GEM handle in the file (vmw_gb_surface_define_internal() creates it before
-      // ttm_prime_object_init() fails, as for a dumb buffer: doCreate()): no claim about the
-      // file's handles from then on (a soak under `--faults p:0.02` got GEM_CHANGE_HANDLE to
-      // that number -ENOSPC).
-      if (r.ret !== 0 && allocFailed(r.ret, r.m)) {
-        f.shared = true;
-        f.chaos = true;
-      }
-      if (r.ret !== 0 || e.closed) return "ok";
-      ps.surfaces.push(arg.handle);
-      devSurfaces[f.dev]!.push(arg.handle);
-      if (arg.rep_buffer_handle !== SVGA3D_INVALID_ID)
-        privHandle(e, own, arg.rep_buffer_handle, r.t0, r.t1, given === undefined);
-      return "ok";
-    }
-
-    /**
-     * PRIME_HANDLE_TO_FD of a surface handle (vmwgfx routes handles above VMWGFX_NUM_MOB to its
-     * TTM prime objects: ttm_prime_handle_to_fd()), sometimes twice (the second a re-export of the
-     * cached dma-buf); the dma-buf fds are closed again at once, so another thread's export of
-     * the same surface may race their last close.
-     */
-    async function vmwSurfaceExport(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-      const ps = privOf(e.file!);
-      const sid = pick(ps.surfaces, "fuzz vmw export sid") ?? NEVER_OBJECT;
-      const times = 1 + choose(2, "fuzz vmw export twice");
-      const fds: number[] = [];
-      for (let i = 0; i < times; i++) {
-        const arg = { handle: sid, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
-        const t0 = model.tick();
-        const pend = ctx.proc.fdm.begin(t0);
-        const r = await privIoctl(
-          ctx,
-          e,
-          DRM_IOCTL_PRIME_HANDLE_TO_FD,
-          arg,
-          `PRIME_HANDLE_TO_FD(surface ${sid})`,
-        );
-        if (r.ret === 0) {
-          ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, r.t1);
-          if (!lostFd(ctx.proc, arg.fd, t0)) fds.push(arg.fd);
-        }
-        ctx.proc.fdm.end(pend);
-      }
-      for (const fd of fds) {
-        const ret = await closeFd(ctx, fd);
-        if (ret !== 0 && !lostFd(ctx.proc, fd, 0))
-          model.diverge(`close(${fd}) of a surface's dma-buf = ${ret}`);
-      }
-      return "ok";
-    }
-
-    /**
-     * EXECBUF of a command stream: a GPU fill of one of the file's buffers (whole: a fill with
-     * one byte can spoil a stamp, never forge one) or of a surface's, a context's `clear`; with a
-     * fence_rep page (a fence object handle for the fence ioctls) or without; and garbage (an
-     * unknown command: -EINVAL; a never-valid buffer: -ESRCH).
-     */
-    async function vmwExecbuf(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-      const f = e.file!;
-      const ps = privOf(f);
-      const kind = choose(6, "fuzz vmw exec kind");
-      let commands: string;
-      let expect: number | null = null;
-      if (kind === 0) {
-        commands = "bogus 1";
-        expect = -EINVAL;
-      } else if (kind === 1) {
-        // An unknown buffer (-ESRCH), or a number vmwgfx takes for a surface: unknown, -EINVAL.
-        const low = choose(2, "fuzz vmw exec never") === 0;
-        const h = low ? NEVER_BO : NEVER_HANDLE;
-        commands = vmwFill(h, 1);
-        if (!f.changeTargets.has(h)) expect = low ? -ESRCH : -EINVAL;
-      } else if (kind === 2 && ps.contexts.length > 0) {
-        commands = vmwClear(pick(ps.contexts, "fuzz vmw exec cid")!);
-      } else if (kind === 3 && ps.surfaces.length > 0) {
-        commands = vmwFill(pick(ps.surfaces, "fuzz vmw exec sid")!, 0x11);
-      } else {
-        const h = pickHandle(f, "fuzz vmw exec bo");
-        if (h === undefined) return "ok";
-        commands = vmwFill(h, 0x22);
-      }
-      const withRep = choose(2, "fuzz vmw exec rep") === 0;
-      const page = withRep ? await anonPage(ctx) : 0;
-      if (page < 0) return "ok";
-      const arg: DrmVmwExecbufArg = {
-        commands,
-        version: DRM_VMW_EXECBUF_VERSION,
-        flags: 0,
-        fence_seqno: 0,
-        fence_rep: page,
-        context_handle: 0,
-        imported_fence_fd: -1,
-      };
-      const what = `VMW_EXECBUF(${commands})`;
-      const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_EXECBUF, arg, what);
-      if (expect !== null) privExpect(e, what, r.ret, [expect], r.m);
-      if (r.ret === 0 && withRep && !e.closed) {
-        const rep = await ctx.p.readMemory(page, DRM_VMW_FENCE_REP_SIZE);
-        if (typeof rep !== "number") {
-          const fr = decodeDrmVmwFenceRep(rep);
-          if (fr.error === 0 && fr.handle !== 0) ps.fences.push(fr.handle);
-        }
-      }
-      if (withRep) await ctx.p.munmap(page, PAGE);
-      return "ok";
-    }
-
-    /** FENCE_WAIT (sometimes with DRM_VMW_WAIT_OPTION_UNREF), FENCE_SIGNALED or FENCE_UNREF. */
-    async function vmwFence(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-      const ps = privOf(e.file!);
-      const k = choose(4, "fuzz vmw fence which");
-      const h =
-        k === 0
-          ? NEVER_OBJECT
-          : k === 1
-            ? (pick(ps.gone, "fuzz vmw fence gone") ?? NEVER_OBJECT)
-            : (pick(ps.fences, "fuzz vmw fence") ?? NEVER_OBJECT);
-      const op = choose(3, "fuzz vmw fence op");
-      if (op === 0) {
-        const unref = choose(2, "fuzz vmw fence unref") === 0;
-        const arg = {
-          handle: h,
-          cookie_valid: 0,
-          kernel_cookie: 0,
-          timeout_us: [0, 1000, 100_000][choose(3, "fuzz vmw fence timeout")]!,
-          lazy: 0,
-          flags: DRM_VMW_FENCE_FLAG_EXEC,
-          wait_options: unref ? DRM_VMW_WAIT_OPTION_UNREF : 0,
-          pad64: 0,
-        };
-        const what = `VMW_FENCE_WAIT(${h}${unref ? ", unref" : ""})`;
-        const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_FENCE_WAIT, arg, what);
-        if (h === NEVER_OBJECT) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (r.ret === 0 && unref) dropOne(ps.fences, h, ps.gone);
-      } else if (op === 1) {
-        const arg = {
-          handle: h,
-          flags: DRM_VMW_FENCE_FLAG_EXEC,
-          signaled: -1,
-          passed_seqno: 0,
-          signaled_flags: 0,
-          pad64: 0,
-        };
-        const what = `VMW_FENCE_SIGNALED(${h})`;
-        const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_FENCE_SIGNALED, arg, what);
-        if (h === NEVER_OBJECT) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (r.ret === 0 && arg.signaled !== 0 && arg.signaled !== 1)
-          model.diverge(`${what}: signaled = ${arg.signaled}`);
-      } else {
-        const what = `VMW_FENCE_UNREF(${h})`;
-        const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_FENCE_UNREF, { handle: h, pad64: 0 }, what);
-        if (h === NEVER_OBJECT) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (r.ret === 0) dropOne(ps.fences, h, ps.gone);
-      }
-      return "ok";
-    }
-
-    /** CREATE_CONTEXT, CREATE_EXTENDED_CONTEXT (legacy; DX and unknown kinds: -EINVAL), UNREF_CONTEXT. */
-    async function vmwContext(ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
-      const ps = privOf(e.file!);
-      const op = choose(4, "fuzz vmw ctx op");
-      if (op === 0) {
-        const arg = { cid: 0, pad64: 0 };
-        const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_CREATE_CONTEXT, arg, "VMW_CREATE_CONTEXT");
-        if (r.ret === 0 && !e.closed) ps.contexts.push(arg.cid);
-      } else if (op === 1) {
-        const req = [drm_vmw_context_legacy, drm_vmw_context_dx, 7][choose(3, "fuzz vmw ctx req")]!;
-        const arg = { req, cid: 0, pad64: 0 };
-        const what = `VMW_CREATE_EXTENDED_CONTEXT(${req})`;
-        const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_CREATE_EXTENDED_CONTEXT, arg, what);
-        if (req === 7) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        if (r.ret === 0 && !e.closed) ps.contexts.push(arg.cid);
-      } else {
-        const cid =
-          choose(4, "fuzz vmw ctx never") === 0
-            ? NEVER_OBJECT
-            : (pick(ps.contexts, "fuzz vmw ctx cid") ?? NEVER_OBJECT);
-        const what = `VMW_UNREF_CONTEXT(${cid})`;
-        const r = await privIoctl(ctx, e, DRM_IOCTL_VMW_UNREF_CONTEXT, { cid, pad64: 0 }, what);
-        if (cid === NEVER_OBJECT) privExpect(e, what, r.ret, [-EINVAL], r.m);
-        else if (r.ret === 0) dropOne(ps.contexts, cid, ps.gone);
-      }
-      return "ok";
-    }
-
-    async function opGarbageIoctl(ctx: ThreadCtx): Promise<"ok"> {
-      const pk = pickDrm(ctx);
-      const fd = pk?.e.fd ?? 4095;
-      // Garbage converts to some value of the C type (1.5 -> handle 1): it may close or create
-      // handles of this file, so the model stops making claims about it.
-      if (pk) {
-        pk.e.file!.shared = true;
-        pk.e.file!.chaos = true;
-      }
-      const cmds = [
-        DRM_IOCTL_GEM_CLOSE,
-        DRM_IOCTL_GEM_FLINK,
-        DRM_IOCTL_GEM_OPEN,
-        DRM_IOCTL_PRIME_FD_TO_HANDLE,
-        DRM_IOCTL_PRIME_HANDLE_TO_FD,
-        DRM_IOCTL_MODE_MAP_DUMB,
-        0xdeadbeef,
-        -1,
-      ];
-      const args: unknown[] = [
-        null,
-        7,
-        "x",
-        [],
-        { handle: -1 },
-        { handle: 2 ** 40, fd: 2 ** 31 },
-        { handle: 1.5, flags: -1 },
-        { fd: 1e9, handle: 0, flags: 0 },
-        { name: -3, handle: 0 },
-        { handle: 1n },
-      ];
-      const cmd = cmds[choose(cmds.length, "fuzz garbage cmd")]!;
-      const arg = args[choose(args.length, "fuzz garbage arg")];
-      // An export with garbage arguments may install a dma-buf fd the model never learns of.
-      if (cmd === DRM_IOCTL_PRIME_HANDLE_TO_FD) ctx.proc.fdm.unknown(model.tick());
-      const ret = await ctx.p.ioctl(fd, cmd, arg);
-      if (typeof ret !== "number" || !Number.isInteger(ret) || ret > 0)
-        model.diverge(`garbage ioctl returned ${String(ret)}`);
-      return "ok";
-    }
-
-    async function opHostile(ctx: ThreadCtx): Promise<"ok"> {
-      const p = ctx.p;
-      const m = failMark();
-      switch (choose(5, "fuzz hostile")) {
-        case 0: {
-          const r = await p.readMemory(0x10000 + choose(4, "fuzz addr") * PAGE, 2 ** 40);
-          if (r !== -EFAULT)
-            model.diverge(`readMemory(2**40) = ${typeof r === "number" ? r : "bytes"}`);
-          return "ok";
-        }
-        case 1: {
-          const r = await p.recvFd(null as unknown as undefined);
-          if (r !== -EFAULT && !allocFailed(r, m)) model.diverge(`recvFd(null) = ${r}`);
-          return "ok";
-        }
-        case 2: {
-          const e = pick(ctx.fds, "fuzz hostile fd");
-          const r = await p.sendFd({ socket: 1 } as unknown as Process, e?.fd ?? 0);
-          if (r !== -EINVAL && !allocFailed(r, m)) model.diverge(`sendFd({socket: 1}) = ${r}`);
-          return "ok";
-        }
-        case 3: {
-          const bad = {
-            get fd(): number {
-              throw POLLFD_GETTER_ERROR;
-            },
-            events: 1,
-          };
-          const r = await p.poll([bad as unknown as { fd: number; events: number }], 0);
-          if (r !== -EFAULT && !allocFailed(r, m)) model.diverge(`poll(throwing pollfd) = ${r}`);
-          return "ok";
-        }
-        default: {
-          const r = await p.poll([], 1.5);
-          if (r !== -EINVAL && !allocFailed(r, m)) model.diverge(`poll(timeout 1.5) = ${r}`);
-          return "ok";
-        }
-      }
-    }
-
-    async function opTouch(ctx: ThreadCtx): Promise<"ok"> {
-      if (choose(3, "fuzz touch handle") === 0) {
-        const pk = pickDrm(ctx);
-        const h = pk ? pickHandle(pk.e.file!, "fuzz map handle") : undefined;
-        if (pk && h !== undefined) await doMap(ctx, pk.e, h);
-        return "ok";
-      }
-      // CPU access past the stamp through a dma-buf mapping: exercises faults and mmap refs.
-      const d = ownDmabuf(ctx);
-      if (!d) return "ok";
-      const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, d.fd, 0);
-      if (addr < 0) return "ok";
-      await ctx.p.writeMemory(addr + STAMP_BYTES + choose(64, "fuzz off"), new Uint8Array([0x33]));
-      await ctx.p.readMemory(addr, STAMP_BYTES);
-      await ctx.p.munmap(addr, PAGE);
-      return "ok";
-    }
+    this.privFiles = new Map<ModelFile, PrivFile>();
+    this.devSurfaces = this.devs.map(() => []);
 
     // ---- KMS framebuffers (opts.kms; kms.ts) -------------------------------------------------
 
-    const kms =
-      opts.kms && server
+    this.kms =
+      this.opts.kms && this.server
         ? new KmsFuzz<ThreadCtx>({
-            devs: devs.map((d) => ({
+            devs: this.devs.map((d) => ({
               driver: d.device.driver.name,
               modeset: (d.device.driver.driverFeatures & DRIVER_MODESET) !== 0,
             })),
-            server,
-            tick: () => model.tick(),
-            diverge: (what) => model.diverge(what),
-            failMark,
-            allocFailed,
-            pickDrm: (ctx) => pickDrm(ctx),
+            server: this.server,
+            tick: () => this.model.tick(),
+            diverge: (what) => this.model.diverge(what),
+            failMark: this.failMark.bind(this),
+            allocFailed: this.allocFailed.bind(this),
+            pickDrm: (ctx) => this.pickDrm(ctx),
             proc: (ctx) => ctx.p,
             ioctl: (ctx, e, cmd, arg, what, make) =>
-              privIoctl(ctx, e as FdEntry, cmd, arg, what, { make, auth: NOT_DRM_AUTH }),
-            lookupHandle: (f, label) => privLookupHandle(f as ModelFile, label),
-            joinHandle: (e, own, h, t0, t1) => privHandle(e as FdEntry, own, h, t0, t1, true),
-            knownNames: (dev) => model.knownNames.filter(([d]) => d === dev).map(([, n]) => n),
+              privIoctl(this, ctx, e as FdEntry, cmd, arg, what, { make, auth: NOT_DRM_AUTH }),
+            lookupHandle: (f, label) => privLookupHandle(this, f as ModelFile, label),
+            joinHandle: (e, own, h, t0, t1) => privHandle(this, e as FdEntry, own, h, t0, t1, true),
+            knownNames: (dev) => this.model.knownNames.filter(([d]) => d === dev).map(([, n]) => n),
             flink: async (ctx, e, own, label) => {
-              const h = pickHandle((e as FdEntry).file!, label);
+              const h = this.pickHandle((e as FdEntry).file!, label);
               if (h === undefined) return null;
-              return (await doFlink(ctx, e as FdEntry, own, h, false)) ?? null;
+              return (await this.doFlink(ctx, e as FdEntry, own, h, false)) ?? null;
             },
-            underServer: (f) => auth.underServer(f as ModelFile),
+            underServer: (f) => this.auth.underServer(f as ModelFile),
             nameOpens: () =>
-              nameCalls.filter((c) => c.kind === "open").map((c) => ({ ...c, dev: c.f.dev })),
+              this.nameCalls.filter((c) => c.kind === "open").map((c) => ({ ...c, dev: c.f.dev })),
           })
         : null;
-    /** A KMS framebuffer operation (opts.kms). */
-    function opKms(ctx: ThreadCtx): Promise<"ok"> {
-      return kms!.op(ctx);
-    }
 
-    for (const proc of procs) await proc.wait();
-    for (const child of children) await child.wait();
+    for (const proc of this.procs) await proc.wait();
+    for (const child of this.children) await child.wait();
     // Every client is done: the display server closes its cards and exits.
-    if (server) await server.finish();
-    if (opts.sockets) {
+    if (this.server) await this.server.finish();
+    if (this.opts.sockets) {
       // Sockets left in flight in each other's queues (a cycle whose fds were all closed) wait
       // for the next unix garbage collection, which the release of any unix socket starts while
       // sockets are in flight (unix_release_sock(): unix_gc() when unix_tot_inflight is not 0).
       // A last process makes and closes a pair, as any later user of unix sockets would;
       // kernel.quiesce() below runs the collection. Everything must then be freed.
-      const gc = kernel.spawnProcess(GC_TRIGGER_NAME, async (p0) => {
-        const p = wrap(p0);
+      const gc = this.kernel.spawnProcess(GC_TRIGGER_NAME, async (p0) => {
+        const p = this.wrap(p0);
         const pair = await p.socketpair(AF_UNIX, SOCK_STREAM, 0);
         if (typeof pair === "number") {
-          model.diverge(`socketpair() of the last process = ${pair}`);
+          this.model.diverge(`socketpair() of the last process = ${pair}`);
           return;
         }
         for (const fd of pair) {
           const r = await p.close(fd);
-          if (r !== 0) model.diverge(`close(${fd}) of the last process's socket = ${r}`);
+          if (r !== 0) this.model.diverge(`close(${fd}) of the last process's socket = ${r}`);
         }
       });
       await gc.wait();
@@ -4400,42 +961,1605 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
     // commands sub-allocate from): the driver's settle gives them back, as a harness does before
     // it checks a live device for leaks. Only with them: a run without calls no settle, and its
     // steps stay.
-    if (opts.private)
-      for (let i = 0; i < devs.length; i++)
-        await opts.drivers[i % opts.drivers.length]!.settle?.(kernel, devs[i]!.device);
+    if (this.opts.private)
+      for (let i = 0; i < this.devs.length; i++)
+        await this.opts.drivers[i % this.opts.drivers.length]!.settle?.(
+          this.kernel,
+          this.devs[i]!.device,
+        );
     // kernel.quiesce() flushes the system workqueues; a driver's own (TTM's delayed delete on
     // vmwgfx and qxl) may finish a release after it returns: settle until the device counters
     // stop changing (a few rounds at most) before calling what is left a leak.
     let settled = "";
     for (let round = 0; round < 4; round++) {
-      await kernel.quiesce();
-      const now = JSON.stringify(devs.map((d) => drmDevCounters(d.device)));
+      await this.kernel.quiesce();
+      const now = JSON.stringify(this.devs.map((d) => drmDevCounters(d.device)));
       if (now === settled) break;
       settled = now;
     }
-    checkDeviceLeaks(devs, baselines);
-    await kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
+    checkDeviceLeaks(this.devs, baselines);
+    await this.kernel.checkLeaks({ ignore: (o) => survivors.has(o) });
     // Which files each GET_MAGIC may have reached is known once every fd's every life is
     // recorded (fd-model.ts, auth-model.ts): by now, before the fd uses are checked.
-    auth.resolve();
-    kms?.check();
+    this.auth.resolve();
+    this.kms?.check();
     endOfRunChecks({
-      model,
-      fdUses,
-      makers,
-      handleObs,
-      strayFiles,
-      imports,
-      entries,
-      closes,
-      corePrime,
-      fileProc,
-      nameCalls,
-      holders,
-      names,
-      exited,
+      model: this.model,
+      fdUses: this.fdUses,
+      makers: this.makers,
+      handleObs: this.handleObs,
+      strayFiles: this.strayFiles,
+      imports: this.imports,
+      entries: this.entries,
+      closes: this.closes,
+      corePrime: this.corePrime,
+      fileProc: this.fileProc,
+      nameCalls: this.nameCalls,
+      holders: this.holders,
+      names: this.names,
+      exited: this.exited,
     });
-  };
+  }
+
+  /** Marks `f` stray (also for its own untouchedSince(): see ModelFile.stray). */
+  markStray(f: ModelFile) {
+    f.stray = true;
+    this.strayFiles.add(f);
+  }
+
+  /** Runs `call`, a handle-making call on `f`, counted among `f`'s calls not returned yet (makers). */
+  async creating<T>(f: ModelFile, call: () => Promise<T>): Promise<T> {
+    this.makers.add(f);
+    f.makeStarts();
+    const r = await call();
+    f.makeReturned();
+    return r;
+  }
+
+  /** A mark for allocFailed(): the allocation failures injected so far. */
+  failMark() {
+    return injectedFailures().length;
+  }
+
+  /**
+   * True if `ret` is what a syscall returns when an allocation inside it failed, and one may
+   * have failed since `mark`: a failure was injected (failslab, fail-nth: the stress app's
+   * `--faults`), or free RAM is nearly gone. Then the call's failure is legitimate; without
+   * one, the same errno is a divergence.
+   */
+  allocFailed(ret: unknown, mark: number) {
+    return (
+      typeof ret === "number" &&
+      ALLOC_ERRNOS.includes(ret) &&
+      (injectedFailures().length > mark || nrFreePages() < LOW_RAM_PAGES)
+    );
+  }
+
+  /**
+   * Records, for the end of the run, a call on `fd` of the thread's process that ran in
+   * [start, ret], returned `result`, and could only have come from an object `fits` accepts.
+   */
+  fdUse(
+    ctx: ThreadCtx,
+    fd: number,
+    start: number,
+    ret: number,
+    result: number,
+    what: string,
+    fits: (o: FdObject) => boolean,
+  ) {
+    this.fdUses.push({ table: ctx.proc.fdm, fd, start, ret, result, what, fits });
+  }
+
+  /**
+   * A DRM ioctl through `e` (see fdUse()): -ENOTTY only from a file that is not DRM's. With
+   * `handle`, an ioctl on that handle whose result `noSuch` says the file has no such handle:
+   * not from `e`'s file if the handle surely lived in it throughout the call (a call that
+   * reached the file holds a reference on it, so its handles stay until the call returns, even
+   * if the fd is closed meanwhile). With `authIo` (a DRM_AUTH ioctl, in a run with the display
+   * server), -EACCES only from a file not surely authenticated, and anything else only from one
+   * that may have been (auth-model.ts).
+   */
+  drmUse(
+    ctx: ThreadCtx,
+    e: FdEntry,
+    start: number,
+    ret: number,
+    result: number,
+    what: string,
+    handle?: { h: number; noSuch: number; self?: CloseObservation },
+    authIo?: AuthIoctl,
+  ) {
+    const f = e.file!;
+    const kind = drmIoctlFits(result, -ENOTTY);
+    let fits =
+      handle === undefined || result !== handle.noSuch
+        ? kind
+        : (o: FdObject) =>
+            kind(o) &&
+            !(
+              o.kind === "drm" &&
+              o.file === f &&
+              this.surelyHeld(f, handle.h, start, ret, handle.self)
+            );
+    if (authIo && this.server) fits = this.auth.authFits(fits, result, -EACCES, start, ret, authIo);
+    this.fdUse(ctx, e.fd, start, ret, result, `${what} = ${result}`, fits);
+  }
+
+  /**
+   * True if `handle` of `f` surely lived throughout [start, ret] (checked at the end of the
+   * run): a call that made it returned before `start`, and no GEM_CLOSE or GEM_CHANGE_HANDLE
+   * of the number that may have run after that call began started before `ret` (no garbage
+   * or stray call could reach the file). `self`: the checked call's own record, if it is one.
+   */
+  surelyHeld(
+    f: ModelFile,
+    handle: number,
+    start: number,
+    ret: number,
+    self?: CloseObservation,
+  ): boolean {
+    if (this.strayFiles.has(f)) return false;
+    const made = f.madeBefore(handle, start);
+    if (made === null) return false;
+    return made.some(
+      (s) =>
+        !this.closes.some(
+          (c) => c !== self && c.f === f && c.handle === handle && c.ret > s && c.start < ret,
+        ),
+    );
+  }
+
+  /** close(`fd`) of a file the thread made, recorded in the process's fd model. */
+  async closeFd(ctx: ThreadCtx, fd: number): Promise<number> {
+    busy(this, ctx.proc, fd, 1);
+    const c0 = this.model.tick();
+    const ret = await ctx.p.close(fd);
+    ctx.proc.fdm.closed(fd, c0, this.model.tick());
+    busy(this, ctx.proc, fd, -1);
+    ctx.closedFds.push(fd);
+    if (ctx.closedFds.length > 4) ctx.closedFds.shift();
+    return ret;
+  }
+
+  /** One random operation of a thread; "exit" ends its process. */
+  async step(ctx: ThreadCtx): Promise<"ok" | "exit"> {
+    // The same draw as over a table listing every operation, opRace last (weight: the
+    // process's races): built once for the run, not per operation (closures and arrays).
+    let c = choose(this.opTableWeight + ctx.proc.races, "fuzz op");
+    for (let i = 0; i < this.OP_TABLE.length; i++) {
+      const [w, fn] = this.OP_TABLE[i]!;
+      if (c < w) return fn(ctx);
+      c -= w;
+    }
+    if (c < ctx.proc.races) return this.opRace(ctx);
+    c -= ctx.proc.races;
+    // Exit mid-way, rarely: the whole process goes, its other threads at their next
+    // syscall boundary.
+    if (choose(6, "fuzz exit") === 0) {
+      this.exited = true;
+      ctx.proc.endTick = Math.min(ctx.proc.endTick, this.model.tick());
+      await ctx.p.exit(choose(3, "fuzz exit code"));
+    }
+    return "ok";
+  }
+
+  /** One element of `list`, drawn under `label`; undefined (and no draw) if it is empty. */
+  pick<T>(list: readonly T[], label: string): T | undefined {
+    return list.length === 0 ? undefined : list[choose(list.length, label)];
+  }
+
+  /** A DRM fd of this thread (or, sometimes, of a sibling: the file becomes shared). */
+  pickDrm(ctx: ThreadCtx, primaryOnly = false): { e: FdEntry; own: boolean } | null {
+    let owner = ctx;
+    if (ctx.siblings.length > 1 && choose(2, "fuzz sibling fd") === 0)
+      owner = this.pick(ctx.siblings, "fuzz sibling") ?? ctx;
+    const list = owner.fds.filter((e) => e.kind === "drm" && (!primaryOnly || e.file!.primary));
+    const e = this.pick(list, "fuzz drm fd");
+    if (!e) return null;
+    const own = owner === ctx;
+    if (!own) e.file!.shared = true;
+    return { e, own };
+  }
+
+  /**
+   * A live handle of `f`, weighted towards handles of buffers already shared in some way (a
+   * flink name, a dma-buf, an import or open whose buffer the model could not tell).
+   */
+  pickHandle(f: ModelFile, label: string): number | undefined {
+    const live = [...f.live.keys()];
+    if (live.length === 0) return undefined;
+    if (choose(3, label) !== 0) {
+      const hot = live.filter((h) => {
+        const b = f.live.get(h)!;
+        return b === UNKNOWN_BUFFER || this.model.exported.has(b) || this.model.named.has(b);
+      });
+      if (hot.length > 0) return this.pick(hot, label);
+    }
+    return this.pick(live, label);
+  }
+
+  /** A dma-buf fd of this thread, preferably one of buffer `buf`. */
+  ownDmabuf(ctx: ThreadCtx, buf?: number): FdEntry | undefined {
+    const all = ctx.fds.filter((e) => e.kind === "dmabuf");
+    if (buf !== undefined && choose(4, "fuzz dmabuf of buffer") !== 0) {
+      const same = all.filter((e) => e.buf === buf);
+      if (same.length > 0) return this.pick(same, "fuzz dmabuf fd");
+    }
+    return this.pick(all, "fuzz dmabuf fd");
+  }
+
+  /**
+   * Maps `len` bytes of `fd` at `offset`, reads the stamp, unmaps. null on any failure, or if
+   * `held` says, once the mapping exists, that the object may not be the one meant.
+   */
+  async stampAt(
+    p: Process,
+    fd: number,
+    offset: number,
+    len: number,
+    held: () => boolean = () => true,
+  ) {
+    const addr = await p.mmap(0, len, PROT_READ, MAP_SHARED, fd, offset);
+    if (addr < 0) return null;
+    if (!held()) {
+      await p.munmap(addr, len);
+      return null;
+    }
+    const bytes = await p.readMemory(addr, STAMP_BYTES);
+    await p.munmap(addr, len);
+    const st = typeof bytes === "number" ? null : readStamp(bytes);
+    // A stamp that may be on the wrong object names nothing for sure.
+    return st && !this.model.ambiguous.has(st.id) ? st : null;
+  }
+
+  /** The stamp of the object `handle` names in `fd`'s file (MAP_DUMB + mmap). */
+  async stampOfHandle(p: Process, fd: number, handle: number) {
+    const arg = { handle, pad: 0, offset: 0 };
+    if ((await p.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, arg)) !== 0) return null;
+    return this.stampAt(p, fd, arg.offset, PAGE);
+  }
+
+  /**
+   * Records, for the end of the run, that a call on `handle` of `f` that ran in [start, ret]
+   * reached buffer `buf` (an export or a mapping) or got flink name `name`.
+   */
+  observe(o: HandleObservation) {
+    this.handleObs.push(o);
+  }
+
+  /**
+   * open(2) of a device's card node (always with `card`) or, sometimes, its render node; the new
+   * DRM fd joins the thread's list (-EMFILE when the table is full).
+   */
+  async opOpen(ctx: ThreadCtx, card = false): Promise<"ok"> {
+    if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
+    const dev = choose(this.devs.length, "fuzz dev");
+    const d = this.devs[dev]!;
+    const primary = card || d.render === null || choose(3, "fuzz node") !== 0;
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const pend = ctx.proc.fdm.begin(t0);
+    const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR);
+    const t1 = this.model.tick();
+    if (fd < 0) {
+      ctx.proc.fdm.end(pend);
+      if (fd !== -EMFILE && !this.allocFailed(fd, m)) this.model.diverge(`open(${d.card}) = ${fd}`);
+      return "ok";
+    }
+    const file = new ModelFile(fd * 1000 + dev, dev, primary);
+    // A sibling that used the file this number named may still be calling through it: its
+    // calls reach this file unrecorded (a GEM_CLOSE of a guessed handle closes one of ours),
+    // so the exclusive-file checks do not apply to it.
+    if (ctx.proc.staleFds.has(fd)) {
+      file.shared = true;
+      this.markStray(file);
+    }
+    this.fileProc.set(file, ctx.proc);
+    // Under the display server's mastership from before the open: the server's master, no
+    // mastership or authentication of its own (auth-model.ts).
+    if (this.server && primary) this.auth.opened(file, this.server.masterSince(dev, t0));
+    ctx.proc.fdm.installed(fd, { kind: "drm", file }, t0, t1);
+    ctx.proc.fdm.end(pend);
+    // (A sibling's dup2() or close_range() may have taken the number meanwhile: not ours.)
+    if (lostFd(this, ctx.proc, fd, t0)) return "ok";
+    const e: FdEntry = { fd, kind: "drm", file };
+    ctx.fds.push(e);
+    // As a DRM client does (libdrm's drmGetMagic(), then its display server's drmAuthMagic()),
+    // at the rate its process drew.
+    const rate = ctx.proc.authRate;
+    if (this.server && primary && rate > 0 && (rate === 4 || choose(4, "fuzz auth") < rate))
+      await this.doAuth(ctx, e);
+    return "ok";
+  }
+
+  /**
+   * GET_MAGIC through `e` (any DRM file: a render client gets -EACCES, GET_MAGIC is not
+   * DRM_RENDER_ALLOW); checked through the fd model: 0 only from a primary file (with a magic
+   * of at least 1), -EACCES only from a render one, an allocation failure's errno only after
+   * one. A file keeps its magic while open: through an fd that surely named it, the same magic
+   * every time. Returns the magic, or null.
+   */
+  async doGetMagic(ctx: ThreadCtx, e: FdEntry): Promise<number | null> {
+    const f = e.file!;
+    const arg = { magic: 0 };
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GET_MAGIC, arg);
+    const t1 = this.model.tick();
+    this.auth.getMagic(ctx.proc.fdm, e.fd, t0, t1);
+    this.auth.magicStarts(f, t0);
+    const kind = drmIoctlFits(ret, -ENOTTY);
+    this.fdUse(ctx, e.fd, t0, t1, ret, `GET_MAGIC = ${ret}`, (o) => {
+      if (!kind(o)) return false;
+      if (o.kind !== "drm") return true;
+      return o.file.primary ? ret === 0 || this.allocFailed(ret, m) : ret === -EACCES;
+    });
+    if (ret !== 0) return null;
+    if (!(arg.magic >= 1 && arg.magic <= INT_MAX))
+      this.model.diverge(`GET_MAGIC gave magic ${arg.magic}`);
+    this.magics[f.dev]!.push(arg.magic);
+    if (!e.closed && !f.stray) {
+      const before = this.auth.sawMagic(f, arg.magic);
+      if (before !== null)
+        this.model.diverge(`GET_MAGIC gave magic ${arg.magic}; the same file's gave ${before}`);
+    }
+    return arg.magic;
+  }
+
+  /**
+   * A request to the display server, with the results the kernel can give it checked
+   * (serverExpected(); the callers narrow AUTH_MAGIC down).
+   */
+  async ask(kind: ServerRequestKind, dev: number, magic = 0): Promise<ServerRequest> {
+    const r = await this.server!.request(kind, dev, magic);
+    if (!r.noFd && !serverExpected(r).includes(r.ret))
+      this.model.diverge(
+        `the display server's ${kind === "auth" ? `AUTH_MAGIC(${magic})` : kind === "drop" ? "DROP_MASTER" : "SET_MASTER"} = ${r.ret} (${r.master === true ? "as master" : r.master === false ? "not master" : "mastership unknown"})`,
+      );
+    return r;
+  }
+
+  /**
+   * Authenticates the file of `e` as a client does: GET_MAGIC through it, then the display
+   * server's AUTH_MAGIC of that magic. Certain (auth-model.ts): with the server surely master
+   * throughout, a file opened under its master and open throughout, whose magic no other
+   * AUTH_MAGIC running or begun since the file's first GET_MAGIC started was given, is
+   * authenticated: 0. A 0
+   * for such a file's magic (the magic map's entry is the file's while it is open) makes it
+   * surely authenticated from then on.
+   */
+  async doAuth(ctx: ThreadCtx, e: FdEntry): Promise<void> {
+    const f = e.file!;
+    const magic = await this.doGetMagic(ctx, e);
+    if (magic === null) return;
+    const r = await this.ask("auth", f.dev, magic);
+    if (r.noFd) return;
+    const mine = r.master === true && this.auth.underServer(f) && !e.closed && !f.stray;
+    if (!mine) return;
+    if (r.ret === 0) {
+      this.auth.authenticated(f, r.end);
+      return;
+    }
+    // Another AUTH_MAGIC of the same number that had not returned when the file's first
+    // GET_MAGIC started may have found the file's entry and used it up.
+    const first = this.auth.firstMagicStart(f);
+    const consumed = this.server!.devs[f.dev]!.auths.some(
+      (o) => o !== r && o.magic === magic && o.end >= first,
+    );
+    if (!consumed)
+      this.model.diverge(
+        `the display server's AUTH_MAGIC(${magic}) of a client's own magic = ${r.ret}, expected 0`,
+      );
+  }
+
+  /**
+   * DRM authentication as a syscall among the others (private runs): a client's authentication
+   * (GET_MAGIC and the server's AUTH_MAGIC) of one of its primary files, GET_MAGIC alone, the
+   * server's AUTH_MAGIC of a stale magic (any GET_MAGIC gave on the device: 0 or -EINVAL) or of
+   * a garbage one (-EINVAL as master), a client's own AUTH_MAGIC (DRM_MASTER: -EACCES from a file
+   * opened under the server's master, or a render one), the server's DROP_MASTER and
+   * SET_MASTER (a VT switch), and a client's own DROP_MASTER or SET_MASTER (-EACCES from a file
+   * that was never master: drm_master_check_perm()).
+   */
+  async opAuth(ctx: ThreadCtx): Promise<"ok"> {
+    const k = choose(10, "fuzz auth op");
+    if (k <= 2) {
+      const pk = this.pickDrm(ctx, true);
+      if (pk) await this.doAuth(ctx, pk.e);
+      return "ok";
+    }
+    if (k === 3) {
+      const pk = this.pickDrm(ctx);
+      if (pk) await this.doGetMagic(ctx, pk.e);
+      return "ok";
+    }
+    if (k === 4 || k === 5) {
+      const dev = choose(this.devs.length, "fuzz auth dev");
+      const stale = k === 4 && this.magics[dev]!.length > 0;
+      const magic = stale
+        ? this.pick(this.magics[dev]!, "fuzz stale magic")!
+        : GARBAGE_MAGICS[choose(GARBAGE_MAGICS.length, "fuzz garbage magic")]!;
+      const r = await this.ask("auth", dev, magic);
+      if (!stale && !r.noFd && r.master === true && r.ret !== -EINVAL)
+        this.model.diverge(
+          `the display server's AUTH_MAGIC(${magic}) of a garbage magic = ${r.ret}`,
+        );
+      return "ok";
+    }
+    if (k === 7 || k === 8) {
+      await this.ask(k === 7 ? "drop" : "set", choose(this.devs.length, "fuzz master dev"));
+      return "ok";
+    }
+    // A client's own AUTH_MAGIC (k 6), DROP_MASTER or SET_MASTER (k 9) through its DRM fd.
+    const pk = this.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e } = pk;
+    let cmd: number;
+    let arg: object | undefined;
+    let what: string;
+    if (k === 6) {
+      const known = this.magics[e.file!.dev]!;
+      const magic =
+        known.length > 0 && choose(2, "fuzz own auth magic") === 0
+          ? this.pick(known, "fuzz own auth known")!
+          : GARBAGE_MAGICS[choose(GARBAGE_MAGICS.length, "fuzz own auth garbage")]!;
+      cmd = DRM_IOCTL_AUTH_MAGIC;
+      arg = { magic };
+      what = `AUTH_MAGIC(${magic})`;
+    } else {
+      const drop = choose(2, "fuzz own master op") === 0;
+      cmd = drop ? DRM_IOCTL_DROP_MASTER : DRM_IOCTL_SET_MASTER;
+      what = drop ? "DROP_MASTER" : "SET_MASTER";
+    }
+    const t0 = this.model.tick();
+    const ret = await ctx.p.ioctl(e.fd, cmd, arg);
+    const t1 = this.model.tick();
+    // A file opened under the server's master never was master (nor is it the current one),
+    // and a render client never is: -EACCES (drm_ioctl_permit()'s DRM_MASTER check for
+    // AUTH_MAGIC, drm_master_check_perm() for the other two). Others: not judged.
+    const kind = drmIoctlFits(ret, -ENOTTY);
+    this.fdUse(ctx, e.fd, t0, t1, ret, `${what} = ${ret}`, (o) => {
+      if (!kind(o)) return false;
+      if (o.kind !== "drm") return true;
+      if (!o.file.primary || this.auth.underServer(o.file)) return ret === -EACCES;
+      return true;
+    });
+    return "ok";
+  }
+
+  /** CREATE_DUMB on a primary DRM fd of the thread (opening one first if it has none). */
+  async opCreate(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx, true);
+    if (!pk) return this.opOpen(ctx);
+    await this.doCreate(ctx, pk.e, pk.own);
+    return "ok";
+  }
+
+  /** CREATE_DUMB (sometimes invalid) and the new buffer's stamp; its handle or null. */
+  async doCreate(ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<number | null> {
+    const f = e.file!;
+    const pages = 1 + choose(4, "fuzz pages");
+    const invalid = choose(10, "fuzz create invalid") === 0;
+    const arg = {
+      width: invalid ? 0 : 1024,
+      height: pages,
+      bpp: 32,
+      flags: 0,
+      handle: 0,
+      pitch: 0,
+      size: 0,
+    };
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const ret = await this.creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_CREATE_DUMB, arg));
+    const t1 = this.model.tick();
+    this.drmUse(ctx, e, t0, t1, ret, "CREATE_DUMB");
+    if (e.closed) return null;
+    if (invalid) {
+      if (ret >= 0) this.model.diverge(`CREATE_DUMB with width 0 succeeded (${ret})`);
+      return null;
+    }
+    if (ret !== 0) {
+      if (this.allocFailed(ret, m)) {
+        // A driver may fail after it made the handle, and leave it: vmwgfx's surface-backed
+        // dumb buffer (v6.18 vmw_dumb_create() -> vmw_gb_surface_define_internal()) creates
+        // the backup buffer's GEM handle (vmw_gem_object_create_with_handle()), then returns
+        // ttm_prime_object_init()'s -ENOMEM with that handle still in the file. So the file
+        // may hold a handle the model never sees, as after garbage arguments.
+        f.shared = true;
+        f.chaos = true;
+      } else if (ret !== -ENOSPC && own && !f.shared) this.model.diverge(`CREATE_DUMB = ${ret}`);
+      return null;
+    }
+    if (!f.shared && own && f.live.has(arg.handle))
+      this.model.diverge(`CREATE_DUMB returned handle ${arg.handle}, still live in this file`);
+    const b = this.model.addBuffer(arg.size, f.dev);
+    f.addHandle(arg.handle, b.id);
+    f.bind(arg.handle, b.id, t0, t1);
+    // Stamp it before anything can share it (unless the number is being closed already: then
+    // it may name another object by now, and the creator goes on at once).
+    if (e.closed || !f.untouchedSince(arg.handle, t0)) {
+      this.model.ambiguous.add(b.id);
+      return arg.handle;
+    }
+    const map = { handle: arg.handle, pad: 0, offset: 0 };
+    if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, map)) !== 0) {
+      this.model.ambiguous.add(b.id);
+      return arg.handle;
+    }
+    const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, map.offset);
+    if (addr < 0) {
+      if (!f.shared && own && !e.closed && !this.allocFailed(addr, m))
+        this.model.diverge(`mmap of a new buffer = ${addr}`);
+      this.model.ambiguous.add(b.id);
+      return arg.handle;
+    }
+    // Another thread may have closed the handle and got it back for another object before
+    // MAP_DUMB: unless no GEM_CLOSE of that number ran since the creation began (and no
+    // garbage touched the file), the mapping may be of another object.
+    if (e.closed || !f.untouchedSince(arg.handle, t0)) {
+      this.model.ambiguous.add(b.id);
+      await ctx.p.munmap(addr, PAGE);
+      return arg.handle;
+    }
+    // On a stray file a sibling's GEM_CHANGE_HANDLE through a stale fd may have moved the
+    // object away unrecorded and another creation taken the number: the stamp is still
+    // written (the same syscalls, so schedules stay), but it is never evidence.
+    if (!f.namesItsObject(arg.handle, t0)) this.model.ambiguous.add(b.id);
+    const w = await ctx.p.writeMemory(addr, stampOf(b.id, b.size / PAGE));
+    if (!f.namesItsObject(arg.handle, t0)) this.model.ambiguous.add(b.id);
+    if (w !== STAMP_BYTES) {
+      // Unstamped (its page could not be allocated): the buffer is never evidence.
+      this.model.ambiguous.add(b.id);
+      if (!this.allocFailed(w, m)) this.model.diverge(`stamp store = ${w}`);
+    }
+    await ctx.p.munmap(addr, PAGE);
+    return arg.handle;
+  }
+
+  /** GEM_CLOSE of a never-valid handle (-EINVAL), of a closed one, or of a live one. */
+  async opGemClose(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e, own } = pk;
+    const f = e.file!;
+    const kind = choose(4, "fuzz close kind");
+    if (kind === 0) {
+      const handle = [0, 0x7fffffff, 0xffffffff][choose(3, "fuzz bad handle")]!;
+      // (INT_MAX is a valid handle once a GEM_CHANGE_HANDLE may have moved one there.)
+      const never = !f.changeTargets.has(handle);
+      await this.doGemClose(ctx, e, own, handle, never ? -EINVAL : null, never);
+    } else if (kind === 1 && f.closed.size > 0) {
+      const handle = this.pick([...f.closed], "fuzz closed handle")!;
+      await this.doGemClose(ctx, e, own, handle, -EINVAL, false);
+    } else {
+      const h = this.pickHandle(f, "fuzz live handle");
+      if (h !== undefined) await this.doGemClose(ctx, e, own, h, 0, false);
+    }
+    return "ok";
+  }
+
+  /**
+   * GEM_CLOSE of `handle`; `expect` is checked on a file this thread owns alone. `cmd`: another
+   * request that deletes a GEM handle as GEM_CLOSE does (vmwgfx's HANDLE_CLOSE,
+   * drm_gem_handle_delete(): the same errno), named `label`.
+   */
+  async doGemClose(
+    ctx: ThreadCtx,
+    e: FdEntry,
+    own: boolean,
+    handle: number,
+    expect: number | null,
+    neverValid: boolean,
+    cmd: number = DRM_IOCTL_GEM_CLOSE,
+    label = "GEM_CLOSE",
+  ) {
+    const f = e.file!;
+    f.closeStarts(handle);
+    const c0 = this.model.tick();
+    // (Recorded at once: also through an fd closed meanwhile, which may have reached this
+    // file first, and if the thread dies inside the call.)
+    const rec: CloseObservation = { f, handle, start: c0, ret: Number.POSITIVE_INFINITY };
+    this.closes.push(rec);
+    const ret = await ctx.p.ioctl(
+      e.fd,
+      cmd,
+      cmd === DRM_IOCTL_GEM_CLOSE ? { handle, pad: 0 } : { handle, pad64: 0 },
+    );
+    const c1 = this.model.tick();
+    this.drmUse(ctx, e, c0, c1, ret, `${label}(${handle})`, {
+      h: handle,
+      noSuch: -EINVAL,
+      self: rec,
+    });
+    f.closeReturned(handle, c1);
+    rec.ret = c1;
+    if (e.closed) return ret;
+    // Evaluated after the call: a sibling that started using the file meanwhile marked it.
+    const strict = own && !f.shared;
+    // Likewise: a never-valid number (INT_MAX) stops being one once a GEM_CHANGE_HANDLE to it
+    // starts, also a sibling's that starts while this close is in flight.
+    const never = neverValid && !f.changeTargets.has(handle);
+    const madeValid = neverValid && !never;
+    if (
+      expect !== null &&
+      !madeValid &&
+      (strict || (never && own)) &&
+      ret !== expect &&
+      ret !== -EACCES
+    )
+      this.model.diverge(`${label}(${handle}) = ${ret}, expected ${expect}`);
+    if (ret === 0 || f.live.has(handle)) {
+      f.live.delete(handle);
+      f.closed.add(handle);
+    }
+    if (ret === 0) f.primeForget(handle);
+    return ret;
+  }
+
+  /** GEM_FLINK of a handle of a primary DRM fd of the thread, and GEM_OPEN of the name. */
+  async opFlink(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx, true);
+    if (!pk) return "ok";
+    const h = this.pickHandle(pk.e.file!, "fuzz flink handle");
+    if (h !== undefined) await this.doFlink(ctx, pk.e, pk.own, h, true);
+    return "ok";
+  }
+
+  /**
+   * GEM_FLINK of `handle`. An object keeps its name while it has a handle, so the flink of a
+   * handle whose only possible life has a known name must return that name. With `reopen`, the
+   * name of an object this file still holds is opened and must give that very object.
+   */
+  async doFlink(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, reopen: boolean) {
+    const f = e.file!;
+    const buf = f.live.get(h) ?? UNKNOWN_BUFFER;
+    const arg = { handle: h, name: 0 };
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_FLINK, arg);
+    const t1 = this.model.tick();
+    this.drmUse(ctx, e, t0, t1, ret, `GEM_FLINK(${h})`, { h, noSuch: -ENOENT }, CORE_AUTH);
+    if (e.closed) return;
+    const excused = ret === -EACCES || ret === -ENOSPC || this.allocFailed(ret, m);
+    this.nameCalls.push({
+      kind: "flink",
+      f,
+      name: arg.name,
+      handle: h,
+      start: t0,
+      ret: t1,
+      result: ret,
+      excused,
+      buf: UNKNOWN_BUFFER,
+    });
+    if (ret !== 0) {
+      if (own && !f.shared && ret !== -EACCES && ret !== -ENOSPC && !this.allocFailed(ret, m))
+        this.model.diverge(`GEM_FLINK of live handle ${h} = ${ret}`);
+      return;
+    }
+    // (Through a shared file the handle may have named another buffer by then.)
+    this.model.addName(f.dev, arg.name, own && !f.shared ? buf : UNKNOWN_BUFFER);
+    this.observe({ f, handle: h, start: t0, ret: t1, name: arg.name, what: "GEM_FLINK" });
+    this.holders.push({
+      f,
+      handle: h,
+      name: arg.name,
+      start: t0,
+      ret: t1,
+      buf: own && !f.shared ? buf : UNKNOWN_BUFFER,
+      what: `GEM_FLINK of handle ${h}`,
+    });
+    if (!own || !reopen) return arg.name;
+    // The name of an object this file still holds must open that very object.
+    const open = { name: arg.name, handle: 0, size: 0 };
+    const s0 = this.model.tick();
+    const r2 = await this.creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, open));
+    const s1 = this.model.tick();
+    this.drmUse(ctx, e, s0, s1, r2, `GEM_OPEN(${arg.name})`, undefined, CORE_AUTH);
+    if (e.closed) return;
+    const strict = !f.shared;
+    this.recordOpen(f, arg.name, s0, s1, r2, m, open.handle, strict ? buf : UNKNOWN_BUFFER);
+    if (r2 !== 0) {
+      if (!f.shared && r2 !== -EACCES && r2 !== -ENOSPC && !this.allocFailed(r2, m))
+        this.model.diverge(`GEM_OPEN of name ${arg.name} just made for a live handle = ${r2}`);
+      return;
+    }
+    f.addHandle(open.handle, strict ? buf : UNKNOWN_BUFFER);
+    f.bind(open.handle, strict ? buf : UNKNOWN_BUFFER, s0, s1, { name: arg.name });
+    const st = await this.stampOfHandle(ctx.p, e.fd, open.handle);
+    if (f.shared || e.closed) return;
+    if (st && buf !== UNKNOWN_BUFFER && st.id !== buf)
+      this.model.diverge(`GEM_OPEN(name ${arg.name} of buffer ${buf}) opened buffer ${st.id}`);
+    const size = this.model.buffers.get(buf)?.size;
+    if (size !== undefined && open.size !== size)
+      this.model.diverge(`GEM_OPEN(name ${arg.name}) size ${open.size}, buffer ${buf} has ${size}`);
+  }
+
+  /** GEM_OPEN of a flink name known on the device or, sometimes, of one never given. */
+  async opGemOpen(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx, true);
+    if (!pk) return "ok";
+    const f = pk.e.file!;
+    const cands = this.model.knownNames.filter(([dev]) => dev === f.dev);
+    const known = this.pick(cands, "fuzz name");
+    const name = known && choose(6, "fuzz bad name") !== 0 ? known[1] : 0x7ffffff0;
+    await this.doGemOpen(ctx, pk.e, pk.own, name);
+    return "ok";
+  }
+
+  /** GEM_OPEN of `name`; sometimes GEM_FLINK of the new handle (it must give `name` back). */
+  async doGemOpen(ctx: ThreadCtx, e: FdEntry, own: boolean, name: number): Promise<number | null> {
+    const f = e.file!;
+    const arg = { name, handle: 0, size: 0 };
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const ret = await this.creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_OPEN, arg));
+    const t1 = this.model.tick();
+    this.drmUse(ctx, e, t0, t1, ret, `GEM_OPEN(${name})`, undefined, CORE_AUTH);
+    if (e.closed) return null;
+    // (Its buffer, read below, is not known yet: GEM_OPEN's buffer is checked by `names`.)
+    const rec =
+      name === 0x7ffffff0
+        ? null
+        : this.recordOpen(f, name, t0, t1, ret, m, arg.handle, UNKNOWN_BUFFER);
+    if (name === 0x7ffffff0) {
+      if (own && ret !== -ENOENT && ret !== -EACCES)
+        this.model.diverge(`GEM_OPEN(unknown name) = ${ret}`);
+      return null;
+    }
+    if (ret !== 0) return null;
+    f.addHandle(arg.handle, UNKNOWN_BUFFER);
+    const b = f.bind(arg.handle, UNKNOWN_BUFFER, t0, t1, { name });
+    if (choose(2, "fuzz open then flink") === 0) await this.doFlink(ctx, e, own, arg.handle, false);
+    const st = await this.stampOfHandle(ctx.p, e.fd, arg.handle);
+    // (e.closed: a sibling's dup2() or close_range() may have put another file at the fd.)
+    if (st && own && !f.shared && !e.closed) {
+      this.names.push({
+        dev: f.dev,
+        name,
+        buf: st.id,
+        size: this.model.buffers.get(st.id)?.size ?? -1,
+        reported: arg.size,
+      });
+      f.addHandle(arg.handle, st.id);
+      b.buf = st.id;
+      if (rec) {
+        rec.call.buf = st.id;
+        if (rec.holder) rec.holder.buf = st.id;
+      }
+    }
+    return arg.handle;
+  }
+
+  /**
+   * Records a GEM_OPEN(name) that ran in [start, ret] for the end-of-run name checks and, if it
+   * made `handle`, that handle as a holder of the name.
+   */
+  recordOpen(
+    f: ModelFile,
+    name: number,
+    start: number,
+    ret: number,
+    result: number,
+    mark: number,
+    handle: number,
+    buf: number,
+  ) {
+    const excused = result === -EACCES || this.allocFailed(result, mark);
+    const call: NameCall = { kind: "open", f, name, start, ret, result, excused, buf };
+    this.nameCalls.push(call);
+    if (result !== 0) return { call };
+    const holder: NameHolder = {
+      f,
+      handle,
+      name,
+      start,
+      ret,
+      buf,
+      what: `GEM_OPEN(name ${name})`,
+    };
+    this.holders.push(holder);
+    return { call, holder };
+  }
+
+  /** PRIME_HANDLE_TO_FD of a handle of a DRM fd of the thread; the dma-buf fd is kept. */
+  async opExport(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx);
+    if (!pk) return "ok";
+    const h = this.pickHandle(pk.e.file!, "fuzz export handle");
+    if (h !== undefined) await this.doExport(ctx, pk.e, pk.own, h, true);
+    return "ok";
+  }
+
+  /** PRIME_HANDLE_TO_FD of `h`; the new dma-buf fd is kept (if `keep` and there is room). */
+  async doExport(ctx: ThreadCtx, e: FdEntry, own: boolean, h: number, keep: boolean) {
+    const f = e.file!;
+    const arg = { handle: h, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const pend = ctx.proc.fdm.begin(t0);
+    const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, arg);
+    const t1 = this.model.tick();
+    if (ret !== 0) ctx.proc.fdm.end(pend);
+    // (A driver with PRIME ioctls of its own may route a handle by its number: vmwgfx takes
+    // handles above VMWGFX_NUM_MOB for TTM prime objects, so a GEM handle moved there by
+    // GEM_CHANGE_HANDLE does not export. The core routes none.)
+    const routed = !this.corePrime[f.dev] && f.changeTargets.has(h);
+    this.drmUse(
+      ctx,
+      e,
+      t0,
+      t1,
+      ret,
+      `PRIME_HANDLE_TO_FD(${h})`,
+      routed ? undefined : { h, noSuch: -ENOENT },
+    );
+    if (ret === 0 && e.closed) {
+      ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: UNKNOWN_BUFFER }, t0, t1);
+      ctx.proc.fdm.end(pend);
+      if (!lostFd(this, ctx.proc, arg.fd, t0)) await this.closeFd(ctx, arg.fd);
+    }
+    if (e.closed) return null;
+    if (ret !== 0) {
+      if (own && !f.shared && ret !== -EMFILE && !this.allocFailed(ret, m) && !routed)
+        this.model.diverge(`PRIME_HANDLE_TO_FD of live handle ${h} = ${ret}`);
+      return null;
+    }
+    let st = await this.stampAt(ctx.p, arg.fd, 0, PAGE);
+    const size = await ctx.p.lseek(arg.fd, 0, SEEK_END);
+    await ctx.p.lseek(arg.fd, 0, 0);
+    // A sibling's dup2() or close_range() may have closed or replaced the fd meanwhile: what
+    // was read through it may be another file's, and the number is no longer this thread's.
+    const lost = lostFd(this, ctx.proc, arg.fd, t0);
+    if (lost) st = null;
+    // (The stamp is the dma-buf's own bytes: whatever handle the export reached, it is the
+    // buffer this fd names.)
+    ctx.proc.fdm.installed(arg.fd, { kind: "dmabuf", buf: st?.id ?? UNKNOWN_BUFFER }, t0, t1);
+    ctx.proc.fdm.end(pend);
+    this.entries.push({ f, handle: h, buf: st?.id ?? UNKNOWN_BUFFER, start: t0, ret: t1 });
+    if (st) {
+      const b = this.model.buffers.get(st.id);
+      const strict = own && !f.shared;
+      if (strict && !f.handleHasNamed(h, st.id) && !f.handleHasNamed(h, UNKNOWN_BUFFER))
+        this.model.diverge(
+          `PRIME export of handle ${h} gave buffer ${st.id}, which it never named`,
+        );
+      this.observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "PRIME export" });
+      if (b && size !== b.size)
+        this.model.diverge(`dma-buf of buffer ${st.id} has size ${size}, the buffer ${b.size}`);
+      this.model.exported.add(st.id);
+      if (strict) f.primeAdd(st.id, h);
+    }
+    if (lost) return null;
+    if (!keep || ctx.fds.length >= MAX_FDS_PER_THREAD) {
+      await this.closeFd(ctx, arg.fd);
+      return null;
+    }
+    const entry: FdEntry = { fd: arg.fd, kind: "dmabuf", buf: st?.id };
+    ctx.fds.push(entry);
+    return entry;
+  }
+
+  /** PRIME_FD_TO_HANDLE of one of the thread's dma-buf fds, on the same device or the other. */
+  async opImport(ctx: ThreadCtx): Promise<"ok"> {
+    const d = this.ownDmabuf(ctx);
+    const pk = this.pickDrm(ctx);
+    if (d && pk) await this.doImport(ctx, pk.e, pk.own, d, true);
+    return "ok";
+  }
+
+  /**
+   * PRIME_FD_TO_HANDLE of `d` (`trust`: the fd surely still is `d`). An import of a dma-buf the
+   * file has a PRIME cache entry for returns that entry's handle.
+   */
+  async doImport(
+    ctx: ThreadCtx,
+    e: FdEntry,
+    own: boolean,
+    d: FdEntry,
+    trust: boolean,
+  ): Promise<number | null> {
+    const f = e.file!;
+    const arg = { handle: 0, flags: 0, fd: d.fd };
+    const t0 = this.model.tick();
+    const ret = await this.creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg));
+    const t1 = this.model.tick();
+    this.drmUse(ctx, e, t0, t1, ret, `PRIME_FD_TO_HANDLE(fd ${d.fd})`);
+    if (e.closed) return null;
+    if (ret !== 0) return null;
+    // (Evaluated after the call: a sibling's dup2() or close_range() of `d` marked it.)
+    const buf = trust && !d.closed && d.buf !== undefined ? d.buf : UNKNOWN_BUFFER;
+    f.addHandle(arg.handle, buf);
+    f.bind(arg.handle, buf, t0, t1, { fresh: false });
+    const entry: PrimeEntryObservation = { f, handle: arg.handle, buf, start: t0, ret: t1 };
+    this.entries.push(entry);
+    if (buf !== UNKNOWN_BUFFER) this.imports.push(entry);
+    if (
+      buf !== UNKNOWN_BUFFER &&
+      own &&
+      !f.shared &&
+      this.corePrime[f.dev] &&
+      !f.primeUnsure.has(buf)
+    ) {
+      const cached = f.prime.get(buf);
+      if (cached && cached.size > 0 && !cached.has(arg.handle))
+        this.model.diverge(
+          `PRIME import of buffer ${buf}'s dma-buf gave handle ${arg.handle}, not its cached handle ${[...cached].join("/")}`,
+        );
+      f.primeAdd(buf, arg.handle);
+    }
+    // What does the new handle name? Natively: map it; foreign: re-export it and map that.
+    let st = await this.stampOfHandle(ctx.p, e.fd, arg.handle);
+    if (!st) {
+      const re = { handle: arg.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+      const r0 = this.model.tick();
+      const pend = ctx.proc.fdm.begin(r0);
+      if ((await ctx.p.ioctl(e.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, re)) === 0) {
+        ctx.proc.fdm.installed(
+          re.fd,
+          { kind: "dmabuf", buf: UNKNOWN_BUFFER },
+          r0,
+          this.model.tick(),
+        );
+        st = await this.stampAt(ctx.p, re.fd, 0, PAGE);
+        // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: not ours.)
+        if (lostFd(this, ctx.proc, re.fd, r0)) st = null;
+        else await this.closeFd(ctx, re.fd);
+      }
+      ctx.proc.fdm.end(pend);
+    }
+    // The buffer the dma-buf fd reached, if the handle surely named the imported object until
+    // its stamp was read (no GEM_CLOSE or GEM_CHANGE_HANDLE of its number since the import
+    // began, no garbage or stray call could reach the file): it must be one the fd held.
+    if (
+      st &&
+      !e.closed &&
+      !f.chaos &&
+      !this.strayFiles.has(f) &&
+      f.untouchedSince(arg.handle, t0)
+    ) {
+      const id = st.id;
+      this.fdUse(
+        ctx,
+        d.fd,
+        t0,
+        t1,
+        ret,
+        `PRIME_FD_TO_HANDLE reached buffer ${id}`,
+        (o) => o.kind === "dmabuf" && (o.buf === id || o.buf === UNKNOWN_BUFFER),
+      );
+    }
+    if (st && buf !== UNKNOWN_BUFFER && st.id !== buf && own && !f.shared && !e.closed)
+      this.model.diverge(
+        `PRIME import of a dma-buf of buffer ${buf} gave a handle to buffer ${st.id}`,
+      );
+    return arg.handle;
+  }
+
+  /** MAP_DUMB of `h` and a read of the stamp through the mapping (checked like an export). */
+  async doMap(ctx: ThreadCtx, e: FdEntry, h: number) {
+    const f = e.file!;
+    const arg = { handle: h, pad: 0, offset: 0 };
+    const t0 = this.model.tick();
+    const ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_MAP_DUMB, arg);
+    const t1 = this.model.tick();
+    this.drmUse(ctx, e, t0, t1, ret, `MAP_DUMB(${h})`, { h, noSuch: -ENOENT });
+    if (ret !== 0 || e.closed) return;
+    // The offset names the handle's object only while it lives: once a GEM_CLOSE of the handle
+    // may have freed it, the offset may belong to a newer object (drm_vma_offset_manager).
+    const st = await this.stampAt(
+      ctx.p,
+      e.fd,
+      arg.offset,
+      PAGE,
+      () => !e.closed && f.untouchedSince(h, t0),
+    );
+    if (st) this.observe({ f, handle: h, start: t0, ret: t1, buf: st.id, what: "MAP_DUMB" });
+  }
+
+  /** The process's sw_sync timeline, opened on first use (null if it cannot be). */
+  async timeline(ctx: ThreadCtx): Promise<number | null> {
+    if (ctx.proc.timeline !== null) return ctx.proc.timeline;
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const pend = ctx.proc.fdm.begin(t0);
+    const fd = await ctx.p.open(SW_SYNC_PATH, O_RDWR);
+    const t1 = this.model.tick();
+    ctx.proc.fdm.end(pend);
+    if (fd < 0) {
+      if (fd !== -EMFILE && !this.allocFailed(fd, m))
+        this.model.diverge(`open(${SW_SYNC_PATH}) = ${fd}`);
+      return null;
+    }
+    ctx.proc.fdm.installed(fd, { kind: "timeline" }, t0, t1);
+    // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
+    if (lostFd(this, ctx.proc, fd, t0)) return null;
+    // (A sibling may have opened one meanwhile: the process keeps the first, which its opener
+    // may be using already and dup2()/close_range() leave alone only while it is the
+    // process's; this fd is closed by the exit.)
+    if (ctx.proc.timeline !== null) return ctx.proc.timeline;
+    ctx.proc.timeline = fd;
+    ctx.proc.points = 0;
+    ctx.proc.signalled = 0;
+    return fd;
+  }
+
+  /** A sw_sync fence on one of the thread's dma-bufs, signalled at once half the time. */
+  async opFence(ctx: ThreadCtx): Promise<"ok"> {
+    const d = this.ownDmabuf(ctx);
+    if (d) await this.doFence(ctx, d, choose(2, "fuzz fence then signal") === 0, true);
+    return "ok";
+  }
+
+  /**
+   * A new point of the process's timeline becomes an implicit fence of the dma-buf `d`
+   * (SW_SYNC_IOC_CREATE_FENCE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE as a write or read fence, then
+   * the sync_file is closed: the dma-buf's reservation object holds the only reference).
+   * With `signal`, the timeline is advanced afterwards. (`trust`: the fd surely still is `d`.)
+   */
+  async doFence(ctx: ThreadCtx, d: FdEntry, signal: boolean, trust: boolean) {
+    const tl = await this.timeline(ctx);
+    if (tl === null) return;
+    const value = ++ctx.proc.points;
+    const data: SwSyncCreateFenceData = { value, name: "fuzz", fence: -1 };
+    const m = this.failMark();
+    const c0 = this.model.tick();
+    const pend = ctx.proc.fdm.begin(c0);
+    const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
+    const c1 = this.model.tick();
+    ctx.proc.fdm.end(pend);
+    if (r !== 0) {
+      if (r !== -EMFILE && r !== -EBADF && !this.allocFailed(r, m))
+        this.model.diverge(`SW_SYNC_IOC_CREATE_FENCE = ${r}`);
+      return;
+    }
+    ctx.proc.fdm.installed(data.fence ?? -1, { kind: "sync-file" }, c0, c1);
+    const flags = choose(3, "fuzz fence kind") === 0 ? DMA_BUF_SYNC_READ : DMA_BUF_SYNC_WRITE;
+    const i0 = this.model.tick();
+    const imp = await ctx.p.ioctl(d.fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, {
+      flags,
+      fd: data.fence ?? -1,
+    });
+    const what = `DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`;
+    this.fdUse(ctx, d.fd, i0, this.model.tick(), imp, what, dmabufIoctlFits(imp, -ENOTTY));
+    // (`d.closed`: a sibling's dup2() or close_range() took the fd meanwhile.)
+    if (
+      trust &&
+      !d.closed &&
+      imp !== 0 &&
+      imp !== -EBADF &&
+      imp !== -EINVAL &&
+      !this.allocFailed(imp, m)
+    )
+      this.model.diverge(`DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ${imp}`);
+    if (!lostFd(this, ctx.proc, data.fence ?? -1, c0)) await this.closeFd(ctx, data.fence ?? -1);
+    if (signal) await this.doSignal(ctx, false);
+  }
+
+  /** SW_SYNC_IOC_INC of the process's timeline: by 1 or 2, or (`all`) to its last point. */
+  async doSignal(ctx: ThreadCtx, all: boolean) {
+    const tl = ctx.proc.timeline;
+    if (tl === null) return;
+    const by = all ? ctx.proc.points - ctx.proc.signalled : 1 + choose(2, "fuzz signal by");
+    if (by <= 0) return;
+    ctx.proc.signalled += by;
+    const m = this.failMark();
+    const r = await ctx.p.ioctl(tl, SW_SYNC_IOC_INC, { value: by });
+    // (A thread whose close_range(CLOSE_RANGE_UNSHARE) gave it a table of its own may find
+    // another file at the number, or none.)
+    if (r !== 0 && r !== -EBADF && !ctx.unshared && !this.allocFailed(r, m))
+      this.model.diverge(`SW_SYNC_IOC_INC(${by}) = ${r}`);
+  }
+
+  /** poll(2) of one of the thread's dma-buf fds or, a third of the time, SW_SYNC_IOC_INC. */
+  async opPoll(ctx: ThreadCtx): Promise<"ok"> {
+    if (choose(3, "fuzz poll or signal") === 0) {
+      await this.doSignal(ctx, false);
+      return "ok";
+    }
+    const d = this.ownDmabuf(ctx);
+    if (d) await this.doPoll(ctx, d);
+    return "ok";
+  }
+
+  /** poll(2) of the dma-buf `d` for POLLIN or POLLOUT, with a timeout. */
+  async doPoll(ctx: ThreadCtx, d: FdEntry) {
+    const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz poll events")]!;
+    const fds = [{ fd: d.fd, events, revents: 0 }];
+    const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz poll timeout")]!;
+    const m = this.failMark();
+    const r = await ctx.p.poll(fds, timeout);
+    if (!Number.isInteger(r) || r > 1 || (r < 0 && r !== -EINTR && !this.allocFailed(r, m)))
+      this.model.diverge(`poll(dma-buf, ${events}) = ${r}`);
+  }
+
+  /**
+   * epoll_ctl(EPOLL_CTL_ADD) of a dma-buf fd to the process's epoll fd, then epoll_wait() on it
+   * without waiting (or briefly): the path on which epoll re-polls a dma-buf through its epitem,
+   * which a racing close() of the fd may have doomed. The fd may be closed by the other side
+   * (-EBADF) or already watched (-EEXIST); the wait reports at most the fds it watches.
+   */
+  async doEpollWait(ctx: ThreadCtx, d: FdEntry) {
+    const epfd = ctx.proc.epfd;
+    if (epfd === null) return;
+    const events = [POLLIN, POLLOUT, POLLIN | POLLOUT][choose(3, "fuzz epoll events")]!;
+    let m = this.failMark();
+    const t0 = this.model.tick();
+    const r = await ctx.p.epollCtl(epfd, EPOLL_CTL_ADD, d.fd, { events, data: d.fd });
+    // -EPERM: a target without ->poll (a sw_sync timeline) or an epoll set; 0 or -EEXIST: one
+    // with ->poll (in the set already: the fd's file was added before).
+    // (DRM files: either, as a driver may or may not have ->poll.)
+    const polls = (o: FdObject) => o.kind === "dmabuf" || o.kind === "sync-file";
+    const pollless = (o: FdObject) => o.kind === "timeline" || o.kind === "epoll";
+    this.fdUse(ctx, d.fd, t0, this.model.tick(), r, `epoll_ctl(ADD) = ${r}`, (o) =>
+      r === -EPERM ? !polls(o) : r === 0 || r === -EEXIST ? !pollless(o) : true,
+    );
+    // (-EPERM: the number was closed and now names a file without poll, a sw_sync timeline.)
+    if (r !== 0 && r !== -EEXIST && r !== -EBADF && r !== -EPERM && !this.allocFailed(r, m))
+      this.model.diverge(`epoll_ctl(ADD, dma-buf ${d.fd}) = ${r}`);
+    const out: EpollEvent[] = [];
+    const timeout = POLL_TIMEOUTS[choose(POLL_TIMEOUTS.length, "fuzz epoll timeout")]!;
+    m = this.failMark();
+    const n = await ctx.p.epollWait(epfd, out, 4, timeout);
+    if (!Number.isInteger(n) || n > 4 || (n < 0 && n !== -EINTR && !this.allocFailed(n, m)))
+      this.model.diverge(`epoll_wait() = ${n}`);
+  }
+
+  /**
+   * Two threads of the process on one object at once: the current thread and a new one each
+   * run one operation (RACE_OPS) on the same DRM file, on a handle of it (each side may take
+   * another handle of the same buffer), and on a dma-buf fd of this thread (of that buffer if
+   * there is one). The file is shared from then on: only interleaving-proof checks apply.
+   */
+  async opRace(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e } = pk;
+    const f = e.file!;
+    f.shared = true;
+    const h = this.pickHandle(f, "fuzz race handle");
+    const buf = h === undefined ? undefined : f.live.get(h);
+    const d = this.ownDmabuf(ctx, buf);
+    // Each side runs one to four of the process's race operations (only side a closes the
+    // dma-buf fd, at most once).
+    const ops = ctx.proc.raceOps;
+    const bs = ops.filter((o) => o !== "close-dmabuf" && o !== "close-drm");
+    // A side repeats one operation (as IGT's race loops do) or mixes them.
+    const aOps = this.raceSideOps(ops, "fuzz race a");
+    const bOps = this.raceSideOps(bs, "fuzz race b");
+    const closes = aOps.indexOf("close-dmabuf");
+    for (let k = closes + 1; closes >= 0 && k < aOps.length; k++)
+      if (aOps[k] === "close-dmabuf") aOps[k] = "poll";
+    const handleFor = () => {
+      if (h === undefined) return undefined;
+      // The live handles of the same buffer, in the file's order.
+      const same: number[] = [];
+      for (const [k, x] of f.live) if (x === buf) same.push(k);
+      return same.length > 1 && choose(2, "fuzz race other handle") === 0
+        ? this.pick(same, "fuzz race handle")
+        : h;
+    };
+    const ha = handleFor();
+    const hb = handleFor();
+    // The epoll fd both sides wait on, made before either runs.
+    if (d && ctx.proc.epfd === null && [...aOps, ...bOps].includes("epoll-wait")) {
+      const m = this.failMark();
+      const t0 = this.model.tick();
+      const pend = ctx.proc.fdm.begin(t0);
+      const fd = await ctx.p.epollCreate1(0);
+      if (fd >= 0) ctx.proc.fdm.installed(fd, { kind: "epoll" }, t0, this.model.tick());
+      ctx.proc.fdm.end(pend);
+      // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
+      if (fd >= 0) {
+        if (!lostFd(this, ctx.proc, fd, t0)) ctx.proc.epfd = fd;
+      } else if (fd !== -EMFILE && !this.allocFailed(fd, m))
+        this.model.diverge(`epoll_create1(0) = ${fd}`);
+    }
+    // The fd is out of this thread's list before either side runs: nobody else picks it.
+    const trust = closes < 0;
+    if (!trust && d) {
+      ctx.fds.splice(ctx.fds.indexOf(d), 1);
+      ctx.proc.held.add(d);
+    }
+    const other = ctx.p.spawnThread("race", () => this.raceSide(ctx, e, bOps, hb, d, trust));
+    await this.raceSide(ctx, e, aOps, ha, d, trust);
+    await other.join();
+    if (d) ctx.proc.held.delete(d);
+    return "ok";
+  }
+
+  /**
+   * The operations of one side of a race, drawn from `list`: one to four, one operation
+   * repeated (as IGT's race loops do) or a mix. `label` names the draws (the simulation does
+   * not record it: plain strings, not built per draw).
+   */
+  raceSideOps(list: readonly RaceOp[], label: string): RaceOp[] {
+    if (list.length === 0) return [];
+    const n = 1 + choose(4, label);
+    const one = list[choose(list.length, label)]!;
+    const loop = choose(2, label) === 0;
+    const out: RaceOp[] = new Array(n);
+    for (let k = 0; k < n; k++) out[k] = loop ? one : list[choose(list.length, label)]!;
+    return out;
+  }
+
+  /**
+   * One side of a race: its operations in turn, each on the side's current handle (the last
+   * one it made, at first the race's) or, sometimes, on any live handle of the file (the other
+   * side's new ones included).
+   */
+  async raceSide(
+    ctx: ThreadCtx,
+    e: FdEntry,
+    ops: readonly RaceOp[],
+    h: number | undefined,
+    d: FdEntry | undefined,
+    trust: boolean,
+  ) {
+    let cur = h;
+    for (const op of ops) {
+      const target =
+        cur === undefined || choose(3, "fuzz race retarget") === 0
+          ? this.pickHandle(e.file!, "fuzz race handle")
+          : cur;
+      const made = await this.raceOp(ctx, e, op, target, d, trust);
+      if (made !== null) cur = made;
+    }
+  }
+
+  /**
+   * One race side's operation `op` on the shared DRM fd `e`, handle `h` and dma-buf fd `d` (see
+   * RACE_OPS); a handle it made, or null.
+   */
+  async raceOp(
+    ctx: ThreadCtx,
+    e: FdEntry,
+    op: RaceOp,
+    h: number | undefined,
+    d: FdEntry | undefined,
+    trust: boolean,
+  ): Promise<number | null> {
+    const f = e.file!;
+    switch (op) {
+      case "gem-close":
+        if (h !== undefined) await this.doGemClose(ctx, e, false, h, null, false);
+        return null;
+      case "flink":
+        if (h !== undefined) await this.doFlink(ctx, e, false, h, false);
+        return null;
+      case "gem-open": {
+        const buf = h === undefined ? undefined : f.live.get(h);
+        const own = buf === undefined ? [] : this.model.namesOf(f.dev, buf);
+        const any = this.model.knownNames.filter(([dev]) => dev === f.dev).map(([, n]) => n);
+        // The buffer's own names; else, half the time, the name given last on the device
+        // (names are reused lowest first: it is the one a concurrent FLINK is likely to give
+        // again); else any name known.
+        const name =
+          own.length === 0 && any.length > 0 && choose(2, "fuzz race last name") === 0
+            ? this.model.lastNames.get(f.dev)
+            : this.pick(own.length > 0 ? own : any, "fuzz race name");
+        return name === undefined ? null : this.doGemOpen(ctx, e, false, name);
+      }
+      case "export":
+        if (h !== undefined) await this.doExport(ctx, e, false, h, true);
+        return null;
+      case "export-close":
+        if (h !== undefined) await this.doExport(ctx, e, false, h, false);
+        return null;
+      case "import":
+        return d ? this.doImport(ctx, e, false, d, trust) : null;
+      case "map":
+        if (h !== undefined) await this.doMap(ctx, e, h);
+        return null;
+      case "create":
+        return this.doCreate(ctx, e, false);
+      case "create-export": {
+        const nh = await this.doCreate(ctx, e, false);
+        if (nh !== null) await this.doExport(ctx, e, false, nh, true);
+        return nh;
+      }
+      case "create-flink-close": {
+        // A buffer shared by name whose creator lets go of it at once: the name lives as long
+        // as another handle (a GEM_OPEN of it) holds the object.
+        const nh = await this.doCreate(ctx, e, false);
+        if (nh === null) return null;
+        await this.doFlink(ctx, e, false, nh, false);
+        await this.doGemClose(ctx, e, false, nh, null, false);
+        return null;
+      }
+      case "guess-close": {
+        // The handle a concurrent creation is about to get: the lowest free id, or the next.
+        const live = new Set(f.live.keys());
+        let g = 1;
+        if (choose(2, "fuzz guess") === 0) while (live.has(g)) g++;
+        else g = Math.max(0, ...live) + 1;
+        await this.doGemClose(ctx, e, false, g, null, false);
+        return null;
+      }
+      case "poll":
+        if (d) await this.doPoll(ctx, d);
+        return null;
+      case "epoll-wait":
+        if (d) await this.doEpollWait(ctx, d);
+        return null;
+      case "fence":
+        if (d) await this.doFence(ctx, d, choose(2, "fuzz race fence signal") === 0, trust);
+        return null;
+      case "change-handle":
+        return h === undefined
+          ? null
+          : this.doChangeHandle(ctx, e, false, h, this.newHandleFor(f, h));
+      case "child-open":
+        await this.childOpen(ctx);
+        return null;
+      case "close-drm":
+        // close() of the race's DRM fd while the other side calls through it (only side a,
+        // and only an fd of this thread: it leaves the thread's list first, as opClose does).
+        if (ctx.fds.includes(e)) {
+          ctx.fds.splice(ctx.fds.indexOf(e), 1);
+          e.closed = true;
+          f.goneAt = Math.min(f.goneAt, this.model.tick());
+          ctx.proc.staleFds.add(e.fd);
+          const ret = await this.closeFd(ctx, e.fd);
+          if (ret !== 0) this.model.diverge(`close(${e.fd}) of an open DRM fd = ${ret}`);
+        }
+        return null;
+      case "close-dmabuf":
+        // (Not if a sibling's dup2() or close_range() closed it already: the number may name
+        // another thread's file by now.)
+        if (d && !d.closed) {
+          ctx.proc.held.delete(d);
+          const ret = await this.closeFd(ctx, d.fd);
+          if (ret !== 0) this.model.diverge(`close(${d.fd}) of an open dma-buf fd = ${ret}`);
+        }
+        return null;
+    }
+  }
+
+  /**
+   * A child process (fork() and exec() of a helper: its own fd table) opens a node of the
+   * machine (a card or render node, or sw_sync) and closes it, once or twice, while the race
+   * goes on; the side waits for it. Its files may take the memory of a file this process just
+   * closed (files are SLAB_TYPESAFE_BY_RCU: the filp slab reuses it at once).
+   */
+  async childOpen(ctx: ThreadCtx) {
+    const paths = this.childPaths;
+    const rounds = 1 + choose(2, "fuzz child rounds");
+    const which: number[] = [];
+    for (let k = 0; k < rounds; k++) which.push(choose(paths.length, "fuzz child node"));
+    const child = this.kernel.spawnProcess(childName(ctx.p.name), async (c0) => {
+      const c = this.wrap(c0);
+      for (const k of which) {
+        const m = this.failMark();
+        const fd = await c.open(paths[k]!, O_RDWR);
+        if (fd >= 0) await c.close(fd);
+        else if (fd !== -EMFILE && !this.allocFailed(fd, m))
+          this.model.diverge(`open(${paths[k]}) in a child = ${fd}`);
+      }
+    });
+    this.children.push(child);
+    await child.wait();
+  }
+
+  /** GEM_CHANGE_HANDLE of a live, closed or never-valid handle (newHandleFor()'s target). */
+  async opChangeHandle(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx);
+    if (!pk) return "ok";
+    const f = pk.e.file!;
+    // The handle to move: a live one mostly, sometimes a closed or a never-valid number.
+    let h: number | undefined;
+    const kind = choose(6, "fuzz change old");
+    if (kind === 0 && f.closed.size > 0) h = this.pick([...f.closed], "fuzz change closed");
+    else if (kind === 1) h = [0, INT_MAX, 0xffff_ffff][choose(3, "fuzz change bad old")]!;
+    else h = this.pickHandle(f, "fuzz change handle");
+    if (h !== undefined) await this.doChangeHandle(ctx, pk.e, pk.own, h, this.newHandleFor(f, h));
+    return "ok";
+  }
+
+  /**
+   * A new handle number for GEM_CHANGE_HANDLE of `h`: the lowest free number or one just above
+   * the highest live one (what a creation would get next), a live number (taken) or `h`
+   * itself, a number closed before, or one at the top of the u32 range (around INT_MAX). Never
+   * 0: the modeled body (1a4f03d22fb6) mishandles it, a defect of that kernel rather than a
+   * race (README.md), which would fill every clean baseline.
+   */
+  newHandleFor(f: ModelFile, h: number): number {
+    const live = [...f.live.keys()];
+    switch (choose(8, "fuzz change new")) {
+      case 0:
+      case 1: {
+        let n = 1;
+        while (f.live.has(n)) n++;
+        return n;
+      }
+      case 2:
+      case 3:
+        return Math.min(INT_MAX, Math.max(0, ...live) + 1 + choose(4, "fuzz change above"));
+      case 4:
+        return this.pick(live, "fuzz change taken") ?? h;
+      case 5:
+        return h;
+      case 6:
+        return this.pick([...f.closed], "fuzz change reuse") ?? Math.min(h + 1, INT_MAX);
+      default:
+        return BIG_HANDLES[choose(BIG_HANDLES.length, "fuzz change big")]!;
+    }
+  }
+
+  /**
+   * GEM_CHANGE_HANDLE of `h` to `n`: on success the model moves the handle's state (buffer,
+   * flink name, PRIME cache entries) to `n`. In a file this thread owns alone the errno is the
+   * kernel's exactly: -EINVAL for n > INT_MAX, 0 for n == h (no lookup since 1a4f03d22fb6;
+   * -ENOENT before it, for a dead h), -ENOSPC if n is live, -ENOENT if h is not (of both, the
+   * current code reports -ENOSPC, the bodies before 1a4f03d22fb6 -ENOENT), or an allocation
+   * failure's; otherwise 0. In a shared file: -EINVAL exactly when n > INT_MAX, 0 when n == h,
+   * and nothing outside {0, -ENOENT, -ENOSPC} or an allocation failure's.
+   */
+  async doChangeHandle(
+    ctx: ThreadCtx,
+    e: FdEntry,
+    own: boolean,
+    h: number,
+    n: number,
+  ): Promise<number | null> {
+    const f = e.file!;
+    const arg = { handle: h, new_handle: n };
+    f.changeTargets.add(n);
+    // The old number is given up like a GEM_CLOSE gives it up: stamps and mappings made
+    // through it meanwhile are not trusted, and it may come back for another object.
+    f.closeStarts(h);
+    const m = this.failMark();
+    const t0 = this.model.tick();
+    const rec: CloseObservation = { f, handle: h, start: t0, ret: Number.POSITIVE_INFINITY };
+    this.closes.push(rec);
+    const ret = await this.creating(f, () => ctx.p.ioctl(e.fd, DRM_IOCTL_GEM_CHANGE_HANDLE, arg));
+    const t1 = this.model.tick();
+    this.drmUse(ctx, e, t0, t1, ret, `GEM_CHANGE_HANDLE(${h} -> ${n})`);
+    f.closeReturned(h, t1);
+    rec.ret = t1;
+    if (e.closed) return null;
+    const strict = own && !f.shared;
+    const what = `GEM_CHANGE_HANDLE(${h} -> ${n}) = ${ret}`;
+    if (n > INT_MAX || h === n) {
+      // Decided before any lookup or allocation. (A dead h == n: the bodies before
+      // 1a4f03d22fb6 looked h up first, -ENOENT; the model cannot tell h dead in a shared file.)
+      const want = n > INT_MAX ? -EINVAL : 0;
+      const also = h === n && (!strict || !f.live.has(h)) ? -ENOENT : want;
+      if (ret !== want && ret !== also) this.model.diverge(`${what}, expected ${want}`);
+      return null;
+    }
+    if (this.allocFailed(ret, m)) return null;
+    if (strict) {
+      const taken = f.live.has(n);
+      const dead = !f.live.has(h);
+      const ok = taken || dead ? [taken ? -ENOSPC : -ENOENT, dead ? -ENOENT : -ENOSPC] : [0];
+      if (!ok.includes(ret)) this.model.diverge(`${what}, expected ${ok.join(" or ")}`);
+    } else if (ret !== 0 && ret !== -ENOENT && ret !== -ENOSPC) this.model.diverge(what);
+    if (ret !== 0) return null;
+    const buf = f.live.get(h) ?? UNKNOWN_BUFFER;
+    // The new handle gets a PRIME cache entry if the object has a dma-buf: surely if the file
+    // has an entry for the buffer, else maybe (another file's export): an import may return
+    // it from now on.
+    const sure = f.moveHandle(h, n, t0, t1, strict);
+    if (!f.chaos)
+      this.entries.push({ f, handle: n, buf: sure ? buf : UNKNOWN_BUFFER, start: t0, ret: t1 });
+    return n;
+  }
+
+  /** A DRM ioctl with garbage arguments (wrong types, out-of-range values, unknown requests). */
+  async opGarbageIoctl(ctx: ThreadCtx): Promise<"ok"> {
+    const pk = this.pickDrm(ctx);
+    const fd = pk?.e.fd ?? 4095;
+    // Garbage converts to some value of the C type (1.5 -> handle 1): it may close or create
+    // handles of this file, so the model stops making claims about it.
+    if (pk) {
+      pk.e.file!.shared = true;
+      pk.e.file!.chaos = true;
+    }
+    const cmds = [
+      DRM_IOCTL_GEM_CLOSE,
+      DRM_IOCTL_GEM_FLINK,
+      DRM_IOCTL_GEM_OPEN,
+      DRM_IOCTL_PRIME_FD_TO_HANDLE,
+      DRM_IOCTL_PRIME_HANDLE_TO_FD,
+      DRM_IOCTL_MODE_MAP_DUMB,
+      0xdeadbeef,
+      -1,
+    ];
+    const args: unknown[] = [
+      null,
+      7,
+      "x",
+      [],
+      { handle: -1 },
+      { handle: 2 ** 40, fd: 2 ** 31 },
+      { handle: 1.5, flags: -1 },
+      { fd: 1e9, handle: 0, flags: 0 },
+      { name: -3, handle: 0 },
+      { handle: 1n },
+    ];
+    const cmd = cmds[choose(cmds.length, "fuzz garbage cmd")]!;
+    const arg = args[choose(args.length, "fuzz garbage arg")];
+    // An export with garbage arguments may install a dma-buf fd the model never learns of.
+    if (cmd === DRM_IOCTL_PRIME_HANDLE_TO_FD) ctx.proc.fdm.unknown(this.model.tick());
+    const ret = await ctx.p.ioctl(fd, cmd, arg);
+    if (typeof ret !== "number" || !Number.isInteger(ret) || ret > 0)
+      this.model.diverge(`garbage ioctl returned ${String(ret)}`);
+    return "ok";
+  }
+
+  /**
+   * A syscall with hostile arguments: readMemory(addr, 2**40), recvFd(null), sendFd() to a
+   * non-process, a pollfd whose getter throws, a fractional poll timeout.
+   */
+  async opHostile(ctx: ThreadCtx): Promise<"ok"> {
+    const p = ctx.p;
+    const m = this.failMark();
+    switch (choose(5, "fuzz hostile")) {
+      case 0: {
+        const r = await p.readMemory(0x10000 + choose(4, "fuzz addr") * PAGE, 2 ** 40);
+        if (r !== -EFAULT)
+          this.model.diverge(`readMemory(2**40) = ${typeof r === "number" ? r : "bytes"}`);
+        return "ok";
+      }
+      case 1: {
+        const r = await p.recvFd(null as unknown as undefined);
+        if (r !== -EFAULT && !this.allocFailed(r, m)) this.model.diverge(`recvFd(null) = ${r}`);
+        return "ok";
+      }
+      case 2: {
+        const e = this.pick(ctx.fds, "fuzz hostile fd");
+        const r = await p.sendFd({ socket: 1 } as unknown as Process, e?.fd ?? 0);
+        if (r !== -EINVAL && !this.allocFailed(r, m))
+          this.model.diverge(`sendFd({socket: 1}) = ${r}`);
+        return "ok";
+      }
+      case 3: {
+        const bad = {
+          get fd(): number {
+            throw POLLFD_GETTER_ERROR;
+          },
+          events: 1,
+        };
+        const r = await p.poll([bad as unknown as { fd: number; events: number }], 0);
+        if (r !== -EFAULT && !this.allocFailed(r, m))
+          this.model.diverge(`poll(throwing pollfd) = ${r}`);
+        return "ok";
+      }
+      default: {
+        const r = await p.poll([], 1.5);
+        if (r !== -EINVAL && !this.allocFailed(r, m))
+          this.model.diverge(`poll(timeout 1.5) = ${r}`);
+        return "ok";
+      }
+    }
+  }
+
+  /** CPU access: MAP_DUMB and a read through the mapping, or writes past a dma-buf's stamp through its mmap. */
+  async opTouch(ctx: ThreadCtx): Promise<"ok"> {
+    if (choose(3, "fuzz touch handle") === 0) {
+      const pk = this.pickDrm(ctx);
+      const h = pk ? this.pickHandle(pk.e.file!, "fuzz map handle") : undefined;
+      if (pk && h !== undefined) await this.doMap(ctx, pk.e, h);
+      return "ok";
+    }
+    // CPU access past the stamp through a dma-buf mapping: exercises faults and mmap refs.
+    const d = this.ownDmabuf(ctx);
+    if (!d) return "ok";
+    const addr = await ctx.p.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, d.fd, 0);
+    if (addr < 0) return "ok";
+    await ctx.p.writeMemory(addr + STAMP_BYTES + choose(64, "fuzz off"), new Uint8Array([0x33]));
+    await ctx.p.readMemory(addr, STAMP_BYTES);
+    await ctx.p.munmap(addr, PAGE);
+    return "ok";
+  }
+
+  /** A KMS framebuffer operation (opts.kms). */
+  opKms(ctx: ThreadCtx): Promise<"ok"> {
+    return this.kms!.op(ctx);
+  }
 }
 
 /** The device counters after the run, each against its baseline (IGT's leak check). */
