@@ -11,7 +11,7 @@
  */
 
 import { fileCount, Mutex } from "@primetime/kernel";
-import { SimLocal } from "@primetime/sim";
+import { RESOLVED, SimLocal } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import { dmaResvDescribe, dmaResvLockInterruptible, dmaResvUnlock } from "./dma-resv.js";
 
@@ -35,9 +35,10 @@ const dbList = new SimLocal<DmaBufList>(() => ({
  */
 export async function dmaBufListAdd(dmabuf: DmaBuf): Promise<void> {
   const l = dbList.get();
-  await l.lock.lock();
+  const lockTaken = l.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   l.head.unshift(dmabuf);
-  await l.lock.unlock();
+  l.lock.unlockNow();
 }
 
 /**
@@ -49,10 +50,11 @@ export async function dmaBufListAdd(dmabuf: DmaBuf): Promise<void> {
 export async function dmaBufListDel(dmabuf: DmaBuf | null): Promise<void> {
   if (!dmabuf) return;
   const l = dbList.get();
-  await l.lock.lock();
+  const lockTaken2 = l.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const i = l.head.indexOf(dmabuf);
   if (i >= 0) l.head.splice(i, 1);
-  await l.lock.unlock();
+  l.lock.unlockNow();
 }
 
 /** One dma-buf as bufinfo shows it. */
@@ -86,11 +88,13 @@ export interface DmaBufInfo {
  */
 export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
   const l = dbList.get();
-  await l.lock.lock();
+  const lockTaken3 = l.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   const out: DmaBufInfo[] = [];
   for (const buf of [...l.head]) {
     await dmaResvLockInterruptible(buf.resv);
-    await buf.nameLock.lock();
+    const nameLockTaken = buf.nameLock.lock();
+    if (nameLockTaken !== RESOLVED) await nameLockTaken;
     const file = buf.file!;
     const line = {
       object: buf.name,
@@ -101,15 +105,16 @@ export async function dmaBufDebugList(): Promise<DmaBufInfo[]> {
       expName: buf.expName,
       name: buf.bufName,
     };
-    await buf.nameLock.unlock();
+    buf.nameLock.unlockNow();
     out.push({
       ...line,
       fences: await dmaResvDescribe(buf.resv),
       attachments: buf.attachments.map((a) => a.dev.name),
     });
-    await dmaResvUnlock(buf.resv);
+    const dmaResvUnlockDone = dmaResvUnlock(buf.resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   }
-  await l.lock.unlock();
+  l.lock.unlockNow();
   return out;
 }
 

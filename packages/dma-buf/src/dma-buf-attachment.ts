@@ -30,7 +30,7 @@ import {
   mightSleep,
   SlabObject,
 } from "@primetime/kernel";
-import { warnOn } from "@primetime/sim";
+import { RESOLVED, warnOn } from "@primetime/sim";
 import type { DmaBuf } from "./dma-buf.js";
 import { MAX_SCHEDULE_TIMEOUT } from "./dma-fence.js";
 import {
@@ -108,7 +108,8 @@ export async function dmaBufAttach(
   }
   await dmaResvLock(d.resv);
   d.attachments.unshift(attach); // list_add(): newest first
-  await dmaResvUnlock(d.resv);
+  const dmaResvUnlockDone = dmaResvUnlock(d.resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   return attach;
 }
 
@@ -136,7 +137,8 @@ export async function dmaBufDetach(
   await dmaResvLock(d.resv);
   const i = d.attachments.indexOf(a);
   if (i >= 0) d.attachments.splice(i, 1);
-  await dmaResvUnlock(d.resv);
+  const dmaResvUnlockDone2 = dmaResvUnlock(d.resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
   if (d.ops.detach) await d.ops.detach(d, a);
   kfree(a);
 }
@@ -200,7 +202,8 @@ export async function dmaBufMapAttachmentUnlocked(
     return errPtr(EINVAL);
   await dmaResvLock(attach!.dmabuf.resv);
   const sgt = await dmaBufMapAttachment(attach, direction);
-  await dmaResvUnlock(attach!.dmabuf.resv);
+  const dmaResvUnlockDone3 = dmaResvUnlock(attach!.dmabuf.resv);
+  if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
   return sgt;
 }
 
@@ -238,5 +241,6 @@ export async function dmaBufUnmapAttachmentUnlocked(
   if (warnOn(!attach?.dmabuf || !sgt, "dma_buf_unmap_attachment_unlocked: WARN_ON")) return;
   await dmaResvLock(attach!.dmabuf.resv);
   await dmaBufUnmapAttachment(attach, sgt, direction);
-  await dmaResvUnlock(attach!.dmabuf.resv);
+  const dmaResvUnlockDone4 = dmaResvUnlock(attach!.dmabuf.resv);
+  if (dmaResvUnlockDone4 !== RESOLVED) await dmaResvUnlockDone4;
 }

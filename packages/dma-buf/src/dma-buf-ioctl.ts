@@ -34,7 +34,7 @@ import {
   O_CLOEXEC,
   putUnusedFd,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
@@ -170,9 +170,10 @@ async function dmaBufSetName(dmabuf: DmaBuf, arg: IoctlArg): Promise<number> {
   const name = (arg as DmaBufSetNameArg).name;
   if (typeof name !== "string") return -EFAULT;
   if (name.length + 1 > DMA_BUF_NAME_LEN) return -EINVAL; // strndup_user(): too long
-  await dmabuf.nameLock.lock();
+  const nameLockTaken = dmabuf.nameLock.lock();
+  if (nameLockTaken !== RESOLVED) await nameLockTaken;
   dmabuf.bufName = name;
-  await dmabuf.nameLock.unlock();
+  dmabuf.nameLock.unlockNow();
   return 0;
 }
 
@@ -208,14 +209,16 @@ export async function dmaBufExportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
     return -ENOMEM;
   }
   const syncFile = await syncFileCreate(fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone = dmaFencePut(fence);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   fence = null;
   if (!syncFile) {
     await putUnusedFd(fd);
     return -ENOMEM;
   }
   a.fd = fd;
-  await fdInstall(fd, syncFile.file!);
+  const fdInstallDone = fdInstall(fd, syncFile.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return 0;
 }
 
@@ -248,9 +251,11 @@ export async function dmaBufImportSyncFile(dmabuf: DmaBuf, arg: IoctlArg): Promi
     await dmaResvLock(dmabuf.resv);
     ret = await dmaResvReserveFences(dmabuf.resv, numFences);
     if (!ret) await dmaFenceUnwrapForEach(fence, (f) => dmaResvAddFence(dmabuf.resv, f, usage));
-    await dmaResvUnlock(dmabuf.resv);
+    const dmaResvUnlockDone = dmaResvUnlock(dmabuf.resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   }
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 

@@ -250,7 +250,8 @@ export async function dmaBufPoll(file: File, requested: number): Promise<number>
   await dmaResvLock(resv);
   if (events & EPOLLOUT) events = await pollDirection(dmabuf, events, EPOLLOUT, dmabuf.cbOut, true);
   if (events & EPOLLIN) events = await pollDirection(dmabuf, events, EPOLLIN, dmabuf.cbIn, false);
-  await dmaResvUnlock(resv);
+  const dmaResvUnlockDone = dmaResvUnlock(resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   return events;
 }
 

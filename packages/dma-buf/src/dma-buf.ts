@@ -319,7 +319,8 @@ export async function dmaBufExport(expInfo: DmaBufExportInfo): Promise<DmaBuf | 
   if (isErr(file)) return file;
   const dmabuf = kmalloc(dmaBufCache, () => new DmaBuf());
   if (isErr(dmabuf)) {
-    await fput(file);
+    const fputDone = fput(file);
+    if (fputDone !== RESOLVED) await fputDone;
     return errPtr(ENOMEM);
   }
   dmabuf.priv = expInfo.priv;
@@ -355,7 +356,8 @@ export async function dmaBufFd(dmabuf: DmaBuf | null, flags: number): Promise<nu
   if (!dmabuf?.file) return -EINVAL;
   const fd = await getUnusedFdFlags(flags);
   if (fd < 0) return fd;
-  await fdInstall(fd, dmabuf.file);
+  const fdInstallDone = fdInstall(fd, dmabuf.file);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -370,7 +372,8 @@ export async function dmaBufGet(fd: number): Promise<DmaBuf | Errno> {
   const file = await fget(fd);
   if (!file) return errPtr(EBADF);
   if (!isDmaBufFile(file)) {
-    await fput(file);
+    const fputDone2 = fput(file);
+    if (fputDone2 !== RESOLVED) await fputDone2;
     return errPtr(EINVAL);
   }
   return file.privateData as DmaBuf;
@@ -489,9 +492,10 @@ async function dmaBufGetfile(size: number, flags: number): Promise<File | Errno>
  */
 export async function dmabuffsDname(dentry: Dentry, buflen: number): Promise<string | Errno> {
   const dmabuf = dentry.dFsdata as DmaBuf;
-  await dmabuf.nameLock.lock();
+  const nameLockTaken = dmabuf.nameLock.lock();
+  if (nameLockTaken !== RESOLVED) await nameLockTaken;
   const name = dmabuf.bufName;
-  await dmabuf.nameLock.unlock();
+  dmabuf.nameLock.unlockNow();
   return dynamicDname(`/${dentry.dName}:${name ?? ""}`, buflen);
 }
 

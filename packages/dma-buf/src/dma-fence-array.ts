@@ -26,7 +26,7 @@ import {
   systemWq,
   WorkStruct,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import {
   DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT,
   DmaFence,
@@ -107,7 +107,8 @@ function clearPendingError(array: DmaFenceArray): void {
 async function irqDmaFenceArrayWork(array: DmaFenceArray): Promise<void> {
   clearPendingError(array);
   await dmaFenceSignal(array);
-  await dmaFencePut(array);
+  const dmaFencePutDone = dmaFencePut(array);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
 }
 
 /**
@@ -142,7 +143,8 @@ async function dmaFenceArrayEnableSignaling(fence: DmaFence): Promise<boolean> {
     await dmaFenceGet(array);
     if (await dmaFenceAddCallback(array.fences[i]!, cb, dmaFenceArrayCbFunc)) {
       setPendingError(array, array.fences[i]!.error);
-      await dmaFencePut(array);
+      const dmaFencePutDone2 = dmaFencePut(array);
+      if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
       if (--array.numPending === 0) {
         clearPendingError(array);
         return false;

@@ -29,7 +29,7 @@ import {
   WorkStruct,
 } from "@primetime/kernel";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import {
   DmaFence,
   DmaFenceCb,
@@ -110,7 +110,8 @@ export function dmaFenceChainContained(fence: DmaFence): DmaFence {
  * References: returns one.
  */
 async function dmaFenceChainGetPrev(chain: DmaFenceChain): Promise<DmaFence | null> {
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   let prev: DmaFence | null;
   for (;;) {
     await point(`rcu_dereference(${chain.name}.prev)`);
@@ -119,9 +120,11 @@ async function dmaFenceChainGetPrev(chain: DmaFenceChain): Promise<DmaFence | nu
     if (!(await dmaFenceGetRcu(prev))) continue;
     await point(`rcu_access_pointer(${chain.name}.prev)`);
     if (prev === chain.prev) break;
-    await dmaFencePut(prev);
+    const dmaFencePutDone = dmaFencePut(prev);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
-  await rcuReadUnlock();
+  const rcuReadUnlockDone = rcuReadUnlock();
+  if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   return prev;
 }
 
@@ -135,7 +138,8 @@ async function dmaFenceChainGetPrev(chain: DmaFenceChain): Promise<DmaFence | nu
 export async function dmaFenceChainWalk(fence: DmaFence): Promise<DmaFence | null> {
   const chain = toDmaFenceChain(fence);
   if (!chain) {
-    await dmaFencePut(fence);
+    const dmaFencePutDone2 = dmaFencePut(fence);
+    if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     return null;
   }
   let prev: DmaFence | null = await dmaFenceChainGetPrev(chain);
@@ -154,9 +158,11 @@ export async function dmaFenceChainWalk(fence: DmaFence): Promise<DmaFence | nul
     if (tmp === prev) chain.prev = replacement;
     if (tmp === prev) await dmaFencePut(tmp);
     else await dmaFencePut(replacement);
-    await dmaFencePut(prev);
+    const dmaFencePutDone3 = dmaFencePut(prev);
+    if (dmaFencePutDone3 !== RESOLVED) await dmaFencePutDone3;
   }
-  await dmaFencePut(fence);
+  const dmaFencePutDone4 = dmaFencePut(fence);
+  if (dmaFencePutDone4 !== RESOLVED) await dmaFencePutDone4;
   return prev;
 }
 
@@ -175,7 +181,8 @@ export async function dmaFenceChainForEach(
   while (iter) {
     const go = await body(iter);
     if (!go) {
-      await dmaFencePut(iter);
+      const dmaFencePutDone5 = dmaFencePut(iter);
+      if (dmaFencePutDone5 !== RESOLVED) await dmaFencePutDone5;
       return;
     }
     iter = await dmaFenceChainWalk(iter);
@@ -205,7 +212,8 @@ export async function dmaFenceChainFindSeqno(
     if (cur.context !== chain.context || (c?.prevSeqno ?? 0) < seqno) break;
     pfence.fence = await dmaFenceChainWalk(cur);
   }
-  await dmaFencePut(chain);
+  const dmaFencePutDone6 = dmaFencePut(chain);
+  if (dmaFencePutDone6 !== RESOLVED) await dmaFencePutDone6;
   return 0;
 }
 
@@ -220,7 +228,8 @@ async function dmaFenceChainIrqWork(chain: DmaFenceChain): Promise<void> {
   if (!(await dmaFenceChainEnableSignaling(chain)))
     // Ok, we are done. No more unsignaled fences left
     await dmaFenceSignal(chain);
-  await dmaFencePut(chain);
+  const dmaFencePutDone7 = dmaFencePut(chain);
+  if (dmaFencePutDone7 !== RESOLVED) await dmaFencePutDone7;
 }
 
 /**
@@ -233,7 +242,8 @@ async function dmaFenceChainCb(f: DmaFence, cb: DmaFenceCb): Promise<void> {
   lockdepAssertHeld(f.lock!);
   const chain = (cb as DmaFenceChainCb).chain;
   await queueWork(systemWq(), chain.work);
-  await dmaFencePut(f);
+  const dmaFencePutDone8 = dmaFencePut(f);
+  if (dmaFencePutDone8 !== RESOLVED) await dmaFencePutDone8;
 }
 
 /**
@@ -256,11 +266,13 @@ async function dmaFenceChainEnableSignaling(fence: DmaFence): Promise<boolean> {
       queued = true;
       return false; // dma_fence_put(fence); return true;
     }
-    await dmaFencePut(f);
+    const dmaFencePutDone9 = dmaFencePut(f);
+    if (dmaFencePutDone9 !== RESOLVED) await dmaFencePutDone9;
     return true;
   });
   if (queued) return true;
-  await dmaFencePut(head);
+  const dmaFencePutDone10 = dmaFencePut(head);
+  if (dmaFencePutDone10 !== RESOLVED) await dmaFencePutDone10;
   return false;
 }
 
@@ -303,10 +315,13 @@ async function dmaFenceChainRelease(fence: DmaFence): Promise<void> {
     // No need for atomic operations since we hold the last reference to prev_chain.
     chain.prev = prevChain.prev;
     prevChain.prev = null;
-    await dmaFencePut(prev);
+    const dmaFencePutDone11 = dmaFencePut(prev);
+    if (dmaFencePutDone11 !== RESOLVED) await dmaFencePutDone11;
   }
-  await dmaFencePut(prev);
-  await dmaFencePut(chain.fence);
+  const dmaFencePutDone12 = dmaFencePut(prev);
+  if (dmaFencePutDone12 !== RESOLVED) await dmaFencePutDone12;
+  const dmaFencePutDone13 = dmaFencePut(chain.fence);
+  if (dmaFencePutDone13 !== RESOLVED) await dmaFencePutDone13;
   await dmaFenceFree(fence);
 }
 

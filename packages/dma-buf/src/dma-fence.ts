@@ -322,7 +322,8 @@ export function dmaFencePut(fence: DmaFence | null): Promise<void> {
  */
 export async function dmaFenceRelease(kref: Kref): Promise<void> {
   const fence = kref.owner as DmaFence;
-  await point(opLabel("dma_fence_release", fence.name));
+  const atPoint = pointNow(opLabel("dma_fence_release", fence.name));
+  if (atPoint !== null) await atPoint;
   // The WARN's text is built only when it fires (a release of every fence runs this test).
   if (
     fence.cbList.length > 0 &&
@@ -334,10 +335,11 @@ export async function dmaFenceRelease(kref: Kref): Promise<void> {
     )
   ) {
     const lock = fenceLock(fence);
-    await lock.lock();
+    const lockTaken = lock.lock();
+    if (lockTaken !== RESOLVED) await lockTaken;
     fence.error = -EDEADLK;
     await dmaFenceSignalLocked(fence);
-    await lock.unlock();
+    lock.unlockNow();
   }
   if (fence.ops.release) await fence.ops.release(fence);
   else await dmaFenceFree(fence);
@@ -349,7 +351,8 @@ export async function dmaFenceRelease(kref: Kref): Promise<void> {
  * References: consumes the fence.
  */
 export async function dmaFenceFree(fence: DmaFence): Promise<void> {
-  await kfreeRcu(fence);
+  const kfreeRcuDone = kfreeRcu(fence);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**
@@ -360,7 +363,8 @@ export async function dmaFenceFree(fence: DmaFence): Promise<void> {
  */
 export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
   lockdepAssertHeld(fenceLock(fence));
-  await point(fmtLabel("test_and_set_bit(SIGNALED, ", fence.name, ")"));
+  const atPoint = pointNow(fmtLabel("test_and_set_bit(SIGNALED, ", fence.name, ")"));
+  if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_signal_locked");
   if (testAndSetBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return -EINVAL;
   // Stash the cb_list before replacing it with the timestamp.
@@ -384,9 +388,10 @@ export async function dmaFenceSignalLocked(fence: DmaFence): Promise<number> {
 export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
   if (warnOn(!fence, "dma_fence_signal: WARN_ON(!fence)") || !fence) return -EINVAL;
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken2 = lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const ret = await dmaFenceSignalLocked(fence);
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 
@@ -397,7 +402,8 @@ export async function dmaFenceSignal(fence: DmaFence | null): Promise<number> {
  * References: the caller holds one.
  */
 export async function dmaFenceIsSignaledLocked(fence: DmaFence): Promise<boolean> {
-  await point(testSignaledLabel(fence));
+  const atPoint = pointNow(testSignaledLabel(fence));
+  if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_is_signaled_locked");
   lockdepAssertHeld(fenceLock(fence));
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return true;
@@ -488,7 +494,8 @@ export function dmaFenceIsLaterOrSame(f1: DmaFence, f2: DmaFence): boolean {
  */
 async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> {
   lockdepAssertHeld(fenceLock(fence));
-  await point(fmtLabel("test_and_set_bit(ENABLE_SIGNAL, ", fence.name, ")"));
+  const atPoint = pointNow(fmtLabel("test_and_set_bit(ENABLE_SIGNAL, ", fence.name, ")"));
+  if (atPoint !== null) await atPoint;
   const wasSet = testAndSetBit(fence, DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT);
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) return false;
   if (!wasSet && fence.ops.enableSignaling && !(await fence.ops.enableSignaling(fence))) {
@@ -508,10 +515,11 @@ async function dmaFenceEnableSignalingLocked(fence: DmaFence): Promise<boolean> 
  */
 export async function dmaFenceEnableSwSignaling(fence: DmaFence): Promise<void> {
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken3 = lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   fence.checkAccess("dma_fence_enable_sw_signaling");
   await dmaFenceEnableSignalingLocked(fence);
-  await lock.unlock();
+  lock.unlockNow();
 }
 
 /**
@@ -533,14 +541,16 @@ export async function dmaFenceAddCallback(
 ): Promise<number> {
   if (warnOn(!fence || !func, "dma_fence_add_callback: WARN_ON(!fence || !func)")) return -EINVAL;
   const f = fence as DmaFence;
-  await point(testSignaledLabel(f));
+  const atPoint = pointNow(testSignaledLabel(f));
+  if (atPoint !== null) await atPoint;
   f.checkAccess("dma_fence_add_callback");
   if (testBit(f, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     cb.fence = null;
     return -ENOENT;
   }
   const lock = fenceLock(f);
-  await lock.lock();
+  const lockTaken4 = lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   let ret = 0;
   if (await dmaFenceEnableSignalingLocked(f)) {
     cb.func = func;
@@ -550,7 +560,7 @@ export async function dmaFenceAddCallback(
     cb.fence = null;
     ret = -ENOENT;
   }
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 
@@ -562,17 +572,19 @@ export async function dmaFenceAddCallback(
  * use-after-free.
  */
 export async function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): Promise<boolean> {
-  await point(opLabel("dma_fence_remove_callback", fence.name));
+  const atPoint = pointNow(opLabel("dma_fence_remove_callback", fence.name));
+  if (atPoint !== null) await atPoint;
   fence.checkAccess("dma_fence_remove_callback");
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken5 = lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   const ret = cb.fence === fence;
   if (ret) {
     const i = fence.cbList.indexOf(cb);
     if (i >= 0) fence.cbList.splice(i, 1);
     cb.fence = null;
   }
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 
@@ -594,9 +606,10 @@ export async function dmaFenceGetStatusLocked(fence: DmaFence): Promise<number> 
  */
 export async function dmaFenceGetStatus(fence: DmaFence): Promise<number> {
   const lock = fenceLock(fence);
-  await lock.lock();
+  const lockTaken6 = lock.lock();
+  if (lockTaken6 !== RESOLVED) await lockTaken6;
   const status = await dmaFenceGetStatusLocked(fence);
-  await lock.unlock();
+  lock.unlockNow();
   return status;
 }
 
@@ -679,18 +692,20 @@ export async function dmaFenceDefaultWait(
 ): Promise<number> {
   let ret = timeout ? timeout : 1;
   const lock = fenceLock(fence);
-  await lock.lock();
-  await point(testSignaledLabel(fence));
+  const lockTaken7 = lock.lock();
+  if (lockTaken7 !== RESOLVED) await lockTaken7;
+  const atPoint = pointNow(testSignaledLabel(fence));
+  if (atPoint !== null) await atPoint;
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
-    await lock.unlock();
+    lock.unlockNow();
     return ret;
   }
   if (intr && signalPending()) {
-    await lock.unlock();
+    lock.unlockNow();
     return -ERESTARTSYS;
   }
   if (!timeout) {
-    await lock.unlock();
+    lock.unlockNow();
     return 0;
   }
   const wq = new WaitQueue(`dma_fence ${fence.name}`);
@@ -707,9 +722,10 @@ export async function dmaFenceDefaultWait(
   fence.cbList.unshift(cb);
   const state = intr ? TASK_INTERRUPTIBLE : TASK_UNINTERRUPTIBLE;
   while (!testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT) && ret > 0) {
-    await lock.unlock();
+    lock.unlockNow();
     ret = await scheduleTimeout(fence, wq, ret, state);
-    await lock.lock();
+    const lockTaken8 = lock.lock();
+    if (lockTaken8 !== RESOLVED) await lockTaken8;
     if (ret > 0 && intr && signalPending()) ret = -ERESTARTSYS;
   }
   if (cb.fence !== null) {
@@ -717,7 +733,7 @@ export async function dmaFenceDefaultWait(
     if (i >= 0) fence.cbList.splice(i, 1);
     cb.fence = null;
   }
-  await lock.unlock();
+  lock.unlockNow();
   return ret;
 }
 

@@ -37,6 +37,7 @@ import {
   unchargePages,
   type Vma,
 } from "@primetime/kernel";
+import { RESOLVED } from "@primetime/sim";
 import {
   _IOC_DIR,
   _IOC_NR,
@@ -120,9 +121,10 @@ async function systemHeapAttach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
   }
   a.table = table;
   attachment.priv = a;
-  await buffer.lock.lock();
+  const lockTaken = buffer.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   buffer.attachments.unshift(a); // list_add()
-  await buffer.lock.unlock();
+  buffer.lock.unlockNow();
   return 0;
 }
 
@@ -134,10 +136,11 @@ async function systemHeapAttach(dmabuf: DmaBuf, attachment: DmaBufAttachment): P
 async function systemHeapDetach(dmabuf: DmaBuf, attachment: DmaBufAttachment): Promise<void> {
   const buffer = dmabuf.priv as SystemHeapBuffer;
   const a = attachment.priv as DmaHeapAttachment;
-  await buffer.lock.lock();
+  const lockTaken2 = buffer.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const i = buffer.attachments.indexOf(a);
   if (i >= 0) buffer.attachments.splice(i, 1);
-  await buffer.lock.unlock();
+  buffer.lock.unlockNow();
   sgFreeTable(a.table);
   kfree(a);
 }

@@ -487,7 +487,8 @@ export async function dmaResvReplaceFences(
     const old = list.table[i]!;
     if (old.fence.context !== context) continue;
     list.table[i] = { fence: await dmaFenceGet(replacement), usage };
-    await dmaFencePut(old.fence);
+    const dmaFencePutDone = dmaFencePut(old.fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
 }
 
@@ -751,7 +752,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
   const cursor = new DmaResvIter(src, DmaResvUsage.BOOKKEEP);
   for (let f = await cursor.first(); f; f = await cursor.next()) {
     if (cursor.isRestarted || list === null) {
-      await dmaResvListFree(list);
+      const dmaResvListFreeDone = dmaResvListFree(list);
+      if (dmaResvListFreeDone !== RESOLVED) await dmaResvListFreeDone;
       const fresh = dmaResvListAlloc(Math.max(1, cursor.numFences));
       if (isErr(fresh)) {
         const ended = cursor.end();
@@ -768,7 +770,8 @@ export async function dmaResvCopyFences(dst: DmaResv, src: DmaResv): Promise<num
   const ended = cursor.end();
   if (ended !== RESOLVED) await ended;
   const old = await rcuReplacePointer(dst.fences, list, heldCond(dst));
-  await dmaResvListFree(old);
+  const dmaResvListFreeDone2 = dmaResvListFree(old);
+  if (dmaResvListFreeDone2 !== RESOLVED) await dmaResvListFreeDone2;
   return 0;
 }
 

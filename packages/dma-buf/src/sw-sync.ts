@@ -57,7 +57,7 @@ import {
   SlabObject,
   SpinLock,
 } from "@primetime/kernel";
-import { defineKnownWindow, point, toggleEnabled } from "@primetime/sim";
+import { defineKnownWindow, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
@@ -241,12 +241,13 @@ async function syncTimelinePut(obj: SyncTimeline): Promise<void> {
  */
 async function timelineFenceRelease(pt: SyncPt): Promise<void> {
   const parent = pt.parent;
-  await parent.lock.lock();
+  const lockTaken = parent.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   if (pt.linked) {
     parent.ptList.splice(parent.ptList.indexOf(pt), 1);
     pt.linked = false;
   }
-  await parent.lock.unlock();
+  parent.lock.unlockNow();
   await syncTimelinePut(parent);
   await dmaFenceFree(pt);
 }
@@ -264,7 +265,8 @@ async function timelineFenceRelease(pt: SyncPt): Promise<void> {
 async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void> {
   const signalled: SyncPt[] = [];
   const fixed = toggleEnabled(SW_SYNC_SIGNAL_GET_ON_ZERO.name);
-  await obj.lock.lock();
+  const lockTaken2 = obj.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   obj.value += inc;
   let i = 0;
   while (i < obj.ptList.length) {
@@ -283,7 +285,7 @@ async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void>
     signalled.push(pt);
     await dmaFenceSignalLocked(pt);
   }
-  await obj.lock.unlock();
+  obj.lock.unlockNow();
   for (const pt of signalled) await dmaFencePut(pt);
 }
 
@@ -298,9 +300,11 @@ async function syncTimelineSignal(obj: SyncTimeline, inc: number): Promise<void>
 async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | null> {
   const pt = kmalloc(dmaFenceCache, () => new SyncPt(obj));
   if (isErr(pt)) return null;
-  await obj.kref.get();
+  const getDone = obj.kref.get();
+  if (getDone !== RESOLVED) await getDone;
   dmaFenceInit(pt, timelineFenceOps, obj.lock, obj.context, value);
-  await obj.lock.lock();
+  const lockTaken3 = obj.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   if (!(await dmaFenceIsSignaledLocked(pt))) {
     let i = 0;
     for (; i < obj.ptList.length; i++) {
@@ -308,7 +312,7 @@ async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | 
       if (other.seqno < value) continue;
       if (other.seqno > value) break;
       if (await dmaFenceGetRcu(other)) {
-        await obj.lock.unlock();
+        obj.lock.unlockNow();
         // The kernel frees it under the lock; here after, as the freed fence points at the
         // held lock (lockdep's held-lock-freed check would flag it).
         await syncTimelinePut(obj);
@@ -319,7 +323,7 @@ async function syncPtCreate(obj: SyncTimeline, value: number): Promise<SyncPt | 
     obj.ptList.splice(i, 0, pt);
     pt.linked = true;
   }
-  await obj.lock.unlock();
+  obj.lock.unlockNow();
   return pt;
 }
 
@@ -349,7 +353,8 @@ async function swSyncRelease(file: File): Promise<number> {
   const obj = file.privateData as SyncTimeline;
   const fixed = toggleEnabled(SW_SYNC_RELEASE_SIGNAL_WITHOUT_REF.name);
   const held: SyncPt[] = [];
-  await obj.lock.lock();
+  const lockTaken4 = obj.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   for (const pt of [...obj.ptList]) {
     if (fixed) {
       if (!(await dmaFenceGetRcu(pt))) continue;
@@ -358,7 +363,7 @@ async function swSyncRelease(file: File): Promise<number> {
     dmaFenceSetError(pt, -ENOENT);
     await dmaFenceSignalLocked(pt);
   }
-  await obj.lock.unlock();
+  obj.lock.unlockNow();
   for (const pt of held) await dmaFencePut(pt);
   await syncTimelinePut(obj);
   return 0;
@@ -391,13 +396,15 @@ async function swSyncIoctlCreateFence(obj: SyncTimeline, arg: IoctlArg): Promise
     return -ENOMEM;
   }
   const syncFile = await syncFileCreate(pt);
-  await dmaFencePut(pt);
+  const dmaFencePutDone = dmaFencePut(pt);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   if (!syncFile) {
     await putUnusedFd(fd);
     return -ENOMEM;
   }
   data.fence = fd;
-  await fdInstall(fd, syncFile.file!);
+  const fdInstallDone = fdInstall(fd, syncFile.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return 0;
 }
 

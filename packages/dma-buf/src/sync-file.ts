@@ -34,7 +34,7 @@ import {
   SpinLock,
   wakeUpPoll,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import { SYNC_IOC_FILE_INFO, type SyncFileInfo } from "@primetime/uapi";
 import {
   type DmaFence,
@@ -144,7 +144,8 @@ async function syncFileFdget(fd: number): Promise<SyncFile | null> {
   const file = await fget(fd);
   if (!file) return null;
   if (file.fOp !== syncFileFops) {
-    await fput(file);
+    const fputDone = fput(file);
+    if (fputDone !== RESOLVED) await fputDone;
     return null;
   }
   return file.privateData as SyncFile;
@@ -160,7 +161,8 @@ export async function syncFileGetFence(fd: number): Promise<DmaFence | null> {
   const sf = await syncFileFdget(fd);
   if (!sf) return null;
   const fence = await dmaFenceGet(sf.fence);
-  await fput(sf.file!);
+  const fputDone2 = fput(sf.file!);
+  if (fputDone2 !== RESOLVED) await fputDone2;
   return fence;
 }
 
@@ -174,7 +176,8 @@ async function syncFileRelease(file: File): Promise<number> {
   const sf = file.privateData as SyncFile;
   await point(`sync_file_release(${sf.name})`);
   if (sf.flags & POLL_ENABLED) await dmaFenceRemoveCallback(sf.fence!, sf.cb);
-  await dmaFencePut(sf.fence);
+  const dmaFencePutDone = dmaFencePut(sf.fence);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   kfree(sf);
   return 0;
 }

@@ -72,7 +72,8 @@ export async function drmMasterCreate(dev: DrmDevice): Promise<DrmMaster | Errno
  * Locking: none; the caller holds a master reference or master_mutex.
  */
 export async function drmMasterGet(master: DrmMaster): Promise<DrmMaster> {
-  await master.ref.get();
+  const getDone = master.ref.get();
+  if (getDone !== RESOLVED) await getDone;
   return master;
 }
 
@@ -111,9 +112,10 @@ export function drmIsCurrentMasterLocked(file: DrmFile): boolean {
  */
 export async function drmIsCurrentMaster(file: DrmFile): Promise<boolean> {
   const dev = file.minor.dev;
-  await dev.masterMutex.lock();
+  const masterMutexTaken = dev.masterMutex.lock();
+  if (masterMutexTaken !== RESOLVED) await masterMutexTaken;
   const ret = drmIsCurrentMasterLocked(file);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 
@@ -163,10 +165,11 @@ async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
 export async function drmMasterOpen(file: DrmFile): Promise<number> {
   const dev = file.minor.dev;
   let ret = 0;
-  await dev.masterMutex.lock();
+  const masterMutexTaken2 = dev.masterMutex.lock();
+  if (masterMutexTaken2 !== RESOLVED) await masterMutexTaken2;
   if (dev.master === null) ret = await drmNewSetMaster(dev, file);
   else file.master = await drmMasterGet(dev.master);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 
@@ -196,7 +199,8 @@ async function drmDropMaster(dev: DrmDevice, _file: DrmFile): Promise<void> {
  */
 export async function drmMasterRelease(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
-  await dev.masterMutex.lock();
+  const masterMutexTaken3 = dev.masterMutex.lock();
+  if (masterMutexTaken3 !== RESOLVED) await masterMutexTaken3;
   const master = file.master;
   if (file.magic && master) {
     await master.magicMap.remove(file.magic);
@@ -208,7 +212,7 @@ export async function drmMasterRelease(file: DrmFile): Promise<void> {
     const put = drmMasterPut(master);
     if (put !== RESOLVED) await put;
   }
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
 }
 
 /**
@@ -219,7 +223,8 @@ export async function drmMasterRelease(file: DrmFile): Promise<void> {
  */
 export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile): Promise<number> {
   let ret = 0;
-  await dev.masterMutex.lock();
+  const masterMutexTaken4 = dev.masterMutex.lock();
+  if (masterMutexTaken4 !== RESOLVED) await masterMutexTaken4;
   if (!file.magic) {
     if (file.master === null) ret = -EINVAL;
     else {
@@ -228,7 +233,7 @@ export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile):
     }
   }
   data.magic = file.magic;
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return Math.min(ret, 0);
 }
 
@@ -239,14 +244,15 @@ export async function drmGetmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile):
  * References: none.
  */
 export async function drmAuthmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile): Promise<number> {
-  await dev.masterMutex.lock();
+  const masterMutexTaken5 = dev.masterMutex.lock();
+  if (masterMutexTaken5 !== RESOLVED) await masterMutexTaken5;
   const master = file.master;
   const target = master ? await master.magicMap.find(data.magic) : null;
   if (target && master) {
     target.authenticated = true;
     await master.magicMap.replace(null, data.magic);
   }
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return target ? 0 : -EINVAL;
 }
 
@@ -276,9 +282,10 @@ export async function drmSetmasterIoctl(
   file: DrmFile,
 ): Promise<number> {
   // guard(mutex)(&dev->master_mutex)
-  await dev.masterMutex.lock();
+  const masterMutexTaken6 = dev.masterMutex.lock();
+  if (masterMutexTaken6 !== RESOLVED) await masterMutexTaken6;
   const ret = await drmSetmasterLocked(dev, file);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 
@@ -309,9 +316,10 @@ export async function drmDropmasterIoctl(
   file: DrmFile,
 ): Promise<number> {
   // guard(mutex)(&dev->master_mutex)
-  await dev.masterMutex.lock();
+  const masterMutexTaken7 = dev.masterMutex.lock();
+  if (masterMutexTaken7 !== RESOLVED) await masterMutexTaken7;
   const ret = await drmDropmasterLocked(dev, file);
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return ret;
 }
 

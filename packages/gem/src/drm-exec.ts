@@ -166,7 +166,8 @@ export async function drmExecFini(exec: DrmExec): Promise<void> {
   kfree(exec.table);
   exec.table = null;
   if (exec.contended !== DRM_EXEC_DUMMY) {
-    await putObj(exec.contended);
+    const putObjDone = putObj(exec.contended);
+    if (putObjDone !== RESOLVED) await putObjDone;
     wwAcquireFini(exec.ticket);
   }
 }
@@ -228,16 +229,20 @@ async function drmExecLockContended(exec: DrmExec): Promise<number> {
   if (exec.flags & DRM_EXEC_INTERRUPTIBLE_WAIT) {
     const ret = await dmaResvLockSlowInterruptible(obj.resv, exec.ticket);
     if (ret) {
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
       return ret;
     }
   } else {
-    await dmaResvLockSlow(obj.resv, exec.ticket);
+    const dmaResvLockSlowDone = dmaResvLockSlow(obj.resv, exec.ticket);
+    if (dmaResvLockSlowDone !== RESOLVED) await dmaResvLockSlowDone;
   }
   const ret = await drmExecObjLocked(exec, obj);
   if (ret) {
-    await dmaResvUnlock(obj.resv);
-    await drmGemObjectPut(obj);
+    const dmaResvUnlockDone = dmaResvUnlock(obj.resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
+    const drmGemObjectPutDone2 = drmGemObjectPut(obj);
+    if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
     return ret;
   }
   exec.prelocked = obj;
@@ -259,7 +264,8 @@ export async function drmExecLockObj(exec: DrmExec, obj: GemObject): Promise<num
     contended === null || contended === DRM_EXEC_DUMMY ? 0 : await drmExecLockContended(exec);
   if (ret) return ret;
   if (exec.prelocked === obj) {
-    await drmGemObjectPut(exec.prelocked);
+    const drmGemObjectPutDone3 = drmGemObjectPut(exec.prelocked);
+    if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
     exec.prelocked = null;
     return 0;
   }
@@ -267,7 +273,8 @@ export async function drmExecLockObj(exec: DrmExec, obj: GemObject): Promise<num
     ret = await dmaResvLockInterruptible(obj.resv, exec.ticket);
   else ret = await dmaResvLock(obj.resv, exec.ticket);
   if (ret === -EDEADLK) {
-    await drmGemObjectGet(obj);
+    const drmGemObjectGetDone = drmGemObjectGet(obj);
+    if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
     exec.contended = obj;
     return -EDEADLK;
   }
@@ -275,7 +282,8 @@ export async function drmExecLockObj(exec: DrmExec, obj: GemObject): Promise<num
   if (ret) return ret;
   ret = await drmExecObjLocked(exec, obj);
   if (ret) {
-    await dmaResvUnlock(obj.resv);
+    const dmaResvUnlockDone2 = dmaResvUnlock(obj.resv);
+    if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
     return ret;
   }
   return 0;
@@ -291,10 +299,12 @@ export async function drmExecUnlockObj(exec: DrmExec, obj: GemObject): Promise<v
   for (let i = exec.numObjects - 1; i >= 0; i--) {
     const slots = exec.table!.slots;
     if (slots[i] === obj) {
-      await dmaResvUnlock(obj.resv);
+      const dmaResvUnlockDone3 = dmaResvUnlock(obj.resv);
+      if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
       slots.splice(i, 1);
       exec.numObjects--;
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone4 = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone4 !== RESOLVED) await drmGemObjectPutDone4;
       return;
     }
   }

@@ -54,7 +54,7 @@ import {
   waitEventInterruptible,
   wakeUpPoll,
 } from "@primetime/kernel";
-import { opLabel, point, WaitQueue, warnOn } from "@primetime/sim";
+import { opLabel, point, RESOLVED, WaitQueue, warnOn } from "@primetime/sim";
 import { type DrmMaster, drmMasterOpen, drmMasterRelease } from "./drm-auth.js";
 import { type DrmDevice, drmDevPut } from "./drm-device.js";
 import { DRIVER_GEM, DRIVER_MODESET, DRIVER_SYNCOBJ, drmCoreCheckFeature } from "./drm-driver.js";
@@ -257,7 +257,8 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
 async function drmEventsRelease(file: DrmFile): Promise<void> {
   const dev = file.minor.dev;
   if (file.pendingEventList.length === 0 && file.eventList.length === 0) return;
-  await dev.eventLock.lock();
+  const eventLockTaken = dev.eventLock.lock();
+  if (eventLockTaken !== RESOLVED) await eventLockTaken;
   // Unlink pending events
   for (const e of file.pendingEventList.splice(0)) {
     await point(opLabel("drm_events_release: e->file_priv = NULL", e.name));
@@ -266,7 +267,7 @@ async function drmEventsRelease(file: DrmFile): Promise<void> {
   }
   // Remove unconsumed events
   for (const e of file.eventList.splice(0)) kfree(e);
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
 }
 
 /**
@@ -314,9 +315,10 @@ async function drmOpenHelper(filp: File, minor: DrmMinor): Promise<number> {
   }
   filp.privateData = priv;
   priv.filp = filp;
-  await dev.filelistMutex.lock();
+  const filelistMutexTaken = dev.filelistMutex.lock();
+  if (filelistMutexTaken !== RESOLVED) await filelistMutexTaken;
   dev.filelist.add(priv);
-  await dev.filelistMutex.unlock();
+  dev.filelistMutex.unlockNow();
   return 0;
 }
 
@@ -347,9 +349,10 @@ export async function drmOpen(inode: Inode, filp: File): Promise<number> {
 async function drmCloseHelper(filp: File): Promise<void> {
   const file = filp.privateData as DrmFile;
   const dev = file.minor.dev;
-  await dev.filelistMutex.lock();
+  const filelistMutexTaken2 = dev.filelistMutex.lock();
+  if (filelistMutexTaken2 !== RESOLVED) await filelistMutexTaken2;
   dev.filelist.delete(file);
-  await dev.filelistMutex.unlock();
+  dev.filelistMutex.unlockNow();
   await drmFileFree(file);
 }
 
@@ -406,14 +409,14 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
       e = filePriv.eventList.shift()!;
       filePriv.eventSpace += e.event!.length;
     }
-    await dev.eventLock.unlock();
+    dev.eventLock.unlockNow();
     if (e === null) {
       if (ret) break;
       if (filp.fFlags & O_NONBLOCK) {
         ret = -EAGAIN;
         break;
       }
-      await filePriv.eventReadLock.unlock();
+      filePriv.eventReadLock.unlockNow();
       ret = await waitEventInterruptible(
         filePriv.eventWait.readers,
         () => filePriv.eventList.length > 0,
@@ -432,10 +435,11 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
       }
       if (putBack) {
         // put_back_event:
-        await dev.eventLock.lock();
+        const eventLockTaken2 = dev.eventLock.lock();
+        if (eventLockTaken2 !== RESOLVED) await eventLockTaken2;
         filePriv.eventSpace -= length;
         filePriv.eventList.unshift(e); // list_add()
-        await dev.eventLock.unlock();
+        dev.eventLock.unlockNow();
         wakeUpInterruptiblePoll(filePriv.eventWait, EPOLLIN | EPOLLRDNORM);
         break;
       }
@@ -443,7 +447,7 @@ export async function drmRead(filp: File, buf: number, count: number): Promise<n
       kfree(e);
     }
   }
-  await filePriv.eventReadLock.unlock();
+  filePriv.eventReadLock.unlockNow();
   return ret;
 }
 
@@ -497,7 +501,7 @@ export async function drmEventReserveInit(
 ): Promise<number> {
   await dev.eventLock.lock(); // spin_lock_irqsave()
   const ret = drmEventReserveInitLocked(dev, filePriv, p, e);
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
   return ret;
 }
 
@@ -509,12 +513,13 @@ export async function drmEventReserveInit(
  * References: drops the event's fence reference; frees the event.
  */
 export async function drmEventCancelFree(dev: DrmDevice, p: DrmPendingEvent): Promise<void> {
-  await dev.eventLock.lock();
+  const eventLockTaken3 = dev.eventLock.lock();
+  if (eventLockTaken3 !== RESOLVED) await eventLockTaken3;
   if (p.filePriv) {
     p.filePriv.eventSpace += p.event!.length;
     removePending(p.filePriv, p);
   }
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
   if (p.fence) await dmaFencePut(p.fence);
   kfree(p);
 }
@@ -540,7 +545,8 @@ async function drmSendEventHelper(dev: DrmDevice, e: DrmPendingEvent): Promise<v
   e.checkAccess("drm_send_event_helper");
   if (e.fence) {
     await dmaFenceSignal(e.fence);
-    await dmaFencePut(e.fence);
+    const dmaFencePutDone = dmaFencePut(e.fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
   const filePriv = e.filePriv;
   if (!filePriv) {
@@ -585,7 +591,7 @@ export function drmSendEventLocked(dev: DrmDevice, e: DrmPendingEvent): Promise<
 export async function drmSendEvent(dev: DrmDevice, e: DrmPendingEvent): Promise<void> {
   await dev.eventLock.lock(); // spin_lock_irqsave()
   await drmSendEventHelper(dev, e);
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
 }
 
 /** Models noop_llseek(): the position, unchanged (a module-level function, not one per call). */

@@ -35,7 +35,7 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { point, toggleEnabled, warnOn } from "@primetime/sim";
+import { point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import { DRM_MODE_FB_INTERLACED, DRM_MODE_FB_MODIFIERS } from "@primetime/uapi";
 import { drmIsCurrentMaster } from "./drm-auth.js";
 import type { DrmDevice } from "./drm-device.js";
@@ -244,10 +244,11 @@ export async function drmFramebufferInit(
     return ret;
   }
   const config = dev.modeConfig;
-  await config.fbLock.lock();
+  const fbLockTaken = config.fbLock.lock();
+  if (fbLockTaken !== RESOLVED) await fbLockTaken;
   config.numFb++;
   config.fbList.add(fb);
-  await config.fbLock.unlock();
+  config.fbLock.unlockNow();
   await drmModeObjectRegister(dev, fb.base);
   return 0;
 }
@@ -265,10 +266,11 @@ export async function drmFramebufferCleanup(fb: DrmFramebuffer): Promise<void> {
       await drmGemObjectHandlePutUnlocked(fb.obj[i]!);
   }
   const config = dev.modeConfig;
-  await config.fbLock.lock();
+  const fbLockTaken2 = config.fbLock.lock();
+  if (fbLockTaken2 !== RESOLVED) await fbLockTaken2;
   config.fbList.delete(fb);
   config.numFb--;
-  await config.fbLock.unlock();
+  config.fbLock.unlockNow();
 }
 
 /**
@@ -405,9 +407,10 @@ export async function drmModeAddfb2Ioctl(
   if (isErr(fb)) return fb;
   r.fb_id = fb.base.id;
   // Transfer ownership to the filp for reaping on close (list_add(): at the head)
-  await file.fbsLock.lock();
+  const fbsLockTaken = file.fbsLock.lock();
+  if (fbsLockTaken !== RESOLVED) await fbsLockTaken;
   filpListAddHead(fb, file.fbs);
-  await file.fbsLock.unlock();
+  file.fbsLock.unlockNow();
   return 0;
 }
 
@@ -418,14 +421,15 @@ export async function drmModeAddfb2Ioctl(
  * References: drops the list's.
  */
 async function drmModeClosefb(fb: DrmFramebuffer, file: DrmFile): Promise<number> {
-  await file.fbsLock.lock();
+  const fbsLockTaken2 = file.fbsLock.lock();
+  if (fbsLockTaken2 !== RESOLVED) await fbsLockTaken2;
   const found = file.fbs.includes(fb);
   if (!found) {
-    await file.fbsLock.unlock();
+    file.fbsLock.unlockNow();
     return -ENOENT;
   }
   filpListDel(fb);
-  await file.fbsLock.unlock();
+  file.fbsLock.unlockNow();
   // Drop the reference that was stored in the fbs list
   await drmFramebufferPut(fb);
   return 0;

@@ -10,6 +10,7 @@
  */
 
 import { EINVAL, ENOENT, type Errno, isErr, kfree, kmalloc } from "@primetime/kernel";
+import { RESOLVED } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 import {
@@ -114,7 +115,8 @@ export async function drmGemFbInitWithFuncs(
     const minSize =
       (height - 1) * cmd.pitches[i]! + drmFormatInfoMinPitch(info, i, width) + cmd.offsets[i]!;
     if (obj.size < minSize) {
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
       ret = -EINVAL;
       break;
     }

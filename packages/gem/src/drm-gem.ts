@@ -40,7 +40,7 @@ import {
   ShmemFile,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, opLabel, point, pointNow, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
@@ -199,7 +199,8 @@ export async function drmGemObjectRelease(obj: GemObject): Promise<void> {
  * References: the object's last reference is gone.
  */
 export async function drmGemObjectFree(obj: GemObject): Promise<void> {
-  await point(opLabel("drm_gem_object_free", obj.name));
+  const atPoint = pointNow(opLabel("drm_gem_object_free", obj.name));
+  if (atPoint !== null) await atPoint;
   if (!obj.funcs.free) {
     warnOn(true, `drm_gem_object_free(${obj.name}): no funcs->free`);
     return;
@@ -249,15 +250,16 @@ export async function drmGemObjectHandleGet(obj: GemObject): Promise<void> {
  */
 export async function drmGemObjectHandleGetIfExistsUnlocked(obj: GemObject): Promise<boolean> {
   const dev = obj.dev;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken = dev.objectNameLock.lock();
+  if (objectNameLockTaken !== RESOLVED) await objectNameLockTaken;
   // First ref taken during GEM object creation, if any. Some drivers set up internal
   // framebuffers with GEM objects that do not have a GEM handle. Hence, this counter can be zero.
   if (!obj.handleCount) {
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     return false;
   }
   await drmGemObjectHandleGet(obj);
-  await dev.objectNameLock.unlock();
+  dev.objectNameLock.unlockNow();
   return true;
 }
 
@@ -285,7 +287,8 @@ async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
   lockdepAssertHeld(obj.dev.objectNameLock);
   // Unbreak the reference cycle if we have an exported dma_buf.
   if (obj.dmaBuf) {
-    await dmaBufPut(obj.dmaBuf);
+    const dmaBufPutDone = dmaBufPut(obj.dmaBuf);
+    if (dmaBufPutDone !== RESOLVED) await dmaBufPutDone;
     obj.dmaBuf = null;
   }
 }
@@ -300,19 +303,21 @@ async function drmGemObjectExportedDmaBufFree(obj: GemObject): Promise<void> {
  */
 export async function drmGemObjectHandlePutUnlocked(obj: GemObject): Promise<void> {
   const dev = obj.dev;
-  await point(fmtLabel("READ_ONCE(", obj.name, ".handle_count)"));
+  const atPoint = pointNow(fmtLabel("READ_ONCE(", obj.name, ".handle_count)"));
+  if (atPoint !== null) await atPoint;
   if (obj.handleCount === 0) {
     warnOn(true, `${obj.name}: handle_count already 0`, { object: obj.name });
     return;
   }
   let final = false;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken2 = dev.objectNameLock.lock();
+  if (objectNameLockTaken2 !== RESOLVED) await objectNameLockTaken2;
   if (--obj.handleCount === 0) {
     await drmGemObjectHandleFree(obj);
     await drmGemObjectExportedDmaBufFree(obj);
     final = true;
   }
-  await dev.objectNameLock.unlock();
+  dev.objectNameLock.unlockNow();
   if (final) await drmGemObjectPut(obj);
 }
 
@@ -362,27 +367,30 @@ export async function drmGemObjectReleaseHandle(
  */
 export async function drmGemHandleDelete(file: DrmFile, handle: number): Promise<number> {
   if (toggleEnabled(GEM_HANDLE_ID_REUSED_BEFORE_RELEASE.name)) {
-    await file.tableLock.lock();
+    const tableLockTaken = file.tableLock.lock();
+    if (tableLockTaken !== RESOLVED) await tableLockTaken;
     const obj = await file.objectIdr.find(handle);
     if (obj === null) {
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return -EINVAL;
     }
     await file.objectIdr.remove(handle);
     file.minor.dev.counters.handles--;
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     await drmGemObjectReleaseHandle(handle, obj, file);
     return 0;
   }
-  await file.tableLock.lock();
+  const tableLockTaken2 = file.tableLock.lock();
+  if (tableLockTaken2 !== RESOLVED) await tableLockTaken2;
   const obj = await file.objectIdr.replace(null, handle);
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
   if (obj === null || isErr(obj)) return -EINVAL;
   await drmGemObjectReleaseHandle(handle, obj, file);
-  await file.tableLock.lock();
+  const tableLockTaken3 = file.tableLock.lock();
+  if (tableLockTaken3 !== RESOLVED) await tableLockTaken3;
   await file.objectIdr.remove(handle);
   file.minor.dev.counters.handles--;
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
   return 0;
 }
 
@@ -407,11 +415,12 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
   if (obj.handleCount++ === 0) await drmGemObjectGet(obj);
   const early = toggleEnabled(GEM_HANDLE_PUBLISHED_BEFORE_OPEN.name);
 
-  await file.tableLock.lock();
+  const tableLockTaken4 = file.tableLock.lock();
+  if (tableLockTaken4 !== RESOLVED) await tableLockTaken4;
   let ret = await file.objectIdr.alloc(early ? obj : null, 1, 0);
   if (ret >= 0) dev.counters.handles++;
-  await file.tableLock.unlock();
-  await dev.objectNameLock.unlock();
+  file.tableLock.unlockNow();
+  dev.objectNameLock.unlockNow();
   if (ret < 0) {
     await drmGemObjectHandlePutUnlocked(obj);
     return ret;
@@ -424,20 +433,22 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
     if (ret) await drmVmaNodeRevoke(obj.vmaNode, file);
   }
   if (ret) {
-    await file.tableLock.lock();
+    const tableLockTaken5 = file.tableLock.lock();
+    if (tableLockTaken5 !== RESOLVED) await tableLockTaken5;
     await file.objectIdr.remove(handle);
     dev.counters.handles--;
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     await drmGemObjectHandlePutUnlocked(obj);
     return ret;
   }
 
   if (!early) {
     // mirrors drm_gem_handle_delete() to avoid races
-    await file.tableLock.lock();
+    const tableLockTaken6 = file.tableLock.lock();
+    if (tableLockTaken6 !== RESOLVED) await tableLockTaken6;
     const old = await file.objectIdr.replace(obj, handle);
     if (old !== null) warnOn(true, `drm_gem_handle_create_tail: handle ${handle} was not reserved`);
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
   }
   return handle;
 }
@@ -451,7 +462,8 @@ export async function drmGemHandleCreateTail(file: DrmFile, obj: GemObject): Pro
  * References: the handle takes a handle count; the caller keeps its own reference.
  */
 export async function drmGemHandleCreate(file: DrmFile, obj: GemObject): Promise<number> {
-  await obj.dev.objectNameLock.lock();
+  const objectNameLockTaken3 = obj.dev.objectNameLock.lock();
+  if (objectNameLockTaken3 !== RESOLVED) await objectNameLockTaken3;
   return drmGemHandleCreateTail(file, obj);
 }
 
@@ -511,7 +523,8 @@ export async function drmGemFlinkIoctl(
   const obj = await drmGemObjectLookup(file, args.handle);
   if (obj === null) return -ENOENT;
   let ret = 0;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken4 = dev.objectNameLock.lock();
+  if (objectNameLockTaken4 !== RESOLVED) await objectNameLockTaken4;
   // prevent races with concurrent gem_close.
   if (obj.handleCount === 0 && !toggleEnabled(GEM_FLINK_NO_HANDLE_COUNT_CHECK.name)) {
     ret = -ENOENT;
@@ -526,8 +539,9 @@ export async function drmGemFlinkIoctl(
     args.name = obj.flinkName;
     ret = 0;
   }
-  await dev.objectNameLock.unlock();
-  await drmGemObjectPut(obj);
+  dev.objectNameLock.unlockNow();
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   return ret;
 }
 
@@ -548,17 +562,19 @@ export async function drmGemOpenIoctl(
   file: DrmFile,
 ): Promise<number> {
   if (!drmCoreCheckFeature(dev, DRIVER_GEM)) return -EOPNOTSUPP;
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken5 = dev.objectNameLock.lock();
+  if (objectNameLockTaken5 !== RESOLVED) await objectNameLockTaken5;
   const obj = await dev.objectNameIdr.find(args.name);
   if (obj) {
-    await drmGemObjectGet(obj);
+    const drmGemObjectGetDone = drmGemObjectGet(obj);
+    if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
   } else {
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     return -ENOENT;
   }
   let ret: number;
   if (toggleEnabled(GEM_OPEN_DROPS_NAME_LOCK.name)) {
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     ret = await drmGemHandleCreate(file, obj);
   } else {
     // drm_gem_handle_create_tail unlocks dev->object_name_lock.
@@ -569,7 +585,8 @@ export async function drmGemOpenIoctl(
     args.size = obj.size;
     ret = 0;
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone2 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
   return ret;
 }
 
@@ -642,11 +659,13 @@ export async function drmGemChangeHandleIoctl(
 
   const prime = file.prime;
   let ret: number;
-  await prime.lock.lock();
-  await file.tableLock.lock();
+  const lockTaken = prime.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
+  const tableLockTaken7 = file.tableLock.lock();
+  if (tableLockTaken7 !== RESOLVED) await tableLockTaken7;
   ret = await file.objectIdr.alloc(null, newHandle, newHandle + 1);
   if (ret < 0) {
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     await prime.lock.unlock(); // out_unlock
     return ret;
   }
@@ -655,31 +674,33 @@ export async function drmGemChangeHandleIoctl(
   if (obj === null || isErr(obj)) {
     await file.objectIdr.remove(newHandle);
     dev.counters.handles--;
-    await file.tableLock.unlock();
-    await prime.lock.unlock();
+    file.tableLock.unlockNow();
+    prime.lock.unlockNow();
     return -ENOENT;
   }
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
 
   if (obj.dmaBuf) {
     ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, newHandle);
     if (ret < 0) {
-      await file.tableLock.lock();
+      const tableLockTaken8 = file.tableLock.lock();
+      if (tableLockTaken8 !== RESOLVED) await tableLockTaken8;
       await file.objectIdr.remove(newHandle);
       dev.counters.handles--;
       await file.objectIdr.replace(obj, args.handle);
-      await file.tableLock.unlock();
-      await prime.lock.unlock();
+      file.tableLock.unlockNow();
+      prime.lock.unlockNow();
       return ret;
     }
     await drmPrimeRemoveBufHandle(prime, args.handle);
   }
   ret = 0;
-  await file.tableLock.lock();
+  const tableLockTaken9 = file.tableLock.lock();
+  if (tableLockTaken9 !== RESOLVED) await tableLockTaken9;
   await file.objectIdr.remove(args.handle);
   dev.counters.handles--;
   const old = await file.objectIdr.replace(obj, newHandle);
-  await file.tableLock.unlock();
+  file.tableLock.unlockNow();
   warnOn(old !== null, `drm_gem_change_handle_ioctl: handle ${newHandle} was not reserved`);
   await prime.lock.unlock(); // out_unlock
   return ret;
@@ -720,22 +741,24 @@ async function drmGemChangeHandleHistoric(
     return ret;
   };
   const outUnlock = async (ret: number): Promise<number> => {
-    await prime.lock.unlock();
+    prime.lock.unlockNow();
     return out(ret);
   };
   if (args.handle === handle) return out(0);
   if (newHandleZeroRejected(args)) return out(-EINVAL);
 
-  await prime.lock.lock();
-  await file.tableLock.lock();
+  const lockTaken2 = prime.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
+  const tableLockTaken10 = file.tableLock.lock();
+  if (tableLockTaken10 !== RESOLVED) await tableLockTaken10;
   let ret = await file.objectIdr.alloc(obj, handle, handle + 1);
   if (ret >= 0) dev.counters.handles++;
   if (stage < 2) {
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     if (ret < 0) return outUnlock(ret);
   } else {
     if (ret < 0) {
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return outUnlock(ret);
     }
     // 5e28b7b94408: "idrobj = idr_replace(..., NULL, handle)" where handle is the new one.
@@ -744,19 +767,20 @@ async function drmGemChangeHandleHistoric(
       await file.objectIdr.replace(idrobj as GemObject | null, handle);
       await file.objectIdr.remove(args.new_handle);
       dev.counters.handles--;
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return outUnlock(-ENOENT);
     }
     // 7164d78559b0: the old handle too, result unchecked.
     if (stage >= 4) await file.objectIdr.replace(null, args.handle);
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     // 5e28b7b94408 kept "if (ret < 0) goto out_unlock;" (dc366607c41c removed it): ret >= 0.
   }
 
   if (obj.dmaBuf) {
     ret = await drmPrimeAddBufHandle(prime, obj.dmaBuf, handle);
     if (ret < 0) {
-      await file.tableLock.lock();
+      const tableLockTaken11 = file.tableLock.lock();
+      if (tableLockTaken11 !== RESOLVED) await tableLockTaken11;
       await file.objectIdr.remove(handle);
       dev.counters.handles--;
       if (stage === 2) {
@@ -769,22 +793,23 @@ async function drmGemChangeHandleHistoric(
       } else if (stage === 4) {
         await file.objectIdr.replace(obj, args.handle);
       }
-      await file.tableLock.unlock();
+      file.tableLock.unlockNow();
       return outUnlock(ret);
     }
     await drmPrimeRemoveBufHandle(prime, args.handle);
   }
   ret = 0;
-  await file.tableLock.lock();
+  const tableLockTaken12 = file.tableLock.lock();
+  if (tableLockTaken12 !== RESOLVED) await tableLockTaken12;
   await file.objectIdr.remove(args.handle);
   dev.counters.handles--;
   if (stage >= 3) {
     // dc366607c41c: "idrobj = idr_replace(..., obj, handle);"
     const idrobj = await file.objectIdr.replace(obj, handle);
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
     warnOn(idrobj !== null, `drm_gem_change_handle_ioctl: handle ${handle} was not reserved`);
   } else {
-    await file.tableLock.unlock();
+    file.tableLock.unlockNow();
   }
   return outUnlock(ret);
 }
@@ -865,7 +890,8 @@ export async function drmGemDumbMapOffset(
     ret = await drmGemCreateMmapOffset(obj);
     if (ret === 0) ret = drmVmaNodeOffsetAddr(obj.vmaNode);
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone3 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
   return ret;
 }
 
@@ -901,7 +927,8 @@ export async function drmGemUnpinLocked(obj: GemObject): Promise<void> {
 export async function drmGemPin(obj: GemObject): Promise<number> {
   await dmaResvLock(obj.resv);
   const ret = await drmGemPinLocked(obj);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   return ret;
 }
 
@@ -913,5 +940,6 @@ export async function drmGemPin(obj: GemObject): Promise<number> {
 export async function drmGemUnpin(obj: GemObject): Promise<void> {
   await dmaResvLock(obj.resv);
   await drmGemUnpinLocked(obj);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone2 = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
 }

@@ -35,7 +35,7 @@ import {
   ioctlUserArg,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { bug, point, pointNow } from "@primetime/sim";
+import { bug, point, pointNow, RESOLVED } from "@primetime/sim";
 import {
   drmAuthmagic,
   drmDropmasterIoctl,
@@ -241,14 +241,15 @@ function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
  * References: none.
  */
 async function drmSetversion(dev: DrmDevice, sv: DrmSetVersion, file: DrmFile): Promise<number> {
-  await dev.masterMutex.lock();
+  const masterMutexTaken = dev.masterMutex.lock();
+  if (masterMutexTaken !== RESOLVED) await masterMutexTaken;
   const retcode = drmSetversionChecks(dev, sv, file);
   // done:
   sv.drm_di_major = DRM_IF_MAJOR;
   sv.drm_di_minor = DRM_IF_MINOR;
   sv.drm_dd_major = dev.driver.major;
   sv.drm_dd_minor = dev.driver.minor;
-  await dev.masterMutex.unlock();
+  dev.masterMutex.unlockNow();
   return retcode;
 }
 

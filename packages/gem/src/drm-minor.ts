@@ -18,7 +18,7 @@ import {
   type Inode,
   isErr,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import { type DrmDevice, drmDevGet } from "./drm-device.js";
 import { drmFops } from "./drm-file.js";
 import { DRM_MAJOR } from "./uapi.js";
@@ -155,6 +155,7 @@ export async function drmMinorAcquire(inode: Inode | null): Promise<DrmMinor | E
   if (!minor || typeof minor !== "object" || !("dev" in minor)) return errPtr(ENODEV);
   if (minor.dev.unplugged) return errPtr(ENODEV);
   if (!minor.dev.checkAccess("drm_minor_acquire")) return errPtr(EINVAL);
-  await drmDevGet(minor.dev);
+  const drmDevGetDone = drmDevGet(minor.dev);
+  if (drmDevGetDone !== RESOLVED) await drmDevGetDone;
   return minor;
 }

@@ -25,7 +25,7 @@ import {
   type Vma,
   type VmOperations,
 } from "@primetime/kernel";
-import { bug, warnOn } from "@primetime/sim";
+import { bug, RESOLVED, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 import { drmGemObjectGet, drmGemObjectPut, type GemObject } from "./drm-gem.js";
@@ -45,7 +45,8 @@ import {
  */
 export async function drmGemVmOpen(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
-  await drmGemObjectGet(vma.vmPrivateData as GemObject);
+  const drmGemObjectGetDone = drmGemObjectGet(vma.vmPrivateData as GemObject);
+  if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
 }
 
 /**
@@ -55,7 +56,8 @@ export async function drmGemVmOpen(vma: Vma): Promise<void> {
  */
 export async function drmGemVmClose(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
-  await drmGemObjectPut(vma.vmPrivateData as GemObject);
+  const drmGemObjectPutDone = drmGemObjectPut(vma.vmPrivateData as GemObject);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
 }
 
 /**
@@ -96,20 +98,23 @@ export async function drmGemMmapObj(obj: GemObject, objSize: number, vma: Vma): 
   // Check for valid size.
   if (objSize < vma.vmEnd - vma.vmStart) return -EINVAL;
   // A reference for this mapping, dropped by the vm_close.
-  await drmGemObjectGet(obj);
+  const drmGemObjectGetDone2 = drmGemObjectGet(obj);
+  if (drmGemObjectGetDone2 !== RESOLVED) await drmGemObjectGetDone2;
   vma.vmPrivateData = obj;
   vma.vmOps = obj.funcs.vmOps ?? null;
   if (obj.funcs.mmap) {
     const ret = await obj.funcs.mmap(obj, vma);
     if (ret) {
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone2 = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
       return ret;
     }
     if (!(vma.vmFlags & VM_DONTEXPAND))
       warnOn(true, `${obj.name}: funcs->mmap did not set VM_DONTEXPAND`);
   } else {
     if (!vma.vmOps) {
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone3 = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
       return -EINVAL;
     }
     vma.vmFlags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
@@ -125,7 +130,8 @@ export async function drmGemMmapTagged(dev: DrmDevice, tag: object, vma: Vma): P
   if (dev.unplugged) return -ENODEV;
   const mgr = dev.vmaOffsetManager;
   let obj: GemObject | null = null;
-  await drmVmaOffsetLockLookup(mgr);
+  const drmVmaOffsetLockLookupDone = drmVmaOffsetLockLookup(mgr);
+  if (drmVmaOffsetLockLookupDone !== RESOLVED) await drmVmaOffsetLockLookupDone;
   const node = await drmVmaOffsetExactLookupLocked(mgr, vma.vmPgoff, vma.nrPages);
   if (node) {
     obj = node.owner as GemObject;
@@ -133,14 +139,17 @@ export async function drmGemMmapTagged(dev: DrmDevice, tag: object, vma: Vma): P
     // to remove the offset. Treat it as gone.
     if (!(await obj.refcount.getUnlessZero())) obj = null;
   }
-  await drmVmaOffsetUnlockLookup(mgr);
+  const drmVmaOffsetUnlockLookupDone = drmVmaOffsetUnlockLookup(mgr);
+  if (drmVmaOffsetUnlockLookupDone !== RESOLVED) await drmVmaOffsetUnlockLookupDone;
   if (!obj || !node) return -EINVAL;
   if (!(await drmVmaNodeIsAllowed(node, tag))) {
-    await drmGemObjectPut(obj);
+    const drmGemObjectPutDone4 = drmGemObjectPut(obj);
+    if (drmGemObjectPutDone4 !== RESOLVED) await drmGemObjectPutDone4;
     return -EACCES;
   }
   const ret = await drmGemMmapObj(obj, drmVmaNodeSize(node) * PAGE_SIZE, vma);
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone5 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone5 !== RESOLVED) await drmGemObjectPutDone5;
   return ret;
 }
 

@@ -8,6 +8,7 @@
  */
 
 import { Kref } from "@primetime/atomics";
+import { RESOLVED } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 
@@ -55,7 +56,8 @@ export async function drmModeObjectAdd(
   freeCb: (() => Promise<void>) | null,
 ): Promise<number> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken = config.idrMutex.lock();
+  if (idrMutexTaken !== RESOLVED) await idrMutexTaken;
   const ret = await config.objectIdr.alloc(registerObj ? obj : null, 1, 0);
   if (ret >= 0) {
     // Set up the object linking under the protection of the idr lock so that other users
@@ -67,7 +69,7 @@ export async function drmModeObjectAdd(
       obj.refcount.init();
     }
   }
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
   return Math.min(ret, 0);
 }
 
@@ -78,9 +80,10 @@ export async function drmModeObjectAdd(
  */
 export async function drmModeObjectRegister(dev: DrmDevice, obj: DrmModeObject): Promise<void> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken2 = config.idrMutex.lock();
+  if (idrMutexTaken2 !== RESOLVED) await idrMutexTaken2;
   await config.objectIdr.replace(obj, obj.id);
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
 }
 
 /**
@@ -91,12 +94,13 @@ export async function drmModeObjectRegister(dev: DrmDevice, obj: DrmModeObject):
  */
 export async function drmModeObjectUnregister(dev: DrmDevice, obj: DrmModeObject): Promise<void> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken3 = config.idrMutex.lock();
+  if (idrMutexTaken3 !== RESOLVED) await idrMutexTaken3;
   if (obj.id) {
     await config.objectIdr.remove(obj.id);
     obj.id = 0;
   }
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
 }
 
 /**
@@ -113,14 +117,15 @@ export async function drmModeObjectFind(
   type: number,
 ): Promise<DrmModeObject | null> {
   const config = dev.modeConfig;
-  await config.idrMutex.lock();
+  const idrMutexTaken4 = config.idrMutex.lock();
+  if (idrMutexTaken4 !== RESOLVED) await idrMutexTaken4;
   let obj = await config.objectIdr.find(id);
   if (obj && type !== DRM_MODE_OBJECT_ANY && obj.type !== type) obj = null;
   if (obj && obj.id !== id) obj = null;
   if (obj?.freeCb) {
     if (!(await obj.refcount.getUnlessZero())) obj = null;
   }
-  await config.idrMutex.unlock();
+  config.idrMutex.unlockNow();
   return obj;
 }
 

@@ -206,7 +206,8 @@ export async function drmPrimeAddBufHandle(
   handle: number,
 ): Promise<number> {
   lockdepAssertHeld(prime.lock);
-  await point("kmalloc(drm_prime_member)");
+  const atPoint = pointNow("kmalloc(drm_prime_member)");
+  if (atPoint !== null) await atPoint;
   const member = kmalloc(drmPrimeMemberCache, () => new DrmPrimeMember(dmaBuf, handle));
   if (isErr(member)) return member;
   await getDmaBuf(dmaBuf);
@@ -226,7 +227,8 @@ export async function drmPrimeLookupBufByHandle(
   handle: number,
 ): Promise<DmaBuf | null> {
   lockdepAssertHeld(prime.lock);
-  await point("drm_prime_lookup_buf_by_handle");
+  const atPoint = pointNow("drm_prime_lookup_buf_by_handle");
+  if (atPoint !== null) await atPoint;
   return prime.handles.find(handle)?.dmaBuf ?? null;
 }
 
@@ -240,7 +242,8 @@ export async function drmPrimeLookupBufHandle(
   dmaBuf: DmaBuf,
 ): Promise<number> {
   lockdepAssertHeld(prime.lock);
-  await point("drm_prime_lookup_buf_handle");
+  const atPoint = pointNow("drm_prime_lookup_buf_handle");
+  if (atPoint !== null) await atPoint;
   const m = prime.dmabufs.find(dmaBuf);
   return m ? m.handle : -ENOENT;
 }
@@ -250,7 +253,8 @@ async function drmPrimeEraseMember(prime: DrmPrimeFilePrivate, m: DrmPrimeMember
   await prime.handles.erase(m);
   await prime.dmabufs.erase(m);
   prime.dev.counters.primeEntries--;
-  await dmaBufPut(m.dmaBuf);
+  const dmaBufPutDone = dmaBufPut(m.dmaBuf);
+  if (dmaBufPutDone !== RESOLVED) await dmaBufPutDone;
   kfree(m);
 }
 
@@ -269,7 +273,8 @@ export async function drmPrimeRemoveBufHandle(
   handle: number,
 ): Promise<void> {
   if (!toggleEnabled(PRIME_CACHE_WITHOUT_LOCK.name)) lockdepAssertHeld(prime.lock);
-  await point("drm_prime_remove_buf_handle");
+  const atPoint = pointNow("drm_prime_remove_buf_handle");
+  if (atPoint !== null) await atPoint;
   const m = prime.handles.find(handle);
   if (m) await drmPrimeEraseMember(prime, m);
 }
@@ -284,13 +289,15 @@ export async function drmPrimeRemoveBufHandle(
  */
 export async function drmGemRemovePrimeHandles(obj: GemObject, file: DrmFile): Promise<void> {
   const prime = file.prime;
-  await prime.lock.lock();
-  await point(fmtLabel("READ_ONCE(", obj.name, ".dma_buf)"));
+  const lockTaken = prime.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
+  const atPoint = pointNow(fmtLabel("READ_ONCE(", obj.name, ".dma_buf)"));
+  if (atPoint !== null) await atPoint;
   if (obj.dmaBuf) {
     const m = prime.dmabufs.find(obj.dmaBuf);
     if (m) await drmPrimeEraseMember(prime, m);
   }
-  await prime.lock.unlock();
+  prime.lock.unlockNow();
 }
 
 // ---- dma_buf_ops for GEM exports ----------------------------------------------------------------
@@ -361,13 +368,16 @@ export async function drmGemDmabufRelease(dmaBuf: DmaBuf): Promise<void> {
   const dev = obj.dev;
   if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name)) {
     // v3.5-v3.11: "if (obj->export_dma_buf == dma_buf) obj->export_dma_buf = NULL;"
-    await point(fmtLabel("", obj.name, ".export_dma_buf = NULL"));
+    const atPoint = pointNow(fmtLabel("", obj.name, ".export_dma_buf = NULL"));
+    if (atPoint !== null) await atPoint;
     if (obj.exportDmaBuf === dmaBuf) obj.exportDmaBuf = null;
   }
   dev.counters.dmaBufs--;
   // drop the reference on the export fd holds
-  await drmGemObjectPut(obj);
-  await drmDevPut(dev);
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
+  const drmDevPutDone = drmDevPut(dev);
+  if (drmDevPutDone !== RESOLVED) await drmDevPutDone;
 }
 
 /**
@@ -382,10 +392,12 @@ export async function drmGemPrimeMmap(obj: GemObject, vma: Vma): Promise<number>
   vma.vmPgoff += drmVmaNodeStart(obj.vmaNode);
   if (obj.funcs.mmap) {
     vma.vmOps = obj.funcs.vmOps ?? null;
-    await drmGemObjectGet(obj);
+    const drmGemObjectGetDone = drmGemObjectGet(obj);
+    if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
     const ret = await obj.funcs.mmap(obj, vma);
     if (ret) {
-      await drmGemObjectPut(obj);
+      const drmGemObjectPutDone2 = drmGemObjectPut(obj);
+      if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
       return ret;
     }
     vma.vmPrivateData = obj;
@@ -464,8 +476,10 @@ export async function drmGemDmabufExport(
     resv: obj.resv,
   });
   if (isErr(dmaBuf)) return dmaBuf;
-  await drmDevGet(dev);
-  await drmGemObjectGet(obj);
+  const drmDevGetDone = drmDevGet(dev);
+  if (drmDevGetDone !== RESOLVED) await drmDevGetDone;
+  const drmGemObjectGetDone2 = drmGemObjectGet(obj);
+  if (drmGemObjectGetDone2 !== RESOLVED) await drmGemObjectGetDone2;
   dev.counters.dmaBufs++;
   return dmaBuf;
 }
@@ -555,7 +569,8 @@ export async function drmGemPrimeHandleToDmabuf(
 ): Promise<DmaBuf | Errno> {
   if (toggleEnabled(PRIME_EXPORT_OUTSIDE_NAME_LOCK.name))
     return drmGemPrimeHandleToDmabufV311(dev, file, handle, flags);
-  await file.prime.lock.lock();
+  const lockTaken2 = file.prime.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const obj = await drmGemObjectLookup(file, handle);
   if (!obj) {
     await file.prime.lock.unlock(); // out_unlock
@@ -565,15 +580,17 @@ export async function drmGemPrimeHandleToDmabuf(
   if (dmaBuf) {
     await getDmaBuf(dmaBuf); // goto out
   } else {
-    await dev.objectNameLock.lock();
+    const objectNameLockTaken = dev.objectNameLock.lock();
+    if (objectNameLockTaken !== RESOLVED) await objectNameLockTaken;
     dmaBuf = await drmGemPrimeDmabufOf(dev, obj, flags);
     // out_have_obj: add the cache entry under object_name_lock, so that a racing GEM_CLOSE
     // does not miss it. (On an export failure there is no dma-buf: goto out.)
     let ret = 0;
     if (!isErr(dmaBuf)) ret = await drmPrimeAddBufHandle(file.prime, dmaBuf, handle);
-    await dev.objectNameLock.unlock();
+    dev.objectNameLock.unlockNow();
     if (ret && !isErr(dmaBuf)) {
-      await dmaBufPut(dmaBuf);
+      const dmaBufPutDone2 = dmaBufPut(dmaBuf);
+      if (dmaBufPutDone2 !== RESOLVED) await dmaBufPutDone2;
       dmaBuf = errPtr(ret);
     }
   }
@@ -612,11 +629,13 @@ async function drmGemPrimeHandleToDmabufV311(
 ): Promise<DmaBuf | Errno> {
   const obj = await drmGemObjectLookup(file, handle);
   if (!obj) return errPtr(ENOENT);
-  await file.prime.lock.lock();
+  const lockTaken3 = file.prime.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   let dmaBuf: DmaBuf | Errno;
   // re-export the original imported object
   const imported = obj.importAttach?.dmabuf ?? null;
-  await point(fmtLabel("READ(", obj.name, ".export_dma_buf)"));
+  const atPoint = pointNow(fmtLabel("READ(", obj.name, ".export_dma_buf)"));
+  if (atPoint !== null) await atPoint;
   const reuse = imported ?? obj.exportDmaBuf;
   if (reuse) {
     // out_have_obj: get_dma_buf(dmabuf)
@@ -631,13 +650,15 @@ async function drmGemPrimeHandleToDmabufV311(
       if (ret) {
         // fail_put_dmabuf: clear NOT to be checked when releasing dma_buf
         obj.exportDmaBuf = null;
-        await dmaBufPut(dmaBuf);
+        const dmaBufPutDone3 = dmaBufPut(dmaBuf);
+        if (dmaBufPutDone3 !== RESOLVED) await dmaBufPutDone3;
         dmaBuf = errPtr(ret);
       }
     }
   }
-  await drmGemObjectPut(obj);
-  await file.prime.lock.unlock();
+  const drmGemObjectPutDone3 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
+  file.prime.lock.unlockNow();
   return dmaBuf;
 }
 
@@ -667,7 +688,8 @@ export async function drmGemPrimeHandleToFd(
     await putUnusedFd(fd);
     return dmaBuf;
   }
-  await fdInstall(fd, dmaBuf.file!);
+  const fdInstallDone = fdInstall(fd, dmaBuf.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -694,7 +716,8 @@ export async function drmGemPrimeImportDev(
     const obj = dmaBuf.priv as GemObject;
     if (obj.dev === dev) {
       // Importing our own export increases the refcount of the GEM object, not the dma-buf's.
-      await drmGemObjectGet(obj);
+      const drmGemObjectGetDone3 = drmGemObjectGet(obj);
+      if (drmGemObjectGetDone3 !== RESOLVED) await drmGemObjectGetDone3;
       return obj;
     }
   }
@@ -717,7 +740,8 @@ export async function drmGemPrimeImportDev(
     await dmaBufUnmapAttachmentUnlocked(attach, sgt, DMA_BIDIRECTIONAL);
   }
   await dmaBufDetach(dmaBuf, attach);
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone4 = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone4 !== RESOLVED) await dmaBufPutDone4;
   return errPtr(ret);
 }
 
@@ -746,7 +770,8 @@ export async function drmPrimeGemDestroy(obj: GemObject, sg: SgTable | null): Pr
   const dmaBuf = attach.dmabuf;
   await dmaBufDetach(dmaBuf, attach);
   // remove the reference
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone5 = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone5 !== RESOLVED) await dmaBufPutDone5;
 }
 
 /**
@@ -771,22 +796,26 @@ export async function drmGemPrimeFdToHandle(
   const dmaBuf = await dmaBufGet(fd);
   if (isErr(dmaBuf)) return dmaBuf;
   const prime = file.prime;
-  await prime.lock.lock();
+  const lockTaken4 = prime.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   let ret = await drmPrimeLookupBufHandle(prime, dmaBuf);
   if (ret >= 0) {
-    await prime.lock.unlock();
-    await dmaBufPut(dmaBuf);
+    prime.lock.unlockNow();
+    const dmaBufPutDone6 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone6 !== RESOLVED) await dmaBufPutDone6;
     return ret;
   }
   // never seen this one, need to import
-  await dev.objectNameLock.lock();
+  const objectNameLockTaken2 = dev.objectNameLock.lock();
+  if (objectNameLockTaken2 !== RESOLVED) await objectNameLockTaken2;
   const obj = dev.driver.gemPrimeImport
     ? await dev.driver.gemPrimeImport(dev, dmaBuf)
     : await drmGemPrimeImport(dev, dmaBuf);
   if (isErr(obj)) {
-    await dev.objectNameLock.unlock();
-    await prime.lock.unlock();
-    await dmaBufPut(dmaBuf);
+    dev.objectNameLock.unlockNow();
+    prime.lock.unlockNow();
+    const dmaBufPutDone7 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone7 !== RESOLVED) await dmaBufPutDone7;
     return obj;
   }
   if (obj.dmaBuf) {
@@ -797,21 +826,25 @@ export async function drmGemPrimeFdToHandle(
   }
   // drm_gem_handle_create_tail() unconditionally unlocks object_name_lock.
   const handle = await drmGemHandleCreateTail(file, obj);
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone4 = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone4 !== RESOLVED) await drmGemObjectPutDone4;
   if (handle < 0) {
-    await prime.lock.unlock();
-    await dmaBufPut(dmaBuf);
+    prime.lock.unlockNow();
+    const dmaBufPutDone8 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone8 !== RESOLVED) await dmaBufPutDone8;
     return handle;
   }
   ret = await drmPrimeAddBufHandle(prime, dmaBuf, handle);
-  await prime.lock.unlock();
+  prime.lock.unlockNow();
   if (ret) {
     // if the driver attached, the free-object path detaches
     await drmGemHandleDelete(file, handle);
-    await dmaBufPut(dmaBuf);
+    const dmaBufPutDone9 = dmaBufPut(dmaBuf);
+    if (dmaBufPutDone9 !== RESOLVED) await dmaBufPutDone9;
     return ret;
   }
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone10 = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone10 !== RESOLVED) await dmaBufPutDone10;
   return handle;
 }
 

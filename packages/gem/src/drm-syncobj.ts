@@ -78,7 +78,7 @@ import {
   signalPending,
 } from "@primetime/kernel";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { now, point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { now, point, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import {
   DRM_SYNCOBJ_CREATE_SIGNALED,
   DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
@@ -203,7 +203,8 @@ async function dmaFenceGetStub(): Promise<DmaFence> {
  * References: takes one.
  */
 export async function drmSyncobjGet(syncobj: DrmSyncobj): Promise<void> {
-  await syncobj.refcount.get();
+  const getDone = syncobj.refcount.get();
+  if (getDone !== RESOLVED) await getDone;
 }
 
 /**
@@ -231,11 +232,12 @@ async function drmSyncobjFree(syncobj: DrmSyncobj): Promise<void> {
  * References: returns one (the caller puts it).
  */
 export async function drmSyncobjFind(file: DrmFile, handle: number): Promise<DrmSyncobj | null> {
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken !== RESOLVED) await syncobjTableLockTaken;
   // Check if we currently have a reference on the object
   const syncobj = await file.syncobjIdr.find(handle);
   if (syncobj) await drmSyncobjGet(syncobj);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   return syncobj;
 }
 
@@ -247,7 +249,8 @@ export async function drmSyncobjFind(file: DrmFile, handle: number): Promise<Drm
  * References: returns one.
  */
 export async function drmSyncobjFenceGet(syncobj: DrmSyncobj): Promise<DmaFence | null> {
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   let fence: DmaFence | null;
   for (;;) {
     await point(`rcu_dereference(${syncobj.name}.fence)`);
@@ -256,9 +259,11 @@ export async function drmSyncobjFenceGet(syncobj: DrmSyncobj): Promise<DmaFence 
     if (!(await dmaFenceGetRcu(fence))) continue;
     await point(`rcu_access_pointer(${syncobj.name}.fence)`);
     if (fence === syncobj.fence) break;
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
-  await rcuReadUnlock();
+  const rcuReadUnlockDone = rcuReadUnlock();
+  if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   return fence;
 }
 
@@ -273,7 +278,8 @@ async function syncobjWaitSyncobjFunc(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
   // This happens inside the syncobj lock
   const pf = { fence: await dmaFenceGet(syncobj.fence) };
   if (!pf.fence || (await dmaFenceChainFindSeqno(pf, wait.point))) {
-    await dmaFencePut(pf.fence);
+    const dmaFencePutDone2 = dmaFencePut(pf.fence);
+    if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     return;
   }
   wait.fence = pf.fence ?? (await dmaFenceGetStub());
@@ -295,15 +301,17 @@ export async function drmSyncobjReplaceFence(
   fence: DmaFence | null,
 ): Promise<void> {
   if (fence) await dmaFenceGet(fence);
-  await syncobj.lock.lock();
+  const lockTaken = syncobj.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const oldFence = syncobj.fence;
   await point(`rcu_assign_pointer(${syncobj.name}.fence)`);
   syncobj.fence = fence;
   if (fence !== oldFence) {
     for (const cur of [...syncobj.cbList]) await syncobjWaitSyncobjFunc(syncobj, cur);
   }
-  await syncobj.lock.unlock();
-  await dmaFencePut(oldFence);
+  syncobj.lock.unlockNow();
+  const dmaFencePutDone3 = dmaFencePut(oldFence);
+  if (dmaFencePutDone3 !== RESOLVED) await dmaFencePutDone3;
 }
 
 /**
@@ -323,7 +331,8 @@ export async function drmSyncobjAddPoint(
   pt: number,
 ): Promise<void> {
   await dmaFenceGet(fence);
-  await syncobj.lock.lock();
+  const lockTaken2 = syncobj.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const prev = await drmSyncobjFenceGet(syncobj);
   // You are adding an unorder point to timeline, which could cause payload returned from
   // query_ioctl is 0! (the kernel only logs it)
@@ -333,10 +342,11 @@ export async function drmSyncobjAddPoint(
   await point(`rcu_assign_pointer(${syncobj.name}.fence)`);
   syncobj.fence = chain;
   for (const cur of [...syncobj.cbList]) await syncobjWaitSyncobjFunc(syncobj, cur);
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
   // Walk the chain once to trigger garbage collection
   await dmaFenceChainForEach(prev, () => true);
-  await dmaFencePut(prev);
+  const dmaFencePutDone4 = dmaFencePut(prev);
+  if (dmaFencePutDone4 !== RESOLVED) await dmaFencePutDone4;
 }
 
 /**
@@ -349,7 +359,8 @@ async function drmSyncobjAssignNullHandle(syncobj: DrmSyncobj): Promise<number> 
   const fence = await dmaFenceAllocatePrivateStub();
   if (!fence) return -ENOMEM;
   await drmSyncobjReplaceFence(syncobj, fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone5 = dmaFencePut(fence);
+  if (dmaFencePutDone5 !== RESOLVED) await dmaFencePutDone5;
   return 0;
 }
 
@@ -384,7 +395,8 @@ export async function drmSyncobjFindFence(
         ret = pf.fence ?? (await dmaFenceGetStub());
         break out;
       }
-      await dmaFencePut(pf.fence);
+      const dmaFencePutDone6 = dmaFencePut(pf.fence);
+      if (dmaFencePutDone6 !== RESOLVED) await dmaFencePutDone6;
     }
     ret = -EINVAL;
     if (!(flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT)) break out;
@@ -444,9 +456,10 @@ export async function drmSyncobjCreate(
 export async function drmSyncobjGetHandle(file: DrmFile, syncobj: DrmSyncobj): Promise<number> {
   // take a reference to put in the idr
   await drmSyncobjGet(syncobj);
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken2 = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken2 !== RESOLVED) await syncobjTableLockTaken2;
   const ret = await file.syncobjIdr.alloc(syncobj, 1, 0);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   if (ret < 0) {
     await drmSyncobjPut(syncobj);
     return ret;
@@ -469,9 +482,10 @@ async function drmSyncobjCreateAsHandle(file: DrmFile, flags: number): Promise<n
  * References: drops the handle's.
  */
 async function drmSyncobjDestroy(file: DrmFile, handle: number): Promise<number> {
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken3 = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken3 !== RESOLVED) await syncobjTableLockTaken3;
   const syncobj = await file.syncobjIdr.remove(handle);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   if (!syncobj) return -EINVAL;
   await drmSyncobjPut(syncobj);
   return 0;
@@ -507,7 +521,8 @@ export async function drmSyncobjGetFd(syncobj: DrmSyncobj): Promise<number> {
     return file;
   }
   await drmSyncobjGet(syncobj);
-  await fdInstall(fd, file);
+  const fdInstallDone = fdInstall(fd, file);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -530,20 +545,23 @@ async function drmSyncobjFdToHandle(file: DrmFile, fd: number): Promise<number> 
   const f = await fget(fd);
   if (!f) return -EINVAL;
   if (f.fOp !== drmSyncobjFileFops) {
-    await fput(f);
+    const fputDone = fput(f);
+    if (fputDone !== RESOLVED) await fputDone;
     return -EINVAL;
   }
   // take a reference to put in the idr
   const syncobj = f.privateData as DrmSyncobj;
   await drmSyncobjGet(syncobj);
-  await file.syncobjTableLock.lock();
+  const syncobjTableLockTaken4 = file.syncobjTableLock.lock();
+  if (syncobjTableLockTaken4 !== RESOLVED) await syncobjTableLockTaken4;
   let ret = await file.syncobjIdr.alloc(syncobj, 1, 0);
-  await file.syncobjTableLock.unlock();
+  file.syncobjTableLock.unlockNow();
   if (ret <= 0) {
     await drmSyncobjPut(syncobj);
     if (ret === 0) ret = -EINVAL;
   }
-  await fput(f);
+  const fputDone2 = fput(f);
+  if (fputDone2 !== RESOLVED) await fputDone2;
   return ret;
 }
 
@@ -564,7 +582,8 @@ async function drmSyncobjImportSyncFileFence(
   if (!fence) return -EINVAL;
   const syncobj = await drmSyncobjFind(file, handle);
   if (!syncobj) {
-    await dmaFencePut(fence);
+    const dmaFencePutDone7 = dmaFencePut(fence);
+    if (dmaFencePutDone7 !== RESOLVED) await dmaFencePutDone7;
     return -ENOENT;
   }
   if (point) {
@@ -574,7 +593,8 @@ async function drmSyncobjImportSyncFileFence(
   } else {
     await drmSyncobjReplaceFence(syncobj, fence);
   }
-  await dmaFencePut(fence);
+  const dmaFencePutDone8 = dmaFencePut(fence);
+  if (dmaFencePutDone8 !== RESOLVED) await dmaFencePutDone8;
   await drmSyncobjPut(syncobj);
   return 0;
 }
@@ -598,12 +618,14 @@ async function drmSyncobjExportSyncFile(
     return fence;
   }
   const syncFile = await syncFileCreate(fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone9 = dmaFencePut(fence);
+  if (dmaFencePutDone9 !== RESOLVED) await dmaFencePutDone9;
   if (!syncFile) {
     await putUnusedFd(fd);
     return -EINVAL;
   }
-  await fdInstall(fd, syncFile.file!);
+  const fdInstallDone2 = fdInstall(fd, syncFile.file!);
+  if (fdInstallDone2 !== RESOLVED) await fdInstallDone2;
   return fd;
 }
 
@@ -808,18 +830,20 @@ async function drmSyncobjArrayFree(syncobjs: DrmSyncobj[]): Promise<void> {
  */
 async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntry): Promise<void> {
   if (wait.fence) return;
-  await syncobj.lock.lock();
+  const lockTaken3 = syncobj.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   // We've already tried once to get a fence and failed.  Now that we have the lock, try one
   // more time just to be sure we don't add a callback when a fence has already been set.
   const pf = { fence: await dmaFenceGet(syncobj.fence) };
   if (!pf.fence || (await dmaFenceChainFindSeqno(pf, wait.point))) {
-    await dmaFencePut(pf.fence);
+    const dmaFencePutDone10 = dmaFencePut(pf.fence);
+    if (dmaFencePutDone10 !== RESOLVED) await dmaFencePutDone10;
     syncobj.cbList.push(wait);
     wait.onList = true;
   } else {
     wait.fence = pf.fence ?? (await dmaFenceGetStub());
   }
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
 }
 
 /**
@@ -829,11 +853,12 @@ async function drmSyncobjFenceAddWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntr
  */
 async function drmSyncobjRemoveWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntry): Promise<void> {
   if (!wait.onList) return;
-  await syncobj.lock.lock();
+  const lockTaken4 = syncobj.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   const i = syncobj.cbList.indexOf(wait);
   if (i >= 0) syncobj.cbList.splice(i, 1);
   wait.onList = false;
-  await syncobj.lock.unlock();
+  syncobj.lock.unlockNow();
 }
 
 /**
@@ -900,7 +925,8 @@ async function drmSyncobjArrayWaitTimeout(
     for (let i = 0; i < count; i++) {
       const pf = { fence: await drmSyncobjFenceGet(syncobjs[i]!) };
       if (!pf.fence || (await dmaFenceChainFindSeqno(pf, points[i]!))) {
-        await dmaFencePut(pf.fence);
+        const dmaFencePutDone11 = dmaFencePut(pf.fence);
+        if (dmaFencePutDone11 !== RESOLVED) await dmaFencePutDone11;
         if (forSubmit || available) continue;
         ret = -EINVAL;
         break cleanup;
@@ -962,7 +988,8 @@ async function drmSyncobjArrayWaitTimeout(
     const e = entries[i]!;
     await drmSyncobjRemoveWait(syncobjs[i]!, e);
     if (e.fenceCb.func && e.fence) await dmaFenceRemoveCallback(e.fence, e.fenceCb);
-    await dmaFencePut(e.fence);
+    const dmaFencePutDone12 = dmaFencePut(e.fence);
+    if (dmaFencePutDone12 !== RESOLVED) await dmaFencePutDone12;
   }
   return ret;
 }
@@ -1128,16 +1155,19 @@ export async function drmSyncobjQueryIoctl(
         await dmaFenceChainForEach(fence, async (iter) => {
           // It is most likely that timeline has unorder points.
           if (iter.context !== fence.context) return false;
-          await dmaFencePut(lastSignaled);
+          const dmaFencePutDone13 = dmaFencePut(lastSignaled);
+          if (dmaFencePutDone13 !== RESOLVED) await dmaFencePutDone13;
           lastSignaled = await dmaFenceGet(iter);
           return true;
         });
         const last = lastSignaled as DmaFence;
         pt = (await dmaFenceIsSignaled(last)) ? last.seqno : toDmaFenceChain(last)!.prevSeqno;
       }
-      await dmaFencePut(lastSignaled);
+      const dmaFencePutDone14 = dmaFencePut(lastSignaled);
+      if (dmaFencePutDone14 !== RESOLVED) await dmaFencePutDone14;
     }
-    await dmaFencePut(fence);
+    const dmaFencePutDone15 = dmaFencePut(fence);
+    if (dmaFencePutDone15 !== RESOLVED) await dmaFencePutDone15;
     ret = await copyPointToUser(args.points + i * 8, pt);
     if (ret) break;
   }
@@ -1189,7 +1219,8 @@ export async function drmSyncobjTimelineSignalIoctl(
     for (let i = 0; i < args.count_handles; i++) {
       const fence = await dmaFenceGetStub();
       await drmSyncobjAddPoint(syncobjs[i]!, chains[i]!, fence, points[i]!);
-      await dmaFencePut(fence);
+      const dmaFencePutDone16 = dmaFencePut(fence);
+      if (dmaFencePutDone16 !== RESOLVED) await dmaFencePutDone16;
     }
   }
   await drmSyncobjArrayFree(syncobjs);
@@ -1240,14 +1271,16 @@ async function drmSyncobjTransferToTimeline(
     ret = tmp;
   } else {
     const fence = await dmaFenceUnwrapMergeOne(tmp);
-    await dmaFencePut(tmp);
+    const dmaFencePutDone17 = dmaFencePut(tmp);
+    if (dmaFencePutDone17 !== RESOLVED) await dmaFencePutDone17;
     if (!fence) {
       ret = -ENOMEM;
     } else {
       const chain = dmaFenceChainAlloc();
       if (!chain) ret = -ENOMEM;
       else await drmSyncobjAddPoint(timeline, chain, fence, args.dst_point);
-      await dmaFencePut(fence);
+      const dmaFencePutDone18 = dmaFencePut(fence);
+      if (dmaFencePutDone18 !== RESOLVED) await dmaFencePutDone18;
     }
   }
   await drmSyncobjPut(timeline);
@@ -1272,7 +1305,8 @@ async function drmSyncobjTransferToBinary(
     ret = fence;
   } else {
     await drmSyncobjReplaceFence(binary, fence);
-    await dmaFencePut(fence);
+    const dmaFencePutDone19 = dmaFencePut(fence);
+    if (dmaFencePutDone19 !== RESOLVED) await dmaFencePutDone19;
   }
   await drmSyncobjPut(binary);
   return ret;

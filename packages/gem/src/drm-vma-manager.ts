@@ -329,8 +329,9 @@ export async function drmVmaNodeRevoke(node: DrmVmaOffsetNode, tag: object): Pro
  * References: none.
  */
 export async function drmVmaNodeIsAllowed(node: DrmVmaOffsetNode, tag: object): Promise<boolean> {
-  await node.vmLock.lock();
+  const vmLockTaken = node.vmLock.lock();
+  if (vmLockTaken !== RESOLVED) await vmLockTaken;
   const ok = node.vmFiles.has(tag);
-  await node.vmLock.unlock();
+  node.vmLock.unlockNow();
   return ok;
 }

@@ -205,15 +205,21 @@ function startGpKthread(st: RcuState, sim: Simulation): void {
  */
 async function rcuGpKthread(st: RcuState): Promise<void> {
   for (;;) {
-    // No batch frame when nothing is ready (its promise would be settled: the same schedule).
-    if (st.done.length > 0) await rcuDoBatch(st);
+    // No batch frame when nothing is ready, and no await when the batch settled at once (the
+    // same schedule: see rcuDoBatch()).
+    if (st.done.length > 0) {
+      const batch = rcuDoBatch(st);
+      if (batch !== RESOLVED) await batch;
+    }
     if (st.next.length === 0) {
       await st.gpWq.wait("rcu_gp_kthread: wait for callbacks");
       continue;
     }
     // rcu_gp_init(): callbacks queued so far get this grace period; the readers inside a
     // section now are the ones it waits for.
-    await point("rcu_gp_init");
+    // Its points skip the await when the kthread goes on at once (pointNow()).
+    const init = pointNow("rcu_gp_init");
+    if (init !== null) await init;
     st.gpSeq = rcuSeqStart(st.gpSeq);
     // The lists change hands (the wait list is empty here: the last cleanup emptied it), and
     // with no reader inside a section the holdout set stays the empty one: no arrays or sets
@@ -225,7 +231,8 @@ async function rcuGpKthread(st: RcuState): Promise<void> {
     // rcu_gp_fqs_loop(): wait for every pre-existing reader to leave its section.
     while (st.holdouts.size > 0) await st.qsWq.wait("rcu_gp_fqs_loop: wait for readers");
     // rcu_gp_cleanup(): the grace period is over; its callbacks are ready to invoke.
-    await point("rcu_gp_cleanup");
+    const cleanup = pointNow("rcu_gp_cleanup");
+    if (cleanup !== null) await cleanup;
     st.gpSeq = rcuSeqEnd(st.gpSeq);
     if (st.done.length === 0) {
       const emptied = st.done;
@@ -238,15 +245,52 @@ async function rcuGpKthread(st: RcuState): Promise<void> {
   }
 }
 
-/** Models rcu_do_batch(): invokes ready callbacks in order, one scheduling point each. */
-async function rcuDoBatch(st: RcuState): Promise<void> {
-  while (st.done.length > 0) {
-    const head = st.done.shift()!;
-    st.invoking = head;
-    // The point and a callback that does not sleep settle at once (pointNow(), RESOLVED).
-    const p = pointNow(opLabel("rcu_do_batch", head.name));
-    if (p !== null) await p;
+/**
+ * Models rcu_do_batch(): invokes ready callbacks in order, one scheduling point each. No async
+ * frame while every point and callback settles at once (pointNow(), a callback returning
+ * nothing): then it returns RESOLVED; at the first that does not, the rest of the batch goes on
+ * in rcuDoBatchFrom(), in the same order. A throw (a KASAN report at the point) becomes a
+ * rejected promise, as from the async function this was.
+ */
+function rcuDoBatch(st: RcuState): Promise<void> {
+  try {
+    while (st.done.length > 0) {
+      const head = st.done.shift()!;
+      st.invoking = head;
+      const p = pointNow(opLabel("rcu_do_batch", head.name));
+      if (p !== null) return rcuDoBatchFrom(st, head, p, true);
+      const invoked = invoke(head);
+      if (invoked !== RESOLVED) return rcuDoBatchFrom(st, head, invoked, false);
+      st.invoking = null;
+    }
+    return RESOLVED;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * rcuDoBatch() from `head`, whose point (`atPoint`) or callback returned the unsettled `p`: it
+ * awaits `p`, finishes `head` (its callback after its point), then the rest of the batch.
+ */
+async function rcuDoBatchFrom(
+  st: RcuState,
+  head: RcuHead,
+  p: Promise<void>,
+  atPoint: boolean,
+): Promise<void> {
+  await p;
+  if (atPoint) {
     const invoked = invoke(head);
+    if (invoked !== RESOLVED) await invoked;
+  }
+  st.invoking = null;
+  while (st.done.length > 0) {
+    const next = st.done.shift()!;
+    st.invoking = next;
+    const q = pointNow(opLabel("rcu_do_batch", next.name));
+    if (q !== null) await q;
+    const invoked = invoke(next);
     if (invoked !== RESOLVED) await invoked;
     st.invoking = null;
   }

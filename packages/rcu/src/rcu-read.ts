@@ -92,8 +92,10 @@ export function rcuPreemptDepth(): number {
  * reference.
  */
 export async function scopedGuardRcu<R>(fn: () => Promise<R> | R): Promise<R> {
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   const result = await fn();
-  await rcuReadUnlock();
+  const rcuReadUnlockDone = rcuReadUnlock();
+  if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   return result;
 }

@@ -6,6 +6,7 @@
 import { dmaResvAssertHeld, type SgTable, sgAllocTableFromPages } from "@primetime/dma-buf";
 import { drmGemObjectPut, type GemObject } from "@primetime/gem";
 import { EINVAL, type Errno, errPtr, mmapAssertLocked, type Vma } from "@primetime/kernel";
+import { RESOLVED } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoPin, ttmBoUnpin, ttmBoValidate } from "./ttm-bo.js";
 import { ttmBoMmapObj } from "./ttm-bo-vm.js";
 import { TTM_PL_TT, ttmPlace, ttmPlacement } from "./ttm-placement.js";
@@ -24,7 +25,8 @@ export async function drmGemTtmMmap(gem: GemObject, vma: Vma): Promise<number> {
   const bo = gem as TtmBufferObject;
   const ret = await ttmBoMmapObj(vma, bo);
   if (ret < 0) return ret;
-  await drmGemObjectPut(gem);
+  const drmGemObjectPutDone = drmGemObjectPut(gem);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   return 0;
 }
 

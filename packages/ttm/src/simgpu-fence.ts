@@ -47,7 +47,7 @@ import {
   SpinLock,
   systemWq,
 } from "@primetime/kernel";
-import { point, WaitQueue } from "@primetime/sim";
+import { point, RESOLVED, WaitQueue } from "@primetime/sim";
 import type { Command, InterruptHandler, InterruptStatus, SimGpu } from "@primetime/simgpu";
 
 /** The slab cache of GPU fences (struct amdgpu_fence). */
@@ -137,7 +137,8 @@ export class SimgpuFenceDriver {
    */
   async irq(status: InterruptStatus): Promise<void> {
     this.inIrq++;
-    await this.lock.lock();
+    const lockTaken = this.lock.lock();
+    if (lockTaken !== RESOLVED) await lockTaken;
     const done: DmaFence[] = [];
     for (const [seqno, fence] of this.pending) {
       if (!this.gpu.seqnoPassed(seqno) && seqno > status.seqno) break;
@@ -145,7 +146,7 @@ export class SimgpuFenceDriver {
       await dmaFenceSignalLocked(fence);
       done.push(fence);
     }
-    await this.lock.unlock();
+    this.lock.unlockNow();
     for (const f of done) await dmaFencePut(f);
     this.ringSpace.wakeAll();
     if (this.driverIrq) await this.driverIrq(status);
@@ -161,7 +162,8 @@ export class SimgpuFenceDriver {
   private async hangcheckWork(): Promise<void> {
     this.armed = false;
     if (this.stopped) return;
-    await this.ringLock.lock();
+    const ringLockTaken = this.ringLock.lock();
+    if (ringLockTaken !== RESOLVED) await ringLockTaken;
     const seqno = this.gpu.lastCompletedSeqno;
     const stuck = this.pending.size > 0 && seqno === this.lastSeen && this.gpu.busy;
     this.lastSeen = seqno;
@@ -169,7 +171,8 @@ export class SimgpuFenceDriver {
     if (stuck) {
       const report = this.gpu.reset();
       this.resets++;
-      await this.lock.lock();
+      const lockTaken2 = this.lock.lock();
+      if (lockTaken2 !== RESOLVED) await lockTaken2;
       for (const s of report.lost) {
         const f = this.pending.get(s);
         if (!f) continue;
@@ -178,10 +181,10 @@ export class SimgpuFenceDriver {
         await dmaFenceSignalLocked(f);
         lost.push(f);
       }
-      await this.lock.unlock();
+      this.lock.unlockNow();
       this.fencesLost += lost.length;
     }
-    await this.ringLock.unlock();
+    this.ringLock.unlockNow();
     for (const f of lost) await dmaFencePut(f);
     this.ringSpace.wakeAll();
     await this.arm();
@@ -193,7 +196,8 @@ export class SimgpuFenceDriver {
    * Locking: takes the fence lock. References: drops `pending`'s reference of each.
    */
   private async giveUp(last: DmaFence): Promise<void> {
-    await this.lock.lock();
+    const lockTaken3 = this.lock.lock();
+    if (lockTaken3 !== RESOLVED) await lockTaken3;
     const done: DmaFence[] = [];
     for (const [seqno, fence] of this.pending) {
       if (seqno > last.seqno) break;
@@ -201,7 +205,7 @@ export class SimgpuFenceDriver {
       await dmaFenceSignalLocked(fence);
       done.push(fence);
     }
-    await this.lock.unlock();
+    this.lock.unlockNow();
     for (const f of done) await dmaFencePut(f);
   }
 
@@ -223,30 +227,34 @@ export class SimgpuFenceDriver {
   async submit(commands: readonly Command[]): Promise<DmaFence | Errno> {
     const fence = kmalloc(simgpuFenceCache, newSimgpuFence);
     if (isErr(fence)) return errPtr(ENOMEM);
-    await this.ringLock.lock();
+    const ringLockTaken2 = this.ringLock.lock();
+    if (ringLockTaken2 !== RESOLVED) await ringLockTaken2;
     let seqno: number;
     for (;;) {
       await point(this.submitLabel);
       seqno = this.gpu.submit(commands);
       if (seqno !== -EBUSY) break;
-      await this.ringLock.unlock();
+      this.ringLock.unlockNow();
       // No scheduling point between the check and the sleep: the wake-up cannot be lost.
       if (this.gpu.ring.space < commands.length + 1)
         await this.ringSpace.wait(`${this.gpu.name}: wait for ring space`);
-      await this.ringLock.lock();
+      const ringLockTaken3 = this.ringLock.lock();
+      if (ringLockTaken3 !== RESOLVED) await ringLockTaken3;
     }
     if (seqno < 0) {
-      await this.ringLock.unlock();
+      this.ringLock.unlockNow();
       dmaFenceInit(fence, this.ops, this.lock, this.context, 0);
-      await dmaFencePut(fence);
+      const dmaFencePutDone = dmaFencePut(fence);
+      if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
       return errPtr(seqno);
     }
     dmaFenceInit(fence, this.ops, this.lock, this.context, seqno);
     await fence.refcount.get(); // the pending list's
-    await this.lock.lock();
+    const lockTaken4 = this.lock.lock();
+    if (lockTaken4 !== RESOLVED) await lockTaken4;
     this.pending.set(seqno, fence);
-    await this.lock.unlock();
-    await this.ringLock.unlock();
+    this.lock.unlockNow();
+    this.ringLock.unlockNow();
     await this.arm();
     return fence;
   }
@@ -265,17 +273,19 @@ export class SimgpuFenceDriver {
    */
   async fini(opts: { waitNs?: number } = {}): Promise<void> {
     for (;;) {
-      await this.lock.lock();
+      const lockTaken5 = this.lock.lock();
+      if (lockTaken5 !== RESOLVED) await lockTaken5;
       const last = [...this.pending.values()].at(-1) ?? null;
       if (last) await last.refcount.get();
-      await this.lock.unlock();
+      this.lock.unlockNow();
       if (!last) break;
       if (opts.waitNs === undefined) {
         await dmaFenceWait(last, false);
       } else if ((await dmaFenceWaitTimeout(last, false, opts.waitNs)) === 0) {
         await this.giveUp(last);
       }
-      await dmaFencePut(last);
+      const dmaFencePutDone2 = dmaFencePut(last);
+      if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     }
     this.stopped = true;
     await cancelDelayedWorkSync(this.hangcheck);

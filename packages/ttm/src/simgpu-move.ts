@@ -104,7 +104,8 @@ async function ttmSimgpuSyncForeign(bo: TtmBufferObject, drv: SimgpuFenceDriver)
   try {
     for (let f = await cursor.first(); f; f = await cursor.next()) {
       if (f.context !== drv.context) {
-        await f.refcount.get();
+        const getDone = f.refcount.get();
+        if (getDone !== RESOLVED) await getDone;
         foreign.push(f);
       }
     }
@@ -115,7 +116,8 @@ async function ttmSimgpuSyncForeign(bo: TtmBufferObject, drv: SimgpuFenceDriver)
   let ret = 0;
   for (const f of foreign) {
     if (!ret) ret = await dmaFenceWait(f, false);
-    await dmaFencePut(f);
+    const dmaFencePutDone = dmaFencePut(f);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   }
   return ret;
 }
@@ -139,7 +141,8 @@ async function ttmSimgpuBlit(
   const fence = await drv.submit(cmds);
   if (isErr(fence)) return fence;
   ret = await ttmBoMoveAccelCleanup(bo, fence, evict, false, newMem);
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 
@@ -176,7 +179,8 @@ export async function ttmSimgpuMove(
     ]);
     if (isErr(fence)) return fence;
     await dmaResvAddFence(bo.resv, fence, DmaResvUsage.KERNEL);
-    await dmaFencePut(fence);
+    const dmaFencePutDone3 = dmaFencePut(fence);
+    if (dmaFencePutDone3 !== RESOLVED) await dmaFencePutDone3;
     if (!oldMem) ttmBoAssignMem(bo, newMem);
     else {
       await ttmBoTtDestroy(bo);

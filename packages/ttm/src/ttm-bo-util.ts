@@ -287,7 +287,8 @@ async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
   const bo = curs.bo;
   if (bo) {
     if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
-    await ttmBoPut(bo);
+    const ttmBoPutDone = ttmBoPut(bo);
+    if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
     curs.bo = null;
   }
 }
@@ -300,9 +301,10 @@ async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
 export async function ttmBoLruCursorFini(curs: TtmBoLruCursor): Promise<void> {
   const lruLock = curs.resCurs.man.bdev.lruLock;
   await ttmBoLruCursorCleanupBo(curs);
-  await lruLock.lock();
+  const lruLockTaken = lruLock.lock();
+  if (lruLockTaken !== RESOLVED) await lruLockTaken;
   ttmResourceCursorFini(curs.resCurs);
-  await lruLock.unlock();
+  lruLock.unlockNow();
 }
 
 /**
@@ -339,7 +341,8 @@ async function ttmBoLruCursorNextInner(
   const arg = curs.arg;
   let first = !curs.bo;
   await ttmBoLruCursorCleanupBo(curs);
-  await lruLock.lock();
+  const lruLockTaken2 = lruLock.lock();
+  if (lruLockTaken2 !== RESOLVED) await lruLockTaken2;
   for (;;) {
     let ret = 0;
     let boLocked = false;
@@ -355,13 +358,14 @@ async function ttmBoLruCursorNextInner(
     if (ttmLruWalkTrylock(curs, bo)) boLocked = true;
     else if (!arg.ticket || arg.ctx.noWaitGpu || arg.trylockOnly) continue;
     if (boLocked ? toggleLruPlainGet() : toggleEvictBusyPlainGet()) {
-      await ttmBoGet(bo);
+      const ttmBoGetDone = ttmBoGet(bo);
+      if (ttmBoGetDone !== RESOLVED) await ttmBoGetDone;
     } else if (!(await ttmBoGetUnlessZero(bo))) {
       if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
       continue;
     }
     const memType = res.memType;
-    await lruLock.unlock();
+    lruLock.unlockNow();
     if (!boLocked) ret = await ttmLruWalkTicketlock(curs, bo);
     // Note that in between the release of the lru lock and the ticketlock, the bo may have
     // switched resource, and also memory type, since the resource may have been freed and
@@ -370,9 +374,10 @@ async function ttmBoLruCursorNextInner(
     if (!ret && bo.resource && bo.resource.memType === memType) return bo;
     await ttmBoLruCursorCleanupBo(curs);
     if (ret && ret !== -EALREADY) return ret;
-    await lruLock.lock();
+    const lruLockTaken3 = lruLock.lock();
+    if (lruLockTaken3 !== RESOLVED) await lruLockTaken3;
   }
-  await lruLock.unlock();
+  lruLock.unlockNow();
   return res ? bo : null;
 }
 
@@ -526,7 +531,8 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   warnOn(!locked, `ttm_buffer_object_transfer(${fbo.name}): WARN_ON(!trylock)`);
   const ret = await dmaResvReserveFences(fbo._resv, 1);
   if (ret) {
-    await dmaResvUnlock(fbo._resv);
+    const dmaResvUnlockDone = dmaResvUnlock(fbo._resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
     // The kernel kfree()s the copy here (its _resv holds no fence list: the reservation of
     // the slot is what failed). The model also gives back the bo_count it took, which the
     // kernel's error path leaves incremented, so ttm_glob's count stays exact.
@@ -542,7 +548,8 @@ async function ttmBufferObjectTransfer(bo: TtmBufferObject): Promise<TtmTransfer
   } else {
     fbo.bulkMove = null;
   }
-  await ttmBoGet(bo);
+  const ttmBoGetDone2 = ttmBoGet(bo);
+  if (ttmBoGetDone2 !== RESOLVED) await ttmBoGetDone2;
   fbo.orig = bo;
   await ttmBoMoveToLruTailUnlocked(fbo);
   return fbo;
@@ -574,8 +581,10 @@ async function ttmBoMoveToGhost(
     bo.ttm = null;
     if (ghost.ttm) ghost.ttm.bo = ghost;
   }
-  await dmaResvUnlock(ghost._resv);
-  await ttmBoPut(ghost);
+  const dmaResvUnlockDone2 = dmaResvUnlock(ghost._resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
+  const ttmBoPutDone2 = ttmBoPut(ghost);
+  if (ttmBoPutDone2 !== RESOLVED) await ttmBoPutDone2;
   return 0;
 }
 
@@ -588,12 +597,14 @@ async function ttmBoMoveToGhost(
 async function ttmBoMovePipelineEvict(bo: TtmBufferObject, fence: DmaFence): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   const from = ttmManagerType(bo.bdev, bo.resource!.memType)!;
-  await from.moveLock.lock();
+  const moveLockTaken = from.moveLock.lock();
+  if (moveLockTaken !== RESOLVED) await moveLockTaken;
   if (!from.move || dmaFenceIsLater(fence, from.move)) {
-    await dmaFencePut(from.move);
+    const dmaFencePutDone = dmaFencePut(from.move);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     from.move = await dmaFenceGet(fence);
   }
-  await from.moveLock.unlock();
+  from.moveLock.unlockNow();
   const old = bo.resource;
   bo.resource = null;
   await ttmResourceFree(old);
@@ -666,8 +677,10 @@ export async function ttmBoPipelineGutting(bo: TtmBufferObject): Promise<number>
   ret = await dmaResvCopyFences(ghost._resv, bo.resv);
   // Last resort, wait for the BO to be idle when we are OOM
   if (ret) await dmaResvWaitTimeout(bo.resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
-  await dmaResvUnlock(ghost._resv);
-  await ttmBoPut(ghost);
+  const dmaResvUnlockDone3 = dmaResvUnlock(ghost._resv);
+  if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
+  const ttmBoPutDone3 = ttmBoPut(ghost);
+  if (ttmBoPutDone3 !== RESOLVED) await ttmBoPutDone3;
   bo.ttm = ttm;
   return 0;
 }

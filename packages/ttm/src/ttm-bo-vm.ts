@@ -68,7 +68,7 @@ import {
   type Vma,
   type VmOperations,
 } from "@primetime/kernel";
-import { point, toggleEnabled } from "@primetime/sim";
+import { point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { TTM_MMAP_LOOKUP_PLAIN_GET } from "./toggles.js";
 import {
   type TtmBufferObject,
@@ -135,8 +135,10 @@ async function vmReserve(
     // mmap_lock before waiting.
     if (faultFlagAllowRetryFirst(flags)) {
       if (!(flags & FAULT_FLAG_RETRY_NOWAIT)) {
-        await refs.get(bo);
-        await mmapReadUnlock(vma.vmMm);
+        const getDone = refs.get(bo);
+        if (getDone !== RESOLVED) await getDone;
+        const mmapReadUnlockDone = mmapReadUnlock(vma.vmMm);
+        if (mmapReadUnlockDone !== RESOLVED) await mmapReadUnlockDone;
         if (!(await dmaResvLockInterruptible(bo.resv, null))) await dmaResvUnlock(bo.resv);
         await refs.put(bo);
       }
@@ -148,7 +150,8 @@ async function vmReserve(
   // the exporter.
   if (bo.ttm && bo.ttm.pageFlags & TTM_TT_FLAG_EXTERNAL) {
     if (!(bo.ttm.pageFlags & TTM_TT_FLAG_EXTERNAL_MAPPABLE)) {
-      await dmaResvUnlock(bo.resv);
+      const dmaResvUnlockDone = dmaResvUnlock(bo.resv);
+      if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
       return VM_FAULT_SIGBUS;
     }
   }
@@ -181,10 +184,13 @@ async function ttmBoVmFaultIdle(
   // retry and this is the first attempt.
   if (faultFlagAllowRetryFirst(flags)) {
     if (flags & FAULT_FLAG_RETRY_NOWAIT) return VM_FAULT_RETRY;
-    await refs.get(bo);
-    await mmapReadUnlock(vma.vmMm);
+    const getDone2 = refs.get(bo);
+    if (getDone2 !== RESOLVED) await getDone2;
+    const mmapReadUnlockDone2 = mmapReadUnlock(vma.vmMm);
+    if (mmapReadUnlockDone2 !== RESOLVED) await mmapReadUnlockDone2;
     await dmaResvWaitTimeout(bo.resv, DmaResvUsage.KERNEL, true, MAX_SCHEDULE_TIMEOUT);
-    await dmaResvUnlock(bo.resv);
+    const dmaResvUnlockDone2 = dmaResvUnlock(bo.resv);
+    if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
     await refs.put(bo);
     return VM_FAULT_RETRY;
   }
@@ -302,7 +308,8 @@ async function vmFault(
   if (ret) return ret;
   const r = await vmFaultReserved(vma, bo, pgoff, flags, TTM_BO_VM_NUM_PREFAULT, refs);
   if (r === VM_FAULT_RETRY && !(flags & FAULT_FLAG_RETRY_NOWAIT)) return r;
-  await dmaResvUnlock(bo.resv);
+  const dmaResvUnlockDone3 = dmaResvUnlock(bo.resv);
+  if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
   return r;
 }
 
@@ -317,7 +324,8 @@ export async function ttmBoVmOpen(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.add(vma);
-  await drmGemObjectGet(bo);
+  const drmGemObjectGetDone = drmGemObjectGet(bo);
+  if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
 }
 
 /**
@@ -331,7 +339,8 @@ export async function ttmBoVmClose(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.delete(vma);
-  await drmGemObjectPut(bo);
+  const drmGemObjectPutDone = drmGemObjectPut(bo);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   vma.vmPrivateData = null;
 }
 
@@ -351,7 +360,8 @@ async function ttmBoVmOpenHistoric(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.add(vma);
-  await ttmBoGet(bo);
+  const ttmBoGetDone = ttmBoGet(bo);
+  if (ttmBoGetDone !== RESOLVED) await ttmBoGetDone;
 }
 
 /**
@@ -362,7 +372,8 @@ async function ttmBoVmCloseHistoric(vma: Vma): Promise<void> {
   mmapAssertLocked(vma.vmMm);
   const bo = vma.vmPrivateData as TtmBufferObject;
   bo.bdev.devMapping.iMmap.delete(vma);
-  await ttmBoPut(bo);
+  const ttmBoPutDone = ttmBoPut(bo);
+  if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
   vma.vmPrivateData = null;
 }
 
@@ -401,7 +412,8 @@ export async function ttmBoMmapObj(vma: Vma, bo: TtmBufferObject): Promise<numbe
   mmapAssertLocked(vma.vmMm);
   // Enforce no COW since would have really strange behavior with it.
   if (!(vma.vmFlags & VM_SHARED) && vma.vmFlags & VM_MAYWRITE) return -EINVAL;
-  await drmGemObjectGet(bo);
+  const drmGemObjectGetDone2 = drmGemObjectGet(bo);
+  if (drmGemObjectGetDone2 !== RESOLVED) await drmGemObjectGetDone2;
   // Drivers may want to override the vm_ops field. Otherwise we use TTM's default callbacks.
   if (!vma.vmOps) vma.vmOps = ttmBoVmOps;
   // Note: We're transferring the bo reference to vma->vm_private_data here.
@@ -426,14 +438,16 @@ export async function ttmBoVmLookup(
   pages: number,
 ): Promise<TtmBufferObject | null> {
   let bo: TtmBufferObject | null = null;
-  await drmVmaOffsetLockLookup(bdev.vmaManager);
+  const drmVmaOffsetLockLookupDone = drmVmaOffsetLockLookup(bdev.vmaManager);
+  if (drmVmaOffsetLockLookupDone !== RESOLVED) await drmVmaOffsetLockLookupDone;
   const node = await drmVmaOffsetLookupLocked(bdev.vmaManager, offset, pages);
   if (node) {
     bo = node.owner as TtmBufferObject;
     if (toggleEnabled(TTM_MMAP_LOOKUP_PLAIN_GET.name)) await ttmBoGet(bo);
     else bo = await ttmBoGetUnlessZero(bo);
   }
-  await drmVmaOffsetUnlockLookup(bdev.vmaManager);
+  const drmVmaOffsetUnlockLookupDone = drmVmaOffsetUnlockLookup(bdev.vmaManager);
+  if (drmVmaOffsetUnlockLookupDone !== RESOLVED) await drmVmaOffsetUnlockLookupDone;
   if (!bo) await point("ttm_bo_vm_lookup: no buffer object");
   return bo;
 }
@@ -451,7 +465,8 @@ export async function ttmBoMmap(bdev: TtmDevice, tag: object, vma: Vma): Promise
   const bo = await ttmBoVmLookup(bdev, vma.vmPgoff, vma.nrPages);
   if (!bo) return -EINVAL;
   if (!(await drmVmaNodeIsAllowed(bo.vmaNode, tag))) {
-    await ttmBoPut(bo);
+    const ttmBoPutDone2 = ttmBoPut(bo);
+    if (ttmBoPutDone2 !== RESOLVED) await ttmBoPutDone2;
     return -EACCES;
   }
   // ttm_bo_mmap_vma_setup()

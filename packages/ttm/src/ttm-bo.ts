@@ -268,7 +268,8 @@ export async function ttmBoReserveSlowpath(
     const ret = await dmaResvLockSlowInterruptible(bo.resv, ticket);
     return ret === -EINTR ? -ERESTARTSYS : ret;
   }
-  await dmaResvLockSlow(bo.resv, ticket);
+  const dmaResvLockSlowDone = dmaResvLockSlow(bo.resv, ticket);
+  if (dmaResvLockSlowDone !== RESOLVED) await dmaResvLockSlowDone;
   return 0;
 }
 
@@ -307,11 +308,12 @@ export async function ttmBoSetBulkMove(
 ): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   if (bo.bulkMove === bulk) return;
-  await bo.bdev.lruLock.lock();
+  const lruLockTaken = bo.bdev.lruLock.lock();
+  if (lruLockTaken !== RESOLVED) await lruLockTaken;
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   bo.bulkMove = bulk;
   if (bo.resource) ttmResourceAddBulkMove(bo.resource, bo);
-  await bo.bdev.lruLock.unlock();
+  bo.bdev.lruLock.unlockNow();
 }
 
 // ---- backing store --------------------------------------------------------------------------
@@ -344,10 +346,11 @@ export async function ttmBoPopulate(bo: TtmBufferObject, ctx: TtmOperationCtx): 
   const ret = await ttmTtPopulate(bo.bdev, tt, ctx);
   if (ret) return ret;
   if (swapped && !ttmTtIsSwapped(tt) && !bo.pinCount && bo.resource) {
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken2 = bo.bdev.lruLock.lock();
+    if (lruLockTaken2 !== RESOLVED) await lruLockTaken2;
     ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   return 0;
 }
@@ -426,14 +429,16 @@ async function ttmBoIndividualizeResv(bo: TtmBufferObject): Promise<number> {
   if (bo.resv === bo._resv) return 0;
   if (!dmaResvTrylock(bo._resv)) bug(`ttm_bo_individualize_resv(${bo.name}): BUG_ON(!trylock)`);
   const r = await dmaResvCopyFences(bo._resv, bo.resv);
-  await dmaResvUnlock(bo._resv);
+  const dmaResvUnlockDone = dmaResvUnlock(bo._resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   if (r) return r;
   if (bo.type !== ttmBoType.sg) {
     // This works because the BO is about to be destroyed and nobody reference it any more.
     // The only tricky case is the trylock on the resv object while holding the lru_lock.
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken3 = bo.bdev.lruLock.lock();
+    if (lruLockTaken3 !== RESOLVED) await lruLockTaken3;
     bo.resv = bo._resv;
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   return r;
 }
@@ -467,8 +472,10 @@ async function ttmBoDelayedDelete(bo: TtmBufferObject): Promise<void> {
   await dmaResvWaitTimeout(bo._resv, DmaResvUsage.BOOKKEEP, false, MAX_SCHEDULE_TIMEOUT);
   await dmaResvLock(bo.resv);
   await ttmBoCleanupMemtypeUse(bo);
-  await dmaResvUnlock(bo.resv);
-  await ttmBoPut(bo);
+  const dmaResvUnlockDone2 = dmaResvUnlock(bo.resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
+  const ttmBoPutDone = ttmBoPut(bo);
+  if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
 }
 
 /**
@@ -513,7 +520,8 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       // The BO is not idle, resurrect it for delayed destroy
       await ttmBoFlushAllFences(bo);
       bo.deleted = true;
-      await bdev.lruLock.lock();
+      const lruLockTaken4 = bdev.lruLock.lock();
+      if (lruLockTaken4 !== RESOLVED) await lruLockTaken4;
       // Make pinned bos immediately available to shrinkers, now that they are queued for
       // destruction. (FIXME in the kernel: QXL is triggering this.)
       if (bo.pinCount) {
@@ -522,7 +530,7 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       }
       if (toggleEnabled(TTM_RELEASE_RESURRECT_WITH_GET.name)) await bo.kref.get();
       else bo.kref.init();
-      await bdev.lruLock.unlock();
+      bdev.lruLock.unlockNow();
       bo.delayedDelete = new WorkStruct(
         () => ttmBoDelayedDelete(bo),
         `ttm_bo_delayed_delete(${bo.name})`,
@@ -531,10 +539,12 @@ export async function ttmBoRelease(bo: TtmBufferObject): Promise<void> {
       return;
     }
     await ttmBoCleanupMemtypeUse(bo);
-    await dmaResvUnlock(bo.resv);
+    const dmaResvUnlockDone3 = dmaResvUnlock(bo.resv);
+    if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
   }
   ttmGlobBoCountAdd(-1);
-  await point(fmtLabel("ttm_bo_release(", bo.name, "): destroy"));
+  const atPoint = pointNow(fmtLabel("ttm_bo_release(", bo.name, "): destroy"));
+  if (atPoint !== null) await atPoint;
   if (bo.destroy) await bo.destroy(bo);
 }
 
@@ -615,24 +625,26 @@ export async function ttmBoEvictFirst(
   ctx: TtmOperationCtx,
 ): Promise<number> {
   let ret = 0;
-  await bdev.lruLock.lock();
+  const lruLockTaken5 = bdev.lruLock.lock();
+  if (lruLockTaken5 !== RESOLVED) await lruLockTaken5;
   const cursor = ttmResourceCursorInit(man);
   const res = ttmResourceManagerFirst(cursor);
   ttmResourceCursorFini(cursor);
   if (!res) {
-    await bdev.lruLock.unlock();
+    bdev.lruLock.unlockNow();
     return -ENOENT;
   }
   const bo = res.bo!;
   if (!(await ttmBoGetUnlessZero(bo))) {
-    await bdev.lruLock.unlock();
+    bdev.lruLock.unlockNow();
     return ret;
   }
   const memType = res.memType;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
   ret = await ttmBoReserve(bo, ctx.interruptible, ctx.noWaitGpu);
   if (ret) {
-    await ttmBoPut(bo);
+    const ttmBoPutDone2 = ttmBoPut(bo);
+    if (ttmBoPutDone2 !== RESOLVED) await ttmBoPutDone2;
     return ret;
   }
   if (bo.resource && bo.resource.memType === memType) {
@@ -644,8 +656,10 @@ export async function ttmBoEvictFirst(
       ret = await ttmBoEvict(bo, ctx);
     }
   }
-  await dmaResvUnlock(bo.resv);
-  await ttmBoPut(bo);
+  const dmaResvUnlockDone4 = dmaResvUnlock(bo.resv);
+  if (dmaResvUnlockDone4 !== RESOLVED) await dmaResvUnlockDone4;
+  const ttmBoPutDone3 = ttmBoPut(bo);
+  if (ttmBoPutDone3 !== RESOLVED) await ttmBoPutDone3;
   return ret;
 }
 
@@ -822,15 +836,17 @@ async function ttmBoSwapoutOne(ctx: TtmOperationCtx, bo: TtmBufferObject): Promi
   if (bo.ttm && ttmTtIsPopulated(bo.ttm)) {
     if (bo.bulkMove) {
       // (lru_lock only for a BO in a bulk: see ttmResourceAlloc())
-      await bdev.lruLock.lock();
+      const lruLockTaken6 = bdev.lruLock.lock();
+      if (lruLockTaken6 !== RESOLVED) await lruLockTaken6;
       ttmResourceDelBulkMove(bo.resource!, bo);
-      await bdev.lruLock.unlock();
+      bdev.lruLock.unlockNow();
     }
     ret = await ttmTtSwapout(bdev, bo.ttm);
-    await bdev.lruLock.lock();
+    const lruLockTaken7 = bdev.lruLock.lock();
+    if (lruLockTaken7 !== RESOLVED) await lruLockTaken7;
     if (ret < 0) ttmResourceAddBulkMove(bo.resource!, bo);
     ttmResourceMoveToLruTail(bo.resource!);
-    await bdev.lruLock.unlock();
+    bdev.lruLock.unlockNow();
   }
   return ret;
 }
@@ -866,10 +882,11 @@ export async function ttmBoPin(bo: TtmBufferObject): Promise<void> {
   dmaResvAssertHeld(bo.resv);
   if (bo.kref.read() === 0)
     warnOn(true, `ttm_bo_pin(${bo.name}): WARN_ON_ONCE(!kref_read(&bo->kref))`);
-  await bo.bdev.lruLock.lock();
+  const lruLockTaken8 = bo.bdev.lruLock.lock();
+  if (lruLockTaken8 !== RESOLVED) await lruLockTaken8;
   if (bo.resource) ttmResourceDelBulkMove(bo.resource, bo);
   if (!bo.pinCount++ && bo.resource) ttmResourceMoveToLruTail(bo.resource);
-  await bo.bdev.lruLock.unlock();
+  bo.bdev.lruLock.unlockNow();
 }
 
 /**
@@ -885,12 +902,13 @@ export async function ttmBoUnpin(bo: TtmBufferObject): Promise<void> {
     warnOn(true, `ttm_bo_unpin(${bo.name}): WARN_ON_ONCE(!bo->pin_count)`);
     return;
   }
-  await bo.bdev.lruLock.lock();
+  const lruLockTaken9 = bo.bdev.lruLock.lock();
+  if (lruLockTaken9 !== RESOLVED) await lruLockTaken9;
   if (!--bo.pinCount && bo.resource) {
     ttmResourceAddBulkMove(bo.resource, bo);
     ttmResourceMoveToLruTail(bo.resource);
   }
-  await bo.bdev.lruLock.unlock();
+  bo.bdev.lruLock.unlockNow();
 }
 
 // ---- placement ------------------------------------------------------------------------------
@@ -908,18 +926,21 @@ async function ttmBoAddMoveFence(
   noWaitGpu: boolean,
 ): Promise<number> {
   dmaResvAssertHeld(bo.resv);
-  await man.moveLock.lock();
+  const moveLockTaken = man.moveLock.lock();
+  if (moveLockTaken !== RESOLVED) await moveLockTaken;
   const fence = await dmaFenceGet(man.move);
-  await man.moveLock.unlock();
+  man.moveLock.unlockNow();
   if (!fence) return 0;
   if (noWaitGpu) {
     const ret = (await dmaFenceIsSignaled(fence)) ? 0 : -EBUSY;
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     return ret;
   }
   await dmaResvAddFence(bo.resv, fence, DmaResvUsage.KERNEL);
   const ret = await dmaResvReserveFences(bo.resv, 1);
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 
@@ -1069,7 +1090,8 @@ export async function ttmBoInitReserved(
   if (bo.type === ttmBoType.device || bo.type === ttmBoType.sg) {
     ret = await drmVmaOffsetAdd(bdev.vmaManager, bo.vmaNode, Math.ceil(bo.size / PAGE_SIZE));
     if (ret) {
-      await ttmBoPut(bo);
+      const ttmBoPutDone4 = ttmBoPut(bo);
+      if (ttmBoPutDone4 !== RESOLVED) await ttmBoPutDone4;
       return ret;
     }
   }
@@ -1081,7 +1103,8 @@ export async function ttmBoInitReserved(
   ret = await ttmBoValidate(bo, placement, ctx);
   if (ret) {
     if (!resv) await dmaResvUnlock(bo.resv);
-    await ttmBoPut(bo);
+    const ttmBoPutDone5 = ttmBoPut(bo);
+    if (ttmBoPutDone5 !== RESOLVED) await ttmBoPutDone5;
     return ret;
   }
   return 0;

@@ -20,7 +20,7 @@ import {
   SpinLock,
   type Workqueue,
 } from "@primetime/kernel";
-import { SimLocal } from "@primetime/sim";
+import { RESOLVED, SimLocal } from "@primetime/sim";
 import type { SimGpu, SystemMemory } from "@primetime/simgpu";
 import { type TtmBufferObject, ttmBoSwapout } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
@@ -190,10 +190,11 @@ export function ttmDeviceInit(bdev: TtmDevice): number {
  */
 export async function ttmDeviceFini(bdev: TtmDevice): Promise<void> {
   const glob = ttmGlob.get();
-  await glob.mutex.lock();
+  const mutexTaken = glob.mutex.lock();
+  if (mutexTaken !== RESOLVED) await mutexTaken;
   const i = glob.deviceList.indexOf(bdev);
   if (i >= 0) glob.deviceList.splice(i, 1);
-  await glob.mutex.unlock();
+  glob.mutex.unlockNow();
   if (bdev.wq) {
     await drainWorkqueue(bdev.wq);
     await destroyWorkqueue(bdev.wq);
@@ -236,7 +237,8 @@ export async function ttmDeviceSwapout(bdev: TtmDevice, ctx: TtmOperationCtx): P
 export async function ttmGlobalSwapout(ctx: TtmOperationCtx): Promise<number> {
   const glob = ttmGlob.get();
   let ret = 0;
-  await glob.mutex.lock();
+  const mutexTaken2 = glob.mutex.lock();
+  if (mutexTaken2 !== RESOLVED) await mutexTaken2;
   for (const bdev of [...glob.deviceList]) {
     ret = await ttmDeviceSwapout(bdev, ctx);
     if (ret > 0) {
@@ -246,6 +248,6 @@ export async function ttmGlobalSwapout(ctx: TtmOperationCtx): Promise<number> {
       break;
     }
   }
-  await glob.mutex.unlock();
+  glob.mutex.unlockNow();
   return ret;
 }

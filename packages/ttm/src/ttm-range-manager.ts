@@ -22,7 +22,7 @@ import {
   type DrmMmInsertMode,
 } from "@primetime/gem";
 import { ENOMEM, isErr, KmemCache, kfree, kmalloc, SpinLock } from "@primetime/kernel";
-import { warnOn } from "@primetime/sim";
+import { RESOLVED, warnOn } from "@primetime/sim";
 import type { Vram, VramRegion } from "@primetime/simgpu";
 import { PAGE_SIZE } from "@primetime/simgpu";
 import type { TtmBufferObject } from "./ttm-bo.js";
@@ -163,7 +163,8 @@ async function ttmRangeManAlloc(
   let mode: DrmMmInsertMode = DRM_MM_INSERT_BEST;
   if (place.flags & TTM_PL_FLAG_TOPDOWN) mode = DRM_MM_INSERT_HIGH;
   await ttmResourceInit(bo, place, node);
-  await rman.lock.lock();
+  const lockTaken = rman.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const ret = mm.insertNodeInRange(
     Math.ceil(node.size / PAGE_SIZE),
     bo.pageAlignment,
@@ -171,7 +172,7 @@ async function ttmRangeManAlloc(
     lpfn,
     mode,
   );
-  await rman.lock.unlock();
+  rman.lock.unlockNow();
   if (ret < 0) {
     await ttmResourceFini(man, node);
     kfree(node);
@@ -188,10 +189,11 @@ async function ttmRangeManAlloc(
  */
 async function ttmRangeManFree(man: TtmResourceManager, res: TtmResource): Promise<void> {
   const rman = man as TtmRangeManager;
-  await rman.lock.lock();
+  const lockTaken2 = rman.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   if (rman.mm.removeNode(res.start) === undefined)
     throw new Error(`drm_mm_remove_node: no node at page ${res.start} of ${man.name}`);
-  await rman.lock.unlock();
+  rman.lock.unlockNow();
   await ttmResourceFini(man, res);
   kfree(res);
 }
@@ -266,10 +268,11 @@ export async function ttmRangeManFini(bdev: TtmDevice, type: number): Promise<nu
   const ret = await ttmResourceManagerEvictAll(bdev, man);
   if (ret) return ret;
   const rman = man as TtmRangeManager;
-  await rman.lock.lock();
+  const lockTaken3 = rman.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   // drm_mm_takedown(): WARNs if nodes are left.
   const left = rman.mm.used;
-  await rman.lock.unlock();
+  rman.lock.unlockNow();
   warnOn(left !== 0, `drm_mm_takedown: ${man.name} still has ${left} pages allocated`);
   await ttmResourceManagerCleanup(man);
   ttmSetDriverManager(bdev, type, null);

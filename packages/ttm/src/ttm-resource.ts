@@ -26,7 +26,7 @@
 import type { DmaFence } from "@primetime/dma-buf";
 import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
-import { fmtLabel, point, warnOn } from "@primetime/sim";
+import { fmtLabel, point, pointNow, RESOLVED, warnOn } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmDevice } from "./ttm-device.js";
@@ -313,9 +313,10 @@ export function ttmResourceManagerUsed(man: TtmResourceManager): boolean {
  * References: none.
  */
 export async function ttmResourceManagerUsage(man: TtmResourceManager): Promise<number> {
-  await man.bdev.lruLock.lock();
+  const lruLockTaken = man.bdev.lruLock.lock();
+  if (lruLockTaken !== RESOLVED) await lruLockTaken;
   const usage = man.usage;
-  await man.bdev.lruLock.unlock();
+  man.bdev.lruLock.unlockNow();
   return usage;
 }
 
@@ -325,7 +326,8 @@ export async function ttmResourceManagerUsage(man: TtmResourceManager): Promise<
  * References: drops `move`'s.
  */
 export async function ttmResourceManagerCleanup(man: TtmResourceManager): Promise<void> {
-  await dmaFencePut(man.move);
+  const dmaFencePutDone = dmaFencePut(man.move);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   man.move = null;
 }
 
@@ -364,11 +366,12 @@ export async function ttmResourceInit(
   res.bo = bo;
   const bdev = bo.bdev;
   const man = ttmManagerTypeOf(bdev, place.memType);
-  await bdev.lruLock.lock();
+  const lruLockTaken2 = bdev.lruLock.lock();
+  if (lruLockTaken2 !== RESOLVED) await lruLockTaken2;
   if (ttmResourceUnevictable(res, bo)) listAddTail(res, bdev.unevictable);
   else listAddTail(res, man.lru);
   man.usage += res.size;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
 }
 
 /**
@@ -378,10 +381,11 @@ export async function ttmResourceInit(
  */
 export async function ttmResourceFini(man: TtmResourceManager, res: TtmResource): Promise<void> {
   const bdev = man.bdev;
-  await bdev.lruLock.lock();
+  const lruLockTaken3 = bdev.lruLock.lock();
+  if (lruLockTaken3 !== RESOLVED) await lruLockTaken3;
   listDel(res);
   man.usage -= res.size;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
 }
 
 /**
@@ -396,16 +400,18 @@ export async function ttmResourceAlloc(
 ): Promise<TtmResource | number> {
   dmaResvAssertHeld(bo.resv);
   const man = ttmManagerTypeOf(bo.bdev, place.memType);
-  await point(fmtLabel("ttm_resource_alloc(", bo.name, man.labelSuffix));
+  const atPoint = pointNow(fmtLabel("ttm_resource_alloc(", bo.name, man.labelSuffix));
+  if (atPoint !== null) await atPoint;
   const res = await man.func.alloc(man, bo, place);
   if (typeof res === "number") return res;
   // The kernel takes lru_lock here unconditionally; without a bulk move its critical section
   // does nothing (bo->bulk_move only changes under the reservation we hold), so the model
   // takes it only for a BO in a bulk and adds no scheduling points otherwise.
   if (bo.bulkMove) {
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken4 = bo.bdev.lruLock.lock();
+    if (lruLockTaken4 !== RESOLVED) await lruLockTaken4;
     ttmResourceAddBulkMove(res, bo);
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   return res;
 }
@@ -421,9 +427,10 @@ export async function ttmResourceFree(res: TtmResource | null): Promise<void> {
   const bo = res.bo!;
   if (bo.bulkMove) {
     // As in ttmResourceAlloc(): only a BO in a bulk has anything to do under lru_lock.
-    await bo.bdev.lruLock.lock();
+    const lruLockTaken5 = bo.bdev.lruLock.lock();
+    if (lruLockTaken5 !== RESOLVED) await lruLockTaken5;
     ttmResourceDelBulkMove(res, bo);
-    await bo.bdev.lruLock.unlock();
+    bo.bdev.lruLock.unlockNow();
   }
   const man = ttmManagerTypeOf(bo.bdev, res.memType);
   await man.func.free(man, res);
@@ -478,9 +485,10 @@ function ttmResourceIsSwapped(res: TtmResource, bo: TtmBufferObject): boolean {
  */
 export async function ttmResourceSetBo(res: TtmResource, bo: TtmBufferObject): Promise<void> {
   const bdev = bo.bdev;
-  await bdev.lruLock.lock();
+  const lruLockTaken6 = bdev.lruLock.lock();
+  if (lruLockTaken6 !== RESOLVED) await lruLockTaken6;
   res.bo = bo;
-  await bdev.lruLock.unlock();
+  bdev.lruLock.unlockNow();
 }
 
 /**
@@ -598,15 +606,18 @@ export async function ttmResourceManagerEvictAll(
   let ret: number;
   do {
     ret = await ttmBoEvictFirst(bdev, man, ctx);
-    await point(`cond_resched(${man.name} evict_all)`);
+    const atPoint = pointNow(`cond_resched(${man.name} evict_all)`);
+    if (atPoint !== null) await atPoint;
   } while (!ret);
   if (ret && ret !== -ENOENT) return ret;
-  await man.moveLock.lock();
+  const moveLockTaken = man.moveLock.lock();
+  if (moveLockTaken !== RESOLVED) await moveLockTaken;
   const fence = await dmaFenceGet(man.move);
-  await man.moveLock.unlock();
+  man.moveLock.unlockNow();
   if (fence) {
     ret = await dmaFenceWait(fence, false);
-    await dmaFencePut(fence);
+    const dmaFencePutDone2 = dmaFencePut(fence);
+    if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     if (ret) return ret;
   }
   return 0;

@@ -35,7 +35,17 @@ import {
   scheduleWork,
   signalPending,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, sleep, TASK_INTERRUPTIBLE, toggleEnabled } from "@primetime/sim";
+import {
+  bug,
+  now,
+  opLabel,
+  point,
+  pointNow,
+  RESOLVED,
+  sleep,
+  TASK_INTERRUPTIBLE,
+  toggleEnabled,
+} from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
@@ -104,11 +114,12 @@ export async function waitEventTimeout(
  * Locking: takes ring->lock. References: none.
  */
 async function qxlCheckHeader<T>(ring: QxlRing<T>): Promise<boolean> {
-  await ring.lock.lock();
+  const lockTaken = ring.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const h = ring.ring;
   const ret = h.prod - h.cons < h.numItems;
   if (!ret) h.notifyOnCons = h.cons + 1;
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return ret;
 }
 
@@ -117,10 +128,11 @@ async function qxlCheckHeader<T>(ring: QxlRing<T>): Promise<boolean> {
  * Locking: takes ring->lock. References: none.
  */
 export async function qxlCheckIdle<T>(ring: QxlRing<T>): Promise<boolean> {
-  await ring.lock.lock();
+  const lockTaken2 = ring.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   const h = ring.ring;
   const ret = h.prod === h.cons;
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return ret;
 }
 
@@ -143,11 +155,12 @@ export async function qxlRingPush(
   interruptible = false,
 ): Promise<number> {
   const h = ring.ring;
-  await ring.lock.lock();
+  const lockTaken3 = ring.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   let full = h.prod - h.cons === h.numItems;
   while (full) {
     h.notifyOnCons = h.cons + 1;
-    await ring.lock.unlock();
+    ring.lock.unlockNow();
     if (interruptible) {
       // wait_event_interruptible(*ring->push_event, qxl_check_header(ring)): the condition,
       // then (prepare_to_wait_event()) -ERESTARTSYS for a pending signal, then the sleep.
@@ -159,15 +172,17 @@ export async function qxlRingPush(
       // wait_event(*ring->push_event, qxl_check_header(ring))
       while (!(await qxlCheckHeader(ring))) await ring.pushEvent!.wait("qxl_ring_push wait");
     }
-    await ring.lock.lock();
+    const lockTaken4 = ring.lock.lock();
+    if (lockTaken4 !== RESOLVED) await lockTaken4;
     // v6.18: `if`, no second test. The fix switch of the known window tests again (`while`).
     full = toggleEnabled(QXL_RING_PUSH_NO_RECHECK.name) && h.prod - h.cons === h.numItems;
   }
   h.items[h.prod & (h.numItems - 1)] = elt;
   h.prod++;
-  await point(opLabel("qxl_ring_push", ring.name));
+  const atPoint = pointNow(opLabel("qxl_ring_push", ring.name));
+  if (atPoint !== null) await atPoint;
   if (h.prod === h.notifyOnProd) qdev.hw.outb(ring.prodNotify, 0);
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return 0;
 }
 
@@ -177,18 +192,19 @@ export async function qxlRingPush(
  * Locking: takes ring->lock. References: none.
  */
 async function qxlRingPop<T>(ring: QxlRing<T>): Promise<T | null> {
-  await ring.lock.lock();
+  const lockTaken5 = ring.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   const h = ring.ring;
   if (h.cons === h.prod) {
     h.notifyOnProd = h.cons + 1;
-    await ring.lock.unlock();
+    ring.lock.unlockNow();
     return null;
   }
   const idx = h.cons % h.numItems;
   const elt = h.items[idx] as T;
   h.items[idx] = null;
   h.cons++;
-  await ring.lock.unlock();
+  ring.lock.unlockNow();
   return elt;
 }
 
@@ -268,7 +284,8 @@ export async function qxlGarbageCollect(qdev: QxlDevice): Promise<number> {
  * Locking: takes async_io_mutex. References: none.
  */
 async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Promise<number> {
-  await qdev.asyncIoMutex.lock();
+  const asyncIoMutexTaken = qdev.asyncIoMutex.lock();
+  if (asyncIoMutexTaken !== RESOLVED) await asyncIoMutexTaken;
   let ret = 1;
   let irqNum = qdev.irqReceivedIoCmd;
   let sent = false;
@@ -287,7 +304,7 @@ async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Pro
   }
   void sent;
   if (ret > 0) ret = 0;
-  await qdev.asyncIoMutex.unlock();
+  qdev.asyncIoMutex.unlockNow();
   return ret;
 }
 
@@ -313,11 +330,12 @@ export async function qxlIoUpdateArea(
     area.bottom >>> 0 > surfaceHeight
   )
     return -EINVAL;
-  await qdev.updateAreaMutex.lock();
+  const updateAreaMutexTaken = qdev.updateAreaMutex.lock();
+  if (updateAreaMutexTaken !== RESOLVED) await updateAreaMutexTaken;
   qdev.hw.ram.updateArea = { ...area };
   qdev.hw.ram.updateSurface = surfaceId;
   const ret = await waitForIoCmdUser(qdev, 0, QXL_IO_UPDATE_AREA_ASYNC);
-  await qdev.updateAreaMutex.unlock();
+  qdev.updateAreaMutex.unlockNow();
   return ret;
 }
 
@@ -330,15 +348,17 @@ export async function qxlIoUpdateArea(
  */
 export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<number> {
   for (;;) {
-    await qdev.surfIdIdrLock.lock();
+    const surfIdIdrLockTaken = qdev.surfIdIdrLock.lock();
+    if (surfIdIdrLockTaken !== RESOLVED) await surfIdIdrLockTaken;
     const idrRet = await qdev.surfIdIdr.alloc(null, 1, 0);
-    await qdev.surfIdIdrLock.unlock();
+    qdev.surfIdIdrLock.unlockNow();
     if (idrRet < 0) return idrRet;
     const handle = idrRet;
     if (handle >= qdev.hw.rom.nSurfaces) {
-      await qdev.surfIdIdrLock.lock();
+      const surfIdIdrLockTaken2 = qdev.surfIdIdrLock.lock();
+      if (surfIdIdrLockTaken2 !== RESOLVED) await surfIdIdrLockTaken2;
       await qdev.surfIdIdr.remove(handle);
-      await qdev.surfIdIdrLock.unlock();
+      qdev.surfIdIdrLock.unlockNow();
       const reaped = await qxlReapSurfaceId(qdev, 2);
       // Known window qxl.reap-reserve-without-ctx, its fix switch: the reaper could reserve none
       // of the ids because the caller's own acquire context holds them all (proposed here).
@@ -351,9 +371,10 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
       continue;
     }
     surf.surfaceId = handle;
-    await qdev.surfIdIdrLock.lock();
+    const surfIdIdrLockTaken3 = qdev.surfIdIdrLock.lock();
+    if (surfIdIdrLockTaken3 !== RESOLVED) await surfIdIdrLockTaken3;
     qdev.lastAllocedSurfId = handle;
-    await qdev.surfIdIdrLock.unlock();
+    qdev.surfIdIdrLock.unlockNow();
     return 0;
   }
 }
@@ -364,9 +385,10 @@ export async function qxlSurfaceIdAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
  * Locking: takes surf_id_idr_lock. References: none.
  */
 export async function qxlSurfaceIdDealloc(qdev: QxlDevice, surfaceId: number): Promise<void> {
-  await qdev.surfIdIdrLock.lock();
+  const surfIdIdrLockTaken4 = qdev.surfIdIdrLock.lock();
+  if (surfIdIdrLockTaken4 !== RESOLVED) await surfIdIdrLockTaken4;
   await qdev.surfIdIdr.remove(surfaceId);
-  await qdev.surfIdIdrLock.unlock();
+  qdev.surfIdIdrLock.unlockNow();
 }
 
 function writeSurfaceCmd(
@@ -417,9 +439,10 @@ export async function qxlHwSurfaceAlloc(qdev: QxlDevice, surf: QxlBo): Promise<n
   // we ask to destroy the surface and it would never signal otherwise
   await qxlFenceAndPush(qdev, release);
   surf.hwSurfAlloc = true;
-  await qdev.surfIdIdrLock.lock();
+  const surfIdIdrLockTaken5 = qdev.surfIdIdrLock.lock();
+  if (surfIdIdrLockTaken5 !== RESOLVED) await surfIdIdrLockTaken5;
   await qdev.surfIdIdr.replace(surf, surf.surfaceId);
-  await qdev.surfIdIdrLock.unlock();
+  qdev.surfIdIdrLock.unlockNow();
   return 0;
 }
 
@@ -453,9 +476,10 @@ export async function qxlHwSurfaceDealloc(qdev: QxlDevice, surf: QxlBo): Promise
   const release = r;
   surf.surfCreate = null;
   // remove the surface from the idr, but not the surface id yet
-  await qdev.surfIdIdrLock.lock();
+  const surfIdIdrLockTaken6 = qdev.surfIdIdrLock.lock();
+  if (surfIdIdrLockTaken6 !== RESOLVED) await surfIdIdrLockTaken6;
   await qdev.surfIdIdr.replace(null, surf.surfaceId);
-  await qdev.surfIdIdrLock.unlock();
+  qdev.surfIdIdrLock.unlockNow();
   surf.hwSurfAlloc = false;
   const id = surf.surfaceId;
   surf.surfaceId = 0;
@@ -507,9 +531,10 @@ export async function qxlSurfaceEvict(
   surf: QxlBo,
   doUpdateArea: boolean,
 ): Promise<void> {
-  await qdev.surfEvictMutex.lock();
+  const surfEvictMutexTaken = qdev.surfEvictMutex.lock();
+  if (surfEvictMutexTaken !== RESOLVED) await surfEvictMutexTaken;
   await qxlSurfaceEvictLocked(qdev, surf, doUpdateArea);
-  await qdev.surfEvictMutex.unlock();
+  qdev.surfEvictMutex.unlockNow();
 }
 
 /**
@@ -542,7 +567,8 @@ async function qxlReapSurf(qdev: QxlDevice, surf: QxlBo, stall: boolean): Promis
     return ret;
   }
   if (stall) await qdev.surfEvictMutex.unlock();
-  await point("qxl_reap_surf: waiting for the surface to go idle");
+  const atPoint = pointNow("qxl_reap_surf: waiting for the surface to go idle");
+  if (atPoint !== null) await atPoint;
   qxlBoAccess(surf, "qxl_reap_surf: surf->tbo.base.resv");
   const resv: DmaResv = surf.resv;
   if (stall) {
@@ -580,19 +606,22 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
   let stall = false;
   /** Fix switch: ids whose surface the caller's own acquire context holds (stall pass). */
   let ownHeld = 0;
-  await qdev.surfEvictMutex.lock();
+  const surfEvictMutexTaken2 = qdev.surfEvictMutex.lock();
+  if (surfEvictMutexTaken2 !== RESOLVED) await surfEvictMutexTaken2;
   for (;;) {
-    await qdev.surfIdIdrLock.lock();
+    const surfIdIdrLockTaken7 = qdev.surfIdIdrLock.lock();
+    if (surfIdIdrLockTaken7 !== RESOLVED) await surfIdIdrLockTaken7;
     const start = qdev.lastAllocedSurfId + 1;
-    await qdev.surfIdIdrLock.unlock();
+    qdev.surfIdIdrLock.unlockNow();
     const n = qdev.hw.rom.nSurfaces;
     for (let i = start; i < start + n; i++) {
       const surfid = i % n;
       // this avoids the case where the objects is in the idr but has been evicted half way -
       // its makes the idr lookup atomic with the eviction
-      await qdev.surfIdIdrLock.lock();
+      const surfIdIdrLockTaken8 = qdev.surfIdIdrLock.lock();
+      if (surfIdIdrLockTaken8 !== RESOLVED) await surfIdIdrLockTaken8;
       const objptr = await qdev.surfIdIdr.find(surfid);
-      await qdev.surfIdIdrLock.unlock();
+      qdev.surfIdIdrLock.unlockNow();
       if (!objptr) continue;
       const ret = await qxlReapSurf(qdev, objptr, stall);
       if (stall && ret === -EDEADLK) ownHeld++;
@@ -605,7 +634,7 @@ export async function qxlReapSurfaceId(qdev: QxlDevice, maxToReap: number): Prom
     }
     break;
   }
-  await qdev.surfEvictMutex.unlock();
+  qdev.surfEvictMutex.unlockNow();
   if (numReaped) {
     await sleep(500_000); // usleep_range(500, 1000)
     await qxlQueueGarbageCollect(qdev, true);

@@ -19,7 +19,7 @@ import {
   drmDevUnregister,
 } from "@primetime/gem";
 import { flushWork, isErr, type Kernel, kfree, kmalloc } from "@primetime/kernel";
-import { SimLocal, type Simulation, sleep } from "@primetime/sim";
+import { RESOLVED, SimLocal, type Simulation, sleep } from "@primetime/sim";
 import type { SystemMemory } from "@primetime/simgpu";
 import { HZ_NS, qxlGarbageCollect, waitEventTimeout } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QxlHw } from "./qxl-dev.js";
@@ -55,7 +55,8 @@ export async function qxlDeviceFiniReleaseBos(qdev: QxlDevice): Promise<void> {
     const bo = qdev.currentReleaseBo[curIdx];
     if (!bo) continue;
     await qxlBoUnpin(bo);
-    await qxlBoUnref(bo);
+    const qxlBoUnrefDone = qxlBoUnref(bo);
+    if (qxlBoUnrefDone !== RESOLVED) await qxlBoUnrefDone;
     qdev.currentReleaseBoOffset[curIdx] = 0;
     qdev.currentReleaseBo[curIdx] = null;
   }
@@ -211,7 +212,8 @@ export async function createQxl(
   qxlModesetInit(dev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
-    await drmDevPut(dev);
+    const drmDevPutDone = drmDevPut(dev);
+    if (drmDevPutDone !== RESOLVED) await drmDevPutDone;
     throw new Error(`qxl: drm_dev_register failed: ${ret}`);
   }
   return { device: dev, qdev, card: dev.primary!.path, render: null };
@@ -224,5 +226,6 @@ export async function createQxl(
  */
 export async function destroyQxl(q: QxlDeviceHandle): Promise<void> {
   await drmDevUnregister(q.device);
-  await drmDevPut(q.device);
+  const drmDevPutDone2 = drmDevPut(q.device);
+  if (drmDevPutDone2 !== RESOLVED) await drmDevPutDone2;
 }

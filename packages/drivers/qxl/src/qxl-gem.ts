@@ -16,7 +16,7 @@ import {
   type GemObject,
 } from "@primetime/gem";
 import { EINVAL, ENOENT, ENOMEM, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
-import { opLabel, point, toggleEnabled } from "@primetime/sim";
+import { opLabel, point, pointNow, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { ttmBoPut } from "@primetime/ttm";
 import { qxlSurfaceEvict } from "./qxl-cmd.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";
@@ -52,14 +52,17 @@ export const SPICE_SURFACE_FMT_32_xRGB = 32;
  */
 export async function qxlGemObjectFree(gobj: GemObject): Promise<void> {
   const qobj = toQxlBo(gobj);
-  await point(opLabel("qxl_gem_object_free", qobj.name));
+  const atPoint = pointNow(opLabel("qxl_gem_object_free", qobj.name));
+  if (atPoint !== null) await atPoint;
   if (toggleEnabled(QXL_DUAL_REFCOUNT.name)) {
-    await qxlBoUnref(qobj);
+    const qxlBoUnrefDone = qxlBoUnref(qobj);
+    if (qxlBoUnrefDone !== RESOLVED) await qxlBoUnrefDone;
     return;
   }
   const qdev = toQxl(gobj.dev);
   await qxlSurfaceEvict(qdev, qobj, false);
-  await ttmBoPut(qobj);
+  const ttmBoPutDone = ttmBoPut(qobj);
+  if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
 }
 
 /** Models qxl_gem_object_open(): nothing to do. */
@@ -97,9 +100,10 @@ export async function qxlGemObjectCreate(
 ): Promise<QxlBo | Errno> {
   const qbo = await qxlBoCreate(qdev, size, kernel, false, initialDomain, 0, surf);
   if (isErr(qbo)) return qbo;
-  await qdev.gemMutex.lock();
+  const gemMutexTaken = qdev.gemMutex.lock();
+  if (gemMutexTaken !== RESOLVED) await gemMutexTaken;
   qdev.gemObjects.add(qbo);
-  await qdev.gemMutex.unlock();
+  qdev.gemMutex.unlockNow();
   return qbo;
 }
 
@@ -134,12 +138,14 @@ export async function qxlGemObjectCreateWithHandle(
   }
   if (toggleEnabled(QXL_HANDLE_CREATE_UAF.name)) {
     // drop reference from allocate - handle holds it now
-    await drmGemObjectPut(localGobj);
+    const drmGemObjectPutDone = drmGemObjectPut(localGobj);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
     return { handle: r, obj: wantObj ? localGobj : null };
   }
   if (wantObj) return { handle: r, obj: localGobj };
   // drop reference from allocate - handle holds it now
-  await drmGemObjectPut(localGobj);
+  const drmGemObjectPutDone2 = drmGemObjectPut(localGobj);
+  if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
   return { handle: r, obj: null };
 }
 
@@ -183,7 +189,8 @@ export async function qxlModeDumbCreate(
   const r = await qxlGemObjectCreateWithHandle(qdev, file, QXL_GEM_DOMAIN_CPU, size, surf, true);
   if (isErr(r)) return r;
   const qobj = r.obj!;
-  await point("qxl_mode_dumb_create: qobj->is_dumb = true");
+  const atPoint = pointNow("qxl_mode_dumb_create: qobj->is_dumb = true");
+  if (atPoint !== null) await atPoint;
   qxlBoAccess(qobj, "qxl_mode_dumb_create: qobj->is_dumb");
   qobj.isDumb = true;
   if (!toggleEnabled(QXL_HANDLE_CREATE_UAF.name)) await drmGemObjectPut(qobj);
@@ -208,10 +215,12 @@ export async function qxlModeDumbMmap(
   if (gobj === null) return -ENOENT;
   // Don't allow imported objects to be mapped (drm_gem_dumb_map_offset())
   if (gobj.importAttach) {
-    await drmGemObjectPut(gobj);
+    const drmGemObjectPutDone3 = drmGemObjectPut(gobj);
+    if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
     return -EINVAL;
   }
   const offset = drmVmaNodeOffsetAddr(gobj.vmaNode);
-  await drmGemObjectPut(gobj);
+  const drmGemObjectPutDone4 = drmGemObjectPut(gobj);
+  if (drmGemObjectPutDone4 !== RESOLVED) await drmGemObjectPutDone4;
   return offset;
 }

@@ -35,7 +35,7 @@ import {
   SlabObject,
   TASK_SIZE,
 } from "@primetime/kernel";
-import { toggleEnabled } from "@primetime/sim";
+import { RESOLVED, toggleEnabled } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoValidate } from "@primetime/ttm";
 import { qxlIoUpdateArea, qxlPushCommandRingRelease } from "./qxl-cmd.js";
 import {
@@ -239,7 +239,8 @@ async function qxlhwHandleToBo(
   // a QxlBo, or (model extension) a foreign import the device reaches through a DMA window
   const qobj = gobj instanceof QxlImportObject ? gobj : toQxlBo(gobj);
   const ret = await qxlReleaseListAdd(release, qobj);
-  await drmGemObjectPut(gobj);
+  const drmGemObjectPutDone = drmGemObjectPut(gobj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   if (ret) return ret;
   return qobj;
 }
@@ -445,13 +446,15 @@ async function qxlUpdateAreaIoctl(
   const gobj = await drmGemObjectLookup(file, data.handle);
   if (gobj === null) return -ENOENT;
   if (!(gobj instanceof QxlBo)) {
-    await drmGemObjectPut(gobj);
+    const drmGemObjectPutDone2 = drmGemObjectPut(gobj);
+    if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
     return -EINVAL;
   }
   const qobj = toQxlBo(gobj);
   let ret = await qxlBoReserve(qobj);
   if (!ret) ret = await qxlUpdateAreaReserved(qdev, qobj, area);
-  await drmGemObjectPut(gobj);
+  const drmGemObjectPutDone3 = drmGemObjectPut(gobj);
+  if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
   return ret;
 }
 

@@ -139,9 +139,10 @@ export async function qxlTtmBoDestroy(tbo: TtmBufferObject): Promise<void> {
     warnOn(true, `qxl_ttm_bo_destroy(${bo.name}): WARN_ON_ONCE(bo->map_count > 0)`, {
       object: bo.name,
     });
-  await qdev.gemMutex.lock();
+  const gemMutexTaken = qdev.gemMutex.lock();
+  if (gemMutexTaken !== RESOLVED) await gemMutexTaken;
   qdev.gemObjects.delete(bo);
-  await qdev.gemMutex.unlock();
+  qdev.gemMutex.unlockNow();
   await drmGemObjectRelease(bo);
   kfree(bo);
 }
@@ -443,10 +444,12 @@ export async function qxlVramEvict(qdev: QxlDevice): Promise<number> {
  */
 export async function qxlBoForceDelete(qdev: QxlDevice): Promise<void> {
   for (const bo of [...qdev.gemObjects]) {
-    await qdev.gemMutex.lock();
+    const gemMutexTaken2 = qdev.gemMutex.lock();
+    if (gemMutexTaken2 !== RESOLVED) await gemMutexTaken2;
     qdev.gemObjects.delete(bo);
-    await qdev.gemMutex.unlock();
-    await drmGemObjectPut(bo);
+    qdev.gemMutex.unlockNow();
+    const drmGemObjectPutDone = drmGemObjectPut(bo);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   }
 }
 

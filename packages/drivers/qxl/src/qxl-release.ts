@@ -48,7 +48,16 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
+import {
+  bug,
+  now,
+  opLabel,
+  point,
+  pointNow,
+  RESOLVED,
+  toggleEnabled,
+  warnOn,
+} from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
@@ -201,10 +210,11 @@ async function qxlReleaseAlloc(qdev: QxlDevice, type: number): Promise<QxlReleas
   release.type = type;
   release.releaseOffset = 0;
   release.surfaceReleaseId = 0;
-  await qdev.releaseIdrLock.lock();
+  const releaseIdrLockTaken = qdev.releaseIdrLock.lock();
+  if (releaseIdrLockTaken !== RESOLVED) await releaseIdrLockTaken;
   const handle = await qdev.releaseIdr.alloc(release, 1, 0);
   release.seqno = ++qdev.releaseSeqno;
-  await qdev.releaseIdrLock.unlock();
+  qdev.releaseIdrLock.unlockNow();
   if (handle < 0) {
     kfree(release);
     return handle as Errno;
@@ -236,14 +246,16 @@ async function qxlReleaseFreeList(release: QxlRelease): Promise<void> {
  */
 export async function qxlReleaseFree(qdev: QxlDevice, release: QxlRelease): Promise<void> {
   if (release.surfaceReleaseId) await qxlSurfaceIdDealloc(qdev, release.surfaceReleaseId);
-  await qdev.releaseIdrLock.lock();
+  const releaseIdrLockTaken2 = qdev.releaseIdrLock.lock();
+  if (releaseIdrLockTaken2 !== RESOLVED) await releaseIdrLockTaken2;
   await qdev.releaseIdr.remove(release.id);
-  await qdev.releaseIdrLock.unlock();
+  qdev.releaseIdrLock.unlockNow();
   if (release.fenced) {
     warnOn(release.bos.length === 0, `qxl_release_free: WARN_ON(list_empty(&release->bos))`);
     await qxlReleaseFreeList(release);
     await dmaFenceSignal(release);
-    await dmaFencePut(release);
+    const dmaFencePutDone = dmaFencePut(release);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   } else {
     await qxlReleaseFreeList(release);
     kfree(release);
@@ -412,13 +424,15 @@ export async function qxlAllocReleaseReserved(
   const release = await qxlReleaseAlloc(qdev, type);
   if (isErr(release)) return release;
   qdev.releaseCount++;
-  await qdev.releaseMutex.lock();
+  const releaseMutexTaken = qdev.releaseMutex.lock();
+  if (releaseMutexTaken !== RESOLVED) await releaseMutexTaken;
   let freeBo: QxlBo | null = null;
   if (qdev.currentReleaseBoOffset[curIdx]! + 1 >= releasesPerBo[curIdx]!) {
     if (toggleEnabled(QXL_RELEASE_BO_PIN_LEAK.name)) {
       // v5.11, before "drm/qxl: unpin release objects": the full page is put here, under
       // release_mutex, still pinned (qxl_bo_unref(&qdev->current_release_bo[cur_idx])).
-      await qxlBoUnref(qdev.currentReleaseBo[curIdx]!);
+      const qxlBoUnrefDone = qxlBoUnref(qdev.currentReleaseBo[curIdx]!);
+      if (qxlBoUnrefDone !== RESOLVED) await qxlBoUnrefDone;
     } else {
       freeBo = qdev.currentReleaseBo[curIdx]!;
     }
@@ -428,10 +442,11 @@ export async function qxlAllocReleaseReserved(
   if (!qdev.currentReleaseBo[curIdx]) {
     const nb = await qxlReleaseBoAlloc(qdev, priority);
     if (isErr(nb)) {
-      await qdev.releaseMutex.unlock();
+      qdev.releaseMutex.unlockNow();
       if (freeBo) {
         await qxlBoUnpin(freeBo);
-        await qxlBoUnref(freeBo);
+        const qxlBoUnrefDone2 = qxlBoUnref(freeBo);
+        if (qxlBoUnrefDone2 !== RESOLVED) await qxlBoUnrefDone2;
       }
       await qxlReleaseFree(qdev, release);
       return nb;
@@ -444,10 +459,11 @@ export async function qxlAllocReleaseReserved(
   release.releaseBo = bo;
   release.releaseOffset = qdev.currentReleaseBoOffset[curIdx]! * releaseSizePerBo[curIdx]!;
   qdev.currentReleaseBoOffset[curIdx]!++;
-  await qdev.releaseMutex.unlock();
+  qdev.releaseMutex.unlockNow();
   if (freeBo) {
     await qxlBoUnpin(freeBo);
-    await qxlBoUnref(freeBo);
+    const qxlBoUnrefDone3 = qxlBoUnref(freeBo);
+    if (qxlBoUnrefDone3 !== RESOLVED) await qxlBoUnrefDone3;
   }
   const ret = await qxlReleaseListAdd(release, bo);
   const put = qxlBoUnref(bo);
@@ -470,9 +486,10 @@ export async function qxlReleaseFromIdLocked(
   qdev: QxlDevice,
   id: number,
 ): Promise<QxlRelease | null> {
-  await qdev.releaseIdrLock.lock();
+  const releaseIdrLockTaken3 = qdev.releaseIdrLock.lock();
+  if (releaseIdrLockTaken3 !== RESOLVED) await releaseIdrLockTaken3;
   const release = await qdev.releaseIdr.find(id);
-  await qdev.releaseIdrLock.unlock();
+  qdev.releaseIdrLock.unlockNow();
   if (!release) {
     qdev.drmErrors.push("failed to find id in release_idr");
     return null;
@@ -524,7 +541,8 @@ export async function qxlReleaseFenceBufferObjects(
   // first (qxl.release-use-after-free), the device may have handed the release back and gc_work
   // freed it. The ring lock's unlock before it is no point (a release is a left mover:
   // ARCHITECTURE.md, "Scheduling points"), so this access must be one.
-  await point(opLabel("qxl_release_fence_buffer_objects", String(release.id)));
+  const atPoint = pointNow(opLabel("qxl_release_fence_buffer_objects", String(release.id)));
+  if (atPoint !== null) await atPoint;
   release.checkAccess("qxl_release_fence_buffer_objects");
   assertReleaseReserved(release);
   // if only one object on the release its the release itself since these objects are pinned

@@ -84,7 +84,7 @@ import {
   type Vma,
   type VmOperations,
 } from "@primetime/kernel";
-import { opLabel, point, warnOn } from "@primetime/sim";
+import { opLabel, point, RESOLVED, warnOn } from "@primetime/sim";
 import {
   type VgemFile,
   vgemFenceAttachIoctl,
@@ -159,7 +159,8 @@ async function vgemGemFree(obj: GemObject): Promise<void> {
     // The messages are built only when the WARN fires (as every warnOn() below).
     if (vobj.pagesUseCount.read() !== 0) warnOn(true, `${obj.name}: drm_WARN_ON(pages_use_count)`);
     if (vobj.pagesPinCount.read() !== 0) warnOn(true, `${obj.name}: drm_WARN_ON(pages_pin_count)`);
-    await dmaResvUnlock(obj.resv);
+    const dmaResvUnlockDone = dmaResvUnlock(obj.resv);
+    if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   }
   vobj.sgt = null;
   await drmGemObjectRelease(obj);
@@ -253,7 +254,8 @@ async function vgemGemMmap(obj: GemObject, vma: Vma): Promise<number> {
   if (isCowMapping(vma.vmFlags)) return -EINVAL;
   await dmaResvLock(obj.resv);
   const ret = drmGemShmemGetPagesLocked(vobj);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone2 = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone2 !== RESOLVED) await dmaResvUnlockDone2;
   if (ret) return ret;
   vma.vmFlags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
   return 0;
@@ -287,7 +289,8 @@ async function drmGemShmemFault(
   )
     ret = VM_FAULT_SIGBUS;
   else ret = obj.pages?.[pageOffset] ?? VM_FAULT_SIGBUS;
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone3 = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone3 !== RESOLVED) await dmaResvUnlockDone3;
   return ret;
 }
 
@@ -305,7 +308,8 @@ async function drmGemShmemVmOpen(vma: Vma): Promise<void> {
   await dmaResvLock(obj.resv);
   if (!obj.pagesUseCount.incNotZero())
     warnOn(true, `${obj.name}: drm_WARN_ON_ONCE(!refcount_inc_not_zero(&shmem->pages_use_count))`);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone4 = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone4 !== RESOLVED) await dmaResvUnlockDone4;
   await drmGemVmOpen(vma);
 }
 
@@ -320,7 +324,8 @@ async function drmGemShmemVmClose(vma: Vma): Promise<void> {
   const obj = vma.vmPrivateData as VgemObject;
   await dmaResvLock(obj.resv);
   drmGemShmemPutPagesLocked(obj);
-  await dmaResvUnlock(obj.resv);
+  const dmaResvUnlockDone5 = dmaResvUnlock(obj.resv);
+  if (dmaResvUnlockDone5 !== RESOLVED) await dmaResvUnlockDone5;
   await drmGemVmClose(vma);
 }
 
@@ -439,7 +444,8 @@ export async function vgemGemDumbCreate(
   // Allocate an id in the file's handle table; the handle holds the object from now on.
   const ret = await drmGemHandleCreate(file, obj);
   // Drop the reference from the allocation: the handle holds it now.
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   if (ret < 0) return ret;
   args.handle = ret;
   return 0;
@@ -558,7 +564,8 @@ export async function createVgem(
   if (isErr(dev)) throw new Error(`vgem: drm_dev_alloc failed: ${dev}`);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
-    await drmDevPut(dev);
+    const drmDevPutDone = drmDevPut(dev);
+    if (drmDevPutDone !== RESOLVED) await drmDevPutDone;
     throw new Error(`vgem: drm_dev_register failed: ${ret}`);
   }
   return { device: dev, card: dev.primary!.path, render: dev.render!.path };
@@ -577,5 +584,6 @@ export function registerVgem(kernel: DrmKernel): Promise<VgemDevice> {
  */
 export async function destroyVgem(vgem: VgemDevice): Promise<void> {
   await drmDevUnregister(vgem.device);
-  await drmDevPut(vgem.device);
+  const drmDevPutDone2 = drmDevPut(vgem.device);
+  if (drmDevPutDone2 !== RESOLVED) await drmDevPutDone2;
 }

@@ -46,7 +46,15 @@ import {
   Mutex,
   SpinLock,
 } from "@primetime/kernel";
-import { currentSimulation, opLabel, point, type Task, type Timer, yieldCpu } from "@primetime/sim";
+import {
+  currentSimulation,
+  opLabel,
+  point,
+  RESOLVED,
+  type Task,
+  type Timer,
+  yieldCpu,
+} from "@primetime/sim";
 import { type DrmVgemFenceAttach, type DrmVgemFenceSignal, VGEM_FENCE_WRITE } from "./vgem-uapi.js";
 
 /** Models VGEM_FENCE_TIMEOUT (10 * HZ): 10 s of virtual time, in ns. */
@@ -201,12 +209,14 @@ export async function vgemFenceAttachIoctl(
           arg.flags & VGEM_FENCE_WRITE ? DmaResvUsage.WRITE : DmaResvUsage.READ,
         );
       }
-      await dmaResvUnlock(resv);
+      const dmaResvUnlockDone = dmaResvUnlock(resv);
+      if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
       // Record the fence in our idr for later signaling.
       if (ret === 0) {
-        await vfile.fenceMutex.lock();
+        const fenceMutexTaken = vfile.fenceMutex.lock();
+        if (fenceMutexTaken !== RESOLVED) await fenceMutexTaken;
         ret = await vfile.fenceIdr.alloc(fence, 1, 0);
-        await vfile.fenceMutex.unlock();
+        vfile.fenceMutex.unlockNow();
         if (ret > 0) {
           arg.out_fence = ret;
           ret = 0;
@@ -215,10 +225,12 @@ export async function vgemFenceAttachIoctl(
     }
     if (ret) {
       await dmaFenceSignal(fence);
-      await dmaFencePut(fence);
+      const dmaFencePutDone = dmaFencePut(fence);
+      if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     }
   }
-  await drmGemObjectPut(obj);
+  const drmGemObjectPutDone = drmGemObjectPut(obj);
+  if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
   return ret;
 }
 
@@ -238,14 +250,16 @@ export async function vgemFenceSignalIoctl(
   const vfile = file.driverPriv as VgemFile;
   let ret = 0;
   if (arg.flags) return -EINVAL;
-  await vfile.fenceMutex.lock();
+  const fenceMutexTaken2 = vfile.fenceMutex.lock();
+  if (fenceMutexTaken2 !== RESOLVED) await fenceMutexTaken2;
   const fence = await vfile.fenceIdr.replace(null, arg.fence);
-  await vfile.fenceMutex.unlock();
+  vfile.fenceMutex.unlockNow();
   if (!fence) return -ENOENT;
   if (isErr(fence)) return fence;
   if (await dmaFenceIsSignaled(fence)) ret = -ETIMEDOUT;
   await dmaFenceSignal(fence);
-  await dmaFencePut(fence);
+  const dmaFencePutDone2 = dmaFencePut(fence);
+  if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
   return ret;
 }
 
@@ -266,7 +280,8 @@ export function vgemFenceOpen(): VgemFile {
 export async function vgemFenceClose(vfile: VgemFile): Promise<void> {
   await vfile.fenceIdr.forEach(async (_id, fence) => {
     await dmaFenceSignal(fence);
-    await dmaFencePut(fence);
+    const dmaFencePutDone3 = dmaFencePut(fence);
+    if (dmaFencePutDone3 !== RESOLVED) await dmaFencePutDone3;
   });
   await vfile.fenceIdr.destroy();
 }

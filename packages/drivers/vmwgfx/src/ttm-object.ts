@@ -44,7 +44,7 @@ import {
   SpinLock,
 } from "@primetime/kernel";
 import { rcuLockdepWarn, rcuReadLock, rcuReadLockHeld, rcuReadUnlock } from "@primetime/rcu";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import { VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK, VMWGFX_LOOKUP_UNDER_RCU } from "./toggles.js";
 
 // ---- enum ttm_object_type and the vmwgfx types ---------------------------------------------------
@@ -187,7 +187,8 @@ export class TtmRefObject extends SlabObject {
  * Locking: none; the caller holds a reference. References: takes one.
  */
 async function ttmObjectFileRef(tfile: TtmObjectFile): Promise<TtmObjectFile> {
-  await tfile.refcount.get();
+  const getDone = tfile.refcount.get();
+  if (getDone !== RESOLVED) await getDone;
   return tfile;
 }
 
@@ -270,9 +271,10 @@ export async function ttmBaseObjectInit(
   base.refcountRelease = refcountRelease;
   base.objectType = objectType;
   base.refcount.init();
-  await tdev.objectLock.lock();
+  const objectLockTaken = tdev.objectLock.lock();
+  if (objectLockTaken !== RESOLVED) await objectLockTaken;
   const id = await tdev.idr.alloc(base, 1, 0);
-  await tdev.objectLock.unlock();
+  tdev.objectLock.unlockNow();
   if (id < 0) {
     // v6.12.19/v6.18.35: `return ret;` with base->tfile's reference held (the window).
     if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
@@ -282,9 +284,10 @@ export async function ttmBaseObjectInit(
   const ret = await ttmRefObjectAdd(tfile, base, null, false);
   if (ret !== 0) {
     // out_err1:
-    await tdev.objectLock.lock();
+    const objectLockTaken2 = tdev.objectLock.lock();
+    if (objectLockTaken2 !== RESOLVED) await objectLockTaken2;
     await tdev.idr.remove(base.handle);
-    await tdev.objectLock.unlock();
+    tdev.objectLock.unlockNow();
     if (toggleEnabled(VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name)) await ttmBaseObjectTfileUnref(base);
     return ret;
   }
@@ -313,9 +316,10 @@ async function ttmBaseObjectTfileUnref(base: TtmBaseObject): Promise<void> {
 async function ttmReleaseBase(base: TtmBaseObject): Promise<void> {
   const tfile = base.tfile!;
   const tdev = tfile.tdev;
-  await tdev.objectLock.lock();
+  const objectLockTaken3 = tdev.objectLock.lock();
+  if (objectLockTaken3 !== RESOLVED) await objectLockTaken3;
   await tdev.idr.remove(base.handle);
-  await tdev.objectLock.unlock();
+  tdev.objectLock.unlockNow();
   base.tfile = null;
   await ttmObjectFileUnref(tfile);
   if (base.refcountRelease) await base.refcountRelease(base);
@@ -352,13 +356,14 @@ export async function ttmBaseObjectLookup(
 ): Promise<TtmBaseObject | null> {
   if (toggleEnabled(VMWGFX_LOOKUP_UNDER_RCU.name)) return ttmBaseObjectLookupRcu(tfile, key);
   let base: TtmBaseObject | null = null;
-  await tfile.lock.lock();
+  const lockTaken = tfile.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const ref = await ttmTfileFindRef(tfile, key);
   if (!isErr(ref)) {
     base = ref.obj!;
     if (!(await base.refcount.getUnlessZero())) base = null;
   }
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   return base;
 }
 
@@ -372,7 +377,8 @@ async function ttmBaseObjectLookupRcu(
   key: number,
 ): Promise<TtmBaseObject | null> {
   let base: TtmBaseObject | null = null;
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   const ref = await ttmTfileFindRefRcu(tfile, key);
   if (!isErr(ref)) {
     base = await ttmRefObjectObjRcu(ref);
@@ -420,7 +426,8 @@ export async function ttmBaseObjectNorefLookup(
   tfile: TtmObjectFile,
   key: number,
 ): Promise<TtmBaseObject | null> {
-  await rcuReadLock();
+  const rcuReadLockDone2 = rcuReadLock();
+  if (rcuReadLockDone2 !== RESOLVED) await rcuReadLockDone2;
   const ref = await ttmTfileFindRefRcu(tfile, key);
   if (isErr(ref)) {
     rcuReadUnlock();
@@ -452,10 +459,12 @@ export async function ttmBaseObjectLookupForRef(
   tdev: TtmObjectDevice,
   key: number,
 ): Promise<TtmBaseObject | null> {
-  await rcuReadLock();
+  const rcuReadLockDone3 = rcuReadLock();
+  if (rcuReadLockDone3 !== RESOLVED) await rcuReadLockDone3;
   let base = await tdev.idr.find(key);
   if (base && !(await base.refcount.getUnlessZero())) base = null;
-  await rcuReadUnlock();
+  const rcuReadUnlockDone = rcuReadUnlock();
+  if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   return base;
 }
 
@@ -483,16 +492,19 @@ export async function ttmRefObjectAdd(
   if (base.tfile !== tfile && !base.shareable) return -EPERM;
   if (existed) existed.value = true;
   while (ret === -EINVAL) {
-    await rcuReadLock();
+    const rcuReadLockDone4 = rcuReadLock();
+    if (rcuReadLockDone4 !== RESOLVED) await rcuReadLockDone4;
     const found = await ttmTfileFindRefRcu(tfile, base.handle);
     if (!isErr(found)) {
       if (await found.kref.getUnlessZero()) {
-        await rcuReadUnlock();
+        const rcuReadUnlockDone2 = rcuReadUnlock();
+        if (rcuReadUnlockDone2 !== RESOLVED) await rcuReadUnlockDone2;
         ret = 0;
         break;
       }
     }
-    await rcuReadUnlock();
+    const rcuReadUnlockDone3 = rcuReadUnlock();
+    if (rcuReadUnlockDone3 !== RESOLVED) await rcuReadUnlockDone3;
     if (requireExisted) return -EPERM;
     const ref = kmalloc(ttmRefObjectCache, () => new TtmRefObject());
     if (isErr(ref)) return -ENOMEM;
@@ -500,13 +512,15 @@ export async function ttmRefObjectAdd(
     ref.obj = base;
     ref.tfile = tfile;
     ref.kref.init();
-    await tfile.lock.lock();
+    const lockTaken2 = tfile.lock.lock();
+    if (lockTaken2 !== RESOLVED) await lockTaken2;
     await point(`hash_add_rcu(${tfile.name}, ${ref.key})`);
     if (!tfile.refHash.has(ref.key)) tfile.refHash.set(ref.key, ref);
     ret = 0;
     tfile.refList.push(ref);
-    await base.refcount.get();
-    await tfile.lock.unlock();
+    const getDone2 = base.refcount.get();
+    if (getDone2 !== RESOLVED) await getDone2;
+    tfile.lock.unlockNow();
     if (existed) existed.value = false;
   }
   return ret;
@@ -532,12 +546,14 @@ async function ttmRefObjectRelease(ref: TtmRefObject): Promise<void> {
   }
   const i = tfile.refList.indexOf(ref);
   if (i >= 0) tfile.refList.splice(i, 1);
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   const base = ref.obj!;
   ref.obj = null;
   await ttmBaseObjectUnref(base);
-  await kfreeRcu(ref);
-  await tfile.lock.lock();
+  const kfreeRcuDone = kfreeRcu(ref);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
+  const lockTaken3 = tfile.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
 }
 
 /**
@@ -548,14 +564,15 @@ async function ttmRefObjectRelease(ref: TtmRefObject): Promise<void> {
  * References: drops one ref-object count.
  */
 export async function ttmRefObjectBaseUnref(tfile: TtmObjectFile, key: number): Promise<number> {
-  await tfile.lock.lock();
+  const lockTaken4 = tfile.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   const ref = await ttmTfileFindRef(tfile, key);
   if (isErr(ref)) {
-    await tfile.lock.unlock();
+    tfile.lock.unlockNow();
     return -EINVAL;
   }
   await ref.kref.put(() => ttmRefObjectRelease(ref));
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   return 0;
 }
 
@@ -567,12 +584,13 @@ export async function ttmRefObjectBaseUnref(tfile: TtmObjectFile, key: number): 
  * References: drops every ref object's base reference and the file's initial reference.
  */
 export async function ttmObjectFileRelease(tfile: TtmObjectFile): Promise<void> {
-  await tfile.lock.lock();
+  const lockTaken5 = tfile.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   while (tfile.refList.length > 0) {
     const ref = tfile.refList[0]!;
     await ttmRefObjectRelease(ref);
   }
-  await tfile.lock.unlock();
+  tfile.lock.unlockNow();
   await ttmObjectFileUnref(tfile);
 }
 

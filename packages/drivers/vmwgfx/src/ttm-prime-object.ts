@@ -36,7 +36,7 @@ import {
   Mutex,
   pageAlign,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FD_TO_HANDLE_LEAK, VMWGFX_REEXPORT_PLAIN_GET } from "./toggles.js";
 import {
   TTM_PRIME_TYPE,
@@ -104,10 +104,11 @@ export async function ttmPrimeDmabufRelease(dmabuf: DmaBuf): Promise<void> {
   prime.checkAccess("ttm_prime_dmabuf_release");
   const tdev = prime.tfile!.tdev;
   if (tdev.dmabufRelease) await tdev.dmabufRelease(dmabuf);
-  await prime.mutex.lock();
+  const mutexTaken = prime.mutex.lock();
+  if (mutexTaken !== RESOLVED) await mutexTaken;
   await point(`prime->dma_buf == ${dmabuf.name}?`);
   if (prime.dmaBuf === dmabuf) prime.dmaBuf = null;
-  await prime.mutex.unlock();
+  prime.mutex.unlockNow();
   await ttmBaseObjectUnref(prime);
 }
 
@@ -137,7 +138,8 @@ export async function ttmPrimeFdToHandle(tfile: TtmObjectFile, fd: number): Prom
   const prime = dmaBuf.priv as TtmPrimeObject;
   const handle = prime.handle;
   const ret = await ttmRefObjectAdd(tfile, prime, null, false);
-  await dmaBufPut(dmaBuf);
+  const dmaBufPutDone = dmaBufPut(dmaBuf);
+  if (dmaBufPutDone !== RESOLVED) await dmaBufPutDone;
   return ret < 0 ? ret : handle;
 }
 
@@ -189,7 +191,7 @@ export async function ttmPrimeHandleToFd(
         priv: prime,
       });
       if (isErr(exported)) {
-        await prime.mutex.unlock();
+        prime.mutex.unlockNow();
         return exported;
       }
       // dma_buf has taken the base object reference
@@ -197,7 +199,7 @@ export async function ttmPrimeHandleToFd(
       dmaBuf = exported;
       prime.dmaBuf = exported;
     }
-    await prime.mutex.unlock();
+    prime.mutex.unlockNow();
     const fd = await dmaBufFd(dmaBuf, flags);
     if (fd < 0) await dmaBufPut(dmaBuf);
     return fd;

@@ -67,7 +67,7 @@ import {
   type Mutex,
   pageAlign,
 } from "@primetime/kernel";
-import { bug, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, opLabel, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import type { Page } from "@primetime/simgpu";
 import {
   drmGemTtmMmap,
@@ -198,10 +198,11 @@ async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
     if (res.guestMemoryBo) {
       // Reserve and switch the backing mob.
       const vmw = bo.dev.driverPrivate as VmwBoDevice;
-      await vmw.cmdbufMutex.lock();
+      const cmdbufMutexTaken = vmw.cmdbufMutex.lock();
+      if (cmdbufMutexTaken !== RESOLVED) await cmdbufMutexTaken;
       await point(`res->guest_memory_bo = NULL (${res.owner.name})`);
       res.guestMemoryBo = null;
-      await vmw.cmdbufMutex.unlock();
+      vmw.cmdbufMutex.unlockNow();
     }
     const dumbSurface = bo.dumbSurface;
     bo.dumbSurface = null; // vmw_surface_unreference(&vbo->dumb_surface)
@@ -361,7 +362,8 @@ export async function vmwImportObjectCreate(
   // ttm_bo_init_reserved() gives sg BOs an mmap offset too.
   const ret = await drmGemCreateMmapOffset(bo);
   if (ret) {
-    await drmGemObjectPut(bo);
+    const drmGemObjectPutDone = drmGemObjectPut(bo);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
     return errPtr(ret);
   }
   // ttm_bo_init_reserved(): passed reservation objects should already be locked.
@@ -387,7 +389,8 @@ export async function vmwUserBoLookup(file: DrmFile, handle: number): Promise<Vm
  * Locking: none; the caller holds a reference. References: takes a GEM one.
  */
 export async function vmwUserBoRef(bo: VmwBo): Promise<VmwBo> {
-  await drmGemObjectGet(bo);
+  const drmGemObjectGetDone = drmGemObjectGet(bo);
+  if (drmGemObjectGetDone !== RESOLVED) await drmGemObjectGetDone;
   return bo;
 }
 

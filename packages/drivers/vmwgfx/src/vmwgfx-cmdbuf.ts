@@ -39,7 +39,7 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { now, SimLocal } from "@primetime/sim";
+import { now, RESOLVED, SimLocal } from "@primetime/sim";
 import type { CommandError, InterruptStatus } from "@primetime/simgpu";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 
@@ -115,7 +115,8 @@ export async function vmwCmdbufIdle(
   for (const fence of [...man.devPriv.fences.pending.values()]) {
     await dmaFenceGet(fence);
     const ret = await dmaFenceWaitTimeout(fence, interruptible, Math.max(deadline - now(), 0));
-    await dmaFencePut(fence);
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     if (ret < 0) return ret;
     if (ret === 0) return -EBUSY;
   }
@@ -168,9 +169,10 @@ export async function vmwCmdbufIrqthread(
   man: VmwCmdbufMan,
   errors: readonly CommandError[],
 ): Promise<void> {
-  await man.lock.lock();
+  const lockTaken = man.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   await vmwCmdbufCtxProcess(man, errors);
-  await man.lock.unlock();
+  man.lock.unlockNow();
 }
 
 /**
@@ -197,23 +199,26 @@ export async function vmwThreadFnCmdbuf(vmw: VmwPrivate, status: InterruptStatus
  */
 export async function vmwCmdbufWorkFunc(man: VmwCmdbufMan): Promise<void> {
   const restartHead: VmwCmdbufHeader[] = [];
-  await man.errorMutex.lock();
-  await man.lock.lock();
+  const errorMutexTaken = man.errorMutex.lock();
+  if (errorMutexTaken !== RESOLVED) await errorMutexTaken;
+  const lockTaken2 = man.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   while (man.error.length > 0) {
     const entry = man.error.shift()!;
     // global_block = true; vmw_cmd_describe() knows every command of the model's stream.
     restartHead.push(entry);
   }
-  await man.lock.unlock();
+  man.lock.unlockNow();
   // Preempting the other contexts (global_block) has nothing to do: one context (file comment).
-  await man.lock.lock();
+  const lockTaken3 = man.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   for (const _entry of restartHead) {
     // list_splice_init(&restart_head[i], &ctx->submitted); vmw_cmdbuf_man_process(): the buffer
     // goes back to the device from its new start.
     if (man.devPriv.gpu.restart()) man.restarts++;
   }
-  await man.lock.unlock();
-  await man.errorMutex.unlock();
+  man.lock.unlockNow();
+  man.errorMutex.unlockNow();
 }
 
 /** The kernel log lines of the device's command-buffer manager (its WARN_ONCE), oldest first. */

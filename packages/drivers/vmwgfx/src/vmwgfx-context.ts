@@ -39,7 +39,7 @@ import {
   kmalloc,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import {
   TtmBaseObject,
   type TtmObjectFile,
@@ -225,13 +225,15 @@ function vmwGbContextDestroy(res: VmwResource): number {
 async function vmwHwContextDestroy(res: VmwResource): Promise<void> {
   const uctx = res.owner as VmwUserContext;
   const vmw = res.devPriv!;
-  await vmw.cmdbufMutex.lock();
+  const cmdbufMutexTaken = vmw.cmdbufMutex.lock();
+  if (cmdbufMutexTaken !== RESOLVED) await cmdbufMutexTaken;
   const bindingMutex = vmwBindingMutex(vmw);
-  await bindingMutex.lock();
+  const bindingMutexTaken = bindingMutex.lock();
+  if (bindingMutexTaken !== RESOLVED) await bindingMutexTaken;
   if (uctx.cbs) vmwBindingStateKill(uctx.cbs);
   vmwGbContextDestroy(res);
-  await bindingMutex.unlock();
-  await vmw.cmdbufMutex.unlock();
+  bindingMutex.unlockNow();
+  vmw.cmdbufMutex.unlockNow();
 }
 
 /**
@@ -245,7 +247,8 @@ async function vmwUserContextFree(res: VmwResource): Promise<void> {
   const ctx = res.owner as VmwUserContext;
   if (ctx.cbs) vmwBindingStateFree(ctx.cbs);
   ctx.cbs = null;
-  await kfreeRcu(ctx);
+  const kfreeRcuDone = kfreeRcu(ctx);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**

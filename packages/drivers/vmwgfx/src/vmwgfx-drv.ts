@@ -56,7 +56,7 @@ import {
   Mutex,
   SlabObject,
 } from "@primetime/kernel";
-import { point } from "@primetime/sim";
+import { point, RESOLVED } from "@primetime/sim";
 import { SimGpu, SystemMemory } from "@primetime/simgpu";
 import {
   type SimgpuFenceDriver,
@@ -415,7 +415,8 @@ async function vmwExecbufImported(
   let ret = await dmaFenceWait(inFence, true);
   if (ret === 0) ret = await vmwExecbufIoctl(vmwPriv(dev), dev, arg, file, tfileOf(file));
   // out:
-  await dmaFencePut(inFence);
+  const dmaFencePutDone = dmaFencePut(inFence);
+  if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
   return ret;
 }
 
@@ -439,7 +440,8 @@ function vmwFenceEventIoctlEntry(
       const hw = await vmw.fences.submit([]);
       if (isErr(hw)) return { ret: hw, fence: null, handle: 0 };
       const made = await vmwExecbufFenceCommands(vmw, tfile, hw, wantHandle);
-      await dmaFencePut(hw);
+      const dmaFencePutDone2 = dmaFencePut(hw);
+      if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
       return made;
     },
     copyFenceUser: (userFenceRep, fence, handle) =>
@@ -675,7 +677,8 @@ export async function createVmwgfx(
   vmwKmsInit(vmw, dev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
-    await drmDevPut(dev);
+    const drmDevPutDone = drmDevPut(dev);
+    if (drmDevPutDone !== RESOLVED) await drmDevPutDone;
     throw new Error(`vmwgfx: drm_dev_register failed: ${ret}`);
   }
   return { device: dev, card: dev.primary!.path, render: dev.render!.path };
@@ -688,5 +691,6 @@ export async function createVmwgfx(
  */
 export async function destroyVmwgfx(vmw: VmwgfxDevice): Promise<void> {
   await drmDevUnregister(vmw.device);
-  await drmDevPut(vmw.device);
+  const drmDevPutDone2 = drmDevPut(vmw.device);
+  if (drmDevPutDone2 !== RESOLVED) await drmDevPutDone2;
 }

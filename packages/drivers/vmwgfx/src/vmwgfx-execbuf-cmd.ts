@@ -30,7 +30,7 @@
  */
 
 import { EINVAL, lockdepAssertHeld } from "@primetime/kernel";
-import { warnOn } from "@primetime/sim";
+import { RESOLVED, warnOn } from "@primetime/sim";
 import type { TtmObjectFile } from "./ttm-object.js";
 import {
   SVGA3D_RT_MAX,
@@ -344,13 +344,14 @@ async function vmwResourceContextResAdd(
   lockdepAssertHeld(vmw.cmdbufMutex);
   let ret = 0;
   const bindingMutex = vmwBindingMutex(vmw);
-  await bindingMutex.lock();
+  const bindingMutexTaken = bindingMutex.lock();
+  if (bindingMutexTaken !== RESOLVED) await bindingMutexTaken;
   const bindingList = vmwContextBindingList(ctx);
   for (const entry of bindingList) {
     ret = await vmwExecbufResValAdd(vmw, val, st, entry.res!, true);
     if (ret !== 0) break;
   }
-  await bindingMutex.unlock();
+  bindingMutex.unlockNow();
   return ret;
 }
 

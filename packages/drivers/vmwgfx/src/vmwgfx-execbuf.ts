@@ -52,7 +52,7 @@ import {
   O_CLOEXEC,
   putUnusedFd,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
 import {
   ttmBoPopulate,
@@ -427,7 +427,8 @@ async function vmwExecbufFenceOut(
       if (fence) await vmwFenceObjWait(fence, false, false, VMW_FENCE_WAIT_TIMEOUT);
     } else if (stale) {
       // Before a0f90c881570: "Link the fence with the FD created earlier" at once.
-      await fdInstall(fd, syncFile.file!);
+      const fdInstallDone = fdInstall(fd, syncFile.file!);
+      if (fdInstallDone !== RESOLVED) await fdInstallDone;
     }
   }
   let ret = await vmwExecbufCopyFenceUser(
@@ -445,14 +446,17 @@ async function vmwExecbufFenceOut(
   } else if (syncFile) {
     if (ret) {
       // usercopy of fence failed, put the file object
-      await fput(syncFile.file!);
+      const fputDone = fput(syncFile.file!);
+      if (fputDone !== RESOLVED) await fputDone;
       await putUnusedFd(fd);
     } else {
       // Link the fence with the FD created earlier
-      await fdInstall(fd, syncFile.file!);
+      const fdInstallDone2 = fdInstall(fd, syncFile.file!);
+      if (fdInstallDone2 !== RESOLVED) await fdInstallDone2;
     }
   }
-  await vmwFenceObjUnreference(fence);
+  const vmwFenceObjUnreferenceDone = vmwFenceObjUnreference(fence);
+  if (vmwFenceObjUnreferenceDone !== RESOLVED) await vmwFenceObjUnreferenceDone;
   return ret;
 }
 
@@ -591,7 +595,8 @@ async function vmwExecbufProcess(
     } else if (!userFenceRep && !(flags & DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD)) {
       for (const bo of reserved) await dmaResvAddFence(bo.resv, fence, DmaResvUsage.WRITE);
       arg.fence_seqno = fence.seqno;
-      await dmaFencePut(fence);
+      const dmaFencePutDone = dmaFencePut(fence);
+      if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
     } else {
       fenced = await vmwExecbufFenceCommands(vmw, tfile, fence, userFenceRep !== 0);
       // vmw_validation_bo_fence(): the vmw fence (the device fence, already waited for, when its
@@ -599,7 +604,8 @@ async function vmwExecbufProcess(
       const f = fenced.fence ?? fence;
       for (const bo of reserved) await dmaResvAddFence(bo.resv, f, DmaResvUsage.WRITE);
       arg.fence_seqno = fence.seqno;
-      await dmaFencePut(fence);
+      const dmaFencePutDone2 = dmaFencePut(fence);
+      if (dmaFencePutDone2 !== RESOLVED) await dmaFencePutDone2;
     }
   }
   // vmw_execbuf_bindings_commit(): after the submission, or backing off at out_err_nores.
@@ -612,7 +618,7 @@ async function vmwExecbufProcess(
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   // out_unlock: vmw_validation_drop_ht() (already dropped on success)
   vmwValidationDropHt(sw.ctx);
-  await vmw.cmdbufMutex.unlock();
+  vmw.cmdbufMutex.unlockNow();
   if (fenced !== null && fenceAfterUnlock)
     ret = await vmwExecbufFenceOut(vmw, tfile, flags, userFenceRep, fenced, outFenceFd);
   // vmw_validation_unref_lists(): ttm_bo_put() of each buffer, then the resources, then the arena.

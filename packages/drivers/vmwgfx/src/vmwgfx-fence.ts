@@ -99,7 +99,7 @@ import {
   scheduleWork,
   WorkStruct,
 } from "@primetime/kernel";
-import { bug, now, opLabel, point, toggleEnabled } from "@primetime/sim";
+import { bug, now, opLabel, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS } from "./toggles.js";
 import {
   TTM_DRIVER_TYPE0,
@@ -276,17 +276,19 @@ async function vmwFenceObjDestroy(f: DmaFence): Promise<void> {
   const fence = f as VmwFenceObj;
   const fman = fmanFromFence(fence);
   if (toggleEnabled(VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS.name)) {
-    await fman.lock.lock();
+    const lockTaken = fman.lock.lock();
+    if (lockTaken !== RESOLVED) await lockTaken;
     removeFromList(fman, fence);
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
     await fence.destroy!(fence);
     return;
   }
   await point(`list_empty(${fence.name}.head)`);
   if (fence.onList) {
-    await fman.lock.lock();
+    const lockTaken2 = fman.lock.lock();
+    if (lockTaken2 !== RESOLVED) await lockTaken2;
     removeFromList(fman, fence);
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
   }
   await fence.destroy!(fence);
 }
@@ -357,27 +359,31 @@ export async function vmwFenceManagerTakedown(fman: VmwFenceManager): Promise<vo
  * Locking: takes fman->lock, dropped around each wait. References: a temporary one per fence.
  */
 export async function vmwFenceFifoDown(fman: VmwFenceManager): Promise<void> {
-  await fman.lock.lock();
+  const lockTaken3 = fman.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   fman.fifoDown = true;
   while (fman.fenceList.length > 0) {
     const fence = fman.fenceList.at(-1)!;
     await dmaFenceGet(fence);
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
     const ret = await vmwFenceObjWait(fence, false, false, VMW_FENCE_WAIT_TIMEOUT);
     if (ret !== 0) {
-      await fman.lock.lock();
+      const lockTaken4 = fman.lock.lock();
+      if (lockTaken4 !== RESOLVED) await lockTaken4;
       removeFromList(fman, fence);
-      await fman.lock.unlock();
+      fman.lock.unlockNow();
       await dmaFenceSignal(fence);
       // The kernel splices and performs the actions here without fman->lock.
       await vmwFencesPerformActions(fman, fence.seqPassedActions.splice(0));
     }
     if (fence.onList)
       bug("kernel BUG at vmwgfx_fence.c: vmw_fence_fifo_down(): BUG_ON(!list_empty(&fence->head))");
-    await dmaFencePut(fence);
-    await fman.lock.lock();
+    const dmaFencePutDone = dmaFencePut(fence);
+    if (dmaFencePutDone !== RESOLVED) await dmaFencePutDone;
+    const lockTaken5 = fman.lock.lock();
+    if (lockTaken5 !== RESOLVED) await lockTaken5;
   }
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
 }
 
 /**
@@ -395,14 +401,15 @@ async function vmwFenceObjInit(
   dmaFenceInit(fence, vmwFenceOps, fman.lock, fman.ctx, seqno);
   fence.fman = fman;
   fence.destroy = destroy;
-  await fman.lock.lock();
+  const lockTaken6 = fman.lock.lock();
+  if (lockTaken6 !== RESOLVED) await lockTaken6;
   if (fman.fifoDown) {
     ret = -EBUSY;
   } else {
     fman.fenceList.push(fence);
     fence.onList = true;
   }
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
   return ret;
 }
 
@@ -440,9 +447,10 @@ async function vmwFencesUpdateLocked(fman: VmwFenceManager): Promise<void> {
  * Locking: takes fman->lock. References: none.
  */
 export async function vmwFencesUpdate(fman: VmwFenceManager): Promise<void> {
-  await fman.lock.lock();
+  const lockTaken7 = fman.lock.lock();
+  if (lockTaken7 !== RESOLVED) await lockTaken7;
   await vmwFencesUpdateLocked(fman);
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
 }
 
 /**
@@ -546,7 +554,8 @@ export async function vmwFenceCreate(
  * Locking: none. References: consumes the fence.
  */
 async function vmwUserFenceDestroy(fence: VmwFenceObj): Promise<void> {
-  await kfreeRcu(fence.container!);
+  const kfreeRcuDone = kfreeRcu(fence.container!);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**
@@ -556,7 +565,8 @@ async function vmwUserFenceDestroy(fence: VmwFenceObj): Promise<void> {
  */
 export async function vmwUserFenceBaseRelease(base: TtmBaseObject): Promise<void> {
   const ufence = base as VmwUserFence;
-  await vmwFenceObjUnreference(ufence.fence);
+  const vmwFenceObjUnreferenceDone = vmwFenceObjUnreference(ufence.fence);
+  if (vmwFenceObjUnreferenceDone !== RESOLVED) await vmwFenceObjUnreferenceDone;
 }
 
 /** A user fence object and its handle, what vmw_user_fence_create() returns through pointers. */
@@ -592,9 +602,11 @@ export async function vmwUserFenceCreate(
   const ret = await ttmBaseObjectInit(tfile, ufence, false, VMW_RES_FENCE, vmwUserFenceBaseRelease);
   if (ret !== 0) {
     // Free the base object's reference
-    await vmwFenceObjUnreference(tmp);
+    const vmwFenceObjUnreferenceDone2 = vmwFenceObjUnreference(tmp);
+    if (vmwFenceObjUnreferenceDone2 !== RESOLVED) await vmwFenceObjUnreferenceDone2;
     // out_err:
-    await vmwFenceObjUnreference(ufence.fence);
+    const vmwFenceObjUnreferenceDone3 = vmwFenceObjUnreference(ufence.fence);
+    if (vmwFenceObjUnreferenceDone3 !== RESOLVED) await vmwFenceObjUnreferenceDone3;
     return errPtr(ret);
   }
   return { fence: ufence.fence, handle: ufence.handle };
@@ -674,9 +686,10 @@ export async function vmwFenceObjSignaledIoctl(
   const fman = fmanFromFence(fence);
   arg.signaled = (await vmwFenceObjSignaled(fence)) ? 1 : 0;
   arg.signaled_flags = arg.flags;
-  await fman.lock.lock();
+  const lockTaken8 = fman.lock.lock();
+  if (lockTaken8 !== RESOLVED) await lockTaken8;
   arg.passed_seqno = vmw.lastReadSeqno;
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
   await ttmBaseObjectUnref(base);
   return 0;
 }
@@ -725,17 +738,19 @@ async function vmwFencesPerformActions(
  */
 async function vmwFenceWorkFunc(fman: VmwFenceManager): Promise<void> {
   for (;;) {
-    await fman.goalIrqMutex.lock();
-    await fman.lock.lock();
+    const goalIrqMutexTaken = fman.goalIrqMutex.lock();
+    if (goalIrqMutexTaken !== RESOLVED) await goalIrqMutexTaken;
+    const lockTaken9 = fman.lock.lock();
+    if (lockTaken9 !== RESOLVED) await lockTaken9;
     const list = fman.cleanupList.splice(0);
     const seqnoValid = fman.seqnoValid;
-    await fman.lock.unlock();
+    fman.lock.unlockNow();
     await point("vmw_fence_work_func: goal_irq_on");
     if (!seqnoValid && fman.goalIrqOn) {
       fman.goalIrqOn = false;
       fman.goalQueueWaiters--; // vmw_goal_waiter_remove()
     }
-    await fman.goalIrqMutex.unlock();
+    fman.goalIrqMutex.unlockNow();
     if (list.length === 0) return;
     for (const action of list) if (action.cleanup !== null) await action.cleanup(action);
   }
@@ -790,8 +805,10 @@ async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction):
   const fman = fmanFromFence(fence);
   let runUpdate = false;
   fman.actionsUsed = true;
-  await fman.goalIrqMutex.lock();
-  await fman.lock.lock();
+  const goalIrqMutexTaken2 = fman.goalIrqMutex.lock();
+  if (goalIrqMutexTaken2 !== RESOLVED) await goalIrqMutexTaken2;
+  const lockTaken10 = fman.lock.lock();
+  if (lockTaken10 !== RESOLVED) await lockTaken10;
   fman.pendingActions[action.type]!++;
   if (await dmaFenceIsSignaledLocked(fence)) {
     await vmwFencesPerformActions(fman, [action]);
@@ -800,7 +817,7 @@ async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction):
     // This function may set fman::seqno_valid, so it must be run with the goal_irq_mutex held.
     runUpdate = await vmwFenceGoalCheckLocked(fence);
   }
-  await fman.lock.unlock();
+  fman.lock.unlockNow();
   if (runUpdate) {
     await point("vmw_fence_obj_add_action: goal_irq_on");
     if (!fman.goalIrqOn) {
@@ -809,7 +826,7 @@ async function vmwFenceObjAddAction(fence: VmwFenceObj, action: VmwFenceAction):
     }
     await vmwFencesUpdate(fman);
   }
-  await fman.goalIrqMutex.unlock();
+  fman.goalIrqMutex.unlockNow();
 }
 
 /**
@@ -893,9 +910,10 @@ async function vmwEventFenceActionSeqPassed(action: VmwFenceAction): Promise<voi
     eaction.tv.data.tv_sec = Math.floor(t / 1_000_000_000);
     eaction.tv.data.tv_usec = Math.floor((t % 1_000_000_000) / 1000);
   }
-  await drmSendEventLocked(dev, event);
+  const drmSendEventLockedDone = drmSendEventLocked(dev, event);
+  if (drmSendEventLockedDone !== RESOLVED) await drmSendEventLockedDone;
   eaction.event = null;
-  await dev.eventLock.unlock();
+  dev.eventLock.unlockNow();
 }
 
 /**
@@ -909,7 +927,8 @@ async function vmwEventFenceActionCleanup(action: VmwFenceAction): Promise<void>
   eaction.checkAccess("vmw_event_fence_action_cleanup");
   const fence = eaction.fence;
   eaction.fence = null;
-  await vmwFenceObjUnreference(fence);
+  const vmwFenceObjUnreferenceDone4 = vmwFenceObjUnreference(fence);
+  if (vmwFenceObjUnreferenceDone4 !== RESOLVED) await vmwFenceObjUnreferenceDone4;
   kfree(eaction);
 }
 
@@ -1025,7 +1044,8 @@ export async function vmwFenceEventIoctl(
       if (ret !== 0) {
         // "Failed to reference a fence object."
         await ttmBaseObjectUnref(base);
-        await vmwFenceObjUnreference(fence);
+        const vmwFenceObjUnreferenceDone5 = vmwFenceObjUnreference(fence);
+        if (vmwFenceObjUnreferenceDone5 !== RESOLVED) await vmwFenceObjUnreferenceDone5;
         return ret;
       }
       handle = base.handle;
@@ -1046,10 +1066,12 @@ export async function vmwFenceEventIoctl(
     // out_no_create:
     if (userFenceRep) await ttmRefObjectBaseUnref(tfile, handle);
     // out_no_ref_obj:
-    await vmwFenceObjUnreference(fence);
+    const vmwFenceObjUnreferenceDone6 = vmwFenceObjUnreference(fence);
+    if (vmwFenceObjUnreferenceDone6 !== RESOLVED) await vmwFenceObjUnreferenceDone6;
     return ret;
   }
   await execbuf.copyFenceUser(userFenceRep, fence, handle);
-  await vmwFenceObjUnreference(fence);
+  const vmwFenceObjUnreferenceDone7 = vmwFenceObjUnreference(fence);
+  if (vmwFenceObjUnreferenceDone7 !== RESOLVED) await vmwFenceObjUnreferenceDone7;
   return 0;
 }

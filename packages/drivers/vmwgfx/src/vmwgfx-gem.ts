@@ -26,7 +26,7 @@ import {
   type GemObject,
 } from "@primetime/gem";
 import { ENOENT, type Errno, isErr, lockdepAssertHeld } from "@primetime/kernel";
-import { bug, point, toggleEnabled } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
   VMWGFX_HANDLE_REF_DROPPED_TOO_SOON,
@@ -76,12 +76,14 @@ export async function vmwGemObjectCreateWithHandle(
   const ret = Math.min(handle, 0);
   if (toggleEnabled(VMWGFX_HANDLE_REF_DROPPED_TOO_SOON.name)) {
     // drop reference from allocate - handle holds it now (before the fix)
-    await drmGemObjectPut(bo);
+    const drmGemObjectPutDone = drmGemObjectPut(bo);
+    if (drmGemObjectPutDone !== RESOLVED) await drmGemObjectPutDone;
     return { ret, bo: ret ? null : bo, handle: ret ? 0 : handle };
   }
   if (ret && toggleEnabled(VMWGFX_ALLOC_BO_HANDLE_LEAK.name)) {
     // The proposed fix: nothing is left for the caller to drop.
-    await drmGemObjectPut(bo);
+    const drmGemObjectPutDone2 = drmGemObjectPut(bo);
+    if (drmGemObjectPutDone2 !== RESOLVED) await drmGemObjectPutDone2;
     return { ret, bo: null, handle: 0 };
   }
   return { ret, bo, handle: ret ? 0 : handle };
@@ -150,7 +152,8 @@ export async function vmwPrimeImportSgTable(
   await dmaResvLock(resv, null);
   const vbo = await vmwImportObjectCreate(dev, attach.dmabuf.size, sgt, resv);
   // out_no_bo:
-  await dmaResvUnlock(resv);
+  const dmaResvUnlockDone = dmaResvUnlock(resv);
+  if (dmaResvUnlockDone !== RESOLVED) await dmaResvUnlockDone;
   if (isErr(vbo) && !toggleEnabled(VMWGFX_IMPORT_SG_TABLE_NULL.name)) {
     // return gem; (NULL) -> drm_gem_prime_import_dev(): obj->import_attach = attach
     bug(
@@ -175,6 +178,7 @@ export async function vmwDumbMapOffset(
   const gem = await drmGemObjectLookup(file, handle);
   if (!gem) return -ENOENT;
   const offset = drmVmaNodeOffsetAddr(gem.vmaNode);
-  await drmGemObjectPut(gem);
+  const drmGemObjectPutDone3 = drmGemObjectPut(gem);
+  if (drmGemObjectPutDone3 !== RESOLVED) await drmGemObjectPutDone3;
   return offset;
 }

@@ -21,7 +21,7 @@
 
 import { Kref } from "@primetime/atomics";
 import { EINVAL, ESRCH } from "@primetime/kernel";
-import { type Owner, point, toggleEnabled } from "@primetime/sim";
+import { type Owner, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -104,7 +104,8 @@ export function vmwResourceInit(
  * Locking: none; the caller holds a reference. References: takes one.
  */
 export async function vmwResourceReference(res: VmwResource): Promise<VmwResource> {
-  await res.kref.get();
+  const getDone = res.kref.get();
+  if (getDone !== RESOLVED) await getDone;
   return res;
 }
 
@@ -143,9 +144,10 @@ async function vmwResourceRelease(res: VmwResource): Promise<void> {
   if (res.hwDestroy) {
     const bindingMutex = res.devPriv ? vmwBindingMutexIfUsed(res.devPriv) : null;
     if (bindingMutex && res.devPriv) {
-      await bindingMutex.lock();
+      const bindingMutexTaken = bindingMutex.lock();
+      if (bindingMutexTaken !== RESOLVED) await bindingMutexTaken;
       vmwBindingResListKill(res.devPriv, res.bindingHead);
-      await bindingMutex.unlock();
+      bindingMutex.unlockNow();
     }
     await res.hwDestroy(res);
   }

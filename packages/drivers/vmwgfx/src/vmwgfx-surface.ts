@@ -40,7 +40,7 @@ import {
   type Mutex,
   pageAlign,
 } from "@primetime/kernel";
-import { bug, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
   VMWGFX_DUMB_BUFFER_LEAK,
@@ -244,7 +244,8 @@ async function vmwUserSurfaceFree(res: VmwResource): Promise<void> {
   const srf = res.owner as VmwUserSurface;
   if (srf.master) await drmMasterPut(srf.master);
   srf.master = null;
-  await kfreeRcu(srf);
+  const kfreeRcuDone = kfreeRcu(srf);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
 }
 
 /**
@@ -508,7 +509,7 @@ export async function vmwGbSurfaceReferenceIoctl(
     await vmw.cmdbufMutex.lock(); // Protect res->guest_memory_bo
     const bo = srf.res.guestMemoryBo!;
     const backupHandle = await drmGemHandleCreate(file, bo);
-    await vmw.cmdbufMutex.unlock();
+    vmw.cmdbufMutex.unlockNow();
     if (backupHandle < 0) return backupHandle;
     const m = srf.metadata;
     arg.svga3d_flags = m.flags;

@@ -41,6 +41,7 @@ import {
   defineToggle,
   now,
   point,
+  RESOLVED,
   report,
   TASK_INTERRUPTIBLE,
   toggleEnabled,
@@ -357,10 +358,11 @@ async function epItemPoll(epi: EpItem, pt: PollTable): Promise<number> {
  * Locking: takes the file's f_lock.
  */
 async function attachEpitem(file: File, epi: EpItem): Promise<void> {
-  await file.fLock.lock();
+  const fLockTaken = file.fLock.lock();
+  if (fLockTaken !== RESOLVED) await fLockTaken;
   if (file.fEp === null) file.fEp = [];
   file.fEp.push(epi);
-  await file.fLock.unlock();
+  file.fLock.unlockNow();
 }
 
 /**
@@ -376,9 +378,10 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
   const file = epi.ffd.file;
   await epUnregisterPollwait(ep, epi);
   // sync with eventpoll_release_file()
-  await file.fLock.lock();
+  const fLockTaken2 = file.fLock.lock();
+  if (fLockTaken2 !== RESOLVED) await fLockTaken2;
   if (epi.dying && !force) {
-    await file.fLock.unlock();
+    file.fLock.unlockNow();
     return false;
   }
   // head = file->f_ep; head->first: a file whose f_ep list is already gone is a NULL pointer
@@ -390,17 +393,19 @@ async function epRemove(ep: EventPoll, epi: EpItem, force: boolean): Promise<boo
   const i = head.indexOf(epi);
   if (i >= 0) head.splice(i, 1);
   if (head.length === 0) file.fEp = null;
-  await file.fLock.unlock();
+  file.fLock.unlockNow();
   ep.rbr.get(file)?.delete(epi.ffd.fd);
   if (ep.rbr.get(file)?.size === 0) ep.rbr.delete(file);
-  await ep.lock.lock();
+  const lockTaken = ep.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   rdllistDel(ep, epi);
   if (epi.onOvflist) {
     ep.ovflist?.splice(ep.ovflist.indexOf(epi), 1);
     epi.onOvflist = false;
   }
-  await ep.lock.unlock();
-  await kfreeRcu(epi);
+  ep.lock.unlockNow();
+  const kfreeRcuDone = kfreeRcu(epi);
+  if (kfreeRcuDone !== RESOLVED) await kfreeRcuDone;
   return true;
 }
 
@@ -420,7 +425,8 @@ async function epRemoveSafe(ep: EventPoll, epi: EpItem): Promise<void> {
 
 /** Models ep_free(): the eventpoll freed after a grace period. */
 async function epFree(ep: EventPoll): Promise<void> {
-  await kfreeRcu(ep);
+  const kfreeRcuDone2 = kfreeRcu(ep);
+  if (kfreeRcuDone2 !== RESOLVED) await kfreeRcuDone2;
 }
 
 /**
@@ -433,7 +439,8 @@ async function epFree(ep: EventPoll): Promise<void> {
  * References: drops the epoll file's reference on the eventpoll (and each removed epitem's).
  */
 async function epClearAndPut(ep: EventPoll): Promise<void> {
-  await ep.mtx.lock();
+  const mtxTaken = ep.mtx.lock();
+  if (mtxTaken !== RESOLVED) await mtxTaken;
   for (const epi of ep.items()) {
     await epUnregisterPollwait(ep, epi);
     await point("cond_resched");
@@ -442,7 +449,7 @@ async function epClearAndPut(ep: EventPoll): Promise<void> {
     await epRemoveSafe(ep, epi);
     await point("cond_resched");
   }
-  await ep.mtx.unlock();
+  ep.mtx.unlockNow();
   if (ep.refcount.decAndTest()) await epFree(ep);
 }
 
@@ -457,18 +464,20 @@ export async function eventpollRelease(file: File): Promise<void> {
   // The fast path: "if (likely(!READ_ONCE(file->f_ep))) return;".
   if (file.fEp === null) return;
   for (;;) {
-    await file.fLock.lock();
+    const fLockTaken3 = file.fLock.lock();
+    if (fLockTaken3 !== RESOLVED) await fLockTaken3;
     const epi = file.fEp?.[0];
     if (!epi) {
-      await file.fLock.unlock();
+      file.fLock.unlockNow();
       return;
     }
     epi.dying = true;
-    await file.fLock.unlock();
+    file.fLock.unlockNow();
     const ep = epi.ep;
-    await ep.mtx.lock();
+    const mtxTaken2 = ep.mtx.lock();
+    if (mtxTaken2 !== RESOLVED) await mtxTaken2;
     const dispose = await epRemove(ep, epi, true);
-    await ep.mtx.unlock();
+    ep.mtx.unlockNow();
     if (dispose && ep.refcount.decAndTest()) await epFree(ep);
   }
 }
@@ -505,13 +514,14 @@ async function epInsert(
     await epRemoveSafe(ep, epi);
     return -ENOMEM;
   }
-  await ep.lock.lock();
+  const lockTaken2 = ep.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   if (revents && !epi.onRdllist) {
     epi.onRdllist = true;
     ep.rdllist.push(epi);
     if (ep.wq.waiting) ep.wq.wakeOne();
   }
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
   return 0;
 }
 
@@ -526,13 +536,14 @@ async function epModify(ep: EventPoll, epi: EpItem, event: EpollEvent): Promise<
   epi.event.data = event.data;
   const pt: PollTable = { qproc: null, key: 0 };
   if (await epItemPoll(epi, pt)) {
-    await ep.lock.lock();
+    const lockTaken3 = ep.lock.lock();
+    if (lockTaken3 !== RESOLVED) await lockTaken3;
     if (!epi.onRdllist) {
       epi.onRdllist = true;
       ep.rdllist.push(epi);
       if (ep.wq.waiting) ep.wq.wakeOne();
     }
-    await ep.lock.unlock();
+    ep.lock.unlockNow();
   }
   return 0;
 }
@@ -582,7 +593,8 @@ export async function doEpollCreate(flags: number): Promise<number> {
     return file;
   }
   ep.file = file;
-  await fdInstall(fd, file);
+  const fdInstallDone = fdInstall(fd, file);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -627,9 +639,11 @@ export async function doEpollCtl(
     error = -EBADF;
   } else {
     error = await epollCtlFiles(f.file, tf.file, op, fd, epds);
-    await fdput(tf);
+    const fdputDone = fdput(tf);
+    if (fdputDone !== RESOLVED) await fdputDone;
   }
-  await fdput(f);
+  const fdputDone2 = fdput(f);
+  if (fdputDone2 !== RESOLVED) await fdputDone2;
   return error;
 }
 
@@ -651,7 +665,8 @@ async function epollCtlFiles(
     if (op === EPOLL_CTL_ADD && epds.events & ~EPOLLEXCLUSIVE_OK_BITS) return -EINVAL;
   }
   const ep = f.privateData as EventPoll;
-  await ep.mtx.lock();
+  const mtxTaken3 = ep.mtx.lock();
+  if (mtxTaken3 !== RESOLVED) await mtxTaken3;
   const epi = epFind(ep, tf, fd);
   let error = -EINVAL;
   switch (op) {
@@ -677,7 +692,7 @@ async function epollCtlFiles(
       } else error = -ENOENT;
       break;
   }
-  await ep.mtx.unlock();
+  ep.mtx.unlockNow();
   return error;
 }
 
@@ -687,10 +702,11 @@ async function epollCtlFiles(
  */
 async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
   lockdepAssertHeld(ep.mtx);
-  await ep.lock.lock();
+  const lockTaken4 = ep.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   const txlist = ep.rdllist.splice(0);
   ep.ovflist = [];
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
   return txlist;
 }
 
@@ -705,7 +721,8 @@ async function epStartScan(ep: EventPoll): Promise<EpItem[]> {
  */
 async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
   lockdepAssertHeld(ep.mtx);
-  await ep.lock.lock();
+  const lockTaken5 = ep.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   for (const epi of ep.ovflist ?? []) {
     epi.onOvflist = false;
     if (!epi.onRdllist) {
@@ -717,7 +734,7 @@ async function epDoneScan(ep: EventPoll, txlist: EpItem[]): Promise<void> {
   ep.ovflist = null;
   ep.rdllist.unshift(...txlist);
   if (ep.rdllist.length && ep.wq.waiting) ep.wq.wakeOne();
-  await ep.lock.unlock();
+  ep.lock.unlockNow();
 }
 
 /** epoll_put_uevent(): false when the store faults. */
@@ -744,7 +761,8 @@ async function epSendEvents(
 ): Promise<number> {
   let res = 0;
   const pt: PollTable = { qproc: null, key: 0 };
-  await ep.mtx.lock();
+  const mtxTaken4 = ep.mtx.lock();
+  if (mtxTaken4 !== RESOLVED) await mtxTaken4;
   const txlist = await epStartScan(ep);
   while (txlist.length) {
     if (res >= maxevents) break;
@@ -770,7 +788,7 @@ async function epSendEvents(
   }
   for (const epi of txlist) epi.onRdllist = true;
   await epDoneScan(ep, txlist);
-  await ep.mtx.unlock();
+  ep.mtx.unlockNow();
   return res;
 }
 
@@ -852,7 +870,8 @@ export async function doEpollWait(
   const error =
     epCheckParams(file, events, maxevents) ||
     (await epPoll(file.privateData as EventPoll, events as EpollEvent[], maxevents, timeoutNs));
-  await fdput(f);
+  const fdputDone3 = fdput(f);
+  if (fdputDone3 !== RESOLVED) await fdputDone3;
   return error;
 }
 

@@ -247,10 +247,11 @@ function copyFdtable(nfdt: FdTable, ofdt: FdTable): void {
  */
 async function expandFdtable(files: FilesStruct, nr: number): Promise<number> {
   lockdepAssertHeld(files.fileLock);
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
   const newFdt = allocFdtable(nr + 1);
   if ((await files.count.read()) > 1) await synchronizeRcu();
-  await files.fileLock.lock();
+  const fileLockTaken = files.fileLock.lock();
+  if (fileLockTaken !== RESOLVED) await fileLockTaken;
   if (typeof newFdt === "number") return newFdt;
   const cur = files.fdt;
   if (nr < cur.maxFds)
@@ -291,9 +292,10 @@ async function expandFilesSlow(files: FilesStruct, nr: number): Promise<number> 
     const fdt = files.fdt;
     if (nr < fdt.maxFds) return 0;
     if (files.resizeInProgress) {
-      await files.fileLock.unlock();
+      files.fileLock.unlockNow();
       while (files.resizeInProgress) await files.resizeWait.wait("wait_event(resize_wait)");
-      await files.fileLock.lock();
+      const fileLockTaken2 = files.fileLock.lock();
+      if (fileLockTaken2 !== RESOLVED) await fileLockTaken2;
       continue;
     }
     if (nr >= NR_OPEN) return -EMFILE;
@@ -408,9 +410,10 @@ const RESOLVED_EBADF: Promise<number> = Promise.resolve(-EBADF);
 export async function putUnusedFd(fd: number): Promise<void> {
   const files = currentFiles();
   if (files === null) return;
-  await files.fileLock.lock();
+  const fileLockTaken3 = files.fileLock.lock();
+  if (fileLockTaken3 !== RESOLVED) await fileLockTaken3;
   putUnusedFdLocked(files, fd);
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
 }
 
 /**
@@ -439,7 +442,7 @@ export async function fdInstallFiles(files: FilesStruct, fd: number, file: File)
   if (locked !== RESOLVED) await locked;
   const fdt = files.fdt;
   if (fdt.fd[fd] !== null) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     bug(
       `kernel BUG at fs/file.c: fd_install(): VFS_BUG_ON(rcu_access_pointer(fdt->fd[${fd}]) != NULL)`,
       { object: file.name },
@@ -687,7 +690,8 @@ async function fgetFilesUnlockAfter(lookup: Promise<File | null>): Promise<File 
   try {
     return await lookup;
   } finally {
-    await rcuReadUnlock();
+    const rcuReadUnlockDone = rcuReadUnlock();
+    if (rcuReadUnlockDone !== RESOLVED) await rcuReadUnlockDone;
   }
 }
 
@@ -722,7 +726,8 @@ async function fgetFilesRcuRecheck(
   if (toggleEnabled(FGET_NO_RECHECK.name)) return got;
   const now = fdt.fd[fd]!;
   if (now === null || fileAt(now) !== got || files.fdt !== fdt) {
-    await fput(got);
+    const fputDone = fput(got);
+    if (fputDone !== RESOLVED) await fputDone;
     return fgetFilesRcu(files, fd);
   }
   return got;
@@ -754,7 +759,8 @@ async function fgetFilesRcu(files: FilesStruct, fd: number): Promise<File | null
     // us: put our reference and try again.
     const now = fdt.fd[fd]!;
     if (now === null || fileAt(now) !== got || files.fdt !== fdt) {
-      await fput(got);
+      const fputDone2 = fput(got);
+      if (fputDone2 !== RESOLVED) await fputDone2;
       continue;
     }
     return got;
@@ -879,7 +885,7 @@ async function doDup2(files: FilesStruct, file: File, fd: number, flags: number)
   const fdt = files.fdt;
   const tofree = fdt.fd[fd]!;
   if (tofree === null && fdt.openFds[fd]) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     return -EBUSY;
   }
   await getFile(file);
@@ -887,7 +893,7 @@ async function doDup2(files: FilesStruct, file: File, fd: number, flags: number)
   // __set_open_fd(fd, fdt, flags & O_CLOEXEC)
   fdt.openFds[fd] = true;
   fdt.closeOnExec[fd] = (flags & O_CLOEXEC) !== 0;
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
   if (tofree !== null) await filpClose(tofree, files);
   return fd;
 }
@@ -913,15 +919,16 @@ export async function ksysDup3(oldfd: number, newfd: number, flags: number): Pro
   const nfd = uintArg(newfd);
   if (ofd !== null && ofd === nfd) return -EINVAL;
   if (nfd === null || nfd >= files.rlimitNofile) return -EBADF;
-  await files.fileLock.lock();
+  const fileLockTaken4 = files.fileLock.lock();
+  if (fileLockTaken4 !== RESOLVED) await fileLockTaken4;
   const err = await expandFiles(files, nfd);
   const file = ofd === null ? null : filesLookupFdLocked(files, ofd);
   if (file === null || err === -EMFILE) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     return -EBADF;
   }
   if (err < 0) {
-    await files.fileLock.unlock();
+    files.fileLock.unlockNow();
     return err;
   }
   return doDup2(files, file, nfd, flags);
@@ -942,7 +949,8 @@ export async function doSysDup2(oldfd: number, newfd: number): Promise<number> {
     if (files === null) return -EBADF;
     const f = await fgetFiles(files, ofd);
     if (f === null) return -EBADF;
-    await fput(f);
+    const fputDone3 = fput(f);
+    if (fputDone3 !== RESOLVED) await fputDone3;
     return ofd;
   }
   return ksysDup3(oldfd, newfd, 0);
@@ -954,11 +962,12 @@ export async function doSysDup2(oldfd: number, newfd: number): Promise<number> {
  * Locking: takes file_lock.
  */
 async function rangeCloexec(files: FilesStruct, fd: number, maxFd: number): Promise<void> {
-  await files.fileLock.lock();
+  const fileLockTaken5 = files.fileLock.lock();
+  if (fileLockTaken5 !== RESOLVED) await fileLockTaken5;
   const fdt = files.fdt;
   const last = Math.min(fdt.maxFds - 1, maxFd);
   for (let i = fd; i <= last; i++) fdt.closeOnExec[i] = true;
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
 }
 
 /**
@@ -969,18 +978,20 @@ async function rangeCloexec(files: FilesStruct, fd: number, maxFd: number): Prom
  * References: drops each closed fd's reference.
  */
 async function rangeClose(files: FilesStruct, fd: number, maxFd: number): Promise<void> {
-  await files.fileLock.lock();
+  const fileLockTaken6 = files.fileLock.lock();
+  if (fileLockTaken6 !== RESOLVED) await fileLockTaken6;
   const last = Math.min(maxFd, files.fdt.maxFds - 1);
   for (let i = fd; i <= last; i++) {
     const file = fileCloseFdLocked(files, i);
     if (file !== null) {
-      await files.fileLock.unlock();
+      files.fileLock.unlockNow();
       await filpClose(file, files);
       await point("cond_resched");
-      await files.fileLock.lock();
+      const fileLockTaken7 = files.fileLock.lock();
+      if (fileLockTaken7 !== RESOLVED) await fileLockTaken7;
     }
   }
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
 }
 
 /** Models struct fd_range: the fds [from, to] close_range() is about to close. */
@@ -1024,16 +1035,18 @@ function saneFdtableSize(fdt: FdTable, punchHole: FdRange | null): number {
 async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<FilesStruct | number> {
   const newf = new FilesStruct(`${oldf.name}(unshared)`, oldf.rlim);
   let newFdt = newf.fdtab;
-  await oldf.fileLock.lock();
+  const fileLockTaken8 = oldf.fileLock.lock();
+  if (fileLockTaken8 !== RESOLVED) await fileLockTaken8;
   let oldFdt = oldf.fdt;
   let openFiles = saneFdtableSize(oldFdt, punchHole);
   while (openFiles > newFdt.maxFds) {
-    await oldf.fileLock.unlock();
+    oldf.fileLock.unlockNow();
     if (newFdt !== newf.fdtab) kfree(newFdt);
     const fdt = allocFdtable(openFiles);
     if (typeof fdt === "number") return fdt; // ERR_CAST(new_fdt)
     newFdt = fdt;
-    await oldf.fileLock.lock();
+    const fileLockTaken9 = oldf.fileLock.lock();
+    if (fileLockTaken9 !== RESOLVED) await fileLockTaken9;
     oldFdt = oldf.fdt;
     openFiles = saneFdtableSize(oldFdt, punchHole);
   }
@@ -1048,7 +1061,7 @@ async function dupFd(oldf: FilesStruct, punchHole: FdRange | null): Promise<File
     else newFdt.openFds[i] = false;
     newFdt.fd[i] = f;
   }
-  await oldf.fileLock.unlock();
+  oldf.fileLock.unlockNow();
   newf.fdt = newFdt;
   return newf;
 }
@@ -1106,7 +1119,8 @@ export async function doSysCloseRange(fd: number, maxFd: number, flags: number):
 export async function receiveFd(file: File, oFlags: number): Promise<number> {
   const newFd = await getUnusedFdFlags(oFlags);
   if (newFd < 0) return newFd;
-  await fdInstall(newFd, await getFile(file));
+  const fdInstallDone = fdInstall(newFd, await getFile(file));
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return newFd;
 }
 
@@ -1175,7 +1189,8 @@ export async function exitFiles(task: Task): Promise<void> {
  * References: one on the file returned; none on failure.
  */
 export async function getFileActive(load: () => File | null): Promise<File | null> {
-  await rcuReadLock();
+  const rcuReadLockDone = rcuReadLock();
+  if (rcuReadLockDone !== RESOLVED) await rcuReadLockDone;
   try {
     const file = load();
     if (file === null) return null;
@@ -1185,11 +1200,13 @@ export async function getFileActive(load: () => File | null): Promise<File | nul
     // "If the pointers don't match the file has been reallocated by SLAB_TYPESAFE_BY_RCU."
     const reloaded = load();
     if (reloaded === null || fileAt(reloaded) !== got) {
-      await fput(got);
+      const fputDone4 = fput(got);
+      if (fputDone4 !== RESOLVED) await fputDone4;
       return null;
     }
     return got;
   } finally {
-    await rcuReadUnlock();
+    const rcuReadUnlockDone2 = rcuReadUnlock();
+    if (rcuReadUnlockDone2 !== RESOLVED) await rcuReadUnlockDone2;
   }
 }

@@ -511,7 +511,8 @@ function getFileNow(file: File): File {
  * References: takes one, even on a doomed file.
  */
 export async function getFileLegacy(file: File): Promise<File> {
-  await point(getFileLabel(file));
+  const atPoint = pointNow(getFileLabel(file));
+  if (atPoint !== null) await atPoint;
   file.checkAccess("get_file");
   file.fCount.refs.inc();
   return file;
@@ -527,7 +528,8 @@ export async function getFileLegacy(file: File): Promise<File> {
  * References: takes one when it returns true.
  */
 export async function getFileUnlessDoomed(file: File): Promise<boolean> {
-  await point(opLabel("get_file_unless_doomed", file.name));
+  const atPoint = pointNow(opLabel("get_file_unless_doomed", file.name));
+  if (atPoint !== null) await atPoint;
   file.checkAccess("get_file_unless_doomed");
   return file.fCount.incNotZero();
 }
@@ -654,7 +656,8 @@ function fileFree(file: File): void {
  * References: consumes the doomed file.
  */
 export async function fputFinal(file: File): Promise<void> {
-  await point(opLabel("__fput", file.name));
+  const atPoint = pointNow(opLabel("__fput", file.name));
+  if (atPoint !== null) await atPoint;
   if (!file.checkAccess("__fput")) return;
   if (file.fMode & FMODE_OPENED) {
     mightSleep("__fput");
@@ -687,7 +690,8 @@ const delayedFput = new SimLocal<DelayedFputState>(() => ({
  */
 async function delayedFputWork(): Promise<void> {
   const d = delayedFput.get();
-  await point("llist_del_all(delayed_fput_list)");
+  const atPoint = pointNow("llist_del_all(delayed_fput_list)");
+  if (atPoint !== null) await atPoint;
   const files = d.list.splice(0);
   for (let i = files.length - 1; i >= 0; i--) await fputFinal(files[i]!);
 }

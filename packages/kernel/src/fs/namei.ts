@@ -23,6 +23,7 @@
  * O_PATH file holds no path, only the entry's name.
  */
 
+import { RESOLVED } from "@primetime/sim";
 import { EEXIST, ELOOP, ENOENT, ENOTDIR, type Errno, errPtr, isErr } from "../include/errno.js";
 import { pathPut } from "./dcache.js";
 import type { FilesStruct } from "./fdtable.js";
@@ -128,7 +129,8 @@ export async function pathOpenatOPath(target: PathTarget, flags: number): Promis
   if (isErr(file)) return file;
   const error = await doOPath(target, flags, file);
   if (error < 0) {
-    await fput(file);
+    const fputDone = fput(file);
+    if (fputDone !== RESOLVED) await fputDone;
     return error;
   }
   return file;
@@ -161,12 +163,14 @@ export async function pathOpenatProcLink(
 /** pathOpenatProcLink() after the allocation: 0, or the errno with `file` put. */
 async function openProcLink(target: PathTarget, flags: number, file: File): Promise<number> {
   if (target === null || target.kind !== "proc-fd") {
-    await fput(file);
+    const fputDone2 = fput(file);
+    if (fputDone2 !== RESOLVED) await fputDone2;
     return -ENOENT;
   }
   const mode = await tidFdMode(target.files, target.fd);
   if (mode < 0) {
-    await fput(file);
+    const fputDone3 = fput(file);
+    if (fputDone3 !== RESOLVED) await fputDone3;
     return mode;
   }
   const excl = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
@@ -174,7 +178,8 @@ async function openProcLink(target: PathTarget, flags: number, file: File): Prom
   if (!excl && !(flags & O_NOFOLLOW)) {
     const link = await procPidGetLink(target.files, target.fd);
     if (isErr(link)) {
-      await fput(file);
+      const fputDone4 = fput(file);
+      if (fputDone4 !== RESOLVED) await fputDone4;
       return link;
     }
     ndJumpLink(link);

@@ -18,7 +18,7 @@
  * thread then dies on its way back to userspace.
  */
 
-import { now, point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { now, point, pointNow, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { EFAULT, EINVAL, ERESTART_RESTARTBLOCK, ERESTARTNOHAND } from "../include/errno.js";
 import { scheduleOn, scheduleTimeoutOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
@@ -168,7 +168,8 @@ class PollWqueues {
   async pollwait(file: File, head: PollWaitHead, pt: PollTable): Promise<void> {
     const entry = new PollWqueuesEntry(this, pt.key, this.wq);
     await getFile(file);
-    await point("add_wait_queue(poll)");
+    const atPoint = pointNow("add_wait_queue(poll)");
+    if (atPoint !== null) await atPoint;
     head.entries.add(entry);
     this.registrations.push({ head, entry, file });
   }
@@ -176,9 +177,11 @@ class PollWqueues {
   /** Models poll_freewait(): unregisters every entry and drops the files they held. */
   async freewait(): Promise<void> {
     for (const { head, entry, file } of this.registrations.splice(0)) {
-      await point("remove_wait_queue(poll)");
+      const atPoint = pointNow("remove_wait_queue(poll)");
+      if (atPoint !== null) await atPoint;
       head.entries.delete(entry);
-      await fput(file);
+      const fputDone = fput(file);
+      if (fputDone !== RESOLVED) await fputDone;
     }
   }
 }
@@ -204,7 +207,8 @@ async function doPollfd(pfd: PollFd, pt: PollTable): Promise<number> {
     pt.key = filter;
     return (await file.fOp.poll(file, pt)) & filter;
   } finally {
-    await fdput(f);
+    const fdputDone = fdput(f);
+    if (fdputDone !== RESOLVED) await fdputDone;
   }
 }
 

@@ -307,7 +307,8 @@ export async function doFilpOpen(
   if (isErr(f)) return f;
   const err = await doDentryOpen(f, path, inode);
   if (err < 0) {
-    await fput(f);
+    const fputDone = fput(f);
+    if (fputDone !== RESOLVED) await fputDone;
     return err;
   }
   return f;
@@ -367,7 +368,8 @@ async function sysOpenBody(p: SyscallProcess, path: unknown, flags: unknown): Pr
     await putUnusedFd(fd);
     return f;
   }
-  await fdInstall(fd, f);
+  const fdInstallDone = fdInstall(fd, f);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
   return fd;
 }
 
@@ -500,9 +502,10 @@ async function doVfsIoctl(p: SyscallProcess, fd: number, cmd: number): Promise<n
   // set_close_on_exec(): current->files, the thread's table (its own after close_range()'s
   // CLOSE_RANGE_UNSHARE), not the table the process started with.
   const files = currentFiles() ?? p.files;
-  await files.fileLock.lock();
+  const fileLockTaken = files.fileLock.lock();
+  if (fileLockTaken !== RESOLVED) await fileLockTaken;
   if (fd < files.fdt.maxFds) files.fdt.closeOnExec[fd] = cmd === FIOCLEX;
-  await files.fileLock.unlock();
+  files.fileLock.unlockNow();
   return 0;
 }
 

@@ -90,7 +90,8 @@ export async function taskWorkAdd(
   // slot holds the label's first half, built once per task instead of at every call.
   const s = taskWorks.get(task);
   if (s.addLabel === "") s.addLabel = fmtLabel("task_work_add(", task.name, ", ");
-  await point(fmtLabel(s.addLabel, work.label ?? "work", ")"));
+  const atPoint = pointNow(fmtLabel(s.addLabel, work.label ?? "work", ")"));
+  if (atPoint !== null) await atPoint;
   if (!isUserThread(task) || s.exited) return -ESRCH;
   s.works.push(work);
   return 0;
@@ -142,9 +143,11 @@ async function taskWorkRunFrom(s: TaskWorks): Promise<void> {
     const batch = s.works.splice(0).reverse();
     for (const work of batch) {
       await work.func(work);
-      await point("cond_resched");
+      const atPoint = pointNow("cond_resched");
+      if (atPoint !== null) await atPoint;
     }
-    await point("task_work_run");
+    const atPoint = pointNow("task_work_run");
+    if (atPoint !== null) await atPoint;
   }
 }
 
@@ -160,5 +163,6 @@ export async function exitTaskWork(): Promise<void> {
   const task = currentTask();
   if (task === null) return;
   taskWorks.get(task).exiting = true;
-  await taskWorkRun();
+  const taskWorkRunDone = taskWorkRun();
+  if (taskWorkRunDone !== RESOLVED) await taskWorkRunDone;
 }

@@ -487,7 +487,8 @@ async function processOneWork(pool: Pool, worker: Worker, work: WorkStruct): Pro
   worker.current = { work, inst };
   // set_work_pool_and_clear_pending(): from here on the item may be queued again.
   st.pending = false;
-  await point(opLabel("process_one_work", work.name));
+  const atPoint = pointNow(opLabel("process_one_work", work.name));
+  if (atPoint !== null) await atPoint;
   lockdepMapOf(pool.wq).acquire();
   lockdepMapOf(work).acquire();
   await work.func(work);
@@ -758,7 +759,8 @@ async function flushWorkInner(work: WorkStruct, op: string, fromCancel: boolean)
  */
 export async function flushWork(work: WorkStruct): Promise<boolean> {
   const label = opLabel("flush_work", work.name);
-  await point(label);
+  const atPoint = pointNow(label);
+  if (atPoint !== null) await atPoint;
   mightSleep(label);
   return flushWorkInner(work, "flush_work", false);
 }
@@ -769,7 +771,8 @@ export async function flushWork(work: WorkStruct): Promise<boolean> {
  * Locking: sleeps. References: the caller keeps the item alive during the call.
  */
 export async function flushDelayedWork(dwork: DelayedWork): Promise<boolean> {
-  await point(`flush_delayed_work(${dwork.name})`);
+  const atPoint = pointNow(`flush_delayed_work(${dwork.name})`);
+  if (atPoint !== null) await atPoint;
   mightSleep(`flush_delayed_work(${dwork.name})`);
   const st = stateOf(dwork.work);
   if (st.timer) {
@@ -783,7 +786,8 @@ export async function flushDelayedWork(dwork: DelayedWork): Promise<boolean> {
 /** Models __cancel_work_timer(): grab PENDING, mark CANCELING, wait for the execution. */
 async function cancelSync(work: WorkStruct, isDwork: boolean, op: string): Promise<boolean> {
   const label = opLabel(op, work.name);
-  await point(label);
+  const atPoint = pointNow(label);
+  if (atPoint !== null) await atPoint;
   mightSleep(label);
   const st = stateOf(work);
   let ret: number;
@@ -901,7 +905,8 @@ export async function flushWorkqueue(wq: Workqueue): Promise<void> {
  * Locking: sleeps. References: none.
  */
 export async function drainWorkqueue(wq: Workqueue): Promise<void> {
-  await point(`drain_workqueue(${wq.name})`);
+  const atPoint = pointNow(`drain_workqueue(${wq.name})`);
+  if (atPoint !== null) await atPoint;
   mightSleep(`drain_workqueue(${wq.name})`);
   const pool = poolOf(wq);
   pool.draining++;
@@ -926,7 +931,8 @@ export async function drainWorkqueue(wq: Workqueue): Promise<void> {
  */
 export async function destroyWorkqueue(wq: Workqueue): Promise<void> {
   await drainWorkqueue(wq);
-  await point(`destroy_workqueue(${wq.name})`);
+  const atPoint = pointNow(`destroy_workqueue(${wq.name})`);
+  if (atPoint !== null) await atPoint;
   const pool = poolOf(wq);
   pool.destroyed = here(`destroy_workqueue(${wq.name})`);
   pool.nrIdle = 0;

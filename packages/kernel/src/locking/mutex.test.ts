@@ -71,6 +71,45 @@ describe("Mutex", () => {
     expect(labels.filter((l) => l.startsWith("mutex_unlock"))).toEqual([]);
   });
 
+  it("unlockNow() is unlock() settled: the same release, wake-up and schedule", async () => {
+    // Three tasks contend for one mutex; `now` picks how they release it.
+    const contend = (now: boolean) => async () => {
+      const m = new Mutex("contended_lock");
+      const ts = [1, 2, 3].map((i) =>
+        spawn(`t${i}`, async () => {
+          for (let k = 0; k < 2; k++) {
+            await m.lock();
+            await point("inside");
+            if (now) m.unlockNow();
+            else await m.unlock();
+          }
+        }),
+      );
+      for (const t of ts) await t.join();
+      expect(m.locked).toBe(false);
+    };
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const a = await new Simulation({ seed, strategy: { kind: "pct", depth: 3 } }).run(
+        contend(false),
+      );
+      const b = await new Simulation({ seed, strategy: { kind: "pct", depth: 3 } }).run(
+        contend(true),
+      );
+      expect(b.outcome).toBe("ok");
+      expect(b.splats).toEqual([]);
+      expect(b.traceHash).toBe(a.traceHash);
+      expect(b.trace.steps().length).toBe(a.trace.steps().length);
+    }
+    // Not held: lockdep's "bad unlock balance", reported at once (no promise to await).
+    const bad = await new Simulation().run(async () => {
+      const m = new Mutex("never_taken");
+      m.unlockNow();
+      expect(m.locked).toBe(false);
+    });
+    expect(bad.splats.map((x) => x.kind)).toEqual(["lockdep"]);
+    expect(bad.splats[0]!.message).toMatch(/bad unlock balance detected/);
+  });
+
   it("tryLock takes a free mutex without a scheduling point", async () => {
     const r = await new Simulation().run(async (sim) => {
       const m = new Mutex("m");

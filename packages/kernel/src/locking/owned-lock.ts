@@ -252,8 +252,21 @@ export abstract class OwnedLock implements LockdepLock {
     }
   }
 
-  /** release()'s work, settled. */
-  private releaseNow(): void {
+  /**
+   * unlock() (mutex_unlock(), spin_unlock(), ww_mutex_unlock() on a WwMutex) for model code in
+   * an async function: the same release, done now, with no promise for the caller to await. The
+   * release settles at once (it is no scheduling point), so `await lock.unlock()` only awaited
+   * the shared RESOLVED, an allocation at every unlock of a run (the await's reaction). What
+   * unlock() would reject with (an oops at the owner's liveness check) is thrown here instead,
+   * which rejects the calling async function's promise alike: the schedule is the same.
+   * Locking: the caller holds the lock.
+   */
+  unlockNow(): void {
+    this.releaseNow();
+  }
+
+  /** release()'s work, settled (WwMutex adds ww_mutex_unlock()'s context bookkeeping). */
+  protected releaseNow(): void {
     this.owner?.checkAccess?.(this.names.unlock);
     const wasHeld = lockRelease(this, this.names.unlock);
     if (this.holderCtx !== null) {

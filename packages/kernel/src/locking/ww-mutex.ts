@@ -259,17 +259,28 @@ export class WwMutex extends Mutex {
    */
   protected override release(): Promise<void> {
     // __ww_mutex_unlock(), then mutex_unlock() of the base.
-    const c = this.ctx;
-    if (c) {
-      debugLocksWarnOn(c.acquired === 0, "!lock->ctx->acquired");
-      if (c.acquired > 0) c.acquired--;
-      this.ctx = null;
-    }
+    this.wwForgetCtx();
     try {
       this.wwReleaseNow();
       return RESOLVED;
     } catch (e) {
       return Promise.reject(e);
+    }
+  }
+
+  /** release() done now (unlockNow()): the same steps, a throw thrown. */
+  protected override releaseNow(): void {
+    this.wwForgetCtx();
+    this.wwReleaseNow();
+  }
+
+  /** __ww_mutex_unlock(): the holding context forgets the mutex (ctx->acquired--). */
+  private wwForgetCtx(): void {
+    const c = this.ctx;
+    if (c) {
+      debugLocksWarnOn(c.acquired === 0, "!lock->ctx->acquired");
+      if (c.acquired > 0) c.acquired--;
+      this.ctx = null;
     }
   }
 

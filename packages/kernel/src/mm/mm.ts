@@ -352,7 +352,8 @@ export async function vmMmapPgoff(
 ): Promise<number> {
   if (await mm.mmapLock.writeLockKillable()) return -EINTR;
   const ret = await doMmap(mm, file, addr, len, prot, flags, pgoff);
-  await mm.mmapLock.writeUnlock();
+  const writeUnlockDone = mm.mmapLock.writeUnlock();
+  if (writeUnlockDone !== RESOLVED) await writeUnlockDone;
   return ret;
 }
 
@@ -659,7 +660,8 @@ export async function accessVm(
       break;
     }
     if (typeof page === "number") {
-      await lock.readUnlock();
+      const readUnlockDone = lock.readUnlock();
+      if (readUnlockDone !== RESOLVED) await readUnlockDone;
       return -EFAULT;
     }
     if (write) page.set(n === data.length ? data : data.subarray(done, done + n), off);
@@ -728,7 +730,8 @@ function rangeAccessible(mm: MmStruct, addr: number, len: number, write: boolean
  * References: drops every vma's file reference.
  */
 export async function exitMmap(mm: MmStruct): Promise<void> {
-  await mm.mmapLock.writeLock();
+  const writeLockDone = mm.mmapLock.writeLock();
+  if (writeLockDone !== RESOLVED) await writeLockDone;
   const all = [...mm.vmas];
   for (const v of all) mm.unlink(v);
   await point("unmap_vmas");
@@ -738,7 +741,8 @@ export async function exitMmap(mm: MmStruct): Promise<void> {
     v.cowPages.clear();
   }
   for (const v of all) await removeVma(v);
-  await mm.mmapLock.writeUnlock();
+  const writeUnlockDone2 = mm.mmapLock.writeUnlock();
+  if (writeUnlockDone2 !== RESOLVED) await writeUnlockDone2;
 }
 
 /**

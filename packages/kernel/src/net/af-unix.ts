@@ -35,6 +35,7 @@ import {
   defineKnownWindow,
   opLabel,
   point,
+  RESOLVED,
   SimLocal,
   TASK_INTERRUPTIBLE,
   toggleEnabled,
@@ -342,10 +343,11 @@ export const unixSocketFops = fileOperations({ owner: "af_unix", release: unixSo
 async function unixRemoveSocket(sk: UnixSock): Promise<void> {
   if (sk.addr === null) return; // u->addr is set before the socket is hashed by name
   const net = unixNet.get();
-  await net.lock.lock();
+  const lockTaken = net.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   const addr = sk.addr;
   if (addr !== null && net.bound.get(addr.path) === sk) net.bound.delete(addr.path);
-  await net.lock.unlock();
+  net.lock.unlockNow();
 }
 
 /**
@@ -365,7 +367,8 @@ async function unixRemoveSocket(sk: UnixSock): Promise<void> {
  */
 export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<void> {
   await unixRemoveSocket(sk);
-  await sk.lock.lock();
+  const lockTaken2 = sk.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   sk.dead = true; // sock_orphan()
   sk.file = null;
   sk.shutdown = SHUTDOWN_MASK;
@@ -373,7 +376,7 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
   sk.state = TCP_CLOSE;
   const skpair = sk.peer;
   sk.peer = null;
-  await sk.lock.unlock();
+  sk.lock.unlockNow();
   sk.peerWait.wakeAll(); // wake_up_interruptible_all(&u->peer_wait)
   sk.wait.wakeAll();
   if (skpair !== null) {
@@ -383,18 +386,20 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
     // holds the file whose last reference this is; an embryo has none): the queue can only change
     // under this task, and the load commutes with what other tasks do (ARCHITECTURE.md section 1).
     const unread = sk.receiveQueue[0] !== undefined;
-    await skpair.lock.lock();
+    const lockTaken3 = skpair.lock.lock();
+    if (lockTaken3 !== RESOLVED) await lockTaken3;
     await point(opLabel("WRITE_ONCE(skpair->sk_shutdown)", skpair.name));
     skpair.shutdown = SHUTDOWN_MASK;
     if (unread || embrion) skpair.err = ECONNRESET; // WRITE_ONCE(skpair->sk_err, ECONNRESET)
-    await skpair.lock.unlock();
+    skpair.lock.unlockNow();
     skpair.wait.wakeAll(); // sk_state_change()
     await sockPut(skpair);
   }
   for (;;) {
-    await sk.queueLock.lock();
+    const queueLockTaken = sk.queueLock.lock();
+    if (queueLockTaken !== RESOLVED) await queueLockTaken;
     const skb = skbDequeue(sk.receiveQueue); // skb_dequeue()
-    await sk.queueLock.unlock();
+    sk.queueLock.unlockNow();
     if (skb === undefined) break;
     if (state === TCP_LISTEN && skb.sk !== null) await unixReleaseSock(skb.sk, true);
     await kfreeSkb(skb);
@@ -422,8 +427,10 @@ function unixCreate(): UnixSock | number {
  * Locking: none (the sockets are not published yet). References: takes one on each.
  */
 async function unixSocketpair(ska: UnixSock, skb: UnixSock): Promise<void> {
-  await ska.refcnt.get();
-  await skb.refcnt.get();
+  const getDone = ska.refcnt.get();
+  if (getDone !== RESOLVED) await getDone;
+  const getDone2 = skb.refcnt.get();
+  if (getDone2 !== RESOLVED) await getDone2;
   ska.peer = skb;
   skb.peer = ska;
   ska.state = TCP_ESTABLISHED;
@@ -532,11 +539,14 @@ export async function sysSocketpairBody(
   const f2 = await sockAllocFile(skb, flags);
   if (typeof f2 === "number") {
     await unixReleaseSock(skb, false);
-    await fput(f1);
+    const fputDone = fput(f1);
+    if (fputDone !== RESOLVED) await fputDone;
     return out(f2);
   }
-  await fdInstall(fd1, f1);
-  await fdInstall(fd2, f2);
+  const fdInstallDone = fdInstall(fd1, f1);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
+  const fdInstallDone2 = fdInstall(fd2, f2);
+  if (fdInstallDone2 !== RESOLVED) await fdInstallDone2;
   return [fd1, fd2];
 }
 
@@ -571,7 +581,8 @@ export async function sysSocketBody(
     await putUnusedFd(fd);
     return f;
   }
-  await fdInstall(fd, f);
+  const fdInstallDone3 = fdInstall(fd, f);
+  if (fdInstallDone3 !== RESOLVED) await fdInstallDone3;
   return fd;
 }
 
@@ -644,10 +655,11 @@ async function unixBindAbstract(sk: UnixSock, path: string | null): Promise<numb
   const err = await sk.bindlock.lockInterruptible();
   if (err < 0) return release(err);
   if (sk.addr !== null) {
-    await sk.bindlock.unlock();
+    sk.bindlock.unlockNow();
     return release(auto ? 0 : -EINVAL);
   }
-  await net.lock.lock();
+  const lockTaken4 = net.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   if (auto) {
     const first = net.ordernum & 0xfffff;
     let n = first;
@@ -656,22 +668,22 @@ async function unixBindAbstract(sk: UnixSock, path: string | null): Promise<numb
       n = (n + 1) & 0xfffff;
       if (!net.bound.has(addr.path)) break;
       if (n === first) {
-        await net.lock.unlock();
-        await sk.bindlock.unlock();
+        net.lock.unlockNow();
+        sk.bindlock.unlockNow();
         return release(-ENOSPC);
       }
     }
     net.ordernum = n;
   } else if (net.bound.has(addr.path)) {
-    await net.lock.unlock();
-    await sk.bindlock.unlock();
+    net.lock.unlockNow();
+    sk.bindlock.unlockNow();
     return release(-EADDRINUSE);
   }
   await point(opLabel("__unix_set_addr_hash", sk.name));
   sk.addr = addr;
   net.bound.set(addr.path, sk);
-  await net.lock.unlock();
-  await sk.bindlock.unlock();
+  net.lock.unlockNow();
+  sk.bindlock.unlockNow();
   return 0;
 }
 
@@ -700,15 +712,16 @@ async function unixListen(sk: UnixSock, backlog: number): Promise<number> {
   if (backlog < 0 || backlog > SOMAXCONN) backlog = SOMAXCONN;
   await point(opLabel("READ_ONCE(u->addr)", sk.name));
   if (sk.addr === null) return -EINVAL;
-  await sk.lock.lock();
+  const lockTaken5 = sk.lock.lock();
+  if (lockTaken5 !== RESOLVED) await lockTaken5;
   if (sk.state !== TCP_CLOSE && sk.state !== TCP_LISTEN) {
-    await sk.lock.unlock();
+    sk.lock.unlockNow();
     return -EINVAL;
   }
   if (backlog > sk.maxAckBacklog) sk.peerWait.wakeAll();
   sk.maxAckBacklog = backlog;
   sk.state = TCP_LISTEN;
-  await sk.lock.unlock();
+  sk.lock.unlockNow();
   return 0;
 }
 
@@ -719,14 +732,15 @@ async function unixListen(sk: UnixSock, backlog: number): Promise<number> {
  */
 async function unixFindAbstract(path: string): Promise<UnixSock | number> {
   const net = unixNet.get();
-  await net.lock.lock();
+  const lockTaken6 = net.lock.lock();
+  if (lockTaken6 !== RESOLVED) await lockTaken6;
   const sk = net.bound.get(path);
   if (sk === undefined) {
-    await net.lock.unlock();
+    net.lock.unlockNow();
     return -ECONNREFUSED;
   }
   await sk.refcnt.get(); // sock_hold()
-  await net.lock.unlock();
+  net.lock.unlockNow();
   return sk;
 }
 
@@ -743,7 +757,7 @@ function unixRecvqFull(sk: UnixSock): boolean {
 async function unixWaitForPeer(other: UnixSock): Promise<void> {
   lockdepAssertHeld(other.lock);
   const sched = !other.dead && !(other.shutdown & RCV_SHUTDOWN) && unixRecvqFull(other);
-  await other.lock.unlock();
+  other.lock.unlockNow();
   if (sched)
     await scheduleOn(other.peerWait, TASK_INTERRUPTIBLE, `unix_wait_for_peer(${other.name})`);
 }
@@ -790,10 +804,11 @@ export const UNIX_GC_EMBRYO_QUEUED_LATE = defineKnownWindow({
 /** Models the queueing of the embryo's skb: __skb_queue_tail() under the listener's queue lock. */
 async function unixQueueEmbryo(other: UnixSock, skb: SkBuff): Promise<void> {
   lockdepAssertHeld(other.lock);
-  await other.queueLock.lock();
+  const queueLockTaken2 = other.queueLock.lock();
+  if (queueLockTaken2 !== RESOLVED) await queueLockTaken2;
   await point(opLabel("__skb_queue_tail", other.name));
   skbQueueTail(other.receiveQueue, skb);
-  await other.queueLock.unlock();
+  other.queueLock.unlockNow();
 }
 
 /**
@@ -846,9 +861,10 @@ export async function unixStreamConnect(
     const found = await unixFindAbstract(sunPath(a));
     if (typeof found === "number") return outFreeSkb(found);
     other = found;
-    await other.lock.lock();
+    const lockTaken7 = other.lock.lock();
+    if (lockTaken7 !== RESOLVED) await lockTaken7;
     if (other.dead) {
-      await other.lock.unlock();
+      other.lock.unlockNow();
       await sockPut(other);
       continue;
     }
@@ -871,10 +887,11 @@ export async function unixStreamConnect(
       err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
       break;
     }
-    await sk.lock.lockNested(1);
+    const lockNestedDone = sk.lock.lockNested(1);
+    if (lockNestedDone !== RESOLVED) await lockNestedDone;
     if (sk.state !== TCP_CLOSE) {
       err = sk.state === TCP_ESTABLISHED ? -EISCONN : -EINVAL;
-      await sk.lock.unlock();
+      sk.lock.unlockNow();
       break;
     }
     // The way is open.
@@ -893,15 +910,15 @@ export async function unixStreamConnect(
     sk.state = TCP_ESTABLISHED;
     await newsk.refcnt.get(); // sock_hold(newsk)
     sk.peer = newsk;
-    await sk.lock.unlock();
+    sk.lock.unlockNow();
     if (!queueFirst) await unixQueueEmbryo(other, skb);
-    await other.lock.unlock();
+    other.lock.unlockNow();
     other.wait.wakeOne(); // sk_data_ready()
     await sockPut(other);
     return 0;
   }
   // out_unlock
-  await other.lock.unlock();
+  other.lock.unlockNow();
   await sockPut(other);
   return outFreeSkb(err);
 }
@@ -920,10 +937,11 @@ async function skbRecvDatagram(sk: UnixSock, nonblock: boolean): Promise<SkBuff 
   for (;;) {
     const error = sockError(sk); // __skb_try_recv_datagram(): sock_error() first
     if (error !== 0) return error;
-    await sk.queueLock.lock();
+    const queueLockTaken3 = sk.queueLock.lock();
+    if (queueLockTaken3 !== RESOLVED) await queueLockTaken3;
     await point(opLabel("__skb_try_recv_datagram", sk.name));
     const skb = skbDequeue(sk.receiveQueue);
-    await sk.queueLock.unlock();
+    sk.queueLock.unlockNow();
     if (skb !== undefined) return skb;
     if (nonblock) return -EAGAIN; // __skb_recv_datagram(): timeo == 0
     // __skb_wait_for_more_packets(): the kernel queues itself on sk_wq (prepare_to_wait_exclusive())
@@ -956,13 +974,14 @@ async function unixAccept(sk: UnixSock, newfile: File, nonblock: boolean): Promi
   const tsk = skb.sk as UnixSock;
   await kfreeSkb(skb); // skb_free_datagram(): consume_skb()
   sk.peerWait.wakeOne(); // wake_up_interruptible(&unix_sk(sk)->peer_wait)
-  await tsk.lock.lock();
+  const lockTaken8 = tsk.lock.lock();
+  if (lockTaken8 !== RESOLVED) await lockTaken8;
   await unixUpdateEdges(tsk);
   // sock_graft(tsk, newsock)
   tsk.file = newfile;
   newfile.privateData = tsk;
   unixSetSocketFile(newfile, tsk);
-  await tsk.lock.unlock();
+  tsk.lock.unlockNow();
   return 0;
 }
 
@@ -996,11 +1015,13 @@ async function sysAccept4File(file: File, flags: number): Promise<number> {
   newfile.fInode = sockAllocInode(newfile.path);
   const err = await unixAccept(sk, newfile, (file.fFlags & O_NONBLOCK) !== 0);
   if (err < 0) {
-    await fput(newfile);
+    const fputDone2 = fput(newfile);
+    if (fputDone2 !== RESOLVED) await fputDone2;
     await putUnusedFd(newfd);
     return err;
   }
-  await fdInstall(newfd, newfile);
+  const fdInstallDone4 = fdInstall(newfd, newfile);
+  if (fdInstallDone4 !== RESOLVED) await fdInstallDone4;
   return newfd;
 }
 
@@ -1045,18 +1066,20 @@ export async function unixStreamSendmsg(
       return err;
     }
   }
-  await other.lock.lock();
+  const lockTaken9 = other.lock.lock();
+  if (lockTaken9 !== RESOLVED) await lockTaken9;
   if (other.dead || other.shutdown & RCV_SHUTDOWN) {
-    await other.lock.unlock();
+    other.lock.unlockNow();
     await kfreeSkb(skb);
     return -EPIPE;
   }
   await scmStatAdd(other, skb);
-  await other.queueLock.lock();
+  const queueLockTaken4 = other.queueLock.lock();
+  if (queueLockTaken4 !== RESOLVED) await queueLockTaken4;
   await point(opLabel("__skb_queue_tail", other.name));
   skbQueueTail(other.receiveQueue, skb);
-  await other.queueLock.unlock();
-  await other.lock.unlock();
+  other.queueLock.unlockNow();
+  other.lock.unlockNow();
   other.wait.wakeOne(); // sk_data_ready()
   return 0;
 }
@@ -1126,23 +1149,25 @@ export async function unixStreamRecvmsg(
   if (sk.state !== TCP_ESTABLISHED) return -EINVAL;
   let skb: SkBuff | undefined;
   for (;;) {
-    await sk.iolock.lock();
-    await sk.lock.lock();
+    const iolockTaken = sk.iolock.lock();
+    if (iolockTaken !== RESOLVED) await iolockTaken;
+    const lockTaken10 = sk.lock.lock();
+    if (lockTaken10 !== RESOLVED) await lockTaken10;
     if (sk.dead) {
-      await sk.lock.unlock();
-      await sk.iolock.unlock();
+      sk.lock.unlockNow();
+      sk.iolock.unlockNow();
       return -ECONNRESET;
     }
     skb = sk.receiveQueue[0];
     if (skb !== undefined) {
-      await sk.lock.unlock();
+      sk.lock.unlockNow();
       break;
     }
     // sock_error() under unix_state_lock(), which the peer's release writes sk_err under.
     const err = sockError(sk);
     const shut = (sk.shutdown & RCV_SHUTDOWN) !== 0;
-    await sk.lock.unlock();
-    await sk.iolock.unlock();
+    sk.lock.unlockNow();
+    sk.iolock.unlockNow();
     if (err !== 0) return err;
     if (shut) return { fds: [], msgFlags: 0 };
     if (opts.nonblock) return -EAGAIN;
@@ -1155,16 +1180,17 @@ export async function unixStreamRecvmsg(
     skb.checkAccess("unix_stream_read_generic");
     if (skb.fp !== null) await scmStatDel(sk, skb);
     fpl = skb.fp !== null ? await unixDetachFds(skb) : null;
-    await sk.queueLock.lock();
+    const queueLockTaken5 = sk.queueLock.lock();
+    if (queueLockTaken5 !== RESOLVED) await queueLockTaken5;
     await point(opLabel("__skb_unlink", skb.name));
     skb.checkAccess("__skb_unlink");
     skbUnlink(skb, sk.receiveQueue);
-    await sk.queueLock.unlock();
+    sk.queueLock.unlockNow();
     await kfreeSkb(skb); // consume_skb()
   } else {
     fpl = await unixPeekFds(sk, skb);
   }
-  await sk.iolock.unlock();
+  sk.iolock.unlockNow();
   return scmDetachFds(fpl, opts);
 }
 
@@ -1204,7 +1230,8 @@ async function withSocket<T>(
     if (sk === null) return -ENOTSOCK;
     return await fn(sk, f.file);
   } finally {
-    await fdput(f);
+    const fdputDone = fdput(f);
+    if (fdputDone !== RESOLVED) await fdputDone;
   }
 }
 
@@ -1307,7 +1334,8 @@ async function withFile<T>(
   try {
     return await fn(f.file);
   } finally {
-    await fdput(f);
+    const fdputDone2 = fdput(f);
+    if (fdputDone2 !== RESOLVED) await fdputDone2;
   }
 }
 

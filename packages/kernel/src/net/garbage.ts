@@ -34,6 +34,7 @@ import {
   defineToggle,
   opLabel,
   point,
+  RESOLVED,
   report,
   SimLocal,
   toggleEnabled,
@@ -369,7 +370,8 @@ function unixFreeVertices(fpl: ScmFpList): void {
  */
 export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<void> {
   const g = gcState.get();
-  await g.lock.lock();
+  const lockTaken = g.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   if (fpl.countUnix > 0) {
     const edges = (fpl.edges as UnixEdges | null)?.edges ?? [];
     let i = 0;
@@ -385,7 +387,7 @@ export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<
     g.totInflight += fpl.countUnix;
   }
   g.userInflight += fpl.fp.length;
-  await g.lock.unlock();
+  g.lock.unlockNow();
   fpl.inflight = true;
   unixFreeVertices(fpl);
 }
@@ -408,7 +410,8 @@ export async function unixAddEdges(fpl: ScmFpList, receiver: UnixSock): Promise<
  */
 export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
   const g = gcState.get();
-  await g.lock.lock();
+  const lockTaken2 = g.lock.lock();
+  if (lockTaken2 !== RESOLVED) await lockTaken2;
   fpl.checkAccess("unix_del_edges");
   const array = fpl.edges as UnixEdges | null;
   // fpl->edges after unix_destroy_fpl()'s kvfree(): KASAN reports the read of the freed array
@@ -424,7 +427,7 @@ export async function unixDelEdges(fpl: ScmFpList): Promise<void> {
     g.totInflight -= fpl.countUnix;
   }
   g.userInflight -= fpl.fp.length;
-  await g.lock.unlock();
+  g.lock.unlockNow();
   fpl.inflight = false;
 }
 
@@ -444,11 +447,12 @@ export async function unixUpdateEdges(u: UnixSock): Promise<void> {
     return;
   }
   const g = gcState.get();
-  await g.lock.lock();
+  const lockTaken3 = g.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   const listener = u.listener as UnixSock;
   unixUpdateGraph(g, listener.vertex as UnixVertex | null);
   u.listener = null;
-  await g.lock.unlock();
+  g.lock.unlockNow();
 }
 
 /**
@@ -502,10 +506,11 @@ export async function unixPeekFpl(fpl: ScmFpList | null): Promise<void> {
   const g = gcState.get();
   await point("READ_ONCE(gc_in_progress)");
   if (!g.inProgress) return;
-  await g.peekLock.lock();
+  const peekLockTaken = g.peekLock.lock();
+  if (peekLockTaken !== RESOLVED) await peekLockTaken;
   await point("raw_write_seqcount_barrier(unix_peek_seq)");
   g.peekSeq += 2;
-  await g.peekLock.unlock();
+  g.peekLock.unlockNow();
 }
 
 /**
@@ -680,20 +685,22 @@ async function unixCollectSkb(
   };
   for (const vertex of scc) {
     const u = vertex.edges[0]!.predecessor;
-    await u.queueLock.lock();
+    const queueLockTaken = u.queueLock.lock();
+    if (queueLockTaken !== RESOLVED) await queueLockTaken;
     if (u.state === TCP_LISTEN) {
       for (const skb of u.receiveQueue) {
         const embryo = skb.sk as UnixSock;
-        await embryo.queueLock.lockNested(1);
+        const lockNestedDone = embryo.queueLock.lockNested(1);
+        if (lockNestedDone !== RESOLVED) await lockNestedDone;
         await point(opLabel("skb_queue_splice_init", embryo.name));
         take(embryo);
-        await embryo.queueLock.unlock();
+        embryo.queueLock.unlockNow();
       }
     } else {
       await point(opLabel("skb_queue_splice_init", u.name));
       take(u);
     }
-    await u.queueLock.unlock();
+    u.queueLock.unlockNow();
   }
   if (check) {
     const members = new Set(scc);
@@ -705,11 +712,12 @@ async function unixCollectSkb(
     if (found !== expected) {
       // An skb of the SCC is not queued yet: put back what was taken, at the queues' heads.
       for (const t of taken) {
-        await t.owner.queueLock.lock();
+        const queueLockTaken2 = t.owner.queueLock.lock();
+        if (queueLockTaken2 !== RESOLVED) await queueLockTaken2;
         await point(opLabel("skb_queue_splice", t.owner.name));
         const rest = t.owner.receiveQueue.splice(0);
         for (const skb of [...t.skbs, ...rest]) skbQueueTail(t.owner.receiveQueue, skb);
-        await t.owner.queueLock.unlock();
+        t.owner.queueLock.unlockNow();
       }
       return false;
     }
@@ -878,14 +886,15 @@ async function unixGcWork(): Promise<void> {
     await point("WRITE_ONCE(gc_in_progress, true)");
     g.inProgress = true;
   }
-  await g.lock.lock();
+  const lockTaken4 = g.lock.lock();
+  if (lockTaken4 !== RESOLVED) await lockTaken4;
   if (g.graphState === UNIX_GRAPH_NOT_CYCLIC) {
-    await g.lock.unlock();
+    g.lock.unlockNow();
   } else {
     const hitlist: SkBuff[] = [];
     if (g.graphState === UNIX_GRAPH_CYCLIC) await unixWalkSccFast(g, hitlist);
     else await unixWalkScc(g, hitlist);
-    await g.lock.unlock();
+    g.lock.unlockNow();
     // skb_queue_walk(&hitlist, skb): the list as it is at each step (nobody else should touch it).
     for (let i = 0; i < hitlist.length; i++) {
       const skb = hitlist[i]!;

@@ -17,7 +17,7 @@
  * use scmFpCopy(), scmFpDup() and scmDestroy() from here.
  */
 
-import { point, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { point, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { fgetRaw, receiveFd } from "../fs/fdtable.js";
 import { type File, fput, getFile } from "../fs/file.js";
 import { EAGAIN, EBADF, EINVAL, ENOMEM, EPIPE, ERESTARTSYS, isErr } from "../include/errno.js";
@@ -181,14 +181,15 @@ export async function scmSendFds(to: UnixSocket, fds: readonly number[]): Promis
     }
     fpl.fp.push(file);
   }
-  await to.lock.lock();
+  const lockTaken = to.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   if (to.dead) {
-    await to.lock.unlock();
+    to.lock.unlockNow();
     await scmDestroy(fpl);
     return -EPIPE;
   }
   to.queue.push(fpl);
-  await to.lock.unlock();
+  to.lock.unlockNow();
   to.wait.wakeOne();
   return 0;
 }
@@ -234,9 +235,10 @@ export async function scmRecvFds(
 ): Promise<ScmRecvResult | number> {
   let fpl: ScmFpList | undefined;
   for (;;) {
-    await sk.lock.lock();
+    const lockTaken2 = sk.lock.lock();
+    if (lockTaken2 !== RESOLVED) await lockTaken2;
     fpl = sk.queue.shift();
-    await sk.lock.unlock();
+    sk.lock.unlockNow();
     if (fpl !== undefined) break;
     if (opts.nonblock) return -EAGAIN;
     // unix_stream_data_wait(): prepare_to_wait(TASK_INTERRUPTIBLE), then schedule_timeout()
@@ -267,10 +269,11 @@ export async function scmRecvFds(
  * References: drops the references of every undelivered message.
  */
 export async function unixReleaseQueue(sk: UnixSocket): Promise<void> {
-  await sk.lock.lock();
+  const lockTaken3 = sk.lock.lock();
+  if (lockTaken3 !== RESOLVED) await lockTaken3;
   sk.dead = true;
   const msgs = sk.queue.splice(0);
-  await sk.lock.unlock();
+  sk.lock.unlockNow();
   sk.wakeAllReceivers();
   for (const m of msgs) await scmDestroy(m);
 }

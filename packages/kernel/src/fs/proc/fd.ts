@@ -19,6 +19,7 @@
  * (exit_files() clears the pointer before it puts the table, and a put table has no files).
  */
 
+import { RESOLVED } from "@primetime/sim";
 import { S_IFLNK, S_IRUSR, S_IWUSR } from "@primetime/uapi";
 import { EFAULT, ENOENT, ENOMEM, type Errno, errPtr, isErr } from "../../include/errno.js";
 import { shouldFail } from "../../mm/failslab.js";
@@ -59,7 +60,8 @@ export async function procFdLink(
   if (path !== null) await pathGet(path);
   const name = file.path;
   const inode = file.fInode;
-  await fput(file);
+  const fputDone = fput(file);
+  if (fputDone !== RESOLVED) await fputDone;
   return { path, name, inode };
 }
 
@@ -76,7 +78,8 @@ export async function tidFdMode(files: FilesStruct | null, fd: number): Promise<
   const file = await fgetFiles(files, fd);
   if (file === null) return -ENOENT;
   const mode = file.fMode;
-  await fput(file);
+  const fputDone2 = fput(file);
+  if (fputDone2 !== RESOLVED) await fputDone2;
   return mode;
 }
 
