@@ -302,3 +302,46 @@ describe("open flags", () => {
     expect(uapi.O_PATH & (uapi.O_ACCMODE | uapi.O_CLOEXEC | uapi.O_NONBLOCK)).toBe(0);
   });
 });
+
+describe("struct stat (x86-64) and new_encode_dev()", () => {
+  it("lays struct stat out in 144 bytes and decodes what it encodes", () => {
+    const st: uapi.Stat = {
+      st_dev: 0x1d,
+      st_ino: 2 ** 40 + 7,
+      st_nlink: 1,
+      st_mode: uapi.S_IFCHR | 0o600,
+      st_uid: 0,
+      st_gid: 44,
+      st_rdev: 0xe280,
+      st_size: 8192,
+      st_blksize: 4096,
+      st_blocks: 16,
+    };
+    const bytes = uapi.encodeStat(st);
+    expect(bytes.length).toBe(uapi.STAT_SIZE);
+    expect(uapi.STAT_SIZE).toBe(144);
+    const view = new DataView(bytes.buffer);
+    expect(view.getUint32(24, true)).toBe(0o20600); // st_mode after dev, ino, nlink
+    expect(view.getBigUint64(40, true)).toBe(0xe280n); // st_rdev after the pad
+    expect(uapi.decodeStat(bytes)).toEqual(st);
+    expect(() => uapi.decodeStat(bytes.subarray(0, 100))).toThrow(RangeError);
+  });
+
+  it("new_encode_dev(): MKDEV(226, 128) is 0xe280, large minors go to bits 20 and up; major()/minor() undo it", () => {
+    const mkdev = (ma: number, mi: number) => ma * 2 ** 20 + mi;
+    expect(uapi.newEncodeDev(mkdev(226, 0))).toBe(0xe200);
+    expect(uapi.newEncodeDev(mkdev(226, 128))).toBe(0xe280);
+    expect(uapi.newEncodeDev(mkdev(0, 0x123))).toBe(0x100023);
+    for (const [ma, mi] of [
+      [226, 0],
+      [0, 0x123],
+      [4095, 0xfffff],
+    ] as const) {
+      const d = uapi.newEncodeDev(mkdev(ma, mi));
+      expect([uapi.devMajor(d), uapi.devMinor(d)]).toEqual([ma, mi]);
+    }
+    expect(uapi.S_ISCHR(uapi.S_IFCHR | 0o600)).toBe(true);
+    expect(uapi.S_ISSOCK(uapi.S_IFSOCK | 0o777)).toBe(true);
+    expect(uapi.S_ISCHR(0o600)).toBe(false);
+  });
+});
