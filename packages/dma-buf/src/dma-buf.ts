@@ -58,8 +58,10 @@ import {
   getFileLegacy,
   getFileUnlessDoomed,
   getUnusedFdFlags,
+  inodeSetBytes,
   isErr,
   KmemCache,
+  kernMountSb,
   kfree,
   kmalloc,
   mmapAssertWriteLocked,
@@ -80,6 +82,7 @@ import {
   fmtLabel,
   opLabel,
   point,
+  SimLocal,
   toggleEnabled,
   warnOn,
 } from "@primetime/sim";
@@ -450,16 +453,25 @@ export async function getDmaBufUnlessDoomed(dmabuf: DmaBuf): Promise<boolean> {
   return getFileUnlessDoomed(dmabuf.file!);
 }
 
+/** Models dma_buf_getfile()'s `static atomic64_t dmabuf_inode`, per simulation (per boot). */
+const dmabufInode = new SimLocal<{ n: number }>(() => ({ n: 0 }));
+
 /**
- * Models dma_buf_getfile(size, flags) (v6.18): alloc_anon_inode() on the dma_buf_fs mount (an
- * inode of its own; its size and unique inode number are not modeled), then
- * alloc_file_pseudo(inode, dma_buf_mnt, "dmabuf", flags & (O_ACCMODE | O_NONBLOCK),
- * &dma_buf_fops): the file and its dentry, whose d_op is dma_buf_dentry_ops. -ENOMEM.
+ * Models dma_buf_getfile(size, flags) (v6.12 and v6.18): alloc_anon_inode() on the dma_buf_fs
+ * mount (an inode of its own), i_size = size and inode_set_bytes(inode, size), i_ino overridden
+ * with `atomic64_add_return(1, &dmabuf_inode)` ("The ->i_ino acquired from get_next_ino() is not
+ * unique"), then alloc_file_pseudo(inode, dma_buf_mnt, "dmabuf", flags & (O_ACCMODE |
+ * O_NONBLOCK), &dma_buf_fops): the file and its dentry, whose d_op is dma_buf_dentry_ops.
+ * -ENOMEM. The atomic64 increment is no scheduling point: its only effect is the number each
+ * dma-buf gets (which st_ino fstat(2) reports), and no other code reads the counter.
  * Locking: none; may sleep.
  * References: returns the file with one reference, owned by the caller.
  */
-async function dmaBufGetfile(_size: number, flags: number): Promise<File | Errno> {
-  const inode = allocAnonInode("dmabuf");
+async function dmaBufGetfile(size: number, flags: number): Promise<File | Errno> {
+  const inode = allocAnonInode("dmabuf", kernMountSb("dmabuf"));
+  inode.iSize = size;
+  inodeSetBytes(inode, size);
+  inode.iIno = ++dmabufInode.get().n;
   return allocFilePseudo(
     inode,
     "dmabuf",

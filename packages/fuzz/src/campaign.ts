@@ -13,6 +13,7 @@ import { RaceFeedback } from "./feedback.js";
 import { type FuzzOptions, type FuzzProcessPlan, fuzzScenario, maxSize } from "./fuzz.js";
 import { DIVERGENCE_PREFIX } from "./model.js";
 import {
+  drmReadFromScenarioName,
   kmsFromScenarioName,
   planFromScenarioName,
   planScenarioName,
@@ -78,7 +79,7 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: planScenarioName(opts.plan, opts.sockets, opts.private, opts.kms),
+    scenario: planScenarioName(opts.plan, opts.sockets, opts.private, opts.kms, opts.drmRead),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
@@ -102,9 +103,10 @@ export function fuzzReplay(
   const sockets = socketsFromScenarioName(scenario) || opts.sockets;
   const priv = privateFromScenarioName(scenario) || opts.private;
   const kms = kmsFromScenarioName(scenario) || opts.kms;
+  const drmRead = drmReadFromScenarioName(scenario) || opts.drmRead;
   return replay(
     token,
-    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms }),
+    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms, drmRead }),
     { toggles },
   );
 }
@@ -182,6 +184,7 @@ export async function fuzzLog(
       sockets: socketsFromScenarioName(t.scenario) || opts.sockets,
       private: unit?.options.private || privateFromScenarioName(t.scenario) || opts.private,
       kms: unit?.options.kms || kmsFromScenarioName(t.scenario) || opts.kms,
+      drmRead: drmReadFromScenarioName(t.scenario) || opts.drmRead,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

@@ -28,6 +28,8 @@
  * `--kms on|off` (campaign, toggles, log: KMS framebuffers, ADDFB2, RMFB, CLOSEFB, GETFB and
  * GETFB2 from clients and from the display server as the compositor; default off; recorded as
  * `fuzz +kms`),
+ * `--drm-read on|off` (campaign, toggles, log: DRM fds opened O_NONBLOCK, read(2), polled,
+ * vmwgfx's FENCE_EVENT, fstat(2) of any fd; default off; recorded as `fuzz +drmread`),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -74,7 +76,8 @@ function usage(): never {
       "  [--sockets on|off|listen] (unix socket operations: socketpair, sendmsg, recvmsg;\n" +
       "    listen: also socket, bind, listen, connect, accept4; default off)\n" +
       "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n" +
-      "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n",
+      "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n" +
+      "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n",
   );
   process.exit(2);
 }
@@ -104,6 +107,7 @@ const OPTIONS = [
   "sockets",
   "private",
   "kms",
+  "drm-read",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -270,6 +274,8 @@ const privateOpt = options.get("private");
 if (privateOpt !== undefined && privateOpt !== "on" && privateOpt !== "off") usage();
 const kmsOpt = options.get("kms");
 if (kmsOpt !== undefined && kmsOpt !== "on" && kmsOpt !== "off") usage();
+const drmReadOpt = options.get("drm-read");
+if (drmReadOpt !== undefined && drmReadOpt !== "on" && drmReadOpt !== "off") usage();
 const spec = faults;
 const fuzz = {
   drivers,
@@ -277,6 +283,7 @@ const fuzz = {
   sockets: socketsOpt === "listen" ? ("listen" as const) : socketsOpt === "on",
   private: privateOpt === "on",
   kms: kmsOpt === "on",
+  drmRead: drmReadOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

@@ -9,7 +9,12 @@
  * with no syscall of the model's), so the only syscalls it adds are the ones a display server
  * makes: open(2) of each card, the three ioctls, close(2) at the end; with `FuzzOptions.kms` it
  * is also the compositor that makes framebuffers of its clients' buffers (a "call" request:
- * kms.ts's work, GEM_OPEN by flink name, ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2, GEM_CLOSE).
+ * kms.ts's work, GEM_OPEN by flink name, ADDFB2, legacy ADDFB, RMFB, CLOSEFB, GETFB, GETFB2,
+ * DIRTYFB, GEM_CLOSE), and receives their dma-buf fds as Wayland compositors do
+ * (zwp_linux_dmabuf_v1): a client sends its fd with SCM_RIGHTS to the server's socket (the
+ * process's own socket of the model, `process`), the server's recvmsg(2) takes it, its
+ * PRIME_FD_TO_HANDLE imports it, possibly on another device than the exporter's, and it closes
+ * the fd with close(2).
  *
  * It also keeps what userspace knows for sure about its mastership (the reference model's side,
  * auth-model.ts): nothing but its own calls changes whether it is the current master (while it
@@ -174,6 +179,11 @@ export class DisplayServer {
     if (d.master === true && before !== true) d.masterSince = r.end;
   }
 
+  /** The server's process (a client's SCM_RIGHTS destination: its socket). */
+  get process(): Process | null {
+    return this.proc;
+  }
+
   /** A client's round trip: the request is served in turn; returns it with the server's answer. */
   async request(
     kind: ServerRequestKind,
@@ -181,6 +191,17 @@ export class DisplayServer {
     magic = 0,
     work?: ServerWork,
   ): Promise<ServerRequest> {
+    const r = this.enqueue(kind, dev, magic, work);
+    await r.done.wait("fuzz client waits for fuzz-xorg");
+    return r;
+  }
+
+  /**
+   * The first half of a round trip: the request is queued and returned at once; the client waits
+   * for `done` itself. (kms.ts's PRIME present: the client sends its dma-buf while the server's
+   * work, already started, waits for it, so the message the server receives is this client's.)
+   */
+  enqueue(kind: ServerRequestKind, dev: number, magic = 0, work?: ServerWork): ServerRequest {
     const r: ServerRequest = {
       kind,
       dev,
@@ -195,7 +216,6 @@ export class DisplayServer {
     };
     this.queue.push(r);
     this.wake.wakeAll();
-    await r.done.wait("fuzz client waits for fuzz-xorg");
     return r;
   }
 

@@ -72,6 +72,7 @@ import {
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_MASTER,
   DRM_RDWR,
+  O_NONBLOCK,
   O_RDWR,
   SEEK_END,
   SW_SYNC_IOC_CREATE_FENCE,
@@ -86,6 +87,7 @@ import {
   type ServerRequestKind,
   serverExpected,
 } from "./display-server.js";
+import { DrmReadFuzz } from "./drm-read.js";
 import {
   checkFdUses,
   dmabufIoctlFits,
@@ -105,6 +107,8 @@ import {
   opDup3,
   opRecv,
   opSend,
+  procSend,
+  untouchable,
 } from "./fuzz-ops-fd.js";
 import {
   listenerSetup,
@@ -198,6 +202,14 @@ export interface FuzzOptions {
    * without it draws as before.
    */
   readonly kms?: boolean;
+  /**
+   * Reads, polls and fstat()s of DRM fds (default false; `cli --drm-read on`, token
+   * `fuzz +drmread`, after any other suffix): O_NONBLOCK opens, read(2) with drawn sizes,
+   * blocking reads under an alarm, poll(2), vmwgfx's FENCE_EVENT, fstat(2) of any fd
+   * (drm-read.ts). One more operation, after every other in the draw (OP_TABLE), so a run
+   * without it draws as before.
+   */
+  readonly drmRead?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -672,6 +684,7 @@ export class FuzzRun {
   /** Every surface handle any file of a device got (GB_SURFACE_REF takes them by number). */
   devSurfaces!: number[][];
   kms!: KmsFuzz<ThreadCtx> | null;
+  drmRead!: DrmReadFuzz<ThreadCtx, FdEntry> | null;
 
   constructor(
     /** The scenario's options. */
@@ -879,6 +892,8 @@ export class FuzzRun {
         : []),
       // KMS framebuffers (opts.kms, kms.ts), last: a run without them draws as before.
       ...(this.opts.kms ? ([[4, this.opKms.bind(this)]] as const) : []),
+      // DRM fds read, polled and fstat()ed (opts.drmRead, drm-read.ts), after those.
+      ...(this.opts.drmRead ? ([[4, this.opDrmRead.bind(this)]] as const) : []),
     ];
     this.opTableWeight = 1;
     for (const [w] of this.OP_TABLE) this.opTableWeight += w;
@@ -932,8 +947,65 @@ export class FuzzRun {
             underServer: (f) => this.auth.underServer(f as ModelFile),
             nameOpens: () =>
               this.nameCalls.filter((c) => c.kind === "open").map((c) => ({ ...c, dev: c.f.dev })),
+            exportDmabuf: async (ctx, e, own) => {
+              const h = this.pickHandle((e as FdEntry).file!, "fuzz kms prime handle");
+              return h === undefined ? null : this.doExport(ctx, e as FdEntry, own, h, true);
+            },
+            bufferSize: (buf) => this.model.buffers.get(buf)?.size ?? null,
+            sendDmabuf: async (ctx, to, d) => {
+              const m = this.failMark();
+              const t0 = this.model.tick();
+              busy(this, ctx.proc, d.fd, 1);
+              const rec = procSend(this, ctx, to, d.fd);
+              const ret = await ctx.p.sendFd(to, d.fd);
+              if (rec) rec.ret = this.model.tick();
+              busy(this, ctx.proc, d.fd, -1);
+              return { ret, m, trusted: !d.closed && !lostFd(this, ctx.proc, d.fd, t0) };
+            },
+            closeDmabuf: async (ctx, d) => {
+              const e = d as FdEntry;
+              const i = ctx.fds.indexOf(e);
+              if (i < 0 || e.closed) return;
+              ctx.fds.splice(i, 1);
+              e.closed = true;
+              const ret = await this.closeFd(ctx, e.fd);
+              if (ret !== 0) this.model.diverge(`close(${e.fd}) of an open fd = ${ret}`);
+            },
           })
         : null;
+
+    // ---- DRM fds read, polled and fstat()ed (opts.drmRead; drm-read.ts) ---------------------
+
+    this.drmRead = this.opts.drmRead
+      ? new DrmReadFuzz<ThreadCtx, FdEntry>({
+          drivers: this.devs.map((d) => d.device.driver.name),
+          tick: () => this.model.tick(),
+          diverge: (what) => this.model.diverge(what),
+          failMark: this.failMark.bind(this),
+          allocFailed: this.allocFailed.bind(this),
+          proc: (ctx) => ctx.p,
+          pickDrm: (ctx) => this.pickDrm(ctx),
+          ownDrm: (ctx) => ctx.fds.filter((e) => e.kind === "drm"),
+          pickAnyFd: (ctx) => {
+            const all = [...ctx.fds.map((e) => e.fd), ...ctx.extra.map((x) => x.fd)];
+            all.push(...ctx.closedFds, ...untouchable(this, ctx.proc));
+            return this.pick(all, "fuzz drmread fd") ?? null;
+          },
+          open: async (ctx, flags) => {
+            const n = ctx.fds.length;
+            await this.opOpen(ctx, false, flags);
+            return ctx.fds.length > n ? ctx.fds[ctx.fds.length - 1]!.file! : null;
+          },
+          fdUse: this.fdUse.bind(this),
+          ioctl: async (ctx, e, cmd, arg, what) =>
+            (await privIoctl(this, ctx, e, cmd, arg, what)).ret,
+          nodePath: (dev, primary) => (primary ? this.devs[dev]!.card : this.devs[dev]!.render!),
+          killed: (ctx) => {
+            this.exited = true;
+            ctx.proc.endTick = Math.min(ctx.proc.endTick, this.model.tick());
+          },
+        })
+      : null;
 
     for (const proc of this.procs) await proc.wait();
     for (const child of this.children) await child.wait();
@@ -962,9 +1034,10 @@ export class FuzzRun {
     // The drivers' private ioctls leave work on the devices and device state that only unloading
     // the driver frees (qxl: releases the device has not handed back yet, the cached release bos
     // commands sub-allocate from): the driver's settle gives them back, as a harness does before
-    // it checks a live device for leaks. Only with them: a run without calls no settle, and its
+    // it checks a live device for leaks (vmwgfx: also the event fence actions FENCE_EVENT left on
+    // the cleanup list, opts.drmRead). Only with them: a run without calls no settle, and its
     // steps stay.
-    if (this.opts.private)
+    if (this.opts.private || this.opts.drmRead)
       for (let i = 0; i < this.devs.length; i++)
         await this.opts.drivers[i % this.opts.drivers.length]!.settle?.(
           this.kernel,
@@ -1235,7 +1308,7 @@ export class FuzzRun {
    * open(2) of a device's card node (always with `card`) or, sometimes, its render node; the new
    * DRM fd joins the thread's list (-EMFILE when the table is full).
    */
-  async opOpen(ctx: ThreadCtx, card = false): Promise<"ok"> {
+  async opOpen(ctx: ThreadCtx, card = false, flags = 0): Promise<"ok"> {
     if (ctx.fds.length >= MAX_FDS_PER_THREAD) return "ok";
     const dev = choose(this.devs.length, "fuzz dev");
     const d = this.devs[dev]!;
@@ -1243,7 +1316,7 @@ export class FuzzRun {
     const m = this.failMark();
     const t0 = this.model.tick();
     const pend = ctx.proc.fdm.begin(t0);
-    const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR);
+    const fd = await ctx.p.open(primary ? d.card : d.render!, O_RDWR | flags);
     const t1 = this.model.tick();
     if (fd < 0) {
       ctx.proc.fdm.end(pend);
@@ -1251,6 +1324,7 @@ export class FuzzRun {
       return "ok";
     }
     const file = new ModelFile(fd * 1000 + dev, dev, primary);
+    file.nonblock = (flags & O_NONBLOCK) !== 0;
     // A sibling that used the file this number named may still be calling through it: its
     // calls reach this file unrecorded (a GEM_CLOSE of a guessed handle closes one of ours),
     // so the exclusive-file checks do not apply to it.
@@ -2562,6 +2636,11 @@ export class FuzzRun {
   /** A KMS framebuffer operation (opts.kms). */
   opKms(ctx: ThreadCtx): Promise<"ok"> {
     return this.kms!.op(ctx);
+  }
+
+  /** A DRM read, poll, FENCE_EVENT or fstat operation (opts.drmRead). */
+  opDrmRead(ctx: ThreadCtx): Promise<"ok"> {
+    return this.drmRead!.op(ctx);
   }
 }
 

@@ -42,6 +42,7 @@ export {
   stampOf,
 } from "./model.js";
 export {
+  drmReadFromScenarioName,
   kmsFromScenarioName,
   planFromScenarioName,
   planScenarioName,

@@ -41,8 +41,11 @@ async function logs(
 function kmsCalls(log: readonly SyscallLogEntry[]): Set<string> {
   const out = new Set<string>();
   for (const e of log) {
-    const m = /DRM_IOCTL_(MODE_(?:ADDFB2|RMFB|CLOSEFB|GETFB2?)|GEM_OPEN)\b/.exec(e.call);
-    if (!m) continue;
+    const m =
+      /DRM_IOCTL_(MODE_(?:ADDFB2?|RMFB|CLOSEFB|GETFB2?|DIRTYFB)|GEM_OPEN|PRIME_FD_TO_HANDLE)\b/.exec(
+        e.call,
+      );
+    if (!m || e.result === undefined) continue;
     const who = e.process.startsWith("fuzz-xorg") ? "server" : "client";
     out.add(`${who} ${m[1]} ${e.result!.split(" ")[0]}`);
   }
@@ -67,8 +70,8 @@ describe("fuzz: KMS framebuffers (kms: true)", () => {
     expect(stressFuzzUnit("fuzz-private@qxl+vgem")?.options.kms).toBeUndefined();
   });
 
-  it("reaches every KMS ioctl on qxl+qxl (seeds 1-40): the display server's framebuffers, and bad arguments get the kernel's errno", async () => {
-    const got = kmsCalls(await logs([qxl, qxl], 1, 40));
+  it("reaches every KMS ioctl on qxl+qxl (seeds 1-50): the display server's framebuffers, and bad arguments get the kernel's errno", async () => {
+    const got = kmsCalls(await logs([qxl, qxl], 1, 50));
     const all = [...got].sort().join(", ");
     for (const want of [
       // the compositor: a client's buffer opened by name, a framebuffer of it, removed
@@ -93,9 +96,40 @@ describe("fuzz: KMS framebuffers (kms: true)", () => {
     expect(all).toMatch(/client MODE_GETFB2? 0/);
   }, 300_000);
 
+  it("PRIME presents, DIRTYFB and legacy ADDFB (seeds 1-40): the server imports clients' dma-bufs, on their device and across drivers, and makes framebuffers of them", async () => {
+    const qq = await logs([qxl, qxl], 1, 40);
+    const got = kmsCalls(qq);
+    const all = [...got].sort().join(", ");
+    for (const want of [
+      // the compositor: a dma-buf received, imported, made a framebuffer (ADDFB2, legacy ADDFB)
+      "server PRIME_FD_TO_HANDLE 0",
+      "server MODE_ADDFB 0",
+      // DIRTYFB: qxl's ->dirty, a never-valid id, bad clip arguments
+      "server MODE_DIRTYFB 0",
+      "server MODE_DIRTYFB -2",
+      "server MODE_DIRTYFB -22",
+      // clients: a bad (bpp, depth) pair, DIRTYFB from a file that is not the master
+      "client MODE_ADDFB -22",
+      "client MODE_DIRTYFB -13",
+    ])
+      expect(all, want).toContain(want);
+    // the clients' sendmsg() of their dma-bufs and the server's recvmsg()
+    expect(qq.some((e) => e.process.startsWith("fuzz-xorg") && /^recvFd/.test(e.call))).toBe(true);
+    // vmwgfx+vgem: vgem buffers imported on vmwgfx (and vmwgfx's on vgem), framebuffers made on
+    // vmwgfx, vgem's -EOPNOTSUPP
+    const vv = kmsCalls(await logs([vmwgfx, vgem], 1, 20));
+    const allv = [...vv].sort().join(", ");
+    for (const want of [
+      "server PRIME_FD_TO_HANDLE 0",
+      "server MODE_ADDFB2 0",
+      "server MODE_DIRTYFB -95",
+    ])
+      expect(allv, want).toContain(want);
+  }, 300_000);
+
   it("on vgem (no DRIVER_MODESET) every KMS ioctl is -EOPNOTSUPP, GETFB2's -EINVAL (seeds 1-20)", async () => {
     const got = kmsCalls(await logs([vgem], 1, 20));
-    const kmsOnly = [...got].filter((c) => !c.includes("GEM_OPEN"));
+    const kmsOnly = [...got].filter((c) => !c.includes("GEM_OPEN") && !c.includes("PRIME"));
     expect(kmsOnly.length).toBeGreaterThan(0);
     for (const c of kmsOnly) {
       // -EACCES: through a render node (the KMS ioctls are not DRM_RENDER_ALLOW)
@@ -134,27 +168,28 @@ describe("fuzz: KMS framebuffers (kms: true)", () => {
     }
   }, 600_000);
 
-  it("finds gem.fb-without-handle-ref (qxl+qxl, p/r, first seed 1: within ceil(ln(1000) x 16.7) = 116 schedules), and the same schedules are clean without it", async () => {
-    // README.md: first finds 11, 4 and 35 from the first seeds 1, 100001 and 200001 (qxl+qxl):
+  it("finds gem.fb-without-handle-ref (qxl+qxl, p/r, first seed 1: within ceil(ln(1000) x 28.7) = 199 schedules), and the same schedules are clean without it", async () => {
+    // README.md: first finds 5, 64 and 17 from the first seeds 1, 100001 and 200001 (qxl+qxl;
+    // before the PRIME presents, DIRTYFB and legacy ADDFB joined the KMS draw: 11, 4 and 35):
     // the display server's framebuffer holds a buffer it opened by name; once every handle is
     // closed the toggle's kernel drops the name under the framebuffer, and a GEM_OPEN of it
     // gets -ENOENT where the model (the v6.16 handle reference) expects the object.
     const fuzz: FuzzOptions = { drivers: [qxl, qxl], kms: true };
     const [h] = await huntToggles(fuzz, {
-      budget: 116,
+      budget: 199,
       toggles: ["gem.fb-without-handle-ref"],
       firstSeed: 1,
     });
     expect(h?.found).toBe(true);
-    expect(h?.schedules).toBe(11);
+    expect(h?.schedules).toBe(5);
     expect(h?.first).toMatch(
       /GEM_OPEN\(name \d+\) = -2 while framebuffer \d+ of the display server held its object/,
     );
-    const clean = await fuzzCampaign({ fuzz, schedules: 11 });
+    const clean = await fuzzCampaign({ fuzz, schedules: 5 });
     expect(clean.failures).toEqual([]);
     // The toggle's schedule itself, replayed with the baseline's toggles, is clean.
-    const on = await fuzzOne(fuzz, 11, "pct", [...baselineFixes(), "gem.fb-without-handle-ref"]);
-    const off = await fuzzOne(fuzz, 11, "pct");
+    const on = await fuzzOne(fuzz, 5, "pct", [...baselineFixes(), "gem.fb-without-handle-ref"]);
+    const off = await fuzzOne(fuzz, 5, "pct");
     expect([on.failed, off.failed]).toEqual([true, false]);
   }, 300_000);
 });

@@ -21,7 +21,21 @@
  *   pitch (-EINVAL before the handle is looked up);
  * - a client's RMFB or CLOSEFB (with a non-zero `pad`: -EINVAL) of its own framebuffer, one it
  *   removed, the server's (another file's: -ENOENT) or a never-valid id;
- * - a client's GETFB or GETFB2 of the server's framebuffers, its own, or a never-valid id.
+ * - a client's GETFB or GETFB2 of the server's framebuffers, its own, or a never-valid id;
+ * - (after those in the draw) **present by PRIME**: the client exports one of its buffers
+ *   (PRIME_HANDLE_TO_FD) and hands the dma-buf fd to the server as Wayland clients do
+ *   (zwp_linux_dmabuf_v1's add(): SCM_RIGHTS over the compositor's socket, here the server
+ *   process's socket); the server receives it (recvmsg(2)), imports it (PRIME_FD_TO_HANDLE) on a
+ *   device drawn among all of them (the exporter's or another: a cross-driver import, where the
+ *   importer's driver takes a foreign dma-buf), sizes it with lseek(SEEK_END), makes a
+ *   framebuffer of it (ADDFB2, or legacy ADDFB with bpp 32, depth 24) and closes the fd and its
+ *   handle in a drawn order (the fd right after the import or after ADDFB2; the handle after
+ *   ADDFB2 or kept); the client closes its fd after sending or keeps it;
+ * - the server's DIRTYFB (DRM_MASTER) of one of its framebuffers or a never-valid id, with no
+ *   clips, two clips in a page of its own, or bad clip arguments (-EINVAL; an unmapped pointer:
+ *   -EFAULT);
+ * - a client's legacy ADDFB with a good (32/24) or bad (bpp, depth) pair, and a client's DIRTYFB
+ *   (-EACCES for a file that surely is not the current master).
  *
  * Expected, whatever the device: -EACCES through a render node (the KMS ioctls are not
  * DRM_RENDER_ALLOW), -EOPNOTSUPP without DRIVER_MODESET (vgem; GETFB2: -EINVAL); then the
@@ -41,19 +55,53 @@
  * -EACCES, an allocation failure). Only on qxl, whose ->fb_create is the GEM framebuffer
  * helpers': vmwgfx's surface framebuffers (a dumb buffer's) set no `obj[0]` and take no handle
  * reference in the kernel either, so a name may go under them.
+ *
+ * **PRIME presents.** The client's send and the server's receive are one exchange: the server's
+ * work starts, tells the client to send (a userspace handshake, as the Wayland request carries
+ * its fd), waits for the send to return and receives; so the message it takes is this client's
+ * (unless an earlier receive failed on an allocation and left one queued: then which buffer it
+ * got is unknown). Expected: the send 0 (the server lives; an allocation failure excused); the
+ * receive an fd; lseek() the buffer's size; the import 0 on the exporter's device
+ * (drm_gem_prime_fd_to_handle()'s self-import, or vmwgfx's ttm prime for a surface), and on
+ * another device 0 or -ENOSYS (an exporter whose dma-buf ops refuse attaching: vmwgfx's ttm
+ * prime objects); then ADDFB2 or ADDFB as for a present by name; the server's close of the
+ * received fd: 0. A send whose fd a sibling thread closed or replaced meanwhile may fail
+ * (-EBADF) or send another file; what the server then receives is not known (its import: 0,
+ * -ENOSYS, or -EINVAL for a file that is no dma-buf).
  */
 
-import { EACCES, EINVAL, ENOENT, EOPNOTSUPP, ESRCH, type Process } from "@primetime/kernel";
-import { choose } from "@primetime/sim";
+import {
+  EACCES,
+  EAGAIN,
+  EFAULT,
+  EINVAL,
+  EMFILE,
+  ENOENT,
+  ENOSYS,
+  EOPNOTSUPP,
+  ESRCH,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SEEK_END,
+} from "@primetime/kernel";
+import { Completion, choose } from "@primetime/sim";
 import {
   DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_MODE_ADDFB,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CLOSEFB,
+  DRM_IOCTL_MODE_DIRTYFB,
   DRM_IOCTL_MODE_GETFB,
   DRM_IOCTL_MODE_GETFB2,
   DRM_IOCTL_MODE_RMFB,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
+  DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
   type DrmModeFbCmd,
   type DrmModeFbCmd2,
 } from "@primetime/uapi";
@@ -85,6 +133,14 @@ function alone(f: KmsFile): boolean {
 export interface KmsFd {
   readonly fd: number;
   readonly file?: KmsFile;
+  readonly closed?: boolean;
+}
+
+/** A dma-buf fd of a thread (fuzz.ts's FdEntry of kind "dmabuf"). */
+export interface KmsDmabuf {
+  readonly fd: number;
+  /** The buffer it names, if known. */
+  readonly buf?: number;
   readonly closed?: boolean;
 }
 
@@ -133,6 +189,24 @@ export interface KmsHooks<C> {
   readonly underServer: (f: KmsFile) => boolean;
   /** The GEM_OPEN calls of the clients, for the name check (fuzz.ts's NameCall). */
   readonly nameOpens: () => readonly KmsNameOpen[];
+  /**
+   * PRIME_HANDLE_TO_FD of a live handle of `e`'s file, recorded as every export (fuzz.ts's
+   * doExport()): the new dma-buf fd, kept in the thread's fds, or null.
+   */
+  readonly exportDmabuf: (ctx: C, e: KmsFd, own: boolean) => Promise<KmsDmabuf | null>;
+  /** The size of buffer `buf` of the model, or null if it is unknown. */
+  readonly bufferSize: (buf: number) => number | null;
+  /**
+   * sendmsg(2) of `d` with SCM_RIGHTS to process `to`'s socket (fuzz.ts's opSend()): the result,
+   * its allocation-failure mark, and whether the fd surely still was `d` throughout.
+   */
+  readonly sendDmabuf: (
+    ctx: C,
+    to: Process,
+    d: KmsDmabuf,
+  ) => Promise<{ ret: number; m: number; trusted: boolean }>;
+  /** close(2) of the thread's dma-buf fd `d` (it leaves the thread's fds), if it still is `d`. */
+  readonly closeDmabuf: (ctx: C, d: KmsDmabuf) => Promise<void>;
 }
 
 /** A GEM_OPEN(name) on device `dev` that ran in [start, ret]. */
@@ -150,7 +224,7 @@ export interface KmsNameOpen {
 interface ServerFb {
   readonly dev: number;
   readonly id: number;
-  /** The flink name it was made of. */
+  /** The flink name it was made of (0: a PRIME import's). */
   readonly name: number;
   /** ADDFB2's return (tick). */
   readonly made: number;
@@ -185,6 +259,10 @@ export class KmsFuzz<C> {
   private readonly serverOpens: KmsNameOpen[] = [];
   private readonly clientGets: ClientGet[] = [];
   private readonly files = new Map<KmsFile, FileFbs>();
+  /** A message may wait in the server's socket that no present's receive took (unknown order). */
+  private strayMessage = false;
+  /** The server's page for DIRTYFB's clips (mapped at its first use), or 0. */
+  private clipsPage = 0;
 
   constructor(private readonly h: KmsHooks<C>) {
     this.serverGone = h.devs.map(() => []);
@@ -221,7 +299,7 @@ export class KmsFuzz<C> {
 
   /** One KMS operation of a thread. */
   async op(ctx: C): Promise<"ok"> {
-    switch (choose(8, "fuzz kms op")) {
+    switch (choose(12, "fuzz kms op")) {
       case 0:
       case 1:
         return this.present(ctx);
@@ -235,8 +313,18 @@ export class KmsFuzz<C> {
         return this.clientRemove(ctx);
       case 6:
         return this.clientGet(ctx);
-      default:
+      case 7:
         return this.serverReopen(ctx);
+      // PRIME presents, DIRTYFB and legacy ADDFB: after the operations of the first version.
+      case 8:
+      case 9:
+        return this.presentPrime(ctx);
+      case 10:
+        return this.serverDirty(ctx);
+      default:
+        return choose(2, "fuzz kms client legacy") === 0
+          ? this.clientAddLegacy(ctx)
+          : this.clientDirty(ctx);
     }
   }
 
@@ -386,7 +474,7 @@ export class KmsFuzz<C> {
     const dev = this.pickDev(ctx);
     if (dev === null) return "ok";
     await this.h.server.request("call", dev, 0, async (p, fd) => {
-      const live = this.liveServerFbs(dev);
+      const live = this.liveServerFbs(dev).filter((fb) => fb.name > 0);
       if (live.length === 0) return;
       const fb = live[choose(live.length, "fuzz kms server fb")]!;
       const o = await this.serverOpen(p, fd, dev, fb.name);
@@ -456,7 +544,7 @@ export class KmsFuzz<C> {
     const s = this.fbsOf(f);
     const target = this.clientTarget(f, s, "fuzz kms rm target");
     const closefb = choose(2, "fuzz kms closefb") === 0;
-    const pad = closefb && choose(6, "fuzz kms closefb pad") === 0 ? 1 : 0;
+    const pad = closefb && choose(3, "fuzz kms closefb pad") === 0 ? 1 : 0;
     const name = closefb ? "CLOSEFB" : "RMFB";
     const what = `${name}(${target.id}${pad ? ", pad 1" : ""}) of ${target.kind}`;
     const arg = closefb ? { fb_id: target.id, pad } : { fb_id: target.id };
@@ -545,6 +633,307 @@ export class KmsFuzz<C> {
         this.h.diverge(`${what} gave handle ${handle} to a file that never was master`);
       else this.h.joinHandle(e, own, handle, call.t0, call.t1);
     }
+    return "ok";
+  }
+
+  /** ADDFB2, or legacy ADDFB (bpp 32, depth 24: XRGB8888), of the server's `handle`. */
+  private async serverAddfb(
+    p: Process,
+    fd: number,
+    handle: number,
+    height: number,
+    legacy: boolean,
+  ): Promise<{ ret: number; id: number; m: number; made: number }> {
+    const m = this.h.failMark();
+    if (legacy) {
+      const or = getfbArg(0);
+      Object.assign(or, { width: FB_WIDTH, height, pitch: FB_PITCH, bpp: 32, depth: 24, handle });
+      const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB, or);
+      return { ret, id: or.fb_id, m, made: this.h.tick() };
+    }
+    const cmd = fbCmd(handle, height);
+    const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, cmd);
+    return { ret, id: cmd.fb_id, m, made: this.h.tick() };
+  }
+
+  /** What the server's ADDFB2 (or ADDFB) of a buffer `height` lines high on `dev` may give. */
+  private addfbWant(dev: number, height: number): number[] {
+    const d = this.h.devs[dev]!;
+    if (!d.modeset) return [-EOPNOTSUPP];
+    // drm_internal_framebuffer_create(): a height of 0 is -EINVAL
+    if (height === 0) return [-EINVAL];
+    // vmwgfx: a dumb buffer's surface may be smaller than the framebuffer (-EINVAL).
+    return d.driver === "qxl" ? [0] : [0, -EINVAL];
+  }
+
+  /**
+   * A client presents a buffer by PRIME (file comment): export, the exchange with the server
+   * (send, receive, import on a drawn device, size, ADDFB2 or ADDFB, closes in drawn orders).
+   */
+  private async presentPrime(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    const to = this.h.server.process;
+    if (!pk || !to) return "ok";
+    const exporter = pk.e.file!.dev;
+    const d = await this.h.exportDmabuf(ctx, pk.e, pk.own);
+    if (!d) return "ok";
+    const size = d.buf !== undefined ? this.h.bufferSize(d.buf) : null;
+    const dev = choose(this.h.devs.length, "fuzz kms import device");
+    // (The server's open of the device failed, an allocation under fault injection: it runs no
+    // work there, and would never ask for the dma-buf.)
+    if (this.h.server.devs[dev]!.fd < 0) return "ok";
+    const legacy = choose(3, "fuzz kms legacy addfb") === 0;
+    // 0: the fd right after the import; 1: after ADDFB2
+    const fdFirst = choose(2, "fuzz kms close fd first") === 0;
+    const closeHandle = choose(2, "fuzz kms close handle") === 0;
+    const clientKeeps = choose(2, "fuzz kms client keeps fd") === 0;
+    const go = new Completion("fuzz-xorg asks for the dma-buf");
+    const sent = new Completion("fuzz client sent the dma-buf");
+    let send: { ret: number; m: number; trusted: boolean } | null = null;
+    const r = this.h.server.enqueue("call", dev, 0, async (p, fd, master) => {
+      go.complete();
+      await sent.wait("fuzz-xorg waits for the client's dma-buf");
+      const x = { exporter, size, send, master, legacy, fdFirst, closeHandle };
+      await this.serverImport(p, fd, dev, x);
+    });
+    await go.wait("fuzz client waits for fuzz-xorg's turn");
+    try {
+      send = await this.h.sendDmabuf(ctx, to, d);
+    } finally {
+      // (A thread dying in sendmsg(2) unwinds through here: the server must not wait forever.)
+      sent.complete();
+    }
+    // (A sibling's close_range() or dup2() may have closed or replaced the fd meanwhile.)
+    if (send.ret !== 0 && send.trusted && !this.h.allocFailed(send.ret, send.m))
+      this.h.diverge(`sendmsg() of a dma-buf fd to the display server = ${send.ret}`);
+    if (!clientKeeps) await this.h.closeDmabuf(ctx, d);
+    await r.done.wait("fuzz client waits for fuzz-xorg");
+    return "ok";
+  }
+
+  /** The server's side of a PRIME present, on device `dev` (its fd `fd`). */
+  private async serverImport(
+    p: Process,
+    fd: number,
+    dev: number,
+    x: {
+      exporter: number;
+      size: number | null;
+      send: { ret: number; m: number; trusted: boolean } | null;
+      master: boolean | null;
+      legacy: boolean;
+      fdFirst: boolean;
+      closeHandle: boolean;
+    },
+  ): Promise<void> {
+    const m = this.h.failMark();
+    const got = await p.recvFd({ nonblock: true, cloexec: true });
+    // Which message it took: this client's, unless one was left queued before (then unknown).
+    const ours = x.send !== null && x.send.ret === 0 && x.send.trusted && !this.strayMessage;
+    if (got < 0) {
+      // Sent and no stray: the message is there (an allocation failure leaves it queued).
+      if (x.send?.ret === 0 && !this.strayMessage) {
+        if (got !== -EMFILE && !this.h.allocFailed(got, m))
+          this.h.diverge(`the display server's recvmsg() of a sent dma-buf = ${got}`);
+        this.strayMessage = true;
+      } else if (got !== -EAGAIN && got !== -EMFILE && !this.h.allocFailed(got, m)) {
+        this.h.diverge(`the display server's recvmsg() = ${got}`);
+      }
+      return;
+    }
+    // A send that may not have happened (the client died in it) left nothing behind: the queue
+    // is known again once a receive took what was there and none is left.
+    if (!ours) this.strayMessage = (await p.recvFd({ nonblock: true, cloexec: true })) !== -EAGAIN;
+    const size = await p.lseek(got, 0, SEEK_END);
+    if (ours && x.size !== null && size !== x.size)
+      this.h.diverge(
+        `the display server's lseek() of a received dma-buf = ${size}, its buffer has ${x.size}`,
+      );
+    const arg = { handle: 0, flags: 0, fd: got };
+    const mi = this.h.failMark();
+    const ret = await p.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, arg);
+    const what = `the display server's PRIME_FD_TO_HANDLE on device ${dev} of a dma-buf of device ${ours ? x.exporter : "?"}`;
+    // Same device: the self-import (or vmwgfx's ttm prime). Another: every importer takes a
+    // foreign dma-buf it can attach (vgem, vmwgfx through GEM PRIME, qxl through the model's
+    // ->gem_prime_import_sg_table); a vmwgfx export of a ttm prime object (a surface) refuses
+    // attaching (-ENOSYS), a GEM one's does not.
+    // Not surely this client's dma-buf (its fd number was replaced under the send, or a
+    // message was left queued): any file, -EINVAL if it is no dma-buf (dma_buf_get()).
+    if (ours && (x.exporter === dev || this.h.devs[x.exporter]!.driver !== "vmwgfx"))
+      this.expect(what, ret, [0], mi);
+    else if (ours) this.expect(what, ret, [0, -ENOSYS], mi);
+    else this.expect(what, ret, [0, -ENOSYS, -EINVAL], mi);
+    if (x.fdFirst) await this.serverCloseFd(p, got);
+    if (ret === 0) {
+      const height = size > 0 ? Math.min(64, Math.floor(size / FB_PITCH)) : 0;
+      const a = await this.serverAddfb(p, fd, arg.handle, height, x.legacy);
+      const whatFb = `the display server's ${x.legacy ? "ADDFB" : "ADDFB2"} of an imported dma-buf (${FB_WIDTH}x${height})`;
+      this.expect(whatFb, a.ret, this.addfbWant(dev, height), a.m);
+      if (a.ret === 0) {
+        if (!(a.id > 0)) this.h.diverge(`${whatFb} gave framebuffer id ${a.id}`);
+        const fb: ServerFb = {
+          dev,
+          id: a.id,
+          name: 0,
+          made: a.made,
+          gone: Number.POSITIVE_INFINITY,
+          holdsName: false,
+          height,
+        };
+        this.serverFbs.push(fb);
+        // A compositor flushes what it got (the whole framebuffer, or damage clips).
+        if (choose(2, "fuzz kms dirty after addfb") === 0)
+          await this.serverDirtyfb(p, dev, fd, x.master, fb, choose(6, "fuzz kms dirty args"));
+      }
+      if (x.closeHandle || a.ret !== 0) await this.serverClose(p, fd, arg.handle);
+    }
+    if (!x.fdFirst) await this.serverCloseFd(p, got);
+  }
+
+  /** The server's close(2) of a dma-buf fd it received: 0. */
+  private async serverCloseFd(p: Process, fd: number): Promise<void> {
+    const ret = await p.close(fd);
+    if (ret !== 0)
+      this.h.diverge(`the display server's close(${fd}) of a received dma-buf = ${ret}`);
+  }
+
+  /**
+   * The server's DIRTYFB of one of its framebuffers (or a never-valid id): no clips, two clips in
+   * its page, or bad clip arguments. DRM_MASTER: -EACCES while it is not the current master.
+   */
+  private async serverDirty(ctx: C): Promise<"ok"> {
+    const dev = this.pickDev(ctx);
+    if (dev === null) return "ok";
+    await this.h.server.request("call", dev, 0, async (p, fd, master) => {
+      const live = this.liveServerFbs(dev);
+      const fb = live.length > 0 ? live[choose(live.length, "fuzz kms server fb")]! : null;
+      await this.serverDirtyfb(p, dev, fd, master, fb, choose(6, "fuzz kms dirty args"));
+    });
+    return "ok";
+  }
+
+  /**
+   * The server's DIRTYFB of `fb` (null: a never-valid id) with the arguments of `kind`: 0 no
+   * clips, 1 two clips, 2 two clips with ANNOTATE_COPY (one pair), 3 a count without a pointer
+   * (-EINVAL), 4 an odd count with ANNOTATE_COPY (-EINVAL, before the copy), 5 an unmapped
+   * pointer (-EFAULT).
+   */
+  private async serverDirtyfb(
+    p: Process,
+    dev: number,
+    fd: number,
+    master: boolean | null,
+    fb: ServerFb | null,
+    kind: number,
+  ): Promise<void> {
+    let numClips = 0;
+    let clipsPtr = 0;
+    let flags = 0;
+    let bad: number | null = null;
+    if (kind === 1 || kind === 2) {
+      if (this.clipsPage === 0) {
+        const prot = PROT_READ | PROT_WRITE;
+        const page = await p.mmap(0, PAGE_SIZE, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page < 0) return;
+        const b = new Uint8Array([0, 0, 0, 0, FB_WIDTH, 0, 1, 0, 0, 0, 0, 0, FB_WIDTH, 0, 1, 0]);
+        if ((await p.writeMemory(page, b)) < 0) return;
+        this.clipsPage = page;
+      }
+      numClips = 2;
+      clipsPtr = this.clipsPage;
+      if (kind === 2) flags = DRM_MODE_FB_DIRTY_ANNOTATE_COPY;
+    } else if (kind === 3) {
+      numClips = 1; // a count without a pointer
+      bad = -EINVAL;
+    } else if (kind === 4) {
+      numClips = 3; // an odd count with ANNOTATE_COPY (checked before the copy)
+      clipsPtr = 0x1000;
+      flags = DRM_MODE_FB_DIRTY_ANNOTATE_COPY;
+      bad = -EINVAL;
+    } else if (kind === 5) {
+      numClips = 1; // an unmapped page (the anonymous mappings start above it)
+      clipsPtr = 0x1000;
+      bad = -EFAULT;
+    }
+    const id = fb ? fb.id : NEVER_FB;
+    const m = this.h.failMark();
+    const ret = await p.ioctl(fd, DRM_IOCTL_MODE_DIRTYFB, {
+      fb_id: id,
+      flags,
+      color: 0,
+      num_clips: numClips,
+      clips_ptr: clipsPtr,
+    });
+    const what = `the display server's DIRTYFB(${id}, ${numClips} clips${flags ? ", copy" : ""})`;
+    const d = this.h.devs[dev]!;
+    // Its result as the current master: the lookup, the clip checks, the driver's ->dirty
+    // (qxl's and vmwgfx's give 0 here: no bo is the primary surface, no plane scans out).
+    const asMaster = !d.modeset ? -EOPNOTSUPP : !fb ? -ENOENT : bad !== null ? bad : 0;
+    const want = master === true ? [asMaster] : master === false ? [-EACCES] : [asMaster, -EACCES];
+    // drm_property_create_blob() (vmwgfx's damage clips) turns a failed id allocation into
+    // -EINVAL: under fault injection that is an allocation failure too.
+    const blobFailed = ret === -EINVAL && numClips > 0 && bad === null && this.h.failMark() > m;
+    if (!blobFailed) this.expect(what, ret, want, m);
+  }
+
+  /** A client's legacy ADDFB with a good (32/24) or bad (bpp, depth) pair. */
+  private async clientAddLegacy(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e, own } = pk;
+    const f = e.file!;
+    const { h, never } = this.h.lookupHandle(f, "fuzz kms addfb handle");
+    const pairs = [
+      [32, 24],
+      [32, 24],
+      [32, 16],
+      [0, 0],
+      [24, 32],
+    ] as const;
+    const [bpp, depth] = pairs[choose(pairs.length, "fuzz kms legacy pair")]!;
+    const bad = !(bpp === 32 && depth === 24);
+    const height = 1 + choose(4, "fuzz kms height");
+    const or = getfbArg(0);
+    Object.assign(or, { width: FB_WIDTH, height, pitch: FB_PITCH, bpp, depth, handle: h });
+    const what = `ADDFB(${h}, ${bpp}/${depth})`;
+    const r = await this.h.ioctl(ctx, e, DRM_IOCTL_MODE_ADDFB, or, what);
+    if (e.closed) return "ok";
+    const gate = this.gate(f);
+    const driver = this.h.devs[f.dev]!.driver;
+    if (gate !== null) this.expect(what, r.ret, [gate], r.m);
+    // drm_driver_legacy_fb_format(): no format for the pair, -EINVAL before the handle
+    else if (bad) this.expect(what, r.ret, [-EINVAL], r.m);
+    else if (never) this.expect(what, r.ret, [driver === "vmwgfx" ? -ESRCH : -ENOENT], r.m);
+    if (r.ret === 0) {
+      if (bad) this.h.diverge(`${what} = 0`);
+      if (!(or.fb_id > 0)) this.h.diverge(`${what} gave framebuffer id ${or.fb_id}`);
+      const s = this.fbsOf(f);
+      if (own && alone(f) && s.live.includes(or.fb_id))
+        this.h.diverge(`${what} gave framebuffer ${or.fb_id}, which the file still has`);
+      s.live.push(or.fb_id);
+      const g = s.gone.indexOf(or.fb_id);
+      if (g >= 0) s.gone.splice(g, 1);
+    }
+    return "ok";
+  }
+
+  /**
+   * A client's DIRTYFB of its own framebuffer, the server's, one it removed or a never-valid id
+   * (DRM_MASTER: a file opened under the server's master never is master, -EACCES; a render node
+   * -EACCES too).
+   */
+  private async clientDirty(ctx: C): Promise<"ok"> {
+    const pk = this.h.pickDrm(ctx);
+    if (!pk) return "ok";
+    const { e } = pk;
+    const f = e.file!;
+    const s = this.fbsOf(f);
+    const target = this.clientTarget(f, s, "fuzz kms dirty target");
+    const arg = { fb_id: target.id, flags: 0, color: 0, num_clips: 0, clips_ptr: 0 };
+    const what = `DIRTYFB(${target.id}) of ${target.kind}`;
+    const r = await this.h.ioctl(ctx, e, DRM_IOCTL_MODE_DIRTYFB, arg, what);
+    if (e.closed) return "ok";
+    if (!f.primary || this.h.underServer(f)) this.expect(what, r.ret, [-EACCES], r.m);
     return "ok";
   }
 

@@ -190,6 +190,8 @@ export class ModelFile {
    * under a thread's feet, and only interleaving-proof checks are made.
    */
   shared = false;
+  /** Opened with O_NONBLOCK (drm-read.ts): its reads never sleep (-EAGAIN when empty). */
+  nonblock = false;
   /**
    * Set once garbage ioctl arguments were used on the file: they convert to some value of the C
    * type and may create handles the model never sees, so no claim about its handles is made.

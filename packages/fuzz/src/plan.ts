@@ -16,6 +16,8 @@ const LISTEN_SUFFIX = " +unix+listen";
 const PRIVATE_SUFFIX = " +priv";
 /** The suffix of a run with KMS framebuffers (FuzzOptions.kms), after any other. */
 const KMS_SUFFIX = " +kms";
+/** The suffix of a run with DRM reads, polls and fstat()s (FuzzOptions.drmRead), after any other. */
+const DRM_READ_SUFFIX = " +drmread";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
@@ -24,18 +26,21 @@ const MAX_PLAN_TEXT = 4096;
  * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`; "listen": " +unix+listen",
  * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
  * `fuzz +unix +priv`), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
- * `fuzz +priv +kms`).
+ * `fuzz +priv +kms`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
+ * `fuzz +kms +drmread`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
   sockets: boolean | "listen" = false,
   priv = false,
   kms = false,
+  drmRead = false,
 ): string {
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
     (priv ? PRIVATE_SUFFIX : "") +
-    (kms ? KMS_SUFFIX : "");
+    (kms ? KMS_SUFFIX : "") +
+    (drmRead ? DRM_READ_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
@@ -88,15 +93,26 @@ export function privateFromScenarioName(name: string): boolean {
 
 /** Whether a scenario name records KMS framebuffers (planScenarioName()'s " +kms"). */
 export function kmsFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && name.endsWith(KMS_SUFFIX);
+  return name.startsWith("fuzz") && withoutDrmRead(name).endsWith(KMS_SUFFIX);
 }
 
-/** `scenario` without its " +kms" suffix. */
+/** Whether a scenario name records DRM reads (planScenarioName()'s " +drmread"). */
+export function drmReadFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(DRM_READ_SUFFIX);
+}
+
+/** `scenario` without its " +drmread" suffix. */
+function withoutDrmRead(scenario: string): string {
+  return scenario.endsWith(DRM_READ_SUFFIX) ? scenario.slice(0, -DRM_READ_SUFFIX.length) : scenario;
+}
+
+/** `scenario` without its " +drmread" and " +kms" suffixes. */
 function withoutKms(scenario: string): string {
-  return scenario.endsWith(KMS_SUFFIX) ? scenario.slice(0, -KMS_SUFFIX.length) : scenario;
+  const s = withoutDrmRead(scenario);
+  return s.endsWith(KMS_SUFFIX) ? s.slice(0, -KMS_SUFFIX.length) : s;
 }
 
-/** `scenario` without its " +kms" and " +priv" suffixes. */
+/** `scenario` without its " +drmread", " +kms" and " +priv" suffixes. */
 function withoutPrivate(scenario: string): string {
   const s = withoutKms(scenario);
   return s.endsWith(PRIVATE_SUFFIX) ? s.slice(0, -PRIVATE_SUFFIX.length) : s;

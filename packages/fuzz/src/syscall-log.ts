@@ -51,6 +51,8 @@ const SYSCALLS = new Set([
   "munmap",
   "lseek",
   "poll",
+  "read",
+  "fstat",
   "epollCreate1",
   "epollCtl",
   "epollWait",

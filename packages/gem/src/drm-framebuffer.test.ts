@@ -1,22 +1,43 @@
 import {
   allocationCount,
   EACCES,
+  EFAULT,
   EINVAL,
   ENOENT,
   ENOMEM,
+  ENOSYS,
   EOPNOTSUPP,
   ERANGE,
   injectedFailures,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   O_RDWR,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
   type Process,
   setFailslab,
 } from "@primetime/kernel";
-import { DRM_FORMAT_NV12, DRM_FORMAT_XRGB8888 } from "@primetime/uapi";
+import {
+  DRM_FORMAT_C1,
+  DRM_FORMAT_NV12,
+  DRM_FORMAT_RGB888,
+  DRM_FORMAT_XBGR2101010,
+  DRM_FORMAT_XRGB1555,
+  DRM_FORMAT_XRGB8888,
+  DRM_FORMAT_XRGB2101010,
+} from "@primetime/uapi";
 import { describe, expect, it } from "vitest";
+import { drmAtomicHelperDirtyfb } from "./drm-damage-helper.js";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, DRIVER_MODESET, DRIVER_RENDER, type DrmDriver } from "./drm-driver.js";
+import type { DrmFramebufferFuncs } from "./drm-framebuffer.js";
 import type { GemObject } from "./drm-gem.js";
-import { drmGemFbCreate } from "./drm-gem-framebuffer-helper.js";
+import {
+  drmGemFbCreate,
+  drmGemFbCreateWithFuncs,
+  drmGemFbDestroy,
+} from "./drm-gem-framebuffer-helper.js";
 import {
   createBo,
   drmFileOf,
@@ -34,11 +55,14 @@ import {
 import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
 import {
   DRM_IOCTL_DROP_MASTER,
+  DRM_IOCTL_MODE_ADDFB,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CLOSEFB,
+  DRM_IOCTL_MODE_DIRTYFB,
   DRM_IOCTL_MODE_GETFB,
   DRM_IOCTL_MODE_GETFB2,
   DRM_IOCTL_MODE_RMFB,
+  DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
   DRM_MODE_FB_MODIFIERS,
   type DrmModeFbCmd,
   type DrmModeFbCmd2,
@@ -77,6 +101,66 @@ async function addFb(p: Process, fd: number, cmd: DrmModeFbCmd2): Promise<number
   const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, cmd);
   return ret < 0 ? ret : cmd.fb_id;
 }
+
+/** Legacy ADDFB of `width` x `height` over `handle`: the fb id, or -errno (fb_id as it came back). */
+async function addFbLegacy(
+  p: Process,
+  fd: number,
+  handle: number,
+  bpp: number,
+  depth: number,
+  pitch: number,
+  got?: { fbId?: number },
+): Promise<number> {
+  const or: DrmModeFbCmd = { fb_id: 99, width: 1024, height: 4, pitch, bpp, depth, handle };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB, or);
+  if (got) got.fbId = or.fb_id;
+  return ret < 0 ? ret : or.fb_id;
+}
+
+/** DIRTYFB: 0 or -errno. */
+function dirtyFb(
+  p: Process,
+  fd: number,
+  fbId: number,
+  numClips = 0,
+  clipsPtr = 0,
+  flags = 0,
+): Promise<number> {
+  return p.ioctl(fd, DRM_IOCTL_MODE_DIRTYFB, {
+    fb_id: fbId,
+    flags,
+    color: 0,
+    num_clips: numClips,
+    clips_ptr: clipsPtr,
+  });
+}
+
+/** An anonymous page holding `n` drm_clip_rects (0, 0, 16, 16): its address. */
+async function clipsPage(p: Process, n: number): Promise<number> {
+  const page = await p.mmap(
+    0,
+    PAGE_SIZE,
+    PROT_READ | PROT_WRITE,
+    MAP_PRIVATE | MAP_ANONYMOUS,
+    -1,
+    0,
+  );
+  const b = new Uint8Array(n * 8);
+  const v = new DataView(b.buffer);
+  for (let i = 0; i < n; i++) {
+    v.setUint16(i * 8 + 4, 16, true);
+    v.setUint16(i * 8 + 6, 16, true);
+  }
+  await p.writeMemory(page, b);
+  return page;
+}
+
+/** drm_gem_fb_funcs with drm_atomic_helper_dirtyfb() as ->dirty (vmwgfx's choice). */
+const dirtyFbFuncs: DrmFramebufferFuncs = {
+  destroy: drmGemFbDestroy,
+  dirty: drmAtomicHelperDirtyfb,
+};
 
 /** RMFB: 0 or -errno. */
 function rmFb(p: Process, fd: number, fbId: number): Promise<number> {
@@ -372,6 +456,174 @@ describe("KMS framebuffers (ADDFB2, RMFB; drm_framebuffer.c of v6.18)", () => {
       chromaCount: 2,
       deletedHandle: -EINVAL,
     });
+  });
+
+  it("legacy ADDFB (v6.12 and v6.18): drm_driver_legacy_fb_format(), errno, fb_id written back on success only", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const plain = await p.open("/dev/dri/card0", O_RDWR);
+          const ph = await createBo(p, plain, 4);
+          got.noModeset = await addFbLegacy(p, plain, ph, 32, 24, 4096);
+          await p.close(plain);
+          const fd = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd, 4);
+          const failed: { fbId?: number } = {};
+          got.badPair = await addFbLegacy(p, fd, h, 32, 16, 4096, failed);
+          got.fbIdAfterFailure = failed.fbId;
+          got.zero = await addFbLegacy(p, fd, h, 0, 0, 4096);
+          got.c1ShortPitch = await addFbLegacy(p, fd, h, 1, 1, 127);
+          got.unknownHandle = await addFbLegacy(p, fd, 4242, 32, 24, 4096);
+          got.noHandle = await addFbLegacy(p, fd, 0, 32, 24, 4096);
+          const render = await p.open("/dev/dri/renderD129", O_RDWR);
+          got.render = await addFbLegacy(p, render, 1, 32, 24, 4096);
+          await p.close(render);
+          const formats: Record<string, unknown> = {};
+          for (const [bpp, depth, pitch] of [
+            [1, 1, 128],
+            [16, 15, 2048],
+            [24, 24, 3072],
+            [32, 24, 4096],
+            [32, 30, 4096],
+          ] as const) {
+            const id = await addFbLegacy(p, fd, h, bpp, depth, pitch);
+            const g = (await getFb(p, fd, id)) as DrmModeFbCmd;
+            const g2 = (await getFb2(p, fd, id)) as DrmModeFbCmd2;
+            formats[`${bpp}/${depth}`] = [g.bpp, g.depth, g.pitch, g2.pixel_format];
+            await gemClose(p, fd, g.handle);
+            await gemClose(p, fd, g2.handles[0]!);
+            await rmFb(p, fd, id);
+          }
+          got.formats = formats;
+          dev.modeConfig.quirkAddfbPreferXbgr30bpp = true;
+          const quirk = await addFbLegacy(p, fd, h, 32, 30, 4096);
+          got.quirk = ((await getFb2(p, fd, quirk)) as DrmModeFbCmd2).pixel_format;
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      noModeset: -EOPNOTSUPP,
+      badPair: -EINVAL,
+      fbIdAfterFailure: 99,
+      zero: -EINVAL,
+      c1ShortPitch: -EINVAL,
+      unknownHandle: -ENOENT,
+      noHandle: -EINVAL,
+      render: -EACCES,
+      formats: {
+        "1/1": [1, 1, 128, DRM_FORMAT_C1],
+        "16/15": [16, 15, 2048, DRM_FORMAT_XRGB1555],
+        "24/24": [24, 24, 3072, DRM_FORMAT_RGB888],
+        "32/24": [32, 24, 4096, DRM_FORMAT_XRGB8888],
+        "32/30": [32, 30, 4096, DRM_FORMAT_XRGB2101010],
+      },
+      quirk: DRM_FORMAT_XBGR2101010,
+    });
+  });
+
+  it("DIRTYFB (v6.12 and v6.18): errno in drm_mode_dirtyfb_ioctl()'s order, -ENOSYS without ->dirty", async () => {
+    const got: Record<string, unknown> = {};
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, kmsDriver(), async (dev) => {
+        kmsInit(dev);
+        await runProcess(m, "igt", async (p) => {
+          const plain = await p.open("/dev/dri/card0", O_RDWR);
+          got.noModeset = await dirtyFb(p, plain, 1);
+          await p.close(plain);
+          const fd = await p.open("/dev/dri/card1", O_RDWR); // master
+          const other = await p.open("/dev/dri/card1", O_RDWR);
+          const h = await createBo(p, fd, 4);
+          const fb = await addFb(p, fd, fbCmd(h, 4));
+          const clips = await clipsPage(p, 3);
+          got.notMaster = await dirtyFb(p, other, fb);
+          got.unknown = await dirtyFb(p, fd, 77);
+          got.countNoPtr = await dirtyFb(p, fd, fb, 1, 0);
+          got.ptrNoCount = await dirtyFb(p, fd, fb, 0, clips);
+          got.copyOdd = await dirtyFb(p, fd, fb, 3, clips, DRM_MODE_FB_DIRTY_ANNOTATE_COPY);
+          got.tooMany = await dirtyFb(p, fd, fb, 257, clips);
+          got.negative = await dirtyFb(p, fd, fb, 0x8000_0000, clips);
+          got.fault = await dirtyFb(p, fd, fb, 1, 0x10);
+          setFailslab({ failNth: allocationCount() + 1, caches: ["kcalloc(drm_clip_rect)"] });
+          got.nomem = await dirtyFb(p, fd, fb, 1, clips);
+          setFailslab(null);
+          // drm_gem_fb_funcs has no ->dirty; unknown flags are masked off, not refused
+          got.noDirty = await dirtyFb(p, fd, fb, 3, clips, 0x4);
+          got.noDirtyNoClips = await dirtyFb(p, fd, fb);
+          // every error path dropped its lookup reference: RMFB frees the framebuffer
+          const f = [...dev.modeConfig.fbList][0]!;
+          got.refcount = f.base.refcount.read();
+          got.rm = await rmFb(p, fd, fb);
+          got.left = dev.modeConfig.numFb;
+          await p.close(other);
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      noModeset: -EOPNOTSUPP,
+      notMaster: -EACCES,
+      unknown: -ENOENT,
+      countNoPtr: -EINVAL,
+      ptrNoCount: -EINVAL,
+      copyOdd: -EINVAL,
+      tooMany: -EINVAL,
+      negative: -EINVAL,
+      fault: -EFAULT,
+      nomem: -ENOMEM,
+      noDirty: -ENOSYS,
+      noDirtyNoClips: -ENOSYS,
+      refcount: 1,
+      rm: 0,
+      left: 0,
+    });
+  });
+
+  it("DIRTYFB through drm_atomic_helper_dirtyfb(): the damage blob takes a mode object id and goes; each allocation's failure is clean", async () => {
+    const run = async (failNth: number | null, got: Record<string, unknown>) =>
+      runMachine(async (m) => {
+        await withExtraDevice(m, kmsDriver(), async (dev) => {
+          kmsInit(dev);
+          dev.modeConfig.funcs = {
+            fbCreate: (d, file, info, cmd) =>
+              drmGemFbCreateWithFuncs(d, file, info, cmd, dirtyFbFuncs),
+          };
+          await runProcess(m, "igt", async (p) => {
+            const fd = await p.open("/dev/dri/card1", O_RDWR);
+            const h = await createBo(p, fd, 4);
+            const fb = await addFb(p, fd, fbCmd(h, 4));
+            const clips = await clipsPage(p, 4);
+            got.whole = await dirtyFb(p, fd, fb);
+            if (failNth !== null) setFailslab({ failNth: allocationCount() + failNth });
+            got.copy = await dirtyFb(p, fd, fb, 4, clips, DRM_MODE_FB_DIRTY_ANNOTATE_COPY);
+            setFailslab(null);
+            got.injected = injectedFailures().map((f) => f.what);
+            // the blob's id (2) was freed with it: the next framebuffer gets it
+            got.next = await addFb(p, fd, fbCmd(h, 4));
+            got.blobs = dev.modeConfig.propertyBlobList.size;
+            await p.close(fd);
+          });
+        });
+      });
+    const ok: Record<string, unknown> = {};
+    expectClean(await run(null, ok));
+    expect(ok).toEqual({ whole: 0, copy: 0, injected: [], next: 2, blobs: 0 });
+    const failures: unknown[] = [];
+    for (let n = 1; n <= 4; n++) {
+      const got: Record<string, unknown> = {};
+      expectClean(await run(n, got));
+      failures.push([got.copy, got.injected]);
+    }
+    expect(failures).toEqual([
+      [-ENOMEM, ["kcalloc(drm_clip_rect)"]],
+      [-ENOMEM, ["drm_atomic_state"]],
+      [-ENOMEM, ["kcalloc(drm_mode_rect)"]],
+      [-ENOMEM, ["drm_property_blob"]],
+    ]);
   });
 
   it("drm_gem_fb_init_with_funcs(): a subsampled plane's size rounds up (drm_format_info_plane_width/height)", async () => {

@@ -1,8 +1,9 @@
 /**
  * KMS framebuffers (drivers/gpu/drm/drm_framebuffer.c, include/drm/drm_framebuffer.h of Linux
- * v6.18): DRM_IOCTL_MODE_ADDFB2, RMFB, CLOSEFB (v6.8+), GETFB and GETFB2, the framebuffer's
- * mode object and refcount, and its reaping when the file that created it is closed
- * (drm_fb_release()). CLOSEFB, GETFB and GETFB2 read the same in v6.12.19 and v6.18.35.
+ * v6.18): DRM_IOCTL_MODE_ADDFB2, legacy ADDFB, RMFB, CLOSEFB (v6.8+), GETFB, GETFB2 and DIRTYFB,
+ * the framebuffer's mode object and refcount, and its reaping when the file that created it is
+ * closed (drm_fb_release()). ADDFB, CLOSEFB, GETFB, GETFB2 and DIRTYFB read the same in v6.12.19
+ * and v6.18.35.
  *
  * Who holds what:
  * - `base.refcount` (a kref, released by drm_framebuffer_free()): the creator until it gives
@@ -22,9 +23,14 @@
  */
 
 import {
+  accessVm,
+  currentMm,
+  EFAULT,
   EINVAL,
   ENODEV,
   ENOENT,
+  ENOMEM,
+  ENOSYS,
   EOPNOTSUPP,
   ERANGE,
   type Errno,
@@ -33,17 +39,28 @@ import {
   KmemCache,
   SlabObject,
   scheduleWork,
+  shouldFail,
   WorkStruct,
 } from "@primetime/kernel";
 import { point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
-import { DRM_MODE_FB_INTERLACED, DRM_MODE_FB_MODIFIERS } from "@primetime/uapi";
+import {
+  DRM_CLIP_RECT_SIZE,
+  DRM_FORMAT_INVALID,
+  DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
+  DRM_MODE_FB_DIRTY_FLAGS,
+  DRM_MODE_FB_DIRTY_MAX_CLIPS,
+  DRM_MODE_FB_INTERLACED,
+  DRM_MODE_FB_MODIFIERS,
+} from "@primetime/uapi";
 import { drmIsCurrentMaster } from "./drm-auth.js";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
 import {
   type DrmFormatInfo,
+  drmDriverLegacyFbFormat,
   drmFormatInfo,
+  drmFormatInfoBpp,
   drmFormatInfoMinPitch,
   drmFormatInfoPlaneHeight,
   drmFormatInfoPlaneWidth,
@@ -66,7 +83,14 @@ import {
   drmModeObjectUnregister,
 } from "./drm-mode-object.js";
 import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
-import type { DrmModeClosefb, DrmModeFbCmd, DrmModeFbCmd2, DrmModeRmfb } from "./uapi.js";
+import type {
+  DrmClipRect,
+  DrmModeClosefb,
+  DrmModeFbCmd,
+  DrmModeFbCmd2,
+  DrmModeFbDirtyCmd,
+  DrmModeRmfb,
+} from "./uapi.js";
 
 /** Models DRM_FORMAT_MAX_PLANES. */
 export const DRM_FORMAT_MAX_PLANES = 4;
@@ -92,6 +116,20 @@ export interface DrmFramebufferFuncs {
    * errno, as drm_gem_handle_create() does.
    */
   createHandle?(fb: DrmFramebuffer, file: DrmFile): Promise<number>;
+  /**
+   * Models ->dirty (optional): flush `numClips` damaged rectangles of the framebuffer (with
+   * DRM_MODE_FB_DIRTY_ANNOTATE_COPY `clips` holds twice as many, in pairs); `clips` is null
+   * when userspace passed none (the whole framebuffer). 0 or a negative errno. DIRTYFB calls it
+   * holding a lookup reference of `fb`.
+   */
+  dirty?(
+    fb: DrmFramebuffer,
+    file: DrmFile | null,
+    flags: number,
+    color: number,
+    clips: readonly DrmClipRect[] | null,
+    numClips: number,
+  ): Promise<number>;
 }
 
 /**
@@ -415,6 +453,40 @@ export async function drmModeAddfb2Ioctl(
 }
 
 /**
+ * Models drm_mode_addfb() / drm_mode_addfb_ioctl(): legacy ADDFB. -EOPNOTSUPP without
+ * DRIVER_MODESET; -EINVAL for a (bpp, depth) pair drm_driver_legacy_fb_format() does not know;
+ * otherwise drm_mode_addfb2() of a one-plane request (flags and modifiers 0) made of `width`,
+ * `height`, `pitch` and `handle`, and `fb_id` is written back only on success.
+ * Locking: as drm_mode_addfb2().
+ * References: as drm_mode_addfb2(): the file's list keeps the creation reference.
+ */
+export async function drmModeAddfbIoctl(
+  dev: DrmDevice,
+  or: DrmModeFbCmd,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  const pixelFormat = drmDriverLegacyFbFormat(dev, or.bpp, or.depth);
+  if (pixelFormat === DRM_FORMAT_INVALID) return -EINVAL; // bad {bpp, depth}
+  // convert to new format and call new ioctl
+  const r: DrmModeFbCmd2 = {
+    fb_id: or.fb_id,
+    width: or.width,
+    height: or.height,
+    pixel_format: pixelFormat,
+    flags: 0,
+    handles: [or.handle, 0, 0, 0],
+    pitches: [or.pitch, 0, 0, 0],
+    offsets: [0, 0, 0, 0],
+    modifier: [0, 0, 0, 0],
+  };
+  const ret = await drmModeAddfb2Ioctl(dev, r, file);
+  if (ret) return ret;
+  or.fb_id = r.fb_id;
+  return 0;
+}
+
+/**
  * Models drm_mode_closefb(): takes `fb` off the file's list and drops the list's reference.
  * -ENOENT if the file did not create it.
  * Locking: takes the file's fbs_lock.
@@ -536,15 +608,6 @@ export async function drmModeClosefbIoctl(
   const ret = await drmModeClosefb(fb, file);
   await drmFramebufferPut(fb);
   return ret;
-}
-
-/**
- * Models drm_format_info_bpp() for plane 0 of the model's formats (one-pixel blocks: cpp * 8).
- * Locking: none. References: none.
- */
-function drmFormatInfoBpp(info: DrmFormatInfo, plane: number): number {
-  if (plane >= info.numPlanes) return 0;
-  return info.cpp[plane]! * 8;
 }
 
 /**
@@ -676,4 +739,79 @@ export async function drmModeGetfb2Ioctl(
   }
   await drmFramebufferPut(fb);
   return ret;
+}
+
+/**
+ * Models copy_from_user() of `count` struct drm_clip_rect at the user address `ptr` (the
+ * current process's memory). The rectangles, or -EFAULT.
+ * Locking: may fault (takes mmap_lock); no spinlock held.
+ * References: none.
+ */
+async function copyClipsFromUser(ptr: number, count: number): Promise<DrmClipRect[] | number> {
+  const mm = currentMm();
+  if (!mm || !Number.isSafeInteger(ptr) || ptr <= 0) return -EFAULT;
+  const bytes = await accessVm(mm, ptr, count * DRM_CLIP_RECT_SIZE, null);
+  if (typeof bytes === "number") return -EFAULT;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: count }, (_, i) => ({
+    x1: view.getUint16(i * 8, true),
+    y1: view.getUint16(i * 8 + 2, true),
+    x2: view.getUint16(i * 8 + 4, true),
+    y2: view.getUint16(i * 8 + 6, true),
+  }));
+}
+
+/**
+ * Models drm_mode_dirtyfb_ioctl(): DIRTYFB (DRM_MASTER in the ioctl table). -EOPNOTSUPP without
+ * DRIVER_MODESET; -ENOENT for an id that is no framebuffer (any file's: the lookup checks no
+ * owner); then, holding the lookup's reference: -EINVAL when exactly one of `num_clips` and
+ * `clips_ptr` is zero, for DRM_MODE_FB_DIRTY_ANNOTATE_COPY with an odd count, for a count that
+ * is negative as an int or above DRM_MODE_FB_DIRTY_MAX_CLIPS; -ENOMEM when the clips' kcalloc()
+ * fails, -EFAULT when copying them fails; the framebuffer's ->dirty's result, or -ENOSYS
+ * without one. Flags outside DRM_MODE_FB_DIRTY_FLAGS are masked off, not refused.
+ * Locking: takes idr_mutex (the lookup); ->dirty takes what it takes.
+ * References: the lookup's, dropped at the end.
+ */
+export async function drmModeDirtyfbIoctl(
+  dev: DrmDevice,
+  r: DrmModeFbDirtyCmd,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  const fb = await drmFramebufferLookup(dev, file, r.fb_id);
+  if (!fb) return -ENOENT;
+  const ret = await drmModeDirtyfbLocked(fb, r, file);
+  await drmFramebufferPut(fb);
+  return ret;
+}
+
+/**
+ * The body of drm_mode_dirtyfb_ioctl() between its lookup and its drm_framebuffer_put() (its
+ * out_err1/out_err2 labels).
+ * Locking: none held.
+ * References: the caller holds one of `fb`.
+ */
+async function drmModeDirtyfbLocked(
+  fb: DrmFramebuffer,
+  r: DrmModeFbDirtyCmd,
+  file: DrmFile,
+): Promise<number> {
+  // int num_clips = r->num_clips: a u32 above INT_MAX is negative
+  const numClips = r.num_clips | 0;
+  const clipsPtr = r.clips_ptr;
+  if (!numClips !== !clipsPtr) return -EINVAL;
+  const flags = DRM_MODE_FB_DIRTY_FLAGS & r.flags;
+  // If userspace annotates copy, clips must come in pairs
+  if (flags & DRM_MODE_FB_DIRTY_ANNOTATE_COPY && numClips % 2 !== 0) return -EINVAL;
+  let clips: DrmClipRect[] | null = null;
+  if (numClips && clipsPtr) {
+    if (numClips < 0 || numClips > DRM_MODE_FB_DIRTY_MAX_CLIPS) return -EINVAL;
+    // kcalloc(num_clips, sizeof(*clips))
+    if (shouldFail("kcalloc(drm_clip_rect)")) return -ENOMEM;
+    const copied = await copyClipsFromUser(clipsPtr, numClips);
+    if (typeof copied === "number") return -EFAULT;
+    clips = copied;
+  }
+  if (fb.funcs!.dirty) return fb.funcs!.dirty(fb, file, flags, r.color, clips, numClips);
+  return -ENOSYS;
 }

@@ -1,8 +1,10 @@
 /**
  * The KMS configuration of a device (drivers/gpu/drm/drm_mode_config.c, include/drm/
  * drm_mode_config.h), reduced to what framebuffers need: the mode object idr under `idr_mutex`,
- * the framebuffer list under `fb_lock`, the size limits and the driver's `fb_create`. CRTCs,
- * planes, connectors and atomic state are not modeled.
+ * the framebuffer list under `fb_lock`, the property blobs under `blob_lock` (DIRTYFB's damage
+ * clips), `connection_mutex` (the one modeset lock: DRM_MODESET_LOCK_ALL_BEGIN() takes it, and
+ * no CRTC or plane lock exists to take after it), the size limits, legacy ADDFB's quirks and the
+ * driver's `fb_create`. CRTCs, planes, connectors and atomic state are not modeled.
  */
 
 import { type Errno, Idr, Mutex } from "@primetime/kernel";
@@ -48,6 +50,17 @@ export class DrmModeConfig {
   minHeight = 0;
   maxWidth = 0;
   maxHeight = 0;
+  /** Models blob_lock: protects property_blob_list. */
+  readonly blobLock: Mutex;
+  /** Models property_blob_list: every property blob of the device. */
+  readonly propertyBlobList = new Set<object>();
+  /**
+   * Models connection_mutex (a drm_modeset_lock, a ww_mutex in the kernel; a plain mutex here:
+   * it is the only modeset lock, so no acquire context ever backs off).
+   */
+  readonly connectionMutex: Mutex;
+  /** Models quirk_addfb_prefer_xbgr_30bpp (legacy ADDFB's 32/30 gives XBGR2101010). */
+  quirkAddfbPreferXbgr30bpp = false;
   /** Models fb_modifiers_not_supported. */
   fbModifiersNotSupported = false;
   /** Models funcs: null until a KMS driver sets it. */
@@ -60,5 +73,7 @@ export class DrmModeConfig {
       base: 1,
     });
     this.fbLock = new Mutex("mode_config.fb_lock", { owner });
+    this.blobLock = new Mutex("mode_config.blob_lock", { owner });
+    this.connectionMutex = new Mutex("mode_config.connection_mutex", { owner });
   }
 }

@@ -5,7 +5,9 @@
  */
 
 export * from "./driver-under-test.js";
+export * from "./drm-atomic.js";
 export * from "./drm-auth.js";
+export * from "./drm-damage-helper.js";
 export * from "./drm-device.js";
 export * from "./drm-driver.js";
 export * from "./drm-dumb.js";
@@ -28,7 +30,9 @@ export {
 export * from "./drm-mmap.js";
 export * from "./drm-mode-config.js";
 export * from "./drm-mode-object.js";
+export * from "./drm-modeset-lock.js";
 export * from "./drm-prime.js";
+export * from "./drm-property.js";
 export * from "./drm-syncobj.js";
 export * from "./drm-vma-manager.js";
 export * from "./toggles.js";

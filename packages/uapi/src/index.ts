@@ -4,6 +4,7 @@
  * dma-buf package decode requests with it, libdrm builds them with it.
  */
 
+export * from "./asm/stat.js";
 export * from "./asm-generic/fcntl.js";
 export * from "./asm-generic/ioctl.js";
 export * from "./asm-generic/ioctls.js";
@@ -16,5 +17,6 @@ export * from "./drm/vmwgfx-drm.js";
 export * from "./linux/dma-buf.js";
 export * from "./linux/dma-heap.js";
 export * from "./linux/fs.js";
+export * from "./linux/stat.js";
 export * from "./linux/sw-sync.js";
 export * from "./linux/sync-file.js";

@@ -11,17 +11,26 @@ import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
   DMA_HEAP_IOCTL_ALLOC,
+  DRM_FORMAT_C1,
+  DRM_FORMAT_C2,
+  DRM_FORMAT_C4,
   DRM_FORMAT_NV12,
+  DRM_FORMAT_RGB888,
+  DRM_FORMAT_XBGR2101010,
+  DRM_FORMAT_XRGB1555,
   DRM_FORMAT_XRGB8888,
+  DRM_FORMAT_XRGB2101010,
   DRM_IOCTL_GEM_CHANGE_HANDLE,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_MODE_ADDFB,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CLOSEFB,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
+  DRM_IOCTL_MODE_DIRTYFB,
   DRM_IOCTL_MODE_GETFB,
   DRM_IOCTL_MODE_GETFB2,
   DRM_IOCTL_MODE_MAP_DUMB,
@@ -44,6 +53,7 @@ import {
   DRM_IOCTL_VGEM_FENCE_ATTACH,
   DRM_IOCTL_VGEM_FENCE_SIGNAL,
   DRM_MODE_FB_CMD2_LAYOUT,
+  DRM_MODE_FB_DIRTY_CMD_LAYOUT,
   DRM_VERSION_LAYOUT,
   drmStructSize,
   drmStructSlots,
@@ -85,6 +95,8 @@ describe("ioctl numbers", () => {
       MODE_GETFB: DRM_IOCTL_MODE_GETFB,
       MODE_GETFB2: DRM_IOCTL_MODE_GETFB2,
       MODE_CLOSEFB: DRM_IOCTL_MODE_CLOSEFB,
+      MODE_ADDFB: DRM_IOCTL_MODE_ADDFB,
+      MODE_DIRTYFB: DRM_IOCTL_MODE_DIRTYFB,
     }).toEqual({
       VERSION: 0xc0406400,
       GEM_CLOSE: 0x40086409,
@@ -120,6 +132,9 @@ describe("ioctl numbers", () => {
       MODE_GETFB: 0xc01c64ad,
       MODE_GETFB2: 0xc06864ce,
       MODE_CLOSEFB: 0xc00864d0,
+      // legacy ADDFB takes drm_mode_fb_cmd; struct drm_mode_fb_dirty_cmd: 4 u32 and a u64
+      MODE_ADDFB: 0xc01c64ae,
+      MODE_DIRTYFB: 0xc01864b1,
     });
     expect(drmStructSize(DRM_VERSION_LAYOUT)).toBe(64);
     expect(drmStructSlots(DRM_MODE_FB_CMD2_LAYOUT).slots.map((s) => [s.name, s.offset])).toEqual([
@@ -135,6 +150,19 @@ describe("ioctl numbers", () => {
     ]);
     expect(DRM_FORMAT_XRGB8888).toBe(0x34325258);
     expect(DRM_FORMAT_NV12).toBe(0x3231564e);
+    // legacy ADDFB's formats (drm_mode_legacy_fb_format())
+    expect([
+      DRM_FORMAT_C1,
+      DRM_FORMAT_C2,
+      DRM_FORMAT_C4,
+      DRM_FORMAT_XRGB1555,
+      DRM_FORMAT_RGB888,
+      DRM_FORMAT_XRGB2101010,
+      DRM_FORMAT_XBGR2101010,
+    ]).toEqual([
+      0x20203143, 0x20203243, 0x20203443, 0x35315258, 0x34324752, 0x30335258, 0x30334258,
+    ]);
+    expect(drmStructSize(DRM_MODE_FB_DIRTY_CMD_LAYOUT)).toBe(24);
   });
 
   it("vgem_drm.h, dma-buf.h, sync_file.h, dma-heap.h and sw_sync", () => {
@@ -272,5 +300,48 @@ describe("open flags", () => {
     expect(uapi.O_NOFOLLOW).toBe(0o400000);
     expect(uapi.O_PATH).toBe(0o10000000);
     expect(uapi.O_PATH & (uapi.O_ACCMODE | uapi.O_CLOEXEC | uapi.O_NONBLOCK)).toBe(0);
+  });
+});
+
+describe("struct stat (x86-64) and new_encode_dev()", () => {
+  it("lays struct stat out in 144 bytes and decodes what it encodes", () => {
+    const st: uapi.Stat = {
+      st_dev: 0x1d,
+      st_ino: 2 ** 40 + 7,
+      st_nlink: 1,
+      st_mode: uapi.S_IFCHR | 0o600,
+      st_uid: 0,
+      st_gid: 44,
+      st_rdev: 0xe280,
+      st_size: 8192,
+      st_blksize: 4096,
+      st_blocks: 16,
+    };
+    const bytes = uapi.encodeStat(st);
+    expect(bytes.length).toBe(uapi.STAT_SIZE);
+    expect(uapi.STAT_SIZE).toBe(144);
+    const view = new DataView(bytes.buffer);
+    expect(view.getUint32(24, true)).toBe(0o20600); // st_mode after dev, ino, nlink
+    expect(view.getBigUint64(40, true)).toBe(0xe280n); // st_rdev after the pad
+    expect(uapi.decodeStat(bytes)).toEqual(st);
+    expect(() => uapi.decodeStat(bytes.subarray(0, 100))).toThrow(RangeError);
+  });
+
+  it("new_encode_dev(): MKDEV(226, 128) is 0xe280, large minors go to bits 20 and up; major()/minor() undo it", () => {
+    const mkdev = (ma: number, mi: number) => ma * 2 ** 20 + mi;
+    expect(uapi.newEncodeDev(mkdev(226, 0))).toBe(0xe200);
+    expect(uapi.newEncodeDev(mkdev(226, 128))).toBe(0xe280);
+    expect(uapi.newEncodeDev(mkdev(0, 0x123))).toBe(0x100023);
+    for (const [ma, mi] of [
+      [226, 0],
+      [0, 0x123],
+      [4095, 0xfffff],
+    ] as const) {
+      const d = uapi.newEncodeDev(mkdev(ma, mi));
+      expect([uapi.devMajor(d), uapi.devMinor(d)]).toEqual([ma, mi]);
+    }
+    expect(uapi.S_ISCHR(uapi.S_IFCHR | 0o600)).toBe(true);
+    expect(uapi.S_ISSOCK(uapi.S_IFSOCK | 0o777)).toBe(true);
+    expect(uapi.S_ISCHR(0o600)).toBe(false);
   });
 });

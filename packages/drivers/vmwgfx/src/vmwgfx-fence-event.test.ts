@@ -18,9 +18,10 @@ import {
   O_RDWR,
   type Process,
 } from "@primetime/kernel";
-import type { Scenario } from "@primetime/sim";
+import { type Scenario, Simulation } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
+import { driverUnderTest } from "./driver-under-test.js";
 import {
   bootVmw,
   execbufFence,
@@ -259,6 +260,33 @@ describe("v6.12: an action performed at attach time waits for the next fence upd
         /^bug: kernel BUG at vmwgfx_fence.c: vmw_fence_manager_takedown\(\): BUG_ON\(!lists_empty\) \(0 fences, 1 actions listed\)/,
       ),
     ]);
+  });
+});
+
+describe("driverUnderTest.settle() stands in for the next fence update", () => {
+  it("an action left on the cleanup list is cleaned up: the unload that follows is clean, nothing leaks", async () => {
+    const listed: number[] = [];
+    const r = await new Simulation({ seed: 1 }).run(async (sim) => {
+      const m = await bootVmw(sim);
+      const proc = m.kernel.spawnProcess("igt", async (p) => {
+        const { fd, mob } = await setup(p, m.vmw.render);
+        const page = await fenceRepPage(p);
+        expect((await execbufFence(p, fd, `fill ${mob.handle} 4`, { fenceRep: page })).ret).toBe(0);
+        const { handle } = await readFenceRep(p, page);
+        expect((await fenceWait(p, fd, handle)).ret).toBe(0);
+        expect(await fenceEvent(p, fd, { handle })).toBe(0);
+        expect((await readFenceEvents(p, fd)).ret).toBe(24);
+        await p.close(fd);
+      });
+      expect(await proc.wait()).toBe(0);
+      const fman = vmwPriv(m.vmw.device).fman;
+      listed.push(fman.cleanupList.length);
+      await driverUnderTest.settle!(m.kernel, m.vmw.device);
+      listed.push(fman.cleanupList.length);
+      await shutdownVmw(m);
+    });
+    expectClean(r);
+    expect(listed).toEqual([1, 0]);
   });
 });
 

@@ -12,15 +12,28 @@ import {
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
+  DRM_IOCTL_MODE_ADDFB,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_DIRTYFB,
   DRM_IOCTL_MODE_RMFB,
+  DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
   DRM_MODE_FB_MODIFIERS,
   type DrmFramebuffer,
   type DrmModeFbCmd2,
   drmFramebufferReadRefcount,
 } from "@primetime/gem";
-import { EINVAL, ENOENT, ESRCH, type Process } from "@primetime/kernel";
+import {
+  EINVAL,
+  ENOENT,
+  ESRCH,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+} from "@primetime/kernel";
 import { rcuBarrier } from "@primetime/rcu";
 import { describe, expect, it } from "vitest";
 import {
@@ -291,6 +304,60 @@ describe("vmwgfx ADDFB2 (vmw_kms_fb_create, v6.12)", () => {
       await p.close(fd);
     });
     expectClean(r);
+  });
+
+  it("legacy ADDFB and DIRTYFB (drm_atomic_helper_dirtyfb() on both kinds): 0, the damage blob gone, the framebuffers freed as before", async () => {
+    const got: Record<string, number> = {};
+    const r = await runVmw(async (p, m) => {
+      const fd = await openNode(p, m.vmw.card); // the only opener: master
+      const h = await dumb(p, fd, 64, 16);
+      const legacy = async (bpp: number, depth: number) => {
+        const or = { fb_id: 0, width: 64, height: 16, pitch: 64 * 4, bpp, depth, handle: h };
+        const ret = await p.ioctl(fd, DRM_IOCTL_MODE_ADDFB, or);
+        return ret < 0 ? ret : or.fb_id;
+      };
+      // 24/24 is RGB888, on no vmwgfx plane; 32/24 is XRGB8888
+      got.rgb888 = await legacy(24, 24);
+      const surfaceFb = await legacy(32, 24);
+      got.surfaceKind = fbOf(m, surfaceFb) instanceof VmwFramebufferSurface ? 1 : 0;
+      const mob = ok(await mobCreate(p, fd, 64 * 4 * 16), "ALLOC_BO");
+      const boFb = await addfb2(p, fd, fbCmd(mob.handle, 64, 16));
+      const page = await p.mmap(
+        0,
+        PAGE_SIZE,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+      );
+      await p.writeMemory(page, new Uint8Array([0, 0, 0, 0, 16, 0, 16, 0, 0, 0, 0, 0, 8, 0, 8, 0]));
+      const dirty = (id: number, n: number, flags = 0) =>
+        p.ioctl(fd, DRM_IOCTL_MODE_DIRTYFB, {
+          fb_id: id,
+          flags,
+          color: 0,
+          num_clips: n,
+          clips_ptr: n ? page : 0,
+        });
+      got.surfaceWhole = await dirty(surfaceFb, 0);
+      got.surfaceClips = await dirty(surfaceFb, 2);
+      got.boCopy = await dirty(boFb, 2, DRM_MODE_FB_DIRTY_ANNOTATE_COPY);
+      got.blobs = m.vmw.device.modeConfig.propertyBlobList.size;
+      got.rm = (await rmfb(p, fd, surfaceFb)) + (await rmfb(p, fd, boFb));
+      got.gone = await dirty(surfaceFb, 0);
+      await p.close(fd);
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      rgb888: -EINVAL,
+      surfaceKind: 1,
+      surfaceWhole: 0,
+      surfaceClips: 0,
+      boCopy: 0,
+      blobs: 0,
+      rm: 0,
+      gone: -ENOENT,
+    });
   });
 
   it("vmw_kms_srf_ok() and the planes' formats", () => {

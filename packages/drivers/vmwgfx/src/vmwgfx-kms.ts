@@ -17,8 +17,9 @@
  * Not modeled: display units (STDU/SOU/LDU: the device is a guest-backed one, whose display
  * unit is the screen target, so the legacy unit's -ENOSYS is never returned), CRTCs, planes
  * (drm_any_plane_has_format() is answered from the primary and cursor planes' format lists,
- * with the core's default LINEAR modifier), scanout, dirty/readback, ->create_handle and
- * ->dirty, vmw_lookup_surface_for_buffer() (the surface of a non-dumb buffer: its resource lists
+ * with the core's default LINEAR modifier), scanout, dirty/readback (both framebuffer kinds'
+ * ->dirty is the core's drm_atomic_helper_dirtyfb(), which with no plane scanning out commits
+ * an empty state), vmw_lookup_surface_for_buffer() (the surface of a non-dumb buffer: its resource lists
  * are not modeled, so such a buffer gives a buffer framebuffer), and the DRM_ERROR messages.
  */
 
@@ -30,6 +31,7 @@ import {
   type DrmFramebufferFuncs,
   type DrmModeConfigFuncs,
   type DrmModeFbCmd2,
+  drmAtomicHelperDirtyfb,
   drmFramebufferCleanup,
   drmFramebufferInit,
   drmGemHandleCreate,
@@ -260,10 +262,11 @@ async function vmwFramebufferSurfaceCreateHandle(
   return drmGemHandleCreate(file, bo!);
 }
 
-/** Models vmw_framebuffer_surface_funcs (->dirty is not modeled). */
+/** Models vmw_framebuffer_surface_funcs (->dirty: drm_atomic_helper_dirtyfb()). */
 const vmwFramebufferSurfaceFuncs: DrmFramebufferFuncs = {
-  destroy: vmwFramebufferSurfaceDestroy,
   createHandle: vmwFramebufferSurfaceCreateHandle,
+  destroy: vmwFramebufferSurfaceDestroy,
+  dirty: drmAtomicHelperDirtyfb,
 };
 
 /**
@@ -340,8 +343,9 @@ function vmwFramebufferBoCreateHandle(fb: DrmFramebuffer, file: DrmFile): Promis
   return drmGemHandleCreate(file, vfbd.buffer!);
 }
 
-/** Models vmw_framebuffer_bo_funcs (->dirty is not modeled). */
+/** Models vmw_framebuffer_bo_funcs (->dirty: drm_atomic_helper_dirtyfb()). */
 const vmwFramebufferBoFuncs: DrmFramebufferFuncs = {
+  dirty: drmAtomicHelperDirtyfb,
   destroy: vmwFramebufferBoDestroy,
   createHandle: vmwFramebufferBoCreateHandle,
 };

@@ -10,9 +10,12 @@
  * in the kernel (the module reference is not modeled).
  */
 
+import { S_IFCHR } from "@primetime/uapi";
 import { EBUSY, EEXIST, EINVAL, ENOENT, type Errno, errPtr } from "../include/errno.js";
 import { AddressSpace } from "../mm/vma.js";
 import type { FileOperations, Inode } from "./file.js";
+import { inodeAttrs } from "./inode.js";
+import { kernMountSb } from "./super.js";
 
 /** Models MINORBITS. */
 export const MINORBITS = 20;
@@ -82,7 +85,11 @@ export class ChrdevRegistry {
     const minor = opts.minor ?? 0;
     if (!Number.isInteger(major) || major < 0 || major > 4095) return errPtr(EINVAL);
     if (!Number.isInteger(minor) || minor < 0 || minor > MINORMASK) return errPtr(EINVAL);
+    // devtmpfs' node (devtmpfs_create_node() -> vfs_mknod()): S_IFCHR with the mode the
+    // device's ->devnode() gives, 0600 when it gives none (drm_devnode() gives none; udev
+    // changes it later, which the model does not run). Its number is the model's sequence.
     const inode: Inode = {
+      ...inodeAttrs(kernMountSb("devtmpfs"), S_IFCHR | 0o600),
       path,
       iRdev: MKDEV(major, minor),
       iFop: fops,

@@ -579,6 +579,31 @@ function clonedFdOrEmpty(file: File | null): Fd | Promise<Fd> {
 }
 
 /**
+ * Models fdget_raw(fd) (fs/file.c, v6.12 and v6.18): __fget_light(fd, 0), fdget() without the
+ * FMODE_PATH mask, so an O_PATH file is returned too (what `CLASS(fd_raw, f)(fd)` declares:
+ * vfs_fstat()). With one user of the table a BORROWED_FD of the slot's file, otherwise
+ * __fget_files()'s counted CLONED_FD; EMPTY_FD for a bad, free or reserved fd. Drop it with
+ * fdput().
+ *
+ * Locking: none (see fgetLight()).
+ * References: a CLONED_FD holds one on the file, a BORROWED_FD none.
+ */
+export function fdgetRaw(fd: number): Promise<Fd> {
+  const files = currentFiles();
+  if (files === null || !Number.isInteger(fd) || fd < 0) return RESOLVED_EMPTY_FD;
+  return files.count.read().then((users) => fgetLightRawCount(files, fd, users));
+}
+
+/** fdgetRaw() after its read of files->count. */
+function fgetLightRawCount(files: FilesStruct, fd: number, users: number): Fd | Promise<Fd> {
+  if (users === 1) {
+    const file = filesLookupFdRaw(files, fd);
+    return file === null ? EMPTY_FD : borrowedFd(file);
+  }
+  return fgetFiles(files, fd).then((file) => (file === null ? EMPTY_FD : clonedFd(file)));
+}
+
+/**
  * Models files_lookup_fd_raw(files, fd) (include/linux/fdtable.h, v6.18): the file at `fd`, or
  * null; rcu_dereference_raw() of the slot, no reference, no lock (the caller is the table's only
  * user, holds file_lock, or is in an RCU read-side section).

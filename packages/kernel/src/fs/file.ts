@@ -33,7 +33,16 @@
 import { pointNow, RESOLVED, RefcountT } from "@primetime/atomics";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
 import { currentTask, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
-import { O_ACCMODE, O_NONBLOCK, O_RDWR, SEEK_CUR, SEEK_END, SEEK_SET } from "@primetime/uapi";
+import {
+  O_ACCMODE,
+  O_NONBLOCK,
+  O_RDWR,
+  S_IRUSR,
+  S_IWUSR,
+  SEEK_CUR,
+  SEEK_END,
+  SEEK_SET,
+} from "@primetime/uapi";
 import { EINVAL, ENOMEM, type Errno, errPtr, isErr } from "../include/errno.js";
 import { type CallbackHead, isUserThread, TWA_RESUME, taskWorkAdd } from "../kernel/task-work.js";
 import { flushWork, queueWork, systemWq, WorkStruct } from "../kernel/workqueue.js";
@@ -43,8 +52,10 @@ import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { AddressSpace, type Vma } from "../mm/vma.js";
 import { type DentryOperations, dAllocPseudo, dputNoPoint, type Path } from "./dcache.js";
 import { EPOLL_ITEM_POLL_WITHOUT_REF, type EpItem, eventpollRelease } from "./eventpoll.js";
+import { type InodeAttrs, inodeAttrs } from "./inode.js";
 import type { IoctlArg } from "./ioctl.js";
 import type { PollTable } from "./poll.js";
+import { kernMountSb, type SuperBlock } from "./super.js";
 
 /** Models FMODE_READ: the file is open for reading. */
 export const FMODE_READ = 0x1;
@@ -88,9 +99,11 @@ export { SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_MAX, SEEK_SET } from "@p
 
 /**
  * Models struct inode, as far as files need one: the device node a file was opened through
- * (`iRdev`, `iFop`, `iPrivate`), or the shared anonymous inode.
+ * (`iRdev`, `iFop`, `iPrivate`), a pseudo filesystem's inode (a dma-buf's, a socket's, a procfs
+ * fd entry's), or the shared anonymous inode; with the attributes fstat(2) reports (InodeAttrs,
+ * inode.ts: i_sb, i_ino, i_mode, i_nlink, i_size, i_blocks).
  */
-export interface Inode {
+export interface Inode extends InodeAttrs {
   /** The node's path ("/dev/dri/card0"), or "anon_inode" for the anonymous inode. */
   readonly path: string;
   /** Models i_rdev: MKDEV(major, minor); 0 for the anonymous inode. */
@@ -406,12 +419,15 @@ export async function allocFilePseudo(
 }
 
 /**
- * Models alloc_anon_inode(sb) for a pseudo filesystem that gives each file an inode of its own
- * (dma_buf_getfile()): a new inode with a mapping of its own, named `name` for reports.
+ * Models alloc_anon_inode(sb) (fs/libfs.c, v6.12 and v6.18) for a pseudo filesystem that gives
+ * each file an inode of its own (dma_buf_getfile()): a new inode on `sb` with a mapping of its
+ * own, named `name` for reports (`sb` defaults to a pseudo filesystem of that name); i_ino from get_next_ino(), i_mode S_IRUSR | S_IWUSR ("Historically
+ * anonymous inodes don't have a type at all and userspace has come to rely on this").
  * Locking: none. References: the caller's (the file's, once it is created on it).
  */
-export function allocAnonInode(name: string): Inode {
+export function allocAnonInode(name: string, sb: SuperBlock = kernMountSb(name)): Inode {
   return {
+    ...inodeAttrs(sb, S_IRUSR | S_IWUSR),
     path: name,
     iRdev: 0,
     iFop: null,
@@ -698,9 +714,11 @@ export async function flushDelayedFput(): Promise<void> {
 }
 
 /**
- * The shared anonymous inode (anon_inode_inode): one per simulation.
+ * The shared anonymous inode (anon_inode_inode): one per simulation, alloc_anon_inode() on
+ * anon_inodefs' super block (anon_inode_init()).
  */
 const anonInodeLocal = new SimLocal<Inode>(() => ({
+  ...inodeAttrs(kernMountSb("anon_inodefs"), S_IRUSR | S_IWUSR),
   path: "anon_inode",
   iRdev: 0,
   iFop: null,

@@ -40,7 +40,7 @@ import {
   O_PATH,
 } from "./file.js";
 import { doDentryOpen, vfsOpenPath, type WalkedPath } from "./open.js";
-import { procPidGetLink, tidFdMode } from "./proc/fd.js";
+import { procFdInstantiate, procPidGetLink, tidFdMode } from "./proc/fd.js";
 
 /** Models O_PATH_FLAGS (fs/open.c): the flags open(2) keeps beside O_PATH (build_open_how()). */
 export const O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
@@ -88,7 +88,8 @@ export async function pathLookupat(target: PathTarget, flags: number): Promise<W
     const mode = await tidFdMode(target.files, target.fd);
     if (mode < 0) return errPtr(mode);
     if (flags & O_NOFOLLOW) {
-      walked = { path: null, name: target.name, inode: null };
+      // The walk stops on the symlink: procfs' inode of the entry (proc_fd_instantiate()).
+      walked = { path: null, name: target.name, inode: procFdInstantiate(target.name, mode) };
     } else {
       const link = await procPidGetLink(target.files, target.fd);
       if (isErr(link)) return link;

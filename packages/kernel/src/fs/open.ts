@@ -42,7 +42,7 @@ export interface WalkedPath {
   readonly path: Path | null;
   /** The path string the file gets (`File.path`): what d_path() prints without ->d_dname. */
   readonly name: string;
-  /** The inode the path names (d_inode), or null for a procfs symlink (not modeled). */
+  /** The inode the path names (d_inode); null only when the file a procfs link names has none. */
   readonly inode: Inode | null;
 }
 

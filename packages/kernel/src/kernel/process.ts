@@ -53,6 +53,7 @@ import {
   sysDup2,
   sysDup3,
   sysExit,
+  sysFstat,
   sysIoctl,
   sysLseek,
   sysMmap,
@@ -431,6 +432,14 @@ export class Process implements SyscallProcess {
    */
   read(fd: number, buf: number, count: number): Promise<number> {
     return sysRead(this, fd, buf, count);
+  }
+
+  /**
+   * fstat(2) of `fd` into the process's memory at `statbuf` (a struct stat, STAT_SIZE bytes; read
+   * it with decodeStat()): 0, or -EBADF (not open; an O_PATH fd is allowed), -EFAULT.
+   */
+  fstat(fd: number, statbuf: number): Promise<number> {
+    return sysFstat(this, fd, statbuf);
   }
 
   /**

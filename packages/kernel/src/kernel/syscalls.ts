@@ -69,6 +69,7 @@ import {
 import { type PathTarget, pathOpenatOPath, pathOpenatProcLink } from "../fs/namei.js";
 import { doDentryOpen } from "../fs/open.js";
 import { procPidReadlink } from "../fs/proc/fd.js";
+import { cpNewStat, emptyKstat, vfsFstat } from "../fs/stat.js";
 import {
   EBADF,
   EEXIST,
@@ -666,6 +667,30 @@ async function sysReadBody(
     const put = fdputPos(f);
     if (put !== RESOLVED) await put;
   }
+}
+
+/**
+ * Models the fstat(2) syscall, SYSCALL_DEFINE2(newfstat) (fs/stat.c, v6.12 and v6.18):
+ * vfs_fstat() (fdget_raw(): -EBADF for an fd that is not open; an O_PATH fd is allowed), then
+ * cp_new_stat() into the user buffer at `statbuf` (STAT_SIZE bytes of the process's memory):
+ * 0, or -EFAULT when the buffer cannot be written (a `statbuf` that is not a non-negative integer
+ * is a bad address). The fd is looked up first: a bad fd is -EBADF whatever the buffer.
+ * Locking: none held. References: fdget_raw()'s, dropped by fdput() before the copy.
+ */
+export function sysFstat(p: SyscallProcess, fd: unknown, statbuf: unknown): Promise<number> {
+  return syscall(p, "fstat", sysFstatBody, fd, statbuf) as Promise<number>;
+}
+
+/** sysFstat()'s body. */
+async function sysFstatBody(p: SyscallProcess, fd: unknown, statbuf: unknown): Promise<number> {
+  if (!isFdArg(fd)) return -EBADF;
+  const stat = emptyKstat();
+  const error = await vfsFstat(fd, stat);
+  if (error < 0) return error;
+  if (!isIntArg(statbuf) || statbuf < 0) return -EFAULT;
+  const bytes = cpNewStat(stat);
+  const r = await accessVm(p.mm, statbuf, bytes.length, bytes);
+  return typeof r === "number" && r < 0 ? -EFAULT : 0;
 }
 
 /** The fd entries of procfs: /proc/<pid>/fd/<n> and /proc/self/fd/<n>. */

@@ -40,7 +40,7 @@ import {
   TASK_INTERRUPTIBLE,
   toggleEnabled,
 } from "@primetime/sim";
-import { O_CLOEXEC, O_NONBLOCK } from "@primetime/uapi";
+import { O_CLOEXEC, O_NONBLOCK, S_IFSOCK, S_IRWXUGO } from "@primetime/uapi";
 import {
   fdget,
   fdInstall,
@@ -49,7 +49,9 @@ import {
   putUnusedFd,
   receiveFd,
 } from "../fs/fdtable.js";
-import { allocFile, type File, fileOperations, fput, O_RDWR } from "../fs/file.js";
+import { allocFile, type File, fileOperations, fput, type Inode, O_RDWR } from "../fs/file.js";
+import { inodeAttrs } from "../fs/inode.js";
+import { kernMountSb } from "../fs/super.js";
 import {
   EADDRINUSE,
   EAFNOSUPPORT,
@@ -95,6 +97,7 @@ import { type SyscallProcess, syscall } from "../kernel/syscalls.js";
 import { lockdepAssertHeld } from "../locking/lockdep.js";
 import { SpinLock } from "../locking/spinlock.js";
 import { kfree, kmalloc } from "../mm/slab.js";
+import { AddressSpace } from "../mm/vma.js";
 import {
   unixAddEdges,
   unixDelEdges,
@@ -448,7 +451,28 @@ function sockCreateCheck(family: number, stype: number, protocol: number): numbe
   return 0;
 }
 
-/** Models sock_alloc_file(): the socket's file ("socket:[N]"), or -ENOMEM. */
+/**
+ * Models the inode of sock_alloc() (net/socket.c, v6.12 and v6.18): new_inode_pseudo() on
+ * sockfs' super block, i_ino = get_next_ino(), i_mode = S_IFSOCK | S_IRWXUGO; what fstat(2) of
+ * the socket's fd reports. (The kernel's socket and inode are one allocation, socket_alloc; the
+ * model's file names keep the socket's name rather than "socket:[<i_ino>]".)
+ * Locking: none. References: the file's, once it points at it.
+ */
+export function sockAllocInode(name: string): Inode {
+  return {
+    ...inodeAttrs(kernMountSb("sockfs"), S_IFSOCK | S_IRWXUGO),
+    path: name,
+    iRdev: 0,
+    iFop: null,
+    iPrivate: undefined,
+    iMapping: sockfsMapping,
+  };
+}
+
+/** The sockets' i_mapping (one for all: nothing maps a socket in the model). */
+const sockfsMapping = new AddressSpace("sockfs");
+
+/** Models sock_alloc_file(): the socket's file ("socket:[N]") on its inode, or -ENOMEM. */
 async function sockAllocFile(sk: UnixSock, flags: number): Promise<File | number> {
   const f = await allocFile(
     unixSocketFops,
@@ -457,6 +481,7 @@ async function sockAllocFile(sk: UnixSock, flags: number): Promise<File | number
     O_RDWR | (flags & O_NONBLOCK),
   );
   if (isErr(f)) return f;
+  f.fInode = sockAllocInode(f.path);
   sk.file = f;
   unixSetSocketFile(f, sk);
   return f;
@@ -987,6 +1012,7 @@ async function sysAccept4File(file: File, flags: number): Promise<number> {
     await putUnusedFd(newfd);
     return newfile;
   }
+  newfile.fInode = sockAllocInode(newfile.path);
   const err = await unixAccept(sk, newfile, (file.fFlags & O_NONBLOCK) !== 0);
   if (err < 0) {
     const fputDone2 = fput(newfile);

@@ -1,8 +1,8 @@
 /**
  * include/uapi/drm/drm_mode.h, the parts in use: the dumb-buffer structs of
  * DRM_IOCTL_MODE_CREATE_DUMB, MAP_DUMB and DESTROY_DUMB, and the framebuffer structs of
- * DRM_IOCTL_MODE_ADDFB2, RMFB, GETFB, GETFB2 and CLOSEFB (their ioctl numbers are in drm.ts, as in
- * drm.h).
+ * DRM_IOCTL_MODE_ADDFB, ADDFB2, RMFB, GETFB, GETFB2, CLOSEFB and DIRTYFB (their ioctl numbers are in
+ * drm.ts, as in drm.h).
  */
 
 import type { DrmStructLayout } from "./drm.js";
@@ -46,8 +46,9 @@ export interface DrmModeDestroyDumb {
 export const DRM_MODE_DESTROY_DUMB_LAYOUT: DrmStructLayout = [["handle", "u32"]];
 
 /**
- * struct drm_mode_fb_cmd (GETFB; also legacy ADDFB's, not modeled): in `fb_id`; out `width`,
- * `height`, `pitch`, `bpp`, `depth` and `handle` (0 for a file that is not the current master).
+ * struct drm_mode_fb_cmd (GETFB: in `fb_id`; out `width`, `height`, `pitch`, `bpp`, `depth` and
+ * `handle`, 0 for a file that is not the current master. Legacy ADDFB: in `width`, `height`,
+ * `pitch`, `bpp`, `depth`, `handle`; out `fb_id`).
  */
 export interface DrmModeFbCmd {
   fb_id: number;
@@ -116,3 +117,43 @@ export const DRM_MODE_CLOSEFB_LAYOUT: DrmStructLayout = [
   ["fb_id", "u32"],
   ["pad", "u32"],
 ];
+
+/** Models DRM_MODE_FB_DIRTY_ANNOTATE_COPY: the clips come in (destination, source) pairs. */
+export const DRM_MODE_FB_DIRTY_ANNOTATE_COPY = 0x01;
+/** Models DRM_MODE_FB_DIRTY_ANNOTATE_FILL: the clips were filled with `color`. */
+export const DRM_MODE_FB_DIRTY_ANNOTATE_FILL = 0x02;
+/** Models DRM_MODE_FB_DIRTY_FLAGS: the flags the kernel keeps (others are masked off). */
+export const DRM_MODE_FB_DIRTY_FLAGS = 0x03;
+/** Models DRM_MODE_FB_DIRTY_MAX_CLIPS. */
+export const DRM_MODE_FB_DIRTY_MAX_CLIPS = 256;
+
+/**
+ * struct drm_mode_fb_dirty_cmd (DIRTYFB): in `fb_id`, `flags` (DRM_MODE_FB_DIRTY_*), `color`,
+ * `num_clips` and `clips_ptr`, a user pointer to `num_clips` struct drm_clip_rect (8 bytes each:
+ * four unsigned short, x1, y1, x2, y2).
+ */
+export interface DrmModeFbDirtyCmd {
+  fb_id: number;
+  flags: number;
+  color: number;
+  num_clips: number;
+  clips_ptr: number;
+}
+export const DRM_MODE_FB_DIRTY_CMD_LAYOUT: DrmStructLayout = [
+  ["fb_id", "u32"],
+  ["flags", "u32"],
+  ["color", "u32"],
+  ["num_clips", "u32"],
+  ["clips_ptr", "u64"],
+];
+
+/** Models sizeof(struct drm_clip_rect) (drm.h): four unsigned short. */
+export const DRM_CLIP_RECT_SIZE = 8;
+
+/** struct drm_clip_rect (drm.h): a rectangle of a framebuffer, x2/y2 exclusive. */
+export interface DrmClipRect {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}

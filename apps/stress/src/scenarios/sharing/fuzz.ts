@@ -93,11 +93,13 @@ export const FUZZ_PRIVATE: CampaignScenario = {
 };
 
 /**
- * fuzz-kms: the fuzz workload with KMS framebuffers (`FuzzOptions.kms`): ADDFB2, RMFB, CLOSEFB,
- * GETFB and GETFB2 from clients (valid and bad arguments, live, closed and never-valid handles,
- * their own, another file's and stale framebuffer ids), and the display server, each device's
- * DRM master, as the compositor: it opens the buffers its clients name (GEM_OPEN of a flink
- * name), makes framebuffers of them, closes its handles, describes and removes them. The model
+ * fuzz-kms: the fuzz workload with KMS framebuffers (`FuzzOptions.kms`): ADDFB2, legacy ADDFB,
+ * RMFB, CLOSEFB, GETFB, GETFB2 and DIRTYFB from clients (valid and bad arguments, live, closed
+ * and never-valid handles, their own, another file's and stale framebuffer ids), and the display
+ * server, each device's DRM master, as the compositor: it opens the buffers its clients name
+ * (GEM_OPEN of a flink name) or send (a dma-buf fd over SCM_RIGHTS, imported with
+ * PRIME_FD_TO_HANDLE on the exporter's device or another driver's), makes framebuffers of them,
+ * flushes them (DIRTYFB), closes its handles and fds, describes and removes them. The model
  * checks each result, and that a framebuffer keeps its buffer's flink name (v6.16's handle
  * reference: `gem.fb-without-handle-ref` takes it away). The sizes are `fuzz`'s; the scenario
  * name is the token's unit (`fuzz-kms@qxl+qxl`). `fuzz` itself draws as before.
@@ -105,9 +107,9 @@ export const FUZZ_PRIVATE: CampaignScenario = {
 export const FUZZ_KMS: CampaignScenario = {
   name: "fuzz-kms",
   description:
-    "the fuzz workload with KMS framebuffers (ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2) from clients and from a display server that makes framebuffers of its clients' buffers by flink name: every syscall returns 0 or -errno and agrees with the fuzzer's reference model",
+    "the fuzz workload with KMS framebuffers (ADDFB2, ADDFB, RMFB, CLOSEFB, GETFB, GETFB2, DIRTYFB) from clients and from a display server that makes framebuffers of its clients' buffers, by flink name or by PRIME (dma-buf fds over SCM_RIGHTS, imported across drivers): every syscall returns 0 or -errno and agrees with the fuzzer's reference model",
   kernelRef:
-    "drivers/gpu/drm/drm_framebuffer.c, drm_gem_framebuffer_helper.c, drm_ioctl.c, drm_auth.c; the workload of @primetime/fuzz",
+    "drivers/gpu/drm/drm_framebuffer.c, drm_gem_framebuffer_helper.c, drm_damage_helper.c, drm_prime.c, drm_ioctl.c, drm_auth.c; the workload of @primetime/fuzz",
   expect: "clean",
   arity: 2,
   harnessTasks: ["main"],

@@ -20,12 +20,16 @@
  */
 
 import { RESOLVED } from "@primetime/sim";
+import { S_IFLNK, S_IRUSR, S_IWUSR } from "@primetime/uapi";
 import { EFAULT, ENOENT, ENOMEM, type Errno, errPtr, isErr } from "../../include/errno.js";
 import { shouldFail } from "../../mm/failslab.js";
+import { AddressSpace } from "../../mm/vma.js";
 import { dPath } from "../d-path.js";
 import { type Path, pathGet, pathPut } from "../dcache.js";
 import { type FilesStruct, fgetFiles } from "../fdtable.js";
-import { fput, type Inode } from "../file.js";
+import { FMODE_READ, FMODE_WRITE, fput, type Inode } from "../file.js";
+import { inodeAttrs } from "../inode.js";
+import { kernMountSb } from "../super.js";
 
 /** Models PATH_MAX: the size of do_proc_readlink()'s buffer. */
 export const PATH_MAX = 4096;
@@ -77,6 +81,33 @@ export async function tidFdMode(files: FilesStruct | null, fd: number): Promise<
   const fputDone2 = fput(file);
   if (fputDone2 !== RESOLVED) await fputDone2;
   return mode;
+}
+
+/** Models S_IXUSR (include/uapi/linux/stat.h). */
+const S_IXUSR = 0o100;
+
+/**
+ * Models proc_fd_instantiate() (fs/proc/fd.c, v6.12 and v6.18) as far as the inode goes: the fd
+ * entry's inode from proc_pid_make_inode(sb, task, S_IFLNK) (new_inode(): i_ino from
+ * get_next_ino()), i_size 64, then tid_fd_update_inode()'s mode from the file's f_mode: S_IFLNK,
+ * plus S_IRUSR | S_IXUSR for FMODE_READ and S_IWUSR | S_IXUSR for FMODE_WRITE. What an O_PATH |
+ * O_NOFOLLOW open of /proc/<pid>/fd/<n> holds, and fstat(2) of it reports. `name` names it.
+ * Locking: none. References: the caller's (the walk's, then the file's).
+ */
+export function procFdInstantiate(name: string, fMode: number): Inode {
+  let mode = S_IFLNK;
+  if (fMode & FMODE_READ) mode |= S_IRUSR | S_IXUSR;
+  if (fMode & FMODE_WRITE) mode |= S_IWUSR | S_IXUSR;
+  const attrs = inodeAttrs(kernMountSb("proc"), mode);
+  attrs.iSize = 64;
+  return {
+    ...attrs,
+    path: name,
+    iRdev: 0,
+    iFop: null,
+    iPrivate: undefined,
+    iMapping: new AddressSpace(name),
+  };
 }
 
 /**
