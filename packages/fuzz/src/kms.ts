@@ -521,15 +521,24 @@ export class KmsFuzz<C> {
     // vmw_user_object_lookup() (-ESRCH).
     else if (never) this.expect(what, r.ret, [driver === "vmwgfx" ? -ESRCH : -ENOENT], r.m);
     if (r.ret === 0) {
-      if (!(cmd.fb_id > 0)) this.h.diverge(`${what} gave framebuffer id ${cmd.fb_id}`);
-      const s = this.fbsOf(f);
-      if (own && alone(f) && s.live.includes(cmd.fb_id))
-        this.h.diverge(`${what} gave framebuffer ${cmd.fb_id}, which the file still has`);
-      s.live.push(cmd.fb_id);
-      const g = s.gone.indexOf(cmd.fb_id);
-      if (g >= 0) s.gone.splice(g, 1);
+      this.recordNewFb(what, f, cmd.fb_id, own);
     }
     return "ok";
+  }
+
+  /**
+   * The model's bookkeeping of a framebuffer id a client's ADDFB2 or legacy ADDFB returned: a
+   * positive id, not one the file still has when no other process shares the file, now live
+   * (and no longer among the file's removed ids).
+   */
+  private recordNewFb(what: string, f: KmsFile, fbId: number, own: boolean): void {
+    if (!(fbId > 0)) this.h.diverge(`${what} gave framebuffer id ${fbId}`);
+    const s = this.fbsOf(f);
+    if (own && alone(f) && s.live.includes(fbId))
+      this.h.diverge(`${what} gave framebuffer ${fbId}, which the file still has`);
+    s.live.push(fbId);
+    const g = s.gone.indexOf(fbId);
+    if (g >= 0) s.gone.splice(g, 1);
   }
 
   /**
@@ -906,13 +915,7 @@ export class KmsFuzz<C> {
     else if (never) this.expect(what, r.ret, [driver === "vmwgfx" ? -ESRCH : -ENOENT], r.m);
     if (r.ret === 0) {
       if (bad) this.h.diverge(`${what} = 0`);
-      if (!(or.fb_id > 0)) this.h.diverge(`${what} gave framebuffer id ${or.fb_id}`);
-      const s = this.fbsOf(f);
-      if (own && alone(f) && s.live.includes(or.fb_id))
-        this.h.diverge(`${what} gave framebuffer ${or.fb_id}, which the file still has`);
-      s.live.push(or.fb_id);
-      const g = s.gone.indexOf(or.fb_id);
-      if (g >= 0) s.gone.splice(g, 1);
+      this.recordNewFb(what, f, or.fb_id, own);
     }
     return "ok";
   }
