@@ -80,7 +80,9 @@ import {
   qxlAllocBurst,
   qxlAllocResult,
   qxlCreateGuessClose,
+  qxlEvictDeleted,
   qxlEvictRace,
+  qxlEvictReleaseRace,
 } from "./fuzz-ops-qxl-vram.js";
 import { type ModelFile, UNKNOWN_BUFFER } from "./model.js";
 import {
@@ -243,8 +245,9 @@ export function anonPage(_run: FuzzRun, ctx: ThreadCtx): Promise<number> {
  */
 export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
   const f = e.file!;
-  // (10-14: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning.)
-  switch (choose(15, "fuzz qxl op")) {
+  // (10-18: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning, and 10-14
+  // theirs from before 15-18: a recorded token replays the same operations.)
+  switch (choose(21, "fuzz qxl op")) {
     case 0: {
       // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
       const bad = choose(6, "fuzz qxl alloc bad") === 0;
@@ -336,6 +339,15 @@ export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boole
     case 13:
     case 14:
       return qxlEvictRace(run, ctx, e, own);
+    case 15:
+    case 16:
+      return qxlEvictReleaseRace(run, ctx, e, own);
+    case 17:
+    case 18:
+      return qxlEvictDeleted(run, ctx, e, own);
+    case 19:
+    case 20:
+      return qxlCreateGuessClose(run, ctx, e);
     default:
       return qxlExecbuffer(run, ctx, e, 1);
   }
@@ -383,9 +395,10 @@ export async function qxlExecbuffer(
   e: FdEntry,
   calls: number,
   surface?: number,
+  bo?: number,
 ): Promise<"ok"> {
   const f = e.file!;
-  const kind = surface !== undefined ? 3 : choose(8, "fuzz qxl exec kind");
+  const kind = surface !== undefined || bo !== undefined ? 3 : choose(8, "fuzz qxl exec kind");
   if (kind === 0) {
     const arg = { flags: 0, commands_num: 1 + choose(2, "fuzz qxl exec n"), commands: 0 };
     const r = await privIoctl(run, ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, "QXL_EXECBUFFER(NULL)");
@@ -401,7 +414,8 @@ export async function qxlExecbuffer(
   const relocs: QxlFuzzReloc[] = [];
   let never = false;
   if (surface !== undefined) relocs.push({ type: QXL_RELOC_TYPE_SURF, handle: surface });
-  const n = choose(surface !== undefined ? 2 : 3, "fuzz qxl relocs");
+  if (bo !== undefined) relocs.push({ type: QXL_RELOC_TYPE_BO, handle: bo });
+  const n = choose(surface !== undefined || bo !== undefined ? 2 : 3, "fuzz qxl relocs");
   for (let i = 0; i < n; i++) {
     const l = privLookupHandle(run, f, "fuzz qxl reloc handle");
     never ||= l.never;

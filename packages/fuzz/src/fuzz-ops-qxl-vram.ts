@@ -8,7 +8,7 @@
  */
 
 import { choose } from "@primetime/sim";
-import { DRM_IOCTL_QXL_ALLOC } from "@primetime/uapi";
+import { DRM_IOCTL_QXL_ALLOC, DRM_IOCTL_QXL_GETPARAM } from "@primetime/uapi";
 import type { FdEntry, FuzzRun, ThreadCtx } from "./fuzz.js";
 import { privExpect, privHandle, privIoctl, privOf, qxlExecbuffer } from "./fuzz-ops-private.js";
 import { qxlAllocExpect, qxlGuessHandle } from "./private-ioctls.js";
@@ -16,6 +16,8 @@ import { qxlAllocExpect, qxlGuessHandle } from "./private-ioctls.js";
 const PAGE = 4096;
 /** The most QXL_ALLOCs a private run's VRAM-filling burst makes (2 to this many). */
 export const QXL_ALLOC_BURST_MAX = 6;
+/** The most GEM_CLOSEs qxlCreateGuessClose()'s closer tries per creation. */
+export const QXL_GUESS_TRIES = 8;
 
 /**
  * Checks what a QXL_ALLOC of a valid size returned (qxlAllocExpect(): -ENOMEM only on a device
@@ -59,21 +61,32 @@ export async function qxlAllocBurst(
 
 /**
  * Creations raced by GEM_CLOSEs of the handle each is about to return (qxlGuessHandle()), from
- * a new thread of the process: one to four QXL_ALLOCs or CREATE_DUMBs (both
- * qxl_gem_object_create_with_handle()) against as many guessed closes, each guess made from
- * the file's handles as the closer sees them then. The file is shared from then on.
+ * one or two new threads of the process: one to four QXL_ALLOCs or CREATE_DUMBs (both
+ * qxl_gem_object_create_with_handle(); CREATE_DUMB three times in four: only
+ * qxl_mode_dumb_create() touches the object after its handle is published) against closers that
+ * retry their guess, made from the file's handles as they see them then, up to QXL_GUESS_TRIES
+ * times per creation while the creations run (a close of a handle not created yet is -EINVAL at
+ * once: the loop of qxl's own dumb-create-vs-close scenario). The file is shared from then on.
  */
 export async function qxlCreateGuessClose(run: FuzzRun, ctx: ThreadCtx, e: FdEntry): Promise<"ok"> {
   const f = e.file!;
   f.shared = true;
   const n = 1 + choose(4, "fuzz qxl guess n");
-  const dumb = choose(2, "fuzz qxl guess create") === 0;
-  const closer = ctx.p.spawnThread("qxl-guess-close", async () => {
-    for (let i = 0; i < n; i++) {
-      const g = qxlGuessHandle(f.live.keys(), choose(2, "fuzz qxl guess") === 0);
-      await run.doGemClose(ctx, e, false, g, null, false);
-    }
-  });
+  const dumb = choose(4, "fuzz qxl guess create") !== 0;
+  const nClosers = 1 + choose(2, "fuzz qxl guess closers");
+  let creating = true;
+  const closers = [];
+  for (let c = 0; c < nClosers; c++)
+    closers.push(
+      ctx.p.spawnThread("qxl-guess-close", async () => {
+        for (let i = 0; i < n; i++) {
+          for (let t = 0; t < QXL_GUESS_TRIES && creating; t++) {
+            const g = qxlGuessHandle(f.live.keys(), choose(2, "fuzz qxl guess") === 0);
+            if ((await run.doGemClose(ctx, e, false, g, null, false)) === 0) break;
+          }
+        }
+      }),
+    );
   for (let i = 0; i < n && !e.closed; i++) {
     if (dumb) await run.doCreate(ctx, e, false);
     else {
@@ -84,7 +97,8 @@ export async function qxlCreateGuessClose(run: FuzzRun, ctx: ThreadCtx, e: FdEnt
       qxlAllocResult(run, e, false, arg.handle, r);
     }
   }
-  await closer.join();
+  creating = false;
+  for (const c of closers) await c.join();
   return "ok";
 }
 
@@ -114,5 +128,91 @@ export async function qxlEvictRace(
   if (choose(2, "fuzz qxl evict by") === 0) await qxlAllocBurst(run, ctx, e, own);
   else await qxlExecbuffer(run, ctx, e, 1);
   await closer.join();
+  return "ok";
+}
+
+/**
+ * One QXL_ALLOC of `pages` pages (checked by qxlAllocResult()): its handle, or null.
+ */
+async function qxlAllocOne(
+  run: FuzzRun,
+  ctx: ThreadCtx,
+  e: FdEntry,
+  own: boolean,
+  pages: number,
+): Promise<number | null> {
+  const arg = { size: PAGE * pages, handle: 0 };
+  const r = await privIoctl(run, ctx, e, DRM_IOCTL_QXL_ALLOC, arg, "QXL_ALLOC", { make: true });
+  qxlAllocResult(run, e, own, arg.handle, r);
+  return r.ret === 0 ? arg.handle : null;
+}
+
+/**
+ * Eviction raced by the release of the buffer it is about to evict: fills VRAM with two to four
+ * QXL_ALLOCs of one size (2-4 pages), then, round after round, a new thread GEM_CLOSEs the oldest
+ * of them (the head of VRAM's LRU, the first buffer ttm_bo_evict_alloc()'s walk meets: its count
+ * drops to zero and ttm_bo_release() runs while its resource is still on the LRU) after zero to
+ * two GETPARAMs (the start of the close drawn against the allocation's), while this thread
+ * QXL_ALLOCs one more of the same size (on a full VRAM: the eviction walk). The file is shared
+ * from then on.
+ */
+export async function qxlEvictReleaseRace(
+  run: FuzzRun,
+  ctx: ThreadCtx,
+  e: FdEntry,
+  own: boolean,
+): Promise<"ok"> {
+  const f = e.file!;
+  f.shared = true;
+  const pages = 2 + choose(3, "fuzz qxl evict-release pages");
+  const n = 2 + choose(3, "fuzz qxl evict-release n");
+  const made: number[] = [];
+  for (let i = 0; i < n && !e.closed; i++) {
+    const h = await qxlAllocOne(run, ctx, e, own, pages);
+    if (h === null) return "ok";
+    made.push(h);
+  }
+  for (let i = 0; i < made.length && !e.closed; i++) {
+    const victim = made[i]!;
+    const jitter = choose(3, "fuzz qxl evict-release jitter");
+    const closer = ctx.p.spawnThread("qxl-release-close", async () => {
+      for (let j = 0; j < jitter; j++) {
+        const arg = { param: 1, value: 0 };
+        const r = await privIoctl(run, ctx, e, DRM_IOCTL_QXL_GETPARAM, arg, "QXL_GETPARAM(1)");
+        privExpect(run, e, "QXL_GETPARAM(1)", r.ret, [0], r.m);
+      }
+      await run.doGemClose(ctx, e, false, victim, null, false);
+    });
+    const h = await qxlAllocOne(run, ctx, e, own, pages);
+    await closer.join();
+    if (h === null) break;
+    made.push(h);
+    if (made.length > 2 * n) break;
+  }
+  return "ok";
+}
+
+/**
+ * Eviction meeting a deleted buffer: a QXL_ALLOC, an EXECBUFFER of one or two drawings into it
+ * (each release holds a reference to it and fences it), a GEM_CLOSE of it (the releases now hold
+ * its last references: when the device hands them back, qxl_release_free() drops them before it
+ * signals the fence, so ttm_bo_release() finds the buffer busy and resurrects it for delayed
+ * destruction, `deleted`, still on VRAM's LRU until its delayed-delete work runs), then three to
+ * six QXL_ALLOCs of 2-4 pages whose eviction walks may meet it (ttm_bo_evict_cb()'s deleted
+ * branch).
+ */
+export async function qxlEvictDeleted(
+  run: FuzzRun,
+  ctx: ThreadCtx,
+  e: FdEntry,
+  own: boolean,
+): Promise<"ok"> {
+  const h = await qxlAllocOne(run, ctx, e, own, 1 + choose(4, "fuzz qxl pages"));
+  if (h === null) return "ok";
+  await qxlExecbuffer(run, ctx, e, 1 + choose(2, "fuzz qxl evict-deleted draws"), undefined, h);
+  await run.doGemClose(ctx, e, own, h, null, false);
+  const pages = 2 + choose(3, "fuzz qxl evict-deleted pages");
+  for (let i = 3 + choose(4, "fuzz qxl evict-deleted n"); i > 0 && !e.closed; i--)
+    if ((await qxlAllocOne(run, ctx, e, own, pages)) === null) break;
   return "ok";
 }

@@ -41,7 +41,7 @@ function scripted(picks: number[], labels: string[]) {
 }
 
 describe("drawQxlConfig", () => {
-  it("one draw gives the surface slots and the VRAM (values 0-3: the harness's size, as before the VRAM was drawn; the last quarter a small VRAM), then the spice worker", () => {
+  it("one draw gives the surface slots and the VRAM (values 0-3: the harness's size, as before the VRAM was drawn; 12-23 a small VRAM, as 12-15 were before the share became one in two), then the spice worker", () => {
     const labels: string[] = [];
     const base = { vramPages: 64, surfacePages: 64 };
     const all = [];
@@ -55,10 +55,16 @@ describe("drawQxlConfig", () => {
         spiceWorker: (k & 1) === 1,
       });
     const small = all.filter((c) => c.vramPages === SMALL);
-    expect(small).toHaveLength(QXL_DRAWN_CONFIGS / 4);
+    expect(QXL_DRAWN_CONFIGS).toBe(24);
+    expect(small).toHaveLength(QXL_DRAWN_CONFIGS / 2);
+    expect(all.slice(12, 16).every((c) => c.vramPages === SMALL)).toBe(true);
     expect(small.every((c) => c.surfacePages === QXL_SMALL_SURFACE_PAGES)).toBe(true);
-    expect(small.map((c) => c.nSurfaces)).toEqual([...QXL_DRAWN_SURFACES]);
-    expect(all.filter((c) => c.vramPages === 64)).toHaveLength((QXL_DRAWN_CONFIGS * 3) / 4);
+    expect(small.map((c) => c.nSurfaces)).toEqual([
+      ...QXL_DRAWN_SURFACES,
+      ...QXL_DRAWN_SURFACES,
+      ...QXL_DRAWN_SURFACES,
+    ]);
+    expect(all.filter((c) => c.vramPages === 64)).toHaveLength(QXL_DRAWN_CONFIGS / 2);
   });
 
   it("registerDrawnQxl says the memory is scarce below the default VRAM only", async () => {

@@ -42,15 +42,19 @@ export const QXL_SMALL_SURFACE_PAGES = 4;
 
 /**
  * The one draw of the surface slot count and the VRAM size: QXL_DRAWN_SURFACES[i % 4], with a
- * small VRAM (QXL_SMALL_VRAM_PAGES) for the last quarter of the values. Values 0-3 are the
- * draws of the runs before the VRAM was drawn (then `draw(4, ...)`): a token recorded then
- * replays the same device.
+ * small VRAM (QXL_SMALL_VRAM_PAGES) for values QXL_SMALL_VRAM_FROM (12) and up: one device in two
+ * (one in four while the draw had 16 values, 12-15 small). Values 0-3 are the draws of the runs
+ * before the VRAM was drawn (then `draw(4, ...)`), and 0-15 keep the meaning they had with 16
+ * values: a token recorded then replays the same device.
  */
-export const QXL_DRAWN_CONFIGS = 4 * QXL_DRAWN_SURFACES.length;
+export const QXL_DRAWN_CONFIGS = 6 * QXL_DRAWN_SURFACES.length;
+
+/** The first value of that draw with a small VRAM (12 of its 24: one device in two). */
+export const QXL_SMALL_VRAM_FROM = 3 * QXL_DRAWN_SURFACES.length;
 
 /**
  * A qxl device configuration drawn through `draw` (DriverUnderTest.registerDrawn): the surface
- * slot count (QXL_DRAWN_SURFACES) and, one device in four, a small VRAM (QXL_SMALL_VRAM_PAGES with
+ * slot count (QXL_DRAWN_SURFACES) and, one device in two, a small VRAM (QXL_SMALL_VRAM_PAGES with
  * QXL_SMALL_SURFACE_PAGES of surface memory), in one draw (QXL_DRAWN_CONFIGS); then, half the
  * time, the device run as QEMU runs it with spice: its worker in a thread of its own
  * (`spiceWorker`), which consumes commands and hands releases back concurrently with the CPUs.
@@ -64,7 +68,7 @@ export function drawQxlConfig(
   const k = draw(QXL_DRAWN_CONFIGS, "qxl num_surfaces");
   const nSurfaces = QXL_DRAWN_SURFACES[k % QXL_DRAWN_SURFACES.length]!;
   const spiceWorker = draw(2, "qxl spice worker") === 1;
-  if (k < QXL_DRAWN_CONFIGS - QXL_DRAWN_SURFACES.length) return { ...base, nSurfaces, spiceWorker };
+  if (k < QXL_SMALL_VRAM_FROM) return { ...base, nSurfaces, spiceWorker };
   return {
     ...base,
     nSurfaces,

@@ -105,7 +105,7 @@ import {
   qxlReleaseReserveList,
   RELEASE_SIZE,
 } from "./qxl-release.js";
-import { QXL_RELEASE_USE_AFTER_FREE } from "./toggles.js";
+import { QXL_RELEASE_USE_AFTER_FREE, QXL_UPDATE_AREA_VALIDATE_KEEPS_RESERVE } from "./toggles.js";
 import { putUnalignedLe32, putUnalignedLe64 } from "./unaligned.js";
 
 /** Models QXL_MAX_RES: what GETPARAM(QXL_PARAM_MAX_RELOCS) reports. */
@@ -404,7 +404,8 @@ async function qxlExecbufferIoctl(
 
 /**
  * The reserved part of qxl_update_area_ioctl(): validate, surface id, update. As in the kernel,
- * a failed validation returns with the object still reserved (`goto out` skips the unreserve).
+ * a failed validation returns with the object still reserved (`goto out` skips the unreserve:
+ * known window `qxl.update-area-validate-keeps-reserve`, whose fix switch unreserves it).
  * Locking: the object reserved on entry; unreserved on return except after a failed validation.
  * References: the caller holds one.
  */
@@ -413,7 +414,11 @@ async function qxlUpdateAreaReserved(qdev: QxlDevice, qobj: QxlBo, area: QxlRect
     qxlTtmPlacementFromDomain(qobj, qobj.domain);
     const ctx: TtmOperationCtx = { interruptible: true, noWaitGpu: false, bytesMoved: 0 };
     const ret = await ttmBoValidate(qobj, qobj.placement, ctx);
-    if (ret) return ret;
+    if (ret) {
+      // (the fix switch: `goto out2`)
+      if (toggleEnabled(QXL_UPDATE_AREA_VALIDATE_KEEPS_RESERVE.name)) await qxlBoUnreserve(qobj);
+      return ret;
+    }
   }
   let ret = await qxlBoCheckId(qdev, qobj);
   if (!ret) ret = await qxlIoUpdateArea(qdev, qobj, area);

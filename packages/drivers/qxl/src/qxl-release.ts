@@ -74,7 +74,7 @@ import {
   qxlTtmPlacementFromDomain,
 } from "./qxl-object.js";
 import type { QxlImportObject } from "./qxl-prime.js";
-import { QXL_RELEASE_BO_PIN_LEAK } from "./toggles.js";
+import { QXL_RELEASE_BO_PIN_LEAK, QXL_VALIDATE_AFTER_ACQUIRE_DONE } from "./toggles.js";
 import { setLe64 } from "./unaligned.js";
 
 /** Models QXL_RELEASE_DRAWABLE. */
@@ -334,8 +334,8 @@ export async function qxlReleaseReserveList(
   if (release.bos.length === 1) return 0;
   const exec = release.exec;
   drmExecInit(exec, noIntr ? 0 : DRM_EXEC_INTERRUPTIBLE_WAIT, 0);
-  let ret = await drmExecUntilAllLocked(exec, qxlReleaseLockBos, release);
-  if (ret === 0) {
+  let ret = await drmExecUntilAllLocked(exec, qxlReleaseLockBos, { qdev, release });
+  if (ret === 0 && !toggleEnabled(QXL_VALIDATE_AFTER_ACQUIRE_DONE.name)) {
     for (const entry of release.bos) {
       ret = await qxlReleaseValidateBo(qdev, entry.bo);
       if (ret) break;
@@ -353,12 +353,22 @@ export async function qxlReleaseReserveList(
  * fence slot (a module-level function, not a closure per call).
  * Locking: takes the reservations through the release's exec. References: drm_exec's.
  */
-async function qxlReleaseLockBos(release: QxlRelease): Promise<number> {
+async function qxlReleaseLockBos(arg: { qdev: QxlDevice; release: QxlRelease }): Promise<number> {
+  const release = arg.release;
   const exec = release.exec;
   for (const entry of release.bos) {
     const r = await drmExecPrepareObj(exec, entry.bo, 1);
     drmExecRetryOnContention(exec);
     if (r) return r;
+  }
+  // Fix switch of the known window qxl.validate-after-acquire-done: validate while the acquire
+  // phase is still open (before drm_exec_cleanup()'s ww_acquire_done()); the kernel validates
+  // after the loop (qxlReleaseReserveList()).
+  if (toggleEnabled(QXL_VALIDATE_AFTER_ACQUIRE_DONE.name)) {
+    for (const entry of release.bos) {
+      const r = await qxlReleaseValidateBo(arg.qdev, entry.bo);
+      if (r) return r;
+    }
   }
   return 0;
 }
@@ -386,7 +396,16 @@ export async function qxlAllocSurfaceReleaseReserved(
     // stash the release after the create command
     const release = await qxlReleaseAlloc(qdev, QXL_RELEASE_SURFACE_CMD);
     if (isErr(release)) return release;
-    const bo = createRel.releaseBo!;
+    // create_rel->release_bo: a create release the garbage collector freed (an id the device
+    // handed back from another object's bytes: known window qxl.retired-release-bo-evictable)
+    // is KASAN's use-after-free; its release_bo, which qxl_release_free_list() set to NULL, an
+    // oops in qxl_release_list_add()'s qxl_bo_ref().
+    createRel.checkAccess("qxl_alloc_surface_release_reserved");
+    const bo = createRel.releaseBo;
+    if (bo === null)
+      bug(
+        "BUG: kernel NULL pointer dereference in qxl_release_list_add(): create_rel->release_bo is NULL",
+      );
     release.releaseBo = bo;
     release.releaseOffset = createRel.releaseOffset + 64;
     await qxlReleaseListAdd(release, bo);

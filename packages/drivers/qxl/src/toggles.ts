@@ -241,5 +241,64 @@ export const QXL_RETIRED_RELEASE_BO_EVICTABLE = defineKnownWindow({
     "release (proposed here; no posted patch known)",
   foundBy:
     "@primetime/fuzz private.test.ts (the private qxl workload on a small drawn VRAM, qxl+qxl seed " +
-    "458 random: the releases leak with the window open; clean with baselineFixes())",
+    "561 pct: the releases leak with the window open; clean with baselineFixes())",
+});
+
+/**
+ * qxl validates its release's objects after drm_exec's acquire phase is over: the eviction a
+ * validation needs may ticketlock another object with the finished ww acquire context.
+ */
+export const QXL_VALIDATE_AFTER_ACQUIRE_DONE = defineKnownWindow({
+  name: "qxl.validate-after-acquire-done",
+  what:
+    "qxl_release_reserve_list() locks the release's objects with drm_exec, whose " +
+    "drm_exec_cleanup() calls ww_acquire_done() once every object is locked, and only then " +
+    "validates each (qxl_release_validate_bo() -> ttm_bo_validate()); when VRAM is full and the " +
+    "eviction walk's trylock pass frees too little, ttm_bo_evict_alloc() ticketlocks a busy object " +
+    "with that same context (dma_resv_locking_ctx() of the validated object): " +
+    "ww_mutex_lock_acquired()'s DEBUG_LOCKS_WARN_ON(ww_ctx->done_acquire) (CONFIG_DEBUG_MUTEXES), " +
+    "a lock taken after the context said its acquire phase was done",
+  where:
+    "drivers/gpu/drm/qxl/qxl_release.c: qxl_release_reserve_list() (validation after " +
+    "drm_exec_until_all_locked()); drivers/gpu/drm/drm_exec.c: drm_exec_cleanup() " +
+    "(ww_acquire_done()); drivers/gpu/drm/ttm/ttm_bo.c: ttm_bo_alloc_resource() -> " +
+    "ttm_bo_evict_alloc() with the ticket; drivers/gpu/drm/ttm/ttm_bo_util.c: " +
+    "ttm_lru_walk_ticketlock(); kernel/locking/ww_mutex.h: ww_mutex_lock_acquired()",
+  since: "drm/ttm: Use the LRU walker for eviction (the ticketlocking walk, v6.12)",
+  sinceCommit:
+    "hash not confirmed (a mirror's commit page lists it as 3756310e9fe1; before it, " +
+    "ttm_mem_evict_wait_busy() of v5.3 ticketlocked a busy object with the same context)",
+  kernels: "v6.12.19 and v6.18.35 as modelled (earlier kernels not checked)",
+  proposedFix:
+    "validate each object inside drm_exec_until_all_locked(), after the last " +
+    "drm_exec_prepare_obj() and before drm_exec_cleanup() ends the acquire phase (as xe " +
+    "validates inside its drm_exec loop); proposed here, no posted patch known",
+  foundBy:
+    "@primetime/fuzz private.test.ts (the private qxl workload on a small drawn VRAM: an " +
+    "EXECBUFFER whose validation evicts, qxl+qxl seed 826 random: the warning with the window " +
+    "open; clean with baselineFixes())",
+});
+
+/** qxl_update_area_ioctl() returns with the object still reserved when its validation fails. */
+export const QXL_UPDATE_AREA_VALIDATE_KEEPS_RESERVE = defineKnownWindow({
+  name: "qxl.update-area-validate-keeps-reserve",
+  what:
+    "qxl_update_area_ioctl() reserves the object, and when ttm_bo_validate() fails (an " +
+    "allocation failure while it moves the object back into VRAM, an eviction that cannot make " +
+    "room) it jumps to `out`, past qxl_bo_unreserve(): the ioctl returns to userspace holding the " +
+    "object's reservation (lockdep: lock held when returning to user space), and the next locker " +
+    "of the object (its delayed destruction, another EXECBUFFER) waits forever",
+  where:
+    "drivers/gpu/drm/qxl/qxl_ioctl.c: qxl_update_area_ioctl() (`if (unlikely(ret)) goto out;` " +
+    "after ttm_bo_validate(), v6.18.35 lines 323-327, v6.12.19 lines 322-325)",
+  since: "drm: add new QXL driver. (v1.4) (the ioctl as first merged, v3.10)",
+  sinceCommit:
+    "hash not confirmed (the first qxl driver; the same goto is in every later version read)",
+  kernels: "v3.10 onwards, as v6.12.19 and v6.18.35 have it",
+  proposedFix:
+    "jump to `out2` (qxl_bo_unreserve()) when ttm_bo_validate() fails; proposed here, no posted " +
+    "patch known",
+  foundBy:
+    "@primetime/fuzz private.test.ts (the private qxl workload with failslab at 2 %, qxl+qxl seed " +
+    "265 pct: the reservation held on return with the window open; clean with baselineFixes())",
 });
