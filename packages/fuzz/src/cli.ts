@@ -30,6 +30,8 @@
  * `fuzz +kms`),
  * `--drm-read on|off` (campaign, toggles, log: DRM fds opened O_NONBLOCK, read(2), polled,
  * vmwgfx's FENCE_EVENT, fstat(2) of any fd; default off; recorded as `fuzz +drmread`),
+ * `--masters on|off` (campaign, toggles, log: a privileged process and SET_VERSION, GET_UNIQUE,
+ * SET_MASTER, DROP_MASTER; not with --private or --kms; default off; recorded as `fuzz +master`),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -77,7 +79,9 @@ function usage(): never {
       "    listen: also socket, bind, listen, connect, accept4; default off)\n" +
       "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n" +
       "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n" +
-      "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n",
+      "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n" +
+      "  [--masters on|off] (a CAP_SYS_ADMIN process; SET_VERSION, GET_UNIQUE, SET/DROP_MASTER;\n" +
+      "    not with --private or --kms; default off)\n",
   );
   process.exit(2);
 }
@@ -108,6 +112,7 @@ const OPTIONS = [
   "private",
   "kms",
   "drm-read",
+  "masters",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -276,6 +281,9 @@ const kmsOpt = options.get("kms");
 if (kmsOpt !== undefined && kmsOpt !== "on" && kmsOpt !== "off") usage();
 const drmReadOpt = options.get("drm-read");
 if (drmReadOpt !== undefined && drmReadOpt !== "on" && drmReadOpt !== "off") usage();
+const mastersOpt = options.get("masters");
+if (mastersOpt !== undefined && mastersOpt !== "on" && mastersOpt !== "off") usage();
+if (mastersOpt === "on" && (privateOpt === "on" || kmsOpt === "on")) usage();
 const spec = faults;
 const fuzz = {
   drivers,
@@ -284,6 +292,7 @@ const fuzz = {
   private: privateOpt === "on",
   kms: kmsOpt === "on",
   drmRead: drmReadOpt === "on",
+  masters: mastersOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");
