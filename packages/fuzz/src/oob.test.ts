@@ -9,10 +9,11 @@ import {
   MSG_CTRUNC,
   MSG_OOB,
 } from "@primetime/kernel";
+import { baselineFixes } from "@primetime/sim";
 import { decodeToken } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
 import { describe, expect, it } from "vitest";
-import { fuzzCampaign, fuzzLog, fuzzOne, fuzzReplay } from "./campaign.js";
+import { fuzzCampaign, fuzzLog, fuzzOne, fuzzReplay, huntToggles } from "./campaign.js";
 import type { FuzzOptions } from "./fuzz.js";
 import { drmReadFromScenarioName, oobFromScenarioName, planScenarioName } from "./plan.js";
 import {
@@ -117,6 +118,18 @@ describe("fuzz: MSG_OOB on sockets (oob: true)", () => {
     expect(seen).toContain(`oob recv -${EINVAL}`);
     expect(seen).toContain("oob recv byte");
     expect(seen).toContain("SIOCATMARK 0");
+  }, 300_000);
+
+  it("finds unix.oob-consecutive-consumed within 14 schedules from first seed 1 (vgem, p/r): KASAN in unix_stream_read_actor, replayed from its token; those schedules are clean without it", async () => {
+    const fuzz: FuzzOptions = { drivers: [vgem], sockets: true, oob: true };
+    const toggle = "unix.oob-consecutive-consumed";
+    const [h] = await huntToggles(fuzz, { budget: 14, toggles: [toggle] });
+    expect(h).toMatchObject({ found: true, schedules: 14 });
+    expect(h?.first).toMatch(/^BUG: KASAN: slab-use-after-free in unix_stream_read_actor/);
+    const again = await fuzzReplay({ drivers: [vgem] }, h!.token!, [toggle, ...baselineFixes()]);
+    expect(again.splats[0]?.message).toBe(h?.first);
+    const clean = await fuzzCampaign({ fuzz, schedules: 14 });
+    expect(clean.failures).toEqual([]);
   }, 300_000);
 
   it("with every toggle off finds nothing: 150 schedules on vgem+vgem", async () => {
