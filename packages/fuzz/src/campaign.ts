@@ -16,6 +16,7 @@ import {
   drmReadFromScenarioName,
   kmsFromScenarioName,
   mastersFromScenarioName,
+  oobFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,
@@ -86,6 +87,7 @@ export async function fuzzOne(
       opts.private,
       opts.kms,
       opts.drmRead,
+      opts.oob,
       opts.masters,
     ),
     stepLimit: 400_000,
@@ -112,6 +114,7 @@ export function fuzzReplay(
   const priv = privateFromScenarioName(scenario) || opts.private;
   const kms = kmsFromScenarioName(scenario) || opts.kms;
   const drmRead = drmReadFromScenarioName(scenario) || opts.drmRead;
+  const oob = oobFromScenarioName(scenario) || opts.oob;
   const masters = mastersFromScenarioName(scenario) || opts.masters;
   return replay(
     token,
@@ -122,6 +125,7 @@ export function fuzzReplay(
       private: priv,
       kms,
       drmRead,
+      oob,
       masters,
     }),
     { toggles },
@@ -202,6 +206,7 @@ export async function fuzzLog(
       private: unit?.options.private || privateFromScenarioName(t.scenario) || opts.private,
       kms: unit?.options.kms || kmsFromScenarioName(t.scenario) || opts.kms,
       drmRead: drmReadFromScenarioName(t.scenario) || opts.drmRead,
+      oob: oobFromScenarioName(t.scenario) || opts.oob,
       masters: mastersFromScenarioName(t.scenario) || opts.masters,
       syscallLog: log,
     };

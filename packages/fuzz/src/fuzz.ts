@@ -120,7 +120,14 @@ import {
 } from "./fuzz-ops-listen.js";
 import { drawRootProcess, opMaster, spawnerFor } from "./fuzz-ops-master.js";
 import { opPrivate, privHandle, privIoctl, privLookupHandle } from "./fuzz-ops-private.js";
-import { opSockClose, opSocketpair, opSockPass, opSockRecv, opSockSend } from "./fuzz-ops-sock.js";
+import {
+  opSockClose,
+  opSocketpair,
+  opSockOob,
+  opSockPass,
+  opSockRecv,
+  opSockSend,
+} from "./fuzz-ops-sock.js";
 import { KmsFuzz } from "./kms.js";
 import {
   checkHandleObservations,
@@ -211,6 +218,15 @@ export interface FuzzOptions {
    * without it draws as before.
    */
   readonly drmRead?: boolean;
+  /**
+   * MSG_OOB on the socket operations' sockets (default false; `cli --oob on`, token `fuzz +oob`,
+   * after any other suffix; needs `sockets`): sendmsg(2) with MSG_OOB of 0-3 bytes with and
+   * without fds, recvmsg(2) with MSG_OOB (and MSG_PEEK), recvmsg(2) of a byte count (reads that
+   * stop at the OOB mark), ioctl(SIOCATMARK) (fuzz-ops-sock.ts opSockOob(), socket-model.ts's
+   * verdicts). One more operation, after every other in the draw (OP_TABLE), so a run without it
+   * draws as before.
+   */
+  readonly oob?: boolean;
   /**
    * DRM masters with a privileged process (default false; `cli --masters on`, token
    * `fuzz +master`, after any other suffix): one process, drawn from the seed, has
@@ -911,7 +927,9 @@ export class FuzzRun {
       ...(this.opts.kms ? ([[4, this.opKms.bind(this)]] as const) : []),
       // DRM fds read, polled and fstat()ed (opts.drmRead, drm-read.ts), after those.
       ...(this.opts.drmRead ? ([[4, this.opDrmRead.bind(this)]] as const) : []),
-      // DRM masters with a privileged process (opts.masters, fuzz-ops-master.ts), last.
+      // MSG_OOB on sockets (opts.oob, fuzz-ops-sock.ts), last: a run without it draws as before.
+      ...(this.opts.oob ? ([[8, opSockOob.bind(null, this)]] as const) : []),
+      // DRM masters with a privileged process (opts.masters, fuzz-ops-master.ts), after every other.
       ...(this.opts.masters ? ([[4, opMaster.bind(null, this)]] as const) : []),
     ];
     this.opTableWeight = 1;

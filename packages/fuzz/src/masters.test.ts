@@ -53,7 +53,7 @@ describe("DRM masters with a privileged process (FuzzOptions.masters, fuzz-ops-m
     expect(one.failed).toBe(false);
     expect(decodeToken(one.run.token).scenario).toBe("fuzz +master");
     expect(mastersFromScenarioName("fuzz +unix +drmread +master")).toBe(true);
-    expect(planScenarioName(undefined, true, false, false, true, true)).toBe(
+    expect(planScenarioName(undefined, true, false, false, true, false, true)).toBe(
       "fuzz +unix +drmread +master",
     );
     const again = await fuzzReplay({ drivers: [vgem, vgem] }, one.run.token);

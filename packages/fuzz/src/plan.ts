@@ -18,6 +18,8 @@ const PRIVATE_SUFFIX = " +priv";
 const KMS_SUFFIX = " +kms";
 /** The suffix of a run with DRM reads, polls and fstat()s (FuzzOptions.drmRead), after any other. */
 const DRM_READ_SUFFIX = " +drmread";
+/** The suffix of a run with MSG_OOB socket operations (FuzzOptions.oob), after any other. */
+const OOB_SUFFIX = " +oob";
 /** The suffix of a run with DRM masters and a privileged process (FuzzOptions.masters), last. */
 const MASTERS_SUFFIX = " +master";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
@@ -29,7 +31,8 @@ const MAX_PLAN_TEXT = 4096;
  * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
  * `fuzz +unix +priv`), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
  * `fuzz +priv +kms`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
- * `fuzz +kms +drmread`), and with DRM masters (`masters`: " +master" last, `fuzz +master`,
+ * `fuzz +kms +drmread`), and with MSG_OOB socket operations (`oob`: " +oob" after everything,
+ * `fuzz +unix +oob`), and with DRM masters (`masters`: " +master" last, `fuzz +master`,
  * `fuzz +unix +drmread +master`).
  */
 export function planScenarioName(
@@ -38,6 +41,7 @@ export function planScenarioName(
   priv = false,
   kms = false,
   drmRead = false,
+  oob = false,
   masters = false,
 ): string {
   const tail =
@@ -45,6 +49,7 @@ export function planScenarioName(
     (priv ? PRIVATE_SUFFIX : "") +
     (kms ? KMS_SUFFIX : "") +
     (drmRead ? DRM_READ_SUFFIX : "") +
+    (oob ? OOB_SUFFIX : "") +
     (masters ? MASTERS_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
@@ -103,7 +108,12 @@ export function kmsFromScenarioName(name: string): boolean {
 
 /** Whether a scenario name records DRM reads (planScenarioName()'s " +drmread"). */
 export function drmReadFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && withoutMasters(name).endsWith(DRM_READ_SUFFIX);
+  return name.startsWith("fuzz") && withoutOob(name).endsWith(DRM_READ_SUFFIX);
+}
+
+/** Whether a scenario name records MSG_OOB socket operations (planScenarioName()'s " +oob"). */
+export function oobFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && withoutMasters(name).endsWith(OOB_SUFFIX);
 }
 
 /** Whether a scenario name records DRM masters (planScenarioName()'s " +master"). */
@@ -116,19 +126,25 @@ function withoutMasters(scenario: string): string {
   return scenario.endsWith(MASTERS_SUFFIX) ? scenario.slice(0, -MASTERS_SUFFIX.length) : scenario;
 }
 
-/** `scenario` without its " +master" and " +drmread" suffixes. */
-function withoutDrmRead(scenario: string): string {
+/** `scenario` without its " +master" and " +oob" suffixes. */
+function withoutOob(scenario: string): string {
   const s = withoutMasters(scenario);
+  return s.endsWith(OOB_SUFFIX) ? s.slice(0, -OOB_SUFFIX.length) : s;
+}
+
+/** `scenario` without its " +oob" and " +drmread" suffixes. */
+function withoutDrmRead(scenario: string): string {
+  const s = withoutOob(scenario);
   return s.endsWith(DRM_READ_SUFFIX) ? s.slice(0, -DRM_READ_SUFFIX.length) : s;
 }
 
-/** `scenario` without its " +master", " +drmread" and " +kms" suffixes. */
+/** `scenario` without its " +drmread" and " +kms" suffixes. */
 function withoutKms(scenario: string): string {
   const s = withoutDrmRead(scenario);
   return s.endsWith(KMS_SUFFIX) ? s.slice(0, -KMS_SUFFIX.length) : s;
 }
 
-/** `scenario` without its " +master", " +drmread", " +kms" and " +priv" suffixes. */
+/** `scenario` without its " +drmread", " +kms" and " +priv" suffixes. */
 function withoutPrivate(scenario: string): string {
   const s = withoutKms(scenario);
   return s.endsWith(PRIVATE_SUFFIX) ? s.slice(0, -PRIVATE_SUFFIX.length) : s;
