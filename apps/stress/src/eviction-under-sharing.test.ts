@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Simulation } from "@primetime/sim";
-import { decodeToken, GuidedStrategy } from "@primetime/sim/explore";
+import { decodeToken, explore, GuidedStrategy } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import type { CampaignReport } from "./campaign/report.js";
 import { parseUnitKey, unitBody } from "./campaign/units.js";
@@ -45,6 +45,22 @@ describe("eviction-under-sharing", () => {
     expect(evictionStats.vmwEvicted, JSON.stringify(evictionStats)).toBeGreaterThan(
       evictionStats.vmwRuns / 2,
     );
+  }, 300_000);
+
+  // vmwgfx's MOBs make TTM's eviction walk meet a deleted buffer (the exporter's scratch buffer,
+  // closed while its fill runs): ttm.evict-deleted-extra-put's extra put is found on vmwgfx
+  // (campaign defaults, base seed 1: vmwgfx+vgem at schedule 5, vmwgfx+vmwgfx at 7), and the
+  // same schedules are clean without it. (The toggle's `bugs` case stays TTM's own scenario.)
+  it("finds ttm.evict-deleted-extra-put on vmwgfx+vgem (PCT seed 1 at schedule 3); the same schedules clean without it", async () => {
+    const body = unitBody(parseUnitKey("eviction-under-sharing@vmwgfx+vgem"));
+    const opts = { strategy: "pct", schedules: 20, seed: 1 } as const;
+    const on = await explore(body, { ...opts, toggles: ["ttm.evict-deleted-extra-put"] });
+    const f = on.firstFailure;
+    // PCT seed 1 finds it at schedule 3.
+    expect(on.schedules).toBe(3);
+    expect(f?.splats[0]?.message).toMatch(/refcount_t: underflow|KASAN: slab-use-after-free/);
+    const off = await explore(body, { ...opts, schedules: on.schedules });
+    expect(off.firstFailure?.splats.map((x) => x.message) ?? []).toEqual([]);
   }, 300_000);
 
   // A soak campaign's false alarm (`run --scenario all --strategy pct:4 --seeds 1500 --seed
