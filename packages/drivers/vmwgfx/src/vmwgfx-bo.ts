@@ -183,8 +183,8 @@ function setPlacementList(desired: number, fallback: number): TtmPlace[] {
 /**
  * Models vmw_bo_placement_set(): the buffer's placement becomes the list of `domain` (desired)
  * and `busyDomain` (fallback). The debug-only "Incompatible transition" warning is not modeled.
- * Locking: the buffer's reservation held by the callers that validate it next, or not yet
- * visible (vmw_bo_init()). References: the caller's.
+ * Locking: none (vmw_translate_mob_ptr() sets it before reserving the buffer; the validation
+ * reads it under the reservation). References: the caller's.
  */
 export function vmwBoPlacementSet(bo: VmwBo, domain: number, busyDomain: number): void {
   bo.placement = { placement: setPlacementList(domain, busyDomain) };

@@ -36,6 +36,7 @@ import {
   ttmManagerType,
   ttmPlace,
   ttmPlacement,
+  ttmResourceAssertHeld,
   ttmResourceFree,
   ttmSimgpuIoMemReserve,
   ttmTtCreateDefault,
@@ -73,12 +74,13 @@ export function vmwTtmBinding(ttm: TtmTt): VmwTtmBinding {
 }
 
 /**
- * Models vmw_ttm_bind(): -EINVAL without a resource; nothing if already bound; else the id is
+ * Models vmw_ttm_bind() (with the BO for its assertion): -EINVAL without a resource; nothing if already bound; else the id is
  * the resource's start and the pages are bound to it (vmw_gmr_bind() / vmw_mob_bind(): see the
  * file comment); a system bind does nothing. BUG() for another type.
  * Locking: the BO's reservation held. References: none.
  */
-function vmwTtmBind(_bdev: TtmDevice, ttm: TtmTt, boMem: TtmResource | null): number {
+function vmwTtmBind(bo: TtmBufferObject, ttm: TtmTt, boMem: TtmResource | null): number {
+  dmaResvAssertHeld(bo.resv);
   if (!boMem) return -EINVAL;
   const be = vmwTtmBinding(ttm);
   if (be.bound) return 0;
@@ -92,11 +94,12 @@ function vmwTtmBind(_bdev: TtmDevice, ttm: TtmTt, boMem: TtmResource | null): nu
 }
 
 /**
- * Models vmw_ttm_unbind(): nothing if not bound; else the GMR or MOB is unbound
+ * Models vmw_ttm_unbind() (with the BO for its assertion): nothing if not bound; else the GMR or MOB is unbound
  * (vmw_gmr_unbind() / vmw_mob_unbind()).
  * Locking: the BO's reservation held. References: none.
  */
-function vmwTtmUnbind(_bdev: TtmDevice, ttm: TtmTt | null): void {
+function vmwTtmUnbind(bo: TtmBufferObject, ttm: TtmTt | null): void {
+  dmaResvAssertHeld(bo.resv);
   if (!ttm) return;
   const be = vmwTtmBinding(ttm);
   if (!be.bound) return;
@@ -152,7 +155,7 @@ export async function vmwMove(
   const oldMan = bo.resource ? ttmManagerType(bo.bdev, bo.resource.memType) : null;
   let ret = 0;
   if (newMan.useTt && !vmwMemtypeIsSystem(newMem.memType)) {
-    ret = vmwTtmBind(bo.bdev, bo.ttm!, newMem);
+    ret = vmwTtmBind(bo, bo.ttm!, newMem);
     if (ret) return ret;
   }
   if (!bo.resource || (bo.resource.memType === TTM_PL_SYSTEM && bo.ttm === null)) {
@@ -170,7 +173,7 @@ export async function vmwMove(
       vmwMoveNotify(bo, newMem, bo.resource);
       return ret;
     }
-    vmwTtmUnbind(bo.bdev, bo.ttm);
+    vmwTtmUnbind(bo, bo.ttm);
     await ttmResourceFree(bo.resource);
     bo.resource = null;
     ttmBoAssignMem(bo, newMem);
@@ -190,6 +193,7 @@ export async function vmwMove(
  * Locking: the BO's reservation held. References: none.
  */
 async function vmwTtmIoMemReserve(bdev: TtmDevice, mem: TtmResource): Promise<number> {
+  ttmResourceAssertHeld(mem);
   switch (mem.memType) {
     case TTM_PL_SYSTEM:
     case VMW_PL_SYSTEM:

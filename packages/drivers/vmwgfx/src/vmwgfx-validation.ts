@@ -35,6 +35,7 @@
  * kernel hashes the pointer).
  */
 
+import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import {
   EBUSY,
   ENOMEM,
@@ -461,13 +462,14 @@ export async function vmwValidationUnrefLists(ctx: VmwValidationContext): Promis
  * so the second try is the first again: it may find room the first did not, as buffers of other
  * tasks come and go between). ttm_bo_validate()'s -ENOMEM (no room in any place, -ENOSPC turned
  * for userspace), -EBUSY, or the move's error.
- * Locking: the buffer's reservation held (asserted by ttm_bo_validate()).
+ * Locking: the buffer's reservation held (asserted).
  * References: the validation list's.
  */
 export async function vmwValidationBoValidateSingle(
   bo: VmwBo,
   interruptible: boolean,
 ): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
   if (bo.cpuWriters !== 0) return -EBUSY;
   if (bo.pinCount > 0) return 0;
   const ret = await ttmBoValidate(bo, bo.placement, {
