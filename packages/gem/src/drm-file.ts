@@ -16,12 +16,12 @@
  * `event_wait` are woken; userspace reads whole events from the fd (drm_read()) and polls it
  * for EPOLLIN (drm_poll()). All of it is under the device's `event_lock`. When the file closes
  * first, drm_events_release() unlinks its pending events (`e->file_priv = NULL`: a later send
- * frees them) and frees the unread ones. Not modeled: the event's `completion` (KMS commits'),
- * and drm_send_event_timestamp_locked()'s timestamp (the fence is signalled with the current
- * virtual time either way).
+ * frees them) and frees the unread ones. A KMS commit's event carries the commit's `flip_done` as its
+ * `completion`, completed when the event is sent. Not modeled: drm_send_event_timestamp_locked()'s
+ * timestamp (the fence is signalled with the current virtual time either way).
  */
 
-import { type DmaFence, dmaFencePut, dmaFenceSignal } from "@primetime/dma-buf";
+import { dmaFencePut, dmaFenceSignal } from "@primetime/dma-buf";
 import {
   accessVm,
   currentMm,
@@ -68,6 +68,7 @@ import {
   drmMinorAcquire,
 } from "./drm-minor.js";
 import { drmGemMmap } from "./drm-mmap.js";
+import type { DrmEvent, DrmPendingEvent } from "./drm-pending-event.js";
 import {
   type DrmPrimeFilePrivate,
   drmPrimeDestroyFilePrivate,
@@ -78,33 +79,7 @@ import { type DrmSyncobj, drmSyncobjRelease } from "./drm-syncobj.js";
 /** The slab cache of struct drm_file. */
 export const drmFileCache = new KmemCache("drm_file");
 
-/**
- * Models struct drm_event, the header of every event userspace reads (`type`, `length` in
- * bytes, the whole event's), with the event's bytes as drm_read() copies them (the driver's
- * struct, whose first member the header is).
- */
-export interface DrmEvent {
-  readonly type: number;
-  readonly length: number;
-  /** The event's `length` bytes, little-endian, starting with the header. */
-  bytes(): Uint8Array;
-}
-
-/**
- * Models struct drm_pending_event: the kernel's tracking of one event (the driver embeds it as
- * the first member of its own kmalloc()ed struct, here a subclass with its own slab cache).
- * Locking: `filePriv` and the list memberships are protected by the device's event_lock.
- * References: `fence` holds a fence reference (dropped when the event is sent or cancelled); the
- * event holds none on its file (drm_events_release() unlinks it instead).
- */
-export class DrmPendingEvent extends SlabObject {
-  /** Models event: the event's data. */
-  event: DrmEvent | null = null;
-  /** Models file_priv: the file to deliver to; NULL once that file is closed. */
-  filePriv: DrmFile | null = null;
-  /** Models fence: signalled when the event is sent (out-fences of KMS commits). */
-  fence: DmaFence | null = null;
-}
+export { type DrmEvent, DrmPendingEvent } from "./drm-pending-event.js";
 
 /**
  * Models a file's event_wait (wait_queue_head_t): the poll(2) entries registered on it
@@ -172,6 +147,8 @@ export class DrmFile extends SlabObject {
   readonly eventList: DrmPendingEvent[] = [];
   /** Models event_wait. */
   readonly eventWait = new DrmEventWait();
+  /** Models universal_planes: DRM_CLIENT_CAP_UNIVERSAL_PLANES (GETPLANERESOURCES lists primary planes). */
+  universalPlanes = false;
   /** Models event_read_lock: serializes drm_read(). */
   readonly eventReadLock: Mutex;
 
@@ -532,10 +509,10 @@ function removePending(filePriv: DrmFile, e: DrmPendingEvent): void {
 }
 
 /**
- * Models drm_send_event_helper(): signals and puts the event's fence, if any; frees the event if
+ * Models drm_send_event_helper(): completes the event's completion (a KMS commit's flip_done)
+ * and calls its completion_release, if any; signals and puts the event's fence, if any; frees the event if
  * its file is gone (`filePriv` NULL); else moves it from the file's pending list to the tail of
- * its event_list and wakes the file's readers and pollers (EPOLLIN | EPOLLRDNORM). The event's
- * `completion` is not modeled.
+ * its event_list and wakes the file's readers and pollers (EPOLLIN | EPOLLRDNORM).
  * Locking: event_lock held (assert_spin_locked()).
  * References: drops the event's fence reference; the event passes to the file's list, or is freed.
  */
@@ -543,6 +520,12 @@ async function drmSendEventHelper(dev: DrmDevice, e: DrmPendingEvent): Promise<v
   lockdepAssertHeld(dev.eventLock);
   await point(opLabel("drm_send_event", e.name));
   e.checkAccess("drm_send_event_helper");
+  if (e.completion) {
+    e.completionOwner?.checkAccess("drm_send_event_helper: complete_all(e->completion)");
+    e.completion.completeAll();
+    await e.completionRelease!(e.completion);
+    e.completion = null;
+  }
   if (e.fence) {
     await dmaFenceSignal(e.fence);
     const dmaFencePutDone = dmaFencePut(e.fence);

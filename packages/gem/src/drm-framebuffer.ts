@@ -52,6 +52,16 @@ import {
   DRM_MODE_FB_INTERLACED,
   DRM_MODE_FB_MODIFIERS,
 } from "@primetime/uapi";
+import {
+  drmAtomicCommit,
+  drmAtomicGetNewCrtcState,
+  drmAtomicGetPlaneState,
+  drmAtomicSetCrtcForPlane,
+  drmAtomicSetFbForPlane,
+  drmAtomicSetModeForCrtc,
+  drmAtomicStateAlloc,
+  drmAtomicStatePut,
+} from "./drm-atomic.js";
 import { drmIsCurrentMaster } from "./drm-auth.js";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
@@ -82,6 +92,7 @@ import {
   drmModeObjectRegister,
   drmModeObjectUnregister,
 } from "./drm-mode-object.js";
+import { drmModesetLockAllBegin, drmModesetLockAllEnd } from "./drm-modeset-lock.js";
 import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
 import type {
   DrmClipRect,
@@ -326,16 +337,78 @@ export async function drmFramebufferLookup(
 }
 
 /**
+ * Models atomic_remove_fb(): under every modeset lock, each plane whose current state shows
+ * `fb` is turned off in a new atomic state (no CRTC, no framebuffer; on the second try, after
+ * an -EINVAL, its CRTC too if it is the CRTC's primary plane), which is committed (blocking).
+ * On a device without planes the loop finds none. 0 or the errno of the allocation or commit.
+ * Locking: takes connection_mutex (drm_modeset_lock_all_ctx()).
+ * References: the commit's old plane states drop their framebuffer references when the state
+ * is put.
+ */
+async function atomicRemoveFb(fb: DrmFramebuffer): Promise<number> {
+  const dev = fb.dev;
+  let disableCrtcs = false;
+  for (;;) {
+    let ret = 0;
+    const state = await drmAtomicStateAlloc(dev);
+    if (!state) {
+      ret = -ENOMEM;
+    } else {
+      await drmModesetLockAllBegin(dev);
+      let planeMask = 0;
+      unlock: {
+        for (const plane of dev.modeConfig.planeList) {
+          if (plane.state!.fb !== fb) continue;
+          // Disabling [PLANE] because [FB] is removed
+          const planeState = await drmAtomicGetPlaneState(state, plane);
+          if (isErr(planeState)) {
+            ret = planeState;
+            break unlock;
+          }
+          if (disableCrtcs && planeState.crtc!.primary === plane) {
+            // Disabling [CRTC] because [FB] is removed
+            const crtcState = drmAtomicGetNewCrtcState(state, planeState.crtc!)!;
+            crtcState.active = false;
+            ret = drmAtomicSetModeForCrtc(crtcState, null);
+            if (ret) break unlock;
+          }
+          await drmAtomicSetFbForPlane(planeState, null);
+          ret = await drmAtomicSetCrtcForPlane(planeState, null);
+          if (ret) break unlock;
+          planeMask |= 1 << plane.index;
+        }
+        if (planeMask) ret = await drmAtomicCommit(state);
+      }
+      await drmAtomicStatePut(state);
+      await drmModesetLockAllEnd(dev, ret);
+    }
+    if (ret === -EINVAL && !disableCrtcs) {
+      disableCrtcs = true;
+      continue;
+    }
+    return ret;
+  }
+}
+
+/**
  * Models drm_framebuffer_remove(): takes the framebuffer out of use and drops the caller's
- * reference. If others hold references (planes scanning it out), the kernel first disables
- * those planes (atomic_remove_fb()); planes are not modeled, so that step finds none.
+ * reference. If others hold references (planes scanning it out), it first turns those planes
+ * off (atomic_remove_fb(): every driver of the model is atomic; a failure WARNs).
  * Locking: none held.
  * References: drops the caller's.
  */
 export async function drmFramebufferRemove(fb: DrmFramebuffer | null): Promise<void> {
   if (!fb) return;
   warnOn(fb.filpList !== null, `drm_framebuffer_remove(${fb.name}): still on a fbs list`);
-  if (drmFramebufferReadRefcount(fb) > 1) await point(`atomic_remove_fb(${fb.name})`);
+  // drm ABI mandates that we remove any deleted framebuffers from active usage. But since most
+  // sane clients only remove framebuffers they no longer need, try to optimize this away.
+  if (drmFramebufferReadRefcount(fb) > 1) {
+    await point(`atomic_remove_fb(${fb.name})`);
+    if (fb.dev.modeConfig.planeList.length > 0) {
+      const ret = await atomicRemoveFb(fb);
+      warnOn(ret !== 0, `atomic remove_fb failed with ${ret}`);
+    }
+  }
   await drmFramebufferPut(fb);
 }
 

@@ -37,12 +37,26 @@ import {
 } from "@primetime/kernel";
 import { bug, point, pointNow, RESOLVED } from "@primetime/sim";
 import {
+  DRM_IOCTL_MODE_GETCRTC,
+  DRM_IOCTL_MODE_GETPLANE,
+  DRM_IOCTL_MODE_GETPLANERESOURCES,
+  DRM_IOCTL_MODE_GETRESOURCES,
+  DRM_IOCTL_MODE_PAGE_FLIP,
+  DRM_IOCTL_MODE_SETCRTC,
+  DRM_MODE_CARD_RES_LAYOUT,
+  DRM_MODE_CRTC_LAYOUT,
+  DRM_MODE_CRTC_PAGE_FLIP_LAYOUT,
+  DRM_MODE_GET_PLANE_LAYOUT,
+  DRM_MODE_GET_PLANE_RES_LAYOUT,
+} from "@primetime/uapi";
+import {
   drmAuthmagic,
   drmDropmasterIoctl,
   drmGetmagic,
   drmIsCurrentMaster,
   drmSetmasterIoctl,
 } from "./drm-auth.js";
+import { drmModeGetcrtc, drmModeSetcrtc } from "./drm-crtc.js";
 import type { DrmDevice } from "./drm-device.js";
 import {
   DRIVER_MODESET,
@@ -77,6 +91,8 @@ import {
   drmGemFlinkIoctl,
   drmGemOpenIoctl,
 } from "./drm-gem.js";
+import { drmModeGetresources } from "./drm-mode-config.js";
+import { drmModeGetplane, drmModeGetplaneRes, drmModePageFlipIoctl } from "./drm-plane.js";
 import { drmPrimeFdToHandleIoctl, drmPrimeHandleToFdIoctl } from "./drm-prime.js";
 import {
   drmSyncobjCreateIoctl,
@@ -351,20 +367,24 @@ async function drmGetcap(dev: DrmDevice, req: DrmGetCap, _file: DrmFile): Promis
  * Models drm_setclientcap(): SET_CLIENT_CAP. Every client cap of the kernel (stereo 3D,
  * universal planes, atomic...) is a KMS cap, so the KMS check comes first: -EOPNOTSUPP for
  * non-KMS drivers, whatever the cap; then unknown caps and values other than 0/1 are -EINVAL.
- * Simplification: KMS client caps are accepted and ignored (and ATOMIC's value 2 is refused).
+ * Simplification: KMS client caps are accepted and ignored (and ATOMIC's value 2 is refused),
+ * except DRM_CLIENT_CAP_UNIVERSAL_PLANES, which sets the file's `universal_planes`
+ * (GETPLANERESOURCES then lists primary planes).
  * Locking: none.
  * References: none.
  */
 async function drmSetclientcap(
   dev: DrmDevice,
   req: DrmSetClientCap,
-  _file: DrmFile,
+  file: DrmFile,
 ): Promise<number> {
   await point("drm_setclientcap");
   // No render-only settable capabilities for now; below caps only work with KMS drivers.
   if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
   if (req.capability < 1 || req.capability > 6) return -EINVAL;
   if (req.value > 1) return -EINVAL;
+  // DRM_CLIENT_CAP_UNIVERSAL_PLANES
+  if (req.capability === 2) file.universalPlanes = req.value === 1;
   return 0;
 }
 
@@ -500,6 +520,42 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       DRM_RENDER_ALLOW,
       DRM_SYNCOBJ_TIMELINE_ARRAY_LAYOUT,
       "SYNCOBJ_TIMELINE_SIGNAL",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_GETRESOURCES,
+      drmModeGetresources,
+      0,
+      DRM_MODE_CARD_RES_LAYOUT,
+      "MODE_GETRESOURCES",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_GETPLANERESOURCES,
+      drmModeGetplaneRes,
+      0,
+      DRM_MODE_GET_PLANE_RES_LAYOUT,
+      "MODE_GETPLANERESOURCES",
+    ),
+    drmIoctlDef(DRM_IOCTL_MODE_GETCRTC, drmModeGetcrtc, 0, DRM_MODE_CRTC_LAYOUT, "MODE_GETCRTC"),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_SETCRTC,
+      drmModeSetcrtc,
+      DRM_MASTER,
+      DRM_MODE_CRTC_LAYOUT,
+      "MODE_SETCRTC",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_GETPLANE,
+      drmModeGetplane,
+      0,
+      DRM_MODE_GET_PLANE_LAYOUT,
+      "MODE_GETPLANE",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_PAGE_FLIP,
+      drmModePageFlipIoctl,
+      DRM_MASTER,
+      DRM_MODE_CRTC_PAGE_FLIP_LAYOUT,
+      "MODE_PAGE_FLIP",
     ),
     drmIoctlDef(DRM_IOCTL_MODE_GETFB, drmModeGetfb, 0, DRM_MODE_FB_CMD_LAYOUT, "MODE_GETFB"),
     drmIoctlDef(
@@ -661,6 +717,10 @@ function readField(v: unknown, type: string): number | string | null {
       return n >>> 0;
     case "s32":
       return n | 0;
+    case "u16":
+      return n & 0xffff;
+    case "u8":
+      return n & 0xff;
     case "u64":
       return n < 0 ? n + 2 ** 64 : n;
     default:

@@ -1,18 +1,27 @@
 /**
  * The KMS configuration of a device (drivers/gpu/drm/drm_mode_config.c, include/drm/
- * drm_mode_config.h), reduced to what framebuffers need: the mode object idr under `idr_mutex`,
- * the framebuffer list under `fb_lock`, the property blobs under `blob_lock` (DIRTYFB's damage
- * clips), `connection_mutex` (the one modeset lock: DRM_MODESET_LOCK_ALL_BEGIN() takes it, and
- * no CRTC or plane lock exists to take after it), the size limits, legacy ADDFB's quirks and the
- * driver's `fb_create`. CRTCs, planes, connectors and atomic state are not modeled.
+ * drm_mode_config.h of Linux v6.18; GETRESOURCES reads the same in v6.12.19): the mode object idr
+ * under `idr_mutex`, the framebuffer list under `fb_lock`, the property blobs under `blob_lock`
+ * (DIRTYFB's damage clips), `connection_mutex` (the one modeset lock: DRM_MODESET_LOCK_ALL_BEGIN()
+ * takes it, and it stands for every CRTC's and plane's lock too), the CRTCs, planes and
+ * connectors a KMS driver creates at load (drm-crtc.ts, drm-plane.ts, drm-connector.ts), the size
+ * limits, legacy ADDFB's quirks and the driver's `fb_create`, `atomic_check` and
+ * `atomic_commit`. DRM_IOCTL_MODE_GETRESOURCES lists the file's framebuffers and the device's
+ * CRTCs and connectors. Encoders are not modeled (GETRESOURCES reports none).
  */
 
-import { type Errno, Idr, Mutex } from "@primetime/kernel";
+import { copyU32sToUser, EFAULT, EOPNOTSUPP, type Errno, Idr, Mutex } from "@primetime/kernel";
+import type { DrmModeCardRes } from "@primetime/uapi";
+import type { DrmAtomicState } from "./drm-atomic.js";
+import type { DrmConnector } from "./drm-connector.js";
+import type { DrmCrtc } from "./drm-crtc.js";
 import type { DrmDevice } from "./drm-device.js";
+import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
 import type { DrmFormatInfo } from "./drm-fourcc.js";
 import type { DrmFramebuffer } from "./drm-framebuffer.js";
 import type { DrmModeObject } from "./drm-mode-object.js";
+import type { DrmPlane } from "./drm-plane.js";
 import type { DrmModeFbCmd2 } from "./uapi.js";
 
 /** Models struct drm_mode_config_funcs (the hook in use). */
@@ -28,6 +37,10 @@ export interface DrmModeConfigFuncs {
     info: DrmFormatInfo,
     cmd: DrmModeFbCmd2,
   ): Promise<DrmFramebuffer | Errno>;
+  /** Models ->atomic_check (drm_atomic_helper_check() for every driver with CRTCs). */
+  atomicCheck?(dev: DrmDevice, state: DrmAtomicState): Promise<number>;
+  /** Models ->atomic_commit (drm_atomic_helper_commit() for every driver with CRTCs). */
+  atomicCommit?(dev: DrmDevice, state: DrmAtomicState, nonblock: boolean): Promise<number>;
 }
 
 /**
@@ -65,6 +78,17 @@ export class DrmModeConfig {
   fbModifiersNotSupported = false;
   /** Models funcs: null until a KMS driver sets it. */
   funcs: DrmModeConfigFuncs | null = null;
+  /** Models crtc_list and num_crtc: the CRTCs, by index (fixed after load). */
+  readonly crtcList: DrmCrtc[] = [];
+  numCrtc = 0;
+  /** Models plane_list and num_total_plane (fixed after load). */
+  readonly planeList: DrmPlane[] = [];
+  numTotalPlane = 0;
+  /** Models connector_list and num_connector (fixed after load: no hotplug). */
+  readonly connectorList: DrmConnector[] = [];
+  numConnector = 0;
+  /** Models async_page_flip: no device of the model supports async flips. */
+  asyncPageFlip = false;
 
   constructor(owner: { name: string }) {
     this.idrMutex = new Mutex("mode_config.idr_mutex", { owner });
@@ -76,4 +100,56 @@ export class DrmModeConfig {
     this.blobLock = new Mutex("mode_config.blob_lock", { owner });
     this.connectionMutex = new Mutex("mode_config.connection_mutex", { owner });
   }
+}
+
+/**
+ * Models drm_mode_getresources(): GETRESOURCES: the ids of the file's framebuffers (under its
+ * fbs_lock), the size limits, the CRTCs' ids, none for encoders (not modeled) and the
+ * connectors' ids, each array written while its count leaves room (-EFAULT), and each count.
+ * -EOPNOTSUPP without DRIVER_MODESET.
+ * Locking: takes the file's fbs_lock; the CRTC and connector lists are fixed after load.
+ * References: none.
+ */
+export async function drmModeGetresources(
+  dev: DrmDevice,
+  r: DrmModeCardRes,
+  file: DrmFile,
+): Promise<number> {
+  const config = dev.modeConfig;
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  await file.fbsLock.lock();
+  let count = 0;
+  for (const fb of file.fbs) {
+    if (count < r.count_fbs && (await copyU32sToUser(r.fb_id_ptr + 4 * count, [fb.base.id]))) {
+      await file.fbsLock.unlock();
+      return -EFAULT;
+    }
+    count++;
+  }
+  r.count_fbs = count;
+  await file.fbsLock.unlock();
+  r.max_height = config.maxHeight;
+  r.min_height = config.minHeight;
+  r.max_width = config.maxWidth;
+  r.min_width = config.minWidth;
+  count = 0;
+  for (const crtc of config.crtcList) {
+    // drm_lease_held(): leases are not modeled
+    if (count < r.count_crtcs && (await copyU32sToUser(r.crtc_id_ptr + 4 * count, [crtc.base.id])))
+      return -EFAULT;
+    count++;
+  }
+  r.count_crtcs = count;
+  r.count_encoders = 0; // no encoder is modeled
+  count = 0;
+  for (const connector of config.connectorList) {
+    if (
+      count < r.count_connectors &&
+      (await copyU32sToUser(r.connector_id_ptr + 4 * count, [connector.base.id]))
+    )
+      return -EFAULT;
+    count++;
+  }
+  r.count_connectors = count;
+  return 0;
 }

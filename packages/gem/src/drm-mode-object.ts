@@ -1,8 +1,8 @@
 /**
  * KMS mode objects (drivers/gpu/drm/drm_mode_object.c): the ids userspace names CRTCs, planes,
- * framebuffers... by, in the device's `mode_config.object_idr` under `idr_mutex`. Only the
- * refcounted kind is modeled (framebuffers): its `refcount` is a kref whose release is
- * `free_cb`; the idr holds no reference, so a lookup takes one with kref_get_unless_zero() under
+ * framebuffers... by, in the device's `mode_config.object_idr` under `idr_mutex`. Framebuffers
+ * and connectors are refcounted: their `refcount` is a kref whose release is `free_cb`; CRTCs and
+ * planes are not (they live as long as their device). The idr holds no reference, so a lookup takes one with kref_get_unless_zero() under
  * `idr_mutex`. An object is added with a NULL idr entry and published by
  * drm_mode_object_register() once it is set up.
  */
@@ -12,8 +12,14 @@ import { RESOLVED } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
 
+/** Models DRM_MODE_OBJECT_CRTC. */
+export const DRM_MODE_OBJECT_CRTC = 0xcccccccc;
+/** Models DRM_MODE_OBJECT_CONNECTOR. */
+export const DRM_MODE_OBJECT_CONNECTOR = 0xc0c0c0c0;
 /** Models DRM_MODE_OBJECT_FB. */
 export const DRM_MODE_OBJECT_FB = 0xfbfbfbfb;
+/** Models DRM_MODE_OBJECT_PLANE. */
+export const DRM_MODE_OBJECT_PLANE = 0xeeeeeeee;
 /** Models DRM_MODE_OBJECT_ANY. */
 export const DRM_MODE_OBJECT_ANY = 0;
 

@@ -6,7 +6,10 @@
 
 export * from "./driver-under-test.js";
 export * from "./drm-atomic.js";
+export * from "./drm-atomic-helper.js";
 export * from "./drm-auth.js";
+export * from "./drm-connector.js";
+export * from "./drm-crtc.js";
 export * from "./drm-damage-helper.js";
 export * from "./drm-device.js";
 export * from "./drm-driver.js";
@@ -31,9 +34,11 @@ export * from "./drm-mmap.js";
 export * from "./drm-mode-config.js";
 export * from "./drm-mode-object.js";
 export * from "./drm-modeset-lock.js";
+export * from "./drm-plane.js";
 export * from "./drm-prime.js";
 export * from "./drm-property.js";
 export * from "./drm-syncobj.js";
+export * from "./drm-vblank.js";
 export * from "./drm-vma-manager.js";
 export * from "./toggles.js";
 export * from "./uapi.js";

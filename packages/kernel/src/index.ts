@@ -27,6 +27,7 @@ export * from "./kernel/syscalls.js";
 export * from "./kernel/task-work.js";
 export * from "./kernel/workqueue.js";
 export * from "./lib/idr.js";
+export * from "./lib/usercopy.js";
 export {
   type AcquireOptions,
   debugCheckNoLocksFreed,
@@ -98,7 +99,12 @@ export {
   setKasanFull,
   setKasanMultiShot,
 } from "./mm/kasan/kasan.js";
-export { type KmemleakScanOptions, kmemleakNotLeak, kmemleakScan } from "./mm/kmemleak.js";
+export {
+  type KmemleakScanOptions,
+  kmemleakNotLeak,
+  kmemleakReferenced,
+  kmemleakScan,
+} from "./mm/kmemleak.js";
 export * from "./mm/mm.js";
 export * from "./mm/mmap-lock.js";
 export * from "./mm/page-alloc.js";

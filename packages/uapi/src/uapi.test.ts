@@ -344,4 +344,39 @@ describe("struct stat (x86-64) and new_encode_dev()", () => {
     expect(uapi.S_ISSOCK(uapi.S_IFSOCK | 0o777)).toBe(true);
     expect(uapi.S_ISCHR(0o600)).toBe(false);
   });
+  it("KMS CRTC, plane and page flip ioctls have the kernel's numbers; drm_mode_crtc's mode sits at 36 (68 bytes), its name at 72", () => {
+    expect({
+      GETRESOURCES: uapi.DRM_IOCTL_MODE_GETRESOURCES,
+      GETCRTC: uapi.DRM_IOCTL_MODE_GETCRTC,
+      SETCRTC: uapi.DRM_IOCTL_MODE_SETCRTC,
+      PAGE_FLIP: uapi.DRM_IOCTL_MODE_PAGE_FLIP,
+      GETPLANERESOURCES: uapi.DRM_IOCTL_MODE_GETPLANERESOURCES,
+      GETPLANE: uapi.DRM_IOCTL_MODE_GETPLANE,
+    }).toEqual({
+      // struct drm_mode_card_res: 4 u64 pointers, 8 u32 (64 bytes); struct drm_mode_crtc: 104
+      // bytes; struct drm_mode_crtc_page_flip: 4 u32 and a u64; get_plane_res 16, get_plane 32
+      GETRESOURCES: 0xc04064a0,
+      GETCRTC: 0xc06864a1,
+      SETCRTC: 0xc06864a2,
+      PAGE_FLIP: 0xc01864b0,
+      GETPLANERESOURCES: 0xc01064b5,
+      GETPLANE: 0xc02064b6,
+    });
+    const slots = uapi.drmStructSlots(uapi.DRM_MODE_CRTC_LAYOUT).slots;
+    const at = (n: string) => slots.find((s) => s.name === n)?.offset;
+    expect([at("mode_clock"), at("mode_hdisplay"), at("mode_vrefresh"), at("mode_name")]).toEqual([
+      36, 40, 60, 72,
+    ]);
+    const ev = uapi.encodeDrmEventVblank({
+      type: uapi.DRM_EVENT_FLIP_COMPLETE,
+      length: uapi.DRM_EVENT_VBLANK_SIZE,
+      user_data: 0x1234_5678_9abcn,
+      tv_sec: 1,
+      tv_usec: 2,
+      sequence: 3,
+      crtc_id: 7,
+    });
+    expect(ev.length).toBe(32);
+    expect(uapi.decodeDrmEventVblank(ev)).toMatchObject({ type: 2, crtc_id: 7, sequence: 3 });
+  });
 });

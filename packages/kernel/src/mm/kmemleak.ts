@@ -70,3 +70,22 @@ export function kmemleakNotLeak(obj: SlabObject): void {
   const m = slabMeta(obj);
   if (m) m.notLeak = true;
 }
+
+/** How many long-lived pointers kmemleakReferenced() counts for each object. */
+const referencedCounts = new WeakMap<SlabObject, number>();
+
+/**
+ * Models what kmemleak's scan finds for an object a long-lived object points to (a CRTC's or a
+ * plane's current atomic state and the commit it holds, which the kernel's scan reaches from
+ * the device): each call with `referenced` counts one such pointer more, each call without one
+ * less; while any is counted `obj` is not reported, and once none is (the state was swapped
+ * out) it is reported again if still allocated. The kernel has no such call: its scan finds the
+ * pointers itself; the model's scan knows only kmemleakNotLeak(), so code that stores and drops
+ * such a pointer says so here.
+ */
+export function kmemleakReferenced(obj: SlabObject, referenced: boolean): void {
+  const n = Math.max(0, (referencedCounts.get(obj) ?? 0) + (referenced ? 1 : -1));
+  referencedCounts.set(obj, n);
+  const m = slabMeta(obj);
+  if (m) m.notLeak = n > 0;
+}

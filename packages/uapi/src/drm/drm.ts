@@ -18,12 +18,17 @@
 
 import { _IO, _IOC_NR, _IOC_TYPE, _IOR, _IOW, _IOWR } from "../asm-generic/ioctl.js";
 import {
+  DRM_MODE_CARD_RES_LAYOUT,
   DRM_MODE_CLOSEFB_LAYOUT,
   DRM_MODE_CREATE_DUMB_LAYOUT,
+  DRM_MODE_CRTC_LAYOUT,
+  DRM_MODE_CRTC_PAGE_FLIP_LAYOUT,
   DRM_MODE_DESTROY_DUMB_LAYOUT,
   DRM_MODE_FB_CMD_LAYOUT,
   DRM_MODE_FB_CMD2_LAYOUT,
   DRM_MODE_FB_DIRTY_CMD_LAYOUT,
+  DRM_MODE_GET_PLANE_LAYOUT,
+  DRM_MODE_GET_PLANE_RES_LAYOUT,
   DRM_MODE_MAP_DUMB_LAYOUT,
   DRM_MODE_RMFB_LAYOUT,
 } from "./drm-mode.js";
@@ -37,8 +42,11 @@ export const DRM_COMMAND_BASE = 0x40;
 /** Models DRM_COMMAND_END: the end (exclusive) of the driver ioctl range. */
 export const DRM_COMMAND_END = 0xa0;
 
-/** A C scalar type of a uapi field. `str` is a `char *` buffer (a JS string here). */
-export type DrmFieldType = "u32" | "s32" | "u64" | "s64" | "str";
+/**
+ * A C scalar type of a uapi field. `str` is a `char *` buffer (a JS string here); `u8` and `u16`
+ * are `__u8` and `__u16` (struct drm_mode_modeinfo's timings and name).
+ */
+export type DrmFieldType = "u8" | "u16" | "u32" | "s32" | "u64" | "s64" | "str";
 
 /**
  * A uapi struct's fields in C order with their types; a third element `count` makes the field a
@@ -49,7 +57,15 @@ export type DrmStructLayout = readonly (
   | readonly [name: string, type: DrmFieldType, count: number]
 )[];
 
-const FIELD_SIZE: Record<DrmFieldType, number> = { u32: 4, s32: 4, u64: 8, s64: 8, str: 8 };
+const FIELD_SIZE: Record<DrmFieldType, number> = {
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  s32: 4,
+  u64: 8,
+  s64: 8,
+  str: 8,
+};
 
 /** One field of a laid-out struct: its byte offset and size (of the whole array for an array). */
 export interface DrmFieldSlot {
@@ -404,13 +420,19 @@ export const DRM_IOCTL_SET_MASTER = DRM_IO(0x1e);
 export const DRM_IOCTL_DROP_MASTER = DRM_IO(0x1f);
 export const DRM_IOCTL_PRIME_HANDLE_TO_FD = DRM_IOWR(0x2d, DRM_PRIME_HANDLE_LAYOUT);
 export const DRM_IOCTL_PRIME_FD_TO_HANDLE = DRM_IOWR(0x2e, DRM_PRIME_HANDLE_LAYOUT);
+export const DRM_IOCTL_MODE_GETRESOURCES = DRM_IOWR(0xa0, DRM_MODE_CARD_RES_LAYOUT);
+export const DRM_IOCTL_MODE_GETCRTC = DRM_IOWR(0xa1, DRM_MODE_CRTC_LAYOUT);
+export const DRM_IOCTL_MODE_SETCRTC = DRM_IOWR(0xa2, DRM_MODE_CRTC_LAYOUT);
 export const DRM_IOCTL_MODE_GETFB = DRM_IOWR(0xad, DRM_MODE_FB_CMD_LAYOUT);
 export const DRM_IOCTL_MODE_ADDFB = DRM_IOWR(0xae, DRM_MODE_FB_CMD_LAYOUT);
 export const DRM_IOCTL_MODE_RMFB = DRM_IOWR(0xaf, DRM_MODE_RMFB_LAYOUT);
+export const DRM_IOCTL_MODE_PAGE_FLIP = DRM_IOWR(0xb0, DRM_MODE_CRTC_PAGE_FLIP_LAYOUT);
 export const DRM_IOCTL_MODE_DIRTYFB = DRM_IOWR(0xb1, DRM_MODE_FB_DIRTY_CMD_LAYOUT);
 export const DRM_IOCTL_MODE_CREATE_DUMB = DRM_IOWR(0xb2, DRM_MODE_CREATE_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_MAP_DUMB = DRM_IOWR(0xb3, DRM_MODE_MAP_DUMB_LAYOUT);
 export const DRM_IOCTL_MODE_DESTROY_DUMB = DRM_IOWR(0xb4, DRM_MODE_DESTROY_DUMB_LAYOUT);
+export const DRM_IOCTL_MODE_GETPLANERESOURCES = DRM_IOWR(0xb5, DRM_MODE_GET_PLANE_RES_LAYOUT);
+export const DRM_IOCTL_MODE_GETPLANE = DRM_IOWR(0xb6, DRM_MODE_GET_PLANE_LAYOUT);
 export const DRM_IOCTL_MODE_ADDFB2 = DRM_IOWR(0xb8, DRM_MODE_FB_CMD2_LAYOUT);
 export const DRM_IOCTL_MODE_GETFB2 = DRM_IOWR(0xce, DRM_MODE_FB_CMD2_LAYOUT);
 export const DRM_IOCTL_MODE_CLOSEFB = DRM_IOWR(0xd0, DRM_MODE_CLOSEFB_LAYOUT);
