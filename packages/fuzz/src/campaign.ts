@@ -15,6 +15,8 @@ import { DIVERGENCE_PREFIX } from "./model.js";
 import {
   drmReadFromScenarioName,
   kmsFromScenarioName,
+  mastersFromScenarioName,
+  oobFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,
@@ -79,7 +81,15 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: planScenarioName(opts.plan, opts.sockets, opts.private, opts.kms, opts.drmRead),
+    scenario: planScenarioName(
+      opts.plan,
+      opts.sockets,
+      opts.private,
+      opts.kms,
+      opts.drmRead,
+      opts.oob,
+      opts.masters,
+    ),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
@@ -104,9 +114,20 @@ export function fuzzReplay(
   const priv = privateFromScenarioName(scenario) || opts.private;
   const kms = kmsFromScenarioName(scenario) || opts.kms;
   const drmRead = drmReadFromScenarioName(scenario) || opts.drmRead;
+  const oob = oobFromScenarioName(scenario) || opts.oob;
+  const masters = mastersFromScenarioName(scenario) || opts.masters;
   return replay(
     token,
-    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms, drmRead }),
+    fuzzScenario({
+      ...opts,
+      plan: plan ?? opts.plan,
+      sockets,
+      private: priv,
+      kms,
+      drmRead,
+      oob,
+      masters,
+    }),
     { toggles },
   );
 }
@@ -185,6 +206,8 @@ export async function fuzzLog(
       private: unit?.options.private || privateFromScenarioName(t.scenario) || opts.private,
       kms: unit?.options.kms || kmsFromScenarioName(t.scenario) || opts.kms,
       drmRead: drmReadFromScenarioName(t.scenario) || opts.drmRead,
+      oob: oobFromScenarioName(t.scenario) || opts.oob,
+      masters: mastersFromScenarioName(t.scenario) || opts.masters,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });
