@@ -69,7 +69,8 @@ describe("the toggle table", () => {
       ].sort(),
     );
     // The demo hunts them all but the one too slow for it, the kernel's unix socket toggles and
-    // the dma-buf dentry's (bugs and hunt run them, the two unix races under POS).
+    // the dma-buf dentry's (bugs and hunt run them, the two unix races under POS; the two OOB
+    // toggles are no races).
     expect(
       huntableToggles()
         .filter((t) => !demoToggles().some((d) => d.name === t.name))
@@ -79,6 +80,8 @@ describe("the toggle table", () => {
       ["fs.fget-no-recheck", "pos"],
       ["unix.gc-embryo-successor-not-listener", null],
       ["unix.gc-peek-no-seqcount", "pos"],
+      ["unix.oob-consecutive-consumed", null],
+      ["unix.oob-consumed-econnreset", null],
     ]);
     expect(table.filter((t) => t.name.startsWith("ttm.")).map((t) => t.scenario)).toEqual([
       "ttm/evict-busy-vs-release",

@@ -105,6 +105,21 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     demo: false,
     how: "kmemleak: unreferenced object UNIX# (and the skbs, the scm_fp_list, the vertex): the collector never judges the listener whose fd sits in its own embryo's queue dead",
   },
+  "unix.oob-consecutive-consumed": {
+    case: "unix-oob@vgem+vgem",
+    // No race: every run leaves the two consumed pings at the head of the compositor's queue
+    // before the frame's announcement; the first schedule finds it.
+    schedules: 5,
+    demo: false,
+    how: "BUG: KASAN: slab-use-after-free in unix_stream_read_actor: the compositor's read stepped over two consumed OOB skbs onto the frame's announcement, read it inline and freed it, and its recv(MSG_OOB) read the skb u->oob_skb still pointed at",
+  },
+  "unix.oob-consumed-econnreset": {
+    case: "unix-oob@vgem+vgem",
+    // No race either: the compositor's stream end holds only the consumed goodbye when it closes.
+    schedules: 5,
+    demo: false,
+    how: "a client's recvmsg() after the compositor closed gives -ECONNRESET, not end of file: the consumed OOB skb left in the compositor's queue counted as unread data",
+  },
 };
 
 /**

@@ -15,6 +15,7 @@ import { DIVERGENCE_PREFIX } from "./model.js";
 import {
   drmReadFromScenarioName,
   kmsFromScenarioName,
+  oobFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,
@@ -79,7 +80,14 @@ export async function fuzzOne(
     seed,
     strategy: { kind: strategy },
     toggles,
-    scenario: planScenarioName(opts.plan, opts.sockets, opts.private, opts.kms, opts.drmRead),
+    scenario: planScenarioName(
+      opts.plan,
+      opts.sockets,
+      opts.private,
+      opts.kms,
+      opts.drmRead,
+      opts.oob,
+    ),
     stepLimit: 400_000,
   });
   const run = await sim.run(fuzzScenario(opts));
@@ -104,9 +112,10 @@ export function fuzzReplay(
   const priv = privateFromScenarioName(scenario) || opts.private;
   const kms = kmsFromScenarioName(scenario) || opts.kms;
   const drmRead = drmReadFromScenarioName(scenario) || opts.drmRead;
+  const oob = oobFromScenarioName(scenario) || opts.oob;
   return replay(
     token,
-    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms, drmRead }),
+    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms, drmRead, oob }),
     { toggles },
   );
 }
@@ -185,6 +194,7 @@ export async function fuzzLog(
       private: unit?.options.private || privateFromScenarioName(t.scenario) || opts.private,
       kms: unit?.options.kms || kmsFromScenarioName(t.scenario) || opts.kms,
       drmRead: drmReadFromScenarioName(t.scenario) || opts.drmRead,
+      oob: oobFromScenarioName(t.scenario) || opts.oob,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

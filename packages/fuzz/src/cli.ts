@@ -30,6 +30,9 @@
  * `fuzz +kms`),
  * `--drm-read on|off` (campaign, toggles, log: DRM fds opened O_NONBLOCK, read(2), polled,
  * vmwgfx's FENCE_EVENT, fstat(2) of any fd; default off; recorded as `fuzz +drmread`),
+ * `--oob on|off` (campaign, toggles, log: MSG_OOB sends with and without fds, recvmsg(2) with
+ * MSG_OOB and MSG_PEEK, reads of a byte count, ioctl(SIOCATMARK) on the sockets of `--sockets`;
+ * default off; recorded as `fuzz +oob`),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -77,7 +80,8 @@ function usage(): never {
       "    listen: also socket, bind, listen, connect, accept4; default off)\n" +
       "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n" +
       "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n" +
-      "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n",
+      "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n" +
+      "  [--oob on|off] (MSG_OOB sends and receives, SIOCATMARK on the sockets; default off)\n",
   );
   process.exit(2);
 }
@@ -108,6 +112,7 @@ const OPTIONS = [
   "private",
   "kms",
   "drm-read",
+  "oob",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -276,6 +281,8 @@ const kmsOpt = options.get("kms");
 if (kmsOpt !== undefined && kmsOpt !== "on" && kmsOpt !== "off") usage();
 const drmReadOpt = options.get("drm-read");
 if (drmReadOpt !== undefined && drmReadOpt !== "on" && drmReadOpt !== "off") usage();
+const oobOpt = options.get("oob");
+if (oobOpt !== undefined && oobOpt !== "on" && oobOpt !== "off") usage();
 const spec = faults;
 const fuzz = {
   drivers,
@@ -284,6 +291,7 @@ const fuzz = {
   private: privateOpt === "on",
   kms: kmsOpt === "on",
   drmRead: drmReadOpt === "on",
+  oob: oobOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

@@ -12,6 +12,7 @@ import {
   EPIPE,
   INR_OPEN_CUR,
   SCM_MAX_FD,
+  SIOCATMARK,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
@@ -28,13 +29,18 @@ import {
 import { busy, lostFd, procSend } from "./fuzz-ops-fd.js";
 import { connOf, estSock, markEscaped } from "./fuzz-ops-listen.js";
 import {
+  atmarkVerdict,
   BAD_FAMILIES,
   BAD_PROTOCOLS,
   BAD_TYPE_FLAGS,
   BAD_TYPES,
   HOSTILE_RECV,
+  OOB_BYTE,
+  oobRecvVerdict,
+  oobSendVerdict,
   recvmsgVerdict,
   sendmsgVerdict,
+  sizedRecvVerdict,
   socketCallFits,
   socketpairExpected,
 } from "./socket-model.js";
@@ -425,5 +431,180 @@ export async function opSockClose(run: FuzzRun, ctx: ThreadCtx): Promise<"ok"> {
       ctx.names.set(x.ls.name, "unknown");
     else ctx.names.delete(x.ls.name);
   if (ret !== 0) run.model.diverge(`close(${x.fd}) of a socket or received fd = ${ret}`);
+  return "ok";
+}
+
+/**
+ * MSG_OOB on a socket of the thread (`opts.oob`; unix_stream_sendmsg()'s MSG_OOB branch,
+ * queue_oob(), unix_stream_recv_urg(), manage_oob(), unix_ioctl() of v6.18): sendmsg(2) with
+ * MSG_OOB of 1-3 bytes (the last, the OOB byte, has its top bit set) with no fd, one the thread
+ * holds or the socket's own, or of no bytes (-EOPNOTSUPP); recvmsg(2) with MSG_OOB, with or
+ * without MSG_PEEK; recvmsg(2) of 1-4 bytes, with or without MSG_PEEK (a read stops at the OOB
+ * mark, steps over or drops consumed OOB skbs); ioctl(SIOCATMARK); or an exchange on a pair the
+ * thread holds both ends of (oobExchange()). Never blocking. Each result is
+ * judged by socket-model.ts (oobSendVerdict(), oobRecvVerdict(), sizedRecvVerdict(),
+ * atmarkVerdict()); new fds join the fd model as opSockRecv()'s do.
+ */
+export async function opSockOob(run: FuzzRun, ctx: ThreadCtx): Promise<"ok"> {
+  const tg = sockTarget(run, ctx, "fuzz oob fd");
+  if (!tg) return "ok";
+  const ps = ctx.proc;
+  const sockSure = tg.x?.sock != null;
+  const conn = connOf(run, tg.x);
+  switch (choose(5, "fuzz oob kind")) {
+    case 4:
+      return oobExchange(run, ctx, tg.x);
+    case 0: {
+      const len = choose(8, "fuzz oob empty") === 0 ? 0 : 1 + choose(3, "fuzz oob len");
+      const data = new Uint8Array(len);
+      for (let i = 0; i < len; i++) data[i] = choose(OOB_BYTE, "fuzz oob byte");
+      if (len > 0) data[len - 1]! |= OOB_BYTE;
+      const k = choose(3, "fuzz oob fds");
+      const fds =
+        k === 0 ? [] : k === 1 ? [run.pick(heldFds(run, ctx), "fuzz oob any") ?? tg.fd] : [tg.fd];
+      const own = new Set(ctx.fds.map((e) => e.fd));
+      const busied = [...new Set(fds)].filter((x) => own.has(x));
+      for (const x of busied) busy(run, ps, x, 1);
+      const extras = new Set(heldFds(run, ctx).filter((x) => !own.has(x)));
+      markEscaped(run, ctx, fds);
+      const m = run.failMark();
+      const t0 = run.model.tick();
+      const rec: SockSend = {
+        table: ps.fdm,
+        fd: tg.fd,
+        fds,
+        start: t0,
+        ret: Number.POSITIVE_INFINITY,
+      };
+      run.sockSends.push(rec);
+      run.sockFdsSent += fds.length;
+      const ret = await ctx.p.sendmsgFds(tg.fd, fds, { data, oob: true });
+      const t1 = run.model.tick();
+      rec.ret = t1;
+      for (const x of busied) busy(run, ps, x, -1);
+      const call = `sendmsg(${tg.fd}, SCM_RIGHTS [${fds.join(", ")}], ${len} bytes, MSG_OOB)`;
+      const why = oobSendVerdict(ret, len, {
+        sockSure,
+        count: fds.length,
+        neverOpen: false,
+        allSure: fds.every((x) => extras.has(x)),
+        peerAlive: tg.x?.peer != null,
+        sentBefore: run.sockFdsSent - fds.length,
+        rlimit: INR_OPEN_CUR,
+        allocMayFail: run.allocFailed(-ENOMEM, m),
+        conn,
+      });
+      if (why !== null) run.model.diverge(`${call} = ${ret}: ${why}`);
+      const res = Math.min(ret, 0);
+      if (tg.x === undefined || tg.x.sock === null)
+        run.fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${ret}`, socketCallFits(res));
+      if (ret > 0)
+        for (const x of new Set(fds)) run.fdUse(ctx, x, t0, t1, 0, `${call} (fd ${x})`, () => true);
+      return "ok";
+    }
+    case 3: {
+      const arg: { value?: number } = {};
+      const t0 = run.model.tick();
+      const ret = await ctx.p.ioctl(tg.fd, SIOCATMARK, arg);
+      const t1 = run.model.tick();
+      const why = atmarkVerdict(ret, arg.value, sockSure && conn === "yes");
+      if (why !== null) run.model.diverge(`ioctl(${tg.fd}, SIOCATMARK) = ${ret}: ${why}`);
+      if (tg.x === undefined || tg.x.sock === null)
+        run.fdUse(ctx, tg.fd, t0, t1, ret, `ioctl(${tg.fd}, SIOCATMARK) = ${ret}`, (o) =>
+          ret === 0 ? o.kind === "socket" : true,
+        );
+      return "ok";
+    }
+    default:
+  }
+  const oob = choose(2, "fuzz oob recv kind") === 0;
+  const peek = choose(3, "fuzz oob peek") === 0;
+  const size = oob ? 1 : 1 + choose(4, "fuzz oob size");
+  const m = run.failMark();
+  const t0 = run.model.tick();
+  const pend = ps.fdm.begin(t0);
+  const r = await ctx.p.recvmsgFds(
+    tg.fd,
+    oob
+      ? { oob, peek, nonblock: true, cloexec: true }
+      : { size, peek, nonblock: true, cloexec: true },
+  );
+  const t1 = run.model.tick();
+  const call = `recvmsg(${tg.fd}${oob ? ", MSG_OOB" : `, ${size} bytes`}${peek ? ", MSG_PEEK" : ""})`;
+  const know = {
+    sockSure,
+    maxFds: SCM_MAX_FD,
+    nonblock: true,
+    allocMayFail: run.allocFailed(-ENOMEM, m),
+    conn,
+    peerAlive: tg.x?.peer != null,
+    resetSeen: tg.x?.reset === true,
+  };
+  const why = oob ? oobRecvVerdict(r, know) : sizedRecvVerdict(r, size, know);
+  if (r === -ECONNRESET && tg.x !== undefined) tg.x.reset = true;
+  const shown =
+    typeof r === "number"
+      ? String(r)
+      : `${r.data?.length ?? 0} bytes, [${r.fds.join(", ")}]${r.msgFlags === 0 ? "" : `, msg_flags ${r.msgFlags}`}`;
+  if (why !== null) run.model.diverge(`${call} = ${shown}: ${why}`);
+  const res = typeof r === "number" ? r : 0;
+  if (tg.x === undefined || tg.x.sock === null)
+    run.fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
+  if (typeof r === "number") {
+    ps.fdm.end(pend);
+    return "ok";
+  }
+  const via = viaSocket(run, ps.fdm, tg.fd, t0, t1);
+  for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
+  ps.fdm.end(pend);
+  for (const fd of r.fds) {
+    if (lostFd(run, ps, fd, t0)) continue;
+    await keepExtra(run, ctx, { fd, sock: null, peer: null, nonblock: false });
+  }
+  return "ok";
+}
+
+/**
+ * Urgent bytes over a pair the thread holds both ends of (`x` and its peer): 1-3 rounds of one
+ * OOB byte sent on the peer and taken with recv(MSG_OOB) on `x` (each leaves a consumed OOB skb
+ * in `x`'s queue before 32ca245464e1, the state `unix.oob-consecutive-consumed` needs two of and
+ * `unix.oob-consumed-econnreset` one), then, one time in two, one more OOB byte sent and left
+ * pending. Judged as opSockOob()'s calls; nothing without a peer.
+ */
+async function oobExchange(run: FuzzRun, ctx: ThreadCtx, x: ExtraFd | undefined): Promise<"ok"> {
+  const peer = x?.peer;
+  if (x === undefined || x.sock === null || !peer) return "ok";
+  const rounds = 1 + choose(3, "fuzz oob rounds");
+  const pending = choose(2, "fuzz oob pending") === 0;
+  for (let i = 0; i < rounds + (pending ? 1 : 0); i++) {
+    const byte = OOB_BYTE | choose(OOB_BYTE, "fuzz oob byte");
+    const m = run.failMark();
+    const ret = await ctx.p.sendmsgFds(peer.fd, [], { data: Uint8Array.of(byte), oob: true });
+    const why = oobSendVerdict(ret, 1, {
+      sockSure: true,
+      count: 0,
+      neverOpen: false,
+      allSure: true,
+      peerAlive: true,
+      sentBefore: run.sockFdsSent,
+      rlimit: INR_OPEN_CUR,
+      allocMayFail: run.allocFailed(-ENOMEM, m),
+      conn: connOf(run, peer),
+    });
+    if (why !== null) run.model.diverge(`sendmsg(${peer.fd}, 1 byte, MSG_OOB) = ${ret}: ${why}`);
+    if (i === rounds) break; // the pending one
+    const m2 = run.failMark();
+    const r = await ctx.p.recvmsgFds(x.fd, { oob: true, nonblock: true });
+    const why2 = oobRecvVerdict(r, {
+      sockSure: true,
+      maxFds: SCM_MAX_FD,
+      nonblock: true,
+      allocMayFail: run.allocFailed(-ENOMEM, m2),
+      conn: connOf(run, x),
+      peerAlive: true,
+    });
+    const shown = typeof r === "number" ? String(r) : `${r.data?.length ?? 0} bytes`;
+    if (why2 !== null) run.model.diverge(`recvmsg(${x.fd}, MSG_OOB) = ${shown}: ${why2}`);
+  }
   return "ok";
 }

@@ -119,7 +119,14 @@ import {
   opSocket,
 } from "./fuzz-ops-listen.js";
 import { opPrivate, privHandle, privIoctl, privLookupHandle } from "./fuzz-ops-private.js";
-import { opSockClose, opSocketpair, opSockPass, opSockRecv, opSockSend } from "./fuzz-ops-sock.js";
+import {
+  opSockClose,
+  opSocketpair,
+  opSockOob,
+  opSockPass,
+  opSockRecv,
+  opSockSend,
+} from "./fuzz-ops-sock.js";
 import { KmsFuzz } from "./kms.js";
 import {
   checkHandleObservations,
@@ -210,6 +217,15 @@ export interface FuzzOptions {
    * without it draws as before.
    */
   readonly drmRead?: boolean;
+  /**
+   * MSG_OOB on the socket operations' sockets (default false; `cli --oob on`, token `fuzz +oob`,
+   * after any other suffix; needs `sockets`): sendmsg(2) with MSG_OOB of 0-3 bytes with and
+   * without fds, recvmsg(2) with MSG_OOB (and MSG_PEEK), recvmsg(2) of a byte count (reads that
+   * stop at the OOB mark), ioctl(SIOCATMARK) (fuzz-ops-sock.ts opSockOob(), socket-model.ts's
+   * verdicts). One more operation, after every other in the draw (OP_TABLE), so a run without it
+   * draws as before.
+   */
+  readonly oob?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -894,6 +910,8 @@ export class FuzzRun {
       ...(this.opts.kms ? ([[4, this.opKms.bind(this)]] as const) : []),
       // DRM fds read, polled and fstat()ed (opts.drmRead, drm-read.ts), after those.
       ...(this.opts.drmRead ? ([[4, this.opDrmRead.bind(this)]] as const) : []),
+      // MSG_OOB on sockets (opts.oob, fuzz-ops-sock.ts), last: a run without it draws as before.
+      ...(this.opts.oob ? ([[8, opSockOob.bind(null, this)]] as const) : []),
     ];
     this.opTableWeight = 1;
     for (const [w] of this.OP_TABLE) this.opTableWeight += w;

@@ -18,6 +18,8 @@ const PRIVATE_SUFFIX = " +priv";
 const KMS_SUFFIX = " +kms";
 /** The suffix of a run with DRM reads, polls and fstat()s (FuzzOptions.drmRead), after any other. */
 const DRM_READ_SUFFIX = " +drmread";
+/** The suffix of a run with MSG_OOB socket operations (FuzzOptions.oob), after any other. */
+const OOB_SUFFIX = " +oob";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
@@ -27,7 +29,8 @@ const MAX_PLAN_TEXT = 4096;
  * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
  * `fuzz +unix +priv`), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
  * `fuzz +priv +kms`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
- * `fuzz +kms +drmread`).
+ * `fuzz +kms +drmread`), and with MSG_OOB socket operations (`oob`: " +oob" after everything,
+ * `fuzz +unix +oob`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
@@ -35,12 +38,14 @@ export function planScenarioName(
   priv = false,
   kms = false,
   drmRead = false,
+  oob = false,
 ): string {
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
     (priv ? PRIVATE_SUFFIX : "") +
     (kms ? KMS_SUFFIX : "") +
-    (drmRead ? DRM_READ_SUFFIX : "");
+    (drmRead ? DRM_READ_SUFFIX : "") +
+    (oob ? OOB_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
@@ -98,12 +103,23 @@ export function kmsFromScenarioName(name: string): boolean {
 
 /** Whether a scenario name records DRM reads (planScenarioName()'s " +drmread"). */
 export function drmReadFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && name.endsWith(DRM_READ_SUFFIX);
+  return name.startsWith("fuzz") && withoutOob(name).endsWith(DRM_READ_SUFFIX);
 }
 
-/** `scenario` without its " +drmread" suffix. */
+/** Whether a scenario name records MSG_OOB socket operations (planScenarioName()'s " +oob"). */
+export function oobFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(OOB_SUFFIX);
+}
+
+/** `scenario` without its " +oob" suffix. */
+function withoutOob(scenario: string): string {
+  return scenario.endsWith(OOB_SUFFIX) ? scenario.slice(0, -OOB_SUFFIX.length) : scenario;
+}
+
+/** `scenario` without its " +oob" and " +drmread" suffixes. */
 function withoutDrmRead(scenario: string): string {
-  return scenario.endsWith(DRM_READ_SUFFIX) ? scenario.slice(0, -DRM_READ_SUFFIX.length) : scenario;
+  const s = withoutOob(scenario);
+  return s.endsWith(DRM_READ_SUFFIX) ? s.slice(0, -DRM_READ_SUFFIX.length) : s;
 }
 
 /** `scenario` without its " +drmread" and " +kms" suffixes. */

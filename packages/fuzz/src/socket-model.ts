@@ -26,11 +26,13 @@ import {
   ENOENT,
   ENOTCONN,
   ENOTSOCK,
+  EOPNOTSUPP,
   EPIPE,
   EPROTONOSUPPORT,
   ESOCKTNOSUPPORT,
   ETOOMANYREFS,
   MSG_CTRUNC,
+  MSG_OOB,
   SCM_MAX_FD,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
@@ -231,6 +233,87 @@ export const HOSTILE_RECV: readonly [unknown, number][] = [
   [null, -EFAULT],
   [{ maxFds: -1 }, -EINVAL],
 ];
+
+// ---------------------------------------------------------------------------------------------
+// MSG_OOB (`oob`, `cli --oob on`), read in the 6.18.35 stable tree: net/unix/af_unix.c
+// unix_stream_sendmsg()'s MSG_OOB branch, queue_oob(), unix_stream_recv_urg(), manage_oob(),
+// unix_stream_read_generic(), unix_ioctl()'s SIOCATMARK.
+
+/** The fuzzer's OOB bytes have the top bit set; its other data bytes never (0x00-0x7f). */
+export const OOB_BYTE = 0x80;
+
+/**
+ * Whether sendmsg(fd, SCM_RIGHTS, MSG_OOB) of `len` bytes may return `ret`: scm_send()'s errors
+ * as sendmsgVerdict() says, then -EOPNOTSUPP for no bytes (before unix_peer()); else the bytes
+ * sent: `len`, or `len - 1` when the data went out and queue_oob() failed after it (-EPIPE from a
+ * peer released meanwhile, -ENOMEM: `sent ?: err`), or sendmsgVerdict()'s errnos. Null if it
+ * may, else why not.
+ */
+export function oobSendVerdict(ret: number, len: number, k: SendKnowledge): string | null {
+  if (ret < 0 && (ret === -EBADF || ret === -ENOTSOCK || (k.allocMayFail && ret !== -EOPNOTSUPP)))
+    return sendmsgVerdict(ret, k);
+  if (len === 0) {
+    if (ret === -EOPNOTSUPP) return k.neverOpen ? "a never-open fd passed: -EBADF first" : null;
+    return "MSG_OOB without a byte: -EOPNOTSUPP";
+  }
+  if (ret === -EOPNOTSUPP) return `MSG_OOB with ${len} bytes`;
+  if (ret === len) return sendmsgVerdict(0, k);
+  if (len > 1 && ret === len - 1)
+    return k.peerAlive && !k.allocMayFail ? "the OOB byte lost with the peer's fd held" : null;
+  if (ret >= 0) return `${ret} bytes of ${len}`;
+  return sendmsgVerdict(ret, k);
+}
+
+/** A recvmsg(2) result with its bytes (a call with MSG_OOB or a byte count). */
+export type RecvDataResult =
+  | { readonly fds: readonly number[]; readonly msgFlags: number; readonly data?: Uint8Array }
+  | number;
+
+/**
+ * Whether recvmsg(fd, MSG_OOB) may return `r` (unix_stream_recv_urg()): -EBADF and -ENOTSOCK as
+ * recvmsgVerdict() says; -EINVAL (no OOB byte pending, or a socket not connected); never
+ * -EAGAIN nor -ECONNRESET (no wait, no sock_error()); else one byte, an OOB byte of the fuzzer,
+ * MSG_OOB and no fds (the OOB skb's files stay with it). Null if it may, else why not.
+ */
+export function oobRecvVerdict(r: RecvDataResult, k: RecvKnowledge): string | null {
+  if (typeof r === "number") {
+    if (r === -EBADF || r === -ENOTSOCK)
+      return k.sockSure ? "the fd is this thread's socket" : null;
+    if (r === -EINVAL) return null;
+    return k.allocMayFail ? null : "not an errno of recv(MSG_OOB)";
+  }
+  if ((k.conn ?? "yes") === "no" && k.sockSure) return "the OOB byte of a socket not connected";
+  if (r.msgFlags !== MSG_OOB) return `msg_flags ${r.msgFlags}, not MSG_OOB`;
+  if (r.fds.length !== 0) return `${r.fds.length} fds with the OOB byte`;
+  if (r.data?.length !== 1) return `${r.data?.length ?? "no"} bytes, not one`;
+  if ((r.data[0]! & OOB_BYTE) === 0) return `byte ${r.data[0]} was never sent with MSG_OOB`;
+  return null;
+}
+
+/**
+ * Whether recvmsg(fd) of at most `size` bytes (`size` >= 1) may return `r`: what
+ * recvmsgVerdict() allows of the fds and errnos, with at most `size` bytes, no MSG_OOB, and no
+ * bytes only at end of file (no fds either: every skb the fuzzer queues carries a byte, and a
+ * read that reaches one copies it). Null if it may, else why not.
+ */
+export function sizedRecvVerdict(r: RecvDataResult, size: number, k: RecvKnowledge): string | null {
+  const why = recvmsgVerdict(r, k);
+  if (why !== null || typeof r === "number") return why;
+  const n = r.data?.length ?? -1;
+  if (n < 0 || n > size) return `${n} bytes, room for ${size}`;
+  if (n === 0 && r.fds.length > 0) return `${r.fds.length} fds with no byte`;
+  return null;
+}
+
+/**
+ * Whether ioctl(fd, SIOCATMARK) may return `ret` with `value` (unix_ioctl()): on the thread's
+ * socket, 0 with an answer of 0 or 1; on a file that may be anything else, any errno.
+ */
+export function atmarkVerdict(ret: number, value: unknown, sockSure: boolean): string | null {
+  if (!sockSure) return null;
+  if (ret !== 0) return `SIOCATMARK on a socket = ${ret}`;
+  return value === 0 || value === 1 ? null : `SIOCATMARK's answer ${String(value)}`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Listening sockets (`sockets: "listen"`, `cli --sockets listen`): socket(2), bind(2), listen(2),

@@ -12,6 +12,7 @@
 import {
   AF_UNIX,
   MSG_CTRUNC,
+  MSG_OOB,
   type Process,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
@@ -166,11 +167,13 @@ function recvFlags(v: unknown): string {
   const val = (k: string) => ("value" in (d[k] ?? {}) ? d[k]!.value : undefined);
   if (Object.values(d).some((x) => !("value" in x))) return formatValue(v);
   const flags: string[] = [];
+  if (val("oob")) flags.push("MSG_OOB");
   if (val("peek")) flags.push("MSG_PEEK");
   if (val("nonblock")) flags.push("MSG_DONTWAIT");
   if (val("cloexec")) flags.push("MSG_CMSG_CLOEXEC");
   const room = val("maxFds");
-  return `${flags.length > 0 ? flags.join("|") : "0"}${room === undefined ? "" : `, room ${formatValue(room)}`}`;
+  const size = val("size");
+  return `${flags.length > 0 ? flags.join("|") : "0"}${room === undefined ? "" : `, room ${formatValue(room)}`}${size === undefined ? "" : `, size ${formatValue(size)}`}`;
 }
 
 /**
@@ -208,8 +211,16 @@ function formatResult(name: string, args: unknown[], ret: unknown): string {
   if (name === "ioctl" && args[2] !== undefined && typeof args[2] === "object")
     r += ` ${formatValue(args[2])}`;
   if (name === "recvmsgFds" && ret !== null && typeof ret === "object") {
-    const o = ret as { fds?: unknown; msgFlags?: unknown };
-    return `{fds: ${formatValue(o.fds)}, msgFlags: ${o.msgFlags === MSG_CTRUNC ? "MSG_CTRUNC" : formatValue(o.msgFlags)}}`;
+    const o = ret as { fds?: unknown; msgFlags?: unknown; data?: unknown };
+    const flags =
+      o.msgFlags === MSG_CTRUNC
+        ? "MSG_CTRUNC"
+        : o.msgFlags === MSG_OOB
+          ? "MSG_OOB"
+          : formatValue(o.msgFlags);
+    // The bytes of a read with MSG_OOB or a byte count (the legacy read has none).
+    const data = o.data instanceof Uint8Array ? `, data: [${Array.from(o.data).join(", ")}]` : "";
+    return `{fds: ${formatValue(o.fds)}, msgFlags: ${flags}${data}}`;
   }
   if (name === "epollWait" || name === "poll")
     r += ` ${formatValue(args[name === "poll" ? 0 : 1])}`;

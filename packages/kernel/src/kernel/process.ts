@@ -42,6 +42,7 @@ import {
   sysSocketpair,
   type UnixRecvOptions,
   type UnixRecvResult,
+  type UnixSendMsg,
 } from "../net/af-unix.js";
 import { type ScmRecvResult, UnixSocket, unixReleaseQueue } from "../net/scm.js";
 import { sendSigkill } from "./signal.js";
@@ -566,17 +567,20 @@ export class Process implements SyscallProcess {
   /**
    * sendmsg(2) on unix socket `fd` of one message carrying the files at `fds` (SCM_RIGHTS; an
    * empty list sends a message without files): 0; -EBADF, -ENOTSOCK, -EFAULT, -EINVAL,
-   * -ENOTCONN, -EPIPE, -ETOOMANYREFS, -ENOMEM.
+   * -ENOTCONN, -EPIPE, -ETOOMANYREFS, -ENOMEM. With `msg`, its bytes (`data`) and MSG_OOB
+   * (`oob`: the last byte is the OOB byte; -EOPNOTSUPP without bytes): the bytes sent.
    */
-  sendmsgFds(fd: number, fds: readonly number[]): Promise<number> {
-    return sysSendmsgFds(this, fd, fds);
+  sendmsgFds(fd: number, fds: readonly number[], msg?: UnixSendMsg): Promise<number> {
+    return msg === undefined ? sysSendmsgFds(this, fd, fds) : sysSendmsgFds(this, fd, fds, msg);
   }
 
   /**
    * recvmsg(2) on unix socket `fd` of one message: `{fds, msgFlags}` (`peek`: MSG_PEEK, the
    * message stays queued and the fds are new ones for the same files); -EBADF, -ENOTSOCK,
    * -EAGAIN, -EFAULT, -EINVAL; -ECONNRESET once, before end of file, after the peer's release
-   * with unread data (or an embryo's with its listener); `{fds: []}` at end of file.
+   * with unread data (or an embryo's with its listener); `{fds: []}` at end of file. With `size`
+   * (the buffer's bytes) or `oob` (MSG_OOB: the OOB byte, -EINVAL when none is pending), the
+   * result also has the bytes read (`data`); see unixStreamRecvmsg().
    */
   recvmsgFds(fd: number, opts: UnixRecvOptions = {}): Promise<UnixRecvResult | number> {
     return sysRecvmsgFds(this, fd, opts);

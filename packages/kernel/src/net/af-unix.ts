@@ -33,6 +33,7 @@
 
 import {
   defineKnownWindow,
+  defineToggle,
   opLabel,
   point,
   RESOLVED,
@@ -51,6 +52,7 @@ import {
 } from "../fs/fdtable.js";
 import { allocFile, type File, fileOperations, fput, type Inode, O_RDWR } from "../fs/file.js";
 import { inodeAttrs } from "../fs/inode.js";
+import { ENOIOCTLCMD, type IoctlArg } from "../fs/ioctl.js";
 import { kernMountSb } from "../fs/super.js";
 import {
   EADDRINUSE,
@@ -67,6 +69,8 @@ import {
   ENOSPC,
   ENOTCONN,
   ENOTSOCK,
+  ENOTTY,
+  EOPNOTSUPP,
   EPIPE,
   EPROTONOSUPPORT,
   ERESTARTSYS,
@@ -80,6 +84,8 @@ import {
   SHUTDOWN_MASK,
   SkBuff,
   skbDequeue,
+  skbPeekNext,
+  skbPeekPrev,
   skbQueueTail,
   skbUnlink,
   skbuffHeadCache,
@@ -89,6 +95,7 @@ import {
   UnixAddress,
   UnixSock,
   unixAddressCache,
+  unixSkbLen,
   unixSockCache,
 } from "../include/net/af-unix.js";
 import { sockError } from "../include/net/sock.js";
@@ -133,6 +140,10 @@ export const SOCK_TYPE_MASK = 0xf;
 export const SOCK_CLOEXEC = O_CLOEXEC;
 /** Models SOCK_NONBLOCK (= O_NONBLOCK). */
 export const SOCK_NONBLOCK = O_NONBLOCK;
+/** Models MSG_OOB (include/linux/socket.h). */
+export const MSG_OOB = 1;
+/** Models SIOCATMARK (include/uapi/asm-generic/sockios.h). */
+export const SIOCATMARK = 0x8905;
 /** Models MSG_PEEK (include/linux/socket.h). */
 export const MSG_PEEK = 2;
 /** Models MSG_DONTWAIT. */
@@ -330,8 +341,43 @@ async function unixSockClose(_inode: unknown, file: File): Promise<number> {
   return 0;
 }
 
-/** Models socket_file_ops of a unix socket (sock_close() as ->release). */
-export const unixSocketFops = fileOperations({ owner: "af_unix", release: unixSockClose });
+/**
+ * Models sock_ioctl() -> unix_ioctl() of a stream socket for SIOCATMARK: under u->iolock, 1 when
+ * the head skb is the OOB skb, or is a consumed (zero-length) skb with no OOB byte pending or the
+ * OOB skb right after it, else 0; put_user() into `arg` (`{ value }`: -EFAULT for anything that is
+ * not an object). Other commands: -ENOIOCTLCMD (-ENOTTY to userspace; SIOCINQ, SIOCOUTQ and
+ * SIOCUNIXFILE are not modeled). A file accept() has not grafted a socket onto: -ENOTTY.
+ *
+ * Locking: takes u->iolock; reads the queue and u->oob_skb without their locks, as the kernel's
+ * skb_peek() and READ_ONCE() do. References: none.
+ */
+async function unixIoctl(file: File, cmd: number, arg: IoctlArg): Promise<number> {
+  const sk = file.privateData as UnixSock | null;
+  if (sk === null) return -ENOTTY;
+  if (cmd !== SIOCATMARK) return -ENOIOCTLCMD;
+  const iolockTaken = sk.iolock.lock();
+  if (iolockTaken !== RESOLVED) await iolockTaken;
+  await point(opLabel("skb_peek", sk.name));
+  let answ = 0;
+  const skb = sk.receiveQueue[0];
+  if (skb !== undefined) {
+    const oobSkb = sk.oobSkb;
+    const nextSkb = skbPeekNext(skb, sk.receiveQueue);
+    if (skb === oobSkb || (unixSkbLen(skb) === 0 && (oobSkb === null || nextSkb === oobSkb)))
+      answ = 1;
+  }
+  sk.iolock.unlockNow();
+  if (arg === null || typeof arg !== "object") return -EFAULT; // put_user()
+  (arg as { value?: number }).value = answ;
+  return 0;
+}
+
+/** Models socket_file_ops of a unix socket (sock_close() as ->release, sock_ioctl()). */
+export const unixSocketFops = fileOperations({
+  owner: "af_unix",
+  release: unixSockClose,
+  unlockedIoctl: unixIoctl,
+});
 
 /**
  * Models unix_remove_socket(): a bound socket leaves the net's table (connect() no longer finds
@@ -353,9 +399,10 @@ async function unixRemoveSocket(sk: UnixSock): Promise<void> {
 /**
  * Models unix_release_sock(sk, embrion): out of the net's table (unix_remove_socket()); orphans the
  * socket and closes it (SHUTDOWN_MASK, TCP_CLOSE, no peer) under unix_state_lock(), keeping its
- * state; wakes connect()s waiting on its backlog (peer_wait); peeks at its receive queue
- * (skb_peek(), no lock), then under the peer's unix_state_lock() shuts the peer down and sets its
- * sk_err to ECONNRESET when an skb was queued or `embrion` (an embryo released with its listener),
+ * state; clears u->oob_skb; wakes connect()s waiting on its backlog (peer_wait); peeks at its
+ * receive queue (skb_peek(), no lock; a consumed OOB skb at the head counts as no data, except
+ * with `unix.oob-consumed-econnreset`), then under the peer's unix_state_lock() shuts the peer
+ * down and sets its sk_err to ECONNRESET when an skb was queued or `embrion` (an embryo released with its listener),
  * wakes it (sk_state_change()) and drops the peer's reference; purges the receive queue
  * (kfree_skb(): the destructors drop the in-flight files), and for a listener releases each queued
  * embryo first (unix_release_sock(skb->sk, 1)); drops the socket's own reference; then runs the
@@ -377,6 +424,8 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
   const skpair = sk.peer;
   sk.peer = null;
   sk.lock.unlockNow();
+  // u->oob_skb = NULL: no other task reads it any more (see the skb_peek() below).
+  sk.oobSkb = null;
   sk.peerWait.wakeAll(); // wake_up_interruptible_all(&u->peer_wait)
   sk.wait.wakeAll();
   if (skpair !== null) {
@@ -385,7 +434,16 @@ export async function unixReleaseSock(sk: UnixSock, embrion: boolean): Promise<v
     // (both check SOCK_DEAD under its unix_state_lock()), and no reader takes from it (a reader
     // holds the file whose last reference this is; an embryo has none): the queue can only change
     // under this task, and the load commutes with what other tasks do (ARCHITECTURE.md section 1).
-    const unread = sk.receiveQueue[0] !== undefined;
+    // A consumed OOB skb at the head is no unread data (skb_peek_next()); the kernels before
+    // 2a5a4841846b tested skb_queue_empty_lockless() (`unix.oob-consumed-econnreset`).
+    let head: SkBuff | null = sk.receiveQueue[0] ?? null;
+    if (
+      head !== null &&
+      unixSkbLen(head) === 0 &&
+      !toggleEnabled(UNIX_OOB_CONSUMED_ECONNRESET.name)
+    )
+      head = skbPeekNext(head, sk.receiveQueue);
+    const unread = head !== null;
     const lockTaken3 = skpair.lock.lock();
     if (lockTaken3 !== RESOLVED) await lockTaken3;
     await point(opLabel("WRITE_ONCE(skpair->sk_shutdown)", skpair.name));
@@ -1025,15 +1083,32 @@ async function sysAccept4File(file: File, flags: number): Promise<number> {
   return newfd;
 }
 
+/** The data bytes of a message, and MSG_OOB (see unixStreamSendmsg()). */
+export interface UnixSendMsg {
+  /** The bytes (the iov); the legacy call sends one zero byte. */
+  data: Uint8Array;
+  /** MSG_OOB: the last byte is the OOB byte, queued as an skb of its own (queue_oob()). */
+  oob: boolean;
+}
+
+/** A legacy sendmsg()'s message: one zero byte (see unixStreamSendmsg()). */
+const LEGACY_MSG: UnixSendMsg = { data: new Uint8Array(1), oob: false };
+
 /**
- * Models unix_stream_sendmsg() of one skb carrying the files at `fds` (SCM_RIGHTS; none: a
- * message without control data): scm_send() (scm_fp_copy(): -EINVAL above SCM_MAX_FD, -EBADF,
- * -ENOMEM), wait_for_unix_gc(), -ENOTCONN without a peer, -EPIPE when this end is shut down for
- * sending (before sk_err: a reset peer gives -EPIPE and leaves sk_err for the reader); the skb
- * (sock_alloc_send_pskb(): sock_error(), -EPIPE, -ENOMEM), unix_scm_to_skb() -> unix_attach_fds() (-ETOOMANYREFS, -ENOMEM);
- * under the peer's unix_state_lock(): -EPIPE if it is dead or shut down for receiving, else
- * scm_stat_add() (unix_add_edges()) and the skb queued; the peer's readers woken. Returns 0.
- * On failure every reference taken is dropped and nothing is queued.
+ * Models unix_stream_sendmsg() carrying the files at `fds` (SCM_RIGHTS; none: a message without
+ * control data): scm_send() (scm_fp_copy(): -EINVAL above SCM_MAX_FD, -EBADF, -ENOMEM),
+ * wait_for_unix_gc(), -EOPNOTSUPP for MSG_OOB without a byte (else the last byte is kept for
+ * queue_oob()), -ENOTCONN without a peer, -EPIPE when this end is shut down for sending (before
+ * sk_err: a reset peer gives -EPIPE and leaves sk_err for the reader); the data bytes before the
+ * OOB byte (if any) in one skb (the kernel splits at half the send buffer; the model's messages
+ * are small), which carries the files: the skb (sock_alloc_send_pskb(): sock_error(), -EPIPE,
+ * -ENOMEM), unix_scm_to_skb() -> unix_attach_fds() (-ETOOMANYREFS, -ENOMEM); under the peer's
+ * unix_state_lock(): -EPIPE if it is dead or shut down for receiving, else scm_stat_add()
+ * (unix_add_edges()) and the skb queued; the peer's readers woken. Then queue_oob() for MSG_OOB,
+ * with the files if no skb took them. Returns the bytes sent (`sent ?: err`: a failing
+ * queue_oob() after queued data gives the data's count); a call without `msg` (the legacy
+ * one-skb message) returns 0 for its byte. On failure every reference taken is dropped and
+ * nothing more is queued; a message of no bytes queues nothing and drops its files (scm_destroy()).
  *
  * Locking: takes the peer's unix_state_lock() and receive queue lock, unix_gc_lock.
  * References: the queued skb holds one reference per file.
@@ -1042,41 +1117,151 @@ export async function unixStreamSendmsg(
   p: SyscallProcess,
   sk: UnixSock,
   fds: readonly number[],
+  msg?: UnixSendMsg,
 ): Promise<number> {
-  const fpl = await scmFpCopy(fds, (f) => unixGetSocket(f) !== null);
-  if (typeof fpl === "number") return fpl;
+  const m = msg ?? LEGACY_MSG;
+  const copy = await scmFpCopy(fds, (f) => unixGetSocket(f) !== null);
+  if (typeof copy === "number") return copy;
+  let fpl: ScmFpList | null = copy;
   const scmDestroyAll = async (err: number): Promise<number> => {
     if (fpl !== null) await scmDestroy(fpl);
     return err;
   };
   await waitForUnixGc(fpl);
+  let len = m.data.length;
+  if (m.oob) {
+    if (len === 0) return scmDestroyAll(-EOPNOTSUPP);
+    len--;
+  }
   await point(opLabel("unix_peer", sk.name));
   const other = sk.peer;
   if (other === null) return scmDestroyAll(-ENOTCONN);
   if (sk.shutdown & SEND_SHUTDOWN) return scmDestroyAll(-EPIPE);
+  let sent = 0;
+  if (len > 0) {
+    const skb = sockAllocSendPskb(sk);
+    if (typeof skb === "number") return scmDestroyAll(skb);
+    skb.destructor = unixDestructScm;
+    if (fpl !== null) {
+      const err = await unixAttachFds(p, fpl, skb, unixUserInflight());
+      if (err < 0) {
+        // out_free: consume_skb() runs unix_destruct_scm() on what was attached.
+        if (skb.fp === null) await scmDestroy(fpl);
+        await kfreeSkb(skb);
+        return err;
+      }
+      fpl = null; // unix_attach_fds(): scm->fp = NULL
+    }
+    skb.len = len;
+    skb.data = m.data.slice(0, len);
+    const lockTaken9 = other.lock.lock();
+    if (lockTaken9 !== RESOLVED) await lockTaken9;
+    if (other.dead || other.shutdown & RCV_SHUTDOWN) {
+      other.lock.unlockNow();
+      await kfreeSkb(skb);
+      return -EPIPE;
+    }
+    await scmStatAdd(other, skb);
+    const queueLockTaken4 = other.queueLock.lock();
+    if (queueLockTaken4 !== RESOLVED) await queueLockTaken4;
+    await point(opLabel("__skb_queue_tail", other.name));
+    skbQueueTail(other.receiveQueue, skb);
+    other.queueLock.unlockNow();
+    other.lock.unlockNow();
+    other.wait.wakeOne(); // sk_data_ready()
+    sent = len;
+  }
+  if (m.oob) {
+    const err = await queueOob(p, sk, other, fpl, m.data[len]!);
+    fpl = null;
+    if (err < 0) return sent > 0 ? sent : err;
+    sent++;
+  }
+  if (fpl !== null) await scmDestroy(fpl); // no byte carried them
+  return msg === undefined ? 0 : sent;
+}
+
+/** The historic toggle: see unixStreamRecvUrg(). */
+export const UNIX_OOB_CONSECUTIVE_CONSUMED = defineToggle({
+  name: "unix.oob-consecutive-consumed",
+  description:
+    "unix_stream_recv_urg() without the unlink of a consumed OOB skb just before the OOB skb it reads, as from v5.15 (MSG_OOB for unix " +
+    "stream sockets) until the fix: two recv(MSG_OOB)s leave two consumed (zero-length) OOB skbs at the head of the queue; a recv() " +
+    "without MSG_OOB then drops the first in manage_oob(), which returns the second, and the skip loop of unix_stream_read_generic() " +
+    "(skip >= unix_skb_len(skb)) steps over it to the next OOB skb without asking manage_oob(): the OOB byte is read inline (with the " +
+    "files the OOB skb carries) and the skb freed while u->oob_skb still points at it. The next recv(MSG_OOB) reads the freed skb: " +
+    "KASAN slab-use-after-free in unix_stream_read_actor() (Jann Horn's report, CVE-2025-38236).",
+  fixedBy: "af_unix: Don't leave consecutive consumed OOB skbs.",
+  commit: "32ca245464e1479bfea8592b9db227fdc1641705",
+  kind: "historic",
+  kernels:
+    "v5.15 until the fix in v6.16 (the June 2025 net pull; backported to the stable trees); v6.12.19 has the bug (its unix_stream_recv_urg() read), v6.18.35 the fix",
+  foundBy:
+    "packages/kernel src/net/af-unix-oob.test.ts (the reproducer: three OOB bytes with a dma-buf fd on the last, two recv(MSG_OOB), a recv(), a recv(MSG_OOB))",
+});
+
+/** The historic toggle: see unixReleaseSock(). */
+export const UNIX_OOB_CONSUMED_ECONNRESET = defineToggle({
+  name: "unix.oob-consumed-econnreset",
+  description:
+    "unix_release_sock() setting the peer's sk_err to ECONNRESET when its receive queue is not empty (skb_queue_empty_lockless()), " +
+    "as before the fix: a consumed OOB skb (zero bytes left, kept after recv(MSG_OOB) to mark the OOB boundary) counts as unread data, " +
+    "so the peer's next recv() after the close gives -ECONNRESET where the fixed kernel gives end of file.",
+  fixedBy: "af_unix: Don't set -ECONNRESET for consumed OOB skb.",
+  commit: "2a5a4841846b079b5fca5752fe94e59346fbda40",
+  kind: "historic",
+  kernels:
+    "v5.15 until the fix in v6.16 (with the consecutive-consumed fix, the June 2025 net pull; backported to the stable trees); v6.12.19 has the bug (its unix_release_sock() read), v6.18.35 the fix",
+  foundBy:
+    "packages/kernel src/net/af-unix-oob.test.ts (recv(MSG_OOB), close() of the reader, recv() on the peer: end of file, not -ECONNRESET)",
+});
+
+/**
+ * Models queue_oob(): the OOB byte in an skb of its own (sock_alloc_send_skb(): sock_error(),
+ * -EPIPE, -ENOMEM), carrying the files when no data skb took them (unix_scm_to_skb():
+ * -ETOOMANYREFS, -ENOMEM); under the peer's unix_state_lock(): -EPIPE if it is dead or shut down
+ * for receiving, else scm_stat_add(), and under its receive queue lock u->oob_skb = skb (no
+ * reference of its own) and the skb queued; the peer's readers woken (no SIGURG here).
+ * Failures consume the skb (its files dropped with it).
+ *
+ * Locking: takes the peer's unix_state_lock(), then its receive queue lock. References: the
+ * files' references move to the skb; the queue owns the skb.
+ */
+async function queueOob(
+  p: SyscallProcess,
+  sk: UnixSock,
+  other: UnixSock,
+  fpl: ScmFpList | null,
+  byte: number,
+): Promise<number> {
   const skb = sockAllocSendPskb(sk);
-  if (typeof skb === "number") return scmDestroyAll(skb);
+  if (typeof skb === "number") {
+    if (fpl !== null) await scmDestroy(fpl);
+    return skb;
+  }
   skb.destructor = unixDestructScm;
   if (fpl !== null) {
     const err = await unixAttachFds(p, fpl, skb, unixUserInflight());
     if (err < 0) {
-      // out_free: consume_skb() runs unix_destruct_scm() on what was attached.
       if (skb.fp === null) await scmDestroy(fpl);
-      await kfreeSkb(skb);
+      await kfreeSkb(skb); // out: consume_skb()
       return err;
     }
   }
-  const lockTaken9 = other.lock.lock();
-  if (lockTaken9 !== RESOLVED) await lockTaken9;
+  skb.len = 1; // skb_put(skb, 1)
+  skb.data = Uint8Array.of(byte);
+  const lockTaken = other.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
   if (other.dead || other.shutdown & RCV_SHUTDOWN) {
     other.lock.unlockNow();
     await kfreeSkb(skb);
     return -EPIPE;
   }
   await scmStatAdd(other, skb);
-  const queueLockTaken4 = other.queueLock.lock();
-  if (queueLockTaken4 !== RESOLVED) await queueLockTaken4;
-  await point(opLabel("__skb_queue_tail", other.name));
+  const queueLockTaken = other.queueLock.lock();
+  if (queueLockTaken !== RESOLVED) await queueLockTaken;
+  await point(opLabel("WRITE_ONCE(ousk->oob_skb)", other.name));
+  other.oobSkb = skb;
   skbQueueTail(other.receiveQueue, skb);
   other.queueLock.unlockNow();
   other.lock.unlockNow();
@@ -1106,8 +1291,10 @@ function sockAllocSendPskb(sk: UnixSock): SkBuff | number {
 export interface UnixRecvResult {
   /** The new fds, in the message's order (empty for a message without files). */
   fds: number[];
-  /** MSG_CTRUNC when some files got no fd. */
+  /** MSG_CTRUNC when some files got no fd; MSG_OOB for a recv(MSG_OOB). */
   msgFlags: number;
+  /** The bytes read (a call with `size` or `oob` only; the legacy call reads one message). */
+  data?: Uint8Array;
 }
 
 /** recvmsg()'s options for a socket. */
@@ -1120,21 +1307,148 @@ export interface UnixRecvOptions {
   cloexec?: boolean;
   /** Room for fds in the control buffer (scm_max_fds()); SCM_MAX_FD by default. */
   maxFds?: number;
+  /** MSG_OOB: the OOB byte (unix_stream_recv_urg()). */
+  oob?: boolean;
+  /**
+   * The buffer's size in bytes. Without it (the legacy call) the buffer holds exactly the first
+   * message the read reaches (its unread bytes), and a MSG_PEEK stops there.
+   */
+  size?: number;
 }
 
 /**
- * Models unix_stream_read_generic() of one skb and scm_recv_unix() -> scm_detach_fds(): -EINVAL
- * unless the socket is connected (TCP_ESTABLISHED: not a new or listening socket); under
- * u->iolock, the head skb is taken under unix_state_lock() (skb_peek(), not the queue lock;
- * -ECONNRESET first if the socket itself is dead, which a reader holding its file never sees);
- * without one, in POSIX 1003.1g's order: sock_error() (-ECONNRESET once after a peer's release
- * with unread data or an embryo's with its listener: sk_err is consumed), 0 fds at end of file
- * (the peer shut down), -EAGAIN (nonblocking), or a TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a
- * signal). Then, unlocked: without MSG_PEEK,
- * scm_stat_del() and unix_detach_fds() take the files, and the skb is unlinked under the queue
- * lock and consumed; with MSG_PEEK, unix_peek_fds() copies the files with new references and
- * the skb stays. After u->iolock, the files get fds (at most `maxFds`; MSG_CTRUNC for the rest)
- * and the list's references are dropped.
+ * Models manage_oob(): under unix_state_lock(), what unix_stream_read_generic() reads at `skb`.
+ * An skb with bytes left that is not the OOB skb is read as is (no lock). Else, under the
+ * receive queue lock: a consumed (zero-length) skb ends a read that has copied bytes when no OOB
+ * byte is pending or it is the OOB skb itself, is stepped over by MSG_PEEK, and is otherwise
+ * unlinked and consumed, the read going on at the next skb; at the OOB skb, a read that has copied
+ * bytes stops, a read without MSG_PEEK clears u->oob_skb and (without SO_OOBINLINE) unlinks the
+ * OOB skb, drops it unread and goes on at the new head, and MSG_PEEK steps over it. The skbs
+ * taken off are freed after the queue lock (consume_skb(), kfree_skb()).
+ *
+ * Locking: unix_state_lock() held; takes the receive queue lock. References: consumes the skbs
+ * it unlinks (their files' references dropped with them).
+ */
+async function manageOob(
+  skb: SkBuff,
+  sk: UnixSock,
+  peek: boolean,
+  copied: number,
+): Promise<SkBuff | null> {
+  lockdepAssertHeld(sk.lock);
+  if (unixSkbLen(skb) !== 0 && skb !== sk.oobSkb) return skb; // likely(): no lock
+  const queueLockTaken = sk.queueLock.lock();
+  if (queueLockTaken !== RESOLVED) await queueLockTaken;
+  await point(opLabel("manage_oob", skb.name));
+  let readSkb: SkBuff | null = null;
+  let unreadSkb: SkBuff | null = null;
+  let cur: SkBuff | null = skb;
+  if (unixSkbLen(cur) === 0) {
+    if (copied && (sk.oobSkb === null || cur === sk.oobSkb)) {
+      cur = null;
+    } else if (peek) {
+      cur = skbPeekNext(cur, sk.receiveQueue);
+    } else {
+      readSkb = cur;
+      cur = skbPeekNext(cur, sk.receiveQueue);
+      skbUnlink(readSkb, sk.receiveQueue);
+    }
+  }
+  if (cur !== null && cur === sk.oobSkb) {
+    if (copied) {
+      cur = null;
+    } else if (!peek) {
+      sk.oobSkb = null;
+      if (!sk.urgInline) {
+        skbUnlink(cur, sk.receiveQueue);
+        unreadSkb = cur;
+        cur = sk.receiveQueue[0] ?? null;
+      }
+    } else if (!sk.urgInline) {
+      cur = skbPeekNext(cur, sk.receiveQueue);
+    }
+  }
+  sk.queueLock.unlockNow();
+  if (readSkb !== null) await kfreeSkb(readSkb); // consume_skb()
+  if (unreadSkb !== null) await kfreeSkb(unreadSkb); // kfree_skb_reason(UNIX_SKIP_OOB)
+  return cur;
+}
+
+/**
+ * Models unix_stream_recv_urg() (recvmsg() with MSG_OOB): under u->iolock, unix_state_lock() and
+ * the receive queue lock, -EINVAL with SO_OOBINLINE or no OOB byte pending; without MSG_PEEK,
+ * u->oob_skb is cleared and a consumed OOB skb just before the OOB skb is unlinked (not with
+ * `unix.oob-consecutive-consumed`: the kernels before 32ca245464e1 left it); after both locks,
+ * the byte is copied (unix_stream_read_actor(): the skb read with no lock but u->iolock) and,
+ * without MSG_PEEK, marked consumed (the skb stays queued, zero bytes long, to mark the OOB
+ * boundary); the unlinked skb is consumed after u->iolock. The OOB skb's files are not delivered
+ * (nothing here attaches them to the scm). Returns the byte with MSG_OOB.
+ *
+ * Locking: takes u->iolock, unix_state_lock(), the receive queue lock. References: none taken
+ * on the OOB skb (u->oob_skb holds none); consumes the unlinked skb.
+ */
+async function unixStreamRecvUrg(
+  sk: UnixSock,
+  opts: UnixRecvOptions,
+): Promise<UnixRecvResult | number> {
+  const peek = opts.peek === true;
+  const iolockTaken = sk.iolock.lock();
+  if (iolockTaken !== RESOLVED) await iolockTaken;
+  const lockTaken = sk.lock.lock();
+  if (lockTaken !== RESOLVED) await lockTaken;
+  const queueLockTaken = sk.queueLock.lock();
+  if (queueLockTaken !== RESOLVED) await queueLockTaken;
+  await point(opLabel("u->oob_skb", sk.name));
+  if (sk.urgInline || sk.oobSkb === null) {
+    sk.queueLock.unlockNow();
+    sk.lock.unlockNow();
+    sk.iolock.unlockNow();
+    return -EINVAL;
+  }
+  const oobSkb: SkBuff = sk.oobSkb;
+  let readSkb: SkBuff | null = null;
+  if (!peek) {
+    sk.oobSkb = null;
+    if (!toggleEnabled(UNIX_OOB_CONSECUTIVE_CONSUMED.name)) {
+      const prev = skbPeekPrev(oobSkb, sk.receiveQueue); // oob_skb->prev != the queue head
+      if (prev !== null && unixSkbLen(prev) === 0) {
+        readSkb = prev;
+        skbUnlink(readSkb, sk.receiveQueue);
+      }
+    }
+  }
+  sk.queueLock.unlockNow();
+  sk.lock.unlockNow();
+  // state->recv_actor(oob_skb, 0, 1, state): unix_stream_read_actor() copies the byte.
+  await point(opLabel("unix_stream_read_actor", oobSkb.name));
+  const live = oobSkb.checkAccess("unix_stream_read_actor");
+  const byte = live ? (oobSkb.data[oobSkb.consumed] ?? 0) : 0;
+  if (!peek && live) oobSkb.consumed += 1;
+  sk.iolock.unlockNow();
+  if (readSkb !== null) await kfreeSkb(readSkb); // consume_skb(read_skb)
+  return { fds: [], msgFlags: MSG_OOB, data: Uint8Array.of(byte) };
+}
+
+/**
+ * Models unix_stream_read_generic() and scm_recv_unix() -> scm_detach_fds(): -EINVAL unless the
+ * socket is connected (TCP_ESTABLISHED: not a new or listening socket); MSG_OOB goes to
+ * unix_stream_recv_urg(). Under u->iolock, each round takes the head skb under unix_state_lock()
+ * (skb_peek(), not the queue lock; -ECONNRESET first if the socket itself is dead, which a reader
+ * holding its file never sees), asks manage_oob() what to read there (the OOB boundary: a read
+ * stops before the OOB byte, drops a consumed OOB skb, drops the OOB byte unread at the head) and
+ * steps over zero-length skbs (the skip loop, skip 0 without SO_PEEK_OFF: skb_peek_next()
+ * without asking manage_oob() again). Without an skb: with bytes copied, the read ends; else, in
+ * POSIX 1003.1g's order: sock_error() (-ECONNRESET once after a peer's release with unread data
+ * or an embryo's with its listener: sk_err is consumed), 0 bytes at end of file (the peer shut
+ * down), -EAGAIN (nonblocking), or a TASK_INTERRUPTIBLE sleep (-ERESTARTSYS on a signal). With an
+ * skb, unlocked: its bytes are copied (unix_stream_read_actor(), at most the buffer's room);
+ * without MSG_PEEK, they are marked consumed, scm_stat_del() and unix_detach_fds() take the
+ * files, and an skb with no bytes left is unlinked under the queue lock and consumed; the read
+ * ends after an skb with files, or a partly read one, else goes on while the buffer has room.
+ * With MSG_PEEK, unix_peek_fds() copies the files with new references, the skb stays, and the
+ * read ends at an skb with files, else goes on at the next skb under unix_state_lock(). After
+ * u->iolock, the files get fds (at most `maxFds`; MSG_CTRUNC for the rest) and the list's
+ * references are dropped.
  *
  * Locking: takes u->iolock, unix_state_lock(), the receive queue lock, file_lock.
  * References: new fds hold new references; the detached or copied list's are dropped.
@@ -1147,51 +1461,145 @@ export async function unixStreamRecvmsg(
   // scheduling point: while the caller holds the file only this socket's own connect() or
   // listen() can change the state, and either order gives an answer the kernel can give.
   if (sk.state !== TCP_ESTABLISHED) return -EINVAL;
-  let skb: SkBuff | undefined;
-  for (;;) {
+  if (opts.oob) return unixStreamRecvUrg(sk, opts);
+  const peek = opts.peek === true;
+  const legacy = opts.size === undefined;
+  let size = opts.size ?? -1; // -1: the first skb's unread bytes (see UnixRecvOptions.size)
+  let copied = 0;
+  let err = 0;
+  let fpl: ScmFpList | null = null; // scm.fp
+  const bytes: number[] = [];
+  redo: for (;;) {
     const iolockTaken = sk.iolock.lock();
     if (iolockTaken !== RESOLVED) await iolockTaken;
-    const lockTaken10 = sk.lock.lock();
-    if (lockTaken10 !== RESOLVED) await lockTaken10;
-    if (sk.dead) {
+    do {
+      const lockTaken10 = sk.lock.lock();
+      if (lockTaken10 !== RESOLVED) await lockTaken10;
+      if (sk.dead) {
+        err = -ECONNRESET;
+        sk.lock.unlockNow();
+        break;
+      }
+      let skb: SkBuff | null = sk.receiveQueue[0] ?? null;
+      // again: (unix_state_lock() held)
+      let stop = false;
+      for (;;) {
+        if (skb !== null) {
+          skb = await manageOob(skb, sk, peek, copied);
+          if (skb === null && copied) {
+            sk.lock.unlockNow();
+            stop = true;
+            break;
+          }
+        }
+        if (skb === null) {
+          if (copied >= 1) {
+            sk.lock.unlockNow(); // copied >= target (1: no SO_RCVLOWAT, no MSG_WAITALL)
+            stop = true;
+            break;
+          }
+          // sock_error() under unix_state_lock(), which the peer's release writes sk_err under.
+          err = sockError(sk);
+          const shut = (sk.shutdown & RCV_SHUTDOWN) !== 0;
+          sk.lock.unlockNow();
+          if (err !== 0 || shut) {
+            stop = true;
+            break;
+          }
+          if (opts.nonblock) {
+            err = -EAGAIN;
+            stop = true;
+            break;
+          }
+          sk.iolock.unlockNow();
+          await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `unix_stream_data_wait(${sk.name})`);
+          if (signalPending()) {
+            if (fpl !== null) await scmDestroy(fpl);
+            return -ERESTARTSYS;
+          }
+          continue redo;
+        }
+        // while (skip >= unix_skb_len(skb)): skip is 0, so zero-length skbs are stepped over.
+        let next: SkBuff | null = skb;
+        while (next !== null && unixSkbLen(next) === 0) next = skbPeekNext(next, sk.receiveQueue);
+        if (next === null) {
+          skb = null; // goto again with no skb
+          continue;
+        }
+        skb = next;
+        break;
+      }
+      if (stop || skb === null) break;
       sk.lock.unlockNow();
-      sk.iolock.unlockNow();
-      return -ECONNRESET;
-    }
-    skb = sk.receiveQueue[0];
-    if (skb !== undefined) {
-      sk.lock.unlockNow();
-      break;
-    }
-    // sock_error() under unix_state_lock(), which the peer's release writes sk_err under.
-    const err = sockError(sk);
-    const shut = (sk.shutdown & RCV_SHUTDOWN) !== 0;
-    sk.lock.unlockNow();
-    sk.iolock.unlockNow();
-    if (err !== 0) return err;
-    if (shut) return { fds: [], msgFlags: 0 };
-    if (opts.nonblock) return -EAGAIN;
-    await scheduleOn(sk.wait, TASK_INTERRUPTIBLE, `unix_stream_data_wait(${sk.name})`);
-    if (signalPending()) return -ERESTARTSYS;
-  }
-  let fpl: ScmFpList | null;
-  if (!opts.peek) {
-    await point(opLabel("UNIXCB(skb).fp", skb.name));
-    skb.checkAccess("unix_stream_read_generic");
-    if (skb.fp !== null) await scmStatDel(sk, skb);
-    fpl = skb.fp !== null ? await unixDetachFds(skb) : null;
-    const queueLockTaken5 = sk.queueLock.lock();
-    if (queueLockTaken5 !== RESOLVED) await queueLockTaken5;
-    await point(opLabel("__skb_unlink", skb.name));
-    skb.checkAccess("__skb_unlink");
-    skbUnlink(skb, sk.receiveQueue);
-    sk.queueLock.unlockNow();
-    await kfreeSkb(skb); // consume_skb()
-  } else {
-    fpl = await unixPeekFds(sk, skb);
+      if (size < 0) size = unixSkbLen(skb);
+      const chunk = Math.min(unixSkbLen(skb), size);
+      if (!peek) {
+        // unix_stream_read_actor(): the bytes copied with u->iolock held.
+        await point(opLabel("UNIXCB(skb).fp", skb.name));
+        if (skb.checkAccess("unix_stream_read_generic"))
+          for (let i = 0; i < chunk; i++) bytes.push(skb.data[skb.consumed + i] ?? 0);
+        copied += chunk;
+        size -= chunk;
+        skb.consumed += chunk;
+        if (skb.fp !== null) {
+          await scmStatDel(sk, skb);
+          fpl = await unixDetachFds(skb);
+        }
+        if (unixSkbLen(skb) !== 0) break;
+        const queueLockTaken5 = sk.queueLock.lock();
+        if (queueLockTaken5 !== RESOLVED) await queueLockTaken5;
+        await point(opLabel("__skb_unlink", skb.name));
+        skb.checkAccess("__skb_unlink");
+        skbUnlink(skb, sk.receiveQueue);
+        sk.queueLock.unlockNow();
+        await kfreeSkb(skb); // consume_skb()
+        if (fpl !== null) break;
+      } else {
+        // unix_stream_read_actor() and, for an skb with files, unix_peek_fds(): one access.
+        let cur: SkBuff | null = skb;
+        let peekChunk = chunk;
+        while (cur !== null) {
+          const at = cur.consumed;
+          const copy = await unixPeekFds(sk, cur);
+          if (!cur.freed) for (let i = 0; i < peekChunk; i++) bytes.push(cur.data[at + i] ?? 0);
+          copied += peekChunk;
+          size -= peekChunk;
+          if (copy !== null) {
+            fpl = copy;
+            break;
+          }
+          if (legacy) break;
+          const lockTaken11 = sk.lock.lock();
+          if (lockTaken11 !== RESOLVED) await lockTaken11;
+          cur = skbPeekNext(cur, sk.receiveQueue);
+          // goto again: manage_oob() and the skip loop at the next skb.
+          while (cur !== null) {
+            const m: SkBuff | null = await manageOob(cur, sk, true, copied);
+            if (m === null) {
+              cur = null;
+              break;
+            }
+            let n: SkBuff | null = m;
+            while (n !== null && unixSkbLen(n) === 0) n = skbPeekNext(n, sk.receiveQueue);
+            cur = n;
+            break;
+          }
+          sk.lock.unlockNow();
+          peekChunk = cur !== null ? Math.min(unixSkbLen(cur), size) : 0;
+        }
+        break;
+      }
+    } while (size);
+    break;
   }
   sk.iolock.unlockNow();
-  return scmDetachFds(fpl, opts);
+  if (copied === 0 && err !== 0) {
+    if (fpl !== null) await scmDestroy(fpl);
+    return err;
+  }
+  const r = await scmDetachFds(fpl, opts);
+  if (!legacy) r.data = Uint8Array.from(bytes);
+  return r;
 }
 
 /**
@@ -1272,18 +1680,45 @@ export function sysSocketpair(
  * -EBADF (fd not open, or an fd in `fds` that is not one: a non-number counts as -1), -ENOTSOCK,
  * -EFAULT (`fds` not an array), -EINVAL, -ENOTCONN, -EPIPE, -ETOOMANYREFS, -ENOMEM.
  */
-export function sysSendmsgFds(p: SyscallProcess, fd: unknown, fds: unknown): Promise<number> {
+export function sysSendmsgFds(
+  p: SyscallProcess,
+  fd: unknown,
+  fds: unknown,
+  msg?: unknown,
+): Promise<number> {
   return syscall(
     p,
     "sendmsg",
-    async (pp, a: unknown, b: unknown) => {
+    async (pp, a: unknown, b: unknown, c: unknown) => {
       const list = copyFds(b);
       if (list === null) return -EFAULT;
-      return withSocket(a, (sk) => unixStreamSendmsg(pp, sk, list));
+      let m: UnixSendMsg | undefined;
+      if (c !== undefined) {
+        const copied = copySendMsg(c);
+        if (copied === null) return -EFAULT;
+        m = copied;
+      }
+      return withSocket(a, (sk) => unixStreamSendmsg(pp, sk, list, m));
     },
     fd,
     fds,
+    msg,
   ) as Promise<number>;
+}
+
+/**
+ * Reads sendmsg()'s message once (copy_from_user() of the iov and msg_flags): `{data, oob}`
+ * with `data` a Uint8Array, or null (-EFAULT).
+ */
+function copySendMsg(msg: unknown): UnixSendMsg | null {
+  try {
+    if (msg === null || typeof msg !== "object") return null;
+    const { data, oob } = msg as { data?: unknown; oob?: unknown };
+    if (!(data instanceof Uint8Array)) return null;
+    return { data: data.slice(), oob: Boolean(oob) };
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -1310,10 +1745,15 @@ export function sysRecvmsgFds(
           cloexec: Boolean(r.cloexec),
           maxFds: r.maxFds,
         };
+        if (r.oob) o.oob = true;
+        if (r.size !== undefined) o.size = r.size;
       } catch {
         return -EFAULT;
       }
       if (o.maxFds !== undefined && (!Number.isInteger(o.maxFds) || o.maxFds < 0)) return -EINVAL;
+      // A buffer of size bytes: a length that is no size_t fits no iov (-EINVAL, the model's
+      // stand-in for import_iovec()'s checks); 0 is allowed.
+      if (o.size !== undefined && (!Number.isInteger(o.size) || o.size < 0)) return -EINVAL;
       return withSocket(a, (sk, file) =>
         unixStreamRecvmsg(sk, { ...o, nonblock: o.nonblock || (file.fFlags & O_NONBLOCK) !== 0 }),
       );

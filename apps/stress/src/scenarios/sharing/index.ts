@@ -8,6 +8,7 @@ import { FUZZ, FUZZ_FD_REUSE, FUZZ_KMS, FUZZ_PRIVATE } from "./fuzz.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
 import { SURFACE_REAPER } from "./surface-reaper.js";
 import { UNIX_GC, UNIX_GC_LISTEN, UNIX_GC_PEEK } from "./unix-gc.js";
+import { UNIX_OOB } from "./unix-oob.js";
 
 /** The cross-driver sharing workloads (see README.md). */
 export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
@@ -24,5 +25,6 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   UNIX_GC,
   UNIX_GC_PEEK,
   UNIX_GC_LISTEN,
+  UNIX_OOB,
   DMABUF_READLINK,
 ];

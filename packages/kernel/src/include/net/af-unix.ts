@@ -4,9 +4,11 @@
  * (include/linux/skbuff.h, UNIXCB() of net/unix/af_unix.h).
  *
  * Faithfulness: a stream socket only (socket()/socketpair() of AF_UNIX, SOCK_STREAM); an skb
- * carries no data bytes, only its SCM_RIGHTS list (one sendmsg() is one skb), or, on a listener's
- * queue, the embryo socket connect() created (skb->sk); abstract addresses only (struct
- * unix_address without a path); no OOB skb, no credentials or peer credentials; sk_wmem_alloc
+ * carries its data bytes (skb->len, UNIXCB(skb).consumed: the bytes a reader has taken) and its
+ * SCM_RIGHTS list, or, on a listener's queue, the embryo socket connect() created (skb->sk); the
+ * OOB skb of MSG_OOB (u->oob_skb: a second pointer to an skb on the receive queue, with no
+ * reference of its own, as in v6.12.19 and v6.18.35); abstract addresses only (struct unix_address without a
+ * path); no credentials or peer credentials; sk_wmem_alloc
  * counts only the connect() skb's charge on its embryo (sock_wmalloc()), so that the embryo
  * outlives its sk_refcnt while that skb is queued, as the kernel's sk_free() defers __sk_free().
  */
@@ -127,6 +129,16 @@ export class UnixSock extends SlabObject {
   nrFds = 0;
   /** Models u->scm_stat.nr_unix_fds: unix socket fds in flight to this socket. */
   nrUnixFds = 0;
+  /**
+   * Models u->oob_skb: the skb of the pending OOB byte, on `receiveQueue`, or null. Written under
+   * unix_state_lock() and the receive queue lock (read under either); it holds no reference
+   * (v6.12.19's and v6.18.35's queue_oob() take none since 8594d9b85c07 "af_unix: Don't call skb_get()
+   * for OOB skb."; the kernels before took one):
+   * the queue's link is the skb's only owner.
+   */
+  oobSkb: SkBuff | null = null;
+  /** Models SOCK_URGINLINE (SO_OOBINLINE): never set here (no setsockopt()). */
+  urgInline = false;
 
   constructor() {
     super();
@@ -160,8 +172,34 @@ export class SkBuff extends SlabObject {
    * it carries, whose sk_wmem_alloc it holds. Null for a sendmsg() skb here.
    */
   sk: UnixSock | null = null;
+  /** Models skb->len: the data bytes the skb carries (0 for a connect() skb). */
+  len = 0;
+  /** Models UNIXCB(skb).consumed: the bytes a reader has taken (unix_skb_len() = len - consumed). */
+  consumed = 0;
+  /** Models the skb's data (skb_copy_datagram_from_iter()): `len` bytes. */
+  data: Uint8Array = EMPTY_DATA;
   /** Models skb->destructor (unix_destruct_scm(), or sock_wfree()), run by kfree_skb()/consume_skb(). */
   destructor: ((skb: SkBuff) => Promise<void>) | null = null;
+}
+
+/** The data of an skb without bytes. */
+const EMPTY_DATA = new Uint8Array(0);
+
+/** Models unix_skb_len(): the bytes of `skb` not yet read (skb->len - UNIXCB(skb).consumed). */
+export function unixSkbLen(skb: SkBuff): number {
+  return skb.len - skb.consumed;
+}
+
+/** Models skb_peek_next(skb, list): the skb after `skb` on `list`, or null. Locking: `list`'s lock or the owner's. */
+export function skbPeekNext(skb: SkBuff, list: readonly SkBuff[]): SkBuff | null {
+  const at = list.indexOf(skb);
+  return at >= 0 ? (list[at + 1] ?? null) : null;
+}
+
+/** Models skb->prev of an skb on `list`: the skb before it, or null at the head (the list itself). */
+export function skbPeekPrev(skb: SkBuff, list: readonly SkBuff[]): SkBuff | null {
+  const at = list.indexOf(skb);
+  return at > 0 ? list[at - 1]! : null;
 }
 
 /** Models __skb_queue_tail(). Locking: none of its own: the caller serialises the list (its lock, or a list of its own). */
