@@ -274,16 +274,21 @@ describe("the demo's historic races", () => {
 describe("the demo as the README's first command runs it", () => {
   // Every hunt of `start` with its defaults (seed, depth, 2000 clean schedules per toggle): a
   // model change that makes a case fail with every toggle off, or moves a find past the demo's
-  // budget, fails here and not first in a newcomer's `pnpm start`.
-  it("finds every huntable toggle, replays it, and is clean with every toggle off", async () => {
-    const reports = await huntToggles(demoToggles(), DEMO_DEFAULTS);
-    expect(reports.length).toBeGreaterThanOrEqual(31);
-    const bad = reports
-      .filter((r) => !r.ok)
-      .map(
-        (r) =>
-          `${r.toggle.name}: found ${r.found}, reproduces ${r.reproduces}, clean when off ${r.cleanWhenOff} (${r.off.schedules} schedules)`,
-      );
-    expect(bad).toEqual([]);
-  }, 300_000);
+  // budget, fails here and not first in a newcomer's `pnpm start`. One test per toggle, so that
+  // each hunt has a timeout of its own (the whole demo takes minutes on a loaded machine).
+  const toggles = demoToggles();
+  it("hunts at least 37 toggles", () => {
+    expect(toggles.length).toBeGreaterThanOrEqual(37);
+  });
+  for (const t of toggles) {
+    it(`finds ${t.name}, replays it, and is clean with every toggle off`, async () => {
+      const reports = await huntToggles([t], DEMO_DEFAULTS);
+      expect(reports).toHaveLength(1);
+      const r = reports[0]!;
+      expect(
+        r.ok,
+        `found ${r.found}, reproduces ${r.reproduces}, clean when off ${r.cleanWhenOff} (${r.off.schedules} schedules)`,
+      ).toBe(true);
+    }, 180_000);
+  }
 });

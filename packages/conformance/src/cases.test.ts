@@ -53,6 +53,7 @@ describe("the conformance cases", () => {
         "syncobj_basic/basic",
         "kms_addfb_basic/basic",
         "kms_fb_handle/gem_close-vs-gem_open-race",
+        "core_master/getunique-vs-setmaster-race",
         "prime_self_import/basic-with_one_bo",
         "prime_self_import/basic-with_one_bo_two_files",
         "prime_self_import/basic-with_two_bos",
@@ -103,6 +104,7 @@ describe("the conformance cases", () => {
       "dma_buf_poll/poll-vs-fence-replace",
       "dma_buf_poll/epoll-wait-vs-close",
       "kms_fb_handle/gem_close-vs-gem_open-race",
+      "core_master/getunique-vs-setmaster-race",
     ]);
   });
 

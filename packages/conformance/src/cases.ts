@@ -3,6 +3,7 @@
  * registers with vitest and what the stress harness runs under explore.
  */
 
+import { CORE_MASTER } from "./cases/core-master.js";
 import { DMA_BUF_POLL } from "./cases/dma-buf-poll.js";
 import { GEM_CHANGE_HANDLE } from "./cases/gem-change-handle.js";
 import { GEM_FLINK_BASIC } from "./cases/gem-flink-basic.js";
@@ -17,7 +18,7 @@ import { VGEM_BASIC } from "./cases/vgem-basic.js";
 import type { DriverUnderTest } from "./driver-under-test.js";
 import { bindCase, type CaseSpec, type ConformanceCase } from "./harness.js";
 
-/** Every single-device case spec, in IGT order (the derived dma-buf cases, then KMS framebuffers, last). */
+/** Every single-device case spec, in IGT order (the derived dma-buf cases, then KMS framebuffers, then the drm_master race, last). */
 export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...GEM_FLINK_BASIC,
   ...GEM_FLINK_RACE,
@@ -28,6 +29,7 @@ export const SINGLE_DEVICE_SPECS: readonly CaseSpec[] = [
   ...PRIME_BUSY,
   ...DMA_BUF_POLL,
   ...KMS_FRAMEBUFFER,
+  ...CORE_MASTER,
 ];
 
 /** The cross-driver specs (export to the partner, import from it). */

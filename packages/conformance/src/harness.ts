@@ -125,6 +125,12 @@ export interface CaseContext {
   readonly variant: number;
   /** Opens the primary node of `dev` (default: the device under test), authenticated. */
   open(dev?: DeviceUnderTest): Promise<DrmFd>;
+  /**
+   * The harness's fd of `dev`'s primary node (default: the device under test), opened first and
+   * so the device's master: the one that authenticates open()'s files. A case that drops its
+   * mastership sets it again before it ends.
+   */
+  masterFd(dev?: DeviceUnderTest): DrmFd;
   /** Creates a buffer object of `size` bytes through the device's driver. */
   createBo(drm: DrmFd, size: number, dev?: DeviceUnderTest): Promise<number>;
   /** Maps a handle's object through the device's driver. */
@@ -242,6 +248,7 @@ function makeContext(
       await drm.authenticate(masters.get(d)!);
       return drm;
     },
+    masterFd: (d = dev) => masters.get(d)!,
     createBo: (drm, size, d = dev) => d.createBo(drm, size),
     mapBo: (drm, handle, size, d = dev) => d.mapBo(drm, handle, size),
     thread(name, fn) {

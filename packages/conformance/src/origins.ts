@@ -18,6 +18,8 @@ export const CASE_ORIGINS: Readonly<Record<string, string>> = {
     "primetime's own case (no IGT test), derived from IGT tests/sw_sync.c and tests/dmabuf_sync_file.c",
   gem_change_handle:
     "primetime's own case (IGT has no merged test for DRM_IOCTL_GEM_CHANGE_HANDLE)",
+  core_master:
+    "primetime's own case (no IGT test): syzbot's drm_getunique() reproducer (b436acd1cf7f), in the spirit of IGT tests/core_setmaster.c",
   prime_cross_driver:
     "primetime's own case (no IGT test), in the spirit of IGT tests/prime_vgem.c and tests/prime_nv_*.c",
 };

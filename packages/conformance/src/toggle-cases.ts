@@ -111,6 +111,12 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
     driver: "qxl",
     how: "before f6bfc9afc751 the framebuffer holds no GEM handle reference: the last GEM_CLOSE drops handle_count to 0 and releases the flink name (and obj->dma_buf) of the object the framebuffer still uses, so a GEM_OPEN of the name racing the close gets ENOENT",
   },
+  "gem.getunique-master-before-lock": {
+    case: "core_master/getunique-vs-setmaster-race",
+    // Seed 1 finds it at 19 on vgem; seeds 1-10: 19, 3, 8, 11, 7, 28, 18, 28, 2, 6 (mean 13).
+    schedules: 100,
+    how: "GET_UNIQUE loads the file's master before master_mutex; the root process's SET_MASTER of the same file gives it a master of its own and puts the shared one, its last reference: GET_UNIQUE then reads the freed drm_master (KASAN slab-use-after-free)",
+  },
 };
 
 /**

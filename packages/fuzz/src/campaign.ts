@@ -15,6 +15,7 @@ import { DIVERGENCE_PREFIX } from "./model.js";
 import {
   drmReadFromScenarioName,
   kmsFromScenarioName,
+  mastersFromScenarioName,
   oobFromScenarioName,
   planFromScenarioName,
   planScenarioName,
@@ -87,6 +88,7 @@ export async function fuzzOne(
       opts.kms,
       opts.drmRead,
       opts.oob,
+      opts.masters,
     ),
     stepLimit: 400_000,
   });
@@ -113,9 +115,19 @@ export function fuzzReplay(
   const kms = kmsFromScenarioName(scenario) || opts.kms;
   const drmRead = drmReadFromScenarioName(scenario) || opts.drmRead;
   const oob = oobFromScenarioName(scenario) || opts.oob;
+  const masters = mastersFromScenarioName(scenario) || opts.masters;
   return replay(
     token,
-    fuzzScenario({ ...opts, plan: plan ?? opts.plan, sockets, private: priv, kms, drmRead, oob }),
+    fuzzScenario({
+      ...opts,
+      plan: plan ?? opts.plan,
+      sockets,
+      private: priv,
+      kms,
+      drmRead,
+      oob,
+      masters,
+    }),
     { toggles },
   );
 }
@@ -195,6 +207,7 @@ export async function fuzzLog(
       kms: unit?.options.kms || kmsFromScenarioName(t.scenario) || opts.kms,
       drmRead: drmReadFromScenarioName(t.scenario) || opts.drmRead,
       oob: oobFromScenarioName(t.scenario) || opts.oob,
+      masters: mastersFromScenarioName(t.scenario) || opts.masters,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

@@ -33,6 +33,8 @@
  * `--oob on|off` (campaign, toggles, log: MSG_OOB sends with and without fds, recvmsg(2) with
  * MSG_OOB and MSG_PEEK, reads of a byte count, ioctl(SIOCATMARK) on the sockets of `--sockets`;
  * default off; recorded as `fuzz +oob`),
+ * `--masters on|off` (campaign, toggles, log: a privileged process and SET_VERSION, GET_UNIQUE,
+ * SET_MASTER, DROP_MASTER; not with --private or --kms; default off; recorded as `fuzz +master`),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -81,7 +83,9 @@ function usage(): never {
       "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n" +
       "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n" +
       "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n" +
-      "  [--oob on|off] (MSG_OOB sends and receives, SIOCATMARK on the sockets; default off)\n",
+      "  [--oob on|off] (MSG_OOB sends and receives, SIOCATMARK on the sockets; default off)\n" +
+      "  [--masters on|off] (a CAP_SYS_ADMIN process; SET_VERSION, GET_UNIQUE, SET/DROP_MASTER;\n" +
+      "    not with --private or --kms; default off)\n",
   );
   process.exit(2);
 }
@@ -113,6 +117,7 @@ const OPTIONS = [
   "kms",
   "drm-read",
   "oob",
+  "masters",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -283,6 +288,9 @@ const drmReadOpt = options.get("drm-read");
 if (drmReadOpt !== undefined && drmReadOpt !== "on" && drmReadOpt !== "off") usage();
 const oobOpt = options.get("oob");
 if (oobOpt !== undefined && oobOpt !== "on" && oobOpt !== "off") usage();
+const mastersOpt = options.get("masters");
+if (mastersOpt !== undefined && mastersOpt !== "on" && mastersOpt !== "off") usage();
+if (mastersOpt === "on" && (privateOpt === "on" || kmsOpt === "on")) usage();
 const spec = faults;
 const fuzz = {
   drivers,
@@ -292,6 +300,7 @@ const fuzz = {
   kms: kmsOpt === "on",
   drmRead: drmReadOpt === "on",
   oob: oobOpt === "on",
+  masters: mastersOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

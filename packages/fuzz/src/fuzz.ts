@@ -118,6 +118,7 @@ import {
   opListen,
   opSocket,
 } from "./fuzz-ops-listen.js";
+import { drawRootProcess, opMaster, spawnerFor } from "./fuzz-ops-master.js";
 import { opPrivate, privHandle, privIoctl, privLookupHandle } from "./fuzz-ops-private.js";
 import {
   opSockClose,
@@ -226,6 +227,15 @@ export interface FuzzOptions {
    * draws as before.
    */
   readonly oob?: boolean;
+  /**
+   * DRM masters with a privileged process (default false; `cli --masters on`, token
+   * `fuzz +master`, after any other suffix): one process, drawn from the seed, has
+   * CAP_SYS_ADMIN, and one more operation draws SET_VERSION, GET_UNIQUE, SET_MASTER and
+   * DROP_MASTER, and a GET_UNIQUE racing a SET_MASTER of the same fd (fuzz-ops-master.ts).
+   * After every other operation in the draw (OP_TABLE), so a run without it draws as before.
+   * Not with `private` or `kms` (their display server assumes no privileged client).
+   */
+  readonly masters?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -419,6 +429,8 @@ export interface ProcState {
    * quarters (AUTH_RATES; `private` runs only, else 0), drawn by the seed.
    */
   readonly authRate: number;
+  /** The process has CAP_SYS_ADMIN (`masters` runs: fuzz-ops-master.ts). */
+  readonly root: boolean;
 }
 
 /** The fds [first, last] a call that ran in [start, ret] may have closed (ret infinite until it returns). */
@@ -625,6 +637,8 @@ export type RaceOp = (typeof RACE_OPS)[number];
  */
 export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<void> {
   if (opts.drivers.length === 0) throw new RangeError("fuzz needs at least one driver");
+  if (opts.masters && (opts.private || opts.kms))
+    throw new RangeError("fuzz: masters need no private, no kms (fuzz-ops-master.ts)");
   const log = opts.syscallLog;
   /** `p` as the workload calls it: logged if a syscall log is wanted. */
   const wrap = (p: Process) => (log ? loggedProcess(p, log) : p);
@@ -774,6 +788,8 @@ export class FuzzRun {
     this.magics = this.devs.map(() => []);
     this.procs = [];
     this.children = [];
+    // With masters, one process is privileged (fuzz-ops-master.ts); no draw without them.
+    const rootProc = drawRootProcess(this.opts.masters, nProc);
     for (let i = 0; i < nProc; i++) {
       // Swarm testing: each process races often or not at all, and pairs only a few of the
       // operations, so that a run concentrates on some combinations instead of diluting all.
@@ -790,7 +806,7 @@ export class FuzzRun {
       }
       // With the private ioctls, how often the process's new primary files get authenticated.
       const authRate = this.server ? AUTH_RATES[choose(AUTH_RATES.length, "fuzz auth rate")]! : 0;
-      const proc = this.kernel.spawnProcess(processName(i), async (p0) => {
+      const proc = spawnerFor(this.kernel, i === rootProc)(processName(i), async (p0) => {
         const p = this.wrap(p0);
         const ps: ProcState = {
           ctxs: [],
@@ -807,6 +823,7 @@ export class FuzzRun {
           busy: new Map(),
           held: new Set(),
           authRate,
+          root: i === rootProc,
         };
         const body = async (ctx: ThreadCtx) => {
           // Something to work on: a card fd and a buffer.
@@ -912,6 +929,8 @@ export class FuzzRun {
       ...(this.opts.drmRead ? ([[4, this.opDrmRead.bind(this)]] as const) : []),
       // MSG_OOB on sockets (opts.oob, fuzz-ops-sock.ts), last: a run without it draws as before.
       ...(this.opts.oob ? ([[8, opSockOob.bind(null, this)]] as const) : []),
+      // DRM masters with a privileged process (opts.masters, fuzz-ops-master.ts), after every other.
+      ...(this.opts.masters ? ([[4, opMaster.bind(null, this)]] as const) : []),
     ];
     this.opTableWeight = 1;
     for (const [w] of this.OP_TABLE) this.opTableWeight += w;

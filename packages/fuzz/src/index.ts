@@ -44,6 +44,7 @@ export {
 export {
   drmReadFromScenarioName,
   kmsFromScenarioName,
+  mastersFromScenarioName,
   planFromScenarioName,
   planScenarioName,
   privateFromScenarioName,

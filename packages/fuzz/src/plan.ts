@@ -20,6 +20,8 @@ const KMS_SUFFIX = " +kms";
 const DRM_READ_SUFFIX = " +drmread";
 /** The suffix of a run with MSG_OOB socket operations (FuzzOptions.oob), after any other. */
 const OOB_SUFFIX = " +oob";
+/** The suffix of a run with DRM masters and a privileged process (FuzzOptions.masters), last. */
+const MASTERS_SUFFIX = " +master";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
@@ -30,7 +32,8 @@ const MAX_PLAN_TEXT = 4096;
  * `fuzz +unix +priv`), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
  * `fuzz +priv +kms`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
  * `fuzz +kms +drmread`), and with MSG_OOB socket operations (`oob`: " +oob" after everything,
- * `fuzz +unix +oob`).
+ * `fuzz +unix +oob`), and with DRM masters (`masters`: " +master" last, `fuzz +master`,
+ * `fuzz +unix +drmread +master`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
@@ -39,13 +42,15 @@ export function planScenarioName(
   kms = false,
   drmRead = false,
   oob = false,
+  masters = false,
 ): string {
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
     (priv ? PRIVATE_SUFFIX : "") +
     (kms ? KMS_SUFFIX : "") +
     (drmRead ? DRM_READ_SUFFIX : "") +
-    (oob ? OOB_SUFFIX : "");
+    (oob ? OOB_SUFFIX : "") +
+    (masters ? MASTERS_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
@@ -108,12 +113,23 @@ export function drmReadFromScenarioName(name: string): boolean {
 
 /** Whether a scenario name records MSG_OOB socket operations (planScenarioName()'s " +oob"). */
 export function oobFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && name.endsWith(OOB_SUFFIX);
+  return name.startsWith("fuzz") && withoutMasters(name).endsWith(OOB_SUFFIX);
 }
 
-/** `scenario` without its " +oob" suffix. */
+/** Whether a scenario name records DRM masters (planScenarioName()'s " +master"). */
+export function mastersFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(MASTERS_SUFFIX);
+}
+
+/** `scenario` without its " +master" suffix. */
+function withoutMasters(scenario: string): string {
+  return scenario.endsWith(MASTERS_SUFFIX) ? scenario.slice(0, -MASTERS_SUFFIX.length) : scenario;
+}
+
+/** `scenario` without its " +master" and " +oob" suffixes. */
 function withoutOob(scenario: string): string {
-  return scenario.endsWith(OOB_SUFFIX) ? scenario.slice(0, -OOB_SUFFIX.length) : scenario;
+  const s = withoutMasters(scenario);
+  return s.endsWith(OOB_SUFFIX) ? s.slice(0, -OOB_SUFFIX.length) : s;
 }
 
 /** `scenario` without its " +oob" and " +drmread" suffixes. */

@@ -7,14 +7,28 @@
  * master (out of band), and the master calls AUTH_MAGIC with it. Render-node clients never need
  * authentication and have no master.
  *
- * Faithfulness: no CAP_SYS_ADMIN (simulated processes are unprivileged, so no file starts out
- * authenticated unless it is the master), no leases; SET_MASTER is allowed to a file that was
- * master before (drm_master_check_perm()'s was_master rule: -EACCES otherwise, for DROP_MASTER
- * too), DROP_MASTER to the current master.
+ * Privilege: a process spawned with CAP_SYS_ADMIN (@primetime/kernel's cred.ts; a display server
+ * or a test's root process) passes drm_master_check_perm() whatever its file's history, so its
+ * SET_MASTER of a file that never was master reaches drm_new_set_master() on a file other tasks
+ * can see: the file's master is replaced and the old one put, which is the window of the 2021
+ * master-pointer races (drm_getunique(), vmwgfx's surface define). Every other process is
+ * unprivileged: SET_MASTER is allowed to a file that was master before (the was_master rule:
+ * -EACCES otherwise, for DROP_MASTER too), DROP_MASTER to the current master.
+ *
+ * `file->master` changes only with master_mutex and the file's master_lookup_lock both held
+ * (drm_new_set_master(), drm_master_open()), so either lock protects a reader; readers that
+ * cannot take master_mutex take a reference with drm_file_get_master().
+ *
+ * Faithfulness: no leases; drm_master_check_perm() does not compare the file's opener with the
+ * caller's thread group (files are not tagged with a pid here); drm_is_current_master() takes
+ * master_mutex, as v5.14-rc's 1f7ef07cfa14 did, where v6.12 and v6.18 take the file's
+ * master_lookup_lock (28be2405fb75): both serialize against drm_new_set_master().
  */
 
 import { Kref, RESOLVED } from "@primetime/atomics";
 import {
+  CAP_SYS_ADMIN,
+  capable,
   EACCES,
   EBUSY,
   EINVAL,
@@ -45,8 +59,12 @@ export class DrmMaster extends SlabObject {
   readonly ref: Kref;
   /** Models magic_map: magic tokens (from 1) to the files that asked for them. */
   readonly magicMap: Idr<DrmFile>;
-  /** Models unique: the bus id SET_VERSION 1.1+ set for this master (under master_mutex). */
+  /**
+   * Models unique / unique_len: the bus id SET_VERSION 1.1+ set for this master (drm_set_busid()),
+   * freed with it (drm_master_destroy()). Under master_mutex.
+   */
   unique: string | null = null;
+  uniqueLen = 0;
   constructor(readonly dev: DrmDevice) {
     super();
     this.ref = new Kref(this);
@@ -133,11 +151,30 @@ async function drmSetMaster(dev: DrmDevice, file: DrmFile, master: DrmMaster): P
 }
 
 /**
+ * Takes `file`'s master_lookup_lock to change `file->master`. A file no other task can see yet
+ * (drm_open_helper() before `filp->private_data` is set: no fd names it, no other task holds it)
+ * takes it with spin_trylock(), which always succeeds and is no scheduling point: no other task
+ * can take this lock, so the acquire commutes with everything any other task does
+ * (ARCHITECTURE.md section 1), and an open keeps the steps it had before the lock was modeled.
+ * A file other tasks can see (SET_MASTER) takes it with spin_lock().
+ * Locking: master_mutex held; returns with master_lookup_lock held.
+ */
+async function masterLookupLock(file: DrmFile): Promise<void> {
+  lockdepAssertHeld(file.minor.dev.masterMutex);
+  if (file.filp === null && file.masterLookupLock.tryLock()) return;
+  const taken = file.masterLookupLock.lock();
+  if (taken !== RESOLVED) await taken;
+}
+
+/**
  * Models drm_new_set_master(): makes `file` the master of a new master structure, in the
- * kernel's order: the new master replaces the file's, `is_master` and `authenticated` are set,
- * drm_set_master(), and only then the old master's reference is dropped.
- * Locking: dev->master_mutex held.
- * References: dev->master and file->master each hold one on the new master.
+ * kernel's order: the new master replaces the file's (under master_lookup_lock), `is_master` and
+ * `authenticated` are set, drm_set_master(), and only then the old master's reference is
+ * dropped: the last one frees it (a file that shared the previous master and is made master by
+ * a privileged SET_MASTER).
+ * Locking: dev->master_mutex held; takes file->master_lookup_lock.
+ * References: dev->master and file->master each hold one on the new master; drops the file's
+ * reference on its old master.
  */
 async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
   lockdepAssertHeld(dev.masterMutex);
@@ -145,7 +182,9 @@ async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
   const old = file.master;
   const master = await drmMasterCreate(dev);
   if (isErr(master)) return master;
+  await masterLookupLock(file);
   file.master = master; // the creation reference
+  file.masterLookupLock.unlockNow();
   file.isMaster = true;
   file.authenticated = true;
   await drmSetMaster(dev, file, master);
@@ -158,8 +197,9 @@ async function drmNewSetMaster(dev: DrmDevice, file: DrmFile): Promise<number> {
 
 /**
  * Models drm_master_open(): the first primary client becomes master; the others share the
- * current master (and stay unauthenticated).
- * Locking: takes dev->master_mutex.
+ * current master (and stay unauthenticated unless their opener is privileged: drm_file_alloc()).
+ * Locking: takes dev->master_mutex, then the new file's master_lookup_lock (see
+ * masterLookupLock(): no scheduling point, nobody else can see the file).
  * References: the file holds a master reference until drmMasterRelease().
  */
 export async function drmMasterOpen(file: DrmFile): Promise<number> {
@@ -168,9 +208,30 @@ export async function drmMasterOpen(file: DrmFile): Promise<number> {
   const masterMutexTaken2 = dev.masterMutex.lock();
   if (masterMutexTaken2 !== RESOLVED) await masterMutexTaken2;
   if (dev.master === null) ret = await drmNewSetMaster(dev, file);
-  else file.master = await drmMasterGet(dev.master);
+  else {
+    await masterLookupLock(file);
+    file.master = await drmMasterGet(dev.master);
+    file.masterLookupLock.unlockNow();
+  }
   dev.masterMutex.unlockNow();
   return ret;
+}
+
+/**
+ * Models drm_file_get_master(): a reference on the file's master, or null (a render client has
+ * none), taken under the file's master_lookup_lock, so that a drm_new_set_master() cannot put
+ * the master between the load and the get. For readers of `file->master` that do not hold
+ * master_mutex.
+ * Locking: takes file->master_lookup_lock.
+ * References: returns one (drop it with drmMasterPut()).
+ */
+export async function drmFileGetMaster(file: DrmFile): Promise<DrmMaster | null> {
+  const taken = file.masterLookupLock.lock();
+  if (taken !== RESOLVED) await taken;
+  let master: DrmMaster | null = null;
+  if (file.master) master = await drmMasterGet(file.master);
+  file.masterLookupLock.unlockNow();
+  return master;
 }
 
 /**
@@ -258,21 +319,24 @@ export async function drmAuthmagic(dev: DrmDevice, data: DrmAuth, file: DrmFile)
 
 /**
  * Models drm_master_check_perm(): 0 for a file that was master before (the kernel also wants the
- * same thread group as the file's opener; files are not checked against their pid here), else
- * -EACCES (no simulated process has CAP_SYS_ADMIN).
+ * same thread group as the file's opener; files are not checked against their pid here), else 0
+ * for a caller with CAP_SYS_ADMIN, else -EACCES.
  * Locking: dev->master_mutex held.
  * References: none.
  */
 function drmMasterCheckPerm(dev: DrmDevice, file: DrmFile): number {
   lockdepAssertHeld(dev.masterMutex);
   if (file.wasMaster) return 0;
-  return -EACCES;
+  if (!capable(CAP_SYS_ADMIN)) return -EACCES;
+  return 0;
 }
 
 /**
- * Models drm_setmaster_ioctl(): SET_MASTER. -EACCES unless the file was master before
- * (drm_master_check_perm() without CAP_SYS_ADMIN); 0 if it is the current master; -EBUSY if the
- * device has another master; -EINVAL without a master structure.
+ * Models drm_setmaster_ioctl(): SET_MASTER. -EACCES unless the file was master before or the
+ * caller has CAP_SYS_ADMIN (drm_master_check_perm()); 0 if it is the current master; -EBUSY if
+ * the device has another master; -EINVAL without a master structure; a file that is not
+ * `is_master` (a privileged caller's file that shared another master) gets a master of its own
+ * (drm_new_set_master()), the others become the device's master again (drm_set_master()).
  * Locking: takes dev->master_mutex.
  * References: dev->master takes a reference on the file's master.
  */
@@ -296,8 +360,8 @@ async function drmSetmasterLocked(dev: DrmDevice, file: DrmFile): Promise<number
   if (drmIsCurrentMasterLocked(file)) return ret;
   if (dev.master) return -EBUSY;
   if (!file.master) return -EINVAL;
-  // Reached by a file that was master but never is_master: only with CAP_SYS_ADMIN, which no
-  // simulated process has (drm_master_check_perm() refused it above).
+  // A file that never was is_master: only a CAP_SYS_ADMIN caller gets here
+  // (drm_master_check_perm()).
   if (!file.isMaster) return drmNewSetMaster(dev, file);
   // no leases: file->master->lessor is NULL
   await drmSetMaster(dev, file, file.master);

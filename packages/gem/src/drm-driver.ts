@@ -52,7 +52,7 @@ export const DRIVER_LEGACY = 1 << 26;
 export const DRM_AUTH = 0x1;
 /** Models DRM_MASTER: only for the current master. */
 export const DRM_MASTER = 0x2;
-/** Models DRM_ROOT_ONLY: only for CAP_SYS_ADMIN (simulated processes never have it). */
+/** Models DRM_ROOT_ONLY: only for CAP_SYS_ADMIN callers (capable(); @primetime/kernel cred.ts). */
 export const DRM_ROOT_ONLY = 0x4;
 /** Models DRM_UNLOCKED: a no-op for modern (non-legacy) drivers. */
 export const DRM_UNLOCKED = 0x10;

@@ -24,6 +24,8 @@
 import { dmaFencePut, dmaFenceSignal } from "@primetime/dma-buf";
 import {
   accessVm,
+  CAP_SYS_ADMIN,
+  capable,
   currentMm,
   EAGAIN,
   EBUSY,
@@ -104,8 +106,10 @@ function wakeUpInterruptiblePoll(wait: DrmEventWait, key: number): void {
  * Models struct drm_file.
  *
  * Locking: `tableLock` (a spinlock) protects `objectIdr`; `prime.lock` the PRIME cache;
- * the device's master_mutex protects `master`, `isMaster`, `magic`; `authenticated` is written
- * under master_mutex and read without it (as the kernel's bitfield).
+ * the device's master_mutex protects `master`, `isMaster`, `magic`; `master` changes only with
+ * `masterLookupLock` held as well, so either lock protects a load of it; `authenticated` is
+ * written under master_mutex (or at drm_file_alloc()) and read without it (as the kernel's
+ * bitfield).
  * References: the file holds a device reference (taken by drm_minor_acquire()) and a master
  * reference (primary node); each handle holds a handle count on its object.
  */
@@ -121,6 +125,8 @@ export class DrmFile extends SlabObject {
   wasMaster = false;
   /** Models master. */
   master: DrmMaster | null = null;
+  /** Models master_lookup_lock: serializes `master` (drm_file_get_master()). */
+  readonly masterLookupLock: SpinLock;
   /** Models magic (0: none). */
   magic = 0;
   /** Models table_lock. */
@@ -156,6 +162,7 @@ export class DrmFile extends SlabObject {
     super();
     this.minor = minor;
     this.tableLock = new SpinLock("table_lock", { owner: this });
+    this.masterLookupLock = new SpinLock("master_lookup_lock", { owner: this });
     this.objectIdr = new Idr<GemObject>("object_idr", { lock: this.tableLock, base: 1 });
     this.prime = drmPrimeInitFilePrivate(this, minor.dev);
     // drm_syncobj_open(): idr_init_base(&syncobj_idr, 1), spin_lock_init(&syncobj_table_lock)
@@ -190,8 +197,9 @@ export function drmIsRenderClient(file: DrmFile): boolean {
 }
 
 /**
- * Models drm_file_alloc(): a new file on `minor`: GEM handle table, PRIME cache, then the
- * driver's ->open (whose failure undoes the rest). Unprivileged: not authenticated.
+ * Models drm_file_alloc(): a new file on `minor`: authenticated if its opener has CAP_SYS_ADMIN
+ * ("for compatibility root is always authenticated"), GEM handle table, PRIME cache, then the
+ * driver's ->open (whose failure undoes the rest).
  *
  * Locking: none.
  * References: the caller owns the file.
@@ -201,6 +209,8 @@ export async function drmFileAlloc(minor: DrmMinor): Promise<DrmFile | Errno> {
   await point("drm_file_alloc");
   const file = kmalloc(drmFileCache, () => new DrmFile(minor));
   if (isErr(file)) return file;
+  // for compatibility root is always authenticated
+  file.authenticated = capable(CAP_SYS_ADMIN);
   dev.counters.files++;
   if (dev.driver.open) {
     const ret = await dev.driver.open(dev, file);

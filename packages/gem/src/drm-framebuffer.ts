@@ -24,6 +24,8 @@
 
 import {
   accessVm,
+  CAP_SYS_ADMIN,
+  capable,
   currentMm,
   EFAULT,
   EINVAL,
@@ -686,8 +688,8 @@ export async function drmModeClosefbIoctl(
 /**
  * Models drm_mode_getfb(): GETFB, the size, depth, bpp and pitch of any framebuffer of the
  * device (not only the file's own: the lookup checks no owner), and a new GEM handle of its
- * buffer (->create_handle) for the current master only: GETFB is unprivileged, so any other
- * file gets handle 0 and success (no simulated process has CAP_SYS_ADMIN). -EOPNOTSUPP without
+ * buffer (->create_handle) for the current master or a CAP_SYS_ADMIN caller only: GETFB is
+ * unprivileged, so any other file gets handle 0 and success. -EOPNOTSUPP without
  * DRIVER_MODESET, -ENOENT for an unknown id, -EINVAL for a multi-planar framebuffer (GETFB2's),
  * -ENODEV without ->create_handle, else the handle creation's errno.
  * Locking: takes idr_mutex (the lookup), master_mutex (drm_is_current_master()), then the
@@ -715,8 +717,8 @@ export async function drmModeGetfb(
     r.bpp = drmFormatInfoBpp(fb.format!, 0);
     r.pitch = fb.pitches[0]!;
     // GET_FB() is an unprivileged ioctl so we must not return a buffer-handle to non-master
-    // processes! (capable(CAP_SYS_ADMIN) is false for every simulated process.)
-    if (!(await drmIsCurrentMaster(file))) {
+    // processes!
+    if (!(await drmIsCurrentMaster(file)) && !capable(CAP_SYS_ADMIN)) {
       r.handle = 0;
     } else {
       const handle = await fb.funcs!.createHandle(fb, file);
@@ -731,7 +733,7 @@ export async function drmModeGetfb(
 /**
  * Models drm_mode_getfb2_ioctl(): GETFB2, the framebuffer's size, format, flags
  * (DRM_MODE_FB_MODIFIERS unless the device does not support modifiers), per-plane pitches,
- * offsets and modifiers, and for the current master a new GEM handle per plane
+ * offsets and modifiers, and for the current master or a CAP_SYS_ADMIN caller a new GEM handle per plane
  * (drm_gem_handle_create() of `obj[i]`, the same handle for a plane reusing an earlier plane's
  * object; ->create_handle for a framebuffer without `obj[0]`); any other file gets handles 0 and
  * success. On a failed handle creation every handle created so far is deleted again
@@ -774,7 +776,7 @@ export async function drmModeGetfb2Ioctl(
       if (!dev.modeConfig.fbModifiersNotSupported) r.modifier[i] = fb.modifier;
     }
     // GET_FB2() is an unprivileged ioctl: handles (0) only for non masters/root.
-    if (await drmIsCurrentMaster(file)) {
+    if ((await drmIsCurrentMaster(file)) || capable(CAP_SYS_ADMIN)) {
       for (let i = 0; i < info.numPlanes; i++) {
         // If we reuse the same object for multiple planes, also return the same handle.
         for (let j = 0; j < i; j++) {

@@ -23,8 +23,9 @@ import {
   _IOC_READ,
   _IOC_SIZE,
   _IOC_WRITE,
+  CAP_SYS_ADMIN,
+  capable,
   EACCES,
-  EBUSY,
   EFAULT,
   EINVAL,
   ENODEV,
@@ -35,7 +36,7 @@ import {
   ioctlUserArg,
   lockdepAssertHeld,
 } from "@primetime/kernel";
-import { bug, point, pointNow, RESOLVED } from "@primetime/sim";
+import { bug, point, pointNow, RESOLVED, toggleEnabled } from "@primetime/sim";
 import {
   DRM_IOCTL_MODE_GETCRTC,
   DRM_IOCTL_MODE_GETPLANE,
@@ -50,6 +51,7 @@ import {
   DRM_MODE_GET_PLANE_RES_LAYOUT,
 } from "@primetime/uapi";
 import {
+  type DrmMaster,
   drmAuthmagic,
   drmDropmasterIoctl,
   drmGetmagic,
@@ -107,6 +109,7 @@ import {
   drmSyncobjTransferIoctl,
   drmSyncobjWaitIoctl,
 } from "./drm-syncobj.js";
+import { GEM_GETUNIQUE_MASTER_BEFORE_LOCK } from "./toggles.js";
 import {
   DRM_AUTH_LAYOUT,
   DRM_CAP_ADDFB2_MODIFIERS,
@@ -142,6 +145,7 @@ import {
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
   DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_GET_UNIQUE,
   DRM_IOCTL_MODE_ADDFB,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CLOSEFB,
@@ -157,6 +161,7 @@ import {
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_CLIENT_CAP,
   DRM_IOCTL_SET_MASTER,
+  DRM_IOCTL_SET_UNIQUE,
   DRM_IOCTL_SET_VERSION,
   DRM_IOCTL_SYNCOBJ_CREATE,
   DRM_IOCTL_SYNCOBJ_DESTROY,
@@ -192,12 +197,14 @@ import {
   DRM_SYNCOBJ_TIMELINE_WAIT_LAYOUT,
   DRM_SYNCOBJ_TRANSFER_LAYOUT,
   DRM_SYNCOBJ_WAIT_LAYOUT,
+  DRM_UNIQUE_LAYOUT,
   DRM_VERSION_LAYOUT,
   type DrmFieldSlot,
   type DrmGetCap,
   type DrmSetClientCap,
   type DrmSetVersion,
   type DrmStructLayout,
+  type DrmUnique,
   type DrmVersion,
   drmStructSlots,
 } from "./uapi.js";
@@ -238,24 +245,86 @@ async function drmVersion(dev: DrmDevice, v: DrmVersion, _file: DrmFile): Promis
 }
 
 /**
- * Models drm_set_busid() for a device that is not on PCI: the master takes the device's unique
- * name (its parent device's name, the driver's here). -EBUSY if the master already has one.
- * Locking: master_mutex held.
- * References: none.
+ * Models drm_getunique(): GET_UNIQUE, the bus id of the file's master (what SET_VERSION 1.1+
+ * set, drm_set_busid()): copied to `unique` when `unique_len` is at least its length;
+ * `unique_len` becomes its length (0 before any SET_VERSION: libdrm's drmOpenByName() relies on
+ * that). Under `gem.getunique-master-before-lock` the master is loaded before master_mutex is
+ * taken, as before b436acd1cf7f: a SET_MASTER of the file in that window can free it.
+ * Locking: takes master_mutex; file->master is loaded under it.
+ * References: none: master_mutex keeps the file's master alive (drm_new_set_master() puts the
+ * old one under it).
  */
-function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
-  lockdepAssertHeld(dev.masterMutex);
-  const master = file.master;
-  if (!master) return -EINVAL;
-  if (master.unique !== null) return -EBUSY;
-  master.unique = dev.driver.name;
+async function drmGetunique(dev: DrmDevice, u: DrmUnique, file: DrmFile): Promise<number> {
+  let master: DrmMaster | null;
+  if (toggleEnabled(GEM_GETUNIQUE_MASTER_BEFORE_LOCK.name)) {
+    // struct drm_master *master = file_priv->master;
+    // mutex_lock(&master->dev->master_mutex);
+    master = file.master;
+    if (!master) bug("BUG: kernel NULL pointer dereference in drm_getunique(): master->dev");
+    master.checkAccess("drm_getunique: master->dev");
+    const taken = master.dev.masterMutex.lock();
+    if (taken !== RESOLVED) await taken;
+  } else {
+    const taken = dev.masterMutex.lock();
+    if (taken !== RESOLVED) await taken;
+    master = file.master;
+    if (!master) bug("BUG: kernel NULL pointer dereference in drm_getunique(): master->unique_len");
+  }
+  master.checkAccess("drm_getunique: master->unique_len");
+  if (u.unique_len >= master.uniqueLen && master.uniqueLen > 0) {
+    // copy_to_user(u->unique, master->unique, master->unique_len)
+    u.unique = (master.unique ?? "").slice(0, master.uniqueLen);
+  }
+  u.unique_len = master.uniqueLen;
+  dev.masterMutex.unlockNow();
   return 0;
 }
 
 /**
+ * Models drm_unset_busid(): frees the master's bus id.
+ * Locking: master_mutex held.
+ * References: none.
+ */
+function drmUnsetBusid(dev: DrmDevice, master: DrmMaster): void {
+  lockdepAssertHeld(dev.masterMutex);
+  master.unique = null;
+  master.uniqueLen = 0;
+}
+
+/**
+ * Models drm_set_busid() for a device that is not on PCI: the master's bus id (freed first if it
+ * had one: drm_unset_busid()) becomes a copy of the device's unique name (its parent device's
+ * name, the driver's here; the kernel's drm_pci_set_busid() for a PCI device is not modeled).
+ * Always 0 here (kstrdup() cannot fail: the string is no slab object).
+ * Locking: master_mutex held.
+ * References: none; the file's master lives while master_mutex is held.
+ */
+function drmSetBusid(dev: DrmDevice, file: DrmFile): number {
+  lockdepAssertHeld(dev.masterMutex);
+  const master = file.master;
+  if (!master) bug("BUG: kernel NULL pointer dereference in drm_set_busid(): master->unique");
+  master.checkAccess("drm_set_busid: master->unique");
+  if (master.unique !== null) drmUnsetBusid(dev, master);
+  master.unique = dev.driver.name;
+  master.uniqueLen = dev.driver.name.length;
+  return 0;
+}
+
+/**
+ * Models drm_invalid_op(): the handler of the core ioctls that only legacy drivers served
+ * (SET_UNIQUE): -EINVAL once the permission checks passed.
+ * Locking: none.
+ * References: none.
+ */
+async function drmInvalidOp(_dev: DrmDevice, _data: object, _file: DrmFile): Promise<number> {
+  await point("drm_invalid_op");
+  return -EINVAL;
+}
+
+/**
  * Models drm_setversion(): SET_VERSION (DRM_MASTER). A requested interface version (unless
- * major is -1) must be 1.0-1.4; 1.1 and later also set the master's bus id (-EBUSY the second
- * time). A requested driver version (unless major is -1) must match the driver's major and not
+ * major is -1) must be 1.0-1.4; 1.1 and later also set the master's bus id (again each time:
+ * drm_set_busid() replaces it). A requested driver version (unless major is -1) must match the driver's major and not
  * exceed its minor. Whatever the outcome, the struct is filled with the interface version (1.4)
  * and the driver's, which drm_ioctl() copies back even on error.
  * Locking: takes master_mutex.
@@ -395,6 +464,7 @@ async function drmSetclientcap(
 export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   [
     drmIoctlDef(DRM_IOCTL_VERSION, drmVersion, DRM_RENDER_ALLOW, DRM_VERSION_LAYOUT, "VERSION"),
+    drmIoctlDef(DRM_IOCTL_GET_UNIQUE, drmGetunique, 0, DRM_UNIQUE_LAYOUT, "GET_UNIQUE"),
     drmIoctlDef(DRM_IOCTL_GET_MAGIC, drmGetmagic, 0, DRM_AUTH_LAYOUT, "GET_MAGIC"),
     drmIoctlDef(
       DRM_IOCTL_SET_VERSION,
@@ -426,6 +496,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       0,
       DRM_SET_CLIENT_CAP_LAYOUT,
       "SET_CLIENT_CAP",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_SET_UNIQUE,
+      drmInvalidOp,
+      DRM_AUTH | DRM_MASTER | DRM_ROOT_ONLY,
+      DRM_UNIQUE_LAYOUT,
+      "SET_UNIQUE",
     ),
     drmIoctlDef(DRM_IOCTL_AUTH_MAGIC, drmAuthmagic, DRM_MASTER, DRM_AUTH_LAYOUT, "AUTH_MAGIC"),
     drmIoctlDef(DRM_IOCTL_SET_MASTER, drmSetmasterIoctl, 0, null, "SET_MASTER"),
@@ -619,15 +696,14 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
 export const DRM_CORE_IOCTL_COUNT = 0xd3;
 
 /**
- * Models drm_ioctl_permit(): -EACCES for DRM_ROOT_ONLY (no simulated process has
- * CAP_SYS_ADMIN), DRM_AUTH from an unauthenticated primary client, DRM_MASTER from a file that
+ * Models drm_ioctl_permit(): -EACCES for DRM_ROOT_ONLY without CAP_SYS_ADMIN, DRM_AUTH from an unauthenticated primary client, DRM_MASTER from a file that
  * is not the current master, and any ioctl without DRM_RENDER_ALLOW on a render node.
  * Locking: takes master_mutex for DRM_MASTER.
  * References: none.
  */
 export async function drmIoctlPermit(flags: number, file: DrmFile): Promise<number> {
   // ROOT_ONLY is only for CAP_SYS_ADMIN
-  if (flags & DRM_ROOT_ONLY) return -EACCES;
+  if (flags & DRM_ROOT_ONLY && !capable(CAP_SYS_ADMIN)) return -EACCES;
   // AUTH is only for authenticated or render client
   if (flags & DRM_AUTH && !drmIsRenderClient(file) && !file.authenticated) return -EACCES;
   // MASTER is only for master or control clients
@@ -642,7 +718,7 @@ export async function drmIoctlPermit(flags: number, file: DrmFile): Promise<numb
  * checks in the same order, without an async frame.
  */
 function drmIoctlPermitNoMaster(flags: number, file: DrmFile): number {
-  if (flags & DRM_ROOT_ONLY) return -EACCES;
+  if (flags & DRM_ROOT_ONLY && !capable(CAP_SYS_ADMIN)) return -EACCES;
   if (flags & DRM_AUTH && !drmIsRenderClient(file) && !file.authenticated) return -EACCES;
   if (!(flags & DRM_RENDER_ALLOW) && drmIsRenderClient(file)) return -EACCES;
   return 0;

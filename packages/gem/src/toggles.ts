@@ -293,3 +293,21 @@ export const GEM_FB_WITHOUT_HANDLE_REF = defineToggle({
   kernels:
     "every kernel before v6.16 (fixed during the v6.16 rc cycle, July 2025, after 5307dce878d4; both backported to the stable kernels, 6.6.y and 6.15.y among them)",
 });
+
+/** drm_getunique() loading file_priv->master before it takes master_mutex. */
+export const GEM_GETUNIQUE_MASTER_BEFORE_LOCK = defineToggle({
+  name: "gem.getunique-master-before-lock",
+  description:
+    "GET_UNIQUE as before the June 2021 fix: drm_getunique() loads file_priv->master and only " +
+    "then takes master->dev->master_mutex, so a SET_MASTER of the same file by a privileged " +
+    "thread in between (drm_new_set_master(): the file gets a master of its own and puts the " +
+    "one it shared) can free that master when the file held its last reference, and " +
+    "GET_UNIQUE reads master->dev, master->unique_len and master->unique of freed memory " +
+    "(syzbot's 'KASAN: use-after-free Read in drm_getunique'). The fix takes dev->master_mutex " +
+    "first and loads file_priv->master under it.",
+  fixedBy: "drm: Fix use-after-free read in drm_getunique()",
+  kind: "historic",
+  commit: "b436acd1cf7f",
+  kernels:
+    "kernels before v5.13 (fixed in v5.13-rc6; stable: 4.14.237, 4.19.195, 5.4.126, 5.10.44, 5.12.11); the first affected version is not confirmed",
+});

@@ -21,6 +21,7 @@ export * from "./fs/super.js";
 export * from "./include/errno.js";
 export * from "./include/net/af-unix.js";
 export * from "./init/kernel.js";
+export * from "./kernel/cred.js";
 export * from "./kernel/process.js";
 export * from "./kernel/signal.js";
 export * from "./kernel/syscalls.js";

@@ -25,6 +25,7 @@ import {
   DRM_IOCTL_GEM_FLINK,
   DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_GET_UNIQUE,
   DRM_IOCTL_MODE_ADDFB,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CLOSEFB,
@@ -38,6 +39,7 @@ import {
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_SET_MASTER,
+  DRM_IOCTL_SET_UNIQUE,
   DRM_IOCTL_SYNCOBJ_CREATE,
   DRM_IOCTL_SYNCOBJ_DESTROY,
   DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE,
@@ -68,6 +70,8 @@ describe("ioctl numbers", () => {
   it("include/uapi/drm/drm.h and drm_mode.h", () => {
     expect({
       VERSION: DRM_IOCTL_VERSION,
+      GET_UNIQUE: DRM_IOCTL_GET_UNIQUE,
+      SET_UNIQUE: DRM_IOCTL_SET_UNIQUE,
       GEM_CLOSE: DRM_IOCTL_GEM_CLOSE,
       GEM_FLINK: DRM_IOCTL_GEM_FLINK,
       GEM_OPEN: DRM_IOCTL_GEM_OPEN,
@@ -99,6 +103,9 @@ describe("ioctl numbers", () => {
       MODE_DIRTYFB: DRM_IOCTL_MODE_DIRTYFB,
     }).toEqual({
       VERSION: 0xc0406400,
+      // struct drm_unique: a __kernel_size_t and a char __user * (16 bytes)
+      GET_UNIQUE: 0xc0106401,
+      SET_UNIQUE: 0x40106410,
       GEM_CLOSE: 0x40086409,
       GEM_FLINK: 0xc008640a,
       GEM_OPEN: 0xc010640b,

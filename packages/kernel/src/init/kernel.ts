@@ -25,6 +25,7 @@ import {
   type Inode,
 } from "../fs/file.js";
 import type { Errno } from "../include/errno.js";
+import { Cred, UNPRIVILEGED_CRED } from "../kernel/cred.js";
 import { Process, type ThreadFn } from "../kernel/process.js";
 import { isUserThread, taskWorkRun } from "../kernel/task-work.js";
 import {
@@ -40,6 +41,12 @@ import { setTotalRam } from "../mm/page-alloc.js";
 import { liveObjectCount, type SlabObject } from "../mm/slab.js";
 
 /** Options of `Kernel.boot()`. */
+/** Kernel.spawnProcess()'s options. */
+export interface SpawnProcessOptions {
+  /** The process's effective capabilities (kernel/cred.ts: `[CAP_SYS_ADMIN]`); none by default. */
+  readonly caps?: readonly number[];
+}
+
 export interface KernelOptions {
   /** The machine's RAM in bytes (default DEFAULT_RAM_BYTES, 256 MiB; see mm/page-alloc.ts). */
   ramBytes?: number;
@@ -112,15 +119,17 @@ export class Kernel {
   /**
    * Creates a process (fork + exec from init): a fresh fd table, address space and socket, and
    * its main thread running `main` as userspace. The process exits when `main` returns (exit(0)),
-   * calls exit(), is killed, or crashes. Needs a running simulation.
+   * calls exit(), is killed, or crashes. Needs a running simulation. `opts.caps`: its
+   * capabilities (`[CAP_SYS_ADMIN]` for a privileged process: kernel/cred.ts); none by default.
    */
-  spawnProcess(name: string, main: ThreadFn): Process {
+  spawnProcess(name: string, main: ThreadFn, opts?: SpawnProcessOptions): Process {
     const sim = currentSimulation();
     if (sim === null || !sim.running)
       throw new Error("spawnProcess() needs a running simulation (call it from a task)");
     if (this.sim !== null && this.sim !== sim)
       throw new Error("this kernel was booted on another simulation");
-    const p = new Process(this, this.nextPid++, name);
+    const cred = opts?.caps !== undefined ? new Cred(opts.caps) : UNPRIVILEGED_CRED;
+    const p = new Process(this, this.nextPid++, name, cred);
     this.processes.set(p.pid, p);
     p.startMain(main);
     return p;

@@ -45,6 +45,7 @@ import {
   type UnixSendMsg,
 } from "../net/af-unix.js";
 import { type ScmRecvResult, UnixSocket, unixReleaseQueue } from "../net/scm.js";
+import { type Cred, UNPRIVILEGED_CRED } from "./cred.js";
 import { sendSigkill } from "./signal.js";
 import {
   type SyscallProcess,
@@ -202,6 +203,8 @@ export class Process implements SyscallProcess {
     readonly kernel: Kernel,
     readonly pid: number,
     readonly name: string,
+    /** Models current->cred: the process's capabilities (cred.ts); unprivileged by default. */
+    readonly cred: Cred = UNPRIVILEGED_CRED,
   ) {
     const n = processNames(name, pid);
     this.files = new FilesStruct(n.files);

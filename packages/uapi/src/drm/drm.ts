@@ -176,6 +176,19 @@ export const DRM_SET_VERSION_LAYOUT: DrmStructLayout = [
 export const DRM_IF_MAJOR = 1;
 export const DRM_IF_MINOR = 4;
 
+/**
+ * struct drm_unique (GET_UNIQUE): `unique` is filled with the master's bus id when `unique_len`
+ * is at least its length; `unique_len` is set to that length.
+ */
+export interface DrmUnique {
+  unique_len: number;
+  unique: string;
+}
+export const DRM_UNIQUE_LAYOUT: DrmStructLayout = [
+  ["unique_len", "u64"],
+  ["unique", "str"],
+];
+
 /** struct drm_auth: `magic` (drm_magic_t). */
 export interface DrmAuth {
   magic: number;
@@ -408,6 +421,7 @@ export const DRM_SYNCOBJ_ARRAY_LAYOUT: DrmStructLayout = [
 // ---- Ioctl numbers ---------------------------------------------------------------------------
 
 export const DRM_IOCTL_VERSION = DRM_IOWR(0x00, DRM_VERSION_LAYOUT);
+export const DRM_IOCTL_GET_UNIQUE = DRM_IOWR(0x01, DRM_UNIQUE_LAYOUT);
 export const DRM_IOCTL_GET_MAGIC = DRM_IOR(0x02, DRM_AUTH_LAYOUT);
 export const DRM_IOCTL_SET_VERSION = DRM_IOWR(0x07, DRM_SET_VERSION_LAYOUT);
 export const DRM_IOCTL_GEM_CLOSE = DRM_IOW(0x09, DRM_GEM_CLOSE_LAYOUT);
@@ -415,6 +429,7 @@ export const DRM_IOCTL_GEM_FLINK = DRM_IOWR(0x0a, DRM_GEM_FLINK_LAYOUT);
 export const DRM_IOCTL_GEM_OPEN = DRM_IOWR(0x0b, DRM_GEM_OPEN_LAYOUT);
 export const DRM_IOCTL_GET_CAP = DRM_IOWR(0x0c, DRM_GET_CAP_LAYOUT);
 export const DRM_IOCTL_SET_CLIENT_CAP = DRM_IOW(0x0d, DRM_SET_CLIENT_CAP_LAYOUT);
+export const DRM_IOCTL_SET_UNIQUE = DRM_IOW(0x10, DRM_UNIQUE_LAYOUT);
 export const DRM_IOCTL_AUTH_MAGIC = DRM_IOW(0x11, DRM_AUTH_LAYOUT);
 export const DRM_IOCTL_SET_MASTER = DRM_IO(0x1e);
 export const DRM_IOCTL_DROP_MASTER = DRM_IO(0x1f);
