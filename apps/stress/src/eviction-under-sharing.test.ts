@@ -1,12 +1,13 @@
 /**
- * The eviction-under-sharing scenario through the CLI: clean on qxl exporting to every driver,
- * and TTM really evicts (buffers found in system memory after the exporter allocated past VRAM).
+ * The eviction-under-sharing scenario through the CLI: clean on qxl and on vmwgfx exporting to
+ * every driver, and TTM really evicts (buffers found in system memory after the exporter
+ * allocated past VRAM, or filled past vmwgfx's MOB limit).
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Simulation } from "@primetime/sim";
-import { decodeToken, GuidedStrategy } from "@primetime/sim/explore";
+import { decodeToken, explore, GuidedStrategy } from "@primetime/sim/explore";
 import { describe, expect, it } from "vitest";
 import type { CampaignReport } from "./campaign/report.js";
 import { parseUnitKey, unitBody } from "./campaign/units.js";
@@ -15,12 +16,12 @@ import { installedDrivers } from "./drivers.js";
 import { evictionStats } from "./scenarios/sharing/eviction-under-sharing.js";
 
 describe("eviction-under-sharing", () => {
-  it("keeps shared and evicted buffers' contents and leaks nothing on every qxl pair", async () => {
+  it("keeps shared and evicted buffers' contents and leaks nothing on every qxl and vmwgfx pair", async () => {
     const dir = mkdtempSync(join(tmpdir(), "primetime-eviction-"));
     const json = join(dir, "run.json");
     const out: string[] = [];
     const io: Io = { log: (t) => out.push(t), error: () => {}, color: false };
-    Object.assign(evictionStats, { evicted: 0, runs: 0 });
+    Object.assign(evictionStats, { evicted: 0, runs: 0, vmwRuns: 0, vmwEvicted: 0, vmwNoRoom: 0 });
     const code = await main(
       ["run", "--scenario", "eviction-under-sharing", "--seeds", "6", "--workers", "1"].concat([
         "--quiet",
@@ -32,11 +33,34 @@ describe("eviction-under-sharing", () => {
     expect(code, out.join("\n")).toBe(0);
     const rep = JSON.parse(readFileSync(json, "utf8")) as CampaignReport;
     expect(rep.units.map((u) => u.unit)).toEqual(
-      installedDrivers().map((d) => `eviction-under-sharing@qxl+${d.name}`),
+      ["qxl", "vmwgfx"].flatMap((a) =>
+        installedDrivers().map((d) => `eviction-under-sharing@${a}+${d.name}`),
+      ),
     );
-    // Every run got past VRAM, and TTM moved buffers out of it in most of them.
+    // Every run got past VRAM (vmwgfx: its MOB limit), and TTM moved buffers out of it in most
+    // of them, on vmwgfx too.
     expect(evictionStats.runs).toBeGreaterThanOrEqual(rep.units.length * 6);
     expect(evictionStats.evicted).toBeGreaterThan(evictionStats.runs / 2);
+    expect(evictionStats.vmwRuns).toBeGreaterThanOrEqual(installedDrivers().length * 6);
+    expect(evictionStats.vmwEvicted, JSON.stringify(evictionStats)).toBeGreaterThan(
+      evictionStats.vmwRuns / 2,
+    );
+  }, 300_000);
+
+  // vmwgfx's MOBs make TTM's eviction walk meet a deleted buffer (the exporter's scratch buffer,
+  // closed while its fill runs): ttm.evict-deleted-extra-put's extra put is found on vmwgfx
+  // (campaign defaults, base seed 1: vmwgfx+vgem at schedule 5, vmwgfx+vmwgfx at 7), and the
+  // same schedules are clean without it. (The toggle's `bugs` case stays TTM's own scenario.)
+  it("finds ttm.evict-deleted-extra-put on vmwgfx+vgem (PCT seed 1 at schedule 3); the same schedules clean without it", async () => {
+    const body = unitBody(parseUnitKey("eviction-under-sharing@vmwgfx+vgem"));
+    const opts = { strategy: "pct", schedules: 20, seed: 1 } as const;
+    const on = await explore(body, { ...opts, toggles: ["ttm.evict-deleted-extra-put"] });
+    const f = on.firstFailure;
+    // PCT seed 1 finds it at schedule 3.
+    expect(on.schedules).toBe(3);
+    expect(f?.splats[0]?.message).toMatch(/refcount_t: underflow|KASAN: slab-use-after-free/);
+    const off = await explore(body, { ...opts, schedules: on.schedules });
+    expect(off.firstFailure?.splats.map((x) => x.message) ?? []).toEqual([]);
   }, 300_000);
 
   // A soak campaign's false alarm (`run --scenario all --strategy pct:4 --seeds 1500 --seed

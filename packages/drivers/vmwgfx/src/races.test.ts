@@ -319,7 +319,7 @@ describe("vmwgfx.lookup-under-rcu: ttm_base_object_lookup() and EXECBUF's lookup
  * switch on) the same scenario is clean.
  */
 const DUMB_PUT_WINDOW_TOKEN =
-  "pt1.Y2Tecmj2BbaLjAdm8fz4tuIDu3JKaW6SbnJRamJJqm5ZsW5yTn5xqm56aWpxcWqKbkZiXkpOKoMTMyHAgg2wIoEjdVHiAA";
+  "pt1.Y2Tecmj2BbbbjAdm8Vy_eHICu3JKaW6SbnJRamJJqm5ZsW5yTn5xqm56aWpxcWqKbkZiXkpOKoMTMyHAgg2wIoEnuzbvAQA";
 
 describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
   const name = "dumb-create-vs-close-guessed-handle";
@@ -385,7 +385,7 @@ describe("vmwgfx known upstream window: dumb-put-before-last-use", () => {
  * token below is the hunt's first find, quoted in KNOWN-WINDOWS.md.
  */
 const PRIME_READLINK_WINDOW_TOKEN =
-  "pt1.Y2S--6NjIXMz04FZPA-3f37CLV5QlJmbqluUmpiSk5mXrVtWrJuck1-cyuDLDAMsKICVaMCGBLjvH_QBAA";
+  "pt1.Y2S--6NjIXMv04FZPFfW3_3HL15QlJmbqluUmpiSk5mXrVtWrJuck1-cyuDLDAMsKICVaMCGBJqiWzwA";
 
 describe("known upstream window dma-buf.release-after-file-free: vmwgfx's prime->dma_buf", () => {
   const name = "prime-readlink-vs-close";
@@ -478,7 +478,7 @@ describe("known upstream window dma-buf.release-after-file-free: vmwgfx's prime-
  * open came before the close reads the freed file. Token: PCT seed 7's first find.
  */
 const PRIME_OPATH_WINDOW_TOKEN =
-  "pt1.Y2R-sunXDsYmpgOzeN5cOXmMX6SgKDM3VTe_ILEkQ7esWDc5J784lUGehRkdMLEiAY5d-hkA";
+  "pt1.Y2R-sunXDsYepgOzeE5tfv6NR6SgKDM3VTe_ILEkQ7esWDc5J784lUGehRkdMLEiAedoCRUA";
 
 describe("known upstream window dma-buf.release-after-file-free: an O_PATH holder", () => {
   const name = "prime-opath-vs-close";

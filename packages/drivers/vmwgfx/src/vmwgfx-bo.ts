@@ -11,9 +11,12 @@
  * references left is a *dead GEM object in live memory*: any later GEM get is "addition on 0",
  * the bug of "drm/vmwgfx: Keep a gem reference to user bos in surfaces".
  *
- * Backing store: a buffer is a TTM buffer object (@primetime/ttm) of type device in the system
- * placement (vmw_sys_placement: the guest's memory, which the simulated GPU reaches by DMA):
- * its pages are the ttm_tt's, populated at validation, mapped by drm_gem_ttm_mmap() and given to
+ * Backing store: a buffer is a TTM buffer object (@primetime/ttm) of type device, created in
+ * the system placement (the guest's memory, which the simulated GPU reaches by DMA) and moved
+ * by EXECBUF's validation into the placement its command asks for (vmw_bo_placement_set(): a
+ * MOB, see vmwgfx-ttm-buffer.ts and vmwgfx-gmrid-manager.ts), from which TTM evicts it back to
+ * system memory under pressure (vmw_evict_flags()); the pages stay the same throughout (GMR and
+ * MOB are ids bound to them): they are the ttm_tt's, populated at validation, mapped by drm_gem_ttm_mmap() and given to
  * importers through ->get_sg_table; its release is TTM's (a busy buffer is destroyed only once
  * its fences signal, by the delayed delete). An *import* of a foreign dma-buf is the exception:
  * the kernel makes it a ttm_bo_type_sg BO over the exporter's sg table; here it is a VmwBo that
@@ -71,9 +74,14 @@ import { bug, opLabel, point, RESOLVED, toggleEnabled, warnOn } from "@primetime
 import type { Page } from "@primetime/simgpu";
 import {
   drmGemTtmMmap,
+  TTM_PL_FLAG_DESIRED,
+  TTM_PL_FLAG_FALLBACK,
   TTM_PL_SYSTEM,
+  TTM_PL_VRAM,
   TtmBufferObject,
   type TtmDevice,
+  type TtmPlace,
+  type TtmPlacement,
   ttmBoGet,
   ttmBoInitValidate,
   ttmBoPin,
@@ -84,11 +92,10 @@ import {
   ttmBoUnpin,
   ttmBoUnreserve,
   ttmBoWaitCtx,
-  ttmPlace,
-  ttmPlacement,
   ttmTtIsPopulated,
 } from "@primetime/ttm";
 import { VMWGFX_BO_ACCESS_AFTER_FAILED_INIT, VMWGFX_INVALID_GEM_PUT } from "./toggles.js";
+import { VMW_PL_GMR, VMW_PL_MOB, VMW_PL_SYSTEM } from "./vmwgfx-gmrid-manager.js";
 import { type VmwResource, vmwResourceUnreference } from "./vmwgfx-resource.js";
 import {
   type DrmVmwHandleCloseArg,
@@ -127,6 +134,60 @@ export class VmwBo extends TtmBufferObject {
    * resource (the one the surface's base object held: v6.12.y), dropped by vmwBoRelease().
    */
   dumbSurface: { readonly res: VmwResource } | null = null;
+  /** Models places[] and placement: where the buffer may live (vmw_bo_placement_set()). */
+  placement: TtmPlacement = { placement: [] };
+}
+
+/** Models VMW_BO_DOMAIN_SYS. */
+export const VMW_BO_DOMAIN_SYS = 1 << 0;
+/** Models VMW_BO_DOMAIN_WAITABLE_SYS. */
+export const VMW_BO_DOMAIN_WAITABLE_SYS = 1 << 1;
+/** Models VMW_BO_DOMAIN_VRAM. */
+export const VMW_BO_DOMAIN_VRAM = 1 << 2;
+/** Models VMW_BO_DOMAIN_GMR. */
+export const VMW_BO_DOMAIN_GMR = 1 << 3;
+/** Models VMW_BO_DOMAIN_MOB. */
+export const VMW_BO_DOMAIN_MOB = 1 << 4;
+
+/** Models placement_flags(): 0 if desired and fallback, DESIRED if desired only, else FALLBACK. */
+function placementFlags(domain: number, desired: number, fallback: number): number {
+  if (desired & fallback & domain) return 0;
+  if (desired & domain) return TTM_PL_FLAG_DESIRED;
+  return TTM_PL_FLAG_FALLBACK;
+}
+
+/**
+ * Models set_placement_list(): the places of `desired | fallback` in the driver's order of
+ * preference (MOB, GMR, VRAM, waitable system, system), each flagged by placementFlags(); none
+ * at all is a WARN and the system place.
+ */
+function setPlacementList(desired: number, fallback: number): TtmPlace[] {
+  const domain = desired | fallback;
+  const pl: TtmPlace[] = [];
+  const order: [number, number][] = [
+    [VMW_BO_DOMAIN_MOB, VMW_PL_MOB],
+    [VMW_BO_DOMAIN_GMR, VMW_PL_GMR],
+    [VMW_BO_DOMAIN_VRAM, TTM_PL_VRAM],
+    [VMW_BO_DOMAIN_WAITABLE_SYS, VMW_PL_SYSTEM],
+    [VMW_BO_DOMAIN_SYS, TTM_PL_SYSTEM],
+  ];
+  for (const [d, memType] of order) {
+    if (domain & d)
+      pl.push({ memType, flags: placementFlags(d, desired, fallback), fpfn: 0, lpfn: 0 });
+  }
+  warnOn(pl.length === 0, "set_placement_list: WARN_ON(!n)");
+  if (pl.length === 0) pl.push({ memType: TTM_PL_SYSTEM, flags: 0, fpfn: 0, lpfn: 0 });
+  return pl;
+}
+
+/**
+ * Models vmw_bo_placement_set(): the buffer's placement becomes the list of `domain` (desired)
+ * and `busyDomain` (fallback). The debug-only "Incompatible transition" warning is not modeled.
+ * Locking: none (vmw_translate_mob_ptr() sets it before reserving the buffer; the validation
+ * reads it under the reservation). References: the caller's.
+ */
+export function vmwBoPlacementSet(bo: VmwBo, domain: number, busyDomain: number): void {
+  bo.placement = { placement: setPlacementList(domain, busyDomain) };
 }
 
 /** kmalloc()'s constructor call for a VmwBo (one function, not a closure per call). */
@@ -140,10 +201,9 @@ export interface VmwBoDevice {
   readonly bdev: TtmDevice;
   /** Models dev_priv->cmdbuf_mutex: protects res->guest_memory_bo. */
   readonly cmdbufMutex: Mutex;
+  /** Models dev_priv->has_mob: new buffers go to system memory, else to VRAM. */
+  readonly hasMob: boolean;
 }
-
-/** Models vmw_sys_placement: the guest's system memory. */
-export const vmwSysPlacement = ttmPlacement(ttmPlace(TTM_PL_SYSTEM));
 
 /**
  * Models vmw_bo_reference() (ttm_bo_get()).
@@ -300,7 +360,8 @@ async function vmwGemObjectGetSgTable(obj: GemObject): Promise<SgTable | Errno> 
 
 /**
  * Models vmw_bo_create() + vmw_gem_object_create(): a TTM buffer of `size` bytes (page aligned
- * up) validated into the system placement, with one GEM reference holding the one TTM reference,
+ * up) validated into the placement vmw_gem_object_create_with_handle() asks for (system memory
+ * on a device with MOBs, VRAM else, system memory when busy: vmw_bo_placement_set()), with one GEM reference holding the one TTM reference,
  * and an mmap offset (ttm_bo_init_reserved() adds it), then the GEM functions. -ENOMEM, or
  * ttm_bo_init_reserved()'s error (the failed buffer is already destroyed by TTM): -ENOSPC for a
  * zero size, whose 0-page mmap offset drm_mm_insert_node_in_range() refuses (vmw_bo_init() has no
@@ -315,11 +376,14 @@ export async function vmwGemObjectCreate(dev: DrmDevice, size: number): Promise<
   if (isErr(bo)) return errPtr(ENOMEM);
   const aligned = pageAlign(size);
   drmGemPrivateObjectInit(dev, bo, aligned);
+  // vmw_gem_object_create_with_handle()'s params: .domain = has_mob ? SYS : VRAM,
+  // .busy_domain = SYS; vmw_bo_init() sets the placement before ttm_bo_init_reserved().
+  vmwBoPlacementSet(bo, vmw.hasMob ? VMW_BO_DOMAIN_SYS : VMW_BO_DOMAIN_VRAM, VMW_BO_DOMAIN_SYS);
   const ret = await ttmBoInitValidate(
     vmw.bdev,
     bo,
     ttmBoType.device,
-    vmwSysPlacement,
+    bo.placement,
     1,
     false,
     null,

@@ -61,21 +61,15 @@ import { SimGpu, SystemMemory } from "@primetime/simgpu";
 import {
   type SimgpuFenceDriver,
   simgpuFenceDriverInit,
-  TTM_PL_SYSTEM,
-  type TtmBufferObject,
+  TTM_PL_VRAM,
   TtmDevice,
-  type TtmDeviceFuncs,
-  type TtmOperationCtx,
-  type TtmPlace,
-  type TtmResource,
-  ttmBoEvictionValuable,
   ttmDeviceFini,
   ttmDeviceInit,
-  ttmPlace,
-  ttmSimgpuIoMemReserve,
-  ttmSimgpuMove,
-  ttmTtCreateDefault,
-  ttmTtDestroyDefault,
+  ttmManagerType,
+  ttmRangeManFini,
+  ttmRangeManInit,
+  ttmResourceManagerSetUsed,
+  VramDrmMm,
 } from "@primetime/ttm";
 import {
   type TtmObjectDevice,
@@ -84,6 +78,7 @@ import {
   ttmObjectDeviceRelease,
   ttmObjectFileInit,
   ttmObjectFileRelease,
+  VMWGFX_NUM_MOB,
 } from "./ttm-object.js";
 import { ttmPrimeDmabufRelease } from "./ttm-prime-object.js";
 import { vmwBoUnrefIoctl, vmwUserBoSynccpuIoctl } from "./vmwgfx-bo.js";
@@ -114,6 +109,13 @@ import {
   vmwFenceObjWaitIoctl,
 } from "./vmwgfx-fence.js";
 import { vmwDumbMapOffset, vmwGemObjectCreateIoctl, vmwPrimeImportSgTable } from "./vmwgfx-gem.js";
+import {
+  VMW_PL_GMR,
+  VMW_PL_MOB,
+  type VmwGmridLimits,
+  vmwGmridManFini,
+  vmwGmridManInit,
+} from "./vmwgfx-gmrid-manager.js";
 import { type VmwDisplayUnitType, vmwKmsInit } from "./vmwgfx-kms.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
 import {
@@ -122,6 +124,7 @@ import {
   vmwGbSurfaceReferenceIoctl,
   vmwSurfaceDestroyIoctl,
 } from "./vmwgfx-surface.js";
+import { vmwBoDriver } from "./vmwgfx-ttm-buffer.js";
 import {
   DRM_IOCTL_VMW_ALLOC_BO,
   DRM_IOCTL_VMW_CREATE_CONTEXT,
@@ -227,6 +230,10 @@ export class VmwPrivate extends SlabObject {
   readonly cmdbufMutex: Mutex;
   /** Models has_mob: guest-backed objects (every surface here is guest-backed). */
   readonly hasMob = true;
+  /** Models has_gmr: the GMR memory type is set up (the device has SVGA_CAP_GMR2). */
+  hasGmr = true;
+  /** The device's memory sizes (vram_size, max_gmr_ids/pages, max_mob_pages: vmwgfxMemory()). */
+  memory: VmwgfxMemory = VMWGFX_DEFAULT_MEMORY;
   /** The device's 3D capability (SVGA3D_DEVCAP_3D), what vmw_supports_3d() answers. */
   has3d = true;
   /**
@@ -326,6 +333,11 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   const vmw = vmwPriv(dev);
   // vmw_fence_fifo_down(): each fence waited VMW_FENCE_WAIT_TIMEOUT, then signalled anyway.
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
+  // vmw_driver_unload(): the GMR manager, the MOB manager, the VRAM manager (each evicting what
+  // is left), then ttm_device_fini().
+  if (vmw.hasGmr) await vmwGmridManFini(vmw.bdev, VMW_PL_GMR);
+  if (vmw.hasMob) await vmwGmridManFini(vmw.bdev, VMW_PL_MOB);
+  await vmwVramManagerFini(vmw);
   await ttmDeviceFini(vmw.bdev);
   // vmw_cmdbuf_idle(man, false, 10*HZ): the device is given 10 s to finish what was submitted.
   await vmwCmdbufManDestroy(vmw.cman);
@@ -337,40 +349,75 @@ async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   kfree(vmw);
 }
 
-/**
- * Models vmw_bo_driver (the TTM device functions): everything lives in system memory. Its
- * functions are module-level (`move` bound to the device), not closures made per device.
- */
-function vmwBoDriver(vmw: VmwPrivate): TtmDeviceFuncs {
-  return {
-    ttmTtCreate: ttmTtCreateDefault,
-    ttmTtDestroy: ttmTtDestroyDefault,
-    evictionValuable: ttmBoEvictionValuable,
-    evictFlags: vmwEvictFlags,
-    move: vmwMove.bind(vmw),
-    ioMemReserve: ttmSimgpuIoMemReserve,
-  };
-}
-
-/** Models vmw_evict_flags(): evicted objects go to system memory. */
-const vmwEvictFlags: TtmDeviceFuncs["evictFlags"] = (_bo, placement) => {
-  placement.placement.push(ttmPlace(TTM_PL_SYSTEM));
-};
-
-/** Models vmw_move(): the simulated GPU's move, fenced on the device's fences (`this`). */
-function vmwMove(
-  this: VmwPrivate,
-  bo: TtmBufferObject,
-  evict: boolean,
-  ctx: TtmOperationCtx,
-  newMem: TtmResource,
-  hop: TtmPlace | null,
-): Promise<number> {
-  return ttmSimgpuMove(this.fences, bo, evict, ctx, newMem, hop);
-}
-
 /** Pages of guest memory the simulated device reaches (its system memory pool). */
 export const VMWGFX_GUEST_PAGES = 2048;
+
+/**
+ * The memory the SVGA device and the guest give the driver (vmw_driver_load()'s reads), in
+ * pages, scaled down as the simulated device is: `vramPages` (SVGA_REG_VRAM_SIZE: the TTM_PL_VRAM
+ * range manager, over the simulated device's VRAM), `maxGmrIds` and `maxGmrPages`
+ * (SVGA_REG_GMR_MAX_IDS, SVGA_REG_GMRS_MAX_PAGES: the VMW_PL_GMR manager), `maxMobPages` (the
+ * suggested guest-backed object memory, SVGA_REG_SUGGESTED_GBOBJECT_MEM_SIZE_KB: the VMW_PL_MOB
+ * manager, whose ids are VMWGFX_NUM_MOB), and `totalramPages`, the guest's RAM as
+ * totalram_pages() reports it to the GMR/MOB managers' soft limit (half of it bounds their
+ * growth; it is a number of the configuration, not the size of the page pool the simulated
+ * device's buffers are populated from, VMWGFX_GUEST_PAGES).
+ */
+export interface VmwgfxMemory {
+  readonly vramPages: number;
+  readonly maxGmrIds: number;
+  readonly maxGmrPages: number;
+  readonly maxMobPages: number;
+  readonly totalramPages: number;
+}
+
+/** The default device: memory no workload of the harnesses fills (VRAM: the device's 16 pages). */
+export const VMWGFX_DEFAULT_MEMORY: VmwgfxMemory = {
+  vramPages: 16,
+  maxGmrIds: 64,
+  maxGmrPages: VMWGFX_GUEST_PAGES,
+  maxMobPages: VMWGFX_GUEST_PAGES / 2,
+  totalramPages: VMWGFX_GUEST_PAGES,
+};
+
+/**
+ * Models vmw_vram_manager_init(): a range manager of `vram_size` pages over the device's VRAM,
+ * not in use until SVGA mode is enabled (__vmw_svga_enable(), which only the legacy and screen
+ * object display units call: a guest-backed device's screen targets never do, so TTM skips the
+ * VRAM places of a placement on this device).
+ * Locking: none (device set-up). References: the device owns the manager.
+ */
+function vmwVramManagerInit(vmw: VmwPrivate): number {
+  const pages = vmw.memory.vramPages;
+  const ret = ttmRangeManInit(
+    vmw.bdev,
+    TTM_PL_VRAM,
+    false,
+    pages,
+    new VramDrmMm(vmw.gpu.vram, 0, pages),
+  );
+  ttmResourceManagerSetUsed(ttmManagerType(vmw.bdev, TTM_PL_VRAM)!, false);
+  return ret;
+}
+
+/**
+ * Models vmw_vram_manager_fini(): ttm_range_man_fini().
+ * Locking: none held; may sleep. References: the device drops the manager.
+ */
+async function vmwVramManagerFini(vmw: VmwPrivate): Promise<void> {
+  await ttmRangeManFini(vmw.bdev, TTM_PL_VRAM);
+}
+
+/**
+ * What vmw_gmrid_man_init() takes from struct vmw_private for `type`: max_gmr_ids and
+ * max_gmr_pages for GMRs, VMWGFX_NUM_MOB ids and max_mob_pages for MOBs.
+ */
+function vmwGmridLimits(vmw: VmwPrivate, type: number): VmwGmridLimits {
+  const m = vmw.memory;
+  return type === VMW_PL_GMR
+    ? { maxIds: m.maxGmrIds, maxPages: m.maxGmrPages, totalramPages: m.totalramPages }
+    : { maxIds: VMWGFX_NUM_MOB, maxPages: m.maxMobPages, totalramPages: m.totalramPages };
+}
 
 /** A hole of the ioctl table: an entry without a handler (-EINVAL). */
 function hole(nr: number): DrmIoctlDesc {
@@ -626,6 +673,8 @@ export interface VmwgfxOptions {
    * on GB surfaces). Without it vmw_supports_3d() is false and dumb buffers are raw buffers.
    */
   readonly has3d?: boolean;
+  /** The device's memory (VMWGFX_DEFAULT_MEMORY unless given; fields not given keep theirs). */
+  readonly memory?: Partial<VmwgfxMemory>;
 }
 
 /** A registered vmwgfx device and its nodes. */
@@ -653,6 +702,7 @@ export async function createVmwgfx(
   const vmw = kmalloc(vmwPrivateCache, () => new VmwPrivate());
   if (isErr(vmw)) throw new Error("vmwgfx: out of memory");
   vmw.has3d = opts.has3d ?? true;
+  vmw.memory = { ...VMWGFX_DEFAULT_MEMORY, ...opts.memory };
   const tdev = ttmObjectDeviceInit(vmwPrimeDmabufOps, ttmPrimeDmabufRelease);
   if (isErr(tdev)) throw new Error("vmwgfx: ttm_object_device_init failed");
   vmw.tdev = tdev;
@@ -661,7 +711,7 @@ export async function createVmwgfx(
   vmw.drm = dev;
   vmw.gpu = new SimGpu({
     name: `svga${dev.name.replace(/\D/g, "")}`,
-    vramPages: 16,
+    vramPages: Math.max(16, vmw.memory.vramPages),
     systemMemory: new SystemMemory({ pages: VMWGFX_GUEST_PAGES }),
   });
   // vmwgfx has no hangcheck and never resets the device; its interrupt thread's command-buffer
@@ -672,8 +722,12 @@ export async function createVmwgfx(
     onInterrupt: vmwThreadFnCmdbuf.bind(null, vmw),
   });
   vmw.fman = vmwFenceManagerInit(vmw);
-  vmw.bdev = new TtmDevice(vmwBoDriver(vmw), vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
+  vmw.bdev = new TtmDevice(vmwBoDriver, vmw.gpu, dev.vmaOffsetManager, "vmwgfx");
   ttmDeviceInit(vmw.bdev);
+  // vmw_driver_load(): VRAM (not in use), GMRs (the device has SVGA_CAP_GMR2), MOBs (has_mob).
+  vmwVramManagerInit(vmw);
+  vmw.hasGmr = vmwGmridManInit(vmw.bdev, VMW_PL_GMR, vmwGmridLimits(vmw, VMW_PL_GMR)) === 0;
+  vmwGmridManInit(vmw.bdev, VMW_PL_MOB, vmwGmridLimits(vmw, VMW_PL_MOB));
   vmwKmsInit(vmw, dev);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {

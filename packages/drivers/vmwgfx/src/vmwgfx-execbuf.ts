@@ -40,7 +40,6 @@ import type { DrmDevice, DrmFile } from "@primetime/gem";
 import {
   accessVm,
   currentMm,
-  EBUSY,
   EFAULT,
   EINVAL,
   ERESTARTSYS,
@@ -54,12 +53,7 @@ import {
 } from "@primetime/kernel";
 import { bug, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import type { Command } from "@primetime/simgpu";
-import {
-  ttmBoPopulate,
-  ttmBoUnreserve,
-  ttmResourceGpuAddress,
-  ttmTtIsPopulated,
-} from "@primetime/ttm";
+import { ttmBoUnreserve, ttmResourceGpuAddress } from "@primetime/ttm";
 import {
   VMWGFX_EXECBUF_STALE_FENCE_FD,
   VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
@@ -76,7 +70,13 @@ import {
   VMWGFX_NUM_MOB,
 } from "./ttm-object.js";
 import type { TtmPrimeObject } from "./ttm-prime-object.js";
-import { type VmwBo, vmwUserBoLookup, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import {
+  VMW_BO_DOMAIN_MOB,
+  type VmwBo,
+  vmwBoPlacementSet,
+  vmwUserBoLookup,
+  vmwUserBoUnref,
+} from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
   parseSvga3dCommand,
@@ -111,6 +111,7 @@ import {
   vmwSwContext,
   vmwValidationAddBo,
   vmwValidationAddResource,
+  vmwValidationBoValidateSingle,
   vmwValidationDropHt,
   vmwValidationResReserve,
   vmwValidationResUnreserve,
@@ -270,15 +271,22 @@ async function vmwTranslateHandle(
       if (!bo) ret = -EINVAL;
       else {
         ret = await vmwValidationAddResource(sw.ctx, res, vmwResourceReference);
-        if (ret === 0) ret = await vmwValidationAddBo(sw.ctx, bo);
+        // vmw_validation_res_reserve(): a guest-backed surface's guest memory goes to its
+        // res->func->domain, a MOB (vmw_gb_surface_func), before vmw_validation_add_bo().
+        if (ret === 0) {
+          vmwBoPlacementSet(bo, VMW_BO_DOMAIN_MOB, VMW_BO_DOMAIN_MOB);
+          ret = await vmwValidationAddBo(sw.ctx, bo);
+        }
         if (ret === 0) sw.bos.set(handle, bo);
       }
     }
     await ttmBaseObjectUnref(base);
     return ret;
   }
+  // vmw_translate_mob_ptr(): the buffer of a MOB id goes to a MOB.
   const bo = await vmwUserBoLookup(file, handle);
   if (isErr(bo)) return bo;
+  vmwBoPlacementSet(bo, VMW_BO_DOMAIN_MOB, VMW_BO_DOMAIN_MOB);
   const ret = await vmwValidationAddBo(sw.ctx, bo);
   if (ret === 0) sw.bos.set(handle, bo);
   await vmwUserBoUnref(bo);
@@ -548,14 +556,13 @@ async function vmwExecbufProcess(
       reserved.push(bo);
       ret = await dmaResvReserveFences(bo.resv, 1);
       if (ret) break;
-      // vmw_validation_bo_validate_single(): a buffer grabbed for CPU access (SYNCCPU without
-      // allow_cs) is not validated: "if (atomic_read(&vbo->cpu_writers)) return -EBUSY;".
-      if (bo.cpuWriters !== 0) {
-        ret = -EBUSY;
-        break;
-      }
-      if (bo.ttm && !ttmTtIsPopulated(bo.ttm))
-        ret = await ttmBoPopulate(bo, { interruptible: true, noWaitGpu: false, bytesMoved: 0 });
+    }
+  }
+  // vmw_validation_bo_validate(): each buffer into its placement (a MOB), once all are reserved;
+  // a buffer grabbed for CPU access (SYNCCPU without allow_cs) is -EBUSY.
+  if (ret === 0) {
+    for (const bo of reserved) {
+      ret = await vmwValidationBoValidateSingle(bo, true);
       if (ret) break;
     }
   }

@@ -35,8 +35,11 @@
  * kernel hashes the pointer).
  */
 
+import { dmaResvAssertHeld } from "@primetime/dma-buf";
 import {
+  EBUSY,
   ENOMEM,
+  ERESTARTSYS,
   ESRCH,
   isErr,
   KmemCache,
@@ -47,7 +50,7 @@ import {
   SlabObject,
 } from "@primetime/kernel";
 import { toggleEnabled } from "@primetime/sim";
-import { ttmBoGetUnlessZero } from "@primetime/ttm";
+import { ttmBoGetUnlessZero, ttmBoValidate } from "@primetime/ttm";
 import { VMWGFX_VALIDATION_DOOMED_NODE_HASHED } from "./toggles.js";
 import { type VmwBo, vmwBoUnreference } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
@@ -448,4 +451,33 @@ export async function vmwValidationUnrefLists(ctx: VmwValidationContext): Promis
   ctx.boList.length = 0;
   ctx.resourceList.length = 0;
   vmwValidationMemFree(ctx);
+}
+
+/**
+ * Models vmw_validation_bo_validate_single(): a buffer with SYNCCPU CPU writers is -EBUSY, a
+ * pinned one stays where it is (0); otherwise ttm_bo_validate() into the buffer's placement
+ * (vmw_bo_placement_set() of the command that named it: a MOB for a MOB id or a guest-backed
+ * surface's guest memory), and if that fails with anything but -ERESTARTSYS, once more with
+ * `allow_res_evict` (TTM's eviction of buffers sharing the caller's reservation is not modeled,
+ * so the second try is the first again: it may find room the first did not, as buffers of other
+ * tasks come and go between). ttm_bo_validate()'s -ENOMEM (no room in any place, -ENOSPC turned
+ * for userspace), -EBUSY, or the move's error.
+ * Locking: the buffer's reservation held (asserted).
+ * References: the validation list's.
+ */
+export async function vmwValidationBoValidateSingle(
+  bo: VmwBo,
+  interruptible: boolean,
+): Promise<number> {
+  dmaResvAssertHeld(bo.resv);
+  if (bo.cpuWriters !== 0) return -EBUSY;
+  if (bo.pinCount > 0) return 0;
+  const ret = await ttmBoValidate(bo, bo.placement, {
+    interruptible,
+    noWaitGpu: false,
+    bytesMoved: 0,
+  });
+  if (ret === 0 || ret === -ERESTARTSYS) return ret;
+  // If that failed, try again, this time evicting previous contents (ctx.allow_res_evict).
+  return ttmBoValidate(bo, bo.placement, { interruptible, noWaitGpu: false, bytesMoved: 0 });
 }
