@@ -319,6 +319,30 @@ export function drmAtomicGetNewCrtcState(
 }
 
 /**
+ * Models drm_atomic_get_new_plane_state(): the plane's new state in `state`, or null.
+ * Locking: none.
+ * References: none.
+ */
+export function drmAtomicGetNewPlaneState(
+  state: DrmAtomicState,
+  plane: DrmPlane,
+): DrmPlaneState | null {
+  return state.planes[plane.index]?.newState ?? null;
+}
+
+/**
+ * Models drm_atomic_get_old_plane_state(): the plane's old state in `state`, or null.
+ * Locking: none.
+ * References: none.
+ */
+export function drmAtomicGetOldPlaneState(
+  state: DrmAtomicState,
+  plane: DrmPlane,
+): DrmPlaneState | null {
+  return state.planes[plane.index]?.oldState ?? null;
+}
+
+/**
  * Models drm_atomic_set_mode_for_crtc(): copies `mode` into the state and enables it, or
  * disables it for null.
  * Locking: none; the state is the caller's.

@@ -23,6 +23,7 @@ import {
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
 } from "@primetime/dma-buf";
+import { drmGemObjectGet, drmGemObjectPut } from "@primetime/gem";
 import {
   EBUSY,
   EDEADLK,
@@ -45,13 +46,17 @@ import {
   sleep,
   TASK_INTERRUPTIBLE,
   toggleEnabled,
+  warnOn,
 } from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
 import {
   QXL_CMD_SURFACE,
+  QXL_IO_CREATE_PRIMARY_ASYNC,
+  QXL_IO_DESTROY_PRIMARY_ASYNC,
   QXL_IO_UPDATE_AREA_ASYNC,
   QXL_RELEASE_INFO_SIZE,
   QXL_SURF_FLAG_KEEP_DATA,
+  QXL_SURF_TYPE_PRIMARY,
   QXL_SURFACE_CMD,
   QXL_SURFACE_CMD_CREATE,
   QXL_SURFACE_CMD_DESTROY,
@@ -306,6 +311,60 @@ async function waitForIoCmdUser(qdev: QxlDevice, val: number, port: number): Pro
   if (ret > 0) ret = 0;
   qdev.asyncIoMutex.unlockNow();
   return ret;
+}
+
+/**
+ * Models wait_for_io_cmd(): wait_for_io_cmd_user() again for as long as it is interrupted.
+ * Locking: takes async_io_mutex. References: none.
+ */
+async function waitForIoCmd(qdev: QxlDevice, val: number, port: number): Promise<number> {
+  for (;;) {
+    const ret = await waitForIoCmdUser(qdev, val, port);
+    if (ret !== -ERESTARTSYS) return ret;
+  }
+}
+
+/**
+ * Models qxl_io_destroy_primary(): QXL_IO_DESTROY_PRIMARY_ASYNC, then the primary bo is no
+ * longer primary and the device's GEM reference of it is dropped (v6.18; the reference is the
+ * one qxl_io_create_primary() took).
+ * Locking: takes async_io_mutex; the caller is the commit tail (no modeset lock needed: the
+ * commit owns the plane). References: drops the device's reference of `primary_bo`.
+ */
+export async function qxlIoDestroyPrimary(qdev: QxlDevice): Promise<void> {
+  await waitForIoCmd(qdev, 0, QXL_IO_DESTROY_PRIMARY_ASYNC);
+  const primary = qdev.primaryBo!;
+  qxlBoAccess(primary, "qxl_io_destroy_primary");
+  primary.isPrimary = false;
+  const put = drmGemObjectPut(primary);
+  if (put !== RESOLVED) await put;
+  qdev.primaryBo = null;
+}
+
+/**
+ * Models qxl_io_create_primary(): WARN_ON() and nothing if a primary exists; otherwise the
+ * surface description of `bo` (format, size, stride, its device address) in the RAM header's
+ * create_surface, QXL_IO_CREATE_PRIMARY_ASYNC, and `bo` becomes the primary with a GEM
+ * reference of its own (v6.18).
+ * Locking: takes async_io_mutex; `bo` is pinned (prepare_fb), so its address is stable.
+ * References: takes a GEM reference of `bo` for `primary_bo`.
+ */
+export async function qxlIoCreatePrimary(qdev: QxlDevice, bo: QxlBo): Promise<void> {
+  if (warnOn(qdev.primaryBo !== null, "qxl_io_create_primary: primary_bo already set")) return;
+  qxlBoAccess(bo, "qxl_io_create_primary");
+  const create = qdev.hw.ram.createSurface;
+  create.format = bo.surf.format;
+  create.width = bo.surf.width;
+  create.height = bo.surf.height;
+  create.stride = bo.surf.stride;
+  create.mem = qxlBoPhysicalAddress(qdev, bo, 0);
+  create.flags = QXL_SURF_FLAG_KEEP_DATA;
+  create.type = QXL_SURF_TYPE_PRIMARY;
+  await waitForIoCmd(qdev, 0, QXL_IO_CREATE_PRIMARY_ASYNC);
+  qdev.primaryBo = bo;
+  qdev.primaryBo.isPrimary = true;
+  const got = drmGemObjectGet(qdev.primaryBo);
+  if (got !== RESOLVED) await got;
 }
 
 /**

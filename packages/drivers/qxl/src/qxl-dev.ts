@@ -104,6 +104,8 @@ export const QXL_IO_NOTIFY_CMD = 0;
 export const QXL_IO_UPDATE_AREA = 2;
 export const QXL_IO_NOTIFY_OOM = 4;
 export const QXL_IO_UPDATE_AREA_ASYNC = 16;
+export const QXL_IO_CREATE_PRIMARY_ASYNC = 18;
+export const QXL_IO_DESTROY_PRIMARY_ASYNC = 19;
 export const QXL_IO_FLUSH_SURFACES_ASYNC = 22;
 export const QXL_IO_FLUSH_RELEASE = 23;
 
@@ -199,8 +201,21 @@ export interface QxlRamHeader {
   intMask: number;
   updateArea: QxlRect;
   updateSurface: number;
+  /** Models create_surface: the primary surface QXL_IO_CREATE_PRIMARY_ASYNC creates. */
+  createSurface: QxlPrimarySurface;
   readonly cmdRing: QxlRingHeader<QxlCommandEntry>;
   readonly releaseRing: QxlRingHeader<number>;
+}
+
+/** Models struct qxl_surface_create (the fields of the primary surface). */
+export interface QxlPrimarySurface {
+  format: number;
+  width: number;
+  height: number;
+  stride: number;
+  mem: number;
+  flags: number;
+  type: number;
 }
 
 /** A live hardware surface slot. */
@@ -281,6 +296,8 @@ export class QxlHw {
   readonly surfaces: (HwSurface | null)[];
   /** QEMU's "guest bug" log: malformed commands the device refused. */
   readonly guestBugs: string[] = [];
+  /** The primary surface the guest created (QEMU's QXL_MODE_NATIVE), or null (undefined mode). */
+  primary: QxlPrimarySurface | null = null;
   /** Commands consumed (the device's view). */
   commandsConsumed = 0;
   /** Releases handed back. */
@@ -326,6 +343,7 @@ export class QxlHw {
       intMask: 0,
       updateArea: { top: 0, left: 0, bottom: 0, right: 0 },
       updateSurface: 0,
+      createSurface: { format: 0, width: 0, height: 0, stride: 0, mem: 0, flags: 0, type: 0 },
       cmdRing: new QxlRingHeader<QxlCommandEntry>(ringSize),
       releaseRing: new QxlRingHeader<number>(QXL_RELEASE_RING_SIZE),
     };
@@ -457,7 +475,12 @@ export class QxlHw {
   outb(port: number, _val = 0): void {
     if (this.worker) {
       // The doorbell wakes the worker thread; an io command is queued for it now.
-      if (port === QXL_IO_UPDATE_AREA_ASYNC || port === QXL_IO_FLUSH_SURFACES_ASYNC) {
+      if (
+        port === QXL_IO_UPDATE_AREA_ASYNC ||
+        port === QXL_IO_FLUSH_SURFACES_ASYNC ||
+        port === QXL_IO_CREATE_PRIMARY_ASYNC ||
+        port === QXL_IO_DESTROY_PRIMARY_ASYNC
+      ) {
         this.ioCmd(port);
       } else if (
         port !== QXL_IO_NOTIFY_CMD &&
@@ -475,6 +498,8 @@ export class QxlHw {
         break;
       case QXL_IO_UPDATE_AREA_ASYNC:
       case QXL_IO_FLUSH_SURFACES_ASYNC:
+      case QXL_IO_CREATE_PRIMARY_ASYNC:
+      case QXL_IO_DESTROY_PRIMARY_ASYNC:
         this.ioCmd(port);
         break;
       case QXL_IO_NOTIFY_OOM:
@@ -658,10 +683,29 @@ export class QxlHw {
     }
   }
 
+  /**
+   * QEMU's qxl_create_guest_primary(): the surface described in create_surface becomes the
+   * primary; creating one while one exists, or one whose memory is not in a memslot, is a guest
+   * bug.
+   */
+  private createPrimary(): void {
+    const c = this.ram.createSurface;
+    if (this.primary) {
+      this.guestBug("create primary: nop since already in QXL_MODE_NATIVE");
+      return;
+    }
+    if (c.type !== QXL_SURF_TYPE_PRIMARY) this.guestBug(`create primary: type ${c.type}`);
+    if (this.translateAddr(c.mem, c.stride * c.height) === null)
+      this.guestBug(`create primary: memory 0x${c.mem.toString(16)} out of range`);
+    this.primary = { ...c };
+  }
+
   /** An *_ASYNC I/O command: completes once everything submitted so far has. */
   private ioCmd(port: number): void {
     if (port === QXL_IO_UPDATE_AREA_ASYNC && this.ram.updateSurface >= this.rom.nSurfaces)
       this.guestBug(`update area of surface ${this.ram.updateSurface} >= n_surfaces`);
+    if (port === QXL_IO_CREATE_PRIMARY_ASYNC) this.createPrimary();
+    if (port === QXL_IO_DESTROY_PRIMARY_ASYNC) this.primary = null;
     this.consume();
     const seqno = this.gpu.submit([]);
     if (seqno < 0) {

@@ -52,6 +52,13 @@ export class QxlRing<T> {
 export const qxlDeviceCache = new KmemCache("qxl_device");
 
 /** Models struct qxl_device. See the file comment for its locking. */
+/** Models struct qxl_head (the fields dumb_heads[] uses). */
+export interface QxlHead {
+  x: number;
+  width: number;
+  height: number;
+}
+
 export class QxlDevice extends SlabObject {
   /** Models qdev->ddev. */
   ddev!: DrmDevice;
@@ -113,6 +120,20 @@ export class QxlDevice extends SlabObject {
   mman!: TtmDevice;
   /** The fence context of the releases. */
   fenceContext = 0;
+  /** Models vram_size: the RAM bar's size (the VRAM memory type's pages), qxl_check_mode()'s limit. */
+  vramSize = 0;
+  /** Models primary_bo: the bo the device scans out (a GEM reference, v6.18), or null. */
+  primaryBo: QxlBo | null = null;
+  /** Models dumb_shadow_bo: the shadow of dumb framebuffers (a GEM reference), or null. */
+  dumbShadowBo: QxlBo | null = null;
+  /** Models dumb_heads[]: one per CRTC (x within the shadow, the dumb bo's size). */
+  dumbHeads: QxlHead[] = [];
+  /**
+   * Models monitors_config->max_allowed: 0 until the first monitors config update with a
+   * primary surface sets it to the number of CRTCs (the rest of the monitors config object is
+   * not modeled).
+   */
+  monitorsMaxAllowed = 0;
   /**
    * The driver's DRM_ERROR() lines (printk at KERN_ERR), in order. The simulation's dmesg holds
    * splats (WARN, KASAN, lockdep...) only; a DRM_ERROR is a plain log line, so it is kept here.

@@ -1,9 +1,9 @@
 /**
  * The qxl driver (drivers/gpu/drm/qxl/qxl_drv.c, qxl_kms.c, Linux v6.18): the driver
  * description and the device's set-up (qxl_device_init()) and tear-down (qxl_device_fini()).
- * Mode setting (CRTCs, the primary surface, the fbdev console, cursor, monitors config) is not
- * modeled beyond userspace's framebuffers (ADDFB2/RMFB, qxl-display.ts): the driver is what
- * userspace reaches through GEM, PRIME, framebuffers and the qxl ioctls.
+ * Mode setting is userspace's framebuffers (ADDFB2/RMFB, qxl-display.ts) and, with the `crtcs`
+ * registration option, CRTCs with primary planes that scan out (the fbdev console, cursor and
+ * monitors config are not modeled).
  */
 
 import {
@@ -18,13 +18,13 @@ import {
   drmDevRegister,
   drmDevUnregister,
 } from "@primetime/gem";
-import { flushWork, isErr, type Kernel, kfree, kmalloc } from "@primetime/kernel";
+import { flushWork, isErr, type Kernel, kfree, kmalloc, PAGE_SIZE } from "@primetime/kernel";
 import { RESOLVED, SimLocal, type Simulation, sleep } from "@primetime/sim";
 import type { SystemMemory } from "@primetime/simgpu";
 import { HZ_NS, qxlGarbageCollect, waitEventTimeout } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QxlHw } from "./qxl-dev.js";
 import { QxlDevice, qxlDeviceCache, toQxl } from "./qxl-device.js";
-import { qxlModesetInit } from "./qxl-display.js";
+import { qxlModesetFini, qxlModesetInit, qxlModesetInitCrtcs } from "./qxl-display.js";
 import { qxlModeDumbCreate, qxlModeDumbMmap } from "./qxl-gem.js";
 import { qxlIoctls } from "./qxl-ioctl.js";
 import { qxlIrqInit } from "./qxl-irq.js";
@@ -95,6 +95,7 @@ export async function qxlSettleDevice(kernel: Kernel, qdev: QxlDevice): Promise<
  */
 async function qxlDrmRelease(dev: DrmDevice): Promise<void> {
   const qdev = toQxl(dev);
+  if (qdev.dumbShadowBo) await qxlModesetFini(qdev);
   await qxlDeviceFiniReleaseBos(qdev);
   // Ask host to release resources (+fill release ring), then wait for the release actually
   // happening.
@@ -169,6 +170,12 @@ export interface CreateQxlOptions {
   spiceWorker?: boolean;
   /** Command ring entries (QxlHwOptions.cmdRingSize, tests only). Default 32, as QEMU's. */
   cmdRingSize?: number;
+  /**
+   * CRTCs to register (qxl_num_crtc), each with a primary plane and a connector
+   * (qxl-display.ts). Default 0: no CRTC, so that runs which do not ask for them are unchanged
+   * (the kernel's default is 4).
+   */
+  crtcs?: number;
 }
 
 /** Device numbers, per simulation (names the device and its interrupt task). */
@@ -211,8 +218,10 @@ export async function createQxl(
   qdev.ddev = dev;
   const r = qxlTtmInit(qdev, dev.vmaOffsetManager, vramPages, surfacePages);
   if (r) throw new Error(`qxl: qxl_ttm_init failed: ${r}`);
+  qdev.vramSize = vramPages * PAGE_SIZE;
   qxlIrqInit(qdev);
   qxlModesetInit(dev);
+  if (opts.crtcs) await qxlModesetInitCrtcs(dev, opts.crtcs);
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     const drmDevPutDone = drmDevPut(dev);

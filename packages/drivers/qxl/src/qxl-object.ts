@@ -102,6 +102,8 @@ export class QxlBo extends TtmBufferObject {
   isPrimary = false;
   /** Models is_dumb. */
   isDumb = false;
+  /** Models shadow: a dumb bo's shadow while it is shown (a GEM reference and a pin), or null. */
+  shadow: QxlBo | null = null;
   /**
    * A release page (qxl_release_bo_alloc()): the fix switch of the known window
    * qxl.retired-release-bo-evictable never evicts one (qxlEvictionValuable()). Not in v6.18's
