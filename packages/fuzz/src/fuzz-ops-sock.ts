@@ -366,23 +366,7 @@ export async function opSockRecv(run: FuzzRun, ctx: ThreadCtx): Promise<"ok"> {
     typeof r === "number"
       ? String(r)
       : `${r.fds.length <= 4 ? `[${r.fds.join(", ")}]` : `${r.fds.length} fds`}${r.msgFlags === 0 ? "" : `, msg_flags ${r.msgFlags}`}`;
-  if (why !== null) run.model.diverge(`${call} = ${shown}: ${why}`);
-  const res = typeof r === "number" ? r : 0;
-  if (tg.x === undefined || tg.x.sock === null)
-    run.fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
-  if (typeof r === "number") {
-    ps.fdm.end(pend);
-    return "ok";
-  }
-  const via = viaSocket(run, ps.fdm, tg.fd, t0, t1);
-  for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
-  ps.fdm.end(pend);
-  for (const fd of r.fds) {
-    // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
-    if (lostFd(run, ps, fd, t0)) continue;
-    await keepExtra(run, ctx, { fd, sock: null, peer: null, nonblock: false });
-  }
-  return "ok";
+  return endRecv(run, ctx, tg, pend, call, r, shown, why, t0, t1);
 }
 
 /**
@@ -546,22 +530,7 @@ export async function opSockOob(run: FuzzRun, ctx: ThreadCtx): Promise<"ok"> {
     typeof r === "number"
       ? String(r)
       : `${r.data?.length ?? 0} bytes, [${r.fds.join(", ")}]${r.msgFlags === 0 ? "" : `, msg_flags ${r.msgFlags}`}`;
-  if (why !== null) run.model.diverge(`${call} = ${shown}: ${why}`);
-  const res = typeof r === "number" ? r : 0;
-  if (tg.x === undefined || tg.x.sock === null)
-    run.fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
-  if (typeof r === "number") {
-    ps.fdm.end(pend);
-    return "ok";
-  }
-  const via = viaSocket(run, ps.fdm, tg.fd, t0, t1);
-  for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
-  ps.fdm.end(pend);
-  for (const fd of r.fds) {
-    if (lostFd(run, ps, fd, t0)) continue;
-    await keepExtra(run, ctx, { fd, sock: null, peer: null, nonblock: false });
-  }
-  return "ok";
+  return endRecv(run, ctx, tg, pend, call, r, shown, why, t0, t1);
 }
 
 /**
@@ -605,6 +574,42 @@ async function oobExchange(run: FuzzRun, ctx: ThreadCtx, x: ExtraFd | undefined)
     });
     const shown = typeof r === "number" ? String(r) : `${r.data?.length ?? 0} bytes`;
     if (why2 !== null) run.model.diverge(`recvmsg(${x.fd}, MSG_OOB) = ${shown}: ${why2}`);
+  }
+  return "ok";
+}
+
+/**
+ * The end of a recvmsg(2) operation, shared by `opSockRecv()` and `opSockOob()`: reports the
+ * verdict, checks the fd's use, and keeps (or leaves to the exit) the fds the message carried.
+ */
+async function endRecv(
+  run: FuzzRun,
+  ctx: ThreadCtx,
+  tg: { fd: number; x?: ExtraFd },
+  pend: ReturnType<ThreadCtx["proc"]["fdm"]["begin"]>,
+  call: string,
+  r: number | { fds: number[] },
+  shown: string,
+  why: string | null,
+  t0: number,
+  t1: number,
+): Promise<"ok"> {
+  const ps = ctx.proc;
+  if (why !== null) run.model.diverge(`${call} = ${shown}: ${why}`);
+  const res = typeof r === "number" ? r : 0;
+  if (tg.x === undefined || tg.x.sock === null)
+    run.fdUse(ctx, tg.fd, t0, t1, res, `${call} = ${res}`, socketCallFits(res));
+  if (typeof r === "number") {
+    ps.fdm.end(pend);
+    return "ok";
+  }
+  const via = viaSocket(run, ps.fdm, tg.fd, t0, t1);
+  for (const fd of r.fds) ps.fdm.installedVia(fd, via, t0, t1);
+  ps.fdm.end(pend);
+  for (const fd of r.fds) {
+    // (Closed or replaced by a sibling's dup2() or close_range() meanwhile: left to the exit.)
+    if (lostFd(run, ps, fd, t0)) continue;
+    await keepExtra(run, ctx, { fd, sock: null, peer: null, nonblock: false });
   }
   return "ok";
 }
