@@ -80,6 +80,7 @@ import {
   qxlAllocBurst,
   qxlAllocResult,
   qxlCreateGuessClose,
+  qxlEvictBusyRelease,
   qxlEvictDeleted,
   qxlEvictRace,
   qxlEvictReleaseRace,
@@ -245,9 +246,10 @@ export function anonPage(_run: FuzzRun, ctx: ThreadCtx): Promise<number> {
  */
 export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
   const f = e.file!;
-  // (10-18: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning, and 10-14
-  // theirs from before 15-18: a recorded token replays the same operations.)
-  switch (choose(21, "fuzz qxl op")) {
+  // (10-22: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning, 10-14
+  // theirs from before 15-20, and 0-20 theirs from before 21-22 (qxlEvictBusyRelease()): a
+  // recorded token replays the same operations.)
+  switch (choose(23, "fuzz qxl op")) {
     case 0: {
       // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
       const bad = choose(6, "fuzz qxl alloc bad") === 0;
@@ -348,6 +350,9 @@ export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boole
     case 19:
     case 20:
       return qxlCreateGuessClose(run, ctx, e);
+    case 21:
+    case 22:
+      return qxlEvictBusyRelease(run, ctx, e, own);
     default:
       return qxlExecbuffer(run, ctx, e, 1);
   }
