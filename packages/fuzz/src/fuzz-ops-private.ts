@@ -104,6 +104,7 @@ import {
   type QxlFuzzReloc,
   qxlCommandAt,
   qxlCommandPage,
+  qxlExecBadRelocExpect,
   SPICE_SURFACE_FMT_32_XRGB,
   VMW_SURFACE_FORMAT,
   vmwClear,
@@ -448,7 +449,8 @@ export async function qxlExecbuffer(
     const r = await privIoctl(run, ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, what);
     // Before any handle is looked up: the command's type and size; the relocations in order.
     if (garbage === 0 || garbage === 1) privExpect(run, e, what, r.ret, [-EINVAL], r.m);
-    else if (never || garbage === 2) privExpect(run, e, what, r.ret, [-EINVAL], r.m);
+    else if (never || garbage === 2)
+      privExpect(run, e, what, r.ret, qxlExecBadRelocExpect(run.devs[f.dev]!.scarce), r.m);
     if (r.ret !== 0) break;
   }
   await ctx.p.munmap(page, PAGE);
