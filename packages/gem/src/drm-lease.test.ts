@@ -490,3 +490,34 @@ describe("gem.lease-held-master-unlocked", () => {
     );
   });
 });
+
+describe("an upstream window of v6.12 and v6.18 the model shows (not a toggle)", () => {
+  it("GETCRTC racing a root SET_MASTER of the same file: _drm_lease_held() drops the master's last reference under idr_mutex, and drm_lease_destroy() takes idr_mutex again", async () => {
+    const scenario = () =>
+      kmsScenario(async (p, dev) => {
+        const c1 = dev.modeConfig.crtcList[0]!.base.id;
+        const a = await p.open(CARD, O_RDWR);
+        const b = await p.open(CARD, O_RDWR);
+        await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
+        await p.close(a);
+        const reader = p.spawnThread("getcrtc", async (q) => {
+          await getCrtc(q, b, c1);
+        });
+        const setter = p.spawnThread("set_master", async (q) => {
+          await q.ioctl(b, DRM_IOCTL_SET_MASTER);
+        });
+        await reader.join();
+        await setter.join();
+        await p.close(b);
+      });
+    // PCT depth 3, seed 1 reaches it at schedule 34: __drm_mode_object_find() holds idr_mutex,
+    // drm_file_get_master() took M before SET_MASTER put the file's reference, and the lookup's
+    // drm_master_put() is the last: drm_master_destroy() -> drm_lease_destroy() ->
+    // mutex_lock(&dev->mode_config.idr_mutex) on the lock the task holds.
+    const res = await explore(scenario, { strategy: "pct", depth: 3, schedules: 60, seed: 1 });
+    expect(res.firstFailure?.outcome).toBe("deadlock");
+    expect(splatText(res.firstFailure!)).toMatch(
+      /possible recursive locking detected[\s\S]*mode_config\.idr_mutex/,
+    );
+  });
+});

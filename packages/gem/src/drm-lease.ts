@@ -150,6 +150,7 @@ async function drmHasLeased(master: DrmMaster, id: number): Promise<boolean> {
  */
 export async function drmLeaseHeldLocked(file: DrmFile | null, id: number): Promise<boolean> {
   if (!file) return true;
+  lockdepAssertHeld(file.minor.dev.modeConfig.idrMutex);
   if (toggleEnabled(GEM_LEASE_HELD_MASTER_UNLOCKED.name)) {
     const m = file.master;
     if (!m) return true;
