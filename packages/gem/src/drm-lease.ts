@@ -90,8 +90,8 @@ export function drmModeObjectLeaseRequired(type: number): boolean {
 
 /**
  * Models drm_lease_owner(): the top of the master's lease tree (the master whose lessor is null).
- * Locking: idr_mutex or master_mutex held by callers that need `lessor` stable (the lessor of a
- * lessee never changes until its destroy).
+ * Locking: none: a lessee's `lessor` is set before the lessee can be reached and cleared only by
+ * its drm_lease_destroy(), when nobody holds it any more.
  * References: none.
  */
 export function drmLeaseOwner(master: DrmMaster): DrmMaster {
@@ -142,15 +142,20 @@ async function drmHasLeased(master: DrmMaster, id: number): Promise<boolean> {
  * without a reference, as that kernel did; no scheduling point separates the load from the
  * master's accesses: idr_mutex is held, and a master that can be freed under a lease lookup
  * takes idr_mutex in drm_master_destroy() first (drm_lease_destroy()).
+ * `dev` is the device whose lookup this is (the kernel's caller holds its idr_mutex).
  * Locking: idr_mutex held (by __drm_mode_object_find()); takes file->master_lookup_lock.
  * References: a master reference for the check, dropped at the end. That put can be the last
  * one (a privileged SET_MASTER of the same file put the file's own meanwhile): drm_master_destroy()
  * then runs here, under idr_mutex, and drm_lease_destroy() takes idr_mutex again: v6.12 and
  * v6.18 have this order (lockdep reports the recursion; see the gem README).
  */
-export async function drmLeaseHeldLocked(file: DrmFile | null, id: number): Promise<boolean> {
+export async function drmLeaseHeldLocked(
+  dev: DrmDevice,
+  file: DrmFile | null,
+  id: number,
+): Promise<boolean> {
+  lockdepAssertHeld(dev.modeConfig.idrMutex);
   if (!file) return true;
-  lockdepAssertHeld(file.minor.dev.modeConfig.idrMutex);
   if (toggleEnabled(GEM_LEASE_HELD_MASTER_UNLOCKED.name)) {
     const m = file.master;
     if (!m) return true;

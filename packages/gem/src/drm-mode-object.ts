@@ -130,7 +130,7 @@ export async function drmModeObjectFind(
   let obj = await config.objectIdr.find(id);
   if (obj && type !== DRM_MODE_OBJECT_ANY && obj.type !== type) obj = null;
   if (obj && obj.id !== id) obj = null;
-  if (obj && drmModeObjectLeaseRequired(obj.type) && !(await drmLeaseHeldLocked(file, obj.id)))
+  if (obj && drmModeObjectLeaseRequired(obj.type) && !(await drmLeaseHeldLocked(dev, file, obj.id)))
     obj = null;
   if (obj?.freeCb) {
     if (!(await obj.refcount.getUnlessZero())) obj = null;
