@@ -23,6 +23,7 @@ import {
   type DrmMaster,
   type DrmModeCreateDumb,
   drmGemHandleCreate,
+  drmFileGetMaster,
   drmGemObjectPut,
   drmIsPrimaryClient,
   drmIsRenderClient,
@@ -49,6 +50,7 @@ import {
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
+  VMWGFX_SURFACE_MASTER_UNLOCKED,
 } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -306,9 +308,14 @@ export const userSurfaceConverter: VmwUserResourceConv = {
  * (the screen-target format and texture size limits of a scanout surface, a format without a
  * block description) are not modeled.
  *
+ * A primary-node creator's master is taken with drm_file_get_master() (under the file's
+ * master_lookup_lock, as since 2bc5da528dd5); toggle `vmwgfx.surface-master-unlocked`:
+ * drm_master_get(file_priv->master) without it, as before.
+ *
  * References: the surface keeps a GEM reference to its buffer (the lookup's, or the creation
- * one); toggle `vmwgfx.surface-bo-ttm-ref-only`: a TTM one instead, as before 91398b413d03.
- * Locking: none held; takes the locks of the calls.
+ * one); toggle `vmwgfx.surface-bo-ttm-ref-only`: a TTM one instead, as before 91398b413d03. A
+ * master reference for a primary-node creator (dropped by vmw_user_surface_free()).
+ * Locking: none held; takes the locks of the calls (file->master_lookup_lock for the master).
  */
 export async function vmwGbSurfaceDefineIoctl(
   _vmw: VmwSurfaceDevice,
@@ -351,7 +358,14 @@ export async function vmwGbSurfaceDefineIoctl(
   };
   vmwResourceInit(srf.res, size, vmwUserSurfaceFree, dev.driverPrivate as VmwPrivate, "surface");
   srf.res.hwDestroy = vmwHwSurfaceDestroy;
-  if (drmIsPrimaryClient(file) && file.master) srf.master = await drmMasterGet(file.master);
+  if (drmIsPrimaryClient(file)) {
+    if (toggleEnabled(VMWGFX_SURFACE_MASTER_UNLOCKED.name)) {
+      // Before 2bc5da528dd5: drm_master_get(file_priv->master), the pointer loaded with neither
+      // master_lookup_lock nor master_mutex held.
+      const master = file.master;
+      if (master) srf.master = await drmMasterGet(master);
+    } else srf.master = await drmFileGetMaster(file);
+  }
   const res = srf.res;
   let ret = 0;
   let backupHandle = 0;
