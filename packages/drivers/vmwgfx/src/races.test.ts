@@ -166,7 +166,8 @@ const CASES: ToggleCase[] = [
     toggle: VMWGFX_SURFACE_MASTER_UNLOCKED.name,
     name: "surface-define-vs-setmaster",
     scenario: surfaceDefineVsSetmaster,
-    finds: /KASAN: slab-use-after-free in kref_get\nAccess to drm_master#\d+ by task igt-root:surface/,
+    finds:
+      /KASAN: slab-use-after-free in kref_get\nAccess to drm_master#\d+ by task igt-root:surface/,
   },
 ];
 
