@@ -22,8 +22,8 @@ import {
   type DrmFile,
   type DrmMaster,
   type DrmModeCreateDumb,
-  drmGemHandleCreate,
   drmFileGetMaster,
+  drmGemHandleCreate,
   drmGemObjectPut,
   drmIsPrimaryClient,
   drmIsRenderClient,
@@ -34,6 +34,7 @@ import {
 import {
   EACCES,
   EINVAL,
+  type Errno,
   isErr,
   KmemCache,
   kfreeRcu,
@@ -283,6 +284,34 @@ async function vmwUserSurfaceBaseRelease(base: TtmBaseObject): Promise<void> {
  * Locking: none. References: none.
  */
 async function vmwHwSurfaceDestroy(_res: VmwResource): Promise<void> {}
+
+/**
+ * Models vmw_gb_surface_define() for a kernel-internal surface (the screen target's proxy
+ * surface of vmw_stdu_primary_plane_prepare_fb()): a vmw_user_surface that is not published
+ * (no handle, no prime object, no master) with its resource, one reference, no guest memory.
+ * The format and size checks are not modeled (see vmwGbSurfaceDefineIoctl()).
+ * Locking: none; the surface is not visible yet. References: returns the creator's.
+ */
+export function vmwGbSurfaceDefine(
+  vmw: VmwPrivate,
+  metadata: VmwSurfaceMetadata,
+): VmwUserSurface | Errno {
+  const srf = kmalloc(vmwUserSurfaceCache, () => new VmwUserSurface());
+  if (isErr(srf)) return srf;
+  srf.metadata = { ...metadata };
+  const size = vmwSurfaceGetSerializedSizeExtended(
+    metadata.format,
+    metadata.width,
+    metadata.height,
+    metadata.depth,
+    metadata.mipLevels,
+    1,
+    1,
+  );
+  vmwResourceInit(srf.res, size, vmwUserSurfaceFree, vmw, "surface");
+  srf.res.hwDestroy = vmwHwSurfaceDestroy;
+  return srf;
+}
 
 /** Models user_surface_converter: user surfaces as resources. */
 export const userSurfaceConverter: VmwUserResourceConv = {
