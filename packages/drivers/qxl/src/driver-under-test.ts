@@ -7,6 +7,7 @@
 import type { DrawnDeviceWants, DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
 import { toQxl } from "./qxl-device.js";
+import { qxlModesetFini } from "./qxl-display.js";
 import { DRM_IOCTL_QXL_ALLOC, DRM_IOCTL_QXL_MAP } from "./qxl-drm-uapi.js";
 import {
   type CreateQxlOptions,
@@ -67,8 +68,9 @@ export const QXL_DRAWN_CRTCS = [1, 2] as const;
  * (`spiceWorker`), which consumes commands and hands releases back concurrently with the CPUs.
  * `base`: sizes the harness gives (VRAM pages), kept unless the small VRAM is drawn. The draws'
  * labels are "qxl num_surfaces" and "qxl spice worker"; with `want.scanout`, a third, "qxl
- * crtcs", draws the CRTC count (QXL_DRAWN_CRTCS: CreateQxlOptions.crtcs). Without it nothing
- * more is drawn and the device has no CRTC, as before.
+ * crtcs", draws the CRTC count (QXL_DRAWN_CRTCS: CreateQxlOptions.crtcs), and the VRAM stays the
+ * harness's (no small VRAM). Without it nothing more is drawn and the device has no CRTC, as
+ * before.
  */
 export function drawQxlConfig(
   draw: (n: number, label: string) => number,
@@ -81,7 +83,11 @@ export function drawQxlConfig(
   const crtcs = want.scanout
     ? { crtcs: QXL_DRAWN_CRTCS[draw(QXL_DRAWN_CRTCS.length, "qxl crtcs")]! }
     : {};
-  if (k < QXL_SMALL_VRAM_FROM) return { ...base, nSurfaces, spiceWorker, ...crtcs };
+  // A device that scans out keeps the harness's VRAM: the scaled-down one cannot hold the dumb
+  // shadow (64x64 at first, heads side by side) and the pinned scanout bos beside the release
+  // bos, and qxl_prepare_shadow() does not check qxl_bo_create(): a NULL dereference no real
+  // device's VRAM (megabytes) meets.
+  if (k < QXL_SMALL_VRAM_FROM || want.scanout) return { ...base, nSurfaces, spiceWorker, ...crtcs };
   return {
     ...base,
     nSurfaces,
@@ -123,12 +129,15 @@ export const driverUnderTest: DriverUnderTest = {
     await drm.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
     return drm.mmap(arg.offset, size);
   },
-  // The releases the device has not handed back, and the cached release bos (device state
-  // until qxl_device_fini()), before a leak check of the live device.
+  // The releases the device has not handed back, the cached release bos (device state until
+  // qxl_device_fini()) and the dumb shadow bo of the scanout (device state until
+  // qxl_modeset_fini(): a device with CRTCs that showed a dumb framebuffer keeps it), before a
+  // leak check of the live device.
   async settle(kernel, device) {
     const qdev = toQxl(device);
     await qxlSettleDevice(kernel, qdev);
     await qxlDeviceFiniReleaseBos(qdev);
+    await qxlModesetFini(qdev);
   },
 };
 
