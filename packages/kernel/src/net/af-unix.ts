@@ -1755,9 +1755,12 @@ export function sysRecvmsgFds(
       // A buffer of size bytes: a length that is no size_t fits no iov (-EINVAL, the model's
       // stand-in for import_iovec()'s checks); 0 is allowed.
       if (o.size !== undefined && (!Number.isInteger(o.size) || o.size < 0)) return -EINVAL;
-      return withSocket(a, (sk, file) =>
-        unixStreamRecvmsg(sk, { ...o, nonblock: o.nonblock || (file.fFlags & O_NONBLOCK) !== 0 }),
-      );
+      return withSocket(a, (sk, file) => {
+        // o is this call's own copy: set its field rather than spread it into a new object
+        // with the field after the spread (V8's slow path for such a literal).
+        if ((file.fFlags & O_NONBLOCK) !== 0) o.nonblock = true;
+        return unixStreamRecvmsg(sk, o);
+      });
     },
     fd,
     opts,
