@@ -16,6 +16,7 @@
 
 import {
   copyU32sToUser,
+  EACCES,
   EBUSY,
   EFAULT,
   EINVAL,
@@ -53,6 +54,7 @@ import {
   drmFramebufferLookup,
   drmFramebufferPut,
 } from "./drm-framebuffer.js";
+import { drmLeaseFilterCrtcs, drmLeaseHeld } from "./drm-lease.js";
 import {
   DRM_MODE_OBJECT_PLANE,
   DrmModeObject,
@@ -214,7 +216,8 @@ export async function drmPlaneFind(
 
 /**
  * Models drm_mode_getplane_res(): GETPLANERESOURCES: the ids of the planes the file may see
- * (overlays, and primary and cursor planes once it set DRM_CLIENT_CAP_UNIVERSAL_PLANES), written
+ * (overlays, and primary and cursor planes once it set DRM_CLIENT_CAP_UNIVERSAL_PLANES; of a
+ * lessee, only those of its lease: drm_lease_held()), written
  * to `plane_id_ptr` while `count_planes` leaves room (-EFAULT), and their number.
  * -EOPNOTSUPP without DRIVER_MODESET.
  * Locking: none (the plane list is fixed after load).
@@ -232,20 +235,23 @@ export async function drmModeGetplaneRes(
   for (const plane of dev.modeConfig.planeList) {
     // Unless userspace set the 'universal planes' capability bit, only advertise overlays.
     if (plane.type !== DRM_PLANE_TYPE_OVERLAY && !file.universalPlanes) continue;
-    if (
-      count < r.count_planes &&
-      (await copyU32sToUser(r.plane_id_ptr + 4 * count, [plane.base.id]))
-    )
-      return -EFAULT;
-    count++;
+    if (await drmLeaseHeld(file, plane.base.id)) {
+      if (
+        count < r.count_planes &&
+        (await copyU32sToUser(r.plane_id_ptr + 4 * count, [plane.base.id]))
+      )
+        return -EFAULT;
+      count++;
+    }
   }
   r.count_planes = count;
   return 0;
 }
 
 /**
- * Models drm_mode_getplane(): GETPLANE: the CRTC and framebuffer the plane shows (0 for none),
- * its possible CRTCs and, when `count_format_types` leaves room, its formats (-EFAULT).
+ * Models drm_mode_getplane(): GETPLANE: the CRTC (0 for none, or one the file's lease does not
+ * hold) and framebuffer the plane shows, its possible CRTCs as the file sees them
+ * (drm_lease_filter_crtcs()) and, when `count_format_types` leaves room, its formats (-EFAULT).
  * -EOPNOTSUPP without DRIVER_MODESET, -ENOENT for an unknown id.
  * Locking: takes connection_mutex (standing for plane->mutex).
  * References: none.
@@ -262,11 +268,12 @@ export async function drmModeGetplane(
   await lock.lock(); // drm_modeset_lock(&plane->mutex, NULL)
   const state = plane.state!;
   state.checkAccess("drm_mode_getplane");
-  r.crtc_id = state.crtc ? state.crtc.base.id : 0;
+  if (state.crtc && (await drmLeaseHeld(file, state.crtc.base.id))) r.crtc_id = state.crtc.base.id;
+  else r.crtc_id = 0;
   r.fb_id = state.fb ? state.fb.base.id : 0;
   await lock.unlock();
   r.plane_id = plane.base.id;
-  r.possible_crtcs = plane.possibleCrtcs;
+  r.possible_crtcs = await drmLeaseFilterCrtcs(file, plane.possibleCrtcs);
   r.gamma_size = 0;
   // This ioctl is called twice, once to determine how much space is needed, and the 2nd time
   // to fill it.
@@ -307,7 +314,7 @@ export async function drmModePageFlipIoctl(
   const crtc = await drmCrtcFind(dev, file, pageFlip.crtc_id);
   if (!crtc) return -ENOENT;
   const plane = crtc.primary;
-  // drm_lease_held(): leases are not modeled
+  if (!(await drmLeaseHeld(file, plane.base.id))) return -EACCES;
   // No driver of the model has ->page_flip_target.
   if (crtc.funcs.pageFlip === null || pageFlip.flags & DRM_MODE_PAGE_FLIP_TARGET) return -EINVAL;
   const lock = dev.modeConfig.connectionMutex;
@@ -374,19 +381,17 @@ export async function drmModePageFlipIoctl(
 }
 
 /**
- * Models drm_atomic_helper_plane_duplicate_state() (__drm_atomic_helper_plane_duplicate_state()
- * into a kmalloc()ed state): a copy of the current state with its own framebuffer reference and
- * no commit. Null when the allocation fails.
+ * Models __drm_atomic_helper_plane_duplicate_state(): fills `state` (a driver's copy of the
+ * current state, or a new one) from the current state, with its own framebuffer reference and
+ * no commit.
  * Locking: connection_mutex held (the plane's lock).
  * References: takes one of the framebuffer.
  */
-export async function drmAtomicHelperPlaneDuplicateState(
+export async function __drmAtomicHelperPlaneDuplicateState(
   plane: DrmPlane,
-): Promise<DrmPlaneState | null> {
+  state: DrmPlaneState,
+): Promise<void> {
   lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
-  if (warnOn(!plane.state, "drm_atomic_helper_plane_duplicate_state: no state")) return null;
-  const state = kmalloc(drmPlaneStateCache, () => new DrmPlaneState());
-  if (isErr(state)) return null;
   const cur = plane.state!;
   cur.checkAccess("__drm_atomic_helper_plane_duplicate_state");
   state.plane = plane;
@@ -401,9 +406,39 @@ export async function drmAtomicHelperPlaneDuplicateState(
   state.srcW = cur.srcW;
   state.srcH = cur.srcH;
   state.visible = cur.visible;
+  state.commit = null;
+  state.state = null;
   if (state.fb) await drmFramebufferGet(state.fb);
   // fence, commit and fb_damage_clips start cleared
+}
+
+/**
+ * Models drm_atomic_helper_plane_duplicate_state() (__drm_atomic_helper_plane_duplicate_state()
+ * into a kmalloc()ed state): a copy of the current state with its own framebuffer reference and
+ * no commit. Null when the allocation fails.
+ * Locking: connection_mutex held (the plane's lock).
+ * References: takes one of the framebuffer.
+ */
+export async function drmAtomicHelperPlaneDuplicateState(
+  plane: DrmPlane,
+): Promise<DrmPlaneState | null> {
+  lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
+  if (warnOn(!plane.state, "drm_atomic_helper_plane_duplicate_state: no state")) return null;
+  const state = kmalloc(drmPlaneStateCache, () => new DrmPlaneState());
+  if (isErr(state)) return null;
+  await __drmAtomicHelperPlaneDuplicateState(plane, state);
   return state;
+}
+
+/**
+ * Models __drm_atomic_helper_plane_destroy_state(): drops the state's framebuffer and commit
+ * references (the caller frees the state).
+ * Locking: none; the state is no longer reachable.
+ * References: drops the framebuffer's and the commit's.
+ */
+export async function __drmAtomicHelperPlaneDestroyState(state: DrmPlaneState): Promise<void> {
+  if (state.fb) await drmFramebufferPut(state.fb);
+  if (state.commit) await drmCrtcCommitPut(state.commit);
 }
 
 /**
@@ -416,9 +451,19 @@ export async function drmAtomicHelperPlaneDestroyState(
   _plane: DrmPlane,
   state: DrmPlaneState,
 ): Promise<void> {
-  if (state.fb) await drmFramebufferPut(state.fb);
-  if (state.commit) await drmCrtcCommitPut(state.commit);
+  await __drmAtomicHelperPlaneDestroyState(state);
   kfree(state);
+}
+
+/**
+ * Models __drm_atomic_helper_plane_reset(): `state` (a driver's zeroed state) becomes the plane's
+ * first state, off.
+ * Locking: none (at load). References: the plane owns it.
+ */
+export function __drmAtomicHelperPlaneReset(plane: DrmPlane, state: DrmPlaneState): void {
+  state.plane = plane;
+  plane.state = state;
+  kmemleakReferenced(state, true);
 }
 
 /**
@@ -433,7 +478,5 @@ export async function drmAtomicHelperPlaneReset(plane: DrmPlane): Promise<void> 
     plane.state = null;
     return;
   }
-  state.plane = plane;
-  plane.state = state;
-  kmemleakReferenced(state, true);
+  __drmAtomicHelperPlaneReset(plane, state);
 }
