@@ -4,7 +4,11 @@
  * their events read back, and the reference model's verdicts on them.
  */
 
-import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED, driverUnderTest as qxl } from "@primetime/qxl";
+import {
+  QXL_DISABLE_PRIMARY_SHADOW_CLEARED,
+  QXL_PRIMARY_UPDATE_SHADOW_PUT,
+  driverUnderTest as qxl,
+} from "@primetime/qxl";
 import { baselineFixes } from "@primetime/sim";
 import { decodeToken } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
@@ -104,5 +108,21 @@ describe("fuzz: the compositor's flips on qxl CRTCs (kms: 'flip')", () => {
     expect(r.failures.map((f) => [f.seed, f.first])).toEqual([
       [45, "qxl: GEM state leaked: objects 0 -> 1"],
     ]);
+  }, 120_000);
+
+  it("finds the known window qxl.primary-update-shadow-put with its fix switch off (qxl+qxl, seed 485 pct: KASAN in qxl_io_create_primary()), and the same seed is clean with it on", async () => {
+    const opts: FuzzOptions = { drivers: [qxl, qxl], kms: "flip" };
+    const name = QXL_PRIMARY_UPDATE_SHADOW_PUT.name;
+    const open = await fuzzOne(
+      opts,
+      485,
+      "pct",
+      baselineFixes().filter((t) => t !== name),
+    );
+    expect(open.run.splats[0]?.message ?? "").toMatch(
+      /^BUG: KASAN: slab-use-after-free in qxl_io_create_primary\n/,
+    );
+    const fixed = await fuzzOne(opts, 485, "pct");
+    expect(fixed.failed, JSON.stringify(fixed.cls)).toBe(false);
   }, 120_000);
 });

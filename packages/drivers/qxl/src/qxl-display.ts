@@ -82,7 +82,7 @@ import {
   qxlBoUnpin,
   toQxlBo,
 } from "./qxl-object.js";
-import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED } from "./toggles.js";
+import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED, QXL_PRIMARY_UPDATE_SHADOW_PUT } from "./toggles.js";
 
 /**
  * Models qxl_framebuffer_surface_dirty(): under DRM_MODESET_LOCK_ALL_BEGIN() (connection_mutex,
@@ -244,7 +244,9 @@ export async function qxlPrimaryAtomicCheck(
  * Models qxl_primary_atomic_update(): the bo to show is the framebuffer's bo, or its shadow for a
  * dumb buffer; unless it is the primary already, the current primary is destroyed and it becomes
  * the primary (qxl_primary_apply_cursor(): no cursor is modeled); then qxl_draw_dirty_fb() of
- * the whole framebuffer (not modeled).
+ * the whole framebuffer (not modeled). Known window qxl.primary-update-shadow-put: `primary` is
+ * held by no reference, and another CRTC's blocking commit (qxl_prepare_shadow()) can put its
+ * last references while this tail sleeps in qxl_io_destroy_primary(); the fix switch holds it.
  * Locking: none held (the commit tail; the commit owns the plane).
  * References: the new state holds the framebuffer; qxl_io_create_primary() takes a reference of
  * the primary, qxl_io_destroy_primary() drops the old one's.
@@ -259,9 +261,21 @@ export async function qxlPrimaryAtomicUpdate(
   bo.checkAccess("qxl_primary_atomic_update");
   const primary = bo.shadow ? bo.shadow : bo;
   primary.checkAccess("qxl_primary_atomic_update: primary");
+  // The known window's fix switch (toggles.ts): hold the primary candidate across the sleeps of
+  // qxl_io_destroy_primary()/qxl_io_create_primary(), taken with no scheduling point after the
+  // read (the proposed patch's lock against qxl_prepare_shadow()'s puts).
+  const hold = toggleEnabled(QXL_PRIMARY_UPDATE_SHADOW_PUT.name);
+  if (hold) {
+    const got = drmGemObjectGet(primary);
+    if (got !== RESOLVED) await got;
+  }
   if (!primary.isPrimary) {
     if (qdev.primaryBo) await qxlIoDestroyPrimary(qdev);
     await qxlIoCreatePrimary(qdev, primary);
+  }
+  if (hold) {
+    const put = drmGemObjectPut(primary);
+    if (put !== RESOLVED) await put;
   }
   // qxl_draw_dirty_fb(qdev, fb, bo, ..., dumb_shadow_offset): not modeled.
   await point(`qxl_draw_dirty_fb(${bo.name}): not modeled`);
