@@ -479,6 +479,23 @@ async function ttmBoDelayedDelete(bo: TtmBufferObject): Promise<void> {
 }
 
 /**
+ * Not in the kernel: the proposed fix of the known window ttm.walk-put-deleted-after-unlock,
+ * the LRU walk's put of a deleted BO (ttm_bo_lru_cursor_cleanup_bo(), after its unlock).
+ * refcount_dec_not_one() drops the walker's reference unless it is the last; the last (the
+ * delayed delete has put its own meanwhile, its work function done) is handed to the BO's
+ * delayed-delete work, queued again: it locks, finds nothing left to clean up, unlocks and puts,
+ * so bo->destroy runs on TTM's workqueue and never in the walker's context, which may hold a
+ * lock the driver's destroy takes (vmwgfx's cmdbuf_mutex under EXECBUF).
+ * Locking: the BO not locked by the caller (the work takes its lock). References: consumes one
+ * (handed to the work when it is the last).
+ */
+export async function ttmBoPutDeleted(bo: TtmBufferObject): Promise<void> {
+  await point(opLabel("ttm_bo_put_deleted", bo.name));
+  if (bo.kref.refcount.decNotOne()) return;
+  await queueWork(bo.bdev.wq!, bo.delayedDelete!);
+}
+
+/**
  * Models ttm_bo_release(): the kref release. WARNs if the BO is still pinned. On the first
  * release: individualizes the reservation (or waits for the BO to idle when that fails), calls
  * ->release_notify, removes the mmap offset and frees the io reservation; then, if the BO is
