@@ -607,6 +607,20 @@ describe("vmwgfx's error-path windows (alloc-bo-handle-leak, surface-define-einv
   }, 180_000);
 });
 
+describe("TTM's known window ttm.walk-put-deleted-after-unlock (a vmwgfx dumb buffer freed under EXECBUF)", () => {
+  it("its reproducer is clean with the fix switch on, and --open-windows finds lockdep's recursive locking of cmdbuf_mutex", async () => {
+    // KNOWN-WINDOWS.md: the eviction walk of EXECBUF's validation puts a deleted dumb buffer
+    // after its delayed delete did, and vmw_bo_free() takes cmdbuf_mutex, which EXECBUF holds.
+    const args = ["run", "--scenario", "vmwgfx/dumb-release-in-evict-walk"];
+    const more = ["--seeds", "3", "--workers", "1", "--quiet", "--fail-fast"];
+    const fixed = await cli([...args, ...more]);
+    expect(fixed.code, fixed.out).toBe(0);
+    const open = await cli([...args, ...more, "--open-windows"]);
+    expect(open.code, open.out).toBe(1);
+    expect(open.out).toMatch(/lockdep: WARNING: possible recursive locking detected/);
+  }, 180_000);
+});
+
 describe("vmwgfx's known window vmwgfx.base-object-init-tfile-leak", () => {
   it("a fault-injected vmwgfx fuzz campaign is clean with its fix switch on, and --open-windows finds the ttm_object_file leak (and its reproducer at once)", async () => {
     // KNOWN-WINDOWS.md: v6.12.19's and v6.18.35's ttm_base_object_init() keep the
