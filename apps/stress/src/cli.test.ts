@@ -607,7 +607,7 @@ describe("vmwgfx's error-path windows (alloc-bo-handle-leak, surface-define-einv
   }, 180_000);
 });
 
-describe("TTM's known window ttm.walk-put-deleted-after-unlock (a vmwgfx dumb buffer freed under EXECBUF)", () => {
+describe("TTM's known window ttm.walk-put-runs-destroy (a vmwgfx dumb buffer freed under EXECBUF)", () => {
   it("its reproducer is clean with the fix switch on, and --open-windows finds lockdep's recursive locking of cmdbuf_mutex", async () => {
     // KNOWN-WINDOWS.md: the eviction walk of EXECBUF's validation puts a deleted dumb buffer
     // after its delayed delete did, and vmw_bo_free() takes cmdbuf_mutex, which EXECBUF holds.

@@ -129,32 +129,33 @@ export const TTM_EVICT_DELETED_EXTRA_PUT = defineToggle({
 
 /**
  * A self-deadlock current kernels still have: the LRU walk (eviction under a driver's lock)
- * unlocks a deleted BO and only then puts it, so the delayed delete's put can come in between
- * and the walk's put is the last: the driver's destroy runs in the walker's context. vmwgfx's
+ * unlocks a BO and only then puts it, and that put can be the last: a deleted BO's delayed delete
+ * put in between, or the owner of a live BO dropped its last reference while the walk held it.
+ * Then ttm_bo_release() and the driver's destroy run in the walker's context. vmwgfx's
  * vmw_bo_free() takes cmdbuf_mutex for a dumb buffer's surface, which EXECBUF holds while its
  * validation walks the MOB manager's LRU. With the switch off (the faithful default) lockdep
- * reports the recursive locking; on, it applies the proposed fix: the walk puts a deleted BO
- * before it unlocks it, while the delayed delete (which needs the lock to go on) still holds its
- * reference.
+ * reports the recursive locking; on, it applies the proposed fix: the walk's last reference is
+ * handed to TTM's workqueue.
  */
-export const TTM_WALK_PUT_DELETED_AFTER_UNLOCK = defineKnownWindow({
-  name: "ttm.walk-put-deleted-after-unlock",
+export const TTM_WALK_PUT_RUNS_DESTROY = defineKnownWindow({
+  name: "ttm.walk-put-runs-destroy",
   what:
     "TTM's LRU walk (ttm_bo_lru_cursor_cleanup_bo(): dma_resv_unlock(), then ttm_bo_put()) " +
-    "meets a deleted BO, waits for it and frees its resource (ttm_bo_evict_cb()); the BO's " +
-    "delayed delete, woken by the same fence and waiting for the lock, locks, cleans up, " +
-    "unlocks and puts between the walk's unlock and its put, so the walk's put is the last and " +
-    "ttm_bo_release() calls bo->destroy in the walker's context. vmwgfx's vmw_bo_free() takes " +
-    "cmdbuf_mutex for a dumb buffer's surface, and vmw_execbuf_process() holds cmdbuf_mutex " +
-    "while its validation evicts from the MOB manager: 'WARNING: possible recursive locking " +
-    "detected', and the task waits for itself",
+    "holds the last reference of the BO it just processed when (a) the BO is deleted and its " +
+    "delayed delete, woken by the fence the walk waited for, locked, cleaned up, unlocked and " +
+    "put between the walk's unlock and its put, or (b) the BO's owner dropped its last " +
+    "reference (a GEM_CLOSE) while the walk held it; the walk's put then runs ttm_bo_release() " +
+    "and bo->destroy in the walker's context. vmwgfx's vmw_bo_free() takes cmdbuf_mutex for a " +
+    "dumb buffer's surface, and vmw_execbuf_process() holds cmdbuf_mutex while its validation " +
+    "evicts from the MOB manager: 'WARNING: possible recursive locking detected', and the task " +
+    "waits for itself",
   where:
     "drivers/gpu/drm/ttm/ttm_bo_util.c: ttm_bo_lru_cursor_cleanup_bo() (v6.18.35; v6.12.19: " +
     "ttm_lru_walk_for_evict()'s ttm_lru_walk_unlock() then ttm_bo_put()) with ttm_bo.c " +
-    "ttm_bo_delayed_delete() and ttm_bo_release()'s deleted branch, against " +
-    "drivers/gpu/drm/vmwgfx/vmwgfx_bo.c vmw_bo_free() (v6.12.19: vmw_bo_release()) " +
-    "mutex_lock(&res->dev_priv->cmdbuf_mutex), under vmwgfx_execbuf.c vmw_execbuf_process()'s " +
-    "cmdbuf_mutex (vmw_validation_bo_validate() -> ttm_bo_validate() -> ttm_bo_evict_alloc())",
+    "ttm_bo_delayed_delete() and ttm_bo_release(), against drivers/gpu/drm/vmwgfx/vmwgfx_bo.c " +
+    "vmw_bo_free() (v6.12.19: vmw_bo_release()) mutex_lock(&res->dev_priv->cmdbuf_mutex), under " +
+    "vmwgfx_execbuf.c vmw_execbuf_process()'s cmdbuf_mutex (vmw_validation_bo_validate() -> " +
+    "ttm_bo_validate() -> ttm_bo_evict_alloc())",
   since: "drm/vmwgfx: Fix handling of dumb buffers",
   sinceCommit:
     "d6667f0ddf46 (hash not confirmed: as cited by f42c09e614f1's Fixes: tag; the walk's " +
@@ -163,13 +164,14 @@ export const TTM_WALK_PUT_DELETED_AFTER_UNLOCK = defineKnownWindow({
     "v6.11 and 6.10.4+ onwards (vmwgfx with MOBs and 3D: dumb buffers backed by a surface), " +
     "still in v6.12.19 and v6.18.35 (linux-6.18.y ttm_bo_util.c, vmwgfx_bo.c, vmwgfx_execbuf.c)",
   proposedFix:
-    "ttm_bo_lru_cursor_cleanup_bo() puts a deleted BO before it unlocks it: a deleted BO the " +
-    "walk holds locked has not been locked by its delayed delete yet, whose reference keeps it " +
-    "until after the walk's unlock, so the walk's put is never the last (proposed here; no " +
-    "posted patch known)",
+    "the walk drops its reference with refcount_dec_not_one() and hands the last one to TTM's " +
+    "workqueue (a deleted BO's delayed-delete work queued again; a live BO's work item set to " +
+    "put it), so ttm_bo_release() and bo->destroy never run in a walker that may hold a driver " +
+    "lock (proposed here; no posted patch known)",
   foundBy:
     "vmwgfx-leaks.test.ts (dumbReleaseInEvictWalk of @primetime/vmwgfx/scenarios: a closed busy " +
     "dumb buffer in a MOB, then an EXECBUF whose buffer needs every MOB page); stress `run " +
-    "--scenario vmwgfx/dumb-release-in-evict-walk --open-windows`; vmwvram's baseline of " +
-    "eviction-under-sharing with a dumb scratch buffer (vmwgfx+vmwgfx, 59 of 300 schedules)",
+    "--scenario vmwgfx/dumb-release-in-evict-walk --open-windows`; @primetime/fuzz's private " +
+    "runs with vmwVram (fuzz-ops-vmw-vram.ts); first seen in eviction-under-sharing with a dumb " +
+    "scratch buffer (vmwgfx+vmwgfx, 59 of 300 schedules)",
 });

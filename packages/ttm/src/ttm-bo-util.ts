@@ -52,7 +52,7 @@ import {
   TTM_EVICT_BUSY_PLAIN_GET,
   TTM_GHOST_RESV_NOT_FINI,
   TTM_LRU_WALK_PLAIN_GET,
-  TTM_WALK_PUT_DELETED_AFTER_UNLOCK,
+  TTM_WALK_PUT_RUNS_DESTROY,
 } from "./toggles.js";
 import {
   type TtmBufferObject,
@@ -63,9 +63,9 @@ import {
   ttmBoMoveToLruTail,
   ttmBoPopulate,
   ttmBoPut,
-  ttmBoPutDeleted,
   ttmBoSetBulkMove,
   ttmBoTtDestroy,
+  ttmBoWalkPut,
 } from "./ttm-bo.js";
 import { type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.js";
@@ -282,20 +282,20 @@ export async function ttmLruWalkForEvict(
 
 /**
  * Models ttm_bo_lru_cursor_cleanup_bo(): unlocks the cursor's BO if it locked it, and drops
- * its reference. Known window `ttm.walk-put-deleted-after-unlock`: with its fix switch on, the
- * reference of a deleted BO is dropped by ttmBoPutDeleted(), which never runs bo->destroy here.
+ * its reference. Known window `ttm.walk-put-runs-destroy`: with its fix switch on, the
+ * reference is dropped by ttmBoWalkPut(), which never runs bo->destroy here.
  * Locking: not lru_lock. References: drops the cursor's one.
  */
 async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
   const bo = curs.bo;
   if (bo) {
     if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
-    // The kernel puts here, and when the BO is deleted its delayed delete may have put in
-    // between: this put is the last and bo->destroy runs in the walker's context (the known
-    // window ttm.walk-put-deleted-after-unlock). Its fix switch hands that last reference to the
-    // delayed delete instead (ttmBoPutDeleted()).
-    if (bo.deleted && toggleEnabled(TTM_WALK_PUT_DELETED_AFTER_UNLOCK.name)) {
-      await ttmBoPutDeleted(bo);
+    // The kernel puts here: when a deleted BO's delayed delete put in between, or a live BO's
+    // owner dropped its last reference while the walk held it, this put is the last and
+    // bo->destroy runs in the walker's context (the known window ttm.walk-put-runs-destroy).
+    // Its fix switch hands that last reference to TTM's workqueue instead (ttmBoWalkPut()).
+    if (toggleEnabled(TTM_WALK_PUT_RUNS_DESTROY.name)) {
+      await ttmBoWalkPut(bo);
     } else {
       const ttmBoPutDone = ttmBoPut(bo);
       if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;

@@ -27,7 +27,7 @@ import {
   setFailslab,
 } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
-import { TTM_WALK_PUT_DELETED_AFTER_UNLOCK } from "@primetime/ttm";
+import { TTM_WALK_PUT_RUNS_DESTROY } from "@primetime/ttm";
 import {
   bootVmw,
   contextCreate,
@@ -994,7 +994,7 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     kernelRef:
       "drivers/gpu/drm/ttm/ttm_bo_util.c ttm_bo_lru_cursor_cleanup_bo(); ttm_bo.c ttm_bo_delayed_delete(); drivers/gpu/drm/vmwgfx/vmwgfx_bo.c vmw_bo_free(); vmwgfx_execbuf.c vmw_execbuf_process()",
     finds: [],
-    window: TTM_WALK_PUT_DELETED_AFTER_UNLOCK.name,
+    window: TTM_WALK_PUT_RUNS_DESTROY.name,
     schedules: 300,
     how: "lockdep: possible recursive locking detected (vmw_private.cmdbuf_mutex, taken by vmw_bo_free() under EXECBUF), then a deadlock",
   },

@@ -20,7 +20,7 @@ import {
 } from "@primetime/kernel";
 import { baselineFixes, listKnownWindows, type RunResult } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
-import { TTM_WALK_PUT_DELETED_AFTER_UNLOCK } from "@primetime/ttm";
+import { TTM_WALK_PUT_RUNS_DESTROY } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import { VMWGFX_RACE_SCENARIOS } from "./scenarios.js";
 import {
@@ -310,8 +310,8 @@ describe("the known windows of the package", () => {
   }
 });
 
-describe("known window ttm.walk-put-deleted-after-unlock (a dumb buffer's free under EXECBUF)", () => {
-  const s = VMWGFX_RACE_SCENARIOS.find((x) => x.window === TTM_WALK_PUT_DELETED_AFTER_UNLOCK.name)!;
+describe("known window ttm.walk-put-runs-destroy (a dumb buffer's free under EXECBUF)", () => {
+  const s = VMWGFX_RACE_SCENARIOS.find((x) => x.window === TTM_WALK_PUT_RUNS_DESTROY.name)!;
   const pct = { strategy: "pct", depth: 3, seed: 7, scenario: s.name } as const;
 
   it("is TTM's window, not a toggle, with its fix switch in baselineFixes() and one reproducer", () => {

@@ -113,7 +113,7 @@ async function vmwFill(fd: DrmFd, handle: number, value: number): Promise<number
  * surface, and when an eviction walk under EXECBUF's cmdbuf_mutex drops the last reference of
  * such a deleted buffer (the delayed delete's put having come first, between the walk's unlock
  * and its put), the task deadlocks on its own mutex: TTM's known window
- * ttm.walk-put-deleted-after-unlock (KNOWN-WINDOWS.md), reproduced by
+ * ttm.walk-put-runs-destroy (KNOWN-WINDOWS.md), reproduced by
  * vmwgfx/dumb-release-in-evict-walk; this scenario's draws stay as they were.
  */
 async function vmwScratch(fd: DrmFd, value: number): Promise<void> {
