@@ -123,6 +123,8 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
  * Toggles no conformance case can find, and why (reported rather than faked).
  */
 export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {
+  "gem.lease-held-master-unlocked":
+    "its window is drm_lease_held() of a KMS getter (GETRESOURCES), and no driver the suite runs registers CRTCs (qxl's are a registration option the suite does not set): @primetime/gem's src/drm-lease.test.ts finds it, and qxl's race scenario qxl/lease-held-vs-setmaster on a qxl with one CRTC (`bugs`, `hunt`)",
   "dma-buf.release-in-fops":
     "no case of the suite readlinks a dma-buf's /proc/<pid>/fd entry (IGT has no such test): @primetime/dma-buf's src/dma-buf-dentry.test.ts finds it, and the stress harness's dmabuf-readlink scenario (`bugs`, `hunt`)",
 };

@@ -19,7 +19,10 @@
  * (drm_new_set_master(), drm_master_open()), so either lock protects a reader; readers that
  * cannot take master_mutex take a reference with drm_file_get_master().
  *
- * Faithfulness: no leases; drm_master_check_perm() does not compare the file's opener with the
+ * Leases (drm-lease.ts) give a master a lessor, lessees and leased objects; a lessee file is
+ * master while its owner is the device's master and can neither set nor drop master (-EINVAL).
+ *
+ * Faithfulness: drm_master_check_perm() does not compare the file's opener with the
  * caller's thread group (files are not tagged with a pid here); drm_is_current_master() takes
  * master_mutex, as v5.14-rc's 1f7ef07cfa14 did, where v6.12 and v6.18 take the file's
  * master_lookup_lock (28be2405fb75): both serialize against drm_new_set_master().
@@ -43,7 +46,9 @@ import {
 } from "@primetime/kernel";
 import { point, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
+import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
+import { drmLeaseDestroy, drmLeaseOwner, drmLeaseRevoke } from "./drm-lease.js";
 import type { DrmAuth } from "./uapi.js";
 
 /** The slab cache of struct drm_master. */
@@ -65,10 +70,29 @@ export class DrmMaster extends SlabObject {
    */
   unique: string | null = null;
   uniqueLen = 0;
+  /**
+   * Models lessor: the master this one leases from (drm-lease.ts), holding a reference on it;
+   * null for an owner. Set by drm_lease_create(), cleared by drm_lease_destroy().
+   */
+  lessor: DrmMaster | null = null;
+  /** Models lessee_id: the id in the owner's lessee_idr (0 for an owner). */
+  lesseeId = 0;
+  /** Models lessees (and each lessee's lessee_list): this master's lessees. Under idr_mutex. */
+  readonly lessees: DrmMaster[] = [];
+  /** Models leases: the ids of the objects a lessee leases. Under idr_mutex once leased. */
+  leases: Idr<object>;
+  /** Models lessee_idr: on the owner, every lessee of its tree by id (from 1). Under idr_mutex. */
+  readonly lesseeIdr: Idr<DrmMaster>;
   constructor(readonly dev: DrmDevice) {
     super();
     this.ref = new Kref(this);
     this.magicMap = new Idr<DrmFile>("magic_map", { lock: dev.masterMutex, base: 1 });
+    // initialize the tree of output resource lessees
+    this.leases = new Idr<object>("leases");
+    this.lesseeIdr = new Idr<DrmMaster>("lessee_idr", {
+      lock: dev.modeConfig.idrMutex,
+      base: 1,
+    });
   }
 }
 
@@ -105,7 +129,14 @@ export function drmMasterPut(master: DrmMaster): Promise<void> {
   try {
     return master.ref.putVoid(async () => {
       await point("drm_master_destroy");
+      const dev = master.dev;
+      if (drmCoreCheckFeature(dev, DRIVER_MODESET)) await drmLeaseDestroy(master);
       await master.magicMap.destroy();
+      // idr_destroy() of `leases` and `lessee_idr`: an IDR that holds no id frees nothing, and
+      // nobody else reaches a dying master's IDRs, so the model skips the point then (every
+      // master outside a lease tree), keeping the steps of runs without leases.
+      if (!master.leases.isEmpty()) await master.leases.destroy();
+      if (!master.lesseeIdr.isEmpty()) await master.lesseeIdr.destroy();
       kfree(master);
     });
   } catch (e) {
@@ -114,13 +145,16 @@ export function drmMasterPut(master: DrmMaster): Promise<void> {
 }
 
 /**
- * Models drm_is_current_master_locked(): the file is master and its master is the device's.
+ * Models drm_is_current_master_locked(): the file is master and the top of its master's lease
+ * tree (drm_lease_owner(): the master itself unless it is a lessee) is the device's.
  * Locking: dev->master_mutex held.
  * References: none.
  */
 export function drmIsCurrentMasterLocked(file: DrmFile): boolean {
   lockdepAssertHeld(file.minor.dev.masterMutex);
-  return file.isMaster && file.master !== null && file.master === file.minor.dev.master;
+  return (
+    file.isMaster && file.master !== null && drmLeaseOwner(file.master) === file.minor.dev.master
+  );
 }
 
 /**
@@ -268,6 +302,9 @@ export async function drmMasterRelease(file: DrmFile): Promise<void> {
     file.magic = 0;
   }
   if (drmIsCurrentMasterLocked(file) && dev.master === file.master) await drmDropMaster(dev, file);
+  // Revoke any leases held by this or lessees, but only if this is the "real" master
+  if (drmCoreCheckFeature(dev, DRIVER_MODESET) && file.isMaster && master)
+    await drmLeaseRevoke(master);
   if (master) {
     file.master = null;
     const put = drmMasterPut(master);
@@ -363,7 +400,8 @@ async function drmSetmasterLocked(dev: DrmDevice, file: DrmFile): Promise<number
   // A file that never was is_master: only a CAP_SYS_ADMIN caller gets here
   // (drm_master_check_perm()).
   if (!file.isMaster) return drmNewSetMaster(dev, file);
-  // no leases: file->master->lessor is NULL
+  // Attempt to set lessee as master
+  if (file.master.lessor !== null) return -EINVAL;
   await drmSetMaster(dev, file, file.master);
   return ret;
 }
@@ -393,6 +431,8 @@ async function drmDropmasterLocked(dev: DrmDevice, file: DrmFile): Promise<numbe
   if (ret) return ret;
   if (!drmIsCurrentMasterLocked(file)) return -EINVAL;
   if (!dev.master) return -EINVAL;
+  // Attempt to drop lessee as master
+  if (file.master!.lessor !== null) return -EINVAL;
   await drmDropMaster(dev, file);
   return ret;
 }

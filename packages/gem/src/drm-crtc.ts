@@ -46,6 +46,7 @@ import {
   drmFramebufferLookup,
   drmFramebufferPut,
 } from "./drm-framebuffer.js";
+import { drmLeaseHeld } from "./drm-lease.js";
 import {
   DRM_MODE_OBJECT_CRTC,
   DrmModeObject,
@@ -441,8 +442,8 @@ export async function drmModeSetcrtc(
   const crtc = await drmCrtcFind(dev, file, r.crtc_id);
   if (!crtc) return -ENOENT;
   const plane = crtc.primary;
-  // allow disabling with the primary plane leased (leases are not modeled: always held)
-  if (r.mode_valid && !true) return -EACCES;
+  // allow disabling with the primary plane leased
+  if (r.mode_valid && !(await drmLeaseHeld(file, plane.base.id))) return -EACCES;
   let ret = await drmModesetLockAllBegin(dev);
   let fb: DrmFramebuffer | null = null;
   let modeAlloc: DrmModeAlloc | null = null;

@@ -20,6 +20,7 @@ import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
 import type { DrmFormatInfo } from "./drm-fourcc.js";
 import type { DrmFramebuffer } from "./drm-framebuffer.js";
+import { drmLeaseHeld } from "./drm-lease.js";
 import type { DrmModeObject } from "./drm-mode-object.js";
 import type { DrmPlane } from "./drm-plane.js";
 import type { DrmModeFbCmd2 } from "./uapi.js";
@@ -134,21 +135,27 @@ export async function drmModeGetresources(
   r.min_width = config.minWidth;
   count = 0;
   for (const crtc of config.crtcList) {
-    // drm_lease_held(): leases are not modeled
-    if (count < r.count_crtcs && (await copyU32sToUser(r.crtc_id_ptr + 4 * count, [crtc.base.id])))
-      return -EFAULT;
-    count++;
+    if (await drmLeaseHeld(file, crtc.base.id)) {
+      if (
+        count < r.count_crtcs &&
+        (await copyU32sToUser(r.crtc_id_ptr + 4 * count, [crtc.base.id]))
+      )
+        return -EFAULT;
+      count++;
+    }
   }
   r.count_crtcs = count;
   r.count_encoders = 0; // no encoder is modeled
   count = 0;
   for (const connector of config.connectorList) {
-    if (
-      count < r.count_connectors &&
-      (await copyU32sToUser(r.connector_id_ptr + 4 * count, [connector.base.id]))
-    )
-      return -EFAULT;
-    count++;
+    if (await drmLeaseHeld(file, connector.base.id)) {
+      if (
+        count < r.count_connectors &&
+        (await copyU32sToUser(r.connector_id_ptr + 4 * count, [connector.base.id]))
+      )
+        return -EFAULT;
+      count++;
+    }
   }
   r.count_connectors = count;
   return 0;

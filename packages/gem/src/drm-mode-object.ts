@@ -11,6 +11,7 @@ import { Kref } from "@primetime/atomics";
 import { RESOLVED } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFile } from "./drm-file.js";
+import { drmLeaseHeldLocked, drmModeObjectLeaseRequired } from "./drm-lease.js";
 
 /** Models DRM_MODE_OBJECT_CRTC. */
 export const DRM_MODE_OBJECT_CRTC = 0xcccccccc;
@@ -111,14 +112,15 @@ export async function drmModeObjectUnregister(dev: DrmDevice, obj: DrmModeObject
 
 /**
  * Models __drm_mode_object_find(): the object of `id` and `type` with a reference (a refcounted
- * object whose count already hit zero is not found), or null. Leases are not modeled (every
- * object is visible to every file).
- * Locking: takes mode_config.idr_mutex.
+ * object whose count already hit zero is not found), or null. A CRTC, plane or connector the
+ * file's master does not hold (a lessee's lookup of an object outside its lease: _drm_lease_held())
+ * is not found either.
+ * Locking: takes mode_config.idr_mutex; _drm_lease_held() takes the file's master_lookup_lock.
  * References: returns one for a refcounted object, which the caller puts.
  */
 export async function drmModeObjectFind(
   dev: DrmDevice,
-  _file: DrmFile | null,
+  file: DrmFile | null,
   id: number,
   type: number,
 ): Promise<DrmModeObject | null> {
@@ -128,6 +130,8 @@ export async function drmModeObjectFind(
   let obj = await config.objectIdr.find(id);
   if (obj && type !== DRM_MODE_OBJECT_ANY && obj.type !== type) obj = null;
   if (obj && obj.id !== id) obj = null;
+  if (obj && drmModeObjectLeaseRequired(obj.type) && !(await drmLeaseHeldLocked(dev, file, obj.id)))
+    obj = null;
   if (obj?.freeCb) {
     if (!(await obj.refcount.getUnlessZero())) obj = null;
   }

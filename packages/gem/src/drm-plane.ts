@@ -16,6 +16,7 @@
 
 import {
   copyU32sToUser,
+  EACCES,
   EBUSY,
   EFAULT,
   EINVAL,
@@ -53,6 +54,7 @@ import {
   drmFramebufferLookup,
   drmFramebufferPut,
 } from "./drm-framebuffer.js";
+import { drmLeaseFilterCrtcs, drmLeaseHeld } from "./drm-lease.js";
 import {
   DRM_MODE_OBJECT_PLANE,
   DrmModeObject,
@@ -214,7 +216,8 @@ export async function drmPlaneFind(
 
 /**
  * Models drm_mode_getplane_res(): GETPLANERESOURCES: the ids of the planes the file may see
- * (overlays, and primary and cursor planes once it set DRM_CLIENT_CAP_UNIVERSAL_PLANES), written
+ * (overlays, and primary and cursor planes once it set DRM_CLIENT_CAP_UNIVERSAL_PLANES; of a
+ * lessee, only those of its lease: drm_lease_held()), written
  * to `plane_id_ptr` while `count_planes` leaves room (-EFAULT), and their number.
  * -EOPNOTSUPP without DRIVER_MODESET.
  * Locking: none (the plane list is fixed after load).
@@ -232,20 +235,23 @@ export async function drmModeGetplaneRes(
   for (const plane of dev.modeConfig.planeList) {
     // Unless userspace set the 'universal planes' capability bit, only advertise overlays.
     if (plane.type !== DRM_PLANE_TYPE_OVERLAY && !file.universalPlanes) continue;
-    if (
-      count < r.count_planes &&
-      (await copyU32sToUser(r.plane_id_ptr + 4 * count, [plane.base.id]))
-    )
-      return -EFAULT;
-    count++;
+    if (await drmLeaseHeld(file, plane.base.id)) {
+      if (
+        count < r.count_planes &&
+        (await copyU32sToUser(r.plane_id_ptr + 4 * count, [plane.base.id]))
+      )
+        return -EFAULT;
+      count++;
+    }
   }
   r.count_planes = count;
   return 0;
 }
 
 /**
- * Models drm_mode_getplane(): GETPLANE: the CRTC and framebuffer the plane shows (0 for none),
- * its possible CRTCs and, when `count_format_types` leaves room, its formats (-EFAULT).
+ * Models drm_mode_getplane(): GETPLANE: the CRTC (0 for none, or one the file's lease does not
+ * hold) and framebuffer the plane shows, its possible CRTCs as the file sees them
+ * (drm_lease_filter_crtcs()) and, when `count_format_types` leaves room, its formats (-EFAULT).
  * -EOPNOTSUPP without DRIVER_MODESET, -ENOENT for an unknown id.
  * Locking: takes connection_mutex (standing for plane->mutex).
  * References: none.
@@ -262,11 +268,12 @@ export async function drmModeGetplane(
   await lock.lock(); // drm_modeset_lock(&plane->mutex, NULL)
   const state = plane.state!;
   state.checkAccess("drm_mode_getplane");
-  r.crtc_id = state.crtc ? state.crtc.base.id : 0;
+  if (state.crtc && (await drmLeaseHeld(file, state.crtc.base.id))) r.crtc_id = state.crtc.base.id;
+  else r.crtc_id = 0;
   r.fb_id = state.fb ? state.fb.base.id : 0;
   await lock.unlock();
   r.plane_id = plane.base.id;
-  r.possible_crtcs = plane.possibleCrtcs;
+  r.possible_crtcs = await drmLeaseFilterCrtcs(file, plane.possibleCrtcs);
   r.gamma_size = 0;
   // This ioctl is called twice, once to determine how much space is needed, and the 2nd time
   // to fill it.
@@ -307,7 +314,7 @@ export async function drmModePageFlipIoctl(
   const crtc = await drmCrtcFind(dev, file, pageFlip.crtc_id);
   if (!crtc) return -ENOENT;
   const plane = crtc.primary;
-  // drm_lease_held(): leases are not modeled
+  if (!(await drmLeaseHeld(file, plane.base.id))) return -EACCES;
   // No driver of the model has ->page_flip_target.
   if (crtc.funcs.pageFlip === null || pageFlip.flags & DRM_MODE_PAGE_FLIP_TARGET) return -EINVAL;
   const lock = dev.modeConfig.connectionMutex;

@@ -21,6 +21,7 @@ export * from "./drm-framebuffer.js";
 export * from "./drm-gem.js";
 export * from "./drm-gem-framebuffer-helper.js";
 export * from "./drm-ioctl.js";
+export * from "./drm-lease.js";
 export * from "./drm-minor.js";
 export {
   DRM_MM_INSERT_BEST,

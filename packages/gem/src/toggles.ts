@@ -311,3 +311,21 @@ export const GEM_GETUNIQUE_MASTER_BEFORE_LOCK = defineToggle({
   kernels:
     "kernels before v5.13 (fixed in v5.13-rc6; stable: 4.14.237, 4.19.195, 5.4.126, 5.10.44, 5.12.11); the first affected version is not confirmed",
 });
+
+/** drm_lease_held() and friends reading file_priv->master without a reference. */
+export const GEM_LEASE_HELD_MASTER_UNLOCKED = defineToggle({
+  name: "gem.lease-held-master-unlocked",
+  description:
+    "DRM lease checks as before the July 2021 fix: drm_lease_held(), drm_lease_filter_crtcs() " +
+    "and _drm_lease_held() read file_priv->master and its lessor without master_lookup_lock or " +
+    "a reference, so a SET_MASTER of the same file by a privileged thread in between " +
+    "(drm_new_set_master(): the file gets a master of its own and puts the one it shared) can " +
+    "free that master when the file held its last reference, and GETRESOURCES' " +
+    "drm_lease_held() reads master->lessor of freed memory. The fix takes a reference with the " +
+    "new drm_file_get_master() in every drm_lease.c reader.",
+  fixedBy: "drm: protect drm_master pointers in drm_lease.c",
+  kind: "historic",
+  commit: "56f0729a510f",
+  kernels:
+    "v4.15 (leases) to v5.14 (fixed in v5.15; stable backports 121ca0abd900 and 3be1a2730659, their series not confirmed)",
+});

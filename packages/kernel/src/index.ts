@@ -14,6 +14,7 @@ export * from "./fs/fdtable.js";
 export * from "./fs/file.js";
 export * from "./fs/inode.js";
 export * from "./fs/ioctl.js";
+export { fileCloneOpen } from "./fs/open.js";
 export * from "./fs/poll.js";
 export * from "./fs/proc/fd.js";
 export * from "./fs/stat.js";

@@ -30,11 +30,15 @@ import {
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CLOSEFB,
   DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_MODE_CREATE_LEASE,
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_DIRTYFB,
+  DRM_IOCTL_MODE_GET_LEASE,
   DRM_IOCTL_MODE_GETFB,
   DRM_IOCTL_MODE_GETFB2,
+  DRM_IOCTL_MODE_LIST_LESSEES,
   DRM_IOCTL_MODE_MAP_DUMB,
+  DRM_IOCTL_MODE_REVOKE_LEASE,
   DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
@@ -101,6 +105,10 @@ describe("ioctl numbers", () => {
       MODE_CLOSEFB: DRM_IOCTL_MODE_CLOSEFB,
       MODE_ADDFB: DRM_IOCTL_MODE_ADDFB,
       MODE_DIRTYFB: DRM_IOCTL_MODE_DIRTYFB,
+      MODE_CREATE_LEASE: DRM_IOCTL_MODE_CREATE_LEASE,
+      MODE_LIST_LESSEES: DRM_IOCTL_MODE_LIST_LESSEES,
+      MODE_GET_LEASE: DRM_IOCTL_MODE_GET_LEASE,
+      MODE_REVOKE_LEASE: DRM_IOCTL_MODE_REVOKE_LEASE,
     }).toEqual({
       VERSION: 0xc0406400,
       // struct drm_unique: a __kernel_size_t and a char __user * (16 bytes)
@@ -142,6 +150,12 @@ describe("ioctl numbers", () => {
       // legacy ADDFB takes drm_mode_fb_cmd; struct drm_mode_fb_dirty_cmd: 4 u32 and a u64
       MODE_ADDFB: 0xc01c64ae,
       MODE_DIRTYFB: 0xc01864b1,
+      // struct drm_mode_create_lease: u64 object_ids, 4 u32 (24 bytes); list_lessees and
+      // get_lease: 2 u32 and a u64 (16 bytes); revoke_lease: one u32
+      MODE_CREATE_LEASE: 0xc01864c6,
+      MODE_LIST_LESSEES: 0xc01064c7,
+      MODE_GET_LEASE: 0xc01064c8,
+      MODE_REVOKE_LEASE: 0xc00464c9,
     });
     expect(drmStructSize(DRM_VERSION_LAYOUT)).toBe(64);
     expect(drmStructSlots(DRM_MODE_FB_CMD2_LAYOUT).slots.map((s) => [s.name, s.offset])).toEqual([

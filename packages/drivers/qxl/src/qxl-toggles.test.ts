@@ -12,6 +12,7 @@ import {
   dumbCreateVsClose,
   execbufferVsReleaseGc,
   isKnownReapRecursion,
+  leaseHeldVsSetmaster,
   releaseBoRollover,
   surfaceReapVsClose,
 } from "./test-scenarios.js";
@@ -54,6 +55,13 @@ const CASES: ToggleCase[] = [
     scenario: execbufferVsReleaseGc,
     finds: /KASAN: slab-use-after-free in qxl_release_fence_buffer_objects/,
     schedules: 200,
+  },
+  {
+    toggle: "gem.lease-held-master-unlocked",
+    name: "qxl/lease-held-vs-setmaster",
+    scenario: leaseHeldVsSetmaster,
+    finds: /KASAN: slab-use-after-free in drm_lease_held/,
+    schedules: 100,
   },
   {
     toggle: QXL_RELEASE_BO_PIN_LEAK.name,

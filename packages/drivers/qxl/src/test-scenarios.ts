@@ -6,9 +6,15 @@
  * window qxl.ring-push-no-recheck).
  */
 
-import { DRM_IOCTL_MODE_CREATE_DUMB } from "@primetime/gem";
-import type { Process } from "@primetime/kernel";
+import {
+  DRM_IOCTL_DROP_MASTER,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_SET_MASTER,
+} from "@primetime/gem";
+import { CAP_SYS_ADMIN, Kernel, O_RDWR, type Process } from "@primetime/kernel";
 import { Completion, type RunResult, type Simulation, type Splat, yieldCpu } from "@primetime/sim";
+import { DRM_IOCTL_MODE_GETRESOURCES } from "@primetime/uapi";
+import { createQxl, destroyQxl } from "./qxl-drv.js";
 import {
   closeFd,
   gemClose,
@@ -404,6 +410,61 @@ export function ringPushVsFullRing(
     );
 }
 
+/**
+ * lease-held-vs-setmaster: 56f0729a510f's race on a qxl device with one CRTC (createQxl()'s
+ * `crtcs`). A root process opens the card twice (file A becomes master of a new master M, file
+ * B shares M), A drops master and closes, so B holds M's last reference; then one thread calls
+ * GETRESOURCES on B (drm_lease_held() for the CRTC and the connector) while another makes B
+ * master (SET_MASTER: drm_new_set_master() gives B a master of its own and puts M, which frees
+ * it). Both succeed. Oracles: KASAN, refcount, lockdep, kmemleak at the end. Toggle
+ * `gem.lease-held-master-unlocked` reads B's master without a reference in drm_lease_held():
+ * KASAN slab-use-after-free of the drm_master.
+ */
+export async function leaseHeldVsSetmaster(): Promise<void> {
+  const kernel = Kernel.boot();
+  const q = await createQxl(kernel, { crtcs: 1 });
+  const root = kernel.spawnProcess(
+    "compositor",
+    async (p) => {
+      const a = await p.open(q.card, O_RDWR);
+      const b = await p.open(q.card, O_RDWR);
+      await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
+      await p.close(a);
+      const reader = p.spawnThread("getresources", async (t) => {
+        const r = {
+          fb_id_ptr: 0,
+          crtc_id_ptr: 0,
+          connector_id_ptr: 0,
+          encoder_id_ptr: 0,
+          count_fbs: 0,
+          count_crtcs: 0,
+          count_connectors: 0,
+          count_encoders: 0,
+          min_width: 0,
+          max_width: 0,
+          min_height: 0,
+          max_height: 0,
+        };
+        const ret = await t.ioctl(b, DRM_IOCTL_MODE_GETRESOURCES, r);
+        if (ret !== 0 || r.count_crtcs !== 1) throw new Error(`GETRESOURCES: ${ret}`);
+      });
+      const setter = p.spawnThread("set_master", async (t) => {
+        const ret = await t.ioctl(b, DRM_IOCTL_SET_MASTER);
+        if (ret !== 0) throw new Error(`SET_MASTER: ${ret}`);
+      });
+      await reader.join();
+      await setter.join();
+      await p.close(b);
+    },
+    { caps: [CAP_SYS_ADMIN] },
+  );
+  const code = await root.wait();
+  await qxlSettle(kernel, q);
+  await destroyQxl(q);
+  await kernel.checkLeaks();
+  if (code !== 0) throw new Error(`compositor exited with ${code}`);
+}
+
 /** One of qxl's race scenarios, in the shape of `@primetime/vmwgfx/scenarios`' for harnesses. */
 export interface QxlRaceScenario {
   /** `qxl/<case>`. */
@@ -459,5 +520,18 @@ export const QXL_RACE_SCENARIOS: readonly QxlRaceScenario[] = [
     finds: ["qxl.release-bo-pin-leak"],
     schedules: 20,
     how: "WARNING in ttm_bo_release: WARN_ON_ONCE(bo->pin_count) on the retired release page",
+  },
+  {
+    name: "qxl/lease-held-vs-setmaster",
+    description:
+      "GETRESOURCES on a CRTC device racing a root process's SET_MASTER of the same file, which frees the master it shared",
+    expect: "clean",
+    scenario: leaseHeldVsSetmaster,
+    kernelRef:
+      "drivers/gpu/drm/drm_lease.c drm_lease_held(); drm_mode_config.c drm_mode_getresources(); drm_auth.c drm_new_set_master()",
+    finds: ["gem.lease-held-master-unlocked"],
+    // PCT depth 3 finds it at 58, 52, 2, 26, 39, 22, 29, 3, 6, 6 for seeds 1-10 (mean 24.3).
+    schedules: 150,
+    how: "KASAN: slab-use-after-free in drm_lease_held: file_priv->master->lessor (the drm_master SET_MASTER freed)",
   },
 ];

@@ -20,14 +20,17 @@
  * file_set_fsnotify_mode()), no f_wb_err/f_sb_err sampling.
  */
 
-import { ENXIO } from "../include/errno.js";
+import { RESOLVED } from "@primetime/atomics";
+import { ENXIO, type Errno, isErr } from "../include/errno.js";
 import type { Path } from "./dcache.js";
 import { pathGet } from "./dcache.js";
 import {
+  allocEmptyFile,
   type File,
   FMODE_LSEEK,
   FMODE_OPENED,
   FMODE_PATH,
+  fput,
   type Inode,
   NO_FILE_OPERATIONS,
 } from "./file.js";
@@ -90,4 +93,27 @@ export async function doDentryOpen(file: File, name: string, inode: Inode): Prom
   }
   file.fMode |= FMODE_OPENED;
   return 0;
+}
+
+/**
+ * Models file_clone_open(file) (include/linux/fs.h: dentry_open(&file->f_path, file->f_flags,
+ * file->f_cred)): a new file on the same inode with the same flags, from alloc_empty_file(),
+ * opened by do_dentry_open() (the inode's ->open, a device node's driver open). On failure the
+ * new file, not FMODE_OPENED, is put (fput() frees it without ->release) and the errno is
+ * returned: -ENOMEM from the allocation, the driver's ->open errno, -ENXIO for a file the model
+ * gives no inode. DRM leases clone the lessor's file with it (drm_mode_create_lease_ioctl()).
+ * Locking: none held; ->open may sleep.
+ * References: returns the new file with one reference, owned by the caller.
+ */
+export async function fileCloneOpen(file: File): Promise<File | Errno> {
+  const f = await allocEmptyFile(file.fFlags);
+  if (isErr(f)) return f;
+  let error = -ENXIO;
+  if (file.fInode !== null) error = await doDentryOpen(f, file.path, file.fInode);
+  if (error < 0) {
+    const fputDone = fput(f);
+    if (fputDone !== RESOLVED) await fputDone;
+    return error as Errno;
+  }
+  return f;
 }

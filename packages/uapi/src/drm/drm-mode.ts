@@ -378,3 +378,59 @@ export function decodeDrmEventVblank(b: Uint8Array, offset = 0): DrmEventVblank 
     crtc_id: v.getUint32(28, true),
   };
 }
+
+/**
+ * struct drm_mode_create_lease (CREATE_LEASE): in `object_ids` (a user pointer to
+ * `object_count` u32 object ids) and `flags` (O_CLOEXEC | O_NONBLOCK of the new file); out the
+ * new lessee's `lessee_id` and the `fd` of the file that holds it (24 bytes).
+ */
+export interface DrmModeCreateLease {
+  object_ids: number;
+  object_count: number;
+  flags: number;
+  lessee_id: number;
+  fd: number;
+}
+export const DRM_MODE_CREATE_LEASE_LAYOUT: DrmStructLayout = [
+  ["object_ids", "u64"],
+  ["object_count", "u32"],
+  ["flags", "u32"],
+  ["lessee_id", "u32"],
+  ["fd", "u32"],
+];
+
+/**
+ * struct drm_mode_list_lessees (LIST_LESSEES): in `count_lessees` (room at `lessees_ptr`) and
+ * `pad` (must be 0); out the number of lessees with a lease not revoked (16 bytes).
+ */
+export interface DrmModeListLessees {
+  count_lessees: number;
+  pad: number;
+  lessees_ptr: number;
+}
+export const DRM_MODE_LIST_LESSEES_LAYOUT: DrmStructLayout = [
+  ["count_lessees", "u32"],
+  ["pad", "u32"],
+  ["lessees_ptr", "u64"],
+];
+
+/**
+ * struct drm_mode_get_lease (GET_LEASE): in `count_objects` (room at `objects_ptr`) and `pad`
+ * (must be 0); out the number of objects the caller's master may use (16 bytes).
+ */
+export interface DrmModeGetLease {
+  count_objects: number;
+  pad: number;
+  objects_ptr: number;
+}
+export const DRM_MODE_GET_LEASE_LAYOUT: DrmStructLayout = [
+  ["count_objects", "u32"],
+  ["pad", "u32"],
+  ["objects_ptr", "u64"],
+];
+
+/** struct drm_mode_revoke_lease (REVOKE_LEASE): the `lessee_id` whose lease is emptied. */
+export interface DrmModeRevokeLease {
+  lessee_id: number;
+}
+export const DRM_MODE_REVOKE_LEASE_LAYOUT: DrmStructLayout = [["lessee_id", "u32"]];
