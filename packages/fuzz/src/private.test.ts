@@ -423,7 +423,9 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
     {
       toggle: "ttm.evict-deleted-extra-put",
       finds: [392, 212, 816],
-      splat: /refcount_t: underflow; use-after-free/,
+      // (With ttm.walk-put-runs-destroy's fix switch the walk hands a last reference to TTM's
+      // workqueue, so the BO the extra put freed can be met by the work's lock: KASAN.)
+      splat: /refcount_t: underflow; use-after-free|KASAN: slab-use-after-free/,
     },
     {
       // The creation raced by retried guessed closes (qxlCreateGuessClose()): the portfolio
@@ -485,11 +487,13 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
       private: true,
       afterBoot: () => setFailslab({ probability: 0.02 }),
     };
+    // The schedule as measured: ttm.walk-put-runs-destroy's fix switch (newer) moves this run's
+    // eviction walks' last puts to TTM's workqueue, so the open run leaves it off too.
     const open = await fuzzOne(
       fuzz,
       265,
       "pct",
-      baselineFixes().filter((t) => t !== window),
+      baselineFixes().filter((t) => t !== window && t !== "ttm.walk-put-runs-destroy"),
     );
     expect(open.failed).toBe(true);
     expect(open.run.splats[0]?.message).toMatch(/lock held when returning to user space/);
