@@ -603,7 +603,8 @@ async function drmAtomicHelperCommitTail(state: DrmAtomicState): Promise<void> {
 
 /**
  * Models drm_atomic_helper_commit_modeset_disables() (the CRTC part): ->atomic_disable of each
- * CRTC that was active and needs a modeset.
+ * CRTC that was active and needs a modeset, then crtc_set_mode(): ->mode_set_nofb of each
+ * enabled CRTC whose mode changed (a driver without the hook, as vgem and qxl, gets nothing).
  * Locking: none held.
  * References: none.
  */
@@ -612,6 +613,12 @@ async function drmAtomicHelperCommitModesetDisables(state: DrmAtomicState): Prom
     if (!entry) continue;
     if (!entry.oldState.active || !drmAtomicCrtcNeedsModeset(entry.newState)) continue;
     await entry.ptr.helperPrivate.atomicDisable?.(entry.ptr, state);
+  }
+  // crtc_set_mode()
+  for (const entry of state.crtcs) {
+    if (!entry || !entry.newState.modeChanged) continue;
+    const modeSetNofb = entry.ptr.helperPrivate.modeSetNofb;
+    if (entry.newState.enable && modeSetNofb) await modeSetNofb(entry.ptr);
   }
 }
 

@@ -144,6 +144,8 @@ export interface DrmCrtcHelperFuncs {
   atomicEnable?(crtc: DrmCrtc, state: DrmAtomicState): Promise<void>;
   /** Models ->atomic_disable. */
   atomicDisable?(crtc: DrmCrtc, state: DrmAtomicState): Promise<void>;
+  /** Models ->mode_set_nofb: the CRTC's new mode, before the planes (crtc_set_mode()). */
+  modeSetNofb?(crtc: DrmCrtc): Promise<void>;
 }
 
 /**

@@ -381,19 +381,17 @@ export async function drmModePageFlipIoctl(
 }
 
 /**
- * Models drm_atomic_helper_plane_duplicate_state() (__drm_atomic_helper_plane_duplicate_state()
- * into a kmalloc()ed state): a copy of the current state with its own framebuffer reference and
- * no commit. Null when the allocation fails.
+ * Models __drm_atomic_helper_plane_duplicate_state(): fills `state` (a driver's copy of the
+ * current state, or a new one) from the current state, with its own framebuffer reference and
+ * no commit.
  * Locking: connection_mutex held (the plane's lock).
  * References: takes one of the framebuffer.
  */
-export async function drmAtomicHelperPlaneDuplicateState(
+export async function __drmAtomicHelperPlaneDuplicateState(
   plane: DrmPlane,
-): Promise<DrmPlaneState | null> {
+  state: DrmPlaneState,
+): Promise<void> {
   lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
-  if (warnOn(!plane.state, "drm_atomic_helper_plane_duplicate_state: no state")) return null;
-  const state = kmalloc(drmPlaneStateCache, () => new DrmPlaneState());
-  if (isErr(state)) return null;
   const cur = plane.state!;
   cur.checkAccess("__drm_atomic_helper_plane_duplicate_state");
   state.plane = plane;
@@ -408,9 +406,39 @@ export async function drmAtomicHelperPlaneDuplicateState(
   state.srcW = cur.srcW;
   state.srcH = cur.srcH;
   state.visible = cur.visible;
+  state.commit = null;
+  state.state = null;
   if (state.fb) await drmFramebufferGet(state.fb);
   // fence, commit and fb_damage_clips start cleared
+}
+
+/**
+ * Models drm_atomic_helper_plane_duplicate_state() (__drm_atomic_helper_plane_duplicate_state()
+ * into a kmalloc()ed state): a copy of the current state with its own framebuffer reference and
+ * no commit. Null when the allocation fails.
+ * Locking: connection_mutex held (the plane's lock).
+ * References: takes one of the framebuffer.
+ */
+export async function drmAtomicHelperPlaneDuplicateState(
+  plane: DrmPlane,
+): Promise<DrmPlaneState | null> {
+  lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
+  if (warnOn(!plane.state, "drm_atomic_helper_plane_duplicate_state: no state")) return null;
+  const state = kmalloc(drmPlaneStateCache, () => new DrmPlaneState());
+  if (isErr(state)) return null;
+  await __drmAtomicHelperPlaneDuplicateState(plane, state);
   return state;
+}
+
+/**
+ * Models __drm_atomic_helper_plane_destroy_state(): drops the state's framebuffer and commit
+ * references (the caller frees the state).
+ * Locking: none; the state is no longer reachable.
+ * References: drops the framebuffer's and the commit's.
+ */
+export async function __drmAtomicHelperPlaneDestroyState(state: DrmPlaneState): Promise<void> {
+  if (state.fb) await drmFramebufferPut(state.fb);
+  if (state.commit) await drmCrtcCommitPut(state.commit);
 }
 
 /**
@@ -423,9 +451,19 @@ export async function drmAtomicHelperPlaneDestroyState(
   _plane: DrmPlane,
   state: DrmPlaneState,
 ): Promise<void> {
-  if (state.fb) await drmFramebufferPut(state.fb);
-  if (state.commit) await drmCrtcCommitPut(state.commit);
+  await __drmAtomicHelperPlaneDestroyState(state);
   kfree(state);
+}
+
+/**
+ * Models __drm_atomic_helper_plane_reset(): `state` (a driver's zeroed state) becomes the plane's
+ * first state, off.
+ * Locking: none (at load). References: the plane owns it.
+ */
+export function __drmAtomicHelperPlaneReset(plane: DrmPlane, state: DrmPlaneState): void {
+  state.plane = plane;
+  plane.state = state;
+  kmemleakReferenced(state, true);
 }
 
 /**
@@ -440,7 +478,5 @@ export async function drmAtomicHelperPlaneReset(plane: DrmPlane): Promise<void> 
     plane.state = null;
     return;
   }
-  state.plane = plane;
-  plane.state = state;
-  kmemleakReferenced(state, true);
+  __drmAtomicHelperPlaneReset(plane, state);
 }

@@ -26,6 +26,7 @@ export * from "./vmwgfx-irq.js";
 export * from "./vmwgfx-kms.js";
 export * from "./vmwgfx-prime.js";
 export * from "./vmwgfx-resource.js";
+export * from "./vmwgfx-stdu.js";
 export * from "./vmwgfx-surface.js";
 export * from "./vmwgfx-ttm-buffer.js";
 export * from "./vmwgfx-uapi.js";

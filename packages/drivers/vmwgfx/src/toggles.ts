@@ -482,6 +482,33 @@ export const VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX = defineKnownWindow({
     "vmwgfx/fence-copy-vs-dumb-munmap --open-windows`",
 });
 
+/** vmw_gb_surface_define_internal() taking the file's master with drm_master_get(), unlocked. */
+export const VMWGFX_SURFACE_MASTER_UNLOCKED = defineToggle({
+  name: "vmwgfx.surface-master-unlocked",
+  description:
+    "vmw_gb_surface_define_internal() (GB_SURFACE_CREATE on a primary node) takes the creating " +
+    "master as drm_master_get(file_priv->master): the pointer is loaded without " +
+    "file->master_lookup_lock or dev->master_mutex, so a CAP_SYS_ADMIN SET_MASTER of the same " +
+    "file (drm_new_set_master(): the file gets a master of its own and puts the one it shared) " +
+    "can free the loaded master before the get, when the file held its last reference: the " +
+    "kref_get() of the freed drm_master (KASAN slab-use-after-free, refcount 'addition on 0'), " +
+    "and the surface keeps a dangling master.",
+  fixedBy: "drm/vmwgfx: fix potential UAF in vmwgfx_surface.c",
+  foundBy:
+    "races.test.ts: surface-define-vs-setmaster (a root process's file shares a master whose " +
+    "other holder dropped it and closed; one thread creates a surface on the file, the other " +
+    "makes the file master)",
+  kind: "historic",
+  commit: "2bc5da528dd5",
+  kernels:
+    "vmwgfx's surface master check with drm_new_set_master() replacing a file's master (first " +
+    "affected version not confirmed) until the fix (Desmond Cheong Zhi Xi, July 2021, merged " +
+    "through drm-misc for v5.15 (mainline tag not confirmed here); stable 5.10.y review of " +
+    "16 Sep 2021 '[ Upstream commit 2bc5da528dd570c5ecabc107e6fbdbc55974276f ]'); v6.12.19 " +
+    "and v6.18.35 use drm_file_get_master(). The fix also converts vmw_surface_define_ioctl(), " +
+    "the legacy path not modeled here",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
@@ -495,6 +522,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_FENCE_DESTROY_ALWAYS_LOCKS,
   VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
+  VMWGFX_SURFACE_MASTER_UNLOCKED,
 ];
 
 /** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */

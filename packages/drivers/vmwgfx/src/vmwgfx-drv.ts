@@ -118,6 +118,7 @@ import {
 } from "./vmwgfx-gmrid-manager.js";
 import { type VmwDisplayUnitType, vmwKmsInit } from "./vmwgfx-kms.js";
 import { vmwPrimeDmabufOps, vmwPrimeFdToHandle, vmwPrimeHandleToFd } from "./vmwgfx-prime.js";
+import { type VmwScreenTargetDisplayUnit, vmwKmsStduInitDisplay } from "./vmwgfx-stdu.js";
 import {
   vmwDumbCreate,
   vmwGbSurfaceDefineIoctl,
@@ -244,9 +245,12 @@ export class VmwPrivate extends SlabObject {
   readonly textureMaxHeight = 8192;
   /**
    * Models active_display_unit: a guest-backed device's is the screen target unit
-   * (vmw_kms_stdu_init_display(); display units themselves are not modeled).
+   * (vmw_kms_stdu_init_display(); its display units are registered with the `displayUnits`
+   * option, vmwgfx-stdu.ts).
    */
   readonly activeDisplayUnit: VmwDisplayUnitType = "screen_target";
+  /** The screen-target display units (the CRTCs' containers), in unit order. */
+  readonly stdus: VmwScreenTargetDisplayUnit[] = [];
 
   constructor() {
     super(vmwPrivateCache);
@@ -675,6 +679,12 @@ export interface VmwgfxOptions {
   readonly has3d?: boolean;
   /** The device's memory (VMWGFX_DEFAULT_MEMORY unless given; fields not given keep theirs). */
   readonly memory?: Partial<VmwgfxMemory>;
+  /**
+   * Screen-target display units to register (vmw_kms_stdu_init_display(): CRTCs with primary
+   * planes and connectors, vmwgfx-stdu.ts); 0 by default, so that runs not asking for them
+   * are unchanged (the kernel registers VMWGFX_NUM_DISPLAY_UNITS, 8; at most 8 here).
+   */
+  readonly displayUnits?: number;
 }
 
 /** A registered vmwgfx device and its nodes. */
@@ -729,6 +739,10 @@ export async function createVmwgfx(
   vmw.hasGmr = vmwGmridManInit(vmw.bdev, VMW_PL_GMR, vmwGmridLimits(vmw, VMW_PL_GMR)) === 0;
   vmwGmridManInit(vmw.bdev, VMW_PL_MOB, vmwGmridLimits(vmw, VMW_PL_MOB));
   vmwKmsInit(vmw, dev);
+  if (opts.displayUnits) {
+    const r = await vmwKmsStduInitDisplay(vmw, dev, opts.displayUnits);
+    if (r) throw new Error(`vmwgfx: vmw_kms_stdu_init_display failed: ${r}`);
+  }
   const ret = await drmDevRegister(dev, kernel);
   if (ret) {
     const drmDevPutDone = drmDevPut(dev);

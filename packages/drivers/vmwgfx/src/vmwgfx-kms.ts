@@ -31,6 +31,8 @@ import {
   type DrmFramebufferFuncs,
   type DrmModeConfigFuncs,
   type DrmModeFbCmd2,
+  drmAtomicHelperCheck,
+  drmAtomicHelperCommit,
   drmAtomicHelperDirtyfb,
   drmFramebufferCleanup,
   drmFramebufferInit,
@@ -456,8 +458,17 @@ function vmwFileTfile(file: DrmFile): TtmObjectFile {
   return (file.driverPriv as { tfile: TtmObjectFile }).tfile;
 }
 
-/** Models vmw_kms_funcs (->atomic_check and ->atomic_commit are not modeled). */
-export const vmwKmsFuncs: DrmModeConfigFuncs = { fbCreate: vmwKmsFbCreate };
+/**
+ * Models vmw_kms_funcs: ->atomic_check is vmw_kms_atomic_check_modeset() reduced to
+ * drm_atomic_helper_check() (the topology and implicit-placement checks are not modeled),
+ * ->atomic_commit drm_atomic_helper_commit(). Only a device with display units
+ * (VmwgfxOptions.displayUnits) commits states that reach them.
+ */
+export const vmwKmsFuncs: DrmModeConfigFuncs = {
+  fbCreate: vmwKmsFbCreate,
+  atomicCheck: drmAtomicHelperCheck,
+  atomicCommit: drmAtomicHelperCommit,
+};
 
 /**
  * Models vmw_kms_init(), the mode_config part: vmw_kms_funcs, sizes from 1 to the texture

@@ -21,7 +21,8 @@
 
 import { Kref } from "@primetime/atomics";
 import { EINVAL, ESRCH } from "@primetime/kernel";
-import { type Owner, point, RESOLVED, toggleEnabled } from "@primetime/sim";
+import { type Owner, point, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
+import { ttmBoReserve, ttmBoUnreserve } from "@primetime/ttm";
 import { VMWGFX_SURFACE_BO_TTM_REF_ONLY } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -37,7 +38,7 @@ import {
   vmwBindingMutexIfUsed,
   vmwBindingResListKill,
 } from "./vmwgfx-binding.js";
-import { type VmwBo, vmwBoUnreference, vmwUserBoUnref } from "./vmwgfx-bo.js";
+import { type VmwBo, vmwBoPinReserved, vmwBoUnreference, vmwUserBoUnref } from "./vmwgfx-bo.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 
 /** Models enum vmw_res_type (the kinds modeled). */
@@ -73,6 +74,8 @@ export class VmwResource {
   create: ((res: VmwResource) => Promise<number>) | null = null;
   /** Models binding_head: the context bindings that name this resource (binding_mutex). */
   readonly bindingHead: VmwCtxBindinfo[] = [];
+  /** Models pin_count (under cmdbuf_mutex): vmw_resource_pin() / vmw_resource_unpin(). */
+  pinCount = 0;
 
   constructor(readonly owner: Owner) {
     this.kref = new Kref(owner);
@@ -215,4 +218,55 @@ export async function vmwUserResourceNorefLookupHandle(
     return -EINVAL;
   }
   return converter.baseObjToRes(base);
+}
+
+/**
+ * Models vmw_resource_pin() (vmwgfx_resource.c): under cmdbuf_mutex, the first pin reserves the
+ * resource's guest memory buffer, if it has one, and pins it where it is (vmw_bo_pin_reserved());
+ * then pin_count++. Not modeled: vmw_resource_reserve() (the resource's own reservation, only
+ * the LRU list here) and the validations (ttm_bo_validate() into the resource's domain,
+ * vmw_resource_validate(): the device surface, whose creation is not modeled), so it returns 0
+ * but for a failed reservation.
+ * Locking: takes dev_priv->cmdbuf_mutex, then the buffer's reservation.
+ * References: none taken; the caller holds the resource.
+ */
+export async function vmwResourcePin(res: VmwResource, interruptible: boolean): Promise<number> {
+  const devPriv = res.devPriv!;
+  const cmdbufMutexTaken = devPriv.cmdbufMutex.lock();
+  if (cmdbufMutexTaken !== RESOLVED) await cmdbufMutexTaken;
+  let ret = 0;
+  if (res.pinCount === 0) {
+    const vbo = res.guestMemoryBo;
+    if (vbo) {
+      ret = await ttmBoReserve(vbo, interruptible, false, null);
+      if (ret === 0) {
+        await vmwBoPinReserved(vbo, true);
+        await ttmBoUnreserve(vbo);
+      }
+    }
+  }
+  if (ret === 0) res.pinCount++;
+  devPriv.cmdbufMutex.unlockNow();
+  return ret;
+}
+
+/**
+ * Models vmw_resource_unpin(): under cmdbuf_mutex, pin_count--, and the last unpin unpins the
+ * guest memory buffer (reserved for it).
+ * Locking: takes dev_priv->cmdbuf_mutex, then the buffer's reservation.
+ * References: none.
+ */
+export async function vmwResourceUnpin(res: VmwResource): Promise<void> {
+  const devPriv = res.devPriv!;
+  const cmdbufMutexTaken = devPriv.cmdbufMutex.lock();
+  if (cmdbufMutexTaken !== RESOLVED) await cmdbufMutexTaken;
+  warnOn(res.pinCount === 0, "vmw_resource_unpin: WARN_ON(res->pin_count == 0)");
+  if (res.pinCount > 0 && --res.pinCount === 0 && res.guestMemoryBo) {
+    const vbo = res.guestMemoryBo;
+    const ret = await ttmBoReserve(vbo, false, false, null);
+    warnOn(ret !== 0, "vmw_resource_unpin: WARN_ON(ret)");
+    await vmwBoPinReserved(vbo, false);
+    await ttmBoUnreserve(vbo);
+  }
+  devPriv.cmdbufMutex.unlockNow();
 }

@@ -22,6 +22,7 @@ import {
   type DrmFile,
   type DrmMaster,
   type DrmModeCreateDumb,
+  drmFileGetMaster,
   drmGemHandleCreate,
   drmGemObjectPut,
   drmIsPrimaryClient,
@@ -33,6 +34,7 @@ import {
 import {
   EACCES,
   EINVAL,
+  type Errno,
   isErr,
   KmemCache,
   kfreeRcu,
@@ -49,6 +51,7 @@ import {
   VMWGFX_INVALID_GEM_PUT,
   VMWGFX_SURFACE_BO_TTM_REF_ONLY,
   VMWGFX_SURFACE_DEFINE_EINVAL_LEAK,
+  VMWGFX_SURFACE_MASTER_UNLOCKED,
 } from "./toggles.js";
 import {
   type TtmBaseObject,
@@ -282,6 +285,34 @@ async function vmwUserSurfaceBaseRelease(base: TtmBaseObject): Promise<void> {
  */
 async function vmwHwSurfaceDestroy(_res: VmwResource): Promise<void> {}
 
+/**
+ * Models vmw_gb_surface_define() for a kernel-internal surface (the screen target's proxy
+ * surface of vmw_stdu_primary_plane_prepare_fb()): a vmw_user_surface that is not published
+ * (no handle, no prime object, no master) with its resource, one reference, no guest memory.
+ * The format and size checks are not modeled (see vmwGbSurfaceDefineIoctl()).
+ * Locking: none; the surface is not visible yet. References: returns the creator's.
+ */
+export function vmwGbSurfaceDefine(
+  vmw: VmwPrivate,
+  metadata: VmwSurfaceMetadata,
+): VmwUserSurface | Errno {
+  const srf = kmalloc(vmwUserSurfaceCache, () => new VmwUserSurface());
+  if (isErr(srf)) return srf;
+  srf.metadata = { ...metadata };
+  const size = vmwSurfaceGetSerializedSizeExtended(
+    metadata.format,
+    metadata.width,
+    metadata.height,
+    metadata.depth,
+    metadata.mipLevels,
+    1,
+    1,
+  );
+  vmwResourceInit(srf.res, size, vmwUserSurfaceFree, vmw, "surface");
+  srf.res.hwDestroy = vmwHwSurfaceDestroy;
+  return srf;
+}
+
 /** Models user_surface_converter: user surfaces as resources. */
 export const userSurfaceConverter: VmwUserResourceConv = {
   objectType: VMW_RES_SURFACE,
@@ -306,9 +337,14 @@ export const userSurfaceConverter: VmwUserResourceConv = {
  * (the screen-target format and texture size limits of a scanout surface, a format without a
  * block description) are not modeled.
  *
+ * A primary-node creator's master is taken with drm_file_get_master() (under the file's
+ * master_lookup_lock, as since 2bc5da528dd5); toggle `vmwgfx.surface-master-unlocked`:
+ * drm_master_get(file_priv->master) without it, as before.
+ *
  * References: the surface keeps a GEM reference to its buffer (the lookup's, or the creation
- * one); toggle `vmwgfx.surface-bo-ttm-ref-only`: a TTM one instead, as before 91398b413d03.
- * Locking: none held; takes the locks of the calls.
+ * one); toggle `vmwgfx.surface-bo-ttm-ref-only`: a TTM one instead, as before 91398b413d03. A
+ * master reference for a primary-node creator (dropped by vmw_user_surface_free()).
+ * Locking: none held; takes the locks of the calls (file->master_lookup_lock for the master).
  */
 export async function vmwGbSurfaceDefineIoctl(
   _vmw: VmwSurfaceDevice,
@@ -351,7 +387,14 @@ export async function vmwGbSurfaceDefineIoctl(
   };
   vmwResourceInit(srf.res, size, vmwUserSurfaceFree, dev.driverPrivate as VmwPrivate, "surface");
   srf.res.hwDestroy = vmwHwSurfaceDestroy;
-  if (drmIsPrimaryClient(file) && file.master) srf.master = await drmMasterGet(file.master);
+  if (drmIsPrimaryClient(file)) {
+    if (toggleEnabled(VMWGFX_SURFACE_MASTER_UNLOCKED.name)) {
+      // Before 2bc5da528dd5: drm_master_get(file_priv->master), the pointer loaded with neither
+      // master_lookup_lock nor master_mutex held.
+      const master = file.master;
+      if (master) srf.master = await drmMasterGet(master);
+    } else srf.master = await drmFileGetMaster(file);
+  }
   const res = srf.res;
   let ret = 0;
   let backupHandle = 0;

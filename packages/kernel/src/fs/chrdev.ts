@@ -14,7 +14,7 @@ import { S_IFCHR } from "@primetime/uapi";
 import { EBUSY, EEXIST, EINVAL, ENOENT, type Errno, errPtr } from "../include/errno.js";
 import { AddressSpace } from "../mm/vma.js";
 import type { FileOperations, Inode } from "./file.js";
-import { inodeAttrs } from "./inode.js";
+import { newInode } from "./inode.js";
 import { kernMountSb } from "./super.js";
 
 /** Models MINORBITS. */
@@ -88,14 +88,15 @@ export class ChrdevRegistry {
     // devtmpfs' node (devtmpfs_create_node() -> vfs_mknod()): S_IFCHR with the mode the
     // device's ->devnode() gives, 0600 when it gives none (drm_devnode() gives none; udev
     // changes it later, which the model does not run). Its number is the model's sequence.
-    const inode: Inode = {
-      ...inodeAttrs(kernMountSb("devtmpfs"), S_IFCHR | 0o600),
+    const inode = newInode(
+      kernMountSb("devtmpfs"),
+      S_IFCHR | 0o600,
       path,
-      iRdev: MKDEV(major, minor),
-      iFop: fops,
-      iPrivate: opts.private,
-      iMapping: new AddressSpace(path),
-    };
+      MKDEV(major, minor),
+      fops,
+      opts.private,
+      new AddressSpace(path),
+    );
     this.nodes.set(path, inode);
     return inode;
   }

@@ -52,7 +52,7 @@ import { KmemCache, kfree, kmalloc, SlabObject } from "../mm/slab.js";
 import { AddressSpace, type Vma } from "../mm/vma.js";
 import { type DentryOperations, dAllocPseudo, dputNoPoint, type Path } from "./dcache.js";
 import { EPOLL_ITEM_POLL_WITHOUT_REF, type EpItem, eventpollRelease } from "./eventpoll.js";
-import { type InodeAttrs, inodeAttrs } from "./inode.js";
+import { type InodeAttrs, newInode } from "./inode.js";
 import type { IoctlArg } from "./ioctl.js";
 import type { PollTable } from "./poll.js";
 import { kernMountSb, type SuperBlock } from "./super.js";
@@ -426,14 +426,7 @@ export async function allocFilePseudo(
  * Locking: none. References: the caller's (the file's, once it is created on it).
  */
 export function allocAnonInode(name: string, sb: SuperBlock = kernMountSb(name)): Inode {
-  return {
-    ...inodeAttrs(sb, S_IRUSR | S_IWUSR),
-    path: name,
-    iRdev: 0,
-    iFop: null,
-    iPrivate: undefined,
-    iMapping: new AddressSpace(name),
-  };
+  return newInode(sb, S_IRUSR | S_IWUSR, name, 0, null, undefined, new AddressSpace(name));
 }
 
 /**
@@ -717,14 +710,17 @@ export async function flushDelayedFput(): Promise<void> {
  * The shared anonymous inode (anon_inode_inode): one per simulation, alloc_anon_inode() on
  * anon_inodefs' super block (anon_inode_init()).
  */
-const anonInodeLocal = new SimLocal<Inode>(() => ({
-  ...inodeAttrs(kernMountSb("anon_inodefs"), S_IRUSR | S_IWUSR),
-  path: "anon_inode",
-  iRdev: 0,
-  iFop: null,
-  iPrivate: undefined,
-  iMapping: new AddressSpace("anon_inode"),
-}));
+const anonInodeLocal = new SimLocal<Inode>(() =>
+  newInode(
+    kernMountSb("anon_inodefs"),
+    S_IRUSR | S_IWUSR,
+    "anon_inode",
+    0,
+    null,
+    undefined,
+    new AddressSpace("anon_inode"),
+  ),
+);
 
 /** Models anon_inode_inode. */
 export function anonInode(): Inode {

@@ -51,7 +51,7 @@ import {
   receiveFd,
 } from "../fs/fdtable.js";
 import { allocFile, type File, fileOperations, fput, type Inode, O_RDWR } from "../fs/file.js";
-import { inodeAttrs } from "../fs/inode.js";
+import { newInode } from "../fs/inode.js";
 import { ENOIOCTLCMD, type IoctlArg } from "../fs/ioctl.js";
 import { kernMountSb } from "../fs/super.js";
 import {
@@ -517,14 +517,15 @@ function sockCreateCheck(family: number, stype: number, protocol: number): numbe
  * Locking: none. References: the file's, once it points at it.
  */
 export function sockAllocInode(name: string): Inode {
-  return {
-    ...inodeAttrs(kernMountSb("sockfs"), S_IFSOCK | S_IRWXUGO),
-    path: name,
-    iRdev: 0,
-    iFop: null,
-    iPrivate: undefined,
-    iMapping: sockfsMapping,
-  };
+  return newInode(
+    kernMountSb("sockfs"),
+    S_IFSOCK | S_IRWXUGO,
+    name,
+    0,
+    null,
+    undefined,
+    sockfsMapping,
+  );
 }
 
 /** The sockets' i_mapping (one for all: nothing maps a socket in the model). */
@@ -1754,9 +1755,12 @@ export function sysRecvmsgFds(
       // A buffer of size bytes: a length that is no size_t fits no iov (-EINVAL, the model's
       // stand-in for import_iovec()'s checks); 0 is allowed.
       if (o.size !== undefined && (!Number.isInteger(o.size) || o.size < 0)) return -EINVAL;
-      return withSocket(a, (sk, file) =>
-        unixStreamRecvmsg(sk, { ...o, nonblock: o.nonblock || (file.fFlags & O_NONBLOCK) !== 0 }),
-      );
+      return withSocket(a, (sk, file) => {
+        // o is this call's own copy: set its field rather than spread it into a new object
+        // with the field after the spread (V8's slow path for such a literal).
+        if ((file.fFlags & O_NONBLOCK) !== 0) o.nonblock = true;
+        return unixStreamRecvmsg(sk, o);
+      });
     },
     fd,
     opts,

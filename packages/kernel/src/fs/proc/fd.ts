@@ -28,7 +28,7 @@ import { dPath } from "../d-path.js";
 import { type Path, pathGet, pathPut } from "../dcache.js";
 import { type FilesStruct, fgetFiles } from "../fdtable.js";
 import { FMODE_READ, FMODE_WRITE, fput, type Inode } from "../file.js";
-import { inodeAttrs } from "../inode.js";
+import { newInode } from "../inode.js";
 import { kernMountSb } from "../super.js";
 
 /** Models PATH_MAX: the size of do_proc_readlink()'s buffer. */
@@ -98,16 +98,17 @@ export function procFdInstantiate(name: string, fMode: number): Inode {
   let mode = S_IFLNK;
   if (fMode & FMODE_READ) mode |= S_IRUSR | S_IXUSR;
   if (fMode & FMODE_WRITE) mode |= S_IWUSR | S_IXUSR;
-  const attrs = inodeAttrs(kernMountSb("proc"), mode);
-  attrs.iSize = 64;
-  return {
-    ...attrs,
-    path: name,
-    iRdev: 0,
-    iFop: null,
-    iPrivate: undefined,
-    iMapping: new AddressSpace(name),
-  };
+  const inode = newInode(
+    kernMountSb("proc"),
+    mode,
+    name,
+    0,
+    null,
+    undefined,
+    new AddressSpace(name),
+  );
+  inode.iSize = 64;
+  return inode;
 }
 
 /**
