@@ -25,9 +25,11 @@
  * `--private on|off` (campaign, toggles, log: the drivers' private ioctls on qxl and vmwgfx
  * devices, from @primetime/uapi's qxl_drm.h and vmwgfx_drm.h; default off; recorded as
  * `fuzz +priv`, so `log --token` replays it without the option),
- * `--kms on|off` (campaign, toggles, log: KMS framebuffers, ADDFB2, RMFB, CLOSEFB, GETFB and
+ * `--kms on|off|flip` (campaign, toggles, log: KMS framebuffers, ADDFB2, RMFB, CLOSEFB, GETFB and
  * GETFB2 from clients and from the display server as the compositor; default off; recorded as
- * `fuzz +kms`),
+ * `fuzz +kms`; `flip`: those and, on qxl devices registered with CRTCs, the compositor's
+ * SETCRTC and PAGE_FLIP of its own and its clients' framebuffers with their events read back,
+ * kms-flip.ts; recorded as `fuzz +kms+flip`),
  * `--drm-read on|off` (campaign, toggles, log: DRM fds opened O_NONBLOCK, read(2), polled,
  * vmwgfx's FENCE_EVENT, fstat(2) of any fd; default off; recorded as `fuzz +drmread`),
  * `--oob on|off` (campaign, toggles, log: MSG_OOB sends with and without fds, recvmsg(2) with
@@ -84,7 +86,8 @@ function usage(): never {
       "  [--sockets on|off|listen] (unix socket operations: socketpair, sendmsg, recvmsg;\n" +
       "    listen: also socket, bind, listen, connect, accept4; default off)\n" +
       "  [--private on|off] (the drivers' private ioctls: qxl's and vmwgfx's; default off)\n" +
-      "  [--kms on|off] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; default off)\n" +
+      "  [--kms on|off|flip] (KMS framebuffers: ADDFB2, RMFB, CLOSEFB, GETFB, GETFB2; flip: also\n" +
+      "    qxl devices with CRTCs, the compositor's SETCRTC and PAGE_FLIP with events; default off)\n" +
       "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n" +
       "  [--oob on|off] (MSG_OOB sends and receives, SIOCATMARK on the sockets; default off)\n" +
       "  [--masters on|off] (a CAP_SYS_ADMIN process; SET_VERSION, GET_UNIQUE, SET/DROP_MASTER;\n" +
@@ -289,14 +292,14 @@ if (
 const privateOpt = options.get("private");
 if (privateOpt !== undefined && privateOpt !== "on" && privateOpt !== "off") usage();
 const kmsOpt = options.get("kms");
-if (kmsOpt !== undefined && kmsOpt !== "on" && kmsOpt !== "off") usage();
+if (kmsOpt !== undefined && kmsOpt !== "on" && kmsOpt !== "flip" && kmsOpt !== "off") usage();
 const drmReadOpt = options.get("drm-read");
 if (drmReadOpt !== undefined && drmReadOpt !== "on" && drmReadOpt !== "off") usage();
 const oobOpt = options.get("oob");
 if (oobOpt !== undefined && oobOpt !== "on" && oobOpt !== "off") usage();
 const mastersOpt = options.get("masters");
 if (mastersOpt !== undefined && mastersOpt !== "on" && mastersOpt !== "off") usage();
-if (mastersOpt === "on" && (privateOpt === "on" || kmsOpt === "on")) usage();
+if (mastersOpt === "on" && (privateOpt === "on" || kmsOpt === "on" || kmsOpt === "flip")) usage();
 const vmwVramOpt = options.get("vmw-vram");
 if (vmwVramOpt !== undefined && vmwVramOpt !== "on" && vmwVramOpt !== "off") usage();
 if (vmwVramOpt === "on" && privateOpt !== "on") usage();
@@ -306,7 +309,7 @@ const fuzz = {
   plan,
   sockets: socketsOpt === "listen" ? ("listen" as const) : socketsOpt === "on",
   private: privateOpt === "on",
-  kms: kmsOpt === "on",
+  kms: kmsOpt === "flip" ? ("flip" as const) : kmsOpt === "on",
   drmRead: drmReadOpt === "on",
   oob: oobOpt === "on",
   masters: mastersOpt === "on",

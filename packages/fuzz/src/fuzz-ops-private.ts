@@ -80,6 +80,7 @@ import {
   qxlAllocBurst,
   qxlAllocResult,
   qxlCreateGuessClose,
+  qxlEvictBusyRelease,
   qxlEvictDeleted,
   qxlEvictRace,
   qxlEvictReleaseRace,
@@ -104,6 +105,7 @@ import {
   type QxlFuzzReloc,
   qxlCommandAt,
   qxlCommandPage,
+  qxlExecBadRelocExpect,
   SPICE_SURFACE_FMT_32_XRGB,
   VMW_SURFACE_FORMAT,
   vmwClear,
@@ -246,9 +248,10 @@ export function anonPage(_run: FuzzRun, ctx: ThreadCtx): Promise<number> {
  */
 export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boolean): Promise<"ok"> {
   const f = e.file!;
-  // (10-18: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning, and 10-14
-  // theirs from before 15-18: a recorded token replays the same operations.)
-  switch (choose(21, "fuzz qxl op")) {
+  // (10-22: fuzz-ops-qxl-vram.ts, after the others: values 0-9 keep their meaning, 10-14
+  // theirs from before 15-20, and 0-20 theirs from before 21-22 (qxlEvictBusyRelease()): a
+  // recorded token replays the same operations.)
+  switch (choose(23, "fuzz qxl op")) {
     case 0: {
       // ALLOC: a VRAM buffer of whole pages, or size 0 (-EINVAL).
       const bad = choose(6, "fuzz qxl alloc bad") === 0;
@@ -349,6 +352,9 @@ export async function opQxl(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boole
     case 19:
     case 20:
       return qxlCreateGuessClose(run, ctx, e);
+    case 21:
+    case 22:
+      return qxlEvictBusyRelease(run, ctx, e, own);
     default:
       return qxlExecbuffer(run, ctx, e, 1);
   }
@@ -444,7 +450,8 @@ export async function qxlExecbuffer(
     const r = await privIoctl(run, ctx, e, DRM_IOCTL_QXL_EXECBUFFER, arg, what);
     // Before any handle is looked up: the command's type and size; the relocations in order.
     if (garbage === 0 || garbage === 1) privExpect(run, e, what, r.ret, [-EINVAL], r.m);
-    else if (never || garbage === 2) privExpect(run, e, what, r.ret, [-EINVAL], r.m);
+    else if (never || garbage === 2)
+      privExpect(run, e, what, r.ret, qxlExecBadRelocExpect(run.devs[f.dev]!.scarce), r.m);
     if (r.ret !== 0) break;
   }
   await ctx.p.munmap(page, PAGE);

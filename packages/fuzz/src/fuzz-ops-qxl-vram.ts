@@ -1,9 +1,9 @@
 /**
  * The qxl workload's VRAM pressure and creation races (`opts.private`; fuzz.ts's FuzzRun, one
  * schedule), the qxl operations drawn after the others (fuzz-ops-private.ts's opQxl(), values
- * 10-14 of its draw): QXL_ALLOC bursts that fill a small drawn VRAM (qxl's `registerDrawn`:
+ * 10-22 of its draw): QXL_ALLOC bursts that fill a small drawn VRAM (qxl's `registerDrawn`:
  * RegisteredDevice.scarceMemory), creations raced by a close of the handle they are about to
- * return, and eviction raced by releases. What the model accepts from QXL_ALLOC is
+ * return, and eviction raced by releases (a trylocking walk's, and an EXECBUFFER's ticketed one). What the model accepts from QXL_ALLOC is
  * qxlAllocExpect() (private-ioctls.ts). Each function takes the run's state as `run`.
  */
 
@@ -214,5 +214,54 @@ export async function qxlEvictDeleted(
   const pages = 2 + choose(3, "fuzz qxl evict-deleted pages");
   for (let i = 3 + choose(4, "fuzz qxl evict-deleted n"); i > 0 && !e.closed; i--)
     if ((await qxlAllocOne(run, ctx, e, own, pages)) === null) break;
+  return "ok";
+}
+
+/** The pages of the buffer qxlEvictBusyRelease() fills a small VRAM with (8 or 9 of its 12). */
+export const QXL_EVICT_BUSY_FILL = 8;
+
+/**
+ * Eviction under a ticket raced by the release of the only buffer it could evict: round after
+ * round (one to three), a QXL_ALLOC of 3-4 pages (the drawing's buffer), then one of
+ * QXL_EVICT_BUSY_FILL or one more pages (on a small VRAM: ttm_bo_evict_alloc() moves the first
+ * out to system memory to make room, and what is left free is less than it needs), then a new
+ * thread GEM_CLOSEs the filler (its last handle, idle: ttm_bo_release() trylocks its reservation
+ * and holds it while it frees the resource, still on VRAM's LRU) after zero to three GETPARAMs
+ * (the start of the close drawn against the submission's), while this thread submits a drawing
+ * naming the first buffer (EXECBUFFER: qxl_release_reserve_list() validates it back into VRAM
+ * under its drm_exec ticket; the walk's trylock pass finds the filler locked, and its second,
+ * ticketlocking pass, ttm_lru_walk_ticketlock(), may meet it still locked by its release);
+ * then GEM_CLOSE of the first buffer. On a VRAM of the default size both fit: no eviction.
+ * The file is shared from then on.
+ */
+export async function qxlEvictBusyRelease(
+  run: FuzzRun,
+  ctx: ThreadCtx,
+  e: FdEntry,
+  own: boolean,
+): Promise<"ok"> {
+  const f = e.file!;
+  f.shared = true;
+  const rounds = 1 + choose(3, "fuzz qxl evict-busy rounds");
+  for (let i = 0; i < rounds && !e.closed; i++) {
+    const y = await qxlAllocOne(run, ctx, e, own, 3 + choose(2, "fuzz qxl evict-busy pages"));
+    if (y === null) return "ok";
+    const fill = QXL_EVICT_BUSY_FILL + choose(2, "fuzz qxl evict-busy fill");
+    const x = await qxlAllocOne(run, ctx, e, own, fill);
+    if (x !== null) {
+      const jitter = choose(4, "fuzz qxl evict-busy jitter");
+      const closer = ctx.p.spawnThread("qxl-busy-close", async () => {
+        for (let j = 0; j < jitter; j++) {
+          const arg = { param: 1, value: 0 };
+          const r = await privIoctl(run, ctx, e, DRM_IOCTL_QXL_GETPARAM, arg, "QXL_GETPARAM(1)");
+          privExpect(run, e, "QXL_GETPARAM(1)", r.ret, [0], r.m);
+        }
+        await run.doGemClose(ctx, e, false, x, null, false);
+      });
+      await qxlExecbuffer(run, ctx, e, 1, undefined, y);
+      await closer.join();
+    }
+    await run.doGemClose(ctx, e, own, y, null, false);
+  }
   return "ok";
 }

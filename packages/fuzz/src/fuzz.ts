@@ -209,8 +209,13 @@ export interface FuzzOptions {
    * with `private`) as the compositor that makes framebuffers of its clients' buffers by flink
    * name (kms.ts). One more operation, after every other in the draw (OP_TABLE), so a run
    * without it draws as before.
+   * `"flip"` (`cli --kms flip`, token `fuzz +kms+flip`): those and the compositor's flips
+   * (kms-flip.ts): the devices are registered drawn (DriverUnderTest.registerDrawn) with
+   * `scanout` (qxl draws its CRTC count), and two more KMS draws, after the others in kms.ts's
+   * table, show clients' and the server's framebuffers with SETCRTC and PAGE_FLIP (events read
+   * back) on qxl devices with CRTCs.
    */
-  readonly kms?: boolean;
+  readonly kms?: boolean | "flip";
   /**
    * Reads, polls and fstat()s of DRM fds (default false; `cli --drm-read on`, token
    * `fuzz +drmread`, after any other suffix): O_NONBLOCK opens, read(2) with drawn sizes,
@@ -543,18 +548,22 @@ interface NameObservation {
 }
 
 /**
- * Registers one device of `driver`; with `drawn` (private runs), with a configuration drawn from
- * the seed when the driver offers one (DriverUnderTest.registerDrawn: qxl's surface slots and
- * spice worker), so that a run's device is one of the settings the real device allows.
+ * Registers one device of `driver`; with `drawn` (private runs, and kms "flip" runs), with a
+ * configuration drawn from the seed when the driver offers one (DriverUnderTest.registerDrawn:
+ * qxl's surface slots and spice worker), so that a run's device is one of the settings the real
+ * device allows; with `scanout` (kms "flip" runs) a device that scans out (qxl: its CRTC count).
  */
 async function registerNodes(
   driver: DriverUnderTest,
   kernel: Kernel,
   drawn = false,
+  scanout = false,
 ): Promise<DeviceNodes> {
   const r =
     drawn && driver.registerDrawn
-      ? await driver.registerDrawn(kernel, choose)
+      ? await (scanout
+          ? driver.registerDrawn(kernel, choose, { scanout })
+          : driver.registerDrawn(kernel, choose))
       : await driver.register(kernel);
   const reg: RegisteredDevice = "device" in r && !("driver" in r) ? r : { device: r as DrmDevice };
   const device = reg.device;
@@ -751,7 +760,8 @@ export class FuzzRun {
           // vmwVram: vmwgfx's memory configuration drawn too (fuzz-ops-vmw-vram.ts).
           vmwVramDriver(this.opts.drivers[i % this.opts.drivers.length]!, this.opts.vmwVram),
           this.kernel,
-          this.opts.private === true,
+          this.opts.private === true || this.opts.kms === "flip",
+          this.opts.kms === "flip",
         ),
       );
     registerSwSync(this.kernel);
@@ -937,7 +947,10 @@ export class FuzzRun {
           ] as const)
         : []),
       // KMS framebuffers (opts.kms, kms.ts), last: a run without them draws as before.
-      ...(this.opts.kms ? ([[4, this.opKms.bind(this)]] as const) : []),
+      // ("flip" runs: twice the weight, the flips being some of its draws.)
+      ...(this.opts.kms
+        ? ([[this.opts.kms === "flip" ? 8 : 4, this.opKms.bind(this)]] as const)
+        : []),
       // DRM fds read, polled and fstat()ed (opts.drmRead, drm-read.ts), after those.
       ...(this.opts.drmRead ? ([[4, this.opDrmRead.bind(this)]] as const) : []),
       // MSG_OOB on sockets (opts.oob, fuzz-ops-sock.ts), last: a run without it draws as before.
@@ -976,7 +989,10 @@ export class FuzzRun {
             devs: this.devs.map((d) => ({
               driver: d.device.driver.name,
               modeset: (d.device.driver.driverFeatures & DRIVER_MODESET) !== 0,
+              crtcs: d.device.modeConfig.numCrtc,
             })),
+            flip: this.opts.kms === "flip",
+            bufferDev: (buf) => this.model.buffers.get(buf)?.dev ?? null,
             server: this.server,
             tick: () => this.model.tick(),
             diverge: (what) => this.model.diverge(what),
@@ -1085,9 +1101,12 @@ export class FuzzRun {
     // the driver frees (qxl: releases the device has not handed back yet, the cached release bos
     // commands sub-allocate from): the driver's settle gives them back, as a harness does before
     // it checks a live device for leaks (vmwgfx: also the event fence actions FENCE_EVENT left on
-    // the cleanup list, opts.drmRead). Only with them: a run without calls no settle, and its
-    // steps stay.
-    if (this.opts.private || this.opts.drmRead)
+    // the cleanup list, opts.drmRead; qxl: the dumb shadow bo of its scanout, opts.kms "flip").
+    // Only with them: a run without calls no settle, and its steps stay.
+    // (Flips: once the machine is quiet, every file released, so that no plane shows a dumb
+    // framebuffer any more whose shadow the device's would outlive.)
+    if (this.opts.kms === "flip") await this.kernel.quiesce();
+    if (this.opts.private || this.opts.drmRead || this.opts.kms === "flip")
       for (let i = 0; i < this.devs.length; i++)
         await this.opts.drivers[i % this.opts.drivers.length]!.settle?.(
           this.kernel,

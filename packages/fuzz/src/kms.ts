@@ -106,6 +106,7 @@ import {
   type DrmModeFbCmd2,
 } from "@primetime/uapi";
 import type { DisplayServer } from "./display-server.js";
+import { KmsFlip } from "./kms-flip.js";
 
 /** A framebuffer id no file ever has (the mode object idr hands out the lowest free id). */
 export const NEVER_FB = 0x7fff_fff0;
@@ -154,8 +155,19 @@ export interface KmsCall {
 
 /** What kms.ts uses of the fuzz run (fuzz.ts's closure), for threads of type C. */
 export interface KmsHooks<C> {
-  /** Each device: its driver's name and whether it has DRIVER_MODESET. */
-  readonly devs: readonly { readonly driver: string; readonly modeset: boolean }[];
+  /**
+   * Each device: its driver's name, whether it has DRIVER_MODESET, and its CRTCs (registered:
+   * qxl's `crtcs`; 0 or absent: none).
+   */
+  readonly devs: readonly {
+    readonly driver: string;
+    readonly modeset: boolean;
+    readonly crtcs?: number;
+  }[];
+  /** The compositor's flips (FuzzOptions.kms "flip", kms-flip.ts). */
+  readonly flip?: boolean;
+  /** The device buffer `buf` of the model was created on, or null if it is unknown. */
+  readonly bufferDev?: (buf: number) => number | null;
   readonly server: DisplayServer;
   readonly tick: () => number;
   readonly diverge: (what: string) => void;
@@ -234,6 +246,11 @@ interface ServerFb {
   readonly holdsName: boolean;
   /** Its height (lines of FB_PITCH bytes). */
   readonly height: number;
+  /**
+   * Its bo is a foreign import on its device (a PRIME present of another device's buffer), the
+   * device's own (a self-import), or unknown (null: by name, or a dma-buf of unknown origin).
+   */
+  readonly foreign: boolean | null;
 }
 
 /** A client's GETFB/GETFB2 of a server framebuffer, checked once the run is over. */
@@ -243,10 +260,11 @@ interface ClientGet {
   readonly call: KmsCall;
 }
 
-/** The framebuffers a client file made, and the ids it removed. */
+/** The framebuffers a client file made (with their heights), and the ids it removed. */
 interface FileFbs {
   readonly live: number[];
   readonly gone: number[];
+  readonly heights: Map<number, number>;
 }
 
 /**
@@ -263,15 +281,25 @@ export class KmsFuzz<C> {
   private strayMessage = false;
   /** The server's page for DIRTYFB's clips (mapped at its first use), or 0. */
   private clipsPage = 0;
+  /** The compositor's flips (kms-flip.ts), in "flip" runs only. */
+  private readonly flips: KmsFlip<C> | null;
 
   constructor(private readonly h: KmsHooks<C>) {
     this.serverGone = h.devs.map(() => []);
+    this.flips = h.flip
+      ? new KmsFlip(h, {
+          liveServerFbs: (dev) => this.liveServerFbs(dev),
+          expect: (what, ret, want, m) => this.expect(what, ret, want, m),
+          clientFbs: (f) => this.fbsOf(f),
+          recordNewFb: (what, f, id, own, height) => this.recordNewFb(what, f, id, own, height),
+        })
+      : null;
   }
 
   private fbsOf(f: KmsFile): FileFbs {
     let s = this.files.get(f);
     if (s === undefined) {
-      s = { live: [], gone: [] };
+      s = { live: [], gone: [], heights: new Map() };
       this.files.set(f, s);
     }
     return s;
@@ -299,7 +327,12 @@ export class KmsFuzz<C> {
 
   /** One KMS operation of a thread. */
   async op(ctx: C): Promise<"ok"> {
-    switch (choose(12, "fuzz kms op")) {
+    // ("flip" runs: eight more values, after the others, so that the others keep theirs.)
+    const k = choose(this.flips ? 20 : 12, "fuzz kms op");
+    // The compositor's flips (kms-flip.ts): a client's framebuffer shown, the server's turn.
+    if (k >= 16) return this.flips!.server(ctx);
+    if (k >= 12) return this.flips!.client(ctx);
+    switch (k) {
       case 0:
       case 1:
         return this.present(ctx);
@@ -393,6 +426,7 @@ export class KmsFuzz<C> {
           gone: Number.POSITIVE_INFINITY,
           holdsName: d.driver === "qxl",
           height,
+          foreign: null,
         });
       }
       if (closeAfter || ret !== 0) await this.serverClose(p, fd, o.handle);
@@ -426,8 +460,11 @@ export class KmsFuzz<C> {
       const what = `the display server's ${closefb ? "CLOSEFB" : "RMFB"}(${id})`;
       if (!this.h.devs[dev]!.modeset) this.expect(what, ret, [-EOPNOTSUPP], m);
       else this.expect(what, ret, fb ? [0] : [-ENOENT], m);
-      if (fb && ret === 0) this.serverGone[dev]!.push(id);
-      else if (fb) fb.gone = Number.POSITIVE_INFINITY;
+      if (fb && ret === 0) {
+        this.serverGone[dev]!.push(id);
+        // RMFB turns off a plane showing it (atomic_remove_fb()); CLOSEFB leaves it shown.
+        if (!closefb) this.flips?.removed(dev, fb);
+      } else if (fb) fb.gone = Number.POSITIVE_INFINITY;
     });
     return "ok";
   }
@@ -521,7 +558,7 @@ export class KmsFuzz<C> {
     // vmw_user_object_lookup() (-ESRCH).
     else if (never) this.expect(what, r.ret, [driver === "vmwgfx" ? -ESRCH : -ENOENT], r.m);
     if (r.ret === 0) {
-      this.recordNewFb(what, f, cmd.fb_id, own);
+      this.recordNewFb(what, f, cmd.fb_id, own, height);
     }
     return "ok";
   }
@@ -531,12 +568,13 @@ export class KmsFuzz<C> {
    * positive id, not one the file still has when no other process shares the file, now live
    * (and no longer among the file's removed ids).
    */
-  private recordNewFb(what: string, f: KmsFile, fbId: number, own: boolean): void {
+  private recordNewFb(what: string, f: KmsFile, fbId: number, own: boolean, height: number): void {
     if (!(fbId > 0)) this.h.diverge(`${what} gave framebuffer id ${fbId}`);
     const s = this.fbsOf(f);
     if (own && alone(f) && s.live.includes(fbId))
       this.h.diverge(`${what} gave framebuffer ${fbId}, which the file still has`);
     s.live.push(fbId);
+    s.heights.set(fbId, height);
     const g = s.gone.indexOf(fbId);
     if (g >= 0) s.gone.splice(g, 1);
   }
@@ -687,6 +725,8 @@ export class KmsFuzz<C> {
     const d = await this.h.exportDmabuf(ctx, pk.e, pk.own);
     if (!d) return "ok";
     const size = d.buf !== undefined ? this.h.bufferSize(d.buf) : null;
+    // The device the buffer was made on (a foreign import on any other: kms-flip.ts).
+    const origin = d.buf !== undefined ? (this.h.bufferDev?.(d.buf) ?? null) : null;
     const dev = choose(this.h.devs.length, "fuzz kms import device");
     // (The server's open of the device failed, an allocation under fault injection: it runs no
     // work there, and would never ask for the dma-buf.)
@@ -702,7 +742,7 @@ export class KmsFuzz<C> {
     const r = this.h.server.enqueue("call", dev, 0, async (p, fd, master) => {
       go.complete();
       await sent.wait("fuzz-xorg waits for the client's dma-buf");
-      const x = { exporter, size, send, master, legacy, fdFirst, closeHandle };
+      const x = { exporter, origin, size, send, master, legacy, fdFirst, closeHandle };
       await this.serverImport(p, fd, dev, x);
     });
     await go.wait("fuzz client waits for fuzz-xorg's turn");
@@ -727,6 +767,7 @@ export class KmsFuzz<C> {
     dev: number,
     x: {
       exporter: number;
+      origin: number | null;
       size: number | null;
       send: { ret: number; m: number; trusted: boolean } | null;
       master: boolean | null;
@@ -788,6 +829,7 @@ export class KmsFuzz<C> {
           gone: Number.POSITIVE_INFINITY,
           holdsName: false,
           height,
+          foreign: ours && x.origin !== null ? x.origin !== dev : null,
         };
         this.serverFbs.push(fb);
         // A compositor flushes what it got (the whole framebuffer, or damage clips).
@@ -915,7 +957,7 @@ export class KmsFuzz<C> {
     else if (never) this.expect(what, r.ret, [driver === "vmwgfx" ? -ESRCH : -ENOENT], r.m);
     if (r.ret === 0) {
       if (bad) this.h.diverge(`${what} = 0`);
-      this.recordNewFb(what, f, or.fb_id, own);
+      this.recordNewFb(what, f, or.fb_id, own, height);
     }
     return "ok";
   }

@@ -18,6 +18,8 @@ const PRIVATE_SUFFIX = " +priv";
 const PRIVATE_VRAM_SUFFIX = " +priv+vram";
 /** The suffix of a run with KMS framebuffers (FuzzOptions.kms), after any other. */
 const KMS_SUFFIX = " +kms";
+/** The suffix of a run with KMS framebuffers and the compositor's flips (FuzzOptions.kms "flip"). */
+const KMS_FLIP_SUFFIX = " +kms+flip";
 /** The suffix of a run with DRM reads, polls and fstat()s (FuzzOptions.drmRead), after any other. */
 const DRM_READ_SUFFIX = " +drmread";
 /** The suffix of a run with MSG_OOB socket operations (FuzzOptions.oob), after any other. */
@@ -32,7 +34,7 @@ const MAX_PLAN_TEXT = 4096;
  * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`; "listen": " +unix+listen",
  * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
  * `fuzz +unix +priv`; "vram": " +priv+vram", FuzzOptions.vmwVram), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
- * `fuzz +priv +kms`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
+ * `fuzz +priv +kms`; "flip": " +kms+flip", `fuzz +kms+flip`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
  * `fuzz +kms +drmread`), and with MSG_OOB socket operations (`oob`: " +oob" after everything,
  * `fuzz +unix +oob`), and with DRM masters (`masters`: " +master" last, `fuzz +master`,
  * `fuzz +unix +drmread +master`).
@@ -41,7 +43,7 @@ export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
   sockets: boolean | "listen" = false,
   priv: boolean | "vram" = false,
-  kms = false,
+  kms: boolean | "flip" = false,
   drmRead = false,
   oob = false,
   masters = false,
@@ -49,7 +51,7 @@ export function planScenarioName(
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
     (priv === "vram" ? PRIVATE_VRAM_SUFFIX : priv ? PRIVATE_SUFFIX : "") +
-    (kms ? KMS_SUFFIX : "") +
+    (kms === "flip" ? KMS_FLIP_SUFFIX : kms ? KMS_SUFFIX : "") +
     (drmRead ? DRM_READ_SUFFIX : "") +
     (oob ? OOB_SUFFIX : "") +
     (masters ? MASTERS_SUFFIX : "");
@@ -110,9 +112,15 @@ export function vmwVramFromScenarioName(name: string): boolean {
   return name.startsWith("fuzz") && withoutKms(name).endsWith(PRIVATE_VRAM_SUFFIX);
 }
 
-/** Whether a scenario name records KMS framebuffers (planScenarioName()'s " +kms"). */
-export function kmsFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && withoutDrmRead(name).endsWith(KMS_SUFFIX);
+/**
+ * Whether a scenario name records KMS framebuffers (planScenarioName()'s " +kms": true), with
+ * the compositor's flips (" +kms+flip": "flip"), or neither (false).
+ */
+export function kmsFromScenarioName(name: string): boolean | "flip" {
+  if (!name.startsWith("fuzz")) return false;
+  const s = withoutDrmRead(name);
+  if (s.endsWith(KMS_FLIP_SUFFIX)) return "flip";
+  return s.endsWith(KMS_SUFFIX);
 }
 
 /** Whether a scenario name records DRM reads (planScenarioName()'s " +drmread"). */
@@ -147,9 +155,10 @@ function withoutDrmRead(scenario: string): string {
   return s.endsWith(DRM_READ_SUFFIX) ? s.slice(0, -DRM_READ_SUFFIX.length) : s;
 }
 
-/** `scenario` without its " +drmread" and " +kms" suffixes. */
+/** `scenario` without its " +drmread" and " +kms" (or " +kms+flip") suffixes. */
 function withoutKms(scenario: string): string {
   const s = withoutDrmRead(scenario);
+  if (s.endsWith(KMS_FLIP_SUFFIX)) return s.slice(0, -KMS_FLIP_SUFFIX.length);
   return s.endsWith(KMS_SUFFIX) ? s.slice(0, -KMS_SUFFIX.length) : s;
 }
 

@@ -215,6 +215,8 @@ export interface PrivFile {
 
 /** -ENOMEM (include/uapi/asm-generic/errno-base.h). */
 const ENOMEM = 12;
+/** -EINVAL (include/uapi/asm-generic/errno-base.h). */
+const EINVAL = 22;
 
 /**
  * What a QXL_ALLOC of a valid size may return besides what every call may (-EACCES, an
@@ -227,6 +229,19 @@ const ENOMEM = 12;
  */
 export function qxlAllocExpect(scarce: boolean): readonly number[] {
   return scarce ? [0, -ENOMEM] : [0];
+}
+
+/**
+ * What an EXECBUFFER whose command names a relocation of a bad type or a never-valid handle
+ * returns: -EINVAL, and on a device whose VRAM is small (DeviceNodes.scarce) also -ENOMEM:
+ * qxl_process_single_command() allocates the command's release (qxl_alloc_release_reserved(),
+ * a new release bo in VRAM when the current one is full: qxl_bo_create() -> ttm_bo_validate()'s
+ * -ENOMEM when the trylocking eviction walk frees too little, say while the only evictable
+ * buffer is locked by its own release) before it reads the relocations (v6.12.19 and v6.18.35
+ * alike). On a device of ample VRAM the -ENOMEM is a divergence.
+ */
+export function qxlExecBadRelocExpect(scarce: boolean): readonly number[] {
+  return scarce ? [-EINVAL, -ENOMEM] : [-EINVAL];
 }
 
 /**

@@ -63,6 +63,20 @@ export interface DrmUserFd {
   mmap(offset: number, length: number, prot?: number): Promise<BoMapping>;
 }
 
+/**
+ * What a harness asks of a drawn device (DriverUnderTest.registerDrawn) beyond the settings the
+ * driver draws anyway. Without it (or with every field false) the driver draws and registers
+ * exactly as before, so that recorded tokens replay the same device.
+ */
+export interface DrawnDeviceWants {
+  /**
+   * The harness scans out (the fuzzer's compositor flips, `cli --kms flip`): a driver whose
+   * CRTCs are a registration option (qxl's `crtcs`, its qxl_num_crtc) registers some, their
+   * number drawn after its other draws. A driver whose CRTCs are always there ignores it.
+   */
+  readonly scanout?: boolean;
+}
+
 /** A driver package as the conformance suite and the stress harness see it. */
 export interface DriverUnderTest {
   /** Shown in test names and taken by the stress harness's `--driver` ("vgem"). */
@@ -81,6 +95,7 @@ export interface DriverUnderTest {
   registerDrawn?(
     kernel: Kernel,
     draw: (n: number, label: string) => number,
+    want?: DrawnDeviceWants,
   ): Promise<DrmDevice | RegisteredDevice> | DrmDevice | RegisteredDevice;
   /**
    * Creates a buffer object of `size` bytes (a multiple of 4096) on `drm` and returns its

@@ -2,6 +2,8 @@
  * enum ttm_bo_type and struct ttm_operation_ctx (include/drm/ttm/ttm_bo.h).
  */
 
+import type { DmaResv } from "@primetime/dma-buf";
+
 /** Models enum ttm_bo_type. */
 export const ttmBoType = {
   /** Models ttm_bo_type_device: userspace-visible, gets an mmap offset. */
@@ -21,6 +23,13 @@ export interface TtmOperationCtx {
   noWaitGpu: boolean;
   /** Models bytes_moved. */
   bytesMoved: number;
+  /**
+   * Models allow_res_evict: BOs sharing `resv`, which the caller holds, may be evicted (the LRU
+   * walk's ttm_lru_walk_trylock() takes them as locked). Default false.
+   */
+  allowResEvict?: boolean;
+  /** Models resv: the reservation `allowResEvict` applies to (default NULL: none). */
+  resv?: DmaResv | null;
 }
 
 /** Models EMULTIHOP: the driver's move needs a bounce through `hop` first. */

@@ -202,17 +202,27 @@ export interface TtmBoLruCursor {
 }
 
 /**
- * Models ttm_lru_walk_trylock(): trylocks the reservation of `bo` (under lru_lock, before any
- * reference is taken). Not modelled: the ctx->resv / allow_res_evict case (a BO sharing the
- * caller's locked reservation), which this model has no users of.
- * Locking: bdev.lruLock held (asserted).
+ * Models ttm_lru_walk_trylock() (v6.18; v6.12.19's takes the walk and a needs_unlock pointer,
+ * the same test): trylocks the reservation of `bo` (under lru_lock, before any reference is
+ * taken); failing that, a BO sharing the reservation the caller holds and named in its
+ * operation context counts as locked when the context allows reserved eviction
+ * (`bo->base.resv == ctx->resv && ctx->allow_res_evict`), without needing an unlock. Both
+ * fields must be set: ttm_bo_init_reserved()'s ctx with a `resv` only (vmwgfx's imports), or
+ * vmw_validation_bo_validate_single()'s second try with `allow_res_evict` only, are the plain
+ * trylock.
+ * Locking: bdev.lruLock held (asserted); the shared case asserts the reservation held.
  * References: none.
  */
 function ttmLruWalkTrylock(curs: TtmBoLruCursor, bo: TtmBufferObject): boolean {
+  const ctx = curs.arg.ctx;
   lockdepAssertHeld(bo.bdev.lruLock);
   curs.needsUnlock = false;
   if (dmaResvTrylock(bo.resv)) {
     curs.needsUnlock = true;
+    return true;
+  }
+  if (bo.resv === ctx.resv && ctx.allowResEvict) {
+    dmaResvAssertHeld(bo.resv);
     return true;
   }
   return false;

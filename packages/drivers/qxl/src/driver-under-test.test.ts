@@ -11,7 +11,9 @@ import { TTM_PL_VRAM, ttmManagerType } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import {
   drawQxlConfig,
+  driverUnderTest,
   QXL_DRAWN_CONFIGS,
+  QXL_DRAWN_CRTCS,
   QXL_DRAWN_SURFACES,
   QXL_SMALL_SURFACE_PAGES,
   QXL_SMALL_VRAM_PAGES,
@@ -83,6 +85,40 @@ describe("drawQxlConfig", () => {
     });
     expect(r.outcome).toBe("ok");
     expect(scarce).toEqual([false, true, true]);
+  });
+});
+
+describe("a drawn device that scans out (DrawnDeviceWants.scanout)", () => {
+  it("draws its CRTC count last ('qxl crtcs': 1 or 2), after the same draws as before, and keeps the harness's VRAM; without it nothing more is drawn and the device has no CRTC", async () => {
+    const plain: string[] = [];
+    const scan: string[] = [];
+    const base = { vramPages: 64, surfacePages: 64 };
+    expect(drawQxlConfig(scripted([1, 1], plain), base)).toEqual(
+      drawQxlConfig(scripted([1, 1], []), base, { scanout: false }),
+    );
+    expect(plain).toEqual(["qxl num_surfaces", "qxl spice worker"]);
+    expect("crtcs" in drawQxlConfig(scripted([1, 1], []), base)).toBe(false);
+    for (const [i, n] of QXL_DRAWN_CRTCS.entries()) {
+      const c = drawQxlConfig(scripted([QXL_DRAWN_CONFIGS - 1, 0, i], scan), base, {
+        scanout: true,
+      });
+      // (The harness's VRAM, not the small one the value would give without scanout.)
+      expect(c).toMatchObject({ vramPages: 64, surfacePages: 64, crtcs: n, spiceWorker: false });
+    }
+    expect(scan.slice(0, 3)).toEqual(["qxl num_surfaces", "qxl spice worker", "qxl crtcs"]);
+    const counts: number[] = [];
+    const sim = new Simulation({ seed: 1 });
+    const r = await sim.run(async () => {
+      const kernel = Kernel.boot();
+      for (const want of [undefined, { scanout: true }, { scanout: true }]) {
+        const picks = [0, 0, counts.length === 2 ? 1 : 0];
+        const d = await driverUnderTest.registerDrawn!(kernel, scripted(picks, []), want);
+        const dev = "device" in d ? d.device : d;
+        counts.push(dev.modeConfig.numCrtc);
+      }
+    });
+    expect(r.outcome).toBe("ok");
+    expect(counts).toEqual([0, 1, 2]);
   });
 });
 

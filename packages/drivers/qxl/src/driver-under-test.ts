@@ -4,9 +4,10 @@
  * checksum them), mapped with QXL_MAP and mmap(); qxl has no render node.
  */
 
-import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
+import type { DrawnDeviceWants, DriverUnderTest, RegisteredDevice } from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
 import { toQxl } from "./qxl-device.js";
+import { qxlModesetFini } from "./qxl-display.js";
 import { DRM_IOCTL_QXL_ALLOC, DRM_IOCTL_QXL_MAP } from "./qxl-drm-uapi.js";
 import {
   type CreateQxlOptions,
@@ -53,33 +54,52 @@ export const QXL_DRAWN_CONFIGS = 6 * QXL_DRAWN_SURFACES.length;
 export const QXL_SMALL_VRAM_FROM = 3 * QXL_DRAWN_SURFACES.length;
 
 /**
+ * The CRTC counts (qxl_num_crtc, QEMU's `-device qxl,max_outputs=N`; the module's default is 4)
+ * a drawn device that is to scan out (DrawnDeviceWants.scanout) gets: one or two heads (two: the
+ * dumb shadow of qxl_prepare_shadow() spans both heads side by side).
+ */
+export const QXL_DRAWN_CRTCS = [1, 2] as const;
+
+/**
  * A qxl device configuration drawn through `draw` (DriverUnderTest.registerDrawn): the surface
  * slot count (QXL_DRAWN_SURFACES) and, one device in two, a small VRAM (QXL_SMALL_VRAM_PAGES with
  * QXL_SMALL_SURFACE_PAGES of surface memory), in one draw (QXL_DRAWN_CONFIGS); then, half the
  * time, the device run as QEMU runs it with spice: its worker in a thread of its own
  * (`spiceWorker`), which consumes commands and hands releases back concurrently with the CPUs.
  * `base`: sizes the harness gives (VRAM pages), kept unless the small VRAM is drawn. The draws'
- * labels are "qxl num_surfaces" and "qxl spice worker".
+ * labels are "qxl num_surfaces" and "qxl spice worker"; with `want.scanout`, a third, "qxl
+ * crtcs", draws the CRTC count (QXL_DRAWN_CRTCS: CreateQxlOptions.crtcs), and the VRAM stays the
+ * harness's (no small VRAM). Without it nothing more is drawn and the device has no CRTC, as
+ * before.
  */
 export function drawQxlConfig(
   draw: (n: number, label: string) => number,
   base: CreateQxlOptions = {},
+  want: DrawnDeviceWants = {},
 ): CreateQxlOptions {
   const k = draw(QXL_DRAWN_CONFIGS, "qxl num_surfaces");
   const nSurfaces = QXL_DRAWN_SURFACES[k % QXL_DRAWN_SURFACES.length]!;
   const spiceWorker = draw(2, "qxl spice worker") === 1;
-  if (k < QXL_SMALL_VRAM_FROM) return { ...base, nSurfaces, spiceWorker };
+  const crtcs = want.scanout
+    ? { crtcs: QXL_DRAWN_CRTCS[draw(QXL_DRAWN_CRTCS.length, "qxl crtcs")]! }
+    : {};
+  // A device that scans out keeps the harness's VRAM: the scaled-down one cannot hold the dumb
+  // shadow (64x64 at first, heads side by side) and the pinned scanout bos beside the release
+  // bos, and qxl_prepare_shadow() does not check qxl_bo_create(): a NULL dereference no real
+  // device's VRAM (megabytes) meets.
+  if (k < QXL_SMALL_VRAM_FROM || want.scanout) return { ...base, nSurfaces, spiceWorker, ...crtcs };
   return {
     ...base,
     nSurfaces,
     spiceWorker,
     vramPages: QXL_SMALL_VRAM_PAGES,
     surfacePages: QXL_SMALL_SURFACE_PAGES,
+    ...crtcs,
   };
 }
 
 /**
- * A qxl device of a drawn configuration (drawQxlConfig(draw, base)), registered on `kernel`, with
+ * A qxl device of a drawn configuration (drawQxlConfig(draw, base, want)), registered on `kernel`, with
  * `scarceMemory` set when its VRAM is smaller than the default (DriverUnderTest.registerDrawn).
  * Call it from a task of the simulation the kernel runs in.
  */
@@ -87,8 +107,9 @@ export async function registerDrawnQxl(
   kernel: Kernel,
   draw: (n: number, label: string) => number,
   base: CreateQxlOptions = {},
+  want: DrawnDeviceWants = {},
 ): Promise<RegisteredDevice> {
-  const opts = drawQxlConfig(draw, base);
+  const opts = drawQxlConfig(draw, base, want);
   const q = await createQxl(kernel, opts);
   const scarceMemory = (opts.vramPages ?? QXL_DEFAULT_VRAM_PAGES) < QXL_DEFAULT_VRAM_PAGES;
   return { device: q.device, card: q.card, render: q.render, scarceMemory };
@@ -97,7 +118,7 @@ export async function registerDrawnQxl(
 export const driverUnderTest: DriverUnderTest = {
   name: QXL_DRIVER_NAME,
   register: (kernel) => createQxl(kernel),
-  registerDrawn: (kernel, draw) => registerDrawnQxl(kernel, draw),
+  registerDrawn: (kernel, draw, want) => registerDrawnQxl(kernel, draw, {}, want),
   async createBo(drm, size) {
     const arg = { size, handle: 0 };
     await drm.ioctl(DRM_IOCTL_QXL_ALLOC, arg, "QXL_ALLOC");
@@ -108,12 +129,15 @@ export const driverUnderTest: DriverUnderTest = {
     await drm.ioctl(DRM_IOCTL_QXL_MAP, arg, "QXL_MAP");
     return drm.mmap(arg.offset, size);
   },
-  // The releases the device has not handed back, and the cached release bos (device state
-  // until qxl_device_fini()), before a leak check of the live device.
+  // The releases the device has not handed back, the cached release bos (device state until
+  // qxl_device_fini()) and the dumb shadow bo of the scanout (device state until
+  // qxl_modeset_fini(): a device with CRTCs that showed a dumb framebuffer keeps it), before a
+  // leak check of the live device.
   async settle(kernel, device) {
     const qdev = toQxl(device);
     await qxlSettleDevice(kernel, qdev);
     await qxlDeviceFiniReleaseBos(qdev);
+    await qxlModesetFini(qdev);
   },
 };
 

@@ -19,7 +19,7 @@ import {
   PROT_WRITE,
   type Process,
 } from "@primetime/kernel";
-import { type RunResult, Simulation, sleep } from "@primetime/sim";
+import { baselineFixes, type RunResult, Simulation, sleep } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import { TTM_PL_VRAM } from "@primetime/ttm";
 import {
@@ -68,8 +68,9 @@ async function kmsMain(
 function runKms(
   body: (p: Process, q: QxlDeviceHandle[]) => Promise<void>,
   device: CreateQxlOptions = {},
+  toggles: readonly string[] = [],
 ): Promise<RunResult> {
-  const sim = new Simulation({ seed: 1 });
+  const sim = new Simulation({ seed: 1, toggles });
   return sim.run(() => kmsMain(body, device));
 }
 
@@ -266,6 +267,42 @@ describe("qxl CRTC and primary plane (qxl_display.c of v6.18.35)", () => {
       pinAgain: 1,
       afterClose: { pinA: 0, primary: null, fbs: 0 },
     });
+  });
+
+  it("known window qxl.disable-primary-shadow-cleared: two framebuffers of one dumb bo flipped, then removed, leave the primary (and its shadow) behind; with the fix switch (baselineFixes()) the same sequence is clean", async () => {
+    const seq = async (p: Process, [q]: QxlDeviceHandle[], got: Record<string, unknown>) => {
+      const qdev = q!.qdev;
+      const fd = await p.open(q!.card, O_RDWR);
+      const pp = await pipe(p, fd);
+      const bo = await dumb(p, fd);
+      const fbA = await addFb(p, fd, bo);
+      const fbB = await addFb(p, fd, bo);
+      got.set = await setCrtc(p, fd, pp, fbA);
+      got.flip = await pageFlip(p, fd, pp.crtc, fbB, 0xb);
+      got.event = (await readEvent(p, fd)).userData;
+      await sleep(1_000_000, "compositor waits for the commit's cleanup");
+      // cleanup_fb(fbA) compared framebuffers: the bo, still shown through fbB, lost its shadow
+      got.shadowCleared = toQxlBo(fbBo(q!.device, fbB)).shadow === null;
+      got.rmfb = await p.ioctl(fd, DRM_IOCTL_MODE_RMFB, { fb_id: fbB });
+      got.primaryLeft = qdev.primaryBo !== null;
+      await p.close(fd);
+    };
+    const open: Record<string, unknown> = {};
+    const r = await runKms((p, q) => seq(p, q, open));
+    expect(open).toEqual({
+      set: 0,
+      flip: 0,
+      event: 0xb,
+      shadowCleared: true,
+      rmfb: 0,
+      primaryLeft: true,
+    });
+    // The shadow bo is still the primary when the devices go: the leak check finds it.
+    expect(r.splats.map((x) => x.kind)).toContain("kmemleak");
+    const fixed: Record<string, unknown> = {};
+    const f = await runKms((p, q) => seq(p, q, fixed), {}, baselineFixes());
+    expectClean(f);
+    expect(fixed).toMatchObject({ set: 0, flip: 0, rmfb: 0, primaryLeft: false });
   });
 
   it("PRIME: a self-import scans out as the qxl bo itself; an import of a foreign dma-buf is -EINVAL (model extension) and changes nothing; a non-master is -EACCES", async () => {

@@ -68,7 +68,7 @@ import {
   drmUniversalPlaneInit,
 } from "@primetime/gem";
 import { EINVAL, ENOMEM, type Errno, isErr, lockdepAssertHeld } from "@primetime/kernel";
-import { bug, point, RESOLVED } from "@primetime/sim";
+import { bug, point, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888 } from "@primetime/uapi";
 import { qxlIoCreatePrimary, qxlIoDestroyPrimary } from "./qxl-cmd.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";
@@ -82,6 +82,7 @@ import {
   qxlBoUnpin,
   toQxlBo,
 } from "./qxl-object.js";
+import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED } from "./toggles.js";
 
 /**
  * Models qxl_framebuffer_surface_dirty(): under DRM_MODESET_LOCK_ALL_BEGIN() (connection_mutex,
@@ -268,7 +269,9 @@ export async function qxlPrimaryAtomicUpdate(
 
 /**
  * Models qxl_primary_atomic_disable(): the old framebuffer's bo (its shadow for a dumb buffer)
- * stops being the primary if it is one.
+ * stops being the primary if it is one (known window qxl.disable-primary-shadow-cleared: a dumb
+ * bo whose shadow cleanup_fb cleared while it was still shown is not found; its fix switch
+ * destroys the device's dumb shadow primary then).
  * Locking: none held (the commit tail). References: the old state holds the framebuffer;
  * qxl_io_destroy_primary() drops the device's reference of the primary.
  */
@@ -281,8 +284,18 @@ export async function qxlPrimaryAtomicDisable(
   if (oldState.fb) {
     let bo = toQxlBo(oldState.fb.obj[0]);
     bo.checkAccess("qxl_primary_atomic_disable");
+    const dumb = bo.isDumb;
     if (bo.shadow) bo = bo.shadow;
     if (bo.isPrimary) await qxlIoDestroyPrimary(qdev);
+    // The known window's fix switch (toggles.ts): a dumb framebuffer's primary is the device's
+    // shadow, even when cleanup_fb already cleared bo->shadow (the bo behind two framebuffers).
+    else if (
+      toggleEnabled(QXL_DISABLE_PRIMARY_SHADOW_CLEARED.name) &&
+      dumb &&
+      qdev.primaryBo !== null &&
+      qdev.primaryBo === qdev.dumbShadowBo
+    )
+      await qxlIoDestroyPrimary(qdev);
   }
 }
 

@@ -302,3 +302,38 @@ export const QXL_UPDATE_AREA_VALIDATE_KEEPS_RESERVE = defineKnownWindow({
     "@primetime/fuzz private.test.ts (the private qxl workload with failslab at 2 %, qxl+qxl seed " +
     "265 pct: the reservation held on return with the window open; clean with baselineFixes())",
 });
+
+/**
+ * What current kernels do when one dumb bo backs two framebuffers that replace each other on the
+ * primary plane: qxl_plane_cleanup_fb() releases the bo's shadow when the old and the new
+ * framebuffer differ (`old_state->fb != plane->state->fb`), although the new one shows the same
+ * bo, whose shadow stays the primary surface. qxl_primary_atomic_disable() later finds the
+ * primary through `bo->shadow`, now NULL: the primary is not destroyed, and primary_bo's GEM
+ * reference (qxl_io_create_primary()) keeps the shadow bo after every plane is off, until unload
+ * and past it.
+ */
+export const QXL_DISABLE_PRIMARY_SHADOW_CLEARED = defineKnownWindow({
+  name: "qxl.disable-primary-shadow-cleared",
+  what:
+    "a dumb bo shown through two framebuffers in turn loses its shadow in qxl_plane_cleanup_fb() " +
+    "while still shown; qxl_primary_atomic_disable() then finds no primary through bo->shadow and " +
+    "leaves the primary surface created: primary_bo's reference leaks the shadow bo (kmemleak, " +
+    "the device's GEM object count)",
+  where:
+    "drivers/gpu/drm/qxl/qxl_display.c: qxl_plane_cleanup_fb() (`old_state->fb != " +
+    "plane->state->fb && user_bo->shadow`) and qxl_primary_atomic_disable() (`if (bo->shadow) " +
+    "bo = bo->shadow; if (bo->is_primary)`)",
+  since: "qxl: alloc & use shadow for dumb buffers",
+  sinceCommit: "62676d10b483",
+  kernels:
+    "v4.15 onwards by the shadow's introduction (62676d10b483, hash from the list's and stable's " +
+    "copies; that the framebuffer comparison dates from it is not verified line by line); the " +
+    "same code in v6.12.19 and v6.18.35",
+  proposedFix:
+    "qxl_primary_atomic_disable() of a dumb framebuffer destroys the primary when it is the " +
+    "device's dumb shadow (qdev->primary_bo == qdev->dumb_shadow_bo), whatever bo->shadow says " +
+    "(proposed here; no posted patch known)",
+  foundBy:
+    "fuzz `campaign 60 1 --kms flip --drivers qxl+vgem` (two framebuffers of one dumb buffer " +
+    "flipped, kms-flip.ts); qxl-crtc.test.ts (the same sequence, open and fixed)",
+});

@@ -458,9 +458,11 @@ export async function vmwValidationUnrefLists(ctx: VmwValidationContext): Promis
  * pinned one stays where it is (0); otherwise ttm_bo_validate() into the buffer's placement
  * (vmw_bo_placement_set() of the command that named it: a MOB for a MOB id or a guest-backed
  * surface's guest memory), and if that fails with anything but -ERESTARTSYS, once more with
- * `allow_res_evict` (TTM's eviction of buffers sharing the caller's reservation is not modeled,
- * so the second try is the first again: it may find room the first did not, as buffers of other
- * tasks come and go between). ttm_bo_validate()'s -ENOMEM (no room in any place, -ENOSPC turned
+ * `allow_res_evict` set. vmwgfx sets no `ctx.resv`, and TTM's LRU walk takes a BO as reserved
+ * only when its reservation is `ctx->resv` (ttm_lru_walk_trylock(), v6.12.19 and v6.18), so the
+ * flag changes nothing in the kernel: the second try is the first again (it may find room the
+ * first did not, as buffers of other tasks come and go between). ttm_bo_validate()'s -ENOMEM
+ * (no room in any place, -ENOSPC turned
  * for userspace), -EBUSY, or the move's error.
  * Locking: the buffer's reservation held (asserted).
  * References: the validation list's.
@@ -479,5 +481,10 @@ export async function vmwValidationBoValidateSingle(
   });
   if (ret === 0 || ret === -ERESTARTSYS) return ret;
   // If that failed, try again, this time evicting previous contents (ctx.allow_res_evict).
-  return ttmBoValidate(bo, bo.placement, { interruptible, noWaitGpu: false, bytesMoved: 0 });
+  return ttmBoValidate(bo, bo.placement, {
+    interruptible,
+    noWaitGpu: false,
+    bytesMoved: 0,
+    allowResEvict: true,
+  });
 }

@@ -1,0 +1,108 @@
+/**
+ * The compositor's flips (FuzzOptions.kms "flip", kms-flip.ts): qxl devices registered with
+ * CRTCs, the display server's SETCRTC and PAGE_FLIP of its own and its clients' framebuffers with
+ * their events read back, and the reference model's verdicts on them.
+ */
+
+import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED, driverUnderTest as qxl } from "@primetime/qxl";
+import { baselineFixes } from "@primetime/sim";
+import { decodeToken } from "@primetime/sim/explore";
+import { driverUnderTest as vgem } from "@primetime/vgem";
+import { describe, expect, it } from "vitest";
+import { fuzzCampaign, fuzzLog, fuzzOne, fuzzReplay } from "./campaign.js";
+import type { FuzzOptions } from "./fuzz.js";
+import { kmsFromScenarioName, planScenarioName, privateFromScenarioName } from "./plan.js";
+import type { SyscallLogEntry } from "./syscall-log.js";
+
+/** The syscall logs of seeds `first`..`last` (PCT) of a flip run on `drivers`, each clean. */
+async function logs(
+  drivers: FuzzOptions["drivers"],
+  first: number,
+  last: number,
+): Promise<SyscallLogEntry[]> {
+  const out: SyscallLogEntry[] = [];
+  for (let seed = first; seed <= last; seed++) {
+    const { log, cls } = await fuzzLog({ drivers, kms: "flip" }, { seed, strategy: "pct" });
+    expect(cls, `seed ${seed}`).toMatchObject({ splats: 0, divergences: 0, leaks: 0, hang: false });
+    out.push(...log);
+  }
+  return out;
+}
+
+/** `server` or `client`, the call and its result, of each SETCRTC, PAGE_FLIP and server read. */
+function flipCalls(log: readonly SyscallLogEntry[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of log) {
+    const who = e.process.startsWith("fuzz-xorg") ? "server" : "client";
+    const m = /DRM_IOCTL_MODE_(SETCRTC|PAGE_FLIP|GETRESOURCES)\b/.exec(e.call);
+    let k: string | null = null;
+    if (m && e.result !== undefined) k = `${who} ${m[1]} ${e.result.split(" ")[0]}`;
+    else if (who === "server" && e.call.startsWith("read(") && e.result !== undefined)
+      k = `server read ${e.result.split(" ")[0]}`;
+    if (k) out.set(k, (out.get(k) ?? 0) + 1);
+  }
+  return out;
+}
+
+describe("fuzz: the compositor's flips on qxl CRTCs (kms: 'flip')", () => {
+  it("scenario names record it (` +kms+flip`), and it reads back as 'flip'", () => {
+    expect(planScenarioName(undefined, false, false, "flip")).toBe("fuzz +kms+flip");
+    expect(planScenarioName(undefined, false, true, "flip", true)).toBe(
+      "fuzz +priv +kms+flip +drmread",
+    );
+    expect(kmsFromScenarioName("fuzz +priv +kms+flip +drmread")).toBe("flip");
+    expect(privateFromScenarioName("fuzz +priv +kms+flip")).toBe(true);
+    expect(kmsFromScenarioName("fuzz +kms")).toBe(true);
+    expect(kmsFromScenarioName("fuzz +kms+flip")).toBe("flip");
+  });
+
+  it("on qxl+qxl (seeds 1-40): SETCRTC and PAGE_FLIP of the server's and the clients' framebuffers succeed, flip events are read back, clients get -EACCES, and the model's errnos hold (-EBUSY, -ENOSPC)", async () => {
+    const got = flipCalls(await logs([qxl, qxl], 1, 40));
+    const all = [...got.keys()].sort().join(", ");
+    for (const want of [
+      "server GETRESOURCES 0",
+      "server SETCRTC 0",
+      "server SETCRTC -28",
+      "server PAGE_FLIP 0",
+      "server PAGE_FLIP -16",
+      "server read 32",
+      "client SETCRTC -13",
+      "client PAGE_FLIP -13",
+    ])
+      expect(got.has(want), `${want} among ${all}`).toBe(true);
+  }, 120_000);
+
+  it("a +kms+flip token replays from its scenario name alone", async () => {
+    const opts: FuzzOptions = { drivers: [qxl, vgem], kms: "flip" };
+    const one = await fuzzOne(opts, 5, "pct");
+    expect(one.failed).toBe(false);
+    expect(decodeToken(one.run.token).scenario).toBe("fuzz +kms+flip");
+    const again = await fuzzReplay({ drivers: [qxl, vgem] }, one.run.token);
+    expect(again.outcome).toBe("ok");
+    expect(again.traceHash).toBe(one.run.traceHash);
+    expect(again.steps).toBe(one.run.steps);
+  }, 120_000);
+
+  it("with every toggle off finds nothing: 60 schedules on each of qxl+vgem and qxl+qxl", async () => {
+    for (const drivers of [
+      [qxl, vgem],
+      [qxl, qxl],
+    ]) {
+      const r = await fuzzCampaign({ fuzz: { drivers, kms: "flip" }, schedules: 60 });
+      expect(r.failedSchedules, JSON.stringify(r.failures.slice(0, 2))).toBe(0);
+    }
+  }, 120_000);
+
+  it("finds the known window qxl.disable-primary-shadow-cleared with its fix switch off (qxl+vgem, p/r, first seed 1: at seed 45)", async () => {
+    const name = QXL_DISABLE_PRIMARY_SHADOW_CLEARED.name;
+    const toggles = baselineFixes().filter((t) => t !== name);
+    const r = await fuzzCampaign({
+      fuzz: { drivers: [qxl, vgem], kms: "flip" },
+      schedules: 45,
+      toggles,
+    });
+    expect(r.failures.map((f) => [f.seed, f.first])).toEqual([
+      [45, "qxl: GEM state leaked: objects 0 -> 1"],
+    ]);
+  }, 120_000);
+});
