@@ -621,6 +621,21 @@ describe("TTM's known window ttm.walk-put-runs-destroy (a vmwgfx dumb buffer fre
   }, 180_000);
 });
 
+describe("gem's known window gem.lease-held-put-under-idr-mutex (a lease check's master put under idr_mutex)", () => {
+  it("its reproducer is clean with the fix switch on, and --open-windows finds lockdep's recursive locking of idr_mutex", async () => {
+    // KNOWN-WINDOWS.md: GETCRTC's __drm_mode_object_find() holds mode_config.idr_mutex while
+    // _drm_lease_held() puts a master reference; a root SET_MASTER of the same file made it the
+    // last, and drm_lease_destroy() takes idr_mutex again (the portfolio's schedule 18).
+    const args = ["run", "--scenario", "qxl/lease-lookup-vs-setmaster"];
+    const more = ["--seeds", "40", "--workers", "1", "--quiet", "--fail-fast"];
+    const fixed = await cli([...args, ...more]);
+    expect(fixed.code, fixed.out).toBe(0);
+    const open = await cli([...args, ...more, "--open-windows"]);
+    expect(open.code, open.out).toBe(1);
+    expect(open.out).toMatch(/lockdep: WARNING: possible recursive locking detected/);
+  }, 180_000);
+});
+
 describe("vmwgfx's known window vmwgfx.base-object-init-tfile-leak", () => {
   it("a fault-injected vmwgfx fuzz campaign is clean with its fix switch on, and --open-windows finds the ttm_object_file leak (and its reproducer at once)", async () => {
     // KNOWN-WINDOWS.md: v6.12.19's and v6.18.35's ttm_base_object_init() keep the

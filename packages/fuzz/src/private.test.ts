@@ -536,15 +536,15 @@ describe("the drivers' private ioctls (FuzzOptions.private)", () => {
   }, 120_000);
 
   it("finds the known window vmwgfx.fence-copy-under-cmdbuf-mutex with its fix switch off (vmwgfx, p/r), and the same schedules are clean with it on", async () => {
-    // README.md and KNOWN-WINDOWS.md: first finds 260, 62, 104, 122 and 214 from the five first
-    // seeds (with the display server); first seed 1, at schedule 260; at 28 since GB_SURFACE_CREATE
-    // takes the creating master under master_lookup_lock (vmwsurf: a spin_lock point more).
+    // README.md and KNOWN-WINDOWS.md: first finds 28, 74, 474, 402 and 154 from the five first
+    // seeds (with the display server; 260, 62, 104, 122 and 214 before vmwgfx's GB_SURFACE_CREATE
+    // took drm_file_get_master(): one spin_lock point more); first seed 1, at schedule 28.
     const window = "vmwgfx.fence-copy-under-cmdbuf-mutex";
     const open = baselineFixes().filter((t) => t !== window);
     const fuzz = { drivers: [vmwgfx], private: true };
     const st = await fuzzCampaign({
       fuzz,
-      schedules: budgetOf([260, 62, 104, 122, 214]),
+      schedules: budgetOf([28, 74, 474, 402, 154]),
       toggles: open,
       stopAtFirst: true,
     });

@@ -15,6 +15,7 @@ import {
   PROT_WRITE,
   type Process,
 } from "@primetime/kernel";
+import { baselineFixes } from "@primetime/sim";
 import { explore, replay } from "@primetime/sim/explore";
 import {
   DRM_FORMAT_XRGB8888,
@@ -74,7 +75,7 @@ import {
   tinyDriver,
   withExtraDevice,
 } from "./test-support.js";
-import { GEM_LEASE_HELD_MASTER_UNLOCKED } from "./toggles.js";
+import { GEM_LEASE_HELD_MASTER_UNLOCKED, GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX } from "./toggles.js";
 
 /** An atomic KMS driver built on the tiny driver (as drm-crtc.test.ts's). */
 function kmsDriver(): DrmDriver {
@@ -491,33 +492,85 @@ describe("gem.lease-held-master-unlocked", () => {
   });
 });
 
-describe("an upstream window of v6.12 and v6.18 the model shows (not a toggle)", () => {
-  it("GETCRTC racing a root SET_MASTER of the same file: _drm_lease_held() drops the master's last reference under idr_mutex, and drm_lease_destroy() takes idr_mutex again", async () => {
-    const scenario = () =>
-      kmsScenario(async (p, dev) => {
-        const c1 = dev.modeConfig.crtcList[0]!.base.id;
-        const a = await p.open(CARD, O_RDWR);
-        const b = await p.open(CARD, O_RDWR);
-        await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
-        await p.close(a);
-        const reader = p.spawnThread("getcrtc", async (q) => {
-          await getCrtc(q, b, c1);
-        });
-        const setter = p.spawnThread("set_master", async (q) => {
-          await q.ioctl(b, DRM_IOCTL_SET_MASTER);
-        });
-        await reader.join();
-        await setter.join();
-        await p.close(b);
-      });
+/**
+ * The known window gem.lease-held-put-under-idr-mutex: a root process's file B shares master M
+ * with a file A that drops master and closes, so B holds M's last reference; one thread calls
+ * GETCRTC on B (__drm_mode_object_find() -> _drm_lease_held() under idr_mutex) while another
+ * makes B master (drm_new_set_master() puts M).
+ */
+function getcrtcVsSetmaster(): Promise<void> {
+  return kmsScenario(async (p, dev) => {
+    const c1 = dev.modeConfig.crtcList[0]!.base.id;
+    const a = await p.open(CARD, O_RDWR);
+    const b = await p.open(CARD, O_RDWR);
+    await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
+    await p.close(a);
+    const reader = p.spawnThread("getcrtc", async (q) => {
+      await getCrtc(q, b, c1);
+    });
+    const setter = p.spawnThread("set_master", async (q) => {
+      await q.ioctl(b, DRM_IOCTL_SET_MASTER);
+    });
+    await reader.join();
+    await setter.join();
+    await p.close(b);
+  });
+}
+
+describe("known window gem.lease-held-put-under-idr-mutex (v6.12, v6.18)", () => {
+  it("GETCRTC racing a root SET_MASTER of the same file: _drm_lease_held() drops the master's last reference under idr_mutex, and drm_lease_destroy() takes idr_mutex again; the fix switch is clean over the same schedules", async () => {
     // PCT depth 3, seed 1 reaches it at schedule 34: __drm_mode_object_find() holds idr_mutex,
     // drm_file_get_master() took M before SET_MASTER put the file's reference, and the lookup's
     // drm_master_put() is the last: drm_master_destroy() -> drm_lease_destroy() ->
     // mutex_lock(&dev->mode_config.idr_mutex) on the lock the task holds.
-    const res = await explore(scenario, { strategy: "pct", depth: 3, schedules: 60, seed: 1 });
+    const res = await explore(getcrtcVsSetmaster, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 60,
+      seed: 1,
+    });
     expect(res.firstFailure?.outcome).toBe("deadlock");
+    expect(res.schedules).toBe(34);
     expect(splatText(res.firstFailure!)).toMatch(
       /possible recursive locking detected[\s\S]*mode_config\.idr_mutex/,
+    );
+    const again = await replay(res.firstFailure!.token, getcrtcVsSetmaster);
+    expect(again.outcome).toBe("deadlock");
+    // The switch alone and every fix switch (baselineFixes()): the same 60 schedules are clean.
+    for (const toggles of [[GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX.name], baselineFixes()]) {
+      const fixed = await explore(getcrtcVsSetmaster, {
+        strategy: "pct",
+        depth: 3,
+        schedules: 60,
+        seed: 1,
+        toggles,
+      });
+      expect(fixed.failures.map((f) => splatText(f))).toEqual([]);
+      expect(fixed.schedules).toBe(60);
+    }
+  });
+
+  it("keeps 56f0729a510f's use-after-free fixed: with the switch on, GETRESOURCES vs SET_MASTER is clean, and gem.lease-held-master-unlocked is still found", async () => {
+    const fixes = baselineFixes();
+    expect(fixes).toContain(GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX.name);
+    const clean = await explore(getresourcesVsSetmaster, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 40,
+      seed: 1,
+      toggles: fixes,
+    });
+    expect(clean.failures.map((f) => splatText(f))).toEqual([]);
+    const found = await explore(getresourcesVsSetmaster, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 100,
+      seed: 2,
+      toggles: [GEM_LEASE_HELD_MASTER_UNLOCKED.name, ...fixes],
+    });
+    expect(found.firstFailure).not.toBeNull();
+    expect(splatText(found.firstFailure!)).toMatch(
+      /use-after-free[\s\S]*drm_lease_held: file_priv->master->lessor/,
     );
   });
 });

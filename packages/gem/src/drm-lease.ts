@@ -65,7 +65,7 @@ import {
   drmModeObjectFind,
   drmModeObjectPut,
 } from "./drm-mode-object.js";
-import { GEM_LEASE_HELD_MASTER_UNLOCKED } from "./toggles.js";
+import { GEM_LEASE_HELD_MASTER_UNLOCKED, GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX } from "./toggles.js";
 import type {
   DrmModeCreateLease,
   DrmModeGetLease,
@@ -147,7 +147,9 @@ async function drmHasLeased(master: DrmMaster, id: number): Promise<boolean> {
  * References: a master reference for the check, dropped at the end. That put can be the last
  * one (a privileged SET_MASTER of the same file put the file's own meanwhile): drm_master_destroy()
  * then runs here, under idr_mutex, and drm_lease_destroy() takes idr_mutex again: v6.12 and
- * v6.18 have this order (lockdep reports the recursion; see the gem README).
+ * v6.18 have this order (lockdep reports the recursion): the known window
+ * gem.lease-held-put-under-idr-mutex (KNOWN-WINDOWS.md). Its fix switch checks under
+ * master_lookup_lock and takes no reference (see drmLeaseHeldUnderLookupLock()).
  */
 export async function drmLeaseHeldLocked(
   dev: DrmDevice,
@@ -162,11 +164,52 @@ export async function drmLeaseHeldLocked(
     m.checkAccess("_drm_lease_held: file_priv->master->lessor");
     return drmLeaseHeldMaster(m, id);
   }
+  // Fix switch of the known window gem.lease-held-put-under-idr-mutex (proposed here).
+  if (toggleEnabled(GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX.name))
+    return drmLeaseHeldUnderLookupLock(dev, file, id);
   const master = await drmFileGetMaster(file);
   if (!master) return true;
   const ret = await drmLeaseHeldMaster(master, id);
   const put = drmMasterPut(master);
   if (put !== RESOLVED) await put;
+  return ret;
+}
+
+/**
+ * The proposed _drm_lease_held() of the fix switch of the known window
+ * gem.lease-held-put-under-idr-mutex (KNOWN-WINDOWS.md; no kernel has it):
+ *
+ *   spin_lock(&file_priv->master_lookup_lock);
+ *   master = file_priv->master;
+ *   ret = !master || _drm_lease_held_master(master, id);
+ *   spin_unlock(&file_priv->master_lookup_lock);
+ *
+ * No reference is taken, so no drm_master_put() (and no drm_master_destroy()) can run under the
+ * caller's idr_mutex. The master stays alive while the lock is held: the file's reference is
+ * dropped only after the pointer is replaced under this lock (drm_new_set_master()), or when the
+ * file itself goes (drm_file_free(), which no ioctl of the file can race). So the
+ * use-after-free 56f0729a510f fixed stays fixed: the master's access below is KASAN-checked.
+ * _drm_lease_held_master() only reads `lessor` and does an idr_find() of the lessee's `leases`,
+ * neither of which sleeps, so it may run under the spinlock; idr_mutex -> master_lookup_lock is
+ * the order drm_file_get_master() already takes here.
+ * Locking: idr_mutex held (by __drm_mode_object_find()); takes file->master_lookup_lock.
+ * References: none.
+ */
+async function drmLeaseHeldUnderLookupLock(
+  dev: DrmDevice,
+  file: DrmFile,
+  id: number,
+): Promise<boolean> {
+  lockdepAssertHeld(dev.modeConfig.idrMutex);
+  const taken = file.masterLookupLock.lock();
+  if (taken !== RESOLVED) await taken;
+  const master = file.master;
+  let ret = true;
+  if (master) {
+    master.checkAccess("_drm_lease_held: file_priv->master->lessor");
+    ret = await drmLeaseHeldMaster(master, id);
+  }
+  file.masterLookupLock.unlockNow();
   return ret;
 }
 

@@ -255,6 +255,49 @@ export const GEM_CHANGE_HANDLE_NEW_HANDLE_ZERO = defineKnownWindow({
     "body, with and without the switch)",
 });
 
+/**
+ * Known upstream window (KNOWN-WINDOWS.md): _drm_lease_held()'s master put under
+ * mode_config.idr_mutex can be the last one, and drm_master_destroy() -> drm_lease_destroy()
+ * takes idr_mutex again. The switch applies the proposed fix: check under master_lookup_lock,
+ * without a reference.
+ */
+export const GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX = defineKnownWindow({
+  name: "gem.lease-held-put-under-idr-mutex",
+  what:
+    "__drm_mode_object_find() holds mode_config.idr_mutex while _drm_lease_held() takes a " +
+    "master reference with drm_file_get_master() and puts it. When a privileged SET_MASTER of " +
+    "the same file (CAP_SYS_ADMIN: the file shared the device's former master and never was " +
+    "master itself) runs drm_new_set_master() in between and the file held that master's last " +
+    "other reference, the lookup's drm_master_put() is the last: drm_master_destroy() -> " +
+    "drm_lease_destroy() -> mutex_lock(&dev->mode_config.idr_mutex) on the lock the task " +
+    "holds (lockdep: possible recursive locking detected; the task deadlocks, and every later " +
+    "mode object lookup of the device waits for idr_mutex). The lookup side is unprivileged: " +
+    "GETCRTC, GETPLANE, GETCONNECTOR, OBJ_GETPROPERTIES of a CRTC, plane or connector",
+  where:
+    "drivers/gpu/drm/drm_lease.c: _drm_lease_held() (drm_file_get_master(), drm_master_put()) " +
+    "under drivers/gpu/drm/drm_mode_object.c: __drm_mode_object_find() (idr_mutex), against " +
+    "drivers/gpu/drm/drm_auth.c: drm_new_set_master() (drm_master_put(&old_master)); " +
+    "drm_master_destroy() -> drm_lease_destroy() (mutex_lock(idr_mutex))",
+  since: "drm: protect drm_master pointers in drm_lease.c",
+  sinceCommit: "56f0729a510f",
+  kernels:
+    "v5.15 onwards (and the stable kernels that took 56f0729a510f); the chain read in v6.12.19 " +
+    "and v6.18.35 (drm_lease.c identical, drm_auth.c and drm_mode_object.c the same but " +
+    "for guard() and an export)",
+  proposedFix:
+    "_drm_lease_held() takes file_priv->master_lookup_lock, checks file_priv->master " +
+    "(_drm_lease_held_master(): idr_find() of the lessee's leases, which does not sleep) and " +
+    "unlocks, taking no reference, so no put runs under idr_mutex. The file's own reference " +
+    "keeps the master alive while the lock is held (drm_new_set_master() swaps the pointer " +
+    "under that lock before it puts the old master), so 56f0729a510f's use-after-free stays " +
+    "fixed; idr_mutex -> master_lookup_lock is the order drm_file_get_master() already takes " +
+    "there (proposed here; no posted patch known)",
+  foundBy:
+    'packages/gem/src/drm-lease.test.ts ("gem.lease-held-put-under-idr-mutex": GETCRTC racing a ' +
+    "root SET_MASTER, PCT depth 3 seed 1) and qxl's race scenario qxl/lease-lookup-vs-setmaster " +
+    "(stress run --open-windows)",
+});
+
 /** Every toggle this package defines. */
 export const GEM_TOGGLES = [
   GEM_FLINK_NO_HANDLE_COUNT_CHECK,

@@ -13,6 +13,7 @@ import {
   execbufferVsReleaseGc,
   isKnownReapRecursion,
   leaseHeldVsSetmaster,
+  leaseLookupVsSetmaster,
   releaseBoRollover,
   surfaceReapVsClose,
 } from "./test-scenarios.js";
@@ -108,6 +109,36 @@ describe("qxl historic races", () => {
       expect(res.schedules).toBe(40);
     }, 120_000);
   }
+
+  it("window gem.lease-held-put-under-idr-mutex open: qxl/lease-lookup-vs-setmaster deadlocks on idr_mutex (lockdep's recursive locking), replayed; clean with baselineFixes()", async () => {
+    // PCT depth 3 with every fix switch off reaches it at schedule 59, 12, 42, 23, 2, 6, 11, 12,
+    // 30 for seeds 2-10; seed 5 at 23.
+    const res = await explore(leaseLookupVsSetmaster, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 100,
+      seed: 5,
+      scenario: "qxl/lease-lookup-vs-setmaster",
+    });
+    const first = res.firstFailure;
+    expect(first, `not found in ${res.schedules} schedules`).not.toBeNull();
+    expect(first!.outcome).toBe("deadlock");
+    expect(text(first)).toMatch(/possible recursive locking detected[\s\S]*mode_config\.idr_mutex/);
+    const again = await replay(first!.token, leaseLookupVsSetmaster, {
+      scenario: "qxl/lease-lookup-vs-setmaster",
+    });
+    expect(again.traceHash).toBe(first!.traceHash);
+    const fixed = await explore(leaseLookupVsSetmaster, {
+      strategy: "pct",
+      depth: 3,
+      schedules: 40,
+      seed: 9,
+      toggles: baselineFixes(),
+      scenario: "qxl/lease-lookup-vs-setmaster",
+    });
+    expect(fixed.firstFailure, text(fixed.firstFailure)).toBeNull();
+    expect(fixed.schedules).toBe(40);
+  }, 120_000);
 
   it("window qxl.reap-reserve-without-ctx open: the reaper's recursive-locking report, nothing else", async () => {
     const res = await explore(surfaceReapVsClose, {

@@ -2,18 +2,24 @@
  * The concurrent scenarios qxl's tests explore (exported as @primetime/qxl/testing): surface
  * exhaustion against closing (the 2015 dual-refcount race), dumb creation against a guessing
  * GEM_CLOSE (the 2023 handle-creation race), draws that retire a release page (the 2021 release
- * bo pin leak), surface pressure with sharing, and pushers against a full command ring (the known
- * window qxl.ring-push-no-recheck).
+ * bo pin leak), surface pressure with sharing, pushers against a full command ring (the known
+ * window qxl.ring-push-no-recheck), and lease checks against SET_MASTER on a CRTC device (the
+ * 2021 lease master race; the known window gem.lease-held-put-under-idr-mutex).
  */
 
 import {
   DRM_IOCTL_DROP_MASTER,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_SET_MASTER,
+  GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX,
 } from "@primetime/gem";
 import { CAP_SYS_ADMIN, Kernel, O_RDWR, type Process } from "@primetime/kernel";
 import { Completion, type RunResult, type Simulation, type Splat, yieldCpu } from "@primetime/sim";
-import { DRM_IOCTL_MODE_GETRESOURCES } from "@primetime/uapi";
+import {
+  DRM_IOCTL_MODE_GETCRTC,
+  DRM_IOCTL_MODE_GETRESOURCES,
+  type DrmModeCrtc,
+} from "@primetime/uapi";
 import { createQxl, destroyQxl } from "./qxl-drv.js";
 import {
   closeFd,
@@ -465,6 +471,49 @@ export async function leaseHeldVsSetmaster(): Promise<void> {
   if (code !== 0) throw new Error(`compositor exited with ${code}`);
 }
 
+/**
+ * lease-lookup-vs-setmaster: the known window gem.lease-held-put-under-idr-mutex on a qxl device
+ * with one CRTC. The same files as lease-held-vs-setmaster (B holds the last reference of the
+ * master M it shared with A), but the reader calls GETCRTC on B: drm_crtc_find() ->
+ * __drm_mode_object_find() holds mode_config.idr_mutex while _drm_lease_held() takes and puts a
+ * reference on B's master. When SET_MASTER's drm_new_set_master() puts M in between, the
+ * lookup's put is the last, and drm_master_destroy() -> drm_lease_destroy() takes idr_mutex
+ * again: lockdep's recursive locking, then a deadlock. Clean with the window's fix switch
+ * (baselineFixes()). Oracles: lockdep, KASAN, refcount, kmemleak at the end.
+ */
+export async function leaseLookupVsSetmaster(): Promise<void> {
+  const kernel = Kernel.boot();
+  const q = await createQxl(kernel, { crtcs: 1 });
+  const crtcId = q.device.modeConfig.crtcList[0]!.base.id;
+  const root = kernel.spawnProcess(
+    "compositor",
+    async (p) => {
+      const a = await p.open(q.card, O_RDWR);
+      const b = await p.open(q.card, O_RDWR);
+      await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
+      await p.close(a);
+      const reader = p.spawnThread("getcrtc", async (t) => {
+        const r: Partial<DrmModeCrtc> = { crtc_id: crtcId };
+        const ret = await t.ioctl(b, DRM_IOCTL_MODE_GETCRTC, r);
+        if (ret !== 0 || r.crtc_id !== crtcId) throw new Error(`GETCRTC: ${ret}`);
+      });
+      const setter = p.spawnThread("set_master", async (t) => {
+        const ret = await t.ioctl(b, DRM_IOCTL_SET_MASTER);
+        if (ret !== 0) throw new Error(`SET_MASTER: ${ret}`);
+      });
+      await reader.join();
+      await setter.join();
+      await p.close(b);
+    },
+    { caps: [CAP_SYS_ADMIN] },
+  );
+  const code = await root.wait();
+  await qxlSettle(kernel, q);
+  await destroyQxl(q);
+  await kernel.checkLeaks();
+  if (code !== 0) throw new Error(`compositor exited with ${code}`);
+}
+
 /** One of qxl's race scenarios, in the shape of `@primetime/vmwgfx/scenarios`' for harnesses. */
 export interface QxlRaceScenario {
   /** `qxl/<case>`. */
@@ -480,6 +529,11 @@ export interface QxlRaceScenario {
   readonly schedules: number;
   /** How the bug shows. */
   readonly how: string;
+  /**
+   * The known upstream window (listKnownWindows(), KNOWN-WINDOWS.md) it reaches with every fix
+   * switch off, for a window's reproducer; `finds` is then empty.
+   */
+  readonly window?: string;
 }
 
 /**
@@ -533,5 +587,19 @@ export const QXL_RACE_SCENARIOS: readonly QxlRaceScenario[] = [
     // PCT depth 3 finds it at 58, 52, 2, 26, 39, 22, 29, 3, 6, 6 for seeds 1-10 (mean 24.3).
     schedules: 150,
     how: "KASAN: slab-use-after-free in drm_lease_held: file_priv->master->lessor (the drm_master SET_MASTER freed)",
+  },
+  {
+    name: "qxl/lease-lookup-vs-setmaster",
+    description:
+      "GETCRTC on a CRTC device racing a root process's SET_MASTER of the same file: the lease check's master put under idr_mutex is not the last",
+    expect: "clean",
+    scenario: leaseLookupVsSetmaster,
+    kernelRef:
+      "drivers/gpu/drm/drm_lease.c _drm_lease_held(), drm_lease_destroy(); drm_mode_object.c __drm_mode_object_find(); drm_auth.c drm_new_set_master()",
+    finds: [],
+    window: GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX.name,
+    // With every fix switch off, PCT depth 3 seed 5 reaches it at schedule N (qxl-toggles.test.ts).
+    schedules: 100,
+    how: "lockdep: possible recursive locking detected (mode_config.idr_mutex, taken by drm_lease_destroy() under __drm_mode_object_find()), then a deadlock",
   },
 ];
