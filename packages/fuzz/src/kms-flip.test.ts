@@ -4,7 +4,12 @@
  * their events read back, and the reference model's verdicts on them.
  */
 
-import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED, driverUnderTest as qxl } from "@primetime/qxl";
+import {
+  QXL_DISABLE_PRIMARY_SHADOW_CLEARED,
+  QXL_PRIMARY_UPDATE_SHADOW_PUT,
+  QXL_SHADOW_CLEANUP_VS_PREPARE,
+  driverUnderTest as qxl,
+} from "@primetime/qxl";
 import { baselineFixes } from "@primetime/sim";
 import { decodeToken } from "@primetime/sim/explore";
 import { driverUnderTest as vgem } from "@primetime/vgem";
@@ -104,5 +109,43 @@ describe("fuzz: the compositor's flips on qxl CRTCs (kms: 'flip')", () => {
     expect(r.failures.map((f) => [f.seed, f.first])).toEqual([
       [45, "qxl: GEM state leaked: objects 0 -> 1"],
     ]);
+  }, 120_000);
+
+  it("finds the known window qxl.primary-update-shadow-put with its fix switch off (qxl+qxl, seed 485 pct: KASAN in qxl_io_create_primary()), and the same seed is clean with it on", async () => {
+    const opts: FuzzOptions = { drivers: [qxl, qxl], kms: "flip" };
+    const name = QXL_PRIMARY_UPDATE_SHADOW_PUT.name;
+    const open = await fuzzOne(
+      opts,
+      485,
+      "pct",
+      baselineFixes().filter((t) => t !== name),
+    );
+    expect(open.run.splats[0]?.message ?? "").toMatch(
+      /^BUG: KASAN: slab-use-after-free in qxl_io_create_primary\n/,
+    );
+    const fixed = await fuzzOne(opts, 485, "pct");
+    expect(fixed.failed, JSON.stringify(fixed.cls)).toBe(false);
+  }, 120_000);
+
+  it("finds the known window qxl.shadow-cleanup-vs-prepare with its fix switch off (qxl+qxl, seed 580 random: ttm_bo_unpin() WARN, refcount underflow), and the same seed is clean with it on", async () => {
+    const opts: FuzzOptions = { drivers: [qxl, qxl], kms: "flip" };
+    const name = QXL_SHADOW_CLEANUP_VS_PREPARE.name;
+    const open = await fuzzOne(
+      opts,
+      580,
+      "random",
+      baselineFixes().filter((t) => t !== name),
+    );
+    expect(open.run.splats.slice(0, 2).map((s) => s.message)).toEqual([
+      "ttm_bo_unpin(qxl_bo#13): WARN_ON_ONCE(!bo->pin_count)",
+      "refcount_t: underflow; use-after-free.",
+    ]);
+    const fixed = await fuzzOne(opts, 580, "random");
+    expect(fixed.failed, JSON.stringify(fixed.cls)).toBe(false);
+  }, 120_000);
+
+  it("shuts a device with CRTCs down at the end of a run as qxl_pci_remove() does (drm_atomic_helper_shutdown()): a framebuffer CLOSEFB left on a plane is freed, no leak (qxl+qxl, seed 278 random)", async () => {
+    const r = await fuzzOne({ drivers: [qxl, qxl], kms: "flip" }, 278, "random");
+    expect(r.failed, JSON.stringify(r.run.splats.slice(0, 2))).toBe(false);
   }, 120_000);
 });

@@ -42,6 +42,7 @@ import { point, RESOLVED, warnOn } from "@primetime/sim";
 import {
   type DrmAtomicState,
   DrmCrtcCommit,
+  drmAtomicAddAffectedPlanes,
   drmAtomicCommit,
   drmAtomicCrtcNeedsModeset,
   drmAtomicGetCrtcState,
@@ -62,6 +63,7 @@ import {
 import type { DrmCrtc, DrmCrtcState, DrmModeSet } from "./drm-crtc.js";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFramebuffer } from "./drm-framebuffer.js";
+import { drmModesetLockAllBegin, drmModesetLockAllEnd } from "./drm-modeset-lock.js";
 import type { DrmPlaneState } from "./drm-plane.js";
 import {
   DrmPendingVblankEvent,
@@ -749,4 +751,56 @@ async function drmAtomicHelperCommitCleanupDone(state: DrmAtomicState): Promise<
     state.fakeCommit.cleanupDone.completeAll();
     warnOn(!state.fakeCommit.hwDone.completed, "drm_atomic_helper_commit_cleanup_done: fake");
   }
+}
+
+/**
+ * Models drm_atomic_helper_disable_all(): one atomic state with every CRTC inactive and without
+ * a mode (drm_atomic_set_mode_prop_for_crtc(NULL)), its planes added
+ * (drm_atomic_add_affected_planes()) and each moved off its CRTC without a framebuffer, committed
+ * blocking (connectors are not modeled: drm_atomic_add_affected_connectors() and
+ * drm_atomic_set_crtc_for_connector() have nothing to do). 0, -ENOMEM or the commit's errno.
+ * Locking: connection_mutex held (DRM_MODESET_LOCK_ALL_BEGIN() of the caller).
+ * References: the state's own, put here; the old plane states' framebuffer references go with
+ * the committed state (->cleanup_fb first).
+ */
+export async function drmAtomicHelperDisableAll(dev: DrmDevice): Promise<number> {
+  lockdepAssertHeld(dev.modeConfig.connectionMutex);
+  const state = await drmAtomicStateAlloc(dev);
+  if (!state) return -ENOMEM;
+  let ret = 0;
+  free: {
+    for (const crtc of dev.modeConfig.crtcList) {
+      const crtcState = await drmAtomicGetCrtcState(state, crtc);
+      if (isErr(crtcState)) {
+        ret = crtcState;
+        break free;
+      }
+      crtcState.active = false;
+      drmAtomicSetModeForCrtc(crtcState, null);
+      ret = await drmAtomicAddAffectedPlanes(state, crtc);
+      if (ret < 0) break free;
+    }
+    for (const entry of state.planes) {
+      if (!entry) continue;
+      ret = await drmAtomicSetCrtcForPlane(entry.newState, null);
+      if (ret < 0) break free;
+      await drmAtomicSetFbForPlane(entry.newState, null);
+    }
+    ret = await drmAtomicCommit(state);
+  }
+  await drmAtomicStatePut(state);
+  return ret;
+}
+
+/**
+ * Models drm_atomic_helper_shutdown(): under DRM_MODESET_LOCK_ALL_BEGIN(),
+ * drm_atomic_helper_disable_all() (a driver's ->remove or ->shutdown: qxl_pci_remove()). Returns
+ * disable_all()'s result (the kernel only prints it: drm_err "Disabling all crtc's during unload
+ * failed with %i", not modeled).
+ * Locking: takes connection_mutex. References: see drm_atomic_helper_disable_all().
+ */
+export async function drmAtomicHelperShutdown(dev: DrmDevice): Promise<number> {
+  await drmModesetLockAllBegin(dev);
+  const ret = await drmAtomicHelperDisableAll(dev);
+  return drmModesetLockAllEnd(dev, ret);
 }

@@ -406,6 +406,29 @@ export async function drmAtomicSetFbForPlane(
   if (old) await drmFramebufferPut(old);
 }
 
+/**
+ * Models drm_atomic_add_affected_planes(): every plane on `crtc` in its old state (`plane_mask`)
+ * joins `state`. 0 or drm_atomic_get_plane_state()'s errno.
+ * Locking: connection_mutex held (it stands for the planes' locks).
+ * References: the state's entries own the new plane states.
+ */
+export async function drmAtomicAddAffectedPlanes(
+  state: DrmAtomicState,
+  crtc: DrmCrtc,
+): Promise<number> {
+  lockdepAssertHeld(state.dev.modeConfig.connectionMutex);
+  const entry = state.crtcs[crtc.index];
+  warnOn(!entry, "drm_atomic_add_affected_planes: CRTC not in the state");
+  if (!entry) return 0;
+  const oldCrtcState = entry.oldState;
+  for (const plane of state.dev.modeConfig.planeList) {
+    if ((oldCrtcState.planeMask & drmPlaneMask(plane)) === 0) continue;
+    const planeState = await drmAtomicGetPlaneState(state, plane);
+    if (isErr(planeState)) return planeState;
+  }
+  return 0;
+}
+
 /** Models drm_plane_mask(). */
 export function drmPlaneMask(plane: DrmPlane): number {
   return 1 << plane.index;

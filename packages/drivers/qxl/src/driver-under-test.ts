@@ -4,7 +4,12 @@
  * checksum them), mapped with QXL_MAP and mmap(); qxl has no render node.
  */
 
-import type { DrawnDeviceWants, DriverUnderTest, RegisteredDevice } from "@primetime/gem";
+import {
+  type DrawnDeviceWants,
+  type DriverUnderTest,
+  drmAtomicHelperShutdown,
+  type RegisteredDevice,
+} from "@primetime/gem";
 import type { Kernel } from "@primetime/kernel";
 import { toQxl } from "./qxl-device.js";
 import { qxlModesetFini } from "./qxl-display.js";
@@ -132,9 +137,14 @@ export const driverUnderTest: DriverUnderTest = {
   // The releases the device has not handed back, the cached release bos (device state until
   // qxl_device_fini()) and the dumb shadow bo of the scanout (device state until
   // qxl_modeset_fini(): a device with CRTCs that showed a dumb framebuffer keeps it), before a
-  // leak check of the live device.
+  // leak check of the live device. A device with CRTCs is first shut down as qxl_pci_remove()
+  // does (drm_atomic_helper_shutdown(): every plane off, so that a framebuffer still shown, one
+  // CLOSEFB left on its plane or one whose fd is closed while the plane shows it through another
+  // reference, is put as at device removal); a device without CRTCs skips it (nothing to
+  // disable, and runs without flips keep their steps).
   async settle(kernel, device) {
     const qdev = toQxl(device);
+    if (device.modeConfig.crtcList.length > 0) await drmAtomicHelperShutdown(device);
     await qxlSettleDevice(kernel, qdev);
     await qxlDeviceFiniReleaseBos(qdev);
     await qxlModesetFini(qdev);

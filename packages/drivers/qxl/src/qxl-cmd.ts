@@ -333,7 +333,11 @@ async function waitForIoCmd(qdev: QxlDevice, val: number, port: number): Promise
  */
 export async function qxlIoDestroyPrimary(qdev: QxlDevice): Promise<void> {
   await waitForIoCmd(qdev, 0, QXL_IO_DESTROY_PRIMARY_ASYNC);
-  const primary = qdev.primaryBo!;
+  const primary = qdev.primaryBo;
+  // As in the kernel, nothing checks it: a second destroy (another CRTC's commit tail that saw
+  // the primary before this one's wait ended) dereferences NULL (an oops).
+  if (!primary)
+    bug("BUG: kernel NULL pointer dereference in qxl_io_destroy_primary(): primary_bo is NULL");
   qxlBoAccess(primary, "qxl_io_destroy_primary");
   primary.isPrimary = false;
   const put = drmGemObjectPut(primary);

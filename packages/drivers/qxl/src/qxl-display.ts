@@ -82,7 +82,11 @@ import {
   qxlBoUnpin,
   toQxlBo,
 } from "./qxl-object.js";
-import { QXL_DISABLE_PRIMARY_SHADOW_CLEARED } from "./toggles.js";
+import {
+  QXL_DISABLE_PRIMARY_SHADOW_CLEARED,
+  QXL_PRIMARY_UPDATE_SHADOW_PUT,
+  QXL_SHADOW_CLEANUP_VS_PREPARE,
+} from "./toggles.js";
 
 /**
  * Models qxl_framebuffer_surface_dirty(): under DRM_MODESET_LOCK_ALL_BEGIN() (connection_mutex,
@@ -244,7 +248,9 @@ export async function qxlPrimaryAtomicCheck(
  * Models qxl_primary_atomic_update(): the bo to show is the framebuffer's bo, or its shadow for a
  * dumb buffer; unless it is the primary already, the current primary is destroyed and it becomes
  * the primary (qxl_primary_apply_cursor(): no cursor is modeled); then qxl_draw_dirty_fb() of
- * the whole framebuffer (not modeled).
+ * the whole framebuffer (not modeled). Known window qxl.primary-update-shadow-put: `primary` is
+ * held by no reference, and another CRTC's blocking commit (qxl_prepare_shadow()) can put its
+ * last references while this tail sleeps in qxl_io_destroy_primary(); the fix switch holds it.
  * Locking: none held (the commit tail; the commit owns the plane).
  * References: the new state holds the framebuffer; qxl_io_create_primary() takes a reference of
  * the primary, qxl_io_destroy_primary() drops the old one's.
@@ -259,9 +265,21 @@ export async function qxlPrimaryAtomicUpdate(
   bo.checkAccess("qxl_primary_atomic_update");
   const primary = bo.shadow ? bo.shadow : bo;
   primary.checkAccess("qxl_primary_atomic_update: primary");
+  // The known window's fix switch (toggles.ts): hold the primary candidate across the sleeps of
+  // qxl_io_destroy_primary()/qxl_io_create_primary(), taken with no scheduling point after the
+  // read (the proposed patch's lock against qxl_prepare_shadow()'s puts).
+  const hold = toggleEnabled(QXL_PRIMARY_UPDATE_SHADOW_PUT.name);
+  if (hold) {
+    const got = drmGemObjectGet(primary);
+    if (got !== RESOLVED) await got;
+  }
   if (!primary.isPrimary) {
     if (qdev.primaryBo) await qxlIoDestroyPrimary(qdev);
     await qxlIoCreatePrimary(qdev, primary);
+  }
+  if (hold) {
+    const put = drmGemObjectPut(primary);
+    if (put !== RESOLVED) await put;
   }
   // qxl_draw_dirty_fb(qdev, fb, bo, ..., dumb_shadow_offset): not modeled.
   await point(`qxl_draw_dirty_fb(${bo.name}): not modeled`);
@@ -346,7 +364,9 @@ function qxlCalcDumbShadow(qdev: QxlDevice): QxlSurface {
  * changed (the old one unpinned and put: a primary keeps its own reference), and `user_bo` gets
  * a reference and a pin of the current one (dropping its old shadow's). As in the kernel,
  * qxl_bo_create()'s failure is not checked: the shadow is then NULL and the drm_gem_object_get()
- * of it is a NULL pointer dereference (an oops).
+ * of it is a NULL pointer dereference (an oops). Known windows: qxl.primary-update-shadow-put (the
+ * old shadow put under another CRTC's commit tail), qxl.shadow-cleanup-vs-prepare (the same old
+ * shadow dropped by the previous commit's qxl_plane_cleanup_fb() too).
  * Locking: connection_mutex held (prepare_fb runs in drm_atomic_helper_commit()).
  * References: the device holds one reference of dumb_shadow_bo, each dumb bo showing it one.
  */
@@ -378,7 +398,17 @@ async function qxlPrepareShadow(qdev: QxlDevice, userBo: QxlBo, crtcIndex: numbe
     qdev.dumbShadowBo = isErr(created) ? null : created;
   }
   if (userBo.shadow !== qdev.dumbShadowBo) {
-    if (userBo.shadow) {
+    if (toggleEnabled(QXL_SHADOW_CLEANUP_VS_PREPARE.name)) {
+      // The known window's fix switch (toggles.ts): xchg(&user_bo->shadow, NULL) before the
+      // sleeps, so that a concurrent qxl_plane_cleanup_fb() does not drop the same pin.
+      const shadow = userBo.shadow;
+      userBo.shadow = null;
+      if (shadow) {
+        await qxlBoUnpin(shadow);
+        const put = drmGemObjectPut(shadow);
+        if (put !== RESOLVED) await put;
+      }
+    } else if (userBo.shadow) {
       await qxlBoUnpin(userBo.shadow);
       const put = drmGemObjectPut(userBo.shadow);
       if (put !== RESOLVED) await put;
@@ -418,7 +448,8 @@ export async function qxlPlanePrepareFb(plane: DrmPlane, newState: DrmPlaneState
 /**
  * Models qxl_plane_cleanup_fb(): nothing without a framebuffer (prepare_fb did nothing);
  * otherwise the bo is unpinned, and if the plane no longer shows this framebuffer its shadow is
- * unpinned and put.
+ * unpinned and put (known window qxl.shadow-cleanup-vs-prepare: the next commit's
+ * qxl_prepare_shadow() may drop the same shadow meanwhile; its fix switch takes it out first).
  * Locking: none required (the commit tail, or drm_atomic_helper_unprepare_planes() under
  * connection_mutex). References: drops what ->prepare_fb took.
  */
@@ -431,6 +462,15 @@ export async function qxlPlaneCleanupFb(plane: DrmPlane, oldState: DrmPlaneState
   userBo.checkAccess("qxl_plane_cleanup_fb");
   await qxlBoUnpin(userBo);
   if (oldState.fb !== plane.state!.fb && userBo.shadow) {
+    if (toggleEnabled(QXL_SHADOW_CLEANUP_VS_PREPARE.name)) {
+      // The known window's fix switch (toggles.ts): xchg(&user_bo->shadow, NULL) first.
+      const shadow = userBo.shadow;
+      userBo.shadow = null;
+      await qxlBoUnpin(shadow);
+      const put = drmGemObjectPut(shadow);
+      if (put !== RESOLVED) await put;
+      return;
+    }
     await qxlBoUnpin(userBo.shadow);
     const put = drmGemObjectPut(userBo.shadow);
     if (put !== RESOLVED) await put;

@@ -337,3 +337,80 @@ export const QXL_DISABLE_PRIMARY_SHADOW_CLEARED = defineKnownWindow({
     "fuzz `campaign 60 1 --kms flip --drivers qxl+vgem` (two framebuffers of one dumb buffer " +
     "flipped, kms-flip.ts); qxl-crtc.test.ts (the same sequence, open and fixed)",
 });
+
+/**
+ * What current kernels do when a blocking commit on one CRTC prepares a dumb framebuffer while a
+ * nonblocking commit on another CRTC is still in its tail: drm_atomic_helper_commit() runs
+ * drm_atomic_helper_prepare_planes() right after drm_atomic_helper_setup_commit(), and commits on
+ * different CRTCs do not wait for each other at all (stall_checks() and swap_state's stall look at
+ * the commit's own CRTCs only). qxl_prepare_shadow() then resizes the device's dumb shadow (the
+ * new head changed its size): it puts the device's reference of the old shadow and the user bo's,
+ * its last two when the old shadow is not yet the primary. The other CRTC's commit tail, in
+ * qxl_primary_atomic_update(), has read `bo->shadow` (that old shadow) and sleeps in
+ * qxl_io_destroy_primary()'s wait_for_io_cmd(); qxl_io_create_primary() then reads the freed bo.
+ */
+export const QXL_PRIMARY_UPDATE_SHADOW_PUT = defineKnownWindow({
+  name: "qxl.primary-update-shadow-put",
+  what:
+    "a blocking commit's qxl_prepare_shadow() on one CRTC resizes the device's dumb shadow and " +
+    "puts the old one's last references while a nonblocking commit's tail on another CRTC holds " +
+    "it as `primary` in qxl_primary_atomic_update() (asleep in qxl_io_destroy_primary()): " +
+    "qxl_io_create_primary() reads the freed bo (KASAN use-after-free)",
+  where:
+    "drivers/gpu/drm/qxl/qxl_display.c: qxl_primary_atomic_update() (`primary = bo->shadow ? " +
+    "bo->shadow : bo;` then qxl_io_destroy_primary()/qxl_io_create_primary() with no reference) " +
+    "against qxl_prepare_shadow() (drm_gem_object_put() of dumb_shadow_bo and of user_bo->shadow)",
+  since: "qxl: alloc & use shadow for dumb buffers",
+  sinceCommit: "62676d10b483",
+  kernels:
+    "v4.15 onwards by the shadow's introduction (62676d10b483, as qxl.disable-primary-shadow-" +
+    "cleared; that this interleaving was possible from then on is not verified version by " +
+    "version); the same code in v6.12.19 and v6.18.35 (qxl_display.c and drm_atomic_helper_" +
+    "commit() read in both)",
+  proposedFix:
+    "qxl_primary_atomic_update() takes a GEM reference of `primary` when it reads it and puts it " +
+    "after qxl_io_create_primary() (the read and the get must not be separated by " +
+    "qxl_prepare_shadow()'s puts: in the kernel under a lock qxl_prepare_shadow() also takes, in " +
+    "the model no scheduling point between them); proposed here, no posted patch known",
+  foundBy:
+    "fuzz `campaign 1000 1 --kms flip --drivers qxl+qxl` (seed 485 pct: KASAN slab-use-after-free " +
+    "in qxl_io_create_primary() from kworker/events_unbound); kms-flip.test.ts pins it, open and " +
+    "fixed",
+});
+
+/**
+ * What current kernels do when a nonblocking commit's tail cleans up a dumb framebuffer's old
+ * plane state while the next commit already prepares the same bo: a flip's event completes
+ * flip_done before the tail's drm_atomic_helper_cleanup_planes(), so stall_checks() lets the
+ * next nonblocking commit in, and its drm_atomic_helper_prepare_planes() runs beside that
+ * cleanup. qxl_plane_cleanup_fb() (`old_state->fb != plane->state->fb && user_bo->shadow`) and
+ * qxl_prepare_shadow() (`user_bo->shadow != qdev->dumb_shadow_bo`) both read the same stale
+ * `user_bo->shadow`, both qxl_bo_unpin() it (sleeping in its reservation) and both put it: the
+ * second unpin WARNs in ttm_bo_unpin() and the second put underflows the GEM reference count.
+ */
+export const QXL_SHADOW_CLEANUP_VS_PREPARE = defineKnownWindow({
+  name: "qxl.shadow-cleanup-vs-prepare",
+  what:
+    "a flip's commit tail (qxl_plane_cleanup_fb()) and the next commit's qxl_prepare_shadow() of " +
+    "the same dumb bo both unpin and put its old shadow (`user_bo->shadow`, read by each before " +
+    "the other clears it): ttm_bo_unpin() WARNs on a pin count of 0 and the shadow's reference " +
+    "count underflows (use-after-free)",
+  where:
+    "drivers/gpu/drm/qxl/qxl_display.c: qxl_plane_cleanup_fb() and qxl_prepare_shadow() (each " +
+    "`qxl_bo_unpin(user_bo->shadow); drm_gem_object_put(&user_bo->shadow->tbo.base); " +
+    "user_bo->shadow = NULL;` with no lock in common: the tail holds no modeset lock)",
+  since: "qxl: alloc & use shadow for dumb buffers",
+  sinceCommit: "62676d10b483",
+  kernels:
+    "v4.15 onwards by the shadow's introduction (62676d10b483; not verified version by " +
+    "version); the same code in v6.12.19 and v6.18.35 (qxl_display.c, drm_atomic_helper_commit(), " +
+    "stall_checks() and the commit tail read in both)",
+  proposedFix:
+    "each of the two takes the shadow out of `user_bo->shadow` before it sleeps (`shadow = " +
+    "xchg(&user_bo->shadow, NULL)`, then unpin and put `shadow` if it was set), so that only one " +
+    "of them drops the pin and the reference; proposed here, no posted patch known",
+  foundBy:
+    "fuzz `campaign 1000 1 --kms flip --drivers qxl+qxl` (seed 580 random: " +
+    "ttm_bo_unpin(qxl_bo#13) WARN_ON_ONCE(!bo->pin_count), refcount underflow); kms-flip.test.ts " +
+    "pins it, open and fixed",
+});
