@@ -607,6 +607,20 @@ describe("vmwgfx's error-path windows (alloc-bo-handle-leak, surface-define-einv
   }, 180_000);
 });
 
+describe("TTM's known window ttm.walk-put-runs-destroy (a vmwgfx dumb buffer freed under EXECBUF)", () => {
+  it("its reproducer is clean with the fix switch on, and --open-windows finds lockdep's recursive locking of cmdbuf_mutex", async () => {
+    // KNOWN-WINDOWS.md: the eviction walk of EXECBUF's validation puts a deleted dumb buffer
+    // after its delayed delete did, and vmw_bo_free() takes cmdbuf_mutex, which EXECBUF holds.
+    const args = ["run", "--scenario", "vmwgfx/dumb-release-in-evict-walk"];
+    const more = ["--seeds", "3", "--workers", "1", "--quiet", "--fail-fast"];
+    const fixed = await cli([...args, ...more]);
+    expect(fixed.code, fixed.out).toBe(0);
+    const open = await cli([...args, ...more, "--open-windows"]);
+    expect(open.code, open.out).toBe(1);
+    expect(open.out).toMatch(/lockdep: WARNING: possible recursive locking detected/);
+  }, 180_000);
+});
+
 describe("gem's known window gem.lease-held-put-under-idr-mutex (a lease check's master put under idr_mutex)", () => {
   it("its reproducer is clean with the fix switch on, and --open-windows finds lockdep's recursive locking of idr_mutex", async () => {
     // KNOWN-WINDOWS.md: GETCRTC's __drm_mode_object_find() holds mode_config.idr_mutex while

@@ -21,6 +21,7 @@ import {
   planScenarioName,
   privateFromScenarioName,
   socketsFromScenarioName,
+  vmwVramFromScenarioName,
 } from "./plan.js";
 import type { SyscallLogEntry } from "./syscall-log.js";
 
@@ -84,7 +85,7 @@ export async function fuzzOne(
     scenario: planScenarioName(
       opts.plan,
       opts.sockets,
-      opts.private,
+      opts.private && opts.vmwVram ? "vram" : opts.private,
       opts.kms,
       opts.drmRead,
       opts.oob,
@@ -116,6 +117,7 @@ export function fuzzReplay(
   const drmRead = drmReadFromScenarioName(scenario) || opts.drmRead;
   const oob = oobFromScenarioName(scenario) || opts.oob;
   const masters = mastersFromScenarioName(scenario) || opts.masters;
+  const vmwVram = vmwVramFromScenarioName(scenario) || opts.vmwVram;
   return replay(
     token,
     fuzzScenario({
@@ -127,6 +129,7 @@ export function fuzzReplay(
       drmRead,
       oob,
       masters,
+      vmwVram,
     }),
     { toggles },
   );
@@ -208,6 +211,7 @@ export async function fuzzLog(
       drmRead: drmReadFromScenarioName(t.scenario) || opts.drmRead,
       oob: oobFromScenarioName(t.scenario) || opts.oob,
       masters: mastersFromScenarioName(t.scenario) || opts.masters,
+      vmwVram: vmwVramFromScenarioName(t.scenario) || opts.vmwVram,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

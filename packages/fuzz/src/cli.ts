@@ -37,6 +37,9 @@
  * default off; recorded as `fuzz +oob`),
  * `--masters on|off` (campaign, toggles, log: a privileged process and SET_VERSION, GET_UNIQUE,
  * SET_MASTER, DROP_MASTER; not with --private or --kms; default off; recorded as `fuzz +master`),
+ * `--vmw-vram on|off` (campaign, toggles, log: vmwgfx devices of drawn memory, half with a small
+ * MOB limit, and MOB-filling EXECBUF bursts, evictions of deleted buffers and of buffers being
+ * closed; needs --private on; default off; recorded as `fuzz +priv+vram`),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -88,7 +91,9 @@ function usage(): never {
       "  [--drm-read on|off] (DRM fds read and polled, FENCE_EVENT, fstat of any fd; default off)\n" +
       "  [--oob on|off] (MSG_OOB sends and receives, SIOCATMARK on the sockets; default off)\n" +
       "  [--masters on|off] (a CAP_SYS_ADMIN process; SET_VERSION, GET_UNIQUE, SET/DROP_MASTER;\n" +
-      "    not with --private or --kms; default off)\n",
+      "    not with --private or --kms; default off)\n" +
+      "  [--vmw-vram on|off] (vmwgfx devices of drawn memory, MOB-filling EXECBUFs and evictions;\n" +
+      "    needs --private on; default off)\n",
   );
   process.exit(2);
 }
@@ -121,6 +126,7 @@ const OPTIONS = [
   "drm-read",
   "oob",
   "masters",
+  "vmw-vram",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -294,6 +300,9 @@ if (oobOpt !== undefined && oobOpt !== "on" && oobOpt !== "off") usage();
 const mastersOpt = options.get("masters");
 if (mastersOpt !== undefined && mastersOpt !== "on" && mastersOpt !== "off") usage();
 if (mastersOpt === "on" && (privateOpt === "on" || kmsOpt === "on" || kmsOpt === "flip")) usage();
+const vmwVramOpt = options.get("vmw-vram");
+if (vmwVramOpt !== undefined && vmwVramOpt !== "on" && vmwVramOpt !== "off") usage();
+if (vmwVramOpt === "on" && privateOpt !== "on") usage();
 const spec = faults;
 const fuzz = {
   drivers,
@@ -304,6 +313,7 @@ const fuzz = {
   drmRead: drmReadOpt === "on",
   oob: oobOpt === "on",
   masters: mastersOpt === "on",
+  vmwVram: vmwVramOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

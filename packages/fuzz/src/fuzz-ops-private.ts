@@ -85,6 +85,7 @@ import {
   qxlEvictRace,
   qxlEvictReleaseRace,
 } from "./fuzz-ops-qxl-vram.js";
+import { opVmwVram, VMW_OPS_WITH_VRAM } from "./fuzz-ops-vmw-vram.js";
 import { type ModelFile, UNKNOWN_BUFFER } from "./model.js";
 import {
   NEVER_BO,
@@ -463,7 +464,10 @@ export async function opVmw(run: FuzzRun, ctx: ThreadCtx, e: FdEntry, own: boole
   const ps = privOf(run, f);
   // ALLOC_BO, HANDLE_CLOSE, SYNCCPU x2, surfaces x5 (create x2, ref, unref, export),
   // EXECBUF x2, fences x2, contexts x2.
-  switch (choose(14, "fuzz vmw op")) {
+  // (14-16, with opts.vmwVram only: fuzz-ops-vmw-vram.ts, after the others.)
+  const k = choose(run.opts.vmwVram ? VMW_OPS_WITH_VRAM : 14, "fuzz vmw op");
+  if (k >= 14) return opVmwVram(run, ctx, e, own, k);
+  switch (k) {
     case 0: {
       // ALLOC_BO: a buffer of whole pages; size 0 has no mmap offset (-ENOSPC).
       const bad = choose(6, "fuzz vmw alloc bad") === 0;

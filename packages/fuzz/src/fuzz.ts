@@ -128,6 +128,7 @@ import {
   opSockRecv,
   opSockSend,
 } from "./fuzz-ops-sock.js";
+import { vmwVramDriver } from "./fuzz-ops-vmw-vram.js";
 import { KmsFuzz } from "./kms.js";
 import {
   checkHandleObservations,
@@ -241,6 +242,15 @@ export interface FuzzOptions {
    * Not with `private` or `kms` (their display server assumes no privileged client).
    */
   readonly masters?: boolean;
+  /**
+   * vmwgfx's memory under pressure (default false; `cli --vmw-vram on`, token `fuzz +priv+vram`
+   * in place of `+priv`; needs `private`): each vmwgfx device gets a drawn memory configuration
+   * (half of them a small MOB limit: `registerDrawnVmwgfx()` of `@primetime/vmwgfx`), and
+   * vmwgfx's private draw has three more operations after its others (fuzz-ops-vmw-vram.ts:
+   * MOB-filling EXECBUF bursts, eviction of a deleted dumb or ALLOC_BO buffer, eviction raced by
+   * closes), so a private run without it draws as before.
+   */
+  readonly vmwVram?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -648,6 +658,8 @@ export function fuzzScenario(opts: FuzzOptions): (sim: Simulation) => Promise<vo
   if (opts.drivers.length === 0) throw new RangeError("fuzz needs at least one driver");
   if (opts.masters && (opts.private || opts.kms))
     throw new RangeError("fuzz: masters need no private, no kms (fuzz-ops-master.ts)");
+  if (opts.vmwVram && !opts.private)
+    throw new RangeError("fuzz: vmwVram needs private (fuzz-ops-vmw-vram.ts)");
   const log = opts.syscallLog;
   /** `p` as the workload calls it: logged if a syscall log is wanted. */
   const wrap = (p: Process) => (log ? loggedProcess(p, log) : p);
@@ -745,7 +757,8 @@ export class FuzzRun {
     for (let i = 0; i < 2; i++)
       this.devs.push(
         await registerNodes(
-          this.opts.drivers[i % this.opts.drivers.length]!,
+          // vmwVram: vmwgfx's memory configuration drawn too (fuzz-ops-vmw-vram.ts).
+          vmwVramDriver(this.opts.drivers[i % this.opts.drivers.length]!, this.opts.vmwVram),
           this.kernel,
           this.opts.private === true || this.opts.kms === "flip",
           this.opts.kms === "flip",

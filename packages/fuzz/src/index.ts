@@ -49,6 +49,7 @@ export {
   planScenarioName,
   privateFromScenarioName,
   socketsFromScenarioName,
+  vmwVramFromScenarioName,
 } from "./plan.js";
 export {
   type RecvKnowledge,

@@ -14,6 +14,8 @@ const SOCKETS_SUFFIX = " +unix";
 const LISTEN_SUFFIX = " +unix+listen";
 /** The suffix of a run with the drivers' private ioctls (FuzzOptions.private), after any other. */
 const PRIVATE_SUFFIX = " +priv";
+/** PRIVATE_SUFFIX's form in a run with vmwgfx's memory under pressure too (FuzzOptions.vmwVram). */
+const PRIVATE_VRAM_SUFFIX = " +priv+vram";
 /** The suffix of a run with KMS framebuffers (FuzzOptions.kms), after any other. */
 const KMS_SUFFIX = " +kms";
 /** The suffix of a run with KMS framebuffers and the compositor's flips (FuzzOptions.kms "flip"). */
@@ -31,7 +33,7 @@ const MAX_PLAN_TEXT = 4096;
  * The scenario name of a run with `plan` ("fuzz" without one), and with socket operations
  * (`sockets`: " +unix" after it, `fuzz +unix`, `fuzz plan=30:* +unix`; "listen": " +unix+listen",
  * `fuzz +unix+listen`), and with the drivers' private ioctls (`priv`: " +priv" last, `fuzz +priv`,
- * `fuzz +unix +priv`), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
+ * `fuzz +unix +priv`; "vram": " +priv+vram", FuzzOptions.vmwVram), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
  * `fuzz +priv +kms`; "flip": " +kms+flip", `fuzz +kms+flip`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
  * `fuzz +kms +drmread`), and with MSG_OOB socket operations (`oob`: " +oob" after everything,
  * `fuzz +unix +oob`), and with DRM masters (`masters`: " +master" last, `fuzz +master`,
@@ -40,7 +42,7 @@ const MAX_PLAN_TEXT = 4096;
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
   sockets: boolean | "listen" = false,
-  priv = false,
+  priv: boolean | "vram" = false,
   kms: boolean | "flip" = false,
   drmRead = false,
   oob = false,
@@ -48,7 +50,7 @@ export function planScenarioName(
 ): string {
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
-    (priv ? PRIVATE_SUFFIX : "") +
+    (priv === "vram" ? PRIVATE_VRAM_SUFFIX : priv ? PRIVATE_SUFFIX : "") +
     (kms === "flip" ? KMS_FLIP_SUFFIX : kms ? KMS_SUFFIX : "") +
     (drmRead ? DRM_READ_SUFFIX : "") +
     (oob ? OOB_SUFFIX : "") +
@@ -100,7 +102,14 @@ export function planFromScenarioName(scenario: string): FuzzProcessPlan[] | unde
 
 /** Whether a scenario name records the drivers' private ioctls (planScenarioName()'s " +priv"). */
 export function privateFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && withoutKms(name).endsWith(PRIVATE_SUFFIX);
+  if (!name.startsWith("fuzz")) return false;
+  const s = withoutKms(name);
+  return s.endsWith(PRIVATE_SUFFIX) || s.endsWith(PRIVATE_VRAM_SUFFIX);
+}
+
+/** Whether a scenario name records vmwgfx's memory under pressure (" +priv+vram"). */
+export function vmwVramFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && withoutKms(name).endsWith(PRIVATE_VRAM_SUFFIX);
 }
 
 /**
@@ -153,8 +162,9 @@ function withoutKms(scenario: string): string {
   return s.endsWith(KMS_SUFFIX) ? s.slice(0, -KMS_SUFFIX.length) : s;
 }
 
-/** `scenario` without its " +drmread", " +kms" and " +priv" suffixes. */
+/** `scenario` without its " +drmread", " +kms" and " +priv" (or " +priv+vram") suffixes. */
 function withoutPrivate(scenario: string): string {
   const s = withoutKms(scenario);
+  if (s.endsWith(PRIVATE_VRAM_SUFFIX)) return s.slice(0, -PRIVATE_VRAM_SUFFIX.length);
   return s.endsWith(PRIVATE_SUFFIX) ? s.slice(0, -PRIVATE_SUFFIX.length) : s;
 }

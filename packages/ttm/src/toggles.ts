@@ -1,10 +1,12 @@
 /**
  * TTM's historic lifetime races as toggles (ARCHITECTURE.md section 5). Each puts back what the
  * kernel did before the fix, at the place the fix changed; the code honouring it says so next
- * to its `toggleEnabled()` call.
+ * to its `toggleEnabled()` call. A known upstream window (`defineKnownWindow()`,
+ * KNOWN-WINDOWS.md) is a race current kernels still have: modeled as the kernel has it, its fix
+ * switch applies the proposed fix.
  */
 
-import { defineToggle } from "@primetime/sim";
+import { defineKnownWindow, defineToggle } from "@primetime/sim";
 
 /** The mmap lookup of a BO by offset takes a plain kref_get() while unrefs take no lock. */
 export const TTM_MMAP_LOOKUP_PLAIN_GET = defineToggle({
@@ -123,4 +125,53 @@ export const TTM_EVICT_DELETED_EXTRA_PUT = defineToggle({
   kind: "historic",
   commit: "c00133a9e87e",
   kernels: "v6.5-rc (from 9bff18d13473 'drm/ttm: use per BO cleanup workers' to the fix)",
+});
+
+/**
+ * A self-deadlock current kernels still have: the LRU walk (eviction under a driver's lock)
+ * unlocks a BO and only then puts it, and that put can be the last: a deleted BO's delayed delete
+ * put in between, or the owner of a live BO dropped its last reference while the walk held it.
+ * Then ttm_bo_release() and the driver's destroy run in the walker's context. vmwgfx's
+ * vmw_bo_free() takes cmdbuf_mutex for a dumb buffer's surface, which EXECBUF holds while its
+ * validation walks the MOB manager's LRU. With the switch off (the faithful default) lockdep
+ * reports the recursive locking; on, it applies the proposed fix: the walk's last reference is
+ * handed to TTM's workqueue.
+ */
+export const TTM_WALK_PUT_RUNS_DESTROY = defineKnownWindow({
+  name: "ttm.walk-put-runs-destroy",
+  what:
+    "TTM's LRU walk (ttm_bo_lru_cursor_cleanup_bo(): dma_resv_unlock(), then ttm_bo_put()) " +
+    "holds the last reference of the BO it just processed when (a) the BO is deleted and its " +
+    "delayed delete, woken by the fence the walk waited for, locked, cleaned up, unlocked and " +
+    "put between the walk's unlock and its put, or (b) the BO's owner dropped its last " +
+    "reference (a GEM_CLOSE) while the walk held it; the walk's put then runs ttm_bo_release() " +
+    "and bo->destroy in the walker's context. vmwgfx's vmw_bo_free() takes cmdbuf_mutex for a " +
+    "dumb buffer's surface, and vmw_execbuf_process() holds cmdbuf_mutex while its validation " +
+    "evicts from the MOB manager: 'WARNING: possible recursive locking detected', and the task " +
+    "waits for itself",
+  where:
+    "drivers/gpu/drm/ttm/ttm_bo_util.c: ttm_bo_lru_cursor_cleanup_bo() (v6.18.35; v6.12.19: " +
+    "ttm_lru_walk_for_evict()'s ttm_lru_walk_unlock() then ttm_bo_put()) with ttm_bo.c " +
+    "ttm_bo_delayed_delete() and ttm_bo_release(), against drivers/gpu/drm/vmwgfx/vmwgfx_bo.c " +
+    "vmw_bo_free() (v6.12.19: vmw_bo_release()) mutex_lock(&res->dev_priv->cmdbuf_mutex), under " +
+    "vmwgfx_execbuf.c vmw_execbuf_process()'s cmdbuf_mutex (vmw_validation_bo_validate() -> " +
+    "ttm_bo_validate() -> ttm_bo_evict_alloc())",
+  since: "drm/vmwgfx: Fix handling of dumb buffers",
+  sinceCommit:
+    "d6667f0ddf46 (hash not confirmed: as cited by f42c09e614f1's Fixes: tag; the walk's " +
+    "unlock-then-put order is older)",
+  kernels:
+    "v6.11 and 6.10.4+ onwards (vmwgfx with MOBs and 3D: dumb buffers backed by a surface), " +
+    "still in v6.12.19 and v6.18.35 (linux-6.18.y ttm_bo_util.c, vmwgfx_bo.c, vmwgfx_execbuf.c)",
+  proposedFix:
+    "the walk drops its reference with refcount_dec_not_one() and hands the last one to TTM's " +
+    "workqueue (a deleted BO's delayed-delete work queued again; a live BO's work item set to " +
+    "put it), so ttm_bo_release() and bo->destroy never run in a walker that may hold a driver " +
+    "lock (proposed here; no posted patch known)",
+  foundBy:
+    "vmwgfx-leaks.test.ts (dumbReleaseInEvictWalk of @primetime/vmwgfx/scenarios: a closed busy " +
+    "dumb buffer in a MOB, then an EXECBUF whose buffer needs every MOB page); stress `run " +
+    "--scenario vmwgfx/dumb-release-in-evict-walk --open-windows`; @primetime/fuzz's private " +
+    "runs with vmwVram (fuzz-ops-vmw-vram.ts); first seen in eviction-under-sharing with a dumb " +
+    "scratch buffer (vmwgfx+vmwgfx, 59 of 300 schedules)",
 });

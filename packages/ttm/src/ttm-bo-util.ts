@@ -52,6 +52,7 @@ import {
   TTM_EVICT_BUSY_PLAIN_GET,
   TTM_GHOST_RESV_NOT_FINI,
   TTM_LRU_WALK_PLAIN_GET,
+  TTM_WALK_PUT_RUNS_DESTROY,
 } from "./toggles.js";
 import {
   type TtmBufferObject,
@@ -64,6 +65,7 @@ import {
   ttmBoPut,
   ttmBoSetBulkMove,
   ttmBoTtDestroy,
+  ttmBoWalkPut,
 } from "./ttm-bo.js";
 import { type TtmOperationCtx, ttmBoType } from "./ttm-bo-type.js";
 import { type TtmDevice, ttmGlobBoCountAdd, ttmManagerType } from "./ttm-device.js";
@@ -290,15 +292,24 @@ export async function ttmLruWalkForEvict(
 
 /**
  * Models ttm_bo_lru_cursor_cleanup_bo(): unlocks the cursor's BO if it locked it, and drops
- * its reference.
+ * its reference. Known window `ttm.walk-put-runs-destroy`: with its fix switch on, the
+ * reference is dropped by ttmBoWalkPut(), which never runs bo->destroy here.
  * Locking: not lru_lock. References: drops the cursor's one.
  */
 async function ttmBoLruCursorCleanupBo(curs: TtmBoLruCursor): Promise<void> {
   const bo = curs.bo;
   if (bo) {
     if (curs.needsUnlock) await dmaResvUnlock(bo.resv);
-    const ttmBoPutDone = ttmBoPut(bo);
-    if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
+    // The kernel puts here: when a deleted BO's delayed delete put in between, or a live BO's
+    // owner dropped its last reference while the walk held it, this put is the last and
+    // bo->destroy runs in the walker's context (the known window ttm.walk-put-runs-destroy).
+    // Its fix switch hands that last reference to TTM's workqueue instead (ttmBoWalkPut()).
+    if (toggleEnabled(TTM_WALK_PUT_RUNS_DESTROY.name)) {
+      await ttmBoWalkPut(bo);
+    } else {
+      const ttmBoPutDone = ttmBoPut(bo);
+      if (ttmBoPutDone !== RESOLVED) await ttmBoPutDone;
+    }
     curs.bo = null;
   }
 }

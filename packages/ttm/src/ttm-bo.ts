@@ -479,6 +479,29 @@ async function ttmBoDelayedDelete(bo: TtmBufferObject): Promise<void> {
 }
 
 /**
+ * Not in the kernel: the proposed fix of the known window ttm.walk-put-runs-destroy, the LRU
+ * walk's put of a BO (ttm_bo_lru_cursor_cleanup_bo(), after its unlock). refcount_dec_not_one()
+ * drops the walker's reference unless it is the last. The last one (a deleted BO's delayed delete
+ * put its own meanwhile, or the owner of a live BO dropped its last reference while the walk
+ * held it) is handed to TTM's workqueue: a deleted BO's delayed-delete work is queued again (its
+ * earlier run ended with its put: it locks, finds nothing left to clean up, unlocks and puts),
+ * a live BO's work item (unused until its release) is set to put it. So ttm_bo_release() and
+ * bo->destroy run in a worker, never in the walker's context, which may hold a lock the
+ * driver's destroy takes (vmwgfx's cmdbuf_mutex under EXECBUF).
+ * Locking: the BO not locked by the caller (the delayed delete takes its lock). References:
+ * consumes one (handed to the work when it is the last).
+ */
+export async function ttmBoWalkPut(bo: TtmBufferObject): Promise<void> {
+  // The point of the kref_put() this replaces (same label), so a run where the put is not the
+  // last takes the same steps as before.
+  await point(opLabel("kref_put", bo.name));
+  if (bo.kref.refcount.decNotOne()) return;
+  if (!bo.deleted || !bo.delayedDelete)
+    bo.delayedDelete = new WorkStruct(() => ttmBoPut(bo), `ttm_bo_put(${bo.name})`);
+  await queueWork(bo.bdev.wq!, bo.delayedDelete);
+}
+
+/**
  * Models ttm_bo_release(): the kref release. WARNs if the BO is still pinned. On the first
  * release: individualizes the reservation (or waits for the BO to idle when that fails), calls
  * ->release_notify, removes the mmap offset and frees the io reservation; then, if the BO is

@@ -14,9 +14,16 @@
  * have is -ESRCH (`prime`, the conformance package's PrimeUnderTest, given structurally).
  */
 
-import type { DriverUnderTest } from "@primetime/gem";
+import type { DriverUnderTest, RegisteredDevice } from "@primetime/gem";
+import type { Kernel } from "@primetime/kernel";
 import { sleep } from "@primetime/sim";
-import { createVmwgfx, VMWGFX_DRIVER_NAME, vmwPriv } from "./vmwgfx-drv.js";
+import {
+  createVmwgfx,
+  VMWGFX_DRIVER_NAME,
+  type VmwgfxMemory,
+  type VmwgfxOptions,
+  vmwPriv,
+} from "./vmwgfx-drv.js";
 import { vmwFencesUpdate } from "./vmwgfx-fence.js";
 
 /** The descriptor with vmwgfx's KMS answers for the conformance suite. */
@@ -56,3 +63,37 @@ export const driverUnderTest: VmwgfxDriverUnderTest = {
 
 /** The same descriptor under a name that says which driver it is. */
 export const vmwgfxUnderTest: VmwgfxDriverUnderTest = driverUnderTest;
+
+/** How many memory configurations drawVmwgfxMemory() draws from. */
+export const VMWGFX_DRAWN_MEMORY_CONFIGS = 4;
+
+/**
+ * A vmwgfx memory configuration drawn through `draw` (the fuzzer's private runs with its
+ * `vmwVram` option; never the descriptor's `registerDrawn`, so other private runs draw as
+ * before): the default (VMWGFX_DEFAULT_MEMORY) half the time, else a small MOB limit, 2 pages
+ * that the MOB manager's soft limit grows to half a guest of 8 or 16 pages (4 or 8 pages: a
+ * guest whose RAM the buffers fill, scaled down as the device is), so EXECBUF's validation
+ * evicts. `null` for the default.
+ */
+export function drawVmwgfxMemory(
+  draw: (n: number, label: string) => number,
+): Partial<VmwgfxMemory> | null {
+  const k = draw(VMWGFX_DRAWN_MEMORY_CONFIGS, "vmwgfx memory");
+  if (k < 2) return null;
+  return { maxMobPages: 2, totalramPages: k === 2 ? 8 : 16 };
+}
+
+/**
+ * A vmwgfx device of a drawn memory configuration (drawVmwgfxMemory(draw)), registered on
+ * `kernel`, with `scarceMemory` set when its MOB limit is the small one (RegisteredDevice). Call
+ * it from a task of the simulation the kernel runs in.
+ */
+export async function registerDrawnVmwgfx(
+  kernel: Kernel,
+  draw: (n: number, label: string) => number,
+  base: VmwgfxOptions = {},
+): Promise<RegisteredDevice> {
+  const memory = drawVmwgfxMemory(draw);
+  const v = await createVmwgfx(kernel, memory ? { ...base, memory } : base);
+  return { device: v.device, card: v.card, render: v.render, scarceMemory: memory !== null };
+}

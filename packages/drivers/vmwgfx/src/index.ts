@@ -3,7 +3,13 @@
  * objects), surfaces, buffer objects and PRIME routing, and its historic lifetime races.
  */
 
-export { driverUnderTest, vmwgfxUnderTest } from "./driver-under-test.js";
+export {
+  drawVmwgfxMemory,
+  driverUnderTest,
+  registerDrawnVmwgfx,
+  VMWGFX_DRAWN_MEMORY_CONFIGS,
+  vmwgfxUnderTest,
+} from "./driver-under-test.js";
 export * from "./toggles.js";
 export * from "./ttm-object.js";
 export * from "./ttm-prime-object.js";

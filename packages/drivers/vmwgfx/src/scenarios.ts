@@ -30,6 +30,7 @@ import {
   setFailslab,
 } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
+import { TTM_WALK_PUT_RUNS_DESTROY } from "@primetime/ttm";
 import {
   bootVmw,
   contextCreate,
@@ -505,6 +506,41 @@ export const fenceCopyVsDumbMunmap = race(
   },
   "card",
 );
+
+/**
+ * A MOB limit of 2 pages in a guest of 8 (the soft limit grows once, to 4 pages, half the
+ * guest's RAM): a 4-page buffer's validation must evict every other buffer from the MOBs.
+ */
+const DUMB_EVICT_MEMORY = { maxMobPages: 2, totalramPages: 8 } as const;
+
+/**
+ * A dumb buffer (surface-backed) filled by EXECBUF (validated into a MOB) and closed while its
+ * fill runs, so TTM destroys it once idle (ttm_bo_release(): deleted, the delayed delete
+ * queued); then EXECBUF fills a buffer as large as the MOB limit, and its validation's eviction
+ * walk meets the deleted dumb buffer on the MOB manager's LRU, under cmdbuf_mutex. The walk
+ * waits for the buffer's fill, cleans it up, unlocks it and puts its reference: when the delayed
+ * delete (woken by the same fence, waiting for the buffer's lock) puts in between, the walk's put
+ * is the last and vmw_bo_free() runs in EXECBUF's task, taking cmdbuf_mutex for the dumb
+ * buffer's surface. The reproducer of the known window vmwgfx.dumb-release-in-evict-walk;
+ * with its fix switch the dumb buffer's free is deferred to a work item.
+ */
+export const dumbReleaseInEvictWalk: Scenario = async (sim) => {
+  const m = await bootVmw(sim, { memory: DUMB_EVICT_MEMORY });
+  const proc = m.kernel.spawnProcess("igt", async (p) => {
+    const fd = await openNode(p, m.vmw.card);
+    const big = ok(await mobCreate(p, fd, 4 * 4096), "ALLOC_BO");
+    const dumb = await dumbCreate(p, fd, 64);
+    igtAssert(dumb > 0, `dumb create: ${dumb}`);
+    igtAssert((await execbuf(p, fd, `fill ${dumb} 5`)) >= 0, "fill the dumb buffer");
+    igtAssert((await p.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: dumb, pad: 0 })) === 0, "close");
+    igtAssert((await execbuf(p, fd, `fill ${big.handle} 7`)) >= 0, "fill past the MOB limit");
+    await handleClose(p, fd, big.handle);
+    await p.close(fd);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `igt exited with ${code}`);
+  await shutdownVmw(m);
+};
 
 /**
  * PRIME_FD_TO_HANDLE of a system-heap dma-buf while every vmw_bo allocation fails: ttm prime
@@ -1008,6 +1044,19 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     window: VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name,
     schedules: 300,
     how: "lockdep: possible circular locking dependency (cmdbuf_mutex and mmap_lock)",
+  },
+  {
+    name: "vmwgfx/dumb-release-in-evict-walk",
+    description:
+      "a closed busy dumb buffer in a MOB, then an EXECBUF whose validation evicts it (small MOB limit): its free does not run under EXECBUF's cmdbuf_mutex",
+    expect: "clean",
+    scenario: dumbReleaseInEvictWalk,
+    kernelRef:
+      "drivers/gpu/drm/ttm/ttm_bo_util.c ttm_bo_lru_cursor_cleanup_bo(); ttm_bo.c ttm_bo_delayed_delete(); drivers/gpu/drm/vmwgfx/vmwgfx_bo.c vmw_bo_free(); vmwgfx_execbuf.c vmw_execbuf_process()",
+    finds: [],
+    window: TTM_WALK_PUT_RUNS_DESTROY.name,
+    schedules: 300,
+    how: "lockdep: possible recursive locking detected (vmw_private.cmdbuf_mutex, taken by vmw_bo_free() under EXECBUF), then a deadlock",
   },
   {
     name: "vmwgfx/import-failslab",

@@ -20,6 +20,7 @@ import {
 } from "@primetime/kernel";
 import { baselineFixes, listKnownWindows, type RunResult } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
+import { TTM_WALK_PUT_RUNS_DESTROY } from "@primetime/ttm";
 import { describe, expect, it } from "vitest";
 import { VMWGFX_RACE_SCENARIOS } from "./scenarios.js";
 import {
@@ -307,6 +308,37 @@ describe("the known windows of the package", () => {
       expect(fixed.schedules).toBe(50);
     });
   }
+});
+
+describe("known window ttm.walk-put-runs-destroy (a dumb buffer's free under EXECBUF)", () => {
+  const s = VMWGFX_RACE_SCENARIOS.find((x) => x.window === TTM_WALK_PUT_RUNS_DESTROY.name)!;
+  const pct = { strategy: "pct", depth: 3, seed: 7, scenario: s.name } as const;
+
+  it("is TTM's window, not a toggle, with its fix switch in baselineFixes() and one reproducer", () => {
+    expect(listKnownWindows().map((w) => w.name)).toContain(s.window);
+    expect(baselineFixes()).toContain(s.window);
+    expect(VMWGFX_KNOWN_WINDOWS.map((w) => w.name)).not.toContain(s.window);
+    expect(s.finds).toEqual([]);
+  });
+
+  // The walk of EXECBUF's validation meets the closed dumb buffer deleted (its fill still
+  // running), waits for it, cleans it up and unlocks it; the delayed delete puts before the
+  // walk does, and vmw_bo_free() takes cmdbuf_mutex in EXECBUF's task. PCT seed 7 opens it at
+  // the first schedule (a random walk from seed 1 at the second).
+  it("with every switch off: lockdep's recursive locking of cmdbuf_mutex at PCT seed 7's first schedule, then the deadlock", async () => {
+    const open = await explore(s.scenario, { ...pct, schedules: 300 });
+    expect(open.schedules).toBe(1);
+    expect(open.firstFailure?.outcome).toBe("deadlock");
+    expect(splatText(open.firstFailure!)).toMatch(
+      /WARNING: possible recursive locking detected[\s\S]*vmw_private\.cmdbuf_mutex/,
+    );
+  });
+
+  it("with its fix switch on (baselineFixes()): the same seed's first 100 schedules are clean, the dumb buffer freed (the leak check)", async () => {
+    const fixed = await explore(s.scenario, { ...pct, schedules: 100, toggles: baselineFixes() });
+    expect(fixed.firstFailure ? splatText(fixed.firstFailure) : "").toBe("");
+    expect(fixed.schedules).toBe(100);
+  });
 });
 
 describe("known window vmwgfx.base-object-init-tfile-leak (GB_SURFACE_CREATE under fail-nth)", () => {

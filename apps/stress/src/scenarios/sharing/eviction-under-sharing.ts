@@ -109,11 +109,12 @@ async function vmwFill(fd: DrmFd, handle: number, value: number): Promise<number
 
 /**
  * A one-page ALLOC_BO buffer filled by EXECBUF (into a MOB) and closed at once. A dumb buffer
- * would do the same but for its release: vmw_bo_release() takes cmdbuf_mutex for a dumb
- * buffer's surface, and when an eviction walk under EXECBUF's cmdbuf_mutex drops the last
- * reference of such a deleted buffer (the delayed delete's put having come first, between the
- * walk's unlock and its put), the task deadlocks on its own mutex; see the vmwgfx README's
- * "Memory types and placement" (not yet a known window of the harness).
+ * would do the same but for its release: vmw_bo_free() takes cmdbuf_mutex for a dumb buffer's
+ * surface, and when an eviction walk under EXECBUF's cmdbuf_mutex drops the last reference of
+ * such a deleted buffer (the delayed delete's put having come first, between the walk's unlock
+ * and its put), the task deadlocks on its own mutex: TTM's known window
+ * ttm.walk-put-runs-destroy (KNOWN-WINDOWS.md), reproduced by
+ * vmwgfx/dumb-release-in-evict-walk; this scenario's draws stay as they were.
  */
 async function vmwScratch(fd: DrmFd, value: number): Promise<void> {
   const arg = {
