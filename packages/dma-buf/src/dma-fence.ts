@@ -51,7 +51,6 @@ import {
   fmtLabel,
   now,
   opLabel,
-  point,
   SimLocal,
   TASK_INTERRUPTIBLE,
   TASK_UNINTERRUPTIBLE,

@@ -40,7 +40,7 @@ import {
   ShmemFile,
   SlabObject,
 } from "@primetime/kernel";
-import { bug, fmtLabel, opLabel, point, pointNow, toggleEnabled, warnOn } from "@primetime/sim";
+import { bug, fmtLabel, opLabel, pointNow, toggleEnabled, warnOn } from "@primetime/sim";
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_GEM, type DrmGemObjectFuncs, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";

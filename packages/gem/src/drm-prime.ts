@@ -57,7 +57,7 @@ import {
   SlabObject,
   type Vma,
 } from "@primetime/kernel";
-import { fmtLabel, opLabel, point, toggleEnabled, warnOn } from "@primetime/sim";
+import { fmtLabel, opLabel, toggleEnabled, warnOn } from "@primetime/sim";
 import { type DrmDevice, drmDevGet, drmDevPut } from "./drm-device.js";
 import { DMA_BIDIRECTIONAL } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";

@@ -26,7 +26,7 @@
 import type { DmaFence } from "@primetime/dma-buf";
 import { dmaFenceGet, dmaFencePut, dmaFenceWait, dmaResvAssertHeld } from "@primetime/dma-buf";
 import { ENOENT, lockdepAssertHeld, SlabObject, SpinLock } from "@primetime/kernel";
-import { fmtLabel, point, pointNow, RESOLVED, warnOn } from "@primetime/sim";
+import { fmtLabel, pointNow, RESOLVED, warnOn } from "@primetime/sim";
 import { type TtmBufferObject, ttmBoEvictFirst } from "./ttm-bo.js";
 import type { TtmOperationCtx } from "./ttm-bo-type.js";
 import type { TtmDevice } from "./ttm-device.js";

@@ -40,7 +40,6 @@ import {
   bug,
   now,
   opLabel,
-  point,
   pointNow,
   RESOLVED,
   sleep,

@@ -34,7 +34,7 @@
  * from device memory when consumed.
  */
 
-import { fmtLabel, point, pointNow, type Simulation, WaitQueue } from "@primetime/sim";
+import { fmtLabel, pointNow, type Simulation, WaitQueue } from "@primetime/sim";
 import {
   type Command,
   type GpuAddress,

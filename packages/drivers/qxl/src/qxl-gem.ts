@@ -16,7 +16,7 @@ import {
   type GemObject,
 } from "@primetime/gem";
 import { EINVAL, ENOENT, ENOMEM, type Errno, isErr, PAGE_SIZE } from "@primetime/kernel";
-import { opLabel, point, pointNow, RESOLVED, toggleEnabled } from "@primetime/sim";
+import { opLabel, pointNow, RESOLVED, toggleEnabled } from "@primetime/sim";
 import { ttmBoPut } from "@primetime/ttm";
 import { qxlSurfaceEvict } from "./qxl-cmd.js";
 import { type QxlDevice, toQxl } from "./qxl-device.js";

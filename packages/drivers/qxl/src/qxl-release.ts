@@ -52,7 +52,6 @@ import {
   bug,
   now,
   opLabel,
-  point,
   pointNow,
   RESOLVED,
   toggleEnabled,

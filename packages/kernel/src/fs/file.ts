@@ -32,7 +32,7 @@
 
 import { pointNow, RESOLVED, RefcountT } from "@primetime/atomics";
 import { RCU_SPLAT, rcuLockdepWarn, rcuReadLockHeld } from "@primetime/rcu";
-import { currentTask, opLabel, point, report, SimLocal, toggleEnabled } from "@primetime/sim";
+import { currentTask, opLabel, report, SimLocal, toggleEnabled } from "@primetime/sim";
 import {
   O_ACCMODE,
   O_NONBLOCK,

@@ -18,7 +18,7 @@
  * thread then dies on its way back to userspace.
  */
 
-import { now, point, pointNow, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { now, pointNow, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
 import { EFAULT, EINVAL, ERESTART_RESTARTBLOCK, ERESTARTNOHAND } from "../include/errno.js";
 import { scheduleOn, scheduleTimeoutOn, signalPending } from "../kernel/signal.js";
 import { type SyscallProcess, syscall } from "../kernel/syscalls.js";

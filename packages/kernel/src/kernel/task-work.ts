@@ -12,7 +12,7 @@
  */
 
 import { pointNow, RESOLVED } from "@primetime/atomics";
-import { currentTask, fmtLabel, point, type Task, TaskLocal } from "@primetime/sim";
+import { currentTask, fmtLabel, type Task, TaskLocal } from "@primetime/sim";
 import { ESRCH } from "../include/errno.js";
 
 /** Models struct callback_head: one queued callback. */
