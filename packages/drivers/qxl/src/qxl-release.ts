@@ -48,15 +48,7 @@ import {
   PAGE_SIZE,
   SlabObject,
 } from "@primetime/kernel";
-import {
-  bug,
-  now,
-  opLabel,
-  pointNow,
-  RESOLVED,
-  toggleEnabled,
-  warnOn,
-} from "@primetime/sim";
+import { bug, now, opLabel, pointNow, RESOLVED, toggleEnabled, warnOn } from "@primetime/sim";
 import { type TtmOperationCtx, ttmBoMoveToLruTailUnlocked, ttmBoValidate } from "@primetime/ttm";
 import { qxlSurfaceIdDealloc } from "./qxl-cmd.js";
 import { QXL_IO_NOTIFY_OOM, QXL_SURFACE_CMD_DESTROY } from "./qxl-dev.js";
