@@ -129,6 +129,30 @@ export function dropOne(_run: FuzzRun, list: number[], h: number, gone: number[]
   if (!list.includes(h) && !gone.includes(h)) gone.push(h);
 }
 
+/**
+ * The start of an eviction raced by releases (qxlEvictRace(), vmwEvictRace()): the file is
+ * shared from then on; one to three of the live buffers its private creations made are drawn,
+ * and a new thread of the process GEM_CLOSEs them. `tag` names the driver in the draws' labels
+ * and the thread's name. Returns the closing thread and the buffers not drawn.
+ */
+export function spawnVictimCloser(
+  run: FuzzRun,
+  ctx: ThreadCtx,
+  e: FdEntry,
+  tag: "qxl" | "vmw",
+): { closer: ReturnType<ThreadCtx["p"]["spawnThread"]>; bos: number[] } {
+  const f = e.file!;
+  f.shared = true;
+  const bos = privOf(run, f).bos.filter((h) => f.live.has(h));
+  const victims: number[] = [];
+  for (let i = choose(3, `fuzz ${tag} evict victims`); i >= 0 && bos.length > 0; i--)
+    victims.push(bos.splice(choose(bos.length, `fuzz ${tag} evict victim`), 1)[0]!);
+  const closer = ctx.p.spawnThread(`${tag}-evict-close`, async () => {
+    for (const h of victims) await run.doGemClose(ctx, e, false, h, null, false);
+  });
+  return { closer, bos };
+}
+
 /** A driver-private ioctl on a DRM fd, by the driver its device runs. */
 export async function opPrivate(run: FuzzRun, ctx: ThreadCtx): Promise<"ok"> {
   const pk = run.pickDrm(ctx);

@@ -10,7 +10,13 @@
 import { choose } from "@primetime/sim";
 import { DRM_IOCTL_QXL_ALLOC, DRM_IOCTL_QXL_GETPARAM } from "@primetime/uapi";
 import type { FdEntry, FuzzRun, ThreadCtx } from "./fuzz.js";
-import { privExpect, privHandle, privIoctl, privOf, qxlExecbuffer } from "./fuzz-ops-private.js";
+import {
+  privExpect,
+  privHandle,
+  privIoctl,
+  qxlExecbuffer,
+  spawnVictimCloser,
+} from "./fuzz-ops-private.js";
 import { qxlAllocExpect, qxlGuessHandle } from "./private-ioctls.js";
 
 const PAGE = 4096;
@@ -116,15 +122,7 @@ export async function qxlEvictRace(
   e: FdEntry,
   own: boolean,
 ): Promise<"ok"> {
-  const f = e.file!;
-  f.shared = true;
-  const bos = privOf(run, f).bos.filter((h) => f.live.has(h));
-  const victims: number[] = [];
-  for (let i = choose(3, "fuzz qxl evict victims"); i >= 0 && bos.length > 0; i--)
-    victims.push(bos.splice(choose(bos.length, "fuzz qxl evict victim"), 1)[0]!);
-  const closer = ctx.p.spawnThread("qxl-evict-close", async () => {
-    for (const h of victims) await run.doGemClose(ctx, e, false, h, null, false);
-  });
+  const { closer } = spawnVictimCloser(run, ctx, e, "qxl");
   if (choose(2, "fuzz qxl evict by") === 0) await qxlAllocBurst(run, ctx, e, own);
   else await qxlExecbuffer(run, ctx, e, 1);
   await closer.join();

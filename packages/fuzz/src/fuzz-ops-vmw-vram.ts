@@ -23,7 +23,7 @@ import {
 } from "@primetime/uapi";
 import { registerDrawnVmwgfx, VMWGFX_DRIVER_NAME } from "@primetime/vmwgfx";
 import type { FdEntry, FuzzRun, ThreadCtx } from "./fuzz.js";
-import { privExpect, privHandle, privIoctl, privOf } from "./fuzz-ops-private.js";
+import { privExpect, privHandle, privIoctl, spawnVictimCloser } from "./fuzz-ops-private.js";
 import { vmwFill } from "./private-ioctls.js";
 
 const PAGE = 4096;
@@ -175,15 +175,7 @@ export async function vmwEvictRace(
   e: FdEntry,
   own: boolean,
 ): Promise<"ok"> {
-  const f = e.file!;
-  f.shared = true;
-  const bos = privOf(run, f).bos.filter((h) => f.live.has(h));
-  const victims: number[] = [];
-  for (let i = choose(3, "fuzz vmw evict victims"); i >= 0 && bos.length > 0; i--)
-    victims.push(bos.splice(choose(bos.length, "fuzz vmw evict victim"), 1)[0]!);
-  const closer = ctx.p.spawnThread("vmw-evict-close", async () => {
-    for (const h of victims) await run.doGemClose(ctx, e, false, h, null, false);
-  });
+  const { closer, bos } = spawnVictimCloser(run, ctx, e, "vmw");
   if (choose(2, "fuzz vmw evict by") === 0 || bos.length === 0)
     await vmwMobFillBurst(run, ctx, e, own);
   else
