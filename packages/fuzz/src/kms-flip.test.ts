@@ -4,6 +4,8 @@
  * their events read back, and the reference model's verdicts on them.
  */
 
+import { GEM_REMOVE_FB_ENOMEM_WARN } from "@primetime/gem";
+import { allocationCount, setFailslab } from "@primetime/kernel";
 import {
   QXL_DISABLE_PRIMARY_SHADOW_CLEARED,
   QXL_PRIMARY_UPDATE_SHADOW_PUT,
@@ -16,6 +18,8 @@ import { driverUnderTest as vgem } from "@primetime/vgem";
 import { describe, expect, it } from "vitest";
 import { fuzzCampaign, fuzzLog, fuzzOne, fuzzReplay } from "./campaign.js";
 import type { FuzzOptions } from "./fuzz.js";
+import type { KmsHooks } from "./kms.js";
+import { type FlipFb, type FlipHost, KmsFlip } from "./kms-flip.js";
 import { kmsFromScenarioName, planScenarioName, privateFromScenarioName } from "./plan.js";
 import type { SyscallLogEntry } from "./syscall-log.js";
 
@@ -142,6 +146,56 @@ describe("fuzz: the compositor's flips on qxl CRTCs (kms: 'flip')", () => {
     ]);
     const fixed = await fuzzOne(opts, 580, "random");
     expect(fixed.failed, JSON.stringify(fixed.cls)).toBe(false);
+  }, 120_000);
+
+  it("the server's RMFB of a framebuffer on screen turns the model's plane off, or leaves it unknown when an allocation may have failed meanwhile (a failed atomic_remove_fb() in the rmfb worker keeps the framebuffer shown)", () => {
+    const h = { devs: [{ driver: "qxl", modeset: true, crtcs: 2 }] };
+    const flip = new KmsFlip(h as unknown as KmsHooks<unknown>, {} as FlipHost);
+    const fb: FlipFb = { id: 7, height: 4, foreign: false };
+    const other: FlipFb = { id: 8, height: 4, foreign: false };
+    const crtcs = [
+      { id: 1, conn: 2, modeH: 4, shown: fb as FlipFb | null, sure: true },
+      { id: 3, conn: 4, modeH: 4, shown: other as FlipFb | null, sure: true },
+    ];
+    (flip as unknown as { devs: { crtcs: unknown[] }[] }).devs[0]!.crtcs = crtcs;
+    flip.removed(0, fb, false);
+    expect(crtcs[0]).toMatchObject({ shown: null, sure: true });
+    crtcs[0]!.shown = fb;
+    flip.removed(0, fb, true);
+    expect(crtcs[0]).toMatchObject({ shown: null, sure: false });
+    expect(crtcs[1]).toMatchObject({ shown: other, sure: true });
+  });
+
+  it("under --faults nth:300 finds the known window gem.remove-fb-enomem-warn with its fix switch off (qxl+qxl, seed 15 PCT: drm_framebuffer_remove()'s WARN on atomic_remove_fb()'s -ENOMEM), and the same schedule is clean with it on", async () => {
+    const opts: FuzzOptions = {
+      drivers: [qxl, qxl],
+      kms: "flip",
+      afterBoot: () => setFailslab({ failNth: allocationCount() + 300 }),
+    };
+    const name = GEM_REMOVE_FB_ENOMEM_WARN.name;
+    const open = await fuzzOne(
+      opts,
+      15,
+      "pct",
+      baselineFixes().filter((t) => t !== name),
+    );
+    expect(open.run.splats.map((s) => [s.kind, s.message])).toEqual([
+      ["warn", "atomic remove_fb failed with -12"],
+    ]);
+    const fixed = await fuzzOne(opts, 15, "pct");
+    expect(fixed.failed, JSON.stringify(fixed.run.splats.slice(0, 2))).toBe(false);
+    // The switch changes what is reported, not the schedule.
+    expect(fixed.run.steps).toBe(open.run.steps);
+  }, 120_000);
+
+  it("under --faults the devices are shut down without fault injection: qxl+qxl p:0.02 seed 787 PCT, whose drm_atomic_helper_shutdown() would fail an allocation and leave a framebuffer on a plane (a leak the kernel's drm_mode_config_cleanup() does not have), is clean", async () => {
+    const opts: FuzzOptions = {
+      drivers: [qxl, qxl],
+      kms: "flip",
+      afterBoot: () => setFailslab({ probability: 0.02 }),
+    };
+    const r = await fuzzOne(opts, 787, "pct");
+    expect(r.failed, JSON.stringify(r.run.splats.slice(0, 2))).toBe(false);
   }, 120_000);
 
   it("shuts a device with CRTCs down at the end of a run as qxl_pci_remove() does (drm_atomic_helper_shutdown()): a framebuffer CLOSEFB left on a plane is freed, no leak (qxl+qxl, seed 278 random)", async () => {

@@ -51,7 +51,11 @@
  * -EBUSY). Of its reads: each event is a DRM_EVENT_FLIP_COMPLETE of the CRTC of one of its own
  * flips that returned 0 and whose event it has not read yet: every event the file reads is one
  * it asked for, exactly once. A read blocks until an event comes, so a lost event is a hang (the
- * deadlock oracle). Allocation failures excuse -ENOMEM as everywhere (kms.ts's expect()).
+ * deadlock oracle). Allocation failures excuse -ENOMEM as everywhere (kms.ts's expect()); a
+ * server RMFB during which an allocation may have failed leaves its planes unknown (`sure`
+ * false): a failed atomic_remove_fb() in the rmfb worker leaves the framebuffer on the plane and
+ * RMFB still returns 0 (the kernel's WARN there is the known window gem.remove-fb-enomem-warn,
+ * KNOWN-WINDOWS.md).
  */
 
 import {
@@ -165,9 +169,19 @@ export class KmsFlip<C> {
     return this.devs[dev] !== null && this.devs[dev] !== undefined;
   }
 
-  /** The server's RMFB of `fb` returned 0: a plane that showed it is off (atomic_remove_fb()). */
-  removed(dev: number, fb: FlipFb): void {
-    for (const c of this.devs[dev]?.crtcs ?? []) if (c.shown === fb) c.shown = null;
+  /**
+   * The server's RMFB of `fb` returned 0: a plane that showed it is off (atomic_remove_fb()).
+   * `allocFailed`: an allocation may have failed meanwhile, maybe atomic_remove_fb()'s in the
+   * rmfb worker: the kernel then leaves the plane showing `fb` (drm_framebuffer_remove() only
+   * reports it: the WARN of the known window gem.remove-fb-enomem-warn, drm_err() with its fix
+   * switch), so the plane shows it or nothing.
+   */
+  removed(dev: number, fb: FlipFb, allocFailed: boolean): void {
+    for (const c of this.devs[dev]?.crtcs ?? []) {
+      if (c.shown !== fb) continue;
+      c.shown = null;
+      if (allocFailed) c.sure = false;
+    }
   }
 
   /** A client's turn: its own SETCRTC/PAGE_FLIP (-EACCES), then its framebuffer shown. */

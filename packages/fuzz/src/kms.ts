@@ -77,6 +77,7 @@ import {
   EINVAL,
   EMFILE,
   ENOENT,
+  ENOMEM,
   ENOSYS,
   EOPNOTSUPP,
   ESRCH,
@@ -462,8 +463,10 @@ export class KmsFuzz<C> {
       else this.expect(what, ret, fb ? [0] : [-ENOENT], m);
       if (fb && ret === 0) {
         this.serverGone[dev]!.push(id);
-        // RMFB turns off a plane showing it (atomic_remove_fb()); CLOSEFB leaves it shown.
-        if (!closefb) this.flips?.removed(dev, fb);
+        // RMFB turns off a plane showing it (atomic_remove_fb()), unless an allocation of its
+        // may have failed (-ENOMEM inside the rmfb worker: the call still returns 0); CLOSEFB
+        // leaves it shown.
+        if (!closefb) this.flips?.removed(dev, fb, this.h.allocFailed(-ENOMEM, m));
       } else if (fb) fb.gone = Number.POSITIVE_INFINITY;
     });
     return "ok";

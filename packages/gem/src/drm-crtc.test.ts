@@ -6,6 +6,8 @@ import {
   ENOENT,
   ENOSPC,
   ERANGE,
+  allocationCount,
+  injectedFailures,
   Kernel,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -13,7 +15,9 @@ import {
   PROT_READ,
   PROT_WRITE,
   type Process,
+  setFailslab,
 } from "@primetime/kernel";
+import { baselineFixes } from "@primetime/sim";
 import { explore } from "@primetime/sim/explore";
 import {
   DRM_EVENT_FLIP_COMPLETE,
@@ -79,6 +83,7 @@ import {
   tinyDriver,
   withExtraDevice,
 } from "./test-support.js";
+import { GEM_REMOVE_FB_ENOMEM_WARN } from "./toggles.js";
 
 /** An atomic KMS driver built on the tiny driver. */
 function kmsDriver(): DrmDriver {
@@ -540,6 +545,54 @@ describe("CRTCs, planes, SETCRTC and PAGE_FLIP (drm_crtc.c, drm_plane.c, drm_ato
       planeFbAfterClose: null,
       fbsAfterClose: 0,
     });
+  });
+
+  it(`${GEM_REMOVE_FB_ENOMEM_WARN.name}: RMFB of the framebuffer on screen whose atomic state cannot be allocated WARNs with the window open, prints drm_err() with its fix switch; either way the plane keeps the framebuffer until a flip replaces it`, async () => {
+    const run = async (toggles: string[]) => {
+      const got: Record<string, unknown> = {};
+      const r = await withKms(
+        async (m, dev) => {
+          await runProcess(m, "compositor", async (p) => {
+            const fd = await p.open(CARD, O_RDWR);
+            const res = await getResources(p, fd);
+            const c0 = res.crtcs![0]!;
+            const fbA = await addFb(p, fd);
+            const fbB = await addFb(p, fd);
+            await setCrtc(p, fd, c0, fbA, [res.connectors![0]!]);
+            // The first atomic state of the RMFB is atomic_remove_fb()'s (the worker's).
+            setFailslab({ failNth: allocationCount() + 1, caches: ["drm_atomic_state"] });
+            got.rmfb = await p.ioctl(fd, DRM_IOCTL_MODE_RMFB, { fb_id: fbA });
+            got.injected = injectedFailures().map((f) => f.what);
+            setFailslab(null);
+            const after = await getCrtc(p, fd, c0);
+            got.shownAfterRmfb = typeof after === "number" ? after : after.fb === fbA;
+            got.fbsAfterRmfb = dev.modeConfig.numFb;
+            // The plane still has a framebuffer: the flip is no -EBUSY, and it drops fbA's last
+            // reference once its commit is done.
+            got.flip = await pageFlip(p, fd, c0, fbB);
+            got.errors = [...dev.drmErrors];
+            await p.close(fd);
+          });
+        },
+        { toggles },
+      );
+      return { r, got };
+    };
+    const want = {
+      rmfb: 0,
+      injected: ["drm_atomic_state"],
+      shownAfterRmfb: true,
+      fbsAfterRmfb: 2,
+      flip: 0,
+    };
+    const open = await run(baselineFixes().filter((t) => t !== GEM_REMOVE_FB_ENOMEM_WARN.name));
+    expect(open.r.splats.map((s) => [s.kind, s.message])).toEqual([
+      ["warn", "atomic remove_fb failed with -12"],
+    ]);
+    expect(open.got).toEqual({ ...want, errors: [] });
+    const fixed = await run(baselineFixes());
+    expectClean(fixed.r);
+    expect(fixed.got).toEqual({ ...want, errors: ["atomic remove_fb failed with -12"] });
   });
 
   it("a file closed while its flip is pending: the event is freed at the fake vblank, nothing leaks; a second flip before the first completes is -EBUSY", async () => {

@@ -125,6 +125,11 @@ export class DrmDevice extends SlabObject {
   kernel: DrmKernel | null = null;
   /** The driver's private data (drm_device embedded in the driver's struct). */
   driverPrivate: unknown = undefined;
+  /**
+   * The DRM core's drm_err() lines for this device (printk at KERN_ERR), in order: plain log
+   * lines, not splats (the simulation's dmesg holds splats only), as the drivers keep theirs.
+   */
+  readonly drmErrors: string[] = [];
 
   constructor(driver: DrmDriver, devName: string) {
     super();

@@ -95,7 +95,7 @@ import {
   drmModeObjectUnregister,
 } from "./drm-mode-object.js";
 import { drmModesetLockAllBegin, drmModesetLockAllEnd } from "./drm-modeset-lock.js";
-import { GEM_FB_WITHOUT_HANDLE_REF } from "./toggles.js";
+import { GEM_FB_WITHOUT_HANDLE_REF, GEM_REMOVE_FB_ENOMEM_WARN } from "./toggles.js";
 import type {
   DrmClipRect,
   DrmModeClosefb,
@@ -395,7 +395,14 @@ async function atomicRemoveFb(fb: DrmFramebuffer): Promise<number> {
 /**
  * Models drm_framebuffer_remove(): takes the framebuffer out of use and drops the caller's
  * reference. If others hold references (planes scanning it out), it first turns those planes
- * off (atomic_remove_fb(): every driver of the model is atomic; a failure WARNs).
+ * off (atomic_remove_fb(): every driver of the model is atomic; a failure WARNs). A failed
+ * atomic_remove_fb() leaves the planes as they were: they keep showing the framebuffer (and
+ * holding it) until a later commit replaces it.
+ *
+ * Known window `gem.remove-fb-enomem-warn` (KNOWN-WINDOWS.md): an allocation failure inside
+ * atomic_remove_fb() (-ENOMEM) is enough for the WARN, which userspace reaches with RMFB or
+ * close() of a framebuffer on screen. Its fix switch prints -ENOMEM with drm_err() (the
+ * device's `drmErrors`) instead; any other errno keeps the WARN.
  * Locking: none held.
  * References: drops the caller's.
  */
@@ -408,7 +415,9 @@ export async function drmFramebufferRemove(fb: DrmFramebuffer | null): Promise<v
     await point(`atomic_remove_fb(${fb.name})`);
     if (fb.dev.modeConfig.planeList.length > 0) {
       const ret = await atomicRemoveFb(fb);
-      warnOn(ret !== 0, `atomic remove_fb failed with ${ret}`);
+      if (ret === -ENOMEM && toggleEnabled(GEM_REMOVE_FB_ENOMEM_WARN.name))
+        fb.dev.drmErrors.push(`atomic remove_fb failed with ${ret}`);
+      else warnOn(ret !== 0, `atomic remove_fb failed with ${ret}`);
     }
   }
   await drmFramebufferPut(fb);

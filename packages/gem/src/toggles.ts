@@ -298,6 +298,43 @@ export const GEM_LEASE_HELD_PUT_UNDER_IDR_MUTEX = defineKnownWindow({
     "(stress run --open-windows)",
 });
 
+/**
+ * Known upstream window (KNOWN-WINDOWS.md): drm_framebuffer_remove() WARNs when
+ * atomic_remove_fb() fails, and an allocation failure inside it (-ENOMEM) is enough. The switch
+ * applies the proposed fix: -ENOMEM is printed with drm_err() instead; any other errno keeps
+ * the WARN.
+ */
+export const GEM_REMOVE_FB_ENOMEM_WARN = defineKnownWindow({
+  name: "gem.remove-fb-enomem-warn",
+  what:
+    'drm_framebuffer_remove() WARNs ("atomic remove_fb failed with -12") when an allocation ' +
+    "inside atomic_remove_fb() fails: the atomic state (drm_atomic_state_alloc()), a plane or " +
+    "CRTC state duplicate (drm_atomic_get_plane_state()) or the commit's drm_crtc_commit " +
+    "(drm_atomic_helper_setup_commit()). An unprivileged client reaches it: its RMFB or close() " +
+    "of a framebuffer a plane shows (a compositor shows its clients' framebuffers by id), the " +
+    "removal running in the rmfb worker; with panic_on_warn the machine panics. The plane keeps " +
+    "showing the framebuffer (the plane state's reference, its id still registered) though RMFB " +
+    "returned 0, until a later commit on that plane replaces it or the device goes",
+  where:
+    'drivers/gpu/drm/drm_framebuffer.c: drm_framebuffer_remove() (WARN(ret, "atomic remove_fb ' +
+    'failed with %i\\n", ret)) after atomic_remove_fb() (drm_atomic_state_alloc(), ' +
+    "drm_atomic_get_plane_state(), drm_atomic_commit()), from drm_mode_rmfb_work_fn() (RMFB, " +
+    "drm_fb_release())",
+  since: "the atomic path of drm_framebuffer_remove(), atomic_remove_fb() (title not confirmed)",
+  sinceCommit: "hash not confirmed",
+  kernels:
+    "every kernel with atomic_remove_fb() (the commit that added it not confirmed); read in " +
+    "v6.12.19 and v6.18.35 (atomic_remove_fb() and drm_framebuffer_remove() identical)",
+  proposedFix:
+    "drm_framebuffer_remove() prints -ENOMEM with drm_err() instead of WARN (any other errno, " +
+    "such as a driver refusing to turn the plane off, keeps the WARN); the plane keeps the " +
+    "framebuffer as before, until a later commit replaces it (proposed here; no posted patch known)",
+  foundBy:
+    'packages/gem/src/drm-crtc.test.ts ("gem.remove-fb-enomem-warn": RMFB of the framebuffer on ' +
+    "screen with its drm_atomic_state allocation failed) and the fuzzer's --kms flip under " +
+    "--faults (packages/fuzz/src/kms-flip.test.ts)",
+});
+
 /** Every toggle this package defines. */
 export const GEM_TOGGLES = [
   GEM_FLINK_NO_HANDLE_COUNT_CHECK,
