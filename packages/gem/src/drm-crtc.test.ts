@@ -1,4 +1,5 @@
 import {
+  allocationCount,
   EACCES,
   EBUSY,
   EFAULT,
@@ -6,7 +7,6 @@ import {
   ENOENT,
   ENOSPC,
   ERANGE,
-  allocationCount,
   injectedFailures,
   Kernel,
   MAP_ANONYMOUS,
