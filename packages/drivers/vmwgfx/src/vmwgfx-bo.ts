@@ -319,8 +319,8 @@ export function vmwBoMapAndCache(bo: VmwBo): Promise<VmwBo> {
  * Models vmw_bo_unmap(): nothing without a cached map (map.bo NULL); else map_count decremented
  * (atomic_dec_return()) and, at 0, the map torn down (ttm_bo_kunmap()). A count taken by
  * vmw_bo_map_and_cache() without a matching unmap keeps the map (the kernel's bookkeeping).
- * Locking: the reservation held or the buffer being destroyed (not asserted: the kernel does not).
- * References: the caller's.
+ * Locking: the reservation may be held (vmw_user_object_unmap() reserves, vmw_bo_release() of a
+ * dying buffer does not; the kernel asserts nothing). References: the caller's.
  */
 export async function vmwBoUnmap(bo: VmwBo): Promise<void> {
   if (!bo.mapped) return;

@@ -47,7 +47,7 @@
  * dma_fence_wait(): one point), vmw_ttm_map_dma().
  */
 
-import { dmaResvUnlock, reservationWwClass } from "@primetime/dma-buf";
+import { dmaResvAssertHeld, dmaResvUnlock, reservationWwClass } from "@primetime/dma-buf";
 import {
   DRM_PLANE_NO_SCALING,
   type DrmAtomicState,
@@ -262,6 +262,7 @@ function mappedBytes(bo: VmwBo, size: number): Uint8Array {
  * Locking: the reservation held; drops it. References: the caller's.
  */
 async function cursorBoUnreserve(bo: VmwBo): Promise<void> {
+  dmaResvAssertHeld(bo.resv);
   if (bo.imported) await dmaResvUnlock(bo.resv);
   else await ttmBoUnreserve(bo);
 }
@@ -330,7 +331,7 @@ async function vmwDuDestroyCursorMob(vbo: VmwBo | null): Promise<void> {
  */
 async function vmwDuCursorPlaneUnmapCm(vps: VmwPlaneState): Promise<number> {
   const vbo = vps.cursor.bo;
-  if (!vbo || !vbo.mapped) return 0;
+  if (!vbo?.mapped) return 0;
   const ret = await ttmBoReserve(vbo, true, false);
   if (ret === 0) {
     await vmwBoUnmap(vbo);
@@ -777,7 +778,7 @@ export async function vmwDuCursorPlaneAtomicCheck(
     warnOn(!surface, "vmw_du_cursor_plane_atomic_check: WARN_ON(!surface)");
     if (surface) surface.checkAccess("vmw_du_cursor_plane_atomic_check");
     // !surface->snooper.image (always: snoopers are not modeled) && !guest_memory_bo
-    if (!surface || !surface.res.guestMemoryBo) return -EINVAL; // surface not suitable for cursor
+    if (!surface?.res.guestMemoryBo) return -EINVAL; // surface not suitable for cursor
   }
   return 0;
 }
