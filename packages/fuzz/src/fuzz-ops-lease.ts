@@ -738,15 +738,27 @@ export class LeaseFuzz {
     const loose = !this.run.server;
     if (!o && this.modeset(dev) && !loose) return "ok";
     const all = o ? [...o.crtcs, ...o.planes, ...o.connectors, ...NO_OBJECT_IDS] : [1];
+    // (The race's lookup, `fd` given: GETPLANE, half the time of id 1, the first object a
+    // device registers, qxl's first primary plane: the call that reaches drm_lease_held()'s
+    // reader, drm_lease_filter_crtcs().)
     const id = loose
-      ? 1 + choose(7, "fuzz lease lookup id")
+      ? fd && choose(2, "fuzz lease race first id") === 0
+        ? 1
+        : 1 + choose(7, "fuzz lease lookup id")
       : all[choose(all.length, "fuzz lease lookup id")]!;
-    const call = choose(fd ? 2 : 3, "fuzz lease lookup");
+    // 0 GETCRTC, 1 GETPLANE, 2 SETCRTC, 3 GETRESOURCES (counts only: drm_lease_held() of every
+    // CRTC and connector). The race's: GETPLANE or GETRESOURCES.
+    const call = fd
+      ? choose(2, "fuzz lease race lookup") === 0
+        ? 1
+        : 3
+      : choose(4, "fuzz lease lookup");
     const modeset = this.modeset(dev);
     const m = this.run.failMark();
     const t0 = this.run.model.tick();
     let ret: number;
     let possible = 0;
+    let counts = [0, 0];
     let what: string;
     if (call === 0) {
       what = `GETCRTC(${id})`;
@@ -764,6 +776,25 @@ export class LeaseFuzz {
       };
       ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_GETPLANE, gp);
       possible = gp.possible_crtcs >>> 0;
+    } else if (call === 3) {
+      what = "GETRESOURCES(counts)";
+      const r = {
+        fb_id_ptr: 0,
+        crtc_id_ptr: 0,
+        connector_id_ptr: 0,
+        encoder_id_ptr: 0,
+        count_fbs: 0,
+        count_crtcs: 0,
+        count_connectors: 0,
+        count_encoders: 0,
+        min_width: 0,
+        max_width: 0,
+        min_height: 0,
+        max_height: 0,
+      };
+      ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_GETRESOURCES, r);
+      counts = [r.count_crtcs >>> 0, r.count_connectors >>> 0];
+      what += ret === 0 ? ` (${counts[0]} CRTCs, ${counts[1]} connectors)` : "";
     } else {
       // No mode and one connector: -EINVAL once the CRTC is found, before any change.
       what = `SETCRTC(${id}, no mode, 1 connector)`;
@@ -801,6 +832,21 @@ export class LeaseFuzz {
         const gated = (w: number[]) => (gate === "maybe" ? [...w, -EACCES] : w);
         if (!modeset) return gated([-EOPNOTSUPP]);
         if (loose) return gated(call === 2 ? [-EINVAL, -ENOENT] : [0, -ENOENT]);
+        if (call === 3) {
+          // The CRTCs and connectors the file may use: an owner's all, a lessee's its lease's
+          // (none once revoked; a revoke that overlapped the call: either).
+          if (ret !== 0 || !o) return [0];
+          const all = [o.crtcs.length, o.connectors.length];
+          if (!rec) return counts[0] === all[0] && counts[1] === all[1] ? [0] : [];
+          const leased = [
+            o.crtcs.filter((x) => rec.objects.includes(x)).length,
+            o.connectors.filter((x) => rec.objects.includes(x)).length,
+          ];
+          const rv = revokedDuring(rec, t0, t1);
+          const fits = (w: number[]) => counts[0] === w[0] && counts[1] === w[1];
+          const ok = (rv !== "yes" && fits(leased)) || (rv !== "no" && fits([0, 0]));
+          return ok ? [0] : [];
+        }
         let held: "yes" | "no" | "maybe";
         if (k !== want) held = "no";
         else if (!rec) held = "yes";

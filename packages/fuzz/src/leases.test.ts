@@ -1,5 +1,6 @@
 import { EACCES, EBUSY, EFAULT, EINVAL, ENOENT, ENOSPC, EOPNOTSUPP } from "@primetime/kernel";
 import { driverUnderTest as qxl } from "@primetime/qxl";
+import { baselineFixes } from "@primetime/sim";
 import { decodeToken } from "@primetime/sim/explore";
 import { O_CLOEXEC } from "@primetime/uapi";
 import { driverUnderTest as vgem } from "@primetime/vgem";
@@ -50,7 +51,7 @@ function record(id: number, objects: number[], live: boolean | null): LesseeReco
 /** `ioctl(fd, DRM_IOCTL_MODE_X, ...)` = result: "X ret" for the lease ioctls and lookups, else null. */
 function leaseCall(call: string, result: string | undefined): string | null {
   const m =
-    /DRM_IOCTL_MODE_(CREATE_LEASE|LIST_LESSEES|GET_LEASE|REVOKE_LEASE|GETCRTC|GETPLANE|SETCRTC)\b/.exec(
+    /DRM_IOCTL_MODE_(CREATE_LEASE|LIST_LESSEES|GET_LEASE|REVOKE_LEASE|GETCRTC|GETPLANE|SETCRTC|GETRESOURCES)\b/.exec(
       call,
     );
   if (!m || result === undefined) return null;
@@ -136,9 +137,9 @@ describe("DRM leases in the fuzz workload (FuzzOptions.leases, fuzz-ops-lease.ts
     expect(leasesFromScenarioName("fuzz +master")).toBe(false);
   });
 
-  it("qxl+qxl, seeds 1-12: every run clean, and together they show the lease ioctls' successes and errnos", async () => {
+  it("qxl+qxl, seeds 1-20: every run clean, and together they show the lease ioctls' successes and errnos", async () => {
     const calls = new Set<string>();
-    for (let seed = 1; seed <= 12; seed++) {
+    for (let seed = 1; seed <= 20; seed++) {
       const { log, cls, run } = await fuzzLog(
         { drivers: [qxl, qxl], leases: true, ops: 20 },
         { seed, strategy: seed % 2 === 0 ? "random" : "pct" },
@@ -165,9 +166,9 @@ describe("DRM leases in the fuzz workload (FuzzOptions.leases, fuzz-ops-lease.ts
       "REVOKE_LEASE 0",
       "REVOKE_LEASE -2",
       "REVOKE_LEASE -13",
-      "GETCRTC 0",
       "GETCRTC -2",
       "GETPLANE 0",
+      "GETRESOURCES 0",
       "SETCRTC -22",
       "SETCRTC -13",
     ])
@@ -186,15 +187,80 @@ describe("DRM leases in the fuzz workload (FuzzOptions.leases, fuzz-ops-lease.ts
     expect(plain.log.some((e) => leaseCall(e.call, e.result) !== null)).toBe(false);
   }, 120_000);
 
-  it("with every toggle off finds nothing: 30 schedules on each of qxl+qxl and qxl+vgem, 20 with kms flip", async () => {
+  it("with masters: no display server, so no lease is made; the privileged process's lookups race its SET_MASTER of the same fd; PCT seeds 1-10 clean", async () => {
+    const calls = new Set<string>();
+    let races = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const { log, cls, run } = await fuzzLog(
+        { drivers: [qxl, qxl], masters: true, leases: true, ops: 20 },
+        { seed, strategy: "pct" },
+      );
+      expect(cls, `seed ${seed}: ${run.splats[0]?.message}`).toMatchObject({
+        splats: 0,
+        divergences: 0,
+        leaks: 0,
+      });
+      expect(log.some((e) => e.process.startsWith("fuzz-xorg"))).toBe(false);
+      for (const e of log) {
+        const k = leaseCall(e.call, e.result);
+        if (k !== null) calls.add(k);
+        if (e.task.includes("lease-race") && /SET_MASTER/.test(e.call)) races++;
+      }
+    }
+    expect([...calls].some((c) => c.startsWith("CREATE_LEASE"))).toBe(false);
+    for (const c of ["GETPLANE 0", "GETPLANE -2"]) expect([...calls], c).toContain(c);
+    expect(races).toBeGreaterThan(0);
+  }, 600_000);
+
+  it("with every toggle off finds nothing: 30 schedules on each of qxl+qxl and qxl+vgem, 20 with kms flip, 20 with masters", async () => {
     for (const [fuzz, schedules] of [
       [{ drivers: [qxl, qxl], leases: true }, 30],
       [{ drivers: [qxl, vgem], leases: true }, 30],
       [{ drivers: [qxl, qxl], leases: true, kms: "flip" }, 20],
+      [{ drivers: [qxl, vgem], leases: true, masters: true }, 20],
     ] as const) {
       const st = await fuzzCampaign({ fuzz, schedules });
       expect(st.failures, fuzz.drivers.map((d) => d.name).join("+")).toEqual([]);
       expect(st).toMatchObject({ splats: 0, exceptions: 0, leaks: 0, divergences: 0, hangs: 0 });
     }
   }, 900_000);
+
+  /**
+   * README.md ("DRM leases", figures): a POS hunt on qxl+qxl with `masters` and `leases` finds
+   * gem.lease-held-master-unlocked at 72, 404, 963, 868 and 580 from first seeds 1, 100001,
+   * 200001, 300001 and 400001 (median 580); the PCT/random cycle finds it in none of 10,000
+   * schedules. The first find, and the same seed with the toggle off.
+   */
+  it("finds gem.lease-held-master-unlocked at seed 72 (qxl+qxl, masters and leases, POS): a lookup's unlocked file_priv->master freed by a racing SET_MASTER; clean without it", async () => {
+    const fuzz: FuzzOptions = { drivers: [qxl, qxl], masters: true, leases: true };
+    const toggle = "gem.lease-held-master-unlocked";
+    const on = await fuzzOne(fuzz, 72, "pos", [...baselineFixes(), toggle]);
+    expect(on.failed).toBe(true);
+    expect(on.run.splats[0]?.message).toMatch(
+      /KASAN: slab-use-after-free in drm_lease_(filter_crtcs|held): file_priv->master->lessor/,
+    );
+    const off = await fuzzOne(fuzz, 72, "pos");
+    expect(off.failed).toBe(false);
+  }, 120_000);
+
+  /**
+   * The known window gem.lease-held-put-under-idr-mutex with its fix switch off: POS on qxl+qxl
+   * with `masters` and `leases` reaches it at 391 and 216 from first seeds 100001 and 300001,
+   * not within 2,000 from 1, 200001 and 400001. Seed 300216 open, and with baselineFixes().
+   */
+  it("reaches the known window gem.lease-held-put-under-idr-mutex at seed 300216 (POS) with its switch off: lockdep's recursive locking of idr_mutex; clean with the switch on", async () => {
+    const fuzz: FuzzOptions = { drivers: [qxl, qxl], masters: true, leases: true };
+    const window = "gem.lease-held-put-under-idr-mutex";
+    const open = await fuzzOne(
+      fuzz,
+      300216,
+      "pos",
+      baselineFixes().filter((t) => t !== window),
+    );
+    expect(open.failed).toBe(true);
+    expect(open.run.splats[0]?.message).toMatch(/possible recursive locking detected/);
+    expect(open.run.splats[0]?.message).toMatch(/mode_config\.idr_mutex/);
+    const fixed = await fuzzOne(fuzz, 300216, "pos");
+    expect(fixed.failed).toBe(false);
+  }, 120_000);
 });
