@@ -22,7 +22,8 @@
  *   and REVOKE_LEASE of a lessee it made or of an id no lessee has.
  * - **lookup**: through one of the thread's DRM fds, a lessee's preferably: GETCRTC, GETPLANE
  *   (possible_crtcs as the lease sees them) or a SETCRTC that fails before it changes anything
- *   (no mode, one connector: -EINVAL once the CRTC is found), of a drawn object id.
+ *   (no mode, one connector: -EINVAL once the CRTC is found), of a drawn object id, or
+ *   GETRESOURCES's counts (the CRTCs and connectors the file may use).
  * - **lessee ioctls**: through the same fds, GET_LEASE (the lease's size), LIST_LESSEES (none),
  *   CREATE_LEASE (no sub-leases: -EINVAL) and REVOKE_LEASE of the lessee's own id (-EACCES:
  *   it is not its own lessor).
