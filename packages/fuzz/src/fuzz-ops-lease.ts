@@ -300,10 +300,12 @@ export class LeaseFuzz {
       Math.min(r.count_connectors, MAX_OBJECTS),
     );
     if (!crtcs || !connectors) return null;
-    const primaries = new Map<number, number>();
+    const crtcPlanes = new Map<number, number[]>();
     crtcs.forEach((crtc, i) => {
-      const only = planes.filter((pl) => possibleCrtcs.get(pl) === 1 << i);
-      if (only.length === 1) primaries.set(crtc, only[0]!);
+      crtcPlanes.set(
+        crtc,
+        planes.filter((pl) => possibleCrtcs.get(pl) === 1 << i),
+      );
     });
     const universal = choose(2, "fuzz lease universal planes") === 0;
     if (!universal) {
@@ -314,7 +316,7 @@ export class LeaseFuzz {
       });
       if (!this.expect(what("SET_CLIENT_CAP(UNIVERSAL_PLANES, 0)"), ret, [0], m)) return null;
     }
-    d.objects = { crtcs, connectors, planes, possibleCrtcs, primaries, universal };
+    d.objects = { crtcs, connectors, planes, possibleCrtcs, crtcPlanes, universal };
     return d;
   }
 

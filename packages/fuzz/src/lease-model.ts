@@ -45,10 +45,13 @@ export interface LeaseDevObjects {
   /** Each plane's possible_crtcs as the owner sees it (GETPLANE), by plane id. */
   readonly possibleCrtcs: ReadonlyMap<number, number>;
   /**
-   * The primary plane of each CRTC, by CRTC id: the one plane whose possible_crtcs is that CRTC
-   * alone (qxl_create_plane(1 << crtc_id, DRM_PLANE_TYPE_PRIMARY)); absent if no plane or several.
+   * The planes of each CRTC, by CRTC id: those whose possible_crtcs is that CRTC alone, its
+   * primary plane (qxl_create_plane(1 << crtc_id, DRM_PLANE_TYPE_PRIMARY)) and, on a device with
+   * cursor planes (vmwgfx's display units), its cursor plane: what fill_object_idr() adds with
+   * the CRTC for a lessor without universal planes (no driver of the model has overlay planes
+   * bound to one CRTC, which would be listed here too).
    */
-  readonly primaries: ReadonlyMap<number, number>;
+  readonly crtcPlanes: ReadonlyMap<number, readonly number[]>;
   /** The server's file has DRM_CLIENT_CAP_UNIVERSAL_PLANES set (fill_object_idr()). */
   readonly universal: boolean;
 }
@@ -132,8 +135,8 @@ export interface CreateLeaseVerdict {
  * In the kernel's order: drm_ioctl_permit() (-EACCES), -EOPNOTSUPP, -EINVAL for flags, -EFAULT
  * for the ids, fill_object_idr() (-ENOENT for an id it cannot find, -EINVAL without a CRTC and a
  * connector or, with universal planes, a plane: validate_lease(); -ENOSPC for an id given twice,
- * or a CRTC's primary plane given besides the CRTC by a lessor without universal planes:
- * idr_alloc() in [id, id + 1)), then drm_lease_create()'s -EBUSY for an object another lessee
+ * or a CRTC's primary (or cursor) plane given besides the CRTC by a lessor without universal
+ * planes: idr_alloc() in [id, id + 1)), then drm_lease_create()'s -EBUSY for an object another lessee
  * holds (_drm_has_leased()). A lessor is never a lessee here (no sub-lease). -EMFILE and the
  * allocation failures are the caller's to excuse.
  */
@@ -175,11 +178,14 @@ export function createLeaseVerdict(
           const id = req.ids[i]!;
           if (lease.has(id)) err = -ENOSPC;
           else lease.add(id);
-          if (err === 0 && kinds[i] === "crtc" && !objects.universal) {
-            const p = objects.primaries.get(id);
-            if (p === undefined || lease.has(p)) err = -ENOSPC;
-            else lease.add(p);
-          }
+          if (err === 0 && kinds[i] === "crtc" && !objects.universal)
+            for (const p of objects.crtcPlanes.get(id) ?? []) {
+              if (lease.has(p)) {
+                err = -ENOSPC;
+                break;
+              }
+              lease.add(p);
+            }
         }
       }
     }

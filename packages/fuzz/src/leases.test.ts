@@ -26,9 +26,9 @@ function twoHeads(universal: boolean): LeaseDevObjects {
       [1, 1],
       [4, 2],
     ]),
-    primaries: new Map([
-      [2, 1],
-      [5, 4],
+    crtcPlanes: new Map([
+      [2, [1]],
+      [5, [4]],
     ]),
     universal,
   };
@@ -87,6 +87,17 @@ describe("lease-model.ts: what CREATE_LEASE and LIST_LESSEES may return", () => 
     expect(createLeaseVerdict(0, u, req([2, 3]), true, [], 10).want).toEqual([-EINVAL]);
     const w = createLeaseVerdict(0, u, req([2, 3, 1]), true, [], 10);
     expect(w).toEqual({ want: [0], lease: [1, 2, 3] });
+    // A CRTC with a cursor plane (vmwgfx's display units): both planes join its lease.
+    const c: LeaseDevObjects = {
+      ...o,
+      planes: [1, 4, 7],
+      crtcPlanes: new Map([
+        [2, [1, 7]],
+        [5, [4]],
+      ]),
+    };
+    expect(createLeaseVerdict(0, c, req([2, 3]), true, [], 10).lease).toEqual([1, 2, 3, 7]);
+    expect(createLeaseVerdict(0, c, req([7, 2, 3]), true, [], 10).want).toEqual([-ENOSPC]);
   });
 
   it("-EBUSY for an object a live lessee holds; either while its file may be gone; 0 once revoked", () => {
