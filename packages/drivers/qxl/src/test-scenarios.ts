@@ -20,7 +20,7 @@ import {
   DRM_IOCTL_MODE_GETRESOURCES,
   type DrmModeCrtc,
 } from "@primetime/uapi";
-import { createQxl, destroyQxl } from "./qxl-drv.js";
+import { createQxl, destroyQxl, type QxlDeviceHandle } from "./qxl-drv.js";
 import {
   closeFd,
   gemClose,
@@ -417,16 +417,17 @@ export function ringPushVsFullRing(
 }
 
 /**
- * lease-held-vs-setmaster: 56f0729a510f's race on a qxl device with one CRTC (createQxl()'s
- * `crtcs`). A root process opens the card twice (file A becomes master of a new master M, file
- * B shares M), A drops master and closes, so B holds M's last reference; then one thread calls
- * GETRESOURCES on B (drm_lease_held() for the CRTC and the connector) while another makes B
- * master (SET_MASTER: drm_new_set_master() gives B a master of its own and puts M, which frees
- * it). Both succeed. Oracles: KASAN, refcount, lockdep, kmemleak at the end. Toggle
- * `gem.lease-held-master-unlocked` reads B's master without a reference in drm_lease_held():
- * KASAN slab-use-after-free of the drm_master.
+ * The files both lease races start from, on a qxl device with one CRTC (createQxl()'s `crtcs`):
+ * a root process opens the card twice (file A becomes master of a new master M, file B shares
+ * M), A drops master and closes, so B holds M's last reference; then one thread runs `reader`
+ * on B (a KMS ioctl whose object lookups check leases) while another makes B master (SET_MASTER:
+ * drm_new_set_master() gives B a master of its own and puts M, which frees it). Both must
+ * succeed. Oracles: KASAN, refcount, lockdep, kmemleak at the end.
  */
-export async function leaseHeldVsSetmaster(): Promise<void> {
+async function leaseReaderVsSetmaster(
+  readerName: string,
+  reader: (t: Process, b: number, q: QxlDeviceHandle) => Promise<void>,
+): Promise<void> {
   const kernel = Kernel.boot();
   const q = await createQxl(kernel, { crtcs: 1 });
   const root = kernel.spawnProcess(
@@ -436,29 +437,12 @@ export async function leaseHeldVsSetmaster(): Promise<void> {
       const b = await p.open(q.card, O_RDWR);
       await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
       await p.close(a);
-      const reader = p.spawnThread("getresources", async (t) => {
-        const r = {
-          fb_id_ptr: 0,
-          crtc_id_ptr: 0,
-          connector_id_ptr: 0,
-          encoder_id_ptr: 0,
-          count_fbs: 0,
-          count_crtcs: 0,
-          count_connectors: 0,
-          count_encoders: 0,
-          min_width: 0,
-          max_width: 0,
-          min_height: 0,
-          max_height: 0,
-        };
-        const ret = await t.ioctl(b, DRM_IOCTL_MODE_GETRESOURCES, r);
-        if (ret !== 0 || r.count_crtcs !== 1) throw new Error(`GETRESOURCES: ${ret}`);
-      });
+      const r = p.spawnThread(readerName, (t) => reader(t, b, q));
       const setter = p.spawnThread("set_master", async (t) => {
         const ret = await t.ioctl(b, DRM_IOCTL_SET_MASTER);
         if (ret !== 0) throw new Error(`SET_MASTER: ${ret}`);
       });
-      await reader.join();
+      await r.join();
       await setter.join();
       await p.close(b);
     },
@@ -472,46 +456,48 @@ export async function leaseHeldVsSetmaster(): Promise<void> {
 }
 
 /**
- * lease-lookup-vs-setmaster: the known window gem.lease-held-put-under-idr-mutex on a qxl device
- * with one CRTC. The same files as lease-held-vs-setmaster (B holds the last reference of the
- * master M it shared with A), but the reader calls GETCRTC on B: drm_crtc_find() ->
+ * lease-held-vs-setmaster: 56f0729a510f's race (leaseReaderVsSetmaster()'s files): the reader
+ * calls GETRESOURCES on B (drm_lease_held() for the CRTC and the connector). Toggle
+ * `gem.lease-held-master-unlocked` reads B's master without a reference in drm_lease_held():
+ * KASAN slab-use-after-free of the drm_master.
+ */
+export function leaseHeldVsSetmaster(): Promise<void> {
+  return leaseReaderVsSetmaster("getresources", async (t, b) => {
+    const r = {
+      fb_id_ptr: 0,
+      crtc_id_ptr: 0,
+      connector_id_ptr: 0,
+      encoder_id_ptr: 0,
+      count_fbs: 0,
+      count_crtcs: 0,
+      count_connectors: 0,
+      count_encoders: 0,
+      min_width: 0,
+      max_width: 0,
+      min_height: 0,
+      max_height: 0,
+    };
+    const ret = await t.ioctl(b, DRM_IOCTL_MODE_GETRESOURCES, r);
+    if (ret !== 0 || r.count_crtcs !== 1) throw new Error(`GETRESOURCES: ${ret}`);
+  });
+}
+
+/**
+ * lease-lookup-vs-setmaster: the known window gem.lease-held-put-under-idr-mutex
+ * (leaseReaderVsSetmaster()'s files): the reader calls GETCRTC on B: drm_crtc_find() ->
  * __drm_mode_object_find() holds mode_config.idr_mutex while _drm_lease_held() takes and puts a
  * reference on B's master. When SET_MASTER's drm_new_set_master() puts M in between, the
  * lookup's put is the last, and drm_master_destroy() -> drm_lease_destroy() takes idr_mutex
  * again: lockdep's recursive locking, then a deadlock. Clean with the window's fix switch
- * (baselineFixes()). Oracles: lockdep, KASAN, refcount, kmemleak at the end.
+ * (baselineFixes()).
  */
-export async function leaseLookupVsSetmaster(): Promise<void> {
-  const kernel = Kernel.boot();
-  const q = await createQxl(kernel, { crtcs: 1 });
-  const crtcId = q.device.modeConfig.crtcList[0]!.base.id;
-  const root = kernel.spawnProcess(
-    "compositor",
-    async (p) => {
-      const a = await p.open(q.card, O_RDWR);
-      const b = await p.open(q.card, O_RDWR);
-      await p.ioctl(a, DRM_IOCTL_DROP_MASTER);
-      await p.close(a);
-      const reader = p.spawnThread("getcrtc", async (t) => {
-        const r: Partial<DrmModeCrtc> = { crtc_id: crtcId };
-        const ret = await t.ioctl(b, DRM_IOCTL_MODE_GETCRTC, r);
-        if (ret !== 0 || r.crtc_id !== crtcId) throw new Error(`GETCRTC: ${ret}`);
-      });
-      const setter = p.spawnThread("set_master", async (t) => {
-        const ret = await t.ioctl(b, DRM_IOCTL_SET_MASTER);
-        if (ret !== 0) throw new Error(`SET_MASTER: ${ret}`);
-      });
-      await reader.join();
-      await setter.join();
-      await p.close(b);
-    },
-    { caps: [CAP_SYS_ADMIN] },
-  );
-  const code = await root.wait();
-  await qxlSettle(kernel, q);
-  await destroyQxl(q);
-  await kernel.checkLeaks();
-  if (code !== 0) throw new Error(`compositor exited with ${code}`);
+export function leaseLookupVsSetmaster(): Promise<void> {
+  return leaseReaderVsSetmaster("getcrtc", async (t, b, q) => {
+    const crtcId = q.device.modeConfig.crtcList[0]!.base.id;
+    const r: Partial<DrmModeCrtc> = { crtc_id: crtcId };
+    const ret = await t.ioctl(b, DRM_IOCTL_MODE_GETCRTC, r);
+    if (ret !== 0 || r.crtc_id !== crtcId) throw new Error(`GETCRTC: ${ret}`);
+  });
 }
 
 /** One of qxl's race scenarios, in the shape of `@primetime/vmwgfx/scenarios`' for harnesses. */
