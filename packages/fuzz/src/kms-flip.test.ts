@@ -188,7 +188,9 @@ describe("fuzz: the compositor's flips on qxl CRTCs (kms: 'flip')", () => {
         toggles,
         stopAtFirst: true,
       });
-      expect(r.failures[0]?.first, `from ${firstSeed}`).toBe("qxl: GEM state leaked: objects 0 -> 1");
+      expect(r.failures[0]?.first, `from ${firstSeed}`).toBe(
+        "qxl: GEM state leaked: objects 0 -> 1",
+      );
     }
   }, 120_000);
 
@@ -209,7 +211,8 @@ describe("fuzz: the compositor's flips on qxl CRTCs (kms: 'flip')", () => {
       });
       found.push([priv, r.failures[0]?.seed, r.failures[0]?.first]);
     }
-    const oops = "BUG: kernel NULL pointer dereference in qxl_io_destroy_primary(): primary_bo is NULL";
+    const oops =
+      "BUG: kernel NULL pointer dereference in qxl_io_destroy_primary(): primary_bo is NULL";
     expect(found).toEqual([
       [true, 200058, oops],
       [false, 200259, oops],

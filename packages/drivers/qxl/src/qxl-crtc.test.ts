@@ -37,7 +37,6 @@ import {
 import { describe, expect, it } from "vitest";
 import { type CreateQxlOptions, createQxl, destroyQxl, type QxlDeviceHandle } from "./qxl-drv.js";
 import { QxlBo, qxlBoPhysicalAddress, toQxlBo } from "./qxl-object.js";
-import { QXL_PRIMARY_DESTROY_TWO_TAILS } from "./toggles.js";
 import {
   expectClean,
   primeExport,
@@ -46,6 +45,7 @@ import {
   qxlAllocSurf,
   qxlSettle,
 } from "./test-machine.js";
+import { QXL_PRIMARY_DESTROY_TWO_TAILS } from "./toggles.js";
 
 /**
  * A machine whose first qxl device has one CRTC (the second has none: a foreign exporter);
