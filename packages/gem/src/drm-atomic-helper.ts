@@ -20,7 +20,9 @@
  *    (off the commit list), and the tail's atomic state reference: the old states, and with
  *    them the old framebuffer's reference, are freed with the state.
  *
- * Not modeled: async (tearing) updates, legacy cursor updates, self refresh, implicit fences of
+ * Legacy cursor updates (drm_atomic_helper_update_plane() / _disable_plane() of a CRTC's cursor
+ * plane) are blocking commits whose flip_done completes at once (no event). Not modeled: async
+ * (tearing) updates and async plane updates (->atomic_async_check), self refresh, implicit fences of
  * the framebuffers (drm_gem_plane_helper_prepare_fb() and drm_atomic_helper_wait_for_fences()),
  * private objects, connector states, CRTC mode validation hooks and bandwidth checks,
  * -ERESTARTSYS of the interruptible waits.
@@ -40,6 +42,7 @@ import {
 import type { Completion } from "@primetime/sim";
 import { point, RESOLVED, warnOn } from "@primetime/sim";
 import {
+  __drmAtomicHelperDisablePlane,
   type DrmAtomicState,
   DrmCrtcCommit,
   drmAtomicAddAffectedPlanes,
@@ -64,7 +67,7 @@ import type { DrmCrtc, DrmCrtcState, DrmModeSet } from "./drm-crtc.js";
 import type { DrmDevice } from "./drm-device.js";
 import type { DrmFramebuffer } from "./drm-framebuffer.js";
 import { drmModesetLockAllBegin, drmModesetLockAllEnd } from "./drm-modeset-lock.js";
-import type { DrmPlaneState } from "./drm-plane.js";
+import type { DrmPlane, DrmPlaneState } from "./drm-plane.js";
 import {
   DrmPendingVblankEvent,
   drmCrtcSendVblankEvent,
@@ -189,6 +192,155 @@ export async function drmAtomicHelperPageFlip(
   if (ret === 0) ret = await drmAtomicNonblockingCommit(state);
   await drmAtomicStatePut(state);
   return ret;
+}
+
+/**
+ * Models drm_atomic_helper_update_plane(): the legacy ->update_plane of the atomic drivers: a new
+ * atomic state with the plane on `crtc` showing `fb` at the given rectangles (src 16.16), marked
+ * a legacy cursor update when the plane is the CRTC's cursor, committed blocking
+ * (drm_atomic_commit()). 0, -ENOMEM, or the errno of the state or the commit.
+ * Locking: connection_mutex held (the caller's acquire context).
+ * References: the state's own, put here; the plane state takes a framebuffer reference.
+ */
+export async function drmAtomicHelperUpdatePlane(
+  plane: DrmPlane,
+  crtc: DrmCrtc,
+  fb: DrmFramebuffer,
+  crtcX: number,
+  crtcY: number,
+  crtcW: number,
+  crtcH: number,
+  srcX: number,
+  srcY: number,
+  srcW: number,
+  srcH: number,
+): Promise<number> {
+  lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
+  const state = await drmAtomicStateAlloc(plane.dev);
+  if (!state) return -ENOMEM;
+  let ret = 0;
+  fail: {
+    const planeState = await drmAtomicGetPlaneState(state, plane);
+    if (isErr(planeState)) {
+      ret = planeState;
+      break fail;
+    }
+    ret = await drmAtomicSetCrtcForPlane(planeState, crtc);
+    if (ret !== 0) break fail;
+    await drmAtomicSetFbForPlane(planeState, fb);
+    planeState.crtcX = crtcX;
+    planeState.crtcY = crtcY;
+    planeState.crtcW = crtcW;
+    planeState.crtcH = crtcH;
+    planeState.srcX = srcX;
+    planeState.srcY = srcY;
+    planeState.srcW = srcW;
+    planeState.srcH = srcH;
+    if (plane === crtc.cursor) state.legacyCursorUpdate = true;
+    ret = await drmAtomicCommit(state);
+  }
+  await drmAtomicStatePut(state);
+  return ret;
+}
+
+/**
+ * Models drm_atomic_helper_disable_plane(): the legacy ->disable_plane of the atomic drivers: a
+ * new atomic state with the plane off (__drm_atomic_helper_disable_plane()), a legacy cursor
+ * update when the plane is the cursor of the CRTC it was on, committed blocking.
+ * Locking: connection_mutex held (the caller's acquire context).
+ * References: the state's own, put here; the old plane state's framebuffer reference goes with it.
+ */
+export async function drmAtomicHelperDisablePlane(plane: DrmPlane): Promise<number> {
+  lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
+  const state = await drmAtomicStateAlloc(plane.dev);
+  if (!state) return -ENOMEM;
+  let ret = 0;
+  fail: {
+    const planeState = await drmAtomicGetPlaneState(state, plane);
+    if (isErr(planeState)) {
+      ret = planeState;
+      break fail;
+    }
+    if (planeState.crtc && planeState.crtc.cursor === plane) state.legacyCursorUpdate = true;
+    ret = await __drmAtomicHelperDisablePlane(plane, planeState);
+    if (ret !== 0) break fail;
+    ret = await drmAtomicCommit(state);
+  }
+  await drmAtomicStatePut(state);
+  return ret;
+}
+
+/** Models DRM_PLANE_NO_SCALING: a scale factor of exactly 1 (16.16). */
+export const DRM_PLANE_NO_SCALING = 1 << 16;
+
+/**
+ * Models drm_calc_scale() and drm_rect_calc_hscale()/_vscale(): the 16.16 scale factor of `src`
+ * (16.16) onto `dst` pixels, -ERANGE outside [min, max]; 0 for an empty destination.
+ */
+function drmRectCalcScale(src: number, dst: number, min: number, max: number): number {
+  if (dst === 0) return 0;
+  const scale = src > dst * 65536 ? Math.ceil(src / dst) : Math.trunc(src / dst);
+  if (scale < min || scale > max) return -ERANGE_ERRNO;
+  return scale;
+}
+
+/** ERANGE (asm-generic/errno-base.h). */
+const ERANGE_ERRNO = 34;
+
+/**
+ * Models drm_atomic_helper_check_plane_state() without rotation: a state without a framebuffer
+ * (or, WARN, without a CRTC) is not visible; a disabled CRTC is -EINVAL unless
+ * `canUpdateDisabled`; a scale outside [minScale, maxScale] is -ERANGE; the state is visible when
+ * its destination meets the CRTC's mode (an enabled CRTC's hdisplay x vdisplay; nothing for a
+ * disabled one), and a visible state that does not cover the whole mode is -EINVAL unless
+ * `canPosition`.
+ * Locking: none; the state is the caller's. References: none.
+ */
+export function drmAtomicHelperCheckPlaneState(
+  planeState: DrmPlaneState,
+  crtcState: DrmCrtcState | null,
+  minScale: number,
+  maxScale: number,
+  canPosition: boolean,
+  canUpdateDisabled: boolean,
+): number {
+  const fb = planeState.fb;
+  warnOn(
+    planeState.crtc !== null && planeState.crtc !== crtcState?.crtc,
+    "drm_atomic_helper_check_plane_state: WARN_ON(plane_state->crtc != crtc_state->crtc)",
+  );
+  if (!fb) {
+    planeState.visible = false;
+    return 0;
+  }
+  // crtc should only be NULL when disabling (i.e., !fb)
+  if (
+    warnOn(!planeState.crtc, "drm_atomic_helper_check_plane_state: WARN_ON(!plane_state->crtc)")
+  ) {
+    planeState.visible = false;
+    return 0;
+  }
+  if (!crtcState!.enable && !canUpdateDisabled) return -EINVAL_ERRNO; // disabled CRTC
+  // Check scaling
+  const hscale = drmRectCalcScale(planeState.srcW, planeState.crtcW, minScale, maxScale);
+  const vscale = drmRectCalcScale(planeState.srcH, planeState.crtcH, minScale, maxScale);
+  if (hscale < 0 || vscale < 0) return -ERANGE_ERRNO; // Invalid scaling of plane
+  const clipW = crtcState!.enable && crtcState!.mode ? crtcState!.mode.hdisplay : 0;
+  const clipH = crtcState!.enable && crtcState!.mode ? crtcState!.mode.vdisplay : 0;
+  // drm_rect_clip_scaled(): the destination clipped to the mode
+  const x1 = Math.max(planeState.crtcX, 0);
+  const y1 = Math.max(planeState.crtcY, 0);
+  const x2 = Math.min(planeState.crtcX + planeState.crtcW, clipW);
+  const y2 = Math.min(planeState.crtcY + planeState.crtcH, clipH);
+  planeState.visible = x2 > x1 && y2 > y1;
+  if (!planeState.visible) return 0;
+  const coversMode =
+    planeState.crtcX === 0 &&
+    planeState.crtcY === 0 &&
+    planeState.crtcW === clipW &&
+    planeState.crtcH === clipH;
+  if (!canPosition && !coversMode) return -EINVAL_ERRNO; // Plane must cover entire CRTC
+  return 0;
 }
 
 /**
@@ -339,7 +491,7 @@ async function crtcOrFakeCommit(
 /**
  * Models drm_atomic_helper_setup_commit(): for each CRTC in the state a new commit (-ENOMEM) that
  * the new CRTC state holds, the stall checks (-EBUSY), and, unless the CRTC is off before and
- * after, the event: the one userspace asked for, or one the helpers allocate (-ENOMEM), whose
+ * after or the state is a legacy cursor update (flip_done completed at once, no event), the event: the one userspace asked for, or one the helpers allocate (-ENOMEM), whose
  * completion is the commit's flip_done and whose completion_release drops the commit reference
  * it is given here (abort_completion); the atomic state holds one more. Then each plane state
  * takes a reference of its CRTC's commit (-EBUSY for a nonblocking commit while the plane's
@@ -367,6 +519,11 @@ async function drmAtomicHelperSetupCommit(
     // Drivers only send out events when at least either current or new CRTC state is active.
     // Complete right away if everything stays off.
     if (!oldCrtcState.active && !newCrtcState.active) {
+      commit.flipDone.completeAll();
+      continue;
+    }
+    // Legacy cursor updates are fully unsynced.
+    if (state.legacyCursorUpdate) {
       commit.flipDone.completeAll();
       continue;
     }

@@ -155,6 +155,12 @@ export class DrmAtomicState extends SlabObject {
   dev!: DrmDevice;
   /** Models allow_modeset. */
   allowModeset = false;
+  /**
+   * Models legacy_cursor_update: an update of a cursor plane through the legacy cursor ioctls
+   * ("fully unsynced": the commit completes its flip_done at once and sends no event).
+   * async_update is not modeled: no plane of the model has ->atomic_async_check.
+   */
+  legacyCursorUpdate = false;
   /** Models crtcs[] (num_crtc entries, indexed by drm_crtc_index()). */
   crtcs: (DrmAtomicCrtcEntry | null)[] = [];
   /** Models planes[] (num_total_plane entries, indexed by drm_plane_index()). */
@@ -404,6 +410,31 @@ export async function drmAtomicSetFbForPlane(
   const old = planeState.fb;
   planeState.fb = fb;
   if (old) await drmFramebufferPut(old);
+}
+
+/**
+ * Models __drm_atomic_helper_disable_plane(): the plane state off (no CRTC, no framebuffer) with
+ * its rectangles zeroed. 0 or drm_atomic_set_crtc_for_plane()'s errno.
+ * Locking: connection_mutex held (drm_atomic_set_crtc_for_plane()).
+ * References: drops the state's framebuffer reference.
+ */
+export async function __drmAtomicHelperDisablePlane(
+  _plane: DrmPlane,
+  planeState: DrmPlaneState,
+): Promise<number> {
+  lockdepAssertHeld(planeState.plane.dev.modeConfig.connectionMutex);
+  const ret = await drmAtomicSetCrtcForPlane(planeState, null);
+  if (ret !== 0) return ret;
+  await drmAtomicSetFbForPlane(planeState, null);
+  planeState.crtcX = 0;
+  planeState.crtcY = 0;
+  planeState.crtcW = 0;
+  planeState.crtcH = 0;
+  planeState.srcX = 0;
+  planeState.srcY = 0;
+  planeState.srcW = 0;
+  planeState.srcH = 0;
+  return 0;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   EINVAL,
   ENOENT,
   ENOSPC,
+  ENXIO,
   ERANGE,
   Kernel,
   MAP_ANONYMOUS,
@@ -17,9 +18,12 @@ import {
 import { explore } from "@primetime/sim/explore";
 import {
   DRM_EVENT_FLIP_COMPLETE,
+  DRM_FORMAT_ARGB8888,
   DRM_FORMAT_RGB565,
   DRM_FORMAT_XRGB8888,
   DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_CURSOR,
+  DRM_IOCTL_MODE_CURSOR2,
   DRM_IOCTL_MODE_GETCRTC,
   DRM_IOCTL_MODE_GETPLANE,
   DRM_IOCTL_MODE_GETPLANERESOURCES,
@@ -28,6 +32,8 @@ import {
   DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_MODE_SETCRTC,
   DRM_IOCTL_SET_CLIENT_CAP,
+  DRM_MODE_CURSOR_BO,
+  DRM_MODE_CURSOR_MOVE,
   DRM_MODE_PAGE_FLIP_ASYNC,
   DRM_MODE_PAGE_FLIP_EVENT,
   DRM_MODE_PAGE_FLIP_TARGET_RELATIVE,
@@ -39,8 +45,10 @@ import { describe, expect, it } from "vitest";
 import {
   drmAtomicHelperCheck,
   drmAtomicHelperCommit,
+  drmAtomicHelperDisablePlane,
   drmAtomicHelperPageFlip,
   drmAtomicHelperSetConfig,
+  drmAtomicHelperUpdatePlane,
 } from "./drm-atomic-helper.js";
 import { DrmConnector, drmConnectorInit } from "./drm-connector.js";
 import {
@@ -53,6 +61,7 @@ import {
 import type { DrmDevice } from "./drm-device.js";
 import {
   DRIVER_ATOMIC,
+  DRIVER_CURSOR_HOTSPOT,
   DRIVER_GEM,
   DRIVER_MODESET,
   DRIVER_RENDER,
@@ -61,6 +70,7 @@ import {
 import { drmFramebufferReadRefcount } from "./drm-framebuffer.js";
 import { drmGemFbCreate } from "./drm-gem-framebuffer-helper.js";
 import {
+  DRM_PLANE_TYPE_CURSOR,
   DRM_PLANE_TYPE_PRIMARY,
   DrmPlane,
   drmAtomicHelperPlaneDestroyState,
@@ -93,7 +103,7 @@ function kmsDriver(): DrmDriver {
  * primary plane (XRGB8888 only) on a CRTC, each with a connector; the atomic helpers' state
  * functions throughout.
  */
-async function kmsInit(dev: DrmDevice, n = 2): Promise<void> {
+async function kmsInit(dev: DrmDevice, n = 2, cursors: readonly boolean[] = []): Promise<void> {
   dev.modeConfig.funcs = {
     fbCreate: drmGemFbCreate,
     atomicCheck: drmAtomicHelperCheck,
@@ -116,14 +126,39 @@ async function kmsInit(dev: DrmDevice, n = 2): Promise<void> {
       DRM_PLANE_TYPE_PRIMARY,
     );
     if (pret) throw new Error(`plane init ${pret}`);
+    let cursor: DrmPlane | null = null;
+    if (cursors[i]) {
+      cursor = new DrmPlane(dev);
+      const ret = await drmUniversalPlaneInit(
+        dev,
+        cursor,
+        0,
+        {
+          reset: drmAtomicHelperPlaneReset,
+          atomicDuplicateState: drmAtomicHelperPlaneDuplicateState,
+          atomicDestroyState: drmAtomicHelperPlaneDestroyState,
+          updatePlane: drmAtomicHelperUpdatePlane,
+          disablePlane: drmAtomicHelperDisablePlane,
+        },
+        [DRM_FORMAT_ARGB8888],
+        DRM_PLANE_TYPE_CURSOR,
+      );
+      if (ret) throw new Error(`cursor init ${ret}`);
+    }
     const crtc = new DrmCrtc(dev);
-    const cret = await drmCrtcInitWithPlanes(dev, crtc, plane, {
-      reset: drmAtomicHelperCrtcReset,
-      setConfig: drmAtomicHelperSetConfig,
-      pageFlip: drmAtomicHelperPageFlip,
-      atomicDuplicateState: drmAtomicHelperCrtcDuplicateState,
-      atomicDestroyState: drmAtomicHelperCrtcDestroyState,
-    });
+    const cret = await drmCrtcInitWithPlanes(
+      dev,
+      crtc,
+      plane,
+      {
+        reset: drmAtomicHelperCrtcReset,
+        setConfig: drmAtomicHelperSetConfig,
+        pageFlip: drmAtomicHelperPageFlip,
+        atomicDuplicateState: drmAtomicHelperCrtcDuplicateState,
+        atomicDestroyState: drmAtomicHelperCrtcDestroyState,
+      },
+      cursor,
+    );
     if (cret) throw new Error(`crtc init ${cret}`);
     const ret = await drmConnectorInit(dev, new DrmConnector(dev));
     if (ret) throw new Error(`connector init ${ret}`);
@@ -511,6 +546,130 @@ describe("CRTCs, planes, SETCRTC and PAGE_FLIP (drm_crtc.c, drm_plane.c, drm_ato
     });
     expect((got.shown as { fb: number }).fb).toBe(got.fbB);
   });
+  it("CURSOR/CURSOR2 (drm_mode_cursor_universal()): a cursor plane shows the handle's framebuffer (hotspot with DRIVER_CURSOR_HOTSPOT), moves, keeps it on a move alone, hides it and the framebuffer is freed; without a cursor plane -ENXIO and -EFAULT; bad flags -EINVAL, an unknown CRTC -ENOENT, a non-master -EACCES; nothing changes", async () => {
+    const got: Record<string, unknown> = {};
+    const driver = {
+      ...kmsDriver(),
+      driverFeatures: kmsDriver().driverFeatures | DRIVER_CURSOR_HOTSPOT,
+    };
+    const r = await runMachine(async (m) => {
+      await withExtraDevice(m, driver, async (dev) => {
+        await kmsInit(dev, 2, [true, false]);
+        await runProcess(m, "compositor", async (p) => {
+          const fd = await p.open(CARD, O_RDWR);
+          const res = await getResources(p, fd);
+          const [c0, c1] = res.crtcs!;
+          const crtc0 = dev.modeConfig.crtcList[0]!;
+          const plane = crtc0.cursor!;
+          const handle = await createBo(p, fd, 4); // 16 KiB: 64 x 64 at a pitch of 256
+          const req = (flags: number, crtc: number, over: Record<string, number> = {}) => ({
+            flags,
+            crtc_id: crtc,
+            x: 0,
+            y: 0,
+            width: 64,
+            height: 64,
+            handle,
+            ...over,
+          });
+          got.cursorPlane = {
+            type: plane.type,
+            possible: plane.possibleCrtcs,
+            hotspot: plane.hotspotProperties,
+            noneOnSecond: dev.modeConfig.crtcList[1]!.cursor,
+          };
+          got.errnos = {
+            noFlags: await p.ioctl(fd, DRM_IOCTL_MODE_CURSOR, req(0, c0!)),
+            unknownFlag: await p.ioctl(fd, DRM_IOCTL_MODE_CURSOR, req(4, c0!)),
+            unknownCrtc: await p.ioctl(fd, DRM_IOCTL_MODE_CURSOR, req(DRM_MODE_CURSOR_BO, 999)),
+            noCursorPlaneBo: await p.ioctl(fd, DRM_IOCTL_MODE_CURSOR, req(DRM_MODE_CURSOR_BO, c1!)),
+            noCursorPlaneMove: await p.ioctl(
+              fd,
+              DRM_IOCTL_MODE_CURSOR,
+              req(DRM_MODE_CURSOR_MOVE, c1!),
+            ),
+            badHandle: await p.ioctl(
+              fd,
+              DRM_IOCTL_MODE_CURSOR,
+              req(DRM_MODE_CURSOR_BO, c0!, { handle: 0x4321 }),
+            ),
+            wrongSize: await p.ioctl(
+              fd,
+              DRM_IOCTL_MODE_CURSOR,
+              req(DRM_MODE_CURSOR_BO, c0!, { width: 0 }),
+            ),
+          };
+          got.nothingShown = { fb: plane.state!.fb, fbs: dev.modeConfig.numFb };
+          const other = await p.open(CARD, O_RDWR);
+          got.nonMaster = await p.ioctl(other, DRM_IOCTL_MODE_CURSOR, req(DRM_MODE_CURSOR_BO, c0!));
+          await p.close(other);
+          got.set = await p.ioctl(fd, DRM_IOCTL_MODE_CURSOR2, {
+            ...req(DRM_MODE_CURSOR_BO, c0!),
+            hot_x: 5,
+            hot_y: 6,
+          });
+          const fb = plane.state!.fb!;
+          got.shown = {
+            crtc: plane.state!.crtc === crtc0,
+            size: [plane.state!.crtcW, plane.state!.crtcH, fb.width, fb.format!.format],
+            hotspot: [plane.state!.hotspotX, plane.state!.hotspotY],
+            fbRefs: drmFramebufferReadRefcount(fb),
+            fbs: dev.modeConfig.numFb,
+          };
+          got.move = await p.ioctl(
+            fd,
+            DRM_IOCTL_MODE_CURSOR,
+            req(DRM_MODE_CURSOR_MOVE, c0!, { x: 30, y: 40 }),
+          );
+          got.moved = {
+            at: [plane.state!.crtcX, plane.state!.crtcY, crtc0.cursorX, crtc0.cursorY],
+            sameFb: plane.state!.fb === fb,
+          };
+          got.hide = await p.ioctl(
+            fd,
+            DRM_IOCTL_MODE_CURSOR,
+            req(DRM_MODE_CURSOR_BO, c0!, { handle: 0 }),
+          );
+          got.hidden = {
+            fb: plane.state!.fb,
+            crtc: plane.state!.crtc,
+            freed: fb.freed,
+            fbs: dev.modeConfig.numFb,
+            kept: [crtc0.cursorX, crtc0.cursorY],
+          };
+          await p.close(fd);
+        });
+      });
+    });
+    expectClean(r);
+    expect(got).toEqual({
+      cursorPlane: { type: DRM_PLANE_TYPE_CURSOR, possible: 1, hotspot: true, noneOnSecond: null },
+      errnos: {
+        noFlags: -EINVAL,
+        unknownFlag: -EINVAL,
+        unknownCrtc: -ENOENT,
+        noCursorPlaneBo: -ENXIO,
+        noCursorPlaneMove: -EFAULT,
+        badHandle: -ENOENT,
+        wrongSize: -EINVAL,
+      },
+      nothingShown: { fb: null, fbs: 0 },
+      nonMaster: -EACCES,
+      set: 0,
+      shown: {
+        crtc: true,
+        size: [64, 64, 64, DRM_FORMAT_ARGB8888],
+        hotspot: [5, 6],
+        fbRefs: 1,
+        fbs: 1,
+      },
+      move: 0,
+      moved: { at: [30, 40, 30, 40], sameFb: true },
+      hide: 0,
+      hidden: { fb: null, crtc: null, freed: true, fbs: 0, kept: [30, 40] },
+    });
+  });
+
   it("RMFB of the framebuffer on screen turns the plane off first; closing the file does the same; both free it", async () => {
     const got: Record<string, unknown> = {};
     const r = await withKms(async (m, dev) => {

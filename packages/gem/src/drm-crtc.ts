@@ -163,6 +163,11 @@ export class DrmCrtc extends SlabObject {
   index = 0;
   /** Models primary. */
   primary!: DrmPlane;
+  /** Models cursor: the cursor plane, or null (the legacy cursor ioctls then have no target). */
+  cursor: DrmPlane | null = null;
+  /** Models cursor_x, cursor_y: the last position a legacy cursor move set. */
+  cursorX = 0;
+  cursorY = 0;
   /** Models funcs. */
   funcs!: DrmCrtcFuncs;
   /** Models helper_private. */
@@ -199,8 +204,9 @@ export interface DrmModeSet {
 }
 
 /**
- * Models drm_crtc_init_with_planes(): gives the CRTC an id, its index and its primary plane, adds
- * it to the device's list, and (as drm_mode_config_reset() does at load) its first state
+ * Models drm_crtc_init_with_planes(): gives the CRTC an id, its index, its primary plane and its
+ * cursor plane (`cursor`, null for none; its possible_crtcs set to this CRTC's mask when still
+ * 0), adds it to the device's list, and (as drm_mode_config_reset() does at load) its first state
  * (->reset). 0 or the id allocation's errno.
  * Locking: takes idr_mutex; at load nobody else can reach the device's lists.
  * References: none.
@@ -210,6 +216,7 @@ export async function drmCrtcInitWithPlanes(
   crtc: DrmCrtc,
   primary: DrmPlane,
   funcs: DrmCrtcFuncs,
+  cursor: DrmPlane | null = null,
 ): Promise<number> {
   const config = dev.modeConfig;
   crtc.funcs = funcs;
@@ -219,6 +226,8 @@ export async function drmCrtcInitWithPlanes(
   config.crtcList.push(crtc);
   crtc.primary = primary;
   primary.possibleCrtcs |= 1 << crtc.index;
+  crtc.cursor = cursor;
+  if (cursor && !cursor.possibleCrtcs) cursor.possibleCrtcs = 1 << crtc.index;
   await funcs.reset(crtc);
   return 0;
 }

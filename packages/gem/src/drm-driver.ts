@@ -39,6 +39,11 @@ export const DRIVER_SYNCOBJ = 1 << 5;
 /** Models DRIVER_SYNCOBJ_TIMELINE. */
 export const DRIVER_SYNCOBJ_TIMELINE = 1 << 6;
 /**
+ * Models DRIVER_CURSOR_HOTSPOT: the driver's cursor planes get the HOTSPOT_X/Y properties
+ * (drm_universal_plane_init()), which the legacy CURSOR2 ioctl fills in.
+ */
+export const DRIVER_CURSOR_HOTSPOT = 1 << 9;
+/**
  * Historic DRIVER_PRIME (removed in Linux 5.3, when PRIME became part of every GEM driver).
  * Accepted and ignored: PRIME is available whenever DRIVER_GEM is set.
  */

@@ -38,6 +38,8 @@ import {
 } from "@primetime/kernel";
 import { bug, point, pointNow, RESOLVED, toggleEnabled } from "@primetime/sim";
 import {
+  DRM_IOCTL_MODE_CURSOR,
+  DRM_IOCTL_MODE_CURSOR2,
   DRM_IOCTL_MODE_GETCRTC,
   DRM_IOCTL_MODE_GETPLANE,
   DRM_IOCTL_MODE_GETPLANERESOURCES,
@@ -47,6 +49,8 @@ import {
   DRM_MODE_CARD_RES_LAYOUT,
   DRM_MODE_CRTC_LAYOUT,
   DRM_MODE_CRTC_PAGE_FLIP_LAYOUT,
+  DRM_MODE_CURSOR_LAYOUT,
+  DRM_MODE_CURSOR2_LAYOUT,
   DRM_MODE_GET_PLANE_LAYOUT,
   DRM_MODE_GET_PLANE_RES_LAYOUT,
 } from "@primetime/uapi";
@@ -100,7 +104,13 @@ import {
   drmModeRevokeLeaseIoctl,
 } from "./drm-lease.js";
 import { drmModeGetresources } from "./drm-mode-config.js";
-import { drmModeGetplane, drmModeGetplaneRes, drmModePageFlipIoctl } from "./drm-plane.js";
+import {
+  drmModeCursor2Ioctl,
+  drmModeCursorIoctl,
+  drmModeGetplane,
+  drmModeGetplaneRes,
+  drmModePageFlipIoctl,
+} from "./drm-plane.js";
 import { drmPrimeFdToHandleIoctl, drmPrimeHandleToFdIoctl } from "./drm-prime.js";
 import {
   drmSyncobjCreateIoctl,
@@ -635,6 +645,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       "MODE_SETCRTC",
     ),
     drmIoctlDef(
+      DRM_IOCTL_MODE_CURSOR,
+      drmModeCursorIoctl,
+      DRM_MASTER,
+      DRM_MODE_CURSOR_LAYOUT,
+      "MODE_CURSOR",
+    ),
+    drmIoctlDef(
       DRM_IOCTL_MODE_GETPLANE,
       drmModeGetplane,
       0,
@@ -647,6 +664,13 @@ export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
       DRM_MASTER,
       DRM_MODE_CRTC_PAGE_FLIP_LAYOUT,
       "MODE_PAGE_FLIP",
+    ),
+    drmIoctlDef(
+      DRM_IOCTL_MODE_CURSOR2,
+      drmModeCursor2Ioctl,
+      DRM_MASTER,
+      DRM_MODE_CURSOR2_LAYOUT,
+      "MODE_CURSOR2",
     ),
     drmIoctlDef(
       DRM_IOCTL_MODE_CREATE_LEASE,

@@ -19,8 +19,9 @@
  * here takes a reference with drm_file_get_master() (56f0729a510f "drm: protect drm_master
  * pointers in drm_lease.c"; before it, toggle `gem.lease-held-master-unlocked`).
  *
- * Simplifications: no encoders (drm_lease_filter_crtcs() serves GETPLANE only), no cursor
- * planes (fill_object_idr()'s cursor branch never runs), no drm_sysfs_lease_event() uevent, no
+ * Simplifications: no encoders (drm_lease_filter_crtcs() serves GETPLANE only; a CRTC's cursor
+ * plane, which only vmwgfx's display units have, joins its lease as fill_object_idr() does), no
+ * drm_sysfs_lease_event() uevent, no
  * DRM_CLIENT_CAP_ATOMIC. The kernel's `leases` IDR is copied by value into the lessee (`lessee->
  * leases = *leases`); here the lessee takes the IDR object itself.
  */
@@ -499,7 +500,11 @@ async function fillObjectIdr(
         const pid = crtc.primary.base.id;
         ret = await leases.alloc(DRM_LEASE_IDR_OBJECT, pid, pid + 1);
         if (ret < 0) break;
-        // crtc->cursor: no cursor planes are modeled
+        if (crtc.cursor) {
+          const cid = crtc.cursor.base.id;
+          ret = await leases.alloc(DRM_LEASE_IDR_OBJECT, cid, cid + 1);
+          if (ret < 0) break;
+        }
       }
     }
     if (ret > 0) ret = 0;

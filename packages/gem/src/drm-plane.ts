@@ -9,9 +9,12 @@
  * optionally with a DRM_EVENT_FLIP_COMPLETE event reserved against the file's event space and
  * read with read(2) once the flip is done.
  *
- * Only primary planes are modeled (one per CRTC); cursor and overlay planes, rotation, blending,
- * damage clips, plane properties and leases are not. `plane->mutex` is folded into
- * connection_mutex (drm-crtc.ts).
+ * Primary planes (one per CRTC) and cursor planes (a CRTC's `cursor`, which the legacy
+ * DRM_IOCTL_MODE_CURSOR / CURSOR2 drive through drm_mode_cursor_universal(): a framebuffer made
+ * of the buffer handle, then the plane's ->update_plane or ->disable_plane, the atomic helpers'
+ * blocking commits) are modeled; overlay planes, rotation, blending, damage clips, plane
+ * properties other than the cursor hotspot, the non-atomic ->cursor_set/->cursor_move hooks and
+ * leases are not. `plane->mutex` is folded into connection_mutex (drm-crtc.ts).
  */
 
 import {
@@ -22,7 +25,9 @@ import {
   EINVAL,
   ENOENT,
   ENOMEM,
+  ENXIO,
   EOPNOTSUPP,
+  ERANGE,
   isErr,
   KmemCache,
   kfree,
@@ -35,24 +40,37 @@ import { warnOn } from "@primetime/sim";
 import {
   DRM_EVENT_FLIP_COMPLETE,
   DRM_EVENT_VBLANK_SIZE,
+  DRM_FORMAT_ARGB8888,
+  DRM_MODE_CURSOR_BO,
+  DRM_MODE_CURSOR_FLAGS,
+  DRM_MODE_CURSOR_MOVE,
   DRM_MODE_PAGE_FLIP_ASYNC,
   DRM_MODE_PAGE_FLIP_EVENT,
   DRM_MODE_PAGE_FLIP_FLAGS,
   DRM_MODE_PAGE_FLIP_TARGET,
   type DrmModeCrtcPageFlip,
+  type DrmModeCursor,
+  type DrmModeCursor2,
+  type DrmModeFbCmd2,
   type DrmModeGetPlane,
   type DrmModeGetPlaneRes,
 } from "@primetime/uapi";
-import { type DrmAtomicState, type DrmCrtcCommit, drmCrtcCommitPut } from "./drm-atomic.js";
+import {
+  type DrmAtomicState,
+  type DrmCrtcCommit,
+  drmCrtcCommitPut,
+  drmCrtcMask,
+} from "./drm-atomic.js";
 import { type DrmCrtc, drmCrtcFind, drmFramebufferCheckSrcCoords } from "./drm-crtc.js";
 import type { DrmDevice } from "./drm-device.js";
-import { DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
+import { DRIVER_CURSOR_HOTSPOT, DRIVER_MODESET, drmCoreCheckFeature } from "./drm-driver.js";
 import { type DrmFile, drmEventCancelFree, drmEventReserveInit } from "./drm-file.js";
 import {
   type DrmFramebuffer,
   drmFramebufferGet,
   drmFramebufferLookup,
   drmFramebufferPut,
+  drmInternalFramebufferCreate,
 } from "./drm-framebuffer.js";
 import { drmLeaseFilterCrtcs, drmLeaseHeld } from "./drm-lease.js";
 import {
@@ -97,6 +115,9 @@ export class DrmPlaneState extends SlabObject {
   srcH = 0;
   /** Models visible. */
   visible = false;
+  /** Models hotspot_x, hotspot_y (a cursor plane's, set by CURSOR2). */
+  hotspotX = 0;
+  hotspotY = 0;
   /** Models commit. */
   commit: DrmCrtcCommit | null = null;
   /** Models state: the atomic state it belongs to, null once it is the current state. */
@@ -111,6 +132,25 @@ export interface DrmPlaneFuncs {
   atomicDuplicateState(plane: DrmPlane): Promise<DrmPlaneState | null>;
   /** Models ->atomic_destroy_state. */
   atomicDestroyState(plane: DrmPlane, state: DrmPlaneState): Promise<void>;
+  /**
+   * Models ->update_plane (drm_atomic_helper_update_plane() for the atomic drivers): the legacy
+   * entry point of SETPLANE and the universal cursor. Only planes the cursor ioctls reach set it.
+   */
+  updatePlane?(
+    plane: DrmPlane,
+    crtc: DrmCrtc,
+    fb: DrmFramebuffer,
+    crtcX: number,
+    crtcY: number,
+    crtcW: number,
+    crtcH: number,
+    srcX: number,
+    srcY: number,
+    srcW: number,
+    srcH: number,
+  ): Promise<number>;
+  /** Models ->disable_plane (drm_atomic_helper_disable_plane()). */
+  disablePlane?(plane: DrmPlane): Promise<number>;
 }
 
 /** Models struct drm_plane_helper_funcs (the hooks in use; all optional). */
@@ -147,6 +187,11 @@ export class DrmPlane extends SlabObject {
   formatTypes: readonly number[] = [];
   /** Models format_default. */
   formatDefault = false;
+  /**
+   * Models hotspot_x_property and hotspot_y_property being set (drm_plane_create_hotspot_properties()
+   * for a cursor plane of a DRIVER_CURSOR_HOTSPOT driver).
+   */
+  hotspotProperties = false;
   /** Models funcs. */
   funcs!: DrmPlaneFuncs;
   /** Models helper_private. */
@@ -185,6 +230,8 @@ export async function drmUniversalPlaneInit(
   plane.type = type;
   plane.index = config.numTotalPlane++;
   config.planeList.push(plane);
+  if (drmCoreCheckFeature(dev, DRIVER_CURSOR_HOTSPOT) && type === DRM_PLANE_TYPE_CURSOR)
+    plane.hotspotProperties = true; // drm_plane_create_hotspot_properties()
   await funcs.reset(plane);
   return 0;
 }
@@ -283,6 +330,227 @@ export async function drmModeGetplane(
   }
   r.count_format_types = formatCount;
   return 0;
+}
+
+const INT_MAX = 0x7fff_ffff;
+
+/**
+ * Models __setplane_check(): -EINVAL for a plane that cannot be on `crtc` or a format (with the
+ * framebuffer's modifier) it does not scan out, -ERANGE for CRTC coordinates that overflow an int,
+ * -ENOSPC for a source rectangle outside the framebuffer (drm_framebuffer_check_src_coords()).
+ * Locking: none (the caller holds the plane's lock). References: none.
+ */
+function __setplaneCheck(
+  plane: DrmPlane,
+  crtc: DrmCrtc,
+  fb: DrmFramebuffer,
+  crtcX: number,
+  crtcY: number,
+  crtcW: number,
+  crtcH: number,
+  srcX: number,
+  srcY: number,
+  srcW: number,
+  srcH: number,
+): number {
+  // Check whether this plane is usable on this CRTC
+  if (!(plane.possibleCrtcs & drmCrtcMask(crtc))) return -EINVAL; // Invalid crtc for plane
+  // Check whether this plane supports the fb pixel format.
+  if (!drmPlaneHasFormat(plane, fb.format!.format, fb.modifier)) return -EINVAL;
+  // Give drivers some help against integer overflows
+  if (crtcW > INT_MAX || crtcX > INT_MAX - crtcW || crtcH > INT_MAX || crtcY > INT_MAX - crtcH)
+    return -ERANGE; // Invalid CRTC coordinates
+  return drmFramebufferCheckSrcCoords(srcX, srcY, srcW, srcH, fb);
+}
+
+/**
+ * Models __setplane_atomic(): no framebuffer shuts the plane down (->disable_plane); otherwise
+ * __setplane_check() ("redundant with drm_atomic_plane_check(), but the legacy cursor/async
+ * .update_plane() tricks don't call that") and ->update_plane. Every driver of the model is
+ * atomic (the WARN_ON(!drm_drv_uses_atomic_modeset()) cannot fire).
+ * Locking: connection_mutex held (the CRTC's and plane's locks: asserted).
+ * References: the caller's on `fb`; the new plane state takes its own.
+ */
+async function __setplaneAtomic(
+  plane: DrmPlane,
+  crtc: DrmCrtc,
+  fb: DrmFramebuffer | null,
+  crtcX: number,
+  crtcY: number,
+  crtcW: number,
+  crtcH: number,
+  srcX: number,
+  srcY: number,
+  srcW: number,
+  srcH: number,
+): Promise<number> {
+  lockdepAssertHeld(plane.dev.modeConfig.connectionMutex);
+  // No fb means shut it down
+  if (!fb) return plane.funcs.disablePlane!(plane);
+  fb.checkAccess("__setplane_atomic");
+  const ret = __setplaneCheck(plane, crtc, fb, crtcX, crtcY, crtcW, crtcH, srcX, srcY, srcW, srcH);
+  if (ret) return ret;
+  return plane.funcs.updatePlane!(
+    plane,
+    crtc,
+    fb,
+    crtcX,
+    crtcY,
+    crtcW,
+    crtcH,
+    srcX,
+    srcY,
+    srcW,
+    srcH,
+  );
+}
+
+/**
+ * Models drm_mode_cursor_universal(): the CRTC's cursor plane set from a legacy cursor request.
+ * With DRM_MODE_CURSOR_BO a framebuffer is made of `handle` (drm_internal_framebuffer_create():
+ * ARGB8888, `width` x `height`, pitch width * 4; its errno, e.g. the driver's for a bad handle)
+ * and, on a plane with the hotspot properties, the current state's hotspot set from the request
+ * (handle 0: no framebuffer, the plane is turned off); without it the plane keeps the
+ * framebuffer its state shows (a reference taken). The position is the request's with
+ * DRM_MODE_CURSOR_MOVE, else the CRTC's last one; the size the framebuffer's. Then
+ * __setplane_atomic(); the framebuffer reference is dropped, and a successful move saved in
+ * the CRTC. BUG() without a cursor plane (the caller checked).
+ * Locking: connection_mutex held (the CRTC's and the cursor plane's locks: asserted).
+ * References: the new framebuffer's creation reference, dropped at the end (the plane state
+ * holds its own).
+ */
+async function drmModeCursorUniversal(
+  crtc: DrmCrtc,
+  req: DrmModeCursor2,
+  file: DrmFile,
+): Promise<number> {
+  const dev = crtc.dev;
+  lockdepAssertHeld(dev.modeConfig.connectionMutex);
+  const plane = crtc.cursor!;
+  const fbreq: DrmModeFbCmd2 = {
+    fb_id: 0,
+    width: req.width,
+    height: req.height,
+    pixel_format: DRM_FORMAT_ARGB8888,
+    flags: 0,
+    handles: [req.handle, 0, 0, 0],
+    pitches: [(req.width * 4) >>> 0, 0, 0, 0],
+    offsets: [0, 0, 0, 0],
+    modifier: [0, 0, 0, 0],
+  };
+  let crtcW = 0;
+  let crtcH = 0;
+  let srcW = 0;
+  let srcH = 0;
+  // plane->crtc, the legacy pointer, is NULL for atomic drivers: the WARN_ON cannot fire.
+  // Obtain fb we'll be using (either new or existing) and take an extra reference to it if fb !=
+  // null. setplane will take care of dropping the reference if the plane update fails.
+  let fb: DrmFramebuffer | null = null;
+  if (req.flags & DRM_MODE_CURSOR_BO) {
+    if (req.handle) {
+      const created = await drmInternalFramebufferCreate(dev, fbreq, file);
+      if (isErr(created)) return created; // failed to wrap cursor buffer in drm framebuffer
+      fb = created;
+      const state = plane.state;
+      if (plane.hotspotProperties && state) {
+        state.checkAccess("drm_mode_cursor_universal: hotspot");
+        state.hotspotX = req.hot_x;
+        state.hotspotY = req.hot_y;
+      }
+    }
+  } else {
+    const state = plane.state!;
+    state.checkAccess("drm_mode_cursor_universal");
+    fb = state.fb;
+    if (fb) await drmFramebufferGet(fb);
+  }
+  const crtcX = req.flags & DRM_MODE_CURSOR_MOVE ? req.x : crtc.cursorX;
+  const crtcY = req.flags & DRM_MODE_CURSOR_MOVE ? req.y : crtc.cursorY;
+  if (fb) {
+    crtcW = fb.width;
+    crtcH = fb.height;
+    srcW = fb.width * 65536;
+    srcH = fb.height * 65536;
+  }
+  const ret = await __setplaneAtomic(plane, crtc, fb, crtcX, crtcY, crtcW, crtcH, 0, 0, srcW, srcH);
+  if (fb) await drmFramebufferPut(fb);
+  // Update successful; save new cursor position, if necessary
+  if (ret === 0 && req.flags & DRM_MODE_CURSOR_MOVE) {
+    crtc.cursorX = req.x;
+    crtc.cursorY = req.y;
+  }
+  return ret;
+}
+
+/**
+ * Models drm_mode_cursor_common(): -EOPNOTSUPP without DRIVER_MODESET, -EINVAL for no flag or an
+ * unknown one, -ENOENT for an unknown CRTC; then, under the CRTC's lock, a CRTC with a cursor
+ * plane goes to drm_mode_cursor_universal() (-EACCES when the file's lease does not hold the
+ * plane). A CRTC without one would use the driver's ->cursor_set2/->cursor_set and ->cursor_move,
+ * which no driver of the model has: -ENXIO for DRM_MODE_CURSOR_BO, -EFAULT for a move.
+ * Locking: takes connection_mutex (standing for the CRTC's and the cursor plane's locks; the
+ * -EDEADLK backoff cannot happen with one lock).
+ * References: see drm_mode_cursor_universal().
+ */
+async function drmModeCursorCommon(
+  dev: DrmDevice,
+  req: DrmModeCursor2,
+  file: DrmFile,
+): Promise<number> {
+  if (!drmCoreCheckFeature(dev, DRIVER_MODESET)) return -EOPNOTSUPP;
+  if (!req.flags || ~DRM_MODE_CURSOR_FLAGS & req.flags) return -EINVAL;
+  const crtc = await drmCrtcFind(dev, file, req.crtc_id);
+  if (!crtc) return -ENOENT; // Unknown CRTC ID
+  const lock = dev.modeConfig.connectionMutex;
+  await lock.lock(); // drm_modeset_lock(&crtc->mutex, &ctx)
+  let ret = 0;
+  out: {
+    // If this crtc has a universal cursor plane, call that plane's update handler rather than
+    // using legacy cursor handlers.
+    if (crtc.cursor) {
+      // drm_modeset_lock(&crtc->cursor->mutex, &ctx): connection_mutex already
+      if (!(await drmLeaseHeld(file, crtc.cursor.base.id))) {
+        ret = -EACCES;
+        break out;
+      }
+      ret = await drmModeCursorUniversal(crtc, req, file);
+      break out;
+    }
+    // No driver of the model has ->cursor_set, ->cursor_set2 or ->cursor_move.
+    if (req.flags & DRM_MODE_CURSOR_BO) {
+      ret = -ENXIO;
+      break out;
+    }
+    if (req.flags & DRM_MODE_CURSOR_MOVE) ret = -EFAULT;
+  }
+  await lock.unlock();
+  return ret;
+}
+
+/**
+ * Models drm_mode_cursor_ioctl(): CURSOR (DRM_MASTER): the request as a struct drm_mode_cursor2
+ * with a zero hotspot, to drm_mode_cursor_common().
+ * Locking: see drm_mode_cursor_common(). References: see drm_mode_cursor_universal().
+ */
+export function drmModeCursorIoctl(
+  dev: DrmDevice,
+  req: DrmModeCursor,
+  file: DrmFile,
+): Promise<number> {
+  const newReq: DrmModeCursor2 = { ...req, hot_x: 0, hot_y: 0 };
+  return drmModeCursorCommon(dev, newReq, file);
+}
+
+/**
+ * Models drm_mode_cursor2_ioctl(): CURSOR2 (DRM_MASTER), the cursor with its hotspot.
+ * Locking: see drm_mode_cursor_common(). References: see drm_mode_cursor_universal().
+ */
+export function drmModeCursor2Ioctl(
+  dev: DrmDevice,
+  req: DrmModeCursor2,
+  file: DrmFile,
+): Promise<number> {
+  return drmModeCursorCommon(dev, req, file);
 }
 
 /**
@@ -406,6 +674,8 @@ export async function __drmAtomicHelperPlaneDuplicateState(
   state.srcW = cur.srcW;
   state.srcH = cur.srcH;
   state.visible = cur.visible;
+  state.hotspotX = cur.hotspotX;
+  state.hotspotY = cur.hotspotY;
   state.commit = null;
   state.state = null;
   if (state.fb) await drmFramebufferGet(state.fb);

@@ -31,6 +31,8 @@ import {
   DRM_IOCTL_MODE_CLOSEFB,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_CREATE_LEASE,
+  DRM_IOCTL_MODE_CURSOR,
+  DRM_IOCTL_MODE_CURSOR2,
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_DIRTYFB,
   DRM_IOCTL_MODE_GET_LEASE,
@@ -109,6 +111,8 @@ describe("ioctl numbers", () => {
       MODE_LIST_LESSEES: DRM_IOCTL_MODE_LIST_LESSEES,
       MODE_GET_LEASE: DRM_IOCTL_MODE_GET_LEASE,
       MODE_REVOKE_LEASE: DRM_IOCTL_MODE_REVOKE_LEASE,
+      MODE_CURSOR: DRM_IOCTL_MODE_CURSOR,
+      MODE_CURSOR2: DRM_IOCTL_MODE_CURSOR2,
     }).toEqual({
       VERSION: 0xc0406400,
       // struct drm_unique: a __kernel_size_t and a char __user * (16 bytes)
@@ -156,6 +160,9 @@ describe("ioctl numbers", () => {
       MODE_LIST_LESSEES: 0xc01064c7,
       MODE_GET_LEASE: 0xc01064c8,
       MODE_REVOKE_LEASE: 0xc00464c9,
+      // struct drm_mode_cursor: 7 32-bit fields (28 bytes); drm_mode_cursor2 adds hot_x, hot_y
+      MODE_CURSOR: 0xc01c64a3,
+      MODE_CURSOR2: 0xc02464bb,
     });
     expect(drmStructSize(DRM_VERSION_LAYOUT)).toBe(64);
     expect(drmStructSlots(DRM_MODE_FB_CMD2_LAYOUT).slots.map((s) => [s.name, s.offset])).toEqual([

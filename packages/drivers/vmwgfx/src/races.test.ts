@@ -20,6 +20,7 @@ import { describe, expect, it } from "vitest";
 import {
   allocFailslab,
   allocVsCloseGuessedHandle,
+  cursorSurfaceThenBuffer,
   dmabufPollVsFenceReplace,
   dumbCreateExit,
   dumbCreateVsCloseGuessedHandle,
@@ -58,6 +59,7 @@ import {
 } from "./test-machine.js";
 import {
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_CURSOR_SURF_MAPPED_STALE,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
@@ -168,6 +170,12 @@ const CASES: ToggleCase[] = [
     scenario: surfaceDefineVsSetmaster,
     finds:
       /KASAN: slab-use-after-free in kref_get\nAccess to drm_master#\d+ by task igt-root:surface/,
+  },
+  {
+    toggle: VMWGFX_CURSOR_SURF_MAPPED_STALE.name,
+    name: "cursor-surface-then-buffer",
+    scenario: cursorSurfaceThenBuffer,
+    finds: /bug: BUG: kernel NULL pointer dereference in vmw_du_cursor_plane_cleanup_fb\(\)/,
   },
 ];
 

@@ -31,10 +31,12 @@ import {
 } from "@primetime/kernel";
 import type { Scenario } from "@primetime/sim";
 import { TTM_WALK_PUT_RUNS_DESTROY } from "@primetime/ttm";
+import { DRM_MODE_CURSOR_BO, DRM_MODE_CURSOR_MOVE } from "@primetime/uapi";
 import {
   bootVmw,
   contextCreate,
   contextUnref,
+  cursorIoctl,
   execbuf,
   execbufFence,
   fdToHandle,
@@ -42,6 +44,7 @@ import {
   fenceSignaled,
   fenceUnref,
   fenceWait,
+  firstPipe,
   handleClose,
   handleToFd,
   mobCreate,
@@ -50,6 +53,7 @@ import {
   ok,
   openNode,
   readFenceRep,
+  scanoutSurfaceCreate,
   shutdownVmw,
   surfaceCreate,
   surfaceMob,
@@ -61,6 +65,8 @@ import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
   VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
+  VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED,
+  VMWGFX_CURSOR_SURF_MAPPED_STALE,
   VMWGFX_DUMB_BUFFER_LEAK,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_EXECBUF_STALE_FENCE_FD,
@@ -78,6 +84,7 @@ import {
   VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
 } from "./toggles.js";
 import { VMWGFX_NUM_MOB } from "./ttm-object.js";
+import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
   DRM_IOCTL_VMW_SYNCCPU,
   DRM_VMW_EXECBUF_FLAG_EXPORT_FENCE_FD,
@@ -795,6 +802,69 @@ export const surfaceDefineVsSetmaster: Scenario = async (sim) => {
   await shutdownVmw(m);
 };
 
+/**
+ * A compositor's cursor on a screen-target display unit (displayUnits: 1), through the legacy
+ * cursor ioctls: a scanout surface as the cursor, then, while a second thread moves the cursor, a
+ * buffer (ALLOC_BO) as the cursor; then the cursor hidden and the file closed. Each update is a
+ * blocking commit of the cursor plane (vmwgfx-cursor.ts). With `vmwgfx.cursor-surf-mapped-stale`
+ * on, the state that stops showing the surface keeps v6.8's `surf_mapped` without a surface, and
+ * the next update's ->cleanup_fb oopses, whichever thread goes first.
+ */
+export const cursorSurfaceThenBuffer: Scenario = async (sim) => {
+  const m = await bootVmw(sim, { displayUnits: 1 });
+  const proc = m.kernel.spawnProcess("compositor", async (p) => {
+    const fd = await openNode(p, m.vmw.card);
+    const pp = await firstPipe(p, fd);
+    const mob = ok(await mobCreate(p, fd, 64 * 64 * 4), "cursor buffer");
+    const sid = await scanoutSurfaceCreate(p, fd, 64, 64);
+    const bo = { flags: DRM_MODE_CURSOR_BO, crtc: pp.crtc };
+    igtAssert((await cursorIoctl(p, fd, { ...bo, handle: sid })) === 0, "surface cursor");
+    const mover = p.spawnThread("move", async (q) => {
+      const r = await cursorIoctl(q, fd, {
+        flags: DRM_MODE_CURSOR_MOVE,
+        crtc: pp.crtc,
+        x: 8,
+        y: 8,
+      });
+      igtAssert(r === 0, `cursor move: ${r}`);
+    });
+    igtAssert((await cursorIoctl(p, fd, { ...bo, handle: mob.handle })) === 0, "buffer cursor");
+    await mover.join();
+    igtAssert((await cursorIoctl(p, fd, { ...bo, handle: 0 })) === 0, "cursor off");
+    await p.close(fd);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `compositor exited with ${code}`);
+  await shutdownVmw(m);
+};
+
+/**
+ * The known window `vmwgfx.cursor-mob-unpin-unreserved`: two threads each show a buffer cursor on
+ * their display unit (displayUnits: 2) and hide it, leaving cursor MOBs in the planes' caches;
+ * the device's unload destroys them (vmw_kms_close(): vmw_du_cursor_plane_destroy()) with
+ * ttm_bo_unpin() outside their reservation. Clean with the fix switch.
+ */
+export const cursorMobCacheUnload: Scenario = async (sim) => {
+  const m = await bootVmw(sim, { displayUnits: 2 });
+  const proc = m.kernel.spawnProcess("compositor", async (p) => {
+    const fd = await openNode(p, m.vmw.card);
+    const crtcs = (m.vmw.device.driverPrivate as VmwPrivate).stdus.map((s) => s.crtc.base.id);
+    const show = async (q: Process, crtc: number) => {
+      const mob = ok(await mobCreate(q, fd, 64 * 64 * 4), "cursor buffer");
+      const bo = { flags: DRM_MODE_CURSOR_BO, crtc };
+      igtAssert((await cursorIoctl(q, fd, { ...bo, handle: mob.handle })) === 0, "cursor on");
+      igtAssert((await cursorIoctl(q, fd, { ...bo, handle: 0 })) === 0, "cursor off");
+    };
+    const other = p.spawnThread("second-head", (q) => show(q, crtcs[1]!));
+    await show(p, crtcs[0]!);
+    await other.join();
+    await p.close(fd);
+  });
+  const code = await proc.wait();
+  if (code !== 0) sim.report("warn", `compositor exited with ${code}`);
+  await shutdownVmw(m);
+};
+
 export interface VmwgfxRaceScenario {
   /** `vmwgfx/<case>`. */
   readonly name: string;
@@ -846,6 +916,33 @@ export const VMWGFX_RACE_SCENARIOS: readonly VmwgfxRaceScenario[] = [
     // (mean 92.6); the budget is ceil(ln(1000) x mean), as the harness's other budgets.
     schedules: 640,
     how: "KASAN: slab-use-after-free in kref_get (drm_master: vmw_gb_surface_define_internal()'s drm_master_get() of the master SET_MASTER freed), refcount addition on 0",
+  },
+  {
+    name: "vmwgfx/cursor-surface-then-buffer",
+    description:
+      "a surface cursor, then a buffer cursor while another thread moves it, then the cursor off (legacy cursor ioctls on a screen-target display unit)",
+    expect: "clean",
+    scenario: cursorSurfaceThenBuffer,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_kms.c vmw_du_cursor_plane_prepare_fb(), vmw_du_cursor_plane_cleanup_fb(), vmw_du_plane_duplicate_state(); drivers/gpu/drm/drm_plane.c drm_mode_cursor_universal()",
+    finds: [VMWGFX_CURSOR_SURF_MAPPED_STALE.name],
+    // A sequence, not a race: every schedule with the toggle on oopses (PCT seed 7: the first).
+    schedules: 300,
+    how: "BUG: kernel NULL pointer dereference in vmw_du_cursor_plane_cleanup_fb() (vps->surf of a state that kept surf_mapped)",
+  },
+  {
+    name: "vmwgfx/cursor-mob-cache-unload",
+    description:
+      "two threads show and hide a buffer cursor on two display units, then the device is unloaded with cursor MOBs cached",
+    expect: "clean",
+    scenario: cursorMobCacheUnload,
+    kernelRef:
+      "drivers/gpu/drm/vmwgfx/vmwgfx_kms.c vmw_du_cursor_plane_destroy(), vmw_du_destroy_cursor_mob(); drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_unpin()",
+    finds: [],
+    window: VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED.name,
+    // Every schedule with the switch off reaches it at unload (PCT seed 7: the first).
+    schedules: 300,
+    how: "lockdep assertion (dma_resv_assert_held() in ttm_bo_unpin(): a cursor MOB unpinned without its reservation)",
   },
   {
     name: "vmwgfx/prime-readlink-vs-close",

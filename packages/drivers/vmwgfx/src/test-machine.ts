@@ -33,6 +33,11 @@ import {
 import { rcuBarrier } from "@primetime/rcu";
 import { formatSplat, type RunResult, Simulation, sleep, yieldCpu } from "@primetime/sim";
 import { ttmBoReserve } from "@primetime/ttm";
+import {
+  DRM_IOCTL_MODE_CURSOR,
+  DRM_IOCTL_MODE_CURSOR2,
+  DRM_IOCTL_MODE_GETRESOURCES,
+} from "@primetime/uapi";
 import { type VmwBo, vmwUserBoLookup } from "./vmwgfx-bo.js";
 import {
   createVmwgfx,
@@ -72,6 +77,7 @@ import {
   decodeDrmVmwEventFence,
   decodeDrmVmwFenceRep,
   drm_vmw_surface_flag_create_buffer,
+  drm_vmw_surface_flag_scanout,
   drm_vmw_surface_flag_shareable,
   drm_vmw_synccpu_grab,
   drm_vmw_synccpu_read,
@@ -516,4 +522,95 @@ export async function contextCreateExtended(p: Process, fd: number, req: number)
 /** DRM_VMW_UNREF_CONTEXT of `cid`. */
 export function contextUnref(p: Process, fd: number, cid: number): Promise<number> {
   return p.ioctl(fd, DRM_IOCTL_VMW_UNREF_CONTEXT, { cid, pad64: 0 });
+}
+
+/**
+ * GB_SURFACE_CREATE of a `width` x `height` A8R8G8B8 surface with its own buffer, marked scanout
+ * or not (what ADDFB2 and the cursor ioctls accept as a surface framebuffer): the sid.
+ */
+export async function scanoutSurfaceCreate(
+  p: Process,
+  fd: number,
+  width: number,
+  height: number,
+  scanout = true,
+): Promise<number> {
+  const arg: DrmVmwGbSurfaceCreateArg = {
+    svga3d_flags: 0,
+    format: 2,
+    mip_levels: 1,
+    drm_surface_flags:
+      drm_vmw_surface_flag_shareable |
+      drm_vmw_surface_flag_create_buffer |
+      (scanout ? drm_vmw_surface_flag_scanout : 0),
+    multisample_count: 0,
+    autogen_filter: 0,
+    buffer_handle: SVGA3D_INVALID_ID,
+    array_size: 0,
+    width,
+    height,
+    depth: 1,
+    handle: 0,
+    backup_size: 0,
+    rep_buffer_handle: 0,
+    buffer_size: 0,
+    buffer_map_handle: 0,
+  };
+  const r = await p.ioctl(fd, DRM_IOCTL_VMW_GB_SURFACE_CREATE, arg);
+  if (r < 0) throw new Error(`GB_SURFACE_CREATE = ${r}`);
+  return arg.handle;
+}
+
+/** MODE_GETRESOURCES: the first CRTC's and the first connector's ids. */
+export async function firstPipe(p: Process, fd: number): Promise<{ crtc: number; conn: number }> {
+  const page = await p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const r = {
+    fb_id_ptr: 0,
+    crtc_id_ptr: page,
+    connector_id_ptr: page + 64,
+    encoder_id_ptr: 0,
+    count_fbs: 0,
+    count_crtcs: 4,
+    count_connectors: 4,
+    count_encoders: 0,
+    min_width: 0,
+    max_width: 0,
+    min_height: 0,
+    max_height: 0,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_GETRESOURCES, r);
+  if (ret < 0) throw new Error(`GETRESOURCES = ${ret}`);
+  const b = await p.readMemory(page, 68);
+  if (typeof b === "number") throw new Error(`read ${b}`);
+  await p.munmap(page, 4096);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { crtc: v.getUint32(0, true), conn: v.getUint32(64, true) };
+}
+
+/** A legacy cursor request (struct drm_mode_cursor2's fields; 64 x 64 unless given). */
+export interface CursorReq {
+  flags: number;
+  crtc: number;
+  handle?: number;
+  width?: number;
+  height?: number;
+  x?: number;
+  y?: number;
+  hotX?: number;
+  hotY?: number;
+}
+
+/** DRM_IOCTL_MODE_CURSOR2 with a hotspot, DRM_IOCTL_MODE_CURSOR without: 0 or -errno. */
+export function cursorIoctl(p: Process, fd: number, r: CursorReq): Promise<number> {
+  const arg = {
+    flags: r.flags,
+    crtc_id: r.crtc,
+    x: r.x ?? 0,
+    y: r.y ?? 0,
+    width: r.width ?? 64,
+    height: r.height ?? 64,
+    handle: r.handle ?? 0,
+  };
+  if (r.hotX === undefined && r.hotY === undefined) return p.ioctl(fd, DRM_IOCTL_MODE_CURSOR, arg);
+  return p.ioctl(fd, DRM_IOCTL_MODE_CURSOR2, { ...arg, hot_x: r.hotX ?? 0, hot_y: r.hotY ?? 0 });
 }

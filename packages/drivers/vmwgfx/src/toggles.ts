@@ -509,6 +509,72 @@ export const VMWGFX_SURFACE_MASTER_UNLOCKED = defineToggle({
     "the legacy path not modeled here",
 });
 
+/**
+ * The cursor plane's surface map flag of v6.2-v6.8 (vmwgfx_kms.c): "drm/vmwgfx: Support cursor
+ * surfaces with mob cursor" (Michael Banack, posted Oct 2022) mapped a surface-backed cursor's
+ * guest memory in ->prepare_fb and marked it in the plane state (`surf_mapped`), which
+ * vmw_du_plane_duplicate_state()'s kmemdup() copies into the next state; ->prepare_fb then dropped
+ * the duplicated surface reference without the unmap and the reset, and ->cleanup_fb of a state
+ * left with the flag but no surface (its cursor a buffer, or off) dereferenced vps->surf (NULL).
+ * With the toggle on, the model keeps that flag and its missing reset (the unmapping itself stays
+ * v6.12.19's vmw_user_object_unmap()); off, it is v6.12.19's cursor plane.
+ */
+export const VMWGFX_CURSOR_SURF_MAPPED_STALE = defineToggle({
+  name: "vmwgfx.cursor-surf-mapped-stale",
+  description:
+    "vmw_du_cursor_plane_prepare_fb() drops the duplicated state's cursor surface " +
+    "(vmw_surface_unreference(&vps->surf)) without unmapping it and clearing vps->surf_mapped, " +
+    "which kmemdup() copied from the state that mapped it: a cursor set from a surface, then from " +
+    "a buffer (or turned off), leaves a state marked mapped with no surface, and its " +
+    "->cleanup_fb (the next cursor update) runs vmw_bo_unmap(vps->surf->res.guest_memory_bo): " +
+    "'BUG: kernel NULL pointer dereference' (an oops: a 'bug' splat).",
+  fixedBy: "drm/vmwgfx: Unmap the surface before resetting it on a plane state",
+  foundBy:
+    "vmwgfx-cursor.test.ts: a surface cursor, then a buffer cursor, then a cursor move " +
+    "(DRM_IOCTL_MODE_CURSOR2 / CURSOR on a screen-target display unit)",
+  kind: "historic",
+  commit: "27571c64f185",
+  kernels:
+    "v6.2 (the cursor-surface map of 'drm/vmwgfx: Support cursor surfaces with mob cursor', " +
+    "hash not confirmed) until the fix, merged for v6.9 (CVE-2023-52648; backported to the " +
+    "stable series, releases not confirmed); v6.12.19 and v6.18.35 track the map in the " +
+    "buffer (vmw_user_object_unmap() before vmw_user_object_unref())",
+});
+
+/**
+ * A lockdep splat current kernels still have: the cursor MOB cache's destroy
+ * (vmw_du_destroy_cursor_mob() in v6.12.19's vmwgfx_kms.c, vmw_cursor_mob_destroy() in v6.18.35's
+ * vmwgfx_cursor_plane.c) calls ttm_bo_unpin() without the MOB's reservation, whose
+ * dma_resv_assert_held() is a lockdep_assert_held(). It runs when a display unit's cursor plane
+ * is destroyed with MOBs in its cache (vmw_kms_close() -> drm_mode_config_cleanup() at unload), and
+ * when a MOB returned to a full cache is not worth keeping. With the switch off (the faithful
+ * default) the model does the same; on, it reserves the MOB around the unpin.
+ */
+export const VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED = defineKnownWindow({
+  name: "vmwgfx.cursor-mob-unpin-unreserved",
+  what:
+    "vmw_du_destroy_cursor_mob() unpins a cursor MOB with ttm_bo_unpin() without holding its " +
+    "reservation: dma_resv_assert_held() in ttm_bo_unpin() is a lockdep assertion " +
+    "(WARNING: lockdep_assert_held(&obj->lock.base)), at every unload of a device whose cursor " +
+    "planes cached MOBs",
+  where:
+    "drivers/gpu/drm/vmwgfx/vmwgfx_kms.c: vmw_du_destroy_cursor_mob() (ttm_bo_unpin(), then " +
+    "vmw_bo_unreference()) from vmw_du_cursor_plane_destroy() and vmw_du_put_cursor_mob() " +
+    "(vmwgfx_cursor_plane.c's vmw_cursor_mob_destroy() in v6.18), against " +
+    "drivers/gpu/drm/ttm/ttm_bo.c: ttm_bo_unpin() (dma_resv_assert_held(bo->base.resv))",
+  since: "drm/vmwgfx: Add support for CursorMob and CursorBypass 4",
+  sinceCommit: "hash not confirmed",
+  kernels:
+    "v5.19-era cursor MOBs onwards (first version not confirmed); present in v6.12.19 and in " +
+    "v6.18.35 after the cursor rework (965544150d1c, 'drm/vmwgfx: Refactor cursor handling')",
+  proposedFix:
+    "ttm_bo_reserve() the MOB around ttm_bo_unpin() in vmw_du_destroy_cursor_mob() (proposed " +
+    "here; no posted patch known)",
+  foundBy:
+    "vmwgfx-cursor.test.ts: any cursor shown on a display unit, then the device unloaded " +
+    "(every toggle off: the lockdep assertion; with the fix switch: clean)",
+});
+
 /** Every toggle of the package. */
 export const VMWGFX_TOGGLES = [
   VMWGFX_BO_ACCESS_AFTER_FAILED_INIT,
@@ -523,6 +589,7 @@ export const VMWGFX_TOGGLES = [
   VMWGFX_LOOKUP_UNDER_RCU,
   VMWGFX_VALIDATION_DOOMED_NODE_HASHED,
   VMWGFX_SURFACE_MASTER_UNLOCKED,
+  VMWGFX_CURSOR_SURF_MAPPED_STALE,
 ];
 
 /** The package's known upstream windows (KNOWN-WINDOWS.md), each with its fix switch. */
@@ -533,4 +600,5 @@ export const VMWGFX_KNOWN_WINDOWS = [
   VMWGFX_IMPORT_SG_TABLE_NULL,
   VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
   VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
+  VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED,
 ];

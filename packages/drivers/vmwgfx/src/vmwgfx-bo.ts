@@ -83,6 +83,7 @@ import {
   type TtmPlace,
   type TtmPlacement,
   ttmBoGet,
+  ttmBoInitReserved,
   ttmBoInitValidate,
   ttmBoPin,
   ttmBoPopulate,
@@ -136,6 +137,16 @@ export class VmwBo extends TtmBufferObject {
   dumbSurface: { readonly res: VmwResource } | null = null;
   /** Models places[] and placement: where the buffer may live (vmw_bo_placement_set()). */
   placement: TtmPlacement = { placement: [] };
+  /**
+   * Models map_count: the users of the cached kernel map (vmw_bo_map_and_cache_size() increments
+   * it, vmw_bo_unmap() decrements it and unmaps at 0). An atomic_t.
+   */
+  mapCount = 0;
+  /**
+   * Models map.bo / map.virtual being set: the buffer has a cached kernel map (ttm_bo_kmap()). The
+   * map is bookkeeping: the model reads a buffer's pages directly.
+   */
+  mapped = false;
 }
 
 /** Models VMW_BO_DOMAIN_SYS. */
@@ -239,6 +250,8 @@ export async function vmwBoUnreference(bo: VmwBo): Promise<void> {
 async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
   const bo = tbo as VmwBo;
   await point(opLabel("vmw_bo_release", bo.name));
+  // vmw_bo_unmap(): only a buffer with a cached map does anything (no point otherwise).
+  if (bo.mapped) await vmwBoUnmap(bo);
   if (bo.gemFuncsSet && bo.refcount.read() !== 0)
     warnOn(
       true,
@@ -272,6 +285,90 @@ async function vmwBoRelease(tbo: TtmBufferObject): Promise<void> {
   bo.sgt = null;
   await drmGemObjectRelease(bo);
   kfree(bo);
+}
+
+/**
+ * Models vmw_bo_map_and_cache_size() (vmw_bo_map_and_cache() maps the whole buffer): map_count
+ * incremented, then the cached map, or a new one (ttm_bo_kmap() of PFN_UP(size) pages) cached in
+ * the buffer. "The virtual address remains valid as long as the buffer object is pinned or
+ * reserved" (the caller's rule, not asserted: the kernel does not). Returns the buffer, standing
+ * for the kernel address (the model reads the pages themselves); ttm_bo_kmap() does not fail here
+ * (its DRM_ERROR path is not modeled).
+ * Locking: see above. References: the caller's.
+ */
+export async function vmwBoMapAndCacheSize(bo: VmwBo, _size: number): Promise<VmwBo> {
+  await point(`atomic_inc(${bo.name}.map_count)`);
+  bo.checkAccess("vmw_bo_map_and_cache_size");
+  bo.mapCount++;
+  if (bo.mapped) return bo; // ttm_kmap_obj_virtual()
+  await point(`ttm_bo_kmap(${bo.name})`);
+  bo.checkAccess("ttm_bo_kmap");
+  bo.mapped = true;
+  return bo;
+}
+
+/**
+ * Models vmw_bo_map_and_cache(): vmw_bo_map_and_cache_size() of the whole buffer.
+ * Locking: see vmw_bo_map_and_cache_size(). References: the caller's.
+ */
+export function vmwBoMapAndCache(bo: VmwBo): Promise<VmwBo> {
+  return vmwBoMapAndCacheSize(bo, bo.size);
+}
+
+/**
+ * Models vmw_bo_unmap(): nothing without a cached map (map.bo NULL); else map_count decremented
+ * (atomic_dec_return()) and, at 0, the map torn down (ttm_bo_kunmap()). A count taken by
+ * vmw_bo_map_and_cache() without a matching unmap keeps the map (the kernel's bookkeeping).
+ * Locking: the reservation may be held (vmw_user_object_unmap() reserves, vmw_bo_release() of a
+ * dying buffer does not; the kernel asserts nothing). References: the caller's.
+ */
+export async function vmwBoUnmap(bo: VmwBo): Promise<void> {
+  if (!bo.mapped) return;
+  await point(`atomic_dec_return(${bo.name}.map_count)`);
+  bo.checkAccess("vmw_bo_unmap");
+  const mapCount = --bo.mapCount;
+  if (!mapCount) bo.mapped = false; // ttm_bo_kunmap(&vbo->map); vbo->map.bo = NULL
+}
+
+/**
+ * Models vmw_bo_create_and_populate() (vmwgfx_ttm_buffer.c) with vmw_bo_create()/vmw_bo_init():
+ * a kernel buffer (ttm_bo_type_kernel, no GEM functions: its one TTM reference is the caller's)
+ * of `size` bytes (page aligned) in `domain` (busy domain the same), validated there, pinned,
+ * populated (vmw_ttm_populate(); vmw_ttm_map_dma() is not modeled), then unreserved. -ENOMEM,
+ * ttm_bo_init_reserved()'s error (the buffer destroyed by TTM), or the population's error, after
+ * which the buffer is left pinned and referenced by nobody, as the kernel leaves it.
+ * Locking: none held; takes and drops the new buffer's reservation.
+ * References: the caller owns the TTM one.
+ */
+export async function vmwBoCreateAndPopulate(
+  vmw: VmwBoDevice,
+  dev: DrmDevice,
+  size: number,
+  domain: number,
+): Promise<VmwBo | Errno> {
+  await point("vmw_bo_create(ttm_bo_type_kernel)");
+  const bo = kmalloc(vmwBoCache, newVmwBo, vmwGemObjectFuncs);
+  if (isErr(bo)) return errPtr(ENOMEM); // Failed to allocate a buffer.
+  drmGemPrivateObjectInit(dev, bo, pageAlign(size));
+  vmwBoPlacementSet(bo, domain, domain);
+  // vmw_bo_init(): .interruptible = bo_type != ttm_bo_type_kernel
+  const ctx = { interruptible: false, noWaitGpu: false, bytesMoved: 0 };
+  const ret = await ttmBoInitReserved(
+    vmw.bdev,
+    bo,
+    ttmBoType.kernel,
+    bo.placement,
+    0,
+    ctx,
+    null,
+    vmwBoRelease,
+  );
+  if (ret) return errPtr(ret); // vmw_bo_init will delete the *p_bo object if it fails
+  await ttmBoPin(bo); // params->pin; params->keep_resv: still reserved
+  const populated = await ttmBoPopulate(bo, ctx);
+  await ttmBoUnreserve(bo);
+  if (populated) return errPtr(populated);
+  return bo;
 }
 
 /**

@@ -23,6 +23,7 @@
 import { dmaFencePut, dmaFenceWait, syncFileGetFence } from "@primetime/dma-buf";
 import {
   DRIVER_ATOMIC,
+  DRIVER_CURSOR_HOTSPOT,
   DRIVER_GEM,
   DRIVER_MODESET,
   DRIVER_RENDER,
@@ -55,6 +56,7 @@ import {
   kmalloc,
   Mutex,
   SlabObject,
+  type SpinLock,
 } from "@primetime/kernel";
 import { point, RESOLVED } from "@primetime/sim";
 import { SimGpu, SystemMemory } from "@primetime/simgpu";
@@ -93,6 +95,7 @@ import {
   vmwContextDestroyIoctl,
   vmwExtendedContextDefineIoctl,
 } from "./vmwgfx-context.js";
+import { type VmwCursorHw, vmwCursorHwInit, vmwDuCursorPlaneDestroy } from "./vmwgfx-cursor.js";
 import {
   vmwExecbufCopyFenceUser,
   vmwExecbufFenceCommands,
@@ -251,6 +254,13 @@ export class VmwPrivate extends SlabObject {
   readonly activeDisplayUnit: VmwDisplayUnitType = "screen_target";
   /** The screen-target display units (the CRTCs' containers), in unit order. */
   readonly stdus: VmwScreenTargetDisplayUnit[] = [];
+  /**
+   * Models cursor_lock: protects the cursor registers (vmw_cursor_update_position()); made with
+   * the display units (vmw_kms_stdu_init_display()), the only users.
+   */
+  cursorLock: SpinLock | null = null;
+  /** The device's cursor: what the cursor registers and commands set (vmwgfx-cursor.ts). */
+  readonly cursorHw: VmwCursorHw = vmwCursorHwInit();
 
   constructor() {
     super(vmwPrivateCache);
@@ -335,6 +345,9 @@ async function vmwPostclose(_dev: DrmDevice, file: DrmFile): Promise<void> {
  */
 async function vmwDriverRelease(dev: DrmDevice): Promise<void> {
   const vmw = vmwPriv(dev);
+  // vmw_kms_close() -> drm_mode_config_cleanup(): of the planes' ->destroy, only the cursor
+  // planes' vmw_du_cursor_plane_destroy() does anything the model keeps (its cached MOBs).
+  for (const stdu of vmw.stdus) await vmwDuCursorPlaneDestroy(stdu.cursor);
   // vmw_fence_fifo_down(): each fence waited VMW_FENCE_WAIT_TIMEOUT, then signalled anyway.
   if (vmw.fenceObjectsCreated) await vmwFenceFifoDown(vmw.fman);
   // vmw_driver_unload(): the GMR manager, the MOB manager, the VRAM manager (each evicting what
@@ -645,7 +658,8 @@ export function vmwUnlockedIoctl(filp: File, cmd: number, arg: IoctlArg): Promis
 
 /**
  * Models the vmwgfx struct drm_driver: KMS (DRIVER_MODESET | DRIVER_ATOMIC, framebuffers only),
- * GEM and a render node (DRIVER_CURSOR_HOTSPOT is not modeled); per-file ttm object files; dumb
+ * GEM and a render node, DRIVER_CURSOR_HOTSPOT (the display units' cursor planes get the hotspot
+ * properties CURSOR2 fills in); per-file ttm object files; dumb
  * buffers; PRIME routed by handle range (vmw_prime_handle_to_fd / _fd_to_handle) with foreign
  * imports through vmw_prime_import_sg_table().
  */
@@ -655,7 +669,8 @@ export const vmwDriver: DrmDriver = {
   major: 2,
   minor: 20,
   patchlevel: 0,
-  driverFeatures: DRIVER_MODESET | DRIVER_RENDER | DRIVER_ATOMIC | DRIVER_GEM,
+  driverFeatures:
+    DRIVER_MODESET | DRIVER_RENDER | DRIVER_ATOMIC | DRIVER_GEM | DRIVER_CURSOR_HOTSPOT,
   ioctls: VMW_IOCTLS,
   open: vmwDriverOpen,
   postclose: vmwPostclose,

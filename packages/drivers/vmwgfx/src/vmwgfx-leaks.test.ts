@@ -37,6 +37,7 @@ import {
 import {
   VMWGFX_ALLOC_BO_HANDLE_LEAK,
   VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK,
+  VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED,
   VMWGFX_DUMB_PUT_BEFORE_LAST_USE,
   VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX,
   VMWGFX_IMPORT_SG_TABLE_NULL,
@@ -251,7 +252,7 @@ describe("known window vmwgfx.import-sg-table-null (vmw_bo_create() failing in a
 });
 
 describe("the known windows of the package", () => {
-  it("are the six, each with a fix switch on in baselineFixes(), none a historic toggle, each with its reproducer", () => {
+  it("are the seven, each with a fix switch on in baselineFixes(), none a historic toggle, each with its reproducer", () => {
     const names = [
       VMWGFX_DUMB_PUT_BEFORE_LAST_USE.name,
       VMWGFX_ALLOC_BO_HANDLE_LEAK.name,
@@ -259,6 +260,7 @@ describe("the known windows of the package", () => {
       VMWGFX_IMPORT_SG_TABLE_NULL.name,
       VMWGFX_BASE_OBJECT_INIT_TFILE_LEAK.name,
       VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name,
+      VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED.name,
     ];
     expect(VMWGFX_KNOWN_WINDOWS.map((w) => w.name)).toEqual(names);
     for (const n of names) {
@@ -283,6 +285,7 @@ describe("the known windows of the package", () => {
       VMWGFX_FENCE_COPY_UNDER_CMDBUF_MUTEX.name,
       /lockdep: WARNING: possible circular locking dependency detected[\s\S]*cmdbuf_mutex/,
     ],
+    [VMWGFX_CURSOR_MOB_UNPIN_UNRESERVED.name, /warn: [\s\S]*vmw_bo#\d+\.resv/],
   ] as const) {
     it(`${window}: its reproducer finds it at the first schedule with every switch off, and is clean with baselineFixes()`, async () => {
       const s = VMWGFX_RACE_SCENARIOS.find((x) => x.window === window)!;

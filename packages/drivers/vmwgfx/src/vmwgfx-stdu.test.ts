@@ -212,7 +212,7 @@ function shown(m: VmwMachine) {
 }
 
 describe("vmwgfx screen-target display unit (vmwgfx_stdu.c of v6.12.19 / v6.18.35)", () => {
-  it("is registered only with displayUnits: one CRTC, primary plane and connector per unit", async () => {
+  it("is registered only with displayUnits: one CRTC, primary plane, cursor plane and connector per unit", async () => {
     const got: Record<string, unknown> = {};
     const r = await runVmw(
       async (_p, m) => {
@@ -227,7 +227,8 @@ describe("vmwgfx screen-target display unit (vmwgfx_stdu.c of v6.12.19 / v6.18.3
       got.without = [c.numCrtc, c.numTotalPlane, c.numConnector, vmwOf(m).stdus.length];
     });
     expectClean(r2);
-    expect(got).toEqual({ with: [2, 2, 2, 2], without: [0, 0, 0, 0] });
+    // two planes per unit: the primary and the cursor plane
+    expect(got).toEqual({ with: [2, 4, 2, 2], without: [0, 0, 0, 0] });
   });
 
   it("dumb buffers: SETCRTC shows the dumb surface itself, pinned (its buffer too); PAGE_FLIP with an event moves the pin; RMFB and close of the framebuffer on screen unpin and blank the target (the CRTC stays enabled)", async () => {

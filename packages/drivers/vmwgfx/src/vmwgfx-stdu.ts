@@ -2,13 +2,14 @@
  * vmwgfx's screen-target display unit (drivers/gpu/drm/vmwgfx/vmwgfx_stdu.c, with the plane
  * state helpers of vmwgfx_kms.c, of Linux v6.12.19; the functions modeled read the same in
  * v6.18.35): the display unit of an SVGA3D device with MOBs, one CRTC per unit with its primary
- * plane and a connector. Registered only with VmwgfxOptions.displayUnits (0 by default, so that
+ * plane, its cursor plane and a connector. Registered only with VmwgfxOptions.displayUnits (0 by default, so that
  * every run not asking for it schedules and allocates as before; the kernel registers
  * VMWGFX_NUM_DISPLAY_UNITS, 8).
  *
  * - vmw_stdu_init(): the primary plane (vmw_primary_plane_formats, the plane state of
  *   vmw_du_plane_reset/duplicate/destroy_state: struct vmw_plane_state with its user object
- *   and pin count), the connector and the CRTC with vmw_stdu_crtc_helper_funcs.
+ *   and pin count), the cursor plane (vmw_stdu_cursor_funcs, vmw_stdu_cursor_plane_helper_funcs:
+ *   vmwgfx-cursor.ts), the connector and the CRTC with vmw_stdu_crtc_helper_funcs.
  * - vmw_stdu_primary_plane_prepare_fb(): the surface the screen target shows. A surface
  *   framebuffer (a surface, or a dumb buffer's surface) of the display's size is shown itself
  *   (SAME_AS_DISPLAY: the plane state takes a reference of the framebuffer's user object);
@@ -26,7 +27,8 @@
  *
  * The device's side of the screen target commands (DEFINE/BIND/UPDATE/DESTROY_GB_SCREENTARGET)
  * is a record on the display unit (`hw`), each command a scheduling point where the kernel
- * reserves and commits FIFO space. Not modeled: the cursor plane, the encoder, connector modes,
+ * reserves and commits FIFO space. The cursor plane of each unit is vmwgfx-cursor.ts's. Not
+ * modeled: the encoder, connector modes,
  * properties and hotplug, gui_x/gui_y (0), vkms (vblank and CRC), the dirty tracking of dumb
  * buffers (vmw_resource_dirty_update()), the fences of the updates, vmw_kms_stdu_surface_dirty()
  * (DIRTYFB still commits no plane: drm_atomic_helper_dirtyfb()), vmw_stdu_destroy() (no
@@ -37,6 +39,7 @@ import {
   __drmAtomicHelperPlaneDestroyState,
   __drmAtomicHelperPlaneDuplicateState,
   __drmAtomicHelperPlaneReset,
+  DRM_PLANE_TYPE_CURSOR,
   DRM_PLANE_TYPE_PRIMARY,
   type DrmAtomicState,
   DrmConnector,
@@ -54,8 +57,10 @@ import {
   drmAtomicHelperCrtcDestroyState,
   drmAtomicHelperCrtcDuplicateState,
   drmAtomicHelperCrtcReset,
+  drmAtomicHelperDisablePlane,
   drmAtomicHelperPageFlip,
   drmAtomicHelperSetConfig,
+  drmAtomicHelperUpdatePlane,
   drmConnectorInit,
   drmCrtcInitWithPlanes,
   drmUniversalPlaneInit,
@@ -68,10 +73,21 @@ import {
   kfree,
   kmalloc,
   lockdepAssertHeld,
+  SpinLock,
 } from "@primetime/kernel";
 import { point, warnOn } from "@primetime/sim";
+import {
+  VmwCursorPlane,
+  type VmwCursorPlaneState,
+  vmwCursorPlaneStateZero,
+  vmwDuCursorPlaneAtomicCheck,
+  vmwDuCursorPlaneAtomicUpdate,
+  vmwDuCursorPlaneCleanupFb,
+  vmwDuCursorPlanePrepareFb,
+} from "./vmwgfx-cursor.js";
 import type { VmwPrivate } from "./vmwgfx-drv.js";
 import {
+  VMW_CURSOR_PLANE_FORMATS,
   VMW_PRIMARY_PLANE_FORMATS,
   VmwFramebufferBo,
   type VmwFramebufferSurface,
@@ -124,6 +140,19 @@ export class VmwScreenTargetDisplayUnit {
   crtc!: VmwStduCrtc;
   /** Models base.primary. */
   primary!: DrmPlane;
+  /** Models base.cursor: the cursor plane (vmwgfx-cursor.ts). */
+  cursor!: VmwCursorPlane;
+  /** Models base.cursor_surface: the surface the cursor shows (borrowed: no reference). */
+  cursorSurface: VmwUserSurface | null = null;
+  /** Models base.cursor_x, cursor_y: the cursor plane's position (plus gui_x/y, 0). */
+  cursorX = 0;
+  cursorY = 0;
+  /** Models base.hotspot_x, hotspot_y: the cursor bypass ioctl's (not modeled: 0). */
+  hotspotX = 0;
+  hotspotY = 0;
+  /** Models base.core_hotspot_x, core_hotspot_y: the plane state's hotspot last shown. */
+  coreHotspotX = 0;
+  coreHotspotY = 0;
   /** Models base.connector. */
   connector!: DrmConnector;
   /** Models display_srf. */
@@ -166,7 +195,7 @@ function vmwCrtcToStdu(crtc: DrmCrtc): VmwScreenTargetDisplayUnit {
 export const vmwPlaneStateCache = new KmemCache("vmw_plane_state");
 
 /**
- * Models struct vmw_plane_state (the fields kept; the cursor's are not modeled).
+ * Models struct vmw_plane_state (the fields kept).
  * Locking: the state's owner (an atomic state under the modeset locks, or the plane).
  * References: `uo` holds one on its buffer or surface.
  */
@@ -179,6 +208,13 @@ export class VmwPlaneState extends DrmPlaneState {
   contentFbType: StduContentType = "same_as_display";
   /** Models cpp. */
   cpp = 0;
+  /** Models cursor: a cursor plane's MOB and hotspot (vmwgfx-cursor.ts). */
+  cursor: VmwCursorPlaneState = vmwCursorPlaneStateZero();
+  /**
+   * Models v6.2-v6.8's surf_mapped (a cursor's surface mapped by ->prepare_fb): set and read only
+   * with the toggle `vmwgfx.cursor-surf-mapped-stale` on (v6.12.19 tracks the map in the buffer).
+   */
+  surfMapped = false;
 }
 
 /** Models vmw_plane_state_to_vps(). Locking: none. References: none. */
@@ -217,8 +253,10 @@ export async function vmwDuPlaneDuplicateState(plane: DrmPlane): Promise<DrmPlan
   if (isErr(vps)) return null;
   vps.uo = { buffer: cur.uo.buffer, surface: cur.uo.surface };
   vps.contentFbType = cur.contentFbType;
+  vps.surfMapped = cur.surfMapped;
   vps.pinned = 0;
   vps.cpp = 0;
+  vps.cursor = vmwCursorPlaneStateZero(); // memset(&vps->cursor, 0, sizeof(vps->cursor))
   await vmwUserObjectRef(vps.uo);
   await __drmAtomicHelperPlaneDuplicateState(plane, vps);
   return vps;
@@ -241,7 +279,7 @@ export async function vmwDuPlaneReset(plane: DrmPlane): Promise<void> {
  * Models vmw_du_plane_unpin_surf(): the state's pin of its surface dropped.
  * Locking: none held; vmw_resource_unpin() takes cmdbuf_mutex. References: none.
  */
-async function vmwDuPlaneUnpinSurf(vps: VmwPlaneState): Promise<void> {
+export async function vmwDuPlaneUnpinSurf(vps: VmwPlaneState): Promise<void> {
   const surf = vmwUserObjectSurface(vps.uo);
   if (surf && vps.pinned) {
     await vmwResourceUnpin(surf.res);
@@ -594,8 +632,30 @@ const vmwStduPrimaryPlaneHelperFuncs: DrmPlaneHelperFuncs = {
 };
 
 /**
- * Models vmw_stdu_init(): the display unit `unit` with its primary plane, its connector and its
- * CRTC (the cursor plane and the encoder are not modeled). 0 or the core's errno.
+ * Models vmw_stdu_cursor_funcs: the atomic helpers' legacy entry points (what the cursor ioctls
+ * call) and the plane state hooks (->destroy is vmw_du_cursor_plane_destroy(), run by
+ * vmw_kms_close(): vmwgfx-drv.ts).
+ */
+const vmwStduCursorFuncs: DrmPlaneFuncs = {
+  reset: vmwDuPlaneReset,
+  atomicDuplicateState: vmwDuPlaneDuplicateState,
+  atomicDestroyState: vmwDuPlaneDestroyState,
+  updatePlane: drmAtomicHelperUpdatePlane,
+  disablePlane: drmAtomicHelperDisablePlane,
+};
+
+/** Models vmw_stdu_cursor_plane_helper_funcs. */
+const vmwStduCursorPlaneHelperFuncs: DrmPlaneHelperFuncs = {
+  atomicCheck: vmwDuCursorPlaneAtomicCheck,
+  atomicUpdate: vmwDuCursorPlaneAtomicUpdate,
+  prepareFb: vmwDuCursorPlanePrepareFb,
+  cleanupFb: vmwDuCursorPlaneCleanupFb,
+};
+
+/**
+ * Models vmw_stdu_init(): the display unit `unit` with its primary plane, its cursor plane
+ * (vmw_cursor_plane_formats: ARGB8888), its connector and its CRTC (the encoder is not modeled).
+ * 0 or the core's errno.
  * Locking: none; the device is not registered yet. References: none.
  */
 async function vmwStduInit(vmw: VmwPrivate, dev: DrmDevice, unit: number): Promise<number> {
@@ -613,13 +673,26 @@ async function vmwStduInit(vmw: VmwPrivate, dev: DrmDevice, unit: number): Promi
   if (ret) return ret; // Failed to initialize primary plane
   primary.helperPrivate = vmwStduPrimaryPlaneHelperFuncs;
   stdu.primary = primary;
+  // Initialize cursor plane
+  const cursor = new VmwCursorPlane(dev);
+  ret = await drmUniversalPlaneInit(
+    dev,
+    cursor,
+    0,
+    vmwStduCursorFuncs,
+    VMW_CURSOR_PLANE_FORMATS,
+    DRM_PLANE_TYPE_CURSOR,
+  );
+  if (ret) return ret; // Failed to initialize cursor plane
+  cursor.helperPrivate = vmwStduCursorPlaneHelperFuncs;
+  stdu.cursor = cursor;
   const connector = new DrmConnector(dev);
   ret = await drmConnectorInit(dev, connector);
   if (ret) return ret; // Failed to initialize connector
   stdu.connector = connector;
   const crtc = new VmwStduCrtc(dev);
   crtc.du = stdu;
-  ret = await drmCrtcInitWithPlanes(dev, crtc, primary, vmwStduCrtcFuncs);
+  ret = await drmCrtcInitWithPlanes(dev, crtc, primary, vmwStduCrtcFuncs, cursor);
   if (ret) return ret; // Failed to initialize CRTC
   crtc.helperPrivate = vmwStduCrtcHelperFuncs;
   stdu.crtc = crtc;
@@ -640,6 +713,8 @@ export async function vmwKmsStduInitDisplay(
 ): Promise<number> {
   // Do nothing if there's no support for MOBs
   if (!vmw.hasMob) return -ENOSYS;
+  // vmw_driver_load()'s spin_lock_init(&dev_priv->cursor_lock): made with the display units here
+  vmw.cursorLock = new SpinLock("vmw_private.cursor_lock", { owner: vmw });
   for (let i = 0; i < Math.min(numUnits, VMWGFX_NUM_DISPLAY_UNITS); ++i) {
     const ret = await vmwStduInit(vmw, dev, i);
     if (ret) return ret; // Failed to initialize STDU

@@ -257,6 +257,48 @@ export const DRM_MODE_CRTC_LAYOUT: DrmStructLayout = [
   ["mode_name", "u8", DRM_DISPLAY_MODE_LEN],
 ];
 
+/** Models DRM_MODE_CURSOR_BO: set (or, with handle 0, remove) the cursor image. */
+export const DRM_MODE_CURSOR_BO = 0x01;
+/** Models DRM_MODE_CURSOR_MOVE: move the cursor to (x, y). */
+export const DRM_MODE_CURSOR_MOVE = 0x02;
+/** Models DRM_MODE_CURSOR_FLAGS: every flag the cursor ioctls know. */
+export const DRM_MODE_CURSOR_FLAGS = 0x03;
+
+/**
+ * struct drm_mode_cursor (MODE_CURSOR): in `flags` (DRM_MODE_CURSOR_*), `crtc_id`, the position
+ * `x`, `y` (with DRM_MODE_CURSOR_MOVE) and the image `handle` (a buffer handle, 0 to hide) of
+ * `width` x `height` (with DRM_MODE_CURSOR_BO).
+ */
+export interface DrmModeCursor {
+  flags: number;
+  crtc_id: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  handle: number;
+}
+export const DRM_MODE_CURSOR_LAYOUT: DrmStructLayout = [
+  ["flags", "u32"],
+  ["crtc_id", "u32"],
+  ["x", "s32"],
+  ["y", "s32"],
+  ["width", "u32"],
+  ["height", "u32"],
+  ["handle", "u32"],
+];
+
+/** struct drm_mode_cursor2 (MODE_CURSOR2): struct drm_mode_cursor and the hotspot. */
+export interface DrmModeCursor2 extends DrmModeCursor {
+  hot_x: number;
+  hot_y: number;
+}
+export const DRM_MODE_CURSOR2_LAYOUT: DrmStructLayout = [
+  ...DRM_MODE_CURSOR_LAYOUT,
+  ["hot_x", "s32"],
+  ["hot_y", "s32"],
+];
+
 /** Models DRM_MODE_PAGE_FLIP_EVENT: send a DRM_EVENT_FLIP_COMPLETE when the flip is done. */
 export const DRM_MODE_PAGE_FLIP_EVENT = 0x01;
 /** Models DRM_MODE_PAGE_FLIP_ASYNC: flip without waiting for vblank. */
