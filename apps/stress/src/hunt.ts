@@ -13,6 +13,7 @@ import {
   type SearchOptions,
 } from "@primetime/sim/explore";
 import { parseStrategy } from "./campaign/config.js";
+import { findCampaignScenario } from "./campaign/registry.js";
 import { parseUnitKey, unitBody } from "./campaign/units.js";
 import { HUNT_DEFAULTS } from "./cli-defaults.js";
 import {
@@ -135,12 +136,13 @@ const ANY_BUG: StressScenario["bugKinds"] = [
 
 /**
  * The scenario a hunt runs for `name`: a scenario of the harness, or a campaign unit key
- * (`surface-reaper@qxl+qxl`) as a scenario (its body on those drivers, its known reports
- * dropped before a run is judged).
+ * (`surface-reaper@qxl+qxl`, or a driverless campaign scenario's name: `syncobj-submit`) as a
+ * scenario (its body on those drivers, its known reports dropped before a run is judged).
  */
 export function huntScenario(name: string): StressScenario | undefined {
   const s = findScenario(name);
-  if (s || !name.includes("@")) return s;
+  if (s) return s;
+  if (!name.includes("@") && findCampaignScenario(name)?.arity !== 0) return undefined;
   const u = parseUnitKey(name);
   return {
     name: u.key,

@@ -97,6 +97,14 @@ export const CAMPAIGN_TOGGLE_UNITS: Readonly<Record<string, ToggleCase>> = {
     demo: false,
     how: "BUG: KASAN: slab-use-after-free in spin_lock (dmabuffs_dname()'s name_lock): a reader's readlink of the dma-buf's /proc/<pid>/fd entry took the dentry, the last close's __fput() freed the dma_buf in the file's ->release, and ->d_dname read it through d_fsdata",
   },
+  "gem.syncobj-find-fence-early-put": {
+    case: "syncobj-submit",
+    // The teardown's destroy must come after a waiter's lookup and before it is done with the
+    // semaphore: most schedules have it. Schedules to the first find under PCT depth 3 (hunt),
+    // seeds 1-10: 1, 4, 1, 1, 3, 1, 8, 4, 2, 2 (mean 2.7).
+    schedules: 30,
+    how: "BUG: KASAN: slab-use-after-free on the drm_syncobj: the transfer dropped its lookup reference before its WAIT_FOR_SUBMIT wait, and the teardown's SYNCOBJ_DESTROY freed the semaphore while the waiter queued on it or before it unqueued itself",
+  },
   "unix.gc-embryo-successor-not-listener": {
     case: "unix-gc-listen@vgem+vgem",
     // No race: every run ends with the listener's fd in flight in its own embryo's queue, which

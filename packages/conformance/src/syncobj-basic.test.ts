@@ -40,4 +40,14 @@ describe("syncobj_basic/basic with DRIVER_SYNCOBJ", () => {
     const r = await findCase(withSyncobj, "syncobj_basic/basic").run();
     expect(r.passed, formatCaseResult(r)).toBe(true);
   });
+
+  it("finds gem.syncobj-handle-to-fd-extra-get (4.14.y's leaked export reference): kmemleak", async () => {
+    const r = await findCase(withSyncobj, "syncobj_basic/basic").run({
+      toggles: ["gem.syncobj-handle-to-fd-extra-get"],
+    });
+    expect(r.passed).toBe(false);
+    const leaks = r.splats.filter((s) => s.kind === "kmemleak");
+    expect(leaks.length, formatCaseResult(r)).toBeGreaterThan(0);
+    expect(leaks.some((s) => /^drm_syncobj#/.test(s.object ?? ""))).toBe(true);
+  });
 });

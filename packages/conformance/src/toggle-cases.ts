@@ -123,6 +123,12 @@ export const TOGGLE_CASES: Readonly<Record<string, ToggleCase>> = {
  * Toggles no conformance case can find, and why (reported rather than faked).
  */
 export const UNFINDABLE_TOGGLES: Readonly<Record<string, string>> = {
+  "gem.syncobj-find-fence-early-put":
+    "its window is SYNCOBJ_TRANSFER with WAIT_FOR_SUBMIT racing SYNCOBJ_DESTROY, and no driver the suite runs has DRIVER_SYNCOBJ_TIMELINE (vgem, qxl and vmwgfx do not, as in the kernel), nor does any case transfer: @primetime/gem's src/drm-syncobj-toggles.test.ts finds it, and the stress harness's syncobj-submit scenario on a syncobj device of its own (`bugs`, `hunt`)",
+  "gem.syncobj-handle-to-fd-extra-get":
+    "no driver the suite runs has DRIVER_SYNCOBJ (vgem, qxl and vmwgfx do not, as in the kernel), so syncobj_basic/basic takes its EOPNOTSUPP branch on them: the case finds it on the syncobj driver of src/syncobj-basic.test.ts (kmemleak), as does @primetime/gem's src/drm-syncobj-toggles.test.ts",
+  "gem.syncobj-shared-file":
+    "no driver the suite runs has DRIVER_SYNCOBJ (vgem, qxl and vmwgfx do not, as in the kernel), and no IGT case exports one syncobj twice: @primetime/gem's src/drm-syncobj-toggles.test.ts finds it (KASAN)",
   "gem.lease-held-master-unlocked":
     "its window is drm_lease_held() of a KMS getter (GETRESOURCES), and no driver the suite runs registers CRTCs (qxl's are a registration option the suite does not set): @primetime/gem's src/drm-lease.test.ts finds it, and qxl's race scenario qxl/lease-held-vs-setmaster on a qxl with one CRTC (`bugs`, `hunt`)",
   "dma-buf.release-in-fops":

@@ -78,7 +78,7 @@ import {
   signalPending,
 } from "@primetime/kernel";
 import { rcuReadLock, rcuReadUnlock } from "@primetime/rcu";
-import { now, point, RESOLVED, TASK_INTERRUPTIBLE, WaitQueue } from "@primetime/sim";
+import { now, point, RESOLVED, TASK_INTERRUPTIBLE, toggleEnabled, WaitQueue } from "@primetime/sim";
 import {
   DRM_SYNCOBJ_CREATE_SIGNALED,
   DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
@@ -102,6 +102,11 @@ import {
 import type { DrmDevice } from "./drm-device.js";
 import { DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmCoreCheckFeature } from "./drm-driver.js";
 import type { DrmFile } from "./drm-file.js";
+import {
+  GEM_SYNCOBJ_FIND_FENCE_EARLY_PUT,
+  GEM_SYNCOBJ_HANDLE_TO_FD_EXTRA_GET,
+  GEM_SYNCOBJ_SHARED_FILE,
+} from "./toggles.js";
 
 /** The slab cache of struct drm_syncobj. */
 export const drmSyncobjCache = new KmemCache("drm_syncobj");
@@ -122,6 +127,11 @@ export class DrmSyncobj extends SlabObject {
   readonly cbList: SyncobjWaitEntry[] = [];
   /** Models lock. */
   readonly lock: SpinLock;
+  /**
+   * Models file of v4.13-v4.14 (toggle gem.syncobj-shared-file only): the export file cached by
+   * drm_syncobj_alloc_file(), holding no file reference; never cleared.
+   */
+  file: File | null = null;
 
   constructor() {
     super(drmSyncobjCache);
@@ -372,9 +382,12 @@ const DRM_SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT = 5_000_000_000;
  * that signals it; a signalled stub if the point has signalled and been collected), with a
  * reference. -ENOENT for a bad handle; -EINVAL if the syncobj has no fence or has not reached
  * the point, unless `flags` has WAIT_FOR_SUBMIT: then it waits (up to 5 s, -ETIME) for the point
- * to be submitted.
+ * to be submitted, or until a signal is pending (-ERESTARTSYS).
+ * Toggle gem.syncobj-find-fence-early-put: the lookup reference is dropped right after
+ * drm_syncobj_fence_get(), as v5.2-v5.10 did, so the WAIT_FOR_SUBMIT path runs on a syncobj
+ * only the handle keeps alive.
  * Locking: see drmSyncobjFind(), drmSyncobjFenceGet(); may sleep with WAIT_FOR_SUBMIT.
- * References: returns one on the fence; the lookup's is dropped.
+ * References: returns one on the fence; the lookup's is dropped after the wait (at `out:`).
  */
 export async function drmSyncobjFindFence(
   file: DrmFile,
@@ -385,9 +398,13 @@ export async function drmSyncobjFindFence(
   const syncobj = await drmSyncobjFind(file, handle);
   if (!syncobj) return -ENOENT;
   let ret: DmaFence | number = -EINVAL;
+  // v5.2-v5.10 put the lookup reference here, before the WAIT_FOR_SUBMIT path below that still
+  // uses the syncobj (a37eef63bc9e moved it to `out:`).
+  const earlyPut = toggleEnabled(GEM_SYNCOBJ_FIND_FENCE_EARLY_PUT.name);
   // biome-ignore lint/suspicious/noConfusingLabels: the labelled block is the kernel's `goto out`
   out: {
     const pf = { fence: await drmSyncobjFenceGet(syncobj) };
+    if (earlyPut) await drmSyncobjPut(syncobj);
     if (pf.fence) {
       if ((await dmaFenceChainFindSeqno(pf, pt)) === 0) {
         // If the requested seqno is already signaled drm_syncobj_find_fence may return a NULL
@@ -415,11 +432,15 @@ export async function drmSyncobjFindFence(
         ret = -ETIME;
         break;
       }
+      if (signalPending()) {
+        ret = -ERESTARTSYS;
+        break;
+      }
       timeout = await task.scheduleTimeout(timeout);
     }
     await drmSyncobjRemoveWait(syncobj, wait);
   }
-  await drmSyncobjPut(syncobj);
+  if (!earlyPut) await drmSyncobjPut(syncobj);
   return ret;
 }
 
@@ -526,13 +547,103 @@ export async function drmSyncobjGetFd(syncobj: DrmSyncobj): Promise<number> {
   return fd;
 }
 
-/** Models drm_syncobj_handle_to_fd(): -EINVAL for a bad handle. */
+/**
+ * Models drm_syncobj_handle_to_fd(): -EINVAL for a bad handle, else as drmSyncobjGetFd(). With
+ * toggle gem.syncobj-shared-file the body of v4.13-v4.14
+ * (drmSyncobjHandleToFdSharedFile()), with gem.syncobj-handle-to-fd-extra-get that of
+ * linux-4.14.y before 4.14.201 (drmSyncobjHandleToFdExtraGet()).
+ * Locking: takes file->syncobj_table_lock (the lookup) and the fd table's lock.
+ * References: the new file holds one on the syncobj; the lookup's is dropped.
+ */
 async function drmSyncobjHandleToFd(file: DrmFile, handle: number): Promise<number> {
   const syncobj = await drmSyncobjFind(file, handle);
   if (!syncobj) return -EINVAL;
+  if (toggleEnabled(GEM_SYNCOBJ_SHARED_FILE.name)) return drmSyncobjHandleToFdSharedFile(syncobj);
+  if (toggleEnabled(GEM_SYNCOBJ_HANDLE_TO_FD_EXTRA_GET.name))
+    return drmSyncobjHandleToFdExtraGet(syncobj);
   const ret = await drmSyncobjGetFd(syncobj);
   await drmSyncobjPut(syncobj);
   return ret;
+}
+
+/**
+ * Models the rest of drm_syncobj_handle_to_fd() in linux-4.14.y from 5fb252cad61f (the backport
+ * of e7cdf5c82f17, which made every export a new file) until 328ec6286a78 (4.14.201): the lookup
+ * reference `syncobj` comes from drm_syncobj_find(); an fd, a new "syncobj_file", then
+ * drm_syncobj_get() and fd_install(). The file keeps the lookup's reference (as upstream
+ * e7cdf5c82f17 has it) and the backport's drm_syncobj_get() takes one more, which nothing drops.
+ * -EMFILE, -ENOMEM (the lookup's reference dropped).
+ * Locking: takes the fd table's lock.
+ * References: the file takes over the lookup's; one more is taken and leaked (the bug).
+ */
+async function drmSyncobjHandleToFdExtraGet(syncobj: DrmSyncobj): Promise<number> {
+  const fd = await getUnusedFdFlags(O_CLOEXEC);
+  if (fd < 0) {
+    await drmSyncobjPut(syncobj);
+    return fd;
+  }
+  const file = await anonInodeGetfile("syncobj_file", drmSyncobjFileFops, syncobj, 0);
+  if (isErr(file)) {
+    await putUnusedFd(fd);
+    await drmSyncobjPut(syncobj);
+    return file;
+  }
+  // The line 328ec6286a78 removed: the lookup's reference already belongs to the file.
+  await drmSyncobjGet(syncobj);
+  const fdInstallDone = fdInstall(fd, file);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
+  return fd;
+}
+
+/**
+ * Models drm_syncobj_alloc_file() of v4.13-v4.14: a new "syncobj_file" holding a syncobj
+ * reference, published in syncobj->file unless a racing export published one first (cmpxchg();
+ * the loser fput()s its file, whose release drops its reference). -ENOMEM.
+ * Locking: none (cmpxchg() on syncobj->file).
+ * References: the file takes one on the syncobj; syncobj->file holds no file reference.
+ */
+async function drmSyncobjAllocFile(syncobj: DrmSyncobj): Promise<number> {
+  const file = await anonInodeGetfile("syncobj_file", drmSyncobjFileFops, syncobj, 0);
+  if (isErr(file)) return file;
+  await drmSyncobjGet(syncobj);
+  await point(`cmpxchg(${syncobj.name}.file)`);
+  if (syncobj.file !== null) {
+    // lost the race
+    const fputDone = fput(file);
+    if (fputDone !== RESOLVED) await fputDone;
+  } else {
+    syncobj.file = file;
+  }
+  return 0;
+}
+
+/**
+ * Models the rest of drm_syncobj_handle_to_fd() of v4.13-v4.14 (before e7cdf5c82f17): an fd,
+ * the cached syncobj->file (created on the first export) installed at it with no reference of
+ * its own, and the lookup reference dropped. Every fd of the syncobj shares the file's single
+ * reference, and syncobj->file outlives the file. -EMFILE, -ENOMEM.
+ * Locking: takes the fd table's lock.
+ * References: the fd gets no file reference (the bug); the lookup's is dropped.
+ */
+async function drmSyncobjHandleToFdSharedFile(syncobj: DrmSyncobj): Promise<number> {
+  const fd = await getUnusedFdFlags(O_CLOEXEC);
+  if (fd < 0) {
+    await drmSyncobjPut(syncobj);
+    return fd;
+  }
+  await point(`READ_ONCE(${syncobj.name}.file)`);
+  if (!syncobj.file) {
+    const ret = await drmSyncobjAllocFile(syncobj);
+    if (ret) {
+      await putUnusedFd(fd);
+      await drmSyncobjPut(syncobj);
+      return ret;
+    }
+  }
+  const fdInstallDone = fdInstall(fd, syncobj.file!);
+  if (fdInstallDone !== RESOLVED) await fdInstallDone;
+  await drmSyncobjPut(syncobj);
+  return fd;
 }
 
 /**

@@ -372,3 +372,61 @@ export const GEM_LEASE_HELD_MASTER_UNLOCKED = defineToggle({
   kernels:
     "v4.15 (leases) to v5.14 (fixed in v5.15; stable backports 121ca0abd900 and 3be1a2730659, their series not confirmed)",
 });
+
+// ---- DRM sync objects (drm_syncobj.c) -----------------------------------------------------------
+
+/** drm_syncobj_find_fence() of v5.2-v5.10: the lookup reference dropped before the wait. */
+export const GEM_SYNCOBJ_FIND_FENCE_EARLY_PUT = defineToggle({
+  name: "gem.syncobj-find-fence-early-put",
+  description:
+    "drm_syncobj_find_fence() as in v5.2-v5.10: it drops its lookup reference on the syncobj " +
+    "right after drm_syncobj_fence_get(), before the WAIT_FOR_SUBMIT path that still uses the " +
+    "syncobj (drm_syncobj_fence_add_wait() queues the waiter on its cb_list under its lock, " +
+    "drm_syncobj_remove_wait() takes the lock again after the sleep). Only userspace's handle " +
+    "keeps the syncobj alive then: a SYNCOBJ_DESTROY of the source handle by another thread " +
+    "while a SYNCOBJ_TRANSFER with WAIT_FOR_SUBMIT waits for its fence frees the syncobj under " +
+    "the waiter (KASAN use-after-free of the drm_syncobj, at the add_wait or at the remove_wait " +
+    "after the 5 s submit timeout). The fix keeps the reference until the wait is over.",
+  fixedBy: "drm/syncobj: Fix use-after-free",
+  kind: "historic",
+  commit: "a37eef63bc9e",
+  kernels:
+    "v5.2-v5.10 (since bc9c80fe01a2 moved the WAIT_FOR_SUBMIT wait into drm_syncobj_find_fence(); fixed in v5.11-rc5, stable backports to 5.4.y and 5.10.y)",
+});
+
+/** drm_syncobj_handle_to_fd() of linux-4.14.y between the backport of e7cdf5c82f17 and 4.14.201. */
+export const GEM_SYNCOBJ_HANDLE_TO_FD_EXTRA_GET = defineToggle({
+  name: "gem.syncobj-handle-to-fd-extra-get",
+  description:
+    "SYNCOBJ_HANDLE_TO_FD as in linux-4.14.y after 5fb252cad61f, the backport of e7cdf5c82f17 " +
+    '("drm/syncobj: Stop reusing the same struct file for all syncobj -> fd"): ' +
+    "drm_syncobj_handle_to_fd() hands its drm_syncobj_find() reference to the new file and " +
+    "still takes another one (drm_syncobj_get() before fd_install()), so every opaque export " +
+    "leaks a syncobj reference: the syncobj and its fence outlive every handle, fd and file " +
+    "(kmemleak). A stable-only bug: mainline never had the extra get.",
+  fixedBy: "drm/syncobj: Fix drm_syncobj_handle_to_fd refcount leak",
+  kind: "historic",
+  commit: "328ec6286a78",
+  kernels:
+    "linux-4.14.y only, from the backport 5fb252cad61f (its release not confirmed) until 4.14.200 (fixed in 4.14.201 by 328ec6286a78)",
+});
+
+/** drm_syncobj_handle_to_fd() of v4.13-v4.14: one cached struct file installed at every fd. */
+export const GEM_SYNCOBJ_SHARED_FILE = defineToggle({
+  name: "gem.syncobj-shared-file",
+  description:
+    "SYNCOBJ_HANDLE_TO_FD as in the first syncobj kernels: the syncobj caches one struct file " +
+    "in syncobj->file (drm_syncobj_alloc_file(), cmpxchg() against a racing export) and " +
+    "fd_install()s it at every export without taking a file reference, and the file's release " +
+    "does not clear the pointer. Two exports share one f_count: closing the first fd frees the " +
+    "file while the second still holds it, and an export after the last close installs the freed " +
+    "file (KASAN use-after-free of the struct file at the next fput() or fget()). e7cdf5c82f17 " +
+    "creates a new file per export. Only the export side is re-created: that kernel's " +
+    "drm_syncobj_fd_to_handle() also kept the fget() reference of a successful import, which " +
+    "the model's v6.18 import does not.",
+  fixedBy: "drm/syncobj: Stop reusing the same struct file for all syncobj -> fd",
+  kind: "historic",
+  commit: "e7cdf5c82f17",
+  kernels:
+    "v4.13 and v4.14 (4.14.y until its backport 5fb252cad61f of the fix; the mainline release of e7cdf5c82f17 not confirmed)",
+});

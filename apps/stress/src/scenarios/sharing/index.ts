@@ -7,6 +7,7 @@ import { FENCE_WAIT } from "./fence-wait.js";
 import { FUZZ, FUZZ_FD_REUSE, FUZZ_KMS, FUZZ_PRIVATE } from "./fuzz.js";
 import { MMAP_VS_CLOSE } from "./mmap-vs-close.js";
 import { SURFACE_REAPER } from "./surface-reaper.js";
+import { SYNCOBJ_SUBMIT } from "./syncobj-submit.js";
 import { UNIX_GC, UNIX_GC_LISTEN, UNIX_GC_PEEK } from "./unix-gc.js";
 import { UNIX_OOB } from "./unix-oob.js";
 
@@ -27,4 +28,5 @@ export const SHARING_SCENARIOS: readonly CampaignScenario[] = [
   UNIX_GC_LISTEN,
   UNIX_OOB,
   DMABUF_READLINK,
+  SYNCOBJ_SUBMIT,
 ];
