@@ -15,6 +15,7 @@ import { DIVERGENCE_PREFIX } from "./model.js";
 import {
   drmReadFromScenarioName,
   kmsFromScenarioName,
+  leasesFromScenarioName,
   mastersFromScenarioName,
   oobFromScenarioName,
   planFromScenarioName,
@@ -90,6 +91,7 @@ export async function fuzzOne(
       opts.drmRead,
       opts.oob,
       opts.masters,
+      opts.leases,
     ),
     stepLimit: 400_000,
   });
@@ -118,6 +120,7 @@ export function fuzzReplay(
   const oob = oobFromScenarioName(scenario) || opts.oob;
   const masters = mastersFromScenarioName(scenario) || opts.masters;
   const vmwVram = vmwVramFromScenarioName(scenario) || opts.vmwVram;
+  const leases = leasesFromScenarioName(scenario) || opts.leases;
   return replay(
     token,
     fuzzScenario({
@@ -130,6 +133,7 @@ export function fuzzReplay(
       oob,
       masters,
       vmwVram,
+      leases,
     }),
     { toggles },
   );
@@ -212,6 +216,7 @@ export async function fuzzLog(
       oob: oobFromScenarioName(t.scenario) || opts.oob,
       masters: mastersFromScenarioName(t.scenario) || opts.masters,
       vmwVram: vmwVramFromScenarioName(t.scenario) || opts.vmwVram,
+      leases: leasesFromScenarioName(t.scenario) || opts.leases,
       syscallLog: log,
     };
     r = await replay(run.token, fuzzScenario(fuzz), { toggles: t.toggles });

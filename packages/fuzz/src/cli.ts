@@ -40,6 +40,12 @@
  * `--vmw-vram on|off` (campaign, toggles, log: vmwgfx devices of drawn memory, half with a small
  * MOB limit, and MOB-filling EXECBUF bursts, evictions of deleted buffers and of buffers being
  * closed; needs --private on; default off; recorded as `fuzz +priv+vram`),
+ * `--leases on|off` (campaign, toggles, log: DRM leases, the display server as the lessor:
+ * CREATE_LEASE over drawn object lists with the lessee fd sent to the client over a socket pair,
+ * LIST_LESSEES, GET_LEASE, REVOKE_LEASE, and GETCRTC, GETPLANE and SETCRTC through the clients'
+ * fds, a lessee's preferably; the devices registered drawn with CRTCs as with `--kms flip`;
+ * with --masters: no display server, lookups racing the privileged process's SET_MASTER;
+ * default off; recorded as `fuzz +lease`, fuzz-ops-lease.ts),
  * `--faults nth:N|p:P` (campaign, toggles, log: fault injection in every run, the stress app's
  * `run --faults` grammar: fail the N-th allocation after the boot, or each allocation with
  * probability P, from the end of the boot as the stress app's fuzz units start it; a run's
@@ -93,7 +99,10 @@ function usage(): never {
       "  [--masters on|off] (a CAP_SYS_ADMIN process; SET_VERSION, GET_UNIQUE, SET/DROP_MASTER;\n" +
       "    not with --private or --kms; default off)\n" +
       "  [--vmw-vram on|off] (vmwgfx devices of drawn memory, MOB-filling EXECBUFs and evictions;\n" +
-      "    needs --private on; default off)\n",
+      "    needs --private on; default off)\n" +
+      "  [--leases on|off] (DRM leases from the display server: CREATE_LEASE, LIST_LESSEES,\n" +
+      "    GET_LEASE, REVOKE_LEASE, KMS lookups through lessee fds; with --masters: lookups racing\n" +
+      "    SET_MASTER; default off)\n",
   );
   process.exit(2);
 }
@@ -127,6 +136,7 @@ const OPTIONS = [
   "oob",
   "masters",
   "vmw-vram",
+  "leases",
 ];
 for (const k of options.keys())
   if (!OPTIONS.includes(k)) {
@@ -303,6 +313,8 @@ if (mastersOpt === "on" && (privateOpt === "on" || kmsOpt === "on" || kmsOpt ===
 const vmwVramOpt = options.get("vmw-vram");
 if (vmwVramOpt !== undefined && vmwVramOpt !== "on" && vmwVramOpt !== "off") usage();
 if (vmwVramOpt === "on" && privateOpt !== "on") usage();
+const leasesOpt = options.get("leases");
+if (leasesOpt !== undefined && leasesOpt !== "on" && leasesOpt !== "off") usage();
 const spec = faults;
 const fuzz = {
   drivers,
@@ -314,6 +326,7 @@ const fuzz = {
   oob: oobOpt === "on",
   masters: mastersOpt === "on",
   vmwVram: vmwVramOpt === "on",
+  leases: leasesOpt === "on",
   afterBoot: spec ? () => startFaults(spec) : undefined,
 };
 const feedbackOpt = options.get("feedback");

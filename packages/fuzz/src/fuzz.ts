@@ -110,6 +110,7 @@ import {
   procSend,
   untouchable,
 } from "./fuzz-ops-fd.js";
+import { LeaseFuzz } from "./fuzz-ops-lease.js";
 import {
   listenerSetup,
   opAccept,
@@ -251,6 +252,19 @@ export interface FuzzOptions {
    * closes), so a private run without it draws as before.
    */
   readonly vmwVram?: boolean;
+  /**
+   * DRM leases (default false; `cli --leases on`, token `fuzz +lease`, after any other suffix):
+   * the display server (started as with `private`) is the lessor, each device is registered
+   * drawn with `scanout` (qxl draws its CRTC count, as with `kms` "flip"), and one more operation,
+   * after every other in the draw (OP_TABLE), so a run without it draws as before, asks the server
+   * for leases (CREATE_LEASE over drawn object lists, the lessee fd sent back over a socket pair
+   * and kept as one of the thread's DRM fds), has it list, get and revoke them, and looks objects
+   * up through the thread's fds, a lessee's preferably (fuzz-ops-lease.ts, lease-model.ts).
+   * With `masters` there is no display server (it assumes no privileged client) and so no
+   * lessor: the operation is a lookup through the thread's fds, judged loosely, or, in the
+   * privileged process, a lookup racing a SET_MASTER of the same fd (fuzz-ops-lease.ts).
+   */
+  readonly leases?: boolean;
 }
 
 /** A workload size: a number, or an inclusive range drawn from the seed. */
@@ -736,6 +750,8 @@ export class FuzzRun {
   devSurfaces!: number[][];
   kms!: KmsFuzz<ThreadCtx> | null;
   drmRead!: DrmReadFuzz<ThreadCtx, FdEntry> | null;
+  /** The lease operations (opts.leases; fuzz-ops-lease.ts). */
+  leases!: LeaseFuzz | null;
 
   constructor(
     /** The scenario's options. */
@@ -760,8 +776,8 @@ export class FuzzRun {
           // vmwVram: vmwgfx's memory configuration drawn too (fuzz-ops-vmw-vram.ts).
           vmwVramDriver(this.opts.drivers[i % this.opts.drivers.length]!, this.opts.vmwVram),
           this.kernel,
-          this.opts.private === true || this.opts.kms === "flip",
-          this.opts.kms === "flip",
+          this.opts.private === true || this.opts.kms === "flip" || this.opts.leases === true,
+          this.opts.kms === "flip" || this.opts.leases === true,
         ),
       );
     registerSwSync(this.kernel);
@@ -795,7 +811,7 @@ export class FuzzRun {
     // authenticates the clients (display-server.ts); it opens the cards before any client runs.
     // Without them, nothing of it runs: the run's steps and draws are as before.
     this.server =
-      this.opts.private || this.opts.kms
+      this.opts.private || this.opts.kms || (this.opts.leases && !this.opts.masters)
         ? new DisplayServer(
             this.devs.map((d) => d.card),
             () => this.model.tick(),
@@ -957,6 +973,9 @@ export class FuzzRun {
       ...(this.opts.oob ? ([[8, opSockOob.bind(null, this)]] as const) : []),
       // DRM masters with a privileged process (opts.masters, fuzz-ops-master.ts), after every other.
       ...(this.opts.masters ? ([[4, opMaster.bind(null, this)]] as const) : []),
+      // DRM leases (opts.leases, fuzz-ops-lease.ts), after every other: the draw is as before
+      // without them.
+      ...(this.opts.leases ? ([[6, this.opLease.bind(this)]] as const) : []),
     ];
     this.opTableWeight = 1;
     for (const [w] of this.OP_TABLE) this.opTableWeight += w;
@@ -1073,6 +1092,10 @@ export class FuzzRun {
         })
       : null;
 
+    // ---- DRM leases (opts.leases; fuzz-ops-lease.ts) -----------------------------------------
+
+    this.leases = this.opts.leases ? new LeaseFuzz(this) : null;
+
     for (const proc of this.procs) await proc.wait();
     for (const child of this.children) await child.wait();
     // Every client is done: the display server closes its cards and exits.
@@ -1105,8 +1128,8 @@ export class FuzzRun {
     // Only with them: a run without calls no settle, and its steps stay.
     // (Flips: once the machine is quiet, every file released, so that no plane shows a dumb
     // framebuffer any more whose shadow the device's would outlive.)
-    if (this.opts.kms === "flip") await this.kernel.quiesce();
-    if (this.opts.private || this.opts.drmRead || this.opts.kms === "flip")
+    if (this.opts.kms === "flip" || this.opts.leases) await this.kernel.quiesce();
+    if (this.opts.private || this.opts.drmRead || this.opts.kms === "flip" || this.opts.leases)
       for (let i = 0; i < this.devs.length; i++)
         await this.opts.drivers[i % this.opts.drivers.length]!.settle?.(
           this.kernel,
@@ -2710,6 +2733,16 @@ export class FuzzRun {
   /** A DRM read, poll, FENCE_EVENT or fstat operation (opts.drmRead). */
   opDrmRead(ctx: ThreadCtx): Promise<"ok"> {
     return this.drmRead!.op(ctx);
+  }
+
+  /** A DRM lease operation (opts.leases). */
+  opLease(ctx: ThreadCtx): Promise<"ok"> {
+    return this.leases!.op(ctx);
+  }
+
+  /** Whether device `dev`'s driver has DRIVER_MODESET (its description, not its state). */
+  kmsDev(dev: number): boolean {
+    return (this.devs[dev]!.device.driver.driverFeatures & DRIVER_MODESET) !== 0;
   }
 }
 

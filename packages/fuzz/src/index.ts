@@ -44,6 +44,7 @@ export {
 export {
   drmReadFromScenarioName,
   kmsFromScenarioName,
+  leasesFromScenarioName,
   mastersFromScenarioName,
   planFromScenarioName,
   planScenarioName,

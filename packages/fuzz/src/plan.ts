@@ -24,8 +24,10 @@ const KMS_FLIP_SUFFIX = " +kms+flip";
 const DRM_READ_SUFFIX = " +drmread";
 /** The suffix of a run with MSG_OOB socket operations (FuzzOptions.oob), after any other. */
 const OOB_SUFFIX = " +oob";
-/** The suffix of a run with DRM masters and a privileged process (FuzzOptions.masters), last. */
+/** The suffix of a run with DRM masters and a privileged process (FuzzOptions.masters). */
 const MASTERS_SUFFIX = " +master";
+/** The suffix of a run with DRM leases (FuzzOptions.leases), last. */
+const LEASES_SUFFIX = " +lease";
 /** Plans longer than this are not plans (a scenario name is quoted in messages). */
 const MAX_PLAN_TEXT = 4096;
 
@@ -36,8 +38,9 @@ const MAX_PLAN_TEXT = 4096;
  * `fuzz +unix +priv`; "vram": " +priv+vram", FuzzOptions.vmwVram), and with KMS framebuffers (`kms`: " +kms" after everything, `fuzz +kms`,
  * `fuzz +priv +kms`; "flip": " +kms+flip", `fuzz +kms+flip`), and with DRM reads (`drmRead`: " +drmread" after everything, `fuzz +drmread`,
  * `fuzz +kms +drmread`), and with MSG_OOB socket operations (`oob`: " +oob" after everything,
- * `fuzz +unix +oob`), and with DRM masters (`masters`: " +master" last, `fuzz +master`,
- * `fuzz +unix +drmread +master`).
+ * `fuzz +unix +oob`), and with DRM masters (`masters`: " +master" after everything, `fuzz +master`,
+ * `fuzz +unix +drmread +master`), and with DRM leases (`leases`: " +lease" last, `fuzz +lease`,
+ * `fuzz +kms+flip +lease`).
  */
 export function planScenarioName(
   plan: readonly FuzzProcessPlan[] | undefined,
@@ -47,6 +50,7 @@ export function planScenarioName(
   drmRead = false,
   oob = false,
   masters = false,
+  leases = false,
 ): string {
   const tail =
     (sockets === "listen" ? LISTEN_SUFFIX : sockets ? SOCKETS_SUFFIX : "") +
@@ -54,7 +58,8 @@ export function planScenarioName(
     (kms === "flip" ? KMS_FLIP_SUFFIX : kms ? KMS_SUFFIX : "") +
     (drmRead ? DRM_READ_SUFFIX : "") +
     (oob ? OOB_SUFFIX : "") +
-    (masters ? MASTERS_SUFFIX : "");
+    (masters ? MASTERS_SUFFIX : "") +
+    (leases ? LEASES_SUFFIX : "");
   if (!plan || plan.length === 0) return `fuzz${tail}`;
   const words = plan.map((p) => `${p.races}:${p.raceOps.length === 0 ? "*" : p.raceOps.join("+")}`);
   return `${PREFIX}${words.join(" ")}${tail}`;
@@ -135,12 +140,23 @@ export function oobFromScenarioName(name: string): boolean {
 
 /** Whether a scenario name records DRM masters (planScenarioName()'s " +master"). */
 export function mastersFromScenarioName(name: string): boolean {
-  return name.startsWith("fuzz") && name.endsWith(MASTERS_SUFFIX);
+  return name.startsWith("fuzz") && withoutLeases(name).endsWith(MASTERS_SUFFIX);
 }
 
-/** `scenario` without its " +master" suffix. */
+/** Whether a scenario name records DRM leases (planScenarioName()'s " +lease"). */
+export function leasesFromScenarioName(name: string): boolean {
+  return name.startsWith("fuzz") && name.endsWith(LEASES_SUFFIX);
+}
+
+/** `scenario` without its " +lease" suffix. */
+function withoutLeases(scenario: string): string {
+  return scenario.endsWith(LEASES_SUFFIX) ? scenario.slice(0, -LEASES_SUFFIX.length) : scenario;
+}
+
+/** `scenario` without its " +lease" and " +master" suffixes. */
 function withoutMasters(scenario: string): string {
-  return scenario.endsWith(MASTERS_SUFFIX) ? scenario.slice(0, -MASTERS_SUFFIX.length) : scenario;
+  const s = withoutLeases(scenario);
+  return s.endsWith(MASTERS_SUFFIX) ? s.slice(0, -MASTERS_SUFFIX.length) : s;
 }
 
 /** `scenario` without its " +master" and " +oob" suffixes. */

@@ -45,6 +45,7 @@ import {
   qxlAllocSurf,
   qxlSettle,
 } from "./test-machine.js";
+import { QXL_PRIMARY_DESTROY_TWO_TAILS } from "./toggles.js";
 
 /**
  * A machine whose first qxl device has one CRTC (the second has none: a foreign exporter);
@@ -127,6 +128,34 @@ async function pipe(p: Process, fd: number): Promise<{ crtc: number; conn: numbe
   if (typeof b === "number") throw new Error(`read ${b}`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return { crtc: v.getUint32(0, true), conn: v.getUint32(64, true) };
+}
+
+/** GETRESOURCES: every CRTC's id with its connector's (qdev_output_init(): one per CRTC). */
+async function pipes(p: Process, fd: number): Promise<{ crtc: number; conn: number }[]> {
+  const page = await userPage(p);
+  const r = {
+    fb_id_ptr: 0,
+    crtc_id_ptr: page,
+    connector_id_ptr: page + 64,
+    encoder_id_ptr: 0,
+    count_fbs: 0,
+    count_crtcs: 4,
+    count_connectors: 4,
+    count_encoders: 0,
+    min_width: 0,
+    max_width: 0,
+    min_height: 0,
+    max_height: 0,
+  };
+  const ret = await p.ioctl(fd, DRM_IOCTL_MODE_GETRESOURCES, r);
+  if (ret < 0) throw new Error(`GETRESOURCES = ${ret}`);
+  const b = await p.readMemory(page, 80);
+  if (typeof b === "number") throw new Error(`read ${b}`);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return Array.from({ length: Math.min(r.count_crtcs, 4) }, (_, i) => ({
+    crtc: v.getUint32(4 * i, true),
+    conn: v.getUint32(64 + 4 * i, true),
+  }));
 }
 
 /** SETCRTC of `fbId` with a 256 x 16 mode on the pipe (fb 0 and no connector: off). */
@@ -303,6 +332,55 @@ describe("qxl CRTC and primary plane (qxl_display.c of v6.18.35)", () => {
     const f = await runKms((p, q) => seq(p, q, fixed), {}, baselineFixes());
     expectClean(f);
     expect(fixed).toMatchObject({ set: 0, flip: 0, rmfb: 0, primaryLeft: false });
+  });
+
+  it("known window qxl.primary-destroy-two-tails: PAGE_FLIPs of two QXL_ALLOC bos on qxl's two CRTCs run their commit tails at once, both destroy the one primary (pct: a NULL pointer oops in qxl_io_destroy_primary() in 19 of 40 schedules); with the fix switch (baselineFixes()) the same search is clean", async () => {
+    // Both CRTCs show bo A (the primary); then each flips to a bo of its own, B and C, neither
+    // primary: the two nonblocking commits' tails (system_unbound_wq) both find primary_bo set.
+    const twoTails = () =>
+      kmsMain(
+        async (p, [q]) => {
+          const fd = await p.open(q!.card, O_RDWR);
+          const [p0, p1] = await pipes(p, fd);
+          const size = 256 * 16 * 4;
+          const fbA = await addFb(p, fd, await qxlAlloc(p, fd, size));
+          const fbB = await addFb(p, fd, await qxlAlloc(p, fd, size));
+          const fbC = await addFb(p, fd, await qxlAlloc(p, fd, size));
+          if ((await setCrtc(p, fd, p0!, fbA)) !== 0) throw new Error("SETCRTC 0");
+          if ((await setCrtc(p, fd, p1!, fbA)) !== 0) throw new Error("SETCRTC 1");
+          if (q!.qdev.primaryBo !== fbBo(q!.device, fbA)) throw new Error("A is not the primary");
+          if ((await pageFlip(p, fd, p0!.crtc, fbB, 0xb)) !== 0) throw new Error("PAGE_FLIP 0");
+          if ((await pageFlip(p, fd, p1!.crtc, fbC, 0xc)) !== 0) throw new Error("PAGE_FLIP 1");
+          await sleep(1_000_000, "compositor waits for both tails");
+          // the file's framebuffers go: both planes off (qxl_primary_atomic_disable())
+          await p.close(fd);
+        },
+        { crtcs: 2 },
+      );
+    const window = QXL_PRIMARY_DESTROY_TWO_TAILS.name;
+    const open = await explore(twoTails, {
+      strategy: "pct",
+      schedules: 40,
+      seed: 1,
+      toggles: baselineFixes().filter((t) => t !== window),
+      stopOnFailure: false,
+    });
+    // Measured: 19 of the 40 schedules (pct, seed 1) fail, each first with the oops of the second
+    // qxl_io_destroy_primary() (then the oopsed tail's commit never completes: a later commit's
+    // wait hangs). With the switch on, the tails switch the primary one after the other.
+    expect(open.failures.length, "failing schedules of 40").toBeGreaterThanOrEqual(10);
+    for (const f of open.failures)
+      expect(f.splats[0]?.message).toBe(
+        "BUG: kernel NULL pointer dereference in qxl_io_destroy_primary(): primary_bo is NULL",
+      );
+    const fixed = await explore(twoTails, {
+      strategy: "pct",
+      schedules: 40,
+      seed: 1,
+      toggles: baselineFixes(),
+    });
+    expect(fixed.schedules).toBe(40);
+    expect(fixed.failures.map((f) => f.splats[0]?.message ?? f.outcome)).toEqual([]);
   });
 
   it("PRIME: a self-import scans out as the qxl bo itself; an import of a foreign dma-buf is -EINVAL (model extension) and changes nothing; a non-master is -EACCES", async () => {

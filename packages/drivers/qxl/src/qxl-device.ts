@@ -10,6 +10,9 @@
  * - `releaseMutex` protects `currentReleaseBo` / `currentReleaseBoOffset`;
  * - `gemMutex` protects `gemObjects` (qdev->gem.mutex, qdev->gem.objects);
  * - `asyncIoMutex` serialises the *_ASYNC I/O commands, `updateAreaMutex` UPDATE_AREA;
+ * - `primaryMutex` (no kernel has it: the proposed fix of the known window
+ *   qxl.primary-destroy-two-tails, taken only with its fix switch on) serialises the commit
+ *   tails' switches of `primaryBo`;
  * - each ring has its own spinlock (QxlRing.lock).
  */
 
@@ -108,6 +111,11 @@ export class QxlDevice extends SlabObject {
   readonly asyncIoMutex: Mutex;
   /** Models update_area_mutex. */
   readonly updateAreaMutex: Mutex;
+  /**
+   * The proposed qdev->primary_mutex of known window qxl.primary-destroy-two-tails' fix switch
+   * (no kernel has it): held across a commit tail's test and switch of `primaryBo`.
+   */
+  readonly primaryMutex: Mutex;
   /** Models command_ring. */
   readonly commandRing: QxlRing<import("./qxl-dev.js").QxlCommandEntry>;
   /** Models release_ring. */
@@ -156,6 +164,7 @@ export class QxlDevice extends SlabObject {
     this.ioCmdEvent = new WaitQueue("io_cmd_event");
     this.asyncIoMutex = new Mutex("async_io_mutex", { owner: this });
     this.updateAreaMutex = new Mutex("update_area_mutex", { owner: this });
+    this.primaryMutex = new Mutex("primary_mutex", { owner: this });
     this.commandRing = new QxlRing("command", hw.ram.cmdRing, 0, this.displayEvent, this);
     this.releaseRing = new QxlRing("release", hw.ram.releaseRing, -1, null, this);
     // gcFunc bound to the device, not a closure: the same promise, one function for the process.

@@ -84,6 +84,7 @@ import {
 } from "./qxl-object.js";
 import {
   QXL_DISABLE_PRIMARY_SHADOW_CLEARED,
+  QXL_PRIMARY_DESTROY_TWO_TAILS,
   QXL_PRIMARY_UPDATE_SHADOW_PUT,
   QXL_SHADOW_CLEANUP_VS_PREPARE,
 } from "./toggles.js";
@@ -251,7 +252,12 @@ export async function qxlPrimaryAtomicCheck(
  * the whole framebuffer (not modeled). Known window qxl.primary-update-shadow-put: `primary` is
  * held by no reference, and another CRTC's blocking commit (qxl_prepare_shadow()) can put its
  * last references while this tail sleeps in qxl_io_destroy_primary(); the fix switch holds it.
- * Locking: none held (the commit tail; the commit owns the plane).
+ * Known window qxl.primary-destroy-two-tails: nothing serialises the test and switch of the
+ * device's one primary against another CRTC's commit tail doing the same (both destroy it: the
+ * second qxl_io_destroy_primary() finds primary_bo NULL); the fix switch holds the proposed
+ * primary_mutex across them.
+ * Locking: none held (the commit tail; the commit owns the plane); the fix switch of
+ * qxl.primary-destroy-two-tails takes primary_mutex, then async_io_mutex in the qxl_io_*() calls.
  * References: the new state holds the framebuffer; qxl_io_create_primary() takes a reference of
  * the primary, qxl_io_destroy_primary() drops the old one's.
  */
@@ -261,6 +267,13 @@ export async function qxlPrimaryAtomicUpdate(
 ): Promise<void> {
   const newState = drmAtomicGetNewPlaneState(state, plane)!;
   const qdev = toQxl(plane.dev);
+  // The known window's fix switch (toggles.ts): the proposed primary_mutex around the test and
+  // switch of the primary, so that two CRTCs' tails switch it one after the other.
+  const serialize = toggleEnabled(QXL_PRIMARY_DESTROY_TWO_TAILS.name);
+  if (serialize) {
+    const taken = qdev.primaryMutex.lock();
+    if (taken !== RESOLVED) await taken;
+  }
   const bo = toQxlBo(newState.fb!.obj[0]);
   bo.checkAccess("qxl_primary_atomic_update");
   const primary = bo.shadow ? bo.shadow : bo;
@@ -281,6 +294,7 @@ export async function qxlPrimaryAtomicUpdate(
     const put = drmGemObjectPut(primary);
     if (put !== RESOLVED) await put;
   }
+  if (serialize) qdev.primaryMutex.unlockNow();
   // qxl_draw_dirty_fb(qdev, fb, bo, ..., dumb_shadow_offset): not modeled.
   await point(`qxl_draw_dirty_fb(${bo.name}): not modeled`);
 }
@@ -289,9 +303,12 @@ export async function qxlPrimaryAtomicUpdate(
  * Models qxl_primary_atomic_disable(): the old framebuffer's bo (its shadow for a dumb buffer)
  * stops being the primary if it is one (known window qxl.disable-primary-shadow-cleared: a dumb
  * bo whose shadow cleanup_fb cleared while it was still shown is not found; its fix switch
- * destroys the device's dumb shadow primary then).
- * Locking: none held (the commit tail). References: the old state holds the framebuffer;
- * qxl_io_destroy_primary() drops the device's reference of the primary.
+ * destroys the device's dumb shadow primary then). Known window qxl.primary-destroy-two-tails:
+ * another CRTC's tail may be switching the primary meanwhile; the fix switch holds the proposed
+ * primary_mutex across the test and the destroy.
+ * Locking: none held (the commit tail); the fix switch of qxl.primary-destroy-two-tails takes
+ * primary_mutex. References: the old state holds the framebuffer; qxl_io_destroy_primary() drops
+ * the device's reference of the primary.
  */
 export async function qxlPrimaryAtomicDisable(
   plane: DrmPlane,
@@ -300,6 +317,12 @@ export async function qxlPrimaryAtomicDisable(
   const oldState = drmAtomicGetOldPlaneState(state, plane)!;
   const qdev = toQxl(plane.dev);
   if (oldState.fb) {
+    // The known window's fix switch (toggles.ts), as in qxlPrimaryAtomicUpdate().
+    const serialize = toggleEnabled(QXL_PRIMARY_DESTROY_TWO_TAILS.name);
+    if (serialize) {
+      const taken = qdev.primaryMutex.lock();
+      if (taken !== RESOLVED) await taken;
+    }
     let bo = toQxlBo(oldState.fb.obj[0]);
     bo.checkAccess("qxl_primary_atomic_disable");
     const dumb = bo.isDumb;
@@ -314,6 +337,7 @@ export async function qxlPrimaryAtomicDisable(
       qdev.primaryBo === qdev.dumbShadowBo
     )
       await qxlIoDestroyPrimary(qdev);
+    if (serialize) qdev.primaryMutex.unlockNow();
   }
 }
 

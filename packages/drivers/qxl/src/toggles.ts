@@ -414,3 +414,49 @@ export const QXL_SHADOW_CLEANUP_VS_PREPARE = defineKnownWindow({
     "ttm_bo_unpin(qxl_bo#13) WARN_ON_ONCE(!bo->pin_count), refcount underflow); kms-flip.test.ts " +
     "pins it, open and fixed",
 });
+
+/**
+ * What current kernels do when nonblocking commits on two of qxl's CRTCs run their tails at once
+ * (system_unbound_wq; commits on different CRTCs never wait for each other, and a blocking
+ * commit's tail holds only its own CRTC's locks, none the other tail takes). The device has one
+ * primary surface, and each tail's qxl_primary_atomic_update() switches it with no lock: both
+ * find their new bo (a non-dumb bo, or a dumb bo's new shadow) not primary and `primary_bo` set,
+ * and both call qxl_io_destroy_primary(). The async_io_mutex only orders their
+ * QXL_IO_DESTROY_PRIMARY_ASYNC commands: the second destroy, after its wait, dereferences the
+ * `primary_bo` the first one cleared (a NULL pointer oops), or puts the primary the first tail
+ * just created; or the second tail, finding `primary_bo` NULL between the first's destroy and
+ * create, creates too (qxl_io_create_primary()'s WARN_ON, or two creates whose second overwrites
+ * `primary_bo` and leaks the first primary's reference). qxl_primary_atomic_disable() on one CRTC
+ * against an update on the other does the same.
+ */
+export const QXL_PRIMARY_DESTROY_TWO_TAILS = defineKnownWindow({
+  name: "qxl.primary-destroy-two-tails",
+  what:
+    "two CRTCs' commit tails switch qxl's one primary surface at once: both find their new bo " +
+    "not primary and primary_bo set and both call qxl_io_destroy_primary(), whose second call, " +
+    "after its wait, finds primary_bo NULL (a NULL pointer oops); or the two creates meet " +
+    "(qxl_io_create_primary()'s WARN_ON, or the first primary's reference leaked)",
+  where:
+    "drivers/gpu/drm/qxl/qxl_display.c: qxl_primary_atomic_update() (`if (!primary->is_primary) " +
+    "{ if (qdev->primary_bo) qxl_io_destroy_primary(qdev); qxl_io_create_primary(qdev, primary); " +
+    "}`) and qxl_primary_atomic_disable() (`if (bo->is_primary) qxl_io_destroy_primary(qdev);`), " +
+    "run from commit tails that hold no lock in common; qxl_cmd.c: qxl_io_destroy_primary() " +
+    "(primary_bo read after wait_for_io_cmd())",
+  since:
+    "qxl's atomic primary plane: each CRTC's commit tail switches the device's single primary " +
+    "surface in qxl_primary_atomic_update() (primary_bo and its GEM reference came later)",
+  sinceCommit:
+    "hash not confirmed (neither the atomic conversion's commit nor primary_bo's was found in " +
+    "the stored material)",
+  kernels:
+    "the same code in v6.12.19 and v6.18.35 (qxl_display.c, qxl_cmd.c, drm_atomic_helper_commit() " +
+    "and stall_checks() read in both); earlier versions not verified",
+  proposedFix:
+    "a device mutex (qdev->primary_mutex, proposed) held across the test and switch of the primary " +
+    "in qxl_primary_atomic_update() and the test and destroy in qxl_primary_atomic_disable(), so " +
+    "that the tails switch the primary one after the other; proposed here, no posted patch known",
+  foundBy:
+    "fuzz `campaign 1000 1 --kms flip --private on --drivers qxl+qxl` (seed 795 pct: two CRTCs' " +
+    "flip tails both destroy the primary, NULL pointer dereference in qxl_io_destroy_primary()); " +
+    "qxl-crtc.test.ts (two flips of QXL_ALLOC bos on two CRTCs, open and fixed)",
+});
