@@ -7,15 +7,17 @@
  * mappings while the compositor is still importing and reading the buffer. 2-3 clients, frames
  * of 1-3 pages, from the seed.
  *
- * On a second driver that scans out (SCANOUT_DRIVERS: vmwgfx with screen-target display units,
- * 1-2 of them, drawn before the boot) the compositor is the device's display server, as a Wayland
- * compositor is: it opens the primary node first (so its file is the DRM master) and puts every
- * frame on screen, on every CRTC (clone mode), with the calls of a legacy-KMS compositor (kms-scanout.ts):
+ * On a second driver that scans out (SCANOUT_DRIVERS: qxl registered with CRTCs, vmwgfx with
+ * screen-target display units; 1-2 of them, drawn before the boot) the compositor is the device's
+ * display server, as a Wayland compositor is: it opens the primary node first (so its file is the
+ * DRM master; the machine starts no display server for that device) and puts every frame on
+ * screen, on every CRTC (clone mode), with the calls of a legacy-KMS compositor (kms-scanout.ts):
  * GETRESOURCES once; per frame, drawn, either direct scanout, ADDFB2 on the imported handle,
  * or composition, the frame's first MODE lines copied into one of its own two dumb buffers
  * (double buffering, each with its framebuffer, made at the first composited frame). Direct
- * scanout falls back to composition on a device whose planes cannot show an imported buffer
- * (ScanoutDriver.showsImports: -EINVAL on the first CRTC, nothing on screen changed). Each CRTC gets a SETCRTC (a blocking modeset: for the first frame, and drawn
+ * scanout falls back to composition when the device cannot scan an imported buffer out (qxl's
+ * primary plane refuses an object that is not a qxl bo, ScanoutDriver.showsImports: -EINVAL on
+ * the first CRTC, nothing on screen changed). Each CRTC gets a SETCRTC (a blocking modeset: for the first frame, and drawn
  * one time in four afterwards, as a compositor re-applies an invalidated output state) or a
  * PAGE_FLIP with an event and a unique user_data; once every CRTC has it, the compositor reads
  * the events (read(2) of its DRM fd, blocking) until each flip's has come, then takes the
@@ -24,7 +26,7 @@
  * order, it turns every CRTC off (SETCRTC without framebuffer or mode) and removes the last
  * frame's framebuffer (removing it first turns the planes off in the kernel, atomic_remove_fb()),
  * then removes its own buffers and checks that no event is left (poll(2)). Pairs whose second
- * driver is not in SCANOUT_DRIVERS (vgem, qxl) draw and run exactly as before.
+ * driver does not scan out (vgem) draw and run exactly as before.
  *
  * What must hold: the compositor sees every frame as its client drew it, even when the client
  * is already gone (the dma-buf keeps the exporter's object alive), and everything is freed once
@@ -44,6 +46,7 @@ import {
   recvFd,
   sendFd,
 } from "@primetime/libdrm";
+import { createQxl, QXL_DRIVER_NAME } from "@primetime/qxl";
 import { choose } from "@primetime/sim";
 import {
   DRM_EVENT_FLIP_COMPLETE,
@@ -74,6 +77,7 @@ import {
   patternOf,
   size,
 } from "./machine.js";
+import { SHARING_QXL_PAGES } from "./sized-devices.js";
 
 const PAGE = 4096;
 /** Every framebuffer and mode is this wide (XRGB8888: 256 bytes a line, 16 lines a page). */
@@ -87,12 +91,18 @@ const MAX_SCANOUT_PIPES = 2;
 /**
  * How a driver whose device scans out registers it with `pipes` CRTCs (module-level functions:
  * see Machine.process), and whether its primary planes show an import of another device's
- * dma-buf (vmwgfx: yes, a buffer framebuffer over the imported vmw_bo, copied to the screen
- * target's proxy surface; a device that refuses it answers -EINVAL and the frame is composited).
+ * dma-buf (qxl: no, qxl_primary_atomic_check() refuses it with -EINVAL, the model's extension
+ * where mainline qxl cannot import it at all; vmwgfx: yes, a buffer framebuffer over the
+ * imported vmw_bo, copied to the screen target's proxy surface).
  */
 interface ScanoutDriver {
   register(kernel: Kernel, pipes: number): Promise<RegisteredDevice>;
   readonly showsImports: boolean;
+}
+
+/** qxl with `crtcs` CRTCs (qxl_num_crtc), at the sharing scenarios' size. */
+async function registerQxlScanout(kernel: Kernel, crtcs: number): Promise<RegisteredDevice> {
+  return createQxl(kernel, { ...SHARING_QXL_PAGES, crtcs });
 }
 
 /** vmwgfx with `displayUnits` screen-target display units. */
@@ -105,6 +115,7 @@ async function registerVmwgfxScanout(
 
 /** The drivers whose compositor scans out (see the file comment). */
 export const SCANOUT_DRIVERS: Readonly<Record<string, ScanoutDriver>> = {
+  [QXL_DRIVER_NAME]: { register: registerQxlScanout, showsImports: false },
   [VMWGFX_DRIVER_NAME]: { register: registerVmwgfxScanout, showsImports: true },
 };
 
@@ -435,7 +446,7 @@ export const COMPOSITOR: CampaignScenario = {
   description:
     "clients hand dma-buf frames to a compositor over fd passing; some exit abruptly mid-frame; the compositor checks every frame and, on a device that scans out, shows it on every CRTC (ADDFB2 of the import or composited, SETCRTC or PAGE_FLIP with its event read back)",
   kernelRef:
-    "drivers/gpu/drm/drm_prime.c, drivers/dma-buf/dma-buf.c, kernel/exit.c (exit_files, exit_mm), drm_crtc.c (drm_mode_setcrtc()), drm_plane.c (drm_mode_page_flip_ioctl()), drm_atomic_helper.c, drm_framebuffer.c (drm_mode_rmfb()), drm_file.c (drm_read()), vmwgfx_stdu.c under a Wayland-style compositor",
+    "drivers/gpu/drm/drm_prime.c, drivers/dma-buf/dma-buf.c, kernel/exit.c (exit_files, exit_mm), drm_crtc.c (drm_mode_setcrtc()), drm_plane.c (drm_mode_page_flip_ioctl()), drm_atomic_helper.c, drm_framebuffer.c (drm_mode_rmfb()), drm_file.c (drm_read()), qxl_display.c, vmwgfx_stdu.c under a Wayland-style compositor",
   expect: "clean",
   arity: 2,
   faultTolerant: false,
@@ -445,7 +456,9 @@ export const COMPOSITOR: CampaignScenario = {
       const scanout = SCANOUT_DRIVERS[drivers[1]!.name] !== undefined;
       const pipes = scanout ? size(1, MAX_SCANOUT_PIPES, "compositor crtcs") : 0;
       const m = scanout
-        ? await bootMachine(sim, [drivers[0]!, withScanout(drivers[1]!, pipes)], opts.faults)
+        ? await bootMachine(sim, [drivers[0]!, withScanout(drivers[1]!, pipes)], opts.faults, {
+            selfMastered: 1,
+          })
         : await bootMachine(sim, drivers, opts.faults);
       const [devA, devB] = m.devices as [DeviceUnderTest, DeviceUnderTest];
       const clients = size(2, 3, "clients");

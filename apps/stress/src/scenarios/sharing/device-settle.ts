@@ -13,6 +13,11 @@
  *   may still hold the last reference of a signalled fence (the kernel's free_irq() waits for
  *   running handlers): virtual time advances only once every runnable task has run, so a short
  *   sleep is that barrier (vmwgfx's own shutdownVmw() does the same).
+ *   A qxl device with CRTCs (the compositor's, which scans out) settles as qxl's own descriptor
+ *   does (its DriverUnderTest.settle) once the machine is quiet: drm_atomic_helper_shutdown() as
+ *   qxl_pci_remove() does, the same wait and release bos, then qxl_modeset_fini()'s put of the
+ *   dumb shadow bo, device state until unload like the release bos (a device without CRTCs
+ *   skips both, so runs without scanout keep their steps).
  * - other drivers (vgem): nothing.
  *
  * Settling qxl and vmwgfx starts with a quiesce of the machine (deferred fputs, RCU callbacks,
@@ -29,6 +34,11 @@ import { vmwPriv } from "@primetime/vmwgfx";
 export async function settleDevice(kernel: Kernel, dev: DeviceUnderTest): Promise<void> {
   switch (dev.driver.name) {
     case "qxl": {
+      if (dev.device.modeConfig.crtcList.length > 0 && dev.driver.settle) {
+        await kernel.quiesce();
+        await dev.driver.settle(kernel, dev.device);
+        return;
+      }
       const qdev = toQxl(dev.device);
       await qxlSettle(kernel, { device: dev.device, qdev, card: dev.card, render: null });
       await qxlDeviceFiniReleaseBos(qdev);

@@ -69,6 +69,13 @@ export interface BootOptions {
    * primary node master, and a master is authenticated), as a lone client on a VT without X.
    */
   soleClients?: boolean;
+  /**
+   * The index of a device whose DRM master is one of the scenario's processes (a compositor that
+   * scans out: it opens the primary node first, and drm_master_open() makes it the master, so
+   * it may set modes and flip). No display server is started for that device, whatever its
+   * clients need; only that process may open it then.
+   */
+  selfMastered?: number;
 }
 
 /**
@@ -96,7 +103,8 @@ export async function bootMachine(
   const masters: (DrmMaster | null)[] = [];
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]!;
-    masters.push(needsAuth(d) && !opts.soleClients ? drmMaster(kernel, d, i) : null);
+    const serve = needsAuth(d) && !opts.soleClients && opts.selfMastered !== i;
+    masters.push(serve ? drmMaster(kernel, d, i) : null);
   }
   for (const m of masters) await m?.ready.wait();
   if (faults) startFaults(faults);
