@@ -262,15 +262,7 @@ export class LeaseFuzz {
     if (!planes) return null;
     const possibleCrtcs = new Map<number, number>();
     for (const id of planes) {
-      const gp: DrmModeGetPlane = {
-        plane_id: id,
-        crtc_id: 0,
-        fb_id: 0,
-        possible_crtcs: 0,
-        gamma_size: 0,
-        count_format_types: 0,
-        format_type_ptr: 0,
-      };
+      const gp = getPlaneArg(id);
       m = this.run.failMark();
       ret = await p.ioctl(fd, DRM_IOCTL_MODE_GETPLANE, gp);
       if (!this.expect(what(`GETPLANE(${id})`), ret, [0], m)) return null;
@@ -768,15 +760,7 @@ export class LeaseFuzz {
       ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_GETCRTC, crtcArg(id));
     } else if (call === 1) {
       what = `GETPLANE(${id})`;
-      const gp: DrmModeGetPlane = {
-        plane_id: id,
-        crtc_id: 0,
-        fb_id: 0,
-        possible_crtcs: 0,
-        gamma_size: 0,
-        count_format_types: 0,
-        format_type_ptr: 0,
-      };
+      const gp = getPlaneArg(id);
       ret = await ctx.p.ioctl(e.fd, DRM_IOCTL_MODE_GETPLANE, gp);
       possible = gp.possible_crtcs >>> 0;
     } else if (call === 3) {
@@ -987,6 +971,19 @@ export class LeaseFuzz {
     if (ret !== 0) this.run.model.diverge(`close(${e.fd}) of a lessee fd = ${ret}`);
     return "ok";
   }
+}
+
+/** A struct drm_mode_get_plane for plane `id`, asking for no format list. */
+function getPlaneArg(id: number): DrmModeGetPlane {
+  return {
+    plane_id: id,
+    crtc_id: 0,
+    fb_id: 0,
+    possible_crtcs: 0,
+    gamma_size: 0,
+    count_format_types: 0,
+    format_type_ptr: 0,
+  };
 }
 
 /** A struct drm_mode_crtc for CRTC `id`: no mode, no framebuffer, no connectors. */
